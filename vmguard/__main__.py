@@ -1,0 +1,5 @@
+import sys
+
+from vmguard.cli import main
+
+sys.exit(main())

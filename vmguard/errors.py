@@ -1,0 +1,110 @@
+"""The exception tree and the exit codes it maps to.
+
+Each subsystem raises one base exception (PolicyError, InventoryError, DriverError,
+FirewallError, VetError, AuditError, GuestError). The CLI catches VmguardError once and
+exits with the error's exit_code; library callers can catch the subsystem they use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes (README, `vmguard --help`)."""
+
+    OK = 0
+    FINDINGS = 1  # findings at or above the threshold, or files rejected by vet
+    BAD_INPUT = 2  # policy, inventory or arguments are wrong
+    CANNOT_RUN = 3  # hypervisor unreachable, no permission, missing tool
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located mistake in a user's file: `file:line:col: where: what, and the fix`."""
+
+    file: str
+    line: int
+    col: int
+    where: str
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        tag = "" if self.severity is Severity.ERROR else "warning: "
+        where = f"{self.where}: " if self.where else ""
+        return f"{self.file}:{self.line}:{self.col}: {tag}{where}{self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "where": self.where,
+            "message": self.message,
+            "severity": self.severity.value,
+        }
+
+
+class VmguardError(Exception):
+    """Base of every error vmguard raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.CANNOT_RUN
+
+
+class InputError(VmguardError):
+    """The user's input is wrong. Carries every problem found, not only the first."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("<input>", 0, 0, "", problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class PolicyError(InputError):
+    """A policy file is unreadable, malformed, or contradicts itself."""
+
+
+class InventoryError(InputError):
+    """An inventory file is unreadable, malformed, or names what does not exist."""
+
+
+class UsageError(InputError):
+    """Bad command-line arguments."""
+
+
+class DriverError(VmguardError):
+    """A hypervisor could not be reached or refused an operation (exit 3)."""
+
+
+class FirewallError(VmguardError):
+    """The host firewall could not be read or changed (exit 3)."""
+
+
+class VetError(VmguardError):
+    """Vetting could not run (exit 3; bad paths are VetInputError, exit 2)."""
+
+
+class VetInputError(VetError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class AuditError(VmguardError):
+    """An audit run could not complete (lock held, report folder unwritable)."""
+
+
+class GuestError(VmguardError):
+    """A guest's disk or agent could not be inspected."""
+
+
+class LogError(VmguardError):
+    """vmguard's own log could not be written or read."""

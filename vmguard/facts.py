@@ -1,0 +1,175 @@
+"""The normalized, hypervisor-independent view of a VM's security-relevant settings.
+
+Drivers (libvirt, VirtualBox live, .vbox files) produce VmFacts; rules and plans read
+them. Every fact carries a Source saying where it was read, for reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from vmguard.policy.model import TransferMode
+
+
+class Attachment(str, Enum):
+    NONE = "none"  # adapter disabled or not connected
+    HOST_ONLY = "host-only"  # VirtualBox host-only, libvirt isolated network
+    NAT = "nat"
+    NAT_NETWORK = "nat-network"
+    BRIDGED = "bridged"  # includes macvtap/direct
+    INTERNAL = "internal"  # VM-to-VM only
+    USER = "user"  # QEMU user-mode networking (a NAT)
+    OTHER = "other"
+
+
+class PowerState(str, Enum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    OFF = "off"
+    SAVED = "saved"
+    UNKNOWN = "unknown"
+
+
+class DisplayProtocol(str, Enum):
+    VRDE = "vrde"
+    SPICE = "spice"
+    VNC = "vnc"
+    RDP = "rdp"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact was read: an XML element, an API attribute, a file position."""
+
+    where: str  # e.g. "/domain/devices/graphics[1]/@listen" or "IMachine.clipboardMode"
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.where
+        pos = f":{self.line}" if self.line else ""
+        return f"{self.file}{pos} {self.where}"
+
+
+@dataclass(frozen=True)
+class PortForward:
+    name: str
+    protocol: str
+    host_ip: str  # "" means every host address
+    host_port: int
+    guest_ip: str
+    guest_port: int
+
+
+@dataclass(frozen=True)
+class Nic:
+    index: int
+    attachment: Attachment
+    network: str = ""  # libvirt network, VirtualBox host-only/internal/bridge name
+    mac: str = ""
+    enabled: bool = True
+    port_forwards: tuple[PortForward, ...] = ()
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class SharedFolder:
+    name: str
+    host_path: str
+    real_path: str  # host_path with symlinks resolved on the host (when readable)
+    read_only: bool
+    automount: bool = False
+    symlinks_allowed: bool = False
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class UsbFacts:
+    controllers: tuple[str, ...] = ()  # e.g. "ohci", "ehci", "xhci", "qemu-xhci"
+    redirections: int = 0  # SPICE usbredir channels
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    enabled: bool = False
+    input: bool = False
+    output: bool = False
+    driver: str = ""
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class Display:
+    protocol: DisplayProtocol
+    enabled: bool
+    listen: str  # address; "" when unknown, "0.0.0.0"/"::" for every address
+    port: int | None
+    authenticated: bool
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class PortDevice:
+    """A serial or parallel port."""
+
+    kind: str  # "serial" | "parallel"
+    index: int
+    mode: str  # disconnected | pty | tcp | file | pipe | device | udp | unix
+    target: str = ""
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class HostDevice:
+    kind: str  # "pci" | "usb" | "scsi" | "mdev"
+    address: str  # e.g. "0000:01:00.0", "045e:028e"
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class Channel:
+    kind: str  # "qemu-ga" | "spice-vdagent" | "vbox-guest-control" | other name
+    name: str
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class Disk:
+    path: str
+    format: str = ""
+    read_only: bool = False
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A scalar setting with its origin (clipboard and drag-and-drop modes)."""
+
+    value: TransferMode
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    name: str
+    driver: str  # "libvirt" | "virtualbox" | "vbox-file"
+    uuid: str = ""
+    power_state: PowerState = PowerState.UNKNOWN
+    nics: tuple[Nic, ...] = ()
+    shared_folders: tuple[SharedFolder, ...] = ()
+    clipboard: Setting = Setting(TransferMode.DISABLED)
+    drag_and_drop: Setting = Setting(TransferMode.DISABLED)
+    usb: UsbFacts = UsbFacts()
+    audio: AudioFacts = AudioFacts()
+    displays: tuple[Display, ...] = ()
+    ports: tuple[PortDevice, ...] = ()
+    host_devices: tuple[HostDevice, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    disks: tuple[Disk, ...] = ()
+    # Elements or attributes the driver met and does not understand: reported, never
+    # silently ignored (a future setting may weaken isolation).
+    unknown: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,89 @@
+"""The inventory: which VMs exist, how to reach them, and which policy each follows.
+
+Model only; vmguard.inventory_loader reads and validates the YAML file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+
+from vmguard.policy.model import Policy
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class DriverKind(str, Enum):
+    LIBVIRT = "libvirt"
+    VIRTUALBOX = "virtualbox"  # live, through pyvbox
+    VBOX_FILE = "vbox-file"  # offline, VirtualBox settings files
+
+
+class FirewallBackend(str, Enum):
+    NFTABLES = "nftables"
+    IPTABLES = "iptables"
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    driver: DriverKind
+    uri: str = ""  # libvirt URI, e.g. qemu:///system (driver libvirt)
+    path: str = ""  # glob of .vbox files (driver vbox-file)
+
+
+@dataclass(frozen=True)
+class VmEntry:
+    pattern: str  # exact VM name or a glob ("gleam-batch-*")
+    connection: str  # a Connection.name
+    policy: Policy
+    addresses: tuple[IPAddress, ...] = ()  # on the host-only network (firewall)
+    mac: str = ""  # host-only NIC's MAC (firewall anti-spoofing)
+    interface: str = ""  # host-side tap/vnet interface, when fixed
+    quarantine: str = ""  # the VM's quarantine directory; may contain {vm}
+    origin: str = ""  # file:line:col of this entry
+
+    @property
+    def is_glob(self) -> bool:
+        return any(c in self.pattern for c in "*?[")
+
+    def matches(self, vm_name: str) -> bool:
+        return fnmatch.fnmatchcase(vm_name, self.pattern)
+
+    def quarantine_for(self, vm_name: str) -> str:
+        return self.quarantine.replace("{vm}", vm_name)
+
+
+@dataclass(frozen=True)
+class FirewallSettings:
+    backend: FirewallBackend = FirewallBackend.NFTABLES
+    # Host-side interfaces of the host-only networks (vboxnet0, virbr-hostonly, ...):
+    # everything arriving on them is VM traffic and is default-denied.
+    vm_interfaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inventory:
+    source: str
+    connections: tuple[Connection, ...]
+    vms: tuple[VmEntry, ...]
+    firewall: FirewallSettings = field(default_factory=FirewallSettings)
+
+    def connection(self, name: str) -> Connection:
+        return next(c for c in self.connections if c.name == name)
+
+    def entry_for(self, vm_name: str) -> VmEntry | None:
+        """The entry a VM follows: an exact name wins over globs, then file order."""
+        for entry in self.vms:
+            if not entry.is_glob and entry.pattern == vm_name:
+                return entry
+        return next((e for e in self.vms if e.matches(vm_name)), None)
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        seen: dict[str, Policy] = {}
+        for entry in self.vms:
+            seen.setdefault(entry.policy.source, entry.policy)
+        return tuple(seen.values())

@@ -1,0 +1,231 @@
+"""The resolved policy as frozen dataclasses: what every other part of vmguard reads.
+
+The loader (vmguard.policy.loader) turns YAML into these objects after schema and
+semantic checks; nothing downstream ever sees a raw dict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class NetworkMode(str, Enum):
+    NONE = "none"
+    HOST_ONLY = "host-only"
+
+
+class Protocol(str, Enum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+
+
+class Access(str, Enum):
+    READ_ONLY = "read-only"
+    READ_WRITE = "read-write"
+
+
+class SharePurpose(str, Enum):
+    INPUT = "input"  # data the job reads: must be read-only
+    OUTPUT = "output"  # the job's quarantine: read-write, per VM
+    SOFTWARE = "software"  # experiment software releases: read-only
+    OTHER = "other"
+
+
+class TransferMode(str, Enum):
+    """Clipboard and drag-and-drop directions (VirtualBox and SPICE both map here)."""
+
+    DISABLED = "disabled"
+    HOST_TO_GUEST = "host-to-guest"
+    GUEST_TO_HOST = "guest-to-host"
+    BIDIRECTIONAL = "bidirectional"
+
+
+class Toggle(str, Enum):
+    DISABLED = "disabled"
+    ENABLED = "enabled"
+
+
+class RemoteDisplay(str, Enum):
+    DISABLED = "disabled"
+    LOCALHOST = "localhost"  # allowed when listening on loopback only, with authentication
+    ENABLED = "enabled"  # allowed anywhere, authentication still required
+
+
+class FileKind(str, Enum):
+    """Kinds of quarantine entry a policy can forbid."""
+
+    SYMLINKS = "symlinks"
+    HARDLINKS = "hardlinks"
+    SPECIAL_FILES = "special_files"
+    SETUID = "setuid"
+    EXECUTABLES = "executables"
+
+
+class PromoteMode(str, Enum):
+    ALL_OR_NOTHING = "all-or-nothing"
+    PER_FILE = "per-file"
+
+
+@dataclass(frozen=True)
+class PortRange:
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class Egress:
+    name: str
+    to: tuple[IPNetwork, ...]
+    ports: tuple[PortRange, ...]  # empty for ICMP
+    protocol: Protocol = Protocol.TCP
+
+
+@dataclass(frozen=True)
+class Ingress:
+    name: str
+    ports: tuple[PortRange, ...]
+    sources: tuple[IPNetwork, ...]  # the YAML key is `from`
+    protocol: Protocol = Protocol.TCP
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    mode: NetworkMode = NetworkMode.NONE
+    egress: tuple[Egress, ...] = ()
+    ingress: tuple[Ingress, ...] = ()
+    log_denied: bool = True
+
+    @property
+    def wants_ipv6(self) -> bool:
+        nets = [n for e in self.egress for n in e.to] + [n for i in self.ingress for n in i.sources]
+        return any(n.version == 6 for n in nets)
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    name: str  # the name the guest sees (VirtualBox share name, 9p/virtiofs mount tag)
+    host_path: str  # may contain {vm}; expand with Policy.share_path()
+    access: Access = Access.READ_ONLY
+    purpose: SharePurpose = SharePurpose.OTHER
+
+    def host_path_for(self, vm: str) -> str:
+        return self.host_path.replace("{vm}", vm)
+
+
+@dataclass(frozen=True)
+class SharedFoldersPolicy:
+    allow: tuple[ShareRule, ...] = ()
+    forbid_host_paths: tuple[str, ...] = ()
+    automount: bool = False
+    allow_symlinks: bool = False  # VirtualBox SharedFoldersEnableSymlinksCreate
+
+
+@dataclass(frozen=True)
+class DevicesPolicy:
+    clipboard: TransferMode = TransferMode.DISABLED
+    drag_and_drop: TransferMode = TransferMode.DISABLED
+    usb: Toggle = Toggle.DISABLED
+    audio: Toggle = Toggle.DISABLED
+    remote_display: RemoteDisplay = RemoteDisplay.DISABLED
+    serial_ports: Toggle = Toggle.DISABLED
+    parallel_ports: Toggle = Toggle.DISABLED
+    host_devices: Toggle = Toggle.DISABLED  # PCI/USB passthrough
+    guest_agent: Toggle = Toggle.ENABLED  # qemu-ga / guest additions control channel
+
+
+@dataclass(frozen=True)
+class UsersPolicy:
+    interactive_login: tuple[str, ...] = ()
+    root_login: bool = False
+    password_authentication: bool = False
+
+
+@dataclass(frozen=True)
+class SoftwarePolicy:
+    forbid: tuple[str, ...] = ()
+    # None: services are not checked; a tuple: only these may be enabled at boot.
+    allowed_services: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scanner:
+    command: tuple[str, ...]  # argv; "{path}" is replaced by the file's path, "{fd}" by an fd
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class PromotePolicy:
+    to: str | None = None  # public area; may contain {vm} and {job}
+    mode: PromoteMode = PromoteMode.ALL_OR_NOTHING
+    file_mode: int = 0o644
+    dir_mode: int = 0o755
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class QuarantinePolicy:
+    max_file_size: int = 20 * 1024**3
+    max_total_size: int = 200 * 1024**3
+    max_files: int = 100_000
+    max_depth: int = 32
+    max_name_length: int = 255
+    allow_types: tuple[str, ...] = ("text/plain",)  # MIME types; "text/*" allowed
+    forbid: tuple[FileKind, ...] = tuple(FileKind)
+    scanner: Scanner | None = None
+    promote: PromotePolicy = field(default_factory=PromotePolicy)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    rule: str  # a catalog rule id, e.g. VMG-DEV-001
+    vm: str  # VM name or glob
+    justification: str
+    owner: str
+    expires: dt.date
+
+    def active(self, today: dt.date) -> bool:
+        return today <= self.expires
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    metadata: Metadata
+    source: str  # path of the file this policy was loaded from
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    shared_folders: SharedFoldersPolicy = field(default_factory=SharedFoldersPolicy)
+    devices: DevicesPolicy = field(default_factory=DevicesPolicy)
+    users: UsersPolicy = field(default_factory=UsersPolicy)
+    software: SoftwarePolicy = field(default_factory=SoftwarePolicy)
+    quarantine: QuarantinePolicy = field(default_factory=QuarantinePolicy)
+    waivers: tuple[Waiver, ...] = ()
+    # Where each setting came from, "spec.devices.clipboard" -> "policy/base.yaml:31:16",
+    # so plans and findings can name the policy line that wants a value.
+    origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def origin(self, dotted: str) -> str:
+        """The file:line:col of a setting, or of its closest configured parent."""
+        while dotted:
+            if dotted in self.origins:
+                return self.origins[dotted]
+            dotted = dotted.rpartition(".")[0]
+        return self.source
