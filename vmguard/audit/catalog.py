@@ -1,0 +1,107 @@
+"""The rule catalog: one YAML file per rule, loaded once per process.
+
+Installed wheels carry the catalog inside the package (vmguard/catalog/, put there by
+pyproject's hatch force-include); a source checkout reads the top-level rules/ folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from vmguard.errors import AuditError
+from vmguard.findings import Level
+
+ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
+REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Level
+    rationale: str
+    remediation: str
+    references: tuple[Reference, ...]
+
+    @property
+    def area(self) -> str:
+        return self.id.split("-")[1]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Rules by id; `"VMG-DEV-001" in catalog` and iteration (sorted ids) work."""
+
+    rules: dict[str, Rule]
+    directory: Path
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self.rules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.rules))
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self.rules)
+
+    def get(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise AuditError(f"unknown rule {rule_id!r}: see `vmguard rules list`") from None
+
+
+def catalog_dir() -> Path:
+    """The installed catalog if present, else the source checkout's rules/ folder."""
+    for candidate in (_PACKAGE / "catalog", _PACKAGE.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise AuditError(f"rule catalog not found (looked in {_PACKAGE / 'catalog'} and ../rules)")
+
+
+def _parse(path: Path) -> Rule:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise AuditError(f"{path}: unreadable rule: {err}") from err
+    missing = [key for key in REQUIRED if not isinstance(doc, dict) or key not in doc]
+    if missing:
+        raise AuditError(f"{path}: rule lacks {', '.join(missing)}")
+    if doc["id"] != path.stem or not ID_PATTERN.match(doc["id"]):
+        raise AuditError(f"{path}: id {doc['id']!r} must match the file name and VMG-AREA-NNN")
+    try:
+        severity = Level(doc["severity"])
+        refs = tuple(Reference(str(r["title"]), str(r["url"])) for r in doc["references"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise AuditError(f"{path}: bad severity or references: {err}") from err
+    return Rule(
+        doc["id"], doc["title"], severity, doc["rationale"].strip(), doc["remediation"].strip(), refs
+    )
+
+
+@functools.cache
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Every rule of the catalog; raises AuditError when a rule file is malformed."""
+    directory = directory or catalog_dir()
+    rules = {rule.id: rule for rule in map(_parse, sorted(directory.glob("VMG-*.yaml")))}
+    if not rules:
+        raise AuditError(f"rule catalog {directory} is empty")
+    return Catalog(rules, directory)
