@@ -153,6 +153,16 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A snapshot whose saved hardware differs from the current settings: restoring it
+    would bring those settings back (VirtualBox snapshots carry their own hardware)."""
+
+    name: str
+    differences: tuple[str, ...]  # e.g. "clipboard: bidirectional (now disabled)"
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
 class VmFacts:
     name: str
     driver: str  # "libvirt" | "virtualbox" | "vbox-file"
@@ -172,4 +182,6 @@ class VmFacts:
     # Elements or attributes the driver met and does not understand: reported, never
     # silently ignored (a future setting may weaken isolation).
     unknown: tuple[str, ...] = ()
+    # Snapshots whose hardware differs from the current one (only those).
+    snapshots: tuple[Snapshot, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
