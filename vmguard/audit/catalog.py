@@ -93,7 +93,12 @@ def _parse(path: Path) -> Rule:
     except (ValueError, KeyError, TypeError) as err:
         raise AuditError(f"{path}: bad severity or references: {err}") from err
     return Rule(
-        doc["id"], doc["title"], severity, doc["rationale"].strip(), doc["remediation"].strip(), refs
+        doc["id"],
+        doc["title"],
+        severity,
+        doc["rationale"].strip(),
+        doc["remediation"].strip(),
+        refs,
     )
 
 

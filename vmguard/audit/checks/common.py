@@ -1,0 +1,50 @@
+"""Small helpers every check family shares: locating evidence and stating what is wanted."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from vmguard.facts import Source
+from vmguard.policy.model import Policy, TransferMode
+
+
+def where(source: Source, fallback: str) -> str:
+    """Evidence for a finding; also its identity across runs, so it must be stable."""
+    text = str(source)
+    return text if text else fallback
+
+
+def wanted(policy: Policy, dotted: str, value: object) -> str:
+    """`spec.devices.clipboard: disabled (policy/base.yaml:31:16)`."""
+    shown = value.value if hasattr(value, "value") else value
+    return f"{dotted}: {shown} ({policy.origin(dotted)})"
+
+
+def is_loopback(address: str) -> bool:
+    """True only for a literal loopback address or "localhost"; "" (every address) is not."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_under(path: str, root: str) -> bool:
+    """Path-component containment: /home/x is under /home, /homework is not."""
+    path, root = os.path.normpath(path), os.path.normpath(root)
+    return root == "/" or path == root or path.startswith(root + "/")
+
+
+_DIRECTIONS = {
+    TransferMode.DISABLED: frozenset(),
+    TransferMode.HOST_TO_GUEST: frozenset({"host-to-guest"}),
+    TransferMode.GUEST_TO_HOST: frozenset({"guest-to-host"}),
+    TransferMode.BIDIRECTIONAL: frozenset({"host-to-guest", "guest-to-host"}),
+}
+
+
+def extra_directions(actual: TransferMode, allowed: TransferMode) -> frozenset[str]:
+    """Directions the VM allows that the policy does not (empty when compliant)."""
+    return _DIRECTIONS[actual] - _DIRECTIONS[allowed]

@@ -1,0 +1,95 @@
+"""VMG-NET: how the VM's network adapters are attached (VM rules over VmFacts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from vmguard.audit.checks.common import is_loopback, wanted, where
+from vmguard.facts import Attachment, Nic, VmFacts
+from vmguard.findings import Finding
+from vmguard.policy.model import NetworkMode, Policy
+
+NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})
+# Set by drivers as facts.extra["nic<N>.localhost_reachable"]: VirtualBox 7's
+# LocalhostReachable, QEMU user networking's restrict=on. Absent means reachable,
+# the default of VirtualBox < 7 and of QEMU.
+REACHABLE_KEY = "nic{}.localhost_reachable"
+
+
+def _attached(facts: VmFacts) -> Iterator[Nic]:
+    return (n for n in facts.nics if n.enabled and n.attachment is not Attachment.NONE)
+
+
+def _nic_finding(rule: str, policy: Policy, facts: VmFacts, nic: Nic, what: str) -> Finding:
+    return Finding(
+        rule,
+        facts.name,
+        f"adapter {nic.index} {what}",
+        where(nic.source, f"nic[{nic.index}]"),
+        wanted(policy, "spec.network.mode", policy.network.mode),
+    )
+
+
+def bridged(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    for nic in _attached(facts):
+        if nic.attachment is Attachment.BRIDGED:
+            yield _nic_finding("VMG-NET-001", policy, facts, nic, f"is bridged to {nic.network!r}")
+
+
+def nat(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    for nic in _attached(facts):
+        if nic.attachment in NAT_LIKE:
+            what = f"uses {nic.attachment.value} networking"
+            yield _nic_finding("VMG-NET-002", policy, facts, nic, what)
+
+
+def nat_loopback(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    for nic in _attached(facts):
+        reachable = facts.extra.get(REACHABLE_KEY.format(nic.index), "true")
+        if nic.attachment in NAT_LIKE and reachable.lower() not in ("false", "0", "off", "no"):
+            what = f"({nic.attachment.value}) lets the guest reach the host's 127.0.0.1"
+            yield _nic_finding("VMG-NET-003", policy, facts, nic, what)
+
+
+def port_forwards(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    for nic in _attached(facts):
+        for pf in nic.port_forwards:
+            if is_loopback(pf.host_ip):
+                continue
+            host = pf.host_ip or "every host address"
+            yield Finding(
+                "VMG-NET-004",
+                facts.name,
+                f"port forward {pf.name!r} publishes guest {pf.protocol}/{pf.guest_port} "
+                f"on {host} port {pf.host_port}",
+                f"{where(nic.source, f'nic[{nic.index}]')} forward {pf.name}",
+                "host address 127.0.0.1, or no port forward",
+            )
+
+
+def unwanted_adapter(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    if policy.network.mode is not NetworkMode.NONE:
+        return
+    for nic in _attached(facts):
+        if nic.attachment not in NAT_LIKE | {Attachment.BRIDGED}:
+            what = f"is attached ({nic.attachment.value} {nic.network!r})"
+            yield _nic_finding("VMG-NET-005", policy, facts, nic, what)
+
+
+def unreviewed_network(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    if policy.network.mode is not NetworkMode.HOST_ONLY:
+        return
+    for nic in _attached(facts):
+        if nic.attachment in (Attachment.INTERNAL, Attachment.OTHER):
+            what = f"is attached to {nic.attachment.value} network {nic.network!r}"
+            yield _nic_finding("VMG-NET-006", policy, facts, nic, what)
+
+
+CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
+    "VMG-NET-001": bridged,
+    "VMG-NET-002": nat,
+    "VMG-NET-003": nat_loopback,
+    "VMG-NET-004": port_forwards,
+    "VMG-NET-005": unwanted_adapter,
+    "VMG-NET-006": unreviewed_network,
+}
