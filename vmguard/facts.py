@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import TransferMode
 
 
@@ -184,4 +185,6 @@ class VmFacts:
     unknown: tuple[str, ...] = ()
     # Snapshots whose hardware differs from the current one (only those).
     snapshots: tuple[Snapshot, ...] = ()
+    # What vmguard read inside the guest (its disk image, its agent); None: not inspected.
+    guest: GuestFacts | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
