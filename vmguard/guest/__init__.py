@@ -1,0 +1,1 @@
+"""Inside the guest: users, logins, software and services, read without trusting it."""

@@ -1,0 +1,167 @@
+"""What vmguard learns from inside a guest, each fact with the place it was read.
+
+Paths in these facts are paths inside the guest's file system, never on the host.
+This module must not import vmguard.facts (which imports it), so it has its own
+GuestSource rather than facts.Source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class GuestSource:
+    """Where a guest fact was read: a package database, a file and line, an agent call."""
+
+    where: str  # "dpkg status", "rpm database (sqlite)", "sshd_config", "guest agent"
+    path: str = ""  # inside the guest
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if not self.path:
+            return self.where
+        pos = f":{self.line}" if self.line else ""
+        return f"{self.path}{pos} ({self.where})"
+
+
+class PasswordState(str, Enum):
+    SET = "set"  # a hash: the account can log in with a password
+    EMPTY = "empty"  # no password at all: login without one (worst case)
+    LOCKED = "locked"  # "!", "*", "!!" or a "!"-prefixed hash
+    UNKNOWN = "unknown"  # no shadow entry and "x" in passwd
+
+
+class LoginMethod(str, Enum):
+    PASSWORD = "password"
+    NO_PASSWORD = "no-password"
+    SSH_KEY = "ssh-key"
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    source: GuestSource
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    shell: str
+    home: str
+    password: PasswordState
+    authorized_keys: int  # usable key lines found in the account's authorized_keys files
+    interactive_shell: bool
+    source: GuestSource  # the passwd line
+    password_source: GuestSource | None = None  # the shadow line, when there is one
+    keys_source: GuestSource | None = None  # the first authorized_keys file with keys
+
+    @property
+    def login_methods(self) -> tuple[LoginMethod, ...]:
+        if not self.interactive_shell:
+            return ()
+        methods = {
+            PasswordState.SET: (LoginMethod.PASSWORD,),
+            PasswordState.EMPTY: (LoginMethod.NO_PASSWORD,),
+        }.get(self.password, ())
+        return methods + ((LoginMethod.SSH_KEY,) if self.authorized_keys else ())
+
+
+@dataclass(frozen=True)
+class SshdSetting:
+    keyword: str  # lower case, as sshd compares keywords
+    value: str
+    match: str  # "" for global settings, else the Match line's criteria
+    source: GuestSource
+
+
+@dataclass(frozen=True)
+class SshdConfig:
+    settings: tuple[SshdSetting, ...] = ()
+    openssh_version: str = ""  # from the package database; decides built-in defaults
+    source: GuestSource | None = None  # the main sshd_config; None when it is missing
+
+    def effective(self, keyword: str) -> SshdSetting | None:
+        """The global value sshd uses: the first occurrence wins, as in sshd."""
+        return next((s for s in self.settings if s.keyword == keyword and not s.match), None)
+
+    def conditional(self, keyword: str) -> tuple[SshdSetting, ...]:
+        """Values set inside Match blocks, which apply to some connections."""
+        return tuple(s for s in self.settings if s.keyword == keyword and s.match)
+
+
+class ServiceKind(str, Enum):
+    SYSV = "sysv"  # an S link in /etc/rc.d/rcN.d or /etc/rcN.d
+    SYSTEMD = "systemd"  # a link in /etc/systemd/system/*.wants
+    XINETD = "xinetd"  # a service xinetd starts on connection
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # "sshd", "telnet"; systemd suffixes (.service, .socket) removed
+    kind: ServiceKind
+    source: GuestSource
+    runlevels: str = ""  # SysV: "2345"
+    protocol: str = ""  # xinetd: "tcp" | "udp"
+    port: int | None = None  # xinetd: from `port` or /etc/services
+
+
+@dataclass(frozen=True)
+class FileMark:
+    """A file found by the optional permission scan."""
+
+    path: str
+    mode: int
+    uid: int
+    problem: str  # "world-writable" | "setuid" | "setgid"
+
+
+@dataclass(frozen=True)
+class LoggedInUser:
+    name: str
+    source: GuestSource
+
+
+@dataclass(frozen=True)
+class ListeningSocket:
+    protocol: str  # tcp | tcp6 | udp | udp6
+    address: str
+    port: int
+    source: GuestSource
+
+
+@dataclass(frozen=True)
+class OnlineFacts:
+    """What only the running guest shows, read through the QEMU guest agent."""
+
+    users: tuple[LoggedInUser, ...] = ()
+    sockets: tuple[ListeningSocket, ...] = ()
+    # Agent calls that failed or were refused: reported, never silently dropped.
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GuestFacts:
+    os: str = ""  # e.g. "linux redhat 6.10", "linux debian 12"
+    packages: tuple[Package, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    sshd: SshdConfig = SshdConfig()
+    services: tuple[Service, ...] = ()
+    # Entries of the well-known program directories (/usr/bin, /opt, /usr/lib64, ...),
+    # so software installed by hand, outside any package database, is found too.
+    programs: tuple[str, ...] = ()
+    file_marks: tuple[FileMark, ...] | None = None  # None: the scan was not run
+    online: OnlineFacts | None = None  # None: the VM was not inspected online
+    # Facts that could not be read (a corrupt database, an oversized file): reported.
+    problems: tuple[str, ...] = ()
+    seconds: float = 0.0  # how long the inspection took
+
+    def enabled_services(self) -> tuple[Service, ...]:
+        """Services that start at boot; xinetd's count only when xinetd itself does."""
+        boot = tuple(s for s in self.services if s.kind is not ServiceKind.XINETD)
+        if not any(s.name == "xinetd" for s in boot):
+            return boot
+        return boot + tuple(s for s in self.services if s.kind is ServiceKind.XINETD)
