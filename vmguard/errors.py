@@ -8,7 +8,7 @@ exits with the error's exit_code; library callers can catch the subsystem they u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
     CANNOT_RUN = 3  # hypervisor unreachable, no permission, missing tool
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

@@ -7,13 +7,13 @@ them. Every fact carries a Source saying where it was read, for reports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import TransferMode
 
 
-class Attachment(str, Enum):
+class Attachment(StrEnum):
     NONE = "none"  # adapter disabled or not connected
     HOST_ONLY = "host-only"  # VirtualBox host-only, libvirt isolated network
     NAT = "nat"
@@ -24,7 +24,7 @@ class Attachment(str, Enum):
     OTHER = "other"
 
 
-class PowerState(str, Enum):
+class PowerState(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     OFF = "off"
@@ -32,7 +32,7 @@ class PowerState(str, Enum):
     UNKNOWN = "unknown"
 
 
-class DisplayProtocol(str, Enum):
+class DisplayProtocol(StrEnum):
     VRDE = "vrde"
     SPICE = "spice"
     VNC = "vnc"

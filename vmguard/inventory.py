@@ -8,20 +8,20 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from vmguard.policy.model import Policy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class DriverKind(str, Enum):
+class DriverKind(StrEnum):
     LIBVIRT = "libvirt"
     VIRTUALBOX = "virtualbox"  # live, through pyvbox
     VBOX_FILE = "vbox-file"  # offline, VirtualBox settings files
 
 
-class FirewallBackend(str, Enum):
+class FirewallBackend(StrEnum):
     NFTABLES = "nftables"
     IPTABLES = "iptables"
 

@@ -9,35 +9,35 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class NetworkMode(str, Enum):
+class NetworkMode(StrEnum):
     NONE = "none"
     HOST_ONLY = "host-only"
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     TCP = "tcp"
     UDP = "udp"
     ICMP = "icmp"
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     READ_ONLY = "read-only"
     READ_WRITE = "read-write"
 
 
-class SharePurpose(str, Enum):
+class SharePurpose(StrEnum):
     INPUT = "input"  # data the job reads: must be read-only
     OUTPUT = "output"  # the job's quarantine: read-write, per VM
     SOFTWARE = "software"  # experiment software releases: read-only
     OTHER = "other"
 
 
-class TransferMode(str, Enum):
+class TransferMode(StrEnum):
     """Clipboard and drag-and-drop directions (VirtualBox and SPICE both map here)."""
 
     DISABLED = "disabled"
@@ -46,18 +46,18 @@ class TransferMode(str, Enum):
     BIDIRECTIONAL = "bidirectional"
 
 
-class Toggle(str, Enum):
+class Toggle(StrEnum):
     DISABLED = "disabled"
     ENABLED = "enabled"
 
 
-class RemoteDisplay(str, Enum):
+class RemoteDisplay(StrEnum):
     DISABLED = "disabled"
     LOCALHOST = "localhost"  # allowed when listening on loopback only, with authentication
     ENABLED = "enabled"  # allowed anywhere, authentication still required
 
 
-class FileKind(str, Enum):
+class FileKind(StrEnum):
     """Kinds of quarantine entry a policy can forbid."""
 
     SYMLINKS = "symlinks"
@@ -67,7 +67,7 @@ class FileKind(str, Enum):
     EXECUTABLES = "executables"
 
 
-class PromoteMode(str, Enum):
+class PromoteMode(StrEnum):
     ALL_OR_NOTHING = "all-or-nothing"
     PER_FILE = "per-file"
 
