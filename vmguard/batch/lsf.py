@@ -1,0 +1,85 @@
+"""LSF: a POST_EXEC command (lsb.queues or lsb.applications), run after each job.
+
+LSF runs it under /bin/sh in /tmp with PATH=/bin:/usr/bin:/sbin:/usr/sbin, output to
+/dev/null, as the job's user unless lsf.conf sets LSB_PRE_POST_EXEC_USER=root, which
+vmguard needs to promote into the public area. The job is described by LSB_JOBID,
+LSB_JOBINDEX, LSB_JOBNAME, LSB_QUEUE, LSB_JOBEXIT_STAT, LSB_OUTPUTFILE (bsub -o),
+LS_EXECCWD and the user's name (LSFUSER, USER). A non-zero exit only marks the job
+POST_ERR, but the same rule holds as for Slurm: never fail, record the verdict.
+The verdict is also posted to the job (`bpost`), where `bread` and `bjobs -l` show it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from vmguard.batch.hook import end_of_job
+from vmguard.batch.job import BatchJob
+from vmguard.batch.slurm import run_quiet
+from vmguard.batch.verdict import Verdict
+from vmguard.errors import InputError
+
+
+def _job_id(env: Mapping[str, str]) -> str:
+    index = env.get("LSB_JOBINDEX", "0")
+    return env["LSB_JOBID"] if index in ("", "0") else f"{env['LSB_JOBID']}_{index}"
+
+
+def _output_dir(env: Mapping[str, str]) -> str:
+    cwd = env.get("LS_EXECCWD", "")
+    output = env.get("LSB_OUTPUTFILE", "")
+    if not output:
+        return cwd
+    return str((Path(cwd) / output).parent)  # a relative -o is relative to the job's cwd
+
+
+def _user(env: Mapping[str, str]) -> pwd.struct_passwd:
+    name = env.get("LSFUSER") or env.get("USER", "")
+    try:
+        return pwd.getpwnam(name)
+    except KeyError as err:
+        raise InputError(f"LSF job user {name!r} is not a user on this host") from err
+
+
+def job_from_env(env: Mapping[str, str]) -> BatchJob:
+    """The finished job as LSF describes it to POST_EXEC."""
+    if not env.get("LSB_JOBID"):
+        raise InputError("LSB_JOBID is not set: run this as an LSF POST_EXEC command")
+    user = _user(env)
+    hosts = env.get("LSB_HOSTS", "").split()
+    return BatchJob(
+        runner="lsf",
+        id=_job_id(env),
+        user=user.pw_name,
+        uid=user.pw_uid,
+        gid=user.pw_gid,
+        name=env.get("LSB_JOBNAME", ""),
+        queue=env.get("LSB_QUEUE", ""),
+        host=hosts[0] if hosts else "",
+        output_dir=_output_dir(env),
+        exit_status=env.get("LSB_JOBEXIT_STAT", ""),
+    )
+
+
+def post_message(verdict: Verdict) -> str:
+    """Attach the verdict to the job with `bpost`; "" or why it could not."""
+    if shutil.which("bpost") is None:
+        return "job message not posted: bpost not found"
+    job_id = verdict.job.id.split("_")[0]
+    problem = run_quiet(["bpost", "-d", verdict.summary(), job_id])
+    return f"job message not posted: {problem}" if problem else ""
+
+
+def post_exec(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The POST_EXEC's work; always 0."""
+    env = os.environ if env is None else env
+    try:
+        job = job_from_env(env)
+    except InputError as err:
+        print(f"vmguard: lsf post-exec: {err}")
+        return 0
+    return end_of_job(job, config_path, post_message)

@@ -1,0 +1,47 @@
+"""Write a file into a job owner's directory with the owner's rights, never root's.
+
+The epilog runs as root, but the job's output directory belongs to the user, who could
+have planted a symlink there (to /etc/shadow, say). A child process that has dropped to
+the user's uid and gid can only write where the user could write anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vmguard.errors import VetError
+
+
+def _write(path: Path, text: str) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _child(uid: int, gid: int, path: Path, text: str) -> int:
+    try:
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+        _write(path, text)
+    except OSError:
+        return 1
+    return 0
+
+
+def write_as_user(uid: int, gid: int, path: Path, text: str) -> None:
+    """Create or replace `path` (never following a symlink) as uid:gid."""
+    pid = os.fork()
+    if pid == 0:  # the child must never return into the caller's code
+        code = 1
+        try:
+            code = _child(uid, gid, path, text)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise VetError(f"cannot write {path} as uid {uid}: no such directory, "
+                       "no permission, or a symlink in the way")

@@ -1,0 +1,122 @@
+"""A job's vetting verdict: what the user reads beside the job output, what admins keep."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from vmguard.batch.job import BatchJob
+from vmguard.errors import ExitCode
+
+
+class Outcome(str, Enum):
+    PROMOTED = "promoted"  # every file passed and is in the public area
+    REJECTED = "rejected"  # some or all files were refused; they stay in quarantine
+    FAILED = "failed"  # vetting could not run or did not finish; nothing was promoted by us
+    SKIPPED = "skipped"  # not a VM job: nothing to vet
+
+    @classmethod
+    def from_exit(cls, code: int) -> Outcome:
+        if code == ExitCode.OK:
+            return cls.PROMOTED
+        return cls.REJECTED if code == ExitCode.FINDINGS else cls.FAILED
+
+
+@dataclass(frozen=True)
+class Rejection:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    job: BatchJob
+    outcome: Outcome
+    message: str  # one line: why, or what happened
+    vm: str = ""
+    policy: str = ""  # policy file the vet used
+    quarantine: str = ""
+    public: str = ""
+    promoted: int = 0
+    rejected: tuple[Rejection, ...] = ()
+    report: str = ""  # the vet's full JSON report, kept in the state directory
+    elapsed: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def rerun(self) -> str:
+        """The one command that vets this job's quarantine again, after a fix."""
+        return f"vmguard batch revet {self.job.key}"
+
+    def summary(self) -> str:
+        """One line for a job comment or a log."""
+        head = f"vmguard {self.outcome.value}"
+        if self.outcome in (Outcome.PROMOTED, Outcome.REJECTED):
+            head += f": {self.promoted} promoted, {len(self.rejected)} rejected"
+        return f"{head} ({self.message})" if self.message else head
+
+    def text(self) -> str:
+        """The verdict file beside the job's output."""
+        lines = [f"job {self.job.id} ({self.job.runner}), VM {self.vm or '-'}: {self.summary()}"]
+        if self.public and self.promoted:
+            lines.append(f"promoted to: {self.public} (manifest inside)")
+        lines += [f"rejected: {r.path}: {r.reason}" for r in self.rejected]
+        if self.outcome in (Outcome.REJECTED, Outcome.FAILED):
+            lines.append(f"rejected files stay in {self.quarantine or 'the quarantine'}; "
+                         f"after a fix an admin runs: {self.rerun}")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job": self.job.to_dict(),
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "vm": self.vm,
+            "policy": self.policy,
+            "quarantine": self.quarantine,
+            "public": self.public,
+            "promoted": self.promoted,
+            "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+            "report": self.report,
+            "elapsed": round(self.elapsed, 3),
+            "warnings": list(self.warnings),
+            "rerun": self.rerun,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Verdict:
+        return cls(
+            job=BatchJob.from_dict(data["job"]),
+            outcome=Outcome(data["outcome"]),
+            message=data["message"],
+            vm=data["vm"],
+            policy=data["policy"],
+            quarantine=data["quarantine"],
+            public=data["public"],
+            promoted=data["promoted"],
+            rejected=tuple(Rejection(**r) for r in data["rejected"]),
+            report=data["report"],
+            elapsed=data["elapsed"],
+            warnings=tuple(data["warnings"]),
+        )
+
+
+def record_path(state_dir: Path, job_key: str) -> Path:
+    return state_dir / f"{job_key}.json"
+
+
+def save_record(verdict: Verdict, state_dir: Path) -> Path:
+    """Keep the verdict where only admins write: `revet` trusts this file, not the user's."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    path = record_path(state_dir, verdict.job.key)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def verdict_file_name(job: BatchJob) -> str:
+    return f"vmguard-{job.id}.verdict"

@@ -1,0 +1,132 @@
+"""Vet one finished job's quarantine: find its VM, run `vmguard vet` under a time limit.
+
+The vet runs as a child process (`python -m vmguard vet ... --format json`) so that a
+hung or crashing vet can be killed at the time limit without taking the epilog with it,
+and so that what the epilog ran is exactly the command an admin can run by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from vmguard.batch.config import BatchConfig
+from vmguard.batch.job import BatchJob
+from vmguard.batch.verdict import Outcome, Rejection, Verdict
+from vmguard.errors import InputError, VmguardError
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to vet for a job, resolved through the inventory."""
+
+    vm: str
+    policy: str
+    quarantine: str
+    public: str
+
+
+def resolve(job: BatchJob, config: BatchConfig) -> Target | None:
+    """The job's VM, policy, quarantine and public area; None when it is not a VM job."""
+    from vmguard.inventory_loader import load_inventory  # the lead's loader
+
+    vm = job.expand(config.vm)
+    entry = load_inventory(config.inventory).entry_for(vm) if vm else None
+    if entry is None:
+        return None
+    if not entry.quarantine:
+        raise InputError(f"{entry.origin or config.inventory}: VM {vm} has no quarantine "
+                         "directory in the inventory; add `quarantine:` to its entry")
+    return Target(vm, entry.policy.source, entry.quarantine_for(vm), job.expand(config.public))
+
+
+def vet_command(target: Target, job: BatchJob) -> list[str]:
+    return [sys.executable, "-m", "vmguard", "vet", target.quarantine,
+            "--policy", target.policy, "--to", target.public,
+            "--job", job.key, "--format", "json"]
+
+
+def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in its own process group; on time-out kill the whole group."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _rejections(report: dict) -> tuple[Rejection, ...]:
+    found = []
+    for item in report.get("rejected", []):
+        reasons = item.get("reasons") or [item.get("reason", "")]
+        text = "; ".join(r.get("message", str(r)) if isinstance(r, dict) else str(r)
+                         for r in reasons)
+        found.append(Rejection(str(item.get("path", "?")), text))
+    return tuple(found)
+
+
+def _parse(stdout: str) -> dict:
+    try:
+        report = json.loads(stdout)
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _promoted(report: dict) -> int:
+    promoted = report.get("promoted", [])
+    return len(promoted) if isinstance(promoted, list) else int(promoted)
+
+
+def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict,
+                  report_path: Path) -> Verdict:
+    report = _parse(proc.stdout)
+    outcome = Outcome.from_exit(proc.returncode)
+    if outcome is Outcome.FAILED or not report:
+        last = (proc.stderr.strip().splitlines() or ["no report"])[-1]
+        return _with(base, Outcome.FAILED, f"vet exited {proc.returncode}: {last}")
+    report_path.write_text(proc.stdout)
+    return _with(base, outcome, "", promoted=_promoted(report),
+                 rejected=_rejections(report), report=str(report_path))
+
+
+def _with(base: Verdict, outcome: Outcome, message: str, **changes: object) -> Verdict:
+    return replace(base, outcome=outcome, message=message, **changes)
+
+
+def vet_job(job: BatchJob, config: BatchConfig) -> Verdict:
+    """Vet the job's quarantine. Expected failures become a FAILED verdict, not an error."""
+    started = time.monotonic()
+    base = Verdict(job, Outcome.SKIPPED, "not a VM job")
+    try:
+        target = resolve(job, config)
+        if target is not None:
+            base = Verdict(job, Outcome.FAILED, "", target.vm, target.policy,
+                           target.quarantine, target.public)
+            base = _vet(job, target, config, base)
+    except VmguardError as err:
+        base = _with(base, Outcome.FAILED, str(err).splitlines()[0])
+    return _with(base, base.outcome, base.message, elapsed=time.monotonic() - started)
+
+
+def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> Verdict:
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    report_path = config.state_dir / f"{job.key}.vet.json"
+    try:
+        proc = _run(vet_command(target, job), config.time_limit)
+    except subprocess.TimeoutExpired:
+        return _with(base, Outcome.FAILED, f"vet did not finish within {config.time_limit:g}"
+                     " s and was stopped; the quarantine is left as it was")
+    except OSError as err:
+        return _with(base, Outcome.FAILED, f"cannot start vet: {err.strerror}")
+    return _verdict_from(proc, base, report_path)
