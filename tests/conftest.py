@@ -1,0 +1,109 @@
+"""Fixtures shared by every area's tests, and the session-end safety check.
+
+- libvirt_uri / libvirt_conn: a real qemu:///system libvirtd (started if not running).
+- guest_kernel_initrd: the small TCG test guest (kernel + initramfs running qemu-ga).
+- tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
+- helpers to import: tests.support.require.require, tests.support.netns.netns.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import leaks
+from tests.support.netns import namespace_names
+from tests.support.require import require, require_root, require_tools
+
+LIBVIRTD_SH = Path(__file__).parent / "support" / "libvirtd.sh"
+QEMU_URI = "qemu:///system"
+
+pytest_plugins = ["pytester"]  # tests/infra runs inner sessions to test the hooks below
+
+_NAMESPACES_AT_START = pytest.StashKey[frozenset[str]]()
+
+
+def _silence_libvirt(libvirt) -> None:
+    """libvirt prints every error to stderr by default; tests read the exceptions."""
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+@pytest.fixture(scope="session")
+def libvirt_uri() -> str:
+    """qemu:///system, answering: started with tests/support/libvirtd.sh if needed."""
+    require_root()
+    require_tools("virsh", "libvirtd", "virtlogd")
+    proc = subprocess.run(["bash", str(LIBVIRTD_SH)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    require(proc.returncode == 0, f"libvirtd not available: {proc.stderr.strip()}")
+    return QEMU_URI
+
+
+@pytest.fixture(scope="session")
+def libvirt_conn(libvirt_uri: str):
+    try:
+        import libvirt
+    except ImportError:
+        libvirt = None
+    require(libvirt is not None, "libvirt-python not installed (./dev setup)")
+    _silence_libvirt(libvirt)
+    conn = libvirt.open(libvirt_uri)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def guest_kernel_initrd():
+    """The shared test guest, built once and cached across runs (see guest_image.py)."""
+    require_tools("busybox", "cpio", "dpkg-deb", "apt-get", "ldd")
+    from tests.support.guest_image import build_guest_image
+
+    return build_guest_image()
+
+
+def _factory(conn, image) -> Iterator:
+    from tests.support.domains import TcgDomainFactory
+
+    factory = TcgDomainFactory(conn, image)
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+
+
+@pytest.fixture
+def tcg_domain(libvirt_conn, guest_kernel_initrd):
+    """Factory: tcg_domain.start() boots a guest and waits for its agent (about 10-20 s)."""
+    yield from _factory(libvirt_conn, guest_kernel_initrd)
+
+
+@pytest.fixture(scope="module")
+def tcg_domain_module(libvirt_conn, guest_kernel_initrd):
+    """Same factory, its domains shared by a module's tests: boot once, use many times."""
+    yield from _factory(libvirt_conn, guest_kernel_initrd)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        names = frozenset(namespace_names())
+    except (OSError, RuntimeError):  # no iproute2: the namespace check reports that later
+        names = frozenset()
+    session.config.stash[_NAMESPACES_AT_START] = names
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if vmguard state leaked into the machine's own namespace."""
+    if os.geteuid() != 0:
+        return  # reading nftables/iptables needs root; CI runs as root
+    found = leaks.firewall_leaks() + leaks.namespace_leaks(
+        session.config.stash.get(_NAMESPACES_AT_START, frozenset()))
+    if not found:
+        return
+    lines = ["", "SAFETY CHECK FAILED: vmguard state leaked into the machine's own namespace:"]
+    lines += [f"  - {leak}" for leak in found]
+    print("\n".join(lines), flush=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

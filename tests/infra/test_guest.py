@@ -1,0 +1,66 @@
+"""The shared TCG guest boots, and its agent answers on the virtio-serial channel."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import libvirt
+import pytest
+
+from tests.support.domains import GuestAgentTimeout, TcgDomainFactory
+from tests.support.guest_image import CMDLINE, READY_MARK, build_guest_image
+
+
+@pytest.fixture(scope="module")
+def guest(tcg_domain_module):
+    return tcg_domain_module.start()
+
+
+def test_agent_answers_ping_and_info(guest):
+    assert guest.agent("guest-ping") == {}
+    info = guest.agent("guest-info")
+    enabled = {c["name"] for c in info["supported_commands"] if c["enabled"]}
+    assert {"guest-ping", "guest-info", "guest-exec", "guest-shutdown"} <= enabled
+
+
+def test_guest_is_our_initramfs(guest):
+    assert guest.agent("guest-get-osinfo")["id"] == "vmguard-test"
+    assert guest.agent("guest-get-host-name")["host-name"] == "vmguard-guest"
+    assert READY_MARK in guest.console_text()
+
+
+def test_domain_is_tcg_without_network(guest):
+    live = ET.fromstring(guest.dom.XMLDesc(0))  # noqa: S314 (libvirtd's own XML)
+    assert live.get("type") == "qemu"
+    assert live.find("./devices/interface") is None
+    interfaces = guest.agent("guest-network-get-interfaces")
+    assert [i["name"] for i in interfaces] == ["lo"]
+
+
+def test_cleanup_undefines_a_defined_domain(libvirt_conn, guest_kernel_initrd):
+    factory = TcgDomainFactory(libvirt_conn, guest_kernel_initrd)
+    defined = factory.define()
+    try:
+        assert libvirt_conn.lookupByName(defined.name).isActive() == 0
+    finally:
+        factory.cleanup()
+    with pytest.raises(libvirt.libvirtError):
+        libvirt_conn.lookupByName(defined.name)
+
+
+def test_wait_agent_fails_with_console_when_guest_never_comes_up(libvirt_conn, tcg_domain):
+    # No such init: the kernel panics and no agent ever answers.
+    xml = tcg_domain.xml().replace(CMDLINE, "console=ttyS0 rdinit=/no-such-init")
+    made = tcg_domain.start(xml, wait_agent=False)
+    with pytest.raises(GuestAgentTimeout, match="console tail") as raised:
+        made.wait_agent(timeout=6)
+    assert made.name in str(raised.value)
+    tcg_domain.cleanup()  # a running domain is destroyed and undefined too
+    with pytest.raises(libvirt.libvirtError):
+        libvirt_conn.lookupByName(made.name)
+
+
+def test_image_is_cached(guest_kernel_initrd):
+    again = build_guest_image()
+    assert again == guest_kernel_initrd
+    assert again.initrd.stat().st_mode & 0o004  # libvirt-qemu must read it

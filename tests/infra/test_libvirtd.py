@@ -1,0 +1,27 @@
+"""The real qemu:///system libvirtd that the shared fixtures hand out."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+LIBVIRTD_SH = Path(__file__).parents[1] / "support" / "libvirtd.sh"
+
+
+def test_qemu_system_answers(libvirt_conn):
+    assert libvirt_conn.getURI() == "qemu:///system"
+    assert libvirt_conn.getLibVersion() >= 9_000_000
+    caps = libvirt_conn.getCapabilities()
+    assert "<domain type='qemu'" in caps  # TCG is what the test guests use
+
+
+def test_libvirtd_sh_is_idempotent_when_running(libvirt_uri):
+    proc = subprocess.run(["bash", str(LIBVIRTD_SH)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "starting" not in proc.stderr  # already up: it must not start a second one
+
+
+def test_no_libvirt_network_reaches_the_real_network(libvirt_conn):
+    # libvirt-daemon-system's NAT'd 'default' network must not exist: test guests get none.
+    assert libvirt_conn.listAllNetworks() == []

@@ -1,0 +1,1 @@
+"""Shared test helpers: libvirtd control, the TCG guest, network namespaces, leak checks."""
