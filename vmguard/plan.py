@@ -1,0 +1,311 @@
+"""Diff a policy against a VM's facts: the typed list of changes `vmguard apply` makes.
+
+A plan only names what the policy names. A setting stricter than the policy asks is
+left alone (a VM with clipboard disabled stays so under a host-to-guest policy). Changes
+the driver cannot make go to `manual`, so the admin sees them instead of losing them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from vmguard.facts import Attachment, PowerState, SharedFolder, VmFacts
+from vmguard.policy.model import NetworkMode, Policy, RemoteDisplay, Toggle, TransferMode
+
+
+class Action(StrEnum):
+    DETACH_NIC = "detach-nic"
+    REMOVE_SHARE = "remove-share"
+    SET_SHARE_READONLY = "set-share-readonly"
+    SET_SHARE_AUTOMOUNT = "set-share-automount"
+    DISABLE_SHARE_SYMLINKS = "disable-share-symlinks"
+    SET_CLIPBOARD = "set-clipboard"
+    SET_DRAG_AND_DROP = "set-drag-and-drop"
+    REMOVE_USB = "remove-usb"
+    REMOVE_AUDIO = "remove-audio"
+    DISABLE_REMOTE_DISPLAY = "disable-remote-display"
+    LISTEN_LOCALHOST = "listen-localhost"
+    REQUIRE_DISPLAY_AUTH = "require-display-auth"
+    REMOVE_SERIAL_PORTS = "remove-serial-ports"
+    REMOVE_PARALLEL_PORTS = "remove-parallel-ports"
+    REMOVE_HOST_DEVICES = "remove-host-devices"
+    REMOVE_GUEST_AGENT = "remove-guest-agent"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a driver can change, and what it can change while the VM runs."""
+
+    supported: frozenset[Action]
+    live: frozenset[Action] = frozenset()
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    setting: str  # the policy key that wants it, e.g. "spec.devices.clipboard"
+    subject: str  # what in the VM, e.g. "clipboard", "nic 0", "share home"
+    current: str
+    wanted: str
+    origin: str  # the policy's file:line:col for `setting`
+    target: str = ""  # NIC index, share name or display protocol, for per-item actions
+    needs_poweroff: bool = False
+
+    def __str__(self) -> str:
+        flag = " [needs power-off]" if self.needs_poweroff else ""
+        return f"{self.subject}: {self.current} -> {self.wanted}  ({self.origin}){flag}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    vm: str
+    policy: str
+    changes: tuple[Change, ...] = ()
+    manual: tuple[Change, ...] = ()  # differs from the policy; the driver cannot change it
+    power_state: PowerState = PowerState.UNKNOWN
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.manual
+
+    @property
+    def needs_poweroff(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.needs_poweroff)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "vm": self.vm,
+            "policy": self.policy,
+            "power_state": self.power_state.value,
+            "changes": [asdict(c) for c in self.changes],
+            "manual": [asdict(c) for c in self.manual],
+        }
+
+
+@dataclass(frozen=True)
+class _Want:
+    """A difference found, before the driver's capabilities sort it."""
+
+    action: Action
+    setting: str
+    subject: str
+    current: str
+    wanted: str
+    target: str = ""
+
+
+DIRECTIONS = {
+    TransferMode.DISABLED: frozenset(),
+    TransferMode.HOST_TO_GUEST: frozenset({"in"}),
+    TransferMode.GUEST_TO_HOST: frozenset({"out"}),
+    TransferMode.BIDIRECTIONAL: frozenset({"in", "out"}),
+}
+ALLOWED_ATTACHMENTS = {
+    NetworkMode.NONE: frozenset({Attachment.NONE}),
+    NetworkMode.HOST_ONLY: frozenset({Attachment.NONE, Attachment.HOST_ONLY}),
+}
+LOOPBACK = ("127.", "::1", "localhost", "unix:")
+
+
+def permits(wanted: TransferMode, current: TransferMode) -> bool:
+    """True when every direction `current` opens is one `wanted` allows."""
+    return DIRECTIONS[current] <= DIRECTIONS[wanted]
+
+
+def _network(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    allowed = ALLOWED_ATTACHMENTS[policy.network.mode]
+    for nic in facts.nics:
+        if nic.enabled and nic.attachment not in allowed:
+            current = nic.attachment.value + (f" ({nic.network})" if nic.network else "")
+            wanted = f"{policy.network.mode.value} (vmguard detaches it)"
+            yield _Want(
+                Action.DETACH_NIC, "spec.network.mode", f"nic {nic.index}", current, wanted, str(nic.index)
+            )
+
+
+def _under(path: str, roots: tuple[str, ...]) -> str | None:
+    for root in roots:
+        root = os.path.realpath(root) if os.path.isabs(root) else root
+        if path == root or path.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+def _share_removal(policy: Policy, facts: VmFacts, share: SharedFolder) -> _Want | None:
+    rules = {r.name: r for r in policy.shared_folders.allow}
+    rule = rules.get(share.name)
+    subject, current = f"share {share.name}", share.real_path or share.host_path
+    forbidden = _under(share.real_path, policy.shared_folders.forbid_host_paths)
+    if forbidden:
+        return _Want(
+            Action.REMOVE_SHARE,
+            "spec.shared_folders.forbid_host_paths",
+            subject,
+            current,
+            f"absent (under forbidden {forbidden})",
+            share.name,
+        )
+    if rule is None:
+        return _Want(
+            Action.REMOVE_SHARE,
+            "spec.shared_folders.allow",
+            subject,
+            current,
+            "absent (not in the allow list)",
+            share.name,
+        )
+    allowed_path = rule.host_path_for(facts.name)
+    if os.path.isabs(allowed_path) and os.path.realpath(allowed_path) != share.real_path:
+        return _Want(
+            Action.REMOVE_SHARE,
+            "spec.shared_folders.allow",
+            subject,
+            current,
+            f"absent (policy allows {allowed_path} only)",
+            share.name,
+        )
+    return None
+
+
+def _share_settings(policy: Policy, share: SharedFolder) -> Iterator[_Want]:
+    rules = {r.name: r for r in policy.shared_folders.allow}
+    subject, name = f"share {share.name}", share.name
+    if rules[name].access.value == "read-only" and not share.read_only:
+        yield _Want(
+            Action.SET_SHARE_READONLY, "spec.shared_folders.allow", subject, "read-write", "read-only", name
+        )
+    if share.automount != policy.shared_folders.automount:
+        yield _Want(
+            Action.SET_SHARE_AUTOMOUNT,
+            "spec.shared_folders.automount",
+            f"{subject} automount",
+            str(share.automount).lower(),
+            str(policy.shared_folders.automount).lower(),
+            name,
+        )
+    writable = not share.read_only and rules[name].access.value != "read-only"
+    if writable and share.symlinks_allowed and not policy.shared_folders.allow_symlinks:
+        yield _Want(
+            Action.DISABLE_SHARE_SYMLINKS,
+            "spec.shared_folders.allow_symlinks",
+            f"{subject} symlinks",
+            "guest may create symlinks",
+            "no symlinks",
+            name,
+        )
+
+
+def _shares(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    for share in facts.shared_folders:
+        removal = _share_removal(policy, facts, share)
+        if removal:
+            yield removal
+        else:
+            yield from _share_settings(policy, share)
+
+
+def _transfers(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    pairs = (
+        (Action.SET_CLIPBOARD, "clipboard", policy.devices.clipboard, facts.clipboard.value),
+        (Action.SET_DRAG_AND_DROP, "drag_and_drop", policy.devices.drag_and_drop, facts.drag_and_drop.value),
+    )
+    for action, key, wanted, current in pairs:
+        if not permits(wanted, current):
+            yield _Want(action, f"spec.devices.{key}", key, current.value, wanted.value, wanted.value)
+
+
+def _displays(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    mode = policy.devices.remote_display
+    key = "spec.devices.remote_display"
+    for d in (d for d in facts.displays if d.enabled):
+        subject, target = f"remote display {d.protocol.value}", d.protocol.value
+        if mode is RemoteDisplay.DISABLED:
+            yield _Want(Action.DISABLE_REMOTE_DISPLAY, key, subject, "enabled", "disabled", target)
+            continue
+        if mode is RemoteDisplay.LOCALHOST and not d.listen.startswith(LOOPBACK):
+            yield _Want(
+                Action.LISTEN_LOCALHOST, key, f"{subject} listen", d.listen or "default", "127.0.0.1", target
+            )
+        if not d.authenticated:
+            yield _Want(
+                Action.REQUIRE_DISPLAY_AUTH, key, f"{subject} authentication", "none", "required", target
+            )
+
+
+def _devices(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    dev = policy.devices
+    off = Toggle.DISABLED
+    usb = facts.usb
+    checks = (
+        (
+            dev.usb,
+            bool(usb.controllers or usb.redirections),
+            Action.REMOVE_USB,
+            "usb",
+            f"controllers {','.join(usb.controllers) or '-'}, {usb.redirections} redirection(s)",
+        ),
+        (dev.audio, facts.audio.enabled, Action.REMOVE_AUDIO, "audio", facts.audio.driver or "enabled"),
+        (
+            dev.serial_ports,
+            any(p.kind == "serial" for p in facts.ports),
+            Action.REMOVE_SERIAL_PORTS,
+            "serial_ports",
+            "present",
+        ),
+        (
+            dev.parallel_ports,
+            any(p.kind == "parallel" for p in facts.ports),
+            Action.REMOVE_PARALLEL_PORTS,
+            "parallel_ports",
+            "present",
+        ),
+        (
+            dev.host_devices,
+            bool(facts.host_devices),
+            Action.REMOVE_HOST_DEVICES,
+            "host_devices",
+            ", ".join(f"{h.kind} {h.address}" for h in facts.host_devices),
+        ),
+        (
+            dev.guest_agent,
+            any(c.kind in ("qemu-ga", "vbox-guest-control") for c in facts.channels),
+            Action.REMOVE_GUEST_AGENT,
+            "guest_agent",
+            "present",
+        ),
+    )
+    for toggle, present, action, key, current in checks:
+        if toggle is off and present:
+            yield _Want(action, f"spec.devices.{key}", key, current, "absent")
+
+
+def differences(policy: Policy, facts: VmFacts) -> list[_Want]:
+    return [
+        *_network(policy, facts),
+        *_shares(policy, facts),
+        *_transfers(policy, facts),
+        *_displays(policy, facts),
+        *_devices(policy, facts),
+    ]
+
+
+def make_plan(policy: Policy, facts: VmFacts, caps: Capabilities) -> Plan:
+    """The changes that bring `facts` in line with `policy`, sorted by what the driver can do."""
+    running = facts.power_state in (PowerState.RUNNING, PowerState.PAUSED)
+    changes, manual = [], []
+    for want in differences(policy, facts):
+        change = Change(
+            action=want.action,
+            setting=want.setting,
+            subject=want.subject,
+            current=want.current,
+            wanted=want.wanted,
+            origin=policy.origin(want.setting),
+            target=want.target,
+            needs_poweroff=running and want.action not in caps.live,
+        )
+        (changes if want.action in caps.supported else manual).append(change)
+    return Plan(facts.name, policy.name, tuple(changes), tuple(manual), facts.power_state)
