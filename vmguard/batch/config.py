@@ -2,7 +2,8 @@
 
     inventory: /etc/vmguard/inventory.yaml   # which VM follows which policy, its quarantine
     vm: "{name}"                             # which job field names the job's VM
-    public: /vmdata/public/{user}/{job}      # where vetted files are promoted
+    public: /vmdata/public/{user}/{job}      # where vetted files go; default: the policy's
+                                             # quarantine.promote.to
     state_dir: /var/lib/vmguard/batch        # verdict records and vet reports (admins)
     time_limit: 600                          # seconds; below Slurm's PrologEpilogTimeout
     comment: true                            # also try to record the verdict as job comment
@@ -13,6 +14,7 @@ Templates take the job fields {job} {user} {name} {queue} {comment} {host}.
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,7 @@ _KNOWN = {"inventory", "vm", "public", "state_dir", "time_limit", "comment"}
 class BatchConfig:
     source: str
     inventory: Path
-    public: str  # template
+    public: str = ""  # template; "" means the policy's quarantine.promote.to
     vm: str = "{name}"  # template
     state_dir: Path = Path("/var/lib/vmguard/batch")
     time_limit: float = 600.0
@@ -49,11 +51,12 @@ def _check_template(path: Path, key: str, value: object) -> list[Problem]:
     if not isinstance(value, str) or not value:
         return [_problem(path, key, "must be a non-empty string")]
     try:
-        value.format_map({name: "x" for name in FIELDS})
-    except (KeyError, IndexError, ValueError) as err:
-        fields = ", ".join("{" + name + "}" for name in FIELDS)
-        return [_problem(path, key, f"bad template field {err}; use {fields}")]
-    return []
+        used = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as err:
+        return [_problem(path, key, f"bad template: {err}")]
+    fields = ", ".join("{" + name + "}" for name in FIELDS)
+    return [_problem(path, key, f"unknown field {{{name}}}; use {fields}")
+            for name in used if name not in FIELDS]
 
 
 def _read(path: Path) -> dict:
@@ -71,9 +74,9 @@ def _read(path: Path) -> dict:
 def _problems(path: Path, data: dict) -> list[Problem]:
     problems = [_problem(path, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
                 for k in data if k not in _KNOWN]
-    problems += [_problem(path, k, "is required") for k in ("inventory", "public")
-                 if k not in data]
-    problems += _check_template(path, "public", data.get("public", "x"))
+    if "inventory" not in data:
+        problems.append(_problem(path, "inventory", "is required: the host's inventory file"))
+    problems += _check_template(path, "public", data.get("public", "{job}"))
     problems += _check_template(path, "vm", data.get("vm", "{name}"))
     limit = data.get("time_limit", 600)
     if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
@@ -93,7 +96,7 @@ def load_batch_config(path: Path | None = None) -> BatchConfig:
     return BatchConfig(
         source=str(path),
         inventory=base / str(data["inventory"]),
-        public=data["public"],
+        public=data.get("public", ""),
         vm=data.get("vm", "{name}"),
         state_dir=base / str(data.get("state_dir", "/var/lib/vmguard/batch")),
         time_limit=float(data.get("time_limit", 600)),

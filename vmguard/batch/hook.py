@@ -18,8 +18,7 @@ from vmguard import log
 from vmguard.batch.config import BatchConfig, load_batch_config
 from vmguard.batch.job import BatchJob
 from vmguard.batch.userfile import write_as_user
-from vmguard.batch.verdict import (Outcome, Verdict, record_path, save_record,
-                                   verdict_file_name)
+from vmguard.batch.verdict import Outcome, Verdict, record_path, save_record, verdict_file_name
 from vmguard.batch.vetting import vet_job
 from vmguard.errors import ExitCode, VetInputError, VmguardError
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import BatchJob
 from vmguard.errors import ExitCode
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     PROMOTED = "promoted"  # every file passed and is in the public area
     REJECTED = "rejected"  # some or all files were refused; they stay in quarantine
     FAILED = "failed"  # vetting could not run or did not finish; nothing was promoted by us

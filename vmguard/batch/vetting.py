@@ -20,6 +20,7 @@ from vmguard.batch.config import BatchConfig
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict
 from vmguard.errors import InputError, VmguardError
+from vmguard.policy.model import Policy
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,18 @@ def resolve(job: BatchJob, config: BatchConfig) -> Target | None:
     if not entry.quarantine:
         raise InputError(f"{entry.origin or config.inventory}: VM {vm} has no quarantine "
                          "directory in the inventory; add `quarantine:` to its entry")
-    return Target(vm, entry.policy.source, entry.quarantine_for(vm), job.expand(config.public))
+    return Target(vm, entry.policy.source, entry.quarantine_for(vm),
+                  _public(job, config, entry.policy, vm))
+
+
+def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str) -> str:
+    """The batch settings' public area, else the policy's promote.to for this VM and job."""
+    if config.public:
+        return job.expand(config.public)
+    if not policy.quarantine.promote.to:
+        raise InputError(f"{config.source}: no `public:` here and policy {policy.source} "
+                         "has no quarantine.promote.to: nowhere to promote to")
+    return policy.quarantine.promote.to.replace("{vm}", vm).replace("{job}", job.key)
 
 
 def vet_command(target: Target, job: BatchJob) -> list[str]:

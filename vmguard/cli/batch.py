@@ -41,12 +41,13 @@ def _pending(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from vmguard.fleet.merge import merge_files, write_fleet_report
+    from vmguard.fleet.merge import exit_code, load_host_reports, merge
+    from vmguard.fleet.report import write_fleet_report
 
-    report = merge_files([Path(f) for f in args.files])
-    for path in write_fleet_report(report, Path(args.out), args.format):
+    fleet = merge(load_host_reports([Path(f) for f in args.files]))
+    for path in write_fleet_report(fleet, Path(args.out), args.format):
         print(path)
-    return report.exit_code(args.fail_on)
+    return exit_code(fleet, args.fail_on)
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,86 @@
+"""The fleet report in JSON, Markdown and HTML, written like an audit run's reports.
+
+Uses the audit reports' Format type and Markdown escaping, so a fleet report reads and
+escapes (host and VM names are attacker-influenced) the same way as one host's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from vmguard.audit.reports.interface import Document, Format
+from vmguard.audit.reports.markdown import esc
+from vmguard.errors import AuditError
+
+
+def _json(doc: Document) -> str:
+    return json.dumps(doc, indent=1) + "\n"
+
+
+def _counts(by_severity: dict[str, int]) -> str:
+    return ", ".join(f"{n} {sev}" for sev, n in by_severity.items() if n) or "none"
+
+
+def _host_rows(doc: Document) -> list[str]:
+    rows = ["| host | VMs | failing | worst | by severity | waived | not audited |",
+            "|---|---|---|---|---|---|---|"]
+    for h in doc["hosts"]:
+        rows.append(f"| {esc(h['host'])} | {h['vms']} | {h['failing']} | {h['worst'] or '-'} "
+                    f"| {_counts(h['by_severity'])} | {h['waived']} | {len(h['unreachable'])} |")
+    return rows
+
+
+def _finding_rows(findings: list[dict[str, Any]]) -> list[str]:
+    if not findings:
+        return ["No findings."]
+    rows = ["| severity | host | VM | rule | finding | how to fix |", "|---|---|---|---|---|---|"]
+    for f in findings:
+        severity = f"{f['severity']} (waived)" if f["waived"] else f["severity"]
+        rows.append(f"| {severity} | {esc(f['host'])} | {esc(f['vm'] or 'host')} | {f['rule']} "
+                    f"| {esc(f['message'])} | {esc(f['remediation'])} |")
+    return rows
+
+
+def _markdown(doc: Document) -> str:
+    t = doc["totals"]
+    lines = [f"# vmguard fleet report {esc(doc['generated'])}", "",
+             f"- hosts: {t['hosts']}; VMs: {t['vms']}; failing findings: {t['failing']} "
+             f"({_counts(t['by_severity'])}); waived: {t['waived']}; "
+             f"not audited: {t['unreachable']}", "", "## Hosts, worst first", "",
+             *_host_rows(doc), "", "## Findings, worst first", "",
+             *_finding_rows(doc["findings"])]
+    return "\n".join(lines) + "\n"
+
+
+def _html(doc: Document) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("vmguard.fleet", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("fleet.html.j2").render(doc=doc, counts=_counts)
+
+
+FORMATS = {f.name: f for f in (Format("json", "fleet.json", _json),
+                               Format("markdown", "fleet.md", _markdown),
+                               Format("html", "fleet.html", _html))}
+
+
+def write_fleet_report(doc: Document, out: Path, formats: list[str] | None = None) -> list[Path]:
+    """Write each format into `out` atomically (a reader never sees half a report)."""
+    written = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in formats or list(FORMATS):
+            fmt = FORMATS[name]
+            path = out / fmt.filename
+            tmp = out / f".{fmt.filename}.tmp"
+            tmp.write_text(fmt.render(doc))
+            os.replace(tmp, path)
+            written.append(path)
+    except OSError as err:
+        raise AuditError(f"cannot write the fleet report in {out}: {err.strerror}") from err
+    return written
