@@ -66,7 +66,7 @@ def test_rule_passes_and_fails(rule, pol, good, bad):
     assert run(CHECKS, rule, pol, good) == []
     found = run(CHECKS, rule, pol, bad)
     assert len(found) == 1
-    assert found[0].evidence.startswith(str(SRC))
+    assert str(SRC) in found[0].evidence
 
 
 def test_every_rule_has_a_case():

@@ -44,7 +44,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Rules by id; `"VMG-DEV-001" in catalog` and iteration (sorted ids) work."""
+    """Rules by id: `"VMG-DEV-001" in catalog`; iterating yields Rules sorted by id."""
 
     rules: dict[str, Rule]
     directory: Path
@@ -52,8 +52,8 @@ class Catalog:
     def __contains__(self, rule_id: object) -> bool:
         return rule_id in self.rules
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.rules))
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self.rules.values(), key=lambda rule: rule.id))
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -9,10 +9,14 @@ from vmguard.facts import Source
 from vmguard.policy.model import Policy, TransferMode
 
 
-def where(source: Source, fallback: str) -> str:
-    """Evidence for a finding; also its identity across runs, so it must be stable."""
-    text = str(source)
-    return text if text else fallback
+def where(source: Source, label: str) -> str:
+    """Evidence for a finding, which is also its identity across runs (drift).
+
+    `label` names the device uniquely within the VM ("nic[1]", "share 'input'"); the
+    source's line number is left out because it moves whenever the XML above it changes.
+    """
+    place = " ".join(p for p in (source.file, source.where) if p)
+    return f"{label} ({place})" if place else label
 
 
 def wanted(policy: Policy, dotted: str, value: object) -> str:

@@ -30,9 +30,7 @@ def _transfer(
 
 
 def clipboard(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    yield from _transfer(
-        "VMG-DEV-001", "clipboard", policy, facts, facts.clipboard, policy.devices.clipboard
-    )
+    yield from _transfer("VMG-DEV-001", "clipboard", policy, facts, facts.clipboard, policy.devices.clipboard)
 
 
 def drag_and_drop(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -74,22 +72,17 @@ def usb_redirection(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 def audio(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     if policy.devices.audio is Toggle.DISABLED and facts.audio.enabled:
-        parts = [
-            p for p, on in (("input", facts.audio.input), ("output", facts.audio.output)) if on
-        ]
+        parts = [p for p, on in (("input", facts.audio.input), ("output", facts.audio.output)) if on]
         yield Finding(
             "VMG-DEV-005",
             facts.name,
-            f"audio enabled ({facts.audio.driver or 'default driver'}; "
-            f"{', '.join(parts) or 'no streams'})",
+            f"audio enabled ({facts.audio.driver or 'default driver'}; {', '.join(parts) or 'no streams'})",
             where(facts.audio.source, "audio"),
             wanted(policy, "spec.devices.audio", Toggle.DISABLED),
         )
 
 
-def _display_finding(
-    rule: str, policy: Policy, facts: VmFacts, display: Display, message: str
-) -> Finding:
+def _display_finding(rule: str, policy: Policy, facts: VmFacts, display: Display, message: str) -> Finding:
     name = f"{display.protocol.value} display"
     return Finding(
         rule,
@@ -126,9 +119,7 @@ def display_unwanted(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         yield _display_finding("VMG-DEV-008", policy, facts, display, "is enabled")
 
 
-def _ports(
-    rule: str, kind: str, toggle: Toggle, policy: Policy, facts: VmFacts
-) -> Iterable[Finding]:
+def _ports(rule: str, kind: str, toggle: Toggle, policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     if toggle is not Toggle.DISABLED:
         return
     for port in facts.ports:

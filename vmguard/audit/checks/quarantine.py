@@ -33,9 +33,7 @@ CATCH_ALL_TYPES = frozenset(
 DANGEROUS_MODE_BITS = 0o6002  # setuid, setgid, world-writable
 
 
-def _missing(
-    policy: Policy, rule: str, kinds: tuple[FileKind, ...], facts: VmFacts
-) -> Iterable[Finding]:
+def _missing(policy: Policy, rule: str, kinds: tuple[FileKind, ...], facts: VmFacts) -> Iterable[Finding]:
     allowed = [k.value for k in kinds if k not in policy.quarantine.forbid]
     if allowed:
         yield Finding(

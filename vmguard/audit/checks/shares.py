@@ -40,9 +40,7 @@ def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         if hits:
             path, root = hits[0]
             want = wanted(policy, "spec.shared_folders.forbid_host_paths", ", ".join(roots))
-            yield _finding(
-                "VMG-FS-001", facts, share, f"exposes {path} (forbidden root {root})", want
-            )
+            yield _finding("VMG-FS-001", facts, share, f"exposes {path} (forbidden root {root})", want)
 
 
 def not_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:

@@ -1,0 +1,128 @@
+"""Audit an inventory, read-only: every VM through its driver, unmanaged VMs, the host.
+
+Nothing here changes a VM or the firewall: drivers are only asked to list VMs and read
+facts. A connection or VM that cannot be read is reported and the others still audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from vmguard.audit.catalog import Catalog, load_catalog
+from vmguard.audit.checks import Check, vm_checks
+from vmguard.audit.host import audit_host
+from vmguard.audit.result import AuditResult, Outcome, VmReport
+from vmguard.audit.waivers import apply_waivers
+from vmguard.drivers import Driver, open_driver
+from vmguard.errors import DriverError
+from vmguard.facts import VmFacts
+from vmguard.findings import Finding
+from vmguard.inventory import Connection, Inventory, VmEntry
+
+Opener = Callable[[Connection], Driver]
+
+
+@dataclass(frozen=True)
+class Context:
+    catalog: Catalog
+    checks: dict[str, Check]
+    today: dt.date
+
+
+def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, ...]:
+    """Every VM rule over one VM's facts, with the entry's policy's waivers applied."""
+    policy = entry.policy
+    findings = [f for check in ctx.checks.values() for f in check(policy, facts)]
+    return _outcomes(ctx, findings, policy.waivers)
+
+
+def _outcomes(ctx: Context, findings: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
+    outcomes = (Outcome(f, ctx.catalog.get(f.rule)) for f in findings)
+    return tuple(apply_waivers(o, waivers, ctx.today) for o in outcomes)
+
+
+def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
+    finding = Finding(
+        "VMG-INV-001",
+        name,
+        f"VM {name!r} on connection {conn.name} is in no inventory entry",
+        f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
+        "every VM named by an inventory entry",
+    )
+    return VmReport(name, conn.name, outcomes=_outcomes(ctx, [finding]))
+
+
+def _missing(ctx: Context, entry: VmEntry) -> VmReport:
+    finding = Finding(
+        "VMG-INV-002",
+        entry.pattern,
+        f"VM {entry.pattern!r} is not defined on {entry.connection}",
+        entry.origin or f"inventory entry {entry.pattern}",
+        "the VM exists, or the entry is removed",
+    )
+    return VmReport(
+        entry.pattern, entry.connection, entry.policy.name, _outcomes(ctx, [finding], entry.policy.waivers)
+    )
+
+
+def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
+    try:
+        facts = driver.read_facts(name)
+    except DriverError as err:
+        return VmReport(name, conn.name, entry.policy.name, error=str(err))
+    return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts))
+
+
+def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driver: Driver) -> list[VmReport]:
+    names = driver.list_vms()
+    reports = []
+    for name in names:
+        entry = inventory.entry_for(name)
+        if entry is None or entry.connection != conn.name:
+            reports.append(_unmanaged(ctx, conn, name))
+        else:
+            reports.append(_audit_vm(ctx, driver, conn, entry, name))
+    known = set(names)
+    reports += [
+        _missing(ctx, e)
+        for e in inventory.vms
+        if e.connection == conn.name and not e.is_glob and e.pattern not in known
+    ]
+    return reports
+
+
+def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmReport]:
+    """The connection's exactly named VMs, each marked as not audited."""
+    return [
+        VmReport(e.pattern, conn.name, e.policy.name, error=why)
+        for e in inventory.vms
+        if e.connection == conn.name and not e.is_glob
+    ]
+
+
+def audit(
+    inventory: Inventory, run: str = "", opener: Opener = open_driver, today: dt.date | None = None
+) -> AuditResult:
+    """Audit every connection and the host; never raises for an unreachable hypervisor."""
+    started = dt.datetime.now(dt.UTC)
+    ctx = Context(load_catalog(), vm_checks(), today or started.date())
+    vms: list[VmReport] = []
+    errors: list[str] = []
+    for conn in inventory.connections:
+        try:
+            driver = opener(conn)
+        except DriverError as err:
+            errors.append(f"connection {conn.name}: {err}")
+            vms += _unreached(inventory, conn, f"connection unreachable: {err}")
+            continue
+        try:
+            vms += _audit_connection(ctx, inventory, conn, driver)
+        except DriverError as err:
+            errors.append(f"connection {conn.name}: {err}")
+            vms += _unreached(inventory, conn, f"cannot list VMs: {err}")
+        finally:
+            driver.close()
+    host = audit_host(inventory, lambda findings: _outcomes(ctx, findings))
+    return AuditResult(run, started, inventory.source, tuple(vms), host, tuple(errors))

@@ -1,0 +1,84 @@
+"""Drift between audit runs, kept in <out>/history.jsonl (one line per run).
+
+Each line holds the run id, its failing counts by severity (for the trend chart) and
+every finding's identity (rule, subject, evidence) with its message. Drift: a finding
+is new, still open, regressed (seen in an older run, absent from the previous one), or
+resolved (in the previous run, gone now).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from vmguard.audit.catalog import Catalog
+from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
+from vmguard.errors import AuditError
+from vmguard.findings import Finding
+
+HISTORY = "history.jsonl"
+Key = tuple[str, str, str]
+
+
+def _read(out: Path) -> list[dict]:
+    path = out / HISTORY
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            runs.append(json.loads(line))
+        except ValueError:
+            continue  # a torn line from a crashed run: drift simply starts over from the rest
+    return runs
+
+
+def _keys(run: dict) -> dict[Key, str]:
+    return {(f[0], f[1], f[2]): f[3] for f in run.get("findings", [])}
+
+
+def _drift(key: Key, previous: dict[Key, str], older: set[Key]) -> Drift:
+    if key in previous:
+        return Drift.OPEN
+    return Drift.REGRESSED if key in older else Drift.NEW
+
+
+def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
+    """The result with each outcome's drift, the resolved findings and the trend."""
+    runs = _read(out)
+    previous = _keys(runs[-1]) if runs else {}
+    older = {k for run in runs[:-1] for k in _keys(run)}
+
+    def mark(outcomes: tuple[Outcome, ...]) -> tuple[Outcome, ...]:
+        return tuple(replace(o, drift=_drift(o.finding.key, previous, older)) for o in outcomes)
+
+    vms = tuple(replace(vm, outcomes=mark(vm.outcomes)) for vm in result.vms)
+    host = replace(result.host, outcomes=mark(result.host.outcomes))
+    current = {o.finding.key for o in result.outcomes}
+    resolved = tuple(
+        Outcome(Finding(key[0], key[1], msg, key[2]), catalog.get(key[0]), drift=Drift.RESOLVED)
+        for key, msg in previous.items()
+        if key not in current and key[0] in catalog
+    )
+    trend = tuple(TrendPoint(r["run"], r["counts"]) for r in runs)
+    trend += (TrendPoint(result.run, result.counts()),)
+    return result.with_drift(vms, host, resolved, trend)
+
+
+def record(result: AuditResult, out: Path, keep: int) -> None:
+    """Append this run and keep only the last `keep` runs (atomic rewrite when pruning)."""
+    line = {
+        "run": result.run,
+        "counts": result.counts(),
+        "findings": [[*o.finding.key, o.finding.message] for o in result.outcomes],
+    }
+    runs = _read(out)[-(keep - 1) :] if keep > 1 else []
+    runs.append(line)
+    tmp = out / f".{HISTORY}.tmp"
+    try:
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in runs), "utf-8")
+        os.replace(tmp, out / HISTORY)
+    except OSError as err:
+        raise AuditError(f"cannot write {out / HISTORY}: {err.strerror}") from err

@@ -1,0 +1,44 @@
+"""The host section of an audit: the firewall, when the inventory configures one.
+
+The firewall family (vmguard.audit.checks.firewall, owned by the firewall area) exposes
+`read_host(inventory)` returning its typed firewall state and HOST_CHECKS over it.
+Whatever prevents that audit is stated plainly in the report, never a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterable
+
+from vmguard.audit.result import HostReport, Outcome
+from vmguard.errors import VmguardError
+from vmguard.findings import Finding
+from vmguard.inventory import Inventory
+
+FIREWALL_FAMILY = "vmguard.audit.checks.firewall"
+ToOutcomes = Callable[[Iterable[Finding]], tuple[Outcome, ...]]
+
+
+def _not_audited(why: str) -> HostReport:
+    return HostReport(False, f"firewall not audited: {why}")
+
+
+def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
+    if not inventory.firewall.vm_interfaces:
+        return _not_audited("the inventory configures no firewall (firewall.vm_interfaces)")
+    if os.geteuid() != 0:
+        return _not_audited("reading the host firewall needs root")
+    try:
+        family = importlib.import_module(FIREWALL_FAMILY)
+    except ModuleNotFoundError as err:
+        if err.name != FIREWALL_FAMILY:
+            raise
+        return _not_audited("this build has no firewall checks")
+    try:
+        state = family.read_host(inventory)
+    except VmguardError as err:
+        return _not_audited(str(err))
+    findings = [f for check in family.HOST_CHECKS.values() for f in check(state)]
+    backend = inventory.firewall.backend.value
+    return HostReport(True, f"{backend} firewall audited", to_outcomes(findings))

@@ -1,0 +1,34 @@
+"""One audit at a time per report folder: overlapping cron runs fail fast instead of racing."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from vmguard.errors import AuditError
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive flock on <out>/.lock; AuditError (exit 3) if another run holds it.
+
+    flock is released by the kernel when the holder dies, so a killed run leaves no stale lock.
+    """
+    path = out / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AuditError(f"another audit is running on {out} (pid {holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,66 @@
+"""The HTML report: one self-contained page (inline CSS and SVG, no scripts, no fetches).
+
+Jinja2 autoescaping is on for every template: VM names, paths and messages are
+attacker-influenced text and must never become markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from vmguard.audit.reports.interface import Document, Format
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHART_RUNS = 30  # the trend chart shows the last runs only
+CHART_W, CHART_H, BAR_GAP = 600, 120, 4
+COLORS = {"critical": "#7f0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d", "info": "#90a4ae"}
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    color: str
+    label: str
+
+
+def trend_bars(trend: list[dict]) -> list[Bar]:
+    """Stacked bars, one per run, severities bottom-up from critical."""
+    points = trend[-CHART_RUNS:]
+    top = max([sum(p["counts"].values()) for p in points] + [1])
+    width = CHART_W / max(len(points), 1)
+    bars = []
+    for i, point in enumerate(points):
+        base = CHART_H
+        for severity, color in COLORS.items():
+            count = point["counts"].get(severity, 0)
+            height = CHART_H * count / top
+            base -= height
+            if count:
+                label = f"{point['run']}: {count} {severity}"
+                bars.append(Bar(i * width, base, width - BAR_GAP, height, color, label))
+    return bars
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(doc: Document) -> str:
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        doc=doc, bars=trend_bars(doc["trend"]), colors=COLORS, chart_w=CHART_W, chart_h=CHART_H
+    )
+
+
+FORMAT = Format("html", "report.html", render)

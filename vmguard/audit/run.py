@@ -1,0 +1,92 @@
+"""One audit run as cron runs it: lock, audit, drift, reports, latest pointer, retention, log.
+
+The library entry point behind `vmguard audit`; a job runner can call run_audit() directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmguard import log
+from vmguard.audit import history, store
+from vmguard.audit.catalog import load_catalog
+from vmguard.audit.engine import Opener, audit
+from vmguard.audit.lock import run_lock
+from vmguard.audit.reports import FORMATS
+from vmguard.audit.reports.json import document
+from vmguard.audit.result import AuditResult
+from vmguard.drivers import open_driver
+from vmguard.errors import AuditError, ExitCode, UsageError
+from vmguard.findings import Level
+from vmguard.inventory import Inventory
+
+DEFAULT_FORMATS = ("json", "html", "md")
+DEFAULT_KEEP = 48  # two days of hourly runs
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    result: AuditResult
+    run_dir: Path
+    exit_code: ExitCode
+    pruned: int = 0
+
+    def report(self, fmt: str) -> Path:
+        return self.run_dir / FORMATS[fmt].filename
+
+
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(
+            f"--format: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(FORMATS)}"
+        )
+    return tuple(dict.fromkeys(formats))
+
+
+def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...]) -> None:
+    doc = document(result)
+    for name in formats:
+        path = run_dir / FORMATS[name].filename
+        try:
+            path.write_text(FORMATS[name].render(doc), encoding="utf-8")
+        except OSError as err:
+            raise AuditError(f"cannot write {path}: {err.strerror}") from err
+
+
+def run_audit(
+    inventory: Inventory,
+    out: Path,
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    fail_on: Level = Level.HIGH,
+    keep: int = DEFAULT_KEEP,
+    opener: Opener = open_driver,
+) -> AuditRun:
+    """Audit, write the reports into a new run folder under `out`, and log the run."""
+    formats = check_formats(formats)
+    if keep < 1:
+        raise UsageError("--keep must be at least 1")
+    store.prepare(out)
+    with run_lock(out):
+        run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
+        result = history.annotate(audit(inventory, run_dir.name, opener), out, load_catalog())
+        _write(run_dir, result, formats)
+        history.record(result, out, keep)
+        store.point_latest(out, run_dir)
+        pruned = store.prune(out, keep)
+    code = result.exit_code(fail_on)
+    log.append(
+        "audit",
+        inventory=inventory.source,
+        run=run_dir.name,
+        report=os.fspath(run_dir),
+        counts=result.counts(),
+        unreachable=len(result.errors),
+        exit_code=int(code),
+    )
+    return AuditRun(result, run_dir, code, len(pruned))

@@ -1,0 +1,58 @@
+"""The report folder: one timestamped folder per run, a `latest` symlink, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+from pathlib import Path
+
+from vmguard.errors import AuditError
+
+LATEST = "latest"
+RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+
+
+def prepare(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise AuditError(f"cannot create report folder {out}: {err.strerror}") from err
+
+
+def new_run_dir(out: Path, started: dt.datetime) -> Path:
+    """<out>/20261125T091500Z, with -2, -3... when runs start within the same second."""
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1, 1000):
+        path = out / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise AuditError(f"cannot create {path}: {err.strerror}") from err
+    raise AuditError(f"too many runs in one second in {out}")
+
+
+def point_latest(out: Path, run_dir: Path) -> None:
+    """Replace <out>/latest atomically: readers see the old run or the new one, never none."""
+    tmp = out / f".{LATEST}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, out / LATEST)
+
+
+def runs(out: Path) -> list[Path]:
+    """Run folders, oldest first (names sort by time)."""
+    return sorted(p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and RUN_NAME.match(p.name))
+
+
+def prune(out: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` run folders; never the one `latest` names."""
+    latest = (out / LATEST).resolve()
+    doomed = [p for p in runs(out)[:-keep] if p.resolve() != latest]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed

@@ -1,0 +1,32 @@
+"""The few lines `vmguard audit` (and the demo) print: counts, drift, where the reports are."""
+
+from __future__ import annotations
+
+from vmguard.audit.result import AuditResult, Drift
+
+
+def counts_line(result: AuditResult) -> str:
+    by = ", ".join(f"{n} {sev}" for sev, n in result.counts().items() if n) or "none"
+    waived = len(result.outcomes) - len(result.failing)
+    return f"{len(result.vms)} VMs, {len(result.failing)} failing findings ({by}), {waived} waived"
+
+
+def drift_line(result: AuditResult) -> str:
+    counts = {d: 0 for d in Drift}
+    for outcome in result.outcomes:
+        counts[outcome.drift] += 1
+    counts[Drift.RESOLVED] = len(result.resolved)
+    return "since the previous run: " + ", ".join(f"{n} {d.value}" for d, n in counts.items())
+
+
+def worst_lines(result: AuditResult, limit: int = 5) -> list[str]:
+    """The most severe failing findings, one line each."""
+    ordered = sorted(result.failing, key=lambda o: -o.severity.rank)[:limit]
+    return [
+        f"  {o.severity.value:8} {o.finding.rule}  {o.finding.subject}: {o.finding.message}" for o in ordered
+    ]
+
+
+def problems(result: AuditResult) -> list[str]:
+    """What could not be audited (these make the exit code 3)."""
+    return list(result.errors) + [f"{vm.name}: {vm.error}" for vm in result.vms if vm.error]
