@@ -37,6 +37,11 @@ def parse_duration(value: float | str) -> float:
     return float(number) * _SECONDS[unit]
 
 
+def parse_mode(value: int | str) -> int:
+    """Permission bits: an int (YAML 1.1 reads 0644 as octal) or an octal string '0644'."""
+    return int(value, 8) if isinstance(value, str) else value
+
+
 def _listify(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -161,7 +166,8 @@ class Builder:
     def promote(self, d: dict[str, Any]) -> m.PromotePolicy:
         p = m.PromotePolicy()
         return m.PromotePolicy(d.get("to"), m.PromoteMode(d.get("mode", p.mode.value)),
-                               d.get("file_mode", p.file_mode), d.get("dir_mode", p.dir_mode),
+                               parse_mode(d.get("file_mode", p.file_mode)),
+                               parse_mode(d.get("dir_mode", p.dir_mode)),
                                d.get("owner"), d.get("group"))
 
     def waiver(self, w: dict[str, Any], i: int) -> m.Waiver:

@@ -45,6 +45,11 @@ def _read(path: Path, chain: tuple[Path, ...], problems: list[Problem]) -> Docum
     except SourceError as err:
         problems.extend(err.problems)
         return None
+    if isinstance(doc.data, dict) and doc.data.get("kind") == "Inventory":
+        pos = doc.pos(("kind",))
+        problems.append(Problem(pos.file, pos.line, pos.col, "kind", "this is an inventory, "
+                                "not a policy (check it with `vmguard inventory check`)"))
+        return None
     problems.extend(schema_problems(doc, SCHEMA))
     if doc.data is None or not isinstance(doc.data.get("extends"), str):
         return None if doc.data is None else doc

@@ -177,6 +177,9 @@ def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     if m.FileKind.EXECUTABLES not in q.forbid:
         yield _at(doc, (*base, "forbid"), "executables are not forbidden: a compromised guest "
                   "could publish programs", True)
+    if q.promote.file_mode & 0o022:
+        yield _at(doc, (*base, "promote", "file_mode"),
+                  "promoted files would be group- or world-writable", True)
     yield from _promote_target(policy, doc)
 
 
@@ -191,9 +194,6 @@ def _promote_target(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         if under(expanded, share_path) or under(share_path, expanded):
             yield _at(doc, path, f"the public area overlaps the share '{share.name}' "
                       f"({share.host_path}): a guest could write past the vetting")
-    if policy.quarantine.promote.file_mode & 0o022:
-        yield _at(doc, ("spec", "quarantine", "promote", "file_mode"),
-                  "promoted files would be group- or world-writable", True)
 
 
 def waivers(policy: m.Policy, doc: Document) -> Iterator[Problem]:

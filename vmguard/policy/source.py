@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from vmguard.errors import Problem
 
 MAX_BYTES = 1024 * 1024  # a policy is a page or two; anything near this is an accident
+MAX_DEPTH = 32  # policies nest about 6 levels
 Path_ = tuple[str | int, ...]  # a location inside the document: ("spec", "network", "mode")
 
 _CORE_TAGS = {
@@ -83,6 +84,7 @@ def read_text(path: Path, display: str) -> str:
 def parse(text: str, display: str) -> Document:
     """Parse YAML text into a Document; YAML mistakes become located problems."""
     try:
+        _prescan(text, display)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -90,15 +92,27 @@ def parse(text: str, display: str) -> Document:
         raise _problem(display, line, col, f"YAML syntax: {err.problem or err.context}") from err
     except yaml.YAMLError as err:  # e.g. a reader error on a control character
         raise _problem(display, 1, 1, f"YAML: {err}") from err
-    except RecursionError as err:
-        raise _problem(display, 1, 1, "YAML nesting is too deep") from err
     doc = Document(display, None)
     if node is not None:
-        try:
-            doc.data = _Builder(doc).build(node, ())
-        except RecursionError as err:
-            raise _problem(display, 1, 1, "YAML nesting is too deep") from err
+        doc.data = _Builder(doc).build(node, ())
     return doc
+
+
+def _prescan(text: str, display: str) -> None:
+    """Refuse aliases and absurd nesting at the event level, before building anything."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise _problem(display, mark.line + 1, mark.column + 1,
+                           "YAML aliases (*name) are not allowed; use `extends`")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _problem(display, mark.line + 1, mark.column + 1,
+                               f"YAML nesting is deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load(path: Path, display: str | None = None) -> Document:
@@ -112,7 +126,6 @@ class _Builder:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.scalars = SafeConstructor()
-        self.seen: set[int] = set()
 
     def _at(self, node: Node) -> Pos:
         return Pos(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -122,14 +135,12 @@ class _Builder:
         return _problem(pos.file, pos.line, pos.col, message)
 
     def build(self, node: Node, path: Path_) -> Any:
-        # An alias yields the same node object twice; refusing repeats refuses aliases.
-        if id(node) in self.seen:
-            raise self._fail(node, "YAML aliases (*name) are not allowed; use `extends`")
-        self.seen.add(id(node))
         self.doc.values[path] = self._at(node)
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                raise self._fail(node, f"unsupported YAML tag {node.tag}")
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node)
 

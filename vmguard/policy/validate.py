@@ -153,12 +153,14 @@ def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
         doc.data = None
         return [Problem(doc.file, 1, 1, "", "expected a mapping at the top level")]
     problems: list[Problem] = []
-    for _ in range(8):  # cutting rarely reveals new errors; bound it anyway
+    for round_ in range(8):  # cutting rarely reveals new errors; bound it anyway
         errors = list(validator(schema_name).iter_errors(doc.data))
         if not errors:
             break
         for err in errors:
-            problems.extend(p for p in _problems(doc, err) if p not in problems)
+            # A key missing after a cut was reported already, as the reason for the cut.
+            if round_ == 0 or err.validator != "required":
+                problems.extend(p for p in _problems(doc, err) if p not in problems)
         paths = {p for err in errors for p in _bad_paths(err)}
         if () in paths:
             doc.data = None

@@ -1,0 +1,66 @@
+"""The effective policy as plain data in the policy file's own shape (`policy show`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmguard.policy import model as m
+
+
+def _ports(ports: tuple[m.PortRange, ...]) -> list[int | str]:
+    return [p.first if p.first == p.last else str(p) for p in ports]
+
+
+def _network(n: m.NetworkPolicy) -> dict[str, Any]:
+    return {
+        "mode": n.mode.value,
+        "egress": [{"name": e.name, "to": [str(x) for x in e.to], "ports": _ports(e.ports),
+                    "protocol": e.protocol.value} for e in n.egress],
+        "ingress": [{"name": i.name, "ports": _ports(i.ports), "from": [str(x) for x in i.sources],
+                     "protocol": i.protocol.value} for i in n.ingress],
+        "log_denied": n.log_denied,
+    }
+
+
+def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
+    p = q.promote
+    out: dict[str, Any] = {
+        "max_file_size": q.max_file_size, "max_total_size": q.max_total_size,
+        "max_files": q.max_files, "max_depth": q.max_depth, "max_name_length": q.max_name_length,
+        "allow_types": list(q.allow_types), "forbid": [k.value for k in q.forbid],
+        "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}",
+                    "dir_mode": f"{p.dir_mode:04o}"},
+    }
+    out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
+    if q.scanner:
+        out["scanner"] = {"command": list(q.scanner.command), "timeout": q.scanner.timeout}
+    return out
+
+
+def to_data(policy: m.Policy) -> dict[str, Any]:
+    """Every effective setting, defaults included; loading the result gives the same policy."""
+    s, d, u, sw = policy.shared_folders, policy.devices, policy.users, policy.software
+    software: dict[str, Any] = {"forbid": list(sw.forbid)}
+    if sw.allowed_services is not None:
+        software["allowed_services"] = list(sw.allowed_services)
+    return {
+        "apiVersion": "vmguard/v1",
+        "kind": "Policy",
+        "metadata": {"name": policy.metadata.name, "description": policy.metadata.description},
+        "spec": {
+            "network": _network(policy.network),
+            "shared_folders": {
+                "allow": [{"name": r.name, "host_path": r.host_path, "access": r.access.value,
+                           "purpose": r.purpose.value} for r in s.allow],
+                "forbid_host_paths": list(s.forbid_host_paths),
+                "automount": s.automount, "allow_symlinks": s.allow_symlinks,
+            },
+            "devices": {k: getattr(d, k).value for k in d.__dataclass_fields__},
+            "users": {"interactive_login": list(u.interactive_login), "root_login": u.root_login,
+                      "password_authentication": u.password_authentication},
+            "software": software,
+            "quarantine": _quarantine(policy.quarantine),
+            "waivers": [{"rule": w.rule, "vm": w.vm, "justification": w.justification,
+                         "owner": w.owner, "expires": w.expires.isoformat()} for w in policy.waivers],
+        },
+    }
