@@ -106,5 +106,5 @@ def test_origins_name_the_file_that_set_each_value(tmp_path):
     write(tmp_path, BASE, "base.yaml")
     policy = load_policy(write(tmp_path, role("base.yaml", "  devices: {usb: enabled}\n")))
     assert policy.origin("spec.devices.usb") == f"{tmp_path}/p.yaml:6:18"
-    assert policy.origin("spec.devices.clipboard") == f"{tmp_path}/base.yaml:10:25"
+    assert policy.origin("spec.devices.clipboard") == f"{tmp_path}/base.yaml:10:24"
     assert policy.origin("spec.devices.audio").startswith(f"{tmp_path}/p.yaml:6:")
