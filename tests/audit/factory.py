@@ -32,9 +32,7 @@ def policy(**sections: object) -> Policy:
         shared_folders=SharedFoldersPolicy(
             allow=(
                 ShareRule("input", "/vmdata/input", Access.READ_ONLY, SharePurpose.INPUT),
-                ShareRule(
-                    "output", "/vmdata/quarantine/{vm}", Access.READ_WRITE, SharePurpose.OUTPUT
-                ),
+                ShareRule("output", "/vmdata/quarantine/{vm}", Access.READ_WRITE, SharePurpose.OUTPUT),
             ),
             forbid_host_paths=("/home", "/afs"),
         ),

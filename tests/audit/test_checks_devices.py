@@ -137,3 +137,7 @@ def test_unknown_listen_address_is_not_assumed_safe():
 def test_usb_allowed_by_policy():
     pol = policy(devices=devices(usb=Toggle.ENABLED))
     assert run(CHECKS, "VMG-DEV-003", pol, facts(usb=UsbFacts(("ehci",), 1))) == []
+
+
+def test_unix_socket_display_is_local():
+    assert run(CHECKS, "VMG-DEV-007", LOCAL, facts(displays=(display("unix:/run/vnc.sock"),))) == []

@@ -38,7 +38,7 @@ CASES = [
         "VMG-NET-003",
         policy(),
         facts(nics=(nic(Attachment.NAT),), extra={"nic0.localhost_reachable": "false"}),
-        facts(nics=(nic(Attachment.NAT_NETWORK),)),
+        facts(driver="virtualbox", nics=(nic(Attachment.NAT_NETWORK),)),
     ),
     (
         "VMG-NET-004",
@@ -95,3 +95,21 @@ def test_two_adapters_give_two_distinct_findings():
     fx = facts(nics=(Nic(0, Attachment.BRIDGED), Nic(1, Attachment.BRIDGED)))
     found = run(CHECKS, "VMG-NET-001", policy(), fx)
     assert len({f.key for f in found}) == 2
+
+
+@pytest.mark.parametrize(
+    ("driver", "attachment", "stated", "bad"),
+    [
+        ("virtualbox", Attachment.NAT, None, True),
+        ("vbox-file", Attachment.NAT_NETWORK, None, True),
+        ("virtualbox", Attachment.NAT, "false", False),
+        ("libvirt", Attachment.USER, None, True),
+        ("libvirt", Attachment.USER, "off", False),
+        ("libvirt", Attachment.NAT, None, False),  # a libvirt NAT network: bridge address only
+        ("libvirt", Attachment.NAT, "true", True),
+    ],
+)
+def test_nat_loopback_reachability(driver, attachment, stated, bad):
+    extra = {} if stated is None else {"nic0.localhost_reachable": stated}
+    fx = facts(driver=driver, nics=(nic(attachment),), extra=extra)
+    assert bool(run(CHECKS, "VMG-NET-003", policy(), fx)) is bad

@@ -20,9 +20,7 @@ def quarantine(**kw: object):
 CASES = [
     (
         "VMG-VET-001",
-        quarantine(
-            forbid=(FileKind.SYMLINKS, FileKind.HARDLINKS, FileKind.SPECIAL_FILES, FileKind.SETUID)
-        ),
+        quarantine(forbid=(FileKind.SYMLINKS, FileKind.HARDLINKS, FileKind.SPECIAL_FILES, FileKind.SETUID)),
     ),
     ("VMG-VET-002", quarantine(forbid=(FileKind.EXECUTABLES, FileKind.SETUID))),
     ("VMG-VET-003", quarantine(max_files=10**9)),

@@ -9,11 +9,10 @@ import pytest
 from tests.audit.factory import SRC, facts, policy, run
 from vmguard.audit.checks.shares import CHECKS
 from vmguard.facts import SharedFolder
+from vmguard.policy.model import FileKind, QuarantinePolicy
 
 INPUT = SharedFolder("input", "/vmdata/input", "/vmdata/input", read_only=True, source=SRC)
-OUTPUT = SharedFolder(
-    "output", "/vmdata/quarantine/vm1", "/vmdata/quarantine/vm1", False, source=SRC
-)
+OUTPUT = SharedFolder("output", "/vmdata/quarantine/vm1", "/vmdata/quarantine/vm1", False, source=SRC)
 
 
 def share(base: SharedFolder = INPUT, **kw: object) -> SharedFolder:
@@ -43,9 +42,7 @@ def test_every_rule_has_a_case():
     assert {c[0] for c in CASES} == set(CHECKS)
 
 
-@pytest.mark.parametrize(
-    "path", ["/home", "/home/", "/home/x/../y", "/afs/cern.ch", "/", "/vmdata/.."]
-)
+@pytest.mark.parametrize("path", ["/home", "/home/", "/home/x/../y", "/afs/cern.ch", "/", "/vmdata/.."])
 def test_forbidden_root_matches_by_component(path):
     # "/" shares the whole host, which contains every forbidden root
     found = run(CHECKS, "VMG-FS-001", policy(), shares(share(host_path=path, real_path="")))
@@ -69,3 +66,13 @@ def test_output_share_is_per_vm():
 
 def test_writable_output_share_is_fine():
     assert run(CHECKS, "VMG-FS-003", policy(), shares(OUTPUT)) == []
+
+
+def test_output_share_symlinks_are_left_to_vet():
+    writable_output = share(OUTPUT, symlinks_allowed=True)
+    assert run(CHECKS, "VMG-FS-004", policy(), shares(writable_output)) == []
+
+
+def test_output_share_symlinks_count_when_vet_allows_symlinks():
+    lax = policy(quarantine=QuarantinePolicy(forbid=(FileKind.EXECUTABLES,)))
+    assert len(run(CHECKS, "VMG-FS-004", lax, shares(share(OUTPUT, symlinks_allowed=True)))) == 1

@@ -26,8 +26,8 @@ def wanted(policy: Policy, dotted: str, value: object) -> str:
 
 
 def is_loopback(address: str) -> bool:
-    """True only for a literal loopback address or "localhost"; "" (every address) is not."""
-    if address == "localhost":
+    """True only for loopback, "localhost" or a unix socket; "" (every address) is not."""
+    if address == "localhost" or address.startswith("unix:"):
         return True
     try:
         return ipaddress.ip_address(address.strip("[]")).is_loopback

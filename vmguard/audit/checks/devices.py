@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from vmguard.audit.checks.common import extra_directions, is_loopback, wanted, where
@@ -13,6 +14,8 @@ AGENT_CHANNELS = frozenset({"qemu-ga", "vbox-guest-control"})
 # A pty is a host-side terminal only root can open; every other mode carries data to a
 # file, pipe or socket.
 HARMLESS_PORT_MODES = frozenset({"disconnected", "pty", ""})
+# Line numbers move when the XML above changes; identities across runs must not.
+_LINE = re.compile(r" \(line \d+\)")
 
 
 def _transfer(

@@ -11,9 +11,11 @@ from vmguard.policy.model import NetworkMode, Policy
 
 NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})
 # Set by drivers as facts.extra["nic<N>.localhost_reachable"]: VirtualBox 7's
-# LocalhostReachable, QEMU user networking's restrict=on. Absent means reachable,
-# the default of VirtualBox < 7 and of QEMU.
+# LocalhostReachable, QEMU user networking's restrict=on. Absent means the default:
+# reachable through QEMU user networking and VirtualBox NAT (before 7.0), not through a
+# libvirt NAT network (its guests reach the host's bridge address, never 127.0.0.1).
 REACHABLE_KEY = "nic{}.localhost_reachable"
+FALSE = frozenset({"false", "0", "off", "no"})
 
 
 def _attached(facts: VmFacts) -> Iterator[Nic]:
@@ -43,10 +45,17 @@ def nat(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield _nic_finding("VMG-NET-002", policy, facts, nic, what)
 
 
+def _reaches_loopback(facts: VmFacts, nic: Nic) -> bool:
+    if nic.attachment not in NAT_LIKE:
+        return False
+    default = nic.attachment is Attachment.USER or facts.driver != "libvirt"
+    stated = facts.extra.get(REACHABLE_KEY.format(nic.index))
+    return default if stated is None else stated.lower() not in FALSE
+
+
 def nat_loopback(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     for nic in _attached(facts):
-        reachable = facts.extra.get(REACHABLE_KEY.format(nic.index), "true")
-        if nic.attachment in NAT_LIKE and reachable.lower() not in ("false", "0", "off", "no"):
+        if _reaches_loopback(facts, nic):
             what = f"({nic.attachment.value}) lets the guest reach the host's 127.0.0.1"
             yield _nic_finding("VMG-NET-003", policy, facts, nic, what)
 

@@ -6,8 +6,9 @@ import re
 
 from vmguard.audit.reports.interface import Document, Format
 
-# VM names and paths are attacker-influenced: neutralise Markdown and inline HTML.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+# VM names, paths and messages are attacker-influenced: neutralise inline Markdown and
+# HTML. Catalog text (titles, remediation) is ours and keeps its `code` spans.
+_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
 
 
 def esc(text: object) -> str:
@@ -44,7 +45,7 @@ def _table(findings: list[dict]) -> list[str]:
             state += f"; waiver expired {f['expired_waiver']['expires']}"
         rows.append(
             f"| {f['severity']} | {f['rule']} | {esc(f['message'])}<br>{esc(f['evidence'])} "
-            f"| {state} | {esc(f['remediation'])} |"
+            f"| {state} | {f['remediation']} |"
         )
     return [*rows, ""]
 
