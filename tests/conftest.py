@@ -66,8 +66,9 @@ def guest_kernel_initrd():
 
 
 def _factory(conn, image) -> Iterator:
-    from tests.support.domains import TcgDomainFactory
+    from tests.support.domains import TcgDomainFactory, reap_stale
 
+    reap_stale(conn)
     factory = TcgDomainFactory(conn, image)
     try:
         yield factory

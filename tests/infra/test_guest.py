@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 import xml.etree.ElementTree as ET
 
 import libvirt
 import pytest
 
-from tests.support.domains import GuestAgentTimeout, TcgDomainFactory
+from tests.support.domains import NAME_PREFIX, GuestAgentTimeout, TcgDomainFactory, reap_stale
 from tests.support.guest_image import CMDLINE, READY_MARK, build_guest_image
 
 
@@ -64,3 +65,14 @@ def test_image_is_cached(guest_kernel_initrd):
     again = build_guest_image()
     assert again == guest_kernel_initrd
     assert again.initrd.stat().st_mode & 0o004  # libvirt-qemu must read it
+
+
+def test_reap_stale_removes_only_domains_of_dead_runs(libvirt_conn, tcg_domain):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tcg_domain.define(name=f"{NAME_PREFIX}{dead.pid}-stale")
+    live = tcg_domain.define()  # this process's own: must survive
+    assert reap_stale(libvirt_conn) == [stale.name]
+    assert libvirt_conn.lookupByName(live.name).name() == live.name
+    with pytest.raises(libvirt.libvirtError):
+        libvirt_conn.lookupByName(stale.name)

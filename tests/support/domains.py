@@ -8,6 +8,8 @@ Names start with `vmg-test-` so a leftover is easy to spot (`virsh list --all`).
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -58,7 +60,28 @@ class GuestAgentTimeout(AssertionError):
 
 
 def new_name() -> str:
-    return f"{NAME_PREFIX}{secrets.token_hex(4)}"
+    # The pid lets reap_stale() tell a killed run's domains from a concurrent run's.
+    return f"{NAME_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _owner_alive(name: str) -> bool:
+    match = re.match(rf"{NAME_PREFIX}(\d+)-", name)
+    if not match:
+        return True  # not made by new_name(): not ours to remove
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def reap_stale(conn: libvirt.virConnect) -> list[str]:
+    """Remove test domains left by a run that was killed before its clean-up ran."""
+    stale = [dom for dom in conn.listAllDomains()
+             if dom.name().startswith(NAME_PREFIX) and not _owner_alive(dom.name())]
+    for dom in stale:
+        destroy_and_undefine(dom)
+    return [dom.name() for dom in stale]
 
 
 def domain_xml(name: str, image: GuestImage, console: Path, *, memory_mib: int = 256,

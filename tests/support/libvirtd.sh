@@ -11,10 +11,13 @@ die() { echo "libvirtd.sh: $*" >&2; exit 1; }
 
 answers() { virsh -c "$URI" version >/dev/null 2>&1; }
 
-# A daemon started with -d as root writes /run/<name>.pid; a stale file is ignored.
+# A daemon started with -d as root writes /run/<name>.pid. The file may be stale and its
+# pid reused by another program, so check the process's name too.
 running() {
-  local pidfile=/run/$1.pid
-  [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  local pidfile=/run/$1.pid pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(cat "$pidfile")
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]]
 }
 
 # Debian's packages expect these accounts; their maintainer scripts create them only
