@@ -65,7 +65,8 @@ class Verdict:
             lines.append(f"promoted to: {self.public} (manifest inside)")
         lines += [f"rejected: {r.path}: {r.reason}" for r in self.rejected]
         if self.outcome in (Outcome.REJECTED, Outcome.FAILED):
-            lines.append(f"rejected files stay in {self.quarantine or 'the quarantine'}; "
+            kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
+            lines.append(f"{kept} stay in {self.quarantine or 'the quarantine'}; "
                          f"after a fix an admin runs: {self.rerun}")
         return "\n".join(lines) + "\n"
 
