@@ -8,7 +8,7 @@ GuestSource rather than facts.Source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,16 @@ class GuestSource:
         return f"{self.path}{pos} ({self.where})"
 
 
-class PasswordState(str, Enum):
+class PasswordState(StrEnum):
     SET = "set"  # a hash: the account can log in with a password
     EMPTY = "empty"  # no password at all: login without one (worst case)
     LOCKED = "locked"  # "!", "*", "!!" or a "!"-prefixed hash
     UNKNOWN = "unknown"  # no shadow entry and "x" in passwd
 
 
-class LoginMethod(str, Enum):
-    PASSWORD = "password"
-    NO_PASSWORD = "no-password"
+class LoginMethod(StrEnum):
+    PASSWORD = "password"  # noqa: S105 (a login method, not a password)
+    NO_PASSWORD = "no-password"  # noqa: S105
     SSH_KEY = "ssh-key"
 
 
@@ -93,7 +93,7 @@ class SshdConfig:
         return tuple(s for s in self.settings if s.keyword == keyword and s.match)
 
 
-class ServiceKind(str, Enum):
+class ServiceKind(StrEnum):
     SYSV = "sysv"  # an S link in /etc/rc.d/rcN.d or /etc/rcN.d
     SYSTEMD = "systemd"  # a link in /etc/systemd/system/*.wants
     XINETD = "xinetd"  # a service xinetd starts on connection

@@ -1,0 +1,91 @@
+"""Offline inspection of a VM's disk images: a worker process per VM, bounded in time.
+
+The worker (vmguard.guest.worker) runs libguestfs, whose appliance is a small VM of
+its own: the guest's file systems are only ever parsed inside it or by vmguard's own
+strict parsers, and no guest program runs. A worker that overruns its time is killed
+with everything it started (its session), the appliance's qemu included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from vmguard.errors import GuestError
+from vmguard.guest import codec
+from vmguard.guest.cache import fingerprint
+from vmguard.guest.model import GuestFacts
+
+DEFAULT_TIMEOUT = 600.0  # seconds per VM; an appliance boot under TCG alone takes ~20 s
+MAX_ANSWER = 256 * 1024 * 1024
+
+
+def inspect_disks(
+    disks: Sequence[tuple[str, str]],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    scan_files: bool = False,
+    running: bool = False,
+) -> GuestFacts:
+    """GuestFacts of one VM from its disks [(path, format)]; GuestError when it cannot.
+
+    `running`: the VM is up, so its images change under us; the read-only overlay keeps
+    us from writing, but only a stopped VM's images can be proved unchanged afterwards.
+    """
+    if not disks:
+        raise GuestError("no disk images to inspect")
+    before = [fingerprint(Path(p)) for p, _ in disks]
+    start = time.monotonic()
+    answer = _run_worker({"disks": list(disks), "scan_files": scan_files}, timeout)
+    if "error" in answer:
+        raise GuestError(f"{disks[0][0]}: {answer['error']}")
+    if not running and [fingerprint(Path(p)) for p, _ in disks] != before:
+        raise GuestError(f"{disks[0][0]}: the image changed while it was inspected")
+    return replace(codec.load(answer["facts"]), seconds=round(time.monotonic() - start, 2))
+
+
+def _run_worker(request: dict, timeout: float) -> dict:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vmguard.guest.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_session(proc.pid)
+        proc.communicate()
+        raise GuestError(f"inspection timed out after {timeout:g} s") from None
+    finally:
+        _kill_session(proc.pid)  # a recovery process or qemu left behind
+    if len(out) > MAX_ANSWER or not out:
+        raise GuestError(f"inspection failed: {err.decode(errors='replace').strip()[-500:]}")
+    return json.loads(out)
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process in the session the worker leads (libguestfs puts the
+    appliance's qemu in a process group of its own, so killpg would miss it)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _session_of(entry) == sid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+def _session_of(proc_dir: Path) -> int | None:
+    try:
+        stat = (proc_dir / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after "(comm)", which may hold spaces
+    return int(fields[3]) if len(fields) > 3 else None

@@ -1,0 +1,62 @@
+"""Parse sshd_config the way sshd reads it: first value wins, Match blocks conditional."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+
+from vmguard.guest.model import GuestSource, SshdSetting
+
+_KEYWORD_VALUE = re.compile(r"(\S+?)\s*(?:=|\s)\s*(.*)$")  # `Key value`, `Key=value`
+MAX_INCLUDE_DEPTH = 8  # sshd's own limit is 16; deeper nesting is not a real config
+
+# Include patterns -> [(path, text)] of the files they name, read by the caller.
+Includer = Callable[[str], list[tuple[str, str]]]
+
+
+def parse_sshd_config(text: str, path: str, include: Includer, depth: int = 0) -> list[SshdSetting]:
+    """Every setting with its file:line; `Include` (OpenSSH 8.2+) followed in place."""
+    settings: list[SshdSetting] = []
+    match = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        keyword, value = _split(line)
+        if not keyword:
+            continue
+        if keyword == "match":
+            match = "" if value.lower() == "all" else value
+        elif keyword == "include" and depth < MAX_INCLUDE_DEPTH:
+            for pattern in value.split():
+                settings += _included(pattern, include, depth, match)
+        else:
+            settings.append(SshdSetting(keyword, value, match, GuestSource("sshd_config", path, number)))
+    return settings
+
+
+def _included(pattern: str, include: Includer, depth: int, match: str) -> list[SshdSetting]:
+    pattern = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
+    found = []
+    for path, text in include(pattern):
+        for s in parse_sshd_config(text, path, include, depth + 1):
+            found.append(SshdSetting(s.keyword, s.value, s.match or match, s.source))
+    return found
+
+
+def _split(line: str) -> tuple[str, str]:
+    """(lower-case keyword, value); ("", "") for blanks and comments."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return "", ""
+    found = _KEYWORD_VALUE.match(line)
+    keyword, rest = found.groups() if found else (line, "")
+    try:
+        value = " ".join(shlex.split(rest, comments=True))
+    except ValueError:  # an unbalanced quote: sshd refuses it too; keep the raw text
+        value = rest.strip()
+    return keyword.strip().lower(), value
+
+
+def default_permit_root_login(openssh_version: str) -> str:
+    """OpenSSH before 7.0 (RHEL 5/6/7) allowed root password logins by default."""
+    major = openssh_version.split(":")[-1].split(".")[0]
+    return "prohibit-password" if major.isdigit() and int(major) >= 7 else "yes"
