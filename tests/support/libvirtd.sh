@@ -5,6 +5,7 @@
 set -euo pipefail
 
 URI=qemu:///system
+export PATH=/usr/local/sbin:/usr/sbin:/sbin:$PATH
 WAIT_SECONDS=${VMGUARD_LIBVIRTD_WAIT:-60}
 
 die() { echo "libvirtd.sh: $*" >&2; exit 1; }
