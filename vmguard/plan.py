@@ -107,7 +107,7 @@ ALLOWED_ATTACHMENTS = {
     NetworkMode.NONE: frozenset({Attachment.NONE}),
     NetworkMode.HOST_ONLY: frozenset({Attachment.NONE, Attachment.HOST_ONLY}),
 }
-LOOPBACK = ("127.", "::1", "localhost", "unix:")
+LOOPBACK = ("127.", "::1", "localhost", "unix:", "none")
 
 
 def permits(wanted: TransferMode, current: TransferMode) -> bool:

@@ -7,11 +7,12 @@ and <filetransfer enable='no'/> (QEMU's disable-copy-paste / disable-agent-file-
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Callable
 
 from lxml import etree
 
+from vmguard.drivers.hostpath import real_path
 from vmguard.drivers.safexml import path_of
 from vmguard.facts import (
     Attachment,
@@ -162,11 +163,6 @@ def _port_forwards(el: Element) -> list[PortForward]:
     return out
 
 
-def real_path(path: str) -> str:
-    """The host path with symlinks resolved; Windows or relative paths are kept as is."""
-    return os.path.realpath(path) if os.path.isabs(path) else path
-
-
 def _share(ctx: _Ctx, el: Element) -> SharedFolder:
     source, target = el.find("source"), el.find("target")
     host = "" if source is None else source.get("dir") or source.get("file") or ""
@@ -221,6 +217,8 @@ def _display(ctx: _Ctx, el: Element) -> Display | None:
     listen = el.get("listen", "")
     if listen_el is not None:
         listen = listen_el.get("address", listen) if listen_el.get("type") == "address" else ""
+        if listen_el.get("type") == "none":
+            listen = "none"  # no listener at all: only local clients handed an fd
         if listen_el.get("type") == "socket":
             listen = "unix:" + listen_el.get("socket", "")
     port = el.get("port")
@@ -320,6 +318,23 @@ def _unknown(ctx: _Ctx) -> list[str]:
     ]
 
 
+PLACEHOLDER = re.compile(r"%[A-Za-z_]+%|CHANGEME")
+
+
+def _placeholders(ctx: _Ctx) -> list[str]:
+    """Templates (VM XML with %NAME% or CHANGEME) parse, but say so."""
+    out = []
+    for el in ctx.root.iter():
+        values = [*el.attrib.values(), el.text or ""] if isinstance(el.tag, str) else []
+        out += [
+            f"{path_of(el)} (line {el.sourceline}): template placeholder {m.group()!r}"
+            for v in values
+            for m in [PLACEHOLDER.search(v)]
+            if m
+        ]
+    return out
+
+
 def facts_from_xml(
     root: Element,
     *,
@@ -349,5 +364,5 @@ def facts_from_xml(
         host_devices=tuple(_host_devices(ctx)),
         channels=tuple(_channels(ctx)),
         disks=tuple(_disks(ctx)),
-        unknown=tuple(_unknown(ctx)),
+        unknown=tuple(_unknown(ctx) + _placeholders(ctx)),
     )
