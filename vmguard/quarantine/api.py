@@ -1,0 +1,182 @@
+"""`vmguard.vet(...)`: vet a quarantine directory and promote what passes.
+
+walk (metadata, by directory fds) -> free-space check -> copy phase (one read per file:
+hash + stage + type detection in sandboxed workers + optional scanner) -> decide ->
+commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quarantine.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from vmguard import log
+from vmguard.errors import VetError, VetInputError
+from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
+from vmguard.quarantine import report
+from vmguard.quarantine.destination import Destination
+from vmguard.quarantine.detect import Detector
+from vmguard.quarantine.model import Entry, Kind, Status, VetResult, Verdict
+from vmguard.quarantine.pipeline import CopyPhase, decide
+from vmguard.quarantine.removal import remove_sources
+from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
+
+_JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+LOGGED_REJECTIONS = 100
+
+
+def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Path | None = None,
+        *, job: str | None = None, dry_run: bool = False, per_file: bool | None = None,
+        remove_promoted: bool = False) -> VetResult:
+    """Vet `quarantine` against the policy and, unless dry_run, publish to `to`.
+
+    `to` is the job's output directory (it must not exist yet); by default the policy's
+    quarantine.promote.to with {job} filled in. Raises VetInputError (exit 2) for bad
+    paths or arguments, VetError (exit 3) when vetting cannot run.
+    """
+    source = policy.source if isinstance(policy, Policy) else "<policy>"
+    rules = policy.quarantine if isinstance(policy, Policy) else policy
+    qpath = Path(quarantine)
+    job = _job_name(job, qpath)
+    target = _target(to, rules, job)
+    if per_file is None:
+        per_file = rules.promote.mode is PromoteMode.PER_FILE
+    vetting = _Vet(rules, source, qpath, job, per_file)
+    root_fd = _open_quarantine(qpath)
+    try:
+        if dry_run:
+            result = vetting.run(root_fd, None)
+        else:
+            with Destination(target, job, rules.promote) as dest:
+                result = vetting.run(root_fd, dest)
+                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
+                    vetting.remove(root_fd, result)
+    finally:
+        os.close(root_fd)
+    _log(result, dry_run)
+    return result
+
+
+def _job_name(job: str | None, qpath: Path) -> str:
+    name = job if job is not None else qpath.resolve().name
+    if not _JOB.fullmatch(name):
+        raise VetInputError(f"job id {name!r}: use letters, digits and . _ @ + - only "
+                            "(at most 128, not starting with a dot); pass --job")
+    return name
+
+
+def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
+    if to is None:
+        if not rules.promote.to or "{vm}" in rules.promote.to:
+            raise VetInputError("no destination: pass --to (the policy's "
+                                "quarantine.promote.to is unset or needs a VM name)")
+        to = rules.promote.to.replace("{job}", job)
+    target = Path(to)
+    if target.name in ("", ".", "..") or target.name.startswith("."):
+        raise VetInputError(f"--to {to}: name the job's output directory, e.g. /public/{job}")
+    return target
+
+
+def _open_quarantine(qpath: Path) -> int:
+    try:
+        return os.open(qpath, DIR_FLAGS)
+    except OSError as err:
+        raise VetInputError(f"{qpath}: cannot open the quarantine directory "
+                            f"(it must be a directory, not a symlink): {err.strerror}") from err
+
+
+class _Vet:
+    def __init__(self, rules: QuarantinePolicy, source: str, qpath: Path, job: str,
+                 per_file: bool) -> None:
+        self.rules, self.source, self.qpath = rules, source, qpath
+        self.job, self.per_file = job, per_file
+        self.walked: Walk | None = None
+
+    def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
+        published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
+        return VetResult(
+            self.job, str(self.qpath), status, tuple(sorted(entries, key=lambda e: e.path)),
+            output=str(dest.target) if published else None,
+            manifest=str(dest.public / dest.sidecars[0]) if published else None,
+            notes=tuple(dest.notes if dest else ()) + tuple(notes),
+        )
+
+    def run(self, root_fd: int, dest: Destination | None) -> VetResult:
+        if dest is not None:
+            previous = dest.previous_manifest()
+            if previous is not None:
+                return self.result(Status.ALREADY_PROMOTED, report.entries_from_manifest(
+                    previous), dest, ["this job was already promoted; nothing was copied"])
+            dest.check_free()
+        self.walked = walk(root_fd, self.rules)
+        early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
+        stage = dest is not None and (self.per_file or not early)
+        entries = self.copy_phase(root_fd, dest if stage else None)
+        entries += self.walked.entries
+        if not stage:
+            return self.result(Status.DRY_RUN if dest is None else Status.REJECTED, entries, dest)
+        try:
+            return self.finish(entries, dest)
+        except BaseException:
+            dest.abort()
+            raise
+
+    def copy_phase(self, root_fd: int, dest: Destination | None) -> tuple[Entry, ...]:
+        nodes = self.walked.nodes
+        out_fd = None
+        if dest is not None:
+            dest.check_space([n.size for n in nodes], len(nodes))
+            out_fd = dest.begin()
+        try:
+            with Detector() as detector:
+                outcomes = CopyPhase(self.rules, dest, detector).run(root_fd, nodes, out_fd)
+                return tuple(decide(o, self.rules) for o in outcomes)
+        except OSError as err:
+            if dest is not None:
+                dest.abort()
+            raise VetError(f"vet of {self.qpath} could not run: {err}") from err
+        finally:
+            if out_fd is not None:
+                os.close(out_fd)
+
+    def finish(self, entries: tuple[Entry, ...], dest: Destination) -> VetResult:
+        rejected = [e for e in entries if e.verdict is Verdict.REJECTED]
+        accepted = [e for e in entries if e.verdict is Verdict.ACCEPTED and e.kind is Kind.FILE]
+        if rejected and (not self.per_file or not accepted):
+            dest.abort()
+            return self.result(Status.REJECTED, entries, dest)
+        for entry in rejected:
+            self.unstage(dest, entry)
+        result = self.result(Status.PARTIAL if rejected else Status.PROMOTED, entries, dest)
+        dest.commit({
+            dest.sidecars[0]: report.manifest(result, self.source),
+            dest.sidecars[1]: report.report_json(result),
+            dest.sidecars[2]: report.report_text(result).encode(),
+        })
+        return result
+
+    def unstage(self, dest: Destination, entry: Entry) -> None:
+        """Remove a rejected file's staged copy, if it was staged (per-file mode)."""
+        if entry.kind is not Kind.FILE or entry.sha256 is None:
+            return
+        parts = tuple(entry.path.split("/"))
+        fd = dest.open_staged_dir(parts[:-1])
+        try:
+            os.unlink(parts[-1], dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def remove(self, root_fd: int, result: VetResult) -> None:
+        published = {e.path for e in result.accepted if e.kind is Kind.FILE}
+        remove_sources(root_fd, self.walked.nodes, published)
+
+
+def _log(result: VetResult, dry_run: bool) -> None:
+    log.append(
+        "vet", job=result.job, quarantine=result.quarantine, status=result.status.value,
+        output=result.output, dry_run=dry_run, promoted=result.promoted,
+        rejected=[{"path": e.path, "reasons": [r.value for r in e.reasons]}
+                  for e in result.rejected[:LOGGED_REJECTIONS]],
+        rejected_total=len(result.rejected),
+    )

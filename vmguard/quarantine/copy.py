@@ -1,0 +1,120 @@
+"""Read each file once, from the descriptor that was checked: hash, sniff and copy together.
+
+The source is opened relative to its directory's descriptor with O_NOFOLLOW and
+O_NONBLOCK (a FIFO swapped in cannot block us), fstat'ed and compared with what the
+walk saw; the same descriptor is then read to the end in large chunks, each chunk
+hashed and written to the staged copy. If the file grows, shrinks or is rewritten while
+we read it, the copy is refused: what was checked is exactly what is published.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+
+from vmguard.policy.model import FileKind
+from vmguard.quarantine import hooks
+from vmguard.quarantine.model import Reason
+from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
+
+BUFFER_SIZE = 1 << 20
+HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
+
+_SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+class Refused(Exception):
+    """The file cannot be published; carries the reasons."""
+
+    def __init__(self, reasons: list[Reason], detail: str = "") -> None:
+        super().__init__(detail)
+        self.reasons = reasons
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Content:
+    size: int
+    sha256: str
+    head: bytes  # the first HEAD_SIZE bytes, for the type detector
+    has_nul: bool  # anywhere in the file: text types must not have one
+
+
+def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
+    """Open a quarantine file without following links and check it is what the walk saw."""
+    try:
+        fd = _open_noatime(node.parts[-1], dir_fd)
+    except OSError as err:
+        reason, detail = reason_for_open_error(err)
+        raise Refused([reason], detail) from err
+    try:
+        st = os.fstat(fd)
+        _check_same(node, st, forbid)
+    except Refused:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _open_noatime(name: str, dir_fd: int) -> int:
+    # O_NOATIME keeps even the access time of quarantine files unchanged (owner/root only).
+    try:
+        return os.open(name, _SOURCE_FLAGS | os.O_NOATIME, dir_fd=dir_fd)
+    except PermissionError:
+        return os.open(name, _SOURCE_FLAGS, dir_fd=dir_fd)
+
+
+def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> None:
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (node.dev, node.ino):
+        raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
+    if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns):
+        raise Refused([Reason.CHANGED_DURING_VET], "modified during the vet")
+    reasons = mode_reasons(st, forbid)
+    if reasons:
+        raise Refused(reasons, "mode or links changed during the vet")
+
+
+def copy_fd(
+    src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...], buffer: bytearray
+) -> Content:
+    """Read src to its end once: hash every byte and write it to dst (unless dry run)."""
+    digest = hashlib.sha256()
+    view = memoryview(buffer)
+    total, head, has_nul = 0, b"", False
+    while n := os.readv(src, [buffer]):
+        total += n
+        if total > before.st_size:
+            raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
+        chunk = view[:n]
+        if not head:
+            head = bytes(view[: min(n, HEAD_SIZE)])
+        has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
+        digest.update(chunk)
+        if dst is not None:
+            _write_all(dst, chunk)
+        hooks.reach("copy-chunk", path)
+    _check_unchanged(src, before, total)
+    return Content(total, digest.hexdigest(), head, has_nul)
+
+
+def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
+    if total < before.st_size:
+        raise Refused([Reason.CHANGED_DURING_VET], "shrank during the copy")
+    after = os.fstat(src)
+    if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    ):
+        raise Refused([Reason.CHANGED_DURING_VET], "rewritten during the copy")
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        written = os.write(fd, data)
+        if written == 0:
+            raise OSError(errno.ENOSPC, "short write")
+        data = data[written:]

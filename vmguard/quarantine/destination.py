@@ -1,0 +1,270 @@
+"""The public side of a vet: lock, staging, free-space check, and the atomic commit.
+
+The --to path (say /public/alice/run42) is the job's output directory; it must not
+exist yet. Everything happens in its parent, on the same filesystem:
+
+    /public/alice/.vmguard-staging/     0700, owned by vmguard
+        run42.lock                      flock'ed while a vet of this target runs
+        run42/out/...                   the staged tree, becomes /public/alice/run42
+        run42/run42.manifest.json ...   sidecars, published beside the output
+        run42/COMMITTED                 written and fsync'ed after syncfs: roll forward
+    /public/alice/run42/                the job's output, published by ONE rename
+    /public/alice/run42.manifest.json, run42.vet.json, run42.vet.txt
+
+Every rename is renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and
+a symlink planted at a target name is neither replaced nor followed. After a crash the
+next vet of the job rolls a COMMITTED staging forward and removes any other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import grp
+import json
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+from vmguard.errors import VetError, VetInputError
+from vmguard.policy.model import PromotePolicy
+from vmguard.quarantine import hooks
+
+STAGING = ".vmguard-staging"
+COMMITTED = "COMMITTED"
+OUT = "out"
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_RENAME_NOREPLACE = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def rename_noreplace(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
+    ret = _libc.renameat2(src_dir, os.fsencode(src), dst_dir, os.fsencode(dst), _RENAME_NOREPLACE)
+    _check(ret, f"rename {src} -> {dst}")
+
+
+def syncfs(fd: int) -> None:
+    """One flush of the whole destination filesystem instead of one fsync per file."""
+    _check(_libc.syncfs(fd), "syncfs")
+
+
+def strip_xattrs(fd: int) -> None:
+    """Drop extended attributes (ACLs, default ACLs) so nothing is inherited or kept."""
+    for name in os.listxattr(fd):
+        with contextlib.suppress(OSError):  # security.selinux and the like may be fixed
+            os.removexattr(fd, name)
+
+
+def _ids(promote: PromotePolicy) -> tuple[int, int]:
+    try:
+        uid = pwd.getpwnam(promote.owner).pw_uid if promote.owner else -1
+        gid = grp.getgrnam(promote.group).gr_gid if promote.group else -1
+    except KeyError as err:
+        raise VetInputError(f"quarantine.promote: unknown user or group {err}") from err
+    return uid, gid
+
+
+class Destination:
+    """`with Destination(target, job, promote) as dest:` holds the target's lock."""
+
+    def __init__(self, target: Path, job: str, promote: PromotePolicy) -> None:
+        self.target = target
+        self.public = target.parent
+        self.name = target.name
+        self.job = job
+        self.promote = promote
+        self.uid, self.gid = _ids(promote)
+        self.sidecars = tuple(f"{self.name}.{s}" for s in ("manifest.json", "vet.json", "vet.txt"))
+        self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
+        self.notes: list[str] = []
+
+    def __enter__(self) -> Destination:
+        try:
+            os.makedirs(self.public, mode=self.promote.dir_mode, exist_ok=True)
+            self.public_fd = os.open(self.public, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            raise VetInputError(f"{self.public}: cannot open destination: {err.strerror}") from err
+        try:
+            self._open_staging()
+            self._lock()
+            self._recover()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in (self.job_fd, self.lock_fd, self.staging_fd, self.public_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
+
+    def _open_staging(self) -> None:
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(STAGING, 0o700, dir_fd=self.public_fd)
+            self.staging_fd = os.open(STAGING, _DIR, dir_fd=self.public_fd)
+        except OSError as err:
+            raise VetError(f"{self.public}: destination not writable: {err.strerror}") from err
+        st = os.fstat(self.staging_fd)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            raise VetError(f"{self.public}/{STAGING}: not private to this user; refusing to use it")
+        strip_xattrs(self.staging_fd)
+
+    def _lock(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        self.lock_fd = os.open(f"{self.name}.lock", flags, 0o600, dir_fd=self.staging_fd)
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise VetError(f"another vet of {self.target} is running; try again later") from err
+
+    def _exists(self, name: str, dir_fd: int) -> bool:
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _recover(self) -> None:
+        if not self._exists(self.name, self.staging_fd):
+            return
+        job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        try:
+            committed = self._exists(COMMITTED, job_fd)
+        finally:
+            os.close(job_fd)
+        if committed:
+            self.notes.append("finished the promotion of an interrupted earlier vet")
+            self._roll_forward()
+        else:
+            self.notes.append("removed the staging left by an interrupted earlier vet")
+            self.abort()
+
+    def previous_manifest(self) -> dict | None:
+        """The manifest of a completed promotion of this job, if there is one."""
+        name = self.sidecars[0]
+        if not self._exists(name, self.public_fd):
+            return None
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.public_fd)
+            with os.fdopen(fd, "rb") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError) as err:
+            raise VetInputError(f"{self.public}/{name}: exists and is not a manifest") from err
+        if not isinstance(data, dict) or data.get("job") != self.job:
+            raise VetInputError(f"{self.public}/{name}: exists and belongs to another job")
+        return data
+
+    def check_free(self) -> None:
+        for name in (self.name, *self.sidecars):
+            if self._exists(name, self.public_fd):
+                raise VetInputError(
+                    f"{self.public}/{name} already exists; vmguard never "
+                    "overwrites or follows anything in the public area"
+                )
+
+    def check_space(self, sizes: list[int], entries: int) -> None:
+        """Refuse before copying anything if the staged tree cannot fit."""
+        vfs = os.fstatvfs(self.staging_fd)
+        block = vfs.f_frsize or 4096
+        need = sum(-(-s // block) * block for s in sizes) + (entries + 8) * block
+        if need > vfs.f_bavail * vfs.f_frsize:
+            raise VetError(
+                f"{self.public}: not enough free space: need {need} bytes, "
+                f"{vfs.f_bavail * vfs.f_frsize} available; nothing was copied"
+            )
+        if vfs.f_files and entries + 8 > vfs.f_favail:
+            raise VetError(f"{self.public}: not enough free inodes for {entries} entries")
+
+    def begin(self) -> int:
+        """Create the job's staging directory; return the descriptor of its `out` tree."""
+        os.mkdir(self.name, 0o700, dir_fd=self.staging_fd)
+        self.job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        strip_xattrs(self.job_fd)
+        return self.make_dir(self.job_fd, OUT)
+
+    def make_dir(self, parent_fd: int, name: str) -> int:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+        fd = os.open(name, _DIR, dir_fd=parent_fd)
+        strip_xattrs(fd)
+        self.normalise(fd, self.promote.dir_mode)
+        return fd
+
+    def create_file(self, dir_fd: int, name: str) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        return os.open(name, flags, 0o600, dir_fd=dir_fd)
+
+    def normalise(self, fd: int, mode: int) -> None:
+        os.fchmod(fd, mode)
+        if self.uid != -1 or self.gid != -1:
+            os.fchown(fd, self.uid, self.gid)
+
+    def open_staged_dir(self, parts: tuple[str, ...]) -> int:
+        fd = os.open(OUT, _DIR, dir_fd=self.job_fd)
+        for name in parts:
+            child = os.open(name, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return fd
+
+    def commit(self, sidecars: dict[str, bytes]) -> None:
+        """Make the staged job durable, mark it COMMITTED, then publish it."""
+        for name, data in sidecars.items():
+            fd = self.create_file(self.job_fd, name)
+            try:
+                os.write(fd, data)
+                self.normalise(fd, self.promote.file_mode)
+            finally:
+                os.close(fd)
+        syncfs(self.job_fd)
+        hooks.reach("synced")
+        fd = self.create_file(self.job_fd, COMMITTED)
+        os.fsync(fd)
+        os.close(fd)
+        os.fsync(self.job_fd)
+        hooks.reach("committed")
+        self._roll_forward()
+
+    def _roll_forward(self) -> None:
+        job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        try:
+            for src, dst in ((OUT, self.name), *((s, s) for s in self.sidecars)):
+                self._publish(job_fd, src, dst)
+            os.fsync(self.public_fd)
+            hooks.reach("published")
+        finally:
+            os.close(job_fd)
+        self.abort()
+
+    def _publish(self, job_fd: int, src: str, dst: str) -> None:
+        try:
+            rename_noreplace(job_fd, src, self.public_fd, dst)
+        except FileNotFoundError:
+            return  # moved by the run that was interrupted
+        except OSError as err:
+            if err.errno == errno.EEXIST:
+                raise VetError(
+                    f"{self.public}/{dst} appeared during the vet; staging kept "
+                    f"in {self.public}/{STAGING}/{self.name} for inspection"
+                ) from err
+            raise
+        hooks.reach("renamed", (dst,))
+
+    def abort(self) -> None:
+        """Remove the job's staging directory (nothing of it was published)."""
+        if self.job_fd >= 0:
+            os.close(self.job_fd)
+            self.job_fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.name, dir_fd=self.staging_fd)
+        os.fsync(self.staging_fd)

@@ -1,0 +1,153 @@
+"""What a vet decides, as frozen dataclasses and enums: the library's return value.
+
+Every rejected entry carries one or more named Reasons, so a job runner (or a test) can
+tell *why* a file stayed in quarantine without parsing messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from vmguard.errors import ExitCode
+
+
+class Reason(str, Enum):
+    """Why an entry is not promoted."""
+
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    SPECIAL_FILE = "special-file"  # FIFO, socket, character or block device
+    MOUNT_POINT = "mount-point"  # another filesystem mounted inside the quarantine
+    SETUID = "setuid"
+    SETGID = "setgid"
+    STICKY = "sticky"
+    EXECUTABLE_MODE = "executable-mode"
+    EXECUTABLE_CONTENT = "executable-content"  # ELF, Mach-O, PE or #! whatever the name
+    NAME_TRAVERSAL = "name-traversal"  # ".", "..", "/" or "\\" in a name
+    NAME_EMPTY = "name-empty"
+    NAME_CONTROL = "name-control-characters"
+    NAME_NOT_UTF8 = "name-not-utf8"
+    NAME_COLLISION = "name-collision"  # equal to a sibling after case folding and NFC
+    NAME_TOO_LONG = "name-too-long"
+    TOO_DEEP = "too-deep"
+    FILE_TOO_LARGE = "file-too-large"
+    TOTAL_TOO_LARGE = "total-too-large"
+    TOO_MANY_FILES = "too-many-files"
+    TYPE_NOT_ALLOWED = "type-not-allowed"
+    BINARY_IN_TEXT = "binary-in-text"  # detected as text, but has NUL bytes further on
+    TYPE_UNKNOWN = "type-unknown"  # the content detector timed out or crashed
+    SCANNER_FLAGGED = "scanner-flagged"
+    SCANNER_FAILED = "scanner-failed"  # the scanner timed out or could not run
+    CHANGED_DURING_VET = "changed-during-vet"  # replaced, grew, shrank or rewritten
+    UNREADABLE = "unreadable"
+
+
+class Verdict(str, Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"  # a kind the policy does not forbid but vmguard never publishes
+
+
+class Kind(str, Enum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+    OTHER = "other"  # FIFO, socket, device
+
+
+class Status(str, Enum):
+    PROMOTED = "promoted"  # everything accepted and published
+    PARTIAL = "partial"  # per-file mode: the accepted part was published
+    REJECTED = "rejected"  # something rejected, nothing published
+    DRY_RUN = "dry-run"
+    ALREADY_PROMOTED = "already-promoted"  # a rerun after a completed promotion
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One quarantine entry and what vet decided about it."""
+
+    path: str  # relative to the quarantine, shown safely (see names.shown)
+    kind: Kind
+    verdict: Verdict
+    reasons: tuple[Reason, ...] = ()
+    detail: str = ""
+    size: int | None = None
+    sha256: str | None = None
+    mime: str | None = None
+    scanner: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "kind": self.kind.value,
+            "verdict": self.verdict.value,
+            "reasons": [r.value for r in self.reasons],
+            "detail": self.detail,
+            "size": self.size,
+            "sha256": self.sha256,
+            "type": self.mime,
+            "scanner": self.scanner,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Entry:
+        return cls(
+            path=data["path"],
+            kind=Kind(data["kind"]),
+            verdict=Verdict(data["verdict"]),
+            reasons=tuple(Reason(r) for r in data.get("reasons", ())),
+            detail=data.get("detail", ""),
+            size=data.get("size"),
+            sha256=data.get("sha256"),
+            mime=data.get("type"),
+            scanner=data.get("scanner"),
+        )
+
+
+@dataclass(frozen=True)
+class VetResult:
+    job: str
+    quarantine: str
+    status: Status
+    entries: tuple[Entry, ...]
+    output: str | None = None  # the published directory, when something was published
+    manifest: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def accepted(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.verdict is Verdict.ACCEPTED)
+
+    @property
+    def rejected(self) -> tuple[Entry, ...]:
+        return tuple(e for e in self.entries if e.verdict is Verdict.REJECTED)
+
+    @property
+    def promoted(self) -> int:
+        """How many files this result says are in the public area."""
+        if self.status not in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED):
+            return 0
+        return sum(1 for e in self.accepted if e.kind is Kind.FILE)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FINDINGS if self.rejected else ExitCode.OK
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job": self.job,
+            "quarantine": self.quarantine,
+            "status": self.status.value,
+            "output": self.output,
+            "manifest": self.manifest,
+            "accepted": len(self.accepted),
+            "promoted": self.promoted,
+            "rejected": [
+                {"path": e.path, "reasons": [r.value for r in e.reasons], "detail": e.detail}
+                for e in self.rejected
+            ],
+            "notes": list(self.notes),
+            "entries": [e.to_dict() for e in self.entries],
+        }

@@ -1,0 +1,176 @@
+"""Phase 2 of a vet: copy every walked file into staging, then decide on its bytes.
+
+Walk order guarantees each directory node comes before its files, and a directory's
+files are contiguous, so exactly one source directory and one staging directory are
+open at a time. Source directories are reopened component by component from the
+quarantine root with O_NOFOLLOW and checked against the inode the walk saw.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from vmguard.policy.model import QuarantinePolicy
+from vmguard.quarantine import hooks
+from vmguard.quarantine.content import EMPTY_TYPE, content_reasons
+from vmguard.quarantine.copy import BUFFER_SIZE, Content, Refused, copy_fd, open_source
+from vmguard.quarantine.destination import Destination
+from vmguard.quarantine.detect import Detector
+from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
+from vmguard.quarantine.scanner import scan
+from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
+
+
+@dataclass
+class _Outcome:
+    node: Node
+    content: Content | None = None
+    refused: Refused | None = None
+    mime: Future | None = None
+    scanner: tuple[Reason | None, str] | None = None
+
+
+class _Dirs:
+    """The open source directory and its staging twin."""
+
+    def __init__(self, root_fd: int, dest: Destination | None, out_fd: int | None) -> None:
+        self.root_fd, self.dest, self.out_fd = root_fd, dest, out_fd
+        self.dirs: dict[tuple[str, ...], Node] = {}
+        self.src, self.dst = root_fd, out_fd
+        self.broken: dict[tuple[str, ...], Refused] = {}
+
+    def enter(self, node: Node) -> Refused | None:
+        self.close()
+        self.dirs[node.parts] = node
+        try:
+            self.src = self._open_source(node.parts)
+        except OSError as err:
+            reason, detail = reason_for_open_error(err)
+            self.broken[node.parts] = Refused([reason], f"directory {detail}")
+            return self.broken[node.parts]
+        if self.dest is not None:
+            parent = self.dest.open_staged_dir(node.parts[:-1])
+            try:
+                self.dst = self.dest.make_dir(parent, node.parts[-1])
+            finally:
+                os.close(parent)
+        return None
+
+    def _open_source(self, parts: tuple[str, ...]) -> int:
+        fd = self.root_fd
+        for depth in range(1, len(parts) + 1):
+            seen = self.dirs[parts[:depth]]
+            try:
+                child = open_dir_checked(parts[depth - 1], fd, seen.dev, seen.ino)
+            finally:
+                if fd != self.root_fd:
+                    os.close(fd)
+            fd = child
+        return fd
+
+    def broken_parent(self, parts: tuple[str, ...]) -> Refused | None:
+        return next((r for p, r in self.broken.items() if parts[: len(p)] == p), None)
+
+    def close(self) -> None:
+        if self.src not in (self.root_fd, -1):
+            os.close(self.src)
+        if self.dst not in (self.out_fd, None, -1):
+            os.close(self.dst)
+        self.src, self.dst = -1, None
+
+
+class CopyPhase:
+    def __init__(self, policy: QuarantinePolicy, dest: Destination | None, detector: Detector) -> None:
+        self.policy = policy
+        self.forbid = frozenset(policy.forbid)
+        self.dest = dest
+        self.detector = detector
+        self.buffer = bytearray(BUFFER_SIZE)
+
+    def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[_Outcome]:
+        dirs = _Dirs(root_fd, self.dest, out_fd)
+        outcomes = []
+        try:
+            for node in nodes:
+                refused = dirs.broken_parent(node.parts[:-1])
+                if node.kind is Kind.DIRECTORY and refused is None:
+                    refused = dirs.enter(node)
+                elif refused is None:
+                    outcomes.append(self.copy(node, dirs))
+                    continue
+                outcomes.append(_Outcome(node, refused=refused))
+        finally:
+            dirs.close()
+        return outcomes
+
+    def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
+        try:
+            src, before = open_source(dirs.src, node, self.forbid)
+        except Refused as refused:
+            return _Outcome(node, refused=refused)
+        dst = None
+        try:
+            if dirs.dst is not None:
+                dst = self.dest.create_file(dirs.dst, node.parts[-1])
+                self.dest.normalise(dst, self.policy.promote.file_mode)
+            content = copy_fd(src, before, dst, node.parts, self.buffer)
+        except Refused as refused:
+            if dst is not None:
+                os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
+            return _Outcome(node, refused=refused)
+        finally:
+            os.close(src)
+            if dst is not None:
+                os.close(dst)
+        hooks.reach("staged", node.parts)
+        outcome = _Outcome(node, content, mime=self.detector.submit(content.head))
+        if self.policy.scanner is not None:
+            outcome.scanner = self._scan(dirs, node)
+        return outcome
+
+    def _scan(self, dirs: _Dirs, node: Node) -> tuple[Reason | None, str]:
+        # Scan the staged copy, the bytes to be published; on a dry run, the source.
+        dir_fd = dirs.dst if dirs.dst is not None else dirs.src
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(node.parts[-1], flags, dir_fd=dir_fd)
+        try:
+            return scan(self.policy.scanner, fd)
+        finally:
+            os.close(fd)
+
+
+def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
+    """The entry for one walked node, once its type is known."""
+    path = "/".join(outcome.node.parts)
+    kind = outcome.node.kind
+    if outcome.refused is not None:
+        return Entry(
+            path,
+            kind,
+            Verdict.REJECTED,
+            tuple(outcome.refused.reasons),
+            outcome.refused.detail,
+            size=outcome.node.size or None,
+        )
+    if kind is Kind.DIRECTORY:
+        return Entry(path, kind, Verdict.ACCEPTED)
+    content = outcome.content
+    mime = EMPTY_TYPE if content.size == 0 else outcome.mime.result()
+    found = content_reasons(content, mime, policy)
+    scanned = outcome.scanner
+    if scanned is not None and scanned[0] is not None:
+        found.append((scanned[0], scanned[1]))
+    verdict = Verdict.REJECTED if found else Verdict.ACCEPTED
+    return Entry(
+        path,
+        kind,
+        verdict,
+        tuple(r for r, _ in found),
+        "; ".join(d for _, d in found),
+        content.size,
+        content.sha256,
+        mime,
+        scanned[1] if scanned else None,
+    )

@@ -1,0 +1,83 @@
+"""The manifest and the vetting report: JSON for machines, a short summary for people.
+
+Both are JSON (ensure_ascii) or escaped text, so no file name can forge a line or a
+field: names reach the text summary only through names.shown().
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from vmguard.quarantine.model import Entry, Status, VetResult, Verdict
+from vmguard.quarantine.names import shown
+
+MANIFEST_VERSION = 1
+TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has them all
+
+
+def _json(data: object) -> bytes:
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
+
+
+def manifest(result: VetResult, policy_source: str) -> bytes:
+    return _json(
+        {
+            "version": MANIFEST_VERSION,
+            "job": result.job,
+            "quarantine": result.quarantine,
+            "output": result.output,
+            "policy": policy_source,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "entries": [e.to_dict() for e in result.entries],
+        }
+    )
+
+
+def entries_from_manifest(data: dict) -> tuple[Entry, ...]:
+    return tuple(Entry.from_dict(e) for e in data.get("entries", ()))
+
+
+def report_json(result: VetResult) -> bytes:
+    return _json(result.to_dict())
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _rejected_line(entry: Entry) -> str:
+    reasons = ", ".join(r.value for r in entry.reasons)
+    detail = f" ({shown(entry.detail)})" if entry.detail else ""
+    return f"  {shown(entry.path)}: {reasons}{detail}"
+
+
+def report_text(result: VetResult) -> str:
+    files = [e for e in result.accepted if e.size is not None]
+    size = sum(e.size for e in files)
+    where = {
+        Status.PROMOTED: f"promoted to {result.output}",
+        Status.PARTIAL: f"accepted part promoted to {result.output}",
+        Status.REJECTED: "nothing promoted",
+        Status.DRY_RUN: "dry run, nothing promoted",
+        Status.ALREADY_PROMOTED: f"already promoted to {result.output}",
+    }[result.status]
+    lines = [
+        f"vmguard vet: job {shown(result.job)}: {where}",
+        f"accepted: {len(files)} files, {_size(size)}; rejected: {len(result.rejected)}",
+    ]
+    lines += [f"note: {n}" for n in result.notes]
+    rejected = result.rejected
+    if rejected:
+        lines.append("rejected:")
+        lines += [_rejected_line(e) for e in rejected[:TEXT_LIMIT]]
+        if len(rejected) > TEXT_LIMIT:
+            lines.append(f"  ... and {len(rejected) - TEXT_LIMIT} more (see the JSON report)")
+    skipped = [e for e in result.entries if e.verdict is Verdict.SKIPPED]
+    if skipped:
+        lines.append(f"skipped (never published): {len(skipped)}")
+    return "\n".join(lines) + "\n"

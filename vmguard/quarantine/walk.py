@@ -1,0 +1,194 @@
+"""Phase 1 of a vet: walk the quarantine by directory descriptors, never following links.
+
+Each directory is opened relative to its parent's descriptor with O_NOFOLLOW and
+checked to be the very inode readdir/lstat saw, so a guest that swaps a directory for a
+symlink mid-walk cannot steer the walk outside the quarantine. Only metadata is read
+here; the bytes are read once, in the copy phase, from a descriptor checked again.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+
+from vmguard.policy.model import FileKind, QuarantinePolicy
+from vmguard.quarantine import hooks
+from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
+from vmguard.quarantine.names import colliding, name_reasons, shown
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class Node:
+    """An entry that passed every metadata check and goes on to the copy phase."""
+
+    parts: tuple[str, ...]  # path components below the quarantine root
+    kind: Kind  # FILE or DIRECTORY
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Walk:
+    nodes: tuple[Node, ...]  # parents before children; a directory's files are contiguous
+    entries: tuple[Entry, ...]  # rejected and skipped entries
+    total_size: int
+
+
+def kind_of(mode: int) -> Kind:
+    if stat.S_ISREG(mode):
+        return Kind.FILE
+    if stat.S_ISDIR(mode):
+        return Kind.DIRECTORY
+    return Kind.SYMLINK if stat.S_ISLNK(mode) else Kind.OTHER
+
+
+def open_dir_checked(name: str, parent_fd: int, dev: int, ino: int) -> int:
+    """Open a subdirectory without following links; raise OSError if it is not (dev, ino)."""
+    fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != (dev, ino):
+        os.close(fd)
+        raise OSError(errno.ESTALE, "directory was replaced")
+    return fd
+
+
+def reason_for_open_error(err: OSError) -> tuple[Reason, str]:
+    """Name what an open with O_NOFOLLOW failing tells about a swapped entry."""
+    if err.errno == errno.ELOOP:
+        return Reason.SYMLINK, "replaced by a symlink during the vet"
+    if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENXIO):
+        return Reason.CHANGED_DURING_VET, f"replaced or removed during the vet: {err.strerror}"
+    return Reason.UNREADABLE, err.strerror or str(err)
+
+
+class _Walker:
+    def __init__(self, policy: QuarantinePolicy, root_dev: int) -> None:
+        self.policy = policy
+        self.forbid = frozenset(policy.forbid)
+        self.root_dev = root_dev
+        self.nodes: list[Node] = []
+        self.entries: list[Entry] = []
+        self.count = 0
+        self.total = 0
+        self.stopped = False
+
+    def reject(self, parts: tuple[str, ...], kind: Kind, reasons, detail="", **kw) -> None:
+        verdict = Verdict.REJECTED if reasons else Verdict.SKIPPED
+        path = shown("/".join(parts))
+        self.entries.append(Entry(path, kind, verdict, tuple(reasons), detail, **kw))
+
+    def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
+        try:
+            with os.scandir(fd) as it:
+                items = sorted((e.name, e) for e in it)
+        except OSError as err:
+            self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
+            return
+        collide = colliding(name for name, _ in items)
+        subdirs = []
+        for name, entry in items:
+            if self.stopped:
+                return
+            sub = self.visit(entry, parts + (name,), name in collide)
+            if sub is not None:
+                subdirs.append(sub)
+        for path, st in subdirs:
+            self.descend(fd, path, st)
+
+    def visit(self, entry: os.DirEntry, path: tuple[str, ...], collides: bool):
+        """Check one entry; return (path, stat) of a directory to descend into."""
+        self.count += 1
+        if self.count > self.policy.max_files:
+            detail = f"more than {self.policy.max_files} entries; the walk stopped here"
+            self.reject(path, Kind.OTHER, [Reason.TOO_MANY_FILES], detail)
+            self.stopped = True
+            return None
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as err:
+            self.reject(path, Kind.OTHER, [reason_for_open_error(err)[0]], "vanished during the vet")
+            return None
+        reasons = self.common_reasons(path, st, collides)
+        kind = kind_of(st.st_mode)
+        if kind is Kind.FILE:
+            self.check_file(path, st, reasons)
+        elif kind is Kind.DIRECTORY and not reasons:
+            return path, st
+        elif kind is Kind.DIRECTORY:
+            self.reject(path, kind, reasons)
+        else:
+            self.check_other(path, kind, reasons)
+        return None
+
+    def common_reasons(self, path, st: os.stat_result, collides: bool) -> list[Reason]:
+        reasons = name_reasons(path[-1], self.policy.max_name_length)
+        if collides:
+            reasons.append(Reason.NAME_COLLISION)
+        if len(path) > self.policy.max_depth:
+            reasons.append(Reason.TOO_DEEP)
+        if st.st_dev != self.root_dev:
+            reasons.append(Reason.MOUNT_POINT)
+        return reasons
+
+    def check_other(self, path, kind: Kind, reasons: list[Reason]) -> None:
+        forbidden = FileKind.SYMLINKS if kind is Kind.SYMLINK else FileKind.SPECIAL_FILES
+        if forbidden in self.forbid:
+            reasons.append(Reason.SYMLINK if kind is Kind.SYMLINK else Reason.SPECIAL_FILE)
+        self.reject(path, kind, reasons, "never followed or published")
+
+    def check_file(self, path, st: os.stat_result, reasons: list[Reason]) -> None:
+        reasons += mode_reasons(st, self.forbid)
+        if st.st_size > self.policy.max_file_size:
+            reasons.append(Reason.FILE_TOO_LARGE)
+        elif self.total + st.st_size > self.policy.max_total_size:
+            reasons.append(Reason.TOTAL_TOO_LARGE)
+        if reasons:
+            self.reject(path, Kind.FILE, reasons, size=st.st_size)
+            return
+        self.total += st.st_size
+        node = Node(path, Kind.FILE, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self.nodes.append(node)
+
+    def descend(self, parent_fd: int, path: tuple[str, ...], st: os.stat_result) -> None:
+        hooks.reach("walk-dir", path)
+        try:
+            fd = open_dir_checked(path[-1], parent_fd, st.st_dev, st.st_ino)
+        except OSError as err:
+            reason, detail = reason_for_open_error(err)
+            self.reject(path, Kind.DIRECTORY, [reason], detail)
+            return
+        try:
+            self.nodes.append(Node(path, Kind.DIRECTORY, st.st_dev, st.st_ino, 0, st.st_mtime_ns))
+            self.walk_dir(fd, path)
+        finally:
+            os.close(fd)
+
+
+def mode_reasons(st: os.stat_result, forbid: frozenset[FileKind]) -> list[Reason]:
+    """Reasons from a regular file's mode and link count (checked again on the open fd)."""
+    reasons = []
+    if FileKind.HARDLINKS in forbid and st.st_nlink > 1:
+        reasons.append(Reason.HARDLINK)
+    if FileKind.SETUID in forbid:
+        for bit, reason in (
+            (stat.S_ISUID, Reason.SETUID),
+            (stat.S_ISGID, Reason.SETGID),
+            (stat.S_ISVTX, Reason.STICKY),
+        ):
+            if st.st_mode & bit:
+                reasons.append(reason)
+    if FileKind.EXECUTABLES in forbid and st.st_mode & 0o111:
+        reasons.append(Reason.EXECUTABLE_MODE)
+    return reasons
+
+
+def walk(root_fd: int, policy: QuarantinePolicy) -> Walk:
+    walker = _Walker(policy, os.fstat(root_fd).st_dev)
+    walker.walk_dir(root_fd, ())
+    return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total)
