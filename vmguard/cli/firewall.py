@@ -1,9 +1,85 @@
-"""CLI commands of the firewall area (placeholder until the area lands)."""
+"""`vmguard firewall plan|apply|show|audit|remove`: the host firewall for the VMs."""
 
 from __future__ import annotations
 
 import argparse
 
+from vmguard.errors import ExitCode
+from vmguard.firewall import service
+from vmguard.inventory_loader import load_inventory
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's subcommands."""
+    """Add `vmguard firewall ...`."""
+    fw = sub.add_parser("firewall", help="host firewall for the VMs (nftables or iptables)")
+    actions = fw.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, text in (
+        ("plan", _plan, "show what apply would change"),
+        ("apply", _apply, "load the compiled rules (idempotent, atomic)"),
+        ("show", _show, "list the live rules vmguard owns"),
+        ("audit", _audit, "compare the live rules with the compiled ones (exit 1 on drift)"),
+        ("remove", _remove, "remove everything vmguard added, nothing else"),
+    ):
+        p = actions.add_parser(name, help=text)
+        p.add_argument("--inventory", required=True, metavar="FILE")
+        p.add_argument(
+            "--backend", choices=("nftables", "iptables"), help="default: the inventory's firewall.backend"
+        )
+        if name == "apply":
+            p.add_argument(
+                "--vm", metavar="NAME", help="update only this VM's rules (add, replace, or remove if gone)"
+            )
+        p.set_defaults(func=handler)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    result = service.plan(load_inventory(args.inventory), args.backend)
+    if result.up_to_date:
+        print(f"{result.backend}: up to date ({len(result.ruleset.vms)} VMs), nothing to change")
+        return ExitCode.OK
+    state = "differs from the policy" if result.loaded else "is not loaded"
+    print(f"# {result.backend}: vmguard's ruleset {state}; apply would load:")
+    for drift in result.drifts:
+        print(f"#   {drift}")
+    print(result.text, end="")
+    return ExitCode.OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    if args.vm:
+        action = service.apply_vm(inventory, args.vm, args.backend)
+        print(f"{action}: {args.vm}")
+        return ExitCode.OK
+    result = service.apply(inventory, args.backend)
+    if result.up_to_date:
+        print(f"{result.backend}: up to date, nothing changed")
+    else:
+        print(
+            f"{result.backend}: applied rules for {len(result.ruleset.vms)} VMs "
+            f"({len(result.drifts) or 'fresh'} differences fixed)"
+        )
+    return ExitCode.OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    print(service.show(load_inventory(args.inventory), args.backend), end="")
+    return ExitCode.OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    result = service.audit(load_inventory(args.inventory), args.backend)
+    for drift in result.drifts:
+        print(drift)
+    for bridge in result.unfiltered_bridges:
+        print(f"unfiltered-bridge: {bridge}: bridged VM-to-VM traffic skips netfilter")
+    if result.clean:
+        print(f"{result.backend}: live rules match the policy ({result.vm_count} VMs)")
+        return ExitCode.OK
+    return ExitCode.FINDINGS
+
+
+def _remove(args: argparse.Namespace) -> int:
+    removed = service.remove(load_inventory(args.inventory), args.backend)
+    print("removed vmguard's firewall rules" if removed else "nothing of vmguard's was loaded")
+    return ExitCode.OK

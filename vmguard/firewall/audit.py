@@ -1,0 +1,161 @@
+"""Live firewall vs compiled ruleset: what is missing, extra, modified, unhooked, shadowed.
+
+The expected side is not guessed from our own text: the same backend loads the compiled
+ruleset into a scratch network namespace (`unshare --net`, gone when the child exits)
+and reads it back, so the kernel and the tool normalize both sides the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from vmguard.errors import FirewallError
+from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.model import Ruleset
+
+SCRATCH_TIMEOUT = 600
+
+
+class DriftKind(StrEnum):
+    TABLE_MISSING = "table-missing"  # everything vmguard added is gone (firewall reload)
+    CHAIN_MISSING = "chain-missing"
+    CHAIN_EXTRA = "chain-extra"
+    JUMP_MISSING = "jump-missing"  # our chains are no longer reached
+    JUMP_SHADOWED = "jump-shadowed"  # an earlier ACCEPT lets traffic skip our chains
+    RULE_MISSING = "rule-missing"
+    RULE_EXTRA = "rule-extra"
+    RULE_MODIFIED = "rule-modified"
+    SET_MISSING = "set-missing"
+    SET_ELEMENTS_MISSING = "set-elements-missing"
+    SET_ELEMENTS_EXTRA = "set-elements-extra"
+
+
+@dataclass(frozen=True)
+class Drift:
+    kind: DriftKind
+    where: str  # chain or set name
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class FirewallAudit:
+    """The typed result the firewall host checks (VMG-FW-*) read."""
+
+    backend: str
+    drifts: tuple[Drift, ...]
+    vm_count: int
+    unfiltered_bridges: tuple[str, ...] = ()  # VM bridges whose bridged traffic skips netfilter
+
+    @property
+    def clean(self) -> bool:
+        return not self.drifts and not self.unfiltered_bridges
+
+    def of(self, *kinds: DriftKind) -> tuple[Drift, ...]:
+        return tuple(d for d in self.drifts if d.kind in kinds)
+
+
+def compare(expected: Snapshot, live: Snapshot) -> tuple[Drift, ...]:
+    if expected.present and not live.present:
+        return (Drift(DriftKind.TABLE_MISSING, "-", "vmguard's rules are not loaded at all"),)
+    hooks = list(_hook_drifts(expected.hooks, live.hooks))
+    reported = {d.detail for d in hooks}
+    return (*hooks, *_chain_drifts(expected, live, reported), *_set_drifts(expected, live))
+
+
+def _hook_drifts(expected: tuple[Hook, ...], live: tuple[Hook, ...]) -> Iterator[Drift]:
+    found = {(h.chain, h.jump): h for h in live}
+    for hook in expected:
+        got = found.get((hook.chain, hook.jump))
+        if got is None:
+            yield Drift(DriftKind.JUMP_MISSING, hook.chain, hook.jump)
+            continue
+        for rule in got.shadowed_by:
+            yield Drift(DriftKind.JUMP_SHADOWED, hook.chain, rule)
+
+
+def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[str]) -> Iterator[Drift]:
+    for name in sorted(set(live.chains) - set(expected.chains)):
+        yield Drift(DriftKind.CHAIN_EXTRA, name, f"{len(live.chains[name])} rules")
+    for name, rules in expected.chains.items():
+        if name not in live.chains:
+            yield Drift(DriftKind.CHAIN_MISSING, name, f"{len(rules)} rules")
+            continue
+        yield from _rule_drifts(name, rules, live.chains[name], reported)
+
+
+def _rule_drifts(
+    chain: str, want: tuple[Rule, ...], have: tuple[Rule, ...], reported: set[str]
+) -> Iterator[Drift]:
+    have_by = {r.key: r for r in have}
+    want_by = {r.key: r for r in want}
+    for rule in want:
+        got = have_by.get(rule.key)
+        if got is None and rule.key not in reported:
+            yield Drift(DriftKind.RULE_MISSING, chain, rule.key)
+        elif got is not None and got.text != rule.text:
+            yield Drift(DriftKind.RULE_MODIFIED, chain, f"{rule.key}: now {got.text}")
+    for rule in have:
+        if rule.key not in want_by and rule.key not in reported:
+            yield Drift(DriftKind.RULE_EXTRA, chain, rule.key)
+
+
+def _set_drifts(expected: Snapshot, live: Snapshot) -> Iterator[Drift]:
+    for name, want in expected.sets.items():
+        have = live.sets.get(name)
+        if have is None:
+            yield Drift(DriftKind.SET_MISSING, name, f"{len(want)} elements")
+            continue
+        if missing := want - have:
+            yield Drift(DriftKind.SET_ELEMENTS_MISSING, name, _sample(missing))
+        if extra := have - want:
+            yield Drift(DriftKind.SET_ELEMENTS_EXTRA, name, _sample(extra))
+
+
+def _sample(items: frozenset[str], limit: int = 5) -> str:
+    shown = sorted(items)[:limit]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return "; ".join(shown) + more
+
+
+def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
+    """Load `ruleset` with `backend` into a throw-away namespace and read it back."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise FirewallError("unshare (util-linux) not found: needed to normalize the ruleset")
+    argv = [unshare, "--net", "--", sys.executable, "-m", "vmguard.firewall.scratch", backend]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        argv,
+        input=json.dumps(ruleset.to_dict()),
+        capture_output=True,
+        text=True,
+        timeout=SCRATCH_TIMEOUT,
+        check=False,
+        env=env,
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["no message"]
+        raise FirewallError(f"could not load the compiled ruleset in a scratch namespace: {lines[-1]}")
+    return Snapshot.from_dict(json.loads(proc.stdout))
+
+
+def unfiltered_bridges(interfaces: tuple[str, ...]) -> tuple[str, ...]:
+    """VM interfaces that are bridges while bridged IP skips netfilter (br_netfilter off).
+
+    VM-to-VM traffic on such a bridge never reaches the inet hooks, so nothing stops it.
+    """
+    setting = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    enabled = setting.exists() and setting.read_text().strip() == "1"
+    bridges = [i for i in interfaces if Path(f"/sys/class/net/{i}/bridge").exists()]
+    return () if enabled else tuple(bridges)

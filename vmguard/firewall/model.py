@@ -1,0 +1,126 @@
+"""The abstract host-firewall ruleset: what every backend renders, independent of syntax.
+
+compile.py builds it from policy + inventory; nftables.py and iptables.py turn it into
+their own rules. It round-trips through plain JSON (to_dict/from_dict) so a child
+process can load exactly the same ruleset into a scratch namespace (audit.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from vmguard.policy.model import IPNetwork, PortRange, Protocol
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# nftables and iptables log prefixes are short; a drop log names the VM within this.
+LOG_RATE_PER_MINUTE = 10
+LOG_BURST = 5
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One named policy endpoint: traffic of `protocol` to/from `nets` on `ports`.
+
+    For egress `nets` are destinations, for ingress they are sources. `ports` is empty
+    for ICMP (and means "any port" nowhere: a TCP/UDP flow always names its ports).
+    """
+
+    name: str
+    protocol: Protocol
+    nets: tuple[IPNetwork, ...]
+    ports: tuple[PortRange, ...] = ()
+
+    def nets_of(self, version: int) -> tuple[IPNetwork, ...]:
+        return tuple(n for n in self.nets if n.version == version)
+
+
+@dataclass(frozen=True)
+class VmRules:
+    """Everything the firewall enforces for one VM on the host-only network."""
+
+    name: str
+    addresses: tuple[IPAddress, ...]
+    mac: str  # lower-case, colon-separated
+    egress: tuple[Flow, ...] = ()
+    ingress: tuple[Flow, ...] = ()
+    log_denied: bool = True
+    ipv6: bool = False  # False: every IPv6 packet from this VM is dropped, ND included
+
+    def addresses_of(self, version: int) -> tuple[IPAddress, ...]:
+        return tuple(a for a in self.addresses if a.version == version)
+
+    @property
+    def ident(self) -> str:
+        """A name safe in nftables chain names, unique per VM name, stable across runs."""
+        safe = re.sub(r"[^A-Za-z0-9_]", "_", self.name)[:40]
+        return f"{safe}_{hashlib.sha256(self.name.encode()).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """The whole compiled firewall of one host."""
+
+    vm_interfaces: tuple[str, ...]  # host side of the host-only networks
+    vms: tuple[VmRules, ...]
+
+    @property
+    def log_denied(self) -> bool:
+        """Spoofed packets are nobody's: log them when any VM's policy logs drops."""
+        return any(vm.log_denied for vm in self.vms)
+
+    def vm(self, name: str) -> VmRules | None:
+        return next((vm for vm in self.vms if vm.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vm_interfaces": list(self.vm_interfaces), "vms": [_vm_dict(v) for v in self.vms]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ruleset:
+        return cls(tuple(data["vm_interfaces"]), tuple(_vm_from(v) for v in data["vms"]))
+
+
+def _flow_dict(flow: Flow) -> dict[str, Any]:
+    return {
+        "name": flow.name,
+        "protocol": flow.protocol.value,
+        "nets": [str(n) for n in flow.nets],
+        "ports": [[p.first, p.last] for p in flow.ports],
+    }
+
+
+def _flow_from(data: dict[str, Any]) -> Flow:
+    return Flow(
+        data["name"],
+        Protocol(data["protocol"]),
+        tuple(ipaddress.ip_network(n) for n in data["nets"]),
+        tuple(PortRange(a, b) for a, b in data["ports"]),
+    )
+
+
+def _vm_dict(vm: VmRules) -> dict[str, Any]:
+    return {
+        "name": vm.name,
+        "addresses": [str(a) for a in vm.addresses],
+        "mac": vm.mac,
+        "egress": [_flow_dict(f) for f in vm.egress],
+        "ingress": [_flow_dict(f) for f in vm.ingress],
+        "log_denied": vm.log_denied,
+        "ipv6": vm.ipv6,
+    }
+
+
+def _vm_from(data: dict[str, Any]) -> VmRules:
+    return VmRules(
+        data["name"],
+        tuple(ipaddress.ip_address(a) for a in data["addresses"]),
+        data["mac"],
+        tuple(_flow_from(f) for f in data["egress"]),
+        tuple(_flow_from(f) for f in data["ingress"]),
+        data["log_denied"],
+        data["ipv6"],
+    )
