@@ -11,7 +11,7 @@ from pathlib import Path
 from vmguard.errors import AuditError
 
 LATEST = "latest"
-RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d{3})?$")
 
 
 def prepare(out: Path) -> None:
@@ -22,18 +22,20 @@ def prepare(out: Path) -> None:
 
 
 def new_run_dir(out: Path, started: dt.datetime) -> Path:
-    """<out>/20261125T091500Z, with -2, -3... when runs start within the same second."""
+    """<out>/20261125T091500Z; runs within one second get -001, -002... so that names
+    always sort in run order (also after older runs of that second were pruned)."""
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    for n in range(1, 1000):
-        path = out / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise AuditError(f"cannot create {path}: {err.strerror}") from err
-    raise AuditError(f"too many runs in one second in {out}")
+    taken = [p.name for p in out.glob(f"{stamp}*") if RUN_NAME.match(p.name)]
+    name = stamp
+    if taken:
+        last = max(int(n.partition("-")[2] or 0) for n in taken)
+        name = f"{stamp}-{last + 1:03d}"
+    path = out / name
+    try:
+        path.mkdir()
+    except OSError as err:  # the run lock makes FileExistsError impossible short of a bug
+        raise AuditError(f"cannot create {path}: {err.strerror}") from err
+    return path
 
 
 def point_latest(out: Path, run_dir: Path) -> None:

@@ -1,0 +1,236 @@
+"""VMG-USR and VMG-SW: users, logins, software and services inside the guest.
+
+Pure functions of (Policy, VmFacts) over facts.guest, which vmguard.guest.inspect fills
+from the VM's disk images (and its guest agent when online). A VM not inspected
+(facts.guest is None) yields no finding here. Evidence names the guest file without
+its line number (identity across runs); the message carries file:line.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable
+
+from vmguard.audit.checks.common import is_loopback, wanted
+from vmguard.facts import VmFacts
+from vmguard.findings import Finding
+from vmguard.guest.model import Account, GuestFacts, GuestSource, SshdConfig, SshdSetting
+from vmguard.guest.sshd import default_permit_root_login
+from vmguard.policy.model import Policy
+
+# Characters that may follow a forbidden name in a package or program name and still
+# mean the same software: firefox-esr, exim4, thunderbird.bin, seamonkey_2.
+_NAME_TAIL = "-._0123456789"
+# Where setuid programs belong; elsewhere (/opt, /usr/local, /etc, /boot) they are suspect.
+SETUID_HOMES = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec")
+# Defaults of OpenSSH for the settings below, when sshd_config does not set them.
+SSHD_DEFAULTS = {
+    "passwordauthentication": "yes",
+    "kbdinteractiveauthentication": "yes",
+    "challengeresponseauthentication": "yes",
+    "usepam": "no",
+}
+
+
+def _guest(facts: VmFacts) -> GuestFacts | None:
+    return facts.guest
+
+
+def _cite(source: GuestSource | None) -> str:
+    return str(source) if source else "built-in default"
+
+
+def _place(source: GuestSource | None, label: str) -> str:
+    """Evidence: the label and the file (no line, which moves with edits)."""
+    return f"{label} ({source.path or source.where})" if source else label
+
+
+def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None:
+        return
+    allowed = set(policy.users.interactive_login)
+    for account in guest.accounts:
+        if account.login_methods and account.name not in allowed and account.name != "root":
+            yield Finding(
+                "VMG-USR-001",
+                facts.name,
+                _login_message(account),
+                _place(account.source, f"account '{account.name}'"),
+                wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+            )
+
+
+def _login_message(account: Account) -> str:
+    how = ", ".join(m.value for m in account.login_methods)
+    places = [str(s) for s in (account.source, account.password_source, account.keys_source) if s]
+    root = " and has uid 0" if account.uid == 0 else ""
+    return f"{account.name} can log in ({how}) with shell {account.shell}{root}: {'; '.join(places)}"
+
+
+def _sshd_values(config: SshdConfig, keyword: str, default: str) -> list[tuple[str, SshdSetting | None]]:
+    """The global value (or the default) and every Match-block value of a keyword."""
+    found = config.effective(keyword)
+    values: list[tuple[str, SshdSetting | None]] = [(found.value.lower(), found) if found else (default, None)]
+    return values + [(s.value.lower(), s) for s in config.conditional(keyword)]
+
+
+def _sshd_finding(rule: str, facts: VmFacts, what: str, setting: SshdSetting | None, config: SshdConfig,
+                  want: str) -> Finding:
+    where = _cite(setting.source if setting else None)
+    scope = f" for Match {setting.match}" if setting and setting.match else ""
+    version = f" of OpenSSH {config.openssh_version or '(version unknown)'}" if setting is None else ""
+    label = f"sshd {what}" + (f" (Match {setting.match})" if setting and setting.match else "")
+    return Finding(rule, facts.name, f"sshd {what}{scope}: {where}{version}",
+                   _place(setting.source if setting else config.source, label), want)
+
+
+def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None or policy.users.root_login or guest.sshd.source is None:
+        return
+    config = guest.sshd
+    want = wanted(policy, "spec.users.root_login", False)
+    for value, setting in _sshd_values(config, "permitrootlogin", default_permit_root_login(config.openssh_version)):
+        if value != "no":
+            yield _sshd_finding("VMG-USR-002", facts, f"PermitRootLogin {value}", setting, config, want)
+
+
+def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None or policy.users.password_authentication or guest.sshd.source is None:
+        return
+    config = guest.sshd
+    want = wanted(policy, "spec.users.password_authentication", False)
+    for value, setting in _sshd_values(config, "passwordauthentication", SSHD_DEFAULTS["passwordauthentication"]):
+        if value != "no":
+            yield _sshd_finding("VMG-USR-003", facts, f"PasswordAuthentication {value}", setting, config, want)
+    yield from _pam_passwords(facts, config, want)
+
+
+def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Finding]:
+    """Keyboard-interactive through PAM asks for the password too."""
+    pam = config.effective("usepam")
+    if (pam.value.lower() if pam else SSHD_DEFAULTS["usepam"]) != "yes":
+        return
+    keyword = next(
+        (k for k in ("kbdinteractiveauthentication", "challengeresponseauthentication") if config.effective(k)),
+        "kbdinteractiveauthentication",
+    )
+    setting = config.effective(keyword)
+    value = setting.value.lower() if setting else SSHD_DEFAULTS[keyword]
+    if value != "no":
+        shown = "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
+        yield _sshd_finding("VMG-USR-003", facts, f"{shown} {value} with UsePAM yes (passwords through PAM)",
+                            setting, config, want)
+
+
+def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None or guest.online is None:
+        return
+    allowed = set(policy.users.interactive_login) | ({"root"} if policy.users.root_login else set())
+    for name in sorted({u.name for u in guest.online.users} - allowed):
+        source = next(u.source for u in guest.online.users if u.name == name)
+        yield Finding("VMG-USR-004", facts.name, f"{name} is logged in ({source})", f"logged-in user '{name}'",
+                      wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)))
+
+
+def _same_software(name: str, forbidden: str) -> bool:
+    name, forbidden = name.lower(), forbidden.lower()
+    return name == forbidden or (name.startswith(forbidden) and name[len(forbidden)] in _NAME_TAIL)
+
+
+def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None:
+        return
+    for forbidden in policy.software.forbid:
+        packages = [p for p in guest.packages if _same_software(p.name, forbidden)]
+        programs = [p for p in guest.programs if _same_software(posixpath.basename(p), forbidden)]
+        if not packages and not programs:
+            continue
+        found = [f"package {p.name} {p.version} ({p.source})" for p in packages] + [
+            f"program {p}" for p in programs
+        ]
+        places = sorted({p.source.path for p in packages} | set(programs))
+        yield Finding("VMG-SW-001", facts.name, f"{forbidden} is installed: {'; '.join(found)}",
+                      f"software '{forbidden}' ({', '.join(places)})",
+                      wanted(policy, "spec.software.forbid", list(policy.software.forbid)))
+
+
+def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    allowed = policy.software.allowed_services
+    if guest is None or allowed is None:
+        return
+    reported = set(allowed)
+    for service in guest.enabled_services():
+        if service.name in reported:
+            continue
+        reported.add(service.name)
+        port = f" on {service.protocol} port {service.port}" if service.port else ""
+        yield Finding("VMG-SW-002", facts.name,
+                      f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
+                      _place(service.source, f"service '{service.name}'"),
+                      wanted(policy, "spec.software.allowed_services", list(allowed)))
+
+
+def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None or guest.online is None:
+        return
+    open_ports = {(i.protocol.value, p) for i in policy.network.ingress for r in i.ports
+                  for p in range(r.first, r.last + 1)}
+    seen = set()
+    for socket in guest.online.sockets:
+        protocol = socket.protocol.rstrip("6")
+        key = (protocol, socket.port)
+        if is_loopback(socket.address) or key in open_ports or key in seen:
+            continue
+        seen.add(key)
+        yield Finding("VMG-SW-003", facts.name,
+                      f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
+                      f"listening {protocol} port {socket.port}",
+                      wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]))
+
+
+def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    for mark in (guest.file_marks or ()) if guest else ():
+        if mark.problem == "world-writable":
+            yield Finding("VMG-SW-004", facts.name, f"{mark.path} is world-writable (mode {mark.mode:o})",
+                          f"world-writable {mark.path}", "no world-writable files in system paths")
+
+
+def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    for mark in (guest.file_marks or ()) if guest else ():
+        home = posixpath.dirname(mark.path)
+        if mark.problem in ("setuid", "setgid") and not home.startswith(SETUID_HOMES):
+            yield Finding("VMG-SW-005", facts.name, f"{mark.path} is {mark.problem} (uid {mark.uid})",
+                          f"{mark.problem} {mark.path}", "setuid/setgid programs only in system program folders")
+
+
+def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = _guest(facts)
+    if guest is None:
+        return
+    problems = guest.problems + (guest.online.problems if guest.online else ())
+    if problems:
+        yield Finding("VMG-SW-006", facts.name, f"parts of the guest could not be read: {'; '.join(problems)}",
+                      "guest inspection", "every guest fact readable")
+
+
+CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
+    "VMG-USR-001": unexpected_login_users,
+    "VMG-USR-002": root_login_allowed,
+    "VMG-USR-003": password_authentication,
+    "VMG-USR-004": logged_in_users,
+    "VMG-SW-001": forbidden_software,
+    "VMG-SW-002": unexpected_services,
+    "VMG-SW-003": unexpected_listeners,
+    "VMG-SW-004": world_writable,
+    "VMG-SW-005": stray_setuid,
+    "VMG-SW-006": inspection_incomplete,
+}
