@@ -1,9 +1,154 @@
-"""CLI commands of the vm area (placeholder until the area lands)."""
+"""CLI of the vm area: vms, plan, apply, rollback (thin: load, call the library, print)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+from vmguard.apply import Outcome, apply_vm, rollback_vm
+from vmguard.drivers.session import Session, Target
+from vmguard.errors import ExitCode, UsageError
+from vmguard.facts import VmFacts
+from vmguard.inventory_loader import load_inventory
+from vmguard.plan import Plan, make_plan
+
+
+def _plan_text(target: Target, plan: Plan) -> list[str]:
+    head = f"{plan.vm} ({target.connection.name}, policy {plan.policy}, {plan.power_state.value})"
+    if plan.empty:
+        return [f"{head}: nothing to change"]
+    lines = [f"{head}: {len(plan.changes)} change(s)"]
+    lines += [f"  {c}" for c in plan.changes]
+    lines += [f"  manual: {c}" for c in plan.manual]
+    return lines
+
+
+def _errors(session: Session) -> int:
+    for err in session.errors:
+        print(f"vmguard: {err}", file=sys.stderr)
+    return ExitCode.CANNOT_RUN if session.errors else ExitCode.OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    plans = []
+    with Session(load_inventory(args.inventory)) as session:
+        for target in session.targets(args.vm):
+            facts = target.driver.read_facts(target.vm)
+            plan = make_plan(target.entry.policy, facts, target.driver.capabilities)
+            plans.append(plan)
+            if args.format == "text":
+                print("\n".join(_plan_text(target, plan)))
+        if args.format == "json":
+            print(json.dumps([p.to_dict() for p in plans], indent=2))
+        failed = _errors(session)
+    return failed or (ExitCode.FINDINGS if any(not p.empty for p in plans) else ExitCode.OK)
+
+
+def _outcome_text(outcome: Outcome) -> list[str]:
+    plan, result = outcome.plan, outcome.result
+    if outcome.refused:
+        return [
+            f"{plan.vm}: refused, the VM is running and these need it powered off "
+            "(use --power-off-ok to stop and restart it, or --next-boot):"
+        ] + [f"  {c}" for c in outcome.refused]
+    if result is None:
+        return [f"{plan.vm}: nothing to do"]
+    verb = "would change" if result.dry_run else "changed"
+    lines = [f"{plan.vm}: {verb} {len(plan.changes)} setting(s)"]
+    lines += [f"  {c}" for c in plan.changes]
+    if result.next_boot:
+        lines.append(f"  takes effect at next boot ({len(result.next_boot)} change(s))")
+    if outcome.backup:
+        lines.append(f"  previous configuration saved to {outcome.backup}")
+    lines += [f"  manual: {c}" for c in plan.manual]
+    return lines
+
+
+def _apply(args: argparse.Namespace) -> int:
+    refused = False
+    with Session(load_inventory(args.inventory)) as session:
+        for target in session.targets(args.vm):
+            outcome = apply_vm(
+                target.driver,
+                target.connection.name,
+                target.vm,
+                target.entry.policy,
+                dry_run=args.dry_run,
+                power_off_ok=args.power_off_ok,
+                next_boot=args.next_boot,
+            )
+            refused = refused or bool(outcome.refused)
+            print("\n".join(_outcome_text(outcome)))
+        failed = _errors(session)
+    return failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    entry = inventory.entry_for(args.vm)
+    if entry is None:
+        raise UsageError(f"VM {args.vm!r} is not in inventory {args.inventory}")
+    with Session(inventory) as session:
+        target = next(t for t in session.targets(args.vm) if t.vm == args.vm)
+        path, state = rollback_vm(target.driver, target.connection.name, args.vm)
+    note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
+    print(f"{args.vm}: restored the configuration saved in {path}{note}")
+    return ExitCode.OK
+
+
+def _facts_line(target: Target, facts: VmFacts) -> str:
+    nics = ",".join(f"{n.attachment.value}" for n in facts.nics if n.enabled) or "none"
+    shares = ",".join(f"{s.name}:{'ro' if s.read_only else 'rw'}" for s in facts.shared_folders)
+    policy = target.entry.policy.name if target.entry else "-"
+    return (
+        f"{facts.name:24} {target.connection.name:10} {facts.power_state.value:8} "
+        f"policy={policy} nics={nics} shares={shares or 'none'} "
+        f"clipboard={facts.clipboard.value.value} dnd={facts.drag_and_drop.value.value} "
+        f"usb={','.join(facts.usb.controllers) or 'none'} "
+        f"audio={'on' if facts.audio.enabled else 'off'} "
+        f"display={','.join(d.protocol.value for d in facts.displays) or 'none'} "
+        f"ports={len(facts.ports)} hostdev={len(facts.host_devices)}"
+    )
+
+
+def _vms(args: argparse.Namespace) -> int:
+    with Session(load_inventory(args.inventory)) as session:
+        for target in session.targets(unmanaged=True):
+            print(_facts_line(target, target.driver.read_facts(target.vm)))
+        return _errors(session)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's subcommands."""
+    p = sub.add_parser("vms", help="list the VMs on the inventory's hosts with their settings")
+    p.add_argument("--inventory", required=True)
+    p.set_defaults(func=_vms)
+
+    p = sub.add_parser("plan", help="show what `apply` would change (exit 1 if anything)")
+    p.add_argument("--inventory", required=True)
+    p.add_argument("--vm", help="only this VM")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_plan)
+
+    p = sub.add_parser("apply", help="change each VM's settings to match its policy")
+    p.add_argument("--inventory", required=True)
+    p.add_argument("--vm", help="only this VM")
+    p.add_argument("--dry-run", action="store_true", help="check the changes, make none")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--power-off-ok",
+        action="store_true",
+        help="power a running VM off (then start it again) when a change needs it",
+    )
+    how.add_argument(
+        "--next-boot",
+        action="store_true",
+        help="save changes a running VM cannot take now; they apply at next boot",
+    )
+    p.set_defaults(func=_apply)
+
+    p = sub.add_parser("rollback", help="restore a VM's configuration from before the last apply")
+    p.add_argument("vm", metavar="VM")
+    p.add_argument("--inventory", required=True)
+    p.set_defaults(func=_rollback)
