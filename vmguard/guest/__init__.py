@@ -1,1 +1,8 @@
-"""Inside the guest: users, logins, software and services, read without trusting it."""
+"""Inside the guest: users, logins, software and services, read without trusting it.
+
+`inspect(facts, online=...)` (vmguard.guest.inspection) is what the audit calls.
+"""
+
+from vmguard.guest.inspection import inspect
+
+__all__ = ["inspect"]

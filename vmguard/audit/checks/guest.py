@@ -71,18 +71,26 @@ def _login_message(account: Account) -> str:
 def _sshd_values(config: SshdConfig, keyword: str, default: str) -> list[tuple[str, SshdSetting | None]]:
     """The global value (or the default) and every Match-block value of a keyword."""
     found = config.effective(keyword)
-    values: list[tuple[str, SshdSetting | None]] = [(found.value.lower(), found) if found else (default, None)]
+    values: list[tuple[str, SshdSetting | None]] = [
+        (found.value.lower(), found) if found else (default, None)
+    ]
     return values + [(s.value.lower(), s) for s in config.conditional(keyword)]
 
 
-def _sshd_finding(rule: str, facts: VmFacts, what: str, setting: SshdSetting | None, config: SshdConfig,
-                  want: str) -> Finding:
+def _sshd_finding(
+    rule: str, facts: VmFacts, what: str, setting: SshdSetting | None, config: SshdConfig, want: str
+) -> Finding:
     where = _cite(setting.source if setting else None)
     scope = f" for Match {setting.match}" if setting and setting.match else ""
     version = f" of OpenSSH {config.openssh_version or '(version unknown)'}" if setting is None else ""
     label = f"sshd {what}" + (f" (Match {setting.match})" if setting and setting.match else "")
-    return Finding(rule, facts.name, f"sshd {what}{scope}: {where}{version}",
-                   _place(setting.source if setting else config.source, label), want)
+    return Finding(
+        rule,
+        facts.name,
+        f"sshd {what}{scope}: {where}{version}",
+        _place(setting.source if setting else config.source, label),
+        want,
+    )
 
 
 def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -91,7 +99,9 @@ def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         return
     config = guest.sshd
     want = wanted(policy, "spec.users.root_login", False)
-    for value, setting in _sshd_values(config, "permitrootlogin", default_permit_root_login(config.openssh_version)):
+    for value, setting in _sshd_values(
+        config, "permitrootlogin", default_permit_root_login(config.openssh_version)
+    ):
         if value != "no":
             yield _sshd_finding("VMG-USR-002", facts, f"PermitRootLogin {value}", setting, config, want)
 
@@ -102,9 +112,13 @@ def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Finding]
         return
     config = guest.sshd
     want = wanted(policy, "spec.users.password_authentication", False)
-    for value, setting in _sshd_values(config, "passwordauthentication", SSHD_DEFAULTS["passwordauthentication"]):
+    for value, setting in _sshd_values(
+        config, "passwordauthentication", SSHD_DEFAULTS["passwordauthentication"]
+    ):
         if value != "no":
-            yield _sshd_finding("VMG-USR-003", facts, f"PasswordAuthentication {value}", setting, config, want)
+            yield _sshd_finding(
+                "VMG-USR-003", facts, f"PasswordAuthentication {value}", setting, config, want
+            )
     yield from _pam_passwords(facts, config, want)
 
 
@@ -114,15 +128,27 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Fi
     if (pam.value.lower() if pam else SSHD_DEFAULTS["usepam"]) != "yes":
         return
     keyword = next(
-        (k for k in ("kbdinteractiveauthentication", "challengeresponseauthentication") if config.effective(k)),
+        (
+            k
+            for k in ("kbdinteractiveauthentication", "challengeresponseauthentication")
+            if config.effective(k)
+        ),
         "kbdinteractiveauthentication",
     )
     setting = config.effective(keyword)
     value = setting.value.lower() if setting else SSHD_DEFAULTS[keyword]
     if value != "no":
-        shown = "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
-        yield _sshd_finding("VMG-USR-003", facts, f"{shown} {value} with UsePAM yes (passwords through PAM)",
-                            setting, config, want)
+        shown = (
+            "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
+        )
+        yield _sshd_finding(
+            "VMG-USR-003",
+            facts,
+            f"{shown} {value} with UsePAM yes (passwords through PAM)",
+            setting,
+            config,
+            want,
+        )
 
 
 def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -132,8 +158,13 @@ def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     allowed = set(policy.users.interactive_login) | ({"root"} if policy.users.root_login else set())
     for name in sorted({u.name for u in guest.online.users} - allowed):
         source = next(u.source for u in guest.online.users if u.name == name)
-        yield Finding("VMG-USR-004", facts.name, f"{name} is logged in ({source})", f"logged-in user '{name}'",
-                      wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)))
+        yield Finding(
+            "VMG-USR-004",
+            facts.name,
+            f"{name} is logged in ({source})",
+            f"logged-in user '{name}'",
+            wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+        )
 
 
 def _same_software(name: str, forbidden: str) -> bool:
@@ -154,9 +185,13 @@ def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             f"program {p}" for p in programs
         ]
         places = sorted({p.source.path for p in packages} | set(programs))
-        yield Finding("VMG-SW-001", facts.name, f"{forbidden} is installed: {'; '.join(found)}",
-                      f"software '{forbidden}' ({', '.join(places)})",
-                      wanted(policy, "spec.software.forbid", list(policy.software.forbid)))
+        yield Finding(
+            "VMG-SW-001",
+            facts.name,
+            f"{forbidden} is installed: {'; '.join(found)}",
+            f"software '{forbidden}' ({', '.join(places)})",
+            wanted(policy, "spec.software.forbid", list(policy.software.forbid)),
+        )
 
 
 def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -170,18 +205,25 @@ def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             continue
         reported.add(service.name)
         port = f" on {service.protocol} port {service.port}" if service.port else ""
-        yield Finding("VMG-SW-002", facts.name,
-                      f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
-                      _place(service.source, f"service '{service.name}'"),
-                      wanted(policy, "spec.software.allowed_services", list(allowed)))
+        yield Finding(
+            "VMG-SW-002",
+            facts.name,
+            f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
+            _place(service.source, f"service '{service.name}'"),
+            wanted(policy, "spec.software.allowed_services", list(allowed)),
+        )
 
 
 def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = _guest(facts)
     if guest is None or guest.online is None:
         return
-    open_ports = {(i.protocol.value, p) for i in policy.network.ingress for r in i.ports
-                  for p in range(r.first, r.last + 1)}
+    open_ports = {
+        (i.protocol.value, p)
+        for i in policy.network.ingress
+        for r in i.ports
+        for p in range(r.first, r.last + 1)
+    }
     seen = set()
     for socket in guest.online.sockets:
         protocol = socket.protocol.rstrip("6")
@@ -189,18 +231,26 @@ def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         if is_loopback(socket.address) or key in open_ports or key in seen:
             continue
         seen.add(key)
-        yield Finding("VMG-SW-003", facts.name,
-                      f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
-                      f"listening {protocol} port {socket.port}",
-                      wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]))
+        yield Finding(
+            "VMG-SW-003",
+            facts.name,
+            f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
+            f"listening {protocol} port {socket.port}",
+            wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]),
+        )
 
 
 def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = _guest(facts)
     for mark in (guest.file_marks or ()) if guest else ():
         if mark.problem == "world-writable":
-            yield Finding("VMG-SW-004", facts.name, f"{mark.path} is world-writable (mode {mark.mode:o})",
-                          f"world-writable {mark.path}", "no world-writable files in system paths")
+            yield Finding(
+                "VMG-SW-004",
+                facts.name,
+                f"{mark.path} is world-writable (mode {mark.mode:o})",
+                f"world-writable {mark.path}",
+                "no world-writable files in system paths",
+            )
 
 
 def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -208,8 +258,13 @@ def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     for mark in (guest.file_marks or ()) if guest else ():
         home = posixpath.dirname(mark.path)
         if mark.problem in ("setuid", "setgid") and not home.startswith(SETUID_HOMES):
-            yield Finding("VMG-SW-005", facts.name, f"{mark.path} is {mark.problem} (uid {mark.uid})",
-                          f"{mark.problem} {mark.path}", "setuid/setgid programs only in system program folders")
+            yield Finding(
+                "VMG-SW-005",
+                facts.name,
+                f"{mark.path} is {mark.problem} (uid {mark.uid})",
+                f"{mark.problem} {mark.path}",
+                "setuid/setgid programs only in system program folders",
+            )
 
 
 def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -218,8 +273,13 @@ def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         return
     problems = guest.problems + (guest.online.problems if guest.online else ())
     if problems:
-        yield Finding("VMG-SW-006", facts.name, f"parts of the guest could not be read: {'; '.join(problems)}",
-                      "guest inspection", "every guest fact readable")
+        yield Finding(
+            "VMG-SW-006",
+            facts.name,
+            f"parts of the guest could not be read: {'; '.join(problems)}",
+            "guest inspection",
+            "every guest fact readable",
+        )
 
 
 CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {

@@ -1,0 +1,66 @@
+"""The audit's entry point: fill VmFacts.guest from a VM's disks (and its agent, online).
+
+Call `inspect(facts, online=...)` once per VM before the checks run; it returns the
+GuestFacts to put in facts.guest (dataclasses.replace), or None when the VM has no
+disk image to read. Results are cached by image content, so an hourly audit re-reads
+only the disks that changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from vmguard.errors import GuestError
+from vmguard.guest.agent import AgentTransport, LibvirtAgent, read_online
+from vmguard.guest.cache import GuestCache, cache_key
+from vmguard.guest.model import GuestFacts
+from vmguard.guest.offline import DEFAULT_TIMEOUT, inspect_disks
+
+if TYPE_CHECKING:  # vmguard.facts imports vmguard.guest.model: no import cycle at run time
+    from vmguard.facts import VmFacts
+
+RUNNING = ("running", "paused")
+
+
+def inspect(
+    facts: VmFacts,
+    *,
+    online: bool = False,
+    agent: AgentTransport | None = None,
+    libvirt_uri: str = "qemu:///system",
+    cache: GuestCache | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    scan_files: bool = False,
+) -> GuestFacts | None:
+    """GuestFacts of one VM; GuestError when its disks cannot be read in `timeout` s.
+
+    online: also ask the running VM's guest agent (given, or found through libvirt at
+    libvirt_uri for libvirt VMs) for logged-in users and listening sockets.
+    """
+    disks = [(d.path, d.format) for d in facts.disks if d.path]
+    if not disks:
+        return None
+    running = facts.power_state.value in RUNNING
+    cache = cache or GuestCache()
+    key = cache_key(disks, scan_files)
+    found = cache.get(key)
+    if found is None:
+        found = inspect_disks(disks, timeout=timeout, scan_files=scan_files, running=running)
+        cache.put(key, found)
+    if online and running:
+        found = replace(found, online=read_online(agent or _libvirt_agent(facts, libvirt_uri)))
+    return found
+
+
+def _libvirt_agent(facts: VmFacts, uri: str) -> AgentTransport:
+    if facts.driver != "libvirt":
+        raise GuestError(f"{facts.name}: online inspection needs a libvirt VM (driver {facts.driver})")
+    import libvirt
+
+    try:
+        conn = libvirt.open(uri)
+        domain = conn.lookupByUUIDString(facts.uuid) if facts.uuid else conn.lookupByName(facts.name)
+    except libvirt.libvirtError as err:
+        raise GuestError(f"{facts.name}: cannot reach its guest agent: {err}") from err
+    return LibvirtAgent(domain)
