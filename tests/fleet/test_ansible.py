@@ -1,0 +1,161 @@
+"""The Ansible role against two VM hosts over real SSH, then `vmguard report merge`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fleet.hosts import Fleet, fleet
+from tests.support.require import require_root, require_tools
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+VENV = REPO / ".venv/bin"
+# Host a's VM follows the batch policy, host b's the dev policy: different findings.
+POLICY_OF = {"a": "batch.yaml", "b": "dev.yaml"}
+
+
+@dataclass(frozen=True)
+class Played:
+    root: Path
+    fleet: Fleet
+    proc: subprocess.CompletedProcess[str]
+
+    @property
+    def fetched(self) -> Path:
+        return self.root / "fetched"
+
+    def home(self, name: str) -> Path:
+        return self.root / "hosts" / name
+
+
+def _wheelhouse(root: Path) -> Path:
+    """vmguard and its dependencies as wheels, so the hosts install without an index."""
+    wheels = root / "wheelhouse"
+    subprocess.run([str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO),
+                    "libvirt-python"], check=True, timeout=300, capture_output=True)
+    return wheels
+
+
+def _site(root: Path) -> Path:
+    """Policies and one inventory per host, as a site keeps them on the controller."""
+    shutil.copytree(REPO / "policy", root / "policy")
+    for name, policy in POLICY_OF.items():
+        (root / f"inventory-{name}.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": name},
+            "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
+            "vms": [{"name": "test", "connection": "t", "policy": policy}]}))
+    return root / "policy"
+
+
+def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> Path:
+    members = {h.name: {"ansible_host": h.address,
+                        "vmguard_home": str(root / "hosts" / h.name),
+                        "vmguard_inventory": str(root / f"inventory-{h.name[-1]}.yaml")}
+               for h in hosts.hosts}
+    path = root / "hosts.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {"vmguard_hosts": {
+        "hosts": members,
+        "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": str(hosts.key),
+                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                            "-o UserKnownHostsFile=/dev/null",
+                 "ansible_python_interpreter": "/usr/bin/python3",
+                 "vmguard_wheelhouse": str(wheels), "vmguard_policy_dir": str(policy),
+                 "vmguard_fetch_dir": str(root / "fetched"),
+                 "vmguard_controller_bin": str(VENV / "vmguard")}}}}}))
+    return path
+
+
+def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str
+             ) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": f"{VENV}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(root),
+           "LC_ALL": "C.UTF-8", "ANSIBLE_HOST_KEY_CHECKING": "False",
+           "ANSIBLE_LOCAL_TEMP": str(root / "ansible-local"),
+           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"), "ANSIBLE_FORKS": "2"}
+    argv = hosts.ctl.argv(str(VENV / "ansible-playbook"), "-i", str(inventory),
+                          str(REPO / "ansible/site.yml"), *args)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def played() -> Iterator[Played]:
+    require_root()
+    require_tools("sshd", "ssh-keygen", "ssh", "ip")
+    root = Path(tempfile.mkdtemp(prefix="vmg-fleet-"))
+    try:
+        wheels, policy = _wheelhouse(root), _site(root)
+        with fleet(root) as hosts:
+            inventory = _ansible_inventory(root, hosts, wheels, policy)
+            yield Played(root, hosts, playbook(hosts, root, inventory))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _audit_locally(root: Path, name: str) -> dict:
+    """The oracle: the same audit run directly, without Ansible, SSH or the role."""
+    out = root / f"direct-{name}"
+    env = {**os.environ, "VMGUARD_LOG": str(root / f"direct-{name}.jsonl")}
+    subprocess.run([str(VENV / "vmguard"), "audit", "-i", str(root / f"inventory-{name}.yaml"),
+                    "--out", str(out), "--format", "json"], env=env, capture_output=True,
+                   timeout=120, check=False)
+    return json.loads((out / "latest/report.json").read_text())
+
+
+def test_playbook_runs_end_to_end(played: Played) -> None:
+    assert played.proc.returncode == 0, played.proc.stdout[-4000:] + played.proc.stderr[-2000:]
+    assert "failed=0" in played.proc.stdout and "unreachable=0" in played.proc.stdout
+
+
+def test_each_host_has_its_own_install_log_and_reports(played: Played) -> None:
+    for host in played.fleet.hosts:
+        home = played.home(host.name)
+        assert (home / "venv/bin/vmguard").exists()
+        assert (home / "etc/inventory.yaml").exists() and (home / "etc/batch.yaml").exists()
+        events = [json.loads(line)["kind"] for line in
+                  (home / "log/events.jsonl").read_text().splitlines()]
+        assert "audit" in events
+        assert (home / "audit_reports/latest/report.json").exists()
+
+
+def test_every_hosts_report_was_fetched(played: Played) -> None:
+    fetched = sorted(p.name for p in played.fetched.glob("*.json"))
+    assert fetched == ["vmhost-a.json", "vmhost-b.json"]
+
+
+def test_merge_of_fetched_reports_gives_expected_totals(played: Played) -> None:
+    out = played.root / "merged"
+    files = sorted(str(p) for p in played.fetched.glob("*.json"))
+    proc = subprocess.run([str(VENV / "vmguard"), "report", "merge", *files, "--out", str(out),
+                           "--fail-on", "never"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    merged = json.loads((out / "fleet.json").read_text())
+    direct = {f"vmhost-{n}": _audit_locally(played.root, n)["summary"] for n in POLICY_OF}
+    totals = merged["totals"]
+    assert totals["hosts"] == 2 and totals["vms"] == 2
+    assert totals["failing"] == sum(s["failing"] for s in direct.values()) > 0
+    for severity in merged["severities"]:
+        assert totals["by_severity"][severity] == sum(s["by_severity"][severity]
+                                                      for s in direct.values())
+    assert {h["host"]: h["failing"] for h in merged["hosts"]} == {
+        name: s["failing"] for name, s in direct.items()}
+    ranks = [merged["severities"].index(f["severity"]) for f in merged["findings"]
+             if not f["waived"]]
+    assert ranks == sorted(ranks), "findings are not worst first"
+
+
+def test_playbook_wrote_the_fleet_report(played: Played) -> None:
+    fleet_dir = played.fetched / "fleet"
+    assert {p.name for p in fleet_dir.iterdir()} >= {"fleet.json", "fleet.md", "fleet.html"}
+    assert json.loads((fleet_dir / "fleet.json").read_text())["totals"]["hosts"] == 2
