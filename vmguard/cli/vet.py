@@ -1,9 +1,49 @@
-"""CLI commands of the vet area (placeholder until the area lands)."""
+"""`vmguard vet QUARANTINE --policy P --to PUBLIC/JOB`: vet a job's output and promote it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from vmguard.cli.output import add_format, print_json
+from vmguard.errors import VetInputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this area's subcommands."""
+    vet = sub.add_parser(
+        "vet", help="vet a job's quarantine directory and promote what passes",
+        description="Check every file a job wrote into QUARANTINE against the policy's "
+        "quarantine section and publish what passes to --to, all at once.",
+    )
+    vet.add_argument("quarantine", metavar="QUARANTINE_DIR")
+    vet.add_argument("--policy", required=True, metavar="POLICY", help="policy file")
+    vet.add_argument("--to", metavar="PUBLIC_DIR",
+                     help="the job's output directory in the public area (must not exist); "
+                     "default: the policy's quarantine.promote.to")
+    vet.add_argument("--job", help="job id for the manifest and log (default: the "
+                     "quarantine directory's name)")
+    vet.add_argument("--dry-run", action="store_true", help="check only; publish nothing")
+    vet.add_argument("--per-file", action="store_true",
+                     help="publish the accepted files even if others are rejected")
+    vet.add_argument("--remove-promoted", action="store_true",
+                     help="delete the published files from the quarantine afterwards")
+    add_format(vet)
+    vet.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vmguard.policy.loader import load_policy
+    from vmguard.quarantine import report
+    from vmguard.quarantine.api import vet
+
+    policy = load_policy(args.policy)
+    if "spec.quarantine" not in policy.origins:
+        raise VetInputError(f"{args.policy}: the policy has no quarantine section (spec.quarantine)")
+    result = vet(args.quarantine, policy, args.to, job=args.job, dry_run=args.dry_run,
+                 per_file=True if args.per_file else None,
+                 remove_promoted=args.remove_promoted)
+    if args.format == "json":
+        print_json(result.to_dict())
+    else:
+        sys.stdout.write(report.report_text(result))
+    return result.exit_code

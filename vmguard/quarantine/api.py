@@ -17,7 +17,7 @@ from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector
-from vmguard.quarantine.model import Entry, Kind, Status, VetResult, Verdict
+from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.pipeline import CopyPhase, decide
 from vmguard.quarantine.removal import remove_sources
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk

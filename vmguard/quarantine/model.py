@@ -7,12 +7,12 @@ tell *why* a file stayed in quarantine without parsing messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from vmguard.errors import ExitCode
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why an entry is not promoted."""
 
     SYMLINK = "symlink"
@@ -43,20 +43,20 @@ class Reason(str, Enum):
     UNREADABLE = "unreadable"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     SKIPPED = "skipped"  # a kind the policy does not forbid but vmguard never publishes
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     FILE = "file"
     DIRECTORY = "directory"
     SYMLINK = "symlink"
     OTHER = "other"  # FIFO, socket, device
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PROMOTED = "promoted"  # everything accepted and published
     PARTIAL = "partial"  # per-file mode: the accepted part was published
     REJECTED = "rejected"  # something rejected, nothing published

@@ -1,7 +1,8 @@
 """The manifest and the vetting report: JSON for machines, a short summary for people.
 
 Both are JSON (ensure_ascii) or escaped text, so no file name can forge a line or a
-field: names reach the text summary only through names.shown().
+field: entry paths are already in names.shown() form (accepted names cannot contain
+anything shown() would escape).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from vmguard.quarantine.model import Entry, Status, VetResult, Verdict
+from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 from vmguard.quarantine.names import shown
 
 MANIFEST_VERSION = 1
@@ -52,8 +53,8 @@ def _size(n: int) -> str:
 
 def _rejected_line(entry: Entry) -> str:
     reasons = ", ".join(r.value for r in entry.reasons)
-    detail = f" ({shown(entry.detail)})" if entry.detail else ""
-    return f"  {shown(entry.path)}: {reasons}{detail}"
+    detail = f" ({entry.detail})" if entry.detail else ""
+    return f"  {entry.path}: {reasons}{detail}"
 
 
 def report_text(result: VetResult) -> str:
