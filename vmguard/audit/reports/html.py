@@ -15,7 +15,7 @@ from vmguard.audit.reports.interface import Document, Format
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_RUNS = 30  # the trend chart shows the last runs only
-CHART_W, CHART_H, BAR_GAP = 600, 120, 4
+CHART_W, CHART_H, BAR_GAP, BAR_MAX = 600, 120, 4, 40
 COLORS = {"critical": "#7f0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d", "info": "#90a4ae"}
 
 
@@ -33,7 +33,7 @@ def trend_bars(trend: list[dict]) -> list[Bar]:
     """Stacked bars, one per run, severities bottom-up from critical."""
     points = trend[-CHART_RUNS:]
     top = max([sum(p["counts"].values()) for p in points] + [1])
-    width = CHART_W / max(len(points), 1)
+    width = min(CHART_W / max(len(points), 1), BAR_MAX)
     bars = []
     for i, point in enumerate(points):
         base = CHART_H
@@ -56,10 +56,15 @@ _ENV = jinja2.Environment(
 )
 
 
+def trend_top(trend: list[dict]) -> int:
+    return max([sum(p["counts"].values()) for p in trend[-CHART_RUNS:]] + [0])
+
+
 def render(doc: Document) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
-        doc=doc, bars=trend_bars(doc["trend"]), colors=COLORS, chart_w=CHART_W, chart_h=CHART_H
+        doc=doc, bars=trend_bars(doc["trend"]), top=trend_top(doc["trend"]), colors=COLORS,
+        chart_w=CHART_W, chart_h=CHART_H, runs=len(doc["trend"][-CHART_RUNS:]),
     )
 
 
