@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import vmguard
-from vmguard import log
 from tests.quarantine.conftest import ELF, published_files, rules, snapshot, write
 from tests.support.require import require_root
+from vmguard import log
 from vmguard.quarantine.model import Reason, Status, Verdict
 
 SECRET = b"TOP-SECRET-OUTSIDE-THE-QUARANTINE"

@@ -106,6 +106,7 @@ class CopyPhase:
         return outcomes
 
     def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
+        hooks.reach("open", node.parts)
         try:
             src, before = open_source(dirs.src, node, self.forbid)
         except Refused as refused:

@@ -50,7 +50,12 @@ def kind_of(mode: int) -> Kind:
 
 def open_dir_checked(name: str, parent_fd: int, dev: int, ino: int) -> int:
     """Open a subdirectory without following links; raise OSError if it is not (dev, ino)."""
-    fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    except NotADirectoryError as err:  # O_DIRECTORY wins over O_NOFOLLOW: name a symlink
+        if stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode):
+            raise OSError(errno.ELOOP, "is a symlink") from err
+        raise
     st = os.fstat(fd)
     if (st.st_dev, st.st_ino) != (dev, ino):
         os.close(fd)
