@@ -1,0 +1,119 @@
+"""The rule catalog: well-formed, one check per VM rule, printed by `vmguard rules`, and
+shipped inside the built wheel where an installed vmguard finds it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vmguard.audit.catalog import ID_PATTERN, REQUIRED, load_catalog
+from vmguard.audit.checks import vm_checks
+from vmguard.cli import main
+from vmguard.errors import AuditError
+
+ROOT = Path(__file__).resolve().parents[2]
+# Rules the engine raises itself (they need the inventory, not one VM's facts).
+ENGINE_RULES = {"VMG-INV-001", "VMG-INV-002"}
+# Families whose checks other areas own (firewall, guest inspection).
+OTHER_AREAS = {"FW", "USR", "SW"}
+
+
+def test_every_rule_file_is_complete():
+    files = sorted((ROOT / "rules").glob("*.yaml"))
+    assert len(files) >= 30
+    for path in files:
+        doc = yaml.safe_load(path.read_text())
+        assert set(REQUIRED) <= set(doc), path
+        assert ID_PATTERN.match(doc["id"]) and doc["id"] == path.stem
+        assert doc["references"] and all(r["url"].startswith("https://") for r in doc["references"])
+        assert len(doc["rationale"]) > 80 and len(doc["remediation"]) > 30
+
+
+def test_checks_and_catalog_agree():
+    catalog = load_catalog()
+    checks = set(vm_checks())
+    assert checks <= catalog.ids
+    mine = {r.id for r in catalog if r.area not in OTHER_AREAS}
+    assert mine - ENGINE_RULES <= checks
+
+
+def test_required_areas_are_covered():
+    areas = {rule.area for rule in load_catalog()}
+    assert {"NET", "FS", "DEV", "VET", "INV"} <= areas
+
+
+def test_rules_list_and_show(capsys):
+    assert main(["rules", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "VMG-DEV-001" in out and "critical" in out
+    assert main(["rules", "list", "--area", "FS"]) == 0
+    assert set(line.split()[0][:6] for line in capsys.readouterr().out.splitlines()) == {"VMG-FS"}
+    assert main(["rules", "show", "vmg-net-003"]) == 0
+    shown = capsys.readouterr().out
+    assert "How to fix:" in shown and "https://www.virtualbox.org/manual/" in shown
+
+
+def test_rules_show_unknown_is_an_error(capsys):
+    assert main(["rules", "show", "VMG-XXX-999"]) == 3
+    assert "unknown rule" in capsys.readouterr().err
+
+
+def test_malformed_rule_is_reported(tmp_path):
+    (tmp_path / "VMG-DEV-999.yaml").write_text("id: VMG-DEV-999\ntitle: x\n")
+    with pytest.raises(AuditError, match="lacks severity"):
+        load_catalog(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = out.glob("vmguard-*.whl")
+    return path
+
+
+def test_wheel_contains_the_catalog(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).stem for n in names if n.startswith("vmguard/catalog/")}
+    assert shipped == {p.stem for p in (ROOT / "rules").glob("*.yaml")}
+    assert "vmguard/audit/reports/schema/report-v1.json" in names
+    assert "vmguard/audit/reports/templates/report.html.j2" in names
+    assert "vmguard/demo/files/batch.yaml" in names
+
+
+def test_installed_wheel_loads_its_catalog(wheel, tmp_path):
+    env = tmp_path / "venv"
+    venv.create(env, system_site_packages=True)
+    python = env / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, timeout=300)
+    code = "from vmguard.audit.catalog import load_catalog; c = load_catalog(); print(c.directory, len(c))"
+    # run outside the source tree so the checkout's rules/ cannot be found
+    proc = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True, timeout=120
+    )
+    directory, count = proc.stdout.split()
+    assert directory.endswith("site-packages/vmguard/catalog")
+    assert int(count) == len(load_catalog())
