@@ -88,7 +88,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from vmguard.demo.run import run_demo
 
-    return run_demo(Path(args.out), out=sys.stdout)
+    return run_demo(Path(args.out), sys.stdout)
 
 
 def _register_audit(sub: argparse._SubParsersAction) -> None:

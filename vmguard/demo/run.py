@@ -1,0 +1,92 @@
+"""`vmguard demo`: build the lab in a temporary folder, then plan, audit and vet it.
+
+Everything the demo does is an ordinary library call a newcomer can make on their own
+VMs; the output names the command behind each step and where the reports are.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from vmguard.audit import summary
+from vmguard.audit.run import run_audit
+from vmguard.demo import scenario
+from vmguard.demo.build import Lab, write_lab
+from vmguard.drivers import open_driver
+from vmguard.errors import ExitCode
+from vmguard.inventory import Inventory
+from vmguard.inventory_loader import load_inventory
+from vmguard.plan import make_plan
+
+WIDTH = 100
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= WIDTH else text[: WIDTH - 1] + "…"
+
+
+def _plan_lines(inventory: Inventory) -> list[str]:
+    driver = open_driver(inventory.connections[0])
+    try:
+        lines = []
+        for name in scenario.MANAGED:
+            policy = inventory.entry_for(name).policy
+            plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
+            changes = [f"{c.subject} {c.current}->{c.wanted}" for c in plan.changes + plan.manual]
+            what = f"{len(changes)} to change: " + "; ".join(changes) if changes else "as wanted"
+            lines.append(f"   {name:15} {what}")
+        return lines
+    finally:
+        driver.close()
+
+
+def _vet_lines(lab: Lab, inventory: Inventory) -> list[str]:
+    from vmguard import vet
+
+    quarantine = lab.quarantine("gleam-batch-01") / scenario.JOB
+    scenario.fill_quarantine(quarantine)
+    policy = inventory.entry_for("gleam-batch-01").policy
+    result = vet(quarantine, policy, to=lab.root / "public" / scenario.JOB)
+    rejected = ", ".join(f"{e.path} ({', '.join(r.value for r in e.reasons)})" for e in result.rejected)
+    return [
+        f"   {scenario.JOB}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, "
+        f"status {result.status.value} (all-or-nothing: nothing published)",
+        f"   rejected: {rejected}",
+    ]
+
+
+def _audit_lines(inventory: Inventory, out: Path) -> list[str]:
+    result = run_audit(inventory, out).result
+    return [
+        f"   {summary.counts_line(result)}",
+        *(f" {line}" for line in summary.worst_lines(result, limit=6)),
+        f"   ... and {scenario.UNMANAGED!r} is on the hypervisor, in no inventory (VMG-INV-001)",
+    ]
+
+
+def run_demo(out: Path, stream: TextIO) -> int:
+    with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp:
+        lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED)
+        inventory = load_inventory(lab.inventory)
+        lines = [
+            "vmguard demo: 5 VMs on libvirt's test driver (no hypervisor needed), one policy",
+            "and one finished job's quarantine, in $LAB (removed afterwards).",
+            "",
+            "1. plan   `vmguard plan`: what `vmguard apply` would change in each VM",
+            *_plan_lines(inventory),
+            "",
+            "2. audit  `vmguard audit` (hourly from cron): what does not hold, worst first",
+            *_audit_lines(inventory, out),
+            "",
+            "3. vet    `vmguard vet`: what may leave a job's quarantine for public space",
+            *_vet_lines(lab, inventory),
+            "",
+            f"reports: {out / 'latest' / 'report.html'} (and report.json, report.md)",
+            "next:    vmguard rules show VMG-DEV-006 | vmguard audit --inventory YOURS.yaml",
+            "         (docs/audit.md has cron and systemd timer examples)",
+        ]
+        for line in lines:  # one screen: lab paths shortened to $LAB, long lines clipped
+            print(_clip(line.replace(tmp, "$LAB")), file=stream)
+    return ExitCode.OK
