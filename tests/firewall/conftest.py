@@ -22,6 +22,7 @@ from tests.support.netns import Netns
 from tests.support.require import require_root, require_tools
 
 REPO = Path(__file__).resolve().parents[2]
+IP = shutil.which("ip") or "/usr/sbin/ip"
 
 POLICIES = {
     "vm1": """\
@@ -79,7 +80,7 @@ class Firewall:
 
     def __call__(self, *args: str, inventory: Path | None = None,
                  check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = ["ip", "netns", "exec", self.ns.name, sys.executable, "-m", "vmguard",
+        argv = [IP, "netns", "exec", self.ns.name, sys.executable, "-m", "vmguard",
                 "firewall", *args, "--inventory", str(inventory or self.inventory),
                 "--backend", self.backend]
         proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=120,
