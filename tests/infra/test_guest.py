@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import libvirt
@@ -76,3 +77,13 @@ def test_reap_stale_removes_only_domains_of_dead_runs(libvirt_conn, tcg_domain):
     assert libvirt_conn.lookupByName(live.name).name() == live.name
     with pytest.raises(libvirt.libvirtError):
         libvirt_conn.lookupByName(stale.name)
+
+
+def test_agent_shutdown_powers_the_guest_off(tcg_domain):
+    # qemu-ga's guest-shutdown runs /sbin/shutdown, which the image provides.
+    made = tcg_domain.start()
+    made.dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+    deadline = time.monotonic() + 60
+    while made.dom.isActive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not made.dom.isActive(), made.console_text()[-1000:]
