@@ -35,23 +35,30 @@ def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, .
     """Every VM rule over one VM's facts, with the entry's policy's waivers applied."""
     policy = entry.policy
     findings = [f for check in ctx.checks.values() for f in check(policy, facts)]
-    return _outcomes(ctx, findings, policy.waivers)
+    return outcomes(ctx, findings, policy.waivers)
 
 
-def _outcomes(ctx: Context, findings: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
+def outcomes(ctx: Context, findings: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
+    """Findings with their catalog rules and waiver states."""
     outcomes = (Outcome(f, ctx.catalog.get(f.rule)) for f in findings)
     return tuple(apply_waivers(o, waivers, ctx.today) for o in outcomes)
 
 
+def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
+    """VMG-INV-001 for a VM the connection knows and no inventory entry names."""
+    return [
+        Finding(
+            "VMG-INV-001",
+            name,
+            f"VM {name!r} on connection {conn.name} is in no inventory entry",
+            f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
+            "every VM named by an inventory entry",
+        )
+    ]
+
+
 def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
-    finding = Finding(
-        "VMG-INV-001",
-        name,
-        f"VM {name!r} on connection {conn.name} is in no inventory entry",
-        f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
-        "every VM named by an inventory entry",
-    )
-    return VmReport(name, conn.name, outcomes=_outcomes(ctx, [finding]))
+    return VmReport(name, conn.name, outcomes=outcomes(ctx, unmanaged_findings(conn, name)))
 
 
 def _missing(ctx: Context, entry: VmEntry) -> VmReport:
@@ -63,7 +70,7 @@ def _missing(ctx: Context, entry: VmEntry) -> VmReport:
         "the VM exists, or the entry is removed",
     )
     return VmReport(
-        entry.pattern, entry.connection, entry.policy.name, _outcomes(ctx, [finding], entry.policy.waivers)
+        entry.pattern, entry.connection, entry.policy.name, outcomes(ctx, [finding], entry.policy.waivers)
     )
 
 
@@ -124,5 +131,5 @@ def audit(
             vms += _unreached(inventory, conn, f"cannot list VMs: {err}")
         finally:
             driver.close()
-    host = audit_host(inventory, lambda findings: _outcomes(ctx, findings))
+    host = audit_host(inventory, lambda findings: outcomes(ctx, findings))
     return AuditResult(run, started, inventory.source, tuple(vms), host, tuple(errors))

@@ -1,7 +1,8 @@
 """The host section of an audit: the firewall, when the inventory configures one.
 
-The firewall family (vmguard.audit.checks.firewall, owned by the firewall area) exposes
-`read_host(inventory)` returning its typed firewall state and HOST_CHECKS over it.
+vmguard.firewall.service.audit(inventory) compares the live ruleset with the compiled one
+(read-only) and returns a FirewallAudit; the firewall family's HOST_CHECKS
+(vmguard.audit.checks.firewall, owned by the firewall area) turn it into findings.
 Whatever prevents that audit is stated plainly in the report, never a crash.
 """
 
@@ -35,8 +36,10 @@ def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
         if err.name != FIREWALL_FAMILY:
             raise
         return _not_audited("this build has no firewall checks")
+    from vmguard.firewall import service
+
     try:
-        state = family.read_host(inventory)
+        state = service.audit(inventory)
     except VmguardError as err:
         return _not_audited(str(err))
     findings = [f for check in family.HOST_CHECKS.values() for f in check(state)]

@@ -63,8 +63,13 @@ def trend_top(trend: list[dict]) -> int:
 def render(doc: Document) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
-        doc=doc, bars=trend_bars(doc["trend"]), top=trend_top(doc["trend"]), colors=COLORS,
-        chart_w=CHART_W, chart_h=CHART_H, runs=len(doc["trend"][-CHART_RUNS:]),
+        doc=doc,
+        bars=trend_bars(doc["trend"]),
+        top=trend_top(doc["trend"]),
+        colors=COLORS,
+        chart_w=CHART_W,
+        chart_h=CHART_H,
+        runs=len(doc["trend"][-CHART_RUNS:]),
     )
 
 
