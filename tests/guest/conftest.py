@@ -1,0 +1,94 @@
+"""Shared, session-scoped guest images and their (expensive) offline inspection.
+
+libguestfs's appliance runs under TCG here (/dev/kvm cannot run guests on these
+machines): LIBGUESTFS_BACKEND=direct and force_tcg are set for these tests only;
+vmguard itself leaves libguestfs's defaults (KVM) alone for users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.guest import images
+from tests.support.require import require, require_root, require_tools
+from vmguard.facts import Disk, PowerState, VmFacts
+from vmguard.guest import inspect
+from vmguard.guest.cache import GuestCache
+from vmguard.guest.model import GuestFacts
+
+TCG_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def libguestfs_tcg():
+    """Needs Debian's python3-guestfs; the environment is restored afterwards."""
+    require_root()
+    require_tools("mkfs.ext4", "rpm", "rpmbuild", "db5.3_load")
+    try:
+        import guestfs  # noqa: F401
+    except ImportError:
+        require(False, "python3-guestfs not installed (./dev setup)")
+    saved = {k: os.environ.get(k) for k in TCG_ENV}
+    os.environ.update(TCG_ENV)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class Inspected:
+    image: Path
+    facts: GuestFacts
+    hash_before: str
+    hash_after: str
+    vm: VmFacts
+
+
+def vm_facts(name: str, image: Path, state: PowerState = PowerState.OFF) -> VmFacts:
+    return VmFacts(name=name, driver="libvirt", power_state=state, disks=(Disk(str(image), "raw"),))
+
+
+@pytest.fixture(scope="session")
+def guest_images(tmp_path_factory, libguestfs_tcg) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("guest-images")
+    dpkg = images.dpkg_root(work / "dpkg-root")
+    (work / "rpm-work").mkdir()
+    rpm = images.rpm_root(work / "rpm-root", work / "rpm-work")
+    return {
+        "dpkg": images.ext4_image(dpkg, work / "debian12.img"),
+        "rpm": images.ext4_image(rpm, work / "rhel6.img"),
+    }
+
+
+@pytest.fixture(scope="session")
+def guest_cache(tmp_path_factory) -> GuestCache:
+    return GuestCache(tmp_path_factory.mktemp("guest-cache"))
+
+
+@pytest.fixture(scope="session")
+def inspected(guest_images, guest_cache) -> dict[str, Inspected]:
+    """Each image inspected once (one appliance boot each), hashed before and after."""
+    found = {}
+    for kind, image in guest_images.items():
+        before = sha256(image)
+        vm = vm_facts(f"vm-{kind}", image)
+        facts = inspect(vm, cache=guest_cache, timeout=300)
+        found[kind] = Inspected(image, facts, before, sha256(image), vm)
+        print(f"\n{kind}: inspected in {facts.seconds:.1f} s")
+    return found
