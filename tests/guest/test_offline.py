@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,7 +88,10 @@ def _summary(found):
 def test_dpkg_guest_each_violation_found_nothing_else(inspected):
     assert _summary(findings(inspected["dpkg"])) == [
         ("VMG-SW-001", "software 'exim4' (/usr/sbin/exim4, /var/lib/dpkg/status)"),
-        ("VMG-SW-001", "software 'firefox' (/usr/bin/firefox-esr, /usr/lib/firefox-esr, /var/lib/dpkg/status)"),
+        (
+            "VMG-SW-001",
+            "software 'firefox' (/usr/bin/firefox-esr, /usr/lib/firefox-esr, /var/lib/dpkg/status)",
+        ),
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
         ("VMG-USR-001", "account 'intruder' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
@@ -153,7 +157,7 @@ def _appliances() -> set[str]:
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
         if b"vmguard.guest.worker" in cmdline or b"guestfs" in cmdline:
