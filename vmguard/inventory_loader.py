@@ -88,21 +88,31 @@ class _Loader:
 
     def vm(self, vm: dict[str, Any], i: int, names: set[str]) -> VmEntry | None:
         if vm["connection"] not in names:
-            self.problem(("vms", i, "connection"), f"unknown connection '{vm['connection']}' "
-                         f"(known: {', '.join(sorted(names))})")
+            self.problem(
+                ("vms", i, "connection"),
+                f"unknown connection '{vm['connection']}' (known: {', '.join(sorted(names))})",
+            )
         policy = self.policy(vm["policy"], ("vms", i, "policy"))
         addresses = self.addresses(vm, i)
         if policy is None:
             return None
         pos = self.doc.pos(("vms", i))
-        return VmEntry(vm["name"], vm["connection"], policy, addresses, vm.get("mac", "").lower(),
-                       vm.get("interface", ""), vm.get("quarantine") or _default_quarantine(policy),
-                       f"{pos.file}:{pos.line}:{pos.col}")
+        return VmEntry(
+            vm["name"],
+            vm["connection"],
+            policy,
+            addresses,
+            vm.get("mac", "").lower(),
+            vm.get("interface", ""),
+            vm.get("quarantine") or _default_quarantine(policy),
+            f"{pos.file}:{pos.line}:{pos.col}",
+        )
 
     def firewall(self) -> FirewallSettings:
         fw = self.doc.data.get("firewall", {})
-        return FirewallSettings(FirewallBackend(fw.get("backend", "nftables")),
-                                tuple(fw.get("vm_interfaces", ())))
+        return FirewallSettings(
+            FirewallBackend(fw.get("backend", "nftables")), tuple(fw.get("vm_interfaces", ()))
+        )
 
 
 def _default_quarantine(policy: Policy) -> str:
@@ -132,15 +142,21 @@ def _waiver_problems(entries: list[tuple[int, VmEntry]]) -> Iterator[Problem]:
         for i, waiver in enumerate(entry.policy.waivers):
             covered = any(
                 other.policy.source == entry.policy.source
-                and (fnmatch.fnmatchcase(other.pattern, waiver.vm)
-                     or fnmatch.fnmatchcase(waiver.vm, other.pattern))
+                and (
+                    fnmatch.fnmatchcase(other.pattern, waiver.vm)
+                    or fnmatch.fnmatchcase(waiver.vm, other.pattern)
+                )
                 for _, other in entries
             )
             if not covered:
                 file, line, col = entry.policy.origin(f"spec.waivers[{i}].vm").rsplit(":", 2)
-                yield Problem(file, int(line), int(col), f"spec.waivers[{i}].vm",
-                              f"waiver names VM '{waiver.vm}', which no inventory entry using "
-                              "this policy matches")
+                yield Problem(
+                    file,
+                    int(line),
+                    int(col),
+                    f"spec.waivers[{i}].vm",
+                    f"waiver names VM '{waiver.vm}', which no inventory entry using this policy matches",
+                )
 
 
 def check_inventory(path: str | Path) -> CheckedInventory:

@@ -47,9 +47,12 @@ CASES = [
     ("automount-type", "spec: {shared_folders: {automount: 1}}\n",
      "spec.shared_folders.automount: expected true or false, got a number",
      "spec: {shared_folders: {automount: true}}\n"),
-    ("clipboard", "spec: {devices: {clipboard: off}}\n", "spec.devices.clipboard: False is not allowed (use "
+    ("clipboard", "spec: {devices: {clipboard: open}}\n", "spec.devices.clipboard: 'open' is not allowed (use "
      "'disabled', 'host-to-guest', 'guest-to-host' or 'bidirectional')",
      "spec: {devices: {clipboard: disabled}}\n"),
+    ("yaml-boolean", "spec: {devices: {clipboard: off}}\n", "spec.devices.clipboard: YAML reads yes/no/on/off "
+     "as true/false; write one of 'disabled', 'host-to-guest', 'guest-to-host' or 'bidirectional' (quote it "
+     "if it must be a word)", None),
     ("usb", "spec: {devices: {usb: none}}\n",
      "spec.devices.usb: 'none' is not allowed (use 'disabled' or 'enabled')", "spec: {devices: {usb: enabled}}\n"),
     ("remote-display", "spec: {devices: {remote_display: vnc}}\n", "spec.devices.remote_display: 'vnc' is "

@@ -25,7 +25,7 @@ CASES = [
      "spec.shared_folders.allow[0].host_path: sharing the host's root directory is never allowed", None, False),
     ("input-read-write",
      SHARE + "      - {name: in, host_path: /vmdata/in, access: read-write, purpose: input}\n",
-     "spec.shared_folders.allow[0].access: a input share must be read-only (a guest could alter what "
+     "spec.shared_folders.allow[0].access: shares for input must be read-only (a guest could alter what "
      "other jobs read)", SHARE + "      - {name: in, host_path: /vmdata/in, access: read-only, purpose: input}\n",
      False),
     ("output-read-only",

@@ -17,15 +17,27 @@ from vmguard.policy import model as m
 from vmguard.policy.source import Document, Path_
 from vmguard.policy.validate import dotted
 
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "PIB": 2**50}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "PB": 10**15,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+    "PIB": 2**50,
+}
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 def parse_size(value: int | str) -> int:
     """20GiB -> 21474836480; 20GB -> 20000000000; plain numbers are bytes."""
-    if isinstance(value, int):
-        return value
+    if not isinstance(value, str):  # JSON Schema's "integer" admits 1.0
+        return int(value)
     number, unit = re.fullmatch(r"([0-9.]+) ?([A-Za-z]*)", value.strip()).groups()  # type: ignore[union-attr]
     return int(float(number) * _UNITS[unit.upper()])
 
@@ -39,7 +51,7 @@ def parse_duration(value: float | str) -> float:
 
 def parse_mode(value: int | str) -> int:
     """Permission bits: an int (YAML 1.1 reads 0644 as octal) or an octal string '0644'."""
-    return int(value, 8) if isinstance(value, str) else value
+    return int(value, 8) if isinstance(value, str) else int(value)
 
 
 def _listify(value: Any) -> list[Any]:
@@ -98,8 +110,11 @@ class Builder:
     def ports(self, values: list[Any], path: Path_) -> tuple[m.PortRange, ...]:
         out = []
         for i, value in enumerate(values):
-            first, _, last = str(value).partition("-")
-            lo, hi = int(first), int(last or first)
+            if isinstance(value, str):
+                first, _, last = value.partition("-")
+                lo, hi = int(first), int(last or first)
+            else:  # JSON Schema's "integer" admits 1.0
+                lo = hi = int(value)
             if not (1 <= lo <= hi <= 65535):
                 self.problem((*path, i), f"'{value}' is not a port range from 1 to 65535, low-high")
                 continue
@@ -109,43 +124,60 @@ class Builder:
     def network(self, d: dict[str, Any]) -> m.NetworkPolicy:
         base: Path_ = ("spec", "network")
         egress = tuple(
-            m.Egress(e["name"], self.networks(e["to"], (*base, "egress", i, "to")),
-                     self.ports(e.get("ports", []), (*base, "egress", i, "ports")),
-                     m.Protocol(e.get("protocol", "tcp")))
+            m.Egress(
+                e["name"],
+                self.networks(e["to"], (*base, "egress", i, "to")),
+                self.ports(e.get("ports", []), (*base, "egress", i, "ports")),
+                m.Protocol(e.get("protocol", "tcp")),
+            )
             for i, e in enumerate(d.get("egress", []))
         )
         ingress = tuple(
-            m.Ingress(e["name"], self.ports(e["ports"], (*base, "ingress", i, "ports")),
-                      self.networks(e["from"], (*base, "ingress", i, "from")),
-                      m.Protocol(e.get("protocol", "tcp")))
+            m.Ingress(
+                e["name"],
+                self.ports(e["ports"], (*base, "ingress", i, "ports")),
+                self.networks(e["from"], (*base, "ingress", i, "from")),
+                m.Protocol(e.get("protocol", "tcp")),
+            )
             for i, e in enumerate(d.get("ingress", []))
         )
-        return m.NetworkPolicy(m.NetworkMode(d.get("mode", "none")), egress, ingress,
-                               d.get("log_denied", True))
+        return m.NetworkPolicy(
+            m.NetworkMode(d.get("mode", "none")), egress, ingress, d.get("log_denied", True)
+        )
 
     # -- the other sections --------------------------------------------------------
     def shares(self, d: dict[str, Any]) -> m.SharedFoldersPolicy:
         allow = tuple(
-            m.ShareRule(s["name"], s["host_path"], m.Access(s["access"]),
-                        m.SharePurpose(s.get("purpose", "other")))
+            m.ShareRule(
+                s["name"], s["host_path"], m.Access(s["access"]), m.SharePurpose(s.get("purpose", "other"))
+            )
             for s in d.get("allow", [])
         )
-        return m.SharedFoldersPolicy(allow, tuple(d.get("forbid_host_paths", ())),
-                                     d.get("automount", False), d.get("allow_symlinks", False))
+        return m.SharedFoldersPolicy(
+            allow,
+            tuple(d.get("forbid_host_paths", ())),
+            d.get("automount", False),
+            d.get("allow_symlinks", False),
+        )
 
     def devices(self, d: dict[str, Any]) -> m.DevicesPolicy:
-        kinds = {"clipboard": m.TransferMode, "drag_and_drop": m.TransferMode,
-                 "remote_display": m.RemoteDisplay}
+        kinds = {
+            "clipboard": m.TransferMode,
+            "drag_and_drop": m.TransferMode,
+            "remote_display": m.RemoteDisplay,
+        }
         return m.DevicesPolicy(**{k: kinds.get(k, m.Toggle)(v) for k, v in d.items()})
 
     def users(self, d: dict[str, Any]) -> m.UsersPolicy:
-        return m.UsersPolicy(tuple(d.get("interactive_login", ())), d.get("root_login", False),
-                             d.get("password_authentication", False))
+        return m.UsersPolicy(
+            tuple(d.get("interactive_login", ())),
+            d.get("root_login", False),
+            d.get("password_authentication", False),
+        )
 
     def software(self, d: dict[str, Any]) -> m.SoftwarePolicy:
         services = d.get("allowed_services")
-        return m.SoftwarePolicy(tuple(d.get("forbid", ())),
-                                None if services is None else tuple(services))
+        return m.SoftwarePolicy(tuple(d.get("forbid", ())), None if services is None else tuple(services))
 
     def quarantine(self, d: dict[str, Any]) -> m.QuarantinePolicy:
         q = m.QuarantinePolicy()
@@ -153,22 +185,27 @@ class Builder:
         return m.QuarantinePolicy(
             max_file_size=parse_size(d.get("max_file_size", q.max_file_size)),
             max_total_size=parse_size(d.get("max_total_size", q.max_total_size)),
-            max_files=d.get("max_files", q.max_files),
-            max_depth=d.get("max_depth", q.max_depth),
-            max_name_length=d.get("max_name_length", q.max_name_length),
+            max_files=int(d.get("max_files", q.max_files)),
+            max_depth=int(d.get("max_depth", q.max_depth)),
+            max_name_length=int(d.get("max_name_length", q.max_name_length)),
             allow_types=tuple(d.get("allow_types", q.allow_types)),
             forbid=tuple(m.FileKind(k) for k in d.get("forbid", [k.value for k in q.forbid])),
-            scanner=None if scanner is None else m.Scanner(
-                tuple(scanner["command"]), parse_duration(scanner.get("timeout", 60))),
+            scanner=None
+            if scanner is None
+            else m.Scanner(tuple(scanner["command"]), parse_duration(scanner.get("timeout", 60))),
             promote=self.promote(d.get("promote", {})),
         )
 
     def promote(self, d: dict[str, Any]) -> m.PromotePolicy:
         p = m.PromotePolicy()
-        return m.PromotePolicy(d.get("to"), m.PromoteMode(d.get("mode", p.mode.value)),
-                               parse_mode(d.get("file_mode", p.file_mode)),
-                               parse_mode(d.get("dir_mode", p.dir_mode)),
-                               d.get("owner"), d.get("group"))
+        return m.PromotePolicy(
+            d.get("to"),
+            m.PromoteMode(d.get("mode", p.mode.value)),
+            parse_mode(d.get("file_mode", p.file_mode)),
+            parse_mode(d.get("dir_mode", p.dir_mode)),
+            d.get("owner"),
+            d.get("group"),
+        )
 
     def waiver(self, w: dict[str, Any], i: int) -> m.Waiver:
         try:

@@ -14,10 +14,24 @@ def _ports(ports: tuple[m.PortRange, ...]) -> list[int | str]:
 def _network(n: m.NetworkPolicy) -> dict[str, Any]:
     return {
         "mode": n.mode.value,
-        "egress": [{"name": e.name, "to": [str(x) for x in e.to], "ports": _ports(e.ports),
-                    "protocol": e.protocol.value} for e in n.egress],
-        "ingress": [{"name": i.name, "ports": _ports(i.ports), "from": [str(x) for x in i.sources],
-                     "protocol": i.protocol.value} for i in n.ingress],
+        "egress": [
+            {
+                "name": e.name,
+                "to": [str(x) for x in e.to],
+                "ports": _ports(e.ports),
+                "protocol": e.protocol.value,
+            }
+            for e in n.egress
+        ],
+        "ingress": [
+            {
+                "name": i.name,
+                "ports": _ports(i.ports),
+                "from": [str(x) for x in i.sources],
+                "protocol": i.protocol.value,
+            }
+            for i in n.ingress
+        ],
         "log_denied": n.log_denied,
     }
 
@@ -25,11 +39,14 @@ def _network(n: m.NetworkPolicy) -> dict[str, Any]:
 def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
     p = q.promote
     out: dict[str, Any] = {
-        "max_file_size": q.max_file_size, "max_total_size": q.max_total_size,
-        "max_files": q.max_files, "max_depth": q.max_depth, "max_name_length": q.max_name_length,
-        "allow_types": list(q.allow_types), "forbid": [k.value for k in q.forbid],
-        "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}",
-                    "dir_mode": f"{p.dir_mode:04o}"},
+        "max_file_size": q.max_file_size,
+        "max_total_size": q.max_total_size,
+        "max_files": q.max_files,
+        "max_depth": q.max_depth,
+        "max_name_length": q.max_name_length,
+        "allow_types": list(q.allow_types),
+        "forbid": [k.value for k in q.forbid],
+        "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}", "dir_mode": f"{p.dir_mode:04o}"},
     }
     out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
     if q.scanner:
@@ -50,17 +67,36 @@ def to_data(policy: m.Policy) -> dict[str, Any]:
         "spec": {
             "network": _network(policy.network),
             "shared_folders": {
-                "allow": [{"name": r.name, "host_path": r.host_path, "access": r.access.value,
-                           "purpose": r.purpose.value} for r in s.allow],
+                "allow": [
+                    {
+                        "name": r.name,
+                        "host_path": r.host_path,
+                        "access": r.access.value,
+                        "purpose": r.purpose.value,
+                    }
+                    for r in s.allow
+                ],
                 "forbid_host_paths": list(s.forbid_host_paths),
-                "automount": s.automount, "allow_symlinks": s.allow_symlinks,
+                "automount": s.automount,
+                "allow_symlinks": s.allow_symlinks,
             },
             "devices": {k: getattr(d, k).value for k in d.__dataclass_fields__},
-            "users": {"interactive_login": list(u.interactive_login), "root_login": u.root_login,
-                      "password_authentication": u.password_authentication},
+            "users": {
+                "interactive_login": list(u.interactive_login),
+                "root_login": u.root_login,
+                "password_authentication": u.password_authentication,
+            },
             "software": software,
             "quarantine": _quarantine(policy.quarantine),
-            "waivers": [{"rule": w.rule, "vm": w.vm, "justification": w.justification,
-                         "owner": w.owner, "expires": w.expires.isoformat()} for w in policy.waivers],
+            "waivers": [
+                {
+                    "rule": w.rule,
+                    "vm": w.vm,
+                    "justification": w.justification,
+                    "owner": w.owner,
+                    "expires": w.expires.isoformat(),
+                }
+                for w in policy.waivers
+            ],
         },
     }

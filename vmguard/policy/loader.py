@@ -1,7 +1,7 @@
 """Load a policy file: read, validate, resolve `extends`, build the model, check it.
 
-    load_policy(path) -> Policy            raises PolicyError with every problem found
-    check_policy(path) -> Checked          the policy (if usable) plus errors and warnings
+load_policy(path) -> Policy            raises PolicyError with every problem found
+check_policy(path) -> Checked          the policy (if usable) plus errors and warnings
 """
 
 from __future__ import annotations
@@ -47,8 +47,15 @@ def _read(path: Path, chain: tuple[Path, ...], problems: list[Problem]) -> Docum
         return None
     if isinstance(doc.data, dict) and doc.data.get("kind") == "Inventory":
         pos = doc.pos(("kind",))
-        problems.append(Problem(pos.file, pos.line, pos.col, "kind", "this is an inventory, "
-                                "not a policy (check it with `vmguard inventory check`)"))
+        problems.append(
+            Problem(
+                pos.file,
+                pos.line,
+                pos.col,
+                "kind",
+                "this is an inventory, not a policy (check it with `vmguard inventory check`)",
+            )
+        )
         return None
     problems.extend(schema_problems(doc, SCHEMA))
     if doc.data is None or not isinstance(doc.data.get("extends"), str):
@@ -69,8 +76,11 @@ def _base(doc: Document, path: Path, chain: tuple[Path, ...], problems: list[Pro
         problems.append(Problem(pos.file, pos.line, pos.col, "extends", "extends chain too deep"))
         return None
     if not target.is_file():
-        problems.append(Problem(pos.file, pos.line, pos.col, "extends",
-                                f"base policy '{_display(target)}' does not exist"))
+        problems.append(
+            Problem(
+                pos.file, pos.line, pos.col, "extends", f"base policy '{_display(target)}' does not exist"
+            )
+        )
         return None
     return _read(target, (*chain, real), problems)
 
@@ -84,14 +94,30 @@ def check_policy(path: str | Path, known_rules: Callable[[], Iterable[str]] | No
         return Checked(None, tuple(problems))
     builder = Builder(doc)
     policy = builder.policy()
-    # A value cut for being invalid falls back to its default; a later check may then
-    # complain at the same spot about the default. One problem per spot is enough.
-    spots = {(p.file, p.line, p.col) for p in problems}
     later = builder.problems + semantic_problems(policy, doc) + _unknown_rules(policy, doc, known_rules)
-    problems += [p for p in later if (p.file, p.line, p.col) not in spots]
+    problems += [p for p in later if not _echoes(p, problems)]
     problems.sort(key=lambda p: (p.file != _display(path), p.file, p.line, p.col))
     usable = not any(p.severity is Severity.ERROR for p in problems)
     return Checked(policy if usable else None, tuple(problems), doc)
+
+
+def _echoes(later: Problem, earlier: list[Problem]) -> bool:
+    """Whether a later problem only echoes an earlier one.
+
+    A value cut for being invalid falls back to its default, and a later check may then
+    complain about that default (same spot), or about the container the bad part was cut
+    from (an ancestor path). One problem per mistake is enough.
+    """
+    for p in earlier:
+        if (p.file, p.line, p.col) == (later.file, later.line, later.col):
+            return True
+        if (
+            later.where
+            and p.where.startswith(later.where)
+            and p.where[len(later.where) :][:1] in ("", ".", "[")
+        ):
+            return True
+    return False
 
 
 def _unknown_rules(policy: Policy, doc: Document, known: Callable[[], Iterable[str]] | None) -> list[Problem]:
@@ -102,8 +128,15 @@ def _unknown_rules(policy: Policy, doc: Document, known: Callable[[], Iterable[s
     for i, waiver in enumerate(policy.waivers):
         if waiver.rule not in ids:
             pos = doc.pos(("spec", "waivers", i, "rule"))
-            out.append(Problem(pos.file, pos.line, pos.col, f"spec.waivers[{i}].rule",
-                               f"unknown rule '{waiver.rule}' (see `vmguard rules list`)"))
+            out.append(
+                Problem(
+                    pos.file,
+                    pos.line,
+                    pos.col,
+                    f"spec.waivers[{i}].rule",
+                    f"unknown rule '{waiver.rule}' (see `vmguard rules list`)",
+                )
+            )
     return out
 
 

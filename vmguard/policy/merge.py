@@ -17,12 +17,14 @@ from typing import Any
 
 from vmguard.policy.source import Document, Path_
 
-UNION_LISTS: frozenset[Path_] = frozenset({
-    ("spec", "shared_folders", "forbid_host_paths"),
-    ("spec", "software", "forbid"),
-    ("spec", "quarantine", "forbid"),
-    ("spec", "waivers"),
-})
+UNION_LISTS: frozenset[Path_] = frozenset(
+    {
+        ("spec", "shared_folders", "forbid_host_paths"),
+        ("spec", "software", "forbid"),
+        ("spec", "quarantine", "forbid"),
+        ("spec", "waivers"),
+    }
+)
 
 
 def _copy_positions(src: Document, src_path: Path_, out: Document, dst_path: Path_) -> None:

@@ -21,8 +21,23 @@ from vmguard.policy.source import Document, Path_
 from vmguard.policy.validate import dotted
 
 # Never shareable whatever the policy says: the host's system and home directories.
-SYSTEM_ROOTS = ("/home", "/root", "/etc", "/boot", "/proc", "/sys", "/dev", "/run",
-                "/var/run", "/usr", "/bin", "/sbin", "/lib", "/var/lib/libvirt", "/var/log")
+SYSTEM_ROOTS = (
+    "/home",
+    "/root",
+    "/etc",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/var/lib/libvirt",
+    "/var/log",
+)
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # Where a placeholder may appear (a path prefix) and which ones it may use.
 _PLACEHOLDERS: dict[Path_, set[str]] = {
@@ -57,8 +72,12 @@ def forbidden_shares(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         if posixpath.normpath(path) == "/":
             yield _at(doc, _share_path(i), "sharing the host's root directory is never allowed")
         elif root := next((r for r in roots if under(path, r)), None):
-            yield _at(doc, _share_path(i), f"'{share.host_path}' is under the forbidden host "
-                      f"path '{root}' (share a dedicated directory such as /vmdata/...)")
+            yield _at(
+                doc,
+                _share_path(i),
+                f"'{share.host_path}' is under the forbidden host "
+                f"path '{root}' (share a dedicated directory such as /vmdata/...)",
+            )
 
 
 def share_access(policy: m.Policy, doc: Document) -> Iterator[Problem]:
@@ -66,13 +85,22 @@ def share_access(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         access: Path_ = ("spec", "shared_folders", "allow", i, "access")
         rw = share.access is m.Access.READ_WRITE
         if rw and share.purpose in (m.SharePurpose.INPUT, m.SharePurpose.SOFTWARE):
-            yield _at(doc, access, f"a {share.purpose.value} share must be read-only "
-                      "(a guest could alter what other jobs read)")
+            yield _at(
+                doc,
+                access,
+                f"shares for {share.purpose.value} must be read-only "
+                "(a guest could alter what other jobs read)",
+            )
         if share.purpose is m.SharePurpose.OUTPUT and not rw:
             yield _at(doc, access, "an output share must be read-write (jobs write into it)")
-        if share.purpose is m.SharePurpose.OUTPUT and "{vm}" not in share.host_path:
-            yield _at(doc, _share_path(i), "an output share should contain {vm} so each VM "
-                      "has its own quarantine (VMs could tamper with each other's output)", True)
+        if share.purpose is m.SharePurpose.OUTPUT and "{" not in share.host_path:
+            yield _at(
+                doc,
+                _share_path(i),
+                "an output share should contain {vm} so each VM "
+                "has its own quarantine (VMs could tamper with each other's output)",
+                True,
+            )
 
 
 def _duplicates(names: list[str]) -> set[str]:
@@ -84,8 +112,11 @@ def duplicate_names(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         (("spec", "network", "egress"), [e.name for e in policy.network.egress], "name"),
         (("spec", "network", "ingress"), [e.name for e in policy.network.ingress], "name"),
         (("spec", "shared_folders", "allow"), [s.name for s in policy.shared_folders.allow], "name"),
-        (("spec", "shared_folders", "allow"),
-         [posixpath.normpath(s.host_path) for s in policy.shared_folders.allow], "host_path"),
+        (
+            ("spec", "shared_folders", "allow"),
+            [posixpath.normpath(s.host_path) for s in policy.shared_folders.allow],
+            "host_path",
+        ),
     ]
     for base, names, key in lists:
         dups = _duplicates(names)
@@ -124,8 +155,12 @@ def placeholders(policy: m.Policy, doc: Document) -> Iterator[Problem]:
 def network_shape(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     net = policy.network
     if net.mode is m.NetworkMode.NONE and (net.egress or net.ingress):
-        yield _at(doc, ("spec", "network", "mode"), "mode is 'none' but egress/ingress entries "
-                  "are listed (a VM without network cannot use them; use 'host-only')")
+        yield _at(
+            doc,
+            ("spec", "network", "mode"),
+            "mode is 'none' but egress/ingress entries "
+            "are listed (a VM without network cannot use them; use 'host-only')",
+        )
     for kind, entries in (("egress", net.egress), ("ingress", net.ingress)):
         for i, entry in enumerate(entries):
             yield from _entry_shape(doc, ("spec", "network", kind, i), entry)
@@ -141,8 +176,11 @@ def _entry_shape(doc: Document, path: Path_, entry: m.Egress | m.Ingress) -> Ite
         if net.prefixlen == 0:
             yield _at(doc, path, f"'{entry.name}' allows every address ({net}); name the hosts")
         elif any(net.version == lo.version and net.overlaps(lo) for lo in _LOOPBACK):
-            yield _at(doc, path, f"'{entry.name}' reaches loopback ({net}): a VM must never "
-                      "reach the host's local services")
+            yield _at(
+                doc,
+                path,
+                f"'{entry.name}' reaches loopback ({net}): a VM must never reach the host's local services",
+            )
 
 
 def _ports_overlap(a: tuple[m.PortRange, ...], b: tuple[m.PortRange, ...]) -> bool:
@@ -156,15 +194,23 @@ def overlapping_egress(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     for (i, a), (_, b) in combinations(entries, 2):
         nets = any(x.version == y.version and x.overlaps(y) for x in a.to for y in b.to)
         if nets and a.protocol is b.protocol and _ports_overlap(a.ports, b.ports):
-            yield _at(doc, ("spec", "network", "egress", i), f"'{a.name}' overlaps '{b.name}' "
-                      "(same addresses, protocol and ports; merge them)", True)
+            yield _at(
+                doc,
+                ("spec", "network", "egress", i),
+                f"'{a.name}' overlaps '{b.name}' (same addresses, protocol and ports; merge them)",
+                True,
+            )
 
 
 def users(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     u = policy.users
     if "root" in u.interactive_login and not u.root_login:
-        yield _at(doc, ("spec", "users", "interactive_login"), "root is listed for interactive "
-                  "login but root_login is false (remove root, or set root_login: true)")
+        yield _at(
+            doc,
+            ("spec", "users", "interactive_login"),
+            "root is listed for interactive "
+            "login but root_login is false (remove root, or set root_login: true)",
+        )
 
 
 def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
@@ -172,14 +218,18 @@ def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     if q.max_file_size > q.max_total_size:
         yield _at(doc, (*base, "max_file_size"), "max_file_size is larger than max_total_size")
     if not q.allow_types:
-        yield _at(doc, (*base, "allow_types"), "no content type is allowed: nothing can be "
-                  "promoted", True)
+        yield _at(doc, (*base, "allow_types"), "no content type is allowed: nothing can be promoted", True)
     if m.FileKind.EXECUTABLES not in q.forbid:
-        yield _at(doc, (*base, "forbid"), "executables are not forbidden: a compromised guest "
-                  "could publish programs", True)
+        yield _at(
+            doc,
+            (*base, "forbid"),
+            "executables are not forbidden: a compromised guest could publish programs",
+            True,
+        )
     if q.promote.file_mode & 0o022:
-        yield _at(doc, (*base, "promote", "file_mode"),
-                  "promoted files would be group- or world-writable", True)
+        yield _at(
+            doc, (*base, "promote", "file_mode"), "promoted files would be group- or world-writable", True
+        )
     yield from _promote_target(policy, doc)
 
 
@@ -192,21 +242,36 @@ def _promote_target(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     for share in policy.shared_folders.allow:
         share_path = share.host_path_for("vm")
         if under(expanded, share_path) or under(share_path, expanded):
-            yield _at(doc, path, f"the public area overlaps the share '{share.name}' "
-                      f"({share.host_path}): a guest could write past the vetting")
+            yield _at(
+                doc,
+                path,
+                f"the public area overlaps the share '{share.name}' "
+                f"({share.host_path}): a guest could write past the vetting",
+            )
 
 
 def waivers(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     today = dt.date.today()
     for i, waiver in enumerate(policy.waivers):
         if not waiver.active(today):
-            yield _at(doc, ("spec", "waivers", i, "expires"), f"waiver for {waiver.rule} on "
-                      f"'{waiver.vm}' expired on {waiver.expires} (renew or remove it)", True)
+            yield _at(
+                doc,
+                ("spec", "waivers", i, "expires"),
+                f"waiver for {waiver.rule} on '{waiver.vm}' expired on {waiver.expires} (renew or remove it)",
+                True,
+            )
 
 
 CHECKS: tuple[Check, ...] = (
-    forbidden_shares, share_access, duplicate_names, placeholders, network_shape,
-    overlapping_egress, users, quarantine, waivers,
+    forbidden_shares,
+    share_access,
+    duplicate_names,
+    placeholders,
+    network_shape,
+    overlapping_egress,
+    users,
+    quarantine,
+    waivers,
 )
 
 

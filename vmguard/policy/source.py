@@ -8,6 +8,7 @@ reuse), only the YAML core types are accepted, files must be UTF-8 and small.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,7 @@ MAX_BYTES = 1024 * 1024  # a policy is a page or two; anything near this is an a
 MAX_DEPTH = 32  # policies nest about 6 levels
 Path_ = tuple[str | int, ...]  # a location inside the document: ("spec", "network", "mode")
 
-_CORE_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")
-}
+_CORE_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,21 @@ class SourceError(Exception):
         super().__init__("\n".join(map(str, problems)))
 
 
+class Lines:
+    """Maps a character offset to (line, col) counting only "\\n" as a line break.
+
+    YAML also breaks lines at "\\r", NEL and U+2028; editors and `sed -n Np` do not, so
+    positions computed by PyYAML would drift from what the admin sees.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+
+    def at(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
+
+
 def _problem(file: str, line: int, col: int, message: str) -> SourceError:
     return SourceError([Problem(file, line, col, "", message)])
 
@@ -83,33 +97,33 @@ def read_text(path: Path, display: str) -> str:
 
 def parse(text: str, display: str) -> Document:
     """Parse YAML text into a Document; YAML mistakes become located problems."""
+    lines = Lines(text)
     try:
-        _prescan(text, display)
+        _prescan(text, display, lines)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, col = lines.at(mark.index) if mark else (1, 1)
         raise _problem(display, line, col, f"YAML syntax: {err.problem or err.context}") from err
     except yaml.YAMLError as err:  # e.g. a reader error on a control character
         raise _problem(display, 1, 1, f"YAML: {err}") from err
     doc = Document(display, None)
     if node is not None:
-        doc.data = _Builder(doc).build(node, ())
+        doc.data = _Builder(doc, lines).build(node, ())
     return doc
 
 
-def _prescan(text: str, display: str) -> None:
+def _prescan(text: str, display: str, lines: Lines) -> None:
     """Refuse aliases and absurd nesting at the event level, before building anything."""
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        mark = event.start_mark
         if isinstance(event, yaml.AliasEvent):
-            raise _problem(display, mark.line + 1, mark.column + 1,
+            raise _problem(display, *lines.at(event.start_mark.index),
                            "YAML aliases (*name) are not allowed; use `extends`")
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _problem(display, mark.line + 1, mark.column + 1,
+                raise _problem(display, *lines.at(event.start_mark.index),
                                f"YAML nesting is deeper than {MAX_DEPTH} levels")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -123,12 +137,12 @@ def load(path: Path, display: str | None = None) -> Document:
 class _Builder:
     """Turns a composed node tree into plain data, refusing what a policy must not hold."""
 
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
+    def __init__(self, doc: Document, lines: Lines) -> None:
+        self.doc, self.lines = doc, lines
         self.scalars = SafeConstructor()
 
     def _at(self, node: Node) -> Pos:
-        return Pos(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        return Pos(self.doc.file, *self.lines.at(node.start_mark.index))
 
     def _fail(self, node: Node, message: str) -> SourceError:
         pos = self._at(node)

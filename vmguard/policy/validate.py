@@ -66,6 +66,11 @@ def _with_hint(message: str, schema: dict[str, Any]) -> str:
 
 def _message(err: ValidationError) -> str:
     value, schema, kind = err.instance, err.schema, err.validator
+    if kind == "enum" and isinstance(value, bool):
+        return (
+            f"YAML reads yes/no/on/off as true/false; write one of {_choices(schema['enum'])} "
+            "(quote it if it must be a word)"
+        )
     if kind == "enum":
         message = f"{value!r} is not allowed (use {_choices(schema['enum'])})"
         return f"{message}; {schema['x-hint']}" if "x-hint" in schema else message
@@ -75,9 +80,7 @@ def _message(err: ValidationError) -> str:
         wanted = _TYPE_NAMES.get(str(schema["type"]), str(schema["type"]))
         return _with_hint(f"expected {wanted}, got {_type_name(value)}", schema)
     if kind in ("minItems", "minLength"):
-        return _with_hint("must not be empty", schema) if not value else _with_hint(
-            "is too short", schema
-        )
+        return _with_hint("must not be empty", schema) if not value else _with_hint("is too short", schema)
     if kind in ("minimum", "maximum", "exclusiveMinimum"):
         return _with_hint(f"{value} is out of range", schema)
     return _with_hint(f"{value!r} is not valid", schema)
@@ -121,6 +124,10 @@ def _bad_paths(err: ValidationError) -> list[Path_]:
     return [path]
 
 
+def _within(path: Path_, ancestor: Path_) -> bool:
+    return path[: len(ancestor)] == ancestor
+
+
 def _shift(table: dict[Path_, Any], parent: Path_, index: int) -> None:
     """Renumber positions after list item parent[index] is removed."""
     n = len(parent)
@@ -153,15 +160,18 @@ def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
         doc.data = None
         return [Problem(doc.file, 1, 1, "", "expected a mapping at the top level")]
     problems: list[Problem] = []
+    cut: set[Path_] = set()
     for round_ in range(8):  # cutting rarely reveals new errors; bound it anyway
         errors = list(validator(schema_name).iter_errors(doc.data))
         if not errors:
             break
         for err in errors:
-            # A key missing after a cut was reported already, as the reason for the cut.
-            if round_ == 0 or err.validator != "required":
+            # After a cut, a container may look empty or incomplete: that was reported
+            # already, as the reason for the cut.
+            if round_ == 0 or not any(_within(c, tuple(err.absolute_path)) for c in cut):
                 problems.extend(p for p in _problems(doc, err) if p not in problems)
         paths = {p for err in errors for p in _bad_paths(err)}
+        cut |= paths
         if () in paths:
             doc.data = None
             break
