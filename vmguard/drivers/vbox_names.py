@@ -58,3 +58,5 @@ USB_CONTROLLERS = ("OHCI", "EHCI", "XHCI")  # USBControllerType names (settings 
 AUTH_NONE = "Null"  # AuthType: Null, External, Guest
 
 SYMLINKS_KEY = "VBoxInternal2/SharedFoldersEnableSymlinksCreate/"
+# VRDE listens on every address when TCP/Address is empty: reported as that, never bound.
+VRDE_ALL_ADDRESSES = "0.0.0.0"  # noqa: S104  # nosec B104

@@ -221,7 +221,7 @@ def _vrde(ctx: _Ctx, hw: Element) -> tuple[Display, ...]:
         Display(
             protocol=DisplayProtocol.VRDE,
             enabled=True,
-            listen=address or "0.0.0.0",  # noqa: S104 - VRDE's default: every address
+            listen=address or names.VRDE_ALL_ADDRESSES,
             port=int(ports) if ports.isdigit() else None,
             authenticated=el.get("authType", names.AUTH_NONE).capitalize() != names.AUTH_NONE,
             source=ctx.src(el),

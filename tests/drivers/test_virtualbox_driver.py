@@ -1,0 +1,196 @@
+"""The live VirtualBox driver against the fake (facts, plan and apply for each setting)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from virtualbox import library as lib
+
+from tests.drivers import fake_pyvbox as fake
+from tests.drivers.conftest import batch_policy
+from vmguard.apply import apply_vm, rollback_vm
+from vmguard.drivers.vbox_names import SYMLINKS_KEY
+from vmguard.drivers.virtualbox import VirtualBoxDriver
+from vmguard.errors import DriverError
+from vmguard.facts import Attachment, PowerState
+from vmguard.plan import Action, make_plan
+from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, TransferMode
+
+
+def _exposed(generation: int = 6) -> fake.FakeMachine:
+    """A VM with every forbidden setting."""
+    m = fake.FakeMachine("dev-01", generation)
+    m.clipboard_mode = lib.ClipboardMode(3)
+    m.dn_d_mode = lib.DnDMode(1)
+    m._adapters[0] = fake.FakeNetworkAdapter(0, "NAT", redirects=["ssh,1,,2222,,22"])
+    m._adapters[1] = fake.FakeNetworkAdapter(1, "HostOnly", host_only="vboxnet0")
+    m._adapters[2] = fake.FakeNetworkAdapter(2, "Bridged", bridged="eth0")
+    m.shared_folders.append(fake.FakeSharedFolder("home", "/home", True, True))
+    m.shared_folders.append(fake.FakeSharedFolder("input", "/srv/vmdata/input", True, True))
+    m._extra[SYMLINKS_KEY + "input"] = "1"
+    m.usb_controllers.append(fake.FakeUSBController("OHCI", "OHCI"))
+    m.usb_controllers.append(fake.FakeUSBController("EHCI", "EHCI"))
+    m._audio6 = fake.FakeAudioAdapter(True, 7)  # 6.1: Pulse
+    m._audio7 = fake.FakeRawAudioSettings7(fake.FakeRawAudioAdapter7(True, 4))  # 7.x: Pulse
+    m.vrde_server = fake.FakeVRDEServer(True, "Null")
+    m._serial[0] = fake.FakeSerialPort(0, True, "TCP")
+    m._parallel[0] = fake.FakeParallelPort(0, True)
+    m.pci_device_assignments.append(fake.FakePCIDeviceAttachment(0x0100, 0x0300))
+    m.usb_device_filters = fake.FakeUSBDeviceFilters([fake.FakeUSBDeviceFilter("mouse", True)])
+    return m
+
+
+def _world(generation: int = 6):
+    vbox = fake.FakeVirtualBox("7.2.4" if generation >= 7 else "6.1.50")
+    machine = vbox._add(_exposed(generation))
+    return VirtualBoxDriver(vbox, fake.FakeSession, lib), machine
+
+
+def _policy():
+    policy = batch_policy()
+    shares = SharedFoldersPolicy(
+        allow=(ShareRule("input", "/srv/vmdata/input", Access.READ_WRITE),), forbid_host_paths=("/home",)
+    )
+    return type(policy)(**{**policy.__dict__, "shared_folders": shares})
+
+
+def _hash(driver: VirtualBoxDriver) -> str:
+    return hashlib.sha256(driver.backup("dev-01")).hexdigest()
+
+
+@pytest.mark.parametrize("generation", [6, 7])
+def test_facts_of_each_setting(generation: int) -> None:
+    driver, _machine = _world(generation)
+    facts = driver.read_facts("dev-01")
+    assert [(n.index, n.attachment, n.network) for n in facts.nics if n.enabled] == [
+        (0, Attachment.NAT, ""),
+        (1, Attachment.HOST_ONLY, "vboxnet0"),
+        (2, Attachment.BRIDGED, "eth0"),
+    ]
+    assert [(f.name, f.host_port, f.guest_port) for f in facts.nics[0].port_forwards] == [("ssh", 2222, 22)]
+    assert [(s.name, s.read_only, s.automount, s.symlinks_allowed) for s in facts.shared_folders] == [
+        ("home", False, True, False),
+        ("input", False, True, True),
+    ]
+    assert facts.clipboard.value is TransferMode.BIDIRECTIONAL
+    assert facts.drag_and_drop.value is TransferMode.HOST_TO_GUEST
+    assert facts.usb.controllers == ("ohci", "ehci")
+    assert facts.audio.enabled and facts.audio.driver == "Pulse"  # right in both numberings
+    assert [(d.listen, d.authenticated) for d in facts.displays] == [("0.0.0.0", False)]  # noqa: S104
+    assert [(p.kind, p.mode) for p in facts.ports] == [("serial", "tcp"), ("parallel", "device")]
+    assert [(h.kind, h.address) for h in facts.host_devices] == [
+        ("pci", "01:00.0"),
+        ("usb-filter", "046d:c52b"),
+    ]
+    assert facts.power_state is PowerState.OFF
+
+
+@pytest.mark.parametrize("generation", [6, 7])
+def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> None:
+    driver, machine = _world(generation)
+    policy = _policy()
+    plan = make_plan(policy, driver.read_facts("dev-01"), driver.capabilities)
+    actions = {c.action for c in plan.changes}
+    assert actions == {
+        Action.DETACH_NIC,
+        Action.REMOVE_SHARE,
+        Action.SET_SHARE_AUTOMOUNT,
+        Action.DISABLE_SHARE_SYMLINKS,
+        Action.SET_CLIPBOARD,
+        Action.SET_DRAG_AND_DROP,
+        Action.REMOVE_USB,
+        Action.REMOVE_AUDIO,
+        Action.DISABLE_REMOTE_DISPLAY,
+        Action.REMOVE_SERIAL_PORTS,
+        Action.REMOVE_PARALLEL_PORTS,
+        Action.REMOVE_HOST_DEVICES,
+    }
+    outcome = apply_vm(driver, "vbox", "dev-01", policy)
+    assert outcome.result and outcome.result.applied and machine._saves == 1
+    facts = driver.read_facts("dev-01")
+    assert [n.attachment for n in facts.nics if n.enabled] == [Attachment.HOST_ONLY]
+    assert [(s.name, s.automount, s.symlinks_allowed) for s in facts.shared_folders] == [
+        ("input", False, False)
+    ]
+    assert facts.clipboard.value is TransferMode.DISABLED
+    assert facts.drag_and_drop.value is TransferMode.DISABLED
+    assert facts.usb.controllers == () and not facts.audio.enabled and facts.displays == ()
+    assert facts.ports == () and facts.host_devices == ()
+    again = apply_vm(driver, "vbox", "dev-01", policy)
+    assert again.plan.empty and machine._saves == 1  # idempotent: nothing saved
+
+
+def test_read_only_share_is_recreated_read_only(log_path) -> None:
+    driver, _machine = _world()
+    apply_vm(driver, "vbox", "dev-01", batch_policy(input_path="/srv/vmdata/input"))
+    shares = driver.read_facts("dev-01").shared_folders
+    assert [(s.name, s.read_only, s.host_path) for s in shares] == [("input", True, "/srv/vmdata/input")]
+
+
+def test_dry_run_changes_nothing(log_path) -> None:
+    driver, machine = _world()
+    before = _hash(driver)
+    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), dry_run=True)
+    assert outcome.result and outcome.result.dry_run
+    assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
+
+
+def test_failure_midway_discards_everything(log_path) -> None:
+    driver, machine = _world()
+    before = _hash(driver)
+    machine._fail_on = "remove_shared_folder"
+    with pytest.raises(DriverError, match="nothing changed"):
+        apply_vm(driver, "vbox", "dev-01", _policy())
+    assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
+
+
+def test_locked_by_another_session(log_path) -> None:
+    driver, machine = _world()
+    machine._locked_by_other = True
+    with pytest.raises(DriverError, match="locked by another session") as err:
+        apply_vm(driver, "vbox", "dev-01", _policy())
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_vm() -> None:
+    driver, _machine = _world()
+    with pytest.raises(DriverError, match="no VM named 'nope'"):
+        driver.read_facts("nope")
+
+
+def test_running_vm_live_changes_and_refusals(log_path) -> None:
+    driver, machine = _world()
+    machine._set_state("Running")
+    refused = apply_vm(driver, "vbox", "dev-01", _policy())
+    assert refused.refused and machine._saves == 0
+    live = {c.action for c in refused.plan.changes if not c.needs_poweroff}
+    assert live == {
+        Action.SET_CLIPBOARD,
+        Action.SET_DRAG_AND_DROP,
+        Action.DETACH_NIC,
+        Action.DISABLE_REMOTE_DISPLAY,
+    }
+    with pytest.raises(DriverError, match="while dev-01 runs"):
+        apply_vm(driver, "vbox", "dev-01", _policy(), next_boot=True)
+    done = apply_vm(driver, "vbox", "dev-01", _policy(), power_off_ok=True)
+    assert done.result and driver.read_facts("dev-01").power_state is PowerState.RUNNING
+    assert make_plan(_policy(), driver.read_facts("dev-01"), driver.capabilities).empty
+
+
+def test_rollback_restores_every_setting(log_path) -> None:
+    driver, _machine = _world()
+    before = _hash(driver)
+    apply_vm(driver, "vbox", "dev-01", _policy())
+    assert _hash(driver) != before
+    rollback_vm(driver, "vbox", "dev-01")
+    assert _hash(driver) == before
+
+
+def test_fake_refuses_writes_outside_a_session() -> None:
+    """If the driver ever wrote to the registered machine, the fake would say so."""
+    _driver, machine = _world()
+    with pytest.raises(lib.VBoxError):
+        machine.clipboard_mode = lib.ClipboardMode(0)
+    with pytest.raises(lib.VBoxError):
+        machine.get_network_adapter(0).attachment_type = lib.NetworkAttachmentType(0)
