@@ -4,6 +4,14 @@
 - guest_kernel_initrd: the small TCG test guest (kernel + initramfs running qemu-ga).
 - tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
 - helpers to import: tests.support.require.require, tests.support.netns.netns.
+
+A guest test, for example:
+
+    def test_policy_applied(tcg_domain):
+        xml = apply_policy(tcg_domain.xml())     # or tcg_domain.start() for the default
+        vm = tcg_domain.start(xml)               # booted; its agent answered guest-ping
+        vm.qmp("query-pci")                      # QEMU's own view of the devices
+        vm.agent("guest-info"); vm.exec(["/bin/busybox", "uname", "-r"])
 """
 
 from __future__ import annotations

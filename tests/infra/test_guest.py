@@ -39,6 +39,23 @@ def test_domain_is_tcg_without_network(guest):
     assert [i["name"] for i in interfaces] == ["lo"]
 
 
+def test_qemu_sees_no_network_device(guest):
+    devices = [dev for bus in guest.qmp("query-pci") for dev in bus["devices"]]
+    pci_classes = {dev["class_info"]["class"] >> 8 for dev in devices}
+    assert 0x02 not in pci_classes  # PCI base class 02h: network controllers
+    assert "virtio-serial0" in {dev.get("qdev_id") for dev in devices}  # the agent's
+    assert guest.qmp("query-status")["status"] == "running"
+    assert guest.qmp("query-kvm")["enabled"] is False  # TCG, as the machine requires
+
+
+def test_exec_runs_a_program_in_the_guest(guest):
+    result = guest.exec(["/bin/busybox", "uname", "-r"])
+    assert result.exitcode == 0
+    assert result.stdout.strip() == guest.agent("guest-get-osinfo")["kernel-release"]
+    failed = guest.exec(["/bin/sh", "-c", "echo oops >&2; exit 3"])
+    assert (failed.exitcode, failed.stderr) == (3, "oops\n")
+
+
 def test_cleanup_undefines_a_defined_domain(libvirt_conn, guest_kernel_initrd):
     factory = TcgDomainFactory(libvirt_conn, guest_kernel_initrd)
     defined = factory.define()

@@ -7,6 +7,7 @@ Names start with `vmg-test-` so a leftover is easy to spot (`virsh list --all`).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -95,6 +96,24 @@ def domain_xml(name: str, image: GuestImage, console: Path, *, memory_mib: int =
         agent_port=AGENT_PORT, extra_devices=extra_devices)
 
 
+@dataclass(frozen=True)
+class GuestExec:
+    exitcode: int
+    stdout: str
+    stderr: str
+
+
+def _request(command: str, arguments: dict | None) -> str:
+    request: dict = {"execute": command}
+    if arguments is not None:
+        request["arguments"] = arguments
+    return json.dumps(request)
+
+
+def _b64(status: dict, key: str) -> str:
+    return base64.b64decode(status.get(key, "")).decode(errors="replace")
+
+
 @dataclass
 class TcgDomain:
     dom: libvirt.virDomain
@@ -109,11 +128,27 @@ class TcgDomain:
 
     def agent(self, command: str, arguments: dict | None = None, timeout: int = 10):
         """Run one guest-agent command; returns its "return" value."""
-        request = {"execute": command}
-        if arguments is not None:
-            request["arguments"] = arguments
-        reply = libvirt_qemu.qemuAgentCommand(self.dom, json.dumps(request), timeout, 0)
+        reply = libvirt_qemu.qemuAgentCommand(self.dom, _request(command, arguments),
+                                              timeout, 0)
         return json.loads(reply)["return"]
+
+    def qmp(self, command: str, arguments: dict | None = None):
+        """Ask QEMU itself (its monitor), e.g. "query-pci": what the VM really has."""
+        reply = libvirt_qemu.qemuMonitorCommand(self.dom, _request(command, arguments), 0)
+        return json.loads(reply)["return"]
+
+    def exec(self, argv: list[str], timeout: float = 30) -> GuestExec:
+        """Run a program in the guest through the agent and wait for it to exit."""
+        started = self.agent("guest-exec", {"path": argv[0], "arg": argv[1:],
+                                            "capture-output": True})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.agent("guest-exec-status", {"pid": started["pid"]})
+            if status["exited"]:
+                return GuestExec(status.get("exitcode", -1), _b64(status, "out-data"),
+                                 _b64(status, "err-data"))
+            time.sleep(0.2)
+        raise GuestAgentTimeout(f"{self.name}: {argv} still running after {timeout}s")
 
     def wait_agent(self, timeout: float = AGENT_WAIT_SECONDS) -> float:
         """Poll guest-ping until it answers; returns the seconds it took."""
