@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.site import HARMLESS, HOSTILE, SCRIPTS, Site, make_site
+from tests.batch.test_slurm import manifest_paths
 from tests.support.require import require_root, require_tools
 
 pytestmark = pytest.mark.root
@@ -72,8 +73,9 @@ def test_post_exec_always_exits_zero(ran: Ran) -> None:
 def test_harmless_job_is_promoted_with_manifest(ran: Ran) -> None:
     public = ran.site.public("81723")
     assert (public / "result.txt").read_text() == "energy 13.6 eV\n"
-    assert list(public.glob("*manifest*"))
-    assert _record(ran.site, "81723")["outcome"] == "promoted"
+    record = _record(ran.site, "81723")
+    assert record["outcome"] == "promoted"
+    assert manifest_paths(record) == {"result.txt", "summary.json"}
 
 
 def test_hostile_job_is_rejected_and_kept_out(ran: Ran) -> None:

@@ -55,8 +55,9 @@ def _check_template(path: Path, key: str, value: object) -> list[Problem]:
     except ValueError as err:
         return [_problem(path, key, f"bad template: {err}")]
     fields = ", ".join("{" + name + "}" for name in FIELDS)
-    return [_problem(path, key, f"unknown field {{{name}}}; use {fields}")
-            for name in used if name not in FIELDS]
+    return [
+        _problem(path, key, f"unknown field {{{name}}}; use {fields}") for name in used if name not in FIELDS
+    ]
 
 
 def _read(path: Path) -> dict:
@@ -72,8 +73,11 @@ def _read(path: Path) -> dict:
 
 
 def _problems(path: Path, data: dict) -> list[Problem]:
-    problems = [_problem(path, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
-                for k in data if k not in _KNOWN]
+    problems = [
+        _problem(path, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
+        for k in data
+        if k not in _KNOWN
+    ]
     if "inventory" not in data:
         problems.append(_problem(path, "inventory", "is required: the host's inventory file"))
     problems += _check_template(path, "public", data.get("public", "{job}"))

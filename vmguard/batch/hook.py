@@ -45,9 +45,17 @@ def publish(verdict: Verdict, config: BatchConfig, notify: Notify | None = None)
     warnings = [w for w in (_beside_output(verdict), noted) if w]
     verdict = replace(verdict, warnings=tuple(warnings))
     record = save_record(verdict, config.state_dir)
-    log.append("batch-vet", job=verdict.job.key, vm=verdict.vm, outcome=verdict.outcome.value,
-               promoted=verdict.promoted, rejected=len(verdict.rejected),
-               message=verdict.message, record=str(record), warnings=warnings)
+    log.append(
+        "batch-vet",
+        job=verdict.job.key,
+        vm=verdict.vm,
+        outcome=verdict.outcome.value,
+        promoted=verdict.promoted,
+        rejected=len(verdict.rejected),
+        message=verdict.message,
+        record=str(record),
+        warnings=warnings,
+    )
     return verdict
 
 
@@ -66,8 +74,7 @@ def _log_failure(job: BatchJob, err: Exception) -> None:
     print(f"vmguard: job {job.key}: vetting not done: {err}", file=sys.stderr)
     detail = "" if isinstance(err, VmguardError) else traceback.format_exc()
     try:
-        log.append("batch-vet", job=job.key, outcome=Outcome.FAILED.value,
-                   message=str(err), traceback=detail)
+        log.append("batch-vet", job=job.key, outcome=Outcome.FAILED.value, message=str(err), traceback=detail)
     except VmguardError as log_err:
         print(f"vmguard: {log_err}", file=sys.stderr)
 
@@ -78,8 +85,9 @@ def load_record(key: str, config: BatchConfig) -> Verdict:
     try:
         return Verdict.from_dict(json.loads(path.read_text()))
     except OSError as err:
-        raise VetInputError(f"no verdict recorded for job {key} in {config.state_dir}: "
-                            f"{err.strerror}") from err
+        raise VetInputError(
+            f"no verdict recorded for job {key} in {config.state_dir}: {err.strerror}"
+        ) from err
     except (ValueError, KeyError, TypeError) as err:
         raise VetInputError(f"{path}: not a vmguard verdict record ({err})") from err
 
@@ -91,8 +99,11 @@ def revet(key: str, config: BatchConfig) -> Verdict:
 
 
 def exit_code(verdict: Verdict) -> int:
-    return {Outcome.PROMOTED: ExitCode.OK, Outcome.SKIPPED: ExitCode.OK,
-            Outcome.REJECTED: ExitCode.FINDINGS}.get(verdict.outcome, ExitCode.CANNOT_RUN)
+    return {
+        Outcome.PROMOTED: ExitCode.OK,
+        Outcome.SKIPPED: ExitCode.OK,
+        Outcome.REJECTED: ExitCode.FINDINGS,
+    }.get(verdict.outcome, ExitCode.CANNOT_RUN)
 
 
 def pending(config: BatchConfig) -> list[Verdict]:

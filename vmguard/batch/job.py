@@ -42,8 +42,10 @@ class BatchJob:
         values = {name: self.field(name) for name in used}
         for name, value in values.items():
             if not _SAFE.match(value):
-                raise InputError(f"job {self.key}: field {{{name}}} is {value!r}, not a plain "
-                                 "name (letters, digits, . _ + @ -): it cannot name a VM or path")
+                raise InputError(
+                    f"job {self.key}: field {{{name}}} is {value!r}, not a plain "
+                    "name (letters, digits, . _ + @ -): it cannot name a VM or path"
+                )
         return template.format_map(values)
 
     def field(self, name: str) -> str:
@@ -59,4 +61,3 @@ class BatchJob:
     @property
     def output_path(self) -> Path | None:
         return Path(self.output_dir) if self.output_dir else None
-

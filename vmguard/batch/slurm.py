@@ -34,8 +34,13 @@ _TIMEOUT = 15  # seconds for each scontrol/sacctmgr call: slurmctld may be busy
 def _show_job(job_id: str) -> dict[str, str]:
     """`scontrol show job -o` as key -> value (values with spaces are cut at the space)."""
     try:
-        out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True,
-                             text=True, timeout=_TIMEOUT, check=False).stdout
+        out = subprocess.run(
+            ["scontrol", "show", "job", "-o", job_id],
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return {}
     return dict(re.findall(r"(?:^| )(\w+)=(\S*)", out))
@@ -71,8 +76,7 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
 def run_quiet(argv: list[str]) -> str:
     """Run a Slurm command; "" when it worked, else its one-line error."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT,
-                              check=False)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"{argv[0]}: {err}"
     error = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
@@ -84,8 +88,9 @@ def set_comment(verdict: Verdict) -> str:
     job_id, text = verdict.job.id, verdict.summary()
     problem = run_quiet(["scontrol", "update", f"JobId={job_id}", f"Comment={text}"])
     if problem and shutil.which("sacctmgr"):
-        problem = run_quiet(["sacctmgr", "-i", "modify", "job", "where", f"JobID={job_id}",
-                        "set", f"Comment={text}"])
+        problem = run_quiet(
+            ["sacctmgr", "-i", "modify", "job", "where", f"JobID={job_id}", "set", f"Comment={text}"]
+        )
     return f"job comment not set: {problem}" if problem else ""
 
 

@@ -43,5 +43,6 @@ def write_as_user(uid: int, gid: int, path: Path, text: str) -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise VetError(f"cannot write {path} as uid {uid}: no such directory, "
-                       "no permission, or a symlink in the way")
+        raise VetError(
+            f"cannot write {path} as uid {uid}: no such directory, no permission, or a symlink in the way"
+        )

@@ -42,6 +42,7 @@ class Verdict:
     public: str = ""
     promoted: int = 0
     rejected: tuple[Rejection, ...] = ()
+    manifest: str = ""  # what was promoted, with checksums (written by vet)
     report: str = ""  # the vet's full JSON report, kept in the state directory
     elapsed: float = 0.0
     warnings: tuple[str, ...] = field(default=())
@@ -62,12 +63,14 @@ class Verdict:
         """The verdict file beside the job's output."""
         lines = [f"job {self.job.id} ({self.job.runner}), VM {self.vm or '-'}: {self.summary()}"]
         if self.public and self.promoted:
-            lines.append(f"promoted to: {self.public} (manifest inside)")
+            lines.append(f"promoted to: {self.public} (manifest: {self.manifest or '-'})")
         lines += [f"rejected: {r.path}: {r.reason}" for r in self.rejected]
         if self.outcome in (Outcome.REJECTED, Outcome.FAILED):
             kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
-            lines.append(f"{kept} stay in {self.quarantine or 'the quarantine'}; "
-                         f"after a fix an admin runs: {self.rerun}")
+            lines.append(
+                f"{kept} stay in {self.quarantine or 'the quarantine'}; "
+                f"after a fix an admin runs: {self.rerun}"
+            )
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, object]:
@@ -81,6 +84,7 @@ class Verdict:
             "public": self.public,
             "promoted": self.promoted,
             "rejected": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+            "manifest": self.manifest,
             "report": self.report,
             "elapsed": round(self.elapsed, 3),
             "warnings": list(self.warnings),
@@ -99,6 +103,7 @@ class Verdict:
             public=data["public"],
             promoted=data["promoted"],
             rejected=tuple(Rejection(**r) for r in data["rejected"]),
+            manifest=data["manifest"],
             report=data["report"],
             elapsed=data["elapsed"],
             warnings=tuple(data["warnings"]),

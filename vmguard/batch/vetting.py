@@ -42,10 +42,11 @@ def resolve(job: BatchJob, config: BatchConfig) -> Target | None:
     if entry is None:
         return None
     if not entry.quarantine:
-        raise InputError(f"{entry.origin or config.inventory}: VM {vm} has no quarantine "
-                         "directory in the inventory; add `quarantine:` to its entry")
-    return Target(vm, entry.policy.source, entry.quarantine_for(vm),
-                  _public(job, config, entry.policy, vm))
+        raise InputError(
+            f"{entry.origin or config.inventory}: VM {vm} has no quarantine "
+            "directory in the inventory; add `quarantine:` to its entry"
+        )
+    return Target(vm, entry.policy.source, entry.quarantine_for(vm), _public(job, config, entry.policy, vm))
 
 
 def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str) -> str:
@@ -53,21 +54,36 @@ def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str) -> str:
     if config.public:
         return job.expand(config.public)
     if not policy.quarantine.promote.to:
-        raise InputError(f"{config.source}: no `public:` here and policy {policy.source} "
-                         "has no quarantine.promote.to: nowhere to promote to")
+        raise InputError(
+            f"{config.source}: no `public:` here and policy {policy.source} "
+            "has no quarantine.promote.to: nowhere to promote to"
+        )
     return policy.quarantine.promote.to.replace("{vm}", vm).replace("{job}", job.key)
 
 
 def vet_command(target: Target, job: BatchJob) -> list[str]:
-    return [sys.executable, "-m", "vmguard", "vet", target.quarantine,
-            "--policy", target.policy, "--to", target.public,
-            "--job", job.key, "--format", "json"]
+    return [
+        sys.executable,
+        "-m",
+        "vmguard",
+        "vet",
+        target.quarantine,
+        "--policy",
+        target.policy,
+        "--to",
+        target.public,
+        "--job",
+        job.key,
+        "--format",
+        "json",
+    ]
 
 
 def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
     """Run `argv` in its own process group; on time-out kill the whole group."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=time_limit)
     except subprocess.TimeoutExpired:
@@ -81,8 +97,7 @@ def _rejections(report: dict) -> tuple[Rejection, ...]:
     found = []
     for item in report.get("rejected", []):
         reasons = item.get("reasons") or [item.get("reason", "")]
-        text = "; ".join(r.get("message", str(r)) if isinstance(r, dict) else str(r)
-                         for r in reasons)
+        text = "; ".join(r.get("message", str(r)) if isinstance(r, dict) else str(r) for r in reasons)
         found.append(Rejection(str(item.get("path", "?")), text))
     return tuple(found)
 
@@ -95,21 +110,16 @@ def _parse(stdout: str) -> dict:
     return report if isinstance(report, dict) else {}
 
 
-def _promoted(report: dict) -> int:
-    promoted = report.get("promoted", [])
-    return len(promoted) if isinstance(promoted, list) else int(promoted)
-
-
-def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict,
-                  report_path: Path) -> Verdict:
+def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict, report_path: Path) -> Verdict:
     report = _parse(proc.stdout)
     outcome = Outcome.from_exit(proc.returncode)
     if outcome is Outcome.FAILED or not report:
         last = (proc.stderr.strip().splitlines() or ["no report"])[-1]
         return _with(base, Outcome.FAILED, f"vet exited {proc.returncode}: {last}")
     report_path.write_text(proc.stdout)
-    return _with(base, outcome, "", promoted=_promoted(report),
-                 rejected=_rejections(report), report=str(report_path))
+    return _with(base, outcome, "", promoted=int(report.get("promoted", 0)),
+                 rejected=_rejections(report), manifest=str(report.get("manifest") or ""),
+                 report=str(report_path))
 
 
 def _with(base: Verdict, outcome: Outcome, message: str, **changes: object) -> Verdict:
@@ -123,8 +133,9 @@ def vet_job(job: BatchJob, config: BatchConfig) -> Verdict:
     try:
         target = resolve(job, config)
         if target is not None:
-            base = Verdict(job, Outcome.FAILED, "", target.vm, target.policy,
-                           target.quarantine, target.public)
+            base = Verdict(
+                job, Outcome.FAILED, "", target.vm, target.policy, target.quarantine, target.public
+            )
             base = _vet(job, target, config, base)
     except VmguardError as err:
         base = _with(base, Outcome.FAILED, str(err).splitlines()[0])
@@ -137,8 +148,12 @@ def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> V
     try:
         proc = _run(vet_command(target, job), config.time_limit)
     except subprocess.TimeoutExpired:
-        return _with(base, Outcome.FAILED, f"vet did not finish within {config.time_limit:g}"
-                     " s and was stopped; the quarantine is left as it was")
+        return _with(
+            base,
+            Outcome.FAILED,
+            f"vet did not finish within {config.time_limit:g}"
+            " s and was stopped; the quarantine is left as it was",
+        )
     except OSError as err:
         return _with(base, Outcome.FAILED, f"cannot start vet: {err.strerror}")
     return _verdict_from(proc, base, report_path)
