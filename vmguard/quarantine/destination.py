@@ -160,9 +160,11 @@ class Destination:
             with os.fdopen(fd, "rb") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as err:
-            raise VetInputError(f"{self.public}/{name}: exists and is not a manifest") from err
+            raise VetInputError(f"{self.public}/{name}: already exists and is not a vmguard "
+                                "manifest; never overwritten") from err
         if not isinstance(data, dict) or data.get("job") != self.job:
-            raise VetInputError(f"{self.public}/{name}: exists and belongs to another job")
+            raise VetInputError(f"{self.public}/{name}: already exists and belongs to another "
+                                "job; never overwritten")
         return data
 
     def check_free(self) -> None:
