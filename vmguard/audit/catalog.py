@@ -20,6 +20,8 @@ from vmguard.findings import Level
 ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
 REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")
 _PACKAGE = Path(__file__).resolve().parent.parent
+# libyaml's safe loader when PyYAML has it: ten times faster than the pure-Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def catalog_dir() -> Path:
 
 def _parse(path: Path) -> Rule:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe
     except (OSError, yaml.YAMLError) as err:
         raise AuditError(f"{path}: unreadable rule: {err}") from err
     missing = [key for key in REQUIRED if not isinstance(doc, dict) or key not in doc]

@@ -98,7 +98,9 @@ def document(result: AuditResult) -> Document:
 
 
 def render(doc: Document) -> str:
-    return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+    # Compact: the C encoder (indent forces the pure-Python one, 10x slower on 1,000 VMs).
+    # `python -m json.tool report.json` pretty-prints it for a human.
+    return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
 FORMAT = Format("json", "report.json", render)
