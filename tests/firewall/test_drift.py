@@ -107,7 +107,7 @@ def _ruleset_with_duplicate_last_vm(fw: Firewall) -> dict:
     """A ruleset whose only flaw is its last element: a VM reusing another's address."""
     code = ("import json,sys;from vmguard.inventory_loader import load_inventory;"
             "from vmguard.firewall.compile import compile_ruleset;"
-            f"print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))")
+            "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))")
     out = subprocess.run([sys.executable, "-c", code, str(fw.inventory)], capture_output=True,
                          text=True, check=True, cwd=REPO).stdout
     data = json.loads(out)

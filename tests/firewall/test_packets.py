@@ -16,7 +16,7 @@ from tests.firewall.conftest import POLICIES, Firewall, make_firewall, write_pol
 from tests.firewall.topology import Topology
 
 pytestmark = pytest.mark.root
-BACKENDS = ["nftables"]
+BACKENDS = ["nftables", "iptables"]
 
 VM1_ALLOWED = ["10.80.0.10:3306", "10.80.0.20:2401", "10.80.0.20:22", "10.70.0.12:22"]
 VM1_DENIED = ["10.80.0.10:2401", "10.80.0.10:8080", "10.80.0.20:3306", "10.80.0.10:22",

@@ -1,0 +1,228 @@
+"""The iptables backend, through python-iptables (legacy iptables only) and ipset.
+
+vmguard owns the chains named VMG-* in the filter tables and the ipsets named vmg-*;
+it adds exactly one jump each to INPUT, FORWARD and OUTPUT, at their top. Rules are
+committed per table with autocommit off, so a failure leaves the previous rules in
+force; EAGAIN (another tool committing at the same moment) is retried.
+
+IPv4 only: IPv6 from and to the VM interfaces is dropped, and a policy with an IPv6
+endpoint is refused here (the nftables backend supports it).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from vmguard.errors import FirewallError
+from vmguard.firewall import ipsets
+from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, chains_v6
+from vmguard.firewall.model import Ruleset, VmRules
+
+RETRIES = 8
+SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
+
+
+def _iptc() -> Any:
+    try:
+        import iptc  # python-iptables: optional extra vmguard[iptables]
+    except ImportError as err:
+        raise FirewallError("python-iptables is not installed: pip install "
+                            "'vmguard[iptables]', or use --backend nftables") from err
+    return iptc
+
+
+def nft_based() -> bool:
+    """True when this host's `iptables` command is iptables-nft."""
+    binary = shutil.which("iptables")
+    if binary is None:
+        return False
+    proc = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30,
+                          check=False)
+    return "nf_tables" in proc.stdout
+
+
+def _commit(build: Callable[[Any], None], version: int) -> None:
+    """Build on a fresh copy of the table and commit it; retry when another tool won."""
+    iptc = _iptc()
+    cls = iptc.Table if version == 4 else iptc.Table6
+    for attempt in range(RETRIES):
+        table = cls(cls.FILTER)
+        table.autocommit = False
+        table.refresh()
+        try:
+            build(table)
+            table.commit()
+            return
+        except iptc.IPTCError as err:
+            table.refresh()  # drop what we staged: nothing of it reached the kernel
+            if os.strerror(errno.EAGAIN) not in str(err):
+                raise FirewallError(f"iptables commit failed, nothing changed: {err}") from err
+            time.sleep(0.05 * 2**attempt)
+    raise FirewallError("iptables stayed busy (EAGAIN: another tool kept committing); "
+                        "nothing changed, try again")
+
+
+def _install(chains: dict[str, list[dict[str, Any]]], version: int) -> Callable[[Any], None]:
+    iptc = _iptc()
+    ipv6 = version == 6
+
+    def build(table: Any) -> None:
+        for name in chains:
+            if not table.is_chain(name):
+                table.create_chain(name)
+            iptc.Chain(table, name).flush()
+        for name, rules in chains.items():
+            chain = iptc.Chain(table, name)
+            for rule in rules:
+                chain.append_rule(iptc.easy.encode_iptc_rule(rule, ipv6))
+        for builtin, target in JUMPS.items():
+            _ensure_jump(iptc, table, builtin, target, ipv6)
+    return build
+
+
+def _is_ours(rule: Any) -> bool:
+    return rule.target is not None and rule.target.name.startswith("VMG-")
+
+
+def _ensure_jump(iptc: Any, table: Any, builtin: str, target: str, ipv6: bool) -> None:
+    chain = iptc.Chain(table, builtin)
+    for rule in [r for r in chain.rules if _is_ours(r)]:
+        chain.delete_rule(rule)  # one jump, always first: re-inserted below
+    jump = {"comment": {"comment": f"{JUMP} {target}"}, "target": target}
+    chain.insert_rule(iptc.easy.encode_iptc_rule(jump, ipv6))
+
+
+def _uninstall(table: Any) -> None:
+    iptc = _iptc()
+    for builtin in JUMPS:
+        chain = iptc.Chain(table, builtin)
+        for rule in [r for r in chain.rules if _is_ours(r)]:
+            chain.delete_rule(rule)
+    ours = [c for c in table.chains if c.name.startswith("VMG-")]
+    for chain in ours:
+        chain.flush()
+    for chain in ours:
+        table.delete_chain(chain.name)
+
+
+class IptablesBackend:
+    name = "iptables"
+
+    def check(self) -> None:
+        if os.geteuid() != 0:
+            raise FirewallError("changing the host firewall needs root (run with sudo)")
+        if nft_based():
+            raise FirewallError(
+                "this host's iptables is nft-based (iptables-nft); python-iptables writes "
+                "legacy rules that it would not show: use --backend nftables")
+        for tool in ("ipset", *SAVE.values()):
+            if shutil.which(tool) is None:
+                raise FirewallError(f"{tool} not found: install the iptables and ipset packages")
+        _iptc()
+
+    def render(self, ruleset: Ruleset) -> str:
+        _refuse_ipv6(ruleset)
+        lines = [f"# ipset {line}" for line in ipsets.describe(ruleset)]
+        for version, chains in ((4, chains_v4(ruleset)), (6, chains_v6(ruleset))):
+            lines.append(f"# {'ip6tables' if version == 6 else 'iptables'} filter")
+            for name, rules in chains.items():
+                lines += [f"-A {name} {as_text(rule)}" for rule in rules]
+        lines += [f"-I {b} 1 -j {t}  # {JUMP} {t}" for b, t in JUMPS.items()]
+        return "\n".join(lines) + "\n"
+
+    def apply(self, ruleset: Ruleset) -> None:
+        _refuse_ipv6(ruleset)
+        ipsets.prepare(ruleset)
+        try:
+            _commit(_install(chains_v6(ruleset), 6), 6)
+            _commit(_install(chains_v4(ruleset), 4), 4)
+        except FirewallError:
+            ipsets.discard()
+            raise
+        ipsets.swap_in()
+
+    def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
+        """Set contents are rebuilt whole: one ipset restore, a few rules; still no per-rule
+        processes. (Per-element updates would need the old VM's elements listed.)"""
+        self.apply(ruleset)
+
+    def remove(self) -> bool:
+        present = self.snapshot().present
+        _commit(_uninstall, 4)
+        _commit(_uninstall, 6)
+        return ipsets.destroy() or present
+
+    def show(self) -> str:
+        out = [subprocess.run([SAVE[v], "-t", "filter"], capture_output=True, text=True,
+                              timeout=60, check=False).stdout for v in (4, 6)]
+        ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
+        sets = [ipsets.ipset(["save", n], check=False) for n in ipsets.NAMES]
+        return "\n".join(ours) + "\n" + "".join(sets) if ours else "# no vmguard chains loaded\n"
+
+    def snapshot(self) -> Snapshot:
+        chains: dict[str, tuple[Rule, ...]] = {}
+        hooks: list[Hook] = []
+        for version in (4, 6):
+            found, version_hooks = _parse_save(version)
+            chains.update(found)
+            hooks += version_hooks
+        sets = ipsets.snapshot()
+        return Snapshot(bool(chains) or bool(sets), chains, sets, tuple(hooks))
+
+
+def _refuse_ipv6(ruleset: Ruleset) -> None:
+    wanting = [vm.name for vm in ruleset.vms if vm.ipv6]
+    if wanting:
+        raise FirewallError(f"{', '.join(wanting[:3])}: IPv6 endpoints need the nftables "
+                            "backend (the iptables backend drops all IPv6 of VMs)")
+
+
+_COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
+
+
+def _rule(line: str, seen: Counter[str]) -> Rule:
+    found = _COMMENT.search(line)
+    key = (found.group(1) or found.group(2)) if found else line
+    seen[key] += 1
+    key = key if seen[key] == 1 else f"{key} #{seen[key]}"
+    return Rule(key, line, line.endswith("-j ACCEPT"))
+
+
+def _parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
+    out = subprocess.run([SAVE[version], "-t", "filter"], capture_output=True, text=True,
+                         timeout=60, check=False).stdout
+    family = "ip6" if version == 6 else "ip"
+    chains: dict[str, list[Rule]] = {}
+    seen: dict[str, Counter[str]] = {}
+    builtins: dict[str, list[str]] = {b: [] for b in JUMPS}
+    for line in out.splitlines():
+        if line.startswith(":VMG-"):
+            chains.setdefault(f"{family} {line[1:].split()[0]}", [])
+        elif line.startswith("-A "):
+            chain, rest = line[3:].split(" ", 1)
+            if chain.startswith("VMG-"):
+                name = f"{family} {chain}"
+                chains.setdefault(name, []).append(_rule(rest, seen.setdefault(name, Counter())))
+            elif chain in builtins:
+                builtins[chain].append(rest)
+    return {c: tuple(rs) for c, rs in chains.items()}, _hooks(family, builtins)
+
+
+def _hooks(family: str, builtins: dict[str, list[str]]) -> list[Hook]:
+    hooks = []
+    for builtin, rules in builtins.items():
+        for i, rest in enumerate(rules):
+            if rest.endswith(f"-j {JUMPS[builtin]}"):
+                earlier = tuple(r for r in rules[:i] if r.endswith("-j ACCEPT"))
+                hooks.append(Hook(f"{family} filter {builtin}", f"{JUMP} {JUMPS[builtin]}",
+                                  True, earlier))
+    return hooks

@@ -1,0 +1,137 @@
+"""The iptables backend's rules, as python-iptables (iptc.easy) rule dicts.
+
+Per-VM data lives in the ipsets (ipsets.py), so these rules are the same few whatever
+the number of VMs: one set lookup per packet.
+
+  INPUT   -> VMG-INPUT:   DHCP to the host, then VMG-FROM-VM
+  FORWARD -> VMG-FORWARD: from VM interfaces VMG-FROM-VM, towards them VMG-TO-VM
+  OUTPUT  -> VMG-OUTPUT:  DHCP replies, then VMG-TO-VM
+  VMG-FROM-VM: source address+MAC must be a known VM's (else log, drop) -> VMG-EGRESS
+  VMG-EGRESS:  replies, then (VM, port, destination) in vmg-out4, else log, drop
+  VMG-TO-VM:   replies, then (VM, port, source) in vmg-in4, else log, drop
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmguard.firewall import ipsets
+from vmguard.firewall.model import LOG_BURST, LOG_RATE_PER_MINUTE, Ruleset
+
+JUMP = "vmguard jump"
+JUMPS = {"INPUT": "VMG-INPUT", "FORWARD": "VMG-FORWARD", "OUTPUT": "VMG-OUTPUT"}
+Rules = dict[str, list[dict[str, Any]]]
+
+
+def _c(text: str) -> dict[str, str]:
+    return {"comment": text}
+
+
+def _log(prefix: str, match: dict[str, Any] | None = None) -> dict[str, Any]:
+    limit = {"limit": f"{LOG_RATE_PER_MINUTE}/minute", "limit-burst": str(LOG_BURST)}
+    return {**(match or {}), "limit": limit, "comment": _c(f"log {prefix.strip(': ')}"),
+            "target": {"LOG": {"log-prefix": prefix, "log-level": "4"}}}
+
+
+def _drop(what: str) -> dict[str, Any]:
+    return {"comment": _c(what), "target": "DROP"}
+
+
+REPLIES = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "comment": _c("replies"),
+           "target": "ACCEPT"}
+
+
+def _per_interface(ruleset: Ruleset) -> Rules:
+    ifaces = ruleset.vm_interfaces
+    dhcp_in = {"protocol": "udp", "udp": {"sport": "68", "dport": "67"}}
+    dhcp_out = {"protocol": "udp", "udp": {"sport": "67", "dport": "68"}}
+    return {
+        "VMG-INPUT": [r for i in ifaces for r in (
+            {"in-interface": i, **dhcp_in, "comment": _c("DHCP requests to the host"),
+             "target": "ACCEPT"},
+            {"in-interface": i, "comment": _c(f"VM traffic to the host on {i}"),
+             "target": "VMG-FROM-VM"})],
+        "VMG-FORWARD": [r for i in ifaces for r in (
+            {"in-interface": i, "comment": _c(f"forwarded from VMs on {i}"),
+             "target": "VMG-FROM-VM"},
+            {"out-interface": i, "comment": _c(f"forwarded to VMs on {i}"),
+             "target": "VMG-TO-VM"})],
+        "VMG-OUTPUT": [r for i in ifaces for r in (
+            {"out-interface": i, **dhcp_out, "comment": _c("DHCP replies from the host"),
+             "target": "ACCEPT"},
+            {"out-interface": i, "comment": _c(f"host traffic to VMs on {i}"),
+             "target": "VMG-TO-VM"})],
+    }
+
+
+def _set(name: str, flags: str) -> dict[str, Any]:
+    return {"set": [{"match-set": [name, flags]}]}
+
+
+def chains_v4(ruleset: Ruleset) -> Rules:
+    log = ruleset.log_denied
+    known = _set(ipsets.IDS, "src,src")
+    return {
+        **_per_interface(ruleset),
+        "VMG-FROM-VM": [
+            {**known, "comment": _c("anti-spoofing: address and MAC of a known VM"),
+             "target": "VMG-EGRESS"},
+            *([_log("vmguard spoofed: ")] if log else []),
+            _drop("anti-spoofing: unknown address or MAC")],
+        "VMG-EGRESS": [
+            REPLIES,
+            {**_set(ipsets.OUT, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
+             "target": "ACCEPT"},
+            _log("vmguard deny out: ", _set(ipsets.LOG, "src")),
+            _drop("default deny from VMs")],
+        "VMG-TO-VM": [
+            REPLIES,
+            {**_set(ipsets.IN, "dst,dst,src"), "comment": _c("per-VM ingress"),
+             "target": "ACCEPT"},
+            _log("vmguard deny in: ", _set(ipsets.LOG, "dst")),
+            _drop("default deny to VMs")],
+    }
+
+
+def chains_v6(ruleset: Ruleset) -> Rules:
+    """No IPv6 for VMs on this backend: drop it both ways on the VM interfaces."""
+    ifaces = ruleset.vm_interfaces
+    deny = "IPv6 denied: the iptables backend allows IPv4 endpoints only"
+    return {
+        "VMG-INPUT": [{"in-interface": i, **_drop(deny)} for i in ifaces],
+        "VMG-FORWARD": [r for i in ifaces for r in (
+            {"in-interface": i, **_drop(deny)}, {"out-interface": i, **_drop(deny)})],
+        "VMG-OUTPUT": [{"out-interface": i, **_drop(deny)} for i in ifaces],
+    }
+
+
+_FLAGS = {"in-interface": "-i", "out-interface": "-o", "protocol": "-p"}
+
+
+def as_text(rule: dict[str, Any]) -> str:
+    """One rule dict in iptables syntax, for `plan` (iptables-save prints the same)."""
+    words: list[str] = []
+    for key, value in rule.items():
+        if key in _FLAGS:
+            words += [_FLAGS[key], str(value)]
+        elif key == "target":
+            words += _target(value)
+        else:
+            for match in value if isinstance(value, list) else [value]:
+                words += ["-m", key, *_options(match)]
+    return " ".join(words)
+
+
+def _options(match: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key, value in match.items():
+        out += [f"--{key}", *(value if isinstance(value, list) else [f'"{value}"'
+                                                                   if " " in value else value])]
+    return out
+
+
+def _target(value: str | dict[str, Any]) -> list[str]:
+    if isinstance(value, str):
+        return ["-j", value]
+    name, options = next(iter(value.items()))
+    return ["-j", name, *_options(options)]
