@@ -163,6 +163,14 @@ def _port_forwards(el: Element) -> list[PortForward]:
     return out
 
 
+def _mapped(el: Element) -> bool:
+    """9p 'mapped' modes store a guest's symlink as a plain file (+ xattrs) on the host;
+    passthrough, squash and virtiofs create real symlinks there."""
+    driver = el.find("driver")
+    virtiofs = driver is not None and driver.get("type") == "virtiofs"
+    return not virtiofs and el.get("accessmode") in ("mapped", "mapped-file")
+
+
 def _share(ctx: _Ctx, el: Element) -> SharedFolder:
     source, target = el.find("source"), el.find("target")
     host = "" if source is None else source.get("dir") or source.get("file") or ""
@@ -173,7 +181,7 @@ def _share(ctx: _Ctx, el: Element) -> SharedFolder:
         real_path=real_path(host),
         read_only=read_only,
         automount=False,  # libvirt has no automount: the guest mounts the tag itself
-        symlinks_allowed=not read_only,  # 9p/virtiofs let a writer create symlinks
+        symlinks_allowed=not read_only and not _mapped(el),
         source=ctx.src(el),
     )
 
