@@ -118,5 +118,5 @@ def test_remove_restores_reachability(fw: Firewall, topo: Topology) -> None:
 def test_log_rules_are_rate_limited(fw: Firewall) -> None:
     fw("apply")
     shown = fw("show").stdout
-    assert "vmguard deny out vm1" in shown and "limit" in shown
+    assert "vmguard deny out" in shown and "limit" in shown
     assert "calib-db" in shown and "admin-ssh" in shown, "endpoint names in rule comments"
