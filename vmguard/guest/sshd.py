@@ -25,8 +25,8 @@ def parse_sshd_config(text: str, path: str, include: Includer, depth: int = 0) -
             continue
         if keyword == "match":
             match = "" if value.lower() == "all" else value
-        elif keyword == "include" and depth < MAX_INCLUDE_DEPTH:
-            for pattern in value.split():
+        elif keyword == "include":
+            for pattern in value.split() if depth < MAX_INCLUDE_DEPTH else ():  # loops end here
                 settings += _included(pattern, include, depth, match)
         else:
             settings.append(SshdSetting(keyword, value, match, GuestSource("sshd_config", path, number)))
