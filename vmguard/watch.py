@@ -83,9 +83,9 @@ class Watcher:
         stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
         print(f"{stamp} {text}", file=self.out, flush=True)
 
-    def _report(self, subject: tuple[str, str], outcomes: Iterable[Outcome]) -> None:
+    def _report(self, subject: tuple[str, str], found: Iterable[Outcome]) -> None:
         """Print and log what is new for this VM (or the host) since the last look."""
-        failing = [o for o in outcomes if not o.waived]
+        failing = [o for o in found if not o.waived]
         keys = {o.finding.key for o in failing}
         before = self.known.get(subject)
         self.known[subject] = keys
@@ -93,7 +93,6 @@ class Watcher:
             return  # the baseline: counted once in the start-up line, not one line each
         for outcome in (o for o in failing if o.finding.key not in before):
             f = outcome.finding
-            self.say(f"NEW {outcome.severity.value} {f.rule} {f.subject}: {f.message}")
             log.append(
                 "watch",
                 rule=f.rule,
@@ -101,7 +100,8 @@ class Watcher:
                 message=f.message,
                 evidence=f.evidence,
                 severity=outcome.severity.value,
-            )
+            )  # logged first: the log is the record, the line is for whoever watches
+            self.say(f"NEW {outcome.severity.value} {f.rule} {f.subject}: {f.message}")
         for rule, vm, _ in before - keys:
             self.say(f"resolved {rule} {vm}")
 

@@ -15,6 +15,7 @@ from vmguard.facts import (
     HostDevice,
     PortDevice,
     Setting,
+    Snapshot,
     UsbFacts,
 )
 from vmguard.policy.model import RemoteDisplay, Toggle, TransferMode
@@ -27,7 +28,10 @@ def display(listen: str = "127.0.0.1", auth: bool = True, enabled: bool = True) 
     return Display(DisplayProtocol.VNC, enabled, listen, 5900, auth, SRC)
 
 
+SNAP = Snapshot("before-upgrade", ("clipboard: bidirectional (now disabled)",), SRC)
+
 CASES = [
+    ("VMG-DEV-015", policy(), facts(), facts(snapshots=(SNAP,))),
     # rule, policy, good facts, bad facts
     (
         "VMG-DEV-001",

@@ -195,6 +195,17 @@ def unknown_settings(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         )
 
 
+def snapshots(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    for snap in facts.snapshots:
+        yield Finding(
+            "VMG-DEV-015",
+            facts.name,
+            f"restoring snapshot {snap.name!r} brings back: {'; '.join(snap.differences)}",
+            where(snap.source, f"snapshot {snap.name}"),
+            "snapshots that match the policy",
+        )
+
+
 CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
     "VMG-DEV-001": clipboard,
     "VMG-DEV-002": drag_and_drop,
@@ -210,4 +221,5 @@ CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
     "VMG-DEV-012": guest_agent,
     "VMG-DEV-013": raw_disks,
     "VMG-DEV-014": unknown_settings,
+    "VMG-DEV-015": snapshots,
 }
