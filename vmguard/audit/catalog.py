@@ -81,7 +81,8 @@ def catalog_dir() -> Path:
 
 def _parse(path: Path) -> Rule:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506  # nosec B506 - a safe loader
     except (OSError, yaml.YAMLError) as err:
         raise AuditError(f"{path}: unreadable rule: {err}") from err
     missing = [key for key in REQUIRED if not isinstance(doc, dict) or key not in doc]
