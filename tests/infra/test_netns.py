@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -36,6 +37,9 @@ def test_deleted_even_when_the_body_raises():
 def test_processes_left_inside_are_killed_on_delete():
     with netns("proc") as ns:
         sleeper = ns.popen("sleep", "600")
+        deadline = time.monotonic() + 10  # `ip netns exec` enters the namespace after fork
+        while sleeper.pid not in ns.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sleeper.pid in ns.pids()
     assert sleeper.wait(timeout=10) == -9
 

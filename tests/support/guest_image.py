@@ -115,12 +115,22 @@ def _copy_module(src: Path, dest_dir: Path) -> str:
     return src.name
 
 
+def _ldd(binary: Path) -> str:
+    """ldd's report; empty for a static binary (Debian's busybox-static)."""
+    proc = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    if "not a dynamic executable" in proc.stdout + proc.stderr:
+        return ""
+    if proc.returncode != 0:
+        raise GuestImageError(f"ldd {binary} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
 def _copy_with_libs(binary: Path, root: Path, dest: str) -> None:
     """Copy `binary` to root/dest, and every shared library ldd resolves to its own path."""
     target = root / dest.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(binary, target)
-    for line in _tool(["ldd", str(binary)]).splitlines():
+    for line in _ldd(binary).splitlines():
         if "not found" in line:
             raise GuestImageError(f"{binary}: {line.strip()} (install its Debian package)")
         match = re.search(r"(/\S+) \(0x", line)
@@ -146,7 +156,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 def _populate(root: Path, release: str, deb: Path, scratch: Path) -> None:
     for tree in ("bin", "sbin", "usr/bin", "usr/sbin"):  # busybox --install links here
         (root / tree).mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin/busybox")  # static: no libraries
+    _copy_with_libs(BUSYBOX, root, "/bin/busybox")
     (root / "bin/sh").symlink_to("busybox")
     moddir = root / "lib/vmguard-modules"
     moddir.mkdir(parents=True)
