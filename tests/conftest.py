@@ -111,6 +111,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     found = leaks.firewall_leaks() + leaks.namespace_leaks(
         session.config.stash.get(_NAMESPACES_AT_START, frozenset()))
     if not found:
+        print("\nsafety check: no vmguard firewall state or test namespace left behind")
         return
     lines = ["", "SAFETY CHECK FAILED: vmguard state leaked into the machine's own namespace:"]
     lines += [f"  - {leak}" for leak in found]
