@@ -1,0 +1,81 @@
+"""The host section, in a network namespace of the test's own: the audit reads the
+firewall there and leaves it byte-for-byte as it was; without firewall settings the
+report says plainly that the firewall was not audited."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+
+from tests.support.netns import netns
+from tests.support.require import require_root, require_tools
+
+FAMILY = "vmguard.audit.checks.firewall"
+
+
+def with_firewall(lab) -> None:
+    text = lab.inventory.read_text()
+    text = text.replace("vms:\n", "firewall: {backend: nftables, vm_interfaces: [virbr-demo]}\nvms:\n")
+    text = text.replace(
+        '{name: "vm1", connection: lab, policy: batch.yaml}',
+        '{name: "vm1", connection: lab, policy: batch.yaml, address: 192.0.2.11}',
+    )
+    lab.inventory.write_text(text)
+
+
+def ruleset_hash(ns) -> str:
+    return hashlib.sha256(ns.run("nft", "list", "ruleset").stdout.encode()).hexdigest()
+
+
+def test_firewall_is_audited_read_only_in_a_namespace(lab, tmp_path, event_log):
+    require_root()
+    require_tools("nft", "ip")
+    with_firewall(lab)
+    out = tmp_path / "out"
+    with netns("audit") as ns:
+        ns.run("nft", "add", "table", "inet", "other")  # someone else's table, not ours
+        ns.run("nft", "add", "chain", "inet", "other", "input", "{ type filter hook input priority 0; }")
+        before = ruleset_hash(ns)
+        proc = subprocess.run(
+            ns.argv(
+                sys.executable,
+                "-m",
+                "vmguard",
+                "audit",
+                "-i",
+                str(lab.inventory),
+                "--out",
+                str(out),
+                "--format",
+                "json",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={"VMGUARD_LOG": str(event_log), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
+        assert ruleset_hash(ns) == before
+    assert "Traceback" not in proc.stderr, proc.stderr
+    host = json.loads((out / "latest" / "report.json").read_text())["host"]
+    if importlib.util.find_spec(FAMILY) is None:
+        assert host == {
+            "audited": False,
+            "findings": [],
+            "note": "firewall not audited: this build has no firewall checks",
+        }
+    else:  # nothing applied in this namespace: vmguard's table is missing
+        assert host["audited"], host["note"]
+        assert any(f["rule"].startswith("VMG-FW-") for f in host["findings"])
+        assert proc.returncode == 1
+
+
+def test_no_firewall_settings_means_not_audited(lab, tmp_path):
+    from vmguard.audit.engine import audit
+    from vmguard.inventory_loader import load_inventory
+
+    host = audit(load_inventory(lab.inventory)).host
+    assert not host.audited and "configures no firewall" in host.note
