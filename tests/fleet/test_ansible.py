@@ -29,6 +29,8 @@ class Played:
     root: Path
     fleet: Fleet
     proc: subprocess.CompletedProcess[str]
+    check: subprocess.CompletedProcess[str]  # a second run with --check
+    applies: dict[str, int]  # apply events per host after the first run
 
     @property
     def fetched(self) -> Path:
@@ -50,7 +52,7 @@ def _site(root: Path) -> Path:
     """Policies and one inventory per host, as a site keeps them on the controller."""
     shutil.copytree(REPO / "policy", root / "policy")
     for name, policy in POLICY_OF.items():
-        (root / f"inventory-{name}.yaml").write_text(yaml.safe_dump({
+        (root / "policy" / f"inventory-{name}.yaml").write_text(yaml.safe_dump({
             "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": name},
             "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
             "vms": [{"name": "test", "connection": "t", "policy": policy}]}))
@@ -60,7 +62,7 @@ def _site(root: Path) -> Path:
 def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> Path:
     members = {h.name: {"ansible_host": h.address,
                         "vmguard_home": str(root / "hosts" / h.name),
-                        "vmguard_inventory": str(root / f"inventory-{h.name[-1]}.yaml")}
+                        "vmguard_inventory": str(root / f"policy/inventory-{h.name[-1]}.yaml")}
                for h in hosts.hosts}
     path = root / "hosts.yml"
     path.write_text(yaml.safe_dump({"all": {"children": {"vmguard_hosts": {
@@ -69,6 +71,7 @@ def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> 
                  "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
                                             "-o UserKnownHostsFile=/dev/null",
                  "ansible_python_interpreter": "/usr/bin/python3",
+                 "vmguard_apply_args": ["--next-boot"],
                  "vmguard_wheelhouse": str(wheels), "vmguard_policy_dir": str(policy),
                  "vmguard_fetch_dir": str(root / "fetched"),
                  "vmguard_controller_bin": str(VENV / "vmguard")}}}}}))
@@ -81,7 +84,8 @@ def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str
            "LC_ALL": "C.UTF-8", "ANSIBLE_HOST_KEY_CHECKING": "False",
            "ANSIBLE_LOCAL_TEMP": str(root / "ansible-local"),
            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"), "ANSIBLE_FORKS": "2"}
+           "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"), "ANSIBLE_FORKS": "2",
+           "ANSIBLE_PIPELINING": "True"}
     argv = hosts.ctl.argv(str(VENV / "ansible-playbook"), "-i", str(inventory),
                           str(REPO / "ansible/site.yml"), *args)
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
@@ -97,17 +101,26 @@ def played() -> Iterator[Played]:
         wheels, policy = _wheelhouse(root), _site(root)
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
-            yield Played(root, hosts, playbook(hosts, root, inventory))
+            first = playbook(hosts, root, inventory)
+            applies = {h.name: _events(root / "hosts" / h.name).count("apply")
+                       for h in hosts.hosts}
+            yield Played(root, hosts, first, playbook(hosts, root, inventory, "--check"),
+                         applies)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _events(home: Path) -> list[str]:
+    log = home / "log/events.jsonl"
+    return [json.loads(line)["kind"] for line in log.read_text().splitlines()]
 
 
 def _audit_locally(root: Path, name: str) -> dict:
     """The oracle: the same audit run directly, without Ansible, SSH or the role."""
     out = root / f"direct-{name}"
     env = {**os.environ, "VMGUARD_LOG": str(root / f"direct-{name}.jsonl")}
-    subprocess.run([str(VENV / "vmguard"), "audit", "-i", str(root / f"inventory-{name}.yaml"),
-                    "--out", str(out), "--format", "json"], env=env, capture_output=True,
+    inventory = root / "policy" / f"inventory-{name}.yaml"
+    subprocess.run([str(VENV / "vmguard"), "audit", "-i", str(inventory), "--out", str(out), "--format", "json"], env=env, capture_output=True,
                    timeout=120, check=False)
     return json.loads((out / "latest/report.json").read_text())
 
@@ -122,9 +135,8 @@ def test_each_host_has_its_own_install_log_and_reports(played: Played) -> None:
         home = played.home(host.name)
         assert (home / "venv/bin/vmguard").exists()
         assert (home / "etc/inventory.yaml").exists() and (home / "etc/batch.yaml").exists()
-        events = [json.loads(line)["kind"] for line in
-                  (home / "log/events.jsonl").read_text().splitlines()]
-        assert "audit" in events
+        events = _events(home)
+        assert "audit" in events and "apply" in events
         assert (home / "audit_reports/latest/report.json").exists()
 
 
@@ -159,3 +171,17 @@ def test_playbook_wrote_the_fleet_report(played: Played) -> None:
     fleet_dir = played.fetched / "fleet"
     assert {p.name for p in fleet_dir.iterdir()} >= {"fleet.json", "fleet.md", "fleet.html"}
     assert json.loads((fleet_dir / "fleet.json").read_text())["totals"]["hosts"] == 2
+
+
+def test_apply_changed_the_vms(played: Played) -> None:
+    assert "changed 2 setting(s)" in played.proc.stdout
+    assert "TASK [vmguard : Apply]" in played.proc.stdout
+
+
+def test_check_mode_plans_and_changes_nothing(played: Played) -> None:
+    out = played.check.stdout
+    assert played.check.returncode == 0, out[-4000:]
+    assert "nic 0: nat (default) -> host-only" in out  # the plan, shown
+    assert "TASK [vmguard : Apply]" in out and "skipping: [vmhost-a]" in out
+    for host in played.fleet.hosts:
+        assert _events(played.home(host.name)).count("apply") == played.applies[host.name]
