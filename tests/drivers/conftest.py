@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from vmguard.policy.model import (
     Access,
@@ -49,3 +51,43 @@ def log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def testnode_uri() -> str:
     """A fresh test-driver host per open: every connection starts from the file."""
     return f"test://{TESTNODE}"
+
+
+# Devices a batch policy forbids, for domains defined on the real daemon (never booted
+# like this: vmguard applies the policy first). The NIC sits on a defined-only network.
+FORBIDDEN = """
+    <interface type='network'><source network='{nat}'/><model type='virtio'/></interface>
+    <interface type='user'><model type='e1000'/></interface>
+    <filesystem type='mount' accessmode='passthrough'>
+      <source dir='/home'/><target dir='home'/>
+    </filesystem>
+    <graphics type='spice' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
+    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+    <redirdev bus='usb' type='spicevmc'/>
+    <input type='tablet' bus='usb'/>
+    <sound model='ich6'/>
+"""
+
+
+@pytest.fixture(scope="session")
+def nat_network(libvirt_conn):
+    """A NAT network, defined only: a NIC on it is NAT; nothing touches the host."""
+    name = f"vmg-test-nat-{os.getpid()}"
+    net = libvirt_conn.networkDefineXML(
+        f"<network><name>{name}</name><forward mode='nat'/>"
+        "<ip address='192.0.2.1' netmask='255.255.255.0'/></network>"
+    )
+    yield name
+    net.undefine()
+
+
+def forbidden_xml(factory, nat: str) -> str:
+    """The infra test domain's XML with every setting the batch policy forbids added."""
+    root = etree.fromstring(factory.xml().encode())
+    devices = root.find("devices")
+    for usb in devices.findall("controller[@type='usb']"):
+        devices.remove(usb)
+    etree.SubElement(devices, "controller", type="usb", index="0", model="qemu-xhci")
+    for el in etree.fromstring(f"<d>{FORBIDDEN.format(nat=nat)}</d>"):
+        devices.append(el)
+    return etree.tostring(root, encoding="unicode")

@@ -21,9 +21,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
-from tests.drivers.conftest import batch_policy
+from tests.drivers.conftest import batch_policy, forbidden_xml
 from vmguard.apply import apply_vm, rollback_vm
 from vmguard.drivers.libvirt import LibvirtDriver
 from vmguard.facts import Attachment, PowerState
@@ -32,18 +31,6 @@ from vmguard.policy.model import TransferMode
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-FORBIDDEN = """
-    <interface type='network'><source network='{nat}'/><model type='virtio'/></interface>
-    <interface type='user'><model type='e1000'/></interface>
-    <filesystem type='mount' accessmode='passthrough'>
-      <source dir='/home'/><target dir='home'/>
-    </filesystem>
-    <graphics type='spice' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>
-    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
-    <redirdev bus='usb' type='spicevmc'/>
-    <input type='tablet' bus='usb'/>
-    <sound model='ich6'/>
-"""
 # QEMU device/option names that must not appear once the policy is applied.
 QEMU_FORBIDDEN = (
     "-spice",
@@ -73,18 +60,6 @@ QTREE_FORBIDDEN = (
 )
 
 
-@pytest.fixture(scope="module")
-def nat_network(libvirt_conn):
-    """A NAT network, defined only: a NIC on it is NAT; nothing touches the host."""
-    name = f"vmg-test-nat-{os.getpid()}"
-    net = libvirt_conn.networkDefineXML(
-        f"<network><name>{name}</name><forward mode='nat'/>"
-        "<ip address='192.0.2.1' netmask='255.255.255.0'/></network>"
-    )
-    yield name
-    net.undefine()
-
-
 @pytest.fixture
 def driver(libvirt_uri: str):
     drv = LibvirtDriver(libvirt_uri)
@@ -92,21 +67,10 @@ def driver(libvirt_uri: str):
     drv.close()
 
 
-def _forbidden_xml(factory, nat: str) -> str:
-    root = etree.fromstring(factory.xml().encode())
-    devices = root.find("devices")
-    for usb in devices.findall("controller[@type='usb']"):
-        devices.remove(usb)
-    etree.SubElement(devices, "controller", type="usb", index="0", model="qemu-xhci")
-    for el in etree.fromstring(f"<d>{FORBIDDEN.format(nat=nat)}</d>"):
-        devices.append(el)
-    return etree.tostring(root, encoding="unicode")
-
-
 @pytest.fixture
 def exposed(tcg_domain, nat_network):
     """A defined, shut-off domain with every forbidden setting."""
-    return tcg_domain.define(_forbidden_xml(tcg_domain, nat_network))
+    return tcg_domain.define(forbidden_xml(tcg_domain, nat_network))
 
 
 def _hash(driver: LibvirtDriver, name: str) -> str:
