@@ -1,0 +1,109 @@
+"""`vmguard report merge` over real audit reports (libvirt's test driver, two policies)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VMGUARD = str(REPO / ".venv/bin/vmguard")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([VMGUARD, *args], capture_output=True, text=True, timeout=120,
+                          check=False, env=env)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One real audit report.json per host: host a follows batch.yaml, b dev.yaml."""
+    root = tmp_path_factory.mktemp("audits")
+    shutil.copytree(REPO / "policy", root / "policy")
+    out = {}
+    for host, policy in (("a", "batch.yaml"), ("b", "dev.yaml")):
+        inventory = root / "policy" / f"inv-{host}.yaml"
+        inventory.write_text(yaml.safe_dump({
+            "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": host},
+            "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
+            "vms": [{"name": "test", "connection": "t", "policy": policy}]}))
+        env = {**os.environ, "VMGUARD_LOG": str(root / f"{host}.jsonl")}
+        run("audit", "-i", str(inventory), "--out", str(root / host), "--format", "json",
+            env=env)
+        out[host] = root / f"host-{host}.json"
+        shutil.copy(root / host / "latest/report.json", out[host])
+    return out
+
+
+def merged(tmp_path: Path, *files: Path, fail_on: str = "never") -> tuple[int, dict]:
+    proc = run("report", "merge", *map(str, files), "--out", str(tmp_path / "fleet"),
+               "--fail-on", fail_on)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads((tmp_path / "fleet/fleet.json").read_text())
+
+
+def test_totals_are_the_sum_of_the_hosts(reports: dict[str, Path], tmp_path: Path) -> None:
+    _, fleet = merged(tmp_path, *reports.values())
+    docs = [json.loads(p.read_text())["summary"] for p in reports.values()]
+    assert fleet["totals"]["hosts"] == 2
+    assert fleet["totals"]["vms"] == sum(d["vms"] for d in docs)
+    assert fleet["totals"]["failing"] == sum(d["failing"] for d in docs) > 0
+    for severity, count in fleet["totals"]["by_severity"].items():
+        assert count == sum(d["by_severity"][severity] for d in docs)
+    assert len([f for f in fleet["findings"] if not f["waived"]]) == fleet["totals"]["failing"]
+
+
+def test_worst_first(reports: dict[str, Path], tmp_path: Path) -> None:
+    _, fleet = merged(tmp_path, *reports.values())
+    order = fleet["severities"]
+    ranks = [(f["waived"], order.index(f["severity"])) for f in fleet["findings"]]
+    assert ranks == sorted(ranks)
+    worst = [order.index(h["worst"]) if h["worst"] else len(order) for h in fleet["hosts"]]
+    assert worst == sorted(worst)
+    assert {f["host"] for f in fleet["findings"]} == {"host-a", "host-b"}
+
+
+def test_exit_code_follows_fail_on(reports: dict[str, Path], tmp_path: Path) -> None:
+    code, fleet = merged(tmp_path, *reports.values(), fail_on="info")
+    assert code == 1 and fleet["totals"]["failing"]
+    code, _ = merged(tmp_path, *reports.values(), fail_on="never")
+    assert code == 0
+
+
+def test_every_bad_input_is_listed_at_once(reports: dict[str, Path], tmp_path: Path) -> None:
+    not_json = tmp_path / "broken.json"
+    not_json.write_text("{")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": "something/else"}))
+    gutted = tmp_path / "gutted.json"
+    doc = json.loads(reports["a"].read_text())
+    del doc["summary"]
+    gutted.write_text(json.dumps(doc))
+    twin = tmp_path / "dup" / reports["a"].name
+    twin.parent.mkdir()
+    shutil.copy(reports["a"], twin)
+    proc = run("report", "merge", str(not_json), str(other), str(gutted), str(reports["a"]),
+               str(twin), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 4, proc.stderr
+    assert "not JSON" in lines[0] and "not a vmguard audit report" in lines[1]
+    assert "'summary' is a required property" in lines[2] and "also comes from" in lines[3]
+    assert not (tmp_path / "out").exists()
+
+
+def test_hostile_host_names_are_escaped(reports: dict[str, Path], tmp_path: Path) -> None:
+    evil = tmp_path / "<img src=x onerror=alert(1)>|x.json"
+    shutil.copy(reports["b"], evil)
+    merged(tmp_path, reports["a"], evil)
+    html = (tmp_path / "fleet/fleet.html").read_text()
+    markdown = (tmp_path / "fleet/fleet.md").read_text()
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert not re.search(r"(?<!\\)<img", markdown) and "\\<img" in markdown
+    assert "\\|x" in markdown  # a "|" in a name cannot split the table row
