@@ -18,9 +18,9 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from vmguard.errors import InputError, Problem
+from vmguard.policy import source
+from vmguard.policy.source import Document
 
 DEFAULT_PATH = "/etc/vmguard/batch.yaml"
 FIELDS = ("job", "user", "name", "queue", "comment", "host")
@@ -43,60 +43,57 @@ def default_path() -> Path:
     return Path(os.environ.get("VMGUARD_BATCH_CONFIG") or DEFAULT_PATH)
 
 
-def _problem(path: Path, where: str, message: str) -> Problem:
-    return Problem(str(path), 0, 0, where, message)
+def _problem(doc: Document, key: str, message: str) -> Problem:
+    pos = doc.pos((key,), key=True)
+    return Problem(pos.file, pos.line, pos.col, key, message)
 
 
-def _check_template(path: Path, key: str, value: object) -> list[Problem]:
+def _check_template(doc: Document, key: str, value: object) -> list[Problem]:
     if not isinstance(value, str) or not value:
-        return [_problem(path, key, "must be a non-empty string")]
+        return [_problem(doc, key, "must be a non-empty string")]
     try:
         used = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
     except ValueError as err:
-        return [_problem(path, key, f"bad template: {err}")]
+        return [_problem(doc, key, f"bad template: {err}")]
     fields = ", ".join("{" + name + "}" for name in FIELDS)
-    return [
-        _problem(path, key, f"unknown field {{{name}}}; use {fields}") for name in used if name not in FIELDS
-    ]
+    return [_problem(doc, key, f"unknown field {{{name}}}; use {fields}")
+            for name in used if name not in FIELDS]
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> Document:
+    """The file through vmguard's strict YAML reader, which knows every key's position."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise InputError([_problem(path, "", f"cannot read: {err.strerror}")]) from err
-    except yaml.YAMLError as err:
-        raise InputError([_problem(path, "", f"not valid YAML: {err}")]) from err
-    if not isinstance(data, dict):
-        raise InputError([_problem(path, "", "must be a mapping of settings")])
-    return data
+        doc = source.load(path)
+    except source.SourceError as err:
+        raise InputError(err.problems) from err
+    if not isinstance(doc.data, dict):
+        raise InputError([Problem(str(path), 1, 1, "", "must be a mapping of settings")])
+    return doc
 
 
-def _problems(path: Path, data: dict) -> list[Problem]:
-    problems = [
-        _problem(path, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
-        for k in data
-        if k not in _KNOWN
-    ]
+def _problems(doc: Document) -> list[Problem]:
+    data = doc.data
+    problems = [_problem(doc, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
+                for k in data if k not in _KNOWN]
     if "inventory" not in data:
-        problems.append(_problem(path, "inventory", "is required: the host's inventory file"))
-    problems += _check_template(path, "public", data.get("public", "{job}"))
-    problems += _check_template(path, "vm", data.get("vm", "{name}"))
+        problems.append(_problem(doc, "inventory", "is required: the host's inventory file"))
+    problems += _check_template(doc, "public", data.get("public", "{job}"))
+    problems += _check_template(doc, "vm", data.get("vm", "{name}"))
     limit = data.get("time_limit", 600)
     if isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0:
-        problems.append(_problem(path, "time_limit", "must be a positive number of seconds"))
+        problems.append(_problem(doc, "time_limit", "must be a positive number of seconds"))
     if not isinstance(data.get("comment", True), bool):
-        problems.append(_problem(path, "comment", "must be true or false"))
+        problems.append(_problem(doc, "comment", "must be true or false"))
     return problems
 
 
 def load_batch_config(path: Path | None = None) -> BatchConfig:
     """Read and check the batch settings; every problem is reported at once."""
     path = path or default_path()
-    data = _read(path)
-    if problems := _problems(path, data):
+    doc = _read(path)
+    if problems := _problems(doc):
         raise InputError(problems)
-    base = path.parent
+    data, base = doc.data, path.parent
     return BatchConfig(
         source=str(path),
         inventory=base / str(data["inventory"]),
