@@ -63,7 +63,9 @@ def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = 
     """Vet and publish; always returns 0, because the node must not be blocked."""
     try:
         config = load_batch_config(config_path)
-        verdict = publish(vet_job(job, config), config, notify)
+        verdict = vet_job(job, config)
+        if verdict.outcome is not Outcome.SKIPPED:  # most jobs on a node are not VM jobs
+            verdict = publish(verdict, config, notify)
         print(f"vmguard: job {job.key}: {verdict.summary()}", file=sys.stderr)
     except Exception as err:  # noqa: BLE001 - any failure, even a bug, must not drain the node
         _log_failure(job, err)
