@@ -50,7 +50,7 @@ class _LibvirtEvents:
         )
         self.callbacks = [self.conn.domainEventRegisterAny(None, i, self._event, None) for i in ids]
 
-    def _event(self, _conn, dom, *args) -> None:  # noqa: ANN001 - libvirt's callback shape
+    def _event(self, _conn, dom, *args) -> None:  # libvirt's callback: (conn, dom, *event, opaque)
         undefined = args and args[0] == libvirt.VIR_DOMAIN_EVENT_UNDEFINED
         self.changes.put((self.name, dom.name(), UNDEFINED if undefined else None))
 
@@ -78,6 +78,7 @@ class Watcher:
         self.ctx = Context(load_catalog(), vm_checks(), dt.date.today())
         self.drivers: dict[str, Driver] = {}
         self.known: dict[tuple[str, str], set[Key]] = {}
+        self.baseline_done = False  # after the first sweep, a VM never seen is all news
 
     def say(self, text: str) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
@@ -87,7 +88,7 @@ class Watcher:
         """Print and log what is new for this VM (or the host) since the last look."""
         failing = [o for o in found if not o.waived]
         keys = {o.finding.key for o in failing}
-        before = self.known.get(subject)
+        before = self.known.get(subject, set() if self.baseline_done else None)
         self.known[subject] = keys
         if before is None:
             return  # the baseline: counted once in the start-up line, not one line each
@@ -123,7 +124,12 @@ class Watcher:
         self.say(f"{name} was undefined on {conn_name}")
 
     def audit_connection(self, conn: Connection) -> None:
-        for name in self.drivers[conn.name].list_vms():
+        try:
+            names = self.drivers[conn.name].list_vms()
+        except DriverError as err:  # keep watching the others; the next sweep retries
+            self.say(f"cannot list VMs of {conn.name}: {err}")
+            return
+        for name in names:
             self.audit_vm(conn.name, name)
 
     def audit_host(self) -> None:
@@ -173,6 +179,7 @@ def _loop(
 ) -> int:
     polled = [c for c in inventory.connections if c.name not in {x.name for x in listeners}]
     _sweep(watcher, inventory.connections)
+    watcher.baseline_done = True
     open_findings = sum(len(keys) for keys in watcher.known.values())
     watcher.say(
         f"watching {len(watcher.known) - 1} VMs ({len(listeners)} connection(s) by "

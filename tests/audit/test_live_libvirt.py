@@ -82,9 +82,19 @@ def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path):
     }  # other tests' domains may come and go, but none changed
 
 
-def test_watch_reports_clipboard_within_two_seconds(libvirt_conn, live_domain, tmp_path):
+def read_until(proc, needle: str) -> tuple[str, float]:
+    """The first output line containing `needle`, and when it arrived."""
+    line = ""
+    while needle not in line:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+    return line, time.monotonic()
+
+
+def test_watch_reports_changes_within_two_seconds(libvirt_conn, live_domain, tmp_path):
     name, uid = live_domain
     env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
+    inventory = str(live_inventory(tmp_path, name))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -92,7 +102,7 @@ def test_watch_reports_clipboard_within_two_seconds(libvirt_conn, live_domain, t
             "vmguard",
             "watch",
             "--inventory",
-            str(live_inventory(tmp_path, name)),
+            inventory,
             "--duration",
             "60",
             "--firewall-every",
@@ -103,19 +113,22 @@ def test_watch_reports_clipboard_within_two_seconds(libvirt_conn, live_domain, t
         text=True,
         env=env,
     )
+    intruder = None
     try:
-        started = proc.stdout.readline()
-        assert "watching" in started, started + proc.stderr.read()
+        read_until(proc, "watching")
         changed = time.monotonic()
         libvirt_conn.defineXML(domain_xml(name, uid, clipboard=True))
-        line = ""
-        while "VMG-DEV-001" not in line:
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read()
-        elapsed = time.monotonic() - changed
+        line, seen = read_until(proc, "VMG-DEV-001")
         assert name in line and line.split()[1] == "NEW"
-        assert elapsed < 2.0, f"finding after {elapsed:.2f}s"
+        assert seen - changed < 2.0, f"finding after {seen - changed:.2f}s"
+        libvirt_conn.defineXML(domain_xml(name, uid, clipboard=False))
+        read_until(proc, f"resolved VMG-DEV-001 {name}")
+        intruder = libvirt_conn.defineXML(domain_xml(name + "-x", str(uuid.uuid4()), False))
+        line, _ = read_until(proc, "VMG-INV-001")
+        assert name + "-x" in line
     finally:
+        if intruder is not None:
+            intruder.undefine()
         proc.terminate()
         proc.wait(timeout=10)
     events = (tmp_path / "events.jsonl").read_text()

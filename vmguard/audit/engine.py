@@ -40,8 +40,8 @@ def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, .
 
 def outcomes(ctx: Context, findings: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
     """Findings with their catalog rules and waiver states."""
-    outcomes = (Outcome(f, ctx.catalog.get(f.rule)) for f in findings)
-    return tuple(apply_waivers(o, waivers, ctx.today) for o in outcomes)
+    plain = (Outcome(f, ctx.catalog.get(f.rule)) for f in findings)
+    return tuple(apply_waivers(o, waivers, ctx.today) for o in plain)
 
 
 def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
@@ -109,6 +109,22 @@ def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmRepor
     ]
 
 
+def _connection(
+    ctx: Context, inventory: Inventory, conn: Connection, opener: Opener
+) -> tuple[list[VmReport], str]:
+    """One connection's VM reports, and why it could not be audited ("" when it was)."""
+    try:
+        driver = opener(conn)
+    except DriverError as err:
+        return _unreached(inventory, conn, f"unreachable: {err}"), f"connection {conn.name}: {err}"
+    try:
+        return _audit_connection(ctx, inventory, conn, driver), ""
+    except DriverError as err:
+        return _unreached(inventory, conn, f"cannot list VMs: {err}"), f"connection {conn.name}: {err}"
+    finally:
+        driver.close()
+
+
 def audit(
     inventory: Inventory, run: str = "", opener: Opener = open_driver, today: dt.date | None = None
 ) -> AuditResult:
@@ -118,18 +134,8 @@ def audit(
     vms: list[VmReport] = []
     errors: list[str] = []
     for conn in inventory.connections:
-        try:
-            driver = opener(conn)
-        except DriverError as err:
-            errors.append(f"connection {conn.name}: {err}")
-            vms += _unreached(inventory, conn, f"connection unreachable: {err}")
-            continue
-        try:
-            vms += _audit_connection(ctx, inventory, conn, driver)
-        except DriverError as err:
-            errors.append(f"connection {conn.name}: {err}")
-            vms += _unreached(inventory, conn, f"cannot list VMs: {err}")
-        finally:
-            driver.close()
+        reports, error = _connection(ctx, inventory, conn, opener)
+        vms += reports
+        errors += [error] if error else []
     host = audit_host(inventory, lambda findings: outcomes(ctx, findings))
     return AuditResult(run, started, inventory.source, tuple(vms), host, tuple(errors))
