@@ -18,13 +18,15 @@ from tests.firewall.topology import Topology
 
 pytestmark = pytest.mark.root
 
+# Each tampering, and the drift kind `vmguard firewall audit` must report for it. They are
+# applied together (one audit), which also shows one kind does not hide another.
 NFT_TAMPER = {
-    "table-missing": ["nft flush table inet vmguard", "nft delete table inet vmguard"],
-    "jump-missing": ["nft delete rule inet vmguard forward handle {forward_jump}"],
-    "jump-shadowed": ["nft insert rule inet vmguard forward accept"],
-    "set-elements-missing": ["nft delete element inet vmguard ids4 {{ 10.70.0.11 . 52:54:00:70:00:11 }}"],
-    "set-elements-extra": ["nft add element inet vmguard out4 {{ 10.70.0.99 : drop }}"],
-    "rule-extra": ["nft add rule inet vmguard from_vm accept"],
+    "jump-missing": "nft delete rule inet vmguard forward handle {forward_jump}",
+    "jump-shadowed": "nft insert rule inet vmguard forward accept",
+    "set-elements-missing": "nft delete element inet vmguard ids4 { 10.70.0.11 . 52:54:00:70:00:11 }",
+    "set-elements-extra": "nft add element inet vmguard out4 { 10.70.0.99 : drop }",
+    "rule-extra": "nft add rule inet vmguard from_vm accept",
+    "rule-missing": "nft flush chain inet vmguard to_vm",
 }
 FOREIGN_NFT = """\
 table inet foreign {
@@ -55,22 +57,32 @@ def _forward_jump(topo: Topology) -> str:
     return str(next(r["handle"] for r in rules if r.get("comment", "").startswith("vmguard jump")))
 
 
-def _tamper(topo: Topology, commands: list[str]) -> None:
-    for command in commands:
+def _tamper(topo: Topology, commands: dict[str, str]) -> None:
+    for command in commands.values():
         if "{forward_jump}" in command:
             command = command.replace("{forward_jump}", _forward_jump(topo))
-        topo.host.run("sh", "-c", command.replace("{{", "{").replace("}}", "}"))
+        topo.host.run("sh", "-c", command)
 
 
-@pytest.mark.parametrize("kind", sorted(NFT_TAMPER))
-def test_audit_reports_each_kind_of_drift(nft: Firewall, topo: Topology, kind: str) -> None:
-    nft("apply")
-    _tamper(topo, NFT_TAMPER[kind])
-    audit = nft("audit", check=False)
+def _assert_reported(fw: Firewall, kinds: list[str]) -> None:
+    audit = fw("audit", check=False)
     assert audit.returncode == 1, audit.stdout + audit.stderr
-    assert f"{kind}:" in audit.stdout
+    reported = {line.split(":", 1)[0] for line in audit.stdout.splitlines()}
+    assert set(kinds) <= reported, audit.stdout
+
+
+def test_audit_reports_each_kind_of_drift(nft: Firewall, topo: Topology) -> None:
+    nft("apply")
+    _tamper(topo, NFT_TAMPER)
+    _assert_reported(nft, list(NFT_TAMPER))
     nft("apply")
     assert nft("audit").returncode == 0, "apply repairs the drift"
+
+
+def test_deleted_table_is_reported(nft: Firewall, topo: Topology) -> None:
+    nft("apply")
+    topo.host.run("nft", "delete", "table", "inet", "vmguard")
+    _assert_reported(nft, ["table-missing"])
 
 
 def test_audit_is_clean_after_apply(nft: Firewall) -> None:
@@ -103,14 +115,18 @@ def test_failure_late_in_the_batch_leaves_previous_rules(nft: Firewall, topo: To
         "10.80.0.10:3306": True, "10.80.0.10:8080": False}
 
 
-def _ruleset_with_duplicate_last_vm(fw: Firewall) -> dict:
-    """A ruleset whose only flaw is its last element: a VM reusing another's address."""
+def _compiled(fw: Firewall) -> dict:
     code = ("import json,sys;from vmguard.inventory_loader import load_inventory;"
             "from vmguard.firewall.compile import compile_ruleset;"
             "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))")
     out = subprocess.run([sys.executable, "-c", code, str(fw.inventory)], capture_output=True,
                          text=True, check=True, cwd=REPO).stdout
-    data = json.loads(out)
+    return json.loads(out)
+
+
+def _ruleset_with_duplicate_last_vm(fw: Firewall) -> dict:
+    """A ruleset whose only flaw is its last element: a VM reusing another's address."""
+    data = _compiled(fw)
     clone = dict(data["vms"][0], name="zz-late", mac="52:54:00:70:00:99", egress=[])
     data["vms"].append(clone)
     return data
@@ -151,3 +167,90 @@ def test_missing_nft_binary_is_a_clear_error(nft: Firewall) -> None:
     proc = no_tools("apply", check=False)
     assert proc.returncode == 3
     assert "nft not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+IPT_TAMPER = {
+    "rule-missing": "iptables-legacy -F VMG-EGRESS",
+    "rule-modified": "iptables-legacy -R VMG-TO-VM 4 -m comment "
+                     "--comment 'default deny to VMs' -j ACCEPT",
+    "jump-missing": "iptables-legacy -D FORWARD -m comment --comment "
+                    "'vmguard jump VMG-FORWARD' -j VMG-FORWARD",
+    "jump-shadowed": "iptables-legacy -I INPUT 1 -j ACCEPT",
+    "set-elements-missing": "ipset del vmg-ids4 10.70.0.11,52:54:00:70:00:11",
+    "set-elements-extra": "ipset add vmg-out4 10.70.0.12,tcp:8080,10.80.0.10",
+}
+
+
+@pytest.fixture
+def ipt(topo: Topology, tmp_path: Path) -> Iterator[Firewall]:
+    firewall = make_firewall(topo, tmp_path, "iptables")
+    yield firewall
+    firewall("remove")
+    topo.host.run("iptables-legacy", "-D", "INPUT", "-j", "ACCEPT", check=False)
+
+
+def test_iptables_audit_reports_each_kind_of_drift(ipt: Firewall, topo: Topology) -> None:
+    ipt("apply")
+    _tamper(topo, IPT_TAMPER)
+    _assert_reported(ipt, list(IPT_TAMPER))
+    ipt("apply")
+    assert ipt("audit").returncode == 0, "apply repairs the drift"
+    # ...by putting our jump back on top, without deleting the foreign ACCEPT.
+    save = topo.host.run("iptables-legacy", "-S", "INPUT").stdout.splitlines()
+    assert save[1:] == ["-A INPUT -m comment --comment \"vmguard jump VMG-INPUT\" -j VMG-INPUT",
+                        "-A INPUT -j ACCEPT"]
+
+
+def test_iptables_flushed_chains_are_reported(ipt: Firewall, topo: Topology) -> None:
+    ipt("apply")
+    topo.host.run("sh", "-c", "iptables-legacy -F && iptables-legacy -X")
+    _assert_reported(ipt, ["jump-missing", "chain-missing"])
+
+
+def test_iptables_foreign_chains_are_untouched(ipt: Firewall, topo: Topology) -> None:
+    rules = [["-N", "LIBVIRT_FWI"], ["-A", "LIBVIRT_FWI", "-d", "10.99.0.0/16", "-j", "REJECT"],
+             ["-A", "FORWARD", "-j", "LIBVIRT_FWI"], ["-A", "INPUT", "-p", "tcp", "--dport",
+                                                     "9999", "-j", "ACCEPT"]]
+    for rule in rules:
+        topo.host.run("iptables-legacy", *rule)
+    try:
+        def foreign() -> list[str]:
+            save = topo.host.run("iptables-legacy-save", "-t", "filter").stdout
+            return [ln for ln in save.splitlines() if not ln.startswith("#")
+                    and "VMG-" not in ln and not ln.startswith(":")]
+        listing = foreign()
+        for step in ("apply", "apply", "remove"):
+            ipt(step)
+            assert foreign() == listing, step
+    finally:
+        topo.host.run("iptables-legacy", "-D", "FORWARD", "-j", "LIBVIRT_FWI")
+        topo.host.run("iptables-legacy", "-D", "INPUT", "-p", "tcp", "--dport", "9999", "-j",
+                      "ACCEPT")
+        topo.host.run("iptables-legacy", "-F", "LIBVIRT_FWI")
+        topo.host.run("iptables-legacy", "-X", "LIBVIRT_FWI")
+
+
+def test_iptables_refuses_nft_based_iptables(ipt: Firewall) -> None:
+    nft_based = dataclasses.replace(ipt, env={**ipt.env, "PATH": ipt.env["PATH"].split(":", 1)[1]})
+    proc = nft_based("apply", check=False)
+    assert proc.returncode == 3
+    assert "nft-based" in proc.stderr and "--backend nftables" in proc.stderr
+    assert "no vmguard chains" in ipt("show").stdout
+
+
+def test_iptables_failure_late_in_the_batch_leaves_previous_rules(
+        ipt: Firewall, topo: Topology) -> None:
+    ipt("apply")
+    before = ipt("show").stdout
+    bad = _compiled(ipt)
+    bad["vm_interfaces"].append("x" * 20)  # longer than IFNAMSIZ: the very last rules fail
+    proc = subprocess.run(
+        ["ip", "netns", "exec", topo.host.name, sys.executable, "-m", "vmguard.firewall.scratch",
+         "iptables"], input=json.dumps(bad), capture_output=True, text=True, env=ipt.env,
+        check=False, timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "nothing changed" in proc.stderr
+    assert ipt("show").stdout == before
+    assert "-new" not in topo.host.run("ipset", "list", "-n").stdout
+    assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
+        "10.80.0.10:3306": True, "10.80.0.10:8080": False}

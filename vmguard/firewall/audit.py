@@ -69,7 +69,7 @@ def compare(expected: Snapshot, live: Snapshot) -> tuple[Drift, ...]:
     if expected.present and not live.present:
         return (Drift(DriftKind.TABLE_MISSING, "-", "vmguard's rules are not loaded at all"),)
     hooks = list(_hook_drifts(expected.hooks, live.hooks))
-    reported = {d.detail for d in hooks}
+    reported = {(d.where, d.detail) for d in hooks}
     return (*hooks, *_chain_drifts(expected, live, reported), *_set_drifts(expected, live))
 
 
@@ -84,7 +84,7 @@ def _hook_drifts(expected: tuple[Hook, ...], live: tuple[Hook, ...]) -> Iterator
             yield Drift(DriftKind.JUMP_SHADOWED, hook.chain, rule)
 
 
-def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[str]) -> Iterator[Drift]:
+def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[tuple[str, str]]) -> Iterator[Drift]:
     for name in sorted(set(live.chains) - set(expected.chains)):
         yield Drift(DriftKind.CHAIN_EXTRA, name, f"{len(live.chains[name])} rules")
     for name, rules in expected.chains.items():
@@ -101,12 +101,12 @@ def _rule_drifts(
     want_by = {r.key: r for r in want}
     for rule in want:
         got = have_by.get(rule.key)
-        if got is None and rule.key not in reported:
+        if got is None and (chain, rule.key) not in reported:
             yield Drift(DriftKind.RULE_MISSING, chain, rule.key)
         elif got is not None and got.text != rule.text:
             yield Drift(DriftKind.RULE_MODIFIED, chain, f"{rule.key}: now {got.text}")
     for rule in have:
-        if rule.key not in want_by and rule.key not in reported:
+        if rule.key not in want_by and (chain, rule.key) not in reported:
             yield Drift(DriftKind.RULE_EXTRA, chain, rule.key)
 
 

@@ -26,7 +26,7 @@ class Rule:
 class Hook:
     """How our rules are reached from the kernel hooks: the jump in INPUT/FORWARD/..."""
 
-    chain: str  # where the jump lives: "filter FORWARD", "inet vmguard forward"
+    chain: str  # where the jump lives: "forward" (our nftables base chain), "ip filter FORWARD"
     jump: str  # the jump rule's key
     present: bool = True
     shadowed_by: tuple[str, ...] = ()  # earlier ACCEPT rules in front of the jump

@@ -50,25 +50,37 @@ def nft_based() -> bool:
     return "nf_tables" in proc.stdout
 
 
-def _commit(build: Callable[[Any], None], version: int) -> None:
-    """Build on a fresh copy of the table and commit it; retry when another tool won."""
+def _commit(builds: dict[int, Callable[[Any], None]]) -> None:
+    """Stage every table first, then commit each; retry all when another tool won (EAGAIN).
+
+    A mistake found while staging leaves every table as it was; a commit replaces one
+    table's rules at once in the kernel.
+    """
     iptc = _iptc()
-    cls = iptc.Table if version == 4 else iptc.Table6
     for attempt in range(RETRIES):
-        table = cls(cls.FILTER)
-        table.autocommit = False
-        table.refresh()
+        tables = {v: _fresh(iptc, v) for v in builds}
         try:
-            build(table)
-            table.commit()
+            for version, build in builds.items():
+                build(tables[version])
+            for table in tables.values():
+                table.commit()
             return
+        except ValueError as err:
+            raise FirewallError(f"invalid iptables rule, nothing changed: {err}") from err
         except iptc.IPTCError as err:
-            table.refresh()  # drop what we staged: nothing of it reached the kernel
             if os.strerror(errno.EAGAIN) not in str(err):
-                raise FirewallError(f"iptables commit failed, nothing changed: {err}") from err
+                raise FirewallError(f"iptables commit failed: {err}") from err
             time.sleep(0.05 * 2**attempt)
     raise FirewallError("iptables stayed busy (EAGAIN: another tool kept committing); "
-                        "nothing changed, try again")
+                        "try again")
+
+
+def _fresh(iptc: Any, version: int) -> Any:
+    cls = iptc.Table if version == 4 else iptc.Table6
+    table = cls(cls.FILTER)
+    table.autocommit = False
+    table.refresh()
+    return table
 
 
 def _install(chains: dict[str, list[dict[str, Any]]], version: int) -> Callable[[Any], None]:
@@ -143,8 +155,7 @@ class IptablesBackend:
         _refuse_ipv6(ruleset)
         ipsets.prepare(ruleset)
         try:
-            _commit(_install(chains_v6(ruleset), 6), 6)
-            _commit(_install(chains_v4(ruleset), 4), 4)
+            _commit({4: _install(chains_v4(ruleset), 4), 6: _install(chains_v6(ruleset), 6)})
         except FirewallError:
             ipsets.discard()
             raise
@@ -157,8 +168,7 @@ class IptablesBackend:
 
     def remove(self) -> bool:
         present = self.snapshot().present
-        _commit(_uninstall, 4)
-        _commit(_uninstall, 6)
+        _commit({4: _uninstall, 6: _uninstall})
         return ipsets.destroy() or present
 
     def show(self) -> str:

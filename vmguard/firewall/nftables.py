@@ -192,5 +192,5 @@ def _hooks(chains: dict[str, tuple[Rule, ...]]) -> tuple[Hook, ...]:
         for i, rule in enumerate(rules):
             if rule.key.startswith(nr.JUMP):
                 earlier = tuple(r.key for r in rules[:i] if r.accepts)
-                hooks.append(Hook(f"{nr.TABLE} {name}", rule.key, True, earlier))
+                hooks.append(Hook(name, rule.key, True, earlier))
     return tuple(hooks)
