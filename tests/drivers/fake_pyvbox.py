@@ -188,6 +188,7 @@ class FakeMachine(FakeObject):
         self._serial = [FakeSerialPort(i) for i in range(4)]
         self._parallel = [FakeParallelPort(i) for i in range(2)]
         self._extra: dict[str, str] = {}
+        self._guest_props: dict[str, str] = {}
         self._generation = generation
         self._audio6 = FakeAudioAdapter(False, 0)
         self._audio7 = FakeRawAudioSettings7(FakeRawAudioAdapter7(False, 0))
@@ -239,6 +240,9 @@ class FakeMachine(FakeObject):
 
     def get_parallel_port(self, slot: int) -> FakeParallelPort:
         return self._parallel[slot]
+
+    def get_guest_property_value(self, property_p: str) -> str:
+        return self._guest_props.get(property_p, "")
 
     def get_extra_data(self, key: str) -> str:
         return self._extra.get(key, "")

@@ -27,7 +27,7 @@ from vmguard.apply import apply_vm, rollback_vm
 from vmguard.drivers.libvirt import LibvirtDriver
 from vmguard.facts import Attachment, PowerState
 from vmguard.plan import Action, make_plan
-from vmguard.policy.model import TransferMode
+from vmguard.policy.model import Toggle, TransferMode
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -199,3 +199,25 @@ def test_permission_denied_is_one_line_exit_3(libvirt_uri, world_readable_dir) -
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach libvirt" in lines[0], proc.stderr
+
+
+UDP_NIC = """<interface type='udp'>
+  <mac address='52:54:00:7e:57:01'/>
+  <source address='127.0.0.1' port='{port}'><local address='127.0.0.1' port='{local}'/></source>
+  <model type='e1000'/>
+</interface>"""
+
+
+def test_nic_is_unplugged_live_from_a_running_guest(driver, tcg_domain, log_path) -> None:
+    """A VM-to-VM socket NIC (UDP on loopback only) goes at once, without a reboot."""
+    port = 20000 + os.getpid() % 20000
+    made = tcg_domain.start(extra_devices=UDP_NIC.format(port=port, local=port + 1))
+    assert "e1000" in _qtree(made.dom)
+    policy = batch_policy(serial_ports=Toggle.ENABLED)  # the test console stays
+    plan = make_plan(policy, driver.read_facts(made.name), driver.capabilities)
+    assert [(c.action, c.needs_poweroff) for c in plan.changes] == [(Action.DETACH_NIC, False)]
+    outcome = apply_vm(driver, "kvm", made.name, policy)
+    assert outcome.result and outcome.result.applied == plan.changes, outcome
+    assert "e1000" not in _qtree(made.dom)
+    assert "<interface" not in driver.persistent_xml(made.name)
+    assert make_plan(policy, driver.read_facts(made.name), driver.capabilities).empty

@@ -34,6 +34,10 @@ STATES = {
 # vmguard does not invent.
 UNSUPPORTED = {Action.SET_SHARE_AUTOMOUNT, Action.REQUIRE_DISPLAY_AUTH}
 SHUTDOWN_WAIT = 30.0
+UNPLUG_WAIT = 10.0  # the guest acknowledges a PCI unplug through ACPI
+# A NIC can be unplugged from a running QEMU; clipboard, sound, serial and the rest are
+# fixed on QEMU's command line until the next boot.
+LIVE = frozenset({Action.DETACH_NIC})
 
 
 def _error_line(err: Exception) -> str:
@@ -42,7 +46,7 @@ def _error_line(err: Exception) -> str:
 
 class LibvirtDriver:
     kind = DriverKind.LIBVIRT
-    capabilities = Capabilities(supported=frozenset(set(Action) - UNSUPPORTED))
+    capabilities = Capabilities(supported=frozenset(set(Action) - UNSUPPORTED), live=LIVE)
 
     def __init__(self, uri: str) -> None:
         if libvirt is None:
@@ -109,14 +113,43 @@ class LibvirtDriver:
         self._call("define", self.conn.defineXML, config.decode())
 
     def apply(self, name: str, plan: Plan, *, dry_run: bool) -> ApplyResult:
+        """Redefine the persistent XML; on a running domain also unplug what can go live.
+        A live unplug the guest does not complete in time is reported as next-boot."""
         root = safexml.parse(self.persistent_xml(name), f"{self.uri} domain {name}")
         new = libvirt_transform.transform(root, plan.changes)  # raises before any change
         if dry_run or not plan.changes:
             return ApplyResult(name, dry_run=dry_run)
+        dom = self._domain(name)
+        running = self._power(dom) in (PowerState.RUNNING, PowerState.PAUSED)
         self._call("define", self.conn.defineXML, safexml.to_string(new))
-        if self._power(self._domain(name)) in (PowerState.RUNNING, PowerState.PAUSED):
-            return ApplyResult(name, next_boot=plan.changes)
-        return ApplyResult(name, applied=plan.changes)
+        if not running:
+            return ApplyResult(name, applied=plan.changes)
+        live = [c for c in plan.changes if c.action in LIVE and self._unplug_nic(dom, c.target)]
+        rest = tuple(c for c in plan.changes if c not in live)
+        return ApplyResult(name, applied=tuple(live), next_boot=rest)
+
+    def _live_nic(self, dom, target: str):  # type: ignore[no-untyped-def]
+        root = safexml.parse(self._call("read XML", dom.XMLDesc, 0), "live domain")
+        try:
+            return libvirt_transform.find_nic(root, target)
+        except DriverError:
+            return None
+
+    def _unplug_nic(self, dom, target: str) -> bool:  # type: ignore[no-untyped-def]
+        """Hot-unplug one NIC from the running QEMU; True once it is gone."""
+        nic = self._live_nic(dom, target)
+        if nic is None:
+            return True
+        try:
+            dom.detachDeviceFlags(safexml.to_string(nic), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError:
+            return False  # e.g. the guest has not finished booting its ACPI support
+        deadline = time.monotonic() + UNPLUG_WAIT
+        while self._live_nic(dom, target) is not None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
 
     def power_off(self, name: str) -> None:
         """ACPI shutdown, then a hard stop if the guest has not gone within 30 s."""

@@ -57,11 +57,23 @@ def _switch(parent: Element, tag: str, attr: str, value: str) -> None:
     el.set(attr, value)
 
 
-def _nic(root: Element, index: str) -> Element:
+def _mac(nic: Element) -> str:
+    el = nic.find("mac")
+    return "" if el is None else el.get("address", "").lower()
+
+
+def find_nic(root: Element, target: str) -> Element:
+    """A NIC by MAC ("index/mac"), else by position: live and persistent XML can list
+    different NICs (after a next-boot change), but a MAC names the same one in both."""
+    index, _, mac = target.partition("/")
     nics = _devices(root).findall("interface")
-    if not index.isdigit() or int(index) >= len(nics):
-        raise DriverError(f"no NIC {index} in the domain (it changed since the plan was made)")
-    return nics[int(index)]
+    if mac:
+        found = [n for n in nics if _mac(n) == mac.lower()]
+    else:
+        found = [nics[int(index)]] if index.isdigit() and int(index) < len(nics) else []
+    if not found:
+        raise DriverError(f"no NIC {target} in the domain (it changed since the plan was made)")
+    return found[0]
 
 
 def _share(root: Element, name: str) -> Element:
@@ -157,7 +169,7 @@ def _step(root: Element, change: Change) -> Step:
     """Resolve one change to a mutation, raising now if its target is missing."""
     act, target = change.action, change.target
     if act is Action.DETACH_NIC:
-        el = _nic(root, target)
+        el = find_nic(root, target)
         return lambda: _devices(root).remove(el)
     if act is Action.REMOVE_SHARE:
         el = _share(root, target)

@@ -13,6 +13,7 @@ from vmguard.drivers.vbox_api import Api
 from vmguard.facts import (
     Attachment,
     AudioFacts,
+    Channel,
     Display,
     DisplayProtocol,
     HostDevice,
@@ -176,6 +177,19 @@ def _host_devices(machine: Any) -> tuple[HostDevice, ...]:
     return tuple(pci + filters)
 
 
+def _guest_control(machine: Any) -> tuple[Channel, ...]:
+    version = machine.get_guest_property_value(names.ADDITIONS_VERSION)
+    if not version:
+        return ()
+    return (
+        Channel(
+            "vbox-guest-control",
+            f"Guest Additions {version}",
+            Source(f"IMachine.getGuestPropertyValue({names.ADDITIONS_VERSION})"),
+        ),
+    )
+
+
 def power_state(api: Api, machine: Any) -> PowerState:
     name = api.name("MachineState", machine.state)
     if name in STATES:
@@ -198,5 +212,6 @@ def read(api: Api, machine: Any) -> VmFacts:
         displays=_vrde(api, machine),
         ports=_ports(api, machine),
         host_devices=_host_devices(machine),
+        channels=_guest_control(machine),
         extra={"api_generation": str(api.generation)},
     )

@@ -57,6 +57,7 @@ PORT_MODES = {
 USB_CONTROLLERS = ("OHCI", "EHCI", "XHCI")  # USBControllerType names (settings and API)
 AUTH_NONE = "Null"  # AuthType: Null, External, Guest
 
+ADDITIONS_VERSION = "/VirtualBox/GuestAdd/Version"  # guest property set by Guest Additions
 SYMLINKS_KEY = "VBoxInternal2/SharedFoldersEnableSymlinksCreate/"
 # VRDE listens on every address when TCP/Address is empty: reported as that, never bound.
 VRDE_ALL_ADDRESSES = "0.0.0.0"  # noqa: S104  # nosec B104

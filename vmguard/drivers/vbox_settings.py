@@ -19,6 +19,7 @@ from vmguard.drivers.safexml import path_of
 from vmguard.facts import (
     Attachment,
     AudioFacts,
+    Channel,
     Display,
     DisplayProtocol,
     HostDevice,
@@ -257,6 +258,14 @@ def _host_devices(ctx: _Ctx, hw: Element) -> tuple[HostDevice, ...]:
     return tuple(pci + filters + emulated)
 
 
+def _guest_control(ctx: _Ctx, hw: Element) -> tuple[Channel, ...]:
+    """Guest Additions report their version here; their VBoxService runs guest control."""
+    for el in hw.findall("GuestProperties/GuestProperty"):
+        if el.get("name") == names.ADDITIONS_VERSION and el.get("value"):
+            return (Channel("vbox-guest-control", f"Guest Additions {el.get('value')}", ctx.src(el)),)
+    return ()
+
+
 def _unknown(ctx: _Ctx, machine: Element, hw: Element) -> tuple[str, ...]:
     found = []
     for parent, known in ((machine, KNOWN_MACHINE), (hw, KNOWN_HARDWARE)):
@@ -346,6 +355,7 @@ def facts_from_settings(root: Element, file: str) -> VmFacts:
         driver="vbox-file",
         uuid=machine.get("uuid", "").strip("{}"),
         power_state=PowerState.SAVED if machine.get("stateFile") else PowerState.UNKNOWN,
+        channels=_guest_control(ctx, hw),
         unknown=_unknown(ctx, machine, hw),
         snapshots=_snapshots(ctx, machine, current),
         extra={"settings_version": root.get("version", "")},

@@ -133,7 +133,7 @@ class VirtualBoxDriver:
         elif act is Action.SET_DRAG_AND_DROP:
             m.dn_d_mode = api.value("DnDMode", _mode(change.wanted))
         elif act is Action.DETACH_NIC:
-            adapter = m.get_network_adapter(int(change.target))
+            adapter = m.get_network_adapter(int(change.target.partition("/")[0]))
             adapter.attachment_type = api.value("NetworkAttachmentType", "Null")
             if not running:
                 adapter.enabled = False
