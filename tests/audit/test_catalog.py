@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -105,15 +104,26 @@ def test_wheel_contains_the_catalog(wheel):
 
 
 def test_installed_wheel_loads_its_catalog(wheel, tmp_path):
-    env = tmp_path / "venv"
-    venv.create(env, system_site_packages=True)
-    python = env / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, timeout=300)
-    code = "from vmguard.audit.catalog import load_catalog; c = load_catalog(); print(c.directory, len(c))"
-    # run outside the source tree so the checkout's rules/ cannot be found
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from vmguard.audit.catalog import load_catalog; c = load_catalog(); "
+        "print(c.directory, len(c))"
+    )
+    # isolated mode, outside the source tree: only the installed copy can be found first
     proc = subprocess.run(
-        [python, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True, timeout=120
+        [sys.executable, "-I", "-c", code, str(target)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
     )
     directory, count = proc.stdout.split()
-    assert directory.endswith("site-packages/vmguard/catalog")
+    assert directory == str(target / "vmguard" / "catalog")
     assert int(count) == len(load_catalog())
