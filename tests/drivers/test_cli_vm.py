@@ -93,3 +93,19 @@ def test_running_vm_refused_exit_1(tcg_domain, inventory, log_path, capsys) -> N
     made = tcg_domain.start(wait_agent=False)
     code, out, _ = _run(capsys, "apply", "--inventory", str(inventory), "--vm", made.name)
     assert code == 1 and "refused" in out and "--power-off-ok" in out
+
+
+def test_rollback_when_the_hypervisor_is_unreachable(tmp_path, capsys) -> None:
+    for policy in POLICIES.glob("*.yaml"):
+        shutil.copy(policy, tmp_path)
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "apiVersion: vmguard/v1\nkind: Inventory\nmetadata: {name: gone}\n"
+        f"connections:\n  - {{name: kvm, driver: libvirt, "
+        f"uri: 'qemu+unix:///system?socket={tmp_path}/none.sock'}}\n"
+        "vms:\n  - {name: web, connection: kvm, policy: batch.yaml}\n"
+    )
+    code, _, err = _run(capsys, "rollback", "web", "--inventory", str(inventory))
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "cannot reach libvirt" in err
+    code, _, err = _run(capsys, "plan", "--inventory", str(inventory))
+    assert code == 3 and "connection kvm: cannot reach libvirt" in err

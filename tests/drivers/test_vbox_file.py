@@ -319,3 +319,9 @@ def test_driver_lists_plans_and_refuses_to_apply() -> None:
     assert any(c.subject == "nic 0" and c.current == "bridged (enp2s0)" for c in plan.manual)
     with pytest.raises(DriverError, match="no .vbox file for VM"):
         driver.read_facts("nope")
+
+
+def test_guest_additions_mean_a_guest_control_channel() -> None:
+    facts = read_settings_file(VBOX / "bdaloukas__ubuntu__WinXP.vbox")
+    assert [(c.kind, c.source.line is not None) for c in facts.channels] == [("vbox-guest-control", True)]
+    assert read_settings_file(VBOX / "omne-earth__project-cirrus__test.vbox").channels == ()

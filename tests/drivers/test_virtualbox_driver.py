@@ -15,7 +15,7 @@ from vmguard.drivers.virtualbox import VirtualBoxDriver
 from vmguard.errors import DriverError
 from vmguard.facts import Attachment, PowerState
 from vmguard.plan import Action, make_plan
-from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, TransferMode
+from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, Toggle, TransferMode
 
 
 def _exposed(generation: int = 6) -> fake.FakeMachine:
@@ -194,3 +194,15 @@ def test_fake_refuses_writes_outside_a_session() -> None:
         machine.clipboard_mode = lib.ClipboardMode(0)
     with pytest.raises(lib.VBoxError):
         machine.get_network_adapter(0).attachment_type = lib.NetworkAttachmentType(0)
+
+
+def test_guest_control_is_reported_and_left_to_the_admin() -> None:
+    driver, machine = _world()
+    machine._guest_props["/VirtualBox/GuestAdd/Version"] = "6.1.50"
+    facts = driver.read_facts("dev-01")
+    assert [c.kind for c in facts.channels] == ["vbox-guest-control"]
+    devices = batch_policy().devices
+    no_agent = type(devices)(**{**devices.__dict__, "guest_agent": Toggle.DISABLED})
+    policy = type(_policy())(**{**_policy().__dict__, "devices": no_agent})
+    plan = make_plan(policy, facts, driver.capabilities)
+    assert [c.action for c in plan.manual] == [Action.REMOVE_GUEST_AGENT]

@@ -90,8 +90,10 @@ def _rollback(args: argparse.Namespace) -> int:
     if entry is None:
         raise UsageError(f"VM {args.vm!r} is not in inventory {args.inventory}")
     with Session(inventory) as session:
-        target = next(t for t in session.targets(args.vm) if t.vm == args.vm)
-        path, state = rollback_vm(target.driver, target.connection.name, args.vm)
+        targets = list(session.targets(args.vm))
+        if not targets:  # its connection could not be opened
+            raise session.errors[0]
+        path, state = rollback_vm(targets[0].driver, targets[0].connection.name, args.vm)
     note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
     print(f"{args.vm}: restored the configuration saved in {path}{note}")
     return ExitCode.OK
