@@ -1,0 +1,129 @@
+"""Compiling policy + inventory into the abstract ruleset, and the pure audit comparison."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vmguard.audit.checks.firewall import HOST_CHECKS
+from vmguard.errors import InventoryError
+from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
+from vmguard.firewall.compile import compile_ruleset
+from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.model import Ruleset
+from vmguard.firewall.nftables_render import render
+from vmguard.inventory import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
+from vmguard.policy.model import (
+    Egress,
+    Ingress,
+    Metadata,
+    NetworkMode,
+    NetworkPolicy,
+    Policy,
+    PortRange,
+)
+
+NET = ipaddress.ip_network
+ADDR = ipaddress.ip_address
+CALIB = Egress("calib-db", (NET("192.0.2.10/32"),), (PortRange(3306, 3306),))
+CVS6 = Egress("cvs6", (NET("2001:db8::20/128"),), (PortRange(2401, 2401),))
+SSH = Ingress("admin-ssh", (PortRange(22, 22),), (NET("198.51.100.0/24"),))
+
+
+def policy(*egress: Egress, mode: NetworkMode = NetworkMode.HOST_ONLY) -> Policy:
+    return Policy(Metadata("p"), "p.yaml", network=NetworkPolicy(mode, egress, (SSH,)))
+
+
+def entry(name: str, *addrs: str, mac: str = "52:54:00:00:00:01", pol: Policy | None = None,
+          origin: str = "inv.yaml:7:5") -> VmEntry:
+    return VmEntry(name, "kvm", pol or policy(CALIB), tuple(ADDR(a) for a in addrs), mac,
+                   origin=origin)
+
+
+def inventory(*vms: VmEntry, ifaces: tuple[str, ...] = ("virbr1",)) -> Inventory:
+    return Inventory("inv.yaml", (Connection("kvm", DriverKind.LIBVIRT),), vms,
+                     FirewallSettings(vm_interfaces=ifaces))
+
+
+def test_addressed_entries_get_rules_and_globs_without_address_do_not() -> None:
+    rs = compile_ruleset(inventory(entry("batch-01", "10.7.0.11"), entry("batch-*")))
+    assert [vm.name for vm in rs.vms] == ["batch-01"]
+    vm = rs.vms[0]
+    assert vm.egress[0].name == "calib-db" and vm.ingress[0].name == "admin-ssh"
+    assert not vm.ipv6
+
+
+def test_network_mode_none_allows_nothing_whatever_it_lists() -> None:
+    rs = compile_ruleset(inventory(entry("a", "10.7.0.11", pol=policy(CALIB, mode=NetworkMode.NONE))))
+    assert rs.vms[0].egress == () and rs.vms[0].ingress == ()
+
+
+def test_ipv6_only_when_the_policy_names_an_ipv6_endpoint() -> None:
+    rs = compile_ruleset(inventory(entry("a", "10.7.0.11", "2001:db8::11", pol=policy(CVS6))))
+    assert rs.vms[0].ipv6
+    assert "52:54:00:00:00:01" in render(rs).split("set v6_macs")[1].split("}")[0]
+
+
+@pytest.mark.parametrize(("vms", "ifaces", "message"), [
+    ((entry("a", "10.7.0.11", mac=""),), ("virbr1",), "no 'mac'"),
+    ((entry("a", "10.7.0.11"), entry("b", "10.7.0.11", mac="52:54:00:00:00:02")), ("virbr1",),
+     "10.7.0.11 is also claimed by a"),
+    ((entry("a", "10.7.0.11"), entry("b", "10.7.0.12")), ("virbr1",),
+     "52:54:00:00:00:01 is also claimed by a"),
+    ((entry("a", "10.7.0.11"),), (), "vm_interfaces"),
+])
+def test_inventory_mistakes_are_located_problems(vms, ifaces, message) -> None:
+    with pytest.raises(InventoryError) as err:
+        compile_ruleset(inventory(*vms, ifaces=ifaces))
+    assert message in str(err.value)
+    assert str(err.value).startswith("inv.yaml:")
+
+
+def test_rendered_rules_name_the_endpoints() -> None:
+    text = render(compile_ruleset(inventory(entry("a", "10.7.0.11"))))
+    assert 'tcp dport { 3306 } accept comment "calib-db"' in text
+    assert 'ip saddr { 198.51.100.0/24 } tcp dport { 22 } accept comment "admin-ssh"' in text
+    assert "ip saddr vmap @out4" in text and "policy accept" in text
+
+
+names = st.text(st.characters(codec="ascii", exclude_characters=' "/\\\n'), min_size=1, max_size=30)
+
+
+@given(st.lists(names, min_size=1, max_size=5, unique=True))
+def test_ruleset_round_trips_through_json(vm_names: list[str]) -> None:
+    vms = [entry(n, f"10.7.0.{i + 1}", mac=f"52:54:00:00:00:{i + 1:02x}")
+           for i, n in enumerate(vm_names)]
+    rs = compile_ruleset(inventory(*vms))
+    assert Ruleset.from_dict(rs.to_dict()) == rs
+    assert len({vm.ident for vm in rs.vms}) == len(vm_names)
+
+
+def snap(*rules: Rule, hooks: tuple[Hook, ...] = (), elems: frozenset[str] = frozenset({"a"})):
+    return Snapshot(True, {"c": rules}, {"s": elems}, hooks)
+
+
+def test_compare_names_every_difference() -> None:
+    want = snap(Rule("x", "1"), Rule("y", "2"), hooks=(Hook("fwd", "j"),))
+    have = snap(Rule("x", "1b"), Rule("z", "3"), hooks=(Hook("fwd", "j", True, ("acc",)),),
+                elems=frozenset({"b"}))
+    kinds = {d.kind for d in compare(want, have)}
+    assert kinds == {DriftKind.RULE_MODIFIED, DriftKind.RULE_MISSING, DriftKind.RULE_EXTRA,
+                     DriftKind.JUMP_SHADOWED, DriftKind.SET_ELEMENTS_MISSING,
+                     DriftKind.SET_ELEMENTS_EXTRA}
+    assert compare(want, want) == ()
+    assert [d.kind for d in compare(want, Snapshot(False))] == [DriftKind.TABLE_MISSING]
+
+
+def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
+    for kind in DriftKind:
+        audit = FirewallAudit("nftables", (Drift(kind, "forward", "detail"),), 2)
+        rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
+        assert len(rules) == 1, kind
+        assert rules[0].startswith("VMG-FW-")
+    bridged = FirewallAudit("nftables", (), 2, ("virbr1",))
+    found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
+    assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
+    assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
