@@ -122,7 +122,11 @@ def _network(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
             current = nic.attachment.value + (f" ({nic.network})" if nic.network else "")
             wanted = f"{policy.network.mode.value} (vmguard detaches it)"
             yield _Want(
-                Action.DETACH_NIC, "spec.network.mode", f"nic {nic.index}", current, wanted,
+                Action.DETACH_NIC,
+                "spec.network.mode",
+                f"nic {nic.index}",
+                current,
+                wanted,
                 f"{nic.index}/{nic.mac}",  # drivers pick: VirtualBox a slot, libvirt a MAC
             )
 

@@ -126,3 +126,8 @@ def test_guest_agent_removed_only_when_the_policy_says_so(driver, log_path) -> N
     no_agent = type(devices)(**{**devices.__dict__, "guest_agent": Toggle.DISABLED})
     apply_vm(driver, "test", name, _policy(devices=no_agent))
     assert driver.read_facts(name).channels == ()
+
+
+def test_display_password_counts_as_authentication(driver) -> None:
+    name = _define(driver, "<graphics type='vnc' port='5902' listen='127.0.0.1' passwd='s3cret'/>")
+    assert driver.read_facts(name).displays[0].authenticated

@@ -53,7 +53,7 @@ def _outcome_text(outcome: Outcome) -> list[str]:
             "(use --power-off-ok to stop and restart it, or --next-boot):"
         ] + [f"  {c}" for c in outcome.refused]
     if result is None:
-        return [f"{plan.vm}: nothing to do"]
+        return [f"{plan.vm}: nothing to do"] + [f"  manual: {c}" for c in plan.manual]
     verb = "would change" if result.dry_run else "changed"
     lines = [f"{plan.vm}: {verb} {len(plan.changes)} setting(s)"]
     lines += [f"  {c}" for c in plan.changes]

@@ -92,9 +92,11 @@ class LibvirtDriver:
         return STATES.get(state, PowerState.UNKNOWN)
 
     def read_facts(self, name: str) -> VmFacts:
-        """Facts of the configuration in effect now: the live one while the VM runs."""
+        """Facts of the configuration in effect now: the live one while the VM runs.
+        SECURE: without it libvirt hides display passwords, and every display would
+        look unauthenticated."""
         dom = self._domain(name)
-        xml = self._call("read XML", dom.XMLDesc, 0)
+        xml = self._call("read XML", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE)
         root = safexml.parse(xml, f"{self.uri} domain {name}")
         return libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
 
