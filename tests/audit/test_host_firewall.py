@@ -12,6 +12,7 @@ import sys
 
 from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
+from vmguard.demo.lab import mac_of
 
 FAMILY = "vmguard.audit.checks.firewall"
 
@@ -21,7 +22,7 @@ def with_firewall(lab) -> None:
     text = text.replace("vms:\n", "firewall: {backend: nftables, vm_interfaces: [virbr-demo]}\nvms:\n")
     text = text.replace(
         '{name: "vm1", connection: lab, policy: batch.yaml}',
-        '{name: "vm1", connection: lab, policy: batch.yaml, address: 192.0.2.11}',
+        f'{{name: "vm1", connection: lab, policy: batch.yaml, address: 192.0.2.11, mac: "{mac_of("vm1")}"}}',
     )
     lab.inventory.write_text(text)
 

@@ -50,6 +50,7 @@ def test_json_report_matches_schema(evil_run):
     assert {vm["name"] for vm in doc["vms"]} >= set(EVIL_NAMES)
     assert doc["summary"]["drift"]["resolved"] == 2  # vm2's user networking: NET-002, NET-003
     assert len(doc["trend"]) == 2
+    assert doc["summary"]["fail_on"] == "high" and doc["summary"]["exit_code"] == evil_run.exit_code
 
 
 def test_schema_rejects_a_wrong_document(evil_run):

@@ -48,8 +48,8 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(formats))
 
 
-def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...]) -> None:
-    doc = document(result)
+def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on: Level) -> None:
+    doc = document(result, fail_on)
     for name in formats:
         path = run_dir / FORMATS[name].filename
         try:
@@ -75,7 +75,7 @@ def run_audit(
     with run_lock(out):
         run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
         result = history.annotate(audit(inventory, run_dir.name, opener), out, load_catalog())
-        _write(run_dir, result, formats)
+        _write(run_dir, result, formats, fail_on)
         history.record(result, out, keep)
         store.point_latest(out, run_dir)
         pruned = store.prune(out, keep)

@@ -53,7 +53,7 @@ def _sorted(outcomes: tuple[Outcome, ...]) -> list[dict[str, Any]]:
     return [_finding(o) for o in ordered]
 
 
-def _summary(result: AuditResult) -> dict[str, Any]:
+def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
     drift = {d.value: 0 for d in Drift}
     for outcome in result.outcomes:
         drift[outcome.drift.value] += 1
@@ -65,10 +65,12 @@ def _summary(result: AuditResult) -> dict[str, Any]:
         "by_severity": result.counts(),
         "drift": drift,
         "unreachable": list(result.errors) + [f"{v.name}: {v.error}" for v in result.vms if v.error],
+        "fail_on": fail_on.value,
+        "exit_code": int(result.exit_code(fail_on)),
     }
 
 
-def document(result: AuditResult) -> Document:
+def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
     return {
         "schema": SCHEMA_ID,
         "vmguard_version": __version__,
@@ -76,7 +78,7 @@ def document(result: AuditResult) -> Document:
         "started": result.started.isoformat(timespec="seconds"),
         "inventory": result.inventory,
         "severities": [level.value for level in Level],
-        "summary": _summary(result),
+        "summary": _summary(result, fail_on),
         "host": {
             "audited": result.host.audited,
             "note": result.host.note,
