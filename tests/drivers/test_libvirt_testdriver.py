@@ -163,3 +163,15 @@ def test_unreachable_hypervisor_is_one_line_exit_3(tmp_path) -> None:
     with pytest.raises(DriverError) as err:
         open_driver(Connection("gone", DriverKind.LIBVIRT, uri))
     assert "cannot reach libvirt" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_default_test_driver_host() -> None:
+    """libvirt's built-in test:///default host, as the demo and audit use it."""
+    drv = open_driver(Connection("default", DriverKind.LIBVIRT, "test:///default"))
+    try:
+        assert "test" in drv.list_vms()
+        facts = drv.read_facts("test")
+        assert facts.name == "test" and facts.power_state is PowerState.RUNNING
+        assert [n.attachment for n in facts.nics] == [Attachment.NAT]  # its 'default' network
+    finally:
+        drv.close()

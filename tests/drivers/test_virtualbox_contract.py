@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 
 import pytest
 from virtualbox import library as lib
@@ -152,3 +153,9 @@ def test_without_virtualbox_the_error_names_what_to_install() -> None:
         VirtualBoxDriver.connect()
     message = str(err.value)
     assert "VirtualBox" in message and "vboxapi" in message and "\n" not in message
+
+
+def test_without_vboxapi_at_all_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "vboxapi", None)  # as on a host without the SDK
+    with pytest.raises(DriverError, match="needs VirtualBox installed.*import of vboxapi"):
+        VirtualBoxDriver.connect()
