@@ -3,6 +3,8 @@
 Every apply, firewall change, vet decision and audit run is appended here. Each line
 carries the SHA-256 of the previous line, so `vmguard log verify` detects an edited,
 removed or reordered line. Appends take an exclusive lock so concurrent writers chain.
+Nothing follows the last line to vouch for it, so each append also records the line
+count and the last line's hash in <log>.head: a removed or edited tail is detected too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,31 @@ def _last_line(fh: Any) -> bytes | None:
     return tail.rsplit(b"\n", 1)[-1]
 
 
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + ".head")
+
+
+def _read_head(path: Path) -> tuple[int, str] | None:
+    """(line count, last line's hash) as of the last append; None for an older log."""
+    try:
+        count, digest = head_path(path).read_text().split()
+        return int(count), digest
+    except (OSError, ValueError):
+        return None
+
+
+def _write_head(path: Path, fh: Any, line: bytes) -> None:
+    head = _read_head(path)
+    if head is None:  # first append with a head: count what is there (once)
+        fh.seek(0)
+        count = sum(1 for _ in fh)
+    else:
+        count = head[0] + 1
+    tmp = head_path(path).with_suffix(".tmp")
+    tmp.write_text(f"{count} {_digest(line)}\n")
+    os.replace(tmp, head_path(path))
+
+
 def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
     """Append one event of `kind` (apply, firewall, vet, audit, ...) and return it."""
     path = path or default_path()
@@ -59,9 +86,11 @@ def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
                 "prev": GENESIS if last is None else _digest(last),
                 "data": data,
             }
-            fh.write(json.dumps(event, sort_keys=True, default=str).encode() + b"\n")
+            line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+            _write_head(path, fh, line)
     except OSError as err:
         raise LogError(f"cannot append to log {path}: {err.strerror}") from err
     return event
@@ -96,4 +125,18 @@ def verify(path: Path | None = None) -> list[Break]:
         if claimed is not None and claimed != prev:
             breaks.append(Break(number, "previous-line hash does not match: edited, removed or reordered"))
         prev = _digest(line)
-    return breaks
+    return breaks + _tail_breaks(path, lines)
+
+
+def _tail_breaks(path: Path, lines: list[bytes]) -> list[Break]:
+    """The recorded head must still be there. More lines than recorded is fine: a writer
+    may have died between its append and its head update."""
+    head = _read_head(path)
+    if head is None:
+        return []
+    count, digest = head
+    if len(lines) < count:
+        return [Break(len(lines) + 1, f"log ends early: {count - len(lines)} line(s) removed")]
+    if _digest(lines[count - 1]) != digest:
+        return [Break(count, "differs from the line recorded at append time: edited")]
+    return []
