@@ -109,6 +109,13 @@ def test_rejection_is_in_the_log_and_the_node_stays_up(ran: Ran) -> None:
     assert ran.slurm.node_state() == "idle"  # not drained
 
 
+def test_finished_job_comment_refusal_is_a_warning_not_a_failure(ran: Ran) -> None:
+    """Slurm refuses a finished job's comment, and sacctmgr needs slurmdbd: noted only."""
+    for job in (ran.good, ran.bad):
+        assert _record(ran, job)["warnings"] == [
+            "job comment not set: sacctmgr: Only 'accounting_storage/slurmdbd' is supported."]
+
+
 def _vmguard(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VMGUARD), *args, "--config", str(site.config)],
                           env={**os.environ, **site.env()}, capture_output=True, text=True,
