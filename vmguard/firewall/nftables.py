@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections import Counter
@@ -22,6 +23,7 @@ from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.model import Ruleset, VmRules
 
 TIMEOUT = 300
+_VM_COMMENT = re.compile(r'comment "(addr=[^"]*)"')
 
 
 def _run(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -87,11 +89,12 @@ class NftablesBackend:
             _nft(["-f", "-"], "\n".join(script) + "\n")
 
     def _vm_comment(self, chain: str) -> str | None:
-        proc = _run(["-j", "list", "chain", *nr.TABLE.split(), chain])
+        """The VM chain's comment (addresses, MAC); text listing: nft's JSON omits it."""
+        proc = _run(["list", "chain", *nr.TABLE.split(), chain])
         if proc.returncode != 0:
             return None
-        found = [o["chain"] for o in json.loads(proc.stdout)["nftables"] if "chain" in o]
-        return found[0].get("comment", "") if found else None
+        found = _VM_COMMENT.search(proc.stdout)
+        return found.group(1) if found else ""
 
     def show(self) -> str:
         if not self._exists():
@@ -106,15 +109,15 @@ class NftablesBackend:
 
 
 def _forget(probe: VmRules, comment: str) -> list[str]:
-    """Commands deleting a VM's elements and chains, from its chain comment."""
+    """Commands removing a VM's elements and chains, from its chain comment."""
     fields = dict(part.split("=", 1) for part in comment.split() if "=" in part)
     addrs = tuple(ipaddress.ip_address(a) for a in fields.get("addr", "").split(",") if a)
     old = VmRules(probe.name, addrs, fields.get("mac", ""))
-    return [
-        f"delete element {nr.TABLE} {s} {{ {', '.join(items)} }}"
-        for s, items in _elements(old, keys_only=True)
-        if items
-    ] + [f"delete chain {nr.TABLE} {nr.out_chain(old)}", f"delete chain {nr.TABLE} {nr.in_chain(old)}"]
+    script = [f"delete element {nr.TABLE} {s} {{ {', '.join(items)} }}"
+              for s, items in _elements(old, keys_only=True) if items]
+    for chain in (nr.out_chain(old), nr.in_chain(old)):
+        script += [f"flush chain {nr.TABLE} {chain}", f"delete chain {nr.TABLE} {chain}"]
+    return script
 
 
 def _elements(vm: VmRules, keys_only: bool = False) -> list[tuple[str, list[str]]]:
