@@ -13,7 +13,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from vmguard.drivers.hostpath import real_path
-from vmguard.drivers.safexml import path_of
+from vmguard.drivers.safexml import int_attr, number, path_of
 from vmguard.facts import (
     Attachment,
     AudioFacts,
@@ -149,7 +149,7 @@ def _port_forwards(el: Element) -> list[PortForward]:
     out = []
     for fwd in el.findall("portForward"):
         for rng in fwd.findall("range"):
-            start = int(rng.get("start", "0"))
+            start = int_attr(rng, "start")
             out.append(
                 PortForward(
                     name=f"{fwd.get('proto', 'tcp')}/{start}",
@@ -157,7 +157,7 @@ def _port_forwards(el: Element) -> list[PortForward]:
                     host_ip=fwd.get("address", ""),
                     host_port=start,
                     guest_ip="",
-                    guest_port=int(rng.get("to", str(start))),
+                    guest_port=int_attr(rng, "to", start),
                 )
             )
     return out
@@ -295,7 +295,10 @@ def _hostdev_address(el: Element) -> str:
         return ""
     if el.get("type") == "pci":
         parts = [addr.get(k, "0") for k in ("domain", "bus", "slot", "function")]
-        dom, bus, slot, fn = (int(p, 0) for p in parts)
+        try:
+            dom, bus, slot, fn = (number(p) for p in parts)
+        except ValueError:  # still a passed-through device: report what is written
+            return ":".join(parts)
         return f"{dom:04x}:{bus:02x}:{slot:02x}.{fn:x}"
     return ":".join(f"{k}={addr.get(k)}" for k in ("bus", "device") if addr.get(k))
 

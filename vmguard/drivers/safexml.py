@@ -50,3 +50,20 @@ def path_of(el: etree._Element) -> str:
 
 def to_string(root: etree._Element) -> str:
     return etree.tostring(root, encoding="unicode")
+
+
+def number(text: str) -> int:
+    """'12', '0x1f' -> int; ValueError otherwise (libvirt writes PCI addresses in hex)."""
+    text = text.strip()
+    return int(text, 16) if text.lower().startswith("0x") else int(text)
+
+
+def int_attr(el: etree._Element, name: str, default: int = 0) -> int:
+    """An integer attribute; DriverError naming the element and line when garbled."""
+    raw = el.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return number(raw)
+    except ValueError:
+        raise DriverError(f"line {el.sourceline}: {path_of(el)}/@{name}={raw!r} is not a number") from None

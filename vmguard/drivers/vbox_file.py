@@ -30,8 +30,9 @@ def read_settings_file(path: Path) -> VmFacts:
     root = safexml.strip_namespaces(safexml.parse(data, str(path)))
     try:
         return facts_from_settings(root, str(path))
-    except ValueError as err:
-        raise DriverError(f"{path}: {err}") from None
+    except DriverError as err:
+        where = str(path)
+        raise DriverError(str(err) if str(err).startswith(where) else f"{where}: {err}") from None
 
 
 class VboxFileDriver:

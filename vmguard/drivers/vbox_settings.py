@@ -15,7 +15,8 @@ from lxml import etree
 
 from vmguard.drivers import vbox_names as names
 from vmguard.drivers.hostpath import real_path
-from vmguard.drivers.safexml import path_of
+from vmguard.drivers.safexml import int_attr, path_of
+from vmguard.errors import DriverError
 from vmguard.facts import (
     Attachment,
     AudioFacts,
@@ -142,9 +143,9 @@ def _forwards(nat: Element | None) -> tuple[PortForward, ...]:
             name=f.get("name", ""),
             protocol=NAT_PROTOCOLS.get(f.get("proto", "1"), f.get("proto", "")),
             host_ip=f.get("hostip", ""),
-            host_port=int(f.get("hostport", "0")),
+            host_port=int_attr(f, "hostport"),
             guest_ip=f.get("guestip", ""),
-            guest_port=int(f.get("guestport", "0")),
+            guest_port=int_attr(f, "guestport"),
         )
         for f in nat.findall("Forwarding")
     )
@@ -158,7 +159,7 @@ def _nic(ctx: _Ctx, el: Element) -> Nic:
     attachment = Attachment.NONE if child is None else names.ADAPTER_ELEMENTS[child.tag]
     network = "" if child is None else child.get("name", "")
     return Nic(
-        index=int(el.get("slot", "0")),
+        index=int_attr(el, "slot"),
         attachment=attachment,
         network=network,
         mac=el.get("MACAddress", ""),
@@ -239,7 +240,7 @@ def _ports(ctx: _Ctx, hw: Element) -> tuple[PortDevice, ...]:
             mode = names.PORT_MODES.get(el.get("hostMode", ""), "device")
             if kind == "parallel":
                 mode = "device" if el.get("path") else "disconnected"
-            out.append(PortDevice(kind, int(el.get("slot", "0")), mode, el.get("path", ""), ctx.src(el)))
+            out.append(PortDevice(kind, int_attr(el, "slot"), mode, el.get("path", ""), ctx.src(el)))
     return tuple(out)
 
 
@@ -347,7 +348,7 @@ def facts_from_settings(root: Element, file: str) -> VmFacts:
     machine = root.find("Machine")
     hw = None if machine is None else machine.find("Hardware")
     if machine is None or hw is None:
-        raise ValueError("no <Machine>/<Hardware>: not a VirtualBox machine settings file")
+        raise DriverError(f"{file}: no <Machine>/<Hardware>: not a VirtualBox machine settings file")
     ctx = _Ctx(file, settings_version(root), _symlink_shares(machine))
     current = _hardware_facts(ctx, hw)
     return VmFacts(
