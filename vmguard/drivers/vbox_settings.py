@@ -1,4 +1,4 @@
-"""VirtualBox machine settings (.vbox XML, settings versions 1.3 to 1.20) -> VmFacts.
+"""VirtualBox machine settings (.vbox XML; tested on settings versions 1.11-1.19) -> VmFacts.
 
 Absent elements mean defaults, and defaults changed with the settings version: an
 absent <AudioAdapter> is "disabled" from 1.16 on, and absent enabledIn/enabledOut mean
