@@ -112,3 +112,11 @@ def test_revet_of_an_unknown_job_is_bad_input(site: Site) -> None:
                            str(site.config)], env={**os.environ, **site.env()},
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2 and "no verdict recorded for job slurm-404" in proc.stderr
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", "slurm-1/../x", ""])
+def test_revet_key_cannot_reach_outside_the_state_dir(site: Site, key: str) -> None:
+    proc = subprocess.run([str(VMGUARD), "batch", "revet", key, "--config", str(site.config)],
+                          env={**os.environ, **site.env()}, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 2 and "is not a job key" in proc.stderr

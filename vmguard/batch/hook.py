@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vmguard import log
 from vmguard.batch.config import BatchConfig, load_batch_config
-from vmguard.batch.job import BatchJob
+from vmguard.batch.job import SAFE_NAME, BatchJob
 from vmguard.batch.userfile import write_as_user
 from vmguard.batch.verdict import Outcome, Verdict, record_path, save_record, verdict_file_name
 from vmguard.batch.vetting import vet_job
@@ -83,6 +83,8 @@ def _log_failure(job: BatchJob, err: Exception) -> None:
 
 def load_record(key: str, config: BatchConfig) -> Verdict:
     """A job's recorded verdict, by key ("slurm-42") from the admins' state directory."""
+    if not SAFE_NAME.match(key):
+        raise VetInputError(f"{key!r} is not a job key such as slurm-42 or lsf-1234")
     path = record_path(config.state_dir, key)
     try:
         return Verdict.from_dict(json.loads(path.read_text()))
@@ -110,11 +112,6 @@ def exit_code(verdict: Verdict) -> int:
 
 def pending(config: BatchConfig) -> list[Verdict]:
     """Jobs whose latest verdict is rejected or failed: what admins still have to look at."""
-    found = []
-    for path in sorted(config.state_dir.glob("*-*.json")):
-        if path.name.endswith(".vet.json"):
-            continue
-        verdict = Verdict.from_dict(json.loads(path.read_text()))
-        if verdict.outcome in (Outcome.REJECTED, Outcome.FAILED):
-            found.append(verdict)
-    return found
+    records = (p for p in sorted(config.state_dir.glob("*.json")) if not p.name.endswith(".vet.json"))
+    verdicts = (load_record(path.stem, config) for path in records)
+    return [v for v in verdicts if v.outcome in (Outcome.REJECTED, Outcome.FAILED)]

@@ -11,7 +11,7 @@ from vmguard.errors import InputError
 
 # Job fields come from the job's owner (job name, comment), and they end up in paths
 # that root reads and writes: only plain names, never "/" or "..", may reach a path.
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class BatchJob:
         used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
         values = {name: self.field(name) for name in used}
         for name, value in values.items():
-            if not _SAFE.match(value):
+            if not SAFE_NAME.match(value):
                 raise InputError(
                     f"job {self.key}: field {{{name}}} is {value!r}, not a plain "
                     "name (letters, digits, . _ + @ -): it cannot name a VM or path"
