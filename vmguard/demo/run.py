@@ -50,9 +50,10 @@ def _vet_lines(lab: Lab, inventory: Inventory) -> list[str]:
     policy = inventory.entry_for("gleam-batch-01").policy
     result = vet(quarantine, policy, to=lab.root / "public" / scenario.JOB)
     rejected = ", ".join(f"{e.path} ({', '.join(r.value for r in e.reasons)})" for e in result.rejected)
+    published = f"published to {result.output}" if result.output else "nothing published"
     return [
-        f"   {scenario.JOB}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, "
-        f"status {result.status.value} (all-or-nothing: nothing published)",
+        f"   {scenario.JOB}: {len(result.accepted)} accepted, {len(result.rejected)} rejected: "
+        f"{result.status.value}, {published} (promote mode {policy.quarantine.promote.mode.value})",
         f"   rejected: {rejected}",
     ]
 
