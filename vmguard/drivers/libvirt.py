@@ -1,13 +1,16 @@
 """The libvirt driver: facts from domain XML, apply by redefining the persistent XML.
 
-libvirt cannot drop a device's clipboard, a sound card or a serial port from a running
-QEMU, so for a running domain every change is written to the persistent definition and
-takes effect at the next boot (or now, if the caller lets vmguard power the VM off).
+libvirt cannot drop a display's clipboard, a sound card or a serial port from a running
+QEMU, so for a running domain a change is written to the persistent definition and takes
+effect at the next boot (or now, if the caller lets vmguard power the VM off). A NIC is
+the exception: it is also hot-unplugged from the running guest.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from vmguard.drivers import libvirt_facts, libvirt_transform, safexml
 from vmguard.drivers.interface import ApplyResult
@@ -61,13 +64,13 @@ class LibvirtDriver:
     def close(self) -> None:
         self.conn.close()
 
-    def _call(self, what: str, fn, *args):  # type: ignore[no-untyped-def]
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return fn(*args)
         except libvirt.libvirtError as err:
             raise DriverError(f"{self.uri}: {what}: {_error_line(err)}") from None
 
-    def _domain(self, name: str):  # type: ignore[no-untyped-def]
+    def _domain(self, name: str) -> Any:
         try:
             return self.conn.lookupByName(name)
         except libvirt.libvirtError as err:
@@ -85,7 +88,7 @@ class LibvirtDriver:
             return None
         return libvirt_facts.network_attachment_of(safexml.parse(xml, f"network {name}"))
 
-    def _power(self, dom) -> PowerState:  # type: ignore[no-untyped-def]
+    def _power(self, dom: Any) -> PowerState:
         state = self._call("state", dom.state)[0]
         if state == 5 and self._call("managed save", dom.hasManagedSaveImage, 0):
             return PowerState.SAVED
@@ -130,14 +133,14 @@ class LibvirtDriver:
         rest = tuple(c for c in plan.changes if c not in live)
         return ApplyResult(name, applied=tuple(live), next_boot=rest)
 
-    def _live_nic(self, dom, target: str):  # type: ignore[no-untyped-def]
+    def _live_nic(self, dom: Any, target: str) -> Any:
         root = safexml.parse(self._call("read XML", dom.XMLDesc, 0), "live domain")
         try:
             return libvirt_transform.find_nic(root, target)
         except DriverError:
             return None
 
-    def _unplug_nic(self, dom, target: str) -> bool:  # type: ignore[no-untyped-def]
+    def _unplug_nic(self, dom: Any, target: str) -> bool:
         """Hot-unplug one NIC from the running QEMU; True once it is gone."""
         nic = self._live_nic(dom, target)
         if nic is None:
