@@ -23,14 +23,23 @@ def run_check(args: argparse.Namespace) -> int:
     checked = check_inventory(args.file)
     inv = checked.inventory
     if args.format == "json":
-        print_json({"file": args.file, "ok": inv is not None,
-                    "problems": [p.to_dict() for p in checked.problems],
-                    "vms": [{"name": e.pattern, "connection": e.connection, "policy": e.policy.name}
-                            for e in (inv.vms if inv else ())]})
+        print_json(
+            {
+                "file": args.file,
+                "ok": inv is not None,
+                "problems": [p.to_dict() for p in checked.problems],
+                "vms": [
+                    {"name": e.pattern, "connection": e.connection, "policy": e.policy.name}
+                    for e in (inv.vms if inv else ())
+                ],
+            }
+        )
     else:
         for problem in checked.problems:
             print(problem, file=sys.stderr)
         if inv is not None:
-            print(f"{args.file}: ok ({len(inv.vms)} VM entries, {len(inv.connections)} "
-                  f"connections, policies: {', '.join(p.name for p in inv.policies)})")
+            print(
+                f"{args.file}: ok ({len(inv.vms)} VM entries, {len(inv.connections)} "
+                f"connections, policies: {', '.join(p.name for p in inv.policies)})"
+            )
     return ExitCode.OK if inv is not None else ExitCode.BAD_INPUT

@@ -10,8 +10,9 @@ from typing import Any
 
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     choices = choices or ("text", "json")
-    parser.add_argument("--format", choices=choices, default=choices[0],
-                        help=f"output format (default {choices[0]})")
+    parser.add_argument(
+        "--format", choices=choices, default=choices[0], help=f"output format (default {choices[0]})"
+    )
 
 
 def print_json(data: Any) -> None:

@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=run_check)
     show = cmds.add_parser("show", help="print a policy")
     show.add_argument("file", metavar="FILE")
-    show.add_argument("--resolved", action="store_true",
-                      help="with its bases merged and every default filled in (the default)")
+    show.add_argument(
+        "--resolved",
+        action="store_true",
+        help="with its bases merged and every default filled in (the default)",
+    )
     add_format(show, "yaml", "json")
     show.set_defaults(func=run_show)
 
@@ -36,10 +39,19 @@ def _failed(checked: Checked, strict: bool) -> bool:
 def run_check(args: argparse.Namespace) -> int:
     results = {f: check_policy(f) for f in args.files}
     if args.format == "json":
-        print_json({"files": [
-            {"file": f, "ok": not _failed(c, args.strict),
-             "policy": c.policy.name if c.policy else None,
-             "problems": [p.to_dict() for p in c.problems]} for f, c in results.items()]})
+        print_json(
+            {
+                "files": [
+                    {
+                        "file": f,
+                        "ok": not _failed(c, args.strict),
+                        "policy": c.policy.name if c.policy else None,
+                        "problems": [p.to_dict() for p in c.problems],
+                    }
+                    for f, c in results.items()
+                ]
+            }
+        )
     else:
         for file, checked in results.items():
             for problem in checked.problems:
