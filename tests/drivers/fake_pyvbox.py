@@ -48,6 +48,12 @@ class FakeObject:
 class FakeNATEngine(FakeObject):
     def __init__(self, redirects: list[str] | None = None) -> None:
         self.redirects = redirects or []
+        self._localhost_reachable = False  # 7.x only: INATEngine.localhostReachable
+
+    def _get_attr(self, name: str) -> Any:
+        if name == "localhostReachable":
+            return self._localhost_reachable
+        raise AttributeError(f"Failed to find attribute {name}")
 
 
 class FakeNetworkAdapter(FakeObject):

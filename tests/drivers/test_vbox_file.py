@@ -325,3 +325,15 @@ def test_guest_additions_mean_a_guest_control_channel() -> None:
     facts = read_settings_file(VBOX / "bdaloukas__ubuntu__WinXP.vbox")
     assert [(c.kind, c.source.line is not None) for c in facts.channels] == [("vbox-guest-control", True)]
     assert read_settings_file(VBOX / "omne-earth__project-cirrus__test.vbox").channels == ()
+
+
+def test_nat_loopback_reachability_follows_the_settings_version(tmp_path: Path) -> None:
+    old = read_settings_file(VBOX / "bulletbeall__ITLS__Ubuntu.vbox")  # 1.17: always
+    assert old.extra["nic0.localhost_reachable"] == "true"
+    stem = "ocanaChris2__Malware-Development-Foundations---ITM-2023__Windows_10"
+    stated = read_settings_file(VBOX / f"{stem}.vbox")  # 1.19, written out
+    assert stated.extra["nic0.localhost_reachable"] == "true"
+    path = _edited(tmp_path, stem, '<NAT localhost-reachable="true"/>', "<NAT/>")
+    assert read_settings_file(path).extra["nic0.localhost_reachable"] == "false"  # 7.0 default
+    internal = read_settings_file(VBOX / "Marvint-dev__Samba-AD__Debian.vbox")
+    assert "nic0.localhost_reachable" not in internal.extra  # NAT only in DisabledModes

@@ -206,3 +206,9 @@ def test_guest_control_is_reported_and_left_to_the_admin() -> None:
     policy = type(_policy())(**{**_policy().__dict__, "devices": no_agent})
     plan = make_plan(policy, facts, driver.capabilities)
     assert [c.action for c in plan.manual] == [Action.REMOVE_GUEST_AGENT]
+
+
+@pytest.mark.parametrize(("generation", "reachable"), [(6, "true"), (7, "false")])
+def test_nat_loopback_reachability_by_generation(generation: int, reachable: str) -> None:
+    driver, _machine = _world(generation)
+    assert driver.read_facts("dev-01").extra["nic0.localhost_reachable"] == reachable

@@ -197,13 +197,26 @@ def power_state(api: Api, machine: Any) -> PowerState:
     return PowerState.UNKNOWN if name == "Null" else PowerState.RUNNING  # a VM process runs
 
 
+def _nat_loopback(api: Api, nics: list[Any]) -> dict[str, str]:
+    """INATEngine.localhostReachable exists from 7.0 on; before, NAT always reached it."""
+    out = {}
+    for adapter in nics:
+        if api.name("NetworkAttachmentType", adapter.attachment_type) == "NAT":
+            reachable = (
+                bool(adapter.nat_engine._get_attr("localhostReachable")) if api.generation >= 7 else True
+            )
+            out[names.LOCALHOST_REACHABLE.format(int(adapter.slot))] = str(reachable).lower()
+    return out
+
+
 def read(api: Api, machine: Any) -> VmFacts:
+    nics = adapters(api, machine)
     return VmFacts(
         name=machine.name,
         driver="virtualbox",
         uuid=machine.id_p,
         power_state=power_state(api, machine),
-        nics=tuple(_nic(api, a) for a in adapters(api, machine)),
+        nics=tuple(_nic(api, a) for a in nics),
         shared_folders=_shares(machine),
         clipboard=_transfer(api, "ClipboardMode", machine.clipboard_mode, "IMachine.clipboardMode"),
         drag_and_drop=_transfer(api, "DnDMode", machine.dn_d_mode, "IMachine.dnDMode"),
@@ -213,5 +226,5 @@ def read(api: Api, machine: Any) -> VmFacts:
         ports=_ports(api, machine),
         host_devices=_host_devices(machine),
         channels=_guest_control(machine),
-        extra={"api_generation": str(api.generation)},
+        extra={"api_generation": str(api.generation), **_nat_loopback(api, nics)},
     )

@@ -57,6 +57,8 @@ PORT_MODES = {
 USB_CONTROLLERS = ("OHCI", "EHCI", "XHCI")  # USBControllerType names (settings and API)
 AUTH_NONE = "Null"  # AuthType: Null, External, Guest
 
+# facts.extra key the audit's VMG-NET-003 reads (vmguard/audit/checks/network.py).
+LOCALHOST_REACHABLE = "nic{}.localhost_reachable"
 ADDITIONS_VERSION = "/VirtualBox/GuestAdd/Version"  # guest property set by Guest Additions
 SYMLINKS_KEY = "VBoxInternal2/SharedFoldersEnableSymlinksCreate/"
 # VRDE listens on every address when TCP/Address is empty: reported as that, never bound.

@@ -267,6 +267,19 @@ def _guest_control(ctx: _Ctx, hw: Element) -> tuple[Channel, ...]:
     return ()
 
 
+def _nat_loopback(ctx: _Ctx, hw: Element) -> dict[str, str]:
+    """Whether each NAT adapter lets the guest reach the host's 127.0.0.1: VirtualBox 7.0
+    (settings 1.19) made it opt-in (`localhost-reachable`); before, it always could."""
+    out = {}
+    for adapter in hw.findall("Network/Adapter"):
+        nat = adapter.find("NAT")
+        if nat is not None:
+            default = "false" if ctx.version >= (1, 19) else "true"
+            key = names.LOCALHOST_REACHABLE.format(int_attr(adapter, "slot"))
+            out[key] = nat.get("localhost-reachable", default)
+    return out
+
+
 def _unknown(ctx: _Ctx, machine: Element, hw: Element) -> tuple[str, ...]:
     found = []
     for parent, known in ((machine, KNOWN_MACHINE), (hw, KNOWN_HARDWARE)):
@@ -359,6 +372,6 @@ def facts_from_settings(root: Element, file: str) -> VmFacts:
         channels=_guest_control(ctx, hw),
         unknown=_unknown(ctx, machine, hw),
         snapshots=_snapshots(ctx, machine, current),
-        extra={"settings_version": root.get("version", "")},
+        extra={"settings_version": root.get("version", ""), **_nat_loopback(ctx, hw)},
         **current,  # type: ignore[arg-type]
     )
