@@ -32,6 +32,8 @@ class FakeObject:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and hasattr(self, "_ready"):
+            if not hasattr(self, name):  # a misspelt setting must not pass silently
+                raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
             self._check(name)
         object.__setattr__(self, name, value)
 
