@@ -183,5 +183,7 @@ def test_check_mode_plans_and_changes_nothing(played: Played) -> None:
     assert played.check.returncode == 0, out[-4000:]
     assert "nic 0: nat (default) -> host-only" in out  # the plan, shown
     assert "TASK [vmguard : Apply]" in out and "skipping: [vmhost-a]" in out
+    install = out.split("TASK [vmguard : Install vmguard")[1].split("TASK [")[0]
+    assert "changed" not in install, install  # the role is idempotent
     for host in played.fleet.hosts:
         assert _events(played.home(host.name)).count("apply") == played.applies[host.name]
