@@ -82,3 +82,12 @@ def test_markdown_escapes_vm_names(evil_run):
     assert not re.search(r"(?<!\\)<(img|svg|script)", md)
     assert not re.search(r"(?<!\\)\]\(javascript", md)
     assert "\\<img src=x onerror=alert(1)\\>" in md
+
+
+def test_code_spans_escape_every_piece():
+    from vmguard.audit.reports.html import code_spans
+
+    html = str(code_spans("use `<graphics passwd=x>` not <b>x</b> `a&b` and `"))
+    assert html == (
+        "use <code>&lt;graphics passwd=x&gt;</code> not &lt;b&gt;x&lt;/b&gt; <code>a&amp;b</code> and `"
+    )

@@ -6,10 +6,12 @@ attacker-influenced text and must never become markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from vmguard.audit.reports.interface import Document, Format
 
@@ -47,6 +49,17 @@ def trend_bars(trend: list[dict]) -> list[Bar]:
     return bars
 
 
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """Catalog text with `code` spans as <code>; every piece is escaped (format escapes)."""
+    parts = _CODE_SPAN.split(text)  # plain, code, plain, code, ...
+    return Markup("").join(
+        Markup("<code>{}</code>").format(p) if i % 2 else escape(p) for i, p in enumerate(parts)
+    )
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True,
@@ -54,6 +67,7 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_ENV.filters["code_spans"] = code_spans
 
 
 def trend_top(trend: list[dict]) -> int:
