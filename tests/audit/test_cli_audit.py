@@ -78,3 +78,11 @@ def test_console_script_runs(lab, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "latest" / "report.md").exists()
+
+
+def test_exit_3_when_the_report_folder_is_unusable(lab, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert audit(lab, blocker / "out") == 3
+    err = capsys.readouterr().err
+    assert "cannot create report folder" in err and "Traceback" not in err

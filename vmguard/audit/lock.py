@@ -20,7 +20,10 @@ def run_lock(out: Path) -> Iterator[None]:
     flock is released by the kernel when the holder dies, so a killed run leaves no stale lock.
     """
     path = out / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise AuditError(f"cannot open lock {path}: {err.strerror}") from err
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
