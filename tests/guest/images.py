@@ -5,6 +5,8 @@ Two roots, each with the same deliberate violations (the tests expect exactly th
 - PermitRootLogin yes,
 - a browser and a mail transfer agent package,
 - an enabled telnet service under xinetd.
+The rpm root adds a hand-installed mail client (/opt/thunderbird), and, for the
+optional permission scan, a stray setuid program and a world-writable /etc/cron.d.
 Everything else is what a compliant guest has, including near misses that must NOT be
 flagged (a removed package's leftover config, a locked account with a shell, a
 disabled xinetd service, a SysV service killed in the default runlevel).
@@ -171,6 +173,15 @@ def rpm_root(root: Path, work: Path) -> Path:
         link(root, f"/etc/rc{level}.d", f"rc.d/rc{level}.d")
     # Hand-installed, outside any package: must be found by its path.
     write(root, "/opt/thunderbird/thunderbird", "#!/bin/sh\n", 0o755)
+    # For the optional permission scan: one stray setuid program and one world-writable
+    # system folder (violations), a setuid program where it belongs and a sticky
+    # world-writable folder (neither flagged).
+    write(root, "/usr/local/bin/rootsh", "#!/bin/sh\n", 0o4755)
+    write(root, "/usr/bin/passwd", "#!/bin/sh\n", 0o4755)
+    (root / "etc/cron.d").mkdir(parents=True)
+    (root / "etc/cron.d").chmod(0o777)
+    (root / "var/tmp").mkdir(parents=True)
+    (root / "var/tmp").chmod(0o1777)
     for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib64"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     packages = [

@@ -104,6 +104,8 @@ def test_rpm_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-001", "software 'sendmail' (/var/lib/rpm/Packages)"),
         ("VMG-SW-001", "software 'thunderbird' (/opt/thunderbird, /opt/thunderbird/thunderbird)"),
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
+        ("VMG-SW-004", "world-writable /etc/cron.d"),
+        ("VMG-SW-005", "setuid /usr/local/bin/rootsh"),
         ("VMG-USR-001", "account 'operator2' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
     ]
@@ -114,6 +116,17 @@ def test_messages_name_file_and_line(inspected):
     assert "/etc/ssh/sshd_config:4 (sshd_config)" in by_rule["VMG-USR-002sshd"]
     assert "/etc/passwd:5 (passwd); /etc/shadow:5 (shadow)" in by_rule["VMG-USR-001operator2"]
     assert "package sendmail 8.14.4-9.el6 (/var/lib/rpm/Packages" in by_rule["VMG-SW-001sendmail"]
+
+
+def test_permission_scan(inspected):
+    marks = {(m.path, m.problem) for m in inspected["rpm"].facts.file_marks}
+    assert {
+        ("/usr/bin/passwd", "setuid"),
+        ("/usr/local/bin/rootsh", "setuid"),
+        ("/etc/cron.d", "world-writable"),
+    } <= marks
+    assert not {m for m in marks if m[0].startswith("/var/tmp")}
+    assert inspected["dpkg"].facts.file_marks is None  # the scan is optional
 
 
 def test_cache_answers_unchanged_image_without_inspecting(inspected, guest_cache):

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from vmguard.errors import GuestError
 from vmguard.guest import codec
 from vmguard.guest.model import GuestFacts
 
@@ -22,9 +23,13 @@ FORMAT_VERSION = "1"  # bump when GuestFacts or what is collected changes
 
 
 def fingerprint(path: Path) -> tuple[int, int, str]:
-    with path.open("rb") as image:
-        info = os.fstat(image.fileno())
-        head = hashlib.sha256(image.read(HEAD_BYTES)).hexdigest()
+    """(size, mtime, SHA-256 of the first blocks); GuestError when unreadable."""
+    try:
+        with path.open("rb") as image:
+            info = os.fstat(image.fileno())
+            head = hashlib.sha256(image.read(HEAD_BYTES)).hexdigest()
+    except OSError as err:
+        raise GuestError(f"cannot read disk image {path}: {err.strerror}") from err
     return info.st_size, info.st_mtime_ns, head
 
 

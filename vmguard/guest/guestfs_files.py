@@ -6,6 +6,8 @@ host file; every read is size-checked first, since the guest's files are untrust
 
 from __future__ import annotations
 
+import posixpath
+from collections import defaultdict
 from pathlib import Path
 
 MAX_TEXT = 8 * 1024 * 1024  # dpkg status of a large Debian system is about 5 MiB
@@ -66,11 +68,22 @@ class GuestfsFiles:
 
     def lstat_many(self, paths: list[str]) -> list[tuple[int, int]]:
         """(mode, uid) of each path, without following symlinks."""
-        found = []
-        for start in range(0, len(paths), 1000):  # keep each message well under 4 MiB
-            stats = self._g.lstatnslist("/", paths[start : start + 1000])
-            found += [(s["st_mode"], s["st_uid"]) for s in stats]
-        return found
+        by_folder: dict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            folder, name = posixpath.split(path)
+            by_folder[folder].append(name)
+        found: dict[str, tuple[int, int]] = {}
+        for folder, names in by_folder.items():
+            for start in range(0, len(names), 1000):  # keep each message well under 4 MiB
+                chunk = names[start : start + 1000]
+                stats = self._g.lstatnslist(folder, chunk)
+                found.update(
+                    {
+                        posixpath.join(folder, n): (s["st_mode"], s["st_uid"])
+                        for n, s in zip(chunk, stats, strict=True)
+                    }
+                )
+        return [found[p] for p in paths]
 
     def find(self, folder: str) -> list[str]:
         """Every path under folder (relative names made absolute), bounded."""
@@ -82,4 +95,4 @@ class GuestfsFiles:
         local.unlink()
         if len(names) > 20 * MAX_LISTING:
             raise GuestFileError(f"{folder}: more than {20 * MAX_LISTING} files")
-        return [f"{folder.rstrip('/')}/{n.decode('utf-8', 'replace')}" for n in names if n]
+        return [posixpath.normpath(f"{folder}/{n.decode('utf-8', 'replace')}") for n in names if n]
