@@ -9,6 +9,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 
 from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
@@ -80,3 +81,45 @@ def test_no_firewall_settings_means_not_audited(lab, tmp_path):
 
     host = audit(load_inventory(lab.inventory)).host
     assert not host.audited and "configures no firewall" in host.note
+
+
+def test_watch_reports_a_flushed_firewall(lab, tmp_path, event_log):
+    """A firewall reload that drops vmguard's table shows up at the next periodic check."""
+    require_root()
+    require_tools("nft", "ip")
+    with_firewall(lab)
+    env = {"VMGUARD_LOG": str(event_log), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    vmguard = [sys.executable, "-m", "vmguard"]
+    with netns("watchfw") as ns:
+        applied = ns.run(*vmguard, "firewall", "apply", "--inventory", str(lab.inventory))
+        assert applied.returncode == 0
+        proc = subprocess.Popen(
+            ns.argv(
+                *vmguard,
+                "watch",
+                "--inventory",
+                str(lab.inventory),
+                "--firewall-every",
+                "1",
+                "--duration",
+                "60",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            started = proc.stdout.readline()
+            assert "watching" in started and "0 findings open" in started, started
+            ns.run("nft", "delete", "table", "inet", "vmguard")
+            flushed = time.monotonic()
+            line = ""
+            while "VMG-FW-001" not in line:
+                line = proc.stdout.readline()
+                assert line, proc.stderr.read()
+            assert time.monotonic() - flushed < 5  # the next 1 s sweep, plus the audit itself
+            assert "NEW" in line and "host" in line
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
