@@ -6,15 +6,13 @@ Produced by the engine, annotated with drift by history, rendered by reports/.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from vmguard.audit.catalog import Rule
 from vmguard.errors import ExitCode
 from vmguard.findings import Finding, Level
 from vmguard.policy.model import Waiver
-
-HOST = "host"
 
 
 class Drift(StrEnum):
@@ -74,7 +72,7 @@ class AuditResult:
     host: HostReport
     errors: tuple[str, ...] = ()  # connections that could not be reached
     resolved: tuple[Outcome, ...] = ()
-    trend: tuple[TrendPoint, ...] = field(default=())
+    trend: tuple[TrendPoint, ...] = ()
 
     @property
     def outcomes(self) -> tuple[Outcome, ...]:
