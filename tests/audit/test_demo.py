@@ -23,3 +23,12 @@ def test_demo_fits_one_screen_and_writes_reports(tmp_path, capsys, event_log):
     assert clean["findings"] == []
     kinds = [json.loads(line)["kind"] for line in event_log.read_text().splitlines()]
     assert "audit" in kinds and "vet" in kinds
+
+
+def test_demo_logs_next_to_its_reports(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("VMGUARD_LOG")
+    out = tmp_path / "reports"
+    assert main(["demo", "--out", str(out)]) == 0
+    assert "log:     vmguard log verify --log /" in capsys.readouterr().out
+    assert main(["log", "verify", "--log", str(out / "demo-events.jsonl")]) == 0
+    assert "VMGUARD_LOG" not in __import__("os").environ

@@ -6,7 +6,10 @@ VMs; the output names the command behind each step and where the reports are.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -67,8 +70,22 @@ def _audit_lines(inventory: Inventory, out: Path) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def _demo_log(out: Path) -> Iterator[Path]:
+    """Log the demo's events next to its reports, never into the host's real event log
+    (unless the caller chose a log with $VMGUARD_LOG)."""
+    chosen = os.environ.get("VMGUARD_LOG")
+    path = Path(chosen) if chosen else out / "demo-events.jsonl"
+    os.environ["VMGUARD_LOG"] = str(path)
+    try:
+        yield path
+    finally:
+        if chosen is None:
+            del os.environ["VMGUARD_LOG"]
+
+
 def run_demo(out: Path, stream: TextIO) -> int:
-    with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp, _demo_log(out) as events:
         lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED)
         inventory = load_inventory(lab.inventory)
         lines = [
@@ -85,6 +102,7 @@ def run_demo(out: Path, stream: TextIO) -> int:
             *_vet_lines(lab, inventory),
             "",
             f"reports: {out / 'latest' / 'report.html'} (and report.json, report.md)",
+            f"log:     vmguard log verify --log {events}",
             "next:    vmguard rules show VMG-DEV-006 | vmguard audit --inventory YOURS.yaml",
             "         (docs/audit.md has cron and systemd timer examples)",
         ]
