@@ -199,6 +199,7 @@ def test_permission_denied_is_one_line_exit_3(libvirt_uri, world_readable_dir) -
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach libvirt" in lines[0], proc.stderr
+    assert "needs root or a polkit grant" in lines[0]
 
 
 UDP_NIC = """<interface type='udp'>

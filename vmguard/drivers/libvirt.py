@@ -8,6 +8,7 @@ the exception: it is also hot-unplugged from the running guest.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -59,7 +60,10 @@ class LibvirtDriver:
         try:
             self.conn = libvirt.open(uri)
         except libvirt.libvirtError as err:
-            raise DriverError(f"cannot reach libvirt at {uri}: {_error_line(err)}") from None
+            hint = ""
+            if uri.endswith("/system") and os.geteuid() != 0:
+                hint = " (permission denied? qemu:///system needs root or a polkit grant)"
+            raise DriverError(f"cannot reach libvirt at {uri}: {_error_line(err)}{hint}") from None
 
     def close(self) -> None:
         self.conn.close()
