@@ -139,40 +139,26 @@ def _under(path: str, roots: tuple[str, ...]) -> str | None:
     return None
 
 
-def _share_removal(policy: Policy, facts: VmFacts, share: SharedFolder) -> _Want | None:
-    rules = {r.name: r for r in policy.shared_folders.allow}
-    rule = rules.get(share.name)
-    subject, current = f"share {share.name}", share.real_path or share.host_path
+def _removal_reason(policy: Policy, facts: VmFacts, share: SharedFolder) -> tuple[str, str] | None:
+    """(policy key, why) when the share must go: forbidden path, not allowed, wrong path."""
     forbidden = _under(share.real_path, policy.shared_folders.forbid_host_paths)
     if forbidden:
-        return _Want(
-            Action.REMOVE_SHARE,
-            "spec.shared_folders.forbid_host_paths",
-            subject,
-            current,
-            f"absent (under forbidden {forbidden})",
-            share.name,
-        )
+        return "spec.shared_folders.forbid_host_paths", f"absent (under forbidden {forbidden})"
+    rule = next((r for r in policy.shared_folders.allow if r.name == share.name), None)
     if rule is None:
-        return _Want(
-            Action.REMOVE_SHARE,
-            "spec.shared_folders.allow",
-            subject,
-            current,
-            "absent (not in the allow list)",
-            share.name,
-        )
-    allowed_path = rule.host_path_for(facts.name)
-    if os.path.isabs(allowed_path) and os.path.realpath(allowed_path) != share.real_path:
-        return _Want(
-            Action.REMOVE_SHARE,
-            "spec.shared_folders.allow",
-            subject,
-            current,
-            f"absent (policy allows {allowed_path} only)",
-            share.name,
-        )
+        return "spec.shared_folders.allow", "absent (not in the allow list)"
+    allowed = rule.host_path_for(facts.name)
+    if os.path.isabs(allowed) and os.path.realpath(allowed) != share.real_path:
+        return "spec.shared_folders.allow", f"absent (policy allows {allowed} only)"
     return None
+
+
+def _share_removal(policy: Policy, facts: VmFacts, share: SharedFolder) -> _Want | None:
+    reason = _removal_reason(policy, facts, share)
+    if reason is None:
+        return None
+    current = share.real_path or share.host_path
+    return _Want(Action.REMOVE_SHARE, reason[0], f"share {share.name}", current, reason[1], share.name)
 
 
 def _share_settings(policy: Policy, share: SharedFolder) -> Iterator[_Want]:
