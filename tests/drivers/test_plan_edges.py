@@ -3,6 +3,8 @@ only reported, what libvirt cannot do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.drivers.conftest import batch_policy
@@ -131,3 +133,31 @@ def test_guest_agent_removed_only_when_the_policy_says_so(driver, log_path) -> N
 def test_display_password_counts_as_authentication(driver) -> None:
     name = _define(driver, "<graphics type='vnc' port='5902' listen='127.0.0.1' passwd='s3cret'/>")
     assert driver.read_facts(name).displays[0].authenticated
+
+
+def test_one_failing_vm_does_not_stop_the_others(tmp_path, log_path, capsys) -> None:
+    """apply over an inventory: the virtiofs VM fails alone (exit 3), the other is fixed."""
+    from vmguard.cli import main
+
+    node = tmp_path / "node.xml"
+    bad = DOMAIN.format(
+        name="a-virtiofs",
+        devices="<filesystem type='mount'>"
+        "<driver type='virtiofs'/><source dir='/vmdata/quarantine/a-virtiofs'/>"
+        "<target dir='output'/></filesystem>",
+    )
+    good = DOMAIN.format(name="b-sound", devices="<sound model='ich9'/>")
+    node.write_text(f"<node>{bad}{good}</node>")
+    for policy in (Path(__file__).parents[2] / "policy").glob("*.yaml"):
+        (tmp_path / policy.name).write_text(policy.read_text())
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "apiVersion: vmguard/v1\nkind: Inventory\nmetadata: {name: t}\n"
+        f"connections:\n  - {{name: t, driver: libvirt, uri: 'test://{node}'}}\n"
+        "vms:\n  - {name: '*', connection: t, policy: batch.yaml}\n"
+    )
+    code = main(["apply", "--inventory", str(inventory), "--power-off-ok"])
+    out = capsys.readouterr()
+    assert code == 3
+    assert "virtiofs cannot refuse guest symlinks" in out.err
+    assert "b-sound: changed" in out.out

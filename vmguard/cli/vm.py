@@ -30,12 +30,18 @@ def _errors(session: Session) -> int:
     return ExitCode.CANNOT_RUN if session.errors else ExitCode.OK
 
 
+def _plan_for(target: Target) -> Plan:
+    facts = target.driver.read_facts(target.vm)
+    return make_plan(target.entry.policy, facts, target.driver.capabilities)
+
+
 def _plan(args: argparse.Namespace) -> int:
     plans = []
     with Session(load_inventory(args.inventory)) as session:
         for target in session.targets(args.vm):
-            facts = target.driver.read_facts(target.vm)
-            plan = make_plan(target.entry.policy, facts, target.driver.capabilities)
+            plan = session.attempt(target, _plan_for)
+            if plan is None:
+                continue
             plans.append(plan)
             if args.format == "text":
                 print("\n".join(_plan_text(target, plan)))
@@ -67,19 +73,24 @@ def _outcome_text(outcome: Outcome) -> list[str]:
 
 def _apply(args: argparse.Namespace) -> int:
     refused = False
+
+    def one(target: Target) -> Outcome:
+        return apply_vm(
+            target.driver,
+            target.connection.name,
+            target.vm,
+            target.entry.policy,
+            dry_run=args.dry_run,
+            power_off_ok=args.power_off_ok,
+            next_boot=args.next_boot,
+        )
+
     with Session(load_inventory(args.inventory)) as session:
         for target in session.targets(args.vm):
-            outcome = apply_vm(
-                target.driver,
-                target.connection.name,
-                target.vm,
-                target.entry.policy,
-                dry_run=args.dry_run,
-                power_off_ok=args.power_off_ok,
-                next_boot=args.next_boot,
-            )
-            refused = refused or bool(outcome.refused)
-            print("\n".join(_outcome_text(outcome)))
+            outcome = session.attempt(target, one)
+            if outcome is not None:
+                refused = refused or bool(outcome.refused)
+                print("\n".join(_outcome_text(outcome)))
         failed = _errors(session)
     return failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
 
@@ -117,7 +128,9 @@ def _facts_line(target: Target, facts: VmFacts) -> str:
 def _vms(args: argparse.Namespace) -> int:
     with Session(load_inventory(args.inventory)) as session:
         for target in session.targets(unmanaged=True):
-            print(_facts_line(target, target.driver.read_facts(target.vm)))
+            facts = session.attempt(target, lambda t: t.driver.read_facts(t.vm))
+            if facts is not None:
+                print(_facts_line(target, facts))
         return _errors(session)
 
 

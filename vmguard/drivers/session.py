@@ -6,12 +6,15 @@ reported, so one dead hypervisor does not hide the state of the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from vmguard.drivers.interface import Driver, open_driver
 from vmguard.errors import DriverError
 from vmguard.inventory import Connection, Inventory, VmEntry
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class Session:
                     yield Target(conn, driver, vm, entry)
         if only is not None and not found and not self.errors:
             raise DriverError(f"no VM named {only!r} on any connection of the inventory")
+
+    def attempt(self, target: Target, fn: Callable[[Target], T]) -> T | None:
+        """fn(target), or None with its DriverError kept: one VM that fails (locked, or a
+        change its hypervisor refuses) does not stop the others."""
+        try:
+            return fn(target)
+        except DriverError as err:
+            self.errors.append(err)
+            return None
 
     def close(self) -> None:
         for driver in self.drivers.values():
