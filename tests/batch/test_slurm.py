@@ -55,6 +55,10 @@ def ran() -> Iterator[Ran]:
             slurm_cluster.wait_for(lambda j=job: (site.state / f"slurm-{j}.json").exists(),
                                    60, f"the epilog's verdict on job {job}\n"
                                    + slurm.log_tail())
+        # the verdict is recorded inside the epilog: the node is COMPLETING until it ends
+        slurm_cluster.wait_for(lambda: slurm.node_state() not in ("completing", "allocated",
+                                                                  "mixed"),
+                               30, "the node to leave COMPLETING")
         yield Ran(site, slurm, good, bad)
     finally:
         slurm.stop()

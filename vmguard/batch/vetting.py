@@ -20,6 +20,7 @@ from vmguard.batch.config import BatchConfig
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict
 from vmguard.errors import InputError, VmguardError
+from vmguard.inventory_loader import load_inventory
 from vmguard.policy.model import Policy
 
 
@@ -35,8 +36,6 @@ class Target:
 
 def resolve(job: BatchJob, config: BatchConfig) -> Target | None:
     """The job's VM, policy, quarantine and public area; None when it is not a VM job."""
-    from vmguard.inventory_loader import load_inventory  # the lead's loader
-
     vm = job.expand(config.vm)
     entry = load_inventory(config.inventory).entry_for(vm) if vm else None
     if entry is None:
