@@ -69,7 +69,8 @@ def post_message(verdict: Verdict) -> str:
     """Attach the verdict to the job with `bpost`; "" or why it could not."""
     if shutil.which("bpost") is None:
         return "job message not posted: bpost not found"
-    job_id = verdict.job.id.split("_")[0]
+    job_id, _, index = verdict.job.id.partition("_")  # an array element is "ID[INDEX]"
+    job_id = f"{job_id}[{index}]" if index else job_id
     problem = run_quiet(["bpost", "-d", verdict.summary(), job_id])
     return f"job message not posted: {problem}" if problem else ""
 
