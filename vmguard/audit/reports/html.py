@@ -6,6 +6,7 @@ attacker-influenced text and must never become markup.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ def trend_bars(trend: list[dict]) -> list[Bar]:
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
+@functools.cache  # a few dozen catalog texts, rendered for thousands of findings
 def code_spans(text: str) -> Markup:
     """Catalog text with `code` spans as <code>; every piece is escaped (format escapes)."""
     parts = _CODE_SPAN.split(text)  # plain, code, plain, code, ...
