@@ -13,6 +13,7 @@ import pytest
 from tests.batch.site import HARMLESS, HOSTILE, SCRIPTS, Site, make_site
 from tests.batch.test_slurm import manifest_paths
 from tests.support.require import require_root, require_tools
+from vmguard.errors import InputError
 
 pytestmark = pytest.mark.root
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,3 +102,22 @@ def test_missing_job_id_is_logged_not_fatal(ran: Ran) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert "LSB_JOBID is not set" in (ran.site.root / "log/hook.log").read_text()
+
+
+def test_array_element_and_relative_output_file() -> None:
+    from vmguard.batch.lsf import job_from_env
+
+    job = job_from_env({"LSB_JOBID": "500", "LSB_JOBINDEX": "3", "LSFUSER": "nobody",
+                        "LS_EXECCWD": "/scratch/alice/run", "LSB_OUTPUTFILE": "out/%J.log",
+                        "LSB_JOBNAME": "vmgjob-arr[1-10]"})
+    assert job.key == "lsf-500_3"
+    assert job.output_dir == "/scratch/alice/run/out"
+    with pytest.raises(InputError, match="not a plain name"):
+        job.expand("{name}")  # "vmgjob-arr[1-10]" cannot name a VM
+
+
+def test_unknown_user_is_bad_input() -> None:
+    from vmguard.batch.lsf import job_from_env
+
+    with pytest.raises(InputError, match="not a user on this host"):
+        job_from_env({"LSB_JOBID": "1", "LSFUSER": "no-such-user-vmg"})
