@@ -126,7 +126,7 @@ def _account(files: GuestfsFiles, entry, shadow_entry, patterns: list[str]) -> A
     return Account(
         name=entry.name,
         uid=entry.uid,
-        shell=entry.shell,
+        login_shell=entry.shell,
         home=entry.home,
         password=state,
         authorized_keys=keys,

@@ -50,7 +50,7 @@ class Package:
 class Account:
     name: str
     uid: int
-    shell: str
+    login_shell: str
     home: str
     password: PasswordState
     authorized_keys: int  # usable key lines found in the account's authorized_keys files

@@ -42,9 +42,12 @@ def inspect(disks: list[tuple[str, str]], scan_files: bool) -> GuestFacts:
 
 
 def _mount_root(g) -> str:
-    roots = g.inspect_os()
+    # Install media (an ISO left in the CD drive) are "installer" roots: not the system.
+    roots = [r for r in g.inspect_os() if g.inspect_get_format(r) == "installed"]
     if not roots:
         raise NoOperatingSystem("no operating system found on the disks")
+    if g.inspect_get_type(roots[0]) != "linux":
+        raise NoOperatingSystem(f"unsupported guest operating system {g.inspect_get_type(roots[0])}")
     mounts = g.inspect_get_mountpoints(roots[0])
     for mountpoint in sorted(mounts, key=len):  # "/" before "/usr"
         try:

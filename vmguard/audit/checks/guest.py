@@ -65,7 +65,7 @@ def _login_message(account: Account) -> str:
     how = ", ".join(m.value for m in account.login_methods)
     places = [str(s) for s in (account.source, account.password_source, account.keys_source) if s]
     root = " and has uid 0" if account.uid == 0 else ""
-    return f"{account.name} can log in ({how}) with shell {account.shell}{root}: {'; '.join(places)}"
+    return f"{account.name} can log in ({how}) with shell {account.login_shell}{root}: {'; '.join(places)}"
 
 
 def _sshd_values(config: SshdConfig, keyword: str, default: str) -> list[tuple[str, SshdSetting | None]]:
