@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +18,7 @@ import libvirt
 import libvirt_qemu
 
 from tests.support.guest_image import AGENT_PORT, CACHE_ROOT, GuestImage
+from tests.support.ownership import left_by_dead_run, owned_name
 
 NAME_PREFIX = "vmg-test-"
 AGENT_WAIT_SECONDS = 120
@@ -61,26 +59,13 @@ class GuestAgentTimeout(AssertionError):
     """The guest agent never answered; the message carries the console's tail."""
 
 
-def new_name() -> str:
-    # The pid lets reap_stale() tell a killed run's domains from a concurrent run's.
-    return f"{NAME_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def _owner_alive(name: str) -> bool:
-    match = re.match(rf"{NAME_PREFIX}(\d+)-", name)
-    if not match:
-        return True  # not made by new_name(): not ours to remove
-    try:
-        os.kill(int(match.group(1)), 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def reap_stale(conn: libvirt.virConnect) -> list[str]:
-    """Remove test domains left by a run that was killed before its clean-up ran."""
-    stale = [dom for dom in conn.listAllDomains()
-             if dom.name().startswith(NAME_PREFIX) and not _owner_alive(dom.name())]
+    """Undefine the shut-off test domains of runs killed before their clean-up ran.
+
+    A running one is left alone: only its owner may stop it.
+    """
+    stale = [dom for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE)
+             if left_by_dead_run(dom.name(), NAME_PREFIX)]
     for dom in stale:
         destroy_and_undefine(dom)
     return [dom.name() for dom in stale]
@@ -178,7 +163,7 @@ class TcgDomainFactory:
 
     def xml(self, name: str | None = None, **options) -> str:
         """XML for a new domain, for a test that edits it before defining."""
-        name = name or new_name()
+        name = name or owned_name(NAME_PREFIX)  # its pid lets reap_stale() judge it
         return domain_xml(name, self.image, self._console(name), **options)
 
     def define(self, xml: str | None = None, **options) -> TcgDomain:

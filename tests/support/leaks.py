@@ -11,7 +11,8 @@ import os
 import shutil
 import subprocess
 
-from tests.support.netns import PREFIX, Netns, namespace_names, owner_pid
+from tests.support.netns import PREFIX, Netns, namespace_names
+from tests.support.ownership import owner_pid, pid_alive
 
 IPTABLES_SAVES = ("iptables-legacy-save", "iptables-nft-save",
                   "ip6tables-legacy-save", "ip6tables-nft-save")
@@ -58,20 +59,10 @@ def firewall_leaks(netns: str | None = None) -> list[str]:
     return nft_leaks(netns) + iptables_leaks(netns)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def namespace_leaks(existed_before: frozenset[str] = frozenset()) -> list[str]:
     """vmg* namespaces this process or a dead one made, or new ones of unknown origin.
 
-    A namespace whose creator (see netns.owner_pid) still runs belongs to a concurrent
+    A namespace whose creator (see ownership.owner_pid) still runs belongs to a concurrent
     test run and is not ours to judge.
     """
     return [f"network namespace {name} left over (ip netns delete {name})"
@@ -81,7 +72,7 @@ def namespace_leaks(existed_before: frozenset[str] = frozenset()) -> list[str]:
 def _is_leak(name: str, existed_before: frozenset[str]) -> bool:
     if not name.startswith(PREFIX):
         return False
-    owner = owner_pid(name)
+    owner = owner_pid(name, PREFIX)
     if owner is None:
         return name not in existed_before
-    return owner == os.getpid() or not _alive(owner)
+    return owner == os.getpid() or not pid_alive(owner)

@@ -11,16 +11,15 @@ leftovers (and those of dead runs) from namespaces a concurrent test run still u
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from tests.support.ownership import left_by_dead_run, owned_name
+
 PREFIX = "vmg"
-_OWNER = re.compile(rf"^{PREFIX}(\d+)-")
 
 
 class NetnsCommandError(RuntimeError):
@@ -63,16 +62,6 @@ def namespace_names() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def owner_pid(name: str) -> int | None:
-    """The pid of the process that created namespace `name` with this module, if any."""
-    match = _OWNER.match(name)
-    return int(match.group(1)) if match else None
-
-
-def new_name(tag: str) -> str:
-    return f"{PREFIX}{os.getpid()}-{tag}-{secrets.token_hex(3)}"
-
-
 def delete(name: str) -> None:
     """Kill what still runs inside (only processes our tests started there), then delete."""
     for pid in Netns(name).pids():
@@ -81,10 +70,23 @@ def delete(name: str) -> None:
     _run(["ip", "netns", "delete", name])
 
 
+def reap_stale() -> list[str]:
+    """Delete the namespaces of test runs killed before their clean-up, if idle.
+
+    One with a process still inside is left alone (and the session-end check names it):
+    only its owner may stop what runs there.
+    """
+    stale = [name for name in namespace_names()
+             if left_by_dead_run(name, PREFIX) and not Netns(name).pids()]
+    for name in stale:
+        _run(["ip", "netns", "delete", name])
+    return stale
+
+
 @contextmanager
 def netns(tag: str = "t") -> Iterator[Netns]:
     """A fresh namespace with loopback up, always deleted on exit."""
-    ns = Netns(new_name(tag))
+    ns = Netns(owned_name(PREFIX, tag))
     _run(["ip", "netns", "add", ns.name])
     try:
         ns.run("ip", "link", "set", "lo", "up")
