@@ -202,11 +202,19 @@ def build_guest_image(cache_root: Path = CACHE_ROOT) -> GuestImage:
     deb = agent_deb(cache_root / "debs")
     final = cache_root / _input_hash(kernel, BUSYBOX, deb)
     if not final.is_dir():
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_root))
+        _build(kernel, release, deb, final)
+    return GuestImage(kernel=final / "vmlinuz", initrd=final / "initrd.gz")
+
+
+def _build(kernel: Path, release: str, deb: Path, final: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
         with tempfile.TemporaryDirectory() as scratch:
             _populate(staging / "root", release, deb, Path(scratch))
         shutil.copyfile(kernel, staging / "vmlinuz")
         _pack(staging / "root", staging / "initrd.gz")
         shutil.rmtree(staging / "root")
-        _publish(staging, final)
-    return GuestImage(kernel=final / "vmlinuz", initrd=final / "initrd.gz")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _publish(staging, final)
