@@ -15,13 +15,11 @@ import pytest
 import yaml
 
 from tests.fleet.hosts import Fleet, fleet
+from tests.fleet.lab import POLICY_OF, REPO, write_site
 from tests.support.require import require_root, require_tools
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".venv/bin"
-# Host a's VM follows the batch policy, host b's the dev policy: different findings.
-POLICY_OF = {"a": "batch.yaml", "b": "dev.yaml"}
 
 
 @dataclass(frozen=True)
@@ -46,17 +44,6 @@ def _wheelhouse(root: Path) -> Path:
     subprocess.run([str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO),
                     "libvirt-python"], check=True, timeout=300, capture_output=True)
     return wheels
-
-
-def _site(root: Path) -> Path:
-    """Policies and one inventory per host, as a site keeps them on the controller."""
-    shutil.copytree(REPO / "policy", root / "policy")
-    for name, policy in POLICY_OF.items():
-        (root / "policy" / f"inventory-{name}.yaml").write_text(yaml.safe_dump({
-            "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": name},
-            "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-            "vms": [{"name": "test", "connection": "t", "policy": policy}]}))
-    return root / "policy"
 
 
 def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> Path:
@@ -98,7 +85,7 @@ def played() -> Iterator[Played]:
     require_tools("sshd", "ssh-keygen", "ssh", "ip")
     root = Path(tempfile.mkdtemp(prefix="vmg-fleet-"))
     try:
-        wheels, policy = _wheelhouse(root), _site(root)
+        wheels, policy = _wheelhouse(root), write_site(root)
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
             first = playbook(hosts, root, inventory)
@@ -162,6 +149,8 @@ def test_merge_of_fetched_reports_gives_expected_totals(played: Played) -> None:
                                                       for s in direct.values())
     assert {h["host"]: h["failing"] for h in merged["hosts"]} == {
         name: s["failing"] for name, s in direct.items()}
+    assert direct["vmhost-a"]["failing"] > direct["vmhost-b"]["failing"]
+    assert [h["host"] for h in merged["hosts"]] == ["vmhost-a", "vmhost-b"]  # worst first
     ranks = [merged["severities"].index(f["severity"]) for f in merged["findings"]
              if not f["waived"]]
     assert ranks == sorted(ranks), "findings are not worst first"

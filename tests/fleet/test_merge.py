@@ -1,5 +1,6 @@
 """`vmguard report merge` over real audit reports (libvirt's test driver, two policies)."""
 
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fleet.lab import POLICY_OF, REPO, write_site
+
 VMGUARD = str(REPO / ".venv/bin/vmguard")
 
 
@@ -25,14 +26,10 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One real audit report.json per host: host a follows batch.yaml, b dev.yaml."""
     root = tmp_path_factory.mktemp("audits")
-    shutil.copytree(REPO / "policy", root / "policy")
+    policy = write_site(root)
     out = {}
-    for host, policy in (("a", "batch.yaml"), ("b", "dev.yaml")):
-        inventory = root / "policy" / f"inv-{host}.yaml"
-        inventory.write_text(yaml.safe_dump({
-            "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": host},
-            "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-            "vms": [{"name": "test", "connection": "t", "policy": policy}]}))
+    for host in POLICY_OF:
+        inventory = policy / f"inventory-{host}.yaml"
         env = {**os.environ, "VMGUARD_LOG": str(root / f"{host}.jsonl")}
         run("audit", "-i", str(inventory), "--out", str(root / host), "--format", "json",
             env=env)

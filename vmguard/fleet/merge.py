@@ -46,10 +46,17 @@ def _problem(path: Path, message: str) -> Problem:
 def _check(path: Path, data: object) -> list[Problem]:
     if not isinstance(data, dict) or data.get("schema") != AUDIT_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        return [_problem(path, f"not a vmguard audit report (schema {found!r}, "
-                               f"want {AUDIT_SCHEMA!r}): pass each host's report.json")]
-    return [_problem(path, f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}")
-            for e in _validator().iter_errors(data)]
+        return [
+            _problem(
+                path,
+                f"not a vmguard audit report (schema {found!r}, "
+                f"want {AUDIT_SCHEMA!r}): pass each host's report.json",
+            )
+        ]
+    return [
+        _problem(path, f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}")
+        for e in _validator().iter_errors(data)
+    ]
 
 
 def load_host_report(path: Path) -> tuple[HostReport | None, list[Problem]]:
@@ -73,8 +80,12 @@ def load_host_reports(paths: list[Path]) -> list[HostReport]:
     seen: dict[str, str] = {}
     for report in reports:
         if report.host in seen:
-            problems.append(_problem(Path(report.source), f"host {report.host!r} also comes "
-                                     f"from {seen[report.host]}: name files by host"))
+            problems.append(
+                _problem(
+                    Path(report.source),
+                    f"host {report.host!r} also comes from {seen[report.host]}: name files by host",
+                )
+            )
         seen[report.host] = report.source
     if problems:
         raise InputError(problems)
@@ -90,8 +101,7 @@ def _host_findings(report: HostReport) -> list[dict[str, Any]]:
 
 
 def _worst_first(row: dict[str, Any]) -> tuple:
-    return (row["waived"], -_RANK[row["severity"]], row["host"], row["vm"], row["rule"],
-            row["evidence"])
+    return (row["waived"], -_RANK[row["severity"]], row["host"], row["vm"], row["rule"], row["evidence"])
 
 
 def _host_summary(report: HostReport, findings: list[dict[str, Any]]) -> dict[str, Any]:
@@ -148,5 +158,4 @@ def exit_code(fleet: dict[str, Any], fail_on: str) -> ExitCode:
         return ExitCode.OK
     threshold = _RANK[fail_on]
     failing = (f for f in fleet["findings"] if not f["waived"])
-    return ExitCode.FINDINGS if any(_RANK[f["severity"]] >= threshold for f in failing) \
-        else ExitCode.OK
+    return ExitCode.FINDINGS if any(_RANK[f["severity"]] >= threshold for f in failing) else ExitCode.OK

@@ -27,11 +27,15 @@ def _counts(by_severity: dict[str, int]) -> str:
 
 
 def _host_rows(doc: Document) -> list[str]:
-    rows = ["| host | VMs | failing | worst | by severity | waived | not audited |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| host | VMs | failing | worst | by severity | waived | not audited |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for h in doc["hosts"]:
-        rows.append(f"| {esc(h['host'])} | {h['vms']} | {h['failing']} | {h['worst'] or '-'} "
-                    f"| {_counts(h['by_severity'])} | {h['waived']} | {len(h['unreachable'])} |")
+        rows.append(
+            f"| {esc(h['host'])} | {h['vms']} | {h['failing']} | {h['worst'] or '-'} "
+            f"| {_counts(h['by_severity'])} | {h['waived']} | {len(h['unreachable'])} |"
+        )
     return rows
 
 
@@ -41,32 +45,50 @@ def _finding_rows(findings: list[dict[str, Any]]) -> list[str]:
     rows = ["| severity | host | VM | rule | finding | how to fix |", "|---|---|---|---|---|---|"]
     for f in findings:
         severity = f"{f['severity']} (waived)" if f["waived"] else f["severity"]
-        rows.append(f"| {severity} | {esc(f['host'])} | {esc(f['vm'] or 'host')} | {f['rule']} "
-                    f"| {esc(f['message'])} | {esc(f['remediation'])} |")
+        rows.append(
+            f"| {severity} | {esc(f['host'])} | {esc(f['vm'] or 'host')} | {f['rule']} "
+            f"| {esc(f['message'])} | {esc(f['remediation'])} |"
+        )
     return rows
 
 
 def _markdown(doc: Document) -> str:
     t = doc["totals"]
-    lines = [f"# vmguard fleet report {esc(doc['generated'])}", "",
-             f"- hosts: {t['hosts']}; VMs: {t['vms']}; failing findings: {t['failing']} "
-             f"({_counts(t['by_severity'])}); waived: {t['waived']}; "
-             f"not audited: {t['unreachable']}", "", "## Hosts, worst first", "",
-             *_host_rows(doc), "", "## Findings, worst first", "",
-             *_finding_rows(doc["findings"])]
+    lines = [
+        f"# vmguard fleet report {esc(doc['generated'])}",
+        "",
+        f"- hosts: {t['hosts']}; VMs: {t['vms']}; failing findings: {t['failing']} "
+        f"({_counts(t['by_severity'])}); waived: {t['waived']}; "
+        f"not audited: {t['unreachable']}",
+        "",
+        "## Hosts, worst first",
+        "",
+        *_host_rows(doc),
+        "",
+        "## Findings, worst first",
+        "",
+        *_finding_rows(doc["findings"]),
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _html(doc: Document) -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("vmguard.fleet", "templates"),
-        autoescape=True, undefined=jinja2.StrictUndefined)
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
     return env.get_template("fleet.html.j2").render(doc=doc, counts=_counts)
 
 
-FORMATS = {f.name: f for f in (Format("json", "fleet.json", _json),
-                               Format("markdown", "fleet.md", _markdown),
-                               Format("html", "fleet.html", _html))}
+FORMATS = {
+    f.name: f
+    for f in (
+        Format("json", "fleet.json", _json),
+        Format("markdown", "fleet.md", _markdown),
+        Format("html", "fleet.html", _html),
+    )
+}
 
 
 def write_fleet_report(doc: Document, out: Path, formats: list[str] | None = None) -> list[Path]:
