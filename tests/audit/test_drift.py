@@ -136,3 +136,41 @@ def test_every_run_is_logged(lab, tmp_path, event_log):
 
 def test_good_vm_helper_is_clean(lab):
     assert good("x", lab.root).shares
+
+
+def test_unreachable_run_neither_resolves_nor_renews(lab, tmp_path):
+    out = tmp_path / "out"
+    vm2 = DomainSpec("vm2", network="bridge")
+    audit_with(lab, out, good("vm1", lab.root), vm2)
+    node = lab.node.read_text()
+    lab.node.unlink()  # the hypervisor is away for one run
+    away = run_audit(load_inventory(lab.inventory), out)
+    assert away.exit_code == 3 and away.result.resolved == ()
+    lab.node.write_text(node)
+    back = run_audit(load_inventory(lab.inventory), out)
+    assert drift_of(back)[("vm2", "VMG-NET-001")] is Drift.OPEN
+
+
+def test_host_not_audited_keeps_its_previous_findings(tmp_path):
+    import datetime as dt
+
+    from vmguard.audit import history
+    from vmguard.audit.catalog import load_catalog
+    from vmguard.audit.result import AuditResult, HostReport, Outcome
+    from vmguard.findings import Finding
+
+    catalog = load_catalog()
+    flushed = Outcome(
+        Finding("VMG-FW-001", "host", "table missing", "nftables: vmguard"), catalog.get("VMG-FW-001")
+    )
+
+    def result(run: str, host: HostReport) -> AuditResult:
+        return AuditResult(run, dt.datetime.now(dt.UTC), "inv.yaml", (), host)
+
+    first = result("r1", HostReport(True, "audited", (flushed,)))
+    history.record(history.annotate(first, tmp_path, catalog), tmp_path, keep=5)
+    blind = history.annotate(result("r2", HostReport(False, "not root")), tmp_path, catalog)
+    assert blind.resolved == ()
+    history.record(blind, tmp_path, keep=5)
+    again = history.annotate(result("r3", HostReport(True, "audited", (flushed,))), tmp_path, catalog)
+    assert again.host.outcomes[0].drift is Drift.OPEN

@@ -132,10 +132,12 @@ def audit(
     started = dt.datetime.now(dt.UTC)
     ctx = Context(load_catalog(), vm_checks(), today or started.date())
     vms: list[VmReport] = []
-    errors: list[str] = []
+    errors: dict[str, str] = {}
     for conn in inventory.connections:
         reports, error = _connection(ctx, inventory, conn, opener)
         vms += reports
-        errors += [error] if error else []
+        errors |= {conn.name: error} if error else {}
     host = audit_host(inventory, lambda findings: outcomes(ctx, findings))
-    return AuditResult(run, started, inventory.source, tuple(vms), host, tuple(errors))
+    return AuditResult(
+        run, started, inventory.source, tuple(vms), host, tuple(errors.values()), tuple(errors)
+    )

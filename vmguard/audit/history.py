@@ -39,6 +39,26 @@ def _keys(run: dict) -> dict[Key, str]:
     return {(f[0], f[1], f[2]): f[3] for f in run.get("findings", [])}
 
 
+def _entries(result: AuditResult) -> list[list[str]]:
+    """[rule, subject, evidence, message, connection] of every finding ("" for the host)."""
+    found = [(vm.connection, o) for vm in result.vms for o in vm.outcomes]
+    found += [("", o) for o in result.host.outcomes]
+    return [[*o.finding.key, o.finding.message, conn] for conn, o in found]
+
+
+def _unseen(result: AuditResult, entries: list[list[str]]) -> list[list[str]]:
+    """The entries whose subject this run could not look at (so they are not resolved)."""
+    errored = {vm.name for vm in result.vms if vm.error}
+
+    def blind(entry: list[str]) -> bool:
+        connection = entry[4] if len(entry) > 4 else None
+        if connection == "":
+            return not result.host.audited
+        return connection in result.unreached or entry[1] in errored
+
+    return [e for e in entries if blind(e)]
+
+
 def _drift(key: Key, previous: dict[Key, str], older: set[Key]) -> Drift:
     if key in previous:
         return Drift.OPEN
@@ -57,10 +77,11 @@ def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
     vms = tuple(replace(vm, outcomes=mark(vm.outcomes)) for vm in result.vms)
     host = replace(result.host, outcomes=mark(result.host.outcomes))
     current = {o.finding.key for o in result.outcomes}
+    unseen = {tuple(e[:3]) for e in _unseen(result, runs[-1]["findings"] if runs else [])}
     resolved = tuple(
         Outcome(Finding(key[0], key[1], msg, key[2]), catalog.get(key[0]), drift=Drift.RESOLVED)
         for key, msg in previous.items()
-        if key not in current and key[0] in catalog
+        if key not in current and key not in unseen and key[0] in catalog
     )
     trend = tuple(TrendPoint(r["run"], r["counts"]) for r in runs)
     trend += (TrendPoint(result.run, result.counts()),)
@@ -69,12 +90,11 @@ def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
 
 def record(result: AuditResult, out: Path, keep: int) -> None:
     """Append this run and keep only the last `keep` runs (atomic rewrite when pruning)."""
-    line = {
-        "run": result.run,
-        "counts": result.counts(),
-        "findings": [[*o.finding.key, o.finding.message] for o in result.outcomes],
-    }
-    runs = _read(out)[-(keep - 1) :] if keep > 1 else []
+    history = _read(out)
+    # What this run could not see is carried over, so it is neither resolved now nor new later.
+    carried = _unseen(result, history[-1]["findings"] if history else [])
+    line = {"run": result.run, "counts": result.counts(), "findings": _entries(result) + carried}
+    runs = history[-(keep - 1) :] if keep > 1 else []
     runs.append(line)
     tmp = out / f".{HISTORY}.tmp"
     try:

@@ -70,7 +70,8 @@ class AuditResult:
     inventory: str
     vms: tuple[VmReport, ...]
     host: HostReport
-    errors: tuple[str, ...] = ()  # connections that could not be reached
+    errors: tuple[str, ...] = ()  # connections that could not be reached, and why
+    unreached: tuple[str, ...] = ()  # their names
     resolved: tuple[Outcome, ...] = ()
     trend: tuple[TrendPoint, ...] = ()
 
