@@ -139,6 +139,16 @@ def test_login_users():
     ]
 
 
+def test_allow_users_narrows_a_login_to_the_console():
+    config = sshd(
+        ("permitrootlogin", "no"), ("passwordauthentication", "no"), ("allowusers", "admin ops*@10.*")
+    )
+    guest = GuestFacts(accounts=(account("opsbot"), account("eve")), sshd=config)
+    messages = [f.message for f in run(guest, rule="VMG-USR-001")]
+    assert "AllowUsers" not in messages[0]
+    assert "(not in sshd AllowUsers, /etc/ssh/sshd_config:3 (sshd_config): console login only)" in messages[1]
+
+
 def test_forbidden_software_by_name_family_not_by_substring():
     source = GuestSource("rpm database (Berkeley DB)", "/var/lib/rpm/Packages")
     packages = tuple(

@@ -115,6 +115,7 @@ def test_messages_name_file_and_line(inspected):
     by_rule = {f.rule + f.message.split()[0]: f.message for f in findings(inspected["rpm"])}
     assert "/etc/ssh/sshd_config:4 (sshd_config)" in by_rule["VMG-USR-002sshd"]
     assert "/etc/passwd:5 (passwd); /etc/shadow:5 (shadow)" in by_rule["VMG-USR-001operator2"]
+    assert "(not in sshd AllowUsers, /etc/ssh/sshd_config:9" in by_rule["VMG-USR-001operator2"]
     assert "package sendmail 8.14.4-9.el6 (/var/lib/rpm/Packages" in by_rule["VMG-SW-001sendmail"]
 
 

@@ -20,11 +20,17 @@ from vmguard.guest.model import GuestFacts
 
 
 class NoOperatingSystem(Exception):
-    pass
+    """Nothing to inspect on these disks, or no way to inspect them here."""
 
 
 def inspect(disks: list[tuple[str, str]], scan_files: bool) -> GuestFacts:
-    import guestfs  # Debian's python3-guestfs: imported here, where it is needed
+    try:
+        import guestfs  # Debian's python3-guestfs, outside PyPI: imported where needed
+    except ImportError:
+        raise NoOperatingSystem(
+            f"libguestfs's Python module is not importable by {sys.executable}: "
+            "apt-get install python3-guestfs libguestfs-tools (a venv needs --system-site-packages)"
+        ) from None
 
     g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
     try:

@@ -8,6 +8,7 @@ its line number (identity across runs); the message carries file:line.
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable
 
@@ -55,17 +56,26 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield Finding(
                 "VMG-USR-001",
                 facts.name,
-                _login_message(account),
+                _login_message(account, guest.sshd),
                 _place(account.source, f"account '{account.name}'"),
                 wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
 
 
-def _login_message(account: Account) -> str:
+def _login_message(account: Account, config: SshdConfig) -> str:
     how = ", ".join(m.value for m in account.login_methods)
     places = [str(s) for s in (account.source, account.password_source, account.keys_source) if s]
     root = " and has uid 0" if account.uid == 0 else ""
-    return f"{account.name} can log in ({how}) with shell {account.login_shell}{root}: {'; '.join(places)}"
+    shell = f"with shell {account.login_shell}{root}{_ssh_excluded(account.name, config)}"
+    return f"{account.name} can log in ({how}) {shell}: {'; '.join(places)}"
+
+
+def _ssh_excluded(name: str, config: SshdConfig) -> str:
+    """sshd's AllowUsers (USER or USER@HOST patterns) narrows a login to the console."""
+    allow = config.effective("allowusers")
+    if allow is None or any(fnmatch.fnmatchcase(name, p.split("@")[0]) for p in allow.value.split()):
+        return ""
+    return f" (not in sshd AllowUsers, {allow.source}: console login only)"
 
 
 def _sshd_values(config: SshdConfig, keyword: str, default: str) -> list[tuple[str, SshdSetting | None]]:
