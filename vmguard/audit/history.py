@@ -1,9 +1,10 @@
 """Drift between audit runs, kept in <out>/history.jsonl (one line per run).
 
 Each line holds the run id, its failing counts by severity (for the trend chart) and
-every finding's identity (rule, subject, evidence) with its message. Drift: a finding
-is new, still open, regressed (seen in an older run, absent from the previous one), or
-resolved (in the previous run, gone now).
+every finding's identity (rule, subject, evidence) with its message and connection.
+Drift: a finding is new, still open, regressed (seen in an older run, absent from the
+previous one), or resolved (in the previous run, gone now). Findings of a VM, connection
+or firewall this run could not look at are carried over, not resolved.
 """
 
 from __future__ import annotations
