@@ -32,7 +32,7 @@ spec:
 HARMLESS = ("echo 'energy 13.6 eV' > {q}/result.txt; "
             "echo '{{\"events\": 1000}}' > {q}/summary.json")
 HOSTILE = ("echo 'fine' > {q}/readme.txt; ln -s /etc/passwd {q}/passwd.txt; "
-           "cp /bin/true {q}/notes.txt")
+           "cp /bin/true {q}/notes.txt; chmod 644 {q}/notes.txt")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.site import HARMLESS, HOSTILE, SCRIPTS, Site, make_site
-from tests.batch.test_slurm import manifest_paths
+from tests.batch.test_slurm import manifest_paths, rejected_reasons
 from tests.support.require import require_root, require_tools
 from vmguard.errors import InputError
 
@@ -85,8 +85,10 @@ def test_hostile_job_is_rejected_and_kept_out(ran: Ran) -> None:
     record = _record(ran.site, "81724")
     assert record["outcome"] == "rejected"
     assert record["job"]["exit_status"] == "256"
-    rejected = {r["path"].rsplit("/", 1)[-1] for r in record["rejected"]}
-    assert {"notes.txt", "passwd.txt"} <= rejected
+    reasons = rejected_reasons(record)
+    assert sorted(reasons) == ["notes.txt", "passwd.txt"]
+    assert reasons["notes.txt"].startswith("executable-content")  # by content: mode is 644
+    assert reasons["passwd.txt"].startswith("symlink")
 
 
 def test_verdicts_beside_output_and_bpost_absence_noted(ran: Ran) -> None:

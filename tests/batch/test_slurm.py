@@ -71,6 +71,10 @@ def manifest_paths(record: dict) -> set[str]:
     return {e["path"] for e in manifest["entries"] if e["verdict"] == "accepted"}
 
 
+def rejected_reasons(record: dict) -> dict[str, str]:
+    return {r["path"]: r["reason"] for r in record["rejected"]}
+
+
 def _record(ran: Ran, job: str) -> dict:
     return json.loads((ran.site.state / f"slurm-{job}.json").read_text())
 
@@ -90,8 +94,10 @@ def test_hostile_output_stays_out_of_public(ran: Ran) -> None:
     assert not {"notes.txt", "passwd.txt", "readme.txt"} & set(leaked), leaked
     record = _record(ran, ran.bad)
     assert record["outcome"] == "rejected"
-    rejected = {r["path"].rsplit("/", 1)[-1] for r in record["rejected"]}
-    assert {"notes.txt", "passwd.txt"} <= rejected
+    reasons = rejected_reasons(record)
+    assert sorted(reasons) == ["notes.txt", "passwd.txt"]
+    assert reasons["notes.txt"].startswith("executable-content")  # by content: mode is 644
+    assert reasons["passwd.txt"].startswith("symlink")
     # rejected files stay in the quarantine for admins to look at
     assert (ran.site.quarantine("vmgjob-bad") / "notes.txt").exists()
 

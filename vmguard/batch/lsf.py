@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vmguard.batch.hook import end_of_job
 from vmguard.batch.job import BatchJob
-from vmguard.batch.slurm import run_quiet
+from vmguard.batch.quiet import run_quiet
 from vmguard.batch.verdict import Verdict
 from vmguard.errors import InputError
 

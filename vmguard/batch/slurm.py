@@ -25,10 +25,9 @@ from pathlib import Path
 
 from vmguard.batch.hook import end_of_job
 from vmguard.batch.job import BatchJob
+from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
 from vmguard.errors import InputError
-
-_TIMEOUT = 15  # seconds for each scontrol/sacctmgr call: slurmctld may be busy
 
 
 def _show_job(job_id: str) -> dict[str, str]:
@@ -38,7 +37,7 @@ def _show_job(job_id: str) -> dict[str, str]:
             ["scontrol", "show", "job", "-o", job_id],
             capture_output=True,
             text=True,
-            timeout=_TIMEOUT,
+            timeout=TIMEOUT,
             check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -71,16 +70,6 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
         output_dir=_output_dir(env, shown),
         exit_status=env.get("SLURM_JOB_EXIT_CODE2", ""),
     )
-
-
-def run_quiet(argv: list[str]) -> str:
-    """Run a Slurm command; "" when it worked, else its one-line error."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"{argv[0]}: {err}"
-    error = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-    return "" if proc.returncode == 0 else f"{argv[0]}: {error[-1] if error else proc.returncode}"
 
 
 def set_comment(verdict: Verdict) -> str:

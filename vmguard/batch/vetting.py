@@ -93,11 +93,11 @@ def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]
 
 
 def _rejections(report: dict) -> tuple[Rejection, ...]:
+    """The vet report's rejected entries: {"path", "reasons": [...], "detail"}."""
     found = []
     for item in report.get("rejected", []):
-        reasons = item.get("reasons") or [item.get("reason", "")]
-        text = "; ".join(r.get("message", str(r)) if isinstance(r, dict) else str(r) for r in reasons)
-        found.append(Rejection(str(item.get("path", "?")), text))
+        detail = f" ({item['detail']})" if item.get("detail") else ""
+        found.append(Rejection(str(item["path"]), ", ".join(item["reasons"]) + detail))
     return tuple(found)
 
 
