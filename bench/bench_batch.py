@@ -53,19 +53,28 @@ def bench_hook(rounds: int, files: int) -> dict[str, float]:
     hook, direct = [], []
     try:
         for n in range(rounds):
-            job = BatchJob("bench", f"h{n}", "nobody", site.user.pw_uid, site.user.pw_gid,
-                           name="vmgjob-bench", output_dir=str(site.work))
+            job = BatchJob(
+                "bench",
+                f"h{n}",
+                "nobody",
+                site.user.pw_uid,
+                site.user.pw_gid,
+                name="vmgjob-bench",
+                output_dir=str(site.work),
+            )
             _fill(site.quarantine("vmgjob-bench"), files)
             hook.append(_timed(lambda j=job: end_of_job(j, site.config)))
             raw = BatchJob("bench", f"d{n}", "nobody", 0, 0, name="vmgjob-bench")
             _fill(site.quarantine("vmgjob-bench"), files)
             argv = vet_command(resolve(raw, config), raw)
-            direct.append(_timed(lambda a=argv: subprocess.run(a, capture_output=True,
-                                                               check=False)))
+            direct.append(_timed(lambda a=argv: subprocess.run(a, capture_output=True, check=False)))
     finally:
         site.remove()
-    return {"hook_s": statistics.median(hook), "direct_vet_s": statistics.median(direct),
-            "ratio": statistics.median(hook) / statistics.median(direct)}
+    return {
+        "hook_s": statistics.median(hook),
+        "direct_vet_s": statistics.median(direct),
+        "ratio": statistics.median(hook) / statistics.median(direct),
+    }
 
 
 def _host_reports(root: Path, hosts: int) -> list[Path]:
@@ -74,10 +83,25 @@ def _host_reports(root: Path, hosts: int) -> list[Path]:
     inventory.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\nmetadata: {name: b}\nconnections:\n"
         "  - {name: t, driver: libvirt, uri: 'test:///default'}\n"
-        "vms:\n  - {name: test, connection: t, policy: batch.yaml}\n")
-    subprocess.run([sys.executable, "-m", "vmguard", "audit", "-i", str(inventory), "--out",
-                    str(root / "a"), "--format", "json"], capture_output=True, check=False,
-                   env={**os.environ, "VMGUARD_LOG": str(root / "a.jsonl")})
+        "vms:\n  - {name: test, connection: t, policy: batch.yaml}\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vmguard",
+            "audit",
+            "-i",
+            str(inventory),
+            "--out",
+            str(root / "a"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "VMGUARD_LOG": str(root / "a.jsonl")},
+    )
     report = root / "a/latest/report.json"
     paths = [root / "hosts" / f"vmhost{i:04d}.json" for i in range(hosts)]
     paths[0].parent.mkdir()
@@ -90,14 +114,18 @@ def bench_merge(rounds: int, hosts: int) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="vmg-bench-merge-"))
     try:
         paths = _host_reports(root, hosts)
-        full = [_timed(lambda: write_fleet_report(merge(load_host_reports(paths)),
-                                                  root / "fleet")) for _ in range(rounds)]
-        floor = [_timed(lambda: [json.loads(p.read_text()) for p in paths])
-                 for _ in range(rounds)]
+        full = [
+            _timed(lambda: write_fleet_report(merge(load_host_reports(paths)), root / "fleet"))
+            for _ in range(rounds)
+        ]
+        floor = [_timed(lambda: [json.loads(p.read_text()) for p in paths]) for _ in range(rounds)]
     finally:
         shutil.rmtree(root)
-    return {"merge_s": statistics.median(full), "json_load_s": statistics.median(floor),
-            "ratio": statistics.median(full) / statistics.median(floor)}
+    return {
+        "merge_s": statistics.median(full),
+        "json_load_s": statistics.median(floor),
+        "ratio": statistics.median(full) / statistics.median(floor),
+    }
 
 
 def main() -> None:
@@ -106,8 +134,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--hosts", type=int, default=200)
     args = parser.parse_args()
-    print(json.dumps({"hook": bench_hook(args.rounds, args.files),
-                      "merge": bench_merge(args.rounds, args.hosts)}, indent=1))
+    print(
+        json.dumps(
+            {"hook": bench_hook(args.rounds, args.files), "merge": bench_merge(args.rounds, args.hosts)},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,11 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH",
-                        help="batch settings (default $VMGUARD_BATCH_CONFIG or "
-                             "/etc/vmguard/batch.yaml)")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="batch settings (default $VMGUARD_BATCH_CONFIG or /etc/vmguard/batch.yaml)",
+    )
 
 
 def _register_batch(sub: argparse._SubParsersAction) -> None:
@@ -78,11 +80,18 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     merge = cmds.add_parser("merge", help="merge many hosts' audit JSON into a fleet report")
     merge.add_argument("files", nargs="+", metavar="FILE", help="audit JSON, one per host")
     merge.add_argument("--out", required=True, metavar="DIR", help="where to write the report")
-    merge.add_argument("--format", action="append", choices=("json", "html", "markdown"),
-                       help="repeatable; default all three")
-    merge.add_argument("--fail-on", default="high",
-                       choices=("critical", "high", "medium", "low", "info", "never"),
-                       help="exit 1 when a finding is at least this severe (default high)")
+    merge.add_argument(
+        "--format",
+        action="append",
+        choices=("json", "html", "markdown"),
+        help="repeatable; default all three",
+    )
+    merge.add_argument(
+        "--fail-on",
+        default="high",
+        choices=("critical", "high", "medium", "low", "info", "never"),
+        help="exit 1 when a finding is at least this severe (default high)",
+    )
     merge.set_defaults(func=_merge)
 
 
