@@ -40,12 +40,15 @@ def _confine_after_load() -> None:
 def _open_magic():  # noqa: ANN202 - ctypes cookie
     import magic  # python-magic's thin binding to libmagic
 
+    # No decompression and no deep ELF/OLE parsing (less parser surface); no charset
+    # detection (only the type is used, and it costs a fifth of the time on text).
     flags = (
         magic.MAGIC_MIME_TYPE
         | magic.MAGIC_NO_CHECK_COMPRESS
         | magic.MAGIC_NO_CHECK_ELF
         | magic.MAGIC_NO_CHECK_CDF
-    )  # no decompression, no deep ELF/OLE parsing
+        | magic.MAGIC_NO_CHECK_ENCODING
+    )
     cookie = magic.magic_open(flags)
     magic.magic_load(cookie, None)
     return magic, cookie

@@ -18,7 +18,8 @@ TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has the
 
 
 def _json(data: object) -> bytes:
-    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True).encode() + b"\n"
+    # No indent: only then does json use its C encoder (20,000 entries in milliseconds).
+    return json.dumps(data, sort_keys=True, ensure_ascii=True).encode() + b"\n"
 
 
 def manifest(result: VetResult, policy_source: str) -> bytes:

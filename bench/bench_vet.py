@@ -1,0 +1,157 @@
+"""Benchmark `vmguard vet` against the shell baselines of issue #5, in the same run.
+
+    .venv/bin/python bench/bench_vet.py [--large-gib 2] [--small-files 20000] [--dir /var/tmp]
+
+Prints throughput ratios (baseline time / vet time: >= 1.0 means vet is as fast):
+  large: 2 GiB of large files, vet vs `openssl dgst -sha256` of every file + `cp -r`
+  small: 20,000 files of 4 KiB, vet vs `cp -r` + `openssl dgst -sha256` of each + `sync`
+and the vet process's peak RSS (its own and its libmagic workers', from wait4).
+Content-type detection is on. Caches are warmed and dirty pages synced before each timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+POLICY = """\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {name: bench}
+spec:
+  quarantine:
+    max_file_size: 64GiB
+    max_total_size: 64GiB
+    max_files: 1000000
+    allow_types: [text/plain, application/octet-stream]
+"""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_large(src: Path, gib: float) -> None:
+    block = random.randbytes(16 << 20)
+    files = max(1, int(gib * 4))  # 256 MiB each
+    for i in range(files):
+        with open(src / f"large{i}.bin", "wb") as fh:
+            for j in range(16):
+                fh.write(bytes([i, j]) + block[2:])
+
+
+def make_small(src: Path, count: int) -> None:
+    words = [b"event", b"energy", b"track", b"muon", b"jet", b"vertex", b"run", b"hit"]
+    for i in range(count):
+        d = src / f"d{i // 1000:03}"
+        if i % 1000 == 0:
+            d.mkdir()
+        line = b" ".join(random.choice(words) for _ in range(8)) + b"\n"
+        (d / f"f{i:06}.txt").write_bytes((b"%d " % i + line * 100)[:4096])
+
+
+def warm(src: Path) -> None:
+    subprocess.run(f"cat $(find {src} -type f) > /dev/null", shell=True, check=True)
+    os.sync()
+
+
+def timed(cmd: str) -> float:
+    os.sync()
+    start = time.perf_counter()
+    subprocess.run(cmd, shell=True, check=True)
+    return time.perf_counter() - start
+
+
+def timed_vet(src: Path, dst: Path, policy: Path) -> tuple[float, int]:
+    os.sync()
+    argv = [
+        sys.executable,
+        "-m",
+        "vmguard",
+        "vet",
+        str(src),
+        "--policy",
+        str(policy),
+        "--to",
+        str(dst / "job"),
+        "--job",
+        "bench",
+    ]
+    env = dict(os.environ, VMGUARD_LOG=str(dst.parent / "events.jsonl"))
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"vet failed with status {status}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def clean(*paths: Path) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def compare(name: str, work: Path, baseline: str, policy: Path, rounds: int) -> tuple[float, int]:
+    src, dst = work / "src", work / "dst"
+    warm(src)
+    base_t = vet_t = float("inf")
+    peak = 0
+    for _ in range(rounds):
+        base_t = min(base_t, timed(baseline.format(src=src, dst=dst)))
+        clean(dst)
+        dst.mkdir()
+        elapsed, rss = timed_vet(src, dst, policy)
+        vet_t, peak = min(vet_t, elapsed), max(peak, rss)
+        clean(dst)
+    print(
+        f"{name}: baseline {base_t:.2f} s, vmguard vet {vet_t:.2f} s, "
+        f"ratio {base_t / vet_t:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB",
+        flush=True,
+    )
+    return base_t / vet_t, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large-gib", type=float, default=2.0)
+    parser.add_argument("--small-files", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--dir", default="/var/tmp")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-vet-", dir=args.dir) as tmp:
+        work = Path(tmp)
+        policy = work / "policy.yaml"
+        policy.write_text(POLICY)
+        (work / "large" / "src").mkdir(parents=True)
+        make_large(work / "large" / "src", args.large_gib)
+        large = compare(
+            "large files",
+            work / "large",
+            "openssl dgst -sha256 {src}/* > /dev/null && cp -r {src} {dst}",
+            policy,
+            args.rounds,
+        )
+        clean(work / "large")
+        (work / "small" / "src").mkdir(parents=True)
+        make_small(work / "small" / "src", args.small_files)
+        small = compare(
+            "small files",
+            work / "small",
+            "cp -r {src} {dst} && find {dst} -type f -print0 | "
+            "xargs -0 openssl dgst -sha256 > /dev/null && sync",
+            policy,
+            args.rounds,
+        )
+    print(
+        f"targets: large >= 1.0x ({large[0]:.2f}x), small >= 0.5x ({small[0]:.2f}x), "
+        f"peak RSS < 150 MiB ({max(large[1], small[1]) / 2**20:.0f} MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
