@@ -29,10 +29,11 @@ spec:
 
 # What the two jobs leave in their VM's quarantine. The hostile one: a symlink to a
 # file outside the quarantine and an ELF binary renamed to .txt, beside a good file.
-HARMLESS = ("echo 'energy 13.6 eV' > {q}/result.txt; "
-            "echo '{{\"events\": 1000}}' > {q}/summary.json")
-HOSTILE = ("echo 'fine' > {q}/readme.txt; ln -s /etc/passwd {q}/passwd.txt; "
-           "cp /bin/true {q}/notes.txt; chmod 644 {q}/notes.txt")
+HARMLESS = "echo 'energy 13.6 eV' > {q}/result.txt; echo '{{\"events\": 1000}}' > {q}/summary.json"
+HOSTILE = (
+    "echo 'fine' > {q}/readme.txt; ln -s /etc/passwd {q}/passwd.txt; "
+    "cp /bin/true {q}/notes.txt; chmod 644 {q}/notes.txt"
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,12 @@ class Site:
 
     def env(self) -> dict[str, str]:
         """What the hook scripts need: where vmguard, its settings and its log are."""
-        return {"VMGUARD": str(VMGUARD), "VMGUARD_BATCH_CONFIG": str(self.config),
-                "VMGUARD_LOG": str(self.log),
-                "VMGUARD_EPILOG_LOG": str(self.root / "log/hook.log")}
+        return {
+            "VMGUARD": str(VMGUARD),
+            "VMGUARD_BATCH_CONFIG": str(self.config),
+            "VMGUARD_LOG": str(self.log),
+            "VMGUARD_EPILOG_LOG": str(self.root / "log/hook.log"),
+        }
 
     def make_vm_share(self, vm: str) -> Path:
         """The VM's output share, writable by the job's user as the VM would write it."""
@@ -86,17 +90,36 @@ def make_site(vm_field: str = "{name}", time_limit: float = 60, **extra: object)
     site = Site(root, pwd.getpwnam("nobody"))
     (root / "etc").mkdir()
     (root / "etc/policy.yaml").write_text(POLICY)
-    (root / "etc/inventory.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "vmguard/v1", "kind": "Inventory",
-        "metadata": {"name": "batch-test-host"},
-        "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-        "vms": [{"name": "vmgjob-*", "connection": "t", "policy": "policy.yaml",
-                 "quarantine": str(root / "quarantine/{vm}")}],
-    }))
-    site.config.write_text(yaml.safe_dump({
-        "inventory": "inventory.yaml", "vm": vm_field,
-        "public": str(root / "public/{user}/{job}"), "state_dir": str(site.state),
-        "time_limit": time_limit, **extra}))
+    (root / "etc/inventory.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "vmguard/v1",
+                "kind": "Inventory",
+                "metadata": {"name": "batch-test-host"},
+                "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
+                "vms": [
+                    {
+                        "name": "vmgjob-*",
+                        "connection": "t",
+                        "policy": "policy.yaml",
+                        "quarantine": str(root / "quarantine/{vm}"),
+                    }
+                ],
+            }
+        )
+    )
+    site.config.write_text(
+        yaml.safe_dump(
+            {
+                "inventory": "inventory.yaml",
+                "vm": vm_field,
+                "public": str(root / "public/{user}/{job}"),
+                "state_dir": str(site.state),
+                "time_limit": time_limit,
+                **extra,
+            }
+        )
+    )
     for sub in ("log", "work", "public"):
         (root / sub).mkdir()
     os.chown(site.work, site.user.pw_uid, site.user.pw_gid)

@@ -76,8 +76,9 @@ class Slurm:
         return {**os.environ, "SLURM_CONF": str(self.root / "slurm.conf")}
 
     def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                              timeout=30, check=check)
+        return subprocess.run(
+            list(argv), env=self.env, capture_output=True, text=True, timeout=30, check=check
+        )
 
     def node_state(self) -> str:
         return self.run("sinfo", "-h", "-n", NODE, "-o", "%T", check=False).stdout.strip()
@@ -88,8 +89,7 @@ class Slurm:
 
     def log_tail(self) -> str:
         logs = sorted((self.root / "log").glob("*.log"))
-        return "\n".join(f"== {p.name}\n" + "\n".join(p.read_text().splitlines()[-15:])
-                         for p in logs)
+        return "\n".join(f"== {p.name}\n" + "\n".join(p.read_text().splitlines()[-15:]) for p in logs)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -104,25 +104,43 @@ class Slurm:
 
 def _daemon(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def start(root: Path, epilog: Path) -> Slurm:
     """munged, then slurmctld, then slurmd, in the foreground as our own children."""
     for sub in ("state", "spool", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mungekey", "-c", "-f", "-k", str(root / "munge.key")], check=True,
-                   capture_output=True, timeout=30)
+    subprocess.run(
+        ["mungekey", "-c", "-f", "-k", str(root / "munge.key")], check=True, capture_output=True, timeout=30
+    )
     (root / "munge.key").chmod(0o600)
-    conf = SLURM_CONF.format(host=socket.gethostname(), root=root, epilog=epilog, node=NODE,
-                             ctld_port=free_port(), slurmd_port=free_port())
+    conf = SLURM_CONF.format(
+        host=socket.gethostname(),
+        root=root,
+        epilog=epilog,
+        node=NODE,
+        ctld_port=free_port(),
+        slurmd_port=free_port(),
+    )
     (root / "slurm.conf").write_text(conf)
     slurm = Slurm(root, [])
-    slurm.procs.append(_daemon(
-        ["munged", "-F", "-f", f"--key-file={root}/munge.key", f"--socket={root}/munge.sock",
-         f"--pid-file={root}/munged.pid", f"--seed-file={root}/munged.seed",
-         f"--log-file={root}/log/munged.log"], slurm.env, root / "log/munged.out"))
+    slurm.procs.append(
+        _daemon(
+            [
+                "munged",
+                "-F",
+                "-f",
+                f"--key-file={root}/munge.key",
+                f"--socket={root}/munge.sock",
+                f"--pid-file={root}/munged.pid",
+                f"--seed-file={root}/munged.seed",
+                f"--log-file={root}/log/munged.log",
+            ],
+            slurm.env,
+            root / "log/munged.out",
+        )
+    )
     wait_for(lambda: (root / "munge.sock").exists(), 15, "munged's socket")
     slurm.procs.append(_daemon(["slurmctld", "-D", "-i"], slurm.env, root / "log/ctld.out"))
     slurm.procs.append(_daemon(["slurmd", "-D", "-N", NODE], slurm.env, root / "log/d.out"))

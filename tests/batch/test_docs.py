@@ -32,10 +32,12 @@ def test_vet_example(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     share = site.make_vm_share("vmgjob-doc")
     subprocess.run(["sh", "-c", HARMLESS.format(q=share)], check=True, timeout=10)
     code = python_blocks()[0]
-    for name, value in (("QUARANTINE", share), ("PUBLIC", site.root / "public/doc"),
-                        ("POLICY", site.root / "etc/policy.yaml")):
-        code, count = re.subn(rf'^{name} = Path\(".*"\)$', f'{name} = Path("{value}")', code,
-                              flags=re.M)
+    for name, value in (
+        ("QUARANTINE", share),
+        ("PUBLIC", site.root / "public/doc"),
+        ("POLICY", site.root / "etc/policy.yaml"),
+    ):
+        code, count = re.subn(rf'^{name} = Path\(".*"\)$', f'{name} = Path("{value}")', code, flags=re.M)
         assert count == 1, name
     exec(compile(code, str(DOC), "exec"), {})  # noqa: S102 - our own documentation
     assert "promoted 2 promoted" in capsys.readouterr().out
@@ -55,8 +57,15 @@ def test_hook_example_vets_a_vm_job(site: Site) -> None:
     """The same call for a VM of the site: vetted, recorded, verdict beside the output."""
     share = site.make_vm_share("vmgjob-condor")
     subprocess.run(["sh", "-c", HARMLESS.format(q=share)], check=True, timeout=10)
-    job = BatchJob(runner="htcondor", id="1234", user=site.user.pw_name, uid=site.user.pw_uid,
-                   gid=site.user.pw_gid, name="vmgjob-condor", output_dir=str(site.work))
+    job = BatchJob(
+        runner="htcondor",
+        id="1234",
+        user=site.user.pw_name,
+        uid=site.user.pw_uid,
+        gid=site.user.pw_gid,
+        name="vmgjob-condor",
+        output_dir=str(site.work),
+    )
     assert end_of_job(job, site.config) == 0
     assert '"outcome": "promoted"' in (site.state / "htcondor-1234.json").read_text()
     assert "2 promoted" in (site.work / "vmguard-1234.verdict").read_text()

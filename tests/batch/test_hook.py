@@ -29,8 +29,15 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
 
 
 def job(site: Site, name: str, **changes: object) -> BatchJob:
-    fields = {"runner": "test", "id": "7", "user": site.user.pw_name, "uid": site.user.pw_uid,
-              "gid": site.user.pw_gid, "name": name, "output_dir": str(site.work)}
+    fields = {
+        "runner": "test",
+        "id": "7",
+        "user": site.user.pw_name,
+        "uid": site.user.pw_uid,
+        "gid": site.user.pw_gid,
+        "name": name,
+        "output_dir": str(site.work),
+    }
     return BatchJob(**{**fields, **changes})
 
 
@@ -102,21 +109,30 @@ def test_verdict_file_is_written_with_the_users_rights_only(site: Site) -> None:
 
 def test_epilog_script_exits_zero_even_when_vmguard_is_missing(site: Site) -> None:
     env = {**site.env(), "VMGUARD": "/nonexistent/vmguard", "SLURM_JOB_ID": "9"}
-    proc = subprocess.run(["/bin/sh", str(SCRIPTS / "slurm-epilog")], env=env, timeout=30,
-                          check=False)
+    proc = subprocess.run(["/bin/sh", str(SCRIPTS / "slurm-epilog")], env=env, timeout=30, check=False)
     assert proc.returncode == 0
 
 
 def test_revet_of_an_unknown_job_is_bad_input(site: Site) -> None:
-    proc = subprocess.run([str(VMGUARD), "batch", "revet", "slurm-404", "--config",
-                           str(site.config)], env={**os.environ, **site.env()},
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(VMGUARD), "batch", "revet", "slurm-404", "--config", str(site.config)],
+        env={**os.environ, **site.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and "no verdict recorded for job slurm-404" in proc.stderr
 
 
 @pytest.mark.parametrize("key", ["../../etc/passwd", "slurm-1/../x", ""])
 def test_revet_key_cannot_reach_outside_the_state_dir(site: Site, key: str) -> None:
-    proc = subprocess.run([str(VMGUARD), "batch", "revet", key, "--config", str(site.config)],
-                          env={**os.environ, **site.env()}, capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(
+        [str(VMGUARD), "batch", "revet", key, "--config", str(site.config)],
+        env={**os.environ, **site.env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2 and "is not a job key" in proc.stderr

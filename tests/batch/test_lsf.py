@@ -24,23 +24,39 @@ def recorded_env(name: str, site: Site) -> dict[str, str]:
     for line in (FIXTURES / name).read_text().splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            env[key] = value.replace("{root}", str(site.root)).replace("{user}",
-                                                                       site.user.pw_name)
+            env[key] = value.replace("{root}", str(site.root)).replace("{user}", site.user.pw_name)
     return env
 
 
 def run_job_as_user(site: Site, vm: str, script: str) -> None:
     """What the job did inside its VM: write into the VM's output share, as the user."""
     share = site.make_vm_share(vm)
-    subprocess.run(["setpriv", f"--reuid={site.user.pw_uid}", f"--regid={site.user.pw_gid}",
-                    "--clear-groups", "sh", "-c", script.format(q=share)], check=True,
-                   timeout=30)
+    subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={site.user.pw_uid}",
+            f"--regid={site.user.pw_gid}",
+            "--clear-groups",
+            "sh",
+            "-c",
+            script.format(q=share),
+        ],
+        check=True,
+        timeout=30,
+    )
 
 
 def post_exec(site: Site, env_file: str) -> subprocess.CompletedProcess[str]:
     env = {**recorded_env(env_file, site), **site.env()}
-    return subprocess.run(["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")], env=env,
-                          cwd="/tmp", capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")],
+        env=env,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -100,8 +116,14 @@ def test_verdicts_beside_output_and_bpost_absence_noted(ran: Ran) -> None:
 
 def test_missing_job_id_is_logged_not_fatal(ran: Ran) -> None:
     env = {**ran.site.env(), "PATH": "/bin:/usr/bin"}
-    proc = subprocess.run(["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0
     assert "LSB_JOBID is not set" in (ran.site.root / "log/hook.log").read_text()
 
@@ -109,9 +131,16 @@ def test_missing_job_id_is_logged_not_fatal(ran: Ran) -> None:
 def test_array_element_and_relative_output_file() -> None:
     from vmguard.batch.lsf import job_from_env
 
-    job = job_from_env({"LSB_JOBID": "500", "LSB_JOBINDEX": "3", "LSFUSER": "nobody",
-                        "LS_EXECCWD": "/scratch/alice/run", "LSB_OUTPUTFILE": "out/%J.log",
-                        "LSB_JOBNAME": "vmgjob-arr[1-10]"})
+    job = job_from_env(
+        {
+            "LSB_JOBID": "500",
+            "LSB_JOBINDEX": "3",
+            "LSFUSER": "nobody",
+            "LS_EXECCWD": "/scratch/alice/run",
+            "LSB_OUTPUTFILE": "out/%J.log",
+            "LSB_JOBNAME": "vmgjob-arr[1-10]",
+        }
+    )
     assert job.key == "lsf-500_3"
     assert job.output_dir == "/scratch/alice/run/out"
     with pytest.raises(InputError, match="not a plain name"):

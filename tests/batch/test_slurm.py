@@ -24,6 +24,7 @@ class Ran:
     slurm: slurm_cluster.Slurm
     good: str  # job ids
     bad: str
+    plain: str  # a job of no VM
 
 
 def _epilog(site: Site) -> Path:
@@ -37,9 +38,27 @@ def _epilog(site: Site) -> Path:
 
 def _submit(site: Site, slurm: slurm_cluster.Slurm, vm: str, script: str) -> str:
     share = site.make_vm_share(vm)
-    return slurm.sbatch(f"--uid={site.user.pw_name}", f"--job-name={vm}",
-                        f"--chdir={site.work}", f"--output={site.work}/{vm}-%j.out",
-                        "--wrap", script.format(q=share))
+    return slurm.sbatch(
+        f"--uid={site.user.pw_name}",
+        f"--job-name={vm}",
+        f"--chdir={site.work}",
+        f"--output={site.work}/{vm}-%j.out",
+        "--wrap",
+        script.format(q=share),
+    )
+
+
+def _await_end(site: Site, slurm: slurm_cluster.Slurm, jobs: tuple[str, ...]) -> None:
+    """Until every job has left the queue and the node is idle again (epilogs done)."""
+
+    def done() -> bool:
+        queued = slurm.run("squeue", "-h", "-j", ",".join(jobs), check=False).stdout
+        return not queued.strip() and slurm.node_state() == "idle"
+
+    try:
+        slurm_cluster.wait_for(done, 90, "the jobs and their epilogs to finish")
+    except TimeoutError as err:
+        raise TimeoutError(f"{err}\n{slurm.log_tail()}") from None
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +70,16 @@ def ran() -> Iterator[Ran]:
     try:
         good = _submit(site, slurm, "vmgjob-good", HARMLESS)
         bad = _submit(site, slurm, "vmgjob-bad", HOSTILE)
-        for job in (good, bad):
-            slurm_cluster.wait_for(lambda j=job: (site.state / f"slurm-{j}.json").exists(),
-                                   60, f"the epilog's verdict on job {job}\n"
-                                   + slurm.log_tail())
-        # the verdict is recorded inside the epilog: the node is COMPLETING until it ends
-        slurm_cluster.wait_for(lambda: slurm.node_state() not in ("completing", "allocated",
-                                                                  "mixed"),
-                               30, "the node to leave COMPLETING")
-        yield Ran(site, slurm, good, bad)
+        plain = slurm.sbatch(
+            f"--uid={site.user.pw_name}",
+            "--job-name=analysis",
+            f"--chdir={site.work}",
+            f"--output={site.work}/analysis-%j.out",
+            "--wrap",
+            "echo not a VM job",
+        )
+        _await_end(site, slurm, (good, bad, plain))
+        yield Ran(site, slurm, good, bad, plain)
     finally:
         slurm.stop()
         site.remove()
@@ -111,6 +131,12 @@ def test_verdicts_are_beside_the_job_output_owned_by_the_user(ran: Ran) -> None:
     assert "notes.txt" in bad_text and f"vmguard batch revet slurm-{ran.bad}" in bad_text
 
 
+def test_a_job_of_no_vm_leaves_no_trace(ran: Ran) -> None:
+    assert (ran.site.work / f"analysis-{ran.plain}.out").read_text() == "not a VM job\n"
+    assert not (ran.site.state / f"slurm-{ran.plain}.json").exists()
+    assert not (ran.site.work / f"vmguard-{ran.plain}.verdict").exists()
+
+
 def test_rejection_is_in_the_log_and_the_node_stays_up(ran: Ran) -> None:
     events = [json.loads(line) for line in ran.site.log.read_text().splitlines()]
     vets = {e["data"]["job"]: e["data"] for e in events if e["kind"] == "batch-vet"}
@@ -123,13 +149,19 @@ def test_finished_job_comment_refusal_is_a_warning_not_a_failure(ran: Ran) -> No
     """Slurm refuses a finished job's comment, and sacctmgr needs slurmdbd: noted only."""
     for job in (ran.good, ran.bad):
         assert _record(ran, job)["warnings"] == [
-            "job comment not set: sacctmgr: Only 'accounting_storage/slurmdbd' is supported."]
+            "job comment not set: sacctmgr: Only 'accounting_storage/slurmdbd' is supported."
+        ]
 
 
 def _vmguard(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VMGUARD), *args, "--config", str(site.config)],
-                          env={**os.environ, **site.env()}, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [str(VMGUARD), *args, "--config", str(site.config)],
+        env={**os.environ, **site.env()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_admins_list_the_rejected_job(ran: Ran) -> None:

@@ -48,8 +48,9 @@ class Fleet:
 
 def _keys(root: Path) -> Path:
     for name in ("ssh_host_ed25519_key", "client_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)],
-                       check=True, timeout=30)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True, timeout=30
+        )
     (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
     return root / "client_key"
 
@@ -78,8 +79,9 @@ def fleet(root: Path, names: tuple[str, ...] = ("a", "b")) -> Iterator[Fleet]:
         for index, name in enumerate(names):
             ns = stack.enter_context(netns(f"h{name}"))
             base = 4 * index
-            veth_pair(ctl, ns, f"198.18.8.{base + 1}/30", f"198.18.8.{base + 2}/30",
-                      names=(f"vmgc{name}", "eth0"))
+            veth_pair(
+                ctl, ns, f"198.18.8.{base + 1}/30", f"198.18.8.{base + 2}/30", names=(f"vmgc{name}", "eth0")
+            )
             host = Host(f"vmhost-{name}", f"198.18.8.{base + 2}")
             proc = _sshd(ns, host, root)
             stack.callback(proc.wait, 10)

@@ -31,8 +31,15 @@ def write_site(root: Path) -> Path:
     shutil.copytree(REPO / "policy", policy)
     (policy / "relaxed.yaml").write_text(RELAXED)
     for host, name in POLICY_OF.items():
-        (policy / f"inventory-{host}.yaml").write_text(yaml.safe_dump({
-            "apiVersion": "vmguard/v1", "kind": "Inventory", "metadata": {"name": host},
-            "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-            "vms": [{"name": "test", "connection": "t", "policy": name}]}))
+        (policy / f"inventory-{host}.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "vmguard/v1",
+                    "kind": "Inventory",
+                    "metadata": {"name": host},
+                    "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
+                    "vms": [{"name": "test", "connection": "t", "policy": name}],
+                }
+            )
+        )
     return policy

@@ -41,42 +41,70 @@ class Played:
 def _wheelhouse(root: Path) -> Path:
     """vmguard and its dependencies as wheels, so the hosts install without an index."""
     wheels = root / "wheelhouse"
-    subprocess.run([str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO),
-                    "libvirt-python"], check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO), "libvirt-python"],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     return wheels
 
 
 def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> Path:
-    members = {h.name: {"ansible_host": h.address,
-                        "vmguard_home": str(root / "hosts" / h.name),
-                        "vmguard_inventory": str(root / f"policy/inventory-{h.name[-1]}.yaml")}
-               for h in hosts.hosts}
+    members = {
+        h.name: {
+            "ansible_host": h.address,
+            "vmguard_home": str(root / "hosts" / h.name),
+            "vmguard_inventory": str(root / f"policy/inventory-{h.name[-1]}.yaml"),
+        }
+        for h in hosts.hosts
+    }
     path = root / "hosts.yml"
-    path.write_text(yaml.safe_dump({"all": {"children": {"vmguard_hosts": {
-        "hosts": members,
-        "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": str(hosts.key),
-                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
-                                            "-o UserKnownHostsFile=/dev/null",
-                 "ansible_python_interpreter": "/usr/bin/python3",
-                 "vmguard_apply_args": ["--next-boot"],
-                 "vmguard_wheelhouse": str(wheels), "vmguard_policy_dir": str(policy),
-                 "vmguard_fetch_dir": str(root / "fetched"),
-                 "vmguard_controller_bin": str(VENV / "vmguard")}}}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "children": {
+                        "vmguard_hosts": {
+                            "hosts": members,
+                            "vars": {
+                                "ansible_user": "root",
+                                "ansible_ssh_private_key_file": str(hosts.key),
+                                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                "-o UserKnownHostsFile=/dev/null",
+                                "ansible_python_interpreter": "/usr/bin/python3",
+                                "vmguard_apply_args": ["--next-boot"],
+                                "vmguard_wheelhouse": str(wheels),
+                                "vmguard_policy_dir": str(policy),
+                                "vmguard_fetch_dir": str(root / "fetched"),
+                                "vmguard_controller_bin": str(VENV / "vmguard"),
+                            },
+                        }
+                    }
+                }
+            }
+        )
+    )
     return path
 
 
-def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str
-             ) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": f"{VENV}:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(root),
-           "LC_ALL": "C.UTF-8", "ANSIBLE_HOST_KEY_CHECKING": "False",
-           "ANSIBLE_LOCAL_TEMP": str(root / "ansible-local"),
-           "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"), "ANSIBLE_FORKS": "2",
-           "ANSIBLE_PIPELINING": "True"}
-    argv = hosts.ctl.argv(str(VENV / "ansible-playbook"), "-i", str(inventory),
-                          str(REPO / "ansible/site.yml"), *args)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
+def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": f"{VENV}:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(root),
+        "LC_ALL": "C.UTF-8",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_LOCAL_TEMP": str(root / "ansible-local"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_ROLES_PATH": str(REPO / "ansible/roles"),
+        "ANSIBLE_FORKS": "2",
+        "ANSIBLE_PIPELINING": "True",
+    }
+    argv = hosts.ctl.argv(
+        str(VENV / "ansible-playbook"), "-i", str(inventory), str(REPO / "ansible/site.yml"), *args
+    )
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +117,8 @@ def played() -> Iterator[Played]:
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
             first = playbook(hosts, root, inventory)
-            applies = {h.name: _events(root / "hosts" / h.name).count("apply")
-                       for h in hosts.hosts}
-            yield Played(root, hosts, first, playbook(hosts, root, inventory, "--check"),
-                         applies)
+            applies = {h.name: _events(root / "hosts" / h.name).count("apply") for h in hosts.hosts}
+            yield Played(root, hosts, first, playbook(hosts, root, inventory, "--check"), applies)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -107,8 +133,13 @@ def _audit_locally(root: Path, name: str) -> dict:
     out = root / f"direct-{name}"
     env = {**os.environ, "VMGUARD_LOG": str(root / f"direct-{name}.jsonl")}
     inventory = root / "policy" / f"inventory-{name}.yaml"
-    subprocess.run([str(VENV / "vmguard"), "audit", "-i", str(inventory), "--out", str(out), "--format", "json"], env=env, capture_output=True,
-                   timeout=120, check=False)
+    subprocess.run(
+        [str(VENV / "vmguard"), "audit", "-i", str(inventory), "--out", str(out), "--format", "json"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     return json.loads((out / "latest/report.json").read_text())
 
 
@@ -135,9 +166,13 @@ def test_every_hosts_report_was_fetched(played: Played) -> None:
 def test_merge_of_fetched_reports_gives_expected_totals(played: Played) -> None:
     out = played.root / "merged"
     files = sorted(str(p) for p in played.fetched.glob("*.json"))
-    proc = subprocess.run([str(VENV / "vmguard"), "report", "merge", *files, "--out", str(out),
-                           "--fail-on", "never"], capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        [str(VENV / "vmguard"), "report", "merge", *files, "--out", str(out), "--fail-on", "never"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     merged = json.loads((out / "fleet.json").read_text())
     direct = {f"vmhost-{n}": _audit_locally(played.root, n)["summary"] for n in POLICY_OF}
@@ -145,14 +180,13 @@ def test_merge_of_fetched_reports_gives_expected_totals(played: Played) -> None:
     assert totals["hosts"] == 2 and totals["vms"] == 2
     assert totals["failing"] == sum(s["failing"] for s in direct.values()) > 0
     for severity in merged["severities"]:
-        assert totals["by_severity"][severity] == sum(s["by_severity"][severity]
-                                                      for s in direct.values())
+        assert totals["by_severity"][severity] == sum(s["by_severity"][severity] for s in direct.values())
     assert {h["host"]: h["failing"] for h in merged["hosts"]} == {
-        name: s["failing"] for name, s in direct.items()}
+        name: s["failing"] for name, s in direct.items()
+    }
     assert direct["vmhost-a"]["failing"] > direct["vmhost-b"]["failing"]
     assert [h["host"] for h in merged["hosts"]] == ["vmhost-a", "vmhost-b"]  # worst first
-    ranks = [merged["severities"].index(f["severity"]) for f in merged["findings"]
-             if not f["waived"]]
+    ranks = [merged["severities"].index(f["severity"]) for f in merged["findings"] if not f["waived"]]
     assert ranks == sorted(ranks), "findings are not worst first"
 
 

@@ -1,6 +1,5 @@
 """`vmguard report merge` over real audit reports (libvirt's test driver, two policies)."""
 
-
 from __future__ import annotations
 
 import json
@@ -18,8 +17,7 @@ VMGUARD = str(REPO / ".venv/bin/vmguard")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([VMGUARD, *args], capture_output=True, text=True, timeout=120,
-                          check=False, env=env)
+    return subprocess.run([VMGUARD, *args], capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +29,14 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for host in POLICY_OF:
         inventory = policy / f"inventory-{host}.yaml"
         env = {**os.environ, "VMGUARD_LOG": str(root / f"{host}.jsonl")}
-        run("audit", "-i", str(inventory), "--out", str(root / host), "--format", "json",
-            env=env)
+        run("audit", "-i", str(inventory), "--out", str(root / host), "--format", "json", env=env)
         out[host] = root / f"host-{host}.json"
         shutil.copy(root / host / "latest/report.json", out[host])
     return out
 
 
 def merged(tmp_path: Path, *files: Path, fail_on: str = "never") -> tuple[int, dict]:
-    proc = run("report", "merge", *map(str, files), "--out", str(tmp_path / "fleet"),
-               "--fail-on", fail_on)
+    proc = run("report", "merge", *map(str, files), "--out", str(tmp_path / "fleet"), "--fail-on", fail_on)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads((tmp_path / "fleet/fleet.json").read_text())
 
@@ -85,8 +81,17 @@ def test_every_bad_input_is_listed_at_once(reports: dict[str, Path], tmp_path: P
     twin = tmp_path / "dup" / reports["a"].name
     twin.parent.mkdir()
     shutil.copy(reports["a"], twin)
-    proc = run("report", "merge", str(not_json), str(other), str(gutted), str(reports["a"]),
-               str(twin), "--out", str(tmp_path / "out"))
+    proc = run(
+        "report",
+        "merge",
+        str(not_json),
+        str(other),
+        str(gutted),
+        str(reports["a"]),
+        str(twin),
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert len(lines) == 4, proc.stderr

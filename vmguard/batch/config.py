@@ -56,8 +56,9 @@ def _check_template(doc: Document, key: str, value: object) -> list[Problem]:
     except ValueError as err:
         return [_problem(doc, key, f"bad template: {err}")]
     fields = ", ".join("{" + name + "}" for name in FIELDS)
-    return [_problem(doc, key, f"unknown field {{{name}}}; use {fields}")
-            for name in used if name not in FIELDS]
+    return [
+        _problem(doc, key, f"unknown field {{{name}}}; use {fields}") for name in used if name not in FIELDS
+    ]
 
 
 def _read(path: Path) -> Document:
@@ -73,8 +74,11 @@ def _read(path: Path) -> Document:
 
 def _problems(doc: Document) -> list[Problem]:
     data = doc.data
-    problems = [_problem(doc, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
-                for k in data if k not in _KNOWN]
+    problems = [
+        _problem(doc, k, f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
+        for k in data
+        if k not in _KNOWN
+    ]
     if "inventory" not in data:
         problems.append(_problem(doc, "inventory", "is required: the host's inventory file"))
     problems += _check_template(doc, "public", data.get("public", "{job}"))

@@ -116,9 +116,15 @@ def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict, report_
         last = (proc.stderr.strip().splitlines() or ["no report"])[-1]
         return _with(base, Outcome.FAILED, f"vet exited {proc.returncode}: {last}")
     report_path.write_text(proc.stdout)
-    return _with(base, outcome, "", promoted=int(report.get("promoted", 0)),
-                 rejected=_rejections(report), manifest=str(report.get("manifest") or ""),
-                 report=str(report_path))
+    return _with(
+        base,
+        outcome,
+        "",
+        promoted=int(report.get("promoted", 0)),
+        rejected=_rejections(report),
+        manifest=str(report.get("manifest") or ""),
+        report=str(report_path),
+    )
 
 
 def _with(base: Verdict, outcome: Outcome, message: str, **changes: object) -> Verdict:
