@@ -1,0 +1,98 @@
+"""`vmguard vet` as a job runner calls it: exit codes, one-line errors, the JSON report."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vmguard
+from tests.quarantine.conftest import ELF, policy, write
+from vmguard.quarantine.model import Status, VetResult
+
+ROOT = Path(__file__).parents[2]
+POLICY = """\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {name: cli-test}
+spec:
+  quarantine:
+    allow_types: [text/plain]
+"""
+NO_QUARANTINE = """\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {name: cli-test}
+spec:
+  network: {mode: none}
+"""
+
+
+@pytest.fixture
+def area(tmp_path):
+    write(tmp_path / "q" / "a.txt", "alpha\n")
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    return tmp_path
+
+
+def vet(area: Path, *args: str, quarantine: str = "q") -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "vmguard", "vet", str(area / quarantine),
+            "--policy", str(area / "policy.yaml"), *args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=False)
+
+
+def test_exit_0_and_json_report(area):
+    proc = vet(area, "--to", str(area / "pub" / "run1"), "--job", "run1", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["status"] == "promoted" and report["promoted"] == 1
+    assert report["rejected"] == [] and report["job"] == "run1"
+    assert (area / "pub" / "run1" / "a.txt").read_text() == "alpha\n"
+
+
+def test_exit_1_when_something_is_rejected(area):
+    write(area / "q" / "tool.txt", ELF)
+    proc = vet(area, "--to", str(area / "pub" / "run1"))
+    assert proc.returncode == 1
+    assert "tool.txt: executable-content" in proc.stdout
+    assert "nothing promoted" in proc.stdout
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (lambda a: None, ["--to", "{pub}/r"], "cannot open the quarantine"),
+    (lambda a: (a / "policy.yaml").write_text(NO_QUARANTINE), ["--to", "{pub}/r"],
+     "no quarantine section"),
+    (lambda a: (a / "pub" / "r").mkdir(), ["--to", "{pub}/r"], "already exists"),
+    (lambda a: None, ["--to", "{pub}/r", "--job", "../evil"], "job id"),
+    (lambda a: None, [], "no destination"),
+])
+def test_exit_2_bad_input_with_one_line(area, setup, args, message):
+    setup(area)
+    quarantine = "missing" if message.startswith("cannot open") else "q"
+    proc = vet(area, *[a.format(pub=area / "pub") for a in args], quarantine=quarantine)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_exit_3_when_another_vet_holds_the_lock(area):
+    assert vet(area, "--to", str(area / "pub" / "other")).returncode == 0
+    fd = os.open(area / "pub" / ".vmguard-staging" / "r.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        proc = vet(area, "--to", str(area / "pub" / "r"))
+    finally:
+        os.close(fd)
+    assert proc.returncode == 3 and "another vet" in proc.stderr
+
+
+def test_library_entry_point_returns_a_typed_result(area):
+    result = vmguard.vet(area / "q", policy(), area / "pub" / "lib", dry_run=True)
+    assert isinstance(result, VetResult) and result.status is Status.DRY_RUN

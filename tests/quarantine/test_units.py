@@ -1,0 +1,107 @@
+"""Pure parts: name checks, the safe display of names, executable signatures, type globs,
+and the libmagic worker's sandbox (a real worker process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.quarantine.conftest import ELF
+from tests.support.require import require_root
+from vmguard.quarantine.content import executable_format, type_allowed
+from vmguard.quarantine.detect import Detector, _Worker
+from vmguard.quarantine.model import Reason
+from vmguard.quarantine.names import colliding, name_reasons, shown
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", Reason.NAME_EMPTY),
+    ("..", Reason.NAME_TRAVERSAL),
+    ("a/b", Reason.NAME_TRAVERSAL),
+    ("..\\x", Reason.NAME_TRAVERSAL),
+    ("tab\there", Reason.NAME_CONTROL),
+    ("c1\x85", Reason.NAME_CONTROL),
+    ("rtl\u202egnp.exe", Reason.NAME_CONTROL),
+    (os.fsdecode(b"\xff\xfe"), Reason.NAME_NOT_UTF8),
+    ("\u00e9" * 60, Reason.NAME_TOO_LONG),  # 120 bytes in UTF-8
+])
+def test_name_reasons(name, reason):
+    assert reason in name_reasons(name, max_length=100)
+
+
+def test_ordinary_names_pass():
+    for name in ("run_0042.root", "résumé.txt", "データ.json", "a b (1).txt", "..."):
+        assert name_reasons(name, 255) == [], name
+
+
+def test_collisions_by_case_and_normalisation():
+    names = ["Data.txt", "data.TXT", "caf\u00e9", "cafe\u0301", "other"]
+    assert colliding(names) == set(names) - {"other"}
+
+
+def test_shown_escapes_everything_that_could_forge_output():
+    assert shown("a\nb") == "a\\x0ab"
+    assert shown("back\\slash") == "back\\\\slash"
+    assert shown(os.fsdecode(b"x\xff")) == "x\\xff"
+    assert shown("\u202e") == "\\u202e"
+    assert shown("plain é.txt") == "plain é.txt"
+
+
+PE_FAR = b"MZ" + b"\0" * 58 + struct.pack("<I", 4096) + b"\0" * 100
+
+
+@pytest.mark.parametrize("head, fmt", [
+    (ELF[:512], "ELF"),
+    (b"\xca\xfe\xba\xbe" + b"\0" * 60, "Mach-O"),
+    (b"#!/usr/bin/env python\n", "script (#!)"),
+    (PE_FAR, "PE"),  # PE header beyond what is seen: still refused
+    (b"MZ is my name and this is a long enough plain text file, not a program at all....",
+     None),
+    (b"just text\n", None),
+])
+def test_executable_signatures(head, fmt):
+    assert executable_format(head) == fmt
+
+
+def test_type_globs():
+    allow = ("text/*", "application/json")
+    assert type_allowed("text/csv", allow) and type_allowed("application/json", allow)
+    assert not type_allowed("application/json-seq", allow)
+    assert not type_allowed("textual/plain", allow)
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def test_libmagic_worker_runs_confined():
+    require_root()
+    worker = _Worker(timeout=10)
+    try:
+        assert worker.ask(b"hello\n") == "text/plain"  # loaded and confined by now
+        status = proc_status(worker.proc.pid)
+        assert status["Uid"].split()[0] == "65534" and status["Groups"].strip() == ""
+        limits = Path(f"/proc/{worker.proc.pid}/limits").read_text()
+        assert "Max address space         268435456" in limits
+        assert "Max open files            3" in limits
+        assert "Max file size             0" in limits
+        assert sorted(os.listdir(f"/proc/{worker.proc.pid}/fd")) == ["0", "1", "2"]
+    finally:
+        worker.close()
+
+
+def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
+    with Detector(workers=1, timeout=0.5) as detector:
+        assert detector.submit(b"hello\n").result() == "text/plain"
+        worker = detector.workers[0]
+        os.kill(worker.proc.pid, signal.SIGSTOP)  # a libmagic stuck in a loop
+        start = time.monotonic()
+        assert detector.submit(b"hello\n").result() is None
+        assert time.monotonic() - start < 5 and not worker.alive
+        assert detector.submit(b"{}").result() == "application/json"  # a new worker
