@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fleet.lab import POLICY_OF, REPO, write_site
 
@@ -109,3 +110,37 @@ def test_hostile_host_names_are_escaped(reports: dict[str, Path], tmp_path: Path
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert not re.search(r"(?<!\\)<img", markdown) and "\\<img" in markdown
     assert "\\|x" in markdown  # a "|" in a name cannot split the table row
+
+
+def test_a_host_that_could_not_audit_everything_makes_exit_3(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    inventory = tmp_path / "inventory-c.yaml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "vmguard/v1",
+                "kind": "Inventory",
+                "metadata": {"name": "c"},
+                "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///no/such.xml"}],
+                "vms": [
+                    {
+                        "name": "test",
+                        "connection": "t",
+                        "policy": str(reports["a"].parent / "policy/batch.yaml"),
+                    }
+                ],
+            }
+        )
+    )
+    env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "c.jsonl")}
+    assert run("audit", "-i", str(inventory), "--out", str(tmp_path / "c"), env=env).returncode == 3
+    down = tmp_path / "host-c.json"
+    shutil.copy(tmp_path / "c/latest/report.json", down)
+    proc = run("report", "merge", str(reports["a"]), str(down), "--out", str(tmp_path / "fleet"))
+    assert proc.returncode == 3, proc.stderr
+    fleet = json.loads((tmp_path / "fleet/fleet.json").read_text())
+    assert fleet["totals"]["unreachable"] == 2
+    host_c = next(h for h in fleet["hosts"] if h["host"] == "host-c")
+    assert host_c["worst"] is None and "cannot reach libvirt" in host_c["unreachable"][0]
+    assert "not audited: 2" in (tmp_path / "fleet/fleet.md").read_text()
