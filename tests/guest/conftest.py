@@ -71,9 +71,12 @@ def guest_images(tmp_path_factory, libguestfs_tcg) -> dict[str, Path]:
     dpkg = images.dpkg_root(work / "dpkg-root")
     (work / "rpm-work").mkdir()
     rpm = images.rpm_root(work / "rpm-root", work / "rpm-work")
+    (work / "rpm9-work").mkdir()
+    rpm9 = images.rpm_sqlite_root(work / "rpm9-root", work / "rpm9-work")
     return {
         "dpkg": images.ext4_image(dpkg, work / "debian12.img"),
         "rpm": images.ext4_image(rpm, work / "rhel6.img"),
+        "rpm-sqlite": images.ext4_image(rpm9, work / "rhel9.img"),
     }
 
 
@@ -85,7 +88,7 @@ def guest_cache(tmp_path_factory) -> GuestCache:
 @pytest.fixture(scope="session")
 def inspected(guest_images, guest_cache) -> dict[str, Inspected]:
     """Each image inspected once (one appliance boot each, both at once: a TCG appliance
-    uses one core, the machine has two), hashed in full before and after."""
+    uses about one core), hashed in full before and after."""
     with ThreadPoolExecutor(max_workers=len(guest_images)) as pool:
         found = dict(
             zip(

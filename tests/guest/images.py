@@ -202,7 +202,38 @@ def rpm_root(root: Path, work: Path) -> Path:
     return root
 
 
-def install_rpms(root: Path, work: Path, packages: list[tuple[str, str, str]]) -> None:
+def rpm_sqlite_root(root: Path, work: Path) -> Path:
+    """A RHEL 9-like root: rpm's current sqlite database under /usr/lib/sysimage/rpm
+    (with the /var/lib/rpm link of Fedora and newer RHEL), systemd units, telnet.socket."""
+    _common(root, intruder="contractor", shells="/usr/bin")
+    write(root, "/etc/redhat-release", "Red Hat Enterprise Linux release 9.3 (Plow)\n")
+    write(root, "/etc/ssh/sshd_config", sshd_config("Include /etc/ssh/sshd_config.d/*.conf\n"))
+    for unit in ("sshd.service", "crond.service", "rsyslog.service"):
+        link(root, f"/etc/systemd/system/multi-user.target.wants/{unit}", f"/usr/lib/systemd/system/{unit}")
+    link(
+        root,
+        "/etc/systemd/system/sockets.target.wants/telnet.socket",
+        "/usr/lib/systemd/system/telnet.socket",
+    )
+    for folder in ("usr/bin", "usr/sbin", "usr/lib64"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    link(root, "/bin", "usr/bin")
+    link(root, "/var/lib/rpm", "../../usr/lib/sysimage/rpm")
+    packages = [
+        ("bash", "5.1.8", "6.el9"),
+        ("openssh-server", "8.7p1", "34.el9"),
+        ("firefox", "115.5.0", "1.el9_3"),
+        ("postfix", "3.5.9", "24.el9"),
+        ("telnet-server", "0.17", "85.el9"),
+    ]
+    install_rpms(root, work, packages, dbpath="/usr/lib/sysimage/rpm")
+    (root / "usr/lib/sysimage/rpm/.rpm.lock").unlink(missing_ok=True)
+    return root
+
+
+def install_rpms(
+    root: Path, work: Path, packages: list[tuple[str, str, str]], dbpath: str = "/var/lib/rpm"
+) -> None:
     """Build empty packages and install them into root's database (sqlite), --justdb."""
     spec = work / "test.spec"
     spec.write_text(SPEC)
@@ -227,7 +258,7 @@ def install_rpms(root: Path, work: Path, packages: list[tuple[str, str, str]]) -
             ]
         )
     rpms = [str(top / "RPMS" / f"{name}.rpm") for name, _, _ in packages]
-    db = ["--root", str(root), "--dbpath", "/var/lib/rpm"]
+    db = ["--root", str(root), "--dbpath", dbpath]
     run(["rpm", *db, "--initdb"])
     run(["rpm", *db, "-i", "--justdb", "--nodeps", "--noscripts", "--ignorearch", *rpms])
 

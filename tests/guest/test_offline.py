@@ -81,6 +81,15 @@ def test_rpm_guest_facts_from_berkeley_db(inspected):
     assert "/opt/thunderbird/thunderbird" in facts.programs
 
 
+def test_rpm_guest_facts_from_sqlite(inspected):
+    facts = inspected["rpm-sqlite"].facts
+    assert facts.os == "linux rhel 9.3"
+    assert facts.problems == ()
+    assert {p.name: p.version for p in facts.packages}["openssh-server"] == "8.7p1-34.el9"
+    assert {str(p.source) for p in facts.packages} == {"/var/lib/rpm/rpmdb.sqlite (rpm database (sqlite))"}
+    assert {s.name for s in facts.services} == {"sshd", "crond", "rsyslog", "telnet"}
+
+
 def _summary(found):
     return sorted((f.rule, f.evidence) for f in found)
 
@@ -107,6 +116,16 @@ def test_rpm_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-004", "world-writable /etc/cron.d"),
         ("VMG-SW-005", "setuid /usr/local/bin/rootsh"),
         ("VMG-USR-001", "account 'operator2' (/etc/passwd)"),
+        ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+    ]
+
+
+def test_rpm_sqlite_guest_each_violation_found_nothing_else(inspected):
+    assert _summary(findings(inspected["rpm-sqlite"])) == [
+        ("VMG-SW-001", "software 'firefox' (/var/lib/rpm/rpmdb.sqlite)"),
+        ("VMG-SW-001", "software 'postfix' (/var/lib/rpm/rpmdb.sqlite)"),
+        ("VMG-SW-002", "service 'telnet' (/etc/systemd/system/sockets.target.wants/telnet.socket)"),
+        ("VMG-USR-001", "account 'contractor' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
     ]
 

@@ -46,7 +46,7 @@ def _identity(packages):
 
 @pytest.mark.parametrize("kind", ["sqlite", "bdb4096", "bdb512"])
 def test_reads_real_databases(databases, kind):
-    packages, problems = read_packages(databases[kind])
+    packages, problems = read_packages(databases[kind], sqlite=kind == "sqlite")
     assert (_identity(packages), problems) == (WANTED, [])
 
 
@@ -77,7 +77,7 @@ def test_a_bad_header_is_a_problem_not_a_crash(databases, tmp_path):
     name_at = data.find(b"firefox\0")
     data[name_at : name_at + 8] = b"fire\x01ox\0"  # an unprintable name
     copy.write_bytes(bytes(data))
-    packages, problems = read_packages(copy)
+    packages, problems = read_packages(copy, sqlite=False)
     assert {p.name for p in packages} == {"bash", "telnet-server"}
     assert len(problems) == 1 and "unprintable" in problems[0]
 
@@ -94,7 +94,7 @@ def test_overflow_chain_loop_is_rejected(databases, tmp_path):
     copy = tmp_path / "Packages"
     copy.write_bytes(bytes(data))
     with pytest.raises(RpmDbError, match="loops|overflow"):
-        read_packages(copy)
+        read_packages(copy, sqlite=False)
 
 
 @pytest.mark.parametrize(
@@ -110,14 +110,14 @@ def test_not_a_berkeley_hash_file(tmp_path, content, error):
     path = tmp_path / "Packages"
     path.write_bytes(content)
     with pytest.raises(RpmDbError, match=error):
-        read_packages(path)
+        read_packages(path, sqlite=path.name.endswith("sqlite"))
 
 
 def test_sqlite_that_is_not_sqlite(tmp_path):
     path = tmp_path / "rpmdb.sqlite"
     path.write_bytes(b"SQLite format 3\0" + b"\xff" * 2000)
     with pytest.raises(RpmDbError):
-        read_packages(path)
+        read_packages(path, sqlite=path.name.endswith("sqlite"))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -131,7 +131,7 @@ def test_mutated_databases_never_crash(databases, tmp_path, data):
     path = tmp_path / "Packages"
     path.write_bytes(bytes(content))
     with contextlib.suppress(RpmDbError):
-        read_packages(path)
+        read_packages(path, sqlite=path.name.endswith("sqlite"))
 
 
 @given(st.binary(max_size=512))
@@ -145,3 +145,28 @@ def test_header_lengths_are_checked():
         parse_header(struct.pack(">II", 0x10000, 0))
     with pytest.raises(HeaderError, match="does not match"):
         parse_header(struct.pack(">II", 1, 4) + b"\0" * 16)
+
+
+def test_sqlite_write_ahead_log_is_applied(databases, tmp_path):
+    """A package installed while rpm still held the database lives only in the -wal file
+    until a checkpoint: a copied-out database with its log must show it."""
+    import sqlite3
+
+    live = tmp_path / "live" / "rpmdb.sqlite"
+    live.parent.mkdir()
+    live.write_bytes(databases["sqlite"].read_bytes())
+    con = sqlite3.connect(live)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    blob = con.execute("SELECT blob FROM Packages LIMIT 1").fetchone()[0]
+    con.execute("INSERT INTO Packages (blob) VALUES (?)", (blob,))
+    con.commit()
+    copy = tmp_path / "copy" / "rpmdb.sqlite"
+    copy.parent.mkdir()
+    copy.write_bytes(live.read_bytes())
+    wal = live.with_name("rpmdb.sqlite-wal").read_bytes()
+    assert wal  # the new row is only in the log
+    copy.with_name("rpmdb.sqlite-wal").write_bytes(wal)
+    con.close()
+    packages, _ = read_packages(copy, sqlite=True)
+    assert len(packages) == len(WANTED) + 1

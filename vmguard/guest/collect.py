@@ -81,13 +81,14 @@ def _packages(files: GuestfsFiles, problems: list[str]) -> list[Package]:
         if local is None:
             continue
         wal = files.copy_out(path + "-wal")  # uncheckpointed sqlite transactions
-        kind = "rpm database (sqlite)" if path.endswith("sqlite") else "rpm database (Berkeley DB)"
-        rpms, bad = read_packages(local)
+        sqlite = path.endswith(".sqlite")
+        kind = "rpm database (sqlite)" if sqlite else "rpm database (Berkeley DB)"
+        rpms, bad = read_packages(local, sqlite=sqlite)
         problems += [f"{path}: {b}" for b in bad]
         found += [Package(p.name, p.evr, GuestSource(kind, path)) for p in rpms]
         for copied in (local, wal):
             if copied:
-                copied.unlink()
+                copied.unlink(missing_ok=True)  # SQLite removes the -wal it has applied
         break  # the first database found is the one rpm uses
     return found
 

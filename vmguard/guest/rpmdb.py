@@ -29,9 +29,11 @@ class RpmDbError(ValueError):
     """The database is not one this reader accepts; the message says why."""
 
 
-def read_packages(path: Path) -> tuple[list[RpmPackage], list[str]]:
-    """Packages in a copied-out database (Packages or rpmdb.sqlite), and per-entry problems."""
-    blobs = _sqlite_blobs(path) if path.name == "rpmdb.sqlite" else _bdb_blobs(path)
+def read_packages(path: Path, *, sqlite: bool) -> tuple[list[RpmPackage], list[str]]:
+    """Packages in a copied-out database (rpmdb.sqlite, or a Berkeley DB Packages), and
+    per-entry problems. The sqlite copy must be a private one: SQLite may apply its
+    write-ahead log (a `-wal` file beside it) to it."""
+    blobs = _sqlite_blobs(path) if sqlite else _bdb_blobs(path)
     packages, problems = [], []
     for key, blob in blobs:
         try:
@@ -43,7 +45,7 @@ def read_packages(path: Path) -> tuple[list[RpmPackage], list[str]]:
 
 def _sqlite_blobs(path: Path) -> list[tuple[int, bytes]]:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True)  # rw: no file is created
     except sqlite3.Error as err:
         raise RpmDbError(f"not an SQLite database: {err}") from err
     try:
