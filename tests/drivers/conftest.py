@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -69,15 +70,18 @@ FORBIDDEN = """
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def nat_network(libvirt_conn):
-    """A NAT network, defined only: a NIC on it is NAT; nothing touches the host."""
-    name = f"vmg-test-nat-{os.getpid()}"
+    """A NAT network, defined only and only for one test: a NIC on it is NAT; it is never
+    started, so no bridge and no NAT rule ever reach the host."""
+    name = f"vmg-test-nat-{os.getpid()}-{secrets.token_hex(2)}"
     net = libvirt_conn.networkDefineXML(
         f"<network><name>{name}</name><forward mode='nat'/>"
         "<ip address='192.0.2.1' netmask='255.255.255.0'/></network>"
     )
     yield name
+    if net.isActive():  # nothing of ours starts it; if something did, stop it first
+        net.destroy()
     net.undefine()
 
 
