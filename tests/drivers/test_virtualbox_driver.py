@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from virtualbox import library as lib
 
 from tests.drivers import fake_pyvbox as fake
@@ -212,3 +214,40 @@ def test_guest_control_is_reported_and_left_to_the_admin() -> None:
 def test_nat_loopback_reachability_by_generation(generation: int, reachable: str) -> None:
     driver, _machine = _world(generation)
     assert driver.read_facts("dev-01").extra["nic0.localhost_reachable"] == reachable
+
+
+SETTERS = {
+    "clipboard": lambda m: setattr(m, "clipboard_mode", lib.ClipboardMode(2)),
+    "dnd": lambda m: setattr(m, "dn_d_mode", lib.DnDMode(3)),
+    "nat": lambda m: m._adapters.__setitem__(0, fake.FakeNetworkAdapter(0, "NAT")),
+    "bridged": lambda m: m._adapters.__setitem__(3, fake.FakeNetworkAdapter(3, "Bridged", bridged="en0")),
+    "share": lambda m: m.shared_folders.append(fake.FakeSharedFolder("home", "/home", True, False)),
+    "usb": lambda m: m.usb_controllers.append(fake.FakeUSBController("XHCI", "XHCI")),
+    "audio": lambda m: setattr(m, "_audio6", fake.FakeAudioAdapter(True, 3)),
+    "audio7": lambda m: setattr(m, "_audio7", fake.FakeRawAudioSettings7(fake.FakeRawAudioAdapter7(True, 2))),
+    "vrde": lambda m: setattr(m, "vrde_server", fake.FakeVRDEServer(True, "Guest")),
+    "serial": lambda m: m._serial.__setitem__(1, fake.FakeSerialPort(1, True, "HostPipe")),
+    "pci": lambda m: m.pci_device_assignments.append(fake.FakePCIDeviceAttachment(0x0200, 0x0400)),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chosen=st.frozensets(st.sampled_from(sorted(SETTERS))), generation=st.sampled_from([6, 7]))
+def test_any_mix_converges_in_one_apply(chosen, generation, tmp_path_factory, monkeypatch) -> None:
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("VMGUARD_LOG", str(state / "log"))
+    monkeypatch.setenv("VMGUARD_STATE_DIR", str(state))
+    vbox = fake.FakeVirtualBox("7.2.4" if generation >= 7 else "6.1.50")
+    machine = fake.FakeMachine("mix", generation)
+    for name in chosen:
+        SETTERS[name](machine)
+    vbox._add(machine)
+    driver = VirtualBoxDriver(vbox, fake.FakeSession, lib)
+    before = driver.backup("mix")
+    apply_vm(driver, "vbox", "mix", batch_policy())
+    assert make_plan(batch_policy(), driver.read_facts("mix"), driver.capabilities).changes == ()
+    saves = machine._saves
+    assert apply_vm(driver, "vbox", "mix", batch_policy()).result is None and machine._saves == saves
+    if saves:
+        rollback_vm(driver, "vbox", "mix")
+        assert driver.backup("mix") == before
