@@ -125,7 +125,7 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
 
 def make_firewall(topo: Topology, tmp: Path, backend: str) -> Firewall:
     env = {**os.environ, "VMGUARD_LOG": str(tmp / "events.jsonl"),
-           "PYTHONPATH": str(REPO)}
+           "VMGUARD_STATE_DIR": str(tmp / "state"), "PYTHONPATH": str(REPO)}
     if backend == "iptables":
         env["PATH"] = f"{legacy_bin(tmp / 'legacy-bin')}:{env['PATH']}"
     return Firewall(topo.host, backend, write_inventory(tmp, backend), env)

@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vmguard.audit.checks.firewall import HOST_CHECKS
-from vmguard.errors import InventoryError
+from vmguard.errors import FirewallError, InventoryError
 from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.model import Ruleset
-from vmguard.firewall.nftables_render import render
+from vmguard.firewall.nftables_render import render, vm_elements
 from vmguard.inventory import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
 from vmguard.policy.model import (
     Egress,
@@ -82,11 +82,26 @@ def test_inventory_mistakes_are_located_problems(vms, ifaces, message) -> None:
     assert str(err.value).startswith("inv.yaml:")
 
 
-def test_rendered_rules_name_the_endpoints() -> None:
+def test_rendered_sets_name_the_vm_and_endpoint() -> None:
     text = render(compile_ruleset(inventory(entry("a", "10.7.0.11"))))
-    assert 'tcp dport { 3306 } accept comment "calib-db"' in text
-    assert 'ip saddr { 198.51.100.0/24 } tcp dport { 22 } accept comment "admin-ssh"' in text
-    assert "ip saddr vmap @out4" in text and "policy accept" in text
+    assert '10.7.0.11 . tcp . 192.0.2.10 . 3306 comment "a: calib-db"' in text
+    assert '10.7.0.11 . tcp . 198.51.100.0/24 . 22 comment "a: admin-ssh"' in text
+    assert "@out4 accept" in text and "policy accept" in text
+
+
+def test_overlapping_endpoints_keep_only_the_covering_one() -> None:
+    wide = Egress("wide", (NET("192.0.2.0/24"),), (PortRange(20, 30),))
+    narrow = Egress("narrow", (NET("192.0.2.0/25"),), (PortRange(22, 22),))
+    elements = vm_elements(compile_ruleset(inventory(entry("a", "10.7.0.11", pol=policy(
+        narrow, wide)))).vms[0])
+    assert elements["out4_net"] == ['10.7.0.11 . tcp . 192.0.2.0/24 . 20-30 comment "a: wide"']
+
+
+def test_partly_overlapping_endpoints_are_refused_clearly() -> None:
+    one = Egress("one", (NET("192.0.2.0/24"),), (PortRange(22, 22),))
+    two = Egress("two", (NET("192.0.2.0/25"),), (PortRange(22, 30),))
+    with pytest.raises(FirewallError, match="'one' and 'two' overlap partly"):
+        vm_elements(compile_ruleset(inventory(entry("a", "10.7.0.11", pol=policy(one, two)))).vms[0])
 
 
 names = st.text(st.characters(codec="ascii", exclude_characters=' "/\\\n'), min_size=1, max_size=30)

@@ -24,7 +24,7 @@ NFT_TAMPER = {
     "jump-missing": "nft delete rule inet vmguard forward handle {forward_jump}",
     "jump-shadowed": "nft insert rule inet vmguard forward accept",
     "set-elements-missing": "nft delete element inet vmguard ids4 { 10.70.0.11 . 52:54:00:70:00:11 }",
-    "set-elements-extra": "nft add element inet vmguard out4 { 10.70.0.99 : drop }",
+    "set-elements-extra": "nft add element inet vmguard out4 { 10.70.0.12 . tcp . 10.80.0.10 . 8080 }",
     "rule-extra": "nft add rule inet vmguard from_vm accept",
     "rule-missing": "nft flush chain inet vmguard to_vm",
 }
@@ -125,10 +125,13 @@ def _compiled(fw: Firewall) -> dict:
 
 
 def _ruleset_with_duplicate_last_vm(fw: Firewall) -> dict:
-    """A ruleset whose only flaw is its last element: a VM reusing another's address."""
+    """A ruleset whose only flaw is in its last VM, which the kernel alone detects: it
+    reuses vm1's address with an ingress network starting where vm1's does (10.90.0.0,
+    port 22) but ending elsewhere, which an interval set refuses (EEXIST)."""
     data = _compiled(fw)
-    clone = dict(data["vms"][0], name="zz-late", mac="52:54:00:70:00:99", egress=[])
-    data["vms"].append(clone)
+    late = {"name": "admin-wide", "protocol": "tcp", "nets": ["10.90.0.0/16"], "ports": [[22, 22]]}
+    data["vms"].append(dict(data["vms"][0], name="zz-late", mac="52:54:00:70:00:99", egress=[],
+                            ingress=[late]))
     return data
 
 

@@ -12,13 +12,15 @@ endpoint is refused here (the nftables backend supports it).
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from vmguard.errors import FirewallError
@@ -28,6 +30,8 @@ from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, cha
 from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
+XTABLES_LOCK = "/run/xtables.lock"
+LOCK_WAIT = 10.0
 SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
 
 
@@ -35,8 +39,9 @@ def _iptc() -> Any:
     try:
         import iptc  # python-iptables: optional extra vmguard[iptables]
     except ImportError as err:
-        raise FirewallError("python-iptables is not installed: pip install "
-                            "'vmguard[iptables]', or use --backend nftables") from err
+        raise FirewallError(
+            "python-iptables is not installed: pip install 'vmguard[iptables]', or use --backend nftables"
+        ) from err
     return iptc
 
 
@@ -45,17 +50,43 @@ def nft_based() -> bool:
     binary = shutil.which("iptables")
     if binary is None:
         return False
-    proc = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30,
-                          check=False)
+    proc = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30, check=False)
     return "nf_tables" in proc.stdout
+
+
+@contextmanager
+def _xtables_lock() -> Iterator[None]:
+    """The lock `iptables -w` takes: python-iptables does not, so we take it ourselves."""
+    fd = os.open(XTABLES_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as err:
+                if time.monotonic() > deadline:
+                    raise FirewallError(
+                        f"another tool has held {XTABLES_LOCK} for {LOCK_WAIT:.0f} s; nothing changed"
+                    ) from err
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _commit(builds: dict[int, Callable[[Any], None]]) -> None:
     """Stage every table first, then commit each; retry all when another tool won (EAGAIN).
 
     A mistake found while staging leaves every table as it was; a commit replaces one
-    table's rules at once in the kernel.
+    table's rules at once in the kernel. Tools that skip the xtables lock (other
+    python-iptables users) can still commit in between: that is the EAGAIN retried here.
     """
+    with _xtables_lock():
+        _commit_locked(builds)
+
+
+def _commit_locked(builds: dict[int, Callable[[Any], None]]) -> None:
     iptc = _iptc()
     for attempt in range(RETRIES):
         tables = {v: _fresh(iptc, v) for v in builds}
@@ -71,8 +102,7 @@ def _commit(builds: dict[int, Callable[[Any], None]]) -> None:
             if os.strerror(errno.EAGAIN) not in str(err):
                 raise FirewallError(f"iptables commit failed: {err}") from err
             time.sleep(0.05 * 2**attempt)
-    raise FirewallError("iptables stayed busy (EAGAIN: another tool kept committing); "
-                        "try again")
+    raise FirewallError("iptables stayed busy (EAGAIN: another tool kept committing); try again")
 
 
 def _fresh(iptc: Any, version: int) -> Any:
@@ -98,6 +128,7 @@ def _install(chains: dict[str, list[dict[str, Any]]], version: int) -> Callable[
                 chain.append_rule(iptc.easy.encode_iptc_rule(rule, ipv6))
         for builtin, target in JUMPS.items():
             _ensure_jump(iptc, table, builtin, target, ipv6)
+
     return build
 
 
@@ -135,7 +166,8 @@ class IptablesBackend:
         if nft_based():
             raise FirewallError(
                 "this host's iptables is nft-based (iptables-nft); python-iptables writes "
-                "legacy rules that it would not show: use --backend nftables")
+                "legacy rules that it would not show: use --backend nftables"
+            )
         for tool in ("ipset", *SAVE.values()):
             if shutil.which(tool) is None:
                 raise FirewallError(f"{tool} not found: install the iptables and ipset packages")
@@ -172,8 +204,12 @@ class IptablesBackend:
         return ipsets.destroy() or present
 
     def show(self) -> str:
-        out = [subprocess.run([SAVE[v], "-t", "filter"], capture_output=True, text=True,
-                              timeout=60, check=False).stdout for v in (4, 6)]
+        out = [
+            subprocess.run(
+                [SAVE[v], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
+            ).stdout
+            for v in (4, 6)
+        ]
         ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
         sets = [ipsets.ipset(["save", n], check=False) for n in ipsets.NAMES]
         return "\n".join(ours) + "\n" + "".join(sets) if ours else "# no vmguard chains loaded\n"
@@ -192,8 +228,10 @@ class IptablesBackend:
 def _refuse_ipv6(ruleset: Ruleset) -> None:
     wanting = [vm.name for vm in ruleset.vms if vm.ipv6]
     if wanting:
-        raise FirewallError(f"{', '.join(wanting[:3])}: IPv6 endpoints need the nftables "
-                            "backend (the iptables backend drops all IPv6 of VMs)")
+        raise FirewallError(
+            f"{', '.join(wanting[:3])}: IPv6 endpoints need the nftables "
+            "backend (the iptables backend drops all IPv6 of VMs)"
+        )
 
 
 _COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
@@ -208,8 +246,9 @@ def _rule(line: str, seen: Counter[str]) -> Rule:
 
 
 def _parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
-    out = subprocess.run([SAVE[version], "-t", "filter"], capture_output=True, text=True,
-                         timeout=60, check=False).stdout
+    out = subprocess.run(
+        [SAVE[version], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
+    ).stdout
     family = "ip6" if version == 6 else "ip"
     chains: dict[str, list[Rule]] = {}
     seen: dict[str, Counter[str]] = {}
@@ -233,6 +272,5 @@ def _hooks(family: str, builtins: dict[str, list[str]]) -> list[Hook]:
         for i, rest in enumerate(rules):
             if rest.endswith(f"-j {JUMPS[builtin]}"):
                 earlier = tuple(r for r in rules[:i] if r.endswith("-j ACCEPT"))
-                hooks.append(Hook(f"{family} filter {builtin}", f"{JUMP} {JUMPS[builtin]}",
-                                  True, earlier))
+                hooks.append(Hook(f"{family} filter {builtin}", f"{JUMP} {JUMPS[builtin]}", True, earlier))
     return hooks

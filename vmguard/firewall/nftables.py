@@ -8,10 +8,8 @@ evaluates every base chain of a hook), so only our own table decides.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections import Counter
@@ -19,11 +17,11 @@ from typing import Any
 
 from vmguard.errors import FirewallError
 from vmguard.firewall import nftables_render as nr
+from vmguard.firewall import state
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.model import Ruleset, VmRules
 
 TIMEOUT = 300
-_VM_COMMENT = re.compile(r'comment "(addr=[^"]*)"')
 
 
 def _run(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,8 +62,10 @@ class NftablesBackend:
 
     def apply(self, ruleset: Ruleset) -> None:
         _nft(["-f", "-"], nr.replace_script(ruleset))
+        state.save(self.name, ruleset.vm_interfaces, {vm.name: vm for vm in ruleset.vms})
 
     def remove(self) -> bool:
+        state.forget(self.name)
         if not self._exists():
             return False
         _nft(["delete", "table", *nr.TABLE.split()])
@@ -77,24 +77,31 @@ class NftablesBackend:
         return any(t["family"] == "inet" and t["name"] == "vmguard" for t in tables)
 
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
-        """One small transaction; reads only the VM's own chain, never a large set."""
+        """One transaction of element deletions and additions; never lists a set.
+
+        The VM's old elements come from the record of what was loaded (state.py); if
+        there is none, or the kernel disagrees with it, a full apply is done instead.
+        """
         if not self._exists():
             raise FirewallError("table inet vmguard is missing: run a full apply first")
-        probe = VmRules(name, (), "")
-        old = self._vm_comment(nr.out_chain(probe))
-        script = _forget(probe, old) if old is not None else []
+        loaded = state.load(self.name)
+        if loaded is None:
+            return self.apply(ruleset)
+        old = nr.vm_elements(loaded[name]) if name in loaded else {}
+        new = nr.vm_elements(vm) if vm is not None else {}
+        gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
+        added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
+        script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
+        try:
+            if script:
+                _nft(["-f", "-"], "\n".join(script) + "\n")
+        except FirewallError:
+            return self.apply(ruleset)  # the record was stale: reload everything at once
+        loaded.pop(name, None)
         if vm is not None:
-            script += _add_vm(vm)
-        if script:
-            _nft(["-f", "-"], "\n".join(script) + "\n")
-
-    def _vm_comment(self, chain: str) -> str | None:
-        """The VM chain's comment (addresses, MAC); text listing: nft's JSON omits it."""
-        proc = _run(["list", "chain", *nr.TABLE.split(), chain])
-        if proc.returncode != 0:
-            return None
-        found = _VM_COMMENT.search(proc.stdout)
-        return found.group(1) if found else ""
+            loaded[name] = vm
+        state.save(self.name, ruleset.vm_interfaces, loaded)
+        return None
 
     def show(self) -> str:
         if not self._exists():
@@ -106,41 +113,6 @@ class NftablesBackend:
             return Snapshot(False)
         data = json.loads(_nft(["-j", "list", "table", *nr.TABLE.split()]))["nftables"]
         return snapshot_from_json(data)
-
-
-def _forget(probe: VmRules, comment: str) -> list[str]:
-    """Commands removing a VM's elements and chains, from its chain comment."""
-    fields = dict(part.split("=", 1) for part in comment.split() if "=" in part)
-    addrs = tuple(ipaddress.ip_address(a) for a in fields.get("addr", "").split(",") if a)
-    old = VmRules(probe.name, addrs, fields.get("mac", ""))
-    script = [f"delete element {nr.TABLE} {s} {{ {', '.join(items)} }}"
-              for s, items in _elements(old, keys_only=True) if items]
-    for chain in (nr.out_chain(old), nr.in_chain(old)):
-        script += [f"flush chain {nr.TABLE} {chain}", f"delete chain {nr.TABLE} {chain}"]
-    return script
-
-
-def _elements(vm: VmRules, keys_only: bool = False) -> list[tuple[str, list[str]]]:
-    out: list[tuple[str, list[str]]] = []
-    for v in (4, 6):
-        out.append((f"ids{v}", nr.id_elements(vm, v)))
-        for d in ("out", "in"):
-            items = nr.map_elements(vm, v, d)
-            out.append((f"{d}{v}", [i.split(" : ")[0] for i in items] if keys_only else items))
-    return out
-
-
-def _add_vm(vm: VmRules) -> list[str]:
-    script = [
-        f"add chain {nr.TABLE} {c} {{ comment {nr.quote(nr.vm_comment(vm))}; }}"
-        for c in (nr.out_chain(vm), nr.in_chain(vm))
-    ]
-    for chain, direction in ((nr.out_chain(vm), "out"), (nr.in_chain(vm), "in")):
-        script += [f"add rule {nr.TABLE} {chain} {r}" for r in nr.vm_rules(vm, direction)]
-    script += [f"add element {nr.TABLE} {s} {{ {', '.join(items)} }}" for s, items in _elements(vm) if items]
-    if vm.ipv6:
-        script.append(f"add element {nr.TABLE} v6_macs {{ {vm.mac} }}")
-    return script
 
 
 def _normal(obj: Any) -> Any:

@@ -1,30 +1,45 @@
 """The Ruleset in nftables syntax: the text `plan` shows is the text `apply` loads.
 
-Layout of table `inet vmguard` (packets from VM interfaces, in order):
+Table `inet vmguard`, packets from the VM interfaces, in order:
   input   -> vm_to_host: DHCP to the host, then from_vm
-  forward -> from_vm (routed and, through br_netfilter, bridged VM-to-VM traffic)
+  forward -> from_vm (routed, and through br_netfilter bridged VM-to-VM traffic)
           -> to_vm for traffic forwarded towards VMs
   output  -> host_to_vm: DHCP replies, then to_vm
-  from_vm: IPv6 -> from_vm6; anti-spoofing (address . MAC set); replies;
-           `ip saddr vmap @out4` jumps to the sender's own chain; default drop.
-The verdict maps make the per-packet cost one hash lookup whatever the number of VMs;
-each VM's chain holds only its own endpoints, commented with the endpoints' names.
+  from_vm: IPv6 -> from_vm6; anti-spoofing (address . MAC set); replies; then one
+           lookup of (VM address . protocol . destination . port) in the egress sets.
+Per-VM data lives only in set elements (commented "VM: endpoint"), never in per-VM
+rules or chains: the rule count is fixed, a new flow costs a hash lookup (exact
+endpoints) plus an interval lookup (networks, port ranges) whatever the number of VMs,
+and one VM is added or removed by a few element operations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from vmguard.firewall.model import LOG_BURST, LOG_RATE_PER_MINUTE, Flow, Ruleset, VmRules
-from vmguard.policy.model import Protocol
+from vmguard.errors import FirewallError
+from vmguard.firewall.model import (
+    LOG_BURST,
+    LOG_RATE_PER_MINUTE,
+    Flow,
+    IPAddress,
+    Ruleset,
+    VmRules,
+)
+from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
 JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
 ND_OUT = "{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert }"
 ND_IN = "{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }"
 LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
-_L4 = {4: {Protocol.ICMP: "icmp"}, 6: {Protocol.ICMP: "ipv6-icmp"}}
+_ADDR = {4: "ipv4_addr", 6: "ipv6_addr"}
 _FAMILY = {4: "ip", 6: "ip6"}
+_ICMP = {4: "icmp", 6: "ipv6-icmp"}
+# set name suffix -> key type after the VM's own address
+_KINDS = {"": " . inet_proto . {a} . inet_service", "_net": " . inet_proto . {a} . inet_service",
+          "_icmp": " . {a}"}
 
 
 def quote(text: str) -> str:
@@ -32,39 +47,108 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
 
 
-def out_chain(vm: VmRules) -> str:
-    return f"out_{vm.ident}"
+def flow_sets() -> list[tuple[str, int, str]]:
+    """(set name, IP version, suffix) of every per-VM flow set, e.g. ("out4_net", 4, "_net")."""
+    return [(f"{d}{v}{k}", v, k) for d in ("out", "in") for v in (4, 6) for k in _KINDS]
 
 
-def in_chain(vm: VmRules) -> str:
-    return f"in_{vm.ident}"
+@dataclass(frozen=True)
+class _Item:
+    kind: str  # set name suffix: "" (exact), "_net", "_icmp"
+    addr: IPAddress  # the VM's own address
+    net: IPNetwork  # the peer
+    proto: str = ""
+    port: PortRange | None = None
+
+    @property
+    def key(self) -> str:
+        if self.kind == "_icmp":
+            return f"{self.addr} . {self.net}"
+        peer = self.net.network_address if self.kind == "" else self.net
+        return f"{self.addr} . {self.proto} . {peer} . {self.port}"
+
+    def within(self, other: _Item) -> bool:
+        """Covered by `other` (same set, same VM address and protocol)?"""
+        ports = self.port is None or (other.port is not None and
+                                      other.port.first <= self.port.first <= self.port.last
+                                      <= other.port.last)
+        return (self.kind, self.addr, self.proto) == (other.kind, other.addr, other.proto) \
+            and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
 
 
-def vm_comment(vm: VmRules) -> str:
-    """The per-VM chain comment: what update_vm needs to remove this VM's elements later."""
-    return f"addr={','.join(str(a) for a in vm.addresses)} mac={vm.mac}"
+def _flow_items(vm: VmRules, flow: Flow, version: int) -> Iterator[_Item]:
+    for addr in vm.addresses_of(version):
+        for net in flow.nets_of(version):
+            if flow.protocol is Protocol.ICMP:
+                yield _Item("_icmp", addr, net)
+                continue
+            for port in flow.ports:
+                exact = net.num_addresses == 1 and port.first == port.last
+                yield _Item("" if exact else "_net", addr, net, flow.protocol.value, port)
 
 
-def _flow_rule(flow: Flow, version: int, side: str) -> str | None:
-    nets = flow.nets_of(version)
-    if not nets:
-        return None
-    match = f"{_FAMILY[version]} {side} {{ {', '.join(str(n) for n in nets)} }}"
-    if flow.protocol is Protocol.ICMP:
-        proto = f"meta l4proto {_L4[version][Protocol.ICMP]}"
-    else:
-        proto = f"{flow.protocol.value} dport {{ {', '.join(str(p) for p in flow.ports)} }}"
-    return f"{match} {proto} accept comment {quote(flow.name)}"
+def _minimal(items: dict[_Item, str]) -> dict[_Item, str]:
+    """Interval sets refuse overlapping elements: keep only those no other one covers."""
+    keep = {i: n for i, n in items.items()
+            if i.kind == "" or not any(o != i and i.within(o) for o in items)}
+    starts: dict[tuple[object, ...], str] = {}
+    for item, name in keep.items():
+        start = (item.kind, item.addr, item.proto, item.net.network_address,
+                 item.port.first if item.port else None)
+        if start in starts and item.kind:
+            raise FirewallError(f"endpoints {starts[start]!r} and {name!r} overlap partly; "
+                                "nftables cannot hold both: merge them in the policy")
+        starts[start] = name
+    return keep
 
 
-def vm_rules(vm: VmRules, direction: str) -> list[str]:
-    """The rules of one VM's egress ("out") or ingress ("in") chain."""
-    flows, side = (vm.egress, "daddr") if direction == "out" else (vm.ingress, "saddr")
-    rules = [r for f in flows for v in (4, 6) if (r := _flow_rule(f, v, side))]
-    if vm.log_denied:
-        prefix = quote(f"vmguard deny {direction} {vm.name[:60]}: ")
-        rules.append(f'{LIMIT} log prefix {prefix} level warn comment "log denied"')
-    return rules
+def vm_elements(vm: VmRules) -> dict[str, list[str]]:
+    """Every set element of one VM, keyed by set name, each key once, with its comment."""
+    elements: dict[str, list[str]] = {}
+    for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
+        items: dict[_Item, str] = {}
+        for flow in flows:
+            for v in (4, 6):
+                for item in _flow_items(vm, flow, v):
+                    items.setdefault(item, flow.name)
+        for item, name in _minimal(items).items():
+            elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
+                f"{item.key} comment {quote(f'{vm.name}: {name}')}")
+    for v in (4, 6):
+        addrs = vm.addresses_of(v)
+        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in addrs]
+        if vm.log_denied:
+            elements[f"log{v}"] = [str(a) for a in addrs]
+    if vm.ipv6:
+        elements["v6_macs"] = [vm.mac]
+    return {s: items for s, items in elements.items() if items}
+
+
+def keys_only(elements: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The same elements without comments, as `delete element` wants them."""
+    return {s: [e.split(" comment ")[0] for e in items] for s, items in elements.items()}
+
+
+def _set(name: str, type_: str, items: list[str], interval: bool = False) -> str:
+    flags = " flags interval;" if interval else ""
+    body = f" elements = {{ {', '.join(items)} }};" if items else ""
+    return f"\tset {name} {{ type {type_};{flags}{body} }}"
+
+
+def _sets(rs: Ruleset) -> Iterator[str]:
+    per_vm = [vm_elements(vm) for vm in rs.vms]
+
+    def items(name: str) -> list[str]:
+        return [e for elements in per_vm for e in elements.get(name, ())]
+
+    yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
+    yield _set("v6_macs", "ether_addr", items("v6_macs"))
+    for v, addr in _ADDR.items():
+        yield _set(f"ids{v}", f"{addr} . ether_addr", items(f"ids{v}"))
+        yield _set(f"log{v}", addr, items(f"log{v}"))
+    for name, v, kind in flow_sets():
+        type_ = _ADDR[v] + _KINDS[kind].format(a=_ADDR[v])
+        yield _set(name, type_, items(name), interval=kind != "")
 
 
 def _chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
@@ -75,102 +159,60 @@ def _chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
     yield "\t}"
 
 
-def _elements(items: list[str]) -> str:
-    return f" elements = {{ {', '.join(items)} }};" if items else ""
-
-
-def id_elements(vm: VmRules, version: int) -> list[str]:
-    return [f"{a} . {vm.mac}" for a in vm.addresses_of(version)]
-
-
-def map_elements(vm: VmRules, version: int, direction: str) -> list[str]:
-    chain = out_chain(vm) if direction == "out" else in_chain(vm)
-    return [f"{a} : jump {chain}" for a in vm.addresses_of(version)]
-
-
-def _sets(rs: Ruleset) -> Iterator[str]:
-    ifaces = [quote(i) for i in rs.vm_interfaces]
-    yield f"\tset vm_ifaces {{ type ifname;{_elements(ifaces)} }}"
-    for v, addr in ((4, "ipv4_addr"), (6, "ipv6_addr")):
-        ids = [e for vm in rs.vms for e in id_elements(vm, v)]
-        yield f"\tset ids{v} {{ type {addr} . ether_addr;{_elements(ids)} }}"
-    v6 = sorted({vm.mac for vm in rs.vms if vm.ipv6})
-    yield f"\tset v6_macs {{ type ether_addr;{_elements(v6)} }}"
-
-
-def _maps(rs: Ruleset) -> Iterator[str]:
-    for v, addr in ((4, "ipv4_addr"), (6, "ipv6_addr")):
-        for d in ("out", "in"):
-            items = [e for vm in rs.vms for e in map_elements(vm, v, d)]
-            yield f"\tmap {d}{v} {{ type {addr} : verdict;{_elements(items)} }}"
-
-
 def _spoof(rs: Ruleset, match: str, what: str) -> list[str]:
-    log = (
-        [f'{match} {LIMIT} log prefix "vmguard spoofed {what}: " level warn comment "log spoofed {what}"']
-        if rs.log_denied
-        else []
-    )
-    return [*log, f'{match} drop comment "anti-spoofing: {what} is not a known VM\'s"']
+    log = [f'{match} {LIMIT} log prefix "vmguard spoofed: " level warn comment "log spoofed {what}"']
+    return [*(log if rs.log_denied else []),
+            f'{match} drop comment "anti-spoofing: {what} is not a known VM\'s"']
+
+
+def _lookups(v: int, direction: str) -> list[str]:
+    """The per-VM allow lookups: `vm` is the VM's side of the packet, `peer` the other."""
+    fam, name = _FAMILY[v], f"{direction}{v}"
+    vm, peer = ("saddr", "daddr") if direction == "out" else ("daddr", "saddr")
+    concat = f"{fam} {vm} . meta l4proto . {fam} {peer} . th dport"
+    what = "egress" if direction == "out" else "ingress"
+    return [
+        f'{concat} @{name} accept comment "per-VM {what} endpoints"',
+        f'{concat} @{name}_net accept comment "per-VM {what} networks and port ranges"',
+        f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp accept '
+        f'comment "per-VM {what} ICMP"',
+        f'{fam} {vm} @log{v} {LIMIT} log prefix "vmguard deny {direction}: " level warn '
+        f'comment "log denied {what}"',
+    ]
 
 
 def _shared_chains(rs: Ruleset) -> Iterator[str]:
-    yield from _chain(
-        "from_vm",
-        [
-            'meta nfproto ipv6 jump from_vm6 comment "IPv6 from VMs"',
-            *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
-            'ct state established,related accept comment "replies"',
-            'ip saddr vmap @out4 comment "per-VM egress"',
-            'drop comment "default deny from VMs"',
-        ],
-    )
-    yield from _chain(
-        "from_vm6",
-        [
-            'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
-            f'icmpv6 type {ND_OUT} ip6 hoplimit 255 accept comment "neighbour discovery"',
-            *_spoof(rs, "ip6 saddr . ether saddr != @ids6", "IPv6 address and MAC"),
-            'ct state established,related accept comment "replies"',
-            'ip6 saddr vmap @out6 comment "per-VM egress"',
-            'drop comment "default deny from VMs"',
-        ],
-    )
-    yield from _chain(
-        "to_vm",
-        [
-            'ct state established,related accept comment "replies"',
-            f'icmpv6 type {ND_IN} ip6 hoplimit 255 accept comment "neighbour discovery"',
-            'ip daddr vmap @in4 comment "per-VM ingress"',
-            'ip6 daddr vmap @in6 comment "per-VM ingress"',
-            'drop comment "default deny to VMs"',
-        ],
-    )
-    yield from _chain(
-        "vm_to_host",
-        [
-            'udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
-            'jump from_vm comment "same rules as forwarded traffic"',
-        ],
-    )
-    yield from _chain(
-        "host_to_vm",
-        [
-            'udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
-            'jump to_vm comment "same rules as forwarded traffic"',
-        ],
-    )
+    yield from _chain("from_vm", [
+        'meta nfproto ipv6 jump from_vm6 comment "IPv6 from VMs"',
+        *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
+        'ct state established,related accept comment "replies"',
+        *_lookups(4, "out"),
+        'drop comment "default deny from VMs"'])
+    yield from _chain("from_vm6", [
+        'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
+        f'icmpv6 type {ND_OUT} ip6 hoplimit 255 accept comment "neighbour discovery"',
+        *_spoof(rs, "ip6 saddr . ether saddr != @ids6", "IPv6 address and MAC"),
+        'ct state established,related accept comment "replies"',
+        *_lookups(6, "out"),
+        'drop comment "default deny from VMs"'])
+    yield from _chain("to_vm", [
+        'ct state established,related accept comment "replies"',
+        f'icmpv6 type {ND_IN} ip6 hoplimit 255 accept comment "neighbour discovery"',
+        *_lookups(4, "in"),
+        *_lookups(6, "in"),
+        'drop comment "default deny to VMs"'])
+    yield from _chain("vm_to_host", [
+        'udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
+        'jump from_vm comment "same rules as forwarded traffic"'])
+    yield from _chain("host_to_vm", [
+        'udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
+        'jump to_vm comment "same rules as forwarded traffic"'])
 
 
 BASE_CHAINS = {  # base chain -> (hook, its jumps: (match, target, what))
     "input": ("input", [("iifname", "vm_to_host", "VM traffic to the host")]),
-    "forward": (
-        "forward",
-        [
-            ("iifname", "from_vm", "traffic forwarded from VMs"),
-            ("oifname", "to_vm", "traffic forwarded to VMs"),
-        ],
-    ),
+    "forward": ("forward", [("iifname", "from_vm", "traffic forwarded from VMs"),
+                            ("oifname", "to_vm", "traffic forwarded to VMs")]),
     "output": ("output", [("oifname", "host_to_vm", "host traffic to VMs")]),
 }
 
@@ -182,24 +224,18 @@ def _base_chains() -> Iterator[str]:
         yield from _chain(name, rules, head)
 
 
-def vm_chains(vm: VmRules) -> Iterator[str]:
-    head = f"comment {quote(vm_comment(vm))}"
-    yield from _chain(out_chain(vm), vm_rules(vm, "out"), head)
-    yield from _chain(in_chain(vm), vm_rules(vm, "in"), head)
-
-
 def render(rs: Ruleset) -> str:
-    """The whole table. Order matters: sets, then the chains maps point to, then maps."""
-    lines = [f"table {TABLE} {{", *_sets(rs)]
-    for vm in rs.vms:
-        lines.extend(vm_chains(vm))
-    lines.extend(_maps(rs))
-    lines.extend(_shared_chains(rs))
-    lines.extend(_base_chains())
-    lines.append("}")
+    """The whole table: the sets first, then the chains that look them up."""
+    lines = [f"table {TABLE} {{", *_sets(rs), *_shared_chains(rs), *_base_chains(), "}"]
     return "\n".join(lines) + "\n"
 
 
 def replace_script(rs: Ruleset) -> str:
     """One transaction: create-if-absent, delete, define. nft applies all of it or nothing."""
     return f"table {TABLE}\ndelete table {TABLE}\n{render(rs)}"
+
+
+def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:
+    """`add element` / `delete element` commands for the given elements."""
+    return [f"{verb} element {TABLE} {s} {{ {', '.join(items)} }}"
+            for s, items in elements.items() if items]
