@@ -8,7 +8,7 @@ the driver cannot make go to `manual`, so the admin sees them instead of losing 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -226,50 +226,40 @@ def _displays(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
             )
 
 
+def _usb(f: VmFacts) -> str:
+    if not (f.usb.controllers or f.usb.redirections):
+        return ""
+    return f"controllers {','.join(f.usb.controllers) or '-'}, {f.usb.redirections} redirection(s)"
+
+
+def _ports(kind: str) -> Callable[[VmFacts], str]:
+    return lambda f: ", ".join(f"{p.kind}{p.index} ({p.mode})" for p in f.ports if p.kind == kind)
+
+
+AGENTS = ("qemu-ga", "vbox-guest-control")
+# Devices a policy switches off: (key under spec.devices, action, what the VM has, or "").
+DEVICES: tuple[tuple[str, Action, Callable[[VmFacts], str]], ...] = (
+    ("usb", Action.REMOVE_USB, _usb),
+    ("audio", Action.REMOVE_AUDIO, lambda f: (f.audio.driver or "enabled") if f.audio.enabled else ""),
+    ("serial_ports", Action.REMOVE_SERIAL_PORTS, _ports("serial")),
+    ("parallel_ports", Action.REMOVE_PARALLEL_PORTS, _ports("parallel")),
+    (
+        "host_devices",
+        Action.REMOVE_HOST_DEVICES,
+        lambda f: ", ".join(f"{h.kind} {h.address}" for h in f.host_devices),
+    ),
+    (
+        "guest_agent",
+        Action.REMOVE_GUEST_AGENT,
+        lambda f: ", ".join(c.name for c in f.channels if c.kind in AGENTS),
+    ),
+)
+
+
 def _devices(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
-    dev = policy.devices
-    off = Toggle.DISABLED
-    usb = facts.usb
-    checks = (
-        (
-            dev.usb,
-            bool(usb.controllers or usb.redirections),
-            Action.REMOVE_USB,
-            "usb",
-            f"controllers {','.join(usb.controllers) or '-'}, {usb.redirections} redirection(s)",
-        ),
-        (dev.audio, facts.audio.enabled, Action.REMOVE_AUDIO, "audio", facts.audio.driver or "enabled"),
-        (
-            dev.serial_ports,
-            any(p.kind == "serial" for p in facts.ports),
-            Action.REMOVE_SERIAL_PORTS,
-            "serial_ports",
-            "present",
-        ),
-        (
-            dev.parallel_ports,
-            any(p.kind == "parallel" for p in facts.ports),
-            Action.REMOVE_PARALLEL_PORTS,
-            "parallel_ports",
-            "present",
-        ),
-        (
-            dev.host_devices,
-            bool(facts.host_devices),
-            Action.REMOVE_HOST_DEVICES,
-            "host_devices",
-            ", ".join(f"{h.kind} {h.address}" for h in facts.host_devices),
-        ),
-        (
-            dev.guest_agent,
-            any(c.kind in ("qemu-ga", "vbox-guest-control") for c in facts.channels),
-            Action.REMOVE_GUEST_AGENT,
-            "guest_agent",
-            "present",
-        ),
-    )
-    for toggle, present, action, key, current in checks:
-        if toggle is off and present:
+    for key, action, present in DEVICES:
+        current = present(facts)
+        if getattr(policy.devices, key) is Toggle.DISABLED and current:
             yield _Want(action, f"spec.devices.{key}", key, current, "absent")
 
 

@@ -39,7 +39,8 @@ PIECES = {
     "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev>",
     "agent": "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
 }
-# libvirt itself refuses some mixes (one input share name twice; spicevmc without SPICE).
+# libvirt itself refuses some mixes (one share name twice, spicevmc without SPICE, USB
+# devices without a USB controller).
 CONFLICTS = [{"input_rw", "input_ro"}]
 
 
@@ -47,7 +48,8 @@ def _valid(chosen: frozenset[str]) -> bool:
     if any(pair <= chosen for pair in CONFLICTS):
         return False
     needs_spice = {"vdagent", "redir"} & chosen
-    return not needs_spice or "spice" in chosen
+    needs_usb = {"redir", "tablet"} & chosen  # the test driver adds no default controller
+    return (not needs_spice or "spice" in chosen) and (not needs_usb or "xhci" in chosen)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
