@@ -14,7 +14,7 @@ import pytest
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
 from vmguard.quarantine.content import executable_format, type_allowed
-from vmguard.quarantine.detect import Detector, _Worker
+from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import colliding, name_reasons, shown
 
@@ -82,26 +82,34 @@ def proc_status(pid: int) -> dict[str, str]:
 
 def test_libmagic_worker_runs_confined():
     require_root()
-    worker = _Worker(timeout=10)
-    try:
-        assert worker.ask(b"hello\n") == "text/plain"  # loaded and confined by now
-        status = proc_status(worker.proc.pid)
+    with Detector(workers=1) as detector:
+        assert detector.submit(b"hello\n").result() == "text/plain"  # loaded and confined
+        pid = detector.workers[0].proc.pid
+        status = proc_status(pid)
         assert status["Uid"].split()[0] == "65534" and status["Groups"].strip() == ""
-        limits = Path(f"/proc/{worker.proc.pid}/limits").read_text()
+        limits = Path(f"/proc/{pid}/limits").read_text()
         assert "Max address space         268435456" in limits
         assert "Max open files            3" in limits
         assert "Max file size             0" in limits
-        assert sorted(os.listdir(f"/proc/{worker.proc.pid}/fd")) == ["0", "1", "2"]
-    finally:
-        worker.close()
+        assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["0", "1", "2"]
 
 
 def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
     with Detector(workers=1, timeout=0.5) as detector:
         assert detector.submit(b"hello\n").result() == "text/plain"
-        worker = detector.workers[0]
-        os.kill(worker.proc.pid, signal.SIGSTOP)  # a libmagic stuck in a loop
+        stuck = detector.workers[0].proc
+        os.kill(stuck.pid, signal.SIGSTOP)  # a libmagic stuck in a loop
         start = time.monotonic()
-        assert detector.submit(b"hello\n").result() is None
-        assert time.monotonic() - start < 5 and not worker.alive
-        assert detector.submit(b"{}").result() == "application/json"  # a new worker
+        first, second = detector.submit(b"hello\n"), detector.submit(b"{}")
+        assert first.result() is None  # that file's type stays unknown: rejected
+        assert time.monotonic() - start < 5 and stuck.poll() is not None
+        assert second.result() == "application/json"  # handed on to a new worker
+        assert detector.workers[0].proc.pid != stuck.pid
+
+
+def test_pipelined_answers_come_back_to_the_right_files():
+    heads = [b"plain text %d\n" % i if i % 3 else b'{"n": %d}' % i for i in range(500)]
+    with Detector(workers=2) as detector:
+        pending = [detector.submit(h) for h in heads]
+        got = [p.result() for p in pending]
+    assert got == ["text/plain" if i % 3 else "application/json" for i in range(500)]

@@ -1,9 +1,11 @@
 """Content-type detection through a pool of sandboxed libmagic workers (magic_worker.py).
 
 Each worker is a separate process started with close_fds (it never sees the
-destination), a minimal environment, and its own rlimits; every answer has a deadline,
-and a worker that misses it is killed and replaced. The pool runs beside the copy, so
-detection of one file overlaps the copying of the next.
+destination), a minimal environment, and its own rlimits. Requests are pipelined: the
+copy loop writes a file's head to the least busy worker and goes on copying; answers
+are collected whenever they are ready, without threads. A worker that keeps one request
+longer than the deadline (or dies) is killed; that file's type is unknown (None), and
+the worker's other requests go to a fresh worker.
 """
 
 from __future__ import annotations
@@ -13,56 +15,49 @@ import select
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # seconds per file; libmagic on a few hundred bytes takes milliseconds
-MAX_PENDING = 512  # bounds the memory held by heads waiting for an answer
+IN_FLIGHT = 64  # requests per worker: 64 x (512 + 4) bytes stays below a pipe's buffer
+_FRAME = struct.Struct("!I")
 
 
 class _Worker:
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-            cwd="/",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            close_fds=True, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, cwd="/",
         )
+        self.fd = self.proc.stdout.fileno()
+        self.waiting: deque[tuple[int, bytes]] = deque()  # (ticket, head), oldest first
+        self.since = time.monotonic()  # when the oldest request started to wait
+        self.buffer = b""
 
-    def ask(self, head: bytes) -> str | None:
-        """The MIME type of head, or None if the worker failed or ran out of time."""
-        try:
-            os.write(self.proc.stdin.fileno(), struct.pack("!I", len(head)) + head)
-            deadline = time.monotonic() + self.timeout
-            size = struct.unpack("!I", self._read(4, deadline))[0]
-            return self._read(size, deadline).decode("ascii", "replace") or None
-        except (OSError, TimeoutError, EOFError):
-            self.close()
+    def send(self, ticket: int, head: bytes) -> None:
+        if not self.waiting:
+            self.since = time.monotonic()
+        self.waiting.append((ticket, head))
+        os.write(self.proc.stdin.fileno(), _FRAME.pack(len(head)) + head)
+
+    def receive(self) -> list[tuple[int, str | None]] | None:
+        """Answers that arrived (call when readable); None if the worker died."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
             return None
-
-    def _read(self, size: int, deadline: float) -> bytes:
-        fd, data = self.proc.stdout.fileno(), b""
-        while len(data) < size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, size - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
-        return data
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
+        self.buffer += chunk
+        answers = []
+        while len(self.buffer) >= 4:
+            size = _FRAME.unpack_from(self.buffer)[0]
+            if len(self.buffer) < 4 + size:
+                break
+            answer, self.buffer = self.buffer[4:4 + size], self.buffer[4 + size:]
+            answers.append((self.waiting.popleft()[0], answer.decode("ascii", "replace") or None))
+            self.since = time.monotonic()
+        return answers
 
     def close(self) -> None:
         self.proc.kill()
@@ -71,38 +66,74 @@ class _Worker:
         self.proc.stdout.close()
 
 
+class Pending:
+    """The type of one submitted head, once the pool has it."""
+
+    def __init__(self, detector: Detector, ticket: int) -> None:
+        self.detector, self.ticket = detector, ticket
+
+    def result(self) -> str | None:
+        return self.detector.result(self.ticket)
+
+
 class Detector:
-    """`with Detector() as d: future = d.submit(head)`; results in submission order."""
+    """`with Detector() as d: pending = d.submit(head); ...; pending.result()`."""
 
     def __init__(self, workers: int | None = None, timeout: float = TIMEOUT) -> None:
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
-        self.local = threading.local()
         self.workers: list[_Worker] = []
-        self.lock = threading.Lock()
-        self.pool = ThreadPoolExecutor(self.size, thread_name_prefix="vmguard-magic")
-        self.pending: deque[Future] = deque()
+        self.answers: dict[int, str | None] = {}
+        self.tickets = 0
 
     def __enter__(self) -> Detector:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
         for worker in self.workers:
-            if worker.alive:
-                worker.close()
+            worker.close()
+        self.workers = []
 
-    def submit(self, head: bytes) -> Future:
-        while len(self.pending) >= MAX_PENDING:
-            self.pending.popleft().result()
-        future = self.pool.submit(self._detect, head)
-        self.pending.append(future)
-        return future
+    def submit(self, head: bytes) -> Pending:
+        self._collect(block=False)
+        if len(self.workers) < self.size:
+            self.workers.append(_Worker())
+        worker = min(self.workers, key=lambda w: len(w.waiting))
+        while len(worker.waiting) >= IN_FLIGHT:
+            self._collect(block=True)
+            worker = min(self.workers, key=lambda w: len(w.waiting))
+        self.tickets += 1
+        worker.send(self.tickets, head)
+        return Pending(self, self.tickets)
 
-    def _detect(self, head: bytes) -> str | None:
-        worker = getattr(self.local, "worker", None)
-        if worker is None or not worker.alive:
-            worker = self.local.worker = _Worker(self.timeout)
-            with self.lock:
-                self.workers.append(worker)
-        return worker.ask(head)
+    def result(self, ticket: int) -> str | None:
+        while ticket not in self.answers:
+            self._collect(block=True)
+        return self.answers.pop(ticket)
+
+    def _collect(self, block: bool) -> None:
+        busy = [w for w in self.workers if w.waiting]
+        if not busy:
+            return
+        wait = max(0.0, min(w.since for w in busy) + self.timeout - time.monotonic())
+        ready = select.select([w.fd for w in busy], [], [], wait if block else 0)[0]
+        for worker in busy:
+            if worker.fd in ready:
+                answers = worker.receive()
+                if answers is None:
+                    self._replace(worker)
+                else:
+                    self.answers.update(answers)
+            elif time.monotonic() - worker.since >= self.timeout:
+                self._replace(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a stuck or dead worker: its oldest request gets no type, the rest go on."""
+        worker.close()
+        self.workers.remove(worker)
+        ticket, _ = worker.waiting.popleft()
+        self.answers[ticket] = None
+        fresh = _Worker()
+        self.workers.append(fresh)
+        for ticket, head in worker.waiting:
+            fresh.send(ticket, head)

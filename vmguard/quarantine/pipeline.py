@@ -9,7 +9,6 @@ quarantine root with O_NOFOLLOW and checked against the inode the walk saw.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from vmguard.policy.model import QuarantinePolicy
@@ -17,7 +16,7 @@ from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons
 from vmguard.quarantine.copy import BUFFER_SIZE, Content, Refused, copy_fd, open_source
 from vmguard.quarantine.destination import Destination
-from vmguard.quarantine.detect import Detector
+from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.scanner import scan
 from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
@@ -28,7 +27,7 @@ class _Outcome:
     node: Node
     content: Content | None = None
     refused: Refused | None = None
-    mime: Future | None = None
+    mime: Pending | None = None
     scanner: tuple[Reason | None, str] | None = None
 
 
