@@ -337,3 +337,9 @@ def test_nat_loopback_reachability_follows_the_settings_version(tmp_path: Path) 
     assert read_settings_file(path).extra["nic0.localhost_reachable"] == "false"  # 7.0 default
     internal = read_settings_file(VBOX / "Marvint-dev__Samba-AD__Debian.vbox")
     assert "nic0.localhost_reachable" not in internal.extra  # NAT only in DisabledModes
+
+
+def test_same_named_vms_in_a_folder_are_told_apart() -> None:
+    names = VboxFileDriver(str(VBOX / "*.vbox")).list_vms()
+    assert "Ubuntu (bulletbeall__ITLS__Ubuntu.vbox)" in names
+    assert "Ubuntu" not in names and "WinXP" in names

@@ -18,7 +18,8 @@ def _plan_text(target: Target, plan: Plan) -> list[str]:
     head = f"{plan.vm} ({target.connection.name}, policy {plan.policy}, {plan.power_state.value})"
     if plan.empty:
         return [f"{head}: nothing to change"]
-    lines = [f"{head}: {len(plan.changes)} change(s)"]
+    manual = f", {len(plan.manual)} to do by hand" if plan.manual else ""
+    lines = [f"{head}: {len(plan.changes)} change(s){manual}"]
     lines += [f"  {c}" for c in plan.changes]
     lines += [f"  manual: {c}" for c in plan.manual]
     return lines
@@ -115,13 +116,15 @@ def _facts_line(target: Target, facts: VmFacts) -> str:
     shares = ",".join(f"{s.name}:{'ro' if s.read_only else 'rw'}" for s in facts.shared_folders)
     policy = target.entry.policy.name if target.entry else "-"
     return (
-        f"{facts.name:24} {target.connection.name:10} {facts.power_state.value:8} "
+        f"{target.vm:24} {target.connection.name:10} {facts.power_state.value:8} "
         f"policy={policy} nics={nics} shares={shares or 'none'} "
         f"clipboard={facts.clipboard.value.value} dnd={facts.drag_and_drop.value.value} "
         f"usb={','.join(facts.usb.controllers) or 'none'} "
         f"audio={'on' if facts.audio.enabled else 'off'} "
         f"display={','.join(d.protocol.value for d in facts.displays) or 'none'} "
         f"ports={len(facts.ports)} hostdev={len(facts.host_devices)}"
+        + (f" unknown={len(facts.unknown)}" if facts.unknown else "")
+        + (f" snapshots-differ={len(facts.snapshots)}" if facts.snapshots else "")
     )
 
 

@@ -45,7 +45,7 @@ class VboxFileDriver:
         named = [(read_settings_file(f).name, f) for f in files]
         counts = Counter(name for name, _ in named)
         # VM names are unique per VirtualBox host, not across a folder of copied files.
-        self.files = {name if counts[name] == 1 else f"{name} ({f})": f for name, f in named}
+        self.files = {name if counts[name] == 1 else f"{name} ({f.name})": f for name, f in named}
 
     def list_vms(self) -> list[str]:
         return sorted(self.files)
