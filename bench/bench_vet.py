@@ -51,7 +51,7 @@ def make_small(src: Path, count: int) -> None:
         if i % 1000 == 0:
             d.mkdir()
         line = b" ".join(random.choice(words) for _ in range(8)) + b"\n"
-        (d / f"f{i:06}.txt").write_bytes((b"%d " % i + line * 100)[:4096])
+        (d / f"f{i:06}.txt").write_bytes((b"event %d " % i + line * 100)[:4096])
 
 
 def warm(src: Path) -> None:

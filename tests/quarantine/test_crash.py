@@ -32,7 +32,7 @@ spec:
     allow_types: [text/plain, application/json]
 """
 PROMOTION = {"staged", "synced", "committed", "renamed", "published"}
-STEP = 5  # and every fifth of the other points (walk, open, copy)
+STEP = 10  # and every tenth of the other points (walk, open, copy)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def check_complete(pub: Path, expected: dict[str, bytes]) -> None:
 
 
 def kill_points(q: Path, pub: Path) -> list[int]:
-    """Every promotion step and every fifth other step one vet of this quarantine takes
+    """Every promotion step and every tenth other step one vet of this quarantine takes
     (numbered as the killed process, running the same code on the same data, counts)."""
     seen = []
     hooks.set_hook(lambda point, path: seen.append(point))
