@@ -37,7 +37,7 @@ def sha256(path: Path) -> str:
 def libguestfs_tcg():
     """Needs Debian's python3-guestfs; the environment is restored afterwards."""
     require_root()
-    require_tools("mkfs.ext4", "rpm", "rpmbuild", "db5.3_load")
+    require_tools("mkfs.ext4", "rpm", "rpmbuild", "db5.3_load", "qemu-img")
     try:
         import guestfs  # noqa: F401
     except ImportError:
@@ -61,8 +61,19 @@ class Inspected:
     vm: VmFacts
 
 
+FORMATS = {".img": "raw", ".qcow2": "qcow2", ".vdi": "vdi"}
+
+
 def vm_facts(name: str, image: Path, state: PowerState = PowerState.OFF) -> VmFacts:
-    return VmFacts(name=name, driver="libvirt", power_state=state, disks=(Disk(str(image), "raw"),))
+    disk = Disk(str(image), FORMATS[image.suffix])
+    return VmFacts(name=name, driver="libvirt", power_state=state, disks=(disk,))
+
+
+def converted(image: Path, fmt: str) -> Path:
+    """The image in another format: VirtualBox's VDI, QEMU's qcow2."""
+    target = image.with_suffix(f".{fmt}")
+    images.run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(image), str(target)])
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -81,22 +92,28 @@ def guest_images(tmp_path_factory, libguestfs_tcg) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def disk_images(guest_images) -> dict[str, Path]:
+    """What the inspection reads: each format a driver can hand over (libvirt raw and
+    qcow2, VirtualBox VDI), one per guest."""
+    return {
+        "dpkg": converted(guest_images["dpkg"], "vdi"),
+        "rpm": guest_images["rpm"],
+        "rpm-sqlite": converted(guest_images["rpm-sqlite"], "qcow2"),
+    }
+
+
+@pytest.fixture(scope="session")
 def guest_cache(tmp_path_factory) -> GuestCache:
     return GuestCache(tmp_path_factory.mktemp("guest-cache"))
 
 
 @pytest.fixture(scope="session")
-def inspected(guest_images, guest_cache) -> dict[str, Inspected]:
+def inspected(disk_images, guest_cache) -> dict[str, Inspected]:
     """Each image inspected once (one appliance boot each, both at once: a TCG appliance
     uses about one core), hashed in full before and after."""
-    with ThreadPoolExecutor(max_workers=len(guest_images)) as pool:
-        found = dict(
-            zip(
-                guest_images,
-                pool.map(_inspect_once, guest_images.items(), [guest_cache] * len(guest_images)),
-                strict=True,
-            )
-        )
+    with ThreadPoolExecutor(max_workers=len(disk_images)) as pool:
+        jobs = pool.map(_inspect_once, disk_images.items(), [guest_cache] * len(disk_images))
+        found = dict(zip(disk_images, jobs, strict=True))
     for kind, item in found.items():
         print(f"\n{kind}: inspected in {item.facts.seconds:.1f} s")
     return found

@@ -173,28 +173,31 @@ def test_cache_key_follows_content_mtime_and_size(inspected, tmp_path):
     assert cache_key(disks, True) != cache_key(disks, False)
 
 
-def test_timeout_kills_the_appliance_and_leaves_the_image(guest_images):
+def test_timeout_kills_the_appliance_and_leaves_the_image(guest_images, monkeypatch):
     image = guest_images["rpm"]
-    before, appliances = sha256(image), _appliances()
+    before = sha256(image)
+    # Every process of this inspection (worker, libguestfs's recovery process, qemu)
+    # inherits this mark in its environment; other test runs' appliances do not.
+    mark = f"VMG_PROBE_{os.getpid()}_{time.monotonic_ns()}"
+    monkeypatch.setenv(mark, "1")
     start = time.monotonic()
     with pytest.raises(GuestError, match="timed out after 4 s"):
         inspect_disks([(str(image), "raw")], timeout=4)
     assert time.monotonic() - start < 15
     assert sha256(image) == before
     time.sleep(0.5)  # SIGKILLed processes are reaped by init
-    assert _appliances() - appliances == set()  # no worker, recovery process or qemu left
+    assert _marked(mark.encode()) == {}  # no worker, recovery process or qemu left
 
 
-def _appliances() -> set[str]:
-    """Processes of vmguard's inspection worker and of libguestfs appliances."""
-    found = set()
+def _marked(mark: bytes) -> dict[str, bytes]:
+    """pid -> command line of every process whose environment has the mark."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if mark + b"=" in Path(f"/proc/{pid}/environ").read_bytes():
+                found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()[:200]
         except OSError:
             continue
-        if b"vmguard.guest.worker" in cmdline or b"guestfs" in cmdline:
-            found.add(pid)
     return found
 
 

@@ -75,11 +75,16 @@ def _run_worker(request: dict, timeout: float) -> dict:
 
 def _kill_session(sid: int) -> None:
     """SIGKILL every process in the session the worker leads (libguestfs puts the
-    appliance's qemu in a process group of its own, so killpg would miss it)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _session_of(entry) == sid:
+    appliance's qemu in a process group of its own, so killpg would miss it). Repeated
+    until none is left: a process may fork while /proc is being read."""
+    for _ in range(100):
+        members = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _session_of(e) == sid]
+        if not members:
+            return
+        for pid in members:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def _session_of(proc_dir: Path) -> int | None:
