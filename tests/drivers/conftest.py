@@ -56,9 +56,11 @@ def testnode_uri() -> str:
 
 # Devices a batch policy forbids, for domains defined on the real daemon (never booted
 # like this: vmguard applies the policy first). The NIC sits on a defined-only network.
-FORBIDDEN = """
+FORBIDDEN_NICS = """
     <interface type='network'><source network='{nat}'/><model type='virtio'/></interface>
     <interface type='user'><model type='e1000'/></interface>
+"""
+FORBIDDEN = """
     <filesystem type='mount' accessmode='passthrough'>
       <source dir='/home'/><target dir='home'/>
     </filesystem>
@@ -85,13 +87,15 @@ def nat_network(libvirt_conn):
     net.undefine()
 
 
-def forbidden_xml(factory, nat: str) -> str:
-    """The infra test domain's XML with every setting the batch policy forbids added."""
+def forbidden_xml(factory, nat: str | None) -> str:
+    """The infra test domain's XML with every setting the batch policy forbids added
+    (the NICs only with a NAT network to put one on)."""
     root = etree.fromstring(factory.xml().encode())
     devices = root.find("devices")
     for usb in devices.findall("controller[@type='usb']"):
         devices.remove(usb)
     etree.SubElement(devices, "controller", type="usb", index="0", model="qemu-xhci")
-    for el in etree.fromstring(f"<d>{FORBIDDEN.format(nat=nat)}</d>"):
+    nics = FORBIDDEN_NICS.format(nat=nat) if nat else ""
+    for el in etree.fromstring(f"<d>{nics}{FORBIDDEN}</d>"):
         devices.append(el)
     return etree.tostring(root, encoding="unicode")
