@@ -17,6 +17,7 @@ from tests.quarantine.conftest import ELF, published_files, rules, snapshot, wri
 from tests.support.require import require_root
 from vmguard.errors import VetError, VetInputError
 from vmguard.policy.model import PromoteMode, PromotePolicy, Scanner
+from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason, Status, Verdict
 
 
@@ -214,3 +215,26 @@ def test_quarantine_that_is_a_symlink_or_missing_is_bad_input(job, tmp_path):
     for path in (tmp_path / "qlink", tmp_path / "missing"):
         with pytest.raises(VetInputError, match="cannot open the quarantine"):
             vmguard.vet(path, rules(), pub / "run1")
+
+
+def test_a_name_that_appears_after_commit_is_not_overwritten_and_staging_is_kept(job):
+    q, pub = job
+
+    def plant(point, path):
+        if point == "committed":
+            write(pub / "run1.vet.txt", "intruder\n")
+
+    hooks.set_hook(plant)
+    try:
+        with pytest.raises(VetError, match="appeared during the vet"):
+            vmguard.vet(q, rules(), pub / "run1")
+    finally:
+        hooks.set_hook(None)
+    assert (pub / "run1.vet.txt").read_text() == "intruder\n"
+    assert set(published_files(pub / "run1")) == {"a.txt", "sub/b.json"}
+    assert (pub / ".vmguard-staging" / "run1" / "COMMITTED").exists()  # kept, not aborted
+    os.unlink(pub / "run1.vet.txt")
+    again = vmguard.vet(q, rules(), pub / "run1")
+    assert again.status is Status.ALREADY_PROMOTED
+    assert "finished the promotion of an interrupted earlier vet" in again.notes
+    assert (pub / "run1.vet.txt").exists() and not (pub / ".vmguard-staging" / "run1").exists()

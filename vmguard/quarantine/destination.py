@@ -86,6 +86,7 @@ class Destination:
         self.sidecars = tuple(f"{self.name}.{s}" for s in ("manifest.json", "vet.json", "vet.txt"))
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
+        self.committed = False
 
     def __enter__(self) -> Destination:
         try:
@@ -148,7 +149,7 @@ class Destination:
             self._roll_forward()
         else:
             self.notes.append("removed the staging left by an interrupted earlier vet")
-            self.abort()
+            self._remove_staging()
 
     def previous_manifest(self) -> dict | None:
         """The manifest of a completed promotion of this job, if there is one."""
@@ -234,6 +235,7 @@ class Destination:
         os.fsync(fd)
         os.close(fd)
         os.fsync(self.job_fd)
+        self.committed = True
         hooks.reach("committed")
         self._roll_forward()
 
@@ -246,7 +248,7 @@ class Destination:
             hooks.reach("published")
         finally:
             os.close(job_fd)
-        self.abort()
+        self._remove_staging()
 
     def _publish(self, job_fd: int, src: str, dst: str) -> None:
         try:
@@ -263,7 +265,12 @@ class Destination:
         hooks.reach("renamed", (dst,))
 
     def abort(self) -> None:
-        """Remove the job's staging directory (nothing of it was published)."""
+        """Give up an uncommitted staging. Once COMMITTED exists the staging is kept
+        whatever happens, so the next vet can only roll it forward."""
+        if not self.committed:
+            self._remove_staging()
+
+    def _remove_staging(self) -> None:
         if self.job_fd >= 0:
             os.close(self.job_fd)
             self.job_fd = -1
