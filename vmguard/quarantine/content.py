@@ -72,13 +72,15 @@ def type_allowed(mime: str, allow_types: tuple[str, ...]) -> bool:
     return any(a == mime or (a.endswith("/*") and a[:-2] == major) for a in allow_types)
 
 
-def content_reasons(content: Content, mime: str | None, policy: QuarantinePolicy) -> list[tuple[Reason, str]]:
+def content_reasons(
+    content: Content, mime: str | None, executable: str | None, policy: QuarantinePolicy
+) -> list[tuple[Reason, str]]:
     """Every reason the bytes of one file may not be published."""
     if content.size == 0:
         return []  # no bytes, nothing to fear
     found = []
     if FileKind.EXECUTABLES in policy.forbid:
-        fmt = executable_format(content.head)
+        fmt = executable
         if fmt is None and mime in EXECUTABLE_TYPES:
             fmt = mime
         if fmt is not None:

@@ -39,7 +39,6 @@ class Refused(Exception):
 class Content:
     size: int
     sha256: str
-    head: bytes  # the first HEAD_SIZE bytes, for the type detector
     has_nul: bool  # anywhere in the file: text types must not have one
 
 
@@ -97,7 +96,7 @@ def copy_fd(
             _write_all(dst, chunk)
         hooks.reach("copy-chunk", path)
     _check_unchanged(src, before, total)
-    return Content(total, digest.hexdigest(), head, has_nul)
+    return Content(total, digest.hexdigest(), has_nul), head
 
 
 def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vmguard.policy.model import QuarantinePolicy
 from vmguard.quarantine import hooks
-from vmguard.quarantine.content import EMPTY_TYPE, content_reasons
+from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
 from vmguard.quarantine.copy import BUFFER_SIZE, Content, Refused, copy_fd, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
@@ -28,6 +28,7 @@ class _Outcome:
     content: Content | None = None
     refused: Refused | None = None
     mime: Pending | None = None
+    executable: str | None = None  # the executable format the file starts with
     scanner: tuple[Reason | None, str] | None = None
 
 
@@ -115,7 +116,7 @@ class CopyPhase:
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content = copy_fd(src, before, dst, node.parts, self.buffer)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffer)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
@@ -125,7 +126,8 @@ class CopyPhase:
             if dst is not None:
                 os.close(dst)
         hooks.reach("staged", node.parts)
-        outcome = _Outcome(node, content, mime=self.detector.submit(content.head))
+        outcome = _Outcome(node, content, mime=self.detector.submit(head),
+                           executable=executable_format(head))
         if self.policy.scanner is not None:
             outcome.scanner = self._scan(dirs, node)
         return outcome
@@ -158,7 +160,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
     mime = EMPTY_TYPE if content.size == 0 else outcome.mime.result()
-    found = content_reasons(content, mime, policy)
+    found = content_reasons(content, mime, outcome.executable, policy)
     scanned = outcome.scanner
     if scanned is not None and scanned[0] is not None:
         found.append((scanned[0], scanned[1]))
