@@ -15,7 +15,7 @@ import pytest
 from tests.guest.conftest import sha256, vm_facts
 from tests.support.guest_image import CACHE_ROOT
 from vmguard.audit.checks.guest import CHECKS
-from vmguard.facts import PowerState
+from vmguard.facts import Channel, PowerState
 from vmguard.guest import inspect
 from vmguard.guest.agent import (
     MAX_FILE,
@@ -28,7 +28,8 @@ from vmguard.guest.agent import (
     read_file,
     read_online,
 )
-from vmguard.guest.cache import GuestCache
+from vmguard.guest.cache import GuestCache, cache_key
+from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -107,8 +108,10 @@ def test_real_agent_users_and_listening_sockets(running):
 def test_running_vm_inspected_through_a_read_only_overlay(running, tmp_path):
     domain, image = running
     before = sha256(image)
-    vm = vm_facts(domain.name, image, PowerState.RUNNING)
-    facts = inspect(vm, online=True, agent=LibvirtAgent(domain.dom), cache=GuestCache(tmp_path), timeout=300)
+    agent_channel = Channel("qemu-ga", "org.qemu.guest_agent.0")
+    vm = dataclasses.replace(vm_facts(domain.name, image, PowerState.RUNNING), channels=(agent_channel,))
+    # The agent is found through libvirt by the VM's name, as the audit will do it.
+    facts = inspect(vm, online=True, libvirt_uri="qemu:///system", cache=GuestCache(tmp_path), timeout=300)
     assert sha256(image) == before
     print(f"\nrunning VM: offline {facts.seconds:.1f} s")
     assert "firefox-esr" in {p.name for p in facts.packages}
@@ -117,6 +120,14 @@ def test_running_vm_inspected_through_a_read_only_overlay(running, tmp_path):
     rules = {(f.rule, f.evidence) for check in CHECKS.values() for f in check(policy, vm)}
     assert ("VMG-USR-004", "logged-in user 'mallory'") in rules
     assert ("VMG-SW-003", "listening tcp port 2323") in rules
+
+
+def test_no_agent_channel_no_online_facts(running, tmp_path):
+    domain, image = running
+    vm = vm_facts(domain.name, image, PowerState.RUNNING)  # its facts show no qemu-ga channel
+    cache = GuestCache(tmp_path)
+    cache.put(cache_key([(str(image), "raw")], False), GuestFacts())  # skip the appliance
+    assert inspect(vm, online=True, cache=cache).online is None
 
 
 def test_oversized_guest_file_is_refused(running):

@@ -35,8 +35,9 @@ def inspect(
 ) -> GuestFacts | None:
     """GuestFacts of one VM; GuestError when its disks cannot be read in `timeout` s.
 
-    online: also ask the running VM's guest agent (given, or found through libvirt at
-    libvirt_uri for libvirt VMs) for logged-in users and listening sockets.
+    online: also ask the running VM's guest agent (given, or, for a libvirt VM with a
+    qemu-ga channel, found through libvirt at libvirt_uri) for logged-in users and
+    listening sockets.
     """
     disks = [(d.path, d.format) for d in facts.disks if d.path]
     if not disks:
@@ -48,9 +49,14 @@ def inspect(
     if found is None:
         found = inspect_disks(disks, timeout=timeout, scan_files=scan_files, running=running)
         cache.put(key, found)
-    if online and running:
+    if online and running and (agent or _has_agent_channel(facts)):
         found = replace(found, online=read_online(agent or _libvirt_agent(facts, libvirt_uri)))
     return found
+
+
+def _has_agent_channel(facts: VmFacts) -> bool:
+    """Without a qemu-ga channel every agent call would fail: no online facts, no noise."""
+    return any(c.kind == "qemu-ga" for c in facts.channels)
 
 
 def _libvirt_agent(facts: VmFacts, uri: str) -> AgentTransport:
