@@ -125,6 +125,7 @@ def test_login_users():
     accounts = (
         account("admin"),
         account("root", uid=0),
+        account("root2", PasswordState.LOCKED, uid=0),
         account("toor", uid=0),
         account("nopw", PasswordState.EMPTY),
         account("keyonly", PasswordState.LOCKED, keys=2),
@@ -137,6 +138,8 @@ def test_login_users():
         "nopw can log in (no-password) with shell /bin/bash",
         "keyonly can log in (ssh-key) with shell /bin/bash",
     ]
+    empty_root = GuestFacts(accounts=(account("root", PasswordState.EMPTY, uid=0),), sshd=SAFE)
+    assert [f.evidence for f in run(empty_root, rule="VMG-USR-001")] == ["account 'root' (/etc/passwd)"]
 
 
 def test_allow_users_narrows_a_login_to_the_console():

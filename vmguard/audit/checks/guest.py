@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from vmguard.audit.checks.common import is_loopback, wanted
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
-from vmguard.guest.model import Account, GuestFacts, GuestSource, SshdConfig, SshdSetting
+from vmguard.guest.model import Account, GuestSource, PasswordState, SshdConfig, SshdSetting
 from vmguard.guest.sshd import default_permit_root_login
 from vmguard.policy.model import Policy
 
@@ -33,10 +33,6 @@ SSHD_DEFAULTS = {
 }
 
 
-def _guest(facts: VmFacts) -> GuestFacts | None:
-    return facts.guest
-
-
 def _cite(source: GuestSource | None) -> str:
     return str(source) if source else "built-in default"
 
@@ -47,12 +43,12 @@ def _place(source: GuestSource | None, label: str) -> str:
 
 
 def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None:
         return
     allowed = set(policy.users.interactive_login)
     for account in guest.accounts:
-        if account.login_methods and account.name not in allowed and account.name != "root":
+        if account.login_methods and account.name not in allowed and _not_plain_root(account):
             yield Finding(
                 "VMG-USR-001",
                 facts.name,
@@ -60,6 +56,11 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
                 _place(account.source, f"account '{account.name}'"),
                 wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
+
+
+def _not_plain_root(account: Account) -> bool:
+    """root's own logins are VMG-USR-002's (sshd); a root with no password at all is not."""
+    return account.name != "root" or account.password is PasswordState.EMPTY
 
 
 def _login_message(account: Account, config: SshdConfig) -> str:
@@ -104,7 +105,7 @@ def _sshd_finding(
 
 
 def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None or policy.users.root_login or guest.sshd.source is None:
         return
     config = guest.sshd
@@ -117,7 +118,7 @@ def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None or policy.users.password_authentication or guest.sshd.source is None:
         return
     config = guest.sshd
@@ -162,7 +163,7 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Fi
 
 
 def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None or guest.online is None:
         return
     allowed = set(policy.users.interactive_login) | ({"root"} if policy.users.root_login else set())
@@ -183,7 +184,7 @@ def _same_software(name: str, forbidden: str) -> bool:
 
 
 def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None:
         return
     for forbidden in policy.software.forbid:
@@ -205,7 +206,7 @@ def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     allowed = policy.software.allowed_services
     if guest is None or allowed is None:
         return
@@ -225,7 +226,7 @@ def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None or guest.online is None:
         return
     open_ports = {
@@ -251,7 +252,7 @@ def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     for mark in (guest.file_marks or ()) if guest else ():
         if mark.problem == "world-writable":
             yield Finding(
@@ -264,7 +265,7 @@ def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     for mark in (guest.file_marks or ()) if guest else ():
         home = posixpath.dirname(mark.path)
         if mark.problem in ("setuid", "setgid") and not home.startswith(SETUID_HOMES):
@@ -278,7 +279,7 @@ def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 
 def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = _guest(facts)
+    guest = facts.guest
     if guest is None:
         return
     problems = guest.problems + (guest.online.problems if guest.online else ())
