@@ -104,9 +104,11 @@ class VirtualBoxDriver:
         try:
             yield session
             mutable.save_settings()
-        except (lib.VBoxError, DriverError) as err:
+        except Exception as err:  # whatever failed, nothing of it may be saved
             mutable.discard_settings()
-            raise DriverError(f"VirtualBox: {name}: nothing changed: {_line(err)}") from None
+            if isinstance(err, lib.VBoxError | DriverError):
+                raise DriverError(f"VirtualBox: {name}: nothing changed: {_line(err)}") from None
+            raise
         finally:
             session.unlock_machine()
 
