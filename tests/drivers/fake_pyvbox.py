@@ -201,6 +201,7 @@ class FakeMachine(FakeObject):
         self._audio6 = FakeAudioAdapter(False, 0)
         self._audio7 = FakeRawAudioSettings7(FakeRawAudioAdapter7(False, 0))
         self._origin, self._locks, self._locked_by_other, self._saves = self, 0, False, 0
+        self._denied = False  # another user's VM: VirtualBox refuses the lock
         self._fail_on: str | None = None  # a setting whose change fails (for tests)
 
     # -- test set-up (underscore: not part of the contract) --
@@ -297,6 +298,8 @@ class FakeMachine(FakeObject):
     def lock_machine(self, session: FakeSession, lock_type: Any) -> None:
         running = str(self.state) in ("Running", "Paused")
         write = str(lock_type) == "Write"
+        if self._denied:
+            raise lib.OleErrorAccessdenied("The object functionality is limited")
         if self._locked_by_other or self._locks or (write and running):
             raise lib.VBoxErrorInvalidObjectState("machine is locked by another session")
         clone = copy.deepcopy(self)
@@ -309,7 +312,7 @@ class FakeMachine(FakeObject):
         origin = self._origin
         saved = copy.deepcopy(self)
         for key, value in vars(saved).items():
-            if key not in ("_origin", "_locks", "_locked_by_other", "_saves", "state"):
+            if key not in ("_origin", "_locks", "_locked_by_other", "_saves", "_denied", "state"):
                 object.__setattr__(origin, key, value)
         origin._seal("immutable")
         object.__setattr__(origin, "_saves", origin._saves + 1)

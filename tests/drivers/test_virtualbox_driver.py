@@ -155,6 +155,14 @@ def test_locked_by_another_session(log_path) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_permission_denied(log_path) -> None:
+    driver, machine = _world()
+    machine._denied = True
+    with pytest.raises(DriverError, match="permission denied") as err:
+        apply_vm(driver, "vbox", "dev-01", _policy())
+    assert "\n" not in str(err.value) and machine._saves == 0
+
+
 def test_unknown_vm() -> None:
     driver, _machine = _world()
     with pytest.raises(DriverError, match="no VM named 'nope'"):

@@ -72,10 +72,13 @@ class VirtualBoxDriver:
         """pyvbox keeps one manager per process; nothing to release per driver."""
 
     def _machine(self, name: str) -> Any:
+        lib = self.api.lib
         try:
             return self.vbox.find_machine(name)
-        except self.api.lib.VBoxError:
+        except lib.VBoxErrorObjectNotFound:
             raise DriverError(f"VirtualBox: no VM named {name!r}") from None
+        except lib.VBoxError as err:
+            raise DriverError(f"VirtualBox: {name}: {_line(err)}") from None
 
     def list_vms(self) -> list[str]:
         return sorted(m.name for m in self.vbox.machines)
@@ -96,6 +99,8 @@ class VirtualBoxDriver:
         lock = lib.LockType.shared if shared else lib.LockType.write
         try:
             self._machine(name).lock_machine(session, lock)
+        except lib.OleErrorAccessdenied as err:
+            raise DriverError(f"VirtualBox: {name}: permission denied ({_line(err)})") from None
         except lib.VBoxError as err:
             raise DriverError(
                 f"VirtualBox: VM {name!r} is locked by another session ({_line(err)})"
