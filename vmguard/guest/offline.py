@@ -49,7 +49,7 @@ def inspect_disks(
         raise GuestError(f"{disks[0][0]}: {answer['error']}")
     if not running and [fingerprint(Path(p)) for p, _ in disks] != before:
         raise GuestError(f"{disks[0][0]}: the image changed while it was inspected")
-    return replace(codec.load(answer["facts"]), seconds=round(time.monotonic() - start, 2))
+    return replace(answer["facts"], seconds=round(time.monotonic() - start, 2))
 
 
 def _run_worker(request: dict, timeout: float) -> dict:
@@ -68,9 +68,13 @@ def _run_worker(request: dict, timeout: float) -> dict:
         raise GuestError(f"inspection timed out after {timeout:g} s") from None
     finally:
         _kill_session(proc.pid)  # a recovery process or qemu left behind
-    if len(out) > MAX_ANSWER or not out:
-        raise GuestError(f"inspection failed: {err.decode(errors='replace').strip()[-500:]}")
-    return json.loads(out)
+    try:
+        if len(out) > MAX_ANSWER:
+            raise ValueError("answer too long")
+        answer = json.loads(out)
+        return answer if "error" in answer else {"facts": codec.load(answer["facts"])}
+    except (ValueError, KeyError, TypeError):  # the worker died: its stderr says why
+        raise GuestError(f"inspection failed: {err.decode(errors='replace').strip()[-500:]}") from None
 
 
 def _kill_session(sid: int) -> None:

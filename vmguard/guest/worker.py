@@ -76,7 +76,8 @@ def main() -> int:
     try:
         facts = inspect([tuple(d) for d in request["disks"]], bool(request["scan_files"]))
     except (RuntimeError, NoOperatingSystem) as err:  # guestfs raises RuntimeError
-        json.dump({"error": str(err)}, sys.stdout)
+        first_line = (str(err).splitlines() or ["unknown error"])[0]  # libguestfs adds debug advice
+        json.dump({"error": first_line}, sys.stdout)
         return 1
     json.dump({"facts": codec.dump(facts)}, sys.stdout)
     return 0
