@@ -12,7 +12,7 @@ Which inventory entries become per-VM rules:
 from __future__ import annotations
 
 from vmguard.errors import InventoryError, Problem
-from vmguard.firewall.model import Flow, Ruleset, VmRules
+from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
 from vmguard.inventory import Inventory, VmEntry
 from vmguard.policy.model import NetworkMode, NetworkPolicy
 
@@ -22,7 +22,8 @@ def compile_ruleset(inventory: Inventory) -> Ruleset:
     problems = list(_problems(inventory))
     if problems:
         raise InventoryError(problems)
-    vms = tuple(_vm_rules(e) for e in inventory.vms if e.addresses)
+    with gc_paused():
+        vms = tuple(_vm_rules(e) for e in inventory.vms if e.addresses)
     return Ruleset(inventory.firewall.vm_interfaces, vms)
 
 

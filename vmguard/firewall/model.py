@@ -7,9 +7,12 @@ process can load exactly the same ruleset into a scratch namespace (audit.py).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import ipaddress
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,20 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # nftables and iptables log prefixes are short; a drop log names the VM within this.
 LOG_RATE_PER_MINUTE = 10
 LOG_BURST = 5
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Compiling and rendering 10,000 VMs allocates about a million small objects that
+    all stay alive; the cyclic collector would rescan them again and again (about 6x the
+    work, measured). Nothing here makes reference cycles, so pause it meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)

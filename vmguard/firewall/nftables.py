@@ -19,7 +19,7 @@ from vmguard.errors import FirewallError
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall import state
 from vmguard.firewall.interface import Hook, Rule, Snapshot
-from vmguard.firewall.model import Ruleset, VmRules
+from vmguard.firewall.model import Ruleset, VmRules, gc_paused
 
 TIMEOUT = 300
 
@@ -61,8 +61,10 @@ class NftablesBackend:
         return nr.render(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
-        _nft(["-f", "-"], nr.replace_script(ruleset))
-        state.save(self.name, ruleset.vm_interfaces, {vm.name: vm for vm in ruleset.vms})
+        with gc_paused():
+            per_vm = {vm.name: nr.vm_elements(vm) for vm in ruleset.vms}
+            _nft(["-f", "-"], nr.replace_script(ruleset, per_vm))
+            state.save_all(self.name, per_vm)
 
     def remove(self) -> bool:
         state.forget(self.name)
@@ -84,10 +86,10 @@ class NftablesBackend:
         """
         if not self._exists():
             raise FirewallError("table inet vmguard is missing: run a full apply first")
-        loaded = state.load(self.name)
-        if loaded is None:
+        try:
+            old = state.lookup(self.name, name) or {}
+        except state.NoRecord:
             return self.apply(ruleset)
-        old = nr.vm_elements(loaded[name]) if name in loaded else {}
         new = nr.vm_elements(vm) if vm is not None else {}
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
@@ -97,10 +99,7 @@ class NftablesBackend:
                 _nft(["-f", "-"], "\n".join(script) + "\n")
         except FirewallError:
             return self.apply(ruleset)  # the record was stale: reload everything at once
-        loaded.pop(name, None)
-        if vm is not None:
-            loaded[name] = vm
-        state.save(self.name, ruleset.vm_interfaces, loaded)
+        state.record(self.name, name, new or None)
         return None
 
     def show(self) -> str:

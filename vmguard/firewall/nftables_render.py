@@ -26,6 +26,7 @@ from vmguard.firewall.model import (
     IPAddress,
     Ruleset,
     VmRules,
+    gc_paused,
 )
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
@@ -52,7 +53,7 @@ def flow_sets() -> list[tuple[str, int, str]]:
     return [(f"{d}{v}{k}", v, k) for d in ("out", "in") for v in (4, 6) for k in _KINDS]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Item:
     kind: str  # set name suffix: "" (exact), "_net", "_icmp"
     addr: IPAddress  # the VM's own address
@@ -76,49 +77,57 @@ class _Item:
             and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
 
 
-def _flow_items(vm: VmRules, flow: Flow, version: int) -> Iterator[_Item]:
-    for addr in vm.addresses_of(version):
-        for net in flow.nets_of(version):
-            if flow.protocol is Protocol.ICMP:
-                yield _Item("_icmp", addr, net)
-                continue
-            for port in flow.ports:
-                exact = net.num_addresses == 1 and port.first == port.last
-                yield _Item("" if exact else "_net", addr, net, flow.protocol.value, port)
+def _flow_items(addrs: tuple[IPAddress, ...], flow: Flow, version: int) -> Iterator[_Item]:
+    nets = flow.nets_of(version) if addrs else ()
+    for net in nets:
+        if flow.protocol is Protocol.ICMP:
+            yield from (_Item("_icmp", a, net) for a in addrs)
+            continue
+        single = net.num_addresses == 1
+        for port in flow.ports:
+            kind = "" if single and port.first == port.last else "_net"
+            yield from (_Item(kind, a, net, flow.protocol.value, port) for a in addrs)
 
 
-def _minimal(items: dict[_Item, str]) -> dict[_Item, str]:
-    """Interval sets refuse overlapping elements: keep only those no other one covers."""
-    keep = {i: n for i, n in items.items()
-            if i.kind == "" or not any(o != i and i.within(o) for o in items)}
+def _minimal(items: list[tuple[_Item, str]]) -> list[tuple[str, _Item, str]]:
+    """(key, item, endpoint) once per key. Interval sets refuse overlapping elements, so
+    an interval element another one covers is left out (a partial overlap is refused)."""
+    unique = {}
+    for item, name in items:
+        unique.setdefault(item.key, (item, name))
+    ranged = [(k, i) for k, (i, _) in unique.items() if i.kind]
+    if len(ranged) > 1:
+        covered = {k for k, i in ranged for k2, o in ranged if k2 != k and i.within(o)}
+        _refuse_partial(unique, [(k, i) for k, i in ranged if k not in covered])
+        unique = {k: v for k, v in unique.items() if k not in covered}
+    return [(k, i, n) for k, (i, n) in unique.items()]
+
+
+def _refuse_partial(unique: dict[str, tuple[_Item, str]], ranged: list[tuple[str, _Item]]) -> None:
     starts: dict[tuple[object, ...], str] = {}
-    for item, name in keep.items():
+    for key, item in ranged:
         start = (item.kind, item.addr, item.proto, item.net.network_address,
                  item.port.first if item.port else None)
-        if start in starts and item.kind:
-            raise FirewallError(f"endpoints {starts[start]!r} and {name!r} overlap partly; "
-                                "nftables cannot hold both: merge them in the policy")
-        starts[start] = name
-    return keep
+        if start in starts:
+            raise FirewallError(f"endpoints {starts[start]!r} and {unique[key][1]!r} overlap "
+                                "partly; nftables cannot hold both: merge them in the policy")
+        starts[start] = unique[key][1]
 
 
 def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     """Every set element of one VM, keyed by set name, each key once, with its comment."""
     elements: dict[str, list[str]] = {}
+    addrs = {v: vm.addresses_of(v) for v in (4, 6)}
     for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
-        items: dict[_Item, str] = {}
-        for flow in flows:
-            for v in (4, 6):
-                for item in _flow_items(vm, flow, v):
-                    items.setdefault(item, flow.name)
-        for item, name in _minimal(items).items():
+        items = [(item, flow.name) for flow in flows for v in (4, 6)
+                 for item in _flow_items(addrs[v], flow, v)]
+        for key, item, name in _minimal(items):
             elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
-                f"{item.key} comment {quote(f'{vm.name}: {name}')}")
+                f"{key} comment {quote(f'{vm.name}: {name}')}")
     for v in (4, 6):
-        addrs = vm.addresses_of(v)
-        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in addrs]
+        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in addrs[v]]
         if vm.log_denied:
-            elements[f"log{v}"] = [str(a) for a in addrs]
+            elements[f"log{v}"] = [str(a) for a in addrs[v]]
     if vm.ipv6:
         elements["v6_macs"] = [vm.mac]
     return {s: items for s, items in elements.items() if items}
@@ -135,11 +144,9 @@ def _set(name: str, type_: str, items: list[str], interval: bool = False) -> str
     return f"\tset {name} {{ type {type_};{flags}{body} }}"
 
 
-def _sets(rs: Ruleset) -> Iterator[str]:
-    per_vm = [vm_elements(vm) for vm in rs.vms]
-
+def _sets(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iterator[str]:
     def items(name: str) -> list[str]:
-        return [e for elements in per_vm for e in elements.get(name, ())]
+        return [e for elements in per_vm.values() for e in elements.get(name, ())]
 
     yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
     yield _set("v6_macs", "ether_addr", items("v6_macs"))
@@ -224,15 +231,21 @@ def _base_chains() -> Iterator[str]:
         yield from _chain(name, rules, head)
 
 
-def render(rs: Ruleset) -> str:
-    """The whole table: the sets first, then the chains that look them up."""
-    lines = [f"table {TABLE} {{", *_sets(rs), *_shared_chains(rs), *_base_chains(), "}"]
+def render(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
+    """The whole table: the sets first, then the chains that look them up.
+
+    `per_vm` (VM name -> vm_elements) saves computing them twice when the caller has them.
+    """
+    with gc_paused():
+        per_vm = per_vm if per_vm is not None else {vm.name: vm_elements(vm) for vm in rs.vms}
+        sets = list(_sets(rs, per_vm))
+    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}"]
     return "\n".join(lines) + "\n"
 
 
-def replace_script(rs: Ruleset) -> str:
+def replace_script(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
     """One transaction: create-if-absent, delete, define. nft applies all of it or nothing."""
-    return f"table {TABLE}\ndelete table {TABLE}\n{render(rs)}"
+    return f"table {TABLE}\ndelete table {TABLE}\n{render(rs, per_vm)}"
 
 
 def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:

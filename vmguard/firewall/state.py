@@ -1,9 +1,12 @@
-"""What vmguard last loaded into this network namespace's firewall, per VM.
+"""What vmguard last loaded into this network namespace's nftables table, per VM.
 
 Only the incremental path reads it: to take one VM out it must name that VM's exact set
-elements, and listing sets of 10,000 VMs to find them is what it must not do. The
-kernel stays the truth: a missing, unreadable or stale record only makes vmguard fall
-back to a full, atomic apply (which rewrites the record), and `audit` never reads it.
+elements, and listing the sets of 10,000 VMs to find them is what it must not do. The
+kernel stays the truth: a missing or stale record only makes vmguard fall back to a
+full, atomic apply (which rewrites the record), and `audit` never reads it.
+
+Format: one JSON line per VM, `[name, {set: [element, ...]}]`; an update appends a line
+(the last one for a name wins, `null` elements mean removed), a full apply rewrites all.
 """
 
 from __future__ import annotations
@@ -12,32 +15,52 @@ import json
 import os
 from pathlib import Path
 
-from vmguard.firewall.model import Ruleset, VmRules
-
 DEFAULT_DIR = "/run/vmguard"
+Elements = dict[str, list[str]]
+
+
+class NoRecord(Exception):
+    """No usable record: do a full apply."""
 
 
 def _path(backend: str) -> Path:
     # One record per network namespace: the namespace's inode names it.
     netns = os.stat("/proc/self/ns/net").st_ino
     folder = Path(os.environ.get("VMGUARD_STATE_DIR", DEFAULT_DIR))
-    return folder / f"firewall-{backend}-{netns}.json"
+    return folder / f"firewall-{backend}-{netns}.jsonl"
 
 
-def load(backend: str) -> dict[str, VmRules] | None:
-    try:
-        data = json.loads(_path(backend).read_text())
-        return {vm.name: vm for vm in Ruleset.from_dict(data).vms}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _line(name: str, elements: Elements | None) -> str:
+    return json.dumps([name, elements]) + "\n"
 
 
-def save(backend: str, interfaces: tuple[str, ...], vms: dict[str, VmRules]) -> None:
+def save_all(backend: str, vms: dict[str, Elements]) -> None:
     path = _path(backend)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(Ruleset(interfaces, tuple(vms.values())).to_dict()))
+    tmp.write_text("".join(_line(n, e) for n, e in vms.items()))
     os.replace(tmp, path)
+
+
+def lookup(backend: str, name: str) -> Elements | None:
+    """The VM's loaded elements, None if it is not loaded; NoRecord if unknown."""
+    try:
+        text = _path(backend).read_text()
+    except OSError as err:
+        raise NoRecord(str(err)) from err
+    prefix = "[" + json.dumps(name) + ", "
+    for line in reversed(text.splitlines()):
+        if line.startswith(prefix):
+            try:
+                return json.loads(line)[1]
+            except (ValueError, IndexError) as err:
+                raise NoRecord(f"unreadable record of {name}") from err
+    return None
+
+
+def record(backend: str, name: str, elements: Elements | None) -> None:
+    with open(_path(backend), "a") as fh:
+        fh.write(_line(name, elements))
 
 
 def forget(backend: str) -> None:
