@@ -91,3 +91,11 @@ def test_code_spans_escape_every_piece():
     assert html == (
         "use <code>&lt;graphics passwd=x&gt;</code> not &lt;b&gt;x&lt;/b&gt; <code>a&amp;b</code> and `"
     )
+
+
+def test_vms_are_listed_worst_first(lab, tmp_path):
+    lab.write_domains(
+        [good("vm1", lab.root), DomainSpec("vm2", audio=True), DomainSpec("vm0", network="bridge")]
+    )
+    doc = json.loads(run_audit(load_inventory(lab.inventory), tmp_path / "o").report("json").read_text())
+    assert [vm["name"] for vm in doc["vms"]] == ["vm0", "vm2", "vm1"]  # unmanaged (high), low, clean

@@ -11,7 +11,7 @@ from typing import Any
 
 from vmguard import __version__
 from vmguard.audit.reports.interface import Document, Format
-from vmguard.audit.result import AuditResult, Drift, Outcome
+from vmguard.audit.result import AuditResult, Drift, Outcome, VmReport
 from vmguard.findings import Level
 from vmguard.policy.model import Waiver
 
@@ -53,6 +53,12 @@ def _sorted(outcomes: tuple[Outcome, ...]) -> list[dict[str, Any]]:
     return [_finding(o) for o in ordered]
 
 
+def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
+    """Readers start at the top: VMs not audited, then by their worst failing finding."""
+    worst = max((o.severity.rank for o in vm.outcomes if not o.waived), default=-1)
+    return (not vm.error, -worst, vm.name)
+
+
 def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
     drift = {d.value: 0 for d in Drift}
     for outcome in result.outcomes:
@@ -92,7 +98,7 @@ def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
                 "error": vm.error,
                 "findings": _sorted(vm.outcomes),
             }
-            for vm in sorted(result.vms, key=lambda v: v.name)
+            for vm in sorted(result.vms, key=_worst_first)
         ],
         "resolved": _sorted(result.resolved),
         "trend": [{"run": p.run, "counts": p.counts} for p in result.trend],
