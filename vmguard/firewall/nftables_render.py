@@ -77,16 +77,21 @@ class _Item:
             and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
 
 
-def _flow_items(addrs: tuple[IPAddress, ...], flow: Flow, version: int) -> Iterator[_Item]:
-    nets = flow.nets_of(version) if addrs else ()
-    for net in nets:
+def _flow_items(addrs: tuple[IPAddress, ...], flow: Flow, version: int,
+                exact: dict[str, None]) -> Iterator[_Item]:
+    """Interval items of a flow; exact ones (one address, one port) go straight to `exact`
+    as keys, the common case kept free of per-item objects (10,000 VMs' worth add up)."""
+    for net in flow.nets_of(version) if addrs else ():
         if flow.protocol is Protocol.ICMP:
             yield from (_Item("_icmp", a, net) for a in addrs)
             continue
-        single = net.num_addresses == 1
+        single = net.prefixlen == net.max_prefixlen
         for port in flow.ports:
-            kind = "" if single and port.first == port.last else "_net"
-            yield from (_Item(kind, a, net, flow.protocol.value, port) for a in addrs)
+            if single and port.first == port.last:
+                tail = f" . {flow.protocol.value} . {net.network_address} . {port.first}"
+                exact.update((f"{a}{tail}", None) for a in addrs)
+            else:
+                yield from (_Item("_net", a, net, flow.protocol.value, port) for a in addrs)
 
 
 def _minimal(items: list[tuple[_Item, str]]) -> list[tuple[str, _Item, str]]:
@@ -119,8 +124,15 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     elements: dict[str, list[str]] = {}
     addrs = {v: vm.addresses_of(v) for v in (4, 6)}
     for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
-        items = [(item, flow.name) for flow in flows for v in (4, 6)
-                 for item in _flow_items(addrs[v], flow, v)]
+        items: list[tuple[_Item, str]] = []
+        for flow in flows:
+            comment = f" comment {quote(f'{vm.name}: {flow.name}')}"
+            for v in (4, 6):
+                exact: dict[str, None] = {}
+                items.extend((i, flow.name) for i in _flow_items(addrs[v], flow, v, exact))
+                known = elements.setdefault(f"{direction}{v}", [])
+                known.extend(k + comment for k in exact if not any(
+                    e.startswith(k + " comment") for e in known))
         for key, item, name in _minimal(items):
             elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
                 f"{key} comment {quote(f'{vm.name}: {name}')}")
