@@ -88,6 +88,7 @@ def guest_images(tmp_path_factory, libguestfs_tcg) -> dict[str, Path]:
         "dpkg": images.ext4_image(dpkg, work / "debian12.img"),
         "rpm": images.ext4_image(rpm, work / "rhel6.img"),
         "rpm-sqlite": images.ext4_image(rpm9, work / "rhel9.img"),
+        "hostile": images.ext4_image(images.hostile_root(work / "hostile-root"), work / "hostile.img"),
     }
 
 
@@ -99,6 +100,7 @@ def disk_images(guest_images) -> dict[str, Path]:
         "dpkg": converted(guest_images["dpkg"], "vdi"),
         "rpm": guest_images["rpm"],
         "rpm-sqlite": converted(guest_images["rpm-sqlite"], "qcow2"),
+        "hostile": guest_images["hostile"],
     }
 
 

@@ -231,6 +231,27 @@ def rpm_sqlite_root(root: Path, work: Path) -> Path:
     return root
 
 
+def hostile_root(root: Path) -> Path:
+    """A guest that fights back: a symlink aiming at the host, a corrupt rpm database, an
+    oversized sshd_config, an unterminated xinetd block, binary junk in passwd."""
+    write(root, "/etc/fstab", "LABEL=guestroot / ext4 defaults 1 1\n")
+    write(root, "/etc/redhat-release", "Red Hat Enterprise Linux Server release 5.11 (Tikanga)\n")
+    for folder in ("bin", "sbin", "usr/bin"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    # Aims at a host file that would give root a password; resolved inside the guest,
+    # where it does not exist.
+    bait = root.parent / "host-bait-shadow"
+    bait.write_text(f"root:{HASH}:19000:0:99999:7:::\n")
+    link(root, "/etc/shadow", f"/../../../../../..{bait}")
+    link(root, "/etc/inittab", "/etc/inittab")  # a loop
+    write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n\x00\xff\x1b[2Jjunk\nmallory:x:0\n")
+    write(root, "/var/lib/rpm/Packages", "\x00" * 12 + "not a database" * 400)
+    write(root, "/etc/ssh/sshd_config", "PermitRootLogin no\n" + "#" * (9 * 1024 * 1024))
+    write(root, "/etc/xinetd.conf", "includedir /etc/xinetd.d\n")
+    write(root, "/etc/xinetd.d/telnet", "service telnet\n{\n disable = no\n")  # no closing brace
+    return root
+
+
 def install_rpms(
     root: Path, work: Path, packages: list[tuple[str, str, str]], dbpath: str = "/var/lib/rpm"
 ) -> None:

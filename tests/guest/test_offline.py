@@ -90,6 +90,22 @@ def test_rpm_guest_facts_from_sqlite(inspected):
     assert {s.name for s in facts.services} == {"sshd", "crond", "rsyslog", "telnet"}
 
 
+def test_hostile_guest_is_read_within_limits(inspected):
+    """Every trick becomes a reported problem or a harmless fact; nothing escapes the guest."""
+    facts = inspected["hostile"].facts
+    assert facts.os == "linux rhel 5.11"
+    problems = "\n".join(facts.problems)
+    assert "not a Berkeley DB hash file" in problems
+    assert "/etc/ssh/sshd_config: 9437203 bytes, over the 8388608-byte limit" in problems
+    assert "/etc/passwd:2: malformed entry" in problems and "/etc/passwd:3: malformed entry" in problems
+    assert "services: " in problems and "Too many levels of symbolic links" in problems
+    # /etc/shadow points "above" the guest's root, at a host file: never read
+    assert [(a.name, a.password) for a in facts.accounts] == [("root", PasswordState.UNKNOWN)]
+    assert facts.packages == () and facts.services == ()
+    found = findings(inspected["hostile"])
+    assert [f.rule for f in found] == ["VMG-SW-006"]
+
+
 def _summary(found):
     return sorted((f.rule, f.evidence) for f in found)
 

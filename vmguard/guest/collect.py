@@ -109,7 +109,10 @@ def _sshd(files: GuestfsFiles, packages: list[Package]) -> SshdConfig:
 def _accounts(files: GuestfsFiles, config: SshdConfig, problems: list[str]) -> list[Account]:
     entries, bad = passwd.parse_passwd(files.read_text("/etc/passwd") or "")
     problems += bad
-    shadow = passwd.parse_shadow(files.read_text("/etc/shadow") or "")
+    # A shadow that cannot be read must not hide the accounts: their passwords are unknown.
+    shadow = passwd.parse_shadow(
+        _guarded(problems, "shadow", lambda: files.read_text("/etc/shadow"), None) or ""
+    )
     key_files = config.effective("authorizedkeysfile")
     patterns = (key_files.value if key_files else DEFAULT_KEY_FILES).split()
     return [_account(files, e, shadow.get(e.name), patterns) for e in entries]
