@@ -182,10 +182,10 @@ def test_unknown_owner_is_bad_input(job):
         vmguard.vet(q, rules(promote=PromotePolicy(owner="no-such-user-x")), pub / "r")
 
 
-def scanner_script(tmp_path: Path, body: str) -> Scanner:
+def scanner_script(tmp_path: Path, body: str, timeout: float = 30) -> Scanner:
     script = tmp_path / "scanner.sh"
     write(script, "#!/bin/sh\n" + body, mode=0o755)
-    return Scanner((str(script), "{path}"), timeout=0.5)
+    return Scanner((str(script), "{path}"), timeout=timeout)
 
 
 def test_scanner_verdicts_are_recorded(job, tmp_path):
@@ -203,7 +203,7 @@ def test_scanner_verdicts_are_recorded(job, tmp_path):
 
 def test_a_hanging_scanner_is_killed_at_its_timeout(job, tmp_path):
     q, pub = job
-    scanner = scanner_script(tmp_path, "sleep 30 & sleep 30\n")
+    scanner = scanner_script(tmp_path, "sleep 30 & sleep 30\n", timeout=0.5)
     result = vmguard.vet(q, rules(scanner=scanner), pub / "run1", dry_run=True)
     assert all(Reason.SCANNER_FAILED in e.reasons for e in result.rejected)
     assert "timed out" in result.rejected[0].detail
