@@ -78,12 +78,16 @@ def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> 
 
 def copy_fd(
     src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...], buffer: bytearray
-) -> Content:
-    """Read src to its end once: hash every byte and write it to dst (unless dry run)."""
+) -> tuple[Content, bytes]:
+    """Read src once: hash every byte and write it to dst (unless dry run).
+
+    Returns the content's summary and its first HEAD_SIZE bytes (for the detectors).
+    Reading stops at the size fstat gave; growth after that shows in the final fstat.
+    """
     digest = hashlib.sha256()
     view = memoryview(buffer)
     total, head, has_nul = 0, b"", False
-    while n := os.readv(src, [buffer]):
+    while total < before.st_size and (n := os.readv(src, [buffer])):
         total += n
         if total > before.st_size:
             raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
