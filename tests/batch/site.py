@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from tests.batch.scratch import scratch
 
 REPO = Path(__file__).resolve().parents[2]
 VMGUARD = Path(os.environ.get("VMGUARD_BIN", REPO / ".venv/bin/vmguard"))
@@ -85,7 +86,7 @@ class Site:
 
 def make_site(vm_field: str = "{name}", time_limit: float = 60, **extra: object) -> Site:
     """A site under a fresh /tmp folder that the unprivileged job user can traverse."""
-    root = Path(tempfile.mkdtemp(prefix="vmg-batch-"))
+    root = scratch("vmg-batch-")
     root.chmod(0o755)
     site = Site(root, pwd.getpwnam("nobody"))
     (root / "etc").mkdir()

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.batch.scratch import note_pid
+
 NODE = "vmgnode"
 SLURM_CONF = """\
 ClusterName=vmgtest
@@ -104,7 +106,9 @@ class Slurm:
 
 def _daemon(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    note_pid(log.parent, proc.pid)  # for the reaper, should this run be killed
+    return proc
 
 
 def start(root: Path, epilog: Path) -> Slurm:

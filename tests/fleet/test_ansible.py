@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.batch.scratch import scratch
 from tests.fleet.hosts import Fleet, fleet
 from tests.fleet.lab import POLICY_OF, REPO, write_site
 from tests.support.require import require_root, require_tools
@@ -111,7 +111,7 @@ def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subproces
 def played() -> Iterator[Played]:
     require_root()
     require_tools("sshd", "ssh-keygen", "ssh", "ip")
-    root = Path(tempfile.mkdtemp(prefix="vmg-fleet-"))
+    root = scratch("vmg-fleet-")
     try:
         wheels, policy = _wheelhouse(root), write_site(root)
         with fleet(root) as hosts:
