@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from vmguard.policy.model import FileKind
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.sysio import start_writeback
 from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
 
 BUFFER_SIZE = 1 << 20
+WRITEBACK_EVERY = 8 << 20  # large files: hand each written 8 MiB to the disk at once
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 
 _SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -98,6 +100,9 @@ def copy_fd(
         digest.update(chunk)
         if dst is not None:
             _write_all(dst, chunk)
+            if total % WRITEBACK_EVERY < n:
+                start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY,
+                                WRITEBACK_EVERY)
         hooks.reach("copy-chunk", path)
     _check_unchanged(src, before, total)
     return Content(total, digest.hexdigest(), has_nul), head

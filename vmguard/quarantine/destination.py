@@ -19,7 +19,6 @@ next vet of the job rolls a COMMITTED staging forward and removes any other.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import grp
@@ -32,31 +31,12 @@ from pathlib import Path
 from vmguard.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
+from vmguard.quarantine.sysio import rename_noreplace, syncfs
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_RENAME_NOREPLACE = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"{what}: {os.strerror(code)}")
-
-
-def rename_noreplace(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
-    ret = _libc.renameat2(src_dir, os.fsencode(src), dst_dir, os.fsencode(dst), _RENAME_NOREPLACE)
-    _check(ret, f"rename {src} -> {dst}")
-
-
-def syncfs(fd: int) -> None:
-    """One flush of the whole destination filesystem instead of one fsync per file."""
-    _check(_libc.syncfs(fd), "syncfs")
-
-
 def strip_xattrs(fd: int) -> None:
     """Drop extended attributes (ACLs, default ACLs) so nothing is inherited or kept."""
     for name in os.listxattr(fd):
