@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-
-import pytest
+from pathlib import Path
 
 from tests.policy.helpers import HEAD, check, write
 from vmguard.policy.loader import check_policy
@@ -88,11 +91,21 @@ def test_directory_instead_of_file(tmp_path):
     assert "cannot read file" in only_problem(check_policy(tmp_path))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_unreadable_file(tmp_path):
-    path = write(tmp_path, HEAD)
-    path.chmod(0)
-    assert "Permission denied" in only_problem(check_policy(path))
+    """As root every file is readable, so read as an unprivileged user in a child process."""
+    shared = Path(tempfile.mkdtemp(prefix="vmg-unreadable-"))
+    try:
+        shared.chmod(0o755)
+        path = write(shared, HEAD)
+        path.chmod(0)
+        code = ("import sys; from vmguard.policy.loader import check_policy; "
+                "print(check_policy(sys.argv[1]).problems[0].message)")
+        demote = (lambda: os.setuid(65534)) if os.geteuid() == 0 else None
+        run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                             preexec_fn=demote, check=True, cwd="/")
+        assert run.stdout == "cannot read file: Permission denied\n"
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_huge_file_is_refused(tmp_path):
