@@ -37,7 +37,7 @@ class Refused(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Content:
     size: int
     sha256: str

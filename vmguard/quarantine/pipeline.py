@@ -22,7 +22,7 @@ from vmguard.quarantine.scanner import scan
 from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
 
 
-@dataclass
+@dataclass(slots=True)
 class _Outcome:
     node: Node
     content: Content | None = None

@@ -21,7 +21,7 @@ from vmguard.quarantine.names import colliding, name_reasons, shown
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """An entry that passed every metadata check and goes on to the copy phase."""
 
