@@ -257,3 +257,27 @@ def test_iptables_failure_late_in_the_batch_leaves_previous_rules(
     assert "-new" not in topo.host.run("ipset", "list", "-n").stdout
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
         "10.80.0.10:3306": True, "10.80.0.10:8080": False}
+
+
+AUDIT_HOST = """
+import sys
+from vmguard.audit.host import audit_host
+from vmguard.inventory_loader import load_inventory
+report = audit_host(load_inventory(sys.argv[1]), lambda findings: tuple(findings))
+print(report.note)
+for finding in report.outcomes:
+    print(finding.rule, finding.subject, finding.message)
+"""
+
+
+def test_audit_reports_feed_vmg_fw_findings(nft: Firewall, topo: Topology) -> None:
+    nft("apply")
+    nft.ns.run("nft", "insert", "rule", "inet", "vmguard", "forward", "accept")
+    nft.ns.run("nft", "delete", "element", "inet", "vmguard", "ids4",
+               "{ 10.70.0.11 . 52:54:00:70:00:11 }")
+    out = subprocess.run(nft.ns.argv(sys.executable, "-c", AUDIT_HOST, str(nft.inventory)),
+                         capture_output=True, text=True, env=nft.env, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == "nftables firewall audited"
+    assert {line.split()[0] for line in lines[1:]} == {"VMG-FW-002", "VMG-FW-004"}
+    assert all(line.split()[1] == "host" for line in lines[1:])

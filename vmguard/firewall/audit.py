@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -134,16 +135,12 @@ def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
     if unshare is None:
         raise FirewallError("unshare (util-linux) not found: needed to normalize the ruleset")
     argv = [unshare, "--net", "--", sys.executable, "-m", "vmguard.firewall.scratch", backend]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.run(
-        argv,
-        input=json.dumps(ruleset.to_dict()),
-        capture_output=True,
-        text=True,
-        timeout=SCRATCH_TIMEOUT,
-        check=False,
-        env=env,
-    )
+    with tempfile.TemporaryDirectory(prefix="vmguard-scratch-") as records:
+        # The scratch load's record of what it loaded dies with it, like its namespace.
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+               "VMGUARD_STATE_DIR": records}
+        proc = subprocess.run(argv, input=json.dumps(ruleset.to_dict()), capture_output=True,
+                              text=True, timeout=SCRATCH_TIMEOUT, check=False, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["no message"]
         raise FirewallError(f"could not load the compiled ruleset in a scratch namespace: {lines[-1]}")

@@ -77,7 +77,7 @@ class _Item:
             and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
 
 
-def _flow_items(addrs: tuple[IPAddress, ...], flow: Flow, version: int,
+def _flow_items(addrs: tuple[IPAddress, ...], texts: list[str], flow: Flow, version: int,
                 exact: dict[str, None]) -> Iterator[_Item]:
     """Interval items of a flow; exact ones (one address, one port) go straight to `exact`
     as keys, the common case kept free of per-item objects (10,000 VMs' worth add up)."""
@@ -86,10 +86,11 @@ def _flow_items(addrs: tuple[IPAddress, ...], flow: Flow, version: int,
             yield from (_Item("_icmp", a, net) for a in addrs)
             continue
         single = net.prefixlen == net.max_prefixlen
+        host = str(net.network_address) if single else ""
         for port in flow.ports:
             if single and port.first == port.last:
-                tail = f" . {flow.protocol.value} . {net.network_address} . {port.first}"
-                exact.update((f"{a}{tail}", None) for a in addrs)
+                tail = f" . {flow.protocol.value} . {host} . {port.first}"
+                exact.update((a + tail, None) for a in texts)
             else:
                 yield from (_Item("_net", a, net, flow.protocol.value, port) for a in addrs)
 
@@ -122,24 +123,27 @@ def _refuse_partial(unique: dict[str, tuple[_Item, str]], ranged: list[tuple[str
 def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     """Every set element of one VM, keyed by set name, each key once, with its comment."""
     elements: dict[str, list[str]] = {}
-    addrs = {v: vm.addresses_of(v) for v in (4, 6)}
+    addrs = {v: a for v in (4, 6) if (a := vm.addresses_of(v))}
+    texts = {v: [str(a) for a in own] for v, own in addrs.items()}
     for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
         items: list[tuple[_Item, str]] = []
+        exact: dict[str, dict[str, None]] = {}
         for flow in flows:
             comment = f" comment {quote(f'{vm.name}: {flow.name}')}"
-            for v in (4, 6):
-                exact: dict[str, None] = {}
-                items.extend((i, flow.name) for i in _flow_items(addrs[v], flow, v, exact))
-                known = elements.setdefault(f"{direction}{v}", [])
-                known.extend(k + comment for k in exact if not any(
-                    e.startswith(k + " comment") for e in known))
+            for v, own in addrs.items():
+                keys: dict[str, None] = {}
+                items.extend((i, flow.name) for i in _flow_items(own, texts[v], flow, v, keys))
+                seen = exact.setdefault(f"{direction}{v}", {})
+                fresh = [k for k in keys if k not in seen]
+                seen.update(dict.fromkeys(fresh))
+                elements.setdefault(f"{direction}{v}", []).extend(k + comment for k in fresh)
         for key, item, name in _minimal(items):
             elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
                 f"{key} comment {quote(f'{vm.name}: {name}')}")
-    for v in (4, 6):
-        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in addrs[v]]
+    for v, own in texts.items():
+        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in own]
         if vm.log_denied:
-            elements[f"log{v}"] = [str(a) for a in addrs[v]]
+            elements[f"log{v}"] = own
     if vm.ipv6:
         elements["v6_macs"] = [vm.mac]
     return {s: items for s, items in elements.items() if items}
