@@ -144,3 +144,14 @@ def test_a_host_that_could_not_audit_everything_makes_exit_3(
     host_c = next(h for h in fleet["hosts"] if h["host"] == "host-c")
     assert host_c["worst"] is None and "cannot reach libvirt" in host_c["unreachable"][0]
     assert "not audited: 2" in (tmp_path / "fleet/fleet.md").read_text()
+
+
+def test_reports_of_an_earlier_v1_writer_still_merge(reports: dict[str, Path], tmp_path: Path) -> None:
+    """A rolling upgrade mixes report writers: fields added to v1 later must stay optional."""
+    older = tmp_path / "older.json"
+    doc = json.loads(reports["a"].read_text())
+    for added in ("fail_on", "exit_code"):
+        doc["summary"].pop(added)
+    older.write_text(json.dumps(doc))
+    _, fleet = merged(tmp_path, older, reports["b"])
+    assert fleet["totals"]["hosts"] == 2
