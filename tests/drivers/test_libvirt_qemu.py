@@ -177,7 +177,7 @@ def test_idempotent_dry_run_and_rollback(driver, exposed, log_path) -> None:
 
 
 def test_running_domain_is_refused_then_next_boot(driver, tcg_domain, log_path) -> None:
-    made = tcg_domain.start()  # the plain test domain has a serial console: forbidden
+    made = tcg_domain.start(wait_agent=False)  # plain test domain: its serial is forbidden
     before = _hash(driver, made.name)
     outcome = apply_vm(driver, "kvm", made.name, batch_policy())
     assert outcome.refused and _hash(driver, made.name) == before
