@@ -102,3 +102,11 @@ def test_real_process_no_traceback_and_exit_codes(tmp_path):
     helptext = subprocess.run([sys.executable, "-m", "vmguard", "--help"], capture_output=True, text=True,
                               check=True).stdout
     assert "2  bad input" in helptext and "3  could not run" in helptext
+
+
+def test_closed_pipe_is_not_a_traceback():
+    cmd = [sys.executable, "-m", "vmguard", "rules", "list"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # before the child writes: its first write meets a closed pipe
+        err = proc.stderr.read().decode()
+    assert "Traceback" not in err and proc.returncode in (0, 141)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -65,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vmguard: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `vmguard vms | head`: the reader left. Point stdout at /dev/null so the
+        # interpreter's final flush cannot raise again, and exit as a shell would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
