@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from tests.guest.test_offline import POLICY
 from vmguard.audit.checks import vm_checks
+from vmguard.cli import main
 from vmguard.drivers.libvirt import LibvirtDriver
 from vmguard.guest import inspect
 
@@ -48,3 +50,61 @@ def test_libvirt_vm_disk_found_by_the_driver_and_inspected(tcg_domain, inspected
         "VMG-USR-001",
         "VMG-USR-002",
     ]
+
+
+INVENTORY = """\
+apiVersion: vmguard/v1
+kind: Inventory
+connections: [{{name: kvm, driver: libvirt, uri: "qemu:///system"}}]
+vms: [{{name: {name}, connection: kvm, policy: policy.yaml}}]
+"""
+GUEST_POLICY = """\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {name: batch}
+spec:
+  users: {interactive_login: [vmadmin1]}
+  software:
+    forbid: [firefox, thunderbird, evolution, mutt, sendmail, postfix, exim4]
+    allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
+"""
+QCOW2_DISK_XML = DISK_XML.replace("type='raw'", "type='qcow2'")
+
+
+def _audit(tmp_path, name: str, guest: str) -> tuple[int, list[dict]]:
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+    (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=name))
+    out = tmp_path / f"reports-{guest}"
+    code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",
+                 "--guest", guest])
+    report = json.loads((out / "latest/report.json").read_text())
+    [vm] = [v for v in report["vms"] if v["name"] == name]
+    return code, vm["findings"]
+
+
+def test_cli_audit_reports_guest_findings_from_the_disk(tcg_domain, inspected, guest_cache, tmp_path,
+                                                        monkeypatch):
+    """`vmguard audit` on a libvirt VM: users and software read from its disk image."""
+    image = inspected["rpm-sqlite"].image  # qcow2, inspected without the file scan
+    domain = tcg_domain.define(extra_devices=QCOW2_DISK_XML.format(path=image))
+    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))  # the session's inspection
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
+    code, found = _audit(tmp_path, domain.name, "offline")
+    rules = {f["rule"] for f in found}
+    assert {"VMG-USR-001", "VMG-USR-002", "VMG-SW-001", "VMG-SW-002"} <= rules, rules
+    assert code == 1
+    assert any("/etc/ssh/sshd_config" in f["evidence"] for f in found if f["rule"] == "VMG-USR-002")
+    _, without = _audit(tmp_path, domain.name, "off")
+    assert not {f["rule"] for f in without} & {"VMG-USR-001", "VMG-USR-002", "VMG-SW-001"}
+
+
+def test_cli_audit_guest_that_cannot_be_read_is_a_finding_not_a_hidden_vm(tcg_domain, tmp_path,
+                                                                         monkeypatch):
+    missing = tmp_path / "gone.img"
+    domain = tcg_domain.define(extra_devices=DISK_XML.format(path=missing))
+    monkeypatch.setenv("VMGUARD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
+    _, found = _audit(tmp_path, domain.name, "offline")
+    [problem] = [f for f in found if f["rule"] == "VMG-SW-006"]
+    assert "guest not inspected" in problem["message"] and "gone.img" in problem["message"]
+    assert any(f["rule"].startswith("VMG-DEV") for f in found)  # host-side checks still ran

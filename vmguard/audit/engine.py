@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
+from vmguard import guest
 from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.audit.checks import Check, vm_checks
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import AuditResult, Outcome, VmReport
 from vmguard.audit.waivers import apply_waivers
 from vmguard.drivers import Driver, open_driver
-from vmguard.errors import DriverError
+from vmguard.errors import DriverError, GuestError
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
+from vmguard.guest.model import GuestFacts
 from vmguard.inventory import Connection, Inventory, VmEntry
 
 Opener = Callable[[Connection], Driver]
+
+
+class GuestMode(StrEnum):
+    """How far the audit looks inside guests (users, logins, software, services)."""
+
+    OFF = "off"
+    OFFLINE = "offline"  # the disk images, read-only through libguestfs
+    ONLINE = "online"  # also the running guest's agent: logged-in users, listening sockets
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class Context:
     catalog: Catalog
     checks: dict[str, Check]
     today: dt.date
+    guest: GuestMode = GuestMode.OFF
 
 
 def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, ...]:
@@ -74,11 +86,29 @@ def _missing(ctx: Context, entry: VmEntry) -> VmReport:
     )
 
 
+def with_guest(ctx: Context, conn: Connection, facts: VmFacts) -> VmFacts:
+    """The facts with what is inside the guest, unless guest inspection is off.
+
+    A guest that cannot be inspected becomes a guest problem (VMG-SW-006), so the VM's
+    host-side findings still count. libvirt's test:// driver simulates VMs whose disks
+    have no content: nothing to inspect there.
+    """
+    if ctx.guest is GuestMode.OFF or conn.uri.startswith("test:"):
+        return facts
+    try:
+        found = guest.inspect(facts, online=ctx.guest is GuestMode.ONLINE,
+                              libvirt_uri=conn.uri or "qemu:///system")
+    except GuestError as err:
+        found = GuestFacts(problems=(f"guest not inspected: {err}",))
+    return replace(facts, guest=found)
+
+
 def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
     try:
         facts = driver.read_facts(name)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err))
+    facts = with_guest(ctx, conn, facts)
     return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts))
 
 
@@ -126,11 +156,15 @@ def _connection(
 
 
 def audit(
-    inventory: Inventory, run: str = "", opener: Opener = open_driver, today: dt.date | None = None
+    inventory: Inventory,
+    run: str = "",
+    opener: Opener = open_driver,
+    today: dt.date | None = None,
+    guest: GuestMode = GuestMode.OFF,
 ) -> AuditResult:
     """Audit every connection and the host; never raises for an unreachable hypervisor."""
     started = dt.datetime.now(dt.UTC)
-    ctx = Context(load_catalog(), vm_checks(), today or started.date())
+    ctx = Context(load_catalog(), vm_checks(), today or started.date(), guest)
     vms: list[VmReport] = []
     errors: dict[str, str] = {}
     for conn in inventory.connections:

@@ -14,7 +14,7 @@ from pathlib import Path
 from vmguard import log
 from vmguard.audit import history, store
 from vmguard.audit.catalog import load_catalog
-from vmguard.audit.engine import Opener, audit
+from vmguard.audit.engine import GuestMode, Opener, audit
 from vmguard.audit.lock import run_lock
 from vmguard.audit.reports import FORMATS
 from vmguard.audit.reports.json import document
@@ -66,6 +66,7 @@ def run_audit(
     fail_on: Level = Level.HIGH,
     keep: int = DEFAULT_KEEP,
     opener: Opener = open_driver,
+    guest: GuestMode = GuestMode.OFF,
 ) -> AuditRun:
     """Audit, write the reports into a new run folder under `out`, and log the run."""
     formats = check_formats(formats)
@@ -74,7 +75,7 @@ def run_audit(
     store.prepare(out)
     with run_lock(out):
         run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
-        result = history.annotate(audit(inventory, run_dir.name, opener), out, load_catalog())
+        result = history.annotate(audit(inventory, run_dir.name, opener, guest=guest), out, load_catalog())
         _write(run_dir, result, formats, fail_on)
         history.record(result, out, keep)
         store.point_latest(out, run_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 from vmguard import log
 from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
+from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
 from vmguard.errors import ExitCode
 from vmguard.findings import Level
@@ -21,7 +22,12 @@ LEVELS = [level.value for level in Level]
 def _audit(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     run = run_audit(
-        inventory, Path(args.out), formats=args.format.split(","), fail_on=Level(args.fail_on), keep=args.keep
+        inventory,
+        Path(args.out),
+        formats=args.format.split(","),
+        fail_on=Level(args.fail_on),
+        keep=args.keep,
+        guest=GuestMode(args.guest),
     )
     result = run.result
     print(f"audit {result.run}: {summary.counts_line(result)}")
@@ -104,6 +110,13 @@ def _register_audit(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--keep", type=int, default=DEFAULT_KEEP, help="report folders to keep (default: %(default)s)"
+    )
+    p.add_argument(
+        "--guest",
+        choices=[m.value for m in GuestMode],
+        default=GuestMode.OFFLINE.value,
+        help="look inside guests: their disk images (offline, the default), also the running "
+        "guest's agent (online), or not at all (off)",
     )
     p.set_defaults(func=_audit)
 
