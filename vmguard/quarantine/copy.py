@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vmguard.policy.model import FileKind
@@ -22,6 +23,7 @@ from vmguard.quarantine.sysio import start_writeback
 from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
 
 BUFFER_SIZE = 1 << 20
+THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
 WRITEBACK_EVERY = 8 << 20  # large files: hand each written 8 MiB to the disk at once
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 
@@ -78,34 +80,63 @@ def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> 
         raise Refused(reasons, "mode or links changed during the vet")
 
 
-def copy_fd(
-    src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...], buffer: bytearray
-) -> tuple[Content, bytes]:
+class _Hasher:
+    """SHA-256 of the chunks in order. For a large file the hashing runs on a second
+    thread (hashlib releases the GIL), so hashing one chunk overlaps writing it and
+    reading the next: that needs two buffers, taken in turn."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self.digest = hashlib.sha256()
+        self.pool = pool
+        self.pending: Future | None = None
+
+    def update(self, chunk: memoryview) -> None:
+        self.wait()
+        if self.pool is None:
+            self.digest.update(chunk)
+        else:
+            self.pending = self.pool.submit(self.digest.update, chunk)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
+
+def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
+            buffers: tuple[bytearray, bytearray],
+            pool: ThreadPoolExecutor | None) -> tuple[Content, bytes]:
     """Read src once: hash every byte and write it to dst (unless dry run).
 
     Returns the content's summary and its first HEAD_SIZE bytes (for the detectors).
     Reading stops at the size fstat gave; growth after that shows in the final fstat.
     """
-    digest = hashlib.sha256()
-    view = memoryview(buffer)
-    total, head, has_nul = 0, b"", False
-    while total < before.st_size and (n := os.readv(src, [buffer])):
-        total += n
-        if total > before.st_size:
-            raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
-        chunk = view[:n]
-        if not head:
-            head = bytes(view[: min(n, HEAD_SIZE)])
-        has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
-        digest.update(chunk)
-        if dst is not None:
-            _write_all(dst, chunk)
-            if total % WRITEBACK_EVERY < n:
-                start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY,
-                                WRITEBACK_EVERY)
-        hooks.reach("copy-chunk", path)
+    hasher = _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None)
+    total, head, has_nul, turn = 0, b"", False, 0
+    try:
+        while total < before.st_size and (n := os.readv(src, [buffers[turn]])):
+            buffer, turn = buffers[turn], turn ^ 1
+            total += n
+            if total > before.st_size:
+                raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
+            chunk = memoryview(buffer)[:n]
+            if not head:
+                head = bytes(chunk[:HEAD_SIZE])
+            has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
+            hasher.update(chunk)
+            if dst is not None:
+                _write(dst, chunk, total)
+            hooks.reach("copy-chunk", path)
+    finally:
+        hasher.wait()  # never leave a thread reading a buffer the next file will fill
     _check_unchanged(src, before, total)
-    return Content(total, digest.hexdigest(), has_nul), head
+    return Content(total, hasher.digest.hexdigest(), has_nul), head
+
+
+def _write(dst: int, chunk: memoryview, total: int) -> None:
+    _write_all(dst, chunk)
+    if total % WRITEBACK_EVERY < len(chunk):
+        start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
 
 
 def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:

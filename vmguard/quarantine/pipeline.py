@@ -9,6 +9,7 @@ quarantine root with O_NOFOLLOW and checked against the inode the walk saw.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vmguard.policy.model import QuarantinePolicy
@@ -87,11 +88,13 @@ class CopyPhase:
         self.forbid = frozenset(policy.forbid)
         self.dest = dest
         self.detector = detector
-        self.buffer = bytearray(BUFFER_SIZE)
+        self.buffers = (bytearray(BUFFER_SIZE), bytearray(BUFFER_SIZE))
+        self.hash_pool: ThreadPoolExecutor | None = None
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[_Outcome]:
         dirs = _Dirs(root_fd, self.dest, out_fd)
         outcomes = []
+        self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
         try:
             for node in nodes:
                 refused = dirs.broken_parent(node.parts[:-1])
@@ -103,6 +106,7 @@ class CopyPhase:
                 outcomes.append(_Outcome(node, refused=refused))
         finally:
             dirs.close()
+            self.hash_pool.shutdown()
         return outcomes
 
     def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
@@ -116,7 +120,7 @@ class CopyPhase:
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffer)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
