@@ -238,3 +238,17 @@ def test_a_name_that_appears_after_commit_is_not_overwritten_and_staging_is_kept
     assert again.status is Status.ALREADY_PROMOTED
     assert "finished the promotion of an interrupted earlier vet" in again.notes
     assert (pub / "run1.vet.txt").exists() and not (pub / ".vmguard-staging" / "run1").exists()
+
+
+def test_large_files_hashed_on_a_second_thread_match_their_bytes(tmp_path):
+    q = tmp_path / "q"
+    payloads = {f"big{i}.bin": os.urandom((20 << 20) + i) for i in range(2)}
+    payloads["small.bin"] = os.urandom(5000)
+    for name, data in payloads.items():
+        write(q / name, data)
+    octets = rules(allow_types=("application/octet-stream",))
+    result = vmguard.vet(q, octets, tmp_path / "pub" / "run1")
+    assert result.status is Status.PROMOTED
+    assert {e.path: e.sha256 for e in result.accepted} == {
+        n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
+    assert published_files(tmp_path / "pub" / "run1") == payloads

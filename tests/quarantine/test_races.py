@@ -101,8 +101,10 @@ def test_directory_replaced_by_symlink_between_walk_and_copy(area):
     (lambda f: os.truncate(f, MIB), "shrank"),
     (lambda f: f.open("r+b").write(b"X"), "rewritten"),
 ])
-def test_file_changed_during_the_copy(area, change, detail):
+@pytest.mark.parametrize("size", [1, 4], ids=["hashed-inline", "hashed-on-a-thread"])
+def test_file_changed_during_the_copy(area, change, detail, size):
     q, pub, _ = area
+    write(q / "victim.txt", "victim content\n" * 300_000 * size)  # 4.5 or 18 MiB
     done = at("copy-chunk", ("victim.txt",), lambda: change(q / "victim.txt"))
     result = vet(q, pub)
     assert done
