@@ -8,12 +8,14 @@ evaluates every base chain of a hook), so only our own table decides.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections import Counter
-from typing import Any
+from typing import IO, Any
 
 from vmguard.errors import FirewallError
 from vmguard.firewall import nftables_render as nr
@@ -24,20 +26,53 @@ from vmguard.firewall.model import Ruleset, VmRules, gc_paused
 TIMEOUT = 300
 
 
-def _run(args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
+def _binary() -> str:
     binary = shutil.which("nft")
     if binary is None:
         raise FirewallError("nft not found: install the nftables package")
+    return binary
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [binary, *args], input=script, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        [_binary(), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
 
 
-def _nft(args: list[str], script: str | None = None) -> str:
-    proc = _run(args, script)
-    if proc.returncode != 0:
-        raise FirewallError(f"nft {' '.join(args)} failed, nothing changed: {_first_error(proc.stderr)}")
-    return proc.stdout
+Loading = tuple[subprocess.Popen[bytes], IO[bytes]]
+
+
+def _start(args: list[str], script: str) -> Loading:
+    """nft reading `script` from stdin, left running so the caller can work meanwhile.
+    Its messages go to a file: a pipe nobody reads could block it."""
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - _wait closes it
+    proc = subprocess.Popen(
+        [_binary(), *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+    )
+    # BrokenPipeError: nft quit early, _wait reports why.
+    with contextlib.suppress(BrokenPipeError), proc.stdin as stdin:  # type: ignore[union-attr]
+        stdin.write(script.encode())
+    return proc, errors
+
+
+def _wait(loading: Loading, args: list[str]) -> None:
+    proc, errors = loading
+    with errors:
+        try:
+            code = proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise FirewallError(f"nft {' '.join(args)} took over {TIMEOUT} s and was stopped, "
+                                "nothing changed") from None
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if code != 0:
+        raise FirewallError(f"nft {' '.join(args)} failed, nothing changed: {_first_error(stderr)}")
+
+
+def _nft(args: list[str], script: str) -> None:
+    _wait(_start(args, script), args)
 
 
 def _first_error(stderr: str) -> str:
@@ -61,10 +96,16 @@ class NftablesBackend:
         return nr.render(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
+        """One transaction. The record of what it loads (state.py) is written while nft
+        parses and commits, and put in place only once nft succeeded."""
         with gc_paused():
             per_vm = {vm.name: nr.vm_elements(vm) for vm in ruleset.vms}
-            _nft(["-f", "-"], nr.replace_script(ruleset, per_vm))
-            state.save_all(self.name, per_vm)
+            loading = _start(["-f", "-"], nr.replace_script(ruleset, per_vm))
+            try:
+                pending = state.prepare(self.name, per_vm)
+            finally:
+                _wait(loading, ["-f", "-"])
+        state.commit(pending)
 
     def remove(self) -> bool:
         state.forget(self.name)

@@ -77,22 +77,27 @@ class _Item:
             and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
 
 
-def _flow_items(addrs: tuple[IPAddress, ...], texts: list[str], flow: Flow, version: int,
-                exact: dict[str, None]) -> Iterator[_Item]:
-    """Interval items of a flow; exact ones (one address, one port) go straight to `exact`
-    as keys, the common case kept free of per-item objects (10,000 VMs' worth add up)."""
-    for net in flow.nets_of(version) if addrs else ():
+def _flow_keys(flow: Flow, version: int, addrs: tuple[IPAddress, ...], texts: list[str],
+               ranged: list[tuple[_Item, str]]) -> list[str]:
+    """The exact keys of a flow (one address, one port), built as plain strings: the
+    common case, kept free of per-item objects (10,000 VMs' worth add up). Its interval
+    items go to `ranged` with the endpoint's name."""
+    exact: list[str] = []
+    for net in flow.nets:
+        if net.version != version:
+            continue
         if flow.protocol is Protocol.ICMP:
-            yield from (_Item("_icmp", a, net) for a in addrs)
+            ranged.extend((_Item("_icmp", a, net), flow.name) for a in addrs)
             continue
         single = net.prefixlen == net.max_prefixlen
-        host = str(net.network_address) if single else ""
+        head = f" . {flow.protocol.value} . {net.network_address} . " if single else ""
         for port in flow.ports:
             if single and port.first == port.last:
-                tail = f" . {flow.protocol.value} . {host} . {port.first}"
-                exact.update((a + tail, None) for a in texts)
+                exact.extend([a + head + str(port.first) for a in texts])
             else:
-                yield from (_Item("_net", a, net, flow.protocol.value, port) for a in addrs)
+                ranged.extend((_Item("_net", a, net, flow.protocol.value, port), flow.name)
+                              for a in addrs)
+    return exact
 
 
 def _minimal(items: list[tuple[_Item, str]]) -> list[tuple[str, _Item, str]]:
@@ -122,24 +127,11 @@ def _refuse_partial(unique: dict[str, tuple[_Item, str]], ranged: list[tuple[str
 
 def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     """Every set element of one VM, keyed by set name, each key once, with its comment."""
-    elements: dict[str, list[str]] = {}
     addrs = {v: a for v in (4, 6) if (a := vm.addresses_of(v))}
     texts = {v: [str(a) for a in own] for v, own in addrs.items()}
+    elements: dict[str, list[str]] = {}
     for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
-        items: list[tuple[_Item, str]] = []
-        exact: dict[str, dict[str, None]] = {}
-        for flow in flows:
-            comment = f" comment {quote(f'{vm.name}: {flow.name}')}"
-            for v, own in addrs.items():
-                keys: dict[str, None] = {}
-                items.extend((i, flow.name) for i in _flow_items(own, texts[v], flow, v, keys))
-                seen = exact.setdefault(f"{direction}{v}", {})
-                fresh = [k for k in keys if k not in seen]
-                seen.update(dict.fromkeys(fresh))
-                elements.setdefault(f"{direction}{v}", []).extend(k + comment for k in fresh)
-        for key, item, name in _minimal(items):
-            elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
-                f"{key} comment {quote(f'{vm.name}: {name}')}")
+        elements.update(_direction_elements(vm.name, direction, flows, addrs, texts))
     for v, own in texts.items():
         elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in own]
         if vm.log_denied:
@@ -147,6 +139,26 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     if vm.ipv6:
         elements["v6_macs"] = [vm.mac]
     return {s: items for s, items in elements.items() if items}
+
+
+def _direction_elements(name: str, direction: str, flows: tuple[Flow, ...],
+                        addrs: dict[int, tuple[IPAddress, ...]],
+                        texts: dict[int, list[str]]) -> dict[str, list[str]]:
+    """The elements of one direction's sets; a key two endpoints share keeps the first
+    endpoint's comment."""
+    exact: dict[str, dict[str, str]] = {f"{direction}{v}": {} for v in addrs} if flows else {}
+    ranged: list[tuple[_Item, str]] = []
+    for flow in flows:
+        comment = f" comment {quote(f'{name}: {flow.name}')}"
+        for v, own in addrs.items():
+            keys = exact[f"{direction}{v}"]
+            for key in _flow_keys(flow, v, own, texts[v], ranged):
+                keys.setdefault(key, comment)
+    elements = {s: [k + c for k, c in keys.items()] for s, keys in exact.items()}
+    for key, item, endpoint in _minimal(ranged) if ranged else ():
+        elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
+            f"{key} comment {quote(f'{name}: {endpoint}')}")
+    return elements
 
 
 def keys_only(elements: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -160,9 +172,20 @@ def _set(name: str, type_: str, items: list[str], interval: bool = False) -> str
     return f"\tset {name} {{ type {type_};{flags}{body} }}"
 
 
+def _by_set(per_vm: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
+    """All VMs' elements gathered per set, in VM order, in one pass."""
+    by_set: dict[str, list[str]] = {}
+    for elements in per_vm.values():
+        for name, items in elements.items():
+            by_set.setdefault(name, []).extend(items)
+    return by_set
+
+
 def _sets(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iterator[str]:
+    by_set = _by_set(per_vm)
+
     def items(name: str) -> list[str]:
-        return [e for elements in per_vm.values() for e in elements.get(name, ())]
+        return by_set.get(name, [])
 
     yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
     yield _set("v6_macs", "ether_addr", items("v6_macs"))

@@ -34,12 +34,18 @@ def _line(name: str, elements: Elements | None) -> str:
     return json.dumps([name, elements]) + "\n"
 
 
-def save_all(backend: str, vms: dict[str, Elements]) -> None:
+def prepare(backend: str, vms: dict[str, Elements]) -> Path:
+    """Write the record of a full apply beside the current one; `commit` puts it in place
+    once the apply succeeded (the caller writes it while nft is still loading)."""
     path = _path(backend)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(_line(n, e) for n, e in vms.items()))
-    os.replace(tmp, path)
+    pending = path.with_suffix(".tmp")
+    pending.write_text("".join(_line(n, e) for n, e in vms.items()))
+    return pending
+
+
+def commit(pending: Path) -> None:
+    os.replace(pending, pending.with_suffix(".jsonl"))
 
 
 def lookup(backend: str, name: str) -> Elements | None:
