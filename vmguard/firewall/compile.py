@@ -35,8 +35,8 @@ def _vm_rules(entry: VmEntry) -> VmRules:
         name=entry.pattern,
         addresses=entry.addresses,
         mac=entry.mac.lower(),
-        egress=tuple(Flow(e.name, e.protocol, e.to, e.ports) for e in net.egress),
-        ingress=tuple(Flow(i.name, i.protocol, i.sources, i.ports) for i in net.ingress),
+        egress=tuple([Flow(e.name, e.protocol, e.to, e.ports) for e in net.egress]),
+        ingress=tuple([Flow(i.name, i.protocol, i.sources, i.ports) for i in net.ingress]),
         log_denied=net.log_denied,
         ipv6=net.wants_ipv6,
     )
