@@ -105,17 +105,19 @@ def clean(*paths: Path) -> None:
 
 
 def compare(name: str, work: Path, baseline: str, policy: Path, rounds: int) -> tuple[float, int]:
-    """Best of `rounds` for each side; CPU seconds too, which a loaded machine distorts less."""
-    src, dst = work / "src", work / "dst"
+    """Best of `rounds` for each side; CPU seconds too, which a loaded machine distorts less.
+
+    Every run writes to a fresh directory and nothing is deleted until the end: on ext4,
+    creating files soon after deleting tens of thousands is several times slower, which
+    would penalise whichever side runs after a clean-up."""
+    src = work / "src"
     warm(src)
     base, vet, peak = (float("inf"), 0.0), (float("inf"), 0.0), 0
-    for _ in range(rounds):
-        base = min(base, timed(baseline.format(src=src, dst=dst)))
-        clean(dst)
-        dst.mkdir()
-        elapsed, cpu, rss = timed_vet(src, dst, policy)
+    for i in range(rounds):
+        base = min(base, timed(baseline.format(src=src, dst=work / f"base{i}")))
+        (work / f"vet{i}").mkdir()
+        elapsed, cpu, rss = timed_vet(src, work / f"vet{i}", policy)
         vet, peak = min(vet, (elapsed, cpu)), max(peak, rss)
-        clean(dst)
     print(f"{name}: baseline {base[0]:.2f} s ({base[1]:.2f} s CPU), vmguard vet {vet[0]:.2f} s "
           f"({vet[1]:.2f} s CPU), ratio {base[0] / vet[0]:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB",
           flush=True)
