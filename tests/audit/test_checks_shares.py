@@ -9,7 +9,6 @@ import pytest
 from tests.audit.factory import SRC, facts, policy, run
 from vmguard.audit.checks.shares import CHECKS
 from vmguard.facts import SharedFolder
-from vmguard.policy.model import FileKind, QuarantinePolicy
 
 INPUT = SharedFolder("input", "/vmdata/input", "/vmdata/input", read_only=True, source=SRC)
 OUTPUT = SharedFolder("output", "/vmdata/quarantine/vm1", "/vmdata/quarantine/vm1", False, source=SRC)
@@ -68,11 +67,8 @@ def test_writable_output_share_is_fine():
     assert run(CHECKS, "VMG-FS-003", policy(), shares(OUTPUT)) == []
 
 
-def test_output_share_symlinks_are_left_to_vet():
+def test_output_share_symlinks_count_too():
+    """vet rejects symlinks, but other host tools (backups, cp -r) would follow them."""
     writable_output = share(OUTPUT, symlinks_allowed=True)
-    assert run(CHECKS, "VMG-FS-004", policy(), shares(writable_output)) == []
-
-
-def test_output_share_symlinks_count_when_vet_allows_symlinks():
-    lax = policy(quarantine=QuarantinePolicy(forbid=(FileKind.EXECUTABLES,)))
-    assert len(run(CHECKS, "VMG-FS-004", lax, shares(share(OUTPUT, symlinks_allowed=True)))) == 1
+    assert len(run(CHECKS, "VMG-FS-004", policy(), shares(writable_output))) == 1
+    assert run(CHECKS, "VMG-FS-004", policy(), shares(share(OUTPUT))) == []

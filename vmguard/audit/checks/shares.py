@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from vmguard.audit.checks.common import is_under, wanted, where
 from vmguard.facts import SharedFolder, VmFacts
 from vmguard.findings import Finding
-from vmguard.policy.model import Access, FileKind, Policy, SharePurpose, ShareRule
+from vmguard.policy.model import Access, Policy, SharePurpose, ShareRule
 
 READ_ONLY_PURPOSES = frozenset({SharePurpose.INPUT, SharePurpose.SOFTWARE})
 
@@ -61,18 +61,14 @@ def writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield _finding("VMG-FS-003", facts, share, "is writable", want)
 
 
-def _vetted_output(policy: Policy, vm: str, share: SharedFolder) -> bool:
-    """The job's quarantine share: symlinks written there are rejected by vet, not followed."""
-    rule = _rule_for(policy, vm, share)
-    vetted = FileKind.SYMLINKS in policy.quarantine.forbid
-    return vetted and rule is not None and rule.purpose is SharePurpose.OUTPUT
-
-
 def symlinks(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    # Also for the output (quarantine) share: vet rejects symlinks, but backups and
+    # admins' tools on the host follow them. A share that cannot stop them (virtiofs)
+    # needs a waiver, stated in the policy, like any other accepted risk.
     if policy.shared_folders.allow_symlinks:
         return
     for share in facts.shared_folders:
-        if share.symlinks_allowed and not _vetted_output(policy, facts.name, share):
+        if share.symlinks_allowed:
             want = wanted(policy, "spec.shared_folders.allow_symlinks", "false")
             yield _finding("VMG-FS-004", facts, share, "allows the guest to create symlinks", want)
 
