@@ -7,6 +7,10 @@ force; EAGAIN (another tool committing at the same moment) is retried.
 
 IPv4 only: IPv6 from and to the VM interfaces is dropped, and a policy with an IPv6
 endpoint is refused here (the nftables backend supports it).
+
+No ARP anti-spoofing: ARP is not IP, iptables never sees it (it would take arptables or
+ebtables, out of scope). A VM can poison the host's neighbour table; `plan` says so.
+The nftables backend filters ARP (table `arp vmguard`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
 XTABLES_LOCK = "/run/xtables.lock"
+NO_ARP = ("# ARP anti-spoofing: not supported by the iptables backend (needs arptables); "
+          "use the nftables backend")
 LOCK_WAIT = 10.0
 SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
 
@@ -175,7 +181,7 @@ class IptablesBackend:
 
     def render(self, ruleset: Ruleset) -> str:
         _refuse_ipv6(ruleset)
-        lines = [f"# ipset {line}" for line in ipsets.describe(ruleset)]
+        lines = [NO_ARP, *(f"# ipset {line}" for line in ipsets.describe(ruleset))]
         for version, chains in ((4, chains_v4(ruleset)), (6, chains_v6(ruleset))):
             lines.append(f"# {'ip6tables' if version == 6 else 'iptables'} filter")
             for name, rules in chains.items():

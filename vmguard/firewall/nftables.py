@@ -1,8 +1,9 @@
-"""The nftables backend: table `inet vmguard`, loaded as one transaction by `nft -f -`.
+"""The nftables backend: tables `inet vmguard` and `arp vmguard`, loaded as one
+transaction by `nft -f -`.
 
-vmguard owns exactly that table. Other tables (libvirt's, firewalld's, Docker's,
+vmguard owns exactly those tables. Other tables (libvirt's, firewalld's, Docker's,
 iptables-nft's) are never listed for changes, flushed or deleted: every command here
-names `inet vmguard`. An accept in another table cannot undo our drop (nftables
+names one of them. An accept in another table cannot undo our drop (nftables
 evaluates every base chain of a hook), so only our own table decides.
 """
 
@@ -89,7 +90,9 @@ class NftablesBackend:
             raise FirewallError("changing the host firewall needs root (run with sudo)")
         # --check runs a throw-away transaction in the kernel: a kernel without
         # nf_tables, or without the inet family, fails here before anything changes.
-        probe = "table inet vmguard_probe { set s { type ipv4_addr . ether_addr; }; }\n"
+        probe = ("table inet vmguard_probe { set s { type ipv4_addr . ether_addr; }; }\n"
+                 "table arp vmguard_probe { chain c { type filter hook input priority filter; "
+                 "arp saddr ether . arp saddr ip { 52:54:00:00:00:01 . 192.0.2.1 } accept; }; }\n")
         _nft(["--check", "-f", "-"], probe)
 
     def render(self, ruleset: Ruleset) -> str:
@@ -109,7 +112,8 @@ class NftablesBackend:
 
     def remove(self) -> bool:
         state.forget(self.name)
-        return _table_command(["delete", "table", *nr.TABLE.split()]) is not None
+        removed = [_table_command(["delete", "table", *t.split()]) for t in nr.TABLES]
+        return any(r is not None for r in removed)
 
     def _loaded(self) -> bool:
         """Cheap: listing one small set does not make nft fetch the whole ruleset, which
@@ -141,14 +145,16 @@ class NftablesBackend:
         return None
 
     def show(self) -> str:
-        listing = _table_command(["list", "table", *nr.TABLE.split()])
-        return "# no vmguard table loaded\n" if listing is None else listing
+        listings = {t: _table_command(["list", "table", *t.split()]) for t in nr.TABLES}
+        return "".join(text or f"# no vmguard table loaded: {t}\n" for t, text in listings.items())
 
     def snapshot(self) -> Snapshot:
-        listing = _table_command(["-j", "list", "table", *nr.TABLE.split()])
-        if listing is None:
+        """Both tables; without the inet one (a firewall reload flushes it) none is loaded."""
+        listings = [_table_command(["-j", "list", "table", *t.split()]) for t in nr.TABLES]
+        if listings[0] is None:
             return Snapshot(False)
-        return snapshot_from_json(json.loads(listing)["nftables"])
+        return snapshot_from_json([obj for text in listings if text is not None
+                                   for obj in json.loads(text)["nftables"]])
 
 
 def _table_command(args: list[str]) -> str | None:
@@ -187,28 +193,33 @@ def _chain_head(chain: dict[str, Any]) -> list[Rule]:
     return [Rule("(chain)", json.dumps(head, sort_keys=True))] if head else []
 
 
+def _name(obj: dict[str, Any], key: str = "name") -> str:
+    """inet objects by their name, the arp table's as e.g. "arp input"."""
+    return obj[key] if obj.get("family") == "inet" else f"{obj.get('family')} {obj[key]}"
+
+
 def snapshot_from_json(data: list[dict[str, Any]]) -> Snapshot:
     chains: dict[str, list[Rule]] = {}
     seen: dict[str, Counter[str]] = {}
     sets: dict[str, frozenset[str]] = {}
     for obj in data:
         if "chain" in obj:
-            chains[obj["chain"]["name"]] = _chain_head(obj["chain"])
+            chains[_name(obj["chain"])] = _chain_head(obj["chain"])
         elif "rule" in obj:
-            name = obj["rule"]["chain"]
+            name = _name(obj["rule"], "chain")
             chains[name].append(_rule(obj["rule"], seen.setdefault(name, Counter())))
         elif "set" in obj or "map" in obj:
             s = obj.get("set") or obj["map"]
             head = json.dumps({k: s.get(k) for k in ("type", "map", "flags")}, sort_keys=True)
             elems = {json.dumps(_normal(e), sort_keys=True) for e in s.get("elem", [])}
-            sets[s["name"]] = frozenset({f"(type) {head}", *elems})
+            sets[_name(s)] = frozenset({f"(type) {head}", *elems})
     frozen = {c: tuple(rs) for c, rs in chains.items()}
     return Snapshot(True, frozen, sets, _hooks(frozen))
 
 
 def _hooks(chains: dict[str, tuple[Rule, ...]]) -> tuple[Hook, ...]:
     hooks = []
-    for name in nr.BASE_CHAINS:
+    for name in (*nr.BASE_CHAINS, "arp input"):
         rules = [r for r in chains.get(name, ()) if r.key != "(chain)"]
         for i, rule in enumerate(rules):
             if rule.key.startswith(nr.JUMP):

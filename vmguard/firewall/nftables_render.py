@@ -11,6 +11,11 @@ Per-VM data lives only in set elements (commented "VM: endpoint"), never in per-
 rules or chains: the rule count is fixed, a new flow costs a hash lookup (exact
 endpoints) plus an interval lookup (networks, port ranges) whatever the number of VMs,
 and one VM is added or removed by a few element operations.
+
+Table `arp vmguard`: ARP the host receives from the VM interfaces must carry a known
+VM's MAC and IPv4 address as sender (set arp_ids), so no VM can poison the host's
+neighbour table. ARP bridged from VM to VM is not filtered: that needs `meta ibrname`
+in a bridge table (kernel module nft_meta_bridge), which not every kernel has.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from vmguard.firewall.model import (
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
+ARP_TABLE = "arp vmguard"  # ARP anti-spoofing: ARP never reaches the inet hooks
+TABLES = (TABLE, ARP_TABLE)
+ARP_SETS = ("arp_ids",)  # set names that live in ARP_TABLE
 JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
 ND_OUT = "{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert }"
 ND_IN = "{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }"
@@ -145,6 +153,8 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
         elements.update(_direction_elements(vm.name, direction, flows, addrs))
     for v, own in addrs.items():
         elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in own]
+    if 4 in addrs:
+        elements["arp_ids"] = [f"{vm.mac} . {a} comment {quote(vm.name)}" for a in addrs[4]]
         if vm.log_denied:
             elements[f"log{v}"] = own
     if vm.ipv6:
@@ -191,9 +201,7 @@ def _by_set(per_vm: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
     return by_set
 
 
-def _sets(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iterator[str]:
-    by_set = _by_set(per_vm)
-
+def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     def items(name: str) -> list[str]:
         return by_set.get(name, [])
 
@@ -280,24 +288,44 @@ def _base_chains() -> Iterator[str]:
         yield from _chain(name, rules, head)
 
 
+def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
+    """ARP to the host must name a known VM's MAC and IPv4 address as its sender, in the
+    frame header and in the ARP body alike; only an address probe (sender 0.0.0.0,
+    RFC 5227) is let through without one, as it updates no neighbour table."""
+    yield f"table {ARP_TABLE} {{"
+    yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
+    yield _set("arp_ids", "ether_addr . ipv4_addr", by_set.get("arp_ids", []))
+    yield from _chain("arp_from_vm", [
+        'arp saddr ip 0.0.0.0 arp operation request accept comment "address probes"',
+        *_spoof(rs, "ether saddr . arp saddr ip != @arp_ids", "ARP sender address and frame MAC"),
+        *_spoof(rs, "arp saddr ether . arp saddr ip != @arp_ids", "ARP sender address and MAC")])
+    yield from _chain("input", [
+        f'iifname @vm_ifaces jump arp_from_vm comment "{JUMP}: ARP from VMs to the host"'],
+        "type filter hook input priority filter; policy accept;")
+    yield "}"
+
+
 def render(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
-    """The whole table: the sets first, then the chains that look them up.
+    """Both tables: the sets first, then the chains that look them up.
 
     `per_vm` (VM name -> vm_elements) saves computing them twice when the caller has them.
     """
     with gc_paused():
         per_vm = per_vm if per_vm is not None else {vm.name: vm_elements(vm) for vm in rs.vms}
-        sets = list(_sets(rs, per_vm))
-    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}"]
+        by_set = _by_set(per_vm)
+        sets = list(_sets(rs, by_set))
+        arp = list(_arp_table(rs, by_set))
+    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}", *arp]
     return "\n".join(lines) + "\n"
 
 
 def replace_script(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
     """One transaction: create-if-absent, delete, define. nft applies all of it or nothing."""
-    return f"table {TABLE}\ndelete table {TABLE}\n{render(rs, per_vm)}"
+    heads = "".join(f"table {t}\ndelete table {t}\n" for t in TABLES)
+    return heads + render(rs, per_vm)
 
 
 def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:
     """`add element` / `delete element` commands for the given elements."""
-    return [f"{verb} element {TABLE} {s} {{ {', '.join(items)} }}"
-            for s, items in elements.items() if items]
+    return [f"{verb} element {ARP_TABLE if s in ARP_SETS else TABLE} {s} "
+            f"{{ {', '.join(items)} }}" for s, items in elements.items() if items]
