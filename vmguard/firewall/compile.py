@@ -19,10 +19,10 @@ from vmguard.policy.model import NetworkMode, NetworkPolicy
 
 def compile_ruleset(inventory: Inventory) -> Ruleset:
     """The ruleset that enforces every addressed VM's network policy on this host."""
-    problems = list(_problems(inventory))
-    if problems:
-        raise InventoryError(problems)
     with gc_paused():
+        problems = list(_problems(inventory))
+        if problems:
+            raise InventoryError(problems)
         vms = tuple(_vm_rules(e) for e in inventory.vms if e.addresses)
     return Ruleset(inventory.firewall.vm_interfaces, vms)
 
