@@ -1,5 +1,5 @@
 """The nftables backend: tables `inet vmguard` and `arp vmguard`, loaded as one
-transaction by `nft -f -`.
+transaction by one `nft -f` reading a pipe.
 
 vmguard owns exactly those tables. Other tables (libvirt's, firewalld's, Docker's,
 iptables-nft's) are never listed for changes, flushed or deleted: every command here
@@ -10,12 +10,14 @@ evaluates every base chain of a hook), so only our own table decides.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from typing import IO, Any
 
 from vmguard.errors import FirewallError
@@ -40,20 +42,43 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+# `-f -` makes nft read all of stdin before parsing any of it; a path to the same pipe
+# makes it parse as the text arrives, while apply renders the rest (replace_stream).
+STDIN = "/proc/self/fd/0"
+PIPE_SIZE = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 Loading = tuple[subprocess.Popen[bytes], IO[bytes]]
 
 
-def _start(args: list[str], script: str) -> Loading:
-    """nft reading `script` from stdin, left running so the caller can work meanwhile.
+def _start(args: list[str]) -> Loading:
+    """nft reading a script from its stdin, fed by _feed while the caller works on.
     Its messages go to a file: a pipe nobody reads could block it."""
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - _wait closes it
     proc = subprocess.Popen(
         [_binary(), *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
     )
-    # BrokenPipeError: nft quit early, _wait reports why.
-    with contextlib.suppress(BrokenPipeError), proc.stdin as stdin:  # type: ignore[union-attr]
-        stdin.write(script.encode())
+    with contextlib.suppress(OSError):  # a larger pipe lets us render ahead of nft's parser
+        fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
     return proc, errors
+
+
+def _feed(loading: Loading, pieces: Iterable[str]) -> None:
+    """Write each piece with one os.write call where it fits in the pipe's atomic size."""
+    stdin = loading[0].stdin
+    assert stdin is not None  # noqa: S101 - _start always opens it
+    # BrokenPipeError: nft quit early, _wait reports why.
+    with contextlib.suppress(BrokenPipeError), stdin:
+        for piece in pieces:
+            data = memoryview(piece.encode())
+            while data:
+                data = data[os.write(stdin.fileno(), data):]
+
+
+def _stop(loading: Loading) -> None:
+    """nft killed before it could commit: the script it had so far was incomplete."""
+    proc, errors = loading
+    proc.kill()
+    proc.wait()
+    errors.close()
 
 
 def _wait(loading: Loading, args: list[str]) -> None:
@@ -73,12 +98,14 @@ def _wait(loading: Loading, args: list[str]) -> None:
 
 
 def _nft(args: list[str], script: str) -> None:
-    _wait(_start(args, script), args)
+    loading = _start(args)
+    _feed(loading, [script])
+    _wait(loading, args)
 
 
 def _first_error(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith(("Error", "/dev/stdin")) or "Error:" in ln]
+    errors = [ln for ln in lines if ln.startswith(("Error", STDIN)) or "Error:" in ln]
     return (errors or lines or ["no message"])[0]
 
 
@@ -93,21 +120,27 @@ class NftablesBackend:
         probe = ("table inet vmguard_probe { set s { type ipv4_addr . ether_addr; }; }\n"
                  "table arp vmguard_probe { chain c { type filter hook input priority filter; "
                  "arp saddr ether . arp saddr ip { 52:54:00:00:00:01 . 192.0.2.1 } accept; }; }\n")
-        _nft(["--check", "-f", "-"], probe)
+        _nft(["--check", "-f", STDIN], probe)
 
     def render(self, ruleset: Ruleset) -> str:
         return nr.render(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
-        """One transaction. The record of what it loads (state.py) is written while nft
-        parses and commits, and put in place only once nft succeeded."""
+        """One transaction, streamed to nft as it is rendered. The record of what it
+        loads (state.py) is written while nft commits, put in place once nft succeeded."""
+        args = ["-f", STDIN]
         with gc_paused():
-            per_vm = {vm.name: nr.vm_elements(vm) for vm in ruleset.vms}
-            loading = _start(["-f", "-"], nr.replace_script(ruleset, per_vm))
+            per_vm: dict[str, dict[str, list[str]]] = {}
+            loading = _start(args)
+            try:
+                _feed(loading, nr.replace_stream(ruleset, per_vm))
+            except BaseException:
+                _stop(loading)  # e.g. overlapping endpoints found half-way
+                raise
             try:
                 pending = state.prepare(self.name, per_vm)
             finally:
-                _wait(loading, ["-f", "-"])
+                _wait(loading, args)
         state.commit(pending)
 
     def remove(self) -> bool:
@@ -138,7 +171,7 @@ class NftablesBackend:
         script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
         try:
             if script:
-                _nft(["-f", "-"], "\n".join(script) + "\n")
+                _nft(["-f", STDIN], "\n".join(script) + "\n")
         except FirewallError:
             return self.apply(ruleset)  # the record was stale: reload everything at once
         state.record(self.name, name, new or None)

@@ -1,4 +1,5 @@
-"""The Ruleset in nftables syntax: the text `plan` shows is the text `apply` loads.
+"""The Ruleset in nftables syntax: `plan` shows render(), `apply` streams the same sets,
+elements and chains (replace_stream; a test checks both load to the same listing).
 
 Table `inet vmguard`, packets from the VM interfaces, in order:
   input   -> vm_to_host: DHCP to the host, then from_vm
@@ -37,6 +38,7 @@ from vmguard.firewall.model import (
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
+STREAM_BATCH = 500  # VMs whose elements apply renders while nft parses the previous ones
 ARP_TABLE = "arp vmguard"  # ARP anti-spoofing: ARP never reaches the inet hooks
 TABLES = (TABLE, ARP_TABLE)
 ARP_SETS = ("arp_ids",)  # set names that live in ARP_TABLE
@@ -201,18 +203,20 @@ def _by_set(per_vm: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
     return by_set
 
 
-def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
-    def items(name: str) -> list[str]:
-        return by_set.get(name, [])
-
-    yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
-    yield _set("v6_macs", "ether_addr", items("v6_macs"))
+def _set_types() -> Iterator[tuple[str, str, bool]]:
+    """(name, type, interval?) of every set of the inet table but vm_ifaces."""
+    yield "v6_macs", "ether_addr", False
     for v, addr in _ADDR.items():
-        yield _set(f"ids{v}", f"{addr} . ether_addr", items(f"ids{v}"))
-        yield _set(f"log{v}", addr, items(f"log{v}"))
+        yield f"ids{v}", f"{addr} . ether_addr", False
+        yield f"log{v}", addr, False
     for name, v, kind in flow_sets():
-        type_ = _ADDR[v] + _KINDS[kind].format(a=_ADDR[v])
-        yield _set(name, type_, items(name), interval=kind != "")
+        yield name, _ADDR[v] + _KINDS[kind].format(a=_ADDR[v]), kind != ""
+
+
+def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
+    yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
+    for name, type_, interval in _set_types():
+        yield _set(name, type_, by_set.get(name, []), interval)
 
 
 def _chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
@@ -291,8 +295,8 @@ def _base_chains() -> Iterator[str]:
 def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     """ARP to the host must name a known VM's MAC and IPv4 address as its sender, in the
     frame header and in the ARP body alike; only an address probe (sender 0.0.0.0,
-    RFC 5227) is let through without one, as it updates no neighbour table."""
-    yield f"table {ARP_TABLE} {{"
+    RFC 5227) is let through without one, as it updates no neighbour table.
+    The table's content: the caller opens and closes the block."""
     yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
     yield _set("arp_ids", "ether_addr . ipv4_addr", by_set.get("arp_ids", []))
     yield from _chain("arp_from_vm", [
@@ -302,27 +306,51 @@ def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     yield from _chain("input", [
         f'iifname @vm_ifaces jump arp_from_vm comment "{JUMP}: ARP from VMs to the host"'],
         "type filter hook input priority filter; policy accept;")
-    yield "}"
 
 
-def render(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
-    """Both tables: the sets first, then the chains that look them up.
-
-    `per_vm` (VM name -> vm_elements) saves computing them twice when the caller has them.
-    """
+def render(rs: Ruleset) -> str:
+    """Both tables, as `plan` shows them: the sets first, then the chains that look them up."""
     with gc_paused():
-        per_vm = per_vm if per_vm is not None else {vm.name: vm_elements(vm) for vm in rs.vms}
-        by_set = _by_set(per_vm)
+        by_set = _by_set({vm.name: vm_elements(vm) for vm in rs.vms})
         sets = list(_sets(rs, by_set))
         arp = list(_arp_table(rs, by_set))
-    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}", *arp]
+    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}",
+             f"table {ARP_TABLE} {{", *arp, "}"]
     return "\n".join(lines) + "\n"
 
 
-def replace_script(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]] | None = None) -> str:
+def _heads() -> str:
+    return "".join(f"table {t}\ndelete table {t}\n" for t in TABLES)
+
+
+def replace_script(rs: Ruleset) -> str:
     """One transaction: create-if-absent, delete, define. nft applies all of it or nothing."""
-    heads = "".join(f"table {t}\ndelete table {t}\n" for t in TABLES)
-    return heads + render(rs, per_vm)
+    return _heads() + render(rs)
+
+
+def replace_stream(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iterator[str]:
+    """The same transaction as replace_script, in pieces nft can parse while the next
+    ones are rendered (apply feeds them as they come); fills `per_vm` on the way.
+
+    The per-VM elements come in batches of STREAM_BATCH VMs, each batch re-declaring the
+    sets it adds to (nft merges them). If vmguard dies half-way, nft reads an end of
+    file: only the last piece closes the last block, so every shorter text is a syntax
+    error and nothing is committed. Pieces that close one block also open the next and
+    are small enough (PIPE_BUF) for the kernel to write them into the pipe whole.
+    """
+    yield _heads() + f"table {TABLE} {{\n"
+    yield "\n".join([*_sets(rs, {}), *_shared_chains(rs), *_base_chains()]) + "\n"
+    arp_ids: list[str] = []
+    types = list(_set_types())
+    for start in range(0, len(rs.vms), STREAM_BATCH):
+        batch = {vm.name: vm_elements(vm) for vm in rs.vms[start:start + STREAM_BATCH]}
+        per_vm.update(batch)
+        by_set = _by_set(batch)
+        arp_ids += by_set.get("arp_ids", [])
+        yield "\n".join(_set(n, t, by_set[n], i) for n, t, i in types if n in by_set) + "\n"
+    yield f"}}\ntable {ARP_TABLE} {{\n"
+    yield "\n".join(_arp_table(rs, {"arp_ids": arp_ids})) + "\n"
+    yield "}\n"
 
 
 def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:
