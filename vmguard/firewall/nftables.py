@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -81,16 +82,25 @@ def _stop(loading: Loading) -> None:
     errors.close()
 
 
+def _exits(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for the exit itself: Popen.wait(timeout) polls with sleeps of up to 50 ms,
+    which is more than a one-VM update takes."""
+    fd = os.pidfd_open(proc.pid)
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
 def _wait(loading: Loading, args: list[str]) -> None:
     proc, errors = loading
     with errors:
-        try:
-            code = proc.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
+        if not _exits(proc, TIMEOUT):
             proc.kill()
             proc.wait()
             raise FirewallError(f"nft {' '.join(args)} took over {TIMEOUT} s and was stopped, "
-                                "nothing changed") from None
+                                "nothing changed")
+        code = proc.wait()
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
     if code != 0:
@@ -148,31 +158,34 @@ class NftablesBackend:
         removed = [_table_command(["delete", "table", *t.split()]) for t in nr.TABLES]
         return any(r is not None for r in removed)
 
-    def _loaded(self) -> bool:
+    def _require_loaded(self) -> None:
         """Cheap: listing one small set does not make nft fetch the whole ruleset, which
         `nft list tables` does (seconds with 10,000 VMs' elements loaded)."""
-        return _run(["list", "set", *nr.TABLE.split(), "vm_ifaces"]).returncode == 0
+        if _run(["list", "set", *nr.TABLE.split(), "vm_ifaces"]).returncode != 0:
+            raise FirewallError("table inet vmguard is missing: run a full apply first")
 
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
         """One transaction of element deletions and additions; never lists a set.
 
         The VM's old elements come from the record of what was loaded (state.py); if
         there is none, or the kernel disagrees with it, a full apply is done instead.
+        A missing table is only looked for when something failed (or nothing changes).
         """
-        if not self._loaded():
-            raise FirewallError("table inet vmguard is missing: run a full apply first")
         try:
             old = state.lookup(self.name, name) or {}
         except state.NoRecord:
+            self._require_loaded()
             return self.apply(ruleset)
         new = nr.vm_elements(vm) if vm is not None else {}
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
         script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
         try:
-            if script:
-                _nft(["-f", STDIN], "\n".join(script) + "\n")
+            if not script:
+                return self._require_loaded()
+            _nft(["-f", STDIN], "\n".join(script) + "\n")
         except FirewallError:
+            self._require_loaded()
             return self.apply(ruleset)  # the record was stale: reload everything at once
         state.record(self.name, name, new or None)
         return None

@@ -49,19 +49,21 @@ def commit(pending: Path) -> None:
 
 
 def lookup(backend: str, name: str) -> Elements | None:
-    """The VM's loaded elements, None if it is not loaded; NoRecord if unknown."""
+    """The VM's loaded elements, None if it is not loaded; NoRecord if unknown.
+    Searches the bytes from the end: no decoding or splitting of 10,000 VMs' lines."""
     try:
-        text = _path(backend).read_text()
+        data = _path(backend).read_bytes()
     except OSError as err:
         raise NoRecord(str(err)) from err
-    prefix = "[" + json.dumps(name) + ", "
-    for line in reversed(text.splitlines()):
-        if line.startswith(prefix):
-            try:
-                return json.loads(line)[1]
-            except (ValueError, IndexError) as err:
-                raise NoRecord(f"unreadable record of {name}") from err
-    return None
+    prefix = f"[{json.dumps(name)}, ".encode()  # json.dumps escapes to ASCII
+    start = data.rfind(b"\n" + prefix) + 1  # 0: not found after a newline
+    if start == 0 and not data.startswith(prefix):
+        return None
+    end = data.find(b"\n", start)
+    try:
+        return json.loads(data[start:end if end != -1 else len(data)])[1]
+    except (ValueError, IndexError) as err:
+        raise NoRecord(f"unreadable record of {name}") from err
 
 
 def record(backend: str, name: str, elements: Elements | None) -> None:
