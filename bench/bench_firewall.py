@@ -57,6 +57,7 @@ from vmguard.policy.model import (  # noqa: E402
 )
 
 BRIDGE = "br0"
+ROUNDS = 3  # vmguard apply, nft -f and the one-VM updates are each the median of 3 runs
 
 
 def _addr(i: int) -> str:
@@ -102,6 +103,15 @@ def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def _median(fn, undo=lambda: None) -> float:
+    """Median of ROUNDS timings (one run is at the mercy of a busy machine)."""
+    times = []
+    for _ in range(ROUNDS):
+        times.append(_timed(fn))
+        undo()
+    return statistics.median(times)
 
 
 def naive_rules(ruleset: Ruleset) -> list[list[str]]:
@@ -157,12 +167,10 @@ def inside(args: argparse.Namespace) -> None:
         inv = inventory(n, "nftables")
         ruleset = compile_ruleset(inv)
         row: dict[str, float] = {"rules_naive": len(naive_rules(ruleset))}
-        row["nft_apply"] = _timed(lambda inv=inv: nft.apply(compile_ruleset(inv)))
-        nft.remove()
+        row["nft_apply"] = _median(lambda inv=inv: nft.apply(compile_ruleset(inv)), nft.remove)
         with tempfile.NamedTemporaryFile("w", suffix=".nft", delete=False) as fh:
             fh.write(replace_script(ruleset))
-        row["nft_f"] = _timed(lambda: subprocess.run(["nft", "-f", fh.name], check=True))
-        nft.remove()
+        row["nft_f"] = _median(lambda: subprocess.run(["nft", "-f", fh.name], check=True), nft.remove)
         os.unlink(fh.name)
         row["ipt_apply"] = _timed(lambda inv=inv: ipt.apply(compile_ruleset(inv)))
         ipt.remove()
@@ -178,10 +186,12 @@ def _update(nft, n: int) -> dict[str, float]:
     more = compile_ruleset(inventory(n + 1, "nftables"))
     nft.apply(full)
     new = more.vms[-1]
-    add = _timed(lambda: nft.update_vm(more, new, new.name))
-    remove = _timed(lambda: nft.update_vm(full, None, new.name))
-    full_apply = _timed(lambda: nft.apply(full))
-    return {"vms": n, "add": add, "remove": remove, "full": full_apply}
+    add, remove = [], []
+    for _ in range(ROUNDS):
+        add.append(_timed(lambda: nft.update_vm(more, new, new.name)))
+        remove.append(_timed(lambda: nft.update_vm(full, None, new.name)))
+    full_apply = _median(lambda: nft.apply(full))
+    return {"vms": n, "add": statistics.median(add), "remove": statistics.median(remove), "full": full_apply}
 
 
 def _naive(args: argparse.Namespace) -> dict[str, object]:
