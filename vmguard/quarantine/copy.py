@@ -10,7 +10,9 @@ we read it, the copy is refused: what was checked is exactly what is published.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import stat
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +26,9 @@ from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
 
 BUFFER_SIZE = 1 << 20
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
-WRITEBACK_EVERY = 8 << 20  # large files: hand each written 8 MiB to the disk at once
+WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to the disk at once
+DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
+ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block size up to 4 KiB)
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 
 _SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -103,8 +107,13 @@ class _Hasher:
             self.pending = None
 
 
+def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
+    """The two read buffers, page-aligned as O_DIRECT writes need them."""
+    return mmap.mmap(-1, BUFFER_SIZE), mmap.mmap(-1, BUFFER_SIZE)
+
+
 def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
-            buffers: tuple[bytearray, bytearray],
+            buffers: tuple[mmap.mmap, mmap.mmap],
             pool: ThreadPoolExecutor | None) -> tuple[Content, bytes]:
     """Read src once: hash every byte and write it to dst (unless dry run).
 
@@ -112,6 +121,7 @@ def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, 
     Reading stops at the size fstat gave; growth after that shows in the final fstat.
     """
     hasher = _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None)
+    direct = dst is not None and before.st_size >= DIRECT_MIN and _set_direct(dst, True)
     total, head, has_nul, turn = 0, b"", False, 0
     try:
         while total < before.st_size and (n := os.readv(src, [buffers[turn]])):
@@ -125,7 +135,7 @@ def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, 
             has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
             hasher.update(chunk)
             if dst is not None:
-                _write(dst, chunk, total)
+                direct = _write(dst, chunk, total, direct)
             hooks.reach("copy-chunk", path)
     finally:
         hasher.wait()  # never leave a thread reading a buffer the next file will fill
@@ -133,10 +143,25 @@ def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, 
     return Content(total, hasher.digest.hexdigest(), has_nul), head
 
 
-def _write(dst: int, chunk: memoryview, total: int) -> None:
-    _write_all(dst, chunk)
-    if total % WRITEBACK_EVERY < len(chunk):
+def _set_direct(fd: int, on: bool) -> bool:
+    """Large files bypass the page cache: written from our buffer straight to the disk.
+    No cache page is allocated and filled for them (on a busy or virtualised host that
+    copy costs more than the disk) and the public copy evicts nothing useful. Returns
+    whether the descriptor is in direct mode: some filesystems refuse it."""
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT if on else flags & ~os.O_DIRECT)
+    except OSError:
+        return False
+    return on
+
+
+def _write(dst: int, chunk: memoryview, total: int, direct: bool) -> bool:
+    """Write one chunk; returns whether dst is still in direct mode."""
+    direct = _write_all(dst, chunk, direct)
+    if not direct and total % WRITEBACK_EVERY < len(chunk):
         start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
+    return direct
 
 
 def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
@@ -151,9 +176,20 @@ def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
         raise Refused([Reason.CHANGED_DURING_VET], "rewritten during the copy")
 
 
-def _write_all(fd: int, data: memoryview) -> None:
+def _write_all(fd: int, data: memoryview, direct: bool = False) -> bool:
+    """Direct I/O takes whole blocks only: the file's tail, or what follows a short read
+    or a filesystem's EINVAL, goes through the cache (and the rest of the file with it)."""
     while data:
-        written = os.write(fd, data)
+        if direct and len(data) % ALIGN:
+            direct = _set_direct(fd, False)
+        try:
+            written = os.write(fd, data)
+        except OSError as err:
+            if not (direct and err.errno == errno.EINVAL):
+                raise
+            direct = _set_direct(fd, False)
+            continue
         if written == 0:
             raise OSError(errno.ENOSPC, "short write")
         data = data[written:]
+    return direct

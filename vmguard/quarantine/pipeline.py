@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vmguard.policy.model import QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
-from vmguard.quarantine.copy import BUFFER_SIZE, Content, Refused, copy_fd, open_source
+from vmguard.quarantine.copy import Content, Refused, copy_fd, new_buffers, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
@@ -88,7 +88,7 @@ class CopyPhase:
         self.forbid = frozenset(policy.forbid)
         self.dest = dest
         self.detector = detector
-        self.buffers = (bytearray(BUFFER_SIZE), bytearray(BUFFER_SIZE))
+        self.buffers = new_buffers()
         self.hash_pool: ThreadPoolExecutor | None = None
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[_Outcome]:
