@@ -105,30 +105,43 @@ def clean(*paths: Path) -> None:
 
 
 def compare(name: str, work: Path, baseline: str, policy: Path, rounds: int) -> tuple[float, int]:
-    """Best of `rounds` for each side; CPU seconds too, which a loaded machine distorts less.
+    """Best of `rounds` for each side, taking turns at going first; every run is printed.
 
     Every run writes to a fresh directory and nothing is deleted until the end: on ext4,
     creating files soon after deleting tens of thousands is several times slower, which
-    would penalise whichever side runs after a clean-up."""
+    would penalise whichever side runs after a clean-up. On a virtual machine whose
+    memory the host reclaims, a run that gets fresh pages for its copy can take several
+    times longer than one that does not: the spread shows it."""
     src = work / "src"
     warm(src)
-    base, vet, peak = (float("inf"), 0.0), (float("inf"), 0.0), 0
+    bases: list[tuple[float, float]] = []
+    vets: list[tuple[float, float]] = []
+    peak = 0
     for i in range(rounds):
-        base = min(base, timed(baseline.format(src=src, dst=work / f"base{i}")))
         (work / f"vet{i}").mkdir()
-        elapsed, cpu, rss = timed_vet(src, work / f"vet{i}", policy)
-        vet, peak = min(vet, (elapsed, cpu)), max(peak, rss)
+        for side in ("base", "vet") if i % 2 == 0 else ("vet", "base"):
+            if side == "base":
+                bases.append(timed(baseline.format(src=src, dst=work / f"base{i}")))
+            else:
+                elapsed, cpu, rss = timed_vet(src, work / f"vet{i}", policy)
+                vets.append((elapsed, cpu))
+                peak = max(peak, rss)
+    base, vet = min(bases), min(vets)
     print(f"{name}: baseline {base[0]:.2f} s ({base[1]:.2f} s CPU), vmguard vet {vet[0]:.2f} s "
-          f"({vet[1]:.2f} s CPU), ratio {base[0] / vet[0]:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB",
-          flush=True)
+          f"({vet[1]:.2f} s CPU), ratio {base[0] / vet[0]:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB\n"
+          f"  all runs: baseline {_runs(bases)}; vet {_runs(vets)}", flush=True)
     return base[0] / vet[0], peak
+
+
+def _runs(runs: list[tuple[float, float]]) -> str:
+    return ", ".join(f"{t:.2f}" for t, _ in runs) + " s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-gib", type=float, default=2.0)
     parser.add_argument("--small-files", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", default="/var/tmp")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-vet-", dir=args.dir) as tmp:
