@@ -295,8 +295,8 @@ def test_direct_write_falls_back_where_the_kernel_refuses_it(tmp_path):
     fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         assert copy._set_direct(fd, True)
-        assert copy._write_all(fd, memoryview(aligned), True) is True, "control: direct works"
-        assert copy._write_all(fd, misaligned, True) is False
+        assert copy.write_all(fd, memoryview(aligned), True) is True, "control: direct works"
+        assert copy.write_all(fd, misaligned, True) is False
     finally:
         os.close(fd)
     assert (tmp_path / "f").read_bytes() == data

@@ -3,6 +3,7 @@ and the libmagic worker's sandbox (a real worker process)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import struct
@@ -13,9 +14,10 @@ import pytest
 
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
+from vmguard.quarantine import report
 from vmguard.quarantine.content import executable_format, type_allowed
 from vmguard.quarantine.detect import TIMEOUT, Detector
-from vmguard.quarantine.model import Reason
+from vmguard.quarantine.model import Entry, Kind, Reason, Status, Verdict, VetResult
 from vmguard.quarantine.names import colliding, name_reasons, shown
 
 
@@ -115,3 +117,19 @@ def test_pipelined_answers_come_back_to_the_right_files():
         pending = [detector.submit(h) for h in heads]
         got = [p.result() for p in pending]
     assert got == ["text/plain" if i % 3 else "application/json" for i in range(500)]
+
+
+def test_streamed_reports_are_the_one_shot_json_of_the_result():
+    """report.py encodes a batch of entries at a time; the bytes are json.dumps' own,
+    also when a path that is not an entry's spells out the "entries" key."""
+    entries = tuple(
+        Entry(f"d/f{i:05}.txt", Kind.FILE, Verdict.ACCEPTED, size=i, sha256="0" * 64, mime="text/plain")
+        for i in range(2 * report.BATCH + 7)
+    )
+    for some in (entries, ()):
+        result = VetResult("job1", '/q/"entries": []/x', Status.PROMOTED, some, output="/pub/job1")
+        streamed = b"".join(report.report_json(result))
+        assert streamed == json.dumps(result.to_dict(), sort_keys=True).encode() + b"\n"
+        manifest = json.loads(b"".join(report.manifest(result, "p.yaml")))
+        assert [Entry.from_dict(e) for e in manifest["entries"]] == list(some)
+        assert manifest["quarantine"] == '/q/"entries": []/x'

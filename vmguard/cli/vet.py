@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vmguard.cli.output import add_format, print_json
+from vmguard.cli.output import add_format
 from vmguard.errors import VetInputError
 
 
@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     result = vet(args.quarantine, policy, args.to, job=args.job, dry_run=args.dry_run,
                  per_file=True if args.per_file else None,
                  remove_promoted=args.remove_promoted)
-    if args.format == "json":
-        print_json(result.to_dict())
+    if args.format == "json":  # the same JSON as the published JOB.vet.json
+        sys.stdout.flush()
+        for chunk in report.report_json(result):
+            sys.stdout.buffer.write(chunk)
     else:
         sys.stdout.write(report.report_text(result))
     return result.exit_code

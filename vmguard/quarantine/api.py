@@ -152,7 +152,7 @@ class _Vet:
         dest.commit({
             dest.sidecars[0]: report.manifest(result, self.source),
             dest.sidecars[1]: report.report_json(result),
-            dest.sidecars[2]: report.report_text(result).encode(),
+            dest.sidecars[2]: [report.report_text(result).encode()],
         })
         return result
 

@@ -158,7 +158,7 @@ def _set_direct(fd: int, on: bool) -> bool:
 
 def _write(dst: int, chunk: memoryview, total: int, direct: bool) -> bool:
     """Write one chunk; returns whether dst is still in direct mode."""
-    direct = _write_all(dst, chunk, direct)
+    direct = write_all(dst, chunk, direct)
     if not direct and total % WRITEBACK_EVERY < len(chunk):
         start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
     return direct
@@ -176,7 +176,7 @@ def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
         raise Refused([Reason.CHANGED_DURING_VET], "rewritten during the copy")
 
 
-def _write_all(fd: int, data: memoryview, direct: bool = False) -> bool:
+def write_all(fd: int, data: memoryview, direct: bool = False) -> bool:
     """Direct I/O takes whole blocks only: the file's tail, or what follows a short read
     or a filesystem's EINVAL, goes through the cache (and the rest of the file with it)."""
     while data:

@@ -26,11 +26,13 @@ import json
 import os
 import pwd
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from vmguard.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
+from vmguard.quarantine.copy import write_all
 from vmguard.quarantine.sysio import rename_noreplace, syncfs
 
 STAGING = ".vmguard-staging"
@@ -200,12 +202,13 @@ class Destination:
             fd = child
         return fd
 
-    def commit(self, sidecars: dict[str, bytes]) -> None:
+    def commit(self, sidecars: dict[str, Iterable[bytes]]) -> None:
         """Make the staged job durable, mark it COMMITTED, then publish it."""
-        for name, data in sidecars.items():
+        for name, chunks in sidecars.items():
             fd = self.create_file(self.job_fd, name)
             try:
-                os.write(fd, data)
+                for chunk in chunks:
+                    write_all(fd, memoryview(chunk))
                 self.normalise(fd, self.promote.file_mode)
             finally:
                 os.close(fd)

@@ -136,6 +136,10 @@ class VetResult:
         return ExitCode.FINDINGS if self.rejected else ExitCode.OK
 
     def to_dict(self) -> dict[str, object]:
+        return {**self.summary(), "entries": [e.to_dict() for e in self.entries]}
+
+    def summary(self) -> dict[str, object]:
+        """Everything but the entries (report.py streams those)."""
         return {
             "job": self.job,
             "quarantine": self.quarantine,
@@ -149,5 +153,4 @@ class VetResult:
                 for e in self.rejected
             ],
             "notes": list(self.notes),
-            "entries": [e.to_dict() for e in self.entries],
         }

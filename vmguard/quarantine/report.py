@@ -9,39 +9,51 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator, Sequence
 
 from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 from vmguard.quarantine.names import shown
 
 MANIFEST_VERSION = 1
 TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has them all
+BATCH = 1000  # entries encoded at a time
 
 
 def _json(data: object) -> bytes:
     # No indent: only then does json use its C encoder (20,000 entries in milliseconds).
-    return json.dumps(data, sort_keys=True, ensure_ascii=True).encode() + b"\n"
+    return json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
 
 
-def manifest(result: VetResult, policy_source: str) -> bytes:
-    return _json(
-        {
-            "version": MANIFEST_VERSION,
-            "job": result.job,
-            "quarantine": result.quarantine,
-            "output": result.output,
-            "policy": policy_source,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "entries": [e.to_dict() for e in result.entries],
-        }
-    )
+def _with_entries(doc: dict[str, object], entries: Sequence[Entry]) -> Iterator[bytes]:
+    """`doc` plus its "entries", as _json would write them, a batch of entries at a time:
+    100,000 entries never exist as dicts, or as one string, all at once. The keys sorted
+    before "entries" hold no text a name could shape (a timestamp, a count)."""
+    head, tail = _json({**doc, "entries": []}).split(b'"entries": []', 1)
+    yield head + b'"entries": ['
+    for start in range(0, len(entries), BATCH):
+        batch = _json([e.to_dict() for e in entries[start:start + BATCH]])[1:-1]
+        yield b", " + batch if start else batch
+    yield b"]" + tail + b"\n"
+
+
+def manifest(result: VetResult, policy_source: str) -> Iterator[bytes]:
+    doc = {
+        "version": MANIFEST_VERSION,
+        "job": result.job,
+        "quarantine": result.quarantine,
+        "output": result.output,
+        "policy": policy_source,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return _with_entries(doc, result.entries)
 
 
 def entries_from_manifest(data: dict) -> tuple[Entry, ...]:
     return tuple(Entry.from_dict(e) for e in data.get("entries", ()))
 
 
-def report_json(result: VetResult) -> bytes:
-    return _json(result.to_dict())
+def report_json(result: VetResult) -> Iterator[bytes]:
+    return _with_entries(result.summary(), result.entries)
 
 
 def _size(n: int) -> str:
