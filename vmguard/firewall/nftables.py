@@ -180,9 +180,9 @@ class NftablesBackend:
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
         script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
+        if not script:
+            return self._require_loaded()  # nothing to change, but the table must be there
         try:
-            if not script:
-                return self._require_loaded()
             _nft(["-f", STDIN], "\n".join(script) + "\n")
         except FirewallError:
             self._require_loaded()
