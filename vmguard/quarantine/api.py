@@ -18,7 +18,7 @@ from vmguard.quarantine import report
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
-from vmguard.quarantine.pipeline import CopyPhase, decide
+from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import remove_sources
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -130,8 +130,7 @@ class _Vet:
             out_fd = dest.begin()
         try:
             with Detector() as detector:
-                outcomes = CopyPhase(self.rules, dest, detector).run(root_fd, nodes, out_fd)
-                return tuple(decide(o, self.rules) for o in outcomes)
+                return tuple(CopyPhase(self.rules, dest, detector).run(root_fd, nodes, out_fd))
         except OSError as err:
             if dest is not None:
                 dest.abort()

@@ -72,6 +72,9 @@ class Pending:
     def __init__(self, detector: Detector, ticket: int) -> None:
         self.detector, self.ticket = detector, ticket
 
+    def ready(self) -> bool:
+        return self.ticket in self.detector.answers
+
     def result(self) -> str | None:
         return self.detector.result(self.ticket)
 

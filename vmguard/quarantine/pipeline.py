@@ -9,6 +9,7 @@ quarantine root with O_NOFOLLOW and checked against the inode the walk saw.
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -91,23 +92,31 @@ class CopyPhase:
         self.buffers = new_buffers()
         self.hash_pool: ThreadPoolExecutor | None = None
 
-    def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[_Outcome]:
+    def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
+        """An entry per node. Each outcome is decided as soon as its type is known, so
+        only the files still waiting for a worker's answer are held in full."""
         dirs = _Dirs(root_fd, self.dest, out_fd)
-        outcomes = []
+        entries: list[Entry] = []
+        waiting: deque[_Outcome] = deque()
         self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
         try:
             for node in nodes:
-                refused = dirs.broken_parent(node.parts[:-1])
-                if node.kind is Kind.DIRECTORY and refused is None:
-                    refused = dirs.enter(node)
-                elif refused is None:
-                    outcomes.append(self.copy(node, dirs))
-                    continue
-                outcomes.append(_Outcome(node, refused=refused))
+                waiting.append(self._outcome(node, dirs))
+                while waiting and (waiting[0].mime is None or waiting[0].mime.ready()):
+                    entries.append(decide(waiting.popleft(), self.policy))
         finally:
             dirs.close()
             self.hash_pool.shutdown()
-        return outcomes
+        entries += [decide(o, self.policy) for o in waiting]
+        return entries
+
+    def _outcome(self, node: Node, dirs: _Dirs) -> _Outcome:
+        refused = dirs.broken_parent(node.parts[:-1])
+        if node.kind is Kind.DIRECTORY and refused is None:
+            refused = dirs.enter(node)
+        elif refused is None:
+            return self.copy(node, dirs)
+        return _Outcome(node, refused=refused)
 
     def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
         hooks.reach("open", node.parts)
