@@ -115,44 +115,17 @@ def _median(fn, undo=lambda: None) -> float:
 
 
 def naive_rules(ruleset: Ruleset) -> list[list[str]]:
+    """One rule per VM, endpoint, network and port, plus one anti-spoofing rule per VM."""
     rules = []
     for vm in ruleset.vms:
         addr = str(vm.addresses[0])
         rules.append(["-s", addr, "-m", "mac", "!", "--mac-source", vm.mac, "-j", "DROP"])
-        for flow in vm.egress:
-            for net in flow.nets:
-                for port in flow.ports:
-                    rules.append(
-                        [
-                            "-s",
-                            addr,
-                            "-d",
-                            str(net),
-                            "-p",
-                            flow.protocol.value,
-                            "--dport",
-                            str(port.first),
-                            "-j",
-                            "ACCEPT",
-                        ]
-                    )
-        for flow in vm.ingress:
-            for net in flow.nets:
-                for port in flow.ports:
-                    rules.append(
-                        [
-                            "-d",
-                            addr,
-                            "-s",
-                            str(net),
-                            "-p",
-                            flow.protocol.value,
-                            "--dport",
-                            str(port.first),
-                            "-j",
-                            "ACCEPT",
-                        ]
-                    )
+        for own, peer, flows in (("-s", "-d", vm.egress), ("-d", "-s", vm.ingress)):
+            rules += [
+                [own, addr, peer, str(net), "-p", flow.protocol.value, "--dport", str(port.first),
+                 "-j", "ACCEPT"]
+                for flow in flows for net in flow.nets for port in flow.ports
+            ]
     return rules
 
 
