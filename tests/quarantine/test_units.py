@@ -111,6 +111,18 @@ def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
         assert detector.workers[0].proc.pid != stuck.pid
 
 
+def test_a_worker_that_dies_hands_its_requests_on():
+    with Detector(workers=1) as detector:
+        assert detector.submit(b"hello\n").result() == "text/plain"
+        dead = detector.workers[0].proc
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.wait()
+        pending = [detector.submit(b'{"n": %d}' % i) for i in range(40)]  # written to a closed pipe
+        got = [p.result() for p in pending]
+        assert detector.workers[0].proc.pid != dead.pid
+    assert got == [None] + ["application/json"] * 39  # the oldest request is given up
+
+
 def test_pipelined_answers_come_back_to_the_right_files():
     heads = [b"plain text %d\n" % i if i % 3 else b'{"n": %d}' % i for i in range(500)]
     with Detector(workers=2) as detector:

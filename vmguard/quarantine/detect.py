@@ -22,6 +22,7 @@ from pathlib import Path
 WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # seconds per file; libmagic on a few hundred bytes takes milliseconds
 IN_FLIGHT = 64  # requests per worker: 64 x (512 + 4) bytes stays below a pipe's buffer
+BATCH = 16  # requests written to a worker at once
 _FRAME = struct.Struct("!I")
 
 
@@ -34,6 +35,7 @@ class _Worker:
         )
         self.fd = self.proc.stdout.fileno()
         self.waiting: deque[tuple[int, bytes]] = deque()  # (ticket, head), oldest first
+        self.unsent: list[bytes] = []  # requests waiting to be written, in BATCH
         self.since = time.monotonic()  # when the oldest request started to wait
         self.buffer = b""
 
@@ -41,7 +43,18 @@ class _Worker:
         if not self.waiting:
             self.since = time.monotonic()
         self.waiting.append((ticket, head))
-        os.write(self.proc.stdin.fileno(), _FRAME.pack(len(head)) + head)
+        self.unsent.append(_FRAME.pack(len(head)) + head)
+        if len(self.unsent) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        data = memoryview(b"".join(self.unsent))
+        self.unsent = []
+        try:
+            while data:  # never more than the pipe holds (IN_FLIGHT): this never blocks
+                data = data[os.write(self.proc.stdin.fileno(), data):]
+        except BrokenPipeError:
+            pass  # a dead worker: _collect sees its end and hands its requests on
 
     def receive(self) -> list[tuple[int, str | None]] | None:
         """Answers that arrived (call when readable); None if the worker died."""
@@ -98,12 +111,13 @@ class Detector:
         self.workers = []
 
     def submit(self, head: bytes) -> Pending:
-        self._collect(block=False)
+        # Answers are collected only when a worker has a full pipeline: one select per
+        # batch of answers, not one per file.
         if len(self.workers) < self.size:
             self.workers.append(_Worker())
         worker = min(self.workers, key=lambda w: len(w.waiting))
         while len(worker.waiting) >= IN_FLIGHT:
-            self._collect(block=True)
+            self._collect()
             worker = min(self.workers, key=lambda w: len(w.waiting))
         self.tickets += 1
         worker.send(self.tickets, head)
@@ -111,15 +125,18 @@ class Detector:
 
     def result(self, ticket: int) -> str | None:
         while ticket not in self.answers:
-            self._collect(block=True)
+            self._collect()
         return self.answers.pop(ticket)
 
-    def _collect(self, block: bool) -> None:
+    def _collect(self) -> None:
+        """Wait for answers (or a deadline) and take all that arrived."""
         busy = [w for w in self.workers if w.waiting]
         if not busy:
             return
+        for worker in busy:
+            worker.flush()
         wait = max(0.0, min(w.since for w in busy) + self.timeout - time.monotonic())
-        ready = select.select([w.fd for w in busy], [], [], wait if block else 0)[0]
+        ready = select.select([w.fd for w in busy], [], [], wait)[0]
         for worker in busy:
             if worker.fd in ready:
                 answers = worker.receive()

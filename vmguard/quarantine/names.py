@@ -18,6 +18,8 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\
 
 
 def _is_utf8(name: str) -> bool:
+    if name.isascii():  # most names: no surrogate escape in them
+        return True
     try:
         os.fsencode(name).decode("utf-8")
     except UnicodeDecodeError:
@@ -26,6 +28,8 @@ def _is_utf8(name: str) -> bool:
 
 
 def _has_control(name: str) -> bool:
+    if name.isascii():  # the ASCII controls (Cc) are exactly its unprintable characters
+        return not name.isprintable()
     return any(unicodedata.category(c) == "Cc" or c in _BIDI for c in name)
 
 
