@@ -14,7 +14,7 @@ import pytest
 
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
-from vmguard.quarantine import report
+from vmguard.quarantine import detect, report
 from vmguard.quarantine.content import executable_format, type_allowed
 from vmguard.quarantine.detect import TIMEOUT, Detector
 from vmguard.quarantine.model import Entry, Kind, Reason, Status, Verdict, VetResult
@@ -109,6 +109,16 @@ def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
         detector.timeout = TIMEOUT  # the new worker may start slowly on a loaded machine
         assert second.result() == "application/json"  # handed on to a new worker
         assert detector.workers[0].proc.pid != stuck.pid
+
+
+def test_a_worker_that_cannot_start_stops_the_vet_at_once(tmp_path, monkeypatch):
+    broken = tmp_path / "worker.py"
+    broken.write_text("import sys\nsys.exit(3)\n")  # e.g. libmagic missing
+    monkeypatch.setattr(detect, "WORKER", broken)
+    start = time.monotonic()
+    with Detector(workers=2) as detector, pytest.raises(OSError, match="did not start .exit status 3"):
+        [detector.submit(b"hello %d\n" % i) for i in range(200)][-1].result()
+    assert time.monotonic() - start < 5  # not one worker start per file
 
 
 def test_a_worker_that_dies_hands_its_requests_on():

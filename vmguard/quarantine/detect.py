@@ -24,6 +24,7 @@ TIMEOUT = 10.0  # seconds per file; libmagic on a few hundred bytes takes millis
 IN_FLIGHT = 64  # requests per worker: 64 x (512 + 4) bytes stays below a pipe's buffer
 BATCH = 16  # requests written to a worker at once
 _FRAME = struct.Struct("!I")
+READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
 
 
 class _Worker:
@@ -38,6 +39,7 @@ class _Worker:
         self.unsent: list[bytes] = []  # requests waiting to be written, in BATCH
         self.since = time.monotonic()  # when the oldest request started to wait
         self.buffer = b""
+        self.started = False  # READY was read
 
     def send(self, ticket: int, head: bytes) -> None:
         if not self.waiting:
@@ -59,9 +61,18 @@ class _Worker:
     def receive(self) -> list[tuple[int, str | None]] | None:
         """Answers that arrived (call when readable); None if the worker died."""
         chunk = os.read(self.fd, 65536)
+        if not chunk and not self.started:
+            # Not a hostile file's doing (none was read yet): every file would fail alike.
+            raise OSError(f"a libmagic worker did not start (exit status {self.proc.wait()})")
         if not chunk:
             return None
         self.buffer += chunk
+        if not self.started:
+            if len(self.buffer) < len(READY):
+                return []
+            if not self.buffer.startswith(READY):
+                raise OSError("a libmagic worker did not start: it said something else")
+            self.buffer, self.started = self.buffer[len(READY):], True
         answers = []
         while len(self.buffer) >= 4:
             size = _FRAME.unpack_from(self.buffer)[0]

@@ -168,6 +168,8 @@ def main() -> None:
     types = Types()
     _confine_after_load()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdout.write(b"vmguard libmagic worker ready\n")  # detect.READY (no import of vmguard here)
+    stdout.flush()
     while len(header := stdin.read(4)) == 4:
         data = stdin.read(struct.unpack("!I", header)[0])
         answer = types.of(data)
