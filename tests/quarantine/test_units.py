@@ -121,6 +121,17 @@ def test_a_worker_that_cannot_start_stops_the_vet_at_once(tmp_path, monkeypatch)
     assert time.monotonic() - start < 5  # not one worker start per file
 
 
+def test_a_request_held_back_while_the_copy_runs_long_is_not_timed_out():
+    """Requests are written in batches: a deadline starts when one is written, not when
+    a file's head was queued before a long copy."""
+    with Detector(workers=1) as detector:
+        assert detector.submit(b"hello\n").result() == "text/plain"
+        detector.timeout = 0.5
+        pending = detector.submit(b'{"a": 1}')
+        time.sleep(1.0)  # copying a large file
+        assert pending.result() == "application/json"
+
+
 def test_a_worker_that_dies_hands_its_requests_on():
     with Detector(workers=1) as detector:
         assert detector.submit(b"hello\n").result() == "text/plain"

@@ -42,14 +42,14 @@ class _Worker:
         self.started = False  # READY was read
 
     def send(self, ticket: int, head: bytes) -> None:
-        if not self.waiting:
-            self.since = time.monotonic()
         self.waiting.append((ticket, head))
         self.unsent.append(_FRAME.pack(len(head)) + head)
         if len(self.unsent) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
+        if len(self.unsent) == len(self.waiting):  # none was in flight: the clock starts now
+            self.since = time.monotonic()
         data = memoryview(b"".join(self.unsent))
         self.unsent = []
         try:
@@ -67,12 +67,8 @@ class _Worker:
         if not chunk:
             return None
         self.buffer += chunk
-        if not self.started:
-            if len(self.buffer) < len(READY):
-                return []
-            if not self.buffer.startswith(READY):
-                raise OSError("a libmagic worker did not start: it said something else")
-            self.buffer, self.started = self.buffer[len(READY):], True
+        if not self.started and not self._take_ready():
+            return []
         answers = []
         while len(self.buffer) >= 4:
             size = _FRAME.unpack_from(self.buffer)[0]
@@ -82,6 +78,14 @@ class _Worker:
             answers.append((self.waiting.popleft()[0], answer.decode("ascii", "replace") or None))
             self.since = time.monotonic()
         return answers
+
+    def _take_ready(self) -> bool:
+        if len(self.buffer) < len(READY):
+            return False
+        if not self.buffer.startswith(READY):
+            raise OSError("a libmagic worker did not start: it said something else")
+        self.buffer, self.started = self.buffer[len(READY):], True
+        return True
 
     def close(self) -> None:
         self.proc.kill()
