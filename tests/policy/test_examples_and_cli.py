@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vmguard.cli import main
+from vmguard.cli import AREAS, COMMANDS, main
 from vmguard.policy.loader import check_policy, load_policy
 
 ROOT = Path(__file__).parents[2]
@@ -110,3 +112,17 @@ def test_closed_pipe_is_not_a_traceback():
         proc.stdout.close()  # before the child writes: its first write meets a closed pipe
         err = proc.stderr.read().decode()
     assert "Traceback" not in err and proc.returncode in (0, 141)
+
+
+def test_each_command_loads_only_its_own_area():
+    """COMMANDS maps every command to the area that registers it, and nothing else."""
+    for area in AREAS:
+        parser = argparse.ArgumentParser()
+        importlib.import_module(f"vmguard.cli.{area}").register(parser.add_subparsers())
+        commands = set(parser._subparsers._group_actions[0].choices)
+        assert commands == {c for c, a in COMMANDS.items() if a == area}, area
+    code = ("import sys; from vmguard.cli import build_parser; build_parser(['vet', 'x']); "
+            "print(' '.join(m for m in sys.modules if m.startswith('vmguard.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "vmguard.cli.vet" in loaded.split()
+    assert not {"vmguard.drivers", "vmguard.audit", "vmguard.firewall", "vmguard.cli.vm"} & set(loaded.split())

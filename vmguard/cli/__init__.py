@@ -17,6 +17,13 @@ from vmguard import __version__
 from vmguard.errors import ExitCode, InputError, VmguardError
 
 AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
+# The area that registers each command: a command imports only its own area (a vet run
+# by a job epilog does not load the drivers, the audit engine or the firewall).
+COMMANDS = {
+    "policy": "policy", "inventory": "inventory", "vms": "vm", "plan": "vm", "apply": "vm",
+    "rollback": "vm", "firewall": "firewall", "vet": "vet", "audit": "audit", "rules": "audit",
+    "log": "audit", "watch": "audit", "demo": "audit", "batch": "batch", "report": "batch",
+}
 
 EPILOG = """\
 exit codes:
@@ -35,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.BAD_INPUT, f"vmguard: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for argv's command, or for all commands (help, no or unknown command)."""
     parser = _Parser(
         prog="vmguard",
         description="Enforce and audit security policy on virtual machines.",
@@ -44,13 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for area in AREAS:
+    for area in _areas(sys.argv[1:] if argv is None else argv):
         importlib.import_module(f"vmguard.cli.{area}").register(sub)
     return parser
 
 
+def _areas(argv: Sequence[str]) -> tuple[str, ...]:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return (COMMANDS[command],) if command in COMMANDS else AREAS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
