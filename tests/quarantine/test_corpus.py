@@ -57,6 +57,10 @@ EXPECTED = {
     "macho-renamed.dat": Reason.EXECUTABLE_CONTENT,
     "text-then-elf.txt": Reason.BINARY_IN_TEXT,
     "picture.txt": Reason.TYPE_NOT_ALLOWED,
+    "page.txt": Reason.TYPE_NOT_ALLOWED,  # text/html: found only by libmagic's text tests
+    "layout.txt": Reason.TYPE_NOT_ALLOWED,  # text/xml
+    "bom-script.txt": Reason.EXECUTABLE_CONTENT,  # #! behind a UTF-8 byte order mark
+    "cleanup.txt": Reason.EXECUTABLE_CONTENT,  # a DOS batch file
     "sparse-2TiB.txt": Reason.FILE_TOO_LARGE,
     "..\\\\..\\\\etc\\\\passwd": Reason.NAME_TRAVERSAL,  # shown() doubles backslashes
     "new\\x0aline.txt": Reason.NAME_CONTROL,
@@ -98,6 +102,10 @@ def build(q: Path, outside: Path) -> None:
     write(q / "macho-renamed.dat", MACHO)
     write(q / "text-then-elf.txt", b"an innocent log line\n" * 60 + ELF)
     write(q / "picture.txt", PNG + b"\0" * 64)
+    write(q / "page.txt", "<!DOCTYPE html>\n<html><body><script>steal()</script></body></html>\n")
+    write(q / "layout.txt", '<?xml version="1.0"?>\n<job><x/></job>\n')
+    write(q / "bom-script.txt", b"\xef\xbb\xbf#!/bin/sh\nrm -rf ~\n")
+    write(q / "cleanup.txt", "@echo off\r\ndel /q C:\\data\r\n")
     with open(q / "sparse-2TiB.txt", "wb") as fh:
         fh.truncate(2 << 40)
     build_names(q)

@@ -43,6 +43,7 @@ EXECUTABLE_TYPES = frozenset(
         "text/x-tcl",
         "text/x-lua",
         "text/x-awk",
+        "text/x-msdos-batch",
     }
 )
 

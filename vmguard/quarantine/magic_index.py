@@ -4,14 +4,20 @@ libmagic tries every top-level test of its database on every buffer, twice for t
 (Debian's has about 3,500, with 12,000 continuation lines stepped over one by one each
 time): about 0.3 ms per file whatever the file holds. Most tests compare fixed bytes at
 a fixed offset, or look for a fixed string or a regular expression with fixed
-characters, so they can only match a buffer that has those bytes.
+characters, so they can only match a buffer that contains those bytes.
 
-This module reads the compiled database (magic.mgc), notes what each top-level test
-needs of a buffer (the value of its first byte; bytes that must occur somewhere), and
-builds, per kind of buffer, a database without the tests that cannot match it. libmagic
-gives the same answer with that database: a top-level test that fails skips its
-continuations and changes nothing else, and the remaining tests keep their order. A
-test this module does not fully understand needs nothing, so it is always kept.
+This module reads the compiled database (magic.mgc), notes the bytes each top-level test
+needs, and builds, for a set of bytes, a database without the tests that need a byte
+outside it. libmagic gives the same answer with that database for any buffer made of
+those bytes: a top-level test that fails skips its continuations and changes nothing
+else, and the remaining tests keep their order. A test this module does not fully
+understand needs nothing, so it is always kept.
+
+Why a set of bytes and not the bytes at an offset: libmagic also runs the database on
+parts of the buffer (an `indirect` test starts again at an offset into it), and a
+part's bytes are among the whole's. And why not every buffer: libmagic's text pass runs
+on the buffer re-encoded as UTF-8, so a buffer is cut only when that pass, if it runs,
+sees the same bytes (`Database.offered`).
 
 Run inside the libmagic worker (stdlib only; it imports nothing of vmguard).
 """
@@ -37,14 +43,15 @@ _NUMERIC = {  # type: (width, byte order)
 _COMPACT_SPACE, _IGNORE_CASE = 0x1 | 0x2, 0x4 | 0x8
 _CHANGES_COMPARE = _COMPACT_SPACE | _IGNORE_CASE | 0x2000 | 0x4000  # + trim, full word
 
-# Letters, digits and white space are in nearly every text: a test needing them prunes
-# little, and case-insensitive and white-space-compacting tests treat them loosely.
-# Every other byte is "rare": the key of a buffer is which rare bytes it has.
-_COMMON = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123)) + b" \t\n\v\f\r"
-RARE = frozenset(range(256)) - frozenset(_COMMON)
-_RARE_PAST_END = RARE - {0}  # a string compares zero bytes past the buffer's end
-_RARE_ASCII = frozenset(b for b in RARE if b < 0x80)  # a locale's ctype never folds these
-MAX_RARE = 16  # a buffer with more kinds of rare bytes is treated as having them all
+# Case-insensitive and white-space-compacting tests may fold or skip letters, digits and
+# white space (a locale's ctype never folds the other ASCII bytes): they need only those.
+_FOLDABLE = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123)) + b" \t\n\v\f\r"
+_UNFOLDED = frozenset(range(128)) - frozenset(_FOLDABLE)
+# libmagic's ASCII text bytes (encoding.c): such a buffer is read as ASCII, and its text
+# pass sees it unchanged. A NUL before the trailing ones makes it text in no encoding,
+# unless a UTF-16 or UTF-32 byte order mark starts it.
+_ASCII_TEXT = bytes(range(7, 14)) + b"\x1b" + bytes(range(32, 127))
+_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\0\0\xfe\xff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +60,11 @@ class Test:
 
     start: int
     end: int
-    first: frozenset[int] | None  # the values the buffer's first byte may have
-    needs: frozenset[int]  # rare bytes the buffer must contain
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    """What a buffer offers the tests: its first byte and its rare bytes (None: all)."""
-
-    first: int
-    rare: frozenset[int] | None
+    needs: frozenset[int]  # bytes a buffer must contain for the test to match
 
 
 class Database:
-    """A compiled database split into its tests; `for_key` leaves out impossible ones."""
+    """A compiled database split into its tests; `for_bytes` leaves out impossible ones."""
 
     def __init__(self, data: bytes) -> None:
         magic, version, self.count, self.named = struct.unpack_from("<4I", data)
@@ -78,13 +76,19 @@ class Database:
         self.tests = tuple(_split(data, self.count))
 
     @staticmethod
-    def key(head: bytes) -> Key:
-        """The key of a (non-empty) buffer."""
-        rare = frozenset(head.translate(None, _COMMON))
-        return Key(head[0], rare if len(rare) <= MAX_RARE else None)
+    def offered(head: bytes) -> frozenset[int] | None:
+        """The bytes a buffer offers the tests (NUL always: a string compares zeros past the
+        buffer's end), or None when libmagic's text pass would see other bytes."""
+        body = head.rstrip(b"\0")  # libmagic's text pass trims trailing NULs
+        if body.translate(None, _ASCII_TEXT) and (
+            b"\0" not in body or body.startswith(_BYTE_ORDER_MARKS)
+        ):
+            return None  # text in another encoding (UTF-8, Latin-1, UTF-16, EBCDIC...)
+        return frozenset(head) | {0}
 
-    def for_key(self, buffer_key: Key) -> bytes:
-        kept = [t for t in self.tests if _possible(t, buffer_key)]
+    def for_bytes(self, offer: frozenset[int]) -> bytes:
+        """The database for buffers made of the bytes in `offer`."""
+        kept = [t for t in self.tests if t.needs <= offer]
         header = bytearray(self.data[:RECORD])
         struct.pack_into("<I", header, 8, sum(t.end - t.start for t in kept))
         named = self.data[RECORD * (1 + self.count):]
@@ -94,75 +98,52 @@ class Database:
         return self.data[RECORD * (1 + test.start):RECORD * (1 + test.end)]
 
 
-def _possible(test: Test, buffer_key: Key) -> bool:
-    if test.first is not None and buffer_key.first not in test.first:
-        return False
-    return buffer_key.rare is None or test.needs <= buffer_key.rare
-
-
 def _split(data: bytes, count: int) -> list[Test]:
     starts = [i for i in range(count) if _record(data, i)[:2] == b"\0\0"]  # cont_level 0
     if count and starts[:1] != [0]:
         raise ValueError("a continuation line before the first test")
     ends = [*starts[1:], count]
-    return [Test(s, e, *_needs(_record(data, s))) for s, e in zip(starts, ends, strict=True)]
+    return [Test(s, e, _needs(_record(data, s))) for s, e in zip(starts, ends, strict=True)]
 
 
 def _record(data: bytes, index: int) -> bytes:
     return data[RECORD * (1 + index):RECORD * (2 + index)]
 
 
-def _needs(record: bytes) -> tuple[frozenset[int] | None, frozenset[int]]:
-    """What a top-level test needs of a buffer to match: (first byte, rare bytes)."""
+def _needs(record: bytes) -> frozenset[int]:
+    """The bytes a buffer must contain for a top-level test to match."""
     (_, flag, _, reln, vallen, kind, _, in_op, mask_op, cond, _, offset, _, _, extra) = (
         _FIELDS.unpack_from(record)
     )
     if flag & _INDIRECT_OFFSETS or reln != _EQUAL or in_op or cond or offset < 0:
-        return None, frozenset()
+        return frozenset()
     value, flags = record[_VALUE], extra >> 32
     if kind in _NUMERIC and mask_op == 0:  # no mask, or a plain AND mask
-        return _numeric(value, extra, *_NUMERIC[kind], offset)
+        return _numeric(value, extra, *_NUMERIC[kind])
     if kind == _STRING and not flags & _CHANGES_COMPARE:
-        return _literal(value[:vallen], offset)
+        return frozenset(value[:vallen]) - {0}
     if kind == _SEARCH:
-        return None, _rare(value[:vallen], flags)
+        return _pattern(value[:vallen], flags)
     if kind == _REGEX:
-        return None, _rare(regex_needs(value.partition(b"\0")[0]), flags)
-    return None, frozenset()
+        return _pattern(regex_needs(value.partition(b"\0")[0]), flags)
+    return frozenset()
 
 
-def _numeric(
-    value: bytes, mask: int, width: int, order: str, offset: int
-) -> tuple[frozenset[int] | None, frozenset[int]]:
-    """(The buffer's `width` bytes at `offset`) & mask == value. A number that does not
-    fit in the buffer never matches, so each byte must be one of the buffer's."""
+def _numeric(value: bytes, mask: int, width: int, order: str) -> frozenset[int]:
+    """(The buffer's `width` bytes at the offset) & mask == value. A number that does not
+    fit in the buffer never matches, so every byte the mask fixes is one of the buffer's."""
     full = (1 << 8 * width) - 1
     want = (int.from_bytes(value[:8], "little") & full).to_bytes(width, order)
     masks = ((mask & full) if mask else full).to_bytes(width, order)
-    options = [frozenset(b for b in range(256) if b & m == v) for m, v in zip(masks, want, strict=True)]
-    if offset == 0:
-        return options[0], _single(options[1:])
-    return None, _single(options)
+    return frozenset(v for m, v in zip(masks, want, strict=True) if m == 0xFF) - {0}
 
 
-def _single(options: list[frozenset[int]]) -> frozenset[int]:
-    return frozenset(next(iter(o)) for o in options if len(o) == 1) & RARE
-
-
-def _literal(value: bytes, offset: int) -> tuple[frozenset[int] | None, frozenset[int]]:
-    """A plain string: its bytes where the buffer is, zero bytes past its end."""
-    if not value:
-        return None, frozenset()
-    if offset == 0:
-        return frozenset({value[0]}), frozenset(value[1:]) & _RARE_PAST_END
-    return None, frozenset(value) & _RARE_PAST_END
-
-
-def _rare(pattern: bytes, flags: int) -> frozenset[int]:
-    """Bytes a search or regex pattern must find; case and white-space flags may
-    make a locale fold or skip bytes, so only the ASCII punctuation counts then."""
-    rare = RARE if not flags & (_IGNORE_CASE | _COMPACT_SPACE) else _RARE_ASCII
-    return frozenset(pattern) & rare
+def _pattern(pattern: bytes, flags: int) -> frozenset[int]:
+    """Bytes a search or regex pattern must find; with case or white-space flags, only
+    the ASCII bytes that no locale folds or skips."""
+    if flags & (_IGNORE_CASE | _COMPACT_SPACE):
+        return frozenset(pattern) & _UNFOLDED
+    return frozenset(pattern) - {0}
 
 
 def regex_needs(pattern: bytes) -> bytes:
