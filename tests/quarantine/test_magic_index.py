@@ -255,6 +255,14 @@ def database_regexes(data: bytes) -> list[bytes]:
     return [r[32:160].partition(b"\0")[0] for r in records if r[:2] == b"\0\0" and r[6] == 17]
 
 
+def test_a_libmagic_the_tests_have_not_compared_gets_the_whole_database(monkeypatch):
+    monkeypatch.setattr(Types, "INDEXED_VERSIONS", frozenset({543}))
+    types = Types()
+    assert types.index is None
+    assert [types.of(b"event 1 muon\n") for _ in range(3)] == [b"text/plain"] * 3
+    assert types.builds == 0
+
+
 def test_only_a_lone_compiled_database_is_cut(tmp_path):
     (tmp_path / "local").write_text("# comments only\n\n")
     (tmp_path / "misc.mgc").write_bytes(b"")

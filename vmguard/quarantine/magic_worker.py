@@ -85,6 +85,11 @@ class Types:
     # tests (upper-case letters start many).
     ALSO_OFFERED = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyz \t\n\r")
     MAX_OFFERED = 128  # a buffer of more kinds of bytes would keep nearly every test
+    # The libmagic versions whose answers with cut databases the tests compared with the
+    # whole database's (tests/quarantine/test_magic_index.py): another version's text
+    # pass or matching may differ in a way the index does not foresee, so it gets the
+    # whole database until the tests have run against it and it is added here.
+    INDEXED_VERSIONS = frozenset({544})  # file 5.44, Debian 12
 
     def __init__(self) -> None:
         import magic  # python-magic's thin binding to libmagic
@@ -117,6 +122,8 @@ class Types:
         return None, (cookie, None)
 
     def _read_index(self):  # noqa: ANN202 - a magic_index.Database, loaded by path
+        if self.magic.libmagic.magic_version() not in self.INDEXED_VERSIONS:
+            return None
         self.magic.libmagic.magic_getpath.restype = ctypes.c_char_p
         path = _only_compiled_database(self.magic.libmagic.magic_getpath(None, 0).decode())
         if path is None:
