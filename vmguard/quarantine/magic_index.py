@@ -2,7 +2,7 @@
 
 libmagic tries every top-level test of its database on every buffer, twice for text
 (Debian's has about 3,500, with 12,000 continuation lines stepped over one by one each
-time): about 0.3 ms per file whatever the file holds. Most tests compare fixed bytes at
+time): about 0.35 ms per text file whatever it holds. Most tests compare fixed bytes at
 a fixed offset, or look for a fixed string or a regular expression with fixed
 characters, so they can only match a buffer that contains those bytes.
 

@@ -81,8 +81,8 @@ class Types:
     MAX_DATABASES = 4  # each about 6 MiB with the regular expressions libmagic compiles
     FREE_BUILDS, FILES_PER_BUILD = 4, 64  # a build costs about as much as 15 files
     # A database is cut for a buffer's bytes and these: files of one kind differ mostly
-    # in their digits, lower-case letters and white space, and each of those starts few
-    # tests (upper-case letters start many).
+    # in their digits, lower-case letters and white space, and few tests need only those
+    # (many more need an upper-case letter).
     ALSO_OFFERED = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyz \t\n\r")
     MAX_OFFERED = 128  # a buffer of more kinds of bytes would keep nearly every test
     # The libmagic versions whose answers with cut databases the tests compared with the
