@@ -166,7 +166,7 @@ def test_text_that_libmagic_re_encodes_gets_the_whole_database(cut):
     assert cut.differences(heads) == []
 
 
-def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp_path):
+def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp_path, monkeypatch):
     """An `indirect` test runs the whole database again from an offset into the buffer,
     where the first byte is another: a test for it must be kept."""
     (tmp_path / "m").write_text(
@@ -174,7 +174,7 @@ def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp
         "0\tstring\t%INNER\tinner\n!:mime\tapplication/x-inner\n"
     )
     compiler = magic.magic_open(magic.MAGIC_NONE)
-    os.chdir(tmp_path)  # magic_compile writes m.mgc into the working directory
+    monkeypatch.chdir(tmp_path)  # magic_compile writes m.mgc into the working directory
     assert magic.magic_compile(compiler, b"m") == 0
     index = Database((tmp_path / "m.mgc").read_bytes())
     head = b"WRAP%INNER and the rest\n"
