@@ -25,6 +25,14 @@ IN_FLIGHT = 64  # requests per worker: 64 x (512 + 4) bytes stays below a pipe's
 BATCH = 16  # requests written to a worker at once
 _FRAME = struct.Struct("!I")
 READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
+# glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
+# bytes it never wrote (one past a search region), and its answer must not depend on
+# what the previous file left in the heap. perturb works only without the tcache.
+_WORKER_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LC_ALL": "C",
+    "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=255",
+}
 
 
 class _Worker:
@@ -32,7 +40,7 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(WORKER)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            close_fds=True, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"}, cwd="/",
+            close_fds=True, env=_WORKER_ENV, cwd="/",
         )
         self.fd = self.proc.stdout.fileno()
         self.waiting: deque[tuple[int, bytes]] = deque()  # (ticket, head), oldest first

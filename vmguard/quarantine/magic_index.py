@@ -25,6 +25,7 @@ Run inside the libmagic worker (stdlib only; it imports nothing of vmguard).
 from __future__ import annotations
 
 import struct
+import sys
 from dataclasses import dataclass
 
 MAGICNO, VERSIONNO, RECORD = 0xF11E041C, 18, 376  # file 5.x's format: struct magic
@@ -35,8 +36,8 @@ _VALUE = slice(32, 160)
 _INDIRECT_OFFSETS = 0x01 | 0x02 | 0x04 | 0x80  # INDIR, OFFADD, INDIROFFADD, OFFNEGATIVE
 _EQUAL = ord("=")
 _STRING, _REGEX, _SEARCH = 5, 17, 20
-_NUMERIC = {  # type: (width, byte order)
-    1: (1, "little"), 2: (2, "little"), 4: (4, "little"), 24: (8, "little"),
+_NUMERIC = {  # type: (width, byte order); byte, short, long and quad are the host's
+    1: (1, sys.byteorder), 2: (2, sys.byteorder), 4: (4, sys.byteorder), 24: (8, sys.byteorder),
     7: (2, "big"), 8: (4, "big"), 26: (8, "big"),
     10: (2, "little"), 11: (4, "little"), 25: (8, "little"),
 }
@@ -146,6 +147,9 @@ def _pattern(pattern: bytes, flags: int) -> frozenset[int]:
     return frozenset(pattern) - {0}
 
 
+_ERE_SPECIAL = frozenset(b".[](){}*+?|^$\\")  # the escapes that stand for their byte
+
+
 def regex_needs(pattern: bytes) -> bytes:
     """Bytes every match of a POSIX extended regular expression contains (conservative:
     a construct this parser is unsure of needs nothing)."""
@@ -184,7 +188,7 @@ def _atom(p: bytes, i: int) -> tuple[set[int], int]:
     if c == ord("["):
         return set(), _bracket_end(p, i + 1)
     if c == ord("\\"):
-        if i + 1 >= len(p) or chr(p[i + 1]).isalnum():  # \w, \b, \1: not a plain byte
+        if i + 1 >= len(p) or p[i + 1] not in _ERE_SPECIAL:  # \w, \1, glibc's \< \` ...
             raise ValueError("escape")
         return {p[i + 1]}, i + 2
     if c in b"*+?{":
