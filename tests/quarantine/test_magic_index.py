@@ -178,12 +178,10 @@ def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp
     assert magic.magic_compile(compiler, b"m") == 0
     index = Database((tmp_path / "m.mgc").read_bytes())
     head = b"WRAP%INNER and the rest\n"
-    answers = {}
+    types, answers = Types(), {}
     for name, data in (("whole", index.data), ("cut", index.for_bytes(index.offered(head))),
                        ("without the inner test", index.for_bytes(index.offered(b"WRAP")))):
-        cookie = magic.magic_open(magic.MAGIC_MIME_TYPE)
-        buffers, sizes = (ctypes.c_void_p * 1)(ctypes.cast(data, ctypes.c_void_p)), (ctypes.c_size_t * 1)(len(data))
-        assert magic.libmagic.magic_load_buffers(cookie, buffers, sizes, 1) == 0
+        cookie, _memory = types._cookie(data)
         answers[name] = magic.magic_buffer(cookie, head)
         magic.magic_close(cookie)
     assert answers["whole"] == answers["cut"] == b"application/x-inner"
@@ -313,7 +311,7 @@ def test_a_database_serves_every_buffer_of_its_bytes():
 def test_the_worker_answers_as_the_whole_database(cut):
     """Through the worker's own choice of database (reused, budgeted, or the whole)."""
     types = Types()
-    heads = [h for h in machine_heads(150)] + encoded_heads()[:400]
+    heads = list(machine_heads(150)) + encoded_heads()[:400]
     wrong = [(h[:40], a, w) for h in heads + heads if (a := types.of(h)) != (w := magic.magic_buffer(cut.whole, h))]
     assert types.builds > 0 and wrong == []
 
