@@ -17,7 +17,10 @@ class ExitCode(IntEnum):
     OK = 0
     FINDINGS = 1  # findings at or above the threshold, or files rejected by vet
     BAD_INPUT = 2  # policy, inventory or arguments are wrong
-    CANNOT_RUN = 3  # hypervisor unreachable, no permission, missing tool
+    CANNOT_RUN = 3  # hypervisor unreachable, no permission, missing tool; or incomplete:
+    # something vmguard was asked to cover (a VM, a disk, the firewall) went unseen
+    CHANGES = 1  # plan: apply would change something (same code as FINDINGS)
+    MANUAL_ONLY = 4  # plan: apply would change nothing, but settings are left to do by hand
 
 
 class Severity(StrEnum):

@@ -5,8 +5,10 @@ Model only; vmguard.inventory_loader reads and validates the YAML file.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -81,9 +83,31 @@ class Inventory:
                 return entry
         return next((e for e in self.vms if e.matches(vm_name)), None)
 
+    def absent(self, connection: str, names: Iterable[str]) -> tuple[VmEntry, ...]:
+        """The exactly named entries of `connection` whose VM is not among `names`."""
+        known = set(names)
+        return tuple(
+            e for e in self.vms if e.connection == connection and not e.is_glob and e.pattern not in known
+        )
+
     @property
     def policies(self) -> tuple[Policy, ...]:
         seen: dict[str, Policy] = {}
         for entry in self.vms:
             seen.setdefault(entry.policy.source, entry.policy)
         return tuple(seen.values())
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest of `names`, or "": a misspelt VM name."""
+    near = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def not_found(entry: VmEntry, names: Iterable[str]) -> str:
+    """Why an inventory entry's VM was not covered: not defined on its connection."""
+    where = f" (inventory {entry.origin})" if entry.origin else ""
+    return (
+        f"VM {entry.pattern!r}{where} is not defined on connection {entry.connection}"
+        f"{did_you_mean(entry.pattern, names)}"
+    )

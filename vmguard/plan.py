@@ -8,10 +8,11 @@ the driver cannot make go to `manual`, so the admin sees them instead of losing 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from vmguard.errors import ExitCode
 from vmguard.facts import Attachment, PowerState, SharedFolder, VmFacts
 from vmguard.policy.model import NetworkMode, Policy, RemoteDisplay, Toggle, TransferMode
 
@@ -290,3 +291,12 @@ def make_plan(policy: Policy, facts: VmFacts, caps: Capabilities) -> Plan:
         )
         (changes if want.action in caps.supported else manual).append(change)
     return Plan(facts.name, policy.name, tuple(changes), tuple(manual), facts.power_state)
+
+
+def plan_exit(plans: Iterable[Plan]) -> ExitCode:
+    """Like `terraform plan -detailed-exitcode`: 0 nothing differs, 1 apply would change
+    something, 4 only changes apply cannot make are left (automation: "changed" only on 1)."""
+    plans = list(plans)
+    if any(p.changes for p in plans):
+        return ExitCode.CHANGES
+    return ExitCode.MANUAL_ONLY if any(p.manual for p in plans) else ExitCode.OK

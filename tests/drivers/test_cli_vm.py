@@ -57,7 +57,8 @@ def test_plan_apply_plan_rollback(exposed, inventory, libvirt_uri, log_path, cap
     assert code == 1 and f"{vm} (kvm, policy gleam-batch, off)" in out
     assert "clipboard: bidirectional -> disabled" in out and "base.yaml:" in out
     code, out, _ = _run(capsys, "plan", "--inventory", inv, "--vm", vm, "--format", "json")
-    assert code == 1 and json.loads(out)[0]["changes"]
+    doc = json.loads(out)
+    assert code == 1 and doc["plans"][0]["changes"] and doc["exit_code"] == 1 and doc["incomplete"] == []
 
     before = _xml_hash(libvirt_uri, vm)
     code, out, _ = _run(capsys, "apply", "--inventory", inv, "--vm", vm, "--dry-run")
@@ -72,8 +73,9 @@ def test_plan_apply_plan_rollback(exposed, inventory, libvirt_uri, log_path, cap
 
     code, out, _ = _run(capsys, "rollback", vm, "--inventory", inv)
     assert code == 0 and _xml_hash(libvirt_uri, vm) == before
-    kinds = [json.loads(line)["kind"] for line in log_path.read_text().splitlines()]
-    assert kinds == ["apply", "rollback"] and log.verify(log_path) == []
+    events = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert [(e["kind"], e["data"].get("status")) for e in events] == [("apply", "applied"), ("rollback", None)]
+    assert log.verify(log_path) == []
 
 
 def test_vms_lists_facts(exposed, inventory, capsys) -> None:
@@ -82,11 +84,17 @@ def test_vms_lists_facts(exposed, inventory, capsys) -> None:
     assert code == 0 and "nics=nat,user" in line and "clipboard=bidirectional" in line
 
 
-def test_unknown_vm_exits_3(inventory, capsys) -> None:
+def test_a_vm_the_inventory_covers_but_the_host_lacks_exits_3(inventory, capsys) -> None:
     code, _, err = _run(capsys, "plan", "--inventory", str(inventory), "--vm", "vmg-test-none")
-    assert code == 3 and err.strip() == (
-        "vmguard: no VM named 'vmg-test-none' on any connection of the inventory"
-    )
+    assert code == 3 and err.strip() == "vmguard: incomplete: no VM named 'vmg-test-none' on connection kvm"
+
+
+def test_a_vm_the_inventory_does_not_cover_is_bad_input(inventory, capsys) -> None:
+    for command in ("plan", "apply"):
+        code, _, err = _run(capsys, command, "--inventory", str(inventory), "--vm", "web-01")
+        assert code == 2 and "--vm 'web-01': no entry of inventory" in err, err
+    code, _, err = _run(capsys, "rollback", "web-01", "--inventory", str(inventory))
+    assert code == 2 and "no entry of inventory" in err
 
 
 def test_running_vm_refused_exit_1(tcg_domain, inventory, log_path, capsys) -> None:

@@ -8,10 +8,10 @@ import sys
 
 from vmguard.apply import Outcome, apply_vm, rollback_vm
 from vmguard.drivers.session import Session, Target
-from vmguard.errors import ExitCode, UsageError
+from vmguard.errors import ExitCode
 from vmguard.facts import VmFacts
 from vmguard.inventory_loader import load_inventory
-from vmguard.plan import Plan, make_plan
+from vmguard.plan import Plan, make_plan, plan_exit
 
 
 def _plan_text(target: Target, plan: Plan) -> list[str]:
@@ -26,8 +26,9 @@ def _plan_text(target: Target, plan: Plan) -> list[str]:
 
 
 def _errors(session: Session) -> int:
+    """What the run could not cover, each with its reason: exit 3 (incomplete)."""
     for err in session.errors:
-        print(f"vmguard: {err}", file=sys.stderr)
+        print(f"vmguard: incomplete: {err}", file=sys.stderr)
     return ExitCode.CANNOT_RUN if session.errors else ExitCode.OK
 
 
@@ -46,10 +47,12 @@ def _plan(args: argparse.Namespace) -> int:
             plans.append(plan)
             if args.format == "text":
                 print("\n".join(_plan_text(target, plan)))
+        code = _errors(session) or plan_exit(plans)
         if args.format == "json":
-            print(json.dumps([p.to_dict() for p in plans], indent=2))
-        failed = _errors(session)
-    return failed or (ExitCode.FINDINGS if any(not p.empty for p in plans) else ExitCode.OK)
+            incomplete = [str(e) for e in session.errors]
+            doc = {"plans": [p.to_dict() for p in plans], "incomplete": incomplete, "exit_code": int(code)}
+            print(json.dumps(doc, indent=2))
+    return code
 
 
 def _outcome_text(outcome: Outcome) -> list[str]:
@@ -97,13 +100,9 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    inventory = load_inventory(args.inventory)
-    entry = inventory.entry_for(args.vm)
-    if entry is None:
-        raise UsageError(f"VM {args.vm!r} is not in inventory {args.inventory}")
-    with Session(inventory) as session:
+    with Session(load_inventory(args.inventory)) as session:
         targets = list(session.targets(args.vm))
-        if not targets:  # its connection could not be opened
+        if not targets:  # its connection could not be opened, or it has no such VM
             raise session.errors[0]
         path, state = rollback_vm(targets[0].driver, targets[0].connection.name, args.vm)
     note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
@@ -143,7 +142,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inventory", required=True)
     p.set_defaults(func=_vms)
 
-    p = sub.add_parser("plan", help="show what `apply` would change (exit 1 if anything)")
+    p = sub.add_parser(
+        "plan", help="show what `apply` would change (exit 0 nothing, 1 changes, 4 only manual items)"
+    )
     p.add_argument("--inventory", required=True)
     p.add_argument("--vm", help="only this VM")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -1,7 +1,8 @@
 """Walk an inventory's VMs through their drivers: one open driver per connection.
 
 A connection that cannot be opened does not stop the others; its error is kept and
-reported, so one dead hypervisor does not hide the state of the rest.
+reported, so one dead hypervisor does not hide the state of the rest. A VM the inventory
+names and its connection does not have is an error too: nothing asked for goes unseen.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vmguard.drivers.interface import Driver, open_driver
-from vmguard.errors import DriverError
-from vmguard.inventory import Connection, Inventory, VmEntry
+from vmguard.errors import DriverError, UsageError
+from vmguard.inventory import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")
 
@@ -44,20 +45,50 @@ class Session:
                 return None
         return self.drivers[conn.name]
 
+    def check_only(self, only: str | None) -> None:
+        """--vm NAME must name a VM the inventory covers (exact or glob): else bad input."""
+        if only is not None and self.inventory.entry_for(only) is None:
+            names = [e.pattern for e in self.inventory.vms if not e.is_glob]
+            raise UsageError(
+                f"--vm {only!r}: no entry of inventory {self.inventory.source} names it"
+                f"{did_you_mean(only, names)}"
+            )
+
     def targets(self, only: str | None = None, *, unmanaged: bool = False) -> Iterator[Target]:
-        """Every VM an inventory entry matches (`unmanaged`: every VM on the hosts)."""
-        found = False
+        """Every VM an inventory entry matches (`unmanaged`: every VM on the hosts).
+
+        An exactly named VM its connection does not have is kept as an error (with the
+        closest name the hypervisor has), so the run ends incomplete (exit 3)."""
+        self.check_only(only)
         for conn in self._used():
             driver = self._driver(conn)
-            for vm in [] if driver is None else driver.list_vms():
+            names = [] if driver is None else self._list(conn, driver)
+            for vm in names:
                 entry = self.inventory.entry_for(vm)
                 if entry is not None and entry.connection != conn.name:
                     entry = None  # a same-named VM on another connection
                 if (only is None or vm == only) and (entry is not None or unmanaged):
-                    found = True
                     yield Target(conn, driver, vm, entry)
-        if only is not None and not found and not self.errors:
-            raise DriverError(f"no VM named {only!r} on any connection of the inventory")
+            if driver is not None:
+                self._missing(conn, names, only)
+
+    def _list(self, conn: Connection, driver: Driver) -> list[str]:
+        try:
+            return driver.list_vms()
+        except DriverError as err:
+            self.errors.append(DriverError(f"connection {conn.name}: {err}"))
+            return []
+
+    def _missing(self, conn: Connection, names: list[str], only: str | None) -> None:
+        absent = self.inventory.absent(conn.name, names)
+        for entry in absent:
+            if only is None or entry.pattern == only:
+                self.errors.append(DriverError(not_found(entry, names)))
+        entry = self.inventory.entry_for(only) if only else None
+        if entry and entry.is_glob and entry.connection == conn.name and only not in names:
+            self.errors.append(
+                DriverError(f"no VM named {only!r} on connection {conn.name}{did_you_mean(only, names)}")
+            )
 
     def attempt(self, target: Target, fn: Callable[[Target], T]) -> T | None:
         """fn(target), or None with its DriverError kept: one VM that fails (locked, or a
