@@ -139,10 +139,12 @@ class Channel:
 
 @dataclass(frozen=True)
 class Disk:
-    path: str
+    path: str  # "" when nothing is inserted (an empty CD drive) or it cannot be opened
     format: str = ""
     read_only: bool = False
     source: Source = Source("")
+    volume: str = ""  # "pool/volume" of a storage-pool volume, before the driver resolves it
+    problem: str = ""  # why vmguard cannot open it (a network disk, an unresolved volume)
 
 
 @dataclass(frozen=True)

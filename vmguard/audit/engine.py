@@ -1,7 +1,8 @@
 """Audit an inventory, read-only: every VM through its driver, unmanaged VMs, the host.
 
 Nothing here changes a VM or the firewall: drivers are only asked to list VMs and read
-facts. A connection or VM that cannot be read is reported and the others still audited.
+facts. A connection, VM, disk, guest or firewall that cannot be read is reported with its
+reason, the others are still audited, and the run is incomplete (exit 3).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from vmguard.drivers import Driver, open_driver
 from vmguard.errors import DriverError, GuestError
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
-from vmguard.guest.model import GuestFacts
-from vmguard.inventory import Connection, Inventory, VmEntry
+from vmguard.inventory import Connection, Inventory, VmEntry, not_found
 
 Opener = Callable[[Connection], Driver]
 
@@ -73,34 +73,36 @@ def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
     return VmReport(name, conn.name, outcomes=outcomes(ctx, unmanaged_findings(conn, name)))
 
 
-def _missing(ctx: Context, entry: VmEntry) -> VmReport:
+def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
+    """An entry whose VM its connection lacks: a finding, and the run is incomplete."""
+    why = not_found(entry, names)
     finding = Finding(
         "VMG-INV-002",
         entry.pattern,
-        f"VM {entry.pattern!r} is not defined on {entry.connection}",
+        why,
         entry.origin or f"inventory entry {entry.pattern}",
         "the VM exists, or the entry is removed",
     )
-    return VmReport(
-        entry.pattern, entry.connection, entry.policy.name, outcomes(ctx, [finding], entry.policy.waivers)
-    )
+    outcomes_ = outcomes(ctx, [finding], entry.policy.waivers)
+    return VmReport(entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why)
 
 
-def with_guest(ctx: Context, conn: Connection, facts: VmFacts) -> VmFacts:
-    """The facts with what is inside the guest, unless guest inspection is off.
-
-    A guest that cannot be inspected becomes a guest problem (VMG-SW-006), so the VM's
-    host-side findings still count. libvirt's test:// driver simulates VMs whose disks
-    have no content: nothing to inspect there.
+def with_guest(ctx: Context, conn: Connection, facts: VmFacts) -> tuple[VmFacts, tuple[str, ...]]:
+    """The facts with what is inside the guest, unless guest inspection is off, and what
+    of the guest went unread (a disk vmguard cannot open, a guest it could not inspect):
+    those make the run incomplete, while the VM's host-side checks still count.
+    libvirt's test:// driver simulates VMs whose disks have no content: nothing to
+    inspect there.
     """
     if ctx.guest is GuestMode.OFF or conn.uri.startswith("test:"):
-        return facts
+        return facts, ()
+    missed = guest.uninspectable(facts)
     try:
         found = guest.inspect(facts, online=ctx.guest is GuestMode.ONLINE,
                               libvirt_uri=conn.uri or "qemu:///system")
     except GuestError as err:
-        found = GuestFacts(problems=(f"guest not inspected: {err}",))
-    return replace(facts, guest=found)
+        return facts, (*missed, f"guest not inspected: {err}")
+    return replace(facts, guest=found), tuple(missed)
 
 
 def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
@@ -108,8 +110,8 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         facts = driver.read_facts(name)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err))
-    facts = with_guest(ctx, conn, facts)
-    return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts))
+    facts, missed = with_guest(ctx, conn, facts)
+    return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts), incomplete=missed)
 
 
 def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driver: Driver) -> list[VmReport]:
@@ -121,13 +123,7 @@ def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driv
             reports.append(_unmanaged(ctx, conn, name))
         else:
             reports.append(_audit_vm(ctx, driver, conn, entry, name))
-    known = set(names)
-    reports += [
-        _missing(ctx, e)
-        for e in inventory.vms
-        if e.connection == conn.name and not e.is_glob and e.pattern not in known
-    ]
-    return reports
+    return reports + [_missing(ctx, e, names) for e in inventory.absent(conn.name, names)]
 
 
 def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmReport]:

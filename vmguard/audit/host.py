@@ -21,13 +21,15 @@ FIREWALL_FAMILY = "vmguard.audit.checks.firewall"
 ToOutcomes = Callable[[Iterable[Finding]], tuple[Outcome, ...]]
 
 
-def _not_audited(why: str) -> HostReport:
-    return HostReport(False, f"firewall not audited: {why}")
+def _not_audited(why: str, asked: bool = True) -> HostReport:
+    """asked: the inventory configures a firewall, so not auditing it leaves the run incomplete."""
+    note = f"firewall not audited: {why}"
+    return HostReport(False, note, error=note if asked else "")
 
 
 def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
     if not inventory.firewall.vm_interfaces:
-        return _not_audited("the inventory configures no firewall (firewall.vm_interfaces)")
+        return _not_audited("the inventory configures no firewall (firewall.vm_interfaces)", asked=False)
     if os.geteuid() != 0:
         return _not_audited("reading the host firewall needs root")
     try:

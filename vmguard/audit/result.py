@@ -48,6 +48,7 @@ class VmReport:
     policy: str = ""  # "" for an unmanaged VM
     outcomes: tuple[Outcome, ...] = ()
     error: str = ""  # the VM could not be read: its checks did not run
+    incomplete: tuple[str, ...] = ()  # parts not seen (its guest, a disk): the rest was checked
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class HostReport:
     audited: bool
     note: str  # why not audited, or what was audited
     outcomes: tuple[Outcome, ...] = ()
+    error: str = ""  # the inventory configures a firewall and it could not be audited
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,16 @@ class AuditResult:
         return tuple(o for o in self.outcomes if not o.waived)
 
     @property
+    def not_covered(self) -> tuple[str, ...]:
+        """Everything the run was asked to audit and could not, each with its reason."""
+        vms = [f"{vm.name}: {vm.error}" for vm in self.vms if vm.error]
+        parts = [f"{vm.name}: {why}" for vm in self.vms for why in vm.incomplete]
+        host = [f"host: {self.host.error}"] if self.host.error else []
+        return (*self.errors, *vms, *parts, *host)
+
+    @property
     def unreachable(self) -> bool:
-        return bool(self.errors) or any(vm.error for vm in self.vms)
+        return bool(self.not_covered)
 
     def counts(self) -> dict[str, int]:
         counts = {level.value: 0 for level in Level}

@@ -29,4 +29,4 @@ def worst_lines(result: AuditResult, limit: int = 5) -> list[str]:
 
 def problems(result: AuditResult) -> list[str]:
     """What could not be audited (these make the exit code 3)."""
-    return list(result.errors) + [f"{vm.name}: {vm.error}" for vm in result.vms if vm.error]
+    return list(result.not_covered)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from vmguard.drivers import libvirt_facts, libvirt_transform, safexml
 from vmguard.drivers.interface import ApplyResult
 from vmguard.errors import DriverError
-from vmguard.facts import Attachment, PowerState, VmFacts
+from vmguard.facts import Attachment, Disk, PowerState, VmFacts
 from vmguard.inventory import DriverKind
 from vmguard.plan import Action, Capabilities, Plan
 
@@ -105,7 +106,21 @@ class LibvirtDriver:
         dom = self._domain(name)
         xml = self._call("read XML", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE)
         root = safexml.parse(xml, f"{self.uri} domain {name}")
-        return libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
+        facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
+        return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
+
+    def _resolved(self, disk: Disk) -> Disk:
+        """A pool volume with its path (and format) as libvirt's storage pool knows it."""
+        if not disk.volume:
+            return disk
+        pool, _, volume = disk.volume.partition("/")
+        try:
+            vol = self.conn.storagePoolLookupByName(pool).storageVolLookupByName(volume)
+            path, xml = vol.path(), vol.XMLDesc(0)
+        except libvirt.libvirtError as err:
+            return replace(disk, problem=f"pool volume {disk.volume} not found: {_error_line(err)}")
+        fmt = safexml.parse(xml, f"volume {disk.volume}").find("target/format")
+        return replace(disk, path=path, format=disk.format or ("" if fmt is None else fmt.get("type", "")))
 
     def persistent_xml(self, name: str) -> str:
         """The definition used at next boot, secrets (display passwords) included."""

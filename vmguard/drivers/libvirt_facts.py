@@ -309,14 +309,30 @@ def _host_devices(ctx: _Ctx) -> list[HostDevice]:
     ]
 
 
+LOCAL_DISKS = ("file", "block")
+
+
+def _disk(ctx: _Ctx, el: Element) -> Disk:
+    """One <disk>: a local file or block device by path; a pool volume by pool/volume
+    (the driver resolves it to a path); any other type (network, vhostuser, nvme, ...)
+    with the reason vmguard cannot open it."""
+    source, driver = el.find("source"), el.find("driver")
+    kind = el.get("type", "file")
+    fmt = "" if driver is None else driver.get("type", "")
+    common = {"format": fmt, "read_only": el.find("readonly") is not None, "source": ctx.src(el)}
+    if source is None:
+        return Disk("", **common)  # an empty CD drive: nothing to read
+    if kind in LOCAL_DISKS:
+        return Disk(source.get("file") or source.get("dev") or "", **common)
+    if kind == "volume":
+        return Disk("", volume=f"{source.get('pool', '')}/{source.get('volume', '')}", **common)
+    what = f"{source.get('protocol', '')} {source.get('name', '')}".strip()
+    return Disk("", problem=f"{kind} disk{f' ({what})' if what else ''}: vmguard opens only "
+                "local files, block devices and pool volumes", **common)
+
+
 def _disks(ctx: _Ctx) -> list[Disk]:
-    out = []
-    for el in ctx.devices("disk"):
-        source, driver = el.find("source"), el.find("driver")
-        path = "" if source is None else source.get("file") or source.get("dev") or ""
-        fmt = "" if driver is None else driver.get("type", "")
-        out.append(Disk(path, fmt, el.find("readonly") is not None, ctx.src(el)))
-    return out
+    return [_disk(ctx, el) for el in ctx.devices("disk")]
 
 
 def _unknown(ctx: _Ctx) -> list[str]:

@@ -3,6 +3,6 @@
 `inspect(facts, online=...)` (vmguard.guest.inspection) is what the audit calls.
 """
 
-from vmguard.guest.inspection import inspect
+from vmguard.guest.inspection import inspect, uninspectable
 
-__all__ = ["inspect"]
+__all__ = ["inspect", "uninspectable"]

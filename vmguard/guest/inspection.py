@@ -54,6 +54,16 @@ def inspect(
     return found
 
 
+def uninspectable(facts: VmFacts) -> list[str]:
+    """Why each disk of the VM that vmguard cannot open goes unread (network disks,
+    unknown types, pool volumes libvirt could not resolve)."""
+    return [
+        f"disk {d.volume or d.source.where or '?'} not inspected: {d.problem}"
+        for d in facts.disks
+        if d.problem
+    ]
+
+
 def _has_agent_channel(facts: VmFacts) -> bool:
     """Without a qemu-ga channel every agent call would fail: no online facts, no noise."""
     return any(c.kind == "qemu-ga" for c in facts.channels)

@@ -56,7 +56,7 @@ def _sorted(outcomes: tuple[Outcome, ...]) -> list[dict[str, Any]]:
 def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
     """Readers start at the top: VMs not audited, then by their worst failing finding."""
     worst = max((o.severity.rank for o in vm.outcomes if not o.waived), default=-1)
-    return (not vm.error, -worst, vm.name)
+    return (not (vm.error or vm.incomplete), -worst, vm.name)
 
 
 def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
         "waived": len(result.outcomes) - len(result.failing),
         "by_severity": result.counts(),
         "drift": drift,
-        "unreachable": list(result.errors) + [f"{v.name}: {v.error}" for v in result.vms if v.error],
+        "unreachable": list(result.not_covered),
         "fail_on": fail_on.value,
         "exit_code": int(result.exit_code(fail_on)),
     }
@@ -88,6 +88,7 @@ def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
         "host": {
             "audited": result.host.audited,
             "note": result.host.note,
+            "error": result.host.error,
             "findings": _sorted(result.host.outcomes),
         },
         "vms": [
@@ -96,6 +97,7 @@ def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
                 "connection": vm.connection,
                 "policy": vm.policy,
                 "error": vm.error,
+                "incomplete": list(vm.incomplete),
                 "findings": _sorted(vm.outcomes),
             }
             for vm in sorted(result.vms, key=_worst_first)

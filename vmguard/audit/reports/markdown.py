@@ -57,6 +57,7 @@ def render(doc: Document) -> str:
         lines += [f"## VM {esc(vm['name'])} ({policy}, {esc(vm['connection'])})", ""]
         if vm["error"]:
             lines += [f"**Not audited**: {esc(vm['error'])}", ""]
+        lines += [f"**Not seen**: {esc(why)}\n" for why in vm.get("incomplete", ())]
         lines += _table(vm["findings"])
     if doc["resolved"]:
         lines += ["## Resolved since the previous run", ""]
