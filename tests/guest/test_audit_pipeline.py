@@ -98,13 +98,22 @@ def test_cli_audit_reports_guest_findings_from_the_disk(tcg_domain, inspected, g
     assert not {f["rule"] for f in without} & {"VMG-USR-001", "VMG-USR-002", "VMG-SW-001"}
 
 
-def test_cli_audit_guest_that_cannot_be_read_is_a_finding_not_a_hidden_vm(tcg_domain, tmp_path,
-                                                                         monkeypatch):
+def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_domain, tmp_path,
+                                                                          monkeypatch):
     missing = tmp_path / "gone.img"
     domain = tcg_domain.define(extra_devices=DISK_XML.format(path=missing))
     monkeypatch.setenv("VMGUARD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
-    _, found = _audit(tmp_path, domain.name, "offline")
-    [problem] = [f for f in found if f["rule"] == "VMG-SW-006"]
-    assert "guest not inspected" in problem["message"] and "gone.img" in problem["message"]
-    assert any(f["rule"].startswith("VMG-DEV") for f in found)  # host-side checks still ran
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+    (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=domain.name))
+    out = tmp_path / "reports"
+    code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",
+                 "--guest", "offline", "--fail-on", "critical"])
+    report = json.loads((out / "latest/report.json").read_text())
+    [vm] = [v for v in report["vms"] if v["name"] == domain.name]
+    assert code == 3 and report["summary"]["exit_code"] == 3
+    [why] = vm["incomplete"]
+    assert "guest not inspected" in why and "gone.img" in why
+    assert any(why in u for u in report["summary"]["unreachable"])
+    assert not any(f["rule"] == "VMG-SW-006" for f in vm["findings"])  # not a mere finding
+    assert any(f["rule"].startswith("VMG-DEV") for f in vm["findings"])  # host-side checks still ran

@@ -46,10 +46,24 @@ def inspect_disks(
     start = time.monotonic()
     answer = _run_worker({"disks": list(disks), "scan_files": scan_files}, timeout)
     if "error" in answer:
-        raise GuestError(f"{disks[0][0]}: {answer['error']}")
+        raise GuestError(f"{disks[0][0]}: {answer['error']}{kvm_hint(answer['error'])}")
     if not running and [fingerprint(Path(p)) for p, _ in disks] != before:
         raise GuestError(f"{disks[0][0]}: the image changed while it was inspected")
     return replace(answer["facts"], seconds=round(time.monotonic() - start, 2))
+
+
+def kvm_hint(error: str) -> str:
+    """The fix for a known cause: libguestfs's appliance uses KVM whenever /dev/kvm
+    exists, and on hosts where /dev/kvm opens but cannot run guests (nested, restricted)
+    its launch fails or hangs. Only for those symptoms, and only while TCG is not forced."""
+    symptom = any(s in error.lower() for s in ("guestfs_launch failed", "kvm", "timed out"))
+    forced = "force_tcg" in os.environ.get("LIBGUESTFS_BACKEND_SETTINGS", "")
+    if not symptom or forced or not os.path.exists("/dev/kvm"):
+        return ""
+    return (
+        "; hint: if /dev/kvm cannot run guests on this host, run vmguard with "
+        "LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg (software emulation)"
+    )
 
 
 def _run_worker(request: dict, timeout: float) -> dict:
@@ -65,7 +79,7 @@ def _run_worker(request: dict, timeout: float) -> dict:
     except subprocess.TimeoutExpired:
         _kill_session(proc.pid)
         proc.communicate()
-        raise GuestError(f"inspection timed out after {timeout:g} s") from None
+        raise GuestError(f"inspection timed out after {timeout:g} s{kvm_hint('timed out')}") from None
     finally:
         _kill_session(proc.pid)  # a recovery process or qemu left behind
     try:

@@ -8,6 +8,7 @@ end it, the appliance's qemu included, when the time for one VM runs out. Reads
 
 from __future__ import annotations
 
+import collections
 import json
 import sys
 import tempfile
@@ -23,16 +24,40 @@ class NoOperatingSystem(Exception):
     """Nothing to inspect on these disks, or no way to inspect them here."""
 
 
+# libguestfs's own messages (qemu's stderr, the appliance's console): the real reason a
+# launch failed is here, not in the exception ("guestfs_launch failed." and advice).
+MESSAGES: collections.deque[str] = collections.deque(maxlen=40)
+SYSTEM_MODULE = "/usr/lib/python3/dist-packages/guestfs.py"
+
+
+def module_missing() -> str:
+    """Why `import guestfs` failed, and the fix for this interpreter."""
+    where = f"libguestfs's Python module is not importable by {sys.executable}"
+    in_venv = sys.prefix != sys.base_prefix
+    if in_venv and Path(SYSTEM_MODULE).exists() and str(Path(SYSTEM_MODULE).parent) not in sys.path:
+        return (
+            f"{where}: python3-guestfs is installed for the system Python, but the virtualenv "
+            f"{sys.prefix} does not see system site packages (recreate it with "
+            "`python3 -m venv --system-site-packages`, or set include-system-site-packages = true "
+            "in its pyvenv.cfg)"
+        )
+    return f"{where}: apt-get install python3-guestfs libguestfs-tools"
+
+
+def _remember(_event: int, _handle: int, buf: bytes | str, _array: object) -> None:
+    text = buf.decode(errors="replace") if isinstance(buf, bytes) else str(buf)
+    MESSAGES.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
 def inspect(disks: list[tuple[str, str]], scan_files: bool) -> GuestFacts:
     try:
         import guestfs  # Debian's python3-guestfs, outside PyPI: imported where needed
     except ImportError:
-        raise NoOperatingSystem(
-            f"libguestfs's Python module is not importable by {sys.executable}: "
-            "apt-get install python3-guestfs libguestfs-tools (a venv needs --system-site-packages)"
-        ) from None
+        raise NoOperatingSystem(module_missing()) from None
 
     g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
+    events = guestfs.EVENT_APPLIANCE | guestfs.EVENT_LIBRARY | guestfs.EVENT_WARNING
+    g.set_event_callback(_remember, events)
     try:
         for path, fmt in disks:
             # readonly: libguestfs puts a throw-away overlay over the image, so nothing
@@ -71,13 +96,20 @@ def _os_name(g, root: str) -> str:
     return f"{' '.join(parts)} {version}"
 
 
+def error_text(err: Exception) -> str:
+    """One line: the error's first line (libguestfs appends generic debugging advice) and
+    the last messages libguestfs logged before it, which say why."""
+    first = (str(err).splitlines() or ["unknown error"])[0]
+    tail = [m for m in list(MESSAGES)[-5:] if m != first and not m.startswith("Formatting '")]
+    return first + (f" (libguestfs said: {' | '.join(tail)})" if tail else "")
+
+
 def main() -> int:
     request = json.load(sys.stdin)
     try:
         facts = inspect([tuple(d) for d in request["disks"]], bool(request["scan_files"]))
     except (RuntimeError, NoOperatingSystem) as err:  # guestfs raises RuntimeError
-        first_line = (str(err).splitlines() or ["unknown error"])[0]  # libguestfs adds debug advice
-        json.dump({"error": first_line}, sys.stdout)
+        json.dump({"error": error_text(err)}, sys.stdout)
         return 1
     json.dump({"facts": codec.dump(facts)}, sys.stdout)
     return 0
