@@ -42,6 +42,8 @@ class Problem:
     def __str__(self) -> str:
         tag = "" if self.severity is Severity.ERROR else "warning: "
         where = f"{self.where}: " if self.where else ""
+        if not self.file:  # a command-line argument: no file position to give
+            return f"vmguard: error: {tag}{where}{self.message}"
         return f"{self.file}:{self.line}:{self.col}: {tag}{where}{self.message}"
 
     def to_dict(self) -> dict[str, object]:
@@ -68,7 +70,7 @@ class InputError(VmguardError):
 
     def __init__(self, problems: list[Problem] | str) -> None:
         if isinstance(problems, str):
-            problems = [Problem("<input>", 0, 0, "", problems)]
+            problems = [Problem("", 0, 0, "", problems)]
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 

@@ -59,8 +59,10 @@ def test_rules_list_and_show(capsys):
 
 
 def test_rules_show_unknown_is_an_error(capsys):
-    assert main(["rules", "show", "VMG-XXX-999"]) == 3
+    assert main(["rules", "show", "VMG-XXX-999"]) == 2
     assert "unknown rule" in capsys.readouterr().err
+    assert main(["rules", "show", "VMG-DEV-01"]) == 2
+    assert "did you mean 'VMG-DEV-01" in capsys.readouterr().err
 
 
 def test_malformed_rule_is_reported(tmp_path):

@@ -12,8 +12,9 @@ from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
-from vmguard.errors import ExitCode
+from vmguard.errors import ExitCode, UsageError
 from vmguard.findings import Level
+from vmguard.inventory import did_you_mean
 from vmguard.inventory_loader import load_inventory
 
 LEVELS = [level.value for level in Level]
@@ -49,7 +50,12 @@ def _rules_list(args: argparse.Namespace) -> int:
 
 
 def _rules_show(args: argparse.Namespace) -> int:
-    rule = load_catalog().get(args.id.upper())
+    catalog = load_catalog()
+    if args.id.upper() not in catalog:  # a rule id given by the user: bad input, exit 2
+        raise UsageError(
+            f"unknown rule {args.id!r}{did_you_mean(args.id.upper(), catalog.ids)}: see `vmguard rules list`"
+        )
+    rule = catalog.get(args.id.upper())
     wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
     print(f"{rule.id}  [{rule.severity.value}]  {rule.title}\n")
     print(

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fw = sub.add_parser("firewall", help="host firewall for the VMs (nftables or iptables)")
     actions = fw.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, handler, text in (
-        ("plan", _plan, "show what apply would change"),
+        ("plan", _plan, "show what apply would change (exit 0 nothing, 1 changes)"),
         ("apply", _apply, "load the compiled rules (idempotent, atomic)"),
         ("show", _show, "list the live rules vmguard owns"),
         ("audit", _audit, "compare the live rules with the compiled ones (exit 1 on drift)"),
@@ -42,7 +42,7 @@ def _plan(args: argparse.Namespace) -> int:
     for drift in result.drifts:
         print(f"#   {drift}")
     print(result.text, end="")
-    return ExitCode.OK
+    return ExitCode.CHANGES  # like `vmguard plan`: automation sees pending changes
 
 
 def _apply(args: argparse.Namespace) -> int:
