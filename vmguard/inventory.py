@@ -104,9 +104,10 @@ def did_you_mean(name: str, names: Iterable[str]) -> str:
     return f" (did you mean {near[0]!r}?)" if near else ""
 
 
-def not_found(entry: VmEntry, names: Iterable[str]) -> str:
-    """Why an inventory entry's VM was not covered: not defined on its connection."""
-    where = f" (inventory {entry.origin})" if entry.origin else ""
+def not_found(entry: VmEntry, names: Iterable[str], *, located: bool = False) -> str:
+    """Why an inventory entry's VM was not covered: not defined on its connection.
+    located: the caller prints the entry's file:line:col already."""
+    where = f" (inventory {entry.origin})" if entry.origin and not located else ""
     return (
         f"VM {entry.pattern!r}{where} is not defined on connection {entry.connection}"
         f"{did_you_mean(entry.pattern, names)}"

@@ -81,8 +81,9 @@ def test_show_json(capsys):
 
 
 def test_inventory_check(capsys):
-    assert main(["inventory", "check", str(ROOT / "policy/inventory.example.yaml")]) == 0
-    assert "5 VM entries" in capsys.readouterr().out
+    assert main(["inventory", "check", "--offline", str(ROOT / "policy/inventory.example.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "5 VM entries" in out and "VM names not checked against the hypervisors (--offline)" in out
 
 
 def test_bad_arguments_exit_2(capsys):

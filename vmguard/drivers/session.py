@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vmguard.drivers.interface import Driver, open_driver
-from vmguard.errors import DriverError, UsageError
+from vmguard.errors import DriverError, Problem, UsageError
 from vmguard.inventory import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")
@@ -89,6 +89,29 @@ class Session:
             self.errors.append(
                 DriverError(f"no VM named {only!r} on connection {conn.name}{did_you_mean(only, names)}")
             )
+
+    def listings(self) -> dict[str, list[str]]:
+        """The VM names of each connection the inventory uses; one that cannot be
+        opened or listed is left out, its error kept."""
+        found = {}
+        for conn in self._used():
+            driver = self._driver(conn)
+            errors = len(self.errors)
+            names = [] if driver is None else self._list(conn, driver)
+            if driver is not None and len(self.errors) == errors:
+                found[conn.name] = names
+        return found
+
+    def absent_problems(self) -> list[Problem]:
+        """Each exactly named VM its (reachable) connection does not have, located at its
+        inventory entry, with the closest name the hypervisor has."""
+        problems = []
+        for conn, names in self.listings().items():
+            for entry in self.inventory.absent(conn, names):
+                file, line, col = (entry.origin or "::0:0").rsplit(":", 2)
+                why = not_found(entry, names, located=True)
+                problems.append(Problem(file, int(line), int(col), "name", why))
+        return problems
 
     def attempt(self, target: Target, fn: Callable[[Target], T]) -> T | None:
         """fn(target), or None with its DriverError kept: one VM that fails (locked, or a
