@@ -24,7 +24,7 @@ from vmguard.audit.host import audit_host
 from vmguard.audit.result import Outcome
 from vmguard.drivers import Driver, open_driver
 from vmguard.errors import DriverError, ExitCode
-from vmguard.inventory import Connection, DriverKind, Inventory
+from vmguard.inventory import Connection, DriverKind, Inventory, not_found
 
 try:
     import libvirt
@@ -79,6 +79,13 @@ class Watcher:
         self.drivers: dict[str, Driver] = {}
         self.known: dict[tuple[str, str], set[Key]] = {}
         self.baseline_done = False  # after the first sweep, a VM never seen is all news
+        self.missed: set[str] = set()  # what could not be watched this run: exit 3 at the end
+
+    def not_covered(self, why: str) -> None:
+        """Said once per reason; the run then ends incomplete (exit 3)."""
+        if why not in self.missed:
+            self.missed.add(why)
+            self.say(f"not covered: {why}")
 
     def say(self, text: str) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
@@ -115,7 +122,7 @@ class Watcher:
         try:
             facts = self.drivers[conn_name].read_facts(name)
         except DriverError as err:
-            self.say(f"cannot read {name}: {err}")
+            self.not_covered(f"cannot read {name}: {err}")
             return
         self._report((conn_name, name), run_checks(self.ctx, entry, facts))
 
@@ -127,20 +134,25 @@ class Watcher:
         try:
             names = self.drivers[conn.name].list_vms()
         except DriverError as err:  # keep watching the others; the next sweep retries
-            self.say(f"cannot list VMs of {conn.name}: {err}")
+            self.not_covered(f"cannot list VMs of {conn.name}: {err}")
             return
         for name in names:
             self.audit_vm(conn.name, name)
+        for entry in self.inventory.absent(conn.name, names):
+            self.not_covered(not_found(entry, names))
 
     def audit_host(self) -> None:
         host = audit_host(self.inventory, lambda found: outcomes(self.ctx, found))
+        if host.error:
+            self.not_covered(host.error)
         self._report(HOST, host.outcomes)
 
 
 def watch(
     inventory: Inventory, *, firewall_every: float = 300.0, duration: float | None = None, out: TextIO
 ) -> int:
-    """Run until interrupted (or for `duration` seconds); 3 if a connection is unreachable."""
+    """Run until interrupted (or for `duration` seconds); 3 if a connection was unreachable
+    or anything the inventory names could not be watched during the run."""
     watcher = Watcher(inventory, out)
     changes: queue.Queue = queue.Queue()
     evented = [c for c in inventory.connections if c.driver is DriverKind.LIBVIRT]
@@ -203,4 +215,4 @@ def _loop(
             watcher.forget(conn_name, name)
         else:
             watcher.audit_vm(conn_name, name)
-    return ExitCode.OK
+    return ExitCode.CANNOT_RUN if watcher.missed else ExitCode.OK

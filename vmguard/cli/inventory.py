@@ -76,8 +76,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"vmguard: incomplete: {why}", file=sys.stderr)
     if ok:
         print(
-            f"{args.file}: {'incomplete' if unasked else 'ok'} ({len(inv.vms)} VM entries, {len(inv.connections)} "
-            f"connections, policies: {', '.join(p.name for p in inv.policies)}); "
+            f"{args.file}: {'incomplete' if unasked else 'ok'} ({len(inv.vms)} VM entries, "
+            f"{len(inv.connections)} connections, policies: {', '.join(p.name for p in inv.policies)}); "
             f"{_status(inv, args.offline, unasked)}"
         )
     return code
