@@ -131,6 +131,8 @@ class Watcher:
         self.say(f"{name} was undefined on {conn_name}")
 
     def audit_connection(self, conn: Connection) -> None:
+        if conn.name not in self.drivers:
+            return  # could not be opened: said once at the start
         try:
             names = self.drivers[conn.name].list_vms()
         except DriverError as err:  # keep watching the others; the next sweep retries
@@ -161,13 +163,14 @@ def watch(
     listeners = []
     try:
         for conn in inventory.connections:
-            watcher.drivers[conn.name] = open_driver(conn)
+            try:
+                watcher.drivers[conn.name] = open_driver(conn)
+            except DriverError as err:  # the others are still watched
+                watcher.not_covered(f"connection {conn.name}: {err}")
+                continue
             if conn in evented and libvirt is not None:
                 listeners.append(_LibvirtEvents(conn, changes))
         return _loop(watcher, inventory, changes, firewall_every, duration, listeners)
-    except DriverError as err:
-        watcher.say(f"cannot watch: {err}")
-        return ExitCode.CANNOT_RUN
     finally:
         for listener in listeners:
             listener.close()

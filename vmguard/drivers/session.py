@@ -60,7 +60,8 @@ class Session:
         An exactly named VM its connection does not have is kept as an error (with the
         closest name the hypervisor has), so the run ends incomplete (exit 3)."""
         self.check_only(only)
-        for conn in self._used():
+        entry = self.inventory.entry_for(only) if only else None
+        for conn in self._used() if entry is None else [self.inventory.connection(entry.connection)]:
             driver = self._driver(conn)
             names = [] if driver is None else self._list(conn, driver)
             for vm in names:

@@ -1,0 +1,173 @@
+"""No command exits 0 while something it was asked to cover went unseen (issue 17).
+
+Every command that reads VMs runs against inventories with a VM the host does not have,
+a connection that cannot be reached, a VM whose disk cannot be read, and all three at
+once, on the real qemu:///system daemon; each must exit non-zero and say why.
+The firewall commands never ask a hypervisor (they compile the inventory); a firewall
+that cannot be read is the audit's host section, tested last.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from vmguard.cli import main
+
+pytestmark = [pytest.mark.root]
+REPO = Path(__file__).parents[2]
+DISK = """<disk type='file' device='disk'><driver name='qemu' type='raw'/>
+  <source file='{path}'/><target dev='vda' bus='virtio'/></disk>
+"""
+MISSING = f"vmg-test-gone-{os.getpid()}"
+# What each defect must make the command say.
+REASONS = {
+    "missing": "is not defined on connection",
+    "unreachable": "cannot reach libvirt",
+    "disk": "guest not inspected",
+}
+
+
+def _commands(vm: str, out: Path) -> dict[str, list[str]]:
+    return {
+        "inventory check": ["inventory", "check"],
+        "vms": ["vms"],
+        "plan": ["plan"],
+        "plan json": ["plan", "--format", "json"],
+        "plan --vm": ["plan", "--vm", vm],
+        "apply --dry-run": ["apply", "--dry-run"],
+        "apply": ["apply"],
+        "apply --next-boot": ["apply", "--next-boot"],
+        "apply --power-off-ok": ["apply", "--power-off-ok"],
+        "apply --vm": ["apply", "--vm", vm],
+        "rollback": ["rollback", vm],
+        "audit --guest off": ["audit", "--out", str(out), "--guest", "off", "--fail-on", "critical"],
+        "audit": ["audit", "--out", str(out), "--fail-on", "critical"],
+        "watch": ["watch", "--duration", "1", "--firewall-every", "60"],
+    }
+
+
+# Commands that read the guest's disks: the only ones an unreadable disk concerns.
+DISK_READERS = ("audit",)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, libvirt_uri: str, tcg_domain, monkeypatch):
+    """Inventories, one per defect and one with all of them, next to copies of the policies."""
+    for policy in (REPO / "policy").glob("*.yaml"):
+        shutil.copy(policy, tmp_path)
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
+    monkeypatch.setenv("VMGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VMGUARD_CACHE", str(tmp_path / "cache"))
+    unreadable = tcg_domain.define(extra_devices=DISK.format(path=tmp_path / "gone.img")).name
+    gone = f"qemu+unix:///system?socket={tmp_path}/none.sock"
+    entries = {
+        "missing": ("kvm", MISSING),
+        "unreachable": ("dead", "web-01"),
+        "disk": ("kvm", unreadable),
+    }
+    head = (
+        "apiVersion: vmguard/v1\nkind: Inventory\nconnections:\n"
+        f"  - {{name: kvm, driver: libvirt, uri: '{libvirt_uri}'}}\n"
+        f"  - {{name: dead, driver: libvirt, uri: '{gone}'}}\nvms:\n"
+    )
+
+    def inventory(name: str, defects: list[str]) -> tuple[Path, str]:
+        path = tmp_path / f"{name}.yaml"
+        vms = "".join(
+            f"  - {{name: {entries[d][1]}, connection: {entries[d][0]}, policy: batch.yaml}}\n"
+            for d in defects
+        )
+        used = {entries[d][0] for d in defects}
+        text = head + vms
+        if "dead" not in used:  # an unused connection is never opened: keep it out anyway
+            text = text.replace(f"  - {{name: dead, driver: libvirt, uri: '{gone}'}}\n", "")
+        path.write_text(text)
+        return path, entries[defects[0]][1]
+
+    return inventory
+
+
+@pytest.mark.parametrize("defects", [["missing"], ["unreachable"], ["disk"], ["missing", "unreachable", "disk"]],
+                         ids=["missing-vm", "unreachable-connection", "unreadable-disk", "all-three"])
+def test_no_command_exits_0(lab, defects, tmp_path, capsys) -> None:
+    inventory, vm = lab("-".join(defects), defects)
+    results = {}
+    for label, argv in _commands(vm, tmp_path / "reports").items():
+        if defects == ["disk"] and not label.startswith(DISK_READERS):
+            continue  # plan/apply/vms never read disks: the disk does not concern them
+        where = [str(inventory)] if argv[0] == "inventory" else ["--inventory", str(inventory)]
+        code = main([*argv, *where])
+        out = capsys.readouterr()
+        said = out.out + out.err
+        reasons = [REASONS[d] for d in defects if d != "disk" or label.startswith(DISK_READERS)]
+        if "--vm" in label or label == "rollback":  # one VM: only its own defect concerns it
+            reasons = reasons[:1]
+        if label == "audit --guest off":
+            reasons = [r for r in reasons if r != REASONS["disk"]]
+        results[label] = (code, [r for r in reasons if r not in said])
+    if defects == ["disk"]:
+        results.pop("audit --guest off")  # guest inspection off: the disk is not asked for
+    zero = {label: r for label, r in results.items() if r[0] == 0}
+    unexplained = {label: r for label, r in results.items() if r[1]}
+    assert not zero and not unexplained, f"exit 0: {zero}; reason not said: {unexplained}"
+    assert {code for code, _ in results.values()} <= {2, 3}, results
+
+
+def test_control_the_same_commands_exit_0_on_a_sound_inventory(tmp_path, libvirt_uri, tcg_domain, monkeypatch,
+                                                              capsys) -> None:
+    """The inventory above minus its defects: the non-zero exits are the defects'."""
+    for policy in (REPO / "policy").glob("*.yaml"):
+        shutil.copy(policy, tmp_path)
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
+    monkeypatch.setenv("VMGUARD_STATE_DIR", str(tmp_path / "state"))
+    vm = tcg_domain.define().name
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "apiVersion: vmguard/v1\nkind: Inventory\nconnections:\n"
+        f"  - {{name: kvm, driver: libvirt, uri: '{libvirt_uri}'}}\n"
+        f"vms:\n  - {{name: {vm}, connection: kvm, policy: batch.yaml}}\n"
+    )
+    assert main(["apply", "--inventory", str(inventory)]) == 0
+    for argv in (["inventory", "check", str(inventory)], ["plan", "--inventory", str(inventory)],
+                 ["audit", "--inventory", str(inventory), "--out", str(tmp_path / "r"), "--guest", "off",
+                  "--fail-on", "critical"]):
+        assert main(argv) in (0, 4), (argv, capsys.readouterr())
+
+
+def test_an_unreadable_host_firewall_makes_the_audit_incomplete(tmp_path) -> None:
+    """The inventory configures a firewall; as a user who cannot read it, the audit says so
+    and exits 3 (libvirt's test driver stands in for the VMs)."""
+    folder = Path(tempfile.mkdtemp(prefix="vmg-fw-"))
+    try:
+        folder.chmod(0o777)
+        for policy in (REPO / "policy").glob("*.yaml"):
+            shutil.copy(policy, folder)
+        inventory = folder / "inv.yaml"
+        inventory.write_text(
+            "apiVersion: vmguard/v1\nkind: Inventory\n"
+            "connections: [{name: t, driver: libvirt, uri: 'test:///default'}]\n"
+            "firewall: {backend: nftables, vm_interfaces: [virbr-vmg]}\n"
+            "vms: [{name: test, connection: t, policy: batch.yaml}]\n"
+        )
+        for path in folder.iterdir():
+            path.chmod(0o644)
+        nobody = pwd.getpwnam("nobody")
+        proc = subprocess.run(
+            [sys.executable, "-m", "vmguard", "audit", "--inventory", str(inventory), "--out",
+             str(folder / "reports"), "--fail-on", "critical"],
+            capture_output=True, text=True, timeout=120, check=False, user=nobody.pw_uid,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "PYTHONPATH": str(REPO),
+                 "VMGUARD_LOG": str(folder / "events.jsonl"), "VMGUARD_STATE_DIR": str(folder / "s")},
+        )
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "firewall not audited: reading the host firewall needs root" in proc.stderr
+    finally:
+        shutil.rmtree(folder)
