@@ -205,6 +205,8 @@ def test_check_mode_plans_and_changes_nothing(played: Played) -> None:
     out = played.check.stdout
     assert played.check.returncode == 0, out[-4000:]
     assert "nic 0: nat (default) -> host-only" in out  # the plan, shown
+    plan = out.split("TASK [vmguard : Plan (check mode)]")[1].split("TASK [")[0]
+    assert "changed: [vmhost-a]" in plan, plan  # plan's exit 1: apply would change something
     assert "TASK [vmguard : Apply]" in out and "skipping: [vmhost-a]" in out
     install = out.split("TASK [vmguard : Install vmguard")[1].split("TASK [")[0]
     assert "changed" not in install, install  # the role is idempotent

@@ -27,10 +27,12 @@ COMMANDS = {
 
 EPILOG = """\
 exit codes:
-  0  all good
-  1  findings at or above the threshold, or files rejected by vet
+  0  all good (plan: nothing to change)
+  1  findings at or above the threshold, or files rejected by vet (plan: changes to make)
   2  bad input: policy, inventory or arguments (every problem is listed as file:line:col)
-  3  could not run: hypervisor unreachable, no permission, a required tool missing
+  3  could not run, or incomplete: something asked for was not seen (a hypervisor
+     unreachable, a VM missing, a guest or disk not read, the firewall unreadable)
+  4  plan: only changes to make by hand are left
 """
 
 
