@@ -56,7 +56,11 @@ def inspect(
 
 def uninspectable(facts: VmFacts) -> list[str]:
     """Why each disk of the VM that vmguard cannot open goes unread (network disks,
-    unknown types, pool volumes libvirt could not resolve)."""
+    unknown types, pool volumes libvirt could not resolve), or why the whole guest does:
+    the VirtualBox drivers do not report disk images."""
+    if facts.driver != "libvirt" and not facts.disks:
+        return [f"guest not inspected: the {facts.driver} driver does not report the VM's disk images "
+                "(--guest off audits host-side settings only)"]
     return [
         f"disk {d.volume or d.source.where or '?'} not inspected: {d.problem}"
         for d in facts.disks
