@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pytest
 
@@ -117,3 +118,32 @@ def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_
     assert any(why in u for u in report["summary"]["unreachable"])
     assert not any(f["rule"] == "VMG-SW-006" for f in vm["findings"])  # not a mere finding
     assert any(f["rule"].startswith("VMG-DEV") for f in vm["findings"])  # host-side checks still ran
+
+
+def test_pool_volume_disk_is_resolved_and_inspected(tcg_domain, inspected, guest_cache, libvirt_conn,
+                                                    tmp_path, monkeypatch):
+    """<disk type='volume'>: a transient dir pool over the session's image folder (created
+    and removed here; removing a dir pool leaves its files), the volume read through it."""
+    image = inspected["rpm-sqlite"].image  # qcow2, inspected without the file scan
+    pool = libvirt_conn.storagePoolCreateXML(
+        f"<pool type='dir'><name>vmg-test-pool-{os.getpid()}</name>"
+        f"<target><path>{image.parent}</path></target></pool>", 0)
+    try:
+        volume_xml = (f"<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+                      f"<source pool='{pool.name()}' volume='{image.name}'/>"
+                      "<target dev='vda' bus='virtio'/></disk>\n")
+        domain = tcg_domain.define(extra_devices=volume_xml)
+        driver = LibvirtDriver("qemu:///system")
+        try:
+            facts = driver.read_facts(domain.name)
+        finally:
+            driver.close()
+        assert [(d.path, d.format, d.problem) for d in facts.disks] == [(str(image), "qcow2", "")]
+        assert inspect(facts, cache=guest_cache, timeout=1) == inspected["rpm-sqlite"].facts
+        monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))
+        monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
+        code, found = _audit(tmp_path, domain.name, "offline")
+        assert code == 1 and "VMG-USR-001" in {f["rule"] for f in found}  # read, and complete
+    finally:
+        pool.destroy()
+    assert image.exists()
