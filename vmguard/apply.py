@@ -217,11 +217,15 @@ def rollback_vm(
     A VM that an apply killed mid-way left powered off is started again."""
     store = store or BackupStore()
     path = store.latest(connection, vm)
-    driver.restore(vm, path.read_bytes())
     restarted = store.restart_pending(connection, vm)
-    if restarted:
-        _start_again(driver, store, connection, vm)
-    state = driver.read_facts(vm).power_state
+    try:
+        driver.restore(vm, path.read_bytes())
+        if restarted:
+            _start_again(driver, store, connection, vm)
+        state = driver.read_facts(vm).power_state
+    except DriverError as err:
+        log.append("rollback-failed", vm=vm, connection=connection, backup=str(path), reason=str(err))
+        raise
     log.append("rollback", vm=vm, connection=connection, backup=str(path), power_state=state.value,
                restarted=restarted)
     return path, state
