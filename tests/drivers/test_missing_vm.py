@@ -73,3 +73,9 @@ def test_control_the_right_name_is_complete(inventory, capsys) -> None:
     inventory.write_text(inventory.read_text().replace("tset", "test"))
     assert _run(capsys, "inventory", "check", str(inventory))[0] == 0
     assert _run(capsys, "plan", "--inventory", str(inventory))[0] in (0, 1, 4)
+
+
+def test_a_glob_that_matches_nothing_is_a_warning(inventory, capsys) -> None:
+    inventory.write_text(inventory.read_text().replace("tset", "'tset-*'"))
+    code, _, err = _run(capsys, "inventory", "check", str(inventory))
+    assert code == 0 and "warning: name: 'tset-*' matches no VM on connection t" in err

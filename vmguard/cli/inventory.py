@@ -8,7 +8,7 @@ import sys
 
 from vmguard.cli.output import add_format, print_json
 from vmguard.drivers.session import Session
-from vmguard.errors import ExitCode, Problem
+from vmguard.errors import ExitCode, Problem, Severity
 from vmguard.inventory import Inventory
 from vmguard.inventory_loader import check_inventory
 
@@ -52,7 +52,7 @@ def run_check(args: argparse.Namespace) -> int:
     inv = checked.inventory
     missing, unasked = _hosts(inv, args.offline)
     problems = [*checked.problems, *missing]
-    ok = inv is not None and not missing
+    ok = inv is not None and not any(p.severity is Severity.ERROR for p in missing)
     code = ExitCode.BAD_INPUT if not ok else ExitCode.CANNOT_RUN if unasked else ExitCode.OK
     if args.format == "json":
         print_json(

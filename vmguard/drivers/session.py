@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vmguard.drivers.interface import Driver, open_driver
-from vmguard.errors import DriverError, Problem, UsageError
+from vmguard.errors import DriverError, Problem, Severity, UsageError
 from vmguard.inventory import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")
@@ -109,9 +109,11 @@ class Session:
         problems = []
         for conn, names in self.listings().items():
             for entry in self.inventory.absent(conn, names):
-                file, line, col = (entry.origin or "::0:0").rsplit(":", 2)
-                why = not_found(entry, names, located=True)
-                problems.append(Problem(file, int(line), int(col), "name", why))
+                problems.append(_at(entry, not_found(entry, names, located=True)))
+            for entry in (e for e in self.inventory.vms if e.is_glob and e.connection == conn):
+                if not any(entry.matches(n) for n in names):  # a typo, or no such VM yet
+                    why = f"'{entry.pattern}' matches no VM on connection {conn}"
+                    problems.append(_at(entry, why, Severity.WARNING))
         return problems
 
     def attempt(self, target: Target, fn: Callable[[Target], T]) -> T | None:
@@ -133,3 +135,9 @@ class Session:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _at(entry: VmEntry, message: str, severity: Severity = Severity.ERROR) -> Problem:
+    """A problem located at the entry's position in the inventory file."""
+    file, line, col = (entry.origin or "::0:0").rsplit(":", 2)
+    return Problem(file, int(line), int(col), "name", message, severity)
