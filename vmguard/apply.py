@@ -132,11 +132,10 @@ def _start_again(driver: Driver, store: BackupStore, connection: str, vm: str) -
     store.clear_restart(connection, vm)
 
 
-def _change(job: _Job, plan: Plan, power_cycle: bool) -> tuple[Plan, ApplyResult]:
-    """Make the plan's changes; with a power cycle, re-plan once the VM is off: changes
-    saved earlier for the next boot are then in effect, and only the rest is applied."""
-    if not power_cycle:
-        return plan, job.driver.apply(plan.vm, plan, dry_run=False)
+def _power_cycle(job: _Job, plan: Plan) -> tuple[Change, ...]:
+    """Power the VM off, apply what is still needed then, start it again: re-planned once
+    off, as changes saved earlier for the next boot are then in effect. Returns the
+    changes found only then."""
     job.store.mark_restart(job.connection, plan.vm)
     job.driver.power_off(plan.vm)
     try:
@@ -146,20 +145,31 @@ def _change(job: _Job, plan: Plan, power_cycle: bool) -> tuple[Plan, ApplyResult
     finally:  # a failed apply changed nothing: the VM runs again as it was
         job.started_again(plan.vm)
     planned = {(c.action, c.target, c.subject) for c in plan.changes}  # power state aside
-    extra = tuple(c for c in now.changes if (c.action, c.target, c.subject) not in planned)
-    return plan, ApplyResult(plan.vm, applied=plan.changes + extra)
+    return tuple(c for c in now.changes if (c.action, c.target, c.subject) not in planned)
+
+
+def _change(job: _Job, plan: Plan, power_off_ok: bool) -> tuple[ApplyResult, bool]:
+    """Make the plan's changes; (result, whether the VM was power-cycled). With
+    --power-off-ok a running VM ends with every change in effect: power-cycled when a
+    change needs it, or when one the guest should have taken live did not take."""
+    if not (power_off_ok and plan.needs_poweroff):
+        result = job.driver.apply(plan.vm, plan, dry_run=False)
+        if not (power_off_ok and result.next_boot):
+            return result, False
+    extra = _power_cycle(job, plan)
+    return ApplyResult(plan.vm, applied=plan.changes + extra), True
 
 
 def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> Outcome:
     backup = job.store.save(job.connection, plan.vm, job.driver.backup(plan.vm))
-    power_cycle = power_off_ok and bool(plan.needs_poweroff)
+    power_cycle = False
     try:
-        plan, result = _change(job, plan, power_cycle)
+        result, power_cycle = _change(job, plan, power_off_ok)
         if resumed:
             job.started_again(plan.vm)
     except DriverError as err:
         _log("apply-failed", job.connection, plan, backup=str(backup), reason=str(err),
-             power_cycled=power_cycle)
+             power_cycled=power_off_ok and bool(plan.needs_poweroff))
         raise
     status = "partly-applied" if result.next_boot else "applied"
     _log(

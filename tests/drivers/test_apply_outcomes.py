@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from tests.drivers.conftest import batch_policy
 from vmguard import log
@@ -25,6 +26,7 @@ from vmguard.drivers.libvirt import LibvirtDriver
 from vmguard.errors import DriverError
 from vmguard.facts import PowerState
 from vmguard.plan import make_plan
+from vmguard.policy.model import Toggle
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 REPO = Path(__file__).parents[2]
@@ -51,21 +53,56 @@ def _events(path: Path) -> list[tuple[str, str | None]]:
     return [(e["kind"], e["data"].get("status")) for e in map(json.loads, path.read_text().splitlines())]
 
 
-def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain, log_path) -> None:
+UDP_NIC = """<interface type='udp'>
+  <mac address='52:54:00:7e:57:02'/>
+  <source address='127.0.0.1' port='{port}'><local address='127.0.0.1' port='{local}'/></source>
+  <model type='e1000'/>
+</interface>"""
+
+
+def _firmware_only(tcg_domain, monkeypatch):
+    """A running VM that never boots an OS (SeaBIOS finds nothing to boot): it never
+    acknowledges a NIC unplug, as a guest without ACPI hotplug support would not, so the
+    unplug falls back to the next boot. It has the forbidden serial console too."""
+    monkeypatch.setattr(libvirt_driver, "UNPLUG_WAIT", 1.0)
+    port = 20000 + os.getpid() % 20000
+    root = etree.fromstring(tcg_domain.xml(extra_devices=UDP_NIC.format(port=port, local=port + 1)))
+    os_el = root.find("os")
+    for tag in ("kernel", "initrd", "cmdline"):
+        os_el.remove(os_el.find(tag))
+    return tcg_domain.start(etree.tostring(root, encoding="unicode"), wait_agent=False)
+
+
+def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain, log_path,
+                                                             monkeypatch) -> None:
     """The sequence that used to power-cycle the VM and then fail with 'no NIC ... changed
     since the plan was made': the second apply re-plans once the VM is off."""
-    made = tcg_domain.start(wait_agent=False)
-    policy = batch_policy()  # the test domain's serial console is forbidden: needs power-off
+    made = _firmware_only(tcg_domain, monkeypatch)
+    policy = batch_policy()  # the serial console is forbidden too: it needs power-off
     first = apply_vm(driver, "kvm", made.name, policy, next_boot=True)
-    assert first.result and first.result.next_boot
-    assert not make_plan(policy, driver.read_facts(made.name), driver.capabilities).empty  # live still has it
+    assert first.result and {c.action.value for c in first.result.next_boot} >= {"detach-nic"}
+    assert "<interface" not in driver.persistent_xml(made.name)
+    assert not make_plan(policy, driver.read_facts(made.name), driver.capabilities).empty  # live has both
     second = apply_vm(driver, "kvm", made.name, policy, power_off_ok=True)
     assert second.result and second.result.applied and not second.result.next_boot
     facts = driver.read_facts(made.name)
-    assert facts.power_state is PowerState.RUNNING and not facts.ports  # booted without the serial
+    assert facts.power_state is PowerState.RUNNING and not facts.ports and not facts.nics
     assert make_plan(policy, facts, driver.capabilities).empty
     assert _events(log_path) == [("apply", "partly-applied"), ("apply", "applied")]
     assert log.verify(log_path) == []
+
+
+def test_power_off_ok_completes_a_live_change_the_guest_did_not_take(driver, tcg_domain, log_path,
+                                                                    monkeypatch) -> None:
+    made = _firmware_only(tcg_domain, monkeypatch)
+    policy = batch_policy(serial_ports=Toggle.ENABLED)  # only the NIC, a change made live
+    first = apply_vm(driver, "kvm", made.name, policy)
+    assert first.result and [c.action.value for c in first.result.next_boot] == ["detach-nic"]
+    second = apply_vm(driver, "kvm", made.name, policy, power_off_ok=True)  # used to fail: no NIC
+    assert second.result and [c.action.value for c in second.result.applied] == ["detach-nic"]
+    facts = driver.read_facts(made.name)
+    assert facts.power_state is PowerState.RUNNING and not facts.nics
+    assert _events(log_path) == [("apply", "partly-applied"), ("apply", "applied")]
 
 
 class _FailingDriver(LibvirtDriver):

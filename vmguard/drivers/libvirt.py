@@ -138,14 +138,19 @@ class LibvirtDriver:
 
     def apply(self, name: str, plan: Plan, *, dry_run: bool) -> ApplyResult:
         """Redefine the persistent XML; on a running domain also unplug what can go live.
-        A live unplug the guest does not complete in time is reported as next-boot."""
+        A live unplug the guest does not complete in time is reported as next-boot. On a
+        running domain, a NIC or share already gone from the persistent definition (saved
+        for the next boot earlier) is only unplugged live, not looked for again."""
         root = safexml.parse(self.persistent_xml(name), f"{self.uri} domain {name}")
-        new = libvirt_transform.transform(root, plan.changes)  # raises before any change
-        if dry_run or not plan.changes:
-            return ApplyResult(name, dry_run=dry_run)
         dom = self._domain(name)
         running = self._power(dom) in (PowerState.RUNNING, PowerState.PAUSED)
-        self._call("define", self.conn.defineXML, safexml.to_string(new))
+        pending = [c for c in plan.changes if running and libvirt_transform.saved(root, c)]
+        todo = tuple(c for c in plan.changes if c not in pending)
+        new = libvirt_transform.transform(root, todo)  # raises before any change
+        if dry_run or not plan.changes:
+            return ApplyResult(name, dry_run=dry_run)
+        if todo:
+            self._call("define", self.conn.defineXML, safexml.to_string(new))
         if not running:
             return ApplyResult(name, applied=plan.changes)
         live = [c for c in plan.changes if c.action in LIVE and self._unplug_nic(dom, c.target)]

@@ -165,6 +165,21 @@ def _guest_agent_off(root: Element) -> None:
 Step = Callable[[], None]
 
 
+def saved(root: Element, change: Change) -> bool:
+    """True when the persistent definition no longer has the NIC or share a change
+    removes: an earlier apply saved it for the next boot, only the running VM has it."""
+    try:
+        if change.action is Action.DETACH_NIC:
+            find_nic(root, change.target)
+        elif change.action is Action.REMOVE_SHARE:
+            _share(root, change.target)
+        else:
+            return False
+    except DriverError:
+        return True
+    return False
+
+
 def _step(root: Element, change: Change) -> Step:
     """Resolve one change to a mutation, raising now if its target is missing."""
     act, target = change.action, change.target
