@@ -15,7 +15,7 @@ import subprocess
 
 from vmguard.policy.model import Scanner
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.names import shown
+from vmguard.display import shown
 
 _ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 

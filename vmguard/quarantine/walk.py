@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from vmguard.policy.model import FileKind, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import colliding, name_reasons, shown
+from vmguard.display import shown
+from vmguard.quarantine.names import colliding, name_reasons
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
