@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from collections.abc import Iterable
 from typing import TextIO
 
 # Categories whose every character acts on a terminal, breaks a line or is invisible:
@@ -40,6 +41,13 @@ def needs_escape(char: str) -> bool:
     return unicodedata.category(char) in _CATEGORIES or any(a <= code <= b for a, b in _IGNORABLE)
 
 
+def is_plain(text: str) -> bool:
+    """Whether `text` holds nothing `shown()` escapes except backslashes (its own escapes)."""
+    if text.isascii():
+        return text.isprintable()
+    return not any(needs_escape(c) for c in text)
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if code in _SURROGATE_ESCAPE:
@@ -62,6 +70,11 @@ def shown(text: object) -> str:
     return "".join(
         "\\\\" if c == "\\" else _escape(c) if needs_escape(c) else c for c in text
     )
+
+
+def shown_lines(lines: Iterable[object]) -> str:
+    """Lines vmguard composed (they may hold untrusted text), each `shown()`, joined by LF."""
+    return "\n".join(shown(line) for line in lines)
 
 
 def terminal_safe(text: str) -> str:

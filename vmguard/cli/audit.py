@@ -12,6 +12,7 @@ from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
+from vmguard.display import shown
 from vmguard.errors import ExitCode
 from vmguard.findings import Level
 from vmguard.inventory_loader import load_inventory
@@ -34,10 +35,10 @@ def _audit(args: argparse.Namespace) -> int:
     print(summary.drift_line(result))
     for line in summary.worst_lines(result):
         print(line)
-    print(f"host: {result.host.note}")
+    print(shown(f"host: {result.host.note}"))
     for problem in summary.problems(result):
         print(f"vmguard: not audited: {problem}", file=sys.stderr)
-    print(f"reports: {run.run_dir}/ (also {Path(args.out) / 'latest'})")
+    print(shown(f"reports: {run.run_dir}/ (also {Path(args.out) / 'latest'})"))
     return run.exit_code
 
 

@@ -11,7 +11,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from vmguard.display import needs_escape
+from vmguard.display import is_plain
 from vmguard.quarantine.model import Reason
 
 
@@ -26,11 +26,9 @@ def _is_utf8(name: str) -> bool:
 
 
 def _has_control(name: str) -> bool:
-    if name.isascii():  # the ASCII controls (Cc) are exactly its unprintable characters
-        return not name.isprintable()
-    # Exactly what display.shown() escapes: an accepted name is shown as it is, so
-    # its shown form (Entry.path) names the file itself.
-    return any(needs_escape(c) for c in name)
+    # Exactly what display.shown() escapes (a backslash is refused as traversal): an
+    # accepted name is shown as it is, so its shown form (Entry.path) names the file.
+    return not is_plain(name)
 
 
 def name_reasons(name: str, max_length: int) -> list[Reason]:

@@ -11,8 +11,8 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 
-from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 from vmguard.display import shown
+from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 
 MANIFEST_VERSION = 1
 TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has them all
