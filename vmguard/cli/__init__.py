@@ -78,8 +78,8 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.func(args))
     except InputError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        for problem in err.problems:  # may quote a value from a host's report
+            print(shown(problem), file=sys.stderr)
         return err.exit_code
     except VmguardError as err:
         print(f"vmguard: {shown(err)}", file=sys.stderr)  # may quote a VM's name or path
