@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from tests.audit.factory import EVERY_ADDRESS
 from tests.support.hostile_text import (
     FORGED,
     PIECES,
@@ -37,8 +38,8 @@ from tests.support.hostile_text import (
     hostile_text,
     markdown_tokens,
     run_cli,
-    xml_legal,
     xml_attribute,
+    xml_legal,
     xml_normalised,
 )
 from vmguard.audit.reports import markdown
@@ -122,7 +123,7 @@ def test_libvirt_vm_and_share_names_and_host_paths(vm, tag, path):
         root = Path(tmp)
         host_path = f"{root}/home/{xml_legal(path).replace(chr(0x2f), '')}"
         share = Share(tag or "t", host_path, read_only=False)
-        spec = DomainSpec(name, clipboard=True, display_listen="0.0.0.0", shares=(share,))
+        spec = DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS, shares=(share,))
         lab = write_lab(root, [spec], ["*"])
         name = xml_normalised(name)
         check_vms_and_plan(lab.inventory, name)
@@ -275,7 +276,7 @@ def test_watch_shows_each_new_finding_on_one_line(tmp_path):
     from vmguard.watch import Watcher
 
     name = "w \u202egpj.exe\x85\u2028\x9d52;c;Zm9v\x9c" + FORGED
-    lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, display_listen="0.0.0.0")], ["*"])
+    lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS)], ["*"])
     inventory = load_inventory(lab.inventory)
     out = io.StringIO()
     watcher = Watcher(inventory, out)
