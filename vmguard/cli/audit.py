@@ -72,7 +72,7 @@ def _log_verify(args: argparse.Namespace) -> int:
     path = Path(args.log) if args.log else log.default_path()
     breaks = log.verify(path)
     for brk in breaks:
-        print(f"{path}: {brk}")
+        print(shown(f"{path}: {brk}"))  # a tampered line may be quoted
     if breaks:
         print(f"vmguard: log {path} is NOT intact ({len(breaks)} break(s))", file=sys.stderr)
         return ExitCode.FINDINGS
