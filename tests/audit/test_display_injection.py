@@ -129,7 +129,8 @@ def test_libvirt_vm_and_share_names_and_host_paths(vm, tag, path):
         check_vms_and_plan(lab.inventory, name)
         report = check_audit(lab.inventory, root / "out", name)
         shares = [f for f in report["vms"][0]["findings"] if f["rule"] == "VMG-FS-001"]
-        assert shares and xml_attribute(host_path) in shares[0]["message"]
+        assert shares and xml_attribute(host_path) in shares[0]["message"]  # JSON: exact
+        assert f"share '{xml_attribute(share.tag)}' exposes" in shares[0]["message"]
 
 
 def _vbox(root: Path, name: str, share: str, host_path: str) -> Path:

@@ -62,7 +62,7 @@ def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
         Finding(
             "VMG-INV-001",
             name,
-            f"VM {name!r} on connection {conn.name} is in no inventory entry",
+            f"VM '{name}' on connection {conn.name} is in no inventory entry",
             f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
             "every VM named by an inventory entry",
         )
@@ -77,7 +77,7 @@ def _missing(ctx: Context, entry: VmEntry) -> VmReport:
     finding = Finding(
         "VMG-INV-002",
         entry.pattern,
-        f"VM {entry.pattern!r} is not defined on {entry.connection}",
+        f"VM '{entry.pattern}' is not defined on {entry.connection}",
         entry.origin or f"inventory entry {entry.pattern}",
         "the VM exists, or the entry is removed",
     )
