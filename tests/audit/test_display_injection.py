@@ -44,7 +44,7 @@ from tests.support.hostile_text import (
 )
 from vmguard.audit.reports import markdown
 from vmguard.batch.job import BatchJob
-from vmguard.batch.verdict import Outcome, Rejection, Verdict
+from vmguard.batch.verdict import Outcome, Rejection, Verdict, save_record
 from vmguard.cli import main
 from vmguard.demo.build import write_lab
 from vmguard.demo.lab import DomainSpec, Share
@@ -333,3 +333,25 @@ def test_the_cli_guard_is_on_by_default(tmp_path):
         _, stdout, _ = run_cli(main, ["vms", "--inventory", str(lab.inventory)])
     assert_inert(stdout)  # the guard caught it
     assert stdout.startswith("g \\u202e\\x9b2J ")
+
+
+@CLI
+@given(vm=hostile_text, message=hostile_text, path=hostile_text)
+def test_batch_pending_of_hostile_verdicts(vm, message, path):
+    """`batch pending` lists one tab-separated line per job, whatever the VM or message."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = root / "batch.yaml"
+        config.write_text(f"inventory: {root}/inventory.yaml\nstate_dir: {root}/state\n")
+        for i in range(2):
+            job = BatchJob(runner="slurm", id=str(40 + i), user="u", uid=1000, gid=1000, name=vm)
+            verdict = Verdict(job=job, outcome=Outcome.REJECTED, message=message, vm=vm,
+                              rejected=(Rejection(path, message),))
+            save_record(verdict, root / "state")
+        with unguarded():
+            code, stdout, stderr = run_cli(main, ["batch", "pending", "--config", str(config)])
+        assert code == 0, stderr
+        assert_inert(stdout + stderr, allowed="\n\t")
+        lines = stdout.splitlines()
+        assert len(lines) == 2 and all(line.count("\t") == 3 for line in lines)
+        assert lines[0].split("\t")[1] == shown(vm or "-")
