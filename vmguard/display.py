@@ -52,8 +52,9 @@ def _escape(char: str) -> str:
     code = ord(char)
     if code in _SURROGATE_ESCAPE:
         return f"\\x{code - 0xDC00:02x}"  # the byte that could not be decoded
-    if code < 0x100:
+    if code < 0x80:
         return f"\\x{code:02x}"
+    # C1 and the rest as \u: "\x85" stays the undecodable byte 0x85, never U+0085.
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 

@@ -54,7 +54,7 @@ def test_bidi_and_controls_shown_and_csp_present(reports, kind, tmp_path):
     html = reports[kind].read_text()
     assert CSP in html
     assert_inert(html)
-    assert "evil\\u202egpj.exe\\u2066\\x85AAAA" in html
+    assert "evil\\u202egpj.exe\\u2066\\u0085AAAA" in html
     text = "".join(dump_dom(tmp_path, reports[kind]).text)
     assert "\u202e" not in text and "evil\\u202egpj.exe" in text
 

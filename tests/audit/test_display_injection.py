@@ -328,11 +328,11 @@ def test_the_cli_guard_is_on_by_default(tmp_path):
     name = "g \u202e\x9b2J"
     lab = write_lab(tmp_path, [DomainSpec(name)], ["*"])
     code, stdout, _ = run_cli(main, ["vms", "--inventory", str(lab.inventory)])
-    assert code == 0 and stdout.startswith("g \\u202e\\x9b2J ")
+    assert code == 0 and stdout.startswith("g \\u202e\\u009b2J ")
     with mock.patch("vmguard.cli.vm.shown", lambda text: str(text)):  # a print path that forgot
         _, stdout, _ = run_cli(main, ["vms", "--inventory", str(lab.inventory)])
     assert_inert(stdout)  # the guard caught it
-    assert stdout.startswith("g \\u202e\\x9b2J ")
+    assert stdout.startswith("g \\u202e\\u009b2J ")
 
 
 @CLI
@@ -355,3 +355,40 @@ def test_batch_pending_of_hostile_verdicts(vm, message, path):
         lines = stdout.splitlines()
         assert len(lines) == 2 and all(line.count("\t") == 3 for line in lines)
         assert lines[0].split("\t")[1] == shown(vm or "-")
+
+
+def _unshown(text: str) -> str:
+    """The inverse of display.shown(), written from its documented escapes."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] != "\\":
+            out.append(text[i])
+            i += 1
+            continue
+        kind = text[i + 1]
+        if kind == "\\":
+            out.append("\\")
+            i += 2
+            continue
+        width = {"x": 2, "u": 4, "U": 8}[kind]
+        code = int(text[i + 2:i + 2 + width], 16)
+        out.append(chr(code + 0xDC00) if kind == "x" and code >= 0x80 else chr(code))
+        i += 2 + width
+    return "".join(out)
+
+
+@FAST
+@given(text=st.one_of(hostile_text, st.binary(max_size=40).map(os.fsdecode)))
+def test_shown_is_one_inert_line_that_names_exactly_one_input(text):
+    out = shown(text)
+    assert_inert(out, allowed="")
+    assert _unshown(out) == text  # unambiguous: two inputs never show the same
+
+
+def test_shown_examples():
+    assert shown("evil\u202egpj.exe") == "evil\\u202egpj.exe"
+    assert shown("a\x1b]52;c;Zm9v\x07") == "a\\x1b]52;c;Zm9v\\x07"
+    assert shown("\u2028\u2029\r\n") == "\\u2028\\u2029\\x0d\\x0a"
+    assert shown("\x85") == "\\u0085" and shown(os.fsdecode(b"\x85")) == "\\x85"
+    assert shown("C:\\VMs") == "C:\\\\VMs" and shown("plain é 名前") == "plain é 名前"
+    assert shown("\U000e0041\ufe0f\u3164") == "\\U000e0041\\ufe0f\\u3164"
