@@ -54,10 +54,10 @@ from vmguard.fleet.report import _markdown as fleet_markdown
 # A CLI example takes about a second: no shrinking (it can take minutes); the failing
 # example is printed as found.
 CLI = settings(
-    max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
+    max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 VBOX = Path(__file__).resolve().parents[1] / "fixtures" / "vbox" / "alexec__maven-vbox-plugin__WindowsServer2008.vbox"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
