@@ -18,6 +18,8 @@ import copy
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -392,3 +394,18 @@ def test_shown_examples():
     assert shown("\x85") == "\\u0085" and shown(os.fsdecode(b"\x85")) == "\\x85"
     assert shown("C:\\VMs") == "C:\\\\VMs" and shown("plain é 名前") == "plain é 名前"
     assert shown("\U000e0041\ufe0f\u3164") == "\\U000e0041\\ufe0f\\u3164"
+
+
+def test_a_real_process_writes_inert_bytes(tmp_path):
+    """`python -m vmguard` as a terminal runs it: the bytes on its stdout and stderr."""
+    name = "p \u202egpj.exe\x85\u2028\x9d52;c;Zm9v\x9c" + FORGED
+    share = Share("s\u2066\x9b2J", f"{tmp_path}/home/\u202e\r\n\x9d8;;x\x9c", read_only=False)
+    lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, shares=(share,))], ["*"])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for argv in (["vms", "--inventory"], ["plan", "--inventory"], ["audit", "--out", str(tmp_path / "o"), "-i"]):
+        proc = subprocess.run([sys.executable, "-m", "vmguard", *argv, str(lab.inventory)],
+                              capture_output=True, env=env, timeout=120, check=False)
+        assert proc.returncode in (0, 1), proc.stderr
+        text = (proc.stdout + proc.stderr).decode("utf-8")  # strict: no raw undecodable byte
+        assert_inert(text)
+        assert "p \\u202egpj.exe\\u0085\\u2028\\u009d52;c;Zm9v\\u009c\\x0a" in text
