@@ -34,6 +34,7 @@ from tests.support.hostile_text import (
     FORGED,
     PIECES,
     assert_inert,
+    assert_no_links,
     bad_characters,
     body_rows,
     headings,
@@ -92,6 +93,7 @@ def check_audit(inventory: Path, out: Path, name: str) -> dict:
     md = (out / "latest" / "report.md").read_text()
     assert_inert(md)
     tokens = markdown_tokens(md)
+    assert_no_links(md, tokens)
     assert len(headings(tokens)) == 3  # the run, Host, the VM
     assert body_rows(tokens) == len(report["vms"][0]["findings"]) + len(report["host"]["findings"])
     html = (out / "latest" / "report.html").read_text()
@@ -225,6 +227,7 @@ def test_audit_markdown_keeps_its_structure(host_report, texts):
     md = markdown.render(doc)
     assert_inert(md)
     tokens = markdown_tokens(md)
+    assert_no_links(md, tokens)
     assert len(headings(tokens)) == 2 + len(doc["vms"])
     assert body_rows(tokens) == sum(len(vm["findings"]) for vm in doc["vms"]) + len(doc["host"]["findings"])
 
@@ -242,6 +245,7 @@ def test_fleet_markdown_keeps_its_structure(texts):
     md = fleet_markdown(doc)
     assert_inert(md)
     tokens = markdown_tokens(md)
+    assert_no_links(md, tokens)
     assert len(headings(tokens)) == 3
     assert body_rows(tokens) == len(hosts) + len(findings)
 
@@ -267,6 +271,7 @@ def test_report_merge_of_hostile_host_reports(host_report, texts):
         md = (out / "fleet.md").read_text()
         assert_inert(md)
         tokens = markdown_tokens(md)
+        assert_no_links(md, tokens)
         assert len(headings(tokens)) == 3
         assert body_rows(tokens) == len(fleet["hosts"]) + len(fleet["findings"])
         html = (out / "fleet.html").read_text()
@@ -324,6 +329,10 @@ def test_the_checks_can_fail():
     raw_row = "| severity | finding |\n|---|---|\n| high | " + FORGED.replace("\n", "\r\n") + " |\n"
     assert body_rows(markdown_tokens(raw_row)) > 1
     assert body_rows(markdown_tokens(raw_row.replace(FORGED.replace("\n", "\r\n"), markdown.esc(FORGED)))) == 1
+    for link in ("see https://evil.example/x", "a@evil.example", "www.evil.example"):
+        with pytest.raises(AssertionError):
+            assert_no_links(link, markdown_tokens(link))
+        assert_no_links(markdown.esc(link), markdown_tokens(markdown.esc(link)))
 
 
 def test_the_cli_guard_is_on_by_default(tmp_path):

@@ -20,6 +20,7 @@ from tests.guest import images
 from tests.guest.test_audit_pipeline import DISK_XML, GUEST_POLICY, INVENTORY
 from tests.support.hostile_text import (
     assert_inert,
+    assert_no_links,
     bad_characters,
     body_rows,
     headings,
@@ -93,6 +94,7 @@ def test_audit_guest_offline_shows_hostile_guest_strings_inert(
     md = (out / "latest/report.md").read_text()
     assert_inert(md)
     tokens = markdown_tokens(md)
+    assert_no_links(md, tokens)
     assert len(headings(tokens)) == 2 + len(report["vms"])
     assert body_rows(tokens) == sum(len(v["findings"]) for v in report["vms"]) + len(report["host"]["findings"])
     html = (out / "latest/report.html").read_text()

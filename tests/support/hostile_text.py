@@ -25,6 +25,8 @@ PIECES = (
     "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\U000e0041", "\u3164", "\ufe0f",
     "\\", "\\x1b", "|", "#", "## ", "* ", "- ", "1. ", "> ", "`", "*", "_", "[a](http://x)",
     "<b>", "<script>", "&amp;", "&#10;", "---", "| a | b |", "\t",
+    " https://evil.example/x ", " www.evil.example ", " WWW.evil.example", " a@evil.example ",
+    " mailto:a@evil.example", "<https://evil.example>",
 )
 FORGED = "\n| critical | VMG-FS-001 | forged | new | x |\n## VM forged\n  critical forged"
 
@@ -80,8 +82,18 @@ def run_cli(main, argv: list[str]) -> tuple[int, str, str]:
 
 
 def markdown_tokens(text: str) -> list:
-    """CommonMark plus GFM tables: what a Markdown viewer builds from a report."""
-    return MarkdownIt("commonmark").enable("table").parse(text)
+    """What a GitHub-style viewer builds from a report: CommonMark, tables, and autolinks
+    of bare URLs and e-mail addresses (GFM also links "www.": see `assert_no_links`)."""
+    md = MarkdownIt("gfm-like")
+    md.linkify.set({"fuzzy_link": False})  # GFM links no bare "evil.example"
+    return md.parse(text)
+
+
+def assert_no_links(text: str, tokens: list) -> None:
+    """No link a viewer would make: neither a Markdown nor an auto link, nor "www."."""
+    found = [c for t in tokens for c in (t.children or []) if c.type == "link_open"]
+    assert not found, [c.attrs for c in found]
+    assert not re.search(r"(?i)www\.", text), "an unescaped www. (GFM links it)"
 
 
 def headings(tokens: list) -> list[str]:

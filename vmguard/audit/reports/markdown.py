@@ -8,16 +8,17 @@ from vmguard.audit.reports.interface import Document, Format
 from vmguard.display import shown
 
 # VM names, paths and messages are attacker-influenced: neutralise inline Markdown and
-# HTML (a "#" too: a run of them would close a heading). Catalog text (titles,
+# HTML (a "#" too: a run of them would close a heading) and the autolinks GitHub-style
+# viewers make of bare "scheme://", "www." and e-mail addresses. Catalog text (titles,
 # remediation) is ours and keeps its `code` spans.
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~#])")
+_SPECIAL = re.compile(r"[\\`*_\[\]|<>&~#@]|:(?=//)|(?<=[wW]{3})\.")
 
 
 def esc(text: object) -> str:
     """Untrusted text for a Markdown line or table cell: display.shown() first, so no
     line break, control or bidi character is left to start a line, forge a row or act
     on a terminal that prints the file, then Markdown's own escaping."""
-    return _SPECIAL.sub(r"\\\1", shown(text))
+    return _SPECIAL.sub(r"\\\g<0>", shown(text))
 
 
 def _summary(doc: Document) -> list[str]:
