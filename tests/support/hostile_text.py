@@ -25,8 +25,8 @@ PIECES = (
     "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\U000e0041", "\u3164", "\ufe0f",
     "\\", "\\x1b", "|", "#", "## ", "* ", "- ", "1. ", "> ", "`", "*", "_", "[a](http://x)",
     "<b>", "<script>", "&amp;", "&#10;", "---", "| a | b |", "\t",
-    " https://evil.example/x ", " www.evil.example ", " WWW.evil.example", " a@evil.example ",
-    " mailto:a@evil.example", "<https://evil.example>",
+    " https://evil.example/x ", " www.evil.example ", " WWW.evil.example", " a@evil.com ",
+    " mailto:a@evil.com", "<https://evil.example>",
 )
 FORGED = "\n| critical | VMG-FS-001 | forged | new | x |\n## VM forged\n  critical forged"
 
