@@ -366,6 +366,7 @@ def test_batch_pending_of_hostile_verdicts(vm, message, path):
         lines = stdout.splitlines()
         assert len(lines) == 2 and all(line.count("\t") == 3 for line in lines)
         assert lines[0].split("\t")[1] == shown(vm or "-")
+        assert lines[0].split("\t")[2].endswith(f"({shown(message)})" if message else "rejected")
 
 
 def _unshown(text: str) -> str:

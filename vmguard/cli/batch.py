@@ -38,8 +38,8 @@ def _pending(args: argparse.Namespace) -> int:
     from vmguard.batch.hook import pending
 
     for verdict in pending(load_batch_config(_config(args))):
-        fields = (verdict.job.key, verdict.vm or "-", verdict.summary(), verdict.rerun)
-        print("\t".join(shown(f) for f in fields))
+        fields = (shown(verdict.job.key), shown(verdict.vm or "-"), verdict.summary(), shown(verdict.rerun))
+        print("\t".join(fields))  # summary() shows its message itself
     return 0
 
 
