@@ -26,7 +26,7 @@ PIECES = (
     "\\", "\\x1b", "|", "#", "## ", "* ", "- ", "1. ", "> ", "`", "*", "_", "[a](http://x)",
     "<b>", "<script>", "&amp;", "&#10;", "---", "| a | b |", "\t",
     " https://evil.example/x ", " www.evil.example ", " WWW.evil.example", " a@evil.com ",
-    " mailto:a@evil.com", "<https://evil.example>",
+    " mailto:a@evil.com", "<https://evil.example>", ";//evil.example/",
 )
 FORGED = "\n| critical | VMG-FS-001 | forged | new | x |\n## VM forged\n  critical forged"
 

@@ -9,9 +9,9 @@ from vmguard.display import shown
 
 # VM names, paths and messages are attacker-influenced: neutralise inline Markdown and
 # HTML (a "#" too: a run of them would close a heading) and the autolinks GitHub-style
-# viewers make of bare "scheme://", "www." and e-mail addresses. Catalog text (titles,
+# viewers make of "scheme://", "//host", "www." and e-mail addresses. Catalog text (titles,
 # remediation) is ours and keeps its `code` spans.
-_SPECIAL = re.compile(r"[\\`*_\[\]|<>&~#@]|:(?=//)|(?<=[wW]{3})\.")
+_SPECIAL = re.compile(r"[\\`*_\[\]|<>&~#@]|/(?=/)|(?<=[wW]{3})\.")
 
 
 def esc(text: object) -> str:
