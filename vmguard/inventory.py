@@ -101,7 +101,7 @@ class Inventory:
 def did_you_mean(name: str, names: Iterable[str]) -> str:
     """" (did you mean 'x'?)" for the closest of `names`, or "": a misspelt VM name."""
     near = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
+    return f" (did you mean '{near[0]}'?)" if near else ""
 
 
 def not_found(entry: VmEntry, names: Iterable[str], *, located: bool = False) -> str:
@@ -109,6 +109,6 @@ def not_found(entry: VmEntry, names: Iterable[str], *, located: bool = False) ->
     located: the caller prints the entry's file:line:col already."""
     where = f" (inventory {entry.origin})" if entry.origin and not located else ""
     return (
-        f"VM {entry.pattern!r}{where} is not defined on connection {entry.connection}"
+        f"VM '{entry.pattern}'{where} is not defined on connection {entry.connection}"
         f"{did_you_mean(entry.pattern, names)}"
     )

@@ -22,6 +22,7 @@ from vmguard.audit.checks import vm_checks
 from vmguard.audit.engine import Context, outcomes, run_checks, unmanaged_findings
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import Outcome
+from vmguard.display import shown
 from vmguard.drivers import Driver, open_driver
 from vmguard.errors import DriverError, ExitCode
 from vmguard.inventory import Connection, DriverKind, Inventory, not_found
@@ -89,7 +90,7 @@ class Watcher:
 
     def say(self, text: str) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        print(f"{stamp} {text}", file=self.out, flush=True)
+        print(f"{stamp} {shown(text)}", file=self.out, flush=True)
 
     def _report(self, subject: tuple[str, str], found: Iterable[Outcome]) -> None:
         """Print and log what is new for this VM (or the host) since the last look."""

@@ -14,11 +14,12 @@ import pytest
 
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
+from vmguard.display import shown
 from vmguard.quarantine import detect, report
 from vmguard.quarantine.content import executable_format, type_allowed
 from vmguard.quarantine.detect import TIMEOUT, Detector
 from vmguard.quarantine.model import Entry, Kind, Reason, Status, Verdict, VetResult
-from vmguard.quarantine.names import colliding, name_reasons, shown
+from vmguard.quarantine.names import colliding, name_reasons
 
 
 @pytest.mark.parametrize("name, reason", [

@@ -62,7 +62,7 @@ def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
         Finding(
             "VMG-INV-001",
             name,
-            f"VM {name!r} on connection {conn.name} is in no inventory entry",
+            f"VM '{name}' on connection {conn.name} is in no inventory entry",
             f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
             "every VM named by an inventory entry",
         )

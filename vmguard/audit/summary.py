@@ -1,8 +1,13 @@
-"""The few lines `vmguard audit` (and the demo) print: counts, drift, where the reports are."""
+"""The few lines `vmguard audit` (and the demo) print: counts, drift, where the reports are.
+
+Subjects, messages and errors name VMs, paths and guest strings: each line is shown
+through display.shown(), so one finding stays one line of inert text.
+"""
 
 from __future__ import annotations
 
 from vmguard.audit.result import AuditResult, Drift
+from vmguard.display import shown
 
 
 def counts_line(result: AuditResult) -> str:
@@ -23,10 +28,11 @@ def worst_lines(result: AuditResult, limit: int = 5) -> list[str]:
     """The most severe failing findings, one line each."""
     ordered = sorted(result.failing, key=lambda o: -o.severity.rank)[:limit]
     return [
-        f"  {o.severity.value:8} {o.finding.rule}  {o.finding.subject}: {o.finding.message}" for o in ordered
+        shown(f"  {o.severity.value:8} {o.finding.rule}  {o.finding.subject}: {o.finding.message}")
+        for o in ordered
     ]
 
 
 def problems(result: AuditResult) -> list[str]:
     """What could not be audited (these make the exit code 3)."""
-    return list(result.not_covered)
+    return [shown(problem) for problem in result.not_covered]

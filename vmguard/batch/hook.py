@@ -20,6 +20,7 @@ from vmguard.batch.job import SAFE_NAME, BatchJob
 from vmguard.batch.userfile import write_as_user
 from vmguard.batch.verdict import Outcome, Verdict, record_path, save_record, verdict_file_name
 from vmguard.batch.vetting import vet_job
+from vmguard.display import shown
 from vmguard.errors import ExitCode, VetInputError, VmguardError
 
 # A runner's own way to show the verdict (Slurm job comment, LSF bpost); returns a
@@ -66,19 +67,19 @@ def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = 
         verdict = vet_job(job, config)
         if verdict.outcome is not Outcome.SKIPPED:  # most jobs on a node are not VM jobs
             verdict = publish(verdict, config, notify)
-        print(f"vmguard: job {job.key}: {verdict.summary()}", file=sys.stderr)
+        print(f"vmguard: job {shown(job.key)}: {verdict.summary()}", file=sys.stderr)
     except Exception as err:  # noqa: BLE001 - any failure, even a bug, must not drain the node
         _log_failure(job, err)
     return ExitCode.OK
 
 
 def _log_failure(job: BatchJob, err: Exception) -> None:
-    print(f"vmguard: job {job.key}: vetting not done: {err}", file=sys.stderr)
+    print(f"vmguard: job {shown(job.key)}: vetting not done: {shown(err)}", file=sys.stderr)
     detail = "" if isinstance(err, VmguardError) else traceback.format_exc()
     try:
         log.append("batch-vet", job=job.key, outcome=Outcome.FAILED.value, message=str(err), traceback=detail)
     except VmguardError as log_err:
-        print(f"vmguard: {log_err}", file=sys.stderr)
+        print(f"vmguard: {shown(log_err)}", file=sys.stderr)
 
 
 def load_record(key: str, config: BatchConfig) -> Verdict:

@@ -21,6 +21,7 @@ from vmguard.batch.hook import end_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.quiet import run_quiet
 from vmguard.batch.verdict import Verdict
+from vmguard.display import shown
 from vmguard.errors import InputError
 
 
@@ -81,6 +82,6 @@ def post_exec(config_path: Path | None = None, env: Mapping[str, str] | None = N
     try:
         job = job_from_env(env)
     except InputError as err:
-        print(f"vmguard: lsf post-exec: {err}")
+        print(f"vmguard: lsf post-exec: {shown(err)}")
         return 0
     return end_of_job(job, config_path, post_message)

@@ -27,6 +27,7 @@ from vmguard.batch.hook import end_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
+from vmguard.display import shown
 from vmguard.errors import InputError
 
 
@@ -89,6 +90,6 @@ def epilog(config_path: Path | None = None, env: Mapping[str, str] | None = None
     try:
         job = job_from_env(env)
     except (InputError, ValueError) as err:
-        print(f"vmguard: slurm epilog: {err}")
+        print(f"vmguard: slurm epilog: {shown(err)}")
         return 0
     return end_of_job(job, config_path, set_comment)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import BatchJob
+from vmguard.display import is_plain, shown
 from vmguard.errors import ExitCode
 
 
@@ -57,19 +58,20 @@ class Verdict:
         head = f"vmguard {self.outcome.value}"
         if self.outcome in (Outcome.PROMOTED, Outcome.REJECTED):
             head += f": {self.promoted} promoted, {len(self.rejected)} rejected"
-        return f"{head} ({self.message})" if self.message else head
+        return f"{head} ({shown(self.message)})" if self.message else head
 
     def text(self) -> str:
         """The verdict file beside the job's output."""
-        lines = [f"job {self.job.id} ({self.job.runner}), VM {self.vm or '-'}: {self.summary()}"]
+        job, vm = shown(self.job.id), shown(self.vm or "-")
+        lines = [f"job {job} ({self.job.runner}), VM {vm}: {self.summary()}"]
         if self.public and self.promoted:
-            lines.append(f"promoted to: {self.public} (manifest: {self.manifest or '-'})")
-        lines += [f"rejected: {r.path}: {r.reason}" for r in self.rejected]
+            lines.append(f"promoted to: {shown(self.public)} (manifest: {shown(self.manifest or '-')})")
+        lines += [f"rejected: {_path(r.path)}: {shown(r.reason)}" for r in self.rejected]
         if self.outcome in (Outcome.REJECTED, Outcome.FAILED):
             kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
             lines.append(
-                f"{kept} stay in {self.quarantine or 'the quarantine'}; "
-                f"after a fix an admin runs: {self.rerun}"
+                f"{kept} stay in {shown(self.quarantine or 'the quarantine')}; "
+                f"after a fix an admin runs: {shown(self.rerun)}"
             )
         return "\n".join(lines) + "\n"
 
@@ -108,6 +110,12 @@ class Verdict:
             elapsed=data["elapsed"],
             warnings=tuple(data["warnings"]),
         )
+
+
+def _path(path: str) -> str:
+    """A vet entry path: already shown by the vet (escaping it again would double its
+    escapes), unless something else wrote it."""
+    return path if is_plain(path) else shown(path)
 
 
 def record_path(state_dir: Path, job_key: str) -> Path:

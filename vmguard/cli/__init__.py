@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from vmguard import __version__
+from vmguard.cli.output import safe_streams
+from vmguard.display import shown
 from vmguard.errors import ExitCode, InputError, VmguardError
 
 AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
@@ -65,6 +67,11 @@ def _areas(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with safe_streams():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -73,11 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except InputError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        for problem in err.problems:  # may quote a value from a host's report
+            print(shown(problem), file=sys.stderr)
         return err.exit_code
     except VmguardError as err:
-        print(f"vmguard: {err}", file=sys.stderr)
+        print(f"vmguard: {shown(err)}", file=sys.stderr)  # may quote a VM's name or path
         return err.exit_code
     except KeyboardInterrupt:
         print("vmguard: interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
+from vmguard.display import shown
 from vmguard.errors import ExitCode, UsageError
 from vmguard.findings import Level
 from vmguard.inventory import did_you_mean
@@ -35,10 +36,10 @@ def _audit(args: argparse.Namespace) -> int:
     print(summary.drift_line(result))
     for line in summary.worst_lines(result):
         print(line)
-    print(f"host: {result.host.note}")
+    print(shown(f"host: {result.host.note}"))
     for problem in summary.problems(result):
         print(f"vmguard: not audited: {problem}", file=sys.stderr)
-    print(f"reports: {run.run_dir}/ (also {Path(args.out) / 'latest'})")
+    print(shown(f"reports: {run.run_dir}/ (also {Path(args.out) / 'latest'})"))
     return run.exit_code
 
 
@@ -77,7 +78,7 @@ def _log_verify(args: argparse.Namespace) -> int:
     path = Path(args.log) if args.log else log.default_path()
     breaks = log.verify(path)
     for brk in breaks:
-        print(f"{path}: {brk}")
+        print(shown(f"{path}: {brk}"))  # a tampered line may be quoted
     if breaks:
         print(f"vmguard: log {path} is NOT intact ({len(breaks)} break(s))", file=sys.stderr)
         return ExitCode.FINDINGS

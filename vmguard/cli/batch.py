@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vmguard.display import shown
+
 
 def _config(args: argparse.Namespace) -> Path | None:
     return Path(args.config) if args.config else None
@@ -36,7 +38,8 @@ def _pending(args: argparse.Namespace) -> int:
     from vmguard.batch.hook import pending
 
     for verdict in pending(load_batch_config(_config(args))):
-        print(f"{verdict.job.key}\t{verdict.vm or '-'}\t{verdict.summary()}\t{verdict.rerun}")
+        fields = (shown(verdict.job.key), shown(verdict.vm or "-"), verdict.summary(), shown(verdict.rerun))
+        print("\t".join(fields))  # summary() shows its message itself
     return 0
 
 
@@ -46,7 +49,7 @@ def _merge(args: argparse.Namespace) -> int:
 
     fleet = merge(load_host_reports([Path(f) for f in args.files]))
     for path in write_fleet_report(fleet, Path(args.out), args.format):
-        print(path)
+        print(shown(path))
     return exit_code(fleet, args.fail_on)
 
 

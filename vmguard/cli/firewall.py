@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vmguard.display import shown
 from vmguard.errors import ExitCode
 from vmguard.firewall import service
 from vmguard.inventory_loader import load_inventory
@@ -40,7 +41,7 @@ def _plan(args: argparse.Namespace) -> int:
     state = "differs from the policy" if result.loaded else "is not loaded"
     print(f"# {result.backend}: vmguard's ruleset {state}; apply would load:")
     for drift in result.drifts:
-        print(f"#   {drift}")
+        print(f"#   {shown(drift)}")
     print(result.text, end="")
     return ExitCode.CHANGES  # like `vmguard plan`: automation sees pending changes
 
@@ -49,7 +50,7 @@ def _apply(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     if args.vm:
         action = service.apply_vm(inventory, args.vm, args.backend)
-        print(f"{action}: {args.vm}")
+        print(f"{action}: {shown(args.vm)}")
         return ExitCode.OK
     result = service.apply(inventory, args.backend)
     if result.up_to_date:
@@ -70,9 +71,9 @@ def _show(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     result = service.audit(load_inventory(args.inventory), args.backend)
     for drift in result.drifts:
-        print(drift)
+        print(shown(drift))
     for bridge in result.unfiltered_bridges:
-        print(f"unfiltered-bridge: {bridge}: bridged VM-to-VM traffic skips netfilter")
+        print(f"unfiltered-bridge: {shown(bridge)}: bridged VM-to-VM traffic skips netfilter")
     if result.clean:
         print(f"{result.backend}: live rules match the policy ({result.vm_count} VMs)")
         return ExitCode.OK

@@ -7,6 +7,7 @@ import json
 import sys
 
 from vmguard.apply import Outcome, apply_vm, rollback_vm
+from vmguard.display import shown, shown_lines
 from vmguard.drivers.session import Session, Target
 from vmguard.errors import ExitCode
 from vmguard.facts import VmFacts
@@ -28,7 +29,7 @@ def _plan_text(target: Target, plan: Plan) -> list[str]:
 def _errors(session: Session) -> int:
     """What the run could not cover, each with its reason: exit 3 (incomplete)."""
     for err in session.errors:
-        print(f"vmguard: incomplete: {err}", file=sys.stderr)
+        print(f"vmguard: incomplete: {shown(err)}", file=sys.stderr)
     return ExitCode.CANNOT_RUN if session.errors else ExitCode.OK
 
 
@@ -46,7 +47,7 @@ def _plan(args: argparse.Namespace) -> int:
                 continue
             plans.append(plan)
             if args.format == "text":
-                print("\n".join(_plan_text(target, plan)))
+                print(shown_lines(_plan_text(target, plan)))
         code = _errors(session) or plan_exit(plans)
         if args.format == "json":
             incomplete = [str(e) for e in session.errors]
@@ -94,7 +95,7 @@ def _apply(args: argparse.Namespace) -> int:
             outcome = session.attempt(target, one)
             if outcome is not None:
                 refused = refused or bool(outcome.refused)
-                print("\n".join(_outcome_text(outcome)))
+                print(shown_lines(_outcome_text(outcome)))
         failed = _errors(session)
     return failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
 
@@ -106,7 +107,7 @@ def _rollback(args: argparse.Namespace) -> int:
             raise session.errors[0]
         path, state = rollback_vm(targets[0].driver, targets[0].connection.name, args.vm)
     note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
-    print(f"{args.vm}: restored the configuration saved in {path}{note}")
+    print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
     return ExitCode.OK
 
 
@@ -132,7 +133,7 @@ def _vms(args: argparse.Namespace) -> int:
         for target in session.targets(unmanaged=True):
             facts = session.attempt(target, lambda t: t.driver.read_facts(t.vm))
             if facts is not None:
-                print(_facts_line(target, facts))
+                print(shown(_facts_line(target, facts)))
         return _errors(session)
 
 

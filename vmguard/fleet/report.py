@@ -1,7 +1,8 @@
 """The fleet report in JSON, Markdown and HTML, written like an audit run's reports.
 
-Uses the audit reports' Format type and Markdown escaping, so a fleet report reads and
-escapes (host and VM names are attacker-influenced) the same way as one host's.
+Uses the audit reports' Format type, Markdown escaping and template set-up, so a fleet
+report reads and escapes (host and VM names are attacker-influenced) the same way as
+one host's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from vmguard.audit.reports.html import environment
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.reports.markdown import esc
 from vmguard.errors import AuditError
@@ -73,11 +75,7 @@ def _markdown(doc: Document) -> str:
 
 
 def _html(doc: Document) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("vmguard.fleet", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = environment(jinja2.PackageLoader("vmguard.fleet", "templates"))
     return env.get_template("fleet.html.j2").render(doc=doc, counts=_counts)
 
 

@@ -68,7 +68,7 @@ class Status(StrEnum):
 class Entry:
     """One quarantine entry and what vet decided about it."""
 
-    path: str  # relative to the quarantine, shown safely (see names.shown)
+    path: str  # relative to the quarantine, shown safely (see display.shown)
     kind: Kind
     verdict: Verdict
     reasons: tuple[Reason, ...] = ()

@@ -1,4 +1,4 @@
-"""Checks on entry names, and the one safe way to show a hostile name to a human.
+"""Checks on entry names (vmguard.display.shown is how a name is shown to a human).
 
 Names come from readdir as str with surrogate escapes for undecodable bytes (Python's
 filesystem encoding), so every check here works on that form.
@@ -11,10 +11,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
+from vmguard.display import is_plain
 from vmguard.quarantine.model import Reason
-
-# Bidirectional overrides and isolates make a name display differently from its bytes.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def _is_utf8(name: str) -> bool:
@@ -28,9 +26,9 @@ def _is_utf8(name: str) -> bool:
 
 
 def _has_control(name: str) -> bool:
-    if name.isascii():  # the ASCII controls (Cc) are exactly its unprintable characters
-        return not name.isprintable()
-    return any(unicodedata.category(c) == "Cc" or c in _BIDI for c in name)
+    # Exactly what display.shown() escapes (a backslash is refused as traversal): an
+    # accepted name is shown as it is, so its shown form (Entry.path) names the file.
+    return not is_plain(name)
 
 
 def name_reasons(name: str, max_length: int) -> list[Reason]:
@@ -62,23 +60,3 @@ def colliding(names: Iterable[str]) -> set[str]:
     names = [n for n in names if _is_utf8(n)]
     counts = Counter(_fold(n) for n in names)
     return {n for n in names if counts[_fold(n)] > 1}
-
-
-def shown(path: str) -> str:
-    r"""A printable, unambiguous form of a path: control and undecodable bytes escaped.
-
-    A backslash is doubled, so "\n" in the output is never a real newline and a
-    name cannot forge a line of a text report.
-    """
-    out = []
-    for char in path:
-        code = ord(char)
-        if char == "\\":
-            out.append("\\\\")
-        elif 0xDC80 <= code <= 0xDCFF:  # surrogate escape of an undecodable byte
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)

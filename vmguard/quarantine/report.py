@@ -1,8 +1,8 @@
 """The manifest and the vetting report: JSON for machines, a short summary for people.
 
 Both are JSON (ensure_ascii) or escaped text, so no file name can forge a line or a
-field: entry paths are already in names.shown() form (accepted names cannot contain
-anything shown() would escape).
+field: entry paths are already in display.shown() form (accepted names cannot contain
+anything shown() would escape); the text report shows every other field through it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 
+from vmguard.display import shown
 from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
-from vmguard.quarantine.names import shown
 
 MANIFEST_VERSION = 1
 TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has them all
@@ -66,7 +66,7 @@ def _size(n: int) -> str:
 
 def _rejected_line(entry: Entry) -> str:
     reasons = ", ".join(r.value for r in entry.reasons)
-    detail = f" ({entry.detail})" if entry.detail else ""
+    detail = f" ({shown(entry.detail)})" if entry.detail else ""
     return f"  {entry.path}: {reasons}{detail}"
 
 
@@ -74,11 +74,11 @@ def report_text(result: VetResult) -> str:
     files = [e for e in result.accepted if e.size is not None]
     size = sum(e.size for e in files)
     where = {
-        Status.PROMOTED: f"promoted to {result.output}",
-        Status.PARTIAL: f"accepted part promoted to {result.output}",
+        Status.PROMOTED: f"promoted to {shown(result.output)}",
+        Status.PARTIAL: f"accepted part promoted to {shown(result.output)}",
         Status.REJECTED: "nothing promoted",
         Status.DRY_RUN: "dry run, nothing promoted",
-        Status.ALREADY_PROMOTED: f"already promoted to {result.output}",
+        Status.ALREADY_PROMOTED: f"already promoted to {shown(result.output)}",
     }[result.status]
     lines = [
         f"vmguard vet: job {shown(result.job)}: {where}",

@@ -13,9 +13,9 @@ import os
 import signal
 import subprocess
 
+from vmguard.display import shown
 from vmguard.policy.model import Scanner
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.names import shown
 
 _ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 

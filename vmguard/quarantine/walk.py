@@ -13,10 +13,11 @@ import os
 import stat
 from dataclasses import dataclass
 
+from vmguard.display import shown
 from vmguard.policy.model import FileKind, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import colliding, name_reasons, shown
+from vmguard.quarantine.names import colliding, name_reasons
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 

@@ -166,7 +166,7 @@ def guest_agent(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield Finding(
                 "VMG-DEV-012",
                 facts.name,
-                f"guest agent channel {channel.name!r} ({channel.kind})",
+                f"guest agent channel '{channel.name}' ({channel.kind})",
                 where(channel.source, f"channel {channel.name}"),
                 wanted(policy, "spec.devices.guest_agent", Toggle.DISABLED),
             )
@@ -200,7 +200,7 @@ def snapshots(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         yield Finding(
             "VMG-DEV-015",
             facts.name,
-            f"restoring snapshot {snap.name!r} brings back: {'; '.join(snap.differences)}",
+            f"restoring snapshot '{snap.name}' brings back: {'; '.join(snap.differences)}",
             where(snap.source, f"snapshot {snap.name}"),
             "snapshots that match the policy",
         )

@@ -35,7 +35,7 @@ def _nic_finding(rule: str, policy: Policy, facts: VmFacts, nic: Nic, what: str)
 def bridged(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     for nic in _attached(facts):
         if nic.attachment is Attachment.BRIDGED:
-            yield _nic_finding("VMG-NET-001", policy, facts, nic, f"is bridged to {nic.network!r}")
+            yield _nic_finding("VMG-NET-001", policy, facts, nic, f"is bridged to '{nic.network}'")
 
 
 def nat(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -69,7 +69,7 @@ def port_forwards(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield Finding(
                 "VMG-NET-004",
                 facts.name,
-                f"port forward {pf.name!r} publishes guest {pf.protocol}/{pf.guest_port} "
+                f"port forward '{pf.name}' publishes guest {pf.protocol}/{pf.guest_port} "
                 f"on {host} port {pf.host_port}",
                 f"{where(nic.source, f'nic[{nic.index}]')} forward {pf.name}",
                 "host address 127.0.0.1, or no port forward",
@@ -81,7 +81,7 @@ def unwanted_adapter(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         return
     for nic in _attached(facts):
         if nic.attachment not in NAT_LIKE | {Attachment.BRIDGED}:
-            what = f"is attached ({nic.attachment.value} {nic.network!r})"
+            what = f"is attached ({nic.attachment.value} '{nic.network}')"
             yield _nic_finding("VMG-NET-005", policy, facts, nic, what)
 
 
@@ -90,7 +90,7 @@ def unreviewed_network(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         return
     for nic in _attached(facts):
         if nic.attachment in (Attachment.INTERNAL, Attachment.OTHER):
-            what = f"is attached to {nic.attachment.value} network {nic.network!r}"
+            what = f"is attached to {nic.attachment.value} network '{nic.network}'"
             yield _nic_finding("VMG-NET-006", policy, facts, nic, what)
 
 

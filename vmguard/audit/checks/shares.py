@@ -29,7 +29,7 @@ def _rule_for(policy: Policy, vm: str, share: SharedFolder) -> ShareRule | None:
 
 def _finding(rule: str, facts: VmFacts, share: SharedFolder, message: str, want: str) -> Finding:
     evidence = where(share.source, f"shared folder {share.name}")
-    return Finding(rule, facts.name, f"share {share.name!r} {message}", evidence, want)
+    return Finding(rule, facts.name, f"share '{share.name}' {message}", evidence, want)
 
 
 def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Finding]:

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained page (inline CSS and SVG, no scripts, no fetches).
 
 Jinja2 autoescaping is on for every template: VM names, paths and messages are
-attacker-influenced text and must never become markup.
+attacker-influenced text and must never become markup. Every value a template prints
+also goes through display.shown(), so control and bidi characters are shown as escapes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from vmguard.audit.reports.interface import Document, Format
+from vmguard.display import shown
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_RUNS = 30  # the trend chart shows the last runs only
@@ -62,14 +64,27 @@ def code_spans(text: str) -> Markup:
     )
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["code_spans"] = code_spans
+def _finalize(value: object) -> object:
+    """What `{{ value }}` prints: text shown(), markup (macros, filters) as it is."""
+    return shown(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+def environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    """The one way vmguard's HTML templates are set up (audit and fleet reports)."""
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["code_spans"] = code_spans
+    env.filters["shown"] = shown  # for text a filter turns into markup (join)
+    return env
+
+
+_ENV = environment(jinja2.FileSystemLoader(TEMPLATES))
 
 
 def trend_top(trend: list[dict]) -> int:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import re
 
 from vmguard.audit.reports.interface import Document, Format
+from vmguard.display import shown
 
 # VM names, paths and messages are attacker-influenced: neutralise inline Markdown and
-# HTML. Catalog text (titles, remediation) is ours and keeps its `code` spans.
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
+# HTML (a "#" too: a run of them would close a heading) and the autolinks GitHub-style
+# viewers make of "scheme://", "//host", "www." and e-mail addresses. Catalog text (titles,
+# remediation) is ours and keeps its `code` spans.
+_SPECIAL = re.compile(r"[\\`*_\[\]|<>&~#@]|/(?=/)|(?<=[wW]{3})\.")
 
 
 def esc(text: object) -> str:
-    return _SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Untrusted text for a Markdown line or table cell: display.shown() first, so no
+    line break, control or bidi character is left to start a line, forge a row or act
+    on a terminal that prints the file, then Markdown's own escaping."""
+    return _SPECIAL.sub(r"\\\g<0>", shown(text))
 
 
 def _summary(doc: Document) -> list[str]:
