@@ -112,7 +112,7 @@ def test_leftovers_in_a_free_vm_are_held_never_published_under_the_next_job(site
 def test_a_dead_holder_from_before_a_reboot_is_held_by_the_next_start(site: Site) -> None:
     crashed = asking(job(site, "601"), "solo")
     assert start(site, crashed) == ""
-    as_user(site.user, "echo unvetted > {q}/x.txt".format(q=quarantine_of(site, crashed)))
+    as_user(site.user, f"echo unvetted > {quarantine_of(site, crashed)}/x.txt")
     path = site.state / "vms/vmgjob-s1.json"
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, "boot_id": "an-earlier-boot"}))  # the node rebooted
@@ -127,7 +127,7 @@ def test_a_dead_holder_from_before_a_reboot_is_held_by_the_next_start(site: Site
 def test_an_ended_job_whose_epilog_never_ran_is_held(site: Site) -> None:
     lost = asking(job(site, "701"), "solo")
     assert start(site, lost) == ""
-    as_user(site.user, "echo lost > {q}/y.txt".format(q=quarantine_of(site, lost)))
+    as_user(site.user, f"echo lost > {quarantine_of(site, lost)}/y.txt")
     nxt = asking(job(site, "702"), "solo")
     assert start(site, nxt, alive=None) != ""  # the batch system is unsure: still busy
     assert start(site, asking(job(site, "703"), "solo"), alive=False) == ""  # it says: gone

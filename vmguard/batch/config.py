@@ -135,9 +135,11 @@ def _pools_problems(doc: Document) -> list[Problem]:
     problems = [p for name, pool in pools.items() for p in _pool_problems(doc, name, pool)]
     owners: dict[str, str] = {}
     for name, pool in pools.items():
-        for vm in pool.get("vms", []) if isinstance(pool, dict) and isinstance(pool.get("vms"), list) else []:
+        vms = pool.get("vms") if isinstance(pool, dict) else None
+        for vm in vms if isinstance(vms, list) else []:
             if owners.setdefault(vm, name) != name:
-                problems.append(_problem(doc, ("pools", name, "vms"), f"VM {vm} is also in pool {owners[vm]}"))
+                where = ("pools", name, "vms")
+                problems.append(_problem(doc, where, f"VM {vm} is also in pool {owners[vm]}"))
     return problems
 
 

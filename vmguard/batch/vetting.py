@@ -8,6 +8,7 @@ and so that what the hook ran is exactly the command an admin can run by hand.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +25,8 @@ from vmguard.batch.verdict import Outcome, Rejection, Verdict
 from vmguard.errors import InputError, VmguardError
 from vmguard.inventory_loader import load_inventory
 from vmguard.policy.model import Policy
+
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,16 @@ def vet_command(target: Target, job: BatchJob, config: BatchConfig) -> list[str]
     ]
 
 
+def _die_with_parent() -> None:
+    """In the vet child: a killed hook takes its vet along, so no vet outlives the VM's lock."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
     """Run `argv` in its own process group; on time-out kill the whole group."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     try:
         out, err = proc.communicate(timeout=time_limit)

@@ -109,7 +109,7 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     vm_cmd.add_argument("--job", help="job key (default: from SLURM_JOB_ID or LSB_JOBID)")
     _add_config(vm_cmd)
     vm_cmd.set_defaults(func=_vm)
-    install = cmds.add_parser("install-hooks", help="write the prolog/epilog scripts for slurm.conf/lsb.queues")
+    install = cmds.add_parser("install-hooks", help="write the hook scripts slurm.conf/lsb.queues name")
     install.add_argument("--dir", help="where (default <prefix>/libexec/vmguard)")
     install.add_argument("--output", default="/dev/null", help="file the hooks append their messages to")
     _add_config(install)
