@@ -48,7 +48,8 @@ ReturnToService=2
 SchedulerParameters=sched_interval=1
 {hooks}
 NodeName={node} NodeHostname={host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
-PartitionName=vmg Nodes=ALL Default=YES MaxTime=10 State=UP
+PartitionName=vmg Nodes=ALL Default=YES MaxTime=10 State=UP OverSubscribe=FORCE:8
+PartitionName=vmg-mc Nodes=ALL MaxTime=10 State=UP OverSubscribe=FORCE:8
 """
 
 
