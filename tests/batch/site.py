@@ -42,7 +42,7 @@ HOSTILE = (
 )
 
 POOLS = {
-    "mc": {"vms": ["vmgjob-a1", "vmgjob-a2"], "users": [USERS[0]], "partitions": ["vmg-mc"]},
+    "mc": {"vms": ["vmgjob-a1", "vmgjob-a2"], "users": [USERS[0]], "partitions": ["vmg-mc", "vmbatch"]},
     "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]]},
     "solo": {"vms": ["vmgjob-s1"], "users": list(USERS)},
     "ghost": {"vms": ["other-vm"], "users": list(USERS)},  # its VM is not in the inventory

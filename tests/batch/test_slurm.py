@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 from tests.batch import slurm_cluster
 from tests.batch.site import HARMLESS, POOLS, REPO, Site, make_site
 from tests.support.require import require_root, require_tools
-from vmguard.batch import slurm
 from vmguard.batch.hook import start_of_job
 from vmguard.batch.job import BatchJob
 
