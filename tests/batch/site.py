@@ -43,7 +43,7 @@ HOSTILE = (
 
 POOLS = {
     "mc": {"vms": ["vmgjob-a1", "vmgjob-a2"], "users": [USERS[0]], "partitions": ["vmg-mc", "vmbatch"]},
-    "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]]},
+    "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]], "accounts": ["gleam"]},
     "solo": {"vms": ["vmgjob-s1"], "users": list(USERS)},
     "ghost": {"vms": ["other-vm"], "users": list(USERS)},  # its VM is not in the inventory
 }

@@ -74,6 +74,13 @@ def test_refused_at_start_with_the_reason_in_the_jobs_error_output(
     assert not (site.state / f"{refused.key}.json").exists()  # nothing vetted, nothing published
 
 
+def test_an_account_of_the_pool_may_use_it(site: Site) -> None:
+    """Control for the refusals: the account is a root-side fact (Slurm's, LSF's)."""
+    member = asking(job(site, "250", account="gleam"), "bee")
+    assert start(site, member) == ""
+    assert end_of_job(member, site.config) == 0
+
+
 def test_no_free_vm_is_refused_and_the_busy_vm_stays_with_its_job(site: Site) -> None:
     holder = asking(job(site, "301"), "solo")
     assert start(site, holder) == ""

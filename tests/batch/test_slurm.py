@@ -80,11 +80,12 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
                          + stamp.format(w=site.work(site.users[1]), k="end"), "-L", "vmpool-bee"),
     }
     bee = site.quarantine("vmgjob-b1")
-    jobs["a_attack"] = _submit(  # A's job named after B's VM, with B's VM in comment and env
+    fake = "x Account=gleam Licenses=vmpool-bee Features=vmpool-bee"  # later fields of scontrol -o
+    jobs["a_attack"] = _submit(  # A's job named after B's VM, faking B's pool in name and comment
         site, cluster, 0,
         q + f"sleep 2; cp {bee}/bee.txt $Q/ ; ln {bee}/bee.txt $Q/hard.txt ; "
         f"ln -s {bee}/bee.txt $Q/bee-link.txt; ls {bee} ; true",
-        "-L", "vmpool-mc", "--job-name=vmgjob-b1", "--comment=vmgjob-b1",
+        "-L", "vmpool-mc", f"--job-name=vmgjob-b1 {fake}", f"--comment={fake}",
         "--export=ALL,VMGUARD_BATCH_CONFIG=/nonexistent,VMGUARD_VM=vmgjob-b1")
     jobs["a_not_allowed"] = _submit(site, cluster, 0, "echo ran > ran.txt", "-L", "vmpool-bee")
     jobs["a_ghost"] = _submit(site, cluster, 0, "echo ran", "-L", "vmpool-ghost")

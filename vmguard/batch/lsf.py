@@ -8,7 +8,7 @@ LSF runs them under /bin/sh in /tmp with PATH=/bin:/usr/bin:/sbin:/usr/sbin, out
 /dev/null, as the job's user unless lsf.conf sets LSB_PRE_POST_EXEC_USER=root, which
 vmguard needs to promote into the public area. The job is described by LSB_JOBID,
 LSB_JOBINDEX, LSB_JOBNAME, LSB_QUEUE, LSB_JOBEXIT_STAT, LSB_OUTPUTFILE (bsub -o),
-LS_EXECCWD and the user's name (LSFUSER, USER). A non-zero exit only marks the job
+LS_EXECCWD and the user's name (LSFUSER). A non-zero exit only marks the job
 POST_ERR, but the same rule holds as for Slurm: never fail, record the verdict.
 The verdict is also posted to the job (`bpost`), where `bread` and `bjobs -l` show it.
 """
@@ -51,11 +51,12 @@ def _error_file(env: Mapping[str, str]) -> str:
 
 
 def _user(env: Mapping[str, str]) -> pwd.struct_passwd:
-    name = env.get("LSFUSER") or env.get("USER", "")
+    """LSFUSER, which LSF sets; never USER, which comes from the user's own environment."""
+    name = env.get("LSFUSER", "")
     try:
         return pwd.getpwnam(name)
     except KeyError as err:
-        raise InputError(f"LSF job user {name!r} is not a user on this host") from err
+        raise InputError(f"LSF job user {name!r} (LSFUSER) is not a user on this host") from err
 
 
 def job_from_env(env: Mapping[str, str]) -> BatchJob:

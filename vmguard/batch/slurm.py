@@ -3,8 +3,9 @@ slurmd around each job, with only SLURM_* variables.
 
 The job's pool: a license or node feature `vmpool-<pool>` it asked for (`sbatch -L
 vmpool-mc` or `--constraint=vmpool-mc`), else the pool of its partition. The owner's
-uid, gid and partition come from slurmd; account, licenses, features and the output
-paths from `scontrol show job` (slurmctld). The job name and comment are never used.
+uid, gid and partition come from slurmd; account, licenses and features from squeue
+(slurmctld); the output paths, only ever written with the user's rights, from
+`scontrol show job`. The job name and comment are never used.
 
 A prolog that exits non-zero drains the node, so a refused job is cancelled instead
 (`scancel`), with the reason in its error output and in its comment.
@@ -55,16 +56,28 @@ def _output_dir(env: Mapping[str, str], shown: Mapping[str, str]) -> str:
     return env.get("SLURM_JOB_WORK_DIR", "")
 
 
-def _tokens(shown: Mapping[str, str]) -> list[str]:
-    values = (shown.get("Licenses", ""), shown.get("Features", ""))
-    return [t for v in values if v and v != "(null)" for t in re.split(r"[,&|\[\]()]", v) if t]
+def _granted(job_id: str) -> tuple[str, tuple[str, ...]]:
+    """The job's account and requested pools, from fields only the admin can name.
+
+    Not from `scontrol show job -o`: its one line also holds the job name and comment,
+    where a user can write "Account=gleam Licenses=vmpool-x" to fake later fields.
+    """
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%a\t%W\t%f"], capture_output=True,
+                             text=True, timeout=TIMEOUT, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    account, licenses, features = ([*out.split("\t"), "", "", ""])[:3]
+    tokens = [t for v in (licenses, features) for t in re.split(r"[,&|\[\]()]", v) if t]
+    return ("" if account == "(null)" else account), requested(tokens)
 
 
 def job_from_env(env: Mapping[str, str]) -> BatchJob:
     """The job as slurmd describes it to the prolog and the epilog."""
     if not env.get("SLURM_JOB_ID"):
         raise InputError("SLURM_JOB_ID is not set: run this as slurm.conf's Prolog or Epilog")
-    shown = _show_job(env["SLURM_JOB_ID"])
+    shown = _show_job(env["SLURM_JOB_ID"])  # names and paths: shown, or written as the user
+    account, requests = _granted(env["SLURM_JOB_ID"])
     stderr = shown.get("StdErr", "")
     return BatchJob(
         runner="slurm",
@@ -74,8 +87,8 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
         gid=int(env.get("SLURM_JOB_GID", "-1")),
         name=shown.get("JobName", ""),
         queue=env.get("SLURM_JOB_PARTITION", ""),
-        account=shown.get("Account", "") if shown.get("Account") != "(null)" else "",
-        requests=requested(_tokens(shown)),
+        account=account,
+        requests=requests,
         comment=env.get("SLURM_JOB_COMMENT", ""),
         host=env.get("SLURMD_NODENAME", ""),
         output_dir=_output_dir(env, shown),
