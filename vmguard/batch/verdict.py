@@ -17,7 +17,6 @@ class Outcome(StrEnum):
     REJECTED = "rejected"  # some or all files were refused; they are held for admins
     FAILED = "failed"  # vetting could not run or did not finish; the files are held
     SKIPPED = "skipped"  # not a VM job: nothing to vet
-    REFUSED = "refused"  # the job was given no VM at its start
 
     @classmethod
     def from_exit(cls, code: int) -> Outcome:
