@@ -119,7 +119,8 @@ def test_hook_script_exits_zero_even_when_python_is_missing(site: Site, tmp_path
     monkeypatch.setattr("sys.executable", "/nonexistent/python")
     for script in install_hooks(site.config, tmp_path):
         proc = subprocess.run([str(script)], env={"SLURM_JOB_ID": "9"}, timeout=30, check=False)
-        assert proc.returncode == 0, script
+        # LSF's PRE_EXEC says no instead: the job is requeued, not run without its VM
+        assert proc.returncode == (127 if script.name == "lsf-pre-exec" else 0), script
 
 
 def test_revet_of_an_unknown_job_is_bad_input(site: Site) -> None:
@@ -137,3 +138,28 @@ def test_the_installed_hooks_name_their_interpreter_and_settings(site: Site) -> 
     text = (site.hooks / "slurm-epilog").read_text()
     assert f"{site.prefix}/bin/python -m vmguard batch slurm-epilog --config {site.config}" in text
     assert os.access(site.hooks / "slurm-prolog", os.X_OK)
+
+
+def test_a_quarantine_replaced_by_a_link_is_never_handed_to_the_user(site: Site) -> None:
+    """The first VM's quarantine is a symlink to a root folder: that VM is skipped, the
+    link's target keeps its owner, and the job gets the pool's other VM."""
+    target = site.root / "etc"
+    site.quarantine("vmgjob-a1").mkdir(exist_ok=True)
+    moved = site.root / "quarantine/a1-real"
+    site.quarantine("vmgjob-a1").rename(moved)
+    site.quarantine("vmgjob-a1").symlink_to(target)
+    try:
+        linked = asking(job(site, "14"), "mc")
+        assert start(site, linked) == ""
+        assert quarantine_of(site, linked).name == "vmgjob-a2"
+        assert target.stat().st_uid == 0 and target.stat().st_mode & 0o777 == 0o755
+        end_of_job(linked, site.config)
+        alone = asking(job(site, "15"), "mc")
+        assert start(site, alone) == ""  # a2 is free again; a1 still cannot be used
+        held = asking(job(site, "16"), "mc")
+        message = start(site, held)
+        assert "vmgjob-a1 cannot be cleared" in message and "a directory, not a link" in message
+        end_of_job(alone, site.config)
+    finally:
+        site.quarantine("vmgjob-a1").unlink()
+        moved.rename(site.quarantine("vmgjob-a1"))

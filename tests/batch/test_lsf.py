@@ -91,7 +91,7 @@ def test_a_job_named_after_anothers_vm_is_vetted_as_its_own(site: Site) -> None:
 def test_a_user_not_allowed_is_refused_with_the_reason_in_the_error_file(site: Site) -> None:
     env = recorded_env(site, "81730", site.users[1])
     proc = hook(site, "lsf-pre-exec", env)
-    assert proc.returncode == 0  # the script; vmguard's exit 1 is below it, in the log:
+    assert proc.returncode == 1  # LSF requeues the job; the queue's retry limit ends it
     err = site.work(site.users[1]) / "lsfgood.81730.err"
     assert "may not use VM pool mc" in err.read_text()
     assert not (site.state / "assigned/lsf-81730").exists()
@@ -103,7 +103,7 @@ def test_two_jobs_at_once_then_a_third_finds_no_vm(site: Site) -> None:
     assert hook(site, "lsf-pre-exec", envs[1]).returncode == 0
     assert quarantine(site, "81740") != quarantine(site, "81741")
     env = {**envs[2], "PATH": "/bin:/usr/bin"}  # no bjobs: LSF cannot be asked, so busy
-    hook(site, "lsf-pre-exec", env)
+    assert hook(site, "lsf-pre-exec", env).returncode == 1
     assert "no free VM in pool mc" in (site.work() / "lsfgood.81742.err").read_text()
     for job_id, env in (("81740", envs[0]), ("81741", envs[1])):
         as_user(site.user, f"echo {job_id} > {quarantine(site, job_id)}/{job_id}.txt")

@@ -24,7 +24,7 @@ from vmguard.batch.config import BatchConfig, Pool
 from vmguard.batch.job import BatchJob
 from vmguard.batch.pools import choose_pool
 from vmguard.batch.state import Holder, Phase, State, boot_id
-from vmguard.errors import BatchRefused
+from vmguard.errors import BatchError, BatchRefused
 from vmguard.inventory_loader import load_inventory
 
 # Whether a job still runs, asked of the batch system: True, False (gone), None (unknown).
@@ -84,7 +84,10 @@ def start(job: BatchJob, config: BatchConfig, alive: Alive, on_held: OnHeld) -> 
             return mine
         busy = []
         for vm, quarantine in places.items():
-            holder, why = _try_vm(state, job, pool, vm, quarantine, alive, on_held)
+            try:
+                holder, why = _try_vm(state, job, pool, vm, quarantine, alive, on_held)
+            except BatchError as err:  # this VM is out of service; another may do
+                holder, why = None, f"cannot be cleared: {err}"
             if holder is not None:
                 return holder
             busy.append(f"{vm} {why}")

@@ -3,8 +3,9 @@
 Slurm runs its Prolog and Epilog with only SLURM_* variables and LSF its pre/post-exec
 with a bare PATH: neither reaches a virtualenv's `vmguard` or VMGUARD_* settings. So
 each script names vmguard's own interpreter and the settings file by absolute path,
-written in when it is installed, and exits 0 whatever happens (a failing prolog or
-epilog drains a Slurm node), leaving a note in syslog if even Python could not start.
+written in when it is installed. The Slurm scripts and LSF's POST_EXEC exit 0 whatever
+happens (a failing prolog or epilog drains a Slurm node), leaving a note in syslog if
+even Python could not start; LSF's PRE_EXEC passes vmguard's "no" on (LSF requeues).
 """
 
 from __future__ import annotations
@@ -15,20 +16,23 @@ from pathlib import Path
 
 from vmguard.batch.state import write_atomic
 
-HOOKS = {  # script name -> `vmguard batch` command
-    "slurm-prolog": "slurm-prolog",
-    "slurm-epilog": "slurm-epilog",
-    "lsf-pre-exec": "lsf-pre-exec",
-    "lsf-post-exec": "lsf-post-exec",
-}
+HOOKS = ("slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec")  # = `vmguard batch` commands
 _SCRIPT = """\
 #!/bin/sh
 # {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
 # Exits 0 whatever happens (a failing Slurm prolog/epilog drains the node).
-{python} -m vmguard batch {command} --config {config} </dev/null >>{output} 2>&1 ||
+{python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1 ||
     logger -t vmguard "{name}, job ${{SLURM_JOB_ID:-${{LSB_JOBID:-?}}}}: vmguard did not run (exit $?)" \\
         2>/dev/null
 exit 0
+"""
+# LSF's PRE_EXEC must say no: its non-zero exit requeues the job (no host is closed),
+# and the job must not start without its VM, also when vmguard could not even start.
+_PRE_EXEC = """\
+#!/bin/sh
+# {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
+# Exits 0 when the job may start, else non-zero: LSF requeues the job.
+exec {python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1
 """
 
 
@@ -42,9 +46,10 @@ def install_hooks(config: Path, directory: Path | None = None, output: str = "/d
     directory = directory or default_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o755)
     written = []
-    for name, command in HOOKS.items():
-        text = _SCRIPT.format(name=name, command=command, python=shlex.quote(sys.executable),
-                              config=shlex.quote(str(config.absolute())), output=shlex.quote(output))
+    for name in HOOKS:
+        text = (_PRE_EXEC if name == "lsf-pre-exec" else _SCRIPT).format(
+            name=name, python=shlex.quote(sys.executable),
+            config=shlex.quote(str(config.absolute())), output=shlex.quote(output))
         path = directory / name
         write_atomic(path, text, 0o755)
         written.append(path)

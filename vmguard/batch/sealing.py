@@ -33,10 +33,10 @@ def published_dir(held: Path) -> Path:
 
 
 def _open_quarantine(quarantine: str, create: bool) -> int:
-    if create:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(quarantine, 0o700)
     try:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(quarantine, 0o700)
         return os.open(quarantine, _DIR)
     except OSError as err:
         raise BatchError(f"{quarantine}: cannot open the VM's quarantine "
