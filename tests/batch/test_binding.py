@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,3 +184,46 @@ def test_state_is_root_only_where_it_decides(site: Site) -> None:
     state = State(site.state)
     assert (site.state / "vms").stat().st_mode & 0o077 == 0
     assert state.assigned_note("../etc/passwd") == ""
+
+
+def test_a_process_left_behind_by_a_job_writes_nothing_into_the_next_job(site: Site) -> None:
+    """A's job leaves a process (the batch system failed to kill it) that keeps writing
+    into A's quarantine while B's job gets the same VM: none of it reaches B's output."""
+    a_job = asking(job(site, "1001"), "solo")
+    assert start(site, a_job) == ""
+    q = quarantine_of(site, a_job)
+    cwd_writer = subprocess.Popen(  # holds the quarantine as its cwd and keeps writing
+        ["setpriv", f"--reuid={site.user.pw_uid}", f"--regid={site.user.pw_gid}", "--clear-groups",
+         "sh", "-c", f"cd {q} && while true; do echo late >> late.txt; echo x > new-$$-$RANDOM.txt; "
+                     "sleep 0.01; done"], stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        time.sleep(0.3)
+        end_of_job(a_job, site.config)
+        wrote = [d / "late.txt" for d in (site.public("1001"), site.held("test-1001"))]
+        assert any(p.exists() for p in wrote)  # it did write, under A's own job
+        b_job = asking(job(site, "1002", site.users[1]), "solo")
+        for _ in range(5):  # B's job runs while A's process still tries
+            assert start(site, b_job) == ""
+            as_user(site.users[1], f"echo b > {q}/b.txt")
+            time.sleep(0.1)
+            end_of_job(b_job, site.config)
+            names = sorted(p.name for p in site.public("1002", site.users[1]).iterdir())
+            assert names == ["b.txt"], names
+            shutil.rmtree(site.public("1002", site.users[1]))
+            for path in site.public("1002", site.users[1]).parent.glob("1002.*"):
+                path.unlink()
+            (site.state / "test-1002.json").unlink()
+    finally:
+        os.killpg(cwd_writer.pid, signal.SIGKILL)
+        cwd_writer.wait(timeout=10)
+
+
+def test_the_job_reads_its_vm_from_vmguard_batch_vm(site: Site) -> None:
+    mine = asking(job(site, "1101"), "mc")
+    assert start(site, mine) == ""
+    proc = site.vmguard("batch", "vm", "--job", mine.key, "--config", str(site.config))
+    vm, quarantine = proc.stdout.rstrip("\n").split("\t")
+    assert vm in ("vmgjob-a1", "vmgjob-a2") and quarantine == str(site.quarantine(vm))
+    end_of_job(mine, site.config)
+    gone = site.vmguard("batch", "vm", "--job", mine.key, "--config", str(site.config))
+    assert gone.returncode == 2 and "no VM is assigned to job test-1101" in gone.stderr
