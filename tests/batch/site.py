@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import yaml
 from tests.batch.scratch import scratch
 
 REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs/batch.md"
 USERS = ("vmgtest-a", "vmgtest-b")  # created by the tests, removed by them
 
 POLICY = """\
@@ -127,8 +130,30 @@ def install(prefix: Path) -> None:
     (site_packages / "vmguard-checkout.pth").write_text("\n".join(paths) + "\n")
 
 
-def make_site(time_limit: float = 60, **extra: object) -> Site:
-    """A site under a fresh /tmp folder that the unprivileged job users can traverse."""
+def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
+    """docs/batch.md's install lines with /opt/vmguard -> `prefix`, on a wheel of this
+    checkout. Left out: apt-get (.ci/apt-packages.txt has both packages) and the link
+    into /usr/local/bin (the machine's own; the hooks never use it)."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(scratch_dir), str(REPO)], check=True, timeout=300, capture_output=True)
+    (wheel,) = scratch_dir.glob("vmguard-*.whl")
+    block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
+    for line in block.splitlines():
+        if line.startswith(("apt-get ", "ln -s ")):
+            continue
+        line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
+        if line.startswith("python3 "):
+            line = "/usr/bin/" + line  # Debian's python3, not a development interpreter
+        subprocess.run(shlex.split(line), check=True, timeout=600, capture_output=True,
+                       env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")})
+
+
+def make_site(time_limit: float = 60, documented: bool = False, **extra: object) -> Site:
+    """A site under a fresh /tmp folder that the unprivileged job users can traverse.
+
+    `documented`: vmguard installed by docs/batch.md's lines (slow: a wheel, its
+    dependencies from the package index), else a virtualenv that sees this checkout.
+    """
     root = scratch("vmg-batch-")
     root.chmod(0o755)
     site = Site(root, tuple(ensure_users()))
@@ -151,7 +176,11 @@ def make_site(time_limit: float = 60, **extra: object) -> Site:
     for user in site.users:
         site.work(user).mkdir()
         os.chown(site.work(user), user.pw_uid, user.pw_gid)
-    install(site.prefix)
+    if documented:  # the docs' `vmguard batch install-hooks` runs with it; ours below adds paths
+        (root / "build").mkdir()
+        install_as_documented(site.prefix, root / "build")
+    else:
+        install(site.prefix)
     proc = site.vmguard("batch", "install-hooks", "--config", str(site.config),
                         "--output", str(root / "log/hooks.log"))
     assert proc.returncode == 0, proc.stderr

@@ -1,5 +1,6 @@
-"""Real Slurm (munged, slurmctld, slurmd), configured with docs/batch.md's slurm.conf lines,
-two unprivileged users: jobs get VMs from the prolog, the epilog vets exactly their output.
+"""Real Slurm (munged, slurmctld, slurmd), vmguard installed and hooked in by docs/batch.md's
+lines (prefix swapped), two unprivileged users: jobs get VMs from the prolog, the epilog
+vets exactly their output.
 
 One cluster for the whole module: every job is submitted up front, then the tests look
 at what the hooks left.
@@ -124,7 +125,7 @@ def _await_end(cluster: slurm_cluster.Slurm, jobs: dict[str, str]) -> None:
 def ran() -> Iterator[Ran]:
     require_root()
     require_tools("slurmctld", "slurmd", "munged", "mungekey", "sbatch", "useradd")
-    site = make_site()
+    site = make_site(documented=True)
     cluster = slurm_cluster.start(site.root / "slurm", doc_lines(site))
     saved = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]  # for the crashed holder's check
