@@ -118,7 +118,9 @@ class Site:
                               timeout=120, check=False)
 
     def remove(self) -> None:
+        """The folder, then the users (created again by the next site)."""
         shutil.rmtree(self.root, ignore_errors=True)
+        remove_users()
 
 
 def install(prefix: Path) -> None:
