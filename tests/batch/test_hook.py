@@ -163,3 +163,22 @@ def test_a_quarantine_replaced_by_a_link_is_never_handed_to_the_user(site: Site)
     finally:
         site.quarantine("vmgjob-a1").unlink()
         moved.rename(site.quarantine("vmgjob-a1"))
+
+
+@pytest.mark.parametrize(("tokens", "pools"), [
+    (["vmpool-mc:1"], ("mc",)),
+    (["vmpool-mc*1", "other:3"], ("mc",)),
+    (["vmpool-mc", "vmpool-bee"], ("bee", "mc")),  # two: refused by choose_pool
+    (["fast", "vmpoolmc"], ()),
+])
+def test_pool_requests_from_licenses_and_features(tokens: list[str], pools: tuple[str, ...]) -> None:
+    from vmguard.batch.pools import requested
+
+    assert requested(tokens) == pools
+
+
+def test_a_vm_in_two_pools_is_a_settings_problem(tmp_path: Path) -> None:
+    path = tmp_path / "batch.yaml"
+    path.write_text("inventory: i.yaml\npools:\n  p: {vms: [a], users: [x]}\n  q: {vms: [a], users: [y]}\n")
+    with pytest.raises(InputError, match="pools.q.vms: VM a is also in pool p"):
+        load_batch_config(path)
