@@ -1,8 +1,9 @@
 """Benchmark the batch hook and the fleet merge as ratios against same-run baselines.
 
-hook   end_of_job (settings, inventory lookup, `vmguard vet` child under a time limit,
-       verdict file as the user, record, log) against running the same
-       `vmguard vet ... --format json` command directly: the cost of the hook's wrapping.
+hook   start_of_job + end_of_job (settings, pools, inventory, assignment under locks,
+       sealing, `vmguard vet` child under a time limit, move-out, verdict file as the
+       user, record, log) against running the same `vmguard vet ... --format json`
+       command directly: the cost of the hooks' wrapping.
 merge  `report merge` in-process (schema check of every file, merge, three formats)
        of H hosts' reports against json.load of the same files: the floor of reading them.
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.batch.site import make_site  # noqa: E402
 from vmguard.batch.config import load_batch_config  # noqa: E402
-from vmguard.batch.hook import end_of_job  # noqa: E402
+from vmguard.batch.hook import end_of_job, start_of_job  # noqa: E402
 from vmguard.batch.job import BatchJob  # noqa: E402
 from vmguard.batch.vetting import resolve, vet_command  # noqa: E402
 from vmguard.fleet.merge import load_host_reports, merge  # noqa: E402
@@ -53,20 +54,15 @@ def bench_hook(rounds: int, files: int) -> dict[str, float]:
     hook, direct = [], []
     try:
         for n in range(rounds):
-            job = BatchJob(
-                "bench",
-                f"h{n}",
-                "nobody",
-                site.user.pw_uid,
-                site.user.pw_gid,
-                name="vmgjob-bench",
-                output_dir=str(site.work),
-            )
-            _fill(site.quarantine("vmgjob-bench"), files)
-            hook.append(_timed(lambda j=job: end_of_job(j, site.config)))
-            raw = BatchJob("bench", f"d{n}", "nobody", 0, 0, name="vmgjob-bench")
-            _fill(site.quarantine("vmgjob-bench"), files)
-            argv = vet_command(resolve(raw, config), raw)
+            job = BatchJob("bench", f"h{n}", site.user.pw_name, site.user.pw_uid, site.user.pw_gid,
+                           requests=("solo",), output_dir=str(site.work()))
+            started = _timed(lambda j=job: start_of_job(j, site.config, lambda _: True))
+            _fill(site.quarantine("vmgjob-s1"), files)
+            hook.append(started + _timed(lambda j=job: end_of_job(j, site.config)))
+            raw = BatchJob("bench", f"d{n}", "nobody", 0, 0)
+            held = site.root / f"direct-{n}"
+            _fill(held, files)
+            argv = vet_command(resolve(raw, "vmgjob-s1", "solo", held, config), raw, config)
             direct.append(_timed(lambda a=argv: subprocess.run(a, capture_output=True, check=False)))
     finally:
         site.remove()

@@ -113,3 +113,13 @@ class GuestError(VmguardError):
 
 class LogError(VmguardError):
     """vmguard's own log could not be written or read."""
+
+
+class BatchError(VmguardError):
+    """A batch job could not be given a VM, or its output could not be sealed (exit 3)."""
+
+
+class BatchRefused(BatchError):
+    """The job may not have a VM: unknown pool, not allowed, none free (exit 1)."""
+
+    exit_code = ExitCode.FINDINGS

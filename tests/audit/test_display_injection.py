@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -300,15 +301,18 @@ def test_batch_pending_of_hostile_verdicts(vm, message, path):
         config.write_text(f"inventory: {root}/inventory.yaml\nstate_dir: {root}/state\n")
         for i in range(2):
             job = BatchJob(runner="slurm", id=str(40 + i), user="u", uid=1000, gid=1000, name=vm)
+            held = root / "held" / str(i)  # pending lists only output still held
+            held.mkdir(parents=True)
             verdict = Verdict(job=job, outcome=Outcome.REJECTED, message=message, vm=vm,
-                              rejected=(Rejection(path, message),))
+                              rejected=(Rejection(path, message),), quarantine=str(held),
+                              finished=time.time())
             save_record(verdict, root / "state")
         with unguarded():
             code, stdout, stderr = run_cli(main, ["batch", "pending", "--config", str(config)])
         assert code == 0, stderr
         assert_inert(stdout + stderr, allowed="\n\t")
         lines = stdout.splitlines()
-        assert len(lines) == 2 and all(line.count("\t") == 3 for line in lines)
+        assert len(lines) == 2 and all(line.count("\t") == 4 for line in lines)
         assert lines[0].split("\t")[1] == shown(vm or "-")
         assert lines[0].split("\t")[2].endswith(f"({shown(message)})" if message else "rejected")
 

@@ -1,11 +1,19 @@
-"""A throwaway vmguard site for batch tests: policy, inventory, batch settings, and the
-two jobs of the issue (one harmless, one hostile) as shell snippets a job runs."""
+"""A throwaway vmguard site for batch tests: policy, inventory, pools, batch settings,
+two unprivileged job users, and the jobs of the issue as shell snippets.
+
+vmguard itself is "installed" into <root>/prefix as docs/batch.md says, except that the
+virtualenv sees this checkout (a .pth file) instead of a pip-installed wheel.
+"""
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +22,8 @@ import yaml
 from tests.batch.scratch import scratch
 
 REPO = Path(__file__).resolve().parents[2]
-VMGUARD = Path(os.environ.get("VMGUARD_BIN", REPO / ".venv/bin/vmguard"))
-SCRIPTS = REPO / "vmguard/batch/scripts"
+DOC = REPO / "docs/batch.md"
+USERS = ("vmgtest-a", "vmgtest-b")  # created by the tests, removed by them
 
 POLICY = """\
 apiVersion: vmguard/v1
@@ -28,19 +36,45 @@ spec:
     forbid: [symlinks, hardlinks, special_files, setuid, executables]
 """
 
-# What the two jobs leave in their VM's quarantine. The hostile one: a symlink to a
-# file outside the quarantine and an ELF binary renamed to .txt, beside a good file.
+# What jobs leave in their VM's quarantine ({q}). The hostile one: a symlink to a file
+# outside the quarantine and an ELF binary renamed to .txt, beside a good file.
 HARMLESS = "echo 'energy 13.6 eV' > {q}/result.txt; echo '{{\"events\": 1000}}' > {q}/summary.json"
 HOSTILE = (
     "echo 'fine' > {q}/readme.txt; ln -s /etc/passwd {q}/passwd.txt; "
     "cp /bin/true {q}/notes.txt; chmod 644 {q}/notes.txt"
 )
 
+POOLS = {
+    "mc": {"vms": ["vmgjob-a1", "vmgjob-a2"], "users": [USERS[0]], "partitions": ["vmg-mc", "vmbatch"]},
+    "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]], "accounts": ["gleam"]},
+    "solo": {"vms": ["vmgjob-s1"], "users": list(USERS)},
+    "ghost": {"vms": ["other-vm"], "users": list(USERS)},  # its VM is not in the inventory
+}
+
+
+def ensure_users() -> list[pwd.struct_passwd]:
+    for name in USERS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
+                            "--shell", "/bin/sh", name], check=True, timeout=30)
+    return [pwd.getpwnam(name) for name in USERS]
+
+
+def remove_users() -> None:
+    for name in USERS:
+        subprocess.run(["userdel", name], capture_output=True, timeout=30, check=False)
+
 
 @dataclass(frozen=True)
 class Site:
     root: Path
-    user: pwd.struct_passwd  # jobs run as this unprivileged user
+    users: tuple[pwd.struct_passwd, ...]
+
+    @property
+    def user(self) -> pwd.struct_passwd:
+        return self.users[0]
 
     @property
     def config(self) -> Path:
@@ -55,73 +89,101 @@ class Site:
         return self.root / "state"
 
     @property
-    def work(self) -> Path:
-        return self.root / "work"
+    def prefix(self) -> Path:
+        return self.root / "prefix"
+
+    @property
+    def hooks(self) -> Path:
+        return self.prefix / "libexec/vmguard"
+
+    def work(self, user: pwd.struct_passwd | None = None) -> Path:
+        return self.root / "work" / (user or self.user).pw_name
 
     def quarantine(self, vm: str) -> Path:
         return self.root / "quarantine" / vm
 
-    def public(self, job_id: str) -> Path:
-        return self.root / "public" / self.user.pw_name / job_id
+    def held(self, key: str) -> Path:
+        return self.root / "quarantine/.vmguard-held" / key
 
-    def env(self) -> dict[str, str]:
-        """What the hook scripts need: where vmguard, its settings and its log are."""
-        return {
-            "VMGUARD": str(VMGUARD),
-            "VMGUARD_BATCH_CONFIG": str(self.config),
-            "VMGUARD_LOG": str(self.log),
-            "VMGUARD_EPILOG_LOG": str(self.root / "log/hook.log"),
-        }
+    def public(self, job_id: str, user: pwd.struct_passwd | None = None) -> Path:
+        return self.root / "public" / (user or self.user).pw_name / job_id
 
-    def make_vm_share(self, vm: str) -> Path:
-        """The VM's output share, writable by the job's user as the VM would write it."""
-        share = self.quarantine(vm)
-        share.mkdir(parents=True, exist_ok=True)
-        os.chown(share, self.user.pw_uid, self.user.pw_gid)
-        return share
+    def assigned(self, key: str) -> Path:
+        return self.state / "assigned" / key
+
+    def vmguard(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The installed vmguard, as an admin runs it."""
+        return subprocess.run([str(self.prefix / "bin/python"), "-m", "vmguard", *args],
+                              env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                              timeout=120, check=False)
 
     def remove(self) -> None:
+        """The folder, then the users (created again by the next site)."""
         shutil.rmtree(self.root, ignore_errors=True)
+        remove_users()
 
 
-def make_site(vm_field: str = "{name}", time_limit: float = 60, **extra: object) -> Site:
-    """A site under a fresh /tmp folder that the unprivileged job user can traverse."""
+def install(prefix: Path) -> None:
+    """A virtualenv at `prefix` that runs this checkout (in place of `pip install`)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(prefix)],
+                   check=True, timeout=120)
+    site_packages = next(prefix.glob("lib/python3*/site-packages"))
+    paths = [str(REPO), *(p for p in sys.path if p.endswith("site-packages"))]
+    (site_packages / "vmguard-checkout.pth").write_text("\n".join(paths) + "\n")
+
+
+def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
+    """docs/batch.md's install lines with /opt/vmguard -> `prefix`, on a wheel of this
+    checkout. Left out: apt-get (.ci/apt-packages.txt has both packages) and the link
+    into /usr/local/bin (the machine's own; the hooks never use it)."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(scratch_dir), str(REPO)], check=True, timeout=300, capture_output=True)
+    (wheel,) = scratch_dir.glob("vmguard-*.whl")
+    block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
+    for line in block.splitlines():
+        if line.startswith(("apt-get ", "ln -s ")):
+            continue
+        line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
+        if line.startswith("python3 "):
+            line = "/usr/bin/" + line  # Debian's python3, not a development interpreter
+        subprocess.run(shlex.split(line), check=True, timeout=600, capture_output=True,
+                       env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")})
+
+
+def make_site(time_limit: float = 60, documented: bool = False, **extra: object) -> Site:
+    """A site under a fresh /tmp folder that the unprivileged job users can traverse.
+
+    `documented`: vmguard installed by docs/batch.md's lines (slow: a wheel, its
+    dependencies from the package index), else a virtualenv that sees this checkout.
+    """
     root = scratch("vmg-batch-")
     root.chmod(0o755)
-    site = Site(root, pwd.getpwnam("nobody"))
-    (root / "etc").mkdir()
-    (root / "etc/policy.yaml").write_text(POLICY)
-    (root / "etc/inventory.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "vmguard/v1",
-                "kind": "Inventory",
-                "metadata": {"name": "batch-test-host"},
-                "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-                "vms": [
-                    {
-                        "name": "vmgjob-*",
-                        "connection": "t",
-                        "policy": "policy.yaml",
-                        "quarantine": str(root / "quarantine/{vm}"),
-                    }
-                ],
-            }
-        )
-    )
-    site.config.write_text(
-        yaml.safe_dump(
-            {
-                "inventory": "inventory.yaml",
-                "vm": vm_field,
-                "public": str(root / "public/{user}/{job}"),
-                "state_dir": str(site.state),
-                "time_limit": time_limit,
-                **extra,
-            }
-        )
-    )
-    for sub in ("log", "work", "public"):
+    site = Site(root, tuple(ensure_users()))
+    for sub in ("etc", "log", "public", "quarantine", "work"):
         (root / sub).mkdir()
-    os.chown(site.work, site.user.pw_uid, site.user.pw_gid)
+    (root / "etc/policy.yaml").write_text(POLICY)
+    inventory = {
+        "apiVersion": "vmguard/v1",
+        "kind": "Inventory",
+        "metadata": {"name": "batch-test-host"},
+        "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
+        "vms": [{"name": "vmgjob-*", "connection": "t", "policy": "policy.yaml",
+                 "quarantine": str(root / "quarantine/{vm}")}],
+    }
+    (root / "etc/inventory.yaml").write_text(yaml.safe_dump(inventory))
+    settings = {"inventory": "inventory.yaml", "public": str(root / "public/{user}/{job}"),
+                "state_dir": str(site.state), "time_limit": time_limit, "log": str(site.log),
+                "pools": POOLS, **extra}
+    site.config.write_text(yaml.safe_dump(settings))
+    for user in site.users:
+        site.work(user).mkdir()
+        os.chown(site.work(user), user.pw_uid, user.pw_gid)
+    if documented:  # the docs' `vmguard batch install-hooks` runs with it; ours below adds paths
+        (root / "build").mkdir()
+        install_as_documented(site.prefix, root / "build")
+    else:
+        install(site.prefix)
+    proc = site.vmguard("batch", "install-hooks", "--config", str(site.config),
+                        "--output", str(root / "log/hooks.log"))
+    assert proc.returncode == 0, proc.stderr
     return site

@@ -46,9 +46,10 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerParameters=sched_interval=1
-Epilog={epilog}
+{hooks}
 NodeName={node} NodeHostname={host} NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
-PartitionName=vmg Nodes=ALL Default=YES MaxTime=10 State=UP
+PartitionName=vmg Nodes=ALL Default=YES MaxTime=10 State=UP OverSubscribe=FORCE:8
+PartitionName=vmg-mc Nodes=ALL MaxTime=10 State=UP OverSubscribe=FORCE:8
 """
 
 
@@ -111,8 +112,11 @@ def _daemon(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen
     return proc
 
 
-def start(root: Path, epilog: Path) -> Slurm:
-    """munged, then slurmctld, then slurmd, in the foreground as our own children."""
+def start(root: Path, hooks: str) -> Slurm:
+    """munged, then slurmctld, then slurmd, in the foreground as our own children.
+
+    `hooks`: the slurm.conf lines of docs/batch.md (Prolog=, Epilog=, Licenses=, ...).
+    """
     for sub in ("state", "spool", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -122,7 +126,7 @@ def start(root: Path, epilog: Path) -> Slurm:
     conf = SLURM_CONF.format(
         host=socket.gethostname(),
         root=root,
-        epilog=epilog,
+        hooks=hooks,
         node=NODE,
         ctld_port=free_port(),
         slurmd_port=free_port(),

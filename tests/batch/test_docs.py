@@ -1,4 +1,4 @@
-"""The Python examples in docs/batch.md run as written (only the paths are swapped)."""
+"""The examples in docs/batch.md run as written (only the paths are swapped)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.site import HARMLESS, Site, make_site
-from vmguard.batch.hook import end_of_job
+from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
 
 DOC = Path(__file__).resolve().parents[2] / "docs/batch.md"
@@ -29,7 +29,8 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
 
 
 def test_vet_example(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
-    share = site.make_vm_share("vmgjob-doc")
+    share = site.quarantine("vmgjob-doc")
+    share.mkdir()
     subprocess.run(["sh", "-c", HARMLESS.format(q=share)], check=True, timeout=10)
     code = python_blocks()[0]
     for name, value in (
@@ -45,27 +46,36 @@ def test_vet_example(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     assert not (share / "result.txt").exists()  # remove_promoted
 
 
-def test_hook_example(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hook_example(site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code = python_blocks()[1]
     monkeypatch.setenv("VMGUARD_BATCH_CONFIG", str(site.config))
     exec(compile(code, str(DOC), "exec"), {"__name__": "doc"})  # noqa: S102
-    # "gleam-batch-01" is no VM of this site: not a VM job, so nothing is recorded
-    assert not site.state.exists() and not site.log.exists()
+    # alice may not use pool mc here: refused at start, nothing assigned, nothing vetted
+    assert "refused: user alice" in capsys.readouterr().out
+    assert not site.state.exists()  # refused before any VM was looked at
 
 
 def test_hook_example_vets_a_vm_job(site: Site) -> None:
-    """The same call for a VM of the site: vetted, recorded, verdict beside the output."""
-    share = site.make_vm_share("vmgjob-condor")
-    subprocess.run(["sh", "-c", HARMLESS.format(q=share)], check=True, timeout=10)
+    """The same calls for a user of the pool: a VM, vetted, recorded, verdict beside the output."""
     job = BatchJob(
         runner="htcondor",
         id="1234",
         user=site.user.pw_name,
         uid=site.user.pw_uid,
         gid=site.user.pw_gid,
-        name="vmgjob-condor",
-        output_dir=str(site.work),
+        requests=("mc",),
+        output_dir=str(site.work()),
     )
+    assert start_of_job(job, site.config, alive=lambda job: None) == ""
+    share = Path((site.state / "assigned/htcondor-1234").read_text().split("\t")[1].strip())
+    subprocess.run(["sh", "-c", HARMLESS.format(q=share)], check=True, timeout=10)
     assert end_of_job(job, site.config) == 0
     assert '"outcome": "promoted"' in (site.state / "htcondor-1234.json").read_text()
-    assert "2 promoted" in (site.work / "vmguard-1234.verdict").read_text()
+    assert "2 promoted" in (site.work() / "vmguard-1234.verdict").read_text()
+
+
+def test_install_lines_name_what_install_hooks_writes(site: Site) -> None:
+    text = DOC.read_text()
+    assert "/opt/vmguard/bin/vmguard batch install-hooks" in text
+    for name in ("slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec"):
+        assert (site.hooks / name).exists() and f"/opt/vmguard/libexec/vmguard/{name}" in text

@@ -1,17 +1,19 @@
-"""LSF POST_EXEC, run as LSF runs it: the shipped script, /tmp as cwd, a job's LSB_* env."""
+"""LSF PRE_EXEC and POST_EXEC, run as LSF runs them: the installed scripts, /tmp as cwd,
+the LSB_* environment LSF 10.1 documents (recorded in fixtures/; there is no LSF here)."""
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.batch.site import HARMLESS, HOSTILE, SCRIPTS, Site, make_site
-from tests.batch.test_slurm import manifest_paths, rejected_reasons
+from tests.batch.jobs import as_user
+from tests.batch.site import HARMLESS, HOSTILE, Site, make_site
 from tests.support.require import require_root, require_tools
 from vmguard.errors import InputError
 
@@ -19,132 +21,128 @@ pytestmark = pytest.mark.root
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def recorded_env(name: str, site: Site) -> dict[str, str]:
-    env = {}
-    for line in (FIXTURES / name).read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = value.replace("{root}", str(site.root)).replace("{user}", site.user.pw_name)
-    return env
-
-
-def run_job_as_user(site: Site, vm: str, script: str) -> None:
-    """What the job did inside its VM: write into the VM's output share, as the user."""
-    share = site.make_vm_share(vm)
-    subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={site.user.pw_uid}",
-            f"--regid={site.user.pw_gid}",
-            "--clear-groups",
-            "sh",
-            "-c",
-            script.format(q=share),
-        ],
-        check=True,
-        timeout=30,
-    )
-
-
-def post_exec(site: Site, env_file: str) -> subprocess.CompletedProcess[str]:
-    env = {**recorded_env(env_file, site), **site.env()}
-    return subprocess.run(
-        ["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")],
-        env=env,
-        cwd="/tmp",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-@dataclass(frozen=True)
-class Ran:
-    site: Site
-    good: subprocess.CompletedProcess[str]
-    bad: subprocess.CompletedProcess[str]
-
-
 @pytest.fixture(scope="module")
-def ran() -> Iterator[Ran]:
+def site() -> Iterator[Site]:
     require_root()
     require_tools("setpriv")
     site = make_site()
-    try:
-        run_job_as_user(site, "vmgjob-lsfgood", HARMLESS)
-        run_job_as_user(site, "vmgjob-lsfbad", HOSTILE)
-        yield Ran(site, post_exec(site, "lsf-harmless.env"), post_exec(site, "lsf-hostile.env"))
-    finally:
-        site.remove()
+    yield site
+    site.remove()
 
 
-def _record(site: Site, job: str) -> dict:
-    return json.loads((site.state / f"lsf-{job}.json").read_text())
+def recorded_env(site: Site, job_id: str, user: pwd.struct_passwd, **changes: str) -> dict[str, str]:
+    env = {}
+    for line in (FIXTURES / "lsf-harmless.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = value.replace("{work}", str(site.work(user))).replace("{user}", user.pw_name)
+    env.update(LSB_JOBID=job_id, PATH=f"{FIXTURES}/bin:{env['PATH']}",
+               VMGTEST_LSF_RUNNING=str(site.root / "lsf-running"), **changes)
+    with open(site.root / "lsf-running", "a") as running:  # what bjobs says runs
+        running.write(f"{job_id}\n")
+    return env
 
 
-def test_post_exec_always_exits_zero(ran: Ran) -> None:
-    assert ran.good.returncode == 0 and ran.bad.returncode == 0
+def ended(site: Site, job_id: str) -> None:
+    path = site.root / "lsf-running"
+    path.write_text("".join(f"{j}\n" for j in path.read_text().split() if j != job_id))
 
 
-def test_harmless_job_is_promoted_with_manifest(ran: Ran) -> None:
-    public = ran.site.public("81723")
-    assert (public / "result.txt").read_text() == "energy 13.6 eV\n"
-    record = _record(ran.site, "81723")
-    assert record["outcome"] == "promoted"
-    assert manifest_paths(record) == {"result.txt", "summary.json"}
+def hook(site: Site, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(site.hooks / name)], env=env, cwd="/tmp", capture_output=True,
+                          text=True, timeout=120, check=False)
 
 
-def test_hostile_job_is_rejected_and_kept_out(ran: Ran) -> None:
-    public = ran.site.public("81724")
-    assert not public.exists() or not any(public.rglob("*.txt"))
-    record = _record(ran.site, "81724")
-    assert record["outcome"] == "rejected"
-    assert record["job"]["exit_status"] == "256"
-    reasons = rejected_reasons(record)
-    assert sorted(reasons) == ["notes.txt", "passwd.txt"]
-    assert reasons["notes.txt"].startswith("executable-content")  # by content: mode is 644
-    assert reasons["passwd.txt"].startswith("symlink")
+def quarantine(site: Site, job_id: str) -> Path:
+    return Path((site.state / f"assigned/lsf-{job_id}").read_text().split("\t")[1].strip())
 
 
-def test_verdicts_beside_output_and_bpost_absence_noted(ran: Ran) -> None:
-    for job, word in (("81723", "promoted"), ("81724", "rejected")):
-        assert word in (ran.site.work / f"vmguard-{job}.verdict").read_text()
-        warnings = _record(ran.site, job)["warnings"]
-        assert warnings == ["job message not posted: bpost not found"]
+def record(site: Site, job_id: str) -> dict:
+    return json.loads((site.state / f"lsf-{job_id}.json").read_text())
 
 
-def test_missing_job_id_is_logged_not_fatal(ran: Ran) -> None:
-    env = {**ran.site.env(), "PATH": "/bin:/usr/bin"}
-    proc = subprocess.run(
-        ["/bin/sh", "-c", str(SCRIPTS / "lsf-post-exec")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def lsf_job(site: Site, job_id: str, script: str, user: int = 0, **changes: str) -> dict[str, str]:
+    """PRE_EXEC, the job as its user, POST_EXEC; returns the job's environment."""
+    who = site.users[user]
+    env = recorded_env(site, job_id, who, **changes)
+    assert hook(site, "lsf-pre-exec", env).returncode == 0
+    assert as_user(who, script.format(q=quarantine(site, job_id))).returncode == 0
+    assert hook(site, "lsf-post-exec", env).returncode == 0
+    return env
+
+
+def test_a_job_gets_a_vm_of_its_queues_pool_and_publishes_once(site: Site) -> None:
+    lsf_job(site, "81723", HARMLESS)
+    assert (site.public("81723") / "result.txt").read_text() == "energy 13.6 eV\n"
+    assert record(site, "81723")["pool"] == "mc"
+    assert "promoted" in (site.work() / "vmguard-81723.verdict").read_text()
+    lsf_job(site, "81725", "true")  # the next job on that pool writes nothing
+    assert record(site, "81725")["promoted"] == 0 and not site.public("81725").exists()
+
+
+def test_a_job_named_after_anothers_vm_is_vetted_as_its_own(site: Site) -> None:
+    lsf_job(site, "81724", HOSTILE, LSB_JOBNAME="vmgjob-b1", LSB_JOBEXIT_STAT="256")
+    rec = record(site, "81724")
+    assert rec["vm"] in ("vmgjob-a1", "vmgjob-a2") and rec["outcome"] == "rejected"
+    assert sorted(r["path"] for r in rec["rejected"]) == ["notes.txt", "passwd.txt"]
+    assert not site.public("81724").exists()
+
+
+def test_a_user_not_allowed_is_refused_with_the_reason_in_the_error_file(site: Site) -> None:
+    env = recorded_env(site, "81730", site.users[1])
+    proc = hook(site, "lsf-pre-exec", env)
+    assert proc.returncode == 1  # LSF requeues the job; the queue's retry limit ends it
+    err = site.work(site.users[1]) / "lsfgood.81730.err"
+    assert "may not use VM pool mc" in err.read_text()
+    assert not (site.state / "assigned/lsf-81730").exists()
+
+
+def test_two_jobs_at_once_then_a_third_finds_no_vm(site: Site) -> None:
+    envs = [recorded_env(site, j, site.user) for j in ("81740", "81741", "81742")]
+    assert hook(site, "lsf-pre-exec", envs[0]).returncode == 0
+    assert hook(site, "lsf-pre-exec", envs[1]).returncode == 0
+    assert quarantine(site, "81740") != quarantine(site, "81741")
+    env = {**envs[2], "PATH": "/bin:/usr/bin"}  # no bjobs: LSF cannot be asked, so busy
+    assert hook(site, "lsf-pre-exec", env).returncode == 1
+    assert "no free VM in pool mc" in (site.work() / "lsfgood.81742.err").read_text()
+    for job_id, env in (("81740", envs[0]), ("81741", envs[1])):
+        as_user(site.user, f"echo {job_id} > {quarantine(site, job_id)}/{job_id}.txt")
+        hook(site, "lsf-post-exec", env)
+        assert sorted(p.name for p in site.public(job_id).iterdir()) == [f"{job_id}.txt"]
+
+
+def test_a_killed_job_is_vetted_once_and_a_lost_one_held(site: Site) -> None:
+    env = lsf_job(site, "81750", "echo k > {q}/k.txt", LSB_JOBEXIT_STAT="33280")  # bkill
+    hook(site, "lsf-post-exec", env)  # POST_EXEC again (LSF retried it): nothing more
+    events = [json.loads(line)["data"] for line in site.log.read_text().splitlines()]
+    assert [e["outcome"] for e in events if e.get("job") == "lsf-81750" and "outcome" in e] == ["promoted"]
+    lost = recorded_env(site, "81751", site.user)
+    assert hook(site, "lsf-pre-exec", lost).returncode == 0
+    as_user(site.user, f"echo lost > {quarantine(site, '81751')}/lost.txt")
+    ended(site, "81751")
+    # the host crashed: no POST_EXEC. The next jobs take the pool's VMs; bjobs: not found
+    for job_id in ("81752", "81753"):
+        assert hook(site, "lsf-pre-exec", recorded_env(site, job_id, site.user)).returncode == 0
+    assert "epilog did not run" in record(site, "81751")["message"]
+    assert not site.public("81752").exists() and not site.public("81753").exists()
+
+
+def test_missing_job_id_is_logged_not_fatal(site: Site) -> None:
+    proc = subprocess.run([str(site.hooks / "lsf-post-exec")], env={"PATH": "/bin:/usr/bin"},
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
-    assert "LSB_JOBID is not set" in (ran.site.root / "log/hook.log").read_text()
+    assert "LSB_JOBID is not set" in (site.root / "log/hooks.log").read_text()
 
 
 def test_array_element_and_relative_output_file() -> None:
     from vmguard.batch.lsf import job_from_env
 
-    job = job_from_env(
-        {
-            "LSB_JOBID": "500",
-            "LSB_JOBINDEX": "3",
-            "LSFUSER": "nobody",
-            "LS_EXECCWD": "/scratch/alice/run",
-            "LSB_OUTPUTFILE": "out/%J.log",
-            "LSB_JOBNAME": "vmgjob-arr[1-10]",
-        }
-    )
+    job = job_from_env({"LSB_JOBID": "500", "LSB_JOBINDEX": "3", "LSFUSER": "nobody",
+                        "LS_EXECCWD": "/scratch/alice/run", "LSB_OUTPUTFILE": "out/%J.log",
+                        "LSB_JOBNAME": "vmgjob-arr[1-10]"})
     assert job.key == "lsf-500_3"
     assert job.output_dir == "/scratch/alice/run/out"
-    with pytest.raises(InputError, match="not a plain name"):
-        job.expand("{name}")  # "vmgjob-arr[1-10]" cannot name a VM
+    assert job.error_file == "/scratch/alice/run/out/500.log"
 
 
 def test_unknown_user_is_bad_input() -> None:
@@ -152,3 +150,15 @@ def test_unknown_user_is_bad_input() -> None:
 
     with pytest.raises(InputError, match="not a user on this host"):
         job_from_env({"LSB_JOBID": "1", "LSFUSER": "no-such-user-vmg"})
+
+
+def test_pre_exec_exit_codes(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vmguard's PRE_EXEC says 1 for a refused job (LSF requeues, then ends it), else 0."""
+    from vmguard.batch.lsf import pre_exec
+
+    monkeypatch.setenv("VMGUARD_LOG", str(site.log))
+    refused = recorded_env(site, "81760", site.users[1])
+    assert pre_exec(site.config, refused) == 1
+    plain = recorded_env(site, "81761", site.users[1], LSB_QUEUE="normal")  # no pool: no VM job
+    assert pre_exec(site.config, plain) == 0
+    assert os.path.exists(site.work(site.users[1]) / "lsfgood.81760.err")

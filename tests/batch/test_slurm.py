@@ -1,10 +1,16 @@
-"""Real Slurm: jobs write into their VM's quarantine; the Epilog vets it when they end."""
+"""Real Slurm (munged, slurmctld, slurmd), vmguard installed and hooked in by docs/batch.md's
+lines (prefix swapped), two unprivileged users: jobs get VMs from the prolog, the epilog
+vets exactly their output.
+
+One cluster for the whole module: every job is submitted up front, then the tests look
+at what the hooks left.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,169 +18,206 @@ from pathlib import Path
 import pytest
 
 from tests.batch import slurm_cluster
-from tests.batch.site import HARMLESS, HOSTILE, SCRIPTS, VMGUARD, Site, make_site
+from tests.batch.site import HARMLESS, POOLS, REPO, Site, make_site
 from tests.support.require import require_root, require_tools
+from vmguard.batch.hook import start_of_job
+from vmguard.batch.job import BatchJob
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
+DOC = REPO / "docs/batch.md"
+Q = "Q=$(cut -f2 {state}/assigned/slurm-$SLURM_JOB_ID); "  # the job finds its quarantine
+CRASHED = "99999"  # a job Slurm does not know: it ended, its epilog never ran
+
+
+def doc_lines(site: Site) -> str:
+    """docs/batch.md's slurm.conf lines, with this site's prefix and one license per VM."""
+    block = re.search(r"### Slurm: slurm.conf\n\n```conf\n(.*?)```", DOC.read_text(), re.S).group(1)
+    licenses = ",".join(f"vmpool-{name}:{len(pool['vms'])}" for name, pool in POOLS.items())
+    block = re.sub(r"^Licenses=.*$", f"Licenses={licenses}", block, flags=re.M)
+    return block.replace("/opt/vmguard", str(site.prefix)).strip()
 
 
 @dataclass(frozen=True)
 class Ran:
     site: Site
     slurm: slurm_cluster.Slurm
-    good: str  # job ids
-    bad: str
-    plain: str  # a job of no VM
+    jobs: dict[str, str]  # label -> Slurm job id
+
+    def record(self, label: str) -> dict:
+        return json.loads((self.site.state / f"slurm-{self.jobs[label]}.json").read_text())
+
+    def public(self, label: str, user: int = 0) -> Path:
+        return self.site.public(self.jobs[label], self.site.users[user])
+
+    def out(self, label: str, user: int = 0) -> str:
+        path = self.site.work(self.site.users[user]) / f"{self.jobs[label]}.out"
+        return path.read_text() if path.exists() else ""
 
 
-def _epilog(site: Site) -> Path:
-    """slurm.conf's Epilog: the shipped script, told where this site's settings are."""
-    path = site.root / "epilog"
-    exports = "\n".join(f"export {k}='{v}'" for k, v in site.env().items())
-    path.write_text(f"#!/bin/sh\n{exports}\nexec {SCRIPTS / 'slurm-epilog'}\n")
-    path.chmod(0o755)
-    return path
+def _submit(site: Site, cluster: slurm_cluster.Slurm, user: int, script: str, *opts: str) -> str:
+    who = site.users[user]
+    return cluster.sbatch(
+        f"--uid={who.pw_uid}", f"--gid={who.pw_gid}", f"--chdir={site.work(who)}",
+        f"--output={site.work(who)}/%j.out", *opts, "--wrap", script)
 
 
-def _submit(site: Site, slurm: slurm_cluster.Slurm, vm: str, script: str) -> str:
-    share = site.make_vm_share(vm)
-    return slurm.sbatch(
-        f"--uid={site.user.pw_name}",
-        f"--job-name={vm}",
-        f"--chdir={site.work}",
-        f"--output={site.work}/{vm}-%j.out",
-        "--wrap",
-        script.format(q=share),
-    )
+def _crash_a_holder(site: Site) -> None:
+    """A job that held the solo VM, wrote, and ended with no epilog (node crash)."""
+    user = site.users[0]
+    lost = BatchJob(runner="slurm", id=CRASHED, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid,
+                    requests=("solo",))
+    assert start_of_job(lost, site.config, lambda _: True) == ""
+    (site.quarantine("vmgjob-s1") / "unvetted.txt").write_text("from the crashed job\n")
 
 
-def _await_end(site: Site, slurm: slurm_cluster.Slurm, jobs: tuple[str, ...]) -> None:
-    """Until every job has left the queue and the node is idle again (epilogs done)."""
+def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
+    q = Q.format(state=site.state)
+    stamp = "date +%s.%N > {w}/$SLURM_JOB_ID.{k}; "
+    jobs = {
+        "a_mc": _submit(site, cluster, 0, q + stamp.format(w=site.work(), k="start") + HARMLESS.format(q="$Q")
+                        + "; sleep 4; " + stamp.format(w=site.work(), k="end"), "-L", "vmpool-mc"),
+        "b_bee": _submit(site, cluster, 1, q + stamp.format(w=site.work(site.users[1]), k="start")
+                         + "echo 'B secret' > $Q/bee.txt; sleep 5; "
+                         + stamp.format(w=site.work(site.users[1]), k="end"), "-L", "vmpool-bee"),
+    }
+    bee = site.quarantine("vmgjob-b1")
+    fake = "x Account=gleam Licenses=vmpool-bee Features=vmpool-bee"  # later fields of scontrol -o
+    jobs["a_attack"] = _submit(  # A's job named after B's VM, faking B's pool in name and comment
+        site, cluster, 0,
+        q + f"sleep 2; cp {bee}/bee.txt $Q/ ; ln {bee}/bee.txt $Q/hard.txt ; "
+        f"ln -s {bee}/bee.txt $Q/bee-link.txt; ls {bee} ; true",
+        "-L", "vmpool-mc", f"--job-name=vmgjob-b1 {fake}", f"--comment={fake}",
+        "--export=ALL,VMGUARD_BATCH_CONFIG=/nonexistent,VMGUARD_VM=vmgjob-b1")
+    jobs["a_not_allowed"] = _submit(site, cluster, 0, "echo ran > ran.txt", "-L", "vmpool-bee")
+    jobs["a_ghost"] = _submit(site, cluster, 0, "echo ran", "-L", "vmpool-ghost")
+    jobs["b_plain"] = _submit(site, cluster, 1, "echo not a VM job")
+    jobs["b_partition"] = _submit(site, cluster, 1, "echo ran", "-p", "vmg-mc")  # the pool of mc
+    _crash_a_holder(site)
+    jobs["a_solo"] = _submit(site, cluster, 0, q + "echo solo > $Q/solo.txt; sleep 2", "-L", "vmpool-solo")
+    jobs["b_solo_empty"] = _submit(site, cluster, 1, q + "ls $Q", "-L", "vmpool-solo")
+    jobs["a_cancel"] = _submit(site, cluster, 0, q + "echo c > $Q/c.txt; sleep 300", "-L", "vmpool-mc")
+    jobs["a_timeout"] = _submit(site, cluster, 0, q + "echo t > $Q/t.txt; sleep 300", "-L", "vmpool-mc",
+                                "--time=0:05")
+    return jobs
 
+
+def _cancel_when_written(site: Site, cluster: slurm_cluster.Slurm, job_id: str) -> None:
+    def written() -> bool:
+        note = site.state / f"assigned/slurm-{job_id}"
+        return note.exists() and (Path(note.read_text().split("\t")[1].strip()) / "c.txt").exists()
+
+    slurm_cluster.wait_for(written, 90, "the job to be cancelled to write")
+    cluster.run("scancel", job_id)
+
+
+def _await_end(cluster: slurm_cluster.Slurm, jobs: dict[str, str]) -> None:
     def done() -> bool:
-        queued = slurm.run("squeue", "-h", "-j", ",".join(jobs), check=False).stdout
-        return not queued.strip() and slurm.node_state() == "idle"
+        queued = cluster.run("squeue", "-h", "-j", ",".join(jobs.values()), check=False).stdout
+        return not queued.strip() and cluster.node_state() == "idle"
 
     try:
-        slurm_cluster.wait_for(done, 90, "the jobs and their epilogs to finish")
+        slurm_cluster.wait_for(done, 180, "the jobs and their epilogs to finish")
     except TimeoutError as err:
-        raise TimeoutError(f"{err}\n{slurm.log_tail()}") from None
+        raise TimeoutError(f"{err}\n{cluster.log_tail()}") from None
 
 
 @pytest.fixture(scope="module")
 def ran() -> Iterator[Ran]:
     require_root()
-    require_tools("slurmctld", "slurmd", "munged", "mungekey", "sbatch")
-    site = make_site()
-    slurm = slurm_cluster.start(site.root / "slurm", _epilog(site))
+    require_tools("slurmctld", "slurmd", "munged", "mungekey", "sbatch", "useradd")
+    site = make_site(documented=True)
+    cluster = slurm_cluster.start(site.root / "slurm", doc_lines(site))
+    saved = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]  # for the crashed holder's check
     try:
-        good = _submit(site, slurm, "vmgjob-good", HARMLESS)
-        bad = _submit(site, slurm, "vmgjob-bad", HOSTILE)
-        plain = slurm.sbatch(
-            f"--uid={site.user.pw_name}",
-            "--job-name=analysis",
-            f"--chdir={site.work}",
-            f"--output={site.work}/analysis-%j.out",
-            "--wrap",
-            "echo not a VM job",
-        )
-        _await_end(site, slurm, (good, bad, plain))
-        yield Ran(site, slurm, good, bad, plain)
+        jobs = _submit_all(site, cluster)
+        _cancel_when_written(site, cluster, jobs["a_cancel"])
+        _await_end(cluster, jobs)
+        yield Ran(site, cluster, jobs)
     finally:
-        slurm.stop()
+        os.environ.pop("SLURM_CONF") if saved is None else os.environ.update(SLURM_CONF=saved)
+        cluster.stop()
         site.remove()
 
 
-def manifest_paths(record: dict) -> set[str]:
-    """What the vet's manifest (named in the verdict record) says it promoted."""
-    manifest = json.loads(Path(record["manifest"]).read_text())
-    return {e["path"] for e in manifest["entries"] if e["verdict"] == "accepted"}
+def test_the_hooks_are_the_installed_scripts_of_the_docs(ran: Ran) -> None:
+    conf = (ran.site.root / "slurm/slurm.conf").read_text()
+    assert f"Prolog={ran.site.hooks}/slurm-prolog" in conf and f"Epilog={ran.site.hooks}/slurm-epilog" in conf
+    assert ran.slurm.node_state() == "idle"  # never drained, whatever was refused
 
 
-def rejected_reasons(record: dict) -> dict[str, str]:
-    return {r["path"]: r["reason"] for r in record["rejected"]}
+def test_two_jobs_on_two_vms_at_once(ran: Ran) -> None:
+    (a_start, a_end), (b_start, b_end) = (
+        [float((ran.site.work(ran.site.users[u]) / f"{ran.jobs[label]}.{k}").read_text()) for k in ("start", "end")]
+        for u, label in ((0, "a_mc"), (1, "b_bee")))
+    assert a_start < b_end and b_start < a_end  # they overlapped
+    assert ran.record("a_mc")["vm"] != ran.record("b_bee")["vm"]
+    assert (ran.public("a_mc") / "result.txt").read_text() == "energy 13.6 eV\n"
+    assert (ran.public("b_bee", 1) / "bee.txt").read_text() == "B secret\n"
 
 
-def _record(ran: Ran, job: str) -> dict:
-    return json.loads((ran.site.state / f"slurm-{job}.json").read_text())
+def test_a_job_named_after_anothers_vm_gets_nothing_of_it(ran: Ran) -> None:
+    record = ran.record("a_attack")
+    assert record["pool"] == "mc" and record["vm"] in POOLS["mc"]["vms"]
+    assert "Permission denied" in ran.out("a_attack")  # B's quarantine is shut to A
+    assert record["outcome"] == "rejected" and [r["path"] for r in record["rejected"]] == ["bee-link.txt"]
+    everything_of_a = [p.read_text() for p in (ran.site.root / "public" / ran.site.user.pw_name).rglob("*")
+                       if p.is_file()]
+    assert not any("B secret" in text for text in everything_of_a)
 
 
-def test_harmless_output_is_public_with_its_manifest(ran: Ran) -> None:
-    public = ran.site.public(ran.good)
-    assert (public / "result.txt").read_text() == "energy 13.6 eV\n"
-    assert (public / "summary.json").exists()
-    record = _record(ran, ran.good)
-    assert record["outcome"] == "promoted" and record["promoted"] == 2
-    assert manifest_paths(record) == {"result.txt", "summary.json"}
+@pytest.mark.parametrize(("label", "reason"), [
+    ("a_not_allowed", "may not use VM pool bee"),
+    ("a_ghost", "VM other-vm of pool ghost is not in the inventory"),
+    ("b_partition", "user vmgtest-b (groups vmgtest-b; account -) may not use VM pool mc"),
+])
+def test_refused_jobs_never_run_and_say_why(ran: Ran, label: str, reason: str) -> None:
+    user = 1 if label.startswith("b_") else 0
+    out = ran.out(label, user)
+    assert reason in out and "refused" in out
+    assert "ran" not in out.replace("refused", "")
+    assert not (ran.site.work() / "ran.txt").exists()
+    assert not (ran.site.state / f"slurm-{ran.jobs[label]}.json").exists()
+    assert not ran.public(label, user).exists()
 
 
-def test_hostile_output_stays_out_of_public(ran: Ran) -> None:
-    public = ran.site.public(ran.bad)
-    leaked = sorted(p.name for p in public.rglob("*")) if public.exists() else []
-    assert not {"notes.txt", "passwd.txt", "readme.txt"} & set(leaked), leaked
-    record = _record(ran, ran.bad)
-    assert record["outcome"] == "rejected"
-    reasons = rejected_reasons(record)
-    assert sorted(reasons) == ["notes.txt", "passwd.txt"]
-    assert reasons["notes.txt"].startswith("executable-content")  # by content: mode is 644
-    assert reasons["passwd.txt"].startswith("symlink")
-    # rejected files stay in the quarantine for admins to look at
-    assert (ran.site.quarantine("vmgjob-bad") / "notes.txt").exists()
+def test_a_job_of_no_pool_is_left_alone(ran: Ran) -> None:
+    assert ran.out("b_plain", 1) == "not a VM job\n"
+    assert not (ran.site.state / f"slurm-{ran.jobs['b_plain']}.json").exists()
 
 
-def test_verdicts_are_beside_the_job_output_owned_by_the_user(ran: Ran) -> None:
-    for job, word in ((ran.good, "promoted"), (ran.bad, "rejected")):
-        verdict = ran.site.work / f"vmguard-{job}.verdict"
-        assert word in verdict.read_text()
-        assert verdict.stat().st_uid == ran.site.user.pw_uid  # written as the user, not root
-    bad_text = (ran.site.work / f"vmguard-{ran.bad}.verdict").read_text()
-    assert "notes.txt" in bad_text and f"vmguard batch revet slurm-{ran.bad}" in bad_text
+def test_a_crashed_holder_is_held_by_the_next_prolog(ran: Ran) -> None:
+    lost = json.loads((ran.site.state / f"slurm-{CRASHED}.json").read_text())
+    assert lost["outcome"] == "failed" and "epilog did not run" in lost["message"]
+    assert (ran.site.held(f"slurm-{CRASHED}") / "unvetted.txt").exists()
+    assert sorted(p.name for p in ran.public("a_solo").iterdir()) == ["solo.txt"]
 
 
-def test_a_job_of_no_vm_leaves_no_trace(ran: Ran) -> None:
-    assert (ran.site.work / f"analysis-{ran.plain}.out").read_text() == "not a VM job\n"
-    assert not (ran.site.state / f"slurm-{ran.plain}.json").exists()
-    assert not (ran.site.work / f"vmguard-{ran.plain}.verdict").exists()
+def test_a_job_asking_for_a_busy_vm_waits_and_publishes_only_its_own(ran: Ran) -> None:
+    assert ran.record("b_solo_empty")["vm"] == ran.record("a_solo")["vm"] == "vmgjob-s1"
+    assert ran.out("b_solo_empty", 1) == ""  # its quarantine was empty when it ran
+    assert ran.record("b_solo_empty")["promoted"] == 0
+    assert not ran.public("b_solo_empty", 1).exists()
 
 
-def test_rejection_is_in_the_log_and_the_node_stays_up(ran: Ran) -> None:
+@pytest.mark.parametrize(("label", "name", "state"), [("a_cancel", "c.txt", "CANCELLED"),
+                                                      ("a_timeout", "t.txt", "TIMEOUT")])
+def test_cancelled_and_timed_out_jobs_are_vetted_once(ran: Ran, label: str, name: str, state: str) -> None:
+    shown = ran.slurm.run("scontrol", "show", "job", ran.jobs[label], check=False).stdout
+    assert f"JobState={state}" in shown or not shown  # the controller may have forgotten it
+    assert (ran.public(label) / name).exists()
+    events = [json.loads(line)["data"] for line in ran.site.log.read_text().splitlines()]
+    key = f"slurm-{ran.jobs[label]}"
+    assert [e["outcome"] for e in events if e.get("job") == key and "outcome" in e] == ["promoted"]
+
+
+def test_every_job_was_vetted_at_most_once(ran: Ran) -> None:
     events = [json.loads(line) for line in ran.site.log.read_text().splitlines()]
-    vets = {e["data"]["job"]: e["data"] for e in events if e["kind"] == "batch-vet"}
-    assert vets[f"slurm-{ran.bad}"]["outcome"] == "rejected"
-    assert vets[f"slurm-{ran.good}"]["outcome"] == "promoted"
-    assert ran.slurm.node_state() == "idle"  # not drained
+    vets = [e["data"]["job"] for e in events if e["kind"] == "batch-vet"]
+    assert len(vets) == len(set(vets))
 
 
-def test_finished_job_comment_refusal_is_a_warning_not_a_failure(ran: Ran) -> None:
-    """Slurm refuses a finished job's comment, and sacctmgr needs slurmdbd: noted only."""
-    for job in (ran.good, ran.bad):
-        assert _record(ran, job)["warnings"] == [
-            "job comment not set: sacctmgr: Only 'accounting_storage/slurmdbd' is supported."
-        ]
-
-
-def _vmguard(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VMGUARD), *args, "--config", str(site.config)],
-        env={**os.environ, **site.env()},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_admins_list_the_rejected_job(ran: Ran) -> None:
-    out = _vmguard(ran.site, "batch", "pending").stdout
-    assert f"slurm-{ran.bad}" in out and f"slurm-{ran.good}" not in out
-
-
-def test_resubmitting_the_vet_after_a_fix_is_one_command(ran: Ran) -> None:
-    share = ran.site.quarantine("vmgjob-bad")
-    (share / "notes.txt").unlink()
-    (share / "passwd.txt").unlink()
-    proc = _vmguard(ran.site, "batch", "revet", f"slurm-{ran.bad}")
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert (ran.site.public(ran.bad) / "readme.txt").read_text() == "fine\n"
-    assert _record(ran, ran.bad)["outcome"] == "promoted"
-    assert "promoted" in (ran.site.work / f"vmguard-{ran.bad}.verdict").read_text()
+def test_admins_list_what_is_held(ran: Ran) -> None:
+    out = ran.site.vmguard("batch", "pending", "--config", str(ran.site.config)).stdout
+    assert f"slurm-{CRASHED}" in out and f"slurm-{ran.jobs['a_attack']}" in out
+    assert f"slurm-{ran.jobs['a_mc']}\t" not in out

@@ -1,27 +1,31 @@
-"""The end-of-job hook every runner shares: vet, then tell the user and the admins.
+"""The start- and end-of-job hooks every runner shares.
 
-A Slurm epilog that exits non-zero drains the node, and an LSF post-exec failure marks
-the job POST_ERR: so `end_of_job` never raises and the hooks always exit 0. Whatever
-goes wrong is in the verdict (FAILED) and in vmguard's log.
+A Slurm prolog or epilog that exits non-zero drains the node, and an LSF pre/post-exec
+failure requeues the job or marks it POST_ERR: so these functions never raise. A job
+that may not have a VM is refused (the runner cancels it) with the reason in its error
+output; whatever goes wrong at the end is in the verdict and in vmguard's log.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from vmguard import log
+from vmguard.batch import binding
+from vmguard.batch.binding import Alive, Sealed
 from vmguard.batch.config import BatchConfig, load_batch_config
-from vmguard.batch.job import SAFE_NAME, BatchJob
+from vmguard.batch.job import BatchJob
 from vmguard.batch.userfile import write_as_user
-from vmguard.batch.verdict import Outcome, Verdict, record_path, save_record, verdict_file_name
-from vmguard.batch.vetting import vet_job
+from vmguard.batch.verdict import Outcome, Verdict, save_record, verdict_file_name
+from vmguard.batch.vetting import vet_held
 from vmguard.display import shown
-from vmguard.errors import ExitCode, VetInputError, VmguardError
+from vmguard.errors import ExitCode, VmguardError
 
 # A runner's own way to show the verdict (Slurm job comment, LSF bpost); returns a
 # warning when it could not, or "".
@@ -30,21 +34,20 @@ Notify = Callable[[Verdict], str]
 
 def _beside_output(verdict: Verdict) -> str:
     job = verdict.job
-    if job.output_path is None:
+    if job.output_path is None or job.uid == 0:
         return "job has no output directory: no verdict file written"
-    path = job.output_path / verdict_file_name(job)
     try:
-        write_as_user(job.uid, job.gid, path, verdict.text())
+        write_as_user(job.uid, job.gid, job.output_path / verdict_file_name(job), verdict.text())
     except VmguardError as err:
         return str(err)
     return ""
 
 
-def publish(verdict: Verdict, config: BatchConfig, notify: Notify | None = None) -> Verdict:
+def report(verdict: Verdict, config: BatchConfig, notify: Notify | None = None) -> Verdict:
     """Record the verdict for admins, write it beside the job output, notify, log."""
     noted = notify(verdict) if notify and config.comment else ""
     warnings = [w for w in (_beside_output(verdict), noted) if w]
-    verdict = replace(verdict, warnings=tuple(warnings))
+    verdict = replace(verdict, warnings=tuple(warnings), finished=time.time())
     record = save_record(verdict, config.state_dir)
     log.append(
         "batch-vet",
@@ -60,59 +63,69 @@ def publish(verdict: Verdict, config: BatchConfig, notify: Notify | None = None)
     return verdict
 
 
-def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = None) -> int:
-    """Vet and publish; always returns 0, because the node must not be blocked."""
+def held_unvetted(sealed: Sealed, config: BatchConfig) -> Verdict:
+    """Output sealed by a later hook because its own epilog never came: held, not vetted."""
+    holder = sealed.holder
+    verdict = Verdict(holder.job, Outcome.FAILED, sealed.note, holder.vm, holder.pool,
+                      quarantine=str(sealed.held))
+    return report(verdict, config)
+
+
+def _settings(config_path: Path | None) -> BatchConfig:
+    config = load_batch_config(config_path)
+    if config.log:  # hooks run with no environment: the settings name the log
+        os.environ["VMGUARD_LOG"] = config.log
+    return config
+
+
+def start_of_job(job: BatchJob, config_path: Path | None, alive: Alive) -> str:
+    """Assign the job its VM. Returns "" (a VM, or no VM job) or why the job is refused;
+    the reason is then already in the job's error output and in vmguard's log."""
     try:
-        config = load_batch_config(config_path)
-        verdict = vet_job(job, config)
-        if verdict.outcome is not Outcome.SKIPPED:  # most jobs on a node are not VM jobs
-            verdict = publish(verdict, config, notify)
-        print(f"vmguard: job {shown(job.key)}: {verdict.summary()}", file=sys.stderr)
+        config = _settings(config_path)
+        holder = binding.start(job, config, alive, lambda sealed: held_unvetted(sealed, config))
+    except Exception as err:  # noqa: BLE001 - whatever fails, the job must not run unvetted
+        return _refuse(job, err)
+    if holder is not None:
+        log.append("batch-assign", job=job.key, vm=holder.vm, pool=holder.pool, user=job.user)
+    return ""
+
+
+def _refuse(job: BatchJob, err: Exception) -> str:
+    reason = str(err).splitlines()[0] if isinstance(err, VmguardError) else f"vmguard failed: {err!r}"
+    message = f"vmguard: job {job.id} refused: {reason}"
+    if job.error_file and job.uid > 0:
+        try:
+            write_as_user(job.uid, job.gid, Path(job.error_file), message + "\n", append=True)
+        except VmguardError as write_err:
+            message += f" ({write_err})"
+    print(shown(message), file=sys.stderr)
+    _log_failure(job, err, "batch-refuse")
+    return message
+
+
+def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = None) -> int:
+    """Seal, vet, publish and record; always returns 0, because the node must not be blocked."""
+    try:
+        config = _settings(config_path)
+        done = []
+        binding.finish(job, config, lambda sealed: done.append(_vet_and_report(sealed, config, notify)))
+        summary = done[0].summary() if done else "no VM was assigned to this job: nothing to vet"
+        print(f"vmguard: job {shown(job.key)}: {summary}", file=sys.stderr)  # summary() shows its message
     except Exception as err:  # noqa: BLE001 - any failure, even a bug, must not drain the node
-        _log_failure(job, err)
+        print(f"vmguard: job {shown(job.key)}: vetting not done: {shown(str(err))}", file=sys.stderr)
+        _log_failure(job, err, "batch-vet")
     return ExitCode.OK
 
 
-def _log_failure(job: BatchJob, err: Exception) -> None:
-    print(f"vmguard: job {shown(job.key)}: vetting not done: {shown(err)}", file=sys.stderr)
+def _vet_and_report(sealed: Sealed, config: BatchConfig, notify: Notify | None) -> Verdict:
+    holder = sealed.holder
+    return report(vet_held(holder.job, holder.vm, holder.pool, sealed.held, config), config, notify)
+
+
+def _log_failure(job: BatchJob, err: Exception, kind: str) -> None:
     detail = "" if isinstance(err, VmguardError) else traceback.format_exc()
     try:
-        log.append("batch-vet", job=job.key, outcome=Outcome.FAILED.value, message=str(err), traceback=detail)
+        log.append(kind, job=job.key, outcome=Outcome.FAILED.value, message=str(err), traceback=detail)
     except VmguardError as log_err:
-        print(f"vmguard: {shown(log_err)}", file=sys.stderr)
-
-
-def load_record(key: str, config: BatchConfig) -> Verdict:
-    """A job's recorded verdict, by key ("slurm-42") from the admins' state directory."""
-    if not SAFE_NAME.match(key):
-        raise VetInputError(f"{key!r} is not a job key such as slurm-42 or lsf-1234")
-    path = record_path(config.state_dir, key)
-    try:
-        return Verdict.from_dict(json.loads(path.read_text()))
-    except OSError as err:
-        raise VetInputError(
-            f"no verdict recorded for job {key} in {config.state_dir}: {err.strerror}"
-        ) from err
-    except (ValueError, KeyError, TypeError) as err:
-        raise VetInputError(f"{path}: not a vmguard verdict record ({err})") from err
-
-
-def revet(key: str, config: BatchConfig) -> Verdict:
-    """Vet a job's quarantine again (after a fix) with the current inventory and policy."""
-    previous = load_record(key, config)
-    return publish(vet_job(previous.job, config), config)
-
-
-def exit_code(verdict: Verdict) -> int:
-    return {
-        Outcome.PROMOTED: ExitCode.OK,
-        Outcome.SKIPPED: ExitCode.OK,
-        Outcome.REJECTED: ExitCode.FINDINGS,
-    }.get(verdict.outcome, ExitCode.CANNOT_RUN)
-
-
-def pending(config: BatchConfig) -> list[Verdict]:
-    """Jobs whose latest verdict is rejected or failed: what admins still have to look at."""
-    records = (p for p in sorted(config.state_dir.glob("*.json")) if not p.name.endswith(".vet.json"))
-    verdicts = (load_record(path.stem, config) for path in records)
-    return [v for v in verdicts if v.outcome in (Outcome.REJECTED, Outcome.FAILED)]
+        print(f"vmguard: {shown(str(log_err))}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""A finished batch job as every runner (Slurm, LSF, a Python caller) describes it."""
+"""A batch job as every runner (Slurm, LSF, a Python caller) describes it to root's hooks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from vmguard.errors import InputError
 
-# Job fields come from the job's owner (job name, comment), and they end up in paths
-# that root reads and writes: only plain names, never "/" or "..", may reach a path.
+# Values end up in paths that root reads and writes: only plain names, never "/" or
+# "..", may reach a path.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]{0,127}$")
 
 
@@ -21,11 +21,14 @@ class BatchJob:
     user: str
     uid: int
     gid: int
-    name: str = ""
-    queue: str = ""  # Slurm partition, LSF queue
+    name: str = ""  # the user's choice: shown, never used to find a VM or a path
+    queue: str = ""  # Slurm partition, LSF queue (admin-defined)
+    account: str = ""  # Slurm account, LSF project
+    requests: tuple[str, ...] = ()  # pools the job asked for (Slurm licenses/features)
     comment: str = ""
     host: str = ""
     output_dir: str = ""  # where the job's output file is: the verdict goes beside it
+    error_file: str = ""  # the job's error output: a refusal is written there
     exit_status: str = ""
 
     @property
@@ -33,18 +36,18 @@ class BatchJob:
         """Unique name of this job across runners: "slurm-42"."""
         return f"{self.runner}-{self.id}"
 
-    def expand(self, template: str) -> str:
-        """`template` with {job} {user} {name} {queue} {comment} {host} filled in.
+    def expand(self, template: str, **extra: str) -> str:
+        """`template` with {job} {user} {queue} {host} and `extra` ({vm}, {pool}) filled in.
 
         A field the template uses must be a plain name, or InputError is raised.
         """
         used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-        values = {name: self.field(name) for name in used}
+        values = {name: extra[name] if name in extra else self.field(name) for name in used}
         for name, value in values.items():
             if not SAFE_NAME.match(value):
                 raise InputError(
                     f"job {self.key}: field {{{name}}} is {value!r}, not a plain "
-                    "name (letters, digits, . _ + @ -): it cannot name a VM or path"
+                    "name (letters, digits, . _ + @ -): it cannot name a path"
                 )
         return template.format_map(values)
 
@@ -56,7 +59,7 @@ class BatchJob:
 
     @classmethod
     def from_dict(cls, data: dict) -> BatchJob:
-        return cls(**data)
+        return cls(**{**data, "requests": tuple(data.get("requests", ()))})
 
     @property
     def output_path(self) -> Path | None:

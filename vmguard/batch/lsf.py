@@ -1,10 +1,14 @@
-"""LSF: a POST_EXEC command (lsb.queues or lsb.applications), run after each job.
+"""LSF: PRE_EXEC and POST_EXEC commands (lsb.queues), run before and after each job.
 
-LSF runs it under /bin/sh in /tmp with PATH=/bin:/usr/bin:/sbin:/usr/sbin, output to
+The job's pool is the pool of its queue (one queue per pool: LSF queues are the
+admin's; the job name and the environment the user sets are never used). A refused
+job gets its reason in its error file (bsub -e, else -o) and the PRE_EXEC exits 1, so
+LSF requeues it; the queue's LOCAL_MAX_PREEXEC_RETRY_ACTION=EXIT then ends it.
+LSF runs them under /bin/sh in /tmp with PATH=/bin:/usr/bin:/sbin:/usr/sbin, output to
 /dev/null, as the job's user unless lsf.conf sets LSB_PRE_POST_EXEC_USER=root, which
 vmguard needs to promote into the public area. The job is described by LSB_JOBID,
 LSB_JOBINDEX, LSB_JOBNAME, LSB_QUEUE, LSB_JOBEXIT_STAT, LSB_OUTPUTFILE (bsub -o),
-LS_EXECCWD and the user's name (LSFUSER, USER). A non-zero exit only marks the job
+LS_EXECCWD and the user's name (LSFUSER). A non-zero exit only marks the job
 POST_ERR, but the same rule holds as for Slurm: never fail, record the verdict.
 The verdict is also posted to the job (`bpost`), where `bread` and `bjobs -l` show it.
 """
@@ -14,12 +18,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from vmguard.batch.hook import end_of_job
+from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
-from vmguard.batch.quiet import run_quiet
+from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
 from vmguard.display import shown
 from vmguard.errors import InputError
@@ -38,12 +43,21 @@ def _output_dir(env: Mapping[str, str]) -> str:
     return str((Path(cwd) / output).parent)  # a relative -o is relative to the job's cwd
 
 
+def _error_file(env: Mapping[str, str]) -> str:
+    name = env.get("LSB_ERRORFILE") or env.get("LSB_OUTPUTFILE", "")
+    if not name:
+        return ""
+    name = name.replace("%J", env.get("LSB_JOBID", "")).replace("%I", env.get("LSB_JOBINDEX", "0"))
+    return str(Path(env.get("LS_EXECCWD", "/")) / name)
+
+
 def _user(env: Mapping[str, str]) -> pwd.struct_passwd:
-    name = env.get("LSFUSER") or env.get("USER", "")
+    """LSFUSER, which LSF sets; never USER, which comes from the user's own environment."""
+    name = env.get("LSFUSER", "")
     try:
         return pwd.getpwnam(name)
     except KeyError as err:
-        raise InputError(f"LSF job user {name!r} is not a user on this host") from err
+        raise InputError(f"LSF job user {name!r} (LSFUSER) is not a user on this host") from err
 
 
 def job_from_env(env: Mapping[str, str]) -> BatchJob:
@@ -60,8 +74,10 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
         gid=user.pw_gid,
         name=env.get("LSB_JOBNAME", ""),
         queue=env.get("LSB_QUEUE", ""),
+        account=env.get("LSB_PROJECT_NAME", ""),
         host=hosts[0] if hosts else "",
         output_dir=_output_dir(env),
+        error_file=_error_file(env),
         exit_status=env.get("LSB_JOBEXIT_STAT", ""),
     )
 
@@ -74,6 +90,31 @@ def post_message(verdict: Verdict) -> str:
     job_id = f"{job_id}[{index}]" if index else job_id
     problem = run_quiet(["bpost", "-d", verdict.summary(), job_id])
     return f"job message not posted: {problem}" if problem else ""
+
+
+def alive(job: BatchJob) -> bool | None:
+    """Whether LSF still runs the job (`bjobs`): False only when it says so."""
+    job_id, _, index = job.id.partition("_")
+    try:
+        proc = subprocess.run(["bjobs", "-noheader", "-o", "stat", f"{job_id}[{index}]" if index else job_id],
+                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    state = proc.stdout.strip()
+    if "not found" in proc.stdout + proc.stderr:
+        return False
+    return None if not state else state in ("RUN", "USUSP", "SSUSP")
+
+
+def pre_exec(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The PRE_EXEC's work: 0 when the job may start (a VM, or no VM job), else 1."""
+    env = os.environ if env is None else env
+    try:
+        job = job_from_env(env)
+    except InputError as err:
+        print(f"vmguard: lsf pre-exec: {err}")
+        return 0
+    return 1 if start_of_job(job, config_path, alive) else 0
 
 
 def post_exec(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:

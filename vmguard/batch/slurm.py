@@ -1,17 +1,17 @@
-"""Slurm: the node epilog (slurm.conf `Epilog=`), run as root by slurmd after each job.
+"""Slurm: the node Prolog and Epilog (slurm.conf `Prolog=`, `Epilog=`), run as root by
+slurmd around each job, with only SLURM_* variables.
 
-Why an epilog and not a job-step wrapper: the epilog runs after every job on the node,
-also after a job was cancelled or hit its time limit, as root and outside the user's
-control, so a user cannot skip the vet and the vet has the rights to promote. A wrapper
-would run as the user, inside the job's time limit, and only when the user calls it.
+The job's pool: a license or node feature `vmpool-<pool>` it asked for (`sbatch -L
+vmpool-mc` or `--constraint=vmpool-mc`), else the pool of its partition. The owner's
+uid, gid and partition come from slurmd; account, licenses and features from squeue
+(slurmctld); the output paths, only ever written with the user's rights, from
+`scontrol show job`. The job name and comment are never used.
 
-What the epilog gets: SLURM_JOB_ID, SLURM_JOB_UID/GID/USER, SLURM_JOB_PARTITION,
-SLURM_JOB_COMMENT, SLURM_JOB_WORK_DIR, SLURMD_NODENAME; the job name and the expanded
-output path come from `scontrol show job` (the job is COMPLETING, still known).
-Slurm refuses `scontrol update ... Comment=` once a job has finished ("Job has already
-finished"), so the comment goes to accounting through sacctmgr where slurmdbd keeps
-comments (AccountingStoreFlags=job_comment); the verdict file beside the output is the
-channel that always works.
+A prolog that exits non-zero drains the node, so a refused job is cancelled instead
+(`scancel`), with the reason in its error output and in its comment.
+Slurm refuses `scontrol update ... Comment=` once a job has finished, so the epilog's
+verdict goes to accounting through sacctmgr where slurmdbd keeps comments
+(AccountingStoreFlags=job_comment); the verdict file beside the output always works.
 """
 
 from __future__ import annotations
@@ -23,27 +23,31 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from vmguard.batch.hook import end_of_job
+from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
+from vmguard.batch.pools import requested
 from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
 from vmguard.display import shown
 from vmguard.errors import InputError
 
+# squeue states of a job that has started and whose epilog is still to come
+_LIVE = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING",
+         "STAGE_OUT", "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "REQUEUED"}
+
+
+def _scontrol(*args: str) -> subprocess.CompletedProcess[str] | None:
+    try:
+        return subprocess.run(["scontrol", *args], capture_output=True, text=True,
+                              timeout=TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
 
 def _show_job(job_id: str) -> dict[str, str]:
     """`scontrol show job -o` as key -> value (values with spaces are cut at the space)."""
-    try:
-        out = subprocess.run(
-            ["scontrol", "show", "job", "-o", job_id],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    return dict(re.findall(r"(?:^| )(\w+)=(\S*)", out))
+    proc = _scontrol("show", "job", "-o", job_id)
+    return dict(re.findall(r"(?:^| )(\w+)=(\S*)", proc.stdout)) if proc else {}
 
 
 def _output_dir(env: Mapping[str, str], shown: Mapping[str, str]) -> str:
@@ -53,11 +57,29 @@ def _output_dir(env: Mapping[str, str], shown: Mapping[str, str]) -> str:
     return env.get("SLURM_JOB_WORK_DIR", "")
 
 
+def _granted(job_id: str) -> tuple[str, tuple[str, ...]]:
+    """The job's account and requested pools, from fields only the admin can name.
+
+    Not from `scontrol show job -o`: its one line also holds the job name and comment,
+    where a user can write "Account=gleam Licenses=vmpool-x" to fake later fields.
+    """
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%a\t%W\t%f"], capture_output=True,
+                             text=True, timeout=TIMEOUT, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    account, licenses, features = ([*out.split("\t"), "", "", ""])[:3]
+    tokens = [t for v in (licenses, features) for t in re.split(r"[,&|\[\]()]", v) if t]
+    return ("" if account == "(null)" else account), requested(tokens)
+
+
 def job_from_env(env: Mapping[str, str]) -> BatchJob:
-    """The ending job as slurmd describes it to the epilog."""
+    """The job as slurmd describes it to the prolog and the epilog."""
     if not env.get("SLURM_JOB_ID"):
-        raise InputError("SLURM_JOB_ID is not set: run this as slurm.conf's Epilog")
-    shown = _show_job(env["SLURM_JOB_ID"])
+        raise InputError("SLURM_JOB_ID is not set: run this as slurm.conf's Prolog or Epilog")
+    shown = _show_job(env["SLURM_JOB_ID"])  # names and paths: shown, or written as the user
+    account, requests = _granted(env["SLURM_JOB_ID"])
+    stderr = shown.get("StdErr", "")
     return BatchJob(
         runner="slurm",
         id=env["SLURM_JOB_ID"],
@@ -66,11 +88,27 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
         gid=int(env.get("SLURM_JOB_GID", "-1")),
         name=shown.get("JobName", ""),
         queue=env.get("SLURM_JOB_PARTITION", ""),
+        account=account,
+        requests=requests,
         comment=env.get("SLURM_JOB_COMMENT", ""),
         host=env.get("SLURMD_NODENAME", ""),
         output_dir=_output_dir(env, shown),
+        error_file=stderr if stderr.startswith("/") else "",
         exit_status=env.get("SLURM_JOB_EXIT_CODE2", ""),
     )
+
+
+def alive(job: BatchJob) -> bool | None:
+    """Whether Slurm still runs the job: False only when it says so, None when unsure."""
+    try:
+        proc = subprocess.run(["squeue", "-h", "-j", job.id, "-o", "%T"], capture_output=True,
+                              text=True, timeout=TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return False if "Invalid job id" in proc.stderr else None
+    state = proc.stdout.strip()
+    return state in _LIVE if state else False
 
 
 def set_comment(verdict: Verdict) -> str:
@@ -82,6 +120,24 @@ def set_comment(verdict: Verdict) -> str:
             ["sacctmgr", "-i", "modify", "job", "where", f"JobID={job_id}", "set", f"Comment={text}"]
         )
     return f"job comment not set: {problem}" if problem else ""
+
+
+def _cancel(job: BatchJob, message: str) -> None:
+    run_quiet(["scontrol", "update", f"JobId={job.id}", f"Comment={message[:200]}"])
+    run_quiet(["scancel", job.id])
+
+
+def prolog(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
+    """The Prolog's work; always 0 (a failing prolog drains the node)."""
+    env = os.environ if env is None else env
+    try:
+        job = job_from_env(env)
+    except (InputError, ValueError) as err:
+        print(f"vmguard: slurm prolog: {err}")
+        return 0
+    if refusal := start_of_job(job, config_path, alive):
+        _cancel(job, refusal)
+    return 0
 
 
 def epilog(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:

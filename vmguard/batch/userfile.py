@@ -13,32 +13,32 @@ from pathlib import Path
 from vmguard.errors import VetError
 
 
-def _write(path: Path, text: str) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+def _write(path: Path, text: str, append: bool = False) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
     fd = os.open(path, flags, 0o644)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
 
 
-def _child(uid: int, gid: int, path: Path, text: str) -> int:
+def _child(uid: int, gid: int, path: Path, text: str, append: bool) -> int:
     try:
         if os.geteuid() == 0:
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
-        _write(path, text)
+        _write(path, text, append)
     except OSError:
         return 1
     return 0
 
 
-def write_as_user(uid: int, gid: int, path: Path, text: str) -> None:
-    """Create or replace `path` (never following a symlink) as uid:gid."""
+def write_as_user(uid: int, gid: int, path: Path, text: str, append: bool = False) -> None:
+    """Create or replace (or append to) `path`, never following a symlink, as uid:gid."""
     pid = os.fork()
     if pid == 0:  # the child must never return into the caller's code
         code = 1
         try:
-            code = _child(uid, gid, path, text)
+            code = _child(uid, gid, path, text, append)
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)

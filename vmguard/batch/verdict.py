@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import BatchJob
+from vmguard.batch.state import write_atomic
 from vmguard.display import is_plain, shown
 from vmguard.errors import ExitCode
 
 
 class Outcome(StrEnum):
     PROMOTED = "promoted"  # every file passed and is in the public area
-    REJECTED = "rejected"  # some or all files were refused; they stay in quarantine
-    FAILED = "failed"  # vetting could not run or did not finish; nothing was promoted by us
+    REJECTED = "rejected"  # some or all files were refused; they are held for admins
+    FAILED = "failed"  # vetting could not run or did not finish; the files are held
     SKIPPED = "skipped"  # not a VM job: nothing to vet
 
     @classmethod
@@ -38,8 +38,9 @@ class Verdict:
     outcome: Outcome
     message: str  # one line: why, or what happened
     vm: str = ""
+    pool: str = ""
     policy: str = ""  # policy file the vet used
-    quarantine: str = ""
+    quarantine: str = ""  # the job's sealed output: held here until published or expired
     public: str = ""
     promoted: int = 0
     rejected: tuple[Rejection, ...] = ()
@@ -47,6 +48,7 @@ class Verdict:
     report: str = ""  # the vet's full JSON report, kept in the state directory
     elapsed: float = 0.0
     warnings: tuple[str, ...] = field(default=())
+    finished: float = 0.0  # time.time() when recorded: retention counts from here
 
     @property
     def rerun(self) -> str:
@@ -67,12 +69,10 @@ class Verdict:
         if self.public and self.promoted:
             lines.append(f"promoted to: {shown(self.public)} (manifest: {shown(self.manifest or '-')})")
         lines += [f"rejected: {_path(r.path)}: {shown(r.reason)}" for r in self.rejected]
-        if self.outcome in (Outcome.REJECTED, Outcome.FAILED):
+        if self.outcome in (Outcome.REJECTED, Outcome.FAILED) and self.quarantine:
             kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
-            lines.append(
-                f"{kept} stay in {shown(self.quarantine or 'the quarantine')}; "
-                f"after a fix an admin runs: {shown(self.rerun)}"
-            )
+            lines.append(f"{kept} are held in {shown(self.quarantine)}; "
+                         f"after a fix an admin runs: {shown(self.rerun)}")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, object]:
@@ -81,6 +81,7 @@ class Verdict:
             "outcome": self.outcome.value,
             "message": self.message,
             "vm": self.vm,
+            "pool": self.pool,
             "policy": self.policy,
             "quarantine": self.quarantine,
             "public": self.public,
@@ -90,6 +91,7 @@ class Verdict:
             "report": self.report,
             "elapsed": round(self.elapsed, 3),
             "warnings": list(self.warnings),
+            "finished": self.finished,
             "rerun": self.rerun,
         }
 
@@ -100,6 +102,7 @@ class Verdict:
             outcome=Outcome(data["outcome"]),
             message=data["message"],
             vm=data["vm"],
+            pool=data.get("pool", ""),
             policy=data["policy"],
             quarantine=data["quarantine"],
             public=data["public"],
@@ -109,6 +112,7 @@ class Verdict:
             report=data["report"],
             elapsed=data["elapsed"],
             warnings=tuple(data["warnings"]),
+            finished=data.get("finished", 0.0),
         )
 
 
@@ -126,9 +130,7 @@ def save_record(verdict: Verdict, state_dir: Path) -> Path:
     """Keep the verdict where only admins write: `revet` trusts this file, not the user's."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     path = record_path(state_dir, verdict.job.key)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(verdict.to_dict(), indent=2) + "\n", 0o640)
     return path
 
 

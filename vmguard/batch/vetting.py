@@ -1,12 +1,14 @@
-"""Vet one finished job's quarantine: find its VM, run `vmguard vet` under a time limit.
+"""Vet one job's sealed output: run `vmguard vet` on it under a time limit, then move
+out what was published so that nothing is ever published twice.
 
 The vet runs as a child process (`python -m vmguard vet ... --format json`) so that a
-hung or crashing vet can be killed at the time limit without taking the epilog with it,
-and so that what the epilog ran is exactly the command an admin can run by hand.
+hung or crashing vet can be killed at the time limit without taking the hook with it,
+and so that what the hook ran is exactly the command an admin can run by hand.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -16,42 +18,41 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vmguard.batch.config import BatchConfig
+from vmguard.batch import sealing
+from vmguard.batch.config import AfterPublish, BatchConfig
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict
 from vmguard.errors import InputError, VmguardError
 from vmguard.inventory_loader import load_inventory
 from vmguard.policy.model import Policy
 
+_PR_SET_PDEATHSIG = 1
+
 
 @dataclass(frozen=True)
 class Target:
-    """What to vet for a job, resolved through the inventory."""
+    """What to vet for a job: its sealed output, the VM's policy, the owner's area."""
 
     vm: str
+    pool: str
     policy: str
-    quarantine: str
+    quarantine: str  # the sealed folder
     public: str
 
 
-def resolve(job: BatchJob, config: BatchConfig) -> Target | None:
-    """The job's VM, policy, quarantine and public area; None when it is not a VM job."""
-    vm = job.expand(config.vm)
-    entry = load_inventory(config.inventory).entry_for(vm) if vm else None
+def resolve(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> Target:
+    """The policy the inventory gives the VM now, and the public area of the job's owner."""
+    entry = load_inventory(config.inventory).entry_for(vm)
     if entry is None:
-        return None
-    if not entry.quarantine:
-        raise InputError(
-            f"{entry.origin or config.inventory}: VM {vm} has no quarantine "
-            "directory in the inventory; add `quarantine:` to its entry"
-        )
-    return Target(vm, entry.policy.source, entry.quarantine_for(vm), _public(job, config, entry.policy, vm))
+        raise InputError(f"{config.inventory}: VM {vm} is no longer in the inventory")
+    public = _public(job, config, entry.policy, vm, pool)
+    return Target(vm, pool, entry.policy.source, str(held), public)
 
 
-def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str) -> str:
+def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str, pool: str) -> str:
     """The batch settings' public area, else the policy's promote.to for this VM and job."""
     if config.public:
-        return job.expand(config.public)
+        return job.expand(config.public, vm=vm, pool=pool)
     if not policy.quarantine.promote.to:
         raise InputError(
             f"{config.source}: no `public:` here and policy {policy.source} "
@@ -60,7 +61,8 @@ def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str) -> str:
     return policy.quarantine.promote.to.replace("{vm}", vm).replace("{job}", job.key)
 
 
-def vet_command(target: Target, job: BatchJob) -> list[str]:
+def vet_command(target: Target, job: BatchJob, config: BatchConfig) -> list[str]:
+    delete = ["--remove-promoted"] if config.after_publish is AfterPublish.DELETE else []
     return [
         sys.executable,
         "-m",
@@ -75,13 +77,20 @@ def vet_command(target: Target, job: BatchJob) -> list[str]:
         job.key,
         "--format",
         "json",
+        *delete,
     ]
+
+
+def _die_with_parent() -> None:
+    """In the vet child: a killed hook takes its vet along, so no vet outlives the VM's lock."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
     """Run `argv` in its own process group; on time-out kill the whole group."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     try:
         out, err = proc.communicate(timeout=time_limit)
@@ -116,10 +125,11 @@ def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict, report_
         last = (proc.stderr.strip().splitlines() or ["no report"])[-1]
         return _with(base, Outcome.FAILED, f"vet exited {proc.returncode}: {last}")
     report_path.write_text(proc.stdout)
+    again = report.get("status") == "already-promoted"
     return _with(
         base,
         outcome,
-        "",
+        "published before, not again; what is held stays for admins" if again else "",
         promoted=int(report.get("promoted", 0)),
         rejected=_rejections(report),
         manifest=str(report.get("manifest") or ""),
@@ -131,33 +141,44 @@ def _with(base: Verdict, outcome: Outcome, message: str, **changes: object) -> V
     return replace(base, outcome=outcome, message=message, **changes)
 
 
-def vet_job(job: BatchJob, config: BatchConfig) -> Verdict:
-    """Vet the job's quarantine. Expected failures become a FAILED verdict, not an error."""
+def vet_held(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> Verdict:
+    """Vet a job's sealed output. Expected failures become a FAILED verdict, not an error."""
     started = time.monotonic()
-    base = Verdict(job, Outcome.SKIPPED, "not a VM job")
+    base = Verdict(job, Outcome.FAILED, "", vm, pool, quarantine=str(held))
     try:
-        target = resolve(job, config)
-        if target is not None:
-            base = Verdict(
-                job, Outcome.FAILED, "", target.vm, target.policy, target.quarantine, target.public
-            )
-            base = _vet(job, target, config, base)
-    except VmguardError as err:
+        if not any(held.iterdir()):
+            held.rmdir()
+            return _with(base, Outcome.PROMOTED, "the job left no files", quarantine="")
+        target = resolve(job, vm, pool, held, config)
+        base = replace(base, policy=target.policy, public=target.public)
+        base = _vet(job, target, config, base)
+        base = _move_out(base, config)
+    except (VmguardError, OSError) as err:
         base = _with(base, Outcome.FAILED, str(err).splitlines()[0])
     return _with(base, base.outcome, base.message, elapsed=time.monotonic() - started)
+
+
+def _move_out(verdict: Verdict, config: BatchConfig) -> Verdict:
+    """Published: the sealed folder leaves at once (kept or deleted), never vetted again."""
+    if verdict.outcome is not Outcome.PROMOTED or verdict.message:
+        return verdict
+    held = Path(verdict.quarantine)
+    keep = config.after_publish is AfterPublish.KEEP
+    sealing.move_out(held, sealing.published_dir(held) if keep else None)
+    return replace(verdict, quarantine="")
 
 
 def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> Verdict:
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     report_path = config.state_dir / f"{job.key}.vet.json"
     try:
-        proc = _run(vet_command(target, job), config.time_limit)
+        proc = _run(vet_command(target, job, config), config.time_limit)
     except subprocess.TimeoutExpired:
         return _with(
             base,
             Outcome.FAILED,
             f"vet did not finish within {config.time_limit:g}"
-            " s and was stopped; the quarantine is left as it was",
+            " s and was stopped; the files are held",
         )
     except OSError as err:
         return _with(base, Outcome.FAILED, f"cannot start vet: {err.strerror}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from vmguard.display import shown
@@ -12,21 +13,18 @@ def _config(args: argparse.Namespace) -> Path | None:
     return Path(args.config) if args.config else None
 
 
-def _slurm_epilog(args: argparse.Namespace) -> int:
-    from vmguard.batch.slurm import epilog
+def _hook(module: str, func: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from importlib import import_module
 
-    return epilog(_config(args))
+        return getattr(import_module(f"vmguard.batch.{module}"), func)(_config(args))
 
-
-def _lsf_post_exec(args: argparse.Namespace) -> int:
-    from vmguard.batch.lsf import post_exec
-
-    return post_exec(_config(args))
+    return run
 
 
 def _revet(args: argparse.Namespace) -> int:
     from vmguard.batch.config import load_batch_config
-    from vmguard.batch.hook import exit_code, revet
+    from vmguard.batch.records import exit_code, revet
 
     verdict = revet(args.job, load_batch_config(_config(args)))
     print(verdict.text(), end="")
@@ -34,12 +32,44 @@ def _revet(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    from vmguard.batch.config import load_batch_config
-    from vmguard.batch.hook import pending
+    import datetime as dt
 
-    for verdict in pending(load_batch_config(_config(args))):
-        fields = (shown(verdict.job.key), shown(verdict.vm or "-"), verdict.summary(), shown(verdict.rerun))
-        print("\t".join(fields))  # summary() shows its message itself
+    from vmguard.batch.config import load_batch_config
+    from vmguard.batch.records import held_until, pending, prune
+
+    config = load_batch_config(_config(args))
+    for verdict in prune(config):
+        print(f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\texpired: held output deleted")
+    for verdict in pending(config):
+        until = dt.datetime.fromtimestamp(held_until(verdict, config), dt.UTC).strftime("%Y-%m-%d")
+        print(f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\t{verdict.summary()}\t"
+              f"held in {shown(verdict.quarantine or '-')} until {until}\t{shown(verdict.rerun)}")
+    return 0
+
+
+def _vm(args: argparse.Namespace) -> int:
+    import os
+
+    from vmguard.batch.config import load_batch_config
+    from vmguard.batch.state import State
+    from vmguard.errors import VetInputError
+
+    key = args.job or (f"slurm-{os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID")
+                       else f"lsf-{os.environ.get('LSB_JOBID', '')}")
+    note = State(load_batch_config(_config(args)).state_dir).assigned_note(key)
+    if not note:
+        raise VetInputError(f"no VM is assigned to job {key}")
+    print("\t".join(shown(field) for field in note.rstrip("\n").split("\t")))
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from vmguard.batch.config import default_path
+    from vmguard.batch.install import install_hooks
+
+    directory = Path(args.dir) if args.dir else None
+    for path in install_hooks(Path(args.config) if args.config else default_path(), directory, args.output):
+        print(shown(str(path)))
     return 0
 
 
@@ -62,19 +92,30 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_batch(sub: argparse._SubParsersAction) -> None:
-    batch = sub.add_parser("batch", help="vet job output from Slurm, LSF or any job runner")
+    batch = sub.add_parser("batch", help="give batch jobs their VMs and vet their output (Slurm, LSF)")
     cmds = batch.add_subparsers(dest="batch_command", metavar="COMMAND")
     for name, func, text in (
-        ("slurm-epilog", _slurm_epilog, "slurm.conf Epilog: vet the ending job (always exit 0)"),
-        ("lsf-post-exec", _lsf_post_exec, "LSF POST_EXEC: vet the ended job (always exit 0)"),
-        ("pending", _pending, "list jobs whose output was rejected or not vetted"),
+        ("slurm-prolog", _hook("slurm", "prolog"), "slurm.conf Prolog: assign the job its VM (exit 0)"),
+        ("slurm-epilog", _hook("slurm", "epilog"), "slurm.conf Epilog: vet the ending job (exit 0)"),
+        ("lsf-pre-exec", _hook("lsf", "pre_exec"), "LSF PRE_EXEC: assign the job its VM (1: refused)"),
+        ("lsf-post-exec", _hook("lsf", "post_exec"), "LSF POST_EXEC: vet the ended job (exit 0)"),
+        ("pending", _pending, "list jobs whose output is held (rejected or not vetted)"),
     ):
         _add_config(cmds.add_parser(name, help=text))
         cmds.choices[name].set_defaults(func=func)
-    revet_cmd = cmds.add_parser("revet", help="vet a job's quarantine again after a fix")
+    revet_cmd = cmds.add_parser("revet", help="vet a job's held output again after a fix")
     revet_cmd.add_argument("job", help="job key as recorded, e.g. slurm-42 or lsf-1234")
     _add_config(revet_cmd)
     revet_cmd.set_defaults(func=_revet)
+    vm_cmd = cmds.add_parser("vm", help="inside a job: its VM and quarantine (tab-separated)")
+    vm_cmd.add_argument("--job", help="job key (default: from SLURM_JOB_ID or LSB_JOBID)")
+    _add_config(vm_cmd)
+    vm_cmd.set_defaults(func=_vm)
+    install = cmds.add_parser("install-hooks", help="write the hook scripts slurm.conf/lsb.queues name")
+    install.add_argument("--dir", help="where (default <prefix>/libexec/vmguard)")
+    install.add_argument("--output", default="/dev/null", help="file the hooks append their messages to")
+    _add_config(install)
+    install.set_defaults(func=_install)
 
 
 def _register_report(sub: argparse._SubParsersAction) -> None:

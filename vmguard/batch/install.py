@@ -1,0 +1,56 @@
+"""`vmguard batch install-hooks`: the scripts slurm.conf and lsb.queues name.
+
+Slurm runs its Prolog and Epilog with only SLURM_* variables and LSF its pre/post-exec
+with a bare PATH: neither reaches a virtualenv's `vmguard` or VMGUARD_* settings. So
+each script names vmguard's own interpreter and the settings file by absolute path,
+written in when it is installed. The Slurm scripts and LSF's POST_EXEC exit 0 whatever
+happens (a failing prolog or epilog drains a Slurm node), leaving a note in syslog if
+even Python could not start; LSF's PRE_EXEC passes vmguard's "no" on (LSF requeues).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from vmguard.batch.state import write_atomic
+
+HOOKS = ("slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec")  # = `vmguard batch` commands
+_SCRIPT = """\
+#!/bin/sh
+# {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
+# Exits 0 whatever happens (a failing Slurm prolog/epilog drains the node).
+{python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1 ||
+    logger -t vmguard "{name}, job ${{SLURM_JOB_ID:-${{LSB_JOBID:-?}}}}: vmguard did not run (exit $?)" \\
+        2>/dev/null
+exit 0
+"""
+# LSF's PRE_EXEC must say no: its non-zero exit requeues the job (no host is closed),
+# and the job must not start without its VM, also when vmguard could not even start.
+_PRE_EXEC = """\
+#!/bin/sh
+# {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
+# Exits 0 when the job may start, else non-zero: LSF requeues the job.
+exec {python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1
+"""
+
+
+def default_dir() -> Path:
+    """<prefix>/libexec/vmguard: beside the virtualenv vmguard runs from."""
+    return Path(sys.prefix) / "libexec/vmguard"
+
+
+def install_hooks(config: Path, directory: Path | None = None, output: str = "/dev/null") -> list[Path]:
+    """Write the four hook scripts; returns their paths."""
+    directory = directory or default_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+    written = []
+    for name in HOOKS:
+        text = (_PRE_EXEC if name == "lsf-pre-exec" else _SCRIPT).format(
+            name=name, python=shlex.quote(sys.executable),
+            config=shlex.quote(str(config.absolute())), output=shlex.quote(output))
+        path = directory / name
+        write_atomic(path, text, 0o755)
+        written.append(path)
+    return written
