@@ -86,7 +86,7 @@ def test_rendered_sets_name_the_vm_and_endpoint() -> None:
     text = render(compile_ruleset(inventory(entry("a", "10.7.0.11"))))
     assert '10.7.0.11 . tcp . 192.0.2.10 . 3306 comment "a: calib-db"' in text
     assert '10.7.0.11 . tcp . 198.51.100.0/24 . 22 comment "a: admin-ssh"' in text
-    assert "@out4 accept" in text and "policy accept" in text
+    assert "@out4 return" in text and "policy accept" in text
 
 
 def test_overlapping_endpoints_keep_only_the_covering_one() -> None:

@@ -13,21 +13,25 @@ from __future__ import annotations
 
 from vmguard.errors import InventoryError, Problem
 from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
+from vmguard.firewall.ports import PortFacts
 from vmguard.inventory import Inventory, VmEntry
 from vmguard.policy.model import NetworkMode, NetworkPolicy
 
+NO_PORTS = PortFacts()
 
-def compile_ruleset(inventory: Inventory) -> Ruleset:
-    """The ruleset that enforces every addressed VM's network policy on this host."""
+
+def compile_ruleset(inventory: Inventory, ports: PortFacts = NO_PORTS) -> Ruleset:
+    """The ruleset that enforces every addressed VM's network policy on this host;
+    `ports` are the live facts of where VMs' frames enter (ports.py)."""
     with gc_paused():
         problems = list(_problems(inventory))
         if problems:
             raise InventoryError(problems)
-        vms = tuple(_vm_rules(e) for e in inventory.vms if e.addresses)
-    return Ruleset(inventory.firewall.vm_interfaces, vms)
+        vms = tuple(_vm_rules(e, ports.port_of(e)) for e in inventory.vms if e.addresses)
+    return Ruleset(inventory.firewall.vm_interfaces, vms, ports.bridge_ports)
 
 
-def _vm_rules(entry: VmEntry) -> VmRules:
+def _vm_rules(entry: VmEntry, port: str) -> VmRules:
     net = entry.policy.network
     if net.mode is NetworkMode.NONE:
         net = NetworkPolicy(mode=NetworkMode.NONE, log_denied=net.log_denied)
@@ -39,6 +43,7 @@ def _vm_rules(entry: VmEntry) -> VmRules:
         ingress=tuple([Flow(i.name, i.protocol, i.sources, i.ports) for i in net.ingress]),
         log_denied=net.log_denied,
         ipv6=net.wants_ipv6,
+        port=port,
     )
 
 

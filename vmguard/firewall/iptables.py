@@ -29,6 +29,8 @@ from typing import Any
 
 from vmguard.errors import FirewallError
 from vmguard.firewall import ipsets
+from vmguard.firewall import nftables as nft
+from vmguard.firewall import nftables_render as nr
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, chains_v6
 from vmguard.firewall.model import Ruleset, VmRules
@@ -174,7 +176,7 @@ class IptablesBackend:
                 "this host's iptables is nft-based (iptables-nft); python-iptables writes "
                 "legacy rules that it would not show: use --backend nftables"
             )
-        for tool in ("ipset", *SAVE.values()):
+        for tool in ("ipset", "nft", *SAVE.values()):
             if shutil.which(tool) is None:
                 raise FirewallError(f"{tool} not found: install the iptables and ipset packages")
         _iptc()
@@ -187,7 +189,8 @@ class IptablesBackend:
             for name, rules in chains.items():
                 lines += [f"-A {name} {as_text(rule)}" for rule in rules]
         lines += [f"-I {b} 1 -j {t}  # {JUMP} {t}" for b, t in JUMPS.items()]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n# nftables (frames on the VM bridges)\n" + \
+            nr.bridge_script(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
         _refuse_ipv6(ruleset)
@@ -198,6 +201,7 @@ class IptablesBackend:
             ipsets.discard()
             raise
         ipsets.swap_in()
+        nft.load_bridge_table(ruleset)
 
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
         """A full apply: the per-VM data is all in ipsets, so this is one `ipset restore`,
@@ -208,7 +212,8 @@ class IptablesBackend:
     def remove(self) -> bool:
         present = self.snapshot().present
         _commit({4: _uninstall, 6: _uninstall})
-        return ipsets.destroy() or present
+        bridge = nft.remove_bridge_table()
+        return ipsets.destroy() or present or bridge
 
     def show(self) -> str:
         out = [
@@ -229,7 +234,10 @@ class IptablesBackend:
             chains.update(found)
             hooks += version_hooks
         sets = ipsets.snapshot()
-        return Snapshot(bool(chains) or bool(sets), chains, sets, tuple(hooks))
+        bridge = nft.bridge_snapshot()
+        chains.update(bridge.chains)
+        hooks += bridge.hooks
+        return Snapshot(bool(chains) or bool(sets), chains, {**sets, **bridge.sets}, tuple(hooks))
 
 
 def _refuse_ipv6(ruleset: Ruleset) -> None:

@@ -203,6 +203,22 @@ class NftablesBackend:
                                    for obj in json.loads(text)["nftables"]])
 
 
+def load_bridge_table(ruleset: Ruleset) -> None:
+    """Replace only `bridge vmguard` (the iptables backend's frame filter)."""
+    _nft(["-f", STDIN], nr.bridge_script(ruleset))
+
+
+def remove_bridge_table() -> bool:
+    return _table_command(["delete", "table", *nr.nb.TABLE.split()]) is not None
+
+
+def bridge_snapshot() -> Snapshot:
+    text = _table_command(["-j", "list", "table", *nr.nb.TABLE.split()])
+    if text is None:
+        return Snapshot(False)
+    return snapshot_from_json(json.loads(text)["nftables"])
+
+
 def _table_command(args: list[str]) -> str | None:
     """Run a command on our table; None when the table does not exist."""
     proc = _run(args)
@@ -265,7 +281,7 @@ def snapshot_from_json(data: list[dict[str, Any]]) -> Snapshot:
 
 def _hooks(chains: dict[str, tuple[Rule, ...]]) -> tuple[Hook, ...]:
     hooks = []
-    for name in (*nr.BASE_CHAINS, "arp input"):
+    for name in (*nr.BASE_CHAINS, "arp input", "bridge prerouting"):
         rules = [r for r in chains.get(name, ()) if r.key != "(chain)"]
         for i, rule in enumerate(rules):
             if rule.key.startswith(nr.JUMP):
