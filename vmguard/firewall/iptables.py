@@ -8,9 +8,10 @@ force; EAGAIN (another tool committing at the same moment) is retried.
 IPv4 only: IPv6 from and to the VM interfaces is dropped, and a policy with an IPv6
 endpoint is refused here (the nftables backend supports it).
 
-No ARP anti-spoofing: ARP is not IP, iptables never sees it (it would take arptables or
-ebtables, out of scope). A VM can poison the host's neighbour table; `plan` says so.
-The nftables backend filters ARP (table `arp vmguard`).
+Frames on the VM bridges (port binding, VLAN tags, ethertypes, ARP between VMs and to
+the host) are filtered by nftables' bridge family here too (nftables_bridge.py, loaded
+by `nft` after the iptables commit). ARP on a VM interface that is no bridge (vboxnet0)
+is not filtered by this backend (it would take arptables); `plan` says so.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
 XTABLES_LOCK = "/run/xtables.lock"
-NO_ARP = ("# ARP anti-spoofing: not supported by the iptables backend (needs arptables); "
-          "use the nftables backend")
+NO_ARP = ("# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
+          "that is no bridge is not filtered by the iptables backend: use nftables")
 LOCK_WAIT = 10.0
 SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
 
