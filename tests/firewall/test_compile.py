@@ -142,3 +142,20 @@ def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
     found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
     assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
+
+
+@pytest.mark.parametrize(("addrs", "logged"), [
+    (("10.7.0.11",), {"log4": ["10.7.0.11"]}),
+    (("2001:db8::11",), {"log6": ["2001:db8::11"]}),
+    (("10.7.0.11", "2001:db8::11"), {"log4": ["10.7.0.11"], "log6": ["2001:db8::11"]}),
+])
+def test_denied_traffic_is_logged_for_every_family_of_the_vm(addrs: tuple[str, ...],
+                                                             logged: dict[str, list[str]]) -> None:
+    elements = vm_elements(compile_ruleset(inventory(entry("a", *addrs, pol=policy(CVS6)))).vms[0])
+    assert {s: e for s, e in elements.items() if s.startswith("log")} == logged
+
+
+def test_ipv6_vms_may_send_from_their_eui64_link_local_address() -> None:
+    vm = compile_ruleset(inventory(entry("a", "2001:db8::11", pol=policy(CVS6)))).vms[0]
+    assert [str(a) for a in vm.sources_of(6)] == ["2001:db8::11", "fe80::5054:ff:fe00:1"]
+    assert vm_elements(vm)["ids6"][1].startswith("fe80::5054:ff:fe00:1 . 52:54:00:00:00:01")

@@ -157,3 +157,45 @@ def test_forged_neighbour_advertisement_does_not_poison_another_vm(
     assert _learns(vm2, "eth0", HOST6, forged, topo.vms["vm1"]) == VM1_MAC, "control"
     v6("apply")
     assert _learns(vm2, "eth0", HOST6, forged, topo.vms["vm1"]) == BOGUS
+
+
+def test_dual_stack_vms_denied_traffic_is_logged_in_both_families(v6: Firewall) -> None:
+    v6("apply")
+    for version, addrs in ((4, [VM1_IP, VM2_IP]), (6, list(V6.values()))):
+        listing = v6.ns.run("nft", "list", "set", "inet", "vmguard", f"log{version}").stdout
+        assert all(a in listing for a in addrs), listing
+
+
+UDP6_SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 67)); s.settimeout(2.0); print("ready", flush=True)
+try:
+    print(s.recvfrom(100)[0].decode())
+except TimeoutError:
+    print("nothing")
+"""
+
+
+def _dhcp_port_over_ipv6(topo: Topology, tag: str) -> str:
+    """What the host's UDP [::]:67 receives when vm1 sends to it from port 68 over IPv6."""
+    server = topo.host.popen(sys.executable, "-c", UDP6_SERVER, stdout=subprocess.PIPE)
+    assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
+    send = ("import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); "
+            f"s.bind(('{V6['vm1']}', 68)); s.sendto(b'{tag}', ('{HOST6}', 67))")
+    topo.vms["vm1"].run(sys.executable, "-c", send)
+    return server.communicate(timeout=10)[0].decode().strip()
+
+
+def test_an_ipv4_only_vm_cannot_reach_the_host_over_ipv6_through_the_dhcp_rule(
+        fw: Firewall, topo: Topology) -> None:
+    """vm1's policy has no IPv6: its IPv6 to the host's DHCP server port is dropped."""
+    topo.host.run("ip", "-6", "addr", "add", f"{HOST6}/64", "dev", "br0", "nodad")
+    topo.vms["vm1"].run("ip", "-6", "addr", "add", f"{V6['vm1']}/64", "dev", "eth0", "nodad")
+    try:
+        assert _dhcp_port_over_ipv6(topo, "control") == "control", "control: without vmguard"
+        fw("apply")
+        assert _dhcp_port_over_ipv6(topo, "sneaked") == "nothing"
+    finally:
+        topo.host.run("ip", "-6", "addr", "del", f"{HOST6}/64", "dev", "br0")
+        topo.vms["vm1"].run("ip", "-6", "addr", "del", f"{V6['vm1']}/64", "dev", "eth0")
