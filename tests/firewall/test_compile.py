@@ -138,9 +138,12 @@ def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
         rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")
-    bridged = FirewallAudit("nftables", (), 2, ("virbr1",))
+    bridged = FirewallAudit("nftables", (), 2,
+                            ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
     found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
+    assert "bridge-nf-call-ip6tables" in found[0].message
+    assert found[0].evidence.startswith("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
     assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
 
 

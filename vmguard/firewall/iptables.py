@@ -19,11 +19,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import re
 import shutil
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +32,7 @@ from vmguard.firewall import nftables as nft
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, chains_v6
+from vmguard.firewall.iptables_save import SAVE, parse_save
 from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
@@ -41,7 +40,6 @@ XTABLES_LOCK = "/run/xtables.lock"
 NO_ARP = ("# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
           "that is no bridge is not filtered by the iptables backend: use nftables")
 LOCK_WAIT = 10.0
-SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
 
 
 def _iptc() -> Any:
@@ -231,7 +229,7 @@ class IptablesBackend:
         chains: dict[str, tuple[Rule, ...]] = {}
         hooks: list[Hook] = []
         for version in (4, 6):
-            found, version_hooks = _parse_save(version)
+            found, version_hooks = parse_save(version)
             chains.update(found)
             hooks += version_hooks
         sets = ipsets.snapshot()
@@ -248,45 +246,3 @@ def _refuse_ipv6(ruleset: Ruleset) -> None:
             f"{', '.join(wanting[:3])}: IPv6 endpoints need the nftables "
             "backend (the iptables backend drops all IPv6 of VMs)"
         )
-
-
-_COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
-
-
-def _rule(line: str, seen: Counter[str]) -> Rule:
-    found = _COMMENT.search(line)
-    key = (found.group(1) or found.group(2)) if found else line
-    seen[key] += 1
-    key = key if seen[key] == 1 else f"{key} #{seen[key]}"
-    return Rule(key, line, line.endswith("-j ACCEPT"))
-
-
-def _parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
-    out = subprocess.run(
-        [SAVE[version], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
-    ).stdout
-    family = "ip6" if version == 6 else "ip"
-    chains: dict[str, list[Rule]] = {}
-    seen: dict[str, Counter[str]] = {}
-    builtins: dict[str, list[str]] = {b: [] for b in JUMPS}
-    for line in out.splitlines():
-        if line.startswith(":VMG-"):
-            chains.setdefault(f"{family} {line[1:].split()[0]}", [])
-        elif line.startswith("-A "):
-            chain, rest = line[3:].split(" ", 1)
-            if chain.startswith("VMG-"):
-                name = f"{family} {chain}"
-                chains.setdefault(name, []).append(_rule(rest, seen.setdefault(name, Counter())))
-            elif chain in builtins:
-                builtins[chain].append(rest)
-    return {c: tuple(rs) for c, rs in chains.items()}, _hooks(family, builtins)
-
-
-def _hooks(family: str, builtins: dict[str, list[str]]) -> list[Hook]:
-    hooks = []
-    for builtin, rules in builtins.items():
-        for i, rest in enumerate(rules):
-            if rest.endswith(f"-j {JUMPS[builtin]}"):
-                earlier = tuple(r for r in rules[:i] if r.endswith("-j ACCEPT"))
-                hooks.append(Hook(f"{family} filter {builtin}", f"{JUMP} {JUMPS[builtin]}", True, earlier))
-    return hooks

@@ -18,9 +18,9 @@ from vmguard.firewall.audit import (
 )
 from vmguard.firewall.backends import backend_for
 from vmguard.firewall.compile import compile_ruleset
-from vmguard.firewall.ports import read_ports
 from vmguard.firewall.interface import Backend
 from vmguard.firewall.model import Ruleset
+from vmguard.firewall.ports import read_ports
 from vmguard.inventory import Inventory
 
 
