@@ -18,9 +18,9 @@ from vmguard.firewall.audit import (
 )
 from vmguard.firewall.backends import backend_for
 from vmguard.firewall.compile import compile_ruleset
+from vmguard.firewall.hostfacts import read_facts
 from vmguard.firewall.interface import Backend
 from vmguard.firewall.model import Ruleset
-from vmguard.firewall.ports import read_ports
 from vmguard.inventory import Inventory
 
 
@@ -44,7 +44,7 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
 
 
 def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
-    ruleset = compile_ruleset(inventory, read_ports(inventory))
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
@@ -69,7 +69,7 @@ def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
 
 def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
     """Add, replace or remove one VM's rules without reloading the others."""
-    ruleset = compile_ruleset(inventory, read_ports(inventory))
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
     vm = ruleset.vm(vm_name)
     backend.update_vm(ruleset, vm, vm_name)
@@ -79,7 +79,7 @@ def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None
 
 
 def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudit:
-    ruleset = compile_ruleset(inventory, read_ports(inventory))
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
     drifts = compare(expected_snapshot(backend.name, ruleset), backend.snapshot())
     return FirewallAudit(backend.name, drifts, len(ruleset.vms), unfiltered_bridges(ruleset.vm_interfaces))
