@@ -162,3 +162,19 @@ def test_ipv6_vms_may_send_from_their_eui64_link_local_address() -> None:
     vm = compile_ruleset(inventory(entry("a", "2001:db8::11", pol=policy(CVS6)))).vms[0]
     assert [str(a) for a in vm.sources_of(6)] == ["2001:db8::11", "fe80::5054:ff:fe00:1"]
     assert vm_elements(vm)["ids6"][1].startswith("fe80::5054:ff:fe00:1 . 52:54:00:00:00:01")
+
+
+def test_conntrack_judges_a_flow_by_the_senders_egress_and_the_receivers_ingress() -> None:
+    from vmguard.firewall.conntrack import Tracked, allows
+
+    a = entry("a", "10.7.0.11", mac="52:54:00:00:00:0a", pol=policy(CALIB, Egress(
+        "to-b", (NET("10.7.0.12/32"),), (PortRange(22, 22),))))
+    b = entry("b", "10.7.0.12", mac="52:54:00:00:00:0b")
+    rs = compile_ruleset(inventory(a, b))
+    flow = lambda src, dst, port, proto="tcp": Tracked("ipv4", proto, ADDR(src), ADDR(dst), 1, port)  # noqa: E731
+    assert allows(rs, flow("10.7.0.11", "192.0.2.10", 3306))
+    assert not allows(rs, flow("10.7.0.11", "192.0.2.10", 3307))
+    assert not allows(rs, flow("10.7.0.11", "192.0.2.10", 3306, "udp"))
+    assert not allows(rs, flow("10.7.0.11", "10.7.0.12", 22)), "b's ingress is admin-ssh only"
+    assert allows(rs, flow("198.51.100.7", "10.7.0.12", 22))
+    assert allows(rs, flow("198.51.100.7", "192.0.2.1", 80)), "no VM end: not ours to judge"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vmguard import log
+from vmguard.firewall import conntrack
 from vmguard.firewall.audit import (
     Drift,
     FirewallAudit,
@@ -64,7 +65,15 @@ def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
             vms=len(result.ruleset.vms),
             drifts=[str(d) for d in result.drifts],
         )
+        _cut(result.ruleset, result.backend)
     return result
+
+
+def _cut(ruleset: Ruleset, backend: str) -> None:
+    """Connections open before a change that no longer allows them are cut."""
+    cut = conntrack.cut_revoked(ruleset)
+    if cut:
+        log.append("firewall", action="cut-connections", backend=backend, connections=cut)
 
 
 def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
@@ -73,6 +82,7 @@ def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None
     backend = _backend(inventory, backend_name)
     vm = ruleset.vm(vm_name)
     backend.update_vm(ruleset, vm, vm_name)
+    _cut(ruleset, backend.name)
     action = "update-vm" if vm is not None else "remove-vm"
     log.append("firewall", action=action, backend=backend.name, vm=vm_name, inventory=inventory.source)
     return action
