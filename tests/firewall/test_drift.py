@@ -179,8 +179,8 @@ IPT_TAMPER = {
     "jump-missing": "iptables-legacy -D FORWARD -m comment --comment "
                     "'vmguard jump VMG-FORWARD' -j VMG-FORWARD",
     "jump-shadowed": "iptables-legacy -I INPUT 1 -j ACCEPT",
-    "set-elements-missing": "ipset del vmg-ids4 10.70.0.11,52:54:00:70:00:11",
-    "set-elements-extra": "ipset add vmg-out4 10.70.0.12,tcp:8080,10.80.0.10",
+    "set-elements-missing": "ipset del vmg-ids4-a 10.70.0.11,52:54:00:70:00:11",
+    "set-elements-extra": "ipset add vmg-out4-a 10.70.0.12,tcp:8080,10.80.0.10",
 }
 
 
@@ -254,7 +254,7 @@ def test_iptables_failure_late_in_the_batch_leaves_previous_rules(
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "nothing changed" in proc.stderr
     assert ipt("show").stdout == before
-    assert "-new" not in topo.host.run("ipset", "list", "-n").stdout
+    assert "vmg-ids4-b" not in topo.host.run("ipset", "list", "-n").stdout, "unused slot"
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
         "10.80.0.10:3306": True, "10.80.0.10:8080": False}
 

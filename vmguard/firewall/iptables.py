@@ -192,14 +192,19 @@ class IptablesBackend:
             nr.bridge_script(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
+        """Sets of the unused slot filled; IPv6 table committed, then the IPv4 table,
+        whose one commit switches its rules and every set at once (ipsets.py); the old
+        slot destroyed; the bridge table replaced. What a kill between these steps can
+        leave, and how the next apply repairs it: README, "The host firewall"."""
         _refuse_ipv6(ruleset)
-        ipsets.prepare(ruleset)
+        slot = ipsets.prepare(ruleset)
         try:
-            _commit({4: _install(chains_v4(ruleset), 4), 6: _install(chains_v6(ruleset), 6)})
+            _commit({6: _install(chains_v6(ruleset), 6),
+                     4: _install(chains_v4(ruleset, slot), 4)})
         except FirewallError:
-            ipsets.discard()
+            ipsets.discard(slot)
             raise
-        ipsets.swap_in()
+        ipsets.retire(slot)
         nft.load_bridge_table(ruleset)
 
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
@@ -222,8 +227,7 @@ class IptablesBackend:
             for v in (4, 6)
         ]
         ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
-        sets = [ipsets.ipset(["save", n], check=False) for n in ipsets.NAMES]
-        return "\n".join(ours) + "\n" + "".join(sets) if ours else "# no vmguard chains loaded\n"
+        return "\n".join(ours) + "\n" + ipsets.show() if ours else "# no vmguard chains loaded\n"
 
     def snapshot(self) -> Snapshot:
         chains: dict[str, tuple[Rule, ...]] = {}

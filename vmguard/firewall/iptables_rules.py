@@ -80,9 +80,11 @@ def _set(name: str, flags: str) -> dict[str, Any]:
     return {"set": [{"match-set": [name, flags]}]}
 
 
-def chains_v4(ruleset: Ruleset) -> Rules:
+def chains_v4(ruleset: Ruleset, slot: str = "") -> Rules:
+    """The IPv4 chains, naming the ipsets of `slot` (ipsets.py)."""
+    ids, out, in_, logs = (ipsets.slotted(n, slot) for n in ipsets.NAMES)
     log = ruleset.log_denied
-    known = _set(ipsets.IDS, "src,src")
+    known = _set(ids, "src,src")
     return {
         **_per_interface(ruleset),
         "VMG-FROM-VM": [
@@ -92,15 +94,15 @@ def chains_v4(ruleset: Ruleset) -> Rules:
             _drop("anti-spoofing: unknown address or MAC")],
         "VMG-EGRESS": [
             REPLIES,
-            {**_set(ipsets.OUT, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
+            {**_set(out, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
              "target": "RETURN"},
-            _log("vmguard deny out: ", _set(ipsets.LOG, "src")),
+            _log("vmguard deny out: ", _set(logs, "src")),
             _drop("default deny from VMs")],
         "VMG-TO-VM": [
             REPLIES,
-            {**_set(ipsets.IN, "dst,dst,src"), "comment": _c("per-VM ingress"),
+            {**_set(in_, "dst,dst,src"), "comment": _c("per-VM ingress"),
              "target": "RETURN"},
-            _log("vmguard deny in: ", _set(ipsets.LOG, "dst")),
+            _log("vmguard deny in: ", _set(logs, "dst")),
             _drop("default deny to VMs")],
     }
 

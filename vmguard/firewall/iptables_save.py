@@ -12,6 +12,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 
+from vmguard.firewall import ipsets
 from vmguard.firewall.interface import Hook, Rule
 from vmguard.firewall.iptables_rules import JUMP, JUMPS
 
@@ -25,7 +26,7 @@ def _rule(line: str, seen: Counter[str]) -> Rule:
     key = (found.group(1) or found.group(2)) if found else line
     seen[key] += 1
     key = key if seen[key] == 1 else f"{key} #{seen[key]}"
-    return Rule(key, line, line.endswith("-j ACCEPT"))
+    return Rule(key, ipsets.unslotted(line), line.endswith("-j ACCEPT"))
 
 
 def parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
