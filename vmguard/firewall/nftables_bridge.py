@@ -60,7 +60,7 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
            "br_addrs6": [f"{a}{c}" for a in vm.addresses_of(6)]}
     if vm.port:
         port = quote(vm.port)
-        out["br_ports"] = [port + c]
+        out["br_ports"] = [port]  # no comment: the same element as a bridge port's
         out["br_ids4"] = [f"{port} . {vm.mac} . {a}{c}" for a in v4]
         out["br_ids6"] = [f"{port} . {vm.mac} . {a}{c}" for a in v6]
         out["br_nd"] = [f"{port} . {vm.mac} . {_int128(a)}{c}" for a in v6]
