@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmguard.firewall.model import LOG_BURST, LOG_RATE_PER_MINUTE, IPAddress, Ruleset, VmRules
+from vmguard.firewall.model import IPAddress, Ruleset, VmRules
+from vmguard.firewall.nftables_text import JUMP, LIMIT, quote
 
 TABLE = "bridge vmguard"
-JUMP = "vmguard jump"  # the same prefix as nftables_render.JUMP (audit finds hooks by it)
-LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
 # set name -> type; raw payload keys (an ND target, an option's MAC) need `typeof`
 SET_TYPES = {
     "br_ports": "type ifname",
@@ -37,10 +36,6 @@ SET_TYPES = {
     "br_lla": "typeof ether saddr . @th,208,48",
 }
 SETS = tuple(SET_TYPES)
-
-
-def quote(text: str) -> str:
-    return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
 
 
 def _int128(ip: IPAddress) -> str:

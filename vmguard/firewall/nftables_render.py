@@ -2,12 +2,15 @@
 elements and chains (replace_stream; a test checks both load to the same listing).
 
 Table `inet vmguard`, packets from the VM interfaces, in order:
-  input   -> vm_to_host: DHCP to the host, then from_vm
+  input   -> vm_to_host: DHCP (IPv4) / DHCPv6 (IPv6 VMs) to the host, then from_vm
   forward -> from_vm (routed, and through br_netfilter bridged VM-to-VM traffic)
           -> to_vm for traffic forwarded towards VMs
   output  -> host_to_vm: DHCP replies, then to_vm
   from_vm: IPv6 -> from_vm6; anti-spoofing (address . MAC set); replies; then one
            lookup of (VM address . protocol . destination . port) in the egress sets.
+Allowed traffic *returns* rather than accepts: forwarded traffic between two VMs goes on
+to to_vm, so the receiver's ingress judges it too (an accept in our table would end the
+hook here; the base chains' policy accepts what both let through).
 Per-VM data lives only in set elements (commented "VM: endpoint"), never in per-VM
 rules or chains: the rule count is fixed, a new flow costs a hash lookup (exact
 endpoints) plus an interval lookup (networks, port ranges) whatever the number of VMs,
@@ -15,8 +18,8 @@ and one VM is added or removed by a few element operations.
 
 Table `arp vmguard`: ARP the host receives from the VM interfaces must carry a known
 VM's MAC and IPv4 address as sender (set arp_ids), so no VM can poison the host's
-neighbour table. ARP bridged from VM to VM is not filtered: that needs `meta ibrname`
-in a bridge table (kernel module nft_meta_bridge), which not every kernel has.
+neighbour table. Table `bridge vmguard` (nftables_bridge.py): frames on the VM bridges,
+bound to the VM's port, VLAN tags and other ethertypes, ARP and ND between VMs.
 """
 
 from __future__ import annotations
@@ -28,14 +31,13 @@ from typing import NamedTuple
 from vmguard.errors import FirewallError
 from vmguard.firewall import nftables_bridge as nb
 from vmguard.firewall.model import (
-    LOG_BURST,
-    LOG_RATE_PER_MINUTE,
     Flow,
     IPAddress,
     Ruleset,
     VmRules,
     gc_paused,
 )
+from vmguard.firewall.nftables_text import JUMP, LIMIT, quote
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
@@ -43,21 +45,14 @@ STREAM_BATCH = 500  # VMs whose elements apply renders while nft parses the prev
 ARP_TABLE = "arp vmguard"  # ARP anti-spoofing: ARP never reaches the inet hooks
 TABLES = (TABLE, ARP_TABLE, nb.TABLE)
 ARP_SETS = ("arp_ids",)  # set names that live in ARP_TABLE (nb.SETS: in nb.TABLE)
-JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
 ND_OUT = "{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert }"
 ND_IN = "{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }"
-LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
 _ADDR = {4: "ipv4_addr", 6: "ipv6_addr"}
 _FAMILY = {4: "ip", 6: "ip6"}
 _ICMP = {4: "icmp", 6: "ipv6-icmp"}
 # set name suffix -> key type after the VM's own address
 _KINDS = {"": " . inet_proto . {a} . inet_service", "_net": " . inet_proto . {a} . inet_service",
           "_icmp": " . {a}"}
-
-
-def quote(text: str) -> str:
-    """An nftables string literal (comments, prefixes) that cannot break the syntax."""
-    return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
 
 
 def _text(ip: IPAddress) -> str:
