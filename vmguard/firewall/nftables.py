@@ -178,6 +178,8 @@ class NftablesBackend:
             return self.apply(ruleset)
         new = nr.vm_elements(vm) if vm is not None else {}
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
+        ports = {nr.quote(p) for p in ruleset.bridge_ports}  # still on a VM bridge: kept
+        gone["br_ports"] = [p for p in gone.get("br_ports", ()) if p not in ports]
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
         script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
         if not script:

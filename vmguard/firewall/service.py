@@ -45,8 +45,8 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
 
 
 def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
     return Plan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
@@ -78,8 +78,8 @@ def _cut(ruleset: Ruleset, backend: str) -> None:
 
 def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
     """Add, replace or remove one VM's rules without reloading the others."""
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     vm = ruleset.vm(vm_name)
     backend.update_vm(ruleset, vm, vm_name)
     _cut(ruleset, backend.name)
@@ -89,8 +89,8 @@ def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None
 
 
 def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudit:
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     drifts = compare(expected_snapshot(backend.name, ruleset), backend.snapshot())
     return FirewallAudit(backend.name, drifts, len(ruleset.vms), unfiltered_bridges(ruleset.vm_interfaces))
 
