@@ -7,6 +7,7 @@ through without vmguard (the test can fail), then that vmguard drops it.
 from __future__ import annotations
 
 import secrets
+import struct
 import subprocess
 import sys
 import time
@@ -199,3 +200,15 @@ def test_an_ipv4_only_vm_cannot_reach_the_host_over_ipv6_through_the_dhcp_rule(
     finally:
         topo.host.run("ip", "-6", "addr", "del", f"{HOST6}/64", "dev", "br0")
         topo.vms["vm1"].run("ip", "-6", "addr", "del", f"{V6['vm1']}/64", "dev", "eth0")
+
+
+def test_a_vm_cannot_advertise_itself_as_router_to_other_vms(v6: Firewall, topo: Topology) -> None:
+    """An IPv6 VM's router advertisement, from its own link-local address and MAC."""
+    tag = secrets.token_hex(6)
+    body = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0) + tag.encode()
+    frame = f.ether("33:33:00:00:00:01", VM1_MAC, 0x86DD,
+                    f.icmp6("fe80::5054:ff:fe70:11", "ff02::1", body))
+    vm1, vm2 = topo.vms["vm1"], topo.vms["vm2"]
+    assert _delivered(vm1, vm2, tag, frame), "control: without vmguard it arrives"
+    v6("apply")
+    assert not _delivered(vm1, vm2, tag, frame)
