@@ -4,7 +4,7 @@ Everything runs inside network namespaces this script creates and deletes (vmg<p
 the machine's own firewall is never touched. Measured in the same run:
   nft apply    vmguard's nftables apply (library: compile + load, one transaction)
   nft -f       `nft -f FILE` of the very same ruleset text (the floor for one transaction)
-  ipt apply    vmguard's iptables apply (python-iptables + ipset restore + swap)
+  ipt apply    vmguard's iptables apply (python-iptables + ipset restore of the unused slot)
   naive        one `iptables-legacy -A` process per rule (per VM, per endpoint, per port,
                plus one anti-spoofing rule per VM); it grows worse than linearly, so it is
                measured while it stays under --naive-budget seconds and fitted beyond

@@ -73,6 +73,7 @@ class Nic:
     enabled: bool = True
     port_forwards: tuple[PortForward, ...] = ()
     source: Source = Source("")
+    port: str = ""  # host-side device of a running VM's NIC (libvirt <target dev=...>)
 
 
 @dataclass(frozen=True)

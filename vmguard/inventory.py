@@ -15,6 +15,7 @@ from enum import StrEnum
 from vmguard.policy.model import Policy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class DriverKind(StrEnum):
@@ -64,6 +65,14 @@ class FirewallSettings:
     # Host-side interfaces of the host-only networks (vboxnet0, virbr-hostonly, ...):
     # everything arriving on them is VM traffic and is default-denied.
     vm_interfaces: tuple[str, ...] = ()
+    # The networks VM addresses must lie in; empty: read from the vm_interfaces' addresses.
+    vm_networks: tuple[IPNetwork, ...] = ()
+
+
+def outside(addresses: tuple[IPAddress, ...], networks: tuple[IPNetwork, ...]) -> list[IPAddress]:
+    """The addresses in none of `networks` (link-local IPv6 is on every link)."""
+    return [a for a in addresses if not (a.version == 6 and a.is_link_local)
+            and not any(a in n for n in networks if n.version == a.version)]
 
 
 @dataclass(frozen=True)

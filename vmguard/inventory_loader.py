@@ -22,6 +22,7 @@ from vmguard.inventory import (
     FirewallSettings,
     Inventory,
     VmEntry,
+    outside,
 )
 from vmguard.policy.loader import check_policy
 from vmguard.policy.model import Policy, SharePurpose
@@ -47,6 +48,7 @@ class _Loader:
         self.doc, self.base = doc, base
         self.problems: list[Problem] = []
         self.policies: dict[str, Policy | None] = {}
+        self.fw = self.firewall()
 
     def problem(self, path: Path_, message: str) -> None:
         pos = self.doc.pos(path)
@@ -77,14 +79,24 @@ class _Loader:
         return self.policies[file]
 
     def addresses(self, vm: dict[str, Any], i: int) -> tuple[Any, ...]:
+        paths: list[Path_] = [("vms", i, "addresses", j) for j in range(len(vm.get("addresses", [])))]
+        paths += [("vms", i, "address")] if "address" in vm else []
         texts = vm.get("addresses", []) + ([vm["address"]] if "address" in vm else [])
         out = []
-        for text in texts:
+        for path, text in zip(paths, texts, strict=True):
             try:
                 out.append(ipaddress.ip_address(text))
             except ValueError:
                 self.problem(("vms", i), f"'{text}' is not an IP address")
+                continue
+            self.within_networks(path, out[-1])
         return tuple(out)
+
+    def within_networks(self, path: Path_, address: Any) -> None:
+        declared = self.fw.vm_networks
+        if declared and outside((address,), declared):
+            nets = ", ".join(str(n) for n in declared)
+            self.problem(path, f"{address} is outside the VM networks (firewall.vm_networks: {nets})")
 
     def vm(self, vm: dict[str, Any], i: int, names: set[str]) -> VmEntry | None:
         if vm["connection"] not in names:
@@ -110,9 +122,15 @@ class _Loader:
 
     def firewall(self) -> FirewallSettings:
         fw = self.doc.data.get("firewall", {})
-        return FirewallSettings(
-            FirewallBackend(fw.get("backend", "nftables")), tuple(fw.get("vm_interfaces", ()))
-        )
+        networks = []
+        for j, text in enumerate(fw.get("vm_networks", ())):
+            try:
+                networks.append(ipaddress.ip_network(text))
+            except ValueError:
+                self.problem(("firewall", "vm_networks", j), f"'{text}' is not a network "
+                             "(an address with host bits set? give the network, e.g. 10.70.0.0/24)")
+        return FirewallSettings(FirewallBackend(fw.get("backend", "nftables")),
+                                tuple(fw.get("vm_interfaces", ())), tuple(networks))
 
 
 def _default_quarantine(policy: Policy) -> str:
@@ -178,7 +196,7 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     problems += loader.problems + list(dict.fromkeys(_waiver_problems(entries)))
     if any(p.severity is Severity.ERROR for p in problems):
         return CheckedInventory(None, tuple(problems))
-    inventory = Inventory(str(path), connections, tuple(e for _, e in entries), loader.firewall())
+    inventory = Inventory(str(path), connections, tuple(e for _, e in entries), loader.fw)
     return CheckedInventory(inventory, tuple(problems))
 
 

@@ -35,18 +35,21 @@ POLICIES = {
       - {name: syslog, to: 10.80.0.10/32, ports: [5514], protocol: udp}""",
 }
 INGRESS = "      - {name: admin-ssh, ports: [22], from: [10.90.0.0/24]}"
+PEER_INGRESS = "      - {name: peer-ssh, ports: [22], from: [10.70.0.11/32]}"  # vm2's, from vm1
 
 
-def write_policy(folder: Path, name: str, egress: str) -> None:
+def write_policy(folder: Path, name: str, egress: str, ingress: str | None = None) -> None:
+    if ingress is None:
+        ingress = INGRESS + ("\n" + PEER_INGRESS if name == "vm2" else "")
     (folder / f"{name}.yaml").write_text(
         f"apiVersion: vmguard/v1\nkind: Policy\nmetadata: {{name: {name}}}\nspec:\n"
         f"  network:\n    mode: host-only\n    log_denied: true\n    egress:\n{egress}\n"
-        f"    ingress:\n{INGRESS}\n")
+        f"    ingress:\n{ingress}\n")
 
 
 def write_inventory(folder: Path, backend: str) -> Path:
     vms = "".join(f"  - {{name: {n}, connection: kvm, policy: {n}.yaml, address: {a}, "
-                  f"mac: \"{m}\"}}\n" for n, (a, m) in VMS.items())
+                  f"mac: \"{m}\", interface: p-{n}}}\n" for n, (a, m) in VMS.items())
     path = folder / "inventory.yaml"
     path.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\n"

@@ -2,7 +2,7 @@
 replies sent from a VM namespace, the host's neighbour table is poisoned without vmguard
 and is not with it; a VM's genuine ARP still updates it.
 
-The iptables backend has no ARP filter (it would need arptables/ebtables): not tested.
+On bridges both backends also filter ARP in table `bridge vmguard` (test_frames.py).
 """
 
 from __future__ import annotations
@@ -82,11 +82,12 @@ def test_audit_and_remove_cover_the_arp_table(fw: Firewall, topo: Topology) -> N
     assert "vmguard" not in topo.host.run("nft", "list", "tables").stdout
 
 
-def test_iptables_plan_says_it_does_not_filter_arp(topo: Topology, tmp_path: Path) -> None:
+def test_iptables_plan_says_where_it_does_not_filter_arp(topo: Topology, tmp_path: Path) -> None:
     fw = make_firewall(topo, tmp_path, "iptables")
     plan = fw("plan", check=False)
     assert plan.returncode == 1, plan.stderr  # changes pending, as `vmguard plan` says it
-    assert "ARP anti-spoofing: not supported by the iptables backend" in plan.stdout
+    assert "ARP anti-spoofing: on bridges only" in plan.stdout
+    assert "table bridge vmguard" in plan.stdout
     fw("apply")
     assert "up to date" in fw("plan").stdout  # exit 0 (checked): nothing left to change
     fw("remove")

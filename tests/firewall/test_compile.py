@@ -86,7 +86,7 @@ def test_rendered_sets_name_the_vm_and_endpoint() -> None:
     text = render(compile_ruleset(inventory(entry("a", "10.7.0.11"))))
     assert '10.7.0.11 . tcp . 192.0.2.10 . 3306 comment "a: calib-db"' in text
     assert '10.7.0.11 . tcp . 198.51.100.0/24 . 22 comment "a: admin-ssh"' in text
-    assert "@out4 accept" in text and "policy accept" in text
+    assert "@out4 return" in text and "policy accept" in text
 
 
 def test_overlapping_endpoints_keep_only_the_covering_one() -> None:
@@ -138,7 +138,43 @@ def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
         rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")
-    bridged = FirewallAudit("nftables", (), 2, ("virbr1",))
+    bridged = FirewallAudit("nftables", (), 2,
+                            ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
     found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
+    assert "bridge-nf-call-ip6tables" in found[0].message
+    assert found[0].evidence.startswith("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
     assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
+
+
+@pytest.mark.parametrize(("addrs", "logged"), [
+    (("10.7.0.11",), {"log4": ["10.7.0.11"]}),
+    (("2001:db8::11",), {"log6": ["2001:db8::11"]}),
+    (("10.7.0.11", "2001:db8::11"), {"log4": ["10.7.0.11"], "log6": ["2001:db8::11"]}),
+])
+def test_denied_traffic_is_logged_for_every_family_of_the_vm(addrs: tuple[str, ...],
+                                                             logged: dict[str, list[str]]) -> None:
+    elements = vm_elements(compile_ruleset(inventory(entry("a", *addrs, pol=policy(CVS6)))).vms[0])
+    assert {s: e for s, e in elements.items() if s.startswith("log")} == logged
+
+
+def test_ipv6_vms_may_send_from_their_eui64_link_local_address() -> None:
+    vm = compile_ruleset(inventory(entry("a", "2001:db8::11", pol=policy(CVS6)))).vms[0]
+    assert [str(a) for a in vm.sources_of(6)] == ["2001:db8::11", "fe80::5054:ff:fe00:1"]
+    assert vm_elements(vm)["ids6"][1].startswith("fe80::5054:ff:fe00:1 . 52:54:00:00:00:01")
+
+
+def test_conntrack_judges_a_flow_by_the_senders_egress_and_the_receivers_ingress() -> None:
+    from vmguard.firewall.conntrack import Tracked, allows
+
+    a = entry("a", "10.7.0.11", mac="52:54:00:00:00:0a", pol=policy(CALIB, Egress(
+        "to-b", (NET("10.7.0.12/32"),), (PortRange(22, 22),))))
+    b = entry("b", "10.7.0.12", mac="52:54:00:00:00:0b")
+    rs = compile_ruleset(inventory(a, b))
+    flow = lambda src, dst, port, proto="tcp": Tracked("ipv4", proto, ADDR(src), ADDR(dst), 1, port)  # noqa: E731
+    assert allows(rs, flow("10.7.0.11", "192.0.2.10", 3306))
+    assert not allows(rs, flow("10.7.0.11", "192.0.2.10", 3307))
+    assert not allows(rs, flow("10.7.0.11", "192.0.2.10", 3306, "udp"))
+    assert not allows(rs, flow("10.7.0.11", "10.7.0.12", 22)), "b's ingress is admin-ssh only"
+    assert allows(rs, flow("198.51.100.7", "10.7.0.12", 22))
+    assert allows(rs, flow("198.51.100.7", "192.0.2.1", 80)), "no VM end: not ours to judge"

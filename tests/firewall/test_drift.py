@@ -179,8 +179,8 @@ IPT_TAMPER = {
     "jump-missing": "iptables-legacy -D FORWARD -m comment --comment "
                     "'vmguard jump VMG-FORWARD' -j VMG-FORWARD",
     "jump-shadowed": "iptables-legacy -I INPUT 1 -j ACCEPT",
-    "set-elements-missing": "ipset del vmg-ids4 10.70.0.11,52:54:00:70:00:11",
-    "set-elements-extra": "ipset add vmg-out4 10.70.0.12,tcp:8080,10.80.0.10",
+    "set-elements-missing": "ipset del vmg-ids4-a 10.70.0.11,52:54:00:70:00:11",
+    "set-elements-extra": "ipset add vmg-out4-a 10.70.0.12,tcp:8080,10.80.0.10",
 }
 
 
@@ -254,7 +254,7 @@ def test_iptables_failure_late_in_the_batch_leaves_previous_rules(
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "nothing changed" in proc.stderr
     assert ipt("show").stdout == before
-    assert "-new" not in topo.host.run("ipset", "list", "-n").stdout
+    assert "vmg-ids4-b" not in topo.host.run("ipset", "list", "-n").stdout, "unused slot"
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
         "10.80.0.10:3306": True, "10.80.0.10:8080": False}
 
@@ -281,3 +281,42 @@ def test_audit_reports_feed_vmg_fw_findings(nft: Firewall, topo: Topology) -> No
     assert lines[0] == "nftables firewall audited"
     assert {line.split()[0] for line in lines[1:]} == {"VMG-FW-002", "VMG-FW-004"}
     assert all(line.split()[1] == "host" for line in lines[1:])
+
+
+@pytest.mark.parametrize("setting", ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"])
+def test_audit_reports_either_br_netfilter_setting_off(nft: Firewall, topo: Topology,
+                                                       setting: str) -> None:
+    """br_netfilter's settings are per network namespace: this changes only `host`."""
+    nft("apply")
+    assert nft("audit").returncode == 0, "control: both on"
+    topo.host.run("sysctl", "-qw", f"net.bridge.{setting}=0")
+    try:
+        audit = nft("audit", check=False)
+    finally:
+        topo.host.run("sysctl", "-qw", f"net.bridge.{setting}=1")
+    assert audit.returncode == 1
+    assert f"unfiltered-bridge: br0: net.bridge.{setting} is not 1" in audit.stdout
+
+
+def test_iptables_audit_follows_jumps_into_foreign_chains(ipt: Firewall, topo: Topology) -> None:
+    """A foreign chain jumped to before vmguard's jump, whose ACCEPT (two chains deep)
+    would let VM traffic skip vmguard's rules."""
+    ipt("apply")
+    assert ipt("audit").returncode == 0, "control"
+    rules = [["-N", "FOREIGN_A"], ["-N", "FOREIGN_B"], ["-A", "FOREIGN_B", "-j", "ACCEPT"],
+             ["-A", "FOREIGN_A", "-s", "10.99.0.0/16", "-j", "FOREIGN_B"],
+             ["-I", "FORWARD", "1", "-j", "FOREIGN_A"]]
+    for rule in rules:
+        topo.host.run("iptables-legacy", *rule)
+    try:
+        audit = ipt("audit", check=False)
+    finally:
+        topo.host.run("iptables-legacy", "-D", "FORWARD", "-j", "FOREIGN_A")
+        for chain in ("FOREIGN_A", "FOREIGN_B"):
+            topo.host.run("iptables-legacy", "-F", chain)
+        for chain in ("FOREIGN_A", "FOREIGN_B"):
+            topo.host.run("iptables-legacy", "-X", chain)
+    assert audit.returncode == 1
+    shadowed = [ln for ln in audit.stdout.splitlines() if ln.startswith("jump-shadowed")]
+    assert shadowed == ["jump-shadowed: ip filter FORWARD: -j FOREIGN_A [FOREIGN_A] -> "
+                        "-s 10.99.0.0/16 -j FOREIGN_B [FOREIGN_B] -> -j ACCEPT"], audit.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.firewall.conftest import POLICIES, Firewall, make_firewall, write_policy
+from tests.firewall.conftest import INGRESS, POLICIES, Firewall, make_firewall, write_policy
 from tests.firewall.topology import Topology
 
 pytestmark = pytest.mark.root
@@ -46,6 +46,21 @@ def test_allowed_endpoints_connect_and_everything_else_is_dropped(
                      "10.70.0.1:9000")
     assert vm2 == {"10.80.0.20:2401": True, "10.80.0.10:3306": False,
                    "10.70.0.11:22": False, "10.70.0.1:9000": False}
+
+
+def test_traffic_between_vms_needs_the_senders_egress_and_the_receivers_ingress(
+        fw: Firewall, topo: Topology) -> None:
+    """vm1's egress allows vm2:22; vm2's ingress decides too (bridged, same bridge)."""
+    folder = fw.inventory.parent
+    fw("apply")
+    assert topo.reach(topo.vms["vm1"], "10.70.0.12:22") == {"10.70.0.12:22": True}, \
+        "control: both sides allow it"
+    write_policy(folder, "vm2", POLICIES["vm2"], ingress=INGRESS)
+    try:
+        fw("apply")
+        assert topo.reach(topo.vms["vm1"], "10.70.0.12:22") == {"10.70.0.12:22": False}
+    finally:
+        write_policy(folder, "vm2", POLICIES["vm2"])
 
 
 def test_ingress_only_from_allowed_sources(fw: Firewall, topo: Topology) -> None:

@@ -24,7 +24,8 @@ from vmguard.policy.model import PortRange, Protocol
 pytestmark = pytest.mark.root
 
 VMS = nr.STREAM_BATCH * 2 + 100  # three batches of elements
-LIST = ("sh", "-c", "nft list table inet vmguard; nft list table arp vmguard")
+LIST = ("sh", "-c", "nft list table inet vmguard; nft list table arp vmguard; "
+        "nft list table bridge vmguard")
 
 
 def ruleset(n: int, port: int = 3306) -> Ruleset:
@@ -96,7 +97,7 @@ def _listing(ns: Netns) -> str:
 
 def test_streamed_apply_loads_the_ruleset_plan_shows(host: Netns) -> None:
     rs = ruleset(VMS)
-    assert len(list(nr.replace_stream(rs, {}))) == 2 + 3 + 3, "three batches of elements"
+    assert len(list(nr.replace_stream(rs, {}))) == 2 + 3 + 5, "three batches of elements"
     host.run("nft", "-f", "-", input=nr.replace_script(rs))
     from_file = _listing(host)
     host.run("nft", "flush", "ruleset")
@@ -105,7 +106,7 @@ def test_streamed_apply_loads_the_ruleset_plan_shows(host: Netns) -> None:
     host.run("nft", "flush", "ruleset")
 
 
-@pytest.mark.parametrize("die_before", [0, 1, 2, 3, 4, 5, 6, 7, -1])
+@pytest.mark.parametrize("die_before", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1])
 def test_killed_mid_stream_leaves_the_previous_rules(host: Netns, die_before: int) -> None:
     """Killed before the first piece, between any two pieces (just before the last
     "}" too: the elements are all in, the ARP table complete), or inside one."""

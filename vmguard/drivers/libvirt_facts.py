@@ -133,6 +133,7 @@ def _nic(ctx: _Ctx, index: int, el: Element, lookup: NetworkLookup) -> Nic:
         attachment = INTERFACE_TYPES.get(kind, Attachment.OTHER)
     link = el.find("link")
     mac = el.find("mac")
+    target = el.find("target")
     return Nic(
         index=index,
         attachment=attachment,
@@ -141,6 +142,7 @@ def _nic(ctx: _Ctx, index: int, el: Element, lookup: NetworkLookup) -> Nic:
         enabled=link is None or link.get("state", "up") != "down",
         port_forwards=tuple(_port_forwards(el)),
         source=ctx.src(el),
+        port="" if target is None else target.get("dev", ""),
     )
 
 

@@ -56,7 +56,7 @@ class FirewallAudit:
     backend: str
     drifts: tuple[Drift, ...]
     vm_count: int
-    unfiltered_bridges: tuple[str, ...] = ()  # VM bridges whose bridged traffic skips netfilter
+    unfiltered_bridges: tuple[str, ...] = ()  # "BRIDGE: SETTING": bridged traffic skips netfilter
 
     @property
     def clean(self) -> bool:
@@ -147,12 +147,19 @@ def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
     return Snapshot.from_dict(json.loads(proc.stdout))
 
 
-def unfiltered_bridges(interfaces: tuple[str, ...]) -> tuple[str, ...]:
-    """VM interfaces that are bridges while bridged IP skips netfilter (br_netfilter off).
+BR_NETFILTER = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")
 
-    VM-to-VM traffic on such a bridge never reaches the inet hooks, so nothing stops it.
-    """
-    setting = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
-    enabled = setting.exists() and setting.read_text().strip() == "1"
+
+def unfiltered_bridges(interfaces: tuple[str, ...]) -> tuple[str, ...]:
+    """"BRIDGE: SETTING" for each VM interface that is a bridge while one of br_netfilter's
+    settings is off (or br_netfilter is not loaded): bridged IPv4 or IPv6 then skips
+    the IP hooks, so nothing there stops VM-to-VM traffic of that family.
+    VLAN-tagged frames need no setting: the bridge table drops them."""
     bridges = [i for i in interfaces if Path(f"/sys/class/net/{i}/bridge").exists()]
-    return () if enabled else tuple(bridges)
+    off = [f"net.bridge.{s}" for s in BR_NETFILTER if not _enabled(s)]
+    return tuple(f"{b}: {s} is not 1" for b in bridges for s in off)
+
+
+def _enabled(setting: str) -> bool:
+    path = Path("/proc/sys/net/bridge") / setting
+    return path.exists() and path.read_text().strip() == "1"

@@ -11,23 +11,29 @@ Which inventory entries become per-VM rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from vmguard.errors import InventoryError, Problem
+from vmguard.firewall.hostfacts import HostFacts
 from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
-from vmguard.inventory import Inventory, VmEntry
+from vmguard.inventory import Inventory, VmEntry, outside
 from vmguard.policy.model import NetworkMode, NetworkPolicy
 
+NO_FACTS = HostFacts()
 
-def compile_ruleset(inventory: Inventory) -> Ruleset:
-    """The ruleset that enforces every addressed VM's network policy on this host."""
+
+def compile_ruleset(inventory: Inventory, facts: HostFacts = NO_FACTS) -> Ruleset:
+    """The ruleset that enforces every addressed VM's network policy on this host;
+    `facts` are what the host says live (hostfacts.py)."""
     with gc_paused():
-        problems = list(_problems(inventory))
+        problems = list(_problems(inventory)) + list(_outside_problems(inventory, facts))
         if problems:
             raise InventoryError(problems)
-        vms = tuple(_vm_rules(e) for e in inventory.vms if e.addresses)
-    return Ruleset(inventory.firewall.vm_interfaces, vms)
+        vms = tuple(_vm_rules(e, facts.port_of(e)) for e in inventory.vms if e.addresses)
+    return Ruleset(inventory.firewall.vm_interfaces, vms, facts.bridge_ports)
 
 
-def _vm_rules(entry: VmEntry) -> VmRules:
+def _vm_rules(entry: VmEntry, port: str) -> VmRules:
     net = entry.policy.network
     if net.mode is NetworkMode.NONE:
         net = NetworkPolicy(mode=NetworkMode.NONE, log_denied=net.log_denied)
@@ -39,6 +45,7 @@ def _vm_rules(entry: VmEntry) -> VmRules:
         ingress=tuple([Flow(i.name, i.protocol, i.sources, i.ports) for i in net.ingress]),
         log_denied=net.log_denied,
         ipv6=net.wants_ipv6,
+        port=port,
     )
 
 
@@ -75,6 +82,22 @@ def _problems(inventory: Inventory) -> list[Problem]:
                 )
             owner.setdefault(key, entry.pattern)
     return problems
+
+
+def _outside_problems(inventory: Inventory, facts: HostFacts) -> Iterator[Problem]:
+    """VM addresses outside the networks read from the VM interfaces (declared networks
+    are checked where the inventory is loaded, at each address's own position). An
+    interface without an address yet (a bridge not created) leaves nothing to check
+    against: the README says to declare firewall.vm_networks then."""
+    if not facts.networks or inventory.firewall.vm_networks:
+        return
+    ifaces = ", ".join(inventory.firewall.vm_interfaces)
+    nets = ", ".join(str(n) for n in facts.networks)
+    for entry in inventory.vms:
+        for addr in outside(entry.addresses, facts.networks):
+            yield _problem(entry.origin, entry.pattern,
+                           f"{addr} is outside the networks of the VM interfaces ({ifaces}: "
+                           f"{nets}); fix the address, or declare firewall.vm_networks")
 
 
 def _problem(origin: str, where: str, message: str) -> Problem:

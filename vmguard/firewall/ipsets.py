@@ -1,13 +1,20 @@
 """The ipsets of the iptables backend: per-VM endpoints as set elements, not rules.
 
 A handful of iptables rules match these sets, so the rule count (and the per-packet
-cost) does not grow with VMs or endpoints. Sets are replaced atomically: the new
-contents are built under a temporary name in one `ipset restore`, then swapped in.
+cost) does not grow with VMs or endpoints.
+
+Sets come in two generations, slots "a" and "b" (vmg-ids4-a, vmg-ids4-b, ...). An apply
+fills the slot the live rules do not use in one `ipset restore`, then commits the IPv4
+rules that name it: that one commit switches rules and all sets at once. The other
+slot's sets, unreferenced from then on, are destroyed last. A kill at any step leaves
+either the old rules with the old sets or the new with the new, plus at most one
+unreferenced slot, which the next apply destroys first.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,9 +26,20 @@ from vmguard.policy.model import Protocol
 PREFIX = "vmg-"
 IDS, OUT, IN, LOG = "vmg-ids4", "vmg-out4", "vmg-in4", "vmg-log4"
 NAMES = (IDS, OUT, IN, LOG)
-TEMP = "-new"
+SLOTS = ("a", "b")
 MAXELEM = 1 << 22
 TIMEOUT = 300
+_SLOTTED = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))-[ab]\b")
+
+
+def slotted(name: str, slot: str) -> str:
+    """A set's name in one slot; slot "" is the plain name `plan` shows."""
+    return f"{name}-{slot}" if slot else name
+
+
+def unslotted(text: str) -> str:
+    """Set names with the slot left out, so either generation compares equal."""
+    return _SLOTTED.sub(r"\1", text)
 
 
 def ipset(args: list[str], script: str | None = None, check: bool = True) -> str:
@@ -49,12 +67,13 @@ def _id_range(ruleset: Ruleset) -> str:
     return str(net)
 
 
-def _creates(ruleset: Ruleset, suffix: str) -> list[str]:
+def _creates(ruleset: Ruleset, slot: str) -> list[str]:
     common = f"family inet maxelem {MAXELEM}"
-    return [f"create {IDS}{suffix} bitmap:ip,mac range {_id_range(ruleset)}",
-            f"create {OUT}{suffix} hash:ip,port,net {common} comment",
-            f"create {IN}{suffix} hash:ip,port,net {common} comment",
-            f"create {LOG}{suffix} hash:ip {common}"]
+    ids, out, in_, log = (slotted(n, slot) for n in NAMES)
+    return [f"create {ids} bitmap:ip,mac range {_id_range(ruleset)}",
+            f"create {out} hash:ip,port,net {common} comment",
+            f"create {in_} hash:ip,port,net {common} comment",
+            f"create {log} hash:ip {common}"]
 
 
 def _ports(flow: Flow) -> list[str]:
@@ -72,16 +91,17 @@ def _flow_elements(name: str, vm: VmRules, flow: Flow) -> Iterator[str]:
                 yield f'add {name} {addr},{port},{net} comment "{comment}"'
 
 
-def _adds(ruleset: Ruleset, suffix: str) -> Iterator[str]:
+def _adds(ruleset: Ruleset, slot: str) -> Iterator[str]:
+    ids, out, in_, log = (slotted(n, slot) for n in NAMES)
     for vm in ruleset.vms:
         for addr in vm.addresses_of(4):
-            yield f"add {IDS}{suffix} {addr},{vm.mac}"
+            yield f"add {ids} {addr},{vm.mac}"
             if vm.log_denied:
-                yield f"add {LOG}{suffix} {addr}"
+                yield f"add {log} {addr}"
         for flow in vm.egress:
-            yield from _flow_elements(OUT + suffix, vm, flow)
+            yield from _flow_elements(out, vm, flow)
         for flow in vm.ingress:
-            yield from _flow_elements(IN + suffix, vm, flow)
+            yield from _flow_elements(in_, vm, flow)
 
 
 def describe(ruleset: Ruleset) -> list[str]:
@@ -89,47 +109,70 @@ def describe(ruleset: Ruleset) -> list[str]:
     return [*_creates(ruleset, ""), *_adds(ruleset, "")]
 
 
-def prepare(ruleset: Ruleset) -> None:
-    """Make sure the live sets exist (rules need them) and build the new contents aside."""
-    ipset(["-exist", "restore"], "\n".join(_creates(ruleset, "")) + "\n")
-    discard()
-    script = [*_creates(ruleset, TEMP), *_adds(ruleset, TEMP)]
+def _references(name: str) -> int | None:
+    """How many rules use set `name`; None if it does not exist."""
+    out = ipset(["list", "-t", name], check=False)
+    found = re.search(r"^References: (\d+)$", out, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def live_slot() -> str | None:
+    """The slot the live rules use (None: no rule uses ours)."""
+    return next((s for s in SLOTS if (_references(slotted(IDS, s)) or 0) > 0), None)
+
+
+def prepare(ruleset: Ruleset) -> str:
+    """Fill the slot the live rules do not use, in one `ipset restore`; its name."""
+    live = live_slot()
+    slot = next(s for s in SLOTS if s != live)
+    discard(slot)  # left by an apply killed before its commit
     try:
-        ipset(["restore"], "\n".join(script) + "\n")
+        ipset(["restore"], "\n".join([*_creates(ruleset, slot), *_adds(ruleset, slot)]) + "\n")
     except FirewallError:
-        discard()
+        discard(slot)
         raise
+    return slot
 
 
-def swap_in() -> None:
-    """Put the prepared contents in force; each swap is atomic in the kernel."""
+def retire(slot: str) -> None:
+    """After the commit that switched to `slot`: the other slot's sets (and those of
+    versions before slots) are referenced no more."""
+    for other in ("", *SLOTS):
+        if other != slot:
+            discard(other)
+
+
+def discard(slot: str) -> None:
     for name in NAMES:
-        ipset(["swap", name + TEMP, name])
-    discard()
-
-
-def discard() -> None:
-    for name in NAMES:
-        ipset(["destroy", name + TEMP], check=False)
+        if _references(slotted(name, slot)) == 0:
+            ipset(["destroy", slotted(name, slot)], check=False)
 
 
 def destroy() -> bool:
-    existing = [n for n in NAMES if ipset(["list", "-n", n], check=False).strip() == n]
+    """Every set of ours, once no rule uses them (remove)."""
+    existing = [slotted(n, s) for s in ("", *SLOTS) for n in NAMES
+                if _references(slotted(n, s)) is not None]
     for name in existing:
         ipset(["destroy", name])
     return bool(existing)
 
 
 def snapshot() -> dict[str, frozenset[str]]:
-    """Our sets' type and elements, with what the kernel picks itself (initval) left out."""
+    """The live slot's sets by their plain names: type and elements, with what the kernel
+    picks itself (initval) left out."""
+    slot = live_slot()
     sets: dict[str, frozenset[str]] = {}
-    for name in NAMES:
-        out = ipset(["save", name], check=False)
-        if not out.strip():
-            continue
-        lines = [_normal(line) for line in out.splitlines() if line.strip()]
-        sets[name] = frozenset(lines)
+    for name in NAMES if slot else ():
+        out = ipset(["save", slotted(name, slot)], check=False)
+        if out.strip():
+            sets[name] = frozenset(_normal(unslotted(line)) for line in out.splitlines()
+                                   if line.strip())
     return sets
+
+
+def show() -> str:
+    slot = live_slot()
+    return "".join(ipset(["save", slotted(n, slot)], check=False) for n in NAMES) if slot else ""
 
 
 def _normal(line: str) -> str:

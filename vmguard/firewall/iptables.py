@@ -8,9 +8,10 @@ force; EAGAIN (another tool committing at the same moment) is retried.
 IPv4 only: IPv6 from and to the VM interfaces is dropped, and a policy with an IPv6
 endpoint is refused here (the nftables backend supports it).
 
-No ARP anti-spoofing: ARP is not IP, iptables never sees it (it would take arptables or
-ebtables, out of scope). A VM can poison the host's neighbour table; `plan` says so.
-The nftables backend filters ARP (table `arp vmguard`).
+Frames on the VM bridges (port binding, VLAN tags, ethertypes, ARP between VMs and to
+the host) are filtered by nftables' bridge family here too (nftables_bridge.py, loaded
+by `nft` after the iptables commit). ARP on a VM interface that is no bridge (vboxnet0)
+is not filtered by this backend (it would take arptables); `plan` says so.
 """
 
 from __future__ import annotations
@@ -18,27 +19,27 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import re
 import shutil
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from vmguard.errors import FirewallError
 from vmguard.firewall import ipsets
+from vmguard.firewall import nftables as nft
+from vmguard.firewall import nftables_render as nr
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, chains_v6
+from vmguard.firewall.iptables_save import SAVE, parse_save
 from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
 XTABLES_LOCK = "/run/xtables.lock"
-NO_ARP = ("# ARP anti-spoofing: not supported by the iptables backend (needs arptables); "
-          "use the nftables backend")
+NO_ARP = ("# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
+          "that is no bridge is not filtered by the iptables backend: use nftables")
 LOCK_WAIT = 10.0
-SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
 
 
 def _iptc() -> Any:
@@ -174,7 +175,7 @@ class IptablesBackend:
                 "this host's iptables is nft-based (iptables-nft); python-iptables writes "
                 "legacy rules that it would not show: use --backend nftables"
             )
-        for tool in ("ipset", *SAVE.values()):
+        for tool in ("ipset", "nft", *SAVE.values()):
             if shutil.which(tool) is None:
                 raise FirewallError(f"{tool} not found: install the iptables and ipset packages")
         _iptc()
@@ -187,17 +188,24 @@ class IptablesBackend:
             for name, rules in chains.items():
                 lines += [f"-A {name} {as_text(rule)}" for rule in rules]
         lines += [f"-I {b} 1 -j {t}  # {JUMP} {t}" for b, t in JUMPS.items()]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n# nftables (frames on the VM bridges)\n" + \
+            nr.bridge_script(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
+        """Sets of the unused slot filled; IPv6 table committed, then the IPv4 table,
+        whose one commit switches its rules and every set at once (ipsets.py); the old
+        slot destroyed; the bridge table replaced. What a kill between these steps can
+        leave, and how the next apply repairs it: README, "The host firewall"."""
         _refuse_ipv6(ruleset)
-        ipsets.prepare(ruleset)
+        slot = ipsets.prepare(ruleset)
         try:
-            _commit({4: _install(chains_v4(ruleset), 4), 6: _install(chains_v6(ruleset), 6)})
+            _commit({6: _install(chains_v6(ruleset), 6),
+                     4: _install(chains_v4(ruleset, slot), 4)})
         except FirewallError:
-            ipsets.discard()
+            ipsets.discard(slot)
             raise
-        ipsets.swap_in()
+        ipsets.retire(slot)
+        nft.load_bridge_table(ruleset)
 
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
         """A full apply: the per-VM data is all in ipsets, so this is one `ipset restore`,
@@ -208,7 +216,8 @@ class IptablesBackend:
     def remove(self) -> bool:
         present = self.snapshot().present
         _commit({4: _uninstall, 6: _uninstall})
-        return ipsets.destroy() or present
+        bridge = nft.remove_bridge_table()
+        return ipsets.destroy() or present or bridge
 
     def show(self) -> str:
         out = [
@@ -218,18 +227,20 @@ class IptablesBackend:
             for v in (4, 6)
         ]
         ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
-        sets = [ipsets.ipset(["save", n], check=False) for n in ipsets.NAMES]
-        return "\n".join(ours) + "\n" + "".join(sets) if ours else "# no vmguard chains loaded\n"
+        return "\n".join(ours) + "\n" + ipsets.show() if ours else "# no vmguard chains loaded\n"
 
     def snapshot(self) -> Snapshot:
         chains: dict[str, tuple[Rule, ...]] = {}
         hooks: list[Hook] = []
         for version in (4, 6):
-            found, version_hooks = _parse_save(version)
+            found, version_hooks = parse_save(version)
             chains.update(found)
             hooks += version_hooks
         sets = ipsets.snapshot()
-        return Snapshot(bool(chains) or bool(sets), chains, sets, tuple(hooks))
+        bridge = nft.bridge_snapshot()
+        chains.update(bridge.chains)
+        hooks += bridge.hooks
+        return Snapshot(bool(chains) or bool(sets), chains, {**sets, **bridge.sets}, tuple(hooks))
 
 
 def _refuse_ipv6(ruleset: Ruleset) -> None:
@@ -239,45 +250,3 @@ def _refuse_ipv6(ruleset: Ruleset) -> None:
             f"{', '.join(wanting[:3])}: IPv6 endpoints need the nftables "
             "backend (the iptables backend drops all IPv6 of VMs)"
         )
-
-
-_COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
-
-
-def _rule(line: str, seen: Counter[str]) -> Rule:
-    found = _COMMENT.search(line)
-    key = (found.group(1) or found.group(2)) if found else line
-    seen[key] += 1
-    key = key if seen[key] == 1 else f"{key} #{seen[key]}"
-    return Rule(key, line, line.endswith("-j ACCEPT"))
-
-
-def _parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
-    out = subprocess.run(
-        [SAVE[version], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
-    ).stdout
-    family = "ip6" if version == 6 else "ip"
-    chains: dict[str, list[Rule]] = {}
-    seen: dict[str, Counter[str]] = {}
-    builtins: dict[str, list[str]] = {b: [] for b in JUMPS}
-    for line in out.splitlines():
-        if line.startswith(":VMG-"):
-            chains.setdefault(f"{family} {line[1:].split()[0]}", [])
-        elif line.startswith("-A "):
-            chain, rest = line[3:].split(" ", 1)
-            if chain.startswith("VMG-"):
-                name = f"{family} {chain}"
-                chains.setdefault(name, []).append(_rule(rest, seen.setdefault(name, Counter())))
-            elif chain in builtins:
-                builtins[chain].append(rest)
-    return {c: tuple(rs) for c, rs in chains.items()}, _hooks(family, builtins)
-
-
-def _hooks(family: str, builtins: dict[str, list[str]]) -> list[Hook]:
-    hooks = []
-    for builtin, rules in builtins.items():
-        for i, rest in enumerate(rules):
-            if rest.endswith(f"-j {JUMPS[builtin]}"):
-                earlier = tuple(r for r in rules[:i] if r.endswith("-j ACCEPT"))
-                hooks.append(Hook(f"{family} filter {builtin}", f"{JUMP} {JUMPS[builtin]}", True, earlier))
-    return hooks

@@ -3,12 +3,13 @@
 Per-VM data lives in the ipsets (ipsets.py), so these rules are the same few whatever
 the number of VMs: one set lookup per packet.
 
-  INPUT   -> VMG-INPUT:   DHCP to the host, then VMG-FROM-VM
-  FORWARD -> VMG-FORWARD: from VM interfaces VMG-FROM-VM, towards them VMG-TO-VM
-  OUTPUT  -> VMG-OUTPUT:  DHCP replies, then VMG-TO-VM
+  INPUT   -> VMG-INPUT:   DHCP to the host, then VMG-FROM-VM, then accept
+  FORWARD -> VMG-FORWARD: from VM interfaces VMG-FROM-VM, towards them VMG-TO-VM (both,
+                          for traffic between VMs), then accept
+  OUTPUT  -> VMG-OUTPUT:  DHCP replies, then VMG-TO-VM, then accept
   VMG-FROM-VM: source address+MAC must be a known VM's (else log, drop) -> VMG-EGRESS
-  VMG-EGRESS:  replies, then (VM, port, destination) in vmg-out4, else log, drop
-  VMG-TO-VM:   replies, then (VM, port, source) in vmg-in4, else log, drop
+  VMG-EGRESS:  replies, then (VM, port, destination) in vmg-out4 return, else log, drop
+  VMG-TO-VM:   replies, then (VM, port, source) in vmg-in4 return, else log, drop
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ def _drop(what: str) -> dict[str, Any]:
     return {"comment": _c(what), "target": "DROP"}
 
 
+# Allowed traffic RETURNs: forwarded traffic between VMs is judged by the sender's
+# egress (VMG-FROM-VM) and then by the receiver's ingress (VMG-TO-VM); the per-interface
+# chains accept what came back from both.
 REPLIES = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "comment": _c("replies"),
-           "target": "ACCEPT"}
+           "target": "RETURN"}
 
 
 def _per_interface(ruleset: Ruleset) -> Rules:
@@ -50,45 +54,55 @@ def _per_interface(ruleset: Ruleset) -> Rules:
             {"in-interface": i, **dhcp_in, "comment": _c("DHCP requests to the host"),
              "target": "ACCEPT"},
             {"in-interface": i, "comment": _c(f"VM traffic to the host on {i}"),
-             "target": "VMG-FROM-VM"})],
-        "VMG-FORWARD": [r for i in ifaces for r in (
-            {"in-interface": i, "comment": _c(f"forwarded from VMs on {i}"),
              "target": "VMG-FROM-VM"},
-            {"out-interface": i, "comment": _c(f"forwarded to VMs on {i}"),
-             "target": "VMG-TO-VM"})],
+            _passed({"in-interface": i}, f"allowed to the host on {i}"))],
+        "VMG-FORWARD": [
+            *({"in-interface": i, "comment": _c(f"forwarded from VMs on {i}"),
+               "target": "VMG-FROM-VM"} for i in ifaces),
+            *({"out-interface": i, "comment": _c(f"forwarded to VMs on {i}"),
+               "target": "VMG-TO-VM"} for i in ifaces),
+            *(_passed({d: i}, f"allowed by both sides on {i}")
+              for d in ("in-interface", "out-interface") for i in ifaces)],
         "VMG-OUTPUT": [r for i in ifaces for r in (
             {"out-interface": i, **dhcp_out, "comment": _c("DHCP replies from the host"),
              "target": "ACCEPT"},
             {"out-interface": i, "comment": _c(f"host traffic to VMs on {i}"),
-             "target": "VMG-TO-VM"})],
+             "target": "VMG-TO-VM"},
+            _passed({"out-interface": i}, f"allowed to VMs on {i}"))],
     }
+
+
+def _passed(match: dict[str, str], what: str) -> dict[str, Any]:
+    return {**match, "comment": _c(what), "target": "ACCEPT"}
 
 
 def _set(name: str, flags: str) -> dict[str, Any]:
     return {"set": [{"match-set": [name, flags]}]}
 
 
-def chains_v4(ruleset: Ruleset) -> Rules:
+def chains_v4(ruleset: Ruleset, slot: str = "") -> Rules:
+    """The IPv4 chains, naming the ipsets of `slot` (ipsets.py)."""
+    ids, out, in_, logs = (ipsets.slotted(n, slot) for n in ipsets.NAMES)
     log = ruleset.log_denied
-    known = _set(ipsets.IDS, "src,src")
+    known = _set(ids, "src,src")
     return {
         **_per_interface(ruleset),
         "VMG-FROM-VM": [
             {**known, "comment": _c("anti-spoofing: address and MAC of a known VM"),
-             "target": "VMG-EGRESS"},
+             "target": {"goto": "VMG-EGRESS"}},
             *([_log("vmguard spoofed: ")] if log else []),
             _drop("anti-spoofing: unknown address or MAC")],
         "VMG-EGRESS": [
             REPLIES,
-            {**_set(ipsets.OUT, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
-             "target": "ACCEPT"},
-            _log("vmguard deny out: ", _set(ipsets.LOG, "src")),
+            {**_set(out, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
+             "target": "RETURN"},
+            _log("vmguard deny out: ", _set(logs, "src")),
             _drop("default deny from VMs")],
         "VMG-TO-VM": [
             REPLIES,
-            {**_set(ipsets.IN, "dst,dst,src"), "comment": _c("per-VM ingress"),
-             "target": "ACCEPT"},
-            _log("vmguard deny in: ", _set(ipsets.LOG, "dst")),
+            {**_set(in_, "dst,dst,src"), "comment": _c("per-VM ingress"),
+             "target": "RETURN"},
+            _log("vmguard deny in: ", _set(logs, "dst")),
             _drop("default deny to VMs")],
     }
 
@@ -133,5 +147,7 @@ def _options(match: dict[str, Any]) -> list[str]:
 def _target(value: str | dict[str, Any]) -> list[str]:
     if isinstance(value, str):
         return ["-j", value]
+    if "goto" in value:
+        return ["-g", value["goto"]]
     name, options = next(iter(value.items()))
     return ["-j", name, *_options(options)]

@@ -67,9 +67,18 @@ class VmRules:
     ingress: tuple[Flow, ...] = ()
     log_denied: bool = True
     ipv6: bool = False  # False: every IPv6 packet from this VM is dropped, ND included
+    port: str = ""  # host-side bridge port (tap/vnet); "" unknown: its frames are dropped
 
     def addresses_of(self, version: int) -> tuple[IPAddress, ...]:
         return tuple(a for a in self.addresses if a.version == version)
+
+    def sources_of(self, version: int) -> tuple[IPAddress, ...]:
+        """The addresses the VM may send from: an IPv6 VM also from its EUI-64 link-local
+        address (neighbour discovery, DHCPv6), unless the inventory lists its own."""
+        own = self.addresses_of(version)
+        if version == 4 or not self.ipv6 or any(a.is_link_local for a in own):
+            return own
+        return (*own, eui64_link_local(self.mac))
 
     @property
     def ident(self) -> str:
@@ -78,12 +87,20 @@ class VmRules:
         return f"{safe}_{hashlib.sha256(self.name.encode()).hexdigest()[:8]}"
 
 
+def eui64_link_local(mac: str) -> ipaddress.IPv6Address:
+    """fe80::/64 with the interface identifier derived from `mac` (RFC 4291, 2.5.1)."""
+    octets = bytes.fromhex(mac.replace(":", ""))
+    ident = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6]
+    return ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + ident)
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """The whole compiled firewall of one host."""
 
     vm_interfaces: tuple[str, ...]  # host side of the host-only networks
     vms: tuple[VmRules, ...]
+    bridge_ports: tuple[str, ...] = ()  # every port of the VM bridges (read live)
 
     @property
     def log_denied(self) -> bool:
@@ -94,11 +111,13 @@ class Ruleset:
         return next((vm for vm in self.vms if vm.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vm_interfaces": list(self.vm_interfaces), "vms": [_vm_dict(v) for v in self.vms]}
+        return {"vm_interfaces": list(self.vm_interfaces), "vms": [_vm_dict(v) for v in self.vms],
+                "bridge_ports": list(self.bridge_ports)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ruleset:
-        return cls(tuple(data["vm_interfaces"]), tuple(_vm_from(v) for v in data["vms"]))
+        return cls(tuple(data["vm_interfaces"]), tuple(_vm_from(v) for v in data["vms"]),
+                   tuple(data.get("bridge_ports", ())))
 
 
 def _flow_dict(flow: Flow) -> dict[str, Any]:
@@ -128,6 +147,7 @@ def _vm_dict(vm: VmRules) -> dict[str, Any]:
         "ingress": [_flow_dict(f) for f in vm.ingress],
         "log_denied": vm.log_denied,
         "ipv6": vm.ipv6,
+        "port": vm.port,
     }
 
 
@@ -140,4 +160,5 @@ def _vm_from(data: dict[str, Any]) -> VmRules:
         tuple(_flow_from(f) for f in data["ingress"]),
         data["log_denied"],
         data["ipv6"],
+        data.get("port", ""),
     )

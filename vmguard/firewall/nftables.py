@@ -178,6 +178,8 @@ class NftablesBackend:
             return self.apply(ruleset)
         new = nr.vm_elements(vm) if vm is not None else {}
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
+        ports = {nr.quote(p) for p in ruleset.bridge_ports}  # still on a VM bridge: kept
+        gone["br_ports"] = [p for p in gone.get("br_ports", ()) if p not in ports]
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
         script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
         if not script:
@@ -201,6 +203,22 @@ class NftablesBackend:
             return Snapshot(False)
         return snapshot_from_json([obj for text in listings if text is not None
                                    for obj in json.loads(text)["nftables"]])
+
+
+def load_bridge_table(ruleset: Ruleset) -> None:
+    """Replace only `bridge vmguard` (the iptables backend's frame filter)."""
+    _nft(["-f", STDIN], nr.bridge_script(ruleset))
+
+
+def remove_bridge_table() -> bool:
+    return _table_command(["delete", "table", *nr.nb.TABLE.split()]) is not None
+
+
+def bridge_snapshot() -> Snapshot:
+    text = _table_command(["-j", "list", "table", *nr.nb.TABLE.split()])
+    if text is None:
+        return Snapshot(False)
+    return snapshot_from_json(json.loads(text)["nftables"])
 
 
 def _table_command(args: list[str]) -> str | None:
@@ -265,7 +283,7 @@ def snapshot_from_json(data: list[dict[str, Any]]) -> Snapshot:
 
 def _hooks(chains: dict[str, tuple[Rule, ...]]) -> tuple[Hook, ...]:
     hooks = []
-    for name in (*nr.BASE_CHAINS, "arp input"):
+    for name in (*nr.BASE_CHAINS, "arp input", "bridge prerouting"):
         rules = [r for r in chains.get(name, ()) if r.key != "(chain)"]
         for i, rule in enumerate(rules):
             if rule.key.startswith(nr.JUMP):

@@ -2,12 +2,15 @@
 elements and chains (replace_stream; a test checks both load to the same listing).
 
 Table `inet vmguard`, packets from the VM interfaces, in order:
-  input   -> vm_to_host: DHCP to the host, then from_vm
+  input   -> vm_to_host: DHCP (IPv4) / DHCPv6 (IPv6 VMs) to the host, then from_vm
   forward -> from_vm (routed, and through br_netfilter bridged VM-to-VM traffic)
           -> to_vm for traffic forwarded towards VMs
   output  -> host_to_vm: DHCP replies, then to_vm
   from_vm: IPv6 -> from_vm6; anti-spoofing (address . MAC set); replies; then one
            lookup of (VM address . protocol . destination . port) in the egress sets.
+Allowed traffic *returns* rather than accepts: forwarded traffic between two VMs goes on
+to to_vm, so the receiver's ingress judges it too (an accept in our table would end the
+hook here; the base chains' policy accepts what both let through).
 Per-VM data lives only in set elements (commented "VM: endpoint"), never in per-VM
 rules or chains: the rule count is fixed, a new flow costs a hash lookup (exact
 endpoints) plus an interval lookup (networks, port ranges) whatever the number of VMs,
@@ -15,8 +18,8 @@ and one VM is added or removed by a few element operations.
 
 Table `arp vmguard`: ARP the host receives from the VM interfaces must carry a known
 VM's MAC and IPv4 address as sender (set arp_ids), so no VM can poison the host's
-neighbour table. ARP bridged from VM to VM is not filtered: that needs `meta ibrname`
-in a bridge table (kernel module nft_meta_bridge), which not every kernel has.
+neighbour table. Table `bridge vmguard` (nftables_bridge.py): frames on the VM bridges,
+bound to the VM's port, VLAN tags and other ethertypes, ARP and ND between VMs.
 """
 
 from __future__ import annotations
@@ -26,37 +29,30 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from vmguard.errors import FirewallError
+from vmguard.firewall import nftables_bridge as nb
 from vmguard.firewall.model import (
-    LOG_BURST,
-    LOG_RATE_PER_MINUTE,
     Flow,
     IPAddress,
     Ruleset,
     VmRules,
     gc_paused,
 )
+from vmguard.firewall.nftables_text import JUMP, LIMIT, quote
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
 STREAM_BATCH = 500  # VMs whose elements apply renders while nft parses the previous ones
 ARP_TABLE = "arp vmguard"  # ARP anti-spoofing: ARP never reaches the inet hooks
-TABLES = (TABLE, ARP_TABLE)
-ARP_SETS = ("arp_ids",)  # set names that live in ARP_TABLE
-JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
+TABLES = (TABLE, ARP_TABLE, nb.TABLE)
+ARP_SETS = ("arp_ids",)  # set names that live in ARP_TABLE (nb.SETS: in nb.TABLE)
 ND_OUT = "{ nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert }"
 ND_IN = "{ nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }"
-LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
 _ADDR = {4: "ipv4_addr", 6: "ipv6_addr"}
 _FAMILY = {4: "ip", 6: "ip6"}
 _ICMP = {4: "icmp", 6: "ipv6-icmp"}
 # set name suffix -> key type after the VM's own address
 _KINDS = {"": " . inet_proto . {a} . inet_service", "_net": " . inet_proto . {a} . inet_service",
           "_icmp": " . {a}"}
-
-
-def quote(text: str) -> str:
-    """An nftables string literal (comments, prefixes) that cannot break the syntax."""
-    return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
 
 
 def _text(ip: IPAddress) -> str:
@@ -153,14 +149,18 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     elements: dict[str, list[str]] = {}
     for direction, flows in (("out", vm.egress), ("in", vm.ingress)):
         elements.update(_direction_elements(vm.name, direction, flows, addrs))
+    c = f" comment {quote(vm.name)}"
     for v, own in addrs.items():
-        elements[f"ids{v}"] = [f"{a} . {vm.mac} comment {quote(vm.name)}" for a in own]
-    if 4 in addrs:
-        elements["arp_ids"] = [f"{vm.mac} . {a} comment {quote(vm.name)}" for a in addrs[4]]
+        elements[f"ids{v}"] = [f"{_text(a)} . {vm.mac}{c}" for a in vm.sources_of(v)]
         if vm.log_denied:
             elements[f"log{v}"] = own
+    if 4 in addrs:
+        elements["arp_ids"] = [f"{vm.mac} . {a} comment {quote(vm.name)}" for a in addrs[4]]
     if vm.ipv6:
         elements["v6_macs"] = [vm.mac]
+        elements["nd_ids"] = [f"{vm.mac} . 0x{a.packed.hex()}{c}" for a in vm.sources_of(6)]
+        elements["lla"] = [f"{vm.mac} . 0x{vm.mac.replace(':', '')}{c}"]
+    elements.update(nb.vm_elements(vm))
     return {s: items for s, items in elements.items() if items}
 
 
@@ -191,7 +191,8 @@ def keys_only(elements: dict[str, list[str]]) -> dict[str, list[str]]:
 def _set(name: str, type_: str, items: list[str], interval: bool = False) -> str:
     flags = " flags interval;" if interval else ""
     body = f" elements = {{ {', '.join(items)} }};" if items else ""
-    return f"\tset {name} {{ type {type_};{flags}{body} }}"
+    type_ = type_ if type_.startswith("typeof ") else f"type {type_}"
+    return f"\tset {name} {{ {type_};{flags}{body} }}"
 
 
 def _by_set(per_vm: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
@@ -206,6 +207,8 @@ def _by_set(per_vm: dict[str, dict[str, list[str]]]) -> dict[str, list[str]]:
 def _set_types() -> Iterator[tuple[str, str, bool]]:
     """(name, type, interval?) of every set of the inet table but vm_ifaces."""
     yield "v6_macs", "ether_addr", False
+    yield "nd_ids", "typeof ether saddr . @th,64,128", False
+    yield "lla", "typeof ether saddr . @th,208,48", False
     for v, addr in _ADDR.items():
         yield f"ids{v}", f"{addr} . ether_addr", False
         yield f"log{v}", addr, False
@@ -240,9 +243,9 @@ def _lookups(v: int, direction: str) -> list[str]:
     concat = f"{fam} {vm} . meta l4proto . {fam} {peer} . th dport"
     what = "egress" if direction == "out" else "ingress"
     return [
-        f'{concat} @{name} accept comment "per-VM {what} endpoints"',
-        f'{concat} @{name}_net accept comment "per-VM {what} networks and port ranges"',
-        f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp accept '
+        f'{concat} @{name} return comment "per-VM {what} endpoints"',
+        f'{concat} @{name}_net return comment "per-VM {what} networks and port ranges"',
+        f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp return '
         f'comment "per-VM {what} ICMP"',
         f'{fam} {vm} @log{v} {LIMIT} log prefix "vmguard deny {direction}: " level warn '
         f'comment "log denied {what}"',
@@ -251,29 +254,35 @@ def _lookups(v: int, direction: str) -> list[str]:
 
 def _shared_chains(rs: Ruleset) -> Iterator[str]:
     yield from _chain("from_vm", [
-        'meta nfproto ipv6 jump from_vm6 comment "IPv6 from VMs"',
+        'meta nfproto ipv6 goto from_vm6 comment "IPv6 from VMs"',
         *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
-        'ct state established,related accept comment "replies"',
+        'ct state established,related return comment "replies"',
         *_lookups(4, "out"),
         'drop comment "default deny from VMs"'])
     yield from _chain("from_vm6", [
         'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
-        f'icmpv6 type {ND_OUT} ip6 hoplimit 255 accept comment "neighbour discovery"',
+        'ip6 saddr :: icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 return '
+        'comment "duplicate address detection"',
         *_spoof(rs, "ip6 saddr . ether saddr != @ids6", "IPv6 address and MAC"),
-        'ct state established,related accept comment "replies"',
+        *nb.nd_rules("", "drop comment"),
+        f'icmpv6 type {ND_OUT} ip6 hoplimit 255 return comment "neighbour discovery"',
+        'ct state established,related return comment "replies"',
         *_lookups(6, "out"),
         'drop comment "default deny from VMs"'])
     yield from _chain("to_vm", [
-        'ct state established,related accept comment "replies"',
-        f'icmpv6 type {ND_IN} ip6 hoplimit 255 accept comment "neighbour discovery"',
+        'ct state established,related return comment "replies"',
+        f'icmpv6 type {ND_IN} ip6 hoplimit 255 return comment "neighbour discovery"',
         *_lookups(4, "in"),
         *_lookups(6, "in"),
         'drop comment "default deny to VMs"'])
     yield from _chain("vm_to_host", [
-        'udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
+        'meta nfproto ipv4 udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
+        'meta nfproto ipv6 ether saddr @v6_macs udp sport 546 udp dport 547 accept '
+        'comment "DHCPv6 requests to the host, from IPv6 VMs only"',
         'jump from_vm comment "same rules as forwarded traffic"'])
     yield from _chain("host_to_vm", [
-        'udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
+        'meta nfproto ipv4 udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
+        'meta nfproto ipv6 udp sport 547 udp dport 546 accept comment "DHCPv6 replies from the host"',
         'jump to_vm comment "same rules as forwarded traffic"'])
 
 
@@ -314,8 +323,9 @@ def render(rs: Ruleset) -> str:
         by_set = _by_set({vm.name: vm_elements(vm) for vm in rs.vms})
         sets = list(_sets(rs, by_set))
         arp = list(_arp_table(rs, by_set))
+        bridge = list(nb.table_body(rs, by_set))
     lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}",
-             f"table {ARP_TABLE} {{", *arp, "}"]
+             f"table {ARP_TABLE} {{", *arp, "}", f"table {nb.TABLE} {{", *bridge, "}"]
     return "\n".join(lines) + "\n"
 
 
@@ -340,20 +350,38 @@ def replace_stream(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iter
     """
     yield _heads() + f"table {TABLE} {{\n"
     yield "\n".join([*_sets(rs, {}), *_shared_chains(rs), *_base_chains()]) + "\n"
-    arp_ids: list[str] = []
+    later: dict[str, list[str]] = {}  # the elements of the other tables' sets
     types = list(_set_types())
     for start in range(0, len(rs.vms), STREAM_BATCH):
         batch = {vm.name: vm_elements(vm) for vm in rs.vms[start:start + STREAM_BATCH]}
         per_vm.update(batch)
         by_set = _by_set(batch)
-        arp_ids += by_set.get("arp_ids", [])
+        for name in (*ARP_SETS, *nb.SETS):
+            later.setdefault(name, []).extend(by_set.get(name, ()))
         yield "\n".join(_set(n, t, by_set[n], i) for n, t, i in types if n in by_set) + "\n"
     yield f"}}\ntable {ARP_TABLE} {{\n"
-    yield "\n".join(_arp_table(rs, {"arp_ids": arp_ids})) + "\n"
+    yield "\n".join(_arp_table(rs, later)) + "\n"
+    yield f"}}\ntable {nb.TABLE} {{\n"
+    yield "\n".join(nb.table_body(rs, later)) + "\n"
     yield "}\n"
+
+
+def bridge_script(rs: Ruleset) -> str:
+    """The bridge table alone, replaced in one transaction (the iptables backend's)."""
+    with gc_paused():
+        by_set = _by_set({vm.name: nb.vm_elements(vm) for vm in rs.vms})
+        body = list(nb.table_body(rs, by_set))
+    return f"table {nb.TABLE}\ndelete table {nb.TABLE}\ntable {nb.TABLE} {{\n" + \
+        "\n".join(body) + "\n}\n"
 
 
 def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:
     """`add element` / `delete element` commands for the given elements."""
-    return [f"{verb} element {ARP_TABLE if s in ARP_SETS else TABLE} {s} "
+    return [f"{verb} element {_table_of(s)} {s} "
             f"{{ {', '.join(items)} }}" for s, items in elements.items() if items]
+
+
+def _table_of(set_name: str) -> str:
+    if set_name in ARP_SETS:
+        return ARP_TABLE
+    return nb.TABLE if set_name in nb.SETS else TABLE

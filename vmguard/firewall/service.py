@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vmguard import log
+from vmguard.firewall import conntrack
 from vmguard.firewall.audit import (
     Drift,
     FirewallAudit,
@@ -18,6 +19,7 @@ from vmguard.firewall.audit import (
 )
 from vmguard.firewall.backends import backend_for
 from vmguard.firewall.compile import compile_ruleset
+from vmguard.firewall.hostfacts import read_facts
 from vmguard.firewall.interface import Backend
 from vmguard.firewall.model import Ruleset
 from vmguard.inventory import Inventory
@@ -43,8 +45,8 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
 
 
 def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
-    ruleset = compile_ruleset(inventory)
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
     return Plan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
@@ -63,23 +65,32 @@ def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
             vms=len(result.ruleset.vms),
             drifts=[str(d) for d in result.drifts],
         )
+        _cut(result.ruleset, result.backend)
     return result
+
+
+def _cut(ruleset: Ruleset, backend: str) -> None:
+    """Connections open before a change that no longer allows them are cut."""
+    cut = conntrack.cut_revoked(ruleset)
+    if cut:
+        log.append("firewall", action="cut-connections", backend=backend, connections=cut)
 
 
 def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
     """Add, replace or remove one VM's rules without reloading the others."""
-    ruleset = compile_ruleset(inventory)
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     vm = ruleset.vm(vm_name)
     backend.update_vm(ruleset, vm, vm_name)
+    _cut(ruleset, backend.name)
     action = "update-vm" if vm is not None else "remove-vm"
     log.append("firewall", action=action, backend=backend.name, vm=vm_name, inventory=inventory.source)
     return action
 
 
 def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudit:
-    ruleset = compile_ruleset(inventory)
     backend = _backend(inventory, backend_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory))
     drifts = compare(expected_snapshot(backend.name, ruleset), backend.snapshot())
     return FirewallAudit(backend.name, drifts, len(ruleset.vms), unfiltered_bridges(ruleset.vm_interfaces))
 

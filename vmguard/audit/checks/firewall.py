@@ -56,13 +56,13 @@ def sets_differ(audit: FirewallAudit) -> Iterable[Finding]:
 
 
 def bridge_unfiltered(audit: FirewallAudit) -> Iterable[Finding]:
-    for bridge in audit.unfiltered_bridges:
+    for unfiltered in audit.unfiltered_bridges:
+        bridge, setting = unfiltered.split(": ", 1)
         yield Finding(
             "VMG-FW-005",
             "host",
-            f"bridge {bridge}: bridged VM-to-VM traffic skips netfilter "
-            "(net.bridge.bridge-nf-call-iptables is not 1)",
-            f"/proc/sys/net/bridge/bridge-nf-call-iptables ({bridge})",
+            f"bridge {bridge}: bridged VM-to-VM traffic skips netfilter ({setting})",
+            f"/proc/sys/{setting.split()[0].replace('.', '/')} ({bridge})",
             "VM-to-VM traffic filtered like any other VM traffic",
         )
 

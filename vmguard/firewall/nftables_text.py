@@ -1,0 +1,13 @@
+"""Text shared by every nftables table vmguard renders (nftables_render, nftables_bridge)."""
+
+from __future__ import annotations
+
+from vmguard.firewall.model import LOG_BURST, LOG_RATE_PER_MINUTE
+
+JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
+LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
+
+
+def quote(text: str) -> str:
+    """An nftables string literal (comments, prefixes) that cannot break the syntax."""
+    return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
