@@ -30,6 +30,11 @@ _IGNORABLE = (
     (0x2065, 0x2065), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0),
     (0xFFF0, 0xFFF8), (0xE0000, 0xE0FFF),
 )
+# Blanks other than the ASCII space (no-break, en/em, ideographic spaces: category Zs)
+# and the braille blank draw as a space or as nothing: "batch\u300001" must not pass
+# for "batch 01".
+_BLANKS = ("Zs",)
+_BRAILLE_BLANK = 0x2800
 _SURROGATE_ESCAPE = range(0xDC80, 0xDD00)  # os.fsdecode's form of an undecodable byte
 
 
@@ -38,7 +43,10 @@ def needs_escape(char: str) -> bool:
     if char.isascii():
         return not char.isprintable()
     code = ord(char)
-    return unicodedata.category(char) in _CATEGORIES or any(a <= code <= b for a, b in _IGNORABLE)
+    category = unicodedata.category(char)
+    if category in _CATEGORIES or category in _BLANKS or code == _BRAILLE_BLANK:
+        return True
+    return any(a <= code <= b for a, b in _IGNORABLE)
 
 
 def is_plain(text: str) -> bool:

@@ -45,6 +45,11 @@ UNPLUG_WAIT = 10.0  # the guest acknowledges a PCI unplug through ACPI
 LIVE = frozenset({Action.DETACH_NIC})
 
 
+def _as_parsed(name: str) -> str:
+    """A name as an XML parser reads it back (line ends normalised to LF)."""
+    return name.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _error_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
@@ -104,8 +109,7 @@ class LibvirtDriver:
         SECURE: without it libvirt hides display passwords, and every display would
         look unauthenticated."""
         dom = self._domain(name)
-        xml = self._call("read XML", dom.XMLDesc, libvirt.VIR_DOMAIN_XML_SECURE)
-        root = safexml.parse(xml, f"{self.uri} domain {name}")
+        root = self._domain_xml(dom, libvirt.VIR_DOMAIN_XML_SECURE)
         facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
         return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
 
@@ -122,6 +126,16 @@ class LibvirtDriver:
         fmt = safexml.parse(xml, f"volume {disk.volume}").find("target/format")
         return replace(disk, path=path, format=disk.format or ("" if fmt is None else fmt.get("type", "")))
 
+    def _domain_xml(self, dom: Any, flags: int) -> libvirt_transform.Element:
+        """The domain's XML with <name> exactly as libvirt names the domain. XML parsing
+        turns a CR in a name into LF, so the parsed name could be another domain's, and
+        facts, plans and a redefinition would then name (and act on) that other VM."""
+        root = safexml.parse(self._call("read XML", dom.XMLDesc, flags), f"{self.uri} domain")
+        name = root.find("name")
+        if name is not None:
+            name.text = dom.name()
+        return root
+
     def persistent_xml(self, name: str) -> str:
         """The definition used at next boot, secrets (display passwords) included."""
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
@@ -132,17 +146,18 @@ class LibvirtDriver:
 
     def restore(self, name: str, config: bytes) -> None:
         root = safexml.parse(config, f"backup of {name}")
-        if root.findtext("name") != name:
+        if root.findtext("name") != _as_parsed(name):
             raise DriverError(f"backup is of VM {root.findtext('name')!r}, not {name!r}")
-        self._call("define", self.conn.defineXML, config.decode())
+        root.find("name").text = name  # the exact name, not the parser's reading of it
+        self._call("define", self.conn.defineXML, safexml.to_string(root))
 
     def apply(self, name: str, plan: Plan, *, dry_run: bool) -> ApplyResult:
         """Redefine the persistent XML; on a running domain also unplug what can go live.
         A live unplug the guest does not complete in time is reported as next-boot. On a
         running domain, a NIC or share already gone from the persistent definition (saved
         for the next boot earlier) is only unplugged live, not looked for again."""
-        root = safexml.parse(self.persistent_xml(name), f"{self.uri} domain {name}")
         dom = self._domain(name)
+        root = self._domain_xml(dom, libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
         running = self._power(dom) in (PowerState.RUNNING, PowerState.PAUSED)
         pending = [c for c in plan.changes if running and libvirt_transform.saved(root, c)]
         todo = tuple(c for c in plan.changes if c not in pending)
