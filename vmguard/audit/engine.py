@@ -86,18 +86,19 @@ def _missing(ctx: Context, entry: VmEntry) -> VmReport:
     )
 
 
-def with_guest(ctx: Context, conn: Connection, facts: VmFacts) -> VmFacts:
+def with_guest(ctx: Context, conn: Connection, facts: VmFacts, *, scan_files: bool = True) -> VmFacts:
     """The facts with what is inside the guest, unless guest inspection is off.
 
     A guest that cannot be inspected becomes a guest problem (VMG-SW-006), so the VM's
     host-side findings still count. libvirt's test:// driver simulates VMs whose disks
-    have no content: nothing to inspect there.
+    have no content: nothing to inspect there. scan_files: the policy's
+    spec.software.file_scan (the permission scan of every file).
     """
     if ctx.guest is GuestMode.OFF or conn.uri.startswith("test:"):
         return facts
     try:
         found = guest.inspect(facts, online=ctx.guest is GuestMode.ONLINE,
-                              libvirt_uri=conn.uri or "qemu:///system")
+                              libvirt_uri=conn.uri or "qemu:///system", scan_files=scan_files)
     except GuestError as err:
         found = GuestFacts(problems=(f"guest not inspected: {err}",))
     return replace(facts, guest=found)
@@ -108,7 +109,7 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         facts = driver.read_facts(name)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err))
-    facts = with_guest(ctx, conn, facts)
+    facts = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts))
 
 
