@@ -35,13 +35,22 @@ _NO_PASSWORD = re.compile(r"\bNOPASSWD\s*:|!\s*authenticate\b")
 _COMMENT = re.compile(r"#(?!\d)")  # "#1000" is a uid in sudoers, not a comment
 
 
+def pam_fields(line: str) -> list[str]:
+    """type, control, module, arguments...: a `[value=action ...]` control is one field."""
+    words = line.split("#", 1)[0].split()
+    if len(words) > 1 and words[1].startswith("["):
+        end = next((i for i, w in enumerate(words) if w.endswith("]")), len(words) - 1)
+        words = [words[0], " ".join(words[1 : end + 1]), *words[end + 1 :]]
+    return words
+
+
 def pam_nullok(text: str, path: str) -> list[ConfigLine]:
-    """PAM lines (type, control, module, arguments) with a nullok argument."""
+    """PAM lines with a nullok argument (text: the line's fields, one space apart)."""
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if len(words) > 3 and any(_NULLOK.fullmatch(w) for w in words[3:]):
-            found.append(ConfigLine(" ".join(words), GuestSource("PAM", path, number)))
+        fields = pam_fields(line)
+        if len(fields) > 3 and any(_NULLOK.fullmatch(w) for w in fields[3:]):
+            found.append(ConfigLine(" ".join(fields), GuestSource("PAM", path, number)))
     return found
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from vmguard.audit.checks.guest_evidence import place
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
+from vmguard.guest.access import pam_fields
 from vmguard.guest.model import FileInfo, GuestSource, PasswordState
 from vmguard.policy.model import Policy
 
@@ -90,7 +91,7 @@ def _line_finding(
 def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = facts.guest
     for line in guest.pam_nullok if guest else ():
-        module = line.text.split()[2]
+        module = pam_fields(line.text)[2]
         yield _line_finding(
             "VMG-USR-013",
             facts,
