@@ -100,3 +100,31 @@ def test_a_rule_without_a_test_is_caught(monkeypatch):
     monkeypatch.delitem(COVERED_BY, "VMG-USR-013")
     with pytest.raises(AssertionError, match="VMG-USR-013"):
         test_every_rule_of_the_catalog_is_triggered_by_a_named_test()
+
+
+# The SSG rules issue #22 names: each must be a reference of some vmguard rule.
+ISSUE_SSG_RULES = (
+    "sshd_disable_empty_passwords",
+    "sshd_disable_x11_forwarding",
+    "sshd_disable_tcp_forwarding",
+    "sshd_do_not_permit_user_env",
+    "file_permissions_etc_shadow",
+    "no_empty_passwords",
+    "no_netrc_files",
+    "sudo_remove_nopasswd",
+    "file_permissions_unauthorized_world_writable",
+    "file_permissions_unauthorized_suid",
+)
+
+
+def test_issue_ssg_rules_are_referenced():
+    titles = {ref.title for rule in load_catalog() for ref in rule.references}
+    missing = [i for i in ISSUE_SSG_RULES if f"SCAP Security Guide rule {i}" not in titles]
+    assert not missing
+
+
+def test_readme_guest_table_lists_every_guest_rule():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### What the guest audit checks", 1)[1].split("\n\n", 3)[2]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| VMG-")}
+    assert rows == set(CHECKS)
