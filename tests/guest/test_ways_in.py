@@ -344,3 +344,32 @@ def test_legacy_remote_login_packages_and_services():
         "service 'rexec' (/etc/systemd/system/x/rexec.socket)",  # a SysV "login" is not rlogin
         "service 'login' (/etc/xinetd.d/rlogin)",  # xinetd names rlogin after /etc/services
     ]
+
+
+class FakeTree:
+    """A guest file tree for the sudoers walk: {path: text}, folders from the paths.
+    (GuestfsFiles needs an appliance; the walk only calls read_text and listdir.)"""
+
+    def __init__(self, files):
+        self.files, self.reads = files, []
+
+    def read_text(self, path):
+        self.reads.append(path)
+        return self.files.get(path)
+
+    def listdir(self, folder):
+        return sorted(p.rsplit("/", 1)[1] for p in self.files if p.rsplit("/", 1)[0] == folder)
+
+
+def test_sudo_includes_that_loop_or_fan_out_are_read_once():
+    loop = "#includedir /etc/sudoers.d\n@include /etc/sudoers\n"
+    tree = FakeTree(
+        {
+            "/etc/sudoers": "#includedir /etc/sudoers.d\n",
+            **{f"/etc/sudoers.d/f{i}": loop + f"u{i} ALL=NOPASSWD: ALL\n" for i in range(20)},
+            "/etc/sudoers.d/skipped~": "x ALL=NOPASSWD: ALL\n",
+        }
+    )
+    found = access.collect_sudo(tree)
+    assert sorted(x.text for x in found) == sorted(f"u{i} ALL=NOPASSWD: ALL" for i in range(20))
+    assert len(tree.reads) == len(set(tree.reads)) == 21

@@ -98,11 +98,20 @@ def collect_pam(files: GuestfsFiles) -> list[ConfigLine]:
     return found
 
 
-def collect_sudo(files: GuestfsFiles, path: str = SUDOERS, depth: int = 0) -> list[ConfigLine]:
-    found, includes = sudo_nopasswd(files.read_text(path) or "", path)
-    for include in includes if depth < MAX_INCLUDE_DEPTH else ():  # loops end here
-        for target in _sudo_targets(files, include, path):
-            found += collect_sudo(files, target, depth + 1)
+def collect_sudo(files: GuestfsFiles) -> list[ConfigLine]:
+    """NOPASSWD lines of /etc/sudoers and what it includes, each file read once (a guest's
+    includes may loop or fan out), MAX_INCLUDE_DEPTH deep at most."""
+    found: list[ConfigLine] = []
+    seen: set[str] = set()
+    level = [SUDOERS]
+    for _ in range(MAX_INCLUDE_DEPTH + 1):
+        below = []
+        for path in (p for p in level if p not in seen):
+            seen.add(path)
+            lines, includes = sudo_nopasswd(files.read_text(path) or "", path)
+            found += lines
+            below += [t for include in includes for t in _sudo_targets(files, include, path)]
+        level = below
     return found
 
 
