@@ -155,14 +155,22 @@ def test_messages_name_file_and_line(inspected):
 
 
 def test_permission_scan(inspected):
-    marks = {(m.path, m.problem) for m in inspected["rpm"].facts.file_marks}
+    marks = {(m.path, m.problem, m.package) for m in inspected["rpm"].facts.file_marks}
     assert {
-        ("/usr/bin/passwd", "setuid"),
-        ("/usr/local/bin/rootsh", "setuid"),
-        ("/etc/cron.d", "world-writable"),
+        ("/usr/bin/passwd", "setuid", "passwd"),  # the rpm database lists it as setuid
+        ("/usr/bin/find", "setuid", ""),  # its package says 0755
+        ("/usr/local/bin/rootsh", "setuid", ""),
+        ("/etc/cron.d", "world-writable", ""),
     } <= marks
-    assert not {m for m in marks if m[0].startswith("/var/tmp")}
-    assert inspected["dpkg"].facts.file_marks is None  # the scan is optional
+    assert not {m for m in marks if m[0].startswith("/var/tmp")}  # inside sticky /var/tmp
+    dpkg = {(m.path, m.package) for m in inspected["dpkg"].facts.file_marks if m.problem != "world-writable"}
+    assert dpkg == {
+        ("/usr/bin/passwd", "passwd"),  # /var/lib/dpkg/info/passwd.list
+        ("/usr/bin/crontab", "dpkg-statoverride"),
+        ("/usr/bin/find", ""),
+        ("/usr/local/bin/rootsh", ""),
+    }
+    assert inspected["rpm-sqlite"].facts.file_marks is None  # inspected with file_scan off
 
 
 def test_cache_answers_unchanged_image_without_inspecting(inspected, guest_cache):
