@@ -21,7 +21,18 @@ from vmguard.facts import Disk, PowerState, VmFacts
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache
 from vmguard.guest.model import GuestFacts
+from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
 
+# The batch role the image tests audit against (what the planted images violate).
+POLICY = Policy(
+    metadata=Metadata("batch"),
+    source="policy/batch.yaml",
+    users=UsersPolicy(interactive_login=("vmadmin1",)),
+    software=SoftwarePolicy(
+        forbid=("firefox", "thunderbird", "evolution", "mutt", "sendmail", "postfix", "exim4"),
+        allowed_services=("ssh", "sshd", "cron", "crond", "rsyslog", "xinetd"),
+    ),
+)
 TCG_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 
 
@@ -114,7 +125,8 @@ def disk_images(guest_images) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def guest_cache(tmp_path_factory) -> GuestCache:
-    return GuestCache(tmp_path_factory.mktemp("guest-cache"))
+    """Where the CLI looks with VMGUARD_CACHE set to this folder's parent (it adds "guest")."""
+    return GuestCache(tmp_path_factory.mktemp("guest-cache") / "guest")
 
 
 @pytest.fixture(scope="session")

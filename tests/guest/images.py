@@ -166,7 +166,7 @@ def dpkg_root(root: Path, *, planted: bool = True) -> Path:
     wants = "/etc/systemd/system/multi-user.target.wants"
     for unit in ("ssh.service", "cron.service", "xinetd.service", "rsyslog.service"):
         link(root, f"{wants}/{unit}", f"/lib/systemd/system/{unit}")
-    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib/firefox-esr", "opt"):
+    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "opt"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     if planted:
         write(root, "/usr/lib/firefox-esr/firefox-esr", "#!/bin/sh\n", 0o755)

@@ -86,7 +86,7 @@ def test_cli_audit_reports_guest_findings_from_the_disk(tcg_domain, inspected, g
     answers from the cache: a scan would have added a cache entry)."""
     image = inspected["rpm-sqlite"].image  # qcow2, inspected without the file scan
     domain = tcg_domain.define(extra_devices=QCOW2_DISK_XML.format(path=image))
-    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))  # the session's inspection
+    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder.parent))  # the session's inspection
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
     entries = set(guest_cache.folder.iterdir())
     code, found = _audit(tmp_path, domain.name, "offline", file_scan=False)
@@ -103,7 +103,7 @@ def test_cli_audit_scans_files_by_default(tcg_domain, inspected, guest_cache, tm
     """No file_scan in the policy: the audit scans, and the planted RHEL 6 guest's
     world-writable and stray set-id files are in the report with issue #22's other rules."""
     domain = tcg_domain.define(extra_devices=DISK_XML.format(path=inspected["rpm"].image))
-    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))  # the session's scanned inspection
+    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder.parent))  # the session's scanned inspection
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
     code, found = _audit(tmp_path, domain.name, "offline")
     assert code == 1

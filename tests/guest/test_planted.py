@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from tests.guest.test_offline import POLICY
+from tests.guest.conftest import POLICY
 from vmguard.audit.checks.guest import CHECKS
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -23,7 +23,12 @@ COMMON = {
     "VMG-USR-012": {"root's primary group (/etc/passwd)"},
     "VMG-USR-014": {"trust file /etc/hosts.equiv", "trust file /root/.rhosts", "trust file /home/vmadmin1/.netrc"},
     "VMG-USR-015": {"sudo rule for vmadmin1 (/etc/sudoers.d/admins)"},
-    "VMG-SW-004": {"world-writable /etc/profile.d/site.sh", "world-writable /usr/local/share/drop"},
+    "VMG-SW-004": {
+        "world-writable /etc/profile.d/site.sh",
+        "world-writable /usr/local/share/drop",
+        "world-writable /etc/crontab",  # also VMG-SW-007
+        "world-writable /etc/group",  # also VMG-USR-010
+    },
     "VMG-SW-005": {"setuid /usr/local/bin/rootsh", "setuid /usr/bin/find"},
     "VMG-SW-007": {"cron /etc/crontab", "cron /etc/cron.daily/logrotate", "cron /etc/cron.d/backup"},
 }
@@ -63,6 +68,9 @@ EXPECTED = {
         },
     },
 }
+
+
+NEW_RULES = frozenset(EXPECTED["dpkg"]) | frozenset(EXPECTED["rpm"])
 
 
 def findings(item):
