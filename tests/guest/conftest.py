@@ -21,7 +21,18 @@ from vmguard.facts import Disk, PowerState, VmFacts
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache
 from vmguard.guest.model import GuestFacts
+from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
 
+# The batch role the image tests audit against (what the planted images violate).
+POLICY = Policy(
+    metadata=Metadata("batch"),
+    source="policy/batch.yaml",
+    users=UsersPolicy(interactive_login=("vmadmin1",)),
+    software=SoftwarePolicy(
+        forbid=("firefox", "thunderbird", "evolution", "mutt", "sendmail", "postfix", "exim4"),
+        allowed_services=("ssh", "sshd", "cron", "crond", "rsyslog", "xinetd"),
+    ),
+)
 TCG_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 
 
@@ -84,11 +95,17 @@ def guest_images(tmp_path_factory, libguestfs_tcg) -> dict[str, Path]:
     rpm = images.rpm_root(work / "rpm-root", work / "rpm-work")
     (work / "rpm9-work").mkdir()
     rpm9 = images.rpm_sqlite_root(work / "rpm9-root", work / "rpm9-work")
+    # The clean twins: the same guests without any of the violations.
+    dpkg_clean = images.dpkg_root(work / "dpkg-clean-root", planted=False)
+    (work / "rpm-clean-work").mkdir()
+    rpm_clean = images.rpm_root(work / "rpm-clean-root", work / "rpm-clean-work", planted=False)
     return {
         "dpkg": images.ext4_image(dpkg, work / "debian12.img"),
         "rpm": images.ext4_image(rpm, work / "rhel6.img"),
         "rpm-sqlite": images.ext4_image(rpm9, work / "rhel9.img"),
         "hostile": images.ext4_image(images.hostile_root(work / "hostile-root"), work / "hostile.img"),
+        "dpkg-clean": images.ext4_image(dpkg_clean, work / "debian12-clean.img"),
+        "rpm-clean": images.ext4_image(rpm_clean, work / "rhel6-clean.img"),
     }
 
 
@@ -101,19 +118,22 @@ def disk_images(guest_images) -> dict[str, Path]:
         "rpm": guest_images["rpm"],
         "rpm-sqlite": converted(guest_images["rpm-sqlite"], "qcow2"),
         "hostile": guest_images["hostile"],
+        "dpkg-clean": guest_images["dpkg-clean"],
+        "rpm-clean": guest_images["rpm-clean"],
     }
 
 
 @pytest.fixture(scope="session")
 def guest_cache(tmp_path_factory) -> GuestCache:
-    return GuestCache(tmp_path_factory.mktemp("guest-cache"))
+    """Where the CLI looks with VMGUARD_CACHE set to this folder's parent (it adds "guest")."""
+    return GuestCache(tmp_path_factory.mktemp("guest-cache") / "guest")
 
 
 @pytest.fixture(scope="session")
 def inspected(disk_images, guest_cache) -> dict[str, Inspected]:
-    """Each image inspected once (one appliance boot each, both at once: a TCG appliance
+    """Each image inspected once (one appliance boot each, three at once: a TCG appliance
     uses about one core), hashed in full before and after."""
-    with ThreadPoolExecutor(max_workers=len(disk_images)) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         jobs = pool.map(_inspect_once, disk_images.items(), [guest_cache] * len(disk_images))
         found = dict(zip(disk_images, jobs, strict=True))
     for kind, item in found.items():
@@ -125,6 +145,7 @@ def _inspect_once(kind_image: tuple[str, Path], cache: GuestCache) -> Inspected:
     kind, image = kind_image
     before = sha256(image)
     vm = vm_facts(f"vm-{kind}", image)
-    # The rpm (RHEL 6) guest also gets the optional, slower permission scan.
-    facts = inspect(vm, cache=cache, timeout=300, scan_files=kind == "rpm")
+    # The permission scan is on by default; the RHEL 9 guest is read with it off
+    # (spec.software.file_scan: false), as the audit does for images too large to walk.
+    facts = inspect(vm, cache=cache, timeout=900, scan_files=kind != "rpm-sqlite")
     return Inspected(image, facts, before, sha256(image), vm)

@@ -1,12 +1,14 @@
 """Build the guest disk images the tests inspect: hand-made roots turned into ext4 images.
 
-Two roots, each with the same deliberate violations (the tests expect exactly these):
+Two roots (and, built with planted=False, their clean twins, which have none of the
+violations), each with the same deliberate violations (the tests expect exactly these):
 - an extra user with a login shell and a password (intruder / operator2),
 - PermitRootLogin yes,
 - a browser and a mail transfer agent package,
 - an enabled telnet service under xinetd.
-The rpm root adds a hand-installed mail client (/opt/thunderbird), and, for the
-optional permission scan, a stray setuid program and a world-writable /etc/cron.d.
+The rpm root adds a hand-installed mail client (/opt/thunderbird), a world-writable
+/etc/cron.d and NIS and rlogin (rsh-server); tests/guest/planted.py adds what issue #22
+asks about (sshd, account files, PAM, sudo, trust files, cron, set-id programs) to both.
 Everything else is what a compliant guest has, including near misses that must NOT be
 flagged (a removed package's leftover config, a locked account with a shell, a
 disabled xinetd service, a SysV service killed in the default runlevel).
@@ -55,19 +57,29 @@ def link(root: Path, path: str, to: str) -> None:
     target.symlink_to(to)
 
 
-def _common(root: Path, *, intruder: str, shells: str) -> None:
+def _common(root: Path, *, intruder: str, shells: str, planted: bool = True) -> None:
     """Accounts, sshd and xinetd settings both roots share."""
+    root_group = 500 if planted else 0
+    extra = (
+        [
+            f"{intruder}:x:501:501:not in the policy:/home/{intruder}:{shells}/bash",
+            f"legacy:{HASH}:504:504:hash in passwd:/home/legacy:/sbin/nologin",
+            "guest:x:505:505:empty password, no shell:/home/guest:/sbin/nologin",
+        ]
+        if planted
+        else []
+    )
     write(root, "/etc/fstab", "LABEL=guestroot / ext4 defaults 1 1\n")
     write(
         root,
         "/etc/passwd",
         "\n".join(
             [
-                f"root:x:0:0:root:/root:{shells}/bash",
+                f"root:x:0:{root_group}:root:/root:{shells}/bash",
                 "bin:x:1:1:bin:/bin:/sbin/nologin",
                 "daemon:x:2:2:daemon:/sbin:/usr/sbin/nologin",
                 f"{ALLOWED}:x:500:500:allowed admin:/home/{ALLOWED}:{shells}/bash",
-                f"{intruder}:x:501:501:not in the policy:/home/{intruder}:{shells}/bash",
+                *extra,
                 f"retired:x:502:502:locked, shell kept:/home/retired:{shells}/bash",
                 "deploy:x:503:503:keys but no shell:/home/deploy:/sbin/nologin",
                 "",
@@ -84,6 +96,7 @@ def _common(root: Path, *, intruder: str, shells: str) -> None:
                 "daemon:*:19000:0:99999:7:::",
                 f"{ALLOWED}:{HASH}:19000:0:99999:7:::",
                 f"{intruder}:{HASH}:19000:0:99999:7:::",
+                "guest::19000:0:99999:7:::",
                 f"retired:!{HASH}:19000:0:99999:7:::",
                 "deploy:!!:19000:0:99999:7:::",
                 "",
@@ -100,39 +113,49 @@ def _common(root: Path, *, intruder: str, shells: str) -> None:
         "/etc/xinetd.d/telnet",
         "# default: on\nservice telnet\n{\n\tflags = REUSE\n"
         "\tsocket_type = stream\n\twait = no\n\tuser = root\n"
-        "\tserver = /usr/sbin/in.telnetd\n\tdisable = no\n}\n",
+        f"\tserver = /usr/sbin/in.telnetd\n\tdisable = {'no' if planted else 'yes'}\n}}\n",
     )
     write(root, "/etc/xinetd.d/rsync", "service rsync\n{\n\tsocket_type = stream\n\tdisable = yes\n}\n")
 
 
-def sshd_config(extra: str = "") -> str:
+def sshd_config(extra: str = "", planted: bool = True) -> str:
+    from tests.guest.planted import SSHD_CLEAN, SSHD_PLANTED
+
     return (
         "# vmguard test guest\nPort 22\nProtocol 2\n"
-        "PermitRootLogin yes\n"
+        f"PermitRootLogin {'yes' if planted else 'no'}\n"
         "PasswordAuthentication no\nChallengeResponseAuthentication no\nUsePAM yes\n"
         f"X11Forwarding no\nAllowUsers {ALLOWED}\n{extra}"
-        "Match Address 192.0.2.0/24\n\tX11Forwarding yes\n"
+        + (SSHD_PLANTED if planted else SSHD_CLEAN)
+        + ("Match Address 192.0.2.0/24\n\tX11Forwarding yes\n" if planted else "")
     )
 
 
-def dpkg_root(root: Path) -> Path:
+def dpkg_root(root: Path, *, planted: bool = True) -> Path:
     """A Debian 12-like root: dpkg status, systemd wants links."""
-    _common(root, intruder="intruder", shells="/bin")
+    from tests.guest.planted import ways_in
+
+    _common(root, intruder="intruder", shells="/bin", planted=planted)
     write(root, "/etc/debian_version", "12.5\n")
     write(
         root, "/etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
     )
-    write(root, "/etc/ssh/sshd_config", sshd_config("Include /etc/ssh/sshd_config.d/*.conf\n"))
+    write(root, "/etc/ssh/sshd_config", sshd_config("Include /etc/ssh/sshd_config.d/*.conf\n", planted))
     write(root, "/etc/ssh/sshd_config.d/local.conf", "KbdInteractiveAuthentication no\n")
     packages = [
         ("base-files", "12.4"),
         ("bash", "5.2.15-2"),
         ("openssh-server", "1:9.2p1-2"),
-        ("firefox-esr", "115.6.0esr-1"),
-        ("exim4-daemon-light", "4.96-15"),
+        ("passwd", "1:4.13+dfsg1-1"),
         ("xinetd", "1:2.3.15.3-1"),
-        ("telnetd", "0.17+2.4-2"),
     ]
+    if planted:
+        packages += [
+            ("firefox-esr", "115.6.0esr-1"),
+            ("exim4-daemon-light", "4.96-15"),
+            ("telnetd", "0.17+2.4-2"),
+            ("nis", "4.17"),
+        ]
     stanzas = [
         f"Package: {n}\nStatus: install ok installed\nVersion: {v}\n"
         f"Description: test\n multi-line description\n"
@@ -143,62 +166,65 @@ def dpkg_root(root: Path) -> Path:
     wants = "/etc/systemd/system/multi-user.target.wants"
     for unit in ("ssh.service", "cron.service", "xinetd.service", "rsyslog.service"):
         link(root, f"{wants}/{unit}", f"/lib/systemd/system/{unit}")
-    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib/firefox-esr", "opt"):
+    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "opt"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    write(root, "/usr/lib/firefox-esr/firefox-esr", "#!/bin/sh\n", 0o755)
-    link(root, "/usr/bin/firefox-esr", "/usr/lib/firefox-esr/firefox-esr")
-    write(root, "/usr/sbin/exim4", "#!/bin/sh\n", 0o755)
+    if planted:
+        write(root, "/usr/lib/firefox-esr/firefox-esr", "#!/bin/sh\n", 0o755)
+        link(root, "/usr/bin/firefox-esr", "/usr/lib/firefox-esr/firefox-esr")
+        write(root, "/usr/sbin/exim4", "#!/bin/sh\n", 0o755)
+        write(root, "/etc/xinetd.d/rsh", "service shell\n{\n\tsocket_type = stream\n\tdisable = no\n}\n")
     write(root, "/usr/bin/bash", "#!/bin/sh\n", 0o755)
+    ways_in(root, "dpkg", planted=planted)
     return root
 
 
-def rpm_root(root: Path, work: Path) -> Path:
+def rpm_root(root: Path, work: Path, *, planted: bool = True) -> Path:
     """A RHEL 6-like root: Berkeley DB rpm database, SysV runlevel links, inittab."""
-    _common(root, intruder="operator2", shells="/bin")
+    from tests.guest.planted import ways_in
+
+    _common(root, intruder="operator2", shells="/bin", planted=planted)
     write(root, "/etc/redhat-release", "Red Hat Enterprise Linux Server release 6.10 (Santiago)\n")
     write(root, "/etc/inittab", "# runlevel 3: multi-user, no X\nid:3:initdefault:\n")
-    write(root, "/etc/ssh/sshd_config", sshd_config())
-    for name, level_links in (
-        ("sshd", "S55"),
-        ("crond", "S90"),
-        ("xinetd", "S56"),
-        ("rsyslog", "S12"),
-        ("sendmail", "K30"),
-    ):
+    write(root, "/etc/ssh/sshd_config", sshd_config(planted=planted))
+    boot = [("sshd", "S55"), ("crond", "S90"), ("xinetd", "S56"), ("rsyslog", "S12"), ("sendmail", "K30")]
+    for name, level_links in boot + ([("ypbind", "S27")] if planted else []):
         write(root, f"/etc/rc.d/init.d/{name}", "#!/bin/sh\n", 0o755)
         for level in "0123456":
             prefix = level_links if level in "2345" else "K70"
             link(root, f"/etc/rc.d/rc{level}.d/{prefix}{name}", f"../init.d/{name}")
     for level in "0123456":
         link(root, f"/etc/rc{level}.d", f"rc.d/rc{level}.d")
-    # Hand-installed, outside any package: must be found by its path.
-    write(root, "/opt/thunderbird/thunderbird", "#!/bin/sh\n", 0o755)
-    # For the optional permission scan: one stray setuid program and one world-writable
-    # system folder (violations), a setuid program where it belongs and a sticky
-    # world-writable folder (neither flagged).
-    write(root, "/usr/local/bin/rootsh", "#!/bin/sh\n", 0o4755)
-    write(root, "/usr/bin/passwd", "#!/bin/sh\n", 0o4755)
     (root / "etc/cron.d").mkdir(parents=True)
-    (root / "etc/cron.d").chmod(0o777)
-    (root / "var/tmp").mkdir(parents=True)
-    (root / "var/tmp").chmod(0o1777)
+    if planted:
+        # Hand-installed, outside any package: must be found by its path.
+        write(root, "/opt/thunderbird/thunderbird", "#!/bin/sh\n", 0o755)
+        (root / "etc/cron.d").chmod(0o777)
+        write(root, "/etc/xinetd.d/rlogin", "service login\n{\n\tsocket_type = stream\n\tdisable = no\n}\n")
     for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "usr/lib64"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     packages = [
         ("setup", "2.8.14", "20.el6"),
         ("bash", "4.1.2", "48.el6"),
         ("openssh-server", "5.3p1", "124.el6_10"),
-        ("firefox", "52.8.0", "1.el6_9"),
-        ("sendmail", "8.14.4", "9.el6"),
         ("xinetd", "2.3.14", "40.el6"),
-        ("telnet-server", "0.17", "48.el6"),
+        ("passwd", "0.77", "4.el6_2.2", ((0o4755, "/usr/bin/passwd"),)),
+        ("findutils", "4.4.2", "9.el6", ((0o755, "/usr/bin/find"), (0o755, "/usr/bin/xargs"))),
     ]
+    if planted:
+        packages += [
+            ("firefox", "52.8.0", "1.el6_9"),
+            ("sendmail", "8.14.4", "9.el6"),
+            ("telnet-server", "0.17", "48.el6"),
+            ("rsh-server", "0.17", "60.el6"),
+            ("ypbind", "1.20.4", "31.el6"),
+        ]
     dbdir = root / "var/lib/rpm"
     install_rpms(root, work, packages)
     packages_file(dbdir / "rpmdb.sqlite", dbdir / "Packages")
     for leftover in dbdir.glob("rpmdb.sqlite*"):
         leftover.unlink()
     (dbdir / ".rpm.lock").unlink(missing_ok=True)
+    ways_in(root, "rpm", planted=planted)
     return root
 
 
@@ -252,14 +278,23 @@ def hostile_root(root: Path) -> Path:
     return root
 
 
-def install_rpms(
-    root: Path, work: Path, packages: list[tuple[str, str, str]], dbpath: str = "/var/lib/rpm"
-) -> None:
-    """Build empty packages and install them into root's database (sqlite), --justdb."""
-    spec = work / "test.spec"
-    spec.write_text(SPEC)
+def spec_text(files: tuple[tuple[int, str], ...]) -> str:
+    """SPEC, plus an %install that creates `files` (mode, path) and lists them with that mode."""
+    if not files:
+        return SPEC
+    made = "".join(f"mkdir -p %{{buildroot}}{p.rsplit('/', 1)[0]}\ntouch %{{buildroot}}{p}\n" for _, p in files)
+    listed = "".join(f"%attr({m:o},root,root) {p}\n" for m, p in files)
+    head = "%global __os_install_post %{nil}\n%define _build_id_links none\n"
+    return head + SPEC.replace("%files\n", f"%install\n{made}%files\n{listed}")
+
+
+def install_rpms(root: Path, work: Path, packages: list[tuple], dbpath: str = "/var/lib/rpm") -> None:
+    """Build packages (empty, or with (mode, path) files as a fourth item) and install
+    them into root's database (sqlite), --justdb: the files are in the database only."""
     top = work / "rpmbuild"
-    for name, version, release in packages:
+    for name, version, release, *files in packages:
+        spec = work / f"{name}.spec"
+        spec.write_text(spec_text(files[0] if files else ()))
         run(
             [
                 "rpmbuild",
@@ -278,7 +313,7 @@ def install_rpms(
                 str(spec),
             ]
         )
-    rpms = [str(top / "RPMS" / f"{name}.rpm") for name, _, _ in packages]
+    rpms = [str(top / "RPMS" / f"{name}.rpm") for name, *_ in packages]
     db = ["--root", str(root), "--dbpath", dbpath]
     run(["rpm", *db, "--initdb"])
     run(["rpm", *db, "-i", "--justdb", "--nodeps", "--noscripts", "--ignorearch", *rpms])

@@ -126,7 +126,7 @@ def test_no_agent_channel_no_online_facts(running, tmp_path):
     domain, image = running
     vm = vm_facts(domain.name, image, PowerState.RUNNING)  # its facts show no qemu-ga channel
     cache = GuestCache(tmp_path)
-    cache.put(cache_key([(str(image), "raw")], False), GuestFacts())  # skip the appliance
+    cache.put(cache_key([(str(image), "raw")], True), GuestFacts())  # skip the appliance (scan on: the default)
     assert inspect(vm, online=True, cache=cache).online is None
 
 

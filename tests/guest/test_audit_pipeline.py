@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.guest.test_offline import POLICY
+from tests.guest.test_planted import EXPECTED
 from vmguard.audit.checks import vm_checks
 from vmguard.cli import main
 from vmguard.drivers.libvirt import LibvirtDriver
@@ -43,14 +44,9 @@ def test_libvirt_vm_disk_found_by_the_driver_and_inspected(tcg_domain, inspected
         for f in check(POLICY, facts)
     ]
     assert {f.subject for f in found} == {domain.name}
-    assert sorted({f.rule for f in found}) == [
-        "VMG-SW-001",
-        "VMG-SW-002",
-        "VMG-SW-004",
-        "VMG-SW-005",
-        "VMG-USR-001",
-        "VMG-USR-002",
-    ]
+    assert {f.rule for f in found} == {"VMG-SW-001", "VMG-SW-002", "VMG-USR-001", "VMG-USR-002"} | set(
+        EXPECTED["rpm"]
+    )
 
 
 INVENTORY = """\
@@ -62,18 +58,19 @@ vms: [{{name: {name}, connection: kvm, policy: policy.yaml}}]
 GUEST_POLICY = """\
 apiVersion: vmguard/v1
 kind: Policy
-metadata: {name: batch}
+metadata: {{name: batch}}
 spec:
-  users: {interactive_login: [vmadmin1]}
+  users: {{interactive_login: [vmadmin1]}}
   software:
     forbid: [firefox, thunderbird, evolution, mutt, sendmail, postfix, exim4]
     allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
-"""
+{file_scan}"""
 QCOW2_DISK_XML = DISK_XML.replace("type='raw'", "type='qcow2'")
 
 
-def _audit(tmp_path, name: str, guest: str) -> tuple[int, list[dict]]:
-    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+def _audit(tmp_path, name: str, guest: str, file_scan: bool = True) -> tuple[int, list[dict]]:
+    scan = "" if file_scan else "    file_scan: false\n"  # the default is to scan
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=scan))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=name))
     out = tmp_path / f"reports-{guest}"
     code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",
@@ -85,18 +82,35 @@ def _audit(tmp_path, name: str, guest: str) -> tuple[int, list[dict]]:
 
 def test_cli_audit_reports_guest_findings_from_the_disk(tcg_domain, inspected, guest_cache, tmp_path,
                                                         monkeypatch):
-    """`vmguard audit` on a libvirt VM: users and software read from its disk image."""
+    """`vmguard audit` on a libvirt VM: users and software read from its disk image; the
+    policy's file_scan: false reaches the inspection (the session's scan-less inspection
+    answers from the cache: a scan would have added a cache entry)."""
     image = inspected["rpm-sqlite"].image  # qcow2, inspected without the file scan
     domain = tcg_domain.define(extra_devices=QCOW2_DISK_XML.format(path=image))
-    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))  # the session's inspection
+    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder.parent))  # the session's inspection
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
-    code, found = _audit(tmp_path, domain.name, "offline")
+    entries = set(guest_cache.folder.iterdir())
+    code, found = _audit(tmp_path, domain.name, "offline", file_scan=False)
+    assert set(guest_cache.folder.iterdir()) == entries
     rules = {f["rule"] for f in found}
     assert {"VMG-USR-001", "VMG-USR-002", "VMG-SW-001", "VMG-SW-002"} <= rules, rules
     assert code == 1
     assert any("/etc/ssh/sshd_config" in f["evidence"] for f in found if f["rule"] == "VMG-USR-002")
     _, without = _audit(tmp_path, domain.name, "off")
     assert not {f["rule"] for f in without} & {"VMG-USR-001", "VMG-USR-002", "VMG-SW-001"}
+
+
+def test_cli_audit_scans_files_by_default(tcg_domain, inspected, guest_cache, tmp_path, monkeypatch):
+    """No file_scan in the policy: the audit scans, and the planted RHEL 6 guest's
+    world-writable and stray set-id files are in the report with issue #22's other rules."""
+    domain = tcg_domain.define(extra_devices=DISK_XML.format(path=inspected["rpm"].image))
+    monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder.parent))  # the session's scanned inspection
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
+    code, found = _audit(tmp_path, domain.name, "offline")
+    assert code == 1
+    assert set(EXPECTED["rpm"]) <= {f["rule"] for f in found}
+    setuid = {f["evidence"] for f in found if f["rule"] == "VMG-SW-005"}
+    assert setuid == EXPECTED["rpm"]["VMG-SW-005"]
 
 
 def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_domain, tmp_path,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import pytest
+
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.checks import vm_checks
 from vmguard.audit.checks.guest import CHECKS
@@ -16,3 +21,110 @@ def test_every_guest_rule_has_a_catalog_entry_and_vice_versa():
     catalog = load_catalog()
     ours = {r.id for r in catalog if r.id.startswith(("VMG-USR-", "VMG-SW-"))}
     assert ours == set(CHECKS)
+
+
+# Which test makes each rule of the catalog fire, on facts of a guest or VM the test
+# builds (CASES tests: a compliant and a violating VM per rule id). A rule nobody can
+# trigger is dead weight that looks like coverage: a new rule needs its line here.
+COVERED_BY = {
+    **{
+        f"VMG-DEV-{n:03}": f"tests/audit/test_checks_devices.py::test_rule_passes_and_fails[VMG-DEV-{n:03}]"
+        for n in range(1, 16)
+    },
+    **{
+        f"VMG-FS-{n:03}": f"tests/audit/test_checks_shares.py::test_rule_passes_and_fails[VMG-FS-{n:03}]"
+        for n in range(1, 6)
+    },
+    **{
+        f"VMG-NET-{n:03}": f"tests/audit/test_checks_network.py::test_rule_passes_and_fails[VMG-NET-{n:03}]"
+        for n in range(1, 7)
+    },
+    **{
+        f"VMG-VET-{n:03}": f"tests/audit/test_checks_quarantine.py::test_rule_passes_and_fails[VMG-VET-{n:03}]"
+        for n in range(1, 6)
+    },
+    "VMG-FW-001": "tests/audit/test_drift.py::test_host_not_audited_keeps_its_previous_findings",
+    "VMG-FW-002": "tests/firewall/test_drift.py::test_audit_reports_feed_vmg_fw_findings",
+    "VMG-FW-003": "tests/firewall/test_drift.py::test_audit_reports_each_kind_of_drift",
+    "VMG-FW-004": "tests/firewall/test_drift.py::test_audit_reports_feed_vmg_fw_findings",
+    "VMG-FW-005": "tests/firewall/test_compile.py::test_every_drift_kind_becomes_exactly_one_fw_finding",
+    "VMG-INV-001": "tests/audit/test_demo.py::test_demo_fits_one_screen_and_writes_reports",
+    "VMG-INV-002": "tests/audit/test_engine.py::test_unmanaged_and_missing_vms",
+    "VMG-SW-001": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
+    "VMG-SW-002": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
+    "VMG-SW-003": "tests/guest/test_agent.py::test_running_vm_inspected_through_a_read_only_overlay",
+    "VMG-SW-006": "tests/guest/test_audit_pipeline.py::"
+    "test_cli_audit_guest_that_cannot_be_read_is_a_finding_not_a_hidden_vm",
+    "VMG-USR-001": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
+    "VMG-USR-002": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
+    "VMG-USR-003": "tests/guest/test_checks.py::test_passwords_through_pam_keyboard_interactive",
+    "VMG-USR-004": "tests/guest/test_agent.py::test_running_vm_inspected_through_a_read_only_overlay",
+    **{
+        rule: "tests/guest/test_planted.py::test_every_planted_problem_is_found_with_its_rule"
+        for rule in [f"VMG-USR-{n:03}" for n in range(5, 16)] + ["VMG-SW-004", "VMG-SW-005", "VMG-SW-007", "VMG-SW-008"]
+    },
+}
+# Tests that name what they trigger by another word than the rule id: `vmguard firewall
+# audit` prints drift kinds, which HOST_CHECKS maps to rules (rule-extra -> VMG-FW-003).
+NAMED_AS = {"VMG-FW-003": "rule-extra"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _test_source(node: str) -> tuple[str, str]:
+    """(the test function's source with its decorators, its module's source)."""
+    path, _, name = node.partition("::")
+    module = (ROOT / path).read_text()
+    for item in ast.parse(module).body:
+        if isinstance(item, ast.FunctionDef) and item.name == name.split("[")[0]:
+            decorators = "".join(ast.get_source_segment(module, d) or "" for d in item.decorator_list)
+            return decorators + (ast.get_source_segment(module, item) or ""), module
+    raise AssertionError(f"{node}: no such test")
+
+
+def test_every_rule_of_the_catalog_is_triggered_by_a_named_test():
+    catalog = {r.id for r in load_catalog()}
+    uncovered = sorted(catalog - set(COVERED_BY))
+    assert not uncovered, f"rules no test triggers (dead rules, or add their test to COVERED_BY): {uncovered}"
+    assert not set(COVERED_BY) - catalog, "COVERED_BY names rules the catalog no longer has"
+    for rule, node in COVERED_BY.items():
+        function, module = _test_source(node)
+        name = NAMED_AS.get(rule, rule)
+        if node.endswith(f"[{rule}]"):  # a CASES test, parametrized by rule id
+            assert "CASES" in function and name in module, node
+        else:
+            assert name in function or name in module, f"{node} does not mention {name}"
+
+
+def test_a_rule_without_a_test_is_caught(monkeypatch):
+    """Control: drop one entry and the coverage test fails, naming the rule."""
+    monkeypatch.delitem(COVERED_BY, "VMG-USR-013")
+    with pytest.raises(AssertionError, match="VMG-USR-013"):
+        test_every_rule_of_the_catalog_is_triggered_by_a_named_test()
+
+
+# The SSG rules issue #22 names: each must be a reference of some vmguard rule.
+ISSUE_SSG_RULES = (
+    "sshd_disable_empty_passwords",
+    "sshd_disable_x11_forwarding",
+    "sshd_disable_tcp_forwarding",
+    "sshd_do_not_permit_user_env",
+    "file_permissions_etc_shadow",
+    "no_empty_passwords",
+    "no_netrc_files",
+    "sudo_remove_nopasswd",
+    "file_permissions_unauthorized_world_writable",
+    "file_permissions_unauthorized_suid",
+)
+
+
+def test_issue_ssg_rules_are_referenced():
+    titles = {ref.title for rule in load_catalog() for ref in rule.references}
+    missing = [i for i in ISSUE_SSG_RULES if f"SCAP Security Guide rule {i}" not in titles]
+    assert not missing
+
+
+def test_readme_guest_table_lists_every_guest_rule():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### What the guest audit checks", 1)[1].split("\n\n", 3)[2]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| VMG-")}
+    assert rows == set(CHECKS)

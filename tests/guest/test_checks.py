@@ -55,7 +55,7 @@ def sshd(*pairs: tuple[str, str], version: str = "5.3p1", match: str = "") -> Ss
     return SshdConfig(settings, version, CONFIG)
 
 
-SAFE = sshd(("permitrootlogin", "no"), ("passwordauthentication", "no"))
+SAFE = sshd(("permitrootlogin", "no"), ("passwordauthentication", "no"), ("allowtcpforwarding", "no"))
 
 
 def test_not_inspected_means_no_finding():
@@ -207,16 +207,21 @@ def test_online_users_and_listeners():
 
 
 def test_file_scan_findings():
+    """A set-id file passes only when a package accounts for it, wherever it lies."""
     marks = (
-        FileMark("/usr/bin/passwd", 0o104755, 0, "setuid"),
-        FileMark("/opt/tool/rootme", 0o104755, 0, "setuid"),
+        FileMark("/usr/bin/passwd", 0o104755, 0, "setuid", package="passwd"),
+        FileMark("/opt/tool/rootme", 0o104755, 0, "setuid", package="tool"),
+        FileMark("/usr/bin/vim", 0o104755, 0, "setuid"),  # a system folder does not excuse it
+        FileMark("/usr/bin/wall", 0o102755, 0, "setgid"),
         FileMark("/etc/cron.d", 0o40777, 0, "world-writable"),
     )
     found = run(GuestFacts(sshd=SAFE, file_marks=marks))
     assert [(f.rule, f.evidence) for f in found] == [
         ("VMG-SW-004", "world-writable /etc/cron.d"),
-        ("VMG-SW-005", "setuid /opt/tool/rootme"),
+        ("VMG-SW-005", "setuid /usr/bin/vim"),
+        ("VMG-SW-005", "setgid /usr/bin/wall"),
     ]
+    assert run(GuestFacts(sshd=SAFE, file_marks=None)) == []  # scan off: nothing to say
 
 
 def test_unreadable_parts_are_reported():

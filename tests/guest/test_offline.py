@@ -9,27 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.guest.conftest import sha256, vm_facts
+from tests.guest.conftest import POLICY, sha256, vm_facts
+from tests.guest.test_planted import NEW_RULES
 from vmguard.audit.checks.guest import CHECKS
 from vmguard.errors import GuestError
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import PasswordState, ServiceKind
 from vmguard.guest.offline import inspect_disks
-from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-
-POLICY = Policy(
-    metadata=Metadata("batch"),
-    source="policy/batch.yaml",
-    users=UsersPolicy(interactive_login=("vmadmin1",)),
-    software=SoftwarePolicy(
-        forbid=("firefox", "thunderbird", "evolution", "mutt", "sendmail", "postfix", "exim4"),
-        allowed_services=("ssh", "sshd", "cron", "crond", "rsyslog", "xinetd"),
-    ),
-)
-
 
 def findings(item):
     vm = dataclasses.replace(item.vm, guest=item.facts)
@@ -49,7 +38,7 @@ def test_dpkg_guest_facts(inspected):
     assert {"firefox-esr", "exim4-daemon-light", "openssh-server", "telnetd"} <= names
     assert "mutt" not in names  # only its config files are left
     firefox = next(p for p in facts.packages if p.name == "firefox-esr")
-    assert str(firefox.source) == "/var/lib/dpkg/status:19 (dpkg status)"
+    assert str(firefox.source) == "/var/lib/dpkg/status:31 (dpkg status)"
     accounts = {a.name: a for a in facts.accounts}
     assert accounts["intruder"].password is PasswordState.SET
     assert accounts["retired"].password is PasswordState.LOCKED
@@ -75,7 +64,7 @@ def test_rpm_guest_facts_from_berkeley_db(inspected):
     assert {str(p.source) for p in facts.packages} == {"/var/lib/rpm/Packages (rpm database (Berkeley DB))"}
     assert facts.sshd.openssh_version == "5.3p1-124.el6_10"
     sysv = {s.name: s for s in facts.services if s.kind is ServiceKind.SYSV}
-    assert set(sysv) == {"sshd", "crond", "xinetd", "rsyslog"}  # sendmail: K link only
+    assert set(sysv) == {"sshd", "crond", "xinetd", "rsyslog", "ypbind"}  # sendmail: K link only
     assert sysv["sshd"].runlevels == "3"  # initdefault 3
     assert sysv["sshd"].source.path == "/etc/rc.d/rc3.d/S55sshd"
     assert "/opt/thunderbird/thunderbird" in facts.programs
@@ -103,11 +92,14 @@ def test_hostile_guest_is_read_within_limits(inspected):
     assert [(a.name, a.password) for a in facts.accounts] == [("root", PasswordState.UNKNOWN)]
     assert facts.packages == () and facts.services == ()
     found = findings(inspected["hostile"])
-    assert [f.rule for f in found] == ["VMG-SW-006"]
+    assert [(f.rule, f.message) for f in found if f.rule != "VMG-SW-006"] == [
+        ("VMG-USR-010", "/etc/shadow is not a regular file")  # the symlink itself, never followed
+    ]
 
 
 def _summary(found):
-    return sorted((f.rule, f.evidence) for f in found)
+    """Rules before issue #22 (test_planted checks that issue's rules on these images)."""
+    return sorted((f.rule, f.evidence) for f in found if f.rule not in NEW_RULES)
 
 
 def test_dpkg_guest_each_violation_found_nothing_else(inspected):
@@ -117,6 +109,7 @@ def test_dpkg_guest_each_violation_found_nothing_else(inspected):
             "VMG-SW-001",
             "software 'firefox' (/usr/bin/firefox-esr, /usr/lib/firefox-esr, /var/lib/dpkg/status)",
         ),
+        ("VMG-SW-002", "service 'shell' (/etc/xinetd.d/rsh)"),
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
         ("VMG-USR-001", "account 'intruder' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
@@ -128,9 +121,9 @@ def test_rpm_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-001", "software 'firefox' (/var/lib/rpm/Packages)"),
         ("VMG-SW-001", "software 'sendmail' (/var/lib/rpm/Packages)"),
         ("VMG-SW-001", "software 'thunderbird' (/opt/thunderbird, /opt/thunderbird/thunderbird)"),
+        ("VMG-SW-002", "service 'login' (/etc/xinetd.d/rlogin)"),
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
-        ("VMG-SW-004", "world-writable /etc/cron.d"),
-        ("VMG-SW-005", "setuid /usr/local/bin/rootsh"),
+        ("VMG-SW-002", "service 'ypbind' (/etc/rc.d/rc3.d/S27ypbind)"),
         ("VMG-USR-001", "account 'operator2' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
     ]
@@ -155,14 +148,22 @@ def test_messages_name_file_and_line(inspected):
 
 
 def test_permission_scan(inspected):
-    marks = {(m.path, m.problem) for m in inspected["rpm"].facts.file_marks}
+    marks = {(m.path, m.problem, m.package) for m in inspected["rpm"].facts.file_marks}
     assert {
-        ("/usr/bin/passwd", "setuid"),
-        ("/usr/local/bin/rootsh", "setuid"),
-        ("/etc/cron.d", "world-writable"),
+        ("/usr/bin/passwd", "setuid", "passwd"),  # the rpm database lists it as setuid
+        ("/usr/bin/find", "setuid", ""),  # its package says 0755
+        ("/usr/local/bin/rootsh", "setuid", ""),
+        ("/etc/cron.d", "world-writable", ""),
     } <= marks
-    assert not {m for m in marks if m[0].startswith("/var/tmp")}
-    assert inspected["dpkg"].facts.file_marks is None  # the scan is optional
+    assert not {m for m in marks if m[0].startswith("/var/tmp")}  # inside sticky /var/tmp
+    dpkg = {(m.path, m.package) for m in inspected["dpkg"].facts.file_marks if m.problem != "world-writable"}
+    assert dpkg == {
+        ("/usr/bin/passwd", "passwd"),  # /var/lib/dpkg/info/passwd.list
+        ("/usr/bin/crontab", "dpkg-statoverride"),
+        ("/usr/bin/find", ""),
+        ("/usr/local/bin/rootsh", ""),
+    }
+    assert inspected["rpm-sqlite"].facts.file_marks is None  # inspected with file_scan off
 
 
 def test_cache_answers_unchanged_image_without_inspecting(inspected, guest_cache):

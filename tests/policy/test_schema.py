@@ -61,6 +61,11 @@ CASES = [
      "is not valid (a Unix user name such as vmadmin1)", "spec: {users: {interactive_login: [alice]}}\n"),
     ("root-login-type", "spec: {users: {root_login: 'no way'}}\n",
      "spec.users.root_login: expected true or false, got text", "spec: {users: {root_login: true}}\n"),
+    ("ssh-knob", "spec: {users: {ssh: {x11forwarding: true}}}\n",
+     "spec.users.ssh: unknown key 'x11forwarding' (did you mean 'x11_forwarding'?)",
+     "spec: {users: {ssh: {x11_forwarding: true, tcp_forwarding: false}}}\n"),
+    ("file-scan-type", "spec: {software: {file_scan: sometimes}}\n",
+     "spec.software.file_scan: expected true or false, got text", "spec: {software: {file_scan: false}}\n"),
     ("software-name", "spec: {software: {forbid: ['fire fox']}}\n",
      "spec.software.forbid[0]: 'fire fox' is not valid", "spec: {software: {forbid: [firefox]}}\n"),
     ("size", "spec: {quarantine: {max_file_size: 20 gigs}}\n", "spec.quarantine.max_file_size: '20 gigs' is "

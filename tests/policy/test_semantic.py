@@ -92,6 +92,13 @@ CASES = [
     ("root-contradiction", "spec:\n  users: {interactive_login: [root], root_login: false}\n",
      "spec.users.interactive_login: root is listed for interactive login but root_login is false (remove "
      "root, or set root_login: true)", "spec:\n  users: {interactive_login: [root], root_login: true}\n", False),
+    ("x11-carries-clipboard", "spec:\n  users: {ssh: {x11_forwarding: true}}\n",
+     "spec.users.ssh.x11_forwarding: X11 forwarding carries the X clipboard out of the VM, and "
+     "devices.clipboard is disabled (set x11_forwarding: false, or allow a clipboard direction)",
+     "spec:\n  users: {ssh: {x11_forwarding: true}}\n  devices: {clipboard: guest-to-host}\n", True),
+    ("file-scan-off", "spec:\n  software: {file_scan: false}\n",
+     "spec.software.file_scan: the permission scan is off: world-writable and stray set-id files in the "
+     "guest go unseen (VMG-SW-004, VMG-SW-005)", "spec:\n  software: {file_scan: true}\n", True),
     ("file-bigger-than-total", "spec:\n  quarantine: {max_file_size: 2GiB, max_total_size: 1GiB}\n",
      "spec.quarantine.max_file_size: max_file_size is larger than max_total_size",
      "spec:\n  quarantine: {max_file_size: 1GiB, max_total_size: 2GiB}\n", False),

@@ -87,19 +87,21 @@ def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
     return VmReport(entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why)
 
 
-def with_guest(ctx: Context, conn: Connection, facts: VmFacts) -> tuple[VmFacts, tuple[str, ...]]:
+def with_guest(ctx: Context, conn: Connection, facts: VmFacts, *,
+               scan_files: bool = True) -> tuple[VmFacts, tuple[str, ...]]:
     """The facts with what is inside the guest, unless guest inspection is off, and what
     of the guest went unread (a disk vmguard cannot open, a guest it could not inspect):
     those make the run incomplete, while the VM's host-side checks still count.
     libvirt's test:// driver simulates VMs whose disks have no content: nothing to
-    inspect there.
+    inspect there. scan_files: the policy's spec.software.file_scan (the permission
+    scan of every file).
     """
     if ctx.guest is GuestMode.OFF or conn.uri.startswith("test:"):
         return facts, ()
     missed = guest.uninspectable(facts)
     try:
         found = guest.inspect(facts, online=ctx.guest is GuestMode.ONLINE,
-                              libvirt_uri=conn.uri or "qemu:///system")
+                              libvirt_uri=conn.uri or "qemu:///system", scan_files=scan_files)
     except GuestError as err:
         return facts, (*missed, f"guest not inspected: {err}")
     return replace(facts, guest=found), tuple(missed)
@@ -110,7 +112,7 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         facts = driver.read_facts(name)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err))
-    facts, missed = with_guest(ctx, conn, facts)
+    facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts), incomplete=missed)
 
 

@@ -19,7 +19,7 @@ from vmguard.guest import codec
 from vmguard.guest.model import GuestFacts
 
 HEAD_BYTES = 4 * 1024 * 1024
-FORMAT_VERSION = "2"  # bump when GuestFacts or what is collected changes
+FORMAT_VERSION = "3"  # bump when GuestFacts or what is collected changes
 
 
 def fingerprint(path: Path) -> tuple[int, int, str]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from vmguard.guest.model import (
     Account,
+    ConfigLine,
+    FileInfo,
     FileMark,
     GuestFacts,
     GuestSource,
@@ -32,12 +34,16 @@ def load(data: dict[str, Any]) -> GuestFacts:
     marks = data["file_marks"]
     return GuestFacts(
         os=str(data["os"]),
-        packages=tuple(Package(p["name"], p["version"], _src(p["source"])) for p in data["packages"]),
+        packages=tuple(_package(p) for p in data["packages"]),
         accounts=tuple(_account(a) for a in data["accounts"]),
         sshd=_sshd(data["sshd"]),
         services=tuple(_service(s) for s in data["services"]),
         programs=tuple(str(p) for p in data["programs"]),
         file_marks=None if marks is None else tuple(FileMark(**m) for m in marks),
+        file_infos=tuple(FileInfo(**i) for i in data["file_infos"]),
+        pam_nullok=tuple(_line(x) for x in data["pam_nullok"]),
+        sudo_nopasswd=tuple(_line(x) for x in data["sudo_nopasswd"]),
+        trust_files=tuple(str(p) for p in data["trust_files"]),
         online=None if data["online"] is None else _online(data["online"]),
         problems=tuple(str(p) for p in data["problems"]),
         seconds=float(data["seconds"]),
@@ -46,6 +52,14 @@ def load(data: dict[str, Any]) -> GuestFacts:
 
 def _src(data: dict[str, Any] | None) -> GuestSource | None:
     return None if data is None else GuestSource(data["where"], data["path"], data["line"])
+
+
+def _package(p: dict[str, Any]) -> Package:
+    return Package(p["name"], p["version"], _src(p["source"]), tuple(p["setid_files"]))
+
+
+def _line(x: dict[str, Any]) -> ConfigLine:
+    return ConfigLine(str(x["text"]), _src(x["source"]))
 
 
 def _account(a: dict[str, Any]) -> Account:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import stat
-
-from vmguard.guest import dpkg, passwd, services, sshd, xinetd
+from vmguard.guest import access, dpkg, passwd, scan, services, sshd, xinetd
 from vmguard.guest.guestfs_files import GuestFileError, GuestfsFiles
 from vmguard.guest.model import (
     Account,
-    FileMark,
     GuestFacts,
     GuestSource,
     Package,
@@ -43,21 +40,28 @@ PROGRAM_DIRS = (
     "/usr/local/lib64",
     "/usr/local/share",
 )
-SCAN_DIRS = ("/bin", "/sbin", "/usr", "/etc", "/lib", "/lib64", "/opt", "/boot")
 
 
-def collect(files: GuestfsFiles, os_name: str, *, scan_files: bool = False) -> GuestFacts:
+def collect(files: GuestfsFiles, os_name: str, *, scan_files: bool = True) -> GuestFacts:
     problems: list[str] = []
     packages = _guarded(problems, "packages", lambda: _packages(files, problems), [])
     config = _guarded(problems, "sshd", lambda: _sshd(files, packages), SshdConfig())
+    accounts = _guarded(problems, "accounts", lambda: _accounts(files, config, problems), [])
+    marks = _guarded(problems, "file scan", lambda: scan.scan(files, packages), []) if scan_files else None
     return GuestFacts(
         os=os_name,
         packages=tuple(packages),
-        accounts=tuple(_guarded(problems, "accounts", lambda: _accounts(files, config, problems), [])),
+        accounts=tuple(accounts),
         sshd=config,
         services=tuple(_guarded(problems, "services", lambda: _services(files), [])),
         programs=tuple(_guarded(problems, "programs", lambda: _programs(files), [])),
-        file_marks=tuple(_guarded(problems, "file scan", lambda: _scan(files), [])) if scan_files else None,
+        file_marks=None if marks is None else tuple(marks),
+        file_infos=tuple(_guarded(problems, "file modes", lambda: access.collect_file_infos(files), [])),
+        pam_nullok=tuple(_guarded(problems, "PAM", lambda: access.collect_pam(files), [])),
+        sudo_nopasswd=tuple(_guarded(problems, "sudoers", lambda: access.collect_sudo(files), [])),
+        trust_files=tuple(
+            _guarded(problems, "trust files", lambda: access.collect_trust_files(files, accounts), [])
+        ),
         problems=tuple(problems),
     )
 
@@ -85,7 +89,7 @@ def _packages(files: GuestfsFiles, problems: list[str]) -> list[Package]:
         kind = "rpm database (sqlite)" if sqlite else "rpm database (Berkeley DB)"
         rpms, bad = read_packages(local, sqlite=sqlite)
         problems += [f"{path}: {b}" for b in bad]
-        found += [Package(p.name, p.evr, GuestSource(kind, path)) for p in rpms]
+        found += [Package(p.name, p.evr, GuestSource(kind, path), p.setid_files) for p in rpms]
         for copied in (local, wal):
             if copied:
                 copied.unlink(missing_ok=True)  # SQLite removes the -wal it has applied
@@ -138,6 +142,8 @@ def _account(files: GuestfsFiles, entry, shadow_entry, patterns: list[str]) -> A
         source=GuestSource("passwd", "/etc/passwd", entry.line),
         password_source=passwd.shadow_source(shadow_entry),
         keys_source=keys_source,
+        gid=entry.gid,
+        shadowed=passwd.shadowed(entry),
     )
 
 
@@ -182,25 +188,3 @@ def _programs(files: GuestfsFiles) -> list[str]:
         for name in files.listdir(folder):
             found += [f"{folder}/{name}/{sub}" for sub in files.listdir(f"{folder}/{name}")]
     return sorted(set(found))
-
-
-def _scan(files: GuestfsFiles) -> list[FileMark]:
-    marks = []
-    for folder in SCAN_DIRS:
-        paths = files.find(folder)
-        for path, (mode, uid) in zip(paths, files.lstat_many(paths), strict=True):
-            marks += [FileMark(path, mode, uid, p) for p in _problems(mode)]
-    return marks
-
-
-def _problems(mode: int) -> list[str]:
-    if stat.S_ISLNK(mode):
-        return []
-    found = []
-    if mode & stat.S_IWOTH and not (stat.S_ISDIR(mode) and mode & stat.S_ISVTX):
-        found.append("world-writable")
-    if stat.S_ISREG(mode) and mode & stat.S_ISUID:
-        found.append("setuid")
-    if stat.S_ISREG(mode) and mode & stat.S_ISGID:
-        found.append("setgid")
-    return found

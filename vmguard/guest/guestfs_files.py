@@ -85,6 +85,13 @@ class GuestfsFiles:
                 )
         return [found[p] for p in paths]
 
+    def lstat(self, path: str) -> tuple[int, int, int] | None:
+        """(mode, uid, gid) of a path, without following a symlink; None when absent."""
+        if not (self._g.exists(path) or self._g.is_symlink(path)):
+            return None
+        found = self._g.lstatns(path)
+        return found["st_mode"], found["st_uid"], found["st_gid"]
+
     def find(self, folder: str) -> list[str]:
         """Every path under folder (relative names made absolute), bounded."""
         if not self.is_dir(folder) or self._g.is_symlink(folder):
@@ -95,4 +102,4 @@ class GuestfsFiles:
         local.unlink()
         if len(names) > 20 * MAX_LISTING:
             raise GuestFileError(f"{folder}: more than {20 * MAX_LISTING} files")
-        return [posixpath.normpath(f"{folder}/{n.decode('utf-8', 'replace')}") for n in names if n]
+        return [posixpath.normpath(posixpath.join(folder, n.decode("utf-8", "replace"))) for n in names if n]

@@ -31,7 +31,7 @@ def inspect(
     libvirt_uri: str = "qemu:///system",
     cache: GuestCache | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    scan_files: bool = False,
+    scan_files: bool = True,
 ) -> GuestFacts | None:
     """GuestFacts of one VM; GuestError when its disks cannot be read in `timeout` s.
 

@@ -44,6 +44,9 @@ class Package:
     name: str
     version: str
     source: GuestSource
+    # Files the package database says are installed setuid or setgid (rpm records every
+    # file's mode; dpkg records none, so this stays empty on dpkg guests).
+    setid_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Account:
     source: GuestSource  # the passwd line
     password_source: GuestSource | None = None  # the shadow line, when there is one
     keys_source: GuestSource | None = None  # the first authorized_keys file with keys
+    gid: int | None = None  # the primary group from /etc/passwd
+    shadowed: bool = True  # passwd's field is "x" (or a lock): the hash is not world-readable
 
     @property
     def login_methods(self) -> tuple[LoginMethod, ...]:
@@ -111,12 +116,34 @@ class Service:
 
 @dataclass(frozen=True)
 class FileMark:
-    """A file found by the optional permission scan."""
+    """A file found by the permission scan."""
 
     path: str
     mode: int
     uid: int
     problem: str  # "world-writable" | "setuid" | "setgid"
+    # set-id files: the package whose database entry lists this file as set-id (rpm), or
+    # owns it (dpkg, which keeps no modes; /var/lib/dpkg/statoverride counts too); "" none.
+    package: str = ""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """Owner and mode of a file whose protection matters (account files, cron files)."""
+
+    path: str
+    mode: int
+    uid: int
+    gid: int
+    group: str = ""  # the gid's name in the guest's /etc/group, when it has one
+
+
+@dataclass(frozen=True)
+class ConfigLine:
+    """One line of a guest configuration file that matters to a rule (PAM, sudoers)."""
+
+    text: str
+    source: GuestSource
 
 
 @dataclass(frozen=True)
@@ -154,6 +181,10 @@ class GuestFacts:
     # so software installed by hand, outside any package database, is found too.
     programs: tuple[str, ...] = ()
     file_marks: tuple[FileMark, ...] | None = None  # None: the scan was not run
+    file_infos: tuple[FileInfo, ...] = ()  # account files, cron files and folders
+    pam_nullok: tuple[ConfigLine, ...] = ()  # PAM lines that accept an empty password
+    sudo_nopasswd: tuple[ConfigLine, ...] = ()  # sudoers lines that skip the password
+    trust_files: tuple[str, ...] = ()  # .rhosts, .shosts, .netrc, hosts.equiv found
     online: OnlineFacts | None = None  # None: the VM was not inspected online
     # Facts that could not be read (a corrupt database, an oversized file): reported.
     problems: tuple[str, ...] = ()

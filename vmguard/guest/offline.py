@@ -32,7 +32,7 @@ def inspect_disks(
     disks: Sequence[tuple[str, str]],
     *,
     timeout: float = DEFAULT_TIMEOUT,
-    scan_files: bool = False,
+    scan_files: bool = True,
     running: bool = False,
 ) -> GuestFacts:
     """GuestFacts of one VM from its disks [(path, format)]; GuestError when it cannot.

@@ -19,6 +19,7 @@ class PasswdEntry:
     home: str
     shell: str
     line: int
+    gid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ def parse_passwd(text: str) -> tuple[list[PasswdEntry], list[str]]:
         if len(parts) != 7 or not parts[0] or not parts[2].isdigit():
             problems.append(f"/etc/passwd:{number}: malformed entry")
             continue
-        name, pw, uid, _gid, _gecos, home, shell = parts
-        entries.append(PasswdEntry(name, pw, int(uid), home, shell.strip(), number))
+        name, pw, uid, gid, _gecos, home, shell = parts
+        group = int(gid) if gid.isdigit() else None
+        entries.append(PasswdEntry(name, pw, int(uid), home, shell.strip(), number, group))
     return entries, problems
 
 
@@ -65,6 +67,11 @@ def account_password(entry: PasswdEntry, shadow: ShadowEntry | None) -> Password
     if entry.password_field != SHADOW_MARK:
         return password_state(entry.password_field)
     return shadow.state if shadow else PasswordState.UNKNOWN
+
+
+def shadowed(entry: PasswdEntry) -> bool:
+    """The password is kept in /etc/shadow ("x"), or the passwd field only locks the account."""
+    return entry.password_field == SHADOW_MARK or password_state(entry.password_field) is PasswordState.LOCKED
 
 
 def interactive(shell: str) -> bool:

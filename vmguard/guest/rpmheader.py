@@ -7,11 +7,18 @@ and count is checked against the blob, so a hostile database can only be rejecte
 
 from __future__ import annotations
 
+import stat
 import struct
 from dataclasses import dataclass
 
 TAG_NAME, TAG_VERSION, TAG_RELEASE, TAG_EPOCH, TAG_ARCH = 1000, 1001, 1002, 1003, 1022
-TYPE_INT32, TYPE_STRING = 4, 6
+# File lists: old rpm (before 4.0) stores whole names, later ones directory + base name.
+TAG_OLDFILENAMES, TAG_FILEMODES = 1027, 1030
+TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES = 1116, 1117, 1118
+TYPE_INT16, TYPE_INT32, TYPE_STRING, TYPE_STRING_ARRAY = 3, 4, 6, 8
+MAX_FILES = 1_000_000  # files of one package; far beyond any real one
+MAX_PATH = 4096
+SETID = stat.S_ISUID | stat.S_ISGID
 MAX_INDEX = 0xFFFF  # rpm's own HEADER_TAGS_MAX
 MAX_DATA = 256 * 1024 * 1024  # rpm's own HEADER_DATA_MAX
 MAX_STRING = 4096  # names and versions are short; longer is not a real package
@@ -28,6 +35,7 @@ class RpmPackage:
     version: str
     release: str
     arch: str
+    setid_files: tuple[str, ...] = ()  # regular files the package installs setuid/setgid
 
     @property
     def evr(self) -> str:
@@ -45,7 +53,51 @@ def parse_header(blob: bytes) -> RpmPackage:
         version=_string(entries, data, TAG_VERSION, required=True),
         release=_string(entries, data, TAG_RELEASE, required=True),
         arch=_string(entries, data, TAG_ARCH, required=False),
+        setid_files=_setid_files(entries, data),
     )
+
+
+def _setid_files(entries: dict, data: bytes) -> tuple[str, ...]:
+    if TAG_FILEMODES not in entries:
+        return ()
+    modes = _ints(entries, data, TAG_FILEMODES, TYPE_INT16, 2)
+    names = _file_names(entries, data)
+    if len(names) != len(modes):
+        raise HeaderError(f"{len(names)} file names but {len(modes)} file modes")
+    return tuple(n for n, m in zip(names, modes, strict=True) if stat.S_ISREG(m) and m & SETID)
+
+
+def _file_names(entries: dict, data: bytes) -> list[str]:
+    if TAG_BASENAMES not in entries:
+        return _strings(entries, data, TAG_OLDFILENAMES)
+    bases, dirs = _strings(entries, data, TAG_BASENAMES), _strings(entries, data, TAG_DIRNAMES)
+    indexes = _ints(entries, data, TAG_DIRINDEXES, TYPE_INT32, 4)
+    if len(indexes) != len(bases) or any(i >= len(dirs) for i in indexes):
+        raise HeaderError("file directory indexes do not match the names")
+    return [dirs[i] + base for i, base in zip(indexes, bases, strict=True)]
+
+
+def _strings(entries: dict, data: bytes, tag: int) -> list[str]:
+    if tag not in entries:
+        return []
+    typ, offset, count = entries[tag]
+    if typ != TYPE_STRING_ARRAY or count > MAX_FILES:
+        raise HeaderError(f"tag {tag}: type {typ} count {count}, expected a string array")
+    found, position = [], offset
+    for _ in range(count):
+        end = data.find(b"\0", position, position + MAX_PATH + 1)
+        if end < 0:
+            raise HeaderError(f"tag {tag}: string not terminated within {MAX_PATH} bytes")
+        found.append(data[position:end].decode("utf-8", errors="replace"))
+        position = end + 1
+    return found
+
+
+def _ints(entries: dict, data: bytes, tag: int, typ: int, size: int) -> list[int]:
+    found_typ, offset, count = entries.get(tag, (typ, 0, 0))
+    if found_typ != typ or count > MAX_FILES or offset % size or offset + size * count > len(data):
+        raise HeaderError(f"tag {tag}: not {count} aligned {8 * size}-bit integers inside the data")
+    return list(struct.unpack_from(f">{count}{'H' if size == 2 else 'I'}", data, offset))
 
 
 def _split(blob: bytes) -> tuple[dict[int, tuple[int, int, int]], bytes]:

@@ -6,7 +6,7 @@ import re
 import shlex
 from collections.abc import Callable
 
-from vmguard.guest.model import GuestSource, SshdSetting
+from vmguard.guest.model import GuestSource, SshdConfig, SshdSetting
 
 _KEYWORD_VALUE = re.compile(r"(\S+?)\s*(?:=|\s)\s*(.*)$")  # `Key value`, `Key=value`
 MAX_INCLUDE_DEPTH = 8  # sshd's own limit is 16; deeper nesting is not a real config
@@ -56,7 +56,46 @@ def _split(line: str) -> tuple[str, str]:
     return keyword.strip().lower(), value
 
 
+# OpenSSH's built-in values (sshd_config(5)) of the keywords vmguard checks, for those
+# that did not change between the versions legacy guests run (3.9 to 9.x).
+DEFAULTS = {
+    "passwordauthentication": "yes",
+    "kbdinteractiveauthentication": "yes",
+    "challengeresponseauthentication": "yes",
+    "usepam": "no",
+    "permitemptypasswords": "no",
+    "x11forwarding": "no",
+    "allowtcpforwarding": "yes",
+    "disableforwarding": "no",
+    "permituserenvironment": "no",
+    "ignorerhosts": "yes",
+    "hostbasedauthentication": "no",
+    "rhostsrsaauthentication": "no",
+}
+
+
+def version(openssh_version: str) -> tuple[int, int] | None:
+    """(major, minor) of a package version: "1:9.2p1-2" -> (9, 2); None when unknown."""
+    found = re.match(r"(\d+)\.(\d+)", openssh_version.split(":")[-1])
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def default(keyword: str, openssh_version: str) -> str:
+    """What sshd uses when no line sets the keyword."""
+    if keyword == "permitrootlogin":
+        return default_permit_root_login(openssh_version)
+    return DEFAULTS[keyword]
+
+
 def default_permit_root_login(openssh_version: str) -> str:
     """OpenSSH before 7.0 (RHEL 5/6/7) allowed root password logins by default."""
-    major = openssh_version.split(":")[-1].split(".")[0]
-    return "prohibit-password" if major.isdigit() and int(major) >= 7 else "yes"
+    found = version(openssh_version)
+    return "prohibit-password" if found and found >= (7, 0) else "yes"
+
+
+def effective(config: SshdConfig, keyword: str) -> list[tuple[str, SshdSetting | None]]:
+    """Every value of a keyword some connection gets, lower case: the global one (first
+    wins; the built-in default, with None, when no line sets it), then each Match block's."""
+    found = config.effective(keyword)
+    first = (found.value.lower(), found) if found else (default(keyword, config.openssh_version), None)
+    return [first] + [(s.value.lower(), s) for s in config.conditional(keyword)]

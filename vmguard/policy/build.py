@@ -173,11 +173,16 @@ class Builder:
             tuple(d.get("interactive_login", ())),
             d.get("root_login", False),
             d.get("password_authentication", False),
+            m.SshPolicy(**d.get("ssh", {})),
         )
 
     def software(self, d: dict[str, Any]) -> m.SoftwarePolicy:
         services = d.get("allowed_services")
-        return m.SoftwarePolicy(tuple(d.get("forbid", ())), None if services is None else tuple(services))
+        return m.SoftwarePolicy(
+            tuple(d.get("forbid", ())),
+            None if services is None else tuple(services),
+            d.get("file_scan", True),
+        )
 
     def quarantine(self, d: dict[str, Any]) -> m.QuarantinePolicy:
         q = m.QuarantinePolicy()

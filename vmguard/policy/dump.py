@@ -57,7 +57,7 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
 def to_data(policy: m.Policy) -> dict[str, Any]:
     """Every effective setting, defaults included; loading the result gives the same policy."""
     s, d, u, sw = policy.shared_folders, policy.devices, policy.users, policy.software
-    software: dict[str, Any] = {"forbid": list(sw.forbid)}
+    software: dict[str, Any] = {"forbid": list(sw.forbid), "file_scan": sw.file_scan}
     if sw.allowed_services is not None:
         software["allowed_services"] = list(sw.allowed_services)
     return {
@@ -85,6 +85,7 @@ def to_data(policy: m.Policy) -> dict[str, Any]:
                 "interactive_login": list(u.interactive_login),
                 "root_login": u.root_login,
                 "password_authentication": u.password_authentication,
+                "ssh": {"x11_forwarding": u.ssh.x11_forwarding, "tcp_forwarding": u.ssh.tcp_forwarding},
             },
             "software": software,
             "quarantine": _quarantine(policy.quarantine),

@@ -143,10 +143,19 @@ class DevicesPolicy:
 
 
 @dataclass(frozen=True)
+class SshPolicy:
+    """What sshd in the guest may offer beyond a plain login (both off for batch guests)."""
+
+    x11_forwarding: bool = False  # carries the X clipboard and display out of the VM
+    tcp_forwarding: bool = False  # tunnels through the VM to what it can reach
+
+
+@dataclass(frozen=True)
 class UsersPolicy:
     interactive_login: tuple[str, ...] = ()
     root_login: bool = False
     password_authentication: bool = False
+    ssh: SshPolicy = field(default_factory=SshPolicy)
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,9 @@ class SoftwarePolicy:
     forbid: tuple[str, ...] = ()
     # None: services are not checked; a tuple: only these may be enabled at boot.
     allowed_services: tuple[str, ...] | None = None
+    # The permission scan of every file of the guest (world-writable, set-id); off only
+    # for images too large to walk in the audit's time.
+    file_scan: bool = True
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,25 @@ def users(policy: m.Policy, doc: Document) -> Iterator[Problem]:
             "root is listed for interactive "
             "login but root_login is false (remove root, or set root_login: true)",
         )
+    if u.ssh.x11_forwarding and policy.devices.clipboard is m.TransferMode.DISABLED:
+        yield _at(
+            doc,
+            ("spec", "users", "ssh", "x11_forwarding"),
+            "X11 forwarding carries the X clipboard out of the VM, and devices.clipboard is disabled "
+            "(set x11_forwarding: false, or allow a clipboard direction)",
+            True,
+        )
+
+
+def guest_scan(policy: m.Policy, doc: Document) -> Iterator[Problem]:
+    if not policy.software.file_scan:
+        yield _at(
+            doc,
+            ("spec", "software", "file_scan"),
+            "the permission scan is off: world-writable and stray set-id files in the guest go unseen "
+            "(VMG-SW-004, VMG-SW-005)",
+            True,
+        )
 
 
 def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
@@ -270,6 +289,7 @@ CHECKS: tuple[Check, ...] = (
     network_shape,
     overlapping_egress,
     users,
+    guest_scan,
     quarantine,
     waivers,
 )

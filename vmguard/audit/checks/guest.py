@@ -1,5 +1,9 @@
 """VMG-USR and VMG-SW: users, logins, software and services inside the guest.
 
+This module holds the login, software and service rules and the table of every guest
+rule; sshd's rules are in guest_sshd, other ways in in guest_access, file rules in
+guest_files.
+
 Pure functions of (Policy, VmFacts) over facts.guest, which vmguard.guest.inspect fills
 from the VM's disk images (and its guest agent when online). A VM not inspected
 (facts.guest is None) yields no finding here. Evidence names the guest file without
@@ -12,34 +16,17 @@ import fnmatch
 import posixpath
 from collections.abc import Callable, Iterable
 
+from vmguard.audit.checks import guest_access, guest_files, guest_sshd
 from vmguard.audit.checks.common import is_loopback, wanted
+from vmguard.audit.checks.guest_evidence import place
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
-from vmguard.guest.model import Account, GuestSource, PasswordState, SshdConfig, SshdSetting
-from vmguard.guest.sshd import default_permit_root_login
+from vmguard.guest.model import Account, PasswordState, SshdConfig
 from vmguard.policy.model import Policy
 
 # Characters that may follow a forbidden name in a package or program name and still
 # mean the same software: firefox-esr, exim4, thunderbird.bin, seamonkey_2.
 _NAME_TAIL = "-._0123456789"
-# Where setuid programs belong; elsewhere (/opt, /usr/local, /etc, /boot) they are suspect.
-SETUID_HOMES = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec")
-# Defaults of OpenSSH for the settings below, when sshd_config does not set them.
-SSHD_DEFAULTS = {
-    "passwordauthentication": "yes",
-    "kbdinteractiveauthentication": "yes",
-    "challengeresponseauthentication": "yes",
-    "usepam": "no",
-}
-
-
-def _cite(source: GuestSource | None) -> str:
-    return str(source) if source else "built-in default"
-
-
-def _place(source: GuestSource | None, label: str) -> str:
-    """Evidence: the label and the file (no line, which moves with edits)."""
-    return f"{label} ({source.path or source.where})" if source else label
 
 
 def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -53,7 +40,7 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
                 "VMG-USR-001",
                 facts.name,
                 _login_message(account, guest.sshd),
-                _place(account.source, f"account '{account.name}'"),
+                place(account.source, f"account '{account.name}'"),
                 wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
 
@@ -77,89 +64,6 @@ def _ssh_excluded(name: str, config: SshdConfig) -> str:
     if allow is None or any(fnmatch.fnmatchcase(name, p.split("@")[0]) for p in allow.value.split()):
         return ""
     return f" (not in sshd AllowUsers, {allow.source}: console login only)"
-
-
-def _sshd_values(config: SshdConfig, keyword: str, default: str) -> list[tuple[str, SshdSetting | None]]:
-    """The global value (or the default) and every Match-block value of a keyword."""
-    found = config.effective(keyword)
-    values: list[tuple[str, SshdSetting | None]] = [
-        (found.value.lower(), found) if found else (default, None)
-    ]
-    return values + [(s.value.lower(), s) for s in config.conditional(keyword)]
-
-
-def _sshd_finding(
-    rule: str, facts: VmFacts, what: str, setting: SshdSetting | None, config: SshdConfig, want: str
-) -> Finding:
-    where = _cite(setting.source if setting else None)
-    scope = f" for Match {setting.match}" if setting and setting.match else ""
-    version = f" of OpenSSH {config.openssh_version or '(version unknown)'}" if setting is None else ""
-    label = f"sshd {what}" + (f" (Match {setting.match})" if setting and setting.match else "")
-    return Finding(
-        rule,
-        facts.name,
-        f"sshd {what}{scope}: {where}{version}",
-        _place(setting.source if setting else config.source, label),
-        want,
-    )
-
-
-def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = facts.guest
-    if guest is None or policy.users.root_login or guest.sshd.source is None:
-        return
-    config = guest.sshd
-    want = wanted(policy, "spec.users.root_login", False)
-    for value, setting in _sshd_values(
-        config, "permitrootlogin", default_permit_root_login(config.openssh_version)
-    ):
-        if value != "no":
-            yield _sshd_finding("VMG-USR-002", facts, f"PermitRootLogin {value}", setting, config, want)
-
-
-def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = facts.guest
-    if guest is None or policy.users.password_authentication or guest.sshd.source is None:
-        return
-    config = guest.sshd
-    want = wanted(policy, "spec.users.password_authentication", False)
-    for value, setting in _sshd_values(
-        config, "passwordauthentication", SSHD_DEFAULTS["passwordauthentication"]
-    ):
-        if value != "no":
-            yield _sshd_finding(
-                "VMG-USR-003", facts, f"PasswordAuthentication {value}", setting, config, want
-            )
-    yield from _pam_passwords(facts, config, want)
-
-
-def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Finding]:
-    """Keyboard-interactive through PAM asks for the password too."""
-    pam = config.effective("usepam")
-    if (pam.value.lower() if pam else SSHD_DEFAULTS["usepam"]) != "yes":
-        return
-    keyword = next(
-        (
-            k
-            for k in ("kbdinteractiveauthentication", "challengeresponseauthentication")
-            if config.effective(k)
-        ),
-        "kbdinteractiveauthentication",
-    )
-    setting = config.effective(keyword)
-    value = setting.value.lower() if setting else SSHD_DEFAULTS[keyword]
-    if value != "no":
-        shown = (
-            "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
-        )
-        yield _sshd_finding(
-            "VMG-USR-003",
-            facts,
-            f"{shown} {value} with UsePAM yes (passwords through PAM)",
-            setting,
-            config,
-            want,
-        )
 
 
 def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
@@ -220,7 +124,7 @@ def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             "VMG-SW-002",
             facts.name,
             f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
-            _place(service.source, f"service '{service.name}'"),
+            place(service.source, f"service '{service.name}'"),
             wanted(policy, "spec.software.allowed_services", list(allowed)),
         )
 
@@ -251,33 +155,6 @@ def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         )
 
 
-def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = facts.guest
-    for mark in (guest.file_marks or ()) if guest else ():
-        if mark.problem == "world-writable":
-            yield Finding(
-                "VMG-SW-004",
-                facts.name,
-                f"{mark.path} is world-writable (mode {mark.mode:o})",
-                f"world-writable {mark.path}",
-                "no world-writable files in system paths",
-            )
-
-
-def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
-    guest = facts.guest
-    for mark in (guest.file_marks or ()) if guest else ():
-        home = posixpath.dirname(mark.path)
-        if mark.problem in ("setuid", "setgid") and not home.startswith(SETUID_HOMES):
-            yield Finding(
-                "VMG-SW-005",
-                facts.name,
-                f"{mark.path} is {mark.problem} (uid {mark.uid})",
-                f"{mark.problem} {mark.path}",
-                "setuid/setgid programs only in system program folders",
-            )
-
-
 def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = facts.guest
     if guest is None:
@@ -295,13 +172,12 @@ def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 
 CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
     "VMG-USR-001": unexpected_login_users,
-    "VMG-USR-002": root_login_allowed,
-    "VMG-USR-003": password_authentication,
     "VMG-USR-004": logged_in_users,
     "VMG-SW-001": forbidden_software,
     "VMG-SW-002": unexpected_services,
     "VMG-SW-003": unexpected_listeners,
-    "VMG-SW-004": world_writable,
-    "VMG-SW-005": stray_setuid,
     "VMG-SW-006": inspection_incomplete,
+    **guest_sshd.CHECKS,
+    **guest_access.CHECKS,
+    **guest_files.CHECKS,
 }
