@@ -72,11 +72,11 @@ CASES = [
     ("forbid-kind", "spec: {quarantine: {forbid: [devices]}}\n", "spec.quarantine.forbid[0]: 'devices' is not "
      "allowed (use 'symlinks', 'hardlinks', 'special_files', 'setuid' or 'executables')",
      "spec: {quarantine: {forbid: [special_files]}}\n"),
-    ("scanner-command", "spec: {quarantine: {scanner: {timeout: 5s}}}\n",
-     "spec.quarantine.scanner: missing required key 'command'",
-     "spec: {quarantine: {scanner: {command: [clamdscan, '{path}'], timeout: 5s}}}\n"),
-    ("duration", "spec: {quarantine: {scanner: {command: [x], timeout: 5 minutes}}}\n",
-     "spec.quarantine.scanner.timeout: '5 minutes' is not valid (a duration such as 30s, 5m or 1h)", None),
+    ("scanner-command", "spec: {quarantine: {scanners: {command: {timeout: 5s}}}}\n",
+     "spec.quarantine.scanners.command: missing required key 'argv'",
+     "spec: {quarantine: {scanners: {command: {argv: [clamdscan, '{path}'], timeout: 5s}}}}\n"),
+    ("duration", "spec: {quarantine: {scanners: {clamd: {timeout: 5 minutes}}}}\n",
+     "spec.quarantine.scanners.clamd.timeout: '5 minutes' is not valid (a duration such as 30s, 5m or 1h)", None),
     ("promote-mode", "spec: {quarantine: {promote: {mode: atomic}}}\n", "spec.quarantine.promote.mode: "
      "'atomic' is not allowed (use 'all-or-nothing' or 'per-file')",
      "spec: {quarantine: {promote: {mode: per-file}}}\n"),
