@@ -44,25 +44,29 @@ class Clamd(Engine):
         if self.failed is not None:
             raise self.failed
         self.slots.acquire()  # back-pressure: at most this many duplicated descriptors
+        mine = -1
         try:
             mine = os.dup(fd)
             future = self.pool.submit(self._scan, mine)
         except BaseException:
-            self.slots.release()
+            self._finished(mine)
             raise
-        future.add_done_callback(lambda _: self.slots.release())
+        # Also when close() cancels it before a worker took it: the duplicate goes then.
+        future.add_done_callback(lambda _: self._finished(mine))
         return future
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _scan(self, fd: int) -> ScanResult:
-        try:
-            if self.failed is not None:
-                raise self.failed
-            return self._verdict(self._ask(b"zFILDES\0", fd))
-        finally:
+    def _finished(self, fd: int) -> None:
+        if fd != -1:
             os.close(fd)
+        self.slots.release()
+
+    def _scan(self, fd: int) -> ScanResult:
+        if self.failed is not None:
+            raise self.failed
+        return self._verdict(self._ask(b"zFILDES\0", fd))
 
     def _verdict(self, reply: str) -> ScanResult:
         _, sep, status = reply.partition(": ")
