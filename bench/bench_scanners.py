@@ -15,6 +15,7 @@ Best of --rounds for each side, taking turns at going first, every run printed.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -41,7 +42,8 @@ spec:
 
 
 def make_mixed(src: Path, gib: float) -> None:
-    """Half the bytes in 128 MiB binaries, 40% in 1-8 MiB files, the rest small text."""
+    """A batch job's output: half the bytes in 128 MiB binaries (event files), 45% in
+    1-8 MiB files, 5% in logs of 4-100 KiB (about 2,000 files per 2 GiB)."""
     total = int(gib * 2**30)
     block = random.randbytes(16 << 20)
     for i in range(max(1, total // 2 // (128 << 20))):
@@ -49,13 +51,25 @@ def make_mixed(src: Path, gib: float) -> None:
             for j in range(8):
                 fh.write(bytes([i, j]) + block[2:])
     (src / "medium").mkdir()
-    left, i = int(total * 0.4), 0
+    left, i = int(total * 0.45), 0
     while left > 0:
         size = random.randint(1, 8) << 20
         (src / "medium" / f"m{i:04}.dat").write_bytes(bytes([i % 256]) + block[1:size])
         left, i = left - size, i + 1
-    (src / "small").mkdir()
-    make_small(src / "small", max(1, int(total * 0.1) // 4096))
+    (src / "logs").mkdir()
+    words = [b"event", b"energy", b"track", b"muon", b"jet", b"vertex", b"run", b"hit", b"INFO"]
+    left, i = int(total * 0.05), 0
+    while left > 0:
+        size = random.randint(4 << 10, 100 << 10)
+        line = b" ".join(random.choices(words, k=10)) + b"\n"
+        (src / "logs" / f"job{i:05}.log").write_bytes((b"%d " % i + line * (size // len(line) + 1))[:size])
+        left, i = left - size, i + 1
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds a process has used so far (clamd's share of a run)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def policy(work: Path, name: str, scanners: str) -> Path:
@@ -81,12 +95,16 @@ def bench_clamd(work: Path, gib: float, rounds: int) -> float:
         runs: dict[str, list[tuple[float, float]]] = {"clamdscan": [], "vet": []}
         for i in range(rounds):
             for side in ("clamdscan", "vet") if i % 2 == 0 else ("vet", "clamdscan"):
+                before = cpu_of(server.proc.pid)
                 if side == "clamdscan":
-                    runs[side].append(timed(f"clamdscan -c {server.config} --fdpass --multiscan "
-                                            f"--no-summary --quiet {src}"))
+                    wall, cpu = timed(f"clamdscan -c {server.config} --fdpass --multiscan "
+                                      f"--no-summary --quiet {src}")
                 else:
                     (work / f"vet{i}").mkdir()
-                    runs[side].append(timed_vet(src, work / f"vet{i}", scanned)[:2])
+                    wall, cpu, _ = timed_vet(src, work / f"vet{i}", scanned)
+                print(f"  {side}: {wall:.2f} s, its CPU {cpu:.2f} s, clamd's CPU "
+                      f"{cpu_of(server.proc.pid) - before:.2f} s", flush=True)
+                runs[side].append((wall, cpu))
     finally:
         server.stop()
     times = best("clamd", runs)

@@ -33,6 +33,10 @@ def hook():
     hooks.set_hook(None)
 
 
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
 def nothing_published(pub: Path) -> bool:
     staging = pub / ".vmguard-staging"
     return sorted(os.listdir(pub)) == [".vmguard-staging"] and all(
@@ -72,7 +76,9 @@ def test_many_files_in_flight_each_get_their_own_verdict(clamd_server, tmp_path)
     for i in range(400):
         name = f"d{i % 7}/f{i}.txt"
         write(q / name, (b"x" * (i * 53)) + (MARKER if name in bad else b"clean") + b"\n")
+    fds = open_fds()
     result = vmguard.vet(q, clamd_rules(clamd_server, in_flight=8), pub / "run1", per_file=True)
+    assert open_fds() == fds
     assert {e.path for e in result.rejected} == bad
     assert len(published_files(pub / "run1")) == 400 - len(bad)
 
@@ -168,10 +174,12 @@ def test_clamd_gone_mid_vet_is_exit_3_with_nothing_published(own_clamd, tmp_path
     for i in range(60):
         write(q / f"f{i:02}.txt", f"file {i}\n")
     hook(lambda point, parts: own_clamd.signal(sig) if (point, parts) == ("scan", ("f20.txt",)) else None)
+    fds = open_fds()
     with pytest.raises(ScanError, match="clamd at") as err:
         vmguard.vet(q, clamd_rules(own_clamd, timeout=1.5), pub / "run1", per_file=True)
     assert err.value.exit_code == ExitCode.CANNOT_RUN
     assert nothing_published(pub)
+    assert open_fds() == fds  # every duplicated descriptor was closed, also cancelled ones
 
 
 def test_clamd_gone_mid_vet_through_the_cli_exits_3(own_clamd, tmp_path):
