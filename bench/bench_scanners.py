@@ -91,7 +91,8 @@ def bench_clamd(work: Path, gib: float, rounds: int) -> float:
     warm(src)
     server = ClamdServer(work / "clamd", threads=4).start()
     try:
-        scanned = policy(work, "clamd", f"    scanners: {{clamd: {{socket: {server.socket}, timeout: 600s}}}}\n")
+        scanners = f"    scanners: {{clamd: {{socket: {server.socket}, timeout: 600s}}}}\n"
+        scanned = policy(work, "clamd", scanners)
         runs: dict[str, list[tuple[float, float]]] = {"clamdscan": [], "vet": []}
         for i in range(rounds):
             for side in ("clamdscan", "vet") if i % 2 == 0 else ("vet", "clamdscan"):
