@@ -18,7 +18,7 @@ import vmguard
 from tests.quarantine.conftest import ELF, published_files, rules, snapshot, write
 from tests.support.require import require_root
 from vmguard.errors import VetError, VetInputError
-from vmguard.policy.model import PromoteMode, PromotePolicy, Scanner
+from vmguard.policy.model import CommandScanner, PromoteMode, PromotePolicy, Scanners
 from vmguard.quarantine import copy, hooks
 from vmguard.quarantine.model import Reason, Status, Verdict
 
@@ -184,10 +184,10 @@ def test_unknown_owner_is_bad_input(job):
         vmguard.vet(q, rules(promote=PromotePolicy(owner="no-such-user-x")), pub / "r")
 
 
-def scanner_script(tmp_path: Path, body: str, timeout: float = 30) -> Scanner:
+def scanner_script(tmp_path: Path, body: str, timeout: float = 30) -> Scanners:
     script = tmp_path / "scanner.sh"
     write(script, "#!/bin/sh\n" + body, mode=0o755)
-    return Scanner((str(script), "{path}"), timeout=timeout)
+    return Scanners(command=CommandScanner(argv=(str(script), "{path}"), timeout=timeout))
 
 
 def test_scanner_verdicts_are_recorded(job, tmp_path):
@@ -195,18 +195,18 @@ def test_scanner_verdicts_are_recorded(job, tmp_path):
     write(q / "eicar.txt", "X5O!P%@AP-EICAR-STANDARD-ANTIVIRUS-TEST-FILE\n")
     scanner = scanner_script(tmp_path, 'if grep -q EICAR "$1"; then echo "$1: Eicar FOUND"; '
                                        'exit 1; fi; echo "$1: OK"\n')
-    result = vmguard.vet(q, rules(scanner=scanner), pub / "run1", per_file=True)
+    result = vmguard.vet(q, rules(scanners=scanner), pub / "run1", per_file=True)
     entries = {e.path: e for e in result.entries}
     assert entries["eicar.txt"].reasons == (Reason.SCANNER_FLAGGED,)
     assert "Eicar FOUND" in entries["eicar.txt"].scanner
     assert entries["a.txt"].verdict is Verdict.ACCEPTED
-    assert entries["a.txt"].scanner.startswith("clean")
+    assert entries["a.txt"].scanner.startswith("command: clean")
 
 
 def test_a_hanging_scanner_is_killed_at_its_timeout(job, tmp_path):
     q, pub = job
     scanner = scanner_script(tmp_path, "sleep 30 & sleep 30\n", timeout=0.5)
-    result = vmguard.vet(q, rules(scanner=scanner), pub / "run1", dry_run=True)
+    result = vmguard.vet(q, rules(scanners=scanner), pub / "run1", dry_run=True)
     assert all(Reason.SCANNER_FAILED in e.reasons for e in result.rejected)
     assert "timed out" in result.rejected[0].detail
 

@@ -186,7 +186,6 @@ class Builder:
 
     def quarantine(self, d: dict[str, Any]) -> m.QuarantinePolicy:
         q = m.QuarantinePolicy()
-        scanner = d.get("scanner")
         return m.QuarantinePolicy(
             max_file_size=parse_size(d.get("max_file_size", q.max_file_size)),
             max_total_size=parse_size(d.get("max_total_size", q.max_total_size)),
@@ -195,10 +194,25 @@ class Builder:
             max_name_length=int(d.get("max_name_length", q.max_name_length)),
             allow_types=tuple(d.get("allow_types", q.allow_types)),
             forbid=tuple(m.FileKind(k) for k in d.get("forbid", [k.value for k in q.forbid])),
-            scanner=None
-            if scanner is None
-            else m.Scanner(tuple(scanner["command"]), parse_duration(scanner.get("timeout", 60))),
+            scanners=self.scanners(d.get("scanners", {})),
             promote=self.promote(d.get("promote", {})),
+        )
+
+    def scanners(self, d: dict[str, Any]) -> m.Scanners:
+        def timeout(s: dict[str, Any], cls: type) -> float:
+            return parse_duration(s.get("timeout", cls.timeout))
+
+        clamd, yara, command = d.get("clamd"), d.get("yara"), d.get("command")
+        return m.Scanners(
+            clamd=None if clamd is None else m.ClamdScanner(
+                socket=clamd.get("socket", m.DEFAULT_CLAMD_SOCKET),
+                timeout=timeout(clamd, m.ClamdScanner),
+                in_flight=int(clamd.get("in_flight", m.ClamdScanner.in_flight))),
+            yara=None if yara is None else m.YaraScanner(
+                rules=tuple(yara.get("rules", ())), shipped=yara.get("shipped", True),
+                timeout=timeout(yara, m.YaraScanner)),
+            command=None if command is None else m.CommandScanner(
+                argv=tuple(command["argv"]), timeout=timeout(command, m.CommandScanner)),
         )
 
     def promote(self, d: dict[str, Any]) -> m.PromotePolicy:

@@ -49,8 +49,20 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
         "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}", "dir_mode": f"{p.dir_mode:04o}"},
     }
     out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
-    if q.scanner:
-        out["scanner"] = {"command": list(q.scanner.command), "timeout": q.scanner.timeout}
+    scanners = _scanners(q.scanners)
+    if scanners:
+        out["scanners"] = scanners
+    return out
+
+
+def _scanners(s: m.Scanners) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if s.clamd:
+        out["clamd"] = {"socket": s.clamd.socket, "timeout": s.clamd.timeout, "in_flight": s.clamd.in_flight}
+    if s.yara:
+        out["yara"] = {"rules": list(s.yara.rules), "shipped": s.yara.shipped, "timeout": s.yara.timeout}
+    if s.command:
+        out["command"] = {"argv": list(s.command.argv), "timeout": s.command.timeout}
     return out
 
 

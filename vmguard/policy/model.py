@@ -168,10 +168,45 @@ class SoftwarePolicy:
     file_scan: bool = True
 
 
+DEFAULT_CLAMD_SOCKET = "/run/clamav/clamd.ctl"  # Debian's clamav-daemon
+
+
 @dataclass(frozen=True)
-class Scanner:
-    command: tuple[str, ...]  # argv; "{path}" is replaced by the file's path, "{fd}" by an fd
+class ClamdScanner:
+    """ClamAV's daemon, spoken to on its UNIX socket; each file's descriptor is passed."""
+
+    socket: str = DEFAULT_CLAMD_SOCKET
+    timeout: float = 120.0  # per file, from sending it to clamd's answer
+    in_flight: int = 4  # files handed to clamd at once
+
+
+@dataclass(frozen=True)
+class YaraScanner:
+    """YARA rules over each file's bytes: vmguard's shipped secret rules and the site's."""
+
+    rules: tuple[str, ...] = ()  # site rule files (absolute paths), added to the shipped set
+    shipped: bool = True
     timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class CommandScanner:
+    """Any other scanner: a program run per file (exit 0 clean, 1 flagged)."""
+
+    argv: tuple[str, ...]  # "{path}" is replaced by /dev/fd/N, "{fd}" by N
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Scanners:
+    """The content scanners a vet runs on every file; none configured means none run."""
+
+    clamd: ClamdScanner | None = None
+    yara: YaraScanner | None = None
+    command: CommandScanner | None = None
+
+    def configured(self) -> tuple[ClamdScanner | YaraScanner | CommandScanner, ...]:
+        return tuple(s for s in (self.clamd, self.yara, self.command) if s is not None)
 
 
 @dataclass(frozen=True)
@@ -193,7 +228,7 @@ class QuarantinePolicy:
     max_name_length: int = 255
     allow_types: tuple[str, ...] = ("text/plain",)  # MIME types; "text/*" allowed
     forbid: tuple[FileKind, ...] = tuple(FileKind)
-    scanner: Scanner | None = None
+    scanners: Scanners = field(default_factory=Scanners)
     promote: PromotePolicy = field(default_factory=PromotePolicy)
 
 

@@ -43,7 +43,7 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _PLACEHOLDERS: dict[Path_, set[str]] = {
     ("spec", "shared_folders", "allow"): {"{vm}"},
     ("spec", "quarantine", "promote", "to"): {"{vm}", "{job}"},
-    ("spec", "quarantine", "scanner", "command"): {"{path}", "{fd}"},
+    ("spec", "quarantine", "scanners", "command", "argv"): {"{path}", "{fd}"},
 }
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 

@@ -1,7 +1,7 @@
 """`vmguard.vet(...)`: vet a quarantine directory and promote what passes.
 
 walk (metadata, by directory fds) -> free-space check -> copy phase (one read per file:
-hash + stage + type detection in sandboxed workers + optional scanner) -> decide ->
+hash + stage + type detection in sandboxed workers + the policy's scanners) -> decide ->
 commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quarantine.md.
 """
 
@@ -20,6 +20,7 @@ from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import remove_sources
+from vmguard.quarantine.scanners import ScanError, ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
 _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
@@ -123,6 +124,12 @@ class _Vet:
             raise
 
     def copy_phase(self, root_fd: int, dest: Destination | None) -> tuple[Entry, ...]:
+        # The scanners start first: one that cannot (clamd down, bad site rules) stops
+        # the vet before anything is staged.
+        with ScannerSet(self.rules.scanners) as scanners:
+            return self._copy(root_fd, dest, scanners)
+
+    def _copy(self, root_fd: int, dest: Destination | None, scanners: ScannerSet) -> tuple[Entry, ...]:
         nodes = self.walked.nodes
         out_fd = None
         if dest is not None:
@@ -130,7 +137,11 @@ class _Vet:
             out_fd = dest.begin()
         try:
             with Detector() as detector:
-                return tuple(CopyPhase(self.rules, dest, detector).run(root_fd, nodes, out_fd))
+                return tuple(CopyPhase(self.rules, dest, detector, scanners).run(root_fd, nodes, out_fd))
+        except ScanError:
+            if dest is not None:
+                dest.abort()
+            raise
         except OSError as err:
             if dest is not None:
                 dest.abort()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vmguard.policy.model import QuarantinePolicy
@@ -20,7 +20,7 @@ from vmguard.quarantine.copy import Content, Refused, copy_fd, new_buffers, open
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.scanner import scan
+from vmguard.quarantine.scanners import ScannerSet, ScanResult
 from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
 
 
@@ -31,7 +31,17 @@ class _Outcome:
     refused: Refused | None = None
     mime: Pending | None = None
     executable: str | None = None  # the executable format the file starts with
-    scanner: tuple[Reason | None, str] | None = None
+    scans: tuple[Future[ScanResult], ...] = ()
+    held: int = -1  # the scanned descriptor, duplicated: unchanged after the scans?
+    before: os.stat_result | None = None  # what the copy phase checked
+
+    def ready(self) -> bool:
+        return (self.mime is None or self.mime.ready()) and all(f.done() for f in self.scans)
+
+    def release(self) -> None:
+        if self.held != -1:
+            os.close(self.held)
+            self.held = -1
 
 
 class _Dirs:
@@ -84,11 +94,13 @@ class _Dirs:
 
 
 class CopyPhase:
-    def __init__(self, policy: QuarantinePolicy, dest: Destination | None, detector: Detector) -> None:
+    def __init__(self, policy: QuarantinePolicy, dest: Destination | None, detector: Detector,
+                 scanners: ScannerSet | None = None) -> None:
         self.policy = policy
         self.forbid = frozenset(policy.forbid)
         self.dest = dest
         self.detector = detector
+        self.scanners = scanners
         self.buffers = new_buffers()
         self.hash_pool: ThreadPoolExecutor | None = None
 
@@ -102,13 +114,22 @@ class CopyPhase:
         try:
             for node in nodes:
                 waiting.append(self._outcome(node, dirs))
-                while waiting and (waiting[0].mime is None or waiting[0].mime.ready()):
-                    entries.append(decide(waiting.popleft(), self.policy))
+                while waiting and waiting[0].ready():
+                    entries.append(self._settle(waiting.popleft()))
+            while waiting:
+                entries.append(self._settle(waiting.popleft()))
         finally:
             dirs.close()
             self.hash_pool.shutdown()
-        entries += [decide(o, self.policy) for o in waiting]
+            for outcome in waiting:  # a scanner failed: the vet stops
+                outcome.release()
         return entries
+
+    def _settle(self, outcome: _Outcome) -> Entry:
+        try:
+            return decide(outcome, self.policy)
+        finally:
+            outcome.release()
 
     def _outcome(self, node: Node, dirs: _Dirs) -> _Outcome:
         refused = dirs.broken_parent(node.parts[:-1])
@@ -130,6 +151,7 @@ class CopyPhase:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
             content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool)
+            scans, held = self._scan(src, node)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
@@ -139,21 +161,22 @@ class CopyPhase:
             if dst is not None:
                 os.close(dst)
         hooks.reach("staged", node.parts)
-        outcome = _Outcome(node, content, mime=self.detector.submit(head),
-                           executable=executable_format(head))
-        if self.policy.scanner is not None:
-            outcome.scanner = self._scan(dirs, node)
-        return outcome
+        return _Outcome(node, content, mime=self.detector.submit(head),
+                        executable=executable_format(head), scans=scans, held=held, before=before)
 
-    def _scan(self, dirs: _Dirs, node: Node) -> tuple[Reason | None, str]:
-        # Scan the staged copy, the bytes to be published; on a dry run, the source.
-        dir_fd = dirs.dst if dirs.dst is not None else dirs.src
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        fd = os.open(node.parts[-1], flags, dir_fd=dir_fd)
+    def _scan(self, src: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
+        """Hand the scanners the descriptor that was just checked, hashed and copied (never
+        a name, which the guest may have pointed elsewhere since), and keep a duplicate:
+        if the file is unchanged once they answer, they saw the bytes that are published."""
+        if not self.scanners:
+            return (), -1
+        hooks.reach("scan", node.parts)
+        held = os.dup(src)
         try:
-            return scan(self.policy.scanner, fd)
-        finally:
-            os.close(fd)
+            return self.scanners.submit(src), held
+        except BaseException:
+            os.close(held)
+            raise
 
 
 def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
@@ -174,9 +197,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     content = outcome.content
     mime = EMPTY_TYPE if content.size == 0 else outcome.mime.result()
     found = content_reasons(content, mime, outcome.executable, policy)
-    scanned = outcome.scanner
-    if scanned is not None and scanned[0] is not None:
-        found.append((scanned[0], scanned[1]))
+    found += scan_reasons(outcome)
     verdict = Verdict.REJECTED if found else Verdict.ACCEPTED
     return Entry(
         path,
@@ -187,5 +208,22 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
         content.size,
         content.sha256,
         mime,
-        scanned[1] if scanned else None,
+        "; ".join(f.result().note for f in outcome.scans) or None,
     )
+
+
+def scan_reasons(outcome: _Outcome) -> list[tuple[Reason, str]]:
+    """What the scanners found (ScanError if one failed), and whether the file changed
+    while they read it: a rewrite after the copy means they may have seen other bytes."""
+    if not outcome.scans:
+        return []
+    found: list[tuple[Reason, str]] = []
+    for result in (f.result() for f in outcome.scans):
+        found += [(Reason.SCANNER_FLAGGED, str(hit)) for hit in result.hits]
+        if result.failure is not None:
+            found.append((Reason.SCANNER_FAILED, f"{result.engine}: {result.failure}"))
+    after, before = os.fstat(outcome.held), outcome.before
+    if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+            before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+        found.append((Reason.CHANGED_DURING_VET, "rewritten while it was scanned"))
+    return found

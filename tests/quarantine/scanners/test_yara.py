@@ -1,0 +1,153 @@
+"""The yara engine: every shipped rule catches its files and none of the near misses,
+hits name the rule and offset and keep the file in quarantine, site rules add to the
+set, and a site rule file that does not compile is bad input (exit 2), located."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vmguard
+from tests.quarantine.conftest import published_files, write
+from tests.quarantine.scanners.conftest import yara_rules
+from tests.quarantine.scanners.secrets import cases
+from vmguard.errors import ExitCode
+from vmguard.policy.model import YaraScanner
+from vmguard.quarantine.model import Reason, Status, Verdict
+from vmguard.quarantine.scanners import ScanError
+from vmguard.quarantine.scanners.yara import READ_MAX, Yara, shipped_rules
+
+ROOT = Path(__file__).parents[3]
+CASES = cases()
+SITE_RULE = 'rule site_marker\n{\n    strings: $a = "LAB-INTERNAL-ONLY"\n    condition: $a\n}\n'
+
+
+@pytest.fixture(scope="module")
+def engine() -> Yara:
+    return Yara(YaraScanner())
+
+
+def matched(engine: Yara, tmp_path: Path, data: bytes) -> set[str]:
+    path = tmp_path / "sample"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        result = engine.submit(fd).result()
+    finally:
+        os.close(fd)
+    assert result.failure is None
+    return {hit.name for hit in result.hits}
+
+
+def test_every_shipped_rule_has_cases_to_catch_and_near_misses():
+    shipped = set(re.findall(r"^rule (\w+)", Path(shipped_rules()).read_text(), re.M))
+    assert shipped == set(CASES)
+    assert all(catch and miss for catch, miss in CASES.values())
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_shipped_rule_catches_its_files_and_no_rule_takes_a_near_miss(engine, tmp_path, rule):
+    catch, miss = CASES[rule]
+    for i, data in enumerate(catch):
+        assert rule in matched(engine, tmp_path, data), f"{rule} missed case {i}"
+    for i, data in enumerate(miss):
+        assert matched(engine, tmp_path, data) == set(), f"near miss {i} of {rule} matched"
+
+
+def test_a_secret_never_leaves_and_the_report_names_rule_and_offset(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    key = CASES["ssh_private_key"][0][0]
+    write(q / "logs" / "run.log", b"step 1 ok\n" + key)
+    write(q / "clean.txt", "histogram 1 2 3\n")
+    result = vmguard.vet(q, yara_rules(), pub / "run1")
+    assert result.status is Status.REJECTED and result.exit_code == 1
+    (entry,) = result.rejected
+    assert entry.path == "logs/run.log" and entry.reasons == (Reason.SCANNER_FLAGGED,)
+    assert entry.detail == "yara: ssh_private_key at offset 10"
+    assert not (pub / "run1").exists()
+    accepted = {e.path: e for e in result.accepted}
+    assert accepted["clean.txt"].scanner == "yara: no rule matched"
+
+
+def test_large_files_are_mapped_and_offsets_stay_exact(engine, tmp_path):
+    key = CASES["pem_private_key"][0][1]
+    offset = READ_MAX + 12345
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * offset + key + b"b" * 1000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        result = engine.submit(fd).result()
+    finally:
+        os.close(fd)
+    assert [str(h) for h in result.hits] == [f"yara: pem_private_key at offset {offset}"]
+
+
+def test_empty_files_are_scanned_and_pass(engine, tmp_path):
+    assert matched(engine, tmp_path, b"") == set()
+
+
+def test_site_rules_add_to_the_shipped_set(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    site = tmp_path / "site.yar"
+    site.write_text(SITE_RULE)
+    write(q / "notes.txt", "public part\nLAB-INTERNAL-ONLY: do not publish\n")
+    write(q / "key.txt", CASES["pem_private_key"][0][1])
+    result = vmguard.vet(q, yara_rules(site), pub / "run1", per_file=True)
+    details = {e.path: e.detail for e in result.rejected}
+    assert details == {"notes.txt": "yara: site_marker at offset 12", "key.txt": "yara: pem_private_key at offset 0"}
+
+
+def test_shipped_false_runs_only_the_site_rules(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    site = tmp_path / "site.yar"
+    site.write_text(SITE_RULE)
+    write(q / "key.txt", CASES["pem_private_key"][0][1])
+    result = vmguard.vet(q, yara_rules(site, shipped=False), pub / "run1")
+    assert result.status is Status.PROMOTED
+    assert [e.verdict for e in result.entries] == [Verdict.ACCEPTED]
+
+
+def test_a_site_rule_with_a_syntax_error_is_bad_input_located(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    write(q / "a.txt")
+    site = tmp_path / "site.yar"
+    site.write_text('rule broken\n{\n    strings: $a = "x"\n    condition: $a and\n}\n')
+    with pytest.raises(ScanError) as err:
+        vmguard.vet(q, yara_rules(site), pub / "run1")
+    assert err.value.exit_code == ExitCode.BAD_INPUT
+    assert str(err.value).startswith(f"{site}:5:1: yara: syntax error")
+    assert os.listdir(pub / ".vmguard-staging") == ["run1.lock"]  # nothing was staged
+
+
+def test_a_missing_site_rule_file_is_bad_input_located(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    write(q / "a.txt")
+    with pytest.raises(ScanError, match=f"^{tmp_path}/nope.yar:0:0: cannot read") as err:
+        vmguard.vet(q, yara_rules(tmp_path / "nope.yar"), pub / "run1")
+    assert err.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_the_cli_reports_a_broken_site_rule_as_exit_2(tmp_path):
+    write(tmp_path / "q" / "a.txt")
+    (tmp_path / "pub").mkdir()
+    site = tmp_path / "site.yar"
+    site.write_text("rule broken { condition: nosuchthing }\n")
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  quarantine:\n"
+        f"    allow_types: [text/plain]\n    scanners: {{yara: {{rules: [{site}]}}}}\n")
+    proc = subprocess.run([sys.executable, "-m", "vmguard", "vet", str(tmp_path / "q"), "--policy",
+                           str(tmp_path / "p.yaml"), "--to", str(tmp_path / "pub" / "run1")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{site}:1:1: yara: undefined identifier" in proc.stderr and "Traceback" not in proc.stderr
+    assert published_files(tmp_path / "pub") == {".vmguard-staging/run1.lock": b""}  # the lock only

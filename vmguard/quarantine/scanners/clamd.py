@@ -1,0 +1,114 @@
+"""The `clamd` engine: ClamAV's daemon, spoken to directly on its UNIX socket.
+
+Each file goes as `zFILDES`: the descriptor the copy phase checked and hashed travels
+over the socket (SCM_RIGHTS), so clamd reads exactly that inode and never looks a path
+up (a name swapped after the check cannot be what is scanned), and needs no access to
+the quarantine. One short connection per file, `in_flight` of them at once on a small
+thread pool, so clamd's own threads work while the copy goes on.
+
+Answers: `fd[N]: OK` is clean, `fd[N]: NAME FOUND` rejects the file with NAME. Anything
+else (refused or lost connection, no answer within the timeout, `... ERROR`, an answer
+vmguard does not understand) means clamd is failing: ScanError, the vet stops with
+exit 3 and nothing is published, and every later submit fails at once.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import socket
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from vmguard.display import shown
+from vmguard.policy.model import ClamdScanner
+from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult
+
+MAX_REPLY = 4096  # a verdict line; clamd's longest is a signature name and a few words
+QUEUED_PER_WORKER = 2  # descriptors waiting for a worker, beyond those being scanned
+
+
+class Clamd(Engine):
+    name = "clamd"
+
+    def __init__(self, config: ClamdScanner) -> None:
+        self.config = config
+        self.failed: ScanError | None = None
+        self.slots = threading.BoundedSemaphore(config.in_flight * QUEUED_PER_WORKER)
+        reply = self._ask(b"zPING\0")
+        if reply != "PONG":
+            raise self._fail(f"answered PING with {shown(reply[:100])!r}")
+        self.pool = ThreadPoolExecutor(config.in_flight, thread_name_prefix="vmguard-clamd")
+
+    def submit(self, fd: int) -> Future[ScanResult]:
+        if self.failed is not None:
+            raise self.failed
+        self.slots.acquire()  # back-pressure: at most this many duplicated descriptors
+        mine = -1
+        try:
+            mine = os.dup(fd)
+            future = self.pool.submit(self._scan, mine)
+        except BaseException:
+            self._finished(mine)
+            raise
+        # Also when close() cancels it before a worker took it: the duplicate goes then.
+        future.add_done_callback(lambda _: self._finished(mine))
+        return future
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finished(self, fd: int) -> None:
+        if fd != -1:
+            os.close(fd)
+        self.slots.release()
+
+    def _scan(self, fd: int) -> ScanResult:
+        if self.failed is not None:
+            raise self.failed
+        return self._verdict(self._ask(b"zFILDES\0", fd))
+
+    def _verdict(self, reply: str) -> ScanResult:
+        _, sep, status = reply.partition(": ")
+        if not sep or not reply.startswith("fd["):
+            raise self._fail(f"unexpected answer {shown(reply[:200])!r}")
+        if status == "OK":
+            return ScanResult(self.name, note="clamd: OK")
+        if status.endswith(" FOUND"):
+            signature = shown(status.removesuffix(" FOUND")[:200])
+            return ScanResult(self.name, (Hit(self.name, signature),), note=f"clamd: {signature} FOUND")
+        raise self._fail(f"could not scan a file: {shown(status[:200])}")
+
+    def _ask(self, command: bytes, fd: int | None = None) -> str:
+        """One request on a fresh connection; the reply without its NUL."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
+            sock.settimeout(self.config.timeout)
+            try:
+                sock.connect(self.config.socket)
+                sock.sendall(command)
+                if fd is not None:
+                    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
+                    sock.sendmsg([b"\0"], rights)
+                return _read_reply(sock).decode("utf-8", "replace")
+            except TimeoutError as err:
+                raise self._fail(f"no answer within {self.config.timeout:g}s") from err
+            except OSError as err:
+                raise self._fail(err.strerror or str(err)) from err
+
+    def _fail(self, why: str) -> ScanError:
+        error = ScanError(f"clamd at {self.config.socket}: {why} (is clamd running? "
+                          "`systemctl status clamav-daemon`; nothing was published)")
+        self.failed = self.failed or error
+        return error
+
+
+def _read_reply(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\0"):
+        chunk = sock.recv(MAX_REPLY)
+        if not chunk:
+            raise ConnectionResetError(0, "closed the connection without an answer")
+        data += chunk
+        if len(data) > MAX_REPLY:
+            raise ConnectionResetError(0, "answered with an over-long line")
+    return data[:-1]

@@ -1,0 +1,179 @@
+/*
+  vmguard's shipped YARA rules: credentials a lab must never publish from a quarantine.
+  Each rule has a file it must catch and a near miss it must not (tests/quarantine/
+  test_yara.py). Rules look for the structure of a secret, not for words about one: a
+  public key, a certificate alone, a passwd line without a hash or an example key ID
+  in documentation are not secrets. Site rules are added with scanners.yara.rules.
+*/
+
+rule ssh_private_key
+{
+    meta:
+        description = "OpenSSH, SSH2 (RFC 4716 style) or PuTTY private key"
+    strings:
+        $openssh = "-----BEGIN OPENSSH PRIVATE KEY-----"
+        $ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
+        $putty = /PuTTY-User-Key-File-[0-9]+: /
+        $binary = { 6F 70 65 6E 73 73 68 2D 6B 65 79 2D 76 31 00 }  // "openssh-key-v1\0"
+    condition:
+        $openssh or $ssh2 or ($putty and filesize < 64KB) or $binary at 0
+}
+
+rule pem_private_key
+{
+    meta:
+        description = "PEM private key: PKCS#1 RSA, DSA, EC, PKCS#8 (also encrypted)"
+    strings:
+        $key = /-----BEGIN (RSA |DSA |EC |ENCRYPTED |ANY )?PRIVATE KEY-----/
+    condition:
+        $key
+}
+
+rule pgp_private_key
+{
+    meta:
+        description = "OpenPGP secret key: armored block, binary secret-key packet, GnuPG key file"
+    strings:
+        $armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
+        $gpg_agent = /\((11:private-key|21:protected-private-key|21:shadowed-private-key)/
+        $gpg_extended = /(^|\n)Key: \((private-key|protected-private-key) /
+    condition:
+        $armored or $gpg_agent at 0 or $gpg_extended
+        // binary secret-key packet (tag 5), old format with a 2-byte length or new
+        // format, then key version 4 or 5 and a 4-byte creation time
+        or (uint8(0) == 0x95 and uint8(3) >= 4 and uint8(3) <= 5 and uint16be(1) + 3 <= filesize
+            and uint8(8) >= 1 and uint8(8) <= 22)
+        or (uint8(0) == 0xC5 and uint8(1) < 192 and uint8(2) >= 4 and uint8(2) <= 5
+            and uint8(7) >= 1 and uint8(7) <= 22)
+}
+
+rule kerberos_keytab
+{
+    meta:
+        description = "MIT/Heimdal keytab (version 0x0502 or 0x0501) with a well-formed first entry"
+    condition:
+        filesize >= 20 and (uint16be(0) == 0x0502 or uint16be(0) == 0x0501)
+        and int32be(2) >= 12 and int32be(2) <= filesize - 6       // first entry's length
+        and uint16be(6) >= 1 and uint16be(6) <= 16                  // principal components
+        and uint16be(8) >= 1 and uint16be(8) <= 255                 // realm length
+        and uint16be(8) + 10 < filesize
+        and for all i in (10 .. 9 + uint16be(8)) : (uint8(i) >= 0x21 and uint8(i) <= 0x7E)
+}
+
+rule kerberos_ccache
+{
+    meta:
+        description = "Kerberos FILE credential cache (version 0x0503 or 0x0504)"
+    condition:
+        filesize >= 24 and (
+            // v4: header length, header tags, then the default principal
+            (uint16be(0) == 0x0504 and uint16be(2) <= 64 and uint16be(2) % 4 == 0
+             and int32be(4 + uint16be(2)) >= 0 and int32be(4 + uint16be(2)) <= 10
+             and int32be(8 + uint16be(2)) >= 1 and int32be(8 + uint16be(2)) <= 16
+             and int32be(12 + uint16be(2)) >= 1 and int32be(12 + uint16be(2)) <= 255
+             and uint8(16 + uint16be(2)) >= 0x21 and uint8(16 + uint16be(2)) <= 0x7E)
+            or
+            // v3: the default principal right after the version
+            (uint16be(0) == 0x0503
+             and int32be(2) >= 0 and int32be(2) <= 10
+             and int32be(6) >= 1 and int32be(6) <= 16
+             and int32be(10) >= 1 and int32be(10) <= 255
+             and uint8(14) >= 0x21 and uint8(14) <= 0x7E)
+        )
+}
+
+rule shadow_password_hash
+{
+    meta:
+        description = "/etc/shadow-style line (or a passwd line) carrying a password hash"
+    strings:
+        // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; old DES hashes have
+        // no anchor YARA can search for fast, and no supported system still writes them)
+        $modular = /[a-z_][a-z0-9_.-]{0,31}\$?:\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[.\/0-9A-Za-z$=,]{8,}:[0-9]{0,6}:/
+    condition:
+        $modular
+}
+
+rule x509_proxy
+{
+    meta:
+        description = "X.509 (grid) proxy or credential: a certificate together with its private key"
+    strings:
+        $cert = "-----BEGIN CERTIFICATE-----"
+        $key = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/
+    condition:
+        $cert and $key
+}
+
+rule aws_credentials
+{
+    meta:
+        description = "AWS access key ID together with its secret access key"
+    strings:
+        $id = /(AKIA|ASIA|AROA|AIDA)[A-Z2-7]{16}/
+        $secret = /(aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey|secret_key)["']?\s*[=:]\s*["']?[A-Za-z0-9\/+]{40}/
+    condition:
+        $id and $secret
+}
+
+rule gcp_service_account_key
+{
+    meta:
+        description = "Google Cloud service account key file (JSON with its private key)"
+    strings:
+        $type = /"type"\s*:\s*"service_account"/
+        $key = /"private_key"\s*:\s*"-----BEGIN PRIVATE KEY-----/
+    condition:
+        $type and $key
+}
+
+rule azure_storage_key
+{
+    meta:
+        description = "Azure storage connection string with its account key"
+    strings:
+        $key = /AccountKey=[A-Za-z0-9+\/]{86}==/
+    condition:
+        $key
+}
+
+rule bearer_token
+{
+    meta:
+        description = "Signed JSON Web Token (WLCG/SciToken, OIDC access or refresh token)"
+    strings:
+        $jwt = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{32,}/
+    condition:
+        $jwt
+}
+
+rule netrc_password
+{
+    meta:
+        description = ".netrc entry with a password"
+    strings:
+        $entry = /machine\s+\S+\s+(login\s+\S+\s+)?password\s+\S+/
+    condition:
+        $entry
+}
+
+rule htpasswd_hash
+{
+    meta:
+        description = "Apache htpasswd line: user and password hash"
+    strings:
+        $line = /(^|\n)[^:\s#]{1,64}:(\$apr1\$[.\/0-9A-Za-z]{1,8}\$[.\/0-9A-Za-z]{22}|\{SHA\}[A-Za-z0-9+\/]{27}=|\$2[aby]\$[0-9]{2}\$[.\/0-9A-Za-z]{53})(\r?\n|$)/
+    condition:
+        $line
+}
+
+rule mysql_option_file_password
+{
+    meta:
+        description = "MySQL/MariaDB option file (.my.cnf) with a client password"
+    strings:
+        $section = /(^|\n)\[(client|mysql|mysqldump|mysqladmin)\]/
+        $password = /\npassword\s*=\s*\S+/
+    condition:
+        $section and $password
+}
