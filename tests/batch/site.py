@@ -46,7 +46,7 @@ HOSTILE = (
 
 POOLS = {
     "mc": {"vms": ["vmgjob-a1", "vmgjob-a2"], "users": [USERS[0]], "partitions": ["vmg-mc", "vmbatch"]},
-    "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]], "accounts": ["gleam"]},
+    "bee": {"vms": ["vmgjob-b1"], "users": [USERS[1]]},  # accounts: see test_binding
     "solo": {"vms": ["vmgjob-s1"], "users": list(USERS)},
     "ghost": {"vms": ["other-vm"], "users": list(USERS)},  # its VM is not in the inventory
 }
@@ -103,7 +103,12 @@ class Site:
         return self.root / "quarantine" / vm
 
     def held(self, key: str) -> Path:
-        return self.root / "quarantine/.vmguard-held" / key
+        """The job's held folder: named <key>.<assignment serial> (the newest run of the
+        id), or the bare key for leftovers; a path that does not exist if none."""
+        base = self.root / "quarantine/.vmguard-held"
+        runs = sorted((p for p in base.glob(f"{key}.*") if p.name[len(key) + 1:].isdigit()),
+                      key=lambda p: int(p.name[len(key) + 1:]))
+        return runs[-1] if runs else base / key
 
     def public(self, job_id: str, user: pwd.struct_passwd | None = None) -> Path:
         return self.root / "public" / (user or self.user).pw_name / job_id

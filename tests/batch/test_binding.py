@@ -12,14 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, run, start
 from tests.batch.site import HARMLESS, Site, make_site
 from tests.support.require import require_root, require_tools
 from vmguard.batch.config import load_batch_config
-from vmguard.batch.hook import end_of_job
+from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.records import pending, prune
 from vmguard.batch.state import State
+from vmguard.errors import InputError
 
 pytestmark = pytest.mark.root
 
@@ -79,11 +81,37 @@ def test_refused_at_start_with_the_reason_in_the_jobs_error_output(
     assert not (site.state / f"{refused.key}.json").exists()  # nothing vetted, nothing published
 
 
-def test_an_account_of_the_pool_may_use_it(site: Site) -> None:
-    """Control for the refusals: the account is a root-side fact (Slurm's, LSF's)."""
+def _with_accounts(site: Site, enforced: bool) -> Path:
+    """The site's settings with pool bee open to account gleam (beside the original, so
+    relative paths resolve the same)."""
+    settings = yaml.safe_load(site.config.read_text())
+    settings["pools"]["bee"]["accounts"] = ["gleam"]
+    if enforced:
+        settings["accounts_enforced"] = True
+    path = site.config.with_name(f"batch-accounts-{enforced}.yaml")
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def test_an_account_of_the_pool_may_use_it_where_accounts_are_enforced(site: Site) -> None:
+    """Control for the refusals: the account is a root-side fact where the batch system
+    enforces accounts (the settings say so)."""
+    config = _with_accounts(site, enforced=True)
     member = asking(job(site, "250", account="gleam"), "bee")
-    assert start(site, member) == ""
-    assert end_of_job(member, site.config) == 0
+    assert start_of_job(member, config, lambda _: True) == ""
+    assert end_of_job(member, config) == 0
+
+
+def test_accounts_without_enforcement_are_bad_input(site: Site) -> None:
+    """A user names any account (`sbatch -A gleam`) unless accounts are enforced: such a
+    pool is refused at load, located, and the job with it."""
+    config = _with_accounts(site, enforced=False)
+    with pytest.raises(InputError) as err:
+        load_batch_config(config)
+    assert "pools.bee.accounts" in str(err.value) or ":" in str(err.value)
+    assert "accounts_enforced" in str(err.value)
+    member = asking(job(site, "251", account="gleam"), "bee")
+    assert "refused" in start_of_job(member, config, lambda _: True)
 
 
 def test_no_free_vm_is_refused_and_the_busy_vm_stays_with_its_job(site: Site) -> None:

@@ -136,7 +136,7 @@ def test_revet_key_cannot_reach_outside_the_state_dir(site: Site, key: str) -> N
 
 def test_the_installed_hooks_name_their_interpreter_and_settings(site: Site) -> None:
     text = (site.hooks / "slurm-epilog").read_text()
-    assert f"{site.prefix}/bin/python -m vmguard batch slurm-epilog --config {site.config}" in text
+    assert f"{site.prefix}/bin/python -I -m vmguard batch slurm-epilog --config {site.config}" in text
     assert os.access(site.hooks / "slurm-prolog", os.X_OK)
 
 

@@ -80,8 +80,9 @@ def start(job: BatchJob, config: BatchConfig, alive: Alive, on_held: OnHeld) -> 
     places = quarantines(config, pool)
     state = State(config.state_dir)
     with state.locked():
-        if (mine := state.of_job(job.key)) is not None:  # the hook ran twice for this job
-            return mine
+        if (mine := state.of_job(job.key)) is not None and _same_run(mine, job):
+            return mine  # the hook ran twice for this job; any other holder of the id is
+            # judged like every holder below (a reused id never inherits a VM or its files)
         busy = []
         for vm, quarantine in places.items():
             try:
@@ -107,10 +108,15 @@ def _try_vm(state: State, job: BatchJob, pool: Pool, vm: str, quarantine: str, a
             on_held(_recover(state, current, why))
         if not sealing.is_empty(quarantine):
             on_held(_leftover(vm, pool, quarantine))
-        holder = Holder(vm, pool.name, quarantine, job, Phase.ASSIGNED, boot_id())
+        holder = Holder(vm, pool.name, quarantine, job, Phase.ASSIGNED, boot_id(), str(time.time_ns()))
         state.hold(holder)  # recorded before the user can write: a crash here is recovered
         sealing.set_owner(quarantine, job.uid, job.gid)
         return holder, ""
+
+
+def _same_run(holder: Holder, job: BatchJob) -> bool:
+    """The holder is this very job (same owner, this boot, still assigned)."""
+    return (holder.job.uid, holder.boot_id, holder.phase) == (job.uid, boot_id(), Phase.ASSIGNED)
 
 
 def _stale(holder: Holder, alive: Alive) -> str:
@@ -126,7 +132,7 @@ def _stale(holder: Holder, alive: Alive) -> str:
 
 def _recover(state: State, holder: Holder, why: str) -> Sealed:
     sealing.set_owner(holder.quarantine, 0, 0)
-    held = sealing.seal(holder.quarantine, holder.job.key)
+    held = sealing.seal(holder.quarantine, holder.held_name)
     state.release(holder)
     return Sealed(holder, held, f"held, not vetted: {why}")
 
@@ -151,7 +157,7 @@ def finish(job: BatchJob, config: BatchConfig, vet: OnHeld) -> Holder | None:
             holder = replace(holder, phase=Phase.SEALING)
             state.hold(holder)
         sealing.set_owner(holder.quarantine, 0, 0)
-        vet(Sealed(holder, sealing.seal(holder.quarantine, job.key)))
+        vet(Sealed(holder, sealing.seal(holder.quarantine, holder.held_name)))
         with state.locked():
             state.release(holder)
     return holder

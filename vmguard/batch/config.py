@@ -38,7 +38,7 @@ DEFAULT_PATH = "/etc/vmguard/batch.yaml"
 FIELDS = ("job", "user", "vm", "pool", "queue", "host")
 _KNOWN = {
     "inventory", "public", "state_dir", "after_publish", "retention_days", "time_limit",
-    "comment", "log", "pools",
+    "comment", "log", "pools", "accounts_enforced",
 }
 _POOL_KEYS = {"vms", "users", "groups", "accounts", "partitions"}
 
@@ -70,6 +70,9 @@ class BatchConfig:
     time_limit: float = 600.0
     comment: bool = True
     log: str = ""  # "" keeps vmguard's default log
+    # Slurm takes any `-A` string unless AccountingStorageEnforce=associations (LSF
+    # projects likewise): an account is a root-side fact only where the site says so.
+    accounts_enforced: bool = False
 
     def pool(self, name: str) -> Pool | None:
         return next((p for p in self.pools if p.name == name), None)
@@ -156,11 +159,25 @@ def _problems(doc: Document) -> list[Problem]:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             problems.append(_problem(doc, (key,), "must be a positive number"))
-    if not isinstance(data.get("comment", True), bool):
-        problems.append(_problem(doc, ("comment",), "must be true or false"))
+    for key in ("comment", "accounts_enforced"):
+        if not isinstance(data.get(key, True), bool):
+            problems.append(_problem(doc, (key,), "must be true or false"))
+    if not data.get("accounts_enforced", False):
+        problems += _unenforced_accounts(doc)
     if data.get("after_publish", "delete") not in {m.value for m in AfterPublish}:
         problems.append(_problem(doc, ("after_publish",), "must be delete or keep"))
     return problems + _pools_problems(doc)
+
+
+def _unenforced_accounts(doc: Document) -> list[Problem]:
+    """A user names any account (`sbatch -A x`) unless the batch system enforces them."""
+    pools = doc.data.get("pools")
+    return [_problem(doc, ("pools", name, "accounts"),
+                     "accounts are chosen by the user unless the batch system enforces them: "
+                     "enable that (Slurm AccountingStorageEnforce=associations) and set "
+                     "accounts_enforced: true, or allow users/groups instead")
+            for name, pool in (pools.items() if isinstance(pools, dict) else ())
+            if isinstance(pool, dict) and pool.get("accounts")]
 
 
 def _pool(name: str, data: dict) -> Pool:
@@ -186,4 +203,5 @@ def load_batch_config(path: Path | None = None) -> BatchConfig:
         time_limit=float(data.get("time_limit", 600)),
         comment=data.get("comment", True),
         log=str(base / str(data["log"])) if data.get("log") else "",
+        accounts_enforced=data.get("accounts_enforced", False),
     )

@@ -3,7 +3,9 @@
 Slurm runs its Prolog and Epilog with only SLURM_* variables and LSF its pre/post-exec
 with a bare PATH: neither reaches a virtualenv's `vmguard` or VMGUARD_* settings. So
 each script names vmguard's own interpreter and the settings file by absolute path,
-written in when it is installed. The Slurm scripts and LSF's POST_EXEC exit 0 whatever
+written in when it is installed. Python runs isolated (-I) from `/`: LSF runs its
+hooks in /tmp, and a plain `python -m` would import a user's /tmp/vmguard as root.
+The Slurm scripts and LSF's POST_EXEC exit 0 whatever
 happens (a failing prolog or epilog drains a Slurm node), leaving a note in syslog if
 even Python could not start; LSF's PRE_EXEC passes vmguard's "no" on (LSF requeues).
 """
@@ -21,7 +23,7 @@ _SCRIPT = """\
 #!/bin/sh
 # {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
 # Exits 0 whatever happens (a failing Slurm prolog/epilog drains the node).
-{python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1 ||
+cd / && {python} -I -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1 ||
     logger -t vmguard "{name}, job ${{SLURM_JOB_ID:-${{LSB_JOBID:-?}}}}: vmguard did not run (exit $?)" \\
         2>/dev/null
 exit 0
@@ -32,7 +34,8 @@ _PRE_EXEC = """\
 #!/bin/sh
 # {name} for vmguard, written by `vmguard batch install-hooks`; do not edit.
 # Exits 0 when the job may start, else non-zero: LSF requeues the job.
-exec {python} -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1
+cd / || exit 1
+exec {python} -I -m vmguard batch {name} --config {config} </dev/null >>{output} 2>&1
 """
 
 

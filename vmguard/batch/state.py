@@ -39,6 +39,12 @@ class Holder:
     job: BatchJob
     phase: Phase
     boot_id: str
+    serial: str = ""  # unique per assignment: a reused job id never shares a held folder
+
+    @property
+    def held_name(self) -> str:
+        """The name of this assignment's held folder (stable across a crash-recovery)."""
+        return f"{self.job.key}.{self.serial}" if self.serial else self.job.key
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "job": self.job.to_dict(), "phase": self.phase.value}

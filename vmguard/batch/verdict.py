@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -130,8 +131,24 @@ def save_record(verdict: Verdict, state_dir: Path) -> Path:
     """Keep the verdict where only admins write: `revet` trusts this file, not the user's."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     path = record_path(state_dir, verdict.job.key)
+    _keep_other_run(path, verdict)
     write_atomic(path, json.dumps(verdict.to_dict(), indent=2) + "\n", 0o640)
     return path
+
+
+def _keep_other_run(path: Path, verdict: Verdict) -> None:
+    """A reused job id must not erase another run's record (its held output would drop
+    out of `batch pending`): that record moves aside to <key>.<n>.json."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(old, dict) or old.get("quarantine") in (None, "", verdict.quarantine):
+        return
+    n = 1
+    while (aside := path.with_name(f"{path.stem}.{n}.json")).exists():
+        n += 1
+    os.rename(path, aside)
 
 
 def verdict_file_name(job: BatchJob) -> str:

@@ -65,6 +65,7 @@ def vet_command(target: Target, job: BatchJob, config: BatchConfig) -> list[str]
     delete = ["--remove-promoted"] if config.after_publish is AfterPublish.DELETE else []
     return [
         sys.executable,
+        "-I",  # isolated: never a module from the working directory or PYTHON* variables
         "-m",
         "vmguard",
         "vet",
@@ -89,7 +90,7 @@ def _die_with_parent() -> None:
 def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
     """Run `argv` in its own process group; on time-out kill the whole group."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd="/",
         preexec_fn=_die_with_parent,
     )
     try:
