@@ -125,22 +125,26 @@ class CopyPhase:
         except Refused as refused:
             return _Outcome(node, refused=refused)
         dst = None
+        upload = self.detector.begin()
         try:
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
+            upload.end()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
+        except BaseException:
+            upload.end()  # the worker's stream stays in step for whoever handles the error
+            raise
         finally:
             os.close(src)
             if dst is not None:
                 os.close(dst)
         hooks.reach("staged", node.parts)
-        outcome = _Outcome(node, content, mime=self.detector.submit(head),
-                           executable=executable_format(head))
+        outcome = _Outcome(node, content, mime=upload.end(), executable=executable_format(head))
         if self.policy.scanner is not None:
             outcome.scanner = self._scan(dirs, node)
         return outcome
@@ -172,8 +176,9 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    mime = EMPTY_TYPE if content.size == 0 else outcome.mime.result()
-    found = content_reasons(content, mime, outcome.executable, policy)
+    answer = outcome.mime.result()
+    mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
+    found = content_reasons(content, answer, outcome.executable, policy)
     scanned = outcome.scanner
     if scanned is not None and scanned[0] is not None:
         found.append((scanned[0], scanned[1]))
