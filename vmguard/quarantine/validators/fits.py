@@ -34,6 +34,8 @@ def validate(stream: Stream) -> str:
 def _header(stream: Stream, primary: bool) -> dict[bytes, bytes]:
     """Keyword -> raw value field of one header, checked card by card."""
     start, cards = stream.pos, {}
+    if not primary and stream.peek(8) != b"XTENSION":
+        raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
     for _ in range(MAX_HEADER_BLOCKS):
         block = stream.read(BLOCK, "a header block", FMT)
         bad = _PRINTABLE.search(block)

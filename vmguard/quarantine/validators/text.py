@@ -26,13 +26,15 @@ def validate(stream: Stream) -> str:
     decoder = codecs.getincrementaldecoder(enc)("strict")
     offset = 0  # bytes decoded so far, for the message
     for chunk in stream.chunks():
-        _check(decoder, chunk, offset, enc, final=False)
+        _check(decoder, bytes(chunk), offset, enc, final=False)
         offset += len(chunk)
     _check(decoder, b"", offset, enc, final=True)
     return FMT
 
 
 def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: str, final: bool) -> None:
+    if enc == "utf-8" and b"\0" in chunk:  # binary data after a text start, whatever else is wrong
+        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
     try:
         text = decoder.decode(chunk, final)
     except UnicodeDecodeError as err:
