@@ -61,6 +61,8 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
         raise Invalid(f"{exe} inside a container", "executable-content")
     mime = mime or own_type(head) or mime_of(head)
     name = validator_for(mime)
+    if name == "text" and head.lstrip()[:1] in (b"{", b"["):
+        return [_json_or_text(stream, mime)]
     if name in _SIMPLE:
         _SIMPLE[name](stream)
     elif name in _CONTAINERS:
@@ -68,3 +70,18 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
             raise Invalid(f"{name}: nested more than {MAX_DEPTH} containers deep")
         return _CONTAINERS[name](stream, lambda inner: vet(inner, mime_of, depth + 1))
     return [(mime, name)]
+
+
+def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
+    """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
+    it: text that starts like JSON is JSON if all of it parses, else it is held to the
+    text rules like any other text."""
+    data = jsonfmt.collect(stream)
+    if data is not None:
+        try:
+            jsonfmt.parse(data)
+            return "application/json", "json"
+        except Invalid:
+            stream.unread(data)
+    text.validate(stream)
+    return mime, "text"

@@ -12,7 +12,7 @@ import json
 from .stream import Invalid, Stream
 
 FMT = "json"
-MAX_SIZE = 32 << 20
+MAX_SIZE = 16 << 20
 
 
 def _no_constant(name: str) -> None:
@@ -20,14 +20,27 @@ def _no_constant(name: str) -> None:
 
 
 def validate(stream: Stream) -> str:
+    data = collect(stream)
+    if data is None:
+        raise Invalid(f"json: larger than {MAX_SIZE >> 20} MiB, which is as much as is parsed")
+    parse(data)
+    return FMT
+
+
+def collect(stream: Stream) -> bytes | None:
+    """The whole rest of the stream if it is at most MAX_SIZE (else None, bytes kept)."""
     parts, size = [], 0
     for chunk in stream.chunks():
         size += len(chunk)
-        if size > MAX_SIZE:
-            raise Invalid(f"json: larger than {MAX_SIZE >> 20} MiB, which is as much as is parsed")
         parts.append(bytes(chunk))
-    data = b"".join(parts)
-    del parts
+        if size > MAX_SIZE:
+            stream.unread(b"".join(parts))
+            return None
+    return b"".join(parts)
+
+
+def parse(data: bytes) -> None:
+    """Raises Invalid unless data is one strict JSON value."""
     try:
         json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as err:
@@ -38,4 +51,3 @@ def validate(stream: Stream) -> str:
         raise Invalid("json: needs more memory to parse than a validator has") from None
     except ValueError as err:  # JSONDecodeError names the line and column
         raise Invalid(f"json: not one strict JSON value: {err}") from None
-    return FMT

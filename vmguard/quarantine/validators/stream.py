@@ -62,6 +62,11 @@ class Stream:
             self.pos += step
             n -= step
 
+    def unread(self, data: bytes) -> None:
+        """Give back bytes just taken by chunks() (a validator that looked ahead)."""
+        self._buf = memoryview(data + bytes(self._buf))
+        self.pos -= len(data)
+
     def chunks(self) -> Iterator[memoryview]:
         """Everything from the current position to the end, chunk by chunk."""
         while self._buf or self._fill():
