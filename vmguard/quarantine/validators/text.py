@@ -35,10 +35,11 @@ def validate(stream: Stream) -> str:
 def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: str, final: bool) -> None:
     if enc == "utf-8" and b"\0" in chunk:  # binary data after a text start, whatever else is wrong
         raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
+    held = len(decoder.getstate()[0])  # the start of a character cut by the last chunk
     try:
         text = decoder.decode(chunk, final)
     except UnicodeDecodeError as err:
-        raise Invalid(f"text: byte {offset + max(err.start, 0)} is not valid {enc}") from None
+        raise Invalid(f"text: byte {offset - held + max(err.start, 0)} is not valid {enc}") from None
     bad = _CONTROL.search(text)
     if bad is None:
         return
