@@ -99,6 +99,7 @@ class _Worker:
         self.waiting: deque[_Request] = deque()  # oldest first
         self.unsent: list[bytes] = []
         self.unsent_bytes = 0
+        self.out = memoryview(b"")  # being written
         self.since = time.monotonic()  # the last progress while something was waiting
         self.buffer = b""
         self.started = False  # READY was read
@@ -135,18 +136,19 @@ class _Worker:
 
     def write_some(self) -> bool:
         """Write what the pipe takes now; True when nothing is left unsent."""
-        data = b"".join(self.unsent)
-        try:
-            written = 0 if self.broken else os.write(self.wfd, data)
-        except BlockingIOError:
-            written = 0
-        except BrokenPipeError:
-            self.broken, written = True, 0  # dead: _collect sees its end and hands it on
-        if written:
-            self.since = time.monotonic()
-        rest = data[written:]
-        self.unsent, self.unsent_bytes = ([rest] if rest else []), len(rest)
-        return not rest or self.broken
+        while not self.broken and (self.out or self.unsent):
+            if not self.out:  # one frame is written as it is, small ones together
+                self.out = memoryview(self.unsent[0] if len(self.unsent) == 1 else b"".join(self.unsent))
+                self.unsent, self.unsent_bytes = [], 0
+            try:
+                written = os.write(self.wfd, self.out)
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:
+                self.broken = True  # dead: _collect sees its end and hands its files on
+                break
+            self.out, self.since = self.out[written:], time.monotonic()
+        return True
 
     def close(self) -> None:
         self.proc.kill()
@@ -175,8 +177,8 @@ class Upload:
         self.detector, self.request = detector, request
 
     def feed(self, chunk: bytes | memoryview) -> None:
-        if chunk:
-            self.detector.send(self.request, _FRAME.pack(len(chunk)) + bytes(chunk))
+        if chunk:  # one copy: the chunk's buffer is read into again for the next one
+            self.detector.send(self.request, b"".join((_FRAME.pack(len(chunk)), chunk)))
 
     def end(self) -> Pending:
         self.detector.send(self.request, _FRAME.pack(0))
@@ -248,7 +250,7 @@ class Detector:
         if not busy:
             return
         for worker in busy:
-            if worker is not writing and worker.unsent:
+            if worker is not writing and (worker.unsent or worker.out):
                 worker.write_some()  # without waiting: the rest goes when there is room
         wait = max(0.0, min(w.since for w in busy) + self.timeout - time.monotonic())
         room = [writing.wfd] if writing is not None and not writing.broken else []
