@@ -180,6 +180,7 @@ def embedded_cases(outputs: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
         "fits-payload-in-fill.fits": (
             _patched(img, data_start + 128 * 128 * 4, b"#!/bin/sh\n"), "fits: the fill after a data section"),
         "hdf5-eof-short.h5": (_patched(h5, eof_at, struct.pack("<Q", len(h5) - 4096)), "hdf5:"),
+        "hdf5-btree-gone.h5": (_patched(h5, h5.index(b"TREE"), b"\x7fELF"), "hdf5: the root group's B-tree"),
         "hdf5-base-moved.h5": (_patched(h5, eof_at - 16, struct.pack("<Q", 512)), "hdf5: base address"),
         "text-escape.log": (b"ok\n\x1b]0;pwned\x07\n", "text: control character U+001B"),
         "text-bad-utf8.csv": (b"a,b\n1,\xff\n2,3\n", "text: byte 6 is not valid utf-8"),

@@ -1,8 +1,9 @@
 """HDF5, structurally: the superblock at offset 0 (no user block: nothing prepended),
 a known version with 8-byte addresses, base address 0, the root group's object header
-inside the file and starting as an object header does, and an end-of-file address that
-is the end of the file (nothing appended). The check reads the file once, in order; the
-objects' own B-trees and heaps are not walked (see docs/quarantine.md)."""
+(and, for version 0 and 1, its B-tree and local heap) inside the file and starting as
+one does, and an end-of-file address that is the end of the file (nothing appended).
+The check reads the file once, in order; objects below the root group are not walked
+(see docs/quarantine.md)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,17 @@ def validate(stream: Stream) -> str:
         raise Invalid("hdf5: the superblock is not at offset 0 (a user block or other bytes come first)")
     version = stream.peek(9)[8]
     if version in (0, 1):
-        eof, root = _superblock_v01(stream, version)
+        eof, targets = _superblock_v01(stream, version)
     elif version in (2, 3):
-        eof, root = _superblock_v23(stream)
+        eof, targets = _superblock_v23(stream)
     else:
         raise Invalid(f"hdf5: superblock version {version} is unknown")
-    if not stream.pos <= root < eof:
-        raise Invalid(f"hdf5: the root group's object header ({root}) is outside the file")
-    stream.skip(root - stream.pos, "the data before the root group's object header", FMT)
-    head = stream.read(4, "the root group's object header", FMT)
-    if head != b"OHDR" and head[0] != 1:
-        raise Invalid(f"hdf5: no object header at the root group's address {root}")
+    for address, what, starts in sorted(targets):
+        if not stream.pos <= address < eof:
+            raise Invalid(f"hdf5: {what} ({address}) is outside the file or overlaps another structure")
+        stream.skip(address - stream.pos, f"the data before {what}", FMT)
+        if not stream.read(4, what, FMT).startswith(starts):
+            raise Invalid(f"hdf5: {what} at {address} does not start as one")
     stream.skip(eof - stream.pos, "the data up to the end-of-file address", FMT)
     stream.expect_end(FMT, "the superblock's end-of-file address")
     return FMT
@@ -41,25 +42,33 @@ def _sizes(offsets: int, lengths: int) -> None:
         raise Invalid(f"hdf5: {offsets}-byte addresses and {lengths}-byte lengths (only 8 are accepted)")
 
 
-def _superblock_v01(stream: Stream, version: int) -> tuple[int, int]:
+Targets = list[tuple[int, str, tuple[bytes, ...]]]  # (address, what, how it may start)
+
+
+def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
     fixed = stream.read(24, "the superblock", FMT)
     _sizes(fixed[13], fixed[14])
     if version == 1:
         stream.skip(4, "the superblock", FMT)
     base, _free, eof, driver = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
     entry = stream.read(40, "the root group's symbol table entry", FMT)
-    root = struct.unpack_from("<Q", entry, 8)[0]
+    root, cache = struct.unpack_from("<QI", entry, 8)
     _addresses(base, eof, stream.pos, driver)
-    return eof, root
+    targets = [(root, "the root group's object header", (b"\x01",))]
+    if cache == 1:  # the root group's B-tree and local heap, cached in the entry
+        btree, heap = struct.unpack_from("<QQ", entry, 24)
+        targets += [(btree, "the root group's B-tree", (b"TREE",)),
+                    (heap, "the root group's heap", (b"HEAP",))]
+    return eof, targets
 
 
-def _superblock_v23(stream: Stream) -> tuple[int, int]:
+def _superblock_v23(stream: Stream) -> tuple[int, Targets]:
     fixed = stream.read(12, "the superblock", FMT)
     _sizes(fixed[9], fixed[10])
     base, extension, eof, root = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
     stream.skip(4, "the superblock's checksum", FMT)
     _addresses(base, eof, stream.pos, extension)
-    return eof, root
+    return eof, [(root, "the root group's object header", (b"OHDR", b"\x01"))]
 
 
 def _addresses(base: int, eof: int, end_of_superblock: int, optional: int) -> None:

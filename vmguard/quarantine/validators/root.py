@@ -13,6 +13,7 @@ from .stream import Invalid, Stream
 
 FMT = "root"
 MAX_RECORDS = 20_000_000
+MAX_BEGIN = 4096  # ROOT writes its first record at 100 (kBEGIN)
 _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
@@ -36,7 +37,7 @@ def _file_header(stream: Stream) -> tuple[int, int, dict[str, int]]:
     layout = _LARGE if version >= 1000000 else _SMALL
     fields = layout.unpack(stream.read(layout.size, "the file header", FMT))
     _, _, begin, end, seek_free, _, _, _, units, _, seek_info, _, _ = fields
-    if units not in (4, 8) or not layout.size <= begin <= end:
+    if units not in (4, 8) or not layout.size <= begin <= min(end, MAX_BEGIN):
         raise Invalid("root: the file header's units, fBEGIN or fEND are impossible")
     gap = stream.read(begin - layout.size, "the space between the header and fBEGIN", FMT)
     if gap.strip(b"\0"):
