@@ -132,6 +132,7 @@ class _Worker:
         if not self.buffer.startswith(READY):
             raise OSError("a libmagic worker did not start: it said something else")
         self.buffer, self.started = self.buffer[len(READY):], True
+        self.since = time.monotonic()  # a slow start is the machine's doing, not a file's
         return True
 
     def write_some(self) -> bool:

@@ -74,11 +74,13 @@ def tar(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
     parts: Parts = [("application/x-tar", "tar")]
     try:
         with tarfile.open(fileobj=_Reader(stream), mode="r|") as archive:
-            for member in archive:
+            while (member := archive.next()) is not None:
+                archive.members.clear()  # one member at a time, however many there are
                 _member_allowed(member)
                 if member.isreg():
                     fh = archive.extractfile(member)
-                    parts += inner(Stream(iter(lambda fh=fh: fh.read(STEP), b"")))
+                    inside = inner(Stream(iter(lambda fh=fh: fh.read(STEP), b"")))
+                    parts += [part for part in inside if part not in parts]
             rest = archive.fileobj.buf  # read ahead by tarfile's stream, past the end marker
     except (tarfile.TarError, EOFError) as err:
         raise Invalid(f"tar: not a valid tar stream ({err})") from None
