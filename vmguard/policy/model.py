@@ -182,7 +182,7 @@ class QuarantinePolicy:
     # Type names (text, json, root...: vmguard.quarantine.validators.TYPES) or MIME
     # types ("text/*" allowed); a MIME type no validator covers is admitted only if it is
     # also in head_only (`{type: image/png, validate: head-only}` in YAML).
-    allow_types: tuple[str, ...] = ("text/plain",)
+    allow_types: tuple[str, ...] = ("text",)
     head_only: tuple[str, ...] = ()
     forbid: tuple[FileKind, ...] = tuple(FileKind)
     scanner: Scanner | None = None
