@@ -226,8 +226,9 @@ def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
             yield _at(doc, (*base, "allow_types", i), f"{entry} has no validator: no file of this type is "
                       "admitted unless the entry says {type: ..., validate: head-only}", True)
         if entry == "text/plain" and "text" not in q.allow_types:
-            yield _at(doc, (*base, "allow_types", i), "text/plain is only what libmagic calls plain: a CSV "
-                      "(text/csv) or Fortran-looking text (text/x-fortran) is not; `text` admits them all", True)
+            yield _at(doc, (*base, "allow_types", i), "text/plain is only what libmagic calls plain: "
+                      "a CSV (text/csv) or Fortran-looking text (text/x-fortran) is not; `text` admits all",
+                      True)
     if m.FileKind.EXECUTABLES not in q.forbid:
         yield _at(
             doc,

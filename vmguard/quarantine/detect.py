@@ -170,6 +170,10 @@ class Pending:
     def result(self) -> Answer | None:
         return self.detector.result(self.ticket)
 
+    def why_none(self) -> str:
+        """Why result() is None."""
+        return self.detector.failures.get(self.ticket, "the worker's answer could not be read")
+
 
 class Upload:
     """One file on its way to a worker: feed() every chunk in order, then end()."""
@@ -194,6 +198,7 @@ class Detector:
         self.timeout = timeout
         self.workers: list[_Worker] = []
         self.answers: dict[int, Answer | None] = {}
+        self.failures: dict[int, str] = {}  # why a ticket's answer is None
         self.tickets = 0
 
     def __enter__(self) -> Detector:
@@ -260,27 +265,32 @@ class Detector:
             if worker.fd in ready:
                 answers = worker.receive()
                 if answers is None:
-                    self._replace(worker)
+                    self._replace(worker, f"ended (status {worker.proc.wait()})")
                 else:
                     self.answers.update(answers)
             elif time.monotonic() - worker.since >= self.timeout:
-                self._replace(worker)
+                self._replace(worker, f"no progress for {self.timeout:.0f} s")
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker, cause: str) -> None:
         """Kill a stuck or dead worker: its oldest file gets no answer; the others go to
         a fresh worker if they were kept, else they get none either."""
         worker.close()
         self.workers.remove(worker)
         oldest = worker.waiting.popleft()
-        oldest.dead, self.answers[oldest.ticket] = True, None
+        self._fail(oldest, f"the worker with this file {cause}")
         fresh = _Worker()
         self.workers.append(fresh)
         for request in worker.waiting:
             if request.frames is None:
-                request.dead, self.answers[request.ticket] = True, None
+                self._fail(request, f"the worker with an earlier file {cause}; this one was too large "
+                           "to hand on")
                 continue
             request.worker = fresh
             fresh.waiting.append(request)
             fresh.unsent += request.frames
             fresh.unsent_bytes += request.size
         fresh.since = time.monotonic()
+
+    def _fail(self, request: _Request, why: str) -> None:
+        request.dead, self.answers[request.ticket] = True, None
+        self.failures[request.ticket] = why

@@ -179,6 +179,8 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     answer = outcome.mime.result()
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy)
+    if answer is None and content.size:
+        found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
     scanned = outcome.scanner
     if scanned is not None and scanned[0] is not None:
         found.append((scanned[0], scanned[1]))
