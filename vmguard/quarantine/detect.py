@@ -30,6 +30,7 @@ from pathlib import Path
 
 WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # seconds without progress; a validator takes a 1 MiB chunk in milliseconds
+START_TIMEOUT = 60.0  # to get ready: loading libmagic's database takes a while on a busy host
 IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
 RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
@@ -151,6 +152,10 @@ class _Worker:
             self.out, self.since = self.out[written:], time.monotonic()
         return True
 
+    def overdue(self, timeout: float, now: float) -> float:
+        """Seconds past its deadline (negative: time left). Starting is not a file's doing."""
+        return now - self.since - (timeout if self.started else max(timeout, START_TIMEOUT))
+
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
@@ -169,6 +174,12 @@ class Pending:
 
     def result(self) -> Answer | None:
         return self.detector.result(self.ticket)
+
+    def discard(self) -> None:
+        """Its answer will not be asked for (the copy was refused): drop it on arrival."""
+        if self.detector.answers.pop(self.ticket, 0) == 0:
+            self.detector.unwanted.add(self.ticket)
+        self.detector.failures.pop(self.ticket, None)
 
     def why_none(self) -> str:
         """Why result() is None."""
@@ -199,6 +210,7 @@ class Detector:
         self.workers: list[_Worker] = []
         self.answers: dict[int, Answer | None] = {}
         self.failures: dict[int, str] = {}  # why a ticket's answer is None
+        self.unwanted: set[int] = set()
         self.tickets = 0
 
     def __enter__(self) -> Detector:
@@ -258,7 +270,7 @@ class Detector:
         for worker in busy:
             if worker is not writing and (worker.unsent or worker.out):
                 worker.write_some()  # without waiting: the rest goes when there is room
-        wait = max(0.0, min(w.since for w in busy) + self.timeout - time.monotonic())
+        wait = max(0.0, -max(w.overdue(self.timeout, time.monotonic()) for w in busy))
         room = [writing.wfd] if writing is not None and not writing.broken else []
         ready = select.select([w.fd for w in busy], room, [], wait)[0]
         for worker in busy:
@@ -267,8 +279,8 @@ class Detector:
                 if answers is None:
                     self._replace(worker, f"ended (status {worker.proc.wait()})")
                 else:
-                    self.answers.update(answers)
-            elif time.monotonic() - worker.since >= self.timeout:
+                    self._keep(answers)
+            elif worker.overdue(self.timeout, time.monotonic()) >= 0:
                 self._replace(worker, f"no progress for {self.timeout:.0f} s")
 
     def _replace(self, worker: _Worker, cause: str) -> None:
@@ -294,3 +306,10 @@ class Detector:
     def _fail(self, request: _Request, why: str) -> None:
         request.dead, self.answers[request.ticket] = True, None
         self.failures[request.ticket] = why
+
+    def _keep(self, answers: list[tuple[int, Answer | None]]) -> None:
+        for ticket, answer in answers:
+            if ticket in self.unwanted:
+                self.unwanted.discard(ticket)
+            else:
+                self.answers[ticket] = answer

@@ -134,7 +134,7 @@ class CopyPhase:
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
-            upload.end()  # the worker's answer for a refused copy is never asked for
+            upload.end().discard()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
         except BaseException:
             upload.end()  # the worker's stream stays in step for whoever handles the error
