@@ -146,8 +146,8 @@ class _Worker:
                 written = os.write(self.wfd, self.out)
             except BlockingIOError:
                 return False
-            except BrokenPipeError:
-                self.broken = True  # dead: _collect sees its end and hands its files on
+            except BrokenPipeError:  # dead: _collect sees its end and hands its files on
+                self.broken, self.out, self.unsent, self.unsent_bytes = True, memoryview(b""), [], 0
                 break
             self.out, self.since = self.out[written:], time.monotonic()
         return True
@@ -245,8 +245,8 @@ class Detector:
     def send(self, request: _Request, frame: bytes) -> None:
         request.keep(frame)
         worker = request.worker
-        if request.dead or worker is None:
-            return
+        if request.dead or worker is None or worker.broken:
+            return  # nothing is kept for a dead worker: the request is handed on from its frames
         worker.unsent.append(frame)
         worker.unsent_bytes += len(frame)
         if worker.unsent_bytes >= FLUSH_BYTES:
