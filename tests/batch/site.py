@@ -32,7 +32,7 @@ metadata: {name: test-batch, description: batch VMs of the batch tests}
 spec:
   network: {mode: none}
   quarantine:
-    allow_types: [text/plain, application/json]
+    allow_types: [text, json]
     forbid: [symlinks, hardlinks, special_files, setuid, executables]
 """
 

@@ -72,8 +72,9 @@ CASES = [
      "not valid (a size such as 20GiB, 500MiB or 1048576 (bytes))", "spec: {quarantine: {max_file_size: 2GiB}}\n"),
     ("max-files", "spec: {quarantine: {max_files: 0}}\n", "spec.quarantine.max_files: 0 is out of range",
      "spec: {quarantine: {max_files: 10}}\n"),
-    ("allow-types", "spec: {quarantine: {allow_types: [text]}}\n", "spec.quarantine.allow_types[0]: 'text' is "
-     "not valid (a MIME type such as text/plain or text/*)", "spec: {quarantine: {allow_types: ['text/*']}}\n"),
+    ("allow-types", "spec: {quarantine: {allow_types: [Text]}}\n", "spec.quarantine.allow_types[0]: 'Text' is "
+     "not valid (a type name (text, csv, json, fits, hdf5, root, gzip, tar), a MIME type such as text/plain or "
+     "text/*, or {type: image/png, validate: head-only})", "spec: {quarantine: {allow_types: ['text/*', text]}}\n"),
     ("forbid-kind", "spec: {quarantine: {forbid: [devices]}}\n", "spec.quarantine.forbid[0]: 'devices' is not "
      "allowed (use 'symlinks', 'hardlinks', 'special_files', 'setuid' or 'executables')",
      "spec: {quarantine: {forbid: [special_files]}}\n"),

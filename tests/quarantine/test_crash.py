@@ -89,7 +89,7 @@ def kill_then_rerun(base: Path, q: Path, pub: Path, point: int,
     assert code == -signal.SIGKILL, f"kill point {point}: exit {code}"
     check_consistent(pub, expected)
     result = vmguard.vet(q, rules(), pub / "job", job="crash")
-    assert result.status in (Status.PROMOTED, Status.ALREADY_PROMOTED)
+    assert result.status in (Status.PROMOTED, Status.ALREADY_PROMOTED), result.rejected
     check_complete(pub, expected)
 
 

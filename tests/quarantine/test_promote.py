@@ -254,7 +254,7 @@ def test_large_files_hashed_on_a_second_thread_match_their_bytes(tmp_path):
     payloads["small.bin"] = octets(5000)
     for name, data in payloads.items():
         write(q / name, data)
-    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",)), tmp_path / "pub" / "run1")
+    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)), tmp_path / "pub" / "run1")
     assert result.status is Status.PROMOTED
     assert {e.path: e.sha256 for e in result.accepted} == {
         n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
@@ -277,7 +277,7 @@ def test_large_files_are_written_past_the_page_cache(tmp_path):
     payloads = {"big.bin": octets((24 << 20) + 100), "small.bin": octets(64 << 10)}
     for name, data in payloads.items():
         write(q / name, data)
-    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",)), tmp_path / "pub" / "r")
+    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)), tmp_path / "pub" / "r")
     assert result.status is Status.PROMOTED
     out = tmp_path / "pub" / "r"
     assert _cached_bytes(out / "big.bin") <= 1 << 20, "written with O_DIRECT"

@@ -86,7 +86,7 @@ def proc_status(pid: int) -> dict[str, str]:
 def test_libmagic_worker_runs_confined():
     require_root()
     with Detector(workers=1) as detector:
-        assert detector.submit(b"hello\n").result() == "text/plain"  # loaded and confined
+        assert detector.submit(b"hello\n").result().mime == "text/plain"  # loaded and confined
         pid = detector.workers[0].proc.pid
         status = proc_status(pid)
         assert status["Uid"].split()[0] == "65534" and status["Groups"].strip() == ""
@@ -104,14 +104,14 @@ def test_libmagic_reading_memory_it_never_wrote_sees_zeros():
     out zeroed memory, so the answer is the same after any file."""
     script = b"#! /usr/bin/stap"
     with Detector(workers=1) as detector:
-        answers = {p.result() for prev in (b"a" * 16 + b" ", b"a" * 17, b"abcdefghijklmnopq")
+        answers = {p.result().mime for prev in (b"a" * 16 + b" ", b"a" * 17, b"abcdefghijklmnopq")
                    for p in (detector.submit(prev), detector.submit(script))[1:]}
     assert answers == {"text/x-systemtap"}
 
 
 def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
     with Detector(workers=1) as detector:
-        assert detector.submit(b"hello\n").result() == "text/plain"  # started: now be strict
+        assert detector.submit(b"hello\n").result().mime == "text/plain"  # started: now be strict
         detector.timeout = 0.5
         stuck = detector.workers[0].proc
         os.kill(stuck.pid, signal.SIGSTOP)  # a libmagic stuck in a loop
@@ -120,7 +120,7 @@ def test_a_worker_that_misses_its_deadline_is_killed_and_replaced():
         assert first.result() is None  # that file's type stays unknown: rejected
         assert time.monotonic() - start < 5 and stuck.poll() is not None
         detector.timeout = TIMEOUT  # the new worker may start slowly on a loaded machine
-        assert second.result() == "application/json"  # handed on to a new worker
+        assert second.result().mime == "application/json"  # handed on to a new worker
         assert detector.workers[0].proc.pid != stuck.pid
 
 
@@ -138,21 +138,22 @@ def test_a_request_held_back_while_the_copy_runs_long_is_not_timed_out():
     """Requests are written in batches: a deadline starts when one is written, not when
     a file's head was queued before a long copy."""
     with Detector(workers=1) as detector:
-        assert detector.submit(b"hello\n").result() == "text/plain"
+        assert detector.submit(b"hello\n").result().mime == "text/plain"
         detector.timeout = 0.5
         pending = detector.submit(b'{"a": 1}')
         time.sleep(1.0)  # copying a large file
-        assert pending.result() == "application/json"
+        assert pending.result().mime == "application/json"
 
 
 def test_a_worker_that_dies_hands_its_requests_on():
     with Detector(workers=1) as detector:
-        assert detector.submit(b"hello\n").result() == "text/plain"
+        assert detector.submit(b"hello\n").result().mime == "text/plain"
         dead = detector.workers[0].proc
         os.kill(dead.pid, signal.SIGKILL)
         dead.wait()
         pending = [detector.submit(b'{"n": %d}' % i) for i in range(40)]  # written to a closed pipe
         got = [p.result() for p in pending]
+        got = [a and a.mime for a in got]
         assert detector.workers[0].proc.pid != dead.pid
     assert got == [None] + ["application/json"] * 39  # the oldest request is given up
 
@@ -161,7 +162,7 @@ def test_pipelined_answers_come_back_to_the_right_files():
     heads = [b"plain text %d\n" % i if i % 3 else b'{"n": %d}' % i for i in range(500)]
     with Detector(workers=2) as detector:
         pending = [detector.submit(h) for h in heads]
-        got = [p.result() for p in pending]
+        got = [p.result().mime for p in pending]
     assert got == ["text/plain" if i % 3 else "application/json" for i in range(500)]
 
 

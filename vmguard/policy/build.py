@@ -192,7 +192,8 @@ class Builder:
             max_files=int(d.get("max_files", q.max_files)),
             max_depth=int(d.get("max_depth", q.max_depth)),
             max_name_length=int(d.get("max_name_length", q.max_name_length)),
-            allow_types=tuple(d.get("allow_types", q.allow_types)),
+            allow_types=tuple(_type_entry(t) for t in d.get("allow_types", q.allow_types)),
+            head_only=tuple(t["type"] for t in d.get("allow_types", ()) if _head_only(t)),
             forbid=tuple(m.FileKind(k) for k in d.get("forbid", [k.value for k in q.forbid])),
             scanners=self.scanners(d.get("scanners", {})),
             promote=self.promote(d.get("promote", {})),
@@ -233,3 +234,12 @@ class Builder:
             self.problem(("spec", "waivers", i, "expires"), f"'{w['expires']}' is not a date")
             expires = dt.date.min
         return m.Waiver(w["rule"], w["vm"], w["justification"], w["owner"], expires)
+
+
+def _type_entry(entry: str | dict[str, str]) -> str:
+    """An allow_types entry: a type name, a MIME type, or {type: MIME, validate: ...}."""
+    return entry if isinstance(entry, str) else entry["type"]
+
+
+def _head_only(entry: str | dict[str, str]) -> bool:
+    return isinstance(entry, dict) and entry.get("validate") == "head-only"

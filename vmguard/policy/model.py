@@ -226,7 +226,11 @@ class QuarantinePolicy:
     max_files: int = 100_000
     max_depth: int = 32
     max_name_length: int = 255
-    allow_types: tuple[str, ...] = ("text/plain",)  # MIME types; "text/*" allowed
+    # Type names (text, json, root...: vmguard.quarantine.validators.TYPES) or MIME
+    # types ("text/*" allowed); a MIME type no validator covers is admitted only if it is
+    # also in head_only (`{type: image/png, validate: head-only}` in YAML).
+    allow_types: tuple[str, ...] = ("text",)
+    head_only: tuple[str, ...] = ()
     forbid: tuple[FileKind, ...] = tuple(FileKind)
     scanners: Scanners = field(default_factory=Scanners)
     promote: PromotePolicy = field(default_factory=PromotePolicy)

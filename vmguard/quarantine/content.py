@@ -1,26 +1,23 @@
-"""Decide on a file's bytes: executable signatures, allowed MIME types, text that is not.
+"""Decide on a file's bytes: executable signatures, allowed types, broken formats.
 
-The MIME type comes from libmagic (in a sandboxed worker, see detect.py) on the file's
-first bytes; vmguard adds what libmagic alone misses: executable signatures whatever
-the name, and a text type is only believed if the *whole* file has no NUL byte (a text
-prefix followed by an ELF image is not text).
+A sandboxed worker (detect.py) types each file (vmguard's identification, else libmagic
+on its first bytes) and runs that type's validator over every byte (validators/); here
+the answer meets the policy. vmguard adds what libmagic alone misses: executable
+signatures whatever the name. A type is admitted by a policy type name (validators.TYPES)
+or a MIME entry; a type no validator covers only by an entry marked `validate: head-only`.
 """
 
 from __future__ import annotations
 
 from vmguard.policy.model import FileKind, QuarantinePolicy
 from vmguard.quarantine.copy import Content
+from vmguard.quarantine.detect import Answer
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.validators import TYPES, executable_format
+
+__all__ = ["EMPTY_TYPE", "admitted", "content_reasons", "executable_format", "type_allowed"]
 
 EMPTY_TYPE = "inode/x-empty"
-
-_MACHO = (
-    b"\xfe\xed\xfa\xce",
-    b"\xfe\xed\xfa\xcf",
-    b"\xce\xfa\xed\xfe",
-    b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",  # universal (fat) binary; Java class files share it
-)
 
 # What libmagic calls executables and scripts, for formats the signatures above miss.
 EXECUTABLE_TYPES = frozenset(
@@ -48,33 +45,32 @@ EXECUTABLE_TYPES = frozenset(
 )
 
 
-def executable_format(head: bytes) -> str | None:
-    """The executable format a file starts with, or None."""
-    if head.startswith(b"\x7fELF"):
-        return "ELF"
-    if head[:4] in _MACHO:
-        return "Mach-O"
-    if head.startswith(b"#!"):
-        return "script (#!)"
-    if head.startswith(b"MZ") and len(head) >= 64:
-        pe_offset = int.from_bytes(head[60:64], "little")
-        if pe_offset + 4 <= len(head):
-            return "PE" if head[pe_offset:pe_offset + 4] == b"PE\0\0" else None
-        # A PE header beyond what we see is still treated as one: refuse, do not guess.
-        # (Text that starts with "MZ" gives an offset in the gigabytes.)
-        if pe_offset < 0x10000:
-            return "PE"
-    return None
-
-
 def type_allowed(mime: str, allow_types: tuple[str, ...]) -> bool:
     """Exact MIME types, or `major/*` for a whole family."""
     major = mime.partition("/")[0]
     return any(a == mime or (a.endswith("/*") and a[:-2] == major) for a in allow_types)
 
 
+def admitted(mime: str, validator: str | None, policy: QuarantinePolicy) -> bool:
+    """Whether one (inner) file's type passes the policy's allow_types."""
+    for entry in policy.allow_types:
+        if "/" not in entry:
+            if mime in TYPES.get(entry, ("", ()))[1]:
+                return True
+        elif type_allowed(mime, (entry,)) and (validator is not None or entry in policy.head_only):
+            return True
+    return False
+
+
+_PROBLEMS = {
+    "binary-in-text": Reason.BINARY_IN_TEXT,
+    "executable-content": Reason.EXECUTABLE_CONTENT,
+    "type-unknown": Reason.TYPE_UNKNOWN,
+}
+
+
 def content_reasons(
-    content: Content, mime: str | None, executable: str | None, policy: QuarantinePolicy
+    content: Content, answer: Answer | None, executable: str | None, policy: QuarantinePolicy
 ) -> list[tuple[Reason, str]]:
     """Every reason the bytes of one file may not be published."""
     if content.size == 0:
@@ -82,14 +78,23 @@ def content_reasons(
     found = []
     if FileKind.EXECUTABLES in policy.forbid:
         fmt = executable
-        if fmt is None and mime in EXECUTABLE_TYPES:
-            fmt = mime
+        if fmt is None and answer is not None:
+            fmt = next((m for m, _ in answer.parts if m in EXECUTABLE_TYPES), None)
         if fmt is not None:
             found.append((Reason.EXECUTABLE_CONTENT, fmt))
-    if mime is None:
+    if answer is None:
         found.append((Reason.TYPE_UNKNOWN, "the type detector failed or timed out"))
-    elif mime.startswith("text/") and content.has_nul:
-        found.append((Reason.BINARY_IN_TEXT, f"starts as {mime} but contains NUL bytes"))
-    elif not type_allowed(mime, policy.allow_types):
-        found.append((Reason.TYPE_NOT_ALLOWED, mime))
-    return found
+    elif answer.problem is not None and answer.problem[0] in _PROBLEMS:
+        found.append((_PROBLEMS[answer.problem[0]], answer.problem[1]))
+    elif refused := [m for m, v in answer.parts if not admitted(m, v, policy)]:
+        found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused)))
+    elif answer.problem is not None:
+        found.append((Reason.INVALID_FORMAT, answer.problem[1]))
+    return [f for i, f in enumerate(found) if f not in found[:i]]
+
+
+def _not_admitted(answer: Answer, refused: list[str]) -> str:
+    inner = "" if refused == [answer.mime] else f" holding {', '.join(dict.fromkeys(refused))}"
+    unchecked = [m for m, v in answer.parts if v is None and m in refused]
+    why = " (no validator for it; the policy would have to say validate: head-only)" if unchecked else ""
+    return answer.mime + inner + why

@@ -15,6 +15,7 @@ import hashlib
 import mmap
 import os
 import stat
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -47,7 +48,6 @@ class Refused(Exception):
 class Content:
     size: int
     sha256: str
-    has_nul: bool  # anywhere in the file: text types must not have one
 
 
 def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
@@ -114,15 +114,17 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
 
 def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
             buffers: tuple[mmap.mmap, mmap.mmap],
-            pool: ThreadPoolExecutor | None) -> tuple[Content, bytes]:
-    """Read src once: hash every byte and write it to dst (unless dry run).
+            pool: ThreadPoolExecutor | None,
+            validate: Callable[[memoryview], None] = lambda chunk: None) -> tuple[Content, bytes]:
+    """Read src once: hash every byte, hand it to validate (the worker that types and
+    validates the file) and write it to dst (unless dry run).
 
     Returns the content's summary and its first HEAD_SIZE bytes (for the detectors).
     Reading stops at the size fstat gave; growth after that shows in the final fstat.
     """
     hasher = _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None)
     direct = dst is not None and before.st_size >= DIRECT_MIN and _set_direct(dst, True)
-    total, head, has_nul, turn = 0, b"", False, 0
+    total, head, turn = 0, b"", 0
     try:
         while total < before.st_size and (n := os.readv(src, [buffers[turn]])):
             buffer, turn = buffers[turn], turn ^ 1
@@ -132,15 +134,15 @@ def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, 
             chunk = memoryview(buffer)[:n]
             if not head:
                 head = bytes(chunk[:HEAD_SIZE])
-            has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
             hasher.update(chunk)
+            validate(chunk)
             if dst is not None:
                 direct = _write(dst, chunk, total, direct)
             hooks.reach("copy-chunk", path)
     finally:
         hasher.wait()  # never leave a thread reading a buffer the next file will fill
     _check_unchanged(src, before, total)
-    return Content(total, hasher.digest.hexdigest(), has_nul), head
+    return Content(total, hasher.digest.hexdigest()), head
 
 
 def _set_direct(fd: int, on: bool) -> bool:

@@ -1,15 +1,23 @@
-"""Content-type detection through a pool of sandboxed libmagic workers (magic_worker.py).
+"""Typing and whole-file validation in a pool of sandboxed workers (magic_worker.py).
 
 Each worker is a separate process started with close_fds (it never sees the
-destination), a minimal environment, and its own rlimits. Requests are pipelined: the
-copy loop writes a file's head to the least busy worker and goes on copying; answers
-are collected whenever they are ready, without threads. A worker that keeps one request
-longer than the deadline (or dies) is killed; that file's type is unknown (None), and
-the worker's other requests go to a fresh worker.
+destination), a minimal environment, and its own rlimits. The copy streams every
+file's bytes to one worker as it reads them (frames on the worker's stdin, an empty
+frame ends a file); the worker types the file from its head (vmguard's identification,
+else libmagic) and runs that type's validator over all of it, then answers with the
+type and what, if anything, breaks the format's rules. Requests are pipelined: the copy
+goes on with the next file while a worker works; answers are collected whenever they
+are ready, without threads. A worker that makes no progress (takes no bytes, gives no
+answer) for the deadline, or dies, is killed; its oldest file gets no answer (None),
+and the other files it held go to a fresh worker if they were small enough to keep
+(RETAIN), else they get None too (rejected: the guest can only hurt its own job).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import select
 import struct
@@ -17,12 +25,17 @@ import subprocess
 import sys
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("magic_worker.py")
-TIMEOUT = 10.0  # seconds per file; libmagic on a few hundred bytes takes milliseconds
-IN_FLIGHT = 64  # requests per worker: 64 x (512 + 4) bytes stays below a pipe's buffer
-BATCH = 16  # requests written to a worker at once
+TIMEOUT = 10.0  # seconds without progress; a validator takes a 1 MiB chunk in milliseconds
+START_TIMEOUT = 60.0  # to get ready: loading libmagic's database takes a while on a busy host
+IN_FLIGHT = 64  # files per worker before the copy waits for answers
+FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
+RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
+PIPE_SIZE = 1 << 20  # the worker's stdin pipe: one chunk per wake-up
+_F_SETPIPE_SZ = 1031
 _FRAME = struct.Struct("!I")
 READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
 # glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
@@ -35,6 +48,43 @@ _WORKER_ENV = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a worker found: the file's type, the (type, validator) of the file and of
+    each file inside it (validator None: none exists for that type), and the rule the
+    bytes break as (reason code, detail), if any."""
+
+    mime: str
+    parts: tuple[tuple[str, str | None], ...]
+    problem: tuple[str, str] | None = None
+
+    @classmethod
+    def decode(cls, data: bytes) -> Answer | None:
+        try:
+            d = json.loads(data)
+            parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
+            problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
+            return cls(str(d["mime"]), parts, problem)
+        except (ValueError, KeyError, TypeError, IndexError):
+            return None
+
+
+class _Request:
+    def __init__(self, ticket: int) -> None:
+        self.ticket = ticket
+        self.frames: list[bytes] | None = []  # kept while small enough to send again
+        self.size = 0
+        self.dead = False  # its worker died and it could not be handed on
+        self.worker: _Worker | None = None
+
+    def keep(self, frame: bytes) -> None:
+        self.size += len(frame)
+        if self.frames is not None and self.size <= RETAIN:
+            self.frames.append(frame)
+        else:
+            self.frames = None
+
+
 class _Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -43,30 +93,20 @@ class _Worker:
             close_fds=True, env=_WORKER_ENV, cwd="/",
         )
         self.fd = self.proc.stdout.fileno()
-        self.waiting: deque[tuple[int, bytes]] = deque()  # (ticket, head), oldest first
-        self.unsent: list[bytes] = []  # requests waiting to be written, in BATCH
-        self.since = time.monotonic()  # when the oldest request started to wait
+        self.wfd = self.proc.stdin.fileno()
+        os.set_blocking(self.wfd, False)
+        with contextlib.suppress(OSError):  # a smaller pipe only means more wake-ups
+            fcntl.fcntl(self.wfd, _F_SETPIPE_SZ, PIPE_SIZE)
+        self.waiting: deque[_Request] = deque()  # oldest first
+        self.unsent: list[bytes] = []
+        self.unsent_bytes = 0
+        self.out = memoryview(b"")  # being written
+        self.since = time.monotonic()  # the last progress while something was waiting
         self.buffer = b""
         self.started = False  # READY was read
+        self.broken = False  # its stdin is closed: it is dead or dying
 
-    def send(self, ticket: int, head: bytes) -> None:
-        self.waiting.append((ticket, head))
-        self.unsent.append(_FRAME.pack(len(head)) + head)
-        if len(self.unsent) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if len(self.unsent) == len(self.waiting):  # none was in flight: the clock starts now
-            self.since = time.monotonic()
-        data = memoryview(b"".join(self.unsent))
-        self.unsent = []
-        try:
-            while data:  # never more than the pipe holds (IN_FLIGHT): this never blocks
-                data = data[os.write(self.proc.stdin.fileno(), data):]
-        except BrokenPipeError:
-            pass  # a dead worker: _collect sees its end and hands its requests on
-
-    def receive(self) -> list[tuple[int, str | None]] | None:
+    def receive(self) -> list[tuple[int, Answer | None]] | None:
         """Answers that arrived (call when readable); None if the worker died."""
         chunk = os.read(self.fd, 65536)
         if not chunk and not self.started:
@@ -83,7 +123,7 @@ class _Worker:
             if len(self.buffer) < 4 + size:
                 break
             answer, self.buffer = self.buffer[4:4 + size], self.buffer[4 + size:]
-            answers.append((self.waiting.popleft()[0], answer.decode("ascii", "replace") or None))
+            answers.append((self.waiting.popleft().ticket, Answer.decode(answer)))
             self.since = time.monotonic()
         return answers
 
@@ -93,7 +133,28 @@ class _Worker:
         if not self.buffer.startswith(READY):
             raise OSError("a libmagic worker did not start: it said something else")
         self.buffer, self.started = self.buffer[len(READY):], True
+        self.since = time.monotonic()  # a slow start is the machine's doing, not a file's
         return True
+
+    def write_some(self) -> bool:
+        """Write what the pipe takes now; True when nothing is left unsent."""
+        while not self.broken and (self.out or self.unsent):
+            if not self.out:  # one frame is written as it is, small ones together
+                self.out = memoryview(self.unsent[0] if len(self.unsent) == 1 else b"".join(self.unsent))
+                self.unsent, self.unsent_bytes = [], 0
+            try:
+                written = os.write(self.wfd, self.out)
+            except BlockingIOError:
+                return False
+            except BrokenPipeError:  # dead: _collect sees its end and hands its files on
+                self.broken, self.out, self.unsent, self.unsent_bytes = True, memoryview(b""), [], 0
+                break
+            self.out, self.since = self.out[written:], time.monotonic()
+        return True
+
+    def overdue(self, timeout: float, now: float) -> float:
+        """Seconds past its deadline (negative: time left). Starting is not a file's doing."""
+        return now - self.since - (timeout if self.started else max(timeout, START_TIMEOUT))
 
     def close(self) -> None:
         self.proc.kill()
@@ -103,7 +164,7 @@ class _Worker:
 
 
 class Pending:
-    """The type of one submitted head, once the pool has it."""
+    """The answer for one file, once the pool has it."""
 
     def __init__(self, detector: Detector, ticket: int) -> None:
         self.detector, self.ticket = detector, ticket
@@ -111,18 +172,45 @@ class Pending:
     def ready(self) -> bool:
         return self.ticket in self.detector.answers
 
-    def result(self) -> str | None:
+    def result(self) -> Answer | None:
         return self.detector.result(self.ticket)
+
+    def discard(self) -> None:
+        """Its answer will not be asked for (the copy was refused): drop it on arrival."""
+        if self.detector.answers.pop(self.ticket, 0) == 0:
+            self.detector.unwanted.add(self.ticket)
+        self.detector.failures.pop(self.ticket, None)
+
+    def why_none(self) -> str:
+        """Why result() is None."""
+        return self.detector.failures.get(self.ticket, "the worker's answer could not be read")
+
+
+class Upload:
+    """One file on its way to a worker: feed() every chunk in order, then end()."""
+
+    def __init__(self, detector: Detector, request: _Request) -> None:
+        self.detector, self.request = detector, request
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        if chunk:  # one copy: the chunk's buffer is read into again for the next one
+            self.detector.send(self.request, b"".join((_FRAME.pack(len(chunk)), chunk)))
+
+    def end(self) -> Pending:
+        self.detector.send(self.request, _FRAME.pack(0))
+        return Pending(self.detector, self.request.ticket)
 
 
 class Detector:
-    """`with Detector() as d: pending = d.submit(head); ...; pending.result()`."""
+    """`with Detector() as d: up = d.begin(); up.feed(chunk)...; up.end().result()`."""
 
     def __init__(self, workers: int | None = None, timeout: float = TIMEOUT) -> None:
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.workers: list[_Worker] = []
-        self.answers: dict[int, str | None] = {}
+        self.answers: dict[int, Answer | None] = {}
+        self.failures: dict[int, str] = {}  # why a ticket's answer is None
+        self.unwanted: set[int] = set()
         self.tickets = 0
 
     def __enter__(self) -> Detector:
@@ -133,9 +221,13 @@ class Detector:
             worker.close()
         self.workers = []
 
-    def submit(self, head: bytes) -> Pending:
-        # Answers are collected only when a worker has a full pipeline: one select per
-        # batch of answers, not one per file.
+    def submit(self, data: bytes) -> Pending:
+        """A whole (small) file at once."""
+        upload = self.begin()
+        upload.feed(data)
+        return upload.end()
+
+    def begin(self) -> Upload:
         if len(self.workers) < self.size:
             self.workers.append(_Worker())
         worker = min(self.workers, key=lambda w: len(w.waiting))
@@ -143,40 +235,81 @@ class Detector:
             self._collect()
             worker = min(self.workers, key=lambda w: len(w.waiting))
         self.tickets += 1
-        worker.send(self.tickets, head)
-        return Pending(self, self.tickets)
+        request = _Request(self.tickets)
+        request.worker = worker
+        if not worker.waiting:
+            worker.since = time.monotonic()  # it was idle: the clock starts now
+        worker.waiting.append(request)
+        return Upload(self, request)
 
-    def result(self, ticket: int) -> str | None:
+    def send(self, request: _Request, frame: bytes) -> None:
+        request.keep(frame)
+        worker = request.worker
+        if request.dead or worker is None or worker.broken:
+            return  # nothing is kept for a dead worker: the request is handed on from its frames
+        worker.unsent.append(frame)
+        worker.unsent_bytes += len(frame)
+        if worker.unsent_bytes >= FLUSH_BYTES:
+            self._flush(worker)
+
+    def _flush(self, worker: _Worker) -> None:
+        """Write all of a worker's unsent frames, reading answers while the pipe is full."""
+        while worker in self.workers and not worker.write_some():
+            self._collect(writing=worker)
+
+    def result(self, ticket: int) -> Answer | None:
         while ticket not in self.answers:
             self._collect()
         return self.answers.pop(ticket)
 
-    def _collect(self) -> None:
-        """Wait for answers (or a deadline) and take all that arrived."""
+    def _collect(self, writing: _Worker | None = None) -> None:
+        """Wait for answers, room in `writing`'s pipe, or a deadline; take what came."""
         busy = [w for w in self.workers if w.waiting]
         if not busy:
             return
         for worker in busy:
-            worker.flush()
-        wait = max(0.0, min(w.since for w in busy) + self.timeout - time.monotonic())
-        ready = select.select([w.fd for w in busy], [], [], wait)[0]
+            if worker is not writing and (worker.unsent or worker.out):
+                worker.write_some()  # without waiting: the rest goes when there is room
+        wait = max(0.0, -max(w.overdue(self.timeout, time.monotonic()) for w in busy))
+        room = [writing.wfd] if writing is not None and not writing.broken else []
+        ready = select.select([w.fd for w in busy], room, [], wait)[0]
         for worker in busy:
             if worker.fd in ready:
                 answers = worker.receive()
                 if answers is None:
-                    self._replace(worker)
+                    self._replace(worker, f"ended (status {worker.proc.wait()})")
                 else:
-                    self.answers.update(answers)
-            elif time.monotonic() - worker.since >= self.timeout:
-                self._replace(worker)
+                    self._keep(answers)
+            elif worker.overdue(self.timeout, time.monotonic()) >= 0:
+                self._replace(worker, f"no progress for {self.timeout:.0f} s")
 
-    def _replace(self, worker: _Worker) -> None:
-        """Kill a stuck or dead worker: its oldest request gets no type, the rest go on."""
+    def _replace(self, worker: _Worker, cause: str) -> None:
+        """Kill a stuck or dead worker: its oldest file gets no answer; the others go to
+        a fresh worker if they were kept, else they get none either."""
         worker.close()
         self.workers.remove(worker)
-        ticket, _ = worker.waiting.popleft()
-        self.answers[ticket] = None
+        oldest = worker.waiting.popleft()
+        self._fail(oldest, f"the worker with this file {cause}")
         fresh = _Worker()
         self.workers.append(fresh)
-        for ticket, head in worker.waiting:
-            fresh.send(ticket, head)
+        for request in worker.waiting:
+            if request.frames is None:
+                self._fail(request, f"the worker with an earlier file {cause}; this one was too large "
+                           "to hand on")
+                continue
+            request.worker = fresh
+            fresh.waiting.append(request)
+            fresh.unsent += request.frames
+            fresh.unsent_bytes += request.size
+        fresh.since = time.monotonic()
+
+    def _fail(self, request: _Request, why: str) -> None:
+        request.dead, self.answers[request.ticket] = True, None
+        self.failures[request.ticket] = why
+
+    def _keep(self, answers: list[tuple[int, Answer | None]]) -> None:
+        for ticket, answer in answers:
+            if ticket in self.unwanted:
+                self.unwanted.discard(ticket)
+            else:
+                self.answers[ticket] = answer

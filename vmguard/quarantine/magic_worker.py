@@ -13,9 +13,11 @@ within a budget of builds per file answered, and the last few are kept; any othe
 buffer gets the whole database.
 """
 
+import codecs
 import ctypes
 import hashlib
 import importlib.util
+import json
 import os
 import resource
 import struct
@@ -159,6 +161,9 @@ class Types:
             return b""
         return result if isinstance(result, bytes) else (result or "").encode()
 
+    def mime(self, data: bytes) -> str:
+        return self.of(data).decode("ascii", "replace")
+
     def _cookie_for(self, data: bytes) -> tuple:
         offer = self.index.offered(data) if self.index is not None and data else None
         if offer is None or len(offer) > self.MAX_OFFERED:
@@ -183,16 +188,59 @@ class Types:
         return self.cut[kind]
 
 
+def _load_validators():  # noqa: ANN202 - the package
+    # By path, like the index: the worker imports nothing of vmguard's package.
+    directory = Path(__file__).with_name("validators")
+    spec = importlib.util.spec_from_file_location(
+        "validators", directory / "__init__.py", submodule_search_locations=[str(directory)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for encoding in ("utf-8", "utf-16-le", "utf-16-be"):  # loaded now: no file can be opened later
+        codecs.lookup(encoding)
+    return module
+
+
+def _frames(stdin):  # noqa: ANN001, ANN202 - one file's chunks, up to its empty frame
+    while len(header := stdin.read(4)) == 4:
+        size = struct.unpack("!I", header)[0]
+        if size == 0:
+            return
+        yield stdin.read(size)
+    raise EOFError("the parent closed the pipe inside a file")
+
+
+def _answer(validators, types: Types, stdin) -> bytes:  # noqa: ANN001
+    """Type one file and validate it to its last byte; the answer as JSON."""
+    stream = validators.Stream(_frames(stdin))
+    head = stream.peek(validators.HEAD_SIZE)
+    mime = validators.own_type(head) or types.mime(head) or None
+    answer = {"mime": mime, "parts": [[mime, None]], "problem": None}
+    if mime is None:
+        answer["problem"] = ["type-unknown", "libmagic failed on this file"]
+    else:
+        try:
+            answer["parts"] = validators.vet(stream, types.mime, mime=mime)
+        except validators.Invalid as err:
+            answer["problem"] = [err.code, str(err)]
+            answer["parts"] = [[mime, validators.validator_for(mime)]]
+        except Exception as err:  # noqa: BLE001 - a validator's failure is the file's: refused
+            answer["problem"] = ["type-unknown", f"the validator failed ({type(err).__name__})"]
+    for _ in stream.chunks():  # the rest of the file, to its end frame
+        pass
+    return json.dumps(answer).encode()
+
+
 def main() -> None:
     _confine_before_load()
     types = Types()
+    validators = _load_validators()
     _confine_after_load()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     stdout.write(b"vmguard libmagic worker ready\n")  # detect.READY (no import of vmguard here)
     stdout.flush()
-    while len(header := stdin.read(4)) == 4:
-        data = stdin.read(struct.unpack("!I", header)[0])
-        answer = types.of(data)
+    while stdin.peek(1):
+        answer = _answer(validators, types, stdin)
         stdout.write(struct.pack("!I", len(answer)) + answer)
         stdout.flush()
 

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     TOO_MANY_FILES = "too-many-files"
     TYPE_NOT_ALLOWED = "type-not-allowed"
     BINARY_IN_TEXT = "binary-in-text"  # detected as text, but has NUL bytes further on
+    INVALID_FORMAT = "invalid-format"  # its type's validator found a broken rule (named)
     TYPE_UNKNOWN = "type-unknown"  # the content detector timed out or crashed
     SCANNER_FLAGGED = "scanner-flagged"
     SCANNER_FAILED = "scanner-failed"  # the scanner timed out or could not run

@@ -146,23 +146,28 @@ class CopyPhase:
         except Refused as refused:
             return _Outcome(node, refused=refused)
         dst = None
+        upload = self.detector.begin()
         try:
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed)
             scans, held = self._scan(src, node)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
+            upload.end().discard()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
+        except BaseException:
+            upload.end()  # the worker's stream stays in step for whoever handles the error
+            raise
         finally:
             os.close(src)
             if dst is not None:
                 os.close(dst)
         hooks.reach("staged", node.parts)
-        return _Outcome(node, content, mime=self.detector.submit(head),
-                        executable=executable_format(head), scans=scans, held=held, before=before)
+        return _Outcome(node, content, mime=upload.end(), executable=executable_format(head),
+                        scans=scans, held=held, before=before)
 
     def _scan(self, src: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
         """Hand the scanners the descriptor that was just checked, hashed and copied (never
@@ -195,8 +200,11 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    mime = EMPTY_TYPE if content.size == 0 else outcome.mime.result()
-    found = content_reasons(content, mime, outcome.executable, policy)
+    answer = outcome.mime.result()
+    mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
+    found = content_reasons(content, answer, outcome.executable, policy)
+    if answer is None and content.size:
+        found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
     found += scan_reasons(outcome)
     verdict = Verdict.REJECTED if found else Verdict.ACCEPTED
     return Entry(

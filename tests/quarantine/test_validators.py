@@ -1,0 +1,101 @@
+"""The whole-file validators on their own (no worker): every rule at the byte it is
+broken, whatever the chunk boundaries, and the good case beside each bad one."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from vmguard.quarantine import validators
+from vmguard.quarantine.validators import Invalid, Stream, jsonfmt
+
+
+def chunked(data: bytes, size: int) -> Stream:
+    return Stream(iter([data[i:i + size] for i in range(0, len(data), size)]))
+
+
+def vet(data: bytes, mime: str, size: int = 4096) -> list:
+    return validators.vet(chunked(data, size), lambda head: mime)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
+def test_text_in_any_chunking_is_judged_by_characters_not_chunks(size):
+    text = "Zürich µ → 日本 ✓\r\n\tend\f\n" * 50
+    assert vet(text.encode(), "text/plain", size) == [("text/plain", "text")]
+    assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text")]
+    with pytest.raises(Invalid, match="byte 3 is not valid utf-8"):
+        vet(b"abc\xe2\x82", "text/plain", size)  # a character cut off by the end
+    with pytest.raises(Invalid, match="U\\+0085"):
+        vet("next line\u0085".encode(), "text/plain", size)  # C1 control
+
+
+@pytest.mark.parametrize(("data", "rule"), [
+    (b'{"a": NaN}', "NaN is not JSON"),
+    (b'{"a": 1} {"b": 2}', "Extra data"),
+    (b'\xef\xbb\xbf{"a": 1}', "not one strict JSON value"),
+    (b'{"a": "\xff"}', "byte 7 is not valid UTF-8"),
+    (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+])
+def test_json_is_strict(data, rule):
+    assert vet(b'{"a": [1, 2.5, "x", null, true]}', "application/json") == [("application/json", "json")]
+    with pytest.raises(Invalid, match=rule):
+        vet(data, "application/json")
+
+
+def test_json_larger_than_the_limit_is_refused_not_guessed(monkeypatch):
+    monkeypatch.setattr(jsonfmt, "MAX_SIZE", 100)
+    assert vet(b"[" + b"1," * 40 + b"1]", "application/json", 7)
+    with pytest.raises(Invalid, match="larger than"):
+        vet(b"[" + b"1," * 60 + b"1]", "application/json", 7)
+    # Text that only starts like JSON: the look-ahead is given back and read as text.
+    assert vet(b"[" + b"1," * 60 + b"\n", "text/plain", 7) == [("text/plain", "text")]
+
+
+def test_gzip_members_and_what_follows_them():
+    two = gzip.compress(b"first\n") + gzip.compress(b"second\n")
+    assert vet(two, "text/plain", 3) == [("application/gzip", "gzip"), ("text/plain", "text")]
+    with pytest.raises(Invalid, match="bytes after the last member"):
+        vet(two + b"\0\0\0\0", "text/plain")
+    with pytest.raises(Invalid, match="ends inside a member"):
+        vet(two[:-1], "text/plain")
+    with pytest.raises(Invalid, match="not a valid deflate stream"):
+        vet(two[:12] + b"\xff" * 20 + two[32:], "text/plain")
+
+
+def test_containers_nest_only_so_deep():
+    data = b"deep\n"
+    for _ in range(validators.MAX_DEPTH):
+        data = gzip.compress(data)
+    assert len(vet(data, "text/plain")) == validators.MAX_DEPTH + 1  # gzip is vmguard's to identify
+    with pytest.raises(Invalid, match="nested more than"):
+        vet(gzip.compress(data), "text/plain")
+
+
+def test_fits_rules_on_a_minimal_file():
+    def card(text: str) -> bytes:
+        return text.ljust(80).encode()
+
+    header = card("SIMPLE  =                    T") + card("BITPIX  =                    8") + card(
+        "NAXIS   =                    1") + card("NAXIS1  =                   10") + card("END")
+    good = header.ljust(2880) + b"0123456789".ljust(2880, b"\0")
+    assert vet(good, "image/fits", 1000) == [("image/fits", "fits")]
+    with pytest.raises(Invalid, match="ends inside the data section"):
+        vet(good[:2885], "image/fits")
+    with pytest.raises(Invalid, match="the fill after a data section holds data"):
+        vet(good[:-1] + b"X", "image/fits")
+    with pytest.raises(Invalid, match="more than blanks after its END card"):
+        vet(header + b"X" + good[len(header) + 1:], "image/fits")
+    with pytest.raises(Invalid, match="does not start with the card SIMPLE = T"):
+        vet(good.replace(b"=                    T", b"=                    F", 1), "image/fits")
+    with pytest.raises(Invalid, match="lacks the mandatory keyword NAXIS1"):
+        vet(good.replace(b"NAXIS1  =", b"NAXISX  =", 1), "image/fits")
+
+
+def test_stream_reads_across_chunks_and_never_past_the_end():
+    stream = chunked(b"abcdefgh", 3)
+    assert stream.peek(5) == b"abcde" and stream.read(4, "x", "t") == b"abcd"
+    stream.skip(2, "x", "t")
+    assert stream.pos == 6 and not stream.at_end()
+    with pytest.raises(Invalid, match="t: the file ends inside the part \\(offset 8\\)"):
+        stream.read(3, "the part", "t")

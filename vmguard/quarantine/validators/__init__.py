@@ -1,0 +1,87 @@
+"""Whole-file validators: each file's bytes, first to last, against its format's rules.
+
+They run inside the sandboxed libmagic workers (magic_worker.py loads this package by
+path, so it imports only the standard library and its own modules) on the bytes the
+copy hashes and writes, streamed as they are read. `vet` types a file (vmguard's own
+identification, else libmagic), picks the validator for that type and returns what the
+file is made of: (MIME type, validator) for the file and for each file inside it (gzip,
+tar). A type with no validator comes back with None: only a policy that names it with
+`validate: head-only` admits it. TYPES is what each policy type name admits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import containers, fits, hdf5, jsonfmt, root, text
+from .identify import executable_format, own_type
+from .stream import Invalid, Stream
+
+__all__ = ["HEAD_SIZE", "TYPES", "Invalid", "Stream", "executable_format", "own_type", "validator_for", "vet"]
+
+HEAD_SIZE = 512  # what libmagic and the identification see
+MAX_DEPTH = 3  # a gzip of a tar of a gzip; deeper nesting is refused
+
+# Policy type name -> (the validator that runs, the MIME types it admits).
+_TEXT = ("text/plain", "text/csv", "text/tab-separated-values", "text/x-fortran", "text/x-c",
+         "text/x-c++", "text/x-tex", "text/x-diff", "text/x-asm", "text/x-pascal", "text/x-java",
+         "text/x-makefile", "text/x-bibtex", "text/x-po", "text/x-m4", "text/x-Algol68",
+         "text/x-objective-c", "text/troff")
+TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "text": ("text", _TEXT),
+    "csv": ("text", ("text/csv", "text/tab-separated-values", "text/plain")),
+    "json": ("json", ("application/json",)),
+    "fits": ("fits", ("image/fits", "application/fits")),
+    "hdf5": ("hdf5", ("application/x-hdf5", "application/x-hdf")),
+    "root": ("root", ("application/x-root",)),
+    "gzip": ("gzip", ("application/gzip", "application/x-gzip")),
+    "tar": ("tar", ("application/x-tar",)),
+}
+_SIMPLE: dict[str, Callable[[Stream], str]] = {
+    "text": text.validate, "json": jsonfmt.validate, "fits": fits.validate,
+    "hdf5": hdf5.validate, "root": root.validate,
+}
+_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": containers.zip_}
+_BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes} | {"application/zip": "zip"}
+
+Parts = containers.Parts
+
+
+def validator_for(mime: str) -> str | None:
+    """The validator for a MIME type: every text/* is held to the text rules."""
+    return _BY_MIME.get(mime) or ("text" if mime.startswith("text/") else None)
+
+
+def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: str | None = None) -> Parts:
+    """Type (unless the caller did) and validate one file or inner file to its last
+    byte; raises Invalid."""
+    head = stream.peek(HEAD_SIZE)
+    exe = executable_format(head)
+    if depth and exe:
+        raise Invalid(f"{exe} inside a container", "executable-content")
+    mime = mime or own_type(head) or mime_of(head)
+    name = validator_for(mime)
+    if name == "text" and head.lstrip()[:1] in (b"{", b"["):
+        return [_json_or_text(stream, mime)]
+    if name in _SIMPLE:
+        _SIMPLE[name](stream)
+    elif name in _CONTAINERS:
+        if depth >= MAX_DEPTH:
+            raise Invalid(f"{name}: nested more than {MAX_DEPTH} containers deep")
+        return _CONTAINERS[name](stream, lambda inner: vet(inner, mime_of, depth + 1))
+    return [(mime, name)]
+
+
+def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
+    """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
+    it: text that starts like JSON is JSON if all of it parses, else it is held to the
+    text rules like any other text."""
+    data = jsonfmt.collect(stream)
+    if data is not None:
+        try:
+            jsonfmt.parse(data)
+            return "application/json", "json"
+        except Invalid:
+            stream.unread(data)
+    text.validate(stream)
+    return mime, "text"

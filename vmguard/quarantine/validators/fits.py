@@ -1,0 +1,95 @@
+"""FITS (standard 4.0), HDU by HDU to the last byte: 2880-byte header blocks of 80-byte
+ASCII cards ending with END and blank fill, a data section of exactly the size the
+header declares, fill to the block with zeros (blanks for ASCII tables), then the next
+HDU's XTENSION card or the end of the file. Nothing may come before SIMPLE or after the
+last HDU."""
+
+from __future__ import annotations
+
+import re
+
+from .stream import Invalid, Stream
+
+FMT = "fits"
+BLOCK, CARD = 2880, 80
+MAX_HEADER_BLOCKS = 10_000  # 360,000 cards: far beyond any real header
+_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_INT = re.compile(rb"=\s*([+-]?\d+)\s*(?:/.*)?$")
+_BITPIX = {8, 16, 32, 64, -32, -64}
+
+
+def validate(stream: Stream) -> str:
+    primary = True
+    while primary or not stream.at_end():
+        cards = _header(stream, primary)
+        size, fill = _data_size(cards, primary)
+        stream.skip(size, "the data section its header declares", FMT)
+        pad = stream.read(-size % BLOCK, "the fill of the last data block", FMT)
+        if pad.strip(fill):
+            raise Invalid(f"fits: the fill after a data section holds data (offset {stream.pos - len(pad)})")
+        primary = False
+    return FMT
+
+
+def _header(stream: Stream, primary: bool) -> dict[bytes, bytes]:
+    """Keyword -> raw value field of one header, checked card by card."""
+    start, cards = stream.pos, {}
+    if not primary and stream.peek(8) != b"XTENSION":
+        raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
+    for _ in range(MAX_HEADER_BLOCKS):
+        block = stream.read(BLOCK, "a header block", FMT)
+        bad = _PRINTABLE.search(block)
+        if bad:
+            offset = stream.pos - BLOCK + bad.start()
+            raise Invalid(f"fits: a header byte is not printable ASCII (offset {offset})")
+        for i in range(0, BLOCK, CARD):
+            key, value = block[i:i + 8].rstrip(), block[i + 8:i + CARD]
+            if not cards:
+                _first_card(key, value, primary, start)
+            if key == b"END":
+                if block[i + CARD:].strip(b" ") or value.strip(b" "):
+                    raise Invalid("fits: the header holds more than blanks after its END card")
+                return cards
+            cards.setdefault(key, value)
+    raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
+
+
+def _first_card(key: bytes, value: bytes, primary: bool, start: int) -> None:
+    if primary and not (key == b"SIMPLE" and value.startswith(b"= ") and value[2:].strip().startswith(b"T")):
+        raise Invalid("fits: the file does not start with the card SIMPLE = T")
+    if not primary and key != b"XTENSION":
+        raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
+
+
+def _integer(cards: dict[bytes, bytes], key: bytes, default: int | None = None) -> int:
+    if key not in cards:
+        if default is None:
+            raise Invalid(f"fits: the header lacks the mandatory keyword {key.decode()}")
+        return default
+    match = _INT.match(cards[key].rstrip())
+    if match is None:
+        raise Invalid(f"fits: {key.decode()} is not an integer")
+    return int(match.group(1))
+
+
+def _data_size(cards: dict[bytes, bytes], primary: bool) -> tuple[int, bytes]:
+    """Bytes of the data section as declared (FITS 4.0, eqs. 1 and 2), and its fill byte."""
+    bitpix, naxis = _integer(cards, b"BITPIX"), _integer(cards, b"NAXIS")
+    if bitpix not in _BITPIX or not 0 <= naxis <= 999:
+        raise Invalid("fits: BITPIX or NAXIS has a value the standard does not allow")
+    axes = [_integer(cards, b"NAXIS%d" % i) for i in range(1, naxis + 1)]
+    if any(a < 0 for a in axes):
+        raise Invalid("fits: a negative axis length")
+    groups = primary and naxis > 0 and axes[0] == 0 and b"GROUPS" in cards
+    pcount = _integer(cards, b"PCOUNT", None if not primary else 0)
+    gcount = _integer(cards, b"GCOUNT", None if not primary else 1)
+    if pcount < 0 or gcount < 0:
+        raise Invalid("fits: a negative PCOUNT or GCOUNT")
+    product = 1
+    for a in axes[1:] if groups else axes:
+        product *= a
+    if naxis == 0:
+        product = 0
+    xtension = cards.get(b"XTENSION", b"").strip(b"= '")
+    fill = b" " if xtension.startswith(b"TABLE") else b"\0"
+    return abs(bitpix) // 8 * gcount * (pcount + product), fill

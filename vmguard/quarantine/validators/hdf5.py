@@ -1,0 +1,80 @@
+"""HDF5, structurally: the superblock at offset 0 (no user block: nothing prepended),
+a known version with 8-byte addresses, base address 0, the root group's object header
+(and, for version 0 and 1, its B-tree and local heap) inside the file and starting as
+one does, and an end-of-file address that is the end of the file (nothing appended).
+The check reads the file once, in order; objects below the root group are not walked
+(see docs/quarantine.md)."""
+
+from __future__ import annotations
+
+import struct
+
+from .stream import Invalid, Stream
+
+FMT = "hdf5"
+SIGNATURE = b"\x89HDF\r\n\x1a\n"
+UNDEFINED = 0xFFFFFFFFFFFFFFFF
+
+
+def validate(stream: Stream) -> str:
+    if stream.peek(8) != SIGNATURE:
+        raise Invalid("hdf5: the superblock is not at offset 0 (a user block or other bytes come first)")
+    version = stream.peek(9)[8]
+    if version in (0, 1):
+        eof, targets = _superblock_v01(stream, version)
+    elif version in (2, 3):
+        eof, targets = _superblock_v23(stream)
+    else:
+        raise Invalid(f"hdf5: superblock version {version} is unknown")
+    for address, what, starts in sorted(targets):
+        if not stream.pos <= address < eof:
+            raise Invalid(f"hdf5: {what} ({address}) is outside the file or overlaps another structure")
+        stream.skip(address - stream.pos, f"the data before {what}", FMT)
+        if not stream.read(4, what, FMT).startswith(starts):
+            raise Invalid(f"hdf5: {what} at {address} does not start as one")
+    stream.skip(eof - stream.pos, "the data up to the end-of-file address", FMT)
+    stream.expect_end(FMT, "the superblock's end-of-file address")
+    return FMT
+
+
+def _sizes(offsets: int, lengths: int) -> None:
+    if offsets != 8 or lengths != 8:
+        raise Invalid(f"hdf5: {offsets}-byte addresses and {lengths}-byte lengths (only 8 are accepted)")
+
+
+Targets = list[tuple[int, str, tuple[bytes, ...]]]  # (address, what, how it may start)
+
+
+def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
+    fixed = stream.read(24, "the superblock", FMT)
+    _sizes(fixed[13], fixed[14])
+    if version == 1:
+        stream.skip(4, "the superblock", FMT)
+    base, _free, eof, driver = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
+    entry = stream.read(40, "the root group's symbol table entry", FMT)
+    root, cache = struct.unpack_from("<QI", entry, 8)
+    _addresses(base, eof, stream.pos, driver)
+    targets = [(root, "the root group's object header", (b"\x01",))]
+    if cache == 1:  # the root group's B-tree and local heap, cached in the entry
+        btree, heap = struct.unpack_from("<QQ", entry, 24)
+        targets += [(btree, "the root group's B-tree", (b"TREE",)),
+                    (heap, "the root group's heap", (b"HEAP",))]
+    return eof, targets
+
+
+def _superblock_v23(stream: Stream) -> tuple[int, Targets]:
+    fixed = stream.read(12, "the superblock", FMT)
+    _sizes(fixed[9], fixed[10])
+    base, extension, eof, root = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
+    stream.skip(4, "the superblock's checksum", FMT)
+    _addresses(base, eof, stream.pos, extension)
+    return eof, [(root, "the root group's object header", (b"OHDR", b"\x01"))]
+
+
+def _addresses(base: int, eof: int, end_of_superblock: int, optional: int) -> None:
+    if base != 0:
+        raise Invalid(f"hdf5: base address {base} (the file must start with its superblock)")
+    if not end_of_superblock < eof < UNDEFINED:
+        raise Invalid(f"hdf5: end-of-file address {eof} is impossible")
+    if optional != UNDEFINED and not end_of_superblock <= optional < eof:
+        raise Invalid("hdf5: the superblock points outside the file")

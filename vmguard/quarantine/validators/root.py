@@ -1,0 +1,89 @@
+"""ROOT files, record by record to the last byte: the file header ("root", version,
+fBEGIN, fEND...), then from fBEGIN a chain of records (a key header naming its own
+position, its length, class, name and title, then its payload) or free gaps (a negative
+length) that tiles the file exactly up to fEND, and fEND is the end of the file. The
+header's pointers to the free-segment and streamer-info records must land on records.
+Nothing may come before the header, between records, or after fEND."""
+
+from __future__ import annotations
+
+import struct
+
+from .stream import Invalid, Stream
+
+FMT = "root"
+MAX_RECORDS = 20_000_000
+MAX_BEGIN = 4096  # ROOT writes its first record at 100 (kBEGIN)
+_SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
+_LARGE = struct.Struct(">4siiqqiiiBiqi18s")
+_KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
+
+
+def validate(stream: Stream) -> str:
+    begin, end, seeks = _file_header(stream)
+    starts = _records(stream, begin, end)
+    for name, seek in seeks.items():
+        if seek and seek not in starts:
+            raise Invalid(f"root: the header's {name} ({seek}) is not the start of a record")
+    stream.expect_end(FMT, "fEND, the end the header declares")
+    return FMT
+
+
+def _file_header(stream: Stream) -> tuple[int, int, dict[str, int]]:
+    head = stream.peek(_LARGE.size)
+    if not head.startswith(b"root"):
+        raise Invalid("root: the file does not start with the ROOT signature")
+    version = struct.unpack_from(">i", head, 4)[0]
+    layout = _LARGE if version >= 1000000 else _SMALL
+    fields = layout.unpack(stream.read(layout.size, "the file header", FMT))
+    _, _, begin, end, seek_free, _, _, _, units, _, seek_info, _, _ = fields
+    if units not in (4, 8) or not layout.size <= begin <= min(end, MAX_BEGIN):
+        raise Invalid("root: the file header's units, fBEGIN or fEND are impossible")
+    gap = stream.read(begin - layout.size, "the space between the header and fBEGIN", FMT)
+    if gap.strip(b"\0"):
+        raise Invalid("root: bytes between the file header and fBEGIN hold data")
+    return begin, end, {"fSeekFree": seek_free, "fSeekInfo": seek_info}
+
+
+def _records(stream: Stream, begin: int, end: int) -> set[int]:
+    """The offsets of the records that tile [fBEGIN, fEND)."""
+    starts: set[int] = set()
+    while stream.pos < end:
+        if len(starts) >= MAX_RECORDS:
+            raise Invalid(f"root: more than {MAX_RECORDS} records")
+        offset = stream.pos
+        nbytes = struct.unpack(">i", stream.read(4, "a record's length", FMT))[0]
+        if nbytes < 0:  # a free gap: its length, then whatever was there
+            _inside(offset, -nbytes, end, 4)
+            stream.skip(-nbytes - 4, "a free gap", FMT)
+            continue
+        starts.add(offset)
+        _inside(offset, nbytes, end, _KEY.size)
+        keylen = _key(stream, offset)
+        if keylen > nbytes:
+            raise Invalid(f"root: the record at {offset} has a key longer than the record")
+        stream.skip(nbytes - (stream.pos - offset), "a record", FMT)
+    return starts
+
+
+def _inside(offset: int, length: int, end: int, least: int) -> None:
+    if length < least or offset + length > end:
+        raise Invalid(f"root: the record at {offset} ({length} bytes) does not fit before fEND ({end})")
+
+
+def _key(stream: Stream, offset: int) -> int:
+    """Read a key header after its Nbytes; returns its declared length (KeyLen)."""
+    _, version, _, _, keylen, _ = _KEY.unpack(b"\0\0\0\0" + stream.read(_KEY.size - 4, "a key", FMT))
+    wide = version > 1000
+    seek_key = struct.unpack(">q" if wide else ">i", stream.read(8 if wide else 4, "a key", FMT))[0]
+    stream.skip(8 if wide else 4, "a key", FMT)  # the parent directory's seek
+    if seek_key != offset:
+        raise Invalid(f"root: the record at {offset} says it is at {seek_key}")
+    for field in ("class name", "name", "title"):
+        length = stream.read(1, f"a key's {field}", FMT)[0]
+        if length == 255:
+            length = struct.unpack(">i", stream.read(4, f"a key's {field}", FMT))[0]
+        stream.skip(length, f"a key's {field}", FMT)
+    if stream.pos - offset != keylen:
+        raise Invalid(f"root: the key at {offset} is {stream.pos - offset} bytes, not its KeyLen {keylen}")
+    return keylen

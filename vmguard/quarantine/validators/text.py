@@ -1,0 +1,51 @@
+"""Text, to the last byte: UTF-8 (ASCII included) or UTF-16 with a byte order mark,
+every byte part of a valid character, no NUL, and no control character but TAB, LF,
+VT, FF and CR (no escape sequences that drive a terminal, no C1 controls). CSV and TSV
+are text and get the same check."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from .stream import Invalid, Stream
+
+FMT = "text"
+# C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def encoding(head: bytes) -> str:
+    """The encoding text in this file must be valid in, from its byte order mark."""
+    return next((enc for bom, enc in _BOMS if head.startswith(bom)), "utf-8")
+
+
+def validate(stream: Stream) -> str:
+    enc = encoding(stream.peek(2))
+    decoder = codecs.getincrementaldecoder(enc)("strict")
+    offset = 0  # bytes decoded so far, for the message
+    for chunk in stream.chunks():
+        _check(decoder, bytes(chunk), offset, enc, final=False)
+        offset += len(chunk)
+    _check(decoder, b"", offset, enc, final=True)
+    return FMT
+
+
+def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: str, final: bool) -> None:
+    if enc == "utf-8" and b"\0" in chunk:  # binary data after a text start, whatever else is wrong
+        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
+    held = len(decoder.getstate()[0])  # the start of a character cut by the last chunk
+    try:
+        text = decoder.decode(chunk, final)
+    except UnicodeDecodeError as err:
+        raise Invalid(f"text: byte {offset - held + max(err.start, 0)} is not valid {enc}") from None
+    bad = _CONTROL.search(text)
+    if bad is None:
+        return
+    char = ord(bad.group())
+    if char == 0:
+        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)",
+                      "binary-in-text")
+    raise Invalid(f"text: control character U+{char:04X} near byte {offset} "
+                  "(only TAB, LF, VT, FF and CR are allowed)")
