@@ -18,6 +18,7 @@ from vmguard.quarantine import report
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
+from vmguard.quarantine.opening import Opener
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import remove_sources
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
@@ -45,6 +46,7 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
     vetting = _Vet(rules, source, qpath, job, per_file)
     root_fd = _open_quarantine(qpath)
     try:
+        vetting.opener = Opener(root_fd)
         if dry_run:
             result = vetting.run(root_fd, None)
         else:
@@ -53,6 +55,8 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
                 if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
                     vetting.remove(root_fd, result)
     finally:
+        if vetting.opener is not None:
+            vetting.opener.close()
         os.close(root_fd)
     _log(result, dry_run)
     return result
@@ -92,6 +96,7 @@ class _Vet:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
         self.walked: Walk | None = None
+        self.opener: Opener | None = None
 
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
         published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
@@ -109,7 +114,7 @@ class _Vet:
                 return self.result(Status.ALREADY_PROMOTED, report.entries_from_manifest(
                     previous), dest, ["this job was already promoted; nothing was copied"])
             dest.check_free()
-        self.walked = walk(root_fd, self.rules)
+        self.walked = walk(root_fd, self.rules, self.opener)
         early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
         stage = dest is not None and (self.per_file or not early)
         entries = self.copy_phase(root_fd, dest if stage else None)
@@ -130,7 +135,8 @@ class _Vet:
             out_fd = dest.begin()
         try:
             with Detector() as detector:
-                return tuple(CopyPhase(self.rules, dest, detector).run(root_fd, nodes, out_fd))
+                phase = CopyPhase(self.rules, self.opener, dest, detector)
+                return tuple(phase.run(root_fd, nodes, out_fd))
         except OSError as err:
             if dest is not None:
                 dest.abort()
@@ -168,7 +174,7 @@ class _Vet:
 
     def remove(self, root_fd: int, result: VetResult) -> None:
         published = {e.path for e in result.accepted if e.kind is Kind.FILE}
-        remove_sources(root_fd, self.walked.nodes, published)
+        remove_sources(self.opener, root_fd, self.walked.nodes, published)
 
 
 def _log(result: VetResult, dry_run: bool) -> None:

@@ -1,10 +1,11 @@
 """Read each file once, from the descriptor that was checked: hash, sniff and copy together.
 
-The source is opened relative to its directory's descriptor with O_NOFOLLOW and
-O_NONBLOCK (a FIFO swapped in cannot block us), fstat'ed and compared with what the
-walk saw; the same descriptor is then read to the end in large chunks, each chunk
-hashed and written to the staged copy. If the file grows, shrinks or is rewritten while
-we read it, the copy is refused: what was checked is exactly what is published.
+The source is looked at relative to its directory's descriptor with O_PATH (nothing is
+opened: a FIFO or device swapped in is refused, never opened, see opening.py), compared
+with what the walk saw, and only then opened for reading; that descriptor is read to
+the end in large chunks, each chunk hashed and written to the staged copy. If the file
+grows, shrinks or is rewritten while we read it, the copy is refused: what was checked
+is exactly what is published.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import fcntl
 import hashlib
 import mmap
 import os
-import stat
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vmguard.policy.model import FileKind
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.sysio import start_writeback
-from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
+from vmguard.quarantine.opening import Opener, Refused
+from vmguard.quarantine.sysio import Stat, start_writeback
+from vmguard.quarantine.walk import Node, mode_reasons
 
 BUFFER_SIZE = 1 << 20
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
@@ -31,18 +32,6 @@ DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
 ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block size up to 4 KiB)
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 
-_SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-
-
-class Refused(Exception):
-    """The file cannot be published; carries the reasons."""
-
-    def __init__(self, reasons: list[Reason], detail: str = "") -> None:
-        super().__init__(detail)
-        self.reasons = reasons
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class Content:
     size: int
@@ -50,15 +39,11 @@ class Content:
     has_nul: bool  # anywhere in the file: text types must not have one
 
 
-def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
-    """Open a quarantine file without following links and check it is what the walk saw."""
+def open_source(opener: Opener, dir_fd: int, node: Node,
+                forbid: frozenset[FileKind]) -> tuple[int, Stat]:
+    """Open a quarantine file for reading only if it is what the walk saw."""
+    fd, st = opener.open_checked(node.parts[-1], dir_fd, node.kind, node.dev, node.ino)
     try:
-        fd = _open_noatime(node.parts[-1], dir_fd)
-    except OSError as err:
-        reason, detail = reason_for_open_error(err)
-        raise Refused([reason], detail) from err
-    try:
-        st = os.fstat(fd)
         _check_same(node, st, forbid)
     except Refused:
         os.close(fd)
@@ -66,17 +51,7 @@ def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[i
     return fd, st
 
 
-def _open_noatime(name: str, dir_fd: int) -> int:
-    # O_NOATIME keeps even the access time of quarantine files unchanged (owner/root only).
-    try:
-        return os.open(name, _SOURCE_FLAGS | os.O_NOATIME, dir_fd=dir_fd)
-    except PermissionError:
-        return os.open(name, _SOURCE_FLAGS, dir_fd=dir_fd)
-
-
-def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> None:
-    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (node.dev, node.ino):
-        raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
+def _check_same(node: Node, st: Stat, forbid: frozenset[FileKind]) -> None:
     if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns):
         raise Refused([Reason.CHANGED_DURING_VET], "modified during the vet")
     reasons = mode_reasons(st, forbid)
@@ -112,7 +87,7 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
     return mmap.mmap(-1, BUFFER_SIZE), mmap.mmap(-1, BUFFER_SIZE)
 
 
-def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
+def copy_fd(src: int, before: Stat, dst: int | None, path: tuple[str, ...],
             buffers: tuple[mmap.mmap, mmap.mmap],
             pool: ThreadPoolExecutor | None) -> tuple[Content, bytes]:
     """Read src once: hash every byte and write it to dst (unless dry run).
@@ -164,7 +139,7 @@ def _write(dst: int, chunk: memoryview, total: int, direct: bool) -> bool:
     return direct
 
 
-def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
+def _check_unchanged(src: int, before: Stat, total: int) -> None:
     if total < before.st_size:
         raise Refused([Reason.CHANGED_DURING_VET], "shrank during the copy")
     after = os.fstat(src)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from vmguard.policy.model import QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
-from vmguard.quarantine.copy import Content, Refused, copy_fd, new_buffers, open_source
+from vmguard.quarantine.copy import Content, copy_fd, new_buffers, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
+from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.scanner import scan
-from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
+from vmguard.quarantine.walk import Node
 
 
 @dataclass(slots=True)
@@ -37,8 +38,9 @@ class _Outcome:
 class _Dirs:
     """The open source directory and its staging twin."""
 
-    def __init__(self, root_fd: int, dest: Destination | None, out_fd: int | None) -> None:
-        self.root_fd, self.dest, self.out_fd = root_fd, dest, out_fd
+    def __init__(self, root_fd: int, opener: Opener, dest: Destination | None,
+                 out_fd: int | None) -> None:
+        self.root_fd, self.opener, self.dest, self.out_fd = root_fd, opener, dest, out_fd
         self.dirs: dict[tuple[str, ...], Node] = {}
         self.src, self.dst = root_fd, out_fd
         self.broken: dict[tuple[str, ...], Refused] = {}
@@ -48,9 +50,8 @@ class _Dirs:
         self.dirs[node.parts] = node
         try:
             self.src = self._open_source(node.parts)
-        except OSError as err:
-            reason, detail = reason_for_open_error(err)
-            self.broken[node.parts] = Refused([reason], f"directory {detail}")
+        except Refused as refused:
+            self.broken[node.parts] = Refused(refused.reasons, f"directory {refused.detail}")
             return self.broken[node.parts]
         if self.dest is not None:
             parent = self.dest.open_staged_dir(node.parts[:-1])
@@ -65,7 +66,7 @@ class _Dirs:
         for depth in range(1, len(parts) + 1):
             seen = self.dirs[parts[:depth]]
             try:
-                child = open_dir_checked(parts[depth - 1], fd, seen.dev, seen.ino)
+                child = self.opener.open_dir(parts[depth - 1], fd, seen.dev, seen.ino)
             finally:
                 if fd != self.root_fd:
                     os.close(fd)
@@ -84,8 +85,10 @@ class _Dirs:
 
 
 class CopyPhase:
-    def __init__(self, policy: QuarantinePolicy, dest: Destination | None, detector: Detector) -> None:
+    def __init__(self, policy: QuarantinePolicy, opener: Opener, dest: Destination | None,
+                 detector: Detector) -> None:
         self.policy = policy
+        self.opener = opener
         self.forbid = frozenset(policy.forbid)
         self.dest = dest
         self.detector = detector
@@ -95,7 +98,7 @@ class CopyPhase:
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
         only the files still waiting for a worker's answer are held in full."""
-        dirs = _Dirs(root_fd, self.dest, out_fd)
+        dirs = _Dirs(root_fd, self.opener, self.dest, out_fd)
         entries: list[Entry] = []
         waiting: deque[_Outcome] = deque()
         self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
@@ -121,7 +124,7 @@ class CopyPhase:
     def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
         hooks.reach("open", node.parts)
         try:
-            src, before = open_source(dirs.src, node, self.forbid)
+            src, before = open_source(self.opener, dirs.src, node, self.forbid)
         except Refused as refused:
             return _Outcome(node, refused=refused)
         dst = None
@@ -146,10 +149,16 @@ class CopyPhase:
         return outcome
 
     def _scan(self, dirs: _Dirs, node: Node) -> tuple[Reason | None, str]:
-        # Scan the staged copy, the bytes to be published; on a dry run, the source.
-        dir_fd = dirs.dst if dirs.dst is not None else dirs.src
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        fd = os.open(node.parts[-1], flags, dir_fd=dir_fd)
+        # Scan the staged copy, the bytes to be published; on a dry run, the source,
+        # opened again only if it is still the file that was copied.
+        if dirs.dst is not None:
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(node.parts[-1], flags, dir_fd=dirs.dst)
+        else:
+            try:
+                fd = open_source(self.opener, dirs.src, node, self.forbid)[0]
+            except Refused as refused:
+                return refused.reasons[0], refused.detail
         try:
             return scan(self.policy.scanner, fd)
         finally:
