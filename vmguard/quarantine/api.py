@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NoReturn
 
 from vmguard import log
-from vmguard.errors import VetError, VetInputError
+from vmguard.errors import LogError, VetError, VetInputError
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
 from vmguard.quarantine.destination import Destination
@@ -46,17 +47,13 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
     vetting = _Vet(rules, source, qpath, job, per_file)
     root_fd = _open_quarantine(qpath)
     try:
-        vetting.opener = Opener(root_fd)
-        if dry_run:
-            result = vetting.run(root_fd, None)
-        else:
-            with Destination(target, job, rules.promote) as dest:
-                result = vetting.run(root_fd, dest)
-                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    vetting.remove(root_fd, result)
+        result = vetting.vet(root_fd, None if dry_run else target, remove_promoted)
+    except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
+        _fail(job, qpath, VetError(f"vet of {qpath} could not run: {err}; "
+                                   "nothing was published"), err)
+    except VetError as err:
+        _fail(job, qpath, err, None)
     finally:
-        if vetting.opener is not None:
-            vetting.opener.close()
         os.close(root_fd)
     _log(result, dry_run)
     return result
@@ -107,6 +104,16 @@ class _Vet:
             notes=tuple(dest.notes if dest else ()) + tuple(notes),
         )
 
+    def vet(self, root_fd: int, target: Path | None, remove_promoted: bool) -> VetResult:
+        with Opener(root_fd) as self.opener:
+            if target is None:
+                return self.run(root_fd, None)
+            with Destination(target, self.job, self.rules.promote) as dest:
+                result = self.run(root_fd, dest)
+                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
+                    self.remove(root_fd, result)
+                return result
+
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
         if dest is not None:
             previous = dest.previous_manifest()
@@ -130,17 +137,17 @@ class _Vet:
     def copy_phase(self, root_fd: int, dest: Destination | None) -> tuple[Entry, ...]:
         nodes = self.walked.nodes
         out_fd = None
-        if dest is not None:
-            dest.check_space([n.size for n in nodes], len(nodes))
-            out_fd = dest.begin()
         try:
+            if dest is not None:
+                dest.check_space([n.size for n in nodes], len(nodes))
+                out_fd = dest.begin()
             with Detector() as detector:
                 phase = CopyPhase(self.rules, self.opener, dest, detector)
                 return tuple(phase.run(root_fd, nodes, out_fd))
-        except OSError as err:
+        except BaseException:
             if dest is not None:
                 dest.abort()
-            raise VetError(f"vet of {self.qpath} could not run: {err}") from err
+            raise
         finally:
             if out_fd is not None:
                 os.close(out_fd)
@@ -175,6 +182,15 @@ class _Vet:
     def remove(self, root_fd: int, result: VetResult) -> None:
         published = {e.path for e in result.accepted if e.kind is Kind.FILE}
         remove_sources(self.opener, root_fd, self.walked.nodes, published)
+
+
+def _fail(job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoReturn:
+    """Log a vet that could not finish, then raise its error (exit 2 or 3, one line)."""
+    try:
+        log.append("vet", job=job, quarantine=str(qpath), status="failed", error=str(error))
+    except LogError as err:
+        raise type(error)(f"{error}; and {err}") from cause or error
+    raise error from cause
 
 
 def _log(result: VetResult, dry_run: bool) -> None:
