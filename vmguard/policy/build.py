@@ -194,6 +194,8 @@ class Builder:
             if scanner is None
             else m.Scanner(tuple(scanner["command"]), parse_duration(scanner.get("timeout", 60))),
             promote=self.promote(d.get("promote", {})),
+            names=m.NameRules(d.get("names", q.names.value)),
+            sparse_files=m.SparseFiles(d.get("sparse_files", q.sparse_files.value)),
         )
 
     def promote(self, d: dict[str, Any]) -> m.PromotePolicy:

@@ -15,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vmguard.policy.model import FileKind, QuarantinePolicy
+from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.names import colliding, name_reasons, shown
@@ -56,6 +56,7 @@ class _Walker:
         self.forbid = frozenset(policy.forbid)
         self.opener = opener
         self.root_dev = root_dev
+        self.portable = policy.names is NameRules.PORTABLE
         self.nodes: list[Node] = []
         self.entries: list[Entry] = []
         self.count = 0
@@ -110,7 +111,7 @@ class _Walker:
         return None
 
     def common_reasons(self, path, st: Stat, collides: bool) -> list[Reason]:
-        reasons = name_reasons(path[-1], self.policy.max_name_length)
+        reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable)
         if collides:
             reasons.append(Reason.NAME_COLLISION)
         if len(path) > self.policy.max_depth:
