@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from vmguard.policy.model import FileKind
 from vmguard.quarantine import hooks
+from vmguard.quarantine.holes import pieces
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.sysio import Stat, start_writeback
@@ -31,6 +32,7 @@ WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to t
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
 ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block size up to 4 KiB)
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
+_ZEROS = memoryview(bytes(BUFFER_SIZE))  # what a hole reads as
 
 @dataclass(frozen=True, slots=True)
 class Content:
@@ -88,34 +90,69 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
 
 
 def copy_fd(src: int, before: Stat, dst: int | None, path: tuple[str, ...],
-            buffers: tuple[mmap.mmap, mmap.mmap],
-            pool: ThreadPoolExecutor | None) -> tuple[Content, bytes]:
+            buffers: tuple[mmap.mmap, mmap.mmap], pool: ThreadPoolExecutor | None,
+            ranges: list[tuple[int, int]] | None = None) -> tuple[Content, bytes]:
     """Read src once: hash every byte and write it to dst (unless dry run).
 
-    Returns the content's summary and its first HEAD_SIZE bytes (for the detectors).
-    Reading stops at the size fstat gave; growth after that shows in the final fstat.
+    `ranges` are the data of a sparse file (holes.data_ranges): its holes are hashed as
+    the zeros they read as, and left holes in dst. Returns the content's summary and
+    its first HEAD_SIZE bytes (for the detectors). Reading stops at the size fstat
+    gave; growth after that shows in the final fstat.
     """
-    hasher = _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None)
-    direct = dst is not None and before.st_size >= DIRECT_MIN and _set_direct(dst, True)
-    total, head, has_nul, turn = 0, b"", False, 0
+    stream = _Stream(src, before.st_size, dst, path, buffers,
+                     _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None))
     try:
-        while total < before.st_size and (n := os.readv(src, [buffers[turn]])):
-            buffer, turn = buffers[turn], turn ^ 1
-            total += n
-            if total > before.st_size:
-                raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
-            chunk = memoryview(buffer)[:n]
-            if not head:
-                head = bytes(chunk[:HEAD_SIZE])
-            has_nul = has_nul or buffer.find(b"\0", 0, n) != -1
-            hasher.update(chunk)
-            if dst is not None:
-                direct = _write(dst, chunk, total, direct)
-            hooks.reach("copy-chunk", path)
+        for start, end, is_data in pieces(ranges, before.st_size):
+            (stream.data if is_data else stream.hole)(start, end)
+        if dst is not None and ranges is not None:
+            os.ftruncate(dst, before.st_size)  # a hole at the end has nothing to write
     finally:
-        hasher.wait()  # never leave a thread reading a buffer the next file will fill
-    _check_unchanged(src, before, total)
-    return Content(total, hasher.digest.hexdigest(), has_nul), head
+        stream.hasher.wait()  # never leave a thread reading a buffer the next file will fill
+    _check_unchanged(src, before, stream.total)
+    return Content(stream.total, stream.hasher.digest.hexdigest(), stream.has_nul), stream.head
+
+
+class _Stream:
+    """One file's bytes in order: hashed, scanned for NUL, written at their offsets."""
+
+    def __init__(self, src: int, size: int, dst: int | None, path: tuple[str, ...],
+                 buffers: tuple[mmap.mmap, mmap.mmap], hasher: _Hasher) -> None:
+        self.src, self.size, self.dst, self.path = src, size, dst, path
+        self.buffers, self.hasher = buffers, hasher
+        self.direct = dst is not None and size >= DIRECT_MIN and _set_direct(dst, True)
+        self.total, self.head, self.has_nul, self.turn = 0, b"", False, 0
+
+    def data(self, start: int, end: int) -> None:
+        if self.dst is not None and start:
+            os.lseek(self.dst, start, os.SEEK_SET)
+        while start < end:
+            buffer, self.turn = self.buffers[self.turn], self.turn ^ 1
+            # up to a hole, exactly; at the end, a whole buffer: more would be growth
+            want = BUFFER_SIZE if end == self.size else min(BUFFER_SIZE, end - start)
+            if not (n := os.preadv(self.src, [memoryview(buffer)[:want]], start)):
+                break
+            if start + n > end:
+                raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
+            start += n
+            chunk = memoryview(buffer)[:n]
+            self.has_nul = self.has_nul or buffer.find(b"\0", 0, n) != -1
+            self._take(chunk)
+            if self.dst is not None:
+                self.direct = _write(self.dst, chunk, start, self.direct)
+            hooks.reach("copy-chunk", self.path)
+
+    def hole(self, start: int, end: int) -> None:
+        self.has_nul = True
+        while start < end:
+            n = min(end - start, BUFFER_SIZE)
+            self._take(_ZEROS[:n])
+            start += n
+
+    def _take(self, chunk: memoryview) -> None:
+        self.total += len(chunk)
+        if len(self.head) < HEAD_SIZE:
+            self.head += bytes(chunk[:HEAD_SIZE - len(self.head)])
+        self.hasher.update(chunk)
 
 
 def _set_direct(fd: int, on: bool) -> bool:

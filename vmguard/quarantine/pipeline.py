@@ -13,12 +13,13 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from vmguard.policy.model import QuarantinePolicy
+from vmguard.policy.model import QuarantinePolicy, SparseFiles
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
 from vmguard.quarantine.copy import Content, copy_fd, new_buffers, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
+from vmguard.quarantine.holes import data_ranges
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.scanner import scan
@@ -129,10 +130,12 @@ class CopyPhase:
             return _Outcome(node, refused=refused)
         dst = None
         try:
+            ranges = self._data_ranges(src, before.st_size)
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool,
+                                    ranges)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
@@ -147,6 +150,15 @@ class CopyPhase:
         if self.policy.scanner is not None:
             outcome.scanner = self._scan(dirs, node)
         return outcome
+
+    def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
+        """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
+        ranges = data_ranges(src, size)
+        if ranges is not None and self.policy.sparse_files is SparseFiles.REFUSE:
+            data = sum(end - start for start, end in ranges)
+            raise Refused([Reason.SPARSE_FILE], f"{size - data} of its {size} bytes are "
+                          "holes; the policy refuses sparse files (sparse_files: refuse)")
+        return ranges
 
     def _scan(self, dirs: _Dirs, node: Node) -> tuple[Reason | None, str]:
         # Scan the staged copy, the bytes to be published; on a dry run, the source,
