@@ -23,7 +23,7 @@ from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import pieces
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.opening import Opener, Refused
-from vmguard.quarantine.sysio import Stat, start_writeback
+from vmguard.quarantine.sysio import start_writeback
 from vmguard.quarantine.walk import Node, mode_reasons
 
 BUFFER_SIZE = 1 << 20
@@ -42,7 +42,7 @@ class Content:
 
 
 def open_source(opener: Opener, dir_fd: int, node: Node,
-                forbid: frozenset[FileKind]) -> tuple[int, Stat]:
+                forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
     """Open a quarantine file for reading only if it is what the walk saw."""
     fd, st = opener.open_checked(node.parts[-1], dir_fd, node.kind, node.dev, node.ino)
     try:
@@ -53,7 +53,7 @@ def open_source(opener: Opener, dir_fd: int, node: Node,
     return fd, st
 
 
-def _check_same(node: Node, st: Stat, forbid: frozenset[FileKind]) -> None:
+def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> None:
     if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns):
         raise Refused([Reason.CHANGED_DURING_VET], "modified during the vet")
     reasons = mode_reasons(st, forbid)
@@ -89,7 +89,7 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
     return mmap.mmap(-1, BUFFER_SIZE), mmap.mmap(-1, BUFFER_SIZE)
 
 
-def copy_fd(src: int, before: Stat, dst: int | None, path: tuple[str, ...],
+def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
             buffers: tuple[mmap.mmap, mmap.mmap], pool: ThreadPoolExecutor | None,
             ranges: list[tuple[int, int]] | None = None) -> tuple[Content, bytes]:
     """Read src once: hash every byte and write it to dst (unless dry run).
@@ -176,7 +176,7 @@ def _write(dst: int, chunk: memoryview, total: int, direct: bool) -> bool:
     return direct
 
 
-def _check_unchanged(src: int, before: Stat, total: int) -> None:
+def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
     if total < before.st_size:
         raise Refused([Reason.CHANGED_DURING_VET], "shrank during the copy")
     after = os.fstat(src)

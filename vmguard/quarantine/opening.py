@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import stat
+from typing import NoReturn
 
 from vmguard.errors import VetError
 from vmguard.quarantine.model import Kind, Reason
@@ -57,8 +58,8 @@ def outside_mount(st: Stat, mount_id: int) -> bool:
     return st.mount_id != mount_id or st.mount_root
 
 
-def check_entry(st: Stat, kind: Kind, dev: int, ino: int, mount_id: int) -> None:
-    """Raise Refused unless st is the `kind` entry (dev, ino) on the quarantine's mount."""
+def check_entry(st: Stat, kind: Kind, dev: int, ino: int, mount_id: int) -> NoReturn:
+    """Refuse an entry that is not the `kind` entry (dev, ino) the walk saw, saying why."""
     fmt = stat.S_IFMT(st.st_mode)
     if fmt == stat.S_IFLNK:
         raise Refused([Reason.SYMLINK], "replaced by a symlink during the vet; never followed")
@@ -67,8 +68,7 @@ def check_entry(st: Stat, kind: Kind, dev: int, ino: int, mount_id: int) -> None
                       f"replaced by a {_SPECIAL[fmt]} during the vet; never opened")
     if outside_mount(st, mount_id):
         raise Refused([Reason.MOUNT_POINT], "a mount point inside the quarantine; never followed")
-    if _FORMATS.get(fmt) is not kind or (st.st_dev, st.st_ino) != (dev, ino):
-        raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
+    raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
 
 
 class Opener:
@@ -95,16 +95,19 @@ class Opener:
         self.close()
 
     def open_checked(self, name: str, dir_fd: int, kind: Kind, dev: int,
-                     ino: int) -> tuple[int, Stat]:
-        """Open name (in dir_fd) for reading if it is still the checked `kind` (dev, ino)
-        on the quarantine's mount; raise Refused otherwise, without having opened it."""
+                     ino: int) -> tuple[int, os.stat_result]:
+        """Open name (in dir_fd) for reading if it is still the checked `kind` (dev, ino);
+        raise Refused otherwise, without having opened it. The walk saw (dev, ino) on the
+        quarantine's mount, so the same inode now is that file: a mount over the name
+        shows as another inode (and statx then names it)."""
         try:
             path_fd = os.open(name, _PATH, dir_fd=dir_fd)
         except OSError as err:
             raise Refused(*_listed(reason_for_open_error(err))) from err
         try:
-            st = statx(path_fd)
-            check_entry(st, kind, dev, ino, self.mount_id)
+            st = os.fstat(path_fd)
+            if kind_of(st.st_mode) is not kind or (st.st_dev, st.st_ino) != (dev, ino):
+                check_entry(statx(path_fd), kind, dev, ino, self.mount_id)  # raises, with why
             return self._reopen(path_fd, DIR_READ if kind is Kind.DIRECTORY else FILE_READ), st
         finally:
             os.close(path_fd)
