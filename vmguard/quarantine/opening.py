@@ -2,13 +2,15 @@
 
 Opening a name can run code: opening a FIFO wakes or unblocks its writer, opening a
 device node runs its driver. So every entry is first reached with O_PATH|O_NOFOLLOW,
-which opens nothing (not a FIFO, not a device, not a symlink's target), and its type,
-its identity (the inode the walk saw) and its mount are checked on that descriptor.
-Only a regular file or a directory that passed is opened for reading, through
-/proc/self/fd/N: the very inode that was checked, whatever its name points to by then.
+which opens nothing (not a FIFO, not a device, not a symlink's target), and its type
+and identity (the inode the walk saw) are checked on that descriptor. Only a regular
+file or a directory that passed is opened for reading, through /proc/self/fd/N: the
+very inode that was checked, whatever its name points to by then.
 
-Mount points are told by mount id (statx), not by st_dev: a bind mount of another
-directory of the same filesystem has the quarantine's device but its own mount.
+Mount points are told by mount id (statx, in the walk), not by st_dev: a bind mount of
+another directory of the same filesystem has the quarantine's device but its own mount.
+The walk saw each inode on the quarantine's mount, so at open the same inode is enough;
+a mount over the name since shows as another inode, and statx then names it.
 """
 
 from __future__ import annotations
