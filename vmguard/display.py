@@ -21,8 +21,9 @@ from typing import TextIO
 # Categories whose every character acts on a terminal, breaks a line or is invisible:
 # controls (C0, DEL, C1), format characters (bidi embeddings, overrides and isolates,
 # marks, zero-width characters, soft hyphen, tags), surrogates (undecodable bytes),
-# line and paragraph separators.
-_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+# line and paragraph separators, private use (any glyph a font likes) and unassigned code
+# points (drawn as the font pleases, or as nothing).
+_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"))
 # The rest of Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): drawn
 # as nothing, so they make two different names look the same.
 _IGNORABLE = (

@@ -27,7 +27,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import ELF, write
 from vmguard.policy.loader import load_policy
-from vmguard.policy.model import PromoteMode, PromotePolicy
+from vmguard.policy.model import PromoteMode, PromotePolicy, Scanners
 from vmguard.quarantine.model import Reason, Status, Verdict
 
 np = pytest.importorskip("numpy")
@@ -44,10 +44,10 @@ PAYLOADS = {"elf": ELF, "pe": PE, "script": SCRIPT, "zip": ZIP_TAIL}
 
 def shipped(name: str, **changes: object):
     """A shipped policy's quarantine rules, publishing per file to the test's own area.
-    Its external scanner is not what these tests are about (no clamd runs here)."""
+    Its scanners (clamd, yara) are not what these tests are about (no clamd runs here)."""
     rules = load_policy(REPO / "policy" / name).quarantine
     promote = PromotePolicy(mode=PromoteMode.PER_FILE, file_mode=0o644, dir_mode=0o755)
-    return dataclasses.replace(rules, scanner=None, promote=promote, **changes)
+    return dataclasses.replace(rules, scanners=Scanners(), promote=promote, **changes)
 
 
 def real_outputs(where: Path) -> dict[str, bytes]:

@@ -233,13 +233,14 @@ def test_a_name_that_appears_after_commit_is_not_overwritten_and_staging_is_kept
     finally:
         hooks.set_hook(None)
     assert (pub / "run1.vet.txt").read_text() == "intruder\n"
-    assert set(published_files(pub / "run1")) == {"a.txt", "sub/b.json"}
-    assert (pub / ".vmguard-staging" / "run1" / "COMMITTED").exists()  # kept, not aborted
+    assert sorted(os.listdir(pub)) == [".vmguard-staging", "run1.vet.txt"]  # output taken back
+    assert (pub / ".vmguard-staging" / "run1.staging" / "COMMITTED").exists()  # kept, not aborted
     os.unlink(pub / "run1.vet.txt")
     again = vmguard.vet(q, rules(), pub / "run1")
     assert again.status is Status.ALREADY_PROMOTED
     assert "finished the promotion of an interrupted earlier vet" in again.notes
-    assert (pub / "run1.vet.txt").exists() and not (pub / ".vmguard-staging" / "run1").exists()
+    assert (pub / "run1.vet.txt").exists() and not (pub / ".vmguard-staging" / "run1.staging").exists()
+    assert set(published_files(pub / "run1")) == {"a.txt", "sub/b.json"}
 
 
 def octets(size: int, seed: int = 0) -> bytes:

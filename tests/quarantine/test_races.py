@@ -111,7 +111,7 @@ def test_file_changed_during_the_copy(area, change, detail, size):
     victim = entry(result, "victim.txt")
     assert victim.reasons == (Reason.CHANGED_DURING_VET,) and detail in victim.detail
     assert "victim.txt" not in published_files(pub / "job")
-    assert not (pub / ".vmguard-staging" / "job").exists()
+    assert not (pub / ".vmguard-staging" / "job.staging").exists()
 
 
 @pytest.mark.parametrize("change, reason", [

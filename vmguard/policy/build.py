@@ -197,6 +197,8 @@ class Builder:
             forbid=tuple(m.FileKind(k) for k in d.get("forbid", [k.value for k in q.forbid])),
             scanners=self.scanners(d.get("scanners", {})),
             promote=self.promote(d.get("promote", {})),
+            names=m.NameRules(d.get("names", q.names.value)),
+            sparse_files=m.SparseFiles(d.get("sparse_files", q.sparse_files.value)),
         )
 
     def scanners(self, d: dict[str, Any]) -> m.Scanners:

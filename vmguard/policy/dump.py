@@ -50,6 +50,7 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
         "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}", "dir_mode": f"{p.dir_mode:04o}"},
     }
     out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
+    out.update(names=q.names.value, sparse_files=q.sparse_files.value)
     scanners = _scanners(q.scanners)
     if scanners:
         out["scanners"] = scanners

@@ -67,6 +67,18 @@ class FileKind(StrEnum):
     EXECUTABLES = "executables"
 
 
+class NameRules(StrEnum):
+    """Which names a public area can take."""
+
+    POSIX = "posix"  # anything but controls, invisible characters, collisions
+    PORTABLE = "portable"  # also what Windows clients cannot hold (CON, "a.", "a:b")
+
+
+class SparseFiles(StrEnum):
+    PRESERVE = "preserve"  # copied with their holes (SEEK_DATA/SEEK_HOLE), same hash
+    REFUSE = "refuse"  # a file with a hole is rejected
+
+
 class PromoteMode(StrEnum):
     ALL_OR_NOTHING = "all-or-nothing"
     PER_FILE = "per-file"
@@ -234,6 +246,8 @@ class QuarantinePolicy:
     forbid: tuple[FileKind, ...] = tuple(FileKind)
     scanners: Scanners = field(default_factory=Scanners)
     promote: PromotePolicy = field(default_factory=PromotePolicy)
+    names: NameRules = NameRules.POSIX
+    sparse_files: SparseFiles = SparseFiles.PRESERVE
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NoReturn
 
 from vmguard import log
-from vmguard.errors import VetError, VetInputError
+from vmguard.errors import LogError, VetError, VetInputError
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
+from vmguard.quarantine.opening import Opener
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import remove_sources
-from vmguard.quarantine.scanners import ScanError, ScannerSet
+from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
 _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
@@ -46,13 +48,12 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
     vetting = _Vet(rules, source, qpath, job, per_file)
     root_fd = _open_quarantine(qpath)
     try:
-        if dry_run:
-            result = vetting.run(root_fd, None)
-        else:
-            with Destination(target, job, rules.promote) as dest:
-                result = vetting.run(root_fd, dest)
-                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    vetting.remove(root_fd, result)
+        result = vetting.vet(root_fd, None if dry_run else target, remove_promoted)
+    except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
+        _fail(job, qpath, VetError(f"vet of {qpath} could not run: {err}; "
+                                   "nothing was published"), err)
+    except VetError as err:
+        _fail(job, qpath, err, None)
     finally:
         os.close(root_fd)
     _log(result, dry_run)
@@ -93,6 +94,7 @@ class _Vet:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
         self.walked: Walk | None = None
+        self.opener: Opener | None = None
 
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
         published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
@@ -103,6 +105,16 @@ class _Vet:
             notes=tuple(dest.notes if dest else ()) + tuple(notes),
         )
 
+    def vet(self, root_fd: int, target: Path | None, remove_promoted: bool) -> VetResult:
+        with Opener(root_fd) as self.opener:
+            if target is None:
+                return self.run(root_fd, None)
+            with Destination(target, self.job, self.rules.promote) as dest:
+                result = self.run(root_fd, dest)
+                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
+                    self.remove(root_fd, result)
+                return result
+
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
         if dest is not None:
             previous = dest.previous_manifest()
@@ -110,7 +122,7 @@ class _Vet:
                 return self.result(Status.ALREADY_PROMOTED, report.entries_from_manifest(
                     previous), dest, ["this job was already promoted; nothing was copied"])
             dest.check_free()
-        self.walked = walk(root_fd, self.rules)
+        self.walked = walk(root_fd, self.rules, self.opener)
         early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
         stage = dest is not None and (self.per_file or not early)
         entries = self.copy_phase(root_fd, dest if stage else None)
@@ -132,20 +144,17 @@ class _Vet:
     def _copy(self, root_fd: int, dest: Destination | None, scanners: ScannerSet) -> tuple[Entry, ...]:
         nodes = self.walked.nodes
         out_fd = None
-        if dest is not None:
-            dest.check_space([n.size for n in nodes], len(nodes))
-            out_fd = dest.begin()
         try:
+            if dest is not None:
+                dest.check_space([n.size for n in nodes], len(nodes))
+                out_fd = dest.begin()
             with Detector() as detector:
-                return tuple(CopyPhase(self.rules, dest, detector, scanners).run(root_fd, nodes, out_fd))
-        except ScanError:
+                phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
+                return tuple(phase.run(root_fd, nodes, out_fd))
+        except BaseException:
             if dest is not None:
                 dest.abort()
             raise
-        except OSError as err:
-            if dest is not None:
-                dest.abort()
-            raise VetError(f"vet of {self.qpath} could not run: {err}") from err
         finally:
             if out_fd is not None:
                 os.close(out_fd)
@@ -179,7 +188,16 @@ class _Vet:
 
     def remove(self, root_fd: int, result: VetResult) -> None:
         published = {e.path for e in result.accepted if e.kind is Kind.FILE}
-        remove_sources(root_fd, self.walked.nodes, published)
+        remove_sources(self.opener, root_fd, self.walked.nodes, published)
+
+
+def _fail(job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoReturn:
+    """Log a vet that could not finish, then raise its error (exit 2 or 3, one line)."""
+    try:
+        log.append("vet", job=job, quarantine=str(qpath), status="failed", error=str(error))
+    except LogError as err:
+        raise type(error)(f"{error}; and {err}") from cause or error
+    raise error from cause
 
 
 def _log(result: VetResult, dry_run: bool) -> None:

@@ -1,10 +1,11 @@
 """Read each file once, from the descriptor that was checked: hash, sniff and copy together.
 
-The source is opened relative to its directory's descriptor with O_NOFOLLOW and
-O_NONBLOCK (a FIFO swapped in cannot block us), fstat'ed and compared with what the
-walk saw; the same descriptor is then read to the end in large chunks, each chunk
-hashed and written to the staged copy. If the file grows, shrinks or is rewritten while
-we read it, the copy is refused: what was checked is exactly what is published.
+The source is looked at relative to its directory's descriptor with O_PATH (nothing is
+opened: a FIFO or device swapped in is refused, never opened, see opening.py), compared
+with what the walk saw, and only then opened for reading; that descriptor is read to
+the end in large chunks, each chunk hashed and written to the staged copy. If the file
+grows, shrinks or is rewritten while we read it, the copy is refused: what was checked
+is exactly what is published.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import fcntl
 import hashlib
 import mmap
 import os
-import stat
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vmguard.policy.model import FileKind
 from vmguard.quarantine import hooks
+from vmguard.quarantine.holes import pieces
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.sysio import start_writeback
-from vmguard.quarantine.walk import Node, mode_reasons, reason_for_open_error
+from vmguard.quarantine.walk import Node, mode_reasons
 
 BUFFER_SIZE = 1 << 20
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
@@ -31,18 +33,7 @@ WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to t
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
 ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block size up to 4 KiB)
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
-
-_SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-
-
-class Refused(Exception):
-    """The file cannot be published; carries the reasons."""
-
-    def __init__(self, reasons: list[Reason], detail: str = "") -> None:
-        super().__init__(detail)
-        self.reasons = reasons
-        self.detail = detail
-
+_ZEROS = memoryview(bytes(BUFFER_SIZE))  # what a hole reads as
 
 @dataclass(frozen=True, slots=True)
 class Content:
@@ -50,15 +41,11 @@ class Content:
     sha256: str
 
 
-def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
-    """Open a quarantine file without following links and check it is what the walk saw."""
+def open_source(opener: Opener, dir_fd: int, node: Node,
+                forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
+    """Open a quarantine file for reading only if it is what the walk saw."""
+    fd, st = opener.open_checked(node.parts[-1], dir_fd, node.kind, node.dev, node.ino)
     try:
-        fd = _open_noatime(node.parts[-1], dir_fd)
-    except OSError as err:
-        reason, detail = reason_for_open_error(err)
-        raise Refused([reason], detail) from err
-    try:
-        st = os.fstat(fd)
         _check_same(node, st, forbid)
     except Refused:
         os.close(fd)
@@ -66,17 +53,7 @@ def open_source(dir_fd: int, node: Node, forbid: frozenset[FileKind]) -> tuple[i
     return fd, st
 
 
-def _open_noatime(name: str, dir_fd: int) -> int:
-    # O_NOATIME keeps even the access time of quarantine files unchanged (owner/root only).
-    try:
-        return os.open(name, _SOURCE_FLAGS | os.O_NOATIME, dir_fd=dir_fd)
-    except PermissionError:
-        return os.open(name, _SOURCE_FLAGS, dir_fd=dir_fd)
-
-
 def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> None:
-    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (node.dev, node.ino):
-        raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
     if (st.st_size, st.st_mtime_ns) != (node.size, node.mtime_ns):
         raise Refused([Reason.CHANGED_DURING_VET], "modified during the vet")
     reasons = mode_reasons(st, forbid)
@@ -113,36 +90,72 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
 
 
 def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
-            buffers: tuple[mmap.mmap, mmap.mmap],
-            pool: ThreadPoolExecutor | None,
-            validate: Callable[[memoryview], None] = lambda chunk: None) -> tuple[Content, bytes]:
+            buffers: tuple[mmap.mmap, mmap.mmap], pool: ThreadPoolExecutor | None,
+            validate: Callable[[memoryview], None] = lambda chunk: None,
+            ranges: list[tuple[int, int]] | None = None) -> tuple[Content, bytes]:
     """Read src once: hash every byte, hand it to validate (the worker that types and
     validates the file) and write it to dst (unless dry run).
 
-    Returns the content's summary and its first HEAD_SIZE bytes (for the detectors).
-    Reading stops at the size fstat gave; growth after that shows in the final fstat.
+    `ranges` are the data of a sparse file (holes.data_ranges): its holes are hashed as
+    the zeros they read as, and left holes in dst. Returns the content's summary and
+    its first HEAD_SIZE bytes (for the detectors). Reading stops at the size fstat
+    gave; growth after that shows in the final fstat.
     """
-    hasher = _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None)
-    direct = dst is not None and before.st_size >= DIRECT_MIN and _set_direct(dst, True)
-    total, head, turn = 0, b"", 0
+    stream = _Stream(src, before.st_size, dst, path, buffers,
+                     _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None), validate)
     try:
-        while total < before.st_size and (n := os.readv(src, [buffers[turn]])):
-            buffer, turn = buffers[turn], turn ^ 1
-            total += n
-            if total > before.st_size:
-                raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
-            chunk = memoryview(buffer)[:n]
-            if not head:
-                head = bytes(chunk[:HEAD_SIZE])
-            hasher.update(chunk)
-            validate(chunk)
-            if dst is not None:
-                direct = _write(dst, chunk, total, direct)
-            hooks.reach("copy-chunk", path)
+        for start, end, is_data in pieces(ranges, before.st_size):
+            (stream.data if is_data else stream.hole)(start, end)
+        if dst is not None and ranges is not None:
+            os.ftruncate(dst, before.st_size)  # a hole at the end has nothing to write
     finally:
-        hasher.wait()  # never leave a thread reading a buffer the next file will fill
-    _check_unchanged(src, before, total)
-    return Content(total, hasher.digest.hexdigest()), head
+        stream.hasher.wait()  # never leave a thread reading a buffer the next file will fill
+    _check_unchanged(src, before, stream.total)
+    return Content(stream.total, stream.hasher.digest.hexdigest()), stream.head
+
+
+class _Stream:
+    """One file's bytes in order: hashed, validated, written at their offsets (holes of
+    a sparse file are hashed and validated as the zeros they read as, never written)."""
+
+    def __init__(self, src: int, size: int, dst: int | None, path: tuple[str, ...],
+                 buffers: tuple[mmap.mmap, mmap.mmap], hasher: _Hasher,
+                 validate: Callable[[memoryview], None]) -> None:
+        self.src, self.size, self.dst, self.path = src, size, dst, path
+        self.buffers, self.hasher, self.validate = buffers, hasher, validate
+        self.direct = dst is not None and size >= DIRECT_MIN and _set_direct(dst, True)
+        self.total, self.head, self.turn = 0, b"", 0
+
+    def data(self, start: int, end: int) -> None:
+        if self.dst is not None and start:
+            os.lseek(self.dst, start, os.SEEK_SET)
+        while start < end:
+            buffer, self.turn = self.buffers[self.turn], self.turn ^ 1
+            # up to a hole, exactly; at the end, a whole buffer: more would be growth
+            want = BUFFER_SIZE if end == self.size else min(BUFFER_SIZE, end - start)
+            if not (n := os.preadv(self.src, [memoryview(buffer)[:want]], start)):
+                break
+            if start + n > end:
+                raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
+            start += n
+            chunk = memoryview(buffer)[:n]
+            self._take(chunk)
+            if self.dst is not None:
+                self.direct = _write(self.dst, chunk, start, self.direct)
+            hooks.reach("copy-chunk", self.path)
+
+    def hole(self, start: int, end: int) -> None:
+        while start < end:
+            n = min(end - start, BUFFER_SIZE)
+            self._take(_ZEROS[:n])
+            start += n
+
+    def _take(self, chunk: memoryview) -> None:
+        self.total += len(chunk)
+        if len(self.head) < HEAD_SIZE:
+            self.head += bytes(chunk[:HEAD_SIZE - len(self.head)])
+        self.hasher.update(chunk)
+        self.validate(chunk)
 
 
 def _set_direct(fd: int, on: bool) -> bool:

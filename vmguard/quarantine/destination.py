@@ -5,15 +5,19 @@ exist yet. Everything happens in its parent, on the same filesystem:
 
     /public/alice/.vmguard-staging/     0700, owned by vmguard
         run42.lock                      flock'ed while a vet of this target runs
-        run42/out/...                   the staged tree, becomes /public/alice/run42
-        run42/run42.manifest.json ...   sidecars, published beside the output
-        run42/COMMITTED                 written and fsync'ed after syncfs: roll forward
+        run42.staging/out/...           the staged tree, becomes /public/alice/run42
+        run42.staging/run42.manifest.json ...  sidecars, published beside the output
+        run42.staging/COMMITTED         written and fsync'ed after syncfs: roll forward
     /public/alice/run42/                the job's output, published by ONE rename
     /public/alice/run42.manifest.json, run42.vet.json, run42.vet.txt
 
-Every rename is renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and
-a symlink planted at a target name is neither replaced nor followed. After a crash the
-next vet of the job rolls a COMMITTED staging forward and removes any other.
+Lock names all end in ".lock" and staging names in ".staging", so no target name (say
+`--to /public/alice/run41.lock`) can be another job's lock or staging. Every rename is
+renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and a symlink planted
+at a target name is neither replaced nor followed. A rename that fails half-way is undone.
+After a crash the next vet of the job rolls a COMMITTED staging forward and removes any
+other. A write that fails (ENOSPC, EIO, EDQUOT) raises OSError; api.py turns it into a
+VetError after the staging is given up, so nothing partial is ever in PUBLIC.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
 def strip_xattrs(fd: int) -> None:
     """Drop extended attributes (ACLs, default ACLs) so nothing is inherited or kept."""
     for name in os.listxattr(fd):
@@ -66,6 +73,7 @@ class Destination:
         self.promote = promote
         self.uid, self.gid = _ids(promote)
         self.sidecars = tuple(f"{self.name}.{s}" for s in ("manifest.json", "vet.json", "vet.txt"))
+        self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -75,7 +83,8 @@ class Destination:
             os.makedirs(self.public, mode=self.promote.dir_mode, exist_ok=True)
             self.public_fd = os.open(self.public, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as err:
-            raise VetInputError(f"{self.public}: cannot open destination: {err.strerror}") from err
+            error = VetError if err.errno in WRITE_ERRORS else VetInputError
+            raise error(f"{self.public}: cannot open destination: {err.strerror}") from err
         try:
             self._open_staging()
             self._lock()
@@ -119,9 +128,13 @@ class Destination:
         return True
 
     def _recover(self) -> None:
-        if not self._exists(self.name, self.staging_fd):
+        if not self._exists(self.staged, self.staging_fd):
             return
-        job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        try:
+            job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
+        except OSError as err:
+            raise VetError(f"{self.public}/{STAGING}/{self.staged}: not a vmguard staging "
+                           f"directory ({err.strerror}); remove it") from err
         try:
             committed = self._exists(COMMITTED, job_fd)
         finally:
@@ -173,8 +186,8 @@ class Destination:
 
     def begin(self) -> int:
         """Create the job's staging directory; return the descriptor of its `out` tree."""
-        os.mkdir(self.name, 0o700, dir_fd=self.staging_fd)
-        self.job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        os.mkdir(self.staged, 0o700, dir_fd=self.staging_fd)
+        self.job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
         strip_xattrs(self.job_fd)
         return self.make_dir(self.job_fd, OUT)
 
@@ -205,6 +218,7 @@ class Destination:
     def commit(self, sidecars: dict[str, Iterable[bytes]]) -> None:
         """Make the staged job durable, mark it COMMITTED, then publish it."""
         for name, chunks in sidecars.items():
+            hooks.reach("sidecar", (name,))
             fd = self.create_file(self.job_fd, name)
             try:
                 for chunk in chunks:
@@ -223,40 +237,62 @@ class Destination:
         self._roll_forward()
 
     def _roll_forward(self) -> None:
-        job_fd = os.open(self.name, _DIR, dir_fd=self.staging_fd)
+        job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
+        done: list[tuple[str, str]] = []
         try:
             for src, dst in ((OUT, self.name), *((s, s) for s in self.sidecars)):
-                self._publish(job_fd, src, dst)
+                if self._publish(job_fd, src, dst):
+                    done.append((src, dst))
             os.fsync(self.public_fd)
             hooks.reach("published")
+        except BaseException:
+            self._unpublish(job_fd, done)
+            raise
         finally:
             os.close(job_fd)
         self._remove_staging()
 
-    def _publish(self, job_fd: int, src: str, dst: str) -> None:
+    def _publish(self, job_fd: int, src: str, dst: str) -> bool:
+        hooks.reach("rename", (dst,))
         try:
             rename_noreplace(job_fd, src, self.public_fd, dst)
         except FileNotFoundError:
-            return  # moved by the run that was interrupted
+            return False  # moved by the run that was interrupted
         except OSError as err:
             if err.errno == errno.EEXIST:
                 raise VetError(
                     f"{self.public}/{dst} appeared during the vet; staging kept "
-                    f"in {self.public}/{STAGING}/{self.name} for inspection"
+                    f"in {self.public}/{STAGING}/{self.staged} for inspection"
                 ) from err
             raise
         hooks.reach("renamed", (dst,))
+        return True
+
+    def _unpublish(self, job_fd: int, done: list[tuple[str, str]]) -> None:
+        """A rename failed half-way: take back what this run published, so the public
+        area has all of the job or nothing; the committed staging stays to roll forward."""
+        for src, dst in reversed(done):
+            try:
+                rename_noreplace(self.public_fd, dst, job_fd, src)
+            except OSError as err:
+                self.notes.append(f"could not take back {self.public}/{dst}: {err.strerror}")
 
     def abort(self) -> None:
         """Give up an uncommitted staging. Once COMMITTED exists the staging is kept
-        whatever happens, so the next vet can only roll it forward."""
-        if not self.committed:
+        whatever happens, so the next vet can only roll it forward. Never raises: it
+        runs while another error is reported, and a staging left behind is removed by
+        the next vet of the job."""
+        if self.committed:
+            return
+        try:
             self._remove_staging()
+        except OSError as err:
+            self.notes.append(f"staging left for the next vet to remove: {err.strerror}")
 
     def _remove_staging(self) -> None:
         if self.job_fd >= 0:
             os.close(self.job_fd)
             self.job_fd = -1
         with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(self.name, dir_fd=self.staging_fd)
+            shutil.rmtree(self.staged, dir_fd=self.staging_fd)
         os.fsync(self.staging_fd)

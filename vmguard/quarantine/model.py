@@ -28,7 +28,8 @@ class Reason(StrEnum):
     NAME_EMPTY = "name-empty"
     NAME_CONTROL = "name-control-characters"
     NAME_NOT_UTF8 = "name-not-utf8"
-    NAME_COLLISION = "name-collision"  # equal to a sibling after case folding and NFC
+    NAME_COLLISION = "name-collision"  # equal to a sibling after NFKC and full case folding
+    NAME_NOT_PORTABLE = "name-not-portable"  # names: portable; Windows cannot hold it
     NAME_TOO_LONG = "name-too-long"
     TOO_DEEP = "too-deep"
     FILE_TOO_LARGE = "file-too-large"
@@ -42,6 +43,7 @@ class Reason(StrEnum):
     SCANNER_FAILED = "scanner-failed"  # the scanner timed out or could not run
     CHANGED_DURING_VET = "changed-during-vet"  # replaced, grew, shrank or rewritten
     UNREADABLE = "unreadable"
+    SPARSE_FILE = "sparse-file"  # has holes, and the policy says sparse_files: refuse
 
 
 class Verdict(StrEnum):

@@ -1,7 +1,12 @@
 """Checks on entry names (vmguard.display.shown is how a name is shown to a human).
 
 Names come from readdir as str with surrogate escapes for undecodable bytes (Python's
-filesystem encoding), so every check here works on that form.
+filesystem encoding), so every check here works on that form. A name is refused when
+it holds a character that is not what it looks like: controls, every format character
+of the Unicode data (bidi controls, zero-width characters, tags), line and paragraph
+separators, private-use and unassigned code points, and the other code points Unicode
+says to render as nothing. Siblings collide when a case-insensitive, normalising
+filesystem (or a Turkish locale) would take them for one name.
 """
 
 from __future__ import annotations
@@ -13,6 +18,14 @@ from collections.abc import Iterable
 
 from vmguard.display import is_plain
 from vmguard.quarantine.model import Reason
+
+# Windows: reserved device names (also with an extension) and characters it refuses.
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")])
+_WINDOWS_CHARS = frozenset(':*?"<>|')
+# Turkish and Azeri fold dotless i with i, and dotted capital I (U+0130) with i.
+_TURKISH = str.maketrans({"\u0131": "i", "\u0130": "i"})
 
 
 def _is_utf8(name: str) -> bool:
@@ -31,7 +44,14 @@ def _has_control(name: str) -> bool:
     return not is_plain(name)
 
 
-def name_reasons(name: str, max_length: int) -> list[Reason]:
+def portable(name: str) -> bool:
+    """Whether Windows (and SMB clients) can hold the name as it is."""
+    if name.endswith((".", " ")) or not _WINDOWS_CHARS.isdisjoint(name):
+        return False
+    return name.split(".", 1)[0].rstrip(" ").upper() not in _WINDOWS_DEVICES
+
+
+def name_reasons(name: str, max_length: int, portable_only: bool = False) -> list[Reason]:
     """Every reason a single path component is unsafe to publish."""
     if not name:
         return [Reason.NAME_EMPTY]
@@ -44,11 +64,21 @@ def name_reasons(name: str, max_length: int) -> list[Reason]:
         reasons.append(Reason.NAME_CONTROL)
     if len(os.fsencode(name)) > max_length:
         reasons.append(Reason.NAME_TOO_LONG)
+    if portable_only and not portable(name):
+        reasons.append(Reason.NAME_NOT_PORTABLE)
     return reasons
 
 
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
+def collision_key(name: str) -> str:
+    """One key for every spelling a case-insensitive, normalising reader would merge:
+    Unicode's compatibility caseless match, NFKD(casefold(NFKD(casefold(NFD(name))))),
+    plus the Turkish i's (U+0130 and U+0131 fold with i). Full case folding already
+    merges final sigma with sigma, sharp s with ss, the Kelvin sign with k."""
+    if name.isascii():  # most names; the same key, ten times faster
+        return name.lower()
+    folded = unicodedata.normalize("NFD", name).translate(_TURKISH).casefold()
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", folded).casefold())
+    return folded.replace("i\u0307", "i")  # I with a dot above, decomposed
 
 
 def colliding(names: Iterable[str]) -> set[str]:
@@ -57,6 +87,6 @@ def colliding(names: Iterable[str]) -> set[str]:
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
     """
-    names = [n for n in names if _is_utf8(n)]
-    counts = Counter(_fold(n) for n in names)
-    return {n for n in names if counts[_fold(n)] > 1}
+    keys = {n: collision_key(n) for n in names if _is_utf8(n)}
+    counts = Counter(keys.values())
+    return {n for n, key in keys.items() if counts[key] > 1}

@@ -13,15 +13,17 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from vmguard.policy.model import QuarantinePolicy
+from vmguard.policy.model import QuarantinePolicy, SparseFiles
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
-from vmguard.quarantine.copy import Content, Refused, copy_fd, new_buffers, open_source
+from vmguard.quarantine.copy import Content, copy_fd, new_buffers, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
+from vmguard.quarantine.holes import data_ranges
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
+from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.scanners import ScannerSet, ScanResult
-from vmguard.quarantine.walk import Node, open_dir_checked, reason_for_open_error
+from vmguard.quarantine.walk import Node
 
 
 @dataclass(slots=True)
@@ -47,8 +49,9 @@ class _Outcome:
 class _Dirs:
     """The open source directory and its staging twin."""
 
-    def __init__(self, root_fd: int, dest: Destination | None, out_fd: int | None) -> None:
-        self.root_fd, self.dest, self.out_fd = root_fd, dest, out_fd
+    def __init__(self, root_fd: int, opener: Opener, dest: Destination | None,
+                 out_fd: int | None) -> None:
+        self.root_fd, self.opener, self.dest, self.out_fd = root_fd, opener, dest, out_fd
         self.dirs: dict[tuple[str, ...], Node] = {}
         self.src, self.dst = root_fd, out_fd
         self.broken: dict[tuple[str, ...], Refused] = {}
@@ -58,9 +61,8 @@ class _Dirs:
         self.dirs[node.parts] = node
         try:
             self.src = self._open_source(node.parts)
-        except OSError as err:
-            reason, detail = reason_for_open_error(err)
-            self.broken[node.parts] = Refused([reason], f"directory {detail}")
+        except Refused as refused:
+            self.broken[node.parts] = Refused(refused.reasons, f"directory {refused.detail}")
             return self.broken[node.parts]
         if self.dest is not None:
             parent = self.dest.open_staged_dir(node.parts[:-1])
@@ -75,7 +77,7 @@ class _Dirs:
         for depth in range(1, len(parts) + 1):
             seen = self.dirs[parts[:depth]]
             try:
-                child = open_dir_checked(parts[depth - 1], fd, seen.dev, seen.ino)
+                child = self.opener.open_dir(parts[depth - 1], fd, seen.dev, seen.ino)
             finally:
                 if fd != self.root_fd:
                     os.close(fd)
@@ -94,9 +96,10 @@ class _Dirs:
 
 
 class CopyPhase:
-    def __init__(self, policy: QuarantinePolicy, dest: Destination | None, detector: Detector,
-                 scanners: ScannerSet | None = None) -> None:
+    def __init__(self, policy: QuarantinePolicy, opener: Opener, dest: Destination | None,
+                 detector: Detector, scanners: ScannerSet | None = None) -> None:
         self.policy = policy
+        self.opener = opener
         self.forbid = frozenset(policy.forbid)
         self.dest = dest
         self.detector = detector
@@ -107,7 +110,7 @@ class CopyPhase:
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
         only the files still waiting for a worker's answer are held in full."""
-        dirs = _Dirs(root_fd, self.dest, out_fd)
+        dirs = _Dirs(root_fd, self.opener, self.dest, out_fd)
         entries: list[Entry] = []
         waiting: deque[_Outcome] = deque()
         self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
@@ -142,16 +145,18 @@ class CopyPhase:
     def copy(self, node: Node, dirs: _Dirs) -> _Outcome:
         hooks.reach("open", node.parts)
         try:
-            src, before = open_source(dirs.src, node, self.forbid)
+            src, before = open_source(self.opener, dirs.src, node, self.forbid)
         except Refused as refused:
             return _Outcome(node, refused=refused)
         dst = None
         upload = self.detector.begin()
         try:
+            ranges = self._data_ranges(src, before.st_size)
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed)
+            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool,
+                                    upload.feed, ranges)
             scans, held = self._scan(src, node)
         except Refused as refused:
             if dst is not None:
@@ -168,6 +173,15 @@ class CopyPhase:
         hooks.reach("staged", node.parts)
         return _Outcome(node, content, mime=upload.end(), executable=executable_format(head),
                         scans=scans, held=held, before=before)
+
+    def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
+        """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
+        ranges = data_ranges(src, size)
+        if ranges is not None and self.policy.sparse_files is SparseFiles.REFUSE:
+            data = sum(end - start for start, end in ranges)
+            raise Refused([Reason.SPARSE_FILE], f"{size - data} of its {size} bytes are "
+                          "holes; the policy refuses sparse files (sparse_files: refuse)")
+        return ranges
 
     def _scan(self, src: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
         """Hand the scanners the descriptor that was just checked, hashed and copied (never

@@ -11,15 +11,17 @@ import contextlib
 import os
 
 from vmguard.quarantine.model import Kind
-from vmguard.quarantine.walk import Node, open_dir_checked
+from vmguard.quarantine.opening import Opener, Refused
+from vmguard.quarantine.walk import Node
 
 
-def _open_dir(root_fd: int, parts: tuple[str, ...], dirs: dict[tuple[str, ...], Node]) -> int:
+def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...],
+              dirs: dict[tuple[str, ...], Node]) -> int:
     fd = os.dup(root_fd)
     for depth in range(1, len(parts) + 1):
         seen = dirs[parts[:depth]]
         try:
-            child = open_dir_checked(parts[depth - 1], fd, seen.dev, seen.ino)
+            child = opener.open_dir(parts[depth - 1], fd, seen.dev, seen.ino)
         finally:
             os.close(fd)
         fd = child
@@ -37,21 +39,21 @@ def _remove_file(dir_fd: int, node: Node) -> bool:
     return True
 
 
-def remove_sources(root_fd: int, nodes: tuple[Node, ...], published: set[str]) -> int:
+def remove_sources(opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: set[str]) -> int:
     """Unlink the published files (paths joined with "/"); return how many."""
     dirs = {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
     removed = 0
     for node in nodes:
         if node.kind is Kind.FILE and "/".join(node.parts) in published:
-            with contextlib.suppress(OSError):
-                fd = _open_dir(root_fd, node.parts[:-1], dirs)
+            with contextlib.suppress(OSError, Refused):
+                fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
                 try:
                     removed += _remove_file(fd, node)
                 finally:
                     os.close(fd)
     for parts in sorted(dirs, key=len, reverse=True):
-        with contextlib.suppress(OSError):  # not empty, or replaced: leave it
-            fd = _open_dir(root_fd, parts[:-1], dirs)
+        with contextlib.suppress(OSError, Refused):  # not empty, or replaced: leave it
+            fd = _open_dir(opener, root_fd, parts[:-1], dirs)
             try:
                 os.rmdir(parts[-1], dir_fd=fd)
             finally:

@@ -1,23 +1,33 @@
 """Phase 1 of a vet: walk the quarantine by directory descriptors, never following links.
 
-Each directory is opened relative to its parent's descriptor with O_NOFOLLOW and
-checked to be the very inode readdir/lstat saw, so a guest that swaps a directory for a
+Each entry is looked at with statx (no link followed), which also gives its mount: an
+entry on another mount than the quarantine's (a bind mount, even of the same
+filesystem) is refused, never entered. Each directory is opened relative to its
+parent's descriptor by opening.Opener, which checks on an O_PATH descriptor that it is
+the very inode statx saw before opening it, so a guest that swaps a directory for a
 symlink mid-walk cannot steer the walk outside the quarantine. Only metadata is read
 here; the bytes are read once, in the copy phase, from a descriptor checked again.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from dataclasses import dataclass
 
 from vmguard.display import shown
-from vmguard.policy.model import FileKind, QuarantinePolicy
+from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.names import colliding, name_reasons
+from vmguard.quarantine.opening import (
+    Opener,
+    Refused,
+    kind_of,
+    outside_mount,
+    reason_for_open_error,
+)
+from vmguard.quarantine.sysio import Stat, statx
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -41,43 +51,13 @@ class Walk:
     total_size: int
 
 
-def kind_of(mode: int) -> Kind:
-    if stat.S_ISREG(mode):
-        return Kind.FILE
-    if stat.S_ISDIR(mode):
-        return Kind.DIRECTORY
-    return Kind.SYMLINK if stat.S_ISLNK(mode) else Kind.OTHER
-
-
-def open_dir_checked(name: str, parent_fd: int, dev: int, ino: int) -> int:
-    """Open a subdirectory without following links; raise OSError if it is not (dev, ino)."""
-    try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
-    except NotADirectoryError as err:  # O_DIRECTORY wins over O_NOFOLLOW: name a symlink
-        if stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode):
-            raise OSError(errno.ELOOP, "is a symlink") from err
-        raise
-    st = os.fstat(fd)
-    if (st.st_dev, st.st_ino) != (dev, ino):
-        os.close(fd)
-        raise OSError(errno.ESTALE, "directory was replaced")
-    return fd
-
-
-def reason_for_open_error(err: OSError) -> tuple[Reason, str]:
-    """Name what an open with O_NOFOLLOW failing tells about a swapped entry."""
-    if err.errno == errno.ELOOP:
-        return Reason.SYMLINK, "replaced by a symlink during the vet"
-    if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENXIO):
-        return Reason.CHANGED_DURING_VET, f"replaced or removed during the vet: {err.strerror}"
-    return Reason.UNREADABLE, err.strerror or str(err)
-
-
 class _Walker:
-    def __init__(self, policy: QuarantinePolicy, root_dev: int) -> None:
+    def __init__(self, policy: QuarantinePolicy, opener: Opener, root_dev: int) -> None:
         self.policy = policy
         self.forbid = frozenset(policy.forbid)
+        self.opener = opener
         self.root_dev = root_dev
+        self.portable = policy.names is NameRules.PORTABLE
         self.nodes: list[Node] = []
         self.entries: list[Entry] = []
         self.count = 0
@@ -91,23 +71,22 @@ class _Walker:
 
     def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
         try:
-            with os.scandir(fd) as it:
-                items = sorted((e.name, e) for e in it)
+            names = sorted(os.listdir(fd))
         except OSError as err:
             self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
             return
-        collide = colliding(name for name, _ in items)
+        collide = colliding(names)
         subdirs = []
-        for name, entry in items:
+        for name in names:
             if self.stopped:
                 return
-            sub = self.visit(entry, parts + (name,), name in collide)
+            sub = self.visit(fd, parts + (name,), name in collide)
             if sub is not None:
                 subdirs.append(sub)
         for path, st in subdirs:
             self.descend(fd, path, st)
 
-    def visit(self, entry: os.DirEntry, path: tuple[str, ...], collides: bool):
+    def visit(self, dir_fd: int, path: tuple[str, ...], collides: bool):
         """Check one entry; return (path, stat) of a directory to descend into."""
         self.count += 1
         if self.count > self.policy.max_files:
@@ -116,7 +95,7 @@ class _Walker:
             self.stopped = True
             return None
         try:
-            st = entry.stat(follow_symlinks=False)
+            st = statx(dir_fd, path[-1])
         except OSError as err:
             self.reject(path, Kind.OTHER, [reason_for_open_error(err)[0]], "vanished during the vet")
             return None
@@ -132,13 +111,13 @@ class _Walker:
             self.check_other(path, kind, reasons)
         return None
 
-    def common_reasons(self, path, st: os.stat_result, collides: bool) -> list[Reason]:
-        reasons = name_reasons(path[-1], self.policy.max_name_length)
+    def common_reasons(self, path, st: Stat, collides: bool) -> list[Reason]:
+        reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable)
         if collides:
             reasons.append(Reason.NAME_COLLISION)
         if len(path) > self.policy.max_depth:
             reasons.append(Reason.TOO_DEEP)
-        if st.st_dev != self.root_dev:
+        if st.st_dev != self.root_dev or outside_mount(st, self.opener.mount_id):
             reasons.append(Reason.MOUNT_POINT)
         return reasons
 
@@ -148,7 +127,7 @@ class _Walker:
             reasons.append(Reason.SYMLINK if kind is Kind.SYMLINK else Reason.SPECIAL_FILE)
         self.reject(path, kind, reasons, "never followed or published")
 
-    def check_file(self, path, st: os.stat_result, reasons: list[Reason]) -> None:
+    def check_file(self, path, st: Stat, reasons: list[Reason]) -> None:
         reasons += mode_reasons(st, self.forbid)
         if st.st_size > self.policy.max_file_size:
             reasons.append(Reason.FILE_TOO_LARGE)
@@ -161,13 +140,12 @@ class _Walker:
         node = Node(path, Kind.FILE, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         self.nodes.append(node)
 
-    def descend(self, parent_fd: int, path: tuple[str, ...], st: os.stat_result) -> None:
+    def descend(self, parent_fd: int, path: tuple[str, ...], st: Stat) -> None:
         hooks.reach("walk-dir", path)
         try:
-            fd = open_dir_checked(path[-1], parent_fd, st.st_dev, st.st_ino)
-        except OSError as err:
-            reason, detail = reason_for_open_error(err)
-            self.reject(path, Kind.DIRECTORY, [reason], detail)
+            fd = self.opener.open_dir(path[-1], parent_fd, st.st_dev, st.st_ino)
+        except Refused as refused:
+            self.reject(path, Kind.DIRECTORY, refused.reasons, refused.detail)
             return
         try:
             self.nodes.append(Node(path, Kind.DIRECTORY, st.st_dev, st.st_ino, 0, st.st_mtime_ns))
@@ -176,7 +154,7 @@ class _Walker:
             os.close(fd)
 
 
-def mode_reasons(st: os.stat_result, forbid: frozenset[FileKind]) -> list[Reason]:
+def mode_reasons(st: Stat | os.stat_result, forbid: frozenset[FileKind]) -> list[Reason]:
     """Reasons from a regular file's mode and link count (checked again on the open fd)."""
     reasons = []
     if FileKind.HARDLINKS in forbid and st.st_nlink > 1:
@@ -194,7 +172,7 @@ def mode_reasons(st: os.stat_result, forbid: frozenset[FileKind]) -> list[Reason
     return reasons
 
 
-def walk(root_fd: int, policy: QuarantinePolicy) -> Walk:
-    walker = _Walker(policy, os.fstat(root_fd).st_dev)
+def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener) -> Walk:
+    walker = _Walker(policy, opener, os.fstat(root_fd).st_dev)
     walker.walk_dir(root_fd, ())
     return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total)

@@ -1,0 +1,96 @@
+"""Sparse files: copied with their holes (the same bytes and hash, no more blocks), or
+refused by `sparse_files: refuse`; never expanded silently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import vmguard
+from tests.quarantine.conftest import rules, write
+from tests.quarantine.test_races import at, entry
+from vmguard.policy.model import SparseFiles
+from vmguard.quarantine import hooks
+from vmguard.quarantine.model import Reason, Status
+
+MIB = 1 << 20
+TYPES = ("application/octet-stream", "text/plain")
+
+
+def sparse(path: Path, size: int, data: dict[int, bytes]) -> bytes:
+    """A file of `size` bytes with data only at the given offsets; returns its bytes."""
+    os.makedirs(path.parent, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.truncate(size)
+        for offset, chunk in data.items():
+            fh.seek(offset)
+            fh.write(chunk)
+    content = path.read_bytes()
+    assert os.stat(path).st_blocks * 512 < size // 4, "the filesystem keeps holes"
+    return content
+
+
+def allocated(path: Path) -> int:
+    return os.stat(path).st_blocks * 512
+
+
+@pytest.fixture
+def q(tmp_path):
+    yield tmp_path / "q"
+    hooks.set_hook(None)
+
+
+@pytest.mark.parametrize("layout", [
+    {0: b"\0vmguard" * 512, 40 * MIB: b"middle" * 5000},  # data, hole, data, hole
+    {30 * MIB: b"only in the middle\n"},  # leading and trailing holes
+    {64 * MIB - 5: b"tail!"},  # one hole, then data to the end
+], ids=["holes-between", "data-in-the-middle", "data-at-the-end"])
+def test_a_sparse_file_is_published_with_its_holes(q, tmp_path, layout):
+    content = sparse(q / "big.bin", 64 * MIB, layout)
+    write(q / "small.txt", "text\n")
+    result = vmguard.vet(q, rules(allow_types=TYPES, max_file_size=1 << 30), tmp_path / "pub" / "j")
+    assert result.status is Status.PROMOTED
+    out = tmp_path / "pub" / "j" / "big.bin"
+    assert out.read_bytes() == content
+    assert allocated(out) <= allocated(q / "big.bin") + 8 * MIB  # not expanded
+    digest = hashlib.sha256(content).hexdigest()
+    assert entry(result, "big.bin").sha256 == digest
+    manifest = json.loads((tmp_path / "pub" / "j.manifest.json").read_text())
+    assert {e["path"]: e["sha256"] for e in manifest["entries"]}["big.bin"] == digest
+
+
+def test_control_a_dense_file_of_zeros_is_copied_dense(q, tmp_path):
+    """The block count does tell a hole from written zeros."""
+    write(q / "zeros.bin", bytes(16 * MIB))
+    result = vmguard.vet(q, rules(allow_types=TYPES), tmp_path / "pub" / "j")
+    assert result.status is Status.PROMOTED
+    assert allocated(tmp_path / "pub" / "j" / "zeros.bin") >= 16 * MIB
+
+
+def test_the_policy_can_refuse_sparse_files(q, tmp_path):
+    sparse(q / "big.bin", 32 * MIB, {0: b"x" * 4096})
+    write(q / "dense.txt", "text\n")
+    policy = rules(allow_types=TYPES, sparse_files=SparseFiles.REFUSE)
+    result = vmguard.vet(q, policy, tmp_path / "pub" / "j", per_file=True)
+    big = entry(result, "big.bin")
+    assert big.reasons == (Reason.SPARSE_FILE,) and "holes" in big.detail
+    assert sorted(os.listdir(tmp_path / "pub" / "j")) == ["dense.txt"]
+
+
+def test_a_hole_filled_during_the_copy_is_refused(q, tmp_path):
+    sparse(q / "big.bin", 32 * MIB, {0: b"x" * (2 * MIB), 20 * MIB: b"y" * MIB})
+
+    def fill():
+        with open(q / "big.bin", "r+b") as fh:
+            fh.seek(10 * MIB)
+            fh.write(b"payload")
+
+    done = at("copy-chunk", ("big.bin",), fill)
+    result = vmguard.vet(q, rules(allow_types=TYPES), tmp_path / "pub" / "j", per_file=True)
+    assert done
+    assert entry(result, "big.bin").reasons == (Reason.CHANGED_DURING_VET,)
+    assert not (tmp_path / "pub" / "j" / "big.bin").exists()

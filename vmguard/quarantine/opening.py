@@ -1,0 +1,128 @@
+"""Open quarantine entries without side effects: look first (O_PATH), open only what passed.
+
+Opening a name can run code: opening a FIFO wakes or unblocks its writer, opening a
+device node runs its driver. So every entry is first reached with O_PATH|O_NOFOLLOW,
+which opens nothing (not a FIFO, not a device, not a symlink's target), and its type
+and identity (the inode the walk saw) are checked on that descriptor. Only a regular
+file or a directory that passed is opened for reading, through /proc/self/fd/N: the
+very inode that was checked, whatever its name points to by then.
+
+Mount points are told by mount id (statx, in the walk), not by st_dev: a bind mount of
+another directory of the same filesystem has the quarantine's device but its own mount.
+The walk saw each inode on the quarantine's mount, so at open the same inode is enough;
+a mount over the name since shows as another inode, and statx then names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from typing import NoReturn
+
+from vmguard.errors import VetError
+from vmguard.quarantine.model import Kind, Reason
+from vmguard.quarantine.sysio import Stat, statx
+
+_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+DIR_READ = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_FORMATS = {stat.S_IFREG: Kind.FILE, stat.S_IFDIR: Kind.DIRECTORY, stat.S_IFLNK: Kind.SYMLINK}
+_SPECIAL = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+            stat.S_IFSOCK: "socket"}
+
+
+class Refused(Exception):
+    """The entry cannot be published; carries the reasons."""
+
+    def __init__(self, reasons: list[Reason], detail: str = "") -> None:
+        super().__init__(detail)
+        self.reasons = reasons
+        self.detail = detail
+
+
+def kind_of(mode: int) -> Kind:
+    return _FORMATS.get(stat.S_IFMT(mode), Kind.OTHER)
+
+
+def reason_for_open_error(err: OSError) -> tuple[Reason, str]:
+    """Name what a failed look-up or open tells about a swapped entry."""
+    if err.errno == errno.ELOOP:
+        return Reason.SYMLINK, "replaced by a symlink during the vet"
+    if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENXIO):
+        return Reason.CHANGED_DURING_VET, f"replaced or removed during the vet: {err.strerror}"
+    return Reason.UNREADABLE, err.strerror or str(err)
+
+
+def outside_mount(st: Stat, mount_id: int) -> bool:
+    """Whether an entry is reached through another mount than the quarantine root's."""
+    return st.mount_id != mount_id or st.mount_root
+
+
+def check_entry(st: Stat, kind: Kind, dev: int, ino: int, mount_id: int) -> NoReturn:
+    """Refuse an entry that is not the `kind` entry (dev, ino) the walk saw, saying why."""
+    fmt = stat.S_IFMT(st.st_mode)
+    if fmt == stat.S_IFLNK:
+        raise Refused([Reason.SYMLINK], "replaced by a symlink during the vet; never followed")
+    if fmt in _SPECIAL:
+        raise Refused([Reason.SPECIAL_FILE, Reason.CHANGED_DURING_VET],
+                      f"replaced by a {_SPECIAL[fmt]} during the vet; never opened")
+    if outside_mount(st, mount_id):
+        raise Refused([Reason.MOUNT_POINT], "a mount point inside the quarantine; never followed")
+    raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
+
+
+class Opener:
+    """Opens entries of one quarantine. Holds /proc/self/fd open: a reopen through it
+    costs one look-up instead of four (this is on the path of every file)."""
+
+    def __init__(self, root_fd: int) -> None:
+        try:
+            self.proc_fd = os.open("/proc/self/fd", DIR_READ)
+        except OSError as err:
+            raise VetError(f"/proc/self/fd: {err.strerror}; vet opens quarantine files only "
+                           "through it (mount /proc)") from err
+        self.mount_id = statx(root_fd).mount_id
+
+    def close(self) -> None:
+        if self.proc_fd >= 0:
+            os.close(self.proc_fd)
+            self.proc_fd = -1
+
+    def __enter__(self) -> Opener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open_checked(self, name: str, dir_fd: int, kind: Kind, dev: int,
+                     ino: int) -> tuple[int, os.stat_result]:
+        """Open name (in dir_fd) for reading if it is still the checked `kind` (dev, ino);
+        raise Refused otherwise, without having opened it. The walk saw (dev, ino) on the
+        quarantine's mount, so the same inode now is that file: a mount over the name
+        shows as another inode (and statx then names it)."""
+        try:
+            path_fd = os.open(name, _PATH, dir_fd=dir_fd)
+        except OSError as err:
+            raise Refused(*_listed(reason_for_open_error(err))) from err
+        try:
+            st = os.fstat(path_fd)
+            if kind_of(st.st_mode) is not kind or (st.st_dev, st.st_ino) != (dev, ino):
+                check_entry(statx(path_fd), kind, dev, ino, self.mount_id)  # raises, with why
+            return self._reopen(path_fd, DIR_READ if kind is Kind.DIRECTORY else FILE_READ), st
+        finally:
+            os.close(path_fd)
+
+    def _reopen(self, path_fd: int, flags: int) -> int:
+        if flags == FILE_READ:  # keep even the access time unchanged
+            with contextlib.suppress(PermissionError):  # O_NOATIME: owner or CAP_FOWNER only
+                return os.open(str(path_fd), flags | os.O_NOATIME, dir_fd=self.proc_fd)
+        return os.open(str(path_fd), flags, dir_fd=self.proc_fd)
+
+    def open_dir(self, name: str, parent_fd: int, dev: int, ino: int) -> int:
+        return self.open_checked(name, parent_fd, Kind.DIRECTORY, dev, ino)[0]
+
+
+def _listed(found: tuple[Reason, str]) -> tuple[list[Reason], str]:
+    return [found[0]], found[1]
