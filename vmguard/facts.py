@@ -64,6 +64,24 @@ class PortForward:
     guest_port: int
 
 
+class HostOnlyKind(StrEnum):
+    """How an inventory names a connection's host-only network (its `host_only:` key)."""
+
+    NETWORK = "network"  # libvirt isolated network (no <forward>)
+    BRIDGE = "bridge"  # libvirt: a host bridge the admin keeps isolated
+    HOSTONLY_INTERFACE = "hostonly_interface"  # VirtualBox vboxnetN
+    HOSTONLY_NETWORK = "hostonly_network"  # VirtualBox 7 host-only network
+
+
+# The hypervisor's own attachment type (Nic.kind) of each host-only kind.
+HOST_ONLY_NIC_KINDS = {
+    HostOnlyKind.NETWORK: frozenset({"network"}),
+    HostOnlyKind.BRIDGE: frozenset({"bridge"}),
+    HostOnlyKind.HOSTONLY_INTERFACE: frozenset({"HostOnly", "HostOnlyInterface"}),
+    HostOnlyKind.HOSTONLY_NETWORK: frozenset({"HostOnlyNetwork"}),
+}
+
+
 @dataclass(frozen=True)
 class Nic:
     index: int
@@ -73,6 +91,23 @@ class Nic:
     enabled: bool = True
     port_forwards: tuple[PortForward, ...] = ()
     source: Source = Source("")
+    kind: str = ""  # the hypervisor's type: libvirt <interface type>, VirtualBox attachment
+
+
+@dataclass(frozen=True)
+class HostOnly:
+    """The one network a connection's VMs may be attached to (inventory `host_only:`)."""
+
+    kind: HostOnlyKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"host-only {self.kind.value} {self.name!r}"
+
+    def holds(self, nic: Nic) -> bool:
+        """True when the NIC is attached to this network: the one answer plan, apply and
+        audit share."""
+        return nic.kind in HOST_ONLY_NIC_KINDS[self.kind] and nic.network == self.name
 
 
 @dataclass(frozen=True)
@@ -189,4 +224,7 @@ class VmFacts:
     snapshots: tuple[Snapshot, ...] = ()
     # What vmguard read inside the guest (its disk image, its agent); None: not inspected.
     guest: GuestFacts | None = None
+    # The connection's host-only network as the inventory names it (not read from the VM;
+    # set by drivers.interface.facts_of): where NICs belong, for plan and audit alike.
+    host_only: HostOnly | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

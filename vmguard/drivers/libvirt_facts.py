@@ -141,6 +141,7 @@ def _nic(ctx: _Ctx, index: int, el: Element, lookup: NetworkLookup) -> Nic:
         enabled=link is None or link.get("state", "up") != "down",
         port_forwards=tuple(_port_forwards(el)),
         source=ctx.src(el),
+        kind=kind,
     )
 
 
