@@ -93,6 +93,17 @@ class LibvirtDriver:
             return None
         return libvirt_facts.network_attachment_of(safexml.parse(xml, f"network {name}"))
 
+    def host_only_bridge(self, network: str) -> str:
+        """The bridge of an isolated network (no <forward>): the host side of host-only."""
+        xml = self._call(f"network {network}", lambda: self.conn.networkLookupByName(network).XMLDesc(0))
+        root = safexml.parse(xml, f"network {network}")
+        attachment = libvirt_facts.network_attachment_of(root)
+        bridge = root.find("bridge")
+        if attachment is not Attachment.HOST_ONLY or bridge is None or not bridge.get("name"):
+            why = f"forward mode {attachment.value}" if bridge is not None else "no bridge"
+            raise DriverError(f"{self.uri}: network {network} is not an isolated network ({why})")
+        return bridge.get("name")
+
     def _power(self, dom: Any) -> PowerState:
         state = self._call("state", dom.state)[0]
         if state == 5 and self._call("managed save", dom.hasManagedSaveImage, 0):
