@@ -6,6 +6,7 @@ them. Every fact carries a Source saying where it was read, for reports.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -137,6 +138,16 @@ class AudioFacts:
     source: Source = Source("")
 
 
+def is_loopback(address: str) -> bool:
+    """True only for loopback, "localhost" or a unix socket; "" (every address) is not."""
+    if address == "localhost" or address.startswith("unix:"):
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Display:
     protocol: DisplayProtocol
@@ -145,6 +156,12 @@ class Display:
     port: int | None
     authenticated: bool
     source: Source = Source("")
+
+    @property
+    def local_only(self) -> bool:
+        """Reachable from this host only: loopback, a UNIX socket, or no listener at all
+        (libvirt <listen type='none'>). The one answer plan, apply and audit share."""
+        return self.listen == "none" or is_loopback(self.listen)
 
 
 @dataclass(frozen=True)

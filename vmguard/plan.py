@@ -108,7 +108,6 @@ DIRECTIONS = {
     TransferMode.GUEST_TO_HOST: frozenset({"out"}),
     TransferMode.BIDIRECTIONAL: frozenset({"in", "out"}),
 }
-LOOPBACK = ("127.", "::1", "localhost", "unix:", "none")
 
 
 def permits(wanted: TransferMode, current: TransferMode) -> bool:
@@ -233,7 +232,7 @@ def _displays(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
         if mode is RemoteDisplay.DISABLED:
             yield _Want(Action.DISABLE_REMOTE_DISPLAY, key, subject, "enabled", "disabled", target)
             continue
-        if mode is RemoteDisplay.LOCALHOST and not d.listen.startswith(LOOPBACK):
+        if mode is RemoteDisplay.LOCALHOST and not d.local_only:
             yield _Want(
                 Action.LISTEN_LOCALHOST, key, f"{subject} listen", d.listen or "default", "127.0.0.1", target
             )
