@@ -160,3 +160,41 @@ def test_the_firewall_lets_the_guest_reach_only_its_endpoint(moved, backend) -> 
         _as(guest, iface)
         _firewall(plv, inv, "remove", backend)
     assert _fetch(guest, 8081)  # removed: vmguard's rules were what dropped it
+
+
+DRIFT_NIC = "<interface type='user'><mac address='52:54:00:77:00:21'/><model type='virtio'/></interface>"
+
+
+def _read_until(proc, needle: str) -> float:
+    line = ""
+    while needle not in line:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+    return time.monotonic()
+
+
+def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(moved, tmp_path) -> None:
+    plv, guest, inv, _iface = moved
+    env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
+           "VMGUARD_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vmguard", "watch", "--inventory", str(inv), "--duration", "60",
+         "--firewall-every", "600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        _read_until(proc, "watching")
+        added = time.monotonic()
+        flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        guest.dom.attachDeviceFlags(DRIFT_NIC, flags)  # what `virsh attach-interface` does
+        seen = _read_until(proc, "VMG-NET-002")
+        assert seen - added < 2.0, f"flagged after {seen - added:.2f}s"
+        apply = subprocess.run([sys.executable, "-m", "vmguard", "apply", "--inventory", str(inv),
+                                "--next-boot"], env=env, capture_output=True, text=True, timeout=120)
+        assert apply.returncode == 0, apply.stdout + apply.stderr
+        _read_until(proc, "resolved VMG-NET-002")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    live = guest.dom.XMLDesc(0)
+    assert "type='user'" not in live and live.count("<source network='lab-hostonly'") == 2
