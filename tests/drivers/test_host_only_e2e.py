@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("dnsmasq")
 POLICIES = Path(__file__).parents[2] / "policy"
 BRIDGE = f"vmgee{os.getpid() % 100000}"
 MAC, ADDRESS, HOST = "52:54:00:77:00:11", "10.77.0.11", "10.77.0.1"
+OTHER = "10.77.0.2"  # another address of the host on the same network, not allowed
 NETWORK = f"""<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>
 <ip address='{HOST}' netmask='255.255.255.0'><dhcp><range start='10.77.0.100' end='10.77.0.200'/>
 <host mac='{MAC}' ip='{ADDRESS}'/></dhcp></ip></network>"""
@@ -56,8 +57,9 @@ def lab(tmp_path_factory, guest_kernel_initrd):
         try:
             conn.networkDefineXML(NETWORK).create()
             guest = factory.start(extra_devices=NIC)
-            for port in (8080, 8081):  # the allowed endpoint and a control
-                plv.ns.popen(sys.executable, "-m", "http.server", str(port), "--bind", HOST,
+            plv.ns.run("ip", "addr", "add", f"{OTHER}/24", "dev", BRIDGE)
+            for host, port in ((HOST, 8080), (HOST, 8081), (OTHER, 8080)):  # allowed, controls
+                plv.ns.popen(sys.executable, "-m", "http.server", str(port), "--bind", host,
                              "--directory", str(root), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
             yield plv, guest, root
@@ -80,9 +82,9 @@ def _inventory(plv, guest, root: Path) -> Path:
     return path
 
 
-def _fetch(guest, port: int) -> bool:
-    """An HTTP answer from HOST:port (busybox nc; the static busybox's wget crashes)."""
-    got = guest.exec(["/bin/sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {HOST} {port}"], timeout=20)
+def _fetch(guest, port: int, host: str = HOST) -> bool:
+    """An HTTP answer from host:port (busybox nc; the static busybox's wget crashes)."""
+    got = guest.exec(["/bin/sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}"], timeout=20)
     return got.stdout.startswith("HTTP/1.0 200")
 
 
@@ -136,7 +138,7 @@ def test_apply_moved_the_nic_live_and_dhcp_came_from_the_host_only_network(moved
     live = guest.dom.XMLDesc(0)
     assert "<source network='lab-hostonly'" in live and MAC in live  # moved while running
     assert "type='user'" not in live
-    assert _fetch(guest, 8080) and _fetch(guest, 8081)  # control: no vmguard firewall yet
+    assert _fetch(guest, 8080) and _fetch(guest, 8081) and _fetch(guest, 8080, OTHER)  # no firewall yet
 
 
 @pytest.mark.parametrize("backend", [
@@ -150,6 +152,7 @@ def test_the_firewall_lets_the_guest_reach_only_its_endpoint(moved, backend) -> 
     try:
         assert _fetch(guest, 8080)  # the allowed endpoint
         assert not _fetch(guest, 8081)  # another port of the same host: dropped
+        assert not _fetch(guest, 8080, OTHER)  # the same port on another address: dropped
         _as(guest, iface, ip="10.77.0.50")
         assert not _fetch(guest, 8080)  # a spoofed source address: dropped
         _as(guest, iface, mac="52:54:00:77:00:99")
