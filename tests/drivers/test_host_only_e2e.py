@@ -28,10 +28,13 @@ POLICIES = Path(__file__).parents[2] / "policy"
 BRIDGE = f"vmgee{os.getpid() % 100000}"
 MAC, ADDRESS, HOST = "52:54:00:77:00:11", "10.77.0.11", "10.77.0.1"
 OTHER = "10.77.0.2"  # another address of the host on the same network, not allowed
+PEER_MAC, PEER = "52:54:00:77:00:12", "10.77.0.12"  # another VM on the same network
 NETWORK = f"""<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>
 <ip address='{HOST}' netmask='255.255.255.0'><dhcp><range start='10.77.0.100' end='10.77.0.200'/>
-<host mac='{MAC}' ip='{ADDRESS}'/></dhcp></ip></network>"""
+<host mac='{MAC}' ip='{ADDRESS}'/><host mac='{PEER_MAC}' ip='{PEER}'/></dhcp></ip></network>"""
 NIC = f"<interface type='user'><mac address='{MAC}'/><model type='virtio'/></interface>\n"
+PEER_NIC = f"<interface type='network'><mac address='{PEER_MAC}'/><source network='lab-hostonly'/>" \
+    "<model type='virtio'/></interface>\n"
 POLICY = f"""apiVersion: vmguard/v1
 kind: Policy
 metadata: {{name: lab-e2e}}
@@ -57,11 +60,15 @@ def lab(tmp_path_factory, guest_kernel_initrd):
         try:
             conn.networkDefineXML(NETWORK).create()
             guest = factory.start(extra_devices=NIC)
+            peer = factory.start(extra_devices=PEER_NIC)
             plv.ns.run("ip", "addr", "add", f"{OTHER}/24", "dev", BRIDGE)
             for host, port in ((HOST, 8080), (HOST, 8081), (OTHER, 8080)):  # allowed, controls
                 plv.ns.popen(sys.executable, "-m", "http.server", str(port), "--bind", host,
                              "--directory", str(root), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
+            _dhcp(peer, PEER)
+            peer.exec(["/bin/sh", "-c", "(while true; do printf 'HTTP/1.0 200 peer\\r\\n' | "
+                       "nc -l -p 8080; done) >/dev/null 2>&1 &"])
             yield plv, guest, root
         finally:
             factory.cleanup()
@@ -88,7 +95,7 @@ def _fetch(guest, port: int, host: str = HOST) -> bool:
     return got.stdout.startswith("HTTP/1.0 200")
 
 
-def _dhcp(guest) -> str:
+def _dhcp(guest, address: str = ADDRESS) -> str:
     guest.exec(["/bin/sh", "-c", f"printf '%s\\n' '{DHCP_SCRIPT}' > /tmp/dhcp.sh; chmod +x /tmp/dhcp.sh"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -97,7 +104,7 @@ def _dhcp(guest) -> str:
             guest.exec(["/bin/sh", "-c", f"ifconfig {iface} up; udhcpc -i {iface} -n -q -t 5 -s /tmp/dhcp.sh"],
                        timeout=40)
             shown = guest.exec(["/bin/sh", "-c", f"ifconfig {iface}"]).stdout
-            if ADDRESS in shown:
+            if address in shown:
                 return iface
         time.sleep(1)
     raise AssertionError(f"no DHCP lease in the guest: {guest.console_text()[-1500:]}")
@@ -139,6 +146,7 @@ def test_apply_moved_the_nic_live_and_dhcp_came_from_the_host_only_network(moved
     assert "<source network='lab-hostonly'" in live and MAC in live  # moved while running
     assert "type='user'" not in live
     assert _fetch(guest, 8080) and _fetch(guest, 8081) and _fetch(guest, 8080, OTHER)  # no firewall yet
+    assert _fetch(guest, 8080, PEER)  # and the other VM answers
 
 
 @pytest.mark.parametrize("backend", [
@@ -153,6 +161,7 @@ def test_the_firewall_lets_the_guest_reach_only_its_endpoint(moved, backend) -> 
         assert _fetch(guest, 8080)  # the allowed endpoint
         assert not _fetch(guest, 8081)  # another port of the same host: dropped
         assert not _fetch(guest, 8080, OTHER)  # the same port on another address: dropped
+        assert not _fetch(guest, 8080, PEER)  # another VM on the same network: dropped
         _as(guest, iface, ip="10.77.0.50")
         assert not _fetch(guest, 8080)  # a spoofed source address: dropped
         _as(guest, iface, mac="52:54:00:77:00:99")
