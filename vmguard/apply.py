@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard import log
-from vmguard.drivers.interface import ApplyResult, Driver
+from vmguard.drivers.interface import ApplyResult, Driver, facts_of
 from vmguard.errors import DriverError
-from vmguard.facts import PowerState
+from vmguard.facts import HostOnly, PowerState
 from vmguard.plan import Change, Plan, make_plan
 from vmguard.policy.model import Policy
 
@@ -117,9 +117,10 @@ class _Job:
     connection: str
     policy: Policy
     store: BackupStore
+    host_only: HostOnly | None = None
 
     def plan(self, vm: str) -> Plan:
-        return make_plan(self.policy, self.driver.read_facts(vm), self.driver.capabilities)
+        return make_plan(self.policy, facts_of(self.driver, vm, self.host_only), self.driver.capabilities)
 
     def started_again(self, vm: str) -> None:
         _start_again(self.driver, self.store, self.connection, vm)
@@ -202,12 +203,13 @@ def apply_vm(
     power_off_ok: bool = False,
     next_boot: bool = False,
     store: BackupStore | None = None,
+    host_only: HostOnly | None = None,
 ) -> Outcome:
     """Bring one VM in line with `policy`. Nothing to do and dry runs change nothing.
 
     Every outcome but "nothing to do" and dry runs is logged: applied (now, or partly
     at next boot), refused, failed. A VM a killed run powered off is started again."""
-    job = _Job(driver, connection, policy, store or BackupStore())
+    job = _Job(driver, connection, policy, store or BackupStore(), host_only)
     plan = job.plan(vm)
     resumed = not dry_run and job.store.restart_pending(connection, vm)
     if not plan.changes:

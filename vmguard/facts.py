@@ -6,6 +6,7 @@ them. Every fact carries a Source saying where it was read, for reports.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -64,6 +65,24 @@ class PortForward:
     guest_port: int
 
 
+class HostOnlyKind(StrEnum):
+    """How an inventory names a connection's host-only network (its `host_only:` key)."""
+
+    NETWORK = "network"  # libvirt isolated network (no <forward>)
+    BRIDGE = "bridge"  # libvirt: a host bridge the admin keeps isolated
+    HOSTONLY_INTERFACE = "hostonly_interface"  # VirtualBox vboxnetN
+    HOSTONLY_NETWORK = "hostonly_network"  # VirtualBox 7 host-only network
+
+
+# The hypervisor's own attachment type (Nic.kind) of each host-only kind.
+HOST_ONLY_NIC_KINDS = {
+    HostOnlyKind.NETWORK: frozenset({"network"}),
+    HostOnlyKind.BRIDGE: frozenset({"bridge"}),
+    HostOnlyKind.HOSTONLY_INTERFACE: frozenset({"HostOnly", "HostOnlyInterface"}),
+    HostOnlyKind.HOSTONLY_NETWORK: frozenset({"HostOnlyNetwork"}),
+}
+
+
 @dataclass(frozen=True)
 class Nic:
     index: int
@@ -74,6 +93,23 @@ class Nic:
     port_forwards: tuple[PortForward, ...] = ()
     source: Source = Source("")
     port: str = ""  # host-side device of a running VM's NIC (libvirt <target dev=...>)
+    kind: str = ""  # the hypervisor's type: libvirt <interface type>, VirtualBox attachment
+
+
+@dataclass(frozen=True)
+class HostOnly:
+    """The one network a connection's VMs may be attached to (inventory `host_only:`)."""
+
+    kind: HostOnlyKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"host-only {self.kind.value} {self.name!r}"
+
+    def holds(self, nic: Nic) -> bool:
+        """True when the NIC is attached to this network: the one answer plan, apply and
+        audit share."""
+        return nic.kind in HOST_ONLY_NIC_KINDS[self.kind] and nic.network == self.name
 
 
 @dataclass(frozen=True)
@@ -103,6 +139,16 @@ class AudioFacts:
     source: Source = Source("")
 
 
+def is_loopback(address: str) -> bool:
+    """True only for loopback, "localhost" or a unix socket; "" (every address) is not."""
+    if address == "localhost" or address.startswith("unix:"):
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Display:
     protocol: DisplayProtocol
@@ -111,6 +157,12 @@ class Display:
     port: int | None
     authenticated: bool
     source: Source = Source("")
+
+    @property
+    def local_only(self) -> bool:
+        """Reachable from this host only: loopback, a UNIX socket, or no listener at all
+        (libvirt <listen type='none'>). The one answer plan, apply and audit share."""
+        return self.listen == "none" or is_loopback(self.listen)
 
 
 @dataclass(frozen=True)
@@ -190,4 +242,7 @@ class VmFacts:
     snapshots: tuple[Snapshot, ...] = ()
     # What vmguard read inside the guest (its disk image, its agent); None: not inspected.
     guest: GuestFacts | None = None
+    # The connection's host-only network as the inventory names it (not read from the VM;
+    # set by drivers.interface.facts_of): where NICs belong, for plan and audit alike.
+    host_only: HostOnly | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

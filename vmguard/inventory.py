@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from vmguard.facts import HostOnly, HostOnlyKind
 from vmguard.policy.model import Policy
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -35,6 +36,15 @@ class Connection:
     driver: DriverKind
     uri: str = ""  # libvirt URI, e.g. qemu:///system (driver libvirt)
     path: str = ""  # glob of .vbox files (driver vbox-file)
+    host_only: HostOnly | None = None  # where apply moves NICs the policy does not allow
+
+
+# Which host-only kinds each driver can attach a NIC to.
+HOST_ONLY_KINDS = {
+    DriverKind.LIBVIRT: (HostOnlyKind.NETWORK, HostOnlyKind.BRIDGE),
+    DriverKind.VIRTUALBOX: (HostOnlyKind.HOSTONLY_INTERFACE, HostOnlyKind.HOSTONLY_NETWORK),
+    DriverKind.VBOX_FILE: (HostOnlyKind.HOSTONLY_INTERFACE, HostOnlyKind.HOSTONLY_NETWORK),
+}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from vmguard.errors import InventoryError, Problem, Severity
+from vmguard.facts import HostOnly, HostOnlyKind
 from vmguard.inventory import (
+    HOST_ONLY_KINDS,
     Connection,
     DriverKind,
     FirewallBackend,
@@ -25,7 +27,7 @@ from vmguard.inventory import (
     outside,
 )
 from vmguard.policy.loader import check_policy
-from vmguard.policy.model import Policy, SharePurpose
+from vmguard.policy.model import NetworkMode, Policy, SharePurpose
 from vmguard.policy.source import Document, Path_, SourceError, load
 from vmguard.policy.validate import dotted, schema_problems
 
@@ -63,9 +65,36 @@ class _Loader:
             if any(o.name == c["name"] for o in out):
                 self.problem(("connections", i, "name"), f"duplicate connection '{c['name']}'")
             path = str(self.base / c["path"]) if "path" in c else ""
-            out.append(Connection(c["name"], kind, c.get("uri", ""), path))
+            out.append(Connection(c["name"], kind, c.get("uri", ""), path, self.host_only(c, i, kind)))
         return tuple(out)
 
+    def host_only(self, c: dict[str, Any], i: int, kind: DriverKind) -> HostOnly | None:
+        """The connection's host-only network; a kind its driver cannot attach to is a
+        located problem (the schema already allows exactly one key)."""
+        ((key, name),) = c["host_only"].items() if "host_only" in c else ((None, ""),)
+        if key is None:
+            return None
+        host_only = HostOnly(HostOnlyKind(key), name)
+        if host_only.kind not in HOST_ONLY_KINDS[kind]:
+            allowed = " or ".join(k.value for k in HOST_ONLY_KINDS[kind])
+            self.problem(("connections", i, "host_only", key), f"driver {kind.value} needs {allowed}")
+        return host_only
+
+    def unnamed_host_only(self, connections: tuple[Connection, ...], entries: list[tuple[int, VmEntry]]) -> None:  # noqa: E501
+        """A connection with VMs under a host-only policy and no `host_only:`: apply cannot
+        move their NICs (plan lists them as manual), so say it where it can be fixed."""
+        for i, conn in enumerate(connections):
+            users = [e.pattern for _, e in entries if e.connection == conn.name
+                     and e.policy.network.mode is NetworkMode.HOST_ONLY]
+            if users and conn.host_only is None:
+                pos = self.doc.pos(("connections", i))
+                self.problems.append(Problem(
+                    pos.file, pos.line, pos.col, f"connections[{i}]",
+                    f"connection {conn.name} names no host_only network, but {users[0]!r} follows a "
+                    f"host-only policy: apply will not move its NICs (add host_only: "
+                    f"{{{HOST_ONLY_KINDS[conn.driver][0].value}: NAME}})",
+                    Severity.WARNING,
+                ))
     def policy(self, name: str, path: Path_) -> Policy | None:
         file = os.path.normpath(self.base / name)
         if file not in self.policies:
@@ -193,6 +222,7 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     entries = [(i, e) for i, e in built if e is not None]
     for where, message in _entry_problems(entries):
         loader.problem(where, message)
+    loader.unnamed_host_only(connections, entries)
     problems += loader.problems + list(dict.fromkeys(_waiver_problems(entries)))
     if any(p.severity is Severity.ERROR for p in problems):
         return CheckedInventory(None, tuple(problems))

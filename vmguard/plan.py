@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from vmguard.errors import ExitCode
-from vmguard.facts import Attachment, PowerState, SharedFolder, VmFacts
+from vmguard.facts import Attachment, HostOnly, Nic, PowerState, SharedFolder, VmFacts
 from vmguard.policy.model import NetworkMode, Policy, RemoteDisplay, Toggle, TransferMode
 
 
 class Action(StrEnum):
     DETACH_NIC = "detach-nic"
+    MOVE_NIC = "move-nic"  # onto the connection's host-only network, same MAC and model
     REMOVE_SHARE = "remove-share"
     SET_SHARE_READONLY = "set-share-readonly"
     SET_SHARE_AUTOMOUNT = "set-share-automount"
@@ -54,6 +55,7 @@ class Change:
     origin: str  # the policy's file:line:col for `setting`
     target: str = ""  # NIC index, share name or display protocol, for per-item actions
     needs_poweroff: bool = False
+    destination: HostOnly | None = None  # where MOVE_NIC attaches the NIC
 
     def __str__(self) -> str:
         flag = " [needs power-off]" if self.needs_poweroff else ""
@@ -96,6 +98,8 @@ class _Want:
     current: str
     wanted: str
     target: str = ""
+    destination: HostOnly | None = None
+    manual: str = ""  # why no driver may make it (vmguard must not guess a destination)
 
 
 DIRECTIONS = {
@@ -104,11 +108,6 @@ DIRECTIONS = {
     TransferMode.GUEST_TO_HOST: frozenset({"out"}),
     TransferMode.BIDIRECTIONAL: frozenset({"in", "out"}),
 }
-ALLOWED_ATTACHMENTS = {
-    NetworkMode.NONE: frozenset({Attachment.NONE}),
-    NetworkMode.HOST_ONLY: frozenset({Attachment.NONE, Attachment.HOST_ONLY}),
-}
-LOOPBACK = ("127.", "::1", "localhost", "unix:", "none")
 
 
 def permits(wanted: TransferMode, current: TransferMode) -> bool:
@@ -116,20 +115,36 @@ def permits(wanted: TransferMode, current: TransferMode) -> bool:
     return DIRECTIONS[current] <= DIRECTIONS[wanted]
 
 
-def _network(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
-    allowed = ALLOWED_ATTACHMENTS[policy.network.mode]
+def misplaced(facts: VmFacts) -> Iterator[Nic]:
+    """Attached NICs that are not on the connection's host-only network (every attached
+    NIC when the inventory names none): what plan moves and the audit flags."""
     for nic in facts.nics:
-        if nic.enabled and nic.attachment not in allowed:
-            current = nic.attachment.value + (f" ({nic.network})" if nic.network else "")
-            wanted = f"{policy.network.mode.value} (vmguard detaches it)"
-            yield _Want(
-                Action.DETACH_NIC,
-                "spec.network.mode",
-                f"nic {nic.index}",
-                current,
-                wanted,
-                f"{nic.index}/{nic.mac}",  # drivers pick: VirtualBox a slot, libvirt a MAC
-            )
+        attached = nic.enabled and nic.attachment is not Attachment.NONE
+        if attached and (facts.host_only is None or not facts.host_only.holds(nic)):
+            yield nic
+
+
+def _nic_want(policy: Policy, facts: VmFacts, nic: Nic) -> _Want:
+    current = nic.attachment.value + (f" ({nic.network})" if nic.network else "")
+    target = f"{nic.index}/{nic.mac}"  # drivers pick: VirtualBox a slot, libvirt a MAC
+    key, subject = "spec.network.mode", f"nic {nic.index}"
+    if policy.network.mode is NetworkMode.NONE:
+        return _Want(Action.DETACH_NIC, key, subject, current, "none (vmguard detaches it)", target)
+    if facts.host_only is None:
+        why = "the inventory names no host_only network for this connection"
+        return _Want(Action.MOVE_NIC, key, subject, current, f"host-only ({why})", target, manual=why)
+    return _Want(Action.MOVE_NIC, key, subject, current, str(facts.host_only), target, facts.host_only)
+
+
+def _network(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
+    if policy.network.mode is NetworkMode.NONE:
+        nics = (n for n in facts.nics if n.enabled and n.attachment is not Attachment.NONE)
+    elif facts.host_only is None:  # cannot tell which host-only network is the right one
+        nics = (n for n in misplaced(facts) if n.attachment is not Attachment.HOST_ONLY)
+    else:
+        nics = misplaced(facts)
+    for nic in nics:
+        yield _nic_want(policy, facts, nic)
 
 
 def _under(path: str, roots: tuple[str, ...]) -> str | None:
@@ -217,7 +232,7 @@ def _displays(policy: Policy, facts: VmFacts) -> Iterator[_Want]:
         if mode is RemoteDisplay.DISABLED:
             yield _Want(Action.DISABLE_REMOTE_DISPLAY, key, subject, "enabled", "disabled", target)
             continue
-        if mode is RemoteDisplay.LOCALHOST and not d.listen.startswith(LOOPBACK):
+        if mode is RemoteDisplay.LOCALHOST and not d.local_only:
             yield _Want(
                 Action.LISTEN_LOCALHOST, key, f"{subject} listen", d.listen or "default", "127.0.0.1", target
             )
@@ -288,8 +303,10 @@ def make_plan(policy: Policy, facts: VmFacts, caps: Capabilities) -> Plan:
             origin=policy.origin(want.setting),
             target=want.target,
             needs_poweroff=running and want.action not in caps.live,
+            destination=want.destination,
         )
-        (changes if want.action in caps.supported else manual).append(change)
+        doable = want.action in caps.supported and not want.manual
+        (changes if doable else manual).append(change)
     return Plan(facts.name, policy.name, tuple(changes), tuple(manual), facts.power_state)
 
 

@@ -23,7 +23,7 @@ from vmguard.audit.engine import Context, outcomes, run_checks, unmanaged_findin
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import Outcome
 from vmguard.display import shown
-from vmguard.drivers import Driver, open_driver
+from vmguard.drivers import Driver, facts_of, open_driver
 from vmguard.errors import DriverError, ExitCode
 from vmguard.inventory import Connection, DriverKind, Inventory, not_found
 
@@ -121,7 +121,7 @@ class Watcher:
             self._report((conn_name, name), outcomes(self.ctx, unmanaged_findings(conn, name)))
             return
         try:
-            facts = self.drivers[conn_name].read_facts(name)
+            facts = facts_of(self.drivers[conn_name], name, conn.host_only)
         except DriverError as err:
             self.not_covered(f"cannot read {name}: {err}")
             return

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, facts, policy, run
 from vmguard.audit.checks.network import CHECKS
-from vmguard.facts import Attachment, Nic, PortForward
-from vmguard.policy.model import NetworkMode, NetworkPolicy
+from vmguard.facts import Attachment, HostOnly, HostOnlyKind, Nic, PortForward
+from vmguard.plan import Action, Capabilities, make_plan
+from vmguard.policy.model import Egress, NetworkMode, NetworkPolicy
 
 NONE = policy(network=NetworkPolicy(mode=NetworkMode.NONE))
+NET0 = HostOnly(HostOnlyKind.NETWORK, "net0")
+BR0 = HostOnly(HostOnlyKind.BRIDGE, "br-lab")
+DB = Egress("db", (ipaddress.ip_network("192.0.2.10/32"),), ((3306, 3306),))
+CAPS = Capabilities(supported=frozenset(Action))
+WITH_DB = policy(network=NetworkPolicy(mode=NetworkMode.HOST_ONLY, egress=(DB,)))
 
 
 def nic(attachment: Attachment, **kw: object) -> Nic:
-    return Nic(index=kw.pop("index", 0), attachment=attachment, network="net0", source=SRC, **kw)
+    return Nic(index=kw.pop("index", 0), attachment=attachment, network=kw.pop("network", "net0"),
+               source=SRC, **kw)
 
 
 def fwd(host_ip: str) -> PortForward:
@@ -57,6 +66,18 @@ CASES = [
         policy(),
         facts(nics=(nic(Attachment.HOST_ONLY),)),
         facts(nics=(nic(Attachment.INTERNAL),)),
+    ),
+    (
+        "VMG-NET-007",
+        policy(),
+        facts(nics=(nic(Attachment.HOST_ONLY, kind="network"),), host_only=NET0),
+        facts(nics=(nic(Attachment.HOST_ONLY, kind="network"),), host_only=BR0),
+    ),
+    (
+        "VMG-NET-008",
+        WITH_DB,
+        facts(nics=(nic(Attachment.HOST_ONLY, kind="network"),), host_only=NET0),
+        facts(nics=(nic(Attachment.NAT, kind="network", network="default"),), host_only=NET0),
     ),
 ]
 
@@ -113,3 +134,49 @@ def test_nat_loopback_reachability(driver, attachment, stated, bad):
     extra = {} if stated is None else {"nic0.localhost_reachable": stated}
     fx = facts(driver=driver, nics=(nic(attachment),), extra=extra)
     assert bool(run(CHECKS, "VMG-NET-003", policy(), fx)) is bad
+
+
+def test_a_nic_on_the_host_only_bridge_is_not_bridged():
+    """libvirt reports a NIC on a bridge as bridged; on the connection's own host-only
+    bridge it is where it belongs (control: another bridge is flagged)."""
+    on_bridge = Nic(0, Attachment.BRIDGED, network="br-lab", kind="bridge", source=SRC)
+    assert run(CHECKS, "VMG-NET-001", policy(), facts(nics=(on_bridge,), host_only=BR0)) == []
+    other = facts(nics=(on_bridge,), host_only=HostOnly(HostOnlyKind.BRIDGE, "br-other"))
+    assert len(run(CHECKS, "VMG-NET-001", policy(), other)) == 1
+
+
+def test_endpoints_without_any_nic_is_a_finding():
+    assert len(run(CHECKS, "VMG-NET-008", WITH_DB, facts(nics=(), host_only=NET0))) == 1
+    assert run(CHECKS, "VMG-NET-008", policy(), facts(nics=(), host_only=NET0)) == []  # no endpoints
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Nic(0, Attachment.NAT, network="default", kind="network", mac="52:54:00:00:00:01"),
+        Nic(0, Attachment.USER, kind="user", mac="52:54:00:00:00:01"),
+        Nic(0, Attachment.BRIDGED, network="eth0", kind="direct", mac="52:54:00:00:00:01"),
+        Nic(0, Attachment.HOST_ONLY, network="other", kind="network", mac="52:54:00:00:00:01"),
+        Nic(0, Attachment.INTERNAL, network="x", kind="mcast", mac="52:54:00:00:00:01"),
+    ],
+)
+def test_plan_and_audit_agree_on_every_misplaced_nic(bad):
+    """What the audit flags, plan moves; once moved (the driver's re-read), neither."""
+    fx = facts(nics=(bad,), host_only=NET0)
+    flagged = [f for rule in CHECKS for f in run(CHECKS, rule, WITH_DB, fx)]
+    plan = make_plan(WITH_DB, fx, CAPS)
+    assert flagged and [c.action.value for c in plan.changes] == ["move-nic"]
+    assert plan.changes[0].destination == NET0 and plan.changes[0].target == "0/52:54:00:00:00:01"
+    moved = facts(nics=(Nic(0, Attachment.HOST_ONLY, network="net0", kind="network"),), host_only=NET0)
+    assert [f for rule in CHECKS for f in run(CHECKS, rule, WITH_DB, moved)] == []
+    assert make_plan(WITH_DB, moved, CAPS).empty
+
+
+def test_without_host_only_plan_never_deletes_a_nic():
+    """No `host_only:` on the connection: the NIC stays, the move is a manual item with
+    the reason; `mode: none` still detaches."""
+    fx = facts(nics=(Nic(0, Attachment.NAT, network="default", kind="network"),))
+    plan = make_plan(WITH_DB, fx, CAPS)
+    assert not plan.changes and [c.action.value for c in plan.manual] == ["move-nic"]
+    assert "names no host_only network" in plan.manual[0].wanted
+    assert [c.action.value for c in make_plan(NONE, fx, CAPS).changes] == ["detach-nic"]

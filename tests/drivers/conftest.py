@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from vmguard.facts import HostOnly, HostOnlyKind
 from vmguard.policy.model import (
     Access,
     DevicesPolicy,
@@ -38,6 +40,14 @@ def batch_policy(input_path: str = "/srv/vmdata/input", **devices: object) -> Po
         devices=DevicesPolicy(host_devices=Toggle.DISABLED, **devices),
         origins={"spec.devices.clipboard": "policy/batch.yaml:12:16"},
     )
+
+
+ISOLATED = HostOnly(HostOnlyKind.NETWORK, "isolated")  # testnode.xml's network without <forward>
+
+
+def no_network(policy: Policy) -> Policy:
+    """The policy with `network.mode: none`: every NIC is detached (not moved)."""
+    return dataclasses.replace(policy, network=dataclasses.replace(policy.network, mode=NetworkMode.NONE))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from virtualbox import library as lib
 # Settings a running VM's mutable machine accepts (shared lock), per fake class.
 RUNTIME = {
     "FakeMachine": {"clipboard_mode", "dn_d_mode"},
-    "FakeNetworkAdapter": {"attachment_type"},
+    "FakeNetworkAdapter": {"attachment_type", "host_only_interface"},
     "FakeVRDEServer": {"enabled", "auth_type", "set_vrde_property"},
 }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.drivers.conftest import batch_policy
+from tests.drivers.conftest import batch_policy, no_network
 from vmguard import log
 from vmguard.apply import BackupStore, apply_vm
 from vmguard.drivers import libvirt as libvirt_driver
@@ -78,7 +78,7 @@ def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain
     """The sequence that used to power-cycle the VM and then fail with 'no NIC ... changed
     since the plan was made': the second apply re-plans once the VM is off."""
     made = _firmware_only(tcg_domain, monkeypatch)
-    policy = batch_policy()  # the serial console is forbidden too: it needs power-off
+    policy = no_network(batch_policy())  # the serial console is forbidden too: it needs power-off
     first = apply_vm(driver, "kvm", made.name, policy, next_boot=True)
     assert first.result and {c.action.value for c in first.result.next_boot} >= {"detach-nic"}
     assert "<interface" not in driver.persistent_xml(made.name)
@@ -95,7 +95,7 @@ def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain
 def test_power_off_ok_completes_a_live_change_the_guest_did_not_take(driver, tcg_domain, log_path,
                                                                     monkeypatch) -> None:
     made = _firmware_only(tcg_domain, monkeypatch)
-    policy = batch_policy(serial_ports=Toggle.ENABLED)  # only the NIC, a change made live
+    policy = no_network(batch_policy(serial_ports=Toggle.ENABLED))  # only the NIC, a change made live
     first = apply_vm(driver, "kvm", made.name, policy)
     assert first.result and [c.action.value for c in first.result.next_boot] == ["detach-nic"]
     second = apply_vm(driver, "kvm", made.name, policy, power_off_ok=True)  # used to fail: no NIC

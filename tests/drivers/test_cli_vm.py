@@ -26,7 +26,7 @@ def inventory(tmp_path: Path, libvirt_uri: str) -> Path:
     path = tmp_path / "inventory.yaml"
     path.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\nmetadata: {name: cli-test}\n"
-        f"connections:\n  - {{name: kvm, driver: libvirt, uri: '{libvirt_uri}'}}\n"
+        f"connections:\n  - {{name: kvm, driver: libvirt, uri: '{libvirt_uri}', host_only: {{network: vmguard-test-isolated}}}}\n"
         "vms:\n  - {name: 'vmg-test-*', connection: kvm, policy: batch.yaml}\n"
     )
     return path

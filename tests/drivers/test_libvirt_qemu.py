@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.drivers.conftest import batch_policy, forbidden_xml
+from tests.drivers.conftest import batch_policy, forbidden_xml, no_network
 from vmguard.apply import apply_vm, rollback_vm
 from vmguard.drivers.libvirt import LibvirtDriver
 from vmguard.facts import Attachment, PowerState
@@ -103,7 +103,7 @@ def test_facts_of_a_forbidden_domain(driver, exposed) -> None:
 
 
 def test_plan_apply_reread_boot_and_check_qemu(driver, exposed, tcg_domain, log_path) -> None:
-    policy = batch_policy()
+    policy = no_network(batch_policy())  # detached: no host_only network here
     plan = make_plan(policy, driver.read_facts(exposed.name), driver.capabilities)
     assert not any(c.needs_poweroff for c in plan.changes)  # shut off: all take effect
     wanted = {
@@ -165,12 +165,12 @@ def test_the_qemu_checks_see_forbidden_devices_when_present(tcg_domain) -> None:
 
 def test_idempotent_dry_run_and_rollback(driver, exposed, log_path) -> None:
     before = _hash(driver, exposed.name)
-    dry = apply_vm(driver, "kvm", exposed.name, batch_policy(), dry_run=True)
+    dry = apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), dry_run=True)
     assert dry.result and dry.result.dry_run and _hash(driver, exposed.name) == before
-    apply_vm(driver, "kvm", exposed.name, batch_policy())
+    apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()))
     applied = _hash(driver, exposed.name)
     assert applied != before
-    again = apply_vm(driver, "kvm", exposed.name, batch_policy())
+    again = apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()))
     assert again.plan.empty and _hash(driver, exposed.name) == applied
     rollback_vm(driver, "kvm", exposed.name)
     assert _hash(driver, exposed.name) == before
@@ -235,7 +235,7 @@ def test_nic_is_unplugged_live_from_a_running_guest(driver, tcg_domain, log_path
     port = 20000 + os.getpid() % 20000
     made = tcg_domain.start(extra_devices=UDP_NIC.format(port=port, local=port + 1))
     assert "e1000" in _qtree(made.dom)
-    policy = batch_policy(serial_ports=Toggle.ENABLED)  # the test console stays
+    policy = no_network(batch_policy(serial_ports=Toggle.ENABLED))  # the test console stays
     plan = make_plan(policy, driver.read_facts(made.name), driver.capabilities)
     assert [(c.action, c.needs_poweroff) for c in plan.changes] == [(Action.DETACH_NIC, False)]
     outcome = apply_vm(driver, "kvm", made.name, policy)

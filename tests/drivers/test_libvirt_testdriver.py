@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from tests.drivers.conftest import batch_policy
+from tests.drivers.conftest import ISOLATED, batch_policy
 from vmguard import log
 from vmguard.apply import BackupStore, apply_vm, rollback_vm
-from vmguard.drivers import open_driver
+from vmguard.drivers import facts_of, open_driver
 from vmguard.errors import DriverError, ExitCode
 from vmguard.facts import Attachment, PowerState
 from vmguard.inventory import Connection, DriverKind
@@ -56,9 +56,9 @@ def test_facts_of_every_forbidden_setting(driver) -> None:
 
 
 def test_plan_names_each_difference_with_its_policy_line(driver) -> None:
-    plan = make_plan(batch_policy(), driver.read_facts("exposed"), driver.capabilities)
+    plan = make_plan(batch_policy(), facts_of(driver, "exposed", ISOLATED), driver.capabilities)
     actions = [c.action for c in plan.changes]
-    assert actions.count(Action.DETACH_NIC) == 1  # only the NAT one
+    assert actions.count(Action.MOVE_NIC) == 1  # only the NAT one
     assert Action.REMOVE_SHARE in actions and Action.SET_SHARE_READONLY in actions
     for action in (
         Action.SET_CLIPBOARD,
@@ -78,7 +78,7 @@ def test_plan_names_each_difference_with_its_policy_line(driver) -> None:
         "policy/batch.yaml:12:16",
     )
     # Running: only a NIC can be unplugged live; the rest is on QEMU's command line.
-    assert {c.action for c in plan.changes if not c.needs_poweroff} == {Action.DETACH_NIC}
+    assert {c.action for c in plan.changes if not c.needs_poweroff} == {Action.MOVE_NIC}
 
 
 def test_clean_domain_has_empty_plan(driver) -> None:
@@ -101,10 +101,11 @@ def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path)
 
 def test_apply_rereads_clean_and_is_idempotent(driver, log_path) -> None:
     driver.power_off("exposed")
-    outcome = apply_vm(driver, "test", "exposed", batch_policy())
+    macs = [n.mac for n in driver.read_facts("exposed").nics]
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED)
     assert outcome.result and outcome.backup is not None
     facts = driver.read_facts("exposed")
-    assert [n.attachment for n in facts.nics] == [Attachment.HOST_ONLY]
+    assert [(n.kind, n.network, n.mac) for n in facts.nics] == [("network", "isolated", m) for m in macs]
     assert [(s.name, s.read_only) for s in facts.shared_folders] == [("input", True)]
     assert facts.clipboard.value is TransferMode.DISABLED
     assert facts.drag_and_drop.value is TransferMode.DISABLED
@@ -113,7 +114,7 @@ def test_apply_rereads_clean_and_is_idempotent(driver, log_path) -> None:
     assert not facts.host_devices
     assert {c.kind for c in facts.channels} == {"qemu-ga"}  # the policy allows the agent
     before = _hash(driver, "exposed")
-    again = apply_vm(driver, "test", "exposed", batch_policy())
+    again = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED)
     assert again.plan.empty and again.result is None
     assert _hash(driver, "exposed") == before
 

@@ -25,7 +25,7 @@ def inventory(tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "inv.yaml"
     path.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\n"
-        "connections: [{name: t, driver: libvirt, uri: 'test:///default'}]\n"
+        "connections: [{name: t, driver: libvirt, uri: 'test:///default', host_only: {network: default}}]\n"
         "vms:\n  - {name: tset, connection: t, policy: batch.yaml}\n"
     )
     return path

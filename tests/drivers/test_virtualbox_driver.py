@@ -12,12 +12,15 @@ from virtualbox import library as lib
 from tests.drivers import fake_pyvbox as fake
 from tests.drivers.conftest import batch_policy
 from vmguard.apply import apply_vm, rollback_vm
+from vmguard.drivers import facts_of
 from vmguard.drivers.vbox_names import SYMLINKS_KEY
 from vmguard.drivers.virtualbox import VirtualBoxDriver
 from vmguard.errors import DriverError
-from vmguard.facts import Attachment, PowerState
+from vmguard.facts import Attachment, HostOnly, HostOnlyKind, PowerState
 from vmguard.plan import Action, make_plan
 from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, Toggle, TransferMode
+
+VBOXNET = HostOnly(HostOnlyKind.HOSTONLY_INTERFACE, "vboxnet0")
 
 
 def _exposed(generation: int = 6) -> fake.FakeMachine:
@@ -92,10 +95,10 @@ def test_facts_of_each_setting(generation: int) -> None:
 def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> None:
     driver, machine = _world(generation)
     policy = _policy()
-    plan = make_plan(policy, driver.read_facts("dev-01"), driver.capabilities)
+    plan = make_plan(policy, facts_of(driver, "dev-01", VBOXNET), driver.capabilities)
     actions = {c.action for c in plan.changes}
     assert actions == {
-        Action.DETACH_NIC,
+        Action.MOVE_NIC,
         Action.REMOVE_SHARE,
         Action.SET_SHARE_AUTOMOUNT,
         Action.DISABLE_SHARE_SYMLINKS,
@@ -108,10 +111,11 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
         Action.REMOVE_PARALLEL_PORTS,
         Action.REMOVE_HOST_DEVICES,
     }
-    outcome = apply_vm(driver, "vbox", "dev-01", policy)
+    outcome = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET)
     assert outcome.result and outcome.result.applied and machine._saves == 1
     facts = driver.read_facts("dev-01")
-    assert [n.attachment for n in facts.nics if n.enabled] == [Attachment.HOST_ONLY]
+    moved = [(n.kind, n.network, n.mac) for n in facts.nics if n.enabled]
+    assert moved == [("HostOnly", "vboxnet0", f"0800270000{i:02d}") for i in range(3)]  # MACs kept
     assert [(s.name, s.automount, s.symlinks_allowed) for s in facts.shared_folders] == [
         ("input", False, False)
     ]
@@ -119,13 +123,13 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
     assert facts.drag_and_drop.value is TransferMode.DISABLED
     assert facts.usb.controllers == () and not facts.audio.enabled and facts.displays == ()
     assert facts.ports == () and facts.host_devices == ()
-    again = apply_vm(driver, "vbox", "dev-01", policy)
+    again = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET)
     assert again.plan.empty and machine._saves == 1  # idempotent: nothing saved
 
 
 def test_read_only_share_is_recreated_read_only(log_path) -> None:
     driver, _machine = _world()
-    apply_vm(driver, "vbox", "dev-01", batch_policy(input_path="/srv/vmdata/input"))
+    apply_vm(driver, "vbox", "dev-01", batch_policy(input_path="/srv/vmdata/input"), host_only=VBOXNET)
     shares = driver.read_facts("dev-01").shared_folders
     assert [(s.name, s.read_only, s.host_path) for s in shares] == [("input", True, "/srv/vmdata/input")]
 
@@ -133,7 +137,7 @@ def test_read_only_share_is_recreated_read_only(log_path) -> None:
 def test_dry_run_changes_nothing(log_path) -> None:
     driver, machine = _world()
     before = _hash(driver)
-    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), dry_run=True)
+    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), dry_run=True, host_only=VBOXNET)
     assert outcome.result and outcome.result.dry_run
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
@@ -143,7 +147,7 @@ def test_failure_midway_discards_everything(log_path) -> None:
     before = _hash(driver)
     machine._fail_on = "remove_shared_folder"
     with pytest.raises(DriverError, match="nothing changed"):
-        apply_vm(driver, "vbox", "dev-01", _policy())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
 
@@ -151,7 +155,7 @@ def test_locked_by_another_session(log_path) -> None:
     driver, machine = _world()
     machine._locked_by_other = True
     with pytest.raises(DriverError, match="locked by another session") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
     assert "\n" not in str(err.value)
 
 
@@ -159,7 +163,7 @@ def test_permission_denied(log_path) -> None:
     driver, machine = _world()
     machine._denied = True
     with pytest.raises(DriverError, match="permission denied") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
     assert "\n" not in str(err.value) and machine._saves == 0
 
 
@@ -172,26 +176,26 @@ def test_unknown_vm() -> None:
 def test_running_vm_live_changes_and_refusals(log_path) -> None:
     driver, machine = _world()
     machine._set_state("Running")
-    refused = apply_vm(driver, "vbox", "dev-01", _policy())
+    refused = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
     assert refused.refused and machine._saves == 0
     live = {c.action for c in refused.plan.changes if not c.needs_poweroff}
     assert live == {
         Action.SET_CLIPBOARD,
         Action.SET_DRAG_AND_DROP,
-        Action.DETACH_NIC,
+        Action.MOVE_NIC,
         Action.DISABLE_REMOTE_DISPLAY,
     }
     with pytest.raises(DriverError, match="while dev-01 runs"):
-        apply_vm(driver, "vbox", "dev-01", _policy(), next_boot=True)
-    done = apply_vm(driver, "vbox", "dev-01", _policy(), power_off_ok=True)
+        apply_vm(driver, "vbox", "dev-01", _policy(), next_boot=True, host_only=VBOXNET)
+    done = apply_vm(driver, "vbox", "dev-01", _policy(), power_off_ok=True, host_only=VBOXNET)
     assert done.result and driver.read_facts("dev-01").power_state is PowerState.RUNNING
-    assert make_plan(_policy(), driver.read_facts("dev-01"), driver.capabilities).empty
+    assert make_plan(_policy(), facts_of(driver, "dev-01", VBOXNET), driver.capabilities).empty
 
 
 def test_rollback_restores_every_setting(log_path) -> None:
     driver, _machine = _world()
     before = _hash(driver)
-    apply_vm(driver, "vbox", "dev-01", _policy())
+    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
     assert _hash(driver) != before
     rollback_vm(driver, "vbox", "dev-01")
     assert _hash(driver) == before
@@ -209,7 +213,7 @@ def test_fake_refuses_writes_outside_a_session() -> None:
 def test_guest_control_is_reported_and_left_to_the_admin() -> None:
     driver, machine = _world()
     machine._guest_props["/VirtualBox/GuestAdd/Version"] = "6.1.50"
-    facts = driver.read_facts("dev-01")
+    facts = facts_of(driver, "dev-01", VBOXNET)
     assert [c.kind for c in facts.channels] == ["vbox-guest-control"]
     devices = batch_policy().devices
     no_agent = type(devices)(**{**devices.__dict__, "guest_agent": Toggle.DISABLED})

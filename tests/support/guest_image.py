@@ -25,8 +25,9 @@ CACHE_ROOT = Path(os.environ.get("VMGUARD_TEST_CACHE", "/var/tmp/vmguard-test-ca
 AGENT_PORT = "org.qemu.guest_agent.0"
 BUSYBOX = Path("/bin/busybox")
 # virtio_pci finds the devices, virtio_console serves the agent port, virtio_blk lets
-# a test attach a disk. Their dependencies come from modules.dep.
-MODULES = ("virtio_pci", "virtio_console", "virtio_blk")
+# a test attach a disk, virtio_net a NIC (host-only tests). Their dependencies come from
+# modules.dep.
+MODULES = ("virtio_pci", "virtio_console", "virtio_blk", "virtio_net")
 CMDLINE = "console=ttyS0 loglevel=4"
 READY_MARK = "vmguard-guest: agent started"
 

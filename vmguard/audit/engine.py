@@ -18,7 +18,7 @@ from vmguard.audit.checks import Check, vm_checks
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import AuditResult, Outcome, VmReport
 from vmguard.audit.waivers import apply_waivers
-from vmguard.drivers import Driver, open_driver
+from vmguard.drivers import Driver, facts_of, open_driver
 from vmguard.errors import DriverError, GuestError
 from vmguard.facts import VmFacts
 from vmguard.findings import Finding
@@ -109,7 +109,7 @@ def with_guest(ctx: Context, conn: Connection, facts: VmFacts, *,
 
 def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
     try:
-        facts = driver.read_facts(name)
+        facts = facts_of(driver, name, conn.host_only)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err))
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)

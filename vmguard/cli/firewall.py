@@ -7,7 +7,14 @@ import argparse
 from vmguard.display import shown
 from vmguard.errors import ExitCode
 from vmguard.firewall import service
+from vmguard.firewall.interfaces import with_vm_interfaces
+from vmguard.inventory import Inventory
 from vmguard.inventory_loader import load_inventory
+
+
+def _inventory(args: argparse.Namespace) -> Inventory:
+    """The inventory, its vm_interfaces following from the connections' host_only."""
+    return with_vm_interfaces(load_inventory(args.inventory))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    result = service.plan(load_inventory(args.inventory), args.backend)
+    result = service.plan(_inventory(args), args.backend)
     if result.up_to_date:
         print(f"{result.backend}: up to date ({len(result.ruleset.vms)} VMs), nothing to change")
         return ExitCode.OK
@@ -47,7 +54,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    inventory = load_inventory(args.inventory)
+    inventory = _inventory(args)
     if args.vm:
         action = service.apply_vm(inventory, args.vm, args.backend)
         print(f"{action}: {shown(args.vm)}")
@@ -64,12 +71,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(service.show(load_inventory(args.inventory), args.backend), end="")
+    print(service.show(_inventory(args), args.backend), end="")
     return ExitCode.OK
 
 
 def _audit(args: argparse.Namespace) -> int:
-    result = service.audit(load_inventory(args.inventory), args.backend)
+    result = service.audit(_inventory(args), args.backend)
     for drift in result.drifts:
         print(shown(drift))
     for bridge in result.unfiltered_bridges:
@@ -81,6 +88,6 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    removed = service.remove(load_inventory(args.inventory), args.backend)
+    removed = service.remove(_inventory(args), args.backend)
     print("removed vmguard's firewall rules" if removed else "nothing of vmguard's was loaded")
     return ExitCode.OK

@@ -8,6 +8,7 @@ import sys
 
 from vmguard.apply import Outcome, apply_vm, rollback_vm
 from vmguard.display import shown, shown_lines
+from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
 from vmguard.errors import ExitCode
 from vmguard.facts import VmFacts
@@ -34,7 +35,7 @@ def _errors(session: Session) -> int:
 
 
 def _plan_for(target: Target) -> Plan:
-    facts = target.driver.read_facts(target.vm)
+    facts = facts_of(target.driver, target.vm, target.connection.host_only)
     return make_plan(target.entry.policy, facts, target.driver.capabilities)
 
 
@@ -88,6 +89,7 @@ def _apply(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             power_off_ok=args.power_off_ok,
             next_boot=args.next_boot,
+            host_only=target.connection.host_only,
         )
 
     with Session(load_inventory(args.inventory)) as session:

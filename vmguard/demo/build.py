@@ -40,7 +40,8 @@ def _inventory(lab: Lab, entries: list[str]) -> str:
     )
     return (
         "apiVersion: vmguard/v1\nkind: Inventory\nmetadata: {name: demo-lab}\n"
-        f'connections:\n  - {{name: {CONNECTION}, driver: libvirt, uri: "test://{lab.node}"}}\n'
+        f'connections:\n  - {{name: {CONNECTION}, driver: libvirt, uri: "test://{lab.node}",\n'
+        "     host_only: {network: hostonly}}\n"
         f"vms:\n{vms}"
     )
 

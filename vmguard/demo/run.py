@@ -17,7 +17,7 @@ from vmguard.audit import summary
 from vmguard.audit.run import run_audit
 from vmguard.demo import scenario
 from vmguard.demo.build import Lab, write_lab
-from vmguard.drivers import open_driver
+from vmguard.drivers import facts_of, open_driver
 from vmguard.errors import ExitCode
 from vmguard.inventory import Inventory
 from vmguard.inventory_loader import load_inventory
@@ -31,12 +31,13 @@ def _clip(text: str) -> str:
 
 
 def _plan_lines(inventory: Inventory) -> list[str]:
-    driver = open_driver(inventory.connections[0])
+    conn = inventory.connections[0]
+    driver = open_driver(conn)
     try:
         lines = []
         for name in scenario.MANAGED:
             policy = inventory.entry_for(name).policy
-            plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
+            plan = make_plan(policy, facts_of(driver, name, conn.host_only), driver.capabilities)
             changes = [f"{c.subject} {c.current}->{c.wanted}" for c in plan.changes + plan.manual]
             what = f"{len(changes)} to change: " + "; ".join(changes) if changes else "as wanted"
             lines.append(f"   {name:15} {what}")

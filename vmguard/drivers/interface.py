@@ -6,11 +6,11 @@ Callers (plan/apply, audit, guest inspection) only ever see this interface:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from vmguard.errors import DriverError
-from vmguard.facts import VmFacts
+from vmguard.facts import HostOnly, VmFacts
 from vmguard.inventory import Connection, DriverKind
 from vmguard.plan import Capabilities, Change, Plan
 
@@ -48,6 +48,12 @@ class Driver(Protocol):
     def start(self, name: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def facts_of(driver: Driver, vm: str, host_only: HostOnly | None) -> VmFacts:
+    """A VM's facts with its connection's host-only network: what plan, apply, audit and
+    watch all compare NICs against."""
+    return replace(driver.read_facts(vm), host_only=host_only)
 
 
 def open_driver(conn: Connection) -> Driver:

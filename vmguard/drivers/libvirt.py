@@ -19,7 +19,7 @@ from vmguard.drivers.interface import ApplyResult
 from vmguard.errors import DriverError
 from vmguard.facts import Attachment, Disk, PowerState, VmFacts
 from vmguard.inventory import DriverKind
-from vmguard.plan import Action, Capabilities, Plan
+from vmguard.plan import Action, Capabilities, Change, Plan
 
 try:
     import libvirt
@@ -42,7 +42,7 @@ SHUTDOWN_WAIT = 30.0
 UNPLUG_WAIT = 10.0  # the guest acknowledges a PCI unplug through ACPI
 # A NIC can be unplugged from a running QEMU; clipboard, sound, serial and the rest are
 # fixed on QEMU's command line until the next boot.
-LIVE = frozenset({Action.DETACH_NIC})
+LIVE = frozenset({Action.DETACH_NIC, Action.MOVE_NIC})
 
 
 def _as_parsed(name: str) -> str:
@@ -97,6 +97,17 @@ class LibvirtDriver:
         except libvirt.libvirtError:
             return None
         return libvirt_facts.network_attachment_of(safexml.parse(xml, f"network {name}"))
+
+    def host_only_bridge(self, network: str) -> str:
+        """The bridge of an isolated network (no <forward>): the host side of host-only."""
+        xml = self._call(f"network {network}", lambda: self.conn.networkLookupByName(network).XMLDesc(0))
+        root = safexml.parse(xml, f"network {network}")
+        attachment = libvirt_facts.network_attachment_of(root)
+        bridge = root.find("bridge")
+        if attachment is not Attachment.HOST_ONLY or bridge is None or not bridge.get("name"):
+            why = f"forward mode {attachment.value}" if bridge is not None else "no bridge"
+            raise DriverError(f"{self.uri}: network {network} is not an isolated network ({why})")
+        return bridge.get("name")
 
     def _power(self, dom: Any) -> PowerState:
         state = self._call("state", dom.state)[0]
@@ -168,7 +179,7 @@ class LibvirtDriver:
             self._call("define", self.conn.defineXML, safexml.to_string(new))
         if not running:
             return ApplyResult(name, applied=plan.changes)
-        live = [c for c in plan.changes if c.action in LIVE and self._unplug_nic(dom, c.target)]
+        live = [c for c in plan.changes if c.action in LIVE and self._live(dom, c)]
         rest = tuple(c for c in plan.changes if c not in live)
         return ApplyResult(name, applied=tuple(live), next_boot=rest)
 
@@ -178,6 +189,35 @@ class LibvirtDriver:
             return libvirt_transform.find_nic(root, target)
         except DriverError:
             return None
+
+    def _live(self, dom: Any, change: Change) -> bool:
+        if change.action is Action.MOVE_NIC:
+            return self._move_nic(dom, change)
+        return self._unplug_nic(dom, change.target)
+
+    def _move_nic(self, dom: Any, change: Change) -> bool:
+        """Move a running guest's NIC: libvirt switches a network or bridge NIC's source
+        in place; any other (user-mode, macvtap) is unplugged and plugged in anew with the
+        same MAC. True once the guest's NIC is on the host-only network."""
+        nic = self._live_nic(dom, change.target)
+        if nic is None or change.destination is None:
+            return False
+        new = libvirt_transform.moved_nic(nic, change.destination)
+        for alias in new.findall("alias"):  # libvirt's own name; a hotplug may not set it
+            new.remove(alias)
+        xml, flags = safexml.to_string(new), libvirt.VIR_DOMAIN_AFFECT_LIVE
+        try:
+            dom.updateDeviceFlags(xml, flags)
+            return True
+        except libvirt.libvirtError:
+            pass  # a type change: needs a replug
+        if not self._unplug_nic(dom, change.target):
+            return False
+        try:
+            dom.attachDeviceFlags(xml, flags)
+        except libvirt.libvirtError:
+            return False  # unplugged, off the network until the next boot: still isolated
+        return True
 
     def _unplug_nic(self, dom: Any, target: str) -> bool:
         """Hot-unplug one NIC from the running QEMU; True once it is gone."""

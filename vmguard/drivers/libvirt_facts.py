@@ -143,6 +143,7 @@ def _nic(ctx: _Ctx, index: int, el: Element, lookup: NetworkLookup) -> Nic:
         port_forwards=tuple(_port_forwards(el)),
         source=ctx.src(el),
         port="" if target is None else target.get("dev", ""),
+        kind=kind,
     )
 
 

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from lxml import etree
 
 from vmguard.errors import DriverError
+from vmguard.facts import HostOnly, HostOnlyKind
 from vmguard.plan import Action, Change
 
 Element = etree._Element
+
+Step = Callable[[], None]
 
 # Devices that need a USB bus: with model='none' libvirt refuses a domain that has them.
 USB_DEVICES = (
@@ -74,6 +77,45 @@ def find_nic(root: Element, target: str) -> Element:
     if not found:
         raise DriverError(f"no NIC {target} in the domain (it changed since the plan was made)")
     return found[0]
+
+
+# What a NIC keeps when it moves: its identity (MAC, model, PCI address, boot order) and
+# settings that do not depend on where it is attached. The rest (source, user-mode <ip>,
+# <portForward>, passt <backend>, macvtap <virtualport>, a fixed <target dev>) goes.
+NIC_KEEPS = frozenset(
+    {"mac", "model", "address", "boot", "rom", "mtu", "driver", "alias", "link", "filterref",
+     "bandwidth", "coalesce", "tune", "acpi"}
+)
+
+
+def moved_nic(nic: Element, to: HostOnly) -> Element:
+    """A copy of `nic` attached to the host-only network `to` (same MAC and model)."""
+    if to.kind not in (HostOnlyKind.NETWORK, HostOnlyKind.BRIDGE):
+        raise DriverError(f"libvirt cannot attach a NIC to a {to.kind.value}")
+    out = copy.deepcopy(nic)
+    for child in list(out):
+        if not isinstance(child.tag, str) or child.tag not in NIC_KEEPS:
+            out.remove(child)
+    for attr in list(out.attrib):
+        del out.attrib[attr]
+    out.set("type", to.kind.value)
+    source = etree.Element("source", {to.kind.value: to.name})
+    mac = out.find("mac")
+    out.insert(0 if mac is None else out.index(mac) + 1, source)
+    return out
+
+
+def is_on(nic: Element, to: HostOnly) -> bool:
+    source = nic.find("source")
+    return nic.get("type") == to.kind.value and source is not None and source.get(to.kind.value) == to.name
+
+
+def _move(root: Element, change: Change) -> Step:
+    if change.destination is None:
+        raise DriverError(f"{change.subject}: no host-only network to move it to")
+    el = find_nic(root, change.target)
+    new = moved_nic(el, change.destination)
+    return lambda: el.getparent().replace(el, new)
 
 
 def _share(root: Element, name: str) -> Element:
@@ -162,15 +204,17 @@ def _guest_agent_off(root: Element) -> None:
             devices.remove(el)
 
 
-Step = Callable[[], None]
 
 
 def saved(root: Element, change: Change) -> bool:
     """True when the persistent definition no longer has the NIC or share a change
-    removes: an earlier apply saved it for the next boot, only the running VM has it."""
+    removes, or has the NIC moved already: an earlier apply saved it for the next boot,
+    only the running VM differs."""
     try:
         if change.action is Action.DETACH_NIC:
             find_nic(root, change.target)
+        elif change.action is Action.MOVE_NIC and change.destination is not None:
+            return is_on(find_nic(root, change.target), change.destination)
         elif change.action is Action.REMOVE_SHARE:
             _share(root, change.target)
         else:
@@ -186,6 +230,8 @@ def _step(root: Element, change: Change) -> Step:
     if act is Action.DETACH_NIC:
         el = find_nic(root, target)
         return lambda: _devices(root).remove(el)
+    if act is Action.MOVE_NIC:
+        return _move(root, change)
     if act is Action.REMOVE_SHARE:
         el = _share(root, target)
         return lambda: _devices(root).remove(el)

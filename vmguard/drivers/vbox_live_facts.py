@@ -85,6 +85,7 @@ def _nic(api: Api, adapter: Any) -> Nic:
         enabled=bool(adapter.enabled),
         port_forwards=forwards,
         source=Source(f"INetworkAdapter[{int(adapter.slot)}].attachmentType"),
+        kind=kind,
     )
 
 

@@ -166,6 +166,7 @@ def _nic(ctx: _Ctx, el: Element) -> Nic:
         enabled=_true(el, "enabled"),
         port_forwards=_forwards(child if attachment is Attachment.NAT else None),
         source=ctx.src(el),
+        kind="" if child is None else child.tag,
     )
 
 

@@ -17,7 +17,7 @@ from vmguard.drivers import vbox_names as names
 from vmguard.drivers.interface import ApplyResult
 from vmguard.drivers.vbox_api import Api, generation_of
 from vmguard.errors import DriverError
-from vmguard.facts import PowerState, VmFacts
+from vmguard.facts import HostOnlyKind, PowerState, VmFacts
 from vmguard.inventory import DriverKind
 from vmguard.plan import Action, Capabilities, Change, Plan
 from vmguard.policy.model import TransferMode
@@ -32,6 +32,7 @@ LIVE = frozenset(
         Action.SET_CLIPBOARD,
         Action.SET_DRAG_AND_DROP,
         Action.DETACH_NIC,
+        Action.MOVE_NIC,
         Action.DISABLE_REMOTE_DISPLAY,
         Action.LISTEN_LOCALHOST,
         Action.REQUIRE_DISPLAY_AUTH,
@@ -144,12 +145,26 @@ class VirtualBoxDriver:
             adapter.attachment_type = api.value("NetworkAttachmentType", "Null")
             if not running:
                 adapter.enabled = False
+        elif act is Action.MOVE_NIC:
+            self._move_nic(m, change)
         elif act in (Action.DISABLE_REMOTE_DISPLAY, Action.LISTEN_LOCALHOST, Action.REQUIRE_DISPLAY_AUTH):
             self._vrde(m.vrde_server, act)
         elif act in SHARE_ACTIONS:
             self._share(m, change)
         else:
             self._device(m, act)
+
+    def _move_nic(self, m: Any, change: Change) -> None:
+        """Attach the adapter to the host-only interface; its MAC and type stay."""
+        to = change.destination
+        if to is None or to.kind is not HostOnlyKind.HOSTONLY_INTERFACE:
+            raise DriverError(
+                f"{change.subject}: pyvbox can attach only to a host-only interface (vboxnetN), "
+                f"not {to}; use VBoxManage modifyvm --nicN hostonlynet"
+            )
+        adapter = m.get_network_adapter(int(change.target.partition("/")[0]))
+        adapter.host_only_interface = to.name
+        adapter.attachment_type = self.api.value("NetworkAttachmentType", "HostOnly")
 
     def _vrde(self, server: Any, act: Action) -> None:
         if act is Action.DISABLE_REMOTE_DISPLAY:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
-from vmguard.facts import Source
+from vmguard.facts import Source, is_loopback
 from vmguard.policy.model import Policy, TransferMode
+
+__all__ = ["extra_directions", "is_loopback", "is_under", "wanted", "where"]
 
 
 def where(source: Source, label: str) -> str:
@@ -25,14 +26,6 @@ def wanted(policy: Policy, dotted: str, value: object) -> str:
     return f"{dotted}: {shown} ({policy.origin(dotted)})"
 
 
-def is_loopback(address: str) -> bool:
-    """True only for loopback, "localhost" or a unix socket; "" (every address) is not."""
-    if address == "localhost" or address.startswith("unix:"):
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def is_under(path: str, root: str) -> bool:

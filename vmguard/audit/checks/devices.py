@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from vmguard.audit.checks.common import extra_directions, is_loopback, wanted, where
+from vmguard.audit.checks.common import extra_directions, wanted, where
 from vmguard.facts import Display, Setting, VmFacts
 from vmguard.findings import Finding
 from vmguard.policy.model import Policy, RemoteDisplay, Toggle, TransferMode
@@ -110,7 +110,7 @@ def display_listen(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     if policy.devices.remote_display is RemoteDisplay.ENABLED:
         return
     for display in _enabled_displays(facts):
-        if not is_loopback(display.listen):
+        if not display.local_only:
             shown = display.listen or "an unspecified (hypervisor default) address"
             yield _display_finding("VMG-DEV-007", policy, facts, display, f"listens on {shown}")
 

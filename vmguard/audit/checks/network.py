@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from vmguard.audit.checks.common import is_loopback, wanted, where
 from vmguard.facts import Attachment, Nic, VmFacts
 from vmguard.findings import Finding
+from vmguard.plan import misplaced
 from vmguard.policy.model import NetworkMode, Policy
 
 NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})
@@ -19,7 +20,10 @@ FALSE = frozenset({"false", "0", "off", "no"})
 
 
 def _attached(facts: VmFacts) -> Iterator[Nic]:
-    return (n for n in facts.nics if n.enabled and n.attachment is not Attachment.NONE)
+    """Attached NICs, but not those on the connection's host-only network (a NIC on the
+    host-only bridge is 'bridged' to libvirt, yet exactly where it belongs)."""
+    on = facts.host_only.holds if facts.host_only else (lambda _nic: False)
+    return (n for n in facts.nics if n.enabled and n.attachment is not Attachment.NONE and not on(n))
 
 
 def _nic_finding(rule: str, policy: Policy, facts: VmFacts, nic: Nic, what: str) -> Finding:
@@ -79,7 +83,7 @@ def port_forwards(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
 def unwanted_adapter(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     if policy.network.mode is not NetworkMode.NONE:
         return
-    for nic in _attached(facts):
+    for nic in (n for n in facts.nics if n.enabled and n.attachment is not Attachment.NONE):
         if nic.attachment not in NAT_LIKE | {Attachment.BRIDGED}:
             what = f"is attached ({nic.attachment.value} '{nic.network}')"
             yield _nic_finding("VMG-NET-005", policy, facts, nic, what)
@@ -94,6 +98,39 @@ def unreviewed_network(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             yield _nic_finding("VMG-NET-006", policy, facts, nic, what)
 
 
+def other_host_only(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    """A host-only NIC on another host-only network than the connection's: plan moves it
+    (plan.misplaced); NAT, bridged and internal ones have their own rules above."""
+    if policy.network.mode is not NetworkMode.HOST_ONLY or facts.host_only is None:
+        return
+    for nic in misplaced(facts):
+        if nic.attachment is Attachment.HOST_ONLY:
+            what = f"is on host-only network {nic.network!r}, not the connection's {facts.host_only}"
+            yield _nic_finding("VMG-NET-007", policy, facts, nic, what)
+
+
+def unreachable_endpoints(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    """Endpoints allowed, but no NIC on the host-only network to reach them through."""
+    net = policy.network
+    if net.mode is not NetworkMode.HOST_ONLY or not (net.egress or net.ingress):
+        return
+    enabled = [n for n in facts.nics if n.enabled]
+    if facts.host_only is None:
+        on = [n for n in enabled if n.attachment is Attachment.HOST_ONLY]
+    else:
+        on = [n for n in enabled if facts.host_only.holds(n)]
+    if not on:
+        where_ = str(facts.host_only) if facts.host_only else "a host-only network"
+        yield Finding(
+            "VMG-NET-008",
+            facts.name,
+            f"no network adapter on {where_}, so the policy's "
+            f"{len(net.egress)} egress and {len(net.ingress)} ingress endpoint(s) are unreachable",
+            ", ".join(where(n.source, f"nic[{n.index}]") for n in facts.nics) or "no network adapter",
+            wanted(policy, f"spec.network.{'egress' if net.egress else 'ingress'}", "an adapter on it"),
+        )
+
+
 CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
     "VMG-NET-001": bridged,
     "VMG-NET-002": nat,
@@ -101,4 +138,6 @@ CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
     "VMG-NET-004": port_forwards,
     "VMG-NET-005": unwanted_adapter,
     "VMG-NET-006": unreviewed_network,
+    "VMG-NET-007": other_host_only,
+    "VMG-NET-008": unreachable_endpoints,
 }
