@@ -16,7 +16,7 @@ from vmguard import log
 from vmguard.errors import LogError, VetError, VetInputError
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
-from vmguard.quarantine.destination import Destination
+from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener
@@ -74,9 +74,12 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
             raise VetInputError("no destination: pass --to (the policy's "
                                 "quarantine.promote.to is unset or needs a VM name)")
         to = rules.promote.to.replace("{job}", job)
-    target = Path(to)
-    if target.name in ("", ".", "..") or target.name.startswith("."):
+    target = Path(os.path.abspath(to))
+    if Path(to).name in ("", ".", "..") or target.name.startswith("."):
         raise VetInputError(f"--to {to}: name the job's output directory, e.g. /public/{job}")
+    if STAGING in target.parts:  # another job's lock or staging could be named there
+        raise VetInputError(f"--to {to}: inside vmguard's own {STAGING} directory; "
+                            "name the job's output directory, e.g. /public/{job}")
     return target
 
 

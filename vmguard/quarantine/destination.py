@@ -37,6 +37,7 @@ from vmguard.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.copy import write_all
+from vmguard.quarantine.publicpath import open_public
 from vmguard.quarantine.sysio import rename_noreplace, syncfs
 
 STAGING = ".vmguard-staging"
@@ -80,8 +81,7 @@ class Destination:
 
     def __enter__(self) -> Destination:
         try:
-            os.makedirs(self.public, mode=self.promote.dir_mode, exist_ok=True)
-            self.public_fd = os.open(self.public, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.public_fd = open_public(self.public, self.promote.dir_mode)
         except OSError as err:
             error = VetError if err.errno in WRITE_ERRORS else VetInputError
             raise error(f"{self.public}: cannot open destination: {err.strerror}") from err

@@ -3,8 +3,10 @@
 gzip is inflated as it streams, every member to its end (CRC and length checked by
 zlib), with nothing after the last member; the inflated bytes are a file of their own,
 typed and validated like any other. Inflation stops as soon as the output outgrows
-RATIO times the input read so far (plus FLOOR): a bomb is refused after a few hundred
-MiB of work, in bounded memory (one STEP of output at a time). A tar (read as a stream)
+RATIO times the input read so far (plus FLOOR, so a mostly-zero mask of a few hundred
+MiB still passes): a bomb is refused after a few hundred MiB of work, in bounded memory
+(one STEP of output at a time). A member's header may not carry an extra field (FEXTRA):
+nothing reads or checks those bytes, so they could hold any payload. A tar (read as a stream)
 may hold only regular files and directories with relative names that stay inside it;
 each file is vetted as a file, and after the end-of-archive marker only zeros follow.
 """
@@ -19,9 +21,10 @@ from .stream import Invalid, Stream
 
 Parts = list[tuple[str, str | None]]  # (MIME type, validator) of the file and what it holds
 RATIO = 200  # a real gzip of text or data inflates 3-20 times; deflate's maximum is ~1030
-FLOOR = 16 << 20
+FLOOR = 256 << 20
 STEP = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+FEXTRA = 0x04  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
 
 
 def gzip(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
@@ -33,18 +36,19 @@ def gzip(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
 
 
 def _inflate(stream: Stream) -> Iterator[bytes]:
-    d, carry, inflated = zlib.decompressobj(31), b"", 0
+    d, carry, inflated, head = zlib.decompressobj(31), b"", 0, b""
     for chunk in stream.chunks():
         data = carry + bytes(chunk)
         carry = b""
         while data:
+            head = _member_head(head, data)
             if d.eof:
                 if len(data) < len(GZIP_MAGIC):
                     carry = data
                     break
                 if not data.startswith(GZIP_MAGIC):
                     raise Invalid(f"gzip: bytes after the last member (offset {stream.pos - len(data)})")
-                d = zlib.decompressobj(31)
+                d, head = zlib.decompressobj(31), _member_head(b"", data)
             try:
                 out = d.decompress(data, STEP)
             except zlib.error as err:
@@ -56,6 +60,16 @@ def _inflate(stream: Stream) -> Iterator[bytes]:
             yield out
     if not d.eof or carry:
         raise Invalid("gzip: the file ends inside a member")
+
+
+def _member_head(head: bytes, data: bytes) -> bytes:
+    """A member's first 4 bytes, gathered across chunks; refused once its FLG says FEXTRA."""
+    if len(head) >= 4:
+        return head
+    head += data[: 4 - len(head)]
+    if len(head) >= 4 and head[3] & FEXTRA:
+        raise Invalid("gzip: a member header carries an extra field (FEXTRA), bytes nothing checks")
+    return head
 
 
 class _Reader:

@@ -1,0 +1,52 @@
+"""Open the public directory a vet publishes into, without following a user's symlink.
+
+The path comes from the admin (`--to`, `promote.to`, the batch settings), but parts of
+it may belong to users (`/home/{user}/outbox/{job}`): a user who replaces their part
+with a symlink must not make root write elsewhere (into another user's outbox, or a
+root-only directory). So the path is opened one component at a time from `/`: a
+component is created if missing (mode `dir_mode`), and a symlink is followed only when
+the directory holding it is root's alone (an admin's `/data -> /srv/data`). Where the
+directory is writable by anyone else, the component must be a real directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _others_may_write(fd: int) -> bool:
+    """Whether anyone but this process's user could replace an entry of the directory."""
+    info = os.fstat(fd)
+    return info.st_uid != os.geteuid() or bool(info.st_mode & 0o022)
+
+
+def _step(fd: int, part: str, dir_mode: int) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(part, dir_mode, dir_fd=fd)
+    flags = _DIR | (os.O_NOFOLLOW if _others_may_write(fd) else 0)
+    try:
+        return os.open(part, flags, dir_fd=fd)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise OSError(err.errno, f"{part!r} is a link or not a directory, in a directory "
+                          "others can write to (never followed)") from None
+        raise
+
+
+def open_public(path: Path, dir_mode: int) -> int:
+    """A descriptor of the directory `path` (absolute), created as needed."""
+    fd = os.open("/", _DIR)
+    try:
+        for part in Path(os.path.abspath(path)).parts[1:]:
+            nxt = _step(fd, part, dir_mode)
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
