@@ -455,8 +455,24 @@ def test_html_is_judged_over_the_whole_file_not_its_head(run, name):
     assert entry["verdict"] != "accepted", entry
 
 
+# Open hits of this run (issue #13 stays open for them): each is a strict xfail, so the
+# day a validator closes one, the test says so.
+KNOWN_GAPS = {
+    **dict.fromkeys(("h5-v0-eof-patched-zip.h5", "h5-v3-eof-patched-zip.h5", "h5-v0-eof-patched-elf.h5"),
+                    "HDF5: only the superblock and the root group are walked; bytes under a raised "
+                    "end-of-file address are not accounted for"),
+    **dict.fromkeys(("root-free-gap-zip.root", "root-free-gap-elf.root"),
+                    "ROOT: the contents of free gaps are not checked (ROOT leaves stale bytes there)"),
+    **dict.fromkeys(("fits-zip-as-image.fits", "_zipbranch.root", "_zipdataset.h5"),
+                    "a payload as a format's own free-form data: no structure check can tell it "
+                    "from data (the threat model leaves it to the scanners)"),
+}
+
+
 @pytest.mark.parametrize("name", POLYGLOTS)
-def test_no_zip_or_elf_smuggled_where_validators_do_not_look(run, name):
+def test_no_zip_or_elf_smuggled_where_validators_do_not_look(run, name, request):
+    if name in KNOWN_GAPS:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name]))
     data = {**run["real"], **run["hostile"]}[name]
     if "zip" in name:
         assert zipfile.is_zipfile(io.BytesIO(data))  # the attack is real: it IS a zip

@@ -216,7 +216,7 @@ def test_nul_in_text_and_executables_inside_gzip_are_rejected(tmp_path, outputs)
 
 
 def test_compression_bombs_are_rejected_quickly_in_bounded_memory(tmp_path):
-    bomb = _gzip_of_zeros(64 << 20)  # 64 KiB that inflate to 64 MiB
+    bomb = _gzip_of_zeros(512 << 20)  # 512 KiB that inflate to 512 MiB (past the 256 MiB floor)
     layered = gzip.compress(bomb)
     start = time.monotonic()
     entries, _ = vet_files(tmp_path, {"bomb.csv.gz": bomb, "layered.gz": layered}, shipped("batch.yaml"))

@@ -14,9 +14,13 @@ from .stream import Invalid, Stream
 FMT = "root"
 MAX_RECORDS = 20_000_000
 MAX_BEGIN = 4096  # ROOT writes its first record at 100 (kBEGIN)
+_WINDOW = 1 << 16  # freed space is skipped this much at a time
 _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
+# A TBasket's key goes on after the title: fVersion (2), fBufferSize, fNevBufSize,
+# fNevBuf, fLast (4 each) and a flag byte. Every other class's key ends at the title.
+_KEY_TAIL = {b"TBasket": 19}
 
 
 def validate(stream: Stream) -> str:
@@ -53,6 +57,9 @@ def _records(stream: Stream, begin: int, end: int) -> set[int]:
             raise Invalid(f"root: more than {MAX_RECORDS} records")
         offset = stream.pos
         nbytes = struct.unpack(">i", stream.read(4, "a record's length", FMT))[0]
+        if nbytes == 0:  # freed space that uproot left as zeros (ROOT marks it negative)
+            _zero_gap(stream, end)
+            continue
         if nbytes < 0:  # a free gap: its length, then whatever was there
             _inside(offset, -nbytes, end, 4)
             stream.skip(-nbytes - 4, "a free gap", FMT)
@@ -64,6 +71,41 @@ def _records(stream: Stream, begin: int, end: int) -> set[int]:
             raise Invalid(f"root: the record at {offset} has a key longer than the record")
         stream.skip(nbytes - (stream.pos - offset), "a record", FMT)
     return starts
+
+
+def _zero_gap(stream: Stream, end: int) -> None:
+    """Skip the zeros of a freed space up to the next record. A record starts with its
+    length, whose first bytes may be zero too: it is the first of the (at most 4) offsets
+    up to the first non-zero byte whose key names that offset as its own."""
+    while stream.pos < end:
+        window = stream.peek(min(_WINDOW, end - stream.pos))
+        zeros = len(window) - len(window.lstrip(b"\0"))
+        if zeros == len(window):
+            stream.skip(zeros, "freed space", FMT)
+            continue
+        stream.skip(max(zeros - 3, 0), "freed space", FMT)
+        for _ in range(4):
+            if _names_itself(stream):
+                return
+            if stream.peek(1) != b"\0":
+                break
+            stream.skip(1, "freed space", FMT)
+        raise Invalid(f"root: freed space at {stream.pos} is followed by bytes that are not a record")
+
+
+def _names_itself(stream: Stream) -> bool:
+    """Whether a key header starts here and gives this offset as its own position."""
+    head = stream.peek(_KEY.size + 8)
+    if len(head) < _KEY.size + 4:
+        return False
+    nbytes, version = struct.unpack_from(">ih", head)
+    if version > 1000:  # 64-bit seeks
+        if len(head) < _KEY.size + 8:
+            return False
+        seek = struct.unpack_from(">q", head, _KEY.size)[0]
+    else:
+        seek = struct.unpack_from(">i", head, _KEY.size)[0]
+    return nbytes > 0 and seek == stream.pos
 
 
 def _inside(offset: int, length: int, end: int, least: int) -> None:
@@ -79,11 +121,21 @@ def _key(stream: Stream, offset: int) -> int:
     stream.skip(8 if wide else 4, "a key", FMT)  # the parent directory's seek
     if seek_key != offset:
         raise Invalid(f"root: the record at {offset} says it is at {seek_key}")
-    for field in ("class name", "name", "title"):
-        length = stream.read(1, f"a key's {field}", FMT)[0]
-        if length == 255:
-            length = struct.unpack(">i", stream.read(4, f"a key's {field}", FMT))[0]
-        stream.skip(length, f"a key's {field}", FMT)
+    class_name = _string(stream, "class name", keep=True)
+    _string(stream, "name")
+    _string(stream, "title")
+    stream.skip(_KEY_TAIL.get(class_name, 0), "a basket key", FMT)
     if stream.pos - offset != keylen:
         raise Invalid(f"root: the key at {offset} is {stream.pos - offset} bytes, not its KeyLen {keylen}")
     return keylen
+
+
+def _string(stream: Stream, field: str, keep: bool = False) -> bytes:
+    """A key's length-prefixed string (kept only when asked: class names are short)."""
+    length = stream.read(1, f"a key's {field}", FMT)[0]
+    if length == 255:
+        length = struct.unpack(">i", stream.read(4, f"a key's {field}", FMT))[0]
+    if keep and length <= 64:
+        return bytes(stream.read(length, f"a key's {field}", FMT))
+    stream.skip(length, f"a key's {field}", FMT)
+    return b""
