@@ -119,7 +119,7 @@ def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_
     domain = tcg_domain.define(extra_devices=DISK_XML.format(path=missing))
     monkeypatch.setenv("VMGUARD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
-    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=""))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=domain.name))
     out = tmp_path / "reports"
     code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",

@@ -73,7 +73,7 @@ def test_audit_guest_offline_shows_hostile_guest_strings_inert(
 ):
     domain = tcg_domain.define(extra_devices=DISK_XML.format(path=hostile_guest_image))
     monkeypatch.setenv("VMGUARD_CACHE", str(hostile_guest_image.parent / "cache"))
-    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=""))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=domain.name))
     out = tmp_path / "reports"
     argv = ["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--guest", "offline"]

@@ -66,7 +66,7 @@ def _facts(name: str):
 
 
 def _audit(tmp_path: Path, name: str, *extra: str) -> tuple[int, dict]:
-    (tmp_path / "policy.yaml").write_text(GUEST_POLICY)
+    (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=""))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=name))
     out = tmp_path / "reports"
     code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json,md",
