@@ -44,7 +44,7 @@ def _moment(site: Site, the_job: BatchJob, moment: str) -> bool:
     if moment == "sealing":
         return '"sealing"' in (site.state / "vms/vmgjob-s1.json").read_text()
     if moment == "staging":
-        return (public.parent / ".vmguard-staging" / the_job.id).is_dir()  # copying
+        return (public.parent / ".vmguard-staging" / f"{the_job.id}.staging").is_dir()  # copying
     return public.with_name(f"{the_job.id}.manifest.json").exists()  # "published"
 
 

@@ -19,6 +19,7 @@ from vmguard.quarantine.model import Reason, Status
 
 MIB = 1 << 20
 TYPES = ("application/octet-stream", "text/plain")
+HEAD_ONLY = ("application/octet-stream",)  # no validator reads arbitrary bytes
 
 
 def sparse(path: Path, size: int, data: dict[int, bytes]) -> bytes:
@@ -52,7 +53,7 @@ def q(tmp_path):
 def test_a_sparse_file_is_published_with_its_holes(q, tmp_path, layout):
     content = sparse(q / "big.bin", 64 * MIB, layout)
     write(q / "small.txt", "text\n")
-    result = vmguard.vet(q, rules(allow_types=TYPES, max_file_size=1 << 30), tmp_path / "pub" / "j")
+    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY, max_file_size=1 << 30), tmp_path / "pub" / "j")
     assert result.status is Status.PROMOTED
     out = tmp_path / "pub" / "j" / "big.bin"
     assert out.read_bytes() == content
@@ -66,7 +67,7 @@ def test_a_sparse_file_is_published_with_its_holes(q, tmp_path, layout):
 def test_control_a_dense_file_of_zeros_is_copied_dense(q, tmp_path):
     """The block count does tell a hole from written zeros."""
     write(q / "zeros.bin", bytes(16 * MIB))
-    result = vmguard.vet(q, rules(allow_types=TYPES), tmp_path / "pub" / "j")
+    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j")
     assert result.status is Status.PROMOTED
     assert allocated(tmp_path / "pub" / "j" / "zeros.bin") >= 16 * MIB
 
@@ -74,7 +75,7 @@ def test_control_a_dense_file_of_zeros_is_copied_dense(q, tmp_path):
 def test_the_policy_can_refuse_sparse_files(q, tmp_path):
     sparse(q / "big.bin", 32 * MIB, {0: b"x" * 4096})
     write(q / "dense.txt", "text\n")
-    policy = rules(allow_types=TYPES, sparse_files=SparseFiles.REFUSE)
+    policy = rules(allow_types=TYPES, head_only=HEAD_ONLY, sparse_files=SparseFiles.REFUSE)
     result = vmguard.vet(q, policy, tmp_path / "pub" / "j", per_file=True)
     big = entry(result, "big.bin")
     assert big.reasons == (Reason.SPARSE_FILE,) and "holes" in big.detail
@@ -90,7 +91,7 @@ def test_a_hole_filled_during_the_copy_is_refused(q, tmp_path):
             fh.write(b"payload")
 
     done = at("copy-chunk", ("big.bin",), fill)
-    result = vmguard.vet(q, rules(allow_types=TYPES), tmp_path / "pub" / "j", per_file=True)
+    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j", per_file=True)
     assert done
     assert entry(result, "big.bin").reasons == (Reason.CHANGED_DURING_VET,)
     assert not (tmp_path / "pub" / "j" / "big.bin").exists()

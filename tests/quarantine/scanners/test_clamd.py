@@ -194,7 +194,7 @@ def test_clamd_gone_mid_vet_through_the_cli_exits_3(own_clamd, tmp_path):
     argv = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(tmp_path / "p.yaml"),
             "--to", str(pub / "run1"), "--job", "run1"]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    staged = pub / ".vmguard-staging" / "run1"  # made once clamd answered PING
+    staged = pub / ".vmguard-staging" / "run1.staging"  # made once clamd answered PING
     while proc.poll() is None and not staged.exists():
         time.sleep(0.01)
     own_clamd.signal(signal.SIGKILL)
