@@ -153,10 +153,11 @@ def test_pool_volume_disk_is_resolved_and_inspected(tcg_domain, inspected, guest
         finally:
             driver.close()
         assert [(d.path, d.format, d.problem) for d in facts.disks] == [(str(image), "qcow2", "")]
-        assert inspect(facts, cache=guest_cache, timeout=1) == inspected["rpm-sqlite"].facts
+        # the session inspected this image without the file scan: a cache hit, not a launch
+        assert inspect(facts, cache=guest_cache, timeout=1, scan_files=False) == inspected["rpm-sqlite"].facts
         monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))
         monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
-        code, found = _audit(tmp_path, domain.name, "offline")
+        code, found = _audit(tmp_path, domain.name, "offline", file_scan=False)
         assert code == 1 and "VMG-USR-001" in {f["rule"] for f in found}  # read, and complete
     finally:
         pool.destroy()
