@@ -64,7 +64,8 @@ def _id_range(ruleset: Ruleset) -> str:
     if net.prefixlen < 16:
         raise FirewallError(f"VM addresses span {net}: the iptables backend's anti-spoofing "
                             "set holds at most a /16; use the nftables backend")
-    return str(net)
+    # As first-last: ipset refuses a bitmap range written as a /32 (one VM's address).
+    return f"{net.network_address}-{net.broadcast_address}"
 
 
 def _creates(ruleset: Ruleset, slot: str) -> list[str]:
