@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vmguard.firewall.model import IPAddress, Ruleset, VmRules
-from vmguard.firewall.nftables_text import JUMP, LIMIT, quote
+from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
 
 TABLE = "bridge vmguard"
 # set name -> type; raw payload keys (an ND target, an option's MAC) need `typeof`
@@ -123,14 +123,6 @@ def _set(name: str, items: list[str]) -> str:
     return f"\tset {name} {{ {SET_TYPES[name]};{body} }}"
 
 
-def _chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
-    yield f"\tchain {name} {{"
-    if head:
-        yield f"\t\t{head}"
-    yield from (f"\t\t{r}" for r in rules)
-    yield "\t}"
-
-
 def table_body(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     """The table's content (the caller opens and closes the block); `by_set` holds the
     VMs' elements gathered per set name."""
@@ -138,9 +130,9 @@ def table_body(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
         extra = shared_ports(rs) if name == "br_ports" else []
         yield _set(name, extra + by_set.get(name, []))
     log = [f'{LIMIT} log prefix "vmguard frame: " level warn comment "log dropped frames"']
-    yield from _chain("deny", [*(log if rs.log_denied else []), 'drop comment "dropped frame"'])
-    yield from _chain("vm_frame", _frame_rules())
-    yield from _chain("prerouting", [f'{m} jump vm_frame comment "{JUMP}: {w}"' for m, w in JUMPS],
+    yield from chain("deny", [*(log if rs.log_denied else []), 'drop comment "dropped frame"'])
+    yield from chain("vm_frame", _frame_rules())
+    yield from chain("prerouting", [f'{m} jump vm_frame comment "{JUMP}: {w}"' for m, w in JUMPS],
                       "type filter hook prerouting priority filter; policy accept;")
 
 

@@ -37,7 +37,7 @@ from vmguard.firewall.model import (
     VmRules,
     gc_paused,
 )
-from vmguard.firewall.nftables_text import JUMP, LIMIT, quote
+from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
 from vmguard.policy.model import IPNetwork, PortRange, Protocol
 
 TABLE = "inet vmguard"
@@ -222,14 +222,6 @@ def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
         yield _set(name, type_, by_set.get(name, []), interval)
 
 
-def _chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
-    yield f"\tchain {name} {{"
-    if head:
-        yield f"\t\t{head}"
-    yield from (f"\t\t{r}" for r in rules)
-    yield "\t}"
-
-
 def _spoof(rs: Ruleset, match: str, what: str) -> list[str]:
     log = [f'{match} {LIMIT} log prefix "vmguard spoofed: " level warn comment "log spoofed {what}"']
     return [*(log if rs.log_denied else []),
@@ -253,13 +245,13 @@ def _lookups(v: int, direction: str) -> list[str]:
 
 
 def _shared_chains(rs: Ruleset) -> Iterator[str]:
-    yield from _chain("from_vm", [
+    yield from chain("from_vm", [
         'meta nfproto ipv6 goto from_vm6 comment "IPv6 from VMs"',
         *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
         'ct state established,related return comment "replies"',
         *_lookups(4, "out"),
         'drop comment "default deny from VMs"'])
-    yield from _chain("from_vm6", [
+    yield from chain("from_vm6", [
         'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
         'ip6 saddr :: icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 return '
         'comment "duplicate address detection"',
@@ -269,18 +261,18 @@ def _shared_chains(rs: Ruleset) -> Iterator[str]:
         'ct state established,related return comment "replies"',
         *_lookups(6, "out"),
         'drop comment "default deny from VMs"'])
-    yield from _chain("to_vm", [
+    yield from chain("to_vm", [
         'ct state established,related return comment "replies"',
         f'icmpv6 type {ND_IN} ip6 hoplimit 255 return comment "neighbour discovery"',
         *_lookups(4, "in"),
         *_lookups(6, "in"),
         'drop comment "default deny to VMs"'])
-    yield from _chain("vm_to_host", [
+    yield from chain("vm_to_host", [
         'meta nfproto ipv4 udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
         'meta nfproto ipv6 ether saddr @v6_macs udp sport 546 udp dport 547 accept '
         'comment "DHCPv6 requests to the host, from IPv6 VMs only"',
         'jump from_vm comment "same rules as forwarded traffic"'])
-    yield from _chain("host_to_vm", [
+    yield from chain("host_to_vm", [
         'meta nfproto ipv4 udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
         'meta nfproto ipv6 udp sport 547 udp dport 546 accept comment "DHCPv6 replies from the host"',
         'jump to_vm comment "same rules as forwarded traffic"'])
@@ -298,7 +290,7 @@ def _base_chains() -> Iterator[str]:
     for name, (hook, jumps) in BASE_CHAINS.items():
         rules = [f'{m} @vm_ifaces jump {t} comment "{JUMP}: {w}"' for m, t, w in jumps]
         head = f"type filter hook {hook} priority filter; policy accept;"
-        yield from _chain(name, rules, head)
+        yield from chain(name, rules, head)
 
 
 def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
@@ -308,11 +300,11 @@ def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     The table's content: the caller opens and closes the block."""
     yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
     yield _set("arp_ids", "ether_addr . ipv4_addr", by_set.get("arp_ids", []))
-    yield from _chain("arp_from_vm", [
+    yield from chain("arp_from_vm", [
         'arp saddr ip 0.0.0.0 arp operation request accept comment "address probes"',
         *_spoof(rs, "ether saddr . arp saddr ip != @arp_ids", "ARP sender address and frame MAC"),
         *_spoof(rs, "arp saddr ether . arp saddr ip != @arp_ids", "ARP sender address and MAC")])
-    yield from _chain("input", [
+    yield from chain("input", [
         f'iifname @vm_ifaces jump arp_from_vm comment "{JUMP}: ARP from VMs to the host"'],
         "type filter hook input priority filter; policy accept;")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from vmguard.firewall.model import LOG_BURST, LOG_RATE_PER_MINUTE
 
 JUMP = "vmguard jump"  # comment prefix of the rules that hook our chains into the kernel
@@ -11,3 +13,12 @@ LIMIT = f"limit rate {LOG_RATE_PER_MINUTE}/minute burst {LOG_BURST} packets"
 def quote(text: str) -> str:
     """An nftables string literal (comments, prefixes) that cannot break the syntax."""
     return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
+
+
+def chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
+    """One chain block of a table, its head line (type, hook, policy) first."""
+    yield f"\tchain {name} {{"
+    if head:
+        yield f"\t\t{head}"
+    yield from (f"\t\t{r}" for r in rules)
+    yield "\t}"
