@@ -29,7 +29,7 @@ AUDIT = """
 import json, resource, sys, time
 from pathlib import Path
 from vmguard.audit.run import run_audit
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 t = time.perf_counter()
 run = run_audit(load_inventory(sys.argv[1]), Path(sys.argv[2]))
 elapsed = time.perf_counter() - t

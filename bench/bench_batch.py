@@ -54,8 +54,15 @@ def bench_hook(rounds: int, files: int) -> dict[str, float]:
     hook, direct = [], []
     try:
         for n in range(rounds):
-            job = BatchJob("bench", f"h{n}", site.user.pw_name, site.user.pw_uid, site.user.pw_gid,
-                           requests=("solo",), output_dir=str(site.work()))
+            job = BatchJob(
+                "bench",
+                f"h{n}",
+                site.user.pw_name,
+                site.user.pw_uid,
+                site.user.pw_gid,
+                requests=("solo",),
+                output_dir=str(site.work()),
+            )
             started = _timed(lambda j=job: start_of_job(j, site.config, lambda _: True))
             _fill(site.quarantine("vmgjob-s1"), files)
             hook.append(started + _timed(lambda j=job: end_of_job(j, site.config)))

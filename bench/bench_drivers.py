@@ -21,9 +21,9 @@ from pathlib import Path
 from lxml import etree
 
 from tests.drivers.conftest import TESTNODE, batch_policy
-from vmguard.drivers.libvirt import LibvirtDriver
-from vmguard.drivers.vbox_file import read_settings_file
-from vmguard.plan import make_plan
+from vmguard.drivers.libvirt.driver import LibvirtDriver
+from vmguard.drivers.vbox.file import read_settings_file
+from vmguard.enforce.plan import make_plan
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "vbox"
 

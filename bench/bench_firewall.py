@@ -38,7 +38,7 @@ from vmguard.firewall.backends import backend_for  # noqa: E402
 from vmguard.firewall.compile import compile_ruleset  # noqa: E402
 from vmguard.firewall.model import Ruleset  # noqa: E402
 from vmguard.firewall.nftables_render import replace_script  # noqa: E402
-from vmguard.inventory import (  # noqa: E402
+from vmguard.inventory.model import (  # noqa: E402
     Connection,
     DriverKind,
     FirewallBackend,
@@ -122,9 +122,21 @@ def naive_rules(ruleset: Ruleset) -> list[list[str]]:
         rules.append(["-s", addr, "-m", "mac", "!", "--mac-source", vm.mac, "-j", "DROP"])
         for own, peer, flows in (("-s", "-d", vm.egress), ("-d", "-s", vm.ingress)):
             rules += [
-                [own, addr, peer, str(net), "-p", flow.protocol.value, "--dport", str(port.first),
-                 "-j", "ACCEPT"]
-                for flow in flows for net in flow.nets for port in flow.ports
+                [
+                    own,
+                    addr,
+                    peer,
+                    str(net),
+                    "-p",
+                    flow.protocol.value,
+                    "--dport",
+                    str(port.first),
+                    "-j",
+                    "ACCEPT",
+                ]
+                for flow in flows
+                for net in flow.nets
+                for port in flow.ports
             ]
     return rules
 

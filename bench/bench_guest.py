@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.guest.images
 
 from tests.guest import images  # noqa: E402
-from vmguard.facts import Disk, VmFacts  # noqa: E402
+from vmguard.facts.vm import Disk, VmFacts  # noqa: E402
 from vmguard.guest import inspect  # noqa: E402
 from vmguard.guest.cache import GuestCache  # noqa: E402
 

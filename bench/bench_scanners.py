@@ -104,20 +104,27 @@ def bench_clamd(work: Path, gib: float, rounds: int) -> float:
             for side in ("clamdscan", "vet") if i % 2 == 0 else ("vet", "clamdscan"):
                 before = cpu_of(server.proc.pid)
                 if side == "clamdscan":
-                    wall, cpu = timed(f"clamdscan -c {server.config} --fdpass --multiscan "
-                                      f"--no-summary --quiet {src}")
+                    wall, cpu = timed(
+                        f"clamdscan -c {server.config} --fdpass --multiscan --no-summary --quiet {src}"
+                    )
                 else:
                     (work / f"vet{i}").mkdir()
                     wall, cpu, _ = timed_vet(src, work / f"vet{i}", scanned)
-                print(f"  {side}: {wall:.2f} s, its CPU {cpu:.2f} s, clamd's CPU "
-                      f"{cpu_of(server.proc.pid) - before:.2f} s", flush=True)
+                print(
+                    f"  {side}: {wall:.2f} s, its CPU {cpu:.2f} s, clamd's CPU "
+                    f"{cpu_of(server.proc.pid) - before:.2f} s",
+                    flush=True,
+                )
                 runs[side].append((wall, cpu))
     finally:
         server.stop()
     times = best("clamd", runs)
     ratio = times["vet"] / times["clamdscan"]
-    print(f"clamd on {gib:g} GiB mixed: clamdscan alone {times['clamdscan']:.2f} s, vet with clamd "
-          f"{times['vet']:.2f} s: {ratio:.2f}x the scan (target <= 1.25x)", flush=True)
+    print(
+        f"clamd on {gib:g} GiB mixed: clamdscan alone {times['clamdscan']:.2f} s, vet with clamd "
+        f"{times['vet']:.2f} s: {ratio:.2f}x the scan (target <= 1.25x)",
+        flush=True,
+    )
     return ratio
 
 
@@ -136,8 +143,11 @@ def bench_yara(work: Path, count: int, rounds: int) -> float:
             runs[side].append(timed_vet(src, out, scanned if side == "yara" else plain)[:2])
     times = best("yara", runs)
     ratio = times["no scan"] / times["yara"]
-    print(f"yara on {count} files of 4 KiB: vet {times['no scan']:.2f} s, with shipped rules "
-          f"{times['yara']:.2f} s: {ratio:.2f}x the throughput (target >= 0.4x)", flush=True)
+    print(
+        f"yara on {count} files of 4 KiB: vet {times['no scan']:.2f} s, with shipped rules "
+        f"{times['yara']:.2f} s: {ratio:.2f}x the throughput (target >= 0.4x)",
+        flush=True,
+    )
     return ratio
 
 

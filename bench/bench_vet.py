@@ -148,9 +148,12 @@ def compare(name: str, work: Path, baseline: str, policy: Path, rounds: int) -> 
                 vets.append((elapsed, cpu))
                 peak = max(peak, rss)
     base, vet = min(bases), min(vets)
-    print(f"{name}: baseline {base[0]:.2f} s ({base[1]:.2f} s CPU), vmguard vet {vet[0]:.2f} s "
-          f"({vet[1]:.2f} s CPU), ratio {base[0] / vet[0]:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB\n"
-          f"  all runs: baseline {_runs(bases)}; vet {_runs(vets)}", flush=True)
+    print(
+        f"{name}: baseline {base[0]:.2f} s ({base[1]:.2f} s CPU), vmguard vet {vet[0]:.2f} s "
+        f"({vet[1]:.2f} s CPU), ratio {base[0] / vet[0]:.2f}x, vet peak RSS {peak / 2**20:.0f} MiB\n"
+        f"  all runs: baseline {_runs(bases)}; vet {_runs(vets)}",
+        flush=True,
+    )
     return base[0] / vet[0], peak
 
 
@@ -177,8 +180,17 @@ def main() -> None:
         (work / "large" / "src").mkdir(parents=True)
         # In a child: the tools' memory would otherwise count in every vet's peak RSS
         # (a forked child's ru_maxrss starts at its parent's).
-        subprocess.run([sys.executable, __file__, "--make-large", str(work / "large" / "src"),
-                        "--large-gib", str(args.large_gib)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--make-large",
+                str(work / "large" / "src"),
+                "--large-gib",
+                str(args.large_gib),
+            ],
+            check=True,
+        )
         large = compare(
             "large files",
             work / "large",
@@ -211,8 +223,9 @@ def many_files(work: Path, count: int, policy: Path) -> int:
     make_small(work / "src", count, size=100)
     (work / "vet").mkdir()
     elapsed, _, rss = timed_vet(work / "src", work / "vet", policy)
-    print(f"{count} files of 100 bytes: vmguard vet {elapsed:.1f} s, peak RSS {rss / 2**20:.0f} MiB",
-          flush=True)
+    print(
+        f"{count} files of 100 bytes: vmguard vet {elapsed:.1f} s, peak RSS {rss / 2**20:.0f} MiB", flush=True
+    )
     return rss
 
 

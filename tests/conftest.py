@@ -46,8 +46,9 @@ def libvirt_uri() -> str:
     """qemu:///system, answering: started with tests/support/libvirtd.sh if needed."""
     require_root()
     require_tools("virsh", "libvirtd", "virtlogd")
-    proc = subprocess.run(["bash", str(LIBVIRTD_SH)], capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        ["bash", str(LIBVIRTD_SH)], capture_output=True, text=True, timeout=120, check=False
+    )
     require(proc.returncode == 0, f"libvirtd not available: {proc.stderr.strip()}")
     return QEMU_URI
 
@@ -112,7 +113,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.geteuid() != 0:
         return  # reading nftables/iptables needs root; CI runs as root
     found = leaks.firewall_leaks() + leaks.namespace_leaks(
-        session.config.stash.get(_NAMESPACES_AT_START, frozenset()))
+        session.config.stash.get(_NAMESPACES_AT_START, frozenset())
+    )
     if not found:
         print("\nsafety check: no vmguard firewall state or test namespace left behind")
         return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from vmguard.facts import Source, VmFacts
-from vmguard.findings import Finding
+from vmguard.core.findings import Finding
+from vmguard.facts.vm import Source, VmFacts
 from vmguard.policy.model import (
     Access,
     DevicesPolicy,

@@ -6,7 +6,7 @@ invisible characters) in any output vmguard produces, and JSON stays exact.
 
 Each test feeds hostile strings through one channel a VM controls and runs the real
 `python -m vmguard` process (stream guard on, as an admin runs it), then checks the
-bytes with an oracle written here from Unicode data, not from vmguard.display. A test
+bytes with an oracle written here from Unicode data, not from vmguard.core.display. A test
 passes when the claim holds; a failing test is a hit. Every test also checks a control
 (the hostile text really arrived), so none can pass by not reaching the target.
 """
@@ -26,8 +26,8 @@ import pytest
 from lxml import etree
 from markdown_it import MarkdownIt
 
+from vmguard.core.display import shown
 from vmguard.demo.build import write_lab
-from vmguard.display import shown
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -52,18 +52,20 @@ ESC_HOSTILE = (
 # differ only by them look the same.
 BLANK_LOOKALIKES = "\u00a0\u2000\u205f\u3000\u2800"  # NBSP, EN QUAD, MMSP, IDEOGRAPHIC SPACE, BRAILLE BLANK
 _IGNORABLE = re.compile(
-    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
-    "\U000e0000-\U000e0fff]"
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0000-\U000e0fff]"
 )
 
 
 def bad_characters(text: str, allowed: str = "\n") -> list[str]:
     """Controls, format (bidi, zero-width, tags), separators, surrogates, ignorables."""
-    return sorted({
-        c for c in text
-        if c not in allowed and (unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")
-                                 or _IGNORABLE.match(c))
-    })
+    return sorted(
+        {
+            c
+            for c in text
+            if c not in allowed
+            and (unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") or _IGNORABLE.match(c))
+        }
+    )
 
 
 def assert_inert(text: str, allowed: str = "\n") -> None:
@@ -74,7 +76,10 @@ def assert_inert(text: str, allowed: str = "\n") -> None:
 def vmguard(*argv: str, env: dict | None = None) -> tuple[int, str, str]:
     """The real command in its own process: exit code, stdout, stderr (strict UTF-8)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "vmguard", *argv], capture_output=True, timeout=300, check=False,
+        [sys.executable, "-m", "vmguard", *argv],
+        capture_output=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
     out, err = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
@@ -127,14 +132,14 @@ def domain_xml(name: str, uuid_tail: str = "01", hostile: str = XML_HOSTILE) -> 
     <description>{_text(hostile)}</description>
     <memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>
     <devices>
-      <disk type='file' device='disk'><source file={_attr('/d' + hostile)}/><target dev='vda' bus='virtio'/></disk>
-      <interface type='network'><mac address='52:54:00:00:00:{uuid_tail}'/><source network={_attr('net' + NAME_HOSTILE)}/></interface>
-      <interface type='bridge'><mac address='52:54:00:00:01:{uuid_tail}'/><source bridge={_attr('br' + hostile)}/><target dev={_attr('tap' + hostile)}/></interface>
-      <filesystem type='mount' accessmode='passthrough'><source dir={_attr('/home/' + hostile)}/><target dir={_attr('tag' + hostile)}/></filesystem>
+      <disk type='file' device='disk'><source file={_attr("/d" + hostile)}/><target dev='vda' bus='virtio'/></disk>
+      <interface type='network'><mac address='52:54:00:00:00:{uuid_tail}'/><source network={_attr("net" + NAME_HOSTILE)}/></interface>
+      <interface type='bridge'><mac address='52:54:00:00:01:{uuid_tail}'/><source bridge={_attr("br" + hostile)}/><target dev={_attr("tap" + hostile)}/></interface>
+      <filesystem type='mount' accessmode='passthrough'><source dir={_attr("/home/" + hostile)}/><target dir={_attr("tag" + hostile)}/></filesystem>
       <controller type='usb' index='0' model='qemu-xhci'/>
       <graphics type='vnc' port='5900' listen='0.0.0.0'/>
-      <channel type='unix'><source mode='bind' path={_attr('/ch' + hostile)}/><target type='virtio' name={_attr('ch' + hostile)}/></channel>
-      <serial type='file'><source path={_attr('/ser' + hostile)}/><target port='0'/></serial>
+      <channel type='unix'><source mode='bind' path={_attr("/ch" + hostile)}/><target type='virtio' name={_attr("ch" + hostile)}/></channel>
+      <serial type='file'><source path={_attr("/ser" + hostile)}/><target port='0'/></serial>
       <serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'/><protocol type='raw'/><target port='1'/></serial>
       <sound model='ich9'/>
     </devices>
@@ -143,8 +148,10 @@ def domain_xml(name: str, uuid_tail: str = "01", hostile: str = XML_HOSTILE) -> 
 
 def libvirt_lab(root: Path, domains: str) -> Path:
     lab = write_lab(root, [], ["*"])
-    network = (f"<network><name>{_text('net' + NAME_HOSTILE)}</name><bridge name='virbr-x'/>"
-               "<forward mode='nat'/><ip address='198.51.100.1' netmask='255.255.255.0'/></network>")
+    network = (
+        f"<network><name>{_text('net' + NAME_HOSTILE)}</name><bridge name='virbr-x'/>"
+        "<forward mode='nat'/><ip address='198.51.100.1' netmask='255.255.255.0'/></network>"
+    )
     lab.node.write_text(f"<node>{network}{domains}\n</node>\n", encoding="utf-8")
     return lab.inventory
 
@@ -278,8 +285,9 @@ def test_vbox_file_every_name_path_and_description(tmp_path):
     assert code == 0, err  # only medium and low findings: below the default --fail-on
     assert_inert(out + err)
     report = json.loads((tmp_path / "o" / "latest" / "report.json").read_text())
-    assert [vm["name"] for vm in report["vms"]] == [name.replace("\r\n", "\n").replace("\t", " ").replace("\n", " ")] \
-        or [vm["name"] for vm in report["vms"]] == [name]  # an attribute: XML normalises it
+    assert [vm["name"] for vm in report["vms"]] == [
+        name.replace("\r\n", "\n").replace("\t", " ").replace("\n", " ")
+    ] or [vm["name"] for vm in report["vms"]] == [name]  # an attribute: XML normalises it
     md = (tmp_path / "o" / "latest" / "report.md").read_text()
     tokens = markdown_checks(md)
     assert len(headings(tokens)) == 3, headings(tokens)
@@ -291,14 +299,18 @@ def test_vbox_error_paths_file_name_and_bad_attributes(tmp_path):
     """A broken settings file whose name and attributes carry the attack: one inert line."""
     bad = (
         '<?xml version="1.0"?>\n<VirtualBox xmlns="http://www.virtualbox.org/" version="1.12-linux">'
-        f'<Machine name={_attr(XML_HOSTILE)} uuid={_attr("{" + XML_HOSTILE + "}")} OSType={_attr(XML_HOSTILE)}>'
-        f'<Hardware><Network><Adapter slot={_attr(XML_HOSTILE)} enabled={_attr(XML_HOSTILE)}/>'
+        f"<Machine name={_attr(XML_HOSTILE)} uuid={_attr('{' + XML_HOSTILE + '}')} OSType={_attr(XML_HOSTILE)}>"
+        f"<Hardware><Network><Adapter slot={_attr(XML_HOSTILE)} enabled={_attr(XML_HOSTILE)}/>"
         "</Network></Hardware></Machine></VirtualBox>\n"
     )
     file_name = "bad\n## forged \u009b2J\u202e\u2028\u0085" + ".vbox"
     (tmp_path / file_name).write_text(bad, encoding="utf-8")
     inventory = vbox_inventory(tmp_path, f"{tmp_path}/*.vbox")
-    for argv in (("vms", "--inventory"), ("plan", "--inventory"), ("audit", "--guest", "off", "--out", str(tmp_path / "o"), "-i")):
+    for argv in (
+        ("vms", "--inventory"),
+        ("plan", "--inventory"),
+        ("audit", "--guest", "off", "--out", str(tmp_path / "o"), "-i"),
+    ):
         code, out, err = vmguard(*argv, str(inventory))
         assert code == 3, (out, err)
         assert_inert(out + err)
@@ -336,7 +348,17 @@ def test_vet_nested_names_and_symlink_targets(tmp_path):
         (q / n).write_text("plain text\n")
     (sub / ("f\u2028" + CSI_C1 + "2J")).write_text("plain text\n")
     os.symlink("/etc/\x1b]52;c;Zm9v\x07\u202e", q / "lnk")
-    argv = ["vet", str(q), "--policy", str(lab.policy), "--to", str(tmp_path / "pub"), "--job", "j1", "--dry-run"]
+    argv = [
+        "vet",
+        str(q),
+        "--policy",
+        str(lab.policy),
+        "--to",
+        str(tmp_path / "pub"),
+        "--job",
+        "j1",
+        "--dry-run",
+    ]
     code, out, err = vmguard(*argv)
     assert code == 1, err
     assert_inert(out + err)
@@ -355,8 +377,19 @@ def test_vet_json_carries_exact_names(tmp_path):
     q.mkdir()
     name = "x\x1b[2J\u202eb.exe"
     (q / name).write_text("plain text\n")
-    argv = ["vet", str(q), "--policy", str(lab.policy), "--to", str(tmp_path / "pub"), "--job", "j1",
-            "--dry-run", "--format", "json"]
+    argv = [
+        "vet",
+        str(q),
+        "--policy",
+        str(lab.policy),
+        "--to",
+        str(tmp_path / "pub"),
+        "--job",
+        "j1",
+        "--dry-run",
+        "--format",
+        "json",
+    ]
     _, raw, _ = vmguard(*argv)
     assert_inert(raw)
     [entry] = json.loads(raw)["rejected"]
@@ -387,8 +420,21 @@ def _poison(node, hostile: str, keep: frozenset):
 # Fields the report schema pins (enums, patterns, dates): poisoned, the merge refuses
 # the file with one located line per problem (the second case); left as they are, the
 # merge renders every other string (the first case).
-PINNED = frozenset({"schema", "severities", "severity", "drift", "rule", "fail_on", "run",
-                    "started", "vmguard_version", "trend", "waiver"})
+PINNED = frozenset(
+    {
+        "schema",
+        "severities",
+        "severity",
+        "drift",
+        "rule",
+        "fail_on",
+        "run",
+        "started",
+        "vmguard_version",
+        "trend",
+        "waiver",
+    }
+)
 
 
 @pytest.mark.parametrize("keep", [PINNED, frozenset({"schema"})], ids=["renders", "refused"])
@@ -441,7 +487,9 @@ def test_log_verify_quotes_a_tampered_line_inertly(tmp_path):
 def test_a_blank_lookalike_does_not_pass_for_another_name(tmp_path, char):
     """'batch 01' and 'batch<U+xxxx>01' must not be shown identically (the claim: no name
     can pass for another). The control, an ASCII-space name, must show as itself."""
-    inventory = libvirt_lab(tmp_path, domain_xml("batch 01", "01", "h") + domain_xml(f"batch{char}01", "02", "h"))
+    inventory = libvirt_lab(
+        tmp_path, domain_xml("batch 01", "01", "h") + domain_xml(f"batch{char}01", "02", "h")
+    )
     code, out, err = vmguard("vms", "--inventory", str(inventory))
     assert code == 0, err
     lines = out.splitlines()
@@ -466,7 +514,9 @@ def test_a_very_long_name_stays_one_line(tmp_path):
     assert_inert(out + err)
     report = json.loads((tmp_path / "o" / "latest" / "report.json").read_text())
     assert report["vms"][0]["name"] == real
-    assert sum(1 for line in out.splitlines() if line.startswith("  ")) == min(5, report["summary"]["failing"])
+    assert sum(1 for line in out.splitlines() if line.startswith("  ")) == min(
+        5, report["summary"]["failing"]
+    )
 
 
 # --- batch verdict files (written beside a job's output; built by the library) ----------
@@ -476,12 +526,30 @@ def test_verdict_file_of_a_hostile_job_is_inert_and_one_line_per_item():
     from vmguard.batch.job import BatchJob
     from vmguard.batch.verdict import Outcome, Rejection, Verdict
 
-    job = BatchJob(runner="slurm", id="7" + ESC_HOSTILE, user=ESC_HOSTILE, uid=1000, gid=1000,
-                   name=ESC_HOSTILE, queue=ESC_HOSTILE, comment=ESC_HOSTILE, host=ESC_HOSTILE)
+    job = BatchJob(
+        runner="slurm",
+        id="7" + ESC_HOSTILE,
+        user=ESC_HOSTILE,
+        uid=1000,
+        gid=1000,
+        name=ESC_HOSTILE,
+        queue=ESC_HOSTILE,
+        comment=ESC_HOSTILE,
+        host=ESC_HOSTILE,
+    )
     rejected = (Rejection(ESC_HOSTILE, ESC_HOSTILE), Rejection("plain\\x1b", "r"))
-    verdict = Verdict(job=job, outcome=Outcome.REJECTED, message=ESC_HOSTILE, vm=ESC_HOSTILE,
-                      policy=ESC_HOSTILE, quarantine=ESC_HOSTILE, public=ESC_HOSTILE, promoted=1,
-                      rejected=rejected, manifest=ESC_HOSTILE)
+    verdict = Verdict(
+        job=job,
+        outcome=Outcome.REJECTED,
+        message=ESC_HOSTILE,
+        vm=ESC_HOSTILE,
+        policy=ESC_HOSTILE,
+        quarantine=ESC_HOSTILE,
+        public=ESC_HOSTILE,
+        promoted=1,
+        rejected=rejected,
+        manifest=ESC_HOSTILE,
+    )
     text = verdict.text()
     assert_inert(text)
     assert len(text.splitlines()) == 1 + 1 + len(rejected) + 1, text
@@ -496,9 +564,9 @@ def test_verdict_file_of_a_hostile_job_is_inert_and_one_line_per_item():
 def test_every_vbox_attribute_hostile_gives_a_located_one_line_error_or_facts(tmp_path):
     """No attribute value makes the reader raise anything but vmguard's own error (which
     the CLI prints as one escaped line); a traceback would print the value raw."""
-    from vmguard.display import shown
-    from vmguard.drivers.vbox_file import read_settings_file
-    from vmguard.errors import VmguardError
+    from vmguard.core.display import shown
+    from vmguard.core.errors import VmguardError
+    from vmguard.drivers.vbox.file import read_settings_file
 
     base = etree.parse(str(FIXTURES / "vbox" / "von__pyVBox__TestVM.vbox"))
     count = len([e for e in base.getroot().iter() if isinstance(e.tag, str)])
@@ -522,8 +590,10 @@ def test_apply_acts_on_the_domain_it_planned_for(tmp_path):
     """Beyond display, same root cause as the two plan tests above: the plan names a VM
     by its XML-parsed name, which loses a CR. `apply` for 'dup<CR><LF>x' must never back
     up, power off or redefine the other domain 'dup<LF>x' (uuid ...99)."""
-    other = ("\n  <domain type='test'><name>dup\nx</name><uuid>11111111-2222-3333-4444-555555555599</uuid>"
-             "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices/></domain>")
+    other = (
+        "\n  <domain type='test'><name>dup\nx</name><uuid>11111111-2222-3333-4444-555555555599</uuid>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices/></domain>"
+    )
     inventory = libvirt_lab(tmp_path, domain_xml("dup\r\nx", "01", "h") + other)
     assert libvirt_names(inventory) == ["dup\nx", "dup\r\nx"]  # control: two domains
     state = tmp_path / "state"

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from vmguard.audit.catalog import ID_PATTERN, REQUIRED, load_catalog
-from vmguard.audit.checks import vm_checks
+from vmguard.checks import vm_checks
 from vmguard.cli import main
-from vmguard.errors import AuditError
+from vmguard.core.errors import AuditError
 
 ROOT = Path(__file__).resolve().parents[2]
 # Rules the engine raises itself (they need the inventory, not one VM's facts).

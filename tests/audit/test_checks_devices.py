@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
-from vmguard.audit.checks.devices import CHECKS
-from vmguard.facts import (
+from vmguard.checks.devices import CHECKS
+from vmguard.facts.vm import (
     AudioFacts,
     Channel,
     Disk,

@@ -7,9 +7,9 @@ import ipaddress
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, facts, policy, run
-from vmguard.audit.checks.network import CHECKS
-from vmguard.facts import Attachment, HostOnly, HostOnlyKind, Nic, PortForward
-from vmguard.plan import Action, Capabilities, make_plan
+from vmguard.checks.network import CHECKS
+from vmguard.enforce.plan import Action, Capabilities, make_plan
+from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, Nic, PortForward
 from vmguard.policy.model import Egress, NetworkMode, NetworkPolicy
 
 NONE = policy(network=NetworkPolicy(mode=NetworkMode.NONE))
@@ -21,8 +21,9 @@ WITH_DB = policy(network=NetworkPolicy(mode=NetworkMode.HOST_ONLY, egress=(DB,))
 
 
 def nic(attachment: Attachment, **kw: object) -> Nic:
-    return Nic(index=kw.pop("index", 0), attachment=attachment, network=kw.pop("network", "net0"),
-               source=SRC, **kw)
+    return Nic(
+        index=kw.pop("index", 0), attachment=attachment, network=kw.pop("network", "net0"), source=SRC, **kw
+    )
 
 
 def fwd(host_ip: str) -> PortForward:

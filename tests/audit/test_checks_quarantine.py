@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import facts, policy, run
-from vmguard.audit.checks.quarantine import CHECKS
+from vmguard.checks.quarantine import CHECKS
 from vmguard.policy.model import FileKind, PromotePolicy, QuarantinePolicy
 
 STRICT = QuarantinePolicy()

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import SRC, facts, policy, run
-from vmguard.audit.checks.shares import CHECKS
-from vmguard.facts import SharedFolder
+from vmguard.checks.shares import CHECKS
+from vmguard.facts.vm import SharedFolder
 
 INPUT = SharedFolder("input", "/vmdata/input", "/vmdata/input", read_only=True, source=SRC)
 OUTPUT = SharedFolder("output", "/vmdata/quarantine/vm1", "/vmdata/quarantine/vm1", False, source=SRC)

@@ -26,7 +26,7 @@ from tests.support.hostile_text import (
 from vmguard.audit.reports import markdown
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict
-from vmguard.display import SafeStream, shown
+from vmguard.core.display import SafeStream, shown
 from vmguard.fleet.report import _markdown as fleet_markdown
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
@@ -36,12 +36,43 @@ FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(Heal
 @given(texts=st.lists(hostile_text, min_size=1, max_size=8))
 def test_fleet_markdown_keeps_its_structure(texts):
     pick = iter(texts * 20)
-    hosts = [{"host": next(pick), "vms": 1, "failing": 1, "worst": "high", "by_severity": {"high": 1},
-              "waived": 0, "unreachable": [next(pick)]} for _ in range(2)]
-    findings = [{"severity": "high", "waived": False, "host": next(pick), "vm": next(pick),
-                 "rule": "VMG-FS-001", "message": next(pick), "remediation": next(pick)} for _ in range(3)]
-    doc = {"generated": next(pick), "totals": {"hosts": 2, "vms": 2, "failing": 3, "by_severity": {"high": 3},
-                                               "waived": 0, "unreachable": 2}, "hosts": hosts, "findings": findings}
+    hosts = [
+        {
+            "host": next(pick),
+            "vms": 1,
+            "failing": 1,
+            "worst": "high",
+            "by_severity": {"high": 1},
+            "waived": 0,
+            "unreachable": [next(pick)],
+        }
+        for _ in range(2)
+    ]
+    findings = [
+        {
+            "severity": "high",
+            "waived": False,
+            "host": next(pick),
+            "vm": next(pick),
+            "rule": "VMG-FS-001",
+            "message": next(pick),
+            "remediation": next(pick),
+        }
+        for _ in range(3)
+    ]
+    doc = {
+        "generated": next(pick),
+        "totals": {
+            "hosts": 2,
+            "vms": 2,
+            "failing": 3,
+            "by_severity": {"high": 3},
+            "waived": 0,
+            "unreachable": 2,
+        },
+        "hosts": hosts,
+        "findings": findings,
+    }
     md = fleet_markdown(doc)
     assert_inert(md)
     tokens = markdown_tokens(md)
@@ -49,11 +80,16 @@ def test_fleet_markdown_keeps_its_structure(texts):
     assert len(headings(tokens)) == 3
     assert body_rows(tokens) == len(hosts) + len(findings)
 
+
 def test_batch_verdict_text_and_summary_stay_one_line_each():
     hostile = "x\x1b]52;c;Zm9v\x07\u202e" + FORGED
     job = BatchJob(runner="slurm", id="42" + hostile, user="u", uid=1000, gid=1000, name=hostile)
     verdict = Verdict(
-        job=job, outcome=Outcome.REJECTED, message=hostile, vm=hostile, quarantine=hostile,
+        job=job,
+        outcome=Outcome.REJECTED,
+        message=hostile,
+        vm=hostile,
+        quarantine=hostile,
         rejected=(Rejection("already\\x1bshown", hostile), Rejection(hostile, "name-control-characters")),
     )
     text = verdict.text()
@@ -77,11 +113,14 @@ def test_the_checks_can_fail():
     assert bad_characters("a\x1b]52;c;Zm9v\x07") and bad_characters("evil\u202egpj.exe")
     raw_row = "| severity | finding |\n|---|---|\n| high | " + FORGED.replace("\n", "\r\n") + " |\n"
     assert body_rows(markdown_tokens(raw_row)) > 1
-    assert body_rows(markdown_tokens(raw_row.replace(FORGED.replace("\n", "\r\n"), markdown.esc(FORGED)))) == 1
+    assert (
+        body_rows(markdown_tokens(raw_row.replace(FORGED.replace("\n", "\r\n"), markdown.esc(FORGED)))) == 1
+    )
     for link in ("see https://evil.example/x", "a@evil.com", "www.evil.example", "x;;//evil.example/"):
         with pytest.raises(AssertionError):
             assert_no_links(link, markdown_tokens(link))
         assert_no_links(markdown.esc(link), markdown_tokens(markdown.esc(link)))
+
 
 def _unshown(text: str) -> str:
     """The inverse of display.shown(), written from its documented escapes."""
@@ -97,7 +136,7 @@ def _unshown(text: str) -> str:
             i += 2
             continue
         width = {"x": 2, "u": 4, "U": 8}[kind]
-        code = int(text[i + 2:i + 2 + width], 16)
+        code = int(text[i + 2 : i + 2 + width], 16)
         out.append(chr(code + 0xDC00) if kind == "x" and code >= 0x80 else chr(code))
         i += 2 + width
     return "".join(out)

@@ -17,7 +17,7 @@ from vmguard.demo.lab import DomainSpec, Share
 
 NAME = "evil\u202egpj.exe\u2066\x85" + "A" * 1500  # one unbroken word, wider than any screen
 PATH = "/" + "p" * 1500
-CSP = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">'
+CSP = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
 # Measures the page after layout; only in the test's copy (the report itself runs no script).
 MEASURE = """<script>
 const rights = [...document.querySelectorAll('tr')].map(r => r.lastElementChild.getBoundingClientRect().right);
@@ -69,6 +69,9 @@ def test_csp_is_the_same_in_both_templates():
     templates = Path(__file__).resolve().parents[2] / "vmguard"
     found = {
         re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>', p.read_text()).group(0)
-        for p in (templates / "audit/reports/templates/report.html.j2", templates / "fleet/templates/fleet.html.j2")
+        for p in (
+            templates / "audit/reports/templates/report.html.j2",
+            templates / "fleet/templates/fleet.html.j2",
+        )
     }
     assert found == {CSP}

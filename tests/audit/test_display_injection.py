@@ -48,18 +48,25 @@ from vmguard.audit.reports import markdown
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict, save_record
 from vmguard.cli import main
+from vmguard.core.display import shown
 from vmguard.demo.build import write_lab
 from vmguard.demo.lab import DomainSpec, Share
-from vmguard.display import shown
 
 # A CLI example takes about a second: no shrinking (it can take minutes); the failing
 # example is printed as found.
 CLI = settings(
-    max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
 )
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-VBOX = Path(__file__).resolve().parents[1] / "fixtures" / "vbox" / "alexec__maven-vbox-plugin__WindowsServer2008.vbox"
+VBOX = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "vbox"
+    / "alexec__maven-vbox-plugin__WindowsServer2008.vbox"
+)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -80,7 +87,9 @@ def _json(path: Path) -> dict:
 def check_audit(inventory: Path, out: Path, name: str) -> dict:
     """`audit` on one VM: terminal lines, report.json exact, report.md and .html inert."""
     with unguarded():
-        code, stdout, stderr = run_cli(main, ["audit", "-i", str(inventory), "--out", str(out), "--guest", "off"])
+        code, stdout, stderr = run_cli(
+            main, ["audit", "-i", str(inventory), "--out", str(out), "--guest", "off"]
+        )
     assert code == 1, stderr
     assert_inert(stdout + stderr)
     report = _json(out / "latest" / "report.json")
@@ -123,7 +132,7 @@ def test_libvirt_vm_and_share_names_and_host_paths(vm, tag, path):
     name, tag = xml_name(vm), xml_legal(tag)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        host_path = f"{root}/home/{xml_legal(path).replace(chr(0x2f), '')}"
+        host_path = f"{root}/home/{xml_legal(path).replace(chr(0x2F), '')}"
         share = Share(tag or "t", host_path, read_only=False)
         spec = DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS, shares=(share,))
         lab = write_lab(root, [spec], ["*"])
@@ -182,8 +191,17 @@ def test_vet_file_names(names):
         for raw in {_file_name(n) for n in names}:
             with open(os.path.join(os.fsencode(quarantine), raw), "wb") as f:
                 f.write(b"plain text\n")
-        argv = ["vet", str(quarantine), "--policy", str(lab.policy), "--to", str(root / "pub"),
-                "--dry-run", "--job", "j1"]
+        argv = [
+            "vet",
+            str(quarantine),
+            "--policy",
+            str(lab.policy),
+            "--to",
+            str(root / "pub"),
+            "--dry-run",
+            "--job",
+            "j1",
+        ]
         with unguarded():
             _, text, stderr = run_cli(main, argv)
             _, raw, _ = run_cli(main, [*argv, "--format", "json"])
@@ -260,8 +278,8 @@ def test_report_merge_of_hostile_host_reports(host_report, texts):
 
 
 def test_watch_shows_each_new_finding_on_one_line(tmp_path):
-    from vmguard.inventory_loader import load_inventory
-    from vmguard.watch import Watcher
+    from vmguard.audit.watch import Watcher
+    from vmguard.inventory.loader import load_inventory
 
     name = "w \u202egpj.exe\x85\u2028\x9d52;c;Zm9v\x9c" + FORGED
     lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS)], ["*"])
@@ -303,9 +321,15 @@ def test_batch_pending_of_hostile_verdicts(vm, message, path):
             job = BatchJob(runner="slurm", id=str(40 + i), user="u", uid=1000, gid=1000, name=vm)
             held = root / "held" / str(i)  # pending lists only output still held
             held.mkdir(parents=True)
-            verdict = Verdict(job=job, outcome=Outcome.REJECTED, message=message, vm=vm,
-                              rejected=(Rejection(path, message),), quarantine=str(held),
-                              finished=time.time())
+            verdict = Verdict(
+                job=job,
+                outcome=Outcome.REJECTED,
+                message=message,
+                vm=vm,
+                rejected=(Rejection(path, message),),
+                quarantine=str(held),
+                finished=time.time(),
+            )
             save_record(verdict, root / "state")
         with unguarded():
             code, stdout, stderr = run_cli(main, ["batch", "pending", "--config", str(config)])
@@ -323,9 +347,18 @@ def test_a_real_process_writes_inert_bytes(tmp_path):
     share = Share("s\u2066\x9b2J", f"{tmp_path}/home/\u202e\r\n\x9d8;;x\x9c", read_only=False)
     lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, shares=(share,))], ["*"])
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    for argv in (["vms", "--inventory"], ["plan", "--inventory"], ["audit", "--out", str(tmp_path / "o"), "-i"]):
-        proc = subprocess.run([sys.executable, "-m", "vmguard", *argv, str(lab.inventory)],
-                              capture_output=True, env=env, timeout=120, check=False)
+    for argv in (
+        ["vms", "--inventory"],
+        ["plan", "--inventory"],
+        ["audit", "--out", str(tmp_path / "o"), "-i"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "vmguard", *argv, str(lab.inventory)],
+            capture_output=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode in (0, 1), proc.stderr
         text = (proc.stdout + proc.stderr).decode("utf-8")  # strict: no raw undecodable byte
         assert_inert(text)

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
-from vmguard.audit.checks.devices import CHECKS
-from vmguard.facts import Display, DisplayProtocol
-from vmguard.plan import Action, Capabilities, make_plan
+from vmguard.checks.devices import CHECKS
+from vmguard.enforce.plan import Action, Capabilities, make_plan
+from vmguard.facts.vm import Display, DisplayProtocol
 from vmguard.policy.model import RemoteDisplay
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))

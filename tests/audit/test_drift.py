@@ -11,9 +11,9 @@ from tests.audit.conftest import good
 from vmguard.audit.lock import run_lock
 from vmguard.audit.result import Drift
 from vmguard.audit.run import run_audit
+from vmguard.core.errors import AuditError
 from vmguard.demo.lab import DomainSpec
-from vmguard.errors import AuditError
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 
 
 def drift_of(run) -> dict[tuple[str, str], Drift]:
@@ -126,7 +126,7 @@ def test_torn_history_line_does_not_break_the_next_run(lab, tmp_path):
 
 
 def test_every_run_is_logged(lab, tmp_path, event_log):
-    from vmguard import log
+    from vmguard.core import eventlog as log
 
     run = run_audit(load_inventory(lab.inventory), tmp_path / "out")
     (event,) = [json.loads(line) for line in event_log.read_text().splitlines()]
@@ -157,7 +157,7 @@ def test_host_not_audited_keeps_its_previous_findings(tmp_path):
     from vmguard.audit import history
     from vmguard.audit.catalog import load_catalog
     from vmguard.audit.result import AuditResult, HostReport, Outcome
-    from vmguard.findings import Finding
+    from vmguard.core.findings import Finding
 
     catalog = load_catalog()
     flushed = Outcome(

@@ -13,11 +13,11 @@ from tests.audit.conftest import good
 from tests.audit.factory import EVERY_ADDRESS
 from vmguard.audit.engine import audit
 from vmguard.audit.run import run_audit
+from vmguard.core.errors import ExitCode
+from vmguard.core.findings import Level
 from vmguard.demo.lab import DomainSpec
-from vmguard.errors import ExitCode
-from vmguard.findings import Level
-from vmguard.inventory import Connection, DriverKind
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
+from vmguard.inventory.model import Connection, DriverKind
 from vmguard.policy.model import Waiver
 
 

@@ -15,7 +15,7 @@ from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
 from vmguard.demo.lab import mac_of
 
-FAMILY = "vmguard.audit.checks.firewall"
+FAMILY = "vmguard.checks.firewall"
 
 
 def with_firewall(lab) -> None:
@@ -77,7 +77,7 @@ def test_firewall_is_audited_read_only_in_a_namespace(lab, tmp_path, event_log):
 
 def test_no_firewall_settings_means_not_audited(lab, tmp_path):
     from vmguard.audit.engine import audit
-    from vmguard.inventory_loader import load_inventory
+    from vmguard.inventory.loader import load_inventory
 
     host = audit(load_inventory(lab.inventory)).host
     assert not host.audited and "configures no firewall" in host.note

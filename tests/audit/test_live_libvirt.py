@@ -15,7 +15,7 @@ import pytest
 
 from vmguard.audit.run import run_audit
 from vmguard.demo.build import write_lab
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 
 QEMU = "qemu:///system"
 

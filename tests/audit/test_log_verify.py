@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from vmguard import log
 from vmguard.cli import main
+from vmguard.core import eventlog as log
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from tests.audit.conftest import good
 from vmguard.audit.run import run_audit
 from vmguard.demo.lab import DomainSpec, Share
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 
 # libvirt refuses "/" in a VM name; a share's host path carries the </script> attack.
 EVIL_NAMES = [

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from vmguard.audit.engine import audit
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vbox"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vmguard.errors import InputError
-from vmguard.inventory_loader import load_inventory
+from vmguard.core.errors import InputError
+from vmguard.inventory.loader import load_inventory
 
 
 def add_waiver(lab, rule: str, vm: str) -> None:

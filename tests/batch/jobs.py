@@ -29,8 +29,12 @@ def job(site: Site, job_id: str, user: pwd.struct_passwd | None = None, **change
 def as_user(user: pwd.struct_passwd, script: str) -> subprocess.CompletedProcess[str]:
     """What the job does, with the user's rights only."""
     return subprocess.run(
-        ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-         "sh", "-c", script], capture_output=True, text=True, timeout=30, check=False)
+        ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def start(site: Site, the_job: BatchJob, alive: bool | None = True) -> str:
@@ -44,8 +48,7 @@ def quarantine_of(site: Site, the_job: BatchJob) -> Path:
 def run(site: Site, the_job: BatchJob, script: str) -> BatchJob:
     """A whole job: start, the script ({q}: its quarantine) as the user, end."""
     assert start(site, the_job) == ""
-    proc = as_user(pwd.getpwuid(the_job.uid),
-                   script.format(q=quarantine_of(site, the_job)))
+    proc = as_user(pwd.getpwuid(the_job.uid), script.format(q=quarantine_of(site, the_job)))
     assert proc.returncode == 0, proc.stderr
     assert end_of_job(the_job, site.config) == 0
     return the_job

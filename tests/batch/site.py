@@ -57,8 +57,11 @@ def ensure_users() -> list[pwd.struct_passwd]:
         try:
             pwd.getpwnam(name)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
-                            "--shell", "/bin/sh", name], check=True, timeout=30)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/bin/sh", name],
+                check=True,
+                timeout=30,
+            )
     return [pwd.getpwnam(name) for name in USERS]
 
 
@@ -106,8 +109,10 @@ class Site:
         """The job's held folder: named <key>.<assignment serial> (the newest run of the
         id), or the bare key for leftovers; a path that does not exist if none."""
         base = self.root / "quarantine/.vmguard-held"
-        runs = sorted((p for p in base.glob(f"{key}.*") if p.name[len(key) + 1:].isdigit()),
-                      key=lambda p: int(p.name[len(key) + 1:]))
+        runs = sorted(
+            (p for p in base.glob(f"{key}.*") if p.name[len(key) + 1 :].isdigit()),
+            key=lambda p: int(p.name[len(key) + 1 :]),
+        )
         return runs[-1] if runs else base / key
 
     def public(self, job_id: str, user: pwd.struct_passwd | None = None) -> Path:
@@ -118,9 +123,14 @@ class Site:
 
     def vmguard(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The installed vmguard, as an admin runs it."""
-        return subprocess.run([str(self.prefix / "bin/python"), "-m", "vmguard", *args],
-                              env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return subprocess.run(
+            [str(self.prefix / "bin/python"), "-m", "vmguard", *args],
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def remove(self) -> None:
         """The folder, then the users (created again by the next site)."""
@@ -130,8 +140,11 @@ class Site:
 
 def install(prefix: Path) -> None:
     """A virtualenv at `prefix` that runs this checkout (in place of `pip install`)."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(prefix)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(prefix)],
+        check=True,
+        timeout=120,
+    )
     site_packages = next(prefix.glob("lib/python3*/site-packages"))
     paths = [str(REPO), *(p for p in sys.path if p.endswith("site-packages"))]
     (site_packages / "vmguard-checkout.pth").write_text("\n".join(paths) + "\n")
@@ -141,8 +154,23 @@ def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
     """docs/batch.md's install lines with /opt/vmguard -> `prefix`, on a wheel of this
     checkout. Left out: apt-get (.ci/apt-packages.txt has both packages) and the link
     into /usr/local/bin (the machine's own; the hooks never use it)."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(scratch_dir), str(REPO)], check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(scratch_dir),
+            str(REPO),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     (wheel,) = scratch_dir.glob("vmguard-*.whl")
     block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
     for line in block.splitlines():
@@ -151,8 +179,13 @@ def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
         line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
         if line.startswith("python3 "):
             line = "/usr/bin/" + line  # Debian's python3, not a development interpreter
-        subprocess.run(shlex.split(line), check=True, timeout=600, capture_output=True,
-                       env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")})
+        subprocess.run(
+            shlex.split(line),
+            check=True,
+            timeout=600,
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
+        )
 
 
 def make_site(time_limit: float = 60, documented: bool = False, **extra: object) -> Site:
@@ -172,13 +205,25 @@ def make_site(time_limit: float = 60, documented: bool = False, **extra: object)
         "kind": "Inventory",
         "metadata": {"name": "batch-test-host"},
         "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default"}],
-        "vms": [{"name": "vmgjob-*", "connection": "t", "policy": "policy.yaml",
-                 "quarantine": str(root / "quarantine/{vm}")}],
+        "vms": [
+            {
+                "name": "vmgjob-*",
+                "connection": "t",
+                "policy": "policy.yaml",
+                "quarantine": str(root / "quarantine/{vm}"),
+            }
+        ],
     }
     (root / "etc/inventory.yaml").write_text(yaml.safe_dump(inventory))
-    settings = {"inventory": "inventory.yaml", "public": str(root / "public/{user}/{job}"),
-                "state_dir": str(site.state), "time_limit": time_limit, "log": str(site.log),
-                "pools": POOLS, **extra}
+    settings = {
+        "inventory": "inventory.yaml",
+        "public": str(root / "public/{user}/{job}"),
+        "state_dir": str(site.state),
+        "time_limit": time_limit,
+        "log": str(site.log),
+        "pools": POOLS,
+        **extra,
+    }
     site.config.write_text(yaml.safe_dump(settings))
     for user in site.users:
         site.work(user).mkdir()
@@ -188,7 +233,8 @@ def make_site(time_limit: float = 60, documented: bool = False, **extra: object)
         install_as_documented(site.prefix, root / "build")
     else:
         install(site.prefix)
-    proc = site.vmguard("batch", "install-hooks", "--config", str(site.config),
-                        "--output", str(root / "log/hooks.log"))
+    proc = site.vmguard(
+        "batch", "install-hooks", "--config", str(site.config), "--output", str(root / "log/hooks.log")
+    )
     assert proc.returncode == 0, proc.stderr
     return site

@@ -61,8 +61,8 @@ def crash(site: Site, vm: str) -> None:
 
 # --- job ids reused (Slurm after a state reset / MaxJobId wrap; LSF after MAX_JOBID) ---
 
-def test_reused_job_id_never_publishes_a_crashed_jobs_held_files_into_another_users_area(
-        site: Site) -> None:
+
+def test_reused_job_id_never_publishes_a_crashed_jobs_held_files_into_another_users_area(site: Site) -> None:
     """A's job 4201 dies with the node; its files are held, not vetted. Later the id 4201
     is reused by a job of B: B's epilog must not publish A's held files into B's area."""
     a, b = site.users
@@ -96,20 +96,34 @@ def test_reused_job_id_after_a_crash_does_not_take_over_the_dead_holder(site: Si
         wrote = as_user(b, f"echo b > {q}/b.txt").returncode == 0
         end_of_job(reused, site.config)
         rec = record(site, reused.key)
-        facts = {"quarantine owner": owner, "B could write": wrote, "record user": rec["job"]["user"],
-                 "outcome": rec["outcome"], "message": rec["message"],
-                 "A's unvetted file published": (site.public("4301", a) / "a.txt").exists()}
-        assert facts == {"quarantine owner": b.pw_name, "B could write": True, "record user": b.pw_name,
-                         "outcome": "promoted", "message": "",
-                         "A's unvetted file published": False}, facts
+        facts = {
+            "quarantine owner": owner,
+            "B could write": wrote,
+            "record user": rec["job"]["user"],
+            "outcome": rec["outcome"],
+            "message": rec["message"],
+            "A's unvetted file published": (site.public("4301", a) / "a.txt").exists(),
+        }
+        assert facts == {
+            "quarantine owner": b.pw_name,
+            "B could write": True,
+            "record user": b.pw_name,
+            "outcome": "promoted",
+            "message": "",
+            "A's unvetted file published": False,
+        }, facts
     finally:
         end_of_job(reused, site.config)
 
 
 # --- a process the batch system failed to kill ---
 
-@pytest.mark.xfail(strict=True, reason="documented limit (docs/batch.md, Limits): a process the batch "
-                   "system failed to kill writes into its own user's next job; never another user's")
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="documented limit (docs/batch.md, Limits): a process the batch "
+    "system failed to kill writes into its own user's next job; never another user's",
+)
 def test_a_left_behind_process_of_the_same_user_writes_nothing_into_the_next_job(site: Site) -> None:
     """docs: such a process writes only into its own job's held folder, 'never in the
     next job's quarantine, which is shut to it'. Here the next job is the same user's."""
@@ -118,9 +132,18 @@ def test_a_left_behind_process_of_the_same_user_writes_nothing_into_the_next_job
     assert start(site, first) == ""
     q = quarantine_of(site, first)
     writer = subprocess.Popen(
-        ["setpriv", f"--reuid={a.pw_uid}", f"--regid={a.pw_gid}", "--clear-groups", "sh", "-c",
-         f"cd {q} && while true; do echo late > late-$$.txt 2>/dev/null; sleep 0.02; done"],
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            "setpriv",
+            f"--reuid={a.pw_uid}",
+            f"--regid={a.pw_gid}",
+            "--clear-groups",
+            "sh",
+            "-c",
+            f"cd {q} && while true; do echo late > late-$$.txt 2>/dev/null; sleep 0.02; done",
+        ],
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         time.sleep(0.3)
         end_of_job(first, site.config)
@@ -138,8 +161,10 @@ def test_a_left_behind_process_of_the_same_user_writes_nothing_into_the_next_job
 
 # --- the public area: a symlink in a user-owned part of the path ---
 
+
 def test_a_symlink_in_the_users_part_of_the_public_path_does_not_redirect_publication(
-        site: Site, tmp_path: Path) -> None:
+    site: Site, tmp_path: Path
+) -> None:
     """A site whose public area is under each user's own folder (home/{user}/outbox/{job},
     home/<user> owned by the user). A points her outbox at B's: root must not publish
     A's job into B's area (the binding job -> output must not follow A's symlink)."""
@@ -166,6 +191,7 @@ def test_a_symlink_in_the_users_part_of_the_public_path_does_not_redirect_public
 
 # --- the hook's own interpreter: the current directory on sys.path ---
 
+
 def test_lsf_pre_exec_does_not_import_code_from_its_working_directory(site: Site, tmp_path: Path) -> None:
     """LSF runs PRE_EXEC/POST_EXEC in /tmp (docs, lsf.py). `python -m vmguard` puts the
     current directory first on sys.path: a `vmguard/` package planted there by any user
@@ -175,13 +201,16 @@ def test_lsf_pre_exec_does_not_import_code_from_its_working_directory(site: Site
     cwd.mkdir()
     cwd.chmod(0o1777)
     marker = site.root / "pwned-by-cwd"
-    plant = (f"mkdir -p {cwd}/vmguard && "
-             f"echo 'import os; open(\"{marker}\", \"w\").write(str(os.geteuid()))' "
-             f"> {cwd}/vmguard/__main__.py && touch {cwd}/vmguard/__init__.py")
+    plant = (
+        f"mkdir -p {cwd}/vmguard && "
+        f'echo \'import os; open("{marker}", "w").write(str(os.geteuid()))\' '
+        f"> {cwd}/vmguard/__main__.py && touch {cwd}/vmguard/__init__.py"
+    )
     assert as_user(a, plant).returncode == 0
     env = {"PATH": "/bin:/usr/bin", "LSB_JOBID": "4601", "LSFUSER": a.pw_name, "LSB_QUEUE": "normal"}
-    subprocess.run([str(site.hooks / "lsf-pre-exec")], env=env, cwd=cwd, capture_output=True,
-                   timeout=120, check=False)
+    subprocess.run(
+        [str(site.hooks / "lsf-pre-exec")], env=env, cwd=cwd, capture_output=True, timeout=120, check=False
+    )
     assert not marker.exists(), f"user's code ran as uid {marker.read_text()} in the hook"
 
 
@@ -192,16 +221,26 @@ def test_slurm_epilog_does_not_import_code_from_its_working_directory(site: Site
     cwd.mkdir()
     os.chown(cwd, a.pw_uid, a.pw_gid)
     marker = site.root / "pwned-by-slurm-cwd"
-    as_user(a, f"mkdir -p {cwd}/vmguard && touch {cwd}/vmguard/__init__.py && "
-               f"echo 'open(\"{marker}\", \"w\").write(\"x\")' > {cwd}/vmguard/__main__.py")
-    env = {"SLURM_JOB_ID": "4602", "SLURM_JOB_USER": a.pw_name, "SLURM_JOB_UID": str(a.pw_uid),
-           "SLURM_JOB_GID": str(a.pw_gid), "PATH": "/bin:/usr/bin"}
-    subprocess.run([str(site.hooks / "slurm-epilog")], env=env, cwd=cwd, capture_output=True,
-                   timeout=120, check=False)
+    as_user(
+        a,
+        f"mkdir -p {cwd}/vmguard && touch {cwd}/vmguard/__init__.py && "
+        f'echo \'open("{marker}", "w").write("x")\' > {cwd}/vmguard/__main__.py',
+    )
+    env = {
+        "SLURM_JOB_ID": "4602",
+        "SLURM_JOB_USER": a.pw_name,
+        "SLURM_JOB_UID": str(a.pw_uid),
+        "SLURM_JOB_GID": str(a.pw_gid),
+        "PATH": "/bin:/usr/bin",
+    }
+    subprocess.run(
+        [str(site.hooks / "slurm-epilog")], env=env, cwd=cwd, capture_output=True, timeout=120, check=False
+    )
     assert not marker.exists()
 
 
 # --- symlinks planted where root's hooks write for the user ---
+
 
 def test_symlinked_error_file_and_verdict_file_never_make_root_write(site: Site) -> None:
     a, _ = site.users
@@ -218,6 +257,7 @@ def test_symlinked_error_file_and_verdict_file_never_make_root_write(site: Site)
 
 # --- what the job leaves in its quarantine ---
 
+
 def test_links_and_fifos_in_the_quarantine_publish_nothing_of_others(site: Site) -> None:
     """B's job runs on vmgjob-b1 with a file; A's job plants a symlink to it, a symlink to
     B's whole quarantine, a hardlink attempt and a FIFO: none of B's data reaches A."""
@@ -229,8 +269,11 @@ def test_links_and_fifos_in_the_quarantine_publish_nothing_of_others(site: Site)
     mine = asking(job(site, "4802", a), "mc")
     assert start(site, mine) == ""
     q = quarantine_of(site, mine)
-    as_user(a, f"ln -s {bq}/b.txt {q}/l1.txt; ln -s {bq} {q}/ldir; ln {bq}/b.txt {q}/h.txt; "
-               f"mkfifo {q}/fifo.txt; echo ok > {q}/ok.txt")
+    as_user(
+        a,
+        f"ln -s {bq}/b.txt {q}/l1.txt; ln -s {bq} {q}/ldir; ln {bq}/b.txt {q}/h.txt; "
+        f"mkfifo {q}/fifo.txt; echo ok > {q}/ok.txt",
+    )
     end_of_job(mine, site.config)
     rec = record(site, mine.key)
     # the vet is all-or-nothing: a rejected job publishes nothing, and no B data anywhere
@@ -242,8 +285,15 @@ def test_links_and_fifos_in_the_quarantine_publish_nothing_of_others(site: Site)
 
 def test_names_like_vmguards_own_files_stay_inside_the_jobs_output(site: Site) -> None:
     a = site.user
-    names = ["4901.manifest.json", "COMMITTED", ".vmguard-staging", ".vmguard-held", "lock",
-             "4901.vet.json", "x" * 250]
+    names = [
+        "4901.manifest.json",
+        "COMMITTED",
+        ".vmguard-staging",
+        ".vmguard-held",
+        "lock",
+        "4901.vet.json",
+        "x" * 250,
+    ]
     script = "; ".join(f"echo n > '{{q}}/{n}'" for n in names)
     run(site, asking(job(site, "4901", a), "mc"), script)
     got = files_under(site.public("4901", a))
@@ -253,14 +303,18 @@ def test_names_like_vmguards_own_files_stay_inside_the_jobs_output(site: Site) -
 
 # --- two jobs racing for one VM ---
 
+
 def _start_in_child(args: tuple[str, str, int]) -> str:
     root, job_id, user_index = args
     os.environ["VMGUARD_LOG"] = f"{root}/log/events.jsonl"
     from tests.batch.site import USERS  # noqa: PLC0415 - in the forked child
+
     user = pwd.getpwnam(USERS[user_index])
     from vmguard.batch.job import BatchJob  # noqa: PLC0415
-    the_job = BatchJob(runner="race", id=job_id, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid,
-                       requests=("solo",))
+
+    the_job = BatchJob(
+        runner="race", id=job_id, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid, requests=("solo",)
+    )
     return start_of_job(the_job, Path(root) / "etc/batch.yaml", lambda _: True)
 
 
@@ -277,14 +331,22 @@ def test_two_jobs_racing_for_one_vm_never_both_get_it(site: Site) -> None:
 
 # --- LSF: the user's own environment names nothing ---
 
+
 def test_lsf_user_variables_do_not_pick_another_vm_or_owner(site: Site) -> None:
     """USER, LSB_JOBNAME, LSB_PROJECT_NAME and a forged VMGUARD_* in the job's environment
     (LSF passes the job's environment to POST_EXEC) do not change VM, pool or owner."""
     a, b = site.users
     from tests.batch.test_lsf import hook, recorded_env
 
-    env = recorded_env(site, "5101", a, USER=b.pw_name, LSB_JOBNAME="vmgjob-b1",
-                       VMGUARD_BATCH_CONFIG="/nonexistent", VMGUARD_LOG="/tmp/x")
+    env = recorded_env(
+        site,
+        "5101",
+        a,
+        USER=b.pw_name,
+        LSB_JOBNAME="vmgjob-b1",
+        VMGUARD_BATCH_CONFIG="/nonexistent",
+        VMGUARD_LOG="/tmp/x",
+    )
     assert hook(site, "lsf-pre-exec", env).returncode == 0
     q = Path((site.state / "assigned/lsf-5101").read_text().split("\t")[1].strip())
     assert q.name in ("vmgjob-a1", "vmgjob-a2")
@@ -298,6 +360,7 @@ def test_lsf_user_variables_do_not_pick_another_vm_or_owner(site: Site) -> None:
 
 
 # --- a refusal publishes nothing, even with files waiting in a free VM ---
+
 
 def test_a_refused_job_publishes_nothing_and_later_leftovers_stay_held(site: Site) -> None:
     a, b = site.users
@@ -338,11 +401,25 @@ def _hook_returns(site: Site, the_job, which: str, seconds: float) -> bool:
     """Run a hook as root in its own session; whether it came back within `seconds`.
     A hung one is killed with everything it forked (the user-side writer too), so
     no lock outlives the test."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-           "VMGUARD_LOG": str(site.log)}
-    proc = subprocess.Popen([str(site.prefix / "bin/python"), "-c", _HOOK, json.dumps(the_job.to_dict()),
-                             str(site.config), which], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "VMGUARD_LOG": str(site.log),
+    }
+    proc = subprocess.Popen(
+        [
+            str(site.prefix / "bin/python"),
+            "-c",
+            _HOOK,
+            json.dumps(the_job.to_dict()),
+            str(site.config),
+            which,
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         proc.wait(timeout=seconds)
         return True
@@ -362,6 +439,7 @@ def own_site() -> Iterator[Site]:
     site = make_site()
     yield site
     import shutil
+
     shutil.rmtree(site.root, ignore_errors=True)
 
 
@@ -387,10 +465,12 @@ def test_a_fifo_as_the_verdict_file_does_not_hang_the_epilog_nor_keep_the_vm(own
     next_start = _hook_returns(site, nxt, "start", 120)
     _hook_returns(site, nxt, "end", 120)
     assert (done, next_start) == (True, True), (
-        f"epilog came back: {done}; the next job's prolog on that VM came back: {next_start}")
+        f"epilog came back: {done}; the next job's prolog on that VM came back: {next_start}"
+    )
 
 
 # --- real Slurm: what the user picks at sbatch time ---
+
 
 @pytest.fixture(scope="module")
 def slurm_ran() -> Iterator[tuple[Site, dict[str, str]]]:
@@ -406,12 +486,20 @@ def slurm_ran() -> Iterator[tuple[Site, dict[str, str]]]:
         b = site.users[1]
         jobs = {
             # A is not a user of bee; bee lists the account gleam: A just names it
-            "a_account": _submit(site, cluster, 0, q + "echo via-account > $Q/acct.txt", "-A", "gleam",
-                                 "-L", "vmpool-bee"),
+            "a_account": _submit(
+                site, cluster, 0, q + "echo via-account > $Q/acct.txt", "-A", "gleam", "-L", "vmpool-bee"
+            ),
             # A sets SLURM_* of B in the job's environment
-            "a_env": _submit(site, cluster, 0, q + "echo via-env > $Q/env.txt", "-L", "vmpool-bee",
-                             f"--export=ALL,SLURM_JOB_USER={b.pw_name},SLURM_JOB_UID={b.pw_uid},"
-                             f"SLURM_JOB_GID={b.pw_gid},SLURM_JOB_ACCOUNT=gleam"),
+            "a_env": _submit(
+                site,
+                cluster,
+                0,
+                q + "echo via-env > $Q/env.txt",
+                "-L",
+                "vmpool-bee",
+                f"--export=ALL,SLURM_JOB_USER={b.pw_name},SLURM_JOB_UID={b.pw_uid},"
+                f"SLURM_JOB_GID={b.pw_gid},SLURM_JOB_ACCOUNT=gleam",
+            ),
         }
         _await_end(cluster, jobs)
         yield site, jobs
@@ -430,7 +518,8 @@ def test_slurm_env_of_the_job_does_not_choose_the_owner(slurm_ran: tuple[Site, d
 
 @pytest.mark.slow
 def test_slurm_an_account_the_user_merely_names_does_not_open_a_pool(
-        slurm_ran: tuple[Site, dict[str, str]]) -> None:
+    slurm_ran: tuple[Site, dict[str, str]],
+) -> None:
     """docs: 'The job's user, one of the user's groups, or the job's account must be
     allowed'. Without enforced associations (AccountingStorageEnforce), Slurm takes any
     -A string: the account is then the user's choice, not a root-side fact."""
@@ -438,11 +527,14 @@ def test_slurm_an_account_the_user_merely_names_does_not_open_a_pool(
     key = f"slurm-{jobs['a_account']}"
     rec = site.state / f"{key}.json"
     got = json.loads(rec.read_text()) if rec.exists() else {}
-    assert got.get("pool") != "bee", f"A got pool bee by naming account gleam: {got.get('vm')}, " \
+    assert got.get("pool") != "bee", (
+        f"A got pool bee by naming account gleam: {got.get('vm')}, "
         f"published {files_under(site.public(jobs['a_account'], site.users[0]))}"
+    )
 
 
 # --- the quarantine itself, while the user owns it ---
+
 
 def test_acls_and_renames_on_the_quarantine_give_no_access_to_the_next_jobs_files(site: Site) -> None:
     """A owns the quarantine during her job: she adds access and default ACL entries for

@@ -21,7 +21,7 @@ from vmguard.batch.config import load_batch_config
 from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.records import pending, prune
 from vmguard.batch.state import State
-from vmguard.errors import InputError
+from vmguard.core.errors import InputError
 
 pytestmark = pytest.mark.root
 
@@ -43,9 +43,13 @@ def _log(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
 def published(site: Site) -> dict[str, str]:
     """Every published file, by path under public/, with its text."""
     root = site.root / "public"
-    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*")
-            if p.is_file() and "/." not in str(p.relative_to(root)) and not p.name.startswith(
-                tuple(f"{d.name}." for d in p.parent.iterdir() if d.is_dir()))}
+    return {
+        str(p.relative_to(root)): p.read_text()
+        for p in root.rglob("*")
+        if p.is_file()
+        and "/." not in str(p.relative_to(root))
+        and not p.name.startswith(tuple(f"{d.name}." for d in p.parent.iterdir() if d.is_dir()))
+    }
 
 
 def record(site: Site, key: str) -> dict:
@@ -64,13 +68,17 @@ def test_a_job_gets_a_vm_of_its_pool_and_publishes_once(site: Site) -> None:
     assert not site.public("102").exists()
 
 
-@pytest.mark.parametrize(("pool", "user", "reason"), [
-    ("nosuch", 0, "unknown VM pool 'nosuch' (pools here: bee, ghost, mc, solo)"),
-    ("bee", 0, "user vmgtest-a (groups vmgtest-a; account -) may not use VM pool bee"),
-    ("ghost", 1, "VM other-vm of pool ghost is not in the inventory"),
-])
+@pytest.mark.parametrize(
+    ("pool", "user", "reason"),
+    [
+        ("nosuch", 0, "unknown VM pool 'nosuch' (pools here: bee, ghost, mc, solo)"),
+        ("bee", 0, "user vmgtest-a (groups vmgtest-a; account -) may not use VM pool bee"),
+        ("ghost", 1, "VM other-vm of pool ghost is not in the inventory"),
+    ],
+)
 def test_refused_at_start_with_the_reason_in_the_jobs_error_output(
-        site: Site, pool: str, user: int, reason: str) -> None:
+    site: Site, pool: str, user: int, reason: str
+) -> None:
     refused = asking(job(site, f"2{user}{pool}", site.users[user]), pool)
     message = start(site, refused)
     assert reason in message
@@ -221,9 +229,18 @@ def test_a_process_left_behind_by_a_job_writes_nothing_into_the_next_job(site: S
     assert start(site, a_job) == ""
     q = quarantine_of(site, a_job)
     cwd_writer = subprocess.Popen(  # holds the quarantine as its cwd and keeps writing
-        ["setpriv", f"--reuid={site.user.pw_uid}", f"--regid={site.user.pw_gid}", "--clear-groups",
-         "sh", "-c", f"cd {q} && while true; do echo late >> late.txt; echo x > new-$$-$RANDOM.txt; "
-                     "sleep 0.01; done"], stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            "setpriv",
+            f"--reuid={site.user.pw_uid}",
+            f"--regid={site.user.pw_gid}",
+            "--clear-groups",
+            "sh",
+            "-c",
+            f"cd {q} && while true; do echo late >> late.txt; echo x > new-$$-$RANDOM.txt; sleep 0.01; done",
+        ],
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         time.sleep(0.3)
         end_of_job(a_job, site.config)

@@ -51,7 +51,9 @@ def _moment(site: Site, the_job: BatchJob, moment: str) -> bool:
 def _kill_epilog_at(site: Site, the_job: BatchJob, moment: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", EPILOG, json.dumps(the_job.to_dict()), str(site.config)],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
         if moment == "start" or _moment(site, the_job, moment):
@@ -73,8 +75,9 @@ def _where(site: Site, key: str, public_id: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("moment", ["start", "sealing", "staging", "published"])
-def test_killed_epilog_is_held_by_the_next_start(site: Site, moment: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_epilog_is_held_by_the_next_start(
+    site: Site, moment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VMGUARD_LOG", str(site.log))
     n = moment
     killed = asking(job(site, f"9{n}"), "solo")

@@ -46,7 +46,9 @@ def test_vet_example(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     assert not (share / "result.txt").exists()  # remove_promoted
 
 
-def test_hook_example(site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hook_example(
+    site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = python_blocks()[1]
     monkeypatch.setenv("VMGUARD_BATCH_CONFIG", str(site.config))
     exec(compile(code, str(DOC), "exec"), {"__name__": "doc"})  # noqa: S102

@@ -19,7 +19,7 @@ from vmguard.batch.install import install_hooks
 from vmguard.batch.job import BatchJob
 from vmguard.batch.userfile import write_as_user
 from vmguard.batch.vetting import vet_held
-from vmguard.errors import InputError, VmguardError
+from vmguard.core.errors import InputError, VmguardError
 
 pytestmark = pytest.mark.root
 
@@ -48,8 +48,9 @@ def test_time_limit_stops_the_vet_and_holds_the_output(site: Site) -> None:
 
 
 @pytest.mark.parametrize("name", ["vmgjob-b1", "vmgjob-/../../etc", "../x"])
-def test_job_name_comment_and_environment_choose_nothing(site: Site, name: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_name_comment_and_environment_choose_nothing(
+    site: Site, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the user controls is never read: no pool asked, no VM; the name is not a VM."""
     monkeypatch.setenv("VMGUARD_BATCH_CONFIG", "/nonexistent")
     plain = job(site, "11", name=name, comment=name)
@@ -66,8 +67,10 @@ def test_unsafe_job_field_in_template_is_refused() -> None:
 
 def test_settings_problems_are_listed_together(tmp_path: Path) -> None:
     path = tmp_path / "batch.yaml"
-    path.write_text("public: /x/{name}\ntime_limit: -1\ncolour: red\nvm: '{name}'\n"
-                    "pools: {p: {vms: ['a*'], who: [x]}, q: {users: [u]}}\n")
+    path.write_text(
+        "public: /x/{name}\ntime_limit: -1\ncolour: red\nvm: '{name}'\n"
+        "pools: {p: {vms: ['a*'], who: [x]}, q: {users: [u]}}\n"
+    )
     with pytest.raises(InputError) as err:
         load_batch_config(path)
     lines = sorted(str(p).removeprefix(f"{path}:") for p in err.value.problems)
@@ -114,8 +117,9 @@ def test_a_job_cannot_write_into_a_vm_it_does_not_hold(site: Site) -> None:
     assert closed.st_uid == 0 and closed.st_mode & 0o777 == 0o700  # shut again at the end
 
 
-def test_hook_script_exits_zero_even_when_python_is_missing(site: Site, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hook_script_exits_zero_even_when_python_is_missing(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.executable", "/nonexistent/python")
     for script in install_hooks(site.config, tmp_path):
         proc = subprocess.run([str(script)], env={"SLURM_JOB_ID": "9"}, timeout=30, check=False)
@@ -165,12 +169,15 @@ def test_a_quarantine_replaced_by_a_link_is_never_handed_to_the_user(site: Site)
         moved.rename(site.quarantine("vmgjob-a1"))
 
 
-@pytest.mark.parametrize(("tokens", "pools"), [
-    (["vmpool-mc:1"], ("mc",)),
-    (["vmpool-mc*1", "other:3"], ("mc",)),
-    (["vmpool-mc", "vmpool-bee"], ("bee", "mc")),  # two: refused by choose_pool
-    (["fast", "vmpoolmc"], ()),
-])
+@pytest.mark.parametrize(
+    ("tokens", "pools"),
+    [
+        (["vmpool-mc:1"], ("mc",)),
+        (["vmpool-mc*1", "other:3"], ("mc",)),
+        (["vmpool-mc", "vmpool-bee"], ("bee", "mc")),  # two: refused by choose_pool
+        (["fast", "vmpoolmc"], ()),
+    ],
+)
 def test_pool_requests_from_licenses_and_features(tokens: list[str], pools: tuple[str, ...]) -> None:
     from vmguard.batch.pools import requested
 

@@ -15,7 +15,7 @@ import pytest
 from tests.batch.jobs import as_user
 from tests.batch.site import HARMLESS, HOSTILE, Site, make_site
 from tests.support.require import require_root, require_tools
-from vmguard.errors import InputError
+from vmguard.core.errors import InputError
 
 pytestmark = pytest.mark.root
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,8 +36,12 @@ def recorded_env(site: Site, job_id: str, user: pwd.struct_passwd, **changes: st
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
             env[key] = value.replace("{work}", str(site.work(user))).replace("{user}", user.pw_name)
-    env.update(LSB_JOBID=job_id, PATH=f"{FIXTURES}/bin:{env['PATH']}",
-               VMGTEST_LSF_RUNNING=str(site.root / "lsf-running"), **changes)
+    env.update(
+        LSB_JOBID=job_id,
+        PATH=f"{FIXTURES}/bin:{env['PATH']}",
+        VMGTEST_LSF_RUNNING=str(site.root / "lsf-running"),
+        **changes,
+    )
     with open(site.root / "lsf-running", "a") as running:  # what bjobs says runs
         running.write(f"{job_id}\n")
     return env
@@ -49,8 +53,15 @@ def ended(site: Site, job_id: str) -> None:
 
 
 def hook(site: Site, name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(site.hooks / name)], env=env, cwd="/tmp", capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(site.hooks / name)],
+        env=env,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def quarantine(site: Site, job_id: str) -> Path:
@@ -128,8 +139,14 @@ def test_a_killed_job_is_vetted_once_and_a_lost_one_held(site: Site) -> None:
 
 
 def test_missing_job_id_is_logged_not_fatal(site: Site) -> None:
-    proc = subprocess.run([str(site.hooks / "lsf-post-exec")], env={"PATH": "/bin:/usr/bin"},
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(site.hooks / "lsf-post-exec")],
+        env={"PATH": "/bin:/usr/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0
     assert "LSB_JOBID is not set" in (site.root / "log/hooks.log").read_text()
 
@@ -137,9 +154,16 @@ def test_missing_job_id_is_logged_not_fatal(site: Site) -> None:
 def test_array_element_and_relative_output_file() -> None:
     from vmguard.batch.lsf import job_from_env
 
-    job = job_from_env({"LSB_JOBID": "500", "LSB_JOBINDEX": "3", "LSFUSER": "nobody",
-                        "LS_EXECCWD": "/scratch/alice/run", "LSB_OUTPUTFILE": "out/%J.log",
-                        "LSB_JOBNAME": "vmgjob-arr[1-10]"})
+    job = job_from_env(
+        {
+            "LSB_JOBID": "500",
+            "LSB_JOBINDEX": "3",
+            "LSFUSER": "nobody",
+            "LS_EXECCWD": "/scratch/alice/run",
+            "LSB_OUTPUTFILE": "out/%J.log",
+            "LSB_JOBNAME": "vmgjob-arr[1-10]",
+        }
+    )
     assert job.key == "lsf-500_3"
     assert job.output_dir == "/scratch/alice/run/out"
     assert job.error_file == "/scratch/alice/run/out/500.log"

@@ -57,15 +57,22 @@ class Ran:
 def _submit(site: Site, cluster: slurm_cluster.Slurm, user: int, script: str, *opts: str) -> str:
     who = site.users[user]
     return cluster.sbatch(
-        f"--uid={who.pw_uid}", f"--gid={who.pw_gid}", f"--chdir={site.work(who)}",
-        f"--output={site.work(who)}/%j.out", *opts, "--wrap", script)
+        f"--uid={who.pw_uid}",
+        f"--gid={who.pw_gid}",
+        f"--chdir={site.work(who)}",
+        f"--output={site.work(who)}/%j.out",
+        *opts,
+        "--wrap",
+        script,
+    )
 
 
 def _crash_a_holder(site: Site) -> None:
     """A job that held the solo VM, wrote, and ended with no epilog (node crash)."""
     user = site.users[0]
-    lost = BatchJob(runner="slurm", id=CRASHED, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid,
-                    requests=("solo",))
+    lost = BatchJob(
+        runner="slurm", id=CRASHED, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid, requests=("solo",)
+    )
     assert start_of_job(lost, site.config, lambda _: True) == ""
     (site.quarantine("vmgjob-s1") / "unvetted.txt").write_text("from the crashed job\n")
 
@@ -74,20 +81,44 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     q = Q.format(state=site.state)
     stamp = "date +%s.%N > {w}/$SLURM_JOB_ID.{k}; "
     jobs = {
-        "a_mc": _submit(site, cluster, 0, q + stamp.format(w=site.work(), k="start") + HARMLESS.format(q="$Q")
-                        + "; sleep 4; " + stamp.format(w=site.work(), k="end"), "-L", "vmpool-mc"),
-        "b_bee": _submit(site, cluster, 1, q + stamp.format(w=site.work(site.users[1]), k="start")
-                         + "echo 'B secret' > $Q/bee.txt; sleep 5; "
-                         + stamp.format(w=site.work(site.users[1]), k="end"), "-L", "vmpool-bee"),
+        "a_mc": _submit(
+            site,
+            cluster,
+            0,
+            q
+            + stamp.format(w=site.work(), k="start")
+            + HARMLESS.format(q="$Q")
+            + "; sleep 4; "
+            + stamp.format(w=site.work(), k="end"),
+            "-L",
+            "vmpool-mc",
+        ),
+        "b_bee": _submit(
+            site,
+            cluster,
+            1,
+            q
+            + stamp.format(w=site.work(site.users[1]), k="start")
+            + "echo 'B secret' > $Q/bee.txt; sleep 5; "
+            + stamp.format(w=site.work(site.users[1]), k="end"),
+            "-L",
+            "vmpool-bee",
+        ),
     }
     bee = site.quarantine("vmgjob-b1")
     fake = "x Account=gleam Licenses=vmpool-bee Features=vmpool-bee"  # later fields of scontrol -o
     jobs["a_attack"] = _submit(  # A's job named after B's VM, faking B's pool in name and comment
-        site, cluster, 0,
+        site,
+        cluster,
+        0,
         q + f"sleep 2; cp {bee}/bee.txt $Q/ ; ln {bee}/bee.txt $Q/hard.txt ; "
         f"ln -s {bee}/bee.txt $Q/bee-link.txt; ls {bee} ; true",
-        "-L", "vmpool-mc", f"--job-name=vmgjob-b1 {fake}", f"--comment={fake}",
-        "--export=ALL,VMGUARD_BATCH_CONFIG=/nonexistent,VMGUARD_VM=vmgjob-b1")
+        "-L",
+        "vmpool-mc",
+        f"--job-name=vmgjob-b1 {fake}",
+        f"--comment={fake}",
+        "--export=ALL,VMGUARD_BATCH_CONFIG=/nonexistent,VMGUARD_VM=vmgjob-b1",
+    )
     jobs["a_not_allowed"] = _submit(site, cluster, 0, "echo ran > ran.txt", "-L", "vmpool-bee")
     jobs["a_ghost"] = _submit(site, cluster, 0, "echo ran", "-L", "vmpool-ghost")
     jobs["b_plain"] = _submit(site, cluster, 1, "echo not a VM job")
@@ -96,8 +127,9 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     jobs["a_solo"] = _submit(site, cluster, 0, q + "echo solo > $Q/solo.txt; sleep 2", "-L", "vmpool-solo")
     jobs["b_solo_empty"] = _submit(site, cluster, 1, q + "ls $Q", "-L", "vmpool-solo")
     jobs["a_cancel"] = _submit(site, cluster, 0, q + "echo c > $Q/c.txt; sleep 300", "-L", "vmpool-mc")
-    jobs["a_timeout"] = _submit(site, cluster, 0, q + "echo t > $Q/t.txt; sleep 300", "-L", "vmpool-mc",
-                                "--time=0:05")
+    jobs["a_timeout"] = _submit(
+        site, cluster, 0, q + "echo t > $Q/t.txt; sleep 300", "-L", "vmpool-mc", "--time=0:05"
+    )
     return jobs
 
 
@@ -148,8 +180,12 @@ def test_the_hooks_are_the_installed_scripts_of_the_docs(ran: Ran) -> None:
 
 def test_two_jobs_on_two_vms_at_once(ran: Ran) -> None:
     (a_start, a_end), (b_start, b_end) = (
-        [float((ran.site.work(ran.site.users[u]) / f"{ran.jobs[label]}.{k}").read_text()) for k in ("start", "end")]
-        for u, label in ((0, "a_mc"), (1, "b_bee")))
+        [
+            float((ran.site.work(ran.site.users[u]) / f"{ran.jobs[label]}.{k}").read_text())
+            for k in ("start", "end")
+        ]
+        for u, label in ((0, "a_mc"), (1, "b_bee"))
+    )
     assert a_start < b_end and b_start < a_end  # they overlapped
     assert ran.record("a_mc")["vm"] != ran.record("b_bee")["vm"]
     assert (ran.public("a_mc") / "result.txt").read_text() == "energy 13.6 eV\n"
@@ -161,16 +197,20 @@ def test_a_job_named_after_anothers_vm_gets_nothing_of_it(ran: Ran) -> None:
     assert record["pool"] == "mc" and record["vm"] in POOLS["mc"]["vms"]
     assert "Permission denied" in ran.out("a_attack")  # B's quarantine is shut to A
     assert record["outcome"] == "rejected" and [r["path"] for r in record["rejected"]] == ["bee-link.txt"]
-    everything_of_a = [p.read_text() for p in (ran.site.root / "public" / ran.site.user.pw_name).rglob("*")
-                       if p.is_file()]
+    everything_of_a = [
+        p.read_text() for p in (ran.site.root / "public" / ran.site.user.pw_name).rglob("*") if p.is_file()
+    ]
     assert not any("B secret" in text for text in everything_of_a)
 
 
-@pytest.mark.parametrize(("label", "reason"), [
-    ("a_not_allowed", "may not use VM pool bee"),
-    ("a_ghost", "VM other-vm of pool ghost is not in the inventory"),
-    ("b_partition", "user vmgtest-b (groups vmgtest-b; account -) may not use VM pool mc"),
-])
+@pytest.mark.parametrize(
+    ("label", "reason"),
+    [
+        ("a_not_allowed", "may not use VM pool bee"),
+        ("a_ghost", "VM other-vm of pool ghost is not in the inventory"),
+        ("b_partition", "user vmgtest-b (groups vmgtest-b; account -) may not use VM pool mc"),
+    ],
+)
 def test_refused_jobs_never_run_and_say_why(ran: Ran, label: str, reason: str) -> None:
     user = 1 if label.startswith("b_") else 0
     out = ran.out(label, user)
@@ -200,8 +240,9 @@ def test_a_job_asking_for_a_busy_vm_waits_and_publishes_only_its_own(ran: Ran) -
     assert not ran.public("b_solo_empty", 1).exists()
 
 
-@pytest.mark.parametrize(("label", "name", "state"), [("a_cancel", "c.txt", "CANCELLED"),
-                                                      ("a_timeout", "t.txt", "TIMEOUT")])
+@pytest.mark.parametrize(
+    ("label", "name", "state"), [("a_cancel", "c.txt", "CANCELLED"), ("a_timeout", "t.txt", "TIMEOUT")]
+)
 def test_cancelled_and_timed_out_jobs_are_vetted_once(ran: Ran, label: str, name: str, state: str) -> None:
     shown = ran.slurm.run("scontrol", "show", "job", ran.jobs[label], check=False).stdout
     assert f"JobState={state}" in shown or not shown  # the controller may have forgotten it

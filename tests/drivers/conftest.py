@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from vmguard.facts import HostOnly, HostOnlyKind
+from vmguard.facts.vm import HostOnly, HostOnlyKind
 from vmguard.policy.model import (
     Access,
     DevicesPolicy,

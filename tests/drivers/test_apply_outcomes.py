@@ -19,20 +19,20 @@ import pytest
 from lxml import etree
 
 from tests.drivers.conftest import batch_policy, no_network
-from vmguard import log
-from vmguard.apply import BackupStore, apply_vm
-from vmguard.drivers import libvirt as libvirt_driver
-from vmguard.drivers.libvirt import LibvirtDriver
-from vmguard.errors import DriverError
-from vmguard.facts import PowerState
-from vmguard.plan import make_plan
+from vmguard.core import eventlog as log
+from vmguard.core.errors import DriverError
+from vmguard.drivers.libvirt import driver as libvirt_driver
+from vmguard.drivers.libvirt.driver import LibvirtDriver
+from vmguard.enforce.apply import BackupStore, apply_vm
+from vmguard.enforce.plan import make_plan
+from vmguard.facts.vm import PowerState
 from vmguard.policy.model import Toggle
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 REPO = Path(__file__).parents[2]
 # The CLI with the ACPI wait shortened, as the test guest never powers itself off.
 CLI = (
-    "import sys, vmguard.drivers.libvirt as d; d.SHUTDOWN_WAIT = 1.0; "
+    "import sys, vmguard.drivers.libvirt.driver as d; d.SHUTDOWN_WAIT = 1.0; "
     "from vmguard.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -73,8 +73,9 @@ def _firmware_only(tcg_domain, monkeypatch):
     return tcg_domain.start(etree.tostring(root, encoding="unicode"), wait_agent=False)
 
 
-def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain, log_path,
-                                                             monkeypatch) -> None:
+def test_next_boot_then_power_off_ok_power_cycles_and_applies(
+    driver, tcg_domain, log_path, monkeypatch
+) -> None:
     """The sequence that used to power-cycle the VM and then fail with 'no NIC ... changed
     since the plan was made': the second apply re-plans once the VM is off."""
     made = _firmware_only(tcg_domain, monkeypatch)
@@ -92,8 +93,9 @@ def test_next_boot_then_power_off_ok_power_cycles_and_applies(driver, tcg_domain
     assert log.verify(log_path) == []
 
 
-def test_power_off_ok_completes_a_live_change_the_guest_did_not_take(driver, tcg_domain, log_path,
-                                                                    monkeypatch) -> None:
+def test_power_off_ok_completes_a_live_change_the_guest_did_not_take(
+    driver, tcg_domain, log_path, monkeypatch
+) -> None:
     made = _firmware_only(tcg_domain, monkeypatch)
     policy = no_network(batch_policy(serial_ports=Toggle.ENABLED))  # only the NIC, a change made live
     first = apply_vm(driver, "kvm", made.name, policy)
@@ -156,9 +158,19 @@ def inventory(tmp_path: Path, libvirt_uri: str) -> Path:
 def _killed_while_off(dom, inventory: Path) -> None:
     """Start `apply --power-off-ok` and SIGKILL it the moment the VM is off."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "apply", "--inventory", str(inventory), "--vm", dom.name(),
-         "--power-off-ok"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "apply",
+            "--inventory",
+            str(inventory),
+            "--vm",
+            dom.name(),
+            "--power-off-ok",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
@@ -171,8 +183,14 @@ def _killed_while_off(dom, inventory: Path) -> None:
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CLI, *argv], capture_output=True, text=True,
-                          timeout=300, check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 @pytest.mark.parametrize("resolver", ["apply", "rollback"])
@@ -185,8 +203,13 @@ def test_kill_9_while_powered_off_is_finished_by_the_next_run(
     assert not made.dom.isActive(), "the kill came after vmguard had started the VM again"
     assert BackupStore().restart_pending("kvm", made.name)  # what the next run reads
 
-    done = _cli(resolver, *([made.name] if resolver == "rollback" else []), "--inventory",
-                str(inventory), *(["--vm", made.name] if resolver == "apply" else []))
+    done = _cli(
+        resolver,
+        *([made.name] if resolver == "rollback" else []),
+        "--inventory",
+        str(inventory),
+        *(["--vm", made.name] if resolver == "apply" else []),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     facts = driver.read_facts(made.name)
     assert facts.power_state is PowerState.RUNNING and not BackupStore().restart_pending("kvm", made.name)

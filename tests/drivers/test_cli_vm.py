@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import forbidden_xml
-from vmguard import log
 from vmguard.cli import main
-from vmguard.drivers.libvirt import LibvirtDriver
+from vmguard.core import eventlog as log
+from vmguard.drivers.libvirt.driver import LibvirtDriver
 
 pytestmark = [pytest.mark.root]
 POLICIES = Path(__file__).parents[2] / "policy"
@@ -74,7 +74,10 @@ def test_plan_apply_plan_rollback(exposed, inventory, libvirt_uri, log_path, cap
     code, out, _ = _run(capsys, "rollback", vm, "--inventory", inv)
     assert code == 0 and _xml_hash(libvirt_uri, vm) == before
     events = [json.loads(line) for line in log_path.read_text().splitlines()]
-    assert [(e["kind"], e["data"].get("status")) for e in events] == [("apply", "applied"), ("rollback", None)]
+    assert [(e["kind"], e["data"].get("status")) for e in events] == [
+        ("apply", "applied"),
+        ("rollback", None),
+    ]
     assert log.verify(log_path) == []
 
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers.conftest import batch_policy
-from vmguard.apply import apply_vm, rollback_vm
-from vmguard.drivers.libvirt import LibvirtDriver
-from vmguard.plan import make_plan
+from vmguard.drivers.libvirt.driver import LibvirtDriver
+from vmguard.enforce.apply import apply_vm, rollback_vm
+from vmguard.enforce.plan import make_plan
 
 pytest.importorskip("libvirt")
 

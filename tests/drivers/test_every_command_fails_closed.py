@@ -95,8 +95,11 @@ def lab(tmp_path: Path, libvirt_uri: str, tcg_domain, monkeypatch):
     return inventory
 
 
-@pytest.mark.parametrize("defects", [["missing"], ["unreachable"], ["disk"], ["missing", "unreachable", "disk"]],
-                         ids=["missing-vm", "unreachable-connection", "unreadable-disk", "all-three"])
+@pytest.mark.parametrize(
+    "defects",
+    [["missing"], ["unreachable"], ["disk"], ["missing", "unreachable", "disk"]],
+    ids=["missing-vm", "unreachable-connection", "unreadable-disk", "all-three"],
+)
 def test_no_command_exits_0(lab, defects, tmp_path, capsys) -> None:
     inventory, vm = lab("-".join(defects), defects)
     results = {}
@@ -121,8 +124,9 @@ def test_no_command_exits_0(lab, defects, tmp_path, capsys) -> None:
     assert {code for code, _ in results.values()} <= {2, 3}, results
 
 
-def test_control_the_same_commands_exit_0_on_a_sound_inventory(tmp_path, libvirt_uri, tcg_domain, monkeypatch,
-                                                              capsys) -> None:
+def test_control_the_same_commands_exit_0_on_a_sound_inventory(
+    tmp_path, libvirt_uri, tcg_domain, monkeypatch, capsys
+) -> None:
     """The inventory above minus its defects: the non-zero exits are the defects'."""
     for policy in (REPO / "policy").glob("*.yaml"):
         shutil.copy(policy, tmp_path)
@@ -136,9 +140,21 @@ def test_control_the_same_commands_exit_0_on_a_sound_inventory(tmp_path, libvirt
         f"vms:\n  - {{name: {vm}, connection: kvm, policy: batch.yaml}}\n"
     )
     assert main(["apply", "--inventory", str(inventory)]) == 0
-    for argv in (["inventory", "check", str(inventory)], ["plan", "--inventory", str(inventory)],
-                 ["audit", "--inventory", str(inventory), "--out", str(tmp_path / "r"), "--guest", "off",
-                  "--fail-on", "critical"]):
+    for argv in (
+        ["inventory", "check", str(inventory)],
+        ["plan", "--inventory", str(inventory)],
+        [
+            "audit",
+            "--inventory",
+            str(inventory),
+            "--out",
+            str(tmp_path / "r"),
+            "--guest",
+            "off",
+            "--fail-on",
+            "critical",
+        ],
+    ):
         assert main(argv) in (0, 4), (argv, capsys.readouterr())
 
 
@@ -161,11 +177,30 @@ def test_an_unreadable_host_firewall_makes_the_audit_incomplete(tmp_path) -> Non
             path.chmod(0o644)
         nobody = pwd.getpwnam("nobody")
         proc = subprocess.run(
-            [sys.executable, "-m", "vmguard", "audit", "--inventory", str(inventory), "--out",
-             str(folder / "reports"), "--fail-on", "critical"],
-            capture_output=True, text=True, timeout=120, check=False, user=nobody.pw_uid,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "PYTHONPATH": str(REPO),
-                 "VMGUARD_LOG": str(folder / "events.jsonl"), "VMGUARD_STATE_DIR": str(folder / "s")},
+            [
+                sys.executable,
+                "-m",
+                "vmguard",
+                "audit",
+                "--inventory",
+                str(inventory),
+                "--out",
+                str(folder / "reports"),
+                "--fail-on",
+                "critical",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            user=nobody.pw_uid,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(folder),
+                "PYTHONPATH": str(REPO),
+                "VMGUARD_LOG": str(folder / "events.jsonl"),
+                "VMGUARD_STATE_DIR": str(folder / "s"),
+            },
         )
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert "firewall not audited: reading the host firewall needs root" in proc.stderr

@@ -11,11 +11,11 @@ import pytest
 from lxml import etree
 
 from vmguard.cli import main
-from vmguard.drivers.libvirt_transform import moved_nic
-from vmguard.errors import DriverError, InventoryError
-from vmguard.facts import HostOnly, HostOnlyKind
+from vmguard.core.errors import DriverError, InventoryError
+from vmguard.drivers.libvirt.transform import moved_nic
+from vmguard.facts.vm import HostOnly, HostOnlyKind
 from vmguard.firewall.interfaces import derived_interfaces, libvirt_bridge, with_vm_interfaces
-from vmguard.inventory_loader import check_inventory, load_inventory
+from vmguard.inventory.loader import check_inventory, load_inventory
 
 POLICIES = Path(__file__).parents[2] / "policy"
 
@@ -42,14 +42,22 @@ def env(tmp_path: Path, monkeypatch) -> Path:
 @pytest.mark.parametrize(
     ("connection", "message"),
     [
-        ("{name: t, driver: libvirt, uri: 'test:///default', host_only: {hostonly_interface: vboxnet0}}",
-         "4:88: connections[0].host_only.hostonly_interface: driver libvirt needs network or bridge"),
-        ("{name: t, driver: vbox-file, path: 'x/*.vbox', host_only: {network: lab}}",
-         "driver vbox-file needs hostonly_interface or hostonly_network"),
-        ("{name: t, driver: libvirt, uri: 'test:///default', host_only: {network: a, bridge: b}}",
-         "connections[0].host_only"),
-        ("{name: t, driver: libvirt, uri: 'test:///default', host_only: {network: 'a b'}}",
-         "connections[0].host_only.network"),
+        (
+            "{name: t, driver: libvirt, uri: 'test:///default', host_only: {hostonly_interface: vboxnet0}}",
+            "4:88: connections[0].host_only.hostonly_interface: driver libvirt needs network or bridge",
+        ),
+        (
+            "{name: t, driver: vbox-file, path: 'x/*.vbox', host_only: {network: lab}}",
+            "driver vbox-file needs hostonly_interface or hostonly_network",
+        ),
+        (
+            "{name: t, driver: libvirt, uri: 'test:///default', host_only: {network: a, bridge: b}}",
+            "connections[0].host_only",
+        ),
+        (
+            "{name: t, driver: libvirt, uri: 'test:///default', host_only: {network: 'a b'}}",
+            "connections[0].host_only.network",
+        ),
     ],
 )
 def test_a_wrong_host_only_is_a_located_error(env, connection, message) -> None:
@@ -77,7 +85,9 @@ def _cli(capsys, *argv: str) -> tuple[int, str]:
 
 
 def test_plan_shows_the_move_and_json_names_the_destination(env, testnode_uri, capsys) -> None:
-    inv = _inventory(env, f"{{name: t, driver: libvirt, uri: '{testnode_uri}', host_only: {{network: isolated}}}}")
+    inv = _inventory(
+        env, f"{{name: t, driver: libvirt, uri: '{testnode_uri}', host_only: {{network: isolated}}}}"
+    )
     code, out = _cli(capsys, "plan", "--inventory", str(inv))
     assert code == 1
     assert "nic 0: nat (default) -> host-only network 'isolated'" in out
@@ -109,15 +119,15 @@ NIC = """<interface type='user'>
 @pytest.mark.parametrize(
     ("to", "expect"),
     [
-        (HostOnly(HostOnlyKind.NETWORK, "isolated"), "<source network=\"isolated\"/>"),
-        (HostOnly(HostOnlyKind.BRIDGE, "br-lab"), "<source bridge=\"br-lab\"/>"),
+        (HostOnly(HostOnlyKind.NETWORK, "isolated"), '<source network="isolated"/>'),
+        (HostOnly(HostOnlyKind.BRIDGE, "br-lab"), '<source bridge="br-lab"/>'),
     ],
 )
 def test_a_moved_nic_keeps_mac_model_and_slot_and_loses_its_nat(to, expect) -> None:
     nic = etree.fromstring(NIC, etree.XMLParser(remove_blank_text=True))
     new = etree.tostring(moved_nic(nic, to), encoding="unicode")
-    assert new.startswith(f"<interface type=\"{to.kind.value}\"><mac address=\"52:54:00:aa:bb:cc\"/>{expect}")
-    for kept in ("<model type=\"e1000\"/>", "slot=\"0x03\"", "<link state=\"up\"/>"):
+    assert new.startswith(f'<interface type="{to.kind.value}"><mac address="52:54:00:aa:bb:cc"/>{expect}')
+    for kept in ('<model type="e1000"/>', 'slot="0x03"', '<link state="up"/>'):
         assert kept in new
     for gone in ("passt", "portForward", "10.0.2.15", "user"):
         assert gone not in new

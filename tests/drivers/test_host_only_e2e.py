@@ -22,8 +22,9 @@ from tests.support.private_libvirtd import private_libvirtd
 from vmguard.cli import main
 
 libvirt = pytest.importorskip("libvirt")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("dnsmasq"),
-                                reason="needs root (namespaces) and dnsmasq")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("dnsmasq"), reason="needs root (namespaces) and dnsmasq"
+)
 POLICIES = Path(__file__).parents[2] / "policy"
 BRIDGE = f"vmgee{os.getpid() % 100000}"
 MAC, ADDRESS, HOST = "52:54:00:77:00:11", "10.77.0.11", "10.77.0.1"
@@ -33,8 +34,10 @@ NETWORK = f"""<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>
 <ip address='{HOST}' netmask='255.255.255.0'><dhcp><range start='10.77.0.100' end='10.77.0.200'/>
 <host mac='{MAC}' ip='{ADDRESS}'/><host mac='{PEER_MAC}' ip='{PEER}'/></dhcp></ip></network>"""
 NIC = f"<interface type='user'><mac address='{MAC}'/><model type='virtio'/></interface>\n"
-PEER_NIC = f"<interface type='network'><mac address='{PEER_MAC}'/><source network='lab-hostonly'/>" \
+PEER_NIC = (
+    f"<interface type='network'><mac address='{PEER_MAC}'/><source network='lab-hostonly'/>"
     "<model type='virtio'/></interface>\n"
+)
 POLICY = f"""apiVersion: vmguard/v1
 kind: Policy
 metadata: {{name: lab-e2e}}
@@ -63,12 +66,27 @@ def lab(tmp_path_factory, guest_kernel_initrd):
             peer = factory.start(extra_devices=PEER_NIC)
             plv.ns.run("ip", "addr", "add", f"{OTHER}/24", "dev", BRIDGE)
             for host, port in ((HOST, 8080), (HOST, 8081), (OTHER, 8080)):  # allowed, controls
-                plv.ns.popen(sys.executable, "-m", "http.server", str(port), "--bind", host,
-                             "--directory", str(root), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                plv.ns.popen(
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    str(port),
+                    "--bind",
+                    host,
+                    "--directory",
+                    str(root),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             _dhcp(peer, PEER)
-            peer.exec(["/bin/sh", "-c", "(while true; do printf 'HTTP/1.0 200 peer\\r\\n' | "
-                       "nc -l -p 8080; done) >/dev/null 2>&1 &"])
+            peer.exec(
+                [
+                    "/bin/sh",
+                    "-c",
+                    "(while true; do printf 'HTTP/1.0 200 peer\\r\\n' | "
+                    "nc -l -p 8080; done) >/dev/null 2>&1 &",
+                ]
+            )
             yield plv, guest, root
         finally:
             factory.cleanup()
@@ -91,7 +109,9 @@ def _inventory(plv, guest, root: Path) -> Path:
 
 def _fetch(guest, port: int, host: str = HOST) -> bool:
     """An HTTP answer from host:port (busybox nc; the static busybox's wget crashes)."""
-    got = guest.exec(["/bin/sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}"], timeout=20)
+    got = guest.exec(
+        ["/bin/sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}"], timeout=20
+    )
     return got.stdout.startswith("HTTP/1.0 200")
 
 
@@ -101,8 +121,10 @@ def _dhcp(guest, address: str = ADDRESS) -> str:
     while time.monotonic() < deadline:
         iface = guest.exec(["/bin/sh", "-c", "ls /sys/class/net | grep -v lo | head -1"]).stdout.strip()
         if iface:
-            guest.exec(["/bin/sh", "-c", f"ifconfig {iface} up; udhcpc -i {iface} -n -q -t 5 -s /tmp/dhcp.sh"],
-                       timeout=40)
+            guest.exec(
+                ["/bin/sh", "-c", f"ifconfig {iface} up; udhcpc -i {iface} -n -q -t 5 -s /tmp/dhcp.sh"],
+                timeout=40,
+            )
             shown = guest.exec(["/bin/sh", "-c", f"ifconfig {iface}"]).stdout
             if address in shown:
                 return iface
@@ -116,16 +138,23 @@ def _firewall(plv, inv: Path, action: str, backend: str) -> None:
     env = dict(os.environ)
     if backend == "iptables":
         env["PATH"] = f"{legacy_bin(inv.parent / 'legacy-bin')}:{env['PATH']}"
-    argv = plv.ns.argv(sys.executable, "-m", "vmguard", "firewall", action, "--backend", backend,
-                       "--inventory", str(inv))
+    argv = plv.ns.argv(
+        sys.executable, "-m", "vmguard", "firewall", action, "--backend", backend, "--inventory", str(inv)
+    )
     fw = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert fw.returncode == 0, fw.stdout + fw.stderr
 
 
 def _as(guest, iface: str, *, ip: str = ADDRESS, mac: str = MAC) -> None:
     """Give the guest's NIC another address or MAC (what a hostile guest can do)."""
-    guest.exec(["/bin/sh", "-c", f"ifconfig {iface} down; ifconfig {iface} hw ether {mac}; "
-                f"ifconfig {iface} {ip} netmask 255.255.255.0 up"])
+    guest.exec(
+        [
+            "/bin/sh",
+            "-c",
+            f"ifconfig {iface} down; ifconfig {iface} hw ether {mac}; "
+            f"ifconfig {iface} {ip} netmask 255.255.255.0 up",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +178,13 @@ def test_apply_moved_the_nic_live_and_dhcp_came_from_the_host_only_network(moved
     assert _fetch(guest, 8080, PEER)  # and the other VM answers
 
 
-@pytest.mark.parametrize("backend", [
-    "nftables",
-    "iptables",  # its anti-spoofing bitmap over one VM's address: a range, not a /32
-])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "nftables",
+        "iptables",  # its anti-spoofing bitmap over one VM's address: a range, not a /32
+    ],
+)
 def test_the_firewall_lets_the_guest_reach_only_its_endpoint(moved, backend) -> None:
     plv, guest, inv, iface = moved
     _firewall(plv, inv, "apply", backend)
@@ -186,12 +218,28 @@ def _read_until(proc, needle: str) -> float:
 
 def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(moved, tmp_path) -> None:
     plv, guest, inv, _iface = moved
-    env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
-           "VMGUARD_STATE_DIR": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
+        "VMGUARD_STATE_DIR": str(tmp_path / "state"),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vmguard", "watch", "--inventory", str(inv), "--duration", "60",
-         "--firewall-every", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "vmguard",
+            "watch",
+            "--inventory",
+            str(inv),
+            "--duration",
+            "60",
+            "--firewall-every",
+            "600",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         _read_until(proc, "watching")
@@ -200,8 +248,13 @@ def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(
         guest.dom.attachDeviceFlags(DRIFT_NIC, flags)  # what `virsh attach-interface` does
         seen = _read_until(proc, "VMG-NET-002")
         assert seen - added < 2.0, f"flagged after {seen - added:.2f}s"
-        apply = subprocess.run([sys.executable, "-m", "vmguard", "apply", "--inventory", str(inv),
-                                "--next-boot"], env=env, capture_output=True, text=True, timeout=120)
+        apply = subprocess.run(
+            [sys.executable, "-m", "vmguard", "apply", "--inventory", str(inv), "--next-boot"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert apply.returncode == 0, apply.stdout + apply.stderr
         _read_until(proc, "resolved VMG-NET-002")
     finally:

@@ -19,17 +19,22 @@ from tests.support.private_libvirtd import private_libvirtd
 from vmguard.audit.engine import audit
 from vmguard.cli import main
 from vmguard.firewall.interfaces import with_vm_interfaces
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 
 libvirt = pytest.importorskip("libvirt")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("dnsmasq"),
-                                reason="needs root (namespaces) and dnsmasq")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("dnsmasq"), reason="needs root (namespaces) and dnsmasq"
+)
 POLICIES = Path(__file__).parents[2] / "policy"
 BRIDGE = f"vmgho{os.getpid() % 100000}"
-HOSTONLY = f"<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>" \
+HOSTONLY = (
+    f"<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>"
     "<ip address='10.77.0.1' netmask='255.255.255.0'/></network>"
-NAT = "<network><name>lab-nat</name><forward mode='nat'/><bridge name='vmgnat0'/>" \
+)
+NAT = (
+    "<network><name>lab-nat</name><forward mode='nat'/><bridge name='vmgnat0'/>"
     "<ip address='10.78.0.1' netmask='255.255.255.0'/></network>"
+)
 DOMAIN = """<domain type='qemu'><name>legacy-01</name><memory unit='MiB'>64</memory>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>
 <interface type='network'><mac address='52:54:00:77:00:11'/><source network='lab-nat'/>

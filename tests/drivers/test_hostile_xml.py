@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import FIXTURES
+from vmguard.core.errors import DriverError
 from vmguard.drivers import safexml
-from vmguard.drivers.libvirt_facts import facts_from_xml
-from vmguard.drivers.vbox_settings import facts_from_settings
-from vmguard.errors import DriverError
+from vmguard.drivers.libvirt.facts import facts_from_xml
+from vmguard.drivers.vbox.settings import facts_from_settings
 
 GARBAGE = ("", "x", "-1", "99999999999999999999", "0x", "1,2", "true", "%NAME%")
 PER_FILE = 50

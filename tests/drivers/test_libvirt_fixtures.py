@@ -6,8 +6,8 @@ import pytest
 
 from tests.drivers.conftest import FIXTURES
 from vmguard.drivers import safexml
-from vmguard.drivers.libvirt_facts import facts_from_xml
-from vmguard.facts import Attachment
+from vmguard.drivers.libvirt.facts import facts_from_xml
+from vmguard.facts.vm import Attachment
 
 LIBVIRT = FIXTURES / "libvirt"
 REAL = sorted(p for p in LIBVIRT.glob("*__*.xml"))

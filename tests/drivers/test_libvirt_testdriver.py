@@ -8,13 +8,13 @@ import json
 import pytest
 
 from tests.drivers.conftest import ISOLATED, batch_policy
-from vmguard import log
-from vmguard.apply import BackupStore, apply_vm, rollback_vm
+from vmguard.core import eventlog as log
+from vmguard.core.errors import DriverError, ExitCode
 from vmguard.drivers import facts_of, open_driver
-from vmguard.errors import DriverError, ExitCode
-from vmguard.facts import Attachment, PowerState
-from vmguard.inventory import Connection, DriverKind
-from vmguard.plan import Action, make_plan
+from vmguard.enforce.apply import BackupStore, apply_vm, rollback_vm
+from vmguard.enforce.plan import Action, make_plan
+from vmguard.facts.vm import Attachment, PowerState
+from vmguard.inventory.model import Connection, DriverKind
 from vmguard.policy.model import TransferMode
 
 libvirt = pytest.importorskip("libvirt")

@@ -60,8 +60,18 @@ def test_plan_apply_and_dry_run_are_incomplete(inventory, capsys) -> None:
 
 
 def test_audit_reports_it_and_exits_3_whatever_fail_on(inventory, tmp_path, capsys) -> None:
-    code, _, err = _run(capsys, "audit", "--inventory", str(inventory), "--out", str(tmp_path / "r"),
-                        "--fail-on", "critical", "--guest", "off")
+    code, _, err = _run(
+        capsys,
+        "audit",
+        "--inventory",
+        str(inventory),
+        "--out",
+        str(tmp_path / "r"),
+        "--fail-on",
+        "critical",
+        "--guest",
+        "off",
+    )
     assert code == 3 and TAIL in err
     report = json.loads((tmp_path / "r/latest/report.json").read_text())
     [vm] = [v for v in report["vms"] if v["name"] == "tset"]

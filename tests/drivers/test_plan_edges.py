@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import batch_policy
-from vmguard.apply import apply_vm
-from vmguard.drivers.libvirt import LibvirtDriver
-from vmguard.errors import DriverError
-from vmguard.facts import Setting, VmFacts
-from vmguard.plan import Action, make_plan, permits
+from vmguard.core.errors import DriverError
+from vmguard.drivers.libvirt.driver import LibvirtDriver
+from vmguard.enforce.apply import apply_vm
+from vmguard.enforce.plan import Action, make_plan, permits
+from vmguard.facts.vm import Setting, VmFacts
 from vmguard.policy.model import (
     Access,
     RemoteDisplay,

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import FIXTURES, batch_policy
-from vmguard.drivers.vbox_file import VboxFileDriver, read_settings_file
-from vmguard.errors import DriverError
-from vmguard.facts import PowerState
-from vmguard.plan import make_plan
+from vmguard.core.errors import DriverError
+from vmguard.drivers.vbox.file import VboxFileDriver, read_settings_file
+from vmguard.enforce.plan import make_plan
+from vmguard.facts.vm import PowerState
 
 VBOX = FIXTURES / "vbox"
 ALL = sorted(VBOX.glob("*.vbox"))

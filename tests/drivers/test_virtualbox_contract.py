@@ -12,10 +12,11 @@ from virtualbox import library as lib
 from virtualbox import library_base
 
 from tests.drivers import fake_pyvbox as fake
-from vmguard.drivers import vbox_live_facts, vbox_names
-from vmguard.drivers.vbox_api import ENUMS, Api, pyvbox_table, vboxapi_table
-from vmguard.drivers.virtualbox import VirtualBoxDriver
-from vmguard.errors import DriverError
+from vmguard.core.errors import DriverError
+from vmguard.drivers.vbox import live_facts as vbox_live_facts
+from vmguard.drivers.vbox import names as vbox_names
+from vmguard.drivers.vbox.api import ENUMS, Api, pyvbox_table, vboxapi_table
+from vmguard.drivers.vbox.driver import VirtualBoxDriver
 
 
 def _sample(cls: type) -> object:

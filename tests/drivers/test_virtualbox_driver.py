@@ -11,13 +11,13 @@ from virtualbox import library as lib
 
 from tests.drivers import fake_pyvbox as fake
 from tests.drivers.conftest import batch_policy
-from vmguard.apply import apply_vm, rollback_vm
+from vmguard.core.errors import DriverError
 from vmguard.drivers import facts_of
-from vmguard.drivers.vbox_names import SYMLINKS_KEY
-from vmguard.drivers.virtualbox import VirtualBoxDriver
-from vmguard.errors import DriverError
-from vmguard.facts import Attachment, HostOnly, HostOnlyKind, PowerState
-from vmguard.plan import Action, make_plan
+from vmguard.drivers.vbox.driver import VirtualBoxDriver
+from vmguard.drivers.vbox.names import SYMLINKS_KEY
+from vmguard.enforce.apply import apply_vm, rollback_vm
+from vmguard.enforce.plan import Action, make_plan
+from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, PowerState
 from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, Toggle, TransferMode
 
 VBOXNET = HostOnly(HostOnlyKind.HOSTONLY_INTERFACE, "vboxnet0")

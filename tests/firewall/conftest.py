@@ -44,18 +44,22 @@ def write_policy(folder: Path, name: str, egress: str, ingress: str | None = Non
     (folder / f"{name}.yaml").write_text(
         f"apiVersion: vmguard/v1\nkind: Policy\nmetadata: {{name: {name}}}\nspec:\n"
         f"  network:\n    mode: host-only\n    log_denied: true\n    egress:\n{egress}\n"
-        f"    ingress:\n{ingress}\n")
+        f"    ingress:\n{ingress}\n"
+    )
 
 
 def write_inventory(folder: Path, backend: str) -> Path:
-    vms = "".join(f"  - {{name: {n}, connection: kvm, policy: {n}.yaml, address: {a}, "
-                  f"mac: \"{m}\", interface: p-{n}}}\n" for n, (a, m) in VMS.items())
+    vms = "".join(
+        f'  - {{name: {n}, connection: kvm, policy: {n}.yaml, address: {a}, mac: "{m}", interface: p-{n}}}\n'
+        for n, (a, m) in VMS.items()
+    )
     path = folder / "inventory.yaml"
     path.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\n"
-        "connections: [{name: kvm, driver: libvirt, uri: \"test:///default\"}]\n"
+        'connections: [{name: kvm, driver: libvirt, uri: "test:///default"}]\n'
         f"firewall: {{backend: {backend}, vm_interfaces: [br0]}}\nvms:\n{vms}"
-        "  - {name: \"batch-*\", connection: kvm, policy: vm2.yaml}\n")
+        '  - {name: "batch-*", connection: kvm, policy: vm2.yaml}\n'
+    )
     for name, egress in POLICIES.items():
         write_policy(folder, name, egress)
     return path
@@ -64,8 +68,14 @@ def write_inventory(folder: Path, backend: str) -> Path:
 def legacy_bin(folder: Path) -> Path:
     """A PATH entry whose iptables* are the legacy ones (python-iptables' backend)."""
     folder.mkdir(exist_ok=True)
-    for tool in ("iptables", "iptables-save", "iptables-restore",
-                 "ip6tables", "ip6tables-save", "ip6tables-restore"):
+    for tool in (
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ):
         link = folder / tool
         if not link.exists():
             link.symlink_to(shutil.which(tool.replace("tables", "tables-legacy", 1)) or "/missing")
@@ -81,16 +91,27 @@ class Firewall:
     inventory: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, inventory: Path | None = None,
-                 check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [IP, "netns", "exec", self.ns.name, sys.executable, "-m", "vmguard",
-                "firewall", *args, "--inventory", str(inventory or self.inventory),
-                "--backend", self.backend]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=120,
-                              check=False)
+    def __call__(
+        self, *args: str, inventory: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [
+            IP,
+            "netns",
+            "exec",
+            self.ns.name,
+            sys.executable,
+            "-m",
+            "vmguard",
+            "firewall",
+            *args,
+            "--inventory",
+            str(inventory or self.inventory),
+            "--backend",
+            self.backend,
+        ]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=120, check=False)
         if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
 
@@ -103,8 +124,7 @@ def _own_ns_clean() -> list[str]:
             out = subprocess.run([tool], capture_output=True, text=True, check=False).stdout
             found += [line for line in out.splitlines() if "VMG-" in line]
     if shutil.which("ipset"):
-        out = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=False).stdout
         found += [line for line in out.splitlines() if line.startswith("vmg")]
     return found
 
@@ -127,8 +147,12 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
 
 
 def make_firewall(topo: Topology, tmp: Path, backend: str) -> Firewall:
-    env = {**os.environ, "VMGUARD_LOG": str(tmp / "events.jsonl"),
-           "VMGUARD_STATE_DIR": str(tmp / "state"), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "VMGUARD_LOG": str(tmp / "events.jsonl"),
+        "VMGUARD_STATE_DIR": str(tmp / "state"),
+        "PYTHONPATH": str(REPO),
+    }
     if backend == "iptables":
         env["PATH"] = f"{legacy_bin(tmp / 'legacy-bin')}:{env['PATH']}"
     return Firewall(topo.host, backend, write_inventory(tmp, backend), env)

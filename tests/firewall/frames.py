@@ -41,8 +41,9 @@ def ether(dst: str, src: str, ethertype: int, payload: bytes, vlan: int | None =
 def udp4(src: str, dst: str, dport: int, data: bytes, sport: int = 40000) -> bytes:
     """An IPv4 UDP packet (UDP checksum 0: none, allowed in IPv4)."""
     udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
-    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst))
+    head = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst)
+    )
     head = head[:10] + struct.pack("!H", _sum16(head)) + head[12:]
     return head + udp
 
@@ -58,8 +59,12 @@ def icmp6(src: str, dst: str, body: bytes) -> bytes:
 def neighbour_advert(target: str, lladdr: str) -> bytes:
     """ICMPv6 NA (override flag) for `target`, target link-layer option `lladdr`."""
     flags = 0x20000000  # override
-    return (struct.pack("!BBHI", 136, 0, 0, flags) + ipaddress.IPv6Address(target).packed
-            + struct.pack("!BB", 2, 1) + mac(lladdr))
+    return (
+        struct.pack("!BBHI", 136, 0, 0, flags)
+        + ipaddress.IPv6Address(target).packed
+        + struct.pack("!BB", 2, 1)
+        + mac(lladdr)
+    )
 
 
 def send(iface: str, frames: list[bytes]) -> None:

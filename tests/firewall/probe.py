@@ -20,8 +20,9 @@ def _split(target: str) -> tuple[str, int]:
 
 def connects(target: str, source: str | None) -> bool:
     try:
-        with socket.create_connection(_split(target), timeout=TIMEOUT,
-                                      source_address=(source, 0) if source else None):
+        with socket.create_connection(
+            _split(target), timeout=TIMEOUT, source_address=(source, 0) if source else None
+        ):
             return True
     except OSError:
         return False

@@ -38,8 +38,7 @@ def _host_learns(topo: Topology, ip: str, start_mac: str, frame_mac: str, sender
     """The MAC the host holds for `ip` after vm1 sends an ARP reply claiming it."""
     topo.host.run("ip", "neigh", "replace", ip, "lladdr", start_mac, "dev", "br0", "nud", "stale")
     host_mac = topo.host.run("cat", "/sys/class/net/br0/address").stdout.strip()
-    topo.vms["vm1"].run(sys.executable, str(SEND), "eth0", frame_mac, sender_mac, ip, host_mac,
-                        HOST_IP)
+    topo.vms["vm1"].run(sys.executable, str(SEND), "eth0", frame_mac, sender_mac, ip, host_mac, HOST_IP)
     time.sleep(0.2)
     entry = topo.host.run("ip", "neigh", "show", ip, "dev", "br0").stdout.split()
     return entry[entry.index("lladdr") + 1]
@@ -54,12 +53,14 @@ FORGERIES = {  # (frame MAC, ARP sender MAC), each claiming vm2's address from v
 
 
 @pytest.mark.parametrize("forgery", FORGERIES.values(), ids=FORGERIES.keys())
-def test_arp_claiming_another_vms_address_is_dropped(fw: Firewall, topo: Topology,
-                                                     forgery: tuple[str, str]) -> None:
+def test_arp_claiming_another_vms_address_is_dropped(
+    fw: Firewall, topo: Topology, forgery: tuple[str, str]
+) -> None:
     frame_mac, sender_mac = forgery
     fw("remove")
-    assert _host_learns(topo, VM2_IP, BOGUS, frame_mac, sender_mac) == sender_mac, \
+    assert _host_learns(topo, VM2_IP, BOGUS, frame_mac, sender_mac) == sender_mac, (
         "control: without vmguard the forged ARP must update the host's entry"
+    )
     fw("apply")
     assert _host_learns(topo, VM2_IP, BOGUS, frame_mac, sender_mac) == BOGUS
 

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmguard.audit.checks.firewall import HOST_CHECKS
-from vmguard.errors import FirewallError, InventoryError
+from vmguard.checks.firewall import HOST_CHECKS
+from vmguard.core.errors import FirewallError, InventoryError
 from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.model import Ruleset
 from vmguard.firewall.nftables_render import render, vm_elements
-from vmguard.inventory import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
+from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
 from vmguard.policy.model import (
     Egress,
     Ingress,
@@ -37,15 +37,20 @@ def policy(*egress: Egress, mode: NetworkMode = NetworkMode.HOST_ONLY) -> Policy
     return Policy(Metadata("p"), "p.yaml", network=NetworkPolicy(mode, egress, (SSH,)))
 
 
-def entry(name: str, *addrs: str, mac: str = "52:54:00:00:00:01", pol: Policy | None = None,
-          origin: str = "inv.yaml:7:5") -> VmEntry:
-    return VmEntry(name, "kvm", pol or policy(CALIB), tuple(ADDR(a) for a in addrs), mac,
-                   origin=origin)
+def entry(
+    name: str,
+    *addrs: str,
+    mac: str = "52:54:00:00:00:01",
+    pol: Policy | None = None,
+    origin: str = "inv.yaml:7:5",
+) -> VmEntry:
+    return VmEntry(name, "kvm", pol or policy(CALIB), tuple(ADDR(a) for a in addrs), mac, origin=origin)
 
 
 def inventory(*vms: VmEntry, ifaces: tuple[str, ...] = ("virbr1",)) -> Inventory:
-    return Inventory("inv.yaml", (Connection("kvm", DriverKind.LIBVIRT),), vms,
-                     FirewallSettings(vm_interfaces=ifaces))
+    return Inventory(
+        "inv.yaml", (Connection("kvm", DriverKind.LIBVIRT),), vms, FirewallSettings(vm_interfaces=ifaces)
+    )
 
 
 def test_addressed_entries_get_rules_and_globs_without_address_do_not() -> None:
@@ -67,14 +72,23 @@ def test_ipv6_only_when_the_policy_names_an_ipv6_endpoint() -> None:
     assert "52:54:00:00:00:01" in render(rs).split("set v6_macs")[1].split("}")[0]
 
 
-@pytest.mark.parametrize(("vms", "ifaces", "message"), [
-    ((entry("a", "10.7.0.11", mac=""),), ("virbr1",), "no 'mac'"),
-    ((entry("a", "10.7.0.11"), entry("b", "10.7.0.11", mac="52:54:00:00:00:02")), ("virbr1",),
-     "10.7.0.11 is also claimed by a"),
-    ((entry("a", "10.7.0.11"), entry("b", "10.7.0.12")), ("virbr1",),
-     "52:54:00:00:00:01 is also claimed by a"),
-    ((entry("a", "10.7.0.11"),), (), "vm_interfaces"),
-])
+@pytest.mark.parametrize(
+    ("vms", "ifaces", "message"),
+    [
+        ((entry("a", "10.7.0.11", mac=""),), ("virbr1",), "no 'mac'"),
+        (
+            (entry("a", "10.7.0.11"), entry("b", "10.7.0.11", mac="52:54:00:00:00:02")),
+            ("virbr1",),
+            "10.7.0.11 is also claimed by a",
+        ),
+        (
+            (entry("a", "10.7.0.11"), entry("b", "10.7.0.12")),
+            ("virbr1",),
+            "52:54:00:00:00:01 is also claimed by a",
+        ),
+        ((entry("a", "10.7.0.11"),), (), "vm_interfaces"),
+    ],
+)
 def test_inventory_mistakes_are_located_problems(vms, ifaces, message) -> None:
     with pytest.raises(InventoryError) as err:
         compile_ruleset(inventory(*vms, ifaces=ifaces))
@@ -92,8 +106,9 @@ def test_rendered_sets_name_the_vm_and_endpoint() -> None:
 def test_overlapping_endpoints_keep_only_the_covering_one() -> None:
     wide = Egress("wide", (NET("192.0.2.0/24"),), (PortRange(20, 30),))
     narrow = Egress("narrow", (NET("192.0.2.0/25"),), (PortRange(22, 22),))
-    elements = vm_elements(compile_ruleset(inventory(entry("a", "10.7.0.11", pol=policy(
-        narrow, wide)))).vms[0])
+    elements = vm_elements(
+        compile_ruleset(inventory(entry("a", "10.7.0.11", pol=policy(narrow, wide)))).vms[0]
+    )
     assert elements["out4_net"] == ['10.7.0.11 . tcp . 192.0.2.0/24 . 20-30 comment "a: wide"']
 
 
@@ -109,8 +124,7 @@ names = st.text(st.characters(codec="ascii", exclude_characters=' "/\\\n'), min_
 
 @given(st.lists(names, min_size=1, max_size=5, unique=True))
 def test_ruleset_round_trips_through_json(vm_names: list[str]) -> None:
-    vms = [entry(n, f"10.7.0.{i + 1}", mac=f"52:54:00:00:00:{i + 1:02x}")
-           for i, n in enumerate(vm_names)]
+    vms = [entry(n, f"10.7.0.{i + 1}", mac=f"52:54:00:00:00:{i + 1:02x}") for i, n in enumerate(vm_names)]
     rs = compile_ruleset(inventory(*vms))
     assert Ruleset.from_dict(rs.to_dict()) == rs
     assert len({vm.ident for vm in rs.vms}) == len(vm_names)
@@ -122,12 +136,18 @@ def snap(*rules: Rule, hooks: tuple[Hook, ...] = (), elems: frozenset[str] = fro
 
 def test_compare_names_every_difference() -> None:
     want = snap(Rule("x", "1"), Rule("y", "2"), hooks=(Hook("fwd", "j"),))
-    have = snap(Rule("x", "1b"), Rule("z", "3"), hooks=(Hook("fwd", "j", True, ("acc",)),),
-                elems=frozenset({"b"}))
+    have = snap(
+        Rule("x", "1b"), Rule("z", "3"), hooks=(Hook("fwd", "j", True, ("acc",)),), elems=frozenset({"b"})
+    )
     kinds = {d.kind for d in compare(want, have)}
-    assert kinds == {DriftKind.RULE_MODIFIED, DriftKind.RULE_MISSING, DriftKind.RULE_EXTRA,
-                     DriftKind.JUMP_SHADOWED, DriftKind.SET_ELEMENTS_MISSING,
-                     DriftKind.SET_ELEMENTS_EXTRA}
+    assert kinds == {
+        DriftKind.RULE_MODIFIED,
+        DriftKind.RULE_MISSING,
+        DriftKind.RULE_EXTRA,
+        DriftKind.JUMP_SHADOWED,
+        DriftKind.SET_ELEMENTS_MISSING,
+        DriftKind.SET_ELEMENTS_EXTRA,
+    }
     assert compare(want, want) == ()
     assert [d.kind for d in compare(want, Snapshot(False))] == [DriftKind.TABLE_MISSING]
 
@@ -138,8 +158,7 @@ def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
         rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")
-    bridged = FirewallAudit("nftables", (), 2,
-                            ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
+    bridged = FirewallAudit("nftables", (), 2, ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
     found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
     assert "bridge-nf-call-ip6tables" in found[0].message
@@ -147,13 +166,17 @@ def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
     assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
 
 
-@pytest.mark.parametrize(("addrs", "logged"), [
-    (("10.7.0.11",), {"log4": ["10.7.0.11"]}),
-    (("2001:db8::11",), {"log6": ["2001:db8::11"]}),
-    (("10.7.0.11", "2001:db8::11"), {"log4": ["10.7.0.11"], "log6": ["2001:db8::11"]}),
-])
-def test_denied_traffic_is_logged_for_every_family_of_the_vm(addrs: tuple[str, ...],
-                                                             logged: dict[str, list[str]]) -> None:
+@pytest.mark.parametrize(
+    ("addrs", "logged"),
+    [
+        (("10.7.0.11",), {"log4": ["10.7.0.11"]}),
+        (("2001:db8::11",), {"log6": ["2001:db8::11"]}),
+        (("10.7.0.11", "2001:db8::11"), {"log4": ["10.7.0.11"], "log6": ["2001:db8::11"]}),
+    ],
+)
+def test_denied_traffic_is_logged_for_every_family_of_the_vm(
+    addrs: tuple[str, ...], logged: dict[str, list[str]]
+) -> None:
     elements = vm_elements(compile_ruleset(inventory(entry("a", *addrs, pol=policy(CVS6)))).vms[0])
     assert {s: e for s, e in elements.items() if s.startswith("log")} == logged
 
@@ -167,8 +190,12 @@ def test_ipv6_vms_may_send_from_their_eui64_link_local_address() -> None:
 def test_conntrack_judges_a_flow_by_the_senders_egress_and_the_receivers_ingress() -> None:
     from vmguard.firewall.conntrack import Tracked, allows
 
-    a = entry("a", "10.7.0.11", mac="52:54:00:00:00:0a", pol=policy(CALIB, Egress(
-        "to-b", (NET("10.7.0.12/32"),), (PortRange(22, 22),))))
+    a = entry(
+        "a",
+        "10.7.0.11",
+        mac="52:54:00:00:00:0a",
+        pol=policy(CALIB, Egress("to-b", (NET("10.7.0.12/32"),), (PortRange(22, 22),))),
+    )
     b = entry("b", "10.7.0.12", mac="52:54:00:00:00:0b")
     rs = compile_ruleset(inventory(a, b))
     flow = lambda src, dst, port, proto="tcp": Tracked("ipv4", proto, ADDR(src), ADDR(dst), 1, port)  # noqa: E731

@@ -42,8 +42,10 @@ ENDPOINTS = {"echo-a": 7001, "echo-b": 7002}
 @pytest.fixture(params=BACKENDS)
 def fw(request: pytest.FixtureRequest, topo: Topology, tmp_path: Path) -> Iterator[Firewall]:
     firewall = make_firewall(topo, tmp_path, request.param)
-    servers = [topo.services.popen(sys.executable, "-c", ECHO.format(port=p),
-                                   stdout=subprocess.PIPE) for p in ENDPOINTS.values()]
+    servers = [
+        topo.services.popen(sys.executable, "-c", ECHO.format(port=p), stdout=subprocess.PIPE)
+        for p in ENDPOINTS.values()
+    ]
     for server in servers:
         assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
     yield firewall
@@ -55,8 +57,9 @@ def fw(request: pytest.FixtureRequest, topo: Topology, tmp_path: Path) -> Iterat
 
 
 def _policy(fw: Firewall, *names: str) -> None:
-    extra = "".join(f"\n      - {{name: {n}, to: 10.80.0.20/32, ports: [{ENDPOINTS[n]}], "
-                    "protocol: tcp}" for n in names)
+    extra = "".join(
+        f"\n      - {{name: {n}, to: 10.80.0.20/32, ports: [{ENDPOINTS[n]}], protocol: tcp}}" for n in names
+    )
     write_policy(fw.inventory.parent, "vm1", POLICIES["vm1"] + extra)
 
 
@@ -70,9 +73,17 @@ def _talk(client: subprocess.Popen[str], word: str) -> str:
 def test_revoking_an_endpoint_cuts_its_open_connections(fw: Firewall, topo: Topology) -> None:
     _policy(fw, "echo-a", "echo-b")
     fw("apply")
-    clients = {n: topo.vms["vm1"].popen(sys.executable, "-c", CLIENT.format(
-        addr="10.80.0.20", port=p), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for n, p in ENDPOINTS.items()}
+    clients = {
+        n: topo.vms["vm1"].popen(
+            sys.executable,
+            "-c",
+            CLIENT.format(addr="10.80.0.20", port=p),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n, p in ENDPOINTS.items()
+    }
     try:
         assert {n: _talk(c, "one") for n, c in clients.items()} == dict.fromkeys(ENDPOINTS, "one")
         _policy(fw, "echo-a")  # echo-b revoked

@@ -99,28 +99,39 @@ def test_flushed_table_is_reported(nft: Firewall, topo: Topology) -> None:
     assert "rule-missing:" in audit.stdout and "jump-missing:" in audit.stdout
 
 
-def test_failure_late_in_the_batch_leaves_previous_rules(nft: Firewall, topo: Topology,
-                                                          tmp_path: Path) -> None:
+def test_failure_late_in_the_batch_leaves_previous_rules(
+    nft: Firewall, topo: Topology, tmp_path: Path
+) -> None:
     nft("apply")
     before = nft("show").stdout
     bad = _ruleset_with_duplicate_last_vm(nft)
     proc = subprocess.run(
-        ["ip", "netns", "exec", topo.host.name, sys.executable, "-m", "vmguard.firewall.scratch",
-         "nftables"], input=json.dumps(bad), capture_output=True, text=True, env=nft.env,
-        check=False, timeout=60)
+        ["ip", "netns", "exec", topo.host.name, sys.executable, "-m", "vmguard.firewall.scratch", "nftables"],
+        input=json.dumps(bad),
+        capture_output=True,
+        text=True,
+        env=nft.env,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 3, proc.stderr
     assert "nothing changed" in proc.stderr
     assert nft("show").stdout == before
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
-        "10.80.0.10:3306": True, "10.80.0.10:8080": False}
+        "10.80.0.10:3306": True,
+        "10.80.0.10:8080": False,
+    }
 
 
 def _compiled(fw: Firewall) -> dict:
-    code = ("import json,sys;from vmguard.inventory_loader import load_inventory;"
-            "from vmguard.firewall.compile import compile_ruleset;"
-            "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))")
-    out = subprocess.run([sys.executable, "-c", code, str(fw.inventory)], capture_output=True,
-                         text=True, check=True, cwd=REPO).stdout
+    code = (
+        "import json,sys;from vmguard.inventory.loader import load_inventory;"
+        "from vmguard.firewall.compile import compile_ruleset;"
+        "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(fw.inventory)], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
     return json.loads(out)
 
 
@@ -130,20 +141,24 @@ def _ruleset_with_duplicate_last_vm(fw: Firewall) -> dict:
     port 22) but ending elsewhere, which an interval set refuses (EEXIST)."""
     data = _compiled(fw)
     late = {"name": "admin-wide", "protocol": "tcp", "nets": ["10.90.0.0/16"], "ports": [[22, 22]]}
-    data["vms"].append(dict(data["vms"][0], name="zz-late", mac="52:54:00:70:00:99", egress=[],
-                            ingress=[late]))
+    data["vms"].append(
+        dict(data["vms"][0], name="zz-late", mac="52:54:00:70:00:99", egress=[], ingress=[late])
+    )
     return data
 
 
 def test_foreign_tables_are_untouched(nft: Firewall, topo: Topology) -> None:
     topo.host.run("nft", "-f", "-", input=FOREIGN_NFT)
     try:
-        listing = [topo.host.run("nft", "list", "table", *t).stdout
-                   for t in (("inet", "foreign"), ("ip", "filter"))]
+        listing = [
+            topo.host.run("nft", "list", "table", *t).stdout for t in (("inet", "foreign"), ("ip", "filter"))
+        ]
         for step in ("apply", "apply", "remove"):
             nft(step)
-            assert [topo.host.run("nft", "list", "table", *t).stdout
-                    for t in (("inet", "foreign"), ("ip", "filter"))] == listing, step
+            assert [
+                topo.host.run("nft", "list", "table", *t).stdout
+                for t in (("inet", "foreign"), ("ip", "filter"))
+            ] == listing, step
     finally:
         topo.host.run("nft", "delete", "table", "inet", "foreign")
         topo.host.run("nft", "delete", "table", "ip", "filter")
@@ -155,10 +170,31 @@ def test_not_root_is_a_clear_error_and_changes_nothing(nft: Firewall, topo: Topo
     for file in nft.inventory.parent.glob("*.yaml"):
         shutil.copy(file, readable)
     proc = subprocess.run(
-        ["ip", "netns", "exec", topo.host.name, "setpriv", "--reuid=65534", "--regid=65534",
-         "--clear-groups", sys.executable, "-m", "vmguard", "firewall", "apply",
-         "--inventory", str(readable / "inventory.yaml"), "--backend", "nftables"],
-        capture_output=True, text=True, env=nft.env, check=False, timeout=60)
+        [
+            "ip",
+            "netns",
+            "exec",
+            topo.host.name,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "vmguard",
+            "firewall",
+            "apply",
+            "--inventory",
+            str(readable / "inventory.yaml"),
+            "--backend",
+            "nftables",
+        ],
+        capture_output=True,
+        text=True,
+        env=nft.env,
+        check=False,
+        timeout=60,
+    )
     shutil.rmtree(readable)
     assert proc.returncode == 3
     assert "root" in proc.stderr and "Traceback" not in proc.stderr
@@ -174,10 +210,9 @@ def test_missing_nft_binary_is_a_clear_error(nft: Firewall) -> None:
 
 IPT_TAMPER = {
     "rule-missing": "iptables-legacy -F VMG-EGRESS",
-    "rule-modified": "iptables-legacy -R VMG-TO-VM 4 -m comment "
-                     "--comment 'default deny to VMs' -j ACCEPT",
+    "rule-modified": "iptables-legacy -R VMG-TO-VM 4 -m comment --comment 'default deny to VMs' -j ACCEPT",
     "jump-missing": "iptables-legacy -D FORWARD -m comment --comment "
-                    "'vmguard jump VMG-FORWARD' -j VMG-FORWARD",
+    "'vmguard jump VMG-FORWARD' -j VMG-FORWARD",
     "jump-shadowed": "iptables-legacy -I INPUT 1 -j ACCEPT",
     "set-elements-missing": "ipset del vmg-ids4-a 10.70.0.11,52:54:00:70:00:11",
     "set-elements-extra": "ipset add vmg-out4-a 10.70.0.12,tcp:8080,10.80.0.10",
@@ -200,8 +235,10 @@ def test_iptables_audit_reports_each_kind_of_drift(ipt: Firewall, topo: Topology
     assert ipt("audit").returncode == 0, "apply repairs the drift"
     # ...by putting our jump back on top, without deleting the foreign ACCEPT.
     save = topo.host.run("iptables-legacy", "-S", "INPUT").stdout.splitlines()
-    assert save[1:] == ["-A INPUT -m comment --comment \"vmguard jump VMG-INPUT\" -j VMG-INPUT",
-                        "-A INPUT -j ACCEPT"]
+    assert save[1:] == [
+        '-A INPUT -m comment --comment "vmguard jump VMG-INPUT" -j VMG-INPUT',
+        "-A INPUT -j ACCEPT",
+    ]
 
 
 def test_iptables_flushed_chains_are_reported(ipt: Firewall, topo: Topology) -> None:
@@ -211,24 +248,31 @@ def test_iptables_flushed_chains_are_reported(ipt: Firewall, topo: Topology) -> 
 
 
 def test_iptables_foreign_chains_are_untouched(ipt: Firewall, topo: Topology) -> None:
-    rules = [["-N", "LIBVIRT_FWI"], ["-A", "LIBVIRT_FWI", "-d", "10.99.0.0/16", "-j", "REJECT"],
-             ["-A", "FORWARD", "-j", "LIBVIRT_FWI"], ["-A", "INPUT", "-p", "tcp", "--dport",
-                                                     "9999", "-j", "ACCEPT"]]
+    rules = [
+        ["-N", "LIBVIRT_FWI"],
+        ["-A", "LIBVIRT_FWI", "-d", "10.99.0.0/16", "-j", "REJECT"],
+        ["-A", "FORWARD", "-j", "LIBVIRT_FWI"],
+        ["-A", "INPUT", "-p", "tcp", "--dport", "9999", "-j", "ACCEPT"],
+    ]
     for rule in rules:
         topo.host.run("iptables-legacy", *rule)
     try:
+
         def foreign() -> list[str]:
             save = topo.host.run("iptables-legacy-save", "-t", "filter").stdout
-            return [ln for ln in save.splitlines() if not ln.startswith("#")
-                    and "VMG-" not in ln and not ln.startswith(":")]
+            return [
+                ln
+                for ln in save.splitlines()
+                if not ln.startswith("#") and "VMG-" not in ln and not ln.startswith(":")
+            ]
+
         listing = foreign()
         for step in ("apply", "apply", "remove"):
             ipt(step)
             assert foreign() == listing, step
     finally:
         topo.host.run("iptables-legacy", "-D", "FORWARD", "-j", "LIBVIRT_FWI")
-        topo.host.run("iptables-legacy", "-D", "INPUT", "-p", "tcp", "--dport", "9999", "-j",
-                      "ACCEPT")
+        topo.host.run("iptables-legacy", "-D", "INPUT", "-p", "tcp", "--dport", "9999", "-j", "ACCEPT")
         topo.host.run("iptables-legacy", "-F", "LIBVIRT_FWI")
         topo.host.run("iptables-legacy", "-X", "LIBVIRT_FWI")
 
@@ -241,28 +285,34 @@ def test_iptables_refuses_nft_based_iptables(ipt: Firewall) -> None:
     assert "no vmguard chains" in ipt("show").stdout
 
 
-def test_iptables_failure_late_in_the_batch_leaves_previous_rules(
-        ipt: Firewall, topo: Topology) -> None:
+def test_iptables_failure_late_in_the_batch_leaves_previous_rules(ipt: Firewall, topo: Topology) -> None:
     ipt("apply")
     before = ipt("show").stdout
     bad = _compiled(ipt)
     bad["vm_interfaces"].append("x" * 20)  # longer than IFNAMSIZ: the very last rules fail
     proc = subprocess.run(
-        ["ip", "netns", "exec", topo.host.name, sys.executable, "-m", "vmguard.firewall.scratch",
-         "iptables"], input=json.dumps(bad), capture_output=True, text=True, env=ipt.env,
-        check=False, timeout=60)
+        ["ip", "netns", "exec", topo.host.name, sys.executable, "-m", "vmguard.firewall.scratch", "iptables"],
+        input=json.dumps(bad),
+        capture_output=True,
+        text=True,
+        env=ipt.env,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "nothing changed" in proc.stderr
     assert ipt("show").stdout == before
     assert "vmg-ids4-b" not in topo.host.run("ipset", "list", "-n").stdout, "unused slot"
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
-        "10.80.0.10:3306": True, "10.80.0.10:8080": False}
+        "10.80.0.10:3306": True,
+        "10.80.0.10:8080": False,
+    }
 
 
 AUDIT_HOST = """
 import sys
 from vmguard.audit.host import audit_host
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
 report = audit_host(load_inventory(sys.argv[1]), lambda findings: tuple(findings))
 print(report.note)
 for finding in report.outcomes:
@@ -273,10 +323,14 @@ for finding in report.outcomes:
 def test_audit_reports_feed_vmg_fw_findings(nft: Firewall, topo: Topology) -> None:
     nft("apply")
     nft.ns.run("nft", "insert", "rule", "inet", "vmguard", "forward", "accept")
-    nft.ns.run("nft", "delete", "element", "inet", "vmguard", "ids4",
-               "{ 10.70.0.11 . 52:54:00:70:00:11 }")
-    out = subprocess.run(nft.ns.argv(sys.executable, "-c", AUDIT_HOST, str(nft.inventory)),
-                         capture_output=True, text=True, env=nft.env, check=True).stdout
+    nft.ns.run("nft", "delete", "element", "inet", "vmguard", "ids4", "{ 10.70.0.11 . 52:54:00:70:00:11 }")
+    out = subprocess.run(
+        nft.ns.argv(sys.executable, "-c", AUDIT_HOST, str(nft.inventory)),
+        capture_output=True,
+        text=True,
+        env=nft.env,
+        check=True,
+    ).stdout
     lines = out.splitlines()
     assert lines[0] == "nftables firewall audited"
     assert {line.split()[0] for line in lines[1:]} == {"VMG-FW-002", "VMG-FW-004"}
@@ -284,8 +338,7 @@ def test_audit_reports_feed_vmg_fw_findings(nft: Firewall, topo: Topology) -> No
 
 
 @pytest.mark.parametrize("setting", ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"])
-def test_audit_reports_either_br_netfilter_setting_off(nft: Firewall, topo: Topology,
-                                                       setting: str) -> None:
+def test_audit_reports_either_br_netfilter_setting_off(nft: Firewall, topo: Topology, setting: str) -> None:
     """br_netfilter's settings are per network namespace: this changes only `host`."""
     nft("apply")
     assert nft("audit").returncode == 0, "control: both on"
@@ -303,9 +356,13 @@ def test_iptables_audit_follows_jumps_into_foreign_chains(ipt: Firewall, topo: T
     would let VM traffic skip vmguard's rules."""
     ipt("apply")
     assert ipt("audit").returncode == 0, "control"
-    rules = [["-N", "FOREIGN_A"], ["-N", "FOREIGN_B"], ["-A", "FOREIGN_B", "-j", "ACCEPT"],
-             ["-A", "FOREIGN_A", "-s", "10.99.0.0/16", "-j", "FOREIGN_B"],
-             ["-I", "FORWARD", "1", "-j", "FOREIGN_A"]]
+    rules = [
+        ["-N", "FOREIGN_A"],
+        ["-N", "FOREIGN_B"],
+        ["-A", "FOREIGN_B", "-j", "ACCEPT"],
+        ["-A", "FOREIGN_A", "-s", "10.99.0.0/16", "-j", "FOREIGN_B"],
+        ["-I", "FORWARD", "1", "-j", "FOREIGN_A"],
+    ]
     for rule in rules:
         topo.host.run("iptables-legacy", *rule)
     try:
@@ -318,5 +375,7 @@ def test_iptables_audit_follows_jumps_into_foreign_chains(ipt: Firewall, topo: T
             topo.host.run("iptables-legacy", "-X", chain)
     assert audit.returncode == 1
     shadowed = [ln for ln in audit.stdout.splitlines() if ln.startswith("jump-shadowed")]
-    assert shadowed == ["jump-shadowed: ip filter FORWARD: -j FOREIGN_A [FOREIGN_A] -> "
-                        "-s 10.99.0.0/16 -j FOREIGN_B [FOREIGN_B] -> -j ACCEPT"], audit.stdout
+    assert shadowed == [
+        "jump-shadowed: ip filter FORWARD: -j FOREIGN_A [FOREIGN_A] -> "
+        "-s 10.99.0.0/16 -j FOREIGN_B [FOREIGN_B] -> -j ACCEPT"
+    ], audit.stdout

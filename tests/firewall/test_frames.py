@@ -45,8 +45,7 @@ def _send(ns: Netns, *frames: bytes) -> None:
 
 def _delivered(sender: Netns, watcher: Netns, marker: str, *frames: bytes) -> bool:
     """Did any of `frames`, sent from `sender`'s port, reach `watcher`'s interface?"""
-    proc = watcher.popen(sys.executable, FRAMES, "sniff", "eth0", "1.0", marker,
-                         stdout=subprocess.PIPE)
+    proc = watcher.popen(sys.executable, FRAMES, "sniff", "eth0", "1.0", marker, stdout=subprocess.PIPE)
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
     _send(sender, *frames)
     return int(proc.communicate(timeout=30)[0].split()[-1]) > 0
@@ -81,13 +80,16 @@ def test_a_vm_whose_port_is_unknown_gets_the_strict_default(fw: Firewall, topo: 
 
 def _between_vms(tag: str) -> dict[str, bytes]:
     inner = f.udp4(VM1_IP, VM2_IP, 9, tag.encode())
-    return {"vlan": f.ether(VM2_MAC, VM1_MAC, 0x0800, inner, vlan=5),
-            "ethertype": f.ether(VM2_MAC, VM1_MAC, 0x88B5, tag.encode().ljust(46, b"\0"))}
+    return {
+        "vlan": f.ether(VM2_MAC, VM1_MAC, 0x0800, inner, vlan=5),
+        "ethertype": f.ether(VM2_MAC, VM1_MAC, 0x88B5, tag.encode().ljust(46, b"\0")),
+    }
 
 
 @pytest.mark.parametrize("kind", ["vlan", "ethertype"])
 def test_vlan_tags_and_other_ethertypes_between_vms_are_dropped(
-        fw: Firewall, topo: Topology, kind: str) -> None:
+    fw: Firewall, topo: Topology, kind: str
+) -> None:
     tag = secrets.token_hex(6)
     frame = _between_vms(tag)[kind]
     vm1, vm2 = topo.vms["vm1"], topo.vms["vm2"]
@@ -110,8 +112,11 @@ def v6(topo: Topology, tmp_path: Path) -> Iterator[Firewall]:
     text = firewall.inventory.read_text()
     for name, addr in V6.items():
         text = text.replace(f"address: {VMS[name][0]},", f"addresses: [{VMS[name][0]}, {addr}],")
-        write_policy(firewall.inventory.parent, name,
-                     "      - {name: v6-ssh, to: fd80::10/128, ports: [22], protocol: tcp}")
+        write_policy(
+            firewall.inventory.parent,
+            name,
+            "      - {name: v6-ssh, to: fd80::10/128, ports: [22], protocol: tcp}",
+        )
     firewall.inventory.write_text(text)
     topo.host.run("ip", "-6", "addr", "add", f"{HOST6}/64", "dev", "br0", "nodad")
     for name, addr in V6.items():
@@ -139,20 +144,20 @@ def _advert(dst_mac: str, dst_ip: str, target: str) -> bytes:
     return f.ether(dst_mac, VM1_MAC, 0x86DD, packet)
 
 
-def test_forged_neighbour_advertisement_does_not_poison_the_host(
-        v6: Firewall, topo: Topology) -> None:
+def test_forged_neighbour_advertisement_does_not_poison_the_host(v6: Firewall, topo: Topology) -> None:
     forged = _advert(_br0_mac(topo), HOST6, V6["vm2"])
-    assert _learns(topo.host, "br0", V6["vm2"], forged, topo.vms["vm1"]) == VM1_MAC, \
+    assert _learns(topo.host, "br0", V6["vm2"], forged, topo.vms["vm1"]) == VM1_MAC, (
         "control: without vmguard the host's entry is poisoned"
+    )
     v6("apply")
     assert _learns(topo.host, "br0", V6["vm2"], forged, topo.vms["vm1"]) == BOGUS
     genuine = _advert(_br0_mac(topo), HOST6, V6["vm1"])
-    assert _learns(topo.host, "br0", V6["vm1"], genuine, topo.vms["vm1"]) == VM1_MAC, \
+    assert _learns(topo.host, "br0", V6["vm1"], genuine, topo.vms["vm1"]) == VM1_MAC, (
         "a VM still advertises its own address"
+    )
 
 
-def test_forged_neighbour_advertisement_does_not_poison_another_vm(
-        v6: Firewall, topo: Topology) -> None:
+def test_forged_neighbour_advertisement_does_not_poison_another_vm(v6: Firewall, topo: Topology) -> None:
     forged = _advert(VM2_MAC, V6["vm2"], HOST6)
     vm2 = topo.vms["vm2"]
     assert _learns(vm2, "eth0", HOST6, forged, topo.vms["vm1"]) == VM1_MAC, "control"
@@ -182,14 +187,17 @@ def _dhcp_port_over_ipv6(topo: Topology, tag: str) -> str:
     """What the host's UDP [::]:67 receives when vm1 sends to it from port 68 over IPv6."""
     server = topo.host.popen(sys.executable, "-c", UDP6_SERVER, stdout=subprocess.PIPE)
     assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
-    send = ("import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); "
-            f"s.bind(('{V6['vm1']}', 68)); s.sendto(b'{tag}', ('{HOST6}', 67))")
+    send = (
+        "import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); "
+        f"s.bind(('{V6['vm1']}', 68)); s.sendto(b'{tag}', ('{HOST6}', 67))"
+    )
     topo.vms["vm1"].run(sys.executable, "-c", send)
     return server.communicate(timeout=10)[0].decode().strip()
 
 
 def test_an_ipv4_only_vm_cannot_reach_the_host_over_ipv6_through_the_dhcp_rule(
-        fw: Firewall, topo: Topology) -> None:
+    fw: Firewall, topo: Topology
+) -> None:
     """vm1's policy has no IPv6: its IPv6 to the host's DHCP server port is dropped."""
     topo.host.run("ip", "-6", "addr", "add", f"{HOST6}/64", "dev", "br0", "nodad")
     topo.vms["vm1"].run("ip", "-6", "addr", "add", f"{V6['vm1']}/64", "dev", "eth0", "nodad")
@@ -206,8 +214,7 @@ def test_a_vm_cannot_advertise_itself_as_router_to_other_vms(v6: Firewall, topo:
     """An IPv6 VM's router advertisement, from its own link-local address and MAC."""
     tag = secrets.token_hex(6)
     body = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0) + tag.encode()
-    frame = f.ether("33:33:00:00:00:01", VM1_MAC, 0x86DD,
-                    f.icmp6("fe80::5054:ff:fe70:11", "ff02::1", body))
+    frame = f.ether("33:33:00:00:00:01", VM1_MAC, 0x86DD, f.icmp6("fe80::5054:ff:fe70:11", "ff02::1", body))
     vm1, vm2 = topo.vms["vm1"], topo.vms["vm2"]
     assert _delivered(vm1, vm2, tag, frame), "control: without vmguard it arrives"
     v6("apply")

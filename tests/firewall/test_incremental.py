@@ -29,21 +29,31 @@ def _table_handle(fw: Firewall) -> int:
 
 def _without_vm2(fw: Firewall) -> Path:
     path = fw.inventory.with_name("without-vm2.yaml")
-    path.write_text("".join(line for line in fw.inventory.read_text().splitlines(keepends=True)
-                            if not line.startswith("  - {name: vm2,")))
+    path.write_text(
+        "".join(
+            line
+            for line in fw.inventory.read_text().splitlines(keepends=True)
+            if not line.startswith("  - {name: vm2,")
+        )
+    )
     return path
 
 
 def test_replace_one_vm_leaves_the_table_in_place(nft: Firewall, topo: Topology) -> None:
     nft("apply")
     handle = _table_handle(nft)
-    write_policy(nft.inventory.parent, "vm2", "      - {name: calib-db, to: 10.80.0.10/32, "
-                                              "ports: [3306], protocol: tcp}")
+    write_policy(
+        nft.inventory.parent,
+        "vm2",
+        "      - {name: calib-db, to: 10.80.0.10/32, ports: [3306], protocol: tcp}",
+    )
     try:
         assert "update-vm: vm2" in nft("apply", "--vm", "vm2").stdout
         assert _table_handle(nft) == handle, "an incremental update, not a reload"
         assert topo.reach(topo.vms["vm2"], "10.80.0.20:2401", "10.80.0.10:3306") == {
-            "10.80.0.20:2401": False, "10.80.0.10:3306": True}
+            "10.80.0.20:2401": False,
+            "10.80.0.10:3306": True,
+        }
         assert nft("audit").returncode == 0, "incremental result equals a full compile"
     finally:
         write_policy(nft.inventory.parent, "vm2", POLICIES["vm2"])
@@ -67,8 +77,9 @@ def test_remove_and_add_back_one_vm(nft: Firewall, topo: Topology) -> None:
 
 def test_stale_record_falls_back_to_a_full_apply(nft: Firewall, topo: Topology) -> None:
     nft("apply")
-    nft.ns.run("nft", "delete", "element", "inet", "vmguard", "ids4",
-               "{ 10.70.0.12 . 52:54:00:70:00:12 }")  # the kernel now disagrees with the record
+    nft.ns.run(
+        "nft", "delete", "element", "inet", "vmguard", "ids4", "{ 10.70.0.12 . 52:54:00:70:00:12 }"
+    )  # the kernel now disagrees with the record
     assert "remove-vm: vm2" in nft("apply", "--vm", "vm2", inventory=_without_vm2(nft)).stdout
     assert nft("audit", inventory=_without_vm2(nft)).returncode == 0
     for record in (nft.inventory.parent / "state").glob("*.json"):

@@ -51,4 +51,6 @@ def test_apply_succeeds_while_another_tool_keeps_committing(ipt: Firewall, topo:
         writer.wait()
     assert ipt("audit").returncode == 0
     assert topo.reach(topo.vms["vm1"], "10.80.0.10:3306", "10.80.0.10:8080") == {
-        "10.80.0.10:3306": True, "10.80.0.10:8080": False}
+        "10.80.0.10:3306": True,
+        "10.80.0.10:8080": False,
+    }

@@ -61,11 +61,20 @@ def ipt(topo: Topology, tmp_path: Path) -> Iterator[Firewall]:
 
 
 def _rulesets(fw: Firewall) -> tuple[dict[str, Any], dict[str, Any]]:
-    code = ("import json,sys;from vmguard.inventory_loader import load_inventory;"
-            "from vmguard.firewall.compile import compile_ruleset;"
-            "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))")
-    old = json.loads(subprocess.run([sys.executable, "-c", code, str(fw.inventory)], cwd=REPO,
-                                    capture_output=True, text=True, check=True).stdout)
+    code = (
+        "import json,sys;from vmguard.inventory.loader import load_inventory;"
+        "from vmguard.firewall.compile import compile_ruleset;"
+        "print(json.dumps(compile_ruleset(load_inventory(sys.argv[1])).to_dict()))"
+    )
+    old = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code, str(fw.inventory)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     for vm in old["vms"]:
         vm["port"] = f"p-{vm['name']}"
     new = json.loads(json.dumps(old))
@@ -76,17 +85,24 @@ def _rulesets(fw: Firewall) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _apply(fw: Firewall, ruleset: dict[str, Any], kill_at: int = -1) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(fw.ns.argv(sys.executable, "-c", CHILD, str(kill_at)),
-                          input=json.dumps(ruleset), capture_output=True, text=True, env=fw.env,
-                          cwd=REPO, timeout=120, check=False)
+    return subprocess.run(
+        fw.ns.argv(sys.executable, "-c", CHILD, str(kill_at)),
+        input=json.dumps(ruleset),
+        capture_output=True,
+        text=True,
+        env=fw.env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 def _in_force(topo: Topology) -> str:
     out = topo.reach(topo.vms["vm1"], *OLD)
     ins = topo.reach(topo.outside, *OLD_IN)
-    return {(json.dumps(OLD), json.dumps(OLD_IN)): "old",
-            (json.dumps(NEW), json.dumps(NEW_IN)): "new"}.get(
-        (json.dumps(out), json.dumps(ins)), f"mixed: {out} {ins}")
+    return {(json.dumps(OLD), json.dumps(OLD_IN)): "old", (json.dumps(NEW), json.dumps(NEW_IN)): "new"}.get(
+        (json.dumps(out), json.dumps(ins)), f"mixed: {out} {ins}"
+    )
 
 
 def _slots(topo: Topology) -> set[str]:
@@ -95,7 +111,8 @@ def _slots(topo: Topology) -> set[str]:
 
 
 def test_killed_at_every_step_leaves_old_or_new_and_the_next_apply_repairs(
-        ipt: Firewall, topo: Topology) -> None:
+    ipt: Firewall, topo: Topology
+) -> None:
     old, new = _rulesets(ipt)
     done = _apply(ipt, old)
     assert done.returncode == 0, done.stderr

@@ -19,8 +19,16 @@ pytestmark = pytest.mark.root
 BACKENDS = ["nftables", "iptables"]
 
 VM1_ALLOWED = ["10.80.0.10:3306", "10.80.0.20:2401", "10.80.0.20:22", "10.70.0.12:22"]
-VM1_DENIED = ["10.80.0.10:2401", "10.80.0.10:8080", "10.80.0.20:3306", "10.80.0.10:22",
-              "10.70.0.12:8080", "10.70.0.1:9000", "10.80.0.1:9000", "10.90.0.10:22"]
+VM1_DENIED = [
+    "10.80.0.10:2401",
+    "10.80.0.10:8080",
+    "10.80.0.20:3306",
+    "10.80.0.10:22",
+    "10.70.0.12:8080",
+    "10.70.0.1:9000",
+    "10.80.0.1:9000",
+    "10.90.0.10:22",
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,25 +44,29 @@ def test_baseline_everything_reachable_without_rules(topo: Topology) -> None:
     assert all(topo.reach(topo.vms["vm1"], *targets).values())
 
 
-def test_allowed_endpoints_connect_and_everything_else_is_dropped(
-        fw: Firewall, topo: Topology) -> None:
+def test_allowed_endpoints_connect_and_everything_else_is_dropped(fw: Firewall, topo: Topology) -> None:
     fw("apply")
     result = topo.reach(topo.vms["vm1"], *VM1_ALLOWED, *VM1_DENIED)
     assert {t: result[t] for t in VM1_ALLOWED} == dict.fromkeys(VM1_ALLOWED, True)
     assert {t: result[t] for t in VM1_DENIED} == dict.fromkeys(VM1_DENIED, False)
-    vm2 = topo.reach(topo.vms["vm2"], "10.80.0.20:2401", "10.80.0.10:3306", "10.70.0.11:22",
-                     "10.70.0.1:9000")
-    assert vm2 == {"10.80.0.20:2401": True, "10.80.0.10:3306": False,
-                   "10.70.0.11:22": False, "10.70.0.1:9000": False}
+    vm2 = topo.reach(topo.vms["vm2"], "10.80.0.20:2401", "10.80.0.10:3306", "10.70.0.11:22", "10.70.0.1:9000")
+    assert vm2 == {
+        "10.80.0.20:2401": True,
+        "10.80.0.10:3306": False,
+        "10.70.0.11:22": False,
+        "10.70.0.1:9000": False,
+    }
 
 
 def test_traffic_between_vms_needs_the_senders_egress_and_the_receivers_ingress(
-        fw: Firewall, topo: Topology) -> None:
+    fw: Firewall, topo: Topology
+) -> None:
     """vm1's egress allows vm2:22; vm2's ingress decides too (bridged, same bridge)."""
     folder = fw.inventory.parent
     fw("apply")
-    assert topo.reach(topo.vms["vm1"], "10.70.0.12:22") == {"10.70.0.12:22": True}, \
+    assert topo.reach(topo.vms["vm1"], "10.70.0.12:22") == {"10.70.0.12:22": True}, (
         "control: both sides allow it"
+    )
     write_policy(folder, "vm2", POLICIES["vm2"], ingress=INGRESS)
     try:
         fw("apply")
@@ -66,7 +78,9 @@ def test_traffic_between_vms_needs_the_senders_egress_and_the_receivers_ingress(
 def test_ingress_only_from_allowed_sources(fw: Firewall, topo: Topology) -> None:
     fw("apply")
     assert topo.reach(topo.outside, "10.70.0.11:22", "10.70.0.11:8080") == {
-        "10.70.0.11:22": True, "10.70.0.11:8080": False}
+        "10.70.0.11:22": True,
+        "10.70.0.11:8080": False,
+    }
     assert topo.reach(topo.services, "10.70.0.11:22") == {"10.70.0.11:22": False}
     assert topo.reach(topo.host, "10.70.0.11:22") == {"10.70.0.11:22": False}
 
@@ -103,8 +117,7 @@ def test_dropping_an_endpoint_and_reapplying_cuts_it(fw: Firewall, topo: Topolog
     fw("apply")
     assert topo.reach(topo.vms["vm1"], "10.80.0.20:2401")["10.80.0.20:2401"]
     folder = fw.inventory.parent
-    write_policy(folder, "vm1", "\n".join(
-        line for line in POLICIES["vm1"].splitlines() if "cvs" not in line))
+    write_policy(folder, "vm1", "\n".join(line for line in POLICIES["vm1"].splitlines() if "cvs" not in line))
     try:
         fw("apply")
         after = topo.reach(topo.vms["vm1"], "10.80.0.20:2401", "10.80.0.10:3306")

@@ -14,7 +14,7 @@ from tests.firewall.conftest import make_firewall
 from tests.firewall.topology import Topology
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.hostfacts import read_facts
-from vmguard.inventory import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
+from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
 from vmguard.policy.model import Metadata, Policy
 
 POLICY = Policy(Metadata("p"), "p.yaml")
@@ -22,16 +22,23 @@ POLICY = Policy(Metadata("p"), "p.yaml")
 
 def _inventory(mac: str, interface: str = "", uri: str = "test:///default") -> Inventory:
     entry = VmEntry("test", "lab", POLICY, (ipaddress.ip_address("10.7.0.11"),), mac, interface)
-    return Inventory("inv.yaml", (Connection("lab", DriverKind.LIBVIRT, uri),), (entry,),
-                     FirewallSettings(vm_interfaces=("vmg-none0",)))
+    return Inventory(
+        "inv.yaml",
+        (Connection("lab", DriverKind.LIBVIRT, uri),),
+        (entry,),
+        FirewallSettings(vm_interfaces=("vmg-none0",)),
+    )
 
 
-@pytest.mark.parametrize(("mac", "interface", "uri", "port"), [
-    ("aa:bb:cc:dd:ee:ff", "", "test:///default", "testnet0"),  # learned from libvirt
-    ("aa:bb:cc:dd:ee:ff", "vnet9", "test:///default", "vnet9"),  # the inventory's wins
-    ("52:54:00:00:00:01", "", "test:///default", ""),  # no NIC with that MAC
-    ("aa:bb:cc:dd:ee:ff", "", "test:///nonexistent/file.xml", ""),  # libvirt unreachable
-])
+@pytest.mark.parametrize(
+    ("mac", "interface", "uri", "port"),
+    [
+        ("aa:bb:cc:dd:ee:ff", "", "test:///default", "testnet0"),  # learned from libvirt
+        ("aa:bb:cc:dd:ee:ff", "vnet9", "test:///default", "vnet9"),  # the inventory's wins
+        ("52:54:00:00:00:01", "", "test:///default", ""),  # no NIC with that MAC
+        ("aa:bb:cc:dd:ee:ff", "", "test:///nonexistent/file.xml", ""),  # libvirt unreachable
+    ],
+)
 def test_a_vms_port(mac: str, interface: str, uri: str, port: str) -> None:
     inventory = _inventory(mac, interface, uri)
     assert compile_ruleset(inventory, read_facts(inventory)).vms[0].port == port

@@ -24,19 +24,21 @@ from vmguard.policy.model import PortRange, Protocol
 pytestmark = pytest.mark.root
 
 VMS = nr.STREAM_BATCH * 2 + 100  # three batches of elements
-LIST = ("sh", "-c", "nft list table inet vmguard; nft list table arp vmguard; "
-        "nft list table bridge vmguard")
+LIST = ("sh", "-c", "nft list table inet vmguard; nft list table arp vmguard; nft list table bridge vmguard")
 
 
 def ruleset(n: int, port: int = 3306) -> Ruleset:
     def vm(i: int) -> VmRules:
-        db = Flow(f"db-{i}", Protocol.TCP, (ipaddress.ip_network(f"10.200.{i % 250}.7/32"),),
-                  (PortRange(port, port),))
-        wide = Flow("grid", Protocol.TCP, (ipaddress.ip_network("10.201.0.0/16"),),
-                    (PortRange(9000, 9100),))
+        db = Flow(
+            f"db-{i}",
+            Protocol.TCP,
+            (ipaddress.ip_network(f"10.200.{i % 250}.7/32"),),
+            (PortRange(port, port),),
+        )
+        wide = Flow("grid", Protocol.TCP, (ipaddress.ip_network("10.201.0.0/16"),), (PortRange(9000, 9100),))
         addr = ipaddress.ip_address(f"10.100.{i // 250}.{i % 250 + 2}")
-        return VmRules(f"vm-{i:05d}", (addr,), f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}",
-                       (db, wide))
+        return VmRules(f"vm-{i:05d}", (addr,), f"52:54:00:00:{i >> 8:02x}:{i & 0xFF:02x}", (db, wide))
+
     return Ruleset(("br0",), tuple(vm(i) for i in range(n)))
 
 
@@ -73,8 +75,13 @@ def dying(rs, per_vm):
 nr.replace_stream = dying
 backend_for("nftables").apply(Ruleset.from_dict(json.load(sys.stdin)))
 """
-    proc = subprocess.Popen(ns.argv(sys.executable, "-c", code), stdin=subprocess.PIPE, text=True,
-                            cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(
+        ns.argv(sys.executable, "-c", code),
+        stdin=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+    )
     proc.communicate(json.dumps(rs.to_dict()), timeout=120)
     _wait_group(proc.pid)  # nft, orphaned by a killed vmguard, must be done before we look
     return proc
@@ -127,10 +134,12 @@ def test_error_found_while_rendering_kills_nft_and_changes_nothing(host: Netns) 
     assert _apply_in(host, rs).returncode == 0
     before = _listing(host)
     last = rs.vms[-1]
-    clash = Flow("grid-part", Protocol.TCP, (ipaddress.ip_network("10.201.0.0/24"),),
-                 (PortRange(9000, 9200),))
-    bad = Ruleset(rs.vm_interfaces, (*rs.vms[:-1], VmRules(last.name, last.addresses, last.mac,
-                                                           (*last.egress, clash))))
+    clash = Flow(
+        "grid-part", Protocol.TCP, (ipaddress.ip_network("10.201.0.0/24"),), (PortRange(9000, 9200),)
+    )
+    bad = Ruleset(
+        rs.vm_interfaces, (*rs.vms[:-1], VmRules(last.name, last.addresses, last.mac, (*last.egress, clash)))
+    )
     proc = _apply_in(host, bad)
     assert proc.returncode == 1, "FirewallError, raised half-way"
     assert _listing(host) == before

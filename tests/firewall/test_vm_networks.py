@@ -10,7 +10,7 @@ import pytest
 
 from tests.firewall.conftest import make_firewall
 from tests.firewall.topology import Topology
-from vmguard.inventory_loader import check_inventory
+from vmguard.inventory.loader import check_inventory
 
 INVENTORY = """\
 apiVersion: vmguard/v1
@@ -31,8 +31,7 @@ vms:
     address: {astray}
     mac: "52:54:00:70:00:12"
 """
-POLICY = ("apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n"
-          "  network: {mode: host-only}\n")
+POLICY = "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n  network: {mode: host-only}\n"
 
 
 def _check(tmp_path: Path, networks: str, astray: str) -> list[str]:
@@ -45,10 +44,11 @@ def _check(tmp_path: Path, networks: str, astray: str) -> list[str]:
 def test_declared_networks_locate_the_address_outside(tmp_path: Path) -> None:
     assert _check(tmp_path, '10.70.0.0/24, "fd70::/64"', "10.70.0.12") == [], "control"
     assert _check(tmp_path, '10.70.0.0/24, "fd70::/64"', "10.71.0.12") == [
-        "16:14 10.71.0.12 is outside the VM networks (firewall.vm_networks: 10.70.0.0/24, "
-        "fd70::/64)"]
+        "16:14 10.71.0.12 is outside the VM networks (firewall.vm_networks: 10.70.0.0/24, fd70::/64)"
+    ]
     assert _check(tmp_path, "10.70.0.0/24", "10.70.0.12") == [
-        "11:29 fd70::11 is outside the VM networks (firewall.vm_networks: 10.70.0.0/24)"]
+        "11:29 fd70::11 is outside the VM networks (firewall.vm_networks: 10.70.0.0/24)"
+    ]
 
 
 def test_a_declared_network_must_be_a_network(tmp_path: Path) -> None:
@@ -66,6 +66,5 @@ def test_networks_read_from_the_interfaces(topo: Topology, tmp_path: Path) -> No
     plan = fw("plan", inventory=astray, check=False)
     assert plan.returncode == 2, plan.stdout + plan.stderr
     assert f"{astray}:7:5" in plan.stderr, plan.stderr
-    assert "10.71.0.12 is outside the networks of the VM interfaces (br0: 10.70.0.0/24)" \
-        in plan.stderr
+    assert "10.71.0.12 is outside the networks of the VM interfaces (br0: 10.70.0.0/24)" in plan.stderr
     assert "Traceback" not in plan.stderr

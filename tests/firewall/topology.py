@@ -44,10 +44,10 @@ class Topology:
         out = src.run(*argv, timeout=30).stdout
         return json.loads(out)
 
-    def send_udp(self, src: Netns, tag: str, source: str | None = None,
-                 target: str = "10.80.0.10:5514") -> None:
-        argv = [sys.executable, str(PROBE), "--udp", tag, *(["--source", source] if source else []),
-                target]
+    def send_udp(
+        self, src: Netns, tag: str, source: str | None = None, target: str = "10.80.0.10:5514"
+    ) -> None:
+        argv = [sys.executable, str(PROBE), "--udp", tag, *(["--source", source] if source else []), target]
         src.run(*argv, timeout=30)
 
     def udp_seen(self, tag: str) -> bool:

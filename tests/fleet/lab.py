@@ -37,8 +37,14 @@ def write_site(root: Path) -> Path:
                     "apiVersion": "vmguard/v1",
                     "kind": "Inventory",
                     "metadata": {"name": host},
-                    "connections": [{"name": "t", "driver": "libvirt", "uri": "test:///default",
-                                     "host_only": {"bridge": "virbr-hostonly"}}],
+                    "connections": [
+                        {
+                            "name": "t",
+                            "driver": "libvirt",
+                            "uri": "test:///default",
+                            "host_only": {"bridge": "virbr-hostonly"},
+                        }
+                    ],
                     "vms": [{"name": "test", "connection": "t", "policy": name}],
                 }
             )

@@ -17,7 +17,7 @@ import pytest
 
 from tests.guest import images
 from tests.support.require import require, require_root, require_tools
-from vmguard.facts import Disk, PowerState, VmFacts
+from vmguard.facts.vm import Disk, PowerState, VmFacts
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache
 from vmguard.guest.model import GuestFacts

@@ -282,7 +282,9 @@ def spec_text(files: tuple[tuple[int, str], ...]) -> str:
     """SPEC, plus an %install that creates `files` (mode, path) and lists them with that mode."""
     if not files:
         return SPEC
-    made = "".join(f"mkdir -p %{{buildroot}}{p.rsplit('/', 1)[0]}\ntouch %{{buildroot}}{p}\n" for _, p in files)
+    made = "".join(
+        f"mkdir -p %{{buildroot}}{p.rsplit('/', 1)[0]}\ntouch %{{buildroot}}{p}\n" for _, p in files
+    )
     listed = "".join(f"%attr({m:o},root,root) {p}\n" for m, p in files)
     head = "%global __os_install_post %{nil}\n%define _build_id_links none\n"
     return head + SPEC.replace("%files\n", f"%install\n{made}%files\n{listed}")

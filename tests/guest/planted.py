@@ -61,7 +61,9 @@ def _account_files(root: Path, family: str, planted: bool) -> None:
 def _pam(root: Path, family: str, planted: bool) -> None:
     path = "/etc/pam.d/common-auth" if family == "dpkg" else "/etc/pam.d/system-auth"
     unix = (
-        "auth\t[success=1 default=ignore]\tpam_unix.so" if family == "dpkg" else "auth\tsufficient\tpam_unix.so"
+        "auth\t[success=1 default=ignore]\tpam_unix.so"
+        if family == "dpkg"
+        else "auth\tsufficient\tpam_unix.so"
     )
     write(
         root,
@@ -89,7 +91,9 @@ def _trust_files(root: Path, planted: bool) -> None:
     write(root, "/home/vmadmin1/.netrc.example", "machine example login x password y\n", 0o600)
     if planted:
         write(root, "/root/.rhosts", "+ +\n", 0o600)
-        write(root, "/home/vmadmin1/.netrc", "machine cvs.example.org login vmadmin1 password s3cret\n", 0o600)
+        write(
+            root, "/home/vmadmin1/.netrc", "machine cvs.example.org login vmadmin1 password s3cret\n", 0o600
+        )
         write(root, "/etc/hosts.equiv", "trusted.example.org\n")
 
 

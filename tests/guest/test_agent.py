@@ -14,8 +14,8 @@ import pytest
 
 from tests.guest.conftest import sha256, vm_facts
 from tests.support.guest_image import CACHE_ROOT
-from vmguard.audit.checks.guest import CHECKS
-from vmguard.facts import Channel, PowerState
+from vmguard.checks.guest import CHECKS
+from vmguard.facts.vm import Channel, PowerState
 from vmguard.guest import inspect
 from vmguard.guest.agent import (
     MAX_FILE,
@@ -126,7 +126,9 @@ def test_no_agent_channel_no_online_facts(running, tmp_path):
     domain, image = running
     vm = vm_facts(domain.name, image, PowerState.RUNNING)  # its facts show no qemu-ga channel
     cache = GuestCache(tmp_path)
-    cache.put(cache_key([(str(image), "raw")], True), GuestFacts())  # skip the appliance (scan on: the default)
+    cache.put(
+        cache_key([(str(image), "raw")], True), GuestFacts()
+    )  # skip the appliance (scan on: the default)
     assert inspect(vm, online=True, cache=cache).online is None
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from tests.guest.test_offline import POLICY
 from tests.guest.test_planted import EXPECTED
-from vmguard.audit.checks import vm_checks
+from vmguard.checks import vm_checks
 from vmguard.cli import main
-from vmguard.drivers.libvirt import LibvirtDriver
+from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.guest import inspect
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -73,15 +73,17 @@ def _audit(tmp_path, name: str, guest: str, file_scan: bool = True) -> tuple[int
     (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=scan))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=name))
     out = tmp_path / f"reports-{guest}"
-    code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",
-                 "--guest", guest])
+    code = main(
+        ["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json", "--guest", guest]
+    )
     report = json.loads((out / "latest/report.json").read_text())
     [vm] = [v for v in report["vms"] if v["name"] == name]
     return code, vm["findings"]
 
 
-def test_cli_audit_reports_guest_findings_from_the_disk(tcg_domain, inspected, guest_cache, tmp_path,
-                                                        monkeypatch):
+def test_cli_audit_reports_guest_findings_from_the_disk(
+    tcg_domain, inspected, guest_cache, tmp_path, monkeypatch
+):
     """`vmguard audit` on a libvirt VM: users and software read from its disk image; the
     policy's file_scan: false reaches the inspection (the session's scan-less inspection
     answers from the cache: a scan would have added a cache entry)."""
@@ -113,8 +115,9 @@ def test_cli_audit_scans_files_by_default(tcg_domain, inspected, guest_cache, tm
     assert setuid == EXPECTED["rpm"]["VMG-SW-005"]
 
 
-def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_domain, tmp_path,
-                                                                          monkeypatch):
+def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(
+    tcg_domain, tmp_path, monkeypatch
+):
     missing = tmp_path / "gone.img"
     domain = tcg_domain.define(extra_devices=DISK_XML.format(path=missing))
     monkeypatch.setenv("VMGUARD_CACHE", str(tmp_path / "cache"))
@@ -122,8 +125,21 @@ def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_
     (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=""))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=domain.name))
     out = tmp_path / "reports"
-    code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json",
-                 "--guest", "offline", "--fail-on", "critical"])
+    code = main(
+        [
+            "audit",
+            "-i",
+            str(tmp_path / "inv.yaml"),
+            "--out",
+            str(out),
+            "--format",
+            "json",
+            "--guest",
+            "offline",
+            "--fail-on",
+            "critical",
+        ]
+    )
     report = json.loads((out / "latest/report.json").read_text())
     [vm] = [v for v in report["vms"] if v["name"] == domain.name]
     assert code == 3 and report["summary"]["exit_code"] == 3
@@ -134,18 +150,23 @@ def test_cli_audit_guest_that_cannot_be_read_is_incomplete_whatever_fail_on(tcg_
     assert any(f["rule"].startswith("VMG-DEV") for f in vm["findings"])  # host-side checks still ran
 
 
-def test_pool_volume_disk_is_resolved_and_inspected(tcg_domain, inspected, guest_cache, libvirt_conn,
-                                                    tmp_path, monkeypatch):
+def test_pool_volume_disk_is_resolved_and_inspected(
+    tcg_domain, inspected, guest_cache, libvirt_conn, tmp_path, monkeypatch
+):
     """<disk type='volume'>: a transient dir pool over the session's image folder (created
     and removed here; removing a dir pool leaves its files), the volume read through it."""
     image = inspected["rpm-sqlite"].image  # qcow2, inspected without the file scan
     pool = libvirt_conn.storagePoolCreateXML(
         f"<pool type='dir'><name>vmg-test-pool-{os.getpid()}</name>"
-        f"<target><path>{image.parent}</path></target></pool>", 0)
+        f"<target><path>{image.parent}</path></target></pool>",
+        0,
+    )
     try:
-        volume_xml = (f"<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
-                      f"<source pool='{pool.name()}' volume='{image.name}'/>"
-                      "<target dev='vda' bus='virtio'/></disk>\n")
+        volume_xml = (
+            f"<disk type='volume' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source pool='{pool.name()}' volume='{image.name}'/>"
+            "<target dev='vda' bus='virtio'/></disk>\n"
+        )
         domain = tcg_domain.define(extra_devices=volume_xml)
         driver = LibvirtDriver("qemu:///system")
         try:

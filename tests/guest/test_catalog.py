@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from vmguard.audit.catalog import load_catalog
-from vmguard.audit.checks import vm_checks
-from vmguard.audit.checks.guest import CHECKS
+from vmguard.checks import vm_checks
+from vmguard.checks.guest import CHECKS
 
 
 def test_guest_checks_are_in_the_audit_table():
@@ -62,7 +62,8 @@ COVERED_BY = {
     "VMG-USR-004": "tests/guest/test_agent.py::test_running_vm_inspected_through_a_read_only_overlay",
     **{
         rule: "tests/guest/test_planted.py::test_every_planted_problem_is_found_with_its_rule"
-        for rule in [f"VMG-USR-{n:03}" for n in range(5, 16)] + ["VMG-SW-004", "VMG-SW-005", "VMG-SW-007", "VMG-SW-008"]
+        for rule in [f"VMG-USR-{n:03}" for n in range(5, 16)]
+        + ["VMG-SW-004", "VMG-SW-005", "VMG-SW-007", "VMG-SW-008"]
     },
 }
 # Tests that name what they trigger by another word than the rule id: `vmguard firewall

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
-from vmguard.audit.checks.guest import CHECKS
-from vmguard.facts import VmFacts
+from vmguard.checks.guest import CHECKS
+from vmguard.facts.vm import VmFacts
 from vmguard.guest.model import (
     Account,
     FileMark,

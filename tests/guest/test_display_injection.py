@@ -28,7 +28,7 @@ from tests.support.hostile_text import (
     run_cli,
 )
 from vmguard.cli import main
-from vmguard.display import shown
+from vmguard.core.display import shown
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -63,7 +63,7 @@ def hostile_guest_image(tmp_path_factory, libguestfs_tcg) -> Path:
     for package, version in VERSIONS.items():
         stanza = text.index(f"Package: {package}\n")
         start = text.index("Version: ", stanza) + len("Version: ")
-        text = text[:start] + version + text[text.index("\n", start):]
+        text = text[:start] + version + text[text.index("\n", start) :]
     status.write_text(text)
     return images.ext4_image(root, work / "hostile-names.img", size_mib=32)
 
@@ -96,7 +96,9 @@ def test_audit_guest_offline_shows_hostile_guest_strings_inert(
     tokens = markdown_tokens(md)
     assert_no_links(md, tokens)
     assert len(headings(tokens)) == 2 + len(report["vms"])
-    assert body_rows(tokens) == sum(len(v["findings"]) for v in report["vms"]) + len(report["host"]["findings"])
+    assert body_rows(tokens) == sum(len(v["findings"]) for v in report["vms"]) + len(
+        report["host"]["findings"]
+    )
     html = (out / "latest/report.html").read_text()
     assert_inert(html)
     for hostile in USERS:

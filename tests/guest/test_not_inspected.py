@@ -21,8 +21,8 @@ import pytest
 from tests.guest.test_audit_pipeline import GUEST_POLICY, INVENTORY
 from tests.support.require import require
 from vmguard.cli import main
-from vmguard.drivers.libvirt import LibvirtDriver
-from vmguard.errors import GuestError
+from vmguard.core.errors import GuestError
+from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.guest import inspect, uninspectable
 from vmguard.guest.offline import inspect_disks
 
@@ -69,15 +69,30 @@ def _audit(tmp_path: Path, name: str, *extra: str) -> tuple[int, dict]:
     (tmp_path / "policy.yaml").write_text(GUEST_POLICY.format(file_scan=""))
     (tmp_path / "inv.yaml").write_text(INVENTORY.format(name=name))
     out = tmp_path / "reports"
-    code = main(["audit", "-i", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json,md",
-                 "--guest", "offline", *extra])
+    code = main(
+        [
+            "audit",
+            "-i",
+            str(tmp_path / "inv.yaml"),
+            "--out",
+            str(out),
+            "--format",
+            "json,md",
+            "--guest",
+            "offline",
+            *extra,
+        ]
+    )
     return code, json.loads((out / "latest/report.json").read_text())
 
 
 def test_pool_volume_is_resolved_to_its_path_through_libvirt(tcg_domain, dir_pool):
     pool, folder = dir_pool
-    pool.createXML("<volume><name>data.qcow2</name><capacity unit='MiB'>1</capacity>"
-                   "<target><format type='qcow2'/></target></volume>", 0)
+    pool.createXML(
+        "<volume><name>data.qcow2</name><capacity unit='MiB'>1</capacity>"
+        "<target><format type='qcow2'/></target></volume>",
+        0,
+    )
     xml = VOLUME_DISK.format(pool=pool.name(), volume="data.qcow2", dev="vdb")
     domain = tcg_domain.define(extra_devices=xml)
     [disk] = _facts(domain.name).disks
@@ -172,9 +187,15 @@ def test_venv_without_system_site_packages_is_told_how_to_fix_it(tmp_path, appli
 
     def worker(python: str, disk: Path) -> dict:
         request = json.dumps({"disks": [[str(disk), "raw"]], "scan_files": False})
-        proc = subprocess.run([python, "-m", "vmguard.guest.worker"], input=request, text=True,
-                              capture_output=True, timeout=120, check=False,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        proc = subprocess.run(
+            [python, "-m", "vmguard.guest.worker"],
+            input=request,
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         return json.loads(proc.stdout)
 
     error = worker(str(venv / "bin/python"), appliance_env)["error"]

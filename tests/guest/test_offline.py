@@ -11,14 +11,15 @@ import pytest
 
 from tests.guest.conftest import POLICY, sha256, vm_facts
 from tests.guest.test_planted import NEW_RULES
-from vmguard.audit.checks.guest import CHECKS
-from vmguard.errors import GuestError
+from vmguard.checks.guest import CHECKS
+from vmguard.core.errors import GuestError
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import PasswordState, ServiceKind
 from vmguard.guest.offline import inspect_disks
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
+
 
 def findings(item):
     vm = dataclasses.replace(item.vm, guest=item.facts)
@@ -226,7 +227,7 @@ def test_disk_without_an_operating_system_is_a_clear_error(tmp_path, libguestfs_
 
 
 def test_vm_without_disks_is_not_inspected(tmp_path):
-    from vmguard.facts import VmFacts
+    from vmguard.facts.vm import VmFacts
 
     assert inspect(VmFacts("diskless", "libvirt"), cache=GuestCache(tmp_path)) is None
 

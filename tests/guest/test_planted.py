@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from tests.guest.conftest import POLICY
-from vmguard.audit.checks.guest import CHECKS
+from vmguard.checks.guest import CHECKS
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -21,7 +21,11 @@ COMMON = {
     "VMG-USR-010": {"account file /etc/shadow", "account file /etc/gshadow", "account file /etc/group"},
     "VMG-USR-011": {"password of 'legacy' (/etc/passwd)", "password of 'guest' (/etc/passwd)"},
     "VMG-USR-012": {"root's primary group (/etc/passwd)"},
-    "VMG-USR-014": {"trust file /etc/hosts.equiv", "trust file /root/.rhosts", "trust file /home/vmadmin1/.netrc"},
+    "VMG-USR-014": {
+        "trust file /etc/hosts.equiv",
+        "trust file /root/.rhosts",
+        "trust file /home/vmadmin1/.netrc",
+    },
     "VMG-USR-015": {"sudo rule for vmadmin1 (/etc/sudoers.d/admins)"},
     "VMG-SW-004": {
         "world-writable /etc/profile.d/site.sh",
@@ -110,5 +114,7 @@ def test_messages_say_what_and_where(inspected):
         "sudo runs commands without a password (vmadmin1 ALL=(ALL) NOPASSWD: /sbin/reboot, /sbin/service): "
         "/etc/sudoers.d/admins:3 (sudoers)"
     )
-    assert messages["PAM pam_unix.so nullok (/etc/pam.d/system-auth)"].endswith("/etc/pam.d/system-auth:3 (PAM)")
+    assert messages["PAM pam_unix.so nullok (/etc/pam.d/system-auth)"].endswith(
+        "/etc/pam.d/system-auth:3 (PAM)"
+    )
     assert "no package of the guest's package database" in messages["setuid /usr/bin/find"]

@@ -14,13 +14,23 @@ REPO = Path(__file__).parents[2]
 
 
 def dev(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REPO / "dev"), *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(REPO / "dev"), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_ci_runs_exactly_dev_test():
-    lines = [line for line in (REPO / ".ci/run").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (REPO / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert lines[-1] == "./dev test"
     assert os.access(REPO / ".ci/run", os.X_OK) and os.access(REPO / "dev", os.X_OK)
 

@@ -15,8 +15,7 @@ from tests.support.require import require_root, require_tools
 @pytest.fixture(autouse=True)
 def _root():
     require_root()
-    require_tools("ip", "nft", "iptables-legacy", "iptables-nft", "iptables-legacy-save",
-                  "iptables-nft-save")
+    require_tools("ip", "nft", "iptables-legacy", "iptables-nft", "iptables-legacy-save", "iptables-nft-save")
 
 
 def test_clean_namespace_has_no_leaks():
@@ -33,12 +32,14 @@ def test_planted_nft_table_and_iptables_chains_are_found():
         ns.run("ip6tables-legacy", "-N", "VMG6")
         ns.run("iptables-legacy", "-N", "OTHER")
         found = leaks.firewall_leaks(ns.name)
-    assert sorted(found) == sorted([
-        "nftables: table inet vmguard",
-        "iptables-legacy-save: chain VMG-FWD",
-        "iptables-nft-save: chain vmguard_in",
-        "ip6tables-legacy-save: chain VMG6",
-    ])
+    assert sorted(found) == sorted(
+        [
+            "nftables: table inet vmguard",
+            "iptables-legacy-save: chain VMG-FWD",
+            "iptables-nft-save: chain vmguard_in",
+            "ip6tables-legacy-save: chain VMG6",
+        ]
+    )
 
 
 def test_namespace_of_this_run_is_a_leak_until_deleted():
@@ -78,8 +79,9 @@ def test_unnamed_vmg_namespace_is_a_leak_only_if_new():
 def test_sessionfinish_fails_a_run_that_leaks(pytester):
     # An inner pytest run with our hooks leaves a namespace behind: it must exit 1.
     name = f"vmg{os.getpid()}-inner-leak"
-    pytester.makeconftest("from tests.conftest import pytest_sessionfinish, "
-                          "pytest_sessionstart  # noqa: F401\n")
+    pytester.makeconftest(
+        "from tests.conftest import pytest_sessionfinish, pytest_sessionstart  # noqa: F401\n"
+    )
     pytester.makepyfile(f"""
         import subprocess
         def test_leaks():

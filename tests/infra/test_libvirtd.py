@@ -18,8 +18,7 @@ def test_qemu_system_answers(libvirt_conn):
 
 
 def test_libvirtd_sh_is_idempotent_when_running(libvirt_uri):
-    proc = subprocess.run(["bash", str(LIBVIRTD_SH)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    proc = subprocess.run(["bash", str(LIBVIRTD_SH)], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "starting" not in proc.stderr  # already up: it must not start a second one
 

@@ -62,8 +62,7 @@ def test_veth_pair_carries_traffic_between_namespaces_only():
     with netns("a") as a, netns("b") as b:
         veth_pair(a, b, "10.231.0.1/30", "10.231.0.2/30")
         a.run("busybox", "ping", "-c", "1", "-W", "2", "10.231.0.2")
-        root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True,
-                                    check=True).stdout
+        root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
         assert "veth-a" not in root_links and "veth-b" not in root_links
 
 

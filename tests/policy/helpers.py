@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from vmguard.errors import Problem, Severity
+from vmguard.core.errors import Problem, Severity
 from vmguard.policy.loader import Checked, check_policy
 
 HEAD = "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: t}\n"

@@ -50,12 +50,20 @@ def test_check_json_format(tmp_path, capsys):
     files = json.loads(capsys.readouterr().out)["files"]
     assert [f["ok"] for f in files] == [True, False]
     assert files[1]["problems"][0] | {"message": ""} == {
-        "file": str(bad), "line": 4, "col": 23, "where": "spec.devices.usb", "message": "", "severity": "error"}
+        "file": str(bad),
+        "line": 4,
+        "col": 23,
+        "where": "spec.devices.usb",
+        "message": "",
+        "severity": "error",
+    }
 
 
 def test_strict_turns_warnings_into_failures(tmp_path, capsys):
     warn = tmp_path / "w.yaml"
-    warn.write_text("apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: w}\nspec: {quarantine: {allow_types: []}}\n")
+    warn.write_text(
+        "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: w}\nspec: {quarantine: {allow_types: []}}\n"
+    )
     assert main(["policy", "check", str(warn)]) == 0
     assert "1 warning(s)" in capsys.readouterr().out
     assert main(["policy", "check", "--strict", str(warn)]) == 2
@@ -68,9 +76,21 @@ def test_show_resolved_round_trips(tmp_path, capsys):
         dumped.write_text(capsys.readouterr().out)
         again = load_policy(dumped)
         original = load_policy(path)
-        assert (again.network, again.shared_folders, again.devices, again.users, again.software,
-                again.quarantine) == (original.network, original.shared_folders, original.devices,
-                                      original.users, original.software, original.quarantine)
+        assert (
+            again.network,
+            again.shared_folders,
+            again.devices,
+            again.users,
+            again.software,
+            again.quarantine,
+        ) == (
+            original.network,
+            original.shared_folders,
+            original.devices,
+            original.users,
+            original.software,
+            original.quarantine,
+        )
 
 
 def test_show_json(capsys):
@@ -95,15 +115,21 @@ def test_bad_arguments_exit_2(capsys):
 def test_real_process_no_traceback_and_exit_codes(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_bytes(b"\xff\xfe")
-    run = subprocess.run([sys.executable, "-m", "vmguard", "policy", "check", str(bad)],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "vmguard", "policy", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2
     assert run.stderr == f"{bad}:1:1: not UTF-8 text (save the file as UTF-8)\n"
-    version = subprocess.run([sys.executable, "-m", "vmguard", "--version"], capture_output=True, text=True,
-                             check=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "vmguard", "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.startswith("vmguard ")
-    helptext = subprocess.run([sys.executable, "-m", "vmguard", "--help"], capture_output=True, text=True,
-                              check=True).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "vmguard", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "2  bad input" in helptext and "3  could not run" in helptext
 
 
@@ -122,8 +148,12 @@ def test_each_command_loads_only_its_own_area():
         importlib.import_module(f"vmguard.cli.{area}").register(parser.add_subparsers())
         commands = set(parser._subparsers._group_actions[0].choices)
         assert commands == {c for c, a in COMMANDS.items() if a == area}, area
-    code = ("import sys; from vmguard.cli import build_parser; build_parser(['vet', 'x']); "
-            "print(' '.join(m for m in sys.modules if m.startswith('vmguard.')))")
+    code = (
+        "import sys; from vmguard.cli import build_parser; build_parser(['vet', 'x']); "
+        "print(' '.join(m for m in sys.modules if m.startswith('vmguard.')))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "vmguard.cli.vet" in loaded.split()
-    assert not {"vmguard.drivers", "vmguard.audit", "vmguard.firewall", "vmguard.cli.vm"} & set(loaded.split())
+    assert not {"vmguard.drivers", "vmguard.audit", "vmguard.firewall", "vmguard.cli.vm"} & set(
+        loaded.split()
+    )

@@ -23,7 +23,9 @@ spec:
 
 
 def role(extends: str, spec: str) -> str:
-    return f"apiVersion: vmguard/v1\nkind: Policy\nmetadata: {{name: role}}\nextends: {extends}\nspec:\n{spec}"
+    return (
+        f"apiVersion: vmguard/v1\nkind: Policy\nmetadata: {{name: role}}\nextends: {extends}\nspec:\n{spec}"
+    )
 
 
 def test_mappings_merge_and_role_wins(tmp_path):

@@ -10,19 +10,29 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vmguard.errors import InventoryError, PolicyError
-from vmguard.inventory_loader import check_inventory, load_inventory
+from vmguard.core.errors import InventoryError, PolicyError
+from vmguard.inventory.loader import check_inventory, load_inventory
 from vmguard.policy.loader import check_policy, load_policy
 
 EXAMPLES = Path(__file__).parents[2] / "policy"
 BATCH = (EXAMPLES / "batch.yaml").read_text()
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-                    st.text(max_size=20), st.sampled_from(["disabled", "host-only", "nat", "20GiB", "{vm}",
-                                                           "192.0.2.1/24", "6000-6010", "read-write"]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=20)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(
+        ["disabled", "host-only", "nat", "20GiB", "{vm}", "192.0.2.1/24", "6000-6010", "read-write"]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 def _workdir() -> Path:

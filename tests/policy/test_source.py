@@ -84,7 +84,10 @@ def test_utf8_bom_is_accepted(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    assert only_problem(check_policy(tmp_path / "nope.yaml")) == "0:0: cannot read file: No such file or directory"
+    assert (
+        only_problem(check_policy(tmp_path / "nope.yaml"))
+        == "0:0: cannot read file: No such file or directory"
+    )
 
 
 def test_directory_instead_of_file(tmp_path):
@@ -98,11 +101,19 @@ def test_unreadable_file(tmp_path):
         shared.chmod(0o755)
         path = write(shared, HEAD)
         path.chmod(0)
-        code = ("import sys; from vmguard.policy.loader import check_policy; "
-                "print(check_policy(sys.argv[1]).problems[0].message)")
+        code = (
+            "import sys; from vmguard.policy.loader import check_policy; "
+            "print(check_policy(sys.argv[1]).problems[0].message)"
+        )
         demote = (lambda: os.setuid(65534)) if os.geteuid() == 0 else None
-        run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                             preexec_fn=demote, check=True, cwd="/")
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            preexec_fn=demote,
+            check=True,
+            cwd="/",
+        )
         assert run.stdout == "cannot read file: Permission denied\n"
     finally:
         shutil.rmtree(shared)
@@ -115,7 +126,9 @@ def test_huge_file_is_refused(tmp_path):
 
 
 def test_deep_nesting_is_refused_not_a_crash(tmp_path):
-    assert "nesting is deeper than 32 levels" in only_problem(check(tmp_path, "[" * 5000 + "]" * 5000, head=False))
+    assert "nesting is deeper than 32 levels" in only_problem(
+        check(tmp_path, "[" * 5000 + "]" * 5000, head=False)
+    )
 
 
 def test_empty_file(tmp_path):

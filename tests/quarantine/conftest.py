@@ -56,9 +56,18 @@ def snapshot(root: Path) -> dict[bytes, tuple]:
             if stat.S_ISREG(st.st_mode) and st.st_size < 1 << 20:
                 with open(path, "rb") as fh:
                     digest = hashlib.sha256(fh.read()).hexdigest()
-            seen[path] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_nlink,
-                          st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest,
-                          tuple(sorted(os.listxattr(path, follow_symlinks=False))))
+            seen[path] = (
+                st.st_mode,
+                st.st_uid,
+                st.st_gid,
+                st.st_size,
+                st.st_nlink,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+                digest,
+                tuple(sorted(os.listxattr(path, follow_symlinks=False))),
+            )
     return seen
 
 

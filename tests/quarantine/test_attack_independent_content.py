@@ -59,6 +59,7 @@ ZIP = _zip()
 
 # ---------------------------------------------------------------- real outputs (controls)
 
+
 def _real(where: Path) -> dict[str, bytes]:
     rng = np.random.default_rng(7)
     out: dict[str, bytes] = {}
@@ -89,13 +90,25 @@ def _real(where: Path) -> dict[str, bytes]:
     for name in ("events.root", "nocomp.root", "extended.root", "extend1.root", "hist-deleted.root"):
         out[name] = (where / name).read_bytes()
     hdus = {
-        "image.fits": [fits.PrimaryHDU(rng.normal(size=(64, 64)).astype("f4")),
-                       fits.BinTableHDU.from_columns([fits.Column(name="e", format="D", array=rng.normal(size=99)),
-                                                      fits.Column(name="v", format="PJ()", array=[[1, 2], [3]] * 10)])],
-        "compressed.fits": [fits.PrimaryHDU(), fits.CompImageHDU(rng.integers(0, 1000, size=(100, 100)).astype("i4"))],
+        "image.fits": [
+            fits.PrimaryHDU(rng.normal(size=(64, 64)).astype("f4")),
+            fits.BinTableHDU.from_columns(
+                [
+                    fits.Column(name="e", format="D", array=rng.normal(size=99)),
+                    fits.Column(name="v", format="PJ()", array=[[1, 2], [3]] * 10),
+                ]
+            ),
+        ],
+        "compressed.fits": [
+            fits.PrimaryHDU(),
+            fits.CompImageHDU(rng.integers(0, 1000, size=(100, 100)).astype("i4")),
+        ],
         "uint.fits": [fits.PrimaryHDU(np.arange(100, dtype=np.uint16))],
-        "multi.fits": [fits.PrimaryHDU(), fits.ImageHDU(np.ones((3, 5, 7), dtype=">i2"), name="SCI"),
-                       fits.ImageHDU(name="EMPTY")],
+        "multi.fits": [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(np.ones((3, 5, 7), dtype=">i2"), name="SCI"),
+            fits.ImageHDU(name="EMPTY"),
+        ],
     }
     for name, hdul in hdus.items():
         tmp = io.BytesIO()
@@ -113,13 +126,15 @@ def _real(where: Path) -> dict[str, bytes]:
             del f["x"]  # freed space inside the file
         out[name] = tmp.getvalue()
     text = io.StringIO()
-    csv.writer(text).writerows([[i, f"{i / 3:.5f}", "a,\"b\""] for i in range(500)])
+    csv.writer(text).writerows([[i, f"{i / 3:.5f}", 'a,"b"'] for i in range(500)])
     out["t.csv"] = text.getvalue().encode()
     sv = io.BytesIO()
     np.savetxt(sv, rng.normal(size=(50, 3)), delimiter=",", header="a,b,c")
     out["savetxt.csv"] = sv.getvalue()
     out["crlf.csv"] = out["t.csv"].replace(b"\n", b"\r\n")
-    out["j.json"] = json.dumps({"a": [1.5, "µ", None], "b": {"c": True}}, indent=2, ensure_ascii=False).encode()
+    out["j.json"] = json.dumps(
+        {"a": [1.5, "µ", None], "b": {"c": True}}, indent=2, ensure_ascii=False
+    ).encode()
     out["job.log"] = "".join(f"line {i} µs ok\n" for i in range(300)).encode()
     out["image.fits.gz"] = gzip.compress(out["image.fits"])
     out["events.root.gz"] = gzip.compress(out["events.root"])
@@ -142,6 +157,7 @@ def _real(where: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- hostile files
 
+
 def _h5_with_tail(base: bytes, tail: bytes) -> bytes:
     """HDF5 superblock 0 (no checksum): its end-of-file address (found by value in the
     superblock) patched to the new size, so the appended tail is "inside" the file."""
@@ -149,7 +165,7 @@ def _h5_with_tail(base: bytes, tail: bytes) -> bytes:
     eof = struct.pack("<Q", len(base))
     at = data.find(eof, 8, 96)
     assert at > 0, "end-of-file address not found in superblock"
-    data[at:at + 8] = struct.pack("<Q", len(data))
+    data[at : at + 8] = struct.pack("<Q", len(data))
     return bytes(data)
 
 
@@ -159,18 +175,31 @@ def _lookup3(data: bytes, initval: int = 0) -> int:
 
     def rot(x, k):
         return ((x << k) | (x >> (32 - k))) & m
+
     a = b = c = (0xDEADBEEF + len(data) + initval) & m
     i, n = 0, len(data)
     while n > 12:
-        a = (a + int.from_bytes(data[i:i + 4], "little")) & m
-        b = (b + int.from_bytes(data[i + 4:i + 8], "little")) & m
-        c = (c + int.from_bytes(data[i + 8:i + 12], "little")) & m
-        a = (a - c) & m; a ^= rot(c, 4); c = (c + b) & m  # noqa: E702
-        b = (b - a) & m; b ^= rot(a, 6); a = (a + c) & m  # noqa: E702
-        c = (c - b) & m; c ^= rot(b, 8); b = (b + a) & m  # noqa: E702
-        a = (a - c) & m; a ^= rot(c, 16); c = (c + b) & m  # noqa: E702
-        b = (b - a) & m; b ^= rot(a, 19); a = (a + c) & m  # noqa: E702
-        c = (c - b) & m; c ^= rot(b, 4); b = (b + a) & m  # noqa: E702
+        a = (a + int.from_bytes(data[i : i + 4], "little")) & m
+        b = (b + int.from_bytes(data[i + 4 : i + 8], "little")) & m
+        c = (c + int.from_bytes(data[i + 8 : i + 12], "little")) & m
+        a = (a - c) & m
+        a ^= rot(c, 4)
+        c = (c + b) & m  # noqa: E702
+        b = (b - a) & m
+        b ^= rot(a, 6)
+        a = (a + c) & m  # noqa: E702
+        c = (c - b) & m
+        c ^= rot(b, 8)
+        b = (b + a) & m  # noqa: E702
+        a = (a - c) & m
+        a ^= rot(c, 16)
+        c = (c + b) & m  # noqa: E702
+        b = (b - a) & m
+        b ^= rot(a, 19)
+        a = (a + c) & m  # noqa: E702
+        c = (c - b) & m
+        c ^= rot(b, 4)
+        b = (b + a) & m  # noqa: E702
         i, n = i + 12, n - 12
     if n == 0:
         return c
@@ -178,13 +207,20 @@ def _lookup3(data: bytes, initval: int = 0) -> int:
     a = (a + int.from_bytes(tail[0:4], "little")) & m
     b = (b + int.from_bytes(tail[4:8], "little")) & m
     c = (c + int.from_bytes(tail[8:12], "little")) & m
-    c ^= b; c = (c - rot(b, 14)) & m  # noqa: E702
-    a ^= c; a = (a - rot(c, 11)) & m  # noqa: E702
-    b ^= a; b = (b - rot(a, 25)) & m  # noqa: E702
-    c ^= b; c = (c - rot(b, 16)) & m  # noqa: E702
-    a ^= c; a = (a - rot(c, 4)) & m  # noqa: E702
-    b ^= a; b = (b - rot(a, 14)) & m  # noqa: E702
-    c ^= b; c = (c - rot(b, 24)) & m  # noqa: E702
+    c ^= b
+    c = (c - rot(b, 14)) & m  # noqa: E702
+    a ^= c
+    a = (a - rot(c, 11)) & m  # noqa: E702
+    b ^= a
+    b = (b - rot(a, 25)) & m  # noqa: E702
+    c ^= b
+    c = (c - rot(b, 16)) & m  # noqa: E702
+    a ^= c
+    a = (a - rot(c, 4)) & m  # noqa: E702
+    b ^= a
+    b = (b - rot(a, 14)) & m  # noqa: E702
+    c ^= b
+    c = (c - rot(b, 24)) & m  # noqa: E702
     return c
 
 
@@ -205,11 +241,15 @@ def _root_gap(base: bytes, payload: bytes) -> bytes:
     _, ver, _, _, seekfree, nbfree, _ = struct.unpack(">4s6i", base[:28])
     assert ver < 1000000
     gap = struct.pack(">i", -(4 + len(payload))) + payload
-    rec = bytearray(base[seekfree:seekfree + nbfree])
+    rec = bytearray(base[seekfree : seekfree + nbfree])
     keylen = struct.unpack(">h", rec[14:16])[0]
     newseek = seekfree + len(gap)
     newend = newseek + keylen + 20
-    body = rec[:keylen] + struct.pack(">hii", 1, seekfree, newseek - 1) + struct.pack(">hii", 1, newend, 2000000000)
+    body = (
+        rec[:keylen]
+        + struct.pack(">hii", 1, seekfree, newseek - 1)
+        + struct.pack(">hii", 1, newend, 2000000000)
+    )
     struct.pack_into(">i", body, 0, len(body))
     struct.pack_into(">i", body, 6, 20)
     struct.pack_into(">i", body, 18, newseek)
@@ -228,7 +268,7 @@ def _fits_image(payload: bytes) -> bytes:
 def _fits_card_patch(data: bytes, key: bytes, value: bytes) -> bytes:
     at = data.find(key.ljust(8))
     card = key.ljust(8) + b"= " + value.rjust(20)
-    return data[:at] + card.ljust(80) + data[at + 80:]
+    return data[:at] + card.ljust(80) + data[at + 80 :]
 
 
 def _gzip_fextra(extra: bytes, body: bytes) -> bytes:
@@ -241,7 +281,13 @@ def _gzip_fextra(extra: bytes, body: bytes) -> bytes:
 def _gzip_fname(name: bytes, body: bytes) -> bytes:
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     raw = comp.compress(body) + comp.flush()
-    return b"\x1f\x8b\x08\x08\0\0\0\0\0\xff" + name + b"\0" + raw + struct.pack("<II", zlib.crc32(body), len(body))
+    return (
+        b"\x1f\x8b\x08\x08\0\0\0\0\0\xff"
+        + name
+        + b"\0"
+        + raw
+        + struct.pack("<II", zlib.crc32(body), len(body))
+    )
 
 
 def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
@@ -280,7 +326,7 @@ def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
     h["fits-extra-blank-block.fits"] = real["uint.fits"] + b" " * 2880
     h["fits-naxis-too-big.fits"] = _fits_card_patch(real["uint.fits"], b"NAXIS1", b"2000")
     h["fits-naxis-negative.fits"] = _fits_card_patch(real["uint.fits"] + ELF, b"NAXIS1", b"-100")
-    h["fits-naxis-small-elf-in-rest.fits"] = _fits_card_patch(_fits_image(ELF[:2880 * 3]), b"NAXIS1", b"10")
+    h["fits-naxis-small-elf-in-rest.fits"] = _fits_card_patch(_fits_image(ELF[: 2880 * 3]), b"NAXIS1", b"10")
     h["fits-elf-appended-block.fits"] = real["uint.fits"] + ELF + bytes(-len(ELF) % 2880)
     h["fits-zip-as-image.fits"] = _fits_image(ZIP)
     h["fits-elf-as-image.fits"] = _fits_image(ELF)
@@ -293,7 +339,7 @@ def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
     root = bytearray(real["events.root"] + ZIP)
     fend = struct.pack(">I", len(real["events.root"]))
     at = root.find(fend, 4, 40)
-    root[at:at + 4] = struct.pack(">I", len(root))
+    root[at : at + 4] = struct.pack(">I", len(root))
     h["root-fend-patched-zip.root"] = bytes(root)
     h["root-zip-appended.root"] = real["events.root"] + ZIP
     h["root-free-gap-zip.root"] = _root_gap(real["events.root"], ZIP)
@@ -311,7 +357,9 @@ def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
     h["gz-fname-script.csv.gz"] = _gzip_fname(b"#!/bin/sh\nid\n", b"a,b\n")
     h["gz-of-script-multimember-second.gz"] = gzip.compress(b"log\n") + gzip.compress(SCRIPT)
     h["gz-empty-member-then-script.gz"] = gzip.compress(b"") + gzip.compress(SCRIPT)
-    h["gz-script-split-over-members.gz"] = gzip.compress(b"") * 3 + gzip.compress(b"#") + gzip.compress(SCRIPT[1:])
+    h["gz-script-split-over-members.gz"] = (
+        gzip.compress(b"") * 3 + gzip.compress(b"#") + gzip.compress(SCRIPT[1:])
+    )
     h["gz-empty-member-then-elf.gz"] = gzip.compress(b"") + gzip.compress(ELF)
     h["gz-fextra-zip-then-member.csv.gz"] = _gzip_fextra(ZIP, b"x\n") + gzip.compress(b"y\n")
     h["gz-of-tar.gz"] = gzip.compress(_tar_bytes())
@@ -323,8 +371,12 @@ def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
     h["gz-of-json-then-nul.json.gz"] = gzip.compress(b'{"a": 1}\x00')
     # archives when not allowed
     h["html-at-head.log"] = b"<html><body><script>alert(1)</script></body></html>\n"
-    h["html-after-512.html"] = b"run ok\n" * 100 + b"<html><body><script>alert(document.cookie)</script></body></html>\n"
-    h["svg-after-512.svg"] = b"run ok\n" * 100 + b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>\n'
+    h["html-after-512.html"] = (
+        b"run ok\n" * 100 + b"<html><body><script>alert(document.cookie)</script></body></html>\n"
+    )
+    h["svg-after-512.svg"] = (
+        b"run ok\n" * 100 + b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>\n'
+    )
     h["tar-named.txt"] = _tar_bytes()
     h["zip-named.csv"] = ZIP
     h["jar-named.json"] = ZIP
@@ -333,6 +385,7 @@ def _hostile(real: dict[str, bytes]) -> dict[str, bytes]:
 
 def _tar_bytes() -> bytes:
     import tarfile
+
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         info = tarfile.TarInfo("a.txt")
@@ -347,6 +400,7 @@ def _gz_zeros(size: int) -> bytes:
 
 
 # ---------------------------------------------------------------- one vet run
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -363,23 +417,66 @@ def run(tmp_path_factory):
     (base / "p.yaml").write_text(POLICY)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(base / "p.yaml"),
-         "--to", str(base / "pub" / "job1"), "--job", "job1", "--format", "json"],
-        capture_output=True, env=env, timeout=170, check=False)
+        [
+            sys.executable,
+            "-m",
+            "vmguard",
+            "vet",
+            str(q),
+            "--policy",
+            str(base / "p.yaml"),
+            "--to",
+            str(base / "pub" / "job1"),
+            "--job",
+            "job1",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        env=env,
+        timeout=170,
+        check=False,
+    )
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     report = json.loads(proc.stdout)
     entries = {e["path"]: e for e in report["entries"]}
-    return {"real": real, "hostile": hostile, "entries": entries, "rc": proc.returncode,
-            "out": base / "pub" / "job1"}
+    return {
+        "real": real,
+        "hostile": hostile,
+        "entries": entries,
+        "rc": proc.returncode,
+        "out": base / "pub" / "job1",
+    }
 
 
 def _accepted(run, name: str) -> bool:
     return run["entries"][name]["verdict"] == "accepted"
 
 
-REAL = ["events.root", "nocomp.root", "extended.root", "extend1.root", "hist-deleted.root", "multi.fits", "image.fits", "compressed.fits", "uint.fits", "v0.h5", "v3.h5",
-        "t.csv", "savetxt.csv", "crlf.csv", "j.json", "job.log", "image.fits.gz", "events.root.gz",
-        "v0.h5.gz", "empty.dat", "mask.fits.gz", "big-mask.fits.gz"]
+REAL = [
+    "events.root",
+    "nocomp.root",
+    "extended.root",
+    "extend1.root",
+    "hist-deleted.root",
+    "multi.fits",
+    "image.fits",
+    "compressed.fits",
+    "uint.fits",
+    "v0.h5",
+    "v3.h5",
+    "t.csv",
+    "savetxt.csv",
+    "crlf.csv",
+    "j.json",
+    "job.log",
+    "image.fits.gz",
+    "events.root.gz",
+    "v0.h5.gz",
+    "empty.dat",
+    "mask.fits.gz",
+    "big-mask.fits.gz",
+]
 
 
 def test_h5py_user_block_is_refused_as_documented(run):
@@ -399,22 +496,57 @@ def test_real_output_is_promoted_byte_identical(run, name):
 
 
 MUST_REJECT = [
-    "json-trailing-elf.json", "json-trailing-second-value.json", "json-raw-nul.json",
-    "json-trailing-nul.json", "json-utf8-lone-surrogate.json", "json-overlong-nul.json",
+    "json-trailing-elf.json",
+    "json-trailing-second-value.json",
+    "json-raw-nul.json",
+    "json-trailing-nul.json",
+    "json-utf8-lone-surrogate.json",
+    "json-overlong-nul.json",
     "json-zip-tail.json",
-    "text-nul-after-512.log", "text-nul-after-1MiB.log", "text-utf8bom-script.log",
-    "text-utf16-no-bom.log", "text-utf16-bom-then-elf.log", "text-utf16-bom-nul-char.log",
-    "text-utf16-bom-esc.log", "text-utf16-bom-lone-surrogate.log", "text-mixed-latin1.log",
-    "text-overlong.log", "text-esc.log", "text-c1.log", "csv-zip-tail.csv", "script-named.csv",
-    "elf-named.json", "elf-named.root",
-    "fits-extra-zero-block.fits", "fits-extra-blank-block.fits", "fits-naxis-too-big.fits",
-    "fits-naxis-negative.fits", "fits-naxis-small-elf-in-rest.fits", "fits-elf-appended-block.fits",
-    "h5-elf-appended.h5", "root-fend-patched-zip.root", "root-zip-appended.root",
-    "gz-of-elf.csv.gz", "gz-multimember-elf.csv.gz", "gz-trailing-zip.gz", "gz-trailing-zeros.gz",
-    "gz-nested-4.gz", "gz-nested-elf-3.gz", "gz-empty-member-then-script.gz", "gz-of-tar.gz",
-    "gz-script-split-over-members.gz", "gz-empty-member-then-elf.gz", "gz-of-fits-then-elf.fits.gz",
-    "gz-of-h5-then-elf.h5.gz", "gz-of-root-then-zip.root.gz", "gz-of-json-then-nul.json.gz",
-    "gz-of-zip.gz", "gz-bomb.csv.gz", "tar-named.txt", "zip-named.csv", "jar-named.json",
+    "text-nul-after-512.log",
+    "text-nul-after-1MiB.log",
+    "text-utf8bom-script.log",
+    "text-utf16-no-bom.log",
+    "text-utf16-bom-then-elf.log",
+    "text-utf16-bom-nul-char.log",
+    "text-utf16-bom-esc.log",
+    "text-utf16-bom-lone-surrogate.log",
+    "text-mixed-latin1.log",
+    "text-overlong.log",
+    "text-esc.log",
+    "text-c1.log",
+    "csv-zip-tail.csv",
+    "script-named.csv",
+    "elf-named.json",
+    "elf-named.root",
+    "fits-extra-zero-block.fits",
+    "fits-extra-blank-block.fits",
+    "fits-naxis-too-big.fits",
+    "fits-naxis-negative.fits",
+    "fits-naxis-small-elf-in-rest.fits",
+    "fits-elf-appended-block.fits",
+    "h5-elf-appended.h5",
+    "root-fend-patched-zip.root",
+    "root-zip-appended.root",
+    "gz-of-elf.csv.gz",
+    "gz-multimember-elf.csv.gz",
+    "gz-trailing-zip.gz",
+    "gz-trailing-zeros.gz",
+    "gz-nested-4.gz",
+    "gz-nested-elf-3.gz",
+    "gz-empty-member-then-script.gz",
+    "gz-of-tar.gz",
+    "gz-script-split-over-members.gz",
+    "gz-empty-member-then-elf.gz",
+    "gz-of-fits-then-elf.fits.gz",
+    "gz-of-h5-then-elf.h5.gz",
+    "gz-of-root-then-zip.root.gz",
+    "gz-of-json-then-nul.json.gz",
+    "gz-of-zip.gz",
+    "gz-bomb.csv.gz",
+    "tar-named.txt",
+    "zip-named.csv",
+    "jar-named.json",
     "html-at-head.log",
 ]
 
@@ -431,9 +563,16 @@ def test_hostile_file_is_rejected_and_not_published(run, name):
 # is a well-formed part of an allowed file: the docs refuse zip because "a zip can be
 # appended to any file"; these put the zip where the validators do not look.
 POLYGLOTS = [
-    "h5-v0-eof-patched-zip.h5", "h5-v3-eof-patched-zip.h5", "h5-v0-eof-patched-elf.h5",
-    "fits-zip-as-image.fits", "gz-fextra-zip.csv.gz", "gz-fextra-zip-then-member.csv.gz",
-    "_zipbranch.root", "_zipdataset.h5", "root-free-gap-zip.root", "root-free-gap-elf.root",
+    "h5-v0-eof-patched-zip.h5",
+    "h5-v3-eof-patched-zip.h5",
+    "h5-v0-eof-patched-elf.h5",
+    "fits-zip-as-image.fits",
+    "gz-fextra-zip.csv.gz",
+    "gz-fextra-zip-then-member.csv.gz",
+    "_zipbranch.root",
+    "_zipdataset.h5",
+    "root-free-gap-zip.root",
+    "root-free-gap-elf.root",
 ]
 
 
@@ -458,14 +597,20 @@ def test_html_is_judged_over_the_whole_file_not_its_head(run, name):
 # Open hits of this run (issue #13 stays open for them): each is a strict xfail, so the
 # day a validator closes one, the test says so.
 KNOWN_GAPS = {
-    **dict.fromkeys(("h5-v0-eof-patched-zip.h5", "h5-v3-eof-patched-zip.h5", "h5-v0-eof-patched-elf.h5"),
-                    "HDF5: only the superblock and the root group are walked; bytes under a raised "
-                    "end-of-file address are not accounted for"),
-    **dict.fromkeys(("root-free-gap-zip.root", "root-free-gap-elf.root"),
-                    "ROOT: the contents of free gaps are not checked (ROOT leaves stale bytes there)"),
-    **dict.fromkeys(("fits-zip-as-image.fits", "_zipbranch.root", "_zipdataset.h5"),
-                    "a payload as a format's own free-form data: no structure check can tell it "
-                    "from data (the threat model leaves it to the scanners)"),
+    **dict.fromkeys(
+        ("h5-v0-eof-patched-zip.h5", "h5-v3-eof-patched-zip.h5", "h5-v0-eof-patched-elf.h5"),
+        "HDF5: only the superblock and the root group are walked; bytes under a raised "
+        "end-of-file address are not accounted for",
+    ),
+    **dict.fromkeys(
+        ("root-free-gap-zip.root", "root-free-gap-elf.root"),
+        "ROOT: the contents of free gaps are not checked (ROOT leaves stale bytes there)",
+    ),
+    **dict.fromkeys(
+        ("fits-zip-as-image.fits", "_zipbranch.root", "_zipdataset.h5"),
+        "a payload as a format's own free-form data: no structure check can tell it "
+        "from data (the threat model leaves it to the scanners)",
+    ),
 }
 
 
@@ -496,8 +641,17 @@ def test_json_that_does_not_parse_is_never_published_as_json(run, name):
     assert entry["type"] != "application/json", entry
 
 
-@pytest.mark.parametrize("name", ["gz-of-script-multimember-second.gz", "fits-elf-as-image.fits", "gz-fextra-elf.csv.gz", "gz-fname-script.csv.gz",
-                                  "gz-multimember-text-then-text.log.gz", "text-bidi.log"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gz-of-script-multimember-second.gz",
+        "fits-elf-as-image.fits",
+        "gz-fextra-elf.csv.gz",
+        "gz-fname-script.csv.gz",
+        "gz-multimember-text-then-text.log.gz",
+        "text-bidi.log",
+    ],
+)
 def test_observed_verdict_is_recorded(run, name):
     """Not a claim either way (data that merely contains ELF bytes is not executable):
     the verdict is only required to exist, and to be the same next time (no crash)."""

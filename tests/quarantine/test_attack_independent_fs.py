@@ -43,15 +43,26 @@ RENAME_EXCHANGE = 2
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "vmguard", "vet", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "vmguard", "vet", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def start(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "vmguard", "vet", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vmguard", "vet", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture
@@ -82,6 +93,7 @@ def check_manifest(pub: Path, job: str) -> None:
 
 # --- --to colliding with vmguard's own names ----------------------------------------------
 
+
 @pytest.mark.parametrize("suffix", [".staging", ".lock"])
 def test_to_inside_staging_dir_cannot_hijack_another_job(tmp_path, pol, suffix):
     """Job A publishes to PUB/.vmguard-staging/r1<suffix> (a --to the docs do not forbid).
@@ -106,10 +118,12 @@ def test_to_inside_staging_dir_cannot_hijack_another_job(tmp_path, pol, suffix):
     r1 = cli(str(honest), "--policy", str(pol), "--to", str(pub / "r1"), "--job", "r1")
     # Either the colliding --to is refused up front, or job r1 is untouched by it.
     assert a.returncode == 2 or r1.returncode == 0, (
-        f"--to {hijack.name} accepted (exit {a.returncode}) and job r1 then failed: {r1.stderr}")
+        f"--to {hijack.name} accepted (exit {a.returncode}) and job r1 then failed: {r1.stderr}"
+    )
     if r1.returncode == 0:
         assert published_files(pub / "r1") == {"real.txt": b"honest output of r1\n"}, (
-            f"job r1 published another guest's files: a={a.returncode} {a.stdout}{r1.stdout}")
+            f"job r1 published another guest's files: a={a.returncode} {a.stdout}{r1.stdout}"
+        )
         check_manifest(pub, "r1")
     assert "Traceback" not in a.stderr + r1.stderr
 
@@ -132,6 +146,7 @@ def test_to_named_like_staging_or_lock(tmp_path, pol, name):
 
 
 # --- things already in the public area ------------------------------------------------------
+
 
 @pytest.mark.parametrize("target", ["run", "run.manifest.json", "run.vet.json", "run.vet.txt"])
 def test_existing_symlink_at_a_target_is_not_followed(tmp_path, pol, target):
@@ -169,10 +184,24 @@ def test_existing_symlink_as_staging_dir_is_not_followed(tmp_path, pol):
 # --- hostile names ---------------------------------------------------------------------------
 
 COLLIDING = [
-    ("dır", "DIR"), ("İ.txt", "i.txt"), ("ı.txt", "I.txt"), ("ﬁle", "file"),
-    ("Straße", "STRASSE"), ("ὀδυσσεύς", "ὈΔΥΣΣΕΎΣ"), ("σς", "ΣΣ"), ("K.txt", "k.txt"),
-    ("Å", "å"), ("ａ.txt", "a.txt"), ("x²", "x2"), ("Ⅻ", "xii"), ("ǅ", "dž"),
-    ("e\u0301", "é"), ("ꭰ", "Ꭰ"), ("ẞ", "ss"), ("ﬀ", "FF"), ("ŉ", "ʼn"),
+    ("dır", "DIR"),
+    ("İ.txt", "i.txt"),
+    ("ı.txt", "I.txt"),
+    ("ﬁle", "file"),
+    ("Straße", "STRASSE"),
+    ("ὀδυσσεύς", "ὈΔΥΣΣΕΎΣ"),
+    ("σς", "ΣΣ"),
+    ("K.txt", "k.txt"),
+    ("Å", "å"),
+    ("ａ.txt", "a.txt"),
+    ("x²", "x2"),
+    ("Ⅻ", "xii"),
+    ("ǅ", "dž"),
+    ("e\u0301", "é"),
+    ("ꭰ", "Ꭰ"),
+    ("ẞ", "ss"),
+    ("ﬀ", "FF"),
+    ("ŉ", "ʼn"),
 ]
 
 
@@ -194,9 +223,24 @@ def test_collision_between_directory_and_file(tmp_path):
     assert any(Reason.NAME_COLLISION in e.reasons for e in res.entries)
 
 
-BAD_NAMES = ["a\u202eb.txt", "a\u200bb", "a\u2066b", "x\u061cy", "x\u180ey", "x\ufeffy",
-             "x\u2028y", "x\ue000y", "a\u034fb", "x\U000e0041y", "\u3164", "x\n.txt",
-             "x\x1b[31m.txt", "x\ufe0fy", "x\u00ady", "x\u115fy"]
+BAD_NAMES = [
+    "a\u202eb.txt",
+    "a\u200bb",
+    "a\u2066b",
+    "x\u061cy",
+    "x\u180ey",
+    "x\ufeffy",
+    "x\u2028y",
+    "x\ue000y",
+    "a\u034fb",
+    "x\U000e0041y",
+    "\u3164",
+    "x\n.txt",
+    "x\x1b[31m.txt",
+    "x\ufe0fy",
+    "x\u00ady",
+    "x\u115fy",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -204,26 +248,50 @@ def test_invisible_and_control_names_are_refused(tmp_path, name):
     q = tmp_path / "q"
     write(q / name, "a\n")
     res = vmguard.vet(q, policy(), tmp_path / "out", job="j", dry_run=True)
-    assert all(e.verdict is not Verdict.ACCEPTED for e in res.entries if e.kind == "file"), \
-        [(e.path, e.reasons) for e in res.entries]
+    assert all(e.verdict is not Verdict.ACCEPTED for e in res.entries if e.kind == "file"), [
+        (e.path, e.reasons) for e in res.entries
+    ]
 
 
-WINDOWS = ["CON", "con.txt", "Nul.tar.gz", "aux", "PRN.", "COM1", "lpt9.log", "COM¹",
-           "LPT².txt", "CONIN$", "conout$.txt", "a.", "a ", "a:b", "a*b", "a?b", 'a"b',
-           "a<b", "a>b", "a|b", "CON .txt", "nul ", "COM1 .txt"]
+WINDOWS = [
+    "CON",
+    "con.txt",
+    "Nul.tar.gz",
+    "aux",
+    "PRN.",
+    "COM1",
+    "lpt9.log",
+    "COM¹",
+    "LPT².txt",
+    "CONIN$",
+    "conout$.txt",
+    "a.",
+    "a ",
+    "a:b",
+    "a*b",
+    "a?b",
+    'a"b',
+    "a<b",
+    "a>b",
+    "a|b",
+    "CON .txt",
+    "nul ",
+    "COM1 .txt",
+]
 
 
 @pytest.mark.parametrize("name", WINDOWS)
 def test_windows_names_refused_when_portable(tmp_path, name):
     q = tmp_path / "q"
     write(q / name, "a\n")
-    res = vmguard.vet(q, policy(names=NameRules.PORTABLE), tmp_path / "out", job="j",
-                      dry_run=True)
-    assert all(e.verdict is not Verdict.ACCEPTED for e in res.entries), \
-        [(e.path, e.reasons) for e in res.entries]
+    res = vmguard.vet(q, policy(names=NameRules.PORTABLE), tmp_path / "out", job="j", dry_run=True)
+    assert all(e.verdict is not Verdict.ACCEPTED for e in res.entries), [
+        (e.path, e.reasons) for e in res.entries
+    ]
 
 
 # --- sparse files ----------------------------------------------------------------------------
+
 
 def test_sparse_file_claiming_a_terabyte_is_refused_quickly(tmp_path):
     q = tmp_path / "q"
@@ -240,6 +308,7 @@ def test_sparse_file_claiming_a_terabyte_is_refused_quickly(tmp_path):
 
 
 # --- swaps while the vet runs ----------------------------------------------------------------
+
 
 def _exchanger(a: bytes, b: bytes, seconds: float) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
@@ -258,8 +327,10 @@ def _swap_loop(a: Path, b: Path, seconds: float) -> int:
     return pid
 
 
-@pytest.mark.parametrize("kind", ["dir-symlink", "file-symlink", "file-fifo", "dir-file",
-                                  "file-hardlink", "file-chardev", "file-socket"])
+@pytest.mark.parametrize(
+    "kind",
+    ["dir-symlink", "file-symlink", "file-fifo", "dir-file", "file-hardlink", "file-chardev", "file-socket"],
+)
 def test_swaps_during_vet_never_publish_outside_bytes(tmp_path, kind):
     """A guest exchanges an entry with a symlink to a host secret, a FIFO, a hardlink
     to the secret's copy, or a directory with a file, as fast as it can while vets run."""
@@ -288,6 +359,7 @@ def test_swaps_during_vet_never_publish_outside_bytes(tmp_path, kind):
         a, b = q / "f.txt", q / "alt"
     elif kind == "file-socket":
         import socket
+
         write(q / "f.txt", "guest\n")
         sock = socket.socket(socket.AF_UNIX)
         sock.bind(str(q / "alt"))
@@ -339,9 +411,26 @@ def test_bind_mounts_and_proc_inside_quarantine(tmp_path, pol):
     out = tmp_path / "pub" / "m"
     out.parent.mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT), ROOT=str(ROOT), PY=sys.executable)
-    res = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", MOUNTED,
-                          "sh", str(q), str(secret), str(out), str(pol)],
-                         env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            MOUNTED,
+            "sh",
+            str(q),
+            str(secret),
+            str(out),
+            str(pol),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 1, res.stdout + res.stderr
     published = published_files(out) if out.exists() else {}
     assert set(published) <= {"ok.txt", "samesrc/also.txt"}, published
@@ -392,9 +481,17 @@ def test_concurrent_filler_public_area_all_or_nothing(tmp_path, pol, what):
         rng = random.Random(13)
         for i in range(6):
             filler = pub / f"filler{i}"
-            fp = subprocess.Popen([sys.executable, "-c", FILLER, str(filler),
-                                   str(rng.uniform(0, 0.4)),
-                                   str(pub / ".vmguard-staging" / f"j{i}.staging"), what])
+            fp = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    FILLER,
+                    str(filler),
+                    str(rng.uniform(0, 0.4)),
+                    str(pub / ".vmguard-staging" / f"j{i}.staging"),
+                    what,
+                ]
+            )
             res = cli(str(q), "--policy", str(pol), "--to", str(pub / f"j{i}"), "--job", f"j{i}")
             fp.wait()
             print("filler run", i, res.returncode, res.stderr.strip())
@@ -419,6 +516,7 @@ def test_concurrent_filler_public_area_all_or_nothing(tmp_path, pol, what):
 
 # --- kill -9 at random moments ---------------------------------------------------------------
 
+
 def test_kill9_at_random_moments_then_rerun(tmp_path, pol):
     require_root()
     pub = tmp_path / "pub"
@@ -437,7 +535,12 @@ def test_kill9_at_random_moments_then_rerun(tmp_path, pol):
         time.sleep(rng.uniform(0, 0.5))  # in the copy, the sync or the renames
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-        print("kill", i, sorted(p.name for p in pub.iterdir()), os.listdir(pub / ".vmguard-staging") if (pub / ".vmguard-staging").exists() else None)
+        print(
+            "kill",
+            i,
+            sorted(p.name for p in pub.iterdir()),
+            os.listdir(pub / ".vmguard-staging") if (pub / ".vmguard-staging").exists() else None,
+        )
         if (pub / job).exists():  # all of it, never a part
             assert len(published_files(pub / job)) == 40
         again = cli(str(q), "--policy", str(pol), "--to", str(pub / job), "--job", job)
@@ -462,8 +565,12 @@ def test_rename_loop_moving_a_directory_around_while_vetting(tmp_path):
             try:
                 end = time.monotonic() + 30
                 while time.monotonic() < end:
-                    for src, dst in ((q / "m", q / "b" / "c" / "m"), (q / "b" / "c" / "m", q / "m"),
-                                     (q / "a", q / "b" / "a"), (q / "b" / "a", q / "a")):
+                    for src, dst in (
+                        (q / "m", q / "b" / "c" / "m"),
+                        (q / "b" / "c" / "m", q / "m"),
+                        (q / "a", q / "b" / "a"),
+                        (q / "b" / "a", q / "a"),
+                    ):
                         with contextlib.suppress(OSError):
                             os.rename(src, dst)
             finally:
@@ -475,7 +582,7 @@ def test_rename_loop_moving_a_directory_around_while_vetting(tmp_path):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         sums = {e.path: e.sha256 for e in res.accepted if e.kind == "file"}
-        for rel, data in (published_files(out).items() if out.exists() else ()):
+        for rel, data in published_files(out).items() if out.exists() else ():
             assert sums.get(rel) == hashlib.sha256(data).hexdigest(), rel
 
 
@@ -501,8 +608,9 @@ def test_remove_promoted_never_deletes_outside_the_quarantine(tmp_path, swap):
                 write(q / "alt" / f"f{i}.txt", f"guest {i}\n" * 1000)
         pid = _swap_loop(q / "d", q / "alt", 30)
         try:
-            vmguard.vet(q, policy(), tmp_path / f"out{run}", job=f"rm{run}",
-                        per_file=True, remove_promoted=True)
+            vmguard.vet(
+                q, policy(), tmp_path / f"out{run}", job=f"rm{run}", per_file=True, remove_promoted=True
+            )
         finally:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -562,6 +670,7 @@ def test_elf_behind_a_text_head_and_a_hole_is_refused(tmp_path, sparse):
     whole file is judged, holes included; a text-only sparse control is copied intact."""
     from tests.quarantine.conftest import ELF
     from vmguard.policy.model import SparseFiles
+
     q = tmp_path / "q"
     with open(q.mkdir() or q / "a.txt", "wb") as fh:
         fh.write(b"plain text line\n" * 40)
@@ -571,8 +680,7 @@ def test_elf_behind_a_text_head_and_a_hole_is_refused(tmp_path, sparse):
         fh.write(b"text\n" * 200)
         fh.seek(2 << 20)
         fh.write(b"more text\n")
-    res = vmguard.vet(q, policy(sparse_files=SparseFiles(sparse)), tmp_path / "out",
-                      job="s", per_file=True)
+    res = vmguard.vet(q, policy(sparse_files=SparseFiles(sparse)), tmp_path / "out", job="s", per_file=True)
     verdicts = {e.path: e for e in res.entries}
     assert verdicts["a.txt"].verdict is Verdict.REJECTED, verdicts["a.txt"]
     published = published_files(tmp_path / "out") if (tmp_path / "out").exists() else {}

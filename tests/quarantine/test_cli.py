@@ -42,10 +42,17 @@ def area(tmp_path):
 
 
 def vet(area: Path, *args: str, quarantine: str = "q") -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "vmguard", "vet", str(area / quarantine),
-            "--policy", str(area / "policy.yaml"), *args]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          check=False)
+    argv = [
+        sys.executable,
+        "-m",
+        "vmguard",
+        "vet",
+        str(area / quarantine),
+        "--policy",
+        str(area / "policy.yaml"),
+        *args,
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
 
 
 def test_exit_0_and_json_report(area):
@@ -65,14 +72,20 @@ def test_exit_1_when_something_is_rejected(area):
     assert "nothing promoted" in proc.stdout
 
 
-@pytest.mark.parametrize("setup, args, message", [
-    (lambda a: None, ["--to", "{pub}/r"], "cannot open the quarantine"),
-    (lambda a: (a / "policy.yaml").write_text(NO_QUARANTINE), ["--to", "{pub}/r"],
-     "no quarantine section"),
-    (lambda a: (a / "pub" / "r").mkdir(), ["--to", "{pub}/r"], "already exists"),
-    (lambda a: None, ["--to", "{pub}/r", "--job", "../evil"], "job id"),
-    (lambda a: None, [], "no destination"),
-])
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (lambda a: None, ["--to", "{pub}/r"], "cannot open the quarantine"),
+        (
+            lambda a: (a / "policy.yaml").write_text(NO_QUARANTINE),
+            ["--to", "{pub}/r"],
+            "no quarantine section",
+        ),
+        (lambda a: (a / "pub" / "r").mkdir(), ["--to", "{pub}/r"], "already exists"),
+        (lambda a: None, ["--to", "{pub}/r", "--job", "../evil"], "job id"),
+        (lambda a: None, [], "no destination"),
+    ],
+)
 def test_exit_2_bad_input_with_one_line(area, setup, args, message):
     setup(area)
     quarantine = "missing" if message.startswith("cannot open") else "q"

@@ -18,7 +18,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import ELF, published_files, rules, snapshot, write
 from tests.support.require import require_root
-from vmguard import log
+from vmguard.core import eventlog as log
 from vmguard.quarantine.model import Reason, Status, Verdict
 
 SECRET = b"TOP-SECRET-OUTSIDE-THE-QUARANTINE"
@@ -32,8 +32,14 @@ QUOTED = 'q", "verdict": "accepted", "x": "y.txt'
 # group::r--, mask::r--, other::r--
 ACL = struct.pack("<I", 2) + b"".join(
     struct.pack("<HHI", tag, perm, ident)
-    for tag, perm, ident in ((1, 6, 0xFFFFFFFF), (2, 4, 1234), (4, 4, 0xFFFFFFFF),
-                             (0x10, 4, 0xFFFFFFFF), (0x20, 4, 0xFFFFFFFF)))
+    for tag, perm, ident in (
+        (1, 6, 0xFFFFFFFF),
+        (2, 4, 1234),
+        (4, 4, 0xFFFFFFFF),
+        (0x10, 4, 0xFFFFFFFF),
+        (0x20, 4, 0xFFFFFFFF),
+    )
+)
 CAP_SYS_ADMIN = struct.pack("<5I", 0x02000001, 1 << 21, 0, 0, 0)  # vfs_cap_data v2
 
 # path in the quarantine -> the reason it must be rejected for
@@ -93,8 +99,12 @@ def build(q: Path, outside: Path) -> None:
     sock.close()
     os.mknod(q / "chardev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     os.mknod(q / "blockdev", 0o660 | stat.S_IFBLK, os.makedev(7, 0))
-    for name, mode in (("setuid.txt", 0o4644), ("setgid.txt", 0o2644), ("sticky.txt", 0o1644),
-                       ("mode-exec.txt", 0o755)):
+    for name, mode in (
+        ("setuid.txt", 0o4644),
+        ("setgid.txt", 0o2644),
+        ("sticky.txt", 0o1644),
+        ("mode-exec.txt", 0o755),
+    ):
         write(q / name, mode=mode)
     write(q / "elf-renamed.txt", ELF)
     write(q / "script-renamed.root", "#!/bin/sh\nrm -rf ~\n")

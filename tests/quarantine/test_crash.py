@@ -48,10 +48,22 @@ def setup(tmp_path_factory):
 
 def run_vet(base: Path, q: Path, target: Path, kill_at: int) -> int:
     env = dict(os.environ, **{KILL_ENV: str(kill_at)})
-    argv = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy",
-            str(base / "policy.yaml"), "--to", str(target), "--job", "crash"]
-    return subprocess.run(argv, env=env, capture_output=True, timeout=60, check=False,
-                          cwd=Path(__file__).parents[2]).returncode
+    argv = [
+        sys.executable,
+        "-m",
+        "vmguard",
+        "vet",
+        str(q),
+        "--policy",
+        str(base / "policy.yaml"),
+        "--to",
+        str(target),
+        "--job",
+        "crash",
+    ]
+    return subprocess.run(
+        argv, env=env, capture_output=True, timeout=60, check=False, cwd=Path(__file__).parents[2]
+    ).returncode
 
 
 def check_consistent(pub: Path, expected: dict[str, bytes]) -> None:
@@ -82,8 +94,7 @@ def kill_points(q: Path, pub: Path) -> list[int]:
     return [n for n, point in enumerate(seen, 1) if point in PROMOTION or n % STEP == 0]
 
 
-def kill_then_rerun(base: Path, q: Path, pub: Path, point: int,
-                    expected: dict[str, bytes]) -> None:
+def kill_then_rerun(base: Path, q: Path, pub: Path, point: int, expected: dict[str, bytes]) -> None:
     pub.mkdir()
     code = run_vet(base, q, pub / "job", point)
     assert code == -signal.SIGKILL, f"kill point {point}: exit {code}"
@@ -99,7 +110,6 @@ def test_kill_9_at_many_points_then_rerun(setup, tmp_path):
     points = kill_points(q, tmp_path / "count")
     assert len(points) >= 50
     with ThreadPoolExecutor(4) as pool:  # independent runs: one public area each
-        runs = [pool.submit(kill_then_rerun, base, q, tmp_path / f"pub{p}", p, expected)
-                for p in points]
+        runs = [pool.submit(kill_then_rerun, base, q, tmp_path / f"pub{p}", p, expected) for p in points]
         for run in runs:
             run.result()

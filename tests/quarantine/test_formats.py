@@ -59,10 +59,14 @@ def real_outputs(where: Path) -> dict[str, bytes]:
         f["mass"] = np.histogram(rng.normal(91.2, 2.5, size=10_000), bins=60)
     out["events.root"] = (where / "events.root").read_bytes()
     for name, hdus in {
-        "image.fits": [fits.PrimaryHDU(rng.normal(size=(128, 128)).astype("f4")),
-                       fits.BinTableHDU.from_columns([fits.Column(name="e", format="D", array=rng.normal(size=999))])],
-        "ascii-table.fits": [fits.PrimaryHDU(), fits.TableHDU.from_columns(
-            [fits.Column(name="t", format="F12.4", array=np.arange(37.0))])],
+        "image.fits": [
+            fits.PrimaryHDU(rng.normal(size=(128, 128)).astype("f4")),
+            fits.BinTableHDU.from_columns([fits.Column(name="e", format="D", array=rng.normal(size=999))]),
+        ],
+        "ascii-table.fits": [
+            fits.PrimaryHDU(),
+            fits.TableHDU.from_columns([fits.Column(name="t", format="F12.4", array=np.arange(37.0))]),
+        ],
     }.items():
         tmp = io.BytesIO()
         fits.HDUList(hdus).writeto(tmp)
@@ -71,21 +75,25 @@ def real_outputs(where: Path) -> dict[str, bytes]:
         tmp = io.BytesIO()
         with h5py.File(tmp, "w", libver=libver) as f:
             f["x"] = rng.normal(size=(500, 8))
-            f.create_group("run").create_dataset("hits", data=np.arange(20_000), chunks=(1000,), compression="gzip")
+            f.create_group("run").create_dataset(
+                "hits", data=np.arange(20_000), chunks=(1000,), compression="gzip"
+            )
             f.attrs["run"] = 42
         out[name] = tmp.getvalue()
     for name, delimiter in (("table.csv", ","), ("table.tsv", "\t")):
         text = io.StringIO()
         writer = csv.writer(text, delimiter=delimiter)
         writer.writerow(["run", "energy", "comment"])
-        writer.writerows([i, f"{rng.normal():.6f}", "ok, \"quoted\""] for i in range(2000))
+        writer.writerows([i, f"{rng.normal():.6f}", 'ok, "quoted"'] for i in range(2000))
         out[name] = text.getvalue().encode()
     log = "".join(f"2026-12-03 16:{i % 60:02d}:00 INFO event {i} done (µ={i / 7:.3f})\n" for i in range(3000))
     out["job.log"] = log.encode()
     out["windows.log"] = log.encode("utf-16")  # UTF-16 with a byte order mark
-    out["fortran.out"] = (b"      PROGRAM FIT\n      REAL*8 CHI2\nC     RESULTS\n"
-                          + b"".join(b" %5d %14.6E %14.6E\n" % (i, i / 3, i * 2.5) for i in range(500))
-                          + b"\f1 PAGE 2\n      END\n")
+    out["fortran.out"] = (
+        b"      PROGRAM FIT\n      REAL*8 CHI2\nC     RESULTS\n"
+        + b"".join(b" %5d %14.6E %14.6E\n" % (i, i / 3, i * 2.5) for i in range(500))
+        + b"\f1 PAGE 2\n      END\n"
+    )
     out["summary.json"] = json.dumps({"run": 42, "events": 50_000, "cuts": [{"pt": 20.5}] * 50}).encode()
     out["events.csv.gz"] = gzip.compress(out["table.csv"])
     return out
@@ -141,14 +149,19 @@ def test_a_payload_after_each_format_is_rejected_naming_the_rule(tmp_path, outpu
                 continue
             assert entry.verdict is Verdict.REJECTED, entry
             if name in BROKEN_RULE:
-                assert entry.reasons == (Reason.INVALID_FORMAT,) and entry.detail.startswith(BROKEN_RULE[name])
+                assert entry.reasons == (Reason.INVALID_FORMAT,) and entry.detail.startswith(
+                    BROKEN_RULE[name]
+                )
             else:  # text: the payload's bytes are not text
                 assert set(entry.reasons) <= {Reason.BINARY_IN_TEXT, Reason.INVALID_FORMAT}, entry
 
 
 def test_a_payload_before_each_format_is_rejected(tmp_path, outputs):
-    files = {f"{kind}-before-{name}": payload + data for name, data in outputs.items()
-             for kind, payload in (("elf", ELF), ("junk", b"\0" * 512), ("script", SCRIPT))}
+    files = {
+        f"{kind}-before-{name}": payload + data
+        for name, data in outputs.items()
+        for kind, payload in (("elf", ELF), ("junk", b"\0" * 512), ("script", SCRIPT))
+    }
     entries, result = vet_files(tmp_path, files, shipped("batch.yaml"))
     assert result.promoted == 0
     for path, entry in entries.items():
@@ -159,7 +172,7 @@ def test_a_payload_before_each_format_is_rejected(tmp_path, outputs):
 
 
 def _patched(data: bytes, offset: int, new: bytes) -> bytes:
-    return data[:offset] + new + data[offset + len(new):]
+    return data[:offset] + new + data[offset + len(new) :]
 
 
 def embedded_cases(outputs: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
@@ -171,14 +184,24 @@ def embedded_cases(outputs: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
     naxis1 = img.index(b"NAXIS1  =")
     eof_at = 8 + 16 + 16  # superblock v0: signature, 16 fixed bytes, base and free-space addresses
     return {
-        "root-record-lies.root": (_patched(root, first_key + 18, struct.pack(">i", 12345)),
-                                  "root: the record at"),
+        "root-record-lies.root": (
+            _patched(root, first_key + 18, struct.pack(">i", 12345)),
+            "root: the record at",
+        ),
         "root-fend-short.root": (_patched(root, 12, struct.pack(">i", len(root) - 100)), "root:"),
-        "root-elf-before-fbegin.root": (_patched(root, 64, b"\x7fELF"), "root: bytes between the file header"),
-        "fits-header-elf.fits": (_patched(img, fits_end + 80, b"\x7fELF"), "fits: a header byte is not printable"),
+        "root-elf-before-fbegin.root": (
+            _patched(root, 64, b"\x7fELF"),
+            "root: bytes between the file header",
+        ),
+        "fits-header-elf.fits": (
+            _patched(img, fits_end + 80, b"\x7fELF"),
+            "fits: a header byte is not printable",
+        ),
         "fits-bigger-axis.fits": (_patched(img, naxis1, b"NAXIS1  =                  200"), "fits:"),
         "fits-payload-in-fill.fits": (
-            _patched(img, data_start + 128 * 128 * 4, b"#!/bin/sh\n"), "fits: the fill after a data section"),
+            _patched(img, data_start + 128 * 128 * 4, b"#!/bin/sh\n"),
+            "fits: the fill after a data section",
+        ),
         "hdf5-eof-short.h5": (_patched(h5, eof_at, struct.pack("<Q", len(h5) - 4096)), "hdf5:"),
         "hdf5-btree-gone.h5": (_patched(h5, h5.index(b"TREE"), b"\x7fELF"), "hdf5: the root group's B-tree"),
         "hdf5-base-moved.h5": (_patched(h5, eof_at - 16, struct.pack("<Q", 512)), "hdf5: base address"),
@@ -267,17 +290,23 @@ def test_tar_members_are_each_vetted_under_the_build_policy(tmp_path, outputs):
     assert (tmp_path / "pub" / "run1" / "release.tar").read_bytes() == good
     assert entries["elf-member.tar"].reasons == (Reason.EXECUTABLE_CONTENT,)
     assert entries["json-member.tar"].reasons == (Reason.TYPE_NOT_ALLOWED,)
-    for name, rule in (("exec-member.tar", "tar: member 'run.sh' is executable"),
-                       ("link-member.tar", "tar: member 'shadow' is a link"),
-                       ("traversal.tar", "tar: member name '../../etc/cron.d/x' leaves"),
-                       ("trailing.tar", "tar: bytes other than zeros after the end-of-archive marker"),
-                       ("zip-after.tar.gz", "gzip: bytes after the last member")):
-        assert entries[name].reasons == (Reason.INVALID_FORMAT,) and entries[name].detail.startswith(rule), name
+    for name, rule in (
+        ("exec-member.tar", "tar: member 'run.sh' is executable"),
+        ("link-member.tar", "tar: member 'shadow' is a link"),
+        ("traversal.tar", "tar: member name '../../etc/cron.d/x' leaves"),
+        ("trailing.tar", "tar: bytes other than zeros after the end-of-archive marker"),
+        ("zip-after.tar.gz", "gzip: bytes after the last member"),
+    ):
+        assert entries[name].reasons == (Reason.INVALID_FORMAT,) and entries[name].detail.startswith(rule), (
+            name
+        )
 
 
 def test_archives_are_refused_unless_the_policy_allows_them(tmp_path, outputs):
     tar = _tar([("job.log", outputs["job.log"], 0o644)])
-    entries, _ = vet_files(tmp_path, {"out.tar": tar, "out.zip": _zip(outputs["job.log"])}, shipped("batch.yaml"))
+    entries, _ = vet_files(
+        tmp_path, {"out.tar": tar, "out.zip": _zip(outputs["job.log"])}, shipped("batch.yaml")
+    )
     assert entries["out.tar"].reasons == (Reason.TYPE_NOT_ALLOWED,)
     assert entries["out.zip"].reasons == (Reason.TYPE_NOT_ALLOWED,)
 

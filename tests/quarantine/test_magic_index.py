@@ -26,9 +26,18 @@ from vmguard.quarantine.magic_worker import Types, _only_compiled_database
 magic = pytest.importorskip("magic")
 
 # type code: (width, byte order) as file.h defines them; the test's own table
-WIDTHS = {1: (1, "little"), 2: (2, "little"), 4: (4, "little"), 7: (2, "big"), 8: (4, "big"),
-          10: (2, "little"), 11: (4, "little"), 24: (8, "little"), 25: (8, "little"),
-          26: (8, "big")}
+WIDTHS = {
+    1: (1, "little"),
+    2: (2, "little"),
+    4: (4, "little"),
+    7: (2, "big"),
+    8: (4, "big"),
+    10: (2, "little"),
+    11: (4, "little"),
+    24: (8, "little"),
+    25: (8, "little"),
+    26: (8, "big"),
+}
 
 
 class Cut:
@@ -84,23 +93,27 @@ def literal_heads(data: bytes) -> Iterator[bytes]:
     """For each top-level numeric or string test: its value at its offset, in text and in zeros."""
     count = struct.unpack_from("<I", data, 8)[0]
     for i in range(1, count + 1):
-        record = data[RECORD * i:RECORD * (i + 1)]
-        level, kind, offset = struct.unpack_from("<H", record)[0], record[6], struct.unpack_from("<i", record, 12)[0]
+        record = data[RECORD * i : RECORD * (i + 1)]
+        level, kind, offset = (
+            struct.unpack_from("<H", record)[0],
+            record[6],
+            struct.unpack_from("<i", record, 12)[0],
+        )
         if level != 0 or not 0 <= offset < 400:
             continue
         if kind in WIDTHS:
             width, order = WIDTHS[kind]
             value = (int.from_bytes(record[32:40], "little") % (1 << 8 * width)).to_bytes(width, order)
         elif kind in (5, 20):  # string, search
-            value = record[32:32 + record[5]]
+            value = record[32 : 32 + record[5]]
         else:
             continue
         for filler in (b"x", b"\0"):
             head = bytearray(filler * 512)
-            head[offset:offset + len(value)] = value
+            head[offset : offset + len(value)] = value
             yield bytes(head[:512])
         if offset + len(value):
-            yield bytes(head[:offset + len(value)])  # the buffer ends with the value
+            yield bytes(head[: offset + len(value)])  # the buffer ends with the value
 
 
 def random_text(count: int) -> list[bytes]:
@@ -128,6 +141,7 @@ def test_cut_databases_answer_as_the_whole_on_random_text(cut):
 
 def test_a_text_buffer_gets_a_much_smaller_database(cut):
     index = cut.types.index
+
     def tests_kept(head: bytes) -> int:  # records of top-level tests and their continuations
         return struct.unpack_from("<I", index.for_bytes(index.offered(head)), 8)[0]
 
@@ -135,10 +149,20 @@ def test_a_text_buffer_gets_a_much_smaller_database(cut):
     assert tests_kept(Path("/bin/sh").read_bytes()[:512]) < index.count * 0.25  # few kinds of bytes too
 
 
-TEXTS = ["#!/bin/sh\necho hi\n", '<?xml version="1.0"?>\n<a>b</a>\n', "<!DOCTYPE html>\n<html></html>\n",
-         "#!/usr/bin/perl\nprint 1;\n", "%!PS-Adobe-3.0\n", '{"a": [1, 2]}\n', "<?php echo 1; ?>\n",
-         "From: a@b.c\nSubject: x\n\nhi\n", "#include <stdio.h>\nint main(void){return 0;}\n",
-         "@echo off\r\ndel x\r\n", "\\documentclass{article}\n", "BEGIN { print }\n"]
+TEXTS = [
+    "#!/bin/sh\necho hi\n",
+    '<?xml version="1.0"?>\n<a>b</a>\n',
+    "<!DOCTYPE html>\n<html></html>\n",
+    "#!/usr/bin/perl\nprint 1;\n",
+    "%!PS-Adobe-3.0\n",
+    '{"a": [1, 2]}\n',
+    "<?php echo 1; ?>\n",
+    "From: a@b.c\nSubject: x\n\nhi\n",
+    "#include <stdio.h>\nint main(void){return 0;}\n",
+    "@echo off\r\ndel x\r\n",
+    "\\documentclass{article}\n",
+    "BEGIN { print }\n",
+]
 ENCODINGS = {  # how a guest may write the same text so that libmagic's text pass re-encodes it
     "utf-8 with BOM": lambda s: codecs.BOM_UTF8 + s.encode(),
     "utf-8": lambda s: ("\u00b5 " + s).encode(),
@@ -179,8 +203,11 @@ def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp
     index = Database((tmp_path / "m.mgc").read_bytes())
     head = b"WRAP%INNER and the rest\n"
     types, answers = Types(), {}
-    for name, data in (("whole", index.data), ("cut", index.for_bytes(index.offered(head))),
-                       ("without the inner test", index.for_bytes(index.offered(b"WRAP")))):
+    for name, data in (
+        ("whole", index.data),
+        ("cut", index.for_bytes(index.offered(head))),
+        ("without the inner test", index.for_bytes(index.offered(b"WRAP"))),
+    ):
         cookie, _memory = types._cookie(data)
         answers[name] = magic.magic_buffer(cookie, head)
         magic.magic_close(cookie)
@@ -260,7 +287,7 @@ def test_every_database_regex_that_needs_bytes_compiles(cut):
 
 def database_regexes(data: bytes) -> list[bytes]:
     count = struct.unpack_from("<I", data, 8)[0]
-    records = (data[RECORD * i:RECORD * (i + 1)] for i in range(1, count + 1))
+    records = (data[RECORD * i : RECORD * (i + 1)] for i in range(1, count + 1))
     return [r[32:160].partition(b"\0")[0] for r in records if r[:2] == b"\0\0" and r[6] == 17]
 
 
@@ -312,7 +339,9 @@ def test_the_worker_answers_as_the_whole_database(cut):
     """Through the worker's own choice of database (reused, budgeted, or the whole)."""
     types = Types()
     heads = list(machine_heads(150)) + encoded_heads()[:400]
-    wrong = [(h[:40], a, w) for h in heads + heads if (a := types.of(h)) != (w := magic.magic_buffer(cut.whole, h))]
+    wrong = [
+        (h[:40], a, w) for h in heads + heads if (a := types.of(h)) != (w := magic.magic_buffer(cut.whole, h))
+    ]
     assert types.builds > 0 and wrong == []
 
 
@@ -320,8 +349,10 @@ def test_text_types_come_from_libmagic_text_tests():
     """HTML, XML, a DOS batch file and a shell script behind a byte order mark are found
     only by libmagic's text tests, which its encoding check switches on."""
     types = Types()
-    for head, mime in ((b"<!DOCTYPE html>\n<html><body><script>x()</script></body></html>\n", b"text/html"),
-                       (b'<?xml version="1.0"?>\n<a/>\n', b"text/xml"),
-                       (b"@echo off\r\ndel x\r\n", b"text/x-msdos-batch"),
-                       (codecs.BOM_UTF8 + b"#!/bin/sh\nrm -rf ~\n", b"text/x-shellscript")):
+    for head, mime in (
+        (b"<!DOCTYPE html>\n<html><body><script>x()</script></body></html>\n", b"text/html"),
+        (b'<?xml version="1.0"?>\n<a/>\n', b"text/xml"),
+        (b"@echo off\r\ndel x\r\n", b"text/x-msdos-batch"),
+        (codecs.BOM_UTF8 + b"#!/bin/sh\nrm -rf ~\n", b"text/x-shellscript"),
+    ):
         assert [types.of(head) for _ in range(3)] == [mime] * 3  # whole, then cut databases

@@ -59,11 +59,17 @@ def vet_in_namespace(area: Path, setup: str, jobs: int = 1) -> list[dict]:
     vets = "\n".join(
         f"{sys.executable} -m vmguard vet {area / 'q'} --policy {area / 'policy.yaml'} "
         f"--to {area / 'pub' / f'job{n}'} --per-file --format json || test $? = 1"
-        for n in range(jobs))
+        for n in range(jobs)
+    )
     proc = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-ec", f"{setup}\n{vets}"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
@@ -86,7 +92,7 @@ def assert_no_secret(area: Path) -> None:
 
 
 def test_a_bind_mounted_directory_is_refused_not_followed(area):
-    report, = vet_in_namespace(area, f"mount --bind {area / 'outside' / 'dir'} {area / 'q' / 'd'}")
+    (report,) = vet_in_namespace(area, f"mount --bind {area / 'outside' / 'dir'} {area / 'q' / 'd'}")
     d = entries(report)["d"]
     assert d["verdict"] == "rejected" and d["reasons"] == ["mount-point"]
     assert "d/secret.txt" not in entries(report)
@@ -94,14 +100,15 @@ def test_a_bind_mounted_directory_is_refused_not_followed(area):
 
 
 def test_control_without_the_mount_the_directory_is_published(area):
-    report, = vet_in_namespace(area, "true")
+    (report,) = vet_in_namespace(area, "true")
     assert report["status"] == "promoted"
     assert published(area)["job0/d/inner.txt"] == b"inner\n"
 
 
 def test_a_bind_mounted_file_is_refused_not_read(area):
-    report, = vet_in_namespace(area, f"mount --bind {area / 'outside' / 'secret.txt'} "
-                                     f"{area / 'q' / 'a.txt'}")
+    (report,) = vet_in_namespace(
+        area, f"mount --bind {area / 'outside' / 'secret.txt'} {area / 'q' / 'a.txt'}"
+    )
     a = entries(report)["a.txt"]
     assert a["verdict"] == "rejected" and a["reasons"] == ["mount-point"]
     assert_no_secret(area)
@@ -109,8 +116,9 @@ def test_a_bind_mounted_file_is_refused_not_read(area):
 
 def test_a_bind_mount_of_the_quarantine_onto_itself_is_refused(area):
     """Even a mount of the quarantine's own tree: the walk stays on one mount."""
-    report, = vet_in_namespace(area, f"mkdir {area / 'q' / 'loop'}\n"
-                                     f"mount --bind {area / 'q' / 'd'} {area / 'q' / 'loop'}")
+    (report,) = vet_in_namespace(
+        area, f"mkdir {area / 'q' / 'loop'}\nmount --bind {area / 'q' / 'd'} {area / 'q' / 'loop'}"
+    )
     assert entries(report)["loop"]["reasons"] == ["mount-point"]
     assert "loop/inner.txt" not in entries(report)
 
@@ -125,11 +133,18 @@ def test_racing_bind_mounts_never_publish_what_is_outside(area):
         write(q / "many" / f"f{i:02}.txt", f"file {i}\n")
         write(q / "many" / f"d{i:02}" / "inner.txt", f"inner {i}\n")
         if i % 2 == 0:
-            pairs += [area / "outside" / "secret.txt", q / "many" / f"f{i:02}.txt",
-                      area / "outside" / "dir", q / "many" / f"d{i:02}"]
+            pairs += [
+                area / "outside" / "secret.txt",
+                q / "many" / f"f{i:02}.txt",
+                area / "outside" / "dir",
+                q / "many" / f"d{i:02}",
+            ]
     flipper = " ".join(str(p) for p in pairs)
-    reports = vet_in_namespace(area, f"{sys.executable} -c '{FLIPPER}' {flipper} >/dev/null 2>&1 &\n"
-                                     "trap 'kill $!' EXIT\nsleep 0.5", jobs=3)
+    reports = vet_in_namespace(
+        area,
+        f"{sys.executable} -c '{FLIPPER}' {flipper} >/dev/null 2>&1 &\ntrap 'kill $!' EXIT\nsleep 0.5",
+        jobs=3,
+    )
     raced = 0
     for report in reports:
         for entry in report["entries"]:

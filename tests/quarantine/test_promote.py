@@ -17,7 +17,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import ELF, published_files, rules, snapshot, write
 from tests.support.require import require_root
-from vmguard.errors import VetError, VetInputError
+from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import CommandScanner, PromoteMode, PromotePolicy, Scanners
 from vmguard.quarantine import copy, hooks
 from vmguard.quarantine.model import Reason, Status, Verdict
@@ -68,8 +68,7 @@ def test_per_file_mode_from_the_policy_publishes_the_accepted_part(job):
 
 @pytest.mark.parametrize("planted", ["run1", "run1.manifest.json", "run1.vet.txt"])
 @pytest.mark.parametrize("as_symlink", [True, False])
-def test_an_existing_public_name_is_never_overwritten_or_followed(job, tmp_path, planted,
-                                                                   as_symlink):
+def test_an_existing_public_name_is_never_overwritten_or_followed(job, tmp_path, planted, as_symlink):
     q, pub = job
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -80,8 +79,7 @@ def test_an_existing_public_name_is_never_overwritten_or_followed(job, tmp_path,
     before = snapshot(pub), snapshot(victim)
     with pytest.raises(VetInputError, match="already exists"):
         vmguard.vet(q, rules(), pub / "run1")
-    assert snapshot(pub) == before[0] | {k: v for k, v in snapshot(pub).items()
-                                         if b".vmguard-staging" in k}
+    assert snapshot(pub) == before[0] | {k: v for k, v in snapshot(pub).items() if b".vmguard-staging" in k}
     assert snapshot(victim) == before[1]
 
 
@@ -105,8 +103,9 @@ def test_dry_run_publishes_nothing_and_needs_no_destination(job, tmp_path):
     result = vmguard.vet(q, rules(), tmp_path / "nowhere" / "run1", dry_run=True)
     assert result.status is Status.DRY_RUN and result.exit_code == 1
     assert not (tmp_path / "nowhere").exists()
-    assert next(e for e in result.entries if e.path == "a.txt").sha256 == hashlib.sha256(
-        b"alpha\n").hexdigest()
+    assert (
+        next(e for e in result.entries if e.path == "a.txt").sha256 == hashlib.sha256(b"alpha\n").hexdigest()
+    )
 
 
 def test_rerun_after_promotion_reports_already_promoted(job):
@@ -147,8 +146,7 @@ def test_total_size_limit(tmp_path):
     for i in range(5):
         write(q / f"f{i}.txt", "y" * 1000)
     result = vmguard.vet(q, rules(max_total_size=3500), tmp_path / "run1", dry_run=True)
-    assert [e.path for e in result.rejected if Reason.TOTAL_TOO_LARGE in e.reasons] == [
-        "f3.txt", "f4.txt"]
+    assert [e.path for e in result.rejected if Reason.TOTAL_TOO_LARGE in e.reasons] == ["f3.txt", "f4.txt"]
 
 
 def test_small_destination_is_refused_before_anything_is_copied(tmp_path):
@@ -193,8 +191,9 @@ def scanner_script(tmp_path: Path, body: str, timeout: float = 30) -> Scanners:
 def test_scanner_verdicts_are_recorded(job, tmp_path):
     q, pub = job
     write(q / "eicar.txt", "X5O!P%@AP-EICAR-STANDARD-ANTIVIRUS-TEST-FILE\n")
-    scanner = scanner_script(tmp_path, 'if grep -q EICAR "$1"; then echo "$1: Eicar FOUND"; '
-                                       'exit 1; fi; echo "$1: OK"\n')
+    scanner = scanner_script(
+        tmp_path, 'if grep -q EICAR "$1"; then echo "$1: Eicar FOUND"; exit 1; fi; echo "$1: OK"\n'
+    )
     result = vmguard.vet(q, rules(scanners=scanner), pub / "run1", per_file=True)
     entries = {e.path: e for e in result.entries}
     assert entries["eicar.txt"].reasons == (Reason.SCANNER_FLAGGED,)
@@ -255,30 +254,47 @@ def test_large_files_hashed_on_a_second_thread_match_their_bytes(tmp_path):
     payloads["small.bin"] = octets(5000)
     for name, data in payloads.items():
         write(q / name, data)
-    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)), tmp_path / "pub" / "run1")
+    result = vmguard.vet(
+        q,
+        rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)),
+        tmp_path / "pub" / "run1",
+    )
     assert result.status is Status.PROMOTED
     assert {e.path: e.sha256 for e in result.accepted} == {
-        n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()}
+        n: hashlib.sha256(d).hexdigest() for n, d in payloads.items()
+    }
     assert published_files(tmp_path / "pub" / "run1") == payloads
 
 
 def _cached_bytes(path: Path) -> int:
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(out.strip())
 
 
 def test_large_files_are_written_past_the_page_cache(tmp_path):
     """O_DIRECT for large files: the published copy leaves (almost) nothing in the page
     cache, the unaligned tail excepted; a small file goes through the cache as usual."""
-    if subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True,
-                      text=True, check=True).stdout.strip() == "tmpfs":
+    if (
+        subprocess.run(
+            ["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "tmpfs"
+    ):
         pytest.skip("tmpfs is the page cache")
     q = tmp_path / "q"
     payloads = {"big.bin": octets((24 << 20) + 100), "small.bin": octets(64 << 10)}
     for name, data in payloads.items():
         write(q / name, data)
-    result = vmguard.vet(q, rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)), tmp_path / "pub" / "r")
+    result = vmguard.vet(
+        q,
+        rules(allow_types=("application/octet-stream",), head_only=("application/octet-stream",)),
+        tmp_path / "pub" / "r",
+    )
     assert result.status is Status.PROMOTED
     out = tmp_path / "pub" / "r"
     assert _cached_bytes(out / "big.bin") <= 1 << 20, "written with O_DIRECT"

@@ -61,6 +61,7 @@ def swap_for_symlink(path: Path, target: Path):
     def action():
         os.rename(path, path.with_name(path.name + ".orig"))
         os.symlink(target, path)
+
     return action
 
 
@@ -81,8 +82,7 @@ def test_directory_replaced_by_symlink_mid_walk(area):
     result = vet(q, pub)
     assert done
     assert entry(result, "d").reasons == (Reason.SYMLINK,)
-    assert not any(e.path.startswith("d/") and e.verdict is Verdict.ACCEPTED
-                   for e in result.entries)
+    assert not any(e.path.startswith("d/") and e.verdict is Verdict.ACCEPTED for e in result.entries)
     assert_secret_not_published(pub)
 
 
@@ -96,11 +96,14 @@ def test_directory_replaced_by_symlink_between_walk_and_copy(area):
     assert_secret_not_published(pub)
 
 
-@pytest.mark.parametrize("change, detail", [
-    (lambda f: f.open("ab").write(b"more" * 1000), "grew"),
-    (lambda f: os.truncate(f, MIB), "shrank"),
-    (lambda f: f.open("r+b").write(b"X"), "rewritten"),
-])
+@pytest.mark.parametrize(
+    "change, detail",
+    [
+        (lambda f: f.open("ab").write(b"more" * 1000), "grew"),
+        (lambda f: os.truncate(f, MIB), "shrank"),
+        (lambda f: f.open("r+b").write(b"X"), "rewritten"),
+    ],
+)
 @pytest.mark.parametrize("size", [1, 4], ids=["hashed-inline", "hashed-on-a-thread"])
 def test_file_changed_during_the_copy(area, change, detail, size):
     q, pub, _ = area
@@ -114,11 +117,14 @@ def test_file_changed_during_the_copy(area, change, detail, size):
     assert not (pub / ".vmguard-staging" / "job.staging").exists()
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda f: (os.unlink(f), os.mkfifo(f)), Reason.CHANGED_DURING_VET),  # must not block
-    (lambda f: os.chmod(f, 0o4644), Reason.SETUID),
-    (lambda f: os.link(f, f.with_name("second-link")), Reason.HARDLINK),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda f: (os.unlink(f), os.mkfifo(f)), Reason.CHANGED_DURING_VET),  # must not block
+        (lambda f: os.chmod(f, 0o4644), Reason.SETUID),
+        (lambda f: os.link(f, f.with_name("second-link")), Reason.HARDLINK),
+    ],
+)
 def test_file_swapped_or_chmodded_after_the_walk(area, change, reason):
     q, pub, _ = area
     done = at("open", ("victim.txt",), lambda: change(q / "victim.txt"))
@@ -148,8 +154,7 @@ def test_racing_thread_flipping_a_symlink_never_publishes_the_target(area):
     thread = threading.Thread(target=flip)
     thread.start()
     try:
-        results = [vmguard.vet(q / "many", rules(), pub / f"job{n}", per_file=True)
-                   for n in range(3)]
+        results = [vmguard.vet(q / "many", rules(), pub / f"job{n}", per_file=True) for n in range(3)]
     finally:
         stop.set()
         thread.join()

@@ -45,15 +45,21 @@ def q(tmp_path):
     hooks.set_hook(None)
 
 
-@pytest.mark.parametrize("layout", [
-    {0: b"\0vmguard" * 512, 40 * MIB: b"middle" * 5000},  # data, hole, data, hole
-    {30 * MIB: b"only in the middle\n"},  # leading and trailing holes
-    {64 * MIB - 5: b"tail!"},  # one hole, then data to the end
-], ids=["holes-between", "data-in-the-middle", "data-at-the-end"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {0: b"\0vmguard" * 512, 40 * MIB: b"middle" * 5000},  # data, hole, data, hole
+        {30 * MIB: b"only in the middle\n"},  # leading and trailing holes
+        {64 * MIB - 5: b"tail!"},  # one hole, then data to the end
+    ],
+    ids=["holes-between", "data-in-the-middle", "data-at-the-end"],
+)
 def test_a_sparse_file_is_published_with_its_holes(q, tmp_path, layout):
     content = sparse(q / "big.bin", 64 * MIB, layout)
     write(q / "small.txt", "text\n")
-    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY, max_file_size=1 << 30), tmp_path / "pub" / "j")
+    result = vmguard.vet(
+        q, rules(allow_types=TYPES, head_only=HEAD_ONLY, max_file_size=1 << 30), tmp_path / "pub" / "j"
+    )
     assert result.status is Status.PROMOTED
     out = tmp_path / "pub" / "j" / "big.bin"
     assert out.read_bytes() == content
@@ -91,7 +97,9 @@ def test_a_hole_filled_during_the_copy_is_refused(q, tmp_path):
             fh.write(b"payload")
 
     done = at("copy-chunk", ("big.bin",), fill)
-    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j", per_file=True)
+    result = vmguard.vet(
+        q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j", per_file=True
+    )
     assert done
     assert entry(result, "big.bin").reasons == (Reason.CHANGED_DURING_VET,)
     assert not (tmp_path / "pub" / "j" / "big.bin").exists()

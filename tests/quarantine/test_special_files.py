@@ -87,6 +87,7 @@ def swap_in(path: Path, kind: str, watch: OpenWatch):
         os.rename(path, path.with_name(path.name + ".orig"))
         make_node(path, kind)
         watch.watch(path)
+
     return action
 
 

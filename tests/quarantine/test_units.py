@@ -14,7 +14,7 @@ import pytest
 
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
-from vmguard.display import shown
+from vmguard.core.display import shown
 from vmguard.quarantine import detect, report
 from vmguard.quarantine.content import executable_format, type_allowed
 from vmguard.quarantine.detect import TIMEOUT, Detector
@@ -22,17 +22,20 @@ from vmguard.quarantine.model import Entry, Kind, Reason, Status, Verdict, VetRe
 from vmguard.quarantine.names import colliding, name_reasons
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("", Reason.NAME_EMPTY),
-    ("..", Reason.NAME_TRAVERSAL),
-    ("a/b", Reason.NAME_TRAVERSAL),
-    ("..\\x", Reason.NAME_TRAVERSAL),
-    ("tab\there", Reason.NAME_CONTROL),
-    ("c1\x85", Reason.NAME_CONTROL),
-    ("rtl\u202egnp.exe", Reason.NAME_CONTROL),
-    (os.fsdecode(b"\xff\xfe"), Reason.NAME_NOT_UTF8),
-    ("\u00e9" * 60, Reason.NAME_TOO_LONG),  # 120 bytes in UTF-8
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("", Reason.NAME_EMPTY),
+        ("..", Reason.NAME_TRAVERSAL),
+        ("a/b", Reason.NAME_TRAVERSAL),
+        ("..\\x", Reason.NAME_TRAVERSAL),
+        ("tab\there", Reason.NAME_CONTROL),
+        ("c1\x85", Reason.NAME_CONTROL),
+        ("rtl\u202egnp.exe", Reason.NAME_CONTROL),
+        (os.fsdecode(b"\xff\xfe"), Reason.NAME_NOT_UTF8),
+        ("\u00e9" * 60, Reason.NAME_TOO_LONG),  # 120 bytes in UTF-8
+    ],
+)
 def test_name_reasons(name, reason):
     assert reason in name_reasons(name, max_length=100)
 
@@ -58,15 +61,17 @@ def test_shown_escapes_everything_that_could_forge_output():
 PE_FAR = b"MZ" + b"\0" * 58 + struct.pack("<I", 4096) + b"\0" * 100
 
 
-@pytest.mark.parametrize("head, fmt", [
-    (ELF[:512], "ELF"),
-    (b"\xca\xfe\xba\xbe" + b"\0" * 60, "Mach-O"),
-    (b"#!/usr/bin/env python\n", "script (#!)"),
-    (PE_FAR, "PE"),  # PE header beyond what is seen: still refused
-    (b"MZ is my name and this is a long enough plain text file, not a program at all....",
-     None),
-    (b"just text\n", None),
-])
+@pytest.mark.parametrize(
+    "head, fmt",
+    [
+        (ELF[:512], "ELF"),
+        (b"\xca\xfe\xba\xbe" + b"\0" * 60, "Mach-O"),
+        (b"#!/usr/bin/env python\n", "script (#!)"),
+        (PE_FAR, "PE"),  # PE header beyond what is seen: still refused
+        (b"MZ is my name and this is a long enough plain text file, not a program at all....", None),
+        (b"just text\n", None),
+    ],
+)
 def test_executable_signatures(head, fmt):
     assert executable_format(head) == fmt
 
@@ -104,8 +109,11 @@ def test_libmagic_reading_memory_it_never_wrote_sees_zeros():
     out zeroed memory, so the answer is the same after any file."""
     script = b"#! /usr/bin/stap"
     with Detector(workers=1) as detector:
-        answers = {p.result().mime for prev in (b"a" * 16 + b" ", b"a" * 17, b"abcdefghijklmnopq")
-                   for p in (detector.submit(prev), detector.submit(script))[1:]}
+        answers = {
+            p.result().mime
+            for prev in (b"a" * 16 + b" ", b"a" * 17, b"abcdefghijklmnopq")
+            for p in (detector.submit(prev), detector.submit(script))[1:]
+        }
     assert answers == {"text/x-systemtap"}
 
 

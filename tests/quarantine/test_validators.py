@@ -12,7 +12,7 @@ from vmguard.quarantine.validators import Invalid, Stream, jsonfmt
 
 
 def chunked(data: bytes, size: int) -> Stream:
-    return Stream(iter([data[i:i + size] for i in range(0, len(data), size)]))
+    return Stream(iter([data[i : i + size] for i in range(0, len(data), size)]))
 
 
 def vet(data: bytes, mime: str, size: int = 4096) -> list:
@@ -30,13 +30,16 @@ def test_text_in_any_chunking_is_judged_by_characters_not_chunks(size):
         vet("next line\u0085".encode(), "text/plain", size)  # C1 control
 
 
-@pytest.mark.parametrize(("data", "rule"), [
-    (b'{"a": NaN}', "NaN is not JSON"),
-    (b'{"a": 1} {"b": 2}', "Extra data"),
-    (b'\xef\xbb\xbf{"a": 1}', "not one strict JSON value"),
-    (b'{"a": "\xff"}', "byte 7 is not valid UTF-8"),
-    (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (b'{"a": NaN}', "NaN is not JSON"),
+        (b'{"a": 1} {"b": 2}', "Extra data"),
+        (b'\xef\xbb\xbf{"a": 1}', "not one strict JSON value"),
+        (b'{"a": "\xff"}', "byte 7 is not valid UTF-8"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+    ],
+)
 def test_json_is_strict(data, rule):
     assert vet(b'{"a": [1, 2.5, "x", null, true]}', "application/json") == [("application/json", "json")]
     with pytest.raises(Invalid, match=rule):
@@ -76,8 +79,13 @@ def test_fits_rules_on_a_minimal_file():
     def card(text: str) -> bytes:
         return text.ljust(80).encode()
 
-    header = card("SIMPLE  =                    T") + card("BITPIX  =                    8") + card(
-        "NAXIS   =                    1") + card("NAXIS1  =                   10") + card("END")
+    header = (
+        card("SIMPLE  =                    T")
+        + card("BITPIX  =                    8")
+        + card("NAXIS   =                    1")
+        + card("NAXIS1  =                   10")
+        + card("END")
+    )
     good = header.ljust(2880) + b"0123456789".ljust(2880, b"\0")
     assert vet(good, "image/fits", 1000) == [("image/fits", "fits")]
     with pytest.raises(Invalid, match="ends inside the data section"):
@@ -85,7 +93,7 @@ def test_fits_rules_on_a_minimal_file():
     with pytest.raises(Invalid, match="the fill after a data section holds data"):
         vet(good[:-1] + b"X", "image/fits")
     with pytest.raises(Invalid, match="more than blanks after its END card"):
-        vet(header + b"X" + good[len(header) + 1:], "image/fits")
+        vet(header + b"X" + good[len(header) + 1 :], "image/fits")
     with pytest.raises(Invalid, match="does not start with the card SIMPLE = T"):
         vet(good.replace(b"=                    T", b"=                    F", 1), "image/fits")
     with pytest.raises(Invalid, match="lacks the mandatory keyword NAXIS1"):

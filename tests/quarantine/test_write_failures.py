@@ -64,22 +64,44 @@ def small(tmp_path):
 
 
 def vet_filled(tmp_path: Path, q: Path, public: Path, point: str, name: str = ""):
-    argv = [sys.executable, "-c", FILLED_CLI, point, name, str(public / "filler"),
-            "vet", str(q), "--policy", str(tmp_path / "policy.yaml"), "--to", str(public / "run1")]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    argv = [
+        sys.executable,
+        "-c",
+        FILLED_CLI,
+        point,
+        name,
+        str(public / "filler"),
+        "vet",
+        str(q),
+        "--policy",
+        str(tmp_path / "policy.yaml"),
+        "--to",
+        str(public / "run1"),
+    ]
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
 
 
 def last_event(log: Path) -> dict:
     return json.loads(log.read_text().splitlines()[-1])
 
 
-@pytest.mark.parametrize("point, name", [
-    ("copy-chunk", "f1.txt"),  # the data of the second file
-    ("sidecar", "run1.manifest.json"),
-    ("sidecar", "run1.vet.json"),
-    ("sidecar", "run1.vet.txt"),  # the text report, the last file written
-])
+@pytest.mark.parametrize(
+    "point, name",
+    [
+        ("copy-chunk", "f1.txt"),  # the data of the second file
+        ("sidecar", "run1.manifest.json"),
+        ("sidecar", "run1.vet.json"),
+        ("sidecar", "run1.vet.txt"),  # the text report, the last file written
+    ],
+)
 def test_public_filesystem_full_is_exit_3_and_nothing_partial(small, vet_log, point, name):
     tmp_path, q, public = small
     done = vet_filled(tmp_path, q, public, point, name)
@@ -102,8 +124,13 @@ def test_control_the_same_vet_with_room_promotes(small):
     tmp_path, q, public = small
     done = vet_filled(tmp_path, q, public, "never", "")
     assert done.returncode == 0, done.stderr
-    assert sorted(os.listdir(public)) == [".vmguard-staging", "run1", "run1.manifest.json",
-                                          "run1.vet.json", "run1.vet.txt"]
+    assert sorted(os.listdir(public)) == [
+        ".vmguard-staging",
+        "run1",
+        "run1.manifest.json",
+        "run1.vet.json",
+        "run1.vet.txt",
+    ]
 
 
 def test_a_to_named_like_another_jobs_lock_or_staging(tmp_path):
@@ -124,6 +151,7 @@ def test_a_to_named_like_another_jobs_lock_or_staging(tmp_path):
 def test_a_to_named_like_a_lock_while_that_job_holds_it(tmp_path):
     """Both at once: the second vet neither waits for nor breaks the first's lock."""
     import fcntl
+
     q, pub = tmp_path / "q", tmp_path / "pub"
     write(q / "a.txt", "alpha\n")
     (pub / ".vmguard-staging").mkdir(parents=True, mode=0o700)
@@ -131,7 +159,7 @@ def test_a_to_named_like_a_lock_while_that_job_holds_it(tmp_path):
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         assert vmguard.vet(q, policy(), pub / "run1.lock").status.value == "promoted"
-        with pytest.raises(vmguard.errors.VetError, match="another vet"):
+        with pytest.raises(vmguard.core.errors.VetError, match="another vet"):
             vmguard.vet(q, policy(), pub / "run1")
     finally:
         with contextlib.suppress(OSError):

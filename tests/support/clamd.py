@@ -49,8 +49,12 @@ class ClamdServer:
         )
 
     def start(self) -> ClamdServer:
-        self.proc = subprocess.Popen(["clamd", "-c", str(self.config)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            ["clamd", "-c", str(self.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -64,21 +64,37 @@ def reap_stale(conn: libvirt.virConnect) -> list[str]:
 
     A running one is left alone: only its owner may stop it.
     """
-    stale = [dom for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE)
-             if left_by_dead_run(dom.name(), NAME_PREFIX)]
+    stale = [
+        dom
+        for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE)
+        if left_by_dead_run(dom.name(), NAME_PREFIX)
+    ]
     for dom in stale:
         destroy_and_undefine(dom)
     return [dom.name() for dom in stale]
 
 
-def domain_xml(name: str, image: GuestImage, console: Path, *, memory_mib: int = 256,
-               vcpus: int = 1, extra_devices: str = "") -> str:
+def domain_xml(
+    name: str,
+    image: GuestImage,
+    console: Path,
+    *,
+    memory_mib: int = 256,
+    vcpus: int = 1,
+    extra_devices: str = "",
+) -> str:
     """The XML of a test domain; `extra_devices` is raw XML put inside <devices>."""
     return DOMAIN_XML.format(
-        name=escape(name), memory_mib=memory_mib, vcpus=vcpus,
-        kernel=escape(str(image.kernel)), initrd=escape(str(image.initrd)),
-        cmdline=escape(image.cmdline), console=escape(str(console)),
-        agent_port=AGENT_PORT, extra_devices=extra_devices)
+        name=escape(name),
+        memory_mib=memory_mib,
+        vcpus=vcpus,
+        kernel=escape(str(image.kernel)),
+        initrd=escape(str(image.initrd)),
+        cmdline=escape(image.cmdline),
+        console=escape(str(console)),
+        agent_port=AGENT_PORT,
+        extra_devices=extra_devices,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,8 +129,7 @@ class TcgDomain:
 
     def agent(self, command: str, arguments: dict | None = None, timeout: int = 10):
         """Run one guest-agent command; returns its "return" value."""
-        reply = libvirt_qemu.qemuAgentCommand(self.dom, _request(command, arguments),
-                                              timeout, 0)
+        reply = libvirt_qemu.qemuAgentCommand(self.dom, _request(command, arguments), timeout, 0)
         return json.loads(reply)["return"]
 
     def qmp(self, command: str, arguments: dict | None = None):
@@ -124,14 +139,14 @@ class TcgDomain:
 
     def exec(self, argv: list[str], timeout: float = 30) -> GuestExec:
         """Run a program in the guest through the agent and wait for it to exit."""
-        started = self.agent("guest-exec", {"path": argv[0], "arg": argv[1:],
-                                            "capture-output": True})
+        started = self.agent("guest-exec", {"path": argv[0], "arg": argv[1:], "capture-output": True})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.agent("guest-exec-status", {"pid": started["pid"]})
             if status["exited"]:
-                return GuestExec(status.get("exitcode", -1), _b64(status, "out-data"),
-                                 _b64(status, "err-data"))
+                return GuestExec(
+                    status.get("exitcode", -1), _b64(status, "out-data"), _b64(status, "err-data")
+                )
             time.sleep(0.2)
         raise GuestAgentTimeout(f"{self.name}: {argv} still running after {timeout}s")
 
@@ -149,7 +164,8 @@ class TcgDomain:
                 raise GuestAgentTimeout(
                     f"{self.name}: no guest-ping answer after {timeout:.0f}s "
                     f"(active={bool(self.dom.isActive())}, last error: {last})\n"
-                    f"--- console tail ---\n{tail}")
+                    f"--- console tail ---\n{tail}"
+                )
             time.sleep(0.5)
 
 
@@ -173,8 +189,7 @@ class TcgDomainFactory:
         self.made.append(made)
         return made
 
-    def start(self, xml: str | None = None, *, wait_agent: bool = True,
-              **options) -> TcgDomain:
+    def start(self, xml: str | None = None, *, wait_agent: bool = True, **options) -> TcgDomain:
         """Define, start and (by default) wait until the guest agent answers."""
         made = self.define(xml, **options)
         made.dom.create()
@@ -200,9 +215,11 @@ def destroy_and_undefine(dom: libvirt.virDomain) -> None:
     try:
         if dom.isActive():
             dom.destroy()
-        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                          | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-                          | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        dom.undefineFlags(
+            libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+            | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+        )
     except libvirt.libvirtError as err:
         if err.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
             raise

@@ -143,9 +143,12 @@ def _copy_with_libs(binary: Path, root: Path, dest: str) -> None:
 
 
 def _init_script(modules: list[str]) -> str:
-    return INIT_TEMPLATE.read_text().replace(
-        "@MODULES@", " ".join(modules)).replace("@AGENT_PORT@", AGENT_PORT).replace(
-        "@READY_MARK@", READY_MARK)
+    return (
+        INIT_TEMPLATE.read_text()
+        .replace("@MODULES@", " ".join(modules))
+        .replace("@AGENT_PORT@", AGENT_PORT)
+        .replace("@READY_MARK@", READY_MARK)
+    )
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -166,9 +169,11 @@ def _populate(root: Path, release: str, deb: Path, scratch: Path) -> None:
     _copy_with_libs(scratch / "usr/sbin/qemu-ga", root, "/usr/sbin/qemu-ga")
     _write(root / "init", _init_script(modules), 0o755)
     # qemu-ga's guest-shutdown runs /sbin/shutdown, which busybox lacks.
-    _write(root / "sbin/shutdown",
-           '#!/bin/sh\nsync\ncase " $* " in *" -r "*) reboot -f ;; *) poweroff -f ;; esac\n',
-           0o755)
+    _write(
+        root / "sbin/shutdown",
+        '#!/bin/sh\nsync\ncase " $* " in *" -r "*) reboot -f ;; *) poweroff -f ;; esac\n',
+        0o755,
+    )
     _write(root / "etc/os-release", 'ID=vmguard-test\nNAME="vmguard test guest"\n')
     _write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
     _write(root / "etc/group", "root:x:0:\n")
@@ -176,8 +181,13 @@ def _populate(root: Path, release: str, deb: Path, scratch: Path) -> None:
 
 def _pack(root: Path, out: Path) -> None:
     names = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-    archive = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc"], cwd=root,
-                             input="\n".join(names).encode(), capture_output=True, check=False)
+    archive = subprocess.run(
+        ["cpio", "--quiet", "-o", "-H", "newc"],
+        cwd=root,
+        input="\n".join(names).encode(),
+        capture_output=True,
+        check=False,
+    )
     if archive.returncode != 0:
         raise GuestImageError(f"cpio failed: {archive.stderr.decode().strip()}")
     out.write_bytes(gzip.compress(archive.stdout, compresslevel=6))

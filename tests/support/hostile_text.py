@@ -1,6 +1,6 @@
 """Hostile strings for the display-injection tests, and the checks their output must pass.
 
-The checks are written independently of vmguard.display (from Unicode categories), so
+The checks are written independently of vmguard.core.display (from Unicode categories), so
 a gap in vmguard's escaping cannot hide itself in the oracle.
 """
 
@@ -18,15 +18,69 @@ from markdown_it import MarkdownIt
 # clipboard write, OSC 8 hyperlink, OSC 0 title, CSI clear screen and colour), line
 # forgers, bidi and invisible characters, and Markdown/HTML syntax.
 PIECES = (
-    "\x1b]52;c;ZXZpbCBjbGlwYm9hcmQ=\x07", "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\",
-    "\x1b]0;owned\x07", "\x1b[2J\x1b[H", "\x1b[31m", "\x1bc", "\x9b2J", "\x9d52;c;Zm9v\x9c",
-    "\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x00", "\x7f", "\x08",
-    "\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c",
-    "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\U000e0041", "\u3164", "\ufe0f",
-    "\\", "\\x1b", "|", "#", "## ", "* ", "- ", "1. ", "> ", "`", "*", "_", "[a](http://x)",
-    "<b>", "<script>", "&amp;", "&#10;", "---", "| a | b |", "\t",
-    " https://evil.example/x ", " www.evil.example ", " WWW.evil.example", " a@evil.com ",
-    " mailto:a@evil.com", "<https://evil.example>", ";//evil.example/",
+    "\x1b]52;c;ZXZpbCBjbGlwYm9hcmQ=\x07",
+    "\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\",
+    "\x1b]0;owned\x07",
+    "\x1b[2J\x1b[H",
+    "\x1b[31m",
+    "\x1bc",
+    "\x9b2J",
+    "\x9d52;c;Zm9v\x9c",
+    "\r",
+    "\n",
+    "\r\n",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "\x0b",
+    "\x0c",
+    "\x00",
+    "\x7f",
+    "\x08",
+    "\u202e",
+    "\u202d",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\U000e0041",
+    "\u3164",
+    "\ufe0f",
+    "\\",
+    "\\x1b",
+    "|",
+    "#",
+    "## ",
+    "* ",
+    "- ",
+    "1. ",
+    "> ",
+    "`",
+    "*",
+    "_",
+    "[a](http://x)",
+    "<b>",
+    "<script>",
+    "&amp;",
+    "&#10;",
+    "---",
+    "| a | b |",
+    "\t",
+    " https://evil.example/x ",
+    " www.evil.example ",
+    " WWW.evil.example",
+    " a@evil.com ",
+    " mailto:a@evil.com",
+    "<https://evil.example>",
+    ";//evil.example/",
 )
 FORGED = "\n| critical | VMG-FS-001 | forged | new | x |\n## VM forged\n  critical forged"
 
@@ -59,10 +113,14 @@ BAD_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 
 def bad_characters(text: str, allowed: str = "\n") -> list[str]:
     """Characters that act on a terminal, break a line or are invisible, except `allowed`."""
-    return sorted({
-        c for c in text
-        if c not in allowed and (unicodedata.category(c) in BAD_CATEGORIES or c == "\u3164" or "\ufe00" <= c <= "\ufe0f")
-    })
+    return sorted(
+        {
+            c
+            for c in text
+            if c not in allowed
+            and (unicodedata.category(c) in BAD_CATEGORIES or c == "\u3164" or "\ufe00" <= c <= "\ufe0f")
+        }
+    )
 
 
 def assert_inert(text: str, allowed: str = "\n") -> None:

@@ -14,8 +14,7 @@ import subprocess
 from tests.support.netns import PREFIX, Netns, namespace_names
 from tests.support.ownership import owner_pid, pid_alive
 
-IPTABLES_SAVES = ("iptables-legacy-save", "iptables-nft-save",
-                  "ip6tables-legacy-save", "ip6tables-nft-save")
+IPTABLES_SAVES = ("iptables-legacy-save", "iptables-nft-save", "ip6tables-legacy-save", "ip6tables-nft-save")
 
 
 def _read(command: list[str], netns: str | None) -> str:
@@ -37,8 +36,11 @@ def nft_leaks(netns: str | None = None) -> list[str]:
         return _unchecked("nft")
     out = _read(["nft", "list", "tables"], netns)
     # Lines read "table <family> <name>".
-    return [f"nftables: {line.strip()}" for line in out.splitlines()
-            if line.startswith("table ") and "vmguard" in line.split()[-1].lower()]
+    return [
+        f"nftables: {line.strip()}"
+        for line in out.splitlines()
+        if line.startswith("table ") and "vmguard" in line.split()[-1].lower()
+    ]
 
 
 def iptables_leaks(netns: str | None = None) -> list[str]:
@@ -48,10 +50,8 @@ def iptables_leaks(netns: str | None = None) -> list[str]:
             leaks += _unchecked(tool)
             continue
         # Chains are declared as ":<name> <policy> [packets:bytes]".
-        chains = [line[1:].split()[0] for line in _read([tool], netns).splitlines()
-                  if line.startswith(":")]
-        leaks += [f"{tool}: chain {chain}" for chain in chains
-                  if chain.lower().startswith("vmg")]
+        chains = [line[1:].split()[0] for line in _read([tool], netns).splitlines() if line.startswith(":")]
+        leaks += [f"{tool}: chain {chain}" for chain in chains if chain.lower().startswith("vmg")]
     return leaks
 
 
@@ -65,8 +65,11 @@ def namespace_leaks(existed_before: frozenset[str] = frozenset()) -> list[str]:
     A namespace whose creator (see ownership.owner_pid) still runs belongs to a concurrent
     test run and is not ours to judge.
     """
-    return [f"network namespace {name} left over (ip netns delete {name})"
-            for name in namespace_names() if _is_leak(name, existed_before)]
+    return [
+        f"network namespace {name} left over (ip netns delete {name})"
+        for name in namespace_names()
+        if _is_leak(name, existed_before)
+    ]
 
 
 def _is_leak(name: str, existed_before: frozenset[str]) -> bool:

@@ -26,13 +26,14 @@ class NetnsCommandError(RuntimeError):
     """A command inside (or about) a namespace failed; carries its stderr."""
 
 
-def _run(argv: Sequence[str], *, check: bool = True, input: str | None = None,
-         timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), input=input, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def _run(
+    argv: Sequence[str], *, check: bool = True, input: str | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        list(argv), input=input, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and proc.returncode != 0:
-        raise NetnsCommandError(
-            f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise NetnsCommandError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
     return proc
 
 
@@ -44,8 +45,9 @@ class Netns:
         """The argv that runs `command` inside this namespace."""
         return ["ip", "netns", "exec", self.name, *command]
 
-    def run(self, *command: str, check: bool = True, input: str | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *command: str, check: bool = True, input: str | None = None, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
         return _run(self.argv(*command), check=check, input=input, timeout=timeout)
 
     def popen(self, *command: str, **kwargs) -> subprocess.Popen:
@@ -76,8 +78,7 @@ def reap_stale() -> list[str]:
     One with a process still inside is left alone (and the session-end check names it):
     only its owner may stop what runs there.
     """
-    stale = [name for name in namespace_names()
-             if left_by_dead_run(name, PREFIX) and not Netns(name).pids()]
+    stale = [name for name in namespace_names() if left_by_dead_run(name, PREFIX) and not Netns(name).pids()]
     for name in stale:
         _run(["ip", "netns", "delete", name])
     return stale
@@ -95,16 +96,16 @@ def netns(tag: str = "t") -> Iterator[Netns]:
         delete(ns.name)
 
 
-def veth_pair(a: Netns, b: Netns, addr_a: str, addr_b: str,
-              names: tuple[str, str] = ("veth-a", "veth-b")) -> tuple[str, str]:
+def veth_pair(
+    a: Netns, b: Netns, addr_a: str, addr_b: str, names: tuple[str, str] = ("veth-a", "veth-b")
+) -> tuple[str, str]:
     """Link namespaces `a` and `b` with a veth pair, addresses in CIDR form ("10.9.0.1/24").
 
     The pair is created inside `a` with its peer moved straight into `b`: it never
     exists in the machine's own namespace. Deleting either namespace removes it.
     """
     name_a, name_b = names
-    a.run("ip", "link", "add", name_a, "type", "veth", "peer", "name", name_b,
-          "netns", b.name)
+    a.run("ip", "link", "add", name_a, "type", "veth", "peer", "name", name_b, "netns", b.name)
     for ns, dev, addr in ((a, name_a, addr_a), (b, name_b, addr_b)):
         ns.run("ip", "addr", "add", addr, "dev", dev)
         ns.run("ip", "link", "set", dev, "up")

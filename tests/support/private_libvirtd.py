@@ -76,7 +76,9 @@ def private_libvirtd(root: Path) -> Iterator[PrivateLibvirtd]:
         with open(root / "libvirtd.log", "wb") as log:
             proc = subprocess.Popen(  # noqa: S603 - fixed argv; killed with the namespace
                 ns.argv("unshare", "-m", "--propagation", "private", "sh", "-c", script),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         plv = PrivateLibvirtd(ns, root)
         deadline = time.monotonic() + START_WAIT

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from vmguard.errors import AuditError
-from vmguard.findings import Level
+from vmguard.core.errors import AuditError
+from vmguard.core.findings import Level
 
 ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
 REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")

@@ -14,15 +14,15 @@ from enum import StrEnum
 
 from vmguard import guest
 from vmguard.audit.catalog import Catalog, load_catalog
-from vmguard.audit.checks import Check, vm_checks
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import AuditResult, Outcome, VmReport
 from vmguard.audit.waivers import apply_waivers
+from vmguard.checks import Check, vm_checks
+from vmguard.core.errors import DriverError, GuestError
+from vmguard.core.findings import Finding
 from vmguard.drivers import Driver, facts_of, open_driver
-from vmguard.errors import DriverError, GuestError
-from vmguard.facts import VmFacts
-from vmguard.findings import Finding
-from vmguard.inventory import Connection, Inventory, VmEntry, not_found
+from vmguard.facts.vm import VmFacts
+from vmguard.inventory.model import Connection, Inventory, VmEntry, not_found
 
 Opener = Callable[[Connection], Driver]
 
@@ -87,8 +87,9 @@ def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
     return VmReport(entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why)
 
 
-def with_guest(ctx: Context, conn: Connection, facts: VmFacts, *,
-               scan_files: bool = True) -> tuple[VmFacts, tuple[str, ...]]:
+def with_guest(
+    ctx: Context, conn: Connection, facts: VmFacts, *, scan_files: bool = True
+) -> tuple[VmFacts, tuple[str, ...]]:
     """The facts with what is inside the guest, unless guest inspection is off, and what
     of the guest went unread (a disk vmguard cannot open, a guest it could not inspect):
     those make the run incomplete, while the VM's host-side checks still count.
@@ -100,8 +101,12 @@ def with_guest(ctx: Context, conn: Connection, facts: VmFacts, *,
         return facts, ()
     missed = guest.uninspectable(facts)
     try:
-        found = guest.inspect(facts, online=ctx.guest is GuestMode.ONLINE,
-                              libvirt_uri=conn.uri or "qemu:///system", scan_files=scan_files)
+        found = guest.inspect(
+            facts,
+            online=ctx.guest is GuestMode.ONLINE,
+            libvirt_uri=conn.uri or "qemu:///system",
+            scan_files=scan_files,
+        )
     except GuestError as err:
         return facts, (*missed, f"guest not inspected: {err}")
     return replace(facts, guest=found), tuple(missed)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from vmguard.audit.catalog import Catalog
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
-from vmguard.errors import AuditError
-from vmguard.findings import Finding
+from vmguard.core.errors import AuditError
+from vmguard.core.findings import Finding
 
 HISTORY = "history.jsonl"
 Key = tuple[str, str, str]

@@ -2,7 +2,7 @@
 
 vmguard.firewall.service.audit(inventory) compares the live ruleset with the compiled one
 (read-only) and returns a FirewallAudit; the firewall family's HOST_CHECKS
-(vmguard.audit.checks.firewall, owned by the firewall area) turn it into findings.
+(vmguard.checks.firewall, owned by the firewall area) turn it into findings.
 Whatever prevents that audit is stated plainly in the report, never a crash.
 """
 
@@ -13,11 +13,11 @@ import os
 from collections.abc import Callable, Iterable
 
 from vmguard.audit.result import HostReport, Outcome
-from vmguard.errors import VmguardError
-from vmguard.findings import Finding
-from vmguard.inventory import Inventory
+from vmguard.core.errors import VmguardError
+from vmguard.core.findings import Finding
+from vmguard.inventory.model import Inventory
 
-FIREWALL_FAMILY = "vmguard.audit.checks.firewall"
+FIREWALL_FAMILY = "vmguard.checks.firewall"
 ToOutcomes = Callable[[Iterable[Finding]], tuple[Outcome, ...]]
 
 

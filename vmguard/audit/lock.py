@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from vmguard.errors import AuditError
+from vmguard.core.errors import AuditError
 
 LOCK = ".lock"
 

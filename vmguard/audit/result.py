@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from vmguard.audit.catalog import Rule
-from vmguard.errors import ExitCode
-from vmguard.findings import Finding, Level
+from vmguard.core.errors import ExitCode
+from vmguard.core.findings import Finding, Level
 from vmguard.policy.model import Waiver
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmguard import log
 from vmguard.audit import history, store
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode, Opener, audit
@@ -19,10 +18,11 @@ from vmguard.audit.lock import run_lock
 from vmguard.audit.reports import FORMATS
 from vmguard.audit.reports.json import document
 from vmguard.audit.result import AuditResult
+from vmguard.core import eventlog as log
+from vmguard.core.errors import AuditError, ExitCode, UsageError
+from vmguard.core.findings import Level
 from vmguard.drivers import open_driver
-from vmguard.errors import AuditError, ExitCode, UsageError
-from vmguard.findings import Level
-from vmguard.inventory import Inventory
+from vmguard.inventory.model import Inventory
 
 DEFAULT_FORMATS = ("json", "html", "md")
 DEFAULT_KEEP = 48  # two days of hourly runs

@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from vmguard.errors import AuditError
+from vmguard.core.errors import AuditError
 
 LATEST = "latest"
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d{3})?$")

@@ -7,7 +7,7 @@ through display.shown(), so one finding stays one line of inert text.
 from __future__ import annotations
 
 from vmguard.audit.result import AuditResult, Drift
-from vmguard.display import shown
+from vmguard.core.display import shown
 
 
 def counts_line(result: AuditResult) -> str:

@@ -24,8 +24,8 @@ from vmguard.batch.config import BatchConfig, Pool
 from vmguard.batch.job import BatchJob
 from vmguard.batch.pools import choose_pool
 from vmguard.batch.state import Holder, Phase, State, boot_id
-from vmguard.errors import BatchError, BatchRefused
-from vmguard.inventory_loader import load_inventory
+from vmguard.core.errors import BatchError, BatchRefused
+from vmguard.inventory.loader import load_inventory
 
 # Whether a job still runs, asked of the batch system: True, False (gone), None (unknown).
 Alive = Callable[[BatchJob], bool | None]
@@ -95,8 +95,9 @@ def start(job: BatchJob, config: BatchConfig, alive: Alive, on_held: OnHeld) -> 
     raise BatchRefused(f"no free VM in pool {pool.name}: {'; '.join(busy)}")
 
 
-def _try_vm(state: State, job: BatchJob, pool: Pool, vm: str, quarantine: str, alive: Alive,
-            on_held: OnHeld) -> tuple[Holder | None, str]:
+def _try_vm(
+    state: State, job: BatchJob, pool: Pool, vm: str, quarantine: str, alive: Alive, on_held: OnHeld
+) -> tuple[Holder | None, str]:
     with state.vm_lock(vm, blocking=False) as free:
         if not free:
             return None, "is being vetted"

@@ -30,15 +30,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from vmguard.errors import InputError, Problem
-from vmguard.policy import source
-from vmguard.policy.source import Document
+from vmguard.core import yamlsource as source
+from vmguard.core.errors import InputError, Problem
+from vmguard.core.yamlsource import Document
 
 DEFAULT_PATH = "/etc/vmguard/batch.yaml"
 FIELDS = ("job", "user", "vm", "pool", "queue", "host")
 _KNOWN = {
-    "inventory", "public", "state_dir", "after_publish", "retention_days", "time_limit",
-    "comment", "log", "pools", "accounts_enforced",
+    "inventory",
+    "public",
+    "state_dir",
+    "after_publish",
+    "retention_days",
+    "time_limit",
+    "comment",
+    "log",
+    "pools",
+    "accounts_enforced",
 }
 _POOL_KEYS = {"vms", "users", "groups", "accounts", "partitions"}
 
@@ -120,8 +128,11 @@ def _pool_problems(doc: Document, name: object, pool: object) -> list[Problem]:
     where = ("pools", name)
     if not isinstance(pool, dict):
         return [_problem(doc, where, "must be a mapping with vms: and who may use it")]
-    problems = [_problem(doc, (*where, k), f"unknown key; known: {', '.join(sorted(_POOL_KEYS))}")
-                for k in pool if k not in _POOL_KEYS]
+    problems = [
+        _problem(doc, (*where, k), f"unknown key; known: {', '.join(sorted(_POOL_KEYS))}")
+        for k in pool
+        if k not in _POOL_KEYS
+    ]
     if not pool.get("vms"):
         problems.append(_problem(doc, where, "needs vms: the VM names of this pool"))
     for key in _POOL_KEYS & set(pool):
@@ -148,8 +159,11 @@ def _pools_problems(doc: Document) -> list[Problem]:
 
 def _problems(doc: Document) -> list[Problem]:
     data = doc.data
-    problems = [_problem(doc, (k,), f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
-                for k in data if k not in _KNOWN | {"vm"}]
+    problems = [
+        _problem(doc, (k,), f"unknown setting; known: {', '.join(sorted(_KNOWN))}")
+        for k in data
+        if k not in _KNOWN | {"vm"}
+    ]
     if "vm" in data:
         problems.append(_problem(doc, ("vm",), "removed: the job name cannot choose a VM; declare pools:"))
     if "inventory" not in data:
@@ -172,17 +186,25 @@ def _problems(doc: Document) -> list[Problem]:
 def _unenforced_accounts(doc: Document) -> list[Problem]:
     """A user names any account (`sbatch -A x`) unless the batch system enforces them."""
     pools = doc.data.get("pools")
-    return [_problem(doc, ("pools", name, "accounts"),
-                     "accounts are chosen by the user unless the batch system enforces them: "
-                     "enable that (Slurm AccountingStorageEnforce=associations) and set "
-                     "accounts_enforced: true, or allow users/groups instead")
-            for name, pool in (pools.items() if isinstance(pools, dict) else ())
-            if isinstance(pool, dict) and pool.get("accounts")]
+    return [
+        _problem(
+            doc,
+            ("pools", name, "accounts"),
+            "accounts are chosen by the user unless the batch system enforces them: "
+            "enable that (Slurm AccountingStorageEnforce=associations) and set "
+            "accounts_enforced: true, or allow users/groups instead",
+        )
+        for name, pool in (pools.items() if isinstance(pools, dict) else ())
+        if isinstance(pool, dict) and pool.get("accounts")
+    ]
 
 
 def _pool(name: str, data: dict) -> Pool:
-    return Pool(name, tuple(data["vms"]), *(frozenset(data.get(k, ())) for k in
-                                              ("users", "groups", "accounts", "partitions")))
+    return Pool(
+        name,
+        tuple(data["vms"]),
+        *(frozenset(data.get(k, ())) for k in ("users", "groups", "accounts", "partitions")),
+    )
 
 
 def load_batch_config(path: Path | None = None) -> BatchConfig:

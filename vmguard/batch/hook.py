@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from vmguard import log
 from vmguard.batch import binding
 from vmguard.batch.binding import Alive, Sealed
 from vmguard.batch.config import BatchConfig, load_batch_config
@@ -24,8 +23,9 @@ from vmguard.batch.job import BatchJob
 from vmguard.batch.userfile import write_as_user
 from vmguard.batch.verdict import Outcome, Verdict, save_record, verdict_file_name
 from vmguard.batch.vetting import vet_held
-from vmguard.display import shown
-from vmguard.errors import ExitCode, VmguardError
+from vmguard.core import eventlog as log
+from vmguard.core.display import shown
+from vmguard.core.errors import ExitCode, VmguardError
 
 # A runner's own way to show the verdict (Slurm job comment, LSF bpost); returns a
 # warning when it could not, or "".
@@ -66,8 +66,9 @@ def report(verdict: Verdict, config: BatchConfig, notify: Notify | None = None) 
 def held_unvetted(sealed: Sealed, config: BatchConfig) -> Verdict:
     """Output sealed by a later hook because its own epilog never came: held, not vetted."""
     holder = sealed.holder
-    verdict = Verdict(holder.job, Outcome.FAILED, sealed.note, holder.vm, holder.pool,
-                      quarantine=str(sealed.held))
+    verdict = Verdict(
+        holder.job, Outcome.FAILED, sealed.note, holder.vm, holder.pool, quarantine=str(sealed.held)
+    )
     return report(verdict, config)
 
 

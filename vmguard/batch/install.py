@@ -51,8 +51,11 @@ def install_hooks(config: Path, directory: Path | None = None, output: str = "/d
     written = []
     for name in HOOKS:
         text = (_PRE_EXEC if name == "lsf-pre-exec" else _SCRIPT).format(
-            name=name, python=shlex.quote(sys.executable),
-            config=shlex.quote(str(config.absolute())), output=shlex.quote(output))
+            name=name,
+            python=shlex.quote(sys.executable),
+            config=shlex.quote(str(config.absolute())),
+            output=shlex.quote(output),
+        )
         path = directory / name
         write_atomic(path, text, 0o755)
         written.append(path)

@@ -7,7 +7,7 @@ import string
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vmguard.errors import InputError
+from vmguard.core.errors import InputError
 
 # Values end up in paths that root reads and writes: only plain names, never "/" or
 # "..", may reach a path.

@@ -26,8 +26,8 @@ from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
-from vmguard.display import shown
-from vmguard.errors import InputError
+from vmguard.core.display import shown
+from vmguard.core.errors import InputError
 
 
 def _job_id(env: Mapping[str, str]) -> str:
@@ -96,8 +96,13 @@ def alive(job: BatchJob) -> bool | None:
     """Whether LSF still runs the job (`bjobs`): False only when it says so."""
     job_id, _, index = job.id.partition("_")
     try:
-        proc = subprocess.run(["bjobs", "-noheader", "-o", "stat", f"{job_id}[{index}]" if index else job_id],
-                              capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        proc = subprocess.run(
+            ["bjobs", "-noheader", "-o", "stat", f"{job_id}[{index}]" if index else job_id],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     state = proc.stdout.strip()

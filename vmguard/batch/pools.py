@@ -10,7 +10,7 @@ import re
 
 from vmguard.batch.config import BatchConfig, Pool
 from vmguard.batch.job import BatchJob
-from vmguard.errors import BatchRefused
+from vmguard.core.errors import BatchRefused
 
 REQUEST_PREFIX = "vmpool-"  # Slurm license or node feature "vmpool-<pool>"
 
@@ -23,8 +23,11 @@ def requested(tokens: list[str]) -> tuple[str, ...]:
 
 def may_use(pool: Pool, job: BatchJob, groups: frozenset[str]) -> bool:
     """Nobody may use a pool that lists no users, groups or accounts."""
-    return job.user in pool.users or bool(groups & pool.groups) or (
-        bool(job.account) and job.account in pool.accounts)
+    return (
+        job.user in pool.users
+        or bool(groups & pool.groups)
+        or (bool(job.account) and job.account in pool.accounts)
+    )
 
 
 def _asked(config: BatchConfig, job: BatchJob) -> Pool | None:

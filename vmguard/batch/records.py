@@ -12,7 +12,7 @@ from vmguard.batch.hook import report
 from vmguard.batch.job import SAFE_NAME
 from vmguard.batch.verdict import Outcome, Verdict, record_path
 from vmguard.batch.vetting import vet_held
-from vmguard.errors import ExitCode, VetInputError
+from vmguard.core.errors import ExitCode, VetInputError
 
 DAY = 86400.0
 
@@ -38,8 +38,10 @@ def revet(key: str, config: BatchConfig) -> Verdict:
     if not previous.quarantine or not Path(previous.quarantine).is_dir():
         raise VetInputError(f"job {key}: nothing is held (outcome {previous.outcome.value})")
     if previous.job.runner == "leftover":
-        raise VetInputError(f"{key}: files of no job cannot be published; look at them in "
-                            f"{previous.quarantine} and delete them")
+        raise VetInputError(
+            f"{key}: files of no job cannot be published; look at them in "
+            f"{previous.quarantine} and delete them"
+        )
     job, vm, pool = previous.job, previous.vm, previous.pool
     return report(vet_held(job, vm, pool, Path(previous.quarantine), config), config)
 

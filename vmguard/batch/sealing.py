@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from vmguard.errors import BatchError
+from vmguard.core.errors import BatchError
 
 HELD = ".vmguard-held"
 PUBLISHED = ".vmguard-published"
@@ -39,8 +39,9 @@ def _open_quarantine(quarantine: str, create: bool) -> int:
                 os.mkdir(quarantine, 0o700)
         return os.open(quarantine, _DIR)
     except OSError as err:
-        raise BatchError(f"{quarantine}: cannot open the VM's quarantine "
-                         f"(a directory, not a link): {err.strerror}") from err
+        raise BatchError(
+            f"{quarantine}: cannot open the VM's quarantine (a directory, not a link): {err.strerror}"
+        ) from err
 
 
 def set_owner(quarantine: str, uid: int, gid: int) -> None:
@@ -96,8 +97,9 @@ def seal(quarantine: str, key: str) -> Path:
         finally:
             os.close(dst)
     except OSError as err:
-        raise BatchError(f"cannot move {quarantine}'s files to {target}: {err.strerror} "
-                         "(both must be on one filesystem)") from err
+        raise BatchError(
+            f"cannot move {quarantine}'s files to {target}: {err.strerror} (both must be on one filesystem)"
+        ) from err
     finally:
         os.close(src)
     return target

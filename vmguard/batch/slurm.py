@@ -28,18 +28,30 @@ from vmguard.batch.job import BatchJob
 from vmguard.batch.pools import requested
 from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import Verdict
-from vmguard.display import shown
-from vmguard.errors import InputError
+from vmguard.core.display import shown
+from vmguard.core.errors import InputError
 
 # squeue states of a job that has started and whose epilog is still to come
-_LIVE = {"RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING",
-         "STAGE_OUT", "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "REQUEUED"}
+_LIVE = {
+    "RUNNING",
+    "COMPLETING",
+    "CONFIGURING",
+    "SUSPENDED",
+    "STOPPED",
+    "SIGNALING",
+    "STAGE_OUT",
+    "RESIZING",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+    "REQUEUED",
+}
 
 
 def _scontrol(*args: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(["scontrol", *args], capture_output=True, text=True,
-                              timeout=TIMEOUT, check=False)
+        return subprocess.run(
+            ["scontrol", *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
 
@@ -64,8 +76,13 @@ def _granted(job_id: str) -> tuple[str, tuple[str, ...]]:
     where a user can write "Account=gleam Licenses=vmpool-x" to fake later fields.
     """
     try:
-        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%a\t%W\t%f"], capture_output=True,
-                             text=True, timeout=TIMEOUT, check=False).stdout.strip()
+        out = subprocess.run(
+            ["squeue", "-h", "-j", job_id, "-o", "%a\t%W\t%f"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         out = ""
     account, licenses, features = ([*out.split("\t"), "", "", ""])[:3]
@@ -101,8 +118,13 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
 def alive(job: BatchJob) -> bool | None:
     """Whether Slurm still runs the job: False only when it says so, None when unsure."""
     try:
-        proc = subprocess.run(["squeue", "-h", "-j", job.id, "-o", "%T"], capture_output=True,
-                              text=True, timeout=TIMEOUT, check=False)
+        proc = subprocess.run(
+            ["squeue", "-h", "-j", job.id, "-o", "%T"],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:

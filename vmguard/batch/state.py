@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import SAFE_NAME, BatchJob
-from vmguard.errors import BatchError
+from vmguard.core.errors import BatchError
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from vmguard.errors import VetError
+from vmguard.core.errors import VetError
 
 
 def _write(path: Path, text: str, append: bool = False) -> None:

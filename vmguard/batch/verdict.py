@@ -10,8 +10,8 @@ from pathlib import Path
 
 from vmguard.batch.job import BatchJob
 from vmguard.batch.state import write_atomic
-from vmguard.display import is_plain, shown
-from vmguard.errors import ExitCode
+from vmguard.core.display import is_plain, shown
+from vmguard.core.errors import ExitCode
 
 
 class Outcome(StrEnum):
@@ -72,8 +72,9 @@ class Verdict:
         lines += [f"rejected: {_path(r.path)}: {shown(r.reason)}" for r in self.rejected]
         if self.outcome in (Outcome.REJECTED, Outcome.FAILED) and self.quarantine:
             kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
-            lines.append(f"{kept} are held in {shown(self.quarantine)}; "
-                         f"after a fix an admin runs: {shown(self.rerun)}")
+            lines.append(
+                f"{kept} are held in {shown(self.quarantine)}; after a fix an admin runs: {shown(self.rerun)}"
+            )
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, object]:

@@ -22,8 +22,8 @@ from vmguard.batch import sealing
 from vmguard.batch.config import AfterPublish, BatchConfig
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import Outcome, Rejection, Verdict
-from vmguard.errors import InputError, VmguardError
-from vmguard.inventory_loader import load_inventory
+from vmguard.core.errors import InputError, VmguardError
+from vmguard.inventory.loader import load_inventory
 from vmguard.policy.model import Policy
 
 _PR_SET_PDEATHSIG = 1
@@ -90,7 +90,12 @@ def _die_with_parent() -> None:
 def _run(argv: list[str], time_limit: float) -> subprocess.CompletedProcess[str]:
     """Run `argv` in its own process group; on time-out kill the whole group."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd="/",
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd="/",
         preexec_fn=_die_with_parent,
     )
     try:
@@ -178,8 +183,7 @@ def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> V
         return _with(
             base,
             Outcome.FAILED,
-            f"vet did not finish within {config.time_limit:g}"
-            " s and was stopped; the files are held",
+            f"vet did not finish within {config.time_limit:g} s and was stopped; the files are held",
         )
     except OSError as err:
         return _with(base, Outcome.FAILED, f"cannot start vet: {err.strerror}")

@@ -7,16 +7,16 @@ import sys
 import textwrap
 from pathlib import Path
 
-from vmguard import log
 from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
-from vmguard.display import shown
-from vmguard.errors import ExitCode, UsageError
-from vmguard.findings import Level
-from vmguard.inventory import did_you_mean
-from vmguard.inventory_loader import load_inventory
+from vmguard.core import eventlog as log
+from vmguard.core.display import shown
+from vmguard.core.errors import ExitCode, UsageError
+from vmguard.core.findings import Level
+from vmguard.inventory.loader import load_inventory
+from vmguard.inventory.model import did_you_mean
 
 LEVELS = [level.value for level in Level]
 
@@ -88,7 +88,7 @@ def _log_verify(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from vmguard.watch import watch
+    from vmguard.audit.watch import watch
 
     return watch(
         load_inventory(args.inventory),

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from vmguard.display import shown
+from vmguard.core.display import shown
 
 
 def _config(args: argparse.Namespace) -> Path | None:
@@ -42,8 +42,10 @@ def _pending(args: argparse.Namespace) -> int:
         print(f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\texpired: held output deleted")
     for verdict in pending(config):
         until = dt.datetime.fromtimestamp(held_until(verdict, config), dt.UTC).strftime("%Y-%m-%d")
-        print(f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\t{verdict.summary()}\t"
-              f"held in {shown(verdict.quarantine or '-')} until {until}\t{shown(verdict.rerun)}")
+        print(
+            f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\t{verdict.summary()}\t"
+            f"held in {shown(verdict.quarantine or '-')} until {until}\t{shown(verdict.rerun)}"
+        )
     return 0
 
 
@@ -52,10 +54,13 @@ def _vm(args: argparse.Namespace) -> int:
 
     from vmguard.batch.config import load_batch_config
     from vmguard.batch.state import State
-    from vmguard.errors import VetInputError
+    from vmguard.core.errors import VetInputError
 
-    key = args.job or (f"slurm-{os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID")
-                       else f"lsf-{os.environ.get('LSB_JOBID', '')}")
+    key = args.job or (
+        f"slurm-{os.environ['SLURM_JOB_ID']}"
+        if os.environ.get("SLURM_JOB_ID")
+        else f"lsf-{os.environ.get('LSB_JOBID', '')}"
+    )
     note = State(load_batch_config(_config(args)).state_dir).assigned_note(key)
     if not note:
         raise VetInputError(f"no VM is assigned to job {key}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from vmguard.display import shown
-from vmguard.errors import ExitCode
+from vmguard.core.display import shown
+from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
 from vmguard.firewall.interfaces import with_vm_interfaces
-from vmguard.inventory import Inventory
-from vmguard.inventory_loader import load_inventory
+from vmguard.inventory.loader import load_inventory
+from vmguard.inventory.model import Inventory
 
 
 def _inventory(args: argparse.Namespace) -> Inventory:

@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from vmguard.cli.output import add_format, print_json
+from vmguard.core.errors import ExitCode, Problem, Severity
 from vmguard.drivers.session import Session
-from vmguard.errors import ExitCode, Problem, Severity
-from vmguard.inventory import Inventory
-from vmguard.inventory_loader import check_inventory
+from vmguard.inventory.loader import check_inventory
+from vmguard.inventory.model import Inventory
 
 
 def register(sub: argparse._SubParsersAction) -> None:

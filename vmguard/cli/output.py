@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from vmguard.display import SafeStream
+from vmguard.core.display import SafeStream
 
 
 def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:

@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from vmguard.cli.output import add_format, print_json
-from vmguard.errors import ExitCode, PolicyError, Severity
+from vmguard.core.errors import ExitCode, PolicyError, Severity
 from vmguard.policy.dump import to_data
 from vmguard.policy.loader import Checked, check_policy
 

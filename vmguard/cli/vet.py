@@ -6,27 +6,36 @@ import argparse
 import sys
 
 from vmguard.cli.output import add_format
-from vmguard.errors import VetInputError
+from vmguard.core.errors import VetInputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     vet = sub.add_parser(
-        "vet", help="vet a job's quarantine directory and promote what passes",
+        "vet",
+        help="vet a job's quarantine directory and promote what passes",
         description="Check every file a job wrote into QUARANTINE against the policy's "
         "quarantine section and publish what passes to --to, all at once.",
     )
     vet.add_argument("quarantine", metavar="QUARANTINE_DIR")
     vet.add_argument("--policy", required=True, metavar="POLICY", help="policy file")
-    vet.add_argument("--to", metavar="PUBLIC_DIR",
-                     help="the job's output directory in the public area (must not exist); "
-                     "default: the policy's quarantine.promote.to")
-    vet.add_argument("--job", help="job id for the manifest and log (default: the "
-                     "quarantine directory's name)")
+    vet.add_argument(
+        "--to",
+        metavar="PUBLIC_DIR",
+        help="the job's output directory in the public area (must not exist); "
+        "default: the policy's quarantine.promote.to",
+    )
+    vet.add_argument(
+        "--job", help="job id for the manifest and log (default: the quarantine directory's name)"
+    )
     vet.add_argument("--dry-run", action="store_true", help="check only; publish nothing")
-    vet.add_argument("--per-file", action="store_true",
-                     help="publish the accepted files even if others are rejected")
-    vet.add_argument("--remove-promoted", action="store_true",
-                     help="delete the published files from the quarantine afterwards")
+    vet.add_argument(
+        "--per-file", action="store_true", help="publish the accepted files even if others are rejected"
+    )
+    vet.add_argument(
+        "--remove-promoted",
+        action="store_true",
+        help="delete the published files from the quarantine afterwards",
+    )
     add_format(vet)
     vet.set_defaults(func=run)
 
@@ -39,9 +48,15 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     if "spec.quarantine" not in policy.origins:
         raise VetInputError(f"{args.policy}: the policy has no quarantine section (spec.quarantine)")
-    result = vet(args.quarantine, policy, args.to, job=args.job, dry_run=args.dry_run,
-                 per_file=True if args.per_file else None,
-                 remove_promoted=args.remove_promoted)
+    result = vet(
+        args.quarantine,
+        policy,
+        args.to,
+        job=args.job,
+        dry_run=args.dry_run,
+        per_file=True if args.per_file else None,
+        remove_promoted=args.remove_promoted,
+    )
     if args.format == "json":  # the same JSON as the published JOB.vet.json
         sys.stdout.flush()
         for chunk in report.report_json(result):

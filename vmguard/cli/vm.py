@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from vmguard.apply import Outcome, apply_vm, rollback_vm
-from vmguard.display import shown, shown_lines
+from vmguard.core.display import shown, shown_lines
+from vmguard.core.errors import ExitCode
 from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
-from vmguard.errors import ExitCode
-from vmguard.facts import VmFacts
-from vmguard.inventory_loader import load_inventory
-from vmguard.plan import Plan, make_plan, plan_exit
+from vmguard.enforce.apply import Outcome, apply_vm, rollback_vm
+from vmguard.enforce.plan import Plan, make_plan, plan_exit
+from vmguard.facts.vm import VmFacts
+from vmguard.inventory.loader import load_inventory
 
 
 def _plan_text(target: Target, plan: Plan) -> list[str]:

@@ -15,13 +15,13 @@ from typing import TextIO
 
 from vmguard.audit import summary
 from vmguard.audit.run import run_audit
+from vmguard.core.errors import ExitCode
 from vmguard.demo import scenario
 from vmguard.demo.build import Lab, write_lab
 from vmguard.drivers import facts_of, open_driver
-from vmguard.errors import ExitCode
-from vmguard.inventory import Inventory
-from vmguard.inventory_loader import load_inventory
-from vmguard.plan import make_plan
+from vmguard.enforce.plan import make_plan
+from vmguard.inventory.loader import load_inventory
+from vmguard.inventory.model import Inventory
 
 WIDTH = 100
 

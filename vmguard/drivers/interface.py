@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from vmguard.errors import DriverError
-from vmguard.facts import HostOnly, VmFacts
-from vmguard.inventory import Connection, DriverKind
-from vmguard.plan import Capabilities, Change, Plan
+from vmguard.core.errors import DriverError
+from vmguard.enforce.plan import Capabilities, Change, Plan
+from vmguard.facts.vm import HostOnly, VmFacts
+from vmguard.inventory.model import Connection, DriverKind
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,15 @@ def open_driver(conn: Connection) -> Driver:
     Imports are local so a host without libvirt or VirtualBox can still use the others.
     """
     if conn.driver is DriverKind.LIBVIRT:
-        from vmguard.drivers.libvirt import LibvirtDriver
+        from vmguard.drivers.libvirt.driver import LibvirtDriver
 
         return LibvirtDriver(conn.uri or "qemu:///system")
     if conn.driver is DriverKind.VBOX_FILE:
-        from vmguard.drivers.vbox_file import VboxFileDriver
+        from vmguard.drivers.vbox.file import VboxFileDriver
 
         return VboxFileDriver(conn.path)
     if conn.driver is DriverKind.VIRTUALBOX:
-        from vmguard.drivers.virtualbox import VirtualBoxDriver
+        from vmguard.drivers.vbox.driver import VirtualBoxDriver
 
         return VirtualBoxDriver.connect()
     raise DriverError(f"connection {conn.name}: unknown driver {conn.driver}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from vmguard.errors import DriverError
+from vmguard.core.errors import DriverError
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from vmguard.core.errors import DriverError, Problem, Severity, UsageError
 from vmguard.drivers.interface import Driver, open_driver
-from vmguard.errors import DriverError, Problem, Severity, UsageError
-from vmguard.inventory import Connection, Inventory, VmEntry, did_you_mean, not_found
+from vmguard.inventory.model import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")
 

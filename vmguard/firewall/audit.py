@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall.interface import Hook, Rule, Snapshot
 from vmguard.firewall.model import Ruleset
 
@@ -137,10 +137,20 @@ def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
     argv = [unshare, "--net", "--", sys.executable, "-m", "vmguard.firewall.scratch", backend]
     with tempfile.TemporaryDirectory(prefix="vmguard-scratch-") as records:
         # The scratch load's record of what it loaded dies with it, like its namespace.
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-               "VMGUARD_STATE_DIR": records}
-        proc = subprocess.run(argv, input=json.dumps(ruleset.to_dict()), capture_output=True,
-                              text=True, timeout=SCRATCH_TIMEOUT, check=False, env=env)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "VMGUARD_STATE_DIR": records,
+        }
+        proc = subprocess.run(
+            argv,
+            input=json.dumps(ruleset.to_dict()),
+            capture_output=True,
+            text=True,
+            timeout=SCRATCH_TIMEOUT,
+            check=False,
+            env=env,
+        )
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["no message"]
         raise FirewallError(f"could not load the compiled ruleset in a scratch namespace: {lines[-1]}")
@@ -151,7 +161,7 @@ BR_NETFILTER = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")
 
 
 def unfiltered_bridges(interfaces: tuple[str, ...]) -> tuple[str, ...]:
-    """"BRIDGE: SETTING" for each VM interface that is a bridge while one of br_netfilter's
+    """ "BRIDGE: SETTING" for each VM interface that is a bridge while one of br_netfilter's
     settings is off (or br_netfilter is not loaded): bridged IPv4 or IPv6 then skips
     the IP hooks, so nothing there stops VM-to-VM traffic of that family.
     VLAN-tagged frames need no setting: the bridge table drops them."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vmguard.firewall.interface import Backend
-from vmguard.inventory import FirewallBackend
+from vmguard.inventory.model import FirewallBackend
 
 
 def backend_for(name: str | FirewallBackend) -> Backend:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vmguard.errors import InventoryError, Problem
+from vmguard.core.errors import InventoryError, Problem
 from vmguard.firewall.hostfacts import HostFacts
 from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
-from vmguard.inventory import Inventory, VmEntry, outside
+from vmguard.inventory.model import Inventory, VmEntry, outside
 from vmguard.policy.model import NetworkMode, NetworkPolicy
 
 NO_FACTS = HostFacts()
@@ -95,9 +95,12 @@ def _outside_problems(inventory: Inventory, facts: HostFacts) -> Iterator[Proble
     nets = ", ".join(str(n) for n in facts.networks)
     for entry in inventory.vms:
         for addr in outside(entry.addresses, facts.networks):
-            yield _problem(entry.origin, entry.pattern,
-                           f"{addr} is outside the networks of the VM interfaces ({ifaces}: "
-                           f"{nets}); fix the address, or declare firewall.vm_networks")
+            yield _problem(
+                entry.origin,
+                entry.pattern,
+                f"{addr} is outside the networks of the VM interfaces ({ifaces}: "
+                f"{nets}); fix the address, or declare firewall.vm_networks",
+            )
 
 
 def _problem(origin: str, where: str, message: str) -> Problem:

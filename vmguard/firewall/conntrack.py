@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall.model import Flow, IPAddress, Ruleset, VmRules
 from vmguard.policy.model import Protocol
 
@@ -63,8 +63,10 @@ def _judge(vm: VmRules | None, t: Tracked, peer: IPAddress, side: str) -> bool:
 def _binary() -> str:
     binary = shutil.which("conntrack")
     if binary is None:
-        raise FirewallError("rules applied, but conntrack (Debian package conntrack) is not "
-                            "installed: connections already open to revoked endpoints keep working")
+        raise FirewallError(
+            "rules applied, but conntrack (Debian package conntrack) is not "
+            "installed: connections already open to revoked endpoints keep working"
+        )
     return binary
 
 
@@ -77,23 +79,39 @@ def _parse(family: str, line: str) -> Tracked | None:
             fields[key] = value
     if "src" not in fields or "dst" not in fields or not words:
         return None
-    return Tracked(family, words[0], ipaddress.ip_address(fields["src"]),
-                   ipaddress.ip_address(fields["dst"]), int(fields.get("sport", 0)),
-                   int(fields.get("dport", 0)))
+    return Tracked(
+        family,
+        words[0],
+        ipaddress.ip_address(fields["src"]),
+        ipaddress.ip_address(fields["dst"]),
+        int(fields.get("sport", 0)),
+        int(fields.get("dport", 0)),
+    )
 
 
 def tracked() -> Iterator[Tracked]:
     for family in ("ipv4", "ipv6"):
-        proc = subprocess.run([_binary(), "-L", "-f", family], capture_output=True, text=True,
-                              timeout=TIMEOUT, check=False)
+        proc = subprocess.run(
+            [_binary(), "-L", "-f", family], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
         if proc.returncode != 0:
             raise FirewallError(f"rules applied, but conntrack -L failed: {proc.stderr.strip()}")
         yield from (t for line in proc.stdout.splitlines() if (t := _parse(family, line)))
 
 
 def _delete(t: Tracked) -> None:
-    argv = [_binary(), "-D", "-f", t.family, "-p", t.proto, "--orig-src", str(t.src),
-            "--orig-dst", str(t.dst)]
+    argv = [
+        _binary(),
+        "-D",
+        "-f",
+        t.family,
+        "-p",
+        t.proto,
+        "--orig-src",
+        str(t.src),
+        "--orig-dst",
+        str(t.dst),
+    ]
     if t.sport or t.dport:
         argv += ["--sport", str(t.sport), "--dport", str(t.dport)]
     # exit 1: gone meanwhile (it timed out or closed), which is what we want
@@ -103,8 +121,7 @@ def _delete(t: Tracked) -> None:
 def cut_revoked(ruleset: Ruleset) -> int:
     """Delete the entries of tracked VM flows the ruleset does not allow; how many."""
     addrs = {a for vm in ruleset.vms for a in vm.addresses}
-    refused = [t for t in tracked() if (t.src in addrs or t.dst in addrs)
-               and not allows(ruleset, t)]
+    refused = [t for t in tracked() if (t.src in addrs or t.dst in addrs) and not allows(ruleset, t)]
     for t in refused:
         _delete(t)
     return len(refused)

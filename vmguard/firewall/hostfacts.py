@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmguard.errors import FirewallError, VmguardError
-from vmguard.inventory import Connection, DriverKind, Inventory, IPNetwork, VmEntry
+from vmguard.core.errors import FirewallError, VmguardError
+from vmguard.inventory.model import Connection, DriverKind, Inventory, IPNetwork, VmEntry
 
 SYS_NET = Path("/sys/class/net")
 
@@ -38,8 +38,12 @@ class HostFacts:
 
 
 def bridge_ports(interfaces: tuple[str, ...]) -> tuple[str, ...]:
-    ports = (p.name for i in interfaces if (SYS_NET / i / "brif").is_dir()
-             for p in (SYS_NET / i / "brif").iterdir())
+    ports = (
+        p.name
+        for i in interfaces
+        if (SYS_NET / i / "brif").is_dir()
+        for p in (SYS_NET / i / "brif").iterdir()
+    )
     return tuple(sorted(set(ports)))
 
 
@@ -79,11 +83,15 @@ def interface_networks(interfaces: tuple[str, ...]) -> tuple[IPNetwork, ...]:
         raise FirewallError("ip (iproute2) not found: needed to read the VM interfaces' networks")
     nets: list[IPNetwork] = []
     for iface in interfaces:
-        proc = subprocess.run([ip, "-j", "addr", "show", "dev", iface], capture_output=True,
-                              text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [ip, "-j", "addr", "show", "dev", iface], capture_output=True, text=True, timeout=30, check=False
+        )
         for link in json.loads(proc.stdout or "[]") if proc.returncode == 0 else []:
-            nets += [ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network
-                     for a in link.get("addr_info", []) if a.get("scope") != "link"]
+            nets += [
+                ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}").network
+                for a in link.get("addr_info", [])
+                if a.get("scope") != "link"
+            ]
     return tuple(dict.fromkeys(nets))
 
 

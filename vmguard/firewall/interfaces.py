@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from vmguard.errors import InventoryError, Problem
-from vmguard.facts import HostOnlyKind
-from vmguard.inventory import Connection, Inventory
+from vmguard.core.errors import InventoryError, Problem
+from vmguard.facts.vm import HostOnlyKind
+from vmguard.inventory.model import Connection, Inventory
 
 BridgeOf = Callable[[Connection, str], str]  # (connection, libvirt network) -> its bridge
 
 
 def libvirt_bridge(conn: Connection, network: str) -> str:
     """The bridge of an isolated libvirt network; DriverError when it is not one."""
-    from vmguard.drivers.libvirt import LibvirtDriver
+    from vmguard.drivers.libvirt.driver import LibvirtDriver
 
     driver = LibvirtDriver(conn.uri or "qemu:///system")
     try:

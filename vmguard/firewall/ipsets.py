@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall.model import Flow, Ruleset, VmRules
 from vmguard.policy.model import Protocol
 
@@ -46,8 +46,9 @@ def ipset(args: list[str], script: str | None = None, check: bool = True) -> str
     binary = shutil.which("ipset")
     if binary is None:
         raise FirewallError("ipset not found: install the ipset package")
-    proc = subprocess.run([binary, *args], input=script, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
+    proc = subprocess.run(
+        [binary, *args], input=script, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     if check and proc.returncode != 0:
         raise FirewallError(f"ipset {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
@@ -62,8 +63,10 @@ def _id_range(ruleset: Ruleset) -> str:
     while not all(a in net for a in addrs):
         net = net.supernet()
     if net.prefixlen < 16:
-        raise FirewallError(f"VM addresses span {net}: the iptables backend's anti-spoofing "
-                            "set holds at most a /16; use the nftables backend")
+        raise FirewallError(
+            f"VM addresses span {net}: the iptables backend's anti-spoofing "
+            "set holds at most a /16; use the nftables backend"
+        )
     # As first-last: ipset refuses a bitmap range written as a /32 (one VM's address).
     return f"{net.network_address}-{net.broadcast_address}"
 
@@ -71,17 +74,23 @@ def _id_range(ruleset: Ruleset) -> str:
 def _creates(ruleset: Ruleset, slot: str) -> list[str]:
     common = f"family inet maxelem {MAXELEM}"
     ids, out, in_, log = (slotted(n, slot) for n in NAMES)
-    return [f"create {ids} bitmap:ip,mac range {_id_range(ruleset)}",
-            f"create {out} hash:ip,port,net {common} comment",
-            f"create {in_} hash:ip,port,net {common} comment",
-            f"create {log} hash:ip {common}"]
+    return [
+        f"create {ids} bitmap:ip,mac range {_id_range(ruleset)}",
+        f"create {out} hash:ip,port,net {common} comment",
+        f"create {in_} hash:ip,port,net {common} comment",
+        f"create {log} hash:ip {common}",
+    ]
 
 
 def _ports(flow: Flow) -> list[str]:
     if flow.protocol is Protocol.ICMP:
         return ["icmp:8/0"]  # echo request; replies pass as established
-    return [f"{flow.protocol.value}:{p.first}-{p.last}" if p.first != p.last
-            else f"{flow.protocol.value}:{p.first}" for p in flow.ports]
+    return [
+        f"{flow.protocol.value}:{p.first}-{p.last}"
+        if p.first != p.last
+        else f"{flow.protocol.value}:{p.first}"
+        for p in flow.ports
+    ]
 
 
 def _flow_elements(name: str, vm: VmRules, flow: Flow) -> Iterator[str]:
@@ -151,8 +160,7 @@ def discard(slot: str) -> None:
 
 def destroy() -> bool:
     """Every set of ours, once no rule uses them (remove)."""
-    existing = [slotted(n, s) for s in ("", *SLOTS) for n in NAMES
-                if _references(slotted(n, s)) is not None]
+    existing = [slotted(n, s) for s in ("", *SLOTS) for n in NAMES if _references(slotted(n, s)) is not None]
     for name in existing:
         ipset(["destroy", name])
     return bool(existing)
@@ -166,8 +174,7 @@ def snapshot() -> dict[str, frozenset[str]]:
     for name in NAMES if slot else ():
         out = ipset(["save", slotted(name, slot)], check=False)
         if out.strip():
-            sets[name] = frozenset(_normal(unslotted(line)) for line in out.splitlines()
-                                   if line.strip())
+            sets[name] = frozenset(_normal(unslotted(line)) for line in out.splitlines() if line.strip())
     return sets
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall import ipsets
 from vmguard.firewall import nftables as nft
 from vmguard.firewall import nftables_render as nr
@@ -37,8 +37,10 @@ from vmguard.firewall.model import Ruleset, VmRules
 
 RETRIES = 8
 XTABLES_LOCK = "/run/xtables.lock"
-NO_ARP = ("# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
-          "that is no bridge is not filtered by the iptables backend: use nftables")
+NO_ARP = (
+    "# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
+    "that is no bridge is not filtered by the iptables backend: use nftables"
+)
 LOCK_WAIT = 10.0
 
 
@@ -188,8 +190,7 @@ class IptablesBackend:
             for name, rules in chains.items():
                 lines += [f"-A {name} {as_text(rule)}" for rule in rules]
         lines += [f"-I {b} 1 -j {t}  # {JUMP} {t}" for b, t in JUMPS.items()]
-        return "\n".join(lines) + "\n# nftables (frames on the VM bridges)\n" + \
-            nr.bridge_script(ruleset)
+        return "\n".join(lines) + "\n# nftables (frames on the VM bridges)\n" + nr.bridge_script(ruleset)
 
     def apply(self, ruleset: Ruleset) -> None:
         """Sets of the unused slot filled; IPv6 table committed, then the IPv4 table,
@@ -199,8 +200,7 @@ class IptablesBackend:
         _refuse_ipv6(ruleset)
         slot = ipsets.prepare(ruleset)
         try:
-            _commit({6: _install(chains_v6(ruleset), 6),
-                     4: _install(chains_v4(ruleset, slot), 4)})
+            _commit({6: _install(chains_v6(ruleset), 6), 4: _install(chains_v4(ruleset, slot), 4)})
         except FirewallError:
             ipsets.discard(slot)
             raise

@@ -30,8 +30,12 @@ def _c(text: str) -> dict[str, str]:
 
 def _log(prefix: str, match: dict[str, Any] | None = None) -> dict[str, Any]:
     limit = {"limit": f"{LOG_RATE_PER_MINUTE}/minute", "limit-burst": str(LOG_BURST)}
-    return {**(match or {}), "limit": limit, "comment": _c(f"log {prefix.strip(': ')}"),
-            "target": {"LOG": {"log-prefix": prefix, "log-level": "4"}}}
+    return {
+        **(match or {}),
+        "limit": limit,
+        "comment": _c(f"log {prefix.strip(': ')}"),
+        "target": {"LOG": {"log-prefix": prefix, "log-level": "4"}},
+    }
 
 
 def _drop(what: str) -> dict[str, Any]:
@@ -41,8 +45,7 @@ def _drop(what: str) -> dict[str, Any]:
 # Allowed traffic RETURNs: forwarded traffic between VMs is judged by the sender's
 # egress (VMG-FROM-VM) and then by the receiver's ingress (VMG-TO-VM); the per-interface
 # chains accept what came back from both.
-REPLIES = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "comment": _c("replies"),
-           "target": "RETURN"}
+REPLIES = {"conntrack": {"ctstate": "RELATED,ESTABLISHED"}, "comment": _c("replies"), "target": "RETURN"}
 
 
 def _per_interface(ruleset: Ruleset) -> Rules:
@@ -50,25 +53,49 @@ def _per_interface(ruleset: Ruleset) -> Rules:
     dhcp_in = {"protocol": "udp", "udp": {"sport": "68", "dport": "67"}}
     dhcp_out = {"protocol": "udp", "udp": {"sport": "67", "dport": "68"}}
     return {
-        "VMG-INPUT": [r for i in ifaces for r in (
-            {"in-interface": i, **dhcp_in, "comment": _c("DHCP requests to the host"),
-             "target": "ACCEPT"},
-            {"in-interface": i, "comment": _c(f"VM traffic to the host on {i}"),
-             "target": "VMG-FROM-VM"},
-            _passed({"in-interface": i}, f"allowed to the host on {i}"))],
+        "VMG-INPUT": [
+            r
+            for i in ifaces
+            for r in (
+                {
+                    "in-interface": i,
+                    **dhcp_in,
+                    "comment": _c("DHCP requests to the host"),
+                    "target": "ACCEPT",
+                },
+                {"in-interface": i, "comment": _c(f"VM traffic to the host on {i}"), "target": "VMG-FROM-VM"},
+                _passed({"in-interface": i}, f"allowed to the host on {i}"),
+            )
+        ],
         "VMG-FORWARD": [
-            *({"in-interface": i, "comment": _c(f"forwarded from VMs on {i}"),
-               "target": "VMG-FROM-VM"} for i in ifaces),
-            *({"out-interface": i, "comment": _c(f"forwarded to VMs on {i}"),
-               "target": "VMG-TO-VM"} for i in ifaces),
-            *(_passed({d: i}, f"allowed by both sides on {i}")
-              for d in ("in-interface", "out-interface") for i in ifaces)],
-        "VMG-OUTPUT": [r for i in ifaces for r in (
-            {"out-interface": i, **dhcp_out, "comment": _c("DHCP replies from the host"),
-             "target": "ACCEPT"},
-            {"out-interface": i, "comment": _c(f"host traffic to VMs on {i}"),
-             "target": "VMG-TO-VM"},
-            _passed({"out-interface": i}, f"allowed to VMs on {i}"))],
+            *(
+                {"in-interface": i, "comment": _c(f"forwarded from VMs on {i}"), "target": "VMG-FROM-VM"}
+                for i in ifaces
+            ),
+            *(
+                {"out-interface": i, "comment": _c(f"forwarded to VMs on {i}"), "target": "VMG-TO-VM"}
+                for i in ifaces
+            ),
+            *(
+                _passed({d: i}, f"allowed by both sides on {i}")
+                for d in ("in-interface", "out-interface")
+                for i in ifaces
+            ),
+        ],
+        "VMG-OUTPUT": [
+            r
+            for i in ifaces
+            for r in (
+                {
+                    "out-interface": i,
+                    **dhcp_out,
+                    "comment": _c("DHCP replies from the host"),
+                    "target": "ACCEPT",
+                },
+                {"out-interface": i, "comment": _c(f"host traffic to VMs on {i}"), "target": "VMG-TO-VM"},
+                _passed({"out-interface": i}, f"allowed to VMs on {i}"),
+            )
+        ],
     }
 
 
@@ -88,22 +115,26 @@ def chains_v4(ruleset: Ruleset, slot: str = "") -> Rules:
     return {
         **_per_interface(ruleset),
         "VMG-FROM-VM": [
-            {**known, "comment": _c("anti-spoofing: address and MAC of a known VM"),
-             "target": {"goto": "VMG-EGRESS"}},
+            {
+                **known,
+                "comment": _c("anti-spoofing: address and MAC of a known VM"),
+                "target": {"goto": "VMG-EGRESS"},
+            },
             *([_log("vmguard spoofed: ")] if log else []),
-            _drop("anti-spoofing: unknown address or MAC")],
+            _drop("anti-spoofing: unknown address or MAC"),
+        ],
         "VMG-EGRESS": [
             REPLIES,
-            {**_set(out, "src,dst,dst"), "comment": _c("per-VM egress endpoints"),
-             "target": "RETURN"},
+            {**_set(out, "src,dst,dst"), "comment": _c("per-VM egress endpoints"), "target": "RETURN"},
             _log("vmguard deny out: ", _set(logs, "src")),
-            _drop("default deny from VMs")],
+            _drop("default deny from VMs"),
+        ],
         "VMG-TO-VM": [
             REPLIES,
-            {**_set(in_, "dst,dst,src"), "comment": _c("per-VM ingress"),
-             "target": "RETURN"},
+            {**_set(in_, "dst,dst,src"), "comment": _c("per-VM ingress"), "target": "RETURN"},
             _log("vmguard deny in: ", _set(logs, "dst")),
-            _drop("default deny to VMs")],
+            _drop("default deny to VMs"),
+        ],
     }
 
 
@@ -113,8 +144,11 @@ def chains_v6(ruleset: Ruleset) -> Rules:
     deny = "IPv6 denied: the iptables backend allows IPv4 endpoints only"
     return {
         "VMG-INPUT": [{"in-interface": i, **_drop(deny)} for i in ifaces],
-        "VMG-FORWARD": [r for i in ifaces for r in (
-            {"in-interface": i, **_drop(deny)}, {"out-interface": i, **_drop(deny)})],
+        "VMG-FORWARD": [
+            r
+            for i in ifaces
+            for r in ({"in-interface": i, **_drop(deny)}, {"out-interface": i, **_drop(deny)})
+        ],
         "VMG-OUTPUT": [{"out-interface": i, **_drop(deny)} for i in ifaces],
     }
 
@@ -139,8 +173,10 @@ def as_text(rule: dict[str, Any]) -> str:
 def _options(match: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for key, value in match.items():
-        out += [f"--{key}", *(value if isinstance(value, list) else [f'"{value}"'
-                                                                   if " " in value else value])]
+        out += [
+            f"--{key}",
+            *(value if isinstance(value, list) else [f'"{value}"' if " " in value else value]),
+        ]
     return out
 
 

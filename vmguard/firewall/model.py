@@ -111,13 +111,19 @@ class Ruleset:
         return next((vm for vm in self.vms if vm.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vm_interfaces": list(self.vm_interfaces), "vms": [_vm_dict(v) for v in self.vms],
-                "bridge_ports": list(self.bridge_ports)}
+        return {
+            "vm_interfaces": list(self.vm_interfaces),
+            "vms": [_vm_dict(v) for v in self.vms],
+            "bridge_ports": list(self.bridge_ports),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ruleset:
-        return cls(tuple(data["vm_interfaces"]), tuple(_vm_from(v) for v in data["vms"]),
-                   tuple(data.get("bridge_ports", ())))
+        return cls(
+            tuple(data["vm_interfaces"]),
+            tuple(_vm_from(v) for v in data["vms"]),
+            tuple(data.get("bridge_ports", ())),
+        )
 
 
 def _flow_dict(flow: Flow) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import IO, Any
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall import state
 from vmguard.firewall.interface import Hook, Rule, Snapshot
@@ -38,9 +38,7 @@ def _binary() -> str:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_binary(), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
+    return subprocess.run([_binary(), *args], capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
 
 # `-f -` makes nft read all of stdin before parsing any of it; a path to the same pipe
@@ -71,7 +69,7 @@ def _feed(loading: Loading, pieces: Iterable[str]) -> None:
         for piece in pieces:
             data = memoryview(piece.encode())
             while data:
-                data = data[os.write(stdin.fileno(), data):]
+                data = data[os.write(stdin.fileno(), data) :]
 
 
 def _stop(loading: Loading) -> None:
@@ -98,8 +96,9 @@ def _wait(loading: Loading, args: list[str]) -> None:
         if not _exits(proc, TIMEOUT):
             proc.kill()
             proc.wait()
-            raise FirewallError(f"nft {' '.join(args)} took over {TIMEOUT} s and was stopped, "
-                                "nothing changed")
+            raise FirewallError(
+                f"nft {' '.join(args)} took over {TIMEOUT} s and was stopped, nothing changed"
+            )
         code = proc.wait()
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
@@ -127,9 +126,11 @@ class NftablesBackend:
             raise FirewallError("changing the host firewall needs root (run with sudo)")
         # --check runs a throw-away transaction in the kernel: a kernel without
         # nf_tables, or without the inet family, fails here before anything changes.
-        probe = ("table inet vmguard_probe { set s { type ipv4_addr . ether_addr; }; }\n"
-                 "table arp vmguard_probe { chain c { type filter hook input priority filter; "
-                 "arp saddr ether . arp saddr ip { 52:54:00:00:00:01 . 192.0.2.1 } accept; }; }\n")
+        probe = (
+            "table inet vmguard_probe { set s { type ipv4_addr . ether_addr; }; }\n"
+            "table arp vmguard_probe { chain c { type filter hook input priority filter; "
+            "arp saddr ether . arp saddr ip { 52:54:00:00:00:01 . 192.0.2.1 } accept; }; }\n"
+        )
         _nft(["--check", "-f", STDIN], probe)
 
     def render(self, ruleset: Ruleset) -> str:
@@ -201,8 +202,9 @@ class NftablesBackend:
         listings = [_table_command(["-j", "list", "table", *t.split()]) for t in nr.TABLES]
         if listings[0] is None:
             return Snapshot(False)
-        return snapshot_from_json([obj for text in listings if text is not None
-                                   for obj in json.loads(text)["nftables"]])
+        return snapshot_from_json(
+            [obj for text in listings if text is not None for obj in json.loads(text)["nftables"]]
+        )
 
 
 def load_bridge_table(ruleset: Ruleset) -> None:

@@ -51,8 +51,11 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     when its port is known)."""
     c = f" comment {quote(vm.name)}"
     v4, v6 = vm.sources_of(4), vm.sources_of(6)
-    out = {"br_macs": [vm.mac + c], "br_addrs4": [f"{a}{c}" for a in v4],
-           "br_addrs6": [f"{a}{c}" for a in vm.addresses_of(6)]}
+    out = {
+        "br_macs": [vm.mac + c],
+        "br_addrs4": [f"{a}{c}" for a in v4],
+        "br_addrs6": [f"{a}{c}" for a in vm.addresses_of(6)],
+    }
     if vm.port:
         port = quote(vm.port)
         out["br_ports"] = [port]  # no comment: the same element as a bridge port's
@@ -95,14 +98,14 @@ def _frame_rules() -> list[str]:
         f'iifname . ether saddr . arp saddr ip != @br_ids4 {d} "ARP frame MAC or port"',
         f'iifname . arp saddr ether . arp saddr ip != @br_ids4 {d} "ARP sender MAC or port"',
         'ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept comment "DHCP discovery"',
-        f'ip saddr @br_addrs4 iifname . ether saddr . ip saddr != @br_ids4 {d} '
+        f"ip saddr @br_addrs4 iifname . ether saddr . ip saddr != @br_ids4 {d} "
         '"a VM\'s IPv4 address from another port or MAC"',
-        f'ether saddr @br_macs meta protocol ip iifname . ether saddr . ip saddr != @br_ids4 '
+        f"ether saddr @br_macs meta protocol ip iifname . ether saddr . ip saddr != @br_ids4 "
         f'{d} "a VM\'s MAC with another address or port"',
         'ip6 saddr :: icmpv6 type nd-neighbor-solicit accept comment "duplicate address detection"',
-        f'ip6 saddr @br_addrs6 iifname . ether saddr . ip6 saddr != @br_ids6 {d} '
+        f"ip6 saddr @br_addrs6 iifname . ether saddr . ip6 saddr != @br_ids6 {d} "
         '"a VM\'s IPv6 address from another port or MAC"',
-        f'ether saddr @br_macs meta protocol ip6 iifname . ether saddr . ip6 saddr != @br_ids6 '
+        f"ether saddr @br_macs meta protocol ip6 iifname . ether saddr . ip6 saddr != @br_ids6 "
         f'{d} "a VM\'s MAC with another address or port"',
         *nd_rules("iifname . ", "goto deny comment"),
         'accept comment "the frame is its sender\'s own"',
@@ -132,8 +135,11 @@ def table_body(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     log = [f'{LIMIT} log prefix "vmguard frame: " level warn comment "log dropped frames"']
     yield from chain("deny", [*(log if rs.log_denied else []), 'drop comment "dropped frame"'])
     yield from chain("vm_frame", _frame_rules())
-    yield from chain("prerouting", [f'{m} jump vm_frame comment "{JUMP}: {w}"' for m, w in JUMPS],
-                      "type filter hook prerouting priority filter; policy accept;")
+    yield from chain(
+        "prerouting",
+        [f'{m} jump vm_frame comment "{JUMP}: {w}"' for m, w in JUMPS],
+        "type filter hook prerouting priority filter; policy accept;",
+    )
 
 
 def element_sets(elements: dict[str, list[str]]) -> Iterator[str]:

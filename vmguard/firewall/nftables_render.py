@@ -28,7 +28,7 @@ import socket
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from vmguard.errors import FirewallError
+from vmguard.core.errors import FirewallError
 from vmguard.firewall import nftables_bridge as nb
 from vmguard.firewall.model import (
     Flow,
@@ -51,8 +51,11 @@ _ADDR = {4: "ipv4_addr", 6: "ipv6_addr"}
 _FAMILY = {4: "ip", 6: "ip6"}
 _ICMP = {4: "icmp", 6: "ipv6-icmp"}
 # set name suffix -> key type after the VM's own address
-_KINDS = {"": " . inet_proto . {a} . inet_service", "_net": " . inet_proto . {a} . inet_service",
-          "_icmp": " . {a}"}
+_KINDS = {
+    "": " . inet_proto . {a} . inet_service",
+    "_net": " . inet_proto . {a} . inet_service",
+    "_icmp": " . {a}",
+}
 
 
 def _text(ip: IPAddress) -> str:
@@ -88,11 +91,16 @@ class _Item(NamedTuple):
 
     def within(self, other: _Item) -> bool:
         """Covered by `other` (same set, same VM address and protocol)?"""
-        ports = self.port is None or (other.port is not None and
-                                      other.port.first <= self.port.first <= self.port.last
-                                      <= other.port.last)
-        return (self.kind, self.addr, self.proto) == (other.kind, other.addr, other.proto) \
-            and self.net.version == other.net.version and self.net.subnet_of(other.net) and ports
+        ports = self.port is None or (
+            other.port is not None
+            and other.port.first <= self.port.first <= self.port.last <= other.port.last
+        )
+        return (
+            (self.kind, self.addr, self.proto) == (other.kind, other.addr, other.proto)
+            and self.net.version == other.net.version
+            and self.net.subnet_of(other.net)
+            and ports
+        )
 
 
 def _flow_keys(flow: Flow, version: int, addrs: list[str], ranged: list[_Item]) -> list[str]:
@@ -113,8 +121,7 @@ def _flow_keys(flow: Flow, version: int, addrs: list[str], ranged: list[_Item]) 
             if single and port.first == port.last:
                 exact.extend([a + head + str(port.first) for a in addrs])
             else:
-                ranged.extend(_Item("_net", a, net, flow.name, flow.protocol, port)
-                              for a in addrs)
+                ranged.extend(_Item("_net", a, net, flow.name, flow.protocol, port) for a in addrs)
     return exact
 
 
@@ -125,8 +132,7 @@ def _minimal(items: list[_Item]) -> list[tuple[str, _Item]]:
     for item in items:
         unique.setdefault(item.key, item)
     if len(unique) > 1:
-        covered = {k for k, i in unique.items() for k2, o in unique.items()
-                   if k2 != k and i.within(o)}
+        covered = {k for k, i in unique.items() for k2, o in unique.items() if k2 != k and i.within(o)}
         _refuse_partial([i for k, i in unique.items() if k not in covered])
         unique = {k: i for k, i in unique.items() if k not in covered}
     return list(unique.items())
@@ -135,11 +141,18 @@ def _minimal(items: list[_Item]) -> list[tuple[str, _Item]]:
 def _refuse_partial(items: list[_Item]) -> None:
     starts: dict[tuple[object, ...], str] = {}
     for item in items:
-        start = (item.kind, item.addr, item.proto, item.net.network_address,
-                 item.port.first if item.port else None)
+        start = (
+            item.kind,
+            item.addr,
+            item.proto,
+            item.net.network_address,
+            item.port.first if item.port else None,
+        )
         if start in starts:
-            raise FirewallError(f"endpoints {starts[start]!r} and {item.endpoint!r} overlap "
-                                "partly; nftables cannot hold both: merge them in the policy")
+            raise FirewallError(
+                f"endpoints {starts[start]!r} and {item.endpoint!r} overlap "
+                "partly; nftables cannot hold both: merge them in the policy"
+            )
         starts[start] = item.endpoint
 
 
@@ -164,8 +177,9 @@ def vm_elements(vm: VmRules) -> dict[str, list[str]]:
     return {s: items for s, items in elements.items() if items}
 
 
-def _direction_elements(name: str, direction: str, flows: tuple[Flow, ...],
-                        addrs: dict[int, list[str]]) -> dict[str, list[str]]:
+def _direction_elements(
+    name: str, direction: str, flows: tuple[Flow, ...], addrs: dict[int, list[str]]
+) -> dict[str, list[str]]:
     """The elements of one direction's sets; a key two endpoints share keeps the first
     endpoint's comment."""
     exact: dict[str, dict[str, str]] = {f"{direction}{v}": {} for v in addrs} if flows else {}
@@ -179,7 +193,8 @@ def _direction_elements(name: str, direction: str, flows: tuple[Flow, ...],
     elements = {s: [k + c for k, c in keys.items()] for s, keys in exact.items()}
     for key, item in _minimal(ranged) if ranged else ():
         elements.setdefault(f"{direction}{item.net.version}{item.kind}", []).append(
-            f"{key} comment {quote(f'{name}: {item.endpoint}')}")
+            f"{key} comment {quote(f'{name}: {item.endpoint}')}"
+        )
     return elements
 
 
@@ -224,8 +239,10 @@ def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
 
 def _spoof(rs: Ruleset, match: str, what: str) -> list[str]:
     log = [f'{match} {LIMIT} log prefix "vmguard spoofed: " level warn comment "log spoofed {what}"']
-    return [*(log if rs.log_denied else []),
-            f'{match} drop comment "anti-spoofing: {what} is not a known VM\'s"']
+    return [
+        *(log if rs.log_denied else []),
+        f'{match} drop comment "anti-spoofing: {what} is not a known VM\'s"',
+    ]
 
 
 def _lookups(v: int, direction: str) -> list[str]:
@@ -237,51 +254,75 @@ def _lookups(v: int, direction: str) -> list[str]:
     return [
         f'{concat} @{name} return comment "per-VM {what} endpoints"',
         f'{concat} @{name}_net return comment "per-VM {what} networks and port ranges"',
-        f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp return '
-        f'comment "per-VM {what} ICMP"',
+        f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp return comment "per-VM {what} ICMP"',
         f'{fam} {vm} @log{v} {LIMIT} log prefix "vmguard deny {direction}: " level warn '
         f'comment "log denied {what}"',
     ]
 
 
 def _shared_chains(rs: Ruleset) -> Iterator[str]:
-    yield from chain("from_vm", [
-        'meta nfproto ipv6 goto from_vm6 comment "IPv6 from VMs"',
-        *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
-        'ct state established,related return comment "replies"',
-        *_lookups(4, "out"),
-        'drop comment "default deny from VMs"'])
-    yield from chain("from_vm6", [
-        'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
-        'ip6 saddr :: icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 return '
-        'comment "duplicate address detection"',
-        *_spoof(rs, "ip6 saddr . ether saddr != @ids6", "IPv6 address and MAC"),
-        *nb.nd_rules("", "drop comment"),
-        f'icmpv6 type {ND_OUT} ip6 hoplimit 255 return comment "neighbour discovery"',
-        'ct state established,related return comment "replies"',
-        *_lookups(6, "out"),
-        'drop comment "default deny from VMs"'])
-    yield from chain("to_vm", [
-        'ct state established,related return comment "replies"',
-        f'icmpv6 type {ND_IN} ip6 hoplimit 255 return comment "neighbour discovery"',
-        *_lookups(4, "in"),
-        *_lookups(6, "in"),
-        'drop comment "default deny to VMs"'])
-    yield from chain("vm_to_host", [
-        'meta nfproto ipv4 udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
-        'meta nfproto ipv6 ether saddr @v6_macs udp sport 546 udp dport 547 accept '
-        'comment "DHCPv6 requests to the host, from IPv6 VMs only"',
-        'jump from_vm comment "same rules as forwarded traffic"'])
-    yield from chain("host_to_vm", [
-        'meta nfproto ipv4 udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
-        'meta nfproto ipv6 udp sport 547 udp dport 546 accept comment "DHCPv6 replies from the host"',
-        'jump to_vm comment "same rules as forwarded traffic"'])
+    yield from chain(
+        "from_vm",
+        [
+            'meta nfproto ipv6 goto from_vm6 comment "IPv6 from VMs"',
+            *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
+            'ct state established,related return comment "replies"',
+            *_lookups(4, "out"),
+            'drop comment "default deny from VMs"',
+        ],
+    )
+    yield from chain(
+        "from_vm6",
+        [
+            'ether saddr != @v6_macs drop comment "IPv6 denied: the policy has no IPv6 endpoint"',
+            "ip6 saddr :: icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 return "
+            'comment "duplicate address detection"',
+            *_spoof(rs, "ip6 saddr . ether saddr != @ids6", "IPv6 address and MAC"),
+            *nb.nd_rules("", "drop comment"),
+            f'icmpv6 type {ND_OUT} ip6 hoplimit 255 return comment "neighbour discovery"',
+            'ct state established,related return comment "replies"',
+            *_lookups(6, "out"),
+            'drop comment "default deny from VMs"',
+        ],
+    )
+    yield from chain(
+        "to_vm",
+        [
+            'ct state established,related return comment "replies"',
+            f'icmpv6 type {ND_IN} ip6 hoplimit 255 return comment "neighbour discovery"',
+            *_lookups(4, "in"),
+            *_lookups(6, "in"),
+            'drop comment "default deny to VMs"',
+        ],
+    )
+    yield from chain(
+        "vm_to_host",
+        [
+            'meta nfproto ipv4 udp sport 68 udp dport 67 accept comment "DHCP requests to the host"',
+            "meta nfproto ipv6 ether saddr @v6_macs udp sport 546 udp dport 547 accept "
+            'comment "DHCPv6 requests to the host, from IPv6 VMs only"',
+            'jump from_vm comment "same rules as forwarded traffic"',
+        ],
+    )
+    yield from chain(
+        "host_to_vm",
+        [
+            'meta nfproto ipv4 udp sport 67 udp dport 68 accept comment "DHCP replies from the host"',
+            'meta nfproto ipv6 udp sport 547 udp dport 546 accept comment "DHCPv6 replies from the host"',
+            'jump to_vm comment "same rules as forwarded traffic"',
+        ],
+    )
 
 
 BASE_CHAINS = {  # base chain -> (hook, its jumps: (match, target, what))
     "input": ("input", [("iifname", "vm_to_host", "VM traffic to the host")]),
-    "forward": ("forward", [("iifname", "from_vm", "traffic forwarded from VMs"),
-                            ("oifname", "to_vm", "traffic forwarded to VMs")]),
+    "forward": (
+        "forward",
+        [
+            ("iifname", "from_vm", "traffic forwarded from VMs"),
+            ("oifname", "to_vm", "traffic forwarded to VMs"),
+        ],
+    ),
     "output": ("output", [("oifname", "host_to_vm", "host traffic to VMs")]),
 }
 
@@ -300,13 +341,19 @@ def _arp_table(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     The table's content: the caller opens and closes the block."""
     yield _set("vm_ifaces", "ifname", [quote(i) for i in rs.vm_interfaces])
     yield _set("arp_ids", "ether_addr . ipv4_addr", by_set.get("arp_ids", []))
-    yield from chain("arp_from_vm", [
-        'arp saddr ip 0.0.0.0 arp operation request accept comment "address probes"',
-        *_spoof(rs, "ether saddr . arp saddr ip != @arp_ids", "ARP sender address and frame MAC"),
-        *_spoof(rs, "arp saddr ether . arp saddr ip != @arp_ids", "ARP sender address and MAC")])
-    yield from chain("input", [
-        f'iifname @vm_ifaces jump arp_from_vm comment "{JUMP}: ARP from VMs to the host"'],
-        "type filter hook input priority filter; policy accept;")
+    yield from chain(
+        "arp_from_vm",
+        [
+            'arp saddr ip 0.0.0.0 arp operation request accept comment "address probes"',
+            *_spoof(rs, "ether saddr . arp saddr ip != @arp_ids", "ARP sender address and frame MAC"),
+            *_spoof(rs, "arp saddr ether . arp saddr ip != @arp_ids", "ARP sender address and MAC"),
+        ],
+    )
+    yield from chain(
+        "input",
+        [f'iifname @vm_ifaces jump arp_from_vm comment "{JUMP}: ARP from VMs to the host"'],
+        "type filter hook input priority filter; policy accept;",
+    )
 
 
 def render(rs: Ruleset) -> str:
@@ -316,8 +363,19 @@ def render(rs: Ruleset) -> str:
         sets = list(_sets(rs, by_set))
         arp = list(_arp_table(rs, by_set))
         bridge = list(nb.table_body(rs, by_set))
-    lines = [f"table {TABLE} {{", *sets, *_shared_chains(rs), *_base_chains(), "}",
-             f"table {ARP_TABLE} {{", *arp, "}", f"table {nb.TABLE} {{", *bridge, "}"]
+    lines = [
+        f"table {TABLE} {{",
+        *sets,
+        *_shared_chains(rs),
+        *_base_chains(),
+        "}",
+        f"table {ARP_TABLE} {{",
+        *arp,
+        "}",
+        f"table {nb.TABLE} {{",
+        *bridge,
+        "}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -345,7 +403,7 @@ def replace_stream(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iter
     later: dict[str, list[str]] = {}  # the elements of the other tables' sets
     types = list(_set_types())
     for start in range(0, len(rs.vms), STREAM_BATCH):
-        batch = {vm.name: vm_elements(vm) for vm in rs.vms[start:start + STREAM_BATCH]}
+        batch = {vm.name: vm_elements(vm) for vm in rs.vms[start : start + STREAM_BATCH]}
         per_vm.update(batch)
         by_set = _by_set(batch)
         for name in (*ARP_SETS, *nb.SETS):
@@ -363,14 +421,16 @@ def bridge_script(rs: Ruleset) -> str:
     with gc_paused():
         by_set = _by_set({vm.name: nb.vm_elements(vm) for vm in rs.vms})
         body = list(nb.table_body(rs, by_set))
-    return f"table {nb.TABLE}\ndelete table {nb.TABLE}\ntable {nb.TABLE} {{\n" + \
-        "\n".join(body) + "\n}\n"
+    return f"table {nb.TABLE}\ndelete table {nb.TABLE}\ntable {nb.TABLE} {{\n" + "\n".join(body) + "\n}\n"
 
 
 def element_script(verb: str, elements: dict[str, list[str]]) -> list[str]:
     """`add element` / `delete element` commands for the given elements."""
-    return [f"{verb} element {_table_of(s)} {s} "
-            f"{{ {', '.join(items)} }}" for s, items in elements.items() if items]
+    return [
+        f"{verb} element {_table_of(s)} {s} {{ {', '.join(items)} }}"
+        for s, items in elements.items()
+        if items
+    ]
 
 
 def _table_of(set_name: str) -> str:

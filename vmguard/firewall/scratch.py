@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from vmguard.errors import VmguardError
+from vmguard.core.errors import VmguardError
 from vmguard.firewall.backends import backend_for
 from vmguard.firewall.model import Ruleset
 

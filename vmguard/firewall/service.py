@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vmguard import log
+from vmguard.core import eventlog as log
 from vmguard.firewall import conntrack
 from vmguard.firewall.audit import (
     Drift,
@@ -22,7 +22,7 @@ from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.hostfacts import read_facts
 from vmguard.firewall.interface import Backend
 from vmguard.firewall.model import Ruleset
-from vmguard.inventory import Inventory
+from vmguard.inventory.model import Inventory
 
 
 @dataclass(frozen=True)

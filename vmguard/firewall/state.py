@@ -61,7 +61,7 @@ def lookup(backend: str, name: str) -> Elements | None:
         return None
     end = data.find(b"\n", start)
     try:
-        return json.loads(data[start:end if end != -1 else len(data)])[1]
+        return json.loads(data[start : end if end != -1 else len(data)])[1]
     except (ValueError, IndexError) as err:
         raise NoRecord(f"unreadable record of {name}") from err
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import jsonschema
 
-from vmguard.errors import ExitCode, InputError, Problem
-from vmguard.findings import Level
+from vmguard.core.errors import ExitCode, InputError, Problem
+from vmguard.core.findings import Level
 
 AUDIT_SCHEMA = "vmguard/audit-report/v1"
 FLEET_SCHEMA = "vmguard/fleet-report/v1"

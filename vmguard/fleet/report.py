@@ -17,7 +17,7 @@ import jinja2
 from vmguard.audit.reports.html import environment
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.reports.markdown import esc
-from vmguard.errors import AuditError
+from vmguard.core.errors import AuditError
 
 
 def _json(doc: Document) -> str:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from vmguard.errors import GuestError
+from vmguard.core.errors import GuestError
 from vmguard.guest import codec
 from vmguard.guest.model import GuestFacts
 

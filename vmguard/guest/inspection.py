@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from vmguard.errors import GuestError
+from vmguard.core.errors import GuestError
 from vmguard.guest.agent import AgentTransport, LibvirtAgent, read_online
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import GuestFacts
 from vmguard.guest.offline import DEFAULT_TIMEOUT, inspect_disks
 
-if TYPE_CHECKING:  # vmguard.facts imports vmguard.guest.model: no import cycle at run time
-    from vmguard.facts import VmFacts
+if TYPE_CHECKING:  # vmguard.facts.vm imports vmguard.guest.model: no import cycle at run time
+    from vmguard.facts.vm import VmFacts
 
 RUNNING = ("running", "paused")
 
@@ -59,8 +59,10 @@ def uninspectable(facts: VmFacts) -> list[str]:
     unknown types, pool volumes libvirt could not resolve), or why the whole guest does:
     the VirtualBox drivers do not report disk images."""
     if facts.driver != "libvirt" and not facts.disks:
-        return [f"guest not inspected: the {facts.driver} driver does not report the VM's disk images "
-                "(--guest off audits host-side settings only)"]
+        return [
+            f"guest not inspected: the {facts.driver} driver does not report the VM's disk images "
+            "(--guest off audits host-side settings only)"
+        ]
     return [
         f"disk {d.volume or d.source.where or '?'} not inspected: {d.problem}"
         for d in facts.disks

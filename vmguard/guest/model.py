@@ -1,7 +1,7 @@
 """What vmguard learns from inside a guest, each fact with the place it was read.
 
 Paths in these facts are paths inside the guest's file system, never on the host.
-This module must not import vmguard.facts (which imports it), so it has its own
+This module must not import vmguard.facts.vm (which imports it), so it has its own
 GuestSource rather than facts.Source.
 """
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from vmguard.errors import GuestError
+from vmguard.core.errors import GuestError
 from vmguard.guest import codec
 from vmguard.guest.cache import fingerprint
 from vmguard.guest.model import GuestFacts

@@ -12,10 +12,10 @@ import ipaddress
 import re
 from typing import Any
 
-from vmguard.errors import Problem
+from vmguard.core.errors import Problem
+from vmguard.core.schema import dotted
+from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
-from vmguard.policy.source import Document, Path_
-from vmguard.policy.validate import dotted
 
 _UNITS = {
     "": 1,
@@ -207,15 +207,23 @@ class Builder:
 
         clamd, yara, command = d.get("clamd"), d.get("yara"), d.get("command")
         return m.Scanners(
-            clamd=None if clamd is None else m.ClamdScanner(
+            clamd=None
+            if clamd is None
+            else m.ClamdScanner(
                 socket=clamd.get("socket", m.DEFAULT_CLAMD_SOCKET),
                 timeout=timeout(clamd, m.ClamdScanner),
-                in_flight=int(clamd.get("in_flight", m.ClamdScanner.in_flight))),
-            yara=None if yara is None else m.YaraScanner(
-                rules=tuple(yara.get("rules", ())), shipped=yara.get("shipped", True),
-                timeout=timeout(yara, m.YaraScanner)),
-            command=None if command is None else m.CommandScanner(
-                argv=tuple(command["argv"]), timeout=timeout(command, m.CommandScanner)),
+                in_flight=int(clamd.get("in_flight", m.ClamdScanner.in_flight)),
+            ),
+            yara=None
+            if yara is None
+            else m.YaraScanner(
+                rules=tuple(yara.get("rules", ())),
+                shipped=yara.get("shipped", True),
+                timeout=timeout(yara, m.YaraScanner),
+            ),
+            command=None
+            if command is None
+            else m.CommandScanner(argv=tuple(command["argv"]), timeout=timeout(command, m.CommandScanner)),
         )
 
     def promote(self, d: dict[str, Any]) -> m.PromotePolicy:

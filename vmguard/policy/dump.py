@@ -44,8 +44,9 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
         "max_files": q.max_files,
         "max_depth": q.max_depth,
         "max_name_length": q.max_name_length,
-        "allow_types": [{"type": t, "validate": "head-only"} if t in q.head_only else t
-                        for t in q.allow_types],
+        "allow_types": [
+            {"type": t, "validate": "head-only"} if t in q.head_only else t for t in q.allow_types
+        ],
         "forbid": [k.value for k in q.forbid],
         "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}", "dir_mode": f"{p.dir_mode:04o}"},
     }

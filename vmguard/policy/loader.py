@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmguard.errors import PolicyError, Problem, Severity
+from vmguard.core.errors import PolicyError, Problem, Severity
+from vmguard.core.schema import schema_problems
+from vmguard.core.yamlsource import Document, SourceError, load
 from vmguard.policy.build import Builder
 from vmguard.policy.merge import merge
 from vmguard.policy.model import Policy
 from vmguard.policy.semantic import semantic_problems
-from vmguard.policy.source import Document, SourceError, load
-from vmguard.policy.validate import schema_problems
 
 SCHEMA = "policy.schema.json"
 MAX_CHAIN = 16  # extends depth; deeper is surely a mistake

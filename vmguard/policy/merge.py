@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmguard.policy.source import Document, Path_
+from vmguard.core.yamlsource import Document, Path_
 
 UNION_LISTS: frozenset[Path_] = frozenset(
     {

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from itertools import combinations
 from typing import Any
 
-from vmguard.errors import Problem, Severity
+from vmguard.core.errors import Problem, Severity
+from vmguard.core.schema import dotted
+from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
-from vmguard.policy.source import Document, Path_
-from vmguard.policy.validate import dotted
 from vmguard.quarantine.validators import validator_for
 
 # Never shareable whatever the policy says: the host's system and home directories.
@@ -242,12 +242,21 @@ def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     for i, entry in enumerate(q.allow_types):
         unchecked = "/" in entry and not entry.endswith("/*") and validator_for(entry) is None
         if unchecked and entry not in q.head_only:
-            yield _at(doc, (*base, "allow_types", i), f"{entry} has no validator: no file of this type is "
-                      "admitted unless the entry says {type: ..., validate: head-only}", True)
+            yield _at(
+                doc,
+                (*base, "allow_types", i),
+                f"{entry} has no validator: no file of this type is "
+                "admitted unless the entry says {type: ..., validate: head-only}",
+                True,
+            )
         if entry == "text/plain" and "text" not in q.allow_types:
-            yield _at(doc, (*base, "allow_types", i), "text/plain is only what libmagic calls plain: "
-                      "a CSV (text/csv) or Fortran-looking text (text/x-fortran) is not; `text` admits all",
-                      True)
+            yield _at(
+                doc,
+                (*base, "allow_types", i),
+                "text/plain is only what libmagic calls plain: "
+                "a CSV (text/csv) or Fortran-looking text (text/x-fortran) is not; `text` admits all",
+                True,
+            )
     if m.FileKind.EXECUTABLES not in q.forbid:
         yield _at(
             doc,

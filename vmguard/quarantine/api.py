@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import NoReturn
 
-from vmguard import log
-from vmguard.errors import LogError, VetError, VetInputError
+from vmguard.core import eventlog as log
+from vmguard.core.errors import LogError, VetError, VetInputError
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
 from vmguard.quarantine.destination import STAGING, Destination
@@ -29,9 +29,16 @@ _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 LOGGED_REJECTIONS = 100
 
 
-def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Path | None = None,
-        *, job: str | None = None, dry_run: bool = False, per_file: bool | None = None,
-        remove_promoted: bool = False) -> VetResult:
+def vet(
+    quarantine: str | Path,
+    policy: Policy | QuarantinePolicy,
+    to: str | Path | None = None,
+    *,
+    job: str | None = None,
+    dry_run: bool = False,
+    per_file: bool | None = None,
+    remove_promoted: bool = False,
+) -> VetResult:
     """Vet `quarantine` against the policy and, unless dry_run, publish to `to`.
 
     `to` is the job's output directory (it must not exist yet); by default the policy's
@@ -50,8 +57,7 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
     try:
         result = vetting.vet(root_fd, None if dry_run else target, remove_promoted)
     except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
-        _fail(job, qpath, VetError(f"vet of {qpath} could not run: {err}; "
-                                   "nothing was published"), err)
+        _fail(job, qpath, VetError(f"vet of {qpath} could not run: {err}; nothing was published"), err)
     except VetError as err:
         _fail(job, qpath, err, None)
     finally:
@@ -63,23 +69,28 @@ def vet(quarantine: str | Path, policy: Policy | QuarantinePolicy, to: str | Pat
 def _job_name(job: str | None, qpath: Path) -> str:
     name = job if job is not None else qpath.resolve().name
     if not _JOB.fullmatch(name):
-        raise VetInputError(f"job id {name!r}: use letters, digits and . _ @ + - only "
-                            "(at most 128, not starting with a dot); pass --job")
+        raise VetInputError(
+            f"job id {name!r}: use letters, digits and . _ @ + - only "
+            "(at most 128, not starting with a dot); pass --job"
+        )
     return name
 
 
 def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
     if to is None:
         if not rules.promote.to or "{vm}" in rules.promote.to:
-            raise VetInputError("no destination: pass --to (the policy's "
-                                "quarantine.promote.to is unset or needs a VM name)")
+            raise VetInputError(
+                "no destination: pass --to (the policy's quarantine.promote.to is unset or needs a VM name)"
+            )
         to = rules.promote.to.replace("{job}", job)
     target = Path(os.path.abspath(to))
     if Path(to).name in ("", ".", "..") or target.name.startswith("."):
         raise VetInputError(f"--to {to}: name the job's output directory, e.g. /public/{job}")
     if STAGING in target.parts:  # another job's lock or staging could be named there
-        raise VetInputError(f"--to {to}: inside vmguard's own {STAGING} directory; "
-                            "name the job's output directory, e.g. /public/{job}")
+        raise VetInputError(
+            f"--to {to}: inside vmguard's own {STAGING} directory; "
+            "name the job's output directory, e.g. /public/{job}"
+        )
     return target
 
 
@@ -87,13 +98,14 @@ def _open_quarantine(qpath: Path) -> int:
     try:
         return os.open(qpath, DIR_FLAGS)
     except OSError as err:
-        raise VetInputError(f"{qpath}: cannot open the quarantine directory "
-                            f"(it must be a directory, not a symlink): {err.strerror}") from err
+        raise VetInputError(
+            f"{qpath}: cannot open the quarantine directory "
+            f"(it must be a directory, not a symlink): {err.strerror}"
+        ) from err
 
 
 class _Vet:
-    def __init__(self, rules: QuarantinePolicy, source: str, qpath: Path, job: str,
-                 per_file: bool) -> None:
+    def __init__(self, rules: QuarantinePolicy, source: str, qpath: Path, job: str, per_file: bool) -> None:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
         self.walked: Walk | None = None
@@ -102,7 +114,10 @@ class _Vet:
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
         published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
         return VetResult(
-            self.job, str(self.qpath), status, tuple(sorted(entries, key=lambda e: e.path)),
+            self.job,
+            str(self.qpath),
+            status,
+            tuple(sorted(entries, key=lambda e: e.path)),
             output=str(dest.target) if published else None,
             manifest=str(dest.public / dest.sidecars[0]) if published else None,
             notes=tuple(dest.notes if dest else ()) + tuple(notes),
@@ -122,8 +137,12 @@ class _Vet:
         if dest is not None:
             previous = dest.previous_manifest()
             if previous is not None:
-                return self.result(Status.ALREADY_PROMOTED, report.entries_from_manifest(
-                    previous), dest, ["this job was already promoted; nothing was copied"])
+                return self.result(
+                    Status.ALREADY_PROMOTED,
+                    report.entries_from_manifest(previous),
+                    dest,
+                    ["this job was already promoted; nothing was copied"],
+                )
             dest.check_free()
         self.walked = walk(root_fd, self.rules, self.opener)
         early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
@@ -171,11 +190,13 @@ class _Vet:
         for entry in rejected:
             self.unstage(dest, entry)
         result = self.result(Status.PARTIAL if rejected else Status.PROMOTED, entries, dest)
-        dest.commit({
-            dest.sidecars[0]: report.manifest(result, self.source),
-            dest.sidecars[1]: report.report_json(result),
-            dest.sidecars[2]: [report.report_text(result).encode()],
-        })
+        dest.commit(
+            {
+                dest.sidecars[0]: report.manifest(result, self.source),
+                dest.sidecars[1]: report.report_json(result),
+                dest.sidecars[2]: [report.report_text(result).encode()],
+            }
+        )
         return result
 
     def unstage(self, dest: Destination, entry: Entry) -> None:
@@ -205,9 +226,16 @@ def _fail(job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoRe
 
 def _log(result: VetResult, dry_run: bool) -> None:
     log.append(
-        "vet", job=result.job, quarantine=result.quarantine, status=result.status.value,
-        output=result.output, dry_run=dry_run, promoted=result.promoted,
-        rejected=[{"path": e.path, "reasons": [r.value for r in e.reasons]}
-                  for e in result.rejected[:LOGGED_REJECTIONS]],
+        "vet",
+        job=result.job,
+        quarantine=result.quarantine,
+        status=result.status.value,
+        output=result.output,
+        dry_run=dry_run,
+        promoted=result.promoted,
+        rejected=[
+            {"path": e.path, "reasons": [r.value for r in e.reasons]}
+            for e in result.rejected[:LOGGED_REJECTIONS]
+        ],
         rejected_total=len(result.rejected),
     )

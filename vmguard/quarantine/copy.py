@@ -35,14 +35,16 @@ ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block si
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 _ZEROS = memoryview(bytes(BUFFER_SIZE))  # what a hole reads as
 
+
 @dataclass(frozen=True, slots=True)
 class Content:
     size: int
     sha256: str
 
 
-def open_source(opener: Opener, dir_fd: int, node: Node,
-                forbid: frozenset[FileKind]) -> tuple[int, os.stat_result]:
+def open_source(
+    opener: Opener, dir_fd: int, node: Node, forbid: frozenset[FileKind]
+) -> tuple[int, os.stat_result]:
     """Open a quarantine file for reading only if it is what the walk saw."""
     fd, st = opener.open_checked(node.parts[-1], dir_fd, node.kind, node.dev, node.ino)
     try:
@@ -89,10 +91,16 @@ def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
     return mmap.mmap(-1, BUFFER_SIZE), mmap.mmap(-1, BUFFER_SIZE)
 
 
-def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, ...],
-            buffers: tuple[mmap.mmap, mmap.mmap], pool: ThreadPoolExecutor | None,
-            validate: Callable[[memoryview], None] = lambda chunk: None,
-            ranges: list[tuple[int, int]] | None = None) -> tuple[Content, bytes]:
+def copy_fd(
+    src: int,
+    before: os.stat_result,
+    dst: int | None,
+    path: tuple[str, ...],
+    buffers: tuple[mmap.mmap, mmap.mmap],
+    pool: ThreadPoolExecutor | None,
+    validate: Callable[[memoryview], None] = lambda chunk: None,
+    ranges: list[tuple[int, int]] | None = None,
+) -> tuple[Content, bytes]:
     """Read src once: hash every byte, hand it to validate (the worker that types and
     validates the file) and write it to dst (unless dry run).
 
@@ -101,8 +109,15 @@ def copy_fd(src: int, before: os.stat_result, dst: int | None, path: tuple[str, 
     its first HEAD_SIZE bytes (for the detectors). Reading stops at the size fstat
     gave; growth after that shows in the final fstat.
     """
-    stream = _Stream(src, before.st_size, dst, path, buffers,
-                     _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None), validate)
+    stream = _Stream(
+        src,
+        before.st_size,
+        dst,
+        path,
+        buffers,
+        _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None),
+        validate,
+    )
     try:
         for start, end, is_data in pieces(ranges, before.st_size):
             (stream.data if is_data else stream.hole)(start, end)
@@ -118,9 +133,16 @@ class _Stream:
     """One file's bytes in order: hashed, validated, written at their offsets (holes of
     a sparse file are hashed and validated as the zeros they read as, never written)."""
 
-    def __init__(self, src: int, size: int, dst: int | None, path: tuple[str, ...],
-                 buffers: tuple[mmap.mmap, mmap.mmap], hasher: _Hasher,
-                 validate: Callable[[memoryview], None]) -> None:
+    def __init__(
+        self,
+        src: int,
+        size: int,
+        dst: int | None,
+        path: tuple[str, ...],
+        buffers: tuple[mmap.mmap, mmap.mmap],
+        hasher: _Hasher,
+        validate: Callable[[memoryview], None],
+    ) -> None:
         self.src, self.size, self.dst, self.path = src, size, dst, path
         self.buffers, self.hasher, self.validate = buffers, hasher, validate
         self.direct = dst is not None and size >= DIRECT_MIN and _set_direct(dst, True)
@@ -153,7 +175,7 @@ class _Stream:
     def _take(self, chunk: memoryview) -> None:
         self.total += len(chunk)
         if len(self.head) < HEAD_SIZE:
-            self.head += bytes(chunk[:HEAD_SIZE - len(self.head)])
+            self.head += bytes(chunk[: HEAD_SIZE - len(self.head)])
         self.hasher.update(chunk)
         self.validate(chunk)
 

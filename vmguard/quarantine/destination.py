@@ -33,7 +33,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from vmguard.errors import VetError, VetInputError
+from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.copy import write_all
@@ -133,8 +133,10 @@ class Destination:
         try:
             job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
         except OSError as err:
-            raise VetError(f"{self.public}/{STAGING}/{self.staged}: not a vmguard staging "
-                           f"directory ({err.strerror}); remove it") from err
+            raise VetError(
+                f"{self.public}/{STAGING}/{self.staged}: not a vmguard staging "
+                f"directory ({err.strerror}); remove it"
+            ) from err
         try:
             committed = self._exists(COMMITTED, job_fd)
         finally:
@@ -156,11 +158,13 @@ class Destination:
             with os.fdopen(fd, "rb") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as err:
-            raise VetInputError(f"{self.public}/{name}: already exists and is not a vmguard "
-                                "manifest; never overwritten") from err
+            raise VetInputError(
+                f"{self.public}/{name}: already exists and is not a vmguard manifest; never overwritten"
+            ) from err
         if not isinstance(data, dict) or data.get("job") != self.job:
-            raise VetInputError(f"{self.public}/{name}: already exists and belongs to another "
-                                "job; never overwritten")
+            raise VetInputError(
+                f"{self.public}/{name}: already exists and belongs to another job; never overwritten"
+            )
         return data
 
     def check_free(self) -> None:

@@ -89,8 +89,12 @@ class _Worker:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(WORKER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            close_fds=True, env=_WORKER_ENV, cwd="/",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            env=_WORKER_ENV,
+            cwd="/",
         )
         self.fd = self.proc.stdout.fileno()
         self.wfd = self.proc.stdin.fileno()
@@ -122,7 +126,7 @@ class _Worker:
             size = _FRAME.unpack_from(self.buffer)[0]
             if len(self.buffer) < 4 + size:
                 break
-            answer, self.buffer = self.buffer[4:4 + size], self.buffer[4 + size:]
+            answer, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
             answers.append((self.waiting.popleft().ticket, Answer.decode(answer)))
             self.since = time.monotonic()
         return answers
@@ -132,7 +136,7 @@ class _Worker:
             return False
         if not self.buffer.startswith(READY):
             raise OSError("a libmagic worker did not start: it said something else")
-        self.buffer, self.started = self.buffer[len(READY):], True
+        self.buffer, self.started = self.buffer[len(READY) :], True
         self.since = time.monotonic()  # a slow start is the machine's doing, not a file's
         return True
 
@@ -294,8 +298,9 @@ class Detector:
         self.workers.append(fresh)
         for request in worker.waiting:
             if request.frames is None:
-                self._fail(request, f"the worker with an earlier file {cause}; this one was too large "
-                           "to hand on")
+                self._fail(
+                    request, f"the worker with an earlier file {cause}; this one was too large to hand on"
+                )
                 continue
             request.worker = fresh
             fresh.waiting.append(request)

@@ -37,9 +37,16 @@ _INDIRECT_OFFSETS = 0x01 | 0x02 | 0x04 | 0x80  # INDIR, OFFADD, INDIROFFADD, OFF
 _EQUAL = ord("=")
 _STRING, _REGEX, _SEARCH = 5, 17, 20
 _NUMERIC = {  # type: (width, byte order); byte, short, long and quad are the host's
-    1: (1, sys.byteorder), 2: (2, sys.byteorder), 4: (4, sys.byteorder), 24: (8, sys.byteorder),
-    7: (2, "big"), 8: (4, "big"), 26: (8, "big"),
-    10: (2, "little"), 11: (4, "little"), 25: (8, "little"),
+    1: (1, sys.byteorder),
+    2: (2, sys.byteorder),
+    4: (4, sys.byteorder),
+    24: (8, sys.byteorder),
+    7: (2, "big"),
+    8: (4, "big"),
+    26: (8, "big"),
+    10: (2, "little"),
+    11: (4, "little"),
+    25: (8, "little"),
 }
 _COMPACT_SPACE, _IGNORE_CASE = 0x1 | 0x2, 0x4 | 0x8
 _CHANGES_COMPARE = _COMPACT_SPACE | _IGNORE_CASE | 0x2000 | 0x4000  # + trim, full word
@@ -69,9 +76,7 @@ class Database:
 
     def __init__(self, data: bytes) -> None:
         magic, version, self.count, self.named = struct.unpack_from("<4I", data)
-        if (magic, version) != (MAGICNO, VERSIONNO) or len(data) != RECORD * (
-            1 + self.count + self.named
-        ):
+        if (magic, version) != (MAGICNO, VERSIONNO) or len(data) != RECORD * (1 + self.count + self.named):
             raise ValueError("not a magic database this module understands")
         self.data = data
         self.tests = tuple(_split(data, self.count))
@@ -81,9 +86,7 @@ class Database:
         """The bytes a buffer offers the tests (NUL always: a string compares zeros past the
         buffer's end), or None when libmagic's text pass would see other bytes."""
         body = head.rstrip(b"\0")  # libmagic's text pass trims trailing NULs
-        if body.translate(None, _ASCII_TEXT) and (
-            b"\0" not in body or body.startswith(_BYTE_ORDER_MARKS)
-        ):
+        if body.translate(None, _ASCII_TEXT) and (b"\0" not in body or body.startswith(_BYTE_ORDER_MARKS)):
             return None  # text in another encoding (UTF-8, Latin-1, UTF-16, EBCDIC...)
         return frozenset(head) | {0}
 
@@ -92,11 +95,11 @@ class Database:
         kept = [t for t in self.tests if t.needs <= offer]
         header = bytearray(self.data[:RECORD])
         struct.pack_into("<I", header, 8, sum(t.end - t.start for t in kept))
-        named = self.data[RECORD * (1 + self.count):]
+        named = self.data[RECORD * (1 + self.count) :]
         return b"".join([header, *(self._records(t) for t in kept), named])
 
     def _records(self, test: Test) -> bytes:
-        return self.data[RECORD * (1 + test.start):RECORD * (1 + test.end)]
+        return self.data[RECORD * (1 + test.start) : RECORD * (1 + test.end)]
 
 
 def _split(data: bytes, count: int) -> list[Test]:
@@ -108,13 +111,13 @@ def _split(data: bytes, count: int) -> list[Test]:
 
 
 def _record(data: bytes, index: int) -> bytes:
-    return data[RECORD * (1 + index):RECORD * (2 + index)]
+    return data[RECORD * (1 + index) : RECORD * (2 + index)]
 
 
 def _needs(record: bytes) -> frozenset[int]:
     """The bytes a buffer must contain for a top-level test to match."""
-    (_, flag, _, reln, vallen, kind, _, in_op, mask_op, cond, _, offset, _, _, extra) = (
-        _FIELDS.unpack_from(record)
+    (_, flag, _, reln, vallen, kind, _, in_op, mask_op, cond, _, offset, _, _, extra) = _FIELDS.unpack_from(
+        record
     )
     if flag & _INDIRECT_OFFSETS or reln != _EQUAL or in_op or cond or offset < 0:
         return frozenset()
@@ -202,7 +205,7 @@ def _repeats(p: bytes, i: int) -> tuple[int, int]:
     while i < len(p) and p[i] in b"*+?{":
         if p[i] == ord("{"):
             close = p.find(b"}", i)
-            low = p[i + 1:close].partition(b",")[0]
+            low = p[i + 1 : close].partition(b",")[0]
             if close < 0 or not low.isdigit():
                 raise ValueError("interval")
             least, i = least * int(low), close + 1

@@ -92,9 +92,11 @@ class Types:
     # databases the tests compared with the whole database's (test_magic_index.py).
     # Another library may match differently, another database may hold a test the index
     # misreads: they get the whole database until the tests have run against them.
-    INDEXED = frozenset({
-        (544, "3217786eeedc85aadcd389ff3ee281b71081412c78f354458db94f095d55ed59"),  # Debian 12
-    })
+    INDEXED = frozenset(
+        {
+            (544, "3217786eeedc85aadcd389ff3ee281b71081412c78f354458db94f095d55ed59"),  # Debian 12
+        }
+    )
 
     def __init__(self) -> None:
         import magic  # python-magic's thin binding to libmagic
@@ -110,8 +112,12 @@ class Types:
             | magic.MAGIC_NO_CHECK_CDF
         )
         load = self.magic.libmagic.magic_load_buffers
-        load.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
-                         ctypes.c_size_t]
+        load.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(ctypes.c_size_t),
+            ctypes.c_size_t,
+        ]
         self.index, self.full = self._load_full()
         self.cut: OrderedDict[frozenset[int], tuple] = OrderedDict()  # bytes -> (cookie, database)
         self.seen: dict[frozenset[int], int] = {}
@@ -192,7 +198,8 @@ def _load_validators():  # noqa: ANN202 - the package
     # By path, like the index: the worker imports nothing of vmguard's package.
     directory = Path(__file__).with_name("validators")
     spec = importlib.util.spec_from_file_location(
-        "validators", directory / "__init__.py", submodule_search_locations=[str(directory)])
+        "validators", directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from vmguard.errors import ExitCode
+from vmguard.core.errors import ExitCode
 
 
 class Reason(StrEnum):

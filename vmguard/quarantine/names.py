@@ -1,4 +1,4 @@
-"""Checks on entry names (vmguard.display.shown is how a name is shown to a human).
+"""Checks on entry names (vmguard.core.display.shown is how a name is shown to a human).
 
 Names come from readdir as str with surrogate escapes for undecodable bytes (Python's
 filesystem encoding), so every check here works on that form. A name is refused when
@@ -16,13 +16,14 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from vmguard.display import is_plain
+from vmguard.core.display import is_plain
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
 _WINDOWS_DEVICES = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"{port}{n}" for port in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")])
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")]
+)
 _WINDOWS_CHARS = frozenset(':*?"<>|')
 # Turkish and Azeri fold dotless i with i, and dotted capital I (U+0130) with i.
 _TURKISH = str.maketrans({"\u0131": "i", "\u0130": "i"})

@@ -21,7 +21,7 @@ import os
 import stat
 from typing import NoReturn
 
-from vmguard.errors import VetError
+from vmguard.core.errors import VetError
 from vmguard.quarantine.model import Kind, Reason
 from vmguard.quarantine.sysio import Stat, statx
 
@@ -29,8 +29,12 @@ _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 DIR_READ = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _FORMATS = {stat.S_IFREG: Kind.FILE, stat.S_IFDIR: Kind.DIRECTORY, stat.S_IFLNK: Kind.SYMLINK}
-_SPECIAL = {stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
-            stat.S_IFSOCK: "socket"}
+_SPECIAL = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
 
 
 class Refused(Exception):
@@ -66,8 +70,10 @@ def check_entry(st: Stat, kind: Kind, dev: int, ino: int, mount_id: int) -> NoRe
     if fmt == stat.S_IFLNK:
         raise Refused([Reason.SYMLINK], "replaced by a symlink during the vet; never followed")
     if fmt in _SPECIAL:
-        raise Refused([Reason.SPECIAL_FILE, Reason.CHANGED_DURING_VET],
-                      f"replaced by a {_SPECIAL[fmt]} during the vet; never opened")
+        raise Refused(
+            [Reason.SPECIAL_FILE, Reason.CHANGED_DURING_VET],
+            f"replaced by a {_SPECIAL[fmt]} during the vet; never opened",
+        )
     if outside_mount(st, mount_id):
         raise Refused([Reason.MOUNT_POINT], "a mount point inside the quarantine; never followed")
     raise Refused([Reason.CHANGED_DURING_VET], "replaced during the vet")
@@ -81,8 +87,9 @@ class Opener:
         try:
             self.proc_fd = os.open("/proc/self/fd", DIR_READ)
         except OSError as err:
-            raise VetError(f"/proc/self/fd: {err.strerror}; vet opens quarantine files only "
-                           "through it (mount /proc)") from err
+            raise VetError(
+                f"/proc/self/fd: {err.strerror}; vet opens quarantine files only through it (mount /proc)"
+            ) from err
         self.mount_id = statx(root_fd).mount_id
 
     def close(self) -> None:
@@ -96,8 +103,9 @@ class Opener:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def open_checked(self, name: str, dir_fd: int, kind: Kind, dev: int,
-                     ino: int) -> tuple[int, os.stat_result]:
+    def open_checked(
+        self, name: str, dir_fd: int, kind: Kind, dev: int, ino: int
+    ) -> tuple[int, os.stat_result]:
         """Open name (in dir_fd) for reading if it is still the checked `kind` (dev, ino);
         raise Refused otherwise, without having opened it. The walk saw (dev, ino) on the
         quarantine's mount, so the same inode now is that file: a mount over the name

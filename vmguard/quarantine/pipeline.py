@@ -49,8 +49,7 @@ class _Outcome:
 class _Dirs:
     """The open source directory and its staging twin."""
 
-    def __init__(self, root_fd: int, opener: Opener, dest: Destination | None,
-                 out_fd: int | None) -> None:
+    def __init__(self, root_fd: int, opener: Opener, dest: Destination | None, out_fd: int | None) -> None:
         self.root_fd, self.opener, self.dest, self.out_fd = root_fd, opener, dest, out_fd
         self.dirs: dict[tuple[str, ...], Node] = {}
         self.src, self.dst = root_fd, out_fd
@@ -96,8 +95,14 @@ class _Dirs:
 
 
 class CopyPhase:
-    def __init__(self, policy: QuarantinePolicy, opener: Opener, dest: Destination | None,
-                 detector: Detector, scanners: ScannerSet | None = None) -> None:
+    def __init__(
+        self,
+        policy: QuarantinePolicy,
+        opener: Opener,
+        dest: Destination | None,
+        detector: Detector,
+        scanners: ScannerSet | None = None,
+    ) -> None:
         self.policy = policy
         self.opener = opener
         self.forbid = frozenset(policy.forbid)
@@ -155,8 +160,9 @@ class CopyPhase:
             if dirs.dst is not None:
                 dst = self.dest.create_file(dirs.dst, node.parts[-1])
                 self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(src, before, dst, node.parts, self.buffers, self.hash_pool,
-                                    upload.feed, ranges)
+            content, head = copy_fd(
+                src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed, ranges
+            )
             scans, held = self._scan(src, node)
         except Refused as refused:
             if dst is not None:
@@ -171,16 +177,26 @@ class CopyPhase:
             if dst is not None:
                 os.close(dst)
         hooks.reach("staged", node.parts)
-        return _Outcome(node, content, mime=upload.end(), executable=executable_format(head),
-                        scans=scans, held=held, before=before)
+        return _Outcome(
+            node,
+            content,
+            mime=upload.end(),
+            executable=executable_format(head),
+            scans=scans,
+            held=held,
+            before=before,
+        )
 
     def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
         """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
         ranges = data_ranges(src, size)
         if ranges is not None and self.policy.sparse_files is SparseFiles.REFUSE:
             data = sum(end - start for start, end in ranges)
-            raise Refused([Reason.SPARSE_FILE], f"{size - data} of its {size} bytes are "
-                          "holes; the policy refuses sparse files (sparse_files: refuse)")
+            raise Refused(
+                [Reason.SPARSE_FILE],
+                f"{size - data} of its {size} bytes are "
+                "holes; the policy refuses sparse files (sparse_files: refuse)",
+            )
         return ranges
 
     def _scan(self, src: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
@@ -246,6 +262,9 @@ def scan_reasons(outcome: _Outcome) -> list[tuple[Reason, str]]:
             found.append((Reason.SCANNER_FAILED, f"{result.engine}: {result.failure}"))
     after, before = os.fstat(outcome.held), outcome.before
     if (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
-            before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    ):
         found.append((Reason.CHANGED_DURING_VET, "rewritten while it was scanned"))
     return found

@@ -33,8 +33,10 @@ def _step(fd: int, part: str, dir_mode: int) -> int:
         return os.open(part, flags, dir_fd=fd)
     except OSError as err:
         if err.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise OSError(err.errno, f"{part!r} is a link or not a directory, in a directory "
-                          "others can write to (never followed)") from None
+            raise OSError(
+                err.errno,
+                f"{part!r} is a link or not a directory, in a directory others can write to (never followed)",
+            ) from None
         raise
 
 

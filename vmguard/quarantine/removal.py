@@ -15,8 +15,7 @@ from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.walk import Node
 
 
-def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...],
-              dirs: dict[tuple[str, ...], Node]) -> int:
+def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...], dirs: dict[tuple[str, ...], Node]) -> int:
     fd = os.dup(root_fd)
     for depth in range(1, len(parts) + 1):
         seen = dirs[parts[:depth]]

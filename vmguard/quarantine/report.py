@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 
-from vmguard.display import shown
+from vmguard.core.display import shown
 from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 
 MANIFEST_VERSION = 1
@@ -31,7 +31,7 @@ def _with_entries(doc: dict[str, object], entries: Sequence[Entry]) -> Iterator[
     head, tail = _json({**doc, "entries": []}).split(b'"entries": []', 1)
     yield head + b'"entries": ['
     for start in range(0, len(entries), BATCH):
-        batch = _json([e.to_dict() for e in entries[start:start + BATCH]])[1:-1]
+        batch = _json([e.to_dict() for e in entries[start : start + BATCH]])[1:-1]
         yield b", " + batch if start else batch
     yield b"]" + tail + b"\n"
 

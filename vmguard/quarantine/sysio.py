@@ -82,10 +82,37 @@ def statx(fd: int, name: str = "") -> Stat:
     flags = _AT_SYMLINK_NOFOLLOW | (0 if name else _AT_EMPTY_PATH)
     if _libc.statx(fd, name.encode("utf-8", "surrogateescape"), flags, _MASK, buf):
         _check(-1, f"statx {name}")
-    (mask, attributes, nlink, uid, gid, mode, ino, size, blocks, ctime_s, ctime_ns, mtime_s,
-     mtime_ns, major, minor, mount_id) = _STATX.unpack_from(buf)
+    (
+        mask,
+        attributes,
+        nlink,
+        uid,
+        gid,
+        mode,
+        ino,
+        size,
+        blocks,
+        ctime_s,
+        ctime_ns,
+        mtime_s,
+        mtime_ns,
+        major,
+        minor,
+        mount_id,
+    ) = _STATX.unpack_from(buf)
     if not mask & _STATX_MNT_ID:
         raise OSError(0, "this kernel's statx gives no mount id (Linux 5.8 or later needed)")
-    return Stat(mode, ino, os.makedev(major, minor), nlink, uid, gid, size, blocks,
-                mtime_s * 1_000_000_000 + mtime_ns, ctime_s * 1_000_000_000 + ctime_ns,
-                mount_id, bool(attributes & _STATX_ATTR_MOUNT_ROOT))
+    return Stat(
+        mode,
+        ino,
+        os.makedev(major, minor),
+        nlink,
+        uid,
+        gid,
+        size,
+        blocks,
+        mtime_s * 1_000_000_000 + mtime_ns,
+        ctime_s * 1_000_000_000 + ctime_ns,
+        mount_id,
+        bool(attributes & _STATX_ATTR_MOUNT_ROOT),
+    )

@@ -15,7 +15,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from vmguard.display import shown
+from vmguard.core.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict

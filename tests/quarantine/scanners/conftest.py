@@ -31,8 +31,14 @@ def own_clamd(tmp_path_factory) -> ClamdServer:
 
 
 def clamd_rules(server: ClamdServer, **kw):
-    return rules(scanners=Scanners(clamd=ClamdScanner(socket=server.socket, timeout=kw.pop("timeout", 30),
-                                                      in_flight=kw.pop("in_flight", 4))), **kw)
+    return rules(
+        scanners=Scanners(
+            clamd=ClamdScanner(
+                socket=server.socket, timeout=kw.pop("timeout", 30), in_flight=kw.pop("in_flight", 4)
+            )
+        ),
+        **kw,
+    )
 
 
 def yara_rules(*site: str | Path, shipped: bool = True, **kw):

@@ -28,9 +28,25 @@ def _ssh_keys() -> tuple[bytes, bytes]:
 def _x509() -> tuple[bytes, bytes, bytes]:
     """(private key, certificate, public key) from openssl."""
     with tempfile.TemporaryDirectory() as tmp:
-        _run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1",
-             "-subj", "/DC=org/DC=example/CN=alice/CN=proxy", cwd=tmp)
+        _run(
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/DC=org/DC=example/CN=alice/CN=proxy",
+            cwd=tmp,
+        )
         _run("openssl", "pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem", cwd=tmp)
         return tuple(Path(tmp, n).read_bytes() for n in ("key.pem", "cert.pem", "pub.pem"))
 
@@ -40,14 +56,21 @@ def _counted(data: bytes, width: str = "!H") -> bytes:
 
 
 def keytab(version: int = 0x0502, realm: bytes = b"EXAMPLE.ORG") -> bytes:
-    entry = (struct.pack("!H", 2) + _counted(realm) + _counted(b"host") + _counted(b"batch01.example.org")
-             + struct.pack("!IIBH", 1, 1700000000, 3, 18) + _counted(bytes(range(32))))
+    entry = (
+        struct.pack("!H", 2)
+        + _counted(realm)
+        + _counted(b"host")
+        + _counted(b"batch01.example.org")
+        + struct.pack("!IIBH", 1, 1700000000, 3, 18)
+        + _counted(bytes(range(32)))
+    )
     return struct.pack("!H", version) + struct.pack("!i", len(entry)) + entry
 
 
 def _principal(realm: bytes, *names: bytes) -> bytes:
-    return (struct.pack("!ii", 1, len(names)) + _counted(realm, "!i")
-            + b"".join(_counted(n, "!i") for n in names))
+    return (
+        struct.pack("!ii", 1, len(names)) + _counted(realm, "!i") + b"".join(_counted(n, "!i") for n in names)
+    )
 
 
 def ccache(version: int = 0x0504) -> bytes:
@@ -70,8 +93,10 @@ def pgp_public_packet() -> bytes:
     return bytes([0x99]) + struct.pack("!H", len(body)) + body
 
 
-JWT = (b"eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoic3RvcmFnZS5yZWFkOi8ifQ."
-       b"c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJlLXNpZw")
+JWT = (
+    b"eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInNjb3BlIjoic3RvcmFnZS5yZWFkOi8ifQ."
+    b"c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJlLXNpZw"
+)
 AWS_ID, AWS_SECRET = b"AKIAJ2K3L4M5N6O7P2Q3", b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz1z2y3x4w"
 
 
@@ -81,65 +106,118 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
     key, cert, pub = _x509()
     return {
         "ssh_private_key": (
-            [ssh_key, b"log line\n" + ssh_key,
-             b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: x\nPublic-Lines: 2\n"],
-            [ssh_pub, b"see ~/.ssh/id_ed25519 (BEGIN OPENSSH KEY)\n"]),
+            [
+                ssh_key,
+                b"log line\n" + ssh_key,
+                b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: x\nPublic-Lines: 2\n",
+            ],
+            [ssh_pub, b"see ~/.ssh/id_ed25519 (BEGIN OPENSSH KEY)\n"],
+        ),
         "pem_private_key": (
-            [key, b"-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----\n",
-             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE==\n"],
-            [pub, cert, b"-----BEGIN PRIVATE NOTES-----\n"]),
+            [
+                key,
+                b"-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----\n",
+                b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE==\n",
+            ],
+            [pub, cert, b"-----BEGIN PRIVATE NOTES-----\n"],
+        ),
         "pgp_private_key": (
-            [b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ...\n", pgp_secret_packet(),
-             pgp_secret_packet(new_format=True), b"(21:protected-private-key(3:ecc(5:curve7:Ed25519)",
-             b"Created: 20240101T000000\nKey: (private-key (ecc (curve Ed25519)))\n"],
-            [b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...\n", pgp_public_packet(),
-             b"-----BEGIN PGP SIGNATURE-----\n", bytes([0x95, 0, 3, 9, 9, 9])]),
+            [
+                b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ...\n",
+                pgp_secret_packet(),
+                pgp_secret_packet(new_format=True),
+                b"(21:protected-private-key(3:ecc(5:curve7:Ed25519)",
+                b"Created: 20240101T000000\nKey: (private-key (ecc (curve Ed25519)))\n",
+            ],
+            [
+                b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...\n",
+                pgp_public_packet(),
+                b"-----BEGIN PGP SIGNATURE-----\n",
+                bytes([0x95, 0, 3, 9, 9, 9]),
+            ],
+        ),
         "kerberos_keytab": (
             [keytab(), keytab(0x0501), keytab(realm=b"CERN.CH")],
-            [b"\x05\x02" + b"garbage that is not a keytab at all", keytab()[:12],
-             b"\x05\x02\x00\x00\x00\x20\x00\x01\x00\x03\x00\x01\x02" + bytes(32)]),
+            [
+                b"\x05\x02" + b"garbage that is not a keytab at all",
+                keytab()[:12],
+                b"\x05\x02\x00\x00\x00\x20\x00\x01\x00\x03\x00\x01\x02" + bytes(32),
+            ],
+        ),
         "kerberos_ccache": (
             [ccache(), ccache(0x0503)],
-            [b"\x05\x04" + b"some text that follows by chance" * 2, ccache()[:14],
-             b"\x05\x03" + bytes(30)]),
+            [b"\x05\x04" + b"some text that follows by chance" * 2, ccache()[:14], b"\x05\x03" + bytes(30)],
+        ),
         "shadow_password_hash": (
-            [b"root:$6$Xy9.ab/c$K8sKf3nQ0Gx0q8bH0Pq2pW1vQ3lq8wzXnP9pU6wB5m1j0Yc2f3Q9t8r7s6u5v4w3x2y1z0A"
-             b"BCDEFGHIJK.:19700:0:99999:7:::\n",
-             b"bin:*:19700:0:99999:7:::\nalice:$y$j9T$abcdefghij$0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef:"
-             b"19701:0:99999:7:::\n",
-             b"svc:$1$saltsalt$qjQh9e1I8lKdVfQ3tX0vP/:15000::::::\n"],
-            [b"root:x:0:0:root:/root:/bin/bash\n", b"daemon:*:19700:0:99999:7:::\nalice:!:19700::::::\n",
-             b"the hash format is $6$salt$hash, see crypt(5)\n"]),
+            [
+                b"root:$6$Xy9.ab/c$K8sKf3nQ0Gx0q8bH0Pq2pW1vQ3lq8wzXnP9pU6wB5m1j0Yc2f3Q9t8r7s6u5v4w3x2y1z0A"
+                b"BCDEFGHIJK.:19700:0:99999:7:::\n",
+                b"bin:*:19700:0:99999:7:::\nalice:$y$j9T$abcdefghij$0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef:"
+                b"19701:0:99999:7:::\n",
+                b"svc:$1$saltsalt$qjQh9e1I8lKdVfQ3tX0vP/:15000::::::\n",
+            ],
+            [
+                b"root:x:0:0:root:/root:/bin/bash\n",
+                b"daemon:*:19700:0:99999:7:::\nalice:!:19700::::::\n",
+                b"the hash format is $6$salt$hash, see crypt(5)\n",
+            ],
+        ),
         "x509_proxy": (
             [cert + key + cert, cert + b"-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n"],
-            [cert, cert + pub]),
+            [cert, cert + pub],
+        ),
         "aws_credentials": (
-            [b"[default]\naws_access_key_id = " + AWS_ID + b"\naws_secret_access_key = " + AWS_SECRET + b"\n",
-             b'{"AccessKeyId": "ASIAJ2K3L4M5N6O7P2Q3", "SecretAccessKey": "' + AWS_SECRET + b'"}'],
-            [b"aws_access_key_id = " + AWS_ID + b"\n", b"aws_secret_access_key = <your secret here>\n"]),
+            [
+                b"[default]\naws_access_key_id = "
+                + AWS_ID
+                + b"\naws_secret_access_key = "
+                + AWS_SECRET
+                + b"\n",
+                b'{"AccessKeyId": "ASIAJ2K3L4M5N6O7P2Q3", "SecretAccessKey": "' + AWS_SECRET + b'"}',
+            ],
+            [b"aws_access_key_id = " + AWS_ID + b"\n", b"aws_secret_access_key = <your secret here>\n"],
+        ),
         "gcp_service_account_key": (
-            [b'{\n  "type": "service_account",\n  "project_id": "lab",\n  "private_key": '
-             b'"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"\n}\n'],
-            [b'{"type": "service_account", "client_email": "job@lab.iam.gserviceaccount.com"}\n',
-             b'{"type": "authorized_user", "private_key": "none"}\n']),
+            [
+                b'{\n  "type": "service_account",\n  "project_id": "lab",\n  "private_key": '
+                b'"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"\n}\n'
+            ],
+            [
+                b'{"type": "service_account", "client_email": "job@lab.iam.gserviceaccount.com"}\n',
+                b'{"type": "authorized_user", "private_key": "none"}\n',
+            ],
+        ),
         "azure_storage_key": (
             [b"DefaultEndpointsProtocol=https;AccountName=lab;AccountKey=" + b"A1b2" * 21 + b"xy==;"],
-            [b"DefaultEndpointsProtocol=https;AccountName=lab;AccountKey=<key>;\n",
-             b"AccountKey=" + b"A1b2" * 10 + b"==\n"]),
+            [
+                b"DefaultEndpointsProtocol=https;AccountName=lab;AccountKey=<key>;\n",
+                b"AccountKey=" + b"A1b2" * 10 + b"==\n",
+            ],
+        ),
         "bearer_token": (
             [b"Authorization: Bearer " + JWT + b"\n", JWT],
-            [b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.\n", b"header eyJhbGciOiJSUzI1NiJ9 only\n"]),
+            [b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.\n", b"header eyJhbGciOiJSUzI1NiJ9 only\n"],
+        ),
         "netrc_password": (
-            [b"machine cvs.example.org login alice password s3cret\n",
-             b"default\nmachine db.lab\n  login bob\n  password hunter2\n"],
-            [b"machine cvs.example.org login alice\n", b"the machine needs a password to log in\n"]),
+            [
+                b"machine cvs.example.org login alice password s3cret\n",
+                b"default\nmachine db.lab\n  login bob\n  password hunter2\n",
+            ],
+            [b"machine cvs.example.org login alice\n", b"the machine needs a password to log in\n"],
+        ),
         "htpasswd_hash": (
-            [b"alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n",
-             b"bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n"],
-            [b"alice:x\n", b"time:12:30:45\n", b"bob:$apr1$short\n"]),
+            [b"alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n", b"bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n"],
+            [b"alice:x\n", b"time:12:30:45\n", b"bob:$apr1$short\n"],
+        ),
         "mysql_option_file_password": (
-            [b"[client]\nuser=reco\npassword=calib-db-secret\nhost=192.0.2.10\n",
-             b"# job config\n[mysql]\npassword = x\n"],
-            [b"[client]\nuser=reco\nhost=192.0.2.10\n", b"[mysqld]\ndatadir=/var/lib/mysql\n",
-             b"password=only-without-a-section\n"]),
+            [
+                b"[client]\nuser=reco\npassword=calib-db-secret\nhost=192.0.2.10\n",
+                b"# job config\n[mysql]\npassword = x\n",
+            ],
+            [
+                b"[client]\nuser=reco\nhost=192.0.2.10\n",
+                b"[mysqld]\ndatadir=/var/lib/mysql\n",
+                b"password=only-without-a-section\n",
+            ],
+        ),
     }

@@ -19,7 +19,7 @@ import vmguard
 from tests.quarantine.conftest import published_files, write
 from tests.quarantine.scanners.conftest import clamd_rules
 from tests.support.clamd import EICAR, EICAR_SIGNATURE, MARKER, MARKER_SIGNATURE
-from vmguard.errors import ExitCode
+from vmguard.core.errors import ExitCode
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason, Status
 from vmguard.quarantine.scanners import ScanError
@@ -40,7 +40,8 @@ def open_fds() -> set[str]:
 def nothing_published(pub: Path) -> bool:
     staging = pub / ".vmguard-staging"
     return sorted(os.listdir(pub)) == [".vmguard-staging"] and all(
-        name.endswith(".lock") for name in os.listdir(staging))
+        name.endswith(".lock") for name in os.listdir(staging)
+    )
 
 
 def test_signature_hits_are_rejected_by_name_and_clean_files_pass(clamd_server, job):
@@ -56,8 +57,10 @@ def test_signature_hits_are_rejected_by_name_and_clean_files_pass(clamd_server, 
     assert entries["eicar.txt"].scanner == f"clamd: {EICAR_SIGNATURE} FOUND"
     assert result.status is Status.PARTIAL and result.exit_code == 1
     assert published_files(pub / "run1") == {
-        "clean.txt": b"nothing to see\n", "sub/data.json": b'{"events": 42}',
-        "sub/near-miss.txt": MARKER[:-1] + b"\n" + EICAR[:-1] + b"\n"}
+        "clean.txt": b"nothing to see\n",
+        "sub/data.json": b'{"events": 42}',
+        "sub/near-miss.txt": MARKER[:-1] + b"\n" + EICAR[:-1] + b"\n",
+    }
     assert entries["clean.txt"].scanner == "clamd: OK"
 
 
@@ -190,9 +193,21 @@ def test_clamd_gone_mid_vet_through_the_cli_exits_3(own_clamd, tmp_path):
         write(q / f"d{i % 10}" / f"f{i}.txt", f"file {i}\n")
     (tmp_path / "p.yaml").write_text(
         "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  quarantine:\n"
-        f"    allow_types: [text/plain]\n    scanners: {{clamd: {{socket: {own_clamd.socket}}}}}\n")
-    argv = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(tmp_path / "p.yaml"),
-            "--to", str(pub / "run1"), "--job", "run1"]
+        f"    allow_types: [text/plain]\n    scanners: {{clamd: {{socket: {own_clamd.socket}}}}}\n"
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "vmguard",
+        "vet",
+        str(q),
+        "--policy",
+        str(tmp_path / "p.yaml"),
+        "--to",
+        str(pub / "run1"),
+        "--job",
+        "run1",
+    ]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     staged = pub / ".vmguard-staging" / "run1.staging"  # made once clamd answered PING
     while proc.poll() is None and not staged.exists():
@@ -238,13 +253,17 @@ class FakeClamd:
             conn.close()
 
 
-@pytest.mark.parametrize("reply", [
-    b"fd[9]: Can't open file or directory ERROR\0",
-    b"UNKNOWN COMMAND\0",
-    b"fd[9]: OK",  # cut short: no NUL before the connection closes
-    b"fd[9]: " + b"A" * 8000 + b" FOUND\0",
-    None,  # no answer at all: the timeout
-], ids=["error", "unknown", "truncated", "overlong", "silent"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"fd[9]: Can't open file or directory ERROR\0",
+        b"UNKNOWN COMMAND\0",
+        b"fd[9]: OK",  # cut short: no NUL before the connection closes
+        b"fd[9]: " + b"A" * 8000 + b" FOUND\0",
+        None,  # no answer at all: the timeout
+    ],
+    ids=["error", "unknown", "truncated", "overlong", "silent"],
+)
 def test_a_misbehaving_clamd_stops_the_vet(job, tmp_path, reply):
     q, pub = job
     fake = FakeClamd(tmp_path / "fake.sock", reply)

@@ -24,7 +24,8 @@ def test_each_engine_is_read_with_its_defaults(tmp_path):
     assert result.policy.quarantine.scanners == Scanners(
         clamd=ClamdScanner(socket="/srv/clamd.sock", timeout=120.0, in_flight=8),
         yara=YaraScanner(rules=("/etc/vmguard/site.yar",), shipped=True, timeout=60.0),
-        command=CommandScanner(argv=("scan", "--fd", "{fd}"), timeout=60.0))
+        command=CommandScanner(argv=("scan", "--fd", "{fd}"), timeout=60.0),
+    )
 
 
 def test_no_section_means_no_scanning(tmp_path):
@@ -33,8 +34,10 @@ def test_no_section_means_no_scanning(tmp_path):
 
 def test_a_command_placeholder_must_be_path_or_fd(tmp_path):
     result = check(tmp_path, "spec: {quarantine: {scanners: {command: {argv: [scan, '{file}']}}}}\n")
-    assert "spec.quarantine.scanners.command.argv[1]: unknown placeholder {file} (use {fd}, {path})" in errors(
-        result)
+    assert (
+        "spec.quarantine.scanners.command.argv[1]: unknown placeholder {file} (use {fd}, {path})"
+        in errors(result)
+    )
 
 
 def test_the_resolved_policy_loads_back_the_same(tmp_path):

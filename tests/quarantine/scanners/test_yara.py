@@ -16,7 +16,7 @@ import vmguard
 from tests.quarantine.conftest import published_files, write
 from tests.quarantine.scanners.conftest import yara_rules
 from tests.quarantine.scanners.secrets import cases
-from vmguard.errors import ExitCode
+from vmguard.core.errors import ExitCode
 from vmguard.policy.model import YaraScanner
 from vmguard.quarantine.model import Reason, Status, Verdict
 from vmguard.quarantine.scanners import ScanError
@@ -101,7 +101,10 @@ def test_site_rules_add_to_the_shipped_set(tmp_path):
     write(q / "key.txt", CASES["pem_private_key"][0][1])
     result = vmguard.vet(q, yara_rules(site), pub / "run1", per_file=True)
     details = {e.path: e.detail for e in result.rejected}
-    assert details == {"notes.txt": "yara: site_marker at offset 12", "key.txt": "yara: pem_private_key at offset 0"}
+    assert details == {
+        "notes.txt": "yara: site_marker at offset 12",
+        "key.txt": "yara: pem_private_key at offset 0",
+    }
 
 
 def test_shipped_false_runs_only_the_site_rules(tmp_path):
@@ -144,10 +147,26 @@ def test_the_cli_reports_a_broken_site_rule_as_exit_2(tmp_path):
     site.write_text("rule broken { condition: nosuchthing }\n")
     (tmp_path / "p.yaml").write_text(
         "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  quarantine:\n"
-        f"    allow_types: [text/plain]\n    scanners: {{yara: {{rules: [{site}]}}}}\n")
-    proc = subprocess.run([sys.executable, "-m", "vmguard", "vet", str(tmp_path / "q"), "--policy",
-                           str(tmp_path / "p.yaml"), "--to", str(tmp_path / "pub" / "run1")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+        f"    allow_types: [text/plain]\n    scanners: {{yara: {{rules: [{site}]}}}}\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vmguard",
+            "vet",
+            str(tmp_path / "q"),
+            "--policy",
+            str(tmp_path / "p.yaml"),
+            "--to",
+            str(tmp_path / "pub" / "run1"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert f"{site}:1:1: yara: undefined identifier" in proc.stderr and "Traceback" not in proc.stderr
     assert published_files(tmp_path / "pub") == {".vmguard-staging/run1.lock": b""}  # the lock only

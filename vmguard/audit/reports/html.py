@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from vmguard.audit.reports.interface import Document, Format
-from vmguard.display import shown
+from vmguard.core.display import shown
 
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_RUNS = 30  # the trend chart shows the last runs only

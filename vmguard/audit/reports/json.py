@@ -12,7 +12,7 @@ from typing import Any
 from vmguard import __version__
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.result import AuditResult, Drift, Outcome, VmReport
-from vmguard.findings import Level
+from vmguard.core.findings import Level
 from vmguard.policy.model import Waiver
 
 SCHEMA_ID = "vmguard/audit-report/v1"

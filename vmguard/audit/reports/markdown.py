@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from vmguard.audit.reports.interface import Document, Format
-from vmguard.display import shown
+from vmguard.core.display import shown
 
 # VM names, paths and messages are attacker-influenced: neutralise inline Markdown and
 # HTML (a "#" too: a run of them would close a heading) and the autolinks GitHub-style

@@ -20,7 +20,7 @@ import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from vmguard.display import shown
+from vmguard.core.display import shown
 from vmguard.policy.model import ClamdScanner
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult
 
@@ -96,8 +96,10 @@ class Clamd(Engine):
                 raise self._fail(err.strerror or str(err)) from err
 
     def _fail(self, why: str) -> ScanError:
-        error = ScanError(f"clamd at {self.config.socket}: {why} (is clamd running? "
-                          "`systemctl status clamav-daemon`; nothing was published)")
+        error = ScanError(
+            f"clamd at {self.config.socket}: {why} (is clamd running? "
+            "`systemctl status clamav-daemon`; nothing was published)"
+        )
         self.failed = self.failed or error
         return error
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 from concurrent.futures import Future
 
-from vmguard.display import shown
+from vmguard.core.display import shown
 from vmguard.policy.model import CommandScanner
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanResult, done
 
@@ -37,8 +37,16 @@ class Command(Engine):
     def scan(self, fd: int) -> ScanResult:
         argv = [a.replace("{path}", f"/dev/fd/{fd}").replace("{fd}", str(fd)) for a in self.config.argv]
         try:
-            proc = subprocess.Popen(argv, pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=_ENV, cwd="/", start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                pass_fds=(fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_ENV,
+                cwd="/",
+                start_new_session=True,
+            )
         except OSError as err:
             return self._failed(f"could not run {argv[0]}: {err.strerror}")
         try:

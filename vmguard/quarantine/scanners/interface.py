@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import ClassVar
 
-from vmguard.errors import ExitCode, VetError
+from vmguard.core.errors import ExitCode, VetError
 
 
 class ScanError(VetError):

@@ -21,7 +21,7 @@ import re
 from concurrent.futures import Future
 from importlib import resources
 
-from vmguard.errors import ExitCode
+from vmguard.core.errors import ExitCode
 from vmguard.policy.model import YaraScanner
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult, done
 
@@ -47,8 +47,7 @@ def compile_rules(config: YaraScanner):
     """The compiled rule set, or ScanError (exit 2) naming every site file that is wrong."""
     yara = _yara()
     files = ([shipped_rules()] if config.shipped else []) + list(config.rules)
-    problems = [f"{path}:0:0: cannot read the rule file: {err.strerror}"
-                for path, err in _unreadable(files)]
+    problems = [f"{path}:0:0: cannot read the rule file: {err.strerror}" for path, err in _unreadable(files)]
     if problems:
         raise ScanError("\n".join(problems), ExitCode.BAD_INPUT)
     try:

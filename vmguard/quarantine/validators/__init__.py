@@ -23,10 +23,26 @@ HEAD_SIZE = 512  # what libmagic and the identification see
 MAX_DEPTH = 3  # a gzip of a tar of a gzip; deeper nesting is refused
 
 # Policy type name -> (the validator that runs, the MIME types it admits).
-_TEXT = ("text/plain", "text/csv", "text/tab-separated-values", "text/x-fortran", "text/x-c",
-         "text/x-c++", "text/x-tex", "text/x-diff", "text/x-asm", "text/x-pascal", "text/x-java",
-         "text/x-makefile", "text/x-bibtex", "text/x-po", "text/x-m4", "text/x-Algol68",
-         "text/x-objective-c", "text/troff")
+_TEXT = (
+    "text/plain",
+    "text/csv",
+    "text/tab-separated-values",
+    "text/x-fortran",
+    "text/x-c",
+    "text/x-c++",
+    "text/x-tex",
+    "text/x-diff",
+    "text/x-asm",
+    "text/x-pascal",
+    "text/x-java",
+    "text/x-makefile",
+    "text/x-bibtex",
+    "text/x-po",
+    "text/x-m4",
+    "text/x-Algol68",
+    "text/x-objective-c",
+    "text/troff",
+)
 TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "text": ("text", _TEXT),
     "csv": ("text", ("text/csv", "text/tab-separated-values", "text/plain")),
@@ -38,8 +54,11 @@ TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tar": ("tar", ("application/x-tar",)),
 }
 _SIMPLE: dict[str, Callable[[Stream], str]] = {
-    "text": text.validate, "json": jsonfmt.validate, "fits": fits.validate,
-    "hdf5": hdf5.validate, "root": root.validate,
+    "text": text.validate,
+    "json": jsonfmt.validate,
+    "fits": fits.validate,
+    "hdf5": hdf5.validate,
+    "root": root.validate,
 }
 _CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": containers.zip_}
 _BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes} | {"application/zip": "zip"}

@@ -114,5 +114,7 @@ def _member_allowed(member: tarfile.TarInfo) -> None:
 
 
 def zip_(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
-    raise Invalid("zip: not validated (its directory is at its end, where anything may be appended "
-                  "to another file); refused")
+    raise Invalid(
+        "zip: not validated (its directory is at its end, where anything may be appended "
+        "to another file); refused"
+    )

@@ -43,11 +43,11 @@ def _header(stream: Stream, primary: bool) -> dict[bytes, bytes]:
             offset = stream.pos - BLOCK + bad.start()
             raise Invalid(f"fits: a header byte is not printable ASCII (offset {offset})")
         for i in range(0, BLOCK, CARD):
-            key, value = block[i:i + 8].rstrip(), block[i + 8:i + CARD]
+            key, value = block[i : i + 8].rstrip(), block[i + 8 : i + CARD]
             if not cards:
                 _first_card(key, value, primary, start)
             if key == b"END":
-                if block[i + CARD:].strip(b" ") or value.strip(b" "):
+                if block[i + CARD :].strip(b" ") or value.strip(b" "):
                     raise Invalid("fits: the header holds more than blanks after its END card")
                 return cards
             cards.setdefault(key, value)

@@ -57,8 +57,10 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
     targets = [(root, "the root group's object header", (b"\x01",))]
     if cache == 1:  # the root group's B-tree and local heap, cached in the entry
         btree, heap = struct.unpack_from("<QQ", entry, 24)
-        targets += [(btree, "the root group's B-tree", (b"TREE",)),
-                    (heap, "the root group's heap", (b"HEAP",))]
+        targets += [
+            (btree, "the root group's B-tree", (b"TREE",)),
+            (heap, "the root group's heap", (b"HEAP",)),
+        ]
     return eof, targets
 
 

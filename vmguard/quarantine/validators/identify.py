@@ -44,7 +44,7 @@ def executable_format(head: bytes) -> str | None:
     if head.startswith(b"MZ") and len(head) >= 64:
         pe_offset = int.from_bytes(head[60:64], "little")
         if pe_offset + 4 <= len(head):
-            return "PE" if head[pe_offset:pe_offset + 4] == b"PE\0\0" else None
+            return "PE" if head[pe_offset : pe_offset + 4] == b"PE\0\0" else None
         # A PE header beyond what we see is still treated as one: refuse, do not guess.
         # (Text that starts with "MZ" gives an offset in the gigabytes.)
         if pe_offset < 0x10000:

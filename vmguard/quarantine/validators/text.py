@@ -15,8 +15,9 @@ from .stream import Invalid, Stream
 FMT = "text"
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_MARKUP = re.compile(r"<\s*(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml",
-                     re.IGNORECASE)
+_MARKUP = re.compile(
+    r"<\s*(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml", re.IGNORECASE
+)
 _TAIL = 16  # characters kept across chunks, so markup cut by a chunk boundary is seen
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
@@ -41,8 +42,9 @@ def _markup(text: str, offset: int) -> str:
     """Refuse markup in `text`; return its last characters for the next chunk."""
     found = _MARKUP.search(text)
     if found:
-        raise Invalid(f"text: markup {found.group()!r} near byte {offset} "
-                      "(HTML, SVG or XML that a browser would run)")
+        raise Invalid(
+            f"text: markup {found.group()!r} near byte {offset} (HTML, SVG or XML that a browser would run)"
+        )
     return text[-_TAIL:]
 
 
@@ -59,7 +61,7 @@ def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: s
         return text
     char = ord(bad.group())
     if char == 0:
-        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)",
-                      "binary-in-text")
-    raise Invalid(f"text: control character U+{char:04X} near byte {offset} "
-                  "(only TAB, LF, VT, FF and CR are allowed)")
+        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
+    raise Invalid(
+        f"text: control character U+{char:04X} near byte {offset} (only TAB, LF, VT, FF and CR are allowed)"
+    )

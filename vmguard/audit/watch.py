@@ -1,0 +1,222 @@
+"""`vmguard watch`: re-audit a VM as soon as its configuration changes, and the host
+firewall periodically; print and log each finding that was not there before.
+
+libvirt connections deliver domain events (lifecycle: defined, undefined, started...;
+device added/removed) through libvirt's default event loop, run in a thread. Drivers
+without events (VirtualBox files, VirtualBox without an event source here) are polled
+at the firewall interval. Reading facts stays read-only, as in `vmguard audit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from typing import TextIO
+
+from vmguard.audit.catalog import load_catalog
+from vmguard.audit.engine import Context, outcomes, run_checks, unmanaged_findings
+from vmguard.audit.host import audit_host
+from vmguard.audit.result import Outcome
+from vmguard.checks import vm_checks
+from vmguard.core import eventlog as log
+from vmguard.core.display import shown
+from vmguard.core.errors import DriverError, ExitCode
+from vmguard.drivers import Driver, facts_of, open_driver
+from vmguard.inventory.model import Connection, DriverKind, Inventory, not_found
+
+try:
+    import libvirt
+except ImportError:  # pragma: no cover - hosts without libvirt-python poll instead
+    libvirt = None
+
+Key = tuple[str, str, str]
+HOST = ("", "host")
+UNDEFINED = object()  # queued instead of a VM name when a domain was undefined
+
+
+class _LibvirtEvents:
+    """One event-capable libvirt connection; changed VM names land in `changes`."""
+
+    def __init__(self, conn: Connection, changes: queue.Queue) -> None:
+        self.name = conn.name
+        self.changes = changes
+        self.conn = libvirt.openReadOnly(conn.uri or "qemu:///system")
+        ids = (
+            libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+            libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+            libvirt.VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+        )
+        self.callbacks = [self.conn.domainEventRegisterAny(None, i, self._event, None) for i in ids]
+
+    def _event(self, _conn, dom, *args) -> None:  # libvirt's callback: (conn, dom, *event, opaque)
+        undefined = args and args[0] == libvirt.VIR_DOMAIN_EVENT_UNDEFINED
+        self.changes.put((self.name, dom.name(), UNDEFINED if undefined else None))
+
+    def close(self) -> None:
+        for callback in self.callbacks:
+            self.conn.domainEventDeregisterAny(callback)
+        self.conn.close()
+
+
+def _start_event_loop() -> None:
+    """libvirt's default event loop, once per process, in a daemon thread."""
+    libvirt.virEventRegisterDefaultImpl()
+
+    def loop() -> None:
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=loop, name="libvirt-events", daemon=True).start()
+
+
+class Watcher:
+    def __init__(self, inventory: Inventory, out: TextIO) -> None:
+        self.inventory = inventory
+        self.out = out
+        self.ctx = Context(load_catalog(), vm_checks(), dt.date.today())
+        self.drivers: dict[str, Driver] = {}
+        self.known: dict[tuple[str, str], set[Key]] = {}
+        self.baseline_done = False  # after the first sweep, a VM never seen is all news
+        self.missed: set[str] = set()  # what could not be watched this run: exit 3 at the end
+
+    def not_covered(self, why: str) -> None:
+        """Said once per reason; the run then ends incomplete (exit 3)."""
+        if why not in self.missed:
+            self.missed.add(why)
+            self.say(f"not covered: {why}")
+
+    def say(self, text: str) -> None:
+        stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+        print(f"{stamp} {shown(text)}", file=self.out, flush=True)
+
+    def _report(self, subject: tuple[str, str], found: Iterable[Outcome]) -> None:
+        """Print and log what is new for this VM (or the host) since the last look."""
+        failing = [o for o in found if not o.waived]
+        keys = {o.finding.key for o in failing}
+        before = self.known.get(subject, set() if self.baseline_done else None)
+        self.known[subject] = keys
+        if before is None:
+            return  # the baseline: counted once in the start-up line, not one line each
+        for outcome in (o for o in failing if o.finding.key not in before):
+            f = outcome.finding
+            log.append(
+                "watch",
+                rule=f.rule,
+                subject=f.subject,
+                message=f.message,
+                evidence=f.evidence,
+                severity=outcome.severity.value,
+            )  # logged first: the log is the record, the line is for whoever watches
+            self.say(f"NEW {outcome.severity.value} {f.rule} {f.subject}: {f.message}")
+        for rule, vm, _ in before - keys:
+            self.say(f"resolved {rule} {vm}")
+
+    def audit_vm(self, conn_name: str, name: str) -> None:
+        entry = self.inventory.entry_for(name)
+        conn = self.inventory.connection(conn_name)
+        if entry is None or entry.connection != conn_name:
+            self._report((conn_name, name), outcomes(self.ctx, unmanaged_findings(conn, name)))
+            return
+        try:
+            facts = facts_of(self.drivers[conn_name], name, conn.host_only)
+        except DriverError as err:
+            self.not_covered(f"cannot read {name}: {err}")
+            return
+        self._report((conn_name, name), run_checks(self.ctx, entry, facts))
+
+    def forget(self, conn_name: str, name: str) -> None:
+        self.known.pop((conn_name, name), None)
+        self.say(f"{name} was undefined on {conn_name}")
+
+    def audit_connection(self, conn: Connection) -> None:
+        if conn.name not in self.drivers:
+            return  # could not be opened: said once at the start
+        try:
+            names = self.drivers[conn.name].list_vms()
+        except DriverError as err:  # keep watching the others; the next sweep retries
+            self.not_covered(f"cannot list VMs of {conn.name}: {err}")
+            return
+        for name in names:
+            self.audit_vm(conn.name, name)
+        for entry in self.inventory.absent(conn.name, names):
+            self.not_covered(not_found(entry, names))
+
+    def audit_host(self) -> None:
+        host = audit_host(self.inventory, lambda found: outcomes(self.ctx, found))
+        if host.error:
+            self.not_covered(host.error)
+        self._report(HOST, host.outcomes)
+
+
+def watch(
+    inventory: Inventory, *, firewall_every: float = 300.0, duration: float | None = None, out: TextIO
+) -> int:
+    """Run until interrupted (or for `duration` seconds); 3 if a connection was unreachable
+    or anything the inventory names could not be watched during the run."""
+    watcher = Watcher(inventory, out)
+    changes: queue.Queue = queue.Queue()
+    evented = [c for c in inventory.connections if c.driver is DriverKind.LIBVIRT]
+    if evented and libvirt is not None:
+        _start_event_loop()
+    listeners = []
+    try:
+        for conn in inventory.connections:
+            try:
+                watcher.drivers[conn.name] = open_driver(conn)
+            except DriverError as err:  # the others are still watched
+                watcher.not_covered(f"connection {conn.name}: {err}")
+                continue
+            if conn in evented and libvirt is not None:
+                listeners.append(_LibvirtEvents(conn, changes))
+        return _loop(watcher, inventory, changes, firewall_every, duration, listeners)
+    finally:
+        for listener in listeners:
+            listener.close()
+        for driver in watcher.drivers.values():
+            driver.close()
+
+
+def _sweep(watcher: Watcher, connections: Iterable[Connection]) -> None:
+    for conn in connections:
+        watcher.audit_connection(conn)
+    watcher.audit_host()
+
+
+def _loop(
+    watcher: Watcher,
+    inventory: Inventory,
+    changes: queue.Queue,
+    firewall_every: float,
+    duration: float | None,
+    listeners: list,
+) -> int:
+    polled = [c for c in inventory.connections if c.name not in {x.name for x in listeners}]
+    _sweep(watcher, inventory.connections)
+    watcher.baseline_done = True
+    open_findings = sum(len(keys) for keys in watcher.known.values())
+    watcher.say(
+        f"watching {len(watcher.known) - 1} VMs ({len(listeners)} connection(s) by "
+        f"events, {len(polled)} polled); {open_findings} findings open; "
+        f"firewall every {firewall_every:g}s"
+    )
+    deadline = None if duration is None else time.monotonic() + duration
+    next_sweep = time.monotonic() + firewall_every
+    while deadline is None or time.monotonic() < deadline:
+        wait = next_sweep - time.monotonic()
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        try:
+            conn_name, name, marker = changes.get(timeout=max(wait, 0.01))
+        except queue.Empty:
+            if time.monotonic() >= next_sweep:
+                _sweep(watcher, polled)
+                next_sweep = time.monotonic() + firewall_every
+            continue
+        if marker is UNDEFINED:
+            watcher.forget(conn_name, name)
+        else:
+            watcher.audit_vm(conn_name, name)
+    return ExitCode.CANNOT_RUN if watcher.missed else ExitCode.OK

@@ -1,0 +1,183 @@
+"""VMG-USR and VMG-SW: users, logins, software and services inside the guest.
+
+This module holds the login, software and service rules and the table of every guest
+rule; sshd's rules are in guest_sshd, other ways in in guest_access, file rules in
+guest_files.
+
+Pure functions of (Policy, VmFacts) over facts.guest, which vmguard.guest.inspect fills
+from the VM's disk images (and its guest agent when online). A VM not inspected
+(facts.guest is None) yields no finding here. Evidence names the guest file without
+its line number (identity across runs); the message carries file:line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from collections.abc import Callable, Iterable
+
+from vmguard.checks import guest_access, guest_files, guest_sshd
+from vmguard.checks.common import is_loopback, wanted
+from vmguard.checks.guest_evidence import place
+from vmguard.core.findings import Finding
+from vmguard.facts.vm import VmFacts
+from vmguard.guest.model import Account, PasswordState, SshdConfig
+from vmguard.policy.model import Policy
+
+# Characters that may follow a forbidden name in a package or program name and still
+# mean the same software: firefox-esr, exim4, thunderbird.bin, seamonkey_2.
+_NAME_TAIL = "-._0123456789"
+
+
+def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    if guest is None:
+        return
+    allowed = set(policy.users.interactive_login)
+    for account in guest.accounts:
+        if account.login_methods and account.name not in allowed and _not_plain_root(account):
+            yield Finding(
+                "VMG-USR-001",
+                facts.name,
+                _login_message(account, guest.sshd),
+                place(account.source, f"account '{account.name}'"),
+                wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+            )
+
+
+def _not_plain_root(account: Account) -> bool:
+    """root's own logins are VMG-USR-002's (sshd); a root with no password at all is not."""
+    return account.name != "root" or account.password is PasswordState.EMPTY
+
+
+def _login_message(account: Account, config: SshdConfig) -> str:
+    how = ", ".join(m.value for m in account.login_methods)
+    places = [str(s) for s in (account.source, account.password_source, account.keys_source) if s]
+    root = " and has uid 0" if account.uid == 0 else ""
+    shell = f"with shell {account.login_shell}{root}{_ssh_excluded(account.name, config)}"
+    return f"{account.name} can log in ({how}) {shell}: {'; '.join(places)}"
+
+
+def _ssh_excluded(name: str, config: SshdConfig) -> str:
+    """sshd's AllowUsers (USER or USER@HOST patterns) narrows a login to the console."""
+    allow = config.effective("allowusers")
+    if allow is None or any(fnmatch.fnmatchcase(name, p.split("@")[0]) for p in allow.value.split()):
+        return ""
+    return f" (not in sshd AllowUsers, {allow.source}: console login only)"
+
+
+def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    if guest is None or guest.online is None:
+        return
+    allowed = set(policy.users.interactive_login) | ({"root"} if policy.users.root_login else set())
+    for name in sorted({u.name for u in guest.online.users} - allowed):
+        source = next(u.source for u in guest.online.users if u.name == name)
+        yield Finding(
+            "VMG-USR-004",
+            facts.name,
+            f"{name} is logged in ({source})",
+            f"logged-in user '{name}'",
+            wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+        )
+
+
+def _same_software(name: str, forbidden: str) -> bool:
+    name, forbidden = name.lower(), forbidden.lower()
+    return name == forbidden or (name.startswith(forbidden) and name[len(forbidden)] in _NAME_TAIL)
+
+
+def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    if guest is None:
+        return
+    for forbidden in policy.software.forbid:
+        packages = [p for p in guest.packages if _same_software(p.name, forbidden)]
+        programs = [p for p in guest.programs if _same_software(posixpath.basename(p), forbidden)]
+        if not packages and not programs:
+            continue
+        found = [f"package {p.name} {p.version} ({p.source})" for p in packages] + [
+            f"program {p}" for p in programs
+        ]
+        places = sorted({p.source.path for p in packages} | set(programs))
+        yield Finding(
+            "VMG-SW-001",
+            facts.name,
+            f"{forbidden} is installed: {'; '.join(found)}",
+            f"software '{forbidden}' ({', '.join(places)})",
+            wanted(policy, "spec.software.forbid", list(policy.software.forbid)),
+        )
+
+
+def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    allowed = policy.software.allowed_services
+    if guest is None or allowed is None:
+        return
+    reported = set(allowed)
+    for service in guest.enabled_services():
+        if service.name in reported:
+            continue
+        reported.add(service.name)
+        port = f" on {service.protocol} port {service.port}" if service.port else ""
+        yield Finding(
+            "VMG-SW-002",
+            facts.name,
+            f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
+            place(service.source, f"service '{service.name}'"),
+            wanted(policy, "spec.software.allowed_services", list(allowed)),
+        )
+
+
+def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    if guest is None or guest.online is None:
+        return
+    open_ports = {
+        (i.protocol.value, p)
+        for i in policy.network.ingress
+        for r in i.ports
+        for p in range(r.first, r.last + 1)
+    }
+    seen = set()
+    for socket in guest.online.sockets:
+        protocol = socket.protocol.rstrip("6")
+        key = (protocol, socket.port)
+        if is_loopback(socket.address) or key in open_ports or key in seen:
+            continue
+        seen.add(key)
+        yield Finding(
+            "VMG-SW-003",
+            facts.name,
+            f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
+            f"listening {protocol} port {socket.port}",
+            wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]),
+        )
+
+
+def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    if guest is None:
+        return
+    problems = guest.problems + (guest.online.problems if guest.online else ())
+    if problems:
+        yield Finding(
+            "VMG-SW-006",
+            facts.name,
+            f"parts of the guest could not be read: {'; '.join(problems)}",
+            "guest inspection",
+            "every guest fact readable",
+        )
+
+
+CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
+    "VMG-USR-001": unexpected_login_users,
+    "VMG-USR-004": logged_in_users,
+    "VMG-SW-001": forbidden_software,
+    "VMG-SW-002": unexpected_services,
+    "VMG-SW-003": unexpected_listeners,
+    "VMG-SW-006": inspection_incomplete,
+    **guest_sshd.CHECKS,
+    **guest_access.CHECKS,
+    **guest_files.CHECKS,
+}

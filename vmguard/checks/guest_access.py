@@ -1,0 +1,138 @@
+"""VMG-USR rules on other ways into the guest: account files, unshadowed and empty
+passwords, root's group, PAM's nullok, rsh/ftp trust files and sudo without a password.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterable
+
+from vmguard.checks.guest_evidence import place
+from vmguard.core.findings import Finding
+from vmguard.facts.vm import VmFacts
+from vmguard.guest.access import pam_fields
+from vmguard.guest.model import FileInfo, GuestSource, PasswordState
+from vmguard.policy.model import Policy
+
+# Mode bits each account file must not have, and the groups that may own it: passwd and
+# group at most 0644 root:root; shadow and gshadow at most 0640, group root or shadow
+# (Debian: 0640 root:shadow; RHEL: 0000 root:root).
+ACCOUNT_FILES = {
+    "/etc/passwd": (0o133, ("root",)),
+    "/etc/group": (0o133, ("root",)),
+    "/etc/shadow": (0o137, ("root", "shadow")),
+    "/etc/gshadow": (0o137, ("root", "shadow")),
+}
+
+
+def account_file_problems(info: FileInfo) -> list[str]:
+    """What is wrong with one account file's type, owner, group and mode."""
+    if not stat.S_ISREG(info.mode):
+        return ["is not a regular file"]
+    forbidden, groups = ACCOUNT_FILES[info.path]
+    problems = [f"is owned by uid {info.uid}"] if info.uid else []
+    if info.gid and info.group not in groups:
+        problems.append(f"has group {info.group or info.gid}")
+    if info.mode & forbidden:
+        problems.append(f"has mode {stat.S_IMODE(info.mode):04o} (at most {0o777 & ~forbidden:04o})")
+    return problems
+
+
+def account_files(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    for info in guest.file_infos if guest else ():
+        problems = account_file_problems(info) if info.path in ACCOUNT_FILES else []
+        if problems:
+            yield Finding(
+                "VMG-USR-010",
+                facts.name,
+                f"{info.path} {', '.join(problems)}",
+                f"account file {info.path}",
+                "passwd and group 0644 root:root; shadow and gshadow 0640 or less, root:root or root:shadow",
+            )
+
+
+def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
+    guest = facts.guest
+    for account in guest.accounts if guest else ():
+        what = [] if account.shadowed else ["its password hash is in world-readable /etc/passwd"]
+        what += ["it has an empty password"] if account.password is PasswordState.EMPTY else []
+        if what:
+            where = "; ".join(str(s) for s in (account.source, account.password_source) if s)
+            yield Finding(
+                "VMG-USR-011",
+                facts.name,
+                f"account {account.name}: {' and '.join(what)} ({where})",
+                place(account.source, f"password of '{account.name}'"),
+                "every password hashed in /etc/shadow, none empty",
+            )
+
+
+def root_group(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    for account in guest.accounts if guest else ():
+        if account.name == "root" and account.gid not in (0, None):
+            yield Finding(
+                "VMG-USR-012",
+                facts.name,
+                f"root's primary group is gid {account.gid}, not 0 ({account.source})",
+                place(account.source, "root's primary group"),
+                "root's primary group is 0",
+            )
+
+
+def _line_finding(
+    rule: str, facts: VmFacts, what: str, label: str, source: GuestSource, want: str
+) -> Finding:
+    return Finding(rule, facts.name, f"{what}: {source}", place(source, label), want)
+
+
+def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    for line in guest.pam_nullok if guest else ():
+        module = pam_fields(line.text)[2]
+        yield _line_finding(
+            "VMG-USR-013",
+            facts,
+            f"PAM accepts an empty password ({line.text})",
+            f"PAM {module} nullok",
+            line.source,
+            "no nullok in PAM",
+        )
+
+
+def trust_files(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    for path in guest.trust_files if guest else ():
+        yield Finding(
+            "VMG-USR-014",
+            facts.name,
+            f"{path} exists: it lets other hosts or programs log in as its owner without a password",
+            f"trust file {path}",
+            "no .rhosts, .shosts, .netrc or hosts.equiv",
+        )
+
+
+def sudo_without_password(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+    guest = facts.guest
+    for line in guest.sudo_nopasswd if guest else ():
+        who = line.text.split()[0]
+        yield _line_finding(
+            "VMG-USR-015",
+            facts,
+            f"sudo runs commands without a password ({line.text})",
+            f"sudo rule for {who}",
+            line.source,
+            "every sudo rule asks for the user's password",
+        )
+
+
+CHECKS = {
+    "VMG-USR-010": account_files,
+    "VMG-USR-011": weak_passwords,
+    "VMG-USR-012": root_group,
+    "VMG-USR-013": pam_nullok,
+    "VMG-USR-014": trust_files,
+    "VMG-USR-015": sudo_without_password,
+}

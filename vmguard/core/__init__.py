@@ -1,0 +1,1 @@
+"""Shared foundations: errors, findings, the YAML reader, schema checks, event log, display."""

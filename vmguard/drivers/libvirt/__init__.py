@@ -1,0 +1,1 @@
+"""The libvirt/KVM driver: domain XML to facts, plans to XML."""

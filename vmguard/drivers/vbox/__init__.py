@@ -1,0 +1,1 @@
+"""The VirtualBox drivers: live through pyvbox, offline from .vbox files."""

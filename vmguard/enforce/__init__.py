@@ -1,0 +1,1 @@
+"""Turning findings into changes: the plan, and applying it."""

@@ -1,0 +1,1 @@
+"""What vmguard reads about a VM: the hypervisor-independent facts."""

@@ -1,0 +1,1 @@
+"""The inventory: which VMs, on which connections, under which policy."""
