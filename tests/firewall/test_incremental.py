@@ -91,3 +91,12 @@ def test_stale_record_falls_back_to_a_full_apply(nft: Firewall, topo: Topology) 
 def test_incremental_update_needs_a_loaded_table(nft: Firewall) -> None:
     proc = nft("apply", "--vm", "vm2", check=False)
     assert proc.returncode == 3 and "run a full apply first" in proc.stderr
+
+
+def test_a_misspelt_vm_is_bad_input_not_a_quiet_removal(nft: Firewall) -> None:
+    nft("apply")
+    before = nft("show").stdout
+    proc = nft("apply", "--vm", "vm22", check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no VM 'vm22'" in proc.stderr and "did you mean 'vm2'" in proc.stderr
+    assert nft("show").stdout == before, "nothing was changed"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vmguard.core import eventlog as log
-from vmguard.firewall import conntrack
+from vmguard.core.errors import UsageError
+from vmguard.firewall import conntrack, state
 from vmguard.firewall.audit import (
     Drift,
     FirewallAudit,
@@ -22,7 +23,7 @@ from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.hostfacts import read_facts
 from vmguard.firewall.interface import Backend
 from vmguard.firewall.model import Ruleset
-from vmguard.inventory.model import Inventory
+from vmguard.inventory.model import Inventory, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,29 @@ def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None
     backend = _backend(inventory, backend_name)
     ruleset = compile_ruleset(inventory, read_facts(inventory))
     vm = ruleset.vm(vm_name)
+    if vm is None:
+        _require_known(inventory, backend.name, vm_name)
     backend.update_vm(ruleset, vm, vm_name)
     _cut(ruleset, backend.name)
     action = "update-vm" if vm is not None else "remove-vm"
     log.append("firewall", action=action, backend=backend.name, vm=vm_name, inventory=inventory.source)
     return action
+
+
+def _require_known(inventory: Inventory, backend: str, name: str) -> None:
+    """A name neither the inventory nor the loaded rules know is a typo, not a removal:
+    removing nothing and exiting 0 would tell the admin the VM is covered."""
+    names = [e.pattern for e in inventory.vms]
+    try:
+        loaded = state.lookup(backend, name) is not None
+    except state.NoRecord:
+        loaded = False
+    if name not in names and not loaded:
+        raise UsageError(
+            f"no VM {name!r} in {inventory.source} nor in the loaded rules{did_you_mean(name, names)}; "
+            "a VM gone from the inventory on a backend without a record is dropped by a full "
+            "`vmguard firewall apply`"
+        )
 
 
 def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudit:
