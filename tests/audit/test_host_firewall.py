@@ -18,9 +18,9 @@ from vmguard.demo.lab import mac_of
 FAMILY = "vmguard.checks.firewall"
 
 
-def with_firewall(lab) -> None:
+def with_firewall(lab, interfaces: str = "vm_interfaces: [virbr-demo]") -> None:
     text = lab.inventory.read_text()
-    text = text.replace("vms:\n", "firewall: {backend: nftables, vm_interfaces: [virbr-demo]}\nvms:\n")
+    text = text.replace("vms:\n", f"firewall: {{backend: nftables, {interfaces}}}\nvms:\n")
     text = text.replace(
         '{name: "vm1", connection: lab, policy: batch.yaml}',
         f'{{name: "vm1", connection: lab, policy: batch.yaml, address: 192.0.2.11, mac: "{mac_of("vm1")}"}}',
@@ -73,6 +73,22 @@ def test_firewall_is_audited_read_only_in_a_namespace(lab, tmp_path, event_log):
         assert host["audited"], host["note"]
         assert any(f["rule"].startswith("VMG-FW-") for f in host["findings"])
         assert proc.returncode == 1
+
+
+def test_interfaces_derived_from_host_only_are_audited(lab, event_log):
+    """No vm_interfaces: a VM with an address asks for a firewall, whose interfaces follow
+    from the connection's host_only network (the lab's: libvirt network `hostonly`), the
+    same derivation `vmguard firewall` uses; an audit that skipped it would look clean."""
+    require_root()
+    require_tools("nft", "ip")
+    with_firewall(lab, interfaces="vm_networks: [192.0.2.0/24]")
+    code = (
+        "from vmguard.audit.engine import audit; from vmguard.inventory.loader import load_inventory;"
+        f"h = audit(load_inventory({str(lab.inventory)!r})).host; print(h.audited, h.note)"
+    )
+    with netns("derived") as ns:
+        proc = ns.run(sys.executable, "-c", code)
+    assert proc.stdout.startswith("True nftables firewall audited"), proc.stdout + proc.stderr
 
 
 def test_no_firewall_settings_means_not_audited(lab, tmp_path):

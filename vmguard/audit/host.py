@@ -27,9 +27,17 @@ def _not_audited(why: str, asked: bool = True) -> HostReport:
     return HostReport(False, note, error=note if asked else "")
 
 
+def _asks_for_firewall(inventory: Inventory) -> bool:
+    """A firewall is asked for by vm_interfaces, or by a VM given an address to filter (its
+    interfaces then follow from the connections' host_only networks, as for `vmguard
+    firewall`). A lab with neither has no host firewall to audit."""
+    return bool(inventory.firewall.vm_interfaces) or any(e.addresses for e in inventory.vms)
+
+
 def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
-    if not inventory.firewall.vm_interfaces:
-        return _not_audited("the inventory configures no firewall (firewall.vm_interfaces)", asked=False)
+    if not _asks_for_firewall(inventory):
+        why = "the inventory configures no firewall (firewall.vm_interfaces, or a VM with an address)"
+        return _not_audited(why, asked=False)
     if os.geteuid() != 0:
         return _not_audited("reading the host firewall needs root")
     try:
@@ -39,9 +47,10 @@ def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
             raise
         return _not_audited("this build has no firewall checks")
     from vmguard.firewall import service
+    from vmguard.firewall.interfaces import with_vm_interfaces
 
     try:
-        state = service.audit(inventory)
+        state = service.audit(with_vm_interfaces(inventory))
     except VmguardError as err:
         return _not_audited(str(err))
     findings = [f for check in family.HOST_CHECKS.values() for f in check(state)]
