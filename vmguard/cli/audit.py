@@ -11,6 +11,7 @@ from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
+from vmguard.cli.defaults import add_inventory, add_reports_dir
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, UsageError
@@ -106,8 +107,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _register_audit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="audit every VM of an inventory and the host (read-only)")
-    p.add_argument("--inventory", "-i", required=True, help="inventory YAML file")
-    p.add_argument("--out", default="audit_reports", help="report folder (default: %(default)s)")
+    add_inventory(p)
+    add_reports_dir(p)
     p.add_argument("--format", default="json,html,md", help="comma-separated: json,html,md")
     p.add_argument(
         "--fail-on",
@@ -149,7 +150,7 @@ def _register_log(sub: argparse._SubParsersAction) -> None:
 
 def _register_watch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="re-audit a VM within 2 s of a configuration change")
-    p.add_argument("--inventory", "-i", required=True, help="inventory YAML file")
+    add_inventory(p)
     p.add_argument(
         "--firewall-every",
         type=float,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vmguard.cli.defaults import add_inventory
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("remove", _remove, "remove everything vmguard added, nothing else"),
     ):
         p = actions.add_parser(name, help=text)
-        p.add_argument("--inventory", required=True, metavar="FILE")
+        add_inventory(p)
         p.add_argument(
             "--backend", choices=("nftables", "iptables"), help="default: the inventory's firewall.backend"
         )
