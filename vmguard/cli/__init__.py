@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from vmguard import __version__
 from vmguard.cli.output import safe_streams
-from vmguard.core import progress
+from vmguard.core import eventlog, progress
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
@@ -99,7 +99,8 @@ def _areas(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with safe_streams():
+    # The run's one event log, made here (not looked up on every append).
+    with safe_streams(), eventlog.using(eventlog.EventLog.from_environment()):
         return _main(argv)
 
 

@@ -76,15 +76,18 @@ def _rules_show(args: argparse.Namespace) -> int:
 
 
 def _log_verify(args: argparse.Namespace) -> int:
-    path = Path(args.log) if args.log else log.default_path()
+    from vmguard.core.logchain import segments
+
+    path = Path(args.log) if args.log else log.current().path
     breaks = log.verify(path)
     for brk in breaks:
-        print(shown(f"{path}: {brk}"))  # a tampered line may be quoted
+        print(shown(brk))  # a tampered line may be quoted
     if breaks:
         print(f"vmguard: log {path} is NOT intact ({len(breaks)} break(s))", file=sys.stderr)
         return ExitCode.FINDINGS
-    lines = len(path.read_bytes().splitlines())
-    print(f"{path}: intact ({lines} events, hash chain verified)")
+    parts = segments(path)
+    files = f" in {len(parts)} files, rotated ones included" if len(parts) > 1 else ""
+    print(f"{path}: intact ({sum(len(p.lines) for p in parts)} events{files}, hash chain verified)")
     return ExitCode.OK
 
 

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from vmguard.audit import summary
 from vmguard.audit.run import run_audit
+from vmguard.core import eventlog
 from vmguard.core.errors import ExitCode
 from vmguard.demo import scenario
 from vmguard.demo.build import Lab, write_lab
@@ -76,13 +77,9 @@ def _demo_log(out: Path) -> Iterator[Path]:
     """Log the demo's events next to its reports, never into the host's real event log
     (unless the caller chose a log with $VMGUARD_LOG)."""
     chosen = os.environ.get("VMGUARD_LOG")
-    path = Path(chosen) if chosen else out / "demo-events.jsonl"
-    os.environ["VMGUARD_LOG"] = str(path)
-    try:
-        yield path
-    finally:
-        if chosen is None:
-            del os.environ["VMGUARD_LOG"]
+    demo = eventlog.current() if chosen else eventlog.EventLog(out / "demo-events.jsonl", syslog=None)
+    with eventlog.using(demo):
+        yield demo.path
 
 
 def run_demo(out: Path, stream: TextIO) -> int:
