@@ -133,3 +133,11 @@ def test_no_terminal_no_progress_and_verbose_says_each_step(area):
     verbose = subprocess.run(_vet_argv(area, "-v"), capture_output=True, text=True, env=_env(area), cwd=ROOT)
     assert verbose.returncode == 0
     assert "vmguard: vetting 300 entries ..." in verbose.stderr and "\x1b" not in verbose.stderr
+
+
+def test_verbose_shows_each_logged_event(area):
+    proc = subprocess.run(_vet_argv(area, "-v"), capture_output=True, text=True, env=_env(area), cwd=ROOT)
+    assert proc.returncode == 0
+    assert 'vmguard: logged vet {"dry_run": false, "job": "q"' in proc.stderr
+    quiet = subprocess.run(_vet_argv(area, "-q"), capture_output=True, text=True, env=_env(area), cwd=ROOT)
+    assert quiet.returncode == 0 and quiet.stderr == ""

@@ -19,7 +19,7 @@ from vmguard.core import eventlog, progress
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "system")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
@@ -38,6 +38,7 @@ COMMANDS = {
     "demo": "audit",
     "batch": "batch",
     "report": "batch",
+    "system": "system",
 }
 
 EPILOG = """\

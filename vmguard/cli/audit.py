@@ -103,9 +103,10 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from vmguard.demo.build import LabKind
     from vmguard.demo.run import run_demo
 
-    return run_demo(Path(args.out), sys.stdout)
+    return run_demo(Path(args.out), sys.stdout, LabKind(args.lab) if args.lab else None)
 
 
 def _register_audit(sub: argparse._SubParsersAction) -> None:
@@ -168,6 +169,12 @@ def _register_watch(sub: argparse._SubParsersAction) -> None:
 def _register_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build a small demo lab (no hypervisor) and audit it")
     p.add_argument("--out", default="audit_reports", help="report folder (default: %(default)s)")
+    p.add_argument(
+        "--lab",
+        choices=["libvirt", "vbox-file"],
+        help="libvirt's test driver (needs libvirt-python) or VirtualBox settings files "
+        "(default: libvirt when libvirt-python is installed)",
+    )
     p.set_defaults(func=_demo)
 
 

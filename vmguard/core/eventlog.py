@@ -23,6 +23,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
 SYSLOG_SOCKET = "/dev/log"  # journald's and rsyslog's local socket
 _SYSLOG_PRI = 3 * 8 + 5  # facility daemon, severity notice
 _SYSLOG_MAX = 8192
+_SAID = logging.getLogger("vmguard.events")  # on stderr with -v
 
 
 def default_path() -> Path:
@@ -148,6 +150,7 @@ class EventLog:
             raise LogError(f"cannot append to log {self.path}: {err.strerror}") from err
         if self.syslog:
             _to_syslog(self.syslog, line)
+        _SAID.info("logged %s %s", kind, json.dumps(data, sort_keys=True, default=str))
         return event
 
 

@@ -7,6 +7,7 @@ VMs; the output names the command behind each step and where the reports are.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from vmguard.audit.run import run_audit
 from vmguard.core import eventlog
 from vmguard.core.errors import ExitCode
 from vmguard.demo import scenario
-from vmguard.demo.build import Lab, write_lab
+from vmguard.demo.build import Lab, LabKind, write_lab
 from vmguard.drivers import facts_of, open_driver
 from vmguard.enforce.plan import make_plan
 from vmguard.inventory.loader import load_inventory
@@ -82,12 +83,28 @@ def _demo_log(out: Path) -> Iterator[Path]:
         yield demo.path
 
 
-def run_demo(out: Path, stream: TextIO) -> int:
+INTRO = {
+    LabKind.LIBVIRT: ["vmguard demo: 5 VMs on libvirt's test driver (no hypervisor needed), one policy"],
+    LabKind.VBOX_FILE: [
+        "vmguard demo: 5 VMs as VirtualBox settings files (.vbox, read offline), one policy",
+        "(libvirt-python adds the libvirt lab, where apply changes VMs: pip install 'vmguard[libvirt]',",
+        "or Debian's python3-libvirt in a --system-site-packages virtualenv: docs/install.md)",
+    ],
+}
+
+
+def lab_kind() -> LabKind:
+    """The libvirt lab where libvirt-python can be imported, else the .vbox lab."""
+    return LabKind.LIBVIRT if importlib.util.find_spec("libvirt") else LabKind.VBOX_FILE
+
+
+def run_demo(out: Path, stream: TextIO, kind: LabKind | None = None) -> int:
+    kind = kind or lab_kind()
     with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp, _demo_log(out) as events:
-        lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED)
+        lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED, kind)
         inventory = load_inventory(lab.inventory)
         lines = [
-            "vmguard demo: 5 VMs on libvirt's test driver (no hypervisor needed), one policy",
+            *INTRO[kind],
             "and one finished job's quarantine, in $LAB (removed afterwards).",
             "",
             "1. plan   `vmguard plan`: what `vmguard apply` would change in each VM",
