@@ -4,11 +4,13 @@ syslog too."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import socket
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -133,6 +135,7 @@ def test_removed_tail_of_the_rotated_file_is_caught(log, capsys):
 
 WRITER = """
 import sys
+import time
 from pathlib import Path
 from vmguard.core.eventlog import EventLog
 log = EventLog(Path(sys.argv[1]), syslog=None)
@@ -173,3 +176,41 @@ def test_no_syslog_socket_still_logs(tmp_path):
     log = EventLog(tmp_path / "events.jsonl", syslog=str(tmp_path / "absent.sock"))
     log.append("audit", run="x")
     assert eventlog.verify(log.path) == []
+
+
+ONE = """
+import sys
+import time
+from pathlib import Path
+from vmguard.core.eventlog import EventLog
+EventLog(Path(sys.argv[1]), syslog=None).append("vet", writer=sys.argv[2])
+"""
+
+
+def _blocked_on(path: Path, timeout: float = 60) -> None:
+    """Wait until some process waits for a lock on `path`'s inode (/proc/locks '->')."""
+    inode = f":{path.stat().st_ino} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any("->" in line and inode in line for line in Path("/proc/locks").read_text().splitlines()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the writer never waited for the lock")
+
+
+def test_a_writer_waiting_across_a_rotation_does_not_fork_the_chain(log, capsys):
+    """W1 waits for the lock on the old file; logrotate moves it; W2 appends to the new
+    file; then W1 gets its lock. W1 must append after W2 in the new file, not to the
+    moved file (two events chained to the same predecessor)."""
+    fill(log, 3)
+    with open(log.path, "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another appender in the middle of its append
+        first = subprocess.Popen([sys.executable, "-c", ONE, str(log.path), "w1"], cwd=ROOT)
+        _blocked_on(log.path)
+        logrotate(log)
+        second = subprocess.run([sys.executable, "-c", ONE, str(log.path), "w2"], cwd=ROOT, timeout=60)
+        assert second.returncode == 0
+    assert first.wait(timeout=60) == 0
+    writers = [json.loads(line)["data"]["writer"] for line in log.path.read_bytes().splitlines()]
+    assert writers == ["w2", "w1"]
+    assert verify(log, capsys)[0] == 0
