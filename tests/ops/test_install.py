@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -145,3 +146,31 @@ def test_documented_opt_install_runs(wheel, tmp_path):
     # Debian's python3-libvirt through --system-site-packages: the libvirt lab, no compiler
     assert "libvirt's test driver" in demo.stdout.splitlines()[0]
     shutil.rmtree(prefix)
+
+
+def pipx_lines() -> list[str]:
+    text = (ROOT / "docs" / "install.md").read_text()
+    return re.search(r"## For one admin.*?```sh\n(.*?)```", text, re.S).group(1).strip().splitlines()
+
+
+@pytest.mark.slow
+def test_documented_pipx_install_runs_the_demo(wheel, tmp_path):
+    """docs/install.md's pipx lines for one admin: pipx's own virtualenv (no system site
+    packages, so no libvirt-python), with PIP_ONLY_BINARY proving nothing is compiled."""
+    require_tools("pipx")
+    bin_dir = tmp_path / "bin"
+    env = {
+        **PLAIN_ENV,
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(bin_dir),
+        "PIP_ONLY_BINARY": ":all:",
+    }
+    for line in pipx_lines():
+        line = line.replace("/path/to/vmguard-*.whl", str(wheel))
+        proc = subprocess.run(
+            shlex.split(line), capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path
+        )
+        assert proc.returncode == 0, (line, proc.stderr)
+    assert "VirtualBox settings files" in proc.stdout  # the last line: vmguard demo
+    assert (tmp_path / "audit_reports/latest/report.json").is_file()
