@@ -214,3 +214,22 @@ def test_a_writer_waiting_across_a_rotation_does_not_fork_the_chain(log, capsys)
     writers = [json.loads(line)["data"]["writer"] for line in log.path.read_bytes().splitlines()]
     assert writers == ["w2", "w1"]
     assert verify(log, capsys)[0] == 0
+
+
+def test_the_log_is_passed_in_not_looked_up(tmp_path, monkeypatch):
+    """vmguard.vet(events=...) logs to the log it is handed, whatever $VMGUARD_LOG says."""
+    from vmguard import vet
+    from vmguard.policy.loader import load_policy
+
+    elsewhere = tmp_path / "env-events.jsonl"
+    monkeypatch.setenv("VMGUARD_LOG", str(elsewhere))
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "a.txt").write_text("alpha\n")
+    (tmp_path / "policy.yaml").write_text(
+        "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: t}\nspec:\n  quarantine:\n"
+        "    allow_types: [text/plain]\n"
+    )
+    handed = EventLog(tmp_path / "handed.jsonl", syslog=None)
+    vet(tmp_path / "q", load_policy(tmp_path / "policy.yaml"), tmp_path / "pub", events=handed)
+    assert [json.loads(line)["kind"] for line in handed.path.read_bytes().splitlines()] == ["vet"]
+    assert not elsewhere.exists()

@@ -100,14 +100,17 @@ def _areas(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # The run's one event log, made here (not looked up on every append).
-    with safe_streams(), eventlog.using(eventlog.EventLog.from_environment()):
-        return _main(argv)
+    # The run's one event log, made here and passed to the commands (args.events); also
+    # the process's current log, for library code not yet handed it.
+    events = eventlog.EventLog.from_environment()
+    with safe_streams(), eventlog.using(events):
+        return _main(argv, events)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, events: eventlog.EventLog) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    args.events = events
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT

@@ -31,6 +31,7 @@ def _audit(args: argparse.Namespace) -> int:
         fail_on=Level(args.fail_on),
         keep=args.keep,
         guest=GuestMode(args.guest),
+        events=args.events,
     )
     result = run.result
     print(f"audit {result.run}: {summary.counts_line(result)}")
@@ -78,7 +79,7 @@ def _rules_show(args: argparse.Namespace) -> int:
 def _log_verify(args: argparse.Namespace) -> int:
     from vmguard.core.logchain import segments
 
-    path = Path(args.log) if args.log else log.current().path
+    path = Path(args.log) if args.log else args.events.path
     breaks = log.verify(path)
     for brk in breaks:
         print(shown(brk))  # a tampered line may be quoted
