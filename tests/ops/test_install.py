@@ -60,9 +60,17 @@ def test_reinstall_replaces_its_own_files_and_leaves_others_alone(tmp_path, caps
     admin = tmp_path / "etc/systemd/system/vmguard-watch.service"
     admin.write_text("[Service]\nExecStart=/bin/true\n")  # the admin's own unit
     code = main(["system", "install", "--root", str(tmp_path)])
-    assert code == 2
+    assert code == 3
     assert "not written by vmguard, left alone" in capsys.readouterr().err
     assert admin.read_text() == "[Service]\nExecStart=/bin/true\n"
+
+
+def test_install_where_it_may_not_write_is_exit_3_with_the_reason(tmp_path, capsys):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "systemd").write_text("a file where a folder must be\n")
+    assert main(["system", "install", "--root", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("vmguard: cannot install into") and "Traceback" not in err
 
 
 def test_demo_without_libvirt_python_runs_on_vbox_files(tmp_path, capsys, monkeypatch):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from vmguard.core.errors import UsageError
+from vmguard.core.errors import SystemInstallError
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
 MARKER = "Written by `vmguard system install`"
@@ -42,7 +42,9 @@ def command_path() -> Path:
     candidate = Path(sys.prefix) / "bin" / "vmguard"
     if candidate.is_file():
         return candidate
-    raise UsageError(f"no vmguard command in {candidate.parent}: install vmguard into this environment first")
+    raise SystemInstallError(
+        f"no vmguard command in {candidate.parent}: install vmguard into this environment first"
+    )
 
 
 def shipped(name: str) -> str:
@@ -60,11 +62,14 @@ def install(root: Path = Path("/"), command: Path | None = None) -> Installed:
     files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in UNITS}
     files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
     _refuse_foreign(root, files)
-    for relative, mode in FOLDERS.items():
-        (root / relative).mkdir(parents=True, exist_ok=True, mode=mode)
-    for relative, text in files.items():
-        _write(root / relative, text)
-    link = _link(root / LINK, command)
+    try:
+        for relative, mode in FOLDERS.items():
+            (root / relative).mkdir(parents=True, exist_ok=True, mode=mode)
+        for relative, text in files.items():
+            _write(root / relative, text)
+        link = _link(root / LINK, command)
+    except OSError as err:  # not root, a read-only /usr, ...
+        raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
     return Installed(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
 
 
@@ -76,7 +81,7 @@ def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
     if link.exists() and not link.is_symlink():
         foreign.append(str(link))
     if foreign:
-        raise UsageError(
+        raise SystemInstallError(
             "not written by vmguard, left alone (move them away to install): " + ", ".join(foreign)
         )
 
