@@ -82,7 +82,9 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     so an option before the command name is not reset by the subcommand's default."""
     unset = {} if top else {"default": argparse.SUPPRESS}
     group = parser.add_argument_group("output")
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress display or step lines on stderr", **unset)
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display or step lines on stderr", **unset
+    )
     group.add_argument(
         "-v", "--verbose", action="count", help="say each step (-vv: also debug details)", **unset
     )

@@ -29,9 +29,12 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vmguard.core.errors import LogError
+
+if TYPE_CHECKING:  # logchain imports this module
+    from vmguard.core.logchain import Break
 
 GENESIS = "0" * 64
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
@@ -195,7 +198,7 @@ def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
     return log.append(kind, **data)
 
 
-def verify(path: Path | None = None) -> list[Any]:
+def verify(path: Path | None = None) -> list[Break]:
     """Every place the chain breaks, across rotated files (vmguard.core.logchain)."""
     from vmguard.core.logchain import verify_chain
 
