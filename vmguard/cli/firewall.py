@@ -57,10 +57,10 @@ def _plan(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     inventory = _inventory(args)
     if args.vm:
-        action = service.apply_vm(inventory, args.vm, args.backend)
+        action = service.apply_vm(inventory, args.vm, args.backend, events=args.events)
         print(f"{action}: {shown(args.vm)}")
         return ExitCode.OK
-    result = service.apply(inventory, args.backend)
+    result = service.apply(inventory, args.backend, events=args.events)
     if result.up_to_date:
         print(f"{result.backend}: up to date, nothing changed")
     else:
@@ -89,6 +89,6 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    removed = service.remove(_inventory(args), args.backend)
+    removed = service.remove(_inventory(args), args.backend, events=args.events)
     print("removed vmguard's firewall rules" if removed else "nothing of vmguard's was loaded")
     return ExitCode.OK
