@@ -46,3 +46,11 @@ def test_cron_lines_name_the_installed_command_by_full_path():
     assert (args.command, args.quiet) == ("audit", True)
     assert args.inventory == "/etc/vmguard/inventory.yaml"
     assert args.out == "/var/lib/vmguard/audit_reports"  # the tests run as root, as cron does
+
+
+def test_the_documented_apt_packages_are_the_ci_machines():
+    """The install test leaves apt-get out because CI installs these already."""
+    apt = next(line for line in install_lines() if line.startswith("apt-get install"))
+    wanted = {word for word in apt.split()[2:] if not word.startswith("-")}
+    ci = set((ROOT / ".ci" / "apt-packages.txt").read_text().split())
+    assert wanted <= ci, wanted - ci
