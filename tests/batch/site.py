@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from tests.batch.scratch import scratch
+from tests.support.install_doc import install_lines
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs/batch.md"
@@ -151,9 +152,10 @@ def install(prefix: Path) -> None:
 
 
 def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
-    """docs/batch.md's install lines with /opt/vmguard -> `prefix`, on a wheel of this
-    checkout. Left out: apt-get (.ci/apt-packages.txt has both packages) and the link
-    into /usr/local/bin (the machine's own; the hooks never use it)."""
+    """docs/install.md's install lines, then docs/batch.md's, with /opt/vmguard -> `prefix`,
+    on a wheel of this checkout. Left out: apt-get (.ci/apt-packages.txt has the
+    packages), `system install` and systemctl (the machine's own /usr/local/bin and
+    units; the hooks use neither)."""
     subprocess.run(
         [
             sys.executable,
@@ -173,8 +175,8 @@ def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
     )
     (wheel,) = scratch_dir.glob("vmguard-*.whl")
     block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
-    for line in block.splitlines():
-        if line.startswith(("apt-get ", "ln -s ")):
+    for line in [*install_lines(), *block.strip().splitlines()]:
+        if line.startswith(("apt-get ", "systemctl ")) or line.endswith(" system install"):
             continue
         line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
         if line.startswith("python3 "):

@@ -67,8 +67,10 @@ def run_audit(
     keep: int = DEFAULT_KEEP,
     opener: Opener = open_driver,
     guest: GuestMode = GuestMode.OFF,
+    events: log.EventLog | None = None,
 ) -> AuditRun:
-    """Audit, write the reports into a new run folder under `out`, and log the run."""
+    """Audit, write the reports into a new run folder under `out`, and log the run to
+    `events` (default: the process's event log)."""
     formats = check_formats(formats)
     if keep < 1:
         raise UsageError("--keep must be at least 1")
@@ -81,7 +83,7 @@ def run_audit(
         store.point_latest(out, run_dir)
         pruned = store.prune(out, keep)
     code = result.exit_code(fail_on)
-    log.append(
+    (events or log.current()).append(
         "audit",
         inventory=inventory.source,
         run=run_dir.name,

@@ -8,7 +8,6 @@ output; whatever goes wrong at the end is in the verdict and in vmguard's log.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import traceback
@@ -75,7 +74,7 @@ def held_unvetted(sealed: Sealed, config: BatchConfig) -> Verdict:
 def _settings(config_path: Path | None) -> BatchConfig:
     config = load_batch_config(config_path)
     if config.log:  # hooks run with no environment: the settings name the log
-        os.environ["VMGUARD_LOG"] = config.log
+        log.use(log.EventLog(Path(config.log)))
     return config
 
 

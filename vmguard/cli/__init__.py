@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 from vmguard import __version__
 from vmguard.cli.output import safe_streams
+from vmguard.core import eventlog, progress
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "system")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
@@ -37,6 +38,7 @@ COMMANDS = {
     "demo": "audit",
     "batch": "batch",
     "report": "batch",
+    "system": "system",
 }
 
 EPILOG = """\
@@ -70,7 +72,28 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for area in _areas(sys.argv[1:] if argv is None else argv):
         importlib.import_module(f"vmguard.cli.{area}").register(sub)
+    _add_global_options(parser, top=True)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """-q/-v on every command and subcommand, before or after its name (`vmguard -q
+    audit` and `vmguard audit -q`); a subcommand's parser leaves them unset unless given,
+    so an option before the command name is not reset by the subcommand's default."""
+    unset = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display or step lines on stderr", **unset
+    )
+    group.add_argument(
+        "-v", "--verbose", action="count", help="say each step (-vv: also debug details)", **unset
+    )
+    if top:
+        parser.set_defaults(verbose=0)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_global_options(child, top=False)
 
 
 def _areas(argv: Sequence[str]) -> tuple[str, ...]:
@@ -79,16 +102,21 @@ def _areas(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    with safe_streams():
-        return _main(argv)
+    # The run's one event log, made here and passed to the commands (args.events); also
+    # the process's current log, for library code not yet handed it.
+    events = eventlog.EventLog.from_environment()
+    with safe_streams(), eventlog.using(events):
+        return _main(argv, events)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, events: eventlog.EventLog) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    args.events = events
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return ExitCode.BAD_INPUT
+    progress.configure(progress.verbosity_of(args.quiet, args.verbose), sys.stderr)
     try:
         return int(args.func(args))
     except InputError as err:

@@ -11,6 +11,7 @@ from vmguard.audit import summary
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.run import DEFAULT_KEEP, run_audit
+from vmguard.cli.defaults import add_inventory, add_reports_dir
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, UsageError
@@ -30,6 +31,7 @@ def _audit(args: argparse.Namespace) -> int:
         fail_on=Level(args.fail_on),
         keep=args.keep,
         guest=GuestMode(args.guest),
+        events=args.events,
     )
     result = run.result
     print(f"audit {result.run}: {summary.counts_line(result)}")
@@ -75,15 +77,18 @@ def _rules_show(args: argparse.Namespace) -> int:
 
 
 def _log_verify(args: argparse.Namespace) -> int:
-    path = Path(args.log) if args.log else log.default_path()
+    from vmguard.core.logchain import segments
+
+    path = Path(args.log) if args.log else args.events.path
     breaks = log.verify(path)
     for brk in breaks:
-        print(shown(f"{path}: {brk}"))  # a tampered line may be quoted
+        print(shown(brk))  # a tampered line may be quoted
     if breaks:
         print(f"vmguard: log {path} is NOT intact ({len(breaks)} break(s))", file=sys.stderr)
         return ExitCode.FINDINGS
-    lines = len(path.read_bytes().splitlines())
-    print(f"{path}: intact ({lines} events, hash chain verified)")
+    parts = segments(path)
+    files = f" in {len(parts)} files, rotated ones included" if len(parts) > 1 else ""
+    print(f"{path}: intact ({sum(len(p.lines) for p in parts)} events{files}, hash chain verified)")
     return ExitCode.OK
 
 
@@ -99,15 +104,16 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from vmguard.demo.build import LabKind
     from vmguard.demo.run import run_demo
 
-    return run_demo(Path(args.out), sys.stdout)
+    return run_demo(Path(args.out), sys.stdout, LabKind(args.lab) if args.lab else None)
 
 
 def _register_audit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="audit every VM of an inventory and the host (read-only)")
-    p.add_argument("--inventory", "-i", required=True, help="inventory YAML file")
-    p.add_argument("--out", default="audit_reports", help="report folder (default: %(default)s)")
+    add_inventory(p)
+    add_reports_dir(p)
     p.add_argument("--format", default="json,html,md", help="comma-separated: json,html,md")
     p.add_argument(
         "--fail-on",
@@ -149,7 +155,7 @@ def _register_log(sub: argparse._SubParsersAction) -> None:
 
 def _register_watch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="re-audit a VM within 2 s of a configuration change")
-    p.add_argument("--inventory", "-i", required=True, help="inventory YAML file")
+    add_inventory(p)
     p.add_argument(
         "--firewall-every",
         type=float,
@@ -164,6 +170,12 @@ def _register_watch(sub: argparse._SubParsersAction) -> None:
 def _register_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="build a small demo lab (no hypervisor) and audit it")
     p.add_argument("--out", default="audit_reports", help="report folder (default: %(default)s)")
+    p.add_argument(
+        "--lab",
+        choices=["libvirt", "vbox-file"],
+        help="libvirt's test driver (needs libvirt-python) or VirtualBox settings files "
+        "(default: libvirt when libvirt-python is installed)",
+    )
     p.set_defaults(func=_demo)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vmguard.cli.defaults import add_inventory
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("remove", _remove, "remove everything vmguard added, nothing else"),
     ):
         p = actions.add_parser(name, help=text)
-        p.add_argument("--inventory", required=True, metavar="FILE")
+        add_inventory(p)
         p.add_argument(
             "--backend", choices=("nftables", "iptables"), help="default: the inventory's firewall.backend"
         )
@@ -56,10 +57,10 @@ def _plan(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     inventory = _inventory(args)
     if args.vm:
-        action = service.apply_vm(inventory, args.vm, args.backend)
+        action = service.apply_vm(inventory, args.vm, args.backend, events=args.events)
         print(f"{action}: {shown(args.vm)}")
         return ExitCode.OK
-    result = service.apply(inventory, args.backend)
+    result = service.apply(inventory, args.backend, events=args.events)
     if result.up_to_date:
         print(f"{result.backend}: up to date, nothing changed")
     else:
@@ -88,6 +89,6 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    removed = service.remove(_inventory(args), args.backend)
+    removed = service.remove(_inventory(args), args.backend, events=args.events)
     print("removed vmguard's firewall rules" if removed else "nothing of vmguard's was loaded")
     return ExitCode.OK

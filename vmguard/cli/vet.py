@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         per_file=True if args.per_file else None,
         remove_promoted=args.remove_promoted,
+        events=args.events,
     )
     if args.format == "json":  # the same JSON as the published JOB.vet.json
         sys.stdout.flush()

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from vmguard.cli.defaults import add_inventory
 from vmguard.core.display import shown, shown_lines
 from vmguard.core.errors import ExitCode
 from vmguard.drivers.interface import facts_of
@@ -142,19 +143,19 @@ def _vms(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's subcommands."""
     p = sub.add_parser("vms", help="list the VMs on the inventory's hosts with their settings")
-    p.add_argument("--inventory", required=True)
+    add_inventory(p)
     p.set_defaults(func=_vms)
 
     p = sub.add_parser(
         "plan", help="show what `apply` would change (exit 0 nothing, 1 changes, 4 only manual items)"
     )
-    p.add_argument("--inventory", required=True)
+    add_inventory(p)
     p.add_argument("--vm", help="only this VM")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_plan)
 
     p = sub.add_parser("apply", help="change each VM's settings to match its policy")
-    p.add_argument("--inventory", required=True)
+    add_inventory(p)
     p.add_argument("--vm", help="only this VM")
     p.add_argument("--dry-run", action="store_true", help="check the changes, make none")
     how = p.add_mutually_exclusive_group()
@@ -172,5 +173,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("rollback", help="restore a VM's configuration from before the last apply")
     p.add_argument("vm", metavar="VM")
-    p.add_argument("--inventory", required=True)
+    add_inventory(p)
     p.set_defaults(func=_rollback)

@@ -123,3 +123,7 @@ class BatchRefused(BatchError):
     """The job may not have a VM: unknown pool, not allowed, none free (exit 1)."""
 
     exit_code = ExitCode.FINDINGS
+
+
+class SystemInstallError(VmguardError):
+    """`vmguard system install` could not put a file in place (exit 3)."""

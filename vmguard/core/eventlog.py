@@ -5,23 +5,43 @@ carries the SHA-256 of the previous line, so `vmguard log verify` detects an edi
 removed or reordered line. Appends take an exclusive lock so concurrent writers chain.
 Nothing follows the last line to vouch for it, so each append also records the line
 count and the last line's hash in <log>.head: a removed or edited tail is detected too.
+
+Rotation (logrotate's move + create, the shipped snippet) keeps the chain: the head
+stays beside the live file, so the first event of a new, empty file chains to the last
+event of the file that was moved away; `verify` (vmguard.core.logchain) follows the
+chain across the rotated files. Each event is also sent to syslog (journald reads the
+same socket), a copy for the site's log collection; the file stays the record.
+
+The CLI creates one EventLog per run (`use()`); library callers pass a path or get
+the log $VMGUARD_LOG names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vmguard.core.errors import LogError
 
+if TYPE_CHECKING:  # logchain imports this module
+    from vmguard.core.logchain import Break
+
 GENESIS = "0" * 64
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
+SYSLOG_SOCKET = "/dev/log"  # journald's and rsyslog's local socket
+_SYSLOG_PRI = 3 * 8 + 5  # facility daemon, severity notice
+_SYSLOG_MAX = 8192
+_SAID = logging.getLogger("vmguard.events")  # on stderr with -v
 
 
 def default_path() -> Path:
@@ -33,11 +53,12 @@ def default_path() -> Path:
     return Path.home() / ".local/state/vmguard/events.jsonl"
 
 
-def _digest(line: bytes) -> str:
+def digest(line: bytes) -> str:
+    """The hash the next line carries as its `prev`."""
     return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
 
 
-def _last_line(fh: Any) -> bytes | None:
+def _last_line(fh: BinaryIO) -> bytes | None:
     size = fh.seek(0, os.SEEK_END)
     if size == 0:
         return None
@@ -51,92 +72,134 @@ def head_path(path: Path) -> Path:
     return path.with_name(path.name + ".head")
 
 
-def _read_head(path: Path) -> tuple[int, str] | None:
-    """(line count, last line's hash) as of the last append; None for an older log."""
+def read_head(path: Path) -> tuple[int, str] | None:
+    """(lines in the live file, last event's hash) as of the last append; None for an
+    older log. After a rotation the count is that of the moved file."""
     try:
-        count, digest = head_path(path).read_text().split()
-        return int(count), digest
+        count, last = head_path(path).read_text().split()
+        return int(count), last
     except (OSError, ValueError):
         return None
 
 
-def _write_head(path: Path, fh: Any, line: bytes) -> None:
-    head = _read_head(path)
-    if head is None:  # first append with a head: count what is there (once)
-        fh.seek(0)
-        count = sum(1 for _ in fh)
-    else:
-        count = head[0] + 1
+def _write_head(path: Path, count: int, line: bytes) -> None:
     tmp = head_path(path).with_suffix(".tmp")
-    tmp.write_text(f"{count} {_digest(line)}\n")
+    tmp.write_text(f"{count} {digest(line)}\n")
     os.replace(tmp, head_path(path))
 
 
-def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
-    """Append one event of `kind` (apply, firewall, vet, audit, ...) and return it."""
-    path = path or default_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Chained:
+    """Where the next line goes on: its `prev`, and the live file's count after it."""
+
+    prev: str
+    count: int
+
+
+def _next(path: Path, fh: BinaryIO) -> Chained:
+    last, head = _last_line(fh), read_head(path)
+    if last is None:  # new, or just rotated: go on from the moved file's last event
+        return Chained(head[1] if head else GENESIS, 1)
+    if head is None:  # first append with a head: count what is there (once)
+        fh.seek(0)
+        return Chained(digest(last), sum(1 for _ in fh) + 1)
+    return Chained(digest(last), head[0] + 1)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[BinaryIO]:
+    """The live file, locked; reopened if it was rotated away while we waited."""
+    while True:
         with open(path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            last = _last_line(fh)
-            event = {
-                "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "kind": kind,
-                "prev": GENESIS if last is None else _digest(last),
-                "data": data,
-            }
-            line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-            _write_head(path, fh, line)
-    except OSError as err:
-        raise LogError(f"cannot append to log {path}: {err.strerror}") from err
-    return event
+            try:
+                same = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fh
+                return
 
 
 @dataclass(frozen=True)
-class Break:
-    """A place where the chain does not hold."""
+class EventLog:
+    """One event log: the file, and the syslog socket that gets a copy (None: none)."""
 
-    line: int
-    reason: str
+    path: Path
+    syslog: str | None = SYSLOG_SOCKET
 
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+    @classmethod
+    def from_environment(cls) -> EventLog:
+        return cls(default_path())
+
+    def append(self, kind: str, **data: Any) -> dict[str, Any]:
+        """Append one event of `kind` (apply, firewall, vet, audit, ...) and return it."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _locked(self.path) as fh:
+                chained = _next(self.path, fh)
+                event = {
+                    "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "kind": kind,
+                    "prev": chained.prev,
+                    "data": data,
+                }
+                line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+                _write_head(self.path, chained.count, line)
+        except OSError as err:
+            raise LogError(f"cannot append to log {self.path}: {err.strerror}") from err
+        if self.syslog:
+            _to_syslog(self.syslog, line)
+        _SAID.info("logged %s %s", kind, json.dumps(data, sort_keys=True, default=str))
+        return event
+
+
+def _to_syslog(address: str, line: bytes) -> None:
+    """A copy of the event for syslog/journald. Best effort: the file is the record, and
+    a host without a syslog socket must still be able to log."""
+    event = json.loads(line)
+    text = f"{event['kind']} {json.dumps(event['data'], sort_keys=True, default=str)} hash={digest(line)}"
+    message = f"<{_SYSLOG_PRI}>vmguard[{os.getpid()}]: {text}".encode()
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.send(message[:_SYSLOG_MAX])
+
+
+_current: EventLog | None = None
+
+
+def use(log: EventLog | None) -> None:
+    """The log this process's events go to (the CLI sets it once per run)."""
+    global _current
+    _current = log
+
+
+@contextlib.contextmanager
+def using(log: EventLog) -> Iterator[EventLog]:
+    """`log` for the duration of a block (the demo's own log), then the one before."""
+    saved = _current
+    use(log)
+    try:
+        yield log
+    finally:
+        use(saved)
+
+
+def current() -> EventLog:
+    return _current or EventLog.from_environment()
+
+
+def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
+    """Append to the log at `path`, else to the current one."""
+    log = current() if path is None else EventLog(path, current().syslog)
+    return log.append(kind, **data)
 
 
 def verify(path: Path | None = None) -> list[Break]:
-    """Every place the chain breaks; an empty list means the log is intact."""
-    path = path or default_path()
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as err:
-        raise LogError(f"cannot read log {path}: {err.strerror}") from err
-    breaks: list[Break] = []
-    prev = GENESIS
-    for number, line in enumerate(lines, start=1):
-        try:
-            claimed = json.loads(line)["prev"]
-        except (ValueError, KeyError, TypeError):
-            breaks.append(Break(number, "not a vmguard log event"))
-            claimed = None
-        if claimed is not None and claimed != prev:
-            breaks.append(Break(number, "previous-line hash does not match: edited, removed or reordered"))
-        prev = _digest(line)
-    return breaks + _tail_breaks(path, lines)
+    """Every place the chain breaks, across rotated files (vmguard.core.logchain)."""
+    from vmguard.core.logchain import verify_chain
 
-
-def _tail_breaks(path: Path, lines: list[bytes]) -> list[Break]:
-    """The recorded head must still be there. More lines than recorded is fine: a writer
-    may have died between its append and its head update."""
-    head = _read_head(path)
-    if head is None:
-        return []
-    count, digest = head
-    if len(lines) < count:
-        return [Break(len(lines) + 1, f"log ends early: {count - len(lines)} line(s) removed")]
-    if _digest(lines[count - 1]) != digest:
-        return [Break(count, "differs from the line recorded at append time: edited")]
-    return []
+    return verify_chain(path or current().path)

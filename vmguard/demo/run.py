@@ -6,18 +6,18 @@ VMs; the output names the command behind each step and where the reports are.
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from vmguard.audit import summary
 from vmguard.audit.run import run_audit
+from vmguard.core import eventlog
 from vmguard.core.errors import ExitCode
 from vmguard.demo import scenario
-from vmguard.demo.build import Lab, write_lab
+from vmguard.demo.build import Lab, LabKind, write_lab
 from vmguard.drivers import facts_of, open_driver
 from vmguard.enforce.plan import make_plan
 from vmguard.inventory.loader import load_inventory
@@ -46,13 +46,13 @@ def _plan_lines(inventory: Inventory) -> list[str]:
         driver.close()
 
 
-def _vet_lines(lab: Lab, inventory: Inventory) -> list[str]:
+def _vet_lines(lab: Lab, inventory: Inventory, events: eventlog.EventLog) -> list[str]:
     from vmguard import vet
 
     quarantine = lab.quarantine("gleam-batch-01") / scenario.JOB
     scenario.fill_quarantine(quarantine)
     policy = inventory.entry_for("gleam-batch-01").policy
-    result = vet(quarantine, policy, to=lab.root / "public" / scenario.JOB)
+    result = vet(quarantine, policy, to=lab.root / "public" / scenario.JOB, events=events)
     rejected = ", ".join(f"{e.path} ({', '.join(r.value for r in e.reasons)})" for e in result.rejected)
     published = f"published to {result.output}" if result.output else "nothing published"
     return [
@@ -62,8 +62,8 @@ def _vet_lines(lab: Lab, inventory: Inventory) -> list[str]:
     ]
 
 
-def _audit_lines(inventory: Inventory, out: Path) -> list[str]:
-    result = run_audit(inventory, out).result
+def _audit_lines(inventory: Inventory, out: Path, events: eventlog.EventLog) -> list[str]:
+    result = run_audit(inventory, out, events=events).result
     return [
         f"   {summary.counts_line(result)}",
         *(f" {line}" for line in summary.worst_lines(result, limit=6)),
@@ -71,39 +71,52 @@ def _audit_lines(inventory: Inventory, out: Path) -> list[str]:
     ]
 
 
-@contextlib.contextmanager
-def _demo_log(out: Path) -> Iterator[Path]:
-    """Log the demo's events next to its reports, never into the host's real event log
-    (unless the caller chose a log with $VMGUARD_LOG)."""
-    chosen = os.environ.get("VMGUARD_LOG")
-    path = Path(chosen) if chosen else out / "demo-events.jsonl"
-    os.environ["VMGUARD_LOG"] = str(path)
-    try:
-        yield path
-    finally:
-        if chosen is None:
-            del os.environ["VMGUARD_LOG"]
+def demo_log(out: Path, events: eventlog.EventLog | None) -> eventlog.EventLog:
+    """The demo's events go next to its reports, never into the host's real event log
+    (unless the caller chose a log: `events`, or $VMGUARD_LOG)."""
+    if events is None and os.environ.get("VMGUARD_LOG"):
+        events = eventlog.EventLog.from_environment()
+    return events or eventlog.EventLog(out / "demo-events.jsonl", syslog=None)
 
 
-def run_demo(out: Path, stream: TextIO) -> int:
-    with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp, _demo_log(out) as events:
-        lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED)
+INTRO = {
+    LabKind.LIBVIRT: ["vmguard demo: 5 VMs on libvirt's test driver (no hypervisor needed), one policy"],
+    LabKind.VBOX_FILE: [
+        "vmguard demo: 5 VMs as VirtualBox settings files (.vbox, read offline), one policy",
+        "(libvirt-python adds the libvirt lab, where apply changes VMs: pip install 'vmguard[libvirt]',",
+        "or Debian's python3-libvirt in a --system-site-packages virtualenv: docs/install.md)",
+    ],
+}
+
+
+def lab_kind() -> LabKind:
+    """The libvirt lab where libvirt-python can be imported, else the .vbox lab."""
+    return LabKind.LIBVIRT if importlib.util.find_spec("libvirt") else LabKind.VBOX_FILE
+
+
+def run_demo(
+    out: Path, stream: TextIO, kind: LabKind | None = None, events: eventlog.EventLog | None = None
+) -> int:
+    kind = kind or lab_kind()
+    events = demo_log(out, events)
+    with tempfile.TemporaryDirectory(prefix="vmguard-demo-") as tmp:
+        lab = write_lab(Path(tmp), scenario.domains(Path(tmp)), scenario.MANAGED, kind)
         inventory = load_inventory(lab.inventory)
         lines = [
-            "vmguard demo: 5 VMs on libvirt's test driver (no hypervisor needed), one policy",
+            *INTRO[kind],
             "and one finished job's quarantine, in $LAB (removed afterwards).",
             "",
             "1. plan   `vmguard plan`: what `vmguard apply` would change in each VM",
             *_plan_lines(inventory),
             "",
             "2. audit  `vmguard audit` (hourly from cron): what does not hold, worst first",
-            *_audit_lines(inventory, out),
+            *_audit_lines(inventory, out, events),
             "",
             "3. vet    `vmguard vet`: what may leave a job's quarantine for public space",
-            *_vet_lines(lab, inventory),
+            *_vet_lines(lab, inventory, events),
             "",
             f"reports: {out / 'latest' / 'report.html'} (and report.json, report.md)",
-            f"log:     vmguard log verify --log {events}",
+            f"log:     vmguard log verify --log {events.path}",
             "next:    vmguard rules show VMG-DEV-006 | vmguard audit --inventory YOURS.yaml",
             "         (docs/audit.md has cron and systemd timer examples)",
         ]

@@ -53,12 +53,16 @@ def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
     return Plan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
 
 
-def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
-    """Make the live firewall equal the compiled one; nothing happens when it already is."""
+def apply(
+    inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
+) -> Plan:
+    """Make the live firewall equal the compiled one; nothing happens when it already is.
+    The change is logged to `events` (default: the process's event log)."""
+    events = events or log.current()
     result = plan(inventory, backend_name)
     if not result.up_to_date:
         backend_for(result.backend).apply(result.ruleset)
-        log.append(
+        events.append(
             "firewall",
             action="apply",
             backend=result.backend,
@@ -66,28 +70,31 @@ def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
             vms=len(result.ruleset.vms),
             drifts=[str(d) for d in result.drifts],
         )
-        _cut(result.ruleset, result.backend)
+        _cut(result.ruleset, result.backend, events)
     return result
 
 
-def _cut(ruleset: Ruleset, backend: str) -> None:
+def _cut(ruleset: Ruleset, backend: str, events: log.EventLog) -> None:
     """Connections open before a change that no longer allows them are cut."""
     cut = conntrack.cut_revoked(ruleset)
     if cut:
-        log.append("firewall", action="cut-connections", backend=backend, connections=cut)
+        events.append("firewall", action="cut-connections", backend=backend, connections=cut)
 
 
-def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
+def apply_vm(
+    inventory: Inventory, vm_name: str, backend_name: str | None = None, *, events: log.EventLog | None = None
+) -> str:
     """Add, replace or remove one VM's rules without reloading the others."""
+    events = events or log.current()
     backend = _backend(inventory, backend_name)
     ruleset = compile_ruleset(inventory, read_facts(inventory))
     vm = ruleset.vm(vm_name)
     if vm is None:
         _require_known(inventory, backend.name, vm_name)
     backend.update_vm(ruleset, vm, vm_name)
-    _cut(ruleset, backend.name)
+    _cut(ruleset, backend.name, events)
     action = "update-vm" if vm is not None else "remove-vm"
-    log.append("firewall", action=action, backend=backend.name, vm=vm_name, inventory=inventory.source)
+    events.append("firewall", action=action, backend=backend.name, vm=vm_name, inventory=inventory.source)
     return action
 
 
@@ -119,8 +126,10 @@ def show(inventory: Inventory, backend_name: str | None = None) -> str:
     return backend.show()
 
 
-def remove(inventory: Inventory, backend_name: str | None = None) -> bool:
+def remove(
+    inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
+) -> bool:
     backend = _backend(inventory, backend_name)
     removed = backend.remove()
-    log.append("firewall", action="remove", backend=backend.name, removed=removed)
+    (events or log.current()).append("firewall", action="remove", backend=backend.name, removed=removed)
     return removed

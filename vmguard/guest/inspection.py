@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from vmguard.core import progress
 from vmguard.core.errors import GuestError
 from vmguard.guest.agent import AgentTransport, LibvirtAgent, read_online
 from vmguard.guest.cache import GuestCache, cache_key
@@ -47,7 +48,8 @@ def inspect(
     key = cache_key(disks, scan_files)
     found = cache.get(key)
     if found is None:
-        found = inspect_disks(disks, timeout=timeout, scan_files=scan_files, running=running)
+        with progress.step(f"inspecting the guest of {facts.name} (about 30 s)"):
+            found = inspect_disks(disks, timeout=timeout, scan_files=scan_files, running=running)
         cache.put(key, found)
     if online and running and (agent or _has_agent_channel(facts)):
         found = replace(found, online=read_online(agent or _libvirt_agent(facts, libvirt_uri)))

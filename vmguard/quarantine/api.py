@@ -38,13 +38,16 @@ def vet(
     dry_run: bool = False,
     per_file: bool | None = None,
     remove_promoted: bool = False,
+    events: log.EventLog | None = None,
 ) -> VetResult:
     """Vet `quarantine` against the policy and, unless dry_run, publish to `to`.
 
     `to` is the job's output directory (it must not exist yet); by default the policy's
-    quarantine.promote.to with {job} filled in. Raises VetInputError (exit 2) for bad
+    quarantine.promote.to with {job} filled in. The decision is logged to `events`
+    (default: the process's event log). Raises VetInputError (exit 2) for bad
     paths or arguments, VetError (exit 3) when vetting cannot run.
     """
+    events = events or log.current()
     source = policy.source if isinstance(policy, Policy) else "<policy>"
     rules = policy.quarantine if isinstance(policy, Policy) else policy
     qpath = Path(quarantine)
@@ -57,12 +60,13 @@ def vet(
     try:
         result = vetting.vet(root_fd, None if dry_run else target, remove_promoted)
     except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
-        _fail(job, qpath, VetError(f"vet of {qpath} could not run: {err}; nothing was published"), err)
+        error = VetError(f"vet of {qpath} could not run: {err}; nothing was published")
+        _fail(events, job, qpath, error, err)
     except VetError as err:
-        _fail(job, qpath, err, None)
+        _fail(events, job, qpath, err, None)
     finally:
         os.close(root_fd)
-    _log(result, dry_run)
+    _log(events, result, dry_run)
     return result
 
 
@@ -215,17 +219,17 @@ class _Vet:
         remove_sources(self.opener, root_fd, self.walked.nodes, published)
 
 
-def _fail(job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoReturn:
+def _fail(events: log.EventLog, job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoReturn:
     """Log a vet that could not finish, then raise its error (exit 2 or 3, one line)."""
     try:
-        log.append("vet", job=job, quarantine=str(qpath), status="failed", error=str(error))
+        events.append("vet", job=job, quarantine=str(qpath), status="failed", error=str(error))
     except LogError as err:
         raise type(error)(f"{error}; and {err}") from cause or error
     raise error from cause
 
 
-def _log(result: VetResult, dry_run: bool) -> None:
-    log.append(
+def _log(events: log.EventLog, result: VetResult, dry_run: bool) -> None:
+    events.append(
         "vet",
         job=result.job,
         quarantine=result.quarantine,

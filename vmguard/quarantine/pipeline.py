@@ -13,6 +13,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
@@ -120,10 +121,12 @@ class CopyPhase:
         waiting: deque[_Outcome] = deque()
         self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
         try:
-            for node in nodes:
-                waiting.append(self._outcome(node, dirs))
-                while waiting and waiting[0].ready():
-                    entries.append(self._settle(waiting.popleft()))
+            with progress.step(f"vetting {len(nodes)} entries", total=len(nodes)) as advance:
+                for node in nodes:
+                    waiting.append(self._outcome(node, dirs))
+                    advance(1)
+                    while waiting and waiting[0].ready():
+                        entries.append(self._settle(waiting.popleft()))
             while waiting:
                 entries.append(self._settle(waiting.popleft()))
         finally:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from vmguard.core import progress
 from vmguard.core.errors import DriverError
 from vmguard.drivers import safexml
 from vmguard.drivers.interface import ApplyResult
@@ -243,11 +244,12 @@ class LibvirtDriver:
         if not self._call("state", dom.isActive):
             return
         self._call("shutdown", dom.shutdown)
-        deadline = time.monotonic() + SHUTDOWN_WAIT
-        while time.monotonic() < deadline:
-            if not self._call("state", dom.isActive):
-                return
-            time.sleep(0.5)
+        with progress.step(f"shutting down {name} (a hard stop after {SHUTDOWN_WAIT:.0f} s)"):
+            deadline = time.monotonic() + SHUTDOWN_WAIT
+            while time.monotonic() < deadline:
+                if not self._call("state", dom.isActive):
+                    return
+                time.sleep(0.5)
         self._call("destroy", dom.destroy)
 
     def start(self, name: str) -> None:

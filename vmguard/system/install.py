@@ -1,0 +1,103 @@
+"""`vmguard system install`: put the shipped units, the logrotate snippet, the command
+link and vmguard's folders in place on a host (Debian 12: from a virtualenv under
+/opt/vmguard, PEP 668).
+
+The units name this installation's own `vmguard` by absolute path, so they run the
+same code whatever PATH systemd has. Files vmguard wrote earlier (they carry its
+marker) are replaced; anything else in their place is left alone and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from vmguard.core.errors import SystemInstallError
+
+UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
+MARKER = "Written by `vmguard system install`"
+LINK = Path("usr/local/bin/vmguard")
+FOLDERS = {  # relative to the root, and their modes
+    Path("etc/vmguard"): 0o755,
+    Path("var/lib/vmguard/audit_reports"): 0o750,
+    Path("var/log/vmguard"): 0o750,
+}
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What one install wrote, for the command's summary."""
+
+    written: tuple[Path, ...]
+    folders: tuple[Path, ...]
+    link: Path
+    command: Path
+
+
+def command_path() -> Path:
+    """This installation's `vmguard` (the virtualenv's console script)."""
+    candidate = Path(sys.prefix) / "bin" / "vmguard"
+    if candidate.is_file():
+        return candidate
+    raise SystemInstallError(
+        f"no vmguard command in {candidate.parent}: install vmguard into this environment first"
+    )
+
+
+def shipped(name: str) -> str:
+    """A file shipped in the package (vmguard/system/files/)."""
+    return resources.files("vmguard.system").joinpath("files", name).read_text("utf-8")
+
+
+def unit_text(name: str, command: Path) -> str:
+    return shipped(name).replace("@VMGUARD@", str(command))
+
+
+def install(root: Path = Path("/"), command: Path | None = None) -> Installed:
+    """Install under `root` (/ on a host; another folder for packaging or a test)."""
+    command = command or command_path()
+    files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in UNITS}
+    files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
+    _refuse_foreign(root, files)
+    try:
+        for relative, mode in FOLDERS.items():
+            (root / relative).mkdir(parents=True, exist_ok=True, mode=mode)
+        for relative, text in files.items():
+            _write(root / relative, text)
+        link = _link(root / LINK, command)
+    except OSError as err:  # not root, a read-only /usr, ...
+        raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
+    return Installed(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
+
+
+def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
+    foreign = [
+        str(root / r) for r in files if (root / r).exists() and MARKER not in (root / r).read_text("utf-8")
+    ]
+    link = root / LINK
+    if link.exists() and not link.is_symlink():
+        foreign.append(str(link))
+    if foreign:
+        raise SystemInstallError(
+            "not written by vmguard, left alone (move them away to install): " + ", ".join(foreign)
+        )
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.vmguard-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def _link(link: Path, command: Path) -> Path:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.vmguard-tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(command)
+    os.replace(tmp, link)
+    return link
