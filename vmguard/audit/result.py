@@ -103,11 +103,12 @@ class AuditResult:
             counts[outcome.severity.value] += 1
         return counts
 
-    def exit_code(self, fail_on: Level) -> ExitCode:
-        """3 when something could not be audited (the rest was), 1 at/above fail_on, else 0."""
+    def exit_code(self, fail_on: Level | None) -> ExitCode:
+        """3 when something could not be audited (the rest was), 1 at/above fail_on (None:
+        never), else 0."""
         if self.unreachable:
             return ExitCode.CANNOT_RUN
-        if any(o.severity.rank >= fail_on.rank for o in self.failing):
+        if fail_on is not None and any(o.severity.rank >= fail_on.rank for o in self.failing):
             return ExitCode.FINDINGS
         return ExitCode.OK
 

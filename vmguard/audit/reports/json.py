@@ -59,7 +59,7 @@ def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
     return (not (vm.error or vm.incomplete), -worst, vm.name)
 
 
-def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
+def _summary(result: AuditResult, fail_on: Level | None) -> dict[str, Any]:
     drift = {d.value: 0 for d in Drift}
     for outcome in result.outcomes:
         drift[outcome.drift.value] += 1
@@ -71,12 +71,12 @@ def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
         "by_severity": result.counts(),
         "drift": drift,
         "unreachable": list(result.not_covered),
-        "fail_on": fail_on.value,
+        "fail_on": fail_on.value if fail_on else "never",
         "exit_code": int(result.exit_code(fail_on)),
     }
 
 
-def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
+def document(result: AuditResult, fail_on: Level | None = Level.HIGH) -> Document:
     return {
         "schema": SCHEMA_ID,
         "vmguard_version": __version__,

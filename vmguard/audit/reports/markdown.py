@@ -71,4 +71,4 @@ def render(doc: Document) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMAT = Format("md", "report.md", render)
+FORMAT = Format("markdown", "report.md", render)
