@@ -43,6 +43,15 @@ class Context:
     guest: GuestMode = GuestMode.OFF
 
 
+GUEST_AREAS = ("USR", "SW")  # rules over what is inside the guest (checks.guest)
+
+
+def checked_rules(ctx: Context, facts: VmFacts) -> tuple[str, ...]:
+    """The VM rules run over facts that were seen: the guest's only when it was inspected."""
+    seen = facts.guest is not None
+    return tuple(r for r in ctx.checks if seen or ctx.catalog.get(r).area not in GUEST_AREAS)
+
+
 def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, ...]:
     """Every VM rule over one VM's facts, with the entry's policy's waivers applied."""
     policy = entry.policy
@@ -70,7 +79,8 @@ def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
 
 
 def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
-    return VmReport(name, conn.name, outcomes=outcomes(ctx, unmanaged_findings(conn, name)))
+    found = outcomes(ctx, unmanaged_findings(conn, name))
+    return VmReport(name, conn.name, outcomes=found, hypervisor=conn.driver.value, checked=("VMG-INV-001",))
 
 
 def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
@@ -84,7 +94,9 @@ def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
         "the VM exists, or the entry is removed",
     )
     outcomes_ = outcomes(ctx, [finding], entry.policy.waivers)
-    return VmReport(entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why)
+    return VmReport(
+        entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why, checked=("VMG-INV-002",)
+    )
 
 
 def with_guest(
@@ -113,12 +125,17 @@ def with_guest(
 
 
 def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
+    kind = conn.driver.value
     try:
         facts = facts_of(driver, name, conn.host_only)
     except DriverError as err:
-        return VmReport(name, conn.name, entry.policy.name, error=str(err))
+        return VmReport(name, conn.name, entry.policy.name, error=str(err), hypervisor=kind)
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
-    return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts), incomplete=missed)
+    found = run_checks(ctx, entry, facts)
+    checked = checked_rules(ctx, facts)
+    return VmReport(
+        name, conn.name, entry.policy.name, found, incomplete=missed, hypervisor=kind, checked=checked
+    )
 
 
 def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driver: Driver) -> list[VmReport]:
@@ -136,7 +153,7 @@ def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driv
 def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmReport]:
     """The connection's exactly named VMs, each marked as not audited."""
     return [
-        VmReport(e.pattern, conn.name, e.policy.name, error=why)
+        VmReport(e.pattern, conn.name, e.policy.name, error=why, hypervisor=conn.driver.value)
         for e in inventory.vms
         if e.connection == conn.name and not e.is_glob
     ]

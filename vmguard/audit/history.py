@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vmguard.audit.catalog import Catalog
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
+from vmguard.audit.store import run_started
 from vmguard.core.errors import AuditError
 from vmguard.core.findings import Finding
 
@@ -84,8 +85,8 @@ def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
         for key, msg in previous.items()
         if key not in current and key not in unseen and key[0] in catalog
     )
-    trend = tuple(TrendPoint(r["run"], r["counts"]) for r in runs)
-    trend += (TrendPoint(result.run, result.counts()),)
+    trend = tuple(TrendPoint(r["run"], r["counts"], run_started(r["run"])) for r in runs)
+    trend += (TrendPoint(result.run, result.counts(), run_started(result.run)),)
     return result.with_drift(vms, host, resolved, trend)
 
 

@@ -49,6 +49,8 @@ class VmReport:
     outcomes: tuple[Outcome, ...] = ()
     error: str = ""  # the VM could not be read: its checks did not run
     incomplete: tuple[str, ...] = ()  # parts not seen (its guest, a disk): the rest was checked
+    hypervisor: str = ""  # its connection's driver (libvirt, virtualbox, vbox-file)
+    checked: tuple[str, ...] = ()  # the rules run over facts that were seen
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,14 @@ class HostReport:
     note: str  # why not audited, or what was audited
     outcomes: tuple[Outcome, ...] = ()
     error: str = ""  # the inventory configures a firewall and it could not be audited
+    checked: tuple[str, ...] = ()  # the host rules run
 
 
 @dataclass(frozen=True)
 class TrendPoint:
     run: str
     counts: dict[str, int]  # severity -> failing findings in that run
+    started: dt.datetime | None = None  # from the run's folder name (None: not a dated run)
 
 
 @dataclass(frozen=True)
