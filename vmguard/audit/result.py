@@ -67,6 +67,7 @@ class TrendPoint:
     run: str
     counts: dict[str, int]  # severity -> failing findings in that run
     started: dt.datetime | None = None  # from the run's folder name (None: not a dated run)
+    incomplete: bool = False  # the run could not see everything it was asked to (exit 3)
 
 
 @dataclass(frozen=True)

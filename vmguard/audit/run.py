@@ -17,6 +17,7 @@ from vmguard.audit.engine import GuestMode, Opener, audit
 from vmguard.audit.lock import run_lock
 from vmguard.audit.reports import FORMATS, format_named
 from vmguard.audit.reports.json import document
+from vmguard.audit.reports.metrics import write as write_metrics
 from vmguard.audit.result import AuditResult
 from vmguard.core import eventlog as log
 from vmguard.core.errors import AuditError, ExitCode, UsageError
@@ -48,7 +49,7 @@ def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(format_named(f).name for f in formats))
 
 
-def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on: Level | None) -> None:
+def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on: Level | None) -> dict:
     doc = document(result, fail_on)
     for name in formats:
         path = run_dir / FORMATS[name].filename
@@ -56,6 +57,7 @@ def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on
             path.write_text(FORMATS[name].render(doc), encoding="utf-8")
         except OSError as err:
             raise AuditError(f"cannot write {path}: {err.strerror}") from err
+    return doc
 
 
 def run_audit(
@@ -67,6 +69,7 @@ def run_audit(
     keep: int = DEFAULT_KEEP,
     opener: Opener = open_driver,
     guest: GuestMode = GuestMode.OFF,
+    metrics: Path | None = None,
 ) -> AuditRun:
     """Audit, write the reports into a new run folder under `out`, and log the run."""
     formats = check_formats(formats)
@@ -76,10 +79,12 @@ def run_audit(
     with run_lock(out):
         run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
         result = history.annotate(audit(inventory, run_dir.name, opener, guest=guest), out, load_catalog())
-        _write(run_dir, result, formats, fail_on)
+        doc = _write(run_dir, result, formats, fail_on)
         history.record(result, out, keep)
         store.point_latest(out, run_dir)
         pruned = store.prune(out, keep)
+        if metrics is not None:  # for node_exporter's textfile collector
+            write_metrics(doc, metrics)
     code = result.exit_code(fail_on)
     log.append(
         "audit",

@@ -29,6 +29,7 @@ def _audit(args: argparse.Namespace) -> int:
         fail_on=args.fail_on.level,
         keep=args.keep,
         guest=GuestMode(args.guest),
+        metrics=Path(args.metrics) if args.metrics else None,
     )
     result = run.result
     print(f"audit {result.run}: {summary.counts_line(result)}")
@@ -140,6 +141,12 @@ def _register_audit(sub: argparse._SubParsersAction) -> None:
         "report.json follows vmguard/audit/reports/schema/report-v1.json",
     )
     add_fail_on(p)
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write the run's metrics for node_exporter's textfile collector (e.g. "
+        "/var/lib/prometheus/node-exporter/vmguard.prom)",
+    )
     p.add_argument(
         "--keep", type=int, default=DEFAULT_KEEP, help="report folders to keep (default: %(default)s)"
     )

@@ -84,7 +84,7 @@ def _vm(vm: VmReport, catalog: Any) -> dict[str, Any]:
 
 def _trend(point: TrendPoint) -> dict[str, Any]:
     started = point.started.isoformat(timespec="seconds") if point.started else None
-    return {"run": point.run, "started": started, "counts": point.counts}
+    return {"run": point.run, "started": started, "incomplete": point.incomplete, "counts": point.counts}
 
 
 def _tallies(result: AuditResult) -> list[scoring.Tally]:
