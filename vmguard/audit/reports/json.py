@@ -11,7 +11,7 @@ from typing import Any
 
 from vmguard import __version__
 from vmguard.audit import scoring
-from vmguard.audit.catalog import load_catalog
+from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint, VmReport
 from vmguard.core.findings import Level
@@ -66,7 +66,7 @@ def _apply_fixes(vm: VmReport) -> dict[str, Any] | None:
     return {"command": f"vmguard apply --vm {vm.name}", "findings": len(fixable)}
 
 
-def _vm(vm: VmReport, catalog: Any) -> dict[str, Any]:
+def _vm(vm: VmReport, catalog: Catalog) -> dict[str, Any]:
     t = scoring.tally(vm.checked, vm.outcomes)
     return {
         "name": vm.name,
