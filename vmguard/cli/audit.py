@@ -12,7 +12,14 @@ from vmguard.audit.catalog import Rule, load_catalog
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.reports import FORMATS
 from vmguard.audit.run import DEFAULT_FORMATS, DEFAULT_KEEP, run_audit
-from vmguard.cli.output import OutputFormat, add_fail_on, add_format, add_inventory, print_document
+from vmguard.cli.output import (
+    OutputFormat,
+    add_fail_on,
+    add_format,
+    add_inventory,
+    enum_option,
+    print_document,
+)
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, UsageError
@@ -28,7 +35,7 @@ def _audit(args: argparse.Namespace) -> int:
         formats=args.format.split(","),
         fail_on=args.fail_on.level,
         keep=args.keep,
-        guest=GuestMode(args.guest),
+        guest=args.guest,
         metrics=Path(args.metrics) if args.metrics else None,
     )
     result = run.result
@@ -152,8 +159,8 @@ def _register_audit(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--guest",
-        choices=[m.value for m in GuestMode],
-        default=GuestMode.OFFLINE.value,
+        **enum_option(GuestMode),
+        default=GuestMode.OFFLINE,
         help="look inside guests: their disk images (offline, the default), also the running "
         "guest's agent (online), or not at all (off)",
     )

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from vmguard.cli.output import OutputFormat, add_fail_on, add_format, print_document
+from vmguard.cli.output import OutputFormat, add_fail_on, add_format, enum_option, print_document
 from vmguard.core.display import shown
 
 
@@ -144,9 +144,7 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     merge.add_argument(
         "--format",
         action="append",
-        type=OutputFormat,
-        choices=fleet_formats,
-        metavar="{" + ",".join(fleet_formats) + "}",
+        **enum_option(OutputFormat, fleet_formats),
         help="report file to write; repeatable (default: all three)",
     )
     add_fail_on(merge)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
+from vmguard.cli.output import OutputFormat, add_format, add_inventory, enum_option, print_document
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
 from vmguard.firewall.audit import Drift
 from vmguard.firewall.interfaces import with_vm_interfaces
 from vmguard.inventory.loader import load_inventory
-from vmguard.inventory.model import Inventory
+from vmguard.inventory.model import FirewallBackend, Inventory
 
 
 def _inventory(args: argparse.Namespace) -> Inventory:
@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name in ("plan", "audit"):
             add_format(p)
         p.add_argument(
-            "--backend", choices=("nftables", "iptables"), help="default: the inventory's firewall.backend"
+            "--backend",
+            **enum_option(FirewallBackend),
+            help="default: the inventory's firewall.backend",
         )
         if name == "apply":
             p.add_argument(

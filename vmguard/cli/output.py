@@ -8,7 +8,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +42,19 @@ class FailOn(StrEnum):
         return None if self is FailOn.NEVER else Level(self.value)
 
 
+def enum_option(enum: type[StrEnum], choices: Sequence[StrEnum] | None = None) -> dict[str, Any]:
+    """add_argument() keywords for an option whose values are an enum's (or some of them):
+    the value arrives as the enum member, a wrong one is refused naming every choice."""
+    allowed = list(choices or enum)
+
+    def convert(text: str) -> StrEnum:
+        if text in allowed:
+            return enum(text)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(allowed)})")
+
+    return {"type": convert, "choices": allowed, "metavar": "{" + ",".join(allowed) + "}"}
+
+
 def add_format(
     parser: argparse.ArgumentParser, *formats: OutputFormat, default: OutputFormat | None = None
 ) -> None:
@@ -50,10 +63,8 @@ def add_format(
     default = default or formats[0]
     parser.add_argument(
         "--format",
-        type=OutputFormat,
-        choices=formats,
+        **enum_option(OutputFormat, formats),
         default=default,
-        metavar="{" + ",".join(formats) + "}",
         help=f"output format (default: {default})",
     )
 
@@ -72,10 +83,8 @@ def add_inventory(parser: argparse.ArgumentParser, *, required: bool = True) -> 
 def add_fail_on(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on",
-        type=FailOn,
-        choices=list(FailOn),
+        **enum_option(FailOn),
         default=FailOn.HIGH,
-        metavar="{" + ",".join(FailOn) + "}",
         help="exit 1 for a failing finding at or above this severity; never: only exit 3 "
         "(default: %(default)s)",
     )
