@@ -190,3 +190,36 @@ def test_catalog_fix_variants_are_well_formed():
             assert ("VBoxManage" in text) <= (hypervisor == "virtualbox"), rule.id
             assert ("virsh" in text or "<" in text) <= (hypervisor == "libvirt"), rule.id
     assert catalog.get("VMG-INV-001").fix_for("libvirt") == catalog.get("VMG-INV-001").remediation
+
+
+def _demo_lab(tmp_path: Path, host_only: bool = True):
+    from vmguard.demo.build import write_lab
+    from vmguard.demo.scenario import MANAGED, domains
+
+    (tmp_path / "lab").mkdir()
+    lab = write_lab(tmp_path / "lab", domains(tmp_path / "lab"), MANAGED)
+    if not host_only:  # no network to move a NIC to: that change is the admin's
+        lab.inventory.write_text(
+            lab.inventory.read_text().replace("     host_only: {network: hostonly}}", "}")
+        )
+    return lab
+
+
+@pytest.mark.parametrize("host_only", [True, False])
+def test_apply_count_is_what_the_plan_changes(tmp_path, capsys, host_only):
+    """ "`vmguard apply --vm X` fixes N": N counts the failing findings of rules apply fixes
+    in the areas the VM's own plan changes automatically; with no host-only network to
+    move the NAT VM's NIC to (a manual change), its network finding is not counted."""
+    lab = _demo_lab(tmp_path, host_only)
+    out = tmp_path / "out"
+    main(["audit", "-i", str(lab.inventory), "--out", str(out), "--guest", "off"])
+    doc = json.loads((out / "latest" / "report.json").read_text())
+    capsys.readouterr()
+    main(["plan", "-i", str(lab.inventory), "--format", "json"])
+    plans = {p["vm"]: p for p in json.loads(capsys.readouterr().out)["plans"]}
+    for vm in doc["vms"]:
+        if vm["policy"]:
+            assert (vm["apply"] is not None) == bool(plans[vm["name"]]["changes"]), vm["name"]
+    build = vms(doc)["gleam-build-01"]
+    assert {"VMG-NET-002", "VMG-DEV-003", "VMG-DEV-005"} <= {f["rule"] for f in build["findings"]}
+    assert build["apply"]["findings"] == (3 if host_only else 2)  # NET-002 only with a host-only net

@@ -21,6 +21,7 @@ from vmguard.checks import Check, vm_checks
 from vmguard.core.errors import DriverError, GuestError
 from vmguard.core.findings import Finding
 from vmguard.drivers import Driver, facts_of, open_driver
+from vmguard.enforce.plan import make_plan
 from vmguard.facts.vm import VmFacts
 from vmguard.inventory.model import Connection, Inventory, VmEntry, not_found
 
@@ -44,6 +45,17 @@ class Context:
 
 
 GUEST_AREAS = ("USR", "SW")  # rules over what is inside the guest (checks.guest)
+# The policy section a plan change sets -> the rule area it fixes.
+AREA_OF_SECTION = {"network": "NET", "shared_folders": "FS", "devices": "DEV"}
+
+
+def apply_areas(entry: VmEntry, facts: VmFacts, driver: Driver) -> tuple[str, ...]:
+    """The rule areas `vmguard apply` changes on this VM: its plan's automatic changes (a
+    change only an admin can make, such as a NIC with no host-only network to move to, is
+    not counted), so the report never promises what apply will not do."""
+    plan = make_plan(entry.policy, facts, driver.capabilities)
+    sections = {c.setting.split(".")[1] for c in plan.changes if c.setting.count(".") >= 1}
+    return tuple(sorted(AREA_OF_SECTION[s] for s in sections if s in AREA_OF_SECTION))
 
 
 def checked_rules(ctx: Context, facts: VmFacts) -> tuple[str, ...]:
@@ -130,11 +142,19 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         facts = facts_of(driver, name, conn.host_only)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err), hypervisor=kind)
+    fixes = apply_areas(entry, facts, driver)
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     found = run_checks(ctx, entry, facts)
     checked = checked_rules(ctx, facts)
     return VmReport(
-        name, conn.name, entry.policy.name, found, incomplete=missed, hypervisor=kind, checked=checked
+        name,
+        conn.name,
+        entry.policy.name,
+        found,
+        incomplete=missed,
+        hypervisor=kind,
+        checked=checked,
+        apply_areas=fixes,
     )
 
 

@@ -51,6 +51,7 @@ class VmReport:
     incomplete: tuple[str, ...] = ()  # parts not seen (its guest, a disk): the rest was checked
     hypervisor: str = ""  # its connection's driver (libvirt, virtualbox, vbox-file)
     checked: tuple[str, ...] = ()  # the rules run over facts that were seen
+    apply_areas: tuple[str, ...] = ()  # rule areas `vmguard apply` would change (its plan)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,9 @@ def _sorted(outcomes: tuple[Outcome, ...], hypervisor: str = "") -> list[dict[st
 
 def _apply_fixes(vm: VmReport) -> dict[str, Any] | None:
     """The one command that fixes what vmguard can fix on this VM, and how many findings."""
-    fixable = [o for o in vm.outcomes if not o.waived and o.rule.fixed_by_apply]
+    fixable = [
+        o for o in vm.outcomes if not o.waived and o.rule.fixed_by_apply and o.rule.area in vm.apply_areas
+    ]
     if not vm.policy or vm.error or not fixable:
         return None
     return {"command": f"vmguard apply --vm {vm.name}", "findings": len(fixable)}
