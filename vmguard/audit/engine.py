@@ -142,10 +142,12 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         facts = facts_of(driver, name, conn.host_only)
     except DriverError as err:
         return VmReport(name, conn.name, entry.policy.name, error=str(err), hypervisor=kind)
-    fixes = apply_areas(entry, facts, driver)
+    host_facts = facts
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     found = run_checks(ctx, entry, facts)
     checked = checked_rules(ctx, facts)
+    fixable = any(o.rule.fixed_by_apply and not o.waived for o in found)  # else no plan needed
+    fixes = apply_areas(entry, host_facts, driver) if fixable else ()
     return VmReport(
         name,
         conn.name,
