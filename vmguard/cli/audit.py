@@ -50,6 +50,9 @@ def _audit(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+SHOWN_NAME = {"virtualbox": "VirtualBox"}  # the hypervisors as their makers spell them
+
+
 def _rule_dict(rule: Rule) -> dict[str, object]:
     refs = [{"title": r.title, "url": r.url} for r in rule.references]
     return {
@@ -59,6 +62,8 @@ def _rule_dict(rule: Rule) -> dict[str, object]:
         "title": rule.title,
         "rationale": rule.rationale,
         "remediation": rule.remediation,
+        "remediation_by_hypervisor": dict(rule.by_hypervisor),
+        "fixed_by_apply": rule.fixed_by_apply,
         "references": refs,
     }
 
@@ -91,6 +96,8 @@ def _rules_show(args: argparse.Namespace) -> int:
         "",
         "How to fix:",
         wrap.fill(rule.remediation),
+        *[wrap.fill(f"On {SHOWN_NAME.get(name, name)}: {text}") for name, text in rule.by_hypervisor],
+        *([wrap.fill("`vmguard apply` makes this change.")] if rule.fixed_by_apply else []),
         "",
         "References:",
         sep="\n",
