@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vmguard.audit.catalog import Catalog
-from vmguard.audit.result import Outcome
+from vmguard.audit.result import AuditResult, Outcome
 from vmguard.core.findings import Level
 
 WEIGHTS = {Level.CRITICAL: 8, Level.HIGH: 4, Level.MEDIUM: 2, Level.LOW: 1, Level.INFO: 0}
@@ -61,3 +61,9 @@ def total(tallies: Iterable[Tally]) -> dict[str, int]:
         for key, n in t.to_dict().items():
             sums[key] += n
     return sums
+
+
+def run_tallies(result: AuditResult) -> list[Tally]:
+    """Every VM's tally and the host's."""
+    host = [tally(result.host.checked, result.host.outcomes)]
+    return [tally(vm.checked, vm.outcomes) for vm in result.vms] + host

@@ -89,11 +89,6 @@ def _trend(point: TrendPoint) -> dict[str, Any]:
     return {"run": point.run, "started": started, "incomplete": point.incomplete, "counts": point.counts}
 
 
-def _tallies(result: AuditResult) -> list[scoring.Tally]:
-    host = [scoring.tally(result.host.checked, result.host.outcomes)]
-    return [scoring.tally(vm.checked, vm.outcomes) for vm in result.vms] + host
-
-
 def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
     """Readers start at the top: VMs not audited, then by their worst failing finding."""
     worst = max((o.severity.rank for o in vm.outcomes if not o.waived), default=-1)
@@ -101,7 +96,7 @@ def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
 
 
 def _summary(result: AuditResult, fail_on: Level | None) -> dict[str, Any]:
-    tallies = _tallies(result)
+    tallies = scoring.run_tallies(result)
     drift = {d.value: 0 for d in Drift}
     for outcome in result.outcomes:
         drift[outcome.drift.value] += 1
