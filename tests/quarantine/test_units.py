@@ -184,7 +184,8 @@ def test_streamed_reports_are_the_one_shot_json_of_the_result():
     for some in (entries, ()):
         result = VetResult("job1", '/q/"entries": []/x', Status.PROMOTED, some, output="/pub/job1")
         streamed = b"".join(report.report_json(result))
-        assert streamed == json.dumps(result.to_dict(), sort_keys=True).encode() + b"\n"
+        one_shot = {"schema": report.VET_SCHEMA, **result.to_dict()}  # vet.json names its schema
+        assert streamed == json.dumps(one_shot, sort_keys=True).encode() + b"\n"
         manifest = json.loads(b"".join(report.manifest(result, "p.yaml")))
         assert [Entry.from_dict(e) for e in manifest["entries"]] == list(some)
         assert manifest["quarantine"] == '/q/"entries": []/x'

@@ -19,6 +19,9 @@ from vmguard.core.findings import Level
 
 ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
 REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")
+HYPERVISORS = ("libvirt", "virtualbox")  # the keys of remediation_by_hypervisor
+# A driver (inventory `driver:`) -> the hypervisor whose fix text applies to its VMs.
+HYPERVISOR_OF_DRIVER = {"libvirt": "libvirt", "virtualbox": "virtualbox", "vbox-file": "virtualbox"}
 _PACKAGE = Path(__file__).resolve().parent.parent
 # libyaml's safe loader when PyYAML has it: ten times faster than the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,10 +41,19 @@ class Rule:
     rationale: str
     remediation: str
     references: tuple[Reference, ...]
+    # Optional: the fix spelled for each hypervisor where it differs (hypervisor, text).
+    by_hypervisor: tuple[tuple[str, str], ...] = ()
+    fixed_by_apply: bool = False  # `vmguard apply` changes what this rule checks
 
     @property
     def area(self) -> str:
         return self.id.split("-")[1]
+
+    def fix_for(self, driver: str) -> str:
+        """The fix for a VM of this driver (its hypervisor's own text first), else the
+        general remediation."""
+        hypervisor = HYPERVISOR_OF_DRIVER.get(driver, "")
+        return dict(self.by_hypervisor).get(hypervisor, self.remediation)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ def _parse(path: Path) -> Rule:
         refs = tuple(Reference(str(r["title"]), str(r["url"])) for r in doc["references"])
     except (ValueError, KeyError, TypeError) as err:
         raise AuditError(f"{path}: bad severity or references: {err}") from err
+    by_hypervisor = _by_hypervisor(path, doc.get("remediation_by_hypervisor", {}))
     return Rule(
         doc["id"],
         doc["title"],
@@ -102,7 +115,15 @@ def _parse(path: Path) -> Rule:
         doc["rationale"].strip(),
         doc["remediation"].strip(),
         refs,
+        by_hypervisor,
+        doc.get("fixed_by_apply") is True,
     )
+
+
+def _by_hypervisor(path: Path, texts: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(texts, dict) or not set(texts) <= set(HYPERVISORS):
+        raise AuditError(f"{path}: remediation_by_hypervisor takes {' and '.join(HYPERVISORS)}")
+    return tuple((name, str(texts[name]).strip()) for name in HYPERVISORS if name in texts)
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from vmguard.checks import Check, vm_checks
 from vmguard.core.errors import DriverError, GuestError
 from vmguard.core.findings import Finding
 from vmguard.drivers import Driver, facts_of, open_driver
+from vmguard.enforce.plan import make_plan
 from vmguard.facts.vm import VmFacts
 from vmguard.inventory.model import Connection, Inventory, VmEntry, not_found
 
@@ -41,6 +42,26 @@ class Context:
     checks: dict[str, Check]
     today: dt.date
     guest: GuestMode = GuestMode.OFF
+
+
+GUEST_AREAS = ("USR", "SW")  # rules over what is inside the guest (checks.guest)
+# The policy section a plan change sets -> the rule area it fixes.
+AREA_OF_SECTION = {"network": "NET", "shared_folders": "FS", "devices": "DEV"}
+
+
+def apply_areas(entry: VmEntry, facts: VmFacts, driver: Driver) -> tuple[str, ...]:
+    """The rule areas `vmguard apply` changes on this VM: its plan's automatic changes (a
+    change only an admin can make, such as a NIC with no host-only network to move to, is
+    not counted), so the report never promises what apply will not do."""
+    plan = make_plan(entry.policy, facts, driver.capabilities)
+    sections = {c.setting.split(".")[1] for c in plan.changes if c.setting.count(".") >= 1}
+    return tuple(sorted(AREA_OF_SECTION[s] for s in sections if s in AREA_OF_SECTION))
+
+
+def checked_rules(ctx: Context, facts: VmFacts) -> tuple[str, ...]:
+    """The VM rules run over facts that were seen: the guest's only when it was inspected."""
+    seen = facts.guest is not None
+    return tuple(r for r in ctx.checks if seen or ctx.catalog.get(r).area not in GUEST_AREAS)
 
 
 def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, ...]:
@@ -70,7 +91,8 @@ def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
 
 
 def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
-    return VmReport(name, conn.name, outcomes=outcomes(ctx, unmanaged_findings(conn, name)))
+    found = outcomes(ctx, unmanaged_findings(conn, name))
+    return VmReport(name, conn.name, outcomes=found, hypervisor=conn.driver.value, checked=("VMG-INV-001",))
 
 
 def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
@@ -84,7 +106,9 @@ def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
         "the VM exists, or the entry is removed",
     )
     outcomes_ = outcomes(ctx, [finding], entry.policy.waivers)
-    return VmReport(entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why)
+    return VmReport(
+        entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why, checked=("VMG-INV-002",)
+    )
 
 
 def with_guest(
@@ -113,12 +137,27 @@ def with_guest(
 
 
 def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> VmReport:
+    kind = conn.driver.value
     try:
         facts = facts_of(driver, name, conn.host_only)
     except DriverError as err:
-        return VmReport(name, conn.name, entry.policy.name, error=str(err))
+        return VmReport(name, conn.name, entry.policy.name, error=str(err), hypervisor=kind)
+    host_facts = facts
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
-    return VmReport(name, conn.name, entry.policy.name, run_checks(ctx, entry, facts), incomplete=missed)
+    found = run_checks(ctx, entry, facts)
+    checked = checked_rules(ctx, facts)
+    fixable = any(o.rule.fixed_by_apply and not o.waived for o in found)  # else no plan needed
+    fixes = apply_areas(entry, host_facts, driver) if fixable else ()
+    return VmReport(
+        name,
+        conn.name,
+        entry.policy.name,
+        found,
+        incomplete=missed,
+        hypervisor=kind,
+        checked=checked,
+        apply_areas=fixes,
+    )
 
 
 def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driver: Driver) -> list[VmReport]:
@@ -136,7 +175,7 @@ def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driv
 def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmReport]:
     """The connection's exactly named VMs, each marked as not audited."""
     return [
-        VmReport(e.pattern, conn.name, e.policy.name, error=why)
+        VmReport(e.pattern, conn.name, e.policy.name, error=why, hypervisor=conn.driver.value)
         for e in inventory.vms
         if e.connection == conn.name and not e.is_glob
     ]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vmguard.audit.catalog import Catalog
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
+from vmguard.audit.store import run_started
 from vmguard.core.errors import AuditError
 from vmguard.core.findings import Finding
 
@@ -84,8 +85,10 @@ def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
         for key, msg in previous.items()
         if key not in current and key not in unseen and key[0] in catalog
     )
-    trend = tuple(TrendPoint(r["run"], r["counts"]) for r in runs)
-    trend += (TrendPoint(result.run, result.counts()),)
+    trend = tuple(
+        TrendPoint(r["run"], r["counts"], run_started(r["run"]), r.get("incomplete", False)) for r in runs
+    )
+    trend += (TrendPoint(result.run, result.counts(), run_started(result.run), result.unreachable),)
     return result.with_drift(vms, host, resolved, trend)
 
 
@@ -95,6 +98,7 @@ def record(result: AuditResult, out: Path, keep: int) -> None:
     # What this run could not see is carried over, so it is neither resolved now nor new later.
     carried = _unseen(result, history[-1]["findings"] if history else [])
     line = {"run": result.run, "counts": result.counts(), "findings": _entries(result) + carried}
+    line["incomplete"] = result.unreachable
     runs = history[-(keep - 1) :] if keep > 1 else []
     runs.append(line)
     tmp = out / f".{HISTORY}.tmp"

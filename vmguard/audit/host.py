@@ -55,4 +55,6 @@ def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
         return _not_audited(str(err))
     findings = [f for check in family.HOST_CHECKS.values() for f in check(state)]
     backend = inventory.firewall.backend.value
-    return HostReport(True, f"{backend} firewall audited", to_outcomes(findings))
+    return HostReport(
+        True, f"{backend} firewall audited", to_outcomes(findings), checked=tuple(family.HOST_CHECKS)
+    )

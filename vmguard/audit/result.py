@@ -49,6 +49,9 @@ class VmReport:
     outcomes: tuple[Outcome, ...] = ()
     error: str = ""  # the VM could not be read: its checks did not run
     incomplete: tuple[str, ...] = ()  # parts not seen (its guest, a disk): the rest was checked
+    hypervisor: str = ""  # its connection's driver (libvirt, virtualbox, vbox-file)
+    checked: tuple[str, ...] = ()  # the rules run over facts that were seen
+    apply_areas: tuple[str, ...] = ()  # rule areas `vmguard apply` would change (its plan)
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,15 @@ class HostReport:
     note: str  # why not audited, or what was audited
     outcomes: tuple[Outcome, ...] = ()
     error: str = ""  # the inventory configures a firewall and it could not be audited
+    checked: tuple[str, ...] = ()  # the host rules run
 
 
 @dataclass(frozen=True)
 class TrendPoint:
     run: str
     counts: dict[str, int]  # severity -> failing findings in that run
+    started: dt.datetime | None = None  # from the run's folder name (None: not a dated run)
+    incomplete: bool = False  # the run could not see everything it was asked to (exit 3)
 
 
 @dataclass(frozen=True)
@@ -103,11 +109,12 @@ class AuditResult:
             counts[outcome.severity.value] += 1
         return counts
 
-    def exit_code(self, fail_on: Level) -> ExitCode:
-        """3 when something could not be audited (the rest was), 1 at/above fail_on, else 0."""
+    def exit_code(self, fail_on: Level | None) -> ExitCode:
+        """3 when something could not be audited (the rest was), 1 at/above fail_on (None:
+        never), else 0."""
         if self.unreachable:
             return ExitCode.CANNOT_RUN
-        if any(o.severity.rank >= fail_on.rank for o in self.failing):
+        if fail_on is not None and any(o.severity.rank >= fail_on.rank for o in self.failing):
             return ExitCode.FINDINGS
         return ExitCode.OK
 

@@ -15,8 +15,9 @@ from vmguard.audit import history, store
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.engine import GuestMode, Opener, audit
 from vmguard.audit.lock import run_lock
-from vmguard.audit.reports import FORMATS
+from vmguard.audit.reports import FORMATS, format_named
 from vmguard.audit.reports.json import document
+from vmguard.audit.reports.metrics import write as write_metrics
 from vmguard.audit.result import AuditResult
 from vmguard.core import eventlog as log
 from vmguard.core.errors import AuditError, ExitCode, UsageError
@@ -24,7 +25,7 @@ from vmguard.core.findings import Level
 from vmguard.drivers import open_driver
 from vmguard.inventory.model import Inventory
 
-DEFAULT_FORMATS = ("json", "html", "md")
+DEFAULT_FORMATS = ("json", "html", "markdown")
 DEFAULT_KEEP = 48  # two days of hourly runs
 
 
@@ -36,19 +37,19 @@ class AuditRun:
     pruned: int = 0
 
     def report(self, fmt: str) -> Path:
-        return self.run_dir / FORMATS[fmt].filename
+        return self.run_dir / format_named(fmt).filename
 
 
 def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    unknown = [f for f in formats if f not in FORMATS]
+    unknown = [f for f in formats if format_named(f) is None]
     if unknown or not formats:
         raise UsageError(
             f"--format: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(FORMATS)}"
         )
-    return tuple(dict.fromkeys(formats))
+    return tuple(dict.fromkeys(format_named(f).name for f in formats))
 
 
-def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on: Level) -> None:
+def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on: Level | None) -> dict:
     doc = document(result, fail_on)
     for name in formats:
         path = run_dir / FORMATS[name].filename
@@ -56,6 +57,7 @@ def _write(run_dir: Path, result: AuditResult, formats: tuple[str, ...], fail_on
             path.write_text(FORMATS[name].render(doc), encoding="utf-8")
         except OSError as err:
             raise AuditError(f"cannot write {path}: {err.strerror}") from err
+    return doc
 
 
 def run_audit(
@@ -63,11 +65,12 @@ def run_audit(
     out: Path,
     *,
     formats: Sequence[str] = DEFAULT_FORMATS,
-    fail_on: Level = Level.HIGH,
+    fail_on: Level | None = Level.HIGH,  # None: never fail on findings
     keep: int = DEFAULT_KEEP,
     opener: Opener = open_driver,
     guest: GuestMode = GuestMode.OFF,
     events: log.EventLog | None = None,
+    metrics: Path | None = None,
 ) -> AuditRun:
     """Audit, write the reports into a new run folder under `out`, and log the run to
     `events` (default: the process's event log)."""
@@ -78,10 +81,12 @@ def run_audit(
     with run_lock(out):
         run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
         result = history.annotate(audit(inventory, run_dir.name, opener, guest=guest), out, load_catalog())
-        _write(run_dir, result, formats, fail_on)
+        doc = _write(run_dir, result, formats, fail_on)
         history.record(result, out, keep)
         store.point_latest(out, run_dir)
         pruned = store.prune(out, keep)
+        if metrics is not None:  # for node_exporter's textfile collector
+            write_metrics(doc, metrics)
     code = result.exit_code(fail_on)
     (events or log.current()).append(
         "audit",

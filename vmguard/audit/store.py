@@ -14,6 +14,13 @@ LATEST = "latest"
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d{3})?$")
 
 
+def run_started(name: str) -> dt.datetime | None:
+    """When a run started, from its folder name (20261125T091500Z[-001]); None otherwise."""
+    if not RUN_NAME.match(name):
+        return None
+    return dt.datetime.strptime(name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+
+
 def prepare(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,8 @@ through display.shown(), so one finding stays one line of inert text.
 
 from __future__ import annotations
 
+from vmguard.audit import scoring
+from vmguard.audit.catalog import load_catalog
 from vmguard.audit.result import AuditResult, Drift
 from vmguard.core.display import shown
 
@@ -13,7 +15,9 @@ from vmguard.core.display import shown
 def counts_line(result: AuditResult) -> str:
     by = ", ".join(f"{n} {sev}" for sev, n in result.counts().items() if n) or "none"
     waived = len(result.outcomes) - len(result.failing)
-    return f"{len(result.vms)} VMs, {len(result.failing)} failing findings ({by}), {waived} waived"
+    score = scoring.score(scoring.run_tallies(result), load_catalog())
+    counts = f"{len(result.vms)} VMs, {len(result.failing)} failing findings ({by}), {waived} waived"
+    return f"{counts}; score {score}/100"
 
 
 def drift_line(result: AuditResult) -> str:

@@ -8,18 +8,24 @@ import textwrap
 from pathlib import Path
 
 from vmguard.audit import summary
-from vmguard.audit.catalog import load_catalog
+from vmguard.audit.catalog import Rule, load_catalog
 from vmguard.audit.engine import GuestMode
-from vmguard.audit.run import DEFAULT_KEEP, run_audit
-from vmguard.cli.defaults import add_inventory, add_reports_dir
+from vmguard.audit.reports import FORMATS
+from vmguard.audit.run import DEFAULT_FORMATS, DEFAULT_KEEP, run_audit
+from vmguard.cli.defaults import add_reports_dir
+from vmguard.cli.output import (
+    OutputFormat,
+    add_fail_on,
+    add_format,
+    add_inventory,
+    enum_option,
+    print_document,
+)
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, UsageError
-from vmguard.core.findings import Level
 from vmguard.inventory.loader import load_inventory
 from vmguard.inventory.model import did_you_mean
-
-LEVELS = [level.value for level in Level]
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -28,10 +34,11 @@ def _audit(args: argparse.Namespace) -> int:
         inventory,
         Path(args.out),
         formats=args.format.split(","),
-        fail_on=Level(args.fail_on),
+        fail_on=args.fail_on.level,
         keep=args.keep,
-        guest=GuestMode(args.guest),
+        guest=args.guest,
         events=args.events,
+        metrics=Path(args.metrics) if args.metrics else None,
     )
     result = run.result
     print(f"audit {result.run}: {summary.counts_line(result)}")
@@ -45,10 +52,31 @@ def _audit(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+SHOWN_NAME = {"virtualbox": "VirtualBox"}  # the hypervisors as their makers spell them
+
+
+def _rule_dict(rule: Rule) -> dict[str, object]:
+    refs = [{"title": r.title, "url": r.url} for r in rule.references]
+    return {
+        "id": rule.id,
+        "area": rule.area,
+        "severity": rule.severity.value,
+        "title": rule.title,
+        "rationale": rule.rationale,
+        "remediation": rule.remediation,
+        "remediation_by_hypervisor": dict(rule.by_hypervisor),
+        "fixed_by_apply": rule.fixed_by_apply,
+        "references": refs,
+    }
+
+
 def _rules_list(args: argparse.Namespace) -> int:
-    for rule in load_catalog():
-        if args.area in (None, rule.area):
-            print(f"{rule.id:12} {rule.severity.value:8} {rule.title}")
+    rules = [rule for rule in load_catalog() if args.area in (None, rule.area)]
+    if args.format is OutputFormat.JSON:
+        print_document("rules", {"rules": [_rule_dict(rule) for rule in rules]})
+        return ExitCode.OK
+    for rule in rules:
+        print(f"{rule.id:12} {rule.severity.value:8} {rule.title}")
     return ExitCode.OK
 
 
@@ -59,6 +87,9 @@ def _rules_show(args: argparse.Namespace) -> int:
             f"unknown rule {args.id!r}{did_you_mean(args.id.upper(), catalog.ids)}: see `vmguard rules list`"
         )
     rule = catalog.get(args.id.upper())
+    if args.format is OutputFormat.JSON:
+        print_document("rules", {"rules": [_rule_dict(rule)]})
+        return ExitCode.OK
     wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
     print(f"{rule.id}  [{rule.severity.value}]  {rule.title}\n")
     print(
@@ -67,6 +98,8 @@ def _rules_show(args: argparse.Namespace) -> int:
         "",
         "How to fix:",
         wrap.fill(rule.remediation),
+        *[wrap.fill(f"On {SHOWN_NAME.get(name, name)}: {text}") for name, text in rule.by_hypervisor],
+        *([wrap.fill("`vmguard apply` makes this change.")] if rule.fixed_by_apply else []),
         "",
         "References:",
         sep="\n",
@@ -81,6 +114,12 @@ def _log_verify(args: argparse.Namespace) -> int:
 
     path = Path(args.log) if args.log else args.events.path
     breaks = log.verify(path)
+    if args.format is OutputFormat.JSON:
+        intact = not breaks
+        events = len(path.read_bytes().splitlines()) if intact else None
+        doc = {"log": str(path), "intact": intact, "events": events, "breaks": [str(b) for b in breaks]}
+        print_document("log-verify", {**doc, "exit_code": int(ExitCode.OK if intact else ExitCode.FINDINGS)})
+        return ExitCode.OK if intact else ExitCode.FINDINGS
     for brk in breaks:
         print(shown(brk))  # a tampered line may be quoted
     if breaks:
@@ -114,20 +153,27 @@ def _register_audit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="audit every VM of an inventory and the host (read-only)")
     add_inventory(p)
     add_reports_dir(p)
-    p.add_argument("--format", default="json,html,md", help="comma-separated: json,html,md")
     p.add_argument(
-        "--fail-on",
-        default="high",
-        choices=LEVELS,
-        help="exit 1 for failing findings at or above this severity (default: high)",
+        "--format",
+        default=",".join(DEFAULT_FORMATS),
+        metavar="FORMAT[,FORMAT...]",
+        help=f"report files to write, comma-separated from {','.join(FORMATS)} (default: %(default)s); "
+        "report.json follows vmguard/audit/reports/schema/report-v1.json",
+    )
+    add_fail_on(p)
+    p.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="also write the run's metrics for node_exporter's textfile collector (e.g. "
+        "/var/lib/prometheus/node-exporter/vmguard.prom)",
     )
     p.add_argument(
         "--keep", type=int, default=DEFAULT_KEEP, help="report folders to keep (default: %(default)s)"
     )
     p.add_argument(
         "--guest",
-        choices=[m.value for m in GuestMode],
-        default=GuestMode.OFFLINE.value,
+        **enum_option(GuestMode),
+        default=GuestMode.OFFLINE,
         help="look inside guests: their disk images (offline, the default), also the running "
         "guest's agent (online), or not at all (off)",
     )
@@ -138,10 +184,14 @@ def _register_rules(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rules", help="the rule catalog")
     rsub = p.add_subparsers(dest="rules_command", metavar="list|show", required=True)
     lst = rsub.add_parser("list", help="every rule: id, severity, title")
-    lst.add_argument("--area", choices=["NET", "FS", "DEV", "USR", "SW", "FW", "VET", "INV"])
+    lst.add_argument(
+        "--area", choices=["NET", "FS", "DEV", "USR", "SW", "FW", "VET", "INV"], help="only this area"
+    )
+    add_format(lst)
     lst.set_defaults(func=_rules_list)
     show = rsub.add_parser("show", help="one rule: why it matters, how to fix, references")
     show.add_argument("id", help="rule id, e.g. VMG-DEV-001")
+    add_format(show)
     show.set_defaults(func=_rules_show)
 
 
@@ -150,6 +200,7 @@ def _register_log(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="log_command", metavar="verify", required=True)
     verify = lsub.add_parser("verify", help="exit 1 if any line was edited, removed or reordered")
     verify.add_argument("--log", help="log file (default: $VMGUARD_LOG or the system log)")
+    add_format(verify)
     verify.set_defaults(func=_log_verify)
 
 

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from vmguard.cli.output import OutputFormat, add_fail_on, add_format, enum_option, print_document
 from vmguard.core.display import shown
 
 
@@ -27,7 +28,10 @@ def _revet(args: argparse.Namespace) -> int:
     from vmguard.batch.records import exit_code, revet
 
     verdict = revet(args.job, load_batch_config(_config(args)))
-    print(verdict.text(), end="")
+    if args.format is OutputFormat.JSON:
+        print_document("batch-verdict", {**verdict.to_dict(), "exit_code": int(exit_code(verdict))})
+    else:
+        print(verdict.text(), end="")
     return exit_code(verdict)
 
 
@@ -38,9 +42,14 @@ def _pending(args: argparse.Namespace) -> int:
     from vmguard.batch.records import held_until, pending, prune
 
     config = load_batch_config(_config(args))
-    for verdict in prune(config):
+    expired, held = prune(config), pending(config)
+    if args.format is OutputFormat.JSON:
+        rows = [{**v.to_dict(), "held_until": held_until(v, config)} for v in held]
+        print_document("batch-pending", {"expired": [v.to_dict() for v in expired], "pending": rows})
+        return 0
+    for verdict in expired:
         print(f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\texpired: held output deleted")
-    for verdict in pending(config):
+    for verdict in held:
         until = dt.datetime.fromtimestamp(held_until(verdict, config), dt.UTC).strftime("%Y-%m-%d")
         print(
             f"{shown(verdict.job.key)}\t{shown(verdict.vm or '-')}\t{verdict.summary()}\t"
@@ -108,8 +117,10 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     ):
         _add_config(cmds.add_parser(name, help=text))
         cmds.choices[name].set_defaults(func=func)
+    add_format(cmds.choices["pending"])
     revet_cmd = cmds.add_parser("revet", help="vet a job's held output again after a fix")
     revet_cmd.add_argument("job", help="job key as recorded, e.g. slurm-42 or lsf-1234")
+    add_format(revet_cmd)
     _add_config(revet_cmd)
     revet_cmd.set_defaults(func=_revet)
     vm_cmd = cmds.add_parser("vm", help="inside a job: its VM and quarantine (tab-separated)")
@@ -129,18 +140,14 @@ def _register_report(sub: argparse._SubParsersAction) -> None:
     merge = cmds.add_parser("merge", help="merge many hosts' audit JSON into a fleet report")
     merge.add_argument("files", nargs="+", metavar="FILE", help="audit JSON, one per host")
     merge.add_argument("--out", required=True, metavar="DIR", help="where to write the report")
+    fleet_formats = (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.MARKDOWN)
     merge.add_argument(
         "--format",
         action="append",
-        choices=("json", "html", "markdown"),
-        help="repeatable; default all three",
+        **enum_option(OutputFormat, fleet_formats),
+        help="report file to write; repeatable (default: all three)",
     )
-    merge.add_argument(
-        "--fail-on",
-        default="high",
-        choices=("critical", "high", "medium", "low", "info", "never"),
-        help="exit 1 when a finding is at least this severe (default high)",
-    )
+    add_fail_on(merge)
     merge.set_defaults(func=_merge)
 
 

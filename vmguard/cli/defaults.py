@@ -21,17 +21,6 @@ def reports_dir() -> Path:
     return SYSTEM_REPORTS if os.geteuid() == 0 else Path("audit_reports")
 
 
-def add_inventory(parser: argparse.ArgumentParser) -> None:
-    """--inventory/-i, defaulting to /etc/vmguard/inventory.yaml."""
-    parser.add_argument(
-        "--inventory",
-        "-i",
-        default=str(INVENTORY),
-        metavar="FILE",
-        help="inventory YAML file (default: %(default)s)",
-    )
-
-
 def add_reports_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from vmguard.cli.defaults import add_inventory
+from vmguard.cli.output import OutputFormat, add_format, add_inventory, enum_option, print_document
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
+from vmguard.firewall.audit import Drift
 from vmguard.firewall.interfaces import with_vm_interfaces
 from vmguard.inventory.loader import load_inventory
-from vmguard.inventory.model import Inventory
+from vmguard.inventory.model import FirewallBackend, Inventory
 
 
 def _inventory(args: argparse.Namespace) -> Inventory:
@@ -31,8 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         p = actions.add_parser(name, help=text)
         add_inventory(p)
+        if name in ("plan", "audit"):
+            add_format(p)
         p.add_argument(
-            "--backend", choices=("nftables", "iptables"), help="default: the inventory's firewall.backend"
+            "--backend",
+            **enum_option(FirewallBackend),
+            help="default: the inventory's firewall.backend",
         )
         if name == "apply":
             p.add_argument(
@@ -41,8 +46,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=handler)
 
 
+def _drifts(drifts: tuple[Drift, ...]) -> list[dict[str, str]]:
+    return [{"kind": d.kind.value, "where": d.where, "detail": d.detail} for d in drifts]
+
+
 def _plan(args: argparse.Namespace) -> int:
     result = service.plan(_inventory(args), args.backend)
+    code = ExitCode.OK if result.up_to_date else ExitCode.CHANGES
+    if args.format is OutputFormat.JSON:
+        doc = {"backend": result.backend, "up_to_date": result.up_to_date, "loaded": result.loaded}
+        doc |= {"vms": [vm.name for vm in result.ruleset.vms], "drifts": _drifts(result.drifts)}
+        print_document("firewall-plan", {**doc, "ruleset": result.text, "exit_code": int(code)})
+        return code
     if result.up_to_date:
         print(f"{result.backend}: up to date ({len(result.ruleset.vms)} VMs), nothing to change")
         return ExitCode.OK
@@ -78,6 +93,12 @@ def _show(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     result = service.audit(_inventory(args), args.backend)
+    code = ExitCode.OK if result.clean else ExitCode.FINDINGS
+    if args.format is OutputFormat.JSON:
+        doc = {"backend": result.backend, "clean": result.clean, "vm_count": result.vm_count}
+        doc |= {"drifts": _drifts(result.drifts), "unfiltered_bridges": list(result.unfiltered_bridges)}
+        print_document("firewall-audit", {**doc, "exit_code": int(code)})
+        return code
     for drift in result.drifts:
         print(shown(drift))
     for bridge in result.unfiltered_bridges:

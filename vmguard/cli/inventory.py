@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vmguard.cli.output import add_format, print_json
-from vmguard.core.errors import ExitCode, Problem, Severity
+from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
+from vmguard.core.errors import ExitCode, Problem, Severity, UsageError
 from vmguard.drivers.session import Session
 from vmguard.inventory.loader import check_inventory
 from vmguard.inventory.model import Inventory
@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="validate an inventory, every policy it names, and that its VMs exist "
         "(exit 2 a problem, 3 a hypervisor could not be asked)",
     )
-    check.add_argument("file", metavar="FILE")
+    check.add_argument("file", metavar="FILE", nargs="?", help="the inventory (or give it with -i)")
+    add_inventory(check, default=None)
     check.add_argument(
         "--offline",
         action="store_true",
@@ -48,14 +49,18 @@ def _status(inv: Inventory | None, offline: bool, unasked: list[str]) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    args.file = args.file or args.inventory
+    if not args.file or args.inventory not in (None, args.file):
+        raise UsageError("inventory check: name one inventory, as FILE or with -i")
     checked = check_inventory(args.file)
     inv = checked.inventory
     missing, unasked = _hosts(inv, args.offline)
     problems = [*checked.problems, *missing]
     ok = inv is not None and not any(p.severity is Severity.ERROR for p in missing)
     code = ExitCode.BAD_INPUT if not ok else ExitCode.CANNOT_RUN if unasked else ExitCode.OK
-    if args.format == "json":
-        print_json(
+    if args.format is OutputFormat.JSON:
+        print_document(
+            "inventory-check",
             {
                 "file": args.file,
                 "ok": ok,
@@ -67,7 +72,7 @@ def run_check(args: argparse.Namespace) -> int:
                     {"name": e.pattern, "connection": e.connection, "policy": e.policy.name}
                     for e in (inv.vms if inv else ())
                 ],
-            }
+            },
         )
         return code
     for problem in problems:

@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from vmguard.cli.output import add_format, print_json
+from vmguard.cli.output import OutputFormat, add_format, print_document, print_json
 from vmguard.core.errors import ExitCode, PolicyError, Severity
 from vmguard.policy.dump import to_data
 from vmguard.policy.loader import Checked, check_policy
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with its bases merged and every default filled in (the default)",
     )
-    add_format(show, "yaml", "json")
+    add_format(show, OutputFormat.YAML, OutputFormat.JSON)
     show.set_defaults(func=run_show)
 
 
@@ -38,8 +38,9 @@ def _failed(checked: Checked, strict: bool) -> bool:
 
 def run_check(args: argparse.Namespace) -> int:
     results = {f: check_policy(f) for f in args.files}
-    if args.format == "json":
-        print_json(
+    if args.format is OutputFormat.JSON:
+        print_document(
+            "policy-check",
             {
                 "files": [
                     {
@@ -50,7 +51,7 @@ def run_check(args: argparse.Namespace) -> int:
                     }
                     for f, c in results.items()
                 ]
-            }
+            },
         )
     else:
         for file, checked in results.items():
@@ -69,7 +70,7 @@ def run_show(args: argparse.Namespace) -> int:
     if checked.policy is None:
         raise PolicyError(list(checked.errors))
     data = to_data(checked.policy)
-    if args.format == "json":
+    if args.format is OutputFormat.JSON:  # the policy itself (policy/schema's shape)
         print_json(data)
     else:
         sys.stdout.write(f"# effective policy of {args.file} (bases merged, defaults filled in)\n")

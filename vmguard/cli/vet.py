@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vmguard.cli.output import add_format
+from vmguard.cli.output import OutputFormat, add_format
 from vmguard.core.errors import VetInputError
 
 
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         remove_promoted=args.remove_promoted,
         events=args.events,
     )
-    if args.format == "json":  # the same JSON as the published JOB.vet.json
+    if args.format is OutputFormat.JSON:  # the same JSON as the published JOB.vet.json
         sys.stdout.flush()
         for chunk in report.report_json(result):
             sys.stdout.buffer.write(chunk)

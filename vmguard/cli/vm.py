@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from dataclasses import asdict
 
-from vmguard.cli.defaults import add_inventory
+from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
 from vmguard.core.display import shown, shown_lines
 from vmguard.core.errors import ExitCode
 from vmguard.drivers.interface import facts_of
@@ -48,13 +48,15 @@ def _plan(args: argparse.Namespace) -> int:
             if plan is None:
                 continue
             plans.append(plan)
-            if args.format == "text":
+            if args.format is OutputFormat.TEXT:
                 print(shown_lines(_plan_text(target, plan)))
         code = _errors(session) or plan_exit(plans)
-        if args.format == "json":
+        if args.format is OutputFormat.JSON:
             incomplete = [str(e) for e in session.errors]
-            doc = {"plans": [p.to_dict() for p in plans], "incomplete": incomplete, "exit_code": int(code)}
-            print(json.dumps(doc, indent=2))
+            print_document(
+                "plan",
+                {"plans": [p.to_dict() for p in plans], "incomplete": incomplete, "exit_code": int(code)},
+            )
     return code
 
 
@@ -78,8 +80,20 @@ def _outcome_text(outcome: Outcome) -> list[str]:
     return lines
 
 
+def _outcome_dict(outcome: Outcome) -> dict[str, object]:
+    result = outcome.result
+    return {
+        **outcome.plan.to_dict(),
+        "dry_run": bool(result and result.dry_run),
+        "applied": [asdict(c) for c in result.applied] if result else [],
+        "next_boot": [asdict(c) for c in result.next_boot] if result else [],
+        "refused": [asdict(c) for c in outcome.refused],
+        "backup": str(outcome.backup) if outcome.backup else None,
+    }
+
+
 def _apply(args: argparse.Namespace) -> int:
-    refused = False
+    outcomes: list[Outcome] = []
 
     def one(target: Target) -> Outcome:
         return apply_vm(
@@ -97,10 +111,18 @@ def _apply(args: argparse.Namespace) -> int:
         for target in session.targets(args.vm):
             outcome = session.attempt(target, one)
             if outcome is not None:
-                refused = refused or bool(outcome.refused)
-                print(shown_lines(_outcome_text(outcome)))
+                outcomes.append(outcome)
+                if args.format is OutputFormat.TEXT:
+                    print(shown_lines(_outcome_text(outcome)))
         failed = _errors(session)
-    return failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
+        code = failed or (ExitCode.FINDINGS if any(o.refused for o in outcomes) else ExitCode.OK)
+        if args.format is OutputFormat.JSON:
+            doc = {
+                "vms": [_outcome_dict(o) for o in outcomes],
+                "incomplete": [str(e) for e in session.errors],
+            }
+            print_document("apply", {**doc, "exit_code": int(code)})
+    return code
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -114,36 +136,64 @@ def _rollback(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _facts_line(target: Target, facts: VmFacts) -> str:
-    nics = ",".join(f"{n.attachment.value}" for n in facts.nics if n.enabled) or "none"
-    shares = ",".join(f"{s.name}:{'ro' if s.read_only else 'rw'}" for s in facts.shared_folders)
-    policy = target.entry.policy.name if target.entry else "-"
+def _facts_row(target: Target, facts: VmFacts) -> dict[str, object]:
+    """One VM's settings as `vms` shows them (the text line and the JSON agree)."""
+    return {
+        "name": target.vm,
+        "connection": target.connection.name,
+        "hypervisor": facts.driver,
+        "power_state": facts.power_state.value,
+        "policy": target.entry.policy.name if target.entry else None,
+        "nics": [n.attachment.value for n in facts.nics if n.enabled],
+        "shares": [{"name": s.name, "read_only": s.read_only} for s in facts.shared_folders],
+        "clipboard": facts.clipboard.value.value,
+        "drag_and_drop": facts.drag_and_drop.value.value,
+        "usb": list(facts.usb.controllers),
+        "audio": facts.audio.enabled,
+        "displays": [d.protocol.value for d in facts.displays],
+        "ports": len(facts.ports),
+        "host_devices": len(facts.host_devices),
+        "unknown": len(facts.unknown),
+        "snapshots_differ": len(facts.snapshots),
+    }
+
+
+def _facts_line(row: dict) -> str:
+    shares = ",".join(f"{s['name']}:{'ro' if s['read_only'] else 'rw'}" for s in row["shares"])
     return (
-        f"{target.vm:24} {target.connection.name:10} {facts.power_state.value:8} "
-        f"policy={policy} nics={nics} shares={shares or 'none'} "
-        f"clipboard={facts.clipboard.value.value} dnd={facts.drag_and_drop.value.value} "
-        f"usb={','.join(facts.usb.controllers) or 'none'} "
-        f"audio={'on' if facts.audio.enabled else 'off'} "
-        f"display={','.join(d.protocol.value for d in facts.displays) or 'none'} "
-        f"ports={len(facts.ports)} hostdev={len(facts.host_devices)}"
-        + (f" unknown={len(facts.unknown)}" if facts.unknown else "")
-        + (f" snapshots-differ={len(facts.snapshots)}" if facts.snapshots else "")
+        f"{row['name']:24} {row['connection']:10} {row['power_state']:8} "
+        f"policy={row['policy'] or '-'} nics={','.join(row['nics']) or 'none'} shares={shares or 'none'} "
+        f"clipboard={row['clipboard']} dnd={row['drag_and_drop']} "
+        f"usb={','.join(row['usb']) or 'none'} "
+        f"audio={'on' if row['audio'] else 'off'} "
+        f"display={','.join(row['displays']) or 'none'} "
+        f"ports={row['ports']} hostdev={row['host_devices']}"
+        + (f" unknown={row['unknown']}" if row["unknown"] else "")
+        + (f" snapshots-differ={row['snapshots_differ']}" if row["snapshots_differ"] else "")
     )
 
 
 def _vms(args: argparse.Namespace) -> int:
+    rows = []
     with Session(load_inventory(args.inventory)) as session:
         for target in session.targets(unmanaged=True):
             facts = session.attempt(target, lambda t: t.driver.read_facts(t.vm))
             if facts is not None:
-                print(shown(_facts_line(target, facts)))
-        return _errors(session)
+                rows.append(_facts_row(target, facts))
+                if args.format is OutputFormat.TEXT:
+                    print(shown(_facts_line(rows[-1])))
+        code = _errors(session)
+        if args.format is OutputFormat.JSON:
+            incomplete = [str(e) for e in session.errors]
+            print_document("vms", {"vms": rows, "incomplete": incomplete, "exit_code": int(code)})
+        return code
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this area's subcommands."""
     p = sub.add_parser("vms", help="list the VMs on the inventory's hosts with their settings")
     add_inventory(p)
+    add_format(p)
     p.set_defaults(func=_vms)
 
     p = sub.add_parser(
@@ -151,12 +201,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_inventory(p)
     p.add_argument("--vm", help="only this VM")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(p)
     p.set_defaults(func=_plan)
 
     p = sub.add_parser("apply", help="change each VM's settings to match its policy")
     add_inventory(p)
     p.add_argument("--vm", help="only this VM")
+    add_format(p)
     p.add_argument("--dry-run", action="store_true", help="check the changes, make none")
     how = p.add_mutually_exclusive_group()
     how.add_argument(

@@ -15,6 +15,9 @@ from vmguard.core.display import shown
 from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
 
 MANIFEST_VERSION = 1
+# The vet report's `schema` key (JOB.vet.json, `vet --format json`); its schema ships as
+# vmguard/cli/schema/vet-v1.json. Additive changes keep v1.
+VET_SCHEMA = "vmguard/vet/v1"
 TEXT_LIMIT = 50  # rejected entries listed in the text summary; the JSON has them all
 BATCH = 1000  # entries encoded at a time
 
@@ -53,7 +56,7 @@ def entries_from_manifest(data: dict) -> tuple[Entry, ...]:
 
 
 def report_json(result: VetResult) -> Iterator[bytes]:
-    return _with_entries(result.summary(), result.entries)
+    return _with_entries({"schema": VET_SCHEMA, **result.summary()}, result.entries)
 
 
 def _size(n: int) -> str:

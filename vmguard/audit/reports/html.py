@@ -21,6 +21,7 @@ from vmguard.core.display import shown
 TEMPLATES = Path(__file__).parent / "templates"
 CHART_RUNS = 30  # the trend chart shows the last runs only
 CHART_W, CHART_H, BAR_GAP, BAR_MAX = 600, 120, 4, 40
+PAD_LEFT, PAD_BOTTOM, X_LABELS, LABEL_W = 40, 40, 6, 72  # axes' room; dated ticks: at most, px apart
 COLORS = {"critical": "#7f0000", "high": "#d32f2f", "medium": "#f57c00", "low": "#fbc02d", "info": "#90a4ae"}
 
 
@@ -34,11 +35,22 @@ class Bar:
     label: str
 
 
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    y: float
+    lines: tuple[str, ...]  # a date tick: the day, then the time
+
+
+def _bar_width(points: list[dict]) -> float:
+    return min((CHART_W - PAD_LEFT) / max(len(points), 1), BAR_MAX)
+
+
 def trend_bars(trend: list[dict]) -> list[Bar]:
     """Stacked bars, one per run, severities bottom-up from critical."""
     points = trend[-CHART_RUNS:]
     top = max([sum(p["counts"].values()) for p in points] + [1])
-    width = min(CHART_W / max(len(points), 1), BAR_MAX)
+    width = _bar_width(points)
     bars = []
     for i, point in enumerate(points):
         base = CHART_H
@@ -47,9 +59,32 @@ def trend_bars(trend: list[dict]) -> list[Bar]:
             height = CHART_H * count / top
             base -= height
             if count:
-                label = f"{point['run']}: {count} {severity}"
-                bars.append(Bar(i * width, base, width - BAR_GAP, height, color, label))
+                label = f"{point.get('started') or point['run']}: {count} {severity}"
+                bars.append(Bar(PAD_LEFT + i * width, base, width - BAR_GAP, height, color, label))
     return bars
+
+
+def _when(point: dict) -> tuple[str, ...]:
+    started = point.get("started")  # ISO 8601 UTC, or None for a run without a dated name
+    return (started[:10], started[11:16] + " UTC") if started else (point["run"][:10],)
+
+
+def x_ticks(trend: list[dict]) -> list[Tick]:
+    """The runs' start dates under the bars: the latest run's, and evenly before it."""
+    points = trend[-CHART_RUNS:]
+    width = _bar_width(points)
+    step = max(1, -(-len(points) // X_LABELS), -(-LABEL_W // int(width)))  # labels never overlap
+    chosen = sorted(range(len(points) - 1, -1, -step))  # counted back from the latest run
+    return [
+        Tick(PAD_LEFT + i * width + (width - BAR_GAP) / 2, CHART_H + 14, _when(points[i])) for i in chosen
+    ]
+
+
+def y_ticks(trend: list[dict]) -> list[Tick]:
+    """0, half and the tallest bar's count, at their heights."""
+    top = trend_top(trend)
+    values = sorted({0, top // 2, top}) if top else [0]
+    return [Tick(PAD_LEFT - 6, max(CHART_H - CHART_H * v / max(top, 1) + 4, 10), (str(v),)) for v in values]
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
@@ -97,9 +132,13 @@ def render(doc: Document) -> str:
         doc=doc,
         bars=trend_bars(doc["trend"]),
         top=trend_top(doc["trend"]),
+        x_ticks=x_ticks(doc["trend"]),
+        y_ticks=y_ticks(doc["trend"]),
         colors=COLORS,
         chart_w=CHART_W,
         chart_h=CHART_H,
+        pad_left=PAD_LEFT,
+        pad_bottom=PAD_BOTTOM,
         runs=len(doc["trend"][-CHART_RUNS:]),
     )
 

@@ -10,8 +10,10 @@ import json
 from typing import Any
 
 from vmguard import __version__
+from vmguard.audit import scoring
+from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.audit.reports.interface import Document, Format
-from vmguard.audit.result import AuditResult, Drift, Outcome, VmReport
+from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint, VmReport
 from vmguard.core.findings import Level
 from vmguard.policy.model import Waiver
 
@@ -30,7 +32,7 @@ def _waiver(waiver: Waiver | None) -> dict[str, str] | None:
     }
 
 
-def _finding(outcome: Outcome) -> dict[str, Any]:
+def _finding(outcome: Outcome, hypervisor: str = "") -> dict[str, Any]:
     f, rule = outcome.finding, outcome.rule
     return {
         "rule": f.rule,
@@ -41,6 +43,9 @@ def _finding(outcome: Outcome) -> dict[str, Any]:
         "evidence": f.evidence,
         "wanted": f.wanted,
         "remediation": rule.remediation,
+        "fix": rule.fix_for(hypervisor),  # the VM's own hypervisor's fix first
+        "fixed_by_apply": rule.fixed_by_apply,
+        "references": [{"title": r.title, "url": r.url} for r in rule.references],
         "drift": outcome.drift.value,
         "waived": outcome.waived,
         "waiver": _waiver(outcome.waiver),
@@ -48,9 +53,40 @@ def _finding(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _sorted(outcomes: tuple[Outcome, ...]) -> list[dict[str, Any]]:
+def _sorted(outcomes: tuple[Outcome, ...], hypervisor: str = "") -> list[dict[str, Any]]:
     ordered = sorted(outcomes, key=lambda o: (-o.severity.rank, o.finding.rule, o.finding.evidence))
-    return [_finding(o) for o in ordered]
+    return [_finding(o, hypervisor) for o in ordered]
+
+
+def _apply_fixes(vm: VmReport) -> dict[str, Any] | None:
+    """The one command that fixes what vmguard can fix on this VM, and how many findings."""
+    fixable = [
+        o for o in vm.outcomes if not o.waived and o.rule.fixed_by_apply and o.rule.area in vm.apply_areas
+    ]
+    if not vm.policy or vm.error or not fixable:
+        return None
+    return {"command": f"vmguard apply --vm {vm.name}", "findings": len(fixable)}
+
+
+def _vm(vm: VmReport, catalog: Catalog) -> dict[str, Any]:
+    t = scoring.tally(vm.checked, vm.outcomes)
+    return {
+        "name": vm.name,
+        "connection": vm.connection,
+        "hypervisor": vm.hypervisor,
+        "policy": vm.policy,
+        "error": vm.error,
+        "incomplete": list(vm.incomplete),
+        "rules": t.to_dict(),
+        "score": scoring.score([t], catalog),
+        "apply": _apply_fixes(vm),
+        "findings": _sorted(vm.outcomes, vm.hypervisor),
+    }
+
+
+def _trend(point: TrendPoint) -> dict[str, Any]:
+    started = point.started.isoformat(timespec="seconds") if point.started else None
+    return {"run": point.run, "started": started, "incomplete": point.incomplete, "counts": point.counts}
 
 
 def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
@@ -59,7 +95,8 @@ def _worst_first(vm: VmReport) -> tuple[bool, int, str]:
     return (not (vm.error or vm.incomplete), -worst, vm.name)
 
 
-def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
+def _summary(result: AuditResult, fail_on: Level | None) -> dict[str, Any]:
+    tallies = scoring.run_tallies(result)
     drift = {d.value: 0 for d in Drift}
     for outcome in result.outcomes:
         drift[outcome.drift.value] += 1
@@ -71,12 +108,16 @@ def _summary(result: AuditResult, fail_on: Level) -> dict[str, Any]:
         "by_severity": result.counts(),
         "drift": drift,
         "unreachable": list(result.not_covered),
-        "fail_on": fail_on.value,
+        "rules": scoring.total(tallies),
+        "score": scoring.score(tallies, load_catalog()),
+        "apply_fixes": sum(a["findings"] for vm in result.vms if (a := _apply_fixes(vm))),
+        "fail_on": fail_on.value if fail_on else "never",
         "exit_code": int(result.exit_code(fail_on)),
     }
 
 
-def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
+def document(result: AuditResult, fail_on: Level | None = Level.HIGH) -> Document:
+    catalog = load_catalog()
     return {
         "schema": SCHEMA_ID,
         "vmguard_version": __version__,
@@ -89,21 +130,12 @@ def document(result: AuditResult, fail_on: Level = Level.HIGH) -> Document:
             "audited": result.host.audited,
             "note": result.host.note,
             "error": result.host.error,
+            "rules": scoring.tally(result.host.checked, result.host.outcomes).to_dict(),
             "findings": _sorted(result.host.outcomes),
         },
-        "vms": [
-            {
-                "name": vm.name,
-                "connection": vm.connection,
-                "policy": vm.policy,
-                "error": vm.error,
-                "incomplete": list(vm.incomplete),
-                "findings": _sorted(vm.outcomes),
-            }
-            for vm in sorted(result.vms, key=_worst_first)
-        ],
+        "vms": [_vm(vm, catalog) for vm in sorted(result.vms, key=_worst_first)],
         "resolved": _sorted(result.resolved),
-        "trend": [{"run": p.run, "counts": p.counts} for p in result.trend],
+        "trend": [_trend(p) for p in result.trend],
     }
 
 

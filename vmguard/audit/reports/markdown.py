@@ -25,16 +25,45 @@ def _summary(doc: Document) -> list[str]:
     s = doc["summary"]
     by = ", ".join(f"{n} {sev}" for sev, n in s["by_severity"].items() if n) or "none"
     drift = ", ".join(f"{n} {d}" for d, n in s["drift"].items())
+    r = s["rules"]
     lines = [
         f"# vmguard audit {esc(doc['run'])}",
         "",
+        f"- score: {s['score']} of 100; rules checked: {r['checked']}, passed: {r['passed']}, "
+        f"failed: {r['failed']}, waived: {r['waived']}",
         f"- inventory: {esc(doc['inventory'])}",
         f"- VMs: {s['vms']}; failing findings: {s['failing']} ({by}); waived: {s['waived']}",
         f"- since the previous run: {drift}",
         f"- host: {esc(doc['host']['note'])}",
     ]
     lines += [f"- **not audited**: {esc(u)}" for u in s["unreachable"]]
+    if s["apply_fixes"]:
+        lines.append(f"- `vmguard apply` fixes {s['apply_fixes']} of the failing findings (per VM below)")
     return lines
+
+
+def _vm_head(vm: dict) -> list[str]:
+    r = vm["rules"]
+    lines = [
+        f"{esc(vm['hypervisor'] or 'hypervisor unknown')}: score {vm['score']}; "
+        f"rules checked {r['checked']}, "
+        f"passed {r['passed']}, failed {r['failed']}, waived {r['waived']}",
+        "",
+    ]
+    if vm["apply"]:
+        lines += [f"`{esc(vm['apply']['command'])}` fixes {vm['apply']['findings']} of these.", ""]
+    return lines
+
+
+def _references(doc: Document) -> list[str]:
+    """Each cited rule's references, as text: the report makes no link (esc() keeps
+    addresses from becoming autolinks)."""
+    cited = {f["rule"]: f for part in [doc["host"], *doc["vms"]] for f in part["findings"]}
+    lines = ["**References** (of the rules with findings)", ""] if cited else []
+    for rule, f in sorted(cited.items()):
+        refs = "; ".join(f"{esc(r['title'])}: {esc(r['url'])}" for r in f["references"])
+        lines.append(f"- {rule} {f['title']}: {refs}")
+    return [*lines, ""] if cited else []
 
 
 def _table(findings: list[dict]) -> list[str]:
@@ -51,7 +80,7 @@ def _table(findings: list[dict]) -> list[str]:
             state += f"; waiver expired {f['expired_waiver']['expires']}"
         rows.append(
             f"| {f['severity']} | {f['rule']} | {esc(f['message'])}<br>{esc(f['evidence'])} "
-            f"| {state} | {f['remediation']} |"
+            f"| {state} | {f['fix']} |"
         )
     return [*rows, ""]
 
@@ -60,15 +89,16 @@ def render(doc: Document) -> str:
     lines = [*_summary(doc), "", "## Host", "", *_table(doc["host"]["findings"])]
     for vm in doc["vms"]:
         policy = f"policy {esc(vm['policy'])}" if vm["policy"] else "unmanaged"
-        lines += [f"## VM {esc(vm['name'])} ({policy}, {esc(vm['connection'])})", ""]
+        lines += [f"## VM {esc(vm['name'])} ({policy}, {esc(vm['connection'])})", "", *_vm_head(vm)]
         if vm["error"]:
             lines += [f"**Not audited**: {esc(vm['error'])}", ""]
         lines += [f"**Not seen**: {esc(why)}\n" for why in vm.get("incomplete", ())]
         lines += _table(vm["findings"])
+    lines += _references(doc)
     if doc["resolved"]:
         lines += ["## Resolved since the previous run", ""]
         lines += [f"- {f['rule']} on {esc(f['subject'])}: {esc(f['message'])}" for f in doc["resolved"]]
     return "\n".join(lines) + "\n"
 
 
-FORMAT = Format("md", "report.md", render)
+FORMAT = Format("markdown", "report.md", render)
