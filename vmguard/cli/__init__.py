@@ -18,7 +18,7 @@ from vmguard.cli.output import safe_streams
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "gate")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
@@ -37,6 +37,7 @@ COMMANDS = {
     "demo": "audit",
     "batch": "batch",
     "report": "batch",
+    "hook": "gate",
 }
 
 EPILOG = """\

@@ -76,11 +76,20 @@ def _cut(ruleset: Ruleset, backend: str) -> None:
         log.append("firewall", action="cut-connections", backend=backend, connections=cut)
 
 
-def apply_vm(inventory: Inventory, vm_name: str, backend_name: str | None = None) -> str:
-    """Add, replace or remove one VM's rules without reloading the others."""
+def apply_vm(
+    inventory: Inventory,
+    vm_name: str,
+    backend_name: str | None = None,
+    *,
+    vm_ports: tuple[tuple[str, str], ...] | None = None,
+    running: bool = True,
+) -> str:
+    """Add, replace or remove one VM's rules without reloading the others.
+    vm_ports: (VM, port) when the caller knows them (the libvirt hook, which must not ask
+    libvirt); running=False removes the VM's rules (the VM stopped)."""
     backend = _backend(inventory, backend_name)
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
-    vm = ruleset.vm(vm_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory, vm_ports))
+    vm = ruleset.vm(vm_name) if running else None
     backend.update_vm(ruleset, vm, vm_name)
     _cut(ruleset, backend.name)
     action = "update-vm" if vm is not None else "remove-vm"
