@@ -52,7 +52,9 @@ def gate(inventory: Inventory, connection: str, facts: VmFacts) -> Answer:
     verdict = decide(context(), inventory, connection, facts)
     action = "allowed" if verdict.allowed else "refused"
     rules = [o.finding.rule for o in verdict.blocking]
-    log.append("gate", action=action, vm=facts.name, connection=connection, reason=verdict.reason, rules=rules)
+    log.append(
+        "gate", action=action, vm=facts.name, connection=connection, reason=verdict.reason, rules=rules
+    )
     return Answer(0) if verdict.allowed else Answer(1, f"{REFUSED} {verdict.reason}")
 
 

@@ -90,7 +90,9 @@ def pick_connection(inventory: Inventory, name: str | None) -> str:
     if name in libvirts:
         return name
     known = ", ".join(libvirts) or "none"
-    raise GateError(f"name the inventory's libvirt connection this host serves with --connection (known: {known})")
+    raise GateError(
+        f"name the inventory's libvirt connection this host serves with --connection (known: {known})"
+    )
 
 
 def _ours(path: Path) -> bool:
@@ -114,7 +116,7 @@ def install(inventory: Inventory, connection: str | None, hooks_dir: Path = HOOK
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    log.append("gate", action="hook-install", path=str(path), inventory=inventory.source, connection=conn)
+    log.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
     return path
 
 
@@ -125,7 +127,7 @@ def remove(hooks_dir: Path = HOOKS_DIR) -> bool:
     if not _ours(path):
         raise GateError(f"{path} is not vmguard's hook: not removed")
     path.unlink()
-    log.append("gate", action="hook-remove", path=str(path))
+    log.append("gate", action="hook-remove", hook=str(path))
     return True
 
 
