@@ -31,8 +31,8 @@ from vmguard.inventory.model import (
     VmEntry,
     outside,
 )
-from vmguard.policy.loader import check_policy
 from vmguard.policy.build import parse_duration
+from vmguard.policy.loader import check_policy
 from vmguard.policy.model import NetworkMode, Policy, SharePurpose
 
 SCHEMA = "inventory.schema.json"
@@ -186,7 +186,9 @@ class _Loader:
         gate = self.doc.data.get("gate", {})
         timeout = parse_duration(gate.get("timeout", GateSettings.timeout))
         if timeout > 60:
-            self.problem(("gate", "timeout"), f"{timeout:g}s is too long: libvirtd waits for the hook (at most 60s)")
+            self.problem(
+                ("gate", "timeout"), f"{timeout:g}s is too long: libvirtd waits for the hook (at most 60s)"
+            )
         return GateSettings(
             Unmanaged(gate.get("unmanaged", Unmanaged.REFUSE)),
             OnError(gate.get("on_error", OnError.FAIL_CLOSED)),

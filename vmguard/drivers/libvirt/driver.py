@@ -237,10 +237,13 @@ class LibvirtDriver:
             time.sleep(0.2)
         return True
 
-    def power_off(self, name: str) -> None:
+    def power_off(self, name: str, *, hard: bool = False) -> None:
         """ACPI shutdown, then a hard stop if the guest has not gone within 30 s."""
         dom = self._domain(name)
         if not self._call("state", dom.isActive):
+            return
+        if hard:
+            self._call("destroy", dom.destroy)
             return
         self._call("shutdown", dom.shutdown)
         deadline = time.monotonic() + SHUTDOWN_WAIT
@@ -249,6 +252,11 @@ class LibvirtDriver:
                 return
             time.sleep(0.5)
         self._call("destroy", dom.destroy)
+
+    def pause(self, name: str) -> None:
+        dom = self._domain(name)
+        if self._call("state", dom.state)[0] == libvirt.VIR_DOMAIN_RUNNING:
+            self._call("pause", dom.suspend)
 
     def start(self, name: str) -> None:
         self._call("start", self._domain(name).create)
