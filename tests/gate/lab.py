@@ -132,3 +132,50 @@ def wait_for(predicate, timeout: float = 10.0, step: float = 0.02) -> float:
             raise AssertionError(f"not within {timeout}s")
         time.sleep(step)
     return time.monotonic() - start
+
+
+SPICE_CLIPBOARD = (
+    "<graphics type='spice' autoport='yes' listen='127.0.0.1'><listen type='address' address='127.0.0.1'/>"
+    "</graphics><channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>\n"
+)
+
+
+class Watch:
+    """`vmguard watch [--enforce]` as a process; each output line with when it arrived."""
+
+    def __init__(self, inventory: Path, *extra: str) -> None:
+        import threading
+
+        argv = [sys.executable, "-m", "vmguard", "watch", "--inventory", str(inventory), *extra]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[tuple[float, str]] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        wait_for(lambda: any("watching" in line for _, line in self.lines), timeout=60)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def first(self, needle: str, after: float, timeout: float = 10.0) -> float:
+        """When the first line containing `needle` arrived after `after`."""
+        found: list[float] = []
+
+        def seen() -> bool:
+            found[:] = [t for t, line in list(self.lines) if t >= after and needle in line]
+            return bool(found)
+
+        wait_for(seen, timeout=timeout)
+        return found[0]
+
+    def close(self) -> str:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        self.reader.join(timeout=5)
+        return "\n".join(line for _, line in self.lines)
+
+
+def domain_xml_with(lab: Lab, name: str, devices: str) -> str:
+    """The domain's persistent XML with `devices` added (what an admin's `virsh define` does)."""
+    xml = lab.conn.lookupByName(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    return xml.replace("</devices>", devices + "</devices>", 1)
