@@ -70,8 +70,13 @@ class Lab:
         path.write_text(inventory_text(self.plv.uri, gate, on_drift))
         return path
 
-    def install(self, inventory: Path) -> None:
-        assert main(["hook", "install", "--inventory", str(inventory), "--hooks-dir", str(self.hooks)]) == 0
+    @property
+    def server(self) -> Path:
+        return self.site.parent / "gate-run" / "gate.sock"
+
+    def install(self, inventory: Path, *, served: bool = True) -> None:
+        argv = ["hook", "install", "--inventory", str(inventory), "--hooks-dir", str(self.hooks)]
+        assert main(argv + (["--server", str(self.server)] if served else [])) == 0
 
     def virsh(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         argv = ["virsh", "-q", "-c", self.plv.uri, *args]
@@ -109,11 +114,18 @@ def gate_lab(root: Path, image) -> Iterator[Lab]:
     hooks = plv_root / "etc" / "hooks"
     uri = f"qemu+unix:///system?socket={plv_root}/run/libvirt-sock"
     (site / "inv.yaml").write_text(inventory_text(uri))
-    assert main(["hook", "install", "--inventory", str(site / "inv.yaml"), "--hooks-dir", str(hooks)]) == 0
+    sock = root / "gate-run" / "gate.sock"
+    argv = ["hook", "install", "--inventory", str(site / "inv.yaml"), "--hooks-dir", str(hooks)]
+    assert main([*argv, "--server", str(sock)]) == 0
     with private_libvirtd(plv_root) as plv:
         conn = libvirt.open(plv.uri)
         factory = TcgDomainFactory(conn, image)
+        # in libvirtd's own network and mount namespaces: its firewall, its /etc/libvirt
+        daemon = (plv_root / "libvirtd.pid").read_text().strip()
+        serve = [sys.executable, "-m", "vmguard", "hook", "serve", "--socket", str(sock)]
+        server = subprocess.Popen(["nsenter", "-t", daemon, "-m", "-n", *serve])
         try:
+            wait_for(sock.is_socket, timeout=60)
             conn.networkDefineXML(NETWORK).create()
             lab = Lab(plv, conn, site, hooks, factory)
             fw = lab.vmguard("firewall", "apply", "--inventory", str(site / "inv.yaml"))
@@ -122,6 +134,8 @@ def gate_lab(root: Path, image) -> Iterator[Lab]:
         finally:
             factory.cleanup()
             conn.close()
+            server.kill()
+            server.wait(timeout=10)
 
 
 def wait_for(predicate, timeout: float = 10.0, step: float = 0.02) -> float:

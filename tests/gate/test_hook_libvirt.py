@@ -44,6 +44,16 @@ def test_out_of_policy_is_refused_with_the_fix_then_starts_after_apply(gate_lab)
     _stop(gate_lab, BAD)
 
 
+def test_without_a_server_vmguard_runs_per_call_and_refuses_the_same(gate_lab) -> None:
+    gate_lab.install(gate_lab.site / "inv.yaml", served=False)
+    try:
+        _define(gate_lab, "vmg-test-gate-direct", BAD_NIC)
+        refused = gate_lab.virsh("start", "vmg-test-gate-direct")
+    finally:
+        gate_lab.install(gate_lab.site / "inv.yaml")
+    assert refused.returncode != 0 and "vmguard gate: refused: VM 'vmg-test-gate-direct'" in refused.stderr
+
+
 def test_compliant_starts_and_its_address_follows_it_in_the_firewall(gate_lab) -> None:
     _define(gate_lab, GOOD, GOOD_NIC)
     assert gate_lab.virsh("start", GOOD).returncode == 0

@@ -13,7 +13,8 @@ from vmguard.inventory.loader import load_inventory
 def _install(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
-    path = install.install(load_inventory(args.inventory), args.connection, Path(args.hooks_dir))
+    inventory = load_inventory(args.inventory)
+    path = install.install(inventory, args.connection, Path(args.hooks_dir), args.server or "")
     print(f"installed {path}; libvirtd runs hooks it found at start: restart libvirtd (or virtqemud)")
     return ExitCode.OK
 
@@ -35,12 +36,21 @@ def _status(args: argparse.Namespace) -> int:
         return ExitCode.FINDINGS
     print(
         f"installed {found.path}: inventory {found.inventory}, connection {found.connection}, "
-        f"on_error {found.on_error}, timeout {found.timeout}s"
+        f"on_error {found.on_error}, timeout {found.timeout}s, "
+        + (f"served by {found.server}" if found.server != "-" else "vmguard runs for each call")
     )
     changed = install.stale(found, load_inventory(found.inventory))
     for line in changed:
         print(f"stale: {line} (run vmguard hook install again)")
     return ExitCode.FINDINGS if changed else ExitCode.OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from vmguard.gate import server
+
+    print(f"serving the start gate on {args.socket}", flush=True)
+    server.serve(Path(args.socket))
+    return ExitCode.OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -73,7 +83,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         if name == "install":
             v.add_argument("--inventory", required=True)
             v.add_argument("--connection", help="the inventory's libvirt connection this host serves")
+            v.add_argument(
+                "--server",
+                metavar="SOCKET",
+                help="ask `vmguard hook serve` on SOCKET (fast) instead of running vmguard per call",
+            )
         v.set_defaults(func=func)
+    v = verbs.add_parser("serve", help="answer the hook from a warm process (see --server)")
+    v.add_argument("--socket", default="/run/vmguard/gate.sock")
+    v.set_defaults(func=_serve)
     v = verbs.add_parser("run", help="what the hook file calls (libvirt's arguments, domain XML on stdin)")
     v.add_argument("--inventory", required=True)
     v.add_argument("--connection", required=True)
