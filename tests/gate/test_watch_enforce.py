@@ -82,3 +82,27 @@ def test_on_drift_pause_pauses_the_running_vm(gate_lab, tmp_path) -> None:
         out = watch.close()
         gate_lab.virsh("destroy", GOOD)
     assert took < 1.0, out
+
+
+def test_clipboard_defined_into_a_running_vm_is_taken_out_of_its_next_boot(
+    gate_lab, driver, tmp_path
+) -> None:
+    """`virsh define` on a running domain changes only what it boots with next: undone."""
+    dom = _domain(gate_lab, GOOD, GOOD_NIC)
+    if not dom.isActive():
+        assert gate_lab.virsh("start", GOOD).returncode == 0
+    watch = Watch(gate_lab.write_inventory("inv-watch.yaml"), "--enforce")
+    try:
+        (tmp_path / "d.xml").write_text(domain_xml_with(gate_lab, GOOD, SPICE_CLIPBOARD))
+        changed = time.monotonic()
+        assert gate_lab.virsh("define", str(tmp_path / "d.xml")).returncode == 0
+        wait_for(
+            lambda: driver.read_next_boot_facts(GOOD).clipboard.value is TransferMode.DISABLED, timeout=10
+        )
+        took = time.monotonic() - changed
+        watch.first(f"ENFORCE reapply {GOOD}: re-applied", changed)
+        assert dom.isActive() and dom.state()[0] == 1  # still running, untouched
+    finally:
+        out = watch.close()
+        gate_lab.virsh("destroy", GOOD)
+    assert took < 1.0, out

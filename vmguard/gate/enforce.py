@@ -15,7 +15,7 @@ Every action is appended to the event log (kind "enforce").
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vmguard.audit.engine import Context, run_checks
 from vmguard.audit.result import Outcome
@@ -39,12 +39,24 @@ class Enforcer:
         self, driver: Driver, conn: Connection, entry: VmEntry, facts: VmFacts, found: tuple[Outcome, ...]
     ) -> None:
         blocked = blocking(found, entry)
-        if not blocked:
-            return
-        action = entry.policy.enforcement.on_drift
+        if blocked:
+            self._enforce(entry.policy.enforcement.on_drift, blocked, driver, conn, entry, facts)
+        elif facts.power_state is PowerState.RUNNING and hasattr(driver, "read_next_boot_facts"):
+            self._next_boot(driver, conn, entry, facts.name)
+
+    def _enforce(
+        self,
+        action: DriftAction,
+        blocked: tuple[Outcome, ...],
+        driver: Driver,
+        conn: Connection,
+        entry: VmEntry,
+        facts: VmFacts,
+        next_boot: bool = False,
+    ) -> None:
         rules = sorted({o.finding.rule for o in blocked})
         try:
-            done = self._act(action, driver, conn, entry, facts)
+            done = self._act(action, driver, conn, entry, facts, next_boot)
         except VmguardError as err:
             done = f"failed: {err}"
         log.append(
@@ -52,23 +64,52 @@ class Enforcer:
         )
         self.say(f"ENFORCE {action.value} {facts.name}: {done} ({', '.join(rules)})")
 
+    def _next_boot(self, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> None:
+        """A running libvirt VM whose persistent definition drifted (`virsh define`):
+        reapply fixes that definition; pause/poweroff leave the VM, whose running
+        configuration is in policy, to the start gate at its next start."""
+        try:
+            facts = replace(driver.read_next_boot_facts(name), host_only=conn.host_only)  # type: ignore[attr-defined]
+        except VmguardError as err:
+            self.say(f"not covered: next-boot configuration of {name}: {err}")
+            return
+        blocked = blocking(run_checks(self.ctx, entry, facts), entry)
+        if blocked:
+            self._enforce(entry.policy.enforcement.on_drift, blocked, driver, conn, entry, facts, True)
+
     def _act(
-        self, action: DriftAction, driver: Driver, conn: Connection, entry: VmEntry, facts: VmFacts
+        self,
+        action: DriftAction,
+        driver: Driver,
+        conn: Connection,
+        entry: VmEntry,
+        facts: VmFacts,
+        next_boot: bool,
     ) -> str:
-        running = facts.power_state is PowerState.RUNNING
         if action is DriftAction.REAPPLY:
-            return self._reapply(driver, conn, entry, facts.name)
-        if action is DriftAction.REPORT or not running:
-            return "reported" if action is DriftAction.REPORT else f"left {facts.power_state.value}"
+            return self._reapply(driver, conn, entry, facts.name, next_boot)
+        if action is DriftAction.REPORT:
+            return "reported"
+        if next_boot or (facts.power_state is PowerState.OFF and hasattr(driver, "read_next_boot_facts")):
+            return "left for the start gate"  # libvirt: it refuses the next start
+        if facts.power_state is not PowerState.RUNNING:
+            return f"left {facts.power_state.value}"
         if action is DriftAction.PAUSE:
             driver.pause(facts.name)
             return "paused"
         driver.power_off(facts.name, hard=True)
         return "powered off"
 
-    def _reapply(self, driver: Driver, conn: Connection, entry: VmEntry, name: str) -> str:
+    def _reapply(self, driver: Driver, conn: Connection, entry: VmEntry, name: str, next_boot: bool) -> str:
         outcome = apply_vm(
-            driver, conn.name, name, entry.policy, next_boot=True, store=self.store, host_only=conn.host_only
+            driver,
+            conn.name,
+            name,
+            entry.policy,
+            next_boot=True,
+            store=self.store,
+            host_only=conn.host_only,
+            next_boot_config=next_boot,
         )
         applied = len(outcome.result.applied) if outcome.result else 0
         after = facts_of(driver, name, conn.host_only)

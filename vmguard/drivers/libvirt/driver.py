@@ -126,6 +126,15 @@ class LibvirtDriver:
         facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
         return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
 
+    def read_next_boot_facts(self, name: str) -> VmFacts:
+        """Facts of the persistent definition, which a running domain boots with next
+        (a `virsh define` on a running domain changes only this). Read as if off."""
+        dom = self._domain(name)
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        root = self._domain_xml(dom, flags)
+        facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=PowerState.OFF)
+        return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
+
     def _resolved(self, disk: Disk) -> Disk:
         """A pool volume with its path (and format) as libvirt's storage pool knows it."""
         if not disk.volume:
