@@ -68,3 +68,17 @@ def test_hook_skips_other_operations_without_running_vmguard(site):
     # control: prepare does run it, and fail-open lets it start with a message
     got = subprocess.run([path, "vm", "prepare", "begin", "-"], input=b"", capture_output=True, check=False)
     assert got.returncode == 0 and b"fail-open: the VM may start" in got.stderr
+
+
+def test_status_says_when_the_server_does_not_answer(site, capsys):
+    tmp, hooks = site
+    sock = tmp / "run" / "gate.sock"
+    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(sock)) == 0
+    assert _hook(hooks, "status") == 1
+    assert f"not answering: {sock}" in capsys.readouterr().out
+    # and the hook itself fails as installed (fail-open here), at once
+    path = str(hooks / "qemu.d" / "vmguard")
+    got = subprocess.run(
+        [path, "vm", "prepare", "begin", "-"], input=b"<domain/>", capture_output=True, check=False
+    )
+    assert got.returncode == 0 and b"fail-open: the VM may start" in got.stderr

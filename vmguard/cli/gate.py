@@ -42,7 +42,22 @@ def _status(args: argparse.Namespace) -> int:
     changed = install.stale(found, load_inventory(found.inventory))
     for line in changed:
         print(f"stale: {line} (run vmguard hook install again)")
-    return ExitCode.FINDINGS if changed else ExitCode.OK
+    down = found.server != "-" and not _answers(found.server)
+    if down:
+        print(f"not answering: {found.server} (start vmguard hook serve; until then on_error applies)")
+    return ExitCode.FINDINGS if changed or down else ExitCode.OK
+
+
+def _answers(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def _serve(args: argparse.Namespace) -> int:

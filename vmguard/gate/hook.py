@@ -11,6 +11,7 @@ anything else means vmguard broke, and the hook file applies fail-open/fail-clos
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 from vmguard.core import eventlog as log
@@ -22,6 +23,7 @@ from vmguard.gate.decide import context, decide, managed_entry
 from vmguard.gate.domainxml import bridge_from_disk, facts_from_stdin
 from vmguard.inventory.model import DriverKind, Inventory
 
+_FIREWALL = threading.Lock()
 REFUSED = "vmguard gate: refused:"  # the hook file tells a refusal from a crash by it
 
 
@@ -64,7 +66,8 @@ def firewall(inventory: Inventory, connection: str, facts: VmFacts, running: boo
         return Answer(0)  # no per-VM rules: its packets meet the default deny
     ports = tuple((facts.name, n.port) for n in facts.nics if n.port and n.mac.lower() == entry.mac)
     fw_inventory = with_vm_interfaces(inventory, bridge_from_disk)
-    service.apply_vm(fw_inventory, facts.name, vm_ports=ports, running=running)
+    with _FIREWALL:  # `hook serve` answers VMs starting together: one update at a time
+        service.apply_vm(fw_inventory, facts.name, vm_ports=ports, running=running)
     return Answer(0)
 
 
