@@ -54,6 +54,22 @@ def test_without_a_server_vmguard_runs_per_call_and_refuses_the_same(gate_lab) -
     assert refused.returncode != 0 and "vmguard gate: refused: VM 'vmg-test-gate-direct'" in refused.stderr
 
 
+@pytest.mark.parametrize("unmanaged", ["refuse", "allow"])
+def test_an_unmanaged_vm_is_refused_or_allowed_as_the_site_says(gate_lab, unmanaged) -> None:
+    name = "vmg-test-unlisted"  # matches no inventory entry
+    gate_lab.install(gate_lab.write_inventory(f"inv-{unmanaged}.yaml", f"{{unmanaged: {unmanaged}}}"))
+    try:
+        _define(gate_lab, name, "")
+        got = gate_lab.virsh("start", name)
+    finally:
+        _stop(gate_lab, name)
+        gate_lab.install(gate_lab.site / "inv.yaml")
+    if unmanaged == "refuse":
+        assert got.returncode != 0 and f"VM '{name}' is in no inventory entry" in got.stderr
+    else:
+        assert got.returncode == 0, got.stderr
+
+
 def test_compliant_starts_and_its_address_follows_it_in_the_firewall(gate_lab) -> None:
     _define(gate_lab, GOOD, GOOD_NIC)
     assert gate_lab.virsh("start", GOOD).returncode == 0

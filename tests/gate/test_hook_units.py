@@ -91,3 +91,49 @@ def test_server_answers_each_request_with_one_line(tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+DOMAIN = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>"""
+CLIPBOARD = (
+    "<graphics type='spice' passwd='s3cret'><listen type='address' address='127.0.0.1'/>"
+    "<filetransfer enable='no'/></graphics>"
+    "<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>"
+)
+
+
+def _verdict(tmp_path, enforcement: str, waivers: str = ""):
+    from vmguard.gate.decide import context, decide
+    from vmguard.inventory.loader import load_inventory
+
+    (tmp_path / "p.yaml").write_text(
+        "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: p}\nspec:\n"
+        f"  network: {{mode: none}}\n  devices: {{clipboard: disabled, remote_display: localhost}}\n"
+        f"  enforcement: {enforcement}\n{waivers}"
+    )
+    (tmp_path / "inv.yaml").write_text(
+        "apiVersion: vmguard/v1\nkind: Inventory\nconnections:\n"
+        "  - {name: kvm, driver: libvirt, uri: 'qemu:///system'}\nvms:\n"
+        "  - {name: vm1, connection: kvm, policy: p.yaml}\n"
+    )
+    inventory = load_inventory(tmp_path / "inv.yaml")
+    facts = facts_from_stdin(DOMAIN.format(name="vm1", devices=CLIPBOARD).encode(), None, PowerState.OFF)
+    return decide(context(), inventory, "kvm", facts)
+
+
+def test_a_high_finding_refuses_at_block_at_high(tmp_path):
+    verdict = _verdict(tmp_path, "{block_at: high}")
+    assert not verdict.allowed and "VMG-DEV-001" in verdict.reason
+    assert verdict.reason.endswith(f"fix: vmguard apply --inventory {tmp_path / 'inv.yaml'} --vm vm1")
+
+
+def test_block_at_critical_lets_a_high_finding_start(tmp_path):
+    assert _verdict(tmp_path, "{block_at: critical}").allowed
+
+
+def test_a_waived_finding_does_not_refuse(tmp_path):
+    waiver = (
+        "  waivers:\n    - {rule: VMG-DEV-001, vm: vm1, justification: legacy viewer, owner: alice, "
+        "expires: 2099-01-01}\n"
+    )
+    assert _verdict(tmp_path, "{block_at: high}", waiver).allowed
