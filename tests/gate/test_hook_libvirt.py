@@ -70,6 +70,25 @@ def test_an_unmanaged_vm_is_refused_or_allowed_as_the_site_says(gate_lab, unmana
         assert got.returncode == 0, got.stderr
 
 
+SPICE = (
+    "<graphics type='spice' {passwd}autoport='yes'><listen type='address' address='127.0.0.1'/>"
+    "<clipboard copypaste='no'/><filetransfer enable='no'/></graphics>"
+)
+
+
+def test_a_password_protected_display_is_judged_with_its_password(gate_lab) -> None:
+    """libvirt leaves secrets out of the hook's XML; the gate must not see no password."""
+    for name, passwd, starts in (
+        ("vmg-test-gate-spice", "passwd='s3cret' ", True),
+        ("vmg-test-gate-open", "", False),  # control: no password at all is refused
+    ):
+        gate_lab.factory.define(gate_lab.factory.xml(name=name, extra_devices=SPICE.format(passwd=passwd)))
+        got = gate_lab.virsh("start", name)
+        _stop(gate_lab, name)
+        assert (got.returncode == 0) is starts, got.stderr
+        assert starts or "VMG-DEV-006" in got.stderr
+
+
 def test_compliant_starts_and_its_address_follows_it_in_the_firewall(gate_lab) -> None:
     _define(gate_lab, GOOD, GOOD_NIC)
     assert gate_lab.virsh("start", GOOD).returncode == 0

@@ -137,3 +137,26 @@ def test_a_waived_finding_does_not_refuse(tmp_path):
         "expires: 2099-01-01}\n"
     )
     assert _verdict(tmp_path, "{block_at: high}", waiver).allowed
+
+
+@pytest.mark.parametrize(
+    "name, saved, has_password",
+    [
+        ("vm1", "<graphics type='spice' passwd='x'/>", True),
+        ("vm1", "<graphics type='vnc' passwd='x'/>", False),  # another display: not taken
+        ("vm1", "<graphics type='spice'/>", False),
+        ("../vm1", "<graphics type='spice' passwd='x'/>", False),  # not a file of that folder
+    ],
+)
+def test_display_passwords_come_only_from_the_domains_own_saved_definition(
+    tmp_path, name, saved, has_password
+):
+    folder = tmp_path / "qemu"
+    folder.mkdir()
+    (folder / "vm1.xml").write_text(DOMAIN.format(name="vm1", devices=saved))
+    (tmp_path / "vm1.xml").write_text(
+        DOMAIN.format(name="vm1", devices="<graphics type='spice' passwd='x'/>")
+    )
+    stdin = DOMAIN.format(name=name, devices="<graphics type='spice'/>").encode()
+    facts = facts_from_stdin(stdin, None, PowerState.OFF, domains=folder)
+    assert facts.displays[0].authenticated is has_password

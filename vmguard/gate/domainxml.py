@@ -20,6 +20,7 @@ from vmguard.facts.vm import Attachment, HostOnly, PowerState, VmFacts
 from vmguard.inventory.model import Connection
 
 NETWORK_DIRS = (Path("/etc/libvirt/qemu/networks"), Path("/run/libvirt/network"))
+DOMAIN_DIR = Path("/etc/libvirt/qemu")  # libvirtd's saved definitions, secrets included
 MAX_XML = 4 << 20  # a domain XML is kilobytes; more is not libvirt talking
 
 
@@ -50,12 +51,35 @@ def bridge_from_disk(conn: Connection, network: str, dirs: tuple[Path, ...] = NE
     return bridge.get("name", "")
 
 
-def facts_from_stdin(data: bytes, host_only: HostOnly | None, power: PowerState) -> VmFacts:
+def _with_passwords(root: Element, folder: Path) -> None:
+    """libvirt hands its hooks the domain XML without secrets: a display password is left
+    out, and the display would look unauthenticated. The domain's saved definition (root's
+    only) has it; only whether each display has one is taken from there, by position and
+    type, and only for a display whose XML on stdin has none."""
+    name = root.findtext("name", "")
+    shown = root.findall("devices/graphics")
+    path = folder / f"{name}.xml"
+    if not any(g.get("passwd") is None for g in shown) or "/" in name or name.startswith("."):
+        return
+    if not path.is_file():
+        return  # a transient domain: its displays stay as libvirt showed them
+    saved = safexml.parse(path.read_bytes()[:MAX_XML], f"saved definition of {name}").findall(
+        "devices/graphics"
+    )
+    for el, kept in zip(shown, saved, strict=False):
+        if el.get("passwd") is None and kept.get("type") == el.get("type") and kept.get("passwd"):
+            el.set("passwd", kept.get("passwd"))
+
+
+def facts_from_stdin(
+    data: bytes, host_only: HostOnly | None, power: PowerState, domains: Path = DOMAIN_DIR
+) -> VmFacts:
     """The facts of the domain libvirt is about to start (or has started)."""
     if len(data) > MAX_XML:
         raise DriverError(f"domain XML on stdin is over {MAX_XML} bytes")
     root = safexml.parse(data, "domain XML from libvirt (hook stdin)")
     if root.tag != "domain":
         raise DriverError(f"hook stdin is a <{root.tag}>, not a <domain>")
+    _with_passwords(root, domains)
     facts = facts_from_xml(root, lookup=network_from_disk, power=power)
     return replace(facts, host_only=host_only)
