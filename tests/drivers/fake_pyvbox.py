@@ -13,6 +13,7 @@ cannot drift from pyvbox. Test controls start with an underscore.
 from __future__ import annotations
 
 import copy
+import queue
 from typing import Any
 
 from virtualbox import library as lib
@@ -163,6 +164,61 @@ class FakeConsole:
         self._machine._set_state("PoweredOff")
         return FakeProgress()
 
+    def pause(self) -> None:
+        self._machine._set_state("Paused")
+
+
+class FakeEventListener:
+    """A passive listener: its events wait in the source's queue for get_event."""
+
+
+class FakeMachineEvent(FakeObject):
+    """A machine event (state changed, data changed, registered), as IMachineEvent."""
+
+    def __init__(self, kind: str, machine_id: str) -> None:
+        self.type_p = getattr(lib.VBoxEventType, kind)
+        self.machine_id = machine_id
+        self._freeze()
+
+
+class FakeEventSource:
+    """IVirtualBox.event_source in passive mode: each listener gets the events of the
+    types it registered for, in order; get_event waits up to `timeout` ms."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[int, tuple[set[int], queue.Queue]] = {}
+
+    def __deepcopy__(self, memo: dict) -> FakeEventSource:
+        return self  # a machine's session copy reports to the same VirtualBox
+
+    def create_listener(self) -> FakeEventListener:
+        return FakeEventListener()
+
+    def register_listener(self, listener: FakeEventListener, interesting: list[Any], active: bool) -> None:
+        if active:
+            raise lib.VBoxErrorNotSupported("the fake serves passive listeners only")
+        self._listeners[id(listener)] = ({int(t) for t in interesting}, queue.Queue())
+
+    def unregister_listener(self, listener: FakeEventListener) -> None:
+        self._listeners.pop(id(listener), None)
+
+    def get_event(self, listener: FakeEventListener, timeout: int) -> FakeMachineEvent | None:
+        if id(listener) not in self._listeners:
+            raise lib.VBoxErrorObjectNotFound("listener not registered")
+        try:
+            return self._listeners[id(listener)][1].get(timeout=max(timeout, 0) / 1000)
+        except queue.Empty:
+            return None
+
+    def event_processed(self, listener: FakeEventListener, event: FakeMachineEvent) -> None:
+        """Passive listeners acknowledge each event; nothing else to do here."""
+
+    def _fire(self, kind: str, machine_id: str) -> None:
+        event = FakeMachineEvent(kind, machine_id)
+        for interesting, waiting in list(self._listeners.values()):
+            if int(event.type_p) in interesting:
+                waiting.put(event)
+
 
 class FakeSession:
     def __init__(self) -> None:
@@ -207,6 +263,12 @@ class FakeMachine(FakeObject):
     # -- test set-up (underscore: not part of the contract) --
     def _set_state(self, name: str) -> None:
         object.__setattr__(self._origin, "state", lib.MachineState(_value("MachineState", name)))
+        self._origin._event("on_machine_state_changed")
+
+    def _event(self, kind: str) -> None:
+        source = getattr(self, "_events", None)
+        if source is not None:
+            source._fire(kind, self.id_p)
 
     def _all(self) -> list[FakeObject]:
         found: list[FakeObject] = [
@@ -316,6 +378,7 @@ class FakeMachine(FakeObject):
                 object.__setattr__(origin, key, value)
         origin._seal("immutable")
         object.__setattr__(origin, "_saves", origin._saves + 1)
+        origin._event("on_machine_data_changed")
 
     def discard_settings(self) -> None:
         """Drop the copy's changes: the registered machine never saw them."""
@@ -330,6 +393,7 @@ class FakeVirtualBox:
     def __init__(self, version: str = "6.1.50") -> None:
         self.version = version
         self.machines: list[FakeMachine] = []
+        self.event_source = FakeEventSource()
 
     def find_machine(self, name_or_id: str) -> FakeMachine:
         for machine in self.machines:
@@ -339,6 +403,7 @@ class FakeVirtualBox:
 
     def _add(self, machine: FakeMachine) -> FakeMachine:
         self.machines.append(machine._seal("immutable"))
+        object.__setattr__(machine, "_events", self.event_source)
         return machine
 
 
@@ -346,6 +411,9 @@ PYVBOX_CLASS = {
     FakeVirtualBox: lib.IVirtualBox,
     FakeSession: lib.ISession,
     FakeConsole: lib.IConsole,
+    FakeEventSource: lib.IEventSource,
+    FakeEventListener: lib.IEventListener,
+    FakeMachineEvent: lib.IMachineEvent,
     FakeProgress: lib.IProgress,
     FakeMachine: lib.IMachine,
     FakeNetworkAdapter: lib.INetworkAdapter,

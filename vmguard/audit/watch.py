@@ -13,7 +13,7 @@ import datetime as dt
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from vmguard.audit.catalog import load_catalog
@@ -25,7 +25,8 @@ from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import DriverError, ExitCode
 from vmguard.drivers import Driver, facts_of, open_driver
-from vmguard.inventory.model import Connection, DriverKind, Inventory, not_found
+from vmguard.facts.vm import VmFacts
+from vmguard.inventory.model import Connection, DriverKind, Inventory, VmEntry, not_found
 
 try:
     import libvirt
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover - hosts without libvirt-python poll inst
     libvirt = None
 
 Key = tuple[str, str, str]
+Act = Callable[[Driver, Connection, VmEntry, VmFacts, tuple[Outcome, ...]], None]
 HOST = ("", "host")
 UNDEFINED = object()  # queued instead of a VM name when a domain was undefined
 
@@ -73,10 +75,11 @@ def _start_event_loop() -> None:
 
 
 class Watcher:
-    def __init__(self, inventory: Inventory, out: TextIO) -> None:
+    def __init__(self, inventory: Inventory, out: TextIO, act: Act | None = None) -> None:
         self.inventory = inventory
         self.out = out
         self.ctx = Context(load_catalog(), vm_checks(), dt.date.today())
+        self.act = act  # watch --enforce: what to do with each VM's outcomes (gate.enforce)
         self.drivers: dict[str, Driver] = {}
         self.known: dict[tuple[str, str], set[Key]] = {}
         self.baseline_done = False  # after the first sweep, a VM never seen is all news
@@ -125,7 +128,10 @@ class Watcher:
         except DriverError as err:
             self.not_covered(f"cannot read {name}: {err}")
             return
-        self._report((conn_name, name), run_checks(self.ctx, entry, facts))
+        found = run_checks(self.ctx, entry, facts)
+        self._report((conn_name, name), found)
+        if self.act is not None:
+            self.act(self.drivers[conn_name], conn, entry, facts, found)
 
     def forget(self, conn_name: str, name: str) -> None:
         self.known.pop((conn_name, name), None)
@@ -151,12 +157,37 @@ class Watcher:
         self._report(HOST, host.outcomes)
 
 
+def _enforcer(watcher: Watcher) -> Act:
+    from vmguard.gate.enforce import Enforcer
+
+    return Enforcer(watcher.ctx, watcher.say)
+
+
+def _listener(conn: Connection, driver: Driver, changes: queue.Queue) -> object | None:
+    """The event source of a connection that has one (libvirt, VirtualBox live)."""
+    if conn.driver is DriverKind.LIBVIRT and libvirt is not None:
+        return _LibvirtEvents(conn, changes)
+    if conn.driver is DriverKind.VIRTUALBOX:
+        from vmguard.drivers.vbox.events import VboxEvents
+
+        return VboxEvents(driver, conn.name, changes)
+    return None
+
+
 def watch(
-    inventory: Inventory, *, firewall_every: float = 300.0, duration: float | None = None, out: TextIO
+    inventory: Inventory,
+    *,
+    firewall_every: float = 300.0,
+    duration: float | None = None,
+    out: TextIO,
+    enforce: bool = False,
 ) -> int:
     """Run until interrupted (or for `duration` seconds); 3 if a connection was unreachable
-    or anything the inventory names could not be watched during the run."""
+    or anything the inventory names could not be watched during the run.
+    enforce: a VM that drifts out of policy is dealt with per its on_drift (gate.enforce)."""
     watcher = Watcher(inventory, out)
+    if enforce:
+        watcher.act = _enforcer(watcher)
     changes: queue.Queue = queue.Queue()
     evented = [c for c in inventory.connections if c.driver is DriverKind.LIBVIRT]
     if evented and libvirt is not None:
@@ -169,8 +200,9 @@ def watch(
             except DriverError as err:  # the others are still watched
                 watcher.not_covered(f"connection {conn.name}: {err}")
                 continue
-            if conn in evented and libvirt is not None:
-                listeners.append(_LibvirtEvents(conn, changes))
+            listener = _listener(conn, watcher.drivers[conn.name], changes)
+            if listener is not None:
+                listeners.append(listener)
         return _loop(watcher, inventory, changes, firewall_every, duration, listeners)
     finally:
         for listener in listeners:

@@ -19,7 +19,7 @@ from vmguard.core import eventlog, progress
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "system")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "system", "gate")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
@@ -39,6 +39,7 @@ COMMANDS = {
     "batch": "batch",
     "report": "batch",
     "system": "system",
+    "hook": "gate",
 }
 
 EPILOG = """\

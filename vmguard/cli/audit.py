@@ -139,6 +139,7 @@ def _watch(args: argparse.Namespace) -> int:
         firewall_every=args.firewall_every,
         duration=args.duration,
         out=sys.stdout,
+        enforce=args.enforce,
     )
 
 
@@ -213,6 +214,12 @@ def _register_watch(sub: argparse._SubParsersAction) -> None:
         default=300.0,
         metavar="SECONDS",
         help="re-audit the host firewall this often (default: %(default)s)",
+    )
+    p.add_argument(
+        "--enforce",
+        action="store_true",
+        help="also act on a VM that drifts out of policy, per its policy's enforcement.on_drift "
+        "(reapply, pause, poweroff or report); every action is logged",
     )
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_watch)

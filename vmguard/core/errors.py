@@ -115,6 +115,10 @@ class LogError(VmguardError):
     """vmguard's own log could not be written or read."""
 
 
+class GateError(VmguardError):
+    """The start gate or watch --enforce could not do its job (vmguard.gate)."""
+
+
 class BatchError(VmguardError):
     """A batch job could not be given a VM, or its output could not be sealed (exit 3)."""
 

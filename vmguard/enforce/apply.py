@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmguard.core import eventlog as log
@@ -118,9 +118,14 @@ class _Job:
     policy: Policy
     store: BackupStore
     host_only: HostOnly | None = None
+    next_boot_config: bool = False  # plan against the definition a running VM boots with next
 
     def plan(self, vm: str) -> Plan:
-        return make_plan(self.policy, facts_of(self.driver, vm, self.host_only), self.driver.capabilities)
+        if self.next_boot_config:
+            facts = replace(self.driver.read_next_boot_facts(vm), host_only=self.host_only)  # type: ignore[attr-defined]
+        else:
+            facts = facts_of(self.driver, vm, self.host_only)
+        return make_plan(self.policy, facts, self.driver.capabilities)
 
     def started_again(self, vm: str) -> None:
         _start_again(self.driver, self.store, self.connection, vm)
@@ -210,12 +215,15 @@ def apply_vm(
     next_boot: bool = False,
     store: BackupStore | None = None,
     host_only: HostOnly | None = None,
+    next_boot_config: bool = False,
 ) -> Outcome:
     """Bring one VM in line with `policy`. Nothing to do and dry runs change nothing.
+    next_boot_config: plan against a running libvirt VM's persistent definition (the
+    one it boots with next), which a `virsh define` may have changed alone.
 
     Every outcome but "nothing to do" and dry runs is logged: applied (now, or partly
     at next boot), refused, failed. A VM a killed run powered off is started again."""
-    job = _Job(driver, connection, policy, store or BackupStore(), host_only)
+    job = _Job(driver, connection, policy, store or BackupStore(), host_only, next_boot_config)
     plan = job.plan(vm)
     resumed = not dry_run and job.store.restart_pending(connection, vm)
     if not plan.changes:

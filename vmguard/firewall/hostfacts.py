@@ -95,7 +95,9 @@ def interface_networks(interfaces: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(dict.fromkeys(nets))
 
 
-def read_facts(inventory: Inventory) -> HostFacts:
+def read_facts(inventory: Inventory, vm_ports: tuple[tuple[str, str], ...] | None = None) -> HostFacts:
+    """vm_ports: given by a caller that knows them (a libvirt hook), else learned."""
     ifaces = inventory.firewall.vm_interfaces
     networks = None if inventory.firewall.vm_networks else interface_networks(ifaces)
-    return HostFacts(bridge_ports(ifaces), tuple(_learned(inventory)), networks)
+    learned = tuple(_learned(inventory)) if vm_ports is None else vm_ports
+    return HostFacts(bridge_ports(ifaces), learned, networks)

@@ -82,13 +82,21 @@ def _cut(ruleset: Ruleset, backend: str, events: log.EventLog) -> None:
 
 
 def apply_vm(
-    inventory: Inventory, vm_name: str, backend_name: str | None = None, *, events: log.EventLog | None = None
+    inventory: Inventory,
+    vm_name: str,
+    backend_name: str | None = None,
+    *,
+    vm_ports: tuple[tuple[str, str], ...] | None = None,
+    running: bool = True,
+    events: log.EventLog | None = None,
 ) -> str:
-    """Add, replace or remove one VM's rules without reloading the others."""
+    """Add, replace or remove one VM's rules without reloading the others.
+    vm_ports: (VM, port) when the caller knows them (the libvirt hook, which must not ask
+    libvirt); running=False removes the VM's rules (the VM stopped)."""
     events = events or log.current()
     backend = _backend(inventory, backend_name)
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
-    vm = ruleset.vm(vm_name)
+    ruleset = compile_ruleset(inventory, read_facts(inventory, vm_ports))
+    vm = ruleset.vm(vm_name) if running else None
     if vm is None:
         _require_known(inventory, backend.name, vm_name)
     backend.update_vm(ruleset, vm, vm_name)

@@ -24,10 +24,14 @@ from vmguard.inventory.model import (
     DriverKind,
     FirewallBackend,
     FirewallSettings,
+    GateSettings,
     Inventory,
+    OnError,
+    Unmanaged,
     VmEntry,
     outside,
 )
+from vmguard.policy.build import parse_duration
 from vmguard.policy.loader import check_policy
 from vmguard.policy.model import NetworkMode, Policy, SharePurpose
 
@@ -178,6 +182,19 @@ class _Loader:
             tuple(networks),
         )
 
+    def gate(self) -> GateSettings:
+        gate = self.doc.data.get("gate", {})
+        timeout = parse_duration(gate.get("timeout", GateSettings.timeout))
+        if timeout > 60:
+            self.problem(
+                ("gate", "timeout"), f"{timeout:g}s is too long: libvirtd waits for the hook (at most 60s)"
+            )
+        return GateSettings(
+            Unmanaged(gate.get("unmanaged", Unmanaged.REFUSE)),
+            OnError(gate.get("on_error", OnError.FAIL_CLOSED)),
+            timeout,
+        )
+
 
 def _default_quarantine(policy: Policy) -> str:
     """The host path of the policy's output share, the natural place for job output."""
@@ -240,10 +257,11 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     for where, message in _entry_problems(entries):
         loader.problem(where, message)
     loader.unnamed_host_only(connections, entries)
+    gate = loader.gate()
     problems += loader.problems + list(dict.fromkeys(_waiver_problems(entries)))
     if any(p.severity is Severity.ERROR for p in problems):
         return CheckedInventory(None, tuple(problems))
-    inventory = Inventory(str(path), connections, tuple(e for _, e in entries), loader.fw)
+    inventory = Inventory(str(path), connections, tuple(e for _, e in entries), loader.fw, gate)
     return CheckedInventory(inventory, tuple(problems))
 
 

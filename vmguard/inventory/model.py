@@ -79,6 +79,25 @@ class FirewallSettings:
     vm_networks: tuple[IPNetwork, ...] = ()
 
 
+class Unmanaged(StrEnum):
+    REFUSE = "refuse"
+    ALLOW = "allow"
+
+
+class OnError(StrEnum):
+    FAIL_CLOSED = "fail-closed"  # vmguard broke: the VM does not start
+    FAIL_OPEN = "fail-open"  # vmguard broke: the VM starts, and that is logged
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Host-wide settings of the libvirt start gate (the per-role ones are in the policy)."""
+
+    unmanaged: Unmanaged = Unmanaged.REFUSE
+    on_error: OnError = OnError.FAIL_CLOSED
+    timeout: float = 10.0  # seconds; the hook is killed after it (libvirtd waits for hooks)
+
+
 def outside(addresses: tuple[IPAddress, ...], networks: tuple[IPNetwork, ...]) -> list[IPAddress]:
     """The addresses in none of `networks` (link-local IPv6 is on every link)."""
     return [
@@ -95,6 +114,7 @@ class Inventory:
     connections: tuple[Connection, ...]
     vms: tuple[VmEntry, ...]
     firewall: FirewallSettings = field(default_factory=FirewallSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
 
     def connection(self, name: str) -> Connection:
         return next(c for c in self.connections if c.name == name)

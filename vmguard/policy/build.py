@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from vmguard.core.errors import Problem
+from vmguard.core.findings import Level
 from vmguard.core.schema import dotted
 from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
@@ -81,6 +82,7 @@ class Builder:
             software=self.software(spec.get("software", {})),
             quarantine=self.quarantine(spec.get("quarantine", {})),
             waivers=tuple(self.waiver(w, i) for i, w in enumerate(spec.get("waivers", []))),
+            enforcement=_enforcement(spec.get("enforcement", {})),
             origins=self.origins(),
         )
 
@@ -253,3 +255,10 @@ def _type_entry(entry: str | dict[str, str]) -> str:
 
 def _head_only(entry: str | dict[str, str]) -> bool:
     return isinstance(entry, dict) and entry.get("validate") == "head-only"
+
+
+def _enforcement(d: dict[str, Any]) -> m.Enforcement:
+    return m.Enforcement(
+        block_at=Level(d.get("block_at", Level.HIGH)),
+        on_drift=m.DriftAction(d.get("on_drift", m.DriftAction.REAPPLY)),
+    )

@@ -114,5 +114,9 @@ def to_data(policy: m.Policy) -> dict[str, Any]:
                 }
                 for w in policy.waivers
             ],
+            "enforcement": {
+                "block_at": policy.enforcement.block_at.value,
+                "on_drift": policy.enforcement.on_drift.value,
+            },
         },
     }

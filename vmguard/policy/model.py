@@ -11,6 +11,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from vmguard.core.findings import Level
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -268,6 +270,23 @@ class Metadata:
     description: str = ""
 
 
+class DriftAction(StrEnum):
+    """What `vmguard watch --enforce` does to a VM that drifts out of its policy."""
+
+    REAPPLY = "reapply"  # the policy's settings back (vmguard apply)
+    PAUSE = "pause"  # the running VM paused; its configuration left for an admin
+    POWEROFF = "poweroff"  # the running VM powered off
+    REPORT = "report"  # logged and printed only, as plain `watch`
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """The start gate and continuous enforcement for VMs of this role."""
+
+    block_at: Level = Level.HIGH  # a start is refused by a finding at or above it
+    on_drift: DriftAction = DriftAction.REAPPLY
+
+
 @dataclass(frozen=True)
 class Policy:
     metadata: Metadata
@@ -279,6 +298,7 @@ class Policy:
     software: SoftwarePolicy = field(default_factory=SoftwarePolicy)
     quarantine: QuarantinePolicy = field(default_factory=QuarantinePolicy)
     waivers: tuple[Waiver, ...] = ()
+    enforcement: Enforcement = field(default_factory=Enforcement)
     # Where each setting came from, "spec.devices.clipboard" -> "policy/base.yaml:31:16",
     # so plans and findings can name the policy line that wants a value.
     origins: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

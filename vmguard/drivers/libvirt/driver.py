@@ -127,6 +127,15 @@ class LibvirtDriver:
         facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=self._power(dom))
         return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
 
+    def read_next_boot_facts(self, name: str) -> VmFacts:
+        """Facts of the persistent definition, which a running domain boots with next
+        (a `virsh define` on a running domain changes only this). Read as if off."""
+        dom = self._domain(name)
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        root = self._domain_xml(dom, flags)
+        facts = libvirt_facts.facts_from_xml(root, lookup=self._network, power=PowerState.OFF)
+        return replace(facts, disks=tuple(self._resolved(d) for d in facts.disks))
+
     def _resolved(self, disk: Disk) -> Disk:
         """A pool volume with its path (and format) as libvirt's storage pool knows it."""
         if not disk.volume:
@@ -238,10 +247,13 @@ class LibvirtDriver:
             time.sleep(0.2)
         return True
 
-    def power_off(self, name: str) -> None:
+    def power_off(self, name: str, *, hard: bool = False) -> None:
         """ACPI shutdown, then a hard stop if the guest has not gone within 30 s."""
         dom = self._domain(name)
         if not self._call("state", dom.isActive):
+            return
+        if hard:
+            self._call("destroy", dom.destroy)
             return
         self._call("shutdown", dom.shutdown)
         with progress.step(f"shutting down {name} (a hard stop after {SHUTDOWN_WAIT:.0f} s)"):
@@ -251,6 +263,11 @@ class LibvirtDriver:
                     return
                 time.sleep(0.5)
         self._call("destroy", dom.destroy)
+
+    def pause(self, name: str) -> None:
+        dom = self._domain(name)
+        if self._call("state", dom.state)[0] == libvirt.VIR_DOMAIN_RUNNING:
+            self._call("pause", dom.suspend)
 
     def start(self, name: str) -> None:
         self._call("start", self._domain(name).create)

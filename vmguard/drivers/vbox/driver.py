@@ -228,12 +228,19 @@ class VirtualBoxDriver:
         with self._locked(name) as session:
             _restore(self.api, session.machine, saved)
 
-    def power_off(self, name: str) -> None:
+    def power_off(self, name: str, *, hard: bool = False) -> None:
+        """VirtualBox's power-down is always hard (the power button pulled)."""
         machine = self._machine(name)
         if not self._running(machine):
             return
         with self._locked(name, shared=True) as session:
             session.console.power_down().wait_for_completion(WAIT_MS)
+
+    def pause(self, name: str) -> None:
+        if live.power_state(self.api, self._machine(name)) is not PowerState.RUNNING:
+            return
+        with self._locked(name, shared=True) as session:
+            session.console.pause()
 
     def start(self, name: str) -> None:
         session = self.new_session()

@@ -69,7 +69,10 @@ class VboxFileDriver:
     def restore(self, name: str, config: bytes) -> None:
         raise DriverError(READ_ONLY)
 
-    def power_off(self, name: str) -> None:
+    def power_off(self, name: str, *, hard: bool = False) -> None:
+        raise DriverError(READ_ONLY)
+
+    def pause(self, name: str) -> None:
         raise DriverError(READ_ONLY)
 
     def start(self, name: str) -> None:

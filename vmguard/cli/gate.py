@@ -1,0 +1,118 @@
+"""`vmguard hook install|remove|status|run`: the libvirt start gate (vmguard.gate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vmguard.cli.output import add_inventory
+from vmguard.core.errors import ExitCode, VmguardError
+from vmguard.inventory.loader import load_inventory
+
+
+def _install(args: argparse.Namespace) -> int:
+    from vmguard.gate import install
+
+    inventory = load_inventory(args.inventory)
+    path = install.install(inventory, args.connection, Path(args.hooks_dir), args.server or "")
+    print(f"installed {path}; libvirtd runs hooks it found at start: restart libvirtd (or virtqemud)")
+    return ExitCode.OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from vmguard.gate import install
+
+    removed = install.remove(Path(args.hooks_dir))
+    print(f"removed {install.hook_path(Path(args.hooks_dir))}" if removed else "no vmguard hook installed")
+    return ExitCode.OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from vmguard.gate import install
+
+    found = install.installed(Path(args.hooks_dir))
+    if found is None:
+        print(f"not installed ({install.hook_path(Path(args.hooks_dir))})")
+        return ExitCode.FINDINGS
+    print(
+        f"installed {found.path}: inventory {found.inventory}, connection {found.connection}, "
+        f"on_error {found.on_error}, timeout {found.timeout}s, "
+        + (f"served by {found.server}" if found.server != "-" else "vmguard runs for each call")
+    )
+    changed = install.stale(found, load_inventory(found.inventory))
+    for line in changed:
+        print(f"stale: {line} (run vmguard hook install again)")
+    down = found.server != "-" and not _answers(found.server)
+    if down:
+        print(f"not answering: {found.server} (start vmguard hook serve; until then on_error applies)")
+    return ExitCode.FINDINGS if changed or down else ExitCode.OK
+
+
+def _answers(path: str) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from vmguard.gate import server
+
+    print(f"serving the start gate on {args.socket}", flush=True)
+    server.serve(Path(args.socket))
+    return ExitCode.OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Called by the hook file with libvirt's arguments; never raises (see gate.hook)."""
+    from vmguard.gate import hook
+
+    try:
+        inventory = load_inventory(args.inventory)
+        call = hook.HookCall(args.vm, args.operation, args.sub)
+        answer = hook.run(inventory, args.connection, call, sys.stdin.buffer.read())
+    except VmguardError as err:
+        print(f"vmguard: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
+        return ExitCode.CANNOT_RUN
+    if answer.line:
+        print(answer.line, file=sys.stderr)
+    return answer.code
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this area's subcommands."""
+    p = sub.add_parser("hook", help="the libvirt start gate: refuse to start a VM out of policy")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name, func, text in (
+        ("install", _install, "write the hook (HOOKS/qemu.d/vmguard) for an inventory"),
+        ("remove", _remove, "delete vmguard's hook (other hooks are left alone)"),
+        ("status", _status, "is it installed, with which settings; 1 when absent or stale"),
+    ):
+        v = verbs.add_parser(name, help=text)
+        v.add_argument("--hooks-dir", default="/etc/libvirt/hooks", help="libvirt's hooks directory")
+        if name == "install":
+            add_inventory(v)
+            v.add_argument("--connection", help="the inventory's libvirt connection this host serves")
+            v.add_argument(
+                "--server",
+                metavar="SOCKET",
+                help="ask `vmguard hook serve` on SOCKET (fast) instead of running vmguard per call",
+            )
+        v.set_defaults(func=func)
+    v = verbs.add_parser("serve", help="answer the hook from a warm process (see --server)")
+    v.add_argument("--socket", default="/run/vmguard/gate.sock")
+    v.set_defaults(func=_serve)
+    v = verbs.add_parser("run", help="what the hook file calls (libvirt's arguments, domain XML on stdin)")
+    add_inventory(v)  # the hook file names it
+    v.add_argument("--connection", required=True)
+    v.add_argument("vm", metavar="VM")
+    v.add_argument("operation", metavar="OPERATION")
+    v.add_argument("sub", metavar="SUBOP")
+    v.add_argument("extra", metavar="EXTRA", nargs="?", default="-")
+    v.set_defaults(func=_run)

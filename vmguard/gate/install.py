@@ -1,0 +1,178 @@
+"""The libvirt hook file: `vmguard hook install|remove|status`.
+
+vmguard's hook is its own file, HOOKS/qemu.d/vmguard (libvirt runs every executable in
+qemu.d/ in turn), so the `qemu` script and other qemu.d/ hooks are never touched. It is a
+small sh script, written with what must hold even when vmguard itself is broken: the
+settings of the inventory's `gate:` at install time (on_error and timeout; `status` says
+when the inventory changed since), a hard timeout (coreutils `timeout -s KILL`, so a hung
+vmguard cannot hang libvirtd) and the fail-open/fail-closed answer for every exit that is
+not vmguard's own allow or refuse. libvirtd notices hook files present when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmguard.core import eventlog as log
+from vmguard.core.errors import GateError
+from vmguard.gate.hook import REFUSED
+from vmguard.inventory.model import DriverKind, Inventory, OnError
+
+HOOKS_DIR = Path("/etc/libvirt/hooks")
+MARK = "# vmguard start gate"
+CARRIED_ENV = ("VMGUARD_LOG", "VMGUARD_STATE_DIR")  # libvirtd gives hooks a bare environment
+SCRIPT = """#!/bin/sh
+{mark}: written by `vmguard hook install`; `vmguard hook remove` deletes it.
+# inventory={inventory} connection={connection} on_error={on_error} timeout={timeout:g} server={server}
+{env}case "$2/$3" in prepare/begin|started/begin|release/end) ;; *) exit 0 ;; esac
+{call}
+[ "$rc" -eq 0 ] && exit 0
+why=$(printf '%s\\n' "$out" | tail -n 1)
+case "$rc/$why" in 1/{refused_q}*) printf '%s\\n' "$why" >&2; exit 1 ;; esac
+[ "$rc" -eq 137 ] && why="no answer within {timeout:g}s"
+msg="vmguard gate: vmguard failed at $2 of $1 ($why); {on_error}: {outcome}; check: vmguard hook status"
+command -v logger >/dev/null 2>&1 && logger -t vmguard-gate -- "$msg"
+printf '%s\\n' "$msg" >&2
+exit {exit}
+"""
+# vmguard itself, started for each call: needs nothing running, costs its start-up time.
+DIRECT = """out=$(timeout -s KILL {timeout:g} {python} -m vmguard hook run --inventory {inventory_q} \\
+      --connection {connection_q} "$@" 2>&1)
+rc=$?"""
+# `vmguard hook serve` answers on a socket: the hook costs a socat, not a Python start-up.
+SERVED = """out=$({{ printf '%s\\n%s\\n%s %s %s\\n' {inventory_q} {connection_q} "$2" "$3" "$1"; cat; }} | \\
+      timeout -s KILL {timeout:g} socat -t {timeout:g} - UNIX-CONNECT:{server_q} 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ]; then
+  case "$out" in
+    [013]" "*) rc=${{out%% *}}; out=${{out#* }} ;;
+    *) rc=3; out="no answer from {server_q}: $out" ;;
+  esac
+fi"""
+_SETTINGS = re.compile(
+    r"^# inventory=(\S+) connection=(\S+) on_error=(\S+) timeout=(\S+) server=(\S+)$", re.M
+)
+
+
+@dataclass(frozen=True)
+class Installed:
+    path: Path
+    inventory: str
+    connection: str
+    on_error: str
+    timeout: str
+    server: str  # "-": vmguard runs for each call
+
+
+def hook_path(hooks_dir: Path = HOOKS_DIR) -> Path:
+    return hooks_dir / "qemu.d" / "vmguard"
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def script(inventory: Inventory, connection: str, server: str = "") -> str:
+    """The hook file; server: the socket of `vmguard hook serve` ("" runs vmguard itself)."""
+    gate, source = inventory.gate, os.path.abspath(inventory.source)
+    env = "".join(f"export {k}={shlex.quote(os.environ[k])}\n" for k in CARRIED_ENV if k in os.environ)
+    env += f"export PYTHONPATH={shlex.quote(_package_root())}\n"
+    open_ = gate.on_error is OnError.FAIL_OPEN
+    values = {
+        "timeout": gate.timeout,
+        "python": shlex.quote(sys.executable),
+        "inventory_q": shlex.quote(source),
+        "connection_q": shlex.quote(connection),
+        "server_q": shlex.quote(server),
+    }
+    return SCRIPT.format(
+        mark=MARK,
+        inventory=source.replace(" ", "%20"),
+        connection=connection,
+        on_error=gate.on_error.value,
+        server=server.replace(" ", "%20") or "-",
+        env=env,
+        call=(SERVED if server else DIRECT).format(**values),
+        refused_q=shlex.quote(REFUSED),
+        outcome="the VM may start" if open_ else "refused",
+        exit=0 if open_ else 1,
+        **values,
+    )
+
+
+def pick_connection(inventory: Inventory, name: str | None) -> str:
+    libvirts = [c.name for c in inventory.connections if c.driver is DriverKind.LIBVIRT]
+    if name is None and len(libvirts) == 1:
+        return libvirts[0]
+    if name in libvirts:
+        return name
+    known = ", ".join(libvirts) or "none"
+    raise GateError(
+        f"name the inventory's libvirt connection this host serves with --connection (known: {known})"
+    )
+
+
+def _ours(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    return MARK in path.read_text(errors="replace")[:200]
+
+
+def install(
+    inventory: Inventory, connection: str | None, hooks_dir: Path = HOOKS_DIR, server: str = ""
+) -> Path:
+    """Write the hook file atomically; a file there that is not vmguard's is left alone."""
+    conn = pick_connection(inventory, connection)
+    if server and not shutil.which("socat"):
+        raise GateError("socat is needed to reach `vmguard hook serve` (apt-get install socat)")
+    path = hook_path(hooks_dir)
+    if (path.exists() or path.is_symlink()) and not _ours(path):
+        raise GateError(f"{path} exists and is not vmguard's hook: not replaced")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".vmguard.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(script(inventory, conn, server))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    log.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
+    return path
+
+
+def remove(hooks_dir: Path = HOOKS_DIR) -> bool:
+    path = hook_path(hooks_dir)
+    if not (path.exists() or path.is_symlink()):
+        return False
+    if not _ours(path):
+        raise GateError(f"{path} is not vmguard's hook: not removed")
+    path.unlink()
+    log.append("gate", action="hook-remove", hook=str(path))
+    return True
+
+
+def installed(hooks_dir: Path = HOOKS_DIR) -> Installed | None:
+    path = hook_path(hooks_dir)
+    if not _ours(path):
+        return None
+    found = _SETTINGS.search(path.read_text(errors="replace"))
+    if found is None:
+        raise GateError(f"{path} is vmguard's hook but unreadable: run vmguard hook install again")
+    inventory, connection, on_error, timeout, server = found.groups()
+    return Installed(
+        path, inventory.replace("%20", " "), connection, on_error, timeout, server.replace("%20", " ")
+    )
+
+
+def stale(found: Installed, inventory: Inventory) -> list[str]:
+    """What the inventory's gate settings say now that the installed hook does not."""
+    now = {"on_error": inventory.gate.on_error.value, "timeout": f"{inventory.gate.timeout:g}"}
+    was = {"on_error": found.on_error, "timeout": found.timeout}
+    return [f"{k}: hook has {was[k]}, inventory says {now[k]}" for k in now if now[k] != was[k]]
