@@ -149,5 +149,6 @@ def test_the_cli_reports_a_broken_site_rule_as_exit_2(tmp_path):
                            str(tmp_path / "p.yaml"), "--to", str(tmp_path / "pub" / "run1")],
                           capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode == 2, proc.stderr
-    assert f"{site}:1:1: yara: undefined identifier" in proc.stderr and "Traceback" not in proc.stderr
-    assert published_files(tmp_path / "pub") == {".vmguard-staging/run1.lock": b""}  # the lock only
+    assert proc.stderr == (f'{site}:1:1: spec.quarantine.scanners.yara.rules[0]: yara: undefined identifier '
+                           f'"nosuchthing" (named at {tmp_path}/p.yaml:7:31)\n')
+    assert published_files(tmp_path / "pub") == {}  # the policy is refused before the vet starts

@@ -18,7 +18,9 @@ import math
 import mmap
 import os
 import re
+import stat
 from concurrent.futures import Future
+from dataclasses import dataclass
 from importlib import resources
 
 from vmguard.errors import ExitCode
@@ -63,11 +65,18 @@ def _unreadable(files: list[str]) -> list[tuple[str, OSError]]:
     bad = []
     for path in files:
         try:
-            with open(path, "rb"):
-                pass
+            _regular(path)
         except OSError as err:
             bad.append((path, err))
     return bad
+
+
+def _regular(path: str) -> None:
+    """OSError unless `path` is a readable regular file (yara would block on a FIFO)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(0, "not a regular file")
+    with open(path, "rb"):
+        pass
 
 
 def _located(message: str) -> str:
@@ -76,6 +85,40 @@ def _located(message: str) -> str:
     if found is None:
         return f"yara: {message}"
     return f"{found['file']}:{found['line']}:1: yara: {found['message']}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFileNote:
+    """What compiling one site rule file said: an error, or a warning (a string that
+    slows every scan down). `file` and `line` are yara's (an included file may be
+    another), None when the file could not be read at all."""
+
+    text: str
+    file: str | None = None
+    line: int = 0
+    warning: bool = False
+
+
+def check_rule_file(path: str) -> tuple[RuleFileNote, ...]:
+    """`vmguard policy check`'s question about one site rule file, compiled alone."""
+    yara = _yara()
+    try:
+        _regular(path)
+        rules = yara.compile(filepath=path)
+    except OSError as err:
+        return (RuleFileNote(f"cannot read the rule file {path}: {err.strerror}"),)
+    except yara.SyntaxError as err:
+        return (_note(str(err), warning=False),)
+    except yara.Error as err:
+        return (RuleFileNote(f"yara could not compile {path}: {err}"),)
+    return tuple(_note(text, warning=True) for text in rules.warnings)
+
+
+def _note(message: str, warning: bool) -> RuleFileNote:
+    found = _LOCATION.match(message)
+    if found is None:
+        return RuleFileNote(f"yara: {message}", warning=warning)
+    return RuleFileNote(f"yara: {found['message']}", found["file"], int(found["line"]), warning)
 
 
 class Yara(Engine):
