@@ -39,7 +39,7 @@ spec:
     max_file_size: 64GiB
     max_total_size: 64GiB
     max_files: 1000000
-    allow_types: [text/plain, application/octet-stream, application/gzip]
+    allow_types: [text/plain, {{type: application/octet-stream, validate: head-only}}]
 {scanners}"""
 
 
