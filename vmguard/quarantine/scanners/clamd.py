@@ -6,6 +6,11 @@ up (a name swapped after the check cannot be what is scanned), and needs no acce
 the quarantine. One short connection per file, `in_flight` of them at once on a small
 thread pool, so clamd's own threads work while the copy goes on.
 
+Before the first file, clamd is asked about an empty sparse file larger than any limit
+it can be given (4 GiB + 1): unless clamd says `Heuristics.Limits.Exceeded...` it passes
+files over its MaxFileSize/MaxScanSize/MaxScanTime as clean without scanning them
+(Debian's default: AlertExceedsMax off, MaxFileSize 25M), and the vet refuses to run.
+
 Answers: `fd[N]: OK` is clean, `fd[N]: NAME FOUND` rejects the file with NAME. Anything
 else (refused or lost connection, no answer within the timeout, `... ERROR`, an answer
 vmguard does not understand) means clamd is failing: ScanError, the vet stops with
@@ -25,6 +30,8 @@ from vmguard.policy.model import ClamdScanner
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult
 
 MAX_REPLY = 4096  # a verdict line; clamd's longest is a signature name and a few words
+PROBE_SIZE = (4 << 30) + 1  # beyond clamd's largest MaxFileSize (4000M): always over the limit
+LIMITS = "Heuristics.Limits.Exceeded."  # AlertExceedsMax's names: the file was not fully scanned
 QUEUED_PER_WORKER = 2  # descriptors waiting for a worker, beyond those being scanned
 
 
@@ -38,6 +45,7 @@ class Clamd(Engine):
         reply = self._ask(b"zPING\0")
         if reply != "PONG":
             raise self._fail(f"answered PING with {shown(reply[:100])!r}")
+        self._check_limits()
         self.pool = ThreadPoolExecutor(config.in_flight, thread_name_prefix="vmguard-clamd")
 
     def submit(self, fd: int) -> Future[ScanResult]:
@@ -62,6 +70,18 @@ class Clamd(Engine):
         if fd != -1:
             os.close(fd)
         self.slots.release()
+
+    def _check_limits(self) -> None:
+        """Fail unless clamd reports a file over its limits instead of passing it."""
+        probe = os.memfd_create("vmguard-clamd-limits", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(probe, PROBE_SIZE)  # sparse: costs no memory, clamd stops at fstat
+            result = self._verdict(self._ask(b"zFILDES\0", probe))
+        finally:
+            os.close(probe)
+        if not any(hit.name.startswith(LIMITS) for hit in result.hits):
+            raise self._fail("passes files over its size limits as clean without scanning them",
+                             "set `AlertExceedsMax yes` in clamd.conf: `vmguard scanners setup` does")
 
     def _scan(self, fd: int) -> ScanResult:
         if self.failed is not None:
@@ -95,9 +115,8 @@ class Clamd(Engine):
             except OSError as err:
                 raise self._fail(err.strerror or str(err)) from err
 
-    def _fail(self, why: str) -> ScanError:
-        error = ScanError(f"clamd at {self.config.socket}: {why} (is clamd running? "
-                          "`systemctl status clamav-daemon`; nothing was published)")
+    def _fail(self, why: str, hint: str = "is clamd running? `systemctl status clamav-daemon`") -> ScanError:
+        error = ScanError(f"clamd at {self.config.socket}: {why} ({hint}; nothing was published)")
         self.failed = self.failed or error
         return error
 
