@@ -18,13 +18,13 @@ from vmguard.cli.output import safe_streams
 from vmguard.display import shown
 from vmguard.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "scanners", "audit", "batch")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
     "policy": "policy", "inventory": "inventory", "vms": "vm", "plan": "vm", "apply": "vm",
-    "rollback": "vm", "firewall": "firewall", "vet": "vet", "audit": "audit", "rules": "audit",
-    "log": "audit", "watch": "audit", "demo": "audit", "batch": "batch", "report": "batch",
+    "rollback": "vm", "firewall": "firewall", "vet": "vet", "scanners": "scanners", "audit": "audit",
+    "rules": "audit", "log": "audit", "watch": "audit", "demo": "audit", "batch": "batch", "report": "batch",
 }
 
 EPILOG = """\
