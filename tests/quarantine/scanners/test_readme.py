@@ -80,11 +80,13 @@ def test_the_readme_vet_example_works_on_a_fresh_offline_host(fresh_host, tmp_pa
     write(quarantine / "summary.json", '{"events": 2}\n')
     write(tmp_path / "eicar.txt", EICAR)
     control = lines[-1].replace("job-4711", "job-4712")
-    proc = in_namespace(fresh_host, [*lines, f"cp {tmp_path}/eicar.txt /vmdata/quarantine/gleam-batch-01/",
+    proc = in_namespace(fresh_host, [*lines, "vmguard scanners setup", f"cp {tmp_path}/eicar.txt /vmdata/quarantine/gleam-batch-01/",
                                      control], tmp_path)
     out = proc.stdout
     assert proc.returncode == 0, (out, proc.stderr)
     assert "exit 0 <- apt-get install" in out and "exit 0 <- vmguard scanners" in out, (out, proc.stderr)
+    assert "changed: /etc/clamav/clamd.conf: AlertExceedsMax yes" in out
+    assert out.count("changed: ") == 5 and out.count("exit 0 <- vmguard scanners") == 2  # the rerun changed nothing
     assert "clamd on /var/run/clamav/clamd.ctl checked: clamd: Vmguard.Eicar-Test-File" in out, out
     assert out.count("exit 0 <- vmguard vet") == 1 and "exit 1 <- vmguard vet" in out, (out, proc.stderr)
     assert "eicar.txt: scanner-flagged (clamd: Vmguard.Eicar-Test-File.UNOFFICIAL)" in out

@@ -65,10 +65,13 @@ def configure(config: str) -> list[str]:
     return changed + missing
 
 
-def install_database(database_dir: str) -> Path:
+def install_database(database_dir: str) -> Path | None:
+    """vmguard.hdb into clamd's database folder; None when it is there already."""
     target = Path(database_dir) / DATABASE
-    shipped = resources.files("vmguard.quarantine.scanners").joinpath("clamav", DATABASE)
-    _replace(target, shipped.read_text(), mode=0o644)
+    shipped = resources.files("vmguard.quarantine.scanners").joinpath("clamav", DATABASE).read_text()
+    if target.is_file() and target.read_text() == shipped:
+        return None
+    _replace(target, shipped, mode=0o644)
     return target
 
 
@@ -127,7 +130,7 @@ def _wait(ready, what: str) -> None:
 
 def check(sock: str) -> str:
     """clamd answers, reports files over its limits and finds EICAR in a descriptor."""
-    engine = Clamd(ClamdScanner(socket=sock, timeout=60))
+    engine = Clamd(ClamdScanner(socket=sock, timeout=START_TIMEOUT))  # systemd's socket: clamd may still load
     try:
         probe = os.memfd_create("vmguard-eicar", os.MFD_CLOEXEC)
         try:
@@ -143,15 +146,17 @@ def check(sock: str) -> str:
 
 
 def setup(config: str = CONFIG, restart: bool = True) -> Iterator[str]:
-    """Each step, as it is done (ScanError when one cannot be)."""
+    """Each step, as it is done (ScanError when one cannot be); what changed starts with
+    `changed: `. clamd is (re)started only when something changed or it is not running."""
     if shutil.which("clamd") is None:
         raise ScanError("clamd is not installed (apt-get install clamav-daemon)")
-    for line in configure(config):
-        yield f"{config}: {line}"
+    changes = [f"{config}: {line}" for line in configure(config)]
     conf = settings(config)
-    yield f"installed {install_database(conf.get('DatabaseDirectory', '/var/lib/clamav'))}"
-    if restart:
-        yield f"started: {start(config, conf)}"
+    if (database := install_database(conf.get("DatabaseDirectory", "/var/lib/clamav"))) is not None:
+        changes.append(f"installed {database}")
+    yield from (f"changed: {line}" for line in changes)
     sock = conf.get("LocalSocket", "/run/clamav/clamd.ctl")
+    if restart and (changes or _peer_pid(sock) is None):
+        yield f"changed: started: {start(config, conf)}"
     _wait(lambda: _peer_pid(sock) is not None, f"clamd on {sock}")
     yield f"clamd on {sock} checked: {check(sock)}"
