@@ -4,10 +4,13 @@ set, and a site rule file that does not compile is bad input (exit 2), located."
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from tests.quarantine.scanners.secrets import cases
 from vmguard.errors import ExitCode
 from vmguard.policy.model import YaraScanner
 from vmguard.quarantine.model import Reason, Status, Verdict
-from vmguard.quarantine.scanners import ScanError
+from vmguard.quarantine.scanners import ScanError, unpack
 from vmguard.quarantine.scanners.yara import READ_MAX, Yara, shipped_rules
 
 ROOT = Path(__file__).parents[3]
@@ -152,3 +155,67 @@ def test_the_cli_reports_a_broken_site_rule_as_exit_2(tmp_path):
     assert proc.stderr == (f'{site}:1:1: spec.quarantine.scanners.yara.rules[0]: yara: undefined identifier '
                            f'"nosuchthing" (named at {tmp_path}/p.yaml:7:31)\n')
     assert published_files(tmp_path / "pub") == {}  # the policy is refused before the vet starts
+
+
+def tar_of(**members: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def hits_of(engine: Yara, tmp_path: Path, data: bytes) -> list[str]:
+    path = tmp_path / "sample"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return [str(hit) for hit in engine.submit(fd).result().hits]
+    finally:
+        os.close(fd)
+
+
+def test_secrets_inside_gzip_and_tar_are_found_each_inner_file_on_its_own(engine, tmp_path):
+    key = CASES["ssh_private_key"][0][0]
+    keytab = CASES["kerberos_keytab"][0][0]  # a rule about the file's first bytes
+    assert hits_of(engine, tmp_path, gzip.compress(b"log\n" + key)) == ["yara: ssh_private_key in gzip at offset 4"]
+    archive = tar_of(**{"logs/run.log": b"fine\n", "krb5.keytab": keytab, "deep.gz": gzip.compress(key)})
+    assert sorted(hits_of(engine, tmp_path, gzip.compress(archive))) == [
+        "yara: kerberos_keytab in gzip:tar:krb5.keytab at offset 0",
+        "yara: ssh_private_key in gzip:tar:deep.gz:gzip at offset 0"]
+    assert hits_of(engine, tmp_path, archive)[0] == "yara: kerberos_keytab in tar:krb5.keytab at offset 0"
+    # control: the same containers with harmless content
+    assert hits_of(engine, tmp_path, gzip.compress(tar_of(a=b"x" * 100_000, b=b"fine\n"))) == []
+
+
+def test_a_gzipped_secret_never_leaves_through_vet(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    write(q / "out.txt.gz", gzip.compress(b"events 42\n" + CASES["pem_private_key"][0][1]))
+    write(q / "clean.txt.gz", gzip.compress(b"events 42\n"))  # control
+    result = vmguard.vet(q, yara_rules(allow_types=("text", "gzip")), pub / "run1", per_file=True)
+    assert {e.path: e.detail for e in result.rejected} == {
+        "out.txt.gz": "yara: pem_private_key in gzip at offset 10"}
+    assert list(published_files(pub / "run1")) == ["clean.txt.gz"]
+
+
+@pytest.mark.parametrize("overlap", [unpack.OVERLAP, 8], ids=["overlap", "control-no-overlap"])
+def test_a_secret_across_a_window_boundary_is_found(engine, tmp_path, monkeypatch, overlap):
+    monkeypatch.setattr(unpack, "WINDOW", 4096)
+    monkeypatch.setattr(unpack, "OVERLAP", min(overlap, 2048))
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    data = gzip.compress(b"a" * (4096 - 20) + key + b"b" * 5000)
+    found = hits_of(engine, tmp_path, data)
+    if overlap == 8:  # the window cuts the header in two: what the overlap is for
+        assert found == []
+    else:
+        assert found == [f"yara: ssh_private_key in gzip at offset {4096 - 20}"]
+
+
+def test_a_secret_across_the_read_or_map_size_is_found(engine, tmp_path):
+    key = CASES["pem_private_key"][0][1]
+    for size in (READ_MAX - 10, READ_MAX + 10):  # read whole, and mapped
+        data = b"a" * (size - len(key) // 2) + key
+        assert hits_of(engine, tmp_path, data) == [f"yara: pem_private_key at offset {size - len(key) // 2}"]

@@ -6,7 +6,9 @@ plus the site's files from `scanners.yara.rules`, compiled once per vet. A site 
 that does not compile is bad input (exit 2), located as file:line:col. A hit rejects
 the file and names the rule and the offset of its first matching string.
 
-Small files are read with one pread; larger ones are mapped. The descriptor is the one
+Small files are read with one pread; larger ones are mapped. What a gzip or tar holds is
+scanned too, each inner file on its own (unpack.py): a hit there is named
+`RULE in gzip:tar:NAME`, its offset within that inner file. The descriptor is the one
 the copy phase checked; a guest that truncates its file under the mapping during a dry
 run (when the source itself is scanned) can make the vet die of SIGBUS: it publishes
 nothing then, like any other crash.
@@ -19,12 +21,14 @@ import mmap
 import os
 import re
 import stat
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 
 from vmguard.errors import ExitCode
 from vmguard.policy.model import YaraScanner
+from vmguard.quarantine.scanners import unpack
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult, done
 
 SHIPPED = "secrets.yar"
@@ -133,21 +137,46 @@ class Yara(Engine):
         return done(self.scan(fd))
 
     def scan(self, fd: int) -> ScanResult:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, size, 0) if size <= READ_MAX else mmap.mmap(fd, size, prot=mmap.PROT_READ)
         try:
-            matches = self.rules.match(data=data, timeout=self.timeout, fast=True)
+            hits = self._whole(fd) + self._inner(fd)
         except self.yara.TimeoutError:
             why = f"timed out after {self.timeout}s"
             return ScanResult(self.name, failure=why, note=f"yara: failed: {why}")
         except self.yara.Error as err:
             return ScanResult(self.name, failure=str(err), note=f"yara: failed: {err}")
+        note = "; ".join(map(str, hits)) if hits else "yara: no rule matched"
+        return ScanResult(self.name, hits, note=note)
+
+    def _whole(self, fd: int) -> tuple[Hit, ...]:
+        """The file's own bytes, all at once."""
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0) if size <= READ_MAX else mmap.mmap(fd, size, prot=mmap.PROT_READ)
+        try:
+            matches = self.rules.match(data=data, timeout=self.timeout, fast=True)
         finally:
             if isinstance(data, mmap.mmap):
                 data.close()
-        hits = tuple(Hit(self.name, m.rule, _first_offset(m)) for m in matches)
-        note = "; ".join(map(str, hits)) if hits else "yara: no rule matched"
-        return ScanResult(self.name, hits, note=note)
+        return tuple(Hit(self.name, m.rule, _first_offset(m)) for m in matches)
+
+    def _inner(self, fd: int) -> tuple[Hit, ...]:
+        """Each file inside a gzip or tar, in windows; a rule's first match per inner file."""
+        if not unpack.is_container(os.pread(fd, unpack.HEAD, 0)):
+            return ()
+        first: dict[str, int] = {}
+        for where, chunks in unpack.inner_files(_chunks(fd)):
+            for start, window in unpack.windows(chunks):
+                for m in self.rules.match(data=window, timeout=self.timeout, fast=True):
+                    name = f"{m.rule} in {where}"
+                    first[name] = min(first.get(name, start + _first_offset(m)), start + _first_offset(m))
+        return tuple(Hit(self.name, name, offset) for name, offset in first.items())
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    """The file read through its descriptor (pread: its offset is left alone)."""
+    offset = 0
+    while chunk := os.pread(fd, unpack.STEP, offset):
+        offset += len(chunk)
+        yield chunk
 
 
 def _first_offset(match) -> int:

@@ -3,7 +3,9 @@
   Each rule has a file it must catch and a near miss it must not (tests/quarantine/
   test_yara.py). Rules look for the structure of a secret, not for words about one: a
   public key, a certificate alone, a passwd line without a hash or an example key ID
-  in documentation are not secrets. Site rules are added with scanners.yara.rules.
+  in documentation are not secrets. Armored keys are also caught encoded whole in base64,
+  and the yara engine scans what a gzip or tar holds too (scanners/unpack.py). Site rules
+  are added with scanners.yara.rules.
 */
 
 rule ssh_private_key
@@ -15,8 +17,9 @@ rule ssh_private_key
         $ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
         $putty = /PuTTY-User-Key-File-[0-9]+: /
         $binary = { 6F 70 65 6E 73 73 68 2D 6B 65 79 2D 76 31 00 }  // "openssh-key-v1\0"
+        $openssh_b64 = "-----BEGIN OPENSSH PRIVATE KEY-----" base64  // a whole key file in base64
     condition:
-        $openssh or $ssh2 or ($putty and filesize < 64KB) or $binary at 0
+        $openssh or $ssh2 or ($putty and filesize < 64KB) or $binary at 0 or $openssh_b64
 }
 
 rule pem_private_key
@@ -25,8 +28,14 @@ rule pem_private_key
         description = "PEM private key: PKCS#1 RSA, DSA, EC, PKCS#8 (also encrypted)"
     strings:
         $key = /-----BEGIN (RSA |DSA |EC |ENCRYPTED |ANY )?PRIVATE KEY-----/
+        // the same in base64 (a key file encoded whole: Kubernetes secrets, CI variables)
+        $b64_pkcs8 = "-----BEGIN PRIVATE KEY-----" base64
+        $b64_rsa = "-----BEGIN RSA PRIVATE KEY-----" base64
+        $b64_ec = "-----BEGIN EC PRIVATE KEY-----" base64
+        $b64_dsa = "-----BEGIN DSA PRIVATE KEY-----" base64
+        $b64_encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----" base64
     condition:
-        $key
+        any of them
 }
 
 rule pgp_private_key
@@ -35,10 +44,11 @@ rule pgp_private_key
         description = "OpenPGP secret key: armored block, binary secret-key packet, GnuPG key file"
     strings:
         $armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
+        $armored_b64 = "-----BEGIN PGP PRIVATE KEY BLOCK-----" base64
         $gpg_agent = /\((11:private-key|21:protected-private-key|21:shadowed-private-key)/
         $gpg_extended = /(^|\n)Key: \((private-key|protected-private-key) /
     condition:
-        $armored or $gpg_agent at 0 or $gpg_extended
+        $armored or $armored_b64 or $gpg_agent at 0 or $gpg_extended
         // binary secret-key packet (tag 5), old format with a 2-byte length or new
         // format, then key version 4 or 5 and a 4-byte creation time
         or (uint8(0) == 0x95 and uint8(3) >= 4 and uint8(3) <= 5 and uint16be(1) + 3 <= filesize
