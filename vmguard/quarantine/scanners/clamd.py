@@ -23,6 +23,7 @@ import array
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from vmguard.display import shown
@@ -100,7 +101,9 @@ class Clamd(Engine):
         raise self._fail(f"could not scan a file: {shown(status[:200])}")
 
     def _ask(self, command: bytes, fd: int | None = None) -> str:
-        """One request on a fresh connection; the reply without its NUL."""
+        """One request on a fresh connection; the reply without its NUL. `timeout` bounds
+        the whole exchange, so a peer that trickles its answer cannot hold a file forever."""
+        deadline = time.monotonic() + self.config.timeout
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
             sock.settimeout(self.config.timeout)
             try:
@@ -109,7 +112,7 @@ class Clamd(Engine):
                 if fd is not None:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
                     sock.sendmsg([b"\0"], rights)
-                return _read_reply(sock).decode("utf-8", "replace")
+                return _read_reply(sock, deadline).decode("utf-8", "replace")
             except TimeoutError as err:
                 raise self._fail(f"no answer within {self.config.timeout:g}s") from err
             except OSError as err:
@@ -121,9 +124,13 @@ class Clamd(Engine):
         return error
 
 
-def _read_reply(sock: socket.socket) -> bytes:
+def _read_reply(sock: socket.socket, deadline: float) -> bytes:
     data = b""
     while not data.endswith(b"\0"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
         chunk = sock.recv(MAX_REPLY)
         if not chunk:
             raise ConnectionResetError(0, "closed the connection without an answer")
