@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import re
+import string
 import subprocess
 import sys
 import tarfile
@@ -219,3 +220,25 @@ def test_a_secret_across_the_read_or_map_size_is_found(engine, tmp_path):
     for size in (READ_MAX - 10, READ_MAX + 10):  # read whole, and mapped
         data = b"a" * (size - len(key) // 2) + key
         assert hits_of(engine, tmp_path, data) == [f"yara: pem_private_key at offset {size - len(key) // 2}"]
+
+
+def _text(data: bytes) -> str | None:
+    """A catch case that is plain text (not binary, not a key in base64: two encodings
+    deep, base64 in UTF-16 is not looked for)."""
+    text = data.decode("latin-1")
+    encoded = b"BEGIN" not in data and re.search(rb"[A-Za-z0-9+/]{40,}", data) is not None
+    plain = all(c in string.printable for c in text) and not encoded
+    return text if plain else None
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_text_secrets_are_caught_in_utf16_too_and_near_misses_still_pass(engine, tmp_path, rule):
+    """The text type admits UTF-16 (with a BOM): a key written by a Windows tool, or by
+    a guest that wants it out, is the same secret."""
+    catch, miss = CASES[rule]
+    texts = [t for t in map(_text, catch) if t is not None]
+    for text in texts:
+        for encoding in ("utf-16", "utf-16-be"):
+            assert rule in matched(engine, tmp_path, text.encode(encoding)), f"{rule} missed {encoding}"
+    for text in filter(None, map(_text, miss)):
+        assert matched(engine, tmp_path, text.encode("utf-16")) == set(), f"{rule} near miss in UTF-16"
