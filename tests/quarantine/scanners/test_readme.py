@@ -68,8 +68,11 @@ def in_namespace(own: dict[str, Path], lines: list[str], tmp_path: Path) -> subp
     mounts = "".join(f"mount --bind {shlex.quote(str(own[p]))} {p}\n" for p in PRIVATE)
     steps = "".join(f"{line}\necho \"exit $? <- {line.split()[0]} {line.split()[1]}\"\n" for line in lines)
     script = f"set -u\nmount --make-rprivate /\n{mounts}{steps}"
+    apt_conf = tmp_path / "apt.conf"  # another apt run on this host: wait for it, as ./dev does
+    apt_conf.write_text('DPkg::Lock::Timeout "900";\n')
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(ROOT),
-               VMGUARD_LOG=str(tmp_path / "events.jsonl"), DEBIAN_FRONTEND="noninteractive")
+               VMGUARD_LOG=str(tmp_path / "events.jsonl"), DEBIAN_FRONTEND="noninteractive",
+               APT_CONFIG=str(apt_conf))
     return subprocess.run(["unshare", "--mount", "bash", "-c", script], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
 
@@ -86,7 +89,8 @@ def test_the_readme_vet_example_works_on_a_fresh_offline_host(fresh_host, tmp_pa
     proc = in_namespace(fresh_host, [*lines, "vmguard scanners setup", f"cp {tmp_path}/eicar.txt /vmdata/quarantine/gleam-batch-01/",
                                      control], tmp_path)
     out = proc.stdout
-    assert proc.returncode == 0, (out, proc.stderr)
+    print(out, proc.stderr)  # shown by pytest when an assertion below fails
+    assert proc.returncode == 0
     assert "exit 0 <- apt-get install" in out and "exit 0 <- vmguard scanners" in out, (out, proc.stderr)
     assert "changed: /etc/clamav/clamd.conf: AlertExceedsMax yes" in out
     rerun = out.split("exit 0 <- vmguard scanners")[1]
