@@ -8,10 +8,12 @@ import gzip
 import io
 import os
 import re
+import resource
 import string
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -242,3 +244,19 @@ def test_text_secrets_are_caught_in_utf16_too_and_near_misses_still_pass(engine,
             assert rule in matched(engine, tmp_path, text.encode(encoding)), f"{rule} missed {encoding}"
     for text in filter(None, map(_text, miss)):
         assert matched(engine, tmp_path, text.encode("utf-16")) == set(), f"{rule} near miss in UTF-16"
+
+
+def test_tar_headers_are_read_in_bounded_memory_and_long_names_still_scanned(engine, tmp_path):
+    key = CASES["pem_private_key"][0][1]
+    long_name = "d/" + "n" * 150 + ".pem"  # a pax header first (the name does not fit ustar's)
+    found = hits_of(engine, tmp_path, gzip.compress(tar_of(**{long_name: key})))
+    assert len(found) == 1 and found[0].startswith("yara: pem_private_key in gzip:tar:")
+    # a pax header claiming 2 GiB, inflated from a few KiB: passed over, never read into memory
+    header = bytearray(tar_of(x=b""))[:512]
+    header[124:136], header[156:157] = b"%011o\0" % (2 << 30), b"x"
+    header[148:156] = b"%06o\0 " % (sum(header[:148]) + 8 * 32 + sum(header[156:]))
+    deflate, zero = zlib.compressobj(wbits=31), bytes(1 << 20)
+    data = deflate.compress(bytes(header)) + b"".join(deflate.compress(zero) for _ in range(300)) + deflate.flush()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert hits_of(engine, tmp_path, data) == []  # 300 MiB behind the header: tarfile held them all
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 << 10  # KiB

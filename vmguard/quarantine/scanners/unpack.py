@@ -5,18 +5,18 @@ A secret compressed into a gzip (an allowed type in the lab's batch policy) is n
 file's own bytes. The yara engine scans each inner file here as a file of its own, in
 windows of WINDOW bytes that overlap by OVERLAP, so that a match up to OVERLAP bytes long
 is never cut in two, and rules about a file's start (a keytab's header) see the inner
-file's first bytes in its first window. Inflation and tar reading are the validators' own
-(vmguard.quarantine.validators.containers): the same bomb bound, the same stream reader.
+file's first bytes in its first window. Inflation is the validators' own
+(vmguard.quarantine.validators.containers): the same bomb bound. Tar headers are read
+here, in bounded memory (this runs in the vet process, not in a sandboxed worker).
 A container that is not valid stops the inner scan; its validator rejects the file.
 """
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Iterator
 
 from vmguard.display import shown
-from vmguard.quarantine.validators.containers import GZIP_MAGIC, STEP, _inflate, _Reader
+from vmguard.quarantine.validators.containers import GZIP_MAGIC, STEP, _inflate
 from vmguard.quarantine.validators.stream import Invalid, Stream
 
 WINDOW = 16 << 20
@@ -41,15 +41,53 @@ def inner_files(chunks: Iterator[bytes], where: str = "", depth: int = 0) -> Inn
         if head.startswith(GZIP_MAGIC):
             yield from _inner_or_self(_inflate(stream), f"{where}gzip:", depth)
             return
-        with tarfile.open(fileobj=_Reader(stream), mode="r|") as archive:
-            while (member := archive.next()) is not None:
-                archive.members.clear()
-                if member.isreg():
-                    fh = archive.extractfile(member)
-                    chunks = iter(lambda fh=fh: fh.read(STEP), b"")
-                    yield from _inner_or_self(chunks, f"{where}tar:{shown(member.name[:200])}:", depth)
-    except (Invalid, tarfile.TarError, EOFError):
+        for name, chunks in _tar_members(stream):
+            yield from _inner_or_self(chunks, f"{where}tar:{shown(name[:200])}:", depth)
+    except Invalid:
         return  # not valid: its validator rejects the file
+
+
+def _tar_members(stream: Stream) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """(name, content) of each regular file in a tar read as a stream. Headers are read
+    here, not by tarfile: a pax or GNU long-name header is skipped as data, never held
+    in memory (tarfile would read a header claiming gigabytes whole, in this process)."""
+    while (header := stream.read(512, "a tar header", "tar")) != bytes(512):
+        size, kind = _tar_size(header[124:136]), header[156:157]
+        name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+        member = _Member(stream, size)
+        if kind in (b"0", b"\0", b"7"):  # regular files; links, folders, pax/GNU headers are not
+            yield name, iter(member)
+        member.drain()
+        stream.skip(-size % 512, "a tar block's padding", "tar")
+
+
+def _tar_size(field: bytes) -> int:
+    if field[0] & 0x80:  # GNU base-256
+        return int.from_bytes(field[1:], "big")
+    try:
+        return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+    except ValueError:
+        raise Invalid("tar: a size field that is not a number") from None
+
+
+class _Member:
+    """A member's bytes, STEP at a time; drain() passes over whatever was not read."""
+
+    def __init__(self, stream: Stream, size: int) -> None:
+        self.stream, self.left = stream, size
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.left:
+            data = self.stream.peek(min(STEP, self.left))
+            if not data:
+                raise Invalid("tar: the file ends inside a member")
+            self.stream.skip(len(data), "a member", "tar")
+            self.left -= len(data)
+            yield data
+
+    def drain(self) -> None:
+        self.stream.skip(self.left, "a member", "tar")
+        self.left = 0
 
 
 def _inner_or_self(chunks: Iterator[bytes], where: str, depth: int) -> Inner:
