@@ -18,6 +18,7 @@ User clamav
 # MaxFileSize 1G
 MaxFileSize 25M
 MaxScanSize 100M
+MaxScanTime 120000
 DatabaseDirectory /var/lib/clamav
 """
 
@@ -26,8 +27,10 @@ def test_clamd_conf_gets_what_vet_needs_and_keeps_everything_else(tmp_path):
     conf = tmp_path / "clamd.conf"
     conf.write_text(DEBIAN)
     conf.chmod(0o640)
-    assert setup.configure(str(conf)) == ["MaxFileSize 4000M", "MaxScanSize 4000M", "AlertExceedsMax yes"]
-    assert conf.read_text() == DEBIAN.replace("25M", "4000M").replace("100M", "4000M") + "AlertExceedsMax yes\n"
+    assert setup.configure(str(conf)) == ["MaxFileSize 4000M", "MaxScanSize 4000M", "MaxScanTime 100000",
+                                          "AlertExceedsMax yes"]
+    assert conf.read_text() == (DEBIAN.replace("25M", "4000M").replace("100M", "4000M")
+                                .replace("120000", "100000") + "AlertExceedsMax yes\n")
     assert conf.stat().st_mode & 0o777 == 0o640
     assert setup.configure(str(conf)) == []  # a second run: nothing to change
     assert setup.settings(str(conf))["AlertExceedsMax"] == "yes"
@@ -36,7 +39,7 @@ def test_clamd_conf_gets_what_vet_needs_and_keeps_everything_else(tmp_path):
 
 def test_an_explicit_no_is_turned_to_yes(tmp_path):
     conf = tmp_path / "clamd.conf"
-    conf.write_text("AlertExceedsMax no\nMaxFileSize 4000M\nMaxScanSize 4000M\n")
+    conf.write_text("AlertExceedsMax no\nMaxFileSize 4000M\nMaxScanSize 4000M\nMaxScanTime 100000\n")
     assert setup.configure(str(conf)) == ["AlertExceedsMax yes"]
 
 

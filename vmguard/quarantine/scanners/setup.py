@@ -30,9 +30,11 @@ from vmguard.quarantine.scanners.interface import ScanError
 CONFIG = "/etc/clamav/clamd.conf"
 DATABASE = "vmguard.hdb"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-# What vet needs of clamd: files over a limit reported, never passed as clean; limits
-# as high as clamd goes (larger files are rejected by vet, by name).
-SETTINGS = {"AlertExceedsMax": "yes", "MaxFileSize": "4000M", "MaxScanSize": "4000M"}
+# What vet needs of clamd: files over a limit reported, never passed as clean; size
+# limits as high as clamd goes (larger files are rejected by vet, by name); a scan time
+# limit (ms) under the shipped policies' 120 s timeout, so that a file made to scan slowly
+# is rejected by name (Heuristics.Limits.Exceeded.MaxScanTime) rather than stopping the vet.
+SETTINGS = {"AlertExceedsMax": "yes", "MaxFileSize": "4000M", "MaxScanSize": "4000M", "MaxScanTime": "100000"}
 DROP_IN = Path("/etc/systemd/system/clamav-daemon.service.d/vmguard.conf")
 DROP_IN_TEXT = ("# vmguard: start without freshclam's main/daily databases (vmguard.hdb is enough)\n"
                 "[Unit]\nConditionPathExistsGlob=\n")
