@@ -26,6 +26,7 @@ from vmguard.errors import ExitCode
 from vmguard.policy.model import YaraScanner
 from vmguard.quarantine.model import Reason, Status, Verdict
 from vmguard.quarantine.scanners import ScanError, unpack
+from vmguard.quarantine.scanners import yara as yara_engine
 from vmguard.quarantine.scanners.yara import READ_MAX, Yara, shipped_rules
 
 ROOT = Path(__file__).parents[3]
@@ -260,3 +261,22 @@ def test_tar_headers_are_read_in_bounded_memory_and_long_names_still_scanned(eng
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert hits_of(engine, tmp_path, data) == []  # 300 MiB behind the header: tarfile held them all
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 << 10  # KiB
+
+
+def test_the_timeout_bounds_a_whole_inner_scan(tmp_path, monkeypatch):
+    """A gzip that inflates for long (each window fast, too many of them) is scanner-failed
+    once `timeout` is spent; a clock that does not run out is the control."""
+    engine = Yara(YaraScanner(timeout=2))
+    path = tmp_path / "slow.gz"
+    path.write_bytes(gzip.compress(b"harmless line\n" * 200_000))
+    monkeypatch.setattr(unpack, "WINDOW", 64 << 10)
+    monkeypatch.setattr(unpack, "OVERLAP", 1 << 10)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert engine.submit(fd).result().failure is None  # control: the real clock
+        clock = iter(range(0, 10_000, 1))  # one second per window
+        monkeypatch.setattr(yara_engine.time, "monotonic", lambda: next(clock))
+        result = engine.submit(fd).result()
+    finally:
+        os.close(fd)
+    assert result.failure == "timed out after 2s" and result.hits == ()

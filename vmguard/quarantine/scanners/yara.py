@@ -21,6 +21,7 @@ import mmap
 import os
 import re
 import stat
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -159,15 +160,20 @@ class Yara(Engine):
         return tuple(Hit(self.name, m.rule, _first_offset(m)) for m in matches)
 
     def _inner(self, fd: int) -> tuple[Hit, ...]:
-        """Each file inside a gzip or tar, in windows; a rule's first match per inner file."""
+        """Each file inside a gzip or tar, in windows; a rule's first match per inner file.
+        `timeout` bounds the whole of it, inflation included: a gzip of a few GiB that
+        inflates 200 times (what the bomb bound lets through) is scanner-failed, not hours."""
         if not unpack.is_container(os.pread(fd, unpack.HEAD, 0)):
             return ()
-        first: dict[str, int] = {}
+        deadline, first = time.monotonic() + self.timeout, {}
         for where, chunks in unpack.inner_files(_chunks(fd)):
             for start, window in unpack.windows(chunks):
-                for m in self.rules.match(data=window, timeout=self.timeout, fast=True):
-                    name = f"{m.rule} in {where}"
-                    first[name] = min(first.get(name, start + _first_offset(m)), start + _first_offset(m))
+                left = math.ceil(deadline - time.monotonic())
+                if left <= 0:
+                    raise self.yara.TimeoutError
+                for m in self.rules.match(data=window, timeout=left, fast=True):
+                    name, offset = f"{m.rule} in {where}", start + _first_offset(m)
+                    first[name] = min(first.get(name, offset), offset)
         return tuple(Hit(self.name, name, offset) for name, offset in first.items())
 
 
