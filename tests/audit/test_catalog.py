@@ -103,6 +103,8 @@ def test_wheel_contains_the_catalog(wheel):
     assert "vmguard/audit/reports/schema/report-v1.json" in names
     assert "vmguard/audit/reports/templates/report.html.j2" in names
     assert "vmguard/demo/files/batch.yaml" in names
+    assert "vmguard/quarantine/scanners/rules/secrets.yar" in names  # vet's YARA rules
+    assert "vmguard/quarantine/scanners/clamav/vmguard.hdb" in names  # `vmguard scanners setup`
 
 
 def test_installed_wheel_loads_its_catalog(wheel, tmp_path):

@@ -76,6 +76,9 @@ def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> 
                                 "vmguard_apply_args": ["--next-boot"],
                                 "vmguard_wheelhouse": str(wheels),
                                 "vmguard_policy_dir": str(policy),
+                                # The hosts share this machine's /etc/clamav: the clamd set-up
+                                # is tested on its own (tests/quarantine/scanners/test_readme.py).
+                                "vmguard_clamd": False,
                                 "vmguard_fetch_dir": str(root / "fetched"),
                                 "vmguard_controller_bin": str(VENV / "vmguard"),
                             },

@@ -33,7 +33,9 @@ def write_database(db: Path) -> None:
 class ClamdServer:
     """clamd in the foreground on `root/clamd.sock`; start() waits until it answers PING."""
 
-    def __init__(self, root: Path, threads: int = 4) -> None:
+    def __init__(
+        self, root: Path, threads: int = 4, *, alert_exceeds_max: bool = True, max_file_size: str = "2000M"
+    ) -> None:
         self.root = root
         self.socket = str(root / "clamd.sock")
         self.config = root / "clamd.conf"
@@ -42,9 +44,11 @@ class ClamdServer:
         self.config.write_text(
             f"LocalSocket {self.socket}\nDatabaseDirectory {root / 'db'}\nForeground yes\n"
             f"LogFile {root / 'clamd.log'}\nTemporaryDirectory {root}\nMaxThreads {threads}\n"
-            # Files over a limit are reported, never silently passed as clean. No cache of
-            # clean files' hashes: every request is a real scan (benchmarks compare them).
-            "AlertExceedsMax yes\nMaxFileSize 2000M\nMaxScanSize 4000M\nSelfCheck 3600\n"
+            # Files over a limit are reported, never silently passed as clean (vmguard refuses
+            # a clamd that does not). No cache of clean files' hashes: every request is a
+            # real scan (benchmarks compare them).
+            f"AlertExceedsMax {'yes' if alert_exceeds_max else 'no'}\nMaxFileSize {max_file_size}\n"
+            "MaxScanSize 4000M\nSelfCheck 3600\n"
             "DisableCache yes\n"
         )
 

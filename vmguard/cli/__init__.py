@@ -19,7 +19,7 @@ from vmguard.core import eventlog, progress
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, InputError, VmguardError
 
-AREAS = ("policy", "inventory", "vm", "firewall", "vet", "audit", "batch", "system", "gate")
+AREAS = ("policy", "inventory", "vm", "firewall", "vet", "scanners", "audit", "batch", "system", "gate")
 # The area that registers each command: a command imports only its own area (a vet run
 # by a job epilog does not load the drivers, the audit engine or the firewall).
 COMMANDS = {
@@ -31,6 +31,7 @@ COMMANDS = {
     "rollback": "vm",
     "firewall": "firewall",
     "vet": "vet",
+    "scanners": "scanners",
     "audit": "audit",
     "rules": "audit",
     "log": "audit",

@@ -19,6 +19,7 @@ from vmguard.core.errors import Problem, Severity
 from vmguard.core.schema import dotted
 from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
+from vmguard.quarantine.scanners.yara import check_rule_file
 from vmguard.quarantine.validators import validator_for
 
 # Never shareable whatever the policy says: the host's system and home directories.
@@ -288,6 +289,35 @@ def _promote_target(policy: m.Policy, doc: Document) -> Iterator[Problem]:
             )
 
 
+def yara_rules(policy: m.Policy, doc: Document) -> Iterator[Problem]:
+    """Site rule files compile (each alone), located at their own line and at the policy's."""
+    yara, base = policy.quarantine.scanners.yara, ("spec", "quarantine", "scanners", "yara")
+    if yara is None:
+        return
+    if not yara.shipped and not yara.rules:
+        yield _at(
+            doc,
+            base,
+            "shipped: false and no site rules: the yara scanner would look for nothing "
+            "(list rule files, or remove the section)",
+        )
+    for i, path in enumerate(yara.rules):
+        at, pos = (*base, "rules", i), doc.pos((*base, "rules", i))
+        for note in check_rule_file(path):
+            if note.file is None:
+                yield _at(doc, at, note.text, note.warning)
+                continue
+            severity = Severity.WARNING if note.warning else Severity.ERROR
+            yield Problem(
+                note.file,
+                note.line,
+                1,
+                dotted(at),
+                f"{note.text} (named at {pos.file}:{pos.line}:{pos.col})",
+                severity,
+            )
+
+
 def waivers(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     today = dt.date.today()
     for i, waiver in enumerate(policy.waivers):
@@ -310,6 +340,7 @@ CHECKS: tuple[Check, ...] = (
     users,
     guest_scan,
     quarantine,
+    yara_rules,
     waivers,
 )
 

@@ -6,6 +6,7 @@ Real keys where a tool makes them cheaply (ssh-keygen, openssl); the binary form
 
 from __future__ import annotations
 
+import base64
 import functools
 import struct
 import subprocess
@@ -110,21 +111,24 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
                 ssh_key,
                 b"log line\n" + ssh_key,
                 b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: x\nPublic-Lines: 2\n",
+                b"id_ed25519: " + base64.b64encode(ssh_key) + b"\n",
             ],
-            [ssh_pub, b"see ~/.ssh/id_ed25519 (BEGIN OPENSSH KEY)\n"],
+            [ssh_pub, b"see ~/.ssh/id_ed25519 (BEGIN OPENSSH KEY)\n", base64.b64encode(ssh_pub)],
         ),
         "pem_private_key": (
             [
                 key,
                 b"-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----\n",
                 b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE==\n",
+                b'{"tls.key": "' + base64.b64encode(b"\n" + key) + b'"}\n',
             ],
-            [pub, cert, b"-----BEGIN PRIVATE NOTES-----\n"],
+            [pub, cert, b"-----BEGIN PRIVATE NOTES-----\n", base64.b64encode(cert + pub)],
         ),
         "pgp_private_key": (
             [
                 b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ...\n",
                 pgp_secret_packet(),
+                base64.b64encode(b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEZ...\n"),
                 pgp_secret_packet(new_format=True),
                 b"(21:protected-private-key(3:ecc(5:curve7:Ed25519)",
                 b"Created: 20240101T000000\nKey: (private-key (ecc (curve Ed25519)))\n",
@@ -134,6 +138,7 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
                 pgp_public_packet(),
                 b"-----BEGIN PGP SIGNATURE-----\n",
                 bytes([0x95, 0, 3, 9, 9, 9]),
+                base64.b64encode(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n"),
             ],
         ),
         "kerberos_keytab": (

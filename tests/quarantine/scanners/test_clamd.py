@@ -18,7 +18,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import published_files, write
 from tests.quarantine.scanners.conftest import clamd_rules
-from tests.support.clamd import EICAR, EICAR_SIGNATURE, MARKER, MARKER_SIGNATURE
+from tests.support.clamd import EICAR, EICAR_SIGNATURE, MARKER, MARKER_SIGNATURE, ClamdServer
 from vmguard.core.errors import ExitCode
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason, Status
@@ -229,6 +229,7 @@ class FakeClamd:
         self.sock.bind(self.path)
         self.sock.listen(16)
         self.held: list[socket.socket] = []
+        self.fildes = 0
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -238,14 +239,33 @@ class FakeClamd:
             except OSError:
                 return
             request = conn.recv(64)
+            if request == b"zFILDES\0":  # take the descriptor's byte too, then answer
+                _, rights, _, _ = conn.recvmsg(1, socket.CMSG_SPACE(4))
+                for *_, data in rights:
+                    os.close(int.from_bytes(data[:4], "little"))
+            self.fildes += request.startswith(b"zFILDES")
             if request.startswith(b"zPING"):
                 conn.sendall(b"PONG\0")
+            elif self.fildes == 1:  # the limits probe: answered as clamd does
+                conn.sendall(b"fd[9]: Heuristics.Limits.Exceeded.MaxFileSize FOUND\0")
             elif self.reply is None:
                 self.held.append(conn)  # never answer
+                continue
+            elif self.reply == b"trickle":  # a byte at a time, each well within the timeout
+                threading.Thread(target=self.trickle, args=(conn,), daemon=True).start()
                 continue
             else:
                 conn.sendall(self.reply)
             conn.close()
+
+    def trickle(self, conn):
+        try:
+            for byte in b"fd[9]: " + b"A" * 100 + b" FOUND\0":
+                conn.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except OSError:
+            pass
+        conn.close()
 
     def close(self):
         self.sock.close()
@@ -256,22 +276,64 @@ class FakeClamd:
 @pytest.mark.parametrize(
     "reply",
     [
+        b"fd[9]: OK\0",  # control: a fake that answers well lets the vet through
         b"fd[9]: Can't open file or directory ERROR\0",
         b"UNKNOWN COMMAND\0",
         b"fd[9]: OK",  # cut short: no NUL before the connection closes
         b"fd[9]: " + b"A" * 8000 + b" FOUND\0",
         None,  # no answer at all: the timeout
+        b"trickle",  # an answer too slow as a whole (11 s), each byte in time
     ],
-    ids=["error", "unknown", "truncated", "overlong", "silent"],
+    ids=["control", "error", "unknown", "truncated", "overlong", "silent", "trickle"],
 )
 def test_a_misbehaving_clamd_stops_the_vet(job, tmp_path, reply):
     q, pub = job
     fake = FakeClamd(tmp_path / "fake.sock", reply)
+    server = type("Fake", (), {"socket": fake.path})()
     try:
-        server = type("Fake", (), {"socket": fake.path})()
+        if reply == b"fd[9]: OK\0":
+            assert vmguard.vet(q, clamd_rules(server, timeout=0.5), pub / "run1").status is Status.PROMOTED
+            return
         with pytest.raises(ScanError) as err:
             vmguard.vet(q, clamd_rules(server, timeout=0.5), pub / "run1")
     finally:
         fake.close()
+    assert fake.fildes > 1  # the failure came from a file's scan, after the probe passed
     assert err.value.exit_code == ExitCode.CANNOT_RUN
     assert nothing_published(pub)
+
+
+def test_a_clamd_that_passes_files_over_its_limits_unscanned_is_refused(tmp_path, job):
+    """Debian's default clamd.conf (AlertExceedsMax off, MaxFileSize 25M) answers OK for a
+    file it skipped: vmguard asks about a sparse 4 GiB + 1 file first and refuses."""
+    q, pub = job
+    lax = ClamdServer(tmp_path / "lax", threads=1, alert_exceeds_max=False).start()
+    try:
+        with pytest.raises(ScanError, match="passes files over its size limits as clean") as err:
+            vmguard.vet(q, clamd_rules(lax), pub / "run1")
+    finally:
+        lax.stop()
+    assert err.value.exit_code == ExitCode.CANNOT_RUN and "AlertExceedsMax yes" in str(err.value)
+    assert nothing_published(pub)
+
+
+def test_a_file_over_clamds_size_limit_is_rejected_never_passed(tmp_path):
+    """A guest hiding the marker past clamd's MaxFileSize: clamd does not read it, says so,
+    and the file stays in quarantine (a smaller file with the marker is the control)."""
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    write(q / "big.txt", b"x" * (2 << 20) + MARKER)
+    write(q / "small.txt", b"x" * 1000 + MARKER)
+    write(q / "fine.txt", b"x" * (2 << 20))
+    small = ClamdServer(tmp_path / "small", threads=1, max_file_size="1M").start()
+    try:
+        result = vmguard.vet(q, clamd_rules(small), pub / "run1", per_file=True)
+    finally:
+        small.stop()
+    scanned = {e.path: e.scanner for e in result.rejected}  # clamd's verdicts, whatever else was found
+    assert scanned == {
+        "big.txt": "clamd: Heuristics.Limits.Exceeded.MaxFileSize FOUND",
+        "fine.txt": "clamd: Heuristics.Limits.Exceeded.MaxFileSize FOUND",
+        "small.txt": f"clamd: {MARKER_SIGNATURE} FOUND",
+    }
+    assert not (pub / "run1").exists() or published_files(pub / "run1") == {}

@@ -4,10 +4,16 @@ set, and a site rule file that does not compile is bad input (exit 2), located."
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import re
+import resource
+import string
 import subprocess
 import sys
+import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -19,7 +25,8 @@ from tests.quarantine.scanners.secrets import cases
 from vmguard.core.errors import ExitCode
 from vmguard.policy.model import YaraScanner
 from vmguard.quarantine.model import Reason, Status, Verdict
-from vmguard.quarantine.scanners import ScanError
+from vmguard.quarantine.scanners import ScanError, unpack
+from vmguard.quarantine.scanners import yara as yara_engine
 from vmguard.quarantine.scanners.yara import READ_MAX, Yara, shipped_rules
 
 ROOT = Path(__file__).parents[3]
@@ -168,5 +175,137 @@ def test_the_cli_reports_a_broken_site_rule_as_exit_2(tmp_path):
         check=False,
     )
     assert proc.returncode == 2, proc.stderr
-    assert f"{site}:1:1: yara: undefined identifier" in proc.stderr and "Traceback" not in proc.stderr
-    assert published_files(tmp_path / "pub") == {".vmguard-staging/run1.lock": b""}  # the lock only
+    assert proc.stderr == (
+        f"{site}:1:1: spec.quarantine.scanners.yara.rules[0]: yara: undefined identifier "
+        f'"nosuchthing" (named at {tmp_path}/p.yaml:7:31)\n'
+    )
+    assert published_files(tmp_path / "pub") == {}  # the policy is refused before the vet starts
+
+
+def tar_of(**members: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def hits_of(engine: Yara, tmp_path: Path, data: bytes) -> list[str]:
+    path = tmp_path / "sample"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return [str(hit) for hit in engine.submit(fd).result().hits]
+    finally:
+        os.close(fd)
+
+
+def test_secrets_inside_gzip_and_tar_are_found_each_inner_file_on_its_own(engine, tmp_path):
+    key = CASES["ssh_private_key"][0][0]
+    keytab = CASES["kerberos_keytab"][0][0]  # a rule about the file's first bytes
+    assert hits_of(engine, tmp_path, gzip.compress(b"log\n" + key)) == [
+        "yara: ssh_private_key in gzip at offset 4"
+    ]
+    archive = tar_of(**{"logs/run.log": b"fine\n", "krb5.keytab": keytab, "deep.gz": gzip.compress(key)})
+    assert sorted(hits_of(engine, tmp_path, gzip.compress(archive))) == [
+        "yara: kerberos_keytab in gzip:tar:krb5.keytab at offset 0",
+        "yara: ssh_private_key in gzip:tar:deep.gz:gzip at offset 0",
+    ]
+    assert hits_of(engine, tmp_path, archive)[0] == "yara: kerberos_keytab in tar:krb5.keytab at offset 0"
+    # control: the same containers with harmless content
+    assert hits_of(engine, tmp_path, gzip.compress(tar_of(a=b"x" * 100_000, b=b"fine\n"))) == []
+
+
+def test_a_gzipped_secret_never_leaves_through_vet(tmp_path):
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    pub.mkdir()
+    write(q / "out.txt.gz", gzip.compress(b"events 42\n" + CASES["pem_private_key"][0][1]))
+    write(q / "clean.txt.gz", gzip.compress(b"events 42\n"))  # control
+    result = vmguard.vet(q, yara_rules(allow_types=("text", "gzip")), pub / "run1", per_file=True)
+    assert {e.path: e.detail for e in result.rejected} == {
+        "out.txt.gz": "yara: pem_private_key in gzip at offset 10"
+    }
+    assert list(published_files(pub / "run1")) == ["clean.txt.gz"]
+
+
+@pytest.mark.parametrize("overlap", [unpack.OVERLAP, 8], ids=["overlap", "control-no-overlap"])
+def test_a_secret_across_a_window_boundary_is_found(engine, tmp_path, monkeypatch, overlap):
+    monkeypatch.setattr(unpack, "WINDOW", 4096)
+    monkeypatch.setattr(unpack, "OVERLAP", min(overlap, 2048))
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    data = gzip.compress(b"a" * (4096 - 20) + key + b"b" * 5000)
+    found = hits_of(engine, tmp_path, data)
+    if overlap == 8:  # the window cuts the header in two: what the overlap is for
+        assert found == []
+    else:
+        assert found == [f"yara: ssh_private_key in gzip at offset {4096 - 20}"]
+
+
+def test_a_secret_across_the_read_or_map_size_is_found(engine, tmp_path):
+    key = CASES["pem_private_key"][0][1]
+    for size in (READ_MAX - 10, READ_MAX + 10):  # read whole, and mapped
+        data = b"a" * (size - len(key) // 2) + key
+        assert hits_of(engine, tmp_path, data) == [f"yara: pem_private_key at offset {size - len(key) // 2}"]
+
+
+def _text(data: bytes) -> str | None:
+    """A catch case that is plain text (not binary, not a key in base64: two encodings
+    deep, base64 in UTF-16 is not looked for)."""
+    text = data.decode("latin-1")
+    encoded = b"BEGIN" not in data and re.search(rb"[A-Za-z0-9+/]{40,}", data) is not None
+    plain = all(c in string.printable for c in text) and not encoded
+    return text if plain else None
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_text_secrets_are_caught_in_utf16_too_and_near_misses_still_pass(engine, tmp_path, rule):
+    """The text type admits UTF-16 (with a BOM): a key written by a Windows tool, or by
+    a guest that wants it out, is the same secret."""
+    catch, miss = CASES[rule]
+    texts = [t for t in map(_text, catch) if t is not None]
+    for text in texts:
+        for encoding in ("utf-16", "utf-16-be"):
+            assert rule in matched(engine, tmp_path, text.encode(encoding)), f"{rule} missed {encoding}"
+    for text in filter(None, map(_text, miss)):
+        assert matched(engine, tmp_path, text.encode("utf-16")) == set(), f"{rule} near miss in UTF-16"
+
+
+def test_tar_headers_are_read_in_bounded_memory_and_long_names_still_scanned(engine, tmp_path):
+    key = CASES["pem_private_key"][0][1]
+    long_name = "d/" + "n" * 150 + ".pem"  # a pax header first (the name does not fit ustar's)
+    found = hits_of(engine, tmp_path, gzip.compress(tar_of(**{long_name: key})))
+    assert len(found) == 1 and found[0].startswith("yara: pem_private_key in gzip:tar:")
+    # a pax header claiming 2 GiB, inflated from a few KiB: passed over, never read into memory
+    header = bytearray(tar_of(x=b""))[:512]
+    header[124:136], header[156:157] = b"%011o\0" % (2 << 30), b"x"
+    header[148:156] = b"%06o\0 " % (sum(header[:148]) + 8 * 32 + sum(header[156:]))
+    deflate, zero = zlib.compressobj(wbits=31), bytes(1 << 20)
+    data = (
+        deflate.compress(bytes(header))
+        + b"".join(deflate.compress(zero) for _ in range(300))
+        + deflate.flush()
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert hits_of(engine, tmp_path, data) == []  # 300 MiB behind the header: tarfile held them all
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 << 10  # KiB
+
+
+def test_the_timeout_bounds_a_whole_inner_scan(tmp_path, monkeypatch):
+    """A gzip that inflates for long (each window fast, too many of them) is scanner-failed
+    once `timeout` is spent; a clock that does not run out is the control."""
+    engine = Yara(YaraScanner(timeout=2))
+    path = tmp_path / "slow.gz"
+    path.write_bytes(gzip.compress(b"harmless line\n" * 200_000))
+    monkeypatch.setattr(unpack, "WINDOW", 64 << 10)
+    monkeypatch.setattr(unpack, "OVERLAP", 1 << 10)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert engine.submit(fd).result().failure is None  # control: the real clock
+        clock = iter(range(0, 10_000, 1))  # one second per window
+        monkeypatch.setattr(yara_engine.time, "monotonic", lambda: next(clock))
+        result = engine.submit(fd).result()
+    finally:
+        os.close(fd)
+    assert result.failure == "timed out after 2s" and result.hits == ()

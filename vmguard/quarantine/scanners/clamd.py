@@ -6,6 +6,11 @@ up (a name swapped after the check cannot be what is scanned), and needs no acce
 the quarantine. One short connection per file, `in_flight` of them at once on a small
 thread pool, so clamd's own threads work while the copy goes on.
 
+Before the first file, clamd is asked about an empty sparse file larger than any limit
+it can be given (4 GiB + 1): unless clamd says `Heuristics.Limits.Exceeded...` it passes
+files over its MaxFileSize/MaxScanSize/MaxScanTime as clean without scanning them
+(Debian's default: AlertExceedsMax off, MaxFileSize 25M), and the vet refuses to run.
+
 Answers: `fd[N]: OK` is clean, `fd[N]: NAME FOUND` rejects the file with NAME. Anything
 else (refused or lost connection, no answer within the timeout, `... ERROR`, an answer
 vmguard does not understand) means clamd is failing: ScanError, the vet stops with
@@ -18,6 +23,7 @@ import array
 import os
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from vmguard.core.display import shown
@@ -25,6 +31,8 @@ from vmguard.policy.model import ClamdScanner
 from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanResult
 
 MAX_REPLY = 4096  # a verdict line; clamd's longest is a signature name and a few words
+PROBE_SIZE = (4 << 30) + 1  # beyond clamd's largest MaxFileSize (4000M): always over the limit
+LIMITS = "Heuristics.Limits.Exceeded."  # AlertExceedsMax's names: the file was not fully scanned
 QUEUED_PER_WORKER = 2  # descriptors waiting for a worker, beyond those being scanned
 
 
@@ -38,6 +46,7 @@ class Clamd(Engine):
         reply = self._ask(b"zPING\0")
         if reply != "PONG":
             raise self._fail(f"answered PING with {shown(reply[:100])!r}")
+        self._check_limits()
         self.pool = ThreadPoolExecutor(config.in_flight, thread_name_prefix="vmguard-clamd")
 
     def submit(self, fd: int) -> Future[ScanResult]:
@@ -63,6 +72,20 @@ class Clamd(Engine):
             os.close(fd)
         self.slots.release()
 
+    def _check_limits(self) -> None:
+        """Fail unless clamd reports a file over its limits instead of passing it."""
+        probe = os.memfd_create("vmguard-clamd-limits", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(probe, PROBE_SIZE)  # sparse: costs no memory, clamd stops at fstat
+            result = self._verdict(self._ask(b"zFILDES\0", probe))
+        finally:
+            os.close(probe)
+        if not any(hit.name.startswith(LIMITS) for hit in result.hits):
+            raise self._fail(
+                "passes files over its size limits as clean without scanning them",
+                "set `AlertExceedsMax yes` in clamd.conf: `vmguard scanners setup` does",
+            )
+
     def _scan(self, fd: int) -> ScanResult:
         if self.failed is not None:
             raise self.failed
@@ -80,7 +103,9 @@ class Clamd(Engine):
         raise self._fail(f"could not scan a file: {shown(status[:200])}")
 
     def _ask(self, command: bytes, fd: int | None = None) -> str:
-        """One request on a fresh connection; the reply without its NUL."""
+        """One request on a fresh connection; the reply without its NUL. `timeout` bounds
+        the whole exchange, so a peer that trickles its answer cannot hold a file forever."""
+        deadline = time.monotonic() + self.config.timeout
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
             sock.settimeout(self.config.timeout)
             try:
@@ -89,24 +114,25 @@ class Clamd(Engine):
                 if fd is not None:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
                     sock.sendmsg([b"\0"], rights)
-                return _read_reply(sock).decode("utf-8", "replace")
+                return _read_reply(sock, deadline).decode("utf-8", "replace")
             except TimeoutError as err:
                 raise self._fail(f"no answer within {self.config.timeout:g}s") from err
             except OSError as err:
                 raise self._fail(err.strerror or str(err)) from err
 
-    def _fail(self, why: str) -> ScanError:
-        error = ScanError(
-            f"clamd at {self.config.socket}: {why} (is clamd running? "
-            "`systemctl status clamav-daemon`; nothing was published)"
-        )
+    def _fail(self, why: str, hint: str = "is clamd running? `systemctl status clamav-daemon`") -> ScanError:
+        error = ScanError(f"clamd at {self.config.socket}: {why} ({hint}; nothing was published)")
         self.failed = self.failed or error
         return error
 
 
-def _read_reply(sock: socket.socket) -> bytes:
+def _read_reply(sock: socket.socket, deadline: float) -> bytes:
     data = b""
     while not data.endswith(b"\0"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
         chunk = sock.recv(MAX_REPLY)
         if not chunk:
             raise ConnectionResetError(0, "closed the connection without an answer")

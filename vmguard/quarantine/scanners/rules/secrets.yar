@@ -3,7 +3,10 @@
   Each rule has a file it must catch and a near miss it must not (tests/quarantine/
   test_yara.py). Rules look for the structure of a secret, not for words about one: a
   public key, a certificate alone, a passwd line without a hash or an example key ID
-  in documentation are not secrets. Site rules are added with scanners.yara.rules.
+  in documentation are not secrets. Text strings are matched in UTF-16 too (`wide`: the
+  lab's text type admits UTF-16 logs). Armored keys are also caught encoded whole in base64,
+  and the yara engine scans what a gzip or tar holds too (scanners/unpack.py). Site rules
+  are added with scanners.yara.rules.
 */
 
 rule ssh_private_key
@@ -11,12 +14,13 @@ rule ssh_private_key
     meta:
         description = "OpenSSH, SSH2 (RFC 4716 style) or PuTTY private key"
     strings:
-        $openssh = "-----BEGIN OPENSSH PRIVATE KEY-----"
-        $ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
-        $putty = /PuTTY-User-Key-File-[0-9]+: /
+        $openssh = "-----BEGIN OPENSSH PRIVATE KEY-----" ascii wide
+        $ssh2 = "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----" ascii wide
+        $putty = /PuTTY-User-Key-File-[0-9]+: / ascii wide
         $binary = { 6F 70 65 6E 73 73 68 2D 6B 65 79 2D 76 31 00 }  // "openssh-key-v1\0"
+        $openssh_b64 = "-----BEGIN OPENSSH PRIVATE KEY-----" base64  // a whole key file in base64
     condition:
-        $openssh or $ssh2 or ($putty and filesize < 64KB) or $binary at 0
+        $openssh or $ssh2 or ($putty and filesize < 64KB) or $binary at 0 or $openssh_b64
 }
 
 rule pem_private_key
@@ -24,9 +28,15 @@ rule pem_private_key
     meta:
         description = "PEM private key: PKCS#1 RSA, DSA, EC, PKCS#8 (also encrypted)"
     strings:
-        $key = /-----BEGIN (RSA |DSA |EC |ENCRYPTED |ANY )?PRIVATE KEY-----/
+        $key = /-----BEGIN (RSA |DSA |EC |ENCRYPTED |ANY )?PRIVATE KEY-----/ ascii wide
+        // the same in base64 (a key file encoded whole: Kubernetes secrets, CI variables)
+        $b64_pkcs8 = "-----BEGIN PRIVATE KEY-----" base64
+        $b64_rsa = "-----BEGIN RSA PRIVATE KEY-----" base64
+        $b64_ec = "-----BEGIN EC PRIVATE KEY-----" base64
+        $b64_dsa = "-----BEGIN DSA PRIVATE KEY-----" base64
+        $b64_encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----" base64
     condition:
-        $key
+        any of them
 }
 
 rule pgp_private_key
@@ -34,11 +44,12 @@ rule pgp_private_key
     meta:
         description = "OpenPGP secret key: armored block, binary secret-key packet, GnuPG key file"
     strings:
-        $armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
-        $gpg_agent = /\((11:private-key|21:protected-private-key|21:shadowed-private-key)/
-        $gpg_extended = /(^|\n)Key: \((private-key|protected-private-key) /
+        $armored = "-----BEGIN PGP PRIVATE KEY BLOCK-----" ascii wide
+        $armored_b64 = "-----BEGIN PGP PRIVATE KEY BLOCK-----" base64
+        $gpg_agent = /\((11:private-key|21:protected-private-key|21:shadowed-private-key)/ ascii wide
+        $gpg_extended = /(^|\n)Key: \((private-key|protected-private-key) / ascii wide
     condition:
-        $armored or $gpg_agent at 0 or $gpg_extended
+        $armored or $armored_b64 or $gpg_agent in (0..3) or $gpg_extended  // 0..3: after a UTF-16 BOM
         // binary secret-key packet (tag 5), old format with a 2-byte length or new
         // format, then key version 4 or 5 and a 4-byte creation time
         or (uint8(0) == 0x95 and uint8(3) >= 4 and uint8(3) <= 5 and uint16be(1) + 3 <= filesize
@@ -89,7 +100,7 @@ rule shadow_password_hash
     strings:
         // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; old DES hashes have
         // no anchor YARA can search for fast, and no supported system still writes them)
-        $modular = /[a-z_][a-z0-9_.-]{0,31}\$?:\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[.\/0-9A-Za-z$=,]{8,}:[0-9]{0,6}:/
+        $modular = /[a-z_][a-z0-9_.-]{0,31}\$?:\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[.\/0-9A-Za-z$=,]{8,}:[0-9]{0,6}:/ ascii wide
     condition:
         $modular
 }
@@ -99,8 +110,8 @@ rule x509_proxy
     meta:
         description = "X.509 (grid) proxy or credential: a certificate together with its private key"
     strings:
-        $cert = "-----BEGIN CERTIFICATE-----"
-        $key = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/
+        $cert = "-----BEGIN CERTIFICATE-----" ascii wide
+        $key = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/ ascii wide
     condition:
         $cert and $key
 }
@@ -110,8 +121,8 @@ rule aws_credentials
     meta:
         description = "AWS access key ID together with its secret access key"
     strings:
-        $id = /(AKIA|ASIA|AROA|AIDA)[A-Z2-7]{16}/
-        $secret = /(aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey|secret_key)["']?\s*[=:]\s*["']?[A-Za-z0-9\/+]{40}/
+        $id = /(AKIA|ASIA|AROA|AIDA)[A-Z2-7]{16}/ ascii wide
+        $secret = /(aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey|secret_key)["']?\s*[=:]\s*["']?[A-Za-z0-9\/+]{40}/ ascii wide
     condition:
         $id and $secret
 }
@@ -121,8 +132,8 @@ rule gcp_service_account_key
     meta:
         description = "Google Cloud service account key file (JSON with its private key)"
     strings:
-        $type = /"type"\s*:\s*"service_account"/
-        $key = /"private_key"\s*:\s*"-----BEGIN PRIVATE KEY-----/
+        $type = /"type"\s*:\s*"service_account"/ ascii wide
+        $key = /"private_key"\s*:\s*"-----BEGIN PRIVATE KEY-----/ ascii wide
     condition:
         $type and $key
 }
@@ -132,7 +143,7 @@ rule azure_storage_key
     meta:
         description = "Azure storage connection string with its account key"
     strings:
-        $key = /AccountKey=[A-Za-z0-9+\/]{86}==/
+        $key = /AccountKey=[A-Za-z0-9+\/]{86}==/ ascii wide
     condition:
         $key
 }
@@ -142,7 +153,7 @@ rule bearer_token
     meta:
         description = "Signed JSON Web Token (WLCG/SciToken, OIDC access or refresh token)"
     strings:
-        $jwt = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{32,}/
+        $jwt = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{32,}/ ascii wide
     condition:
         $jwt
 }
@@ -152,7 +163,7 @@ rule netrc_password
     meta:
         description = ".netrc entry with a password"
     strings:
-        $entry = /machine\s+\S+\s+(login\s+\S+\s+)?password\s+\S+/
+        $entry = /machine\s+\S+\s+(login\s+\S+\s+)?password\s+\S+/ ascii wide
     condition:
         $entry
 }
@@ -162,9 +173,10 @@ rule htpasswd_hash
     meta:
         description = "Apache htpasswd line: user and password hash"
     strings:
-        $line = /(^|\n)[^:\s#]{1,64}:(\$apr1\$[.\/0-9A-Za-z]{1,8}\$[.\/0-9A-Za-z]{22}|\{SHA\}[A-Za-z0-9+\/]{27}=|\$2[aby]\$[0-9]{2}\$[.\/0-9A-Za-z]{53})(\r?\n|$)/
+        $line = /(^|\n)[^:\s#]{1,64}:(\$apr1\$[.\/0-9A-Za-z]{1,8}\$[.\/0-9A-Za-z]{22}|\{SHA\}[A-Za-z0-9+\/]{27}=|\$2[aby]\$[0-9]{2}\$[.\/0-9A-Za-z]{53})(\r?\n|$)/ ascii
+        $line_wide = /[^:\s#]{1,64}:(\$apr1\$[.\/0-9A-Za-z]{1,8}\$[.\/0-9A-Za-z]{22}|\{SHA\}[A-Za-z0-9+\/]{27}=|\$2[aby]\$[0-9]{2}\$[.\/0-9A-Za-z]{53})/ wide  // UTF-16: no ^ after a BOM, no $ in big-endian
     condition:
-        $line
+        $line or $line_wide
 }
 
 rule mysql_option_file_password
@@ -172,8 +184,9 @@ rule mysql_option_file_password
     meta:
         description = "MySQL/MariaDB option file (.my.cnf) with a client password"
     strings:
-        $section = /(^|\n)\[(client|mysql|mysqldump|mysqladmin)\]/
-        $password = /\npassword\s*=\s*\S+/
+        $section = /(^|\n)\[(client|mysql|mysqldump|mysqladmin)\]/ ascii
+        $section_wide = /\[(client|mysql|mysqldump|mysqladmin)\]/ wide
+        $password = /\npassword\s*=\s*\S+/ ascii wide
     condition:
-        $section and $password
+        ($section or $section_wide) and $password
 }
