@@ -18,7 +18,7 @@ from vmguard.facts.vm import (
     Snapshot,
     UsbFacts,
 )
-from vmguard.policy.model import RemoteDisplay, Toggle, TransferMode
+from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))
 NO_AGENT = policy(devices=devices(guest_agent=Toggle.DISABLED))

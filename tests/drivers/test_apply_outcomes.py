@@ -26,7 +26,7 @@ from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import BackupStore, apply_vm
 from vmguard.enforce.plan import make_plan
 from vmguard.facts.vm import PowerState
-from vmguard.policy.model import Toggle
+from vmguard.core.modes import Toggle
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 REPO = Path(__file__).parents[2]

@@ -15,7 +15,7 @@ from vmguard.enforce.apply import BackupStore, apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Attachment, PowerState
 from vmguard.inventory.model import Connection, DriverKind
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 libvirt = pytest.importorskip("libvirt")
 

@@ -18,7 +18,8 @@ from vmguard.drivers.vbox.names import SYMLINKS_KEY
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, PowerState
-from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, Toggle, TransferMode
+from vmguard.core.modes import Access, Toggle, TransferMode
+from vmguard.policy.model import SharedFoldersPolicy, ShareRule
 
 VBOXNET = HostOnly(HostOnlyKind.HOSTONLY_INTERFACE, "vboxnet0")
 

@@ -113,3 +113,8 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     if not rules:
         raise AuditError(f"rule catalog {directory} is empty")
     return Catalog(rules, directory)
+
+
+def rule_ids() -> frozenset[str]:
+    """The catalog's rule ids: what policy and inventory loading check waivers against."""
+    return load_catalog().ids

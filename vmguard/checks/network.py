@@ -8,7 +8,8 @@ from vmguard.checks.common import is_loopback, wanted, where
 from vmguard.core.findings import Finding
 from vmguard.enforce.plan import misplaced
 from vmguard.facts.vm import Attachment, Nic, VmFacts
-from vmguard.policy.model import NetworkMode, Policy
+from vmguard.core.modes import NetworkMode
+from vmguard.policy.model import Policy
 
 NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})
 # Set by drivers as facts.extra["nic<N>.localhost_reachable"]: VirtualBox 7's

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vmguard.audit.catalog import rule_ids
 from vmguard.cli.output import add_format, print_json
 from vmguard.core.errors import ExitCode, Problem, Severity
 from vmguard.drivers.session import Session
@@ -48,7 +49,7 @@ def _status(inv: Inventory | None, offline: bool, unasked: list[str]) -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    checked = check_inventory(args.file)
+    checked = check_inventory(args.file, rule_ids())
     inv = checked.inventory
     missing, unasked = _hosts(inv, args.offline)
     problems = [*checked.problems, *missing]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vmguard.core.errors import DriverError, Problem, Severity, UsageError
-from vmguard.drivers.interface import Driver, open_driver
+from vmguard.drivers.interface import Driver
+from vmguard.drivers.registry import open_driver
 from vmguard.inventory.model import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")

@@ -14,7 +14,8 @@ from enum import StrEnum
 
 from vmguard.core.errors import ExitCode
 from vmguard.facts.vm import Attachment, HostOnly, Nic, PowerState, SharedFolder, VmFacts
-from vmguard.policy.model import NetworkMode, Policy, RemoteDisplay, Toggle, TransferMode
+from vmguard.core.modes import NetworkMode, RemoteDisplay, Toggle, TransferMode
+from vmguard.policy.model import Policy
 
 
 class Action(StrEnum):

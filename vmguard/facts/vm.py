@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from vmguard.guest.model import GuestFacts
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 
 class Attachment(StrEnum):

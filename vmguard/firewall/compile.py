@@ -17,7 +17,8 @@ from vmguard.core.errors import InventoryError, Problem
 from vmguard.firewall.hostfacts import HostFacts
 from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
 from vmguard.inventory.model import Inventory, VmEntry, outside
-from vmguard.policy.model import NetworkMode, NetworkPolicy
+from vmguard.core.modes import NetworkMode
+from vmguard.policy.model import NetworkPolicy
 
 NO_FACTS = HostFacts()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from vmguard.core.errors import FirewallError
 from vmguard.firewall.model import Flow, IPAddress, Ruleset, VmRules
-from vmguard.policy.model import Protocol
+from vmguard.core.modes import Protocol
 
 TIMEOUT = 60
 

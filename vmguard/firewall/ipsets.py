@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from vmguard.core.errors import FirewallError
 from vmguard.firewall.model import Flow, Ruleset, VmRules
-from vmguard.policy.model import Protocol
+from vmguard.core.modes import Protocol
 
 PREFIX = "vmg-"
 IDS, OUT, IN, LOG = "vmg-ids4", "vmg-out4", "vmg-in4", "vmg-log4"

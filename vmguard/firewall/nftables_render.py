@@ -38,7 +38,8 @@ from vmguard.firewall.model import (
     gc_paused,
 )
 from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
-from vmguard.policy.model import IPNetwork, PortRange, Protocol
+from vmguard.core.modes import Protocol
+from vmguard.policy.model import IPNetwork, PortRange
 
 TABLE = "inet vmguard"
 STREAM_BATCH = 500  # VMs whose elements apply renders while nft parses the previous ones

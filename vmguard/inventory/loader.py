@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from vmguard.inventory.model import (
     outside,
 )
 from vmguard.policy.loader import check_policy
-from vmguard.policy.model import NetworkMode, Policy, SharePurpose
+from vmguard.core.modes import NetworkMode, SharePurpose
+from vmguard.policy.model import Policy
 
 SCHEMA = "inventory.schema.json"
 _NEEDS = {DriverKind.LIBVIRT: "uri", DriverKind.VBOX_FILE: "path"}
@@ -46,8 +47,8 @@ class CheckedInventory:
 
 
 class _Loader:
-    def __init__(self, doc: Document, base: Path) -> None:
-        self.doc, self.base = doc, base
+    def __init__(self, doc: Document, base: Path, known_rules: Collection[str] | None = None) -> None:
+        self.doc, self.base, self.known_rules = doc, base, known_rules
         self.problems: list[Problem] = []
         self.policies: dict[str, Policy | None] = {}
         self.fw = self.firewall()
@@ -113,7 +114,7 @@ class _Loader:
                 self.problem(path, f"policy file '{file}' does not exist")
                 self.policies[file] = None
             else:
-                checked = check_policy(file)
+                checked = check_policy(file, self.known_rules)
                 self.problems.extend(checked.errors)
                 self.policies[file] = checked.policy
         return self.policies[file]
@@ -223,7 +224,7 @@ def _waiver_problems(entries: list[tuple[int, VmEntry]]) -> Iterator[Problem]:
                 )
 
 
-def check_inventory(path: str | Path) -> CheckedInventory:
+def check_inventory(path: str | Path, known_rules: Collection[str] | None = None) -> CheckedInventory:
     path = Path(path)
     try:
         doc = load(path, os.path.normpath(path))
@@ -232,7 +233,7 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     problems = schema_problems(doc, SCHEMA)
     if doc.data is None or "connections" not in doc.data or "vms" not in doc.data:
         return CheckedInventory(None, tuple(problems))
-    loader = _Loader(doc, path.parent)
+    loader = _Loader(doc, path.parent, known_rules)
     connections = loader.connections()
     names = {c.name for c in connections}
     built = [(i, loader.vm(vm, i, names)) for i, vm in enumerate(doc.data["vms"])]
@@ -247,9 +248,9 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     return CheckedInventory(inventory, tuple(problems))
 
 
-def load_inventory(path: str | Path) -> Inventory:
+def load_inventory(path: str | Path, known_rules: Collection[str] | None = None) -> Inventory:
     """The inventory with its policies loaded, or InventoryError listing every problem."""
-    checked = check_inventory(path)
+    checked = check_inventory(path, known_rules)
     if checked.inventory is None:
         raise InventoryError(list(checked.errors))
     return checked.inventory

@@ -32,7 +32,7 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 # network name -> Attachment of that libvirt network (None when it does not exist)
 NetworkLookup = Callable[[str], Attachment | None]

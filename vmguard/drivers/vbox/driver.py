@@ -20,7 +20,7 @@ from vmguard.drivers.vbox.api import Api, generation_of
 from vmguard.enforce.plan import Action, Capabilities, Change, Plan
 from vmguard.facts.vm import HostOnlyKind, PowerState, VmFacts
 from vmguard.inventory.model import DriverKind
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 INSTALL_HINT = (
     "the virtualbox driver needs VirtualBox installed on this host (its Python API, "

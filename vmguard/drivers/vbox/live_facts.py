@@ -27,7 +27,7 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 MAX_SLOTS = 64  # more than any chipset has; the API says when a slot is past the end
 SERIAL_PORTS = 4  # SchemaDefs::SerialPortCount

@@ -35,7 +35,7 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
+from vmguard.core.modes import TransferMode
 
 Element = etree._Element
 
