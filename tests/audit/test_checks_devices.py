@@ -6,6 +6,7 @@ import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
 from vmguard.checks.devices import CHECKS
+from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 from vmguard.facts.vm import (
     AudioFacts,
     Channel,
@@ -18,7 +19,6 @@ from vmguard.facts.vm import (
     Snapshot,
     UsbFacts,
 )
-from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))
 NO_AGENT = policy(devices=devices(guest_agent=Toggle.DISABLED))

@@ -8,9 +8,9 @@ import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, facts, policy, run
 from vmguard.checks.network import CHECKS
+from vmguard.core.modes import NetworkMode
 from vmguard.enforce.plan import Action, Capabilities, make_plan
 from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, Nic, PortForward
-from vmguard.core.modes import NetworkMode
 from vmguard.policy.model import Egress, NetworkPolicy
 
 NONE = policy(network=NetworkPolicy(mode=NetworkMode.NONE))

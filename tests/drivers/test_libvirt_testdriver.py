@@ -10,12 +10,12 @@ import pytest
 from tests.drivers.conftest import ISOLATED, batch_policy
 from vmguard.core import eventlog as log
 from vmguard.core.errors import DriverError, ExitCode
+from vmguard.core.modes import TransferMode
 from vmguard.drivers import facts_of, open_driver
 from vmguard.enforce.apply import BackupStore, apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Attachment, PowerState
 from vmguard.inventory.model import Connection, DriverKind
-from vmguard.core.modes import TransferMode
 
 libvirt = pytest.importorskip("libvirt")
 

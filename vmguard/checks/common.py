@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from vmguard.facts.vm import Source, is_loopback
 from vmguard.core.modes import TransferMode
+from vmguard.facts.vm import Source, is_loopback
 from vmguard.policy.model import Policy
 
 __all__ = ["extra_directions", "is_loopback", "is_under", "wanted", "where"]

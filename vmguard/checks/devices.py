@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 
 from vmguard.checks.common import extra_directions, wanted, where
 from vmguard.core.findings import Finding
-from vmguard.facts.vm import Display, Setting, VmFacts
 from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
+from vmguard.facts.vm import Display, Setting, VmFacts
 from vmguard.policy.model import Policy
 
 AGENT_CHANNELS = frozenset({"qemu-ga", "vbox-guest-control"})

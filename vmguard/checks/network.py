@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from vmguard.checks.common import is_loopback, wanted, where
 from vmguard.core.findings import Finding
+from vmguard.core.modes import NetworkMode
 from vmguard.enforce.plan import misplaced
 from vmguard.facts.vm import Attachment, Nic, VmFacts
-from vmguard.core.modes import NetworkMode
 from vmguard.policy.model import Policy
 
 NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})

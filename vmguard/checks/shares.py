@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 
 from vmguard.checks.common import is_under, wanted, where
 from vmguard.core.findings import Finding
-from vmguard.facts.vm import SharedFolder, VmFacts
 from vmguard.core.modes import Access, SharePurpose
+from vmguard.facts.vm import SharedFolder, VmFacts
 from vmguard.policy.model import Policy, ShareRule
 
 READ_ONLY_PURPOSES = frozenset({SharePurpose.INPUT, SharePurpose.SOFTWARE})

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from vmguard.core.errors import ExitCode
-from vmguard.facts.vm import Attachment, HostOnly, Nic, PowerState, SharedFolder, VmFacts
 from vmguard.core.modes import NetworkMode, RemoteDisplay, Toggle, TransferMode
+from vmguard.facts.vm import Attachment, HostOnly, Nic, PowerState, SharedFolder, VmFacts
 from vmguard.policy.model import Policy
 
 

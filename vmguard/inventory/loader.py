@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vmguard.core.errors import InventoryError, Problem, Severity
+from vmguard.core.modes import NetworkMode, SharePurpose
 from vmguard.core.schema import dotted, schema_problems
 from vmguard.core.yamlsource import Document, Path_, SourceError, load
 from vmguard.facts.vm import HostOnly, HostOnlyKind
@@ -29,7 +30,6 @@ from vmguard.inventory.model import (
     outside,
 )
 from vmguard.policy.loader import check_policy
-from vmguard.core.modes import NetworkMode, SharePurpose
 from vmguard.policy.model import Policy
 
 SCHEMA = "inventory.schema.json"
