@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.core.errors import FirewallError
-from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
 
 SCRATCH_TIMEOUT = 600
@@ -66,7 +66,7 @@ class FirewallAudit:
         return tuple(d for d in self.drifts if d.kind in kinds)
 
 
-def compare(expected: Snapshot, live: Snapshot) -> tuple[Drift, ...]:
+def compare(expected: RulesetSnapshot, live: RulesetSnapshot) -> tuple[Drift, ...]:
     if expected.present and not live.present:
         return (Drift(DriftKind.TABLE_MISSING, "-", "vmguard's rules are not loaded at all"),)
     hooks = list(_hook_drifts(expected.hooks, live.hooks))
@@ -85,7 +85,9 @@ def _hook_drifts(expected: tuple[Hook, ...], live: tuple[Hook, ...]) -> Iterator
             yield Drift(DriftKind.JUMP_SHADOWED, hook.chain, rule)
 
 
-def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[tuple[str, str]]) -> Iterator[Drift]:
+def _chain_drifts(
+    expected: RulesetSnapshot, live: RulesetSnapshot, reported: set[tuple[str, str]]
+) -> Iterator[Drift]:
     for name in sorted(set(live.chains) - set(expected.chains)):
         yield Drift(DriftKind.CHAIN_EXTRA, name, f"{len(live.chains[name])} rules")
     for name, rules in expected.chains.items():
@@ -96,7 +98,7 @@ def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[tuple[str, s
 
 
 def _rule_drifts(
-    chain: str, want: tuple[Rule, ...], have: tuple[Rule, ...], reported: set[str]
+    chain: str, want: tuple[FirewallRule, ...], have: tuple[FirewallRule, ...], reported: set[str]
 ) -> Iterator[Drift]:
     have_by = {r.key: r for r in have}
     want_by = {r.key: r for r in want}
@@ -111,7 +113,7 @@ def _rule_drifts(
             yield Drift(DriftKind.RULE_EXTRA, chain, rule.key)
 
 
-def _set_drifts(expected: Snapshot, live: Snapshot) -> Iterator[Drift]:
+def _set_drifts(expected: RulesetSnapshot, live: RulesetSnapshot) -> Iterator[Drift]:
     for name, want in expected.sets.items():
         have = live.sets.get(name)
         if have is None:
@@ -129,7 +131,7 @@ def _sample(items: frozenset[str], limit: int = 5) -> str:
     return "; ".join(shown) + more
 
 
-def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
+def expected_snapshot(backend: str, ruleset: Ruleset) -> RulesetSnapshot:
     """Load `ruleset` with `backend` into a throw-away namespace and read it back."""
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -154,7 +156,7 @@ def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["no message"]
         raise FirewallError(f"could not load the compiled ruleset in a scratch namespace: {lines[-1]}")
-    return Snapshot.from_dict(json.loads(proc.stdout))
+    return RulesetSnapshot.from_dict(json.loads(proc.stdout))
 
 
 BR_NETFILTER = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")

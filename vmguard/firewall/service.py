@@ -26,7 +26,7 @@ from vmguard.inventory.model import Inventory
 
 
 @dataclass(frozen=True)
-class Plan:
+class FirewallPlan:
     backend: str
     ruleset: Ruleset
     text: str  # the full ruleset in the backend's syntax
@@ -44,15 +44,15 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
     return backend
 
 
-def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
+def plan(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     backend = _backend(inventory, backend_name)
     ruleset = compile_ruleset(inventory, read_facts(inventory))
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
-    return Plan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
+    return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
 
 
-def apply(inventory: Inventory, backend_name: str | None = None) -> Plan:
+def apply(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     """Make the live firewall equal the compiled one; nothing happens when it already is."""
     result = plan(inventory, backend_name)
     if not result.up_to_date:
