@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from vmguard.audit.catalog import ID_PATTERN, REQUIRED, load_catalog
-from vmguard.checks import vm_checks
+from vmguard.checks.registry import vm_checks
 from vmguard.cli import main
 from vmguard.core.errors import AuditError
 

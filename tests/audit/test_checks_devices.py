@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
-from vmguard.checks.devices import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 from vmguard.facts.vm import (
     AudioFacts,
@@ -19,6 +19,8 @@ from vmguard.facts.vm import (
     Snapshot,
     UsbFacts,
 )
+
+CHECKS = vm_checks("devices")
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))
 NO_AGENT = policy(devices=devices(guest_agent=Toggle.DISABLED))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmguard.checks.firewall import HOST_CHECKS
+from vmguard.checks.registry import host_checks
 from vmguard.core.errors import FirewallError, InventoryError
 from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
 from vmguard.firewall.compile import compile_ruleset
@@ -158,15 +158,15 @@ def test_compare_names_every_difference() -> None:
 def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
     for kind in DriftKind:
         audit = FirewallAudit("nftables", (Drift(kind, "forward", "detail"),), 2)
-        rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
+        rules = [f.rule for check in host_checks().values() for f in check(None, audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")
     bridged = FirewallAudit("nftables", (), 2, ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
-    found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
+    found = [f for check in host_checks().values() for f in check(None, bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
     assert "bridge-nf-call-ip6tables" in found[0].message
     assert found[0].evidence.startswith("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
-    assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
+    assert not [f for check in host_checks().values() for f in check(None, FirewallAudit("x", (), 0))]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.guest.conftest import sha256, vm_facts
 from tests.support.guest_image import CACHE_ROOT
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import Channel, PowerState
 from vmguard.guest import inspect
 from vmguard.guest.agent import (
@@ -31,6 +31,8 @@ from vmguard.guest.agent import (
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
+
+CHECKS = vm_checks("guest")
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 DISK_XML = """    <disk type='file' device='disk'>

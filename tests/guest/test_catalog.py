@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from vmguard.audit.catalog import load_catalog
-from vmguard.checks import vm_checks
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
+
+CHECKS = vm_checks("guest")
 
 
 def test_guest_checks_are_in_the_audit_table():

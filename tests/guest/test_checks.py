@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.model import (
     Account,
@@ -31,6 +31,8 @@ from vmguard.policy.model import (
     SoftwarePolicy,
     UsersPolicy,
 )
+
+CHECKS = vm_checks("guest")
 
 ANY4 = "0.0.0.0"  # noqa: S104 (an address a guest socket listens on, not a bind)
 CONFIG = GuestSource("sshd_config", "/etc/ssh/sshd_config")

@@ -18,7 +18,7 @@ from vmguard.core.errors import AuditError
 from vmguard.core.findings import Level
 
 ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
-REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")
+REQUIRED = ("id", "title", "severity", "check", "rationale", "remediation", "references")
 _PACKAGE = Path(__file__).resolve().parent.parent
 # libyaml's safe loader when PyYAML has it: ten times faster than the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,6 +38,7 @@ class Rule:
     rationale: str
     remediation: str
     references: tuple[Reference, ...]
+    check: str = ""  # the rule's function under vmguard.checks: "devices.clipboard"
 
     @property
     def area(self) -> str:
@@ -96,12 +97,13 @@ def _parse(path: Path) -> Rule:
     except (ValueError, KeyError, TypeError) as err:
         raise AuditError(f"{path}: bad severity or references: {err}") from err
     return Rule(
-        doc["id"],
-        doc["title"],
-        severity,
-        doc["rationale"].strip(),
-        doc["remediation"].strip(),
-        refs,
+        id=doc["id"],
+        title=doc["title"],
+        severity=severity,
+        rationale=doc["rationale"].strip(),
+        remediation=doc["remediation"].strip(),
+        references=refs,
+        check=str(doc["check"]),
     )
 
 

@@ -38,6 +38,17 @@ class TransferMode(StrEnum):
     GUEST_TO_HOST = "guest-to-host"
     BIDIRECTIONAL = "bidirectional"
 
+    @property
+    def directions(self) -> frozenset[str]:
+        """The ways data may flow: "host-to-guest", "guest-to-host", both or none."""
+        both = frozenset({TransferMode.HOST_TO_GUEST.value, TransferMode.GUEST_TO_HOST.value})
+        return both if self is TransferMode.BIDIRECTIONAL else both & {self.value}
+
+    def extra_directions(self, allowed: TransferMode) -> frozenset[str]:
+        """Directions this mode opens that `allowed` does not (empty: compliant). The one
+        answer the audit (VMG-DEV-001/002) and so the plan's fix share."""
+        return self.directions - allowed.directions
+
 
 class Toggle(StrEnum):
     DISABLED = "disabled"
