@@ -15,10 +15,10 @@ import fnmatch
 import posixpath
 from collections.abc import Iterable
 
-from vmguard.checks.common import is_loopback, wanted
+from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import place
 from vmguard.checks.unit import Violation
-from vmguard.facts.vm import VmFacts
+from vmguard.facts.vm import VmFacts, is_loopback
 from vmguard.guest.model import Account, PasswordState, SshdConfig
 from vmguard.policy.model import Policy
 

@@ -30,7 +30,7 @@ ACCOUNT_FILES_WANTED = (
 )
 
 
-def account_file_problems(info: FileInfo) -> list[str]:
+def _account_file_problems(info: FileInfo) -> list[str]:
     """What is wrong with one account file's type, owner, group and mode."""
     if not stat.S_ISREG(info.mode):
         return ["is not a regular file"]
@@ -46,7 +46,7 @@ def account_file_problems(info: FileInfo) -> list[str]:
 def account_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for info in guest.file_infos if guest else ():
-        problems = account_file_problems(info) if info.path in ACCOUNT_FILES else []
+        problems = _account_file_problems(info) if info.path in ACCOUNT_FILES else []
         if problems:
             yield Violation(
                 message=f"{info.path} {', '.join(problems)}",

@@ -59,7 +59,7 @@ def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             )
 
 
-def cron_problems(info: FileInfo) -> list[str]:
+def _cron_problems(info: FileInfo) -> list[str]:
     """Who besides root could change what cron runs as root."""
     if stat.S_ISLNK(info.mode):
         return []
@@ -77,7 +77,7 @@ def cron_problems(info: FileInfo) -> list[str]:
 def cron_writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for info in guest.file_infos if guest else ():
-        problems = cron_problems(info) if info.path.startswith((*CRON_SYSTEM, "/var/spool/cron")) else []
+        problems = _cron_problems(info) if info.path.startswith((*CRON_SYSTEM, "/var/spool/cron")) else []
         if problems:
             kind = "folder" if stat.S_ISDIR(info.mode) else "file"
             yield Violation(

@@ -26,7 +26,7 @@ def _config(facts: VmFacts) -> SshdConfig | None:
     return None if guest is None or guest.sshd.source is None else guest.sshd
 
 
-def sshd_violation(what: str, setting: SshdSetting | None, config: SshdConfig, want: str) -> Violation:
+def _sshd_violation(what: str, setting: SshdSetting | None, config: SshdConfig, want: str) -> Violation:
     scope = f" for Match {setting.match}" if setting and setting.match else ""
     version = f" of OpenSSH {config.openssh_version or '(version unknown)'}" if setting is None else ""
     label = f"sshd {what}" + (f" (Match {setting.match})" if setting and setting.match else "")
@@ -44,7 +44,7 @@ def _offending(
     config = _config(facts)
     for value, setting in sshd.effective(config, keyword) if config else ():
         if bad(value):
-            yield sshd_violation(f"{shown} {value}", setting, config, want)
+            yield _sshd_violation(f"{shown} {value}", setting, config, want)
 
 
 def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
@@ -87,7 +87,7 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Vi
             "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
         )
         what = f"{shown} {value} with UsePAM yes (passwords through PAM)"
-        yield sshd_violation(what, setting, config, want)
+        yield _sshd_violation(what, setting, config, want)
 
 
 def empty_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:

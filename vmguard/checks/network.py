@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from vmguard.checks.common import is_loopback, wanted, where
+from vmguard.checks.common import wanted, where
 from vmguard.checks.unit import Action, Violation, VmFix
 from vmguard.core.modes import NetworkMode
-from vmguard.facts.vm import Attachment, Nic, VmFacts
+from vmguard.facts.vm import Attachment, Nic, VmFacts, is_loopback
 from vmguard.policy.model import Policy
 
 NAT_LIKE = frozenset({Attachment.NAT, Attachment.NAT_NETWORK, Attachment.USER})
