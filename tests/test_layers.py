@@ -92,3 +92,20 @@ def test_low_layers_do_not_import_high_ones(graph, low: str, high: str) -> None:
         m: sorted(d for d in deps if d.startswith(high)) for m, deps in graph.items() if m.startswith(low)
     }
     assert {m: deps for m, deps in wrong.items() if deps} == {}
+
+
+def _class_names(sources: dict[str, str]) -> dict[str, list[str]]:
+    """Class name -> the modules that define a class of that name (top level)."""
+    found: dict[str, list[str]] = {}
+    for module, text in sources.items():
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                found.setdefault(node.name, []).append(module)
+    return found
+
+
+def test_one_meaning_per_class_name() -> None:
+    names = _class_names({_module(p): p.read_text() for p in ROOT.rglob("*.py")})
+    assert {name: mods for name, mods in names.items() if len(mods) > 1} == {}
+    twice = _class_names({"vmguard.a": "class Plan: ...", "vmguard.b": "class Plan: ..."})  # control
+    assert twice == {"Plan": ["vmguard.a", "vmguard.b"]}

@@ -17,7 +17,7 @@ from vmguard.audit.catalog import load_catalog
 from vmguard.checks.inventory import Listing
 from vmguard.checks.registry import HOST_AREAS, INVENTORY_AREAS, findings, unit_of, units
 from vmguard.core.errors import AuditError
-from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit
+from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift
 from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
 
 CHECKS_DIR = Path(__file__).resolve().parents[2] / "vmguard" / "checks"
@@ -80,7 +80,7 @@ def test_no_rule_spells_its_own_id() -> None:
 
 
 def _audit(*kinds: DriftKind, bridges: tuple[str, ...] = ()) -> FirewallAudit:
-    return FirewallAudit("nftables", tuple(Drift(k, "forward", "detail") for k in kinds), 2, bridges)
+    return FirewallAudit("nftables", tuple(RulesetDrift(k, "forward", "detail") for k in kinds), 2, bridges)
 
 
 CONN = Connection("lab", DriverKind.LIBVIRT, uri="test:///default")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from vmguard.checks.registry import host_checks
 from vmguard.core.errors import FirewallError, InventoryError
-from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
+from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift, compare
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
@@ -157,7 +157,7 @@ def test_compare_names_every_difference() -> None:
 
 def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
     for kind in DriftKind:
-        audit = FirewallAudit("nftables", (Drift(kind, "forward", "detail"),), 2)
+        audit = FirewallAudit("nftables", (RulesetDrift(kind, "forward", "detail"),), 2)
         rules = [f.rule for check in host_checks().values() for f in check(None, audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")

@@ -30,7 +30,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
-class Target:
+class VetTarget:
     """What to vet for a job: its sealed output, the VM's policy, the owner's area."""
 
     vm: str
@@ -40,13 +40,13 @@ class Target:
     public: str
 
 
-def resolve(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> Target:
+def resolve(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> VetTarget:
     """The policy the inventory gives the VM now, and the public area of the job's owner."""
     entry = load_inventory(config.inventory).entry_for(vm)
     if entry is None:
         raise InputError(f"{config.inventory}: VM {vm} is no longer in the inventory")
     public = _public(job, config, entry.policy, vm, pool)
-    return Target(vm, pool, entry.policy.source, str(held), public)
+    return VetTarget(vm, pool, entry.policy.source, str(held), public)
 
 
 def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str, pool: str) -> str:
@@ -61,7 +61,7 @@ def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str, pool: s
     return policy.quarantine.promote.to.replace("{vm}", vm).replace("{job}", job.key)
 
 
-def vet_command(target: Target, job: BatchJob, config: BatchConfig) -> list[str]:
+def vet_command(target: VetTarget, job: BatchJob, config: BatchConfig) -> list[str]:
     delete = ["--remove-promoted"] if config.after_publish is AfterPublish.DELETE else []
     return [
         sys.executable,
@@ -174,7 +174,7 @@ def _move_out(verdict: JobVerdict, config: BatchConfig) -> JobVerdict:
     return replace(verdict, quarantine="")
 
 
-def _vet(job: BatchJob, target: Target, config: BatchConfig, base: JobVerdict) -> JobVerdict:
+def _vet(job: BatchJob, target: VetTarget, config: BatchConfig, base: JobVerdict) -> JobVerdict:
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     report_path = config.state_dir / f"{job.key}.vet.json"
     try:

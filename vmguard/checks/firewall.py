@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vmguard.checks.unit import Violation
-from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit
+from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift
 from vmguard.inventory.model import FirewallSettings
 
 K = DriftKind
@@ -27,7 +27,7 @@ def _violations(audit: FirewallAudit, kinds: tuple[DriftKind, ...], what: str) -
         )
 
 
-def _describe(drift: Drift) -> str:
+def _describe(drift: RulesetDrift) -> str:
     return f"{drift.kind.value.replace('-', ' ')} in {drift.where} ({drift.detail[:120]})"
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from vmguard.core import eventlog as log
 from vmguard.firewall import conntrack
 from vmguard.firewall.audit import (
-    Drift,
     FirewallAudit,
+    RulesetDrift,
     compare,
     expected_snapshot,
     unfiltered_bridges,
@@ -31,7 +31,7 @@ class FirewallPlan:
     ruleset: Ruleset
     text: str  # the full ruleset in the backend's syntax
     loaded: bool  # something of ours is live already
-    drifts: tuple[Drift, ...]  # live vs compiled; empty and loaded: nothing to do
+    drifts: tuple[RulesetDrift, ...]  # live vs compiled; empty and loaded: nothing to do
 
     @property
     def up_to_date(self) -> bool:
