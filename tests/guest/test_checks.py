@@ -201,10 +201,10 @@ def test_online_users_and_listeners():
     ssh = Ingress("ssh", (PortRange(22, 22),), (ipaddress.ip_network("198.51.100.0/24"),))
     policy = dataclasses.replace(POLICY, network=NetworkPolicy(ingress=(ssh,)))
     found = run(GuestFacts(sshd=SAFE, online=online), policy)
-    assert [(f.rule, f.evidence) for f in found] == [
-        ("VMG-USR-004", "logged-in user 'mallory'"),
+    assert [(f.rule, f.evidence) for f in found] == [  # rules run in catalog (id) order
         ("VMG-SW-003", "listening tcp port 2323"),
         ("VMG-SW-003", "listening udp port 69"),
+        ("VMG-USR-004", "logged-in user 'mallory'"),
     ]
 
 
