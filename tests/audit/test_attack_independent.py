@@ -524,7 +524,7 @@ def test_a_very_long_name_stays_one_line(tmp_path):
 
 def test_verdict_file_of_a_hostile_job_is_inert_and_one_line_per_item():
     from vmguard.batch.job import BatchJob
-    from vmguard.batch.verdict import Outcome, Rejection, Verdict
+    from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection
 
     job = BatchJob(
         runner="slurm",
@@ -538,9 +538,9 @@ def test_verdict_file_of_a_hostile_job_is_inert_and_one_line_per_item():
         host=ESC_HOSTILE,
     )
     rejected = (Rejection(ESC_HOSTILE, ESC_HOSTILE), Rejection("plain\\x1b", "r"))
-    verdict = Verdict(
+    verdict = JobVerdict(
         job=job,
-        outcome=Outcome.REJECTED,
+        outcome=JobOutcome.REJECTED,
         message=ESC_HOSTILE,
         vm=ESC_HOSTILE,
         policy=ESC_HOSTILE,

@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from vmguard.audit.catalog import ID_PATTERN, REQUIRED, load_catalog
-from vmguard.checks import vm_checks
+from vmguard.checks.registry import vm_checks
 from vmguard.cli import main
 from vmguard.core.errors import AuditError
 
 ROOT = Path(__file__).resolve().parents[2]
-# Rules the engine raises itself (they need the inventory, not one VM's facts).
+# Inventory rules: they judge a connection's VM list, not one VM's facts.
 ENGINE_RULES = {"VMG-INV-001", "VMG-INV-002"}
 # Families whose checks other areas own (firewall, guest inspection).
 OTHER_AREAS = {"FW", "USR", "SW"}

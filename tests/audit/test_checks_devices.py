@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
-from vmguard.checks.devices import CHECKS
+from vmguard.checks.registry import vm_checks
+from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 from vmguard.facts.vm import (
     AudioFacts,
     Channel,
@@ -18,7 +19,8 @@ from vmguard.facts.vm import (
     Snapshot,
     UsbFacts,
 )
-from vmguard.policy.model import RemoteDisplay, Toggle, TransferMode
+
+CHECKS = vm_checks("devices")
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))
 NO_AGENT = policy(devices=devices(guest_agent=Toggle.DISABLED))

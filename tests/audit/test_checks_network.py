@@ -7,10 +7,13 @@ import ipaddress
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, facts, policy, run
-from vmguard.checks.network import CHECKS
+from vmguard.checks.registry import vm_checks
+from vmguard.core.modes import NetworkMode
 from vmguard.enforce.plan import Action, Capabilities, make_plan
 from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, Nic, PortForward
-from vmguard.policy.model import Egress, NetworkMode, NetworkPolicy
+from vmguard.policy.model import Egress, NetworkPolicy
+
+CHECKS = vm_checks("network")
 
 NONE = policy(network=NetworkPolicy(mode=NetworkMode.NONE))
 NET0 = HostOnly(HostOnlyKind.NETWORK, "net0")

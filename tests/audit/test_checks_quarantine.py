@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import facts, policy, run
-from vmguard.checks.quarantine import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.policy.model import FileKind, PromotePolicy, QuarantinePolicy
+
+CHECKS = vm_checks("quarantine")
 
 STRICT = QuarantinePolicy()
 

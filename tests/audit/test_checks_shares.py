@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import SRC, facts, policy, run
-from vmguard.checks.shares import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import SharedFolder
+
+CHECKS = vm_checks("shares")
 
 INPUT = SharedFolder("input", "/vmdata/input", "/vmdata/input", read_only=True, source=SRC)
 OUTPUT = SharedFolder("output", "/vmdata/quarantine/vm1", "/vmdata/quarantine/vm1", False, source=SRC)
@@ -26,7 +28,8 @@ CASES = [
     ("VMG-FS-001", shares(INPUT, OUTPUT), shares(share(real_path="/home/alice/data"))),
     ("VMG-FS-002", shares(INPUT, OUTPUT), shares(share(name="extra"))),
     ("VMG-FS-003", shares(INPUT, OUTPUT), shares(share(read_only=False))),
-    ("VMG-FS-004", shares(INPUT), shares(share(symlinks_allowed=True))),
+    # a read-only share lets the guest create nothing, symlinks included (see below)
+    ("VMG-FS-004", shares(INPUT, share(symlinks_allowed=True)), shares(share(OUTPUT, symlinks_allowed=True))),
     ("VMG-FS-005", shares(INPUT), shares(share(automount=True))),
 ]
 

@@ -25,7 +25,7 @@ from tests.support.hostile_text import (
 )
 from vmguard.audit.reports import markdown
 from vmguard.batch.job import BatchJob
-from vmguard.batch.verdict import Outcome, Rejection, Verdict
+from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection
 from vmguard.core.display import SafeStream, shown
 from vmguard.fleet.report import _markdown as fleet_markdown
 
@@ -84,9 +84,9 @@ def test_fleet_markdown_keeps_its_structure(texts):
 def test_batch_verdict_text_and_summary_stay_one_line_each():
     hostile = "x\x1b]52;c;Zm9v\x07\u202e" + FORGED
     job = BatchJob(runner="slurm", id="42" + hostile, user="u", uid=1000, gid=1000, name=hostile)
-    verdict = Verdict(
+    verdict = JobVerdict(
         job=job,
-        outcome=Outcome.REJECTED,
+        outcome=JobOutcome.REJECTED,
         message=hostile,
         vm=hostile,
         quarantine=hostile,

@@ -46,7 +46,7 @@ from tests.support.hostile_text import (
 )
 from vmguard.audit.reports import markdown
 from vmguard.batch.job import BatchJob
-from vmguard.batch.verdict import Outcome, Rejection, Verdict, save_record
+from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection, save_record
 from vmguard.cli import main
 from vmguard.core.display import shown
 from vmguard.demo.build import write_lab
@@ -321,9 +321,9 @@ def test_batch_pending_of_hostile_verdicts(vm, message, path):
             job = BatchJob(runner="slurm", id=str(40 + i), user="u", uid=1000, gid=1000, name=vm)
             held = root / "held" / str(i)  # pending lists only output still held
             held.mkdir(parents=True)
-            verdict = Verdict(
+            verdict = JobVerdict(
                 job=job,
-                outcome=Outcome.REJECTED,
+                outcome=JobOutcome.REJECTED,
                 message=message,
                 vm=vm,
                 rejected=(Rejection(path, message),),

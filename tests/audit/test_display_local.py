@@ -8,10 +8,12 @@ import dataclasses
 import pytest
 
 from tests.audit.factory import EVERY_ADDRESS, SRC, devices, facts, policy, run
-from vmguard.checks.devices import CHECKS
+from vmguard.checks.registry import vm_checks
+from vmguard.core.modes import RemoteDisplay
 from vmguard.enforce.plan import Action, Capabilities, make_plan
 from vmguard.facts.vm import Display, DisplayProtocol
-from vmguard.policy.model import RemoteDisplay
+
+CHECKS = vm_checks("devices")
 
 LOCAL = policy(devices=devices(remote_display=RemoteDisplay.LOCALHOST))
 CAPS = Capabilities(supported=frozenset(Action))

@@ -161,7 +161,8 @@ def test_host_not_audited_keeps_its_previous_findings(tmp_path):
 
     catalog = load_catalog()
     flushed = Outcome(
-        Finding("VMG-FW-001", "host", "table missing", "nftables: vmguard"), catalog.get("VMG-FW-001")
+        Finding(rule="VMG-FW-001", subject="host", message="table missing", evidence="nftables: vmguard"),
+        catalog.get("VMG-FW-001"),
     )
 
     def result(run: str, host: HostReport) -> AuditResult:

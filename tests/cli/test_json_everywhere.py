@@ -25,7 +25,7 @@ from tests.firewall.conftest import write_inventory
 from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
 from vmguard.batch.job import BatchJob
-from vmguard.batch.verdict import Outcome, Rejection, Verdict, save_record
+from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection, save_record
 from vmguard.cli import build_parser, main
 from vmguard.cli.output import schema_id
 from vmguard.core import eventlog as log
@@ -165,13 +165,13 @@ def test_vet_json_and_its_published_report(tmp_path, monkeypatch, capsys):
     assert published["entries"] == doc["entries"]
 
 
-def _verdict(tmp_path: Path, key: str) -> Verdict:
+def _verdict(tmp_path: Path, key: str) -> JobVerdict:
     held = tmp_path / "held" / key
     held.mkdir(parents=True)
     job = BatchJob(runner="slurm", id=key, user="alice", uid=1000, gid=1000)
-    return Verdict(
+    return JobVerdict(
         job,
-        Outcome.REJECTED,
+        JobOutcome.REJECTED,
         "1 file rejected",
         vm="vm1",
         quarantine=str(held),

@@ -21,12 +21,12 @@ from lxml import etree
 from tests.drivers.conftest import batch_policy, no_network
 from vmguard.core import eventlog as log
 from vmguard.core.errors import DriverError
+from vmguard.core.modes import Toggle
 from vmguard.drivers.libvirt import driver as libvirt_driver
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import BackupStore, apply_vm
 from vmguard.enforce.plan import make_plan
 from vmguard.facts.vm import PowerState
-from vmguard.policy.model import Toggle
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 REPO = Path(__file__).parents[2]

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import batch_policy, forbidden_xml, no_network
+from vmguard.core.modes import Toggle, TransferMode
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Attachment, PowerState
-from vmguard.policy.model import Toggle, TransferMode
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

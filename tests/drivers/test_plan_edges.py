@@ -11,7 +11,7 @@ from tests.drivers.conftest import batch_policy
 from vmguard.core.errors import DriverError
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm
-from vmguard.enforce.plan import Action, make_plan, permits
+from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Setting, VmFacts
 from vmguard.policy.model import (
     Access,
@@ -48,9 +48,9 @@ def _policy(**changes):
 
 
 def test_stricter_than_policy_is_left_alone() -> None:
-    assert permits(TransferMode.HOST_TO_GUEST, TransferMode.DISABLED)
-    assert not permits(TransferMode.HOST_TO_GUEST, TransferMode.BIDIRECTIONAL)
-    assert not permits(TransferMode.GUEST_TO_HOST, TransferMode.HOST_TO_GUEST)
+    assert not TransferMode.DISABLED.extra_directions(TransferMode.HOST_TO_GUEST)
+    assert TransferMode.BIDIRECTIONAL.extra_directions(TransferMode.HOST_TO_GUEST) == {"guest-to-host"}
+    assert TransferMode.HOST_TO_GUEST.extra_directions(TransferMode.GUEST_TO_HOST) == {"host-to-guest"}
     facts = VmFacts("v", "libvirt", clipboard=Setting(TransferMode.DISABLED))
     devices = batch_policy().devices
     loose = type(devices)(**{**devices.__dict__, "clipboard": TransferMode.BIDIRECTIONAL})

@@ -12,13 +12,14 @@ from virtualbox import library as lib
 from tests.drivers import fake_pyvbox as fake
 from tests.drivers.conftest import batch_policy
 from vmguard.core.errors import DriverError
+from vmguard.core.modes import Access, Toggle, TransferMode
 from vmguard.drivers import facts_of
 from vmguard.drivers.vbox.driver import VirtualBoxDriver
 from vmguard.drivers.vbox.names import SYMLINKS_KEY
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import Attachment, HostOnly, HostOnlyKind, PowerState
-from vmguard.policy.model import Access, SharedFoldersPolicy, ShareRule, Toggle, TransferMode
+from vmguard.policy.model import SharedFoldersPolicy, ShareRule
 
 VBOXNET = HostOnly(HostOnlyKind.HOSTONLY_INTERFACE, "vboxnet0")
 

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmguard.checks.firewall import HOST_CHECKS
+from vmguard.checks.registry import host_checks
 from vmguard.core.errors import FirewallError, InventoryError
-from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit, compare
+from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift, compare
 from vmguard.firewall.compile import compile_ruleset
-from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
 from vmguard.firewall.nftables_render import render, vm_elements
 from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
@@ -130,14 +130,17 @@ def test_ruleset_round_trips_through_json(vm_names: list[str]) -> None:
     assert len({vm.ident for vm in rs.vms}) == len(vm_names)
 
 
-def snap(*rules: Rule, hooks: tuple[Hook, ...] = (), elems: frozenset[str] = frozenset({"a"})):
-    return Snapshot(True, {"c": rules}, {"s": elems}, hooks)
+def snap(*rules: FirewallRule, hooks: tuple[Hook, ...] = (), elems: frozenset[str] = frozenset({"a"})):
+    return RulesetSnapshot(True, {"c": rules}, {"s": elems}, hooks)
 
 
 def test_compare_names_every_difference() -> None:
-    want = snap(Rule("x", "1"), Rule("y", "2"), hooks=(Hook("fwd", "j"),))
+    want = snap(FirewallRule("x", "1"), FirewallRule("y", "2"), hooks=(Hook("fwd", "j"),))
     have = snap(
-        Rule("x", "1b"), Rule("z", "3"), hooks=(Hook("fwd", "j", True, ("acc",)),), elems=frozenset({"b"})
+        FirewallRule("x", "1b"),
+        FirewallRule("z", "3"),
+        hooks=(Hook("fwd", "j", True, ("acc",)),),
+        elems=frozenset({"b"}),
     )
     kinds = {d.kind for d in compare(want, have)}
     assert kinds == {
@@ -149,21 +152,21 @@ def test_compare_names_every_difference() -> None:
         DriftKind.SET_ELEMENTS_EXTRA,
     }
     assert compare(want, want) == ()
-    assert [d.kind for d in compare(want, Snapshot(False))] == [DriftKind.TABLE_MISSING]
+    assert [d.kind for d in compare(want, RulesetSnapshot(False))] == [DriftKind.TABLE_MISSING]
 
 
 def test_every_drift_kind_becomes_exactly_one_fw_finding() -> None:
     for kind in DriftKind:
-        audit = FirewallAudit("nftables", (Drift(kind, "forward", "detail"),), 2)
-        rules = [f.rule for check in HOST_CHECKS.values() for f in check(audit)]
+        audit = FirewallAudit("nftables", (RulesetDrift(kind, "forward", "detail"),), 2)
+        rules = [f.rule for check in host_checks().values() for f in check(None, audit)]
         assert len(rules) == 1, kind
         assert rules[0].startswith("VMG-FW-")
     bridged = FirewallAudit("nftables", (), 2, ("virbr1: net.bridge.bridge-nf-call-ip6tables is not 1",))
-    found = [f for check in HOST_CHECKS.values() for f in check(bridged)]
+    found = [f for check in host_checks().values() for f in check(None, bridged)]
     assert [(f.rule, f.subject) for f in found] == [("VMG-FW-005", "host")]
     assert "bridge-nf-call-ip6tables" in found[0].message
     assert found[0].evidence.startswith("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
-    assert not [f for check in HOST_CHECKS.values() for f in check(FirewallAudit("x", (), 0))]
+    assert not [f for check in host_checks().values() for f in check(None, FirewallAudit("x", (), 0))]
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,10 @@ import pytest
 from tests.firewall.conftest import REPO
 from tests.support.netns import Netns, netns
 from tests.support.require import require_root, require_tools
+from vmguard.core.modes import Protocol
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall.model import Flow, Ruleset, VmRules
-from vmguard.policy.model import PortRange, Protocol
+from vmguard.policy.model import PortRange
 
 pytestmark = pytest.mark.root
 

@@ -14,15 +14,15 @@ import pytest
 
 from tests.guest.conftest import sha256, vm_facts
 from tests.support.guest_image import CACHE_ROOT
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import Channel, PowerState
 from vmguard.guest import inspect
 from vmguard.guest.agent import (
     MAX_FILE,
     MAX_REPLY,
     AgentError,
+    AgentSession,
     LibvirtAgent,
-    Session,
     parse_proc_net,
     parse_reply,
     read_file,
@@ -31,6 +31,8 @@ from vmguard.guest.agent import (
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
+
+CHECKS = vm_checks("guest")
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 DISK_XML = """    <disk type='file' device='disk'>
@@ -136,14 +138,14 @@ def test_oversized_guest_file_is_refused(running):
     domain, _ = running
     guest_run(domain, "dd", "if=/dev/zero", "of=/tmp/big", "bs=1M", f"count={MAX_FILE // 2**20 + 1}")
     with pytest.raises(AgentError, match="over"):
-        read_file(Session(LibvirtAgent(domain.dom)), "/tmp/big")
+        read_file(AgentSession(LibvirtAgent(domain.dom)), "/tmp/big")
 
 
 def test_hostile_proc_net_content_is_counted_not_trusted(running):
     domain, _ = running
     junk = b"header\n  0: 0100007F:0016 00000000:0000 0A x\n\x00\xff garbage\n  1: ZZZZ:0016\n"
     write_guest_file(domain, "/tmp/fake_tcp", junk)
-    text = read_file(Session(LibvirtAgent(domain.dom)), "/tmp/fake_tcp")
+    text = read_file(AgentSession(LibvirtAgent(domain.dom)), "/tmp/fake_tcp")
     sockets, bad = parse_proc_net(text, "tcp")
     assert [(s.address, s.port) for s in sockets] == [("127.0.0.1", 22)]
     assert bad == 2
@@ -227,7 +229,7 @@ def test_hostile_user_lists_are_rejected_whole(users):
 def test_hostile_file_reads(read_answer, error):
     agent = Scripted('{"return": 5}', json.dumps({"return": read_answer}), '{"return": {}}')
     with pytest.raises(AgentError, match=error):
-        read_file(Session(agent), "/proc/net/tcp")
+        read_file(AgentSession(agent), "/proc/net/tcp")
     assert agent.requests[-1] == {"execute": "guest-file-close", "arguments": {"handle": 5}}
 
 
@@ -235,7 +237,7 @@ def test_endless_file_is_cut_at_the_limit():
     chunk = base64.b64encode(b"a" * 48 * 1024).decode()
     endless = [json.dumps({"return": {"count": 48 * 1024, "buf-b64": chunk, "eof": False}})] * 200
     with pytest.raises(AgentError, match=f"over {MAX_FILE} bytes"):
-        read_file(Session(Scripted('{"return": 1}', *endless)), "/proc/net/tcp")
+        read_file(AgentSession(Scripted('{"return": 1}', *endless)), "/proc/net/tcp")
 
 
 def test_slow_agent_is_bounded_by_the_deadline():

@@ -10,7 +10,7 @@ import pytest
 
 from tests.guest.test_offline import POLICY
 from tests.guest.test_planted import EXPECTED
-from vmguard.checks import vm_checks
+from vmguard.checks.registry import vm_checks
 from vmguard.cli import main
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.guest import inspect

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from vmguard.audit.catalog import load_catalog
-from vmguard.checks import vm_checks
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
+
+CHECKS = vm_checks("guest")
 
 
 def test_guest_checks_are_in_the_audit_table():
-    table = vm_checks()
-    assert {rule: table[rule] for rule in CHECKS} == CHECKS
+    assert set(CHECKS) <= set(vm_checks())
 
 
 def test_every_guest_rule_has_a_catalog_entry_and_vice_versa():
@@ -23,8 +23,8 @@ def test_every_guest_rule_has_a_catalog_entry_and_vice_versa():
     assert ours == set(CHECKS)
 
 
-# Which test makes each rule of the catalog fire, on facts of a guest or VM the test
-# builds (CASES tests: a compliant and a violating VM per rule id). A rule nobody can
+# Which test makes each rule of the catalog fire and stay silent, on facts the test
+# builds (CASES tests: a compliant and a violating case per rule id). A rule nobody can
 # trigger is dead weight that looks like coverage: a new rule needs its line here.
 COVERED_BY = {
     **{
@@ -43,32 +43,18 @@ COVERED_BY = {
         f"VMG-VET-{n:03}": f"tests/audit/test_checks_quarantine.py::test_rule_passes_and_fails[VMG-VET-{n:03}]"
         for n in range(1, 6)
     },
-    "VMG-FW-001": "tests/audit/test_drift.py::test_host_not_audited_keeps_its_previous_findings",
-    "VMG-FW-002": "tests/firewall/test_drift.py::test_audit_reports_feed_vmg_fw_findings",
-    "VMG-FW-003": "tests/firewall/test_drift.py::test_audit_reports_each_kind_of_drift",
-    "VMG-FW-004": "tests/firewall/test_drift.py::test_audit_reports_feed_vmg_fw_findings",
-    "VMG-FW-005": "tests/firewall/test_compile.py::test_every_drift_kind_becomes_exactly_one_fw_finding",
-    "VMG-INV-001": "tests/audit/test_demo.py::test_demo_fits_one_screen_and_writes_reports",
-    "VMG-INV-002": "tests/audit/test_engine.py::test_unmanaged_and_missing_vms",
-    "VMG-SW-001": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
-    "VMG-SW-002": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
-    "VMG-SW-003": "tests/guest/test_agent.py::test_running_vm_inspected_through_a_read_only_overlay",
-    # A guest that cannot be read at all makes the run incomplete (exit 3); VMG-SW-006 is
-    # for parts of a guest that could not be read.
-    "VMG-SW-006": "tests/guest/test_checks.py::test_unreadable_parts_are_reported",
-    "VMG-USR-001": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
-    "VMG-USR-002": "tests/guest/test_audit_pipeline.py::test_libvirt_vm_disk_found_by_the_driver_and_inspected",
-    "VMG-USR-003": "tests/guest/test_checks.py::test_passwords_through_pam_keyboard_interactive",
-    "VMG-USR-004": "tests/guest/test_agent.py::test_running_vm_inspected_through_a_read_only_overlay",
     **{
-        rule: "tests/guest/test_planted.py::test_every_planted_problem_is_found_with_its_rule"
-        for rule in [f"VMG-USR-{n:03}" for n in range(5, 16)]
-        + ["VMG-SW-004", "VMG-SW-005", "VMG-SW-007", "VMG-SW-008"]
+        rule: f"tests/audit/test_rule_units.py::test_rule_passes_and_fails[{rule}]"
+        for rule in [f"VMG-FW-{n:03}" for n in range(1, 6)] + ["VMG-INV-001", "VMG-INV-002"]
+    },
+    **{
+        rule: f"tests/guest/test_rule_cases.py::test_rule_passes_and_fails[{rule}]"
+        for rule in [f"VMG-USR-{n:03}" for n in range(1, 16)] + [f"VMG-SW-{n:03}" for n in range(1, 9)]
     },
 }
-# Tests that name what they trigger by another word than the rule id: `vmguard firewall
-# audit` prints drift kinds, which HOST_CHECKS maps to rules (rule-extra -> VMG-FW-003).
-NAMED_AS = {"VMG-FW-003": "rule-extra"}
+# Tests that name what they trigger by another word than the rule id (none today: every
+# rule has a CASES line, parametrized by its id).
+NAMED_AS: dict[str, str] = {}
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.model import (
     Account,
@@ -31,6 +31,8 @@ from vmguard.policy.model import (
     SoftwarePolicy,
     UsersPolicy,
 )
+
+CHECKS = vm_checks("guest")
 
 ANY4 = "0.0.0.0"  # noqa: S104 (an address a guest socket listens on, not a bind)
 CONFIG = GuestSource("sshd_config", "/etc/ssh/sshd_config")
@@ -199,10 +201,10 @@ def test_online_users_and_listeners():
     ssh = Ingress("ssh", (PortRange(22, 22),), (ipaddress.ip_network("198.51.100.0/24"),))
     policy = dataclasses.replace(POLICY, network=NetworkPolicy(ingress=(ssh,)))
     found = run(GuestFacts(sshd=SAFE, online=online), policy)
-    assert [(f.rule, f.evidence) for f in found] == [
-        ("VMG-USR-004", "logged-in user 'mallory'"),
+    assert [(f.rule, f.evidence) for f in found] == [  # rules run in catalog (id) order
         ("VMG-SW-003", "listening tcp port 2323"),
         ("VMG-SW-003", "listening udp port 69"),
+        ("VMG-USR-004", "logged-in user 'mallory'"),
     ]
 
 

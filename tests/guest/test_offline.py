@@ -11,12 +11,14 @@ import pytest
 
 from tests.guest.conftest import POLICY, sha256, vm_facts
 from tests.guest.test_planted import NEW_RULES
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
 from vmguard.core.errors import GuestError
 from vmguard.guest import inspect
 from vmguard.guest.cache import GuestCache, cache_key
 from vmguard.guest.model import PasswordState, ServiceKind
 from vmguard.guest.offline import inspect_disks
+
+CHECKS = vm_checks("guest")
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -9,7 +9,9 @@ import dataclasses
 import pytest
 
 from tests.guest.conftest import POLICY
-from vmguard.checks.guest import CHECKS
+from vmguard.checks.registry import vm_checks
+
+CHECKS = vm_checks("guest")
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from vmguard.audit.catalog import rule_ids
 from vmguard.core.errors import Problem, Severity
 from vmguard.policy.loader import Checked, check_policy
 
@@ -19,7 +20,7 @@ def write(directory: Path, text: str, name: str = "p.yaml") -> Path:
 
 def check(directory: Path, body: str, *, head: bool = True) -> Checked:
     text = (HEAD + textwrap.dedent(body)) if head else textwrap.dedent(body)
-    return check_policy(write(directory, text))
+    return check_policy(write(directory, text), rule_ids())
 
 
 def errors(checked: Checked) -> list[str]:

@@ -18,7 +18,7 @@ from vmguard.core.errors import AuditError
 from vmguard.core.findings import Level
 
 ID_PATTERN = re.compile(r"^VMG-(NET|FS|DEV|USR|SW|FW|VET|INV)-\d{3}$")
-REQUIRED = ("id", "title", "severity", "rationale", "remediation", "references")
+REQUIRED = ("id", "title", "severity", "check", "rationale", "remediation", "references")
 HYPERVISORS = ("libvirt", "virtualbox")  # the keys of remediation_by_hypervisor
 # A driver (inventory `driver:`) -> the hypervisor whose fix text applies to its VMs.
 HYPERVISOR_OF_DRIVER = {"libvirt": "libvirt", "virtualbox": "virtualbox", "vbox-file": "virtualbox"}
@@ -44,6 +44,7 @@ class Rule:
     # Optional: the fix spelled for each hypervisor where it differs (hypervisor, text).
     by_hypervisor: tuple[tuple[str, str], ...] = ()
     fixed_by_apply: bool = False  # `vmguard apply` changes what this rule checks
+    check: str = ""  # the rule's function under vmguard.checks: "devices.clipboard"
 
     @property
     def area(self) -> str:
@@ -109,14 +110,15 @@ def _parse(path: Path) -> Rule:
         raise AuditError(f"{path}: bad severity or references: {err}") from err
     by_hypervisor = _by_hypervisor(path, doc.get("remediation_by_hypervisor", {}))
     return Rule(
-        doc["id"],
-        doc["title"],
-        severity,
-        doc["rationale"].strip(),
-        doc["remediation"].strip(),
-        refs,
-        by_hypervisor,
-        doc.get("fixed_by_apply") is True,
+        id=doc["id"],
+        title=doc["title"],
+        severity=severity,
+        rationale=doc["rationale"].strip(),
+        remediation=doc["remediation"].strip(),
+        references=refs,
+        check=str(doc["check"]),
+        by_hypervisor=by_hypervisor,
+        fixed_by_apply=doc.get("fixed_by_apply") is True,
     )
 
 
@@ -134,3 +136,8 @@ def load_catalog(directory: Path | None = None) -> Catalog:
     if not rules:
         raise AuditError(f"rule catalog {directory} is empty")
     return Catalog(rules, directory)
+
+
+def rule_ids() -> frozenset[str]:
+    """The catalog's rule ids: what policy and inventory loading check waivers against."""
+    return load_catalog().ids

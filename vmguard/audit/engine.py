@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from vmguard import guest
@@ -17,7 +17,8 @@ from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import AuditResult, Outcome, VmReport
 from vmguard.audit.waivers import apply_waivers
-from vmguard.checks import Check, vm_checks
+from vmguard.checks.inventory import Listing
+from vmguard.checks.registry import INVENTORY_AREAS, Unit, findings, units
 from vmguard.core.errors import DriverError, GuestError
 from vmguard.core.findings import Finding
 from vmguard.drivers import Driver, facts_of, open_driver
@@ -39,9 +40,16 @@ class GuestMode(StrEnum):
 @dataclass(frozen=True)
 class Context:
     catalog: Catalog
-    checks: dict[str, Check]
+    checks: dict[str, Unit]  # the VM rules, by id
     today: dt.date
     guest: GuestMode = GuestMode.OFF
+    inventory_rules: dict[str, Unit] = field(default_factory=dict)
+
+
+def make_context(today: dt.date, guest: GuestMode = GuestMode.OFF) -> Context:
+    """The catalog and the rules it names, for one audit or watch."""
+    catalog = load_catalog()
+    return Context(catalog, units(catalog=catalog), today, guest, units(INVENTORY_AREAS, catalog))
 
 
 GUEST_AREAS = ("USR", "SW")  # rules over what is inside the guest (checks.guest)
@@ -67,48 +75,29 @@ def checked_rules(ctx: Context, facts: VmFacts) -> tuple[str, ...]:
 def run_checks(ctx: Context, entry: VmEntry, facts: VmFacts) -> tuple[Outcome, ...]:
     """Every VM rule over one VM's facts, with the entry's policy's waivers applied."""
     policy = entry.policy
-    findings = [f for check in ctx.checks.values() for f in check(policy, facts)]
-    return outcomes(ctx, findings, policy.waivers)
+    return outcomes(ctx, findings(ctx.checks, policy, facts, facts.name), policy.waivers)
 
 
-def outcomes(ctx: Context, findings: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
+def outcomes(ctx: Context, found: Iterable[Finding], waivers: tuple = ()) -> tuple[Outcome, ...]:
     """Findings with their catalog rules and waiver states."""
-    plain = (Outcome(f, ctx.catalog.get(f.rule)) for f in findings)
+    plain = (Outcome(f, ctx.catalog.get(f.rule)) for f in found)
     return tuple(apply_waivers(o, waivers, ctx.today) for o in plain)
 
 
-def unmanaged_findings(conn: Connection, name: str) -> list[Finding]:
-    """VMG-INV-001 for a VM the connection knows and no inventory entry names."""
-    return [
-        Finding(
-            "VMG-INV-001",
-            name,
-            f"VM '{name}' on connection {conn.name} is in no inventory entry",
-            f"connection {conn.name} ({conn.uri or conn.path or conn.driver.value})",
-            "every VM named by an inventory entry",
-        )
-    ]
+def inventory_findings(ctx: Context, inventory: Inventory, listing: Listing) -> dict[str, list[Finding]]:
+    """The inventory rules' findings for one connection's VMs, by subject (VM or entry)."""
+    by_subject: dict[str, list[Finding]] = {}
+    for f in findings(ctx.inventory_rules, inventory, listing, listing.connection.name):
+        by_subject.setdefault(f.subject, []).append(f)
+    return by_subject
 
 
-def _unmanaged(ctx: Context, conn: Connection, name: str) -> VmReport:
-    found = outcomes(ctx, unmanaged_findings(conn, name))
-    return VmReport(name, conn.name, outcomes=found, hypervisor=conn.driver.value, checked=("VMG-INV-001",))
-
-
-def _missing(ctx: Context, entry: VmEntry, names: list[str]) -> VmReport:
-    """An entry whose VM its connection lacks: a finding, and the run is incomplete."""
-    why = not_found(entry, names)
-    finding = Finding(
-        "VMG-INV-002",
-        entry.pattern,
-        why,
-        entry.origin or f"inventory entry {entry.pattern}",
-        "the VM exists, or the entry is removed",
-    )
-    outcomes_ = outcomes(ctx, [finding], entry.policy.waivers)
-    return VmReport(
-        entry.pattern, entry.connection, entry.policy.name, outcomes_, error=why, checked=("VMG-INV-002",)
-    )
+def unmanaged_outcomes(
+    ctx: Context, inventory: Inventory, conn: Connection, name: str
+) -> tuple[Outcome, ...]:
+    """What the inventory rules say of one VM no entry names (watch sees VMs one by one)."""
+    listing = Listing(connection=conn, names=(name,))
+    return outcomes(ctx, inventory_findings(ctx, inventory, listing).get(name, []))
 
 
 def with_guest(
@@ -145,9 +134,7 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
     host_facts = facts
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     found = run_checks(ctx, entry, facts)
-    checked = checked_rules(ctx, facts)
     fixable = any(o.rule.fixed_by_apply and not o.waived for o in found)  # else no plan needed
-    fixes = apply_areas(entry, host_facts, driver) if fixable else ()
     return VmReport(
         name,
         conn.name,
@@ -155,21 +142,34 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
         found,
         incomplete=missed,
         hypervisor=kind,
-        checked=checked,
-        apply_areas=fixes,
+        checked=checked_rules(ctx, facts),
+        apply_areas=apply_areas(entry, host_facts, driver) if fixable else (),
     )
 
 
 def _audit_connection(ctx: Context, inventory: Inventory, conn: Connection, driver: Driver) -> list[VmReport]:
     names = driver.list_vms()
+    by_subject = inventory_findings(ctx, inventory, Listing(connection=conn, names=tuple(names)))
     reports = []
     for name in names:
-        entry = inventory.entry_for(name)
-        if entry is None or entry.connection != conn.name:
-            reports.append(_unmanaged(ctx, conn, name))
+        entry = inventory.entry_on(conn.name, name)
+        if entry is None:
+            found = outcomes(ctx, by_subject.get(name, []))
+            kind, checked = conn.driver.value, tuple(ctx.inventory_rules)
+            reports.append(VmReport(name, conn.name, outcomes=found, hypervisor=kind, checked=checked))
         else:
             reports.append(_audit_vm(ctx, driver, conn, entry, name))
-    return reports + [_missing(ctx, e, names) for e in inventory.absent(conn.name, names)]
+    return reports + [_missing(ctx, e, names, by_subject) for e in inventory.absent(conn.name, names)]
+
+
+def _missing(
+    ctx: Context, entry: VmEntry, names: list[str], by_subject: dict[str, list[Finding]]
+) -> VmReport:
+    """An entry whose VM its connection lacks: a finding, and the run is incomplete."""
+    found = outcomes(ctx, by_subject.get(entry.pattern, []), entry.policy.waivers)
+    why = not_found(entry, names)
+    checked = tuple(ctx.inventory_rules)
+    return VmReport(entry.pattern, entry.connection, entry.policy.name, found, error=why, checked=checked)
 
 
 def _unreached(inventory: Inventory, conn: Connection, why: str) -> list[VmReport]:
@@ -206,7 +206,7 @@ def audit(
 ) -> AuditResult:
     """Audit every connection and the host; never raises for an unreachable hypervisor."""
     started = dt.datetime.now(dt.UTC)
-    ctx = Context(load_catalog(), vm_checks(), today or started.date(), guest)
+    ctx = make_context(today or started.date(), guest)
     vms: list[VmReport] = []
     errors: dict[str, str] = {}
     for conn in inventory.connections:

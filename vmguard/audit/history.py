@@ -81,7 +81,11 @@ def annotate(result: AuditResult, out: Path, catalog: Catalog) -> AuditResult:
     current = {o.finding.key for o in result.outcomes}
     unseen = {tuple(e[:3]) for e in _unseen(result, runs[-1]["findings"] if runs else [])}
     resolved = tuple(
-        Outcome(Finding(key[0], key[1], msg, key[2]), catalog.get(key[0]), drift=Drift.RESOLVED)
+        Outcome(
+            Finding(rule=key[0], subject=key[1], message=msg, evidence=key[2]),
+            catalog.get(key[0]),
+            drift=Drift.RESOLVED,
+        )
         for key, msg in previous.items()
         if key not in current and key not in unseen and key[0] in catalog
     )

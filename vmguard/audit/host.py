@@ -1,23 +1,22 @@
 """The host section of an audit: the firewall, when the inventory configures one.
 
 vmguard.firewall.service.audit(inventory) compares the live ruleset with the compiled one
-(read-only) and returns a FirewallAudit; the firewall family's HOST_CHECKS
-(vmguard.checks.firewall, owned by the firewall area) turn it into findings.
+(read-only) and returns a FirewallAudit; the catalog's host rules (VMG-FW, in
+vmguard.checks.firewall, owned by the firewall area) turn it into findings.
 Whatever prevents that audit is stated plainly in the report, never a crash.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterable
 
 from vmguard.audit.result import HostReport, Outcome
+from vmguard.checks.registry import HOST_AREAS, findings, units
 from vmguard.core.errors import VmguardError
 from vmguard.core.findings import Finding
 from vmguard.inventory.model import Inventory
 
-FIREWALL_FAMILY = "vmguard.checks.firewall"
 ToOutcomes = Callable[[Iterable[Finding]], tuple[Outcome, ...]]
 
 
@@ -40,21 +39,17 @@ def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
         return _not_audited(why, asked=False)
     if os.geteuid() != 0:
         return _not_audited("reading the host firewall needs root")
-    try:
-        family = importlib.import_module(FIREWALL_FAMILY)
-    except ModuleNotFoundError as err:
-        if err.name != FIREWALL_FAMILY:
-            raise
+    rules = units(HOST_AREAS)
+    if not rules:
         return _not_audited("this build has no firewall checks")
     from vmguard.firewall import service
     from vmguard.firewall.interfaces import with_vm_interfaces
 
     try:
-        state = service.audit(with_vm_interfaces(inventory))
+        inventory = with_vm_interfaces(inventory)
+        state = service.audit(inventory)
     except VmguardError as err:
         return _not_audited(str(err))
-    findings = [f for check in family.HOST_CHECKS.values() for f in check(state)]
+    found = findings(rules, inventory.firewall, state, "host")
     backend = inventory.firewall.backend.value
-    return HostReport(
-        True, f"{backend} firewall audited", to_outcomes(findings), checked=tuple(family.HOST_CHECKS)
-    )
+    return HostReport(True, f"{backend} firewall audited", to_outcomes(found), checked=tuple(rules))

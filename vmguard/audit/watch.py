@@ -16,11 +16,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
-from vmguard.audit.catalog import load_catalog
-from vmguard.audit.engine import Context, outcomes, run_checks, unmanaged_findings
+from vmguard.audit.engine import make_context, outcomes, run_checks, unmanaged_outcomes
 from vmguard.audit.host import audit_host
 from vmguard.audit.result import Outcome
-from vmguard.checks import vm_checks
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import DriverError, ExitCode
@@ -78,7 +76,7 @@ class Watcher:
     def __init__(self, inventory: Inventory, out: TextIO, act: Act | None = None) -> None:
         self.inventory = inventory
         self.out = out
-        self.ctx = Context(load_catalog(), vm_checks(), dt.date.today())
+        self.ctx = make_context(dt.date.today())
         self.act = act  # watch --enforce: what to do with each VM's outcomes (gate.enforce)
         self.drivers: dict[str, Driver] = {}
         self.known: dict[tuple[str, str], set[Key]] = {}
@@ -118,10 +116,10 @@ class Watcher:
             self.say(f"resolved {rule} {vm}")
 
     def audit_vm(self, conn_name: str, name: str) -> None:
-        entry = self.inventory.entry_for(name)
+        entry = self.inventory.entry_on(conn_name, name)
         conn = self.inventory.connection(conn_name)
-        if entry is None or entry.connection != conn_name:
-            self._report((conn_name, name), outcomes(self.ctx, unmanaged_findings(conn, name)))
+        if entry is None:
+            self._report((conn_name, name), unmanaged_outcomes(self.ctx, self.inventory, conn, name))
             return
         try:
             facts = facts_of(self.drivers[conn_name], name, conn.host_only)

@@ -20,7 +20,7 @@ from vmguard.batch.binding import Alive, Sealed
 from vmguard.batch.config import BatchConfig, load_batch_config
 from vmguard.batch.job import BatchJob
 from vmguard.batch.userfile import write_as_user
-from vmguard.batch.verdict import Outcome, Verdict, save_record, verdict_file_name
+from vmguard.batch.verdict import JobOutcome, JobVerdict, save_record, verdict_file_name
 from vmguard.batch.vetting import vet_held
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
@@ -28,10 +28,10 @@ from vmguard.core.errors import ExitCode, VmguardError
 
 # A runner's own way to show the verdict (Slurm job comment, LSF bpost); returns a
 # warning when it could not, or "".
-Notify = Callable[[Verdict], str]
+Notify = Callable[[JobVerdict], str]
 
 
-def _beside_output(verdict: Verdict) -> str:
+def _beside_output(verdict: JobVerdict) -> str:
     job = verdict.job
     if job.output_path is None or job.uid == 0:
         return "job has no output directory: no verdict file written"
@@ -42,7 +42,7 @@ def _beside_output(verdict: Verdict) -> str:
     return ""
 
 
-def report(verdict: Verdict, config: BatchConfig, notify: Notify | None = None) -> Verdict:
+def report(verdict: JobVerdict, config: BatchConfig, notify: Notify | None = None) -> JobVerdict:
     """Record the verdict for admins, write it beside the job output, notify, log."""
     noted = notify(verdict) if notify and config.comment else ""
     warnings = [w for w in (_beside_output(verdict), noted) if w]
@@ -62,11 +62,11 @@ def report(verdict: Verdict, config: BatchConfig, notify: Notify | None = None) 
     return verdict
 
 
-def held_unvetted(sealed: Sealed, config: BatchConfig) -> Verdict:
+def held_unvetted(sealed: Sealed, config: BatchConfig) -> JobVerdict:
     """Output sealed by a later hook because its own epilog never came: held, not vetted."""
     holder = sealed.holder
-    verdict = Verdict(
-        holder.job, Outcome.FAILED, sealed.note, holder.vm, holder.pool, quarantine=str(sealed.held)
+    verdict = JobVerdict(
+        holder.job, JobOutcome.FAILED, sealed.note, holder.vm, holder.pool, quarantine=str(sealed.held)
     )
     return report(verdict, config)
 
@@ -118,7 +118,7 @@ def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = 
     return ExitCode.OK
 
 
-def _vet_and_report(sealed: Sealed, config: BatchConfig, notify: Notify | None) -> Verdict:
+def _vet_and_report(sealed: Sealed, config: BatchConfig, notify: Notify | None) -> JobVerdict:
     holder = sealed.holder
     return report(vet_held(holder.job, holder.vm, holder.pool, sealed.held, config), config, notify)
 
@@ -126,6 +126,6 @@ def _vet_and_report(sealed: Sealed, config: BatchConfig, notify: Notify | None) 
 def _log_failure(job: BatchJob, err: Exception, kind: str) -> None:
     detail = "" if isinstance(err, VmguardError) else traceback.format_exc()
     try:
-        log.append(kind, job=job.key, outcome=Outcome.FAILED.value, message=str(err), traceback=detail)
+        log.append(kind, job=job.key, outcome=JobOutcome.FAILED.value, message=str(err), traceback=detail)
     except VmguardError as log_err:
         print(f"vmguard: {shown(str(log_err))}", file=sys.stderr)

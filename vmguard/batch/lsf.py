@@ -25,7 +25,7 @@ from pathlib import Path
 from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.quiet import TIMEOUT, run_quiet
-from vmguard.batch.verdict import Verdict
+from vmguard.batch.verdict import JobVerdict
 from vmguard.core.display import shown
 from vmguard.core.errors import InputError
 
@@ -82,7 +82,7 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
     )
 
 
-def post_message(verdict: Verdict) -> str:
+def post_message(verdict: JobVerdict) -> str:
     """Attach the verdict to the job with `bpost`; "" or why it could not."""
     if shutil.which("bpost") is None:
         return "job message not posted: bpost not found"

@@ -27,7 +27,7 @@ from vmguard.batch.hook import end_of_job, start_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.pools import requested
 from vmguard.batch.quiet import TIMEOUT, run_quiet
-from vmguard.batch.verdict import Verdict
+from vmguard.batch.verdict import JobVerdict
 from vmguard.core.display import shown
 from vmguard.core.errors import InputError
 
@@ -133,7 +133,7 @@ def alive(job: BatchJob) -> bool | None:
     return state in _LIVE if state else False
 
 
-def set_comment(verdict: Verdict) -> str:
+def set_comment(verdict: JobVerdict) -> str:
     """Put the verdict's summary in the job's comment; "" or why it could not."""
     job_id, text = verdict.job.id, verdict.summary()
     problem = run_quiet(["scontrol", "update", f"JobId={job_id}", f"Comment={text}"])

@@ -14,14 +14,14 @@ from vmguard.core.display import is_plain, shown
 from vmguard.core.errors import ExitCode
 
 
-class Outcome(StrEnum):
+class JobOutcome(StrEnum):
     PROMOTED = "promoted"  # every file passed and is in the public area
     REJECTED = "rejected"  # some or all files were refused; they are held for admins
     FAILED = "failed"  # vetting could not run or did not finish; the files are held
     SKIPPED = "skipped"  # not a VM job: nothing to vet
 
     @classmethod
-    def from_exit(cls, code: int) -> Outcome:
+    def from_exit(cls, code: int) -> JobOutcome:
         if code == ExitCode.OK:
             return cls.PROMOTED
         return cls.REJECTED if code == ExitCode.FINDINGS else cls.FAILED
@@ -34,9 +34,9 @@ class Rejection:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class JobVerdict:
     job: BatchJob
-    outcome: Outcome
+    outcome: JobOutcome
     message: str  # one line: why, or what happened
     vm: str = ""
     pool: str = ""
@@ -59,7 +59,7 @@ class Verdict:
     def summary(self) -> str:
         """One line for a job comment or a log."""
         head = f"vmguard {self.outcome.value}"
-        if self.outcome in (Outcome.PROMOTED, Outcome.REJECTED):
+        if self.outcome in (JobOutcome.PROMOTED, JobOutcome.REJECTED):
             head += f": {self.promoted} promoted, {len(self.rejected)} rejected"
         return f"{head} ({shown(self.message)})" if self.message else head
 
@@ -70,8 +70,8 @@ class Verdict:
         if self.public and self.promoted:
             lines.append(f"promoted to: {shown(self.public)} (manifest: {shown(self.manifest or '-')})")
         lines += [f"rejected: {_path(r.path)}: {shown(r.reason)}" for r in self.rejected]
-        if self.outcome in (Outcome.REJECTED, Outcome.FAILED) and self.quarantine:
-            kept = "rejected files" if self.outcome is Outcome.REJECTED else "the files"
+        if self.outcome in (JobOutcome.REJECTED, JobOutcome.FAILED) and self.quarantine:
+            kept = "rejected files" if self.outcome is JobOutcome.REJECTED else "the files"
             lines.append(
                 f"{kept} are held in {shown(self.quarantine)}; after a fix an admin runs: {shown(self.rerun)}"
             )
@@ -98,10 +98,10 @@ class Verdict:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Verdict:
+    def from_dict(cls, data: dict) -> JobVerdict:
         return cls(
             job=BatchJob.from_dict(data["job"]),
-            outcome=Outcome(data["outcome"]),
+            outcome=JobOutcome(data["outcome"]),
             message=data["message"],
             vm=data["vm"],
             pool=data.get("pool", ""),
@@ -128,7 +128,7 @@ def record_path(state_dir: Path, job_key: str) -> Path:
     return state_dir / f"{job_key}.json"
 
 
-def save_record(verdict: Verdict, state_dir: Path) -> Path:
+def save_record(verdict: JobVerdict, state_dir: Path) -> Path:
     """Keep the verdict where only admins write: `revet` trusts this file, not the user's."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     path = record_path(state_dir, verdict.job.key)
@@ -137,7 +137,7 @@ def save_record(verdict: Verdict, state_dir: Path) -> Path:
     return path
 
 
-def _keep_other_run(path: Path, verdict: Verdict) -> None:
+def _keep_other_run(path: Path, verdict: JobVerdict) -> None:
     """A reused job id must not erase another run's record (its held output would drop
     out of `batch pending`): that record moves aside to <key>.<n>.json."""
     try:

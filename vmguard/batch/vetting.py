@@ -21,7 +21,7 @@ from pathlib import Path
 from vmguard.batch import sealing
 from vmguard.batch.config import AfterPublish, BatchConfig
 from vmguard.batch.job import BatchJob
-from vmguard.batch.verdict import Outcome, Rejection, Verdict
+from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection
 from vmguard.core.errors import InputError, VmguardError
 from vmguard.inventory.loader import load_inventory
 from vmguard.policy.model import Policy
@@ -30,7 +30,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
-class Target:
+class VetTarget:
     """What to vet for a job: its sealed output, the VM's policy, the owner's area."""
 
     vm: str
@@ -40,13 +40,13 @@ class Target:
     public: str
 
 
-def resolve(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> Target:
+def resolve(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> VetTarget:
     """The policy the inventory gives the VM now, and the public area of the job's owner."""
     entry = load_inventory(config.inventory).entry_for(vm)
     if entry is None:
         raise InputError(f"{config.inventory}: VM {vm} is no longer in the inventory")
     public = _public(job, config, entry.policy, vm, pool)
-    return Target(vm, pool, entry.policy.source, str(held), public)
+    return VetTarget(vm, pool, entry.policy.source, str(held), public)
 
 
 def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str, pool: str) -> str:
@@ -61,7 +61,7 @@ def _public(job: BatchJob, config: BatchConfig, policy: Policy, vm: str, pool: s
     return policy.quarantine.promote.to.replace("{vm}", vm).replace("{job}", job.key)
 
 
-def vet_command(target: Target, job: BatchJob, config: BatchConfig) -> list[str]:
+def vet_command(target: VetTarget, job: BatchJob, config: BatchConfig) -> list[str]:
     delete = ["--remove-promoted"] if config.after_publish is AfterPublish.DELETE else []
     return [
         sys.executable,
@@ -124,12 +124,12 @@ def _parse(stdout: str) -> dict:
     return report if isinstance(report, dict) else {}
 
 
-def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict, report_path: Path) -> Verdict:
+def _verdict_from(proc: subprocess.CompletedProcess[str], base: JobVerdict, report_path: Path) -> JobVerdict:
     report = _parse(proc.stdout)
-    outcome = Outcome.from_exit(proc.returncode)
-    if outcome is Outcome.FAILED or not report:
+    outcome = JobOutcome.from_exit(proc.returncode)
+    if outcome is JobOutcome.FAILED or not report:
         last = (proc.stderr.strip().splitlines() or ["no report"])[-1]
-        return _with(base, Outcome.FAILED, f"vet exited {proc.returncode}: {last}")
+        return _with(base, JobOutcome.FAILED, f"vet exited {proc.returncode}: {last}")
     report_path.write_text(proc.stdout)
     again = report.get("status") == "already-promoted"
     return _with(
@@ -143,30 +143,30 @@ def _verdict_from(proc: subprocess.CompletedProcess[str], base: Verdict, report_
     )
 
 
-def _with(base: Verdict, outcome: Outcome, message: str, **changes: object) -> Verdict:
+def _with(base: JobVerdict, outcome: JobOutcome, message: str, **changes: object) -> JobVerdict:
     return replace(base, outcome=outcome, message=message, **changes)
 
 
-def vet_held(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> Verdict:
+def vet_held(job: BatchJob, vm: str, pool: str, held: Path, config: BatchConfig) -> JobVerdict:
     """Vet a job's sealed output. Expected failures become a FAILED verdict, not an error."""
     started = time.monotonic()
-    base = Verdict(job, Outcome.FAILED, "", vm, pool, quarantine=str(held))
+    base = JobVerdict(job, JobOutcome.FAILED, "", vm, pool, quarantine=str(held))
     try:
         if not any(held.iterdir()):
             held.rmdir()
-            return _with(base, Outcome.PROMOTED, "the job left no files", quarantine="")
+            return _with(base, JobOutcome.PROMOTED, "the job left no files", quarantine="")
         target = resolve(job, vm, pool, held, config)
         base = replace(base, policy=target.policy, public=target.public)
         base = _vet(job, target, config, base)
         base = _move_out(base, config)
     except (VmguardError, OSError) as err:
-        base = _with(base, Outcome.FAILED, str(err).splitlines()[0])
+        base = _with(base, JobOutcome.FAILED, str(err).splitlines()[0])
     return _with(base, base.outcome, base.message, elapsed=time.monotonic() - started)
 
 
-def _move_out(verdict: Verdict, config: BatchConfig) -> Verdict:
+def _move_out(verdict: JobVerdict, config: BatchConfig) -> JobVerdict:
     """Published: the sealed folder leaves at once (kept or deleted), never vetted again."""
-    if verdict.outcome is not Outcome.PROMOTED or verdict.message:
+    if verdict.outcome is not JobOutcome.PROMOTED or verdict.message:
         return verdict
     held = Path(verdict.quarantine)
     keep = config.after_publish is AfterPublish.KEEP
@@ -174,7 +174,7 @@ def _move_out(verdict: Verdict, config: BatchConfig) -> Verdict:
     return replace(verdict, quarantine="")
 
 
-def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> Verdict:
+def _vet(job: BatchJob, target: VetTarget, config: BatchConfig, base: JobVerdict) -> JobVerdict:
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     report_path = config.state_dir / f"{job.key}.vet.json"
     try:
@@ -182,9 +182,9 @@ def _vet(job: BatchJob, target: Target, config: BatchConfig, base: Verdict) -> V
     except subprocess.TimeoutExpired:
         return _with(
             base,
-            Outcome.FAILED,
+            JobOutcome.FAILED,
             f"vet did not finish within {config.time_limit:g} s and was stopped; the files are held",
         )
     except OSError as err:
-        return _with(base, Outcome.FAILED, f"cannot start vet: {err.strerror}")
+        return _with(base, JobOutcome.FAILED, f"cannot start vet: {err.strerror}")
     return _verdict_from(proc, base, report_path)

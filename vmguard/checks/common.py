@@ -1,13 +1,16 @@
-"""Small helpers every check family shares: locating evidence and stating what is wanted."""
+"""Small helpers every rule family shares: locating evidence and stating what is wanted.
+
+The shared questions have one answer each, elsewhere: a path under a root
+(vmguard.core.paths.is_under), clipboard directions (TransferMode.extra_directions),
+loopback and local-only displays (vmguard.facts.vm.is_loopback, Display.local_only),
+sshd's effective settings (vmguard.guest.sshd.effective), a VM's inventory entry
+(Inventory.entry_on).
+"""
 
 from __future__ import annotations
 
-import os
-
-from vmguard.facts.vm import Source, is_loopback
-from vmguard.policy.model import Policy, TransferMode
-
-__all__ = ["extra_directions", "is_loopback", "is_under", "wanted", "where"]
+from vmguard.facts.vm import Source
+from vmguard.policy.model import Policy
 
 
 def where(source: Source, label: str) -> str:
@@ -24,22 +27,3 @@ def wanted(policy: Policy, dotted: str, value: object) -> str:
     """`spec.devices.clipboard: disabled (policy/base.yaml:31:16)`."""
     shown = value.value if hasattr(value, "value") else value
     return f"{dotted}: {shown} ({policy.origin(dotted)})"
-
-
-def is_under(path: str, root: str) -> bool:
-    """Path-component containment: /home/x is under /home, /homework is not."""
-    path, root = os.path.normpath(path), os.path.normpath(root)
-    return root == "/" or path == root or path.startswith(root + "/")
-
-
-_DIRECTIONS = {
-    TransferMode.DISABLED: frozenset(),
-    TransferMode.HOST_TO_GUEST: frozenset({"host-to-guest"}),
-    TransferMode.GUEST_TO_HOST: frozenset({"guest-to-host"}),
-    TransferMode.BIDIRECTIONAL: frozenset({"host-to-guest", "guest-to-host"}),
-}
-
-
-def extra_directions(actual: TransferMode, allowed: TransferMode) -> frozenset[str]:
-    """Directions the VM allows that the policy does not (empty when compliant)."""
-    return _DIRECTIONS[actual] - _DIRECTIONS[allowed]

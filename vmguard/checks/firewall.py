@@ -1,76 +1,63 @@
 """VMG-FW: the host firewall vmguard loaded still matches the compiled policy.
 
-Host rules over the typed result of vmguard.firewall.service.audit (a FirewallAudit),
-one finding per drift, subject "host".
+Host rules, the same shape as VM rules: a pure function of (the inventory's firewall
+settings, the typed result of vmguard.firewall.service.audit, a FirewallAudit), one
+violation per drift; the audit gives them the subject "host". Their fix is `vmguard
+firewall apply`, which reloads the whole compiled ruleset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from vmguard.core.findings import Finding
-from vmguard.firewall.audit import Drift, DriftKind, FirewallAudit
+from vmguard.checks.unit import Violation
+from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift
+from vmguard.inventory.model import FirewallSettings
 
 K = DriftKind
 WANTED = "the ruleset compiled from the inventory's policies (vmguard firewall plan)"
 
 
-def _findings(rule: str, audit: FirewallAudit, kinds: tuple[DriftKind, ...], what: str) -> Iterable[Finding]:
+def _violations(audit: FirewallAudit, kinds: tuple[DriftKind, ...], what: str) -> Iterable[Violation]:
     for drift in audit.of(*kinds):
-        yield Finding(
-            rule,
-            "host",
-            f"{what}: {_describe(drift)}",
-            f"{audit.backend}: {drift.where}: {drift.detail}"[:300],
-            WANTED,
+        yield Violation(
+            message=f"{what}: {_describe(drift)}",
+            evidence=f"{audit.backend}: {drift.where}: {drift.detail}"[:300],
+            wanted=WANTED,
         )
 
 
-def _describe(drift: Drift) -> str:
+def _describe(drift: RulesetDrift) -> str:
     return f"{drift.kind.value.replace('-', ' ')} in {drift.where} ({drift.detail[:120]})"
 
 
-def not_loaded(audit: FirewallAudit) -> Iterable[Finding]:
-    return _findings(
-        "VMG-FW-001", audit, (K.TABLE_MISSING, K.CHAIN_MISSING), "vmguard's firewall rules are not loaded"
-    )
+def not_loaded(settings: FirewallSettings, audit: FirewallAudit) -> Iterable[Violation]:
+    return _violations(audit, (K.TABLE_MISSING, K.CHAIN_MISSING), "vmguard's firewall rules are not loaded")
 
 
-def not_reached(audit: FirewallAudit) -> Iterable[Finding]:
-    return _findings(
-        "VMG-FW-002",
+def not_reached(settings: FirewallSettings, audit: FirewallAudit) -> Iterable[Violation]:
+    return _violations(
         audit,
         (K.JUMP_MISSING, K.JUMP_SHADOWED),
         "VM traffic no longer passes through vmguard's rules",
     )
 
 
-def rules_differ(audit: FirewallAudit) -> Iterable[Finding]:
+def rules_differ(settings: FirewallSettings, audit: FirewallAudit) -> Iterable[Violation]:
     kinds = (K.RULE_MISSING, K.RULE_EXTRA, K.RULE_MODIFIED, K.CHAIN_EXTRA)
-    return _findings("VMG-FW-003", audit, kinds, "a rule differs from the policy")
+    return _violations(audit, kinds, "a rule differs from the policy")
 
 
-def sets_differ(audit: FirewallAudit) -> Iterable[Finding]:
+def sets_differ(settings: FirewallSettings, audit: FirewallAudit) -> Iterable[Violation]:
     kinds = (K.SET_MISSING, K.SET_ELEMENTS_MISSING, K.SET_ELEMENTS_EXTRA)
-    return _findings("VMG-FW-004", audit, kinds, "an address, MAC or endpoint set differs from the policy")
+    return _violations(audit, kinds, "an address, MAC or endpoint set differs from the policy")
 
 
-def bridge_unfiltered(audit: FirewallAudit) -> Iterable[Finding]:
+def bridge_unfiltered(settings: FirewallSettings, audit: FirewallAudit) -> Iterable[Violation]:
     for unfiltered in audit.unfiltered_bridges:
         bridge, setting = unfiltered.split(": ", 1)
-        yield Finding(
-            "VMG-FW-005",
-            "host",
-            f"bridge {bridge}: bridged VM-to-VM traffic skips netfilter ({setting})",
-            f"/proc/sys/{setting.split()[0].replace('.', '/')} ({bridge})",
-            "VM-to-VM traffic filtered like any other VM traffic",
+        yield Violation(
+            message=f"bridge {bridge}: bridged VM-to-VM traffic skips netfilter ({setting})",
+            evidence=f"/proc/sys/{setting.split()[0].replace('.', '/')} ({bridge})",
+            wanted="VM-to-VM traffic filtered like any other VM traffic",
         )
-
-
-HOST_CHECKS: dict[str, Callable[[FirewallAudit], Iterable[Finding]]] = {
-    "VMG-FW-001": not_loaded,
-    "VMG-FW-002": not_reached,
-    "VMG-FW-003": rules_differ,
-    "VMG-FW-004": sets_differ,
-    "VMG-FW-005": bridge_unfiltered,
-}

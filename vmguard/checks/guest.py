@@ -1,8 +1,7 @@
 """VMG-USR and VMG-SW: users, logins, software and services inside the guest.
 
-This module holds the login, software and service rules and the table of every guest
-rule; sshd's rules are in guest_sshd, other ways in in guest_access, file rules in
-guest_files.
+This module holds the login, software and service rules; sshd's rules are in
+guest_sshd, other ways in in guest_access, file rules in guest_files.
 
 Pure functions of (Policy, VmFacts) over facts.guest, which vmguard.guest.inspect fills
 from the VM's disk images (and its guest agent when online). A VM not inspected
@@ -14,13 +13,12 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from vmguard.checks import guest_access, guest_files, guest_sshd
-from vmguard.checks.common import is_loopback, wanted
+from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import place
-from vmguard.core.findings import Finding
-from vmguard.facts.vm import VmFacts
+from vmguard.checks.unit import Violation
+from vmguard.facts.vm import VmFacts, is_loopback
 from vmguard.guest.model import Account, PasswordState, SshdConfig
 from vmguard.policy.model import Policy
 
@@ -29,19 +27,17 @@ from vmguard.policy.model import Policy
 _NAME_TAIL = "-._0123456789"
 
 
-def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None:
         return
     allowed = set(policy.users.interactive_login)
     for account in guest.accounts:
         if account.login_methods and account.name not in allowed and _not_plain_root(account):
-            yield Finding(
-                "VMG-USR-001",
-                facts.name,
-                _login_message(account, guest.sshd),
-                place(account.source, f"account '{account.name}'"),
-                wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+            yield Violation(
+                message=_login_message(account, guest.sshd),
+                evidence=place(account.source, f"account '{account.name}'"),
+                wanted=wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
 
 
@@ -60,25 +56,23 @@ def _login_message(account: Account, config: SshdConfig) -> str:
 
 def _ssh_excluded(name: str, config: SshdConfig) -> str:
     """sshd's AllowUsers (USER or USER@HOST patterns) narrows a login to the console."""
-    allow = config.effective("allowusers")
+    allow = config.global_line("allowusers")
     if allow is None or any(fnmatch.fnmatchcase(name, p.split("@")[0]) for p in allow.value.split()):
         return ""
     return f" (not in sshd AllowUsers, {allow.source}: console login only)"
 
 
-def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def logged_in_users(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None or guest.online is None:
         return
     allowed = set(policy.users.interactive_login) | ({"root"} if policy.users.root_login else set())
     for name in sorted({u.name for u in guest.online.users} - allowed):
         source = next(u.source for u in guest.online.users if u.name == name)
-        yield Finding(
-            "VMG-USR-004",
-            facts.name,
-            f"{name} is logged in ({source})",
-            f"logged-in user '{name}'",
-            wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
+        yield Violation(
+            message=f"{name} is logged in ({source})",
+            evidence=f"logged-in user '{name}'",
+            wanted=wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
         )
 
 
@@ -87,7 +81,7 @@ def _same_software(name: str, forbidden: str) -> bool:
     return name == forbidden or (name.startswith(forbidden) and name[len(forbidden)] in _NAME_TAIL)
 
 
-def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None:
         return
@@ -100,16 +94,14 @@ def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             f"program {p}" for p in programs
         ]
         places = sorted({p.source.path for p in packages} | set(programs))
-        yield Finding(
-            "VMG-SW-001",
-            facts.name,
-            f"{forbidden} is installed: {'; '.join(found)}",
-            f"software '{forbidden}' ({', '.join(places)})",
-            wanted(policy, "spec.software.forbid", list(policy.software.forbid)),
+        yield Violation(
+            message=f"{forbidden} is installed: {'; '.join(found)}",
+            evidence=f"software '{forbidden}' ({', '.join(places)})",
+            wanted=wanted(policy, "spec.software.forbid", list(policy.software.forbid)),
         )
 
 
-def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     allowed = policy.software.allowed_services
     if guest is None or allowed is None:
@@ -120,16 +112,14 @@ def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             continue
         reported.add(service.name)
         port = f" on {service.protocol} port {service.port}" if service.port else ""
-        yield Finding(
-            "VMG-SW-002",
-            facts.name,
-            f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
-            place(service.source, f"service '{service.name}'"),
-            wanted(policy, "spec.software.allowed_services", list(allowed)),
+        yield Violation(
+            message=f"service {service.name} is enabled ({service.kind.value}{port}): {service.source}",
+            evidence=place(service.source, f"service '{service.name}'"),
+            wanted=wanted(policy, "spec.software.allowed_services", list(allowed)),
         )
 
 
-def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None or guest.online is None:
         return
@@ -146,38 +136,21 @@ def unexpected_listeners(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         if is_loopback(socket.address) or key in open_ports or key in seen:
             continue
         seen.add(key)
-        yield Finding(
-            "VMG-SW-003",
-            facts.name,
-            f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
-            f"listening {protocol} port {socket.port}",
-            wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]),
+        yield Violation(
+            message=f"{protocol} port {socket.port} is listening on {socket.address} ({socket.source})",
+            evidence=f"listening {protocol} port {socket.port}",
+            wanted=wanted(policy, "spec.network.ingress", [i.name for i in policy.network.ingress]),
         )
 
 
-def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def inspection_incomplete(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None:
         return
     problems = guest.problems + (guest.online.problems if guest.online else ())
     if problems:
-        yield Finding(
-            "VMG-SW-006",
-            facts.name,
-            f"parts of the guest could not be read: {'; '.join(problems)}",
-            "guest inspection",
-            "every guest fact readable",
+        yield Violation(
+            message=f"parts of the guest could not be read: {'; '.join(problems)}",
+            evidence="guest inspection",
+            wanted="every guest fact readable",
         )
-
-
-CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
-    "VMG-USR-001": unexpected_login_users,
-    "VMG-USR-004": logged_in_users,
-    "VMG-SW-001": forbidden_software,
-    "VMG-SW-002": unexpected_services,
-    "VMG-SW-003": unexpected_listeners,
-    "VMG-SW-006": inspection_incomplete,
-    **guest_sshd.CHECKS,
-    **guest_access.CHECKS,
-    **guest_files.CHECKS,
-}

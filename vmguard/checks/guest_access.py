@@ -8,7 +8,7 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
-from vmguard.core.findings import Finding
+from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.access import pam_fields
 from vmguard.guest.model import FileInfo, GuestSource, PasswordState
@@ -25,7 +25,12 @@ ACCOUNT_FILES = {
 }
 
 
-def account_file_problems(info: FileInfo) -> list[str]:
+ACCOUNT_FILES_WANTED = (
+    "passwd and group 0644 root:root; shadow and gshadow 0640 or less, root:root or root:shadow"
+)
+
+
+def _account_file_problems(info: FileInfo) -> list[str]:
     """What is wrong with one account file's type, owner, group and mode."""
     if not stat.S_ISREG(info.mode):
         return ["is not a regular file"]
@@ -38,21 +43,19 @@ def account_file_problems(info: FileInfo) -> list[str]:
     return problems
 
 
-def account_files(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def account_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for info in guest.file_infos if guest else ():
-        problems = account_file_problems(info) if info.path in ACCOUNT_FILES else []
+        problems = _account_file_problems(info) if info.path in ACCOUNT_FILES else []
         if problems:
-            yield Finding(
-                "VMG-USR-010",
-                facts.name,
-                f"{info.path} {', '.join(problems)}",
-                f"account file {info.path}",
-                "passwd and group 0644 root:root; shadow and gshadow 0640 or less, root:root or root:shadow",
+            yield Violation(
+                message=f"{info.path} {', '.join(problems)}",
+                evidence=f"account file {info.path}",
+                wanted=ACCOUNT_FILES_WANTED,
             )
 
 
-def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
     guest = facts.guest
     for account in guest.accounts if guest else ():
@@ -60,41 +63,33 @@ def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         what += ["it has an empty password"] if account.password is PasswordState.EMPTY else []
         if what:
             where = "; ".join(str(s) for s in (account.source, account.password_source) if s)
-            yield Finding(
-                "VMG-USR-011",
-                facts.name,
-                f"account {account.name}: {' and '.join(what)} ({where})",
-                place(account.source, f"password of '{account.name}'"),
-                "every password hashed in /etc/shadow, none empty",
+            yield Violation(
+                message=f"account {account.name}: {' and '.join(what)} ({where})",
+                evidence=place(account.source, f"password of '{account.name}'"),
+                wanted="every password hashed in /etc/shadow, none empty",
             )
 
 
-def root_group(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def root_group(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for account in guest.accounts if guest else ():
         if account.name == "root" and account.gid not in (0, None):
-            yield Finding(
-                "VMG-USR-012",
-                facts.name,
-                f"root's primary group is gid {account.gid}, not 0 ({account.source})",
-                place(account.source, "root's primary group"),
-                "root's primary group is 0",
+            yield Violation(
+                message=f"root's primary group is gid {account.gid}, not 0 ({account.source})",
+                evidence=place(account.source, "root's primary group"),
+                wanted="root's primary group is 0",
             )
 
 
-def _line_finding(
-    rule: str, facts: VmFacts, what: str, label: str, source: GuestSource, want: str
-) -> Finding:
-    return Finding(rule, facts.name, f"{what}: {source}", place(source, label), want)
+def _line_violation(what: str, label: str, source: GuestSource, want: str) -> Violation:
+    return Violation(message=f"{what}: {source}", evidence=place(source, label), wanted=want)
 
 
-def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for line in guest.pam_nullok if guest else ():
         module = pam_fields(line.text)[2]
-        yield _line_finding(
-            "VMG-USR-013",
-            facts,
+        yield _line_violation(
             f"PAM accepts an empty password ({line.text})",
             f"PAM {module} nullok",
             line.source,
@@ -102,37 +97,23 @@ def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         )
 
 
-def trust_files(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def trust_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for path in guest.trust_files if guest else ():
-        yield Finding(
-            "VMG-USR-014",
-            facts.name,
-            f"{path} exists: it lets other hosts or programs log in as its owner without a password",
-            f"trust file {path}",
-            "no .rhosts, .shosts, .netrc or hosts.equiv",
+        yield Violation(
+            message=f"{path} exists: it lets other hosts or programs log in as its owner without a password",
+            evidence=f"trust file {path}",
+            wanted="no .rhosts, .shosts, .netrc or hosts.equiv",
         )
 
 
-def sudo_without_password(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def sudo_without_password(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for line in guest.sudo_nopasswd if guest else ():
         who = line.text.split()[0]
-        yield _line_finding(
-            "VMG-USR-015",
-            facts,
+        yield _line_violation(
             f"sudo runs commands without a password ({line.text})",
             f"sudo rule for {who}",
             line.source,
             "every sudo rule asks for the user's password",
         )
-
-
-CHECKS = {
-    "VMG-USR-010": account_files,
-    "VMG-USR-011": weak_passwords,
-    "VMG-USR-012": root_group,
-    "VMG-USR-013": pam_nullok,
-    "VMG-USR-014": trust_files,
-    "VMG-USR-015": sudo_without_password,
-}

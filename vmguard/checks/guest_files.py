@@ -9,7 +9,7 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
-from vmguard.core.findings import Finding
+from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.model import FileInfo, ServiceKind
 from vmguard.policy.model import Policy
@@ -34,36 +34,32 @@ LEGACY_SERVICES = frozenset({"telnet", "telnetd", "rsh", "rlogin", "rexec", "ypb
 LEGACY_XINETD = frozenset({"shell", "login", "exec"})
 
 
-def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def world_writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for mark in (guest.file_marks or ()) if guest else ():
         if mark.problem == "world-writable":
             kind = "folder" if stat.S_ISDIR(mark.mode) else "file"
             mode = f"mode {stat.S_IMODE(mark.mode):04o}, uid {mark.uid}"
-            yield Finding(
-                "VMG-SW-004",
-                facts.name,
-                f"{mark.path} is a world-writable {kind} ({mode})",
-                f"world-writable {mark.path}",
-                "no world-writable file or folder outside sticky folders such as /tmp",
+            yield Violation(
+                message=f"{mark.path} is a world-writable {kind} ({mode})",
+                evidence=f"world-writable {mark.path}",
+                wanted="no world-writable file or folder outside sticky folders such as /tmp",
             )
 
 
-def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def stray_setuid(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for mark in (guest.file_marks or ()) if guest else ():
         if mark.problem in ("setuid", "setgid") and not mark.package:
-            yield Finding(
-                "VMG-SW-005",
-                facts.name,
-                f"{mark.path} is {mark.problem} (mode {stat.S_IMODE(mark.mode):04o}, uid {mark.uid}) "
+            yield Violation(
+                message=f"{mark.path} is {mark.problem} (mode {stat.S_IMODE(mark.mode):04o}, uid {mark.uid}) "
                 "and no package of the guest's package database installs it so",
-                f"{mark.problem} {mark.path}",
-                "set-id programs only as the guest's packages install them",
+                evidence=f"{mark.problem} {mark.path}",
+                wanted="set-id programs only as the guest's packages install them",
             )
 
 
-def cron_problems(info: FileInfo) -> list[str]:
+def _cron_problems(info: FileInfo) -> list[str]:
     """Who besides root could change what cron runs as root."""
     if stat.S_ISLNK(info.mode):
         return []
@@ -78,48 +74,35 @@ def cron_problems(info: FileInfo) -> list[str]:
     return found
 
 
-def cron_writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def cron_writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for info in guest.file_infos if guest else ():
-        problems = cron_problems(info) if info.path.startswith((*CRON_SYSTEM, "/var/spool/cron")) else []
+        problems = _cron_problems(info) if info.path.startswith((*CRON_SYSTEM, "/var/spool/cron")) else []
         if problems:
-            yield Finding(
-                "VMG-SW-007",
-                facts.name,
-                f"cron {'folder' if stat.S_ISDIR(info.mode) else 'file'} {info.path} {', '.join(problems)}",
-                f"cron {info.path}",
-                "cron files and folders owned by root and writable only by root",
+            kind = "folder" if stat.S_ISDIR(info.mode) else "file"
+            yield Violation(
+                message=f"cron {kind} {info.path} {', '.join(problems)}",
+                evidence=f"cron {info.path}",
+                wanted="cron files and folders owned by root and writable only by root",
             )
 
 
-def legacy_remote_login(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def legacy_remote_login(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None:
         return
     for package in guest.packages:
         if package.name in LEGACY_PACKAGES:
-            yield Finding(
-                "VMG-SW-008",
-                facts.name,
-                f"package {package.name} {package.version} is installed ({package.source})",
-                place(package.source, f"package '{package.name}'"),
-                "no telnet, rsh, rlogin, rexec or NIS server or client daemon",
+            yield Violation(
+                message=f"package {package.name} {package.version} is installed ({package.source})",
+                evidence=place(package.source, f"package '{package.name}'"),
+                wanted="no telnet, rsh, rlogin, rexec or NIS server or client daemon",
             )
     for service in guest.enabled_services():
         xinetd = service.kind is ServiceKind.XINETD and service.name in LEGACY_XINETD
         if service.name in LEGACY_SERVICES or xinetd:
-            yield Finding(
-                "VMG-SW-008",
-                facts.name,
-                f"service {service.name} is enabled ({service.kind.value}): {service.source}",
-                place(service.source, f"service '{service.name}'"),
-                "no telnet, rsh, rlogin, rexec or NIS server or client daemon",
+            yield Violation(
+                message=f"service {service.name} is enabled ({service.kind.value}): {service.source}",
+                evidence=place(service.source, f"service '{service.name}'"),
+                wanted="no telnet, rsh, rlogin, rexec or NIS server or client daemon",
             )
-
-
-CHECKS = {
-    "VMG-SW-004": world_writable,
-    "VMG-SW-005": stray_setuid,
-    "VMG-SW-007": cron_writable,
-    "VMG-SW-008": legacy_remote_login,
-}

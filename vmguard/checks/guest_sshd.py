@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import cite, place
-from vmguard.core.findings import Finding
+from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest import sshd
 from vmguard.guest.model import SshdConfig, SshdSetting
@@ -26,47 +26,41 @@ def _config(facts: VmFacts) -> SshdConfig | None:
     return None if guest is None or guest.sshd.source is None else guest.sshd
 
 
-def sshd_finding(
-    rule: str, facts: VmFacts, what: str, setting: SshdSetting | None, config: SshdConfig, want: str
-) -> Finding:
+def _sshd_violation(what: str, setting: SshdSetting | None, config: SshdConfig, want: str) -> Violation:
     scope = f" for Match {setting.match}" if setting and setting.match else ""
     version = f" of OpenSSH {config.openssh_version or '(version unknown)'}" if setting is None else ""
     label = f"sshd {what}" + (f" (Match {setting.match})" if setting and setting.match else "")
-    return Finding(
-        rule,
-        facts.name,
-        f"sshd {what}{scope}: {cite(setting.source if setting else None)}{version}",
-        place(setting.source if setting else config.source, label),
-        want,
+    return Violation(
+        message=f"sshd {what}{scope}: {cite(setting.source if setting else None)}{version}",
+        evidence=place(setting.source if setting else config.source, label),
+        wanted=want,
     )
 
 
 def _offending(
-    rule: str, facts: VmFacts, keyword: str, shown: str, bad: Callable[[str], bool], want: str
-) -> Iterable[Finding]:
+    facts: VmFacts, keyword: str, shown: str, bad: Callable[[str], bool], want: str
+) -> Iterable[Violation]:
     """A finding for each effective value of keyword (global or Match) that `bad` rejects."""
     config = _config(facts)
     for value, setting in sshd.effective(config, keyword) if config else ():
         if bad(value):
-            yield sshd_finding(rule, facts, f"{shown} {value}", setting, config, want)
+            yield _sshd_violation(f"{shown} {value}", setting, config, want)
 
 
-def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.users.root_login:
         return
     want = wanted(policy, "spec.users.root_login", False)
-    yield from _offending(
-        "VMG-USR-002", facts, "permitrootlogin", "PermitRootLogin", lambda v: v != "no", want
-    )
+    yield from _offending(facts, "permitrootlogin", "PermitRootLogin", lambda v: v != "no", want)
 
 
-def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.password_authentication:
         return
     want = wanted(policy, "spec.users.password_authentication", False)
     yield from _offending(
-        "VMG-USR-003", facts, "passwordauthentication", "PasswordAuthentication", lambda v: v != "no", want
+        facts, "passwordauthentication", "PasswordAuthentication", lambda v: v != "no", want
     )
     yield from _pam_passwords(facts, config, want)
 
@@ -75,7 +69,7 @@ def _global(config: SshdConfig, keyword: str) -> tuple[str, SshdSetting | None]:
     return sshd.effective(config, keyword)[0]
 
 
-def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Finding]:
+def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Violation]:
     """Keyboard-interactive through PAM asks for the password too."""
     if _global(config, "usepam")[0] != "yes":
         return
@@ -83,7 +77,7 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Fi
         (
             k
             for k in ("kbdinteractiveauthentication", "challengeresponseauthentication")
-            if config.effective(k)
+            if config.global_line(k)
         ),
         "kbdinteractiveauthentication",
     )
@@ -93,12 +87,11 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Fi
             "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
         )
         what = f"{shown} {value} with UsePAM yes (passwords through PAM)"
-        yield sshd_finding("VMG-USR-003", facts, what, setting, config, want)
+        yield _sshd_violation(what, setting, config, want)
 
 
-def empty_passwords(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def empty_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(
-        "VMG-USR-005",
         facts,
         "permitemptypasswords",
         "PermitEmptyPasswords",
@@ -112,27 +105,24 @@ def _forwarding_disabled(config: SshdConfig) -> bool:
     return all(value == "yes" for value, _ in sshd.effective(config, "disableforwarding"))
 
 
-def x11_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def x11_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.ssh.x11_forwarding or _forwarding_disabled(config):
         return
     want = wanted(policy, "spec.users.ssh.x11_forwarding", False)
-    yield from _offending("VMG-USR-006", facts, "x11forwarding", "X11Forwarding", lambda v: v != "no", want)
+    yield from _offending(facts, "x11forwarding", "X11Forwarding", lambda v: v != "no", want)
 
 
-def tcp_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def tcp_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.ssh.tcp_forwarding or _forwarding_disabled(config):
         return
     want = wanted(policy, "spec.users.ssh.tcp_forwarding", False)
-    yield from _offending(
-        "VMG-USR-007", facts, "allowtcpforwarding", "AllowTcpForwarding", lambda v: v != "no", want
-    )
+    yield from _offending(facts, "allowtcpforwarding", "AllowTcpForwarding", lambda v: v != "no", want)
 
 
-def user_environment(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def user_environment(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(
-        "VMG-USR-008",
         facts,
         "permituserenvironment",
         "PermitUserEnvironment",
@@ -141,33 +131,21 @@ def user_environment(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     )
 
 
-def host_trust(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def host_trust(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """.rhosts/.shosts and host keys as credentials: IgnoreRhosts, HostbasedAuthentication,
     and RhostsRSAAuthentication where sshd still has it (protocol 1, before 7.4)."""
     want = "sshd IgnoreRhosts yes, HostbasedAuthentication no, RhostsRSAAuthentication no"
-    yield from _offending("VMG-USR-009", facts, "ignorerhosts", "IgnoreRhosts", lambda v: v != "yes", want)
+    yield from _offending(facts, "ignorerhosts", "IgnoreRhosts", lambda v: v != "yes", want)
     yield from _offending(
-        "VMG-USR-009", facts, "hostbasedauthentication", "HostbasedAuthentication", lambda v: v != "no", want
+        facts, "hostbasedauthentication", "HostbasedAuthentication", lambda v: v != "no", want
     )
     config = _config(facts)
     known = sshd.version(config.openssh_version) if config else None
     if known is None or known < RHOSTS_RSA_REMOVED:
         yield from _offending(
-            "VMG-USR-009",
             facts,
             "rhostsrsaauthentication",
             "RhostsRSAAuthentication",
             lambda v: v != "no",
             want,
         )
-
-
-CHECKS = {
-    "VMG-USR-002": root_login_allowed,
-    "VMG-USR-003": password_authentication,
-    "VMG-USR-005": empty_passwords,
-    "VMG-USR-006": x11_forwarding,
-    "VMG-USR-007": tcp_forwarding,
-    "VMG-USR-008": user_environment,
-    "VMG-USR-009": host_trust,
-}

@@ -1,91 +1,116 @@
-"""VMG-FS: shared folders between host and guest (VM rules over VmFacts)."""
+"""VMG-FS: shared folders between host and guest (VM rules over VmFacts).
+
+A share that must go (forbidden root, not allowed) is fixed by removing it; plan drops
+the other fixes of a share it removes (vmguard.enforce.plan).
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from vmguard.checks.common import is_under, wanted, where
-from vmguard.core.findings import Finding
+from vmguard.checks.common import wanted, where
+from vmguard.checks.unit import Action, Violation, VmFix
+from vmguard.core.modes import Access, SharePurpose
+from vmguard.core.paths import forms, overlaps
 from vmguard.facts.vm import SharedFolder, VmFacts
-from vmguard.policy.model import Access, Policy, SharePurpose, ShareRule
+from vmguard.policy.model import Policy, ShareRule
 
 READ_ONLY_PURPOSES = frozenset({SharePurpose.INPUT, SharePurpose.SOFTWARE})
 
 
 def _paths(share: SharedFolder) -> tuple[str, ...]:
     """The configured path and, when the driver resolved it, the real one."""
-    return tuple(dict.fromkeys(p for p in (share.host_path, share.real_path) if p))
+    return forms((share.host_path, share.real_path))
 
 
 def _rule_for(policy: Policy, vm: str, share: SharedFolder) -> ShareRule | None:
     """The allow entry with this share's name whose host path is the share's path."""
+    paths = set(_paths(share))
     for rule in policy.shared_folders.allow:
-        allowed = os.path.normpath(rule.host_path_for(vm))
-        if rule.name == share.name and allowed in map(os.path.normpath, _paths(share)):
+        if rule.name == share.name and paths & set(forms((rule.host_path_for(vm),))):
             return rule
     return None
 
 
-def _finding(rule: str, facts: VmFacts, share: SharedFolder, message: str, want: str) -> Finding:
+def _fix(share: SharedFolder, action: Action, key: str, what: str, current: str, want: str) -> VmFix:
+    subject = f"share {share.name}" + (f" {what}" if what else "")
+    setting = f"spec.shared_folders.{key}"
+    return VmFix(
+        action=action, setting=setting, subject=subject, current=current, wanted=want, target=share.name
+    )
+
+
+def _removal(share: SharedFolder, key: str, why: str) -> VmFix:
+    return _fix(share, Action.REMOVE_SHARE, key, "", share.real_path or share.host_path, f"absent ({why})")
+
+
+def _violation(share: SharedFolder, message: str, want: str, fix: VmFix) -> Violation:
     evidence = where(share.source, f"shared folder {share.name}")
-    return Finding(rule, facts.name, f"share '{share.name}' {message}", evidence, want)
+    return Violation(message=f"share '{share.name}' {message}", evidence=evidence, wanted=want, fix=fix)
 
 
-def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     roots = policy.shared_folders.forbid_host_paths
     for share in facts.shared_folders:
-        # A share of /vmdata/../ or / contains a forbidden root as much as /home/x is in one.
-        hits = [(p, r) for p in _paths(share) for r in roots if is_under(p, r) or is_under(r, p)]
+        hits = [(p, r) for p in _paths(share) for r in roots for f in forms((r,)) if overlaps(p, f)]
         if hits:
             path, root = hits[0]
             want = wanted(policy, "spec.shared_folders.forbid_host_paths", ", ".join(roots))
-            yield _finding("VMG-FS-001", facts, share, f"exposes {path} (forbidden root {root})", want)
+            fix = _removal(share, "forbid_host_paths", f"under forbidden {root}")
+            yield _violation(share, f"exposes {path} (forbidden root {root})", want, fix)
 
 
-def not_allowed(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def _not_allowed_why(policy: Policy, vm: str, share: SharedFolder) -> str:
+    paths = [r.host_path_for(vm) for r in policy.shared_folders.allow if r.name == share.name]
+    return f"policy allows {', '.join(paths)} only" if paths else "not in the allow list"
+
+
+def not_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     names = ", ".join(r.name for r in policy.shared_folders.allow) or "none"
     for share in facts.shared_folders:
         if _rule_for(policy, facts.name, share) is None:
             want = wanted(policy, "spec.shared_folders.allow", names)
-            yield _finding("VMG-FS-002", facts, share, f"({share.host_path}) is not allowed", want)
+            fix = _removal(share, "allow", _not_allowed_why(policy, facts.name, share))
+            yield _violation(share, f"({share.host_path}) is not allowed", want, fix)
 
 
-def writable(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for share in facts.shared_folders:
         rule = _rule_for(policy, facts.name, share)
         if rule is None or share.read_only:
             continue
         if rule.access is Access.READ_ONLY or rule.purpose in READ_ONLY_PURPOSES:
             want = wanted(policy, "spec.shared_folders.allow", f"{rule.name} read-only")
-            yield _finding("VMG-FS-003", facts, share, "is writable", want)
+            fix = _fix(share, Action.SET_SHARE_READONLY, "allow", "", "read-write", "read-only")
+            yield _violation(share, "is writable", want, fix)
 
 
-def symlinks(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def symlinks(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     # Also for the output (quarantine) share: vet rejects symlinks, but backups and
     # admins' tools on the host follow them. A share that cannot stop them (virtiofs)
-    # needs a waiver, stated in the policy, like any other accepted risk.
+    # needs a waiver, stated in the policy, like any other accepted risk. A read-only
+    # share lets the guest create nothing, symlinks included.
     if policy.shared_folders.allow_symlinks:
         return
     for share in facts.shared_folders:
-        if share.symlinks_allowed:
+        if share.symlinks_allowed and not share.read_only:
             want = wanted(policy, "spec.shared_folders.allow_symlinks", "false")
-            yield _finding("VMG-FS-004", facts, share, "allows the guest to create symlinks", want)
+            fix = _fix(
+                share,
+                Action.DISABLE_SHARE_SYMLINKS,
+                "allow_symlinks",
+                "symlinks",
+                "guest may create symlinks",
+                "no symlinks",
+            )
+            yield _violation(share, "allows the guest to create symlinks", want, fix)
 
 
-def automount(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
+def automount(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.shared_folders.automount:
         return
     for share in facts.shared_folders:
         if share.automount:
             want = wanted(policy, "spec.shared_folders.automount", "false")
-            yield _finding("VMG-FS-005", facts, share, "is automounted", want)
-
-
-CHECKS: dict[str, Callable[[Policy, VmFacts], Iterable[Finding]]] = {
-    "VMG-FS-001": forbidden_root,
-    "VMG-FS-002": not_allowed,
-    "VMG-FS-003": writable,
-    "VMG-FS-004": symlinks,
-    "VMG-FS-005": automount,
-}
+            fix = _fix(share, Action.SET_SHARE_AUTOMOUNT, "automount", "automount", "true", "false")
+            yield _violation(share, "is automounted", want, fix)

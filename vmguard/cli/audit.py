@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 from vmguard.audit import summary
-from vmguard.audit.catalog import Rule, load_catalog
+from vmguard.audit.catalog import Rule, load_catalog, rule_ids
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.reports import FORMATS
 from vmguard.audit.run import DEFAULT_FORMATS, DEFAULT_KEEP, run_audit
@@ -29,7 +29,7 @@ from vmguard.inventory.model import did_you_mean
 
 
 def _audit(args: argparse.Namespace) -> int:
-    inventory = load_inventory(args.inventory)
+    inventory = load_inventory(args.inventory, rule_ids())
     run = run_audit(
         inventory,
         Path(args.out),
@@ -135,7 +135,7 @@ def _watch(args: argparse.Namespace) -> int:
     from vmguard.audit.watch import watch
 
     return watch(
-        load_inventory(args.inventory),
+        load_inventory(args.inventory, rule_ids()),
         firewall_every=args.firewall_every,
         duration=args.duration,
         out=sys.stdout,

@@ -8,7 +8,7 @@ from vmguard.cli.output import OutputFormat, add_format, add_inventory, enum_opt
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode
 from vmguard.firewall import service
-from vmguard.firewall.audit import Drift
+from vmguard.firewall.audit import RulesetDrift
 from vmguard.firewall.interfaces import with_vm_interfaces
 from vmguard.inventory.loader import load_inventory
 from vmguard.inventory.model import FirewallBackend, Inventory
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=handler)
 
 
-def _drifts(drifts: tuple[Drift, ...]) -> list[dict[str, str]]:
+def _drifts(drifts: tuple[RulesetDrift, ...]) -> list[dict[str, str]]:
     return [{"kind": d.kind.value, "where": d.where, "detail": d.detail} for d in drifts]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vmguard.audit.catalog import rule_ids
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
 from vmguard.core.errors import ExitCode, Problem, Severity, UsageError
 from vmguard.drivers.session import Session
@@ -52,7 +53,7 @@ def run_check(args: argparse.Namespace) -> int:
     args.file = args.file or args.inventory
     if not args.file or args.inventory not in (None, args.file):
         raise UsageError("inventory check: name one inventory, as FILE or with -i")
-    checked = check_inventory(args.file)
+    checked = check_inventory(args.file, rule_ids())
     inv = checked.inventory
     missing, unasked = _hosts(inv, args.offline)
     problems = [*checked.problems, *missing]

@@ -7,6 +7,7 @@ import sys
 
 import yaml
 
+from vmguard.audit.catalog import rule_ids
 from vmguard.cli.output import OutputFormat, add_format, print_document, print_json
 from vmguard.core.errors import ExitCode, PolicyError, Severity
 from vmguard.policy.dump import to_data
@@ -37,7 +38,7 @@ def _failed(checked: Checked, strict: bool) -> bool:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    results = {f: check_policy(f) for f in args.files}
+    results = {f: check_policy(f, rule_ids()) for f in args.files}
     if args.format is OutputFormat.JSON:
         print_document(
             "policy-check",
@@ -66,7 +67,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    checked = check_policy(args.file)
+    checked = check_policy(args.file, rule_ids())
     if checked.policy is None:
         raise PolicyError(list(checked.errors))
     data = to_data(checked.policy)

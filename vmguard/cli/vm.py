@@ -11,7 +11,7 @@ from vmguard.core.display import shown, shown_lines
 from vmguard.core.errors import ExitCode
 from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
-from vmguard.enforce.apply import Outcome, apply_vm, rollback_vm
+from vmguard.enforce.apply import ApplyOutcome, apply_vm, rollback_vm
 from vmguard.enforce.plan import Plan, make_plan, plan_exit
 from vmguard.facts.vm import VmFacts
 from vmguard.inventory.loader import load_inventory
@@ -60,7 +60,7 @@ def _plan(args: argparse.Namespace) -> int:
     return code
 
 
-def _outcome_text(outcome: Outcome) -> list[str]:
+def _outcome_text(outcome: ApplyOutcome) -> list[str]:
     plan, result = outcome.plan, outcome.result
     if outcome.refused:
         return [
@@ -80,7 +80,7 @@ def _outcome_text(outcome: Outcome) -> list[str]:
     return lines
 
 
-def _outcome_dict(outcome: Outcome) -> dict[str, object]:
+def _outcome_dict(outcome: ApplyOutcome) -> dict[str, object]:
     result = outcome.result
     return {
         **outcome.plan.to_dict(),
@@ -93,9 +93,9 @@ def _outcome_dict(outcome: Outcome) -> dict[str, object]:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    outcomes: list[Outcome] = []
+    outcomes: list[ApplyOutcome] = []
 
-    def one(target: Target) -> Outcome:
+    def one(target: Target) -> ApplyOutcome:
         return apply_vm(
             target.driver,
             target.connection.name,

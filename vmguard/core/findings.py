@@ -21,9 +21,10 @@ class Level(StrEnum):
         return len(Level) - 1 - list(Level).index(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
-    """Produced by a rule's check. Severity, title and remediation come from the catalog."""
+    """A rule's violation stamped with its id and subject (vmguard.checks.registry.stamp).
+    Severity, title and remediation come from the catalog."""
 
     rule: str  # catalog id, e.g. "VMG-DEV-001"
     subject: str  # VM name, or "host" for host-wide rules such as the firewall

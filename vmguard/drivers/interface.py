@@ -1,7 +1,8 @@
-"""The Driver protocol every hypervisor backend implements, and the registry that opens one.
+"""The Driver protocol every hypervisor backend implements.
 
 Callers (plan/apply, audit, guest inspection) only ever see this interface:
-`open_driver(connection)` -> list_vms / read_facts / apply / backup / restore.
+`open_driver(connection)` (vmguard.drivers.registry) -> list_vms / read_facts / apply /
+backup / restore.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from vmguard.core.errors import DriverError
 from vmguard.enforce.plan import Capabilities, Change, Plan
 from vmguard.facts.vm import HostOnly, VmFacts
-from vmguard.inventory.model import Connection, DriverKind
+from vmguard.inventory.model import DriverKind
 
 
 @dataclass(frozen=True)
@@ -60,23 +60,3 @@ def facts_of(driver: Driver, vm: str, host_only: HostOnly | None) -> VmFacts:
     """A VM's facts with its connection's host-only network: what plan, apply, audit and
     watch all compare NICs against."""
     return replace(driver.read_facts(vm), host_only=host_only)
-
-
-def open_driver(conn: Connection) -> Driver:
-    """The driver for one inventory connection; DriverError if it cannot be opened.
-
-    Imports are local so a host without libvirt or VirtualBox can still use the others.
-    """
-    if conn.driver is DriverKind.LIBVIRT:
-        from vmguard.drivers.libvirt.driver import LibvirtDriver
-
-        return LibvirtDriver(conn.uri or "qemu:///system")
-    if conn.driver is DriverKind.VBOX_FILE:
-        from vmguard.drivers.vbox.file import VboxFileDriver
-
-        return VboxFileDriver(conn.path)
-    if conn.driver is DriverKind.VIRTUALBOX:
-        from vmguard.drivers.vbox.driver import VirtualBoxDriver
-
-        return VirtualBoxDriver.connect()
-    raise DriverError(f"connection {conn.name}: unknown driver {conn.driver}")

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vmguard.core.errors import DriverError, Problem, Severity, UsageError
-from vmguard.drivers.interface import Driver, open_driver
+from vmguard.drivers.interface import Driver
+from vmguard.drivers.registry import open_driver
 from vmguard.inventory.model import Connection, Inventory, VmEntry, did_you_mean, not_found
 
 T = TypeVar("T")
@@ -65,9 +66,7 @@ class Session:
             driver = self._driver(conn)
             names = [] if driver is None else self._list(conn, driver)
             for vm in names:
-                entry = self.inventory.entry_for(vm)
-                if entry is not None and entry.connection != conn.name:
-                    entry = None  # a same-named VM on another connection
+                entry = self.inventory.entry_on(conn.name, vm)
                 if (only is None or vm == only) and (entry is not None or unmanaged):
                     yield Target(conn, driver, vm, entry)
             if driver is not None:

@@ -23,7 +23,7 @@ from vmguard.policy.model import Policy
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ApplyOutcome:
     plan: Plan
     result: ApplyResult | None = None  # None: nothing was attempted
     refused: tuple[Change, ...] = ()  # need power-off; the caller did not allow it
@@ -166,7 +166,7 @@ def _change(job: _Job, plan: Plan, power_off_ok: bool) -> tuple[ApplyResult, boo
     return ApplyResult(plan.vm, applied=plan.changes + extra), True
 
 
-def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> Outcome:
+def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> ApplyOutcome:
     backup = job.store.save(job.connection, plan.vm, job.driver.backup(plan.vm))
     power_cycle = False
     try:
@@ -194,14 +194,14 @@ def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> Outcom
         next_boot=len(result.next_boot),
         restarted=power_cycle or resumed,
     )
-    return Outcome(plan, result, backup=backup)
+    return ApplyOutcome(plan, result, backup=backup)
 
 
-def _resume(job: _Job, plan: Plan) -> Outcome:
+def _resume(job: _Job, plan: Plan) -> ApplyOutcome:
     """Nothing left to change, but a killed run left the VM off: start it again."""
     job.started_again(plan.vm)
     _log("apply", job.connection, plan, status="resumed", restarted=True)
-    return Outcome(plan)
+    return ApplyOutcome(plan)
 
 
 def apply_vm(
@@ -216,7 +216,7 @@ def apply_vm(
     store: BackupStore | None = None,
     host_only: HostOnly | None = None,
     next_boot_config: bool = False,
-) -> Outcome:
+) -> ApplyOutcome:
     """Bring one VM in line with `policy`. Nothing to do and dry runs change nothing.
     next_boot_config: plan against a running libvirt VM's persistent definition (the
     one it boots with next), which a `virsh define` may have changed alone.
@@ -227,12 +227,12 @@ def apply_vm(
     plan = job.plan(vm)
     resumed = not dry_run and job.store.restart_pending(connection, vm)
     if not plan.changes:
-        return _resume(job, plan) if resumed else Outcome(plan)
+        return _resume(job, plan) if resumed else ApplyOutcome(plan)
     if dry_run:
-        return Outcome(plan, driver.apply(vm, plan, dry_run=True))
+        return ApplyOutcome(plan, driver.apply(vm, plan, dry_run=True))
     if plan.needs_poweroff and not (power_off_ok or next_boot):
         _log("apply-refused", connection, plan, reason="changes need the VM powered off")
-        return Outcome(plan, refused=plan.needs_poweroff)
+        return ApplyOutcome(plan, refused=plan.needs_poweroff)
     return _proceed(job, plan, power_off_ok, resumed)
 
 

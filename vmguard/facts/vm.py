@@ -10,8 +10,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from vmguard.core.modes import TransferMode
 from vmguard.guest.model import GuestFacts
-from vmguard.policy.model import TransferMode
 
 
 class Attachment(StrEnum):

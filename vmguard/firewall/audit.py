@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.core.errors import FirewallError
-from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
 
 SCRATCH_TIMEOUT = 600
@@ -40,7 +40,7 @@ class DriftKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Drift:
+class RulesetDrift:
     kind: DriftKind
     where: str  # chain or set name
     detail: str
@@ -54,7 +54,7 @@ class FirewallAudit:
     """The typed result the firewall host checks (VMG-FW-*) read."""
 
     backend: str
-    drifts: tuple[Drift, ...]
+    drifts: tuple[RulesetDrift, ...]
     vm_count: int
     unfiltered_bridges: tuple[str, ...] = ()  # "BRIDGE: SETTING": bridged traffic skips netfilter
 
@@ -62,65 +62,67 @@ class FirewallAudit:
     def clean(self) -> bool:
         return not self.drifts and not self.unfiltered_bridges
 
-    def of(self, *kinds: DriftKind) -> tuple[Drift, ...]:
+    def of(self, *kinds: DriftKind) -> tuple[RulesetDrift, ...]:
         return tuple(d for d in self.drifts if d.kind in kinds)
 
 
-def compare(expected: Snapshot, live: Snapshot) -> tuple[Drift, ...]:
+def compare(expected: RulesetSnapshot, live: RulesetSnapshot) -> tuple[RulesetDrift, ...]:
     if expected.present and not live.present:
-        return (Drift(DriftKind.TABLE_MISSING, "-", "vmguard's rules are not loaded at all"),)
+        return (RulesetDrift(DriftKind.TABLE_MISSING, "-", "vmguard's rules are not loaded at all"),)
     hooks = list(_hook_drifts(expected.hooks, live.hooks))
     reported = {(d.where, d.detail) for d in hooks}
     return (*hooks, *_chain_drifts(expected, live, reported), *_set_drifts(expected, live))
 
 
-def _hook_drifts(expected: tuple[Hook, ...], live: tuple[Hook, ...]) -> Iterator[Drift]:
+def _hook_drifts(expected: tuple[Hook, ...], live: tuple[Hook, ...]) -> Iterator[RulesetDrift]:
     found = {(h.chain, h.jump): h for h in live}
     for hook in expected:
         got = found.get((hook.chain, hook.jump))
         if got is None:
-            yield Drift(DriftKind.JUMP_MISSING, hook.chain, hook.jump)
+            yield RulesetDrift(DriftKind.JUMP_MISSING, hook.chain, hook.jump)
             continue
         for rule in got.shadowed_by:
-            yield Drift(DriftKind.JUMP_SHADOWED, hook.chain, rule)
+            yield RulesetDrift(DriftKind.JUMP_SHADOWED, hook.chain, rule)
 
 
-def _chain_drifts(expected: Snapshot, live: Snapshot, reported: set[tuple[str, str]]) -> Iterator[Drift]:
+def _chain_drifts(
+    expected: RulesetSnapshot, live: RulesetSnapshot, reported: set[tuple[str, str]]
+) -> Iterator[RulesetDrift]:
     for name in sorted(set(live.chains) - set(expected.chains)):
-        yield Drift(DriftKind.CHAIN_EXTRA, name, f"{len(live.chains[name])} rules")
+        yield RulesetDrift(DriftKind.CHAIN_EXTRA, name, f"{len(live.chains[name])} rules")
     for name, rules in expected.chains.items():
         if name not in live.chains:
-            yield Drift(DriftKind.CHAIN_MISSING, name, f"{len(rules)} rules")
+            yield RulesetDrift(DriftKind.CHAIN_MISSING, name, f"{len(rules)} rules")
             continue
         yield from _rule_drifts(name, rules, live.chains[name], reported)
 
 
 def _rule_drifts(
-    chain: str, want: tuple[Rule, ...], have: tuple[Rule, ...], reported: set[str]
-) -> Iterator[Drift]:
+    chain: str, want: tuple[FirewallRule, ...], have: tuple[FirewallRule, ...], reported: set[str]
+) -> Iterator[RulesetDrift]:
     have_by = {r.key: r for r in have}
     want_by = {r.key: r for r in want}
     for rule in want:
         got = have_by.get(rule.key)
         if got is None and (chain, rule.key) not in reported:
-            yield Drift(DriftKind.RULE_MISSING, chain, rule.key)
+            yield RulesetDrift(DriftKind.RULE_MISSING, chain, rule.key)
         elif got is not None and got.text != rule.text:
-            yield Drift(DriftKind.RULE_MODIFIED, chain, f"{rule.key}: now {got.text}")
+            yield RulesetDrift(DriftKind.RULE_MODIFIED, chain, f"{rule.key}: now {got.text}")
     for rule in have:
         if rule.key not in want_by and (chain, rule.key) not in reported:
-            yield Drift(DriftKind.RULE_EXTRA, chain, rule.key)
+            yield RulesetDrift(DriftKind.RULE_EXTRA, chain, rule.key)
 
 
-def _set_drifts(expected: Snapshot, live: Snapshot) -> Iterator[Drift]:
+def _set_drifts(expected: RulesetSnapshot, live: RulesetSnapshot) -> Iterator[RulesetDrift]:
     for name, want in expected.sets.items():
         have = live.sets.get(name)
         if have is None:
-            yield Drift(DriftKind.SET_MISSING, name, f"{len(want)} elements")
+            yield RulesetDrift(DriftKind.SET_MISSING, name, f"{len(want)} elements")
             continue
         if missing := want - have:
-            yield Drift(DriftKind.SET_ELEMENTS_MISSING, name, _sample(missing))
+            yield RulesetDrift(DriftKind.SET_ELEMENTS_MISSING, name, _sample(missing))
         if extra := have - want:
-            yield Drift(DriftKind.SET_ELEMENTS_EXTRA, name, _sample(extra))
+            yield RulesetDrift(DriftKind.SET_ELEMENTS_EXTRA, name, _sample(extra))
 
 
 def _sample(items: frozenset[str], limit: int = 5) -> str:
@@ -129,7 +131,7 @@ def _sample(items: frozenset[str], limit: int = 5) -> str:
     return "; ".join(shown) + more
 
 
-def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
+def expected_snapshot(backend: str, ruleset: Ruleset) -> RulesetSnapshot:
     """Load `ruleset` with `backend` into a throw-away namespace and read it back."""
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -154,7 +156,7 @@ def expected_snapshot(backend: str, ruleset: Ruleset) -> Snapshot:
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["no message"]
         raise FirewallError(f"could not load the compiled ruleset in a scratch namespace: {lines[-1]}")
-    return Snapshot.from_dict(json.loads(proc.stdout))
+    return RulesetSnapshot.from_dict(json.loads(proc.stdout))
 
 
 BR_NETFILTER = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables")

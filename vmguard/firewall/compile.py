@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vmguard.core.errors import InventoryError, Problem
+from vmguard.core.modes import NetworkMode
 from vmguard.firewall.hostfacts import HostFacts
 from vmguard.firewall.model import Flow, Ruleset, VmRules, gc_paused
 from vmguard.inventory.model import Inventory, VmEntry, outside
-from vmguard.policy.model import NetworkMode, NetworkPolicy
+from vmguard.policy.model import NetworkPolicy
 
 NO_FACTS = HostFacts()
 

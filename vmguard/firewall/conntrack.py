@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vmguard.core.errors import FirewallError
+from vmguard.core.modes import Protocol
 from vmguard.firewall.model import Flow, IPAddress, Ruleset, VmRules
-from vmguard.policy.model import Protocol
 
 TIMEOUT = 60
 

@@ -57,7 +57,7 @@ def _learned(inventory: Inventory) -> Iterator[tuple[str, str]]:
 
 
 def _libvirt_ports(connection: Connection, entries: list[VmEntry]) -> Iterator[tuple[str, str]]:
-    from vmguard.drivers.interface import open_driver
+    from vmguard.drivers.registry import open_driver
 
     try:
         driver = open_driver(connection)

@@ -1,7 +1,7 @@
 """What a firewall backend (nftables, iptables) offers, and the normalized state it reads.
 
-A backend reads what it owns into a Snapshot; audit.py compares the live Snapshot with
-the Snapshot of the compiled ruleset (loaded by the same backend into a scratch network
+A backend reads what it owns into a RulesetSnapshot; audit.py compares the live RulesetSnapshot with
+the RulesetSnapshot of the compiled ruleset (loaded by the same backend into a scratch network
 namespace), so both sides are normalized by the kernel and the tool alike.
 """
 
@@ -14,7 +14,7 @@ from vmguard.firewall.model import Ruleset, VmRules
 
 
 @dataclass(frozen=True)
-class Rule:
+class FirewallRule:
     """One rule in normalized form: `key` identifies it (its comment), `text` is all of it."""
 
     key: str
@@ -33,11 +33,11 @@ class Hook:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class RulesetSnapshot:
     """The part of the live firewall that vmguard owns, normalized for comparison."""
 
     present: bool  # False: our table / chains are gone (flushed by a firewall reload)
-    chains: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    chains: dict[str, tuple[FirewallRule, ...]] = field(default_factory=dict)
     sets: dict[str, frozenset[str]] = field(default_factory=dict)
     hooks: tuple[Hook, ...] = ()
 
@@ -50,10 +50,10 @@ class Snapshot:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+    def from_dict(cls, data: dict[str, Any]) -> RulesetSnapshot:
         return cls(
             data["present"],
-            {c: tuple(Rule(*r) for r in rs) for c, rs in data["chains"].items()},
+            {c: tuple(FirewallRule(*r) for r in rs) for c, rs in data["chains"].items()},
             {s: frozenset(e) for s, e in data["sets"].items()},
             tuple(Hook(c, j, p, tuple(s)) for c, j, p, s in data["hooks"]),
         )
@@ -70,7 +70,7 @@ class Backend(Protocol):
     def render(self, ruleset: Ruleset) -> str:
         """The ruleset in the backend's own readable syntax (for `plan` and `show`)."""
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> RulesetSnapshot:
         """Read the live state vmguard owns."""
 
     def show(self) -> str:

@@ -20,8 +20,8 @@ import subprocess
 from collections.abc import Iterator
 
 from vmguard.core.errors import FirewallError
+from vmguard.core.modes import Protocol
 from vmguard.firewall.model import Flow, Ruleset, VmRules
-from vmguard.policy.model import Protocol
 
 PREFIX = "vmg-"
 IDS, OUT, IN, LOG = "vmg-ids4", "vmg-out4", "vmg-in4", "vmg-log4"

@@ -30,7 +30,7 @@ from vmguard.core.errors import FirewallError
 from vmguard.firewall import ipsets
 from vmguard.firewall import nftables as nft
 from vmguard.firewall import nftables_render as nr
-from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, chains_v6
 from vmguard.firewall.iptables_save import SAVE, parse_save
 from vmguard.firewall.model import Ruleset, VmRules
@@ -229,8 +229,8 @@ class IptablesBackend:
         ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
         return "\n".join(ours) + "\n" + ipsets.show() if ours else "# no vmguard chains loaded\n"
 
-    def snapshot(self) -> Snapshot:
-        chains: dict[str, tuple[Rule, ...]] = {}
+    def snapshot(self) -> RulesetSnapshot:
+        chains: dict[str, tuple[FirewallRule, ...]] = {}
         hooks: list[Hook] = []
         for version in (4, 6):
             found, version_hooks = parse_save(version)
@@ -240,7 +240,7 @@ class IptablesBackend:
         bridge = nft.bridge_snapshot()
         chains.update(bridge.chains)
         hooks += bridge.hooks
-        return Snapshot(bool(chains) or bool(sets), chains, {**sets, **bridge.sets}, tuple(hooks))
+        return RulesetSnapshot(bool(chains) or bool(sets), chains, {**sets, **bridge.sets}, tuple(hooks))
 
 
 def _refuse_ipv6(ruleset: Ruleset) -> None:

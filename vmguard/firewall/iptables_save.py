@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from vmguard.firewall import ipsets
-from vmguard.firewall.interface import Hook, Rule
+from vmguard.firewall.interface import FirewallRule, Hook
 from vmguard.firewall.iptables_rules import JUMP, JUMPS
 
 SAVE = {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
@@ -21,20 +21,20 @@ _COMMENT = re.compile(r'--comment (?:"([^"]*)"|(\S+))')
 _TARGET = re.compile(r"(?:^| )-[jg] (\S+)$")
 
 
-def _rule(line: str, seen: Counter[str]) -> Rule:
+def _rule(line: str, seen: Counter[str]) -> FirewallRule:
     found = _COMMENT.search(line)
     key = (found.group(1) or found.group(2)) if found else line
     seen[key] += 1
     key = key if seen[key] == 1 else f"{key} #{seen[key]}"
-    return Rule(key, ipsets.unslotted(line), line.endswith("-j ACCEPT"))
+    return FirewallRule(key, ipsets.unslotted(line), line.endswith("-j ACCEPT"))
 
 
-def parse_save(version: int) -> tuple[dict[str, tuple[Rule, ...]], list[Hook]]:
+def parse_save(version: int) -> tuple[dict[str, tuple[FirewallRule, ...]], list[Hook]]:
     out = subprocess.run(
         [SAVE[version], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
     ).stdout
     family = "ip6" if version == 6 else "ip"
-    chains: dict[str, list[Rule]] = {}
+    chains: dict[str, list[FirewallRule]] = {}
     seen: dict[str, Counter[str]] = {}
     every: dict[str, list[str]] = {b: [] for b in JUMPS}  # all chains' rules, foreign too
     for line in out.splitlines():

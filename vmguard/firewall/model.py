@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from vmguard.policy.model import IPNetwork, PortRange, Protocol
+from vmguard.core.modes import Protocol
+from vmguard.policy.model import IPNetwork, PortRange
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -24,7 +24,7 @@ from typing import IO, Any
 from vmguard.core.errors import FirewallError
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall import state
-from vmguard.firewall.interface import Hook, Rule, Snapshot
+from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset, VmRules, gc_paused
 
 TIMEOUT = 300
@@ -197,11 +197,11 @@ class NftablesBackend:
         listings = {t: _table_command(["list", "table", *t.split()]) for t in nr.TABLES}
         return "".join(text or f"# no vmguard table loaded: {t}\n" for t, text in listings.items())
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> RulesetSnapshot:
         """Both tables; without the inet one (a firewall reload flushes it) none is loaded."""
         listings = [_table_command(["-j", "list", "table", *t.split()]) for t in nr.TABLES]
         if listings[0] is None:
-            return Snapshot(False)
+            return RulesetSnapshot(False)
         return snapshot_from_json(
             [obj for text in listings if text is not None for obj in json.loads(text)["nftables"]]
         )
@@ -216,10 +216,10 @@ def remove_bridge_table() -> bool:
     return _table_command(["delete", "table", *nr.nb.TABLE.split()]) is not None
 
 
-def bridge_snapshot() -> Snapshot:
+def bridge_snapshot() -> RulesetSnapshot:
     text = _table_command(["-j", "list", "table", *nr.nb.TABLE.split()])
     if text is None:
-        return Snapshot(False)
+        return RulesetSnapshot(False)
     return snapshot_from_json(json.loads(text)["nftables"])
 
 
@@ -244,19 +244,19 @@ def _normal(obj: Any) -> Any:
     return obj
 
 
-def _rule(obj: dict[str, Any], seen: Counter[str]) -> Rule:
+def _rule(obj: dict[str, Any], seen: Counter[str]) -> FirewallRule:
     expr = _normal(obj["expr"])
     base = obj.get("comment") or json.dumps(expr, sort_keys=True)
     seen[base] += 1
     key = base if seen[base] == 1 else f"{base} #{seen[base]}"
     accepts = bool(expr) and expr[-1] == {"accept": None}
-    return Rule(key, json.dumps(expr, sort_keys=True), accepts)
+    return FirewallRule(key, json.dumps(expr, sort_keys=True), accepts)
 
 
-def _chain_head(chain: dict[str, Any]) -> list[Rule]:
+def _chain_head(chain: dict[str, Any]) -> list[FirewallRule]:
     keys = ("type", "hook", "prio", "policy", "comment")
     head = {k: chain[k] for k in keys if k in chain}
-    return [Rule("(chain)", json.dumps(head, sort_keys=True))] if head else []
+    return [FirewallRule("(chain)", json.dumps(head, sort_keys=True))] if head else []
 
 
 def _name(obj: dict[str, Any], key: str = "name") -> str:
@@ -264,8 +264,8 @@ def _name(obj: dict[str, Any], key: str = "name") -> str:
     return obj[key] if obj.get("family") == "inet" else f"{obj.get('family')} {obj[key]}"
 
 
-def snapshot_from_json(data: list[dict[str, Any]]) -> Snapshot:
-    chains: dict[str, list[Rule]] = {}
+def snapshot_from_json(data: list[dict[str, Any]]) -> RulesetSnapshot:
+    chains: dict[str, list[FirewallRule]] = {}
     seen: dict[str, Counter[str]] = {}
     sets: dict[str, frozenset[str]] = {}
     for obj in data:
@@ -280,10 +280,10 @@ def snapshot_from_json(data: list[dict[str, Any]]) -> Snapshot:
             elems = {json.dumps(_normal(e), sort_keys=True) for e in s.get("elem", [])}
             sets[_name(s)] = frozenset({f"(type) {head}", *elems})
     frozen = {c: tuple(rs) for c, rs in chains.items()}
-    return Snapshot(True, frozen, sets, _hooks(frozen))
+    return RulesetSnapshot(True, frozen, sets, _hooks(frozen))
 
 
-def _hooks(chains: dict[str, tuple[Rule, ...]]) -> tuple[Hook, ...]:
+def _hooks(chains: dict[str, tuple[FirewallRule, ...]]) -> tuple[Hook, ...]:
     hooks = []
     for name in (*nr.BASE_CHAINS, "arp input", "bridge prerouting"):
         rules = [r for r in chains.get(name, ()) if r.key != "(chain)"]

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from vmguard.core.errors import FirewallError
+from vmguard.core.modes import Protocol
 from vmguard.firewall import nftables_bridge as nb
 from vmguard.firewall.model import (
     Flow,
@@ -38,7 +39,7 @@ from vmguard.firewall.model import (
     gc_paused,
 )
 from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
-from vmguard.policy.model import IPNetwork, PortRange, Protocol
+from vmguard.policy.model import IPNetwork, PortRange
 
 TABLE = "inet vmguard"
 STREAM_BATCH = 500  # VMs whose elements apply renders while nft parses the previous ones

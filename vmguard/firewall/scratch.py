@@ -1,7 +1,7 @@
 """Child process of audit.expected_snapshot, run inside `unshare --net`.
 
 Reads a Ruleset as JSON on stdin, loads it with the named backend into this fresh,
-private network namespace and prints the backend's Snapshot of it as JSON. The
+private network namespace and prints the backend's RulesetSnapshot of it as JSON. The
 namespace dies with the process: nothing here can reach the host's firewall.
 """
 

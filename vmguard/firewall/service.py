@@ -12,8 +12,8 @@ from vmguard.core import eventlog as log
 from vmguard.core.errors import UsageError
 from vmguard.firewall import conntrack, state
 from vmguard.firewall.audit import (
-    Drift,
     FirewallAudit,
+    RulesetDrift,
     compare,
     expected_snapshot,
     unfiltered_bridges,
@@ -27,12 +27,12 @@ from vmguard.inventory.model import Inventory, did_you_mean
 
 
 @dataclass(frozen=True)
-class Plan:
+class FirewallPlan:
     backend: str
     ruleset: Ruleset
     text: str  # the full ruleset in the backend's syntax
     loaded: bool  # something of ours is live already
-    drifts: tuple[Drift, ...]  # live vs compiled; empty and loaded: nothing to do
+    drifts: tuple[RulesetDrift, ...]  # live vs compiled; empty and loaded: nothing to do
 
     @property
     def up_to_date(self) -> bool:
@@ -45,17 +45,17 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
     return backend
 
 
-def plan(inventory: Inventory, backend_name: str | None = None) -> Plan:
+def plan(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     backend = _backend(inventory, backend_name)
     ruleset = compile_ruleset(inventory, read_facts(inventory))
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
-    return Plan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
+    return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
 
 
 def apply(
     inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
-) -> Plan:
+) -> FirewallPlan:
     """Make the live firewall equal the compiled one; nothing happens when it already is.
     The change is logged to `events` (default: the process's event log)."""
     events = events or log.current()

@@ -27,7 +27,7 @@ _RANK = {level.value: level.rank for level in Level}
 
 
 @dataclass(frozen=True)
-class HostReport:
+class FleetHost:
     host: str
     source: str
     document: dict[str, Any]
@@ -59,7 +59,7 @@ def _check(path: Path, data: object) -> list[Problem]:
     ]
 
 
-def load_host_report(path: Path) -> tuple[HostReport | None, list[Problem]]:
+def load_host_report(path: Path) -> tuple[FleetHost | None, list[Problem]]:
     try:
         data = json.loads(path.read_text())
     except OSError as err:
@@ -67,10 +67,10 @@ def load_host_report(path: Path) -> tuple[HostReport | None, list[Problem]]:
     except ValueError as err:
         return None, [_problem(path, f"not JSON: {err}")]
     problems = _check(path, data)
-    return (None if problems else HostReport(path.stem, str(path), data)), problems
+    return (None if problems else FleetHost(path.stem, str(path), data)), problems
 
 
-def load_host_reports(paths: list[Path]) -> list[HostReport]:
+def load_host_reports(paths: list[Path]) -> list[FleetHost]:
     """Every file's report, or InputError listing every problem of every file."""
     reports, problems = [], []
     for path in paths:
@@ -92,7 +92,7 @@ def load_host_reports(paths: list[Path]) -> list[HostReport]:
     return reports
 
 
-def _host_findings(report: HostReport) -> list[dict[str, Any]]:
+def _host_findings(report: FleetHost) -> list[dict[str, Any]]:
     doc = report.document
     rows = [{"host": report.host, "vm": "", **f} for f in doc["host"]["findings"]]
     for vm in doc["vms"]:
@@ -104,7 +104,7 @@ def _worst_first(row: dict[str, Any]) -> tuple:
     return (row["waived"], -_RANK[row["severity"]], row["host"], row["vm"], row["rule"], row["evidence"])
 
 
-def _host_summary(report: HostReport, findings: list[dict[str, Any]]) -> dict[str, Any]:
+def _host_summary(report: FleetHost, findings: list[dict[str, Any]]) -> dict[str, Any]:
     doc, summary = report.document, report.document["summary"]
     failing = [f["severity"] for f in findings if not f["waived"]]
     return {
@@ -133,7 +133,7 @@ def _totals(hosts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def merge(reports: list[HostReport]) -> dict[str, Any]:
+def merge(reports: list[FleetHost]) -> dict[str, Any]:
     """The fleet document: totals, one summary per host (worst host first), findings."""
     per_host = {r.host: _host_findings(r) for r in reports}
     hosts = [_host_summary(r, per_host[r.host]) for r in reports]

@@ -11,29 +11,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from vmguard.audit.catalog import load_catalog
-from vmguard.audit.engine import Context, run_checks
+from vmguard.audit.engine import Context, make_context, run_checks
 from vmguard.audit.result import Outcome
-from vmguard.checks import vm_checks
 from vmguard.facts.vm import VmFacts
 from vmguard.inventory.model import Inventory, Unmanaged, VmEntry
 
 
 @dataclass(frozen=True)
-class Verdict:
+class GateDecision:
     allowed: bool
     reason: str  # one line: why refused, or what was checked
     blocking: tuple[Outcome, ...] = ()
 
 
 def context() -> Context:
-    return Context(load_catalog(), vm_checks(), dt.date.today())
-
-
-def managed_entry(inventory: Inventory, connection: str, name: str) -> VmEntry | None:
-    """The entry the VM follows on this connection; None: unmanaged here."""
-    entry = inventory.entry_for(name)
-    return entry if entry is not None and entry.connection == connection else None
+    return make_context(dt.date.today())
 
 
 def blocking(outcomes: tuple[Outcome, ...], entry: VmEntry) -> tuple[Outcome, ...]:
@@ -47,23 +39,23 @@ def fix_command(inventory: Inventory, name: str) -> str:
     return f"vmguard apply --inventory {inventory.source} --vm {name}"
 
 
-def decide(ctx: Context, inventory: Inventory, connection: str, facts: VmFacts) -> Verdict:
+def decide(ctx: Context, inventory: Inventory, connection: str, facts: VmFacts) -> GateDecision:
     name = facts.name
-    entry = managed_entry(inventory, connection, name)
+    entry = inventory.entry_on(connection, name)
     if entry is None:
         if inventory.gate.unmanaged is Unmanaged.ALLOW:
-            return Verdict(True, f"VM '{name}' is in no inventory entry; gate.unmanaged: allow")
-        return Verdict(
+            return GateDecision(True, f"VM '{name}' is in no inventory entry; gate.unmanaged: allow")
+        return GateDecision(
             False,
             f"VM '{name}' is in no inventory entry of {inventory.source} (gate.unmanaged: refuse); "
             f"fix: add it to the inventory, then vmguard apply --inventory {inventory.source} --vm {name}",
         )
     found = blocking(run_checks(ctx, entry, facts), entry)
     if not found:
-        return Verdict(True, f"VM '{name}' follows {entry.policy.name}")
+        return GateDecision(True, f"VM '{name}' follows {entry.policy.name}")
     worst = found[0]
     more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
-    return Verdict(
+    return GateDecision(
         False,
         f"VM '{name}' violates policy {entry.policy.name}: {worst.severity.value} {worst.finding.rule} "
         f"{worst.finding.message}{more}; fix: {fix_command(inventory, name)}",

@@ -19,7 +19,7 @@ from vmguard.core.errors import GateError
 from vmguard.facts.vm import PowerState, VmFacts
 from vmguard.firewall import service
 from vmguard.firewall.interfaces import with_vm_interfaces
-from vmguard.gate.decide import context, decide, managed_entry
+from vmguard.gate.decide import context, decide
 from vmguard.gate.domainxml import bridge_from_disk, facts_from_stdin
 from vmguard.inventory.model import DriverKind, Inventory
 
@@ -61,7 +61,7 @@ def gate(inventory: Inventory, connection: str, facts: VmFacts) -> Answer:
 
 
 def firewall(inventory: Inventory, connection: str, facts: VmFacts, running: bool) -> Answer:
-    entry = managed_entry(inventory, connection, facts.name)
+    entry = inventory.entry_on(connection, facts.name)
     if entry is None or not entry.addresses:
         return Answer(0)  # no per-VM rules: its packets meet the default deny
     ports = tuple((facts.name, n.port) for n in facts.nics if n.port and n.mac.lower() == entry.mac)

@@ -58,7 +58,7 @@ class LibvirtAgent:
             raise AgentError(str(err)) from err
 
 
-class Session:
+class AgentSession:
     """Calls to one agent within one deadline."""
 
     def __init__(self, transport: AgentTransport, deadline: float = DEADLINE) -> None:
@@ -95,7 +95,7 @@ def parse_reply(execute: str, reply: object) -> Any:
 
 def read_online(transport: AgentTransport, deadline: float = DEADLINE) -> OnlineFacts:
     """Logged-in users and listening sockets; each failure becomes a problem, not a crash."""
-    session, problems = Session(transport, deadline), []
+    session, problems = AgentSession(transport, deadline), []
     users: list[LoggedInUser] = []
     sockets: list[ListeningSocket] = []
     try:
@@ -114,7 +114,7 @@ def read_online(transport: AgentTransport, deadline: float = DEADLINE) -> Online
     return OnlineFacts(tuple(users), tuple(sockets), tuple(problems))
 
 
-def logged_in_users(session: Session) -> list[LoggedInUser]:
+def logged_in_users(session: AgentSession) -> list[LoggedInUser]:
     answer = session.call("guest-get-users")
     if not isinstance(answer, list) or len(answer) > MAX_USERS:
         raise AgentError(f"guest-get-users: not a list of at most {MAX_USERS} users")
@@ -128,7 +128,7 @@ def logged_in_users(session: Session) -> list[LoggedInUser]:
     return [LoggedInUser(n, source) for n in sorted(set(names))]
 
 
-def read_file(session: Session, path: str) -> str:
+def read_file(session: AgentSession, path: str) -> str:
     handle = session.call("guest-file-open", {"path": path, "mode": "r"})
     if not isinstance(handle, int) or isinstance(handle, bool):
         raise AgentError(f"guest-file-open {path}: the handle is not an integer")
@@ -140,7 +140,7 @@ def read_file(session: Session, path: str) -> str:
             session.call("guest-file-close", {"handle": handle})
 
 
-def _read_chunks(session: Session, handle: int, path: str) -> bytes:
+def _read_chunks(session: AgentSession, handle: int, path: str) -> bytes:
     data = b""
     while len(data) <= MAX_FILE:
         answer = session.call("guest-file-read", {"handle": handle, "count": READ_CHUNK})

@@ -117,7 +117,7 @@ def _accounts(files: GuestfsFiles, config: SshdConfig, problems: list[str]) -> l
     shadow = passwd.parse_shadow(
         _guarded(problems, "shadow", lambda: files.read_text("/etc/shadow"), None) or ""
     )
-    key_files = config.effective("authorizedkeysfile")
+    key_files = config.global_line("authorizedkeysfile")
     patterns = (key_files.value if key_files else DEFAULT_KEY_FILES).split()
     return [_account(files, e, shadow.get(e.name), patterns) for e in entries]
 

@@ -89,8 +89,9 @@ class SshdConfig:
     openssh_version: str = ""  # from the package database; decides built-in defaults
     source: GuestSource | None = None  # the main sshd_config; None when it is missing
 
-    def effective(self, keyword: str) -> SshdSetting | None:
-        """The global value sshd uses: the first occurrence wins, as in sshd."""
+    def global_line(self, keyword: str) -> SshdSetting | None:
+        """The global line that sets keyword (the first wins, as in sshd), or None. What
+        sshd then uses, its default included, is vmguard.guest.sshd.effective's answer."""
         return next((s for s in self.settings if s.keyword == keyword and not s.match), None)
 
     def conditional(self, keyword: str) -> tuple[SshdSetting, ...]:

@@ -96,6 +96,6 @@ def default_permit_root_login(openssh_version: str) -> str:
 def effective(config: SshdConfig, keyword: str) -> list[tuple[str, SshdSetting | None]]:
     """Every value of a keyword some connection gets, lower case: the global one (first
     wins; the built-in default, with None, when no line sets it), then each Match block's."""
-    found = config.effective(keyword)
+    found = config.global_line(keyword)
     first = (found.value.lower(), found) if found else (default(keyword, config.openssh_version), None)
     return [first] + [(s.value.lower(), s) for s in config.conditional(keyword)]

@@ -9,12 +9,13 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vmguard.core.errors import InventoryError, Problem, Severity
+from vmguard.core.modes import NetworkMode, SharePurpose
 from vmguard.core.schema import dotted, schema_problems
 from vmguard.core.yamlsource import Document, Path_, SourceError, load
 from vmguard.facts.vm import HostOnly, HostOnlyKind
@@ -33,7 +34,7 @@ from vmguard.inventory.model import (
 )
 from vmguard.policy.build import parse_duration
 from vmguard.policy.loader import check_policy
-from vmguard.policy.model import NetworkMode, Policy, SharePurpose
+from vmguard.policy.model import Policy
 
 SCHEMA = "inventory.schema.json"
 _NEEDS = {DriverKind.LIBVIRT: "uri", DriverKind.VBOX_FILE: "path"}
@@ -50,8 +51,8 @@ class CheckedInventory:
 
 
 class _Loader:
-    def __init__(self, doc: Document, base: Path) -> None:
-        self.doc, self.base = doc, base
+    def __init__(self, doc: Document, base: Path, known_rules: Collection[str] | None = None) -> None:
+        self.doc, self.base, self.known_rules = doc, base, known_rules
         self.problems: list[Problem] = []
         self.policies: dict[str, Policy | None] = {}
         self.fw = self.firewall()
@@ -117,7 +118,7 @@ class _Loader:
                 self.problem(path, f"policy file '{file}' does not exist")
                 self.policies[file] = None
             else:
-                checked = check_policy(file)
+                checked = check_policy(file, self.known_rules)
                 self.problems.extend(checked.errors)
                 self.policies[file] = checked.policy
         return self.policies[file]
@@ -240,7 +241,7 @@ def _waiver_problems(entries: list[tuple[int, VmEntry]]) -> Iterator[Problem]:
                 )
 
 
-def check_inventory(path: str | Path) -> CheckedInventory:
+def check_inventory(path: str | Path, known_rules: Collection[str] | None = None) -> CheckedInventory:
     path = Path(path)
     try:
         doc = load(path, os.path.normpath(path))
@@ -249,7 +250,7 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     problems = schema_problems(doc, SCHEMA)
     if doc.data is None or "connections" not in doc.data or "vms" not in doc.data:
         return CheckedInventory(None, tuple(problems))
-    loader = _Loader(doc, path.parent)
+    loader = _Loader(doc, path.parent, known_rules)
     connections = loader.connections()
     names = {c.name for c in connections}
     built = [(i, loader.vm(vm, i, names)) for i, vm in enumerate(doc.data["vms"])]
@@ -265,9 +266,9 @@ def check_inventory(path: str | Path) -> CheckedInventory:
     return CheckedInventory(inventory, tuple(problems))
 
 
-def load_inventory(path: str | Path) -> Inventory:
+def load_inventory(path: str | Path, known_rules: Collection[str] | None = None) -> Inventory:
     """The inventory with its policies loaded, or InventoryError listing every problem."""
-    checked = check_inventory(path)
+    checked = check_inventory(path, known_rules)
     if checked.inventory is None:
         raise InventoryError(list(checked.errors))
     return checked.inventory

@@ -126,6 +126,13 @@ class Inventory:
                 return entry
         return next((e for e in self.vms if e.matches(vm_name)), None)
 
+    def entry_on(self, connection: str, vm_name: str) -> VmEntry | None:
+        """The entry a VM listed by `connection` follows, or None (unmanaged): the one
+        answer plan/apply (drivers.session), the audit and watch share. The VM's entry
+        must name this connection: a same-named VM elsewhere is not the one it means."""
+        entry = self.entry_for(vm_name)
+        return entry if entry is not None and entry.connection == connection else None
+
     def absent(self, connection: str, names: Iterable[str]) -> tuple[VmEntry, ...]:
         """The exactly named entries of `connection` whose VM is not among `names`."""
         known = set(names)

@@ -7,7 +7,7 @@ check_policy(path) -> Checked          the policy (if usable) plus errors and wa
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +85,12 @@ def _base(doc: Document, path: Path, chain: tuple[Path, ...], problems: list[Pro
     return _read(target, (*chain, real), problems)
 
 
-def check_policy(path: str | Path, known_rules: Callable[[], Iterable[str]] | None = None) -> Checked:
-    """Every problem of a policy file (and of the files it extends), errors and warnings."""
+def check_policy(path: str | Path, known_rules: Collection[str] | None = None) -> Checked:
+    """Every problem of a policy file (and of the files it extends), errors and warnings.
+
+    known_rules: the catalog's rule ids, which waivers must name; the caller passes them
+    (the catalog belongs to the audit, above the policy). None: waiver ids go unchecked.
+    """
     path = Path(path)
     problems: list[Problem] = []
     doc = _read(path, (Path(os.path.realpath(path)),), problems)
@@ -120,10 +124,9 @@ def _echoes(later: Problem, earlier: list[Problem]) -> bool:
     return False
 
 
-def _unknown_rules(policy: Policy, doc: Document, known: Callable[[], Iterable[str]] | None) -> list[Problem]:
-    if not policy.waivers:
+def _unknown_rules(policy: Policy, doc: Document, ids: Collection[str] | None) -> list[Problem]:
+    if not policy.waivers or ids is None:
         return []
-    ids = set(known() if known else _catalog_ids())
     out = []
     for i, waiver in enumerate(policy.waivers):
         if waiver.rule not in ids:
@@ -140,15 +143,9 @@ def _unknown_rules(policy: Policy, doc: Document, known: Callable[[], Iterable[s
     return out
 
 
-def _catalog_ids() -> list[str]:
-    from vmguard.audit.catalog import load_catalog
-
-    return [rule.id for rule in load_catalog()]
-
-
-def load_policy(path: str | Path) -> Policy:
+def load_policy(path: str | Path, known_rules: Collection[str] | None = None) -> Policy:
     """The resolved policy, or PolicyError listing every error (warnings are dropped)."""
-    checked = check_policy(path)
+    checked = check_policy(path, known_rules)
     if checked.policy is None:
         raise PolicyError(list(checked.errors))
     return checked.policy

@@ -12,51 +12,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from vmguard.core.findings import Level
+from vmguard.core.modes import (
+    Access,
+    NetworkMode,
+    Protocol,
+    RemoteDisplay,
+    SharePurpose,
+    Toggle,
+    TransferMode,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class NetworkMode(StrEnum):
-    NONE = "none"
-    HOST_ONLY = "host-only"
-
-
-class Protocol(StrEnum):
-    TCP = "tcp"
-    UDP = "udp"
-    ICMP = "icmp"
-
-
-class Access(StrEnum):
-    READ_ONLY = "read-only"
-    READ_WRITE = "read-write"
-
-
-class SharePurpose(StrEnum):
-    INPUT = "input"  # data the job reads: must be read-only
-    OUTPUT = "output"  # the job's quarantine: read-write, per VM
-    SOFTWARE = "software"  # experiment software releases: read-only
-    OTHER = "other"
-
-
-class TransferMode(StrEnum):
-    """Clipboard and drag-and-drop directions (VirtualBox and SPICE both map here)."""
-
-    DISABLED = "disabled"
-    HOST_TO_GUEST = "host-to-guest"
-    GUEST_TO_HOST = "guest-to-host"
-    BIDIRECTIONAL = "bidirectional"
-
-
-class Toggle(StrEnum):
-    DISABLED = "disabled"
-    ENABLED = "enabled"
-
-
-class RemoteDisplay(StrEnum):
-    DISABLED = "disabled"
-    LOCALHOST = "localhost"  # allowed when listening on loopback only, with authentication
-    ENABLED = "enabled"  # allowed anywhere, authentication still required
 
 
 class FileKind(StrEnum):

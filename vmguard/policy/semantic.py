@@ -16,6 +16,7 @@ from itertools import combinations
 from typing import Any
 
 from vmguard.core.errors import Problem, Severity
+from vmguard.core.paths import is_under, overlaps
 from vmguard.core.schema import dotted
 from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
@@ -58,11 +59,6 @@ def _at(doc: Document, path: Path_, message: str, warn: bool = False) -> Problem
     return Problem(pos.file, pos.line, pos.col, dotted(path), message, severity)
 
 
-def under(path: str, root: str) -> bool:
-    path, root = posixpath.normpath(path), posixpath.normpath(root)
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
 def _share_path(i: int) -> Path_:
     return ("spec", "shared_folders", "allow", i, "host_path")
 
@@ -73,7 +69,7 @@ def forbidden_shares(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         path = share.host_path_for("vm")
         if posixpath.normpath(path) == "/":
             yield _at(doc, _share_path(i), "sharing the host's root directory is never allowed")
-        elif root := next((r for r in roots if under(path, r)), None):
+        elif root := next((r for r in roots if is_under(path, r)), None):
             yield _at(
                 doc,
                 _share_path(i),
@@ -280,7 +276,7 @@ def _promote_target(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     expanded = target.replace("{vm}", "vm").replace("{job}", "job")
     for share in policy.shared_folders.allow:
         share_path = share.host_path_for("vm")
-        if under(expanded, share_path) or under(share_path, expanded):
+        if overlaps(expanded, share_path):
             yield _at(
                 doc,
                 path,

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from vmguard.checks.unit import Action
 from vmguard.core import progress
 from vmguard.core.errors import DriverError
 from vmguard.drivers import safexml
 from vmguard.drivers.interface import ApplyResult
 from vmguard.drivers.libvirt import facts as libvirt_facts
 from vmguard.drivers.libvirt import transform as libvirt_transform
-from vmguard.enforce.plan import Action, Capabilities, Change, Plan
+from vmguard.enforce.plan import Capabilities, Change, Plan
 from vmguard.facts.vm import Attachment, Disk, PowerState, VmFacts
 from vmguard.inventory.model import DriverKind
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
 from vmguard.drivers.safexml import int_attr, number, path_of
 from vmguard.facts.vm import (
@@ -32,7 +33,6 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
 
 # network name -> Attachment of that libvirt network (None when it does not exist)
 NetworkLookup = Callable[[str], Attachment | None]

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from vmguard.checks.unit import Action
 from vmguard.core.errors import DriverError
-from vmguard.enforce.plan import Action, Change
+from vmguard.enforce.plan import Change
 from vmguard.facts.vm import HostOnly, HostOnlyKind
 
 Element = etree._Element

@@ -12,15 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from vmguard.checks.unit import Action
 from vmguard.core.errors import DriverError
+from vmguard.core.modes import TransferMode
 from vmguard.drivers.interface import ApplyResult
 from vmguard.drivers.vbox import live_facts as live
 from vmguard.drivers.vbox import names
 from vmguard.drivers.vbox.api import Api, generation_of
-from vmguard.enforce.plan import Action, Capabilities, Change, Plan
+from vmguard.enforce.plan import Capabilities, Change, Plan
 from vmguard.facts.vm import HostOnlyKind, PowerState, VmFacts
 from vmguard.inventory.model import DriverKind
-from vmguard.policy.model import TransferMode
 
 INSTALL_HINT = (
     "the virtualbox driver needs VirtualBox installed on this host (its Python API, "

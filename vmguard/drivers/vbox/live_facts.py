@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
 from vmguard.drivers.vbox import names
 from vmguard.drivers.vbox.api import Api
@@ -27,7 +28,6 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
 
 MAX_SLOTS = 64  # more than any chipset has; the API says when a slot is past the end
 SERIAL_PORTS = 4  # SchemaDefs::SerialPortCount

@@ -8,8 +8,8 @@ pyvbox (VirtualBox 6.1 API) and Oracle's 7.2 `vboxapi` constants.
 
 from __future__ import annotations
 
+from vmguard.core.modes import TransferMode
 from vmguard.facts.vm import Attachment
-from vmguard.policy.model import TransferMode
 
 # ClipboardMode and DnDMode share names in the API and in settings files.
 TRANSFER_MODES = {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from vmguard.core.errors import DriverError
+from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
 from vmguard.drivers.safexml import int_attr, path_of
 from vmguard.drivers.vbox import names
@@ -35,7 +36,6 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-from vmguard.policy.model import TransferMode
 
 Element = etree._Element
 
