@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -29,14 +28,11 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from vmguard.core.errors import LogError
+from vmguard.core.logchain import GENESIS, Break, digest, head_path, read_head, verify_chain
 
-if TYPE_CHECKING:  # logchain imports this module
-    from vmguard.core.logchain import Break
-
-GENESIS = "0" * 64
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
 SYSLOG_SOCKET = "/dev/log"  # journald's and rsyslog's local socket
 _SYSLOG_PRI = 3 * 8 + 5  # facility daemon, severity notice
@@ -53,11 +49,6 @@ def default_path() -> Path:
     return Path.home() / ".local/state/vmguard/events.jsonl"
 
 
-def digest(line: bytes) -> str:
-    """The hash the next line carries as its `prev`."""
-    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
-
-
 def _last_line(fh: BinaryIO) -> bytes | None:
     size = fh.seek(0, os.SEEK_END)
     if size == 0:
@@ -66,20 +57,6 @@ def _last_line(fh: BinaryIO) -> bytes | None:
     fh.seek(size - step)
     tail = fh.read(step).rstrip(b"\n")
     return tail.rsplit(b"\n", 1)[-1]
-
-
-def head_path(path: Path) -> Path:
-    return path.with_name(path.name + ".head")
-
-
-def read_head(path: Path) -> tuple[int, str] | None:
-    """(lines in the live file, last event's hash) as of the last append; None for an
-    older log. After a rotation the count is that of the moved file."""
-    try:
-        count, last = head_path(path).read_text().split()
-        return int(count), last
-    except (OSError, ValueError):
-        return None
 
 
 def _write_head(path: Path, count: int, line: bytes) -> None:
@@ -200,6 +177,4 @@ def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
 
 def verify(path: Path | None = None) -> list[Break]:
     """Every place the chain breaks, across rotated files (vmguard.core.logchain)."""
-    from vmguard.core.logchain import verify_chain
-
     return verify_chain(path or current().path)

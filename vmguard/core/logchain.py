@@ -11,13 +11,35 @@ the last event, also when the live file was just rotated and is still empty.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard.core.errors import LogError
-from vmguard.core.eventlog import GENESIS, digest, head_path, read_head
+
+GENESIS = "0" * 64
+
+
+def digest(line: bytes) -> str:
+    """The hash the next line carries as its `prev`."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
+
+
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + ".head")
+
+
+def read_head(path: Path) -> tuple[int, str] | None:
+    """(lines in the live file, last event's hash) as of the last append; None for an
+    older log. After a rotation the count is that of the moved file."""
+    try:
+        count, last = head_path(path).read_text().split()
+        return int(count), last
+    except (OSError, ValueError):
+        return None
+
 
 _NUMBERED = re.compile(r"\.(\d+)$")
 _NOT_ROTATED = (".head", ".tmp", ".lock")

@@ -40,7 +40,7 @@ Advance = Callable[[int], None]
 
 
 @dataclass(frozen=True)
-class Display:
+class ProgressDisplay:
     """Where steps are shown: `live` draws a bar on `stream` (a terminal)."""
 
     verbosity: Verbosity = Verbosity.NORMAL
@@ -48,7 +48,7 @@ class Display:
     live: bool = False
 
 
-_display = Display()  # silent until the CLI configures it
+_display = ProgressDisplay()  # silent until the CLI configures it
 
 
 def verbosity_of(quiet: bool, verbose: int) -> Verbosity:
@@ -58,12 +58,12 @@ def verbosity_of(quiet: bool, verbose: int) -> Verbosity:
     return Verbosity(min(Verbosity.NORMAL + verbose, Verbosity.DEBUG))
 
 
-def configure(verbosity: Verbosity, stream: TextIO) -> Display:
+def configure(verbosity: Verbosity, stream: TextIO) -> ProgressDisplay:
     """Set up stderr output for this run (called once, by the CLI)."""
     global _display
     raw = getattr(stream, "inner", stream)  # the bar's own escapes, not SafeStream's
     live = verbosity >= Verbosity.NORMAL and _isatty(raw)
-    _display = Display(verbosity, raw, live)
+    _display = ProgressDisplay(verbosity, raw, live)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("vmguard: %(message)s"))
     LOGGER.handlers[:] = [handler]
@@ -72,7 +72,7 @@ def configure(verbosity: Verbosity, stream: TextIO) -> Display:
     return _display
 
 
-def current() -> Display:
+def current() -> ProgressDisplay:
     return _display
 
 

@@ -35,7 +35,7 @@ class HookCall:
 
 
 @dataclass(frozen=True)
-class Answer:
+class HookAnswer:
     code: int  # 0 go on, 1 refused
     line: str = ""  # for libvirt's error message (virsh start prints it)
 
@@ -50,32 +50,32 @@ def _connection(inventory: Inventory, name: str) -> str:
     return conn.name
 
 
-def gate(inventory: Inventory, connection: str, facts: VmFacts) -> Answer:
+def gate(inventory: Inventory, connection: str, facts: VmFacts) -> HookAnswer:
     verdict = decide(context(), inventory, connection, facts)
     action = "allowed" if verdict.allowed else "refused"
     rules = [o.finding.rule for o in verdict.blocking]
     log.append(
         "gate", action=action, vm=facts.name, connection=connection, reason=verdict.reason, rules=rules
     )
-    return Answer(0) if verdict.allowed else Answer(1, f"{REFUSED} {verdict.reason}")
+    return HookAnswer(0) if verdict.allowed else HookAnswer(1, f"{REFUSED} {verdict.reason}")
 
 
-def firewall(inventory: Inventory, connection: str, facts: VmFacts, running: bool) -> Answer:
+def firewall(inventory: Inventory, connection: str, facts: VmFacts, running: bool) -> HookAnswer:
     entry = inventory.entry_on(connection, facts.name)
     if entry is None or not entry.addresses:
-        return Answer(0)  # no per-VM rules: its packets meet the default deny
+        return HookAnswer(0)  # no per-VM rules: its packets meet the default deny
     ports = tuple((facts.name, n.port) for n in facts.nics if n.port and n.mac.lower() == entry.mac)
     fw_inventory = with_vm_interfaces(inventory, bridge_from_disk)
     with _FIREWALL:  # `hook serve` answers VMs starting together: one update at a time
         service.apply_vm(fw_inventory, facts.name, vm_ports=ports, running=running)
-    return Answer(0)
+    return HookAnswer(0)
 
 
-def run(inventory: Inventory, connection: str, call: HookCall, stdin: bytes) -> Answer:
+def run(inventory: Inventory, connection: str, call: HookCall, stdin: bytes) -> HookAnswer:
     """Errors (GateError, any VmguardError) propagate: vmguard broke, not a refusal."""
     step = (call.operation, call.sub)
     if step not in (("prepare", "begin"), ("started", "begin"), ("release", "end")):
-        return Answer(0)
+        return HookAnswer(0)
     conn = _connection(inventory, connection)
     power = PowerState.RUNNING if step[0] == "started" else PowerState.OFF
     facts = facts_from_stdin(stdin, inventory.connection(conn).host_only, power)

@@ -61,7 +61,7 @@ _SETTINGS = re.compile(
 
 
 @dataclass(frozen=True)
-class Installed:
+class InstalledHook:
     path: Path
     inventory: str
     connection: str
@@ -158,7 +158,7 @@ def remove(hooks_dir: Path = HOOKS_DIR) -> bool:
     return True
 
 
-def installed(hooks_dir: Path = HOOKS_DIR) -> Installed | None:
+def installed(hooks_dir: Path = HOOKS_DIR) -> InstalledHook | None:
     path = hook_path(hooks_dir)
     if not _ours(path):
         return None
@@ -166,12 +166,12 @@ def installed(hooks_dir: Path = HOOKS_DIR) -> Installed | None:
     if found is None:
         raise GateError(f"{path} is vmguard's hook but unreadable: run vmguard hook install again")
     inventory, connection, on_error, timeout, server = found.groups()
-    return Installed(
+    return InstalledHook(
         path, inventory.replace("%20", " "), connection, on_error, timeout, server.replace("%20", " ")
     )
 
 
-def stale(found: Installed, inventory: Inventory) -> list[str]:
+def stale(found: InstalledHook, inventory: Inventory) -> list[str]:
     """What the inventory's gate settings say now that the installed hook does not."""
     now = {"on_error": inventory.gate.on_error.value, "timeout": f"{inventory.gate.timeout:g}"}
     was = {"on_error": found.on_error, "timeout": found.timeout}

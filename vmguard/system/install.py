@@ -28,7 +28,7 @@ FOLDERS = {  # relative to the root, and their modes
 
 
 @dataclass(frozen=True)
-class Installed:
+class InstalledSystem:
     """What one install wrote, for the command's summary."""
 
     written: tuple[Path, ...]
@@ -56,7 +56,7 @@ def unit_text(name: str, command: Path) -> str:
     return shipped(name).replace("@VMGUARD@", str(command))
 
 
-def install(root: Path = Path("/"), command: Path | None = None) -> Installed:
+def install(root: Path = Path("/"), command: Path | None = None) -> InstalledSystem:
     """Install under `root` (/ on a host; another folder for packaging or a test)."""
     command = command or command_path()
     files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in UNITS}
@@ -70,7 +70,7 @@ def install(root: Path = Path("/"), command: Path | None = None) -> Installed:
         link = _link(root / LINK, command)
     except OSError as err:  # not root, a read-only /usr, ...
         raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
-    return Installed(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
+    return InstalledSystem(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
 
 
 def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
