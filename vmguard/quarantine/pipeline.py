@@ -166,7 +166,7 @@ class CopyPhase:
             content, head = copy_fd(
                 src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed, ranges
             )
-            scans, held = self._scan(src, node)
+            scans, held = self._scan(src, src if dst is None else dst, node)
         except Refused as refused:
             if dst is not None:
                 os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
@@ -202,16 +202,18 @@ class CopyPhase:
             )
         return ranges
 
-    def _scan(self, src: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
-        """Hand the scanners the descriptor that was just checked, hashed and copied (never
-        a name, which the guest may have pointed elsewhere since), and keep a duplicate:
-        if the file is unchanged once they answer, they saw the bytes that are published."""
+    def _scan(self, src: int, scanned: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
+        """Hand the scanners a descriptor, never a name (which the guest may have pointed
+        elsewhere since): the staged copy's when there is one. That copy is vmguard's, so
+        the bytes scanned are the bytes published, even if the guest rewrites the source
+        through a shared mapping, which changes neither its mtime nor its ctime. A
+        duplicate of the source is kept: changed once they answer -> changed during vet."""
         if not self.scanners:
             return (), -1
         hooks.reach("scan", node.parts)
         held = os.dup(src)
         try:
-            return self.scanners.submit(src), held
+            return self.scanners.submit(scanned), held
         except BaseException:
             os.close(held)
             raise
