@@ -32,7 +32,9 @@ class FakeObject:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and hasattr(self, "_ready"):
-            if not (hasattr(type(self), name) or name in vars(self)):  # a misspelt setting must not pass silently
+            if not (
+                hasattr(type(self), name) or name in vars(self)
+            ):  # a misspelt setting must not pass silently
                 raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
             self._check(name)
         object.__setattr__(self, name, value)
