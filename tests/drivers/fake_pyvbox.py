@@ -21,7 +21,7 @@ from virtualbox import library as lib
 # Settings a running VM's mutable machine accepts (shared lock), per fake class.
 RUNTIME = {
     "FakeMachine": {"clipboard_mode", "dn_d_mode"},
-    "FakeNetworkAdapter": {"attachment_type", "host_only_interface"},
+    "FakeNetworkAdapter": {"attachment_type", "host_only_interface", "host_only_network"},
     "FakeVRDEServer": {"enabled", "auth_type", "set_vrde_property"},
 }
 
@@ -33,7 +33,9 @@ class FakeObject:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and hasattr(self, "_ready"):
-            if not hasattr(self, name):  # a misspelt setting must not pass silently
+            if not (
+                hasattr(type(self), name) or name in vars(self)
+            ):  # a misspelt setting must not pass silently
                 raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
             self._check(name)
         object.__setattr__(self, name, value)
@@ -59,11 +61,31 @@ class FakeNATEngine(FakeObject):
         raise AttributeError(f"Failed to find attribute {name}")
 
 
+# 7.x's NetworkAttachmentType.HostOnlyNetwork, a number pyvbox 2.1.1's enum does not know.
+HOST_ONLY_NETWORK_7 = 8
+# Raw INetworkAdapter COM attributes: name -> (where the fake keeps it, the setting's name
+# for RUNTIME, first generation that has it; hostOnlyNetwork is 7.x, pyvbox has no property).
+RAW_ADAPTER = {
+    "attachmentType": ("_type", "attachment_type", 6),
+    "hostOnlyNetwork": ("_host_only_network", "host_only_network", 7),
+}
+
+
 class FakeNetworkAdapter(FakeObject):
-    def __init__(self, slot: int, attachment: str = "Null", **names: str) -> None:
+    """INetworkAdapter. The attachment type is kept as COM's raw number: pyvbox's typed
+    property wraps it in its 6.1 enum and raises ValueError on 7.x's HostOnlyNetwork, as
+    the real one does; _get_attr/_set_attr reach the raw COM attributes as pyvbox's do."""
+
+    def __init__(self, slot: int, attachment: str = "Null", generation: int = 6, **names: str) -> None:
         self.slot = slot
         self.enabled = attachment != "Null"
-        self.attachment_type = lib.NetworkAttachmentType(_value("NetworkAttachmentType", attachment))
+        self._generation = generation
+        self._type = (
+            HOST_ONLY_NETWORK_7
+            if attachment == "HostOnlyNetwork"
+            else _value("NetworkAttachmentType", attachment)
+        )
+        self._host_only_network = names.get("host_only_network", "")
         self.mac_address = f"0800270000{slot:02d}"
         self.bridged_interface = names.get("bridged", "")
         self.host_only_interface = names.get("host_only", "")
@@ -71,6 +93,30 @@ class FakeNetworkAdapter(FakeObject):
         self.nat_network = names.get("nat_network", "")
         self.generic_driver = ""
         self.nat_engine = FakeNATEngine(names.get("redirects"))  # type: ignore[arg-type]
+
+    @property
+    def attachment_type(self) -> Any:
+        return lib.NetworkAttachmentType(self._type)  # ValueError for 8, like pyvbox
+
+    @attachment_type.setter
+    def attachment_type(self, value: Any) -> None:
+        if not isinstance(value, lib.NetworkAttachmentType):
+            raise TypeError("value is not an instance of NetworkAttachmentType")
+        object.__setattr__(self, "_type", int(value))
+
+    def _raw(self, name: str) -> tuple[str, str]:
+        kept, setting, since = RAW_ADAPTER.get(name, ("", "", 99))
+        if self._generation < since:
+            raise AttributeError(f"Failed to find attribute {name}")
+        return kept, setting
+
+    def _get_attr(self, name: str) -> Any:
+        return getattr(self, self._raw(name)[0])
+
+    def _set_attr(self, name: str, value: Any) -> None:
+        kept, setting = self._raw(name)
+        self._check(setting)
+        object.__setattr__(self, kept, int(value) if kept == "_type" else str(value))
 
 
 class FakeSharedFolder(FakeObject):
@@ -248,7 +294,7 @@ class FakeMachine(FakeObject):
         self.vrde_server = FakeVRDEServer()
         self.pci_device_assignments: list[FakePCIDeviceAttachment] = []
         self.usb_device_filters = FakeUSBDeviceFilters([])
-        self._adapters = [FakeNetworkAdapter(i) for i in range(8)]
+        self._adapters = [FakeNetworkAdapter(i, generation=generation) for i in range(8)]
         self._serial = [FakeSerialPort(i) for i in range(4)]
         self._parallel = [FakeParallelPort(i) for i in range(2)]
         self._extra: dict[str, str] = {}
@@ -284,6 +330,8 @@ class FakeMachine(FakeObject):
         return found + self.pci_device_assignments + self.usb_device_filters.device_filters
 
     def _seal(self, mode: str) -> FakeMachine:
+        for adapter in self._adapters:  # the answering VirtualBox decides what COM has
+            object.__setattr__(adapter, "_generation", self._generation)
         for obj in self._all():
             object.__setattr__(obj, "_mode", mode)
             obj._freeze()

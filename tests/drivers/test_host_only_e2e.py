@@ -3,7 +3,9 @@ a private libvirtd (its own network and mount namespace, tests/support/private_l
 `vmguard apply` moves the NIC live onto the isolated libvirt network; the guest gets its
 fixed address by DHCP from that network; `vmguard firewall apply` (nftables, run inside the
 namespace) then lets the guest reach its one allowed endpoint on the host and drops the
-rest. Nothing of it exists in the machine's own namespace.
+rest, and the drops are logged to nfnetlink_log group LOG_GROUP (`firewall.log_group`: the
+kernel log needs a machine-wide sysctl in a namespace), read with `tcpdump -i nflog:N`.
+Nothing of it exists in the machine's own namespace.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +53,7 @@ spec:
       - {{name: svc, to: {HOST}/32, ports: [8080], protocol: tcp}}
     ingress: []
 """
+LOG_GROUP = 7
 DHCP_SCRIPT = '[ "$1" = bound ] && ifconfig "$interface" "$ip" netmask "$subnet"; exit 0'
 
 
@@ -101,7 +106,7 @@ def _inventory(plv, guest, root: Path) -> Path:
     path.write_text(
         "apiVersion: vmguard/v1\nkind: Inventory\nconnections:\n"
         f"  - {{name: lab, driver: libvirt, uri: '{plv.uri}', host_only: {{network: lab-hostonly}}}}\n"
-        "firewall: {backend: nftables}\n"
+        f"firewall: {{backend: nftables, log_group: {LOG_GROUP}}}\n"
         f"vms:\n  - {{name: {guest.name}, connection: lab, policy: lab.yaml, address: {ADDRESS}, mac: '{MAC}'}}\n"
     )
     return path
@@ -143,6 +148,24 @@ def _firewall(plv, inv: Path, action: str, backend: str) -> None:
     )
     fw = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert fw.returncode == 0, fw.stdout + fw.stderr
+
+
+@contextmanager
+def _nflog(plv, root: Path) -> Iterator[list[str]]:
+    """What `tcpdump -i nflog:LOG_GROUP` in the namespace printed meanwhile (lines, after)."""
+    out, lines = root / "nflog.txt", []
+    with open(out, "w") as sink:
+        proc = plv.ns.popen(
+            "tcpdump", "-i", f"nflog:{LOG_GROUP}", "-n", "-l", "-U", stdout=sink, stderr=subprocess.PIPE
+        )
+    try:
+        said = [proc.stderr.readline() for _ in range(2)]  # a hint line, then this
+        assert any(b"listening on" in line for line in said), said  # bound before traffic
+        yield lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        lines += out.read_text().splitlines()
 
 
 def _as(guest, iface: str, *, ip: str = ADDRESS, mac: str = MAC) -> None:
@@ -189,20 +212,32 @@ def test_the_firewall_lets_the_guest_reach_only_its_endpoint(moved, backend) -> 
     plv, guest, inv, iface = moved
     _firewall(plv, inv, "apply", backend)
     try:
-        assert _fetch(guest, 8080)  # the allowed endpoint
-        assert not _fetch(guest, 8081)  # another port of the same host: dropped
-        assert not _fetch(guest, 8080, OTHER)  # the same port on another address: dropped
-        assert not _fetch(guest, 8080, PEER)  # another VM on the same network: dropped
-        _as(guest, iface, ip="10.77.0.50")
-        assert not _fetch(guest, 8080)  # a spoofed source address: dropped
-        _as(guest, iface, mac="52:54:00:77:00:99")
-        assert not _fetch(guest, 8080)  # a spoofed MAC: dropped
-        _as(guest, iface)
-        assert _fetch(guest, 8080)  # control: itself again, allowed again
+        with _nflog(plv, inv.parent) as allowed:
+            assert _fetch(guest, 8080)  # the allowed endpoint (control: nothing logged)
+        with _nflog(plv, inv.parent) as logged:
+            _drops(guest, iface)
     finally:
         _as(guest, iface)
         _firewall(plv, inv, "remove", backend)
     assert _fetch(guest, 8081)  # removed: vmguard's rules were what dropped it
+    text = "\n".join(logged)  # the first drops of each log rule (rate-limited, burst 5)
+    assert f"IP {ADDRESS}." in text and f" > {HOST}.8081:" in text, text  # log_denied: the drops
+    assert f" > {OTHER}.8080:" in text, text
+    assert not any(f" > {HOST}.8080:" in line for line in allowed), allowed  # control: allowed, not logged
+
+
+def _drops(guest, iface: str) -> None:
+    """Each case the firewall must drop, then a control that is allowed again."""
+    assert _fetch(guest, 8080)  # the allowed endpoint
+    assert not _fetch(guest, 8081)  # another port of the same host: dropped
+    assert not _fetch(guest, 8080, OTHER)  # the same port on another address: dropped
+    assert not _fetch(guest, 8080, PEER)  # another VM on the same network: dropped
+    _as(guest, iface, ip="10.77.0.50")
+    assert not _fetch(guest, 8080)  # a spoofed source address: dropped
+    _as(guest, iface, mac="52:54:00:77:00:99")
+    assert not _fetch(guest, 8080)  # a spoofed MAC: dropped
+    _as(guest, iface)
+    assert _fetch(guest, 8080)  # control: itself again, allowed again
 
 
 DRIFT_NIC = "<interface type='user'><mac address='52:54:00:77:00:21'/><model type='virtio'/></interface>"

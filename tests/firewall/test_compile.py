@@ -208,3 +208,22 @@ def test_conntrack_judges_a_flow_by_the_senders_egress_and_the_receivers_ingress
     assert not allows(rs, flow("10.7.0.11", "10.7.0.12", 22)), "b's ingress is admin-ssh only"
     assert allows(rs, flow("198.51.100.7", "10.7.0.12", 22))
     assert allows(rs, flow("198.51.100.7", "192.0.2.1", 80)), "no VM end: not ours to judge"
+
+
+@pytest.mark.parametrize(("group", "nft", "ipt"), [(None, "level warn", "-j LOG"), (7, "group 7", "NFLOG")])
+def test_denied_traffic_goes_to_the_kernel_log_or_the_inventorys_nflog_group(group, nft, ipt) -> None:
+    from vmguard.firewall.iptables_rules import as_text, chains_v4
+
+    inv = inventory(entry("a", "10.7.0.11"))
+    inv = Inventory(
+        inv.source, inv.connections, inv.vms, FirewallSettings(vm_interfaces=("virbr1",), log_group=group)
+    )
+    rs = compile_ruleset(inv)
+    assert Ruleset.from_dict(rs.to_dict()) == rs and rs.log_group == group
+    logs = [line for line in render(rs).splitlines() if " log prefix " in line]
+    assert len(logs) >= 4 and all(nft in line for line in logs), logs  # spoofed, out, in, frames
+    ipt_logs = [
+        as_text(r) for rules in chains_v4(rs).values() for r in rules if "log" in r["comment"]["comment"]
+    ]
+    assert len(ipt_logs) == 3 and all(ipt in line for line in ipt_logs), ipt_logs
+    assert group is None or all(f"--nflog-group {group}" in line for line in ipt_logs)

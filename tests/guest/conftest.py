@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,15 +130,57 @@ def guest_cache(tmp_path_factory) -> GuestCache:
     return GuestCache(tmp_path_factory.mktemp("guest-cache") / "guest")
 
 
-@pytest.fixture(scope="session")
-def inspected(disk_images, guest_cache) -> dict[str, Inspected]:
-    """Each image inspected once (one appliance boot each, three at once: a TCG appliance
-    uses about one core), hashed in full before and after."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        jobs = pool.map(_inspect_once, disk_images.items(), [guest_cache] * len(disk_images))
-        found = dict(zip(disk_images, jobs, strict=True))
-    for kind, item in found.items():
+FEW = 4  # tests using `inspected` up to which each image is inspected only when asked for
+
+
+class Inspections(Mapping[str, Inspected]):
+    """Each image inspected once, when a test first asks for it (one appliance boot),
+    hashed in full before and after; asking for all of them (values, items) inspects the
+    rest three at once (a TCG appliance uses about one core). A test that needs one guest
+    (the pool-volume test) so boots one appliance, not six: under load on 2 cores the six
+    did not finish in CI's time."""
+
+    def __init__(self, disks: dict[str, Path], cache: GuestCache) -> None:
+        self._disks, self._cache, self._done = disks, cache, {}
+
+    def __getitem__(self, kind: str) -> Inspected:
+        if kind not in self._done:
+            self._done[kind] = self._inspect(kind)
+        return self._done[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._disks)
+
+    def __len__(self) -> int:
+        return len(self._disks)
+
+    def values(self) -> ValuesView[Inspected]:
+        self._all()
+        return super().values()
+
+    def items(self) -> ItemsView[str, Inspected]:
+        self._all()
+        return super().items()
+
+    def _all(self) -> None:
+        todo = [kind for kind in self._disks if kind not in self._done]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            self._done.update(zip(todo, pool.map(self._inspect, todo), strict=True))
+
+    def _inspect(self, kind: str) -> Inspected:
+        item = _inspect_once((kind, self._disks[kind]), self._cache)
         print(f"\n{kind}: inspected in {item.facts.seconds:.1f} s")
+        return item
+
+
+@pytest.fixture(scope="session")
+def inspected(request, disk_images, guest_cache) -> Inspections:
+    """Lazy for a few selected tests; when many use it (a module, the suite), all six at
+    once first, three in parallel, as the whole run needs them anyway."""
+    found = Inspections(disk_images, guest_cache)
+    users = [t for t in request.session.items if "inspected" in getattr(t, "fixturenames", ())]
+    if len(users) > FEW:
+        found.values()
     return found
 
 

@@ -176,10 +176,13 @@ def test_pool_volume_disk_is_resolved_and_inspected(
         assert [(d.path, d.format, d.problem) for d in facts.disks] == [(str(image), "qcow2", "")]
         # the session inspected this image without the file scan: a cache hit, not a launch
         assert inspect(facts, cache=guest_cache, timeout=1, scan_files=False) == inspected["rpm-sqlite"].facts
-        monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder))
+        # the CLI adds "guest" to VMGUARD_CACHE: the folder itself was a miss, a second boot
+        monkeypatch.setenv("VMGUARD_CACHE", str(guest_cache.folder.parent))
         monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "log.jsonl"))
+        entries = set(guest_cache.folder.iterdir())
         code, found = _audit(tmp_path, domain.name, "offline", file_scan=False)
         assert code == 1 and "VMG-USR-001" in {f["rule"] for f in found}  # read, and complete
+        assert set(guest_cache.folder.iterdir()) == entries  # from the cache: no appliance boot
     finally:
         pool.destroy()
     assert image.exists()

@@ -31,7 +31,8 @@ def compile_ruleset(inventory: Inventory, facts: HostFacts = NO_FACTS) -> Rulese
         if problems:
             raise InventoryError(problems)
         vms = tuple(_vm_rules(e, facts.port_of(e)) for e in inventory.vms if e.addresses)
-    return Ruleset(inventory.firewall.vm_interfaces, vms, facts.bridge_ports)
+    fw = inventory.firewall
+    return Ruleset(fw.vm_interfaces, vms, facts.bridge_ports, fw.log_group)
 
 
 def _vm_rules(entry: VmEntry, port: str) -> VmRules:

@@ -28,14 +28,16 @@ def _c(text: str) -> dict[str, str]:
     return {"comment": text}
 
 
-def _log(prefix: str, match: dict[str, Any] | None = None) -> dict[str, Any]:
+def _log(prefix: str, group: int | None, match: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A rate-limited LOG rule, or NFLOG to nfnetlink_log `group` (works per namespace).
+    NFLOG gets no prefix: python-iptables 1.0.1 crashes (SIGSEGV) on --nflog-prefix."""
     limit = {"limit": f"{LOG_RATE_PER_MINUTE}/minute", "limit-burst": str(LOG_BURST)}
-    return {
-        **(match or {}),
-        "limit": limit,
-        "comment": _c(f"log {prefix.strip(': ')}"),
-        "target": {"LOG": {"log-prefix": prefix, "log-level": "4"}},
-    }
+    target = (
+        {"LOG": {"log-prefix": prefix, "log-level": "4"}}
+        if group is None
+        else {"NFLOG": {"nflog-group": str(group)}}
+    )
+    return {**(match or {}), "limit": limit, "comment": _c(f"log {prefix.strip(': ')}"), "target": target}
 
 
 def _drop(what: str) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def _set(name: str, flags: str) -> dict[str, Any]:
 def chains_v4(ruleset: Ruleset, slot: str = "") -> Rules:
     """The IPv4 chains, naming the ipsets of `slot` (ipsets.py)."""
     ids, out, in_, logs = (ipsets.slotted(n, slot) for n in ipsets.NAMES)
-    log = ruleset.log_denied
+    log, group = ruleset.log_denied, ruleset.log_group
     known = _set(ids, "src,src")
     return {
         **_per_interface(ruleset),
@@ -120,19 +122,19 @@ def chains_v4(ruleset: Ruleset, slot: str = "") -> Rules:
                 "comment": _c("anti-spoofing: address and MAC of a known VM"),
                 "target": {"goto": "VMG-EGRESS"},
             },
-            *([_log("vmguard spoofed: ")] if log else []),
+            *([_log("vmguard spoofed: ", group)] if log else []),
             _drop("anti-spoofing: unknown address or MAC"),
         ],
         "VMG-EGRESS": [
             REPLIES,
             {**_set(out, "src,dst,dst"), "comment": _c("per-VM egress endpoints"), "target": "RETURN"},
-            _log("vmguard deny out: ", _set(logs, "src")),
+            _log("vmguard deny out: ", group, _set(logs, "src")),
             _drop("default deny from VMs"),
         ],
         "VMG-TO-VM": [
             REPLIES,
             {**_set(in_, "dst,dst,src"), "comment": _c("per-VM ingress"), "target": "RETURN"},
-            _log("vmguard deny in: ", _set(logs, "dst")),
+            _log("vmguard deny in: ", group, _set(logs, "dst")),
             _drop("default deny to VMs"),
         ],
     }

@@ -102,6 +102,7 @@ class Ruleset:
     vm_interfaces: tuple[str, ...]  # host side of the host-only networks
     vms: tuple[VmRules, ...]
     bridge_ports: tuple[str, ...] = ()  # every port of the VM bridges (read live)
+    log_group: int | None = None  # None: kernel log; N: nfnetlink_log group N
 
     @property
     def log_denied(self) -> bool:
@@ -116,6 +117,7 @@ class Ruleset:
             "vm_interfaces": list(self.vm_interfaces),
             "vms": [_vm_dict(v) for v in self.vms],
             "bridge_ports": list(self.bridge_ports),
+            "log_group": self.log_group,
         }
 
     @classmethod
@@ -124,6 +126,7 @@ class Ruleset:
             tuple(data["vm_interfaces"]),
             tuple(_vm_from(v) for v in data["vms"]),
             tuple(data.get("bridge_ports", ())),
+            data.get("log_group"),
         )
 
 

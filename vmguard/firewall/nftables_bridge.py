@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vmguard.firewall.model import IPAddress, Ruleset, VmRules
-from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
+from vmguard.firewall.nftables_text import JUMP, chain, quote
+from vmguard.firewall.nftables_text import log as log_stmt
 
 TABLE = "bridge vmguard"
 # set name -> type; raw payload keys (an ND target, an option's MAC) need `typeof`
@@ -132,7 +133,7 @@ def table_body(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
     for name in SETS:
         extra = shared_ports(rs) if name == "br_ports" else []
         yield _set(name, extra + by_set.get(name, []))
-    log = [f'{LIMIT} log prefix "vmguard frame: " level warn comment "log dropped frames"']
+    log = [f'{log_stmt("vmguard frame: ", rs.log_group)} comment "log dropped frames"']
     yield from chain("deny", [*(log if rs.log_denied else []), 'drop comment "dropped frame"'])
     yield from chain("vm_frame", _frame_rules())
     yield from chain(

@@ -38,7 +38,8 @@ from vmguard.firewall.model import (
     VmRules,
     gc_paused,
 )
-from vmguard.firewall.nftables_text import JUMP, LIMIT, chain, quote
+from vmguard.firewall.nftables_text import JUMP, chain, quote
+from vmguard.firewall.nftables_text import log as log_stmt
 from vmguard.policy.model import IPNetwork, PortRange
 
 TABLE = "inet vmguard"
@@ -239,14 +240,14 @@ def _sets(rs: Ruleset, by_set: dict[str, list[str]]) -> Iterator[str]:
 
 
 def _spoof(rs: Ruleset, match: str, what: str) -> list[str]:
-    log = [f'{match} {LIMIT} log prefix "vmguard spoofed: " level warn comment "log spoofed {what}"']
+    log = [f'{match} {log_stmt("vmguard spoofed: ", rs.log_group)} comment "log spoofed {what}"']
     return [
         *(log if rs.log_denied else []),
         f'{match} drop comment "anti-spoofing: {what} is not a known VM\'s"',
     ]
 
 
-def _lookups(v: int, direction: str) -> list[str]:
+def _lookups(rs: Ruleset, v: int, direction: str) -> list[str]:
     """The per-VM allow lookups: `vm` is the VM's side of the packet, `peer` the other."""
     fam, name = _FAMILY[v], f"{direction}{v}"
     vm, peer = ("saddr", "daddr") if direction == "out" else ("daddr", "saddr")
@@ -256,7 +257,7 @@ def _lookups(v: int, direction: str) -> list[str]:
         f'{concat} @{name} return comment "per-VM {what} endpoints"',
         f'{concat} @{name}_net return comment "per-VM {what} networks and port ranges"',
         f'meta l4proto {_ICMP[v]} {fam} {vm} . {fam} {peer} @{name}_icmp return comment "per-VM {what} ICMP"',
-        f'{fam} {vm} @log{v} {LIMIT} log prefix "vmguard deny {direction}: " level warn '
+        f"{fam} {vm} @log{v} {log_stmt(f'vmguard deny {direction}: ', rs.log_group)} "
         f'comment "log denied {what}"',
     ]
 
@@ -268,7 +269,7 @@ def _shared_chains(rs: Ruleset) -> Iterator[str]:
             'meta nfproto ipv6 goto from_vm6 comment "IPv6 from VMs"',
             *_spoof(rs, "ip saddr . ether saddr != @ids4", "IPv4 address and MAC"),
             'ct state established,related return comment "replies"',
-            *_lookups(4, "out"),
+            *_lookups(rs, 4, "out"),
             'drop comment "default deny from VMs"',
         ],
     )
@@ -282,7 +283,7 @@ def _shared_chains(rs: Ruleset) -> Iterator[str]:
             *nb.nd_rules("", "drop comment"),
             f'icmpv6 type {ND_OUT} ip6 hoplimit 255 return comment "neighbour discovery"',
             'ct state established,related return comment "replies"',
-            *_lookups(6, "out"),
+            *_lookups(rs, 6, "out"),
             'drop comment "default deny from VMs"',
         ],
     )
@@ -291,8 +292,8 @@ def _shared_chains(rs: Ruleset) -> Iterator[str]:
         [
             'ct state established,related return comment "replies"',
             f'icmpv6 type {ND_IN} ip6 hoplimit 255 return comment "neighbour discovery"',
-            *_lookups(4, "in"),
-            *_lookups(6, "in"),
+            *_lookups(rs, 4, "in"),
+            *_lookups(rs, 6, "in"),
             'drop comment "default deny to VMs"',
         ],
     )

@@ -15,6 +15,13 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "/").replace('"', "'")[:120] + '"'
 
 
+def log(prefix: str, group: int | None) -> str:
+    """A rate-limited log statement: to the kernel log, or with a group to nfnetlink_log
+    group N, which (unlike the kernel log) works in every network namespace."""
+    where = "level warn" if group is None else f"group {group}"
+    return f"{LIMIT} log prefix {quote(prefix)} {where}"
+
+
 def chain(name: str, rules: list[str], head: str = "") -> Iterator[str]:
     """One chain block of a table, its head line (type, hook, policy) first."""
     yield f"\tchain {name} {{"

@@ -181,6 +181,7 @@ class _Loader:
             FirewallBackend(fw.get("backend", "nftables")),
             tuple(fw.get("vm_interfaces", ())),
             tuple(networks),
+            fw.get("log_group"),
         )
 
     def gate(self) -> GateSettings:

@@ -77,6 +77,10 @@ class FirewallSettings:
     vm_interfaces: tuple[str, ...] = ()
     # The networks VM addresses must lie in; empty: read from the vm_interfaces' addresses.
     vm_networks: tuple[IPNetwork, ...] = ()
+    # Where denied packets are logged: None the kernel log (which a non-initial network
+    # namespace only gets with the sysctl net.netfilter.nf_log_all_netns), a number the
+    # nfnetlink_log group read per namespace by ulogd2 or `tcpdump -i nflog:N`.
+    log_group: int | None = None
 
 
 class Unmanaged(StrEnum):

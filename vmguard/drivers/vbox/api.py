@@ -77,6 +77,16 @@ class Api:
         raw = next(v for v, n in self.table(enum).items() if n == name)
         return getattr(self.lib, enum)(raw)
 
+    def attachment(self, adapter: Any) -> str:
+        """The adapter's attachment type, read raw: pyvbox's typed property wraps the
+        number in its 6.1 enum and raises on 7.x's HostOnlyNetwork."""
+        return self.name("NetworkAttachmentType", adapter._get_attr("attachmentType"))
+
+    def attach(self, adapter: Any, kind: str) -> None:
+        """Set the attachment type by name, written raw for the same reason."""
+        raw = next(v for v, n in self.table("NetworkAttachmentType").items() if n == kind)
+        adapter._set_attr("attachmentType", raw)
+
     def audio_adapter(self, machine: Any) -> Any:
         """6.x: IMachine.audioAdapter; 7.x: IMachine.audioSettings.adapter (raw COM,
         whose attribute names are the COM ones: enabled, enabledIn, enabledOut...)."""

@@ -143,7 +143,7 @@ class VirtualBoxDriver:
             m.dn_d_mode = api.value("DnDMode", _mode(change.wanted))
         elif act is Action.DETACH_NIC:
             adapter = m.get_network_adapter(int(change.target.partition("/")[0]))
-            adapter.attachment_type = api.value("NetworkAttachmentType", "Null")
+            api.attach(adapter, "Null")
             if not running:
                 adapter.enabled = False
         elif act is Action.MOVE_NIC:
@@ -156,16 +156,18 @@ class VirtualBoxDriver:
             self._device(m, act)
 
     def _move_nic(self, m: Any, change: Change) -> None:
-        """Attach the adapter to the host-only interface; its MAC and type stay."""
+        """Attach the adapter to the host-only interface or (7.x) host-only network; its
+        MAC and adapter type stay."""
         to = change.destination
-        if to is None or to.kind is not HostOnlyKind.HOSTONLY_INTERFACE:
+        kind = None if to is None else MOVE_TO.get(to.kind)
+        if to is None or kind is None or (kind == "HostOnlyNetwork" and self.api.generation < 7):
             raise DriverError(
-                f"{change.subject}: pyvbox can attach only to a host-only interface (vboxnetN), "
-                f"not {to}; use VBoxManage modifyvm --nicN hostonlynet"
+                f"{change.subject}: VirtualBox {self.api.generation}.x cannot attach a NIC to {to} "
+                "(host-only networks need VirtualBox 7)"
             )
         adapter = m.get_network_adapter(int(change.target.partition("/")[0]))
-        adapter.host_only_interface = to.name
-        adapter.attachment_type = self.api.value("NetworkAttachmentType", "HostOnly")
+        _set_network(adapter, kind, to.name)
+        self.api.attach(adapter, kind)
 
     def _vrde(self, server: Any, act: Action) -> None:
         if act is Action.DISABLE_REMOTE_DISPLAY:
@@ -250,6 +252,18 @@ class VirtualBoxDriver:
         session.unlock_machine()
 
 
+# Host-only kind -> the attachment type that reaches it.
+MOVE_TO = {HostOnlyKind.HOSTONLY_INTERFACE: "HostOnly", HostOnlyKind.HOSTONLY_NETWORK: "HostOnlyNetwork"}
+
+
+def _set_network(adapter: Any, kind: str, name: str) -> None:
+    """Name the network of a host-only adapter (read back by live.network_of)."""
+    if kind == "HostOnlyNetwork":  # 7.x only: pyvbox has no property for it
+        adapter._set_attr("hostOnlyNetwork", name)
+    elif kind == "HostOnly":
+        adapter.host_only_interface = name
+
+
 SHARE_ACTIONS = (
     Action.REMOVE_SHARE,
     Action.SET_SHARE_READONLY,
@@ -269,8 +283,9 @@ def _settings(api: Api, m: Any) -> dict[str, Any]:
         "clipboard": api.name("ClipboardMode", m.clipboard_mode),
         "dnd": api.name("DnDMode", m.dn_d_mode),
         "nics": [
-            [int(a.slot), bool(a.enabled), api.name("NetworkAttachmentType", a.attachment_type)]
+            [int(a.slot), bool(a.enabled), kind, live.network_of(a, kind)]
             for a in live.adapters(api, m)
+            for kind in [api.attachment(a)]
         ],
         "shares": [
             [
@@ -300,9 +315,11 @@ def _settings(api: Api, m: Any) -> dict[str, Any]:
 def _restore(api: Api, m: Any, saved: dict[str, Any]) -> None:
     m.clipboard_mode = api.value("ClipboardMode", saved["clipboard"])
     m.dn_d_mode = api.value("DnDMode", saved["dnd"])
-    for slot, enabled, kind in saved["nics"]:
+    for slot, enabled, kind, *network in saved["nics"]:  # backups before 2026-12: no network
         adapter = m.get_network_adapter(slot)
-        adapter.attachment_type = api.value("NetworkAttachmentType", kind)
+        if network:
+            _set_network(adapter, kind, network[0])
+        api.attach(adapter, kind)
         adapter.enabled = enabled
     for sf in list(m.shared_folders):
         m.remove_shared_folder(sf.name)

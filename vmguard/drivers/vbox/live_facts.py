@@ -55,6 +55,14 @@ NETWORK_ATTRS = {
 }
 
 
+def network_of(adapter: Any, kind: str) -> str:
+    """The name of the network an adapter of attachment `kind` is on ("" for none)."""
+    if kind == "HostOnlyNetwork":  # 7.x only: pyvbox has no property for it
+        return str(adapter._get_attr("hostOnlyNetwork"))
+    attr = NETWORK_ATTRS.get(kind)
+    return getattr(adapter, attr) if attr else ""
+
+
 def adapters(api: Api, machine: Any) -> list[Any]:
     """Every network adapter slot the machine's chipset has."""
     found = []
@@ -74,13 +82,12 @@ def _forward(rule: str) -> PortForward:
 
 
 def _nic(api: Api, adapter: Any) -> Nic:
-    kind = api.name("NetworkAttachmentType", adapter.attachment_type)
-    attr = NETWORK_ATTRS.get(kind)
+    kind = api.attachment(adapter)
     forwards = tuple(_forward(r) for r in adapter.nat_engine.redirects) if kind == "NAT" else ()
     return Nic(
         index=int(adapter.slot),
         attachment=names.ATTACHMENT_TYPES.get(kind, Attachment.OTHER),
-        network=getattr(adapter, attr) if attr else "",
+        network=network_of(adapter, kind),
         mac=adapter.mac_address,
         enabled=bool(adapter.enabled),
         port_forwards=forwards,
@@ -202,7 +209,7 @@ def _nat_loopback(api: Api, nics: list[Any]) -> dict[str, str]:
     """INATEngine.localhostReachable exists from 7.0 on; before, NAT always reached it."""
     out = {}
     for adapter in nics:
-        if api.name("NetworkAttachmentType", adapter.attachment_type) == "NAT":
+        if api.attachment(adapter) == "NAT":
             reachable = (
                 bool(adapter.nat_engine._get_attr("localhostReachable")) if api.generation >= 7 else True
             )
