@@ -69,13 +69,25 @@ class Answer:
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
+        """Most answers of a job are the same few bytes: each is parsed once."""
+        if (known := _DECODED.get(data, _UNSEEN)) is not _UNSEEN:
+            return known
         try:
             d = json.loads(data)
             parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
             problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            return cls(str(d["mime"]), parts, problem)
+            answer = cls(str(d["mime"]), parts, problem)
         except (ValueError, KeyError, TypeError, IndexError):
-            return None
+            answer = None
+        if len(_DECODED) >= DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[data] = answer
+        return answer
+
+
+DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)
+_DECODED: dict[bytes, Answer | None] = {}
+_UNSEEN = object()
 
 
 class _Request:
@@ -249,6 +261,14 @@ class Detector:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start every worker now: they load libmagic while the caller walks the tree."""
+        while len(self.workers) < self.size:
+            self.workers.append(_Worker())
+
+    def close(self) -> None:
         for worker in self.workers:
             worker.close()
         self.workers = []
