@@ -114,14 +114,21 @@ def test_what_follows_a_skipped_section_is_still_judged(tmp_path, large, left_ou
     assert sum(left_out) > 3 * (4 << 20), "control: data before the broken parts was left out"
 
 
-def test_a_chunk_left_out_where_the_validator_reads_refuses_the_file():
-    """The parent is trusted to leave out only what was hinted; if it did not, the
-    worker stops rather than judge zeros: no answer, so the file is refused."""
+@pytest.mark.parametrize("before", [b"", b"plain text, then a chunk left out\n" * 30])
+def test_a_chunk_left_out_where_the_validator_reads_refuses_the_file(before):
+    """The parent is trusted to leave out only what was hinted; if it did not (at the
+    head, or inside the validator's reading), the worker stops rather than judge zeros
+    or lose its place in the stream: no answer, so the file is refused, and the next
+    file gets its own answer from a fresh worker."""
     with Detector(workers=1) as detector:
         assert detector.submit(b"hello\n").result().mime == "text/plain"  # control
         upload = detector.begin()
+        if before:
+            upload.feed(before)
         detector.send(upload.request, detect._FRAME.pack(ELIDED | 4096), weight=4096)
+        upload.feed(b"more text after it\n")
         pending = upload.end()
+        script = detector.submit(b"#!/bin/sh\necho next file\n")
         assert pending.result() is None
         assert "ended" in pending.why_none()
-        assert detector.submit(b"hello again\n").result().mime == "text/plain"  # a fresh worker
+        assert script.result().mime == "text/x-shellscript"  # in step: its own answer

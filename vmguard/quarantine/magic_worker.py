@@ -230,8 +230,8 @@ class _Frames:
                 return
             if size & ELIDED:
                 size &= ~ELIDED
-                if self.pos + size > self.skip_to:
-                    raise RuntimeError("the parent left out bytes the validator reads")
+                if self.pos + size > self.skip_to:  # no answer at all, never a wrong one
+                    raise SystemExit("the parent left out bytes the validator reads")
                 self.pos += size
                 yield _ZEROS[:size] if size <= len(_ZEROS) else bytes(size)
                 continue
