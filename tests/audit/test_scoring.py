@@ -15,7 +15,9 @@ WAIVER = Waiver("VMG-DEV-005", "vm", "needed", "alice", dt.date(2099, 1, 1))
 
 
 def outcome(rule: str, waived: bool = False) -> Outcome:
-    return Outcome(Finding(rule=rule, subject="vm", message="m"), CATALOG.get(rule), waiver=WAIVER if waived else None)
+    return Outcome(
+        Finding(rule=rule, subject="vm", message="m"), CATALOG.get(rule), waiver=WAIVER if waived else None
+    )
 
 
 CHECKED = ("VMG-NET-001", "VMG-DEV-005", "VMG-DEV-001", "VMG-FS-003")

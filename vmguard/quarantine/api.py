@@ -148,10 +148,12 @@ class _Vet:
                     ["this job was already promoted; nothing was copied"],
                 )
             dest.check_free()
-        self.walked = walk(root_fd, self.rules, self.opener)
-        early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
-        stage = dest is not None and (self.per_file or not early)
-        entries = self.copy_phase(root_fd, dest if stage else None)
+        with Detector() as detector:
+            detector.start()  # the workers load libmagic while the tree is walked
+            self.walked = walk(root_fd, self.rules, self.opener)
+            early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
+            stage = dest is not None and (self.per_file or not early)
+            entries = self.copy_phase(root_fd, dest if stage else None, detector)
         entries += self.walked.entries
         if not stage:
             return self.result(Status.DRY_RUN if dest is None else Status.REJECTED, entries, dest)
@@ -161,22 +163,23 @@ class _Vet:
             dest.abort()
             raise
 
-    def copy_phase(self, root_fd: int, dest: Destination | None) -> tuple[Entry, ...]:
+    def copy_phase(self, root_fd: int, dest: Destination | None, detector: Detector) -> tuple[Entry, ...]:
         # The scanners start first: one that cannot (clamd down, bad site rules) stops
         # the vet before anything is staged.
         with ScannerSet(self.rules.scanners) as scanners:
-            return self._copy(root_fd, dest, scanners)
+            return self._copy(root_fd, dest, scanners, detector)
 
-    def _copy(self, root_fd: int, dest: Destination | None, scanners: ScannerSet) -> tuple[Entry, ...]:
+    def _copy(
+        self, root_fd: int, dest: Destination | None, scanners: ScannerSet, detector: Detector
+    ) -> tuple[Entry, ...]:
         nodes = self.walked.nodes
         out_fd = None
         try:
             if dest is not None:
                 dest.check_space([n.size for n in nodes], len(nodes))
                 out_fd = dest.begin()
-            with Detector() as detector:
-                phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
-                return tuple(phase.run(root_fd, nodes, out_fd))
+            phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
+            return tuple(phase.run(root_fd, nodes, out_fd))
         except BaseException:
             if dest is not None:
                 dest.abort()

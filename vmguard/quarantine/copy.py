@@ -2,10 +2,12 @@
 
 The source is looked at relative to its directory's descriptor with O_PATH (nothing is
 opened: a FIFO or device swapped in is refused, never opened, see opening.py), compared
-with what the walk saw, and only then opened for reading; that descriptor is read to
-the end in large chunks, each chunk hashed and written to the staged copy. If the file
-grows, shrinks or is rewritten while we read it, the copy is refused: what was checked
-is exactly what is published.
+with what the walk saw, and only then opened for reading. A small file is read whole
+into one immutable `bytes`; a larger one in chunks into a ring of buffers. Those very
+bytes are hashed, streamed to the worker that types and validates them, and written to
+staging (on the writer thread, writer.py): what is published is what was hashed and
+validated, and the quarantine, which the guest can write, is never read twice. If the
+file grows, shrinks or is rewritten while we read it, the copy is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vmguard.policy.model import FileKind
 from vmguard.quarantine import hooks
@@ -26,8 +29,13 @@ from vmguard.quarantine.model import Reason
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.sysio import start_writeback
 from vmguard.quarantine.walk import Node, mode_reasons
+from vmguard.quarantine.writer import Writer
 
-BUFFER_SIZE = 1 << 20
+if TYPE_CHECKING:
+    from vmguard.quarantine.destination import Destination
+
+BUFFER_SIZE = 1 << 20  # a chunk; files smaller than this are read whole, in one read
+RING = 4  # chunk buffers: hashing, writing and reading the next overlap
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
 WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to the disk at once
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
@@ -35,11 +43,43 @@ ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block si
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 _ZEROS = memoryview(bytes(BUFFER_SIZE))  # what a hole reads as
 
+Validate = Callable[[bytes | memoryview], None]
+
 
 @dataclass(frozen=True, slots=True)
 class Content:
     size: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one file is staged: a new name in an open staging directory."""
+
+    dest: Destination
+    dir_fd: int
+    name: str
+    mode: int
+
+    def create(self) -> int:
+        fd = self.dest.create_file(self.dir_fd, self.name)
+        try:
+            self.dest.normalise(fd, self.mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def stage(self, data: bytes) -> None:
+        """Create the file and write it whole (on the writer thread)."""
+        fd = self.create()
+        try:
+            write_all(fd, memoryview(data))
+        finally:
+            os.close(fd)
+
+    def remove(self) -> None:
+        os.unlink(self.name, dir_fd=self.dir_fd)
 
 
 def open_source(
@@ -63,107 +103,169 @@ def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> 
         raise Refused(reasons, "mode or links changed during the vet")
 
 
-class _Hasher:
-    """SHA-256 of the chunks in order. For a large file the hashing runs on a second
-    thread (hashlib releases the GIL), so hashing one chunk overlaps writing it and
-    reading the next: that needs two buffers, taken in turn."""
+class Copier:
+    """Copies the files of one vet, one at a time; owns the chunk buffers and the hash
+    thread. `writer` is None for a dry run (nothing is staged)."""
 
-    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
-        self.digest = hashlib.sha256()
-        self.pool = pool
-        self.pending: Future | None = None
+    def __init__(self, writer: Writer | None) -> None:
+        self.writer = writer
+        # page-aligned, as O_DIRECT writes need them
+        self.buffers = tuple(mmap.mmap(-1, BUFFER_SIZE) for _ in range(RING))
+        self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
 
-    def update(self, chunk: memoryview) -> None:
-        self.wait()
-        if self.pool is None:
-            self.digest.update(chunk)
-        else:
-            self.pending = self.pool.submit(self.digest.update, chunk)
+    def close(self) -> None:
+        self.hash_pool.shutdown()
 
-    def wait(self) -> None:
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
+    def copy(
+        self,
+        src: int,
+        before: os.stat_result,
+        place: Place | None,
+        path: tuple[str, ...],
+        validate: Validate,
+        ranges: list[tuple[int, int]] | None = None,
+        keep: bool = False,
+    ) -> tuple[Content, bytes, int]:
+        """Read src once: hash every byte, hand it to validate (the worker that types and
+        validates the file) and stage it at `place` (unless dry run).
+
+        keep: also return a read-only descriptor of vmguard's own copy of those bytes (for
+        the scanners: the guest cannot rewrite it), else -1. A small file's copy is a sealed
+        memfd (its staging is still queued); a large one's is the staged file, reopened
+        once written. A dry run stages nothing: its own copy is the source.
+
+        `ranges` are the data of a sparse file (holes.data_ranges): its holes are hashed as
+        the zeros they read as, and left holes in the copy. Returns the content's summary
+        and its first HEAD_SIZE bytes (for the detectors). Reading stops at the size
+        fstat gave; growth after that shows in the final fstat.
+        """
+        if ranges is None and before.st_size < BUFFER_SIZE:
+            return self._whole(src, before, place, path, validate, keep)
+        return self._chunked(src, before, place, path, validate, ranges, keep)
+
+    def _whole(
+        self,
+        src: int,
+        before: os.stat_result,
+        place: Place | None,
+        path: tuple[str, ...],
+        validate: Validate,
+        keep: bool,
+    ) -> tuple[Content, bytes, int]:
+        """A small file: one read, and its staging queued only once all of it passed."""
+        data = os.pread(src, before.st_size + 1, 0)
+        if len(data) > before.st_size:
+            raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
+        hooks.reach("copy-chunk", path)
+        digest = hashlib.sha256(data).hexdigest()
+        validate(data)
+        _check_unchanged(src, before, len(data))
+        if place is not None:
+            self.writer.submit(place.stage, data, size=len(data))
+        own = sealed_copy(data) if keep else -1
+        return Content(len(data), digest), data[:HEAD_SIZE], own
+
+    def _chunked(
+        self,
+        src: int,
+        before: os.stat_result,
+        place: Place | None,
+        path: tuple[str, ...],
+        validate: Validate,
+        ranges: list[tuple[int, int]] | None,
+        keep: bool,
+    ) -> tuple[Content, bytes, int]:
+        dst = None if place is None else place.create()
+        own = -1
+        stream = _Stream(self, src, before.st_size, dst, path, validate)
+        try:
+            try:
+                for start, end, is_data in pieces(ranges, before.st_size):
+                    (stream.data if is_data else stream.hole)(start, end)
+                if dst is not None and ranges is not None:
+                    self.writer.submit(os.ftruncate, dst, before.st_size)  # a hole at the end
+            finally:
+                stream.finish()  # never leave a thread with a buffer the next file fills
+            _check_unchanged(src, before, stream.total)
+            if keep:  # written whole by now (finish waited for the writer); a new, non-direct open
+                own = os.open(f"/proc/self/fd/{src if dst is None else dst}", os.O_RDONLY | os.O_CLOEXEC)
+        except Refused:
+            if place is not None:
+                place.remove()  # the partial copy
+            raise
+        finally:
+            if dst is not None:
+                os.close(dst)
+        return Content(stream.total, stream.digest.hexdigest()), stream.head, own
 
 
-def new_buffers() -> tuple[mmap.mmap, mmap.mmap]:
-    """The two read buffers, page-aligned as O_DIRECT writes need them."""
-    return mmap.mmap(-1, BUFFER_SIZE), mmap.mmap(-1, BUFFER_SIZE)
-
-
-def copy_fd(
-    src: int,
-    before: os.stat_result,
-    dst: int | None,
-    path: tuple[str, ...],
-    buffers: tuple[mmap.mmap, mmap.mmap],
-    pool: ThreadPoolExecutor | None,
-    validate: Callable[[memoryview], None] = lambda chunk: None,
-    ranges: list[tuple[int, int]] | None = None,
-) -> tuple[Content, bytes]:
-    """Read src once: hash every byte, hand it to validate (the worker that types and
-    validates the file) and write it to dst (unless dry run).
-
-    `ranges` are the data of a sparse file (holes.data_ranges): its holes are hashed as
-    the zeros they read as, and left holes in dst. Returns the content's summary and
-    its first HEAD_SIZE bytes (for the detectors). Reading stops at the size fstat
-    gave; growth after that shows in the final fstat.
-    """
-    stream = _Stream(
-        src,
-        before.st_size,
-        dst,
-        path,
-        buffers,
-        _Hasher(pool if before.st_size >= THREADED_HASH_MIN else None),
-        validate,
-    )
+def sealed_copy(data: bytes) -> int:
+    """A read-only, sealed in-memory file holding `data`: nobody can change it any more."""
+    fd = os.memfd_create("vmguard-scan", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
-        for start, end, is_data in pieces(ranges, before.st_size):
-            (stream.data if is_data else stream.hole)(start, end)
-        if dst is not None and ranges is not None:
-            os.ftruncate(dst, before.st_size)  # a hole at the end has nothing to write
-    finally:
-        stream.hasher.wait()  # never leave a thread reading a buffer the next file will fill
-    _check_unchanged(src, before, stream.total)
-    return Content(stream.total, stream.hasher.digest.hexdigest()), stream.head
+        write_all(fd, memoryview(data))
+        seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _Sink:
+    """A staged large file as the writer thread writes it, chunk after chunk."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.pos = fd, 0
+        self.direct = size >= DIRECT_MIN and _set_direct(fd, True)
+
+    def seek(self, pos: int) -> None:
+        os.lseek(self.fd, pos, os.SEEK_SET)
+        self.pos = pos
+
+    def write(self, chunk: memoryview) -> None:
+        self.direct = write_all(self.fd, chunk, self.direct)
+        self.pos += len(chunk)
+        if not self.direct and self.pos % WRITEBACK_EVERY < len(chunk):
+            start_writeback(self.fd, self.pos - self.pos % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
 
 
 class _Stream:
-    """One file's bytes in order: hashed, validated, written at their offsets (holes of
-    a sparse file are hashed and validated as the zeros they read as, never written)."""
+    """One file's bytes in order, through the ring of buffers: hashed (on the hash thread
+    for a large file), validated, and written at their offsets by the writer thread
+    (holes of a sparse file are hashed and validated as the zeros they read as, never
+    written). A buffer is read into again only when its hash and write are done."""
 
     def __init__(
-        self,
-        src: int,
-        size: int,
-        dst: int | None,
-        path: tuple[str, ...],
-        buffers: tuple[mmap.mmap, mmap.mmap],
-        hasher: _Hasher,
-        validate: Callable[[memoryview], None],
+        self, copier: Copier, src: int, size: int, dst: int | None, path: tuple[str, ...], validate: Validate
     ) -> None:
-        self.src, self.size, self.dst, self.path = src, size, dst, path
-        self.buffers, self.hasher, self.validate = buffers, hasher, validate
-        self.direct = dst is not None and size >= DIRECT_MIN and _set_direct(dst, True)
+        self.src, self.size, self.path, self.validate = src, size, path, validate
+        self.buffers, self.writer = copier.buffers, copier.writer
+        self.pool = copier.hash_pool if size >= THREADED_HASH_MIN else None
+        self.sink = None if dst is None else _Sink(dst, size)
+        self.digest = hashlib.sha256()
+        self.busy: list[tuple[Future | None, int]] = [(None, 0)] * len(self.buffers)
+        self.hashing: Future | None = None  # the last chunk handed to the hash thread
         self.total, self.head, self.turn = 0, b"", 0
 
     def data(self, start: int, end: int) -> None:
-        if self.dst is not None and start:
-            os.lseek(self.dst, start, os.SEEK_SET)
+        if self.sink is not None and start:
+            self.writer.submit(self.sink.seek, start)
         while start < end:
-            buffer, self.turn = self.buffers[self.turn], self.turn ^ 1
+            i, self.turn = self.turn, (self.turn + 1) % len(self.buffers)
+            self._free(i)
+            buffer = memoryview(self.buffers[i])
             # up to a hole, exactly; at the end, a whole buffer: more would be growth
             want = BUFFER_SIZE if end == self.size else min(BUFFER_SIZE, end - start)
-            if not (n := os.preadv(self.src, [memoryview(buffer)[:want]], start)):
+            if not (n := os.preadv(self.src, [buffer[:want]], start)):
                 break
             if start + n > end:
                 raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
             start += n
-            chunk = memoryview(buffer)[:n]
-            self._take(chunk)
-            if self.dst is not None:
-                self.direct = _write(self.dst, chunk, start, self.direct)
+            hashed = self._take(buffer[:n])
+            written = 0 if self.sink is None else self.writer.submit(self.sink.write, buffer[:n])
+            self.busy[i] = (hashed, written)
             hooks.reach("copy-chunk", self.path)
 
     def hole(self, start: int, end: int) -> None:
@@ -172,12 +274,32 @@ class _Stream:
             self._take(_ZEROS[:n])
             start += n
 
-    def _take(self, chunk: memoryview) -> None:
+    def _take(self, chunk: memoryview) -> Future | None:
         self.total += len(chunk)
         if len(self.head) < HEAD_SIZE:
             self.head += bytes(chunk[: HEAD_SIZE - len(self.head)])
-        self.hasher.update(chunk)
         self.validate(chunk)
+        if self.pool is None:
+            self.digest.update(chunk)
+            return None
+        self.hashing = self.pool.submit(self.digest.update, chunk)  # one thread: in order
+        return self.hashing
+
+    def _free(self, i: int) -> None:
+        hashed, written = self.busy[i]
+        self.busy[i] = (None, 0)
+        if hashed is not None:
+            hashed.result()
+        if written:
+            self.writer.wait(written)
+
+    def finish(self) -> None:
+        for i in range(len(self.buffers)):
+            self._free(i)
+        if self.hashing is not None:
+            self.hashing.result()
+        if self.writer is not None and self.sink is not None:
+            self.writer.wait()
 
 
 def _set_direct(fd: int, on: bool) -> bool:
@@ -191,14 +313,6 @@ def _set_direct(fd: int, on: bool) -> bool:
     except OSError:
         return False
     return on
-
-
-def _write(dst: int, chunk: memoryview, total: int, direct: bool) -> bool:
-    """Write one chunk; returns whether dst is still in direct mode."""
-    direct = write_all(dst, chunk, direct)
-    if not direct and total % WRITEBACK_EVERY < len(chunk):
-        start_writeback(dst, total - total % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
-    return direct
 
 
 def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:

@@ -203,8 +203,7 @@ class Destination:
         return fd
 
     def create_file(self, dir_fd: int, name: str) -> int:
-        # Readable too: the scanners read the staged copy through this descriptor.
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         return os.open(name, flags, 0o600, dir_fd=dir_fd)
 
     def normalise(self, fd: int, mode: int) -> None:

@@ -7,7 +7,10 @@ frame ends a file); the worker types the file from its head (vmguard's identific
 else libmagic) and runs that type's validator over all of it, then answers with the
 type and what, if anything, breaks the format's rules. Requests are pipelined: the copy
 goes on with the next file while a worker works; answers are collected whenever they
-are ready, without threads. A worker that makes no progress (takes no bytes, gives no
+are ready, without threads. When a validator skips a data section (ROOT baskets, HDF5
+and FITS data) the worker says so (a HINT) and the chunks it skips are left out of the
+pipe (ELIDED frames): every byte is still hashed and copied here, and the worker still
+reads every byte it judges. A worker that makes no progress (takes no bytes, gives no
 answer) for the deadline, or dies, is killed; its oldest file gets no answer (None),
 and the other files it held go to a fresh worker if they were small enough to keep
 (RETAIN), else they get None too (rejected: the guest can only hurt its own job).
@@ -35,8 +38,14 @@ IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
 RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
 PIPE_SIZE = 1 << 20  # the worker's stdin pipe: one chunk per wake-up
+ELIDE_MIN = 64 << 10  # chunks this large are left out when the worker skips them
 _F_SETPIPE_SZ = 1031
 _FRAME = struct.Struct("!I")
+# A frame header with this bit stands for that many bytes left out: bytes the worker's
+# validator said it skips (a HINT from the worker), so they need not cross the pipe.
+ELIDED = 0x80000000
+HINT = 0xFFFFFFFF  # from the worker, then 8 bytes: its file's offset up to which it skips
+_HINT = struct.Struct("!IQ")
 READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
 # glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
 # bytes it never wrote (one past a search region), and its answer must not depend on
@@ -60,13 +69,25 @@ class Answer:
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
+        """Most answers of a job are the same few bytes: each is parsed once."""
+        if (known := _DECODED.get(data, _UNSEEN)) is not _UNSEEN:
+            return known
         try:
             d = json.loads(data)
             parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
             problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            return cls(str(d["mime"]), parts, problem)
+            answer = cls(str(d["mime"]), parts, problem)
         except (ValueError, KeyError, TypeError, IndexError):
-            return None
+            answer = None
+        if len(_DECODED) >= DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[data] = answer
+        return answer
+
+
+DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)
+_DECODED: dict[bytes, Answer | None] = {}
+_UNSEEN = object()
 
 
 class _Request:
@@ -76,6 +97,8 @@ class _Request:
         self.size = 0
         self.dead = False  # its worker died and it could not be handed on
         self.worker: _Worker | None = None
+        self.fed = 0  # bytes of the file fed so far
+        self.skip_to = 0  # the worker skips the file's bytes up to here (its HINT)
 
     def keep(self, frame: bytes) -> None:
         self.size += len(frame)
@@ -124,12 +147,26 @@ class _Worker:
         answers = []
         while len(self.buffer) >= 4:
             size = _FRAME.unpack_from(self.buffer)[0]
+            if size == HINT:
+                if not self._take_hint():
+                    break
+                continue
             if len(self.buffer) < 4 + size:
                 break
             answer, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
             answers.append((self.waiting.popleft().ticket, Answer.decode(answer)))
             self.since = time.monotonic()
         return answers
+
+    def _take_hint(self) -> bool:
+        """The file being validated (the oldest waiting) is skipped up to an offset."""
+        if len(self.buffer) < _HINT.size:
+            return False
+        until = _HINT.unpack_from(self.buffer)[1]
+        self.buffer, self.since = self.buffer[_HINT.size :], time.monotonic()
+        if self.waiting:
+            self.waiting[0].skip_to = max(self.waiting[0].skip_to, until)
+        return True
 
     def _take_ready(self) -> bool:
         if len(self.buffer) < len(READY):
@@ -197,8 +234,15 @@ class Upload:
         self.detector, self.request = detector, request
 
     def feed(self, chunk: bytes | memoryview) -> None:
-        if chunk:  # one copy: the chunk's buffer is read into again for the next one
-            self.detector.send(self.request, b"".join((_FRAME.pack(len(chunk)), chunk)))
+        request, n = self.request, len(chunk)
+        if n >= ELIDE_MIN:
+            self.detector.poll(request.worker)  # a HINT may have come
+        if n and request.skip_to >= request.fed + n:  # all of it skipped by the validator
+            request.frames = None  # never handed on: a fresh worker would need the bytes
+            self.detector.send(request, _FRAME.pack(ELIDED | n), weight=n)
+        elif n:  # one copy: the chunk's buffer is read into again for the next one
+            self.detector.send(request, b"".join((_FRAME.pack(n), chunk)))
+        request.fed += n
 
     def end(self) -> Pending:
         self.detector.send(self.request, _FRAME.pack(0))
@@ -221,6 +265,14 @@ class Detector:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start every worker now: they load libmagic while the caller walks the tree."""
+        while len(self.workers) < self.size:
+            self.workers.append(_Worker())
+
+    def close(self) -> None:
         for worker in self.workers:
             worker.close()
         self.workers = []
@@ -246,13 +298,15 @@ class Detector:
         worker.waiting.append(request)
         return Upload(self, request)
 
-    def send(self, request: _Request, frame: bytes) -> None:
+    def send(self, request: _Request, frame: bytes, weight: int = 0) -> None:
+        """Queue a frame; `weight`: the bytes a left-out frame stands for (written as
+        promptly as if they were sent)."""
         request.keep(frame)
         worker = request.worker
         if request.dead or worker is None or worker.broken:
             return  # nothing is kept for a dead worker: the request is handed on from its frames
         worker.unsent.append(frame)
-        worker.unsent_bytes += len(frame)
+        worker.unsent_bytes += weight or len(frame)
         if worker.unsent_bytes >= FLUSH_BYTES:
             self._flush(worker)
 
@@ -260,6 +314,17 @@ class Detector:
         """Write all of a worker's unsent frames, reading answers while the pipe is full."""
         while worker in self.workers and not worker.write_some():
             self._collect(writing=worker)
+
+    def poll(self, worker: _Worker | None) -> None:
+        """Take what a worker said so far (answers, hints), without waiting."""
+        if worker is None or worker.broken or worker not in self.workers:
+            return
+        if select.select([worker.fd], [], [], 0)[0]:
+            answers = worker.receive()
+            if answers is None:
+                self._replace(worker, f"ended (status {worker.proc.wait()})")
+            else:
+                self._keep(answers)
 
     def result(self, ticket: int) -> Answer | None:
         while ticket not in self.answers:

@@ -208,18 +208,62 @@ def _load_validators():  # noqa: ANN202 - the package
     return module
 
 
-def _frames(stdin):  # noqa: ANN001, ANN202 - one file's chunks, up to its empty frame
-    while len(header := stdin.read(4)) == 4:
-        size = struct.unpack("!I", header)[0]
-        if size == 0:
-            return
-        yield stdin.read(size)
-    raise EOFError("the parent closed the pipe inside a file")
+ELIDED, HINT = 0x80000000, 0xFFFFFFFF  # detect.py's
+HINT_MIN = 1 << 20  # skips shorter than this are not worth a message
+_ZEROS = memoryview(bytes(1 << 20))  # what a left-out chunk reads as (never read: skipped)
 
 
-def _answer(validators, types: Types, stdin) -> bytes:  # noqa: ANN001
+class _Frames:
+    """One file's chunks from stdin, up to its empty frame. When the validator skips to
+    an offset, the parent is told (a HINT) and may leave out whole chunks before it
+    (ELIDED frames): they stand in as zeros that the skip passes over unread. A chunk
+    left out anywhere the validator is not skipping is a broken protocol: the worker
+    stops (the file gets no answer and is refused)."""
+
+    def __init__(self, stdin, stdout) -> None:  # noqa: ANN001
+        self.stdin, self.stdout = stdin, stdout
+        self.pos = self.skip_to = 0
+
+    def hint(self, until: int) -> None:
+        if until > self.skip_to:
+            self.skip_to = until
+            self.stdout.write(struct.pack("!IQ", HINT, min(until, 2**64 - 1)))
+            self.stdout.flush()
+
+    def __iter__(self):  # noqa: ANN204
+        while len(header := self.stdin.read(4)) == 4:
+            size = struct.unpack("!I", header)[0]
+            if size == 0:
+                return
+            if size & ELIDED:
+                size &= ~ELIDED
+                if self.pos + size > self.skip_to:  # no answer at all, never a wrong one
+                    raise SystemExit("the parent left out bytes the validator reads")
+                self.pos += size
+                yield _ZEROS[:size] if size <= len(_ZEROS) else bytes(size)
+                continue
+            data = self.stdin.read(size)
+            self.pos += len(data)
+            yield data
+        raise EOFError("the parent closed the pipe inside a file")
+
+
+def _top_stream(validators, frames: _Frames):  # noqa: ANN001, ANN202
+    """The file's own stream (not one inside a container): its long skips are hinted."""
+
+    class Top(validators.Stream):
+        def skip(self, n: int, what: str, fmt: str) -> None:
+            if n >= HINT_MIN:
+                frames.hint(self.pos + n)
+            super().skip(n, what, fmt)
+
+    return Top(iter(frames))
+
+
+def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
     """Type one file and validate it to its last byte; the answer as JSON."""
-    stream = validators.Stream(_frames(stdin))
+    frames = _Frames(stdin, stdout)
+    stream = _top_stream(validators, frames)
     head = stream.peek(validators.HEAD_SIZE)
     mime = validators.own_type(head) or types.mime(head) or None
     answer = {"mime": mime, "parts": [[mime, None]], "problem": None}
@@ -233,7 +277,9 @@ def _answer(validators, types: Types, stdin) -> bytes:  # noqa: ANN001
             answer["parts"] = [[mime, validators.validator_for(mime)]]
         except Exception as err:  # noqa: BLE001 - a validator's failure is the file's: refused
             answer["problem"] = ["type-unknown", f"the validator failed ({type(err).__name__})"]
-    for _ in stream.chunks():  # the rest of the file, to its end frame
+    if not stream.at_end():
+        frames.hint(2**63)  # judged: the rest of the file, to its end frame, is not looked at
+    for _ in stream.chunks():
         pass
     return json.dumps(answer).encode()
 
@@ -247,7 +293,7 @@ def main() -> None:
     stdout.write(b"vmguard libmagic worker ready\n")  # detect.READY (no import of vmguard here)
     stdout.flush()
     while stdin.peek(1):
-        answer = _answer(validators, types, stdin)
+        answer = _answer(validators, types, stdin, stdout)
         stdout.write(struct.pack("!I", len(answer)) + answer)
         stdout.flush()
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
 from vmguard.quarantine import hooks
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
-from vmguard.quarantine.copy import Content, copy_fd, new_buffers, open_source
+from vmguard.quarantine.copy import Content, Copier, Place, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.holes import data_ranges
@@ -25,6 +25,7 @@ from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.scanners import ScannerSet, ScanResult
 from vmguard.quarantine.walk import Node
+from vmguard.quarantine.writer import Writer
 
 
 @dataclass(slots=True)
@@ -50,8 +51,16 @@ class _Outcome:
 class _Dirs:
     """The open source directory and its staging twin."""
 
-    def __init__(self, root_fd: int, opener: Opener, dest: Destination | None, out_fd: int | None) -> None:
+    def __init__(
+        self,
+        root_fd: int,
+        opener: Opener,
+        dest: Destination | None,
+        out_fd: int | None,
+        writer: Writer | None,
+    ) -> None:
         self.root_fd, self.opener, self.dest, self.out_fd = root_fd, opener, dest, out_fd
+        self.writer = writer  # its queued files are written into the staging twin
         self.dirs: dict[tuple[str, ...], Node] = {}
         self.src, self.dst = root_fd, out_fd
         self.broken: dict[tuple[str, ...], Refused] = {}
@@ -91,7 +100,7 @@ class _Dirs:
         if self.src not in (self.root_fd, -1):
             os.close(self.src)
         if self.dst not in (self.out_fd, None, -1):
-            os.close(self.dst)
+            self.writer.release(self.dst)  # after the files queued in it
         self.src, self.dst = -1, None
 
 
@@ -110,16 +119,16 @@ class CopyPhase:
         self.dest = dest
         self.detector = detector
         self.scanners = scanners
-        self.buffers = new_buffers()
-        self.hash_pool: ThreadPoolExecutor | None = None
+        self.copier: Copier | None = None
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
         only the files still waiting for a worker's answer are held in full."""
-        dirs = _Dirs(root_fd, self.opener, self.dest, out_fd)
+        writer = None if out_fd is None else Writer()
+        dirs = _Dirs(root_fd, self.opener, self.dest, out_fd, writer)
         entries: list[Entry] = []
         waiting: deque[_Outcome] = deque()
-        self.hash_pool = ThreadPoolExecutor(1, thread_name_prefix="vmguard-sha256")
+        self.copier = Copier(writer)
         try:
             with progress.step(f"vetting {len(nodes)} entries", total=len(nodes)) as advance:
                 for node in nodes:
@@ -127,11 +136,16 @@ class CopyPhase:
                     advance(1)
                     while waiting and waiting[0].ready():
                         entries.append(self._settle(waiting.popleft()))
+            dirs.close()
+            if writer is not None:
+                writer.wait()  # every staged byte is written (or the vet fails, exit 3)
             while waiting:
                 entries.append(self._settle(waiting.popleft()))
         finally:
             dirs.close()
-            self.hash_pool.shutdown()
+            if writer is not None:
+                writer.close()
+            self.copier.close()
             for outcome in waiting:  # a scanner failed: the vet stops
                 outcome.release()
         return entries
@@ -156,20 +170,19 @@ class CopyPhase:
             src, before = open_source(self.opener, dirs.src, node, self.forbid)
         except Refused as refused:
             return _Outcome(node, refused=refused)
-        dst = None
         upload = self.detector.begin()
         try:
             ranges = self._data_ranges(src, before.st_size)
-            if dirs.dst is not None:
-                dst = self.dest.create_file(dirs.dst, node.parts[-1])
-                self.dest.normalise(dst, self.policy.promote.file_mode)
-            content, head = copy_fd(
-                src, before, dst, node.parts, self.buffers, self.hash_pool, upload.feed, ranges
+            place = (
+                None
+                if dirs.dst is None
+                else Place(self.dest, dirs.dst, node.parts[-1], self.policy.promote.file_mode)
             )
-            scans, held = self._scan(src, src if dst is None else dst, node)
+            content, head, own = self.copier.copy(
+                src, before, place, node.parts, upload.feed, ranges, keep=bool(self.scanners)
+            )
+            scans, held = self._scan(src, own, node)
         except Refused as refused:
-            if dst is not None:
-                os.unlink(node.parts[-1], dir_fd=dirs.dst)  # the partial copy
             upload.end().discard()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
         except BaseException:
@@ -177,8 +190,6 @@ class CopyPhase:
             raise
         finally:
             os.close(src)
-            if dst is not None:
-                os.close(dst)
         hooks.reach("staged", node.parts)
         return _Outcome(
             node,
@@ -202,21 +213,24 @@ class CopyPhase:
             )
         return ranges
 
-    def _scan(self, src: int, scanned: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
-        """Hand the scanners a descriptor, never a name (which the guest may have pointed
-        elsewhere since): the staged copy's when there is one. That copy is vmguard's, so
-        the bytes scanned are the bytes published, even if the guest rewrites the source
-        through a shared mapping, which changes neither its mtime nor its ctime. A
+    def _scan(self, src: int, own: int, node: Node) -> tuple[tuple[Future[ScanResult], ...], int]:
+        """Hand the scanners `own`, vmguard's copy of the bytes that were hashed and are
+        published (Copier.copy keep=True), never a name and never the guest's source, which
+        it may rewrite through a shared mapping without moving its mtime or ctime. A
         duplicate of the source is kept: changed once they answer -> changed during vet."""
         if not self.scanners:
             return (), -1
         hooks.reach("scan", node.parts)
-        held = os.dup(src)
+        held = -1
         try:
-            return self.scanners.submit(scanned), held
+            held = os.dup(src)
+            return self.scanners.submit(own), held
         except BaseException:
-            os.close(held)
+            if held != -1:
+                os.close(held)
             raise
+        finally:
+            os.close(own)  # the engines keep their own duplicates
 
 
 def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:

