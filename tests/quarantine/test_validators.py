@@ -23,11 +23,29 @@ def vet(data: bytes, mime: str, size: int = 4096) -> list:
 def test_text_in_any_chunking_is_judged_by_characters_not_chunks(size):
     text = "Zürich µ → 日本 ✓\r\n\tend\f\n" * 50
     assert vet(text.encode(), "text/plain", size) == [("text/plain", "text")]
-    assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text")]
+    assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text:utf-16")]
     with pytest.raises(Invalid, match="byte 3 is not valid utf-8"):
         vet(b"abc\xe2\x82", "text/plain", size)  # a character cut off by the end
     with pytest.raises(Invalid, match="U\\+0085"):
         vet("next line\u0085".encode(), "text/plain", size)  # C1 control
+
+
+@pytest.mark.parametrize("size", [1, 3, 4096])
+def test_text_names_the_one_encoding_all_of_it_is_valid_in(size):
+    latin = "caf\xe9 \xb5s \xd7 2\n".encode("latin-1") * 100
+    assert vet(latin, "text/plain", size) == [("text/plain", "text:latin-1")]
+    utf8_then_latin = "µs ok\n".encode() * 100 + latin  # C2 B5 is Latin-1 too: all of it is
+    assert vet(utf8_then_latin, "text/plain", size) == [("text/plain", "text:latin-1")]
+    with pytest.raises(Invalid, match="byte 703 is not valid utf-8"):  # \x86 is a C1 control in Latin-1
+        vet("→ ok\n".encode() * 100 + latin, "text/plain", size)
+    with pytest.raises(Invalid, match="control character U\\+0085"):  # the NEL byte, in Latin-1
+        vet(latin + b"x\x85y\n", "text/plain", size)
+    with pytest.raises(Invalid, match="NUL"):
+        vet(latin + b"\0", "text/plain", size)
+    with pytest.raises(Invalid, match="markup"):
+        vet(latin + b"<scr" + b"ipt>", "text/plain", size)
+    assert validators.encoding_of("text:latin-1") == "latin-1" and validators.encoding_of("text") == "utf-8"
+    assert validators.encoding_of("json") is None and validators.encoding_of(None) is None
 
 
 @pytest.mark.parametrize(("data", "rule"), [

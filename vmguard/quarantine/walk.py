@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from vmguard.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
+from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.names import colliding, name_reasons
-from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.opening import (
     Opener,
     Refused,

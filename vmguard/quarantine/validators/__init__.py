@@ -16,8 +16,10 @@ from collections.abc import Callable
 from . import containers, fits, hdf5, jsonfmt, root, text
 from .identify import executable_format, own_type
 from .stream import Invalid, Stream
+from .text import encoding_of
 
-__all__ = ["HEAD_SIZE", "TYPES", "Invalid", "Stream", "executable_format", "own_type", "validator_for", "vet"]
+__all__ = ["HEAD_SIZE", "TYPES", "Invalid", "Stream", "encoding_of", "executable_format", "own_type",
+           "validator_for", "vet"]
 
 HEAD_SIZE = 512  # what libmagic and the identification see
 MAX_DEPTH = 3  # a gzip of a tar of a gzip; deeper nesting is refused
@@ -64,8 +66,8 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]
     if name in _SIMPLE:
-        _SIMPLE[name](stream)
-    elif name in _CONTAINERS:
+        return [(mime, _SIMPLE[name](stream))]  # text names its encoding ("text:utf-16")
+    if name in _CONTAINERS:
         if depth >= MAX_DEPTH:
             raise Invalid(f"{name}: nested more than {MAX_DEPTH} containers deep")
         return _CONTAINERS[name](stream, lambda inner: vet(inner, mime_of, depth + 1))
@@ -83,5 +85,4 @@ def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
             return "application/json", "json"
         except Invalid:
             stream.unread(data)
-    text.validate(stream)
-    return mime, "text"
+    return mime, text.validate(stream)
