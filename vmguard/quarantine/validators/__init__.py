@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import containers, fits, hdf5, jsonfmt, root, text
+from . import containers, fits, hdf5, jsonfmt, root, text, ziparchive
 from .identify import executable_format, own_type
 from .stream import Invalid, Stream
 from .text import encoding_of
@@ -38,13 +38,14 @@ TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "root": ("root", ("application/x-root",)),
     "gzip": ("gzip", ("application/gzip", "application/x-gzip")),
     "tar": ("tar", ("application/x-tar",)),
+    "zip": ("zip", ("application/zip",)),
 }
 _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "text": text.validate, "json": jsonfmt.validate, "fits": fits.validate,
     "hdf5": hdf5.validate, "root": root.validate,
 }
-_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": containers.zip_}
-_BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes} | {"application/zip": "zip"}
+_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": ziparchive.zip_}
+_BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes}
 
 Parts = containers.Parts
 
@@ -77,12 +78,26 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
 def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
     """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
     it: text that starts like JSON is JSON if all of it parses, else it is held to the
-    text rules like any other text."""
-    data = jsonfmt.collect(stream)
-    if data is not None:
-        try:
-            jsonfmt.parse(data)
-            return "application/json", "json"
-        except Invalid:
-            stream.unread(data)
-    return mime, text.validate(stream)
+    text rules like any other text. Both run on the same chunks as they stream."""
+    checkers = [jsonfmt.Checker(), text.Checker(stream.peek(2))]
+    failed: list[Invalid | None] = [None, None]
+    for chunk in stream.chunks():
+        for i, checker in enumerate(checkers):
+            if failed[i] is None:
+                failed[i] = _fed(checker.feed, bytes(chunk))
+        if failed[0] and failed[1]:
+            raise failed[1]
+    names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
+    if isinstance(names[0], str):
+        return "application/json", names[0]
+    if isinstance(names[1], str):
+        return mime, names[1]
+    raise names[1]
+
+
+def _fed(step: Callable, *args: bytes) -> Invalid | str | None:
+    """A checker's step, its Invalid returned rather than raised."""
+    try:
+        return step(*args)
+    except Invalid as err:
+        return err

@@ -107,12 +107,12 @@ def _member_allowed(member: tarfile.TarInfo) -> None:
     if not (member.isreg() or member.isdir()):
         raise Invalid(f"tar: member {member.name!r} is a link or special file")
     name = member.name
-    if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name:
-        raise Invalid(f"tar: member name {name!r} leaves the archive's directory")
+    member_allowed_name(name, "tar")
     if member.mode & (0o7111 if member.isreg() else 0o7000):
         raise Invalid(f"tar: member {name!r} is executable or set-id")
 
 
-def zip_(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
-    raise Invalid("zip: not validated (its directory is at its end, where anything may be appended "
-                  "to another file); refused")
+def member_allowed_name(name: str, fmt: str) -> None:
+    """An archive member's name stays inside the directory it is unpacked in."""
+    if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name or not name:
+        raise Invalid(f"{fmt}: member name {name!r} leaves the archive's directory")
