@@ -131,3 +131,18 @@ def test_a_zip_is_refused_unless_the_policy_allows_it_then_published_byte_identi
     assert (tmp_path / "allowed" / "pub" / "run1" / "out.zip").read_bytes() == GOOD
     assert entries["elf.zip"].reasons == (Reason.EXECUTABLE_CONTENT,)
     assert entries["latin.zip"].reasons == (Reason.TYPE_NOT_ALLOWED,)  # its member's encoding
+
+
+def test_archives_hold_at_most_so_many_members(monkeypatch):
+    from tests.quarantine.test_formats import _tar
+    from vmguard.quarantine.validators import containers, ziparchive
+
+    monkeypatch.setattr(containers, "MAX_MEMBERS", 5)
+    monkeypatch.setattr(ziparchive, "MAX_MEMBERS", 5)
+    five = {f"f{i}.txt": b"x\n" for i in range(5)}
+    assert vet(make(five)) and vet(_tar([(n, d, 0o644) for n, d in five.items()]))
+    six = {**five, "g.txt": b"y\n"}
+    with pytest.raises(Invalid, match="zip: more than 5 members"):
+        vet(make(six))
+    with pytest.raises(Invalid, match="tar: more than 5 members"):
+        vet(_tar([(n, d, 0o644) for n, d in six.items()]))

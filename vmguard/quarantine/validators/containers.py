@@ -24,7 +24,8 @@ RATIO = 200  # a real gzip of text or data inflates 3-20 times; deflate's maximu
 FLOOR = 256 << 20
 STEP = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
-FEXTRA = 0x04  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
+FEXTRA = 0x04
+MAX_MEMBERS = 10_000  # files and directories in one archive (tar, zip)  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
 
 
 def gzip(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
@@ -86,10 +87,14 @@ class _Reader:
 
 def tar(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
     parts: Parts = [("application/x-tar", "tar")]
+    count = 0
     try:
         with tarfile.open(fileobj=_Reader(stream), mode="r|") as archive:
             while (member := archive.next()) is not None:
                 archive.members.clear()  # one member at a time, however many there are
+                count += 1
+                if count > MAX_MEMBERS:
+                    raise Invalid(f"tar: more than {MAX_MEMBERS} members")
                 _member_allowed(member)
                 if member.isreg():
                     fh = archive.extractfile(member)

@@ -17,11 +17,10 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 
-from .containers import FLOOR, RATIO, STEP, Parts, member_allowed_name
+from .containers import FLOOR, MAX_MEMBERS, RATIO, STEP, Parts, member_allowed_name
 from .stream import Invalid, Stream
 
 FMT = "zip"
-MAX_MEMBERS = 10_000
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _END = struct.Struct("<4sHHHHIIH")
