@@ -24,8 +24,8 @@ RATIO = 200  # a real gzip of text or data inflates 3-20 times; deflate's maximu
 FLOOR = 256 << 20
 STEP = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
-FEXTRA = 0x04
-MAX_MEMBERS = 10_000  # files and directories in one archive (tar, zip)  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
+FEXTRA = 0x04  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
+MAX_MEMBERS = 10_000  # files and directories in one archive (tar, zip)
 
 
 def gzip(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
