@@ -146,3 +146,12 @@ def test_archives_hold_at_most_so_many_members(monkeypatch):
         vet(make(six))
     with pytest.raises(Invalid, match="tar: more than 5 members"):
         vet(_tar([(n, d, 0o644) for n, d in six.items()]))
+
+
+def test_the_type_name_zip_is_read_from_yaml(tmp_path):
+    from vmguard.policy.loader import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text("apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: z}\nspec:\n"
+                    "  quarantine:\n    allow_types: [text, zip]\n")
+    assert load_policy(path).quarantine.allow_types == ("text", "zip")
