@@ -73,7 +73,7 @@ CASES = [
     ("max-files", "spec: {quarantine: {max_files: 0}}\n", "spec.quarantine.max_files: 0 is out of range",
      "spec: {quarantine: {max_files: 10}}\n"),
     ("allow-types", "spec: {quarantine: {allow_types: [Text]}}\n", "spec.quarantine.allow_types[0]: 'Text' is "
-     "not valid (a type name (text, csv, json, fits, hdf5, root, gzip, tar), a MIME type such as text/plain or "
+     "not valid (a type name (text, csv, json, fits, hdf5, root, gzip, tar, zip), a MIME type such as text/plain or "
      "text/*, or {type: image/png, validate: head-only})", "spec: {quarantine: {allow_types: ['text/*', text]}}\n"),
     ("forbid-kind", "spec: {quarantine: {forbid: [devices]}}\n", "spec.quarantine.forbid[0]: 'devices' is not "
      "allowed (use 'symlinks', 'hardlinks', 'special_files', 'setuid' or 'executables')",
