@@ -171,7 +171,7 @@ CASES = [
         "allow-types",
         "spec: {quarantine: {allow_types: [Text]}}\n",
         "spec.quarantine.allow_types[0]: 'Text' is "
-        "not valid (a type name (text, csv, json, fits, hdf5, root, gzip, tar), a MIME type such as text/plain or "
+        "not valid (a type name (text, csv, json, fits, hdf5, root, gzip, tar, zip), a MIME type such as text/plain or "
         "text/*, or {type: image/png, validate: head-only})",
         "spec: {quarantine: {allow_types: ['text/*', text]}}\n",
     ),

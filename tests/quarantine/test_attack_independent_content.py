@@ -603,10 +603,6 @@ KNOWN_GAPS = {
         "end-of-file address are not accounted for",
     ),
     **dict.fromkeys(
-        ("root-free-gap-zip.root", "root-free-gap-elf.root"),
-        "ROOT: the contents of free gaps are not checked (ROOT leaves stale bytes there)",
-    ),
-    **dict.fromkeys(
         ("fits-zip-as-image.fits", "_zipbranch.root", "_zipdataset.h5"),
         "a payload as a format's own free-form data: no structure check can tell it "
         "from data (the threat model leaves it to the scanners)",

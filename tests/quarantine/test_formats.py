@@ -206,7 +206,7 @@ def embedded_cases(outputs: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
         "hdf5-btree-gone.h5": (_patched(h5, h5.index(b"TREE"), b"\x7fELF"), "hdf5: the root group's B-tree"),
         "hdf5-base-moved.h5": (_patched(h5, eof_at - 16, struct.pack("<Q", 512)), "hdf5: base address"),
         "text-escape.log": (b"ok\n\x1b]0;pwned\x07\n", "text: control character U+001B"),
-        "text-bad-utf8.csv": (b"a,b\n1,\xff\n2,3\n", "text: byte 6 is not valid utf-8"),
+        "text-bad-utf8.csv": (b"a,b\n1,\x81\n2,3\n", "text: byte 6 is not valid utf-8"),  # nor Latin-1
         "text-utf16-odd.log": ("log line\n".encode("utf-16") + b"\x00", "text: byte"),
         "gzip-truncated.csv.gz": (outputs["events.csv.gz"][:-9], "gzip: the file ends inside a member"),
     }

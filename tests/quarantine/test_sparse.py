@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import rules, write
 from tests.quarantine.test_races import at, entry
+from tests.support.require import require_root
+from vmguard.core.errors import VetError
 from vmguard.policy.model import SparseFiles
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason, Status
@@ -103,3 +106,34 @@ def test_a_hole_filled_during_the_copy_is_refused(q, tmp_path):
     assert done
     assert entry(result, "big.bin").reasons == (Reason.CHANGED_DURING_VET,)
     assert not (tmp_path / "pub" / "j" / "big.bin").exists()
+
+
+@pytest.fixture
+def small_public(tmp_path):
+    """A 16 MiB tmpfs as the public area."""
+    require_root()
+    public = tmp_path / "small"
+    public.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(public)], check=True)
+    try:
+        yield public
+    finally:
+        subprocess.run(["umount", str(public)], check=True)
+
+
+def test_the_free_space_check_counts_what_a_sparse_file_writes(q, small_public):
+    """1 GiB that is 1 MiB of data fits a 16 MiB public area: the check counts the
+    data, not the size (it counted the size and refused)."""
+    content = sparse(q / "big.bin", 1 << 30, {0: b"\0vmguard" * (MIB // 8)})
+    policy = rules(allow_types=TYPES, head_only=HEAD_ONLY, max_file_size=2 << 30)
+    result = vmguard.vet(q, policy, small_public / "j")
+    assert result.status is Status.PROMOTED
+    assert allocated(small_public / "j" / "big.bin") <= 2 * MIB
+    assert hashlib.sha256(content).hexdigest() == entry(result, "big.bin").sha256
+
+
+def test_control_a_dense_file_larger_than_the_public_area_is_refused_before_copying(q, small_public):
+    write(q / "dense.bin", b"\0vmguard" * (3 * MIB))
+    with pytest.raises(VetError, match="not enough free space"):
+        vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), small_public / "j")
+    assert os.listdir(small_public / ".vmguard-staging") == ["j.lock"]

@@ -23,18 +23,46 @@ def vet(data: bytes, mime: str, size: int = 4096) -> list:
 def test_text_in_any_chunking_is_judged_by_characters_not_chunks(size):
     text = "Zürich µ → 日本 ✓\r\n\tend\f\n" * 50
     assert vet(text.encode(), "text/plain", size) == [("text/plain", "text")]
-    assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text")]
+    assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text:utf-16")]
     with pytest.raises(Invalid, match="byte 3 is not valid utf-8"):
         vet(b"abc\xe2\x82", "text/plain", size)  # a character cut off by the end
     with pytest.raises(Invalid, match="U\\+0085"):
         vet("next line\u0085".encode(), "text/plain", size)  # C1 control
 
 
+@pytest.mark.parametrize("size", [1, 3, 4096])
+def test_text_names_the_one_encoding_all_of_it_is_valid_in(size):
+    latin = "caf\xe9 \xb5s \xd7 2\n".encode("latin-1") * 100
+    assert vet(latin, "text/plain", size) == [("text/plain", "text:latin-1")]
+    utf8_then_latin = "µs ok\n".encode() * 100 + latin  # C2 B5 is Latin-1 too: all of it is
+    assert vet(utf8_then_latin, "text/plain", size) == [("text/plain", "text:latin-1")]
+    with pytest.raises(Invalid, match="byte 703 is not valid utf-8"):  # \x86 is a C1 control in Latin-1
+        vet("→ ok\n".encode() * 100 + latin, "text/plain", size)
+    with pytest.raises(Invalid, match="control character U\\+0085"):  # the NEL byte, in Latin-1
+        vet(latin + b"x\x85y\n", "text/plain", size)
+    with pytest.raises(Invalid, match="NUL"):
+        vet(latin + b"\0", "text/plain", size)
+    with pytest.raises(Invalid, match="markup"):
+        vet(latin + b"<scr" + b"ipt>", "text/plain", size)
+    assert validators.encoding_of("text:latin-1") == "latin-1" and validators.encoding_of("text") == "utf-8"
+    assert validators.encoding_of("json") is None and validators.encoding_of(None) is None
+
+
 @pytest.mark.parametrize(
     ("data", "rule"),
     [
         (b'{"a": NaN}', "NaN is not JSON"),
-        (b'{"a": 1} {"b": 2}', "Extra data"),
+        (b'{"a": 1} {"b": 2}', "extra data after the value \\(at character 9\\)"),
+        (b'{"a": -Infinity}', "-Infinity is not JSON"),
+        (b'{"a": 1,}', "unexpected '}'"),
+        (b"[1 2]", "a value where none may be"),
+        (b"{1: 2}", "an object key is not a string"),
+        (b'["a\tb"]', "not a JSON token"),  # a raw TAB in a string
+        (b"[01]", "a value where none may be"),
+        (b"[1.]", "not a JSON token"),
+        (b'{"a": [1, 2}', "unexpected '}'"),
+        (b'{"a": tru}', "not a JSON token"),
+        (b"[1, 2", "ends inside the value"),
         (b'\xef\xbb\xbf{"a": 1}', "not one strict JSON value"),
         (b'{"a": "\xff"}', "byte 7 is not valid UTF-8"),
         (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
@@ -46,13 +74,72 @@ def test_json_is_strict(data, rule):
         vet(data, "application/json")
 
 
-def test_json_larger_than_the_limit_is_refused_not_guessed(monkeypatch):
-    monkeypatch.setattr(jsonfmt, "MAX_SIZE", 100)
-    assert vet(b"[" + b"1," * 40 + b"1]", "application/json", 7)
-    with pytest.raises(Invalid, match="larger than"):
-        vet(b"[" + b"1," * 60 + b"1]", "application/json", 7)
-    # Text that only starts like JSON: the look-ahead is given back and read as text.
+@pytest.mark.parametrize("size", [1, 2, 5, 4096])
+def test_json_streams_whatever_the_chunking(size):
+    doc = (
+        b'{"run": 42, "cuts": [1, -2.5e-3, 0, 1E+9, "x\\"y\\u00e9", true, false, null],'
+        b' "nested": [[], {}, [{"a": {"b": [10.25]}}]], "s\xc2\xb5": "\xe2\x86\x92"}\n'
+    )
+    assert vet(doc, "application/json", size) == [("application/json", "json")]
+    for broken, rule in (
+        (doc[:-2], "ends inside the value"),
+        (doc + b"1", "extra data"),
+        (doc.replace(b"10.25", b"10.2.5"), "not a JSON token"),
+        (doc.replace(b"-2.5e-3", b"-2.5e"), "not a JSON token"),
+    ):
+        with pytest.raises(Invalid, match=rule):
+            vet(broken, "application/json", size)
+
+
+def test_json_of_any_size_is_judged_as_json_in_bounded_memory(monkeypatch):
+    """Beyond the 16 MiB json.loads once took (then it fell back to text)."""
+    big = b'{"rows": [' + b'1.5, -2, "ok", null, ' * 1_000_000 + b"[0]], " + b'"end": {}}'  # 20 MiB
+    assert vet(big, "application/json", 1 << 20) == [("application/json", "json")]
+    assert vet(big, "text/plain", 1 << 20) == [("application/json", "json")]  # libmagic's guess
+    with pytest.raises(Invalid, match="json: not one strict JSON value"):
+        vet(big[:-1] + b"\x00", "application/json", 1 << 20)
+    monkeypatch.setattr(jsonfmt, "MAX_TOKEN", 1000)
+    with pytest.raises(Invalid, match="a token longer than"):
+        vet(b'["' + b"x" * 5000 + b'"]', "application/json", 100)
+    # Text that only starts like JSON is text, judged on the same pass.
     assert vet(b"[" + b"1," * 60 + b"\n", "text/plain", 7) == [("text/plain", "text")]
+    with pytest.raises(Invalid, match="NUL"):
+        vet(b"[" + b"1," * 60 + b"\0", "text/plain", 7)
+
+
+def test_json_agrees_with_the_standard_librarys_strict_parse():
+    """Differential: random documents, randomly broken, whatever the chunking."""
+    import json
+    import random
+
+    rng = random.Random(13)
+
+    def gen(depth: int = 0) -> object:
+        if depth > 4 or rng.random() < 0.4:
+            return rng.choice([0, -2.5, 1e9, "x", 'é"\\', True, None, 2**70, ""])
+        if rng.random() < 0.5:
+            return [gen(depth + 1) for _ in range(rng.randint(0, 5))]
+        return {f"k{i}": gen(depth + 1) for i in range(rng.randint(0, 4))}
+
+    def strict(doc: bytes) -> bool:
+        try:
+            json.loads(doc.decode(), parse_constant=int)  # NaN, Infinity: int() refuses them
+            return True
+        except (ValueError, UnicodeDecodeError):
+            return False
+
+    for _ in range(400):
+        doc = json.dumps(gen(), ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1])).encode()
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(len(doc) + 1)
+            doc = doc[:at] + bytes([rng.choice(b' ,:[]{}"\\01-.eEtfnNx\t')]) + doc[at + rng.randint(0, 1) :]
+        for size in (1, 3, 4096):
+            try:
+                validators.jsonfmt.validate(chunked(doc, size))
+                ours = True
+            except Invalid:
+                ours = False
+            assert ours == strict(doc), (doc, size)
 
 
 def test_gzip_members_and_what_follows_them():

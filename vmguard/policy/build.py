@@ -201,6 +201,7 @@ class Builder:
             promote=self.promote(d.get("promote", {})),
             names=m.NameRules(d.get("names", q.names.value)),
             sparse_files=m.SparseFiles(d.get("sparse_files", q.sparse_files.value)),
+            text_encodings=tuple(m.TextEncoding(e) for e in d.get("text_encodings", q.text_encodings)),
         )
 
     def scanners(self, d: dict[str, Any]) -> m.Scanners:

@@ -51,7 +51,11 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
         "promote": {"mode": p.mode.value, "file_mode": f"{p.file_mode:04o}", "dir_mode": f"{p.dir_mode:04o}"},
     }
     out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
-    out.update(names=q.names.value, sparse_files=q.sparse_files.value)
+    out.update(
+        names=q.names.value,
+        sparse_files=q.sparse_files.value,
+        text_encodings=[e.value for e in q.text_encodings],
+    )
     scanners = _scanners(q.scanners)
     if scanners:
         out["scanners"] = scanners

@@ -47,6 +47,14 @@ class SparseFiles(StrEnum):
     REFUSE = "refuse"  # a file with a hole is rejected
 
 
+class TextEncoding(StrEnum):
+    """An encoding text may be in (the whole file valid in it, controls still limited)."""
+
+    UTF8 = "utf-8"  # ASCII included
+    UTF16 = "utf-16"  # with a byte order mark (LE or BE): without one it cannot be told
+    LATIN1 = "latin-1"  # ISO 8859-1: any byte but NUL and the C0/C1 controls; opt-in
+
+
 class PromoteMode(StrEnum):
     ALL_OR_NOTHING = "all-or-nothing"
     PER_FILE = "per-file"
@@ -216,6 +224,7 @@ class QuarantinePolicy:
     promote: PromotePolicy = field(default_factory=PromotePolicy)
     names: NameRules = NameRules.POSIX
     sparse_files: SparseFiles = SparseFiles.PRESERVE
+    text_encodings: tuple[TextEncoding, ...] = (TextEncoding.UTF8, TextEncoding.UTF16)
 
 
 @dataclass(frozen=True)

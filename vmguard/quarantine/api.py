@@ -176,7 +176,7 @@ class _Vet:
         out_fd = None
         try:
             if dest is not None:
-                dest.check_space([n.size for n in nodes], len(nodes))
+                dest.check_space([n.written for n in nodes], len(nodes))
                 out_fd = dest.begin()
             phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
             return tuple(phase.run(root_fd, nodes, out_fd))

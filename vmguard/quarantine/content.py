@@ -13,7 +13,7 @@ from vmguard.policy.model import FileKind, QuarantinePolicy
 from vmguard.quarantine.copy import Content
 from vmguard.quarantine.detect import Answer
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.validators import TYPES, executable_format
+from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 
 __all__ = ["EMPTY_TYPE", "admitted", "content_reasons", "executable_format", "type_allowed"]
 
@@ -52,7 +52,10 @@ def type_allowed(mime: str, allow_types: tuple[str, ...]) -> bool:
 
 
 def admitted(mime: str, validator: str | None, policy: QuarantinePolicy) -> bool:
-    """Whether one (inner) file's type passes the policy's allow_types."""
+    """Whether one (inner) file's type passes the policy's allow_types (and, for text,
+    its encoding the policy's text_encodings)."""
+    if encoding_of(validator) not in (None, *policy.text_encodings):
+        return False
     for entry in policy.allow_types:
         if "/" not in entry:
             if mime in TYPES.get(entry, ("", ()))[1]:
@@ -87,14 +90,20 @@ def content_reasons(
     elif answer.problem is not None and answer.problem[0] in _PROBLEMS:
         found.append((_PROBLEMS[answer.problem[0]], answer.problem[1]))
     elif refused := [m for m, v in answer.parts if not admitted(m, v, policy)]:
-        found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused)))
+        found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused, policy)))
     elif answer.problem is not None:
         found.append((Reason.INVALID_FORMAT, answer.problem[1]))
     return [f for i, f in enumerate(found) if f not in found[:i]]
 
 
-def _not_admitted(answer: Answer, refused: list[str]) -> str:
+def _not_admitted(answer: Answer, refused: list[str], policy: QuarantinePolicy) -> str:
     inner = "" if refused == [answer.mime] else f" holding {', '.join(dict.fromkeys(refused))}"
     unchecked = [m for m, v in answer.parts if v is None and m in refused]
     why = " (no validator for it; the policy would have to say validate: head-only)" if unchecked else ""
+    encodings = {encoding_of(v) for _, v in answer.parts} - {None, *policy.text_encodings}
+    if encodings:
+        why += (
+            f" (text in {', '.join(sorted(encodings))}; the policy's text_encodings allows "
+            f"{', '.join(policy.text_encodings)})"
+        )
     return answer.mime + inner + why

@@ -45,3 +45,11 @@ def pieces(ranges: list[tuple[int, int]] | None, size: int) -> Iterator[tuple[in
         pos = end
     if pos < size:
         yield pos, size, False
+
+
+def written_size(size: int, blocks: int) -> int:
+    """The bytes a copy of this file writes, from its stat: its allocated blocks (st_blocks
+    counts 512-byte units) when fewer than its size, as the holes stay holes. A source
+    that compresses may count fewer than the copy writes: the free-space check is then
+    short, and a copy that runs out of space stops with exit 3, nothing published."""
+    return min(size, blocks * 512)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from vmguard.core.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
+from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.names import colliding, name_reasons
 from vmguard.quarantine.opening import (
@@ -42,6 +43,7 @@ class Node:
     ino: int
     size: int
     mtime_ns: int
+    written: int = 0  # bytes its copy will write: holes of a sparse file are not written
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,15 @@ class _Walker:
             self.reject(path, Kind.FILE, reasons, size=st.st_size)
             return
         self.total += st.st_size
-        node = Node(path, Kind.FILE, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        node = Node(
+            path,
+            Kind.FILE,
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+            written_size(st.st_size, st.st_blocks),
+        )
         self.nodes.append(node)
 
     def descend(self, parent_fd: int, path: tuple[str, ...], st: Stat) -> None:

@@ -13,11 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import containers, fits, hdf5, jsonfmt, root, text
+from . import containers, fits, hdf5, jsonfmt, root, text, ziparchive
 from .identify import executable_format, own_type
 from .stream import Invalid, Stream
+from .text import encoding_of
 
-__all__ = ["HEAD_SIZE", "TYPES", "Invalid", "Stream", "executable_format", "own_type", "validator_for", "vet"]
+__all__ = [
+    "HEAD_SIZE",
+    "TYPES",
+    "Invalid",
+    "Stream",
+    "encoding_of",
+    "executable_format",
+    "own_type",
+    "validator_for",
+    "vet",
+]
 
 HEAD_SIZE = 512  # what libmagic and the identification see
 MAX_DEPTH = 3  # a gzip of a tar of a gzip; deeper nesting is refused
@@ -52,6 +63,7 @@ TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "root": ("root", ("application/x-root",)),
     "gzip": ("gzip", ("application/gzip", "application/x-gzip")),
     "tar": ("tar", ("application/x-tar",)),
+    "zip": ("zip", ("application/zip",)),
 }
 _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "text": text.validate,
@@ -60,8 +72,8 @@ _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "hdf5": hdf5.validate,
     "root": root.validate,
 }
-_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": containers.zip_}
-_BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes} | {"application/zip": "zip"}
+_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": ziparchive.zip_}
+_BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes}
 
 Parts = containers.Parts
 
@@ -83,8 +95,8 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]
     if name in _SIMPLE:
-        _SIMPLE[name](stream)
-    elif name in _CONTAINERS:
+        return [(mime, _SIMPLE[name](stream))]  # text names its encoding ("text:utf-16")
+    if name in _CONTAINERS:
         if depth >= MAX_DEPTH:
             raise Invalid(f"{name}: nested more than {MAX_DEPTH} containers deep")
         return _CONTAINERS[name](stream, lambda inner: vet(inner, mime_of, depth + 1))
@@ -94,13 +106,26 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
 def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
     """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
     it: text that starts like JSON is JSON if all of it parses, else it is held to the
-    text rules like any other text."""
-    data = jsonfmt.collect(stream)
-    if data is not None:
-        try:
-            jsonfmt.parse(data)
-            return "application/json", "json"
-        except Invalid:
-            stream.unread(data)
-    text.validate(stream)
-    return mime, "text"
+    text rules like any other text. Both run on the same chunks as they stream."""
+    checkers = [jsonfmt.Checker(), text.Checker(stream.peek(2))]
+    failed: list[Invalid | None] = [None, None]
+    for chunk in stream.chunks():
+        for i, checker in enumerate(checkers):
+            if failed[i] is None:
+                failed[i] = _fed(checker.feed, bytes(chunk))
+        if failed[0] and failed[1]:
+            raise failed[1]
+    names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
+    if isinstance(names[0], str):
+        return "application/json", names[0]
+    if isinstance(names[1], str):
+        return mime, names[1]
+    raise names[1]
+
+
+def _fed(step: Callable, *args: bytes) -> Invalid | str | None:
+    """A checker's step, its Invalid returned rather than raised."""
+    try:
+        return step(*args)
+    except Invalid as err:
+        return err

@@ -25,6 +25,7 @@ FLOOR = 256 << 20
 STEP = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 FEXTRA = 0x04  # RFC 1952 FLG bit: XLEN bytes of free-form data after the header
+MAX_MEMBERS = 10_000  # files and directories in one archive (tar, zip)
 
 
 def gzip(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
@@ -86,10 +87,14 @@ class _Reader:
 
 def tar(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
     parts: Parts = [("application/x-tar", "tar")]
+    count = 0
     try:
         with tarfile.open(fileobj=_Reader(stream), mode="r|") as archive:
             while (member := archive.next()) is not None:
                 archive.members.clear()  # one member at a time, however many there are
+                count += 1
+                if count > MAX_MEMBERS:
+                    raise Invalid(f"tar: more than {MAX_MEMBERS} members")
                 _member_allowed(member)
                 if member.isreg():
                     fh = archive.extractfile(member)
@@ -107,14 +112,12 @@ def _member_allowed(member: tarfile.TarInfo) -> None:
     if not (member.isreg() or member.isdir()):
         raise Invalid(f"tar: member {member.name!r} is a link or special file")
     name = member.name
-    if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name:
-        raise Invalid(f"tar: member name {name!r} leaves the archive's directory")
+    member_allowed_name(name, "tar")
     if member.mode & (0o7111 if member.isreg() else 0o7000):
         raise Invalid(f"tar: member {name!r} is executable or set-id")
 
 
-def zip_(stream: Stream, inner: Callable[[Stream], Parts]) -> Parts:
-    raise Invalid(
-        "zip: not validated (its directory is at its end, where anything may be appended "
-        "to another file); refused"
-    )
+def member_allowed_name(name: str, fmt: str) -> None:
+    """An archive member's name stays inside the directory it is unpacked in."""
+    if name.startswith("/") or ".." in name.split("/") or "\\" in name or "\0" in name or not name:
+        raise Invalid(f"{fmt}: member name {name!r} leaves the archive's directory")

@@ -1,9 +1,10 @@
 """ROOT files, record by record to the last byte: the file header ("root", version,
 fBEGIN, fEND...), then from fBEGIN a chain of records (a key header naming its own
 position, its length, class, name and title, then its payload) or free gaps (a negative
-length) that tiles the file exactly up to fEND, and fEND is the end of the file. The
-header's pointers to the free-segment and streamer-info records must land on records.
-Nothing may come before the header, between records, or after fEND."""
+length; zeros or the remains of the record deleted there) that tiles the file exactly
+up to fEND, and fEND is the end of the file. The header's pointers to the free-segment
+and streamer-info records must land on records. Nothing may come before the header,
+between records, or after fEND."""
 
 from __future__ import annotations
 
@@ -60,9 +61,9 @@ def _records(stream: Stream, begin: int, end: int) -> set[int]:
         if nbytes == 0:  # freed space that uproot left as zeros (ROOT marks it negative)
             _zero_gap(stream, end)
             continue
-        if nbytes < 0:  # a free gap: its length, then whatever was there
+        if nbytes < 0:  # a free gap: its length, then zeros or the record deleted there
             _inside(offset, -nbytes, end, 4)
-            stream.skip(-nbytes - 4, "a free gap", FMT)
+            _free_gap(stream, offset, -nbytes)
             continue
         starts.add(offset)
         _inside(offset, nbytes, end, _KEY.size)
@@ -71,6 +72,39 @@ def _records(stream: Stream, begin: int, end: int) -> set[int]:
             raise Invalid(f"root: the record at {offset} has a key longer than the record")
         stream.skip(nbytes - (stream.pos - offset), "a record", FMT)
     return starts
+
+
+def _free_gap(stream: Stream, offset: int, length: int) -> None:
+    """A gap ROOT marked free (its length negated): what it deleted there stays, so the
+    gap holds either the remains of that record (its key still names this offset, its
+    key fits in the gap; the payload is a record's, left to the scanners like any
+    other) or zeros. Anything else, a payload put in free space, is refused."""
+    if _stale_key(stream.peek(_KEY.size + 4), offset, length):
+        stream.skip(length - 4, "a free gap", FMT)
+        return
+    left = length - 4
+    while left:
+        data = stream.read(min(left, _WINDOW), "a free gap", FMT)
+        if data.strip(b"\0"):
+            first = stream.pos - len(data.lstrip(b"\0"))
+            raise Invalid(
+                f"root: the free gap at {offset} holds data that is not the record deleted "
+                f"there (a non-zero byte at {first}; freed space is zeros or that record)"
+            )
+        left -= len(data)
+
+
+def _stale_key(head: bytes, offset: int, length: int) -> bool:
+    """Whether head (a gap's bytes after its length) is the key of the record deleted at
+    offset: the key names that offset as its own and fits in the gap."""
+    if len(head) < _KEY.size + 4:
+        return False
+    version, _, _, keylen, _ = struct.unpack_from(">hiIhh", head)
+    wide = version > 1000
+    if wide and len(head) < _KEY.size + 8:
+        return False
+    seek = struct.unpack_from(">q" if wide else ">i", head, _KEY.size - 4)[0]
+    return seek == offset and _KEY.size <= keylen <= length
 
 
 def _zero_gap(stream: Stream, end: int) -> None:

@@ -1,9 +1,13 @@
-"""Text, to the last byte: UTF-8 (ASCII included) or UTF-16 with a byte order mark,
-every byte part of a valid character, no NUL, and no control character but TAB, LF,
-VT, FF and CR (no escape sequences that drive a terminal, no C1 controls). CSV and TSV
-are text and get the same check. libmagic judges markup by the first 512 bytes only, so
-markup a browser would run (HTML, SVG, XML documents, script) anywhere in the file is
-refused here: served from the public area as .html or .svg, it would be a page."""
+"""Text, to the last byte: valid in one encoding from its first byte to its last, no
+NUL, and no control character but TAB, LF, VT, FF and CR (no escape sequences that
+drive a terminal, no C1 controls). The encoding is found, not guessed: UTF-16 (LE or BE)
+if the file starts with its byte order mark, else UTF-8 if every byte is, else Latin-1
+if every byte is allowed there (any byte but NUL and the C0/C1 controls); the answer
+names it ("text", "text:utf-16", "text:latin-1") and the policy's `text_encodings`
+decides (content.py). CSV and TSV are text and get the same check. libmagic judges
+markup by the first 512 bytes only, so markup a browser would run (HTML, SVG, XML
+documents, script) anywhere in the file is refused here: served from the public area as
+.html or .svg, it would be a page."""
 
 from __future__ import annotations
 
@@ -13,30 +17,92 @@ import re
 from .stream import Invalid, Stream
 
 FMT = "text"
+UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEncoding)
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F.
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_LATIN1_CONTROL = re.compile(b"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # the same, as Latin-1 bytes
 _ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
 _MARKUP = re.compile(
     r"<\s*(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml", re.IGNORECASE
 )
 _TAIL = 16  # characters kept across chunks, so markup cut by a chunk boundary is seen
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_NUL = "text: a NUL byte (text has none; binary data follows a text start)"
 
 
 def encoding(head: bytes) -> str:
-    """The encoding text in this file must be valid in, from its byte order mark."""
+    """The codec text in this file must be valid in, from its byte order mark."""
     return next((enc for bom, enc in _BOMS if head.startswith(bom)), "utf-8")
 
 
+def encoding_of(validator: str | None) -> str | None:
+    """The encoding a text validator's answer names (None: not text)."""
+    if validator is None or validator.partition(":")[0] != FMT:
+        return None
+    return validator.partition(":")[2] or UTF8
+
+
 def validate(stream: Stream) -> str:
-    enc = encoding(stream.peek(2))
-    decoder = codecs.getincrementaldecoder(enc)("strict")
-    offset, tail = 0, ""  # bytes decoded so far (for the message); the last characters
+    checker = Checker(stream.peek(2))
     for chunk in stream.chunks():
-        tail = _markup(tail + _check(decoder, bytes(chunk), offset, enc, final=False), offset)
-        offset += len(chunk)
-    _markup(tail + _check(decoder, b"", offset, enc, final=True), offset)
-    return FMT
+        checker.feed(bytes(chunk))
+    return checker.close()
+
+
+class Checker:
+    """The text rules fed chunk by chunk (JSON runs beside it on the same chunks)."""
+
+    def __init__(self, head: bytes) -> None:
+        self.codec = encoding(head)
+        self.decoder = codecs.getincrementaldecoder(self.codec)("strict")
+        self.offset, self.tail = 0, ""  # bytes judged so far; the last characters
+        self.latin1 = self.codec == "utf-8"  # every byte so far allowed in Latin-1
+        self.in_latin1 = False  # not UTF-8: judged as Latin-1 from here on
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.codec == "utf-8" and b"\0" in chunk:  # binary data after a text start
+            raise Invalid(_NUL, "binary-in-text")
+        # The first byte here that Latin-1 refuses (ASCII controls are refused in any encoding).
+        bad = _LATIN1_CONTROL.search(chunk) if self.latin1 and not chunk.isascii() else None
+        text = chunk.decode("latin-1") if self.in_latin1 else self._decode(chunk, final, bad)
+        if self.in_latin1:
+            self._control(_CONTROL.search(text))
+        self.latin1 = self.latin1 and bad is None
+        self.tail = _markup(self.tail + text, self.offset)
+        self.offset += len(chunk)
+
+    def close(self) -> str:
+        if not self.in_latin1:
+            self.feed(b"", final=True)
+        if self.in_latin1:
+            return f"{FMT}:{LATIN1}"
+        return FMT if self.codec == "utf-8" else f"{FMT}:{UTF16}"
+
+    def _decode(self, chunk: bytes, final: bool, bad: re.Match | None) -> str:
+        held = len(self.decoder.getstate()[0])  # the start of a character cut by the last chunk
+        try:
+            text = self.decoder.decode(chunk, final)
+        except UnicodeDecodeError as err:
+            byte = self.offset - held + max(err.start, 0)
+            if not self.latin1 or (bad is not None and self.offset + bad.start() <= byte):
+                raise Invalid(f"text: byte {byte} is not valid {self.codec}") from None
+            self.in_latin1 = True  # every byte so far is Latin-1 text: the rest must be too
+            return chunk.decode("latin-1")
+        if chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
+            return text  # ASCII without a control byte (4x faster than the search, same answer)
+        self._control(_CONTROL.search(text))
+        return text
+
+    def _control(self, bad: re.Match | None) -> None:
+        if bad is None:
+            return
+        char = ord(bad.group())
+        if char == 0:
+            raise Invalid(_NUL, "binary-in-text")
+        raise Invalid(
+            f"text: control character U+{char:04X} near byte {self.offset} "
+            "(only TAB, LF, VT, FF and CR are allowed)"
+        )
 
 
 def _markup(text: str, offset: int) -> str:
@@ -47,24 +113,3 @@ def _markup(text: str, offset: int) -> str:
             f"text: markup {found.group()!r} near byte {offset} (HTML, SVG or XML that a browser would run)"
         )
     return text[-_TAIL:]
-
-
-def _check(decoder: codecs.IncrementalDecoder, chunk: bytes, offset: int, enc: str, final: bool) -> str:
-    if enc == "utf-8" and b"\0" in chunk:  # binary data after a text start, whatever else is wrong
-        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
-    held = len(decoder.getstate()[0])  # the start of a character cut by the last chunk
-    try:
-        text = decoder.decode(chunk, final)
-    except UnicodeDecodeError as err:
-        raise Invalid(f"text: byte {offset - held + max(err.start, 0)} is not valid {enc}") from None
-    if enc == "utf-8" and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
-        return text  # ASCII without a control byte (4x faster than the search, same answer)
-    bad = _CONTROL.search(text)
-    if bad is None:
-        return text
-    char = ord(bad.group())
-    if char == 0:
-        raise Invalid("text: a NUL byte (text has none; binary data follows a text start)", "binary-in-text")
-    raise Invalid(
-        f"text: control character U+{char:04X} near byte {offset} (only TAB, LF, VT, FF and CR are allowed)"
-    )
