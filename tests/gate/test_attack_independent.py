@@ -197,30 +197,57 @@ def _site_inventory(lab: Lab, tmp_path: Path, policy: str, gate: str = "{}") -> 
     return path
 
 
-def test_policy_change_in_an_extended_file_is_seen_by_the_served_hook(gate_lab, tmp_path):
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "plain",
+        pytest.param(
+            "same size, mtime kept",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="HOLE: `hook serve` misses a policy edit that keeps the file's size and "
+                "mtime (cp -p / rsync -t / restored backup; ctime and content do change): the "
+                "stale, laxer policy keeps admitting VMs (clipboard allowed after it was disabled)",
+            ),
+        ),
+    ],
+)
+def test_policy_change_in_an_extended_file_is_seen_by_the_served_hook(gate_lab, tmp_path, edit):
     """The server re-reads an inventory when it or one of its policy files changed: a
-    change in a file the policy only `extends:` must count too."""
-    site = gate_lab.site
-    (site / "ai-parent.yaml").write_text(
-        "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: ai-parent}\nextends: batch.yaml\n"
-        "spec:\n  devices: {clipboard: bidirectional, remote_display: localhost}\n"
+    change in a file the policy only `extends:` must count too, also one that keeps the
+    file's size and modification time (`cp -p`, `rsync -t`, a restored backup)."""
+    site, tag = gate_lab.site, secrets.token_hex(2)
+    parent, child = site / f"ai-parent-{tag}.yaml", f"ai-child-{tag}.yaml"
+    parent.write_text(
+        f"apiVersion: vmguard/v1\nkind: Policy\nmetadata: {{name: ai-parent-{tag}}}\nextends: batch.yaml\n"
+        "spec:\n  devices: {clipboard: bidirectional, drag_and_drop: bidirectional, remote_display: localhost}\n"
     )
-    (site / "ai-child.yaml").write_text(
+    (site / child).write_text(
         POLICY.replace("{on_drift}", "report")
-        .replace("extends: batch.yaml", "extends: ai-parent.yaml")
-        .replace("name: lab-gate", "name: ai-child")
+        .replace("extends: batch.yaml", f"extends: {parent.name}")
+        .replace("name: lab-gate", f"name: ai-child-{tag}")
     )
-    inventory = _site_inventory(gate_lab, tmp_path, "ai-child.yaml")
+    inventory = _site_inventory(gate_lab, tmp_path, child)
     vm = _define(gate_lab, "extends", SPICE_CLIP_PW)
     with _hook_for(gate_lab, inventory):
         first = gate_lab.virsh("start", vm.name)
-        assert first.returncode == 0, first.stderr  # control: the clipboard is allowed
+        assert first.returncode == 0, first.stderr.split("exit status 1: ")[
+            -1
+        ]  # control: the clipboard is allowed
         _stop(gate_lab, vm.name)
-        parent = (site / "ai-parent.yaml").read_text().replace("bidirectional", "disabled")
-        (site / "ai-parent.yaml").write_text(parent)
+        _edit_keeping(parent, "bidirectional", "disabled", keep=edit != "plain")
         second = gate_lab.virsh("start", vm.name)
         _stop(gate_lab, vm.name)
     assert _refused(second), "started under the parent's old clipboard setting"
+
+
+def _edit_keeping(path: Path, old: str, new: str, *, keep: bool) -> None:
+    before = path.stat()
+    text = path.read_text().replace(old, new.ljust(len(old)) if keep else new)
+    path.write_text(text)
+    if keep:
+        assert path.stat().st_size == before.st_size
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 @pytest.mark.xfail(
@@ -525,3 +552,33 @@ def test_watch_contains_a_borrowed_password_display_within_a_second(gate_lab, tm
                 assert took <= 1.0
         finally:
             _stop(gate_lab, vm.name)
+
+
+def test_snapshot_revert_to_a_bad_configuration_refused(gate_lab):
+    """A shut-off snapshot keeps the configuration it was taken with: reverting with
+    --running brings back a user NIC that was fixed since."""
+    image = Path("/var/tmp/vmguard-test-cache") / f"ai-snap-{os.getpid()}-{secrets.token_hex(2)}.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "16M"], check=True)
+    image.chmod(0o666)
+    disk = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{image}'/><target dev='vda' bus='virtio'/></disk>\n"
+    )
+    try:
+        vm = _define(gate_lab, "snap", disk + BAD_NIC)
+        snap = gate_lab.virsh("snapshot-create-as", vm.name, "ai-bad")
+        assert snap.returncode == 0, snap.stderr
+        fixed = vm.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        gate_lab.conn.defineXML(_drop_user_nic(fixed))
+        assert gate_lab.virsh("start", vm.name).returncode == 0  # control: fixed, it starts
+        _stop(gate_lab, vm.name)
+        result = gate_lab.virsh("snapshot-revert", vm.name, "ai-bad", "--running", "--force")
+        running_user_nic = vm.dom.isActive() and "<interface type='user'" in vm.dom.XMLDesc(0)
+        _stop(gate_lab, vm.name)
+        assert not running_user_nic, f"reverted and running with a user NIC: {result.stderr}"
+    finally:
+        image.unlink(missing_ok=True)
+
+
+def _drop_user_nic(xml: str) -> str:
+    return re.sub(r"<interface type='user'>.*?</interface>", "", xml, count=1, flags=re.S)
