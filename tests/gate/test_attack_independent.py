@@ -24,7 +24,7 @@ import libvirt
 import libvirt_qemu
 import pytest
 
-from tests.gate.lab import BAD_NIC, POLICY, Lab, Watch, inventory_text, wait_for
+from tests.gate.lab import ADDRESS, BAD_NIC, GOOD, GOOD_NIC, POLICY, Lab, Watch, inventory_text, wait_for
 from vmguard.cli import main
 
 REFUSED = "vmguard gate: refused"
@@ -582,3 +582,59 @@ def test_snapshot_revert_to_a_bad_configuration_refused(gate_lab):
 
 def _drop_user_nic(xml: str) -> str:
     return re.sub(r"<interface type='user'>.*?</interface>", "", xml, count=1, flags=re.S)
+
+
+# -- more races and gaps ---------------------------------------------------------------
+
+
+def test_define_racing_start_never_runs_the_bad_configuration(gate_lab):
+    """`virsh define` of a user NIC while `virsh start` runs: whatever wins, what runs was judged."""
+    vm = _define(gate_lab, "race")
+    good = vm.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    bad = good.replace("</devices>", BAD_NIC + "</devices>", 1)
+    for _ in range(4):
+        gate_lab.conn.defineXML(good)
+        racer = threading.Thread(target=lambda: gate_lab.conn.defineXML(bad))
+        starter = threading.Thread(target=lambda: gate_lab.virsh("start", vm.name))
+        starter.start()
+        racer.start()
+        starter.join()
+        racer.join()
+        running_bad = vm.dom.isActive() and "<interface type='user'" in vm.dom.XMLDesc(0)
+        _stop(gate_lab, vm.name)
+        assert not running_bad
+
+
+def test_watch_started_late_contains_a_drift_from_before_it_ran(gate_lab, tmp_path):
+    """watch restarting (Restart=always) must not forgive what happened while it was down."""
+    vm = _running(gate_lab, "late")
+    nic = tmp_path / "nic.xml"
+    nic.write_text(BAD_NIC)
+    assert gate_lab.virsh("attach-device", vm.name, str(nic), "--live").returncode == 0
+    with _watching(gate_lab.site / "inv.yaml") as watch:
+        ready = watch.first("watching", after=0)
+        try:
+            wait_for(lambda: _contained(vm.dom), timeout=5)
+            took = time.monotonic() - ready
+        finally:
+            _stop(gate_lab, vm.name)
+    print(f"drift from before watch ran: contained {took:.2f}s after 'watching'")
+    assert took <= 1.0
+
+
+def test_firewall_entries_follow_a_transient_vm_and_a_sigkilled_qemu(gate_lab, tmp_path):
+    """What `started` adds for a `virsh create`d VM goes when its QEMU is SIGKILLed."""
+    xml = tmp_path / "good.xml"
+    xml.write_text(gate_lab.factory.xml(GOOD, extra_devices=GOOD_NIC))
+    before = gate_lab.set_elements()
+    created = gate_lab.virsh("create", str(xml))
+    try:
+        assert created.returncode == 0, created.stderr
+        wait_for(lambda: gate_lab.set_elements() != before, timeout=10)  # its port was added
+        pid = int((gate_lab.plv.root / "run" / "qemu" / f"{GOOD}.pid").read_text())
+        os.kill(pid, 9)
+        # its entries go (also those `firewall apply` loaded: nothing of it is allowed)
+        wait_for(lambda: ADDRESS not in gate_lab.set_elements(), timeout=15)
+        assert "vnet" not in gate_lab.set_elements()
+    finally:
+        _stop(gate_lab, GOOD)
