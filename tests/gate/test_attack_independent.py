@@ -147,11 +147,6 @@ def test_huge_domain_xml_bad_nic_refused(gate_lab):
     assert time.monotonic() - start < 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: a -netdev user NIC passed through <qemu:commandline> is not seen as a NIC "
-    "(at most an unknown-setting medium finding): the gate lets the VM start with NAT to the host",
-)
 def test_qemu_commandline_user_nic_refused(gate_lab):
     """A user-mode NIC passed to QEMU directly (qemu:commandline) is a NAT NIC all the same."""
     vm = _define_qemu_commandline_nic(gate_lab, "qcmd")
@@ -201,15 +196,7 @@ def _site_inventory(lab: Lab, tmp_path: Path, policy: str, gate: str = "{}") -> 
     "edit",
     [
         "plain",
-        pytest.param(
-            "same size, mtime kept",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="HOLE: `hook serve` misses a policy edit that keeps the file's size and "
-                "mtime (cp -p / rsync -t / restored backup; ctime and content do change): the "
-                "stale, laxer policy keeps admitting VMs (clipboard allowed after it was disabled)",
-            ),
-        ),
+        "same size, mtime kept",
     ],
 )
 def test_policy_change_in_an_extended_file_is_seen_by_the_served_hook(gate_lab, tmp_path, edit):
@@ -530,11 +517,6 @@ def test_socket_in_a_world_writable_dir_is_not_trusted(gate_lab, tmp_path):
     assert installed != 0 or _refused(result), "an impostor socket admitted a VM with a user NIC"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: with watch --enforce running, a VM with a <qemu:commandline> user NIC keeps "
-    "running (not paused or stopped within 3 s): neither the gate nor watch covers it",
-)
 def test_watch_contains_a_qemu_commandline_nic_within_a_second(gate_lab):
     vm = _define_qemu_commandline_nic(gate_lab, "qcmdw")
     with _watching(gate_lab.site / "inv.yaml"):
