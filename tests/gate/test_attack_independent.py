@@ -488,12 +488,6 @@ def test_resume_after_enforced_pause_is_paused_again(gate_lab, tmp_path):
     assert took <= 1.0, f"ran out of policy again for {took:.2f}s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: `hook install --server` accepts a socket path in a world-writable (1777) dir "
-    "and the hook trusts whoever listens there (nobody's socket answering '0 ...' admits a VM "
-    "with a user NIC); neither the socket's owner nor its directory is checked",
-)
 def test_socket_in_a_world_writable_dir_is_not_trusted(gate_lab, tmp_path):
     """Anyone can put a socket into a 1777 directory; one owned by nobody that answers
     the protocol's "allowed" (`0 ...`) must not admit a VM, or `hook install` must refuse
