@@ -95,8 +95,13 @@ def _dir(path, mode, uid=0):
 
 @pytest.mark.parametrize(
     ("case", "why"),
-    [("world", "group/other-writable"), ("group", "group/other-writable"), ("nobody", "not root"),
-     ("symlink", "not a directory"), ("parent", "not root")],
+    [
+        ("world", "group/other-writable"),
+        ("group", "group/other-writable"),
+        ("nobody", "not root"),
+        ("symlink", "not a directory"),
+        ("parent", "not root"),
+    ],
 )
 def test_install_refuses_a_socket_others_could_plant(site, capsys, case, why):
     tmp, hooks = site
@@ -120,7 +125,9 @@ def test_install_accepts_a_root_only_dir_below_sticky_tmp(site):
     tmp, hooks = site
     sock = _dir(tmp / "run", 0o700)
     assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(sock)) == 0
-    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(tmp / "new" / "s")) == 0
+    assert (
+        _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(tmp / "new" / "s")) == 0
+    )
 
 
 @pytest.fixture
@@ -151,7 +158,9 @@ def allowing_server(site):
 def test_hook_checks_the_socket_dir_before_each_connect(site, allowing_server):
     tmp, hooks = site
     (tmp / "inv.yaml").write_text(INVENTORY + "gate: {on_error: fail-closed, timeout: 3s}\n")
-    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(allowing_server)) == 0
+    assert (
+        _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(allowing_server)) == 0
+    )
     path = str(hooks / "qemu.d" / "vmguard")
 
     def call() -> subprocess.CompletedProcess[bytes]:

@@ -245,7 +245,7 @@ def qemu_passthrough(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Passthrough bypasses every device and network rule: whatever it adds is unseen."""
     for item in facts.passthrough:
         yield Violation(
-            message=f"configuration passed to the emulator past vmguard's checks ({item.kind}): {item.detail}",
+            message=f"passed to the emulator past vmguard's checks ({item.kind}): {item.detail}",
             evidence=where(item.source, f"qemu:{item.kind}"),
             wanted="no emulator passthrough (every device declared where vmguard can check it)",
         )
