@@ -625,3 +625,22 @@ def test_firewall_entries_follow_a_transient_vm_and_a_sigkilled_qemu(gate_lab, t
         assert "vnet" not in gate_lab.set_elements()
     finally:
         _stop(gate_lab, GOOD)
+
+
+def test_watch_alone_contains_a_running_qemu_passthrough_vm(gate_lab, tmp_path):
+    """Past the gate (it admits unmanaged VMs here), watch --enforce still stops a running
+    VM with a <qemu:commandline> NIC: passthrough is a blocking finding for watch too."""
+    lax = gate_lab.site / f"ai-lax-{secrets.token_hex(2)}.yaml"
+    lax.write_text(
+        inventory_text(gate_lab.plv.uri, "{unmanaged: allow}").replace("'vmg-test-gate-*'", "'vmg-none-*'")
+    )
+    vm = _define_qemu_commandline_nic(gate_lab, "qcmdpast")
+    with _hook_for(gate_lab, lax):
+        started = gate_lab.virsh("start", vm.name)
+    try:
+        assert started.returncode == 0, started.stderr  # control: it did run, NIC and all
+        assert "user" in _hmp(vm.dom, "info network")
+        with _watching(gate_lab.site / "inv.yaml"):
+            wait_for(lambda: _state(vm.dom) != libvirt.VIR_DOMAIN_RUNNING, timeout=10)
+    finally:
+        _stop(gate_lab, vm.name)
