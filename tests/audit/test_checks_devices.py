@@ -14,6 +14,7 @@ from vmguard.facts.vm import (
     Display,
     DisplayProtocol,
     HostDevice,
+    Passthrough,
     PortDevice,
     Setting,
     Snapshot,
@@ -30,6 +31,7 @@ def display(listen: str = "127.0.0.1", auth: bool = True, enabled: bool = True) 
     return Display(DisplayProtocol.VNC, enabled, listen, 5900, auth, SRC)
 
 
+QEMU_NIC = Passthrough("commandline", "-netdev user,id=n0", SRC)
 SNAP = Snapshot("before-upgrade", ("clipboard: bidirectional (now disabled)",), SRC)
 
 CASES = [
@@ -99,6 +101,7 @@ CASES = [
         facts(disks=(Disk("/dev/sdb", source=SRC),)),
     ),
     ("VMG-DEV-014", policy(), facts(), facts(unknown=("/domain/devices/shmem[1]",))),
+    ("VMG-DEV-016", policy(), facts(), facts(passthrough=(QEMU_NIC,))),
 ]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -82,3 +84,93 @@ def test_status_says_when_the_server_does_not_answer(site, capsys):
         [path, "vm", "prepare", "begin", "-"], input=b"<domain/>", capture_output=True, check=False
     )
     assert got.returncode == 0 and b"fail-open: the VM may start" in got.stderr
+
+
+def _dir(path, mode, uid=0):
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(mode)
+    os.chown(path, uid, uid)
+    return path / "gate.sock"
+
+
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [
+        ("world", "group/other-writable"),
+        ("group", "group/other-writable"),
+        ("nobody", "not root"),
+        ("symlink", "not a directory"),
+        ("parent", "not root"),
+    ],
+)
+def test_install_refuses_a_socket_others_could_plant(site, capsys, case, why):
+    tmp, hooks = site
+    sock = {
+        "world": lambda: _dir(tmp / "pub", 0o1777),
+        "group": lambda: _dir(tmp / "grp", 0o770),
+        "nobody": lambda: _dir(tmp / "nob", 0o700, uid=65534),
+        "parent": lambda: _dir(_dir(tmp / "up", 0o755, uid=65534).parent / "run", 0o700),
+    }.get(case, lambda: None)()
+    if case == "symlink":
+        (tmp / "real").mkdir(mode=0o700)
+        (tmp / "link").symlink_to(tmp / "real")
+        sock = tmp / "link" / "gate.sock"
+    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(sock)) == 3
+    assert why in capsys.readouterr().err
+    assert not (hooks / "qemu.d" / "vmguard").exists()
+
+
+def test_install_accepts_a_root_only_dir_below_sticky_tmp(site):
+    """Control: /tmp (1777, sticky) above a root-only directory is fine."""
+    tmp, hooks = site
+    sock = _dir(tmp / "run", 0o700)
+    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(sock)) == 0
+    assert (
+        _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(tmp / "new" / "s")) == 0
+    )
+
+
+@pytest.fixture
+def allowing_server(site):
+    """A socket that answers every request "0 allowed" (what an impostor would say)."""
+    tmp, _hooks = site
+    sock = _dir(tmp / "srv", 0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock))
+    listener.listen(4)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                while conn.recv(65536):  # the request, up to socat's half-close
+                    pass
+                conn.sendall(b"0 allowed\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield sock
+    listener.close()
+
+
+def test_hook_checks_the_socket_dir_before_each_connect(site, allowing_server):
+    tmp, hooks = site
+    (tmp / "inv.yaml").write_text(INVENTORY + "gate: {on_error: fail-closed, timeout: 3s}\n")
+    assert (
+        _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--server", str(allowing_server)) == 0
+    )
+    path = str(hooks / "qemu.d" / "vmguard")
+
+    def call() -> subprocess.CompletedProcess[bytes]:
+        argv = [path, "vm", "prepare", "begin", "-"]
+        return subprocess.run(argv, input=b"<domain/>", capture_output=True, check=False, timeout=30)
+
+    assert call().returncode == 0  # control: the root-only directory's server is asked
+    for mode, uid in ((0o777, 0), (0o1777, 0), (0o720, 0), (0o700, 65534)):
+        allowing_server.parent.chmod(mode)
+        os.chown(allowing_server.parent, uid, uid)
+        got = call()
+        assert got.returncode == 1 and b"fail-closed: refused" in got.stderr, (oct(mode), uid, got.stderr)
+        assert b"socket directory" in got.stderr

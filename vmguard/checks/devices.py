@@ -239,3 +239,13 @@ def snapshots(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             evidence=where(snap.source, f"snapshot {snap.name}"),
             wanted="snapshots that match the policy",
         )
+
+
+def qemu_passthrough(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
+    """Passthrough bypasses every device and network rule: whatever it adds is unseen."""
+    for item in facts.passthrough:
+        yield Violation(
+            message=f"passed to the emulator past vmguard's checks ({item.kind}): {item.detail}",
+            evidence=where(item.source, f"qemu:{item.kind}"),
+            wanted="no emulator passthrough (every device declared where vmguard can check it)",
+        )

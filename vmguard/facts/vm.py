@@ -201,6 +201,17 @@ class Disk:
 
 
 @dataclass(frozen=True)
+class Passthrough:
+    """Hypervisor configuration handed to the emulator past the driver's model (libvirt's
+    <qemu:commandline>, <qemu:override>, <qemu:capabilities>): it can add any device or
+    NIC that no other fact shows."""
+
+    kind: str  # "commandline" | "override" | "capabilities"
+    detail: str  # what it passes, e.g. "-netdev user,id=n0"
+    source: Source = Source("")
+
+
+@dataclass(frozen=True)
 class Setting:
     """A scalar setting with its origin (clipboard and drag-and-drop modes)."""
 
@@ -238,6 +249,8 @@ class VmFacts:
     # Elements or attributes the driver met and does not understand: reported, never
     # silently ignored (a future setting may weaken isolation).
     unknown: tuple[str, ...] = ()
+    # Configuration passed to the emulator directly, past every modeled device.
+    passthrough: tuple[Passthrough, ...] = ()
     # Snapshots whose hardware differs from the current one (only those).
     snapshots: tuple[Snapshot, ...] = ()
     # What vmguard read inside the guest (its disk image, its agent); None: not inspected.

@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,15 @@ DIRECT = """out=$(timeout -s KILL {timeout:g} {python} -m vmguard hook run --inv
       --connection {connection_q} "$@" 2>&1)
 rc=$?"""
 # `vmguard hook serve` answers on a socket: the hook costs a socat, not a Python start-up.
-SERVED = """out=$({{ printf '%s\\n%s\\n%s %s %s\\n' {inventory_q} {connection_q} "$2" "$3" "$1"; cat; }} | \\
-      timeout -s KILL {timeout:g} socat -t {timeout:g} - UNIX-CONNECT:{server_q} 2>&1)
-rc=$?
+# Only root may have put the socket there: its directory is checked before each connect
+# (owner root, no group/other write), else an impostor could answer "0 allowed".
+SERVED = """dirstate=$(stat -c '%u %a' -- {sockdir_q} 2>&1)
+case "$dirstate" in
+  "0 "*[2367]?|"0 "*[2367]) rc=3; out="socket directory {sockdir_q} is group/other-writable ($dirstate)" ;;
+  "0 "*) out=$({{ printf '%s\\n%s\\n%s %s %s\\n' {inventory_q} {connection_q} "$2" "$3" "$1"; cat; }} | \\
+      timeout -s KILL {timeout:g} socat -t {timeout:g} - UNIX-CONNECT:{server_q} 2>&1); rc=$? ;;
+  *) rc=3; out="socket directory {sockdir_q} is not root's ($dirstate)" ;;
+esac
 if [ "$rc" -eq 0 ]; then
   case "$out" in
     [013]" "*) rc=${{out%% *}}; out=${{out#* }} ;;
@@ -90,6 +97,7 @@ def script(inventory: Inventory, connection: str, server: str = "") -> str:
         "inventory_q": shlex.quote(source),
         "connection_q": shlex.quote(connection),
         "server_q": shlex.quote(server),
+        "sockdir_q": shlex.quote(os.path.dirname(os.path.abspath(server))) if server else "",
     }
     return SCRIPT.format(
         mark=MARK,
@@ -104,6 +112,30 @@ def script(inventory: Inventory, connection: str, server: str = "") -> str:
         exit=0 if open_ else 1,
         **values,
     )
+
+
+def _unsafe(folder: Path, *, last: bool) -> str:
+    """Why one directory of the chain could let a non-root user place or swap the socket.
+    A sticky root directory (/tmp) above the last one is safe: only root renames root's."""
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        return f"{folder} is not a directory (a symlink?)"
+    if info.st_uid != 0:
+        return f"{folder} is owned by uid {info.st_uid}, not root"
+    sticky_ok = not last and info.st_mode & stat.S_ISVTX
+    return f"{folder} is group/other-writable" if info.st_mode & 0o022 and not sticky_ok else ""
+
+
+def unsafe_socket_dir(socket_path: Path) -> str:
+    """Why the socket's directory chain is not root's alone ("" when it is); directories
+    not there yet are made by `hook serve`, root-only."""
+    folder = socket_path.parent
+    existing = [d for d in (folder, *folder.parents) if os.path.lexists(d)]
+    for index, directory in enumerate(existing):
+        problem = _unsafe(directory, last=index == 0 and directory == folder)
+        if problem:
+            return problem
+    return ""
 
 
 def pick_connection(inventory: Inventory, name: str | None) -> str:
@@ -131,6 +163,8 @@ def install(
     conn = pick_connection(inventory, connection)
     if server and not shutil.which("socat"):
         raise GateError("socat is needed to reach `vmguard hook serve` (apt-get install socat)")
+    if server and (problem := unsafe_socket_dir(Path(os.path.abspath(server)))):
+        raise GateError(f"--server {server}: {problem}; whoever can write there can answer for the gate")
     path = hook_path(hooks_dir)
     if (path.exists() or path.is_symlink()) and not _ours(path):
         raise GateError(f"{path} exists and is not vmguard's hook: not replaced")

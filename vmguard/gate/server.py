@@ -38,8 +38,10 @@ class InventoryCache:
 
     @staticmethod
     def _stamp(paths: set[str]) -> tuple:
+        """ctime too: a writer can set mtime back (cp -p, rsync -t, os.utime) and keep the
+        size, but every write or utime moves ctime to now, which no one but the clock sets."""
         stats = ((p, os.stat(p)) for p in sorted(paths))
-        return tuple((p, s.st_mtime_ns, s.st_size, s.st_ino) for p, s in stats)
+        return tuple((p, s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for p, s in stats)
 
     @staticmethod
     def _files(inventory: Inventory) -> set[str]:

@@ -14,6 +14,7 @@ from lxml import etree
 
 from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
+from vmguard.drivers.libvirt.passthrough import passthrough
 from vmguard.drivers.safexml import int_attr, number, path_of
 from vmguard.facts.vm import (
     Attachment,
@@ -399,4 +400,5 @@ def facts_from_xml(
         channels=tuple(_channels(ctx)),
         disks=tuple(_disks(ctx)),
         unknown=tuple(_unknown(ctx) + _placeholders(ctx)),
+        passthrough=passthrough(root, file),
     )
