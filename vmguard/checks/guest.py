@@ -21,7 +21,7 @@ from vmguard.checks.common import is_loopback, wanted
 from vmguard.checks.guest_evidence import place
 from vmguard.core.findings import Finding
 from vmguard.facts.vm import VmFacts
-from vmguard.guest.model import Account, PasswordState, SshdConfig
+from vmguard.guest.model import Account, GuestFacts, PasswordState, Service, SshdConfig
 from vmguard.policy.model import Policy
 
 # Characters that may follow a forbidden name in a package or program name and still
@@ -33,9 +33,8 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = facts.guest
     if guest is None:
         return
-    allowed = set(policy.users.interactive_login)
     for account in guest.accounts:
-        if account.login_methods and account.name not in allowed and _not_plain_root(account):
+        if may_not_log_in(policy, account):
             yield Finding(
                 "VMG-USR-001",
                 facts.name,
@@ -43,6 +42,13 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
                 place(account.source, f"account '{account.name}'"),
                 wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
+
+
+def may_not_log_in(policy: Policy, account: Account) -> bool:
+    """VMG-USR-001's question (its fix asks it too): the account can log in and the
+    policy does not list it."""
+    allowed = account.name in policy.users.interactive_login
+    return bool(account.login_methods) and not allowed and _not_plain_root(account)
 
 
 def _not_plain_root(account: Account) -> bool:
@@ -109,13 +115,22 @@ def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
         )
 
 
+def services_not_allowed(policy: Policy, guest: GuestFacts) -> tuple[Service, ...]:
+    """VMG-SW-002's question (its fix asks it too): services enabled at boot that the
+    policy's allowed_services does not name; () when the policy does not list services."""
+    allowed = policy.software.allowed_services
+    if allowed is None:
+        return ()
+    return tuple(s for s in guest.enabled_services() if s.name not in allowed)
+
+
 def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     guest = facts.guest
     allowed = policy.software.allowed_services
     if guest is None or allowed is None:
         return
-    reported = set(allowed)
-    for service in guest.enabled_services():
+    reported = set()
+    for service in services_not_allowed(policy, guest):
         if service.name in reported:
             continue
         reported.add(service.name)

@@ -11,7 +11,7 @@ from vmguard.checks.guest_evidence import place
 from vmguard.core.findings import Finding
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.access import pam_fields
-from vmguard.guest.model import FileInfo, GuestSource, PasswordState
+from vmguard.guest.model import Account, FileInfo, GuestSource, PasswordState
 from vmguard.policy.model import Policy
 
 # Mode bits each account file must not have, and the groups that may own it: passwd and
@@ -52,12 +52,17 @@ def account_files(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
             )
 
 
+def password_weaknesses(account: Account) -> list[str]:
+    """VMG-USR-011's question (its fix asks it too): what is weak in the account's password."""
+    what = [] if account.shadowed else ["its password hash is in world-readable /etc/passwd"]
+    return what + (["it has an empty password"] if account.password is PasswordState.EMPTY else [])
+
+
 def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Finding]:
     """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
     guest = facts.guest
     for account in guest.accounts if guest else ():
-        what = [] if account.shadowed else ["its password hash is in world-readable /etc/passwd"]
-        what += ["it has an empty password"] if account.password is PasswordState.EMPTY else []
+        what = password_weaknesses(account)
         if what:
             where = "; ".join(str(s) for s in (account.source, account.password_source) if s)
             yield Finding(

@@ -1,0 +1,214 @@
+"""`vmguard apply --guest` on real stopped libvirt domains (type qemu) with the planted
+RHEL 6-like (rpm BDB, SysV, chkconfig links, xinetd) and Debian-like (systemd, xinetd)
+images: the audit's guest findings gone, a second apply idle, rollback bit for bit, a
+running VM refused, a kill -9 mid-apply recoverable. Each test works on its own copy of
+the session's images (built once, tests/guest/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.guest.conftest import sha256
+from tests.guest.images import run
+from tests.support.guest_image import CACHE_ROOT
+from vmguard.cli import main
+from vmguard.core import eventlog
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+DISK_XML = """    <disk type='file' device='disk'>
+      <driver name='qemu' type='{fmt}'/>
+      <source file='{path}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+"""
+INVENTORY = """\
+apiVersion: vmguard/v1
+kind: Inventory
+connections: [{{name: kvm, driver: libvirt, uri: "qemu:///system"}}]
+vms: [{{name: {name}, connection: kvm, policy: policy.yaml}}]
+"""
+POLICY = """\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {name: batch}
+spec:
+  users: {interactive_login: [vmadmin1], nologin_shell: /sbin/nologin}
+  software:
+    forbid: [firefox, thunderbird, evolution, mutt, sendmail, postfix, exim4]
+    allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
+    file_scan: false
+"""
+# What apply --guest clears (each image plants most: VMG-USR-003 only where sshd's
+# PAM path asks for passwords); VMG-SW-001 (packages) is report-only and stays.
+FIXED = {
+    "VMG-USR-001",
+    "VMG-USR-002",
+    "VMG-USR-003",
+    "VMG-USR-005",
+    "VMG-USR-006",
+    "VMG-USR-007",
+    "VMG-USR-008",
+    "VMG-USR-009",
+    "VMG-USR-011",
+    "VMG-SW-002",
+}
+
+
+def disk_folder() -> Path:
+    folder = CACHE_ROOT / "guest-disks"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # libvirt's qemu user must reach an image it boots
+    return folder
+
+
+class Vm:
+    """A stopped test domain on its own copy of a planted image, and a vmguard run dir."""
+
+    def __init__(self, tcg_domain, source: Path, fmt: str, work: Path, capsys) -> None:
+        self.capsys = capsys
+        self.image = disk_folder() / f"apply-{os.getpid()}-{time.monotonic_ns()}.{fmt}"
+        if fmt == "raw":
+            shutil.copyfile(source, self.image)
+        else:
+            run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(source), str(self.image)])
+        self.original = sha256(self.image)
+        self.domain = tcg_domain.define(extra_devices=DISK_XML.format(fmt=fmt, path=self.image))
+        self.work = work
+        work.mkdir()
+        (work / "policy.yaml").write_text(POLICY)
+        (work / "inv.yaml").write_text(INVENTORY.format(name=self.domain.name))
+        self.env = {
+            "VMGUARD_STATE_DIR": str(work / "state"),
+            "VMGUARD_LOG": str(work / "log.jsonl"),
+            "VMGUARD_CACHE": str(work / "cache"),
+        }
+
+    def cli(self, *argv: str) -> int:
+        return main([*argv, "--inventory", str(self.work / "inv.yaml")])
+
+    def audit_rules(self, fresh: str) -> set[str]:
+        """Rules the audit finds in the guest, read by a new inspection (cache `fresh`)."""
+        os.environ["VMGUARD_CACHE"] = str(self.work / fresh)
+        out = self.work / f"reports-{fresh}"
+        main(["audit", "-i", str(self.work / "inv.yaml"), "--out", str(out), "--format", "json"])
+        report = json.loads((out / "latest/report.json").read_text())
+        self.capsys.readouterr()  # the audit's summary
+        [vm] = [v for v in report["vms"] if v["name"] == self.domain.name]
+        assert not vm["incomplete"], vm["incomplete"]
+        return {f["rule"] for f in vm["findings"]}
+
+    def events(self, kind: str) -> list[dict]:
+        path = Path(self.env["VMGUARD_LOG"])
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [e["data"] for e in map(json.loads, lines) if e["kind"] == kind]
+
+    def backups(self) -> list[Path]:
+        return sorted((self.work / "state/guest-backups").glob("*/*/*"))
+
+
+@pytest.fixture
+def vm_factory(tcg_domain, guest_images, tmp_path, monkeypatch, capsys):
+    made: list[Vm] = []
+
+    def make(kind: str, fmt: str = "raw") -> Vm:
+        vm = Vm(tcg_domain, guest_images[kind], fmt, tmp_path / f"{kind}-{len(made)}", capsys)
+        for key, value in vm.env.items():
+            monkeypatch.setenv(key, value)
+        made.append(vm)
+        return vm
+
+    yield make
+    for vm in made:
+        vm.image.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(("kind", "fmt"), [("rpm", "raw"), ("dpkg", "qcow2")])
+def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(vm_factory, kind, fmt, capsys):
+    vm = vm_factory(kind, fmt)
+    before = vm.audit_rules("cache-before") & FIXED
+    assert len(before) >= len(FIXED) - 1, FIXED - before
+
+    assert vm.cli("plan", "--guest", "--format", "json") == 1
+    [plan] = json.loads(capsys.readouterr().out)["plans"]
+    guest = plan["guest"]
+    assert guest["refused"] == "" and guest["changes"]
+    assert "sparse copy of 1 disk image(s)" in guest["backup"]
+    assert {c["rule"] for c in guest["changes"]} == before
+    assert any("report only" in r for r in guest["report_only"])
+
+    assert vm.cli("apply", "--guest") == 0
+    out = capsys.readouterr().out
+    assert "guest: made" in out, out
+    assert sha256(vm.image) != vm.original
+    changes = vm.events("guest-change")
+    assert changes and all(c["before"] and c["after"] for c in changes)
+    assert not any("$6$" in json.dumps(c) for c in changes)  # no password hash in the log
+    assert eventlog.verify(Path(vm.env["VMGUARD_LOG"])) == []  # the hash chain holds
+
+    after = vm.audit_rules("cache-after")  # a new, read-only inspection of the changed disk
+    assert not (after & FIXED), after & FIXED
+    assert "VMG-SW-001" in after  # packages: report only
+
+    applied = sha256(vm.image)
+    [backup] = vm.backups()
+    assert vm.cli("apply", "--guest") == 0  # the second apply: nothing to change
+    assert "guest: nothing to change" in capsys.readouterr().out
+    assert sha256(vm.image) == applied and vm.backups() == [backup]
+
+    assert vm.cli("rollback", vm.domain.name) == 0
+    assert sha256(vm.image) == vm.original  # bit for bit
+    assert vm.events("guest-rollback")
+
+
+def test_running_vm_is_refused_and_untouched(vm_factory, tcg_domain, capsys):
+    vm = vm_factory("dpkg")
+    vm.domain.dom.create()
+    vm.domain.wait_agent()
+    assert vm.cli("apply", "--guest") == 1
+    assert "refused, the VM is running" in capsys.readouterr().out
+    assert vm.events("guest-apply-refused")
+    vm.domain.dom.destroy()
+    assert sha256(vm.image) == vm.original and not vm.backups()
+
+
+def _apply_process(vm: Vm) -> subprocess.Popen:
+    env = {**os.environ, **vm.env, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "vmguard", "apply", "--guest", "--inventory", str(vm.work / "inv.yaml")]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _applying(vm: Vm) -> bool:
+    return any(json.loads((b / "manifest.json").read_text()).get("state") == "applying" for b in vm.backups())
+
+
+@pytest.mark.parametrize("delay", [0.0, 8.0])
+def test_kill_9_mid_apply_leaves_the_old_disk_or_a_restorable_backup(vm_factory, delay):
+    """SIGKILL once the worker runs (at once: the appliance boots; later: it writes)."""
+    vm = vm_factory("rpm")
+    proc = _apply_process(vm)
+    deadline = time.monotonic() + 600
+    while not _applying(vm):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if sha256(vm.image) != vm.original:
+        assert vm.cli("rollback", vm.domain.name) == 0
+    assert sha256(vm.image) == vm.original
+    # the worker and its appliance died with vmguard: nothing writes the disk any more
+    time.sleep(1)
+    leftover = subprocess.run(["pgrep", "-f", str(vm.image)], capture_output=True, text=True, check=False)
+    assert leftover.stdout.strip() == ""
