@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.guest.boot import BOOT_MARK, add_busybox_init, boot_initramfs, wait_poweroff
 from tests.guest.conftest import sha256
 from tests.guest.images import run
+from tests.support.domains import NAME_PREFIX, domain_xml
 from tests.support.guest_image import CACHE_ROOT
+from tests.support.ownership import owned_name
 from vmguard.cli import main
 from vmguard.core import eventlog
 
@@ -75,15 +78,23 @@ def disk_folder() -> Path:
 class Vm:
     """A stopped test domain on its own copy of a planted image, and a vmguard run dir."""
 
-    def __init__(self, tcg_domain, source: Path, fmt: str, work: Path, capsys) -> None:
+    def __init__(self, tcg_domain, source: Path, fmt: str, work: Path, capsys, boot=None) -> None:
         self.capsys = capsys
         self.image = disk_folder() / f"apply-{os.getpid()}-{time.monotonic_ns()}.{fmt}"
         if fmt == "raw":
             shutil.copyfile(source, self.image)
         else:
             run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(source), str(self.image)])
+        if boot:  # its own init, and a domain that boots the disk (not the agent initramfs)
+            add_busybox_init(self.image, fmt, PROBE)
         self.original = sha256(self.image)
-        self.domain = tcg_domain.define(extra_devices=DISK_XML.format(fmt=fmt, path=self.image))
+        disk = DISK_XML.format(fmt=fmt, path=self.image)
+        if boot:
+            name = owned_name(NAME_PREFIX)
+            xml = domain_xml(name, boot, tcg_domain._console(name), extra_devices=disk)
+            self.domain = tcg_domain.define(xml)
+        else:
+            self.domain = tcg_domain.define(extra_devices=disk)
         self.work = work
         work.mkdir()
         (work / "policy.yaml").write_text(POLICY)
@@ -121,8 +132,8 @@ class Vm:
 def vm_factory(tcg_domain, guest_images, tmp_path, monkeypatch, capsys):
     made: list[Vm] = []
 
-    def make(kind: str, fmt: str = "raw") -> Vm:
-        vm = Vm(tcg_domain, guest_images[kind], fmt, tmp_path / f"{kind}-{len(made)}", capsys)
+    def make(kind: str, fmt: str = "raw", boot=None) -> Vm:
+        vm = Vm(tcg_domain, guest_images[kind], fmt, tmp_path / f"{kind}-{len(made)}", capsys, boot)
         for key, value in vm.env.items():
             monkeypatch.setenv(key, value)
         made.append(vm)
@@ -171,6 +182,26 @@ def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(vm_factory, ki
     assert vm.events("guest-rollback")
 
 
+# Run by the guest's own shell at boot (no single quotes: it goes inside sh -c '...').
+PROBE = (
+    'grep -q "^operator2:!" /etc/shadow && echo "vmguard-boot: operator2 locked"; '
+    'grep -q "^PermitRootLogin no" /etc/ssh/sshd_config && echo "vmguard-boot: sshd block first"; '
+    'ls /etc/rc.d/rc3.d | grep -q ypbind || echo "vmguard-boot: ypbind not started"'
+)
+
+
+def test_guest_still_boots_to_its_shell_after_apply(vm_factory):
+    """The RHEL 6-like disk, applied, boots under TCG (a busybox initramfs mounts it and
+    switches to the guest's /sbin/init), whose shell sees the changes."""
+    vm = vm_factory("rpm", boot=boot_initramfs())
+    assert vm.cli("apply", "--guest") == 0
+    vm.domain.dom.create()
+    console = wait_poweroff(vm.domain)
+    assert BOOT_MARK in console, console[-2000:]
+    for seen in ("operator2 locked", "sshd block first", "ypbind not started", "done"):
+        assert f"vmguard-boot: {seen}" in console, console[-2000:]
+
+
 def test_running_vm_is_refused_and_untouched(vm_factory, tcg_domain, capsys):
     vm = vm_factory("dpkg")
     vm.domain.dom.create()
@@ -192,7 +223,7 @@ def _applying(vm: Vm) -> bool:
     return any(json.loads((b / "manifest.json").read_text()).get("state") == "applying" for b in vm.backups())
 
 
-@pytest.mark.parametrize("delay", [0.0, 8.0])
+@pytest.mark.parametrize("delay", [5.0])
 def test_kill_9_mid_apply_leaves_the_old_disk_or_a_restorable_backup(vm_factory, delay):
     """SIGKILL once the worker runs (at once: the appliance boots; later: it writes)."""
     vm = vm_factory("rpm")
