@@ -122,7 +122,7 @@ def _guest_outcome_text(outcome: GuestOutcome, dry_run: bool) -> list[str]:
     lines = [
         f"{outcome.vm}: guest: made {len(outcome.records)} change(s), disks backed up in {outcome.backup}"
     ]
-    lines += [f"  {r['path']}: {r['subject']}: {r['before']} -> {r['after']}" for r in outcome.records]
+    lines += [f"  {r['file']}: {r['subject']}: {r['before']} -> {r['after']}" for r in outcome.records]
     return lines + [f"  guest: {r}" for r in outcome.plan.report_only]
 
 

@@ -51,7 +51,7 @@ class GuestEdits:
                 "rule": change.rule,
                 "action": change.action.value,
                 "subject": change.subject,
-                "path": path,
+                "file": path,  # not "path": the event log's append() has its own
                 "before": before,
                 "after": after,
             }  # fmt: skip
