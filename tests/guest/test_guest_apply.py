@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from tests.support.guest_image import CACHE_ROOT
 from tests.support.ownership import owned_name
 from vmguard.cli import main
 from vmguard.core import eventlog
+from vmguard.guest.fixes import GuestAction, GuestChange
+from vmguard.guest.offline import run_worker
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,3 +246,37 @@ def test_kill_9_mid_apply_leaves_the_old_disk_or_a_restorable_backup(vm_factory,
     time.sleep(1)
     leftover = subprocess.run(["pgrep", "-f", str(vm.image)], capture_output=True, text=True, check=False)
     assert leftover.stdout.strip() == ""
+
+
+def test_guest_that_does_not_parse_is_left_untouched(vm_factory, capsys):
+    """The hostile image (binary junk and a short entry in /etc/passwd): exit 3 with the
+    reason, no backup taken, the image bit for bit as it was."""
+    vm = vm_factory("hostile")
+    assert vm.cli("apply", "--guest") == 3
+    err = capsys.readouterr().err
+    assert "guest left untouched" in err and "/etc/passwd:3: malformed entry" in err, err
+    assert sha256(vm.image) == vm.original and not vm.backups()
+    assert vm.events("guest-apply-failed")
+
+
+def test_worker_refuses_a_guest_that_changed_since_the_plan(vm_factory):
+    """Edits are computed on a read-only mount first: a change whose file no longer says
+    what the plan saw (an account that is gone) stops all of them, and the image (opened
+    for writing) is bit for bit unchanged. Control: the same request with the valid
+    change alone does write."""
+    vm = vm_factory("rpm")
+    valid = GuestChange(
+        "VMG-USR-011", GuestAction.LOCK_PASSWORD, "account guest", "password empty", "locked",
+        "/etc/shadow", "guest",
+    )  # fmt: skip
+    gone = replace(valid, subject="account ghost", target="ghost")
+    request = {"disks": [[str(vm.image), "raw", False]], "changes": [valid.to_dict(), gone.to_dict()]}
+    answer = run_worker("vmguard.guest.apply_worker", request, 900, "guest apply", on_start=lambda _pid: None)
+    assert "0 entries for account ghost" in answer["error"]
+    assert sha256(vm.image) == vm.original
+    request["changes"] = [valid.to_dict()]
+    answer = run_worker("vmguard.guest.apply_worker", request, 900, "guest apply", on_start=lambda _pid: None)
+    assert [(r["file"], r["before"], r["after"]) for r in answer["records"]] == [
+        ("/etc/shadow", "password empty", "password locked")
+    ]
+    assert sha256(vm.image) != vm.original

@@ -53,6 +53,9 @@ def plan_guest(policy: Policy, facts: VmFacts) -> GuestPlan:
     found = guest_plan(policy, facts)
     if not found.changes:
         return found
+    if facts.power_state in RUNNING:
+        found = replace(found, manual=(*found.manual, f"the VM is {facts.power_state.value}: stop it, "
+                                       "`apply --guest` changes a stopped guest only"))  # fmt: skip
     try:
         return replace(found, backup=str(backup.cost([p for p, _ in writable_disks(facts)])))
     except OSError as err:
