@@ -56,7 +56,8 @@ def boot_initramfs() -> GuestImage:
     folder = Path(tempfile.mkdtemp(prefix="boot-", dir=CACHE_ROOT))
     folder.chmod(0o755)
     root = folder / "root"
-    (root / "bin").mkdir(parents=True)
+    for tree in ("bin", "sbin", "usr/bin", "usr/sbin"):  # busybox --install links here
+        (root / tree).mkdir(parents=True)
     shutil.copy2(BUSYBOX, root / "bin/busybox")
     (root / "bin/sh").symlink_to("busybox")
     moddir = root / "lib/vmguard-modules"

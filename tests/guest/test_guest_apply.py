@@ -100,7 +100,8 @@ class Vm:
             self.domain = tcg_domain.define(extra_devices=disk)
         self.work = work
         work.mkdir()
-        (work / "policy.yaml").write_text(POLICY)
+        # The boot test reads the guest's serial console, which the policy would remove.
+        (work / "policy.yaml").write_text(POLICY + ("  devices: {serial_ports: enabled}\n" if boot else ""))
         (work / "inv.yaml").write_text(INVENTORY.format(name=self.domain.name))
         self.env = {
             "VMGUARD_STATE_DIR": str(work / "state"),
@@ -128,7 +129,7 @@ class Vm:
         return [e["data"] for e in map(json.loads, lines) if e["kind"] == kind]
 
     def backups(self) -> list[Path]:
-        return sorted((self.work / "state/guest-backups").glob("*/*/*"))
+        return sorted((self.work / "state/guest-backups").glob("*/*/*Z"))  # not a .partial
 
 
 @pytest.fixture
