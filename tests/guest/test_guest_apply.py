@@ -188,9 +188,9 @@ def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(vm_factory, ki
 
 # Run by the guest's own shell at boot (no single quotes: it goes inside sh -c '...').
 PROBE = (
-    'grep -q "^operator2:!" /etc/shadow && echo "vmguard-boot: operator2 locked"; '
-    'grep -q "^PermitRootLogin no" /etc/ssh/sshd_config && echo "vmguard-boot: sshd block first"; '
-    'ls /etc/rc.d/rc3.d | grep -q ypbind || echo "vmguard-boot: ypbind not started"'
+    'B=/bin/busybox; $B grep -q "^operator2:!" /etc/shadow && echo "vmguard-boot: operator2 locked"; '
+    '$B grep -q "^PermitRootLogin no" /etc/ssh/sshd_config && echo "vmguard-boot: sshd block first"; '
+    '$B ls /etc/rc.d/rc3.d > /tmp.ls && ! $B grep -q ypbind /tmp.ls && echo "vmguard-boot: ypbind not started"'
 )
 
 

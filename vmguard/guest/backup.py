@@ -59,7 +59,7 @@ class Cost:
         return (
             f"a sparse copy of {self.disks} disk image(s) before writing: "
             f"{self.allocated / mib:.0f} MiB on disk ({self.size / mib:.0f} MiB apparent), "
-            "about 1 s per GB read and written"
+            "read and written once (and once more by a rollback)"
         )
 
 
