@@ -197,10 +197,14 @@ PROBE = (
 def test_guest_still_boots_to_its_shell_after_apply(vm_factory):
     """The RHEL 6-like disk, applied, boots under TCG (a busybox initramfs mounts it and
     switches to the guest's /sbin/init), whose shell sees the changes."""
-    vm = vm_factory("rpm", boot=boot_initramfs())
-    assert vm.cli("apply", "--guest") == 0
-    vm.domain.dom.create()
-    console = wait_poweroff(vm.domain)
+    boot = boot_initramfs()
+    try:
+        vm = vm_factory("rpm", boot=boot)
+        assert vm.cli("apply", "--guest") == 0
+        vm.domain.dom.create()
+        console = wait_poweroff(vm.domain)
+    finally:
+        shutil.rmtree(boot.kernel.parent, ignore_errors=True)
     assert BOOT_MARK in console, console[-2000:]
     for seen in ("operator2 locked", "sshd block first", "ypbind not started", "done"):
         assert f"vmguard-boot: {seen}" in console, console[-2000:]
@@ -229,7 +233,8 @@ def _applying(vm: Vm) -> bool:
 
 @pytest.mark.parametrize("delay", [5.0])
 def test_kill_9_mid_apply_leaves_the_old_disk_or_a_restorable_backup(vm_factory, delay):
-    """SIGKILL once the worker runs (at once: the appliance boots; later: it writes)."""
+    """SIGKILL while the worker runs (its appliance booting or writing); the disk is the
+    old one, or `rollback` restores it; no process of the apply is left."""
     vm = vm_factory("rpm")
     proc = _apply_process(vm)
     deadline = time.monotonic() + 600
