@@ -86,8 +86,8 @@ def _input_hash(*paths: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _module_order(release: str) -> list[Path]:
-    """Module files for MODULES, each after its dependencies (modules.dep lists them)."""
+def _module_order(release: str, modules: tuple[str, ...] = MODULES) -> list[Path]:
+    """Module files for `modules`, each after its dependencies (modules.dep lists them)."""
     moddir = Path("/lib/modules") / release
     deps: dict[str, list[str]] = {}
     for line in (moddir / "modules.dep").read_text().splitlines():
@@ -102,7 +102,7 @@ def _module_order(release: str) -> list[Path]:
         if path not in order:
             order.append(path)
 
-    for name in MODULES:
+    for name in modules:
         if name not in by_name:
             raise GuestImageError(f"module {name} not in {moddir}/modules.dep")
         visit(by_name[name])

@@ -17,9 +17,10 @@ from collections.abc import Iterable
 
 from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import place
+from vmguard.checks.guest_questions import may_not_log_in, services_not_allowed
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts, is_loopback
-from vmguard.guest.model import Account, PasswordState, SshdConfig
+from vmguard.guest.model import Account, SshdConfig
 from vmguard.policy.model import Policy
 
 # Characters that may follow a forbidden name in a package or program name and still
@@ -31,19 +32,13 @@ def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Violation
     guest = facts.guest
     if guest is None:
         return
-    allowed = set(policy.users.interactive_login)
     for account in guest.accounts:
-        if account.login_methods and account.name not in allowed and _not_plain_root(account):
+        if may_not_log_in(policy, account):
             yield Violation(
                 message=_login_message(account, guest.sshd),
                 evidence=place(account.source, f"account '{account.name}'"),
                 wanted=wanted(policy, "spec.users.interactive_login", list(policy.users.interactive_login)),
             )
-
-
-def _not_plain_root(account: Account) -> bool:
-    """root's own logins are VMG-USR-002's (sshd); a root with no password at all is not."""
-    return account.name != "root" or account.password is PasswordState.EMPTY
 
 
 def _login_message(account: Account, config: SshdConfig) -> str:
@@ -106,8 +101,8 @@ def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     allowed = policy.software.allowed_services
     if guest is None or allowed is None:
         return
-    reported = set(allowed)
-    for service in guest.enabled_services():
+    reported = set()
+    for service in services_not_allowed(policy, guest):
         if service.name in reported:
             continue
         reported.add(service.name)

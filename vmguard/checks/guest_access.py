@@ -8,10 +8,11 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
+from vmguard.checks.guest_questions import password_weaknesses
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.access import pam_fields
-from vmguard.guest.model import FileInfo, GuestSource, PasswordState
+from vmguard.guest.model import FileInfo, GuestSource
 from vmguard.policy.model import Policy
 
 # Mode bits each account file must not have, and the groups that may own it: passwd and
@@ -59,8 +60,7 @@ def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
     guest = facts.guest
     for account in guest.accounts if guest else ():
-        what = [] if account.shadowed else ["its password hash is in world-readable /etc/passwd"]
-        what += ["it has an empty password"] if account.password is PasswordState.EMPTY else []
+        what = password_weaknesses(account)
         if what:
             where = "; ".join(str(s) for s in (account.source, account.password_source) if s)
             yield Violation(

@@ -4,28 +4,57 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import TypeVar
 
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
 from vmguard.core.display import shown, shown_lines
-from vmguard.core.errors import ExitCode
+from vmguard.core.errors import ExitCode, GuestError
 from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
-from vmguard.enforce.apply import ApplyOutcome, apply_vm, rollback_vm
+from vmguard.enforce.apply import ApplyOutcome, apply_vm, has_backup, rollback_vm
 from vmguard.enforce.plan import Plan, make_plan, plan_exit
 from vmguard.facts.vm import VmFacts
+from vmguard.guest.apply import GuestOutcome, apply_guest, plan_guest, rollback_guest, with_guest
+from vmguard.guest.fixes import GuestPlan
 from vmguard.inventory.loader import load_inventory
+
+T = TypeVar("T")
 
 
 def _plan_text(target: Target, plan: Plan) -> list[str]:
     head = f"{plan.vm} ({target.connection.name}, policy {plan.policy}, {plan.power_state.value})"
     if plan.empty:
-        return [f"{head}: nothing to change"]
+        return [f"{head}: nothing to change"] + _guest_text(plan.guest)
     manual = f", {len(plan.manual)} to do by hand" if plan.manual else ""
     lines = [f"{head}: {len(plan.changes)} change(s){manual}"]
     lines += [f"  {c}" for c in plan.changes]
     lines += [f"  manual: {c}" for c in plan.manual]
-    return lines
+    return lines + _guest_text(plan.guest)
+
+
+def _guest_text(guest: GuestPlan | None) -> list[str]:
+    if guest is None:
+        return []
+    if guest.refused:
+        lines = [f"  guest: left untouched: {guest.refused}"]
+    else:
+        lines = [
+            f"  guest: {len(guest.changes)} change(s)" + (f"; backup: {guest.backup}" if guest.backup else "")
+        ]
+    lines += [f"  {c}" for c in guest.changes]
+    lines += [f"  guest manual: {m}" for m in guest.manual]
+    return lines + [f"  guest: {r}" for r in guest.report_only]
+
+
+def _attempt(session: Session, target: Target, fn: Callable[[Target], T]) -> T | None:
+    """session.attempt, which also keeps a guest that could not be read or changed."""
+    try:
+        return session.attempt(target, fn)
+    except GuestError as err:
+        session.errors.append(err)
+        return None
 
 
 def _errors(session: Session) -> int:
@@ -35,16 +64,19 @@ def _errors(session: Session) -> int:
     return ExitCode.CANNOT_RUN if session.errors else ExitCode.OK
 
 
-def _plan_for(target: Target) -> Plan:
+def _plan_for(target: Target, guest: bool = False) -> Plan:
     facts = facts_of(target.driver, target.vm, target.connection.host_only)
-    return make_plan(target.entry.policy, facts, target.driver.capabilities)
+    plan = make_plan(target.entry.policy, facts, target.driver.capabilities)
+    if not guest:
+        return plan
+    return replace(plan, guest=plan_guest(target.entry.policy, with_guest(facts)))
 
 
 def _plan(args: argparse.Namespace) -> int:
     plans = []
     with Session(load_inventory(args.inventory)) as session:
         for target in session.targets(args.vm):
-            plan = session.attempt(target, _plan_for)
+            plan = _attempt(session, target, lambda t: _plan_for(t, args.guest))
             if plan is None:
                 continue
             plans.append(plan)
@@ -92,8 +124,30 @@ def _outcome_dict(outcome: ApplyOutcome) -> dict[str, object]:
     }
 
 
+def _guest_outcome_text(outcome: GuestOutcome, dry_run: bool) -> list[str]:
+    if outcome.refused:
+        return [f"{outcome.vm}: guest: refused, {outcome.refused}"]
+    if not outcome.plan.changes:
+        return [f"{outcome.vm}: guest: nothing to change"] + _guest_text(outcome.plan)[1:]
+    if dry_run:
+        return [f"{outcome.vm}: guest: would make {len(outcome.plan.changes)} change(s)"] + _guest_text(
+            outcome.plan
+        )[1:]
+    lines = [
+        f"{outcome.vm}: guest: made {len(outcome.records)} change(s), disks backed up in {outcome.backup}"
+    ]
+    lines += [f"  {r['file']}: {r['subject']}: {r['before']} -> {r['after']}" for r in outcome.records]
+    return lines + [f"  guest: {r}" for r in outcome.plan.report_only]
+
+
+def _apply_guest(target: Target, dry_run: bool) -> GuestOutcome:
+    facts = facts_of(target.driver, target.vm, target.connection.host_only)  # after the host's changes
+    return apply_guest(facts, target.entry.policy, target.connection.name, dry_run=dry_run)
+
+
 def _apply(args: argparse.Namespace) -> int:
     outcomes: list[ApplyOutcome] = []
+    guests: list[GuestOutcome] = []
 
     def one(target: Target) -> ApplyOutcome:
         return apply_vm(
@@ -114,8 +168,14 @@ def _apply(args: argparse.Namespace) -> int:
                 outcomes.append(outcome)
                 if args.format is OutputFormat.TEXT:
                     print(shown_lines(_outcome_text(outcome)))
+            guest = _attempt(session, target, lambda t: _apply_guest(t, args.dry_run)) if args.guest else None
+            if guest is not None:
+                guests.append(guest)
+                if args.format is OutputFormat.TEXT:
+                    print(shown_lines(_guest_outcome_text(guest, args.dry_run)))
         failed = _errors(session)
-        code = failed or (ExitCode.FINDINGS if any(o.refused for o in outcomes) else ExitCode.OK)
+        refused = any(o.refused for o in outcomes) or any(g.refused for g in guests)
+        code = failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
         if args.format is OutputFormat.JSON:
             doc = {
                 "vms": [_outcome_dict(o) for o in outcomes],
@@ -130,7 +190,13 @@ def _rollback(args: argparse.Namespace) -> int:
         targets = list(session.targets(args.vm))
         if not targets:  # its connection could not be opened, or it has no such VM
             raise session.errors[0]
-        path, state = rollback_vm(targets[0].driver, targets[0].connection.name, args.vm)
+        driver, connection = targets[0].driver, targets[0].connection.name
+        disks = rollback_guest(driver.read_facts(args.vm), connection)
+        if disks:
+            print(shown(f"{args.vm}: restored its disk images from {disks}"))
+        if disks and not has_backup(connection, args.vm):
+            return ExitCode.OK  # only the guest was changed
+        path, state = rollback_vm(driver, connection, args.vm)
     note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
     print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
     return ExitCode.OK
@@ -202,6 +268,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_inventory(p)
     p.add_argument("--vm", help="only this VM")
     add_format(p)
+    p.add_argument("--guest", action="store_true", help="also plan the changes inside stopped guests")
     p.set_defaults(func=_plan)
 
     p = sub.add_parser("apply", help="change each VM's settings to match its policy")
@@ -209,6 +276,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vm", help="only this VM")
     add_format(p)
     p.add_argument("--dry-run", action="store_true", help="check the changes, make none")
+    p.add_argument(
+        "--guest",
+        action="store_true",
+        help="also change users, sshd and services inside the guest (a stopped VM; its disks are backed up)",
+    )
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--power-off-ok",

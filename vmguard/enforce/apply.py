@@ -236,6 +236,15 @@ def apply_vm(
     return _proceed(job, plan, power_off_ok, resumed)
 
 
+def has_backup(connection: str, vm: str, store: BackupStore | None = None) -> bool:
+    """Whether an apply saved this VM's configuration (`rollback` has one to restore)."""
+    try:
+        (store or BackupStore()).latest(connection, vm)
+    except DriverError:
+        return False
+    return True
+
+
 def rollback_vm(
     driver: Driver, connection: str, vm: str, store: BackupStore | None = None
 ) -> tuple[Path, PowerState]:

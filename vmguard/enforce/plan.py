@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from vmguard.checks.registry import Unit, units, violations
 from vmguard.checks.unit import Action, VmFix
 from vmguard.core.errors import ExitCode
 from vmguard.facts.vm import HostOnly, PowerState, VmFacts
 from vmguard.policy.model import Policy
+
+if TYPE_CHECKING:  # guest.fixes imports the checks, which import this module
+    from vmguard.guest.fixes import GuestPlan
 
 __all__ = ["Action", "Capabilities", "Change", "Plan", "fixes", "make_plan", "plan_exit"]
 
@@ -53,10 +57,12 @@ class Plan:
     changes: tuple[Change, ...] = ()
     manual: tuple[Change, ...] = ()  # differs from the policy; the driver cannot change it
     power_state: PowerState = PowerState.UNKNOWN
+    guest: GuestPlan | None = None  # inside the guest (`plan --guest`); None: not inspected
 
     @property
     def empty(self) -> bool:
-        return not self.changes and not self.manual
+        guest = self.guest and (self.guest.changes or self.guest.manual or self.guest.refused)
+        return not self.changes and not self.manual and not guest
 
     @property
     def needs_poweroff(self) -> tuple[Change, ...]:
@@ -69,6 +75,7 @@ class Plan:
             "power_state": self.power_state.value,
             "changes": [asdict(c) for c in self.changes],
             "manual": [asdict(c) for c in self.manual],
+            "guest": self.guest.to_dict() if self.guest else None,
         }
 
 
@@ -116,6 +123,10 @@ def plan_exit(plans: Iterable[Plan]) -> ExitCode:
     """Like `terraform plan -detailed-exitcode`: 0 nothing differs, 1 apply would change
     something, 4 only changes apply cannot make are left (automation: "changed" only on 1)."""
     plans = list(plans)
-    if any(p.changes for p in plans):
+    if any(p.guest and p.guest.refused for p in plans):  # fail closed: apply would refuse
+        return ExitCode.CANNOT_RUN
+    if any(p.changes or (p.guest and p.guest.changes) for p in plans):
         return ExitCode.CHANGES
-    return ExitCode.MANUAL_ONLY if any(p.manual for p in plans) else ExitCode.OK
+    return (
+        ExitCode.MANUAL_ONLY if any(p.manual or (p.guest and p.guest.manual) for p in plans) else ExitCode.OK
+    )

@@ -67,36 +67,65 @@ def kvm_hint(error: str) -> str:
 
 
 def _run_worker(request: dict, timeout: float) -> dict:
+    answer = run_worker("vmguard.guest.worker", request, timeout, "inspection")
+    try:
+        return answer if "error" in answer else {"facts": codec.load(answer["facts"])}
+    except (ValueError, KeyError, TypeError):
+        raise GuestError("inspection failed: the worker's answer is not guest facts") from None
+
+
+def run_worker(module: str, request: dict, timeout: float, what: str, on_start=None) -> dict:
+    """Run `python -m module` in a session of its own; its JSON answer. With on_start
+    (called with its pid once started; apply's worker, which writes) it is also killed
+    with vmguard, a kill -9 included. (preexec_fn is not safe in threaded callers, as
+    the inspection's are: only the writer needs it.)"""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vmguard.guest.worker"],
+        [sys.executable, "-m", module],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_die_with_parent if on_start else None,  # noqa: PLW1509 (only prctl)
     )
     try:
+        if on_start:
+            on_start(proc.pid)
         out, err = proc.communicate(json.dumps(request).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_session(proc.pid)
+        kill_session(proc.pid)
         proc.communicate()
-        raise GuestError(f"inspection timed out after {timeout:g} s{kvm_hint('timed out')}") from None
+        raise GuestError(f"{what} timed out after {timeout:g} s{kvm_hint('timed out')}") from None
     finally:
-        _kill_session(proc.pid)  # a recovery process or qemu left behind
+        kill_session(proc.pid)  # a recovery process or qemu left behind
     try:
         if len(out) > MAX_ANSWER:
             raise ValueError("answer too long")
         answer = json.loads(out)
-        return answer if "error" in answer else {"facts": codec.load(answer["facts"])}
-    except (ValueError, KeyError, TypeError):  # the worker died: its stderr says why
-        raise GuestError(f"inspection failed: {err.decode(errors='replace').strip()[-500:]}") from None
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
+        return answer
+    except ValueError:  # the worker died: its stderr says why
+        raise GuestError(f"{what} failed: {err.decode(errors='replace').strip()[-500:]}") from None
 
 
-def _kill_session(sid: int) -> None:
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this child when vmguard dies, however it dies: a worker left behind would
+    go on writing a disk that a rollback is restoring (libguestfs's own recovery process
+    then ends the appliance's qemu)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def kill_session(sid: int) -> None:
     """SIGKILL every process in the session the worker leads (libguestfs puts the
     appliance's qemu in a process group of its own, so killpg would miss it). Repeated
     until none is left: a process may fork while /proc is being read."""
     for _ in range(100):
-        members = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _session_of(e) == sid]
+        members = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and session_of(e) == sid]
         if not members:
             return
         for pid in members:
@@ -105,7 +134,7 @@ def _kill_session(sid: int) -> None:
         time.sleep(0.01)
 
 
-def _session_of(proc_dir: Path) -> int | None:
+def session_of(proc_dir: Path) -> int | None:
     try:
         stat = (proc_dir / "stat").read_text()
     except OSError:

@@ -42,6 +42,11 @@ def _included(pattern: str, include: Includer, depth: int, match: str) -> list[S
     return found
 
 
+def keyword_of(line: str) -> str:
+    """The lower-case keyword a line sets; "" for blanks and comments."""
+    return _split(line)[0]
+
+
 def _split(line: str) -> tuple[str, str]:
     """(lower-case keyword, value); ("", "") for blanks and comments."""
     line = line.strip()

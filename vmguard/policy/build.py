@@ -176,6 +176,7 @@ class Builder:
             d.get("root_login", False),
             d.get("password_authentication", False),
             m.SshPolicy(**d.get("ssh", {})),
+            d.get("nologin_shell"),
         )
 
     def software(self, d: dict[str, Any]) -> m.SoftwarePolicy:

@@ -105,6 +105,7 @@ def to_data(policy: m.Policy) -> dict[str, Any]:
                 "root_login": u.root_login,
                 "password_authentication": u.password_authentication,
                 "ssh": {"x11_forwarding": u.ssh.x11_forwarding, "tcp_forwarding": u.ssh.tcp_forwarding},
+                **({"nologin_shell": u.nologin_shell} if u.nologin_shell else {}),
             },
             "software": software,
             "quarantine": _quarantine(policy.quarantine),

@@ -144,6 +144,9 @@ class UsersPolicy:
     root_login: bool = False
     password_authentication: bool = False
     ssh: SshPolicy = field(default_factory=SshPolicy)
+    # The shell `apply --guest` gives accounts that may not log in (besides locking their
+    # password, which leaves SSH keys usable); None: shells are left alone.
+    nologin_shell: str | None = None
 
 
 @dataclass(frozen=True)

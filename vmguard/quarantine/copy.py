@@ -12,7 +12,6 @@ file grows, shrinks or is rewritten while we read it, the copy is refused.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import mmap
@@ -27,7 +26,7 @@ from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import pieces
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.opening import Opener, Refused
-from vmguard.quarantine.sysio import start_writeback
+from vmguard.quarantine.sysio import _set_direct, start_writeback, write_all
 from vmguard.quarantine.walk import Node, mode_reasons
 from vmguard.quarantine.writer import Writer
 
@@ -39,7 +38,6 @@ RING = 4  # chunk buffers: hashing, writing and reading the next overlap
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
 WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to the disk at once
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
-ALIGN = 4096  # what O_DIRECT wants of lengths, offsets and memory (any block size up to 4 KiB)
 HEAD_SIZE = 512  # what the type detector sees; formats are identified by their start
 _ZEROS = memoryview(bytes(BUFFER_SIZE))  # what a hole reads as
 
@@ -302,19 +300,6 @@ class _Stream:
             self.writer.wait()
 
 
-def _set_direct(fd: int, on: bool) -> bool:
-    """Large files bypass the page cache: written from our buffer straight to the disk.
-    No cache page is allocated and filled for them (on a busy or virtualised host that
-    copy costs more than the disk) and the public copy evicts nothing useful. Returns
-    whether the descriptor is in direct mode: some filesystems refuse it."""
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT if on else flags & ~os.O_DIRECT)
-    except OSError:
-        return False
-    return on
-
-
 def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
     if total < before.st_size:
         raise Refused([Reason.CHANGED_DURING_VET], "shrank during the copy")
@@ -325,22 +310,3 @@ def _check_unchanged(src: int, before: os.stat_result, total: int) -> None:
         before.st_ctime_ns,
     ):
         raise Refused([Reason.CHANGED_DURING_VET], "rewritten during the copy")
-
-
-def write_all(fd: int, data: memoryview, direct: bool = False) -> bool:
-    """Direct I/O takes whole blocks only: the file's tail, or what follows a short read
-    or a filesystem's EINVAL, goes through the cache (and the rest of the file with it)."""
-    while data:
-        if direct and len(data) % ALIGN:
-            direct = _set_direct(fd, False)
-        try:
-            written = os.write(fd, data)
-        except OSError as err:
-            if not (direct and err.errno == errno.EINVAL):
-                raise
-            direct = _set_direct(fd, False)
-            continue
-        if written == 0:
-            raise OSError(errno.ENOSPC, "short write")
-        data = data[written:]
-    return direct

@@ -36,9 +36,8 @@ from pathlib import Path
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
-from vmguard.quarantine.copy import write_all
 from vmguard.quarantine.publicpath import open_public
-from vmguard.quarantine.sysio import rename_noreplace, syncfs
+from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"

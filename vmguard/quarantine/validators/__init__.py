@@ -107,7 +107,7 @@ def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
     """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
     it: text that starts like JSON is JSON if all of it parses, else it is held to the
     text rules like any other text. Both run on the same chunks as they stream."""
-    checkers = [jsonfmt.Checker(), text.Checker(stream.peek(2))]
+    checkers = [jsonfmt.JsonChecker(), text.TextChecker(stream.peek(2))]
     failed: list[Invalid | None] = [None, None]
     for chunk in stream.chunks():
         for i, checker in enumerate(checkers):

@@ -40,13 +40,13 @@ VALUE, FIRST_VALUE, KEY, FIRST_KEY, COLON, AFTER, END = range(7)
 
 
 def validate(stream: Stream) -> str:
-    checker = Checker()
+    checker = JsonChecker()
     for chunk in stream.chunks():
         checker.feed(bytes(chunk))
     return checker.close()
 
 
-class Checker:
+class JsonChecker:
     """The JSON rules fed chunk by chunk (text runs beside it on the same chunks)."""
 
     def __init__(self) -> None:

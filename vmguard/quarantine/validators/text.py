@@ -43,13 +43,13 @@ def encoding_of(validator: str | None) -> str | None:
 
 
 def validate(stream: Stream) -> str:
-    checker = Checker(stream.peek(2))
+    checker = TextChecker(stream.peek(2))
     for chunk in stream.chunks():
         checker.feed(bytes(chunk))
     return checker.close()
 
 
-class Checker:
+class TextChecker:
     """The text rules fed chunk by chunk (JSON runs beside it on the same chunks)."""
 
     def __init__(self, head: bytes) -> None:

@@ -1,0 +1,178 @@
+"""The pure edits of `apply --guest` (vmguard.guest.edit) and the plan's fixes
+(vmguard.guest.fixes) on texts and facts parsed by the inspection's own parsers: each
+fix clears its rule once the edited text is parsed again, and a second round is idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.guest.images import HASH, sshd_config
+from vmguard.checks.registry import vm_checks
+from vmguard.facts.vm import VmFacts
+from vmguard.guest import edit, fixes, passwd, sshd
+from vmguard.guest.edit import EditError
+from vmguard.guest.fixes import GuestAction
+from vmguard.guest.model import Account, GuestFacts, GuestSource, SshdConfig
+from vmguard.policy.model import Metadata, Policy, SoftwarePolicy, UsersPolicy
+
+POLICY = Policy(
+    metadata=Metadata("batch"),
+    source="policy/batch.yaml",
+    users=UsersPolicy(interactive_login=("vmadmin1",), nologin_shell="/sbin/nologin"),
+    software=SoftwarePolicy(allowed_services=("sshd",)),
+)
+SSHD_RULES = (
+    "VMG-USR-002",
+    "VMG-USR-003",
+    "VMG-USR-005",
+    "VMG-USR-006",
+    "VMG-USR-007",
+    "VMG-USR-008",
+    "VMG-USR-009",
+)
+
+
+def _sshd_facts(text: str, version: str = "5.3p1-124.el6_10") -> VmFacts:
+    settings = sshd.parse_sshd_config(text, "/etc/ssh/sshd_config", lambda _p: [])
+    config = SshdConfig(tuple(settings), version, GuestSource("sshd_config", "/etc/ssh/sshd_config"))
+    return VmFacts(name="vm", driver="libvirt", guest=GuestFacts(sshd=config))
+
+
+def _sshd_findings(text: str, version: str = "5.3p1-124.el6_10") -> set[str]:
+    facts = _sshd_facts(text, version)
+    return {f.rule for rule in SSHD_RULES for f in vm_checks("guest")[rule](POLICY, facts)}
+
+
+def _sshd_round(text: str, version: str) -> str:
+    """Plan the sshd fixes and make them as the apply worker does (comment-outs first)."""
+    changes = [c for c in fixes.guest_plan(POLICY, _sshd_facts(text, version)).changes]
+    for c in (c for c in changes if c.action is GuestAction.SSHD_COMMENT_OUT):
+        text, _ = edit.comment_out(text, c.line, c.target, c.path)
+    block = [(c.target, c.value) for c in changes if c.action is GuestAction.SSHD_SETTING]
+    return edit.with_managed_block(text, block) if block else text
+
+
+@pytest.mark.parametrize("version", ["5.3p1-124.el6_10", "1:9.2p1-2"])
+def test_sshd_fixes_clear_every_sshd_rule_and_keep_the_rest_byte_for_byte(version):
+    original = sshd_config() + "UsePAM yes\n"  # planted: root login, empty passwords, a Match block
+    assert _sshd_findings(original, version) >= {"VMG-USR-002", "VMG-USR-005", "VMG-USR-006"}
+    fixed = _sshd_round(original, version)
+    assert _sshd_findings(fixed, version) == set()
+    head, _, rest = fixed.partition(edit.BLOCK_END + "\n")
+    assert head.startswith(edit.BLOCK_BEGIN)
+    # every original line is still there, in order; only the Match block's line is commented
+    assert rest == original.replace("\tX11Forwarding yes", f"\t{edit.COMMENTED}X11Forwarding yes")
+    # the second round: nothing to change, the file as it was
+    assert _sshd_round(fixed, version) == fixed
+    kbd = "KbdInteractiveAuthentication" if version.startswith("1:9") else "ChallengeResponseAuthentication"
+    assert ("RhostsRSAAuthentication no" in head) == version.startswith("5")  # 9.x would warn on it
+    assert kbd not in head  # the image sets ChallengeResponseAuthentication no already
+
+
+def test_managed_block_is_rewritten_not_duplicated():
+    once = edit.with_managed_block("Port 22\n", [("PermitRootLogin", "no")])
+    twice = edit.with_managed_block(once, [("X11Forwarding", "no")])
+    assert twice.count(edit.BLOCK_BEGIN) == 1
+    assert edit.managed_settings(twice) == {
+        "permitrootlogin": ("PermitRootLogin", "no"),
+        "x11forwarding": ("X11Forwarding", "no"),
+    }
+    assert twice.endswith("# END vmguard managed block\nPort 22\n")
+    with pytest.raises(EditError, match="damaged"):
+        edit.with_managed_block(once.replace(edit.BLOCK_END, "# gone"), [])
+
+
+def test_lock_keeps_every_other_byte_and_refuses_a_changed_file():
+    shadow = f"root:{HASH}:19000::::::\nguest::19000:0:99999:7:::\r\nodd:\xff\udcff:1::\n"
+    new, before, after = edit.lock_password(shadow, "guest", "/etc/shadow")
+    assert (before, after) == ("empty", "locked")
+    assert new == shadow.replace("guest::", "guest:!:")  # the CRLF and the odd bytes kept
+    with pytest.raises(EditError, match="already locked"):
+        edit.lock_password(new, "guest", "/etc/shadow")
+    with pytest.raises(EditError, match="0 entries"):
+        edit.lock_password(shadow, "gone", "/etc/shadow")
+    with pytest.raises(EditError, match="2 entries"):
+        edit.lock_password(shadow + "guest:x:1::\n", "guest", "/etc/shadow")
+    entries, _ = passwd.parse_passwd(edit.set_shell("a:x:1:1::/h:/bin/bash\n", "a", "/sbin/nologin")[0])
+    assert entries[0].shell == "/sbin/nologin"
+
+
+def test_xinetd_disable_sets_or_adds_the_attribute():
+    text = "service telnet\n{\n\tdisable = no # was on\n}\nservice shell\n{\n\tuser = root\n}\n"
+    new, before = edit.xinetd_disable(text, "telnet", "/etc/xinetd.d/x")
+    assert before == ["no"] and "\tdisable = yes # was on\n" in new
+    new, before = edit.xinetd_disable(new, "shell", "/etc/xinetd.d/x")
+    assert before == ["(none)"] and new.endswith("\tuser = root\n\tdisable\t\t= yes\n}\n")
+    with pytest.raises(EditError, match="not closed"):
+        edit.xinetd_disable("service telnet\n{\n", "telnet", "p")
+    with pytest.raises(EditError, match="no `service rsh`"):
+        edit.xinetd_disable(text, "rsh", "p")
+
+
+def test_start_links_in_every_runlevel_and_wants_folder():
+    listing = {
+        "/etc/rc.d/rc0.d": ["K70ypbind", "K74ntpd"],
+        "/etc/rc.d/rc3.d": ["S27ypbind", "S27ypbind2", "S55sshd"],
+        "/etc/rc.d/rc5.d": ["S27ypbind"],
+    }
+    assert edit.start_links(listing, "ypbind", "sysv") == [
+        "/etc/rc.d/rc3.d/S27ypbind",
+        "/etc/rc.d/rc5.d/S27ypbind",
+    ]
+    wants = {"/etc/systemd/system/sockets.target.wants": ["telnet.socket"], "/x.wants": ["telnet@1.service"]}
+    assert edit.start_links(wants, "telnet", "systemd") == [
+        "/etc/systemd/system/sockets.target.wants/telnet.socket"
+    ]
+
+
+def _account(
+    name: str, uid: int, state: str, shell: str = "/bin/bash", keys: int = 0, shadowed=True
+) -> Account:
+    return Account(
+        name=name,
+        uid=uid,
+        login_shell=shell,
+        home=f"/home/{name}",
+        password=passwd.PasswordState(state),
+        authorized_keys=keys,
+        interactive_shell=passwd.interactive(shell),
+        source=GuestSource("passwd", "/etc/passwd", 1),
+        shadowed=shadowed,
+    )
+
+
+def test_account_fixes_ask_the_rules_questions():
+    accounts = (
+        _account("vmadmin1", 500, "set"),  # allowed: untouched
+        _account("intruder", 501, "set"),  # VMG-USR-001: locked, non-login shell
+        _account("toor", 0, "set"),  # a second root: locked even though sshd is not asked
+        _account("guest", 505, "empty", "/sbin/nologin"),  # VMG-USR-011: locked
+        _account("legacy", 504, "set", "/sbin/nologin", shadowed=False),  # hash in passwd
+        _account("retired", 502, "locked"),  # already locked: nothing
+    )
+    facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(accounts=accounts))
+    plan = fixes.guest_plan(POLICY, facts)
+    found = {(c.action, c.target, c.path) for c in plan.changes}
+    assert found == {
+        (GuestAction.LOCK_PASSWORD, "intruder", "/etc/shadow"),
+        (GuestAction.SET_SHELL, "intruder", "/etc/passwd"),
+        (GuestAction.LOCK_PASSWORD, "toor", "/etc/shadow"),
+        (GuestAction.SET_SHELL, "toor", "/etc/passwd"),
+        (GuestAction.LOCK_PASSWORD, "guest", "/etc/shadow"),
+        (GuestAction.LOCK_PASSWORD, "legacy", "/etc/passwd"),
+    }
+    # without nologin_shell, an SSH key keeps a locked account's door open: said, not hidden
+    keyed = VmFacts(
+        name="vm", driver="libvirt", guest=GuestFacts(accounts=(_account("k", 7, "set", keys=1),))
+    )
+    bare = Policy(metadata=Metadata("b"), source="b.yaml", users=UsersPolicy(interactive_login=("vmadmin1",)))
+    assert "SSH key(s) still let it log in" in fixes.guest_plan(bare, keyed).manual[0]
+
+
+def test_unparsed_guest_parts_refuse_the_whole_guest():
+    facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(problems=("shadow: over the limit",)))
+    plan = fixes.guest_plan(POLICY, facts)
+    assert plan.refused and not plan.changes
+    # a part no fix reads (the package database) does not stop the others
+    facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(problems=("packages: corrupt",)))
+    assert not fixes.guest_plan(POLICY, facts).refused

@@ -1,0 +1,199 @@
+"""The apply worker: one libguestfs appliance changes one stopped VM's guest files.
+
+Runs as `python -m vmguard.guest.apply_worker` (in its own session, killed with its
+parent). Reads {"disks": [[path, format, read_only], ...], "changes": [...]} on stdin;
+writes {"records": [...]} or {"error": "..."} on stdout. The guest's file systems are
+mounted inside the appliance only, first read-only: every edit is computed and checked
+against the plan before anything is mounted for writing, so a guest that changed since
+the plan (or whose files do not parse) is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from vmguard.guest import edit, services
+from vmguard.guest.edit import EditError
+from vmguard.guest.fixes import GuestAction, GuestChange
+from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
+from vmguard.guest.worker import MESSAGES, NoOperatingSystem, _remember, error_text, module_missing
+
+
+class GuestEdits:
+    """The new contents of guest files and the links to remove, computed before writing."""
+
+    def __init__(self, files: GuestfsFiles, handle) -> None:
+        self.files = files
+        self.g = handle
+        self.texts: dict[str, str] = {}
+        self.originals: dict[str, str] = {}
+        self.removals: list[str] = []
+        self.records: list[dict] = []
+
+    def text(self, path: str) -> str:
+        if path not in self.texts:
+            found = self.files.lstat(path)
+            if found is None or not stat.S_ISREG(found[0]):
+                raise EditError(f"{path}: not a regular file in the guest (left alone)")
+            local = self.files.copy_out(path, MAX_TEXT)
+            self.originals[path] = local.read_bytes().decode("utf-8", "surrogateescape")
+            local.unlink()
+            self.texts[path] = self.originals[path]
+        return self.texts[path]
+
+    def record(self, change: GuestChange, path: str, before: str, after: str) -> None:
+        self.records.append(
+            {
+                "rule": change.rule,
+                "action": change.action.value,
+                "subject": change.subject,
+                "file": path,  # not "path": the event log's append() has its own
+                "before": before,
+                "after": after,
+            }  # fmt: skip
+        )
+
+    def changed(self) -> dict[str, bytes]:
+        return {
+            p: t.encode("utf-8", "surrogateescape") for p, t in self.texts.items() if t != self.originals[p]
+        }
+
+
+def lock(edits: GuestEdits, change: GuestChange) -> None:
+    text, before, after = edit.lock_password(edits.text(change.path), change.target, change.path)
+    edits.texts[change.path] = text
+    edits.record(change, change.path, f"password {before}", f"password {after}")
+
+
+def shell(edits: GuestEdits, change: GuestChange) -> None:
+    text, before, after = edit.set_shell(edits.text(change.path), change.target, change.value, change.path)
+    edits.texts[change.path] = text
+    edits.record(change, change.path, f"shell {before}", f"shell {after}")
+
+
+def comment_out(edits: GuestEdits, change: GuestChange) -> None:
+    text, before = edit.comment_out(edits.text(change.path), change.line, change.target, change.path)
+    edits.texts[change.path] = text
+    edits.record(change, f"{change.path}:{change.line}", before, edit.COMMENTED + before.lstrip())
+
+
+def sshd_block(edits: GuestEdits, changes: list[GuestChange]) -> None:
+    path = changes[0].path
+    old = edits.text(path)
+    before = edit.managed_settings(old)
+    edits.texts[path] = edit.with_managed_block(old, [(c.target, c.value) for c in changes])
+    for c in changes:
+        was = before.get(c.target.lower())
+        edits.record(
+            c, path, f"{c.current}" + (f", block had {was[1]}" if was else ""), f"{c.target} {c.value}"
+        )
+
+
+def disable(edits: GuestEdits, change: GuestChange) -> None:
+    if change.kind == "xinetd":
+        text, before = edit.xinetd_disable(edits.text(change.path), change.target, change.path)
+        edits.texts[change.path] = text
+        edits.record(change, change.path, f"disable = {', '.join(before)}", "disable = yes")
+        return
+    links = edit.start_links(_listing(edits, change.kind), change.target, change.kind)
+    if not links:
+        raise EditError(f"service {change.target}: no start link any more (the plan saw {change.path})")
+    for link in links:
+        edits.removals.append(link)
+        edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
+
+
+def _listing(edits: GuestEdits, kind: str) -> dict[str, list[str]]:
+    """Real folders (RHEL's /etc/rcN.d are links to /etc/rc.d/rcN.d) and their names."""
+    if kind == "sysv":
+        folders = [d.format(n) for d in services.SYSV_DIRS for n in range(7)]
+    else:
+        folders = [d.rstrip("/") for d in edits.files.glob(f"{services.SYSTEMD_WANTS}/*.wants")]
+    real = {edits.g.realpath(f) for f in folders if edits.files.is_dir(f)}
+    return {f: edits.files.listdir(f) for f in sorted(real)}
+
+
+ONE_BY_ONE = {
+    GuestAction.LOCK_PASSWORD: lock,
+    GuestAction.SET_SHELL: shell,
+    GuestAction.SSHD_COMMENT_OUT: comment_out,
+    GuestAction.DISABLE_SERVICE: disable,
+}
+
+
+def compute(edits: GuestEdits, changes: list[GuestChange]) -> None:
+    """Every edit, in memory; EditError when the guest is not as planned."""
+    for change in changes:
+        if change.action in ONE_BY_ONE:
+            ONE_BY_ONE[change.action](edits, change)
+    block = [c for c in changes if c.action is GuestAction.SSHD_SETTING]
+    if block:  # after the comment-outs: the block shifts every line number
+        sshd_block(edits, block)
+
+
+def _roots(g) -> dict[str, str]:
+    roots = [r for r in g.inspect_os() if g.inspect_get_format(r) == "installed"]
+    if not roots or g.inspect_get_type(roots[0]) != "linux":
+        raise NoOperatingSystem("no Linux system found on the disks")
+    return g.inspect_get_mountpoints(roots[0])
+
+
+def _mount(g, mounts: dict[str, str], writable: bool) -> None:
+    for mountpoint in sorted(mounts, key=len):  # "/" before "/usr"
+        (g.mount if writable else g.mount_ro)(mounts[mountpoint], mountpoint)
+
+
+def apply(disks: list[tuple[str, str, bool]], changes: list[GuestChange]) -> list[dict]:
+    try:
+        import guestfs  # Debian's python3-guestfs, outside PyPI: imported where needed
+    except ImportError:
+        raise NoOperatingSystem(module_missing()) from None
+    g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
+    g.set_event_callback(_remember, guestfs.EVENT_APPLIANCE | guestfs.EVENT_LIBRARY | guestfs.EVENT_WARNING)
+    try:
+        for path, fmt, read_only in disks:  # the format is never probed (see worker.py)
+            g.add_drive_opts(path, readonly=read_only, format=fmt or "raw")
+        g.launch()
+        mounts = _roots(g)
+        _mount(g, mounts, writable=False)
+        with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
+            edits = GuestEdits(GuestfsFiles(g, Path(scratch)), g)
+            compute(edits, changes)
+        g.umount_all()
+        _mount(g, mounts, writable=True)
+        _write(g, edits)
+        return edits.records
+    finally:
+        g.close()
+
+
+def _write(g, edits: GuestEdits) -> None:
+    """In place (the inode keeps its owner, mode and SELinux label), then synced."""
+    for path, data in edits.changed().items():
+        g.write(path, data)
+    for link in edits.removals:
+        g.rm(link)
+    g.sync()
+    g.umount_all()
+    g.shutdown()  # the appliance flushes and exits: the images are whole when this returns
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    disks = [(p, f, bool(ro)) for p, f, ro in request["disks"]]
+    try:
+        records = apply(disks, [GuestChange.from_dict(c) for c in request["changes"]])
+    except (RuntimeError, NoOperatingSystem, EditError, GuestFileError) as err:
+        json.dump({"error": error_text(err) if isinstance(err, RuntimeError) else str(err)}, sys.stdout)
+        return 1
+    json.dump({"records": records}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    MESSAGES.clear()
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Pure edits of guest files for `apply --guest`: each changes only the lines it must.
+
+Texts are decoded with surrogateescape, so bytes that are not UTF-8 go back unchanged.
+Every edit checks that the file still says what the plan saw and raises EditError
+otherwise (the guest changed since the plan): the caller then writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vmguard.guest import services, sshd
+from vmguard.guest.model import PasswordState
+from vmguard.guest.passwd import password_state
+
+BLOCK_BEGIN = "# BEGIN vmguard managed block"
+BLOCK_END = "# END vmguard managed block"
+BLOCK_NOTE = " (`vmguard apply --guest` rewrites it; sshd takes the first value it reads)"
+COMMENTED = "# vmguard apply --guest: "
+PASSWORD_FIELD = 1
+SHELL_FIELD = 6
+
+
+class EditError(Exception):
+    """A guest file is not as the plan saw it; the message says where."""
+
+
+def _account_line(lines: list[str], name: str, path: str) -> int:
+    found = [i for i, line in enumerate(lines) if line.split(":", 1)[0] == name]
+    if len(found) != 1:
+        raise EditError(f"{path}: {len(found)} entries for account {name}, the plan saw one")
+    return found[0]
+
+
+def _set_field(text: str, name: str, path: str, index: int, edit) -> tuple[str, str, str]:
+    lines = text.splitlines(keepends=True)
+    at = _account_line(lines, name, path)
+    body = lines[at].rstrip("\r\n")
+    fields = body.split(":")
+    if len(fields) <= index:
+        raise EditError(f"{path}:{at + 1}: account {name} has {len(fields)} fields")
+    before = fields[index]
+    fields[index] = edit(before)
+    lines[at] = ":".join(fields) + lines[at][len(body) :]
+    return "".join(lines), before, fields[index]
+
+
+def lock_password(text: str, name: str, path: str) -> tuple[str, str, str]:
+    """ "!" before the password field of `name` in passwd or shadow: (text, state before,
+    state after); the hash itself is never returned (it goes to the event log)."""
+
+    def lock(field: str) -> str:
+        if password_state(field) is PasswordState.LOCKED and field != "x":
+            raise EditError(f"{path}: account {name} is already locked")
+        if field == "x":
+            raise EditError(f"{path}: account {name}'s password is no longer in this file")
+        return "!" + field
+
+    new, before, after = _set_field(text, name, path, PASSWORD_FIELD, lock)
+    return new, password_state(before).value, password_state(after).value
+
+
+def set_shell(text: str, name: str, shell: str, path: str = "/etc/passwd") -> tuple[str, str, str]:
+    return _set_field(text, name, path, SHELL_FIELD, lambda _old: shell)
+
+
+def _block_span(lines: list[str]) -> tuple[int, int] | None:
+    starts = [i for i, line in enumerate(lines) if line.startswith(BLOCK_BEGIN)]
+    if not starts:
+        return None
+    ends = [i for i, line in enumerate(lines) if line.startswith(BLOCK_END) and i > starts[0]]
+    if len(starts) > 1 or not ends:
+        raise EditError("sshd_config: vmguard's managed block is damaged (edit it by hand)")
+    return starts[0], ends[0]
+
+
+def managed_settings(text: str) -> dict[str, tuple[str, str]]:
+    """{lower keyword: (keyword, value)} of the managed block already in sshd_config."""
+    lines = text.splitlines(keepends=True)
+    span = _block_span(lines)
+    found: dict[str, tuple[str, str]] = {}
+    for line in lines[span[0] + 1 : span[1]] if span else ():
+        keyword, value = line.split(None, 1) if line.strip() and not line.startswith("#") else ("", "")
+        if keyword:
+            found[keyword.lower()] = (keyword, value.strip())
+    return found
+
+
+def with_managed_block(text: str, wanted: list[tuple[str, str]]) -> str:
+    """sshd_config with vmguard's block first (sshd takes the first value of a keyword):
+    the block's earlier settings kept, `wanted` added or updated; every other line of the
+    file stays byte for byte."""
+    lines = text.splitlines(keepends=True)
+    span = _block_span(lines)
+    settings = managed_settings(text)
+    for keyword, value in wanted:
+        settings[keyword.lower()] = (keyword, value)
+    rest = lines[: span[0]] + lines[span[1] + 1 :] if span else lines
+    block = (
+        [BLOCK_BEGIN + BLOCK_NOTE + "\n"] + [f"{k} {v}\n" for k, v in settings.values()] + [BLOCK_END + "\n"]
+    )
+    return "".join(block + rest)
+
+
+def comment_out(text: str, line: int, keyword: str, path: str) -> tuple[str, str]:
+    """The `line` (1-based) that sets `keyword` in a Match block, commented out: (text, line)."""
+    lines = text.splitlines(keepends=True)
+    if not 0 < line <= len(lines) or sshd.keyword_of(lines[line - 1]) != keyword.lower():
+        raise EditError(f"{path}:{line}: no longer sets {keyword}")
+    before = lines[line - 1]
+    indent = before[: len(before) - len(before.lstrip())]
+    lines[line - 1] = indent + COMMENTED + before.lstrip()
+    return "".join(lines), before.rstrip("\r\n")
+
+
+_DISABLE = re.compile(r"^(\s*disable\s*=\s*)(\S*)(.*)$", re.DOTALL)
+
+
+def xinetd_disable(text: str, service: str, path: str) -> tuple[str, list[str]]:
+    """`disable = yes` in every `service NAME` block of an xinetd file: (text, old values)."""
+    lines = text.splitlines(keepends=True)
+    starts = [
+        i for i, line in enumerate(lines) if re.match(rf"^\s*service\s+{re.escape(service)}\s*(#.*)?$", line)
+    ]
+    if not starts:
+        raise EditError(f"{path}: no `service {service}` block any more")
+    before = []
+    for start in reversed(starts):
+        before.append(_disable_block(lines, start, path))
+    return "".join(lines), before
+
+
+def _disable_block(lines: list[str], start: int, path: str) -> str:
+    for i in range(start + 1, len(lines)):
+        body = lines[i].split("#", 1)[0]
+        if body.strip() == "}":
+            lines.insert(i, "\tdisable\t\t= yes\n")
+            return "(none)"
+        found = _DISABLE.match(lines[i])
+        if found:
+            lines[i] = f"{found.group(1)}yes{found.group(3)}"
+            return found.group(2)
+    raise EditError(f"{path}:{start + 1}: the block of this service is not closed")
+
+
+def start_links(listing: dict[str, list[str]], service: str, kind: str) -> list[str]:
+    """The links that start `service` at boot: SysV S links in every runlevel folder,
+    systemd units in every *.wants folder. listing: {folder: names}."""
+    found = []
+    for folder, names in sorted(listing.items()):
+        for name in names:
+            sysv = kind == "sysv" and re.fullmatch(rf"S\d\d{re.escape(service)}", name)
+            unit = kind == "systemd" and services.unit_name(name) == service
+            if sysv or unit:
+                found.append(f"{folder}/{name}")
+    return found
