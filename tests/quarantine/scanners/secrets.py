@@ -215,11 +215,17 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
             [b"alice:x\n", b"time:12:30:45\n", b"bob:$apr1$short\n"],
         ),
         "ssh_private_key_body": (
-            [b"".join(ssh_key.strip().split(b"\n")[1:-1]) + b"\n", b"key " + b"".join(ssh_key.split(b"\n")[1:3])],
+            [
+                b"".join(ssh_key.strip().split(b"\n")[1:-1]) + b"\n",
+                b"key " + b"".join(ssh_key.split(b"\n")[1:3]),
+            ],
             [ssh_pub, b"b3BlbnNzaC1yc2EtdjE is not a key\n", b"openssh-key-v1 is the format's magic\n"],
         ),
         "kerberos_keytab_embedded": (
-            [bytes(2880) + keytab(), b"\x89HDF\r\n\x1a\n" + bytes(2040) + keytab(realm=b"CERN.CH") + bytes(8)],
+            [
+                bytes(2880) + keytab(),
+                b"\x89HDF\r\n\x1a\n" + bytes(2040) + keytab(realm=b"CERN.CH") + bytes(8),
+            ],
             [
                 bytes(2880) + keytab(realm=b"example.org"),  # lower case: not a realm as MIT writes it
                 bytes(100) + b"\x05\x02\x00\x00\x00\x08\x00\x01\x00\x03ABC" + bytes(40),  # realm beyond entry
@@ -227,14 +233,20 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
             ],
         ),
         "kerberos_ccache_embedded": (
-            [bytes(2880) + ccache(), b"x" * 7 + b"\x05\x04\x00\x00" + _principal(b"LAB.ORG", b"bob") + bytes(20)],
+            [
+                bytes(2880) + ccache(),
+                b"x" * 7 + b"\x05\x04\x00\x00" + _principal(b"LAB.ORG", b"bob") + bytes(20),
+            ],
             [
                 bytes(2880) + b"\x05\x04\x00\x00" + _principal(b"lab.org", b"bob"),
                 bytes(64) + b"\x05\x04\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01A" + bytes(20),
             ],
         ),
         "shadow_des_hash": (
-            [b"erin:abJnggxhB/yWI:19700:0:99999:7:::\n", b"bin:*:19700:0:99999:7:::\nold:Xy1.zZ/ab2cdE:15000::::::\n"],
+            [
+                b"erin:abJnggxhB/yWI:19700:0:99999:7:::\n",
+                b"bin:*:19700:0:99999:7:::\nold:Xy1.zZ/ab2cdE:15000::::::\n",
+            ],
             [
                 b"erin:x:1000:1000:Erin:/home/erin:/bin/bash\n",
                 b"erin:!:19700:0:99999:7:::\n",
@@ -251,7 +263,11 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
         ),
         "gcp_api_key": (
             [b"key=AIzaSyD4-fakeKeyFor9TestsOnly_abcdefghij\n", b'{"apiKey": "AIza' + b"x1" * 17 + b'y"}'],
-            [b"AIzaSy is how Google API keys start\n", b"key=AIza" + b"x" * 20 + b"\n", b"AIzaSy-" + b"x" * 27 + b" (34)\n"],
+            [
+                b"AIzaSy is how Google API keys start\n",
+                b"key=AIza" + b"x" * 20 + b"\n",
+                b"AIzaSy-" + b"x" * 27 + b" (34)\n",
+            ],
         ),
         "gcp_authorized_user": (
             [
@@ -304,7 +320,11 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
                 b"https://alice:ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8@github.com\n",
                 b"url = http://reco:s3cr3t-Pw@gitlab.lab.example/x.git\n",
             ],
-            [b"https://alice@github.com/lab/x.git\n", b"https://github.com:443/lab/x.git\n", b"ssh://git@host:22/x\n"],
+            [
+                b"https://alice@github.com/lab/x.git\n",
+                b"https://github.com:443/lab/x.git\n",
+                b"ssh://git@host:22/x\n",
+            ],
         ),
         "mysql_option_file_password": (
             [

@@ -121,8 +121,11 @@ class Clamd(Engine):
                 sock.connect(self.config.socket)
                 why = peer_problem(sock, self.trusted)
                 if why is not None:
-                    raise self._fail(why, "only clamd itself may answer on its socket; its uid can be named in "
-                                     "scanners.clamd.peer_uids")
+                    raise self._fail(
+                        why,
+                        "only clamd itself may answer on its socket; its uid can be named in "
+                        "scanners.clamd.peer_uids",
+                    )
                 sock.sendall(command)
                 if fd is not None:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
@@ -177,4 +180,3 @@ def peer_problem(sock: socket.socket, trusted: frozenset[int]) -> str | None:
     if pid <= 0 or comm != CLAMD_COMM:
         return f"the listener on the socket (pid {pid}, {shown(comm)!r}) is not {CLAMD_COMM}"
     return None
-

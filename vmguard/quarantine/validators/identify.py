@@ -41,7 +41,7 @@ def _root_header(head: bytes) -> bool:
     if not head.startswith(b"root") or len(head) < 12:
         return False
     version, begin = int.from_bytes(head[4:8], "big"), int.from_bytes(head[8:12], "big")
-    return 0 < version % 1000000 and version < 2000000 and 0 < begin <= 4096
+    return version % 1000000 > 0 and version < 2000000 and 0 < begin <= 4096
 
 
 def executable_format(head: bytes) -> str | None:

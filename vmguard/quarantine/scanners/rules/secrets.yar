@@ -4,7 +4,8 @@
   test_yara.py). Rules look for the structure of a secret, not for words about one: a
   public key, a certificate alone, a passwd line without a hash or an example key ID
   in documentation are not secrets. Text strings are matched in UTF-16 too (`wide`: the
-  lab's text type admits UTF-16 logs). Armored keys are also caught encoded whole in base64,
+  lab's text type admits UTF-16 logs). Armored keys are also caught encoded whole in base64
+  (and the yara engine decodes a file that is base64 as a whole and runs every rule on it),
   and the yara engine scans what a gzip or tar holds too (scanners/unpack.py). Site rules
   are added with scanners.yara.rules.
 */
@@ -98,8 +99,7 @@ rule shadow_password_hash
     meta:
         description = "/etc/shadow-style line (or a passwd line) carrying a password hash"
     strings:
-        // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; old DES hashes have
-        // no anchor YARA can search for fast, and no supported system still writes them)
+        // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; DES: shadow_des_hash)
         $modular = /[a-z_][a-z0-9_.-]{0,31}\$?:\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[.\/0-9A-Za-z$=,]{8,}:[0-9]{0,6}:/ ascii wide
     condition:
         $modular
