@@ -8,6 +8,9 @@ import struct
 
 import pytest
 
+import vmguard
+from tests.quarantine.conftest import rules, write
+from vmguard.quarantine.model import Status
 from vmguard.quarantine.validators import own_type
 
 uproot = pytest.importorskip("uproot")
@@ -35,3 +38,13 @@ def test_real_root_files_are_still_root(tmp_path):
     assert own_type(head) == "application/x-root"
     large = head[:4] + struct.pack(">i", 1000000 + struct.unpack_from(">i", head, 4)[0]) + head[8:]
     assert own_type(large) == "application/x-root"
+
+
+def test_a_log_starting_with_root_is_published_as_text(tmp_path):
+    """Through vet: the log line passes as text (it was rejected as a broken ROOT file)."""
+    q, pub = tmp_path / "q", tmp_path / "pub"
+    write(q / "why.log", b"root cause: the disk was full\n")
+    pub.mkdir()
+    result = vmguard.vet(q, rules(allow_types=("text/plain", "application/x-root")), pub / "run1")
+    assert result.status is Status.PROMOTED, result
+    assert (pub / "run1" / "why.log").read_bytes() == b"root cause: the disk was full\n"
