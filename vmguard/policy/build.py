@@ -217,6 +217,7 @@ class Builder:
                 socket=clamd.get("socket", m.DEFAULT_CLAMD_SOCKET),
                 timeout=timeout(clamd, m.ClamdScanner),
                 in_flight=int(clamd.get("in_flight", m.ClamdScanner.in_flight)),
+                peer_uids=tuple(int(uid) for uid in clamd.get("peer_uids", ())),
             ),
             yara=None
             if yara is None

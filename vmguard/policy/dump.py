@@ -66,6 +66,8 @@ def _scanners(s: m.Scanners) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if s.clamd:
         out["clamd"] = {"socket": s.clamd.socket, "timeout": s.clamd.timeout, "in_flight": s.clamd.in_flight}
+        if s.clamd.peer_uids:
+            out["clamd"]["peer_uids"] = list(s.clamd.peer_uids)
     if s.yara:
         out["yara"] = {"rules": list(s.yara.rules), "shipped": s.yara.shipped, "timeout": s.yara.timeout}
     if s.command:

@@ -169,6 +169,7 @@ class ClamdScanner:
     socket: str = DEFAULT_CLAMD_SOCKET
     timeout: float = 120.0  # per file, from sending it to clamd's answer
     in_flight: int = 4  # files handed to clamd at once
+    peer_uids: tuple[int, ...] = ()  # trusted as clamd's peer besides root and the clamav user
 
 
 @dataclass(frozen=True)

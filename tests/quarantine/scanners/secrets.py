@@ -214,6 +214,118 @@ def cases() -> dict[str, tuple[list[bytes], list[bytes]]]:
             [b"alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n", b"bob:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n"],
             [b"alice:x\n", b"time:12:30:45\n", b"bob:$apr1$short\n"],
         ),
+        "ssh_private_key_body": (
+            [
+                b"".join(ssh_key.strip().split(b"\n")[1:-1]) + b"\n",
+                b"key " + b"".join(ssh_key.split(b"\n")[1:3]),
+            ],
+            [ssh_pub, b"b3BlbnNzaC1yc2EtdjE is not a key\n", b"openssh-key-v1 is the format's magic\n"],
+        ),
+        "kerberos_keytab_embedded": (
+            [
+                bytes(2880) + keytab(),
+                b"\x89HDF\r\n\x1a\n" + bytes(2040) + keytab(realm=b"CERN.CH") + bytes(8),
+            ],
+            [
+                bytes(2880) + keytab(realm=b"example.org"),  # lower case: not a realm as MIT writes it
+                bytes(100) + b"\x05\x02\x00\x00\x00\x08\x00\x01\x00\x03ABC" + bytes(40),  # realm beyond entry
+                bytes(2880) + keytab(0x0501),  # v1 only at offset 0 (kerberos_keytab)
+            ],
+        ),
+        "kerberos_ccache_embedded": (
+            [
+                bytes(2880) + ccache(),
+                b"x" * 7 + b"\x05\x04\x00\x00" + _principal(b"LAB.ORG", b"bob") + bytes(20),
+            ],
+            [
+                bytes(2880) + b"\x05\x04\x00\x00" + _principal(b"lab.org", b"bob"),
+                bytes(64) + b"\x05\x04\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01A" + bytes(20),
+            ],
+        ),
+        "shadow_des_hash": (
+            [
+                b"erin:abJnggxhB/yWI:19700:0:99999:7:::\n",
+                b"bin:*:19700:0:99999:7:::\nold:Xy1.zZ/ab2cdE:15000::::::\n",
+            ],
+            [
+                b"erin:x:1000:1000:Erin:/home/erin:/bin/bash\n",
+                b"erin:!:19700:0:99999:7:::\n",
+                b"run:abJnggxhB/yWI:42 events\n",
+            ],
+        ),
+        "aws_secret_access_key": (
+            [b"aws_secret_access_key=" + AWS_SECRET + b"\n", b'"SecretAccessKey": "' + AWS_SECRET + b'"\n'],
+            [
+                b"aws_secret_access_key = <your secret here>\n",
+                b"aws_secret_access_key=${AWS_SECRET}\n",
+                b"aws_secret_access_key=" + AWS_SECRET + b"abc\n",  # 43 characters: not a key
+            ],
+        ),
+        "gcp_api_key": (
+            [b"key=AIzaSyD4-fakeKeyFor9TestsOnly_abcdefghij\n", b'{"apiKey": "AIza' + b"x1" * 17 + b'y"}'],
+            [
+                b"AIzaSy is how Google API keys start\n",
+                b"key=AIza" + b"x" * 20 + b"\n",
+                b"AIzaSy-" + b"x" * 27 + b" (34)\n",
+            ],
+        ),
+        "gcp_authorized_user": (
+            [
+                b'{"client_id": "1.apps.googleusercontent.com", "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",'
+                b' "refresh_token": "1//0gdTRjNkK3Yw-CgYIARAAGBASNwF", "type": "authorized_user"}\n'
+            ],
+            [
+                b'{"client_id": "1.apps.googleusercontent.com", "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty"}\n',
+                b'{"refresh_token": "", "client_secret": ""}\n',
+            ],
+        ),
+        "azure_service_principal": (
+            [
+                b'{"appId": "00000000-1111-2222-3333-444444444444", "displayName": "lab",'
+                b' "password": "Qx8Q~abcdefghijklmnop", "tenant": "55555555-6666-7777-8888-999999999999"}\n'
+            ],
+            [
+                b'{"appId": "00000000-1111-2222-3333-444444444444", "displayName": "lab",'
+                b' "tenant": "55555555-6666-7777-8888-999999999999"}\n',
+                b'{"appId": "lab", "password": "", "tenant": "x"}\n',
+            ],
+        ),
+        "azure_sas_url": (
+            [
+                b"https://lab.blob.core.windows.net/c?sv=2021-06-08&ss=b&srt=sco&sp=r&se=2027-01-01"
+                b"&sig=3kS%2Bq1lW0X2bE8Yh5v4QmJrN6tP7uA9cD0eF1gH2iJ3%3D\n"
+            ],
+            [
+                b"https://lab.blob.core.windows.net/c?sv=2021-06-08&ss=b&srt=sco&sp=r&se=2027-01-01&sig=REDACTED\n",
+                b"https://lab.blob.core.windows.net/c/data.h5\n",
+            ],
+        ),
+        "http_bearer_token": (
+            [
+                b"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl\n",
+                b"curl -H 'Authorization: Bearer ya29.a0AfB_byC1d2E3f4G5h6I7j8K9l0M1n2O3p4Q5'\n",
+            ],
+            [
+                b"Authorization: Bearer $TOKEN\n",
+                b"Authorization: Bearer <token>\n",
+                b"WWW-Authenticate: Bearer realm=lab\n",
+            ],
+        ),
+        "pgpass_line": (
+            [b"db.lab.example:5432:calib:alice:s3cr3t-Pw\n", b"# pgpass\n*:*:*:reco:hunter2\n"],
+            [b"time 12:30:45\n", b"a:b:c:d:e:f:g\n", b"12:30:45:00:01\n", b"db.lab.example:5432:calib\n"],
+        ),
+        "git_credentials": (
+            [
+                b"https://alice:ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8@github.com\n",
+                b"url = http://reco:s3cr3t-Pw@gitlab.lab.example/x.git\n",
+            ],
+            [
+                b"https://alice@github.com/lab/x.git\n",
+                b"https://github.com:443/lab/x.git\n",
+                b"ssh://git@host:22/x\n",
+            ],
+        ),
         "mysql_option_file_password": (
             [
                 b"[client]\nuser=reco\npassword=calib-db-secret\nhost=192.0.2.10\n",

@@ -391,33 +391,13 @@ def site_attacks(tmp: Path) -> dict[str, bytes]:
 ENC = "LIMIT (guide: 'encodings other than UTF-16 and whole-file base64' are not looked into): "
 PACKED = "LIMIT (guide: 'data compressed inside the lab's formats' is not looked into): "
 LEAKS: dict[str, str] = {
-    "ssh-body-only.txt": "HOLE: an OpenSSH private key without its BEGIN/END lines (the base64 body, "
-    "'b3BlbnNzaC1rZXktdjE...' = 'openssh-key-v1') is published; the rules key on the armour only",
     "ssh-hex.txt": ENC + "the key as hex is published",
     "ssh-json-u-escaped.json": ENC
     + "the key as a JSON string of \\uXXXX escapes is published (any JSON reader gets the key)",
     "ssh-hdf5-dataset-gzip-filter.h5": PACKED
     + "the key in an HDF5 dataset with the gzip filter is published",
     "ssh-root-tobjstring-zlib.root": PACKED + "the key in a zlib-compressed ROOT TObjString is published",
-    "keytab-in-fits-data.fits": "HOLE: a keytab stored as a FITS image's data is published (the keytab rule "
-    "matches only at offset 0; an SSH key at the same place is caught)",
-    "keytab-in-hdf5-dataset.h5": "HOLE: a keytab stored as an HDF5 dataset (contiguous, uncompressed) is published",
-    "ccache-v4-in-fits-data.fits": "HOLE: a credential cache stored as a FITS image's data is published",
     "keytab-base64-in-json.json": ENC + "a keytab base64-encoded in a JSON string is published",
-    "keytab-base64-whole.txt": "HOLE: a keytab as whole-file base64 is published (the guide names whole-file "
-    "base64 as looked into; it is for private keys only)",
-    "shadow-des.txt": "HOLE: an /etc/shadow line with a traditional DES crypt hash (13 chars, no $id$) is published",
-    "aws-secret-only.txt": "HOLE: aws_secret_access_key=<40 chars> without an access key id is published",
-    "gcp-api-key.txt": "HOLE: a Google API key (AIza...) is published",
-    "gcp-authorized-user.json": "HOLE: gcloud's application_default_credentials.json (authorized_user: client "
-    "secret + refresh token) is published",
-    "azure-sp.json": "HOLE: an Azure service principal (appId, password, tenant; az ad sp create-for-rbac) is published",
-    "azure-sas-url.txt": "HOLE: an Azure SAS URL (sv=...&sig=...) is published",
-    "pgpass.txt": "GAP vs issue #20 ('password files'; the guide lists only .netrc, htpasswd, MySQL): .pgpass published",
-    "git-credentials.txt": "GAP vs issue #20 ('password files'): ~/.git-credentials with a token is published",
-    "bearer-token.txt": "HOLE (guide names bearer tokens): 'Authorization: Bearer <short JWT>' is published",
-    "bearer-token-google.txt": "HOLE (guide names bearer tokens): 'Authorization: Bearer ya29.<Google OAuth "
-    "access token>' is published",
 }
 
 
@@ -716,22 +696,7 @@ class FakeClamd:
         self.sock.close()
 
 
-@pytest.mark.parametrize(
-    "probe_aware",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="OUT OF THREAT MODEL (needs root/clamav on the host): a listener on clamd's socket "
-                "that answers the limits probe like clamd passes every file; vet does not check the "
-                "peer (SO_PEERCRED) nor send a known-bad canary (EICAR, as `scanners setup` does)",
-            ),
-        ),
-    ],
-    ids=["says-ok-to-all", "answers-probe"],
-)
+@pytest.mark.parametrize("probe_aware", [False, True], ids=["says-ok-to-all", "answers-probe"])
 def test_fake_listener_on_clamd_socket_not_trusted(tmp_path, probe_aware):
     q, pub = tmp_path / "q", tmp_path / "pub"
     write(q / "a.txt", b"clean\n")
@@ -744,7 +709,8 @@ def test_fake_listener_on_clamd_socket_not_trusted(tmp_path, probe_aware):
     finally:
         fake.close()
     assert rc == 3, (rc, report, err)
-    assert probe_aware or "size limits" in err, err  # refused for the probe, not for a protocol slip
+    # refused for who listens (SO_PEERCRED: this listener is not clamd), not for a protocol slip
+    assert "is not clamd" in err, err
     nothing_published(pub)
 
 

@@ -23,6 +23,7 @@ from vmguard.core.errors import ExitCode
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Reason, Status
 from vmguard.quarantine.scanners import ScanError
+from vmguard.quarantine.scanners import clamd as clamd_engine
 
 ROOT = Path(__file__).parents[3]
 
@@ -286,8 +287,10 @@ class FakeClamd:
     ],
     ids=["control", "error", "unknown", "truncated", "overlong", "silent", "trickle"],
 )
-def test_a_misbehaving_clamd_stops_the_vet(job, tmp_path, reply):
+def test_a_misbehaving_clamd_stops_the_vet(job, tmp_path, reply, monkeypatch):
     q, pub = job
+    # a protocol adversary, run by this test process: who listens is test_clamd_peer.py's subject
+    monkeypatch.setattr(clamd_engine, "peer_problem", lambda sock, trusted: None)
     fake = FakeClamd(tmp_path / "fake.sock", reply)
     server = type("Fake", (), {"socket": fake.path})()
     try:

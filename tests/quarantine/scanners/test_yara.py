@@ -213,7 +213,8 @@ def test_secrets_inside_gzip_and_tar_are_found_each_inner_file_on_its_own(engine
         "yara: kerberos_keytab in gzip:tar:krb5.keytab at offset 0",
         "yara: ssh_private_key in gzip:tar:deep.gz:gzip at offset 0",
     ]
-    assert hits_of(engine, tmp_path, archive)[0] == "yara: kerberos_keytab in tar:krb5.keytab at offset 0"
+    # the raw tar also holds the keytab as bytes: kerberos_keytab_embedded names it at its offset
+    assert "yara: kerberos_keytab in tar:krb5.keytab at offset 0" in hits_of(engine, tmp_path, archive)
     # control: the same containers with harmless content
     assert hits_of(engine, tmp_path, gzip.compress(tar_of(a=b"x" * 100_000, b=b"fine\n"))) == []
 

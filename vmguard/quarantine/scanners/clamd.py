@@ -11,6 +11,10 @@ it can be given (4 GiB + 1): unless clamd says `Heuristics.Limits.Exceeded...` i
 files over its MaxFileSize/MaxScanSize/MaxScanTime as clean without scanning them
 (Debian's default: AlertExceedsMax off, MaxFileSize 25M), and the vet refuses to run.
 
+Every connection's peer is checked (SO_PEERCRED) before anything is sent: it must run
+as root, the clamav user or a uid the policy names (`peer_uids`), and be a process named
+clamd, so a listener another user put on the socket path cannot answer OK for everything.
+
 Answers: `fd[N]: OK` is clean, `fd[N]: NAME FOUND` rejects the file with NAME. Anything
 else (refused or lost connection, no answer within the timeout, `... ERROR`, an answer
 vmguard does not understand) means clamd is failing: ScanError, the vet stops with
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import array
 import os
+import pwd
 import socket
+import struct
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,6 +38,8 @@ from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanRe
 
 MAX_REPLY = 4096  # a verdict line; clamd's longest is a signature name and a few words
 PROBE_SIZE = (4 << 30) + 1  # beyond clamd's largest MaxFileSize (4000M): always over the limit
+CLAMD_USER, CLAMD_COMM = "clamav", "clamd"  # Debian's clamav-daemon: its user, its process name
+_UCRED = struct.Struct("3i")  # pid, uid, gid
 LIMITS = "Heuristics.Limits.Exceeded."  # AlertExceedsMax's names: the file was not fully scanned
 QUEUED_PER_WORKER = 2  # descriptors waiting for a worker, beyond those being scanned
 
@@ -42,6 +50,7 @@ class Clamd(Engine):
     def __init__(self, config: ClamdScanner) -> None:
         self.config = config
         self.failed: ScanError | None = None
+        self.trusted = trusted_uids(config)
         self.slots = threading.BoundedSemaphore(config.in_flight * QUEUED_PER_WORKER)
         reply = self._ask(b"zPING\0")
         if reply != "PONG":
@@ -110,6 +119,13 @@ class Clamd(Engine):
             sock.settimeout(self.config.timeout)
             try:
                 sock.connect(self.config.socket)
+                why = peer_problem(sock, self.trusted)
+                if why is not None:
+                    raise self._fail(
+                        why,
+                        "only clamd itself may answer on its socket; its uid can be named in "
+                        "scanners.clamd.peer_uids",
+                    )
                 sock.sendall(command)
                 if fd is not None:
                     rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
@@ -140,3 +156,27 @@ def _read_reply(sock: socket.socket, deadline: float) -> bytes:
         if len(data) > MAX_REPLY:
             raise ConnectionResetError(0, "answered with an over-long line")
     return data[:-1]
+
+
+def trusted_uids(config: ClamdScanner) -> frozenset[int]:
+    """root, the clamav user (when there is one) and the uids the policy names."""
+    try:
+        clamav = {pwd.getpwnam(CLAMD_USER).pw_uid}
+    except KeyError:
+        clamav = set()
+    return frozenset({0, *clamav, *config.peer_uids})
+
+
+def peer_problem(sock: socket.socket, trusted: frozenset[int]) -> str | None:
+    """Why the process at the other end of `sock` is not a clamd to trust, or None."""
+    pid, uid, _ = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    if uid not in trusted:
+        return f"the listener on the socket runs as uid {uid}, not root, {CLAMD_USER} or a uid in peer_uids"
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as fh:
+            comm = fh.read().strip()
+    except OSError:
+        comm = "?"  # pid 0: another pid namespace; gone already
+    if pid <= 0 or comm != CLAMD_COMM:
+        return f"the listener on the socket (pid {pid}, {shown(comm)!r}) is not {CLAMD_COMM}"
+    return None

@@ -16,6 +16,7 @@ nothing then, like any other crash.
 
 from __future__ import annotations
 
+import binascii
 import math
 import mmap
 import os
@@ -34,6 +35,8 @@ from vmguard.quarantine.scanners.interface import Engine, Hit, ScanError, ScanRe
 
 SHIPPED = "secrets.yar"
 READ_MAX = 1 << 20  # up to this size a file is read, not mapped: cheaper for small files
+B64_MIN, B64_MAX = 16, 64 << 20  # whole-file base64 is decoded between these sizes
+_B64 = re.compile(rb"[A-Za-z0-9+/\s]*")
 _LOCATION = re.compile(r"^(?P<file>.*)\((?P<line>[0-9]+)\): (?P<message>.*)$", re.S)
 
 
@@ -138,7 +141,7 @@ class Yara(Engine):
 
     def scan(self, fd: int) -> ScanResult:
         try:
-            hits = self._whole(fd) + self._inner(fd)
+            hits = self._whole(fd) + self._decoded(fd) + self._inner(fd)
         except self.yara.TimeoutError:
             why = f"timed out after {self.timeout}s"
             return ScanResult(self.name, failure=why, note=f"yara: failed: {why}")
@@ -158,6 +161,15 @@ class Yara(Engine):
                 data.close()
         return tuple(Hit(self.name, m.rule, _first_offset(m)) for m in matches)
 
+    def _decoded(self, fd: int) -> tuple[Hit, ...]:
+        """A file that is base64 as a whole (a key or keytab encoded for a CI variable or
+        a Kubernetes secret), decoded and scanned with every rule: named `RULE in base64`."""
+        data = _base64_whole(fd)
+        if data is None:
+            return ()
+        matches = self.rules.match(data=data, timeout=self.timeout, fast=True)
+        return tuple(Hit(self.name, f"{m.rule} in base64", _first_offset(m)) for m in matches)
+
     def _inner(self, fd: int) -> tuple[Hit, ...]:
         """Each file inside a gzip or tar, in windows; a rule's first match per inner file.
         `timeout` bounds the whole of it, inflation included: a gzip of a few GiB that
@@ -174,6 +186,18 @@ class Yara(Engine):
                     name, offset = f"{m.rule} in {where}", start + _first_offset(m)
                     first[name] = min(first.get(name, offset), offset)
         return tuple(Hit(self.name, name, offset) for name, offset in first.items())
+
+
+def _base64_whole(fd: int) -> bytes | None:
+    """The decoded bytes of a file that is nothing but base64 (line breaks and spaces
+    allowed), or None. The first bytes decide cheaply for the usual file that is not."""
+    size = os.fstat(fd).st_size
+    if not B64_MIN <= size <= B64_MAX or not _B64.fullmatch(os.pread(fd, 4096, 0).rstrip(b"=\r\n\t ")):
+        return None
+    text = re.sub(rb"\s+", b"", os.pread(fd, size, 0))
+    if len(text) % 4 or not _B64.fullmatch(text.rstrip(b"=")) or len(text) - len(text.rstrip(b"=")) > 2:
+        return None
+    return binascii.a2b_base64(text)
 
 
 def _chunks(fd: int) -> Iterator[bytes]:

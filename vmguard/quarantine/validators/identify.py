@@ -14,7 +14,6 @@ _MACHO = (
 
 # A signature at offset 0 -> the MIME type vmguard gives the file (libmagic's names).
 _SIGNATURES = (
-    (b"root", "application/x-root"),
     (b"SIMPLE  =                    T", "image/fits"),
     (b"\x89HDF\r\n\x1a\n", "application/x-hdf5"),
     (b"\x1f\x8b", "application/gzip"),
@@ -25,12 +24,24 @@ _SIGNATURES = (
 
 def own_type(head: bytes) -> str | None:
     """The MIME type of a format vmguard recognises itself, or None (ask libmagic)."""
+    if _root_header(head):
+        return "application/x-root"
     for signature, mime in _SIGNATURES:
         if head.startswith(signature):
             return mime
     if head[257:262] == b"ustar":
         return "application/x-tar"
     return None
+
+
+def _root_header(head: bytes) -> bool:
+    """ROOT's binary header: "root", a big-endian version (plus 1000000 in a large file) and
+    fBEGIN within the first 4 KiB. The magic alone is not enough: a shadow line or a log
+    line that starts with "root" is text, not a broken ROOT file."""
+    if not head.startswith(b"root") or len(head) < 12:
+        return False
+    version, begin = int.from_bytes(head[4:8], "big"), int.from_bytes(head[8:12], "big")
+    return version % 1000000 > 0 and version < 2000000 and 0 < begin <= 4096
 
 
 def executable_format(head: bytes) -> str | None:

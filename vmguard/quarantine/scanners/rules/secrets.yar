@@ -4,7 +4,8 @@
   test_yara.py). Rules look for the structure of a secret, not for words about one: a
   public key, a certificate alone, a passwd line without a hash or an example key ID
   in documentation are not secrets. Text strings are matched in UTF-16 too (`wide`: the
-  lab's text type admits UTF-16 logs). Armored keys are also caught encoded whole in base64,
+  lab's text type admits UTF-16 logs). Armored keys are also caught encoded whole in base64
+  (and the yara engine decodes a file that is base64 as a whole and runs every rule on it),
   and the yara engine scans what a gzip or tar holds too (scanners/unpack.py). Site rules
   are added with scanners.yara.rules.
 */
@@ -98,8 +99,7 @@ rule shadow_password_hash
     meta:
         description = "/etc/shadow-style line (or a passwd line) carrying a password hash"
     strings:
-        // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; old DES hashes have
-        // no anchor YARA can search for fast, and no supported system still writes them)
+        // name:$id$[params$]salt$hash:lastchange: (crypt(5) formats; DES: shadow_des_hash)
         $modular = /[a-z_][a-z0-9_.-]{0,31}\$?:\$(1|2[abxy]|5|6|7|y|gy|sha1|md5)\$[.\/0-9A-Za-z$=,]{8,}:[0-9]{0,6}:/ ascii wide
     condition:
         $modular
@@ -189,4 +189,149 @@ rule mysql_option_file_password
         $password = /\npassword\s*=\s*\S+/ ascii wide
     condition:
         ($section or $section_wide) and $password
+}
+
+rule ssh_private_key_body
+{
+    meta:
+        description = "OpenSSH private key body without its BEGIN/END lines (base64 of 'openssh-key-v1')"
+    strings:
+        $body = "openssh-key-v1" base64 base64wide
+    condition:
+        $body and not ssh_private_key  // an armoured key is named once
+}
+
+rule kerberos_keytab_embedded
+{
+    meta:
+        description = "MIT keytab (0x0502) anywhere in a file (FITS/HDF5 data): entry size, component count, uppercase realm"
+    strings:
+        // version, entry size < 64 KiB, 1..16 components, realm length 2..255
+        $kt = { 05 02 00 00 ?? ?? 00 ( 01 | 02 | 03 | 04 | 05 | 06 | 07 | 08 | 09 | 0A | 0B | 0C | 0D | 0E | 0F | 10 ) 00 }
+    condition:
+        not kerberos_keytab and for any i in (1 .. #kt) : (  // a keytab at 0 is named once
+            uint16be(@kt[i] + 4) >= 16 and uint16be(@kt[i] + 8) >= 2
+            and uint16be(@kt[i] + 8) + 6 < uint16be(@kt[i] + 4)
+            and for all j in (@kt[i] + 10 .. @kt[i] + 9 + uint16be(@kt[i] + 8)) :
+                ((uint8(j) >= 0x41 and uint8(j) <= 0x5A) or (uint8(j) >= 0x30 and uint8(j) <= 0x39)
+                 or uint8(j) == 0x2E or uint8(j) == 0x2D)
+        )
+}
+
+rule kerberos_ccache_embedded
+{
+    meta:
+        description = "Kerberos v4 credential cache (0x0504) anywhere in a file: header, default principal, uppercase realm"
+    strings:
+        // header of length 0 or 12 (the KDC time offset tag), name type <= 10, 1..16 components, realm length
+        $cc0 = { 05 04 00 00 00 00 00 ( 00 | 01 | 02 | 03 | 04 | 05 | 06 | 07 | 08 | 09 | 0A ) 00 00 00 ( 01 | 02 | 03 | 04 | 05 | 06 | 07 | 08 | 09 | 0A | 0B | 0C | 0D | 0E | 0F | 10 ) 00 00 00 }
+        $cc12 = { 05 04 00 0C 00 01 00 08 [8] 00 00 00 ( 00 | 01 | 02 | 03 | 04 | 05 | 06 | 07 | 08 | 09 | 0A ) 00 00 00 ( 01 | 02 | 03 | 04 | 05 | 06 | 07 | 08 | 09 | 0A | 0B | 0C | 0D | 0E | 0F | 10 ) 00 00 00 }
+    condition:
+        not kerberos_ccache and  // a cache at 0 is named once
+        for any i in (1 .. #cc0) : (uint8(@cc0[i] + 15) >= 2
+            and for all j in (@cc0[i] + 16 .. @cc0[i] + 15 + uint8(@cc0[i] + 15)) :
+                ((uint8(j) >= 0x41 and uint8(j) <= 0x5A) or (uint8(j) >= 0x30 and uint8(j) <= 0x39)
+                 or uint8(j) == 0x2E or uint8(j) == 0x2D))
+        or not kerberos_ccache and for any i in (1 .. #cc12) : (uint8(@cc12[i] + 27) >= 2
+            and for all j in (@cc12[i] + 28 .. @cc12[i] + 27 + uint8(@cc12[i] + 27)) :
+                ((uint8(j) >= 0x41 and uint8(j) <= 0x5A) or (uint8(j) >= 0x30 and uint8(j) <= 0x39)
+                 or uint8(j) == 0x2E or uint8(j) == 0x2D))
+}
+
+rule shadow_des_hash
+{
+    meta:
+        description = "/etc/shadow line with a traditional DES crypt hash (13 chars of [./0-9A-Za-z]) and its 7 numeric fields"
+    strings:
+        $des = /(^|\n)[a-z_][a-z0-9_.-]{0,31}:[.\/0-9A-Za-z]{13}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:/ ascii
+        $des_wide = /[a-z_][a-z0-9_.-]{0,31}:[.\/0-9A-Za-z]{13}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:[0-9]{0,6}:/ wide
+    condition:
+        $des or $des_wide
+}
+
+rule aws_secret_access_key
+{
+    meta:
+        description = "AWS secret access key named as such, even without its access key ID"
+    strings:
+        $secret = /(aws_secret_access_key|AWS_SECRET_ACCESS_KEY|SecretAccessKey)["']?\s*[=:]\s*["']?[A-Za-z0-9\/+]{40}([^A-Za-z0-9\/+]|$)/ ascii wide
+    condition:
+        $secret
+}
+
+rule gcp_api_key
+{
+    meta:
+        description = "Google API key (AIza + 35 characters)"
+    strings:
+        $key = /AIza[0-9A-Za-z_-]{35}/ ascii wide
+    condition:
+        $key
+}
+
+rule gcp_authorized_user
+{
+    meta:
+        description = "gcloud application_default_credentials.json: OAuth client secret with a refresh token"
+    strings:
+        $refresh = /"refresh_token"\s*:\s*"[^"\s]{8,}"/ ascii wide
+        $secret = /"client_secret"\s*:\s*"[^"\s]{8,}"/ ascii wide
+    condition:
+        $refresh and $secret
+}
+
+rule azure_service_principal
+{
+    meta:
+        description = "Azure service principal credentials (az ad sp create-for-rbac: appId, password, tenant)"
+    strings:
+        $app = /"appId"\s*:\s*"[0-9a-fA-F-]{36}"/ ascii wide
+        $password = /"password"\s*:\s*"[^"\s]{8,}"/ ascii wide
+        $tenant = /"tenant"\s*:\s*"[^"\s]{8,}"/ ascii wide
+    condition:
+        all of them
+}
+
+rule azure_sas_url
+{
+    meta:
+        description = "Azure shared access signature URL (sv=... &sig=...)"
+    strings:
+        $sas = /[?&]sv=[0-9]{4}-[0-9]{2}-[0-9]{2}&[^\s"'<>]{0,400}&sig=[A-Za-z0-9%+\/=]{30,}/ ascii wide
+    condition:
+        $sas
+}
+
+rule http_bearer_token
+{
+    meta:
+        description = "HTTP bearer token (Authorization: Bearer ...) or Google OAuth access token (ya29.)"
+    strings:
+        $header = /[Aa]uthorization["']?\s*[:=]\s*["']?Bearer\s+[A-Za-z0-9._~+\/-]{20,}/ ascii wide
+        $google = /ya29\.[0-9A-Za-z_-]{30,}/ ascii wide
+    condition:
+        $header or $google
+}
+
+rule pgpass_line
+{
+    meta:
+        description = "PostgreSQL .pgpass line: host:port:database:user:password"
+    strings:
+        $line = /(^|\n)[A-Za-z0-9.*_-]*[A-Za-z.*][A-Za-z0-9.*_-]*:([0-9]{1,5}|\*):[A-Za-z0-9_.*-]+:[A-Za-z0-9_.@*-]+:[^:\s][^:\r\n]*(\r?\n|$)/ ascii
+        // UTF-16: no ^ after a BOM, no $ in big-endian; a database name with a letter instead
+        // (a shadow line's numeric fields are not a pgpass line)
+        $line_wide = /[A-Za-z0-9.*_-]*[A-Za-z.*][A-Za-z0-9.*_-]*:([0-9]{1,5}|\*):[A-Za-z0-9_.-]*[A-Za-z_*][A-Za-z0-9_.*-]*:[A-Za-z0-9_.@*-]+:[^:\s]+/ wide
+    condition:
+        $line or $line_wide
+}
+
+rule git_credentials
+{
+    meta:
+        description = "~/.git-credentials line: URL with user:password@"
+    strings:
+        $url = /https?:\/\/[^:\s\/@"']+:[^@\s\/"']{4,}@[A-Za-z0-9.-]+/ ascii wide
+    condition:
+        $url
 }
