@@ -61,8 +61,8 @@ def _commands(vm: str, out: Path) -> dict[str, list[str]]:
 # later that takes one fails test_the_walk_covers_every_command_that_takes_an_inventory).
 NOT_WALKED = {
     f"firewall {action}": "compiles the inventory's addressed VMs, lists none on a hypervisor: "
-    "a libvirt host_only network it cannot ask for is exit 3 (tests/firewall), a VM port it "
-    "cannot learn gets the strict default (frames dropped)"
+    "a libvirt host_only network it cannot ask for, or a VM port it cannot learn, is exit 3 "
+    "(the tests below)"
     for action in ("plan", "apply", "show", "audit", "remove")
 }
 
@@ -266,3 +266,34 @@ def test_firewall_commands_exit_3_when_the_host_only_network_cannot_be_asked(tmp
             argv = ns.argv(sys.executable, "-m", "vmguard", *action.split(), "--inventory", str(inventory))
             proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
             assert proc.returncode == 3 and "cannot reach libvirt" in proc.stderr, (action, proc)
+
+
+@pytest.mark.parametrize("connection", ["unreachable", "missing-vm"])
+def test_firewall_says_which_vm_port_it_could_not_learn(tmp_path, libvirt_uri, connection) -> None:
+    """The VM interfaces are named, so only the VM's bridge port needs its hypervisor: a VM on
+    an unreachable connection, or one its connection lacks, keeps the strict default (its
+    frames dropped) and plan/apply/audit say so and exit 3, after applying everything else."""
+    from tests.support.netns import netns
+
+    for policy in (REPO / "policy").glob("*.yaml"):
+        shutil.copy(policy, tmp_path)
+    uri = f"qemu+unix:///system?socket={tmp_path}/none.sock" if connection == "unreachable" else libvirt_uri
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "apiVersion: vmguard/v1\nkind: Inventory\n"
+        f"connections: [{{name: kvm, driver: libvirt, uri: '{uri}'}}]\n"
+        "firewall: {backend: nftables, vm_interfaces: [vmgw0], vm_networks: [10.77.0.0/24]}\n"
+        "vms: [{name: vmg-no-such-vm, connection: kvm, policy: batch.yaml, address: 10.77.0.11,"
+        " mac: '52:54:00:77:00:11'}]\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
+    with netns("fwport") as ns:
+        for action in ("plan", "apply", "audit"):
+            argv = ns.argv(sys.executable, "-m", "vmguard", "firewall", action, "--inventory", str(inventory))
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+            assert proc.returncode == 3, (action, proc)
+            assert "vmg-no-such-vm" in proc.stderr and "bridge port is not known" in proc.stderr, (
+                action,
+                proc,
+            )
+        assert "vmguard" in ns.run("nft", "list", "tables").stdout, "the rest was still applied"

@@ -52,4 +52,7 @@ def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
         return _not_audited(str(err))
     found = findings(rules, inventory.firewall, state, "host")
     backend = inventory.firewall.backend.value
-    return HostReport(True, f"{backend} firewall audited", to_outcomes(found), checked=tuple(rules))
+    unseen = "; ".join(state.unseen)  # a VM's port not learned: the run is incomplete
+    return HostReport(
+        True, f"{backend} firewall audited", to_outcomes(found), error=unseen, checked=tuple(rules)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, enum_option, print_document
 from vmguard.core.display import shown
@@ -50,23 +51,31 @@ def _drifts(drifts: tuple[RulesetDrift, ...]) -> list[dict[str, str]]:
     return [{"kind": d.kind.value, "where": d.where, "detail": d.detail} for d in drifts]
 
 
+def _incomplete(unseen: tuple[str, ...]) -> int:
+    """What the hypervisors did not say (a VM's bridge port): exit 3 once all else is done."""
+    for why in unseen:
+        print(f"vmguard: incomplete: {shown(why)}", file=sys.stderr)
+    return ExitCode.CANNOT_RUN if unseen else ExitCode.OK
+
+
 def _plan(args: argparse.Namespace) -> int:
     result = service.plan(_inventory(args), args.backend)
-    code = ExitCode.OK if result.up_to_date else ExitCode.CHANGES
+    code = _incomplete(result.unseen) or (ExitCode.OK if result.up_to_date else ExitCode.CHANGES)
     if args.format is OutputFormat.JSON:
         doc = {"backend": result.backend, "up_to_date": result.up_to_date, "loaded": result.loaded}
+        doc |= {"incomplete": list(result.unseen)}
         doc |= {"vms": [vm.name for vm in result.ruleset.vms], "drifts": _drifts(result.drifts)}
         print_document("firewall-plan", {**doc, "ruleset": result.text, "exit_code": int(code)})
         return code
     if result.up_to_date:
         print(f"{result.backend}: up to date ({len(result.ruleset.vms)} VMs), nothing to change")
-        return ExitCode.OK
+        return code
     state = "differs from the policy" if result.loaded else "is not loaded"
     print(f"# {result.backend}: vmguard's ruleset {state}; apply would load:")
     for drift in result.drifts:
         print(f"#   {shown(drift)}")
     print(result.text, end="")
-    return ExitCode.CHANGES  # like `vmguard plan`: automation sees pending changes
+    return code  # like `vmguard plan`: automation sees pending changes
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -83,7 +92,7 @@ def _apply(args: argparse.Namespace) -> int:
             f"{result.backend}: applied rules for {len(result.ruleset.vms)} VMs "
             f"({len(result.drifts) or 'fresh'} differences fixed)"
         )
-    return ExitCode.OK
+    return _incomplete(result.unseen)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -93,9 +102,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     result = service.audit(_inventory(args), args.backend)
-    code = ExitCode.OK if result.clean else ExitCode.FINDINGS
+    code = _incomplete(result.unseen) or (ExitCode.OK if result.clean else ExitCode.FINDINGS)
     if args.format is OutputFormat.JSON:
         doc = {"backend": result.backend, "clean": result.clean, "vm_count": result.vm_count}
+        doc |= {"incomplete": list(result.unseen)}
         doc |= {"drifts": _drifts(result.drifts), "unfiltered_bridges": list(result.unfiltered_bridges)}
         print_document("firewall-audit", {**doc, "exit_code": int(code)})
         return code
@@ -105,8 +115,7 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"unfiltered-bridge: {shown(bridge)}: bridged VM-to-VM traffic skips netfilter")
     if result.clean:
         print(f"{result.backend}: live rules match the policy ({result.vm_count} VMs)")
-        return ExitCode.OK
-    return ExitCode.FINDINGS
+    return code
 
 
 def _remove(args: argparse.Namespace) -> int:

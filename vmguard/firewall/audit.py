@@ -57,6 +57,7 @@ class FirewallAudit:
     drifts: tuple[RulesetDrift, ...]
     vm_count: int
     unfiltered_bridges: tuple[str, ...] = ()  # "BRIDGE: SETTING": bridged traffic skips netfilter
+    unseen: tuple[str, ...] = ()  # what could not be learned from the hypervisors (HostFacts)
 
     @property
     def clean(self) -> bool:

@@ -17,7 +17,6 @@ import ipaddress
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ class HostFacts:
     bridge_ports: tuple[str, ...] = ()  # every port of the VM bridges
     vm_ports: tuple[tuple[str, str], ...] = ()  # (VM name, port) learned from hypervisors
     networks: tuple[IPNetwork, ...] | None = None  # of the VM interfaces; None: not read
+    unseen: tuple[str, ...] = ()  # addressed VMs whose port could not be learned, and why
 
     def port_of(self, entry: VmEntry) -> str:
         return entry.interface or dict(self.vm_ports).get(entry.pattern, "")
@@ -47,33 +47,44 @@ def bridge_ports(interfaces: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(set(ports)))
 
 
-def _learned(inventory: Inventory) -> Iterator[tuple[str, str]]:
+def _learned(inventory: Inventory) -> tuple[list[tuple[str, str]], list[str]]:
+    """(VM, port) for each addressed VM whose port libvirt names, and why the others'
+    could not be learned (a stopped VM has no port and is not unseen)."""
     wanted = [e for e in inventory.vms if e.addresses and not e.interface and e.mac]
-    for conn in {e.connection for e in wanted}:
+    ports: list[tuple[str, str]] = []
+    unseen: list[str] = []
+    for conn in sorted({e.connection for e in wanted}):
         connection = inventory.connection(conn)
         if connection.driver is not DriverKind.LIBVIRT:
             continue  # VirtualBox NICs have no per-VM host device to bind to
-        yield from _libvirt_ports(connection, [e for e in wanted if e.connection == conn])
+        found, missed = _libvirt_ports(connection, [e for e in wanted if e.connection == conn])
+        ports += found
+        unseen += missed
+    return ports, unseen
 
 
-def _libvirt_ports(connection: Connection, entries: list[VmEntry]) -> Iterator[tuple[str, str]]:
+def _libvirt_ports(connection: Connection, entries: list[VmEntry]) -> tuple[list[tuple[str, str]], list[str]]:
     from vmguard.drivers.registry import open_driver
 
+    dropped = "its bridge port is not known, so its frames are dropped"
     try:
         driver = open_driver(connection)
-    except VmguardError:
-        return  # unreachable hypervisor: its VMs keep the strict default
+    except VmguardError as err:
+        return [], [f"VM {e.pattern}: connection {connection.name}: {err}; {dropped}" for e in entries]
+    ports, unseen = [], []
     try:
         for entry in entries:
             try:
                 nics = driver.read_facts(entry.pattern).nics
-            except VmguardError:
+            except VmguardError as err:
+                unseen.append(f"VM {entry.pattern}: {err}; {dropped}")
                 continue
             port = next((n.port for n in nics if n.mac.lower() == entry.mac and n.port), "")
             if port:
-                yield entry.pattern, port
+                ports.append((entry.pattern, port))
     finally:
         driver.close()
+    return ports, unseen
 
 
 def interface_networks(interfaces: tuple[str, ...]) -> tuple[IPNetwork, ...]:
@@ -99,5 +110,5 @@ def read_facts(inventory: Inventory, vm_ports: tuple[tuple[str, str], ...] | Non
     """vm_ports: given by a caller that knows them (a libvirt hook), else learned."""
     ifaces = inventory.firewall.vm_interfaces
     networks = None if inventory.firewall.vm_networks else interface_networks(ifaces)
-    learned = tuple(_learned(inventory)) if vm_ports is None else vm_ports
-    return HostFacts(bridge_ports(ifaces), learned, networks)
+    learned, unseen = _learned(inventory) if vm_ports is None else (list(vm_ports), [])
+    return HostFacts(bridge_ports(ifaces), tuple(learned), networks, tuple(unseen))

@@ -33,6 +33,7 @@ class FirewallPlan:
     text: str  # the full ruleset in the backend's syntax
     loaded: bool  # something of ours is live already
     drifts: tuple[RulesetDrift, ...]  # live vs compiled; empty and loaded: nothing to do
+    unseen: tuple[str, ...] = ()  # what could not be learned from the hypervisors: incomplete
 
     @property
     def up_to_date(self) -> bool:
@@ -47,10 +48,11 @@ def _backend(inventory: Inventory, name: str | None) -> Backend:
 
 def plan(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     backend = _backend(inventory, backend_name)
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
+    facts = read_facts(inventory)
+    ruleset = compile_ruleset(inventory, facts)
     live = backend.snapshot()
     drifts = compare(expected_snapshot(backend.name, ruleset), live) if live.present else ()
-    return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts)
+    return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts, facts.unseen)
 
 
 def apply(
@@ -124,9 +126,11 @@ def _require_known(inventory: Inventory, backend: str, name: str) -> None:
 
 def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudit:
     backend = _backend(inventory, backend_name)
-    ruleset = compile_ruleset(inventory, read_facts(inventory))
+    facts = read_facts(inventory)
+    ruleset = compile_ruleset(inventory, facts)
     drifts = compare(expected_snapshot(backend.name, ruleset), backend.snapshot())
-    return FirewallAudit(backend.name, drifts, len(ruleset.vms), unfiltered_bridges(ruleset.vm_interfaces))
+    bridges = unfiltered_bridges(ruleset.vm_interfaces)
+    return FirewallAudit(backend.name, drifts, len(ruleset.vms), bridges, facts.unseen)
 
 
 def show(inventory: Inventory, backend_name: str | None = None) -> str:
