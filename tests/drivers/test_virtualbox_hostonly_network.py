@@ -47,7 +47,7 @@ def test_pyvbox_itself_cannot_name_7x_host_only_networks() -> None:
 def test_plan_shows_the_move_and_apply_makes_it_keeping_the_mac(log_path) -> None:
     driver, machine = _world()
     plan = make_plan(_policy(), facts_of(driver, "dev-01", LAB_NET), driver.capabilities)
-    moves = [(c.subject, c.current, c.wanted) for c in plan.changes if c.action is Action.MOVE_NIC]
+    moves = sorted((c.subject, c.current, c.wanted) for c in plan.changes if c.action is Action.MOVE_NIC)
     assert moves == [
         ("nic 0", "nat", "host-only hostonly_network 'lab-net'"),
         ("nic 2", "bridged (eth0)", "host-only hostonly_network 'lab-net'"),

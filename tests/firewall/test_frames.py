@@ -73,7 +73,9 @@ def test_a_vm_whose_port_is_unknown_gets_the_strict_default(fw: Firewall, topo: 
     fw("apply")
     topo.send_udp(topo.vms["vm2"], f"known-{tag}")
     assert topo.udp_seen(f"known-{tag}"), "control: vm2 is let through while its port is known"
-    fw("apply", inventory=inventory)
+    proc = fw("apply", inventory=inventory, check=False)
+    assert proc.returncode == 3, "fail closed: the port it could not learn is reported"
+    assert "VM vm2" in proc.stderr and "bridge port is not known" in proc.stderr, proc.stderr
     topo.send_udp(topo.vms["vm2"], f"unknown-{tag}")
     assert not topo.udp_seen(f"unknown-{tag}")
 
