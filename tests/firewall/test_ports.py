@@ -51,7 +51,7 @@ def test_the_one_vm_update_binds_a_port_that_became_known(topo: Topology, tmp_pa
     fw.inventory.write_text(known.replace(", interface: p-vm2", ""))
     tag = secrets.token_hex(4)
     try:
-        fw("apply")
+        assert fw("apply", check=False).returncode == 3, "its unknown port is reported"
         topo.send_udp(topo.vms["vm2"], f"unknown-{tag}")
         assert not topo.udp_seen(f"unknown-{tag}"), "control: strict while its port is unknown"
         fw.inventory.write_text(known)

@@ -129,7 +129,11 @@ def gate_lab(root: Path, image) -> Iterator[Lab]:
             conn.networkDefineXML(NETWORK).create()
             lab = Lab(plv, conn, site, hooks, factory)
             fw = lab.vmguard("firewall", "apply", "--inventory", str(site / "inv.yaml"))
-            assert fw.returncode == 0, fw.stdout + fw.stderr
+            # The tests define their domains later: until then their ports are unknown
+            # (dropped), which the firewall reports as incomplete (exit 3).
+            unseen = [ln for ln in fw.stderr.splitlines() if ln.startswith("vmguard: incomplete:")]
+            assert fw.returncode in (0, 3) and "applied rules" in fw.stdout, fw.stdout + fw.stderr
+            assert all("no VM named" in ln for ln in unseen), fw.stderr
             yield lab
         finally:
             factory.cleanup()
