@@ -23,6 +23,10 @@ def _paths(share: SharedFolder) -> tuple[str, ...]:
     return forms((share.host_path, share.real_path))
 
 
+def _overlap(path: str, root: str) -> bool:
+    return any(overlaps(p, f) for p in forms((path,)) for f in forms((root,)))
+
+
 def _rule_for(policy: Policy, vm: str, share: SharedFolder) -> ShareRule | None:
     """The allow entry with this share's name whose host path is the share's path."""
     paths = set(_paths(share))
@@ -52,7 +56,10 @@ def _violation(share: SharedFolder, message: str, want: str, fix: VmFix) -> Viol
 def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     roots = policy.shared_folders.forbid_host_paths
     for share in facts.shared_folders:
-        hits = [(p, r) for p in _paths(share) for r in roots for f in forms((r,)) if overlaps(p, f)]
+        # Each path as the VM's configuration writes it (the report quotes it exactly),
+        # judged in every form: as written and with its symlinks resolved.
+        written = [p for p in (share.host_path, share.real_path) if p]
+        hits = [(p, r) for p in written for r in roots if _overlap(p, r)]
         if hits:
             path, root = hits[0]
             want = wanted(policy, "spec.shared_folders.forbid_host_paths", ", ".join(roots))
