@@ -112,11 +112,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if vmguard state leaked into the machine's own namespace."""
     if os.geteuid() != 0:
         return  # reading nftables/iptables needs root; CI runs as root
-    found = leaks.firewall_leaks() + leaks.namespace_leaks(
-        session.config.stash.get(_NAMESPACES_AT_START, frozenset())
+    found = (
+        leaks.firewall_leaks()
+        + leaks.hook_leaks()
+        + leaks.namespace_leaks(session.config.stash.get(_NAMESPACES_AT_START, frozenset()))
     )
     if not found:
-        print("\nsafety check: no vmguard firewall state or test namespace left behind")
+        print("\nsafety check: no vmguard firewall state, machine hook or test namespace left behind")
         return
     lines = ["", "SAFETY CHECK FAILED: vmguard state leaked into the machine's own namespace:"]
     lines += [f"  - {leak}" for leak in found]

@@ -266,7 +266,7 @@ def test_firewall_commands_exit_3_when_the_host_only_network_cannot_be_asked(tmp
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
     with netns("fwwalk") as ns:
-        for action in NOT_WALKED:
+        for action in (a for a in NOT_WALKED if a.startswith("firewall ")):  # never `hook install`
             argv = ns.argv(sys.executable, "-m", "vmguard", *action.split(), "--inventory", str(inventory))
             proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
             assert proc.returncode == 3 and "cannot reach libvirt" in proc.stderr, (action, proc)

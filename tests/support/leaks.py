@@ -59,6 +59,19 @@ def firewall_leaks(netns: str | None = None) -> list[str]:
     return nft_leaks(netns) + iptables_leaks(netns)
 
 
+MACHINE_HOOK = "/etc/libvirt/hooks/qemu.d/vmguard"
+
+
+def hook_leaks() -> list[str]:
+    """A start-gate hook in the machine's own libvirt: tests install hooks only into the
+    private libvirtd's hooks directory (tests/gate/lab.py)."""
+    return (
+        [f"libvirt hook {MACHINE_HOOK} installed on the machine (rm it)"]
+        if os.path.lexists(MACHINE_HOOK)
+        else []
+    )
+
+
 def namespace_leaks(existed_before: frozenset[str] = frozenset()) -> list[str]:
     """vmg* namespaces this process or a dead one made, or new ones of unknown origin.
 
