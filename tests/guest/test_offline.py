@@ -46,9 +46,9 @@ def test_dpkg_guest_facts(inspected):
     assert accounts["intruder"].password is PasswordState.SET
     assert accounts["retired"].password is PasswordState.LOCKED
     assert accounts["vmadmin1"].authorized_keys == 1
-    root_login = facts.sshd.effective("permitrootlogin")
+    root_login = facts.sshd.global_line("permitrootlogin")
     assert (root_login.value, str(root_login.source)) == ("yes", "/etc/ssh/sshd_config:4 (sshd_config)")
-    kbd = facts.sshd.effective("kbdinteractiveauthentication")  # from the Include'd file
+    kbd = facts.sshd.global_line("kbdinteractiveauthentication")  # from the Include'd file
     assert str(kbd.source) == "/etc/ssh/sshd_config.d/local.conf:1 (sshd_config)"
     assert [s.value for s in facts.sshd.conditional("x11forwarding")] == ["yes"]
     telnet = next(s for s in facts.services if s.name == "telnet")
