@@ -13,10 +13,12 @@ from tests.drivers import fake_pyvbox as fake
 from tests.drivers.test_virtualbox_driver import _exposed, _policy
 from vmguard.core.errors import DriverError
 from vmguard.drivers import facts_of
+from vmguard.drivers.registry import open_driver
 from vmguard.drivers.vbox.driver import VirtualBoxDriver
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import Action, make_plan
 from vmguard.facts.vm import HostOnly, HostOnlyKind
+from vmguard.inventory.model import Connection, DriverKind
 
 LAB_NET = HostOnly(HostOnlyKind.HOSTONLY_NETWORK, "lab-net")
 
@@ -76,3 +78,22 @@ def test_a_6x_host_refuses_the_move_and_changes_nothing(log_path) -> None:
     with pytest.raises(DriverError, match="host-only networks need VirtualBox 7"):
         apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET)
     assert machine._saves == 0 and driver.backup("dev-01") == before
+
+
+@pytest.mark.parametrize("generation", [6, 7])
+def test_opening_a_6x_connection_with_a_host_only_network_fails_before_any_plan(
+    generation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is refused with its reason (exit 3 for every command), so no plan
+    proposes a move its apply must refuse; a host-only interface stays fine on 6.x."""
+    driver, _machine = _world(generation)
+    monkeypatch.setattr(VirtualBoxDriver, "connect", classmethod(lambda cls: driver))
+    vboxnet0 = HostOnly(HostOnlyKind.HOSTONLY_INTERFACE, "vboxnet0")
+    assert open_driver(Connection("vbox", DriverKind.VIRTUALBOX, host_only=vboxnet0)) is driver
+    if generation >= 7:
+        assert open_driver(Connection("vbox", DriverKind.VIRTUALBOX, host_only=LAB_NET)) is driver
+        return
+    with pytest.raises(
+        DriverError, match=r"VirtualBox 6\.1\.50 has no host-only networks.*hostonly_interface"
+    ):
+        open_driver(Connection("vbox", DriverKind.VIRTUALBOX, host_only=LAB_NET))

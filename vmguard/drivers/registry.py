@@ -27,5 +27,7 @@ def open_driver(conn: Connection) -> Driver:
     if conn.driver is DriverKind.VIRTUALBOX:
         from vmguard.drivers.vbox.driver import VirtualBoxDriver
 
-        return VirtualBoxDriver.connect()
+        driver = VirtualBoxDriver.connect()
+        driver.check_host_only(conn.host_only)
+        return driver
     raise DriverError(f"connection {conn.name}: unknown driver {conn.driver}")

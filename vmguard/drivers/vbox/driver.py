@@ -20,7 +20,7 @@ from vmguard.drivers.vbox import live_facts as live
 from vmguard.drivers.vbox import names
 from vmguard.drivers.vbox.api import Api, generation_of
 from vmguard.enforce.plan import Capabilities, Change, Plan
-from vmguard.facts.vm import HostOnlyKind, PowerState, VmFacts
+from vmguard.facts.vm import HostOnly, HostOnlyKind, PowerState, VmFacts
 from vmguard.inventory.model import DriverKind
 
 INSTALL_HINT = (
@@ -69,6 +69,17 @@ class VirtualBoxDriver:
             raise DriverError(f"{INSTALL_HINT} ({_line(err)})") from None
         except Exception as err:  # pyvbox raises bare Exceptions when VBoxSVC is absent
             raise DriverError(f"cannot reach VirtualBox: {_line(err)}") from None
+
+    def check_host_only(self, host_only: HostOnly | None) -> None:
+        """Refuse a connection whose host-only network this VirtualBox cannot reach, before
+        anything is planned: a 6.x host has no host-only networks (7.0 added them), so a
+        plan would propose moves that apply must refuse."""
+        networks = host_only is not None and host_only.kind is HostOnlyKind.HOSTONLY_NETWORK
+        if networks and self.api.generation < 7:
+            raise DriverError(
+                f"VirtualBox {self.vbox.version} has no host-only networks ({host_only} needs "
+                "VirtualBox 7): name a hostonly_interface in the inventory"
+            )
 
     def close(self) -> None:
         """pyvbox keeps one manager per process; nothing to release per driver."""
