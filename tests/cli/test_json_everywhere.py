@@ -39,7 +39,10 @@ COMMANDS = {
     ("plan",): "plan",
     ("apply",): "apply",
     ("firewall", "plan"): "firewall-plan",
+    ("firewall", "apply"): "firewall-apply",
+    ("firewall", "show"): "firewall-show",
     ("firewall", "audit"): "firewall-audit",
+    ("firewall", "remove"): "firewall-remove",
     ("vet",): "vet",
     ("rules", "list"): "rules",
     ("rules", "show"): "rules",
@@ -48,6 +51,7 @@ COMMANDS = {
     ("inventory", "check"): "inventory-check",
     ("batch", "pending"): "batch-pending",
     ("batch", "revet"): "batch-verdict",
+    ("watch",): "watch-event",  # JSON Lines: each line validated
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
@@ -198,27 +202,93 @@ def test_batch_pending_and_a_verdict(tmp_path, capsys):
     )
 
 
-def test_firewall_plan_and_audit_in_a_fresh_namespace(tmp_path):
+def test_every_firewall_command_in_a_fresh_namespace(tmp_path):
+    """plan, apply, show, audit, apply --vm and remove, in the order an admin runs them,
+    each printing its document: the values follow the live rules, not just the shape."""
+    require_root()
+    require_tools("nft", "ip")
+    inventory = write_inventory(tmp_path, "nftables")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
+        "VMGUARD_STATE_DIR": str(tmp_path / "state"),
+    }
+    with netns("json") as ns:
+
+        def firewall(action: str, kind: str, *more: str) -> dict:
+            argv = [sys.executable, "-m", "vmguard", "firewall", action, "-i", str(inventory), *more]
+            proc = subprocess.run(
+                ns.argv(*argv, "--format", "json"), capture_output=True, text=True, env=env, timeout=120
+            )
+            doc = validate(kind, proc.stdout)
+            assert proc.returncode == doc["exit_code"], proc.stderr
+            return doc
+
+        doc = firewall("plan", "firewall-plan")
+        assert (doc["exit_code"], doc["loaded"]) == (1, False)
+        doc = firewall("audit", "firewall-audit")
+        assert doc["exit_code"] == 1 and "table-missing" in {d["kind"] for d in doc["drifts"]}
+        assert not firewall("show", "firewall-show")["loaded"]  # control: nothing loaded yet
+        doc = firewall("apply", "firewall-apply")
+        assert (doc["action"], doc["vm"], doc["exit_code"]) == ("apply", None, 0)
+        assert sorted(doc["vms"]) == ["vm1", "vm2"] and doc["fixed"] == []  # a fresh load
+        live = firewall("show", "firewall-show")
+        assert live["loaded"] and live["backend"] == "nftables" and "vm1" in live["ruleset"]
+        assert firewall("apply", "firewall-apply")["action"] == "unchanged"
+        assert firewall("audit", "firewall-audit")["clean"]
+        doc = firewall("apply", "firewall-apply", "--vm", "vm1")
+        assert (doc["action"], doc["vm"]) == ("update-vm", "vm1") and "fixed" not in doc
+        assert firewall("remove", "firewall-remove")["removed"] is True
+        assert firewall("remove", "firewall-remove")["removed"] is False  # nothing left
+        assert not firewall("show", "firewall-show")["loaded"]
+
+
+def test_watch_prints_one_valid_json_object_per_event(tmp_path):
+    """watch --format json (JSON Lines) in a fresh namespace: the firewall table dropped
+    and loaded again gives a finding and its resolution, each line valid on its own; the
+    inventory's VMs, absent from libvirt's test driver, are not covered (exit 3)."""
     require_root()
     require_tools("nft", "ip")
     inventory = write_inventory(tmp_path, "nftables")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
-    with netns("json") as ns:
-        for action, kind, want in (("plan", "firewall-plan", 1), ("audit", "firewall-audit", 1)):
-            argv = [
-                sys.executable,
-                "-m",
-                "vmguard",
-                "firewall",
-                action,
-                "-i",
-                str(inventory),
-                "--format",
-                "json",
-            ]
-            proc = subprocess.run(
-                ns.argv(*argv), capture_output=True, text=True, env=env, timeout=120, check=False
-            )
-            doc = validate(kind, proc.stdout)
-            assert proc.returncode == doc["exit_code"] == want, proc.stderr
-        assert "table-missing" in {d["kind"] for d in doc["drifts"]}
+    env["VMGUARD_STATE_DIR"] = str(tmp_path / "state")
+    vmguard = [sys.executable, "-m", "vmguard"]
+    with netns("jsonl") as ns:
+        assert ns.run(*vmguard, "firewall", "apply", "-i", str(inventory), check=False).returncode == 0
+        argv = [*vmguard, "watch", "-i", str(inventory), "--format", "json", "--firewall-every", "1"]
+        proc = subprocess.Popen(
+            ns.argv(*argv, "--duration", "12"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        lines: list[dict] = []
+
+        def until(event: str) -> dict:
+            while True:
+                line = proc.stdout.readline()
+                assert line, f"no {event} event: {lines} {proc.stderr.read()}"
+                lines.append(validate("watch-event", line))
+                if lines[-1]["event"] == event:
+                    return lines[-1]
+
+        try:
+            assert until("started")["vms"] == 1  # test:///default's own VM, unmanaged
+            ns.run("nft", "delete", "table", "inet", "vmguard")
+            finding = until("finding")
+            assert (finding["rule"], finding["subject"]) == ("VMG-FW-001", "host")
+            ns.run(*vmguard, "firewall", "apply", "-i", str(inventory), check=False)
+            assert until("resolved")["rule"] == "VMG-FW-001"
+            stopped = until("stopped")
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert stopped["exit_code"] == 3 == proc.returncode
+    missing = " ".join(e["reason"] for e in lines if e["event"] == "not-covered")
+    assert "'vm1'" in missing and "'vm2'" in missing
+    with pytest.raises(jsonschema.ValidationError):  # control: a finding without its rule
+        jsonschema.validate({k: v for k, v in finding.items() if k != "rule"}, schema("watch-event"))

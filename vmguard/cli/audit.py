@@ -140,6 +140,7 @@ def _watch(args: argparse.Namespace) -> int:
         duration=args.duration,
         out=sys.stdout,
         enforce=args.enforce,
+        jsonl=args.format is OutputFormat.JSON,
     )
 
 
@@ -221,6 +222,7 @@ def _register_watch(sub: argparse._SubParsersAction) -> None:
         help="also act on a VM that drifts out of policy, per its policy's enforcement.on_drift "
         "(reapply, pause, poweroff or report); every action is logged",
     )
+    add_format(p)
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_watch)
 
