@@ -52,6 +52,7 @@ COMMANDS = {
     ("batch", "pending"): "batch-pending",
     ("batch", "revet"): "batch-verdict",
     ("watch",): "watch-event",  # JSON Lines: each line validated
+    ("demo",): "demo",
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
@@ -292,3 +293,20 @@ def test_watch_prints_one_valid_json_object_per_event(tmp_path):
     assert "'vm1'" in missing and "'vm2'" in missing
     with pytest.raises(jsonschema.ValidationError):  # control: a finding without its rule
         jsonschema.validate({k: v for k, v in finding.items() if k != "rule"}, schema("watch-event"))
+
+
+def test_demo_json_is_the_screens_numbers(tmp_path, monkeypatch, capsys):
+    """The demo's document carries what its text screen says (same lab, same run)."""
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
+    code, out = run(capsys, "demo", "--lab", "vbox-file", "--out", str(tmp_path / "r"), "--format", "json")
+    doc = validate("demo", out)
+    assert code == doc["exit_code"] == 0 and doc["lab"] == "vbox-file" and "$LAB" in out
+    report = json.loads((tmp_path / "r/latest/report.json").read_text())["summary"]
+    assert {k: doc["audit"][k] for k in ("failing", "score", "rules")} == {
+        k: report[k] for k in ("failing", "score", "rules")
+    }
+    assert doc["vet"]["rejected"] and any(p["changes"] or p["manual"] for p in doc["plans"])
+    _, screen = run(capsys, "demo", "--lab", "vbox-file", "--out", str(tmp_path / "t"))
+    assert f"score {doc['audit']['score']}/100" in screen
+    vet = doc["vet"]
+    assert f"{vet['accepted']} accepted, {len(vet['rejected'])} rejected: {vet['status']}" in screen
