@@ -53,6 +53,7 @@ COMMANDS = {
     ("batch", "revet"): "batch-verdict",
     ("watch",): "watch-event",  # JSON Lines: each line validated
     ("demo",): "demo",
+    ("system", "install"): "system-install",
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
@@ -310,3 +311,20 @@ def test_demo_json_is_the_screens_numbers(tmp_path, monkeypatch, capsys):
     assert f"score {doc['audit']['score']}/100" in screen
     vet = doc["vet"]
     assert f"{vet['accepted']} accepted, {len(vet['rejected'])} rejected: {vet['status']}" in screen
+
+
+def test_system_install_json_names_what_it_wrote(tmp_path, capsys):
+    code, out = run(capsys, "system", "install", "--root", str(tmp_path), "--gate", "--format", "json")
+    doc = validate("system-install", out)
+    assert code == doc["exit_code"] == 0
+    assert sorted(Path(p).name for p in doc["written"]) == sorted(
+        [
+            "vmguard-audit.service",
+            "vmguard-audit.timer",
+            "vmguard-watch.service",
+            "vmguard-gate.service",
+            "vmguard",
+        ]
+    )
+    assert all(Path(p).is_file() for p in doc["written"]) and Path(doc["link"]).is_symlink()
+    assert "vmguard-gate.service" in doc["next"][2]

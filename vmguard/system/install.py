@@ -18,8 +18,12 @@ from pathlib import Path
 from vmguard.core.errors import SystemInstallError
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
+# The start gate's warm server (`vmguard hook serve`, docs/gate.md): only with --gate, as
+# it goes with `vmguard hook install --server`, which decides whether VMs may start.
+GATE_UNIT = "vmguard-gate.service"
 MARKER = "Written by `vmguard system install`"
 LINK = Path("usr/local/bin/vmguard")
+MAN_LINK = Path("usr/local/share/man/man1/vmguard.1")  # the units' Documentation=man:vmguard(1)
 FOLDERS = {  # relative to the root, and their modes
     Path("etc/vmguard"): 0o755,
     Path("var/lib/vmguard/audit_reports"): 0o750,
@@ -35,6 +39,7 @@ class InstalledSystem:
     folders: tuple[Path, ...]
     link: Path
     command: Path
+    manual: Path | None = None  # the man page's link; None where the package has none
 
 
 def command_path() -> Path:
@@ -56,10 +61,22 @@ def unit_text(name: str, command: Path) -> str:
     return shipped(name).replace("@VMGUARD@", str(command))
 
 
-def install(root: Path = Path("/"), command: Path | None = None) -> InstalledSystem:
-    """Install under `root` (/ on a host; another folder for packaging or a test)."""
+def units(gate: bool = False) -> tuple[str, ...]:
+    """The units an install writes: the gate's only when asked for."""
+    return (*UNITS, GATE_UNIT) if gate else UNITS
+
+
+def man_page(command: Path) -> Path | None:
+    """The man page the wheel installed beside the command (share/man/man1), if any."""
+    page = command.parent.parent / "share/man/man1/vmguard.1"
+    return page if page.is_file() else None
+
+
+def install(root: Path = Path("/"), command: Path | None = None, *, gate: bool = False) -> InstalledSystem:
+    """Install under `root` (/ on a host; another folder for packaging or a test);
+    gate: also the start gate's server unit."""
     command = command or command_path()
-    files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in UNITS}
+    files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in units(gate)}
     files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
     _refuse_foreign(root, files)
     try:
@@ -68,18 +85,23 @@ def install(root: Path = Path("/"), command: Path | None = None) -> InstalledSys
         for relative, text in files.items():
             _write(root / relative, text)
         link = _link(root / LINK, command)
+        page = man_page(command)
+        manual = _link(root / MAN_LINK, page) if page else None
     except OSError as err:  # not root, a read-only /usr, ...
         raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
-    return InstalledSystem(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
+    written, folders = tuple(root / r for r in files), tuple(root / r for r in FOLDERS)
+    return InstalledSystem(written, folders, link, command, manual)
 
 
 def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
     foreign = [
         str(root / r) for r in files if (root / r).exists() and MARKER not in (root / r).read_text("utf-8")
     ]
-    link = root / LINK
-    if link.exists() and not link.is_symlink():
-        foreign.append(str(link))
+    foreign += [
+        str(root / link)
+        for link in (LINK, MAN_LINK)
+        if (root / link).exists() and not (root / link).is_symlink()
+    ]
     if foreign:
         raise SystemInstallError(
             "not written by vmguard, left alone (move them away to install): " + ", ".join(foreign)
