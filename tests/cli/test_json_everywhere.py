@@ -328,3 +328,10 @@ def test_system_install_json_names_what_it_wrote(tmp_path, capsys):
     )
     assert all(Path(p).is_file() for p in doc["written"]) and Path(doc["link"]).is_symlink()
     assert "vmguard-gate.service" in doc["next"][2]
+    assert set(doc["written"]) <= set(doc["changed"])  # a first install writes everything
+    _, out = run(capsys, "system", "install", "--root", str(tmp_path), "--gate", "--format", "json")
+    assert validate("system-install", out)["changed"] == []  # all in place: nothing to report
+    timer = next(p for p in doc["written"] if p.endswith(".timer"))
+    Path(timer).write_text(Path(timer).read_text().replace("hourly", "daily"))  # drifted
+    _, out = run(capsys, "system", "install", "--root", str(tmp_path), "--gate", "--format", "json")
+    assert validate("system-install", out)["changed"] == [timer] and "hourly" in Path(timer).read_text()

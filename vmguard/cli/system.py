@@ -33,10 +33,11 @@ def _install(args: argparse.Namespace) -> int:
         doc = {"written": [str(p) for p in done.written], "folders": [str(f) for f in done.folders]}
         doc |= {"command": str(done.command), "link": str(done.link)}
         doc |= {"man_page": str(done.manual) if done.manual else None, "next": steps}
+        doc |= {"changed": [str(p) for p in done.changed]}
         print_document("system-install", {**doc, "exit_code": int(ExitCode.OK)})
         return ExitCode.OK
     for path in done.written:
-        print(f"wrote   {path}")
+        print(f"{'wrote' if path in done.changed else 'kept':7} {path}")
     print(f"linked  {done.link} -> {done.command}")
     if done.manual:
         print(f"linked  {done.manual} (man vmguard)")

@@ -40,6 +40,7 @@ class InstalledSystem:
     link: Path
     command: Path
     manual: Path | None = None  # the man page's link; None where the package has none
+    changed: tuple[Path, ...] = ()  # what this run created or rewrote (none: all in place)
 
 
 def command_path() -> Path:
@@ -79,18 +80,17 @@ def install(root: Path = Path("/"), command: Path | None = None, *, gate: bool =
     files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in units(gate)}
     files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
     _refuse_foreign(root, files)
+    page = man_page(command)
+    links = {root / LINK: command, **({root / MAN_LINK: page} if page else {})}
     try:
-        for relative, mode in FOLDERS.items():
-            (root / relative).mkdir(parents=True, exist_ok=True, mode=mode)
-        for relative, text in files.items():
-            _write(root / relative, text)
-        link = _link(root / LINK, command)
-        page = man_page(command)
-        manual = _link(root / MAN_LINK, page) if page else None
+        changed = [root / r for r, mode in FOLDERS.items() if _folder(root / r, mode)]
+        changed += [root / r for r, text in files.items() if _write(root / r, text)]
+        changed += [link for link, target in links.items() if _link(link, target)]
     except OSError as err:  # not root, a read-only /usr, ...
         raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
     written, folders = tuple(root / r for r in files), tuple(root / r for r in FOLDERS)
-    return InstalledSystem(written, folders, link, command, manual)
+    manual = root / MAN_LINK if page else None
+    return InstalledSystem(written, folders, root / LINK, command, manual, tuple(changed))
 
 
 def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
@@ -108,18 +108,35 @@ def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
         )
 
 
-def _write(path: Path, text: str) -> None:
+def _folder(path: Path, mode: int) -> bool:
+    """Create the folder if missing; True when it was."""
+    if path.is_dir():
+        return False
+    path.mkdir(parents=True, mode=mode)
+    return True
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds `text` (mode 0644); True if written."""
+    if path.is_file() and not path.is_symlink():
+        same = path.read_text("utf-8") == text and path.stat().st_mode & 0o7777 == 0o644
+        if same:
+            return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.vmguard-tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(0o644)
     os.replace(tmp, path)
+    return True
 
 
-def _link(link: Path, command: Path) -> Path:
+def _link(link: Path, target: Path) -> bool:
+    """Point `link` at `target` (atomically replacing an older link); True if it changed."""
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return False
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".{link.name}.vmguard-tmp")
     tmp.unlink(missing_ok=True)
-    tmp.symlink_to(command)
+    tmp.symlink_to(target)
     os.replace(tmp, link)
-    return link
+    return True
