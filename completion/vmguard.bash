@@ -58,7 +58,7 @@ _shtab_vmguard_system_install_option_strings=(-h --help --root --gate --format -
 _shtab_vmguard_system_option_strings=(-h --help -q --quiet -v --verbose)
 _shtab_vmguard_hook_install_option_strings=(-h --help --hooks-dir -i --inventory --connection --server -q --quiet -v --verbose)
 _shtab_vmguard_hook_remove_option_strings=(-h --help --hooks-dir -q --quiet -v --verbose)
-_shtab_vmguard_hook_status_option_strings=(-h --help --hooks-dir -q --quiet -v --verbose)
+_shtab_vmguard_hook_status_option_strings=(-h --help --hooks-dir --format -q --quiet -v --verbose)
 _shtab_vmguard_hook_serve_option_strings=(-h --help --socket -q --quiet -v --verbose)
 _shtab_vmguard_hook_run_option_strings=(-h --help -i --inventory --connection -q --quiet -v --verbose)
 _shtab_vmguard_hook_option_strings=(-h --help -q --quiet -v --verbose)
@@ -106,6 +106,7 @@ _shtab_vmguard_report_merge___fail_on_choices=(critical high medium low info nev
 _shtab_vmguard_report_pos_0_choices=(merge)
 _shtab_vmguard_system_install___format_choices=(text json)
 _shtab_vmguard_system_pos_0_choices=(install)
+_shtab_vmguard_hook_status___format_choices=(text json)
 _shtab_vmguard_hook_pos_0_choices=(install remove status serve run)
 _shtab_vmguard_pos_0_choices=(policy inventory vms plan apply rollback firewall vet scanners audit rules log watch demo batch report system hook)
 

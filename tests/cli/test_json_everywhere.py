@@ -54,6 +54,7 @@ COMMANDS = {
     ("watch",): "watch-event",  # JSON Lines: each line validated
     ("demo",): "demo",
     ("system", "install"): "system-install",
+    ("hook", "status"): "hook-status",
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
@@ -335,3 +336,15 @@ def test_system_install_json_names_what_it_wrote(tmp_path, capsys):
     Path(timer).write_text(Path(timer).read_text().replace("hourly", "daily"))  # drifted
     _, out = run(capsys, "system", "install", "--root", str(tmp_path), "--gate", "--format", "json")
     assert validate("system-install", out)["changed"] == [timer] and "hourly" in Path(timer).read_text()
+
+
+def test_hook_status_json_before_and_after_install(inventory, tmp_path, capsys):
+    hooks = str(tmp_path / "hooks")  # never the machine's /etc/libvirt/hooks
+    code, out = run(capsys, "hook", "status", "--hooks-dir", hooks, "--format", "json")
+    doc = validate("hook-status", out)
+    assert code == doc["exit_code"] == 1 and not doc["installed"] and doc["settings"] is None
+    assert run(capsys, "hook", "install", "-i", str(inventory), "--hooks-dir", hooks)[0] == 0
+    code, out = run(capsys, "hook", "status", "--hooks-dir", hooks, "--format", "json")
+    doc = validate("hook-status", out)
+    assert code == doc["exit_code"] == 0 and doc["installed"] and doc["stale"] == []
+    assert doc["settings"]["inventory"] == str(inventory) and doc["server_answers"] is None
