@@ -144,28 +144,9 @@ def test_demo_without_libvirt_python_runs_on_vbox_files(tmp_path, capsys, monkey
     assert {"VMG-DEV-001", "VMG-DEV-006", "VMG-FS-001", "VMG-NET-003", "VMG-INV-001"} <= rules
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(folder),
-            str(ROOT),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (built,) = folder.glob("vmguard-*.whl")
-    return built
+@pytest.fixture
+def wheel(vmguard_wheel: Path) -> Path:
+    return vmguard_wheel  # built once per session (tests/conftest.py), shared with tests/fleet
 
 
 def _run(argv: list[str] | str, **kw) -> subprocess.CompletedProcess:
