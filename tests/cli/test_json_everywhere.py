@@ -55,6 +55,7 @@ COMMANDS = {
     ("demo",): "demo",
     ("system", "install"): "system-install",
     ("hook", "status"): "hook-status",
+    ("batch", "vm"): "batch-vm",
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
@@ -197,6 +198,15 @@ def test_batch_pending_and_a_verdict(tmp_path, capsys):
     code, out = run(capsys, "batch", "pending", "--config", str(config), "--format", "json")
     doc = validate("batch-pending", out)
     assert code == 0 and [v["job"]["id"] for v in doc["pending"]] == ["42"]
+    (state / "assigned").mkdir(parents=True, exist_ok=True)
+    (state / "assigned" / "slurm-43").write_text(f"vm1\t{tmp_path / 'q43'}\n")  # as the prolog writes it
+    code, out = run(capsys, "batch", "vm", "--job", "slurm-43", "--config", str(config), "--format", "json")
+    doc = validate("batch-vm", out)
+    assert code == 0 and (doc["job"], doc["vm"], doc["quarantine"]) == (
+        "slurm-43",
+        "vm1",
+        str(tmp_path / "q43"),
+    )
     # revet prints the same verdict shape (a revet needs a whole batch host: the
     # batch tests run it; here its document is checked against its schema)
     validate(
