@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,19 @@ def _no_event_log_left_chosen():
     from vmguard.core import eventlog
 
     eventlog.use(None)
+
+
+@pytest.fixture(scope="session")
+def vmguard_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This tree's vmguard as a wheel, built once per session (no build isolation: no
+    network) for every test that installs it (tests/ops, tests/fleet's Ansible role)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    argv = ["pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(folder)]
+    subprocess.run(
+        [sys.executable, "-m", *argv, str(Path(__file__).parents[1])],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (built,) = folder.glob("vmguard-*.whl")
+    return built

@@ -38,11 +38,13 @@ class Played:
         return self.root / "hosts" / name
 
 
-def _wheelhouse(root: Path) -> Path:
-    """vmguard and its dependencies as wheels, so the hosts install without an index."""
+def _wheelhouse(root: Path, wheel: Path) -> Path:
+    """vmguard (the session's wheel, shared with tests/ops) and its dependencies as wheels,
+    so the hosts install without an index. No libvirt-python: as docs/install.md says, the
+    virtualenv sees Debian's python3-libvirt."""
     wheels = root / "wheelhouse"
     subprocess.run(
-        [str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO), "libvirt-python"],
+        [str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(wheel)],
         check=True,
         timeout=300,
         capture_output=True,
@@ -54,7 +56,10 @@ def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> 
     members = {
         h.name: {
             "ansible_host": h.address,
-            "vmguard_home": str(root / "hosts" / h.name),
+            # the documented layout (/opt/vmguard, /etc/vmguard, ...) under each host's own
+            # root, as `vmguard system install --root` makes it: the hosts share this machine
+            "vmguard_system_root": str(root / "hosts" / h.name),
+            "vmguard_venv": str(root / "hosts" / h.name / "opt/vmguard"),
             "vmguard_inventory": str(root / f"policy/inventory-{h.name[-1]}.yaml"),
         }
         for h in hosts.hosts
@@ -74,6 +79,7 @@ def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> 
                                 "-o UserKnownHostsFile=/dev/null",
                                 "ansible_python_interpreter": "/usr/bin/python3",
                                 "vmguard_apply_args": ["--next-boot"],
+                                "vmguard_apt": False,  # .ci/apt-packages.txt has them
                                 "vmguard_wheelhouse": str(wheels),
                                 "vmguard_policy_dir": str(policy),
                                 # The hosts share this machine's /etc/clamav: the clamd set-up
@@ -94,6 +100,7 @@ def _ansible_inventory(root: Path, hosts: Fleet, wheels: Path, policy: Path) -> 
 def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{VENV}:/usr/bin:/bin:/usr/sbin:/sbin",
+        "PYTHONPATH": str(REPO),  # the controller's merge: this tree's, like the hosts' wheel
         "HOME": str(root),
         "LC_ALL": "C.UTF-8",
         "ANSIBLE_HOST_KEY_CHECKING": "False",
@@ -111,12 +118,12 @@ def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subproces
 
 
 @pytest.fixture(scope="module")
-def played() -> Iterator[Played]:
+def played(vmguard_wheel: Path) -> Iterator[Played]:
     require_root()
     require_tools("sshd", "ssh-keygen", "ssh", "ip")
     root = scratch("vmg-fleet-")
     try:
-        wheels, policy = _wheelhouse(root), write_site(root)
+        wheels, policy = _wheelhouse(root, vmguard_wheel), write_site(root)
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
             first = playbook(hosts, root, inventory)
@@ -127,7 +134,7 @@ def played() -> Iterator[Played]:
 
 
 def _events(home: Path) -> list[str]:
-    log = home / "log/events.jsonl"
+    log = home / "var/log/vmguard/events.jsonl"
     return [json.loads(line)["kind"] for line in log.read_text().splitlines()]
 
 
@@ -154,11 +161,27 @@ def test_playbook_runs_end_to_end(played: Played) -> None:
 def test_each_host_has_its_own_install_log_and_reports(played: Played) -> None:
     for host in played.fleet.hosts:
         home = played.home(host.name)
-        assert (home / "venv/bin/vmguard").exists()
-        assert (home / "etc/inventory.yaml").exists() and (home / "etc/batch.yaml").exists()
+        assert (home / "etc/vmguard/inventory.yaml").exists() and (home / "etc/vmguard/batch.yaml").exists()
         events = _events(home)
         assert "audit" in events and "apply" in events
-        assert (home / "audit_reports/latest/report.json").exists()
+        assert (home / "var/lib/vmguard/audit_reports/latest/report.json").exists()
+
+
+def test_the_role_installs_the_documented_way(played: Played) -> None:
+    """docs/install.md: a virtualenv at /opt/vmguard with the system's site packages
+    (Debian's libvirt binding, none compiled or in the wheelhouse), then `vmguard system
+    install`: its units run that virtualenv's vmguard, /usr/local/bin links to it."""
+    for host in played.fleet.hosts:
+        home = played.home(host.name)
+        venv = home / "opt/vmguard"
+        assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+        assert not list(venv.glob("lib/python3*/site-packages/libvirt*"))  # the system's
+        assert (home / "usr/local/bin/vmguard").resolve() == (venv / "bin/vmguard").resolve()
+        audit = (home / "etc/systemd/system/vmguard-audit.service").read_text()
+        assert f"ExecStart={venv}/bin/vmguard --quiet audit" in audit
+        assert (home / "etc/logrotate.d/vmguard").is_file()
+    task = played.proc.stdout.split("TASK [vmguard : Install vmguard's units")[1].split("TASK [")[0]
+    assert "changed: [vmhost-a]" in task  # a first install: it wrote them
 
 
 def test_every_hosts_report_was_fetched(played: Played) -> None:

@@ -57,7 +57,10 @@ def _site(root: Path) -> Path:
         inv = {"apiVersion": "vmguard/v1", "kind": "Inventory", "connections": [conn]}
         inv["vms"] = [{"name": vm, "connection": conn["name"], "policy": policy}]
         (root / f"{host}.yaml").write_text(yaml.safe_dump(inv))
-        hosts[host] = {"vmguard_inventory_path": str(root / f"{host}.yaml"), "vmguard_home": str(root / host)}
+        hosts[host] = {
+            "vmguard_inventory_path": str(root / f"{host}.yaml"),
+            "vmguard_system_root": str(root / host),
+        }
     common = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,

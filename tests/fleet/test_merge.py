@@ -152,6 +152,49 @@ def test_reports_of_an_earlier_v1_writer_still_merge(reports: dict[str, Path], t
     doc = json.loads(reports["a"].read_text())
     for added in ("fail_on", "exit_code"):
         doc["summary"].pop(added)
+    for subject in (doc["host"], *doc["vms"]):
+        subject.pop("checked_rules")
     older.write_text(json.dumps(doc))
     _, fleet = merged(tmp_path, older, reports["b"])
     assert fleet["totals"]["hosts"] == 2
+    # no rule list, no score: said, not made up (the fleet's total needs every host's)
+    by_host = {h["host"]: h for h in fleet["hosts"]}
+    assert by_host["older"]["score"] is None and by_host["host-b"]["score"] is not None
+    assert fleet["totals"]["score"] is None and fleet["totals"]["rules"] is None
+    assert "score -; rules - (its report predates checked_rules)" in (tmp_path / "fleet/fleet.md").read_text()
+
+
+def test_rules_and_score_are_counted_like_each_hosts_own_report(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    """The oracle is each host's own report.json (the audit's scoring of its run): a fleet
+    of one host has that host's numbers; the fleet's score weighs every host's rules."""
+    docs = {f"host-{h}": json.loads(p.read_text())["summary"] for h, p in reports.items()}
+    _, fleet = merged(tmp_path, *reports.values())
+    for host in fleet["hosts"]:
+        own = docs[host["host"]]
+        assert (host["rules"], host["score"]) == (own["rules"], own["score"])
+    t = fleet["totals"]
+    assert t["rules"] == {k: sum(d["rules"][k] for d in docs.values()) for k in t["rules"]}
+    assert t["rules"]["failed"] > 0 and t["rules"]["passed"] > 0
+    scores = sorted(d["score"] for d in docs.values())
+    assert scores[0] < scores[1] and scores[0] <= t["score"] <= scores[1]  # weighted in between
+    md = (tmp_path / "fleet/fleet.md").read_text()
+    assert f"- score {t['score']} of 100; rules checked {t['rules']['checked']}" in md
+    html = (tmp_path / "fleet/fleet.html").read_text()
+    assert f"score {t['score']} of 100; rules checked {t['rules']['checked']}" in html
+
+
+def test_a_failed_rule_lowers_the_fleet_score(reports: dict[str, Path], tmp_path: Path) -> None:
+    """Control: passing rules turned failing (a finding added) must lower the score."""
+    _, before = merged(tmp_path, *reports.values())
+    doc = json.loads(reports["b"].read_text())
+    vm = doc["vms"][0]
+    passed = [r for r in vm["checked_rules"] if r not in {f["rule"] for f in vm["findings"]}]
+    finding = {**next(f for v in doc["vms"] for f in v["findings"]), "waived": False}
+    vm["findings"] = [*vm["findings"], *({**finding, "rule": r} for r in passed)]
+    worse = tmp_path / "host-b.json"
+    worse.write_text(json.dumps(doc))
+    _, after = merged(tmp_path, reports["a"], worse)
+    assert after["totals"]["rules"]["failed"] > before["totals"]["rules"]["failed"]
+    assert after["totals"]["score"] < before["totals"]["score"]

@@ -9,8 +9,10 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,40 +20,97 @@ import pytest
 from tests.support.install_doc import install_lines
 from tests.support.require import require_tools
 from vmguard.cli import main
-from vmguard.system.install import UNITS, install, unit_text
+from vmguard.system.install import GATE_UNIT, UNITS, install, unit_text, units
 
 ROOT = Path(__file__).parents[2]
 PLAIN_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
 
 
-def systemd_verify(*units: Path) -> subprocess.CompletedProcess:
+def systemd_verify(*units: Path, root: Path | None = None) -> subprocess.CompletedProcess:
+    """verify also runs `man` for each Documentation=man:...: with `root`, it looks where
+    the install linked the man page (/usr/local/share/man is on man's default path)."""
     require_tools("systemd-analyze")
+    env = {**os.environ, "MANPATH": str(root / "usr/local/share/man")} if root else None
     return subprocess.run(
-        ["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True, timeout=60, env=env
     )
 
 
-def installed_units(root: Path) -> list[Path]:
-    return [root / "etc/systemd/system" / unit for unit in UNITS]
+def wheel_like_prefix(folder: Path) -> Path:
+    """This environment's vmguard command in a prefix that, like a wheel install, has the
+    man page under share/ (an editable install has none): the command to install."""
+    (folder / "bin").mkdir(parents=True)
+    (folder / "share/man/man1").mkdir(parents=True)
+    shutil.copy(ROOT / "man/vmguard.1", folder / "share/man/man1/vmguard.1")
+    command = folder / "bin/vmguard"
+    command.symlink_to(Path(sys.prefix) / "bin/vmguard")
+    return command
+
+
+def installed_units(root: Path, gate: bool = False) -> list[Path]:
+    return [root / "etc/systemd/system" / unit for unit in units(gate)]
 
 
 def test_shipped_units_pass_systemd_analyze_verify(tmp_path):
-    done = install(tmp_path)
-    proc = systemd_verify(*installed_units(tmp_path))
+    root = tmp_path / "root"
+    done = install(root, wheel_like_prefix(tmp_path / "prefix"), gate=True)
+    proc = systemd_verify(*installed_units(root, gate=True), root=root)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
-    audit = (tmp_path / "etc/systemd/system/vmguard-audit.service").read_text()
+    assert (root / "usr/local/share/man/man1/vmguard.1").resolve() == (
+        tmp_path / "prefix/share/man/man1/vmguard.1"
+    ).resolve()
+    for unit in installed_units(root, gate=True):
+        assert "\nDocumentation=man:vmguard(1)\n" in unit.read_text(), unit
+    gate = (root / "etc/systemd/system" / GATE_UNIT).read_text()
+    assert f"ExecStart={done.command} --quiet hook serve --socket /run/vmguard/gate.sock" in gate
+    assert "RuntimeDirectoryMode=0700" in gate  # the hook refuses a socket folder others can use
+    audit = (root / "etc/systemd/system/vmguard-audit.service").read_text()
     assert f"ExecStart={done.command} --quiet audit --inventory /etc/vmguard/inventory.yaml" in audit
-    assert (tmp_path / "usr/local/bin/vmguard").resolve() == done.command.resolve()
-    assert "    create 0640 root adm\n" in (tmp_path / "etc/logrotate.d/vmguard").read_text()
+    assert (root / "usr/local/bin/vmguard").resolve() == done.command.resolve()
+    assert "    create 0640 root adm\n" in (root / "etc/logrotate.d/vmguard").read_text()
     for folder in ("etc/vmguard", "var/lib/vmguard/audit_reports", "var/log/vmguard"):
-        assert (tmp_path / folder).is_dir()
+        assert (root / folder).is_dir()
+
+
+def test_the_gate_unit_is_opt_in(tmp_path):
+    install(tmp_path)
+    written = {p.name for p in (tmp_path / "etc/systemd/system").iterdir()}
+    assert written == set(UNITS) and GATE_UNIT not in written
+
+
+def test_the_gate_unit_serves_the_hook(tmp_path):
+    """The unit's own ExecStart, run: the socket it names answers, root's alone."""
+    if os.geteuid() != 0:
+        pytest.skip("the gate's socket folder must be root's")
+    install(tmp_path, gate=True)
+    unit = (tmp_path / "etc/systemd/system" / GATE_UNIT).read_text()
+    argv = shlex.split(re.search(r"^ExecStart=(.*)$", unit, re.M).group(1))
+    socket_path = tmp_path / "run/vmguard/gate.sock"
+    argv[argv.index("/run/vmguard/gate.sock")] = str(socket_path)
+    (tmp_path / "run").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not socket_path.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
+            time.sleep(0.1)
+        assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_control_a_broken_unit_is_refused(tmp_path):
-    """Control: verify is not a rubber stamp (a command that does not exist)."""
+    """Control: verify is not a rubber stamp (a command that does not exist; a man page
+    that is not installed)."""
     unit = tmp_path / "vmguard-audit.service"
     unit.write_text(unit_text("vmguard-audit.service", tmp_path / "no-such-vmguard"))
     assert systemd_verify(unit).returncode != 0
+    install(tmp_path / "root")  # an editable install: no man page to link
+    proc = systemd_verify(*installed_units(tmp_path / "root"), root=tmp_path / "root")
+    assert proc.returncode != 0 and "man vmguard(1)" in proc.stderr
 
 
 def test_reinstall_replaces_its_own_files_and_leaves_others_alone(tmp_path, capsys):
@@ -85,28 +144,9 @@ def test_demo_without_libvirt_python_runs_on_vbox_files(tmp_path, capsys, monkey
     assert {"VMG-DEV-001", "VMG-DEV-006", "VMG-FS-001", "VMG-NET-003", "VMG-INV-001"} <= rules
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(folder),
-            str(ROOT),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (built,) = folder.glob("vmguard-*.whl")
-    return built
+@pytest.fixture
+def wheel(vmguard_wheel: Path) -> Path:
+    return vmguard_wheel  # built once per session (tests/conftest.py), shared with tests/fleet
 
 
 def _run(argv: list[str] | str, **kw) -> subprocess.CompletedProcess:
@@ -148,7 +188,8 @@ def test_documented_opt_install_runs(wheel, tmp_path):
         assert proc.returncode == 0, (line, proc.stderr)
     link = root / "usr/local/bin/vmguard"
     assert link.resolve() == (prefix / "bin/vmguard").resolve()
-    assert systemd_verify(*installed_units(root)).returncode == 0
+    assert (root / "usr/local/share/man/man1/vmguard.1").resolve().is_file()  # from the wheel
+    assert systemd_verify(*installed_units(root), root=root).returncode == 0
     demo = _run([str(link), "demo", "--out", str(tmp_path / "reports")])
     assert demo.returncode == 0, demo.stderr
     # Debian's python3-libvirt through --system-site-packages: the libvirt lab, no compiler

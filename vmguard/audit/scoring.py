@@ -37,8 +37,15 @@ class Tally:
 def tally(checked: Iterable[str], outcomes: Iterable[Outcome]) -> Tally:
     """The rules checked on one subject, sorted into passed, failed and waived."""
     outcomes = tuple(outcomes)
-    failed = frozenset(o.finding.rule for o in outcomes if not o.waived)
-    waived = frozenset(o.finding.rule for o in outcomes if o.waived) - failed
+    failing = (o.finding.rule for o in outcomes if not o.waived)
+    return tally_rules(checked, failing, (o.finding.rule for o in outcomes if o.waived))
+
+
+def tally_rules(checked: Iterable[str], failing: Iterable[str], waived: Iterable[str]) -> Tally:
+    """The same from rule ids: those checked, those with a failing finding and those with a
+    waived one (also how a fleet report tallies a host's report.json)."""
+    failed = frozenset(failing)
+    waived = frozenset(waived) - failed
     every = dict.fromkeys((*checked, *failed, *waived))  # a finding's rule was checked
     return Tally(tuple(sorted(every)), failed, waived)
 

@@ -1,6 +1,10 @@
 """`vmguard watch`: re-audit a VM as soon as its configuration changes, and the host
 firewall periodically; print and log each finding that was not there before.
 
+Each thing watch has to say is one event: a line of text, or with --format json one
+JSON object per line (JSON Lines, vmguard/cli/schema/watch-event-v1.json) carrying the
+same text as `message` and the event's fields.
+
 libvirt connections deliver domain events (lifecycle: defined, undefined, started...;
 device added/removed) through libvirt's default event loop, run in a thread. Drivers
 without events (VirtualBox files, VirtualBox without an event source here) are polled
@@ -10,6 +14,7 @@ at the firewall interval. Reading facts stays read-only, as in `vmguard audit`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import queue
 import threading
 import time
@@ -34,6 +39,7 @@ except ImportError:  # pragma: no cover - hosts without libvirt-python poll inst
 Key = tuple[str, str, str]
 Act = Callable[[Driver, Connection, VmEntry, VmFacts, tuple[Outcome, ...]], None]
 HOST = ("", "host")
+WATCH_SCHEMA = "vmguard/watch-event/v1"
 UNDEFINED = object()  # queued instead of a VM name when a domain was undefined
 
 
@@ -73,9 +79,12 @@ def _start_event_loop() -> None:
 
 
 class Watcher:
-    def __init__(self, inventory: Inventory, out: TextIO, act: Act | None = None) -> None:
+    def __init__(
+        self, inventory: Inventory, out: TextIO, act: Act | None = None, jsonl: bool = False
+    ) -> None:
         self.inventory = inventory
         self.out = out
+        self.jsonl = jsonl  # --format json: one JSON object per event
         self.ctx = make_context(dt.date.today())
         self.act = act  # watch --enforce: what to do with each VM's outcomes (gate.enforce)
         self.drivers: dict[str, Driver] = {}
@@ -87,11 +96,17 @@ class Watcher:
         """Said once per reason; the run then ends incomplete (exit 3)."""
         if why not in self.missed:
             self.missed.add(why)
-            self.say(f"not covered: {why}")
+            self.say(f"not covered: {why}", "not-covered", reason=why)
 
-    def say(self, text: str) -> None:
-        stamp = dt.datetime.now().strftime("%H:%M:%S.%f")[:-3]
-        print(f"{stamp} {shown(text)}", file=self.out, flush=True)
+    def say(self, text: str, event: str = "enforce", **fields: object) -> None:
+        """One event, as a line for people or a JSON object (the default kind is what the
+        enforcer reports through this, the one caller that passes only text)."""
+        now = dt.datetime.now().astimezone()
+        if self.jsonl:
+            doc = {"schema": WATCH_SCHEMA, "time": now.isoformat(timespec="milliseconds"), "event": event}
+            print(json.dumps({**doc, **fields, "message": text}), file=self.out, flush=True)
+        else:
+            print(f"{now.strftime('%H:%M:%S.%f')[:-3]} {shown(text)}", file=self.out, flush=True)
 
     def _report(self, subject: tuple[str, str], found: Iterable[Outcome]) -> None:
         """Print and log what is new for this VM (or the host) since the last look."""
@@ -111,9 +126,11 @@ class Watcher:
                 evidence=f.evidence,
                 severity=outcome.severity.value,
             )  # logged first: the log is the record, the line is for whoever watches
-            self.say(f"NEW {outcome.severity.value} {f.rule} {f.subject}: {f.message}")
-        for rule, vm, _ in before - keys:
-            self.say(f"resolved {rule} {vm}")
+            fields = {"severity": outcome.severity.value, "rule": f.rule, "subject": f.subject}
+            text = f"NEW {outcome.severity.value} {f.rule} {f.subject}: {f.message}"
+            self.say(text, "finding", **fields, evidence=f.evidence)
+        for rule, vm, _ in sorted(before - keys):
+            self.say(f"resolved {rule} {vm}", "resolved", rule=rule, subject=vm)
 
     def audit_vm(self, conn_name: str, name: str) -> None:
         entry = self.inventory.entry_on(conn_name, name)
@@ -133,7 +150,7 @@ class Watcher:
 
     def forget(self, conn_name: str, name: str) -> None:
         self.known.pop((conn_name, name), None)
-        self.say(f"{name} was undefined on {conn_name}")
+        self.say(f"{name} was undefined on {conn_name}", "undefined", vm=name, connection=conn_name)
 
     def audit_connection(self, conn: Connection) -> None:
         if conn.name not in self.drivers:
@@ -179,11 +196,13 @@ def watch(
     duration: float | None = None,
     out: TextIO,
     enforce: bool = False,
+    jsonl: bool = False,
 ) -> int:
     """Run until interrupted (or for `duration` seconds); 3 if a connection was unreachable
     or anything the inventory names could not be watched during the run.
-    enforce: a VM that drifts out of policy is dealt with per its on_drift (gate.enforce)."""
-    watcher = Watcher(inventory, out)
+    enforce: a VM that drifts out of policy is dealt with per its on_drift (gate.enforce);
+    jsonl: each event as one JSON object per line."""
+    watcher = Watcher(inventory, out, jsonl=jsonl)
     if enforce:
         watcher.act = _enforcer(watcher)
     changes: queue.Queue = queue.Queue()
@@ -226,12 +245,18 @@ def _loop(
     polled = [c for c in inventory.connections if c.name not in {x.name for x in listeners}]
     _sweep(watcher, inventory.connections)
     watcher.baseline_done = True
-    open_findings = sum(len(keys) for keys in watcher.known.values())
-    watcher.say(
-        f"watching {len(watcher.known) - 1} VMs ({len(listeners)} connection(s) by "
-        f"events, {len(polled)} polled); {open_findings} findings open; "
-        f"firewall every {firewall_every:g}s"
+    counts = {
+        "vms": len(watcher.known) - 1,
+        "by_events": len(listeners),
+        "polled": len(polled),
+        "open_findings": sum(len(keys) for keys in watcher.known.values()),
+        "firewall_every": firewall_every,
+    }
+    text = (
+        f"watching {counts['vms']} VMs ({len(listeners)} connection(s) by events, {len(polled)} "
+        f"polled); {counts['open_findings']} findings open; firewall every {firewall_every:g}s"
     )
+    watcher.say(text, "started", **counts)
     deadline = None if duration is None else time.monotonic() + duration
     next_sweep = time.monotonic() + firewall_every
     while deadline is None or time.monotonic() < deadline:
@@ -249,4 +274,6 @@ def _loop(
             watcher.forget(conn_name, name)
         else:
             watcher.audit_vm(conn_name, name)
-    return ExitCode.CANNOT_RUN if watcher.missed else ExitCode.OK
+    code = ExitCode.CANNOT_RUN if watcher.missed else ExitCode.OK
+    watcher.say(f"stopped after {duration:g}s (exit {int(code)})", "stopped", exit_code=int(code))
+    return code

@@ -140,6 +140,7 @@ def _watch(args: argparse.Namespace) -> int:
         duration=args.duration,
         out=sys.stdout,
         enforce=args.enforce,
+        jsonl=args.format is OutputFormat.JSON,
     )
 
 
@@ -147,7 +148,8 @@ def _demo(args: argparse.Namespace) -> int:
     from vmguard.demo.build import LabKind
     from vmguard.demo.run import run_demo
 
-    return run_demo(Path(args.out), sys.stdout, LabKind(args.lab) if args.lab else None)
+    kind = LabKind(args.lab) if args.lab else None
+    return run_demo(Path(args.out), sys.stdout, kind, as_json=args.format is OutputFormat.JSON)
 
 
 def _register_audit(sub: argparse._SubParsersAction) -> None:
@@ -221,6 +223,7 @@ def _register_watch(sub: argparse._SubParsersAction) -> None:
         help="also act on a VM that drifts out of policy, per its policy's enforcement.on_drift "
         "(reapply, pause, poweroff or report); every action is logged",
     )
+    add_format(p)
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_watch)
 
@@ -234,6 +237,7 @@ def _register_demo(sub: argparse._SubParsersAction) -> None:
         help="libvirt's test driver (needs libvirt-python) or VirtualBox settings files "
         "(default: libvirt when libvirt-python is installed)",
     )
+    add_format(p)
     p.set_defaults(func=_demo)
 
 

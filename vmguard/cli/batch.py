@@ -73,7 +73,12 @@ def _vm(args: argparse.Namespace) -> int:
     note = State(load_batch_config(_config(args)).state_dir).assigned_note(key)
     if not note:
         raise VetInputError(f"no VM is assigned to job {key}")
-    print("\t".join(shown(field) for field in note.rstrip("\n").split("\t")))
+    fields = note.rstrip("\n").split("\t")
+    if args.format is OutputFormat.JSON:
+        vm, quarantine = (fields + [""])[:2]
+        print_document("batch-vm", {"job": key, "vm": vm, "quarantine": quarantine or None, "exit_code": 0})
+        return 0
+    print("\t".join(shown(field) for field in fields))
     return 0
 
 
@@ -126,6 +131,7 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     vm_cmd = cmds.add_parser("vm", help="inside a job: its VM and quarantine (tab-separated)")
     vm_cmd.add_argument("--job", help="job key (default: from SLURM_JOB_ID or LSB_JOBID)")
     _add_config(vm_cmd)
+    add_format(vm_cmd)
     vm_cmd.set_defaults(func=_vm)
     install = cmds.add_parser("install-hooks", help="write the hook scripts slurm.conf/lsb.queues name")
     install.add_argument("--dir", help="where (default <prefix>/libexec/vmguard)")

@@ -33,8 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         p = actions.add_parser(name, help=text)
         add_inventory(p)
-        if name in ("plan", "audit"):
-            add_format(p)
+        add_format(p)
         p.add_argument(
             "--backend",
             **enum_option(FirewallBackend),
@@ -82,9 +81,14 @@ def _apply(args: argparse.Namespace) -> int:
     inventory = _inventory(args)
     if args.vm:
         action = service.apply_vm(inventory, args.vm, args.backend, events=args.events)
-        print(f"{action}: {shown(args.vm)}")
-        return ExitCode.OK
+        return _applied(args, service.chosen_backend(inventory, args.backend), action)
     result = service.apply(inventory, args.backend, events=args.events)
+    code = _incomplete(result.unseen)
+    if args.format is OutputFormat.JSON:
+        doc = {"vms": [vm.name for vm in result.ruleset.vms], "fixed": _drifts(result.drifts)}
+        doc |= {"incomplete": list(result.unseen)}
+        action = "unchanged" if result.up_to_date else "apply"
+        return _applied(args, result.backend, action, doc, code)
     if result.up_to_date:
         print(f"{result.backend}: up to date, nothing changed")
     else:
@@ -92,11 +96,28 @@ def _apply(args: argparse.Namespace) -> int:
             f"{result.backend}: applied rules for {len(result.ruleset.vms)} VMs "
             f"({len(result.drifts) or 'fresh'} differences fixed)"
         )
-    return _incomplete(result.unseen)
+    return code
+
+
+def _applied(
+    args: argparse.Namespace, backend: str, action: str, doc: dict | None = None, code: int = ExitCode.OK
+) -> int:
+    """What apply did: `--vm`'s one line, or the JSON of either form."""
+    if args.format is OutputFormat.JSON:
+        head = {"backend": backend, "action": action, "vm": args.vm}
+        print_document("firewall-apply", {**head, **(doc or {}), "exit_code": int(code)})
+    else:
+        print(f"{action}: {shown(args.vm)}")
+    return code
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(service.show(_inventory(args), args.backend), end="")
+    live = service.show(_inventory(args), args.backend)
+    if args.format is OutputFormat.JSON:
+        doc = {"backend": live.backend, "loaded": live.loaded, "ruleset": live.text}
+        print_document("firewall-show", {**doc, "exit_code": int(ExitCode.OK)})
+    else:
+        print(live.text, end="")
     return ExitCode.OK
 
 
@@ -119,6 +140,10 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    removed = service.remove(_inventory(args), args.backend, events=args.events)
-    print("removed vmguard's firewall rules" if removed else "nothing of vmguard's was loaded")
+    done = service.remove(_inventory(args), args.backend, events=args.events)
+    if args.format is OutputFormat.JSON:
+        doc = {"backend": done.backend, "removed": done.removed, "exit_code": int(ExitCode.OK)}
+        print_document("firewall-remove", doc)
+    else:
+        print("removed vmguard's firewall rules" if done.removed else "nothing of vmguard's was loaded")
     return ExitCode.OK

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vmguard.cli.output import add_inventory
+from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
 from vmguard.core.errors import ExitCode, VmguardError
 from vmguard.inventory.loader import load_inventory
+
+if TYPE_CHECKING:
+    from vmguard.gate.install import InstalledHook
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -32,21 +36,48 @@ def _status(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
     found = install.installed(Path(args.hooks_dir))
+    changed = install.stale(found, load_inventory(found.inventory)) if found else []
+    down = found is not None and found.server != "-" and not _answers(found.server)
+    code = ExitCode.FINDINGS if found is None or changed or down else ExitCode.OK
+    if args.format is OutputFormat.JSON:
+        print_document(
+            "hook-status",
+            {
+                **_status_doc(install.hook_path(Path(args.hooks_dir)), found, changed, down),
+                "exit_code": int(code),
+            },
+        )
+        return code
     if found is None:
         print(f"not installed ({install.hook_path(Path(args.hooks_dir))})")
-        return ExitCode.FINDINGS
+        return code
     print(
         f"installed {found.path}: inventory {found.inventory}, connection {found.connection}, "
         f"on_error {found.on_error}, timeout {found.timeout}s, "
         + (f"served by {found.server}" if found.server != "-" else "vmguard runs for each call")
     )
-    changed = install.stale(found, load_inventory(found.inventory))
     for line in changed:
         print(f"stale: {line} (run vmguard hook install again)")
-    down = found.server != "-" and not _answers(found.server)
     if down:
         print(f"not answering: {found.server} (start vmguard hook serve; until then on_error applies)")
-    return ExitCode.FINDINGS if changed or down else ExitCode.OK
+    return code
+
+
+def _status_doc(path: Path, found: InstalledHook | None, changed: list[str], down: bool) -> dict[str, object]:
+    """`hook status --format json`: the hook's settings as written in it, and what is wrong."""
+    if found is None:
+        return {"installed": False, "path": str(path), "settings": None, "stale": [], "server_answers": None}
+    settings = {"inventory": str(found.inventory), "connection": found.connection}
+    settings |= {"on_error": str(found.on_error), "timeout": found.timeout}
+    settings["server"] = None if found.server == "-" else str(found.server)
+    answers = None if found.server == "-" else not down
+    return {
+        "installed": True,
+        "path": str(found.path),
+        "settings": settings,
+        "stale": list(changed),
+        "server_answers": answers,
+    }
 
 
 def _answers(path: str) -> bool:
@@ -96,6 +127,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         v = verbs.add_parser(name, help=text)
         v.add_argument("--hooks-dir", default="/etc/libvirt/hooks", help="libvirt's hooks directory")
+        if name == "status":
+            add_format(v)
         if name == "install":
             add_inventory(v)
             v.add_argument("--connection", help="the inventory's libvirt connection this host serves")

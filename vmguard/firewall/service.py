@@ -40,8 +40,28 @@ class FirewallPlan:
         return self.loaded and not self.drifts
 
 
+@dataclass(frozen=True)
+class LiveRules:
+    """`firewall show`: what of vmguard's is loaded, in the backend's own syntax."""
+
+    backend: str
+    loaded: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Removal:
+    backend: str
+    removed: bool  # False: nothing of vmguard's was loaded
+
+
+def chosen_backend(inventory: Inventory, name: str | None) -> str:
+    """The backend a command uses: --backend, else the inventory's firewall.backend."""
+    return name or inventory.firewall.backend
+
+
 def _backend(inventory: Inventory, name: str | None) -> Backend:
-    backend = backend_for(name or inventory.firewall.backend)
+    backend = backend_for(chosen_backend(inventory, name))
     backend.check()
     return backend
 
@@ -133,15 +153,15 @@ def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudi
     return FirewallAudit(backend.name, drifts, len(ruleset.vms), bridges, facts.unseen)
 
 
-def show(inventory: Inventory, backend_name: str | None = None) -> str:
+def show(inventory: Inventory, backend_name: str | None = None) -> LiveRules:
     backend = _backend(inventory, backend_name)
-    return backend.show()
+    return LiveRules(backend.name, backend.snapshot().present, backend.show())
 
 
 def remove(
     inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
-) -> bool:
+) -> Removal:
     backend = _backend(inventory, backend_name)
     removed = backend.remove()
     (events or log.current()).append("firewall", action="remove", backend=backend.name, removed=removed)
-    return removed
+    return Removal(backend.name, removed)

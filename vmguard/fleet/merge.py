@@ -3,6 +3,8 @@
 Each input file is one host's report.json; the host is named by the file's stem
 (the Ansible role fetches them as <inventory_hostname>.json). Findings of all hosts
 are listed once, worst first: failing before waived, then by severity, host, VM, rule.
+Rules checked, passed, failed and the score are counted by audit/scoring.py from each
+subject's checked_rules and findings, the same way as one host's report counts them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import jsonschema
 
+from vmguard.audit import scoring
+from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.core.errors import ExitCode, InputError, Problem
 from vmguard.core.findings import Level
 
@@ -104,7 +108,32 @@ def _worst_first(row: dict[str, Any]) -> tuple:
     return (row["waived"], -_RANK[row["severity"]], row["host"], row["vm"], row["rule"], row["evidence"])
 
 
-def _host_summary(report: FleetHost, findings: list[dict[str, Any]]) -> dict[str, Any]:
+def _subject_tally(subject: dict[str, Any]) -> scoring.Tally | None:
+    """A VM's or the host's rules from its report; None from a writer before checked_rules."""
+    if "checked_rules" not in subject:
+        return None
+    failing = [f["rule"] for f in subject["findings"] if not f["waived"]]
+    waived = [f["rule"] for f in subject["findings"] if f["waived"]]
+    return scoring.tally_rules(subject["checked_rules"], failing, waived)
+
+
+def host_tallies(report: FleetHost) -> list[scoring.Tally] | None:
+    """Every VM's tally and the host's, as one host's own report counts them (None: its
+    report does not name the rules it checked, so the host gets no score)."""
+    doc = report.document
+    tallies = [_subject_tally(subject) for subject in (*doc["vms"], doc["host"])]
+    return None if None in tallies else tallies  # type: ignore[return-value]
+
+
+def _rules_and_score(tallies: list[scoring.Tally] | None, catalog: Catalog) -> dict[str, Any]:
+    if tallies is None:
+        return {"rules": None, "score": None}
+    return {"rules": scoring.total(tallies), "score": scoring.score(tallies, catalog)}
+
+
+def _host_summary(
+    report: FleetHost, findings: list[dict[str, Any]], tallies: list[scoring.Tally] | None, catalog: Catalog
+) -> dict[str, Any]:
     doc, summary = report.document, report.document["summary"]
     failing = [f["severity"] for f in findings if not f["waived"]]
     return {
@@ -119,11 +148,15 @@ def _host_summary(report: FleetHost, findings: list[dict[str, Any]]) -> dict[str
         "by_severity": summary["by_severity"],
         "worst": max(failing, key=_RANK.__getitem__) if failing else None,
         "unreachable": summary["unreachable"],
+        **_rules_and_score(tallies, catalog),
     }
 
 
-def _totals(hosts: list[dict[str, Any]]) -> dict[str, Any]:
+def _totals(
+    hosts: list[dict[str, Any]], tallies: list[scoring.Tally] | None, catalog: Catalog
+) -> dict[str, Any]:
     return {
+        **_rules_and_score(tallies, catalog),
         "hosts": len(hosts),
         "vms": sum(h["vms"] for h in hosts),
         "failing": sum(h["failing"] for h in hosts),
@@ -135,15 +168,18 @@ def _totals(hosts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def merge(reports: list[FleetHost]) -> dict[str, Any]:
     """The fleet document: totals, one summary per host (worst host first), findings."""
+    catalog = load_catalog()
     per_host = {r.host: _host_findings(r) for r in reports}
-    hosts = [_host_summary(r, per_host[r.host]) for r in reports]
+    tallies = {r.host: host_tallies(r) for r in reports}
+    hosts = [_host_summary(r, per_host[r.host], tallies[r.host], catalog) for r in reports]
+    every = None if None in tallies.values() else [t for ts in tallies.values() for t in ts]  # type: ignore[union-attr]
     hosts.sort(key=lambda h: (-_RANK.get(h["worst"] or "", -1), -h["failing"], h["host"]))
     findings = sorted((f for rows in per_host.values() for f in rows), key=_worst_first)
     return {
         "schema": FLEET_SCHEMA,
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "severities": SEVERITIES,
-        "totals": _totals(hosts),
+        "totals": _totals(hosts, every, catalog),
         "hosts": hosts,
         "findings": findings,
     }

@@ -28,14 +28,25 @@ def _counts(by_severity: dict[str, int]) -> str:
     return ", ".join(f"{n} {sev}" for sev, n in by_severity.items() if n) or "none"
 
 
+def _rules(counted: dict[str, Any]) -> str:
+    """Score and rules of a host or the fleet: '-' for a host report that does not name them."""
+    r = counted["rules"]
+    if r is None:
+        return "score -; rules - (its report predates checked_rules)"
+    return (
+        f"score {counted['score']} of 100; rules checked {r['checked']}, passed {r['passed']}, "
+        f"failed {r['failed']}, waived {r['waived']}"
+    )
+
+
 def _host_rows(doc: Document) -> list[str]:
     rows = [
-        "| host | VMs | failing | worst | by severity | waived | not audited |",
-        "|---|---|---|---|---|---|---|",
+        "| host | VMs | score and rules | failing | worst | by severity | waived | not audited |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for h in doc["hosts"]:
         rows.append(
-            f"| {esc(h['host'])} | {h['vms']} | {h['failing']} | {h['worst'] or '-'} "
+            f"| {esc(h['host'])} | {h['vms']} | {_rules(h)} | {h['failing']} | {h['worst'] or '-'} "
             f"| {_counts(h['by_severity'])} | {h['waived']} | {len(h['unreachable'])} |"
         )
     return rows
@@ -62,6 +73,7 @@ def _markdown(doc: Document) -> str:
         f"- hosts: {t['hosts']}; VMs: {t['vms']}; failing findings: {t['failing']} "
         f"({_counts(t['by_severity'])}); waived: {t['waived']}; "
         f"not audited: {t['unreachable']}",
+        f"- {_rules(t)}",
         "",
         "## Hosts, worst first",
         "",
@@ -76,7 +88,7 @@ def _markdown(doc: Document) -> str:
 
 def _html(doc: Document) -> str:
     env = environment(jinja2.PackageLoader("vmguard.fleet", "templates"))
-    return env.get_template("fleet.html.j2").render(doc=doc, counts=_counts)
+    return env.get_template("fleet.html.j2").render(doc=doc, counts=_counts, rules=_rules)
 
 
 FORMATS = {

@@ -18,8 +18,12 @@ from pathlib import Path
 from vmguard.core.errors import SystemInstallError
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
+# The start gate's warm server (`vmguard hook serve`, docs/gate.md): only with --gate, as
+# it goes with `vmguard hook install --server`, which decides whether VMs may start.
+GATE_UNIT = "vmguard-gate.service"
 MARKER = "Written by `vmguard system install`"
 LINK = Path("usr/local/bin/vmguard")
+MAN_LINK = Path("usr/local/share/man/man1/vmguard.1")  # the units' Documentation=man:vmguard(1)
 FOLDERS = {  # relative to the root, and their modes
     Path("etc/vmguard"): 0o755,
     Path("var/lib/vmguard/audit_reports"): 0o750,
@@ -35,6 +39,8 @@ class InstalledSystem:
     folders: tuple[Path, ...]
     link: Path
     command: Path
+    manual: Path | None = None  # the man page's link; None where the package has none
+    changed: tuple[Path, ...] = ()  # what this run created or rewrote (none: all in place)
 
 
 def command_path() -> Path:
@@ -56,48 +62,81 @@ def unit_text(name: str, command: Path) -> str:
     return shipped(name).replace("@VMGUARD@", str(command))
 
 
-def install(root: Path = Path("/"), command: Path | None = None) -> InstalledSystem:
-    """Install under `root` (/ on a host; another folder for packaging or a test)."""
+def units(gate: bool = False) -> tuple[str, ...]:
+    """The units an install writes: the gate's only when asked for."""
+    return (*UNITS, GATE_UNIT) if gate else UNITS
+
+
+def man_page(command: Path) -> Path | None:
+    """The man page the wheel installed beside the command (share/man/man1), if any."""
+    page = command.parent.parent / "share/man/man1/vmguard.1"
+    return page if page.is_file() else None
+
+
+def install(root: Path = Path("/"), command: Path | None = None, *, gate: bool = False) -> InstalledSystem:
+    """Install under `root` (/ on a host; another folder for packaging or a test);
+    gate: also the start gate's server unit."""
     command = command or command_path()
-    files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in UNITS}
+    files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in units(gate)}
     files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
     _refuse_foreign(root, files)
+    page = man_page(command)
+    links = {root / LINK: command, **({root / MAN_LINK: page} if page else {})}
     try:
-        for relative, mode in FOLDERS.items():
-            (root / relative).mkdir(parents=True, exist_ok=True, mode=mode)
-        for relative, text in files.items():
-            _write(root / relative, text)
-        link = _link(root / LINK, command)
+        changed = [root / r for r, mode in FOLDERS.items() if _folder(root / r, mode)]
+        changed += [root / r for r, text in files.items() if _write(root / r, text)]
+        changed += [link for link, target in links.items() if _link(link, target)]
     except OSError as err:  # not root, a read-only /usr, ...
         raise SystemInstallError(f"cannot install into {root}: {err.filename}: {err.strerror}") from err
-    return InstalledSystem(tuple(root / r for r in files), tuple(root / r for r in FOLDERS), link, command)
+    written, folders = tuple(root / r for r in files), tuple(root / r for r in FOLDERS)
+    manual = root / MAN_LINK if page else None
+    return InstalledSystem(written, folders, root / LINK, command, manual, tuple(changed))
 
 
 def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
     foreign = [
         str(root / r) for r in files if (root / r).exists() and MARKER not in (root / r).read_text("utf-8")
     ]
-    link = root / LINK
-    if link.exists() and not link.is_symlink():
-        foreign.append(str(link))
+    foreign += [
+        str(root / link)
+        for link in (LINK, MAN_LINK)
+        if (root / link).exists() and not (root / link).is_symlink()
+    ]
     if foreign:
         raise SystemInstallError(
             "not written by vmguard, left alone (move them away to install): " + ", ".join(foreign)
         )
 
 
-def _write(path: Path, text: str) -> None:
+def _folder(path: Path, mode: int) -> bool:
+    """Create the folder if missing; True when it was."""
+    if path.is_dir():
+        return False
+    path.mkdir(parents=True, mode=mode)
+    return True
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds `text` (mode 0644); True if written."""
+    if path.is_file() and not path.is_symlink():
+        same = path.read_text("utf-8") == text and path.stat().st_mode & 0o7777 == 0o644
+        if same:
+            return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.vmguard-tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.chmod(0o644)
     os.replace(tmp, path)
+    return True
 
 
-def _link(link: Path, command: Path) -> Path:
+def _link(link: Path, target: Path) -> bool:
+    """Point `link` at `target` (atomically replacing an older link); True if it changed."""
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return False
     link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".{link.name}.vmguard-tmp")
     tmp.unlink(missing_ok=True)
-    tmp.symlink_to(command)
+    tmp.symlink_to(target)
     os.replace(tmp, link)
-    return link
+    return True

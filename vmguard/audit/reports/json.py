@@ -78,6 +78,7 @@ def _vm(vm: VmReport, catalog: Catalog) -> dict[str, Any]:
         "error": vm.error,
         "incomplete": list(vm.incomplete),
         "rules": t.to_dict(),
+        "checked_rules": list(t.checked),
         "score": scoring.score([t], catalog),
         "apply": _apply_fixes(vm),
         "findings": _sorted(vm.outcomes, vm.hypervisor),
@@ -118,6 +119,7 @@ def _summary(result: AuditResult, fail_on: Level | None) -> dict[str, Any]:
 
 def document(result: AuditResult, fail_on: Level | None = Level.HIGH) -> Document:
     catalog = load_catalog()
+    host = scoring.tally(result.host.checked, result.host.outcomes)
     return {
         "schema": SCHEMA_ID,
         "vmguard_version": __version__,
@@ -130,7 +132,8 @@ def document(result: AuditResult, fail_on: Level | None = Level.HIGH) -> Documen
             "audited": result.host.audited,
             "note": result.host.note,
             "error": result.host.error,
-            "rules": scoring.tally(result.host.checked, result.host.outcomes).to_dict(),
+            "rules": host.to_dict(),
+            "checked_rules": list(host.checked),
             "findings": _sorted(result.host.outcomes),
         },
         "vms": [_vm(vm, catalog) for vm in sorted(result.vms, key=_worst_first)],
