@@ -211,10 +211,13 @@ _HANDLERS = {
 }
 
 
-def walk(buf: bytes | memoryview, size: int) -> None:
+def walk(buf: bytes | memoryview, size: int) -> dict[int, tuple[int, str]]:
     """Account for every byte of a whole HDF5 file (random access to `buf`); Invalid
-    names the first structure or byte that breaks the rule."""
+    names the first structure or byte that breaks the rule. Returns the extents claimed
+    (start -> (end, what)), for tests and diagnostics."""
     f = File(buf, size)
+    if f.bytes(0, 8, "the superblock") != b"\x89HDF\r\n\x1a\n":
+        raise Invalid("hdf5: the superblock is not at offset 0 (a user block or other bytes come first)")
     version = f.unpack("8xB", 0, "the superblock")[0]
     if version not in SUPERBLOCK_SIZE:
         raise Invalid(f"hdf5: superblock version {version} is unknown")
@@ -225,6 +228,7 @@ def walk(buf: bytes | memoryview, size: int) -> None:
     else:
         _superblock_v23(w, size)
     w.run()
+    return w.ledger.extents
 
 
 def _superblock_v01(w: Walker, version: int, size: int) -> None:
