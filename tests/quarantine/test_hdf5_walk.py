@@ -23,7 +23,8 @@ import pytest
 from tests.quarantine.test_attack_independent_content import _lookup3
 from tests.quarantine.test_elision import vet
 from vmguard.quarantine.model import Verdict
-from vmguard.quarantine.validators import Invalid, Stream, vet as vet_stream
+from vmguard.quarantine.validators import Invalid, Stream
+from vmguard.quarantine.validators import vet as vet_stream
 from vmguard.quarantine.validators.hdf5 import walk
 from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
 from vmguard.quarantine.validators.hdf5.objects import Walker, header
@@ -133,7 +134,9 @@ def test_a_payload_appended_or_prepended_is_refused(files):
 def test_a_payload_in_a_gap_between_structures_is_refused(files, name):
     data = files[name]
     extents = sorted(walk(data, len(data)).items())
-    gap = next((end, nxt) for (_, (end, _)), (nxt, _) in zip(extents, extents[1:]) if nxt - end >= 16)
+    gap = next(
+        (end, nxt) for (_, (end, _)), (nxt, _) in zip(extents, extents[1:], strict=False) if nxt - end >= 16
+    )
     assert _refusal(_put(data, gap[0] + 4, bytes(8))) == ""  # control: the gap is zeros
     attacked = _put(data, gap[0] + 4, b"\x7fELF\1\1\1\0")
     assert "are reached from no structure" in _refusal(attacked)

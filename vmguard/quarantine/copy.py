@@ -186,7 +186,8 @@ class Copier:
             finally:
                 stream.finish()  # never leave a thread with a buffer the next file fills
             _check_unchanged(src, before, stream.total)
-            if _wanted(keep, stream.head):  # written whole by now (finish waited for the writer); a new, non-direct open
+            # written whole by now (finish waited for the writer); a new, non-direct open
+            if _wanted(keep, stream.head):
                 own = os.open(f"/proc/self/fd/{src if dst is None else dst}", os.O_RDONLY | os.O_CLOEXEC)
         except Refused:
             if place is not None:

@@ -38,7 +38,9 @@ class File:
 
     def inside(self, address: int, size: int, what: str) -> None:
         if address < 0 or size < 0 or address + size > self.eof:
-            raise Invalid(f"hdf5: {what} ({address}, {size} bytes) does not lie under the end-of-file address")
+            raise Invalid(
+                f"hdf5: {what} ({address}, {size} bytes) does not lie under the end-of-file address"
+            )
 
     def signature(self, address: int, sig: bytes, what: str) -> None:
         if self.bytes(address, len(sig), what) != sig:
@@ -64,7 +66,9 @@ class Ledger:
                 raise Invalid(f"hdf5: {what} at {start} overlaps {other} ({start}..{end})")
             return False
         if len(self.extents) >= MAX_EXTENTS:
-            raise Invalid(f"hdf5: more than {MAX_EXTENTS} structures and chunks (a bomb, or too large to walk)")
+            raise Invalid(
+                f"hdf5: more than {MAX_EXTENTS} structures and chunks (a bomb, or too large to walk)"
+            )
         self.extents[start] = (start + size, what)
         return True
 

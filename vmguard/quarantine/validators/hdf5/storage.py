@@ -141,7 +141,8 @@ def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
 
 
 def _chunk_index(w: Walker, m: Message, what: str) -> None:
-    """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk or a fixed array; newer indexes are refused."""
+    """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk
+    or a fixed array; the other indexes are refused."""
     f = w.file
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
