@@ -121,18 +121,19 @@ def _real(where: Path) -> dict[str, bytes]:
             f.create_dataset("c", data=np.arange(5000), chunks=(500,), compression="gzip")
             f.attrs["run"] = 7
             f.attrs["note"] = "a variable-length string (in a global heap)"
-            if libver == "earliest":  # resizable under 'latest': an extensible array (refused, below)
-                f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
-                f["grow"].resize((100,))
+            f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
+            f["grow"].resize((100,))
             f.create_group("g", track_order=True)["s"] = np.bytes_("µ-string".encode())
         out[name] = tmp.getvalue()
-    for name, deleted, libver in (("deleted.h5", True, "earliest"), ("latest-resizable.h5", False, "latest")):
+    for name, libver in (("deleted.h5", "earliest"), ("latest-dense.h5", "latest")):
         tmp = io.BytesIO()
         with h5py.File(tmp, "w", libver=libver) as f:
             f["x"] = rng.normal(size=(100, 4))
-            f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
-            if deleted:
+            if libver == "earliest":
                 del f["x"]  # its bytes stay in the file: HDF5 does not clear freed space
+            else:
+                for i in range(9):  # more than 8 links: dense storage, a fractal heap
+                    f[f"d{i}"] = i
         out[name] = tmp.getvalue()
     text = io.StringIO()
     csv.writer(text).writerows([[i, f"{i / 3:.5f}", 'a,"b"'] for i in range(500)])
@@ -492,12 +493,12 @@ REAL = [
     ("name", "reason"),
     [
         ("deleted.h5", "(the remains of a deleted"),
-        ("latest-resizable.h5", "hdf5: an extensible array chunk index (/grow) is not supported"),
+        ("latest-dense.h5", "hdf5: dense link storage (a fractal heap) in / is not supported"),
     ],
 )
 def test_h5py_output_the_walk_refuses_as_documented(run, name, reason):
     """docs (quarantine.md, HDF5 limits): a deleted object's bytes stay in the file, and
-    a resizable dataset under libver='latest' is indexed by an extensible array that the
+    a group of more than 8 links under libver='latest' is kept in a fractal heap that the
     walk does not read: both refused, with the reason (h5repack / libver='earliest')."""
     entry = run["entries"][name]
     assert entry["verdict"] == "rejected", entry

@@ -56,10 +56,13 @@ def _h5(libver: str, where: Path | None = None, **kinds: bool) -> bytes:
             g.create_dataset("empty", shape=(10,), dtype="f4")
             f.create_dataset("small", data=np.arange(4))
             f["s"] = np.array([b"fixed", b"strings"])
-            if libver == "earliest":
-                f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
-                f["grow"].resize((100,))
-                f.create_dataset("vlen", data=np.array(["ab", "cde"], dtype=h5py.string_dtype()))
+            f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
+            f["grow"].resize((100,))
+            f.create_dataset("vlen", data=np.array(["ab", "cde"], dtype=h5py.string_dtype()))
+            # 'latest': thousands of chunks in an extensible array's super and data blocks
+            f.create_dataset(
+                "many", data=np.arange(20000), maxshape=(None,), chunks=(16,), compression="gzip"
+            )
     return tmp.getvalue() if where is None else tmp.read_bytes()
 
 
@@ -299,3 +302,21 @@ def test_the_pipeline_walks_its_own_copy_of_large_and_small_files(tmp_path: Path
     for name in attacked:
         assert entries[name].verdict is Verdict.REJECTED
         assert "reached from no structure of the file" in entries[name].detail, entries[name]
+
+
+def test_every_chunk_of_an_extensible_array_is_claimed(files):
+    """The control that the extensible array's block arithmetic is HDF5's: all 1250
+    chunks are reached (a block misplaced would leave them unclaimed, or overlap)."""
+    data = files["rich-v3"]
+    kinds = [w for _, w in walk(data, len(data)).values()]
+    assert kinds.count("a chunk of /many") == 1250
+    assert kinds.count("a super block of the extensible array chunk index of /many") >= 3
+
+
+def test_a_payload_in_an_extensible_array_data_block_gap_is_refused(files):
+    """A data block's address moved: the real one is reached from nothing."""
+    data = files["rich-v3"]
+    blocks = [s for s, (_, w) in walk(data, len(data)).items() if w.startswith("a data block of the ext")]
+    at = data.find(struct.pack("<Q", max(blocks)))
+    attacked = _put(data, at, struct.pack("<Q", UNDEFINED))
+    assert "are reached from no structure" in _refusal(attacked)

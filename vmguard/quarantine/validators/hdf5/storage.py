@@ -1,6 +1,6 @@
 """Where objects keep their contents: a group's symbol table (v1 B-tree of SNOD nodes,
 names in a local heap), a dataset's layout (compact, contiguous, chunks indexed by a v1
-B-tree, one chunk or a fixed array), attributes, and the global heap collections that
+B-tree; the newer indexes are chunks.py's), attributes, and the global heap collections that
 variable-length values point into. Each structure claims its extent in the ledger."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import chunks
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -137,52 +138,7 @@ def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
         for chunk, key in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
             w.ledger.claim(chunk, f.unpack("I", key, what)[0], f"a chunk of {what}")
         return
-    _chunk_index(w, m, what)
-
-
-def _chunk_index(w: Walker, m: Message, what: str) -> None:
-    """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk
-    or a fixed array; the other indexes are refused."""
-    f = w.file
-    flags, ndims, width = f.unpack("BBB", m.at + 2, what)
-    pos = m.at + 5
-    dims = [int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims)]
-    pos += ndims * width
-    index = f.unpack("B", pos, what)[0]
-    if index == 1:
-        size, address = prod(dims), None
-        if flags & 0x02:
-            size, _, address = f.unpack("QIQ", pos + 1, what)
-        else:
-            address = f.unpack("Q", pos + 1, what)[0]
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, f"the chunk of {what}")
-    elif index == 3:
-        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], prod(dims), what)
-    else:
-        names = {2: "an implicit", 4: "an extensible array", 5: "a version 2 B-tree"}
-        raise Invalid(f"hdf5: {names.get(index, 'an unknown')} chunk index ({what}) is not supported")
-
-
-def _fixed_array(w: Walker, address: int, chunk: int, what: str) -> None:
-    f, name = w.file, f"the fixed array chunk index of {what}"
-    if address == UNDEFINED:
-        return
-    w.ledger.claim(address, 28, name)
-    f.signature(address, b"FAHD", name)
-    client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
-    if count > 1 << bits:
-        raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
-    if block == UNDEFINED:
-        return
-    w.ledger.claim(block, 18 + count * width, f"the data block of {name}")
-    f.signature(block, b"FADB", name)
-    for i in range(count):
-        at = block + 14 + i * width
-        address = f.unpack("Q", at, name)[0]
-        size = int.from_bytes(f.bytes(at + 8, width - 12, name), "little") if client == 1 else chunk
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, f"a chunk of {what}")
+    chunks.index(w, m, what)
 
 
 def attribute(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
