@@ -58,12 +58,12 @@ def _fixed_array(w: Walker, address: int, chunk: int, what: str) -> None:
 
 def _chunks(w: Walker, at: int, count: int, width: int, client: int, chunk: int, what: str) -> None:
     """Claim the chunks an index block lists: (address, [filtered size, filter mask])."""
-    f = w.file
+    f, name = w.file, f"a chunk of {what}"  # one string for all: the ledger keeps it
     for i in range(count):
         address = f.unpack("Q", at + i * width, what)[0]
         size = int.from_bytes(f.bytes(at + i * width + 8, width - 12, what), "little") if client else chunk
         if address != UNDEFINED:
-            w.ledger.claim(address, size, f"a chunk of {what}")
+            w.ledger.claim(address, size, name)
 
 
 def _extensible_array(w: Walker, address: int, chunk: int, what: str) -> None:

@@ -6,6 +6,7 @@ claims must be zeros."""
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from ..stream import Invalid
 
@@ -21,6 +22,11 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
 }
 
 
+@lru_cache(maxsize=256)
+def _layout(fmt: str) -> struct.Struct:
+    return struct.Struct("<" + fmt)
+
+
 class File:
     """Bounded little-endian reads from a buffer (bytes or an mmap) of the whole file."""
 
@@ -28,9 +34,9 @@ class File:
         self.buf, self.eof = buf, eof
 
     def unpack(self, fmt: str, address: int, what: str) -> tuple:
-        size = struct.calcsize("<" + fmt)
-        self.inside(address, size, what)
-        return struct.unpack_from("<" + fmt, self.buf, address)
+        layout = _layout(fmt)
+        self.inside(address, layout.size, what)
+        return layout.unpack_from(self.buf, address)
 
     def bytes(self, address: int, size: int, what: str) -> bytes:
         self.inside(address, size, what)

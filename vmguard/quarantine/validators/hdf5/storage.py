@@ -5,6 +5,7 @@ variable-length values point into. Each structure claims its extent in the ledge
 
 from __future__ import annotations
 
+import struct
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -32,28 +33,27 @@ def symbol_table(w: Walker, btree: int, heap: int, what: str) -> None:
 
 
 def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noqa: ANN202
-    """(child, key address) of every leaf entry of a v1 B-tree, each node claimed once:
-    a node reached twice is a loop. Unused entries are zeros."""
+    """(child, the first 4 bytes of its key: a chunk's size) of every leaf entry of a v1
+    B-tree, each node claimed once: a node reached twice is a loop. Unused entries are
+    zeros. Each node is read once, in one piece."""
     size = 24 + (2 * k + 1) * key + 2 * k * 8
     stack = [(root, None)]
     while stack:
         node, level = stack.pop()
         if not w.ledger.claim(node, size, what):
             raise Invalid(f"hdf5: {what}: the node at {node} is reached twice (a loop)")
-        w.file.signature(node, b"TREE", what)
-        t, lvl, used = w.file.unpack("4xBBH", node, what)
-        if t != kind or used > 2 * k or lvl > MAX_LEVEL or level not in (None, lvl):
-            raise Invalid(f"hdf5: {what}: the node at {node} has a wrong type, level or entry count")
-        end = node + 24 + used * (key + 8) + key
-        if w.file.bytes(end, node + size - end, what).strip(b"\0"):
+        raw = w.file.bytes(node, size, what)
+        t, lvl, used = struct.unpack_from("<4xBBH", raw)
+        if raw[:4] != b"TREE" or t != kind or used > 2 * k or lvl > MAX_LEVEL or level not in (None, lvl):
+            raise Invalid(f"hdf5: {what}: the node at {node} is not a B-tree node of its kind and level")
+        if raw[24 + used * (key + 8) + key :].strip(b"\0"):
             raise Invalid(f"hdf5: {what}: the unused entries of the node at {node} hold data")
-        for i in range(used):
-            at = node + 24 + i * (key + 8)
-            child = w.file.unpack("Q", at + key, what)[0]
+        for i in range(24, 24 + used * (key + 8), key + 8):
+            child = int.from_bytes(raw[i + key : i + key + 8], "little")
             if lvl:
                 stack.append((child, lvl - 1))
             else:
-                yield child, at
+                yield child, int.from_bytes(raw[i : i + 4], "little")
 
 
 def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
@@ -135,8 +135,9 @@ def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
         raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
     if version == 3:
         ndims, btree = f.unpack("BQ", m.at + 2, what)
-        for chunk, key in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
-            w.ledger.claim(chunk, f.unpack("I", key, what)[0], f"a chunk of {what}")
+        name = f"a chunk of {what}"  # one string for all its chunks: the ledger keeps it
+        for chunk, size in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
+            w.ledger.claim(chunk, size, name)
         return
     chunks.index(w, m, what)
 
