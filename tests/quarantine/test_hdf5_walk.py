@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import struct
 import time
 import tracemalloc
@@ -320,3 +321,27 @@ def test_a_payload_in_an_extensible_array_data_block_gap_is_refused(files):
     at = data.find(struct.pack("<Q", max(blocks)))
     attacked = _put(data, at, struct.pack("<Q", UNDEFINED))
     assert "are reached from no structure" in _refusal(attacked)
+
+
+def test_the_walk_reads_vmguards_own_copy_never_the_guests_file(tmp_path: Path, files, monkeypatch):
+    """The descriptor the walk maps is a sealed memfd (small file) or the staged file
+    (large): never the quarantine's file, which the guest may rewrite meanwhile."""
+    from vmguard.quarantine import pipeline
+
+    seen: list[os.stat_result] = []
+    real = pipeline.structure.walk
+
+    def recording(own: int, head: bytes) -> str | None:
+        if own != -1:
+            seen.append(os.fstat(own))
+        return real(own, head)
+
+    monkeypatch.setattr(pipeline.structure, "walk", recording)
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w") as f:
+        f["x"] = np.arange(300_000.0)
+    entries = vet(tmp_path, {"small.h5": files["v0"], "large.h5": tmp.getvalue()})
+    assert all(e.verdict is Verdict.ACCEPTED for e in entries.values()), entries
+    sources = {os.stat(tmp_path / "q" / name).st_ino for name in ("small.h5", "large.h5")}
+    assert len(seen) == 2
+    assert not {st.st_ino for st in seen} & sources
