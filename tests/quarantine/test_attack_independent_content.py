@@ -129,8 +129,9 @@ def _real(where: Path) -> dict[str, bytes]:
         tmp = io.BytesIO()
         with h5py.File(tmp, "w", libver=libver) as f:
             f["x"] = rng.normal(size=(100, 4))
+            f["y"] = np.arange(10)
             if libver == "earliest":
-                del f["x"]  # its bytes stay in the file: HDF5 does not clear freed space
+                del f["x"]  # its bytes stay in the file (y follows): HDF5 does not clear freed space
             else:
                 for i in range(9):  # more than 8 links: dense storage, a fractal heap
                     f[f"d{i}"] = i

@@ -26,7 +26,7 @@ from tests.quarantine.test_elision import vet
 from vmguard.quarantine.model import Verdict
 from vmguard.quarantine.validators import Invalid, Stream
 from vmguard.quarantine.validators import vet as vet_stream
-from vmguard.quarantine.validators.hdf5 import walk
+from vmguard.quarantine.validators.hdf5 import WALKED_HERE, walk
 from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
 from vmguard.quarantine.validators.hdf5.objects import Walker, header
 
@@ -288,16 +288,17 @@ def test_inside_a_gzip_the_file_is_walked_in_memory(files):
 
 
 def test_the_pipeline_walks_its_own_copy_of_large_and_small_files(tmp_path: Path, files):
-    """Through vet: a small file (its own copy a sealed memfd) and a large one (the
-    staged file) with a payload in a gap are refused; the untouched ones promoted."""
+    """Through vet: a small file (walked in the worker, on the bytes it holds) and a large
+    one (walked in its sandbox on the staged file) with a payload under a raised
+    end-of-file address are refused; the untouched ones promoted."""
     tmp = io.BytesIO()
     with h5py.File(tmp, "w") as f:
-        f.create_dataset("x", data=np.arange(300_000.0), chunks=(1 << 15,))
+        f.create_dataset("x", data=np.arange(1_200_000.0), chunks=(1 << 15,))
         f.attrs["s"] = "a string"
     large = tmp.getvalue()
     attacked = {"small.h5": _raise_eof(files["v3"], PAYLOAD), "large.h5": _raise_eof(large, PAYLOAD)}
     entries = vet(tmp_path, {"ok-small.h5": files["v3"], "ok-large.h5": large, **attacked})
-    assert len(large) > 2 << 20
+    assert len(large) > WALKED_HERE
     for name in ("ok-small.h5", "ok-large.h5"):
         assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
     for name in attacked:
@@ -324,24 +325,39 @@ def test_a_payload_in_an_extensible_array_data_block_gap_is_refused(files):
 
 
 def test_the_walk_reads_vmguards_own_copy_never_the_guests_file(tmp_path: Path, files, monkeypatch):
-    """The descriptor the walk maps is a sealed memfd (small file) or the staged file
-    (large): never the quarantine's file, which the guest may rewrite meanwhile."""
+    """A large file's walk maps the staged file, never the quarantine's file, which the
+    guest may rewrite meanwhile; a small one is walked in the worker (no copy kept)."""
     from vmguard.quarantine import pipeline
 
     seen: list[os.stat_result] = []
     real = pipeline.structure.walk
 
-    def recording(own: int, head: bytes) -> str | None:
+    def recording(own: int, head: bytes, size: int) -> str | None:
         if own != -1:
             seen.append(os.fstat(own))
-        return real(own, head)
+        return real(own, head, size)
 
     monkeypatch.setattr(pipeline.structure, "walk", recording)
     tmp = io.BytesIO()
     with h5py.File(tmp, "w") as f:
-        f["x"] = np.arange(300_000.0)
+        f["x"] = np.arange(1_200_000.0)
     entries = vet(tmp_path, {"small.h5": files["v0"], "large.h5": tmp.getvalue()})
     assert all(e.verdict is Verdict.ACCEPTED for e in entries.values()), entries
     sources = {os.stat(tmp_path / "q" / name).st_ino for name in ("small.h5", "large.h5")}
-    assert len(seen) == 2
+    assert len(seen) == 1
     assert not {st.st_ino for st in seen} & sources
+
+
+def test_a_walk_that_does_not_finish_refuses_the_file(tmp_path: Path, monkeypatch):
+    """Fail closed: the sandboxed walk of a large file dies -> refused, with the reason."""
+    from vmguard.quarantine import structure
+
+    dying = tmp_path / "dying.py"
+    dying.write_text("import os\nos.kill(os.getpid(), 9)\n")
+    monkeypatch.setattr(structure, "WALKER", dying)
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w") as f:
+        f["x"] = np.arange(1_200_000.0)
+    entries = vet(tmp_path, {"large.h5": tmp.getvalue()})
+    assert entries["large.h5"].verdict is Verdict.REJECTED
+    assert "hdf5: the structure walk did not finish (exit status -9)" in entries["large.h5"].detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -180,10 +181,10 @@ class CopyPhase:
                 else Place(self.dest, dirs.dst, node.parts[-1], self.policy.promote.file_mode)
             )
             content, head, own = self.copier.copy(
-                src, before, place, node.parts, upload.feed, ranges, keep=self._keep
+                src, before, place, node.parts, upload.feed, ranges, keep=self._keep(before.st_size)
             )
             try:
-                walked = structure.walk(own, head)
+                walked = structure.walk(own, head, content.size)
             except BaseException:
                 if own != -1:
                     os.close(own)
@@ -209,9 +210,10 @@ class CopyPhase:
             walked=walked,
         )
 
-    def _keep(self, head: bytes) -> bool:
-        """Whether vmguard's own copy of a file is kept: for the scanners, or the walk."""
-        return bool(self.scanners) or structure.needs_walk(head)
+    def _keep(self, size: int) -> Callable[[bytes], bool]:
+        """Whether vmguard's own copy of a file is kept, by its head: for the scanners, or
+        the structure walk."""
+        return lambda head: bool(self.scanners) or structure.needs_walk(head, size)
 
     def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
         """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
@@ -263,7 +265,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    answer = structure.judged(outcome.mime.result(), outcome.walked)
+    answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy)
     if answer is None and content.size:

@@ -69,7 +69,7 @@ _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "text": text.validate,
     "json": jsonfmt.validate,
     "fits": fits.validate,
-    "hdf5": hdf5.validate,
+    "hdf5": hdf5.validate_top,
     "root": root.validate,
 }
 _CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": ziparchive.zip_}

@@ -5,9 +5,10 @@ block: nothing prepended), a known version with 8-byte addresses, base address 0
 root group's header inside the file, and an end-of-file address that is the end of the
 file (nothing appended). Then, with random access to vmguard's own copy of the bytes
 (walk, objects.py): every byte between the superblock and the end-of-file address
-belongs to exactly one structure reached from the root group, or is zero. The pipeline
-runs the walk on its own copy of a file (never the guest's); a file inside a container
-is walked here, in memory, up to MAX_INNER bytes."""
+belongs to exactly one structure reached from the root group, or is zero. A file of up
+to WALKED_HERE bytes is walked here, in the worker, on the bytes it holds; a larger one
+by the pipeline on vmguard's own copy (never the guest's) in a sandbox of its own
+(quarantine/structure.py); a file inside a container here, up to MAX_INNER bytes."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from ..stream import Invalid, Stream
 from .ledger import UNDEFINED
 from .objects import walk
 
-__all__ = ["FMT", "SIGNATURE", "validate", "validate_inner", "walk"]
+__all__ = ["FMT", "SIGNATURE", "validate", "validate_inner", "validate_top", "walk", "walked_elsewhere"]
 
 FMT = "hdf5"
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_INNER = 64 << 20  # an HDF5 file inside a gzip or tar is walked in the worker's memory
+WALKED_HERE = 1 << 20  # smaller files are walked in the worker (more would cost the pipe elision)
 
 
 def validate(stream: Stream) -> str:
@@ -98,6 +100,21 @@ def validate_inner(stream: Stream) -> str:
         data += chunk
         if len(data) > MAX_INNER:
             raise Invalid(f"hdf5: a file inside a container is walked only up to {MAX_INNER >> 20} MiB")
-    validate(Stream(iter([bytes(data)])))
+    validate(Stream(iter([data])))
     walk(data, len(data))
     return FMT
+
+
+def validate_top(stream: Stream) -> str:
+    """A file of its own: if all of it fits in WALKED_HERE it is walked here, on the
+    bytes the worker holds (before any skip, so none was left out of the pipe); a larger
+    one is walked on vmguard's own copy (walked_elsewhere; quarantine/structure.py)."""
+    data = stream.peek(WALKED_HERE + 1)
+    if len(data) <= WALKED_HERE:
+        walk(data, len(data))
+    return validate(stream)
+
+
+def walked_elsewhere(size: int) -> bool:
+    """Whether a file of `size` bytes is too large for validate_top to walk it."""
+    return size > WALKED_HERE
