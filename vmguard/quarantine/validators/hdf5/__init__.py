@@ -111,6 +111,7 @@ def validate_top(stream: Stream) -> str:
     one is walked on vmguard's own copy (walked_elsewhere; quarantine/structure.py)."""
     data = stream.peek(WALKED_HERE + 1)
     if len(data) <= WALKED_HERE:
+        validate(Stream(iter([data])))  # the stream's rules first, as for a large file
         walk(data, len(data))
     return validate(stream)
 
