@@ -120,10 +120,21 @@ def _real(where: Path) -> dict[str, bytes]:
             f["x"] = rng.normal(size=(100, 4))
             f.create_dataset("c", data=np.arange(5000), chunks=(500,), compression="gzip")
             f.attrs["run"] = 7
+            f.attrs["note"] = "a variable-length string (in a global heap)"
             f.create_dataset("grow", data=np.arange(10), maxshape=(None,), chunks=(4,))
             f["grow"].resize((100,))
             f.create_group("g", track_order=True)["s"] = np.bytes_("µ-string".encode())
-            del f["x"]  # freed space inside the file
+        out[name] = tmp.getvalue()
+    for name, libver in (("deleted.h5", "earliest"), ("latest-dense.h5", "latest")):
+        tmp = io.BytesIO()
+        with h5py.File(tmp, "w", libver=libver) as f:
+            f["x"] = rng.normal(size=(100, 4))
+            f["y"] = np.arange(10)
+            if libver == "earliest":
+                del f["x"]  # its bytes stay in the file (y follows): HDF5 does not clear freed space
+            else:
+                for i in range(9):  # more than 8 links: dense storage, a fractal heap
+                    f[f"d{i}"] = i
         out[name] = tmp.getvalue()
     text = io.StringIO()
     csv.writer(text).writerows([[i, f"{i / 3:.5f}", 'a,"b"'] for i in range(500)])
@@ -479,6 +490,22 @@ REAL = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("deleted.h5", "(the remains of a deleted"),
+        ("latest-dense.h5", "hdf5: dense link storage (a fractal heap) in / is not supported"),
+    ],
+)
+def test_h5py_output_the_walk_refuses_as_documented(run, name, reason):
+    """docs (quarantine.md, HDF5 limits): a deleted object's bytes stay in the file, and
+    a group of more than 8 links under libver='latest' is kept in a fractal heap that the
+    walk does not read: both refused, with the reason (h5repack / libver='earliest')."""
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert reason in entry["detail"], entry
+
+
 def test_h5py_user_block_is_refused_as_documented(run):
     """docs: "no user block". A real h5py option; refused, but the reason calls it an
     unknown type rather than HDF5 with a user block."""
@@ -597,11 +624,6 @@ def test_html_is_judged_over_the_whole_file_not_its_head(run, name):
 # Open hits of this run (issue #13 stays open for them): each is a strict xfail, so the
 # day a validator closes one, the test says so.
 KNOWN_GAPS = {
-    **dict.fromkeys(
-        ("h5-v0-eof-patched-zip.h5", "h5-v3-eof-patched-zip.h5", "h5-v0-eof-patched-elf.h5"),
-        "HDF5: only the superblock and the root group are walked; bytes under a raised "
-        "end-of-file address are not accounted for",
-    ),
     **dict.fromkeys(
         ("fits-zip-as-image.fits", "_zipbranch.root", "_zipdataset.h5"),
         "a payload as a format's own free-form data: no structure check can tell it "

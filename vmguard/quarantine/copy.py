@@ -122,13 +122,14 @@ class Copier:
         path: tuple[str, ...],
         validate: Validate,
         ranges: list[tuple[int, int]] | None = None,
-        keep: bool = False,
+        keep: bool | Callable[[bytes], bool] = False,
     ) -> tuple[Content, bytes, int]:
         """Read src once: hash every byte, hand it to validate (the worker that types and
         validates the file) and stage it at `place` (unless dry run).
 
         keep: also return a read-only descriptor of vmguard's own copy of those bytes (for
-        the scanners: the guest cannot rewrite it), else -1. A small file's copy is a sealed
+        the scanners and the structure walk: the guest cannot rewrite it), else -1; or a
+        test of the file's first HEAD_SIZE bytes that decides it. A small file's copy is a sealed
         memfd (its staging is still queued); a large one's is the staged file, reopened
         once written. A dry run stages nothing: its own copy is the source.
 
@@ -148,7 +149,7 @@ class Copier:
         place: Place | None,
         path: tuple[str, ...],
         validate: Validate,
-        keep: bool,
+        keep: bool | Callable[[bytes], bool],
     ) -> tuple[Content, bytes, int]:
         """A small file: one read, and its staging queued only once all of it passed."""
         data = os.pread(src, before.st_size + 1, 0)
@@ -160,7 +161,7 @@ class Copier:
         _check_unchanged(src, before, len(data))
         if place is not None:
             self.writer.submit(place.stage, data, size=len(data))
-        own = sealed_copy(data) if keep else -1
+        own = sealed_copy(data) if _wanted(keep, data[:HEAD_SIZE]) else -1
         return Content(len(data), digest), data[:HEAD_SIZE], own
 
     def _chunked(
@@ -171,7 +172,7 @@ class Copier:
         path: tuple[str, ...],
         validate: Validate,
         ranges: list[tuple[int, int]] | None,
-        keep: bool,
+        keep: bool | Callable[[bytes], bool],
     ) -> tuple[Content, bytes, int]:
         dst = None if place is None else place.create()
         own = -1
@@ -185,7 +186,8 @@ class Copier:
             finally:
                 stream.finish()  # never leave a thread with a buffer the next file fills
             _check_unchanged(src, before, stream.total)
-            if keep:  # written whole by now (finish waited for the writer); a new, non-direct open
+            # written whole by now (finish waited for the writer); a new, non-direct open
+            if _wanted(keep, stream.head):
                 own = os.open(f"/proc/self/fd/{src if dst is None else dst}", os.O_RDONLY | os.O_CLOEXEC)
         except Refused:
             if place is not None:
@@ -195,6 +197,10 @@ class Copier:
             if dst is not None:
                 os.close(dst)
         return Content(stream.total, stream.digest.hexdigest()), stream.head, own
+
+
+def _wanted(keep: bool | Callable[[bytes], bool], head: bytes) -> bool:
+    return keep(head) if callable(keep) else keep
 
 
 def sealed_copy(data: bytes) -> int:

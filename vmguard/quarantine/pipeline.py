@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
-from vmguard.quarantine import hooks
+from vmguard.quarantine import hooks, structure
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
 from vmguard.quarantine.copy import Content, Copier, Place, open_source
 from vmguard.quarantine.destination import Destination
@@ -38,6 +39,7 @@ class _Outcome:
     scans: tuple[Future[ScanResult], ...] = ()
     held: int = -1  # the scanned descriptor, duplicated: unchanged after the scans?
     before: os.stat_result | None = None  # what the copy phase checked
+    walked: str | None = None  # the structure walk's broken rule ("" none, None not walked)
 
     def ready(self) -> bool:
         return (self.mime is None or self.mime.ready()) and all(f.done() for f in self.scans)
@@ -179,8 +181,14 @@ class CopyPhase:
                 else Place(self.dest, dirs.dst, node.parts[-1], self.policy.promote.file_mode)
             )
             content, head, own = self.copier.copy(
-                src, before, place, node.parts, upload.feed, ranges, keep=bool(self.scanners)
+                src, before, place, node.parts, upload.feed, ranges, keep=self._keep(before.st_size)
             )
+            try:
+                walked = structure.walk(own, head, content.size)
+            except BaseException:
+                if own != -1:
+                    os.close(own)
+                raise
             scans, held = self._scan(src, own, node)
         except Refused as refused:
             upload.end().discard()  # the worker's answer for a refused copy is never asked for
@@ -199,7 +207,13 @@ class CopyPhase:
             scans=scans,
             held=held,
             before=before,
+            walked=walked,
         )
+
+    def _keep(self, size: int) -> Callable[[bytes], bool]:
+        """Whether vmguard's own copy of a file is kept, by its head: for the scanners, or
+        the structure walk."""
+        return lambda head: bool(self.scanners) or structure.needs_walk(head, size)
 
     def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
         """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
@@ -219,6 +233,8 @@ class CopyPhase:
         it may rewrite through a shared mapping without moving its mtime or ctime. A
         duplicate of the source is kept: changed once they answer -> changed during vet."""
         if not self.scanners:
+            if own != -1:
+                os.close(own)  # kept for the walk only
             return (), -1
         hooks.reach("scan", node.parts)
         held = -1
@@ -249,7 +265,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    answer = outcome.mime.result()
+    answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy)
     if answer is None and content.size:

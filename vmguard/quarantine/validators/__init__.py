@@ -69,7 +69,7 @@ _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "text": text.validate,
     "json": jsonfmt.validate,
     "fits": fits.validate,
-    "hdf5": hdf5.validate,
+    "hdf5": hdf5.validate_top,
     "root": root.validate,
 }
 _CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": ziparchive.zip_}
@@ -94,6 +94,8 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
     name = validator_for(mime)
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]
+    if name == "hdf5" and depth:  # no copy of its own for the walk: walked in memory
+        return [(mime, hdf5.validate_inner(stream))]
     if name in _SIMPLE:
         return [(mime, _SIMPLE[name](stream))]  # text names its encoding ("text:utf-16")
     if name in _CONTAINERS:

@@ -1,19 +1,29 @@
-"""HDF5, structurally: the superblock at offset 0 (no user block: nothing prepended),
-a known version with 8-byte addresses, base address 0, the root group's object header
-(and, for version 0 and 1, its B-tree and local heap) inside the file and starting as
-one does, and an end-of-file address that is the end of the file (nothing appended).
-The check reads the file once, in order; objects below the root group are not walked
-(see docs/quarantine.md)."""
+"""HDF5, to the last byte, in two passes.
+
+In the worker, as the bytes stream by (validate): the superblock at offset 0 (no user
+block: nothing prepended), a known version with 8-byte addresses, base address 0, the
+root group's header inside the file, and an end-of-file address that is the end of the
+file (nothing appended). Then, with random access to vmguard's own copy of the bytes
+(walk, objects.py): every byte between the superblock and the end-of-file address
+belongs to exactly one structure reached from the root group, or is zero. A file of up
+to WALKED_HERE bytes is walked here, in the worker, on the bytes it holds; a larger one
+by the pipeline on vmguard's own copy (never the guest's) in a sandbox of its own
+(quarantine/structure.py); a file inside a container here, up to MAX_INNER bytes."""
 
 from __future__ import annotations
 
 import struct
 
-from .stream import Invalid, Stream
+from ..stream import Invalid, Stream
+from .ledger import UNDEFINED
+from .objects import walk
+
+__all__ = ["FMT", "SIGNATURE", "validate", "validate_inner", "validate_top", "walk", "walked_elsewhere"]
 
 FMT = "hdf5"
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
-UNDEFINED = 0xFFFFFFFFFFFFFFFF
+MAX_INNER = 64 << 20  # an HDF5 file inside a gzip or tar is walked in the worker's memory
+WALKED_HERE = 1 << 20  # smaller files are walked in the worker (more would cost the pipe elision)
 
 
 def validate(stream: Stream) -> str:
@@ -80,3 +90,32 @@ def _addresses(base: int, eof: int, end_of_superblock: int, optional: int) -> No
         raise Invalid(f"hdf5: end-of-file address {eof} is impossible")
     if optional != UNDEFINED and not end_of_superblock <= optional < eof:
         raise Invalid("hdf5: the superblock points outside the file")
+
+
+def validate_inner(stream: Stream) -> str:
+    """A file inside a container has no copy of its own to walk: its bytes are
+    gathered (up to MAX_INNER) and walked here."""
+    data = bytearray()
+    for chunk in stream.chunks():
+        data += chunk
+        if len(data) > MAX_INNER:
+            raise Invalid(f"hdf5: a file inside a container is walked only up to {MAX_INNER >> 20} MiB")
+    validate(Stream(iter([data])))
+    walk(data, len(data))
+    return FMT
+
+
+def validate_top(stream: Stream) -> str:
+    """A file of its own: if all of it fits in WALKED_HERE it is walked here, on the
+    bytes the worker holds (before any skip, so none was left out of the pipe); a larger
+    one is walked on vmguard's own copy (walked_elsewhere; quarantine/structure.py)."""
+    data = stream.peek(WALKED_HERE + 1)
+    if len(data) <= WALKED_HERE:
+        validate(Stream(iter([data])))  # the stream's rules first, as for a large file
+        walk(data, len(data))
+    return validate(stream)
+
+
+def walked_elsewhere(size: int) -> bool:
+    """Whether a file of `size` bytes is too large for validate_top to walk it."""
+    return size > WALKED_HERE

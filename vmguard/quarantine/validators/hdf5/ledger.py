@@ -1,0 +1,105 @@
+"""The bytes of one HDF5 file as the walk reads them (random access, every read checked
+against the end-of-file address) and the ledger of what each byte is: every structure
+the walk reaches claims its extent; extents may not overlap and what no structure
+claims must be zeros."""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+from ..stream import Invalid
+
+UNDEFINED = 0xFFFFFFFFFFFFFFFF
+MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
+_WINDOW = 1 << 20  # unclaimed bytes are checked this much at a time
+_SIGNATURES = {  # what unclaimed bytes that start with a structure's signature were
+    b"GCOL": ", a global heap collection nothing refers to",
+    b"TREE": ", a B-tree node nothing refers to",
+    b"SNOD": ", a symbol table node nothing refers to",
+    b"HEAP": ", a local heap nothing refers to",
+    b"OHDR": ", an object header nothing refers to",
+}
+
+
+@lru_cache(maxsize=256)
+def _layout(fmt: str) -> struct.Struct:
+    return struct.Struct("<" + fmt)
+
+
+class File:
+    """Bounded little-endian reads from a buffer (bytes or an mmap) of the whole file."""
+
+    def __init__(self, buf: bytes | memoryview, eof: int) -> None:
+        self.buf, self.eof = buf, eof
+
+    def unpack(self, fmt: str, address: int, what: str) -> tuple:
+        layout = _layout(fmt)
+        self.inside(address, layout.size, what)
+        return layout.unpack_from(self.buf, address)
+
+    def bytes(self, address: int, size: int, what: str) -> bytes:
+        self.inside(address, size, what)
+        return bytes(self.buf[address : address + size])
+
+    def inside(self, address: int, size: int, what: str) -> None:
+        if address < 0 or size < 0 or address + size > self.eof:
+            raise Invalid(
+                f"hdf5: {what} ({address}, {size} bytes) does not lie under the end-of-file address"
+            )
+
+    def signature(self, address: int, sig: bytes, what: str) -> None:
+        if self.bytes(address, len(sig), what) != sig:
+            raise Invalid(f"hdf5: {what} at {address} does not start with its signature {sig.decode()}")
+
+
+class Ledger:
+    """The extents claimed by the structures reached, checked once the walk is done."""
+
+    def __init__(self, file: File) -> None:
+        self.file = file
+        self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
+
+    def claim(self, start: int, size: int, what: str) -> bool:
+        """Claim an extent; False if exactly this extent was claimed before (a structure
+        reached twice: a hard link), Invalid if another starts there."""
+        self.file.inside(start, size, what)
+        if size == 0:
+            return True
+        if start in self.extents:
+            end, other = self.extents[start]
+            if end != start + size or other != what:
+                raise Invalid(f"hdf5: {what} at {start} overlaps {other} ({start}..{end})")
+            return False
+        if len(self.extents) >= MAX_EXTENTS:
+            raise Invalid(
+                f"hdf5: more than {MAX_EXTENTS} structures and chunks (a bomb, or too large to walk)"
+            )
+        self.extents[start] = (start + size, what)
+        return True
+
+    def settle(self) -> None:
+        """No two extents overlap; every byte between them, up to the end-of-file
+        address, is zero."""
+        pos, last = 0, "the start of the file"
+        for start in sorted(self.extents):
+            end, what = self.extents[start]
+            if start < pos:
+                raise Invalid(f"hdf5: {what} ({start}..{end}) overlaps {last} (which ends at {pos})")
+            self._zeros(pos, start, last)
+            pos, last = end, what
+        self._zeros(pos, self.file.eof, last)
+
+    def _zeros(self, start: int, end: int, after: str) -> None:
+        buf = self.file.buf
+        for at in range(start, end, _WINDOW):
+            window = bytes(buf[at : min(end, at + _WINDOW)])
+            if window.strip(b"\0"):
+                first = at + len(window) - len(window.lstrip(b"\0"))
+                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
+                raise Invalid(
+                    f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
+                    f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "
+                    "end-of-file address must belong to a structure reached from the root group "
+                    "or be zero (a payload, or the remains of a deleted object: h5repack the file)"
+                )

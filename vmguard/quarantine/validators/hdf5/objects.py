@@ -1,0 +1,260 @@
+"""The object walk: from the superblock to every object header reached from the root
+group (v1 and v2 headers and their continuation blocks), each message of each header
+understood or refused. Groups, dataset storage and heaps are storage.py's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..stream import Invalid
+from . import storage
+from .ledger import UNDEFINED, File, Ledger
+
+MAX_OBJECTS = 200_000
+MAX_MESSAGES = 2_000_000  # in all headers together
+SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
+
+# Messages whose content is the object's own description: nothing in them points
+# elsewhere in the file, and they lie inside their header's extent.
+_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12, 0x16}
+_REFUSED = {
+    0x07: "external data files (the data lives outside the file)",
+    0x09: "the bogus message (a test message)",
+    0x0F: "shared object header messages (a shared message table)",
+    0x14: "a driver information message",
+}
+
+
+@dataclass(slots=True)
+class Message:
+    kind: int
+    flags: int
+    at: int  # the address of its data
+    size: int
+
+
+@dataclass(slots=True)
+class Walker:
+    """One walk of one file: what was reached, what is left to visit."""
+
+    file: File
+    ledger: Ledger
+    k: dict[str, int] = field(default_factory=lambda: {"leaf": 4, "group": 16, "chunk": 32})
+    todo: list[tuple[int, str]] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    heap_refs: dict[int, set[int]] = field(default_factory=dict)  # global heap -> objects
+    messages: int = 0
+
+    def reach(self, address: int, what: str) -> None:
+        if address != UNDEFINED:
+            self.todo.append((address, what))
+
+    def run(self) -> None:
+        while self.todo:
+            address, what = self.todo.pop()
+            if address in self.seen:
+                continue  # a hard link to an object already walked
+            if len(self.seen) >= MAX_OBJECTS:
+                raise Invalid(f"hdf5: more than {MAX_OBJECTS} objects")
+            self.seen.add(address)
+            self.visit(address, what)
+        storage.global_heaps(self)
+        self.ledger.settle()
+
+    def visit(self, address: int, what: str) -> None:
+        messages = header(self, address, what)
+        dtype = next((m for m in messages if m.kind == 0x03 and not m.flags & 0x02), None)
+        for m in messages:
+            self.message(m, what, dtype)
+
+    def message(self, m: Message, what: str, dtype: Message | None) -> None:
+        if m.flags & 0x02:  # shared: the message lives in another object's header
+            self.reach(_shared(self.file, m), f"the object holding a message shared by {what}")
+        elif m.kind in _REFUSED:
+            raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
+        elif m.kind in _HANDLERS:
+            _HANDLERS[m.kind](self, m, what, dtype)
+        elif m.kind not in _PLAIN:
+            raise Invalid(f"hdf5: object header message type {m.kind:#06x} in {what} is not supported")
+
+
+def header(w: Walker, address: int, what: str) -> list[Message]:
+    """The messages of an object header and its continuation blocks; claims them all."""
+    f = w.file
+    if f.bytes(address, 4, f"the object header of {what}") == b"OHDR":
+        blocks, width, order = _header_v2(w, address, what)
+    elif f.unpack("B", address, f"the object header of {what}")[0] == 1:
+        version, _, _, _, size = f.unpack("BBHII", address, f"the object header of {what}")
+        w.ledger.claim(address, 16 + size, f"the object header of {what}")
+        blocks, width, order = [(address + 16, size)], 8, 0
+    else:
+        raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
+    messages: list[Message] = []
+    for start, size in blocks:  # grows as continuation messages are met
+        for m in _messages(w, start, size, width, order, what):
+            if m.kind == 0x10:
+                blocks.append(_continuation(w, m, width, what))
+            else:
+                messages.append(m)
+    return messages
+
+
+def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]], int, int]:
+    version, flags = w.file.unpack("4xBB", address, f"the object header of {what}")
+    if version != 2 or flags & 0xC0:
+        raise Invalid(f"hdf5: the object header of {what} has version {version} or unknown flags")
+    at = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+    width = 1 << (flags & 0x03)
+    size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
+    w.ledger.claim(address, at + width + size + 4 - address, f"the object header of {what}")
+    return [(at + width, size)], 4, 2 if flags & 0x04 else 0
+
+
+def _continuation(w: Walker, m: Message, width: int, what: str) -> tuple[int, int]:
+    address, length = w.file.unpack("QQ", m.at, f"a continuation message of {what}")
+    name = f"a continuation block of the object header of {what}"
+    if not w.ledger.claim(address, length, name):
+        raise Invalid(f"hdf5: {name} at {address} is reached twice (a loop)")
+    if width == 8:
+        return address, length
+    w.file.signature(address, b"OCHK", name)
+    if length < 8:
+        raise Invalid(f"hdf5: {name} at {address} is too short")
+    return address + 4, length - 8
+
+
+def _messages(w: Walker, start: int, size: int, width: int, order: int, what: str):  # noqa: ANN202
+    """The messages of one block: v1 (8-byte headers, 8-byte aligned) or v2 (4 bytes,
+    2 more with creation order); a v2 block's last bytes too short for a message are zero."""
+    f, end, pos = w.file, start + size, start
+    f.inside(start, size, f"the object header of {what}")
+    while end - pos >= width + order:
+        w.messages += 1
+        if w.messages > MAX_MESSAGES:
+            raise Invalid(f"hdf5: more than {MAX_MESSAGES} header messages")
+        if width == 8:
+            kind, length, flags = f.unpack("HHB", pos, what)
+        else:
+            kind, length, flags = f.unpack("BHB", pos, what)
+        data = pos + width + order
+        if data + length > end:
+            raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
+        if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
+            raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
+        yield Message(kind, flags, data, length)
+        pos = data + length
+    if f.bytes(pos, end - pos, what).strip(b"\0"):
+        raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")
+
+
+def _shared(f: File, m: Message) -> int:
+    version, kind = f.unpack("BB", m.at, "a shared message")
+    if version == 1:
+        return f.unpack("6xQ", m.at + 2, "a shared message")[0]
+    if version == 2 or (version == 3 and kind == 2):
+        return f.unpack("Q", m.at + 2, "a shared message")[0]
+    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
+
+
+def _symbol_table(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    btree, heap = w.file.unpack("QQ", m.at, f"the symbol table message of {what}")
+    storage.symbol_table(w, btree, heap, what)
+
+
+def _link(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    f = w.file
+    version, flags = f.unpack("BB", m.at, f"a link message of {what}")
+    if version != 1:
+        raise Invalid(f"hdf5: link message version {version} in {what} is not supported")
+    pos = m.at + 2
+    kind = f.unpack("B", pos, what)[0] if flags & 0x08 else 0
+    pos += (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
+    width = 1 << (flags & 0x03)
+    length = int.from_bytes(f.bytes(pos, width, what), "little")
+    name = f.bytes(pos + width, length, what).decode("utf-8", "replace")
+    if kind == 0:
+        w.reach(f.unpack("Q", pos + width + length, what)[0], f"{what.rstrip('/')}/{name}")
+    elif kind not in (1, 64):
+        raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
+
+
+def _dense(kind: str, skip: int):  # noqa: ANN202
+    def check(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+        _, flags = w.file.unpack("BB", m.at, what)
+        heap = w.file.unpack("Q", m.at + 2 + (skip if flags & 0x01 else 0), what)[0]
+        if heap != UNDEFINED:
+            raise Invalid(f"hdf5: dense {kind} storage (a fractal heap) in {what} is not supported")
+
+    return check
+
+
+def _file_space(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    version, strategy, persist = w.file.unpack("BBB", m.at, what)
+    if (version == 0 and strategy == 1) or (version >= 1 and persist):
+        raise Invalid("hdf5: persisted free-space sections are not supported")
+
+
+def _k_values(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    _, chunk, group, leaf = w.file.unpack("BHHH", m.at, what)
+    w.k.update(chunk=chunk, group=group, leaf=leaf)
+
+
+_HANDLERS = {
+    0x11: _symbol_table,
+    0x06: _link,
+    0x02: _dense("link", 8),
+    0x15: _dense("attribute", 2),
+    0x17: _file_space,
+    0x13: _k_values,
+    0x08: storage.layout,
+    0x0C: storage.attribute,
+}
+
+
+def walk(buf: bytes | memoryview, size: int) -> dict[int, tuple[int, str]]:
+    """Account for every byte of a whole HDF5 file (random access to `buf`); Invalid
+    names the first structure or byte that breaks the rule. Returns the extents claimed
+    (start -> (end, what)), for tests and diagnostics."""
+    f = File(buf, size)
+    if f.bytes(0, 8, "the superblock") != b"\x89HDF\r\n\x1a\n":
+        raise Invalid("hdf5: the superblock is not at offset 0 (a user block or other bytes come first)")
+    version = f.unpack("8xB", 0, "the superblock")[0]
+    if version not in SUPERBLOCK_SIZE:
+        raise Invalid(f"hdf5: superblock version {version} is unknown")
+    w = Walker(f, Ledger(f))
+    w.ledger.claim(0, SUPERBLOCK_SIZE[version], "the superblock")
+    if version < 2:
+        _superblock_v01(w, version, size)
+    else:
+        _superblock_v23(w, size)
+    w.run()
+    return w.ledger.extents
+
+
+def _superblock_v01(w: Walker, version: int, size: int) -> None:
+    f = w.file
+    leaf, group = f.unpack("16xHH", 0, "the superblock")
+    at = 24
+    if version == 1:
+        w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
+        at = 28
+    _, free, eof, driver, _, root = f.unpack("QQQQQQ", at, "the superblock")
+    _eof(eof, size)
+    if free != UNDEFINED or driver != UNDEFINED:
+        raise Invalid("hdf5: a global free-space index or driver information block is not supported")
+    w.k.update(leaf=leaf, group=group)
+    w.reach(root, "/")
+
+
+def _superblock_v23(w: Walker, size: int) -> None:
+    _, extension, eof, root = w.file.unpack("QQQQ", 12, "the superblock")
+    _eof(eof, size)
+    if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs
+        w.seen.add(extension)
+        w.visit(extension, "the superblock extension")
+    w.reach(root, "/")
+
+
+def _eof(eof: int, size: int) -> None:
+    if eof != size:
+        raise Invalid(f"hdf5: the end-of-file address ({eof}) is not the end of the file ({size})")

@@ -1,0 +1,213 @@
+"""Where objects keep their contents: a group's symbol table (v1 B-tree of SNOD nodes,
+names in a local heap), a dataset's layout (compact, contiguous, chunks indexed by a v1
+B-tree; the newer indexes are chunks.py's), attributes, and the global heap collections that
+variable-length values point into. Each structure claims its extent in the ledger."""
+
+from __future__ import annotations
+
+import struct
+from math import prod
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from . import chunks
+from .ledger import UNDEFINED
+
+if TYPE_CHECKING:
+    from .objects import Message, Walker
+
+MAX_LEVEL = 64  # B-tree levels: far beyond any real file
+MAX_REFS = 4_000_000  # variable-length values read for their heap references
+_VLEN = 9  # datatype class: variable-length sequence or string
+
+
+def symbol_table(w: Walker, btree: int, heap: int, what: str) -> None:
+    """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
+    entries: list[tuple[int, int]] = []
+    for node, _ in _btree(w, btree, 0, w.k["group"], 8, f"the group B-tree of {what}"):
+        entries += _snod(w, node, what)
+    segment = _local_heap(w, heap, [offset for offset, _ in entries], what)
+    for offset, header in entries:
+        name = segment[offset : segment.index(b"\0", offset)].decode("utf-8", "replace")
+        w.reach(header, f"{what.rstrip('/')}/{name}")
+
+
+def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noqa: ANN202
+    """(child, the first 4 bytes of its key: a chunk's size) of every leaf entry of a v1
+    B-tree, each node claimed once: a node reached twice is a loop. Unused entries are
+    zeros. Each node is read once, in one piece."""
+    size = 24 + (2 * k + 1) * key + 2 * k * 8
+    stack = [(root, None)]
+    while stack:
+        node, level = stack.pop()
+        if not w.ledger.claim(node, size, what):
+            raise Invalid(f"hdf5: {what}: the node at {node} is reached twice (a loop)")
+        raw = w.file.bytes(node, size, what)
+        t, lvl, used = struct.unpack_from("<4xBBH", raw)
+        if raw[:4] != b"TREE" or t != kind or used > 2 * k or lvl > MAX_LEVEL or level not in (None, lvl):
+            raise Invalid(f"hdf5: {what}: the node at {node} is not a B-tree node of its kind and level")
+        if raw[24 + used * (key + 8) + key :].strip(b"\0"):
+            raise Invalid(f"hdf5: {what}: the unused entries of the node at {node} hold data")
+        for i in range(24, 24 + used * (key + 8), key + 8):
+            child = int.from_bytes(raw[i + key : i + key + 8], "little")
+            if lvl:
+                stack.append((child, lvl - 1))
+            else:
+                yield child, int.from_bytes(raw[i : i + 4], "little")
+
+
+def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
+    """The entries of a symbol table node: (name offset in the local heap, object header)."""
+    k, f = w.k["leaf"], w.file
+    name = f"a symbol table node of {what}"
+    w.ledger.claim(node, 8 + 2 * k * 40, name)
+    f.signature(node, b"SNOD", name)
+    version, count = f.unpack("4xBxH", node, name)
+    if version != 1 or count > 2 * k:
+        raise Invalid(f"hdf5: {name} at {node} has version {version} or {count} entries")
+    end = node + 8 + count * 40
+    if f.bytes(end, node + 8 + 2 * k * 40 - end, name).strip(b"\0"):
+        raise Invalid(f"hdf5: the unused entries of {name} at {node} hold data")
+    return [f.unpack("QQ", node + 8 + i * 40, name) for i in range(count)]
+
+
+def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
+    """A local heap: its header, its data segment of names and free blocks (zeros after
+    their 16-byte header); bytes that are neither are zeros. Returns the segment."""
+    f, name = w.file, f"the local heap of {what}"
+    w.ledger.claim(heap, 32, name)
+    f.signature(heap, b"HEAP", name)
+    version, size, free, data = f.unpack("4xB3xQQQ", heap, name)
+    if version != 0:
+        raise Invalid(f"hdf5: {name} has version {version}")
+    w.ledger.claim(data, size, f"the data segment of {name}")
+    segment = f.bytes(data, size, name)
+    used = []
+    for offset in [0, *names]:  # every group's heap starts with the empty name
+        end = segment.find(b"\0", offset)
+        if offset >= size or end < 0:
+            raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
+        used.append((offset, end + 1))
+    seen: set[int] = set()
+    while free not in (1, UNDEFINED):
+        if free in seen or free + 16 > size:
+            raise Invalid(f"hdf5: the free list of {name} loops or leaves the heap")
+        seen.add(free)
+        following, length = f.unpack("QQ", data + free, name)
+        if length < 16 or free + length > size or segment[free + 16 : free + length].strip(b"\0"):
+            raise Invalid(f"hdf5: a free block of {name} at {data + free} holds data (free space is zeros)")
+        used.append((free, free + length))
+        free = following
+    pos = 0
+    for start, end in sorted(used) + [(size, size)]:
+        if segment[pos:start].strip(b"\0"):
+            raise Invalid(
+                f"hdf5: bytes {data + pos}..{data + start} of {name} are neither a link name nor "
+                "free space (the remains of a deleted link: h5repack the file)"
+            )
+        pos = max(pos, end)
+    return segment
+
+
+def _is_vlen(w: Walker, dtype: Message | None) -> bool:
+    return dtype is not None and w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == _VLEN
+
+
+def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
+    """A dataset's raw data: inside the message, one extent, or chunks."""
+    f, vlen = w.file, _is_vlen(w, dtype)
+    version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
+    if version not in (3, 4, 5) or cls > 2:
+        raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
+    if cls == 0:
+        size = f.unpack("H", m.at + 2, what)[0]
+        if vlen:
+            _refs(w, m.at + 4, size // 16, what)
+        return
+    if cls == 1:
+        address, size = f.unpack("QQ", m.at + 2, what)
+        if address != UNDEFINED:
+            w.ledger.claim(address, size, f"the data of {what}")
+            if vlen:
+                _refs(w, address, size // 16, what)
+        return
+    if vlen:
+        raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
+    if version == 3:
+        ndims, btree = f.unpack("BQ", m.at + 2, what)
+        name = f"a chunk of {what}"  # one string for all its chunks: the ledger keeps it
+        for chunk, size in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
+            w.ledger.claim(chunk, size, name)
+        return
+    chunks.index(w, m, what)
+
+
+def attribute(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    """An attribute: its value lies in the message, except variable-length values."""
+    f = w.file
+    version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
+    if version not in (1, 2, 3):
+        raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
+    pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
+    at = m.at + (9 if version == 3 else 8) + pad(name)
+    vlen = not flags & 0x01 and f.unpack("B", at, what)[0] & 0x0F == _VLEN
+    space_at = at + pad(dtype)
+    data = space_at + pad(space)
+    if vlen:
+        count = 0 if flags & 0x02 else _elements(w, space_at, what)
+        if data + 16 * count > m.at + m.size:
+            raise Invalid(f"hdf5: an attribute of {what} holds fewer values than its dataspace says")
+        _refs(w, data, count, what)
+
+
+def _elements(w: Walker, at: int, what: str) -> int:
+    version, rank, _, kind = w.file.unpack("BBBB", at, what)
+    if version == 2 and kind == 2:
+        return 0
+    dims = w.file.unpack("Q" * rank, at + (8 if version == 1 else 4), what)
+    return prod(dims)
+
+
+def _refs(w: Walker, at: int, count: int, what: str) -> None:
+    """The global heap objects that `count` variable-length values point to."""
+    if count > MAX_REFS:
+        raise Invalid(f"hdf5: {what} holds more than {MAX_REFS} variable-length values")
+    data = w.file.bytes(at, 16 * count, what)
+    for i in range(count):
+        length = int.from_bytes(data[16 * i : 16 * i + 4], "little")
+        heap = int.from_bytes(data[16 * i + 4 : 16 * i + 12], "little")
+        if length or heap not in (0, UNDEFINED):
+            w.heap_refs.setdefault(heap, set()).add(int.from_bytes(data[16 * i + 12 : 16 * i + 16], "little"))
+
+
+def global_heaps(w: Walker) -> None:
+    """Every global heap collection a value points to: its objects are all referenced,
+    its free space is zeros."""
+    f = w.file
+    for heap, wanted in w.heap_refs.items():
+        name = f"the global heap collection at {heap}"
+        f.signature(heap, b"GCOL", name)
+        version, size = f.unpack("4xB3xQ", heap, name)
+        if version != 1 or size < 16:
+            raise Invalid(f"hdf5: {name} has version {version} or size {size}")
+        w.ledger.claim(heap, size, name)
+        found = _heap_objects(w, heap, size, name)
+        if wanted - found or found - wanted:
+            raise Invalid(f"hdf5: {name} holds objects nothing refers to or lacks ones referred to")
+
+
+def _heap_objects(w: Walker, heap: int, size: int, name: str) -> set[int]:
+    f, pos, end, found = w.file, heap + 16, heap + size, set()
+    while end - pos >= 16:
+        index, _, length = f.unpack("HH4xQ", pos, name)
+        if index == 0:  # free space: the rest of the collection
+            if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
+                raise Invalid(f"hdf5: the free space of {name} holds data (free space is zeros)")
+            return found
+        if index in found:
+            raise Invalid(f"hdf5: {name} holds object {index} twice")
+        found.add(index)
+        pos += 16 + -(-length // 8) * 8
+    if pos > end or f.bytes(pos, end - pos, name).strip(b"\0"):
+        raise Invalid(f"hdf5: the end of {name} holds data")
+    return found
