@@ -159,7 +159,7 @@ class Copier:
         validate(data)
         _check_unchanged(src, before, len(data))
         if place is not None:
-            self.writer.submit(place.stage, data, size=len(data))
+            self.writer.add(place.stage, data, size=len(data))
         own = sealed_copy(data) if keep else -1
         return Content(len(data), digest), data[:HEAD_SIZE], own
 
