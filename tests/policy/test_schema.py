@@ -275,3 +275,16 @@ def test_every_problem_at_once_with_positions(tmp_path):
     )
     lines = [(p.line, p.col) for p in result.problems]
     assert lines == [(5, 19), (6, 18), (6, 22), (7, 23)]
+
+
+@pytest.mark.parametrize("name", ["policy.schema.json", "inventory.schema.json"])
+def test_the_shipped_schemas_are_valid_json_schemas(name):
+    """schema.validator does not check them at every run: this does."""
+    import jsonschema
+
+    from vmguard.core.schema import shipped_schema
+
+    jsonschema.Draft202012Validator.check_schema(shipped_schema(name))
+    broken = {**shipped_schema(name), "type": "no-such-type"}
+    with pytest.raises(jsonschema.SchemaError):  # control: the check can fail
+        jsonschema.Draft202012Validator.check_schema(broken)

@@ -29,12 +29,17 @@ _TYPE_NAMES = {
 }
 
 
+def shipped_schema(schema_name: str) -> dict[str, Any]:
+    text = resources.files("vmguard.policy").joinpath("schema", schema_name).read_text()
+    return json.loads(text)
+
+
 @cache
 def validator(schema_name: str) -> Draft202012Validator:
-    text = resources.files("vmguard.policy").joinpath("schema", schema_name).read_text()
-    schema = json.loads(text)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The shipped schemas are checked against the meta-schema by a test
+    # (tests/policy/test_schema.py), not at every run: that check cost about 0.2 s of
+    # CPU per command, more than vetting a thousand small files.
+    return Draft202012Validator(shipped_schema(schema_name))
 
 
 def dotted(path: Path_) -> str:

@@ -26,7 +26,7 @@ from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import pieces
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.opening import Opener, Refused
-from vmguard.quarantine.sysio import _set_direct, start_writeback, write_all
+from vmguard.quarantine.sysio import _set_direct, start_writeback, write_all, write_chunks
 from vmguard.quarantine.walk import Node, mode_reasons
 from vmguard.quarantine.writer import Writer
 
@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from vmguard.quarantine.destination import Destination
 
 BUFFER_SIZE = 1 << 20  # a chunk; files smaller than this are read whole, in one read
-RING = 4  # chunk buffers: hashing, writing and reading the next overlap
+RING = 16  # chunk buffers: hashing, writing and reading the next overlap
+GROUP = 8  # chunks written by one system call: an 8 MiB direct write is several requests
+# the disk works on at once (the kernel splits it); one 1 MiB write at a time left a
+# virtual disk idle between them. RING > GROUP: a buffer read into is never still unwritten
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
 WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to the disk at once
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
@@ -160,7 +163,7 @@ class Copier:
         validate(data)
         _check_unchanged(src, before, len(data))
         if place is not None:
-            self.writer.submit(place.stage, data, size=len(data))
+            self.writer.add(place.stage, data, size=len(data))
         own = sealed_copy(data) if _wanted(keep, data[:HEAD_SIZE]) else -1
         return Content(len(data), digest), data[:HEAD_SIZE], own
 
@@ -228,18 +231,19 @@ class _Sink:
         os.lseek(self.fd, pos, os.SEEK_SET)
         self.pos = pos
 
-    def write(self, chunk: memoryview) -> None:
-        self.direct = write_all(self.fd, chunk, self.direct)
-        self.pos += len(chunk)
-        if not self.direct and self.pos % WRITEBACK_EVERY < len(chunk):
+    def write(self, chunks: list[memoryview]) -> None:
+        self.direct = write_chunks(self.fd, chunks, self.direct)
+        before, self.pos = self.pos, self.pos + sum(len(c) for c in chunks)
+        if not self.direct and before // WRITEBACK_EVERY != self.pos // WRITEBACK_EVERY:
             start_writeback(self.fd, self.pos - self.pos % WRITEBACK_EVERY - WRITEBACK_EVERY, WRITEBACK_EVERY)
 
 
 class _Stream:
     """One file's bytes in order, through the ring of buffers: hashed (on the hash thread
-    for a large file), validated, and written at their offsets by the writer thread
-    (holes of a sparse file are hashed and validated as the zeros they read as, never
-    written). A buffer is read into again only when its hash and write are done."""
+    for a large file), validated, and written at their offsets by the writer thread, up
+    to GROUP chunks by one write (holes of a sparse file are hashed and validated as the
+    zeros they read as, never written). A buffer is read into again only when its hash
+    and write are done."""
 
     def __init__(
         self, copier: Copier, src: int, size: int, dst: int | None, path: tuple[str, ...], validate: Validate
@@ -250,12 +254,13 @@ class _Stream:
         self.sink = None if dst is None else _Sink(dst, size)
         self.digest = hashlib.sha256()
         self.busy: list[tuple[Future | None, int]] = [(None, 0)] * len(self.buffers)
+        self.unwritten: list[tuple[int, memoryview]] = []  # (buffer, bytes) not yet handed over
         self.hashing: Future | None = None  # the last chunk handed to the hash thread
         self.total, self.head, self.turn = 0, b"", 0
 
     def data(self, start: int, end: int) -> None:
         if self.sink is not None and start:
-            self.writer.submit(self.sink.seek, start)
+            self.writer.submit(self.sink.seek, start)  # after the writes before the hole
         while start < end:
             i, self.turn = self.turn, (self.turn + 1) % len(self.buffers)
             self._free(i)
@@ -267,10 +272,22 @@ class _Stream:
             if start + n > end:
                 raise Refused([Reason.CHANGED_DURING_VET], "grew during the copy")
             start += n
-            hashed = self._take(buffer[:n])
-            written = 0 if self.sink is None else self.writer.submit(self.sink.write, buffer[:n])
-            self.busy[i] = (hashed, written)
+            self.busy[i] = (self._take(buffer[:n]), 0)
+            if self.sink is not None:
+                self.unwritten.append((i, buffer[:n]))
+                if len(self.unwritten) >= GROUP:
+                    self._write()
             hooks.reach("copy-chunk", self.path)
+        self._write()  # up to a hole, or the end
+
+    def _write(self) -> None:
+        """Hand the chunks read so far to the writer thread, as one write."""
+        if not self.unwritten:
+            return
+        ticket = self.writer.submit(self.sink.write, [view for _, view in self.unwritten])
+        for i, _ in self.unwritten:
+            self.busy[i] = (self.busy[i][0], ticket)
+        self.unwritten = []
 
     def hole(self, start: int, end: int) -> None:
         while start < end:
@@ -298,6 +315,7 @@ class _Stream:
             self.writer.wait(written)
 
     def finish(self) -> None:
+        self.unwritten = []  # after a failure: the chunks not handed over are never written
         for i in range(len(self.buffers)):
             self._free(i)
         if self.hashing is not None:

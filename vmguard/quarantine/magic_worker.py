@@ -15,6 +15,7 @@ buffer gets the whole database.
 
 import codecs
 import ctypes
+import functools
 import hashlib
 import importlib.util
 import json
@@ -213,6 +214,44 @@ HINT_MIN = 1 << 20  # skips shorter than this are not worth a message
 _ZEROS = memoryview(bytes(1 << 20))  # what a left-out chunk reads as (never read: skipped)
 
 
+class _Input:
+    """stdin, read so that answers wait in stdout's buffer until the worker would wait:
+    stdout is flushed before every read that may block (and only then), so the parent
+    gets each answer before the worker needs more bytes from it, and a run of small
+    files is answered with one write instead of one per file."""
+
+    READ_SIZE = 1 << 16
+
+    def __init__(self, fd: int, stdout) -> None:  # noqa: ANN001
+        self.fd, self.stdout = fd, stdout
+        self.buf, self.pos = b"", 0
+
+    def read(self, n: int) -> bytes:
+        end = self.pos + n
+        if end <= len(self.buf):
+            data, self.pos = self.buf[self.pos : end], end
+            return data
+        parts, have = [self.buf[self.pos :]], len(self.buf) - self.pos
+        while have < n:
+            self.stdout.flush()  # about to wait for the parent: it has every answer
+            chunk = os.read(self.fd, max(self.READ_SIZE, n - have))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf = b"".join(parts)
+        self.pos = min(n, len(self.buf))
+        return self.buf if self.pos == len(self.buf) else self.buf[: self.pos]
+
+    def more(self) -> bool:
+        """Whether another file comes (waits for its first byte)."""
+        return bool(self.read(1)) and self._unread(1)
+
+    def _unread(self, n: int) -> bool:
+        self.pos -= n
+        return True
+
+
 class _Frames:
     """One file's chunks from stdin, up to its empty frame. When the validator skips to
     an offset, the parent is told (a HINT) and may leave out whole chunks before it
@@ -248,16 +287,26 @@ class _Frames:
         raise EOFError("the parent closed the pipe inside a file")
 
 
-def _top_stream(validators, frames: _Frames):  # noqa: ANN001, ANN202
-    """The file's own stream (not one inside a container): its long skips are hinted."""
+@functools.cache
+def _top_class(validators):  # noqa: ANN001, ANN202
+    """The class of a file's own stream (not one inside a container): its long skips are
+    hinted. Made once: a class statement per file cost more than libmagic's cut tests."""
 
     class Top(validators.Stream):
+        def __init__(self, frames: _Frames) -> None:
+            super().__init__(iter(frames))
+            self.frames = frames
+
         def skip(self, n: int, what: str, fmt: str) -> None:
             if n >= HINT_MIN:
-                frames.hint(self.pos + n)
+                self.frames.hint(self.pos + n)
             super().skip(n, what, fmt)
 
-    return Top(iter(frames))
+    return Top
+
+
+def _top_stream(validators, frames: _Frames):  # noqa: ANN001, ANN202
+    return _top_class(validators)(frames)
 
 
 def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
@@ -289,13 +338,14 @@ def main() -> None:
     types = Types()
     validators = _load_validators()
     _confine_after_load()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdout = sys.stdout.buffer
+    stdin = _Input(sys.stdin.fileno(), stdout)
     stdout.write(b"vmguard libmagic worker ready\n")  # detect.READY (no import of vmguard here)
     stdout.flush()
-    while stdin.peek(1):
+    while stdin.more():
         answer = _answer(validators, types, stdin, stdout)
         stdout.write(struct.pack("!I", len(answer)) + answer)
-        stdout.flush()
+    stdout.flush()
 
 
 if __name__ == "__main__":

@@ -153,3 +153,31 @@ def write_all(fd: int, data: memoryview, direct: bool = False) -> bool:
             raise OSError(errno.ENOSPC, "short write")
         data = data[written:]
     return direct
+
+
+def write_chunks(fd: int, chunks: list[memoryview], direct: bool = False) -> bool:
+    """Several buffers in order, in one system call where direct I/O takes them all (a
+    large direct write is split by the kernel into requests the disk serves together);
+    else one write_all each."""
+    if direct and len(chunks) > 1 and not any(len(c) % ALIGN for c in chunks):
+        try:
+            written = os.writev(fd, chunks)
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise
+            written = 0  # write_all meets the EINVAL again and leaves direct mode
+        chunks = _after(chunks, written)
+    for chunk in chunks:
+        direct = write_all(fd, chunk, direct)
+    return direct
+
+
+def _after(chunks: list[memoryview], written: int) -> list[memoryview]:
+    """What is left of `chunks` once `written` bytes of them were written."""
+    rest = []
+    for chunk in chunks:
+        skip = min(written, len(chunk))
+        written -= skip
+        if skip < len(chunk):
+            rest.append(chunk[skip:])
+    return rest
