@@ -222,6 +222,8 @@ def test_apply_count_is_what_the_plan_changes(tmp_path, capsys, host_only):
         if vm["policy"]:
             assert (vm["apply"] is not None) == bool(plans[vm["name"]]["changes"]), vm["name"]
     build = vms(doc)["gleam-build-01"]
-    assert {"VMG-NET-002", "VMG-NET-003", "VMG-DEV-003", "VMG-DEV-005"} <= {f["rule"] for f in build["findings"]}
+    assert {"VMG-NET-002", "VMG-NET-003", "VMG-DEV-003", "VMG-DEV-005"} <= {
+        f["rule"] for f in build["findings"]
+    }
     # the NAT NIC's two findings (NET-002, NET-003) only with a host-only net to move it to
     assert build["apply"]["findings"] == (4 if host_only else 2)
