@@ -125,13 +125,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     print("\n".join(lines), flush=True)
     if session.exitstatus == pytest.ExitCode.OK:  # a failing run keeps its own reason
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(autouse=True)
-def _no_event_log_left_chosen():
-    """A test that calls a batch hook directly chooses the process's event log
-    (eventlog.use): the next test must find its own through $VMGUARD_LOG again."""
-    yield
-    from vmguard.core import eventlog
-
-    eventlog.use(None)

@@ -21,6 +21,7 @@ from tests.audit.test_browser import dump_dom
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.run import run_audit
 from vmguard.cli import main
+from vmguard.core.eventlog import EventLog
 from vmguard.demo.lab import DomainSpec
 from vmguard.inventory.loader import load_inventory
 
@@ -39,7 +40,7 @@ def two_hypervisors(lab, tmp_path):
     )
     lab.inventory.write_text(text + "  - {name: '*', connection: files, policy: batch.yaml}\n")
     out, metrics = tmp_path / "out", tmp_path / "vmguard.prom"
-    run_audit(load_inventory(lab.inventory), out)
+    run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
     code = main(
         ["audit", "-i", str(lab.inventory), "--out", str(out), "--guest", "off", "--metrics", str(metrics)]
     )

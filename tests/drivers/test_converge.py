@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers.conftest import batch_policy
+from vmguard.core.eventlog import EventLog
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import make_plan
@@ -69,14 +70,14 @@ def test_one_apply_converges(
         )
         before = hashlib.sha256(driver.persistent_xml("prop").encode()).hexdigest()
         policy = batch_policy(input_path="/srv/vmdata/input")
-        first = apply_vm(driver, "t", "prop", policy)
+        first = apply_vm(driver, "t", "prop", policy, events=EventLog.from_environment())
         after = make_plan(policy, driver.read_facts("prop"), driver.capabilities)
         assert after.changes == (), (sorted(chosen), after.changes)
         applied = driver.persistent_xml("prop")
-        again = apply_vm(driver, "t", "prop", policy)
+        again = apply_vm(driver, "t", "prop", policy, events=EventLog.from_environment())
         assert again.result is None and driver.persistent_xml("prop") == applied
         if first.result is not None:
-            rollback_vm(driver, "t", "prop")
+            rollback_vm(driver, "t", "prop", events=EventLog.from_environment())
             assert hashlib.sha256(driver.persistent_xml("prop").encode()).hexdigest() == before
     finally:
         driver.close()

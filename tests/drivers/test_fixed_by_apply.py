@@ -16,6 +16,7 @@ from tests.guest import test_rule_cases
 from vmguard.audit.catalog import load_catalog
 from vmguard.checks.registry import HOST_AREAS, INVENTORY_AREAS, fixed_by_apply, unit_of, units, violations
 from vmguard.checks.unit import declares_fix, fixes
+from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import RemoteDisplay, Toggle
 from vmguard.drivers import facts_of
 from vmguard.enforce.apply import apply_vm
@@ -121,7 +122,7 @@ def test_apply_clears_the_rule_on_libvirt(rule: str, testnode_uri: str, log_path
             f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
         )
         assert rule in _fired(pol, facts_of(driver, "fix", ISOLATED))
-        apply_vm(driver, "t", "fix", pol, host_only=ISOLATED)
+        apply_vm(driver, "t", "fix", pol, host_only=ISOLATED, events=EventLog.from_environment())
         assert rule not in _fired(pol, facts_of(driver, "fix", ISOLATED))
     finally:
         driver.close()
@@ -142,5 +143,5 @@ def test_apply_clears_the_rule_on_virtualbox(rule: str, log_path) -> None:
     vbox._add(machine)
     driver = VirtualBoxDriver(vbox, fake.FakeSession, lib)
     assert rule in _fired(pol, facts_of(driver, "prop", VBOXNET0))
-    apply_vm(driver, "t", "prop", pol, host_only=VBOXNET0)
+    apply_vm(driver, "t", "prop", pol, host_only=VBOXNET0, events=EventLog.from_environment())
     assert _fired(pol, facts_of(driver, "prop", VBOXNET0)) == set()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tests.drivers.conftest import ISOLATED, batch_policy
 from tests.drivers.test_converge import PIECES, _valid
 from vmguard.checks.registry import units, violations
+from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import NetworkMode, RemoteDisplay, Toggle, TransferMode
 from vmguard.drivers import facts_of
 from vmguard.enforce.apply import apply_vm
@@ -77,7 +78,7 @@ def converges(driver, name: str, policy: Policy, host_only: HostOnly) -> None:
     plan = make_plan(policy, facts, driver.capabilities)
     assert plan.empty == (not any_fix(policy, facts))
     assert bool(plan.changes) == bool(fixable(policy, facts, driver.capabilities))
-    apply_vm(driver, "t", name, policy, host_only=host_only)
+    apply_vm(driver, "t", name, policy, host_only=host_only, events=EventLog.from_environment())
     after = facts_of(driver, name, host_only)
     assert fixable(policy, after, driver.capabilities) == []
     assert make_plan(policy, after, driver.capabilities).changes == ()

@@ -73,9 +73,12 @@ def _start_event_loop() -> None:
 
 
 class Watcher:
-    def __init__(self, inventory: Inventory, out: TextIO, act: Act | None = None) -> None:
+    def __init__(
+        self, inventory: Inventory, out: TextIO, events: log.EventLog, act: Act | None = None
+    ) -> None:
         self.inventory = inventory
         self.out = out
+        self.events = events  # what is new is logged here first
         self.ctx = make_context(dt.date.today())
         self.act = act  # watch --enforce: what to do with each VM's outcomes (gate.enforce)
         self.drivers: dict[str, Driver] = {}
@@ -103,7 +106,7 @@ class Watcher:
             return  # the baseline: counted once in the start-up line, not one line each
         for outcome in (o for o in failing if o.finding.key not in before):
             f = outcome.finding
-            log.append(
+            self.events.append(
                 "watch",
                 rule=f.rule,
                 subject=f.subject,
@@ -158,7 +161,7 @@ class Watcher:
 def _enforcer(watcher: Watcher) -> Act:
     from vmguard.gate.enforce import Enforcer
 
-    return Enforcer(watcher.ctx, watcher.say)
+    return Enforcer(watcher.ctx, watcher.say, watcher.events)
 
 
 def _listener(conn: Connection, driver: Driver, changes: queue.Queue) -> object | None:
@@ -178,12 +181,13 @@ def watch(
     firewall_every: float = 300.0,
     duration: float | None = None,
     out: TextIO,
+    events: log.EventLog,
     enforce: bool = False,
 ) -> int:
     """Run until interrupted (or for `duration` seconds); 3 if a connection was unreachable
     or anything the inventory names could not be watched during the run.
     enforce: a VM that drifts out of policy is dealt with per its on_drift (gate.enforce)."""
-    watcher = Watcher(inventory, out)
+    watcher = Watcher(inventory, out, events)
     if enforce:
         watcher.act = _enforcer(watcher)
     changes: queue.Queue = queue.Queue()

@@ -140,6 +140,7 @@ def _watch(args: argparse.Namespace) -> int:
         firewall_every=args.firewall_every,
         duration=args.duration,
         out=sys.stdout,
+        events=args.events,
         enforce=args.enforce,
     )
 
