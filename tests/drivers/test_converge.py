@@ -4,6 +4,7 @@ empty, a second apply changes nothing, and rollback brings back the exact defini
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,6 +46,15 @@ PIECES = {
 CONFLICTS = [{"input_rw", "input_ro"}]
 
 
+def define(driver, name: str, pieces: Iterable[str]) -> None:
+    """A test:/// domain of `name` with these PIECES, defined (never started)."""
+    devices = "".join(PIECES[p] for p in pieces)
+    driver.conn.defineXML(
+        f"<domain type='test'><name>{name}</name><memory>65536</memory><vcpu>1</vcpu>"
+        f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
+    )
+
+
 def _valid(chosen: frozenset[str]) -> bool:
     if any(pair <= chosen for pair in CONFLICTS):
         return False
@@ -63,11 +73,7 @@ def test_one_apply_converges(
     monkeypatch.setenv("VMGUARD_STATE_DIR", str(state))
     driver = LibvirtDriver(testnode_uri)
     try:
-        devices = "".join(PIECES[p] for p in sorted(chosen))
-        driver.conn.defineXML(
-            "<domain type='test'><name>prop</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
-        )
+        define(driver, "prop", sorted(chosen))
         before = hashlib.sha256(driver.persistent_xml("prop").encode()).hexdigest()
         policy = batch_policy(input_path="/srv/vmdata/input")
         first = apply_vm(driver, "t", "prop", policy, events=EventLog.from_environment())

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers.conftest import ISOLATED, batch_policy
-from tests.drivers.test_converge import PIECES, _valid
+from tests.drivers.test_converge import PIECES, _valid, define
 from vmguard.checks.registry import units, violations
 from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import NetworkMode, RemoteDisplay, Toggle, TransferMode
@@ -97,11 +97,7 @@ def test_libvirt_apply_clears_every_fixable_finding(
     monkeypatch.setenv("VMGUARD_STATE_DIR", str(state))
     driver = LibvirtDriver(testnode_uri)
     try:
-        devices = "".join(PIECES[p] for p in sorted(chosen))
-        driver.conn.defineXML(
-            "<domain type='test'><name>prop</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
-        )
+        define(driver, "prop", sorted(chosen))
         converges(driver, "prop", policy, ISOLATED)
     finally:
         driver.close()
@@ -208,10 +204,7 @@ def test_control_an_apply_that_changes_nothing_is_caught(testnode_uri: str, log_
 
     driver = LibvirtDriver(testnode_uri)
     try:
-        driver.conn.defineXML(
-            "<domain type='test'><name>ctl</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{PIECES['sound']}</devices></domain>"
-        )
+        define(driver, "ctl", ["sound"])
         driver.apply = lambda name, plan, *, dry_run: ApplyResult(name)  # type: ignore[method-assign]
         with pytest.raises(AssertionError):
             converges(driver, "ctl", batch_policy(), ISOLATED)

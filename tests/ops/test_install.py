@@ -10,12 +10,11 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.install_doc import install_lines
+from tests.support.install_doc import build_wheel, install_lines
 from tests.support.require import require_tools
 from vmguard.cli import main
 from vmguard.system.install import UNITS, install, unit_text
@@ -87,26 +86,7 @@ def test_demo_without_libvirt_python_runs_on_vbox_files(tmp_path, capsys, monkey
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(folder),
-            str(ROOT),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (built,) = folder.glob("vmguard-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def _run(argv: list[str] | str, **kw) -> subprocess.CompletedProcess:
