@@ -31,7 +31,7 @@ from pathlib import Path
 from vmguard.audit.run import run_audit
 from vmguard.inventory.loader import load_inventory
 t = time.perf_counter()
-run = run_audit(load_inventory(sys.argv[1]), Path(sys.argv[2]))
+run = run_audit(load_inventory(sys.argv[1]), Path(sys.argv[2]), events=EventLog.from_environment())
 elapsed = time.perf_counter() - t
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": elapsed, "rss_mb": rss, "vms": len(run.result.vms),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,27 +127,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-@pytest.fixture(autouse=True)
-def _no_event_log_left_chosen():
-    """A test that calls a batch hook directly chooses the process's event log
-    (eventlog.use): the next test must find its own through $VMGUARD_LOG again."""
-    yield
-    from vmguard.core import eventlog
-
-    eventlog.use(None)
-
-
 @pytest.fixture(scope="session")
 def vmguard_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This tree's vmguard as a wheel, built once per session (no build isolation: no
     network) for every test that installs it (tests/ops, tests/fleet's Ansible role)."""
-    folder = tmp_path_factory.mktemp("wheel")
-    argv = ["pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(folder)]
-    subprocess.run(
-        [sys.executable, "-m", *argv, str(Path(__file__).parents[1])],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (built,) = folder.glob("vmguard-*.whl")
-    return built
+    from tests.support.install_doc import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))

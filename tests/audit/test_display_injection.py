@@ -49,6 +49,7 @@ from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection, save_record
 from vmguard.cli import main
 from vmguard.core.display import shown
+from vmguard.core.eventlog import EventLog
 from vmguard.demo.build import write_lab
 from vmguard.demo.lab import DomainSpec, Share
 
@@ -285,7 +286,7 @@ def test_watch_shows_each_new_finding_on_one_line(tmp_path):
     lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS)], ["*"])
     inventory = load_inventory(lab.inventory)
     out = io.StringIO()
-    watcher = Watcher(inventory, out)
+    watcher = Watcher(inventory, out, EventLog.from_environment())
     from vmguard.drivers import open_driver
 
     conn = inventory.connections[0]

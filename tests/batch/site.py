@@ -14,13 +14,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from tests.batch.scratch import scratch
-from tests.support.install_doc import install_lines
+from tests.support.install_doc import build_wheel, install_lines
+from tests.support.require import require_root, require_tools
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs/batch.md"
@@ -156,24 +158,7 @@ def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
     on a wheel of this checkout. Left out: apt-get (.ci/apt-packages.txt has the
     packages), `system install` and systemctl (the machine's own /usr/local/bin and
     units; the hooks use neither)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(scratch_dir),
-            str(REPO),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (wheel,) = scratch_dir.glob("vmguard-*.whl")
+    wheel = build_wheel(scratch_dir)
     block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
     for line in [*install_lines(), *block.strip().splitlines()]:
         if line.startswith(("apt-get ", "systemctl ")) or line.endswith(" system install"):
@@ -240,3 +225,15 @@ def make_site(time_limit: float = 60, documented: bool = False, **extra: object)
     )
     assert proc.returncode == 0, proc.stderr
     return site
+
+
+def module_site(*tools: str, root: bool = True) -> Iterator[Site]:
+    """What a test module's `site` fixture yields: a site (after requiring root and
+    `tools`), removed when the module is done."""
+    if root:
+        require_root()
+    if tools:
+        require_tools(*tools)
+    site = make_site()
+    yield site
+    site.remove()

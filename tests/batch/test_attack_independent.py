@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, run, start
-from tests.batch.site import HARMLESS, Site, make_site
+from tests.batch.site import HARMLESS, Site, make_site, module_site
 from tests.support.require import require_root, require_tools
 from vmguard.batch.hook import end_of_job, start_of_job
 
@@ -31,11 +31,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    require_root()
-    require_tools("setpriv", "useradd")
-    site = make_site()
-    yield site
-    site.remove()
+    yield from module_site("setpriv", "useradd")
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, start
-from tests.batch.site import REPO, Site, make_site
-from tests.support.require import require_root
+from tests.batch.site import REPO, Site, module_site
 from vmguard.batch.job import BatchJob
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -32,10 +31,7 @@ end_of_job(BatchJob.from_dict(json.loads(sys.argv[1])), __import__("pathlib").Pa
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    require_root()
-    site = make_site()
-    yield site
-    site.remove()
+    yield from module_site()
 
 
 def _moment(site: Site, the_job: BatchJob, moment: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, start
-from tests.batch.site import HARMLESS, Site, make_site
+from tests.batch.site import HARMLESS, Site, module_site
 from vmguard.batch.config import load_batch_config
 from vmguard.batch.hook import end_of_job
 from vmguard.batch.install import install_hooks
@@ -26,9 +26,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    site = make_site()
-    yield site
-    site.remove()
+    yield from module_site(root=False)
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.jobs import as_user
-from tests.batch.site import HARMLESS, HOSTILE, Site, make_site
-from tests.support.require import require_root, require_tools
+from tests.batch.site import HARMLESS, HOSTILE, Site, module_site
 from vmguard.core.errors import InputError
 
 pytestmark = pytest.mark.root
@@ -23,11 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    require_root()
-    require_tools("setpriv")
-    site = make_site()
-    yield site
-    site.remove()
+    yield from module_site("setpriv")
 
 
 def recorded_env(site: Site, job_id: str, user: pwd.struct_passwd, **changes: str) -> dict[str, str]:

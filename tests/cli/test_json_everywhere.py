@@ -145,7 +145,7 @@ def test_catalog_and_log_commands(tmp_path, monkeypatch, capsys):
     assert validate("rules", out)["rules"][0]["id"] == "VMG-DEV-001"
     monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
     for i in range(3):
-        log.append("audit", run=f"r{i}")
+        log.EventLog.from_environment().append("audit", run=f"r{i}")
     code, out = run(capsys, "log", "verify", "--format", "json")
     assert code == 0 and validate("log-verify", out)["events"] == 3
     lines = (tmp_path / "events.jsonl").read_bytes().splitlines(keepends=True)

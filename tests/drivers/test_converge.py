@@ -4,12 +4,14 @@ empty, a second apply changes nothing, and rollback brings back the exact defini
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers.conftest import batch_policy
+from vmguard.core.eventlog import EventLog
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm, rollback_vm
 from vmguard.enforce.plan import make_plan
@@ -44,6 +46,15 @@ PIECES = {
 CONFLICTS = [{"input_rw", "input_ro"}]
 
 
+def define(driver, name: str, pieces: Iterable[str]) -> None:
+    """A test:/// domain of `name` with these PIECES, defined (never started)."""
+    devices = "".join(PIECES[p] for p in pieces)
+    driver.conn.defineXML(
+        f"<domain type='test'><name>{name}</name><memory>65536</memory><vcpu>1</vcpu>"
+        f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
+    )
+
+
 def _valid(chosen: frozenset[str]) -> bool:
     if any(pair <= chosen for pair in CONFLICTS):
         return False
@@ -62,21 +73,17 @@ def test_one_apply_converges(
     monkeypatch.setenv("VMGUARD_STATE_DIR", str(state))
     driver = LibvirtDriver(testnode_uri)
     try:
-        devices = "".join(PIECES[p] for p in sorted(chosen))
-        driver.conn.defineXML(
-            "<domain type='test'><name>prop</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
-        )
+        define(driver, "prop", sorted(chosen))
         before = hashlib.sha256(driver.persistent_xml("prop").encode()).hexdigest()
         policy = batch_policy(input_path="/srv/vmdata/input")
-        first = apply_vm(driver, "t", "prop", policy)
+        first = apply_vm(driver, "t", "prop", policy, events=EventLog.from_environment())
         after = make_plan(policy, driver.read_facts("prop"), driver.capabilities)
         assert after.changes == (), (sorted(chosen), after.changes)
         applied = driver.persistent_xml("prop")
-        again = apply_vm(driver, "t", "prop", policy)
+        again = apply_vm(driver, "t", "prop", policy, events=EventLog.from_environment())
         assert again.result is None and driver.persistent_xml("prop") == applied
         if first.result is not None:
-            rollback_vm(driver, "t", "prop")
+            rollback_vm(driver, "t", "prop", events=EventLog.from_environment())
             assert hashlib.sha256(driver.persistent_xml("prop").encode()).hexdigest() == before
     finally:
         driver.close()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.drivers.conftest import batch_policy
 from vmguard.core.errors import DriverError
+from vmguard.core.eventlog import EventLog
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm
 from vmguard.enforce.plan import Action, make_plan
@@ -66,7 +67,7 @@ def test_localhost_display_listen_changed_auth_left_to_the_admin(driver, log_pat
     plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
     assert [c.action for c in plan.changes] == [Action.LISTEN_LOCALHOST]
     assert [c.action for c in plan.manual] == [Action.REQUIRE_DISPLAY_AUTH]
-    apply_vm(driver, "test", name, policy)
+    apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
     display = driver.read_facts(name).displays[0]
     assert display.listen == "127.0.0.1" and display.port == 5901
     again = make_plan(policy, driver.read_facts(name), driver.capabilities)
@@ -83,7 +84,7 @@ def test_writable_9p_share_stops_guest_symlinks_with_mapped_mode(driver, log_pat
     policy = _policy(shared_folders=SharedFoldersPolicy(allow=(OUTPUT_SHARE,)))
     plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
     assert [c.action for c in plan.changes] == [Action.DISABLE_SHARE_SYMLINKS]
-    apply_vm(driver, "test", name, policy)
+    apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
     assert "accessmode='mapped'" in driver.persistent_xml(name)
     share = driver.read_facts(name).shared_folders[0]
     assert not share.read_only and not share.symlinks_allowed
@@ -100,7 +101,7 @@ def test_virtiofs_symlinks_cannot_be_stopped_and_nothing_changes(driver, log_pat
     policy = _policy(shared_folders=SharedFoldersPolicy(allow=(OUTPUT_SHARE,)))
     before = driver.persistent_xml(name)
     with pytest.raises(DriverError, match="virtiofs cannot refuse guest symlinks"):
-        apply_vm(driver, "test", name, policy)
+        apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
     assert driver.persistent_xml(name) == before  # the sound card stayed too: all or nothing
 
 
@@ -126,7 +127,7 @@ def test_guest_agent_removed_only_when_the_policy_says_so(driver, log_path) -> N
     assert make_plan(batch_policy(), driver.read_facts(name), driver.capabilities).empty
     devices = batch_policy().devices
     no_agent = type(devices)(**{**devices.__dict__, "guest_agent": Toggle.DISABLED})
-    apply_vm(driver, "test", name, _policy(devices=no_agent))
+    apply_vm(driver, "test", name, _policy(devices=no_agent), events=EventLog.from_environment())
     assert driver.read_facts(name).channels == ()
 
 

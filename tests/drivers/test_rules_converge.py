@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.drivers.conftest import ISOLATED, batch_policy
-from tests.drivers.test_converge import PIECES, _valid
+from tests.drivers.test_converge import PIECES, _valid, define
 from vmguard.checks.registry import units, violations
+from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import NetworkMode, RemoteDisplay, Toggle, TransferMode
 from vmguard.drivers import facts_of
 from vmguard.enforce.apply import apply_vm
@@ -77,7 +78,7 @@ def converges(driver, name: str, policy: Policy, host_only: HostOnly) -> None:
     plan = make_plan(policy, facts, driver.capabilities)
     assert plan.empty == (not any_fix(policy, facts))
     assert bool(plan.changes) == bool(fixable(policy, facts, driver.capabilities))
-    apply_vm(driver, "t", name, policy, host_only=host_only)
+    apply_vm(driver, "t", name, policy, host_only=host_only, events=EventLog.from_environment())
     after = facts_of(driver, name, host_only)
     assert fixable(policy, after, driver.capabilities) == []
     assert make_plan(policy, after, driver.capabilities).changes == ()
@@ -96,11 +97,7 @@ def test_libvirt_apply_clears_every_fixable_finding(
     monkeypatch.setenv("VMGUARD_STATE_DIR", str(state))
     driver = LibvirtDriver(testnode_uri)
     try:
-        devices = "".join(PIECES[p] for p in sorted(chosen))
-        driver.conn.defineXML(
-            "<domain type='test'><name>prop</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{devices}</devices></domain>"
-        )
+        define(driver, "prop", sorted(chosen))
         converges(driver, "prop", policy, ISOLATED)
     finally:
         driver.close()
@@ -207,10 +204,7 @@ def test_control_an_apply_that_changes_nothing_is_caught(testnode_uri: str, log_
 
     driver = LibvirtDriver(testnode_uri)
     try:
-        driver.conn.defineXML(
-            "<domain type='test'><name>ctl</name><memory>65536</memory><vcpu>1</vcpu>"
-            f"<os><type>hvm</type></os><devices>{PIECES['sound']}</devices></domain>"
-        )
+        define(driver, "ctl", ["sound"])
         driver.apply = lambda name, plan, *, dry_run: ApplyResult(name)  # type: ignore[method-assign]
         with pytest.raises(AssertionError):
             converges(driver, "ctl", batch_policy(), ISOLATED)

@@ -12,6 +12,7 @@ from virtualbox import library as lib
 from tests.drivers import fake_pyvbox as fake
 from tests.drivers.conftest import batch_policy
 from vmguard.core.errors import DriverError
+from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import Access, Toggle, TransferMode
 from vmguard.drivers import facts_of
 from vmguard.drivers.vbox.driver import VirtualBoxDriver
@@ -112,7 +113,9 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
         Action.REMOVE_PARALLEL_PORTS,
         Action.REMOVE_HOST_DEVICES,
     }
-    outcome = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET)
+    outcome = apply_vm(
+        driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=EventLog.from_environment()
+    )
     assert outcome.result and outcome.result.applied and machine._saves == 1
     facts = driver.read_facts("dev-01")
     moved = [(n.kind, n.network, n.mac) for n in facts.nics if n.enabled]
@@ -124,13 +127,20 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
     assert facts.drag_and_drop.value is TransferMode.DISABLED
     assert facts.usb.controllers == () and not facts.audio.enabled and facts.displays == ()
     assert facts.ports == () and facts.host_devices == ()
-    again = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET)
+    again = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=EventLog.from_environment())
     assert again.plan.empty and machine._saves == 1  # idempotent: nothing saved
 
 
 def test_read_only_share_is_recreated_read_only(log_path) -> None:
     driver, _machine = _world()
-    apply_vm(driver, "vbox", "dev-01", batch_policy(input_path="/srv/vmdata/input"), host_only=VBOXNET)
+    apply_vm(
+        driver,
+        "vbox",
+        "dev-01",
+        batch_policy(input_path="/srv/vmdata/input"),
+        host_only=VBOXNET,
+        events=EventLog.from_environment(),
+    )
     shares = driver.read_facts("dev-01").shared_folders
     assert [(s.name, s.read_only, s.host_path) for s in shares] == [("input", True, "/srv/vmdata/input")]
 
@@ -138,7 +148,15 @@ def test_read_only_share_is_recreated_read_only(log_path) -> None:
 def test_dry_run_changes_nothing(log_path) -> None:
     driver, machine = _world()
     before = _hash(driver)
-    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), dry_run=True, host_only=VBOXNET)
+    outcome = apply_vm(
+        driver,
+        "vbox",
+        "dev-01",
+        _policy(),
+        dry_run=True,
+        host_only=VBOXNET,
+        events=EventLog.from_environment(),
+    )
     assert outcome.result and outcome.result.dry_run
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
@@ -148,7 +166,7 @@ def test_failure_midway_discards_everything(log_path) -> None:
     before = _hash(driver)
     machine._fail_on = "remove_shared_folder"
     with pytest.raises(DriverError, match="nothing changed"):
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
 
@@ -156,7 +174,7 @@ def test_locked_by_another_session(log_path) -> None:
     driver, machine = _world()
     machine._locked_by_other = True
     with pytest.raises(DriverError, match="locked by another session") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
     assert "\n" not in str(err.value)
 
 
@@ -164,7 +182,7 @@ def test_permission_denied(log_path) -> None:
     driver, machine = _world()
     machine._denied = True
     with pytest.raises(DriverError, match="permission denied") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
     assert "\n" not in str(err.value) and machine._saves == 0
 
 
@@ -177,7 +195,9 @@ def test_unknown_vm() -> None:
 def test_running_vm_live_changes_and_refusals(log_path) -> None:
     driver, machine = _world()
     machine._set_state("Running")
-    refused = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
+    refused = apply_vm(
+        driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment()
+    )
     assert refused.refused and machine._saves == 0
     live = {c.action for c in refused.plan.changes if not c.needs_poweroff}
     assert live == {
@@ -187,8 +207,24 @@ def test_running_vm_live_changes_and_refusals(log_path) -> None:
         Action.DISABLE_REMOTE_DISPLAY,
     }
     with pytest.raises(DriverError, match="while dev-01 runs"):
-        apply_vm(driver, "vbox", "dev-01", _policy(), next_boot=True, host_only=VBOXNET)
-    done = apply_vm(driver, "vbox", "dev-01", _policy(), power_off_ok=True, host_only=VBOXNET)
+        apply_vm(
+            driver,
+            "vbox",
+            "dev-01",
+            _policy(),
+            next_boot=True,
+            host_only=VBOXNET,
+            events=EventLog.from_environment(),
+        )
+    done = apply_vm(
+        driver,
+        "vbox",
+        "dev-01",
+        _policy(),
+        power_off_ok=True,
+        host_only=VBOXNET,
+        events=EventLog.from_environment(),
+    )
     assert done.result and driver.read_facts("dev-01").power_state is PowerState.RUNNING
     assert make_plan(_policy(), facts_of(driver, "dev-01", VBOXNET), driver.capabilities).empty
 
@@ -196,9 +232,9 @@ def test_running_vm_live_changes_and_refusals(log_path) -> None:
 def test_rollback_restores_every_setting(log_path) -> None:
     driver, _machine = _world()
     before = _hash(driver)
-    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET)
+    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
     assert _hash(driver) != before
-    rollback_vm(driver, "vbox", "dev-01")
+    rollback_vm(driver, "vbox", "dev-01", events=EventLog.from_environment())
     assert _hash(driver) == before
 
 
@@ -257,10 +293,13 @@ def test_any_mix_converges_in_one_apply(chosen, generation, tmp_path_factory, mo
     vbox._add(machine)
     driver = VirtualBoxDriver(vbox, fake.FakeSession, lib)
     before = driver.backup("mix")
-    apply_vm(driver, "vbox", "mix", batch_policy())
+    apply_vm(driver, "vbox", "mix", batch_policy(), events=EventLog.from_environment())
     assert make_plan(batch_policy(), driver.read_facts("mix"), driver.capabilities).changes == ()
     saves = machine._saves
-    assert apply_vm(driver, "vbox", "mix", batch_policy()).result is None and machine._saves == saves
+    assert (
+        apply_vm(driver, "vbox", "mix", batch_policy(), events=EventLog.from_environment()).result is None
+        and machine._saves == saves
+    )
     if saves:
-        rollback_vm(driver, "vbox", "mix")
+        rollback_vm(driver, "vbox", "mix", events=EventLog.from_environment())
         assert driver.backup("mix") == before

@@ -14,7 +14,8 @@ from vmguard.firewall.audit import DriftKind, FirewallAudit, RulesetDrift, compa
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
-from vmguard.firewall.nftables_render import render, vm_elements
+from vmguard.firewall.nftables_elements import vm_elements
+from vmguard.firewall.nftables_render import render
 from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, Inventory, VmEntry
 from vmguard.policy.model import (
     Egress,

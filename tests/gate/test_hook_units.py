@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from vmguard.core.errors import DriverError, GateError
+from vmguard.core.eventlog import EventLog
 from vmguard.facts.vm import Attachment, PowerState
 from vmguard.gate import server
 from vmguard.gate.domainxml import facts_from_stdin, network_from_disk
@@ -59,7 +60,7 @@ def test_the_server_refuses_a_socket_folder_others_can_use(tmp_path, mode):
     folder.mkdir()
     folder.chmod(mode)
     with pytest.raises(GateError, match="only its owner"):
-        server.Server(folder / "gate.sock")
+        server.Server(folder / "gate.sock", EventLog(tmp_path / "events.jsonl", syslog=None))
 
 
 def test_the_server_does_not_replace_a_file_that_is_not_a_socket(tmp_path):
@@ -67,14 +68,14 @@ def test_the_server_does_not_replace_a_file_that_is_not_a_socket(tmp_path):
     folder.mkdir(mode=0o700)
     (folder / "gate.sock").write_text("precious")
     with pytest.raises(GateError, match="not a socket"):
-        server.Server(folder / "gate.sock")
+        server.Server(folder / "gate.sock", EventLog(tmp_path / "events.jsonl", syslog=None))
     assert (folder / "gate.sock").read_text() == "precious"
 
 
 def test_server_answers_each_request_with_one_line(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir(mode=0o700)
-    srv = server.Server(folder / "gate.sock")
+    srv = server.Server(folder / "gate.sock", EventLog(tmp_path / "events.jsonl", syslog=None))
     assert oct(os.stat(folder / "gate.sock").st_mode & 0o777) == "0o600"
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:

@@ -15,6 +15,7 @@ from virtualbox import library as lib
 from tests.drivers import fake_pyvbox as fake
 from tests.gate.lab import wait_for
 from vmguard.audit.watch import watch
+from vmguard.core.eventlog import EventLog
 from vmguard.drivers.vbox.driver import VirtualBoxDriver
 from vmguard.inventory.loader import load_inventory
 
@@ -68,7 +69,7 @@ def watching(world):
         run = threading.Thread(
             target=watch,
             args=(load_inventory(tmp / "inv.yaml"),),
-            kwargs={"duration": 4.0, "out": out, "enforce": enforce},
+            kwargs={"duration": 4.0, "out": out, "enforce": enforce, "events": EventLog.from_environment()},
         )
         run.start()
         runs.append(run)

@@ -43,7 +43,6 @@ class Rule:
     references: tuple[Reference, ...]
     # Optional: the fix spelled for each hypervisor where it differs (hypervisor, text).
     by_hypervisor: tuple[tuple[str, str], ...] = ()
-    fixed_by_apply: bool = False  # `vmguard apply` changes what this rule checks
     check: str = ""  # the rule's function under vmguard.checks: "devices.clipboard"
 
     @property
@@ -118,7 +117,6 @@ def _parse(path: Path) -> Rule:
         references=refs,
         check=str(doc["check"]),
         by_hypervisor=by_hypervisor,
-        fixed_by_apply=doc.get("fixed_by_apply") is True,
     )
 
 

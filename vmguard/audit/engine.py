@@ -18,7 +18,7 @@ from vmguard.audit.host import audit_host
 from vmguard.audit.result import AuditResult, Outcome, VmReport
 from vmguard.audit.waivers import apply_waivers
 from vmguard.checks.inventory import Listing
-from vmguard.checks.registry import INVENTORY_AREAS, Unit, findings, units
+from vmguard.checks.registry import INVENTORY_AREAS, Unit, findings, fixed_by_apply, units
 from vmguard.core.errors import DriverError, GuestError
 from vmguard.core.findings import Finding
 from vmguard.drivers import Driver, facts_of, open_driver
@@ -134,7 +134,7 @@ def _audit_vm(ctx: Context, driver: Driver, conn: Connection, entry: VmEntry, na
     host_facts = facts
     facts, missed = with_guest(ctx, conn, facts, scan_files=entry.policy.software.file_scan)
     found = run_checks(ctx, entry, facts)
-    fixable = any(o.rule.fixed_by_apply and not o.waived for o in found)  # else no plan needed
+    fixable = any(fixed_by_apply(o.rule) and not o.waived for o in found)  # else no plan needed
     return VmReport(
         name,
         conn.name,

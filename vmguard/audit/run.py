@@ -69,11 +69,11 @@ def run_audit(
     keep: int = DEFAULT_KEEP,
     opener: Opener = open_driver,
     guest: GuestMode = GuestMode.OFF,
-    events: log.EventLog | None = None,
+    events: log.EventLog,
     metrics: Path | None = None,
 ) -> AuditRun:
     """Audit, write the reports into a new run folder under `out`, and log the run to
-    `events` (default: the process's event log)."""
+    `events`."""
     formats = check_formats(formats)
     if keep < 1:
         raise UsageError("--keep must be at least 1")
@@ -88,7 +88,7 @@ def run_audit(
         if metrics is not None:  # for node_exporter's textfile collector
             write_metrics(doc, metrics)
     code = result.exit_code(fail_on)
-    (events or log.current()).append(
+    events.append(
         "audit",
         inventory=inventory.source,
         run=run_dir.name,

@@ -80,10 +80,16 @@ def _start_event_loop() -> None:
 
 class Watcher:
     def __init__(
-        self, inventory: Inventory, out: TextIO, act: Act | None = None, jsonl: bool = False
+        self,
+        inventory: Inventory,
+        out: TextIO,
+        events: log.EventLog,
+        act: Act | None = None,
+        jsonl: bool = False,
     ) -> None:
         self.inventory = inventory
         self.out = out
+        self.events = events  # what is new is logged here first
         self.jsonl = jsonl  # --format json: one JSON object per event
         self.ctx = make_context(dt.date.today())
         self.act = act  # watch --enforce: what to do with each VM's outcomes (gate.enforce)
@@ -118,7 +124,7 @@ class Watcher:
             return  # the baseline: counted once in the start-up line, not one line each
         for outcome in (o for o in failing if o.finding.key not in before):
             f = outcome.finding
-            log.append(
+            self.events.append(
                 "watch",
                 rule=f.rule,
                 subject=f.subject,
@@ -175,7 +181,7 @@ class Watcher:
 def _enforcer(watcher: Watcher) -> Act:
     from vmguard.gate.enforce import Enforcer
 
-    return Enforcer(watcher.ctx, watcher.say)
+    return Enforcer(watcher.ctx, watcher.say, watcher.events)
 
 
 def _listener(conn: Connection, driver: Driver, changes: queue.Queue) -> object | None:
@@ -195,6 +201,7 @@ def watch(
     firewall_every: float = 300.0,
     duration: float | None = None,
     out: TextIO,
+    events: log.EventLog,
     enforce: bool = False,
     jsonl: bool = False,
 ) -> int:
@@ -202,7 +209,7 @@ def watch(
     or anything the inventory names could not be watched during the run.
     enforce: a VM that drifts out of policy is dealt with per its on_drift (gate.enforce);
     jsonl: each event as one JSON object per line."""
-    watcher = Watcher(inventory, out, jsonl=jsonl)
+    watcher = Watcher(inventory, out, events, jsonl=jsonl)
     if enforce:
         watcher.act = _enforcer(watcher)
     changes: queue.Queue = queue.Queue()

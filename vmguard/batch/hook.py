@@ -42,13 +42,15 @@ def _beside_output(verdict: JobVerdict) -> str:
     return ""
 
 
-def report(verdict: JobVerdict, config: BatchConfig, notify: Notify | None = None) -> JobVerdict:
+def report(
+    verdict: JobVerdict, config: BatchConfig, events: log.EventLog, notify: Notify | None = None
+) -> JobVerdict:
     """Record the verdict for admins, write it beside the job output, notify, log."""
     noted = notify(verdict) if notify and config.comment else ""
     warnings = [w for w in (_beside_output(verdict), noted) if w]
     verdict = replace(verdict, warnings=tuple(warnings), finished=time.time())
     record = save_record(verdict, config.state_dir)
-    log.append(
+    events.append(
         "batch-vet",
         job=verdict.job.key,
         vm=verdict.vm,
@@ -62,36 +64,39 @@ def report(verdict: JobVerdict, config: BatchConfig, notify: Notify | None = Non
     return verdict
 
 
-def held_unvetted(sealed: Sealed, config: BatchConfig) -> JobVerdict:
+def held_unvetted(sealed: Sealed, config: BatchConfig, events: log.EventLog) -> JobVerdict:
     """Output sealed by a later hook because its own epilog never came: held, not vetted."""
     holder = sealed.holder
     verdict = JobVerdict(
         holder.job, JobOutcome.FAILED, sealed.note, holder.vm, holder.pool, quarantine=str(sealed.held)
     )
-    return report(verdict, config)
+    return report(verdict, config, events)
 
 
-def _settings(config_path: Path | None) -> BatchConfig:
-    config = load_batch_config(config_path)
-    if config.log:  # hooks run with no environment: the settings name the log
-        log.use(log.EventLog(Path(config.log)))
-    return config
+def events_of(config: BatchConfig | None) -> log.EventLog:
+    """The hook's one event log: hooks run with no environment, so the settings name it
+    (else, or before the settings are read, the log $VMGUARD_LOG names)."""
+    if config is not None and config.log:
+        return log.EventLog(Path(config.log))
+    return log.EventLog.from_environment()
 
 
 def start_of_job(job: BatchJob, config_path: Path | None, alive: Alive) -> str:
     """Assign the job its VM. Returns "" (a VM, or no VM job) or why the job is refused;
     the reason is then already in the job's error output and in vmguard's log."""
+    events = events_of(None)
     try:
-        config = _settings(config_path)
-        holder = binding.start(job, config, alive, lambda sealed: held_unvetted(sealed, config))
+        config = load_batch_config(config_path)
+        events = events_of(config)
+        holder = binding.start(job, config, alive, lambda sealed: held_unvetted(sealed, config, events))
     except Exception as err:  # noqa: BLE001 - whatever fails, the job must not run unvetted
-        return _refuse(job, err)
+        return _refuse(job, err, events)
     if holder is not None:
-        log.append("batch-assign", job=job.key, vm=holder.vm, pool=holder.pool, user=job.user)
+        events.append("batch-assign", job=job.key, vm=holder.vm, pool=holder.pool, user=job.user)
     return ""
 
 
-def _refuse(job: BatchJob, err: Exception) -> str:
+def _refuse(job: BatchJob, err: Exception, events: log.EventLog) -> str:
     reason = str(err).splitlines()[0] if isinstance(err, VmguardError) else f"vmguard failed: {err!r}"
     message = f"vmguard: job {job.id} refused: {reason}"
     if job.error_file and job.uid > 0:
@@ -100,32 +105,38 @@ def _refuse(job: BatchJob, err: Exception) -> str:
         except VmguardError as write_err:
             message += f" ({write_err})"
     print(shown(message), file=sys.stderr)
-    _log_failure(job, err, "batch-refuse")
+    _log_failure(job, err, "batch-refuse", events)
     return message
 
 
 def end_of_job(job: BatchJob, config_path: Path | None, notify: Notify | None = None) -> int:
     """Seal, vet, publish and record; always returns 0, because the node must not be blocked."""
+    events = events_of(None)
     try:
-        config = _settings(config_path)
+        config = load_batch_config(config_path)
+        events = events_of(config)
         done = []
-        binding.finish(job, config, lambda sealed: done.append(_vet_and_report(sealed, config, notify)))
+        binding.finish(
+            job, config, lambda sealed: done.append(_vet_and_report(sealed, config, events, notify))
+        )
         summary = done[0].summary() if done else "no VM was assigned to this job: nothing to vet"
         print(f"vmguard: job {shown(job.key)}: {summary}", file=sys.stderr)  # summary() shows its message
     except Exception as err:  # noqa: BLE001 - any failure, even a bug, must not drain the node
         print(f"vmguard: job {shown(job.key)}: vetting not done: {shown(str(err))}", file=sys.stderr)
-        _log_failure(job, err, "batch-vet")
+        _log_failure(job, err, "batch-vet", events)
     return ExitCode.OK
 
 
-def _vet_and_report(sealed: Sealed, config: BatchConfig, notify: Notify | None) -> JobVerdict:
+def _vet_and_report(
+    sealed: Sealed, config: BatchConfig, events: log.EventLog, notify: Notify | None
+) -> JobVerdict:
     holder = sealed.holder
-    return report(vet_held(holder.job, holder.vm, holder.pool, sealed.held, config), config, notify)
+    return report(vet_held(holder.job, holder.vm, holder.pool, sealed.held, config), config, events, notify)
 
 
-def _log_failure(job: BatchJob, err: Exception, kind: str) -> None:
+def _log_failure(job: BatchJob, err: Exception, kind: str, events: log.EventLog) -> None:
     detail = "" if isinstance(err, VmguardError) else traceback.format_exc()
     try:
-        log.append(kind, job=job.key, outcome=JobOutcome.FAILED.value, message=str(err), traceback=detail)
+        events.append(kind, job=job.key, outcome=JobOutcome.FAILED.value, message=str(err), traceback=detail)
     except VmguardError as log_err:
         print(f"vmguard: {shown(str(log_err))}", file=sys.stderr)

@@ -13,6 +13,7 @@ from vmguard.batch.job import SAFE_NAME
 from vmguard.batch.verdict import JobOutcome, JobVerdict, record_path
 from vmguard.batch.vetting import vet_held
 from vmguard.core.errors import ExitCode, VetInputError
+from vmguard.core.eventlog import EventLog
 
 DAY = 86400.0
 
@@ -32,8 +33,9 @@ def load_record(key: str, config: BatchConfig) -> JobVerdict:
         raise VetInputError(f"{path}: not a vmguard verdict record ({err})") from err
 
 
-def revet(key: str, config: BatchConfig) -> JobVerdict:
-    """Vet a job's held output again (after a fix) with the current inventory and policy."""
+def revet(key: str, config: BatchConfig, events: EventLog) -> JobVerdict:
+    """Vet a job's held output again (after a fix) with the current inventory and policy;
+    the verdict is logged to `events`."""
     previous = load_record(key, config)
     if not previous.quarantine or not Path(previous.quarantine).is_dir():
         raise VetInputError(f"job {key}: nothing is held (outcome {previous.outcome.value})")
@@ -43,7 +45,7 @@ def revet(key: str, config: BatchConfig) -> JobVerdict:
             f"{previous.quarantine} and delete them"
         )
     job, vm, pool = previous.job, previous.vm, previous.pool
-    return report(vet_held(job, vm, pool, Path(previous.quarantine), config), config)
+    return report(vet_held(job, vm, pool, Path(previous.quarantine), config), config, events)
 
 
 def exit_code(verdict: JobVerdict) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vmguard.checks.common import wanted, where
-from vmguard.checks.unit import Action, Violation, VmFix
+from vmguard.checks.unit import Action, Violation, VmFix, fixes
 from vmguard.core.modes import RemoteDisplay, Toggle, TransferMode
 from vmguard.facts.vm import Display, PortDevice, Setting, VmFacts
 from vmguard.policy.model import Policy
@@ -40,10 +40,12 @@ def _transfer(what: str, action: Action, policy: Policy, setting: Setting) -> It
         )
 
 
+@fixes
 def clipboard(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _transfer("clipboard", Action.SET_CLIPBOARD, policy, facts.clipboard)
 
 
+@fixes
 def drag_and_drop(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _transfer("drag_and_drop", Action.SET_DRAG_AND_DROP, policy, facts.drag_and_drop)
 
@@ -63,6 +65,7 @@ def _usb_off(policy: Policy) -> bool:
     return policy.devices.usb is Toggle.DISABLED
 
 
+@fixes
 def usb_controller(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if _usb_off(policy) and facts.usb.controllers:
         yield Violation(
@@ -73,6 +76,7 @@ def usb_controller(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+@fixes
 def usb_redirection(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if _usb_off(policy) and facts.usb.redirections:
         yield Violation(
@@ -83,6 +87,7 @@ def usb_redirection(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+@fixes
 def audio(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.devices.audio is Toggle.DISABLED and facts.audio.enabled:
         parts = [p for p, on in (("input", facts.audio.input), ("output", facts.audio.output)) if on]
@@ -126,6 +131,7 @@ def _enabled_displays(facts: VmFacts) -> Iterable[Display]:
     return (d for d in facts.displays if d.enabled)
 
 
+@fixes
 def display_auth(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for display in _enabled_displays(facts):
         if not display.authenticated:
@@ -135,6 +141,7 @@ def display_auth(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _display_violation(policy, display, "has no authentication", fix)
 
 
+@fixes
 def display_listen(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.devices.remote_display is RemoteDisplay.ENABLED:
         return
@@ -146,6 +153,7 @@ def display_listen(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _display_violation(policy, display, f"listens on {shown}", fix)
 
 
+@fixes
 def display_unwanted(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.devices.remote_display is not RemoteDisplay.DISABLED:
         return
@@ -174,10 +182,12 @@ def _ports(kind: str, action: Action, policy: Policy, facts: VmFacts) -> Iterabl
         )
 
 
+@fixes
 def serial(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _ports("serial", Action.REMOVE_SERIAL_PORTS, policy, facts)
 
 
+@fixes
 def parallel(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _ports("parallel", Action.REMOVE_PARALLEL_PORTS, policy, facts)
 
@@ -186,6 +196,7 @@ def _listed(items: Iterable[str]) -> str:
     return ", ".join(items)
 
 
+@fixes
 def host_devices(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.devices.host_devices is not Toggle.DISABLED:
         return
@@ -199,6 +210,7 @@ def host_devices(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+@fixes
 def guest_agent(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.devices.guest_agent is not Toggle.DISABLED:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from vmguard.checks.common import wanted, where
-from vmguard.checks.unit import Action, Violation, VmFix
+from vmguard.checks.unit import Action, Violation, VmFix, fixes
 from vmguard.core.modes import NetworkMode
 from vmguard.facts.vm import Attachment, Nic, VmFacts, is_loopback
 from vmguard.policy.model import Policy
@@ -63,12 +63,14 @@ def _nic_violation(policy: Policy, facts: VmFacts, nic: Nic, what: str) -> Viola
     )
 
 
+@fixes
 def bridged(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for nic in _attached(facts):
         if nic.attachment is Attachment.BRIDGED:
             yield _nic_violation(policy, facts, nic, f"is bridged to '{nic.network}'")
 
 
+@fixes
 def nat(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for nic in _attached(facts):
         if nic.attachment in NAT_LIKE:
@@ -84,6 +86,7 @@ def _reaches_loopback(facts: VmFacts, nic: Nic) -> bool:
     return default if stated is None else stated.lower() not in FALSE
 
 
+@fixes
 def nat_loopback(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for nic in _attached(facts):
         if _reaches_loopback(facts, nic):
@@ -91,6 +94,7 @@ def nat_loopback(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _nic_violation(policy, facts, nic, what)
 
 
+@fixes
 def port_forwards(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for nic in _attached(facts):
         for pf in nic.port_forwards:
@@ -106,6 +110,7 @@ def port_forwards(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             )
 
 
+@fixes
 def unwanted_adapter(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Network mode none: every attached NIC that VMG-NET-001/002 do not already flag
     (host-only, internal, other, and one on the connection's host-only bridge)."""
@@ -117,6 +122,7 @@ def unwanted_adapter(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         yield _nic_violation(policy, facts, nic, what)
 
 
+@fixes
 def unreviewed_network(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.network.mode is not NetworkMode.HOST_ONLY:
         return
@@ -126,6 +132,7 @@ def unreviewed_network(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _nic_violation(policy, facts, nic, what)
 
 
+@fixes
 def other_host_only(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """A host-only NIC on another host-only network than the connection's; NAT, bridged
     and internal ones have their own rules above."""

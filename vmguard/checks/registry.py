@@ -15,12 +15,13 @@ from a build: its rules are then skipped, as is any rule whose module is missing
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from vmguard.audit.catalog import Catalog, Rule, load_catalog
-from vmguard.checks.unit import Violation
+from vmguard.checks.unit import Violation, declares_fix
 from vmguard.core.errors import AuditError
 from vmguard.core.findings import Finding
 from vmguard.facts.vm import VmFacts
@@ -47,6 +48,18 @@ def unit_of(rule: Rule) -> Unit | None:
     if not callable(unit) or function.startswith("_"):
         raise AuditError(f"{rule.id}: check {rule.check!r} names no rule function in {full}")
     return unit
+
+
+def fixed_by_apply(rule: Rule) -> bool:
+    """Whether `vmguard apply` changes what the rule checks: its function is declared
+    `@fixes` (vmguard.checks.unit). Reports and `rules show` say so."""
+    return _declares_fix(rule)
+
+
+@functools.cache  # asked once per finding in a report; the answer never changes
+def _declares_fix(rule: Rule) -> bool:
+    unit = unit_of(rule)
+    return unit is not None and declares_fix(unit)
 
 
 def units(scope: frozenset[str] | None = None, catalog: Catalog | None = None) -> dict[str, Unit]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vmguard.checks.common import wanted, where
-from vmguard.checks.unit import Action, Violation, VmFix
+from vmguard.checks.unit import Action, Violation, VmFix, fixes
 from vmguard.core.modes import Access, SharePurpose
 from vmguard.core.paths import forms, overlaps
 from vmguard.facts.vm import SharedFolder, VmFacts
@@ -53,6 +53,7 @@ def _violation(share: SharedFolder, message: str, want: str, fix: VmFix) -> Viol
     return Violation(message=f"share '{share.name}' {message}", evidence=evidence, wanted=want, fix=fix)
 
 
+@fixes
 def forbidden_root(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     roots = policy.shared_folders.forbid_host_paths
     for share in facts.shared_folders:
@@ -72,6 +73,7 @@ def _not_allowed_why(policy: Policy, vm: str, share: SharedFolder) -> str:
     return f"policy allows {', '.join(paths)} only" if paths else "not in the allow list"
 
 
+@fixes
 def not_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     names = ", ".join(r.name for r in policy.shared_folders.allow) or "none"
     for share in facts.shared_folders:
@@ -81,6 +83,7 @@ def not_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _violation(share, f"({share.host_path}) is not allowed", want, fix)
 
 
+@fixes
 def writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     for share in facts.shared_folders:
         rule = _rule_for(policy, facts.name, share)
@@ -92,6 +95,7 @@ def writable(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _violation(share, "is writable", want, fix)
 
 
+@fixes
 def symlinks(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     # Also for the output (quarantine) share: vet rejects symlinks, but backups and
     # admins' tools on the host follow them. A share that cannot stop them (virtiofs)
@@ -113,6 +117,7 @@ def symlinks(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             yield _violation(share, "allows the guest to create symlinks", want, fix)
 
 
+@fixes
 def automount(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.shared_folders.automount:
         return

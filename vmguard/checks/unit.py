@@ -3,7 +3,9 @@
 A rule is one function in a family module (vmguard/checks/<family>.py), named by its
 catalog entry (rules/<ID>.yaml `check: family.function`). It is a pure function of
 (policy, facts) that yields a Violation for each thing wrong; where vmguard can fix it,
-the Violation carries the fix. The audit stamps the rule id, severity and subject from
+the Violation carries the fix, and the function is declared `@fixes` (next to it: the one
+place that says whether `vmguard apply` clears the rule, the catalog's fixed_by_apply).
+The audit stamps the rule id, severity and subject from
 the catalog (a rule never spells its own id); `plan` is made of the same Violations'
 fixes (vmguard.enforce.plan), so plan proposes exactly what clears the fixable findings.
 
@@ -13,8 +15,10 @@ guest plan collects), add it to `Fix`, and the VM plan keeps taking only VmFix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from vmguard.facts.vm import HostOnly
 
@@ -61,6 +65,21 @@ class VmFix:
 
 
 Fix = VmFix  # | GuestFix, when guest changes land
+
+R = TypeVar("R", bound=Callable[..., Any])
+_FIXING: set[Callable[..., Any]] = set()  # the rule functions declared @fixes
+
+
+def fixes(rule: R) -> R:
+    """Declares that this rule's violations carry the fix that clears them (a VmFix that
+    `plan` takes, or a guest rule's own fix): the rule is fixed by apply. A test checks
+    the declaration against what the rule yields and what apply then clears."""
+    _FIXING.add(rule)
+    return rule
+
+
+def declares_fix(rule: Callable[..., Any]) -> bool:
+    return rule in _FIXING
 
 
 @dataclass(frozen=True, kw_only=True)

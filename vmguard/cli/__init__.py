@@ -104,10 +104,10 @@ def _areas(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # The run's one event log, made here and passed to the commands (args.events); also
-    # the process's current log, for library code not yet handed it.
+    # The run's one event log, made here from the environment and passed down to every
+    # command (args.events) and from there to whatever logs.
     events = eventlog.EventLog.from_environment()
-    with safe_streams(), eventlog.using(events):
+    with safe_streams():
         return _main(argv, events)
 
 

@@ -12,6 +12,7 @@ from vmguard.audit.catalog import Rule, load_catalog, rule_ids
 from vmguard.audit.engine import GuestMode
 from vmguard.audit.reports import FORMATS
 from vmguard.audit.run import DEFAULT_FORMATS, DEFAULT_KEEP, run_audit
+from vmguard.checks.registry import fixed_by_apply
 from vmguard.cli.defaults import add_reports_dir
 from vmguard.cli.output import (
     OutputFormat,
@@ -65,7 +66,7 @@ def _rule_dict(rule: Rule) -> dict[str, object]:
         "rationale": rule.rationale,
         "remediation": rule.remediation,
         "remediation_by_hypervisor": dict(rule.by_hypervisor),
-        "fixed_by_apply": rule.fixed_by_apply,
+        "fixed_by_apply": fixed_by_apply(rule),
         "references": refs,
     }
 
@@ -99,7 +100,7 @@ def _rules_show(args: argparse.Namespace) -> int:
         "How to fix:",
         wrap.fill(rule.remediation),
         *[wrap.fill(f"On {SHOWN_NAME.get(name, name)}: {text}") for name, text in rule.by_hypervisor],
-        *([wrap.fill("`vmguard apply` makes this change.")] if rule.fixed_by_apply else []),
+        *([wrap.fill("`vmguard apply` makes this change.")] if fixed_by_apply(rule) else []),
         "",
         "References:",
         sep="\n",
@@ -139,6 +140,7 @@ def _watch(args: argparse.Namespace) -> int:
         firewall_every=args.firewall_every,
         duration=args.duration,
         out=sys.stdout,
+        events=args.events,
         enforce=args.enforce,
         jsonl=args.format is OutputFormat.JSON,
     )

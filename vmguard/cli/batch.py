@@ -27,7 +27,7 @@ def _revet(args: argparse.Namespace) -> int:
     from vmguard.batch.config import load_batch_config
     from vmguard.batch.records import exit_code, revet
 
-    verdict = revet(args.job, load_batch_config(_config(args)))
+    verdict = revet(args.job, load_batch_config(_config(args)), args.events)
     if args.format is OutputFormat.JSON:
         print_document("batch-verdict", {**verdict.to_dict(), "exit_code": int(exit_code(verdict))})
     else:

@@ -19,7 +19,9 @@ def _install(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
     inventory = load_inventory(args.inventory)
-    path = install.install(inventory, args.connection, Path(args.hooks_dir), args.server or "")
+    path = install.install(
+        inventory, args.connection, Path(args.hooks_dir), args.server or "", events=args.events
+    )
     print(f"installed {path}; libvirtd runs hooks it found at start: restart libvirtd (or virtqemud)")
     return ExitCode.OK
 
@@ -27,7 +29,7 @@ def _install(args: argparse.Namespace) -> int:
 def _remove(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
-    removed = install.remove(Path(args.hooks_dir))
+    removed = install.remove(Path(args.hooks_dir), events=args.events)
     print(f"removed {install.hook_path(Path(args.hooks_dir))}" if removed else "no vmguard hook installed")
     return ExitCode.OK
 
@@ -96,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     from vmguard.gate import server
 
     print(f"serving the start gate on {args.socket}", flush=True)
-    server.serve(Path(args.socket))
+    server.serve(Path(args.socket), args.events)
     return ExitCode.OK
 
 
@@ -107,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         inventory = load_inventory(args.inventory)
         call = hook.HookCall(args.vm, args.operation, args.sub)
-        answer = hook.run(inventory, args.connection, call, sys.stdin.buffer.read())
+        answer = hook.run(inventory, args.connection, call, sys.stdin.buffer.read(), args.events)
     except VmguardError as err:
         print(f"vmguard: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return ExitCode.CANNOT_RUN

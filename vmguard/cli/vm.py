@@ -11,6 +11,7 @@ from typing import TypeVar
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
 from vmguard.core.display import shown, shown_lines
 from vmguard.core.errors import ExitCode, GuestError
+from vmguard.core.eventlog import EventLog
 from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
 from vmguard.enforce.apply import ApplyOutcome, apply_vm, has_backup, rollback_vm
@@ -140,9 +141,9 @@ def _guest_outcome_text(outcome: GuestOutcome, dry_run: bool) -> list[str]:
     return lines + [f"  guest: {r}" for r in outcome.plan.report_only]
 
 
-def _apply_guest(target: Target, dry_run: bool) -> GuestOutcome:
+def _apply_guest(target: Target, dry_run: bool, events: EventLog) -> GuestOutcome:
     facts = facts_of(target.driver, target.vm, target.connection.host_only)  # after the host's changes
-    return apply_guest(facts, target.entry.policy, target.connection.name, dry_run=dry_run)
+    return apply_guest(facts, target.entry.policy, target.connection.name, dry_run=dry_run, events=events)
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -159,6 +160,7 @@ def _apply(args: argparse.Namespace) -> int:
             power_off_ok=args.power_off_ok,
             next_boot=args.next_boot,
             host_only=target.connection.host_only,
+            events=args.events,
         )
 
     with Session(load_inventory(args.inventory)) as session:
@@ -168,7 +170,11 @@ def _apply(args: argparse.Namespace) -> int:
                 outcomes.append(outcome)
                 if args.format is OutputFormat.TEXT:
                     print(shown_lines(_outcome_text(outcome)))
-            guest = _attempt(session, target, lambda t: _apply_guest(t, args.dry_run)) if args.guest else None
+            guest = (
+                _attempt(session, target, lambda t: _apply_guest(t, args.dry_run, args.events))
+                if args.guest
+                else None
+            )
             if guest is not None:
                 guests.append(guest)
                 if args.format is OutputFormat.TEXT:
@@ -191,12 +197,12 @@ def _rollback(args: argparse.Namespace) -> int:
         if not targets:  # its connection could not be opened, or it has no such VM
             raise session.errors[0]
         driver, connection = targets[0].driver, targets[0].connection.name
-        disks = rollback_guest(driver.read_facts(args.vm), connection)
+        disks = rollback_guest(driver.read_facts(args.vm), connection, events=args.events)
         if disks:
             print(shown(f"{args.vm}: restored its disk images from {disks}"))
         if disks and not has_backup(connection, args.vm):
             return ExitCode.OK  # only the guest was changed
-        path, state = rollback_vm(driver, connection, args.vm)
+        path, state = rollback_vm(driver, connection, args.vm, events=args.events)
     note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
     print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
     return ExitCode.OK

@@ -12,8 +12,9 @@ event of the file that was moved away; `verify` (vmguard.core.logchain) follows 
 chain across the rotated files. Each event is also sent to syslog (journald reads the
 same socket), a copy for the site's log collection; the file stays the record.
 
-The CLI creates one EventLog per run (`use()`); library callers pass a path or get
-the log $VMGUARD_LOG names.
+The CLI (and each hook entry: libvirt's, the batch system's) makes one EventLog per run
+from its settings and environment, and passes it down: every function that logs takes
+`events`; nothing reads a process-wide log.
 """
 
 from __future__ import annotations
@@ -145,36 +146,6 @@ def _to_syslog(address: str, line: bytes) -> None:
         sock.send(message[:_SYSLOG_MAX])
 
 
-_current: EventLog | None = None
-
-
-def use(log: EventLog | None) -> None:
-    """The log this process's events go to (the CLI sets it once per run)."""
-    global _current
-    _current = log
-
-
-@contextlib.contextmanager
-def using(log: EventLog) -> Iterator[EventLog]:
-    """`log` for the duration of a block (the demo's own log), then the one before."""
-    saved = _current
-    use(log)
-    try:
-        yield log
-    finally:
-        use(saved)
-
-
-def current() -> EventLog:
-    return _current or EventLog.from_environment()
-
-
-def append(kind: str, path: Path | None = None, **data: Any) -> dict[str, Any]:
-    """Append to the log at `path`, else to the current one."""
-    log = current() if path is None else EventLog(path, current().syslog)
-    return log.append(kind, **data)
-
-
-def verify(path: Path | None = None) -> list[Break]:
+def verify(path: Path) -> list[Break]:
     """Every place the chain breaks, across rotated files (vmguard.core.logchain)."""
-    return verify_chain(path or current().path)
+    return verify_chain(path)

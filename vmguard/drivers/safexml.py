@@ -12,6 +12,8 @@ from lxml import etree
 
 from vmguard.core.errors import DriverError
 
+Element = etree._Element  # what the drivers' XML readers take
+
 _PARSER = etree.XMLParser(
     resolve_entities=False,
     no_network=True,

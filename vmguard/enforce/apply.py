@@ -98,11 +98,11 @@ def _write_durably(path: Path, data: bytes) -> Path:
     return path
 
 
-def _log(kind: str, connection: str, plan: Plan, **data: object) -> None:
-    log.append(
+def _log(job: _Job, kind: str, plan: Plan, **data: object) -> None:
+    job.events.append(
         kind,
         vm=plan.vm,
-        connection=connection,
+        connection=job.connection,
         policy=plan.policy,
         changes=[str(c) for c in plan.changes],
         **data,
@@ -117,6 +117,7 @@ class _Job:
     connection: str
     policy: Policy
     store: BackupStore
+    events: log.EventLog
     host_only: HostOnly | None = None
     next_boot_config: bool = False  # plan against the definition a running VM boots with next
 
@@ -175,8 +176,8 @@ def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> ApplyO
             job.started_again(plan.vm)
     except DriverError as err:
         _log(
+            job,
             "apply-failed",
-            job.connection,
             plan,
             backup=str(backup),
             reason=str(err),
@@ -185,8 +186,8 @@ def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> ApplyO
         raise
     status = "partly-applied" if result.next_boot else "applied"
     _log(
+        job,
         "apply",
-        job.connection,
         plan,
         status=status,
         backup=str(backup),
@@ -200,7 +201,7 @@ def _proceed(job: _Job, plan: Plan, power_off_ok: bool, resumed: bool) -> ApplyO
 def _resume(job: _Job, plan: Plan) -> ApplyOutcome:
     """Nothing left to change, but a killed run left the VM off: start it again."""
     job.started_again(plan.vm)
-    _log("apply", job.connection, plan, status="resumed", restarted=True)
+    _log(job, "apply", plan, status="resumed", restarted=True)
     return ApplyOutcome(plan)
 
 
@@ -216,14 +217,15 @@ def apply_vm(
     store: BackupStore | None = None,
     host_only: HostOnly | None = None,
     next_boot_config: bool = False,
+    events: log.EventLog,
 ) -> ApplyOutcome:
     """Bring one VM in line with `policy`. Nothing to do and dry runs change nothing.
     next_boot_config: plan against a running libvirt VM's persistent definition (the
     one it boots with next), which a `virsh define` may have changed alone.
 
-    Every outcome but "nothing to do" and dry runs is logged: applied (now, or partly
+    Every outcome but "nothing to do" and dry runs is logged to `events`: applied (now, or partly
     at next boot), refused, failed. A VM a killed run powered off is started again."""
-    job = _Job(driver, connection, policy, store or BackupStore(), host_only, next_boot_config)
+    job = _Job(driver, connection, policy, store or BackupStore(), events, host_only, next_boot_config)
     plan = job.plan(vm)
     resumed = not dry_run and job.store.restart_pending(connection, vm)
     if not plan.changes:
@@ -231,7 +233,7 @@ def apply_vm(
     if dry_run:
         return ApplyOutcome(plan, driver.apply(vm, plan, dry_run=True))
     if plan.needs_poweroff and not (power_off_ok or next_boot):
-        _log("apply-refused", connection, plan, reason="changes need the VM powered off")
+        _log(job, "apply-refused", plan, reason="changes need the VM powered off")
         return ApplyOutcome(plan, refused=plan.needs_poweroff)
     return _proceed(job, plan, power_off_ok, resumed)
 
@@ -246,7 +248,7 @@ def has_backup(connection: str, vm: str, store: BackupStore | None = None) -> bo
 
 
 def rollback_vm(
-    driver: Driver, connection: str, vm: str, store: BackupStore | None = None
+    driver: Driver, connection: str, vm: str, store: BackupStore | None = None, *, events: log.EventLog
 ) -> tuple[Path, PowerState]:
     """Restore the configuration saved before the last apply; returns the backup used.
     A VM that an apply killed mid-way left powered off is started again."""
@@ -259,9 +261,9 @@ def rollback_vm(
             _start_again(driver, store, connection, vm)
         state = driver.read_facts(vm).power_state
     except DriverError as err:
-        log.append("rollback-failed", vm=vm, connection=connection, backup=str(path), reason=str(err))
+        events.append("rollback-failed", vm=vm, connection=connection, backup=str(path), reason=str(err))
         raise
-    log.append(
+    events.append(
         "rollback",
         vm=vm,
         connection=connection,

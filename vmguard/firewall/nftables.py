@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from vmguard.core.errors import FirewallError
+from vmguard.firewall import nftables_elements as ne
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall import state
 from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
@@ -177,12 +178,12 @@ class NftablesBackend:
         except state.NoRecord:
             self._require_loaded()
             return self.apply(ruleset)
-        new = nr.vm_elements(vm) if vm is not None else {}
+        new = ne.vm_elements(vm) if vm is not None else {}
         gone = {s: [e for e in items if e not in new.get(s, ())] for s, items in old.items()}
         ports = {nr.quote(p) for p in ruleset.bridge_ports}  # still on a VM bridge: kept
         gone["br_ports"] = [p for p in gone.get("br_ports", ()) if p not in ports]
         added = {s: [e for e in items if e not in old.get(s, ())] for s, items in new.items()}
-        script = nr.element_script("delete", nr.keys_only(gone)) + nr.element_script("add", added)
+        script = nr.element_script("delete", ne.keys_only(gone)) + nr.element_script("add", added)
         if not script:
             return self._require_loaded()  # nothing to change, but the table must be there
         try:

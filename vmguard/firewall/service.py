@@ -75,12 +75,9 @@ def plan(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts, facts.unseen)
 
 
-def apply(
-    inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
-) -> FirewallPlan:
+def apply(inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog) -> FirewallPlan:
     """Make the live firewall equal the compiled one; nothing happens when it already is.
-    The change is logged to `events` (default: the process's event log)."""
-    events = events or log.current()
+    The change is logged to `events`."""
     result = plan(inventory, backend_name)
     if not result.up_to_date:
         backend_for(result.backend).apply(result.ruleset)
@@ -110,12 +107,11 @@ def apply_vm(
     *,
     vm_ports: tuple[tuple[str, str], ...] | None = None,
     running: bool = True,
-    events: log.EventLog | None = None,
+    events: log.EventLog,
 ) -> str:
     """Add, replace or remove one VM's rules without reloading the others.
     vm_ports: (VM, port) when the caller knows them (the libvirt hook, which must not ask
     libvirt); running=False removes the VM's rules (the VM stopped)."""
-    events = events or log.current()
     backend = _backend(inventory, backend_name)
     ruleset = compile_ruleset(inventory, read_facts(inventory, vm_ports))
     vm = ruleset.vm(vm_name) if running else None
@@ -158,10 +154,8 @@ def show(inventory: Inventory, backend_name: str | None = None) -> LiveRules:
     return LiveRules(backend.name, backend.snapshot().present, backend.show())
 
 
-def remove(
-    inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog | None = None
-) -> Removal:
+def remove(inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog) -> Removal:
     backend = _backend(inventory, backend_name)
     removed = backend.remove()
-    (events or log.current()).append("firewall", action="remove", backend=backend.name, removed=removed)
+    events.append("firewall", action="remove", backend=backend.name, removed=removed)
     return Removal(backend.name, removed)

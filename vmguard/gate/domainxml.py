@@ -15,7 +15,9 @@ from pathlib import Path
 
 from vmguard.core.errors import DriverError
 from vmguard.drivers import safexml
-from vmguard.drivers.libvirt.facts import Element, facts_from_xml, network_attachment_of
+from vmguard.drivers.libvirt.facts import facts_from_xml
+from vmguard.drivers.libvirt.nics import network_attachment_of
+from vmguard.drivers.safexml import Element
 from vmguard.facts.vm import Attachment, HostOnly, PowerState, VmFacts
 from vmguard.inventory.model import Connection
 

@@ -33,6 +33,7 @@ from vmguard.policy.model import DriftAction
 class Enforcer:
     ctx: Context
     say: Callable[[str], None]
+    events: log.EventLog
     store: BackupStore | None = None
 
     def __call__(
@@ -59,7 +60,7 @@ class Enforcer:
             done = self._act(action, driver, conn, entry, facts, next_boot)
         except VmguardError as err:
             done = f"failed: {err}"
-        log.append(
+        self.events.append(
             "enforce", vm=facts.name, connection=conn.name, on_drift=action.value, rules=rules, result=done
         )
         self.say(f"ENFORCE {action.value} {facts.name}: {done} ({', '.join(rules)})")
@@ -110,6 +111,7 @@ class Enforcer:
             store=self.store,
             host_only=conn.host_only,
             next_boot_config=next_boot,
+            events=self.events,
         )
         applied = len(outcome.result.applied) if outcome.result else 0
         after = facts_of(driver, name, conn.host_only)

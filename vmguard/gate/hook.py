@@ -50,29 +50,34 @@ def _connection(inventory: Inventory, name: str) -> str:
     return conn.name
 
 
-def gate(inventory: Inventory, connection: str, facts: VmFacts) -> HookAnswer:
+def gate(inventory: Inventory, connection: str, facts: VmFacts, events: log.EventLog) -> HookAnswer:
     verdict = decide(context(), inventory, connection, facts)
     action = "allowed" if verdict.allowed else "refused"
     rules = [o.finding.rule for o in verdict.blocking]
-    log.append(
+    events.append(
         "gate", action=action, vm=facts.name, connection=connection, reason=verdict.reason, rules=rules
     )
     return HookAnswer(0) if verdict.allowed else HookAnswer(1, f"{REFUSED} {verdict.reason}")
 
 
-def firewall(inventory: Inventory, connection: str, facts: VmFacts, running: bool) -> HookAnswer:
+def firewall(
+    inventory: Inventory, connection: str, facts: VmFacts, running: bool, events: log.EventLog
+) -> HookAnswer:
     entry = inventory.entry_on(connection, facts.name)
     if entry is None or not entry.addresses:
         return HookAnswer(0)  # no per-VM rules: its packets meet the default deny
     ports = tuple((facts.name, n.port) for n in facts.nics if n.port and n.mac.lower() == entry.mac)
     fw_inventory = with_vm_interfaces(inventory, bridge_from_disk)
     with _FIREWALL:  # `hook serve` answers VMs starting together: one update at a time
-        service.apply_vm(fw_inventory, facts.name, vm_ports=ports, running=running)
+        service.apply_vm(fw_inventory, facts.name, vm_ports=ports, running=running, events=events)
     return HookAnswer(0)
 
 
-def run(inventory: Inventory, connection: str, call: HookCall, stdin: bytes) -> HookAnswer:
-    """Errors (GateError, any VmguardError) propagate: vmguard broke, not a refusal."""
+def run(
+    inventory: Inventory, connection: str, call: HookCall, stdin: bytes, events: log.EventLog
+) -> HookAnswer:
+    """Errors (GateError, any VmguardError) propagate: vmguard broke, not a refusal.
+    Decisions and firewall changes are logged to `events`."""
     step = (call.operation, call.sub)
     if step not in (("prepare", "begin"), ("started", "begin"), ("release", "end")):
         return HookAnswer(0)
@@ -83,5 +88,5 @@ def run(inventory: Inventory, connection: str, call: HookCall, stdin: bytes) -> 
         raise GateError(f"hook called for {call.vm!r} with the XML of {facts.name!r}")
     facts = replace(facts, name=call.vm)
     if step[0] == "prepare":
-        return gate(inventory, conn, facts)
-    return firewall(inventory, conn, facts, running=step[0] == "started")
+        return gate(inventory, conn, facts, events)
+    return firewall(inventory, conn, facts, step[0] == "started", events)

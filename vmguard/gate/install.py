@@ -157,7 +157,12 @@ def _ours(path: Path) -> bool:
 
 
 def install(
-    inventory: Inventory, connection: str | None, hooks_dir: Path = HOOKS_DIR, server: str = ""
+    inventory: Inventory,
+    connection: str | None,
+    hooks_dir: Path = HOOKS_DIR,
+    server: str = "",
+    *,
+    events: log.EventLog,
 ) -> Path:
     """Write the hook file atomically; a file there that is not vmguard's is left alone."""
     conn = pick_connection(inventory, connection)
@@ -177,18 +182,18 @@ def install(
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    log.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
+    events.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
     return path
 
 
-def remove(hooks_dir: Path = HOOKS_DIR) -> bool:
+def remove(hooks_dir: Path = HOOKS_DIR, *, events: log.EventLog) -> bool:
     path = hook_path(hooks_dir)
     if not (path.exists() or path.is_symlink()):
         return False
     if not _ours(path):
         raise GateError(f"{path} is not vmguard's hook: not removed")
     path.unlink()
-    log.append("gate", action="hook-remove", hook=str(path))
+    events.append("gate", action="hook-remove", hook=str(path))
     return True
 
 

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 from vmguard.core.errors import GateError, VmguardError
+from vmguard.core.eventlog import EventLog
 from vmguard.gate import hook
 from vmguard.gate.decide import context
 from vmguard.inventory.loader import load_inventory
@@ -77,7 +78,7 @@ def _read(sock) -> bytes:
     return b"".join(chunks)
 
 
-def answer(cache: InventoryCache, request: bytes) -> str:
+def answer(cache: InventoryCache, request: bytes, events: EventLog) -> str:
     """The reply line for one request; never raises for vmguard's own errors."""
     try:
         head = request.split(b"\n", 3)
@@ -85,7 +86,9 @@ def answer(cache: InventoryCache, request: bytes) -> str:
             raise GateError("malformed request")
         inventory_path, connection, call = (part.decode() for part in head[:3])
         operation, sub, vm = call.split(" ", 2)
-        got = hook.run(cache.get(inventory_path), connection, hook.HookCall(vm, operation, sub), head[3])
+        got = hook.run(
+            cache.get(inventory_path), connection, hook.HookCall(vm, operation, sub), head[3], events
+        )
     except (VmguardError, ValueError, OSError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         return f"3 vmguard: {first}"
@@ -99,15 +102,16 @@ class _Handler(socketserver.BaseRequestHandler):
         except GateError as err:
             self.request.sendall(f"3 vmguard: {err}\n".encode())
             return
-        self.request.sendall((answer(self.server.cache, request) + "\n").encode())  # type: ignore[attr-defined]
+        self.request.sendall((answer(self.server.cache, request, self.server.events) + "\n").encode())  # type: ignore[attr-defined]
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, events: EventLog) -> None:
         _prepare(path)
         self.cache = InventoryCache()
+        self.events = events  # the serving process's one log, for every request
         super().__init__(str(path), _Handler)
         os.chmod(path, 0o600)
 
@@ -123,7 +127,7 @@ def _prepare(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def serve(path: Path) -> None:
+def serve(path: Path, events: EventLog) -> None:
     context()  # the rule catalog and checks loaded before the first VM waits on them
-    with Server(path) as server:
+    with Server(path, events) as server:
         server.serve_forever()

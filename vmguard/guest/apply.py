@@ -74,22 +74,23 @@ def apply_guest(
     dry_run: bool = False,
     backups: GuestBackups | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    events: log.EventLog,
 ) -> GuestOutcome:
-    """Bring the stopped VM's guest in line with `policy`; GuestError (exit 3) when the
+    """Bring the stopped VM's guest in line with `policy` (logged to `events`); GuestError (exit 3) when the
     guest cannot be read, parsed, backed up or changed, or changed since its inspection."""
     if facts.power_state in RUNNING:
         why = f"the VM is {facts.power_state.value}: its guest is changed only while it is stopped"
-        log.append("guest-apply-refused", vm=facts.name, connection=connection, reason=why)
+        events.append("guest-apply-refused", vm=facts.name, connection=connection, reason=why)
         return GuestOutcome(facts.name, GuestPlan(), refused=why)
     seen = [fingerprint(Path(p)) for p, _ in writable_disks(facts)]
     facts = with_guest(facts, timeout=timeout)
     plan = plan_guest(policy, facts)
     if plan.refused:
-        log.append("guest-apply-failed", vm=facts.name, connection=connection, reason=plan.refused)
+        events.append("guest-apply-failed", vm=facts.name, connection=connection, reason=plan.refused)
         raise GuestError(f"{facts.name}: guest left untouched: {plan.refused}")
     if dry_run or not plan.changes:
         return GuestOutcome(facts.name, plan)
-    return _change(facts, plan, policy.name, connection, seen, backups or GuestBackups(), timeout)
+    return _change(facts, plan, policy.name, connection, seen, backups or GuestBackups(), timeout, events)
 
 
 def _unchanged(facts: VmFacts, seen: list) -> None:
@@ -106,6 +107,7 @@ def _change(
     seen: list,
     backups: GuestBackups,
     timeout: float,
+    events: log.EventLog,
 ) -> GuestOutcome:
     backups.discard_partial(connection, facts.name)
     _unchanged(facts, seen)
@@ -119,13 +121,13 @@ def _change(
             backup.set_state(folder, BackupState.FAILED)
         else:  # nothing reached the disk: a restore would change nothing
             shutil.rmtree(folder, ignore_errors=True)
-        log.append("guest-apply-failed", vm=facts.name, connection=connection, backup=str(folder),
+        events.append("guest-apply-failed", vm=facts.name, connection=connection, backup=str(folder),
                    reason=str(err), disk_changed=opened)  # fmt: skip
         raise GuestError(f"{err}{_after_failure(opened, folder)}") from None
     backup.set_state(folder, BackupState.APPLIED)
     for record in records:
-        log.append("guest-change", vm=facts.name, connection=connection, **record)
-    log.append("guest-apply", vm=facts.name, connection=connection, policy=policy,
+        events.append("guest-change", vm=facts.name, connection=connection, **record)
+    events.append("guest-apply", vm=facts.name, connection=connection, policy=policy,
                backup=str(folder), changes=len(records))  # fmt: skip
     return GuestOutcome(facts.name, plan, tuple(records), folder)
 
@@ -172,7 +174,9 @@ def _writes_to(session: int, disks: list[tuple[str, str]]) -> bool:
     return False
 
 
-def rollback_guest(facts: VmFacts, connection: str, backups: GuestBackups | None = None) -> Path | None:
+def rollback_guest(
+    facts: VmFacts, connection: str, backups: GuestBackups | None = None, *, events: log.EventLog
+) -> Path | None:
     """Restore the images backed up before the last `apply --guest`; None when there is
     none to restore. A worker a killed apply left behind is ended first."""
     backups = backups or GuestBackups()
@@ -187,8 +191,8 @@ def rollback_guest(facts: VmFacts, connection: str, backups: GuestBackups | None
     try:
         paths = backup.restore(folder)
     except GuestError as err:
-        log.append("guest-rollback-failed", vm=facts.name, connection=connection, backup=str(folder),
+        events.append("guest-rollback-failed", vm=facts.name, connection=connection, backup=str(folder),
                    reason=str(err))  # fmt: skip
         raise
-    log.append("guest-rollback", vm=facts.name, connection=connection, backup=str(folder), disks=paths)
+    events.append("guest-rollback", vm=facts.name, connection=connection, backup=str(folder), disks=paths)
     return folder

@@ -44,10 +44,11 @@ def vet(
 
     `to` is the job's output directory (it must not exist yet); by default the policy's
     quarantine.promote.to with {job} filled in. The decision is logged to `events`
-    (default: the process's event log). Raises VetInputError (exit 2) for bad
-    paths or arguments, VetError (exit 3) when vetting cannot run.
+    (the CLI passes its own; library callers default to the log $VMGUARD_LOG names).
+    Raises VetInputError (exit 2) for bad paths or arguments, VetError (exit 3) when
+    vetting cannot run.
     """
-    events = events or log.current()
+    events = events or log.EventLog.from_environment()
     source = policy.source if isinstance(policy, Policy) else "<policy>"
     rules = policy.quarantine if isinstance(policy, Policy) else policy
     qpath = Path(quarantine)

@@ -14,6 +14,7 @@ from vmguard.audit import scoring
 from vmguard.audit.catalog import Catalog, load_catalog
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint, VmReport
+from vmguard.checks.registry import fixed_by_apply
 from vmguard.core.findings import Level
 from vmguard.policy.model import Waiver
 
@@ -44,7 +45,7 @@ def _finding(outcome: Outcome, hypervisor: str = "") -> dict[str, Any]:
         "wanted": f.wanted,
         "remediation": rule.remediation,
         "fix": rule.fix_for(hypervisor),  # the VM's own hypervisor's fix first
-        "fixed_by_apply": rule.fixed_by_apply,
+        "fixed_by_apply": fixed_by_apply(rule),
         "references": [{"title": r.title, "url": r.url} for r in rule.references],
         "drift": outcome.drift.value,
         "waived": outcome.waived,
@@ -61,7 +62,7 @@ def _sorted(outcomes: tuple[Outcome, ...], hypervisor: str = "") -> list[dict[st
 def _apply_fixes(vm: VmReport) -> dict[str, Any] | None:
     """The one command that fixes what vmguard can fix on this VM, and how many findings."""
     fixable = [
-        o for o in vm.outcomes if not o.waived and o.rule.fixed_by_apply and o.rule.area in vm.apply_areas
+        o for o in vm.outcomes if not o.waived and fixed_by_apply(o.rule) and o.rule.area in vm.apply_areas
     ]
     if not vm.policy or vm.error or not fixable:
         return None

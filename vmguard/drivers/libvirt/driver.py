@@ -21,6 +21,7 @@ from vmguard.drivers import safexml
 from vmguard.drivers.interface import ApplyResult
 from vmguard.drivers.libvirt import facts as libvirt_facts
 from vmguard.drivers.libvirt import transform as libvirt_transform
+from vmguard.drivers.libvirt.nics import network_attachment_of
 from vmguard.enforce.plan import Capabilities, Change, Plan
 from vmguard.facts.vm import Attachment, Disk, PowerState, VmFacts
 from vmguard.inventory.model import DriverKind
@@ -100,13 +101,13 @@ class LibvirtDriver:
             xml = self.conn.networkLookupByName(name).XMLDesc(0)
         except libvirt.libvirtError:
             return None
-        return libvirt_facts.network_attachment_of(safexml.parse(xml, f"network {name}"))
+        return network_attachment_of(safexml.parse(xml, f"network {name}"))
 
     def host_only_bridge(self, network: str) -> str:
         """The bridge of an isolated network (no <forward>): the host side of host-only."""
         xml = self._call(f"network {network}", lambda: self.conn.networkLookupByName(network).XMLDesc(0))
         root = safexml.parse(xml, f"network {network}")
-        attachment = libvirt_facts.network_attachment_of(root)
+        attachment = network_attachment_of(root)
         bridge = root.find("bridge")
         if attachment is not Attachment.HOST_ONLY or bridge is None or not bridge.get("name"):
             why = f"forward mode {attachment.value}" if bridge is not None else "no bridge"

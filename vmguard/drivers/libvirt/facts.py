@@ -8,25 +8,20 @@ and <filetransfer enable='no'/> (QEMU's disable-copy-paste / disable-agent-file-
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-
-from lxml import etree
 
 from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
+from vmguard.drivers.libvirt.nics import NetworkLookup, nic
 from vmguard.drivers.libvirt.passthrough import passthrough
-from vmguard.drivers.safexml import int_attr, number, path_of
+from vmguard.drivers.safexml import Element, number, path_of
 from vmguard.facts.vm import (
-    Attachment,
     AudioFacts,
     Channel,
     Disk,
     Display,
     DisplayProtocol,
     HostDevice,
-    Nic,
     PortDevice,
-    PortForward,
     PowerState,
     Setting,
     SharedFolder,
@@ -34,10 +29,6 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-
-# network name -> Attachment of that libvirt network (None when it does not exist)
-NetworkLookup = Callable[[str], Attachment | None]
-Element = etree._Element
 
 VDAGENT = "com.redhat.spice.0"
 GUEST_AGENT = "org.qemu.guest_agent.0"
@@ -74,29 +65,6 @@ KNOWN_DEVICES = frozenset(
         "hub",
     }
 )
-# <forward mode=...> of a libvirt network -> what a NIC on it reaches.
-FORWARD_MODES = {
-    "nat": Attachment.NAT,
-    "route": Attachment.BRIDGED,  # routed onto the host's network, no NAT
-    "open": Attachment.BRIDGED,
-    "bridge": Attachment.BRIDGED,
-    "private": Attachment.BRIDGED,
-    "vepa": Attachment.BRIDGED,
-    "passthrough": Attachment.BRIDGED,
-    "hostdev": Attachment.BRIDGED,
-}
-INTERFACE_TYPES = {
-    "user": Attachment.USER,
-    "bridge": Attachment.BRIDGED,
-    "direct": Attachment.BRIDGED,
-    "hostdev": Attachment.BRIDGED,
-    "vdpa": Attachment.BRIDGED,
-    "mcast": Attachment.INTERNAL,
-    "server": Attachment.INTERNAL,
-    "client": Attachment.INTERNAL,
-    "udp": Attachment.INTERNAL,
-    "null": Attachment.NONE,
-}
 
 
 class _Ctx:
@@ -112,59 +80,6 @@ class _Ctx:
 
     def devices(self, tag: str) -> list[Element]:
         return self.root.findall(f"devices/{tag}")
-
-
-def network_attachment_of(network_xml: Element) -> Attachment:
-    """A libvirt <network> without <forward> is isolated: host-only."""
-    forward = network_xml.find("forward")
-    if forward is None:
-        return Attachment.HOST_ONLY
-    return FORWARD_MODES.get(forward.get("mode", "nat"), Attachment.OTHER)
-
-
-def _nic(ctx: _Ctx, index: int, el: Element, lookup: NetworkLookup) -> Nic:
-    kind = el.get("type", "")
-    source = el.find("source")
-    network = "" if source is None else source.get("network") or source.get("bridge") or ""
-    if kind == "direct" and source is not None:
-        network = source.get("dev", "")
-    if kind == "network":
-        attachment = lookup(network) or Attachment.OTHER
-    else:
-        attachment = INTERFACE_TYPES.get(kind, Attachment.OTHER)
-    link = el.find("link")
-    mac = el.find("mac")
-    target = el.find("target")
-    return Nic(
-        index=index,
-        attachment=attachment,
-        network=network,
-        mac="" if mac is None else mac.get("address", ""),
-        enabled=link is None or link.get("state", "up") != "down",
-        port_forwards=tuple(_port_forwards(el)),
-        source=ctx.src(el),
-        port="" if target is None else target.get("dev", ""),
-        kind=kind,
-    )
-
-
-def _port_forwards(el: Element) -> list[PortForward]:
-    """libvirt's passt/user backend: <portForward proto address><range start to/>."""
-    out = []
-    for fwd in el.findall("portForward"):
-        for rng in fwd.findall("range"):
-            start = int_attr(rng, "start")
-            out.append(
-                PortForward(
-                    name=f"{fwd.get('proto', 'tcp')}/{start}",
-                    protocol=fwd.get("proto", "tcp"),
-                    host_ip=fwd.get("address", ""),
-                    host_port=start,
-                    guest_ip="",
-                    guest_port=int_attr(rng, "to", start),
-                )
-            )
-    return out
 
 
 def _mapped(el: Element) -> bool:
@@ -387,7 +302,7 @@ def facts_from_xml(
         driver="libvirt",
         uuid=root.findtext("uuid", ""),
         power_state=power,
-        nics=tuple(_nic(ctx, i, el, lookup) for i, el in enumerate(ctx.devices("interface"))),
+        nics=tuple(nic(i, el, lookup, ctx.src(el)) for i, el in enumerate(ctx.devices("interface"))),
         shared_folders=tuple(_share(ctx, el) for el in ctx.devices("filesystem")),
         clipboard=clipboard,
         # SPICE file transfer is drag-and-drop of files from the client into the guest.
