@@ -1,11 +1,19 @@
 """The apply worker: one libguestfs appliance changes one stopped VM's guest files.
 
 Runs as `python -m vmguard.guest.apply_worker` (in its own session, killed with its
-parent). Reads {"disks": [[path, format, read_only], ...], "changes": [...]} on stdin;
-writes {"records": [...]} or {"error": "..."} on stdout. The guest's file systems are
-mounted inside the appliance only, first read-only: every edit is computed and checked
-against the plan before anything is mounted for writing, so a guest that changed since
-the plan (or whose files do not parse) is left as it was.
+parent). Reads {"disks": [[path, format, read_only], ...], "changes": [...],
+"fingerprints": [[size, mtime_ns, head_sha256], ...]} on stdin; writes {"records": [...]}
+or {"error": "..."} on stdout. The guest's file systems are mounted inside the
+appliance only, first read-only: every edit is computed and checked against the plan
+before anything is mounted for writing, so a guest that changed since the plan (or
+whose files do not parse) is left as it was.
+
+The race with a VM started meanwhile: the appliance's qemu holds QEMU's image lock on
+each writable image from its launch on (the lock libvirt's qemu takes too), so a domain
+that starts later fails to start, and one that started first makes the launch fail.
+A domain that ran and stopped between vmguard's last look and the launch changed its
+disk: the fingerprints (vmguard.guest.cache.fingerprint) are compared again once the
+lock is held, before anything is read, and a mismatch stops the apply.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vmguard.core.errors import GuestError
 from vmguard.guest import edit, services
+from vmguard.guest.cache import fingerprint
 from vmguard.guest.edit import EditError
 from vmguard.guest.fixes import GuestAction, GuestChange
 from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
@@ -147,7 +157,18 @@ def _mount(g, mounts: dict[str, str], writable: bool) -> None:
         (g.mount if writable else g.mount_ro)(mounts[mountpoint], mountpoint)
 
 
-def apply(disks: list[tuple[str, str, bool]], changes: list[GuestChange]) -> list[dict]:
+def same_disks(disks: list[tuple[str, str, bool]], seen: list | None) -> None:
+    """EditError when a writable image is not the one vmguard inspected and backed up."""
+    if seen is None:
+        return
+    writable = [Path(p) for p, _, read_only in disks if not read_only]
+    if [list(fingerprint(p)) for p in writable] != [list(f) for f in seen]:
+        raise EditError("a disk image changed since it was inspected (did the VM run meanwhile?)")
+
+
+def apply(
+    disks: list[tuple[str, str, bool]], changes: list[GuestChange], seen: list | None = None
+) -> list[dict]:
     try:
         import guestfs  # Debian's python3-guestfs, outside PyPI: imported where needed
     except ImportError:
@@ -157,7 +178,8 @@ def apply(disks: list[tuple[str, str, bool]], changes: list[GuestChange]) -> lis
     try:
         for path, fmt, read_only in disks:  # the format is never probed (see worker.py)
             g.add_drive_opts(path, readonly=read_only, format=fmt or "raw")
-        g.launch()
+        g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
+        same_disks(disks, seen)
         mounts = _roots(g)
         _mount(g, mounts, writable=False)
         with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
@@ -186,8 +208,9 @@ def main() -> int:
     request = json.load(sys.stdin)
     disks = [(p, f, bool(ro)) for p, f, ro in request["disks"]]
     try:
-        records = apply(disks, [GuestChange.from_dict(c) for c in request["changes"]])
-    except (RuntimeError, NoOperatingSystem, EditError, GuestFileError) as err:
+        changes = [GuestChange.from_dict(c) for c in request["changes"]]
+        records = apply(disks, changes, request.get("fingerprints"))
+    except (RuntimeError, NoOperatingSystem, EditError, GuestFileError, GuestError) as err:
         json.dump({"error": error_text(err) if isinstance(err, RuntimeError) else str(err)}, sys.stdout)
         return 1
     json.dump({"records": records}, sys.stdout)
