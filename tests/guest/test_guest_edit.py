@@ -125,6 +125,28 @@ def test_start_links_in_every_runlevel_and_wants_folder():
     ]
 
 
+@pytest.mark.parametrize(
+    ("script", "link", "stop"),
+    [
+        ("#!/bin/sh\n# chkconfig: - 27 73\n", "S27ypbind", 73),  # RHEL 6's ypbind header
+        ("#!/bin/sh\n#  chkconfig:   2345 55 25  \n", "S55sshd", 25),
+        ("#!/bin/sh\n", "/etc/rc.d/rc3.d/S27ypbind", 73),  # no header: 100 - start
+        ("#!/bin/sh\n# chkconfig: 2345 55\n", "S00x", 99),  # malformed header; K100 is no name
+    ],
+)
+def test_stop_priority_is_chkconfigs(script, link, stop):
+    assert edit.stop_priority(script, link) == stop
+
+
+def test_kill_links_leave_every_runlevel_off_for_chkconfig():
+    """chkconfig --list shows a level "off" with a K link there; a level with neither link
+    gets its default S link back at the next `chkconfig --add` (a package update).
+    Control: a level that has a K link already gets none."""
+    listing = {f"/etc/rc.d/rc{n}.d": ["K70ypbind"] if n in "016" else ["S55sshd"] for n in "0123456"}
+    assert edit.kill_links(listing, "ypbind", 73) == [f"/etc/rc.d/rc{n}.d/K73ypbind" for n in "2345"]
+    assert edit.kill_links(listing, "ypbind2", 7) == [f"/etc/rc.d/rc{n}.d/K07ypbind2" for n in "0123456"]
+
+
 def _account(
     name: str, uid: int, state: str, shell: str = "/bin/bash", keys: int = 0, shadowed=True
 ) -> Account:

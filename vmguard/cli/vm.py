@@ -316,7 +316,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_apply)
 
     p = sub.add_parser(
-        "rollback", help="restore a VM's configuration (and, after --guest, its disks) from before the last apply"
+        "rollback",
+        help="restore a VM's configuration (and, after --guest, its disks) from before the last apply",
     )
     p.add_argument("vm", metavar="VM")
     add_inventory(p)

@@ -42,6 +42,7 @@ class GuestEdits:
         self.texts: dict[str, str] = {}
         self.originals: dict[str, str] = {}
         self.removals: list[str] = []
+        self.links: list[tuple[str, str]] = []  # (target, new link)
         self.records: list[dict] = []
 
     def text(self, path: str) -> str:
@@ -115,6 +116,26 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
     for link in links:
         edits.removals.append(link)
         edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
+    if change.kind == "sysv":
+        _kill_links(edits, change, links[0])
+
+
+def _kill_links(edits: GuestEdits, change: GuestChange, start_link: str) -> None:
+    """K links where a runlevel has none: the service off for chkconfig in every level."""
+    listing = _listing(edits, "sysv")
+    target = edits.g.readlink(start_link)
+    stop = edit.stop_priority(_script(edits, start_link), start_link)
+    for link in edit.kill_links(listing, change.target, stop):
+        edits.links.append((target, link))
+        edits.record(change, link, "absent", f"link to {target}")
+
+
+def _script(edits: GuestEdits, start_link: str) -> str:
+    """The init script the S link names ("" when it is missing or not a file)."""
+    try:
+        return edits.text(edits.g.realpath(start_link))
+    except (EditError, RuntimeError):
+        return ""
 
 
 def _listing(edits: GuestEdits, kind: str) -> dict[str, list[str]]:
@@ -199,6 +220,8 @@ def _write(g, edits: GuestEdits) -> None:
         g.write(path, data)
     for link in edits.removals:
         g.rm(link)
+    for target, link in edits.links:
+        g.ln_s(target, link)
     g.sync()
     g.umount_all()
     g.shutdown()  # the appliance flushes and exits: the images are whole when this returns
