@@ -38,10 +38,10 @@ from tests.guest.images import run
 from tests.support.domains import NAME_PREFIX, domain_xml
 from tests.support.guest_image import CACHE_ROOT
 from tests.support.ownership import owned_name
+from vmguard.checks.guest_fix import GuestAction, GuestChange
 from vmguard.cli import main
 from vmguard.core import eventlog
 from vmguard.guest.cache import fingerprint
-from vmguard.guest.fixes import GuestAction, GuestChange
 from vmguard.guest.offline import run_worker
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -94,7 +94,8 @@ PROBE = (
 )
 # An account the rpm image has with an empty password (VMG-USR-011), and one it has not.
 VALID = GuestChange(
-    "VMG-USR-011", GuestAction.LOCK_PASSWORD, "account guest", "password empty", "locked", "/etc/shadow", "guest",
+    rule="VMG-USR-011", action=GuestAction.LOCK_PASSWORD, subject="account guest", current="password empty",
+    wanted="locked", path="/etc/shadow", target="guest",
 )  # fmt: skip
 GONE = replace(VALID, subject="account ghost", target="ghost")
 
@@ -357,7 +358,12 @@ def test_guest_still_boots_to_its_shell_after_apply(rpm_vm, tcg_domain_module):
     finally:
         shutil.rmtree(boot.kernel.parent, ignore_errors=True)
     assert BOOT_MARK in console, console[-2000:]
-    seen_lines = ("operator2 locked", "sshd block first", "ypbind not started", "ypbind off in every runlevel")
+    seen_lines = (
+        "operator2 locked",
+        "sshd block first",
+        "ypbind not started",
+        "ypbind off in every runlevel",
+    )
     for seen in (*seen_lines, "done"):
         assert f"vmguard-boot: {seen}" in console, console[-2000:]
 

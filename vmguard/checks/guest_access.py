@@ -8,6 +8,7 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
+from vmguard.checks.guest_fix import GuestChange, guest_fix, lock
 from vmguard.checks.guest_questions import password_weaknesses
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
@@ -56,6 +57,15 @@ def account_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             )
 
 
+def _fix_weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Empty passwords and hashes in /etc/passwd, locked."""
+    for account in facts.guest.accounts:
+        weak = password_weaknesses(account)
+        if weak:
+            yield lock(account, " and ".join(weak))
+
+
+@guest_fix(_fix_weak_passwords)
 def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
     guest = facts.guest

@@ -7,8 +7,9 @@ the Violation carries the fix. The audit stamps the rule id, severity and subjec
 the catalog (a rule never spells its own id); `plan` is made of the same Violations'
 fixes (vmguard.enforce.plan), so plan proposes exactly what clears the fixable findings.
 
-A guest rule's fix plugs in the same way: give it its own fix type (a GuestFix the
-guest plan collects), add it to `Fix`, and the VM plan keeps taking only VmFix.
+A guest rule's fix is a change inside the stopped guest, not in the VM's configuration:
+it is declared on the rule with `@guest_fix` (vmguard.checks.guest_fix) and the guest
+plan (vmguard.guest.fixes) collects it; the VM plan takes only VmFix.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class VmFix:
         return (self.action, self.target)
 
 
-Fix = VmFix  # | GuestFix, when guest changes land
+Fix = VmFix  # a guest rule's fix: vmguard.checks.guest_fix
 
 
 @dataclass(frozen=True, kw_only=True)

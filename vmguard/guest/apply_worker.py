@@ -24,11 +24,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vmguard.checks.guest_fix import GuestAction, GuestChange
 from vmguard.core.errors import GuestError
 from vmguard.guest import edit, services
 from vmguard.guest.cache import fingerprint
 from vmguard.guest.edit import EditError
-from vmguard.guest.fixes import GuestAction, GuestChange
 from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
 from vmguard.guest.worker import MESSAGES, NoOperatingSystem, _remember, error_text, module_missing
 
