@@ -81,6 +81,8 @@ FIXED = {
     "VMG-USR-008",
     "VMG-USR-009",
     "VMG-USR-011",
+    "VMG-USR-012",
+    "VMG-USR-013",
     "VMG-SW-002",
 }
 # Run by the guest's own shell at boot (no single quotes: it goes inside sh -c '...').
@@ -125,7 +127,7 @@ class Vm:
         self.original = sha256(self.image)
         self.domain = domains.define(extra_devices=DISK_XML.format(fmt=fmt, path=self.image))
         self.work = work
-        work.mkdir()
+        work.mkdir(exist_ok=True)
         (work / "policy.yaml").write_text(POLICY)
         (work / "inv.yaml").write_text(INVENTORY.format(name=self.domain.name))
         self.env = {
@@ -337,6 +339,7 @@ def _apply_then_check(vm: Vm) -> None:
     assert vm.events("guest-rollback")
 
 
+@pytest.mark.timeout(1200)  # three appliance launches: ~2 min on 2 idle cores, far more on a loaded machine
 @pytest.mark.parametrize("kind", ["rpm", "dpkg"])
 def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(request, kind):
     _apply_then_check(request.getfixturevalue(f"{kind}_vm"))
