@@ -9,7 +9,7 @@ import pytest
 from tests.guest.images import HASH, sshd_config
 from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import VmFacts
-from vmguard.guest import edit, fixes, passwd, sshd
+from vmguard.guest import access, edit, fixes, passwd, sshd
 from vmguard.guest.edit import EditError
 from vmguard.guest.fixes import GuestAction
 from vmguard.guest.model import Account, GuestFacts, GuestSource, SshdConfig
@@ -198,3 +198,23 @@ def test_unparsed_guest_parts_refuse_the_whole_guest():
     # a part no fix reads (the package database) does not stop the others
     facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(problems=("packages: corrupt",)))
     assert not fixes.guest_plan(POLICY, facts).refused
+
+
+def test_drop_nullok_keeps_the_rest_of_the_line_and_the_file():
+    text = (
+        "# auth sufficient pam_unix.so nullok (a comment: kept)\n"
+        "auth\tsufficient\tpam_unix.so nullok_secure try_first_pass nullok # nullok here stays\n"
+        "password sufficient pam_unix.so sha512 shadow nullok\r\n"
+    )
+    new, before, after = edit.drop_nullok(text, 2, "/etc/pam.d/system-auth")
+    assert after == "auth\tsufficient\tpam_unix.so try_first_pass # nullok here stays"
+    assert before.startswith("auth\tsufficient") and "nullok_secure" in before
+    new, _, _ = edit.drop_nullok(new, 3, "/etc/pam.d/system-auth")
+    assert new.splitlines(keepends=True)[2] == "password sufficient pam_unix.so sha512 shadow\r\n"
+    assert new.splitlines()[0] == text.splitlines()[0]
+    assert access.pam_nullok(new, "p") == []  # the parser sees none left
+    assert len(access.pam_nullok(text, "p")) == 2  # control: it saw both before
+    with pytest.raises(EditError, match="no nullok argument any more"):
+        edit.drop_nullok(new, 2, "p")  # the guest changed since the plan: a second edit refuses
+    with pytest.raises(EditError, match="no such line"):
+        edit.drop_nullok(new, 9, "p")

@@ -28,6 +28,8 @@ class GuestAction(StrEnum):
     SSHD_SETTING = "sshd-setting"  # a line of vmguard's managed block, first in sshd_config
     SSHD_COMMENT_OUT = "sshd-comment-out"  # a Match block's line, which no global line overrides
     DISABLE_SERVICE = "disable-service"  # every start link (SysV, systemd) or xinetd's disable = yes
+    DROP_NULLOK = "drop-nullok"  # a PAM line's nullok argument removed, the rest of the line kept
+    RENAME_AWAY = "rename-away"  # a trust file renamed beside itself: no program reads it, content kept
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ class GuestEdits:
         self.originals: dict[str, str] = {}
         self.removals: list[str] = []
         self.links: list[tuple[str, str]] = []  # (target, new link)
+        self.renames: list[tuple[str, str]] = []  # (path, new path)
         self.records: list[dict] = []
 
     def text(self, path: str) -> str:
@@ -90,6 +91,24 @@ def comment_out(edits: GuestEdits, change: GuestChange) -> None:
     text, before = edit.comment_out(edits.text(change.path), change.line, change.target, change.path)
     edits.texts[change.path] = text
     edits.record(change, f"{change.path}:{change.line}", before, edit.COMMENTED + before.lstrip())
+
+
+def drop_nullok(edits: GuestEdits, change: GuestChange) -> None:
+    text, before, after = edit.drop_nullok(edits.text(change.path), change.line, change.path)
+    edits.texts[change.path] = text
+    edits.record(change, f"{change.path}:{change.line}", before, after)
+
+
+def rename_away(edits: GuestEdits, change: GuestChange) -> None:
+    """The file must still be there, and its new name free (nothing is overwritten)."""
+    found = edits.files.lstat(change.path)
+    if found is None or not stat.S_ISREG(found[0]):
+        raise EditError(f"{change.path}: not a regular file any more (the plan saw one)")
+    new = edit.disabled_name(change.path)
+    if edits.files.lstat(new) is not None or any(n == new for _, n in edits.renames):
+        raise EditError(f"{new}: exists already: {change.path} left in place")
+    edits.renames.append((change.path, new))
+    edits.record(change, change.path, "present", f"renamed to {new}")
 
 
 def sshd_block(edits: GuestEdits, changes: list[GuestChange]) -> None:
@@ -153,6 +172,8 @@ ONE_BY_ONE = {
     GuestAction.SET_SHELL: shell,
     GuestAction.SSHD_COMMENT_OUT: comment_out,
     GuestAction.DISABLE_SERVICE: disable,
+    GuestAction.DROP_NULLOK: drop_nullok,
+    GuestAction.RENAME_AWAY: rename_away,
 }
 
 
@@ -218,6 +239,8 @@ def _write(g, edits: GuestEdits) -> None:
     """In place (the inode keeps its owner, mode and SELinux label), then synced."""
     for path, data in edits.changed().items():
         g.write(path, data)
+    for path, new in edits.renames:
+        g.mv(path, new)
     for link in edits.removals:
         g.rm(link)
     for target, link in edits.links:

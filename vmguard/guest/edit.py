@@ -180,3 +180,28 @@ def kill_links(listing: dict[str, list[str]], service: str, stop: int) -> list[s
         if not any(re.fullmatch(rf"K\d\d{re.escape(service)}", n) for n in names):
             found.append(f"{folder}/K{stop:02d}{service}")
     return found
+
+
+_NULLOK_ARG = re.compile(r"[ \t]+nullok(?:_secure)?(?:=\S*)?(?=[ \t]|$)")
+DISABLED_SUFFIX = ".disabled-by-vmguard"
+
+
+def drop_nullok(text: str, number: int, path: str) -> tuple[str, str, str]:
+    """Line `number` without its nullok argument(s) (a comment after it untouched); the
+    text, the line before and after. EditError when the line has none any more."""
+    lines = text.splitlines(keepends=True)
+    if not 0 < number <= len(lines):
+        raise EditError(f"{path}:{number}: no such line (the plan saw a nullok there)")
+    raw = lines[number - 1]
+    body, end = raw.rstrip("\r\n"), raw[len(raw.rstrip("\r\n")) :]
+    code, hash_, comment = body.partition("#")
+    changed = _NULLOK_ARG.sub("", code)
+    if changed == code:
+        raise EditError(f"{path}:{number}: no nullok argument any more (the plan saw one)")
+    lines[number - 1] = changed + hash_ + comment + end
+    return "".join(lines), body.strip(), (changed + hash_ + comment).strip()
+
+
+def disabled_name(path: str) -> str:
+    """Where a trust file goes: beside itself, under a name no program reads."""
+    return path + DISABLED_SUFFIX
