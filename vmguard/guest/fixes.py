@@ -5,8 +5,9 @@ Each guest rule that `apply --guest` can fix declares its fix next to its predic
 accounts locked or given a non-login shell (VMG-USR-001, VMG-USR-011), sshd settings in
 vmguard's managed block (VMG-USR-002/003/005..009), PAM's nullok removed (VMG-USR-012),
 trust files renamed away (VMG-USR-013), services' start entries removed (VMG-SW-002).
-`guest_plan` runs the catalog's rules' fixes and stamps each change with its rule's id. Forbidden software (VMG-SW-001) is only reported: removing packages from a
-guest that cannot be patched is the admin's call. The changes are made by
+`guest_plan` runs the catalog's rules' fixes and stamps each change with its rule's id.
+Forbidden software (VMG-SW-001) is only reported: removing packages from a guest that
+cannot be patched is the admin's call. The changes are made by
 vmguard.guest.apply, inside libguestfs's appliance.
 """
 
