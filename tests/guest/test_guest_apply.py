@@ -81,8 +81,8 @@ FIXED = {
     "VMG-USR-008",
     "VMG-USR-009",
     "VMG-USR-011",
-    "VMG-USR-012",
     "VMG-USR-013",
+    "VMG-USR-014",
     "VMG-SW-002",
 }
 # Run by the guest's own shell at boot (no single quotes: it goes inside sh -c '...').

@@ -3,8 +3,8 @@
 Each guest rule that `apply --guest` can fix declares its fix next to its predicate
 (`@guest_fix` in vmguard/checks/guest*.py; the shape in vmguard.checks.guest_fix):
 accounts locked or given a non-login shell (VMG-USR-001, VMG-USR-011), sshd settings in
-vmguard's managed block (VMG-USR-002/003/005..009), PAM's nullok removed (VMG-USR-012),
-trust files renamed away (VMG-USR-013), services' start entries removed (VMG-SW-002).
+vmguard's managed block (VMG-USR-002/003/005..009), PAM's nullok removed (VMG-USR-013),
+trust files renamed away (VMG-USR-014), services' start entries removed (VMG-SW-002).
 `guest_plan` runs the catalog's rules' fixes and stamps each change with its rule's id.
 Forbidden software (VMG-SW-001) is only reported: removing packages from a guest that
 cannot be patched is the admin's call. The changes are made by
