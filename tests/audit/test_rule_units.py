@@ -22,7 +22,9 @@ from vmguard.inventory.model import Connection, DriverKind, FirewallSettings, In
 
 CHECKS_DIR = Path(__file__).resolve().parents[2] / "vmguard" / "checks"
 # Modules of vmguard/checks that hold no rule.
-NOT_FAMILIES = {"__init__", "common", "registry", "unit", "guest_evidence", "guest_questions"}
+NOT_FAMILIES = {
+    "__init__", "common", "registry", "unit", "guest_evidence", "guest_questions", "guest_fix", "guest_sshd_fix",
+}  # fmt: skip
 FAMILIES = sorted(p.stem for p in CHECKS_DIR.glob("*.py") if p.stem not in NOT_FAMILIES)
 
 

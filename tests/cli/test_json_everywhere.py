@@ -38,6 +38,7 @@ COMMANDS = {
     ("vms",): "vms",
     ("plan",): "plan",
     ("apply",): "apply",
+    ("rollback",): "rollback",
     ("firewall", "plan"): "firewall-plan",
     ("firewall", "apply"): "firewall-apply",
     ("firewall", "show"): "firewall-show",

@@ -1,18 +1,21 @@
 """Boot a test guest's own disk under TCG: a busybox initramfs that mounts /dev/vda (the
 guest's ext4 root) and hands over to the guest's /sbin/init (switch_root).
 
-The planted images have no init of their own: `add_busybox_init` puts a static busybox
-and a /sbin/init script into an image through libguestfs (as vmguard does, never a host
-mount); the init prints BOOT_MARK and the lines of `probe`, then powers off.
+The planted images have no init of their own: `bootable_image` makes an image from a
+copy of a planted root with a static busybox and a /sbin/init script added (mkfs -d: no
+mount, no appliance launch); the init prints BOOT_MARK and the lines of `probe`, then
+powers off.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from tests.guest.images import ext4_image
 from tests.support.guest_image import (
     BUSYBOX,
     CACHE_ROOT,
@@ -72,24 +75,19 @@ def boot_initramfs() -> GuestImage:
     return GuestImage(kernel=folder / "vmlinuz", initrd=folder / "initrd.gz", cmdline="console=ttyS0")
 
 
-def add_busybox_init(image: Path, fmt: str, probe: str) -> None:
-    import guestfs
-
-    g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
+def bootable_image(root: Path, image: Path, probe: str) -> Path:
+    """An ext4 image of `root` plus busybox and an init that runs `probe` (root unchanged)."""
+    copy = image.with_name(image.name + ".root")
+    subprocess.run(["cp", "-a", str(root), str(copy)], check=True)  # owners and modes kept
     try:
-        g.add_drive_opts(str(image), format=fmt)
-        g.launch()
-        g.mount("/dev/sda", "/")
-        g.mkdir_p("/bin")
-        g.mkdir_p("/sbin")
-        g.upload(str(BUSYBOX), "/bin/busybox")
-        g.chmod(0o755, "/bin/busybox")
-        g.write("/sbin/init", GUEST_INIT.format(mark=BOOT_MARK, probe=probe).encode())
-        g.chmod(0o755, "/sbin/init")
-        g.umount_all()
-        g.shutdown()
+        for tree in ("bin", "sbin"):
+            (copy / tree).mkdir(exist_ok=True)
+        shutil.copyfile(BUSYBOX, copy / "bin/busybox")
+        (copy / "bin/busybox").chmod(0o755)
+        _write(copy / "sbin/init", GUEST_INIT.format(mark=BOOT_MARK, probe=probe), 0o755)
+        return ext4_image(copy, image)
     finally:
-        g.close()
+        shutil.rmtree(copy)
 
 
 def wait_poweroff(domain, timeout: float = 300) -> str:

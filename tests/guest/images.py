@@ -188,7 +188,8 @@ def rpm_root(root: Path, work: Path, *, planted: bool = True) -> Path:
     write(root, "/etc/ssh/sshd_config", sshd_config(planted=planted))
     boot = [("sshd", "S55"), ("crond", "S90"), ("xinetd", "S56"), ("rsyslog", "S12"), ("sendmail", "K30")]
     for name, level_links in boot + ([("ypbind", "S27")] if planted else []):
-        write(root, f"/etc/rc.d/init.d/{name}", "#!/bin/sh\n", 0o755)
+        header = "# chkconfig: - 27 73\n" if name == "ypbind" else ""  # RHEL 6's own
+        write(root, f"/etc/rc.d/init.d/{name}", "#!/bin/sh\n" + header, 0o755)
         for level in "0123456":
             prefix = level_links if level in "2345" else "K70"
             link(root, f"/etc/rc.d/rc{level}.d/{prefix}{name}", f"../init.d/{name}")

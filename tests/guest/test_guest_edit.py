@@ -9,7 +9,7 @@ import pytest
 from tests.guest.images import HASH, sshd_config
 from vmguard.checks.registry import vm_checks
 from vmguard.facts.vm import VmFacts
-from vmguard.guest import edit, fixes, passwd, sshd
+from vmguard.guest import access, edit, fixes, passwd, sshd
 from vmguard.guest.edit import EditError
 from vmguard.guest.fixes import GuestAction
 from vmguard.guest.model import Account, GuestFacts, GuestSource, SshdConfig
@@ -125,6 +125,28 @@ def test_start_links_in_every_runlevel_and_wants_folder():
     ]
 
 
+@pytest.mark.parametrize(
+    ("script", "link", "stop"),
+    [
+        ("#!/bin/sh\n# chkconfig: - 27 73\n", "S27ypbind", 73),  # RHEL 6's ypbind header
+        ("#!/bin/sh\n#  chkconfig:   2345 55 25  \n", "S55sshd", 25),
+        ("#!/bin/sh\n", "/etc/rc.d/rc3.d/S27ypbind", 73),  # no header: 100 - start
+        ("#!/bin/sh\n# chkconfig: 2345 55\n", "S00x", 99),  # malformed header; K100 is no name
+    ],
+)
+def test_stop_priority_is_chkconfigs(script, link, stop):
+    assert edit.stop_priority(script, link) == stop
+
+
+def test_kill_links_leave_every_runlevel_off_for_chkconfig():
+    """chkconfig --list shows a level "off" with a K link there; a level with neither link
+    gets its default S link back at the next `chkconfig --add` (a package update).
+    Control: a level that has a K link already gets none."""
+    listing = {f"/etc/rc.d/rc{n}.d": ["K70ypbind"] if n in "016" else ["S55sshd"] for n in "0123456"}
+    assert edit.kill_links(listing, "ypbind", 73) == [f"/etc/rc.d/rc{n}.d/K73ypbind" for n in "2345"]
+    assert edit.kill_links(listing, "ypbind2", 7) == [f"/etc/rc.d/rc{n}.d/K07ypbind2" for n in "0123456"]
+
+
 def _account(
     name: str, uid: int, state: str, shell: str = "/bin/bash", keys: int = 0, shadowed=True
 ) -> Account:
@@ -176,3 +198,23 @@ def test_unparsed_guest_parts_refuse_the_whole_guest():
     # a part no fix reads (the package database) does not stop the others
     facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(problems=("packages: corrupt",)))
     assert not fixes.guest_plan(POLICY, facts).refused
+
+
+def test_drop_nullok_keeps_the_rest_of_the_line_and_the_file():
+    text = (
+        "# auth sufficient pam_unix.so nullok (a comment: kept)\n"
+        "auth\tsufficient\tpam_unix.so nullok_secure try_first_pass nullok # nullok here stays\n"
+        "password sufficient pam_unix.so sha512 shadow nullok\r\n"
+    )
+    new, before, after = edit.drop_nullok(text, 2, "/etc/pam.d/system-auth")
+    assert after == "auth\tsufficient\tpam_unix.so try_first_pass # nullok here stays"
+    assert before.startswith("auth\tsufficient") and "nullok_secure" in before
+    new, _, _ = edit.drop_nullok(new, 3, "/etc/pam.d/system-auth")
+    assert new.splitlines(keepends=True)[2] == "password sufficient pam_unix.so sha512 shadow\r\n"
+    assert new.splitlines()[0] == text.splitlines()[0]
+    assert access.pam_nullok(new, "p") == []  # the parser sees none left
+    assert len(access.pam_nullok(text, "p")) == 2  # control: it saw both before
+    with pytest.raises(EditError, match="no nullok argument any more"):
+        edit.drop_nullok(new, 2, "p")  # the guest changed since the plan: a second edit refuses
+    with pytest.raises(EditError, match="no such line"):
+        edit.drop_nullok(new, 9, "p")

@@ -1,7 +1,9 @@
 """VMG-USR and VMG-SW: users, logins, software and services inside the guest.
 
 This module holds the login, software and service rules; sshd's rules are in
-guest_sshd, other ways in in guest_access, file rules in guest_files.
+guest_sshd, other ways in in guest_access, file rules in guest_files. A rule that
+`apply --guest` fixes carries its fix (`@guest_fix`, vmguard.checks.guest_fix), written
+just above it.
 
 Pure functions of (Policy, VmFacts) over facts.guest, which vmguard.guest.inspect fills
 from the VM's disk images (and its guest agent when online). A VM not inspected
@@ -17,10 +19,11 @@ from collections.abc import Iterable
 
 from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import place
+from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock, lockable
 from vmguard.checks.guest_questions import may_not_log_in, services_not_allowed
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts, is_loopback
-from vmguard.guest.model import Account, SshdConfig
+from vmguard.guest.model import Account, ServiceKind, SshdConfig
 from vmguard.policy.model import Policy
 
 # Characters that may follow a forbidden name in a package or program name and still
@@ -28,6 +31,29 @@ from vmguard.policy.model import Policy
 _NAME_TAIL = "-._0123456789"
 
 
+def _fix_logins(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Lock accounts that may not log in, and give them the policy's non-login shell.
+    A uid-0 account other than root is a root login: locked too."""
+    for account in facts.guest.accounts:
+        extra_root = account.uid == 0 and account.name != "root"
+        if not (may_not_log_in(policy, account) or extra_root):
+            continue
+        if lockable(account):
+            yield lock(account, "uid 0" if extra_root else "may not log in")
+        shell = policy.users.nologin_shell
+        if shell and account.interactive_shell and may_not_log_in(policy, account):
+            yield GuestChange(
+                action=GuestAction.SET_SHELL,
+                subject=f"account {account.name} shell",
+                current=account.login_shell,
+                wanted=shell,
+                path=account.source.path,
+                target=account.name,
+                value=shell,
+            )
+
+
+@guest_fix(_fix_logins)
 def unexpected_login_users(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     if guest is None:
@@ -96,6 +122,23 @@ def forbidden_software(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+def _fix_services(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Services the policy does not allow, no longer started."""
+    for service in services_not_allowed(policy, facts.guest):
+        how = "disable = yes" if service.kind is ServiceKind.XINETD else "no start link in any runlevel"
+        yield GuestChange(
+            action=GuestAction.DISABLE_SERVICE,
+            subject=f"service {service.name} ({service.kind.value})",
+            current="enabled",
+            wanted=how,
+            path=service.source.path,
+            target=service.name,
+            line=service.source.line,
+            kind=service.kind.value,
+        )
+
+
+@guest_fix(_fix_services)
 def unexpected_services(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     allowed = policy.software.allowed_services

@@ -8,10 +8,12 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
+from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock
 from vmguard.checks.guest_questions import password_weaknesses
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.access import pam_fields
+from vmguard.guest.edit import disabled_name
 from vmguard.guest.model import FileInfo, GuestSource
 from vmguard.policy.model import Policy
 
@@ -56,6 +58,15 @@ def account_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
             )
 
 
+def _fix_weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Empty passwords and hashes in /etc/passwd, locked."""
+    for account in facts.guest.accounts:
+        weak = password_weaknesses(account)
+        if weak:
+            yield lock(account, " and ".join(weak))
+
+
+@guest_fix(_fix_weak_passwords)
 def weak_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """Hashes anyone can read (in /etc/passwd) and empty passwords, whoever the account."""
     guest = facts.guest
@@ -85,6 +96,21 @@ def _line_violation(what: str, label: str, source: GuestSource, want: str) -> Vi
     return Violation(message=f"{what}: {source}", evidence=place(source, label), wanted=want)
 
 
+def _fix_nullok(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Each flagged PAM line loses its nullok argument (an empty password no longer passes)."""
+    for line in facts.guest.pam_nullok:
+        yield GuestChange(
+            action=GuestAction.DROP_NULLOK,
+            subject=f"PAM {pam_fields(line.text)[2]} nullok",
+            current=line.text,
+            wanted="the line without nullok",
+            path=line.source.path,
+            target=pam_fields(line.text)[2],
+            line=line.source.line,
+        )
+
+
+@guest_fix(_fix_nullok)
 def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for line in guest.pam_nullok if guest else ():
@@ -97,6 +123,21 @@ def pam_nullok(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+def _fix_trust_files(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Each trust file renamed beside itself (rshd reads .rhosts as root, so chmod 000 would
+    not stop it; a rename does, and keeps the content for the admin)."""
+    for path in facts.guest.trust_files:
+        yield GuestChange(
+            action=GuestAction.RENAME_AWAY,
+            subject=f"trust file {path}",
+            current="present",
+            wanted=f"renamed to {disabled_name(path)}",
+            path=path,
+            target=path,
+        )
+
+
+@guest_fix(_fix_trust_files)
 def trust_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for path in guest.trust_files if guest else ():

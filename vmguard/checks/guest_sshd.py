@@ -4,6 +4,7 @@ forwarding, user environments and rhosts/host-based trust.
 Every rule reads sshd's effective values through vmguard.guest.sshd.effective (the
 global value or OpenSSH's default for the guest's version, and each Match block's), so
 all of them agree on what sshd does. A guest without sshd_config yields nothing here.
+Each rule's fix (`@sshd_fix`, vmguard.checks.guest_sshd_fix) names the settings it writes.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from collections.abc import Callable, Iterable
 
 from vmguard.checks.common import wanted
 from vmguard.checks.guest_evidence import cite, place
+from vmguard.checks.guest_sshd_fix import RHOSTS_RSA_REMOVED, sshd_fix
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest import sshd
 from vmguard.guest.model import SshdConfig, SshdSetting
 from vmguard.policy.model import Policy
-
-RHOSTS_RSA_REMOVED = (7, 4)  # with SSH protocol 1; later sshd ignores the keyword
 
 
 def _config(facts: VmFacts) -> SshdConfig | None:
@@ -47,6 +47,7 @@ def _offending(
             yield _sshd_violation(f"{shown} {value}", setting, config, want)
 
 
+@sshd_fix(("PermitRootLogin", "no"))
 def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     if policy.users.root_login:
         return
@@ -54,6 +55,7 @@ def root_login_allowed(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(facts, "permitrootlogin", "PermitRootLogin", lambda v: v != "no", want)
 
 
+@sshd_fix(("PasswordAuthentication", "no"), pam=True)
 def password_authentication(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.password_authentication:
@@ -90,6 +92,7 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Vi
         yield _sshd_violation(what, setting, config, want)
 
 
+@sshd_fix(("PermitEmptyPasswords", "no"))
 def empty_passwords(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(
         facts,
@@ -105,6 +108,7 @@ def _forwarding_disabled(config: SshdConfig) -> bool:
     return all(value == "yes" for value, _ in sshd.effective(config, "disableforwarding"))
 
 
+@sshd_fix(("X11Forwarding", "no"))
 def x11_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.ssh.x11_forwarding or _forwarding_disabled(config):
@@ -113,6 +117,7 @@ def x11_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(facts, "x11forwarding", "X11Forwarding", lambda v: v != "no", want)
 
 
+@sshd_fix(("AllowTcpForwarding", "no"))
 def tcp_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     config = _config(facts)
     if config is None or policy.users.ssh.tcp_forwarding or _forwarding_disabled(config):
@@ -121,6 +126,7 @@ def tcp_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(facts, "allowtcpforwarding", "AllowTcpForwarding", lambda v: v != "no", want)
 
 
+@sshd_fix(("PermitUserEnvironment", "no"))
 def user_environment(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     yield from _offending(
         facts,
@@ -131,6 +137,7 @@ def user_environment(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     )
 
 
+@sshd_fix(("IgnoreRhosts", "yes"), ("HostbasedAuthentication", "no"), ("RhostsRSAAuthentication", "no"))
 def host_trust(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     """.rhosts/.shosts and host keys as credentials: IgnoreRhosts, HostbasedAuthentication,
     and RhostsRSAAuthentication where sshd still has it (protocol 1, before 7.4)."""

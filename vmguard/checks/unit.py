@@ -9,8 +9,9 @@ The audit stamps the rule id, severity and subject from
 the catalog (a rule never spells its own id); `plan` is made of the same Violations'
 fixes (vmguard.enforce.plan), so plan proposes exactly what clears the fixable findings.
 
-A guest rule's fix plugs in the same way: give it its own fix type (a GuestFix the
-guest plan collects), add it to `Fix`, and the VM plan keeps taking only VmFix.
+A guest rule's fix is a change inside the stopped guest, not in the VM's configuration:
+it is declared on the rule with `@guest_fix` (vmguard.checks.guest_fix) and the guest
+plan (vmguard.guest.fixes) collects it; the VM plan takes only VmFix.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class VmFix:
         return (self.action, self.target)
 
 
-Fix = VmFix  # | GuestFix, when guest changes land
+Fix = VmFix  # a guest rule's fix: vmguard.checks.guest_fix
 
 R = TypeVar("R", bound=Callable[..., Any])
 _FIXING: set[Callable[..., Any]] = set()  # the rule functions declared @fixes

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import TypeVar
 
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
@@ -113,7 +114,7 @@ def _outcome_text(outcome: ApplyOutcome) -> list[str]:
     return lines
 
 
-def _outcome_dict(outcome: ApplyOutcome) -> dict[str, object]:
+def _outcome_dict(outcome: ApplyOutcome, guest: dict | None = None) -> dict[str, object]:
     result = outcome.result
     return {
         **outcome.plan.to_dict(),
@@ -122,6 +123,7 @@ def _outcome_dict(outcome: ApplyOutcome) -> dict[str, object]:
         "next_boot": [asdict(c) for c in result.next_boot] if result else [],
         "refused": [asdict(c) for c in outcome.refused],
         "backup": str(outcome.backup) if outcome.backup else None,
+        "guest": guest,
     }
 
 
@@ -141,6 +143,10 @@ def _guest_outcome_text(outcome: GuestOutcome, dry_run: bool) -> list[str]:
     return lines + [f"  guest: {r}" for r in outcome.plan.report_only]
 
 
+def _guest_dict(guests: dict[str, GuestOutcome], vm: str, dry_run: bool) -> dict | None:
+    return guests[vm].to_dict(dry_run) if vm in guests else None
+
+
 def _apply_guest(target: Target, dry_run: bool, events: EventLog) -> GuestOutcome:
     facts = facts_of(target.driver, target.vm, target.connection.host_only)  # after the host's changes
     return apply_guest(facts, target.entry.policy, target.connection.name, dry_run=dry_run, events=events)
@@ -148,7 +154,7 @@ def _apply_guest(target: Target, dry_run: bool, events: EventLog) -> GuestOutcom
 
 def _apply(args: argparse.Namespace) -> int:
     outcomes: list[ApplyOutcome] = []
-    guests: list[GuestOutcome] = []
+    guests: dict[str, GuestOutcome] = {}
 
     def one(target: Target) -> ApplyOutcome:
         return apply_vm(
@@ -176,15 +182,15 @@ def _apply(args: argparse.Namespace) -> int:
                 else None
             )
             if guest is not None:
-                guests.append(guest)
+                guests[target.vm] = guest
                 if args.format is OutputFormat.TEXT:
                     print(shown_lines(_guest_outcome_text(guest, args.dry_run)))
         failed = _errors(session)
-        refused = any(o.refused for o in outcomes) or any(g.refused for g in guests)
+        refused = any(o.refused for o in outcomes) or any(g.refused for g in guests.values())
         code = failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
         if args.format is OutputFormat.JSON:
             doc = {
-                "vms": [_outcome_dict(o) for o in outcomes],
+                "vms": [_outcome_dict(o, _guest_dict(guests, o.plan.vm, args.dry_run)) for o in outcomes],
                 "incomplete": [str(e) for e in session.errors],
             }
             print_document("apply", {**doc, "exit_code": int(code)})
@@ -198,14 +204,29 @@ def _rollback(args: argparse.Namespace) -> int:
             raise session.errors[0]
         driver, connection = targets[0].driver, targets[0].connection.name
         disks = rollback_guest(driver.read_facts(args.vm), connection, events=args.events)
-        if disks:
-            print(shown(f"{args.vm}: restored its disk images from {disks}"))
-        if disks and not has_backup(connection, args.vm):
-            return ExitCode.OK  # only the guest was changed
-        path, state = rollback_vm(driver, connection, args.vm, events=args.events)
-    note = " (takes effect at next boot)" if state.value in ("running", "paused") else ""
-    print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
+        path, state = None, None
+        if not disks or has_backup(connection, args.vm):  # not only the guest was changed
+            path, state = rollback_vm(driver, connection, args.vm, events=args.events)
+    next_boot = state is not None and state.value in ("running", "paused")
+    if args.format is OutputFormat.JSON:
+        print_document("rollback", _rollback_dict(args.vm, disks, path, next_boot))
+        return ExitCode.OK
+    if disks:
+        print(shown(f"{args.vm}: restored its disk images from {disks}"))
+    if path:
+        note = " (takes effect at next boot)" if next_boot else ""
+        print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
     return ExitCode.OK
+
+
+def _rollback_dict(vm: str, disks: Path | None, path: Path | None, next_boot: bool) -> dict[str, object]:
+    return {
+        "vm": vm,
+        "guest_backup": str(disks) if disks else None,
+        "configuration": str(path) if path else None,
+        "next_boot": next_boot,
+        "exit_code": int(ExitCode.OK),
+    }
 
 
 def _facts_row(target: Target, facts: VmFacts) -> dict[str, object]:
@@ -300,7 +321,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=_apply)
 
-    p = sub.add_parser("rollback", help="restore a VM's configuration from before the last apply")
+    p = sub.add_parser(
+        "rollback",
+        help="restore a VM's configuration (and, after --guest, its disks) from before the last apply",
+    )
     p.add_argument("vm", metavar="VM")
     add_inventory(p)
+    add_format(p)
     p.set_defaults(func=_rollback)

@@ -35,6 +35,16 @@ class GuestOutcome:
     backup: Path | None = None
     refused: str = ""  # the VM runs: nothing was attempted
 
+    def to_dict(self, dry_run: bool) -> dict[str, object]:
+        """`apply --format json`'s "guest" of one VM (vmguard/cli/schema/apply-v1.json)."""
+        return {
+            "plan": self.plan.to_dict(),
+            "dry_run": dry_run,
+            "made": [dict(r) for r in self.records],
+            "backup": str(self.backup) if self.backup else None,
+            "refused": self.refused,
+        }
+
 
 def with_guest(facts: VmFacts, *, timeout: float = DEFAULT_TIMEOUT) -> VmFacts:
     """The facts with the guest inspected (without the slow permission scan, which no
@@ -114,7 +124,7 @@ def _change(
     folder = backups.take(connection, facts.name, writable_disks(facts))
     try:
         _unchanged(facts, seen)  # copied what was inspected, not a later state
-        records = _run(facts, plan, folder, timeout)
+        records = _run(facts, plan, folder, seen, timeout)
     except GuestError as err:
         opened = _opened(facts, seen)
         if opened:
@@ -146,9 +156,11 @@ def _after_failure(opened: bool, folder: Path) -> str:
     return " (the disk is unchanged, no backup kept)"
 
 
-def _run(facts: VmFacts, plan: GuestPlan, folder: Path, timeout: float) -> list[dict]:
+def _run(facts: VmFacts, plan: GuestPlan, folder: Path, seen: list, timeout: float) -> list[dict]:
+    """The worker re-checks `seen` (the writable images' fingerprints at inspection)
+    once its appliance holds the images' lock: a VM started meanwhile is refused."""
     disks = [[d.path, d.format, d.read_only] for d in facts.disks if d.path]
-    request = {"disks": disks, "changes": [c.to_dict() for c in plan.changes]}
+    request = {"disks": disks, "changes": [c.to_dict() for c in plan.changes], "fingerprints": seen}
 
     def started(pid: int) -> None:
         backup.set_state(folder, BackupState.APPLYING, worker=pid)

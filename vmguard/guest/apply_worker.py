@@ -1,11 +1,19 @@
 """The apply worker: one libguestfs appliance changes one stopped VM's guest files.
 
 Runs as `python -m vmguard.guest.apply_worker` (in its own session, killed with its
-parent). Reads {"disks": [[path, format, read_only], ...], "changes": [...]} on stdin;
-writes {"records": [...]} or {"error": "..."} on stdout. The guest's file systems are
-mounted inside the appliance only, first read-only: every edit is computed and checked
-against the plan before anything is mounted for writing, so a guest that changed since
-the plan (or whose files do not parse) is left as it was.
+parent). Reads {"disks": [[path, format, read_only], ...], "changes": [...],
+"fingerprints": [[size, mtime_ns, head_sha256], ...]} on stdin; writes {"records": [...]}
+or {"error": "..."} on stdout. The guest's file systems are mounted inside the
+appliance only, first read-only: every edit is computed and checked against the plan
+before anything is mounted for writing, so a guest that changed since the plan (or
+whose files do not parse) is left as it was.
+
+The race with a VM started meanwhile: the appliance's qemu holds QEMU's image lock on
+each writable image from its launch on (the lock libvirt's qemu takes too), so a domain
+that starts later fails to start, and one that started first makes the launch fail.
+A domain that ran and stopped between vmguard's last look and the launch changed its
+disk: the fingerprints (vmguard.guest.cache.fingerprint) are compared again once the
+lock is held, before anything is read, and a mismatch stops the apply.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vmguard.checks.guest_fix import GuestAction, GuestChange
+from vmguard.core.errors import GuestError
 from vmguard.guest import edit, services
+from vmguard.guest.cache import fingerprint
 from vmguard.guest.edit import EditError
-from vmguard.guest.fixes import GuestAction, GuestChange
 from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
 from vmguard.guest.worker import MESSAGES, NoOperatingSystem, _remember, error_text, module_missing
 
@@ -32,6 +42,8 @@ class GuestEdits:
         self.texts: dict[str, str] = {}
         self.originals: dict[str, str] = {}
         self.removals: list[str] = []
+        self.links: list[tuple[str, str]] = []  # (target, new link)
+        self.renames: list[tuple[str, str]] = []  # (path, new path)
         self.records: list[dict] = []
 
     def text(self, path: str) -> str:
@@ -81,6 +93,24 @@ def comment_out(edits: GuestEdits, change: GuestChange) -> None:
     edits.record(change, f"{change.path}:{change.line}", before, edit.COMMENTED + before.lstrip())
 
 
+def drop_nullok(edits: GuestEdits, change: GuestChange) -> None:
+    text, before, after = edit.drop_nullok(edits.text(change.path), change.line, change.path)
+    edits.texts[change.path] = text
+    edits.record(change, f"{change.path}:{change.line}", before, after)
+
+
+def rename_away(edits: GuestEdits, change: GuestChange) -> None:
+    """The file must still be there, and its new name free (nothing is overwritten)."""
+    found = edits.files.lstat(change.path)
+    if found is None or not stat.S_ISREG(found[0]):
+        raise EditError(f"{change.path}: not a regular file any more (the plan saw one)")
+    new = edit.disabled_name(change.path)
+    if edits.files.lstat(new) is not None or any(n == new for _, n in edits.renames):
+        raise EditError(f"{new}: exists already: {change.path} left in place")
+    edits.renames.append((change.path, new))
+    edits.record(change, change.path, "present", f"renamed to {new}")
+
+
 def sshd_block(edits: GuestEdits, changes: list[GuestChange]) -> None:
     path = changes[0].path
     old = edits.text(path)
@@ -105,6 +135,26 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
     for link in links:
         edits.removals.append(link)
         edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
+    if change.kind == "sysv":
+        _kill_links(edits, change, links[0])
+
+
+def _kill_links(edits: GuestEdits, change: GuestChange, start_link: str) -> None:
+    """K links where a runlevel has none: the service off for chkconfig in every level."""
+    listing = _listing(edits, "sysv")
+    target = edits.g.readlink(start_link)
+    stop = edit.stop_priority(_script(edits, start_link), start_link)
+    for link in edit.kill_links(listing, change.target, stop):
+        edits.links.append((target, link))
+        edits.record(change, link, "absent", f"link to {target}")
+
+
+def _script(edits: GuestEdits, start_link: str) -> str:
+    """The init script the S link names ("" when it is missing or not a file)."""
+    try:
+        return edits.text(edits.g.realpath(start_link))
+    except (EditError, RuntimeError):
+        return ""
 
 
 def _listing(edits: GuestEdits, kind: str) -> dict[str, list[str]]:
@@ -122,6 +172,8 @@ ONE_BY_ONE = {
     GuestAction.SET_SHELL: shell,
     GuestAction.SSHD_COMMENT_OUT: comment_out,
     GuestAction.DISABLE_SERVICE: disable,
+    GuestAction.DROP_NULLOK: drop_nullok,
+    GuestAction.RENAME_AWAY: rename_away,
 }
 
 
@@ -147,7 +199,18 @@ def _mount(g, mounts: dict[str, str], writable: bool) -> None:
         (g.mount if writable else g.mount_ro)(mounts[mountpoint], mountpoint)
 
 
-def apply(disks: list[tuple[str, str, bool]], changes: list[GuestChange]) -> list[dict]:
+def same_disks(disks: list[tuple[str, str, bool]], seen: list | None) -> None:
+    """EditError when a writable image is not the one vmguard inspected and backed up."""
+    if seen is None:
+        return
+    writable = [Path(p) for p, _, read_only in disks if not read_only]
+    if [list(fingerprint(p)) for p in writable] != [list(f) for f in seen]:
+        raise EditError("a disk image changed since it was inspected (did the VM run meanwhile?)")
+
+
+def apply(
+    disks: list[tuple[str, str, bool]], changes: list[GuestChange], seen: list | None = None
+) -> list[dict]:
     try:
         import guestfs  # Debian's python3-guestfs, outside PyPI: imported where needed
     except ImportError:
@@ -157,7 +220,8 @@ def apply(disks: list[tuple[str, str, bool]], changes: list[GuestChange]) -> lis
     try:
         for path, fmt, read_only in disks:  # the format is never probed (see worker.py)
             g.add_drive_opts(path, readonly=read_only, format=fmt or "raw")
-        g.launch()
+        g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
+        same_disks(disks, seen)
         mounts = _roots(g)
         _mount(g, mounts, writable=False)
         with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
@@ -175,8 +239,12 @@ def _write(g, edits: GuestEdits) -> None:
     """In place (the inode keeps its owner, mode and SELinux label), then synced."""
     for path, data in edits.changed().items():
         g.write(path, data)
+    for path, new in edits.renames:
+        g.mv(path, new)
     for link in edits.removals:
         g.rm(link)
+    for target, link in edits.links:
+        g.ln_s(target, link)
     g.sync()
     g.umount_all()
     g.shutdown()  # the appliance flushes and exits: the images are whole when this returns
@@ -186,8 +254,9 @@ def main() -> int:
     request = json.load(sys.stdin)
     disks = [(p, f, bool(ro)) for p, f, ro in request["disks"]]
     try:
-        records = apply(disks, [GuestChange.from_dict(c) for c in request["changes"]])
-    except (RuntimeError, NoOperatingSystem, EditError, GuestFileError) as err:
+        changes = [GuestChange.from_dict(c) for c in request["changes"]]
+        records = apply(disks, changes, request.get("fingerprints"))
+    except (RuntimeError, NoOperatingSystem, EditError, GuestFileError, GuestError) as err:
         json.dump({"error": error_text(err) if isinstance(err, RuntimeError) else str(err)}, sys.stdout)
         return 1
     json.dump({"records": records}, sys.stdout)

@@ -154,3 +154,54 @@ def start_links(listing: dict[str, list[str]], service: str, kind: str) -> list[
             if sysv or unit:
                 found.append(f"{folder}/{name}")
     return found
+
+
+_CHKCONFIG = re.compile(r"^#\s*chkconfig:\s*\S+\s+(\d+)\s+(\d+)\s*$", re.MULTILINE)
+
+
+def stop_priority(script: str, start_link: str) -> int:
+    """The number `chkconfig NAME off` gives the K links: the init script's
+    `# chkconfig: <levels> <start> <stop>` stop value, else 100 minus the S link's (the
+    rule RHEL's scripts follow, and what Debian's update-rc.d uses)."""
+    found = _CHKCONFIG.search(script)
+    if found:
+        return int(found.group(2))
+    start = re.match(r"S(\d\d)", start_link.rsplit("/", 1)[-1])
+    return min(99, max(1, 100 - int(start.group(1)))) if start else 99
+
+
+def kill_links(listing: dict[str, list[str]], service: str, stop: int) -> list[str]:
+    """The K links `chkconfig SERVICE off` (and `update-rc.d SERVICE disable`) leave: one
+    in every runlevel folder that has none. Removing the S links alone is not off for
+    chkconfig: a level with neither link is unconfigured, and `chkconfig --add` (run by
+    the package's scriptlets on an update) recreates its default S links there."""
+    found = []
+    for folder, names in sorted(listing.items()):
+        if not any(re.fullmatch(rf"K\d\d{re.escape(service)}", n) for n in names):
+            found.append(f"{folder}/K{stop:02d}{service}")
+    return found
+
+
+_NULLOK_ARG = re.compile(r"[ \t]+nullok(?:_secure)?(?:=\S*)?(?=[ \t]|$)")
+DISABLED_SUFFIX = ".disabled-by-vmguard"
+
+
+def drop_nullok(text: str, number: int, path: str) -> tuple[str, str, str]:
+    """Line `number` without its nullok argument(s) (a comment after it untouched); the
+    text, the line before and after. EditError when the line has none any more."""
+    lines = text.splitlines(keepends=True)
+    if not 0 < number <= len(lines):
+        raise EditError(f"{path}:{number}: no such line (the plan saw a nullok there)")
+    raw = lines[number - 1]
+    body, end = raw.rstrip("\r\n"), raw[len(raw.rstrip("\r\n")) :]
+    code, hash_, comment = body.partition("#")
+    changed = _NULLOK_ARG.sub("", code)
+    if changed == code:
+        raise EditError(f"{path}:{number}: no nullok argument any more (the plan saw one)")
+    lines[number - 1] = changed + hash_ + comment + end
+    return "".join(lines), body.strip(), (changed + hash_ + comment).strip()
+
+
+def disabled_name(path: str) -> str:
+    """Where a trust file goes: beside itself, under a name no program reads."""
+    return path + DISABLED_SUFFIX
