@@ -3,6 +3,7 @@
 - libvirt_uri / libvirt_conn: a real qemu:///system libvirtd (started if not running).
 - guest_kernel_initrd: the small TCG test guest (kernel + initramfs running qemu-ga).
 - tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
+- wheelhouse: vmguard's wheel and its dependencies, built once for the run's installs.
 - helpers to import: tests.support.require.require, tests.support.netns.netns.
 
 A guest test, for example:
@@ -73,6 +74,13 @@ def guest_kernel_initrd():
     from tests.support.guest_image import build_guest_image
 
     return build_guest_image()
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory):
+    from tests.support.wheelhouse import build
+
+    return build(tmp_path_factory.mktemp("wheelhouse"))
 
 
 def _factory(conn, image) -> Iterator:
