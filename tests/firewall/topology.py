@@ -39,7 +39,7 @@ class Topology:
     udp_log: Path
 
     def reach(self, src: Netns, *targets: str, source: str | None = None) -> dict[str, bool]:
-        """Which "addr:port" TCP targets `src` can connect to (1 s timeout each, in parallel)."""
+        """Which "addr:port" TCP targets `src` can connect to (0.5 s timeout each, in parallel)."""
         argv = [sys.executable, str(PROBE), *(["--source", source] if source else []), *targets]
         out = src.run(*argv, timeout=30).stdout
         return json.loads(out)
