@@ -3,7 +3,8 @@
 - libvirt_uri / libvirt_conn: a real qemu:///system libvirtd (started if not running).
 - guest_kernel_initrd: the small TCG test guest (kernel + initramfs running qemu-ga).
 - tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
-- wheelhouse: vmguard's wheel and its dependencies, built once for the run's installs.
+- vmguard_wheel / wheelhouse: vmguard's wheel (and its dependencies' wheels), built once
+  for the run's installs.
 - helpers to import: tests.support.require.require, tests.support.netns.netns.
 
 A guest test, for example:
@@ -77,10 +78,17 @@ def guest_kernel_initrd():
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory):
-    from tests.support.wheelhouse import build
+def vmguard_wheel(tmp_path_factory):
+    from tests.support.wheelhouse import build_wheel
 
-    return build(tmp_path_factory.mktemp("wheelhouse"))
+    return build_wheel(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(vmguard_wheel):
+    from tests.support.wheelhouse import with_dependencies
+
+    return with_dependencies(vmguard_wheel)
 
 
 def _factory(conn, image) -> Iterator:

@@ -85,8 +85,8 @@ def test_demo_without_libvirt_python_runs_on_vbox_files(tmp_path, capsys, monkey
 
 
 @pytest.fixture(scope="module")
-def wheel(wheelhouse) -> Path:
-    return wheelhouse.wheel
+def wheel(vmguard_wheel) -> Path:
+    return vmguard_wheel
 
 
 def _run(argv: list[str] | str, env=PLAIN_ENV, **kw) -> subprocess.CompletedProcess:

@@ -1,8 +1,8 @@
 """vmguard's wheel and its dependencies' wheels, made once per test run.
 
-The install tests (docs/install.md's /opt and pipx lines, the fresh-venv demo), the Slurm
-site and the Ansible role each built the wheel and fetched the same dependencies again:
-about a minute of CI's run. The dependencies are fetched here as binary wheels only
+The install tests (docs/install.md's /opt and pipx lines, the fresh-venv demo), the catalog
+test, the Slurm site and the Ansible role each built the wheel (and most fetched the same
+dependencies) again: over a minute of CI's run. The dependencies are fetched here as binary wheels only
 (`--only-binary :all:`), so an install from this folder still shows that a host needs no
 compiler; what a test adds (the role's libvirt-python) goes into its own copy.
 """
@@ -34,10 +34,14 @@ def _pip(*args: str) -> None:
     )
 
 
-def build(folder: Path) -> Wheelhouse:
-    """The wheel of this checkout (no build isolation: no network needed), then its
-    dependencies from the package index."""
+def build_wheel(folder: Path) -> Path:
+    """The wheel of this checkout (no build isolation: no network needed)."""
     _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(folder), str(REPO))
     (wheel,) = folder.glob("vmguard-*.whl")
-    _pip("download", "--only-binary", ":all:", "-d", str(folder), str(wheel))
-    return Wheelhouse(folder, wheel)
+    return wheel
+
+
+def with_dependencies(wheel: Path) -> Wheelhouse:
+    """`wheel`'s folder, with its dependencies fetched beside it from the package index."""
+    _pip("download", "--only-binary", ":all:", "-d", str(wheel.parent), str(wheel))
+    return Wheelhouse(wheel.parent, wheel)
