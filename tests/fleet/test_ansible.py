@@ -17,6 +17,7 @@ from tests.batch.scratch import scratch
 from tests.fleet.hosts import Fleet, fleet
 from tests.fleet.lab import POLICY_OF, REPO, write_site
 from tests.support.require import require_root, require_tools
+from tests.support.wheelhouse import Wheelhouse
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 VENV = REPO / ".venv/bin"
@@ -38,11 +39,13 @@ class Played:
         return self.root / "hosts" / name
 
 
-def _wheelhouse(root: Path) -> Path:
-    """vmguard and its dependencies as wheels, so the hosts install without an index."""
+def _wheelhouse(root: Path, shared: Wheelhouse) -> Path:
+    """The run's wheels plus libvirt-python's (the role installs vmguard[libvirt]), so the
+    hosts install without an index."""
     wheels = root / "wheelhouse"
+    shutil.copytree(shared.folder, wheels)
     subprocess.run(
-        [str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(REPO), "libvirt-python"],
+        [str(VENV / "pip"), "wheel", "-q", "--no-deps", "--wheel-dir", str(wheels), "libvirt-python"],
         check=True,
         timeout=300,
         capture_output=True,
@@ -111,12 +114,12 @@ def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subproces
 
 
 @pytest.fixture(scope="module")
-def played() -> Iterator[Played]:
+def played(wheelhouse: Wheelhouse) -> Iterator[Played]:
     require_root()
     require_tools("sshd", "ssh-keygen", "ssh", "ip")
     root = scratch("vmg-fleet-")
     try:
-        wheels, policy = _wheelhouse(root), write_site(root)
+        wheels, policy = _wheelhouse(root, wheelhouse), write_site(root)
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
             first = playbook(hosts, root, inventory)
