@@ -3,6 +3,8 @@
 - libvirt_uri / libvirt_conn: a real qemu:///system libvirtd (started if not running).
 - guest_kernel_initrd: the small TCG test guest (kernel + initramfs running qemu-ga).
 - tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
+- vmguard_wheel / wheelhouse: vmguard's wheel (and its dependencies' wheels), built once
+  for the run's installs.
 - helpers to import: tests.support.require.require, tests.support.netns.netns.
 
 A guest test, for example:
@@ -75,6 +77,20 @@ def guest_kernel_initrd():
     return build_guest_image()
 
 
+@pytest.fixture(scope="session")
+def vmguard_wheel(tmp_path_factory):
+    from tests.support.wheelhouse import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(vmguard_wheel):
+    from tests.support.wheelhouse import with_dependencies
+
+    return with_dependencies(vmguard_wheel)
+
+
 def _factory(conn, image) -> Iterator:
     from tests.support.domains import TcgDomainFactory, reap_stale
 
@@ -125,12 +141,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     print("\n".join(lines), flush=True)
     if session.exitstatus == pytest.ExitCode.OK:  # a failing run keeps its own reason
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(scope="session")
-def vmguard_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This tree's vmguard as a wheel, built once per session (no build isolation: no
-    network) for every test that installs it (tests/ops, tests/fleet's Ansible role)."""
-    from tests.support.install_doc import build_wheel
-
-    return build_wheel(tmp_path_factory.mktemp("wheel"))

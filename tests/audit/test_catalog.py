@@ -72,28 +72,8 @@ def test_malformed_rule_is_reported(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (path,) = out.glob("vmguard-*.whl")
-    return path
+def wheel(vmguard_wheel) -> Path:
+    return vmguard_wheel
 
 
 def test_wheel_contains_the_catalog(wheel):

@@ -21,8 +21,9 @@ from pathlib import Path
 import yaml
 
 from tests.batch.scratch import scratch
-from tests.support.install_doc import build_wheel, install_lines
+from tests.support.install_doc import install_lines
 from tests.support.require import require_root, require_tools
+from tests.support.wheelhouse import Wheelhouse
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs/batch.md"
@@ -153,17 +154,16 @@ def install(prefix: Path) -> None:
     (site_packages / "vmguard-checkout.pth").write_text("\n".join(paths) + "\n")
 
 
-def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
+def install_as_documented(prefix: Path, wheels: Wheelhouse) -> None:
     """docs/install.md's install lines, then docs/batch.md's, with /opt/vmguard -> `prefix`,
-    on a wheel of this checkout. Left out: apt-get (.ci/apt-packages.txt has the
-    packages), `system install` and systemctl (the machine's own /usr/local/bin and
-    units; the hooks use neither)."""
-    wheel = build_wheel(scratch_dir)
+    on the run's wheel of this checkout (its dependencies from the run's wheelhouse). Left
+    out: apt-get (.ci/apt-packages.txt has the packages), `system install` and systemctl
+    (the machine's own /usr/local/bin and units; the hooks use neither)."""
     block = re.search(r"### Install on Debian 12\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
     for line in [*install_lines(), *block.strip().splitlines()]:
         if line.startswith(("apt-get ", "systemctl ")) or line.endswith(" system install"):
             continue
-        line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
+        line = line.replace("/path/to/vmguard-*.whl", str(wheels.wheel)).replace("/opt/vmguard", str(prefix))
         if line.startswith("python3 "):
             line = "/usr/bin/" + line  # Debian's python3, not a development interpreter
         subprocess.run(
@@ -171,15 +171,15 @@ def install_as_documented(prefix: Path, scratch_dir: Path) -> None:
             check=True,
             timeout=600,
             capture_output=True,
-            env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
+            env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), **wheels.offline},
         )
 
 
-def make_site(time_limit: float = 60, documented: bool = False, **extra: object) -> Site:
+def make_site(time_limit: float = 60, documented: Wheelhouse | None = None, **extra: object) -> Site:
     """A site under a fresh /tmp folder that the unprivileged job users can traverse.
 
-    `documented`: vmguard installed by docs/batch.md's lines (slow: a wheel, its
-    dependencies from the package index), else a virtualenv that sees this checkout.
+    `documented`: vmguard installed from these wheels by docs/batch.md's lines (slower),
+    else a virtualenv that sees this checkout.
     """
     root = scratch("vmg-batch-")
     root.chmod(0o755)
@@ -216,8 +216,7 @@ def make_site(time_limit: float = 60, documented: bool = False, **extra: object)
         site.work(user).mkdir()
         os.chown(site.work(user), user.pw_uid, user.pw_gid)
     if documented:  # the docs' `vmguard batch install-hooks` runs with it; ours below adds paths
-        (root / "build").mkdir()
-        install_as_documented(site.prefix, root / "build")
+        install_as_documented(site.prefix, documented)
     else:
         install(site.prefix)
     proc = site.vmguard(

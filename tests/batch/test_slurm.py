@@ -20,6 +20,7 @@ import pytest
 from tests.batch import slurm_cluster
 from tests.batch.site import HARMLESS, POOLS, REPO, Site, make_site
 from tests.support.require import require_root, require_tools
+from tests.support.wheelhouse import Wheelhouse
 from vmguard.batch.hook import start_of_job
 from vmguard.batch.job import BatchJob
 
@@ -77,6 +78,12 @@ def _crash_a_holder(site: Site) -> None:
     (site.quarantine("vmgjob-s1") / "unvetted.txt").write_text("from the crashed job\n")
 
 
+def _until_exists(path: Path) -> str:
+    """A job's wait (up to a minute) for B's prolog to have made `path`: a fixed sleep
+    lost the race under load, and the attack then met no folder instead of a shut one."""
+    return f"for i in $(seq 600); do [ -d {path} ] && break; sleep 0.1; done; "
+
+
 def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     q = Q.format(state=site.state)
     stamp = "date +%s.%N > {w}/$SLURM_JOB_ID.{k}; "
@@ -111,7 +118,7 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
         site,
         cluster,
         0,
-        q + f"sleep 2; cp {bee}/bee.txt $Q/ ; ln {bee}/bee.txt $Q/hard.txt ; "
+        q + _until_exists(bee) + f"cp {bee}/bee.txt $Q/ ; ln {bee}/bee.txt $Q/hard.txt ; "
         f"ln -s {bee}/bee.txt $Q/bee-link.txt; ls {bee} ; true",
         "-L",
         "vmpool-mc",
@@ -126,10 +133,12 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     _crash_a_holder(site)
     jobs["a_solo"] = _submit(site, cluster, 0, q + "echo solo > $Q/solo.txt; sleep 2", "-L", "vmpool-solo")
     jobs["b_solo_empty"] = _submit(site, cluster, 1, q + "ls $Q", "-L", "vmpool-solo")
-    jobs["a_cancel"] = _submit(site, cluster, 0, q + "echo c > $Q/c.txt; sleep 300", "-L", "vmpool-mc")
+    # Before a_cancel, so it gets the next VM of mc: Slurm counts time limits in whole
+    # minutes and looks every 30 s, so this job sets the module's length (60-90 s).
     jobs["a_timeout"] = _submit(
         site, cluster, 0, q + "echo t > $Q/t.txt; sleep 300", "-L", "vmpool-mc", "--time=0:05"
     )
+    jobs["a_cancel"] = _submit(site, cluster, 0, q + "echo c > $Q/c.txt; sleep 300", "-L", "vmpool-mc")
     return jobs
 
 
@@ -154,10 +163,10 @@ def _await_end(cluster: slurm_cluster.Slurm, jobs: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def ran() -> Iterator[Ran]:
+def ran(wheelhouse: Wheelhouse) -> Iterator[Ran]:
     require_root()
     require_tools("slurmctld", "slurmd", "munged", "mungekey", "sbatch", "useradd")
-    site = make_site(documented=True)
+    site = make_site(documented=wheelhouse)
     cluster = slurm_cluster.start(site.root / "slurm", doc_lines(site))
     saved = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]  # for the crashed holder's check

@@ -1,4 +1,4 @@
-"""Connect to TCP "addr:port" targets in parallel (1 s each); print {target: connected}.
+"""Connect to TCP "addr:port" targets in parallel (0.5 s each); print {target: connected}.
 
 With --udp TAG, send one UDP datagram carrying TAG to each target instead.
 """
@@ -10,7 +10,11 @@ import json
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-TIMEOUT = 1.0
+# What a dropped SYN costs every probe. The handshake between these namespaces is done by
+# the kernel (no listener needs to be scheduled), in well under a millisecond, and a
+# connection made while the prober waited still counts (poll looks once more at its
+# timeout): 0.5 s is margin enough and saves ~0.5 s of each of the firewall tests' probes.
+TIMEOUT = 0.5
 
 
 def _split(target: str) -> tuple[str, int]:

@@ -63,7 +63,7 @@ def test_another_vms_identity_from_the_wrong_port_is_dropped(fw: Firewall, topo:
     _send(topo.vms["vm2"], _as_vm2_to_syslog(topo, f"own-port-{tag}"))
     assert topo.udp_seen(f"own-port-{tag}"), "control: the frame passes from vm2's own port"
     _send(topo.vms["vm1"], _as_vm2_to_syslog(topo, f"wrong-port-{tag}"))
-    assert not topo.udp_seen(f"wrong-port-{tag}")
+    assert not topo.udp_seen(f"wrong-port-{tag}", wait=0.3)
 
 
 def test_a_vm_whose_port_is_unknown_gets_the_strict_default(fw: Firewall, topo: Topology) -> None:
@@ -77,7 +77,7 @@ def test_a_vm_whose_port_is_unknown_gets_the_strict_default(fw: Firewall, topo: 
     assert proc.returncode == 3, "fail closed: the port it could not learn is reported"
     assert "VM vm2" in proc.stderr and "bridge port is not known" in proc.stderr, proc.stderr
     topo.send_udp(topo.vms["vm2"], f"unknown-{tag}")
-    assert not topo.udp_seen(f"unknown-{tag}")
+    assert not topo.udp_seen(f"unknown-{tag}", wait=0.3)
 
 
 def _between_vms(tag: str) -> dict[str, bytes]:

@@ -96,7 +96,7 @@ def test_spoofed_address_is_dropped(fw: Firewall, topo: Topology) -> None:
         topo.send_udp(vm1, f"spoofed-{tag}", source="10.70.0.12")
     finally:
         vm1.run("ip", "addr", "del", "10.70.0.12/32", "dev", "eth0")
-    assert not topo.udp_seen(f"spoofed-{tag}")
+    assert not topo.udp_seen(f"spoofed-{tag}", wait=0.3)
 
 
 def test_spoofed_mac_is_dropped(fw: Firewall, topo: Topology) -> None:
@@ -110,7 +110,7 @@ def test_spoofed_mac_is_dropped(fw: Firewall, topo: Topology) -> None:
         topo.send_udp(vm1, f"spoofed-{tag}")
     finally:
         vm1.run("ip", "link", "set", "eth0", "address", "52:54:00:70:00:11")
-    assert not topo.udp_seen(f"spoofed-{tag}")
+    assert not topo.udp_seen(f"spoofed-{tag}", wait=0.3)
 
 
 def test_dropping_an_endpoint_and_reapplying_cuts_it(fw: Firewall, topo: Topology) -> None:

@@ -53,7 +53,7 @@ def test_the_one_vm_update_binds_a_port_that_became_known(topo: Topology, tmp_pa
     try:
         assert fw("apply", check=False).returncode == 3, "its unknown port is reported"
         topo.send_udp(topo.vms["vm2"], f"unknown-{tag}")
-        assert not topo.udp_seen(f"unknown-{tag}"), "control: strict while its port is unknown"
+        assert not topo.udp_seen(f"unknown-{tag}", wait=0.3), "control: strict while its port is unknown"
         fw.inventory.write_text(known)
         assert "update-vm: vm2" in fw("apply", "--vm", "vm2").stdout
         topo.send_udp(topo.vms["vm2"], f"known-{tag}")

@@ -17,6 +17,7 @@ from tests.batch.scratch import scratch
 from tests.fleet.hosts import Fleet, fleet
 from tests.fleet.lab import POLICY_OF, REPO, write_site
 from tests.support.require import require_root, require_tools
+from tests.support.wheelhouse import Wheelhouse
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 VENV = REPO / ".venv/bin"
@@ -38,17 +39,12 @@ class Played:
         return self.root / "hosts" / name
 
 
-def _wheelhouse(root: Path, wheel: Path) -> Path:
-    """vmguard (the session's wheel, shared with tests/ops) and its dependencies as wheels,
-    so the hosts install without an index. No libvirt-python: as docs/install.md says, the
+def _wheelhouse(root: Path, shared: Wheelhouse) -> Path:
+    """The run's wheels (vmguard's and its dependencies', shared with tests/ops), so the
+    hosts install without an index. No libvirt-python: as docs/install.md says, the
     virtualenv sees Debian's python3-libvirt."""
     wheels = root / "wheelhouse"
-    subprocess.run(
-        [str(VENV / "pip"), "wheel", "-q", "--wheel-dir", str(wheels), str(wheel)],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    shutil.copytree(shared.folder, wheels)
     return wheels
 
 
@@ -118,12 +114,12 @@ def playbook(hosts: Fleet, root: Path, inventory: Path, *args: str) -> subproces
 
 
 @pytest.fixture(scope="module")
-def played(vmguard_wheel: Path) -> Iterator[Played]:
+def played(wheelhouse: Wheelhouse) -> Iterator[Played]:
     require_root()
     require_tools("sshd", "ssh-keygen", "ssh", "ip")
     root = scratch("vmg-fleet-")
     try:
-        wheels, policy = _wheelhouse(root, vmguard_wheel), write_site(root)
+        wheels, policy = _wheelhouse(root, wheelhouse), write_site(root)
         with fleet(root) as hosts:
             inventory = _ansible_inventory(root, hosts, wheels, policy)
             first = playbook(hosts, root, inventory)

@@ -54,7 +54,8 @@ def test_setup_twice_installs_nothing_the_second_time():
 @pytest.mark.slow
 def test_pytest_collecting_no_test_fails_dev_test():
     require_root()
-    proc = dev("test", "-k", "no_test_has_this_name", "-p", "no:cacheprovider")
+    # One small file, not the whole suite: collecting ~2,000 tests again cost CI ~15 s.
+    proc = dev("test", "-k", "no_test_has_this_name", "-p", "no:cacheprovider", "tests/infra/test_dev.py")
     assert proc.returncode != 0
     assert "pytest collected no tests" in proc.stderr
     assert "pytest (exit 5)" in proc.stderr

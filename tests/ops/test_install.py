@@ -149,17 +149,19 @@ def wheel(vmguard_wheel: Path) -> Path:
     return vmguard_wheel  # built once per session (tests/conftest.py), shared with tests/fleet
 
 
-def _run(argv: list[str] | str, **kw) -> subprocess.CompletedProcess:
+def _run(argv: list[str] | str, env=PLAIN_ENV, **kw) -> subprocess.CompletedProcess:
     argv = shlex.split(argv) if isinstance(argv, str) else argv
-    return subprocess.run(argv, capture_output=True, text=True, timeout=900, env=PLAIN_ENV, cwd="/", **kw)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env, cwd="/", **kw)
 
 
 @pytest.mark.slow
-def test_wheel_in_a_fresh_venv_runs_the_demo_with_no_compiler(wheel, tmp_path):
+def test_wheel_in_a_fresh_venv_runs_the_demo_with_no_compiler(wheelhouse, tmp_path):
     venv = tmp_path / "venv"
     _run(["/usr/bin/python3", "-m", "venv", str(venv)]).check_returncode()  # no system site packages
     # --only-binary: nothing is compiled (libvirt-python, which would need gcc, is not asked for)
-    pip = _run([str(venv / "bin/pip"), "install", "-q", "--only-binary", ":all:", str(wheel)])
+    offline = {**PLAIN_ENV, **wheelhouse.offline}  # its wheels: binary ones from the index
+    argv = [str(venv / "bin/pip"), "install", "-q", "--only-binary", ":all:", str(wheelhouse.wheel)]
+    pip = _run(argv, offline)
     assert pip.returncode == 0, pip.stderr
     assert _run([str(venv / "bin/python"), "-c", "import libvirt"]).returncode != 0
     demo = _run([str(venv / "bin/vmguard"), "demo", "--out", str(tmp_path / "reports")])
@@ -169,7 +171,7 @@ def test_wheel_in_a_fresh_venv_runs_the_demo_with_no_compiler(wheel, tmp_path):
 
 
 @pytest.mark.slow
-def test_documented_opt_install_runs(wheel, tmp_path):
+def test_documented_opt_install_runs(wheelhouse, tmp_path):
     """docs/install.md's lines, with /opt/vmguard and / moved under tmp_path. Left out:
     apt-get (its packages are in .ci/apt-packages.txt) and systemctl (no systemd here:
     systemd-analyze verify checks the units instead)."""
@@ -179,12 +181,13 @@ def test_documented_opt_install_runs(wheel, tmp_path):
     for line in lines:
         if line.startswith(("apt-get ", "systemctl ")):
             continue
-        line = line.replace("/path/to/vmguard-*.whl", str(wheel)).replace("/opt/vmguard", str(prefix))
+        line = line.replace("/path/to/vmguard-*.whl", str(wheelhouse.wheel))
+        line = line.replace("/opt/vmguard", str(prefix))
         if line.startswith("python3 "):
             line = "/usr/bin/" + line  # Debian's python3, as on a fresh host
         if line.endswith("vmguard system install"):
             line += f" --root {root}"
-        proc = _run(line)
+        proc = _run(line, {**PLAIN_ENV, **wheelhouse.offline})
         assert proc.returncode == 0, (line, proc.stderr)
     link = root / "usr/local/bin/vmguard"
     assert link.resolve() == (prefix / "bin/vmguard").resolve()

@@ -5,35 +5,10 @@ of the one install, one way to build it."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "install.md"
-
-
-def build_wheel(folder: Path) -> Path:
-    """A wheel of this checkout in `folder` (no dependencies, no build isolation: offline)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(folder),
-            str(REPO),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    (wheel,) = folder.glob("vmguard-*.whl")
-    return wheel
 
 
 def install_lines() -> list[str]:
