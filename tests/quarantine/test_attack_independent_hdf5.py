@@ -420,11 +420,60 @@ def oh_message_reserved(d: Path) -> bytes:
 
 
 def oh_message_padding(d: Path) -> bytes:
-    """The padding of a v1 message to 8 bytes (the fill value message: 4 bytes + 4 padding)."""
+    """The padding of a v1 message to 8 bytes (a float datatype: 20 bytes + 4 padding)."""
     data, addr = _dataset_header(d)
-    body, size = message(data, addr, 5)
-    assert size == 8 and data[body] == 2
-    data[body + 4 : body + 8] = b"EVIL"
+    body, size = message(data, addr, 3)
+    assert size == 24 and data[body] & 0x0F == 1 and not any(data[body + 20 : body + 24])
+    data[body + 20 : body + 24] = b"EVIL"
+    return bytes(data)
+
+
+def oh_message_slack(d: Path) -> bytes:
+    """The layout message (18 bytes of content) made to swallow the NIL message after it:
+    the payload in the message's slack, which no decoder reads."""
+    data, addr = _dataset_header(d)
+    msgs = v1_messages(data, addr)
+    (t1, s1, _, b1), (t2, s2, _, b2) = msgs[-2:]
+    assert t1 == 8 and t2 == 0 and b1 + s1 + 8 == b2
+    put(data, b1 - 6, s1 + 8 + s2, "<H")
+    data[b1 + 24 : b1 + 24 + len(PAYLOAD)] = PAYLOAD
+    put(data, addr + 2, u(data, addr + 2, "<H") - 1, "<H")
+    return bytes(data)
+
+
+def superblock_reserved(d: Path) -> bytes:
+    """The 4 reserved bytes of the root group's symbol table entry in superblock 0."""
+    data = basic(d)
+    assert not any(data[76:80])
+    data[76:80] = b"EVIL"
+    return bytes(data)
+
+
+def local_heap_padding(d: Path) -> bytes:
+    """A link name's padding to 8 bytes in the group's local heap ("c" + NUL + 6 bytes)."""
+    data = basic(d)
+    heap = sig_at(data, b"HEAP")[0]
+    seg, size = u(data, heap + 24), u(data, heap + 8)
+    names = bytes(data[seg : seg + size])
+    at = names.index(b"\0c\0") + 1
+    assert not any(names[at + 2 : at + 8])
+    data[seg + at + 2 : seg + at + 8] = b"EVIL!!"
+    return bytes(data)
+
+
+def chunk_outside_extent(d: Path) -> bytes:
+    """A chunk moved (in the B-tree key) to coordinates far beyond the dataset's extent:
+    referenced, but no reader ever reads it."""
+
+    def build(f) -> None:
+        f.create_dataset("c", data=payload_array(1024), chunks=(256,))
+
+    data = write_h5(d / "outside.h5", build)
+    tree = _btree(data, 1)
+    last = tree + 24 + 3 * 32
+    assert u(data, last + 8) == 768
+    put(data, last + 8, 1 << 30)
+    put(data, tree + 24 + 4 * 32 + 8, (1 << 30) + 256)  # the key after it stays greater
     return bytes(data)
 
 
@@ -439,13 +488,26 @@ def oh_nil_message_latest(d: Path) -> bytes:
     return bytes(data)
 
 
-def oh_gap_latest(d: Path) -> bytes:
-    """A v2 object header whose last NIL message is cut 3 bytes short: a gap holding 3 bytes."""
+def oh_message_slack_latest(d: Path) -> bytes:
+    """A v2 header's layout message made to swallow the NIL message after it: payload in its slack."""
     data, addr = _dataset_header(d, libver="latest")
     _, end, msgs = v2_header(data, addr)
-    mtype, size, body = msgs[-1]
-    assert mtype == 0 and body + size == end
-    put(data, body - 3, size - 3, "<H")
+    (t1, s1, b1), (t2, s2, b2) = msgs[-2:]
+    assert t1 == 8 and t2 == 0 and b1 + s1 + 4 == b2 and b2 + s2 == end
+    put(data, b1 - 3, s1 + 4 + s2, "<H")
+    data[b1 + 24 : b1 + 24 + len(PAYLOAD)] = PAYLOAD
+    fix_v2_checksum(data, addr)
+    return bytes(data)
+
+
+def oh_gap_latest(d: Path) -> bytes:
+    """A v2 header's gap (HDF5 allows one, under 4 bytes, in a chunk without NIL messages):
+    the layout message swallows the NIL but 3 bytes, which are the gap, holding 3 bytes."""
+    data, addr = _dataset_header(d, libver="latest")
+    _, end, msgs = v2_header(data, addr)
+    (t1, s1, b1), (t2, s2, b2) = msgs[-2:]
+    assert t1 == 8 and t2 == 0 and b2 + s2 == end
+    put(data, b1 - 3, s1 + 4 + s2 - 3, "<H")
     data[end - 3 : end] = b"EVL"
     fix_v2_checksum(data, addr)
     return bytes(data)
@@ -738,8 +800,13 @@ STRUCTURE = {
         oh_prefix_padding,
         oh_message_reserved,
         oh_message_padding,
+        oh_message_slack,
         oh_nil_message_latest,
+        oh_message_slack_latest,
         oh_gap_latest,
+        superblock_reserved,
+        local_heap_padding,
+        chunk_outside_extent,
         deleted_dataset,
         deleted_dataset_latest,
         persisted_free_space,
@@ -762,7 +829,11 @@ STRUCTURE = {
 }
 
 # A file whose first bytes are not HDF5 at offset 0 may be refused as another type.
-ALSO_ACCEPTED = {"user_block": {"type-not-allowed"}, "prepended": {"type-not-allowed"}, "base_address": {"type-not-allowed"}}
+ALSO_ACCEPTED = {
+    "user_block": {"type-not-allowed"},
+    "prepended": {"type-not-allowed"},
+    "base_address": {"type-not-allowed"},
+}
 
 # ---------------------------------------------------------------- denial of service (timed)
 
@@ -905,8 +976,13 @@ def _lab(f) -> None:
     run = f.create_group("run/0001")
     run.attrs["detector"] = "barrel"
     run.create_dataset("hits", data=rng.integers(0, 1 << 16, size=50_000), chunks=(4096,), compression="gzip")
-    run.create_dataset("energy", data=rng.normal(size=(300, 40)).astype("f4"), compression="gzip", shuffle=True,
-                       fletcher32=True)
+    run.create_dataset(
+        "energy",
+        data=rng.normal(size=(300, 40)).astype("f4"),
+        compression="gzip",
+        shuffle=True,
+        fletcher32=True,
+    )
     grow = run.create_dataset("grow", shape=(0, 3), maxshape=(None, 3), chunks=(64, 3), dtype="f8")
     for _ in range(5):
         grow.resize(grow.shape[0] + 100, axis=0)
@@ -1105,7 +1181,8 @@ HOLES: dict[str, str] = {}  # attack name -> precise reason, filled from the run
 
 def _param(names, holes):
     return [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=holes[n])) if n in holes else n for n in names
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=holes[n])) if n in holes else n
+        for n in names
     ]
 
 
