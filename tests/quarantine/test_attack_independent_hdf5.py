@@ -42,7 +42,18 @@ from tests.support.require import require_tools
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
 
-CODE = Path(vmguard.__file__).resolve().parents[1]  # the code under test (PYTHONPATH)
+
+def _code_under_test() -> Path:
+    """The first PYTHONPATH entry holding vmguard, else the imported one. `python -m pytest`
+    puts the current directory first on sys.path, so the vmguard imported here is this
+    worktree's even with PYTHONPATH naming another; the vet subprocess runs the PYTHONPATH's."""
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and (Path(entry) / "vmguard" / "__init__.py").is_file():
+            return Path(entry).resolve()
+    return Path(vmguard.__file__).resolve().parents[1]
+
+
+CODE = _code_under_test()  # its policy/ and its vmguard are what is tested
 PAYLOAD = b"HIDDEN-PAYLOAD/" + hashlib.sha256(b"exfil").hexdigest().encode() + b"/END"  # 83 B
 UNDEF = 0xFFFFFFFFFFFFFFFF
 M32 = 0xFFFFFFFF
@@ -1108,7 +1119,8 @@ class Run:
 
 
 def vet(policy: Path, root: Path, files: dict[str, bytes], job: str) -> Run:
-    """Write the files into a fresh quarantine and run the CLI exactly as the job runner does."""
+    """Write the files into a fresh quarantine and run the CLI exactly as the job runner does
+    (cwd outside any checkout: `python -m` would import a vmguard found there first)."""
     quarantine, out = root / "quarantine" / job, root / "public" / job
     quarantine.mkdir(parents=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1118,7 +1130,7 @@ def vet(policy: Path, root: Path, files: dict[str, bytes], job: str) -> Run:
     cmd = [sys.executable, "-m", "vmguard", "vet", str(quarantine), "--policy", str(policy),
            "--to", str(out), "--job", job, "--format", "json", "-q"]  # fmt: skip
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, timeout=300, check=False)
     return Run(proc, out, time.monotonic() - start)
 
 
