@@ -488,6 +488,41 @@ def chunk_outside_extent(d: Path) -> bytes:
     return bytes(data)
 
 
+def oh_unknown_message(d: Path) -> bytes:
+    """The NIL message retyped as an unknown message type (0x99, no flags): HDF5 readers
+    skip unknown messages, so its body is bytes no reader shows."""
+    data, addr = _dataset_header(d)
+    body, size = message(data, addr, 0)
+    put(data, body - 8, 0x99, "<H")
+    data[body : body + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def oh_unknown_message_latest(d: Path) -> bytes:
+    data, addr = _dataset_header(d, libver="latest")
+    _, _, msgs = v2_header(data, addr)
+    body, size = next((b, s) for t, s, b in msgs if t == 0)
+    data[body - 4] = 0x99
+    data[body : body + len(PAYLOAD)] = PAYLOAD
+    fix_v2_checksum(data, addr)
+    return bytes(data)
+
+
+def chunk_referenced_twice(d: Path) -> bytes:
+    """Two B-tree entries naming the same chunk (its bytes claimed twice); the chunk they
+    no longer name is zeroed, so nothing else is wrong."""
+
+    def build(f) -> None:
+        f.create_dataset("c", data=payload_array(1024), chunks=(256,))
+
+    data = write_h5(d / "twice.h5", build)
+    tree = _btree(data, 1)
+    first, second = u(data, tree + 24 + 24), u(data, tree + 24 + 32 + 24)
+    data[second : second + 256] = bytes(256)
+    put(data, tree + 24 + 32 + 24, first)
+    return bytes(data)
+
+
 def oh_nil_message_latest(d: Path) -> bytes:
     """A v2 object header's NIL message holding the payload (checksum recomputed)."""
     data, addr = _dataset_header(d, libver="latest")
@@ -748,13 +783,14 @@ def external_storage(d: Path) -> bytes:
 
 
 def external_link(d: Path) -> bytes:
-    """A link into another file, opened by whoever reads this one."""
+    """A link into another file, opened by whoever reads this one (link messages of the
+    latest format: with superblock 0, HDF5 leaves the old symbol table behind)."""
 
     def build(f) -> None:
         f["x"] = np.arange(3)
         f["elsewhere"] = h5py.ExternalLink("/etc/passwd", "/data")
 
-    return bytes(write_h5(d / "extlink.h5", build))
+    return bytes(write_h5(d / "extlink.h5", build, libver="latest"))
 
 
 def virtual_dataset(d: Path) -> bytes:
@@ -812,6 +848,9 @@ STRUCTURE = {
         oh_message_reserved,
         oh_message_padding,
         oh_message_slack,
+        oh_unknown_message,
+        oh_unknown_message_latest,
+        chunk_referenced_twice,
         oh_nil_message_latest,
         oh_message_slack_latest,
         oh_gap_latest,
