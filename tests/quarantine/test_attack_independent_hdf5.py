@@ -523,6 +523,33 @@ def chunk_referenced_twice(d: Path) -> bytes:
     return bytes(data)
 
 
+def chunk_btree_final_key(d: Path) -> bytes:
+    """The last key of a chunk B-tree node is only an upper bound: its chunk size and filter
+    mask (8 bytes) mean nothing to a reader."""
+    data = basic(d)
+    tree = _btree(data, 1)
+    last_key = tree + 24 + u(data, tree + 6, "<H") * 32
+    data[last_key : last_key + 8] = PAYLOAD[:8]
+    return bytes(data)
+
+
+def oh_reference_count(d: Path) -> bytes:
+    """A v1 object header's reference count (1 hard link) set to 4 bytes of payload."""
+    data, addr = _dataset_header(d)
+    assert u(data, addr + 4, "<I") == 1
+    data[addr + 4 : addr + 8] = b"EVIL"
+    return bytes(data)
+
+
+def dataspace_reserved(d: Path) -> bytes:
+    """The reserved bytes of a version 1 dataspace message."""
+    data, addr = _dataset_header(d)
+    body, _ = message(data, addr, 1)
+    assert data[body] == 1 and not any(data[body + 3 : body + 8])
+    data[body + 3 : body + 8] = b"EVIL!"
+    return bytes(data)
+
+
 def oh_nil_message_latest(d: Path) -> bytes:
     """A v2 object header's NIL message holding the payload (checksum recomputed)."""
     data, addr = _dataset_header(d, libver="latest")
@@ -851,6 +878,9 @@ STRUCTURE = {
         oh_unknown_message,
         oh_unknown_message_latest,
         chunk_referenced_twice,
+        chunk_btree_final_key,
+        oh_reference_count,
+        dataspace_reserved,
         oh_nil_message_latest,
         oh_message_slack_latest,
         oh_gap_latest,
@@ -1044,6 +1074,7 @@ def _lab(f) -> None:
     run["empty"] = h5py.Empty("f8")
     run.create_dataset("unwritten", shape=(1000,), dtype="f4", chunks=(100,))
     run.create_dataset("filled", shape=(50,), dtype="i4", fillvalue=-1)
+    run.create_dataset("many", data=np.arange(20_000), chunks=(100,))  # a B-tree of several levels
     f["calib"] = np.arange(1000.0)
     f["ref"] = f["calib"].ref
     f["dtype"] = np.dtype("f8")
