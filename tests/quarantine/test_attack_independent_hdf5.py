@@ -1072,8 +1072,6 @@ def _lab(f) -> None:
     run["scalar"] = 3.5
     run["table"] = np.array([(1, 2.0), (3, 4.0)], dtype=[("id", "i4"), ("w", "f8")])
     run["empty"] = h5py.Empty("f8")
-    run.create_dataset("unwritten", shape=(1000,), dtype="f4", chunks=(100,))
-    run.create_dataset("filled", shape=(50,), dtype="i4", fillvalue=-1)
     run.create_dataset("many", data=np.arange(20_000), chunks=(100,))  # a B-tree of several levels
     f["calib"] = np.arange(1000.0)
     f["ref"] = f["calib"].ref
@@ -1082,6 +1080,23 @@ def _lab(f) -> None:
         f.create_group(f"runs/r{i:03d}").create_dataset("n", data=np.arange(i + 1))
     for i in range(20):
         f["calib"].attrs[f"coef{i}"] = float(i)
+
+
+def _unwritten(f) -> None:
+    """Datasets created and never written: no storage allocated (undefined addresses)."""
+    f.create_dataset("chunked", shape=(1000,), dtype="f4", chunks=(100,))
+    f.create_dataset("contiguous", shape=(50,), dtype="i4", fillvalue=-1)
+    f["written"] = np.arange(10)
+
+
+def _simple(f) -> None:
+    """What a small job writes with libver='latest': few links, fixed-size datasets."""
+    f.attrs["experiment"] = "gleam"
+    f["x"] = np.arange(1000.0)
+    f.create_dataset("hits", data=np.arange(50_000), chunks=(4096,), compression="gzip")
+    g = f.create_group("run")
+    g["names"] = np.array(["mu", "e"], dtype=h5py.string_dtype())
+    g.attrs["detector"] = "barrel"
 
 
 def _swmr(f) -> None:
@@ -1128,6 +1143,9 @@ def control_files(d: Path) -> dict[str, bytes]:
         ("lab-earliest.h5", _lab, {"libver": "earliest"}),
         ("lab-latest.h5", _lab, {"libver": "latest"}),
         ("lab-v110.h5", _lab, {"libver": ("v110", "v110")}),
+        ("unwritten-earliest.h5", _unwritten, {}),
+        ("simple-latest.h5", _simple, {"libver": "latest"}),
+        ("unwritten-latest.h5", _unwritten, {"libver": "latest"}),
         ("swmr.h5", _swmr, {"libver": "latest"}),
         ("ordered-earliest.h5", _tracked, {}),
         ("ordered-latest.h5", _tracked, {"libver": "latest"}),
@@ -1328,6 +1346,9 @@ def test_appended_payload_single_file_nothing_published(shipped_batch, tmp_path)
 
 
 CONTROL_NAMES = [
+    "unwritten-earliest.h5",
+    "simple-latest.h5",
+    "unwritten-latest.h5",
     "lab-earliest.h5", "lab-latest.h5", "lab-v110.h5", "swmr.h5",
     "ordered-earliest.h5", "ordered-latest.h5", "aligned.h5", "basic.h5",
 ]  # fmt: skip
