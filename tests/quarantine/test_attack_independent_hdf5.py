@@ -1206,7 +1206,16 @@ class Run:
         return self.entries[name]
 
 
-def vet(policy: Path, root: Path, files: dict[str, bytes], job: str) -> Run:
+# Runs the command given and prints the peak RSS of its process tree (the largest process).
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(p.returncode)\n"
+)
+
+
+def vet(policy: Path, root: Path, files: dict[str, bytes], job: str, *, peak_rss: bool = False) -> Run:
     """Write the files into a fresh quarantine and run the CLI exactly as the job runner does
     (cwd outside any checkout: `python -m` would import a vmguard found there first)."""
     quarantine, out = root / "quarantine" / job, root / "public" / job
@@ -1217,6 +1226,8 @@ def vet(policy: Path, root: Path, files: dict[str, bytes], job: str) -> Run:
     env = dict(os.environ, PYTHONPATH=str(CODE))
     cmd = [sys.executable, "-m", "vmguard", "vet", str(quarantine), "--policy", str(policy),
            "--to", str(out), "--job", job, "--format", "json", "-q"]  # fmt: skip
+    if peak_rss:
+        cmd = [sys.executable, "-c", PEAK_RSS, *cmd]
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, timeout=300, check=False)
     return Run(proc, out, time.monotonic() - start)
@@ -1343,6 +1354,31 @@ def test_appended_payload_single_file_nothing_published(shipped_batch, tmp_path)
     run = vet(shipped_batch, tmp_path, {"out.h5": raised_eof(tmp_path / "b")}, "h5-one")
     assert run.rc == 1 and not run.out.exists(), (run.rc, run.report)
     assert run.entry("out.h5")["verdict"] == "rejected"
+
+
+def _vlen_strings(f) -> None:
+    f.create_dataset(
+        "s", data=np.array([f"e{i}" for i in range(1_200_000)], dtype=object), dtype=h5py.string_dtype()
+    )
+
+
+def _zeros(f) -> None:
+    f["x"] = np.zeros(48_000_000, dtype="u1")
+
+
+@pytest.mark.parametrize("build", [_zeros, _vlen_strings], ids=["control-48MB-plain", "48MB-of-vlen-strings"])
+def test_walk_memory_does_not_grow_with_the_file(shipped_batch, tmp_path, build):
+    """The walk runs in vet's own process (docs), outside the workers' 256 MiB limit. One
+    legal h5py file of 48 MB whose dataset is 1.2 million variable-length strings (each a
+    reference into a global heap) must not cost more memory than the issue's whole-job bound
+    (peak RSS under 150 MB, there at 100,000 files); the control: a plain 48 MB dataset.
+    Memory that grows with the references grows with max_file_size (20 GiB): the host's
+    vet process, not the sandboxed worker, is what runs out."""
+    data = bytes(write_h5(tmp_path / "src.h5", build))
+    run = vet(shipped_batch, tmp_path, {"big.h5": data}, "h5-rss", peak_rss=True)
+    peak_mb = int(run.stderr.strip().splitlines()[-1]) / 1024
+    assert run.entry("big.h5")["verdict"] == "accepted", run.entry("big.h5")
+    assert peak_mb < 150, f"peak RSS {peak_mb:.0f} MB for one {len(data) >> 20} MiB file"
 
 
 CONTROL_NAMES = [
