@@ -555,6 +555,42 @@ def dataspace_reserved(d: Path) -> bytes:
     return bytes(data)
 
 
+def checksummed_length(data: bytes, start: int, limit: int = 4096) -> int:
+    """Length of the checksummed part of a v2 structure at start (its lookup3 follows it)."""
+    for n in range(8, limit):
+        if lookup3(bytes(data[start : start + n])) == u(data, start + n, "<I"):
+            return n
+    raise AssertionError(f"no checksum found after {start}")
+
+
+def _unused_chunk_slot(d: Path, block_sig: bytes, maxshape) -> bytes:
+    """A chunk index element (address, size, filter mask) of a chunk never written: address
+    undefined, so its size and mask (12 bytes) are read by no one; payload there."""
+
+    def build(f) -> None:
+        ds = f.create_dataset(
+            "c", shape=(4000,), maxshape=maxshape, dtype="i8", chunks=(1000,), compression="gzip"
+        )
+        ds[:2000] = np.arange(2000)
+
+    data = write_h5(d / "slots.h5", build, libver="latest")
+    block = sig_at(data, block_sig)[0]
+    length = checksummed_length(data, block)
+    undefined = data.find(b"\xff" * 8, block, block + length)
+    assert undefined > 0 and not any(data[undefined + 8 : undefined + 20])
+    data[undefined + 8 : undefined + 20] = PAYLOAD[:12]
+    put(data, block + length, lookup3(bytes(data[block : block + length])), "<I")
+    return bytes(data)
+
+
+def fixed_array_unused_element(d: Path) -> bytes:
+    return _unused_chunk_slot(d, b"FADB", None)
+
+
+def extensible_array_unused_element(d: Path) -> bytes:
+    return _unused_chunk_slot(d, b"EAIB", (None,))
+
+
 def oh_nil_message_latest(d: Path) -> bytes:
     """A v2 object header's NIL message holding the payload (checksum recomputed)."""
     data, addr = _dataset_header(d, libver="latest")
@@ -886,6 +922,8 @@ STRUCTURE = {
         chunk_btree_final_key,
         oh_reference_count,
         dataspace_reserved,
+        fixed_array_unused_element,
+        extensible_array_unused_element,
         oh_nil_message_latest,
         oh_message_slack_latest,
         oh_gap_latest,
