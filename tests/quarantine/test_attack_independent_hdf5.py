@@ -805,6 +805,42 @@ def chunk_size_lie_long(d: Path) -> bytes:
     return bytes(data)
 
 
+def chunk_size_lie_unfiltered(d: Path) -> bytes:
+    """An unfiltered chunk (256 bytes: a reader reads exactly that) moved to the end with the
+    payload after it, its key's size covering both."""
+
+    def build(f) -> None:
+        f.create_dataset("c", data=np.arange(1024, dtype="u1"), chunks=(256,))
+
+    path = d / "lie-raw.h5"
+    data = write_h5(path, build)
+    tree, chunk = _btree(data, 1), info(path, "c", "chunks")[1]
+    entry = _chunk_entry(data, tree, chunk.byte_offset)
+    raw = bytes(data[chunk.byte_offset : chunk.byte_offset + 256])
+    data[chunk.byte_offset : chunk.byte_offset + 256] = bytes(256)
+    put(data, entry, 256 + len(PAYLOAD), "<I")
+    put(data, entry + 24, len(data))
+    data += raw + PAYLOAD
+    set_eof(data, len(data))
+    return bytes(data)
+
+
+def duplicate_layout(d: Path) -> bytes:
+    """A second layout message (HDF5 reads the first of a type) whose contiguous extent holds
+    the payload appended under a raised end-of-file address: claimed, never read."""
+    data, addr = _dataset_header(d)
+    body, size = message(data, addr, 0)
+    first, _ = message(data, addr, 8)
+    assert size >= 24
+    put(data, body - 8, 8, "<H")
+    data[body : body + 18] = data[first : first + 18]
+    put(data, body + 2, len(data))
+    put(data, body + 10, len(PAYLOAD))
+    data += PAYLOAD
+    set_eof(data, len(data))
+    return bytes(data)
+
+
 def chunk_size_lie_short(d: Path) -> bytes:
     """A gzip chunk declared 8 bytes shorter than its stream: its tail is unaccounted."""
     data, tree, chunks = _gzip_chunks(d, "lie-short.h5")
@@ -942,6 +978,8 @@ STRUCTURE = {
         extent_past_eof,
         chunk_size_lie_long,
         chunk_size_lie_short,
+        chunk_size_lie_unfiltered,
+        duplicate_layout,
         driver_info_block,
         free_space_address,
         external_storage,
@@ -1132,6 +1170,14 @@ def _unwritten(f) -> None:
     f["written"] = np.arange(10)
 
 
+def _strings_log(f) -> None:
+    """A log kept as a resizable dataset of strings (chunked, variable-length)."""
+    log = f.create_dataset("log", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype())
+    for i in range(3):
+        log.resize((log.shape[0] + 100,))
+        log[-100:] = [f"step {i}.{j}: ok" for j in range(100)]
+
+
 def _simple(f) -> None:
     """What a small job writes with libver='latest': few links, fixed-size datasets."""
     f.attrs["experiment"] = "gleam"
@@ -1187,6 +1233,7 @@ def control_files(d: Path) -> dict[str, bytes]:
         ("lab-latest.h5", _lab, {"libver": "latest"}),
         ("lab-v110.h5", _lab, {"libver": ("v110", "v110")}),
         ("unwritten-earliest.h5", _unwritten, {}),
+        ("strings-log.h5", _strings_log, {}),
         ("simple-latest.h5", _simple, {"libver": "latest"}),
         ("unwritten-latest.h5", _unwritten, {"libver": "latest"}),
         ("swmr.h5", _swmr, {"libver": "latest"}),
@@ -1433,6 +1480,7 @@ def test_walk_memory_does_not_grow_with_the_file(shipped_batch, tmp_path):
 
 CONTROL_NAMES = [
     "unwritten-earliest.h5",
+    "strings-log.h5",
     "simple-latest.h5",
     "unwritten-latest.h5",
     "lab-earliest.h5", "lab-latest.h5", "lab-v110.h5", "swmr.h5",
