@@ -538,6 +538,25 @@ def chunk_btree_final_key(d: Path) -> bytes:
     return bytes(data)
 
 
+def btree_sibling(d: Path) -> bytes:
+    """A single chunk B-tree node's left sibling (undefined: there is none) set to 8 bytes of
+    payload: iteration and lookup descend through children, never siblings."""
+    data = basic(d)
+    tree = _btree(data, 1)
+    assert u(data, tree + 8) == UNDEF
+    data[tree + 8 : tree + 16] = PAYLOAD[:8]
+    return bytes(data)
+
+
+def global_heap_object_reserved(d: Path) -> bytes:
+    """The 4 reserved bytes of a global heap object's header (one per string: they scale)."""
+    data = basic(d)
+    first = sig_at(data, b"GCOL")[0] + 16
+    assert u(data, first, "<H") == 1 and not any(data[first + 4 : first + 8])
+    data[first + 4 : first + 8] = b"EVIL"
+    return bytes(data)
+
+
 def oh_reference_count(d: Path) -> bytes:
     """A v1 object header's reference count (1 hard link) set to 4 bytes of payload."""
     data, addr = _dataset_header(d)
@@ -957,6 +976,8 @@ STRUCTURE = {
         chunk_referenced_twice,
         chunk_btree_final_key,
         oh_reference_count,
+        btree_sibling,
+        global_heap_object_reserved,
         dataspace_reserved,
         fixed_array_unused_element,
         extensible_array_unused_element,
