@@ -844,7 +844,7 @@ def chunk_size_lie_unfiltered(d: Path) -> bytes:
     return bytes(data)
 
 
-def duplicate_layout(d: Path) -> bytes:
+def duplicate_layout(d: Path, payload: bytes = PAYLOAD) -> bytes:
     """A second layout message (HDF5 reads the first of a type) whose contiguous extent holds
     the payload appended under a raised end-of-file address: claimed, never read."""
     data, addr = _dataset_header(d)
@@ -854,8 +854,8 @@ def duplicate_layout(d: Path) -> bytes:
     put(data, body - 8, 8, "<H")
     data[body : body + 18] = data[first : first + 18]
     put(data, body + 2, len(data))
-    put(data, body + 10, len(PAYLOAD))
-    data += PAYLOAD
+    put(data, body + 10, len(payload))
+    data += payload
     set_eof(data, len(data))
     return bytes(data)
 
@@ -1497,6 +1497,17 @@ def test_walk_memory_does_not_grow_with_the_file(shipped_batch, tmp_path):
     assert peak < control + 32, (
         f"peak RSS {peak:.0f} MB for one {size >> 20} MiB file (plain: {control:.0f} MB)"
     )
+
+
+def test_one_mebibyte_hidden_under_a_second_layout_is_not_published(shipped_batch, tmp_path):
+    """The runner's view of the largest channel: 1 MiB that no HDF5 reader ever returns (a
+    second layout message's extent), alone in a job: must be exit 1, nothing published."""
+    (tmp_path / "b").mkdir()
+    secret = b"".join(hashlib.sha256(i.to_bytes(4, "little")).digest() for i in range(1 << 15))
+    run = vet(shipped_batch, tmp_path, {"out.h5": duplicate_layout(tmp_path / "b", secret)}, "h5-big")
+    published = run.out / "out.h5"
+    got_out = published.exists() and secret in published.read_bytes()
+    assert run.rc == 1 and not got_out, (run.rc, run.entry("out.h5"))
 
 
 CONTROL_NAMES = [
