@@ -1113,14 +1113,24 @@ def huge_gcol_object(d: Path) -> bytes:
     return bytes(data)
 
 
+def zlib_of_zeros(mebibytes: int) -> bytes:
+    """A zlib stream of that many MiB of zeros, built without deflating them all: after a
+    sync flush each further MiB compresses to the same bytes; Adler-32 of n zeros is
+    (n mod 65521) << 16 | 1."""
+    comp, block = zlib.compressobj(9), bytes(1 << 20)
+    first = comp.compress(block) + comp.flush(zlib.Z_SYNC_FLUSH)
+    again = comp.compress(block) + comp.flush(zlib.Z_SYNC_FLUSH)
+    final_block = comp.flush()[:2]
+    adler = ((mebibytes << 20) % 65521) << 16 | 1
+    return first + again * (mebibytes - 1) + final_block + struct.pack(">I", adler)
+
+
 def chunk_bomb(d: Path) -> bytes:
     """A gzip chunk of 8000 bytes replaced by a deflate stream of 512 MiB of zeros."""
     data, tree, chunks = _gzip_chunks(d, "bomb.h5")
     chunk = chunks[0]
     entry = _chunk_entry(data, tree, chunk.byte_offset)
-    comp = zlib.compressobj(9)
-    block = bytes(1 << 20)
-    bomb = b"".join(comp.compress(block) for _ in range(512)) + comp.flush()
+    bomb = zlib_of_zeros(512)
     data[chunk.byte_offset : chunk.byte_offset + chunk.size] = bytes(chunk.size)
     put(data, entry, len(bomb), "<I")
     put(data, entry + 24, len(data))
@@ -1469,12 +1479,12 @@ def test_appended_payload_single_file_nothing_published(shipped_batch, tmp_path)
 
 def _vlen_strings(f) -> None:
     f.create_dataset(
-        "s", data=np.array([f"e{i}" for i in range(800_000)], dtype=object), dtype=h5py.string_dtype()
+        "s", data=np.array([f"e{i}" for i in range(600_000)], dtype=object), dtype=h5py.string_dtype()
     )
 
 
 def _zeros(f) -> None:
-    f["x"] = np.zeros(32_000_000, dtype="u1")
+    f["x"] = np.zeros(24_000_000, dtype="u1")
 
 
 def _peak_mb(shipped_batch, where: Path, build) -> tuple[float, int]:
@@ -1487,8 +1497,8 @@ def _peak_mb(shipped_batch, where: Path, build) -> tuple[float, int]:
 
 def test_walk_memory_does_not_grow_with_the_file(shipped_batch, tmp_path):
     """The walk runs in vet's own process (docs), outside the workers' 256 MiB limit. A legal
-    h5py file of 32 MB whose dataset is 800,000 variable-length strings (each a reference into
-    a global heap) must cost about what a plain 32 MB dataset costs (the control), not memory
+    h5py file of 24 MB whose dataset is 600,000 variable-length strings (each a reference into
+    a global heap) must cost about what a plain 24 MB dataset costs (the control), not memory
     that grows with its references: that grows with max_file_size (20 GiB), and it is the
     host's vet process, not a sandboxed worker, that runs out."""
     control, _ = _peak_mb(shipped_batch, tmp_path / "plain", _zeros)
