@@ -23,6 +23,7 @@ are strict xfails naming them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -944,6 +945,23 @@ def payload_behind_soft_link(d: Path) -> bytes:
     return bytes(data)
 
 
+def _large(f) -> None:
+    _basic(f)
+    f["big"] = np.random.default_rng(3).integers(0, 255, size=3 << 20, dtype="u1")
+
+
+def gzip_raised_eof_large(d: Path) -> bytes:
+    """HDF5 inside gzip (the policy admits gzip of allowed types), inflated larger than what a
+    worker holds (3 MiB): the payload under a raised end-of-file address."""
+    data = write_h5(d / "large.h5", _large) + PAYLOAD
+    set_eof(data, len(data))
+    return gzip.compress(bytes(data), mtime=0)
+
+
+def gzip_oh_nil_message(d: Path) -> bytes:
+    return gzip.compress(oh_nil_message(d), mtime=0)
+
+
 STRUCTURE = {
     f.__name__: f
     for f in (
@@ -1007,6 +1025,8 @@ STRUCTURE = {
         external_link,
         virtual_dataset,
         payload_behind_soft_link,
+        gzip_raised_eof_large,
+        gzip_oh_nil_message,
     )
 }
 
@@ -1274,6 +1294,7 @@ def control_files(d: Path) -> dict[str, bytes]:
         ("basic.h5", _basic, {}),
     ):
         out[name] = bytes(write_h5(d / name, build, **kw))
+    out["large.h5.gz"] = gzip.compress(bytes(write_h5(d / "large.h5", _large)), mtime=0)
     return out
 
 
@@ -1527,7 +1548,7 @@ CONTROL_NAMES = [
     "simple-latest.h5",
     "unwritten-latest.h5",
     "lab-earliest.h5", "lab-latest.h5", "lab-v110.h5", "swmr.h5",
-    "ordered-earliest.h5", "ordered-latest.h5", "aligned.h5", "basic.h5",
+    "ordered-earliest.h5", "ordered-latest.h5", "aligned.h5", "basic.h5", "large.h5.gz",
 ]  # fmt: skip
 EDGE_NAMES = ["soft-nowhere.h5", "hardlink-cycle.h5", "huge-sparse.h5", "deep-groups.h5"]
 FALSE_REJECTIONS: dict[str, str] = {}
