@@ -958,6 +958,41 @@ def gzip_raised_eof_large(d: Path) -> bytes:
     return gzip.compress(bytes(data), mtime=0)
 
 
+def large_raised_eof(d: Path) -> bytes:
+    """Over 1 MiB (the walk then runs elsewhere: on vmguard's own copy): raised end-of-file."""
+    data = write_h5(d / "large.h5", _large) + PAYLOAD
+    set_eof(data, len(data))
+    return bytes(data)
+
+
+def large_oh_nil_message(d: Path) -> bytes:
+    path = d / "large.h5"
+    data = write_h5(path, _large)
+    body, size = message(data, info(path, "x"), 0)
+    data[body : body + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def large_btree_unused_chunk(d: Path) -> bytes:
+    data = write_h5(d / "large.h5", _large)
+    tree = _btree(data, 1)
+    first_free = tree + 24 + u(data, tree + 6, "<H") * 32 + 24
+    data[first_free + 8 : first_free + 8 + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def large_deleted_dataset(d: Path) -> bytes:
+    def build(f) -> None:
+        _large(f)
+        f["victim"] = payload_array(4000)
+        f["keep"] = np.arange(100.0)
+        del f["victim"]
+
+    data = write_h5(d / "large-deleted.h5", build)
+    assert PAYLOAD in data
+    return bytes(data)
+
+
 def gzip_oh_nil_message(d: Path) -> bytes:
     return gzip.compress(oh_nil_message(d), mtime=0)
 
@@ -1026,6 +1061,10 @@ STRUCTURE = {
         virtual_dataset,
         payload_behind_soft_link,
         gzip_raised_eof_large,
+        large_raised_eof,
+        large_oh_nil_message,
+        large_btree_unused_chunk,
+        large_deleted_dataset,
         gzip_oh_nil_message,
     )
 }
