@@ -179,7 +179,7 @@ def assert_refused_by_hdf5(run: Run, name: str, broken: dict[str, str], also: se
     assert by_validator or reasons & also, f"{name} rejected, but not by the HDF5 rules: {entry}"
 
 
-# Found open against the hdf5 branch (commit in the report): strict xfails naming the hole.
+# Found open against the hdf5 branch at db88045: strict xfails naming the hole.
 # HOLES: bytes a guest controls that get out unchecked (or a claim of the docs that fails);
 # FALSE_REJECTIONS: the lab's legal h5py output refused. Keys: attack, file or test name.
 _SLACK = "bytes inside a claimed structure that no reader reads are not checked: "
@@ -228,7 +228,7 @@ HOLES: dict[str, str] = {
 
 FALSE_REJECTIONS: dict[str, str] = {
     "unwritten-earliest.h5": "a chunked dataset never written (chunk B-tree address undefined) is refused",
-    "strings-log.h5": "variable-length data in a chunked (resizable) dataset is refused as not supported",
+    "strings-log.h5": "variable-length data in a chunked (resizable) dataset is refused (documented)",
     "lab-latest.h5": "dense link storage (a fractal heap: a group of more than 8 links) is refused (documented)",
     "lab-v110.h5": "dense link storage (a fractal heap) is refused (documented)",
     "ordered-earliest.h5": "a group with track_order=True uses dense link storage: refused (documented)",
