@@ -1,6 +1,5 @@
-"""docs/install.md's Debian 12 install lines and the wheel they install, for the tests
-that run them (the install test and the batch site's documented install): one reading
-of the one install, one way to build it."""
+"""docs/install.md's Debian 12 install lines, for the tests that run them (the install test
+and the batch site's documented install): one reading of the one install."""
 
 from __future__ import annotations
 
