@@ -13,6 +13,7 @@ import pytest
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, start
 from tests.batch.site import HARMLESS, Site, module_site
+from tests.support.schemas import validate
 from vmguard.batch.config import load_batch_config
 from vmguard.batch.hook import end_of_job
 from vmguard.batch.install import install_hooks
@@ -119,7 +120,7 @@ def test_hook_script_exits_zero_even_when_python_is_missing(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("sys.executable", "/nonexistent/python")
-    for script in install_hooks(site.config, tmp_path):
+    for _name, script in install_hooks(site.config, tmp_path).scripts:
         proc = subprocess.run([str(script)], env={"SLURM_JOB_ID": "9"}, timeout=30, check=False)
         # LSF's PRE_EXEC says no instead: the job is requeued, not run without its VM
         assert proc.returncode == (127 if script.name == "lsf-pre-exec" else 0), script
@@ -187,3 +188,21 @@ def test_a_vm_in_two_pools_is_a_settings_problem(tmp_path: Path) -> None:
     path.write_text("inventory: i.yaml\npools:\n  p: {vms: [a], users: [x]}\n  q: {vms: [a], users: [y]}\n")
     with pytest.raises(InputError, match="pools.q.vms: VM a is also in pool p"):
         load_batch_config(path)
+
+
+def test_install_hooks_json_names_the_scripts_it_wrote(site: Site, tmp_path: Path) -> None:
+    """--format json from the site's installed vmguard: each script named is there,
+    executable, and runs the interpreter and settings file the document names."""
+    argv = ("batch", "install-hooks", "--config", str(site.config), "--dir", str(tmp_path / "hooks"))
+    proc = site.vmguard(*argv, "--output", str(tmp_path / "hooks.log"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = validate("batch-install-hooks", proc.stdout)
+    assert [s["name"] for s in doc["scripts"]] == ["slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec"]
+    assert doc["python"] == str(site.prefix / "bin/python") and doc["config"] == str(site.config)
+    for script in doc["scripts"]:
+        text = Path(script["path"]).read_text()
+        assert os.access(script["path"], os.X_OK) and Path(script["path"]).parent == tmp_path / "hooks"
+        assert f"{doc['python']} -I -m vmguard batch {script['name']} --config {doc['config']}" in text
+        assert str(tmp_path / "hooks.log") in text
+    text = site.vmguard(*argv)  # control: the text lists the same files, one a line
+    assert text.stdout.splitlines() == [s["path"] for s in doc["scripts"]]

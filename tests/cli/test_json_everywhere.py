@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -24,6 +23,7 @@ import pytest
 from tests.firewall.conftest import write_inventory
 from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
+from tests.support.schemas import schema, validate
 from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection, save_record
 from vmguard.cli import build_parser, main
@@ -57,23 +57,27 @@ COMMANDS = {
     ("system", "install"): "system-install",
     ("hook", "status"): "hook-status",
     ("batch", "vm"): "batch-vm",
+    # validated on real output in their area's tests (a clamd, a batch site, a hooks folder)
+    ("scanners", "setup"): "scanners-setup",  # tests/quarantine/scanners/test_setup.py
+    ("batch", "install-hooks"): "batch-install-hooks",  # tests/batch/test_hook.py
+    ("hook", "install"): "hook-install",  # tests/gate/test_install.py
+    ("hook", "remove"): "hook-remove",  # tests/gate/test_install.py
 }
 NOT_SCHEMA_DOCS = {
     ("policy", "show"),  # prints the policy itself: policy/schema's shape
     ("report", "merge"),  # writes fleet report files (tests/fleet), like audit's report.json
 }
-
-
-def schema(kind: str) -> dict:
-    text = resources.files("vmguard.cli").joinpath(f"schema/{kind}-v1.json").read_text()
-    return json.loads(text)
-
-
-def validate(kind: str, out: str) -> dict:
-    doc = json.loads(out)
-    assert doc["schema"] == schema_id(kind)
-    jsonschema.validate(doc, schema(kind), cls=jsonschema.Draft202012Validator)
-    return doc
+# commands without `--format json` (the choice), each with its reason.
+NO_JSON = {
+    ("audit",): "--format json writes report.json, validated against its own schema "
+    "(audit/reports/schema/report-v1.json, tests/audit); stdout is a summary",
+    ("batch", "slurm-prolog"): "Slurm's Prolog: speaks to slurmd by exit code",
+    ("batch", "slurm-epilog"): "Slurm's Epilog: speaks to slurmd by exit code",
+    ("batch", "lsf-pre-exec"): "LSF's PRE_EXEC: speaks to sbatchd by exit code (non-zero requeues)",
+    ("batch", "lsf-post-exec"): "LSF's POST_EXEC: speaks to sbatchd by exit code",
+    ("hook", "run"): "what libvirt's hook file calls: allow/refuse by exit code, the reason on stderr",
+    ("hook", "serve"): "a server: answers the hook file on its socket, prints only its start line",
+}
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
@@ -92,8 +96,23 @@ def _json_commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ())
     return found
 
 
+def _commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every command an admin can run: the leaves of the parser's subcommand tree."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return {words}
+    return {found for a in subs for name, sub in a.choices.items() for found in _commands(sub, (*words, name))}
+
+
 def test_every_json_command_is_validated_here():
     assert _json_commands(build_parser([])) == set(COMMANDS) | NOT_SCHEMA_DOCS
+
+
+def test_every_command_has_json_or_a_reason_why_not():
+    commands = _commands(build_parser([]))
+    assert commands - set(COMMANDS) - NOT_SCHEMA_DOCS == set(NO_JSON)
+    assert all(NO_JSON.values()) and not set(NO_JSON) & _json_commands(build_parser([]))
+    assert ("vet",) in commands and ("hook", "install") in commands  # control: the walk sees leaves
 
 
 @pytest.mark.parametrize("kind", sorted(set(COMMANDS.values())))

@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from tests.gate.test_settings import INVENTORY
+from tests.support.schemas import validate
 from vmguard.cli import main
 
 
@@ -43,6 +44,29 @@ def test_install_status_remove_leave_other_hooks_alone(site, capsys):
     assert "stale: on_error: hook has fail-open, inventory says fail-closed" in capsys.readouterr().out
     assert _hook(hooks, "remove") == 0 and not path.exists()
     assert {p: p.read_bytes() for p in others} == others
+
+
+def test_install_and_remove_print_their_json_documents(site, capsys):
+    """--format json on the private hooks folder: install's settings are the file's own
+    (the same object `hook status` shows), remove says whether there was one to remove."""
+    tmp, hooks = site
+    assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--format", "json") == 0
+    doc = validate("hook-install", capsys.readouterr().out)
+    assert doc["path"] == str(hooks / "qemu.d" / "vmguard") and os.access(doc["path"], os.X_OK)
+    assert (doc["settings"]["on_error"], doc["settings"]["timeout"], doc["exit_code"]) == ("fail-open", "3", 0)
+    assert doc["settings"]["inventory"] == str(tmp / "inv.yaml") and doc["settings"]["server"] is None
+    assert _hook(hooks, "status", "--format", "json") == 0
+    assert validate("hook-status", capsys.readouterr().out)["settings"] == doc["settings"]
+    assert _hook(hooks, "remove", "--format", "json") == 0
+    assert validate("hook-remove", capsys.readouterr().out)["removed"] is True
+    assert _hook(hooks, "remove", "--format", "json") == 0  # control: nothing left to remove
+    assert validate("hook-remove", capsys.readouterr().out) == {
+        "schema": "vmguard/hook-remove/v1",
+        "path": doc["path"],
+        "removed": False,
+        "exit_code": 0,
+    }
+    assert (hooks / "qemu.d" / "other").exists()
 
 
 @pytest.mark.parametrize("kind", ["foreign", "symlink"])

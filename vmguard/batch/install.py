@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard.batch.state import write_atomic
@@ -44,11 +45,22 @@ def default_dir() -> Path:
     return Path(sys.prefix) / "libexec/vmguard"
 
 
-def install_hooks(config: Path, directory: Path | None = None, output: str = "/dev/null") -> list[Path]:
-    """Write the four hook scripts; returns their paths."""
+@dataclass(frozen=True, kw_only=True)
+class InstalledHooks:
+    """What install_hooks() wrote; the CLI prints it as text or JSON."""
+
+    directory: Path
+    config: Path  # absolute: the scripts run from /
+    output: str
+    python: str
+    scripts: tuple[tuple[str, Path], ...]  # (the `vmguard batch` command it runs, its path)
+
+
+def install_hooks(config: Path, directory: Path | None = None, output: str = "/dev/null") -> InstalledHooks:
+    """Write the four hook scripts."""
     directory = directory or default_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o755)
-    written = []
+    scripts = []
     for name in HOOKS:
         text = (_PRE_EXEC if name == "lsf-pre-exec" else _SCRIPT).format(
             name=name,
@@ -58,5 +70,11 @@ def install_hooks(config: Path, directory: Path | None = None, output: str = "/d
         )
         path = directory / name
         write_atomic(path, text, 0o755)
-        written.append(path)
-    return written
+        scripts.append((name, path))
+    return InstalledHooks(
+        directory=directory,
+        config=config.absolute(),
+        output=output,
+        python=sys.executable,
+        scripts=tuple(scripts),
+    )

@@ -87,7 +87,15 @@ def _install(args: argparse.Namespace) -> int:
     from vmguard.batch.install import install_hooks
 
     directory = Path(args.dir) if args.dir else None
-    for path in install_hooks(Path(args.config) if args.config else default_path(), directory, args.output):
+    done = install_hooks(Path(args.config) if args.config else default_path(), directory, args.output)
+    if args.format is OutputFormat.JSON:
+        scripts = [{"name": name, "path": str(path)} for name, path in done.scripts]
+        fields = {"directory": str(done.directory), "config": str(done.config), "output": done.output}
+        print_document(
+            "batch-install-hooks", {**fields, "python": done.python, "scripts": scripts, "exit_code": 0}
+        )
+        return 0
+    for _name, path in done.scripts:
         print(shown(str(path)))
     return 0
 
@@ -137,6 +145,7 @@ def _register_batch(sub: argparse._SubParsersAction) -> None:
     install.add_argument("--dir", help="where (default <prefix>/libexec/vmguard)")
     install.add_argument("--output", default="/dev/null", help="file the hooks append their messages to")
     _add_config(install)
+    add_format(install)
     install.set_defaults(func=_install)
 
 

@@ -15,22 +15,33 @@ if TYPE_CHECKING:
     from vmguard.gate.install import InstalledHook
 
 
+RESTART = "libvirtd runs hooks it found at start: restart libvirtd (or virtqemud)"
+
+
 def _install(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
     inventory = load_inventory(args.inventory)
-    path = install.install(
+    found = install.install(
         inventory, args.connection, Path(args.hooks_dir), args.server or "", events=args.events
     )
-    print(f"installed {path}; libvirtd runs hooks it found at start: restart libvirtd (or virtqemud)")
+    if args.format is OutputFormat.JSON:
+        doc = {"path": str(found.path), "settings": _settings(found), "next": [RESTART]}
+        print_document("hook-install", {**doc, "exit_code": int(ExitCode.OK)})
+    else:
+        print(f"installed {found.path}; {RESTART}")
     return ExitCode.OK
 
 
 def _remove(args: argparse.Namespace) -> int:
     from vmguard.gate import install
 
-    removed = install.remove(Path(args.hooks_dir), events=args.events)
-    print(f"removed {install.hook_path(Path(args.hooks_dir))}" if removed else "no vmguard hook installed")
+    done = install.remove(Path(args.hooks_dir), events=args.events)
+    if args.format is OutputFormat.JSON:
+        doc = {"path": str(done.path), "removed": done.removed}
+        print_document("hook-remove", {**doc, "exit_code": int(ExitCode.OK)})
+    else:
+        print(f"removed {done.path}" if done.removed else "no vmguard hook installed")
     return ExitCode.OK
 
 
@@ -69,17 +80,22 @@ def _status_doc(path: Path, found: InstalledHook | None, changed: list[str], dow
     """`hook status --format json`: the hook's settings as written in it, and what is wrong."""
     if found is None:
         return {"installed": False, "path": str(path), "settings": None, "stale": [], "server_answers": None}
-    settings = {"inventory": str(found.inventory), "connection": found.connection}
-    settings |= {"on_error": str(found.on_error), "timeout": found.timeout}
-    settings["server"] = None if found.server == "-" else str(found.server)
     answers = None if found.server == "-" else not down
     return {
         "installed": True,
         "path": str(found.path),
-        "settings": settings,
+        "settings": _settings(found),
         "stale": list(changed),
         "server_answers": answers,
     }
+
+
+def _settings(found: InstalledHook) -> dict[str, object]:
+    """The settings written in the hook file (hook install and hook status show the same)."""
+    settings: dict[str, object] = {"inventory": str(found.inventory), "connection": found.connection}
+    settings |= {"on_error": str(found.on_error), "timeout": found.timeout}
+    settings["server"] = None if found.server == "-" else str(found.server)
+    return settings
 
 
 def _answers(path: str) -> bool:
@@ -129,8 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         v = verbs.add_parser(name, help=text)
         v.add_argument("--hooks-dir", default="/etc/libvirt/hooks", help="libvirt's hooks directory")
-        if name == "status":
-            add_format(v)
+        add_format(v)
         if name == "install":
             add_inventory(v)
             v.add_argument("--connection", help="the inventory's libvirt connection this host serves")

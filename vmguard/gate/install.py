@@ -77,6 +77,12 @@ class InstalledHook:
     server: str  # "-": vmguard runs for each call
 
 
+@dataclass(frozen=True)
+class RemovedHook:
+    path: Path
+    removed: bool  # False: no vmguard hook was there
+
+
 def hook_path(hooks_dir: Path = HOOKS_DIR) -> Path:
     return hooks_dir / "qemu.d" / "vmguard"
 
@@ -163,8 +169,9 @@ def install(
     server: str = "",
     *,
     events: log.EventLog,
-) -> Path:
-    """Write the hook file atomically; a file there that is not vmguard's is left alone."""
+) -> InstalledHook:
+    """Write the hook file atomically; a file there that is not vmguard's is left alone.
+    Returns its settings read back from it, as `hook status` reads them."""
     conn = pick_connection(inventory, connection)
     if server and not shutil.which("socat"):
         raise GateError("socat is needed to reach `vmguard hook serve` (apt-get install socat)")
@@ -183,18 +190,20 @@ def install(
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     events.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
-    return path
+    if (found := installed(hooks_dir)) is None:  # replaced under us since os.replace
+        raise GateError(f"{path} is not vmguard's hook right after writing it")
+    return found
 
 
-def remove(hooks_dir: Path = HOOKS_DIR, *, events: log.EventLog) -> bool:
+def remove(hooks_dir: Path = HOOKS_DIR, *, events: log.EventLog) -> RemovedHook:
     path = hook_path(hooks_dir)
     if not (path.exists() or path.is_symlink()):
-        return False
+        return RemovedHook(path, removed=False)
     if not _ours(path):
         raise GateError(f"{path} is not vmguard's hook: not removed")
     path.unlink()
     events.append("gate", action="hook-remove", hook=str(path))
-    return True
+    return RemovedHook(path, removed=True)
 
 
 def installed(hooks_dir: Path = HOOKS_DIR) -> InstalledHook | None:

@@ -19,10 +19,11 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from vmguard.core import progress
 from vmguard.policy.model import ClamdScanner
 from vmguard.quarantine.scanners.clamd import Clamd
 from vmguard.quarantine.scanners.interface import ScanError
@@ -149,18 +150,42 @@ def check(sock: str) -> str:
     return result.note
 
 
-def setup(config: str = CONFIG, restart: bool = True) -> Iterator[str]:
-    """Each step, as it is done (ScanError when one cannot be); what changed starts with
-    `changed: `. clamd is (re)started only when something changed or it is not running."""
+@dataclass(frozen=True, kw_only=True)
+class SetupResult:
+    """What `scanners setup` did: the text and the JSON are both printed from this."""
+
+    config: str
+    settings: tuple[str, ...]  # the clamd.conf lines set, as written
+    database: str | None  # vmguard.hdb where it was installed; None: in place already
+    started: str | None  # how clamd was (re)started; None: the running one was checked
+    socket: str
+    checked: str  # clamd's answer to the EICAR probe
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.settings or self.database or self.started)
+
+
+def setup(config: str = CONFIG, restart: bool = True) -> SetupResult:
+    """Configure, install the site database, (re)start clamd when something changed or it
+    is not running, and check it; ScanError when a step cannot be done."""
     if shutil.which("clamd") is None:
         raise ScanError("clamd is not installed (apt-get install clamav-daemon)")
-    changes = [f"{config}: {line}" for line in configure(config)]
+    changed = tuple(configure(config))
     conf = settings(config)
-    if (database := install_database(conf.get("DatabaseDirectory", "/var/lib/clamav"))) is not None:
-        changes.append(f"installed {database}")
-    yield from (f"changed: {line}" for line in changes)
-    sock = conf.get("LocalSocket", "/run/clamav/clamd.ctl")
-    if restart and (changes or _peer_pid(sock) is None):
-        yield f"changed: started: {start(config, conf)}"
-    _wait(lambda: _peer_pid(sock) is not None, f"clamd on {sock}")
-    yield f"clamd on {sock} checked: {check(sock)}"
+    database = install_database(conf.get("DatabaseDirectory", "/var/lib/clamav"))
+    sock, started = conf.get("LocalSocket", "/run/clamav/clamd.ctl"), None
+    if restart and (changed or database or _peer_pid(sock) is None):
+        with progress.step("starting clamd"):
+            started = start(config, conf)
+    with progress.step(f"clamd on {sock}: waiting, then checking"):
+        _wait(lambda: _peer_pid(sock) is not None, f"clamd on {sock}")
+        checked = check(sock)
+    return SetupResult(
+        config=config,
+        settings=changed,
+        database=str(database) if database else None,
+        started=started,
+        socket=sock,
+        checked=checked,
+    )
