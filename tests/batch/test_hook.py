@@ -197,7 +197,12 @@ def test_install_hooks_json_names_the_scripts_it_wrote(site: Site, tmp_path: Pat
     proc = site.vmguard(*argv, "--output", str(tmp_path / "hooks.log"), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     doc = validate("batch-install-hooks", proc.stdout)
-    assert [s["name"] for s in doc["scripts"]] == ["slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec"]
+    assert [s["name"] for s in doc["scripts"]] == [
+        "slurm-prolog",
+        "slurm-epilog",
+        "lsf-pre-exec",
+        "lsf-post-exec",
+    ]
     assert doc["python"] == str(site.prefix / "bin/python") and doc["config"] == str(site.config)
     for script in doc["scripts"]:
         text = Path(script["path"]).read_text()

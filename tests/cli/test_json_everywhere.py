@@ -101,7 +101,9 @@ def _commands(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> s
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         return {words}
-    return {found for a in subs for name, sub in a.choices.items() for found in _commands(sub, (*words, name))}
+    return {
+        found for a in subs for name, sub in a.choices.items() for found in _commands(sub, (*words, name))
+    }
 
 
 def test_every_json_command_is_validated_here():

@@ -53,7 +53,11 @@ def test_install_and_remove_print_their_json_documents(site, capsys):
     assert _hook(hooks, "install", "--inventory", str(tmp / "inv.yaml"), "--format", "json") == 0
     doc = validate("hook-install", capsys.readouterr().out)
     assert doc["path"] == str(hooks / "qemu.d" / "vmguard") and os.access(doc["path"], os.X_OK)
-    assert (doc["settings"]["on_error"], doc["settings"]["timeout"], doc["exit_code"]) == ("fail-open", "3", 0)
+    assert (doc["settings"]["on_error"], doc["settings"]["timeout"], doc["exit_code"]) == (
+        "fail-open",
+        "3",
+        0,
+    )
     assert doc["settings"]["inventory"] == str(tmp / "inv.yaml") and doc["settings"]["server"] is None
     assert _hook(hooks, "status", "--format", "json") == 0
     assert validate("hook-status", capsys.readouterr().out)["settings"] == doc["settings"]

@@ -1,6 +1,7 @@
 """`vmguard scanners setup`'s file work: clamd.conf changed only where vet needs it and
-only once, the site database installed once (a second run changes nothing), and a
-failure is exit 3 with the reason. Starting clamd is tested end to end by test_readme."""
+only once, the site database installed once (a second run changes nothing), a failure
+is exit 3 with the reason, and --format json checked against the session's clamd.
+Starting clamd is tested end to end by test_readme."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.schemas import validate
+from vmguard.cli import main
 from vmguard.quarantine.scanners import setup
 
 ROOT = Path(__file__).parents[3]
@@ -73,3 +76,29 @@ def test_a_missing_config_is_exit_3_with_the_reason(tmp_path):
     assert (
         f"{tmp_path}/nope.conf: No such file or directory" in proc.stderr and "Traceback" not in proc.stderr
     )
+
+
+def test_setup_json_against_a_running_clamd(clamd_server, tmp_path, capsys):
+    """--no-restart --format json on a copy of the test clamd's config (its own database
+    folder, so the session's clamd keeps its files): the document says what was set and
+    installed, and the check of the live clamd, which finds EICAR."""
+    conf = tmp_path / "clamd.conf"
+    database = tmp_path / "db"
+    database.mkdir()
+    lines = clamd_server.config.read_text().splitlines()
+    lines = [
+        f"DatabaseDirectory {database}" if line.startswith("DatabaseDirectory") else line for line in lines
+    ]
+    conf.write_text("\n".join(lines) + "\n")
+    argv = ["scanners", "setup", "--config", str(conf), "--no-restart"]
+    assert main([*argv, "--format", "json"]) == 0
+    doc = validate("scanners-setup", capsys.readouterr().out)
+    assert doc["settings"] == ["MaxFileSize 4000M", "MaxScanTime 100000"] and doc["changed"]
+    assert doc["database"] == str(database / "vmguard.hdb") and (database / "vmguard.hdb").is_file()
+    assert (doc["started"], doc["socket"], doc["exit_code"]) == (None, clamd_server.socket, 0)
+    assert "Eicar-Test-Signature" in doc["checked"]
+    assert main([*argv, "--format", "json"]) == 0  # control: a second run changes nothing
+    again = validate("scanners-setup", capsys.readouterr().out)
+    assert (again["settings"], again["database"], again["changed"]) == ([], None, False)
+    assert main(argv) == 0  # the text is the same result's
+    assert capsys.readouterr().out == f"clamd on {clamd_server.socket} checked: {again['checked']}\n"
