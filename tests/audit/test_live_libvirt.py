@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from vmguard.audit.run import run_audit
-from vmguard.core.eventlog import EventLog
 from vmguard.demo.build import write_lab
 from vmguard.inventory.loader import load_inventory
 
@@ -68,11 +67,11 @@ def config_hashes(conn) -> dict[str, str]:
     return {d.name(): hashlib.sha256(d.XMLDesc(flags).encode()).hexdigest() for d in conn.listAllDomains()}
 
 
-def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path):
+def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path, events):
     name, _ = live_domain
     before = config_hashes(libvirt_conn)
     run = run_audit(
-        load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=EventLog.from_environment()
+        load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=events
     )
     mine = next(vm for vm in run.result.vms if vm.name == name)
     assert not mine.error

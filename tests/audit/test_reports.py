@@ -96,12 +96,12 @@ def test_code_spans_escape_every_piece():
     )
 
 
-def test_vms_are_listed_worst_first(lab, tmp_path):
+def test_vms_are_listed_worst_first(lab, tmp_path, events):
     lab.write_domains(
         [good("vm1", lab.root), DomainSpec("vm2", audio=True), DomainSpec("vm0", network="bridge")]
     )
     doc = json.loads(
-        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=EventLog.from_environment())
+        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=events)
         .report("json")
         .read_text()
     )
