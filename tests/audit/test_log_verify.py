@@ -11,9 +11,9 @@ from vmguard.core import eventlog as log
 
 
 @pytest.fixture
-def filled_log(event_log):
+def filled_log(event_log, events):
     for i in range(5):
-        log.EventLog.from_environment().append("audit", run=f"run-{i}", counts={"high": i})
+        events.append("audit", run=f"run-{i}", counts={"high": i})
     return event_log
 
 
