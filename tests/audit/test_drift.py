@@ -65,9 +65,7 @@ def test_fix_one_break_another_gives_one_resolved_one_new(lab, tmp_path):
 
 def test_latest_points_at_the_newest_run(lab, tmp_path, events):
     out = tmp_path / "out"
-    runs = [
-        run_audit(load_inventory(lab.inventory), out, events=events) for _ in range(3)
-    ]
+    runs = [run_audit(load_inventory(lab.inventory), out, events=events) for _ in range(3)]
     assert len({r.run_dir for r in runs}) == 3
     assert (out / "latest").is_symlink()
     assert os.readlink(out / "latest") == runs[-1].run_dir.name
@@ -76,10 +74,7 @@ def test_latest_points_at_the_newest_run(lab, tmp_path, events):
 
 def test_retention_prunes_old_runs_and_history(lab, tmp_path, events):
     out = tmp_path / "out"
-    runs = [
-        run_audit(load_inventory(lab.inventory), out, keep=2, events=events)
-        for _ in range(4)
-    ]
+    runs = [run_audit(load_inventory(lab.inventory), out, keep=2, events=events) for _ in range(4)]
     kept = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.is_symlink())
     assert kept == [r.run_dir.name for r in runs[-2:]]
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
@@ -120,9 +115,7 @@ def test_lock_held_by_another_process(lab, tmp_path, events):
     finally:
         holder.kill()
         holder.wait()
-    run_audit(
-        load_inventory(lab.inventory), out, events=events
-    )  # the kernel dropped the dead holder's lock
+    run_audit(load_inventory(lab.inventory), out, events=events)  # the kernel dropped the dead holder's lock
 
 
 def test_torn_history_line_does_not_break_the_next_run(lab, tmp_path, events):

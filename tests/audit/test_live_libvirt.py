@@ -69,9 +69,7 @@ def config_hashes(conn) -> dict[str, str]:
 def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path, events):
     name, _ = live_domain
     before = config_hashes(libvirt_conn)
-    run = run_audit(
-        load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=events
-    )
+    run = run_audit(load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=events)
     mine = next(vm for vm in run.result.vms if vm.name == name)
     assert not mine.error
     # a loopback SPICE display without password, which the policy disables
@@ -88,7 +86,7 @@ def test_watch_reports_changes_within_two_seconds(libvirt_conn, live_domain, tmp
     env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
     inventory = str(live_inventory(tmp_path, name))
     intruder = None
-    with watching(inventory, env) as proc:
+    with watching(inventory, env) as (proc, _):
         try:
             changed = time.monotonic()
             libvirt_conn.defineXML(domain_xml(name, uid, clipboard=True))

@@ -37,9 +37,7 @@ def evil_run(lab, tmp_path, events):
     vm1 = good("vm1", lab.root)
     lab.write_domains([vm1, DomainSpec("vm2", audio=True, network="user"), *evil])
     out = tmp_path / "out"
-    run_audit(
-        load_inventory(lab.inventory), out, events=events
-    )  # a previous run, for drift and trend
+    run_audit(load_inventory(lab.inventory), out, events=events)  # a previous run, for drift and trend
     vm2 = DomainSpec("vm2", audio=True, shares=(Share("data", EVIL_PATH),))
     lab.write_domains([vm1, vm2, *evil])
     return run_audit(load_inventory(lab.inventory), out, events=events)
@@ -100,8 +98,6 @@ def test_vms_are_listed_worst_first(lab, tmp_path, events):
         [good("vm1", lab.root), DomainSpec("vm2", audio=True), DomainSpec("vm0", network="bridge")]
     )
     doc = json.loads(
-        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=events)
-        .report("json")
-        .read_text()
+        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=events).report("json").read_text()
     )
     assert [vm["name"] for vm in doc["vms"]] == ["vm0", "vm2", "vm1"]  # unmanaged (high), low, clean

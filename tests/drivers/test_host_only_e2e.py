@@ -244,7 +244,7 @@ def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(
         "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
         "VMGUARD_STATE_DIR": str(tmp_path / "state"),
     }
-    with watching(inv, env) as proc:
+    with watching(inv, env) as (proc, _):
         added = time.monotonic()
         flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
         guest.dom.attachDeviceFlags(DRIFT_NIC, flags)  # what `virsh attach-interface` does

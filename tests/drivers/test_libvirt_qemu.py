@@ -177,9 +177,7 @@ def test_idempotent_dry_run_and_rollback(driver, exposed, log_path, events) -> N
     apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), events=events)
     applied = _hash(driver, exposed.name)
     assert applied != before
-    again = apply_vm(
-        driver, "kvm", exposed.name, no_network(batch_policy()), events=events
-    )
+    again = apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), events=events)
     assert again.plan.empty and _hash(driver, exposed.name) == applied
     rollback_vm(driver, "kvm", exposed.name, events=events)
     assert _hash(driver, exposed.name) == before
@@ -190,9 +188,7 @@ def test_running_domain_is_refused_then_next_boot(driver, tcg_domain, log_path, 
     before = _hash(driver, made.name)
     outcome = apply_vm(driver, "kvm", made.name, batch_policy(), events=events)
     assert outcome.refused and _hash(driver, made.name) == before
-    later = apply_vm(
-        driver, "kvm", made.name, batch_policy(), next_boot=True, events=events
-    )
+    later = apply_vm(driver, "kvm", made.name, batch_policy(), next_boot=True, events=events)
     assert later.result and later.result.next_boot
     assert "<serial" not in driver.persistent_xml(made.name)
     assert "isa-serial" in _qtree(made.dom)  # still running with it until reboot

@@ -92,9 +92,7 @@ def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path,
     refused = apply_vm(driver, "test", "exposed", batch_policy(), events=events)
     assert refused.refused and refused.result is None
     assert _hash(driver, "exposed") == before
-    done = apply_vm(
-        driver, "test", "exposed", batch_policy(), power_off_ok=True, events=events
-    )
+    done = apply_vm(driver, "test", "exposed", batch_policy(), power_off_ok=True, events=events)
     assert done.result and len(done.result.applied) == len(done.plan.changes)
     assert driver.read_facts("exposed").power_state is PowerState.RUNNING  # restarted
     kinds = [json.loads(line)["kind"] for line in log_path.read_text().splitlines()]
@@ -105,9 +103,7 @@ def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path,
 def test_apply_rereads_clean_and_is_idempotent(driver, log_path, events) -> None:
     driver.power_off("exposed")
     macs = [n.mac for n in driver.read_facts("exposed").nics]
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events
-    )
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events)
     assert outcome.result and outcome.backup is not None
     facts = driver.read_facts("exposed")
     assert [(n.kind, n.network, n.mac) for n in facts.nics] == [("network", "isolated", m) for m in macs]
@@ -120,9 +116,7 @@ def test_apply_rereads_clean_and_is_idempotent(driver, log_path, events) -> None
     assert not facts.host_devices
     assert {c.kind for c in facts.channels} == {"qemu-ga"}  # the policy allows the agent
     before = _hash(driver, "exposed")
-    again = apply_vm(
-        driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events
-    )
+    again = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events)
     assert again.plan.empty and again.result is None
     assert _hash(driver, "exposed") == before
 
@@ -130,9 +124,7 @@ def test_apply_rereads_clean_and_is_idempotent(driver, log_path, events) -> None
 def test_dry_run_changes_nothing(driver, log_path, events) -> None:
     driver.power_off("exposed")
     before = _hash(driver, "exposed")
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), dry_run=True, events=events
-    )
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), dry_run=True, events=events)
     assert outcome.result and outcome.result.dry_run and outcome.plan.changes
     assert _hash(driver, "exposed") == before
     assert not log_path.exists()
@@ -140,9 +132,7 @@ def test_dry_run_changes_nothing(driver, log_path, events) -> None:
 
 
 def test_next_boot_defines_but_reports_pending(driver, log_path, events) -> None:
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), next_boot=True, events=events
-    )
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), next_boot=True, events=events)
     assert outcome.result and outcome.result.next_boot and not outcome.result.applied
     assert "<graphics" not in driver.persistent_xml("exposed")
     assert driver.read_facts("exposed").displays  # the running QEMU still has it

@@ -113,9 +113,7 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path, events
         Action.REMOVE_PARALLEL_PORTS,
         Action.REMOVE_HOST_DEVICES,
     }
-    outcome = apply_vm(
-        driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=events
-    )
+    outcome = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=events)
     assert outcome.result and outcome.result.applied and machine._saves == 1
     facts = driver.read_facts("dev-01")
     moved = [(n.kind, n.network, n.mac) for n in facts.nics if n.enabled]
@@ -195,9 +193,7 @@ def test_unknown_vm() -> None:
 def test_running_vm_live_changes_and_refusals(log_path, events) -> None:
     driver, machine = _world()
     machine._set_state("Running")
-    refused = apply_vm(
-        driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events
-    )
+    refused = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert refused.refused and machine._saves == 0
     live = {c.action for c in refused.plan.changes if not c.needs_poweroff}
     assert live == {

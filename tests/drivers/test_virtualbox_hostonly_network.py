@@ -55,9 +55,7 @@ def test_plan_shows_the_move_and_apply_makes_it_keeping_the_mac(log_path, events
         ("nic 2", "bridged (eth0)", "host-only hostonly_network 'lab-net'"),
     ]  # nic 1 is already on lab-net: held, not moved
     before = _nics(driver)
-    outcome = apply_vm(
-        driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=events
-    )
+    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=events)
     assert outcome.result and outcome.result.applied and machine._saves == 1
     moved = _nics(driver)
     assert moved == [(i, "HostOnlyNetwork", "lab-net", mac) for i, _k, _n, mac in before]  # MACs kept

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,15 +21,23 @@ def read_until(proc: subprocess.Popen[str], needle: str) -> tuple[str, float]:
 
 
 @contextmanager
-def watching(inventory: Path | str, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """`vmguard watch` on `inventory` for at most a minute (the firewall checked only every
-    10 minutes), once it has said it is watching; terminated on the way out."""
+def watching(
+    inventory: Path | str,
+    env: Mapping[str, str],
+    firewall_every: int = 600,
+    inside: Callable[..., list[str]] = lambda *argv: list(argv),
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`vmguard watch` on `inventory` for at most a minute, the firewall checked every
+    `firewall_every` seconds, run through `inside` (e.g. a namespace's argv); yields it
+    and the line in which it said it is watching, and terminates it on the way out."""
     argv = [sys.executable, "-m", "vmguard", "watch", "--inventory", str(inventory)]
-    argv += ["--duration", "60", "--firewall-every", "600"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env))
+    argv += ["--duration", "60", "--firewall-every", str(firewall_every)]
+    proc = subprocess.Popen(
+        inside(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env)
+    )
     try:
-        read_until(proc, "watching")
-        yield proc
+        started, _ = read_until(proc, "watching")
+        yield proc, started
     finally:
         proc.terminate()
         proc.wait(timeout=10)
