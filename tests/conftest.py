@@ -5,6 +5,8 @@
 - tcg_domain / tcg_domain_module: factories of booted test domains, always removed.
 - vmguard_wheel / wheelhouse: vmguard's wheel (and its dependencies' wheels), built once
   for the run's installs.
+- events: the event log the test's environment names (VMGUARD_LOG, as the area's log
+  fixture set it), to pass as `events=` where the product takes one.
 - helpers to import: tests.support.require.require, tests.support.netns.netns.
 
 A guest test, for example:
@@ -29,6 +31,7 @@ from tests.support import leaks
 from tests.support.netns import namespace_names
 from tests.support.netns import reap_stale as reap_stale_namespaces
 from tests.support.require import require, require_root, require_tools
+from vmguard.core.eventlog import EventLog
 
 LIBVIRTD_SH = Path(__file__).parent / "support" / "libvirtd.sh"
 QEMU_URI = "qemu:///system"
@@ -41,6 +44,14 @@ _NAMESPACES_AT_START = pytest.StashKey[frozenset[str]]()
 def _silence_libvirt(libvirt) -> None:
     """libvirt prints every error to stderr by default; tests read the exceptions."""
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+@pytest.fixture
+def events(request: pytest.FixtureRequest) -> EventLog:
+    """The event log VMGUARD_LOG names once the area's log fixture has set it."""
+    if "log_path" in request.fixturenames:  # tests/drivers' log fixture is not autouse
+        request.getfixturevalue("log_path")
+    return EventLog.from_environment()
 
 
 @pytest.fixture(scope="session")

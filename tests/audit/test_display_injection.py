@@ -49,7 +49,6 @@ from vmguard.batch.job import BatchJob
 from vmguard.batch.verdict import JobOutcome, JobVerdict, Rejection, save_record
 from vmguard.cli import main
 from vmguard.core.display import shown
-from vmguard.core.eventlog import EventLog
 from vmguard.demo.build import write_lab
 from vmguard.demo.lab import DomainSpec, Share
 
@@ -278,7 +277,7 @@ def test_report_merge_of_hostile_host_reports(host_report, texts):
         assert CSP in html
 
 
-def test_watch_shows_each_new_finding_on_one_line(tmp_path):
+def test_watch_shows_each_new_finding_on_one_line(tmp_path, events):
     from vmguard.audit.watch import Watcher
     from vmguard.inventory.loader import load_inventory
 
@@ -286,7 +285,7 @@ def test_watch_shows_each_new_finding_on_one_line(tmp_path):
     lab = write_lab(tmp_path, [DomainSpec(name, clipboard=True, display_listen=EVERY_ADDRESS)], ["*"])
     inventory = load_inventory(lab.inventory)
     out = io.StringIO()
-    watcher = Watcher(inventory, out, EventLog.from_environment())
+    watcher = Watcher(inventory, out, events)
     from vmguard.drivers import open_driver
 
     conn = inventory.connections[0]

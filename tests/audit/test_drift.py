@@ -63,23 +63,18 @@ def test_fix_one_break_another_gives_one_resolved_one_new(lab, tmp_path):
     assert drift_of(third)[("vm1", "VMG-DEV-001")] is Drift.REGRESSED
 
 
-def test_latest_points_at_the_newest_run(lab, tmp_path):
+def test_latest_points_at_the_newest_run(lab, tmp_path, events):
     out = tmp_path / "out"
-    runs = [
-        run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment()) for _ in range(3)
-    ]
+    runs = [run_audit(load_inventory(lab.inventory), out, events=events) for _ in range(3)]
     assert len({r.run_dir for r in runs}) == 3
     assert (out / "latest").is_symlink()
     assert os.readlink(out / "latest") == runs[-1].run_dir.name
     assert json.loads((out / "latest" / "report.json").read_text())["run"] == runs[-1].run_dir.name
 
 
-def test_retention_prunes_old_runs_and_history(lab, tmp_path):
+def test_retention_prunes_old_runs_and_history(lab, tmp_path, events):
     out = tmp_path / "out"
-    runs = [
-        run_audit(load_inventory(lab.inventory), out, keep=2, events=EventLog.from_environment())
-        for _ in range(4)
-    ]
+    runs = [run_audit(load_inventory(lab.inventory), out, keep=2, events=events) for _ in range(4)]
     kept = sorted(p.name for p in out.iterdir() if p.is_dir() and not p.is_symlink())
     assert kept == [r.run_dir.name for r in runs[-2:]]
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
@@ -87,15 +82,15 @@ def test_retention_prunes_old_runs_and_history(lab, tmp_path):
     assert [t["run"] for t in trend][-2:] == kept  # the trend may reach one run further back
 
 
-def test_overlapping_run_is_refused(lab, tmp_path):
+def test_overlapping_run_is_refused(lab, tmp_path, events):
     out = tmp_path / "out"
     out.mkdir()
     with run_lock(out), pytest.raises(AuditError, match="another audit is running"):
-        run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
-    run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())  # released: runs again
+        run_audit(load_inventory(lab.inventory), out, events=events)
+    run_audit(load_inventory(lab.inventory), out, events=events)  # released: runs again
 
 
-def test_lock_held_by_another_process(lab, tmp_path):
+def test_lock_held_by_another_process(lab, tmp_path, events):
     import subprocess
     import sys
 
@@ -116,27 +111,25 @@ def test_lock_held_by_another_process(lab, tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(AuditError, match=f"pid {holder.pid}"):
-            run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+            run_audit(load_inventory(lab.inventory), out, events=events)
     finally:
         holder.kill()
         holder.wait()
-    run_audit(
-        load_inventory(lab.inventory), out, events=EventLog.from_environment()
-    )  # the kernel dropped the dead holder's lock
+    run_audit(load_inventory(lab.inventory), out, events=events)  # the kernel dropped the dead holder's lock
 
 
-def test_torn_history_line_does_not_break_the_next_run(lab, tmp_path):
+def test_torn_history_line_does_not_break_the_next_run(lab, tmp_path, events):
     out = tmp_path / "out"
-    run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+    run_audit(load_inventory(lab.inventory), out, events=events)
     with open(out / "history.jsonl", "a") as fh:
         fh.write('{"run": "torn')
-    assert run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment()).exit_code == 0
+    assert run_audit(load_inventory(lab.inventory), out, events=events).exit_code == 0
 
 
-def test_every_run_is_logged(lab, tmp_path, event_log):
+def test_every_run_is_logged(lab, tmp_path, event_log, events):
     from vmguard.core import eventlog as log
 
-    run = run_audit(load_inventory(lab.inventory), tmp_path / "out", events=EventLog.from_environment())
+    run = run_audit(load_inventory(lab.inventory), tmp_path / "out", events=events)
     (event,) = [json.loads(line) for line in event_log.read_text().splitlines()]
     assert event["kind"] == "audit" and event["data"]["run"] == run.run_dir.name
     assert log.verify(event_log) == []
@@ -146,16 +139,16 @@ def test_good_vm_helper_is_clean(lab):
     assert good("x", lab.root).shares
 
 
-def test_unreachable_run_neither_resolves_nor_renews(lab, tmp_path):
+def test_unreachable_run_neither_resolves_nor_renews(lab, tmp_path, events):
     out = tmp_path / "out"
     vm2 = DomainSpec("vm2", network="bridge")
     audit_with(lab, out, good("vm1", lab.root), vm2)
     node = lab.node.read_text()
     lab.node.unlink()  # the hypervisor is away for one run
-    away = run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+    away = run_audit(load_inventory(lab.inventory), out, events=events)
     assert away.exit_code == 3 and away.result.resolved == ()
     lab.node.write_text(node)
-    back = run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+    back = run_audit(load_inventory(lab.inventory), out, events=events)
     assert drift_of(back)[("vm2", "VMG-NET-001")] is Drift.OPEN
 
 

@@ -14,7 +14,6 @@ from tests.audit.factory import EVERY_ADDRESS
 from vmguard.audit.engine import audit
 from vmguard.audit.run import run_audit
 from vmguard.core.errors import ExitCode
-from vmguard.core.eventlog import EventLog
 from vmguard.core.findings import Level
 from vmguard.demo.lab import DomainSpec
 from vmguard.inventory.loader import load_inventory
@@ -26,23 +25,19 @@ def rules_of(result, vm: str) -> set[str]:
     return {o.finding.rule for r in result.vms if r.name == vm for o in r.outcomes}
 
 
-def test_clean_lab_exits_zero(lab, tmp_path):
-    run = run_audit(load_inventory(lab.inventory), tmp_path / "out", events=EventLog.from_environment())
+def test_clean_lab_exits_zero(lab, tmp_path, events):
+    run = run_audit(load_inventory(lab.inventory), tmp_path / "out", events=events)
     assert run.result.outcomes == ()
     assert run.exit_code == ExitCode.OK
     assert run.result.host.note.startswith("firewall not audited")
 
 
-def test_misconfigured_vm_fails_at_threshold(lab, tmp_path):
+def test_misconfigured_vm_fails_at_threshold(lab, tmp_path, events):
     lab.write_domains([good("vm1", lab.root), DomainSpec("vm2", audio=True)])
     inventory = load_inventory(lab.inventory)
+    assert run_audit(inventory, tmp_path / "a", fail_on=Level.HIGH, events=events).exit_code == ExitCode.OK
     assert (
-        run_audit(inventory, tmp_path / "a", fail_on=Level.HIGH, events=EventLog.from_environment()).exit_code
-        == ExitCode.OK
-    )
-    assert (
-        run_audit(inventory, tmp_path / "b", fail_on=Level.LOW, events=EventLog.from_environment()).exit_code
-        == ExitCode.FINDINGS
+        run_audit(inventory, tmp_path / "b", fail_on=Level.LOW, events=events).exit_code == ExitCode.FINDINGS
     )
 
 
@@ -54,7 +49,7 @@ def test_unmanaged_and_missing_vms(lab):
     assert next(v for v in result.vms if v.name == "intruder").policy == ""
 
 
-def test_unreachable_connection_is_exit_3_and_others_are_audited(lab, tmp_path):
+def test_unreachable_connection_is_exit_3_and_others_are_audited(lab, tmp_path, events):
     inventory = load_inventory(lab.inventory)
     dead = Connection("dead", DriverKind.LIBVIRT, f"test://{tmp_path}/no-such-node.xml")
     entry = dataclasses.replace(inventory.vms[0], pattern="far", connection="dead")
@@ -62,7 +57,7 @@ def test_unreachable_connection_is_exit_3_and_others_are_audited(lab, tmp_path):
         inventory, connections=(*inventory.connections, dead), vms=(*inventory.vms, entry)
     )
     lab.write_domains([good("vm1", lab.root), DomainSpec("vm2", network="bridge")])
-    run = run_audit(inventory, tmp_path / "out", events=EventLog.from_environment())
+    run = run_audit(inventory, tmp_path / "out", events=events)
     assert run.exit_code == ExitCode.CANNOT_RUN
     assert "VMG-NET-001" in rules_of(run.result, "vm2")
     far = next(v for v in run.result.vms if v.name == "far")
@@ -77,20 +72,20 @@ def _waived_inventory(lab, expires: dt.date):
     return dataclasses.replace(inventory, vms=vms)
 
 
-def test_active_waiver_suppresses_and_is_shown(lab, tmp_path):
+def test_active_waiver_suppresses_and_is_shown(lab, tmp_path, events):
     lab.write_domains([good("vm1", lab.root), DomainSpec("vm2", audio=True)])
     inventory = _waived_inventory(lab, dt.date.today() + dt.timedelta(days=1))
-    run = run_audit(inventory, tmp_path / "out", fail_on=Level.LOW, events=EventLog.from_environment())
+    run = run_audit(inventory, tmp_path / "out", fail_on=Level.LOW, events=events)
     (outcome,) = run.result.outcomes
     assert outcome.waived and outcome.waiver.owner == "alice"
     assert run.exit_code == ExitCode.OK
     assert "waived until" in (run.run_dir / "report.md").read_text()
 
 
-def test_expired_waiver_fails_again(lab, tmp_path):
+def test_expired_waiver_fails_again(lab, tmp_path, events):
     lab.write_domains([good("vm1", lab.root), DomainSpec("vm2", audio=True)])
     inventory = _waived_inventory(lab, dt.date.today() - dt.timedelta(days=1))
-    run = run_audit(inventory, tmp_path / "out", fail_on=Level.LOW, events=EventLog.from_environment())
+    run = run_audit(inventory, tmp_path / "out", fail_on=Level.LOW, events=events)
     (outcome,) = run.result.outcomes
     assert not outcome.waived and outcome.expired_waiver is not None
     assert run.exit_code == ExitCode.FINDINGS
@@ -110,22 +105,22 @@ def _snapshot(lab) -> tuple[str, dict[str, str]]:
     return hashlib.sha256(lab.node.read_bytes()).hexdigest(), xml
 
 
-def test_audit_is_read_only_on_the_test_driver(lab, tmp_path):
+def test_audit_is_read_only_on_the_test_driver(lab, tmp_path, events):
     lab.write_domains(
         [good("vm1", lab.root), DomainSpec("vm2", clipboard=True, display_listen=EVERY_ADDRESS)]
     )
     before = _snapshot(lab)
-    run_audit(load_inventory(lab.inventory), tmp_path / "out", events=EventLog.from_environment())
+    run_audit(load_inventory(lab.inventory), tmp_path / "out", events=events)
     assert _snapshot(lab) == before
 
 
 @pytest.mark.parametrize("fmt", ["json,html", "md"])
-def test_only_requested_formats_are_written(lab, tmp_path, fmt):
+def test_only_requested_formats_are_written(lab, tmp_path, fmt, events):
     run = run_audit(
         load_inventory(lab.inventory),
         tmp_path / "out",
         formats=fmt.split(","),
-        events=EventLog.from_environment(),
+        events=events,
     )
     assert sorted(p.suffix for p in run.run_dir.iterdir()) == sorted(
         {"json": ".json", "html": ".html", "md": ".md"}[f] for f in fmt.split(",")

@@ -21,7 +21,6 @@ from tests.audit.test_browser import dump_dom
 from vmguard.audit.catalog import load_catalog
 from vmguard.audit.run import run_audit
 from vmguard.cli import main
-from vmguard.core.eventlog import EventLog
 from vmguard.demo.lab import DomainSpec
 from vmguard.inventory.loader import load_inventory
 
@@ -31,7 +30,7 @@ VBOX_FIX = "VBoxManage modifyvm VM --audio-enabled off"
 
 
 @pytest.fixture
-def two_hypervisors(lab, tmp_path):
+def two_hypervisors(lab, tmp_path, events):
     """The lab's libvirt VMs plus a VirtualBox file, audited twice (a dated trend)."""
     lab.write_domains([good("vm1", lab.root), DomainSpec("vm2", audio=True, network="user")])
     shutil.copy(VBOX, tmp_path / "legacy.vbox")
@@ -40,7 +39,7 @@ def two_hypervisors(lab, tmp_path):
     )
     lab.inventory.write_text(text + "  - {name: '*', connection: files, policy: batch.yaml}\n")
     out, metrics = tmp_path / "out", tmp_path / "vmguard.prom"
-    run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+    run_audit(load_inventory(lab.inventory), out, events=events)
     code = main(
         ["audit", "-i", str(lab.inventory), "--out", str(out), "--guest", "off", "--metrics", str(metrics)]
     )

@@ -13,6 +13,7 @@ import time
 
 from tests.support.netns import netns
 from tests.support.require import require_root, require_tools
+from tests.support.watch import read_until, watching
 from vmguard.demo.lab import mac_of
 
 FAMILY = "vmguard.checks.firewall"
@@ -109,33 +110,10 @@ def test_watch_reports_a_flushed_firewall(lab, tmp_path, event_log):
     with netns("watchfw") as ns:
         applied = ns.run(*vmguard, "firewall", "apply", "--inventory", str(lab.inventory))
         assert applied.returncode == 0
-        proc = subprocess.Popen(
-            ns.argv(
-                *vmguard,
-                "watch",
-                "--inventory",
-                str(lab.inventory),
-                "--firewall-every",
-                "1",
-                "--duration",
-                "60",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        try:
-            started = proc.stdout.readline()
-            assert "watching" in started and "0 findings open" in started, started
+        with watching(lab.inventory, env, firewall_every=1, inside=ns.argv) as (proc, started):
+            assert "0 findings open" in started, started
             ns.run("nft", "delete", "table", "inet", "vmguard")
             flushed = time.monotonic()
-            line = ""
-            while "VMG-FW-001" not in line:
-                line = proc.stdout.readline()
-                assert line, proc.stderr.read()
+            line, _ = read_until(proc, "VMG-FW-001")
             assert time.monotonic() - flushed < 5  # the next 1 s sweep, plus the audit itself
             assert "NEW" in line and "host" in line
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)

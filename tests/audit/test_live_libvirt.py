@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.support.watch import read_until, watching
 from vmguard.audit.run import run_audit
-from vmguard.core.eventlog import EventLog
 from vmguard.demo.build import write_lab
 from vmguard.inventory.loader import load_inventory
 
@@ -68,12 +66,10 @@ def config_hashes(conn) -> dict[str, str]:
     return {d.name(): hashlib.sha256(d.XMLDesc(flags).encode()).hexdigest() for d in conn.listAllDomains()}
 
 
-def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path):
+def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path, events):
     name, _ = live_domain
     before = config_hashes(libvirt_conn)
-    run = run_audit(
-        load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=EventLog.from_environment()
-    )
+    run = run_audit(load_inventory(live_inventory(tmp_path, name)), tmp_path / "out", events=events)
     mine = next(vm for vm in run.result.vms if vm.name == name)
     assert not mine.error
     # a loopback SPICE display without password, which the policy disables
@@ -85,55 +81,26 @@ def test_audit_is_read_only_on_libvirtd(libvirt_conn, live_domain, tmp_path):
     }  # other tests' domains may come and go, but none changed
 
 
-def read_until(proc, needle: str) -> tuple[str, float]:
-    """The first output line containing `needle`, and when it arrived."""
-    line = ""
-    while needle not in line:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read()
-    return line, time.monotonic()
-
-
 def test_watch_reports_changes_within_two_seconds(libvirt_conn, live_domain, tmp_path):
     name, uid = live_domain
     env = {**os.environ, "VMGUARD_LOG": str(tmp_path / "events.jsonl")}
     inventory = str(live_inventory(tmp_path, name))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vmguard",
-            "watch",
-            "--inventory",
-            inventory,
-            "--duration",
-            "60",
-            "--firewall-every",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
     intruder = None
-    try:
-        read_until(proc, "watching")
-        changed = time.monotonic()
-        libvirt_conn.defineXML(domain_xml(name, uid, clipboard=True))
-        line, seen = read_until(proc, "VMG-DEV-001")
-        assert name in line and line.split()[1] == "NEW"
-        print(f"watch: clipboard finding {seen - changed:.3f}s after the redefine")
-        assert seen - changed < 2.0, f"finding after {seen - changed:.2f}s"
-        libvirt_conn.defineXML(domain_xml(name, uid, clipboard=False))
-        read_until(proc, f"resolved VMG-DEV-001 {name}")
-        intruder = libvirt_conn.defineXML(domain_xml(name + "-x", str(uuid.uuid4()), False))
-        line, _ = read_until(proc, "VMG-INV-001")
-        assert name + "-x" in line
-    finally:
-        if intruder is not None:
-            intruder.undefine()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with watching(inventory, env) as (proc, _):
+        try:
+            changed = time.monotonic()
+            libvirt_conn.defineXML(domain_xml(name, uid, clipboard=True))
+            line, seen = read_until(proc, "VMG-DEV-001")
+            assert name in line and line.split()[1] == "NEW"
+            print(f"watch: clipboard finding {seen - changed:.3f}s after the redefine")
+            assert seen - changed < 2.0, f"finding after {seen - changed:.2f}s"
+            libvirt_conn.defineXML(domain_xml(name, uid, clipboard=False))
+            read_until(proc, f"resolved VMG-DEV-001 {name}")
+            intruder = libvirt_conn.defineXML(domain_xml(name + "-x", str(uuid.uuid4()), False))
+            line, _ = read_until(proc, "VMG-INV-001")
+            assert name + "-x" in line
+        finally:
+            if intruder is not None:
+                intruder.undefine()
     events = (tmp_path / "events.jsonl").read_text()
     assert '"kind": "watch"' in events and "VMG-DEV-001" in events

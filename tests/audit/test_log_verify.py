@@ -11,9 +11,9 @@ from vmguard.core import eventlog as log
 
 
 @pytest.fixture
-def filled_log(event_log):
+def filled_log(event_log, events):
     for i in range(5):
-        log.EventLog.from_environment().append("audit", run=f"run-{i}", counts={"high": i})
+        events.append("audit", run=f"run-{i}", counts={"high": i})
     return event_log
 
 
@@ -74,17 +74,17 @@ def test_missing_log_is_exit_3(tmp_path, capsys):
     assert "cannot read log" in capsys.readouterr().err
 
 
-def test_line_written_before_a_crash_updated_the_head_is_fine(filled_log):
+def test_line_written_before_a_crash_updated_the_head_is_fine(filled_log, events):
     head = log.head_path(filled_log).read_text()
-    log.EventLog.from_environment().append("audit", run="run-5")
+    events.append("audit", run="run-5")
     log.head_path(filled_log).write_text(head)  # as if killed between append and head update
     assert log.verify(filled_log) == []
 
 
-def test_log_without_head_still_verifies_its_chain(filled_log):
+def test_log_without_head_still_verifies_its_chain(filled_log, events):
     log.head_path(filled_log).unlink()
     assert log.verify(filled_log) == []
-    log.EventLog.from_environment().append("audit", run="run-5")  # recounts once, then keeps the head
+    events.append("audit", run="run-5")  # recounts once, then keeps the head
     assert log.head_path(filled_log).read_text().split()[0] == "6"
     filled_log.write_bytes(b"".join(lines_of(filled_log)[:-1]))
     assert log.verify(filled_log)

@@ -12,7 +12,6 @@ import pytest
 
 from tests.audit.conftest import good
 from vmguard.audit.run import run_audit
-from vmguard.core.eventlog import EventLog
 from vmguard.demo.lab import DomainSpec, Share
 from vmguard.inventory.loader import load_inventory
 
@@ -32,18 +31,16 @@ def schema() -> dict:
 
 
 @pytest.fixture
-def evil_run(lab, tmp_path):
+def evil_run(lab, tmp_path, events):
     """Unmanaged VMs with hostile names, a hostile share path, and a previous run."""
     evil = [DomainSpec(name, audio=True) for name in EVIL_NAMES]
     vm1 = good("vm1", lab.root)
     lab.write_domains([vm1, DomainSpec("vm2", audio=True, network="user"), *evil])
     out = tmp_path / "out"
-    run_audit(
-        load_inventory(lab.inventory), out, events=EventLog.from_environment()
-    )  # a previous run, for drift and trend
+    run_audit(load_inventory(lab.inventory), out, events=events)  # a previous run, for drift and trend
     vm2 = DomainSpec("vm2", audio=True, shares=(Share("data", EVIL_PATH),))
     lab.write_domains([vm1, vm2, *evil])
-    return run_audit(load_inventory(lab.inventory), out, events=EventLog.from_environment())
+    return run_audit(load_inventory(lab.inventory), out, events=events)
 
 
 def test_json_report_matches_schema(evil_run):
@@ -96,13 +93,11 @@ def test_code_spans_escape_every_piece():
     )
 
 
-def test_vms_are_listed_worst_first(lab, tmp_path):
+def test_vms_are_listed_worst_first(lab, tmp_path, events):
     lab.write_domains(
         [good("vm1", lab.root), DomainSpec("vm2", audio=True), DomainSpec("vm0", network="bridge")]
     )
     doc = json.loads(
-        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=EventLog.from_environment())
-        .report("json")
-        .read_text()
+        run_audit(load_inventory(lab.inventory), tmp_path / "o", events=events).report("json").read_text()
     )
     assert [vm["name"] for vm in doc["vms"]] == ["vm0", "vm2", "vm1"]  # unmanaged (high), low, clean

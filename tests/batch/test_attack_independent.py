@@ -26,17 +26,12 @@ from tests.batch.site import HARMLESS, Site, make_site, module_site
 from tests.support.require import require_root, require_tools
 from vmguard.batch.hook import end_of_job, start_of_job
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("site_log")]
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     yield from module_site("setpriv", "useradd")
-
-
-@pytest.fixture(autouse=True)
-def _log(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMGUARD_LOG", str(site.log))
 
 
 def files_under(path: Path) -> dict[str, str]:

@@ -22,17 +22,12 @@ from vmguard.batch.records import pending, prune
 from vmguard.batch.state import State
 from vmguard.core.errors import InputError
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("site_log")]
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     yield from module_site("setpriv", "useradd")
-
-
-@pytest.fixture(autouse=True)
-def _log(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMGUARD_LOG", str(site.log))
 
 
 def published(site: Site) -> dict[str, str]:

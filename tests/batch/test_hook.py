@@ -22,17 +22,12 @@ from vmguard.batch.userfile import write_as_user
 from vmguard.batch.vetting import vet_held
 from vmguard.core.errors import InputError, VmguardError
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("site_log")]
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     yield from module_site(root=False)
-
-
-@pytest.fixture(autouse=True)
-def _log(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VMGUARD_LOG", str(site.log))
 
 
 def test_time_limit_stops_the_vet_and_holds_the_output(site: Site) -> None:

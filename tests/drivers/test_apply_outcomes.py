@@ -21,7 +21,6 @@ from lxml import etree
 from tests.drivers.conftest import batch_policy, no_network
 from vmguard.core import eventlog as log
 from vmguard.core.errors import DriverError
-from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import Toggle
 from vmguard.drivers.libvirt import driver as libvirt_driver
 from vmguard.drivers.libvirt.driver import LibvirtDriver
@@ -75,17 +74,17 @@ def _firmware_only(tcg_domain, monkeypatch):
 
 
 def test_next_boot_then_power_off_ok_power_cycles_and_applies(
-    driver, tcg_domain, log_path, monkeypatch
+    driver, tcg_domain, log_path, monkeypatch, events
 ) -> None:
     """The sequence that used to power-cycle the VM and then fail with 'no NIC ... changed
     since the plan was made': the second apply re-plans once the VM is off."""
     made = _firmware_only(tcg_domain, monkeypatch)
     policy = no_network(batch_policy())  # the serial console is forbidden too: it needs power-off
-    first = apply_vm(driver, "kvm", made.name, policy, next_boot=True, events=EventLog.from_environment())
+    first = apply_vm(driver, "kvm", made.name, policy, next_boot=True, events=events)
     assert first.result and {c.action.value for c in first.result.next_boot} >= {"detach-nic"}
     assert "<interface" not in driver.persistent_xml(made.name)
     assert not make_plan(policy, driver.read_facts(made.name), driver.capabilities).empty  # live has both
-    second = apply_vm(driver, "kvm", made.name, policy, power_off_ok=True, events=EventLog.from_environment())
+    second = apply_vm(driver, "kvm", made.name, policy, power_off_ok=True, events=events)
     assert second.result and second.result.applied and not second.result.next_boot
     facts = driver.read_facts(made.name)
     assert facts.power_state is PowerState.RUNNING and not facts.ports and not facts.nics
@@ -95,14 +94,14 @@ def test_next_boot_then_power_off_ok_power_cycles_and_applies(
 
 
 def test_power_off_ok_completes_a_live_change_the_guest_did_not_take(
-    driver, tcg_domain, log_path, monkeypatch
+    driver, tcg_domain, log_path, monkeypatch, events
 ) -> None:
     made = _firmware_only(tcg_domain, monkeypatch)
     policy = no_network(batch_policy(serial_ports=Toggle.ENABLED))  # only the NIC, a change made live
-    first = apply_vm(driver, "kvm", made.name, policy, events=EventLog.from_environment())
+    first = apply_vm(driver, "kvm", made.name, policy, events=events)
     assert first.result and [c.action.value for c in first.result.next_boot] == ["detach-nic"]
     second = apply_vm(
-        driver, "kvm", made.name, policy, power_off_ok=True, events=EventLog.from_environment()
+        driver, "kvm", made.name, policy, power_off_ok=True, events=events
     )  # used to fail: no NIC
     assert second.result and [c.action.value for c in second.result.applied] == ["detach-nic"]
     facts = driver.read_facts(made.name)
@@ -120,7 +119,7 @@ class _FailingDriver(LibvirtDriver):
 
 
 def test_a_failed_apply_after_power_off_is_logged_and_the_vm_runs_as_it_was(
-    libvirt_uri, tcg_domain, log_path, monkeypatch
+    libvirt_uri, tcg_domain, log_path, monkeypatch, events
 ) -> None:
     monkeypatch.setattr(libvirt_driver, "SHUTDOWN_WAIT", 1.0)
     made = tcg_domain.start(wait_agent=False)
@@ -134,7 +133,7 @@ def test_a_failed_apply_after_power_off_is_logged_and_the_vm_runs_as_it_was(
                 made.name,
                 batch_policy(),
                 power_off_ok=True,
-                events=EventLog.from_environment(),
+                events=events,
             )
         assert failing.read_facts(made.name).power_state is PowerState.RUNNING
         assert _hash(failing, made.name) == before
@@ -146,9 +145,9 @@ def test_a_failed_apply_after_power_off_is_logged_and_the_vm_runs_as_it_was(
     assert not BackupStore().restart_pending("kvm", made.name)
 
 
-def test_refusal_is_logged(driver, tcg_domain, log_path) -> None:
+def test_refusal_is_logged(driver, tcg_domain, log_path, events) -> None:
     made = tcg_domain.start(wait_agent=False)
-    assert apply_vm(driver, "kvm", made.name, batch_policy(), events=EventLog.from_environment()).refused
+    assert apply_vm(driver, "kvm", made.name, batch_policy(), events=events).refused
     assert _events(log_path) == [("apply-refused", None)]
 
 

@@ -16,7 +16,6 @@ from tests.guest import test_rule_cases
 from vmguard.audit.catalog import load_catalog
 from vmguard.checks.registry import HOST_AREAS, INVENTORY_AREAS, fixed_by_apply, unit_of, units, violations
 from vmguard.checks.unit import declares_fix, fixes
-from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import RemoteDisplay, Toggle
 from vmguard.drivers import facts_of
 from vmguard.enforce.apply import apply_vm
@@ -118,7 +117,7 @@ def test_the_declaration_is_explicit() -> None:
 
 
 @pytest.mark.parametrize("rule", sorted(LIBVIRT))
-def test_apply_clears_the_rule_on_libvirt(rule: str, testnode_uri: str, log_path) -> None:
+def test_apply_clears_the_rule_on_libvirt(rule: str, testnode_uri: str, log_path, events) -> None:
     pytest.importorskip("libvirt")
     from vmguard.drivers.libvirt.driver import LibvirtDriver
 
@@ -127,14 +126,14 @@ def test_apply_clears_the_rule_on_libvirt(rule: str, testnode_uri: str, log_path
     try:
         define(driver, "fix", pieces.split())
         assert rule in _fired(pol, facts_of(driver, "fix", ISOLATED))
-        apply_vm(driver, "t", "fix", pol, host_only=ISOLATED, events=EventLog.from_environment())
+        apply_vm(driver, "t", "fix", pol, host_only=ISOLATED, events=events)
         assert rule not in _fired(pol, facts_of(driver, "fix", ISOLATED))
     finally:
         driver.close()
 
 
 @pytest.mark.parametrize("rule", sorted(VBOX))
-def test_apply_clears_the_rule_on_virtualbox(rule: str, log_path) -> None:
+def test_apply_clears_the_rule_on_virtualbox(rule: str, log_path, events) -> None:
     pytest.importorskip("virtualbox")
     from virtualbox import library as lib
 
@@ -148,5 +147,5 @@ def test_apply_clears_the_rule_on_virtualbox(rule: str, log_path) -> None:
     vbox._add(machine)
     driver = VirtualBoxDriver(vbox, fake.FakeSession, lib)
     assert rule in _fired(pol, facts_of(driver, "prop", VBOXNET0))
-    apply_vm(driver, "t", "prop", pol, host_only=VBOXNET0, events=EventLog.from_environment())
+    apply_vm(driver, "t", "prop", pol, host_only=VBOXNET0, events=events)
     assert _fired(pol, facts_of(driver, "prop", VBOXNET0)) == set()

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests.firewall.conftest import legacy_bin
+from tests.support.labnet import host_only_policy, network_nic, network_xml, user_nic
 from tests.support.private_libvirtd import private_libvirtd
+from tests.support.watch import read_until, watching
 from vmguard.cli import main
 
 libvirt = pytest.importorskip("libvirt")
@@ -34,25 +36,15 @@ BRIDGE = f"vmgee{os.getpid() % 100000}"
 MAC, ADDRESS, HOST = "52:54:00:77:00:11", "10.77.0.11", "10.77.0.1"
 OTHER = "10.77.0.2"  # another address of the host on the same network, not allowed
 PEER_MAC, PEER = "52:54:00:77:00:12", "10.77.0.12"  # another VM on the same network
-NETWORK = f"""<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>
-<ip address='{HOST}' netmask='255.255.255.0'><dhcp><range start='10.77.0.100' end='10.77.0.200'/>
-<host mac='{MAC}' ip='{ADDRESS}'/><host mac='{PEER_MAC}' ip='{PEER}'/></dhcp></ip></network>"""
-NIC = f"<interface type='user'><mac address='{MAC}'/><model type='virtio'/></interface>\n"
-PEER_NIC = (
-    f"<interface type='network'><mac address='{PEER_MAC}'/><source network='lab-hostonly'/>"
-    "<model type='virtio'/></interface>\n"
+NETWORK = network_xml(
+    BRIDGE,
+    HOST,
+    "<dhcp><range start='10.77.0.100' end='10.77.0.200'/>"
+    f"<host mac='{MAC}' ip='{ADDRESS}'/><host mac='{PEER_MAC}' ip='{PEER}'/></dhcp>",
 )
-POLICY = f"""apiVersion: vmguard/v1
-kind: Policy
-metadata: {{name: lab-e2e}}
-extends: batch.yaml
-spec:
-  network:
-    mode: host-only
-    egress:
-      - {{name: svc, to: {HOST}/32, ports: [8080], protocol: tcp}}
-    ingress: []
-"""
+NIC = user_nic(MAC)
+PEER_NIC = network_nic(PEER_MAC)
+POLICY = host_only_policy("lab-e2e", HOST)
 LOG_GROUP = 7
 DHCP_SCRIPT = '[ "$1" = bound ] && ifconfig "$interface" "$ip" netmask "$subnet"; exit 0'
 
@@ -242,15 +234,7 @@ def _drops(guest, iface: str) -> None:
     assert _fetch(guest, 8080)  # control: itself again, allowed again
 
 
-DRIFT_NIC = "<interface type='user'><mac address='52:54:00:77:00:21'/><model type='virtio'/></interface>"
-
-
-def _read_until(proc, needle: str) -> float:
-    line = ""
-    while needle not in line:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read()
-    return time.monotonic()
+DRIFT_NIC = user_nic("52:54:00:77:00:21")
 
 
 def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(moved, tmp_path) -> None:
@@ -260,30 +244,11 @@ def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(
         "VMGUARD_LOG": str(tmp_path / "events.jsonl"),
         "VMGUARD_STATE_DIR": str(tmp_path / "state"),
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vmguard",
-            "watch",
-            "--inventory",
-            str(inv),
-            "--duration",
-            "60",
-            "--firewall-every",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        _read_until(proc, "watching")
+    with watching(inv, env) as (proc, _):
         added = time.monotonic()
         flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
         guest.dom.attachDeviceFlags(DRIFT_NIC, flags)  # what `virsh attach-interface` does
-        seen = _read_until(proc, "VMG-NET-002")
+        _, seen = read_until(proc, "VMG-NET-002")
         assert seen - added < 2.0, f"flagged after {seen - added:.2f}s"
         apply = subprocess.run(
             [sys.executable, "-m", "vmguard", "apply", "--inventory", str(inv), "--next-boot"],
@@ -293,9 +258,6 @@ def test_drift_a_nat_nic_added_is_flagged_by_watch_within_2s_and_moved_by_apply(
             timeout=120,
         )
         assert apply.returncode == 0, apply.stdout + apply.stderr
-        _read_until(proc, "resolved VMG-NET-002")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        read_until(proc, "resolved VMG-NET-002")
     live = guest.dom.XMLDesc(0)
     assert "type='user'" not in live and live.count("<source network='lab-hostonly'") == 2

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from tests.drivers.conftest import batch_policy, forbidden_xml, no_network
-from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import Toggle, TransferMode
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm, rollback_vm
@@ -103,7 +102,7 @@ def test_facts_of_a_forbidden_domain(driver, exposed) -> None:
     assert facts.power_state is PowerState.OFF
 
 
-def test_plan_apply_reread_boot_and_check_qemu(driver, exposed, tcg_domain, log_path) -> None:
+def test_plan_apply_reread_boot_and_check_qemu(driver, exposed, tcg_domain, log_path, events) -> None:
     policy = no_network(batch_policy())  # detached: no host_only network here
     plan = make_plan(policy, driver.read_facts(exposed.name), driver.capabilities)
     assert not any(c.needs_poweroff for c in plan.changes)  # shut off: all take effect
@@ -119,7 +118,7 @@ def test_plan_apply_reread_boot_and_check_qemu(driver, exposed, tcg_domain, log_
     }
     assert {c.action for c in plan.changes} == wanted
 
-    outcome = apply_vm(driver, "kvm", exposed.name, policy, events=EventLog.from_environment())
+    outcome = apply_vm(driver, "kvm", exposed.name, policy, events=events)
     assert outcome.result and len(outcome.result.applied) == len(plan.changes)
     facts = driver.read_facts(exposed.name)
     assert facts.nics == () and facts.shared_folders == () and facts.displays == ()
@@ -164,7 +163,7 @@ def test_the_qemu_checks_see_forbidden_devices_when_present(tcg_domain) -> None:
     assert "disable-copy-paste" not in cmdline  # clipboard on: what the policy forbids
 
 
-def test_idempotent_dry_run_and_rollback(driver, exposed, log_path) -> None:
+def test_idempotent_dry_run_and_rollback(driver, exposed, log_path, events) -> None:
     before = _hash(driver, exposed.name)
     dry = apply_vm(
         driver,
@@ -172,28 +171,24 @@ def test_idempotent_dry_run_and_rollback(driver, exposed, log_path) -> None:
         exposed.name,
         no_network(batch_policy()),
         dry_run=True,
-        events=EventLog.from_environment(),
+        events=events,
     )
     assert dry.result and dry.result.dry_run and _hash(driver, exposed.name) == before
-    apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), events=EventLog.from_environment())
+    apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), events=events)
     applied = _hash(driver, exposed.name)
     assert applied != before
-    again = apply_vm(
-        driver, "kvm", exposed.name, no_network(batch_policy()), events=EventLog.from_environment()
-    )
+    again = apply_vm(driver, "kvm", exposed.name, no_network(batch_policy()), events=events)
     assert again.plan.empty and _hash(driver, exposed.name) == applied
-    rollback_vm(driver, "kvm", exposed.name, events=EventLog.from_environment())
+    rollback_vm(driver, "kvm", exposed.name, events=events)
     assert _hash(driver, exposed.name) == before
 
 
-def test_running_domain_is_refused_then_next_boot(driver, tcg_domain, log_path) -> None:
+def test_running_domain_is_refused_then_next_boot(driver, tcg_domain, log_path, events) -> None:
     made = tcg_domain.start(wait_agent=False)  # plain test domain: its serial is forbidden
     before = _hash(driver, made.name)
-    outcome = apply_vm(driver, "kvm", made.name, batch_policy(), events=EventLog.from_environment())
+    outcome = apply_vm(driver, "kvm", made.name, batch_policy(), events=events)
     assert outcome.refused and _hash(driver, made.name) == before
-    later = apply_vm(
-        driver, "kvm", made.name, batch_policy(), next_boot=True, events=EventLog.from_environment()
-    )
+    later = apply_vm(driver, "kvm", made.name, batch_policy(), next_boot=True, events=events)
     assert later.result and later.result.next_boot
     assert "<serial" not in driver.persistent_xml(made.name)
     assert "isa-serial" in _qtree(made.dom)  # still running with it until reboot
@@ -242,7 +237,7 @@ UDP_NIC = """<interface type='udp'>
 </interface>"""
 
 
-def test_nic_is_unplugged_live_from_a_running_guest(driver, tcg_domain, log_path) -> None:
+def test_nic_is_unplugged_live_from_a_running_guest(driver, tcg_domain, log_path, events) -> None:
     """A VM-to-VM socket NIC (UDP on loopback only) goes at once, without a reboot."""
     port = 20000 + os.getpid() % 20000
     made = tcg_domain.start(extra_devices=UDP_NIC.format(port=port, local=port + 1))
@@ -250,7 +245,7 @@ def test_nic_is_unplugged_live_from_a_running_guest(driver, tcg_domain, log_path
     policy = no_network(batch_policy(serial_ports=Toggle.ENABLED))  # the test console stays
     plan = make_plan(policy, driver.read_facts(made.name), driver.capabilities)
     assert [(c.action, c.needs_poweroff) for c in plan.changes] == [(Action.DETACH_NIC, False)]
-    outcome = apply_vm(driver, "kvm", made.name, policy, events=EventLog.from_environment())
+    outcome = apply_vm(driver, "kvm", made.name, policy, events=events)
     assert outcome.result and outcome.result.applied == plan.changes, outcome
     assert "e1000" not in _qtree(made.dom)
     assert "<interface" not in driver.persistent_xml(made.name)

@@ -10,7 +10,6 @@ import pytest
 from tests.drivers.conftest import ISOLATED, batch_policy
 from vmguard.core import eventlog as log
 from vmguard.core.errors import DriverError, ExitCode
-from vmguard.core.eventlog import EventLog
 from vmguard.core.modes import TransferMode
 from vmguard.drivers import facts_of, open_driver
 from vmguard.enforce.apply import BackupStore, apply_vm, rollback_vm
@@ -88,14 +87,12 @@ def test_clean_domain_has_empty_plan(driver) -> None:
     assert plan.empty, plan
 
 
-def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path) -> None:
+def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path, events) -> None:
     before = _hash(driver, "exposed")
-    refused = apply_vm(driver, "test", "exposed", batch_policy(), events=EventLog.from_environment())
+    refused = apply_vm(driver, "test", "exposed", batch_policy(), events=events)
     assert refused.refused and refused.result is None
     assert _hash(driver, "exposed") == before
-    done = apply_vm(
-        driver, "test", "exposed", batch_policy(), power_off_ok=True, events=EventLog.from_environment()
-    )
+    done = apply_vm(driver, "test", "exposed", batch_policy(), power_off_ok=True, events=events)
     assert done.result and len(done.result.applied) == len(done.plan.changes)
     assert driver.read_facts("exposed").power_state is PowerState.RUNNING  # restarted
     kinds = [json.loads(line)["kind"] for line in log_path.read_text().splitlines()]
@@ -103,12 +100,10 @@ def test_refuses_power_off_changes_then_applies_with_power_off(driver, log_path)
     assert log.verify(log_path) == []
 
 
-def test_apply_rereads_clean_and_is_idempotent(driver, log_path) -> None:
+def test_apply_rereads_clean_and_is_idempotent(driver, log_path, events) -> None:
     driver.power_off("exposed")
     macs = [n.mac for n in driver.read_facts("exposed").nics]
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=EventLog.from_environment()
-    )
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events)
     assert outcome.result and outcome.backup is not None
     facts = driver.read_facts("exposed")
     assert [(n.kind, n.network, n.mac) for n in facts.nics] == [("network", "isolated", m) for m in macs]
@@ -121,48 +116,42 @@ def test_apply_rereads_clean_and_is_idempotent(driver, log_path) -> None:
     assert not facts.host_devices
     assert {c.kind for c in facts.channels} == {"qemu-ga"}  # the policy allows the agent
     before = _hash(driver, "exposed")
-    again = apply_vm(
-        driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=EventLog.from_environment()
-    )
+    again = apply_vm(driver, "test", "exposed", batch_policy(), host_only=ISOLATED, events=events)
     assert again.plan.empty and again.result is None
     assert _hash(driver, "exposed") == before
 
 
-def test_dry_run_changes_nothing(driver, log_path) -> None:
+def test_dry_run_changes_nothing(driver, log_path, events) -> None:
     driver.power_off("exposed")
     before = _hash(driver, "exposed")
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), dry_run=True, events=EventLog.from_environment()
-    )
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), dry_run=True, events=events)
     assert outcome.result and outcome.result.dry_run and outcome.plan.changes
     assert _hash(driver, "exposed") == before
     assert not log_path.exists()
     assert not BackupStore().root.exists()
 
 
-def test_next_boot_defines_but_reports_pending(driver, log_path) -> None:
-    outcome = apply_vm(
-        driver, "test", "exposed", batch_policy(), next_boot=True, events=EventLog.from_environment()
-    )
+def test_next_boot_defines_but_reports_pending(driver, log_path, events) -> None:
+    outcome = apply_vm(driver, "test", "exposed", batch_policy(), next_boot=True, events=events)
     assert outcome.result and outcome.result.next_boot and not outcome.result.applied
     assert "<graphics" not in driver.persistent_xml("exposed")
     assert driver.read_facts("exposed").displays  # the running QEMU still has it
 
 
-def test_rollback_restores_previous_definition(driver, log_path) -> None:
+def test_rollback_restores_previous_definition(driver, log_path, events) -> None:
     driver.power_off("exposed")
     before = _hash(driver, "exposed")
-    apply_vm(driver, "test", "exposed", batch_policy(), events=EventLog.from_environment())
+    apply_vm(driver, "test", "exposed", batch_policy(), events=events)
     assert _hash(driver, "exposed") != before
-    path, _state = rollback_vm(driver, "test", "exposed", events=EventLog.from_environment())
+    path, _state = rollback_vm(driver, "test", "exposed", events=events)
     assert path.stat().st_mode & 0o077 == 0
     assert _hash(driver, "exposed") == before
     assert json.loads(log_path.read_text().splitlines()[-1])["kind"] == "rollback"
 
 
-def test_rollback_without_backup_is_a_driver_error(driver, log_path) -> None:
+def test_rollback_without_backup_is_a_driver_error(driver, log_path, events) -> None:
     with pytest.raises(DriverError, match="no backup"):
-        rollback_vm(driver, "test", "clean", events=EventLog.from_environment())
+        rollback_vm(driver, "test", "clean", events=events)
 
 
 def test_unknown_vm_is_one_line_exit_3(driver) -> None:

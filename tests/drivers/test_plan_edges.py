@@ -9,7 +9,6 @@ import pytest
 
 from tests.drivers.conftest import batch_policy
 from vmguard.core.errors import DriverError
-from vmguard.core.eventlog import EventLog
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.enforce.apply import apply_vm
 from vmguard.enforce.plan import Action, make_plan
@@ -59,7 +58,7 @@ def test_stricter_than_policy_is_left_alone() -> None:
     assert plan.empty
 
 
-def test_localhost_display_listen_changed_auth_left_to_the_admin(driver, log_path) -> None:
+def test_localhost_display_listen_changed_auth_left_to_the_admin(driver, log_path, events) -> None:
     name = _define(driver, "<graphics type='vnc' port='5901' listen='0.0.0.0'/>")
     devices = batch_policy().devices
     localhost = type(devices)(**{**devices.__dict__, "remote_display": RemoteDisplay.LOCALHOST})
@@ -67,14 +66,14 @@ def test_localhost_display_listen_changed_auth_left_to_the_admin(driver, log_pat
     plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
     assert [c.action for c in plan.changes] == [Action.LISTEN_LOCALHOST]
     assert [c.action for c in plan.manual] == [Action.REQUIRE_DISPLAY_AUTH]
-    apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
+    apply_vm(driver, "test", name, policy, events=events)
     display = driver.read_facts(name).displays[0]
     assert display.listen == "127.0.0.1" and display.port == 5901
     again = make_plan(policy, driver.read_facts(name), driver.capabilities)
     assert again.changes == () and [c.action for c in again.manual] == [Action.REQUIRE_DISPLAY_AUTH]
 
 
-def test_writable_9p_share_stops_guest_symlinks_with_mapped_mode(driver, log_path) -> None:
+def test_writable_9p_share_stops_guest_symlinks_with_mapped_mode(driver, log_path, events) -> None:
     name = _define(
         driver,
         "<filesystem type='mount' accessmode='passthrough'>"
@@ -84,14 +83,14 @@ def test_writable_9p_share_stops_guest_symlinks_with_mapped_mode(driver, log_pat
     policy = _policy(shared_folders=SharedFoldersPolicy(allow=(OUTPUT_SHARE,)))
     plan = make_plan(policy, driver.read_facts(name), driver.capabilities)
     assert [c.action for c in plan.changes] == [Action.DISABLE_SHARE_SYMLINKS]
-    apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
+    apply_vm(driver, "test", name, policy, events=events)
     assert "accessmode='mapped'" in driver.persistent_xml(name)
     share = driver.read_facts(name).shared_folders[0]
     assert not share.read_only and not share.symlinks_allowed
     assert make_plan(policy, driver.read_facts(name), driver.capabilities).empty
 
 
-def test_virtiofs_symlinks_cannot_be_stopped_and_nothing_changes(driver, log_path) -> None:
+def test_virtiofs_symlinks_cannot_be_stopped_and_nothing_changes(driver, log_path, events) -> None:
     name = _define(
         driver,
         "<filesystem type='mount'><driver type='virtiofs'/>"
@@ -101,7 +100,7 @@ def test_virtiofs_symlinks_cannot_be_stopped_and_nothing_changes(driver, log_pat
     policy = _policy(shared_folders=SharedFoldersPolicy(allow=(OUTPUT_SHARE,)))
     before = driver.persistent_xml(name)
     with pytest.raises(DriverError, match="virtiofs cannot refuse guest symlinks"):
-        apply_vm(driver, "test", name, policy, events=EventLog.from_environment())
+        apply_vm(driver, "test", name, policy, events=events)
     assert driver.persistent_xml(name) == before  # the sound card stayed too: all or nothing
 
 
@@ -120,14 +119,14 @@ def test_share_symlinked_into_a_forbidden_path_is_removed(driver, tmp_path, log_
     ]
 
 
-def test_guest_agent_removed_only_when_the_policy_says_so(driver, log_path) -> None:
+def test_guest_agent_removed_only_when_the_policy_says_so(driver, log_path, events) -> None:
     name = _define(
         driver, "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
     )
     assert make_plan(batch_policy(), driver.read_facts(name), driver.capabilities).empty
     devices = batch_policy().devices
     no_agent = type(devices)(**{**devices.__dict__, "guest_agent": Toggle.DISABLED})
-    apply_vm(driver, "test", name, _policy(devices=no_agent), events=EventLog.from_environment())
+    apply_vm(driver, "test", name, _policy(devices=no_agent), events=events)
     assert driver.read_facts(name).channels == ()
 
 

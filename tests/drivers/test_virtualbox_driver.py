@@ -94,7 +94,7 @@ def test_facts_of_each_setting(generation: int) -> None:
 
 
 @pytest.mark.parametrize("generation", [6, 7])
-def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> None:
+def test_apply_each_setting_then_plan_is_clean(generation: int, log_path, events) -> None:
     driver, machine = _world(generation)
     policy = _policy()
     plan = make_plan(policy, facts_of(driver, "dev-01", VBOXNET), driver.capabilities)
@@ -113,9 +113,7 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
         Action.REMOVE_PARALLEL_PORTS,
         Action.REMOVE_HOST_DEVICES,
     }
-    outcome = apply_vm(
-        driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=EventLog.from_environment()
-    )
+    outcome = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=events)
     assert outcome.result and outcome.result.applied and machine._saves == 1
     facts = driver.read_facts("dev-01")
     moved = [(n.kind, n.network, n.mac) for n in facts.nics if n.enabled]
@@ -127,11 +125,11 @@ def test_apply_each_setting_then_plan_is_clean(generation: int, log_path) -> Non
     assert facts.drag_and_drop.value is TransferMode.DISABLED
     assert facts.usb.controllers == () and not facts.audio.enabled and facts.displays == ()
     assert facts.ports == () and facts.host_devices == ()
-    again = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=EventLog.from_environment())
+    again = apply_vm(driver, "vbox", "dev-01", policy, host_only=VBOXNET, events=events)
     assert again.plan.empty and machine._saves == 1  # idempotent: nothing saved
 
 
-def test_read_only_share_is_recreated_read_only(log_path) -> None:
+def test_read_only_share_is_recreated_read_only(log_path, events) -> None:
     driver, _machine = _world()
     apply_vm(
         driver,
@@ -139,13 +137,13 @@ def test_read_only_share_is_recreated_read_only(log_path) -> None:
         "dev-01",
         batch_policy(input_path="/srv/vmdata/input"),
         host_only=VBOXNET,
-        events=EventLog.from_environment(),
+        events=events,
     )
     shares = driver.read_facts("dev-01").shared_folders
     assert [(s.name, s.read_only, s.host_path) for s in shares] == [("input", True, "/srv/vmdata/input")]
 
 
-def test_dry_run_changes_nothing(log_path) -> None:
+def test_dry_run_changes_nothing(log_path, events) -> None:
     driver, machine = _world()
     before = _hash(driver)
     outcome = apply_vm(
@@ -155,34 +153,34 @@ def test_dry_run_changes_nothing(log_path) -> None:
         _policy(),
         dry_run=True,
         host_only=VBOXNET,
-        events=EventLog.from_environment(),
+        events=events,
     )
     assert outcome.result and outcome.result.dry_run
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
 
-def test_failure_midway_discards_everything(log_path) -> None:
+def test_failure_midway_discards_everything(log_path, events) -> None:
     driver, machine = _world()
     before = _hash(driver)
     machine._fail_on = "remove_shared_folder"
     with pytest.raises(DriverError, match="nothing changed"):
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert _hash(driver) == before and machine._saves == 0 and machine._locks == 0
 
 
-def test_locked_by_another_session(log_path) -> None:
+def test_locked_by_another_session(log_path, events) -> None:
     driver, machine = _world()
     machine._locked_by_other = True
     with pytest.raises(DriverError, match="locked by another session") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert "\n" not in str(err.value)
 
 
-def test_permission_denied(log_path) -> None:
+def test_permission_denied(log_path, events) -> None:
     driver, machine = _world()
     machine._denied = True
     with pytest.raises(DriverError, match="permission denied") as err:
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert "\n" not in str(err.value) and machine._saves == 0
 
 
@@ -192,12 +190,10 @@ def test_unknown_vm() -> None:
         driver.read_facts("nope")
 
 
-def test_running_vm_live_changes_and_refusals(log_path) -> None:
+def test_running_vm_live_changes_and_refusals(log_path, events) -> None:
     driver, machine = _world()
     machine._set_state("Running")
-    refused = apply_vm(
-        driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment()
-    )
+    refused = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert refused.refused and machine._saves == 0
     live = {c.action for c in refused.plan.changes if not c.needs_poweroff}
     assert live == {
@@ -214,7 +210,7 @@ def test_running_vm_live_changes_and_refusals(log_path) -> None:
             _policy(),
             next_boot=True,
             host_only=VBOXNET,
-            events=EventLog.from_environment(),
+            events=events,
         )
     done = apply_vm(
         driver,
@@ -223,18 +219,18 @@ def test_running_vm_live_changes_and_refusals(log_path) -> None:
         _policy(),
         power_off_ok=True,
         host_only=VBOXNET,
-        events=EventLog.from_environment(),
+        events=events,
     )
     assert done.result and driver.read_facts("dev-01").power_state is PowerState.RUNNING
     assert make_plan(_policy(), facts_of(driver, "dev-01", VBOXNET), driver.capabilities).empty
 
 
-def test_rollback_restores_every_setting(log_path) -> None:
+def test_rollback_restores_every_setting(log_path, events) -> None:
     driver, _machine = _world()
     before = _hash(driver)
-    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=EventLog.from_environment())
+    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=VBOXNET, events=events)
     assert _hash(driver) != before
-    rollback_vm(driver, "vbox", "dev-01", events=EventLog.from_environment())
+    rollback_vm(driver, "vbox", "dev-01", events=events)
     assert _hash(driver) == before
 
 

@@ -12,7 +12,6 @@ from virtualbox import library as lib
 from tests.drivers import fake_pyvbox as fake
 from tests.drivers.test_virtualbox_driver import _exposed, _policy
 from vmguard.core.errors import DriverError
-from vmguard.core.eventlog import EventLog
 from vmguard.drivers import facts_of
 from vmguard.drivers.registry import open_driver
 from vmguard.drivers.vbox.driver import VirtualBoxDriver
@@ -47,7 +46,7 @@ def test_pyvbox_itself_cannot_name_7x_host_only_networks() -> None:
         _ = machine.get_network_adapter(1).attachment_type
 
 
-def test_plan_shows_the_move_and_apply_makes_it_keeping_the_mac(log_path) -> None:
+def test_plan_shows_the_move_and_apply_makes_it_keeping_the_mac(log_path, events) -> None:
     driver, machine = _world()
     plan = make_plan(_policy(), facts_of(driver, "dev-01", LAB_NET), driver.capabilities)
     moves = sorted((c.subject, c.current, c.wanted) for c in plan.changes if c.action is Action.MOVE_NIC)
@@ -56,30 +55,28 @@ def test_plan_shows_the_move_and_apply_makes_it_keeping_the_mac(log_path) -> Non
         ("nic 2", "bridged (eth0)", "host-only hostonly_network 'lab-net'"),
     ]  # nic 1 is already on lab-net: held, not moved
     before = _nics(driver)
-    outcome = apply_vm(
-        driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=EventLog.from_environment()
-    )
+    outcome = apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=events)
     assert outcome.result and outcome.result.applied and machine._saves == 1
     moved = _nics(driver)
     assert moved == [(i, "HostOnlyNetwork", "lab-net", mac) for i, _k, _n, mac in before]  # MACs kept
     assert make_plan(_policy(), facts_of(driver, "dev-01", LAB_NET), driver.capabilities).empty
 
 
-def test_rollback_puts_each_nic_back_on_its_own_network(log_path) -> None:
+def test_rollback_puts_each_nic_back_on_its_own_network(log_path, events) -> None:
     driver, _machine = _world()
     before, nics = driver.backup("dev-01"), _nics(driver)
-    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=EventLog.from_environment())
+    apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=events)
     assert _nics(driver) != nics
-    rollback_vm(driver, "vbox", "dev-01", events=EventLog.from_environment())
+    rollback_vm(driver, "vbox", "dev-01", events=events)
     assert driver.backup("dev-01") == before and _nics(driver) == nics
 
 
-def test_a_6x_host_refuses_the_move_and_changes_nothing(log_path) -> None:
+def test_a_6x_host_refuses_the_move_and_changes_nothing(log_path, events) -> None:
     """Control: VirtualBox 6.1 has no host-only networks; nothing half-applied."""
     driver, machine = _world(6)
     before = driver.backup("dev-01")
     with pytest.raises(DriverError, match="host-only networks need VirtualBox 7"):
-        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=EventLog.from_environment())
+        apply_vm(driver, "vbox", "dev-01", _policy(), host_only=LAB_NET, events=events)
     assert machine._saves == 0 and driver.backup("dev-01") == before
 
 

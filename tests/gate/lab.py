@@ -19,31 +19,17 @@ from pathlib import Path
 
 import libvirt
 
+from tests.support.labnet import host_only_policy, network_nic, network_xml, user_nic
 from tests.support.private_libvirtd import PrivateLibvirtd, private_libvirtd
 from vmguard.cli import main
 
 POLICIES = Path(__file__).parents[2] / "policy"
 BRIDGE = f"vmggate{os.getpid() % 10000}"
 HOST, MAC, ADDRESS = "10.78.0.1", "52:54:00:78:00:11", "10.78.0.11"
-NETWORK = f"""<network><name>lab-hostonly</name><bridge name='{BRIDGE}'/>
-<ip address='{HOST}' netmask='255.255.255.0'/></network>"""
-GOOD_NIC = (
-    f"<interface type='network'><mac address='{MAC}'/><source network='lab-hostonly'/>"
-    "<model type='virtio'/></interface>\n"
-)
-BAD_NIC = "<interface type='user'><mac address='52:54:00:78:00:99'/><model type='virtio'/></interface>\n"
-POLICY = f"""apiVersion: vmguard/v1
-kind: Policy
-metadata: {{name: lab-gate}}
-extends: batch.yaml
-spec:
-  network:
-    mode: host-only
-    egress:
-      - {{name: svc, to: {HOST}/32, ports: [8080], protocol: tcp}}
-    ingress: []
-  enforcement: {{block_at: high, on_drift: {{on_drift}}}}
-"""
+NETWORK = network_xml(BRIDGE, HOST)
+GOOD_NIC = network_nic(MAC)
+BAD_NIC = user_nic("52:54:00:78:00:99")
+POLICY = host_only_policy("lab-gate", HOST, "  enforcement: {block_at: high, on_drift: {on_drift}}\n")
 GOOD, BAD, SPARE = "vmg-test-gate-good", "vmg-test-gate-bad", "vmg-test-gate-spare"
 
 

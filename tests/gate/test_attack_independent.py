@@ -25,6 +25,7 @@ import libvirt_qemu
 import pytest
 
 from tests.gate.lab import ADDRESS, BAD_NIC, GOOD, GOOD_NIC, POLICY, Lab, Watch, inventory_text, wait_for
+from tests.support.labnet import user_nic
 from vmguard.cli import main
 
 REFUSED = "vmguard gate: refused"
@@ -438,7 +439,7 @@ def test_live_hotplug_of_user_nic_undone_within_a_second(gate_lab, tmp_path):
     with _watching(gate_lab.site / "inv.yaml"):
         vm.wait_agent()
         for mac in ("52:54:00:78:00:b1", "52:54:00:78:00:b2", "52:54:00:78:00:b3"):
-            nic.write_text(BAD_NIC.replace("52:54:00:78:00:99", mac))
+            nic.write_text(user_nic(mac))
             attached = gate_lab.virsh("attach-device", vm.name, str(nic), "--live")
             assert attached.returncode == 0, attached.stderr
             took = wait_for(lambda: _contained(vm.dom), timeout=15)

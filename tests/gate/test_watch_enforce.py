@@ -8,11 +8,12 @@ import time
 import pytest
 
 from tests.gate.lab import GOOD, GOOD_NIC, SPARE, SPICE_CLIPBOARD, Watch, domain_xml_with, wait_for
+from tests.support.labnet import user_nic
 from vmguard.drivers.libvirt.driver import LibvirtDriver
 from vmguard.policy.model import TransferMode
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-USER_NIC = "<interface type='user'><mac address='52:54:00:78:00:77'/><model type='virtio'/></interface>"
+USER_NIC = user_nic("52:54:00:78:00:77")
 
 
 @pytest.fixture

@@ -108,22 +108,24 @@ def _forwarding_disabled(config: SshdConfig) -> bool:
     return all(value == "yes" for value, _ in sshd.effective(config, "disableforwarding"))
 
 
+def _forwarding(policy: Policy, facts: VmFacts, field: str, keyword: str) -> Iterable[Violation]:
+    """sshd's `keyword` not "no" while the policy's users.ssh.`field` forbids that
+    forwarding, unless DisableForwarding already turns it off."""
+    config = _config(facts)
+    if config is None or getattr(policy.users.ssh, field) or _forwarding_disabled(config):
+        return
+    want = wanted(policy, f"spec.users.ssh.{field}", False)
+    yield from _offending(facts, keyword.lower(), keyword, lambda v: v != "no", want)
+
+
 @sshd_fix(("X11Forwarding", "no"))
 def x11_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
-    config = _config(facts)
-    if config is None or policy.users.ssh.x11_forwarding or _forwarding_disabled(config):
-        return
-    want = wanted(policy, "spec.users.ssh.x11_forwarding", False)
-    yield from _offending(facts, "x11forwarding", "X11Forwarding", lambda v: v != "no", want)
+    yield from _forwarding(policy, facts, "x11_forwarding", "X11Forwarding")
 
 
 @sshd_fix(("AllowTcpForwarding", "no"))
 def tcp_forwarding(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
-    config = _config(facts)
-    if config is None or policy.users.ssh.tcp_forwarding or _forwarding_disabled(config):
-        return
-    want = wanted(policy, "spec.users.ssh.tcp_forwarding", False)
-    yield from _offending(facts, "allowtcpforwarding", "AllowTcpForwarding", lambda v: v != "no", want)
+    yield from _forwarding(policy, facts, "tcp_forwarding", "AllowTcpForwarding")
 
 
 @sshd_fix(("PermitUserEnvironment", "no"))

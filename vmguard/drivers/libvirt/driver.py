@@ -151,7 +151,7 @@ class LibvirtDriver:
         fmt = safexml.parse(xml, f"volume {disk.volume}").find("target/format")
         return replace(disk, path=path, format=disk.format or ("" if fmt is None else fmt.get("type", "")))
 
-    def _domain_xml(self, dom: Any, flags: int) -> libvirt_transform.Element:
+    def _domain_xml(self, dom: Any, flags: int) -> safexml.Element:
         """The domain's XML with <name> exactly as libvirt names the domain. XML parsing
         turns a CR in a name into LF, so the parsed name could be another domain's, and
         facts, plans and a redefinition would then name (and act on) that other VM."""

@@ -7,14 +7,11 @@ a NAT NIC that no <interface> shows. They are read by namespace, whatever its pr
 
 from __future__ import annotations
 
-from lxml import etree
-
-from vmguard.drivers.safexml import path_of
+from vmguard.drivers.safexml import Element, path_of
 from vmguard.facts.vm import Passthrough, Source
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 KINDS = ("commandline", "override", "capabilities")
-Element = etree._Element
 
 
 def _words(el: Element) -> str:

@@ -14,10 +14,9 @@ from lxml import etree
 
 from vmguard.checks.unit import Action
 from vmguard.core.errors import DriverError
+from vmguard.drivers.safexml import Element
 from vmguard.enforce.plan import Change
 from vmguard.facts.vm import HostOnly, HostOnlyKind
-
-Element = etree._Element
 
 Step = Callable[[], None]
 

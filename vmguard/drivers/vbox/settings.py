@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lxml import etree
-
 from vmguard.core.errors import DriverError
 from vmguard.core.modes import TransferMode
 from vmguard.drivers.hostpath import real_path
-from vmguard.drivers.safexml import int_attr, path_of
+from vmguard.drivers.safexml import Element, int_attr, path_of
 from vmguard.drivers.vbox import names
 from vmguard.facts.vm import (
     Attachment,
@@ -36,8 +34,6 @@ from vmguard.facts.vm import (
     UsbFacts,
     VmFacts,
 )
-
-Element = etree._Element
 
 # Elements VirtualBox writes that vmguard models or knows to be irrelevant to isolation.
 KNOWN_MACHINE = frozenset(
