@@ -4,43 +4,47 @@ Every block is claimed; every chunk it lists is claimed with its size."""
 
 from __future__ import annotations
 
-from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
     from .objects import Message, Walker
+    from .shapes import Space
 
 
-def index(w: Walker, m: Message, what: str) -> None:
+def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...]]) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
+    space, item, pipeline = desc
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
-    dims = [int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims)]
+    dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
+    if ndims != len(space.dims) + 1 or dims[-1] != item:
+        raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
+    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]
     if index == 1:
-        size, address = prod(dims), None
         if flags & 0x02:
-            size, _, address = f.unpack("QIQ", pos + 1, what)
+            size, mask, address = f.unpack("QIQ", pos + 1, what)
         else:
             address = f.unpack("Q", pos + 1, what)[0]
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, f"the chunk of {what}")
+            size, mask = (0 if address == UNDEFINED else c.size), 0
+        claim(w, c, (address, size, mask))
     elif index == 3:
-        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], prod(dims), what)
+        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], c, what)
     elif index == 4:
-        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], prod(dims), what)
+        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], c, what)
     else:
         names = {2: "an implicit", 5: "a version 2 B-tree"}
         raise Invalid(f"hdf5: {names.get(index, 'an unknown')} chunk index ({what}) is not supported")
 
 
-def _fixed_array(w: Walker, address: int, chunk: int, what: str) -> None:
+def _fixed_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
     f, name = w.file, f"the fixed array chunk index of {what}"
     if address == UNDEFINED:
         return
@@ -56,17 +60,21 @@ def _fixed_array(w: Walker, address: int, chunk: int, what: str) -> None:
     _chunks(w, block + 14, count, width, client, chunk, what)
 
 
-def _chunks(w: Walker, at: int, count: int, width: int, client: int, chunk: int, what: str) -> None:
+def _chunks(w: Walker, at: int, count: int, width: int, client: int, c: Chunking, what: str) -> None:
     """Claim the chunks an index block lists: (address, [filtered size, filter mask])."""
-    f, name = w.file, f"a chunk of {what}"  # one string for all: the ledger keeps it
-    for i in range(count):
-        address = f.unpack("Q", at + i * width, what)[0]
-        size = int.from_bytes(f.bytes(at + i * width + 8, width - 12, what), "little") if client else chunk
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, name)
+    f = w.file
+    raw = f.bytes(at, count * width, what)
+    for i in range(0, count * width, width):
+        address = int.from_bytes(raw[i : i + 8], "little")
+        if client:
+            size = int.from_bytes(raw[i + 8 : i + width - 4], "little")
+            mask = int.from_bytes(raw[i + width - 4 : i + width], "little")
+        else:
+            size, mask = (0 if address == UNDEFINED else c.size), 0
+        claim(w, c, (address, size, mask))
 
 
-def _extensible_array(w: Walker, address: int, chunk: int, what: str) -> None:
+def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
     """An extensible array: its header, index block, super blocks and data blocks, each
     holding chunk addresses (H5EA: super block u has 2**(u//2) data blocks of
     2**((u+1)//2) * the minimum elements each)."""

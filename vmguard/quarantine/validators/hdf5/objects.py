@@ -17,6 +17,7 @@ SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
 # Messages whose content is the object's own description: nothing in them points
 # elsewhere in the file, and they lie inside their header's extent.
 _PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12, 0x16}
+_REPEATED = {0x00, 0x06, 0x0C, 0x10}  # null, link, attribute, continuation: the rest are unique
 _REFUSED = {
     0x07: "external data files (the data lives outside the file)",
     0x09: "the bogus message (a test message)",
@@ -31,6 +32,7 @@ class Message:
     flags: int
     at: int  # the address of its data
     size: int
+    align: int  # 8 in a v1 header (messages padded to 8 bytes), 1 in a v2 one
 
 
 @dataclass(slots=True)
@@ -63,17 +65,21 @@ class Walker:
 
     def visit(self, address: int, what: str) -> None:
         messages = header(self, address, what)
-        dtype = next((m for m in messages if m.kind == 0x03 and not m.flags & 0x02), None)
+        first: dict[int, Message] = {}
         for m in messages:
-            self.message(m, what, dtype)
+            if m.kind in first and m.kind not in _REPEATED:
+                raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
+            first[m.kind] = m
+        for m in messages:
+            self.message(m, what, first)
 
-    def message(self, m: Message, what: str, dtype: Message | None) -> None:
+    def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
             self.reach(_shared(self.file, m), f"the object holding a message shared by {what}")
         elif m.kind in _REFUSED:
             raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
         elif m.kind in _HANDLERS:
-            _HANDLERS[m.kind](self, m, what, dtype)
+            _HANDLERS[m.kind](self, m, what, first)
         elif m.kind not in _PLAIN:
             raise Invalid(f"hdf5: object header message type {m.kind:#06x} in {what} is not supported")
 
@@ -141,7 +147,7 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
-        yield Message(kind, flags, data, length)
+        yield Message(kind, flags, data, length, 8 if width == 8 else 1)
         pos = data + length
     if f.bytes(pos, end - pos, what).strip(b"\0"):
         raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")
@@ -156,12 +162,12 @@ def _shared(f: File, m: Message) -> int:
     raise Invalid("hdf5: shared messages in the shared message heap are not supported")
 
 
-def _symbol_table(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     btree, heap = w.file.unpack("QQ", m.at, f"the symbol table message of {what}")
     storage.symbol_table(w, btree, heap, what)
 
 
-def _link(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     f = w.file
     version, flags = f.unpack("BB", m.at, f"a link message of {what}")
     if version != 1:
@@ -174,12 +180,17 @@ def _link(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
     name = f.bytes(pos + width, length, what).decode("utf-8", "replace")
     if kind == 0:
         w.reach(f.unpack("Q", pos + width + length, what)[0], f"{what.rstrip('/')}/{name}")
-    elif kind not in (1, 64):
+    elif kind == 64:
+        raise Invalid(
+            f"hdf5: the external link {name!r} in {what} is refused (a reader's HDF5 library "
+            "would open a file and path the guest named)"
+        )
+    elif kind != 1:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
 def _dense(kind: str, skip: int):  # noqa: ANN202
-    def check(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    def check(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
         _, flags = w.file.unpack("BB", m.at, what)
         heap = w.file.unpack("Q", m.at + 2 + (skip if flags & 0x01 else 0), what)[0]
         if heap != UNDEFINED:
@@ -188,13 +199,13 @@ def _dense(kind: str, skip: int):  # noqa: ANN202
     return check
 
 
-def _file_space(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, strategy, persist = w.file.unpack("BBB", m.at, what)
     if (version == 0 and strategy == 1) or (version >= 1 and persist):
         raise Invalid("hdf5: persisted free-space sections are not supported")
 
 
-def _k_values(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     _, chunk, group, leaf = w.file.unpack("BHHH", m.at, what)
     w.k.update(chunk=chunk, group=group, leaf=leaf)
 

@@ -6,12 +6,13 @@ variable-length values point into. Each structure claims its extent in the ledge
 from __future__ import annotations
 
 import struct
-from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from . import chunks
+from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
+from .shapes import Space, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
     from .objects import Message, Walker
@@ -53,7 +54,7 @@ def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noq
             if lvl:
                 stack.append((child, lvl - 1))
             else:
-                yield child, int.from_bytes(raw[i : i + 4], "little")
+                yield child, raw[i : i + key]
 
 
 def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
@@ -109,23 +110,33 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     return segment
 
 
-def _is_vlen(w: Walker, dtype: Message | None) -> bool:
-    return dtype is not None and w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == _VLEN
+def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, bool]:
+    """(dataspace, element size, variable-length) of a dataset; its own messages (a shared
+    dataspace or datatype is refused: its size would have to be found elsewhere)."""
+    space, dtype = first.get(0x01), first.get(0x03)
+    if space is None or dtype is None or (space.flags | dtype.flags) & 0x02:
+        raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or datatype message")
+    vlen = w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == _VLEN
+    return dataspace(w.file, space.at, what), element_size(w.file, dtype.at, what), vlen
 
 
-def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
-    """A dataset's raw data: inside the message, one extent, or chunks."""
-    f, vlen = w.file, _is_vlen(w, dtype)
+def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
+    """A dataset's raw data: inside the message, one extent, or chunks; exactly the
+    dataspace x element size, no byte more."""
+    f = w.file
+    space, item, vlen = _description(w, first, what)
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
+        exact(size, space.elements * item, f"the compact data of {what}")
         if vlen:
             _refs(w, m.at + 4, size // 16, what)
         return
     if cls == 1:
         address, size = f.unpack("QQ", m.at + 2, what)
+        exact(size, space.elements * item, f"the contiguous extent of {what}")
         if address != UNDEFINED:
             w.ledger.claim(address, size, f"the data of {what}")
             if vlen:
@@ -133,39 +144,48 @@ def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
         return
     if vlen:
         raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
+    pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     if version == 3:
         ndims, btree = f.unpack("BQ", m.at + 2, what)
-        name = f"a chunk of {what}"  # one string for all its chunks: the ledger keeps it
-        for chunk, size in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
-            w.ledger.claim(chunk, size, name)
+        dims = f.unpack("I" * ndims, m.at + 11, what)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
+        if dims[-1] != item or ndims != len(space.dims) + 1:
+            raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
+        if btree == UNDEFINED:
+            return  # no chunk written yet
+        for chunk, key in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
+            size, mask = struct.unpack_from("<II", key)
+            claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what)
+    chunks.index(w, m, what, (space, item, pipeline))
 
 
-def attribute(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
-    """An attribute: its value lies in the message, except variable-length values."""
+def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """An attribute: its value lies in the message (exactly its dataspace x element size,
+    the message's padding zeros), except variable-length values."""
     f = w.file
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
-    if version not in (1, 2, 3):
+    if version not in (1, 2, 3) or flags & ~0x03 or (version == 1 and flags):
         raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
     pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
     at = m.at + (9 if version == 3 else 8) + pad(name)
-    vlen = not flags & 0x01 and f.unpack("B", at, what)[0] & 0x0F == _VLEN
     space_at = at + pad(dtype)
     data = space_at + pad(space)
+    if flags:
+        raise Invalid(f"hdf5: an attribute of {what} with a shared datatype or dataspace is not supported")
+    vlen = f.unpack("B", at, what)[0] & 0x0F == _VLEN
+    count = dataspace(f, space_at, what).elements
+    padded(w, m, data - m.at + count * element_size(f, at, what), f"an attribute of {what}")
     if vlen:
-        count = 0 if flags & 0x02 else _elements(w, space_at, what)
-        if data + 16 * count > m.at + m.size:
-            raise Invalid(f"hdf5: an attribute of {what} holds fewer values than its dataspace says")
         _refs(w, data, count, what)
 
 
-def _elements(w: Walker, at: int, what: str) -> int:
-    version, rank, _, kind = w.file.unpack("BBBB", at, what)
-    if version == 2 and kind == 2:
-        return 0
-    dims = w.file.unpack("Q" * rank, at + (8 if version == 1 else 4), what)
-    return prod(dims)
+def padded(w: Walker, m: Message, content: int, what: str) -> None:
+    """A message holds exactly its content, padded (v1 headers) to 8 bytes with zeros."""
+    if m.size != -(-content // m.align) * m.align:
+        raise Invalid(f"hdf5: {what} is declared {m.size} bytes where its content is {content}")
+    if w.file.bytes(m.at + content, m.size - content, what).strip(b"\0"):
+        raise Invalid(f"hdf5: the padding of {what} holds data")
 
 
 def _refs(w: Walker, at: int, count: int, what: str) -> None:

@@ -1,0 +1,87 @@
+"""One chunk of a chunked dataset, checked to hold exactly what the dataset needs: named
+once, inside the dataset's extent, an unfiltered chunk exactly its dimensions x element
+size, a deflated chunk one zlib stream that ends at the chunk's end and inflates to the
+chunk (read in bounded pieces: a bomb stops at the chunk's size)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from math import prod
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from .ledger import UNDEFINED
+from .shapes import DEFLATE, SHUFFLE
+
+if TYPE_CHECKING:
+    from .objects import Walker
+
+_PIECE = 1 << 16  # bytes inflated at a time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chunking:
+    what: str  # the dataset
+    dims: tuple[int, ...]  # a chunk's dimensions, the element size last
+    extent: tuple[int, ...]  # the dataset's dimensions
+    filters: tuple[int, ...]  # in the order they were applied
+
+    @property
+    def size(self) -> int:
+        return prod(self.dims)
+
+    @property
+    def name(self) -> str:  # one string for all its chunks: the ledger keeps it
+        return f"a chunk of {self.what}"
+
+
+def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int, ...] | None = None) -> None:
+    """Claim the chunk an index names: slot is (address, stored size, filter mask)."""
+    address, size, mask = slot
+    if address == UNDEFINED:
+        if size or mask:
+            raise Invalid(f"hdf5: the index slot of an unwritten chunk of {c.what} holds data")
+        return
+    if offsets is not None:
+        _inside(c, offsets)
+    if not w.ledger.claim(address, size, c.name):
+        raise Invalid(f"hdf5: the chunk of {c.what} at {address} is named twice by its index")
+    applied = [fid for i, fid in enumerate(c.filters) if not mask & (1 << i)]
+    if mask >> len(c.filters):
+        raise Invalid(f"hdf5: a chunk of {c.what} at {address} skips filters it does not have")
+    if not applied:
+        if size != c.size:
+            raise Invalid(f"hdf5: an unfiltered chunk of {c.what} at {address} is {size} bytes, not {c.size}")
+    elif applied[-1] == DEFLATE:
+        exact = all(fid == SHUFFLE for fid in applied[:-1])
+        _inflates(w, c, address, size, exact)
+
+
+def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:
+    if len(offsets) != len(c.dims) or offsets[-1] != 0:
+        raise Invalid(f"hdf5: a chunk key of {c.what} has the wrong dimensions")
+    for at, step, end in zip(offsets, c.dims, c.extent, strict=False):
+        if at % step or at >= end:
+            raise Invalid(f"hdf5: a chunk of {c.what} lies at {offsets[:-1]}, outside the dataset {c.extent}")
+
+
+def _inflates(w: Walker, c: Chunking, address: int, size: int, exact: bool) -> None:
+    """The chunk is one zlib stream, ending at its end; it inflates to the chunk's size
+    (exact: only shuffle follows) or at most twice it (another filter follows)."""
+    data = w.file.bytes(address, size, c.name)
+    limit = c.size if exact else 2 * c.size
+    d, total, rest = zlib.decompressobj(), 0, data
+    try:
+        while not d.eof:
+            out = d.decompress(rest, _PIECE)
+            total += len(out)
+            if total > limit or not (out or rest):
+                break  # a bomb, or a stream cut short: no input left, no output
+            rest = d.unconsumed_tail
+    except zlib.error as exc:
+        raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is not zlib ({exc})") from None
+    if not d.eof or d.unused_data or d.unconsumed_tail:
+        raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} does not end where its stream ends")
+    if total > limit or (exact and total != c.size):
+        raise Invalid(f"hdf5: a deflated chunk of {c.what} at {address} inflates to {total} B, not {c.size}")
