@@ -45,6 +45,9 @@ class Walker:
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, set[int]] = field(default_factory=dict)  # global heap -> objects
+    cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    at: int = UNDEFINED  # the object header being visited
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
@@ -61,9 +64,12 @@ class Walker:
             self.seen.add(address)
             self.visit(address, what)
         storage.global_heaps(self)
+        if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
+            raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
+        self.at = address
         messages = header(self, address, what)
         first: dict[int, Message] = {}
         for m in messages:
@@ -90,18 +96,24 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
     if f.bytes(address, 4, f"the object header of {what}") == b"OHDR":
         blocks, width, order = _header_v2(w, address, what)
     elif f.unpack("B", address, f"the object header of {what}")[0] == 1:
-        version, _, _, _, size = f.unpack("BBHII", address, f"the object header of {what}")
+        _, reserved, count, _, size, padding = f.unpack("BBHIII", address, f"the object header of {what}")
+        if reserved or padding:
+            raise Invalid(f"hdf5: the reserved bytes of the object header of {what} hold data")
         w.ledger.claim(address, 16 + size, f"the object header of {what}")
         blocks, width, order = [(address + 16, size)], 8, 0
     else:
         raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
     messages: list[Message] = []
+    seen = 0
     for start, size in blocks:  # grows as continuation messages are met
         for m in _messages(w, start, size, width, order, what):
+            seen += 1
             if m.kind == 0x10:
                 blocks.append(_continuation(w, m, width, what))
             else:
                 messages.append(m)
+    if width == 8 and seen != count:
+        raise Invalid(f"hdf5: the object header of {what} declares {count} messages and holds {seen}")
     return messages
 
 
@@ -139,7 +151,9 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if w.messages > MAX_MESSAGES:
             raise Invalid(f"hdf5: more than {MAX_MESSAGES} header messages")
         if width == 8:
-            kind, length, flags = f.unpack("HHB", pos, what)
+            kind, length, flags, reserved = f.unpack("HHBH", pos, what)
+            if reserved or f.unpack("B", pos + 7, what)[0] or length % 8:
+                raise Invalid(f"hdf5: a message header in the object header of {what} at {pos} is malformed")
         else:
             kind, length, flags = f.unpack("BHB", pos, what)
         data = pos + width + order
@@ -164,6 +178,7 @@ def _shared(f: File, m: Message) -> int:
 
 def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     btree, heap = w.file.unpack("QQ", m.at, f"the symbol table message of {what}")
+    w.groups[w.at] = (btree, heap)
     storage.symbol_table(w, btree, heap, what)
 
 
@@ -249,8 +264,12 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
     if version == 1:
         w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
         at = 28
-    _, free, eof, driver, _, root = f.unpack("QQQQQQ", at, "the superblock")
+    _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
+    name, root, _ = storage.symbol_entry(w, f.bytes(at + 32, 40, "the superblock"), "the superblock")
     _eof(eof, size)
+    raw = f.bytes(0, at, "the superblock")  # versions 0, reserved bytes and flags zero:
+    if name or (raw[9:13] + raw[15:16] + raw[20:24] + raw[26:28]).strip(b"\0"):
+        raise Invalid("hdf5: the reserved bytes of the superblock hold data")
     if free != UNDEFINED or driver != UNDEFINED:
         raise Invalid("hdf5: a global free-space index or driver information block is not supported")
     w.k.update(leaf=leaf, group=group)

@@ -24,11 +24,12 @@ _VLEN = 9  # datatype class: variable-length sequence or string
 
 def symbol_table(w: Walker, btree: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
-    entries: list[tuple[int, int]] = []
+    entries: list[tuple[int, int, int | None]] = []
     for node, _ in _btree(w, btree, 0, w.k["group"], 8, f"the group B-tree of {what}"):
         entries += _snod(w, node, what)
-    segment = _local_heap(w, heap, [offset for offset, _ in entries], what)
-    for offset, header in entries:
+    texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
+    segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
+    for offset, header, _ in entries:
         name = segment[offset : segment.index(b"\0", offset)].decode("utf-8", "replace")
         w.reach(header, f"{what.rstrip('/')}/{name}")
 
@@ -57,8 +58,26 @@ def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noq
                 yield child, raw[i : i + key]
 
 
-def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
-    """The entries of a symbol table node: (name offset in the local heap, object header)."""
+def symbol_entry(w: Walker, raw: bytes, what: str) -> tuple[int, int, int | None]:
+    """A symbol table entry: (name offset, object header, offset of a soft link's value,
+    both in the local heap). Its scratch pad holds what its cache type says, nothing else:
+    nothing (0), the group's B-tree and heap (1: checked against the group's own symbol
+    table message when it is visited) or a soft link's value (2)."""
+    name, header, cache, reserved = struct.unpack_from("<QQII", raw)
+    scratch, value = raw[24:40], None
+    if cache == 1 and header != UNDEFINED:
+        w.cached.setdefault(header, set()).add(struct.unpack_from("<QQ", scratch))
+    elif cache == 2 and header == UNDEFINED:
+        value, scratch = struct.unpack_from("<I", scratch)[0], scratch[4:]
+    elif cache != 0:
+        raise Invalid(f"hdf5: a symbol table entry of {what} has cache type {cache}")
+    if reserved or (cache != 1 and scratch.strip(b"\0")):
+        raise Invalid(f"hdf5: the reserved bytes or scratch pad of a symbol table entry of {what} hold data")
+    return name, header, value
+
+
+def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
+    """The entries of a symbol table node (symbol_entry)."""
     k, f = w.k["leaf"], w.file
     name = f"a symbol table node of {what}"
     w.ledger.claim(node, 8 + 2 * k * 40, name)
@@ -69,7 +88,8 @@ def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
     end = node + 8 + count * 40
     if f.bytes(end, node + 8 + 2 * k * 40 - end, name).strip(b"\0"):
         raise Invalid(f"hdf5: the unused entries of {name} at {node} hold data")
-    return [f.unpack("QQ", node + 8 + i * 40, name) for i in range(count)]
+    raw = f.bytes(node + 8, count * 40, name)
+    return [symbol_entry(w, raw[i : i + 40], what) for i in range(0, count * 40, 40)]
 
 
 def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
@@ -219,7 +239,10 @@ def global_heaps(w: Walker) -> None:
 def _heap_objects(w: Walker, heap: int, size: int, name: str) -> set[int]:
     f, pos, end, found = w.file, heap + 16, heap + size, set()
     while end - pos >= 16:
-        index, _, length = f.unpack("HH4xQ", pos, name)
+        index, refs, reserved, length = f.unpack("HHIQ", pos, name)
+        padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
+        if reserved or padding.strip(b"\0") or (index and refs):
+            raise Invalid(f"hdf5: the reserved bytes or padding of object {index} of {name} hold data")
         if index == 0:  # free space: the rest of the collection
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
                 raise Invalid(f"hdf5: the free space of {name} holds data (free space is zeros)")
