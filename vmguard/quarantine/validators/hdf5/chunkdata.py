@@ -5,6 +5,7 @@ chunk (read in bounded pieces: a bomb stops at the chunk's size)."""
 
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass
 from math import prod
@@ -56,6 +57,18 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     elif applied[-1] == DEFLATE:
         exact = all(fid == SHUFFLE for fid in applied[:-1])
         _inflates(w, c, address, size, exact)
+
+
+def final_key(c: Chunking, key: bytes) -> None:
+    """The last key of the last chunk B-tree node of a level bounds its chunks and names
+    none: no size or filter mask; its offsets on the chunk grid, at most one chunk past
+    the dataset's extent (HDF5 derives them from the order chunks were written in)."""
+    size, mask = struct.unpack_from("<II", key)
+    offsets = struct.unpack_from(f"<{len(c.dims)}Q", key, 8)
+    bounds = [-(-end // step) * step + step for end, step in zip(c.extent, c.dims, strict=False)]
+    grid = zip(offsets, c.dims, bounds, strict=False)
+    if size or mask or any(at % step or at > bound for at, step, bound in grid):
+        raise Invalid(f"hdf5: the final key of a chunk B-tree node of {c.what} holds data")
 
 
 def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:

@@ -6,56 +6,32 @@ variable-length values point into. Each structure claims its extent in the ledge
 from __future__ import annotations
 
 import struct
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import chunks
-from .chunkdata import Chunking, claim
+from . import btree, chunks
+from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
 from .shapes import Space, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
     from .objects import Message, Walker
 
-MAX_LEVEL = 64  # B-tree levels: far beyond any real file
 MAX_REFS = 4_000_000  # variable-length values read for their heap references
 _VLEN = 9  # datatype class: variable-length sequence or string
 
 
-def symbol_table(w: Walker, btree: int, heap: int, what: str) -> None:
+def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
     entries: list[tuple[int, int, int | None]] = []
-    for node, _ in _btree(w, btree, 0, w.k["group"], 8, f"the group B-tree of {what}"):
+    for node, _ in btree.leaves(w, root, (0, w.k["group"], 8), f"the group B-tree of {what}"):
         entries += _snod(w, node, what)
     texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
     segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
     for offset, header, _ in entries:
         name = segment[offset : segment.index(b"\0", offset)].decode("utf-8", "replace")
         w.reach(header, f"{what.rstrip('/')}/{name}")
-
-
-def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noqa: ANN202
-    """(child, the first 4 bytes of its key: a chunk's size) of every leaf entry of a v1
-    B-tree, each node claimed once: a node reached twice is a loop. Unused entries are
-    zeros. Each node is read once, in one piece."""
-    size = 24 + (2 * k + 1) * key + 2 * k * 8
-    stack = [(root, None)]
-    while stack:
-        node, level = stack.pop()
-        if not w.ledger.claim(node, size, what):
-            raise Invalid(f"hdf5: {what}: the node at {node} is reached twice (a loop)")
-        raw = w.file.bytes(node, size, what)
-        t, lvl, used = struct.unpack_from("<4xBBH", raw)
-        if raw[:4] != b"TREE" or t != kind or used > 2 * k or lvl > MAX_LEVEL or level not in (None, lvl):
-            raise Invalid(f"hdf5: {what}: the node at {node} is not a B-tree node of its kind and level")
-        if raw[24 + used * (key + 8) + key :].strip(b"\0"):
-            raise Invalid(f"hdf5: {what}: the unused entries of the node at {node} hold data")
-        for i in range(24, 24 + used * (key + 8), key + 8):
-            child = int.from_bytes(raw[i + key : i + key + 8], "little")
-            if lvl:
-                stack.append((child, lvl - 1))
-            else:
-                yield child, raw[i : i + key]
 
 
 def symbol_entry(w: Walker, raw: bytes, what: str) -> tuple[int, int, int | None]:
@@ -166,14 +142,15 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     if version == 3:
-        ndims, btree = f.unpack("BQ", m.at + 2, what)
+        ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
         c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-        if btree == UNDEFINED:
+        if root == UNDEFINED:
             return  # no chunk written yet
-        for chunk, key in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
+        shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
+        for chunk, key in btree.leaves(w, root, shape, name, partial(final_key, c)):
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
