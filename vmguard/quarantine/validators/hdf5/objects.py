@@ -16,7 +16,7 @@ SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
 
 # Messages whose content is the object's own description: nothing in them points
 # elsewhere in the file, and they lie inside their header's extent.
-_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12, 0x16}
+_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}
 _REPEATED = {0x00, 0x06, 0x0C, 0x10}  # null, link, attribute, continuation: the rest are unique
 _REFUSED = {
     0x07: "external data files (the data lives outside the file)",
@@ -46,6 +46,10 @@ class Walker:
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, set[int]] = field(default_factory=dict)  # global heap -> objects
     cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
+    refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
+    types: dict[int, tuple[int, int]] = field(default_factory=dict)  # header -> datatype (class, size)
+    later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
     messages: int = 0
@@ -53,6 +57,7 @@ class Walker:
     def reach(self, address: int, what: str) -> None:
         if address != UNDEFINED:
             self.todo.append((address, what))
+            self.links[address] = self.links.get(address, 0) + 1
 
     def run(self) -> None:
         while self.todo:
@@ -63,9 +68,18 @@ class Walker:
                 raise Invalid(f"hdf5: more than {MAX_OBJECTS} objects")
             self.seen.add(address)
             self.visit(address, what)
+        for m, what, first, at in self.later:  # every committed datatype is known now
+            self.at = at
+            _HANDLERS[m.kind](self, m, what, first)
         storage.global_heaps(self)
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
             raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
+        for address, count in self.refs.items():
+            if count != self.links.get(address, 1):
+                raise Invalid(
+                    f"hdf5: the object header at {address} counts {count} links where "
+                    f"{self.links.get(address, 1)} reach it"
+                )
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
@@ -76,12 +90,18 @@ class Walker:
             if m.kind in first and m.kind not in _REPEATED:
                 raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
             first[m.kind] = m
+        dtype = first.get(0x03)
+        if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
+            self.types[address] = storage.datatype(self.file, dtype.at, what)
         for m in messages:
-            self.message(m, what, first)
+            if storage.uses_committed(self.file, m, dtype):
+                self.later.append((m, what, first, address))  # its datatype is another object's
+            else:
+                self.message(m, what, first)
 
     def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
-            self.reach(_shared(self.file, m), f"the object holding a message shared by {what}")
+            self.reach(storage.shared(self.file, m.at), f"the object holding a message shared by {what}")
         elif m.kind in _REFUSED:
             raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
         elif m.kind in _HANDLERS:
@@ -96,7 +116,8 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
     if f.bytes(address, 4, f"the object header of {what}") == b"OHDR":
         blocks, width, order = _header_v2(w, address, what)
     elif f.unpack("B", address, f"the object header of {what}")[0] == 1:
-        _, reserved, count, _, size, padding = f.unpack("BBHIII", address, f"the object header of {what}")
+        _, reserved, count, refs, size, padding = f.unpack("BBHIII", address, f"the object header of {what}")
+        w.refs[address] = refs
         if reserved or padding:
             raise Invalid(f"hdf5: the reserved bytes of the object header of {what} hold data")
         w.ledger.claim(address, 16 + size, f"the object header of {what}")
@@ -125,6 +146,7 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
     w.ledger.claim(address, at + width + size + 4 - address, f"the object header of {what}")
+    w.refs[address] = 1  # unless a reference count message says more
     return [(at + width, size)], 4, 2 if flags & 0x04 else 0
 
 
@@ -165,15 +187,6 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         pos = data + length
     if f.bytes(pos, end - pos, what).strip(b"\0"):
         raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")
-
-
-def _shared(f: File, m: Message) -> int:
-    version, kind = f.unpack("BB", m.at, "a shared message")
-    if version == 1:
-        return f.unpack("6xQ", m.at + 2, "a shared message")[0]
-    if version == 2 or (version == 3 and kind == 2):
-        return f.unpack("Q", m.at + 2, "a shared message")[0]
-    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
 
 
 def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
@@ -220,6 +233,13 @@ def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) ->
         raise Invalid("hdf5: persisted free-space sections are not supported")
 
 
+def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    version, count = w.file.unpack("BI", m.at, f"the reference count of {what}")
+    if version != 0:
+        raise Invalid(f"hdf5: the reference count message of {what} has version {version}")
+    w.refs[w.at] = count
+
+
 def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     _, chunk, group, leaf = w.file.unpack("BHHH", m.at, what)
     w.k.update(chunk=chunk, group=group, leaf=leaf)
@@ -232,6 +252,7 @@ _HANDLERS = {
     0x15: _dense("attribute", 2),
     0x17: _file_space,
     0x13: _k_values,
+    0x16: _refcount,
     0x08: storage.layout,
     0x0C: storage.attribute,
 }

@@ -16,6 +16,7 @@ from .ledger import UNDEFINED
 from .shapes import Space, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
+    from .ledger import File
     from .objects import Message, Walker
 
 MAX_REFS = 4_000_000  # variable-length values read for their heap references
@@ -106,14 +107,43 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     return segment
 
 
+def datatype(f: File, at: int, what: str) -> tuple[int, int]:
+    """(class, element size) of the datatype message at `at`."""
+    return f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F, element_size(f, at, what)
+
+
 def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, bool]:
-    """(dataspace, element size, variable-length) of a dataset; its own messages (a shared
-    dataspace or datatype is refused: its size would have to be found elsewhere)."""
+    """(dataspace, element size, variable-length) of a dataset: its own dataspace; its own
+    datatype or a committed one (walked before: Walker.later)."""
     space, dtype = first.get(0x01), first.get(0x03)
-    if space is None or dtype is None or (space.flags | dtype.flags) & 0x02:
-        raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or datatype message")
-    vlen = w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == _VLEN
-    return dataspace(w.file, space.at, what), element_size(w.file, dtype.at, what), vlen
+    if space is None or dtype is None or space.flags & 0x02:
+        raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or a datatype message")
+    if dtype.flags & 0x02:
+        committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
+        if committed is None:
+            raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
+        cls, item = committed
+    else:
+        cls, item = datatype(w.file, dtype.at, what)
+    return dataspace(w.file, space.at, what), item, cls == _VLEN
+
+
+def shared(f: File, at: int) -> int:
+    """The object header a shared message (at `at`) lives in."""
+    version, kind = f.unpack("BB", at, "a shared message")
+    if version == 1:
+        return f.unpack("6xQ", at + 2, "a shared message")[0]
+    if version == 2 or (version == 3 and kind == 2):
+        return f.unpack("Q", at + 2, "a shared message")[0]
+    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
+
+
+def uses_committed(f: File, m: Message, dtype: Message | None) -> bool:
+    """Whether a layout or attribute message's datatype is a committed one (another
+    object's, walked before its size is needed)."""
+    if m.kind == 0x08:
+        return dtype is not None and bool(dtype.flags & 0x02)
+    return m.kind == 0x0C and bool(f.unpack("xB", m.at, "an attribute")[0] & 0x01)
 
 
 def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
@@ -168,13 +198,21 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     at = m.at + (9 if version == 3 else 8) + pad(name)
     space_at = at + pad(dtype)
     data = space_at + pad(space)
-    if flags:
-        raise Invalid(f"hdf5: an attribute of {what} with a shared datatype or dataspace is not supported")
-    vlen = f.unpack("B", at, what)[0] & 0x0F == _VLEN
+    if flags & 0x02:
+        raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
+    cls, item = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
     count = dataspace(f, space_at, what).elements
-    padded(w, m, data - m.at + count * element_size(f, at, what), f"an attribute of {what}")
-    if vlen:
+    padded(w, m, data - m.at + count * item, f"an attribute of {what}")
+    if cls == _VLEN:
         _refs(w, data, count, what)
+
+
+def _committed(w: Walker, address: int, what: str) -> tuple[int, int]:
+    """The committed datatype an attribute shares: one more link to it (HDF5 counts it)."""
+    if address not in w.types:
+        raise Invalid(f"hdf5: the committed datatype of an attribute of {what} is not reached by a link")
+    w.links[address] = w.links.get(address, 0) + 1
+    return w.types[address]
 
 
 def padded(w: Walker, m: Message, content: int, what: str) -> None:

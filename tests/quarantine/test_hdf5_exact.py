@@ -1,0 +1,114 @@
+"""HDF5, every byte inside a counted structure exactly what the structure needs
+(issue #13): real h5py output of the kinds the exactness rules touch passes (committed
+datatypes, hard and soft links, never-written and resized chunked datasets, multi-level
+B-trees written in random order, filters the walk does not inflate), and a few attacks
+of the attacker's kinds (tests/quarantine/test_attack_independent_hdf5.py) on them are
+refused with the rule they break."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+
+import pytest
+
+from vmguard.quarantine.validators import Invalid
+from vmguard.quarantine.validators.hdf5 import walk
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+UNDEFINED = 0xFFFFFFFFFFFFFFFF
+
+
+def _links(f) -> None:
+    f["t"] = np.dtype("f8")  # a committed datatype, shared by a dataset and an attribute
+    f.create_dataset("x", data=np.arange(3.0), dtype=f["t"])
+    f["x"].attrs.create("a", 1.0, dtype=f["t"])
+    f["y"] = f["x"]  # hard links: the reference count is 2, then 3
+    f.create_group("g")["z"] = f["x"]
+    f["soft"] = h5py.SoftLink("/does/not/exist")
+    f["here"] = h5py.SoftLink("/x")
+    d = f.create_group("d")  # under 8 links a group (latest format) keeps them in its header
+    d.create_dataset("never", shape=(100,), chunks=(10,), dtype="i4")  # no chunk written
+    d.create_dataset("lzf", data=np.arange(1000), chunks=(100,), compression="lzf")
+    d.create_dataset("sums", data=np.arange(1000), chunks=(100,), compression="gzip", fletcher32=True)
+    grow = d.create_dataset("grow", shape=(100,), maxshape=(None,), chunks=(10,), dtype="i4")
+    grow[:] = 1
+    grow.resize((1000,))
+    grow[900:] = 2
+    grow.resize((55,))  # shrunk: HDF5 prunes the chunks outside
+
+
+def _trees(f) -> None:
+    g = f.create_group("many")  # more SNOD nodes than one B-tree node holds: two levels
+    for i in range(700):
+        g[f"n{i:04d}"] = np.arange(2)
+    d = f.create_dataset("r", shape=(300, 300), chunks=(7, 9), dtype="f4", compression="gzip", shuffle=True)
+    rnd = random.Random(1)
+    for _ in range(1500):  # chunks written in random order: siblings and keys as HDF5 makes them
+        d[rnd.randrange(300), rnd.randrange(300)] = 1
+
+
+def _h5(build, libver: str) -> bytes:
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w", libver=libver) as f:
+        build(f)
+    return tmp.getvalue()
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return {
+        "links-v0": _h5(_links, "earliest"),
+        "links-v3": _h5(_links, "latest"),
+        "trees-v0": _h5(_trees, "earliest"),
+    }
+
+
+def _refusal(data: bytes) -> str:
+    try:
+        walk(data, len(data))
+    except Invalid as err:
+        return str(err)
+    return ""
+
+
+@pytest.mark.parametrize("name", ["links-v0", "links-v3", "trees-v0"])
+def test_real_h5py_output_passes(files, name):
+    assert _refusal(files[name]) == ""
+    with h5py.File(io.BytesIO(files[name]), "r") as f:  # and is what h5py reads
+        assert f["y"][1] == 1.0 if "y" in f else f["r"][0].shape == (300,)
+
+
+def _node(data: bytes, kind: int) -> int:
+    """A leaf node of a B-tree of `kind` that has a right sibling."""
+    at = 0
+    while (at := data.find(b"TREE", at + 1)) > 0:
+        if data[at + 4 : at + 6] == bytes([kind, 0]) and struct.unpack_from("<Q", data, at + 16)[0] != UNDEFINED:
+            return at
+    raise AssertionError("no such node")
+
+
+def test_a_chunk_trees_sibling_pointing_elsewhere_is_refused(files):
+    data = bytearray(files["trees-v0"])
+    leaf = _node(data, 1)
+    data[leaf + 16 : leaf + 24] = struct.pack("<Q", leaf)
+    assert "are not its neighbours" in _refusal(bytes(data))
+
+
+def test_a_group_trees_sibling_set_is_refused(files):
+    data = bytearray(files["trees-v0"])
+    leaf = _node(data, 0)
+    data[leaf + 8 : leaf + 16] = b"PAYLOAD!"
+    assert "are not its neighbours" in _refusal(bytes(data))
+
+
+def test_a_reference_count_above_the_links_is_refused(files):
+    data = bytearray(files["links-v0"])
+    names = {f"the object header of {p}" for p in ("/x", "/y", "/g/z")}  # whichever came first
+    x = next(s for s, (_, w) in walk(data, len(data)).items() if w in names)
+    assert struct.unpack_from("<I", data, x + 4)[0] == 3  # the control: /x, /y, /g/z
+    data[x + 4 : x + 8] = struct.pack("<I", 4)
+    assert "counts 4 links where 3 reach it" in _refusal(bytes(data))
