@@ -189,10 +189,6 @@ _NOT_ZERO = "reserved or unused bytes are not checked to be zero: "
 
 
 HOLES: dict[str, str] = {
-    "oh_message_padding": _NOT_ZERO + "a v1 message's padding to 8 bytes (per message)",
-    "oh_message_slack": _SLACK + "a v1 message declared longer than its content (up to 64 KiB per message)",
-    "oh_message_slack_latest": _SLACK
-    + "a v2 message declared longer than its content (up to 64 KiB per message)",
 }
 
 

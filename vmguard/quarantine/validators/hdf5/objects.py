@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import storage
+from . import sizes, storage
 from .ledger import UNDEFINED, File, Ledger
 
 MAX_OBJECTS = 200_000
@@ -94,6 +94,9 @@ class Walker:
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
             self.types[address] = storage.datatype(self.file, dtype.at, what)
         for m in messages:
+            content = sizes.content(self.file, m, what)
+            if content is not None:
+                storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
             if storage.uses_committed(self.file, m, dtype):
                 self.later.append((m, what, first, address))  # its datatype is another object's
             else:

@@ -52,8 +52,11 @@ def element_size(f: File, at: int, what: str) -> int:
 
 def filters(f: File, at: int | None, what: str) -> tuple[int, ...]:
     """The filter ids of a filter pipeline message, in the order they were applied."""
-    if at is None:
-        return ()
+    return () if at is None else pipeline(f, at, what)[0]
+
+
+def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
+    """(the filter ids, the size) of the filter pipeline message at `at`."""
     name = f"the filter pipeline of {what}"
     version, count = f.unpack("BB", at, name)
     if version not in (1, 2):
@@ -71,7 +74,7 @@ def filters(f: File, at: int | None, what: str) -> tuple[int, ...]:
         if version == 1 and values % 2:
             pos += 4
         ids.append(fid)
-    return tuple(ids)
+    return tuple(ids), pos - at
 
 
 def exact(size: int, needed: int, what: str) -> None:
