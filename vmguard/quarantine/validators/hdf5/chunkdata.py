@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from .ledger import UNDEFINED
-from .shapes import DEFLATE, SHUFFLE
+from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
 if TYPE_CHECKING:
     from .objects import Walker
@@ -51,6 +51,8 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     applied = [fid for i, fid in enumerate(c.filters) if not mask & (1 << i)]
     if mask >> len(c.filters):
         raise Invalid(f"hdf5: a chunk of {c.what} at {address} skips filters it does not have")
+    if applied and applied[-1] == FLETCHER32:  # its checksum (not recomputed here) ends the chunk
+        applied, size = applied[:-1], size - 4
     if not applied:
         if size != c.size:
             raise Invalid(f"hdf5: an unfiltered chunk of {c.what} at {address} is {size} bytes, not {c.size}")
@@ -81,20 +83,26 @@ def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:
 
 def _inflates(w: Walker, c: Chunking, address: int, size: int, exact: bool) -> None:
     """The chunk is one zlib stream, ending at its end; it inflates to the chunk's size
-    (exact: only shuffle follows) or at most twice it (another filter follows)."""
-    data = w.file.bytes(address, size, c.name)
-    limit = c.size if exact else 2 * c.size
-    d, total, rest = zlib.decompressobj(), 0, data
+    (exact: only shuffle follows) or at most twice it (another filter follows). Read and
+    inflated a piece at a time: neither a large chunk nor a bomb is ever held whole."""
+    w.file.inside(address, size, c.name)
+    if size <= 0:
+        raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is empty")
+    limit, view = (c.size if exact else 2 * c.size), memoryview(w.file.buf)
+    d, total = zlib.decompressobj(), 0
     try:
-        while not d.eof:
-            out = d.decompress(rest, _PIECE)
+        for at in range(address, address + size, _PIECE):
+            rest = view[at : min(at + _PIECE, address + size)]
+            while rest and not d.eof and total <= limit:
+                total += len(d.decompress(rest, _PIECE))
+                rest = d.unconsumed_tail
+            if d.eof or total > limit:
+                break
+        while not d.eof and total <= limit and (out := d.decompress(b"", _PIECE)):
             total += len(out)
-            if total > limit or not (out or rest):
-                break  # a bomb, or a stream cut short: no input left, no output
-            rest = d.unconsumed_tail
     except zlib.error as exc:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is not zlib ({exc})") from None
-    if not d.eof or d.unused_data or d.unconsumed_tail:
-        raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} does not end where its stream ends")
     if total > limit or (exact and total != c.size):
-        raise Invalid(f"hdf5: a deflated chunk of {c.what} at {address} inflates to {total} B, not {c.size}")
+        raise Invalid(f"hdf5: a deflated chunk of {c.what} at {address} does not inflate to {c.size} bytes")
+    if not d.eof or d.unused_data or d.unconsumed_tail or at + _PIECE < address + size:
+        raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} does not end where its stream ends")

@@ -14,7 +14,7 @@ from ..stream import Invalid
 if TYPE_CHECKING:
     from .ledger import File
 
-DEFLATE, SHUFFLE = 1, 2
+DEFLATE, SHUFFLE, FLETCHER32 = 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
