@@ -104,7 +104,10 @@ def _node(data: bytes, kind: int) -> int:
     """A leaf node of a B-tree of `kind` that has a right sibling."""
     at = 0
     while (at := data.find(b"TREE", at + 1)) > 0:
-        if data[at + 4 : at + 6] == bytes([kind, 0]) and struct.unpack_from("<Q", data, at + 16)[0] != UNDEFINED:
+        if (
+            data[at + 4 : at + 6] == bytes([kind, 0])
+            and struct.unpack_from("<Q", data, at + 16)[0] != UNDEFINED
+        ):
             return at
     raise AssertionError("no such node")
 
@@ -130,4 +133,3 @@ def test_a_reference_count_above_the_links_is_refused(files):
     assert struct.unpack_from("<I", data, x + 4)[0] == 3  # the control: /x, /y, /g/z
     data[x + 4 : x + 8] = struct.pack("<I", 4)
     assert "counts 4 links where 3 reach it" in _refusal(bytes(data))
-
