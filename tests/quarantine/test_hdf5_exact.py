@@ -10,11 +10,17 @@ from __future__ import annotations
 import io
 import random
 import struct
+import time
+import tracemalloc
+import zlib
 
 import pytest
 
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import walk
+from vmguard.quarantine.validators.hdf5.chunkdata import Chunking, claim
+from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
+from vmguard.quarantine.validators.hdf5.objects import Walker
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -133,3 +139,56 @@ def test_a_reference_count_above_the_links_is_refused(files):
     assert struct.unpack_from("<I", data, x + 4)[0] == 3  # the control: /x, /y, /g/z
     data[x + 4 : x + 8] = struct.pack("<I", 4)
     assert "counts 4 links where 3 reach it" in _refusal(bytes(data))
+
+
+def _chunk_refusal(stored: bytes, filters: tuple[int, ...], chunk: tuple[int, ...] = (1000, 8)) -> str:
+    """claim() of one chunk holding `stored` (the code every chunk index calls)."""
+    f = File(stored, len(stored))
+    c = Chunking(what="/d", dims=chunk, extent=(1000, 1), filters=filters)
+    try:
+        claim(Walker(f, Ledger(f)), c, (0, len(stored), 0))
+    except Invalid as err:
+        return str(err)
+    return ""
+
+
+RAW = bytes(range(256)) * 31 + bytes(64)  # 8000 bytes: a chunk of 1000 8-byte elements
+
+
+@pytest.mark.parametrize("filters", [(1,), (2, 1)])
+def test_a_deflated_chunk_is_exactly_its_stream(filters):
+    stream = zlib.compress(RAW)
+    assert _chunk_refusal(stream, filters) == ""  # the control
+    assert "does not end where its stream ends" in _chunk_refusal(stream + b"PAYLOAD!", filters)
+    assert "does not end where its stream ends" in _chunk_refusal(stream[:-3], filters)
+    assert "does not inflate to 8000 bytes" in _chunk_refusal(zlib.compress(RAW[:-8]), filters)
+
+
+def test_a_fletcher32_checksum_ends_the_chunk():
+    stream = zlib.compress(RAW)
+    assert _chunk_refusal(stream + b"\1\2\3\4", (1, 3)) == ""
+    assert "does not end where its stream ends" in _chunk_refusal(stream + b"PAYLOAD!" + b"\1\2\3\4", (1, 3))
+    assert "is 8004 bytes, not 8000" in _chunk_refusal(RAW + b"\1\2\3\4" * 2, (3,))
+
+
+def test_a_deflate_bomb_stops_at_the_chunks_size():
+    """64 MiB of zeros in a chunk of 8000 bytes: refused at once, memory bounded by
+    the 64 KiB pieces it is inflated in."""
+    bomb = zlib.compress(bytes(64 << 20), 9)
+    tracemalloc.start()
+    start = time.monotonic()
+    refusal = _chunk_refusal(bomb, (1,))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "does not inflate to 8000 bytes" in refusal
+    assert time.monotonic() - start < 1 and peak < 1 << 20, (time.monotonic() - start, peak)
+
+
+def test_a_chunk_named_twice_is_refused():
+    f = File(RAW * 2, len(RAW) * 2)
+    w, c = Walker(f, Ledger(f)), Chunking(what="/d", dims=(1000, 8), extent=(2000, 1), filters=())
+    claim(w, c, (0, 8000, 0), (0, 0))
+    with pytest.raises(Invalid, match="named twice"):
+        claim(w, c, (0, 8000, 0), (1000, 0))
+    with pytest.raises(Invalid, match="outside the dataset"):
+        claim(w, c, (8000, 8000, 0), (2000, 0))
