@@ -192,3 +192,12 @@ def test_a_chunk_named_twice_is_refused():
         claim(w, c, (0, 8000, 0), (1000, 0))
     with pytest.raises(Invalid, match="outside the dataset"):
         claim(w, c, (8000, 8000, 0), (2000, 0))
+
+
+def test_an_attribute_names_padding_holding_data_is_refused(files):
+    """A v1 attribute message pads its name ("note" + NUL) to 8 bytes: 3 bytes no reader reads."""
+    data = bytearray(files["types-v0"])
+    at = data.index(b"note\0\0\0\0")
+    assert _refusal(bytes(data)) == ""  # the control
+    data[at + 5 : at + 8] = b"PAY"
+    assert "is not NUL-terminated and padded with zeros" in _refusal(bytes(data))

@@ -22,14 +22,15 @@ def content(f: File, m: Message, what: str) -> int | None:
     """The bytes of `m`'s content; None for the messages checked elsewhere (NIL: zeros;
     attribute: storage.attribute)."""
     if m.flags & 0x02:
-        return _shared(f, m.at, what)
+        return shared(f, m.at, what)
     if m.kind in _FIXED:
         return _FIXED[m.kind]
     parse = _PARSERS.get(m.kind)
     return None if parse is None else parse(f, m.at, what)
 
 
-def _shared(f: File, at: int, what: str) -> int:
+def shared(f: File, at: int, what: str) -> int:
+    """The size of a shared message (a reference to the object header holding it)."""
     version = f.unpack("B", at, f"a shared message of {what}")[0]
     return 16 if version == 1 else 10
 

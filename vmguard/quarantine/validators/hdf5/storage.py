@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks
+from . import btree, chunks, sizes
 from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
 from .shapes import Space, dataspace, element_size, exact, filters
@@ -201,10 +201,23 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     cls, item = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
-    count = dataspace(f, space_at, what).elements
-    padded(w, m, data - m.at + count * item, f"an attribute of {what}")
+    space_of = dataspace(f, space_at, what)
+    start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
+    if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
+        raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
+    needed = sizes.shared(f, at, what) if flags else sizes.datatype(f, at, what)
+    _field(f, (at, dtype, needed, pad(dtype)), what)
+    _field(f, (space_at, space, space_of.size, pad(space)), what)
+    padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if cls == _VLEN:
-        _refs(w, data, count, what)
+        _refs(w, data, space_of.elements, what)
+
+
+def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
+    """An attribute's datatype or dataspace: declared exactly its content, padding zeros."""
+    start, declared, needed, padded_to = field
+    if declared != needed or f.bytes(start + needed, padded_to - needed, what).strip(b"\0"):
+        raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
 
 
 def _committed(w: Walker, address: int, what: str) -> tuple[int, int]:
