@@ -201,3 +201,28 @@ def test_an_attribute_names_padding_holding_data_is_refused(files):
     assert _refusal(bytes(data)) == ""  # the control
     data[at + 5 : at + 8] = b"PAY"
     assert "is not NUL-terminated and padded with zeros" in _refusal(bytes(data))
+
+
+def _any_node(data: bytes, kind: int, level: int) -> int:
+    at = 0
+    while (at := data.find(b"TREE", at + 1)) > 0:
+        if data[at + 4 : at + 6] == bytes([kind, level]):
+            return at
+    raise AssertionError("no such node")
+
+
+def test_a_group_trees_key_that_is_not_the_name_it_bounds_is_refused(files):
+    """Group B-tree keys are local heap offsets of the last name under each child: 8 free
+    bytes each, were they not checked."""
+    data = bytearray(files["trees-v0"])
+    leaf = _any_node(data, 0, 0)
+    data[leaf + 24 + 16 : leaf + 24 + 24] = struct.pack("<Q", 8)  # the key after the first child
+    assert "are not the names they bound" in _refusal(bytes(data))
+
+
+def test_a_parents_key_that_is_not_its_childs_is_refused(files):
+    """An internal chunk B-tree node's key (a chunk's size) differs from its child's first key."""
+    data = bytearray(files["trees-v0"])
+    node = _any_node(data, 1, 1)
+    data[node + 24 : node + 28] = b"PAY!"
+    assert "are not those its parent holds" in _refusal(bytes(data))

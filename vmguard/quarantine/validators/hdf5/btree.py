@@ -21,46 +21,45 @@ MAX_LEVEL = 64  # B-tree levels: far beyond any real file
 
 def leaves(
     w: Walker, root: int, shape: tuple[int, int, int], what: str, final: Callable[[bytes], None] | None = None
-) -> Iterator[tuple[int, bytes]]:
-    """(child, its key) of every leaf entry, in key order; shape is (node type, K, key
-    size). A node's last key is its right neighbour's first; final checks the last key
-    of the last node of each level. Each node is read once, in one piece."""
-    kind, k, key = shape
-    level: list[int] = [root]
+) -> Iterator[tuple[int, bytes, bytes]]:
+    """(child, the key before it, the key after it) of every leaf entry, in key order;
+    shape is (node type, K, key size). A node's first and last keys are the keys around
+    it in its parent, its last its right neighbour's first; final checks the last key of
+    the last node of each level. Each node is read once, in one piece."""
+    key = shape[2]
+    level: list[tuple[int, bytes | None, bytes | None]] = [(root, None, None)]
     depth: int | None = None
-    bound = b""  # the last key of the node before: the first key of the next one
     while level:
-        below: list[int] = []
-        for i, node in enumerate(level):
+        below: list[tuple[int, bytes | None, bytes | None]] = []
+        for i, (node, first, last) in enumerate(level):
             raw = _node(w, node, shape, what)
-            lvl = raw[5]
-            if depth not in (None, lvl):
+            if depth not in (None, raw[5]):
                 raise Invalid(f"hdf5: {what}: the node at {node} is not at its level")
-            depth = lvl
-            last = i + 1 == len(level)
-            if struct.unpack_from("<QQ", raw, 8) != (
-                level[i - 1] if i else UNDEFINED,
-                UNDEFINED if last else level[i + 1],
-            ):
-                raise Invalid(
-                    f"hdf5: {what}: the sibling addresses of the node at {node} are not its neighbours"
-                )
-            if i and raw[24 : 24 + key] != bound:
-                raise Invalid(
-                    f"hdf5: {what}: the first key of the node at {node} is not its left neighbour's last"
-                )
-            end = 24 + struct.unpack_from("<H", raw, 6)[0] * (key + 8)
-            bound = raw[end : end + key]
-            if last and final is not None:
-                final(bound)
+            depth, end = raw[5], 24 + struct.unpack_from("<H", raw, 6)[0] * (key + 8)
+            own = (raw[24 : 24 + key], raw[end : end + key])
+            _neighbours(raw, [n for n, _, _ in level], i, (first, last, *own), what)
+            if i + 1 == len(level) and final is not None:
+                final(raw[end : end + key])
             for at in range(24, end, key + 8):
                 child = int.from_bytes(raw[at + key : at + key + 8], "little")
-                if lvl:
-                    below.append(child)
+                around = (raw[at : at + key], raw[at + key + 8 : at + 2 * key + 8])
+                if depth:
+                    below.append((child, *around))
                 else:
-                    yield child, raw[at : at + key]
+                    yield child, *around
         level = below
         depth = None if depth is None else depth - 1
+
+
+def _neighbours(raw: bytes, level: list[int], i: int, keys: tuple[bytes | None, ...], what: str) -> None:
+    """The node's sibling addresses are its neighbours on its level; its first and last
+    keys (keys[2:]) the keys its parent holds around it (keys[:2]; None for the root)."""
+    siblings = (level[i - 1] if i else UNDEFINED, level[i + 1] if i + 1 < len(level) else UNDEFINED)
+    if struct.unpack_from("<QQ", raw, 8) != siblings:
+        raise Invalid(f"hdf5: {what}: the sibling addresses of the node at {level[i]} are not its neighbours")
+    first, last, own_first, own_last = keys
+    if first is not None and (first, last) != (own_first, own_last):
+        raise Invalid(f"hdf5: {what}: the keys of the node at {level[i]} are not those its parent holds")
 
 
 def _node(w: Walker, node: int, shape: tuple[int, int, int], what: str) -> bytes:

@@ -26,8 +26,16 @@ _VLEN = 9  # datatype class: variable-length sequence or string
 def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
     entries: list[tuple[int, int, int | None]] = []
-    for node, _ in btree.leaves(w, root, (0, w.k["group"], 8), f"the group B-tree of {what}"):
+    before, ends = 0, []  # the empty name, at 0 in every group's heap
+    tree = btree.leaves(w, root, (0, w.k["group"], 8), f"the group B-tree of {what}", ends.append)
+    for node, left, right in tree:
         entries += _snod(w, node, what)
+        names = (int.from_bytes(left, "little"), int.from_bytes(right, "little"))
+        if not entries or names != (before, entries[-1][0]):
+            raise Invalid(f"hdf5: the keys of the group B-tree of {what} are not the names they bound")
+        before = names[1]
+    if any(int.from_bytes(end, "little") != before for end in ends):  # an empty group: 0
+        raise Invalid(f"hdf5: the last key of the group B-tree of {what} is not its last name")
     texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
     segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
     for offset, header, _ in entries:
@@ -180,7 +188,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         if root == UNDEFINED:
             return  # no chunk written yet
         shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
-        for chunk, key in btree.leaves(w, root, shape, name, partial(final_key, c)):
+        for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c)):
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
