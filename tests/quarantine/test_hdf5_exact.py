@@ -226,3 +226,15 @@ def test_a_parents_key_that_is_not_its_childs_is_refused(files):
     node = _any_node(data, 1, 1)
     data[node + 24 : node + 28] = b"PAY!"
     assert "are not those its parent holds" in _refusal(bytes(data))
+
+
+def test_a_huge_member_count_stops_at_the_messages_end(files):
+    """A compound datatype declaring 65535 members (3 present): parsing reads nothing
+    past its message, refused at once."""
+    data = bytearray(files["types-v0"])
+    at = data.index(bytes([0x26, 3, 0, 0]) + struct.pack("<I", 4 + 48 + 5))  # compound v2, 3 members
+    data[at + 1 : at + 3] = b"\xff\xff"
+    start = time.monotonic()
+    refusal = _refusal(bytes(data))  # the 4th member's name runs into the message's end
+    assert "has no NUL" in refusal or "does not lie under the end-of-file address" in refusal
+    assert time.monotonic() - start < 1

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from .ledger import File
 from .shapes import dataspace, pipeline
 
 if TYPE_CHECKING:
-    from .ledger import File
     from .objects import Message
 
 MAX_NESTING = 32  # datatypes inside datatypes: far beyond any real file
@@ -26,7 +26,13 @@ def content(f: File, m: Message, what: str) -> int | None:
     if m.kind in _FIXED:
         return _FIXED[m.kind]
     parse = _PARSERS.get(m.kind)
-    return None if parse is None else parse(f, m.at, what)
+    return None if parse is None else parse(within(f, m), m.at, what)
+
+
+def within(f: File, m: Message) -> File:
+    """The file as far as the message reaches: parsing its content reads nothing past it
+    (a crafted count of members or a missing NUL stops at the message's end)."""
+    return File(f.buf, min(f.eof, m.at + m.size))
 
 
 def shared(f: File, at: int, what: str) -> int:
@@ -58,9 +64,9 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
 
 def _name(f: File, at: int, version: int, what: str) -> int:
     """The bytes of a member name: NUL-terminated, padded to 8 before version 3."""
-    length = 0
-    while f.bytes(at + length, 1, f"a member name in the datatype of {what}") != b"\0":
-        length += 1
+    length = f.bytes(at, max(0, f.eof - at), f"a name in {what}").find(b"\0")
+    if length < 0:
+        raise Invalid(f"hdf5: a name in a message of {what} has no NUL")
     return length + 1 if version >= 3 else -(-(length + 1) // 8) * 8
 
 
@@ -108,13 +114,13 @@ def _layout(f: File, at: int, what: str) -> int:
 
 
 def _fill(f: File, at: int, what: str) -> int:
-    version, a, b, defined = f.unpack("BBBB", at, f"the fill value of {what}")
+    version, flags = f.unpack("BB", at, f"the fill value of {what}")
     if version in (1, 2):
-        if version == 2 and not defined:
+        if version == 2 and not f.unpack("3xB", at, what)[0]:  # no value defined
             return 4
         return 8 + f.unpack("I", at + 4, what)[0]
     if version == 3:
-        return 2 + (4 + f.unpack("I", at + 2, what)[0] if a & 0x20 else 0)
+        return 2 + (4 + f.unpack("I", at + 2, what)[0] if flags & 0x20 else 0)
     raise Invalid(f"hdf5: fill value message version {version} in {what} is not supported")
 
 

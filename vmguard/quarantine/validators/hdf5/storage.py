@@ -213,7 +213,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
         raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
-    needed = sizes.shared(f, at, what) if flags else sizes.datatype(f, at, what)
+    needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
     _field(f, (at, dtype, needed, pad(dtype)), what)
     _field(f, (space_at, space, space_of.size, pad(space)), what)
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
