@@ -18,7 +18,7 @@ import pytest
 
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import walk
-from vmguard.quarantine.validators.hdf5.chunkdata import Chunking, claim
+from vmguard.quarantine.validators.hdf5.chunkdata import Chunking, claim, fletcher32
 from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
 from vmguard.quarantine.validators.hdf5.objects import Walker
 
@@ -164,11 +164,25 @@ def test_a_deflated_chunk_is_exactly_its_stream(filters):
     assert "does not inflate to 8000 bytes" in _chunk_refusal(zlib.compress(RAW[:-8]), filters)
 
 
-def test_a_fletcher32_checksum_ends_the_chunk():
+def _summed(data: bytes) -> bytes:
+    return data + fletcher32(memoryview(data)).to_bytes(4, "little")
+
+
+def test_a_fletcher32_checksum_ends_the_chunk_and_is_its_data():
     stream = zlib.compress(RAW)
-    assert _chunk_refusal(stream + b"\1\2\3\4", (1, 3)) == ""
-    assert "does not end where its stream ends" in _chunk_refusal(stream + b"PAYLOAD!" + b"\1\2\3\4", (1, 3))
-    assert "is 8004 bytes, not 8000" in _chunk_refusal(RAW + b"\1\2\3\4" * 2, (3,))
+    assert _chunk_refusal(_summed(stream), (1, 3)) == ""  # the control
+    assert _chunk_refusal(_summed(RAW), (3,)) == ""
+    assert "does not end where its stream ends" in _chunk_refusal(_summed(stream + b"PAYLOAD!"), (1, 3))
+    assert "is not its data's" in _chunk_refusal(stream + b"PAY!", (1, 3))
+    assert "is 8004 bytes, not 8000" in _chunk_refusal(_summed(RAW + b"PAY!"), (3,))
+
+
+def test_fletcher32_is_hdf5s():
+    """Known values (the C loop's blocks of 360 words, an odd last byte): h5py's own
+    checksums are checked by the controls above (gzip, shuffle, fletcher32 datasets)."""
+    assert fletcher32(memoryview(b"")) == 0
+    assert fletcher32(memoryview(b"\x01\x02")) == (0x0102 << 16) | 0x0102
+    assert fletcher32(memoryview(b"\x01\x02\x03")) == (0x0504 << 16) | 0x0402  # s2 = 0x0102 + 0x0402
 
 
 def test_a_deflate_bomb_stops_at_the_chunks_size():

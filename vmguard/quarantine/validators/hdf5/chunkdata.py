@@ -6,8 +6,11 @@ chunk (read in bounded pieces: a bomb stops at the chunk's size)."""
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 from math import prod
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from .objects import Walker
 
 _PIECE = 1 << 16  # bytes inflated at a time
+_BLOCK = 720  # bytes fletcher32 sums before folding (360 words)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,8 +55,9 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     applied = [fid for i, fid in enumerate(c.filters) if not mask & (1 << i)]
     if mask >> len(c.filters):
         raise Invalid(f"hdf5: a chunk of {c.what} at {address} skips filters it does not have")
-    if applied and applied[-1] == FLETCHER32:  # its checksum (not recomputed here) ends the chunk
+    if applied and applied[-1] == FLETCHER32:  # its checksum ends the chunk
         applied, size = applied[:-1], size - 4
+        _checksum(w, c, address, size)
     if not applied:
         if size != c.size:
             raise Invalid(f"hdf5: an unfiltered chunk of {c.what} at {address} is {size} bytes, not {c.size}")
@@ -106,3 +111,35 @@ def _inflates(w: Walker, c: Chunking, address: int, size: int, exact: bool) -> N
         raise Invalid(f"hdf5: a deflated chunk of {c.what} at {address} does not inflate to {c.size} bytes")
     if not d.eof or d.unused_data or d.unconsumed_tail or at + _PIECE < address + size:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} does not end where its stream ends")
+
+
+def _checksum(w: Walker, c: Chunking, address: int, size: int) -> None:
+    """The fletcher32 checksum after a chunk's `size` bytes is theirs (HDF5 before 1.6.3
+    stored it byte-reversed: readers accept both)."""
+    w.file.inside(address, size + 4, c.name)
+    stored = bytes(w.file.buf[address + size : address + size + 4])
+    got = fletcher32(memoryview(w.file.buf)[address : address + size]).to_bytes(4, "little")
+    if stored not in (got, got[::-1]):
+        raise Invalid(f"hdf5: the fletcher32 checksum of a chunk of {c.what} at {address} is not its data's")
+
+
+def fletcher32(data: memoryview) -> int:
+    """H5_checksum_fletcher32: big-endian 16-bit words summed in blocks of 360, each
+    block's sums folded to 17 bits (C's loop, its sums accumulated in C here)."""
+    s1 = s2 = 0
+    for at in range(0, len(data) & ~1, _BLOCK * 256):
+        words = array("H")
+        words.frombytes(data[at : min(at + _BLOCK * 256, len(data) & ~1)])
+        if sys.byteorder == "little":
+            words.byteswap()
+        for i in range(0, len(words), _BLOCK // 2):
+            sums = list(accumulate(words[i : i + _BLOCK // 2], initial=s1))
+            s1, s2 = _fold(sums[-1]), _fold(s2 + sum(sums) - sums[0])
+    if len(data) % 2:
+        s1 += data[-1] << 8
+        s1, s2 = _fold(s1), _fold(s2 + s1)
+    return (_fold(s2) << 16) | _fold(s1)
+
+
+def _fold(n: int) -> int:
+    return (n & 0xFFFF) + (n >> 16)
