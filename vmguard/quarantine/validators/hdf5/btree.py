@@ -31,13 +31,14 @@ def leaves(
     depth: int | None = None
     while level:
         below: list[tuple[int, bytes | None, bytes | None]] = []
+        nodes = [n for n, _, _ in level]
         for i, (node, first, last) in enumerate(level):
             raw = _node(w, node, shape, what)
             if depth not in (None, raw[5]):
                 raise Invalid(f"hdf5: {what}: the node at {node} is not at its level")
             depth, end = raw[5], 24 + struct.unpack_from("<H", raw, 6)[0] * (key + 8)
             own = (raw[24 : 24 + key], raw[end : end + key])
-            _neighbours(raw, [n for n, _, _ in level], i, (first, last, *own), what)
+            _neighbours(raw, nodes, i, (first, last, *own), what)
             if i + 1 == len(level) and final is not None:
                 final(raw[end : end + key])
             for at in range(24, end, key + 8):
