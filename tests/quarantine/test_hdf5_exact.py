@@ -252,3 +252,14 @@ def test_a_huge_member_count_stops_at_the_messages_end(files):
     refusal = _refusal(bytes(data))  # the 4th member's name runs into the message's end
     assert "has no NUL" in refusal or "does not lie under the end-of-file address" in refusal
     assert time.monotonic() - start < 1
+
+
+@pytest.mark.parametrize("what", ["the superblock", "the object header of /x"])
+def test_a_checksum_that_is_not_its_structures_is_refused(files, what):
+    """Newer metadata ends with a lookup3 checksum a reader checks: 4 bytes per
+    structure, the structure's own only when they are its checksum."""
+    data = bytearray(files["links-v3"])
+    names = {what, "the object header of /y", "the object header of /g/z"} if "/x" in what else {what}
+    start, end = next((s, e) for s, (e, w) in walk(data, len(data)).items() if w in names)
+    data[end - 1] ^= 0xFF
+    assert "the checksum of" in _refusal(bytes(data))

@@ -317,11 +317,16 @@ def test_every_chunk_of_an_extensible_array_is_claimed(files):
 
 
 def test_a_payload_in_an_extensible_array_data_block_gap_is_refused(files):
-    """A data block's address moved: the real one is reached from nothing."""
+    """A data block's address moved (the checksum of the block holding it recomputed):
+    the real one is reached from nothing."""
     data = files["rich-v3"]
-    blocks = [s for s, (_, w) in walk(data, len(data)).items() if w.startswith("a data block of the ext")]
+    extents = walk(data, len(data))
+    blocks = [s for s, (_, w) in extents.items() if w.startswith("a data block of the ext")]
     at = data.find(struct.pack("<Q", max(blocks)))
     attacked = _put(data, at, struct.pack("<Q", UNDEFINED))
+    assert "checksum" in _refusal(attacked)  # the control: a block's checksum covers its addresses
+    start, end = next((s, e) for s, (e, _) in extents.items() if s <= at < e)
+    attacked = _put(attacked, end - 4, struct.pack("<I", _lookup3(attacked[start : end - 4])))
     assert "are reached from no structure" in _refusal(attacked)
 
 

@@ -48,14 +48,14 @@ def _fixed_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
     f, name = w.file, f"the fixed array chunk index of {what}"
     if address == UNDEFINED:
         return
-    w.ledger.claim(address, 28, name)
+    w.ledger.claim_checked(address, 28, name)
     f.signature(address, b"FAHD", name)
     client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
     if count > 1 << bits:
         raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
     if block == UNDEFINED:
         return
-    w.ledger.claim(block, 18 + count * width, f"the data block of {name}")
+    w.ledger.claim_checked(block, 18 + count * width, f"the data block of {name}")
     f.signature(block, b"FADB", name)
     _chunks(w, block + 14, count, width, client, chunk, what)
 
@@ -81,7 +81,7 @@ def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> No
     f, name = w.file, f"the extensible array chunk index of {what}"
     if address == UNDEFINED:
         return
-    w.ledger.claim(address, 72, name)
+    w.ledger.claim_checked(address, 72, name)
     f.signature(address, b"EAHD", name)
     client, width, bits, inline, least, pointers, page_bits = f.unpack("5x7B", address, name)
     index = f.unpack("Q", address + 60, name)[0]
@@ -95,7 +95,7 @@ def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> No
     direct = [(least << ((u + 1) // 2)) for u in range(first) for _ in range(1 << (u // 2))]
     supers = blocks - first
     size = 14 + inline * width + (len(direct) + supers) * 8 + 4
-    w.ledger.claim(index, size, f"the index block of {name}")
+    w.ledger.claim_checked(index, size, f"the index block of {name}")
     f.signature(index, b"EAIB", name)
     _chunks(w, index + 14, inline, width, client, chunk, what)
     at = index + 14 + inline * width
@@ -111,7 +111,7 @@ def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> No
         count, elements = 1 << (u // 2), least << ((u + 1) // 2)
         if elements > 1 << page_bits:
             raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
-        w.ledger.claim(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
+        w.ledger.claim_checked(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
         f.signature(sblock, b"EASB", name)
         for i in range(count):
             address = f.unpack("Q", sblock + 14 + offset + 8 * i, name)[0]
@@ -125,6 +125,6 @@ def _data_block(w: Walker, address: int, count: int, shape: tuple[int, ...], wha
     name = f"a data block of the extensible array chunk index of {what}"
     if count > 1 << page_bits:
         raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
-    w.ledger.claim(address, 14 + offset + count * width + 4, name)
+    w.ledger.claim_checked(address, 14 + offset + count * width + 4, name)
     w.file.signature(address, b"EADB", name)
     _chunks(w, address + 14 + offset, count, width, client, chunk, what)

@@ -148,7 +148,7 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     at = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
-    w.ledger.claim(address, at + width + size + 4 - address, f"the object header of {what}")
+    w.ledger.claim_checked(address, at + width + size + 4 - address, f"the object header of {what}")
     w.refs[address] = 1  # unless a reference count message says more
     return [(at + width, size)], 4, 2 if flags & 0x04 else 0
 
@@ -161,6 +161,7 @@ def _continuation(w: Walker, m: Message, width: int, what: str) -> tuple[int, in
     if width == 8:
         return address, length
     w.file.signature(address, b"OCHK", name)
+    w.file.checksummed(address, length, name)
     if length < 8:
         raise Invalid(f"hdf5: {name} at {address} is too short")
     return address + 4, length - 8
@@ -301,6 +302,7 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
 
 
 def _superblock_v23(w: Walker, size: int) -> None:
+    w.file.checksummed(0, SUPERBLOCK_SIZE[2], "the superblock")
     _, extension, eof, root = w.file.unpack("QQQQ", 12, "the superblock")
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs
