@@ -263,3 +263,11 @@ def test_a_checksum_that_is_not_its_structures_is_refused(files, what):
     start, end = next((s, e) for s, (e, w) in walk(data, len(data)).items() if w in names)
     data[end - 1] ^= 0xFF
     assert "the checksum of" in _refusal(bytes(data))
+
+
+def test_a_datatypes_reserved_bits_set_are_refused(files):
+    """The compound's class bits above its member count (bits 16-23) are reserved."""
+    data = bytearray(files["types-v0"])
+    at = data.index(bytes([0x26, 3, 0, 0]) + struct.pack("<I", 4 + 48 + 5))
+    data[at + 3] = 0x5A
+    assert "the reserved bits of a datatype of /a/cpd are set" in _refusal(bytes(data))

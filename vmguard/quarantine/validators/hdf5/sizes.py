@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 
 MAX_NESTING = 32  # datatypes inside datatypes: far beyond any real file
 _FIXED = {0x10: 16, 0x11: 16, 0x12: 8, 0x0E: 16, 0x13: 7, 0x16: 5}
+# class -> the class bits it defines (the rest reserved, zero): byte order, padding, sign,
+# normalization, sign location, character set, member count, tag length...
+_CLASS_BITS = {
+    0: 0x0F,
+    1: 0xFF7F,
+    2: 0x01,
+    3: 0xFF,
+    4: 0x0F,
+    5: 0xFF,
+    6: 0xFFFF,
+    7: 0x0F,
+    8: 0xFFFF,
+    9: 0xFFF,
+    10: 0,
+}
 _DATATYPE_PROPERTIES = {0: 4, 1: 12, 2: 2, 3: 0, 4: 4, 7: 0}  # class -> bytes after the 8-byte header
 
 
@@ -45,8 +60,10 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
     """The size of the datatype at `at` (with the datatypes it is built from)."""
     if depth > MAX_NESTING:
         raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
-    head, bits, size = f.unpack("BHxI", at, f"the datatype of {what}")
+    head, bits, high, size = f.unpack("BHBI", at, f"the datatype of {what}")
     cls, version = head & 0x0F, head >> 4
+    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0):
+        raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
     if cls in _DATATYPE_PROPERTIES:
         return 8 + _DATATYPE_PROPERTIES[cls]
     if cls == 5:  # opaque: a NUL-terminated tag, padded to 8
