@@ -182,59 +182,17 @@ def assert_refused_by_hdf5(run: Run, name: str, broken: dict[str, str], also: se
 # Found open against the hdf5 branch at db88045: strict xfails naming the hole.
 # HOLES: bytes a guest controls that get out unchecked (or a claim of the docs that fails);
 # FALSE_REJECTIONS: the lab's legal h5py output refused. Keys: attack, file or test name.
-_SLACK = "bytes inside a claimed structure that no reader reads are not checked: "
-
-
-_NOT_ZERO = "reserved or unused bytes are not checked to be zero: "
-
-
-HOLES: dict[str, str] = {
-    "global_heap_padding": _NOT_ZERO + "a global heap object's padding to 8 bytes (up to 7 per string)",
-    "global_heap_object_reserved": _NOT_ZERO + "a global heap object's 4 reserved bytes (4 per string)",
-    "symbol_entry_scratch": _NOT_ZERO
-    + "the 16-byte scratch pad of a symbol table entry of cache type 0 (per link)",
-    "superblock_reserved": _NOT_ZERO + "the 4 reserved bytes of superblock 0's root symbol table entry",
-    "oh_prefix_padding": _NOT_ZERO + "the 4 bytes after a v1 object header's prefix (per object)",
-    "oh_message_reserved": _NOT_ZERO + "the 3 reserved bytes of a v1 message header (per message)",
-    "oh_message_padding": _NOT_ZERO + "a v1 message's padding to 8 bytes (per message)",
-    "dataspace_reserved": _NOT_ZERO + "a v1 dataspace message's 5 reserved bytes",
-    "chunk_btree_final_key": _NOT_ZERO
-    + "size and filter mask of a chunk B-tree node's last key (8 per node)",
-    "btree_sibling": "a v1 B-tree node's sibling addresses are not checked (16 bytes per node)",
-    "oh_reference_count": "a v1 object header's reference count is not checked against its links (4 per object)",
-    "fixed_array_unused_element": _NOT_ZERO
-    + "size and mask of an unwritten chunk's fixed-array slot (12 per chunk)",
-    "extensible_array_unused_element": _NOT_ZERO
-    + "size and mask of an unwritten chunk's extensible-array slot (12 per chunk)",
-    "oh_message_slack": _SLACK + "a v1 message declared longer than its content (up to 64 KiB per message)",
-    "oh_message_slack_latest": _SLACK
-    + "a v2 message declared longer than its content (up to 64 KiB per message)",
-    "attribute_slack": _SLACK + "attribute data beyond its dataspace x datatype size (up to 64 KiB)",
-    "compact_slack": _SLACK + "compact data beyond its dataspace x datatype size (h5py refuses to read it)",
-    "contiguous_slack": _SLACK + "a contiguous extent beyond its dataspace x datatype size (unbounded)",
-    "huge_dims_contiguous": "dataspace x datatype size (2**62 x 8) is not checked against the contiguous extent (800)",
-    "chunk_size_lie_long": _SLACK + "a gzip chunk's bytes after its deflate stream (up to 4 GiB per chunk)",
-    "chunk_size_lie_unfiltered": _SLACK + "an unfiltered chunk declared longer than its chunk (up to 4 GiB)",
-    "chunk_outside_extent": _SLACK + "a chunk whose coordinates lie beyond the dataset's maximum extent",
-    "duplicate_layout": _SLACK + "a second layout message's extent (HDF5 reads the first; unbounded)",
-    "test_one_mebibyte_hidden_under_a_second_layout_is_not_published": "1 MiB under a second layout "
-    "message is published, exit 0 (duplicate messages of a type are not refused)",
-    "chunk_referenced_twice": "two chunk B-tree entries naming the same chunk are not refused as an overlap",
-    "huge_message_count": "a v1 object header's message count (65535 declared, 5 present) is not checked",
-    "external_link": "an external link (to a file and path the guest names, opened by whoever reads the "
-    "published file) is accepted; external storage and virtual datasets are refused",
-}
+# All 27 holes found at db88045 are closed (issue #13, branch hdf5fix): exactness rules of
+# validators/hdf5/ (shapes, sizes, chunkdata, btree). A new hole goes here as a strict xfail.
+HOLES: dict[str, str] = {}
 
 
 FALSE_REJECTIONS: dict[str, str] = {
-    "unwritten-earliest.h5": "a chunked dataset never written (chunk B-tree address undefined) is refused",
     "strings-log.h5": "variable-length data in a chunked (resizable) dataset is refused (documented)",
     "lab-latest.h5": "dense link storage (a fractal heap: a group of more than 8 links) is refused (documented)",
     "lab-v110.h5": "dense link storage (a fractal heap) is refused (documented)",
     "ordered-earliest.h5": "a group with track_order=True uses dense link storage: refused (documented)",
     "ordered-latest.h5": "dense link storage (a fractal heap) is refused (documented)",
-    "soft-nowhere.h5": "a soft link's value in a v1 group's local heap is not claimed: every superblock-0 "
-    "file with a soft link is refused",
     "test_control_real_h5py_output_is_published_byte_identical": "the control job has refused files "
     "(all-or-nothing)",
 }

@@ -147,12 +147,13 @@ def test_a_payload_in_a_gap_between_structures_is_refused(files, name):
 
 
 def test_a_contiguous_dataset_shrunk_leaves_its_tail_unclaimed(files):
-    """The layout's size is lowered: the dataset's last bytes are reached from nothing."""
+    """The layout's size is lowered: refused as not what the dataspace needs (before the
+    dataset's last bytes, reached from nothing, would be)."""
     data = files["v0"]
     start, end = _extent(data, "the data of /x")
     at = data.find(struct.pack("<QQ", start, end - start))
     attacked = _put(data, at + 8, struct.pack("<Q", end - start - 64))
-    assert "are reached from no structure" in _refusal(attacked)
+    assert "448 bytes where its dataspace and datatype need 512" in _refusal(attacked)
 
 
 def test_a_fake_chunk_in_a_b_tree_node_beyond_its_entries_is_refused(files):
@@ -316,11 +317,16 @@ def test_every_chunk_of_an_extensible_array_is_claimed(files):
 
 
 def test_a_payload_in_an_extensible_array_data_block_gap_is_refused(files):
-    """A data block's address moved: the real one is reached from nothing."""
+    """A data block's address moved (the checksum of the block holding it recomputed):
+    the real one is reached from nothing."""
     data = files["rich-v3"]
-    blocks = [s for s, (_, w) in walk(data, len(data)).items() if w.startswith("a data block of the ext")]
+    extents = walk(data, len(data))
+    blocks = [s for s, (_, w) in extents.items() if w.startswith("a data block of the ext")]
     at = data.find(struct.pack("<Q", max(blocks)))
     attacked = _put(data, at, struct.pack("<Q", UNDEFINED))
+    assert "checksum" in _refusal(attacked)  # the control: a block's checksum covers its addresses
+    start, end = next((s, e) for s, (e, _) in extents.items() if s <= at < e)
+    attacked = _put(attacked, end - 4, struct.pack("<I", _lookup3(attacked[start : end - 4])))
     assert "are reached from no structure" in _refusal(attacked)
 
 

@@ -4,76 +4,84 @@ Every block is claimed; every chunk it lists is claimed with its size."""
 
 from __future__ import annotations
 
-from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
     from .objects import Message, Walker
+    from .shapes import Space
 
 
-def index(w: Walker, m: Message, what: str) -> None:
+def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...]]) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
+    space, item, pipeline = desc
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
-    dims = [int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims)]
+    dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
+    if ndims != len(space.dims) + 1 or dims[-1] != item:
+        raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
+    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]
     if index == 1:
-        size, address = prod(dims), None
         if flags & 0x02:
-            size, _, address = f.unpack("QIQ", pos + 1, what)
+            size, mask, address = f.unpack("QIQ", pos + 1, what)
         else:
             address = f.unpack("Q", pos + 1, what)[0]
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, f"the chunk of {what}")
+            size, mask = (0 if address == UNDEFINED else c.size), 0
+        claim(w, c, (address, size, mask))
     elif index == 3:
-        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], prod(dims), what)
+        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], c, what)
     elif index == 4:
-        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], prod(dims), what)
+        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], c, what)
     else:
         names = {2: "an implicit", 5: "a version 2 B-tree"}
         raise Invalid(f"hdf5: {names.get(index, 'an unknown')} chunk index ({what}) is not supported")
 
 
-def _fixed_array(w: Walker, address: int, chunk: int, what: str) -> None:
+def _fixed_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
     f, name = w.file, f"the fixed array chunk index of {what}"
     if address == UNDEFINED:
         return
-    w.ledger.claim(address, 28, name)
+    w.ledger.claim_checked(address, 28, name)
     f.signature(address, b"FAHD", name)
     client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
     if count > 1 << bits:
         raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
     if block == UNDEFINED:
         return
-    w.ledger.claim(block, 18 + count * width, f"the data block of {name}")
+    w.ledger.claim_checked(block, 18 + count * width, f"the data block of {name}")
     f.signature(block, b"FADB", name)
     _chunks(w, block + 14, count, width, client, chunk, what)
 
 
-def _chunks(w: Walker, at: int, count: int, width: int, client: int, chunk: int, what: str) -> None:
+def _chunks(w: Walker, at: int, count: int, width: int, client: int, c: Chunking, what: str) -> None:
     """Claim the chunks an index block lists: (address, [filtered size, filter mask])."""
-    f, name = w.file, f"a chunk of {what}"  # one string for all: the ledger keeps it
-    for i in range(count):
-        address = f.unpack("Q", at + i * width, what)[0]
-        size = int.from_bytes(f.bytes(at + i * width + 8, width - 12, what), "little") if client else chunk
-        if address != UNDEFINED:
-            w.ledger.claim(address, size, name)
+    f = w.file
+    raw = f.bytes(at, count * width, what)
+    for i in range(0, count * width, width):
+        address = int.from_bytes(raw[i : i + 8], "little")
+        if client:
+            size = int.from_bytes(raw[i + 8 : i + width - 4], "little")
+            mask = int.from_bytes(raw[i + width - 4 : i + width], "little")
+        else:
+            size, mask = (0 if address == UNDEFINED else c.size), 0
+        claim(w, c, (address, size, mask))
 
 
-def _extensible_array(w: Walker, address: int, chunk: int, what: str) -> None:
+def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
     """An extensible array: its header, index block, super blocks and data blocks, each
     holding chunk addresses (H5EA: super block u has 2**(u//2) data blocks of
     2**((u+1)//2) * the minimum elements each)."""
     f, name = w.file, f"the extensible array chunk index of {what}"
     if address == UNDEFINED:
         return
-    w.ledger.claim(address, 72, name)
+    w.ledger.claim_checked(address, 72, name)
     f.signature(address, b"EAHD", name)
     client, width, bits, inline, least, pointers, page_bits = f.unpack("5x7B", address, name)
     index = f.unpack("Q", address + 60, name)[0]
@@ -87,7 +95,7 @@ def _extensible_array(w: Walker, address: int, chunk: int, what: str) -> None:
     direct = [(least << ((u + 1) // 2)) for u in range(first) for _ in range(1 << (u // 2))]
     supers = blocks - first
     size = 14 + inline * width + (len(direct) + supers) * 8 + 4
-    w.ledger.claim(index, size, f"the index block of {name}")
+    w.ledger.claim_checked(index, size, f"the index block of {name}")
     f.signature(index, b"EAIB", name)
     _chunks(w, index + 14, inline, width, client, chunk, what)
     at = index + 14 + inline * width
@@ -103,7 +111,7 @@ def _extensible_array(w: Walker, address: int, chunk: int, what: str) -> None:
         count, elements = 1 << (u // 2), least << ((u + 1) // 2)
         if elements > 1 << page_bits:
             raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
-        w.ledger.claim(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
+        w.ledger.claim_checked(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
         f.signature(sblock, b"EASB", name)
         for i in range(count):
             address = f.unpack("Q", sblock + 14 + offset + 8 * i, name)[0]
@@ -117,6 +125,6 @@ def _data_block(w: Walker, address: int, count: int, shape: tuple[int, ...], wha
     name = f"a data block of the extensible array chunk index of {what}"
     if count > 1 << page_bits:
         raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
-    w.ledger.claim(address, 14 + offset + count * width + 4, name)
+    w.ledger.claim_checked(address, 14 + offset + count * width + 4, name)
     w.file.signature(address, b"EADB", name)
     _chunks(w, address + 14 + offset, count, width, client, chunk, what)

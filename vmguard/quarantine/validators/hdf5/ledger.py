@@ -9,6 +9,7 @@ import struct
 from functools import lru_cache
 
 from ..stream import Invalid
+from .checksum import lookup3
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
@@ -48,6 +49,12 @@ class File:
                 f"hdf5: {what} ({address}, {size} bytes) does not lie under the end-of-file address"
             )
 
+    def checksummed(self, address: int, size: int, what: str) -> None:
+        """The structure's last 4 bytes are the lookup3 checksum of the rest."""
+        data = self.bytes(address, size, what)
+        if size < 4 or lookup3(data[:-4]) != int.from_bytes(data[-4:], "little"):
+            raise Invalid(f"hdf5: the checksum of {what} at {address} is not its bytes'")
+
     def signature(self, address: int, sig: bytes, what: str) -> None:
         if self.bytes(address, len(sig), what) != sig:
             raise Invalid(f"hdf5: {what} at {address} does not start with its signature {sig.decode()}")
@@ -77,6 +84,12 @@ class Ledger:
             )
         self.extents[start] = (start + size, what)
         return True
+
+    def claim_checked(self, start: int, size: int, what: str) -> bool:
+        """claim, for a structure that ends with its checksum (File.checksummed)."""
+        claimed = self.claim(start, size, what)
+        self.file.checksummed(start, size, what)
+        return claimed
 
     def settle(self) -> None:
         """No two extents overlap; every byte between them, up to the end-of-file

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import storage
+from . import sizes, storage
 from .ledger import UNDEFINED, File, Ledger
 
 MAX_OBJECTS = 200_000
@@ -16,7 +16,8 @@ SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
 
 # Messages whose content is the object's own description: nothing in them points
 # elsewhere in the file, and they lie inside their header's extent.
-_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12, 0x16}
+_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}
+_REPEATED = {0x00, 0x06, 0x0C, 0x10}  # null, link, attribute, continuation: the rest are unique
 _REFUSED = {
     0x07: "external data files (the data lives outside the file)",
     0x09: "the bogus message (a test message)",
@@ -31,6 +32,7 @@ class Message:
     flags: int
     at: int  # the address of its data
     size: int
+    align: int  # 8 in a v1 header (messages padded to 8 bytes), 1 in a v2 one
 
 
 @dataclass(slots=True)
@@ -43,11 +45,19 @@ class Walker:
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, set[int]] = field(default_factory=dict)  # global heap -> objects
+    cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
+    refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
+    types: dict[int, tuple[int, int]] = field(default_factory=dict)  # header -> datatype (class, size)
+    later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
+    groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    at: int = UNDEFINED  # the object header being visited
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
         if address != UNDEFINED:
             self.todo.append((address, what))
+            self.links[address] = self.links.get(address, 0) + 1
 
     def run(self) -> None:
         while self.todo:
@@ -58,22 +68,47 @@ class Walker:
                 raise Invalid(f"hdf5: more than {MAX_OBJECTS} objects")
             self.seen.add(address)
             self.visit(address, what)
+        for m, what, first, at in self.later:  # every committed datatype is known now
+            self.at = at
+            _HANDLERS[m.kind](self, m, what, first)
         storage.global_heaps(self)
+        if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
+            raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
+        for address, count in self.refs.items():
+            if count != self.links.get(address, 1):
+                raise Invalid(
+                    f"hdf5: the object header at {address} counts {count} links where "
+                    f"{self.links.get(address, 1)} reach it"
+                )
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
+        self.at = address
         messages = header(self, address, what)
-        dtype = next((m for m in messages if m.kind == 0x03 and not m.flags & 0x02), None)
+        first: dict[int, Message] = {}
         for m in messages:
-            self.message(m, what, dtype)
+            if m.kind in first and m.kind not in _REPEATED:
+                raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
+            first[m.kind] = m
+        dtype = first.get(0x03)
+        if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
+            self.types[address] = storage.datatype(self.file, dtype.at, what)
+        for m in messages:
+            content = sizes.content(self.file, m, what)
+            if content is not None:
+                storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
+            if storage.uses_committed(self.file, m, dtype):
+                self.later.append((m, what, first, address))  # its datatype is another object's
+            else:
+                self.message(m, what, first)
 
-    def message(self, m: Message, what: str, dtype: Message | None) -> None:
+    def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
-            self.reach(_shared(self.file, m), f"the object holding a message shared by {what}")
+            self.reach(storage.shared(self.file, m.at), f"the object holding a message shared by {what}")
         elif m.kind in _REFUSED:
             raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
         elif m.kind in _HANDLERS:
-            _HANDLERS[m.kind](self, m, what, dtype)
+            _HANDLERS[m.kind](self, m, what, first)
         elif m.kind not in _PLAIN:
             raise Invalid(f"hdf5: object header message type {m.kind:#06x} in {what} is not supported")
 
@@ -84,18 +119,25 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
     if f.bytes(address, 4, f"the object header of {what}") == b"OHDR":
         blocks, width, order = _header_v2(w, address, what)
     elif f.unpack("B", address, f"the object header of {what}")[0] == 1:
-        version, _, _, _, size = f.unpack("BBHII", address, f"the object header of {what}")
+        _, reserved, count, refs, size, padding = f.unpack("BBHIII", address, f"the object header of {what}")
+        w.refs[address] = refs
+        if reserved or padding:
+            raise Invalid(f"hdf5: the reserved bytes of the object header of {what} hold data")
         w.ledger.claim(address, 16 + size, f"the object header of {what}")
         blocks, width, order = [(address + 16, size)], 8, 0
     else:
         raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
     messages: list[Message] = []
+    seen = 0
     for start, size in blocks:  # grows as continuation messages are met
         for m in _messages(w, start, size, width, order, what):
+            seen += 1
             if m.kind == 0x10:
                 blocks.append(_continuation(w, m, width, what))
             else:
                 messages.append(m)
+    if width == 8 and seen != count:
+        raise Invalid(f"hdf5: the object header of {what} declares {count} messages and holds {seen}")
     return messages
 
 
@@ -106,7 +148,8 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     at = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
-    w.ledger.claim(address, at + width + size + 4 - address, f"the object header of {what}")
+    w.ledger.claim_checked(address, at + width + size + 4 - address, f"the object header of {what}")
+    w.refs[address] = 1  # unless a reference count message says more
     return [(at + width, size)], 4, 2 if flags & 0x04 else 0
 
 
@@ -118,6 +161,7 @@ def _continuation(w: Walker, m: Message, width: int, what: str) -> tuple[int, in
     if width == 8:
         return address, length
     w.file.signature(address, b"OCHK", name)
+    w.file.checksummed(address, length, name)
     if length < 8:
         raise Invalid(f"hdf5: {name} at {address} is too short")
     return address + 4, length - 8
@@ -133,7 +177,9 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if w.messages > MAX_MESSAGES:
             raise Invalid(f"hdf5: more than {MAX_MESSAGES} header messages")
         if width == 8:
-            kind, length, flags = f.unpack("HHB", pos, what)
+            kind, length, flags, reserved = f.unpack("HHBH", pos, what)
+            if reserved or f.unpack("B", pos + 7, what)[0] or length % 8:
+                raise Invalid(f"hdf5: a message header in the object header of {what} at {pos} is malformed")
         else:
             kind, length, flags = f.unpack("BHB", pos, what)
         data = pos + width + order
@@ -141,27 +187,19 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
-        yield Message(kind, flags, data, length)
+        yield Message(kind, flags, data, length, 8 if width == 8 else 1)
         pos = data + length
     if f.bytes(pos, end - pos, what).strip(b"\0"):
         raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")
 
 
-def _shared(f: File, m: Message) -> int:
-    version, kind = f.unpack("BB", m.at, "a shared message")
-    if version == 1:
-        return f.unpack("6xQ", m.at + 2, "a shared message")[0]
-    if version == 2 or (version == 3 and kind == 2):
-        return f.unpack("Q", m.at + 2, "a shared message")[0]
-    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
-
-
-def _symbol_table(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     btree, heap = w.file.unpack("QQ", m.at, f"the symbol table message of {what}")
+    w.groups[w.at] = (btree, heap)
     storage.symbol_table(w, btree, heap, what)
 
 
-def _link(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     f = w.file
     version, flags = f.unpack("BB", m.at, f"a link message of {what}")
     if version != 1:
@@ -174,12 +212,17 @@ def _link(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
     name = f.bytes(pos + width, length, what).decode("utf-8", "replace")
     if kind == 0:
         w.reach(f.unpack("Q", pos + width + length, what)[0], f"{what.rstrip('/')}/{name}")
-    elif kind not in (1, 64):
+    elif kind == 64:
+        raise Invalid(
+            f"hdf5: the external link {name!r} in {what} is refused (a reader's HDF5 library "
+            "would open a file and path the guest named)"
+        )
+    elif kind != 1:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
 def _dense(kind: str, skip: int):  # noqa: ANN202
-    def check(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+    def check(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
         _, flags = w.file.unpack("BB", m.at, what)
         heap = w.file.unpack("Q", m.at + 2 + (skip if flags & 0x01 else 0), what)[0]
         if heap != UNDEFINED:
@@ -188,13 +231,20 @@ def _dense(kind: str, skip: int):  # noqa: ANN202
     return check
 
 
-def _file_space(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, strategy, persist = w.file.unpack("BBB", m.at, what)
     if (version == 0 and strategy == 1) or (version >= 1 and persist):
         raise Invalid("hdf5: persisted free-space sections are not supported")
 
 
-def _k_values(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
+def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    version, count = w.file.unpack("BI", m.at, f"the reference count of {what}")
+    if version != 0:
+        raise Invalid(f"hdf5: the reference count message of {what} has version {version}")
+    w.refs[w.at] = count
+
+
+def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     _, chunk, group, leaf = w.file.unpack("BHHH", m.at, what)
     w.k.update(chunk=chunk, group=group, leaf=leaf)
 
@@ -206,6 +256,7 @@ _HANDLERS = {
     0x15: _dense("attribute", 2),
     0x17: _file_space,
     0x13: _k_values,
+    0x16: _refcount,
     0x08: storage.layout,
     0x0C: storage.attribute,
 }
@@ -238,8 +289,12 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
     if version == 1:
         w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
         at = 28
-    _, free, eof, driver, _, root = f.unpack("QQQQQQ", at, "the superblock")
+    _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
+    name, root, _ = storage.symbol_entry(w, f.bytes(at + 32, 40, "the superblock"), "the superblock")
     _eof(eof, size)
+    raw = f.bytes(0, at, "the superblock")  # versions 0, reserved bytes and flags zero:
+    if name or (raw[9:13] + raw[15:16] + raw[20:24] + raw[26:28]).strip(b"\0"):
+        raise Invalid("hdf5: the reserved bytes of the superblock hold data")
     if free != UNDEFINED or driver != UNDEFINED:
         raise Invalid("hdf5: a global free-space index or driver information block is not supported")
     w.k.update(leaf=leaf, group=group)
@@ -247,6 +302,7 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
 
 
 def _superblock_v23(w: Walker, size: int) -> None:
+    w.file.checksummed(0, SUPERBLOCK_SIZE[2], "the superblock")
     _, extension, eof, root = w.file.unpack("QQQQ", 12, "the superblock")
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs

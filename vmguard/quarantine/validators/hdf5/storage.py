@@ -6,58 +6,63 @@ variable-length values point into. Each structure claims its extent in the ledge
 from __future__ import annotations
 
 import struct
-from math import prod
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import chunks
+from . import btree, chunks, sizes
+from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
+from .shapes import Space, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
+    from .ledger import File
     from .objects import Message, Walker
 
-MAX_LEVEL = 64  # B-tree levels: far beyond any real file
 MAX_REFS = 4_000_000  # variable-length values read for their heap references
 _VLEN = 9  # datatype class: variable-length sequence or string
 
 
-def symbol_table(w: Walker, btree: int, heap: int, what: str) -> None:
+def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
-    entries: list[tuple[int, int]] = []
-    for node, _ in _btree(w, btree, 0, w.k["group"], 8, f"the group B-tree of {what}"):
+    entries: list[tuple[int, int, int | None]] = []
+    before, ends = 0, []  # the empty name, at 0 in every group's heap
+    tree = btree.leaves(w, root, (0, w.k["group"], 8), f"the group B-tree of {what}", ends.append)
+    for node, left, right in tree:
         entries += _snod(w, node, what)
-    segment = _local_heap(w, heap, [offset for offset, _ in entries], what)
-    for offset, header in entries:
+        names = (int.from_bytes(left, "little"), int.from_bytes(right, "little"))
+        if not entries or names != (before, entries[-1][0]):
+            raise Invalid(f"hdf5: the keys of the group B-tree of {what} are not the names they bound")
+        before = names[1]
+    if any(int.from_bytes(end, "little") != before for end in ends):  # an empty group: 0
+        raise Invalid(f"hdf5: the last key of the group B-tree of {what} is not its last name")
+    texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
+    segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
+    for offset, header, _ in entries:
         name = segment[offset : segment.index(b"\0", offset)].decode("utf-8", "replace")
         w.reach(header, f"{what.rstrip('/')}/{name}")
 
 
-def _btree(w: Walker, root: int, kind: int, k: int, key: int, what: str):  # noqa: ANN202
-    """(child, the first 4 bytes of its key: a chunk's size) of every leaf entry of a v1
-    B-tree, each node claimed once: a node reached twice is a loop. Unused entries are
-    zeros. Each node is read once, in one piece."""
-    size = 24 + (2 * k + 1) * key + 2 * k * 8
-    stack = [(root, None)]
-    while stack:
-        node, level = stack.pop()
-        if not w.ledger.claim(node, size, what):
-            raise Invalid(f"hdf5: {what}: the node at {node} is reached twice (a loop)")
-        raw = w.file.bytes(node, size, what)
-        t, lvl, used = struct.unpack_from("<4xBBH", raw)
-        if raw[:4] != b"TREE" or t != kind or used > 2 * k or lvl > MAX_LEVEL or level not in (None, lvl):
-            raise Invalid(f"hdf5: {what}: the node at {node} is not a B-tree node of its kind and level")
-        if raw[24 + used * (key + 8) + key :].strip(b"\0"):
-            raise Invalid(f"hdf5: {what}: the unused entries of the node at {node} hold data")
-        for i in range(24, 24 + used * (key + 8), key + 8):
-            child = int.from_bytes(raw[i + key : i + key + 8], "little")
-            if lvl:
-                stack.append((child, lvl - 1))
-            else:
-                yield child, int.from_bytes(raw[i : i + 4], "little")
+def symbol_entry(w: Walker, raw: bytes, what: str) -> tuple[int, int, int | None]:
+    """A symbol table entry: (name offset, object header, offset of a soft link's value,
+    both in the local heap). Its scratch pad holds what its cache type says, nothing else:
+    nothing (0), the group's B-tree and heap (1: checked against the group's own symbol
+    table message when it is visited) or a soft link's value (2)."""
+    name, header, cache, reserved = struct.unpack_from("<QQII", raw)
+    scratch, value = raw[24:40], None
+    if cache == 1 and header != UNDEFINED:
+        w.cached.setdefault(header, set()).add(struct.unpack_from("<QQ", scratch))
+    elif cache == 2 and header == UNDEFINED:
+        value, scratch = struct.unpack_from("<I", scratch)[0], scratch[4:]
+    elif cache != 0:
+        raise Invalid(f"hdf5: a symbol table entry of {what} has cache type {cache}")
+    if reserved or (cache != 1 and scratch.strip(b"\0")):
+        raise Invalid(f"hdf5: the reserved bytes or scratch pad of a symbol table entry of {what} hold data")
+    return name, header, value
 
 
-def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
-    """The entries of a symbol table node: (name offset in the local heap, object header)."""
+def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
+    """The entries of a symbol table node (symbol_entry)."""
     k, f = w.k["leaf"], w.file
     name = f"a symbol table node of {what}"
     w.ledger.claim(node, 8 + 2 * k * 40, name)
@@ -68,7 +73,8 @@ def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int]]:
     end = node + 8 + count * 40
     if f.bytes(end, node + 8 + 2 * k * 40 - end, name).strip(b"\0"):
         raise Invalid(f"hdf5: the unused entries of {name} at {node} hold data")
-    return [f.unpack("QQ", node + 8 + i * 40, name) for i in range(count)]
+    raw = f.bytes(node + 8, count * 40, name)
+    return [symbol_entry(w, raw[i : i + 40], what) for i in range(0, count * 40, 40)]
 
 
 def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
@@ -109,23 +115,62 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     return segment
 
 
-def _is_vlen(w: Walker, dtype: Message | None) -> bool:
-    return dtype is not None and w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == _VLEN
+def datatype(f: File, at: int, what: str) -> tuple[int, int]:
+    """(class, element size) of the datatype message at `at`."""
+    return f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F, element_size(f, at, what)
 
 
-def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
-    """A dataset's raw data: inside the message, one extent, or chunks."""
-    f, vlen = w.file, _is_vlen(w, dtype)
+def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, bool]:
+    """(dataspace, element size, variable-length) of a dataset: its own dataspace; its own
+    datatype or a committed one (walked before: Walker.later)."""
+    space, dtype = first.get(0x01), first.get(0x03)
+    if space is None or dtype is None or space.flags & 0x02:
+        raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or a datatype message")
+    if dtype.flags & 0x02:
+        committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
+        if committed is None:
+            raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
+        cls, item = committed
+    else:
+        cls, item = datatype(w.file, dtype.at, what)
+    return dataspace(w.file, space.at, what), item, cls == _VLEN
+
+
+def shared(f: File, at: int) -> int:
+    """The object header a shared message (at `at`) lives in."""
+    version, kind = f.unpack("BB", at, "a shared message")
+    if version == 1:
+        return f.unpack("6xQ", at + 2, "a shared message")[0]
+    if version == 2 or (version == 3 and kind == 2):
+        return f.unpack("Q", at + 2, "a shared message")[0]
+    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
+
+
+def uses_committed(f: File, m: Message, dtype: Message | None) -> bool:
+    """Whether a layout or attribute message's datatype is a committed one (another
+    object's, walked before its size is needed)."""
+    if m.kind == 0x08:
+        return dtype is not None and bool(dtype.flags & 0x02)
+    return m.kind == 0x0C and bool(f.unpack("xB", m.at, "an attribute")[0] & 0x01)
+
+
+def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
+    """A dataset's raw data: inside the message, one extent, or chunks; exactly the
+    dataspace x element size, no byte more."""
+    f = w.file
+    space, item, vlen = _description(w, first, what)
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
+        exact(size, space.elements * item, f"the compact data of {what}")
         if vlen:
             _refs(w, m.at + 4, size // 16, what)
         return
     if cls == 1:
         address, size = f.unpack("QQ", m.at + 2, what)
+        exact(size, space.elements * item, f"the contiguous extent of {what}")
         if address != UNDEFINED:
             w.ledger.claim(address, size, f"the data of {what}")
             if vlen:
@@ -133,39 +178,70 @@ def layout(w: Walker, m: Message, what: str, dtype: Message | None) -> None:
         return
     if vlen:
         raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
+    pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     if version == 3:
-        ndims, btree = f.unpack("BQ", m.at + 2, what)
-        name = f"a chunk of {what}"  # one string for all its chunks: the ledger keeps it
-        for chunk, size in _btree(w, btree, 1, w.k["chunk"], 8 + 8 * ndims, f"the chunk B-tree of {what}"):
-            w.ledger.claim(chunk, size, name)
+        ndims, root = f.unpack("BQ", m.at + 2, what)
+        dims = f.unpack("I" * ndims, m.at + 11, what)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
+        if dims[-1] != item or ndims != len(space.dims) + 1:
+            raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
+        if root == UNDEFINED:
+            return  # no chunk written yet
+        shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
+        for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c)):
+            size, mask = struct.unpack_from("<II", key)
+            claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what)
+    chunks.index(w, m, what, (space, item, pipeline))
 
 
-def attribute(w: Walker, m: Message, what: str, _dtype: Message | None) -> None:
-    """An attribute: its value lies in the message, except variable-length values."""
+def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """An attribute: its value lies in the message (exactly its dataspace x element size,
+    the message's padding zeros), except variable-length values."""
     f = w.file
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
-    if version not in (1, 2, 3):
+    if version not in (1, 2, 3) or flags & ~0x03 or (version == 1 and flags):
         raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
     pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
     at = m.at + (9 if version == 3 else 8) + pad(name)
-    vlen = not flags & 0x01 and f.unpack("B", at, what)[0] & 0x0F == _VLEN
     space_at = at + pad(dtype)
     data = space_at + pad(space)
-    if vlen:
-        count = 0 if flags & 0x02 else _elements(w, space_at, what)
-        if data + 16 * count > m.at + m.size:
-            raise Invalid(f"hdf5: an attribute of {what} holds fewer values than its dataspace says")
-        _refs(w, data, count, what)
+    if flags & 0x02:
+        raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
+    cls, item = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
+    space_of = dataspace(f, space_at, what)
+    start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
+    if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
+        raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
+    needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
+    _field(f, (at, dtype, needed, pad(dtype)), what)
+    _field(f, (space_at, space, space_of.size, pad(space)), what)
+    padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
+    if cls == _VLEN:
+        _refs(w, data, space_of.elements, what)
 
 
-def _elements(w: Walker, at: int, what: str) -> int:
-    version, rank, _, kind = w.file.unpack("BBBB", at, what)
-    if version == 2 and kind == 2:
-        return 0
-    dims = w.file.unpack("Q" * rank, at + (8 if version == 1 else 4), what)
-    return prod(dims)
+def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
+    """An attribute's datatype or dataspace: declared exactly its content, padding zeros."""
+    start, declared, needed, padded_to = field
+    if declared != needed or f.bytes(start + needed, padded_to - needed, what).strip(b"\0"):
+        raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
+
+
+def _committed(w: Walker, address: int, what: str) -> tuple[int, int]:
+    """The committed datatype an attribute shares: one more link to it (HDF5 counts it)."""
+    if address not in w.types:
+        raise Invalid(f"hdf5: the committed datatype of an attribute of {what} is not reached by a link")
+    w.links[address] = w.links.get(address, 0) + 1
+    return w.types[address]
+
+
+def padded(w: Walker, m: Message, content: int, what: str) -> None:
+    """A message holds exactly its content, padded (v1 headers) to 8 bytes with zeros."""
+    if m.size != -(-content // m.align) * m.align:
+        raise Invalid(f"hdf5: {what} is declared {m.size} bytes where its content is {content}")
+    if w.file.bytes(m.at + content, m.size - content, what).strip(b"\0"):
+        raise Invalid(f"hdf5: the padding of {what} holds data")
 
 
 def _refs(w: Walker, at: int, count: int, what: str) -> None:
@@ -199,7 +275,10 @@ def global_heaps(w: Walker) -> None:
 def _heap_objects(w: Walker, heap: int, size: int, name: str) -> set[int]:
     f, pos, end, found = w.file, heap + 16, heap + size, set()
     while end - pos >= 16:
-        index, _, length = f.unpack("HH4xQ", pos, name)
+        index, refs, reserved, length = f.unpack("HHIQ", pos, name)
+        padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
+        if reserved or padding.strip(b"\0") or (index and refs):
+            raise Invalid(f"hdf5: the reserved bytes or padding of object {index} of {name} hold data")
         if index == 0:  # free space: the rest of the collection
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
                 raise Invalid(f"hdf5: the free space of {name} holds data (free space is zeros)")

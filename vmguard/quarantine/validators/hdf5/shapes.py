@@ -1,0 +1,82 @@
+"""What an object's description says its data needs: the dataspace (dimensions, maximum
+dimensions, element count), the datatype's element size and the filter pipeline. Every
+extent a dataset or attribute claims is checked against these: exactly what its content
+needs, no byte more (a reader never reads the rest, so the rest could carry anything)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+
+if TYPE_CHECKING:
+    from .ledger import File
+
+DEFLATE, SHUFFLE, FLETCHER32 = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Space:
+    dims: tuple[int, ...]
+    maxdims: tuple[int, ...]
+    elements: int
+    size: int  # bytes of the message's content
+
+
+def dataspace(f: File, at: int, what: str) -> Space:
+    """A dataspace message (version 1 or 2) at `at`; its reserved bytes must be zero."""
+    name = f"the dataspace of {what}"
+    version, rank, flags = f.unpack("BBB", at, name)
+    if version == 1:
+        if f.bytes(at + 3, 5, name).strip(b"\0") or flags & ~0x01:
+            raise Invalid(f"hdf5: {name} has reserved bytes or flags set")
+        kind, pos = (1 if rank else 0), at + 8
+    elif version == 2:
+        kind, pos = f.unpack("B", at + 3, name)[0], at + 4
+        if kind > 2 or flags & ~0x01 or (kind != 1 and rank):
+            raise Invalid(f"hdf5: {name} has an unknown kind or flags")
+    else:
+        raise Invalid(f"hdf5: {name} has version {version}")
+    dims = f.unpack("Q" * rank, pos, name)
+    maxdims = f.unpack("Q" * rank, pos + 8 * rank, name) if flags & 0x01 else dims
+    elements = 0 if kind == 2 else prod(dims)
+    return Space(dims=dims, maxdims=maxdims, elements=elements, size=pos - at + 8 * rank * (1 + (flags & 1)))
+
+
+def element_size(f: File, at: int, what: str) -> int:
+    """The size of one element of the datatype message at `at`."""
+    return f.unpack("4xI", at, f"the datatype of {what}")[0]
+
+
+def filters(f: File, at: int | None, what: str) -> tuple[int, ...]:
+    """The filter ids of a filter pipeline message, in the order they were applied."""
+    return () if at is None else pipeline(f, at, what)[0]
+
+
+def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
+    """(the filter ids, the size) of the filter pipeline message at `at`."""
+    name = f"the filter pipeline of {what}"
+    version, count = f.unpack("BB", at, name)
+    if version not in (1, 2):
+        raise Invalid(f"hdf5: {name} has version {version}")
+    pos, ids = at + (8 if version == 1 else 2), []
+    for _ in range(count):
+        fid = f.unpack("H", pos, name)[0]
+        if version == 2 and fid < 256:  # no name length field for the library's own filters
+            namelen, values = 0, f.unpack("2xH", pos + 2, name)[0]
+            pos += 6
+        else:
+            namelen, values = f.unpack("HxxH", pos + 2, name)
+            pos += 8
+        pos += (-(-namelen // 8) * 8 if version == 1 else namelen) + 4 * values
+        if version == 1 and values % 2:
+            pos += 4
+        ids.append(fid)
+    return tuple(ids), pos - at
+
+
+def exact(size: int, needed: int, what: str) -> None:
+    if size != needed:
+        raise Invalid(f"hdf5: {what} is {size} bytes where its dataspace and datatype need {needed}")

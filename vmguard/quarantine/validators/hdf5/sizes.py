@@ -1,0 +1,190 @@
+"""How many bytes each header message's content takes, parsed from the content itself:
+a message is declared exactly that, padded (v1 headers) to 8 bytes with zeros
+(storage.padded), so no message carries bytes a reader never reads."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from .ledger import File
+from .shapes import dataspace, pipeline
+
+if TYPE_CHECKING:
+    from .objects import Message
+
+MAX_NESTING = 32  # datatypes inside datatypes: far beyond any real file
+_FIXED = {0x10: 16, 0x11: 16, 0x12: 8, 0x0E: 16, 0x13: 7, 0x16: 5}
+# class -> the class bits it defines (the rest reserved, zero): byte order, padding, sign,
+# normalization, sign location, character set, member count, tag length...
+_CLASS_BITS = {
+    0: 0x0F,
+    1: 0xFF7F,
+    2: 0x01,
+    3: 0xFF,
+    4: 0x0F,
+    5: 0xFF,
+    6: 0xFFFF,
+    7: 0x0F,
+    8: 0xFFFF,
+    9: 0xFFF,
+    10: 0,
+}
+_DATATYPE_PROPERTIES = {0: 4, 1: 12, 2: 2, 3: 0, 4: 4, 7: 0}  # class -> bytes after the 8-byte header
+
+
+def content(f: File, m: Message, what: str) -> int | None:
+    """The bytes of `m`'s content; None for the messages checked elsewhere (NIL: zeros;
+    attribute: storage.attribute)."""
+    if m.flags & 0x02:
+        return shared(f, m.at, what)
+    if m.kind in _FIXED:
+        return _FIXED[m.kind]
+    parse = _PARSERS.get(m.kind)
+    return None if parse is None else parse(within(f, m), m.at, what)
+
+
+def within(f: File, m: Message) -> File:
+    """The file as far as the message reaches: parsing its content reads nothing past it
+    (a crafted count of members or a missing NUL stops at the message's end)."""
+    return File(f.buf, min(f.eof, m.at + m.size))
+
+
+def shared(f: File, at: int, what: str) -> int:
+    """The size of a shared message (a reference to the object header holding it)."""
+    version = f.unpack("B", at, f"a shared message of {what}")[0]
+    return 16 if version == 1 else 10
+
+
+def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
+    """The size of the datatype at `at` (with the datatypes it is built from)."""
+    if depth > MAX_NESTING:
+        raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
+    head, bits, high, size = f.unpack("BHBI", at, f"the datatype of {what}")
+    cls, version = head & 0x0F, head >> 4
+    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0):
+        raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
+    if cls in _DATATYPE_PROPERTIES:
+        return 8 + _DATATYPE_PROPERTIES[cls]
+    if cls == 5:  # opaque: a NUL-terminated tag, padded to 8
+        return 8 + (bits & 0xFF)
+    if cls == 9:  # variable-length: its base type
+        return 8 + datatype(f, at + 8, what, depth + 1)
+    if cls == 10:
+        return _array(f, at, version, what, depth)
+    if cls == 6:
+        return _compound(f, at, (version, bits, size), what, depth)
+    if cls == 8:
+        return _enum(f, at, (version, bits), what, depth)
+    raise Invalid(f"hdf5: datatype class {cls} in {what} is unknown")
+
+
+def _name(f: File, at: int, version: int, what: str) -> int:
+    """The bytes of a member name: NUL-terminated, padded to 8 before version 3."""
+    length = f.bytes(at, max(0, f.eof - at), f"a name in {what}").find(b"\0")
+    if length < 0:
+        raise Invalid(f"hdf5: a name in a message of {what} has no NUL")
+    return length + 1 if version >= 3 else -(-(length + 1) // 8) * 8
+
+
+def _compound(f: File, at: int, head: tuple[int, int, int], what: str, depth: int) -> int:
+    version, members, size = head
+    pos = at + 8
+    width = max(1, (size.bit_length() + 7) // 8)
+    for _ in range(members & 0xFFFF):
+        pos += _name(f, pos, version, what)
+        pos += {1: 32, 2: 4}.get(version, width)  # offset (v1: and an array's dimensions)
+        pos += datatype(f, pos, what, depth + 1)
+    return pos - at
+
+
+def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int:
+    version, members = head
+    base = f.unpack("4xI", at + 8, f"the datatype of {what}")[0]
+    pos = at + 8 + datatype(f, at + 8, what, depth + 1)
+    for _ in range(members & 0xFFFF):
+        pos += _name(f, pos, version, what)
+    return pos + (members & 0xFFFF) * base - at
+
+
+def _array(f: File, at: int, version: int, what: str, depth: int) -> int:
+    rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
+    pos = at + 9 + (3 + 8 * rank if version == 2 else 4 * rank)  # v2: reserved, permutation
+    return pos - at + datatype(f, pos, what, depth + 1)
+
+
+def _layout(f: File, at: int, what: str) -> int:
+    version, cls = f.unpack("BB", at, f"the layout of {what}")
+    if cls == 0:
+        return 4 + f.unpack("H", at + 2, what)[0]
+    if cls == 1:
+        return 18
+    if version == 3:
+        return 11 + 4 * f.unpack("B", at + 2, what)[0]
+    flags, ndims, width = f.unpack("BBB", at + 2, what)
+    pos = at + 5 + ndims * width
+    index = f.unpack("B", pos, what)[0]
+    sizes = {1: 8 + (12 if flags & 0x02 else 0), 2: 8, 3: 1 + 8, 4: 5 + 8, 5: 6 + 8}  # info + address
+    if index not in sizes:
+        raise Invalid(f"hdf5: chunk index type {index} in {what} is unknown")
+    return pos + 1 + sizes[index] - at
+
+
+def _fill(f: File, at: int, what: str) -> int:
+    version, flags = f.unpack("BB", at, f"the fill value of {what}")
+    if version in (1, 2):
+        if version == 2 and not f.unpack("3xB", at, what)[0]:  # no value defined
+            return 4
+        return 8 + f.unpack("I", at + 4, what)[0]
+    if version == 3:
+        return 2 + (4 + f.unpack("I", at + 2, what)[0] if flags & 0x20 else 0)
+    raise Invalid(f"hdf5: fill value message version {version} in {what} is not supported")
+
+
+def _old_fill(f: File, at: int, what: str) -> int:
+    return 4 + f.unpack("I", at, f"the fill value of {what}")[0]
+
+
+def _link(f: File, at: int, what: str) -> int:
+    _, flags = f.unpack("BB", at, f"a link of {what}")
+    kind = f.unpack("B", at + 2, what)[0] if flags & 0x08 else 0
+    pos = at + 2 + (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
+    width = 1 << (flags & 0x03)
+    pos += width + int.from_bytes(f.bytes(pos, width, what), "little")
+    if kind == 0:
+        return pos + 8 - at
+    return pos + 2 + f.unpack("H", pos, what)[0] - at  # a soft or external link's value
+
+
+def _flagged(fixed: int, optional: tuple[tuple[int, int], ...]):  # noqa: ANN202
+    """Version, flags, `fixed` bytes and a field of each (flag, bytes) the flags name."""
+
+    def size(f: File, at: int, what: str) -> int:
+        flags = f.unpack("xB", at, what)[0]
+        return 2 + fixed + sum(n for bit, n in optional if flags & bit)
+
+    return size
+
+
+def _comment(f: File, at: int, what: str) -> int:
+    return _name(f, at, 3, what)
+
+
+def _file_space(f: File, at: int, what: str) -> int:
+    return 10 if f.unpack("B", at, what)[0] == 0 else 29
+
+
+_PARSERS = {
+    0x01: lambda f, at, what: dataspace(f, at, what).size,
+    0x03: datatype,
+    0x04: _old_fill,
+    0x05: _fill,
+    0x06: _link,
+    0x08: _layout,
+    0x0B: lambda f, at, what: pipeline(f, at, what)[1],
+    0x0D: _comment,
+    0x02: _flagged(16, ((0x01, 8), (0x02, 8))),
+    0x0A: _flagged(0, ((0x01, 4), (0x02, 4))),
+    0x15: _flagged(16, ((0x01, 2), (0x02, 8))),
+    0x17: _file_space,
+}
