@@ -20,7 +20,7 @@ import pytest
 from tests.support.install_doc import install_lines
 from tests.support.require import require_tools
 from vmguard.cli import main
-from vmguard.system.install import GATE_UNIT, UNITS, install, unit_text, units
+from vmguard.system.install import GATE_UNIT, UNITS, command_path, install, unit_text, units
 
 ROOT = Path(__file__).parents[2]
 PLAIN_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
@@ -108,7 +108,10 @@ def test_control_a_broken_unit_is_refused(tmp_path):
     unit = tmp_path / "vmguard-audit.service"
     unit.write_text(unit_text("vmguard-audit.service", tmp_path / "no-such-vmguard"))
     assert systemd_verify(unit).returncode != 0
-    install(tmp_path / "root")  # an editable install: no man page to link
+    bare = tmp_path / "bare/bin/vmguard"  # a vmguard whose environment has no man page
+    bare.parent.mkdir(parents=True)
+    bare.symlink_to(command_path())
+    install(tmp_path / "root", bare)
     proc = systemd_verify(*installed_units(tmp_path / "root"), root=tmp_path / "root")
     assert proc.returncode != 0 and "man vmguard(1)" in proc.stderr
 
