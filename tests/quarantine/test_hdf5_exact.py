@@ -16,6 +16,7 @@ import zlib
 
 import pytest
 
+from tests.quarantine.test_hdf5_walk import _refusal
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import walk
 from vmguard.quarantine.validators.hdf5.chunkdata import Chunking, claim, fletcher32
@@ -91,14 +92,6 @@ def files() -> dict[str, bytes]:
         "types-v0": _h5(_types, "earliest"),
         "types-v3": _h5(_types, "latest"),
     }
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(data, len(data))
-    except Invalid as err:
-        return str(err)
-    return ""
 
 
 @pytest.mark.parametrize("name", ["links-v0", "links-v3", "trees-v0", "types-v0", "types-v3"])
