@@ -1,0 +1,557 @@
+"""The files of the independent attacks on HDF5 dense storage and chunked variable-length
+data (test_attack_independent_dense.py): h5py writes each file, struct patches it, every
+checksum is recomputed (lookup3) so that only the walk's exactness rules can catch it.
+
+DENSE: payloads in fractal heaps, v2 B-trees and free-space managers; VLEN: in chunks of
+variable-length strings and their global heaps; FILTERS: h5py's own output with filters
+other than deflate/shuffle/fletcher32; HOSTILE: loops, shared subtrees and huge counts
+(refused fast); CONTROLS: the ordinary output each attack starts from."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.support import hdf5_dense as hd
+from tests.support.hdf5_bytes import fix_v2_checksum, put, set_eof, sig_at, u, write_h5
+
+PAYLOAD = b"DENSE-PAYLOAD/" + hashlib.sha256(b"dense-exfil").hexdigest().encode() + b"/END"  # 82 B
+
+
+# --- the ordinary files ----------------------------------------------------------------
+
+
+def _links(n: int):
+    def build(f) -> None:
+        for i in range(n):
+            f[f"d{i:03d}"] = np.arange(3)
+
+    return build
+
+
+def _attrs(f) -> None:
+    f["x"] = np.arange(3)
+    for i in range(30):
+        f["x"].attrs[f"a{i:02d}"] = float(i)
+
+
+def _tracked(f) -> None:
+    g = f.create_group("g", track_order=True)
+    for i in range(12):
+        g[f"d{i}"] = np.arange(2)
+    g.attrs["note"] = "tracked"
+
+
+def _vlen_log(f) -> None:
+    """A log of strings in a resizable dataset (chunked, gzip), and a string attribute."""
+    f.attrs["note"] = "run 42"
+    log = f.create_dataset("log", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(),
+                           chunks=(16,), compression="gzip")  # fmt: skip
+    for i in range(3):
+        log.resize((log.shape[0] + 20,))
+        log[-20:] = [f"step {i}.{j}: ok" for j in range(20)]
+
+
+def _numeric_edge(f) -> None:
+    f.create_dataset("z", data=np.arange(100, dtype="i8"), chunks=(64,), compression="gzip")
+    f.create_dataset("r", data=np.arange(100, dtype="i8"), chunks=(64,))
+
+
+def _big_attr(f) -> None:
+    f["x"] = np.arange(3)
+    f["x"].attrs["table"] = np.arange(20_000, dtype="f8")  # 160 KB: a huge heap object
+
+
+def _long_soft(f) -> None:
+    f["x"] = np.arange(3)
+    for i in range(10):
+        f[f"s{i}"] = h5py.SoftLink("/" + "a" * 6000 + str(i))  # link messages over 4 KiB
+
+
+def _mixed(f) -> None:
+    """One lab file of every new kind: dense group, many attributes, ordered group, a log."""
+    runs = f.create_group("runs")
+    for i in range(25):
+        runs.create_dataset(f"r{i:02d}", data=np.arange(i + 1.0))
+    for i in range(12):
+        runs.attrs[f"cal{i}"] = np.arange(i + 1)
+    _tracked(f)
+    log = f.create_dataset("log", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(),
+                           chunks=(32,), compression="gzip", shuffle=True)  # fmt: skip
+    log.resize((50,))
+    log[:] = [f"event {i}" * (i % 5 + 1) for i in range(50)]
+
+
+BASES = {  # name: (builder, h5py.File keywords)
+    "links20-latest": (_links(20), {"libver": "latest"}),
+    "links500-latest": (_links(500), {"libver": "latest"}),
+    "links20-v110": (_links(20), {"libver": ("v110", "v110")}),
+    "attrs30-latest": (_attrs, {"libver": "latest"}),
+    "tracked-earliest": (_tracked, {}),
+    "tracked-latest": (_tracked, {"libver": "latest"}),
+    "vlen-log-earliest": (_vlen_log, {}),
+    "vlen-log-latest": (_vlen_log, {"libver": "latest"}),
+    "mixed-latest": (_mixed, {"libver": "latest"}),
+    "numeric-edge": (_numeric_edge, {}),
+}
+EDGE_BASES = {  # legal, rarer: heap objects over the managed limit (huge objects)
+    "big-attr-latest": (_big_attr, {"libver": "latest"}),
+    "long-soft-links-latest": (_long_soft, {"libver": "latest"}),
+}
+
+
+_BUILT: dict[str, bytes] = {}
+
+
+def base(d: Path, name: str) -> bytearray:
+    """The ordinary file, written once per process (every attack on it starts from the
+    same bytes as its control) and left at d/NAME.h5 for h5py's look-ups."""
+    if name not in _BUILT:
+        build, kw = {**BASES, **EDGE_BASES}[name]
+        _BUILT[name] = bytes(write_h5(d / f"{name}.h5", build, **kw))
+    (d / f"{name}.h5").write_bytes(_BUILT[name])
+    return bytearray(_BUILT[name])
+
+
+def controls(d: Path, table: dict = BASES) -> dict[str, bytes]:
+    return {f"{name}.h5": bytes(base(d, name)) for name in table}
+
+
+# --- helpers over a file's one dense group -------------------------------------------------
+
+
+def _heap(data: bytes, which: int = 0) -> hd.Heap:
+    return hd.heap(data, sig_at(data, b"FRHP")[which])
+
+
+def _tree(data: bytes, which: int = 0) -> hd.Tree:
+    return hd.tree(data, sig_at(data, b"BTHD")[which])
+
+
+def _write_in_heap(data: bytearray, h: hd.Heap, heap_offset: int, raw: bytes) -> None:
+    at = hd.file_offset(data, h, heap_offset)
+    data[at : at + len(raw)] = raw
+    hd.fix_dblock(data, h, hd.block_of(data, h, heap_offset))
+
+
+def _section(data: bytes, h: hd.Heap) -> tuple[int, int, int]:
+    """(file offset of the first section's record, its size, its heap offset): a one-set
+    section list whose records are count(1) size(3) offset(offset bytes) type(1)."""
+    fs = hd.free_space(data, h.fs_addr)
+    rec = fs.list_addr + 5 + 8
+    size = int.from_bytes(data[rec + 1 : rec + 4], "little")
+    off = int.from_bytes(data[rec + 4 : rec + 4 + h.offset_bytes], "little")
+    return rec, size, off
+
+
+def _shrink_first_section(data: bytearray, h: hd.Heap, by: int) -> int:
+    """Take `by` bytes from the start of the first free section (all accounting fixed):
+    returns the heap offset they start at."""
+    fs = hd.free_space(data, h.fs_addr)
+    rec, size, off = _section(data, h)
+    data[rec + 1 : rec + 4] = (size - by).to_bytes(3, "little")
+    data[rec + 4 : rec + 4 + h.offset_bytes] = (off + by).to_bytes(h.offset_bytes, "little")
+    hd.fix_after(data, fs.list_addr, fs.list_used - 4)
+    hd.set_free_space(data, fs, total_space=fs.total_space - by)
+    hd.set_heap(data, h.addr, free_man=h.free_man - by)
+    return off
+
+
+# --- dense links: payload in the heap, the B-tree, the free-space manager ----------------------
+
+
+def fhdb_free_space(d: Path) -> bytes:
+    """The root direct block's free space (after the last link message) holds the payload."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    _, _, off = _section(data, h)
+    _write_in_heap(data, h, off, PAYLOAD)
+    return bytes(data)
+
+
+def fhdb_block_offset(d: Path) -> bytes:
+    """A direct block's 'block offset' (its place in the heap: 0 for the root) = 4 payload bytes."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    block = hd.direct_blocks(data, h)[0]
+    data[block.addr + 13 : block.addr + 17] = PAYLOAD[:4]
+    hd.fix_dblock(data, h, block)
+    return bytes(data)
+
+
+def fhdb_heap_address(d: Path) -> bytes:
+    """A direct block's back pointer to its heap header names another address."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    block = hd.direct_blocks(data, h)[0]
+    put(data, block.addr + 5, int.from_bytes(PAYLOAD[:6], "little"))
+    hd.fix_dblock(data, h, block)
+    return bytes(data)
+
+
+def btlf_padding(d: Path) -> bytes:
+    """The B-tree leaf's unused room after its records and checksum (a 512-byte node)."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    end = t.root + 6 + t.n_root * t.rec_size + 4
+    assert not any(data[end : end + len(PAYLOAD)])
+    data[end : end + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def record_hash_mismatch(d: Path) -> bytes:
+    """The first record's name hash set to 4 payload bytes (still the smallest: order kept)."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    first = hd.root_leaf_records(data, t)[0]
+    assert u(data, first, "<I") > 0x00010203
+    data[first : first + 4] = b"\x03\x02\x01\x00"
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def record_ids_permuted(d: Path) -> bytes:
+    """Two records swap their heap IDs: every link still named once, each hash wrong
+    (a permutation of n records carries log2(n!) bits)."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    a, b = hd.root_leaf_records(data, t)[:2]
+    ida, idb = bytes(data[a + 4 : a + 11]), bytes(data[b + 4 : b + 11])
+    data[a + 4 : a + 11], data[b + 4 : b + 11] = idb, ida
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def record_duplicated(d: Path) -> bytes:
+    """The last record written twice (the tree's counts say 21): one heap object, two records."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    last = hd.root_leaf_records(data, t)[-1]
+    data[last + t.rec_size : last + 2 * t.rec_size] = data[last : last + t.rec_size]
+    hd.fix_leaf(data, t, t.root, t.n_root + 1)
+    hd.set_tree(data, t, n_root=t.n_root + 1, total=t.total + 1)
+    return bytes(data)
+
+
+def _record_for(data: bytes, h: hd.Heap, t: hd.Tree, name: bytes) -> int:
+    for rec in hd.root_leaf_records(data, t):
+        _, off, length = hd.heap_id(h, data[rec + 4 : rec + 4 + h.id_len])
+        if name in data[hd.file_offset(data, h, off) : hd.file_offset(data, h, off) + length]:
+            return rec
+    raise AssertionError(name)
+
+
+def object_referenced_twice(d: Path) -> bytes:
+    """d019's record names d018's link message; d019's message (now no record's) holds payload."""
+    data = base(d, "links20-latest")
+    h, t = _heap(data), _tree(data)
+    r18, r19 = _record_for(data, h, t, b"d018"), _record_for(data, h, t, b"d019")
+    _, off19, len19 = hd.heap_id(h, data[r19 + 4 : r19 + 11])
+    data[r19 + 4 : r19 + 11] = data[r18 + 4 : r18 + 11]
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    _write_in_heap(data, h, off19, PAYLOAD[:len19])
+    return bytes(data)
+
+
+def _link_message(name: bytes, target: int) -> bytes:
+    return bytes([1, 0, len(name)]) + name + target.to_bytes(8, "little")
+
+
+def object_unreferenced(d: Path) -> bytes:
+    """A link message (its name the payload) carved from the free space, with every count
+    fixed (heap: free space, object count; free-space manager and its section), named by
+    no record."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    target = u(data, sig_at(data, b"OHDR")[1])  # any address: the message is never read
+    msg = _link_message(PAYLOAD, target)
+    off = _shrink_first_section(data, h, len(msg))
+    h = _heap(data)
+    hd.set_heap(data, h.addr, n_man=h.n_man + 1)
+    _write_in_heap(data, _heap(data), off, msg)
+    return bytes(data)
+
+
+def object_trailing_bytes(d: Path) -> bytes:
+    """The link message next to the free space gets a heap ID 82 bytes longer than the
+    message: the payload after it, inside the object (free-space accounting fixed)."""
+    data = base(d, "links20-latest")
+    h, t = _heap(data), _tree(data)
+    _, _, free_off = _section(data, h)
+    for rec in hd.root_leaf_records(data, t):
+        kind, off, length = hd.heap_id(h, data[rec + 4 : rec + 11])
+        if off + length == free_off:
+            break
+    else:
+        raise AssertionError("no object before the free space")
+    _shrink_first_section(data, h, len(PAYLOAD))
+    h = _heap(data)
+    data[rec + 4 : rec + 11] = hd.managed_id(h, off, length + len(PAYLOAD))
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    _write_in_heap(data, h, free_off, PAYLOAD)
+    return bytes(data)
+
+
+def huge_id_unknown(d: Path) -> bytes:
+    """A record's heap ID of type 'huge' (the heap has no huge objects): 6 payload bytes;
+    the message it named then holds payload too."""
+    data = base(d, "links20-latest")
+    h, t = _heap(data), _tree(data)
+    rec = _record_for(data, h, t, b"d019")
+    _, off, length = hd.heap_id(h, data[rec + 4 : rec + 11])
+    data[rec + 4 : rec + 11] = b"\x10" + PAYLOAD[:6]
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def tiny_id_trailing(d: Path) -> bytes:
+    """A record's heap ID of type 'tiny' declaring 1 byte, 5 payload bytes after it."""
+    data = base(d, "links20-latest")
+    h, t = _heap(data), _tree(data)
+    rec = _record_for(data, h, t, b"d019")
+    data[rec + 4 : rec + 11] = b"\x20\x01" + PAYLOAD[:5]
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def _heap_field(field: str, value: int, name: str = "links20-latest"):
+    def attack(d: Path) -> bytes:
+        data = base(d, name)
+        hd.set_heap(data, _heap(data).addr, **{field: value})
+        return bytes(data)
+
+    attack.__doc__ = f"The fractal heap header's '{field}' = payload (checksum recomputed)."
+    return attack
+
+
+P8 = int.from_bytes(PAYLOAD[:8], "little")
+P4 = int.from_bytes(PAYLOAD[:4], "little")
+
+
+def fsse_slack(d: Path) -> bytes:
+    """The section list moved to the end of the file, allocated 82 bytes larger than used:
+    the payload in the slack (manager header names the new list; old place zeroed)."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    fs = hd.free_space(data, h.fs_addr)
+    old = bytes(data[fs.list_addr : fs.list_addr + fs.list_alloc])
+    data[fs.list_addr : fs.list_addr + fs.list_alloc] = bytes(fs.list_alloc)
+    new = len(data)
+    data += old + PAYLOAD
+    set_eof(data, len(data))
+    hd.set_free_space(data, fs, list_addr=new, list_alloc=fs.list_alloc + len(PAYLOAD))
+    return bytes(data)
+
+
+def fsse_section_over_objects(d: Path) -> bytes:
+    """The free section moved onto live link messages (start of the block's objects)."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    fs = hd.free_space(data, h.fs_addr)
+    rec, _, _ = _section(data, h)
+    data[rec + 4 : rec + 4 + h.offset_bytes] = (h.dblock_prefix).to_bytes(h.offset_bytes, "little")
+    hd.fix_after(data, fs.list_addr, fs.list_used - 4)
+    return bytes(data)
+
+
+def _fs_field(field: str, value: int):
+    def attack(d: Path) -> bytes:
+        data = base(d, "links20-latest")
+        fs = hd.free_space(data, _heap(data).fs_addr)
+        hd.set_free_space(data, fs, **{field: value})
+        return bytes(data)
+
+    attack.__doc__ = f"The free-space manager's '{field}' = payload (checksum recomputed)."
+    return attack
+
+
+def bthd_split_zero(d: Path) -> bytes:
+    """The B-tree header's split and merge percentages out of range (0 and 200)."""
+    data = base(d, "links20-latest")
+    hd.set_tree(data, _tree(data), split=0, merge=200)
+    return bytes(data)
+
+
+def btree_total_lies(d: Path) -> bytes:
+    """The B-tree header's total record count: 8 payload bytes."""
+    data = base(d, "links20-latest")
+    hd.set_tree(data, _tree(data), total=P8)
+    return bytes(data)
+
+
+# --- many attributes: records of type 8 (heap ID 8, flags 1, creation order 4, hash 4) -------
+
+
+def _attr_records(data: bytes) -> tuple[hd.Tree, list[tuple[int, int]]]:
+    """The attribute name tree and its (leaf, record offset) pairs (a tree of depth 0 or 1)."""
+    t = _tree(data)
+    leaves = [t.root] if t.depth == 0 else [u(data, t.root + 6 + t.n_root * t.rec_size + i * 9)
+                                              for i in range(t.n_root + 1)]  # fmt: skip
+    out = []
+    for leaf in leaves:
+        n = 0
+        while n * t.rec_size + 10 <= t.node_size:
+            rec = leaf + 6 + n * t.rec_size
+            if hd.lookup3(bytes(data[leaf : rec])) == u(data, rec, "<I") and n:
+                break
+            n += 1
+        out += [(leaf, leaf + 6 + i * t.rec_size) for i in range(n)]
+    return t, out
+
+
+def _fix_attr_leaf(data: bytearray, t: hd.Tree, leaf: int, records: list) -> None:
+    hd.fix_leaf(data, t, leaf, sum(1 for lf, _ in records if lf == leaf))
+
+
+def attr_creation_order(d: Path) -> bytes:
+    """Every attribute record's creation order (order not tracked) = 4 payload bytes."""
+    data = base(d, "attrs30-latest")
+    t, records = _attr_records(data)
+    for i, (_, rec) in enumerate(records):
+        data[rec + 9 : rec + 13] = PAYLOAD[4 * i % 80 : 4 * i % 80 + 4]
+    for leaf in {lf for lf, _ in records}:
+        _fix_attr_leaf(data, t, leaf, records)
+    return bytes(data)
+
+
+def attr_record_flags(d: Path) -> bytes:
+    """An attribute record's message flags byte (the attribute is not shared) = 0x5A."""
+    data = base(d, "attrs30-latest")
+    t, records = _attr_records(data)
+    leaf, rec = records[0]
+    data[rec + 8] = 0x5A
+    _fix_attr_leaf(data, t, leaf, records)
+    return bytes(data)
+
+
+def attr_hash_mismatch(d: Path) -> bytes:
+    """An attribute record's name hash changed, sort order kept (the first record's, lowered)."""
+    data = base(d, "attrs30-latest")
+    t, records = _attr_records(data)
+    leaf, rec = records[0]
+    assert u(data, rec + 13, "<I") > 7
+    put(data, rec + 13, 7, "<I")
+    _fix_attr_leaf(data, t, leaf, records)
+    return bytes(data)
+
+
+def attr_heap_free_space(d: Path) -> bytes:
+    """Payload in the free space of the attribute heap's second direct block (sections fixed
+    nowhere: the space is still listed free)."""
+    data = base(d, "attrs30-latest")
+    h = _heap(data)
+    block = max(hd.direct_blocks(data, h), key=lambda b: b.heap_offset)
+    end = block.addr + block.size
+    start = end - len(PAYLOAD) - 8
+    assert not any(data[start:end])
+    data[start : start + len(PAYLOAD)] = PAYLOAD
+    hd.fix_dblock(data, h, block)
+    return bytes(data)
+
+
+# --- indirect blocks: rows pointing elsewhere ----------------------------------------------------
+
+
+def _fhib_patch(name: str, entry: int, target):
+    def attack(d: Path) -> bytes:
+        data = base(d, name)
+        h = _heap(data)
+        pos = hd.iblock_entries(h)[entry][0]
+        put(data, h.root + pos, target(data, h))
+        hd.fix_iblock(data, h)
+        return bytes(data)
+
+    return attack
+
+
+FHIB_ROWS = {  # an indirect block's direct block entry names: beyond the end of the file,
+    # the indirect block itself, the heap header, the block another entry names (claimed twice)
+    "fhib_row_outside": _fhib_patch("links500-latest", 0, lambda data, h: len(data) + 4096),
+    "fhib_row_self": _fhib_patch("links500-latest", 1, lambda data, h: h.root),
+    "fhib_row_header": _fhib_patch("links500-latest", 1, lambda data, h: h.addr),
+    "fhib_row_twice": _fhib_patch("links500-latest", 1, lambda data, h: hd.direct_blocks(data, h)[0].addr),
+}
+
+
+def fhib_unused_entry(d: Path) -> bytes:
+    """An indirect block entry past the heap's allocation names an appended direct block
+    (valid prefix and checksum, heap offset right) whose free space holds the payload."""
+    data = base(d, "attrs30-latest")
+    h = _heap(data)
+    entries = hd.iblock_entries(h)
+    used = len(hd.direct_blocks(data, h))
+    pos, size, heap_off = entries[used]
+    assert u(data, h.root + pos) == hd.UNDEF
+    block = bytearray(size)
+    block[:4], block[4] = b"FHDB", 0
+    put(block, 5, h.addr)
+    block[13 : 13 + h.offset_bytes] = heap_off.to_bytes(h.offset_bytes, "little")
+    block[h.dblock_prefix : h.dblock_prefix + len(PAYLOAD)] = PAYLOAD
+    addr = len(data)
+    data += block
+    set_eof(data, len(data))
+    put(data, h.root + pos, addr)
+    hd.fix_iblock(data, h)
+    hd.fix_dblock(data, h, hd.Block(addr, size, heap_off, h.root + pos))
+    return bytes(data)
+
+
+def fhib_block_offset(d: Path) -> bytes:
+    """The root indirect block's block offset (0) = 4 payload bytes."""
+    data = base(d, "links500-latest")
+    h = _heap(data)
+    data[h.root + 13 : h.root + 17] = PAYLOAD[:4]
+    hd.fix_iblock(data, h)
+    return bytes(data)
+
+
+# --- creation-order tracking -------------------------------------------------------------
+
+
+def tracked_order_index_disagrees(d: Path) -> bytes:
+    """The creation-order index names link 1's message where link 0's should be: the two
+    indexes of one group disagree (link 0 reached by name only)."""
+    data = base(d, "tracked-earliest")
+    t = next(hd.tree(data, a) for a in sig_at(data, b"BTHD") if data[a + 5] == 6)
+    r0, r1 = hd.root_leaf_records(data, t)[:2]
+    data[r0 + 8 : r0 + 15] = data[r1 + 8 : r1 + 15]
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def tracked_max_order(d: Path) -> bytes:
+    """The link info message's maximum creation index (12 links: 12) = 8 payload bytes."""
+    data = base(d, "tracked-earliest")
+    with h5py.File(d / "tracked-earliest.h5", "r") as f:
+        addr = h5py.h5o.get_info(f["g"].id).addr
+    (body, _), = hd.messages(data, addr, 2)
+    assert data[body + 1] & 1
+    put(data, body + 2, P8 & ~(1 << 63))
+    fix_v2_checksum(data, addr)
+    return bytes(data)
+
+
+DENSE = {
+    f.__name__: f
+    for f in (
+        fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
+        record_ids_permuted, record_duplicated, object_referenced_twice, object_unreferenced,
+        object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
+        fsse_section_over_objects, bthd_split_zero, btree_total_lies, attr_creation_order,
+        attr_record_flags, attr_hash_mismatch, attr_heap_free_space, fhib_unused_entry, fhib_block_offset,
+        tracked_order_index_disagrees, tracked_max_order,
+    )
+}  # fmt: skip
+DENSE.update(FHIB_ROWS)
+DENSE.update({
+    "frhp_next_huge_id": _heap_field("next_huge", P8),
+    "frhp_tiny_size": _heap_field("tiny_size", P8),
+    "frhp_iterator": _heap_field("iterator", P8),
+    "frhp_huge_size": _heap_field("huge_size", P8),
+    "frhp_n_managed": _heap_field("n_man", P8),
+    "fshd_total_space": _fs_field("total_space", P8),
+    "fshd_ghost_sections": _fs_field("ghosts", P8),
+})

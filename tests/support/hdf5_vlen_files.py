@@ -1,0 +1,335 @@
+"""Attacks on variable-length strings in chunked datasets (each element: length, global
+heap collection address, object index; the chunks deflated), on chunk padding, on
+filters other than deflate/shuffle/fletcher32, and hostile shapes of the dense
+structures (test_attack_independent_dense.py). Each starts from a file h5py wrote."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.support import hdf5_dense as hd
+from tests.support.hdf5_bytes import put, set_eof, write_h5
+from tests.support.hdf5_dense_files import PAYLOAD, _heap, _tree, base
+
+
+def _log(d: Path):
+    data = base(d, "vlen-log-earliest")
+    return data, hd.chunks(d / "vlen-log-earliest.h5", "log")
+
+
+def _rewrite(data: bytearray, chunk, edit) -> bytes:
+    raw = bytearray(hd.inflate(data, chunk))
+    edit(raw)
+    return bytes(hd.replace_chunk(data, chunk, bytes(raw)))
+
+
+def _element(raw: bytearray, i: int, length: int, col: int, index: int) -> None:
+    struct.pack_into("<IQI", raw, 16 * i, length, col, index)
+
+
+def vlen_beyond_extent(d: Path) -> bytes:
+    """The last chunk's 4 elements past the dataset's extent (60 of 64) hold the payload."""
+    data, chunks = _log(d)
+    last = max(chunks, key=lambda c: c.chunk_offset)
+
+    def edit(raw):
+        assert not any(raw[12 * 16 :])
+        raw[12 * 16 : 12 * 16 + 64] = PAYLOAD[:64]
+
+    return _rewrite(data, last, edit)
+
+
+def vlen_null_with_junk(d: Path) -> bytes:
+    """An element past the extent: length 0 (a null string) with address and index of payload."""
+    data, chunks = _log(d)
+    last = max(chunks, key=lambda c: c.chunk_offset)
+    p = struct.unpack("<QI", PAYLOAD[:12])
+    return _rewrite(data, last, lambda raw: _element(raw, 13, 0, *p))
+
+
+def vlen_length_short(d: Path) -> bytes:
+    """Element 0's length 4 where its heap object holds 13 bytes ("step 0.0: ok"...): a
+    reader sees "step", the rest of the object no reader returns."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+
+    def edit(raw):
+        n, col, idx = hd.vlen_refs(bytes(raw))[0]
+        assert n > 4
+        _element(raw, 0, 4, col, idx)
+
+    return _rewrite(data, first, edit)
+
+
+def _orphan_one(d: Path, target_of) -> bytes:
+    """Element 1 names another object (target_of(refs, data) -> (len, col, idx)); element
+    1's own object (now no element's) is overwritten with payload."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+    refs = hd.vlen_refs(hd.inflate(data, first))
+    n1, col1, idx1 = refs[1]
+    target = target_of(refs, data)
+    out = bytearray(_rewrite(data, first, lambda raw: _element(raw, 1, *target)))
+    at, size = hd.gcol_objects(out, col1)[idx1]
+    out[at + 16 : at + 16 + size] = PAYLOAD[:size]
+    return bytes(out)
+
+
+def vlen_twice(d: Path) -> bytes:
+    """Element 1 names element 0's heap object (one object, two elements); element 1's own
+    object holds payload, named by nothing."""
+    return _orphan_one(d, lambda refs, data: refs[0])
+
+
+def vlen_shared_with_attribute(d: Path) -> bytes:
+    """Element 1 names the string attribute's heap object; element 1's own object holds payload."""
+
+    def target(refs, data):
+        col = refs[0][1]
+        objects = hd.gcol_objects(data, col)
+        idx = min(objects.keys() - {0} - {r[2] for r in refs if r[1] == col})
+        return objects[idx][1], col, idx
+
+    return _orphan_one(d, target)
+
+
+def vlen_outside(d: Path) -> bytes:
+    """Element 2's collection address beyond the end of the file."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+    return _rewrite(data, first, lambda raw: _element(raw, 2, 8, len(data) + 65536, 1))
+
+
+def vlen_mid_collection(d: Path) -> bytes:
+    """Element 2's collection address 16 bytes into its collection (inside it, no signature)."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+    n, col, idx = hd.vlen_refs(hd.inflate(data, first))[2]
+    return _rewrite(data, first, lambda raw: _element(raw, 2, n, col + 16, idx))
+
+
+def vlen_index_missing(d: Path) -> bytes:
+    """Element 2 names object index 999 (no such object in the collection)."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+    n, col, _ = hd.vlen_refs(hd.inflate(data, first))[2]
+    return _rewrite(data, first, lambda raw: _element(raw, 2, n, col, 999))
+
+
+def _gcol_of_log(data: bytes, d: Path) -> int:
+    first = min(hd.chunks(d / "vlen-log-earliest.h5", "log"), key=lambda c: c.chunk_offset)
+    return hd.vlen_refs(hd.inflate(data, first))[0][1]
+
+
+def gcol_extra_object(d: Path) -> bytes:
+    """An object carved from the collection's free space (index unused, reference count 0,
+    free-space object shrunk to match), holding payload, named by no element."""
+    data, _ = _log(d)
+    col = _gcol_of_log(data, d)
+    objects = hd.gcol_objects(data, col)
+    free_at, free_size = objects[0]
+    need = 16 + (len(PAYLOAD) + 7) // 8 * 8
+    assert free_size >= need + 16
+    new_index = max(objects) + 1
+    put(data, free_at, new_index, "<H")
+    put(data, free_at + 2, 0, "<H")
+    put(data, free_at + 8, len(PAYLOAD))
+    data[free_at + 16 : free_at + 16 + len(PAYLOAD)] = PAYLOAD
+    put(data, free_at + need, 0, "<H")
+    put(data, free_at + need + 8, free_size - need)
+    return bytes(data)
+
+
+def gcol_free_space(d: Path) -> bytes:
+    """The collection's free space (after the strings of a chunked dataset) holds payload."""
+    data, _ = _log(d)
+    col = _gcol_of_log(data, d)
+    free_at, free_size = hd.gcol_objects(data, col)[0]
+    assert free_size > 200
+    data[free_at + 64 : free_at + 64 + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def numeric_edge_gzip(d: Path) -> bytes:
+    """A gzip chunk of 64 int64 of a 100-element dataset: its 28 elements past the extent
+    (fill values when HDF5 writes them) hold the payload."""
+    data = base(d, "numeric-edge")
+    chunk = max(hd.chunks(d / "numeric-edge.h5", "z"), key=lambda c: c.chunk_offset)
+
+    def edit(raw):
+        raw[36 * 8 : 36 * 8 + len(PAYLOAD)] = PAYLOAD
+
+    return _rewrite(data, chunk, edit)
+
+
+def numeric_edge_raw(d: Path) -> bytes:
+    """The same, unfiltered: payload written straight into the edge chunk past the extent."""
+    data = base(d, "numeric-edge")
+    chunk = max(hd.chunks(d / "numeric-edge.h5", "r"), key=lambda c: c.chunk_offset)
+    at = chunk.byte_offset + 36 * 8
+    assert not any(data[at : at + len(PAYLOAD)])
+    data[at : at + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+VLEN = {
+    f.__name__: f
+    for f in (
+        vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
+        vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
+        gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
+    )
+}  # fmt: skip
+
+
+# --- filters other than deflate, shuffle, fletcher32: h5py's own output ---------------------
+
+
+def _filtered(**kw):
+    def build(d: Path) -> bytes:
+        def make(f) -> None:
+            f.create_dataset("x", data=np.arange(10_000, dtype="i4") % 977, chunks=(1000,), **kw)
+
+        return bytes(write_h5(d / "f.h5", make))
+
+    return build
+
+
+def _lzf_strings(d: Path) -> bytes:
+    def make(f) -> None:
+        f.create_dataset("s", data=[f"line {i}" for i in range(100)], dtype=h5py.string_dtype(),
+                         chunks=(20,), maxshape=(None,), compression="lzf")  # fmt: skip
+
+    return bytes(write_h5(d / "f.h5", make))
+
+
+def _nbit(d: Path) -> bytes:
+    path = d / "f.h5"
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1000,))
+        dcpl.set_filter(h5py.h5z.FILTER_NBIT, 0, ())
+        ftype = h5py.h5t.STD_I32LE.copy()
+        space = h5py.h5s.create_simple((10_000,))
+        ds = h5py.h5d.create(f.id, b"x", ftype, space, dcpl)
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(10_000, dtype="i4") % 977)
+    return path.read_bytes()
+
+
+FILTERS = {
+    "filter_lzf": _filtered(compression="lzf"),
+    "filter_lzf_strings": _lzf_strings,
+    "filter_scaleoffset": _filtered(scaleoffset=0),
+    "filter_szip": _filtered(compression="szip"),
+    "filter_nbit": _nbit,
+    "filter_gzip_then_lzf_shuffle": _filtered(compression="lzf", shuffle=True, fletcher32=True),
+}
+
+
+# --- hostile shapes: must be refused fast, in bounded memory ------------------------------------
+
+
+def _limit_enc(n: int) -> int:
+    return n.bit_length() // 8 + 1
+
+
+def btree_shared_subtrees(d: Path, depth: int = 40) -> bytes:
+    """A v2 B-tree of depth 40 whose every internal node names the node below it twice
+    (2**40 paths to one leaf): a walk that does not notice a node reached twice never ends."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    record = bytes(data[t.root + 6 : t.root + 6 + t.rec_size])
+    max_leaf = (t.node_size - 10) // t.rec_size
+    nrec_size, cum = _limit_enc(max_leaf), [max_leaf]
+    child, child_n = t.root, t.n_root
+    for level in range(1, depth + 1):
+        ptr = 8 + nrec_size + (_limit_enc(cum[level - 1]) if level > 1 else 0)
+        node = bytearray(b"BTIN\x00" + bytes([t.type]) + record)
+        for _ in range(2):
+            node += child.to_bytes(8, "little") + child_n.to_bytes(nrec_size, "little")
+            if level > 1:
+                node += min(cum[level - 1], (1 << 63)).to_bytes(_limit_enc(cum[level - 1]), "little")
+        node += hd.lookup3(bytes(node)).to_bytes(4, "little")
+        assert len(node) <= t.node_size
+        max_int = (t.node_size - 10 - ptr) // (t.rec_size + ptr)
+        cum.append((max_int + 1) * cum[level - 1] + max_int)
+        child, child_n = len(data), 1
+        data += node + bytes(t.node_size - len(node))
+    set_eof(data, len(data))
+    hd.set_tree(data, t, depth=depth, root=child, n_root=1, total=2**depth * t.n_root)
+    return bytes(data)
+
+
+def btree_leaf_loop(d: Path) -> bytes:
+    """A v2 B-tree of depth 1 whose internal node's children are all the node itself."""
+    data = base(d, "links500-latest")
+    t = _tree(data)
+    pos = t.root + 6 + t.n_root * t.rec_size
+    for i in range(t.n_root + 1):
+        put(data, pos + 9 * i, t.root)
+    hd.fix_after(data, t.root, 6 + t.n_root * t.rec_size + 9 * (t.n_root + 1))
+    return bytes(data)
+
+
+def _tree_field(**fields):
+    def attack(d: Path) -> bytes:
+        data = base(d, "links20-latest")
+        hd.set_tree(data, _tree(data), **fields)
+        return bytes(data)
+
+    return attack
+
+
+def _heap_fields(**fields):
+    def attack(d: Path) -> bytes:
+        data = base(d, "links500-latest")
+        hd.set_heap(data, _heap(data).addr, **fields)
+        return bytes(data)
+
+    return attack
+
+
+def fsse_huge_count(d: Path) -> bytes:
+    """The free-space manager claims 2**62 sections and a section list of 2**40 bytes."""
+    data = base(d, "links20-latest")
+    fs = hd.free_space(data, _heap(data).fs_addr)
+    hd.set_free_space(data, fs, sections=1 << 62, serialized=1 << 62, list_used=1 << 40, list_alloc=1 << 40)
+    return bytes(data)
+
+
+def gcol_many_refs(d: Path) -> bytes:
+    """Every element of every chunk names one heap object: the other 59 objects named by none."""
+    data, chunks = _log(d)
+    ref = hd.vlen_refs(hd.inflate(data, min(chunks, key=lambda c: c.chunk_offset)))[0]
+    for chunk in sorted(chunks, key=lambda c: c.chunk_offset, reverse=True):
+        n = len(hd.inflate(data, chunk)) // 16
+        data = bytearray(hd.replace_chunk(data, chunk, struct.pack("<IQI", *ref) * n))
+    return bytes(data)
+
+
+HOSTILE = {
+    "btree_shared_subtrees": btree_shared_subtrees,
+    "btree_leaf_loop": btree_leaf_loop,
+    "btree_depth_65535": _tree_field(depth=65535),
+    "btree_node_size_4g": _tree_field(node_size=0xFFFFFFFF),
+    "btree_root_records_65535": _tree_field(n_root=65535, total=65535),
+    "heap_rows_65535": _heap_fields(cur_rows=65535),
+    "heap_width_65535": _heap_fields(width=65535),
+    "heap_block_2_63": _heap_fields(start_block=1 << 63, max_dblock=1 << 63),
+    "heap_root_is_header": lambda d: bytes(_root_is_header(d)),
+    "fsse_huge_count": fsse_huge_count,
+    "gcol_many_refs": gcol_many_refs,
+}
+
+
+def _root_is_header(d: Path) -> bytearray:
+    """The heap's root block address = the heap header itself."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    hd.set_heap(data, h.addr, root=h.addr)
+    return data
+
