@@ -176,3 +176,16 @@ def test_payload_is_really_in_the_attack_files(attack_run):
     carrying = [n for n in ("fhdb_free_space", "btlf_padding", "object_unreferenced", "fsse_slack")
                 if n not in broken]  # fmt: skip
     assert carrying and all(PAYLOAD in files[f"{n}.h5"] for n in carrying)
+
+
+@known("test_edge_chunk_payload_alone_is_not_published", HOLES)
+def test_edge_chunk_payload_alone_is_not_published(shipped_batch, tmp_path):
+    """The runner's view of one file whose chunk carries the payload past the dataset's
+    extent (bytes no reader returns): exit 1 and the payload nowhere in the public area."""
+    from tests.support.hdf5_vlen_files import numeric_edge_raw
+
+    (tmp_path / "b").mkdir()
+    run = vet(shipped_batch, tmp_path, {"out.h5": numeric_edge_raw(tmp_path / "b")}, "h5-edge-one")
+    published = run.out / "out.h5"
+    got_out = published.exists() and PAYLOAD in published.read_bytes()
+    assert run.rc == 1 and not got_out, (run.rc, run.entry("out.h5"), f"payload published: {got_out}")

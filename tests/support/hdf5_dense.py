@@ -336,3 +336,47 @@ def gcol_objects(data: bytes, col: int) -> dict[int, tuple[int, int]]:
             break
         p += 16 + (size + 7) // 8 * 8
     return out
+
+
+def replace_chunk_ea(data: bytearray, chunk, raw: bytes, all_chunks: list, level: int = 6) -> bytearray:
+    """The same for a chunk indexed by an extensible array's index block (libver='latest':
+    elements address, size, filter mask; the block's checksum recomputed)."""
+    from tests.support.hdf5_bytes import checksummed_length, sig_at
+
+    block = sig_at(data, b"EAIB")[0]
+    length = checksummed_length(data, block)
+    where = {c.byte_offset: bytes(data[block:block + length]).find(c.byte_offset.to_bytes(8, "little"))
+             for c in all_chunks}  # fmt: skip
+    first, second = sorted(where.values())[:2]
+    width = second - first - 12
+    new = zlib.compress(raw, level)
+    at = block + where[chunk.byte_offset]
+    addr = chunk.byte_offset
+    data[addr : addr + chunk.size] = bytes(chunk.size)
+    if len(new) > chunk.size:
+        addr = len(data)
+        data += new
+        set_eof_any(data)
+    data[addr : addr + len(new)] = new
+    put(data, at, addr)
+    data[at + 8 : at + 8 + width] = len(new).to_bytes(width, "little")
+    fix_after(data, block, length)
+    return data
+
+
+def sections(data: bytes, h: Heap) -> list[tuple[int, int, int]]:
+    """(file offset of the record's size field, size, heap offset) of every free section:
+    sets of count, size (3 bytes: sections up to 64 KiB), then per record its offset
+    (the heap's offset bytes) and type (1 byte)."""
+    fs = free_space(data, h.fs_addr)
+    count_width = fs.sections.bit_length() // 8 + 1
+    p, end, out = fs.list_addr + 13, fs.list_addr + fs.list_used - 4, []
+    while p < end:
+        count = int.from_bytes(data[p : p + count_width], "little")
+        size_at = p + count_width
+        size = int.from_bytes(data[size_at : size_at + 3], "little")
+        p = size_at + 3
+        for _ in range(count):
+            out.append((size_at, size, int.from_bytes(data[p : p + h.offset_bytes], "little")))
+            p += h.offset_bytes + 1
+    return out

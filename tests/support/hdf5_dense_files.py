@@ -38,6 +38,12 @@ def _attrs(f) -> None:
         f["x"].attrs[f"a{i:02d}"] = float(i)
 
 
+def _str_attrs(f) -> None:
+    f["x"] = np.arange(3)
+    for i in range(30):
+        f["x"].attrs[f"s{i:02d}"] = f"value {i} " * (i % 4 + 1)  # variable-length strings
+
+
 def _tracked(f) -> None:
     g = f.create_group("g", track_order=True)
     for i in range(12):
@@ -90,6 +96,7 @@ BASES = {  # name: (builder, h5py.File keywords)
     "links500-latest": (_links(500), {"libver": "latest"}),
     "links20-v110": (_links(20), {"libver": ("v110", "v110")}),
     "attrs30-latest": (_attrs, {"libver": "latest"}),
+    "strattrs-latest": (_str_attrs, {"libver": "latest"}),
     "tracked-earliest": (_tracked, {}),
     "tracked-latest": (_tracked, {"libver": "latest"}),
     "vlen-log-earliest": (_vlen_log, {}),
@@ -534,6 +541,153 @@ def tracked_max_order(d: Path) -> bytes:
     return bytes(data)
 
 
+def _id_at(t: hd.Tree) -> int:
+    """Where a record's heap ID starts: after the hash (links by name), the creation
+    order (links by order), or first (attributes)."""
+    return {5: 4, 6: 8, 8: 0, 9: 0}[t.type]
+
+
+def _carve(data: bytearray, h: hd.Heap, section: int, by: int) -> int:
+    """Take `by` bytes from the start of a free section (one record in its set), every
+    count fixed; returns their heap offset."""
+    fs = hd.free_space(data, h.fs_addr)
+    size_at, size, off = hd.sections(data, h)[section]
+    data[size_at : size_at + 3] = (size - by).to_bytes(3, "little")
+    data[size_at + 3 : size_at + 3 + h.offset_bytes] = (off + by).to_bytes(h.offset_bytes, "little")
+    hd.fix_after(data, fs.list_addr, fs.list_used - 4)
+    hd.set_free_space(data, fs, total_space=fs.total_space - by)
+    hd.set_heap(data, h.addr, free_man=h.free_man - by)
+    return off
+
+
+def attr_object_trailing(d: Path) -> bytes:
+    """The attribute message just before the second block's free space gets a heap ID 82
+    bytes longer: the payload inside the object, after the message (accounting fixed)."""
+    data = base(d, "attrs30-latest")
+    h, (t, records) = _heap(data), _attr_records(data)
+    _, _, free_off = hd.sections(data, h)[1]
+    for leaf, rec in records:  # noqa: B007  (the pair found is used after the loop)
+        _, off, length = hd.heap_id(h, data[rec : rec + h.id_len])
+        if off + length == free_off:
+            break
+    else:
+        raise AssertionError("no object before the free space")
+    _carve(data, h, 1, len(PAYLOAD))
+    h = _heap(data)
+    data[rec : rec + h.id_len] = hd.managed_id(h, off, length + len(PAYLOAD))
+    _fix_attr_leaf(data, t, leaf, records)
+    _write_in_heap(data, h, free_off, PAYLOAD)
+    return bytes(data)
+
+
+def attr_object_unreferenced(d: Path) -> bytes:
+    """An object carved from the attribute heap's free space (counts fixed), payload, no record."""
+    data = base(d, "attrs30-latest")
+    h = _heap(data)
+    off = _carve(data, h, 1, len(PAYLOAD))
+    h = _heap(data)
+    hd.set_heap(data, h.addr, n_man=h.n_man + 1)
+    _write_in_heap(data, _heap(data), off, PAYLOAD)
+    return bytes(data)
+
+
+def _huge(data: bytes) -> tuple[hd.Tree, int]:
+    """The huge-object tree (records: address, length, ID) and its first record."""
+    t = next(hd.tree(data, a) for a in sig_at(data, b"BTHD") if data[a + 5] == 1)
+    return t, hd.root_leaf_records(data, t)[0]
+
+
+def huge_object_trailing(d: Path) -> bytes:
+    """A 160 KB attribute stored as a huge heap object (the file's last extent): its length
+    82 bytes longer, the payload appended after the attribute message."""
+    data = base(d, "big-attr-latest")
+    t, rec = _huge(data)
+    assert u(data, rec) + u(data, rec + 8) == len(data)
+    data += PAYLOAD
+    set_eof(data, len(data))
+    put(data, rec + 8, u(data, rec + 8) + len(PAYLOAD))
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    h = _heap(data)
+    hd.set_heap(data, h.addr, huge_size=u(data, h.addr + 78) + len(PAYLOAD))
+    return bytes(data)
+
+
+def huge_object_unreferenced(d: Path) -> bytes:
+    """A second huge object (the payload, appended) in the huge-object tree with its own ID
+    and every count fixed, named by no attribute."""
+    data = base(d, "big-attr-latest")
+    t, rec = _huge(data)
+    addr = len(data)
+    data += PAYLOAD
+    set_eof(data, len(data))
+    h = _heap(data)
+    new_id = u(data, rec + 16) + 1
+    data[rec + t.rec_size : rec + 2 * t.rec_size] = (addr.to_bytes(8, "little") + len(PAYLOAD).to_bytes(8, "little")
+                                                     + new_id.to_bytes(8, "little"))  # fmt: skip
+    hd.fix_leaf(data, t, t.root, t.n_root + 1)
+    hd.set_tree(data, t, n_root=t.n_root + 1, total=t.total + 1)
+    hd.set_heap(data, h.addr, next_huge=new_id, n_huge=u(data, h.addr + 86) + 1,
+                huge_size=u(data, h.addr + 78) + len(PAYLOAD))  # fmt: skip
+    return bytes(data)
+
+
+def link_creation_order_untracked(d: Path) -> bytes:
+    """d019's link message rewritten with a creation order field (flag 0x04: 8 payload
+    bytes) in a group that tracks no creation order; the new message in carved free
+    space, its record moved to it, the old message zeroed."""
+    data = base(d, "links20-latest")
+    h, t = _heap(data), _tree(data)
+    rec = _record_for(data, h, t, b"d019")
+    _, old, length = hd.heap_id(h, data[rec + 4 : rec + 11])
+    at = hd.file_offset(data, h, old)
+    msg = bytes(data[at : at + length])
+    assert msg[:2] == b"\x01\x00"
+    new_msg = b"\x01\x04" + PAYLOAD[:8] + msg[2:]
+    off = _carve(data, h, 0, len(new_msg))
+    h = _heap(data)
+    data[at : at + length] = bytes(length)
+    data[rec + 4 : rec + 11] = hd.managed_id(h, off, len(new_msg))
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    _write_in_heap(data, h, off, new_msg)
+    return bytes(data)
+
+
+def attr_message_reserved_flags(d: Path) -> bytes:
+    """An attribute message (version 3) in the heap: its flags' reserved bits set (0xF0)."""
+    data = base(d, "attrs30-latest")
+    h, (_, records) = _heap(data), _attr_records(data)
+    _, off, _ = hd.heap_id(h, data[records[0][1] : records[0][1] + h.id_len])
+    at = hd.file_offset(data, h, off)
+    assert data[at] == 3 and data[at + 1] == 0
+    _write_in_heap(data, h, off, b"\x03\xf0")
+    return bytes(data)
+
+
+def fhdb_unlisted_free_payload(d: Path) -> bytes:
+    """A direct block's free tail dropped from the section list (all counts fixed, the list
+    shortened), the payload's first 11 bytes there: free space no section names."""
+    data = base(d, "links500-latest")
+    h = _heap(data)
+    fs = hd.free_space(data, h.fs_addr)
+    secs = hd.sections(data, h)
+    size_at, size, off = secs[0]
+    count_at = size_at - 1
+    assert data[count_at] > 1 and secs[1][0] == size_at
+    data[count_at] -= 1
+    rec = size_at + 3  # the set's first record: dropped
+    rec_len = h.offset_bytes + 1
+    end = fs.list_addr + fs.list_used - 4
+    data[rec:end] = bytes(data[rec + rec_len : end]) + bytes(rec_len)
+    used = fs.list_used - rec_len
+    data[fs.list_addr + used : fs.list_addr + fs.list_alloc] = bytes(fs.list_alloc - used)
+    hd.fix_after(data, fs.list_addr, used - 4)
+    hd.set_free_space(data, fs, sections=fs.sections - 1, serialized=fs.sections - 1,
+                      total_space=fs.total_space - size, list_used=used, list_alloc=used)  # fmt: skip
+    hd.set_heap(data, h.addr, free_man=h.free_man - size)
+    _write_in_heap(data, _heap(data), off, PAYLOAD[:size])
+    return bytes(data)
+
+
 DENSE = {
     f.__name__: f
     for f in (
@@ -542,7 +696,9 @@ DENSE = {
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
         fsse_section_over_objects, bthd_split_zero, btree_total_lies, attr_creation_order,
         attr_record_flags, attr_hash_mismatch, attr_heap_free_space, fhib_unused_entry, fhib_block_offset,
-        tracked_order_index_disagrees, tracked_max_order,
+        tracked_order_index_disagrees, tracked_max_order, attr_object_trailing,
+        attr_object_unreferenced, huge_object_trailing, huge_object_unreferenced,
+        link_creation_order_untracked, attr_message_reserved_flags, fhdb_unlisted_free_payload,
     )
 }  # fmt: skip
 DENSE.update(FHIB_ROWS)

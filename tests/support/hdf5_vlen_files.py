@@ -12,35 +12,44 @@ import h5py
 import numpy as np
 
 from tests.support import hdf5_dense as hd
-from tests.support.hdf5_bytes import put, set_eof, write_h5
+from tests.support.hdf5_bytes import put, set_eof, sig_at, write_h5
 from tests.support.hdf5_dense_files import PAYLOAD, _heap, _tree, base
 
 
-def _log(d: Path):
-    data = base(d, "vlen-log-earliest")
-    return data, hd.chunks(d / "vlen-log-earliest.h5", "log")
+def _log(d: Path, name: str = "vlen-log-earliest"):
+    data = base(d, name)
+    return data, hd.chunks(d / f"{name}.h5", "log")
 
 
-def _rewrite(data: bytearray, chunk, edit) -> bytes:
+def _rewrite(data: bytearray, chunk, edit, chunks=None) -> bytes:
+    """Inflate a chunk, edit it, deflate it back (v1 B-tree, or with `chunks` the
+    extensible array of a libver='latest' file)."""
     raw = bytearray(hd.inflate(data, chunk))
     edit(raw)
-    return bytes(hd.replace_chunk(data, chunk, bytes(raw)))
+    if chunks is None:
+        return bytes(hd.replace_chunk(data, chunk, bytes(raw)))
+    return bytes(hd.replace_chunk_ea(data, chunk, bytes(raw), chunks))
 
 
 def _element(raw: bytearray, i: int, length: int, col: int, index: int) -> None:
     struct.pack_into("<IQI", raw, 16 * i, length, col, index)
 
 
-def vlen_beyond_extent(d: Path) -> bytes:
+def vlen_beyond_extent(d: Path, name: str = "vlen-log-earliest") -> bytes:
     """The last chunk's 4 elements past the dataset's extent (60 of 64) hold the payload."""
-    data, chunks = _log(d)
+    data, chunks = _log(d, name)
     last = max(chunks, key=lambda c: c.chunk_offset)
 
     def edit(raw):
         assert not any(raw[12 * 16 :])
         raw[12 * 16 : 12 * 16 + 64] = PAYLOAD[:64]
 
-    return _rewrite(data, last, edit)
+    return _rewrite(data, last, edit, chunks if "latest" in name else None)
+
+
+def vlen_beyond_extent_latest(d: Path) -> bytes:
+    """The same in a libver='latest' file (extensible array chunk index)."""
+    return vlen_beyond_extent(d, "vlen-log-latest")
 
 
 def vlen_null_with_junk(d: Path) -> bytes:
@@ -51,10 +60,10 @@ def vlen_null_with_junk(d: Path) -> bytes:
     return _rewrite(data, last, lambda raw: _element(raw, 13, 0, *p))
 
 
-def vlen_length_short(d: Path) -> bytes:
+def vlen_length_short(d: Path, name: str = "vlen-log-earliest") -> bytes:
     """Element 0's length 4 where its heap object holds 13 bytes ("step 0.0: ok"...): a
     reader sees "step", the rest of the object no reader returns."""
-    data, chunks = _log(d)
+    data, chunks = _log(d, name)
     first = min(chunks, key=lambda c: c.chunk_offset)
 
     def edit(raw):
@@ -62,18 +71,23 @@ def vlen_length_short(d: Path) -> bytes:
         assert n > 4
         _element(raw, 0, 4, col, idx)
 
-    return _rewrite(data, first, edit)
+    return _rewrite(data, first, edit, chunks if "latest" in name else None)
 
 
-def _orphan_one(d: Path, target_of) -> bytes:
+def vlen_length_short_latest(d: Path) -> bytes:
+    return vlen_length_short(d, "vlen-log-latest")
+
+
+def _orphan_one(d: Path, target_of, name: str = "vlen-log-earliest") -> bytes:
     """Element 1 names another object (target_of(refs, data) -> (len, col, idx)); element
     1's own object (now no element's) is overwritten with payload."""
-    data, chunks = _log(d)
+    data, chunks = _log(d, name)
     first = min(chunks, key=lambda c: c.chunk_offset)
     refs = hd.vlen_refs(hd.inflate(data, first))
     n1, col1, idx1 = refs[1]
     target = target_of(refs, data)
-    out = bytearray(_rewrite(data, first, lambda raw: _element(raw, 1, *target)))
+    edit = lambda raw: _element(raw, 1, *target)  # noqa: E731
+    out = bytearray(_rewrite(data, first, edit, chunks if "latest" in name else None))
     at, size = hd.gcol_objects(out, col1)[idx1]
     out[at + 16 : at + 16 + size] = PAYLOAD[:size]
     return bytes(out)
@@ -83,6 +97,11 @@ def vlen_twice(d: Path) -> bytes:
     """Element 1 names element 0's heap object (one object, two elements); element 1's own
     object holds payload, named by nothing."""
     return _orphan_one(d, lambda refs, data: refs[0])
+
+
+def vlen_twice_latest(d: Path) -> bytes:
+    """The same in a libver='latest' file."""
+    return _orphan_one(d, lambda refs, data: refs[0], "vlen-log-latest")
 
 
 def vlen_shared_with_attribute(d: Path) -> bytes:
@@ -120,22 +139,16 @@ def vlen_index_missing(d: Path) -> bytes:
     return _rewrite(data, first, lambda raw: _element(raw, 2, n, col, 999))
 
 
-def _gcol_of_log(data: bytes, d: Path) -> int:
-    first = min(hd.chunks(d / "vlen-log-earliest.h5", "log"), key=lambda c: c.chunk_offset)
-    return hd.vlen_refs(hd.inflate(data, first))[0][1]
-
-
-def gcol_extra_object(d: Path) -> bytes:
+def gcol_extra_object(d: Path, name: str = "vlen-log-earliest") -> bytes:
     """An object carved from the collection's free space (index unused, reference count 0,
     free-space object shrunk to match), holding payload, named by no element."""
-    data, _ = _log(d)
-    col = _gcol_of_log(data, d)
+    data = base(d, name)
+    col = sig_at(data, b"GCOL")[0]
     objects = hd.gcol_objects(data, col)
     free_at, free_size = objects[0]
     need = 16 + (len(PAYLOAD) + 7) // 8 * 8
     assert free_size >= need + 16
-    new_index = max(objects) + 1
-    put(data, free_at, new_index, "<H")
+    put(data, free_at, max(objects) + 1, "<H")
     put(data, free_at + 2, 0, "<H")
     put(data, free_at + 8, len(PAYLOAD))
     data[free_at + 16 : free_at + 16 + len(PAYLOAD)] = PAYLOAD
@@ -144,14 +157,23 @@ def gcol_extra_object(d: Path) -> bytes:
     return bytes(data)
 
 
-def gcol_free_space(d: Path) -> bytes:
-    """The collection's free space (after the strings of a chunked dataset) holds payload."""
-    data, _ = _log(d)
-    col = _gcol_of_log(data, d)
-    free_at, free_size = hd.gcol_objects(data, col)[0]
-    assert free_size > 200
+def gcol_free_space(d: Path, name: str = "vlen-log-earliest") -> bytes:
+    """The collection's free space (after the strings) holds payload."""
+    data = base(d, name)
+    free_at, free_size = hd.gcol_objects(data, sig_at(data, b"GCOL")[0])[0]
+    assert free_size > 200 and not any(data[free_at + 64 : free_at + 64 + len(PAYLOAD)])
     data[free_at + 64 : free_at + 64 + len(PAYLOAD)] = PAYLOAD
     return bytes(data)
+
+
+def dense_attr_gcol_extra_object(d: Path) -> bytes:
+    """The same extra object where the strings are 30 attributes in dense storage (their
+    references inside fractal heap objects)."""
+    return gcol_extra_object(d, "strattrs-latest")
+
+
+def dense_attr_gcol_free_space(d: Path) -> bytes:
+    return gcol_free_space(d, "strattrs-latest")
 
 
 def numeric_edge_gzip(d: Path) -> bytes:
@@ -180,8 +202,10 @@ VLEN = {
     f.__name__: f
     for f in (
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
+        vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
+        dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
     )
 }  # fmt: skip
 
