@@ -259,7 +259,7 @@ def messages(data: bytes, addr: int, mtype: int) -> list[tuple[int, int]]:
 def info_message(data: bytes, ohdr: int, mtype: int) -> tuple[int, int, int | None]:
     """(fractal heap, name index, creation order index or None) of a link info (2) or
     attribute info (0x15) message."""
-    (body, _), = messages(data, ohdr, mtype)
+    ((body, _),) = messages(data, ohdr, mtype)
     flags, p = data[body + 1], body + 2
     p += (8 if mtype == 2 else 2) if flags & 1 else 0
     order = u(data, p + 16) if flags & 2 else None

@@ -2,7 +2,7 @@
 data (test_attack_independent_dense.py): h5py writes each file, struct patches it, every
 checksum is recomputed (lookup3) so that only the walk's exactness rules can catch it.
 
-DENSE: payloads in fractal heaps, v2 B-trees and free-space managers; VLEN: in chunks of
+LINKS: payloads in fractal heaps, v2 B-trees and free-space managers of dense groups; VLEN: in chunks of
 variable-length strings and their global heaps; FILTERS: h5py's own output with filters
 other than deflate/shuffle/fletcher32; HOSTILE: loops, shared subtrees and huge counts
 (refused fast); CONTROLS: the ordinary output each attack starts from."""
@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from tests.support import hdf5_dense as hd
-from tests.support.hdf5_bytes import fix_v2_checksum, put, set_eof, sig_at, u, write_h5
+from tests.support.hdf5_bytes import put, set_eof, sig_at, u, write_h5
 
 PAYLOAD = b"DENSE-PAYLOAD/" + hashlib.sha256(b"dense-exfil").hexdigest().encode() + b"/END"  # 82 B
 
@@ -154,13 +154,13 @@ def _section(data: bytes, h: hd.Heap) -> tuple[int, int, int]:
     return rec, size, off
 
 
-def _shrink_first_section(data: bytearray, h: hd.Heap, by: int) -> int:
-    """Take `by` bytes from the start of the first free section (all accounting fixed):
-    returns the heap offset they start at."""
+def _carve(data: bytearray, h: hd.Heap, section: int, by: int) -> int:
+    """Take `by` bytes from the start of a free section (one record in its set), every
+    count fixed; returns their heap offset."""
     fs = hd.free_space(data, h.fs_addr)
-    rec, size, off = _section(data, h)
-    data[rec + 1 : rec + 4] = (size - by).to_bytes(3, "little")
-    data[rec + 4 : rec + 4 + h.offset_bytes] = (off + by).to_bytes(h.offset_bytes, "little")
+    size_at, size, off = hd.sections(data, h)[section]
+    data[size_at : size_at + 3] = (size - by).to_bytes(3, "little")
+    data[size_at + 3 : size_at + 3 + h.offset_bytes] = (off + by).to_bytes(h.offset_bytes, "little")
     hd.fix_after(data, fs.list_addr, fs.list_used - 4)
     hd.set_free_space(data, fs, total_space=fs.total_space - by)
     hd.set_heap(data, h.addr, free_man=h.free_man - by)
@@ -275,7 +275,7 @@ def object_unreferenced(d: Path) -> bytes:
     h = _heap(data)
     target = u(data, sig_at(data, b"OHDR")[1])  # any address: the message is never read
     msg = _link_message(PAYLOAD, target)
-    off = _shrink_first_section(data, h, len(msg))
+    off = _carve(data, h, 0, len(msg))
     h = _heap(data)
     hd.set_heap(data, h.addr, n_man=h.n_man + 1)
     _write_in_heap(data, _heap(data), off, msg)
@@ -294,7 +294,7 @@ def object_trailing_bytes(d: Path) -> bytes:
             break
     else:
         raise AssertionError("no object before the free space")
-    _shrink_first_section(data, h, len(PAYLOAD))
+    _carve(data, h, 0, len(PAYLOAD))
     h = _heap(data)
     data[rec + 4 : rec + 11] = hd.managed_id(h, off, length + len(PAYLOAD))
     hd.fix_leaf(data, t, t.root, t.n_root)
@@ -389,248 +389,6 @@ def btree_total_lies(d: Path) -> bytes:
     return bytes(data)
 
 
-# --- many attributes: records of type 8 (heap ID 8, flags 1, creation order 4, hash 4) -------
-
-
-def _attr_records(data: bytes) -> tuple[hd.Tree, list[tuple[int, int]]]:
-    """The attribute name tree and its (leaf, record offset) pairs (a tree of depth 0 or 1)."""
-    t = _tree(data)
-    leaves = [t.root] if t.depth == 0 else [u(data, t.root + 6 + t.n_root * t.rec_size + i * 9)
-                                              for i in range(t.n_root + 1)]  # fmt: skip
-    out = []
-    for leaf in leaves:
-        n = 0
-        while n * t.rec_size + 10 <= t.node_size:
-            rec = leaf + 6 + n * t.rec_size
-            if hd.lookup3(bytes(data[leaf : rec])) == u(data, rec, "<I") and n:
-                break
-            n += 1
-        out += [(leaf, leaf + 6 + i * t.rec_size) for i in range(n)]
-    return t, out
-
-
-def _fix_attr_leaf(data: bytearray, t: hd.Tree, leaf: int, records: list) -> None:
-    hd.fix_leaf(data, t, leaf, sum(1 for lf, _ in records if lf == leaf))
-
-
-def attr_creation_order(d: Path) -> bytes:
-    """Every attribute record's creation order (order not tracked) = 4 payload bytes."""
-    data = base(d, "attrs30-latest")
-    t, records = _attr_records(data)
-    for i, (_, rec) in enumerate(records):
-        data[rec + 9 : rec + 13] = PAYLOAD[4 * i % 80 : 4 * i % 80 + 4]
-    for leaf in {lf for lf, _ in records}:
-        _fix_attr_leaf(data, t, leaf, records)
-    return bytes(data)
-
-
-def attr_record_flags(d: Path) -> bytes:
-    """An attribute record's message flags byte (the attribute is not shared) = 0x5A."""
-    data = base(d, "attrs30-latest")
-    t, records = _attr_records(data)
-    leaf, rec = records[0]
-    data[rec + 8] = 0x5A
-    _fix_attr_leaf(data, t, leaf, records)
-    return bytes(data)
-
-
-def attr_hash_mismatch(d: Path) -> bytes:
-    """An attribute record's name hash changed, sort order kept (the first record's, lowered)."""
-    data = base(d, "attrs30-latest")
-    t, records = _attr_records(data)
-    leaf, rec = records[0]
-    assert u(data, rec + 13, "<I") > 7
-    put(data, rec + 13, 7, "<I")
-    _fix_attr_leaf(data, t, leaf, records)
-    return bytes(data)
-
-
-def attr_heap_free_space(d: Path) -> bytes:
-    """Payload in the free space of the attribute heap's second direct block (sections fixed
-    nowhere: the space is still listed free)."""
-    data = base(d, "attrs30-latest")
-    h = _heap(data)
-    block = max(hd.direct_blocks(data, h), key=lambda b: b.heap_offset)
-    end = block.addr + block.size
-    start = end - len(PAYLOAD) - 8
-    assert not any(data[start:end])
-    data[start : start + len(PAYLOAD)] = PAYLOAD
-    hd.fix_dblock(data, h, block)
-    return bytes(data)
-
-
-# --- indirect blocks: rows pointing elsewhere ----------------------------------------------------
-
-
-def _fhib_patch(name: str, entry: int, target):
-    def attack(d: Path) -> bytes:
-        data = base(d, name)
-        h = _heap(data)
-        pos = hd.iblock_entries(h)[entry][0]
-        put(data, h.root + pos, target(data, h))
-        hd.fix_iblock(data, h)
-        return bytes(data)
-
-    return attack
-
-
-FHIB_ROWS = {  # an indirect block's direct block entry names: beyond the end of the file,
-    # the indirect block itself, the heap header, the block another entry names (claimed twice)
-    "fhib_row_outside": _fhib_patch("links500-latest", 0, lambda data, h: len(data) + 4096),
-    "fhib_row_self": _fhib_patch("links500-latest", 1, lambda data, h: h.root),
-    "fhib_row_header": _fhib_patch("links500-latest", 1, lambda data, h: h.addr),
-    "fhib_row_twice": _fhib_patch("links500-latest", 1, lambda data, h: hd.direct_blocks(data, h)[0].addr),
-}
-
-
-def fhib_unused_entry(d: Path) -> bytes:
-    """An indirect block entry past the heap's allocation names an appended direct block
-    (valid prefix and checksum, heap offset right) whose free space holds the payload."""
-    data = base(d, "attrs30-latest")
-    h = _heap(data)
-    entries = hd.iblock_entries(h)
-    used = len(hd.direct_blocks(data, h))
-    pos, size, heap_off = entries[used]
-    assert u(data, h.root + pos) == hd.UNDEF
-    block = bytearray(size)
-    block[:4], block[4] = b"FHDB", 0
-    put(block, 5, h.addr)
-    block[13 : 13 + h.offset_bytes] = heap_off.to_bytes(h.offset_bytes, "little")
-    block[h.dblock_prefix : h.dblock_prefix + len(PAYLOAD)] = PAYLOAD
-    addr = len(data)
-    data += block
-    set_eof(data, len(data))
-    put(data, h.root + pos, addr)
-    hd.fix_iblock(data, h)
-    hd.fix_dblock(data, h, hd.Block(addr, size, heap_off, h.root + pos))
-    return bytes(data)
-
-
-def fhib_block_offset(d: Path) -> bytes:
-    """The root indirect block's block offset (0) = 4 payload bytes."""
-    data = base(d, "links500-latest")
-    h = _heap(data)
-    data[h.root + 13 : h.root + 17] = PAYLOAD[:4]
-    hd.fix_iblock(data, h)
-    return bytes(data)
-
-
-# --- creation-order tracking -------------------------------------------------------------
-
-
-def tracked_order_index_disagrees(d: Path) -> bytes:
-    """The creation-order index names link 1's message where link 0's should be: the two
-    indexes of one group disagree (link 0 reached by name only)."""
-    data = base(d, "tracked-earliest")
-    t = next(hd.tree(data, a) for a in sig_at(data, b"BTHD") if data[a + 5] == 6)
-    r0, r1 = hd.root_leaf_records(data, t)[:2]
-    data[r0 + 8 : r0 + 15] = data[r1 + 8 : r1 + 15]
-    hd.fix_leaf(data, t, t.root, t.n_root)
-    return bytes(data)
-
-
-def tracked_max_order(d: Path) -> bytes:
-    """The link info message's maximum creation index (12 links: 12) = 8 payload bytes."""
-    data = base(d, "tracked-earliest")
-    with h5py.File(d / "tracked-earliest.h5", "r") as f:
-        addr = h5py.h5o.get_info(f["g"].id).addr
-    (body, _), = hd.messages(data, addr, 2)
-    assert data[body + 1] & 1
-    put(data, body + 2, P8 & ~(1 << 63))
-    fix_v2_checksum(data, addr)
-    return bytes(data)
-
-
-def _id_at(t: hd.Tree) -> int:
-    """Where a record's heap ID starts: after the hash (links by name), the creation
-    order (links by order), or first (attributes)."""
-    return {5: 4, 6: 8, 8: 0, 9: 0}[t.type]
-
-
-def _carve(data: bytearray, h: hd.Heap, section: int, by: int) -> int:
-    """Take `by` bytes from the start of a free section (one record in its set), every
-    count fixed; returns their heap offset."""
-    fs = hd.free_space(data, h.fs_addr)
-    size_at, size, off = hd.sections(data, h)[section]
-    data[size_at : size_at + 3] = (size - by).to_bytes(3, "little")
-    data[size_at + 3 : size_at + 3 + h.offset_bytes] = (off + by).to_bytes(h.offset_bytes, "little")
-    hd.fix_after(data, fs.list_addr, fs.list_used - 4)
-    hd.set_free_space(data, fs, total_space=fs.total_space - by)
-    hd.set_heap(data, h.addr, free_man=h.free_man - by)
-    return off
-
-
-def attr_object_trailing(d: Path) -> bytes:
-    """The attribute message just before the second block's free space gets a heap ID 82
-    bytes longer: the payload inside the object, after the message (accounting fixed)."""
-    data = base(d, "attrs30-latest")
-    h, (t, records) = _heap(data), _attr_records(data)
-    _, _, free_off = hd.sections(data, h)[1]
-    for leaf, rec in records:  # noqa: B007  (the pair found is used after the loop)
-        _, off, length = hd.heap_id(h, data[rec : rec + h.id_len])
-        if off + length == free_off:
-            break
-    else:
-        raise AssertionError("no object before the free space")
-    _carve(data, h, 1, len(PAYLOAD))
-    h = _heap(data)
-    data[rec : rec + h.id_len] = hd.managed_id(h, off, length + len(PAYLOAD))
-    _fix_attr_leaf(data, t, leaf, records)
-    _write_in_heap(data, h, free_off, PAYLOAD)
-    return bytes(data)
-
-
-def attr_object_unreferenced(d: Path) -> bytes:
-    """An object carved from the attribute heap's free space (counts fixed), payload, no record."""
-    data = base(d, "attrs30-latest")
-    h = _heap(data)
-    off = _carve(data, h, 1, len(PAYLOAD))
-    h = _heap(data)
-    hd.set_heap(data, h.addr, n_man=h.n_man + 1)
-    _write_in_heap(data, _heap(data), off, PAYLOAD)
-    return bytes(data)
-
-
-def _huge(data: bytes) -> tuple[hd.Tree, int]:
-    """The huge-object tree (records: address, length, ID) and its first record."""
-    t = next(hd.tree(data, a) for a in sig_at(data, b"BTHD") if data[a + 5] == 1)
-    return t, hd.root_leaf_records(data, t)[0]
-
-
-def huge_object_trailing(d: Path) -> bytes:
-    """A 160 KB attribute stored as a huge heap object (the file's last extent): its length
-    82 bytes longer, the payload appended after the attribute message."""
-    data = base(d, "big-attr-latest")
-    t, rec = _huge(data)
-    assert u(data, rec) + u(data, rec + 8) == len(data)
-    data += PAYLOAD
-    set_eof(data, len(data))
-    put(data, rec + 8, u(data, rec + 8) + len(PAYLOAD))
-    hd.fix_leaf(data, t, t.root, t.n_root)
-    h = _heap(data)
-    hd.set_heap(data, h.addr, huge_size=u(data, h.addr + 78) + len(PAYLOAD))
-    return bytes(data)
-
-
-def huge_object_unreferenced(d: Path) -> bytes:
-    """A second huge object (the payload, appended) in the huge-object tree with its own ID
-    and every count fixed, named by no attribute."""
-    data = base(d, "big-attr-latest")
-    t, rec = _huge(data)
-    addr = len(data)
-    data += PAYLOAD
-    set_eof(data, len(data))
-    h = _heap(data)
-    new_id = u(data, rec + 16) + 1
-    data[rec + t.rec_size : rec + 2 * t.rec_size] = (addr.to_bytes(8, "little") + len(PAYLOAD).to_bytes(8, "little")
-                                                     + new_id.to_bytes(8, "little"))  # fmt: skip
-    hd.fix_leaf(data, t, t.root, t.n_root + 1)
-    hd.set_tree(data, t, n_root=t.n_root + 1, total=t.total + 1)
-    hd.set_heap(data, h.addr, next_huge=new_id, n_huge=u(data, h.addr + 86) + 1,
-                huge_size=u(data, h.addr + 78) + len(PAYLOAD))  # fmt: skip
-    return bytes(data)
-
-
 def link_creation_order_untracked(d: Path) -> bytes:
     """d019's link message rewritten with a creation order field (flag 0x04: 8 payload
     bytes) in a group that tracks no creation order; the new message in carved free
@@ -649,17 +407,6 @@ def link_creation_order_untracked(d: Path) -> bytes:
     data[rec + 4 : rec + 11] = hd.managed_id(h, off, len(new_msg))
     hd.fix_leaf(data, t, t.root, t.n_root)
     _write_in_heap(data, h, off, new_msg)
-    return bytes(data)
-
-
-def attr_message_reserved_flags(d: Path) -> bytes:
-    """An attribute message (version 3) in the heap: its flags' reserved bits set (0xF0)."""
-    data = base(d, "attrs30-latest")
-    h, (_, records) = _heap(data), _attr_records(data)
-    _, off, _ = hd.heap_id(h, data[records[0][1] : records[0][1] + h.id_len])
-    at = hd.file_offset(data, h, off)
-    assert data[at] == 3 and data[at + 1] == 0
-    _write_in_heap(data, h, off, b"\x03\xf0")
     return bytes(data)
 
 
@@ -688,26 +435,24 @@ def fhdb_unlisted_free_payload(d: Path) -> bytes:
     return bytes(data)
 
 
-DENSE = {
+LINKS = {
     f.__name__: f
     for f in (
         fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
         record_ids_permuted, record_duplicated, object_referenced_twice, object_unreferenced,
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
-        fsse_section_over_objects, bthd_split_zero, btree_total_lies, attr_creation_order,
-        attr_record_flags, attr_hash_mismatch, attr_heap_free_space, fhib_unused_entry, fhib_block_offset,
-        tracked_order_index_disagrees, tracked_max_order, attr_object_trailing,
-        attr_object_unreferenced, huge_object_trailing, huge_object_unreferenced,
-        link_creation_order_untracked, attr_message_reserved_flags, fhdb_unlisted_free_payload,
+        fsse_section_over_objects, bthd_split_zero, btree_total_lies,
+        link_creation_order_untracked, fhdb_unlisted_free_payload,
     )
 }  # fmt: skip
-DENSE.update(FHIB_ROWS)
-DENSE.update({
-    "frhp_next_huge_id": _heap_field("next_huge", P8),
-    "frhp_tiny_size": _heap_field("tiny_size", P8),
-    "frhp_iterator": _heap_field("iterator", P8),
-    "frhp_huge_size": _heap_field("huge_size", P8),
-    "frhp_n_managed": _heap_field("n_man", P8),
-    "fshd_total_space": _fs_field("total_space", P8),
-    "fshd_ghost_sections": _fs_field("ghosts", P8),
-})
+LINKS.update(
+    {
+        "frhp_next_huge_id": _heap_field("next_huge", P8),
+        "frhp_tiny_size": _heap_field("tiny_size", P8),
+        "frhp_iterator": _heap_field("iterator", P8),
+        "frhp_huge_size": _heap_field("huge_size", P8),
+        "frhp_n_managed": _heap_field("n_man", P8),
+        "fshd_total_space": _fs_field("total_space", P8),
+        "fshd_ghost_sections": _fs_field("ghosts", P8),
+    }
+)

@@ -356,4 +356,3 @@ def _root_is_header(d: Path) -> bytearray:
     h = _heap(data)
     hd.set_heap(data, h.addr, root=h.addr)
     return data
-
