@@ -4,13 +4,24 @@ every checksum recomputed. DENSE: these and the link attacks of hdf5_dense_files
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import h5py
 
 from tests.support import hdf5_dense as hd
 from tests.support.hdf5_bytes import fix_v2_checksum, put, set_eof, sig_at, u
-from tests.support.hdf5_dense_files import LINKS, P8, PAYLOAD, _carve, _heap, _tree, _write_in_heap, base
+from tests.support.hdf5_dense_files import (
+    LINKS,
+    P8,
+    PAYLOAD,
+    _carve,
+    _heap,
+    _record_for,
+    _tree,
+    _write_in_heap,
+    base,
+)
 
 # --- many attributes: records of type 8 (heap ID 8, flags 1, creation order 4, hash 4) -------
 
@@ -246,14 +257,109 @@ def attr_message_reserved_flags(d: Path) -> bytes:
     return bytes(data)
 
 
+# --- more on dense links and attributes ------------------------------------------------------
+
+
+def _link_record(data: bytes, name: bytes) -> tuple[hd.Heap, hd.Tree, int, int, int]:
+    """(heap, tree, record, heap offset, length) of a link of the root dense group."""
+    h, t = _heap(data), _tree(data)
+    rec = _record_for(data, h, t, name)
+    _, off, length = hd.heap_id(h, data[rec + 4 : rec + 4 + h.id_len])
+    return h, t, rec, off, length
+
+
+def _relink(data: bytearray, t: hd.Tree, rec: int, h: hd.Heap, off: int, length: int) -> bytes:
+    data[rec + 4 : rec + 4 + h.id_len] = hd.managed_id(h, off, length)
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def object_length_short(d: Path) -> bytes:
+    """d010's heap ID declares 10 bytes where its link message takes 15 (its address cut)."""
+    data = base(d, "links20-latest")
+    h, t, rec, off, length = _link_record(data, b"d010")
+    return _relink(data, t, rec, h, off, length - 5)
+
+
+def object_in_block_header(d: Path) -> bytes:
+    """d010's heap ID points into the direct block's own prefix (heap offset 2)."""
+    data = base(d, "links20-latest")
+    h, t, rec, _, length = _link_record(data, b"d010")
+    return _relink(data, t, rec, h, 2, length)
+
+
+def object_overlapping(d: Path) -> bytes:
+    """d011's heap ID takes 8 more bytes: its object then overlaps the next link message."""
+    data = base(d, "links20-latest")
+    h, t, rec, off, length = _link_record(data, b"d011")
+    return _relink(data, t, rec, h, off, length + 8)
+
+
+def fsse_section_outside_heap(d: Path) -> bytes:
+    """The free section's offset 1 MiB into a heap of 512 bytes."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    fs = hd.free_space(data, h.fs_addr)
+    size_at, _, _ = hd.sections(data, h)[0]
+    data[size_at + 3 : size_at + 3 + h.offset_bytes] = (1 << 20).to_bytes(h.offset_bytes, "little")
+    hd.fix_after(data, fs.list_addr, fs.list_used - 4)
+    return bytes(data)
+
+
+def btin_padding(d: Path) -> bytes:
+    """The internal B-tree node's unused room (after its checksum) holds the payload."""
+    data = base(d, "links500-latest")
+    t = _tree(data)
+    end = t.root + 6 + t.n_root * t.rec_size + 9 * (t.n_root + 1) + 4
+    assert not any(data[end : end + len(PAYLOAD)])
+    data[end : end + len(PAYLOAD)] = PAYLOAD
+    return bytes(data)
+
+
+def _info_flags(name: str, path: str, mtype: int):
+    def attack(d: Path) -> bytes:
+        data = base(d, name)
+        with h5py.File(d / f"{name}.h5", "r") as f:
+            addr = h5py.h5o.get_info(f[path].id).addr
+        ((body, _),) = hd.messages(data, addr, mtype)
+        data[body + 1] |= 0xF0
+        fix_v2_checksum(data, addr)
+        return bytes(data)
+
+    return attack
+
+
+def dense_attr_vlen_twice(d: Path) -> bytes:
+    """String attribute s01's value names s00's heap object (in the attribute heap, block
+    checksum fixed); s01's own global heap object holds the payload, named by nothing."""
+    data = base(d, "strattrs-latest")
+    h, (_, records) = _heap(data), _attr_records(data)
+    ends = {}
+    for _, rec in records:
+        _, off, length = hd.heap_id(h, data[rec : rec + h.id_len])
+        msg = hd.file_offset(data, h, off)
+        name = bytes(data[msg + 9 : msg + 12])
+        ends[name] = (off + length - 16, bytes(data[msg + length - 16 : msg + length]))
+    (_, ref0), (off1, ref1) = ends[b"s00"], ends[b"s01"]
+    _write_in_heap(data, h, off1, ref0)
+    n, col, idx = struct.unpack("<IQI", ref1)
+    at, size = hd.gcol_objects(data, col)[idx]
+    data[at + 16 : at + 16 + size] = PAYLOAD[:size]
+    return bytes(data)
+
+
 DENSE = {
     f.__name__: f
     for f in (
         attr_creation_order, attr_record_flags, attr_hash_mismatch, attr_heap_free_space,
         fhib_unused_entry, fhib_block_offset, tracked_order_index_disagrees, tracked_max_order,
         attr_object_trailing, attr_object_unreferenced, huge_object_trailing,
-        huge_object_unreferenced, attr_message_reserved_flags,
+        huge_object_unreferenced, attr_message_reserved_flags, object_length_short,
+        object_in_block_header, object_overlapping, fsse_section_outside_heap, btin_padding,
+        dense_attr_vlen_twice,
     )
 }  # fmt: skip
 DENSE.update(FHIB_ROWS)
 DENSE.update(LINKS)
+DENSE["link_info_reserved_flags"] = _info_flags("links20-latest", "/", 2)
+DENSE["attr_info_reserved_flags"] = _info_flags("attrs30-latest", "x", 0x15)

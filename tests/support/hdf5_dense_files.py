@@ -144,16 +144,6 @@ def _write_in_heap(data: bytearray, h: hd.Heap, heap_offset: int, raw: bytes) ->
     hd.fix_dblock(data, h, hd.block_of(data, h, heap_offset))
 
 
-def _section(data: bytes, h: hd.Heap) -> tuple[int, int, int]:
-    """(file offset of the first section's record, its size, its heap offset): a one-set
-    section list whose records are count(1) size(3) offset(offset bytes) type(1)."""
-    fs = hd.free_space(data, h.fs_addr)
-    rec = fs.list_addr + 5 + 8
-    size = int.from_bytes(data[rec + 1 : rec + 4], "little")
-    off = int.from_bytes(data[rec + 4 : rec + 4 + h.offset_bytes], "little")
-    return rec, size, off
-
-
 def _carve(data: bytearray, h: hd.Heap, section: int, by: int) -> int:
     """Take `by` bytes from the start of a free section (one record in its set), every
     count fixed; returns their heap offset."""
@@ -174,7 +164,7 @@ def fhdb_free_space(d: Path) -> bytes:
     """The root direct block's free space (after the last link message) holds the payload."""
     data = base(d, "links20-latest")
     h = _heap(data)
-    _, _, off = _section(data, h)
+    _, _, off = hd.sections(data, h)[0]
     _write_in_heap(data, h, off, PAYLOAD)
     return bytes(data)
 
@@ -287,7 +277,7 @@ def object_trailing_bytes(d: Path) -> bytes:
     message: the payload after it, inside the object (free-space accounting fixed)."""
     data = base(d, "links20-latest")
     h, t = _heap(data), _tree(data)
-    _, _, free_off = _section(data, h)
+    _, _, free_off = hd.sections(data, h)[0]
     for rec in hd.root_leaf_records(data, t):
         kind, off, length = hd.heap_id(h, data[rec + 4 : rec + 11])
         if off + length == free_off:
@@ -358,8 +348,8 @@ def fsse_section_over_objects(d: Path) -> bytes:
     data = base(d, "links20-latest")
     h = _heap(data)
     fs = hd.free_space(data, h.fs_addr)
-    rec, _, _ = _section(data, h)
-    data[rec + 4 : rec + 4 + h.offset_bytes] = (h.dblock_prefix).to_bytes(h.offset_bytes, "little")
+    size_at, _, _ = hd.sections(data, h)[0]
+    data[size_at + 3 : size_at + 3 + h.offset_bytes] = h.dblock_prefix.to_bytes(h.offset_bytes, "little")
     hd.fix_after(data, fs.list_addr, fs.list_used - 4)
     return bytes(data)
 

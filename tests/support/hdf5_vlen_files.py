@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from tests.support import hdf5_dense as hd
-from tests.support.hdf5_bytes import put, set_eof, sig_at, write_h5
+from tests.support.hdf5_bytes import message, put, set_eof, sig_at, u, write_h5, zlib_of_zeros
 from tests.support.hdf5_dense_files import PAYLOAD, _heap, _tree, base
 
 
@@ -244,13 +244,27 @@ def _nbit(d: Path) -> bytes:
     return path.read_bytes()
 
 
+def _unknown_filter(d: Path) -> bytes:
+    """A gzip dataset whose pipeline names filter 32001 (blosc, not built in) instead of
+    deflate: the chunks are opaque to every reader without that plugin."""
+    path = d / "f.h5"
+    data = write_h5(
+        path, lambda f: f.create_dataset("x", data=np.arange(5000), chunks=(500,), compression="gzip")
+    )
+    body, _ = message(data, hd.object_addr(path, "x"), 0x0B)
+    assert data[body] == 1 and u(data, body + 8, "<H") == 1
+    put(data, body + 8, 32001, "<H")
+    return bytes(data)
+
+
 FILTERS = {
     "filter_lzf": _filtered(compression="lzf"),
     "filter_lzf_strings": _lzf_strings,
     "filter_scaleoffset": _filtered(scaleoffset=0),
     "filter_szip": _filtered(compression="szip"),
     "filter_nbit": _nbit,
-    "filter_gzip_then_lzf_shuffle": _filtered(compression="lzf", shuffle=True, fletcher32=True),
+    "filter_lzf_shuffle_fletcher32": _filtered(compression="lzf", shuffle=True, fletcher32=True),
+    "filter_unknown_id": _unknown_filter,
 }
 
 
@@ -335,6 +349,22 @@ def gcol_many_refs(d: Path) -> bytes:
     return bytes(data)
 
 
+def vlen_chunk_bomb(d: Path) -> bytes:
+    """A chunk of 16 variable-length elements (256 bytes) replaced by a deflate stream of
+    512 MiB of zeros."""
+    data, chunks = _log(d)
+    first = min(chunks, key=lambda c: c.chunk_offset)
+    key = hd.v1_chunk_key(data, first.byte_offset, 1)
+    bomb = zlib_of_zeros(512)
+    data[first.byte_offset : first.byte_offset + first.size] = bytes(first.size)
+    addr = len(data)
+    data += bomb
+    set_eof(data, len(data))
+    put(data, key, len(bomb), "<I")
+    put(data, key + 16 + 8, addr)
+    return bytes(data)
+
+
 HOSTILE = {
     "btree_shared_subtrees": btree_shared_subtrees,
     "btree_leaf_loop": btree_leaf_loop,
@@ -347,6 +377,7 @@ HOSTILE = {
     "heap_root_is_header": lambda d: bytes(_root_is_header(d)),
     "fsse_huge_count": fsse_huge_count,
     "gcol_many_refs": gcol_many_refs,
+    "vlen_chunk_bomb": vlen_chunk_bomb,
 }
 
 
