@@ -61,6 +61,22 @@ def _vlen_log(f) -> None:
         log[-20:] = [f"step {i}.{j}: ok" for j in range(20)]
 
 
+def _vlen_sparse(f) -> None:
+    """A resizable log written in two places: chunks 1-3 never written."""
+    log = f.create_dataset("log", shape=(100,), maxshape=(None,), dtype=h5py.string_dtype(),
+                           chunks=(16,), compression="gzip")  # fmt: skip
+    log[0:16] = [f"first {i}" for i in range(16)]
+    log[64:80] = [f"later {i}" for i in range(16)]
+
+
+def _vlen_compound(f) -> None:
+    """A table of (code, name) rows: a compound with a string member, aligned (7 bytes of padding)."""
+    dt = np.dtype([("code", "i1"), ("name", h5py.string_dtype())], align=True)
+    rows = np.zeros(40, dtype=dt)
+    rows["code"], rows["name"] = np.arange(40), [f"name {i}" for i in range(40)]
+    f.create_dataset("table", data=rows, maxshape=(None,), chunks=(16,), compression="gzip")
+
+
 def _numeric_edge(f) -> None:
     f.create_dataset("z", data=np.arange(100, dtype="i8"), chunks=(64,), compression="gzip")
     f.create_dataset("r", data=np.arange(100, dtype="i8"), chunks=(64,))
@@ -101,12 +117,14 @@ BASES = {  # name: (builder, h5py.File keywords)
     "tracked-latest": (_tracked, {"libver": "latest"}),
     "vlen-log-earliest": (_vlen_log, {}),
     "vlen-log-latest": (_vlen_log, {"libver": "latest"}),
+    "vlen-sparse-latest": (_vlen_sparse, {"libver": "latest"}),
     "mixed-latest": (_mixed, {"libver": "latest"}),
     "numeric-edge": (_numeric_edge, {}),
 }
 EDGE_BASES = {  # legal, rarer: heap objects over the managed limit (huge objects)
     "big-attr-latest": (_big_attr, {"libver": "latest"}),
     "long-soft-links-latest": (_long_soft, {"libver": "latest"}),
+    "vlen-compound": (_vlen_compound, {}),  # variable-length member of a compound
 }
 
 

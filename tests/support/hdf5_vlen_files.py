@@ -12,7 +12,16 @@ import h5py
 import numpy as np
 
 from tests.support import hdf5_dense as hd
-from tests.support.hdf5_bytes import message, put, set_eof, sig_at, u, write_h5, zlib_of_zeros
+from tests.support.hdf5_bytes import (
+    checksummed_length,
+    message,
+    put,
+    set_eof,
+    sig_at,
+    u,
+    write_h5,
+    zlib_of_zeros,
+)
 from tests.support.hdf5_dense_files import PAYLOAD, _heap, _tree, base
 
 
@@ -116,6 +125,35 @@ def vlen_shared_with_attribute(d: Path) -> bytes:
     return _orphan_one(d, target)
 
 
+def vlen_unwritten_slot_latest(d: Path) -> bytes:
+    """A chunk never written (its extensible array slot's address undefined): the slot's
+    size and filter mask fields carry 8 payload bytes (index block checksum recomputed)."""
+    data = base(d, "vlen-sparse-latest")
+    block = sig_at(data, b"EAIB")[0]
+    length = checksummed_length(data, block)
+    slot = data.index(b"\xff" * 8, block + 14 + 8)  # chunk 1: address, size, filter mask
+    rest = slot - (block + 14) - 8  # the size and mask fields' width
+    assert slot < block + length and not any(data[slot + 8 : slot + 8 + rest])
+    data[slot + 8 : slot + 8 + min(rest, 8)] = PAYLOAD[: min(rest, 8)]
+    hd.fix_after(data, block, length)
+    return bytes(data)
+
+
+def vlen_compound_padding(d: Path) -> bytes:
+    """Rows of (int8, string) aligned: the 7 padding bytes of each of 16 rows of the first
+    chunk carry payload (112 bytes no reader returns), the chunk deflated again."""
+    data = base(d, "vlen-compound")
+    chunks = hd.chunks(d / "vlen-compound.h5", "table")
+    first = min(chunks, key=lambda c: c.chunk_offset)
+
+    def edit(raw):
+        assert len(raw) == 16 * 24 and not any(raw[1:8])
+        for i in range(16):
+            raw[24 * i + 1 : 24 * i + 8] = PAYLOAD[7 * i % 75 : 7 * i % 75 + 7]
+
+    return _rewrite(data, first, edit)
+
+
 def vlen_outside(d: Path) -> bytes:
     """Element 2's collection address beyond the end of the file."""
     data, chunks = _log(d)
@@ -203,6 +241,7 @@ VLEN = {
     for f in (
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
         vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
+        vlen_unwritten_slot_latest, vlen_compound_padding,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
         dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
