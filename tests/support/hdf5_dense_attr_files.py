@@ -348,6 +348,42 @@ def dense_attr_vlen_twice(d: Path) -> bytes:
     return bytes(data)
 
 
+def _checksum_at(data: bytes, kind: str) -> int:
+    """Where the lookup3 checksum of a structure of the 500-link group is."""
+    h, t = _heap(data), _tree(data)
+    fs = hd.free_space(data, h.fs_addr)
+    leaf = u(data, t.root + 6 + t.n_root * t.rec_size)
+    leaf_n = data[t.root + 6 + t.n_root * t.rec_size + 8]
+    return {
+        "FRHP": h.addr + hd.FRHP_LEN,
+        "FHDB": hd.direct_blocks(data, h)[0].addr + 13 + h.offset_bytes,
+        "FHIB": h.root + hd.iblock_length(h),
+        "BTHD": t.addr + hd.BTHD_LEN,
+        "BTIN": t.root + 6 + t.n_root * t.rec_size + 9 * (t.n_root + 1),
+        "BTLF": leaf + 6 + leaf_n * t.rec_size,
+        "FSHD": fs.addr + hd.FSHD_LEN,
+        "FSSE": fs.list_addr + fs.list_used - 4,
+    }[kind]
+
+
+def _checksum_payload(kind: str):
+    def attack(d: Path) -> bytes:
+        data = base(d, "links500-latest")
+        at = _checksum_at(data, kind)
+        assert data[at : at + 4] != PAYLOAD[:4]
+        data[at : at + 4] = PAYLOAD[:4]
+        return bytes(data)
+
+    attack.__doc__ = f"The lookup3 checksum of a {kind} replaced by 4 payload bytes (not recomputed)."
+    return attack
+
+
+CHECKSUMS = {
+    f"checksum_{k.lower()}": _checksum_payload(k)
+    for k in ("FRHP", "FHDB", "FHIB", "BTHD", "BTIN", "BTLF", "FSHD", "FSSE")
+}
+
+
 DENSE = {
     f.__name__: f
     for f in (
@@ -361,5 +397,6 @@ DENSE = {
 }  # fmt: skip
 DENSE.update(FHIB_ROWS)
 DENSE.update(LINKS)
+DENSE.update(CHECKSUMS)
 DENSE["link_info_reserved_flags"] = _info_flags("links20-latest", "/", 2)
 DENSE["attr_info_reserved_flags"] = _info_flags("attrs30-latest", "x", 0x15)
