@@ -77,6 +77,14 @@ def _vlen_compound(f) -> None:
     f.create_dataset("table", data=rows, maxshape=(None,), chunks=(16,), compression="gzip")
 
 
+def _vlen_big_chunks(f) -> None:
+    """20,000 strings in chunks of 8192 (128 KiB inflated: values across inflated pieces,
+    about a hundred global heap collections)."""
+    log = f.create_dataset("log", shape=(20_000,), maxshape=(None,), dtype=h5py.string_dtype(),
+                           chunks=(8192,), compression="gzip", shuffle=True)  # fmt: skip
+    log[:] = [f"record {i} " + "x" * (i % 23) for i in range(20_000)]
+
+
 def _numeric_edge(f) -> None:
     f.create_dataset("z", data=np.arange(100, dtype="i8"), chunks=(64,), compression="gzip")
     f.create_dataset("r", data=np.arange(100, dtype="i8"), chunks=(64,))
@@ -118,6 +126,7 @@ BASES = {  # name: (builder, h5py.File keywords)
     "vlen-log-earliest": (_vlen_log, {}),
     "vlen-log-latest": (_vlen_log, {"libver": "latest"}),
     "vlen-sparse-latest": (_vlen_sparse, {"libver": "latest"}),
+    "vlen-big-chunks": (_vlen_big_chunks, {}),
     "mixed-latest": (_mixed, {"libver": "latest"}),
     "numeric-edge": (_numeric_edge, {}),
 }
@@ -236,6 +245,17 @@ def record_ids_permuted(d: Path) -> bytes:
     a, b = hd.root_leaf_records(data, t)[:2]
     ida, idb = bytes(data[a + 4 : a + 11]), bytes(data[b + 4 : b + 11])
     data[a + 4 : a + 11], data[b + 4 : b + 11] = idb, ida
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    return bytes(data)
+
+
+def records_out_of_order(d: Path) -> bytes:
+    """The leaf's first two records swapped whole (each still names its own message)."""
+    data = base(d, "links20-latest")
+    t = _tree(data)
+    a, b = hd.root_leaf_records(data, t)[:2]
+    ra, rb = bytes(data[a : a + t.rec_size]), bytes(data[b : b + t.rec_size])
+    data[a : a + t.rec_size], data[b : b + t.rec_size] = rb, ra
     hd.fix_leaf(data, t, t.root, t.n_root)
     return bytes(data)
 
@@ -447,7 +467,7 @@ LINKS = {
     f.__name__: f
     for f in (
         fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
-        record_ids_permuted, record_duplicated, object_referenced_twice, object_unreferenced,
+        record_ids_permuted, records_out_of_order, record_duplicated, object_referenced_twice, object_unreferenced,
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
         fsse_section_over_objects, bthd_split_zero, btree_total_lies,
         link_creation_order_untracked, fhdb_unlisted_free_payload,
