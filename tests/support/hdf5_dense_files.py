@@ -85,6 +85,31 @@ def _vlen_big_chunks(f) -> None:
     log[:] = [f"record {i} " + "x" * (i % 23) for i in range(20_000)]
 
 
+def _dense_link_kinds(f) -> None:
+    """A dense group of hard, soft and cyclic links (the root linked from below)."""
+    g = f.create_group("g")
+    for i in range(8):
+        g[f"d{i}"] = np.arange(i + 1)
+    for i in range(4):
+        g[f"soft{i}"] = h5py.SoftLink(f"/g/d{i}")
+    g["nowhere"] = h5py.SoftLink("/does/not/exist")
+    g["root"] = f["/"]
+    g["alias"] = g["d0"]
+
+
+def _dense_external(f) -> None:
+    g = f.create_group("g")
+    for i in range(10):
+        g[f"d{i}"] = np.arange(3)
+    g["ext"] = h5py.ExternalLink("/etc/passwd.h5", "/x")
+
+
+def dense_external_link(d: Path) -> bytes:
+    """h5py alone: an external link among 11 links of a dense group (a reader opens the
+    file it names): refused as external links are in compact groups."""
+    return bytes(write_h5(d / "ext.h5", _dense_external, libver="latest"))
+
+
 def _numeric_edge(f) -> None:
     f.create_dataset("z", data=np.arange(100, dtype="i8"), chunks=(64,), compression="gzip")
     f.create_dataset("r", data=np.arange(100, dtype="i8"), chunks=(64,))
@@ -127,6 +152,7 @@ BASES = {  # name: (builder, h5py.File keywords)
     "vlen-log-latest": (_vlen_log, {"libver": "latest"}),
     "vlen-sparse-latest": (_vlen_sparse, {"libver": "latest"}),
     "vlen-big-chunks": (_vlen_big_chunks, {}),
+    "dense-link-kinds-latest": (_dense_link_kinds, {"libver": "latest"}),
     "mixed-latest": (_mixed, {"libver": "latest"}),
     "numeric-edge": (_numeric_edge, {}),
 }
@@ -470,7 +496,7 @@ LINKS = {
         record_ids_permuted, records_out_of_order, record_duplicated, object_referenced_twice, object_unreferenced,
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
         fsse_section_over_objects, bthd_split_zero, btree_total_lies,
-        link_creation_order_untracked, fhdb_unlisted_free_payload,
+        link_creation_order_untracked, fhdb_unlisted_free_payload, dense_external_link,
     )
 }  # fmt: skip
 LINKS.update(

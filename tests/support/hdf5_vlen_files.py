@@ -61,6 +61,26 @@ def vlen_beyond_extent_latest(d: Path) -> bytes:
     return vlen_beyond_extent(d, "vlen-log-latest")
 
 
+def _shuffled(raw: bytes, size: int, undo: bool = False) -> bytes:
+    """HDF5's shuffle filter (bytes of each element position grouped) or its inverse."""
+    n = len(raw) // size
+    a = np.frombuffer(raw, dtype=np.uint8)
+    return (a.reshape(size, n).T if undo else a.reshape(n, size).T).tobytes()
+
+
+def vlen_beyond_extent_big(d: Path) -> bytes:
+    """Chunks of 8192 strings (deflated; shuffle in the pipeline), 20,000 of them: the last chunk's 4,576
+    elements past the extent (73 KB, past the first 64 KiB inflated) hold the payload."""
+    data = base(d, "vlen-big-chunks")
+    last = max(hd.chunks(d / "vlen-big-chunks.h5", "log"), key=lambda c: c.chunk_offset)
+    shuffled = not last.filter_mask & 1  # HDF5 skips the (optional) shuffle of these chunks
+    raw = bytearray(_shuffled(hd.inflate(data, last), 16, undo=True) if shuffled else hd.inflate(data, last))
+    start = (20_000 - 16_384) * 16
+    assert len(raw) == 8192 * 16 and not any(raw[start:])
+    raw[start:] = (PAYLOAD * (len(raw) // len(PAYLOAD) + 1))[: len(raw) - start]
+    return bytes(hd.replace_chunk(data, last, _shuffled(bytes(raw), 16) if shuffled else bytes(raw)))
+
+
 def vlen_null_with_junk(d: Path) -> bytes:
     """An element past the extent: length 0 (a null string) with address and index of payload."""
     data, chunks = _log(d)
@@ -241,7 +261,7 @@ VLEN = {
     for f in (
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
         vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
-        vlen_unwritten_slot_latest, vlen_compound_padding,
+        vlen_unwritten_slot_latest, vlen_compound_padding, vlen_beyond_extent_big,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
         dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
