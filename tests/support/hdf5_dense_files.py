@@ -327,7 +327,7 @@ def object_unreferenced(d: Path) -> bytes:
     no record."""
     data = base(d, "links20-latest")
     h = _heap(data)
-    target = u(data, sig_at(data, b"OHDR")[1])  # any address: the message is never read
+    target = sig_at(data, b"OHDR")[1]  # a real object header (d000's): the message is well formed
     msg = _link_message(PAYLOAD, target)
     off = _carve(data, h, 0, len(msg))
     h = _heap(data)
