@@ -140,6 +140,12 @@ def _mixed(f) -> None:
     log[:] = [f"event {i}" * (i % 5 + 1) for i in range(50)]
 
 
+def _large_mixed(f) -> None:
+    """The mixed lab file and 1.6 MB of data: over 1 MiB, walked in its own process."""
+    _mixed(f)
+    f["big"] = np.arange(200_000.0)
+
+
 BASES = {  # name: (builder, h5py.File keywords)
     "links20-latest": (_links(20), {"libver": "latest"}),
     "links500-latest": (_links(500), {"libver": "latest"}),
@@ -154,6 +160,7 @@ BASES = {  # name: (builder, h5py.File keywords)
     "vlen-big-chunks": (_vlen_big_chunks, {}),
     "dense-link-kinds-latest": (_dense_link_kinds, {"libver": "latest"}),
     "mixed-latest": (_mixed, {"libver": "latest"}),
+    "large-mixed-latest": (_large_mixed, {"libver": "latest"}),
     "numeric-edge": (_numeric_edge, {}),
 }
 EDGE_BASES = {  # legal, rarer: heap objects over the managed limit (huge objects)
@@ -216,6 +223,15 @@ def _carve(data: bytearray, h: hd.Heap, section: int, by: int) -> int:
 def fhdb_free_space(d: Path) -> bytes:
     """The root direct block's free space (after the last link message) holds the payload."""
     data = base(d, "links20-latest")
+    h = _heap(data)
+    _, _, off = hd.sections(data, h)[0]
+    _write_in_heap(data, h, off, PAYLOAD)
+    return bytes(data)
+
+
+def large_fhdb_free_space(d: Path) -> bytes:
+    """The same payload in a heap's free space of a file over 1 MiB (the sandboxed walk)."""
+    data = base(d, "large-mixed-latest")
     h = _heap(data)
     _, _, off = hd.sections(data, h)[0]
     _write_in_heap(data, h, off, PAYLOAD)
@@ -492,7 +508,7 @@ def fhdb_unlisted_free_payload(d: Path) -> bytes:
 LINKS = {
     f.__name__: f
     for f in (
-        fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
+        fhdb_free_space, large_fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
         record_ids_permuted, records_out_of_order, record_duplicated, object_referenced_twice, object_unreferenced,
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
         fsse_section_over_objects, bthd_split_zero, btree_total_lies,
