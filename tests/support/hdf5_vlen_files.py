@@ -133,6 +133,19 @@ def vlen_twice_latest(d: Path) -> bytes:
     return _orphan_one(d, lambda refs, data: refs[0], "vlen-log-latest")
 
 
+def vlen_other_collection(d: Path) -> bytes:
+    """Among 20,000 strings in about a hundred collections: element 1 names the object of
+    element 19,999 (another collection, another chunk); element 1's own object holds payload."""
+
+    def target(refs, data):
+        last = max(hd.chunks(d / "vlen-big-chunks.h5", "log"), key=lambda c: c.chunk_offset)
+        other = hd.vlen_refs(hd.inflate(data, last))[20_000 - 16_384 - 1]
+        assert other[1] != refs[1][1], "the same collection"
+        return other
+
+    return _orphan_one(d, target, "vlen-big-chunks")
+
+
 def vlen_shared_with_attribute(d: Path) -> bytes:
     """Element 1 names the string attribute's heap object; element 1's own object holds payload."""
 
@@ -262,6 +275,7 @@ VLEN = {
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
         vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
         vlen_unwritten_slot_latest, vlen_compound_padding, vlen_beyond_extent_big,
+        vlen_other_collection,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
         dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
