@@ -279,3 +279,52 @@ def test_a_shuffled_chunk_is_exactly_the_chunk():
     """Shuffle without deflate: the chunk is the chunk's size, no byte more."""
     assert _chunk_refusal(RAW, (2,)) == ""  # the control
     assert "is 8004 bytes, not 8000" in _chunk_refusal(RAW + b"PAY!", (2,))
+
+
+def _huge() -> bytes:
+    """An attribute larger than the heap's managed objects (4 KiB) on an object with
+    dense attributes: a huge object, an extent of its own indexed by a type 1 B-tree."""
+
+    def build(f) -> None:
+        d = f.create_dataset("x", data=[1])
+        for i in range(10):
+            d.attrs[f"a{i}"] = i
+        d.attrs["big"] = np.arange(1000, dtype="f8")
+
+    return _h5(build, libver="latest")
+
+
+HUGE = "the version 2 B-tree (type 1) of the fractal heap of the attributes of /x"
+
+
+def test_a_huge_attribute_is_its_own_extent_exactly():
+    data = bytearray(_huge())
+    assert _refusal(bytes(data)) == ""  # the control
+    _reads(bytes(data))
+    assert any(
+        w == "a huge object of the fractal heap of the attributes of /x"
+        for _, w in walk(data, len(data)).values()
+    )
+    leaf, record, nrec = _leaf(data, HUGE)
+    length = leaf + 6 + 8
+    struct.pack_into("<Q", data, length, struct.unpack_from("<Q", data, length)[0] + 8)  # 8 bytes more
+    _resum(data, leaf, leaf + 6 + nrec * record)
+    assert "counts 1 huge objects of 8" in _refusal(bytes(data))
+
+
+def test_a_b_tree_internal_nodes_child_count_is_the_childs():
+    data = bytearray(_h5(_dense, libver="latest"))
+    tree = "the version 2 B-tree (type 5) of the links of /big"
+    header = next(s for s, _ in _extents(data, tree) if data[s : s + 4] == b"BTHD")
+    record, depth = struct.unpack_from("<HH", data, header + 10)
+    node, nrec = struct.unpack_from("<QH", data, header + 16)  # the root and its records
+    assert depth == 2 and data[node : node + 4] == b"BTIN"  # 1200 links: three levels
+    summed = (
+        lookup3(bytes(data[node : node + n])) == struct.unpack_from("<I", data, node + n)[0]
+        for n in range(4096)
+    )
+    size = next(n for n, ok in enumerate(summed) if ok)
+    pointers = node + 6 + nrec * record
+    data[pointers + 8] -= 1  # the first child's record count (1 byte: a leaf holds under 256)
+    _resum(data, node, node + size)
+    assert "version 2 B-tree (type 5) of the links of /big" in _refusal(bytes(data))

@@ -10,13 +10,13 @@ space manager lists."""
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import freespace
-from .btree2 import enc_size
+from . import btree2, freespace
 from .checksum import lookup3
 from .ledger import UNDEFINED
 
@@ -43,6 +43,8 @@ class Heap:
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (heap offset, size, file address)
     objects: dict[int, int] = field(default_factory=dict)  # heap offset -> length
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
+    huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
+    huge_reached: set[int] = field(default_factory=set)
 
     @property
     def prefix(self) -> int:
@@ -55,11 +57,14 @@ class Heap:
         return 0 if row == 0 else self.table[0] * self.table[1] << (row - 1)
 
     def find(self, heap_id: bytes, reached: set[int]) -> tuple[int, int, int]:
-        """(heap offset, file address, length) of the managed object a heap ID names; `reached` holds
-        the objects this index named before (an object named twice by one index)."""
-        if len(heap_id) != self.id_len or heap_id[0] & 0xCF:
+        """(heap offset, file address, length) of the managed object a heap ID names (a huge
+        one's: _huge); `reached` holds the objects this index named before (an object
+        named twice by one index)."""
+        if len(heap_id) == self.id_len and heap_id[0] == 0x10:
+            return self._huge(heap_id, reached)
+        if len(heap_id) != self.id_len or heap_id[0]:
             raise Invalid(
-                f"hdf5: a heap ID into {self.what} is not a managed object's (huge and tiny "
+                f"hdf5: a heap ID into {self.what} is not a managed or huge object's (tiny "
                 "objects are not supported)"
             )
         offset = int.from_bytes(heap_id[1 : 1 + self.off_size], "little")
@@ -80,6 +85,16 @@ class Heap:
             raise Invalid(f"hdf5: two heap IDs give object {offset} of {self.what} two lengths")
         return offset, address + offset - start, length
 
+    def _huge(self, heap_id: bytes, reached: set[int]) -> tuple[int, int, int]:
+        """(-ID, file address, length) of the huge object a heap ID names (its ID, the
+        key of the heap's huge object index)."""
+        key = int.from_bytes(heap_id[1:], "little")
+        if key not in self.huge or -key in reached:
+            raise Invalid(f"hdf5: a heap ID names huge object {key} of {self.what}, which it lacks, or again")
+        reached.add(-key)
+        self.huge_reached.add(key)
+        return -key, *self.huge[key]
+
 
 def open_heap(w: Walker, address: int, what: str) -> Heap:
     """The heap's header and blocks, claimed and checked."""
@@ -93,11 +108,11 @@ def open_heap(w: Walker, address: int, what: str) -> Heap:
     width, start, direct, bits, _start_rows, root, rows = counts[8:]
     if version or filters or flags & ~0x03:
         raise Invalid(f"hdf5: {name} has version {version}, I/O filters or unknown flags (not supported)")
-    if (next_huge, huge_size, huge_objects, tiny_size, tiny_objects) != (0,) * 5 or huge_tree != UNDEFINED:
-        raise Invalid(f"hdf5: {name} holds huge or tiny objects (not supported)")
+    if tiny_size or tiny_objects:
+        raise Invalid(f"hdf5: {name} holds tiny objects (not supported)")
     _table(name, width, start, direct, bits)
     off_size = (bits + 7) // 8
-    len_size = min((direct.bit_length() - 1 + 7) // 8, enc_size(max_man))
+    len_size = min((direct.bit_length() - 1 + 7) // 8, btree2.enc_size(max_man))
     if id_len < 1 + off_size + len_size or id_len > 64 or max_man > direct:
         raise Invalid(f"hdf5: {name} has heap IDs of {id_len} bytes or objects of {max_man}")
     heap = Heap(
@@ -109,6 +124,7 @@ def open_heap(w: Walker, address: int, what: str) -> Heap:
         checksummed=bool(flags & 0x02),
         table=(width, start, direct, bits),
     )
+    _huge(w, heap, huge_tree, (next_huge, huge_size, huge_objects))
     heap.fields = {
         "free": free,
         "manager": manager,
@@ -141,6 +157,34 @@ def _counters(heap: Heap, root: int, rows: int) -> None:
         raise Invalid(
             f"hdf5: {heap.what} counts managed space, allocated space and its next block as "
             f"{got}, where its blocks make them {(span, allocated, end)}"
+        )
+
+
+def _huge(w: Walker, heap: Heap, tree: int, counts: tuple[int, int, int]) -> None:
+    """Huge objects (larger than the heap's managed objects: a large attribute), each an
+    extent of its own named by a record (address, length, ID) of a version 2 B-tree of
+    type 1, keyed by ID; the header counts them, their bytes and the last ID. Only
+    unfiltered objects reached through the index (heap IDs of less than 17 bytes)."""
+    next_id, size, count = counts
+    if tree == UNDEFINED:
+        if any(counts):
+            raise Invalid(f"hdf5: {heap.what} counts huge objects but has no index of them")
+        return
+    if heap.id_len > 16:
+        raise Invalid(f"hdf5: {heap.what} keeps huge objects in their heap IDs (not supported)")
+    before = 0
+    for _, rec in btree2.records(w, tree, 1, (24, heap.what)):
+        address, length, key = struct.unpack("<QQQ", rec)
+        if key <= before or not w.ledger.claim(address, length, f"a huge object of {heap.what}"):
+            raise Invalid(
+                f"hdf5: the huge object index of {heap.what} is not in key order or names an object twice"
+            )
+        heap.huge[key], before = (address, length), key
+    lengths = sum(n for _, n in heap.huge.values())
+    if (len(heap.huge), lengths, next_id) != (count, size, before):
+        raise Invalid(
+            f"hdf5: {heap.what} counts {count} huge objects of {size} bytes, the last {next_id}, where its "
+            f"index holds {len(heap.huge)} of {lengths}, the last {before}"
         )
 
 
@@ -212,6 +256,8 @@ def settle(w: Walker, heap: Heap) -> None:
     """Once every index reached its objects: the header counts them; every direct
     block's bytes are its prefix, objects (not overlapping) or free space of zeros, the
     free space exactly the sections the free-space manager lists."""
+    if heap.huge_reached != heap.huge.keys():
+        raise Invalid(f"hdf5: a huge object of {heap.what} is named by no record")
     if heap.fields["objects"] != len(heap.objects):
         raise Invalid(
             f"hdf5: {heap.what} counts {heap.fields['objects']} objects where {len(heap.objects)} are reached"
