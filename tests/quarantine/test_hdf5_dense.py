@@ -14,7 +14,7 @@ import pytest
 
 from tests.quarantine.test_hdf5_exact import RAW, _chunk_refusal
 from tests.quarantine.test_hdf5_walk import _refusal
-from tests.support.hdf5_bytes import lookup3
+from tests.support.hdf5_bytes import fix_v2_checksum, lookup3
 from vmguard.quarantine.validators.hdf5 import walk
 
 np = pytest.importorskip("numpy")
@@ -328,3 +328,53 @@ def test_a_b_tree_internal_nodes_child_count_is_the_childs():
     data[pointers + 8] -= 1  # the first child's record count (1 byte: a leaf holds under 256)
     _resum(data, node, node + size)
     assert "version 2 B-tree (type 5) of the links of /big" in _refusal(bytes(data))
+
+
+def test_deflate_before_shuffle_is_refused():
+    """A pipeline out of order (deflate, then shuffle): the walk could not recompute it."""
+
+    def build(f) -> None:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((100,))
+        dcpl.set_deflate(6)
+        dcpl.set_shuffle()
+        space = h5py.h5s.create_simple((1000,))
+        h5py.h5d.create(f.id, b"d", h5py.h5t.NATIVE_INT64, space, dcpl=dcpl).write(
+            h5py.h5s.ALL, h5py.h5s.ALL, np.arange(1000)
+        )
+
+    refusal = _refusal(_h5(build))
+    assert "the filters of /d (deflate, shuffle) are not shuffle, deflate, fletcher32" in refusal
+
+
+ATTRIBUTES = "the version 2 B-tree (type 8) of the attributes of /ordered"
+
+
+def test_an_attribute_records_hash_and_creation_order_are_checked(files):
+    data = bytearray(files["ordered-latest"])
+    leaf, record, nrec = _leaf(data, ATTRIBUTES)
+    hashed = leaf + 6 + 2 * record + record - 4  # type 8: heap ID, flags, creation order, hash
+    data[hashed] ^= 0x40
+    _resum(data, leaf, leaf + 6 + nrec * record)
+    refusal = _refusal(bytes(data))
+    assert "not lookup3 of its name" in refusal or "not in key order" in refusal
+    data = bytearray(files["ordered-latest"])
+    order = leaf + 6 + 2 * record + record - 8
+    data[order] ^= 0x40  # the creation order the name index gives: not the other index's
+    _resum(data, leaf, leaf + 6 + nrec * record)
+    assert "does not name the objects its name index names" in _refusal(bytes(data))
+
+
+def test_the_next_creation_order_is_one_past_the_last(files):
+    data = bytearray(files["ordered-earliest"])
+    linfo = data.find(struct.pack("<BBQ", 0, 3, 30))  # link info: version 0, tracked and indexed, next 30
+    assert linfo > 0
+    data[linfo + 2] = 31
+    header = max(
+        s
+        for s, (_, w) in walk(files["ordered-earliest"], len(data)).items()
+        if w == "the object header of /ordered"
+    )
+    if data[header : header + 4] == b"OHDR":
+        fix_v2_checksum(data, header)
+    assert "gives 31 as its next creation order of links" in _refusal(bytes(data))

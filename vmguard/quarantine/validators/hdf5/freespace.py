@@ -48,9 +48,11 @@ def _sections(w: Walker, heap: Heap, address: int) -> list[tuple[int, int]]:
     f.signature(address, b"FSHD", name)
     version, client, space, total, serial, ghost, classes = f.unpack("4xBBQQQQH", address, name)
     bits, max_size, at, size, allocated = f.unpack("14xHQQQQ", address + 30, name)
-    if version or client or ghost or total != serial or classes != 4 or bits != heap.table[3]:
+    expected = (0, 0, 0, serial, 4, heap.table[3], heap.table[2])  # classes: fractal heap sections
+    if (version, client, ghost, total, classes, bits, max_size) != expected:
         raise Invalid(
-            f"hdf5: {name} at {address} is not a fractal heap's of version 0 without ghost sections"
+            f"hdf5: {name} at {address} is not a fractal heap's of version 0 without ghost "
+            "sections, its address space and largest section the heap's"
         )
     if at == UNDEFINED:
         if serial or space or size or allocated:

@@ -3,7 +3,7 @@ index) wherever they are stored: an attribute, a compact or contiguous dataset, 
 chunks of a chunked one, read as their bytes stream by (an inflated chunk a piece at a
 time: Elements). Each value that points somewhere names one global heap object, which
 no other value names and which holds exactly the value's bytes (storage.global_heaps);
-a value that points nowhere (never written, or empty) is all zeros."""
+a value that points nowhere (never written) is all zeros (or its address undefined)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def refs(w: Walker, data: bytes | memoryview, base: int, what: str) -> None:
         heap = int.from_bytes(raw[at + 4 : at + 12], "little")
         index = int.from_bytes(raw[at + 12 : at + 16], "little")
         if not length and heap in (0, UNDEFINED):
-            if index or heap:
+            if index:  # (an undefined address, as older writers left it: no room for data)
                 raise Invalid(f"hdf5: a variable-length value of {what} that points nowhere holds data")
             continue
         objects = w.heap_refs.setdefault(heap, {})
