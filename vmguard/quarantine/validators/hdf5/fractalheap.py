@@ -286,6 +286,7 @@ def _block_gaps(w: Walker, heap: Heap, block: tuple[int, int, int], objects: lis
         if length and w.file.bytes(at, length, heap.what).strip(b"\0"):
             raise Invalid(
                 f"hdf5: bytes {at}..{at + length} of a direct block of {heap.what} are no "
-                "object and not zeros (free space is zeros)"
+                "object and not zeros (free space is zeros; the remains of a deleted link or "
+                "attribute: h5repack the file)"
             )
     return [(gap, length) for gap, length in gaps if length]
