@@ -16,6 +16,9 @@ from tests.quarantine.test_hdf5_exact import RAW, _chunk_refusal
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support.hdf5_bytes import fix_v2_checksum, lookup3
 from vmguard.quarantine.validators.hdf5 import walk
+from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
+from vmguard.quarantine.validators.hdf5.objects import Walker
+from vmguard.quarantine.validators.hdf5.vlen import Elements
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -378,3 +381,18 @@ def test_the_next_creation_order_is_one_past_the_last(files):
     if data[header : header + 4] == b"OHDR":
         fix_v2_checksum(data, header)
     assert "gives 31 as its next creation order of links" in _refusal(bytes(data))
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_values_are_read_across_pieces_and_unshuffled(shuffled):
+    """A chunk's values as its inflated pieces stream by (a value cut between two
+    pieces), and byte-planed by shuffle: the heap objects they name, with their sizes."""
+    values = struct.pack("<IQI", 3, 4096, 1) + struct.pack("<IQI", 5, 4096, 2) + bytes(16)
+    stored = b"".join(values[j::16] for j in range(16)) if shuffled else values
+    f = File(b"", 0)
+    w = Walker(f, Ledger(f))
+    elements = Elements(w, 2, "/v", (shuffled, len(values)))
+    for at in range(0, len(stored), 7):
+        elements.feed(stored[at : at + 7])
+    elements.close()
+    assert w.heap_refs == {4096: {1: 6, 2: 10}}
