@@ -396,3 +396,23 @@ def test_values_are_read_across_pieces_and_unshuffled(shuffled):
         elements.feed(stored[at : at + 7])
     elements.close()
     assert w.heap_refs == {4096: {1: 6, 2: 10}}
+
+
+def test_a_heap_with_indirect_blocks_below_its_root_passes_and_counts_its_free_space():
+    """12,000 links: the heap's root indirect block holds indirect blocks; HDF5 counts
+    the free space of every block they span as the heap's (unallocated included)."""
+
+    def build(f) -> None:
+        g = f.create_group("g")
+        for i in range(12_000):
+            g[f"a-long-link-name-to-fill-the-heap-quickly-{i:06d}"] = h5py.SoftLink(f"/some/target/{i}")
+
+    data = bytearray(_h5(build, libver="latest"))
+    extents = walk(data, len(data))  # the control
+    assert (
+        sum(w == "an indirect block of the fractal heap of the links of /g" for _, w in extents.values()) > 1
+    )
+    heap = next(s for s, (_, w) in extents.items() if w == "the fractal heap of the links of /g")
+    struct.pack_into("<Q", data, heap + 30, struct.unpack_from("<Q", data, heap + 30)[0] + 1)
+    _resum(data, heap, heap + 142)
+    assert "bytes of free space where its direct blocks hold" in _refusal(bytes(data))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -244,12 +245,35 @@ def _indirect(w: Walker, heap: Heap, address: int, offset: int, rows: int) -> No
         row, col = divmod(i, width)
         where = offset + heap.row_offset(row) + col * heap.row_size(row)
         if child == UNDEFINED:
-            heap.unallocated += heap.row_size(row) - heap.prefix if row < _direct_rows(heap) else 0
+            heap.unallocated += _free_under(heap, row)
         elif row < _direct_rows(heap):
             _direct(w, heap, child, where, heap.row_size(row))
         else:
-            first_row_bits = heap.table[1].bit_length() - 1 + width.bit_length() - 1
-            _indirect(w, heap, child, where, heap.row_size(row).bit_length() - 1 - first_row_bits + 1)
+            _indirect(w, heap, child, where, _child_rows(heap, row))
+
+
+def _child_rows(heap: Heap, row: int) -> int:
+    """The rows of an indirect block in `row` (it spans one entry of its row)."""
+    first_row_bits = heap.table[1].bit_length() - 1 + heap.table[0].bit_length() - 1
+    return heap.row_size(row).bit_length() - first_row_bits
+
+
+def _free_under(heap: Heap, row: int) -> int:
+    """The free space of the direct blocks one entry of `row` spans once allocated
+    (HDF5 counts it as the heap's free space as soon as the entry's indirect block exists)."""
+    return _free((*heap.table[:3], heap.prefix), row)
+
+
+@lru_cache(maxsize=4096)
+def _free(table: tuple[int, int, int, int], row: int) -> int:
+    """_free_under for (width, starting block size, maximum direct block size, prefix):
+    each row once (an indirect row sums the rows below it)."""
+    width, start, direct, prefix = table
+    size = start << max(row - 1, 0)
+    if row < direct.bit_length() - start.bit_length() + 2:
+        return size - prefix
+    rows = size.bit_length() - (start.bit_length() - 1 + width.bit_length() - 1)
+    return width * sum(_free(table, r) for r in range(rows))
 
 
 def settle(w: Walker, heap: Heap) -> None:
