@@ -187,15 +187,7 @@ def assert_refused_by_hdf5(run: Run, name: str, broken: dict[str, str], also: se
 HOLES: dict[str, str] = {}
 
 
-FALSE_REJECTIONS: dict[str, str] = {
-    "strings-log.h5": "variable-length data in a chunked (resizable) dataset is refused (documented)",
-    "lab-latest.h5": "dense link storage (a fractal heap: a group of more than 8 links) is refused (documented)",
-    "lab-v110.h5": "dense link storage (a fractal heap) is refused (documented)",
-    "ordered-earliest.h5": "a group with track_order=True uses dense link storage: refused (documented)",
-    "ordered-latest.h5": "dense link storage (a fractal heap) is refused (documented)",
-    "test_control_real_h5py_output_is_published_byte_identical": "the control job has refused files "
-    "(all-or-nothing)",
-}
+FALSE_REJECTIONS: dict[str, str] = {}  # all five fixed (issue #13: dense storage, chunked strings)
 
 
 def _param(names, known):

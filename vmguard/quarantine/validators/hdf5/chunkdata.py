@@ -1,7 +1,10 @@
 """One chunk of a chunked dataset, checked to hold exactly what the dataset needs: named
-once, inside the dataset's extent, an unfiltered chunk exactly its dimensions x element
-size, a deflated chunk one zlib stream that ends at the chunk's end and inflates to the
-chunk (read in bounded pieces: a bomb stops at the chunk's size)."""
+once, inside the dataset's extent, an unfiltered (or only shuffled) chunk exactly its
+dimensions x element size, a deflated chunk one zlib stream that ends at the chunk's end
+and inflates to the chunk (read in bounded pieces: a bomb stops at the chunk's size),
+a fletcher32 checksum recomputed; a chunk of variable-length values read for the
+global heap objects they name as it streams by (vlen.py). The pipeline is one
+shapes.checkable accepts."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import vlen
 from .ledger import UNDEFINED
 from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
@@ -30,7 +34,8 @@ class Chunking:
     what: str  # the dataset
     dims: tuple[int, ...]  # a chunk's dimensions, the element size last
     extent: tuple[int, ...]  # the dataset's dimensions
-    filters: tuple[int, ...]  # in the order they were applied
+    filters: tuple[int, ...]  # in the order they were applied (shapes.checkable)
+    vlen: int = 0  # variable-length elements: the size of their base type
 
     @property
     def size(self) -> int:
@@ -58,12 +63,16 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     if applied and applied[-1] == FLETCHER32:  # its checksum ends the chunk
         applied, size = applied[:-1], size - 4
         _checksum(w, c, address, size)
-    if not applied:
+    elements = vlen.Elements(w, c.vlen, c.what, (SHUFFLE in applied, c.size)) if c.vlen else None
+    if DEFLATE not in applied:  # unfiltered, or only shuffled: the chunk's own size
         if size != c.size:
             raise Invalid(f"hdf5: an unfiltered chunk of {c.what} at {address} is {size} bytes, not {c.size}")
-    elif applied[-1] == DEFLATE:
-        exact = all(fid == SHUFFLE for fid in applied[:-1])
-        _inflates(w, c, address, size, exact)
+        for at in range(address, address + size, _PIECE) if elements else ():
+            elements.feed(memoryview(w.file.buf)[at : min(at + _PIECE, address + size)])
+    else:
+        _inflates(w, c, (address, size), elements)
+    if elements:
+        elements.close()
 
 
 def final_key(c: Chunking, key: bytes) -> None:
@@ -86,28 +95,33 @@ def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:
             raise Invalid(f"hdf5: a chunk of {c.what} lies at {offsets[:-1]}, outside the dataset {c.extent}")
 
 
-def _inflates(w: Walker, c: Chunking, address: int, size: int, exact: bool) -> None:
-    """The chunk is one zlib stream, ending at its end; it inflates to the chunk's size
-    (exact: only shuffle follows) or at most twice it (another filter follows). Read and
-    inflated a piece at a time: neither a large chunk nor a bomb is ever held whole."""
+def _inflates(w: Walker, c: Chunking, extent: tuple[int, int], elements: vlen.Elements | None) -> None:
+    """The chunk is one zlib stream, ending at its end; it inflates to the chunk's size.
+    Read and inflated a piece at a time: neither a large chunk nor a bomb is ever held
+    whole; the pieces of a chunk of variable-length values go to `elements`."""
+    address, size = extent
     w.file.inside(address, size, c.name)
     if size <= 0:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is empty")
-    limit, view = (c.size if exact else 2 * c.size), memoryview(w.file.buf)
+    limit, view = c.size, memoryview(w.file.buf)
+    sink = elements.feed if elements else len
     d, total = zlib.decompressobj(), 0
     try:
         for at in range(address, address + size, _PIECE):
             rest = view[at : min(at + _PIECE, address + size)]
             while rest and not d.eof and total <= limit:
-                total += len(d.decompress(rest, _PIECE))
+                out = d.decompress(rest, _PIECE)
+                total += len(out)
+                sink(out)
                 rest = d.unconsumed_tail
             if d.eof or total > limit:
                 break
         while not d.eof and total <= limit and (out := d.decompress(b"", _PIECE)):
             total += len(out)
+            sink(out)
     except zlib.error as exc:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is not zlib ({exc})") from None
-    if total > limit or (exact and total != c.size):
+    if total != c.size:
         raise Invalid(f"hdf5: a deflated chunk of {c.what} at {address} does not inflate to {c.size} bytes")
     if not d.eof or d.unused_data or d.unconsumed_tail or at + _PIECE < address + size:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} does not end where its stream ends")

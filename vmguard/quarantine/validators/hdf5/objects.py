@@ -1,13 +1,14 @@
 """The object walk: from the superblock to every object header reached from the root
 group (v1 and v2 headers and their continuation blocks), each message of each header
-understood or refused. Groups, dataset storage and heaps are storage.py's."""
+understood or refused. Groups, dataset storage and heaps are storage.py's; dense link
+and attribute storage dense.py's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import sizes, storage
+from . import dense, sizes, storage
 from .ledger import UNDEFINED, File, Ledger
 
 MAX_OBJECTS = 200_000
@@ -44,11 +45,12 @@ class Walker:
     k: dict[str, int] = field(default_factory=lambda: {"leaf": 4, "group": 16, "chunk": 32})
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
-    heap_refs: dict[int, set[int]] = field(default_factory=dict)  # global heap -> objects
+    heap_refs: dict[int, dict[int, int]] = field(default_factory=dict)  # global heap -> object -> bytes
+    values: int = 0  # variable-length values read (vlen.MAX_REFS)
     cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
     refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
-    types: dict[int, tuple[int, int]] = field(default_factory=dict)  # header -> datatype (class, size)
+    types: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # header -> storage.datatype
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
@@ -94,13 +96,18 @@ class Walker:
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
             self.types[address] = storage.datatype(self.file, dtype.at, what)
         for m in messages:
-            content = sizes.content(self.file, m, what)
-            if content is not None:
-                storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
-            if storage.uses_committed(self.file, m, dtype):
-                self.later.append((m, what, first, address))  # its datatype is another object's
-            else:
-                self.message(m, what, first)
+            self.take(m, what, first)
+
+    def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
+        """One message of the object being visited (in its header, or an object of its
+        dense storage: dense.py), declared exactly its content."""
+        content = sizes.content(self.file, m, what)
+        if content is not None:
+            storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
+        if storage.uses_committed(self.file, m, first.get(0x03)):
+            self.later.append((m, what, first, self.at))  # its datatype is another object's
+        else:
+            self.message(m, what, first)
 
     def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
@@ -221,16 +228,6 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
-def _dense(kind: str, skip: int):  # noqa: ANN202
-    def check(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
-        _, flags = w.file.unpack("BB", m.at, what)
-        heap = w.file.unpack("Q", m.at + 2 + (skip if flags & 0x01 else 0), what)[0]
-        if heap != UNDEFINED:
-            raise Invalid(f"hdf5: dense {kind} storage (a fractal heap) in {what} is not supported")
-
-    return check
-
-
 def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, strategy, persist = w.file.unpack("BBB", m.at, what)
     if (version == 0 and strategy == 1) or (version >= 1 and persist):
@@ -252,8 +249,8 @@ def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
 _HANDLERS = {
     0x11: _symbol_table,
     0x06: _link,
-    0x02: _dense("link", 8),
-    0x15: _dense("attribute", 2),
+    0x02: dense.link_info,
+    0x15: dense.attribute_info,
     0x17: _file_space,
     0x13: _k_values,
     0x16: _refcount,

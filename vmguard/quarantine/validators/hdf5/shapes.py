@@ -15,6 +15,24 @@ if TYPE_CHECKING:
     from .ledger import File
 
 DEFLATE, SHUFFLE, FLETCHER32 = 1, 2, 3
+CHECKED = (SHUFFLE, DEFLATE, FLETCHER32)  # the filters the walk decodes, in the order applied
+FILTER_NAMES = {
+    1: "deflate",
+    2: "shuffle",
+    3: "fletcher32",
+    4: "szip",
+    5: "n-bit",
+    6: "scale-offset",
+    307: "bzip2",
+    32000: "lzf",
+    32001: "blosc",
+    32004: "lz4",
+    32008: "bitshuffle",
+    32013: "zfp",
+    32015: "zstd",
+    32026: "blosc2",
+}
+_REMEDY = "h5repack -f GZIP=6 in.h5 out.h5 rewrites it with deflate"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +93,25 @@ def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
             pos += 4
         ids.append(fid)
     return tuple(ids), pos - at
+
+
+def checkable(ids: tuple[int, ...], what: str) -> None:
+    """A chunk's bytes are recomputed only through shuffle, deflate and fletcher32, each at
+    most once, in that order: any other filter (lzf, szip, blosc, scale-offset, n-bit...)
+    or order leaves bytes a reader decodes and the walk cannot: refused."""
+    for fid in ids:
+        if fid not in CHECKED:
+            raise Invalid(
+                f"hdf5: filter {FILTER_NAMES.get(fid, 'unknown')} (id {fid}) in {what} cannot be checked "
+                f"({_REMEDY})"
+            )
+    order = [CHECKED.index(fid) for fid in ids]
+    if order != sorted(set(order)):
+        names = ", ".join(FILTER_NAMES[fid] for fid in ids)
+        raise Invalid(
+            f"hdf5: the filters of {what} ({names}) are not shuffle, deflate, fletcher32 in that "
+            f"order and cannot be checked ({_REMEDY})"
+        )
 
 
 def exact(size: int, needed: int, what: str) -> None:

@@ -156,6 +156,15 @@ def _link(f: File, at: int, what: str) -> int:
     return pos + 2 + f.unpack("H", pos, what)[0] - at  # a soft or external link's value
 
 
+def link_name(f: File, at: int, what: str) -> tuple[bytes, int | None]:
+    """(name, creation order or None) of the link message at `at`."""
+    _, flags = f.unpack("BB", at, f"a link of {what}")
+    order = f.unpack("Q", at + 2 + (1 if flags & 0x08 else 0), what)[0] if flags & 0x04 else None
+    pos = at + 2 + (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
+    width = 1 << (flags & 0x03)
+    return f.bytes(pos + width, int.from_bytes(f.bytes(pos, width, what), "little"), what), order
+
+
 def _flagged(fixed: int, optional: tuple[tuple[int, int], ...]):  # noqa: ANN202
     """Version, flags, `fixed` bytes and a field of each (flag, bytes) the flags name."""
 

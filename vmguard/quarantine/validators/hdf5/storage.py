@@ -10,16 +10,15 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, sizes
+from . import btree, chunks, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
-from .shapes import Space, dataspace, element_size, exact, filters
+from .shapes import Space, checkable, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
     from .ledger import File
     from .objects import Message, Walker
 
-MAX_REFS = 4_000_000  # variable-length values read for their heap references
 _VLEN = 9  # datatype class: variable-length sequence or string
 
 
@@ -115,13 +114,15 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     return segment
 
 
-def datatype(f: File, at: int, what: str) -> tuple[int, int]:
-    """(class, element size) of the datatype message at `at`."""
-    return f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F, element_size(f, at, what)
+def datatype(f: File, at: int, what: str) -> tuple[int, int, int]:
+    """(class, element size, the size of a variable-length type's base: 0 for other
+    classes) of the datatype message at `at`."""
+    cls = f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F
+    return cls, element_size(f, at, what), element_size(f, at + 8, what) if cls == _VLEN else 0
 
 
-def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, bool]:
-    """(dataspace, element size, variable-length) of a dataset: its own dataspace; its own
+def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, int]:
+    """(dataspace, element size, variable-length base size or 0) of a dataset: its own dataspace; its own
     datatype or a committed one (walked before: Walker.later)."""
     space, dtype = first.get(0x01), first.get(0x03)
     if space is None or dtype is None or space.flags & 0x02:
@@ -130,10 +131,10 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
         committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
         if committed is None:
             raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
-        cls, item = committed
+        _, item, base = committed
     else:
-        cls, item = datatype(w.file, dtype.at, what)
-    return dataspace(w.file, space.at, what), item, cls == _VLEN
+        _, item, base = datatype(w.file, dtype.at, what)
+    return dataspace(w.file, space.at, what), item, base
 
 
 def shared(f: File, at: int) -> int:
@@ -158,31 +159,30 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     """A dataset's raw data: inside the message, one extent, or chunks; exactly the
     dataspace x element size, no byte more."""
     f = w.file
-    space, item, vlen = _description(w, first, what)
+    space, item, base = _description(w, first, what)
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
-        if vlen:
-            _refs(w, m.at + 4, size // 16, what)
+        if base:
+            _refs(w, (m.at + 4, size), base, what)
         return
     if cls == 1:
         address, size = f.unpack("QQ", m.at + 2, what)
         exact(size, space.elements * item, f"the contiguous extent of {what}")
         if address != UNDEFINED:
             w.ledger.claim(address, size, f"the data of {what}")
-            if vlen:
-                _refs(w, address, size // 16, what)
+            if base:
+                _refs(w, (address, size), base, what)
         return
-    if vlen:
-        raise Invalid(f"hdf5: variable-length data in the chunked dataset {what} is not supported")
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
+    checkable(pipeline, what)
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
-        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         if root == UNDEFINED:
@@ -192,7 +192,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what, (space, item, pipeline))
+    chunks.index(w, m, what, (space, item, pipeline, base))
 
 
 def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
@@ -208,7 +208,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    cls, item = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
+    _, item, base = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
     space_of = dataspace(f, space_at, what)
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
@@ -217,8 +217,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     _field(f, (at, dtype, needed, pad(dtype)), what)
     _field(f, (space_at, space, space_of.size, pad(space)), what)
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
-    if cls == _VLEN:
-        _refs(w, data, space_of.elements, what)
+    if base:
+        _refs(w, (data, space_of.elements * 16), base, what)
 
 
 def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
@@ -228,7 +228,7 @@ def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
         raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
 
 
-def _committed(w: Walker, address: int, what: str) -> tuple[int, int]:
+def _committed(w: Walker, address: int, what: str) -> tuple[int, int, int]:
     """The committed datatype an attribute shares: one more link to it (HDF5 counts it)."""
     if address not in w.types:
         raise Invalid(f"hdf5: the committed datatype of an attribute of {what} is not reached by a link")
@@ -244,16 +244,11 @@ def padded(w: Walker, m: Message, content: int, what: str) -> None:
         raise Invalid(f"hdf5: the padding of {what} holds data")
 
 
-def _refs(w: Walker, at: int, count: int, what: str) -> None:
-    """The global heap objects that `count` variable-length values point to."""
-    if count > MAX_REFS:
-        raise Invalid(f"hdf5: {what} holds more than {MAX_REFS} variable-length values")
-    data = w.file.bytes(at, 16 * count, what)
-    for i in range(count):
-        length = int.from_bytes(data[16 * i : 16 * i + 4], "little")
-        heap = int.from_bytes(data[16 * i + 4 : 16 * i + 12], "little")
-        if length or heap not in (0, UNDEFINED):
-            w.heap_refs.setdefault(heap, set()).add(int.from_bytes(data[16 * i + 12 : 16 * i + 16], "little"))
+def _refs(w: Walker, extent: tuple[int, int], base: int, what: str) -> None:
+    """The global heap objects the variable-length values in `extent` point to."""
+    at, size = extent
+    w.file.inside(at, size, what)
+    vlen.refs(w, memoryview(w.file.buf)[at : at + size], base, what)
 
 
 def global_heaps(w: Walker) -> None:
@@ -268,12 +263,14 @@ def global_heaps(w: Walker) -> None:
             raise Invalid(f"hdf5: {name} has version {version} or size {size}")
         w.ledger.claim(heap, size, name)
         found = _heap_objects(w, heap, size, name)
-        if wanted - found or found - wanted:
+        if wanted.keys() != found.keys():
             raise Invalid(f"hdf5: {name} holds objects nothing refers to or lacks ones referred to")
+        if wanted != found:
+            raise Invalid(f"hdf5: an object of {name} is not the size of the value that names it")
 
 
-def _heap_objects(w: Walker, heap: int, size: int, name: str) -> set[int]:
-    f, pos, end, found = w.file, heap + 16, heap + size, set()
+def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, int]:
+    f, pos, end, found = w.file, heap + 16, heap + size, {}
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
         padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
@@ -285,7 +282,7 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> set[int]:
             return found
         if index in found:
             raise Invalid(f"hdf5: {name} holds object {index} twice")
-        found.add(index)
+        found[index] = length
         pos += 16 + -(-length // 8) * 8
     if pos > end or f.bytes(pos, end - pos, name).strip(b"\0"):
         raise Invalid(f"hdf5: the end of {name} holds data")

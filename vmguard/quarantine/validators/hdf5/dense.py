@@ -1,0 +1,140 @@
+"""Dense link and attribute storage: a group's links (link info message) or an object's
+attributes (attribute info message) kept as messages in a fractal heap (fractalheap.py),
+indexed by name (v2 B-tree type 5 / 8) and, when creation order is indexed, by creation
+order (type 6 / 9; btree2.py). Every record of each index names one heap object, every
+object is named by exactly one record of each index, every object is exactly one link
+or attribute message (walked as if it were in the object's header: sizes.py,
+storage.py), a record's name hash is lookup3 of the object's name, its creation order
+the message's (links) or the other index's (attributes), each index in key order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from . import btree2, fractalheap, sizes
+from .checksum import lookup3
+from .ledger import UNDEFINED
+
+if TYPE_CHECKING:
+    from .ledger import File
+    from .objects import Message, Walker
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Storage:
+    kind: str  # "link" or "attribute"
+    message: int  # the message type its objects are
+    heap: int
+    trees: tuple[tuple[int, int], ...]  # (address, record type): the name index first
+    max_order: int | None  # the info message's next creation order, when tracked
+
+
+def link_info(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
+    f, name = w.file, f"the link info message of {what}"
+    version, flags = f.unpack("BB", m.at, name)
+    if version or flags & ~0x03:
+        raise Invalid(f"hdf5: {name} has version {version} or unknown flags")
+    order = f.unpack("Q", m.at + 2, name)[0] if flags & 0x01 else None
+    at = m.at + 2 + (8 if flags & 0x01 else 0)
+    heap, by_name = f.unpack("QQ", at, name)
+    trees = ((by_name, 5),) + (((f.unpack("Q", at + 16, name)[0], 6),) if flags & 0x02 else ())
+    walk(w, Storage(kind="link", message=0x06, heap=heap, trees=trees, max_order=order), what, first)
+
+
+def attribute_info(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
+    f, name = w.file, f"the attribute info message of {what}"
+    version, flags = f.unpack("BB", m.at, name)
+    if version or flags & ~0x03:
+        raise Invalid(f"hdf5: {name} has version {version} or unknown flags")
+    order = f.unpack("H", m.at + 2, name)[0] if flags & 0x01 else None
+    at = m.at + 2 + (2 if flags & 0x01 else 0)
+    heap, by_name = f.unpack("QQ", at, name)
+    trees = ((by_name, 8),) + (((f.unpack("Q", at + 16, name)[0], 9),) if flags & 0x02 else ())
+    walk(w, Storage(kind="attribute", message=0x0C, heap=heap, trees=trees, max_order=order), what, first)
+
+
+def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
+    """The heap, its indexes and every object they name."""
+    if s.heap == UNDEFINED:
+        if any(tree != UNDEFINED for tree, _ in s.trees):
+            raise Invalid(f"hdf5: {what} has an index of dense {s.kind} storage but no heap")
+        return
+    if s.message in first:
+        raise Invalid(f"hdf5: {what} keeps {s.kind}s both in its header and in dense storage")
+    where = f"the {s.kind}s of {what}"
+    heap = fractalheap.open_heap(w, s.heap, where)
+    names: dict[int, tuple[int | None, int]] = {}  # heap offset -> (creation order, flags) by name
+    for address, kind in s.trees:
+        if address == UNDEFINED:
+            raise Invalid(f"hdf5: the dense {s.kind} storage of {what} lacks an index")
+        size = heap.id_len + {5: 4, 6: 8, 8: 9, 9: 5}[kind]
+        index = _index(heap, btree2.records(w, address, kind, (size, where)), kind)
+        if kind in (5, 8):
+            names = {offset: _object(w, kind, record, what, first) for offset, record in index.items()}
+        elif index.keys() != names.keys() or any(
+            (record[1], record[2]) != names[offset] for offset, record in index.items()
+        ):
+            raise Invalid(
+                f"hdf5: the creation order index of the dense {s.kind}s of {what} does not "
+                "name the objects its name index names, in their creation order"
+            )
+    orders = [order for order, _ in names.values() if order is not None]
+    if s.max_order is not None and s.max_order != max(orders, default=-1) + 1:
+        raise Invalid(f"hdf5: {what} gives {s.max_order} as its next creation order of {s.kind}s")
+    fractalheap.settle(w, heap)
+
+
+def _index(heap: fractalheap.Heap, records: list, kind: int) -> dict[int, tuple[int, ...]]:
+    """heap offset -> (hash or creation order, creation order, message flags, file
+    address, length) of each record's object, the records in key order (name index: by
+    hash; creation order index: strictly increasing)."""
+    reached: set[int] = set()
+    out, before, n = {}, -1, heap.id_len
+    for _, rec in records:
+        if kind == 5:
+            key, order, flags, heap_id = int.from_bytes(rec[:4], "little"), None, 0, rec[4:]
+        elif kind == 6:
+            key, heap_id = int.from_bytes(rec[:8], "little"), rec[8:]
+            order, flags = key, 0
+        else:
+            heap_id, flags, order = rec[:n], rec[n], int.from_bytes(rec[n + 1 : n + 5], "little")
+            key = int.from_bytes(rec[n + 5 : n + 9], "little") if kind == 8 else order
+        if key < before or (kind in (6, 9) and key == before):
+            raise Invalid(
+                f"hdf5: the records of the version 2 B-tree (type {kind}) of {heap.what} are not in key order"
+            )
+        before = key
+        offset, address, length = heap.find(heap_id, reached)
+        out[offset] = (key, order, flags, address, length)
+    return out
+
+
+def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dict) -> tuple[int | None, int]:
+    """Walk one heap object as the message it is; its name's hash is the record's.
+    Returns (its creation order: a link's own, an attribute's record's; its flags)."""
+    from .objects import Message  # the walk's own type (objects imports this module)
+
+    key, order, flags, address, length = record
+    if flags:
+        raise Invalid(f"hdf5: a dense attribute of {what} has message flags {flags} (not supported)")
+    m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
+    w.take(m, what, first)
+    within = sizes.within(w.file, m)
+    if kind == 5:
+        name, order = sizes.link_name(within, address, what)
+    else:
+        name = _attribute_name(within, address, what)
+    if lookup3(name) != key:
+        raise Invalid(
+            f"hdf5: the name hash of a record of the dense storage of {what} is not lookup3 "
+            f"of its name {name.decode('utf-8', 'replace')!r}"
+        )
+    return order, flags
+
+
+def _attribute_name(f: File, at: int, what: str) -> bytes:
+    """The name of the attribute message at `at` (storage.attribute checked its NUL)."""
+    version, _, size = f.unpack("BBH", at, f"an attribute of {what}")
+    return f.bytes(at + (9 if version == 3 else 8), size, f"an attribute of {what}").rstrip(b"\0")
