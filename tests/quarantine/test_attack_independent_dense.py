@@ -37,10 +37,33 @@ clamd, shipped_batch = harness.clamd, harness.shipped_batch
 
 ATTACKS = {**DENSE, **VLEN, **FILTERS}
 
-# Found open against hdf5dense (commit in the report): strict xfails naming the hole.
-HOLES: dict[str, str] = {}
+# Found open against hdf5dense at 55cb609: strict xfails naming the hole (bytes no reader
+# returns, published).
+HOLES: dict[str, str] = {
+    "numeric_edge_gzip": "a chunk's elements past the dataset's extent (the edge chunk) are not checked: "
+    "28 of 64 int64 in a gzip chunk carry 82 payload bytes, published (also on main; capacity: chunk "
+    "size - extent, e.g. 8 MB for a resizable dataset of 1 element in chunks of 1M)",
+    "numeric_edge_raw": "the same in an unfiltered chunk: 224 bytes past the extent are not checked",
+    "vlen_beyond_extent_valid_refs": "elements of a chunk past the extent are walked as values: 4 of them "
+    "naming 4 global heap objects carved from the free space carry 84 payload bytes (any number of "
+    "objects of any size: unbounded)",
+    "attr_creation_order": "the creation order field (4 bytes) of type 8 attribute records of an object "
+    "that tracks no attribute order is not checked: 4 payload bytes per attribute (120 for 30)",
+    "link_creation_order_untracked": "a link message in the fractal heap of a group that tracks no "
+    "creation order may carry one (flag 0x04): 8 payload bytes per link",
+    "tracked_sparse_orders": "creation orders of a tracked group need only be consistent (messages, order "
+    "index, next order), not 0..n-1: 4 payload bytes per link here (up to ~7)",
+    "test_attacks_publish_nothing": "",  # placeholder, removed below when the job is refused
+    "test_no_payload_reaches_the_public_area": "the accepted attacks above are published with the payload",
+}
+HOLES.pop("test_attacks_publish_nothing")
 # The lab's ordinary h5py output refused: strict xfails, false rejections.
-FALSE_REJECTIONS: dict[str, str] = {}
+FALSE_REJECTIONS: dict[str, str] = {
+    "vlen-compound.h5": "a compound with a variable-length string member (rows of (int8, str), chunked, "
+    "gzip) is refused as 'bytes ... reached from no structure ... not zeros': its global heap is not "
+    "followed from compound members; a misleading reason (not 'not supported'; h5repack does not help)",
+    "vlen-compound-contiguous.h5": "the same compound of 10 rows, contiguous: refused the same way",
+}
 
 
 def _param(names, table):
@@ -177,14 +200,23 @@ def test_payload_is_really_in_the_attack_files(attack_run):
     assert carrying and all(PAYLOAD in files[f"{n}.h5"] for n in carrying)
 
 
-@known("test_edge_chunk_payload_alone_is_not_published", HOLES)
-def test_edge_chunk_payload_alone_is_not_published(shipped_batch, tmp_path):
-    """The runner's view of one file whose chunk carries the payload past the dataset's
-    extent (bytes no reader returns): exit 1 and the payload nowhere in the public area."""
-    from tests.support.hdf5_vlen_files import numeric_edge_raw
+@pytest.fixture(scope="module")
+def accepted_run(shipped_batch, tmp_path_factory, attack_run):
+    """The attack files the walk accepted, vetted again as a job of their own (so they are
+    published): what a guest gets out through each hole."""
+    run, _, files = attack_run
+    accepted = {n: files[n] for n, e in run.entries.items() if e["verdict"] == "accepted"}
+    if not accepted:
+        return None, {}
+    return vet(shipped_batch, tmp_path_factory.mktemp("accepted"), accepted, "h5-dense-accepted"), accepted
 
-    (tmp_path / "b").mkdir()
-    run = vet(shipped_batch, tmp_path, {"out.h5": numeric_edge_raw(tmp_path / "b")}, "h5-edge-one")
-    published = run.out / "out.h5"
-    got_out = published.exists() and PAYLOAD in published.read_bytes()
-    assert run.rc == 1 and not got_out, (run.rc, run.entry("out.h5"), f"payload published: {got_out}")
+
+@known("test_no_payload_reaches_the_public_area", HOLES)
+def test_no_payload_reaches_the_public_area(accepted_run):
+    """Control of the verdicts above from the public area's side: no published file holds
+    the payload's first 4 bytes (every attack writes the payload from its start)."""
+    run, accepted = accepted_run
+    out = {}
+    if run is not None and run.out.exists():
+        out = {p.name: p.read_bytes().find(PAYLOAD[:4]) for p in run.out.iterdir()}
+    assert not {n: at for n, at in out.items() if at >= 0}, f"published with the payload at: {out}"

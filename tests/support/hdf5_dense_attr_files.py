@@ -163,6 +163,32 @@ def tracked_order_index_disagrees(d: Path) -> bytes:
     return bytes(data)
 
 
+def tracked_sparse_orders(d: Path) -> bytes:
+    """The 12 links' creation orders 0..11 become k * 2**32 + 4 payload bytes (sorted as
+    before), in the link messages, the creation-order index and the next creation order:
+    all three consistent, 48 payload bytes in values a reader returns only as order."""
+    data = base(d, "tracked-earliest")
+    h = _heap(data)
+    t = next(hd.tree(data, a) for a in sig_at(data, b"BTHD") if data[a + 5] == 6)
+    order = 0
+    for k, rec in enumerate(hd.root_leaf_records(data, t)):
+        assert u(data, rec) == k
+        order = (k << 32) | int.from_bytes(PAYLOAD[4 * k : 4 * k + 4], "little")
+        put(data, rec, order)
+        _, off, _ = hd.heap_id(h, data[rec + 8 : rec + 15])
+        msg = hd.file_offset(data, h, off)
+        flags = data[msg + 1]
+        assert flags & 4
+        _write_in_heap(data, h, off + 2 + (1 if flags & 8 else 0), order.to_bytes(8, "little"))
+    hd.fix_leaf(data, t, t.root, t.n_root)
+    with h5py.File(d / "tracked-earliest.h5", "r") as f:
+        addr = h5py.h5o.get_info(f["g"].id).addr
+    ((body, _),) = hd.messages(data, addr, 2)
+    put(data, body + 2, order + 1)
+    fix_v2_checksum(data, addr)
+    return bytes(data)
+
+
 def tracked_max_order(d: Path) -> bytes:
     """The link info message's maximum creation index (12 links: 12) = 8 payload bytes."""
     data = base(d, "tracked-earliest")
@@ -389,6 +415,7 @@ DENSE = {
     for f in (
         attr_creation_order, attr_record_flags, attr_hash_mismatch, attr_heap_free_space,
         fhib_unused_entry, fhib_block_offset, tracked_order_index_disagrees, tracked_max_order,
+        tracked_sparse_orders,
         attr_object_trailing, attr_object_unreferenced, huge_object_trailing,
         huge_object_unreferenced, attr_message_reserved_flags, object_length_short,
         object_in_block_header, object_overlapping, fsse_section_outside_heap, btin_padding,

@@ -110,6 +110,13 @@ def dense_external_link(d: Path) -> bytes:
     return bytes(write_h5(d / "ext.h5", _dense_external, libver="latest"))
 
 
+def _vlen_compound_contiguous(f) -> None:
+    dt = np.dtype([("code", "i1"), ("name", h5py.string_dtype())], align=True)
+    rows = np.zeros(10, dtype=dt)
+    rows["code"], rows["name"] = np.arange(10), [f"name {i}" for i in range(10)]
+    f["table"] = rows
+
+
 def _numeric_edge(f) -> None:
     f.create_dataset("z", data=np.arange(100, dtype="i8"), chunks=(64,), compression="gzip")
     f.create_dataset("r", data=np.arange(100, dtype="i8"), chunks=(64,))
@@ -167,6 +174,7 @@ EDGE_BASES = {  # legal, rarer: heap objects over the managed limit (huge object
     "big-attr-latest": (_big_attr, {"libver": "latest"}),
     "long-soft-links-latest": (_long_soft, {"libver": "latest"}),
     "vlen-compound": (_vlen_compound, {}),  # variable-length member of a compound
+    "vlen-compound-contiguous": (_vlen_compound_contiguous, {}),
 }
 
 
@@ -460,23 +468,26 @@ def btree_total_lies(d: Path) -> bytes:
 
 
 def link_creation_order_untracked(d: Path) -> bytes:
-    """d019's link message rewritten with a creation order field (flag 0x04: 8 payload
-    bytes) in a group that tracks no creation order; the new message in carved free
-    space, its record moved to it, the old message zeroed."""
+    """The link message next to the free space rewritten in place with a creation order
+    field (flag 0x04: 8 payload bytes) in a group that tracks no creation order; its heap
+    ID 8 bytes longer, those 8 bytes taken from the free space (all counts fixed)."""
     data = base(d, "links20-latest")
     h, t = _heap(data), _tree(data)
-    rec = _record_for(data, h, t, b"d019")
-    _, old, length = hd.heap_id(h, data[rec + 4 : rec + 11])
-    at = hd.file_offset(data, h, old)
+    _, _, free_off = hd.sections(data, h)[0]
+    for rec in hd.root_leaf_records(data, t):
+        _, off, length = hd.heap_id(h, data[rec + 4 : rec + 11])
+        if off + length == free_off:
+            break
+    else:
+        raise AssertionError("no object before the free space")
+    at = hd.file_offset(data, h, off)
     msg = bytes(data[at : at + length])
     assert msg[:2] == b"\x01\x00"
-    new_msg = b"\x01\x04" + PAYLOAD[:8] + msg[2:]
-    off = _carve(data, h, 0, len(new_msg))
+    _carve(data, h, 0, 8)
     h = _heap(data)
-    data[at : at + length] = bytes(length)
-    data[rec + 4 : rec + 11] = hd.managed_id(h, off, len(new_msg))
+    data[rec + 4 : rec + 11] = hd.managed_id(h, off, length + 8)
     hd.fix_leaf(data, t, t.root, t.n_root)
-    _write_in_heap(data, h, off, new_msg)
+    _write_in_heap(data, h, off, b"\x01\x04" + PAYLOAD[:8] + msg[2:])
     return bytes(data)
 
 

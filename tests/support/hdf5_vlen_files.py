@@ -6,6 +6,7 @@ structures (test_attack_independent_dense.py). Each starts from a file h5py wrot
 from __future__ import annotations
 
 import struct
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -79,6 +80,43 @@ def vlen_beyond_extent_big(d: Path) -> bytes:
     assert len(raw) == 8192 * 16 and not any(raw[start:])
     raw[start:] = (PAYLOAD * (len(raw) // len(PAYLOAD) + 1))[: len(raw) - start]
     return bytes(hd.replace_chunk(data, last, _shuffled(bytes(raw), 16) if shuffled else bytes(raw)))
+
+
+def _carve_objects(data: bytearray, col: int, pieces: list[bytes]) -> list[int]:
+    """New objects holding pieces, carved from the collection's free space (indices after
+    the last, reference counts as the first object's, free-space object shrunk)."""
+    objects = hd.gcol_objects(data, col)
+    free_at, free_size = objects[0]
+    refcount = u(data, objects[1][0] + 2, "<H")
+    index, at = max(objects) + 1, free_at
+    for piece in pieces:
+        put(data, at, index, "<H")
+        put(data, at + 2, refcount, "<H")
+        put(data, at + 8, len(piece))
+        data[at + 16 : at + 16 + len(piece)] = piece
+        at, index = at + 16 + (len(piece) + 7) // 8 * 8, index + 1
+    used = at - free_at
+    assert free_size >= used + 16
+    put(data, at, 0, "<H")
+    put(data, at + 8, free_size - used)
+    return list(range(max(objects) + 1, index))
+
+
+def vlen_beyond_extent_valid_refs(d: Path) -> bytes:
+    """The last chunk's 4 elements past the extent name 4 new heap objects holding the
+    payload (each object named by exactly one element; no reader reads those elements)."""
+    data, chunks = _log(d)
+    last = max(chunks, key=lambda c: c.chunk_offset)
+    col = hd.vlen_refs(hd.inflate(data, last))[0][1]
+    pieces = [PAYLOAD[i : i + 21] for i in range(0, 84, 21)]
+    indices = _carve_objects(data, col, pieces)
+
+    def edit(raw):
+        assert not any(raw[12 * 16 :])
+        for k, (piece, index) in enumerate(zip(pieces, indices, strict=True)):
+            _element(raw, 12 + k, len(piece), col, index)
+
+    return _rewrite(data, last, edit)
 
 
 def vlen_null_with_junk(d: Path) -> bytes:
@@ -275,7 +313,7 @@ VLEN = {
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
         vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
         vlen_unwritten_slot_latest, vlen_compound_padding, vlen_beyond_extent_big,
-        vlen_other_collection,
+        vlen_other_collection, vlen_beyond_extent_valid_refs,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
         dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
@@ -345,12 +383,14 @@ FILTERS = {
 
 
 def _limit_enc(n: int) -> int:
-    return n.bit_length() // 8 + 1
+    """HDF5's H5VM_limit_enc_size: bytes for a count up to n (floor(log2 n) / 8 + 1)."""
+    return (n.bit_length() - 1) // 8 + 1
 
 
-def btree_shared_subtrees(d: Path, depth: int = 40) -> bytes:
-    """A v2 B-tree of depth 40 whose every internal node names the node below it twice
-    (2**40 paths to one leaf): a walk that does not notice a node reached twice never ends."""
+def btree_shared_subtrees(d: Path, depth: int = 16) -> bytes:
+    """A v2 B-tree of depth 16 whose every internal node names the node below it twice
+    (2**16 paths to one leaf; 40 levels: 2**40): a walk that does not notice a node
+    reached twice never ends."""
     data = base(d, "links20-latest")
     t = _tree(data)
     record = bytes(data[t.root + 6 : t.root + 6 + t.rec_size])
@@ -371,7 +411,10 @@ def btree_shared_subtrees(d: Path, depth: int = 40) -> bytes:
         child, child_n = len(data), 1
         data += node + bytes(t.node_size - len(node))
     set_eof(data, len(data))
-    hd.set_tree(data, t, depth=depth, root=child, n_root=1, total=2**depth * t.n_root)
+    total = t.n_root
+    for _ in range(depth):
+        total = 1 + 2 * total  # each node's record and its two children's (the same node)
+    hd.set_tree(data, t, depth=depth, root=child, n_root=1, total=min(total, (1 << 64) - 1))
     return bytes(data)
 
 
@@ -440,6 +483,8 @@ def vlen_chunk_bomb(d: Path) -> bytes:
 
 HOSTILE = {
     "btree_shared_subtrees": btree_shared_subtrees,
+    "btree_shared_subtrees_2": partial(btree_shared_subtrees, depth=2),
+    "btree_shared_subtrees_40": partial(btree_shared_subtrees, depth=40),
     "btree_leaf_loop": btree_leaf_loop,
     "btree_depth_65535": _tree_field(depth=65535),
     "btree_node_size_4g": _tree_field(node_size=0xFFFFFFFF),
