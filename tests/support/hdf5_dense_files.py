@@ -62,10 +62,10 @@ def _vlen_log(f) -> None:
 
 
 def _vlen_sparse(f) -> None:
-    """A resizable log written in two places: chunks 1-3 never written."""
+    """A resizable log written in two places: chunks 1-3 never written, chunk 0 in part."""
     log = f.create_dataset("log", shape=(100,), maxshape=(None,), dtype=h5py.string_dtype(),
                            chunks=(16,), compression="gzip")  # fmt: skip
-    log[0:16] = [f"first {i}" for i in range(16)]
+    log[0:10] = [f"first {i}" for i in range(10)]  # 10..15: in the extent, never written
     log[64:80] = [f"later {i}" for i in range(16)]
 
 
@@ -453,6 +453,22 @@ def _fs_field(field: str, value: int):
     return attack
 
 
+def tuning_fields(d: Path) -> bytes:
+    """The fields HDF5 uses only when it writes, set to other valid values: largest managed
+    object 2748 (of 4096), starting rows 3, split 77 %, merge 33 %, shrink 61 %, expand
+    143 %: a few payload bits per heap (documented as not recomputed)."""
+    data = base(d, "links20-latest")
+    h = _heap(data)
+    put(data, h.addr + 10, 2748, "<I")
+    hd.set_heap(data, h.addr, start_rows=3)
+    hd.set_tree(data, _tree(data), split=77, merge=33)
+    fs = hd.free_space(data, h.fs_addr)
+    put(data, fs.addr + 40, 61, "<H")
+    put(data, fs.addr + 42, 143, "<H")
+    hd.fix_after(data, fs.addr, hd.FSHD_LEN)
+    return bytes(data)
+
+
 def bthd_split_zero(d: Path) -> bytes:
     """The B-tree header's split and merge percentages out of range (0 and 200)."""
     data = base(d, "links20-latest")
@@ -522,7 +538,7 @@ LINKS = {
         fhdb_free_space, large_fhdb_free_space, fhdb_block_offset, fhdb_heap_address, btlf_padding, record_hash_mismatch,
         record_ids_permuted, records_out_of_order, record_duplicated, object_referenced_twice, object_unreferenced,
         object_trailing_bytes, huge_id_unknown, tiny_id_trailing, fsse_slack,
-        fsse_section_over_objects, bthd_split_zero, btree_total_lies,
+        fsse_section_over_objects, tuning_fields, bthd_split_zero, btree_total_lies,
         link_creation_order_untracked, fhdb_unlisted_free_payload, dense_external_link,
     )
 }  # fmt: skip

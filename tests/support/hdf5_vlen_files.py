@@ -119,6 +119,28 @@ def vlen_beyond_extent_valid_refs(d: Path) -> bytes:
     return _rewrite(data, last, edit)
 
 
+def _unwritten_value(d: Path, element: int, value: tuple[int, int, int]) -> bytes:
+    """An element in the extent never written (zeros) of a libver='latest' log set to value."""
+    data, chunks = _log(d, "vlen-sparse-latest")
+    first = min(chunks, key=lambda c: c.chunk_offset)
+
+    def edit(raw):
+        assert not any(raw[16 * element : 16 * element + 16])
+        _element(raw, element, *value)
+
+    return _rewrite(data, first, edit, chunks)
+
+
+def vlen_unwritten_undef_index(d: Path) -> bytes:
+    """A never-written element: length 0, collection address undefined, index 4 payload bytes."""
+    return _unwritten_value(d, 10, (0, hd.UNDEF, int.from_bytes(PAYLOAD[:4], "little")))
+
+
+def vlen_unwritten_undef_length(d: Path) -> bytes:
+    """A never-written element: length 4 payload bytes, collection address undefined, index 0."""
+    return _unwritten_value(d, 11, (int.from_bytes(PAYLOAD[:4], "little"), hd.UNDEF, 0))
+
+
 def vlen_null_with_junk(d: Path) -> bytes:
     """An element past the extent: length 0 (a null string) with address and index of payload."""
     data, chunks = _log(d)
@@ -313,7 +335,8 @@ VLEN = {
         vlen_beyond_extent, vlen_null_with_junk, vlen_length_short, vlen_twice,
         vlen_beyond_extent_latest, vlen_length_short_latest, vlen_twice_latest,
         vlen_unwritten_slot_latest, vlen_compound_padding, vlen_beyond_extent_big,
-        vlen_other_collection, vlen_beyond_extent_valid_refs,
+        vlen_other_collection, vlen_beyond_extent_valid_refs, vlen_unwritten_undef_index,
+        vlen_unwritten_undef_length,
         vlen_shared_with_attribute, vlen_outside, vlen_mid_collection, vlen_index_missing,
         gcol_extra_object, gcol_free_space, numeric_edge_gzip, numeric_edge_raw,
         dense_attr_gcol_extra_object, dense_attr_gcol_free_space,
