@@ -29,8 +29,9 @@ pytest.importorskip("h5py")
 from tests.quarantine import test_attack_independent_hdf5 as harness  # noqa: E402
 from tests.quarantine.test_attack_independent_hdf5 import Run, known, vet  # noqa: E402
 from tests.support.hdf5_dense_attr_files import DENSE  # noqa: E402
-from tests.support.hdf5_dense_files import BASES, EDGE_BASES, PAYLOAD, controls  # noqa: E402
-from tests.support.hdf5_vlen_files import FILTERS, HOSTILE, VLEN  # noqa: E402
+from tests.support.hdf5_dense_bases import BASES, EDGE_BASES, PAYLOAD, controls  # noqa: E402
+from tests.support.hdf5_hostile_files import FILTERS, HOSTILE  # noqa: E402
+from tests.support.hdf5_vlen_files import VLEN  # noqa: E402
 
 # The harness's module fixtures: a test clamd, the shipped batch policy pointed at it.
 clamd, shipped_batch = harness.clamd, harness.shipped_batch
