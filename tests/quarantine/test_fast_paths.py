@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 
 import pytest
@@ -85,3 +86,19 @@ def test_many_small_and_large_files_are_staged_byte_identical(tmp_path):
     assert published_files(tmp_path / "pub" / "run1") == published_files(q)
     sums = {e.path: e.sha256 for e in result.entries if e.kind.value == "file"}
     assert sums["direct.txt"] == hashlib.sha256((q / "direct.txt").read_bytes()).hexdigest()
+
+
+def test_text_without_a_less_than_sign_cannot_hold_markup():
+    """The markup search is skipped for text without '<': every pattern starts with it,
+    and no other code point matches it when case is ignored."""
+    branches, depth, start = [], 0, 0  # the pattern's top-level alternatives
+    for i, c in enumerate(text._MARKUP.pattern + "|"):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == "|" and depth == 0:
+            branches.append(text._MARKUP.pattern[start:i])
+            start = i + 1
+    assert len(branches) == 3 and all(b.startswith("<") for b in branches), branches
+    assert [c for c in map(chr, range(0x110000)) if re.fullmatch("<", c, re.IGNORECASE)] == ["<"]
+    for page in ("<html>", "< SCRIPT src=x>", "<!DOCTYPE html>", "<?xml version='1.0'?>"):
+        with pytest.raises(Invalid, match="markup"):  # control: found, also cut by a chunk boundary
+            text.validate(Stream(iter([b"x" * 4094 + page[:2].encode(), page[2:].encode()])))

@@ -329,10 +329,45 @@ def test_databases_are_built_for_kinds_seen_twice_within_a_budget():
 def test_a_database_serves_every_buffer_of_its_bytes():
     """Files that differ in their digits and lower-case letters share one database."""
     types = Types()
-    heads = [b"Run %d: %s\n" % (i, b"muon jet track"[: i % 14]) * 20 for i in range(200)]
+    heads = [b"Run %d: %s\n" % (i, b"muon jet track"[: i % 14]) * 20 for i in range(Types.NARROW_AFTER - 1)]
     answers = [types.of(h) for h in heads]
     assert types.builds == 1 and len(types.cut) == 1
     assert set(answers) == {b"text/plain"}
+
+
+def test_a_kind_served_often_gets_a_cut_for_just_its_bytes_and_keeps_the_wide_one():
+    """After NARROW_AFTER buffers, a cut for the bytes they held is tried first; a buffer
+    with another byte (a letter none had) is still served by the wide cut, not a new one."""
+    types = Types()
+    heads = [b"Run %d: %s\n" % (i, b"muon jet track"[: i % 14]) * 20 for i in range(200)]
+    answers = [types.of(h) for h in heads]
+    assert types.builds == 2 and len(types.cut) == 2
+    wide, narrow = types.cut  # the narrow one was built last
+    assert narrow == frozenset(b"".join(heads[: Types.NARROW_AFTER])) | {0} and narrow < wide
+    assert types._cookie_for(heads[-1]) is types.cut[narrow]
+    other = b"Run 7: muon zebra\n" * 20  # z and b: in the wide cut (all lower-case letters) only
+    assert types.of(other) == b"text/plain" and types._cookie_for(other) is types.cut[wide]
+    assert types.builds == 2 and set(answers) == {b"text/plain"}
+
+
+def test_the_database_picked_is_the_most_recent_cut_holding_every_byte_of_the_buffer():
+    """The worker tests a buffer against a cut with bytes.translate, not sets: the same
+    choice as "offered(head) <= cut_for", also with a cut of more than MAX_OFFERED bytes."""
+    types = Types()
+    rng = random.Random(13)
+    kinds = [frozenset(rng.sample(range(256), n)) | {0} for n in (20, 60, 150, 200)]
+    for kind in kinds:
+        types._build(kind, wide=False)
+    for _ in range(2000):
+        kind = rng.choice(kinds)
+        pool = sorted(kind) if rng.random() < 0.8 else range(256)
+        head = bytes(rng.choice(pool) for _ in range(rng.randrange(1, 600)))
+        offer = types.index.offered(head)
+        expected = types.full
+        if offer is not None and len(offer) <= Types.MAX_OFFERED:
+            expected = next((types.cut[k] for k in reversed(types.cut) if offer <= k), None)
+        if expected is not None:  # else a new kind: counted, maybe built (not compared here)
+            assert types._cookie_for(head) is expected
 
 
 def test_the_worker_answers_as_the_whole_database(cut):

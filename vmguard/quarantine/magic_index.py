@@ -85,10 +85,16 @@ class Database:
     def offered(head: bytes) -> frozenset[int] | None:
         """The bytes a buffer offers the tests (NUL always: a string compares zeros past the
         buffer's end), or None when libmagic's text pass would see other bytes."""
+        return frozenset(head) | {0} if Database.cuttable(head) else None
+
+    @staticmethod
+    def cuttable(head: bytes) -> bool:
+        """Whether libmagic's text pass, if it runs, sees the buffer's own bytes."""
         body = head.rstrip(b"\0")  # libmagic's text pass trims trailing NULs
-        if body.translate(None, _ASCII_TEXT) and (b"\0" not in body or body.startswith(_BYTE_ORDER_MARKS)):
-            return None  # text in another encoding (UTF-8, Latin-1, UTF-16, EBCDIC...)
-        return frozenset(head) | {0}
+        if not body.translate(None, _ASCII_TEXT):
+            return True  # ASCII text
+        # text in no encoding, or text in another (UTF-8, Latin-1, UTF-16, EBCDIC...)
+        return b"\0" in body and not body.startswith(_BYTE_ORDER_MARKS)
 
     def for_bytes(self, offer: frozenset[int]) -> bytes:
         """The database for buffers made of the bytes in `offer`."""

@@ -82,11 +82,12 @@ class Entry:
     scanner: str | None = None
 
     def to_dict(self) -> dict[str, object]:
+        # _value_, not .value (a Python-level property): twice per entry of a job
         return {
             "path": self.path,
-            "kind": self.kind.value,
-            "verdict": self.verdict.value,
-            "reasons": [r.value for r in self.reasons],
+            "kind": self.kind._value_,
+            "verdict": self.verdict._value_,
+            "reasons": [r._value_ for r in self.reasons],
             "detail": self.detail,
             "size": self.size,
             "sha256": self.sha256,

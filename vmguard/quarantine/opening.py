@@ -15,7 +15,6 @@ a mount over the name since shows as another inode, and statx then names it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -124,8 +123,10 @@ class Opener:
 
     def _reopen(self, path_fd: int, flags: int) -> int:
         if flags == FILE_READ:  # keep even the access time unchanged
-            with contextlib.suppress(PermissionError):  # O_NOATIME: owner or CAP_FOWNER only
+            try:
                 return os.open(str(path_fd), flags | os.O_NOATIME, dir_fd=self.proc_fd)
+            except PermissionError:  # O_NOATIME: owner or CAP_FOWNER only
+                pass
         return os.open(str(path_fd), flags, dir_fd=self.proc_fd)
 
     def open_dir(self, name: str, parent_fd: int, dev: int, ino: int) -> int:

@@ -42,7 +42,9 @@ class _Outcome:
     walked: str | None = None  # the structure walk's broken rule ("" none, None not walked)
 
     def ready(self) -> bool:
-        return (self.mime is None or self.mime.ready()) and all(f.done() for f in self.scans)
+        if self.mime is not None and not self.mime.ready():
+            return False
+        return not self.scans or all(f.done() for f in self.scans)
 
     def release(self) -> None:
         if self.held != -1:
@@ -96,6 +98,8 @@ class _Dirs:
         return fd
 
     def broken_parent(self, parts: tuple[str, ...]) -> Refused | None:
+        if not self.broken:
+            return None  # nearly always: no generator per file
         return next((r for p, r in self.broken.items() if parts[: len(p)] == p), None)
 
     def close(self) -> None:
@@ -121,6 +125,7 @@ class CopyPhase:
         self.dest = dest
         self.detector = detector
         self.scanners = scanners
+        self.scanning = bool(scanners)  # asked twice per file
         self.copier: Copier | None = None
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
@@ -213,7 +218,7 @@ class CopyPhase:
     def _keep(self, size: int) -> Callable[[bytes], bool]:
         """Whether vmguard's own copy of a file is kept, by its head: for the scanners, or
         the structure walk."""
-        return lambda head: bool(self.scanners) or structure.needs_walk(head, size)
+        return lambda head: self.scanning or structure.needs_walk(head, size)
 
     def _data_ranges(self, src: int, size: int) -> list[tuple[int, int]] | None:
         """A sparse file's data ranges (copied with its holes), or Refused by the policy."""
@@ -232,7 +237,7 @@ class CopyPhase:
         published (Copier.copy keep=True), never a name and never the guest's source, which
         it may rewrite through a shared mapping without moving its mtime or ctime. A
         duplicate of the source is kept: changed once they answer -> changed during vet."""
-        if not self.scanners:
+        if not self.scanning:
             if own != -1:
                 os.close(own)  # kept for the walk only
             return (), -1

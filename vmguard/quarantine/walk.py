@@ -11,6 +11,7 @@ here; the bytes are read once, in the copy phase, from a descriptor checked agai
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -166,6 +167,9 @@ class _Walker:
 
 def mode_reasons(st: Stat | os.stat_result, forbid: frozenset[FileKind]) -> list[Reason]:
     """Reasons from a regular file's mode and link count (checked again on the open fd)."""
+    bits, links = _watched(forbid)
+    if not st.st_mode & bits and (st.st_nlink <= 1 or not links):
+        return []  # nearly every file, twice per file: no enum looked up
     reasons = []
     if FileKind.HARDLINKS in forbid and st.st_nlink > 1:
         reasons.append(Reason.HARDLINK)
@@ -180,6 +184,14 @@ def mode_reasons(st: Stat | os.stat_result, forbid: frozenset[FileKind]) -> list
     if FileKind.EXECUTABLES in forbid and st.st_mode & 0o111:
         reasons.append(Reason.EXECUTABLE_MODE)
     return reasons
+
+
+@functools.lru_cache(maxsize=16)
+def _watched(forbid: frozenset[FileKind]) -> tuple[int, bool]:
+    """The mode bits mode_reasons refuses under `forbid`, and whether it refuses hard links."""
+    bits = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX if FileKind.SETUID in forbid else 0
+    bits |= 0o111 if FileKind.EXECUTABLES in forbid else 0
+    return bits, FileKind.HARDLINKS in forbid
 
 
 def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener) -> Walk:

@@ -36,6 +36,10 @@ class Stream:
     def peek(self, n: int) -> bytes:
         """Up to n bytes from the current position, without consuming them."""
         while len(self._buf) < n:
+            if not self._buf:  # nothing to join: the next chunk as it is (no copy)
+                if not self._fill():
+                    break
+                continue
             rest = bytes(self._buf)
             if not self._fill():
                 self._buf = memoryview(rest)
