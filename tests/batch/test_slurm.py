@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +133,8 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     _crash_a_holder(site)
     jobs["a_solo"] = _submit(site, cluster, 0, q + "echo solo > $Q/solo.txt; sleep 2", "-L", "vmpool-solo")
     jobs["b_solo_empty"] = _submit(site, cluster, 1, q + "ls $Q", "-L", "vmpool-solo")
-    # Before a_cancel, so it gets the next VM of mc: Slurm counts time limits in whole
-    # minutes and looks every 30 s, so this job sets the module's length (60-90 s).
+    # Before a_cancel, so it gets the next VM of mc. Slurm counts time limits in whole
+    # minutes: once the job has written, its end time is moved up (_time_out_when_written).
     jobs["a_timeout"] = _submit(
         site, cluster, 0, q + "echo t > $Q/t.txt; sleep 300", "-L", "vmpool-mc", "--time=0:05"
     )
@@ -142,13 +142,26 @@ def _submit_all(site: Site, cluster: slurm_cluster.Slurm) -> dict[str, str]:
     return jobs
 
 
-def _cancel_when_written(site: Site, cluster: slurm_cluster.Slurm, job_id: str) -> None:
+def _written(site: Site, job_id: str, name: str) -> Callable[[], bool]:
+    """Whether the job has written `name` into the quarantine its prolog gave it."""
+
     def written() -> bool:
         note = site.state / f"assigned/slurm-{job_id}"
-        return note.exists() and (Path(note.read_text().split("\t")[1].strip()) / "c.txt").exists()
+        return note.exists() and (Path(note.read_text().split("\t")[1].strip()) / name).exists()
 
-    slurm_cluster.wait_for(written, 90, "the job to be cancelled to write")
+    return written
+
+
+def _cancel_when_written(site: Site, cluster: slurm_cluster.Slurm, job_id: str) -> None:
+    slurm_cluster.wait_for(_written(site, job_id, "c.txt"), 90, "the job to be cancelled to write")
     cluster.run("scancel", job_id)
+
+
+def _time_out_when_written(site: Site, cluster: slurm_cluster.Slurm, job_id: str) -> None:
+    """Its time limit (a whole minute, Slurm's least) ends now: slurmctld's own time-limit
+    check (every 30 s) then ends it as TIMEOUT, a minute earlier than the limit would."""
+    slurm_cluster.wait_for(_written(site, job_id, "t.txt"), 90, "the job to time out to write")
+    cluster.run("scontrol", "update", f"JobId={job_id}", "EndTime=now+2")
 
 
 def _await_end(cluster: slurm_cluster.Slurm, jobs: dict[str, str]) -> None:
@@ -172,6 +185,7 @@ def ran(wheelhouse: Wheelhouse) -> Iterator[Ran]:
     os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]  # for the crashed holder's check
     try:
         jobs = _submit_all(site, cluster)
+        _time_out_when_written(site, cluster, jobs["a_timeout"])
         _cancel_when_written(site, cluster, jobs["a_cancel"])
         _await_end(cluster, jobs)
         yield Ran(site, cluster, jobs)
