@@ -30,6 +30,8 @@ class GuestAction(StrEnum):
     DISABLE_SERVICE = "disable-service"  # every start link (SysV, systemd) or xinetd's disable = yes
     DROP_NULLOK = "drop-nullok"  # a PAM line's nullok argument removed, the rest of the line kept
     RENAME_AWAY = "rename-away"  # a trust file renamed beside itself: no program reads it, content kept
+    SET_OWNER_MODE = "set-owner-mode"  # an account file's owner, group and mode (chown, chmod)
+    SUDO_COMMENT_OUT = "sudo-comment-out"  # every line of a sudo rule commented out, the rest kept
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,8 +42,8 @@ class GuestChange:
     wanted: str
     path: str  # the guest file (or the first link) it changes
     target: str  # account name, sshd keyword (as written), service name
-    value: str = ""  # the shell, the sshd value
-    line: int | None = None  # SSHD_COMMENT_OUT: the line in sshd_config
+    value: str = ""  # the shell, the sshd value; SET_OWNER_MODE: "uid:gid:octal mode"
+    line: int | None = None  # SSHD_COMMENT_OUT, DROP_NULLOK, SUDO_COMMENT_OUT: the (first) line
     kind: str = ""  # DISABLE_SERVICE: sysv | systemd | xinetd
     rule: str = ""  # the guest rule it clears: stamped by the plan, never by the fix
 
