@@ -8,7 +8,7 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
-from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock
+from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock, owner_mode
 from vmguard.checks.guest_questions import password_weaknesses
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
@@ -44,11 +44,6 @@ def _account_file_problems(info: FileInfo) -> list[str]:
     if info.mode & forbidden:
         problems.append(f"has mode {stat.S_IMODE(info.mode):04o} (at most {0o777 & ~forbidden:04o})")
     return problems
-
-
-def owner_mode(uid: int, gid: int, mode: int) -> str:
-    """How a file's owner, group and mode are written in a change (and checked by the worker)."""
-    return f"owner {uid}:{gid}, mode {stat.S_IMODE(mode):04o}"
 
 
 def _fix_account_files(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:

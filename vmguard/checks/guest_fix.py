@@ -10,6 +10,7 @@ made by vmguard.guest.apply, inside libguestfs's appliance.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -74,6 +75,11 @@ def guest_fix(fix: GuestFix) -> Callable[[U], U]:
 
 def fix_of(unit: object) -> GuestFix | None:
     return getattr(unit, "guest_fix", None)
+
+
+def owner_mode(uid: int, gid: int, mode: int) -> str:
+    """How a file's owner, group and mode are written in a change (and checked by the worker)."""
+    return f"owner {uid}:{gid}, mode {stat.S_IMODE(mode):04o}"
 
 
 def lockable(account: Account) -> bool:

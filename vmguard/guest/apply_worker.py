@@ -24,8 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vmguard.checks.guest_access import owner_mode
-from vmguard.checks.guest_fix import GuestAction, GuestChange
+from vmguard.checks.guest_fix import GuestAction, GuestChange, owner_mode
 from vmguard.core.errors import GuestError
 from vmguard.guest import edit, services
 from vmguard.guest.cache import fingerprint
