@@ -124,6 +124,10 @@ def test_apply_loads_the_firewall_after_the_vm_and_rollback_puts_both_back(site)
     assert plan["firewall"]["up_to_date"] is False and plan["firewall"]["drifts"]
     assert "audio" in [c["subject"] for c in plan["plans"][0]["changes"]]
 
+    code, dry = site.json("apply", "--inventory", str(inv), "--dry-run")
+    assert code == 0 and dry["firewall"]["dry_run"] and not dry["firewall"]["changed"], dry
+    assert site.show() == previous and xml_hash(site.vm) == xml_before  # --dry-run: nothing changed
+
     code, doc = site.json("apply", "--inventory", str(inv))
     assert code == 0, doc
     jsonschema.validate(doc, schema("apply"))
