@@ -189,7 +189,7 @@ def test_libvirt_plan_and_dry_run_one_line_per_change(hostile_domain):
     inventory, _ = hostile_domain
     _, raw, _ = vmguard("plan", "--inventory", str(inventory), "--format", "json")
     [plan] = json.loads(raw)["plans"]
-    expected = 1 + len(plan["changes"]) + len(plan["manual"])
+    expected = 2 + len(plan["changes"]) + len(plan["manual"])  # and the firewall's line
     for argv in (("plan",), ("apply", "--dry-run")):
         code, out, err = vmguard(*argv, "--inventory", str(inventory))
         assert_inert(out + err)
@@ -211,7 +211,9 @@ def test_plan_shows_two_domains_as_two_names(tmp_path):
     assert libvirt_names(inventory) == ["dup\nx", "dup\r\nx"]  # control: two domains
     code, out, err = vmguard("plan", "--inventory", str(inventory))
     assert_inert(out + err)
-    headers = [line.split(" (lab")[0] for line in out.splitlines() if not line.startswith(" ")]
+    headers = [
+        line.split(" (lab")[0] for line in out.splitlines() if not line.startswith((" ", "firewall: "))
+    ]
     assert len(headers) == 2 and headers[0] != headers[1], out
 
 
@@ -280,7 +282,7 @@ def test_vbox_file_every_name_path_and_description(tmp_path):
     [plan] = json.loads(raw)["plans"]
     code, out, err = vmguard("plan", "--inventory", str(inventory))
     assert_inert(out + err)
-    assert len(out.splitlines()) == 1 + len(plan["changes"]) + len(plan["manual"]), out
+    assert len(out.splitlines()) == 2 + len(plan["changes"]) + len(plan["manual"]), out  # + firewall's
     code, out, err = vmguard("audit", "-i", str(inventory), "--out", str(tmp_path / "o"), "--guest", "off")
     assert code == 0, err  # only medium and low findings: below the default --fail-on
     assert_inert(out + err)

@@ -120,10 +120,12 @@ def check_vms_and_plan(inventory: Path, name: str) -> None:
         _, raw, _ = run_cli(main, ["plan", "--inventory", str(inventory), "--format", "json"])
         [plan] = json.loads(raw)["plans"]
         assert plan["vm"] == name
-        assert len(text.splitlines()) == 1 + len(plan["changes"]) + len(plan["manual"])
+        # then the firewall's line
+        assert text.splitlines()[-1] == "firewall: not configured in the inventory"
+        assert len(text.splitlines()) == 2 + len(plan["changes"]) + len(plan["manual"])
         code, applied, stderr = run_cli(main, ["apply", "--inventory", str(inventory), "--dry-run"])
         assert_inert(applied + stderr)
-        assert len(applied.splitlines()) == 1 + len(plan["changes"]) + len(plan["manual"])
+        assert len(applied.splitlines()) == 2 + len(plan["changes"]) + len(plan["manual"])
 
 
 @CLI

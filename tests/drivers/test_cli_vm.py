@@ -67,9 +67,9 @@ def test_plan_apply_plan_rollback(exposed, inventory, libvirt_uri, log_path, cap
     code, out, _ = _run(capsys, "apply", "--inventory", inv, "--vm", vm)
     assert code == 0 and "changed" in out and "previous configuration saved" in out
     code, out, _ = _run(capsys, "plan", "--inventory", inv, "--vm", vm)
-    assert code == 0 and out.strip().endswith("nothing to change")
+    assert code == 0 and out.strip().endswith("nothing to change\nfirewall: not configured in the inventory")
     code, out, _ = _run(capsys, "apply", "--inventory", inv, "--vm", vm)
-    assert code == 0 and out.strip() == f"{vm}: nothing to do"
+    assert code == 0 and out.strip() == f"{vm}: nothing to do\nfirewall: not configured in the inventory"
 
     code, out, _ = _run(capsys, "rollback", vm, "--inventory", inv)
     assert code == 0 and _xml_hash(libvirt_uri, vm) == before

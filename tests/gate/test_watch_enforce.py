@@ -64,7 +64,8 @@ def test_control_plain_watch_only_reports(gate_lab, driver, tmp_path) -> None:
         assert gate_lab.virsh("define", str(tmp_path / "d.xml")).returncode == 0  # leave it as found
         from vmguard.cli import main
 
-        main(["apply", "--inventory", str(gate_lab.site / "inv.yaml"), "--vm", SPARE])
+        # --no-firewall: this process runs in the machine's namespace
+        main(["apply", "--inventory", str(gate_lab.site / "inv.yaml"), "--vm", SPARE, "--no-firewall"])
 
 
 def test_on_drift_pause_pauses_the_running_vm(gate_lab, tmp_path) -> None:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,7 @@ from tests.guest.conftest import sha256
 from tests.guest.images import run
 from tests.support.domains import NAME_PREFIX, domain_xml
 from tests.support.guest_image import CACHE_ROOT
+from tests.support.netns import Netns, netns
 from tests.support.ownership import owned_name
 from vmguard.checks.guest_fix import GuestAction, GuestChange
 from vmguard.cli import main
@@ -58,12 +60,17 @@ kind: Inventory
 connections: [{{name: kvm, driver: libvirt, uri: "qemu:///system"}}]
 vms: [{{name: {name}, connection: kvm, policy: policy.yaml}}]
 """
+# The same with the host firewall configured (used inside a namespace of the test's).
+FIREWALL = "firewall: {backend: nftables, vm_interfaces: [vmgfw0], vm_networks: [10.77.0.0/24]}\n"
+ADDRESS = ", address: 10.77.0.41, mac: '52:54:00:77:00:41'}]"
+SOUND = "<sound model='ich6'/>"  # a setting the policy forbids, for the hypervisor part
 POLICY = """\
 apiVersion: vmguard/v1
 kind: Policy
 metadata: {name: batch}
 spec:
   users: {interactive_login: [vmadmin1], nologin_shell: /sbin/nologin}
+  devices: {audio: disabled}
   software:
     forbid: [firefox, thunderbird, evolution, mutt, sendmail, postfix, exim4]
     allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
@@ -80,9 +87,11 @@ FIXED = {
     "VMG-USR-007",
     "VMG-USR-008",
     "VMG-USR-009",
+    "VMG-USR-010",
     "VMG-USR-011",
     "VMG-USR-013",
     "VMG-USR-014",
+    "VMG-USR-015",
     "VMG-SW-002",
 }
 # Run by the guest's own shell at boot (no single quotes: it goes inside sh -c '...').
@@ -136,8 +145,29 @@ class Vm:
             "VMGUARD_CACHE": str(work / "cache"),
         }
         self.applied: Path | None = None  # a copy of the image as `apply --guest` left it
+        self.ns: Netns | None = None  # set: the CLI runs there, with the firewall configured
+
+    @contextlib.contextmanager
+    def with_firewall(self, ns: Netns) -> Iterator[None]:
+        """In `ns`, with a firewall in the inventory, the start hook installed in a folder
+        of the test's, and the sound card the policy forbids planted in the domain."""
+        inventory = (self.work / "inv.yaml").read_text()
+        (self.work / "inv-fw.yaml").write_text(
+            inventory.replace("vms:", FIREWALL + "vms:").replace("policy.yaml}]", "policy.yaml" + ADDRESS)
+        )
+        original = self.domain.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        self.domain.dom.connect().defineXML(original.replace("</devices>", SOUND + "</devices>"))
+        self.ns = ns
+        try:
+            assert self.cli("hook", "install", "--hooks-dir", str(self.work / "hooks"))[0] == 0
+            yield
+        finally:
+            self.ns = None
+            self.domain.dom.connect().defineXML(original)  # as the other tests expect it
 
     def cli(self, *argv: str, cache: str = "cache") -> tuple[int, str, str]:
+        if self.ns is not None:
+            return self._in_namespace(*argv, cache=cache)
         out, err = io.StringIO(), io.StringIO()
         with pytest.MonkeyPatch.context() as env:
             for key, value in {**self.env, "VMGUARD_CACHE": str(self.work / cache)}.items():
@@ -145,6 +175,22 @@ class Vm:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main([*argv, "--inventory", str(self.work / "inv.yaml")])
         return code, out.getvalue(), err.getvalue()
+
+    def _in_namespace(self, *argv: str, cache: str) -> tuple[int, str, str]:
+        assert self.ns is not None
+        env = {**os.environ, **self.env, "VMGUARD_CACHE": str(self.work / cache), "PYTHONPATH": str(ROOT)}
+        hooks = ["--hooks-dir", str(self.work / "hooks")] if argv[0] in ("plan", "apply") else []
+        inventory = ["--inventory", str(self.work / "inv-fw.yaml")]
+        command = self.ns.argv(sys.executable, "-m", "vmguard", *argv, *hooks, *inventory)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    def tables(self) -> str:
+        assert self.ns is not None
+        return self.ns.run("nft", "list", "tables").stdout
+
+    def xml(self) -> str:
+        return self.domain.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
     def audit_rules(self, cache: str) -> set[str]:
         """Rules the audit finds in the guest, read by the inspection in `cache`."""
@@ -303,12 +349,16 @@ def _apply_then_check(vm: Vm) -> None:
     assert {c["rule"] for c in guest["changes"]} == before
     assert any("report only" in r for r in guest["report_only"])
 
-    earlier = vm.backups()  # a killed apply's (state "applying") may be there
+    earlier, xml = vm.backups(), vm.xml()  # a killed apply's (state "applying") may be there
     code, out, err = vm.cli("apply", "--guest", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
     jsonschema.validate(doc, schema("apply"))
     [made] = doc["vms"]
+    if vm.ns is not None:  # one apply: the hypervisor settings and the firewall too
+        assert "audio" in [c["subject"] for c in made["applied"]] and "<sound" not in vm.xml()
+        assert doc["firewall"]["changed"] and doc["firewall"]["problems"] == []
+        assert "table inet vmguard" in vm.tables()
     [backup] = [b for b in vm.backups() if b not in earlier]
     assert made["guest"]["backup"] == str(backup) and made["guest"]["refused"] == ""
     assert {c["rule"] for c in made["guest"]["made"]} == before
@@ -326,6 +376,7 @@ def _apply_then_check(vm: Vm) -> None:
     applied = sha256(vm.image)
     code, out, _ = vm.cli("apply", "--guest", cache="cache-after")  # nothing left to change
     assert code == 0 and "guest: nothing to change" in out, out
+    assert vm.ns is None or "firewall (nftables): up to date" in out, out
     assert sha256(vm.image) == applied and [b for b in vm.backups() if b not in earlier] == [backup]
     vm.applied = vm.image.with_name(vm.image.name + ".applied")
     run(["cp", "--reflink=auto", "--sparse=always", str(vm.image), str(vm.applied)])
@@ -337,12 +388,23 @@ def _apply_then_check(vm: Vm) -> None:
     assert doc["guest_backup"] == str(backup)
     assert sha256(vm.image) == vm.original  # bit for bit
     assert vm.events("guest-rollback")
+    if vm.ns is not None:  # and the rest of what the apply did
+        assert doc["configuration"] and vm.xml() == xml
+        assert doc["firewall"]["loaded"] and "vmguard" not in vm.tables()  # none was loaded before
 
 
 @pytest.mark.timeout(1200)  # three appliance launches: ~2 min on 2 idle cores, far more on a loaded machine
 @pytest.mark.parametrize("kind", ["rpm", "dpkg"])
 def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(request, kind):
-    _apply_then_check(request.getfixturevalue(f"{kind}_vm"))
+    """The RHEL 6-like guest the way issue 23 puts it: one `apply --guest` on the stopped
+    VM brings its hypervisor settings, the host firewall (nftables, in a namespace of the
+    test's) and the guest in line; one `rollback` undoes all three."""
+    vm = request.getfixturevalue(f"{kind}_vm")
+    if kind == "dpkg":
+        _apply_then_check(vm)
+        return
+    with netns("gfw") as ns, vm.with_firewall(ns):
+        _apply_then_check(vm)
 
 
 def test_guest_still_boots_to_its_shell_after_apply(rpm_vm, tcg_domain_module):

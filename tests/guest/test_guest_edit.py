@@ -218,3 +218,71 @@ def test_drop_nullok_keeps_the_rest_of_the_line_and_the_file():
         edit.drop_nullok(new, 2, "p")  # the guest changed since the plan: a second edit refuses
     with pytest.raises(EditError, match="no such line"):
         edit.drop_nullok(new, 9, "p")
+
+
+def test_sudo_rules_are_commented_out_every_line_and_the_rest_byte_for_byte():
+    """/etc/sudoers and a sudoers.d file alike: the rule's every continuation line gets
+    vmguard's mark, no line is added or removed, the parser sees no rule left, a second
+    round finds nothing to do, and a rule gone since the plan is refused."""
+    text = (
+        "Defaults env_reset\r\n"
+        "# ops ALL=(ALL) NOPASSWD: ALL  (a comment: kept)\n"
+        "vmadmin1 ALL=(ALL) \\\n"
+        "    NOPASSWD: /sbin/reboot, /sbin/service\n"
+        "root ALL=(ALL) ALL\n"
+        "%wheel ALL=(ALL) NOPASSWD: ALL\n"
+        "#includedir /etc/sudoers.d\n"
+    )
+    for path in ("/etc/sudoers", "/etc/sudoers.d/admins"):
+        found, _ = access.sudo_nopasswd(text, path)
+        assert [f.source.line for f in found] == [3, 6]  # control: both rules seen
+        facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(sudo_nopasswd=tuple(found)))
+        changes = [c for c in fixes.guest_plan(POLICY, facts).changes if c.rule == "VMG-USR-015"]
+        assert {(c.action, c.line, c.path) for c in changes} == {
+            (GuestAction.SUDO_COMMENT_OUT, 3, path),
+            (GuestAction.SUDO_COMMENT_OUT, 6, path),
+        }
+        new = text
+        for change in changes:
+            new, _before = edit.comment_out_sudo(new, change.line, change.current, path)
+        old_lines, new_lines = text.splitlines(keepends=True), new.splitlines(keepends=True)
+        assert len(new_lines) == len(old_lines)
+        for i, (old, now) in enumerate(zip(old_lines, new_lines, strict=True)):
+            assert now == (edit.COMMENTED + old if i in (2, 3, 5) else old)
+        assert access.sudo_nopasswd(new, path)[0] == []  # the parser sees none left
+        assert access.sudo_nopasswd(new, path)[1] == ["dir /etc/sudoers.d"]  # the include stays
+        with pytest.raises(EditError, match="no longer the sudo rule"):
+            edit.comment_out_sudo(new, 3, changes[0].current, path)  # changed since the plan
+
+
+def test_account_file_fix_wants_what_the_rule_accepts():
+    """Owner root, the group kept when allowed (else root), only forbidden bits removed;
+    a file that is not regular (a link) gets no fix; the fixed facts pass the rule."""
+    from dataclasses import replace
+    from stat import S_IFLNK, S_IFREG
+
+    from vmguard.checks.guest_access import account_files
+    from vmguard.guest.model import FileInfo
+
+    infos = (
+        FileInfo("/etc/shadow", S_IFREG | 0o644, 0, 42, "shadow"),  # Debian's group: kept
+        FileInfo("/etc/gshadow", S_IFREG | 0o000, 501, 0, "root"),  # a user owns it
+        FileInfo("/etc/group", S_IFREG | 0o666, 0, 7, "lp"),  # another group
+        FileInfo("/etc/passwd", S_IFLNK | 0o777, 0, 0, "root"),  # a link: the admin's
+    )
+    facts = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(file_infos=infos))
+    changes = [c for c in fixes.guest_plan(POLICY, facts).changes if c.rule == "VMG-USR-010"]
+    assert {(c.path, c.value) for c in changes} == {
+        ("/etc/shadow", "0:42:640"),
+        ("/etc/gshadow", "0:0:0"),
+        ("/etc/group", "0:0:644"),
+    }
+    assert all(c.action is GuestAction.SET_OWNER_MODE for c in changes)
+    fixed = []
+    for info in infos[:3]:
+        uid, gid, mode = next(c.value for c in changes if c.path == info.path).split(":")
+        group = info.group if int(gid) == info.gid else "root"
+        fixed.append(replace(info, uid=int(uid), gid=int(gid), mode=S_IFREG | int(mode, 8), group=group))
+    cleared = VmFacts(name="vm", driver="libvirt", guest=GuestFacts(file_infos=tuple(fixed)))
+    assert list(account_files(POLICY, cleared)) == []
+    assert len(list(account_files(POLICY, facts))) == 4  # control: all four flagged before

@@ -26,15 +26,8 @@ def _not_audited(why: str, asked: bool = True) -> HostReport:
     return HostReport(False, note, error=note if asked else "")
 
 
-def _asks_for_firewall(inventory: Inventory) -> bool:
-    """A firewall is asked for by vm_interfaces, or by a VM given an address to filter (its
-    interfaces then follow from the connections' host_only networks, as for `vmguard
-    firewall`). A lab with neither has no host firewall to audit."""
-    return bool(inventory.firewall.vm_interfaces) or any(e.addresses for e in inventory.vms)
-
-
 def audit_host(inventory: Inventory, to_outcomes: ToOutcomes) -> HostReport:
-    if not _asks_for_firewall(inventory):
+    if not inventory.asks_for_firewall:  # a lab with neither has no host firewall to audit
         why = "the inventory configures no firewall (firewall.vm_interfaces, or a VM with an address)"
         return _not_audited(why, asked=False)
     if os.geteuid() != 0:

@@ -8,12 +8,12 @@ import stat
 from collections.abc import Iterable
 
 from vmguard.checks.guest_evidence import place
-from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock
+from vmguard.checks.guest_fix import GuestAction, GuestChange, guest_fix, lock, owner_mode
 from vmguard.checks.guest_questions import password_weaknesses
 from vmguard.checks.unit import Violation
 from vmguard.facts.vm import VmFacts
 from vmguard.guest.access import pam_fields
-from vmguard.guest.edit import disabled_name
+from vmguard.guest.edit import COMMENTED, disabled_name
 from vmguard.guest.model import FileInfo, GuestSource
 from vmguard.policy.model import Policy
 
@@ -46,6 +46,27 @@ def _account_file_problems(info: FileInfo) -> list[str]:
     return problems
 
 
+def _fix_account_files(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Owner root, a group the file may have (else root), the forbidden mode bits off; a
+    file that is not a regular one (a link) is left to the admin."""
+    for info in facts.guest.file_infos:
+        if info.path not in ACCOUNT_FILES or not stat.S_ISREG(info.mode) or not _account_file_problems(info):
+            continue
+        forbidden, groups = ACCOUNT_FILES[info.path]
+        gid = info.gid if not info.gid or info.group in groups else 0
+        mode = stat.S_IMODE(info.mode) & ~forbidden
+        yield GuestChange(
+            action=GuestAction.SET_OWNER_MODE,
+            subject=f"account file {info.path}",
+            current=owner_mode(info.uid, info.gid, info.mode),
+            wanted=owner_mode(0, gid, mode),
+            path=info.path,
+            target=info.path,
+            value=f"0:{gid}:{mode:o}",
+        )
+
+
+@guest_fix(_fix_account_files)
 def account_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for info in guest.file_infos if guest else ():
@@ -148,6 +169,21 @@ def trust_files(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
         )
 
 
+def _fix_sudo(policy: Policy, facts: VmFacts) -> Iterable[GuestChange]:
+    """Each rule commented out, every line of it (a rule may span continuation lines)."""
+    for line in facts.guest.sudo_nopasswd:
+        yield GuestChange(
+            action=GuestAction.SUDO_COMMENT_OUT,
+            subject=f"sudo rule for {line.text.split()[0]}",
+            current=line.text,
+            wanted=f"commented out ({COMMENTED.strip()} ...)",
+            path=line.source.path,
+            target=line.text.split()[0],
+            line=line.source.line,
+        )
+
+
+@guest_fix(_fix_sudo)
 def sudo_without_password(policy: Policy, facts: VmFacts) -> Iterable[Violation]:
     guest = facts.guest
     for line in guest.sudo_nopasswd if guest else ():

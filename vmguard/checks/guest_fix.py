@@ -10,6 +10,7 @@ made by vmguard.guest.apply, inside libguestfs's appliance.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -30,6 +31,8 @@ class GuestAction(StrEnum):
     DISABLE_SERVICE = "disable-service"  # every start link (SysV, systemd) or xinetd's disable = yes
     DROP_NULLOK = "drop-nullok"  # a PAM line's nullok argument removed, the rest of the line kept
     RENAME_AWAY = "rename-away"  # a trust file renamed beside itself: no program reads it, content kept
+    SET_OWNER_MODE = "set-owner-mode"  # an account file's owner, group and mode (chown, chmod)
+    SUDO_COMMENT_OUT = "sudo-comment-out"  # every line of a sudo rule commented out, the rest kept
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,8 +43,8 @@ class GuestChange:
     wanted: str
     path: str  # the guest file (or the first link) it changes
     target: str  # account name, sshd keyword (as written), service name
-    value: str = ""  # the shell, the sshd value
-    line: int | None = None  # SSHD_COMMENT_OUT: the line in sshd_config
+    value: str = ""  # the shell, the sshd value; SET_OWNER_MODE: "uid:gid:octal mode"
+    line: int | None = None  # SSHD_COMMENT_OUT, DROP_NULLOK, SUDO_COMMENT_OUT: the (first) line
     kind: str = ""  # DISABLE_SERVICE: sysv | systemd | xinetd
     rule: str = ""  # the guest rule it clears: stamped by the plan, never by the fix
 
@@ -72,6 +75,11 @@ def guest_fix(fix: GuestFix) -> Callable[[U], U]:
 
 def fix_of(unit: object) -> GuestFix | None:
     return getattr(unit, "guest_fix", None)
+
+
+def owner_mode(uid: int, gid: int, mode: int) -> str:
+    """How a file's owner, group and mode are written in a change (and checked by the worker)."""
+    return f"owner {uid}:{gid}, mode {stat.S_IMODE(mode):04o}"
 
 
 def lockable(account: Account) -> bool:

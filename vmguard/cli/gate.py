@@ -50,7 +50,7 @@ def _status(args: argparse.Namespace) -> int:
 
     found = install.installed(Path(args.hooks_dir))
     changed = install.stale(found, load_inventory(found.inventory)) if found else []
-    down = found is not None and found.server != "-" and not _answers(found.server)
+    down = found is not None and found.server != "-" and not install.answers(found.server)
     code = ExitCode.FINDINGS if found is None or changed or down else ExitCode.OK
     if args.format is OutputFormat.JSON:
         print_document(
@@ -96,18 +96,6 @@ def _settings(found: InstalledHook) -> dict[str, object]:
     settings |= {"on_error": str(found.on_error), "timeout": found.timeout}
     settings["server"] = None if found.server == "-" else str(found.server)
     return settings
-
-
-def _answers(path: str) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(path)
-        except OSError:
-            return False
-    return True
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from vmguard.cli.output import OutputFormat, add_format, add_inventory, print_document
+from vmguard.cli.vm_firewall import add_firewall_options, firewall_problems, firewall_step, firewall_text
 from vmguard.core.display import shown, shown_lines
 from vmguard.core.errors import ExitCode, GuestError
 from vmguard.core.eventlog import EventLog
 from vmguard.drivers.interface import facts_of
 from vmguard.drivers.session import Session, Target
+from vmguard.enforce import firewall
 from vmguard.enforce.apply import ApplyOutcome, apply_vm, has_backup, rollback_vm
 from vmguard.enforce.plan import Plan, make_plan, plan_exit
 from vmguard.facts.vm import VmFacts
@@ -77,20 +79,25 @@ def _plan_for(target: Target, guest: bool = False) -> Plan:
 def _plan(args: argparse.Namespace) -> int:
     plans = []
     with Session(load_inventory(args.inventory)) as session:
-        for target in session.targets(args.vm):
+        targets = list(session.targets(args.vm))
+        for target in targets:
             plan = _attempt(session, target, lambda t: _plan_for(t, args.guest))
             if plan is None:
                 continue
             plans.append(plan)
             if args.format is OutputFormat.TEXT:
                 print(shown_lines(_plan_text(target, plan)))
-        code = _errors(session) or plan_exit(plans)
+        fw = firewall_step(args, session.inventory, targets, dry_run=True)
+        if args.format is OutputFormat.TEXT:
+            print(shown_lines(firewall_text(fw)))
+        failed, fw_failed = _errors(session), firewall_problems(fw)  # both say why
+        code = failed or fw_failed or plan_exit(plans)
+        if code in (ExitCode.OK, ExitCode.MANUAL_ONLY) and not fw.up_to_date:
+            code = ExitCode.CHANGES
         if args.format is OutputFormat.JSON:
-            incomplete = [str(e) for e in session.errors]
-            print_document(
-                "plan",
-                {"plans": [p.to_dict() for p in plans], "incomplete": incomplete, "exit_code": int(code)},
-            )
+            incomplete = [str(e) for e in session.errors] + list(fw.problems)
+            doc = {"plans": [p.to_dict() for p in plans], "firewall": fw.to_dict(), "incomplete": incomplete}
+            print_document("plan", {**doc, "exit_code": int(code)})
     return code
 
 
@@ -152,8 +159,19 @@ def _apply_guest(target: Target, dry_run: bool, events: EventLog) -> GuestOutcom
     return apply_guest(facts, target.entry.policy, target.connection.name, dry_run=dry_run, events=events)
 
 
+def _vm_dict(
+    target: Target, outcome: ApplyOutcome | None, why: str, dry_run: bool, guest: dict | None
+) -> dict[str, object]:
+    """A VM of `apply --format json`; one whose hypervisor part failed is there too, with
+    the reason (its guest's too: `guest` null when that could not be read or changed)."""
+    if outcome is None:
+        outcome = ApplyOutcome(Plan(target.vm, target.entry.policy.name if target.entry else ""))
+        return {**_outcome_dict(outcome, guest), "dry_run": dry_run, "error": why}
+    return {**_outcome_dict(outcome, guest), "error": why or None}
+
+
 def _apply(args: argparse.Namespace) -> int:
-    outcomes: list[ApplyOutcome] = []
+    done: list[tuple[Target, ApplyOutcome | None, str]] = []  # (VM, outcome, why none)
     guests: dict[str, GuestOutcome] = {}
 
     def one(target: Target) -> ApplyOutcome:
@@ -170,12 +188,14 @@ def _apply(args: argparse.Namespace) -> int:
         )
 
     with Session(load_inventory(args.inventory)) as session:
-        for target in session.targets(args.vm):
+        targets = list(session.targets(args.vm))
+        for target in targets:
+            before = len(session.errors)
             outcome = session.attempt(target, one)
-            if outcome is not None:
-                outcomes.append(outcome)
-                if args.format is OutputFormat.TEXT:
-                    print(shown_lines(_outcome_text(outcome)))
+            done.append((target, outcome, str(session.errors[-1]) if len(session.errors) > before else ""))
+            if outcome is not None and args.format is OutputFormat.TEXT:
+                print(shown_lines(_outcome_text(outcome)))
+            before = len(session.errors)
             guest = (
                 _attempt(session, target, lambda t: _apply_guest(t, args.dry_run, args.events))
                 if args.guest
@@ -185,37 +205,57 @@ def _apply(args: argparse.Namespace) -> int:
                 guests[target.vm] = guest
                 if args.format is OutputFormat.TEXT:
                     print(shown_lines(_guest_outcome_text(guest, args.dry_run)))
-        failed = _errors(session)
+            elif len(session.errors) > before:  # the guest's reason, after the hypervisor's
+                why = "; ".join(filter(None, (done[-1][2], str(session.errors[-1]))))
+                done[-1] = (target, outcome, why)
+        fw = firewall_step(args, session.inventory, targets, dry_run=args.dry_run)
+        if args.format is OutputFormat.TEXT:
+            print(shown_lines(firewall_text(fw)))
+        failed, fw_failed = _errors(session), firewall_problems(fw)  # both say why
+        failed = failed or fw_failed
+        outcomes = [o for _, o, _ in done if o is not None]
         refused = any(o.refused for o in outcomes) or any(g.refused for g in guests.values())
         code = failed or (ExitCode.FINDINGS if refused else ExitCode.OK)
         if args.format is OutputFormat.JSON:
-            doc = {
-                "vms": [_outcome_dict(o, _guest_dict(guests, o.plan.vm, args.dry_run)) for o in outcomes],
-                "incomplete": [str(e) for e in session.errors],
-            }
+            vms = [
+                _vm_dict(t, o, why, args.dry_run, _guest_dict(guests, t.vm, args.dry_run))
+                for t, o, why in done
+            ]
+            incomplete = [str(e) for e in session.errors] + list(fw.problems)
+            doc = {"vms": vms, "firewall": fw.to_dict(), "incomplete": incomplete}
             print_document("apply", {**doc, "exit_code": int(code)})
     return code
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    with Session(load_inventory(args.inventory)) as session:
+    inventory = load_inventory(args.inventory)
+    with Session(inventory) as session:
         targets = list(session.targets(args.vm))
         if not targets:  # its connection could not be opened, or it has no such VM
             raise session.errors[0]
         driver, connection = targets[0].driver, targets[0].connection.name
+        # checked before anything changes: a refusal leaves all of it as it is
+        undo = firewall.check_rollback(inventory, connection, args.vm, events=args.events)
         disks = rollback_guest(driver.read_facts(args.vm), connection, events=args.events)
         path, state = None, None
-        if not disks or has_backup(connection, args.vm):  # not only the guest was changed
+        if has_backup(connection, args.vm) or not (disks or undo):  # not only the guest or firewall changed
             path, state = rollback_vm(driver, connection, args.vm, events=args.events)
+        record = (
+            firewall.roll_back(inventory, undo, connection, args.vm, events=args.events) if undo else None
+        )
     next_boot = state is not None and state.value in ("running", "paused")
+    fw = {"record": str(record), "loaded": not undo.already} if undo and record else None
     if args.format is OutputFormat.JSON:
-        print_document("rollback", _rollback_dict(args.vm, disks, path, next_boot))
+        print_document("rollback", {**_rollback_dict(args.vm, disks, path, next_boot), "firewall": fw})
         return ExitCode.OK
     if disks:
         print(shown(f"{args.vm}: restored its disk images from {disks}"))
     if path:
         note = " (takes effect at next boot)" if next_boot else ""
         print(shown(f"{args.vm}: restored the configuration saved in {path}{note}"))
+    if fw:
+        verb = "restored the firewall ruleset" if fw["loaded"] else "the firewall ruleset was already the one"
+        print(shown(f"{args.vm}: {verb} saved in {record}"))
     return ExitCode.OK
 
 
@@ -296,6 +336,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vm", help="only this VM")
     add_format(p)
     p.add_argument("--guest", action="store_true", help="also plan the changes inside stopped guests")
+    add_firewall_options(p)
     p.set_defaults(func=_plan)
 
     p = sub.add_parser("apply", help="change each VM's settings to match its policy")
@@ -308,6 +349,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also change users, sshd and services inside the guest (a stopped VM; its disks are backed up)",
     )
+    add_firewall_options(p)
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--power-off-ok",
@@ -323,7 +365,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "rollback",
-        help="restore a VM's configuration (and, after --guest, its disks) from before the last apply",
+        help="restore a VM's configuration (and, after --guest, its disks; the firewall its last apply "
+        "changed) from before the last apply",
     )
     p.add_argument("vm", metavar="VM")
     add_inventory(p)

@@ -58,15 +58,15 @@ class BackupStore:
         self.root = state / "backups"
         self.pending = state / "pending"
 
-    def _dir(self, connection: str, vm: str) -> Path:
+    def folder(self, connection: str, vm: str) -> Path:
+        """This VM's backups (its configurations, and the firewall records of its applies)."""
         return self.root / _safe(connection) / _safe(vm)
 
     def save(self, connection: str, vm: str, config: bytes) -> Path:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        return _write_durably(self._dir(connection, vm) / f"{stamp}.cfg", config)
+        return write_durably(self.folder(connection, vm) / f"{stamp()}.cfg", config)
 
     def latest(self, connection: str, vm: str) -> Path:
-        found = sorted(self._dir(connection, vm).glob("*.cfg"))
+        found = sorted(self.folder(connection, vm).glob("*.cfg"))
         if not found:
             raise DriverError(f"no backup of VM {vm!r} (connection {connection}) to roll back to")
         return found[-1]
@@ -75,7 +75,7 @@ class BackupStore:
         return self.pending / _safe(connection) / f"{_safe(vm)}.restart"
 
     def mark_restart(self, connection: str, vm: str) -> None:
-        _write_durably(self._restart_mark(connection, vm), b"powered off by vmguard apply\n")
+        write_durably(self._restart_mark(connection, vm), b"powered off by vmguard apply\n")
 
     def restart_pending(self, connection: str, vm: str) -> bool:
         return self._restart_mark(connection, vm).exists()
@@ -84,7 +84,12 @@ class BackupStore:
         self._restart_mark(connection, vm).unlink(missing_ok=True)
 
 
-def _write_durably(path: Path, data: bytes) -> Path:
+def stamp() -> str:
+    """A backup's name: its UTC time, to the microsecond (names sort by time)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def write_durably(path: Path, data: bytes) -> Path:
     """Write, fsync, rename: after a crash the file is whole or absent."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")

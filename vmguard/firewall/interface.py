@@ -79,6 +79,9 @@ class Backend(Protocol):
     def apply(self, ruleset: Ruleset) -> None:
         """Replace everything vmguard owns with `ruleset`, atomically."""
 
+    def restore(self, text: str, *, check: bool = False) -> None:
+        """Replace everything vmguard owns with a listing `show` made (check: only try)."""
+
     def update_vm(self, ruleset: Ruleset, vm: VmRules | None, name: str) -> None:
         """Add, replace (vm given) or remove (vm None) one VM's rules, incrementally."""
 

@@ -213,6 +213,13 @@ class IptablesBackend:
         rule. Per-element updates like the nftables backend's are not done here yet."""
         self.apply(ruleset)
 
+    def restore(self, text: str, *, check: bool = False) -> None:
+        """Not done here: the listing spans ipset slots, two tables and nftables' bridge table."""
+        raise FirewallError(
+            "putting back a saved ruleset needs the nftables backend; with iptables, "
+            "`vmguard firewall apply` with the previous inventory restores it"
+        )
+
     def remove(self) -> bool:
         present = self.snapshot().present
         _commit({4: _uninstall, 6: _uninstall})

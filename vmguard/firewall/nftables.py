@@ -155,6 +155,15 @@ class NftablesBackend:
                 _wait(loading, args)
         state.commit(pending)
 
+    def restore(self, text: str, *, check: bool = False) -> None:
+        """Put back a listing `show` made: our tables replaced by it in one transaction
+        (none of them, when it listed none). check: nft --check only, nothing changes.
+        The per-VM record no longer says what is loaded: the next update does a full apply."""
+        args = ["--check", "-f", STDIN] if check else ["-f", STDIN]
+        if not check:
+            state.forget(self.name)
+        _nft(args, nr.heads() + text)
+
     def remove(self) -> bool:
         state.forget(self.name)
         removed = [_table_command(["delete", "table", *t.split()]) for t in nr.TABLES]

@@ -221,13 +221,14 @@ def render(rs: Ruleset) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _heads() -> str:
+def heads() -> str:
+    """Create-if-absent then delete each of our tables: what starts a replacing transaction."""
     return "".join(f"table {t}\ndelete table {t}\n" for t in TABLES)
 
 
 def replace_script(rs: Ruleset) -> str:
     """One transaction: create-if-absent, delete, define. nft applies all of it or nothing."""
-    return _heads() + render(rs)
+    return heads() + render(rs)
 
 
 def replace_stream(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iterator[str]:
@@ -240,7 +241,7 @@ def replace_stream(rs: Ruleset, per_vm: dict[str, dict[str, list[str]]]) -> Iter
     error and nothing is committed. Pieces that close one block also open the next and
     are small enough (PIPE_BUF) for the kernel to write them into the pipe whole.
     """
-    yield _heads() + f"table {TABLE} {{\n"
+    yield heads() + f"table {TABLE} {{\n"
     yield "\n".join([*_sets(rs, {}), *_shared_chains(rs), *_base_chains()]) + "\n"
     later: dict[str, list[str]] = {}  # the elements of the other tables' sets
     types = list(_set_types())

@@ -21,7 +21,7 @@ from vmguard.firewall.audit import (
 from vmguard.firewall.backends import backend_for
 from vmguard.firewall.compile import compile_ruleset
 from vmguard.firewall.hostfacts import read_facts
-from vmguard.firewall.interface import Backend
+from vmguard.firewall.interface import Backend, RulesetSnapshot
 from vmguard.firewall.model import Ruleset
 from vmguard.inventory.model import Inventory, did_you_mean
 
@@ -75,10 +75,16 @@ def plan(inventory: Inventory, backend_name: str | None = None) -> FirewallPlan:
     return FirewallPlan(backend.name, ruleset, backend.render(ruleset), live.present, drifts, facts.unseen)
 
 
-def apply(inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog) -> FirewallPlan:
+def apply(
+    inventory: Inventory,
+    backend_name: str | None = None,
+    *,
+    events: log.EventLog,
+    planned: FirewallPlan | None = None,
+) -> FirewallPlan:
     """Make the live firewall equal the compiled one; nothing happens when it already is.
-    The change is logged to `events`."""
-    result = plan(inventory, backend_name)
+    planned: the plan the caller just made (not made again). The change is logged to `events`."""
+    result = planned or plan(inventory, backend_name)
     if not result.up_to_date:
         backend_for(result.backend).apply(result.ruleset)
         events.append(
@@ -152,6 +158,20 @@ def audit(inventory: Inventory, backend_name: str | None = None) -> FirewallAudi
 def show(inventory: Inventory, backend_name: str | None = None) -> LiveRules:
     backend = _backend(inventory, backend_name)
     return LiveRules(backend.name, backend.snapshot().present, backend.show())
+
+
+def snapshot(inventory: Inventory, backend_name: str | None = None) -> RulesetSnapshot:
+    """What of vmguard's is live, normalized (handles and counters left out)."""
+    return _backend(inventory, backend_name).snapshot()
+
+
+def restore(
+    inventory: Inventory, backend_name: str, text: str, *, check: bool = False, events: log.EventLog
+) -> None:
+    """Put back a listing `show` made (check: only try it, nothing changes)."""
+    _backend(inventory, backend_name).restore(text, check=check)
+    if not check:
+        events.append("firewall", action="restore", backend=backend_name, inventory=inventory.source)
 
 
 def remove(inventory: Inventory, backend_name: str | None = None, *, events: log.EventLog) -> Removal:

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import stat
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,6 +218,35 @@ def installed(hooks_dir: Path = HOOKS_DIR) -> InstalledHook | None:
     return InstalledHook(
         path, inventory.replace("%20", " "), connection, on_error, timeout, server.replace("%20", " ")
     )
+
+
+def answers(socket_path: str) -> bool:
+    """Whether something listens on the socket of `vmguard hook serve` (connect only)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(socket_path)
+        except OSError:
+            return False
+    return True
+
+
+def unready(inventory: Inventory, connections: Iterable[str], hooks_dir: Path = HOOKS_DIR) -> str:
+    """Why the hook would not add a VM's firewall entries when libvirt starts one of
+    `connections`' VMs ("" when it would), with the command that fixes it."""
+    found = installed(hooks_dir)
+    fix = f"run `vmguard hook install --inventory {inventory.source}`, then restart libvirtd"
+    if found is None:
+        return f"the libvirt start hook is not installed ({hook_path(hooks_dir)}): {fix}"
+    if os.path.realpath(found.inventory) != os.path.realpath(inventory.source):
+        return f"the libvirt start hook {found.path} reads inventory {found.inventory}: {fix}"
+    if found.connection not in set(connections):
+        return f"the libvirt start hook {found.path} serves connection {found.connection}: {fix}"
+    if found.server != "-" and not answers(found.server):
+        return f"`vmguard hook serve` does not answer on {found.server}: start it (vmguard-gate.service)"
+    return ""
 
 
 def stale(found: InstalledHook, inventory: Inventory) -> list[str]:

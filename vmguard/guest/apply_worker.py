@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vmguard.checks.guest_fix import GuestAction, GuestChange
+from vmguard.checks.guest_fix import GuestAction, GuestChange, owner_mode
 from vmguard.core.errors import GuestError
 from vmguard.guest import edit, services
 from vmguard.guest.cache import fingerprint
@@ -44,6 +44,7 @@ class GuestEdits:
         self.removals: list[str] = []
         self.links: list[tuple[str, str]] = []  # (target, new link)
         self.renames: list[tuple[str, str]] = []  # (path, new path)
+        self.modes: list[tuple[str, int, int, int]] = []  # (path, uid, gid, mode)
         self.records: list[dict] = []
 
     def text(self, path: str) -> str:
@@ -111,6 +112,27 @@ def rename_away(edits: GuestEdits, change: GuestChange) -> None:
     edits.record(change, change.path, "present", f"renamed to {new}")
 
 
+def owner_and_mode(edits: GuestEdits, change: GuestChange) -> None:
+    """The file must be the regular file with the owner, group and mode the plan saw."""
+    found = edits.files.lstat(change.path)
+    if (
+        found is None
+        or not stat.S_ISREG(found[0])
+        or owner_mode(found[1], found[2], found[0]) != change.current
+    ):
+        raise EditError(f"{change.path}: not the regular file with {change.current} the plan saw")
+    uid, gid, mode = change.value.split(":")
+    edits.modes.append((change.path, int(uid), int(gid), int(mode, 8)))
+    edits.record(change, change.path, change.current, change.wanted)
+
+
+def sudo_comment_out(edits: GuestEdits, change: GuestChange) -> None:
+    text, before = edit.comment_out_sudo(edits.text(change.path), change.line, change.current, change.path)
+    edits.texts[change.path] = text
+    after = [edit.COMMENTED + line for line in before]
+    edits.record(change, f"{change.path}:{change.line}", "\n".join(before), "\n".join(after))
+
+
 def sshd_block(edits: GuestEdits, changes: list[GuestChange]) -> None:
     path = changes[0].path
     old = edits.text(path)
@@ -174,6 +196,8 @@ ONE_BY_ONE = {
     GuestAction.DISABLE_SERVICE: disable,
     GuestAction.DROP_NULLOK: drop_nullok,
     GuestAction.RENAME_AWAY: rename_away,
+    GuestAction.SET_OWNER_MODE: owner_and_mode,
+    GuestAction.SUDO_COMMENT_OUT: sudo_comment_out,
 }
 
 
@@ -239,6 +263,9 @@ def _write(g, edits: GuestEdits) -> None:
     """In place (the inode keeps its owner, mode and SELinux label), then synced."""
     for path, data in edits.changed().items():
         g.write(path, data)
+    for path, uid, gid, mode in edits.modes:  # after the writes, which keep the old ones
+        g.chown(uid, gid, path)
+        g.chmod(mode, path)
     for path, new in edits.renames:
         g.mv(path, new)
     for link in edits.removals:

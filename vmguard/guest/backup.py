@@ -29,7 +29,7 @@ def _safe(name: str) -> str:
 
 
 def _write_durably(path: Path, data: bytes) -> Path:
-    return _host()._write_durably(path, data)
+    return _host().write_durably(path, data)
 
 
 def _host():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from vmguard.guest import services, sshd
+from vmguard.guest import access, services, sshd
 from vmguard.guest.model import PasswordState
 from vmguard.guest.passwd import password_state
 
@@ -111,6 +111,23 @@ def comment_out(text: str, line: int, keyword: str, path: str) -> tuple[str, str
     indent = before[: len(before) - len(before.lstrip())]
     lines[line - 1] = indent + COMMENTED + before.lstrip()
     return "".join(lines), before.rstrip("\r\n")
+
+
+def comment_out_sudo(text: str, line: int, rule: str, path: str) -> tuple[str, list[str]]:
+    """The sudo rule that starts at `line` (1-based), every line of it commented out in
+    vmguard's way (no line added or removed): (text, the lines as they were). EditError
+    when that line no longer starts that rule."""
+    found, _ = access.sudo_nopasswd(text, path)
+    if not any(f.source.line == line and f.text == rule for f in found):
+        raise EditError(f"{path}:{line}: no longer the sudo rule {rule!r}")
+    lines = text.splitlines(keepends=True)
+    end = line
+    while end < len(lines) and lines[end - 1].rstrip("\r\n").endswith("\\"):
+        end += 1
+    before = [lines[i].rstrip("\r\n") for i in range(line - 1, end)]
+    for i in range(line - 1, end):
+        lines[i] = COMMENTED + lines[i]
+    return "".join(lines), before
 
 
 _DISABLE = re.compile(r"^(\s*disable\s*=\s*)(\S*)(.*)$", re.DOTALL)

@@ -145,6 +145,13 @@ class Inventory:
         )
 
     @property
+    def asks_for_firewall(self) -> bool:
+        """A host firewall is asked for by vm_interfaces, or by a VM given an address to
+        filter (its interfaces then follow from the connections' host_only networks, as
+        for `vmguard firewall`): the one answer the audit and `apply` share."""
+        return bool(self.firewall.vm_interfaces) or any(e.addresses for e in self.vms)
+
+    @property
     def policies(self) -> tuple[Policy, ...]:
         seen: dict[str, Policy] = {}
         for entry in self.vms:
