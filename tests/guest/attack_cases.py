@@ -50,13 +50,10 @@ def mutate_fixable(root: Path) -> None:
     _append(root, "/etc/passwd", b"r00t::0:0:empty, no shadow line:/root:/bin/sh\n")
     _append(root, "/etc/passwd", b"svc:x:507:507:empty shadow:/home/svc:/bin/sh\n")
     _append(root, "/etc/shadow", f"toor:{HASH}:19000:0:99999:7:::\nsvc::19000::::::\n".encode())
-    # Services: a start link named after an allowed service running the forbidden one,
-    # a start script that is a regular file, one that is a hard link, a systemd
-    # `requires` link, a sockets.target `wants` link, xinetd services inline in
+    # Services: a start link named after an allowed service running the forbidden one
+    # (start scripts that are regular files: case rcfile), a systemd `requires` link, a sockets.target `wants` link, xinetd services inline in
     # xinetd.conf, two per file, and a commented `disable = yes`.
     images.link(root, "/etc/rc2.d/S21sshd", "../init.d/telnetd")
-    images.write(root, "/etc/rc3.d/S30telnetd", "#!/bin/sh\n# the forbidden daemon\n", 0o755)
-    os.link(root / "etc/init.d/telnetd", root / "etc/rc4.d/S31telnetd")
     images.link(
         root,
         "/etc/systemd/system/multi-user.target.requires/telnet.service",
@@ -84,7 +81,7 @@ FORGED_SSHD = (
     "# BEGIN vmguard managed block (`vmguard apply --guest` rewrites it; sshd takes the first value it reads)\n"
     "PermitRootLogin no\nX11Forwarding no\n"
     "# END vmguard managed block\n"
-    "AllowUsers vmadmin1\nUsePAM yes\n"
+    "AllowUsers vmadmin1\nUsePAM yes\nKbdInteractiveAuthentication no\n"
 )
 
 
@@ -112,6 +109,13 @@ def mutate_passwd(root: Path) -> None:
     """A NIS `+` line and a second `intruder` with uid 0 (its own shadow line too)."""
     _append(root, "/etc/passwd", b"+::::::\nintruder:x:0:0:duplicate name:/root:/bin/sh\n")
     _append(root, "/etc/shadow", f"intruder:{HASH}:19000:0:99999:7:::\n".encode())
+
+
+def mutate_rcfile(root: Path) -> None:
+    """Start scripts that are files, not symlinks: a copy in rc3.d, a hard link in rc4.d
+    (SysV init runs any S* entry)."""
+    images.write(root, "/etc/rc3.d/S30telnetd", "#!/bin/sh\n# the forbidden daemon\n", 0o755)
+    os.link(root / "etc/init.d/telnetd", root / "etc/rc4.d/S31telnetd")
 
 
 def mutate_pwauth(root: Path) -> None:
@@ -211,7 +215,7 @@ def step_disk_full(lab: rig.Lab) -> dict:
     """The backup folder's file system is full: a 1 MiB tmpfs in a private mount namespace."""
     before = rig.sha256(lab.image)
     state = lab.work / "state"
-    inner = 'mount -t tmpfs -o size=1m vmg-full "$0" && shift && exec "$@"'
+    inner = 'mount -t tmpfs -o size=1m vmg-full "$0" && exec "$@"'
     argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", inner, str(state)]
     apply = lab.cli("apply", "-i", str(lab.work / "inv.yaml"), "--vm", lab.vm, "--guest", wrap=argv)
     return dict(before=before, apply=apply, after=rig.sha256(lab.image))

@@ -30,10 +30,11 @@ from tests.guest import attack_rig as rig
 from tests.support.require import require_root, require_tools
 
 CASES = (
-    "fixable", "pwauth", "forged", "bytes", "passwd", "special", "probe", "links", "diskfull", "kill9", "backing",
+    "fixable", "rcfile", "pwauth", "forged", "bytes", "passwd", "special", "probe", "links", "diskfull", "kill9", "backing",
 )  # fmt: skip
 STEPS = {
     "fixable": (cases.mutate_fixable, cases.step_fixable),
+    "rcfile": (cases.mutate_rcfile, cases.step_apply_only),
     "pwauth": (cases.mutate_pwauth, cases.step_apply_only),
     "forged": (cases.mutate_forged, cases.step_apply_only),
     "bytes": (cases.mutate_bytes, cases.step_apply_only),
@@ -289,10 +290,43 @@ def test_fixable_accounts_locked(attack):
     assert usable == {}
 
 
-def test_fixable_disguised_start_links_removed(attack):
-    """S21sshd -> ../init.d/telnetd, a regular-file S script, a hard-linked S script, a
-    systemd `requires` link, a sockets.target `wants` link: none may still start telnet."""
-    assert start_entries(attack["fixable"]["applied"]) == []
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: /etc/rc2.d/S21sshd -> ../init.d/telnetd (a start link named after an allowed "
+    "service, running a forbidden one) is kept by apply and not flagged by the audit (judged by name)",
+)
+def test_fixable_sysv_link_named_as_allowed_service_removed(attack):
+    assert "S21sshd" not in rig.guest_listing(attack["fixable"]["applied"], "/etc/rc2.d")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: /etc/systemd/system/multi-user.target.requires/telnet.service (a `requires` "
+    "link starts a unit at boot as a `wants` link does) is kept by apply and not flagged by the audit",
+)
+def test_fixable_systemd_requires_link_removed(attack):
+    folder = "/etc/systemd/system/multi-user.target.requires"
+    assert "telnet.service" not in rig.guest_listing(attack["fixable"]["applied"], folder)
+
+
+def test_fixable_systemd_wants_link_removed(attack):
+    """The control: a sockets.target `wants` link to telnet.socket is removed."""
+    image = attack["fixable"]["applied"]
+    assert "telnet.socket" in rig.guest_listing(
+        attack["fixable"]["image_orig"], "/etc/systemd/system/sockets.target.wants"
+    )
+    assert "telnet.socket" not in rig.guest_listing(image, "/etc/systemd/system/sockets.target.wants")
+
+
+def test_rcfile_start_scripts_that_are_files_removed_or_refused(attack):
+    """S30telnetd a regular file in rc3.d, S31telnetd a hard link in rc4.d: removed, or
+    the guest refused as a whole (exit 3, untouched: fail closed)."""
+    out = attack["rcfile"]
+    no_traceback(out["apply"])
+    if out["apply"].code != 0:
+        assert refused_cleanly(out) == "", out["apply"].text[-3000:]
+        return
+    assert start_entries(out["lab"].image) == []
 
 
 def test_fixable_xinetd_inline_multi_and_commented(attack):
@@ -328,6 +362,12 @@ def test_fixable_rollback_after_the_disk_changed_again(attack):
 # --- 2. a forged managed block below live settings -----------------------------------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: apply --guest crashes (AttributeError: 'SshdConfig' object has no attribute "
+    "'effective', vmguard/checks/guest_sshd_fix.py _kbd_keyword) on every guest whose sshd accepts "
+    "passwords (directly or via PAM keyboard-interactive): traceback, VMG-USR-003 never fixed",
+)
 def test_pwauth_password_authentication_turned_off(attack):
     """The plainest VMG-USR-003 guest: `PasswordAuthentication yes` (with UsePAM yes)."""
     out = attack["pwauth"]
@@ -419,7 +459,8 @@ def test_probe_qcow2_header_in_raw_disk_not_followed_to_the_host(attack):
     the host file is never read and the guest is changed as any other."""
     out = attack["probe"]
     bait = attack.work / "bait"
-    assert os.stat(bait).st_atime == 0, "the host file named by the guest's qcow2 header was read"
+    read = os.stat(bait).st_atime != 0
+    assert not read, f"the host file named by the guest's qcow2 header was read: {out['apply'].text[-1500:]}"
     no_traceback(out["apply"])
     assert out["apply"].code == 0, out["apply"].text[-3000:]
 
