@@ -20,8 +20,9 @@ from vmguard.core.paths import is_under, overlaps
 from vmguard.core.schema import dotted
 from vmguard.core.yamlsource import Document, Path_
 from vmguard.policy import model as m
-from vmguard.quarantine.scanners.yara import check_rule_file
-from vmguard.quarantine.validators import validator_for
+
+# The YARA checks and the validators (about 17 ms of imports) are loaded only by a policy
+# that names site rules or a MIME type: every command reads a policy.
 
 # Never shareable whatever the policy says: the host's system and home directories.
 SYSTEM_ROOTS = (
@@ -230,6 +231,12 @@ def guest_scan(policy: m.Policy, doc: Document) -> Iterator[Problem]:
         )
 
 
+def _has_no_validator(mime: str) -> bool:
+    from vmguard.quarantine.validators import validator_for
+
+    return validator_for(mime) is None
+
+
 def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     q, base = policy.quarantine, ("spec", "quarantine")
     if q.max_file_size > q.max_total_size:
@@ -237,7 +244,7 @@ def quarantine(policy: m.Policy, doc: Document) -> Iterator[Problem]:
     if not q.allow_types:
         yield _at(doc, (*base, "allow_types"), "no content type is allowed: nothing can be promoted", True)
     for i, entry in enumerate(q.allow_types):
-        unchecked = "/" in entry and not entry.endswith("/*") and validator_for(entry) is None
+        unchecked = "/" in entry and not entry.endswith("/*") and _has_no_validator(entry)
         if unchecked and entry not in q.head_only:
             yield _at(
                 doc,
@@ -297,6 +304,8 @@ def yara_rules(policy: m.Policy, doc: Document) -> Iterator[Problem]:
             "shipped: false and no site rules: the yara scanner would look for nothing "
             "(list rule files, or remove the section)",
         )
+    from vmguard.quarantine.scanners.yara import check_rule_file
+
     for i, path in enumerate(yara.rules):
         at, pos = (*base, "rules", i), doc.pos((*base, "rules", i))
         for note in check_rule_file(path):

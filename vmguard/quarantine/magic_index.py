@@ -109,7 +109,8 @@ class Database:
 
 
 def _split(data: bytes, count: int) -> list[Test]:
-    starts = [i for i in range(count) if _record(data, i)[:2] == b"\0\0"]  # cont_level 0
+    # cont_level 0 (startswith: no copy of each of the ~19,000 records, 6 ms per worker start)
+    starts = [i for i in range(count) if data.startswith(b"\0\0", RECORD * (1 + i))]
     if count and starts[:1] != [0]:
         raise ValueError("a continuation line before the first test")
     ends = [*starts[1:], count]

@@ -79,6 +79,38 @@ def _only_comments(path: str) -> bool:
         return all(not line.strip() or line.lstrip().startswith(b"#") for line in fh)
 
 
+# magic.h's flags
+_MIME_TYPE, _NO_CHECK_COMPRESS, _NO_CHECK_ELF, _NO_CHECK_CDF = 0x10, 0x1000, 0x10000, 0x40000
+
+
+class _Libmagic:
+    """The libmagic calls the worker makes, bound with ctypes. python-magic's binding did
+    the same but cost each worker about 20 ms to start: finding the library runs
+    `ldconfig -p` twice (ctypes.util), and it imports logging and threading."""
+
+    _CALLS = {  # name: (result, arguments)
+        "magic_open": (ctypes.c_void_p, [ctypes.c_int]),
+        "magic_close": (None, [ctypes.c_void_p]),
+        "magic_error": (ctypes.c_char_p, [ctypes.c_void_p]),
+        "magic_load": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
+        "magic_buffer": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]),
+        "magic_getpath": (ctypes.c_char_p, [ctypes.c_char_p, ctypes.c_int]),
+        "magic_version": (ctypes.c_int, []),
+        "magic_load_buffers": (
+            ctypes.c_int,
+            [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+            + [ctypes.c_size_t],
+        ),
+    }
+
+    def __init__(self) -> None:
+        library = ctypes.CDLL("libmagic.so.1")  # the soname: what python-magic found too
+        for name, (result, arguments) in self._CALLS.items():
+            call = getattr(library, name)
+            call.restype, call.argtypes = result, arguments
+            setattr(self, name, call)
+
+
 class Types:
     """MIME types from libmagic, from the smallest database that gives the same answer."""
 
@@ -101,25 +133,11 @@ class Types:
     )
 
     def __init__(self) -> None:
-        import magic  # python-magic's thin binding to libmagic
-
-        self.magic = magic
+        self.magic = _Libmagic()
         # No decompression and no deep ELF/OLE parsing (less parser surface). The encoding
         # check stays on: without it libmagic skips its text tests, and HTML, XML or a
         # shell script in UTF-16 would all be text/plain.
-        self.flags = (
-            magic.MAGIC_MIME_TYPE
-            | magic.MAGIC_NO_CHECK_COMPRESS
-            | magic.MAGIC_NO_CHECK_ELF
-            | magic.MAGIC_NO_CHECK_CDF
-        )
-        load = self.magic.libmagic.magic_load_buffers
-        load.argtypes = [
-            ctypes.c_void_p,
-            ctypes.POINTER(ctypes.c_void_p),
-            ctypes.POINTER(ctypes.c_size_t),
-            ctypes.c_size_t,
-        ]
+        self.flags = _MIME_TYPE | _NO_CHECK_COMPRESS | _NO_CHECK_ELF | _NO_CHECK_CDF
         self.index, self.full = self._load_full()
         self.cut: OrderedDict[frozenset[int], tuple] = OrderedDict()  # bytes -> see _build
         self.seen: dict[frozenset[int], int] = {}
@@ -131,17 +149,17 @@ class Types:
         if index is not None:
             return index, self._cookie(index.data)
         cookie = self.magic.magic_open(self.flags)
-        self.magic.magic_load(cookie, None)
+        if self.magic.magic_load(cookie, None) != 0:
+            raise OSError(f"libmagic could not load its database: {self.magic.magic_error(cookie)}")
         return None, (cookie, None)
 
     def _read_index(self):  # noqa: ANN202 - a magic_index.Database, loaded by path
-        self.magic.libmagic.magic_getpath.restype = ctypes.c_char_p
-        path = _only_compiled_database(self.magic.libmagic.magic_getpath(None, 0).decode())
+        path = _only_compiled_database(self.magic.magic_getpath(None, 0).decode())
         if path is None:
             return None
         with open(path, "rb") as fh:
             data = fh.read()
-        tested = (self.magic.libmagic.magic_version(), hashlib.sha256(data).hexdigest())
+        tested = (self.magic.magic_version(), hashlib.sha256(data).hexdigest())
         if tested not in self.INDEXED:
             return None
         try:
@@ -156,18 +174,14 @@ class Types:
         cookie = self.magic.magic_open(self.flags)
         buffers = (ctypes.c_void_p * 1)(ctypes.cast(ctypes.c_char_p(database), ctypes.c_void_p))
         sizes = (ctypes.c_size_t * 1)(len(database))
-        if self.magic.libmagic.magic_load_buffers(cookie, buffers, sizes, 1) != 0:
+        if self.magic.magic_load_buffers(cookie, buffers, sizes, 1) != 0:
             raise OSError(f"libmagic refused a database: {self.magic.magic_error(cookie)}")
         return cookie, database
 
     def of(self, data: bytes) -> bytes:
         self.answered += 1
         cookie = self._cookie_for(data)[0]
-        try:
-            result = self.magic.magic_buffer(cookie, data)
-        except Exception:  # noqa: BLE001 - any libmagic failure is "unknown" to the parent
-            return b""
-        return result if isinstance(result, bytes) else (result or "").encode()
+        return self.magic.magic_buffer(cookie, data, len(data)) or b""  # NULL: a failure, "unknown"
 
     def mime(self, data: bytes) -> str:
         return self.of(data).decode("ascii", "replace")
