@@ -611,14 +611,25 @@ def test_clamd_killed_or_stopped_mid_vet_exit_3(tmp_path, own_clamd, sig):
     busy_quarantine(q)
     pub.mkdir()
     policy = site_policy(tmp_path / "p", own_clamd.socket, clamd_timeout="3s")
-    timer = threading.Timer(1.0, own_clamd.signal, (sig,))
-    timer.start()
+    # Once the vet has begun staging (not after a fixed delay: a faster vet of these
+    # 60 MiB could be done by then and rightly exit 1 for the marker).
+    started, done = pub / ".vmguard-staging", threading.Event()
+    watcher = threading.Thread(target=_signal_once_staging, args=(started, done, own_clamd, sig))
+    watcher.start()
     try:
         rc, _, err = vet(q, policy, pub / "out", timeout=120)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
     assert rc == 3, err
     nothing_published(pub)
+
+
+def _signal_once_staging(staging: Path, done: threading.Event, clamd, sig: int) -> None:  # noqa: ANN001
+    while not done.wait(0.005):
+        if staging.exists() and any(staging.iterdir()):
+            clamd.signal(sig)
+            return
 
 
 class FakeClamd:
