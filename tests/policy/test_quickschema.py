@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -152,3 +155,22 @@ def test_edges(schema, instance, expected):
     assert quickschema.is_valid(schema, instance) is expected
     if expected is not None:
         assert jsonschema.Draft202012Validator(schema).is_valid(instance) is expected
+
+
+_PROBE = """
+import sys
+from vmguard.policy.loader import check_policy
+checked = check_policy(sys.argv[1])
+print(len(checked.errors), "jsonschema" in sys.modules, "yara" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("text", "expected"), [("", "0 False False"), ("  bogus: 1\n", "1 True False")])
+def test_a_valid_policy_is_loaded_without_jsonschema(tmp_path, text, expected):
+    """The start cost of every command: jsonschema (and YARA) are not imported for a plainly
+    valid policy; the control, an unknown key, does import jsonschema to word it."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text((EXAMPLES / "base.yaml").read_text().replace("spec:\n", "spec:\n" + text, 1))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
+    run = subprocess.run([sys.executable, "-c", _PROBE, str(policy)], env=env, capture_output=True, text=True)
+    assert run.stdout.split()[-3:] == expected.split(), run.stderr
