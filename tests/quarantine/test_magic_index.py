@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from vmguard.quarantine.magic_index import RECORD, Database, regex_needs
-from vmguard.quarantine.magic_worker import Types, _only_compiled_database
+from vmguard.quarantine.magic_index import RECORD, Database, only_compiled_database, regex_needs
+from vmguard.quarantine.magic_worker import Types
 
 magic = pytest.importorskip("magic")
 
@@ -306,12 +306,12 @@ def test_only_a_lone_compiled_database_is_cut(tmp_path):
     (tmp_path / "local").write_text("# comments only\n\n")
     (tmp_path / "misc.mgc").write_bytes(b"")
     paths = f"{tmp_path}/local:{tmp_path}/misc:{tmp_path}/absent"
-    assert _only_compiled_database(paths) == f"{tmp_path}/misc.mgc"
+    assert only_compiled_database(paths) == f"{tmp_path}/misc.mgc"
     (tmp_path / "local").write_text("0 string ZZ my format\n")  # an admin's own test
-    assert _only_compiled_database(paths) is None
+    assert only_compiled_database(paths) is None
     (tmp_path / "local").write_text("#\n")
     (tmp_path / "other.mgc").write_bytes(b"")
-    assert _only_compiled_database(paths + f":{tmp_path}/other.mgc") is None
+    assert only_compiled_database(paths + f":{tmp_path}/other.mgc") is None
 
 
 def test_databases_are_built_for_kinds_seen_twice_within_a_budget():

@@ -11,15 +11,13 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vmguard.core import quickschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
 from vmguard.core.errors import Problem
 from vmguard.core.yamlsource import Document, Path_
-
-if TYPE_CHECKING:  # jsonschema is imported only when a document is not plainly valid
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import ValidationError
 
 _TYPE_NAMES = {
     "object": "a mapping (key: value)",
@@ -37,18 +35,11 @@ def shipped_schema(schema_name: str) -> dict[str, Any]:
 
 
 @cache
-def _schema(schema_name: str) -> dict[str, Any]:
-    return shipped_schema(schema_name)  # read once per process, never changed
-
-
-@cache
 def validator(schema_name: str) -> Draft202012Validator:
     # The shipped schemas are checked against the meta-schema by a test
     # (tests/policy/test_schema.py), not at every run: that check cost about 0.2 s of
     # CPU per command, more than vetting a thousand small files.
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(_schema(schema_name))
+    return Draft202012Validator(shipped_schema(schema_name))
 
 
 def dotted(path: Path_) -> str:
@@ -173,8 +164,6 @@ def schema_problems(doc: Document, schema_name: str) -> list[Problem]:
     if not isinstance(doc.data, dict):
         doc.data = None
         return [Problem(doc.file, 1, 1, "", "expected a mapping at the top level")]
-    if quickschema.is_valid(_schema(schema_name), doc.data):
-        return []  # what jsonschema would find: nothing (it is imported only otherwise)
     problems: list[Problem] = []
     cut: set[Path_] = set()
     for round_ in range(8):  # cutting rarely reveals new errors; bound it anyway

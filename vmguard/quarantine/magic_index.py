@@ -24,6 +24,7 @@ Run inside the libmagic worker (stdlib only; it imports nothing of vmguard).
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from dataclasses import dataclass
@@ -238,3 +239,22 @@ def _bracket_end(p: bytes, i: int) -> int:
     if i >= len(p):
         raise ValueError("unterminated bracket")
     return i + 1
+
+
+def only_compiled_database(paths: str) -> str | None:
+    """The one compiled database libmagic's default path loads, if that is all it loads
+    (Debian also reads /etc/magic, which holds only comments unless an admin adds tests:
+    then every buffer gets libmagic's own loading, with those tests)."""
+    compiled = []
+    for path in paths.split(":"):
+        mgc = path if path.endswith(".mgc") else path + ".mgc"
+        if os.path.isfile(mgc):
+            compiled.append(mgc)
+        elif os.path.isdir(path) or (os.path.isfile(path) and not only_comments(path)):
+            return None
+    return compiled[0] if len(compiled) == 1 else None
+
+
+def only_comments(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return all(not line.strip() or line.lstrip().startswith(b"#") for line in fh)

@@ -64,25 +64,6 @@ def _load_index():  # noqa: ANN202 - the module
     return module
 
 
-def _only_compiled_database(paths: str) -> str | None:
-    """The one compiled database libmagic's default path loads, if that is all it loads
-    (Debian also reads /etc/magic, which holds only comments unless an admin adds tests:
-    then every buffer gets libmagic's own loading, with those tests)."""
-    compiled = []
-    for path in paths.split(":"):
-        mgc = path if path.endswith(".mgc") else path + ".mgc"
-        if os.path.isfile(mgc):
-            compiled.append(mgc)
-        elif os.path.isdir(path) or (os.path.isfile(path) and not _only_comments(path)):
-            return None
-    return compiled[0] if len(compiled) == 1 else None
-
-
-def _only_comments(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return all(not line.strip() or line.lstrip().startswith(b"#") for line in fh)
-
-
 # magic.h's flags
 _MIME_TYPE, _NO_CHECK_COMPRESS, _NO_CHECK_ELF, _NO_CHECK_CDF = 0x10, 0x1000, 0x10000, 0x40000
 
@@ -158,7 +139,8 @@ class Types:
         return None, (cookie, None)
 
     def _read_index(self):  # noqa: ANN202 - a magic_index.Database, loaded by path
-        path = _only_compiled_database(self.magic.magic_getpath(None, 0).decode())
+        index_module = _load_index()
+        path = index_module.only_compiled_database(self.magic.magic_getpath(None, 0).decode())
         if path is None:
             return None
         with open(path, "rb") as fh:
@@ -167,7 +149,7 @@ class Types:
         if tested not in self.INDEXED:
             return None
         try:
-            return _load_index().Database(data)
+            return index_module.Database(data)
         except ValueError:  # another format: libmagic's own loading, without an index
             return None
 
