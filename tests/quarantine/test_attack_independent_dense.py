@@ -41,13 +41,6 @@ ATTACKS = {**DENSE, **VLEN, **FILTERS}
 # Found open against hdf5dense at 55cb609: strict xfails naming the hole (bytes no reader
 # returns, published).
 HOLES: dict[str, str] = {
-    "numeric_edge_gzip": "a chunk's elements past the dataset's extent (the edge chunk) are not checked: "
-    "28 of 64 int64 in a gzip chunk carry 82 payload bytes, published (also on main; capacity: chunk "
-    "size - extent, e.g. 8 MB for a resizable dataset of 1 element in chunks of 1M)",
-    "numeric_edge_raw": "the same in an unfiltered chunk: 224 bytes past the extent are not checked",
-    "vlen_beyond_extent_valid_refs": "elements of a chunk past the extent are walked as values: 4 of them "
-    "naming 4 global heap objects carved from the free space carry 84 payload bytes (any number of "
-    "objects of any size: unbounded)",
     "attr_creation_order": "the creation order field (4 bytes) of type 8 attribute records of an object "
     "that tracks no attribute order is not checked: 4 payload bytes per attribute (120 for 30)",
     "link_creation_order_untracked": "a link message in the fractal heap of a group that tracks no "

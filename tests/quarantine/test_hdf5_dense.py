@@ -247,12 +247,13 @@ def test_a_global_heap_object_no_value_names_is_refused(files, name):
 
 
 def test_an_empty_value_holding_data_is_refused(files):
-    """Values never written (the end of the last chunk of /part) are zeros; h5py's empty
-    string "" is a global heap object of 0 bytes."""
+    """Values never written (element 249 of /part, the last inside its extent of 250) are
+    zeros; h5py's empty string "" is a global heap object of 0 bytes. Past the extent
+    (elements 250..255 of the last chunk) the rule is the fill value's (test_hdf5_edges.py)."""
     data = bytearray(files["strings-earliest"])
-    end = max(e for _, e in _extents(data, "a chunk of /part"))
-    assert not data[end - 16 : end].strip(b"\0")  # the control: a value never written
-    data[end - 4 : end] = b"PAY!"
+    at = max(e for _, e in _extents(data, "a chunk of /part")) - (256 - 249) * 16
+    assert not data[at : at + 16].strip(b"\0")  # the control: a value never written
+    data[at + 12 : at + 16] = b"PAY!"
     assert "points nowhere holds data" in _refusal(bytes(data))
 
 

@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, sizes, vlen
+from . import btree, chunks, edges, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
 from .shapes import Space, checkable, dataspace, element_size, exact, filters
@@ -179,10 +179,11 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         return
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     checkable(pipeline, what)
+    fill = edges.fill_value(f, first, (item, base), what)
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
-        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base, fill=fill)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         if root == UNDEFINED:
@@ -192,7 +193,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what, (space, item, pipeline, base))
+    chunks.index(w, m, what, (space, item, pipeline, base, fill))
 
 
 def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
