@@ -47,20 +47,12 @@ HOLES: dict[str, str] = {
     "creation order may carry one (flag 0x04): 8 payload bytes per link",
     "tracked_sparse_orders": "creation orders of a tracked group need only be consistent (messages, order "
     "index, next order), not 0..n-1: 4 payload bytes per link here (up to ~7)",
-    "tuning_fields": "documented limit (docs/quarantine.md, what exactness leaves): a heap's largest "
-    "managed object and starting rows, a B-tree's split and merge, a free-space manager's shrink and "
-    "expand are not recomputed: about 8 bytes of free choice per dense group or attribute set",
     "test_attacks_publish_nothing": "",  # placeholder, removed below when the job is refused
     "test_no_payload_reaches_the_public_area": "the accepted attacks above are published with the payload",
 }
 HOLES.pop("test_attacks_publish_nothing")
 # The lab's ordinary h5py output refused: strict xfails, false rejections.
-FALSE_REJECTIONS: dict[str, str] = {
-    "vlen-compound.h5": "a compound with a variable-length string member (rows of (int8, str), chunked, "
-    "gzip) is refused as 'bytes ... reached from no structure ... not zeros': its global heap is not "
-    "followed from compound members; a misleading reason (not 'not supported'; h5repack does not help)",
-    "vlen-compound-contiguous.h5": "the same compound of 10 rows, contiguous: refused the same way",
-}
+FALSE_REJECTIONS: dict[str, str] = {}
 
 
 def _param(names, table):

@@ -64,7 +64,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     if s.message in first:
         raise Invalid(f"hdf5: {what} keeps {s.kind}s both in its header and in dense storage")
     where = f"the {s.kind}s of {what}"
-    heap = fractalheap.open_heap(w, s.heap, where)
+    heap = fractalheap.open_heap(w, s.heap, where, s.kind)
     names: dict[int, tuple[int | None, int]] = {}  # heap offset -> (creation order, flags) by name
     for address, kind in s.trees:
         if address == UNDEFINED:

@@ -94,7 +94,7 @@ class Walker:
             first[m.kind] = m
         dtype = first.get(0x03)
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
-            self.types[address] = storage.datatype(self.file, dtype.at, what)
+            self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
             self.take(m, what, first)
 
