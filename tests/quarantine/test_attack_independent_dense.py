@@ -38,36 +38,12 @@ clamd, shipped_batch = harness.clamd, harness.shipped_batch
 
 ATTACKS = {**DENSE, **VLEN, **FILTERS}
 
-# Found open against hdf5dense at 55cb609: strict xfails naming the hole (bytes no reader
-# returns, published).
-HOLES: dict[str, str] = {
-    "numeric_edge_gzip": "a chunk's elements past the dataset's extent (the edge chunk) are not checked: "
-    "28 of 64 int64 in a gzip chunk carry 82 payload bytes, published (also on main; capacity: chunk "
-    "size - extent, e.g. 8 MB for a resizable dataset of 1 element in chunks of 1M)",
-    "numeric_edge_raw": "the same in an unfiltered chunk: 224 bytes past the extent are not checked",
-    "vlen_beyond_extent_valid_refs": "elements of a chunk past the extent are walked as values: 4 of them "
-    "naming 4 global heap objects carved from the free space carry 84 payload bytes (any number of "
-    "objects of any size: unbounded)",
-    "attr_creation_order": "the creation order field (4 bytes) of type 8 attribute records of an object "
-    "that tracks no attribute order is not checked: 4 payload bytes per attribute (120 for 30)",
-    "link_creation_order_untracked": "a link message in the fractal heap of a group that tracks no "
-    "creation order may carry one (flag 0x04): 8 payload bytes per link",
-    "tracked_sparse_orders": "creation orders of a tracked group need only be consistent (messages, order "
-    "index, next order), not 0..n-1: 4 payload bytes per link here (up to ~7)",
-    "tuning_fields": "documented limit (docs/quarantine.md, what exactness leaves): a heap's largest "
-    "managed object and starting rows, a B-tree's split and merge, a free-space manager's shrink and "
-    "expand are not recomputed: about 8 bytes of free choice per dense group or attribute set",
-    "test_attacks_publish_nothing": "",  # placeholder, removed below when the job is refused
-    "test_no_payload_reaches_the_public_area": "the accepted attacks above are published with the payload",
-}
-HOLES.pop("test_attacks_publish_nothing")
+# Found open against hdf5dense at 55cb609, all closed on branch hdf5holes (edge chunks,
+# creation orders, tuning fields): strict xfails naming a hole (bytes no reader returns,
+# published) go here.
+HOLES: dict[str, str] = {}
 # The lab's ordinary h5py output refused: strict xfails, false rejections.
-FALSE_REJECTIONS: dict[str, str] = {
-    "vlen-compound.h5": "a compound with a variable-length string member (rows of (int8, str), chunked, "
-    "gzip) is refused as 'bytes ... reached from no structure ... not zeros': its global heap is not "
-    "followed from compound members; a misleading reason (not 'not supported'; h5repack does not help)",
-    "vlen-compound-contiguous.h5": "the same compound of 10 rows, contiguous: refused the same way",
-}
+FALSE_REJECTIONS: dict[str, str] = {}
 
 
 def _param(names, table):

@@ -247,12 +247,13 @@ def test_a_global_heap_object_no_value_names_is_refused(files, name):
 
 
 def test_an_empty_value_holding_data_is_refused(files):
-    """Values never written (the end of the last chunk of /part) are zeros; h5py's empty
-    string "" is a global heap object of 0 bytes."""
+    """Values never written (element 249 of /part, the last inside its extent of 250) are
+    zeros; h5py's empty string "" is a global heap object of 0 bytes. Past the extent
+    (elements 250..255 of the last chunk) the rule is the fill value's (test_hdf5_edges.py)."""
     data = bytearray(files["strings-earliest"])
-    end = max(e for _, e in _extents(data, "a chunk of /part"))
-    assert not data[end - 16 : end].strip(b"\0")  # the control: a value never written
-    data[end - 4 : end] = b"PAY!"
+    at = max(e for _, e in _extents(data, "a chunk of /part")) - (256 - 249) * 16
+    assert not data[at : at + 16].strip(b"\0")  # the control: a value never written
+    data[at + 12 : at + 16] = b"PAY!"
     assert "points nowhere holds data" in _refusal(bytes(data))
 
 
@@ -380,7 +381,7 @@ def test_the_next_creation_order_is_one_past_the_last(files):
     )
     if data[header : header + 4] == b"OHDR":
         fix_v2_checksum(data, header)
-    assert "gives 31 as its next creation order of links" in _refusal(bytes(data))
+    assert "with 30 next" in _refusal(bytes(data)) and "next 31" in _refusal(bytes(data))
 
 
 @pytest.mark.parametrize("shuffled", [False, True])
@@ -416,3 +417,36 @@ def test_a_heap_with_indirect_blocks_below_its_root_passes_and_counts_its_free_s
     struct.pack_into("<Q", data, heap + 30, struct.unpack_from("<Q", data, heap + 30)[0] + 1)
     _resum(data, heap, heap + 142)
     assert "bytes of free space where its direct blocks hold" in _refusal(bytes(data))
+
+
+def _compound_rows(vlen: bool):
+    dt = np.dtype([("code", "i1"), ("name", h5py.string_dtype() if vlen else "S8")])
+    rows = np.zeros(10, dtype=dt)
+    rows["code"], rows["name"] = np.arange(10), [f"n{i}" for i in range(10)]
+    return rows
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda f: f.create_dataset("t", data=_compound_rows(True), chunks=(4,), compression="gzip"),
+        lambda f: f.create_dataset("t", data=_compound_rows(True)),
+        lambda f: f.attrs.create("t", _compound_rows(True)),
+        lambda f: h5py.h5d.create(
+            f.id,
+            b"t",
+            h5py.h5t.array_create(h5py.h5t.py_create(h5py.string_dtype(), logical=True), (2,)),
+            h5py.h5s.create_simple((3,)),
+        ),
+        lambda f: f.create_dataset("t", shape=(2,), dtype=h5py.vlen_dtype(h5py.string_dtype())),
+    ],
+    ids=["compound-chunked", "compound-contiguous", "compound-attribute", "array", "vlen-of-vlen"],
+)
+def test_variable_length_values_inside_other_types_are_refused_as_not_supported(build):
+    """Values inside a compound, an array or another variable-length type are not walked:
+    refused up front, saying so (not as unreached heap bytes); the same compound with a
+    fixed-length string member passes (the control)."""
+    assert _refusal(_h5(lambda f: f.create_dataset("t", data=_compound_rows(False)))) == ""
+    data = _h5(build)
+    assert "with a variable-length member" in _refusal(data) or "variable-length values" in _refusal(data)
+    assert "not supported" in _refusal(data)

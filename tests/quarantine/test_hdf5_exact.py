@@ -138,7 +138,7 @@ def _chunk_refusal(stored: bytes, filters: tuple[int, ...], chunk: tuple[int, ..
     f = File(stored, len(stored))
     c = Chunking(what="/d", dims=chunk, extent=(1000, 1), filters=filters)
     try:
-        claim(Walker(f, Ledger(f)), c, (0, len(stored), 0))
+        claim(Walker(f, Ledger(f)), c, (0, len(stored), 0), (0,) * len(chunk))
     except Invalid as err:
         return str(err)
     return ""

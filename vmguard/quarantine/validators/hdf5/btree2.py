@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import tuning
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -46,11 +47,12 @@ def records(w: Walker, address: int, kind: int, shape: tuple[int, str]) -> list[
     version, t, node_size, rsize, depth, split, merge, root, nrec, total = w.file.unpack(
         "4xBBIHHBBQHQ", address, name
     )
-    if version or t != kind or rsize != record or depth > MAX_DEPTH or not 0 < merge < split <= 100:
+    if version or t != kind or rsize != record or depth > MAX_DEPTH:
         raise Invalid(
             f"hdf5: {name} at {address} has version {version}, type {t}, records of {rsize} bytes "
             f"or depth {depth} (records of {record} bytes expected)"
         )
+    tuning.btree2((node_size, split, merge), f"{name} at {address}")
     tree = _shape(name, kind, node_size, record, depth)
     if root == UNDEFINED:
         if nrec or total:

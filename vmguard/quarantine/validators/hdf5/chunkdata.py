@@ -13,12 +13,13 @@ import sys
 import zlib
 from array import array
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
 from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import vlen
+from . import edges, vlen
 from .ledger import UNDEFINED
 from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
@@ -36,6 +37,7 @@ class Chunking:
     extent: tuple[int, ...]  # the dataset's dimensions
     filters: tuple[int, ...]  # in the order they were applied (shapes.checkable)
     vlen: int = 0  # variable-length elements: the size of their base type
+    fill: bytes = b""  # one element past the extent (edges.fill_value; empty: zeros)
 
     @property
     def size(self) -> int:
@@ -46,15 +48,15 @@ class Chunking:
         return f"a chunk of {self.what}"
 
 
-def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int, ...] | None = None) -> None:
-    """Claim the chunk an index names: slot is (address, stored size, filter mask)."""
+def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int, ...]) -> None:
+    """Claim the chunk an index names at `offsets` (elements, the element size's 0 last):
+    slot is (address, stored size, filter mask)."""
     address, size, mask = slot
     if address == UNDEFINED:
         if size or mask:
             raise Invalid(f"hdf5: the index slot of an unwritten chunk of {c.what} holds data")
         return
-    if offsets is not None:
-        _inside(c, offsets)
+    _inside(c, offsets)
     if not w.ledger.claim(address, size, c.name):
         raise Invalid(f"hdf5: the chunk of {c.what} at {address} is named twice by its index")
     applied = [fid for i, fid in enumerate(c.filters) if not mask & (1 << i)]
@@ -63,16 +65,32 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     if applied and applied[-1] == FLETCHER32:  # its checksum ends the chunk
         applied, size = applied[:-1], size - 4
         _checksum(w, c, address, size)
-    elements = vlen.Elements(w, c.vlen, c.what, (SHUFFLE in applied, c.size)) if c.vlen else None
+    sinks = _sinks(w, c, offsets, SHUFFLE in applied)
     if DEFLATE not in applied:  # unfiltered, or only shuffled: the chunk's own size
         if size != c.size:
             raise Invalid(f"hdf5: an unfiltered chunk of {c.what} at {address} is {size} bytes, not {c.size}")
-        for at in range(address, address + size, _PIECE) if elements else ():
-            elements.feed(memoryview(w.file.buf)[at : min(at + _PIECE, address + size)])
+        for at in range(address, address + size, _PIECE) if sinks else ():
+            _feed(sinks, memoryview(w.file.buf)[at : min(at + _PIECE, address + size)])
     else:
-        _inflates(w, c, (address, size), elements)
-    if elements:
-        elements.close()
+        _inflates(w, c, (address, size), sinks)
+    if c.vlen:
+        sinks[-1].close()
+
+
+def _sinks(w: Walker, c: Chunking, offsets: tuple[int, ...], shuffled: bool) -> list:
+    """What reads a chunk's stored bytes: its part past the extent (edges.Edge), its
+    variable-length values (vlen.Elements, last)."""
+    runs = edges.edge(c.dims[:-1], offsets[:-1], c.extent[:-1])
+    fill = c.fill or bytes(c.dims[-1])
+    out: list = [] if runs is None else [edges.Edge(runs, (c.size // c.dims[-1], fill, shuffled), c.what)]
+    if c.vlen:
+        out.append(vlen.Elements(w, c.vlen, c.what, (shuffled, c.size)))
+    return out
+
+
+def _feed(sinks: list, piece: bytes | memoryview) -> None:
+    for sink in sinks:
+        sink.feed(piece)
 
 
 def final_key(c: Chunking, key: bytes) -> None:
@@ -95,16 +113,16 @@ def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:
             raise Invalid(f"hdf5: a chunk of {c.what} lies at {offsets[:-1]}, outside the dataset {c.extent}")
 
 
-def _inflates(w: Walker, c: Chunking, extent: tuple[int, int], elements: vlen.Elements | None) -> None:
+def _inflates(w: Walker, c: Chunking, extent: tuple[int, int], sinks: list) -> None:
     """The chunk is one zlib stream, ending at its end; it inflates to the chunk's size.
     Read and inflated a piece at a time: neither a large chunk nor a bomb is ever held
-    whole; the pieces of a chunk of variable-length values go to `elements`."""
+    whole; the pieces go to `sinks` (_sinks)."""
     address, size = extent
     w.file.inside(address, size, c.name)
     if size <= 0:
         raise Invalid(f"hdf5: the deflated chunk of {c.what} at {address} is empty")
     limit, view = c.size, memoryview(w.file.buf)
-    sink = elements.feed if elements else len
+    sink = partial(_feed, sinks)
     d, total = zlib.decompressobj(), 0
     try:
         for at in range(address, address + size, _PIECE):

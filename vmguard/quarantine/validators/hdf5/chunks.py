@@ -4,6 +4,7 @@ Every block is claimed; every chunk it lists is claimed with its size."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -15,17 +16,18 @@ if TYPE_CHECKING:
     from .shapes import Space
 
 
-def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], int]) -> None:
+def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], int, bytes]) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
-    space, item, pipeline, base = desc
+    space, item, pipeline, base, fill = desc
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
     dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
     if ndims != len(space.dims) + 1 or dims[-1] != item:
         raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base)
+    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base, fill=fill)
+    grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]
     if index == 1:
@@ -34,17 +36,38 @@ def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, .
         else:
             address = f.unpack("Q", pos + 1, what)[0]
             size, mask = (0 if address == UNDEFINED else c.size), 0
-        claim(w, c, (address, size, mask))
+        claim(w, c, (address, size, mask), (0,) * ndims)
     elif index == 3:
-        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], c, what)
+        _fixed_array(w, f.unpack("xQ", pos + 1, what)[0], (c, grid), what)
     elif index == 4:
-        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], c, what)
+        _extensible_array(w, f.unpack("5xQ", pos + 1, what)[0], (c, grid), what)
     else:
         names = {2: "an implicit", 5: "a version 2 B-tree"}
         raise Invalid(f"hdf5: {names.get(index, 'an unknown')} chunk index ({what}) is not supported")
 
 
-def _fixed_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Where the chunk at position i of a fixed or extensible array lies (H5Dfarray.c,
+    H5Dearray.c): positions count chunks in row-major order over the chunk grid of the
+    maximum dimensions, an unlimited dimension moved first (swizzled)."""
+
+    dims: tuple[int, ...]  # a chunk's dimensions (elements)
+    maxdims: tuple[int, ...]
+
+    def offsets(self, i: int) -> tuple[int, ...]:
+        """The chunk's offsets (elements, the element size's 0 last)."""
+        unlimited = [d for d, n in enumerate(self.maxdims) if n == UNDEFINED][:1]
+        order = unlimited + [d for d in range(len(self.dims)) if d not in unlimited]
+        at = [0] * len(self.dims)
+        for d in reversed(order[1:]):
+            i, at[d] = divmod(i, -(-self.maxdims[d] // self.dims[d]))
+        if order:
+            at[order[0]] = i
+        return (*(n * step for n, step in zip(at, self.dims, strict=True)), 0)
+
+
+def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: str) -> None:
     f, name = w.file, f"the fixed array chunk index of {what}"
     if address == UNDEFINED:
         return
@@ -57,27 +80,32 @@ def _fixed_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
         return
     w.ledger.claim_checked(block, 18 + count * width, f"the data block of {name}")
     f.signature(block, b"FADB", name)
-    _chunks(w, block + 14, count, width, client, chunk, what)
+    _chunks(w, (block + 14, 0), (count, width, client), chunk, what)
 
 
-def _chunks(w: Walker, at: int, count: int, width: int, client: int, c: Chunking, what: str) -> None:
-    """Claim the chunks an index block lists: (address, [filtered size, filter mask])."""
-    f = w.file
-    raw = f.bytes(at, count * width, what)
-    for i in range(0, count * width, width):
+def _chunks(
+    w: Walker, at: tuple[int, int], shape: tuple[int, int, int], chunk: tuple[Chunking, Grid], what: str
+) -> int:
+    """Claim the chunks an index block at at[0] lists, the first at position at[1]:
+    (address, [filtered size, filter mask]). Returns the position after them."""
+    f, (c, grid), (count, width, client) = w.file, chunk, shape
+    raw = f.bytes(at[0], count * width, what)
+    for n, i in enumerate(range(0, count * width, width)):
         address = int.from_bytes(raw[i : i + 8], "little")
         if client:
             size = int.from_bytes(raw[i + 8 : i + width - 4], "little")
             mask = int.from_bytes(raw[i + width - 4 : i + width], "little")
         else:
             size, mask = (0 if address == UNDEFINED else c.size), 0
-        claim(w, c, (address, size, mask))
+        if address != UNDEFINED or size or mask:
+            claim(w, c, (address, size, mask), grid.offsets(at[1] + n))
+    return at[1] + count
 
 
-def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> None:
+def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: str) -> None:
     """An extensible array: its header, index block, super blocks and data blocks, each
     holding chunk addresses (H5EA: super block u has 2**(u//2) data blocks of
-    2**((u+1)//2) * the minimum elements each)."""
+    2**((u+1)//2) * the minimum elements each); positions run through them in order."""
     f, name = w.file, f"the extensible array chunk index of {what}"
     if address == UNDEFINED:
         return
@@ -93,38 +121,39 @@ def _extensible_array(w: Walker, address: int, chunk: Chunking, what: str) -> No
     first = 2 * (pointers.bit_length() - 1)  # super blocks whose data blocks the index block lists
     offset = (bits + 7) // 8
     direct = [(least << ((u + 1) // 2)) for u in range(first) for _ in range(1 << (u // 2))]
-    supers = blocks - first
-    size = 14 + inline * width + (len(direct) + supers) * 8 + 4
+    size = 14 + inline * width + (len(direct) + blocks - first) * 8 + 4
     w.ledger.claim_checked(index, size, f"the index block of {name}")
     f.signature(index, b"EAIB", name)
-    _chunks(w, index + 14, inline, width, client, chunk, what)
+    block = (width, client, chunk, offset, page_bits)
+    n = _chunks(w, (index + 14, 0), (inline, width, client), chunk, what)
     at = index + 14 + inline * width
     for i, count in enumerate(direct):
-        _data_block(
-            w, f.unpack("Q", at + 8 * i, name)[0], count, (width, client, chunk, offset, page_bits), what
-        )
+        n = _data_block(w, (f.unpack("Q", at + 8 * i, name)[0], n), count, block, what)
     at += 8 * len(direct)
     for u in range(first, blocks):
         sblock = f.unpack("Q", at + 8 * (u - first), name)[0]
-        if sblock == UNDEFINED:
-            continue
         count, elements = 1 << (u // 2), least << ((u + 1) // 2)
+        if sblock == UNDEFINED:
+            n += count * elements
+            continue
         if elements > 1 << page_bits:
             raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
         w.ledger.claim_checked(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
         f.signature(sblock, b"EASB", name)
         for i in range(count):
             address = f.unpack("Q", sblock + 14 + offset + 8 * i, name)[0]
-            _data_block(w, address, elements, (width, client, chunk, offset, page_bits), what)
+            n = _data_block(w, (address, n), elements, block, what)
 
 
-def _data_block(w: Walker, address: int, count: int, shape: tuple[int, ...], what: str) -> None:
-    width, client, chunk, offset, page_bits = shape
+def _data_block(w: Walker, where: tuple[int, int], count: int, shape: tuple, what: str) -> int:
+    """The data block at where[0] of `count` chunk addresses, the first at position
+    where[1]; returns the position after them (an unallocated block's too)."""
+    (address, n), (width, client, chunk, offset, page_bits) = where, shape
     if address == UNDEFINED:
-        return
+        return n + count
     name = f"a data block of the extensible array chunk index of {what}"
     if count > 1 << page_bits:
         raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
     w.ledger.claim_checked(address, 14 + offset + count * width + 4, name)
     w.file.signature(address, b"EADB", name)
-    _chunks(w, address + 14 + offset, count, width, client, chunk, what)
+    return _chunks(w, (address + 14 + offset, n), (count, width, client), chunk, what)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .objects import Message, Walker
 
 
+NO_ORDER = 0xFFFF  # a dense attribute record's creation order when none is tracked
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Storage:
     kind: str  # "link" or "attribute"
@@ -32,27 +35,66 @@ class Storage:
 
 
 def link_info(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
-    f, name = w.file, f"the link info message of {what}"
-    version, flags = f.unpack("BB", m.at, name)
-    if version or flags & ~0x03:
-        raise Invalid(f"hdf5: {name} has version {version} or unknown flags")
-    order = f.unpack("Q", m.at + 2, name)[0] if flags & 0x01 else None
-    at = m.at + 2 + (8 if flags & 0x01 else 0)
-    heap, by_name = f.unpack("QQ", at, name)
-    trees = ((by_name, 5),) + (((f.unpack("Q", at + 16, name)[0], 6),) if flags & 0x02 else ())
+    order, heap, trees = info(w.file, m, what)
+    trees = tuple(zip(trees, (5, 6), strict=False))
     walk(w, Storage(kind="link", message=0x06, heap=heap, trees=trees, max_order=order), what, first)
 
 
 def attribute_info(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
-    f, name = w.file, f"the attribute info message of {what}"
+    order, heap, trees = info(w.file, m, what)
+    trees = tuple(zip(trees, (8, 9), strict=False))
+    walk(w, Storage(kind="attribute", message=0x0C, heap=heap, trees=trees, max_order=order), what, first)
+
+
+def info(f: File, m: Message, what: str) -> tuple[int | None, int, tuple[int, ...]]:
+    """(the next creation order when tracked, the heap, the name index and the creation
+    order index when kept) of a link info (0x02) or attribute info (0x15) message."""
+    name = f"the {'link' if m.kind == 0x02 else 'attribute'} info message of {what}"
     version, flags = f.unpack("BB", m.at, name)
     if version or flags & ~0x03:
         raise Invalid(f"hdf5: {name} has version {version} or unknown flags")
-    order = f.unpack("H", m.at + 2, name)[0] if flags & 0x01 else None
-    at = m.at + 2 + (2 if flags & 0x01 else 0)
-    heap, by_name = f.unpack("QQ", at, name)
-    trees = ((by_name, 8),) + (((f.unpack("Q", at + 16, name)[0], 9),) if flags & 0x02 else ())
-    walk(w, Storage(kind="attribute", message=0x0C, heap=heap, trees=trees, max_order=order), what, first)
+    width = (8 if m.kind == 0x02 else 2) if flags & 0x01 else 0
+    order = int.from_bytes(f.bytes(m.at + 2, width, name), "little") if width else None
+    heap, *trees = f.unpack("QQQ" if flags & 0x02 else "QQ", m.at + 2 + width, name)
+    return order, heap, tuple(trees)
+
+
+def creation_orders(orders: list[int | None], tracked: tuple[int | None, int | None], what: str) -> None:
+    """The creation orders of an object's links or attributes: tracked (a next order
+    given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
+    then (tracked[1]: no field for links and header messages, 65535 in the record of a
+    dense attribute: H5O_MAX_CRT_ORDER_IDX)."""
+    following, untracked = tracked
+    if following is None:
+        if any(order != untracked for order in orders):
+            raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one (or not {untracked})")
+    elif sorted(orders) != list(range(len(orders))) or following != len(orders):
+        raise Invalid(
+            f"hdf5: the creation orders of {what} are not 0..{len(orders) - 1} with {len(orders)} next "
+            f"(they begin {sorted(orders)[:8]}, next {following}; deleted or replaced: rewrite the file)"
+        )
+
+
+def compact(w: Walker, messages: list[Message], first: dict[int, Message], what: str) -> None:
+    """The creation orders of the links and attributes kept in an object's header: a link
+    message's own, an attribute message's in its header's order field (the header's other
+    messages hold there 0 or the order of an attribute whose slot they took, below the
+    next order: libhdf5 does not clear a reused slot)."""
+    for kind, info_kind in ((0x06, 0x02), (0x0C, 0x15)):
+        held = [m for m in messages if m.kind == kind]
+        got = info(w.file, first[info_kind], what) if info_kind in first else (None, UNDEFINED, ())
+        if got[1] != UNDEFINED:
+            continue  # dense storage: walk() checks its orders
+        if kind == 0x06:
+            orders = [sizes.link_name(sizes.within(w.file, m), m.at, what)[1] for m in held]
+        else:
+            orders = [m.order for m in held]
+        creation_orders(orders, (got[0], None), f"the {'links' if kind == 0x06 else 'attributes'} of {what}")
+    following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
+    if any(m.order is not None and m.kind != 0x0C and m.order >= max(1, following or 0) for m in messages):
+        raise Invalid(
+            f"hdf5: a message of the object header of {what} carries a creation order no attribute had"
+        )
 
 
 def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
@@ -64,7 +106,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     if s.message in first:
         raise Invalid(f"hdf5: {what} keeps {s.kind}s both in its header and in dense storage")
     where = f"the {s.kind}s of {what}"
-    heap = fractalheap.open_heap(w, s.heap, where)
+    heap = fractalheap.open_heap(w, s.heap, where, s.kind)
     names: dict[int, tuple[int | None, int]] = {}  # heap offset -> (creation order, flags) by name
     for address, kind in s.trees:
         if address == UNDEFINED:
@@ -80,9 +122,10 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
                 f"hdf5: the creation order index of the dense {s.kind}s of {what} does not "
                 "name the objects its name index names, in their creation order"
             )
-    orders = [order for order, _ in names.values() if order is not None]
-    if s.max_order is not None and s.max_order != max(orders, default=-1) + 1:
-        raise Invalid(f"hdf5: {what} gives {s.max_order} as its next creation order of {s.kind}s")
+    untracked = None if s.kind == "link" else NO_ORDER
+    creation_orders(
+        [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}"
+    )
     fractalheap.settle(w, heap)
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, freespace
+from . import btree2, freespace, tuning
 from .checksum import lookup3
 from .ledger import UNDEFINED
 
@@ -97,8 +97,9 @@ class Heap:
         return -key, *self.huge[key]
 
 
-def open_heap(w: Walker, address: int, what: str) -> Heap:
-    """The heap's header and blocks, claimed and checked."""
+def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
+    """The heap's header and blocks, claimed and checked; kind: of its objects, "link"
+    or "attribute" (tuning.HEAPS)."""
     f, name = w.file, f"the fractal heap of {what}"
     w.ledger.claim_checked(address, HEADER, name)
     f.signature(address, b"FRHP", name)
@@ -106,12 +107,13 @@ def open_heap(w: Walker, address: int, what: str) -> Heap:
         _LAYOUT, address, name
     )
     man_size, man_alloc, iterator, man_objects, huge_size, huge_objects, tiny_size, tiny_objects = counts[:8]
-    width, start, direct, bits, _start_rows, root, rows = counts[8:]
+    width, start, direct, bits, start_rows, root, rows = counts[8:]
     if version or filters or flags & ~0x03:
         raise Invalid(f"hdf5: {name} has version {version}, I/O filters or unknown flags (not supported)")
     if tiny_size or tiny_objects:
         raise Invalid(f"hdf5: {name} holds tiny objects (not supported)")
     _table(name, width, start, direct, bits)
+    tuning.heap(kind, (id_len, max_man, width, start, direct, bits, start_rows), name)
     off_size = (bits + 7) // 8
     len_size = min((direct.bit_length() - 1 + 7) // 8, btree2.enc_size(max_man))
     if id_len < 1 + off_size + len_size or id_len > 64 or max_man > direct:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import tuning
 from .btree2 import enc_size
 from .ledger import UNDEFINED
 
@@ -48,6 +49,7 @@ def _sections(w: Walker, heap: Heap, address: int) -> list[tuple[int, int]]:
     f.signature(address, b"FSHD", name)
     version, client, space, total, serial, ghost, classes = f.unpack("4xBBQQQQH", address, name)
     bits, max_size, at, size, allocated = f.unpack("14xHQQQQ", address + 30, name)
+    tuning.free_space(f.unpack("HH", address + 40, name), f"{name} at {address}")
     expected = (0, 0, 0, serial, 4, heap.table[3], heap.table[2])  # classes: fractal heap sections
     if (version, client, ghost, total, classes, bits, max_size) != expected:
         raise Invalid(

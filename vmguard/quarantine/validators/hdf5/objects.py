@@ -34,6 +34,7 @@ class Message:
     at: int  # the address of its data
     size: int
     align: int  # 8 in a v1 header (messages padded to 8 bytes), 1 in a v2 one
+    order: int | None = None  # its creation order field (a v2 header tracking attribute order)
 
 
 @dataclass(slots=True)
@@ -94,9 +95,10 @@ class Walker:
             first[m.kind] = m
         dtype = first.get(0x03)
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
-            self.types[address] = storage.datatype(self.file, dtype.at, what)
+            self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
             self.take(m, what, first)
+        dense.compact(self, messages, first, what)
 
     def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
         """One message of the object being visited (in its header, or an object of its
@@ -194,7 +196,8 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
-        yield Message(kind, flags, data, length, 8 if width == 8 else 1)
+        created = f.unpack("H", pos + width, what)[0] if order else None
+        yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
         pos = data + length
     if f.bytes(pos, end - pos, what).strip(b"\0"):
         raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")

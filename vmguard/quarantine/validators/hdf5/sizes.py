@@ -4,6 +4,7 @@ a message is declared exactly that, padded (v1 headers) to 8 bytes with zeros
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -88,14 +89,39 @@ def _name(f: File, at: int, version: int, what: str) -> int:
 
 
 def _compound(f: File, at: int, head: tuple[int, int, int], what: str, depth: int) -> int:
+    return max((pos + size for pos, size in _members(f, at, head, what, depth)), default=at + 8) - at
+
+
+def _members(
+    f: File, at: int, head: tuple[int, int, int], what: str, depth: int
+) -> Iterator[tuple[int, int]]:
+    """(address, size) of the datatype of each member of the compound at `at`."""
     version, members, size = head
     pos = at + 8
     width = max(1, (size.bit_length() + 7) // 8)
     for _ in range(members & 0xFFFF):
         pos += _name(f, pos, version, what)
         pos += {1: 32, 2: 4}.get(version, width)  # offset (v1: and an array's dimensions)
-        pos += datatype(f, pos, what, depth + 1)
-    return pos - at
+        n = datatype(f, pos, what, depth + 1)
+        yield pos, n
+        pos += n
+
+
+def holds_vlen(f: File, at: int, what: str, depth: int = 0) -> bool:
+    """Whether the datatype at `at` is or holds a variable-length one (a compound's
+    member, an array's base, at any depth)."""
+    if depth > MAX_NESTING:
+        raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
+    head, bits, _, size = f.unpack("BHBI", at, f"the datatype of {what}")
+    cls, version = head & 0x0F, head >> 4
+    if cls == 9:
+        return True
+    if cls == 6:
+        members = _members(f, at, (version, bits, size), what, depth)
+        return any(holds_vlen(f, pos, what, depth + 1) for pos, _ in members)
+    if cls == 10:
+        return holds_vlen(f, _array_base(f, at, version, what), what, depth + 1)
+    return False
 
 
 def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int:
@@ -108,9 +134,14 @@ def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int
 
 
 def _array(f: File, at: int, version: int, what: str, depth: int) -> int:
-    rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
-    pos = at + 9 + (3 + 8 * rank if version == 2 else 4 * rank)  # v2: reserved, permutation
+    pos = _array_base(f, at, version, what)
     return pos - at + datatype(f, pos, what, depth + 1)
+
+
+def _array_base(f: File, at: int, version: int, what: str) -> int:
+    """The address of the base type of the array datatype at `at`."""
+    rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
+    return at + 9 + (3 + 8 * rank if version == 2 else 4 * rank)  # v2: reserved, permutation
 
 
 def _layout(f: File, at: int, what: str) -> int:

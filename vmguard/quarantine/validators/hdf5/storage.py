@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, sizes, vlen
+from . import btree, chunks, edges, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .ledger import UNDEFINED
 from .shapes import Space, checkable, dataspace, element_size, exact, filters
@@ -116,8 +116,17 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
 
 def datatype(f: File, at: int, what: str) -> tuple[int, int, int]:
     """(class, element size, the size of a variable-length type's base: 0 for other
-    classes) of the datatype message at `at`."""
+    classes) of the datatype message at `at` (`f` ends where its message ends:
+    sizes.within). Variable-length values are walked where they are the elements, not
+    inside a compound, an array or another variable-length type: refused there."""
     cls = f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F
+    if sizes.holds_vlen(f, at + 8, what) if cls == _VLEN else sizes.holds_vlen(f, at, what):
+        kind = (
+            "a variable-length type of variable-length values"
+            if cls == _VLEN
+            else ("a compound or array datatype with a variable-length member")
+        )
+        raise Invalid(f"hdf5: {kind} ({what}) is not supported (its values are not walked)")
     return cls, element_size(f, at, what), element_size(f, at + 8, what) if cls == _VLEN else 0
 
 
@@ -133,7 +142,7 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
             raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
         _, item, base = committed
     else:
-        _, item, base = datatype(w.file, dtype.at, what)
+        _, item, base = datatype(sizes.within(w.file, dtype), dtype.at, what)
     return dataspace(w.file, space.at, what), item, base
 
 
@@ -179,10 +188,11 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         return
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     checkable(pipeline, what)
+    fill = edges.fill_value(f, first, (item, base), what)
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
-        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base, fill=fill)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         if root == UNDEFINED:
@@ -192,7 +202,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what, (space, item, pipeline, base))
+    chunks.index(w, m, what, (space, item, pipeline, base, fill))
 
 
 def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
@@ -200,15 +210,19 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     the message's padding zeros), except variable-length values."""
     f = w.file
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
-    if version not in (1, 2, 3) or flags & ~0x03 or (version == 1 and flags):
+    if version not in (1, 2, 3):
         raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
+    if flags & ~0x03 or (version == 1 and flags):
+        raise Invalid(
+            f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
+        )
     pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
     at = m.at + (9 if version == 3 else 8) + pad(name)
     space_at = at + pad(dtype)
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    _, item, base = _committed(w, shared(f, at), what) if flags else datatype(f, at, what)
+    _, item, base = _committed(w, shared(f, at), what) if flags else datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
