@@ -238,12 +238,6 @@ def test_fixable_rollback_after_the_disk_changed_again(attack):
 # --- 2. a forged managed block below live settings -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: apply --guest crashes (AttributeError: 'SshdConfig' object has no attribute "
-    "'effective', vmguard/checks/guest_sshd_fix.py _kbd_keyword) on every guest whose sshd accepts "
-    "passwords (directly or via PAM keyboard-interactive): traceback, VMG-USR-003 never fixed",
-)
 def test_pwauth_password_authentication_turned_off(attack):
     """The plainest VMG-USR-003 guest: `PasswordAuthentication yes` (with UsePAM yes)."""
     out = attack["pwauth"]
@@ -329,12 +323,6 @@ def test_special_fifo_loop_malformed_and_dotdot_link_refused(attack):
     assert re.search(r"sshd_config|shadow|passwd|xinetd", out["apply"].text), out["apply"].text[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: the raw disk is format-probed: the host file a guest-written qcow2 header names "
-    "as backing file is read during apply --guest (its atime moves within seconds; run 1: 'no "
-    "operating system found', i.e. libguestfs read the disk as that qcow2)",
-)
 def test_probe_qcow2_header_in_raw_disk_not_followed_to_the_host(attack):
     """The guest wrote a qcow2 header (backing file = a host file) into its raw disk's
     boot block (ext4 leaves it unused): declared raw, the disk must be opened as raw, so

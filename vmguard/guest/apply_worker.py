@@ -26,10 +26,12 @@ from pathlib import Path
 
 from vmguard.checks.guest_fix import GuestAction, GuestChange, owner_mode
 from vmguard.core.errors import GuestError
+from vmguard.guest import disks as guest_disks
 from vmguard.guest import edit, services
 from vmguard.guest.cache import fingerprint
 from vmguard.guest.edit import EditError
 from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
+from vmguard.guest.model import ServiceKind
 from vmguard.guest.worker import MESSAGES, NoOperatingSystem, _remember, error_text, module_missing
 
 
@@ -151,14 +153,34 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
         edits.texts[change.path] = text
         edits.record(change, change.path, f"disable = {', '.join(before)}", "disable = yes")
         return
-    links = edit.start_links(_listing(edits, change.kind), change.target, change.kind)
+    kind = ServiceKind(change.kind)
+    listing = _listing(edits, change.kind)
+    runs = services.entries_run(edits.files, listing, kind)
+    links = edit.start_links(runs, change.target)
     if not links:
         raise EditError(f"service {change.target}: no start link any more (the plan saw {change.path})")
+    for link in links:
+        _plain_link(edits, link, change.target)
     for link in links:
         edits.removals.append(link)
         edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
     if change.kind == "sysv":
         _kill_links(edits, change, links[0])
+
+
+def _plain_link(edits: GuestEdits, entry: str, service: str) -> None:
+    """A start entry that is not a symlink is the script itself (a copy, or a hard link to
+    it): removing it could lose the only copy, so the guest is left for a person to fix."""
+    found = edits.g.lstatns(entry)
+    if stat.S_ISLNK(found["st_mode"]):
+        return
+    odd = f"a hard link ({found['st_nlink']} names)" if found["st_nlink"] > 1 else "a regular file"
+    if not stat.S_ISREG(found["st_mode"]):
+        odd = f"not a file or link (mode {found['st_mode']:o})"
+    raise EditError(
+        f"{entry}: starts {service} at boot but is {odd}, not a symlink to an init script: "
+        "vmguard does not delete it; remove it by hand (or `chkconfig`/`update-rc.d` the service off)"
+    )
 
 
 def _kill_links(edits: GuestEdits, change: GuestChange, start_link: str) -> None:
@@ -184,7 +206,7 @@ def _listing(edits: GuestEdits, kind: str) -> dict[str, list[str]]:
     if kind == "sysv":
         folders = [d.format(n) for d in services.SYSV_DIRS for n in range(7)]
     else:
-        folders = [d.rstrip("/") for d in edits.files.glob(f"{services.SYSTEMD_WANTS}/*.wants")]
+        folders = services.systemd_folders(edits.files)
     real = {edits.g.realpath(f) for f in folders if edits.files.is_dir(f)}
     return {f: edits.files.listdir(f) for f in sorted(real)}
 
@@ -242,18 +264,17 @@ def apply(
     g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
     g.set_event_callback(_remember, guestfs.EVENT_APPLIANCE | guestfs.EVENT_LIBRARY | guestfs.EVENT_WARNING)
     try:
-        for path, fmt, read_only in disks:  # the format is never probed (see worker.py)
-            g.add_drive_opts(path, readonly=read_only, format=fmt or "raw")
-        g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
-        same_disks(disks, seen)
-        mounts = _roots(g)
-        _mount(g, mounts, writable=False)
         with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
+            guest_disks.add(g, disks, Path(scratch))  # the format is never probed
+            g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
+            same_disks(disks, seen)
+            mounts = _roots(g)
+            _mount(g, mounts, writable=False)
             edits = GuestEdits(GuestfsFiles(g, Path(scratch)), g)
             compute(edits, changes)
-        g.umount_all()
-        _mount(g, mounts, writable=True)
-        _write(g, edits)
+            g.umount_all()
+            _mount(g, mounts, writable=True)
+            _write(g, edits)
         return edits.records
     finally:
         g.close()
