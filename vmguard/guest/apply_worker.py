@@ -159,8 +159,13 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
     links = edit.start_links(runs, change.target)
     if not links:
         raise EditError(f"service {change.target}: no start link any more (the plan saw {change.path})")
-    for link in links:
-        _plain_link(edits, link, change.target)
+    odd = [why for why in (_not_a_link(edits, link) for link in links) if why]
+    if odd:  # every one named at once; nothing removed
+        raise EditError(
+            f"service {change.target}: start entries that are not symlinks to an init script: "
+            f"{'; '.join(odd)}: vmguard does not delete them (one may be the only copy of the script); "
+            "remove them by hand, or turn the service off with chkconfig/update-rc.d"
+        )
     for link in links:
         edits.removals.append(link)
         edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
@@ -168,19 +173,18 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
         _kill_links(edits, change, links[0])
 
 
-def _plain_link(edits: GuestEdits, entry: str, service: str) -> None:
-    """A start entry that is not a symlink is the script itself (a copy, or a hard link to
-    it): removing it could lose the only copy, so the guest is left for a person to fix."""
+def _not_a_link(edits: GuestEdits, entry: str) -> str:
+    """What is odd about a start entry that is not a symlink ("" for a symlink): init runs
+    a copy or a hard link of the script as well."""
     found = edits.g.lstatns(entry)
-    if stat.S_ISLNK(found["st_mode"]):
-        return
-    odd = f"a hard link ({found['st_nlink']} names)" if found["st_nlink"] > 1 else "a regular file"
-    if not stat.S_ISREG(found["st_mode"]):
-        odd = f"not a file or link (mode {found['st_mode']:o})"
-    raise EditError(
-        f"{entry}: starts {service} at boot but is {odd}, not a symlink to an init script: "
-        "vmguard does not delete it; remove it by hand (or `chkconfig`/`update-rc.d` the service off)"
-    )
+    mode = found["st_mode"]
+    if stat.S_ISLNK(mode):
+        return ""
+    if not stat.S_ISREG(mode):
+        return f"{entry} is not a file or link (mode {mode:o})"
+    if found["st_nlink"] > 1:
+        return f"{entry} is a hard link ({found['st_nlink']} names for one file)"
+    return f"{entry} is a regular file"
 
 
 def _kill_links(edits: GuestEdits, change: GuestChange, start_link: str) -> None:
