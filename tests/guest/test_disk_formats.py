@@ -71,3 +71,12 @@ def test_the_read_only_overlay_states_the_format_and_never_reads_the_planted_bac
     )  # fmt: skip
     assert "backing file format: raw" in info.stdout
     assert str(bait) not in info.stdout and os.stat(bait).st_atime == 0
+
+
+def test_a_disk_that_is_not_its_declared_format_is_a_one_line_error(tmp_path):
+    require_tools("qemu-img")
+    plain = tmp_path / "plain.img"
+    plain.write_bytes(b"\0" * 65536)  # raw, declared qcow2
+    with pytest.raises(GuestError, match="qemu-img could not open it") as raised:
+        disks.overlay(str(plain), "qcow2", tmp_path / "o.qcow2")
+    assert "\n" not in str(raised.value) and str(plain) in str(raised.value)

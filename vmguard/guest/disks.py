@@ -69,5 +69,6 @@ def overlay(path: str, fmt: str, target: Path) -> Path:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise GuestError(f"disk {path}: cannot make a read-only overlay: {err}") from None
     if done.returncode != 0:
-        raise GuestError(f"disk {path}: cannot make a read-only overlay: {done.stderr.strip()}")
+        said = " | ".join(line.strip() for line in done.stderr.splitlines() if line.strip())
+        raise GuestError(f"disk {path} as {fmt}: qemu-img could not open it for a read-only overlay: {said}")
     return target
