@@ -1,14 +1,17 @@
 """Independent, black-box attack on `vmguard apply --guest` / `rollback` (issue #23).
 
 The guest is hostile (its owner had root in it). Each case is a stopped libvirt domain
-(type 'qemu', no network) on its own copy of one planted root (attack_cases.py), driven
+(type 'qemu', no network) on its own copy of one planted root (attack_cases.py; attacks
+that are independent and all fixable share one copy, see SHARED), driven
 through the command line as a user would (a policy, an inventory). The secure behaviour
 is asserted; a hole is a strict xfail saying what happened. Oracles are independent of
 vmguard: the host's own sshd (`sshd -T -C ...`) judges the guest's sshd_config, debugfs
 reads the disk back, sha256 compares images, /proc shows leftover qemu processes.
 
-Cost: every case boots libguestfs's appliance under TCG (60-90 s each on an idle 2-core
-host, 2-4 min under load); the cases run four at a time.
+Cost: an apply boots libguestfs's appliance under TCG twice (inspection, change), 60-90 s
+on an idle 2-core host, 2-4 min under load; the cases run four at a time, the longest
+chain (fixable: apply, audit, rollback) first. About 16 launches in all (22 before the
+fixable attacks shared a guest).
 """
 
 from __future__ import annotations
