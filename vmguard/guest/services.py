@@ -55,7 +55,7 @@ def entry_runs(files: GuestTree, entry: str, kind: ServiceKind) -> tuple[str, ..
     found = files.lstat(entry)
     if found is None or not stat.S_ISLNK(found[0]):
         return (own,)
-    target = posixpath.basename(files.resolve(entry))
+    target = posixpath.basename(files.resolve(entry)) or own  # a link to "/" runs nothing named
     if kind is ServiceKind.SYSV:
         return (target,)
     return tuple(dict.fromkeys((own, unit_name(target))))
