@@ -116,6 +116,7 @@ def test_dpkg_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
         ("VMG-USR-001", "account 'intruder' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
@@ -129,6 +130,7 @@ def test_rpm_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'ypbind' (/etc/rc.d/rc3.d/S27ypbind)"),
         ("VMG-USR-001", "account 'operator2' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
@@ -139,6 +141,7 @@ def test_rpm_sqlite_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'telnet' (/etc/systemd/system/sockets.target.wants/telnet.socket)"),
         ("VMG-USR-001", "account 'contractor' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
