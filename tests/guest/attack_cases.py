@@ -33,7 +33,6 @@ def mutate_fixable(root: Path) -> None:
     """Parseable but adversarial: Match/Include tricks, extra uid 0, start links in disguise."""
     # sshd: an Include inside a Match block re-enables root login and empty passwords for
     # the admin; a Match block in CRLF with `keyword=value` in lower case; quoted values.
-    # (No PasswordAuthentication yes here: that alone breaks the apply, see pwauth.)
     _append(root, "/etc/ssh/sshd_config", b"Match User vmadmin1\n\tInclude /etc/ssh/match.d/*.conf\n")
     images.write(root, "/etc/ssh/match.d/pw.conf", "PermitEmptyPasswords yes\nPermitRootLogin yes\n")
     _append(root, "/etc/ssh/sshd_config", CRLF_MATCH)
@@ -73,6 +72,14 @@ def mutate_fixable(root: Path) -> None:
         "service daytime\n{\n\tdisable = yes\n}\nservice echo\n{\n\ttype = INTERNAL\n\tdisable = no\n}\n",
     )
     images.write(root, "/etc/xinetd.d/chargen", "# disable = yes\nservice chargen\n{\n\tdisable = no\n}\n")
+
+
+def mutate_shared(root: Path) -> None:
+    """The independent, fixable attacks on one guest: fixable, pwauth and bytes (the probe
+    header goes into the image itself, attack_rig.variant does not see it)."""
+    mutate_fixable(root)
+    mutate_pwauth(root)
+    mutate_bytes(root)
 
 
 FORGED_SSHD = (
@@ -119,9 +126,12 @@ def mutate_rcfile(root: Path) -> None:
 
 
 def mutate_pwauth(root: Path) -> None:
-    """The most ordinary violation: sshd accepts passwords (VMG-USR-003)."""
+    """The most ordinary violation: sshd accepts passwords (VMG-USR-003), with UsePAM yes
+    (the planted root already says yes: then this asserts it)."""
     cfg = root / "etc/ssh/sshd_config"
-    cfg.write_bytes(cfg.read_bytes().replace(b"PasswordAuthentication no", b"PasswordAuthentication yes"))
+    text = cfg.read_bytes().replace(b"PasswordAuthentication no", b"PasswordAuthentication yes")
+    assert b"PasswordAuthentication yes" in text and b"UsePAM yes" in text
+    cfg.write_bytes(text)
 
 
 def mutate_malformed(root: Path) -> None:
@@ -219,6 +229,13 @@ def step_disk_full(lab: rig.Lab) -> dict:
     argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", inner, str(state)]
     apply = lab.cli("apply", "-i", str(lab.work / "inv.yaml"), "--vm", lab.vm, "--guest", wrap=argv)
     return dict(before=before, apply=apply, after=rig.sha256(lab.image))
+
+
+def step_disk_full_then_kill9(lab: rig.Lab) -> dict:
+    """Both on one stopped domain: the refused apply (backup folder full) leaves the disk
+    and the inspection cache as they were, then the apply killed mid-write."""
+    full = step_disk_full(lab)
+    return {**step_kill9(lab), "diskfull": full}
 
 
 def appliance_pids(image: Path) -> list[int]:

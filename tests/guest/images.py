@@ -124,7 +124,8 @@ def sshd_config(extra: str = "", planted: bool = True) -> str:
     return (
         "# vmguard test guest\nPort 22\nProtocol 2\n"
         f"PermitRootLogin {'yes' if planted else 'no'}\n"
-        "PasswordAuthentication no\nChallengeResponseAuthentication no\nUsePAM yes\n"
+        # planted: passwords accepted (VMG-USR-003; its fix also asks the PAM question)
+        f"PasswordAuthentication {'yes' if planted else 'no'}\nChallengeResponseAuthentication no\nUsePAM yes\n"
         f"X11Forwarding no\nAllowUsers {ALLOWED}\n{extra}"
         + (SSHD_PLANTED if planted else SSHD_CLEAN)
         + ("Match Address 192.0.2.0/24\n\tX11Forwarding yes\n" if planted else "")

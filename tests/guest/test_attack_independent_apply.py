@@ -1,14 +1,17 @@
 """Independent, black-box attack on `vmguard apply --guest` / `rollback` (issue #23).
 
 The guest is hostile (its owner had root in it). Each case is a stopped libvirt domain
-(type 'qemu', no network) on its own copy of one planted root (attack_cases.py), driven
+(type 'qemu', no network) on its own copy of one planted root (attack_cases.py; attacks
+that are independent and all fixable share one copy, see SHARED), driven
 through the command line as a user would (a policy, an inventory). The secure behaviour
 is asserted; a hole is a strict xfail saying what happened. Oracles are independent of
 vmguard: the host's own sshd (`sshd -T -C ...`) judges the guest's sshd_config, debugfs
 reads the disk back, sha256 compares images, /proc shows leftover qemu processes.
 
-Cost: every case boots libguestfs's appliance under TCG (60-90 s each on an idle 2-core
-host, 2-4 min under load); the cases run four at a time.
+Cost: an apply boots libguestfs's appliance under TCG twice (inspection, change), 60-90 s
+on an idle 2-core host, 2-4 min under load; the cases run four at a time, the longest
+chain (fixable: apply, audit, rollback) first. About 16 launches in all (22 before the
+fixable attacks shared a guest).
 """
 
 from __future__ import annotations
@@ -37,21 +40,22 @@ from tests.guest.attack_oracles import (
 )
 from tests.support.require import require_root, require_tools
 
-CASES = (
-    "fixable", "rcfile", "pwauth", "forged", "bytes", "passwd", "special", "probe", "links", "diskfull", "kill9", "backing",
-)  # fmt: skip
+CASES = ("fixable", "rcfile", "forged", "passwd", "special", "links", "kill9", "backing")
+# Cases whose guests are independent and all fixable share one image, one apply (one
+# inspection and one appliance launch for the change) and one audit: the attacks of each
+# are planted side by side; each test still asserts on its own attack.
+SHARED = {"pwauth": "fixable", "bytes": "fixable", "probe": "fixable", "diskfull": "kill9"}
+# diskfull runs first on kill9's stopped domain (it leaves the disk as it was, so kill9's
+# apply reuses its inspection from the cache); its result is kept under its own name.
+NESTED = {"diskfull"}
 STEPS = {
-    "fixable": (cases.mutate_fixable, cases.step_fixable),
+    "fixable": (cases.mutate_shared, cases.step_fixable),
     "rcfile": (cases.mutate_rcfile, cases.step_apply_only),
-    "pwauth": (cases.mutate_pwauth, cases.step_apply_only),
     "forged": (cases.mutate_forged, cases.step_apply_only),
-    "bytes": (cases.mutate_bytes, cases.step_apply_only),
     "passwd": (cases.mutate_passwd, cases.step_apply_only),
-    "probe": (None, cases.step_apply_only),
     "special": (cases.mutate_special, cases.step_apply_only),
     "links": (cases.mutate_links, cases.step_apply_only),
-    "diskfull": (None, cases.step_disk_full),
-    "kill9": (None, cases.step_kill9),
+    "kill9": (None, cases.step_disk_full_then_kill9),
 }
 # The rules whose findings `apply --guest` claims to clear (README, "Inside the guest").
 CLEARED = {f"VMG-USR-{n:03d}" for n in (1, 2, 3, 5, 6, 7, 8, 9, 11, 13, 14)} | {"VMG-SW-002"}
@@ -67,6 +71,9 @@ class Outcomes(Mapping[str, dict]):
         self.pool = ThreadPoolExecutor(max_workers=4)
 
     def __getitem__(self, case: str):
+        if case in NESTED:
+            return {**self[SHARED[case]][case], "lab": self[SHARED[case]]["lab"]}
+        case = SHARED.get(case, case)
         if case not in self.futures:
             for todo in [c for c in self.wanted if c not in self.futures] or [case]:
                 self.futures[todo] = self.pool.submit(self._start, todo)
@@ -89,7 +96,7 @@ class Outcomes(Mapping[str, dict]):
         image = rig.variant(self.work / "base", where / "disk.img", mutate)
         orig = where / "orig.img"
         fmt = "raw"
-        if case == "probe":
+        if case == "fixable":  # the `probe` attack: a qcow2 header in the raw disk's boot block
             bait = self.work / "bait"
             cases.plant_probe_header(image, cases.qcow2_header(bait, where))
             os.utime(bait, (0, 0))
@@ -116,7 +123,7 @@ class Outcomes(Mapping[str, dict]):
             result = cases.step_backing_race(lab, dom.dom, extra["golden"])
         else:
             result = STEPS[case][1](lab)
-        return {**result, "lab": lab, **extra}
+        return {"applied": lab.image, **result, "lab": lab, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +140,8 @@ def attack(request, tcg_domain_module) -> Iterator[Outcomes]:
     os.utime(bait, (0, 0))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "hostkey")], check=True)
     selected = [i.name for i in request.session.items if i.module is request.module]
-    wanted = [c for c in CASES if any(n.startswith(f"test_{c}_") for n in selected)]
+    prefixes = {SHARED.get(n.split("_")[1], n.split("_")[1]) for n in selected if n.count("_") > 1}
+    wanted = [c for c in CASES if c in prefixes]
     outcomes = Outcomes(work, tcg_domain_module, wanted)
     yield outcomes
     outcomes.pool.shutdown(wait=True)
@@ -166,20 +174,10 @@ def test_fixable_accounts_locked(attack):
     assert usable == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: /etc/rc2.d/S21sshd -> ../init.d/telnetd (a start link named after an allowed "
-    "service, running a forbidden one) is kept by apply and not flagged by the audit (judged by name)",
-)
 def test_fixable_sysv_link_named_as_allowed_service_removed(attack):
     assert "S21sshd" not in rig.guest_listing(attack["fixable"]["applied"], "/etc/rc2.d")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: /etc/systemd/system/multi-user.target.requires/telnet.service (a `requires` "
-    "link starts a unit at boot as a `wants` link does) is kept by apply and not flagged by the audit",
-)
 def test_fixable_systemd_requires_link_removed(attack):
     folder = "/etc/systemd/system/multi-user.target.requires"
     assert "telnet.service" not in rig.guest_listing(attack["fixable"]["applied"], folder)
@@ -201,6 +199,10 @@ def test_rcfile_start_scripts_that_are_files_removed_or_refused(attack):
     no_traceback(out["apply"])
     if out["apply"].code != 0:
         assert refused_cleanly(out) == "", out["apply"].text[-3000:]
+        said = " ".join(out["apply"].text.split())  # the reason names each entry and what is odd
+        assert "/etc/rc3.d/S30telnetd is a regular file" in said, said[-2000:]
+        assert "/etc/rc4.d/S31telnetd is a hard link" in said, said[-2000:]
+        assert "libguestfs" not in said, said[-2000:]
         return
     assert start_entries(out["lab"].image) == []
 
@@ -238,18 +240,12 @@ def test_fixable_rollback_after_the_disk_changed_again(attack):
 # --- 2. a forged managed block below live settings -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: apply --guest crashes (AttributeError: 'SshdConfig' object has no attribute "
-    "'effective', vmguard/checks/guest_sshd_fix.py _kbd_keyword) on every guest whose sshd accepts "
-    "passwords (directly or via PAM keyboard-interactive): traceback, VMG-USR-003 never fixed",
-)
 def test_pwauth_password_authentication_turned_off(attack):
     """The plainest VMG-USR-003 guest: `PasswordAuthentication yes` (with UsePAM yes)."""
     out = attack["pwauth"]
     no_traceback(out["apply"])
     assert out["apply"].code == 0, out["apply"].text[-3000:]
-    assert insecure_sshd(attack, out["lab"].image) == []
+    assert insecure_sshd(attack, out["applied"]) == []
 
 
 def test_forged_managed_block_does_not_hide_earlier_lines(attack):
@@ -282,10 +278,10 @@ def test_bytes_refused_or_rest_of_sshd_config_byte_for_byte(attack):
     if out["apply"].code != 0:
         assert refused_cleanly(out) == ""
         return
-    now = rig.guest_file(out["lab"].image, "/etc/ssh/sshd_config")
+    now = rig.guest_file(out["applied"], "/etc/ssh/sshd_config")
     was = rig.guest_file(out["image_orig"], "/etc/ssh/sshd_config")
     assert _without_vmguard(now) == was
-    assert insecure_sshd(attack, out["lab"].image) == []
+    assert insecure_sshd(attack, out["applied"]) == []
 
 
 def test_bytes_account_with_escapes_in_its_name_locked(attack):
@@ -293,7 +289,7 @@ def test_bytes_account_with_escapes_in_its_name_locked(attack):
     if out["apply"].code != 0:
         assert refused_cleanly(out) == ""
         return
-    assert accounts(out["lab"].image)[cases.ESC_NAME][0][:1] in "!*"
+    assert accounts(out["applied"])[cases.ESC_NAME][0][:1] in "!*"
 
 
 def test_passwd_nis_line_and_duplicate_uid0_name(attack):
@@ -329,12 +325,6 @@ def test_special_fifo_loop_malformed_and_dotdot_link_refused(attack):
     assert re.search(r"sshd_config|shadow|passwd|xinetd", out["apply"].text), out["apply"].text[-3000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: the raw disk is format-probed: the host file a guest-written qcow2 header names "
-    "as backing file is read during apply --guest (its atime moves within seconds; run 1: 'no "
-    "operating system found', i.e. libguestfs read the disk as that qcow2)",
-)
 def test_probe_qcow2_header_in_raw_disk_not_followed_to_the_host(attack):
     """The guest wrote a qcow2 header (backing file = a host file) into its raw disk's
     boot block (ext4 leaves it unused): declared raw, the disk must be opened as raw, so

@@ -96,9 +96,17 @@ def test_no_sshd_config_no_sshd_findings():
 def test_passwords_through_pam_keyboard_interactive():
     pam = sshd(("permitrootlogin", "no"), ("passwordauthentication", "no"), ("usepam", "yes"))
     found = run(GuestFacts(sshd=pam), rule="VMG-USR-003")
-    assert [f.message.split(":")[0] for f in found] == [
+    assert [f.message.split(":")[0] for f in found] == [  # named as OpenSSH 5.3 spells it
+        "sshd ChallengeResponseAuthentication yes with UsePAM yes (passwords through PAM)"
+    ]
+    new = sshd(*[(s.keyword, s.value) for s in pam.settings], version="9.2p1")
+    assert [f.message.split(":")[0] for f in run(GuestFacts(sshd=new), rule="VMG-USR-003")] == [
         "sshd KbdInteractiveAuthentication yes with UsePAM yes (passwords through PAM)"
     ]
+    # the aliases: the first global line decides, as in sshd
+    first = sshd(*[(s.keyword, s.value) for s in pam.settings], ("challengeresponseauthentication", "yes"),
+                 ("kbdinteractiveauthentication", "no"), version="9.2p1")  # fmt: skip
+    assert len(run(GuestFacts(sshd=first), rule="VMG-USR-003")) == 1
     off = sshd(*[(s.keyword, s.value) for s in pam.settings], ("challengeresponseauthentication", "no"))
     assert run(GuestFacts(sshd=off), rule="VMG-USR-003") == []
 

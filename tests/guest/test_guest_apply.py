@@ -76,8 +76,9 @@ spec:
     allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
     file_scan: false
 """
-# What apply --guest clears (each image plants most: VMG-USR-003 only where sshd's
-# PAM path asks for passwords); VMG-SW-001 (packages) is report-only and stays.
+# What apply --guest clears (each image plants every one: VMG-USR-003 as
+# PasswordAuthentication yes with UsePAM yes, the path whose fix once crashed);
+# VMG-SW-001 (packages) is report-only and stays.
 FIXED = {
     "VMG-USR-001",
     "VMG-USR-002",
@@ -338,7 +339,7 @@ def _users_of(image: Path) -> list[str]:
 
 def _apply_then_check(vm: Vm) -> None:
     before = vm.audit_rules("cache") & FIXED  # the inspection plan and apply reuse
-    assert len(before) >= len(FIXED) - 1, FIXED - before
+    assert before == FIXED, FIXED - before  # every rule planted: no fix path goes unrun
 
     code, out, _ = vm.cli("plan", "--guest", "--format", "json")
     assert code == 1

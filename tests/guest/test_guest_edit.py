@@ -109,20 +109,21 @@ def test_xinetd_disable_sets_or_adds_the_attribute():
         edit.xinetd_disable(text, "rsh", "p")
 
 
-def test_start_links_in_every_runlevel_and_wants_folder():
-    listing = {
-        "/etc/rc.d/rc0.d": ["K70ypbind", "K74ntpd"],
-        "/etc/rc.d/rc3.d": ["S27ypbind", "S27ypbind2", "S55sshd"],
-        "/etc/rc.d/rc5.d": ["S27ypbind"],
+def test_start_links_by_what_each_entry_runs():
+    runs = {
+        "/etc/rc.d/rc3.d/S27ypbind": ("ypbind",),
+        "/etc/rc.d/rc3.d/S27ypbind2": ("ypbind2",),
+        "/etc/rc.d/rc3.d/S55sshd": ("sshd",),
+        "/etc/rc.d/rc2.d/S21sshd": ("ypbind",),  # named as an allowed service, runs ypbind
+        "/etc/rc.d/rc5.d/S27ypbind": ("ypbind",),
     }
-    assert edit.start_links(listing, "ypbind", "sysv") == [
+    assert edit.start_links(runs, "ypbind") == [
+        "/etc/rc.d/rc2.d/S21sshd",
         "/etc/rc.d/rc3.d/S27ypbind",
         "/etc/rc.d/rc5.d/S27ypbind",
     ]
-    wants = {"/etc/systemd/system/sockets.target.wants": ["telnet.socket"], "/x.wants": ["telnet@1.service"]}
-    assert edit.start_links(wants, "telnet", "systemd") == [
-        "/etc/systemd/system/sockets.target.wants/telnet.socket"
-    ]
+    wants = {"/etc/systemd/system/multi-user.target.requires/ssh.service": ("ssh", "telnet")}
+    assert edit.start_links(wants, "telnet") == ["/etc/systemd/system/multi-user.target.requires/ssh.service"]
 
 
 @pytest.mark.parametrize(

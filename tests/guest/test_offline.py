@@ -116,6 +116,7 @@ def test_dpkg_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'telnet' (/etc/xinetd.d/telnet)"),
         ("VMG-USR-001", "account 'intruder' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
@@ -129,6 +130,7 @@ def test_rpm_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'ypbind' (/etc/rc.d/rc3.d/S27ypbind)"),
         ("VMG-USR-001", "account 'operator2' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
@@ -139,6 +141,7 @@ def test_rpm_sqlite_guest_each_violation_found_nothing_else(inspected):
         ("VMG-SW-002", "service 'telnet' (/etc/systemd/system/sockets.target.wants/telnet.socket)"),
         ("VMG-USR-001", "account 'contractor' (/etc/passwd)"),
         ("VMG-USR-002", "sshd PermitRootLogin yes (/etc/ssh/sshd_config)"),
+        ("VMG-USR-003", "sshd PasswordAuthentication yes (/etc/ssh/sshd_config)"),
     ]
 
 
@@ -238,7 +241,7 @@ def test_declared_format_is_trusted_never_probed(guest_images):
     """A raw disk declared qcow2 fails cleanly; the image's own header is never obeyed."""
     image = guest_images["rpm"]
     before = sha256(image)
-    with pytest.raises(GuestError, match="qemu-img exited with error") as raised:
+    with pytest.raises(GuestError, match="qemu-img could not open it") as raised:
         inspect_disks([(str(image), "qcow2")], timeout=120)
     assert "\n" not in str(raised.value)  # one line, as every vmguard error
     assert sha256(image) == before

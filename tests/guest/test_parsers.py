@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
+import stat
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -103,6 +107,65 @@ def test_sysv_default_runlevel_and_links():
     assert [(s.name, s.runlevels, s.source.path) for s in found] == [
         ("network", "35", "/etc/rc.d/rc3.d/S10network")
     ]
+
+
+class Tree:
+    """A guest's files for services.entry_runs: {path: symlink target, or None for a file};
+    links resolve lexically inside the guest root, as in the appliance."""
+
+    def __init__(self, entries: dict[str, str | None]) -> None:
+        self.entries = entries
+
+    def lstat(self, path: str):
+        if path not in self.entries:
+            return None
+        return (stat.S_IFLNK if self.entries[path] is not None else stat.S_IFREG) | 0o777, 0, 0
+
+    def resolve(self, path: str) -> str:
+        target = self.entries[path]
+        assert target is not None
+        return posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(
+            {p.rsplit("/", 1)[0] for p in self.entries if fnmatch.fnmatch(p.rsplit("/", 1)[0], pattern)}
+        )
+
+
+def test_a_start_entry_is_judged_by_what_it_runs_not_its_name():
+    tree = Tree({
+        "/etc/rc2.d/S20ssh": "../init.d/ssh",  # the control: named as what it runs
+        "/etc/rc2.d/S21sshd": "../init.d/telnetd",  # named as an allowed service
+        "/etc/rc3.d/S22cron": "/etc/init.d/telnetd",  # absolute, inside the guest
+        "/etc/rc4.d/S23cron": "../../../../../../etc/init.d/telnetd",  # .. stops at the guest's /
+        "/etc/rc3.d/S30telnetd": None,  # a file itself: it runs as named
+        "/etc/systemd/system/multi-user.target.requires/ssh.service": "/lib/systemd/system/telnet.service",
+        "/etc/systemd/system/sockets.target.wants/telnet.socket": "/lib/systemd/system/telnet.socket",
+        "/etc/systemd/system/graphical.target.upholds/x.service": "/lib/systemd/system/x.service",
+    })  # fmt: skip
+    sysv = {d: [] for d in ("/etc/rc2.d", "/etc/rc3.d", "/etc/rc4.d")}
+    for path in tree.entries:
+        if path.startswith("/etc/rc"):
+            sysv[path.rsplit("/", 1)[0]].append(path.rsplit("/", 1)[1])
+    runs = services.entries_run(tree, sysv, ServiceKind.SYSV)
+    assert runs == {
+        "/etc/rc2.d/S20ssh": ("ssh",),
+        "/etc/rc2.d/S21sshd": ("telnetd",),
+        "/etc/rc3.d/S22cron": ("telnetd",),
+        "/etc/rc4.d/S23cron": ("telnetd",),
+        "/etc/rc3.d/S30telnetd": ("telnetd",),
+    }
+    found = services.sysv_services(sysv, "234", runs)
+    assert [(s.name, s.runlevels) for s in found] == [("ssh", "2"), ("telnetd", "234")]
+    folders = services.systemd_folders(tree)
+    assert [f.rsplit("/", 1)[1] for f in folders] == [
+        "graphical.target.upholds", "multi-user.target.requires", "sockets.target.wants",
+    ]  # fmt: skip
+    listing = {f: [p.rsplit("/", 1)[1] for p in tree.entries if p.startswith(f + "/")] for f in folders}
+    units = services.systemd_services(listing, services.entries_run(tree, listing, ServiceKind.SYSTEMD))
+    assert sorted((s.name, s.source.where) for s in units) == [
+        ("ssh", "systemd requires link"), ("telnet", "systemd requires link"), ("x", "systemd upholds link"),
+    ]  # fmt: skip
 
 
 def test_systemd_unit_names():

@@ -75,19 +75,10 @@ def _pam_passwords(facts: VmFacts, config: SshdConfig, want: str) -> Iterable[Vi
     """Keyboard-interactive through PAM asks for the password too."""
     if _global(config, "usepam")[0] != "yes":
         return
-    keyword = next(
-        (
-            k
-            for k in ("kbdinteractiveauthentication", "challengeresponseauthentication")
-            if config.global_line(k)
-        ),
-        "kbdinteractiveauthentication",
-    )
+    shown = sshd.pam_keyword(config)
+    keyword = shown.lower()
     value, setting = _global(config, keyword)
     if value != "no":
-        shown = (
-            "KbdInteractiveAuthentication" if keyword.startswith("kbd") else "ChallengeResponseAuthentication"
-        )
         what = f"{shown} {value} with UsePAM yes (passwords through PAM)"
         yield _sshd_violation(what, setting, config, want)
 

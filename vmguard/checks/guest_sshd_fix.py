@@ -18,7 +18,6 @@ from vmguard.guest.collect import SSHD_CONFIG
 from vmguard.guest.model import GuestFacts
 from vmguard.policy.model import Policy
 
-KBD_KEYWORD_SINCE = (8, 7)  # sshd accepts KbdInteractiveAuthentication from OpenSSH 8.7
 RHOSTS_RSA_REMOVED = (7, 4)  # with SSH protocol 1; later sshd ignores the keyword
 U = TypeVar("U", bound=Callable)
 
@@ -42,20 +41,9 @@ def sshd_fix(*wants: tuple[str, str], pam: bool = False) -> Callable[[U], U]:
     return attach
 
 
-def _kbd_keyword(guest: GuestFacts) -> str:
-    """The keyword the PAM question reads, in a spelling the guest's sshd knows."""
-    config = guest.sshd
-    for keyword in ("KbdInteractiveAuthentication", "ChallengeResponseAuthentication"):
-        if config.effective(keyword.lower()):
-            return keyword
-    known = sshd.version(config.openssh_version)
-    new = known is not None and known >= KBD_KEYWORD_SINCE
-    return "KbdInteractiveAuthentication" if new else "ChallengeResponseAuthentication"
-
-
 def _wanted(wants: tuple[tuple[str, str], ...], pam: bool, guest: GuestFacts) -> tuple[tuple[str, str], ...]:
     if pam and sshd.effective(guest.sshd, "usepam")[0][0] == "yes":
-        wants += ((_kbd_keyword(guest), "no"),)
+        wants += ((sshd.pam_keyword(guest.sshd), "no"),)
     known = sshd.version(guest.sshd.openssh_version)
     if known is not None and known >= RHOSTS_RSA_REMOVED:  # sshd would warn on it
         wants = tuple(w for w in wants if w[0] != "RhostsRSAAuthentication")

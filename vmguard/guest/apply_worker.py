@@ -26,10 +26,12 @@ from pathlib import Path
 
 from vmguard.checks.guest_fix import GuestAction, GuestChange, owner_mode
 from vmguard.core.errors import GuestError
+from vmguard.guest import disks as guest_disks
 from vmguard.guest import edit, services
 from vmguard.guest.cache import fingerprint
 from vmguard.guest.edit import EditError
 from vmguard.guest.guestfs_files import MAX_TEXT, GuestFileError, GuestfsFiles
+from vmguard.guest.model import ServiceKind
 from vmguard.guest.worker import MESSAGES, NoOperatingSystem, _remember, error_text, module_missing
 
 
@@ -151,14 +153,38 @@ def disable(edits: GuestEdits, change: GuestChange) -> None:
         edits.texts[change.path] = text
         edits.record(change, change.path, f"disable = {', '.join(before)}", "disable = yes")
         return
-    links = edit.start_links(_listing(edits, change.kind), change.target, change.kind)
+    kind = ServiceKind(change.kind)
+    listing = _listing(edits, change.kind)
+    runs = services.entries_run(edits.files, listing, kind)
+    links = edit.start_links(runs, change.target)
     if not links:
         raise EditError(f"service {change.target}: no start link any more (the plan saw {change.path})")
+    odd = [why for why in (_not_a_link(edits, link) for link in links) if why]
+    if odd:  # every one named at once; nothing removed
+        raise EditError(
+            f"service {change.target}: start entries that are not symlinks to an init script: "
+            f"{'; '.join(odd)}: vmguard does not delete them (one may be the only copy of the script); "
+            "remove them by hand, or turn the service off with chkconfig/update-rc.d"
+        )
     for link in links:
         edits.removals.append(link)
         edits.record(change, link, f"link to {edits.g.readlink(link)}", "removed")
     if change.kind == "sysv":
         _kill_links(edits, change, links[0])
+
+
+def _not_a_link(edits: GuestEdits, entry: str) -> str:
+    """What is odd about a start entry that is not a symlink ("" for a symlink): init runs
+    a copy or a hard link of the script as well."""
+    found = edits.g.lstatns(entry)
+    mode = found["st_mode"]
+    if stat.S_ISLNK(mode):
+        return ""
+    if not stat.S_ISREG(mode):
+        return f"{entry} is not a file or link (mode {mode:o})"
+    if found["st_nlink"] > 1:
+        return f"{entry} is a hard link ({found['st_nlink']} names for one file)"
+    return f"{entry} is a regular file"
 
 
 def _kill_links(edits: GuestEdits, change: GuestChange, start_link: str) -> None:
@@ -184,7 +210,7 @@ def _listing(edits: GuestEdits, kind: str) -> dict[str, list[str]]:
     if kind == "sysv":
         folders = [d.format(n) for d in services.SYSV_DIRS for n in range(7)]
     else:
-        folders = [d.rstrip("/") for d in edits.files.glob(f"{services.SYSTEMD_WANTS}/*.wants")]
+        folders = services.systemd_folders(edits.files)
     real = {edits.g.realpath(f) for f in folders if edits.files.is_dir(f)}
     return {f: edits.files.listdir(f) for f in sorted(real)}
 
@@ -242,18 +268,17 @@ def apply(
     g = guestfs.GuestFS(python_return_dict=True, close_on_exit=False)
     g.set_event_callback(_remember, guestfs.EVENT_APPLIANCE | guestfs.EVENT_LIBRARY | guestfs.EVENT_WARNING)
     try:
-        for path, fmt, read_only in disks:  # the format is never probed (see worker.py)
-            g.add_drive_opts(path, readonly=read_only, format=fmt or "raw")
-        g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
-        same_disks(disks, seen)
-        mounts = _roots(g)
-        _mount(g, mounts, writable=False)
         with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
+            guest_disks.add(g, disks, Path(scratch))  # the format is never probed
+            g.launch()  # from here on QEMU's image lock keeps a starting domain off the disks
+            same_disks(disks, seen)
+            mounts = _roots(g)
+            _mount(g, mounts, writable=False)
             edits = GuestEdits(GuestfsFiles(g, Path(scratch)), g)
             compute(edits, changes)
-        g.umount_all()
-        _mount(g, mounts, writable=True)
-        _write(g, edits)
+            g.umount_all()
+            _mount(g, mounts, writable=True)
+            _write(g, edits)
         return edits.records
     finally:
         g.close()

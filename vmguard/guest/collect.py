@@ -10,6 +10,7 @@ from vmguard.guest.model import (
     GuestSource,
     Package,
     Service,
+    ServiceKind,
     SshdConfig,
 )
 from vmguard.guest.rpmdb import RpmDbError, read_packages
@@ -157,12 +158,13 @@ def _key_paths(patterns: list[str], user: str, home: str) -> list[str]:
 
 
 def _services(files: GuestfsFiles) -> list[Service]:
+    """Judged by what each start entry runs (services.entry_runs), not by its name."""
     levels = services.default_runlevel(files.read_text("/etc/inittab") or "")
     links = {d.format(n): files.listdir(d.format(n)) for d in services.SYSV_DIRS for n in range(7)}
-    found = services.sysv_services({d: names for d, names in links.items() if names}, levels)
-    folders = [d.rstrip("/") for d in files.glob(f"{services.SYSTEMD_WANTS}/*.wants")]
-    wants = {d: files.listdir(d) for d in folders}
-    found += services.systemd_services(wants)
+    links = {d: names for d, names in links.items() if names}
+    found = services.sysv_services(links, levels, services.entries_run(files, links, ServiceKind.SYSV))
+    wants = {d: files.listdir(d) for d in services.systemd_folders(files)}
+    found += services.systemd_services(wants, services.entries_run(files, wants, ServiceKind.SYSTEMD))
     return found + _xinetd(files)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from vmguard.guest import access, services, sshd
+from vmguard.guest import access, sshd
 from vmguard.guest.model import PasswordState
 from vmguard.guest.passwd import password_state
 
@@ -160,17 +160,10 @@ def _disable_block(lines: list[str], start: int, path: str) -> str:
     raise EditError(f"{path}:{start + 1}: the block of this service is not closed")
 
 
-def start_links(listing: dict[str, list[str]], service: str, kind: str) -> list[str]:
-    """The links that start `service` at boot: SysV S links in every runlevel folder,
-    systemd units in every *.wants folder. listing: {folder: names}."""
-    found = []
-    for folder, names in sorted(listing.items()):
-        for name in names:
-            sysv = kind == "sysv" and re.fullmatch(rf"S\d\d{re.escape(service)}", name)
-            unit = kind == "systemd" and services.unit_name(name) == service
-            if sysv or unit:
-                found.append(f"{folder}/{name}")
-    return found
+def start_links(runs: dict[str, tuple[str, ...]], service: str) -> list[str]:
+    """The entries that start `service` at boot. runs: {entry path: the services it runs}
+    (vmguard.guest.services.entry_runs: by what the entry runs, not by its name)."""
+    return sorted(path for path, names in runs.items() if service in names)
 
 
 _CHKCONFIG = re.compile(r"^#\s*chkconfig:\s*\S+\s+(\d+)\s+(\d+)\s*$", re.MULTILINE)

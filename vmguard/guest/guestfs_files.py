@@ -92,6 +92,15 @@ class GuestfsFiles:
         found = self._g.lstatns(path)
         return found["st_mode"], found["st_uid"], found["st_gid"]
 
+    def resolve(self, path: str) -> str:
+        """Where a symlink leads, resolved inside the guest's root by the appliance (never
+        on the host); a dangling or looping link: its target, lexically, ".." stopping at /."""
+        try:
+            return self._g.realpath(path)
+        except RuntimeError:
+            target = self._g.readlink(path)
+            return posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+
     def find(self, folder: str) -> list[str]:
         """Every path under folder (relative names made absolute), bounded."""
         if not self.is_dir(folder) or self._g.is_symlink(folder):

@@ -15,6 +15,7 @@ from vmguard.core import progress
 from vmguard.core.errors import GuestError
 from vmguard.guest.agent import AgentTransport, LibvirtAgent, read_online
 from vmguard.guest.cache import GuestCache, cache_key
+from vmguard.guest.disks import check_all
 from vmguard.guest.model import GuestFacts
 from vmguard.guest.offline import DEFAULT_TIMEOUT, inspect_disks
 
@@ -43,6 +44,7 @@ def inspect(
     disks = [(d.path, d.format) for d in facts.disks if d.path]
     if not disks:
         return None
+    check_all(disks)  # a format to guess: refused before anything opens the images
     running = facts.power_state.value in RUNNING
     cache = cache or GuestCache()
     key = cache_key(disks, scan_files)

@@ -101,7 +101,7 @@ class SshdConfig:
 
 class ServiceKind(StrEnum):
     SYSV = "sysv"  # an S link in /etc/rc.d/rcN.d or /etc/rcN.d
-    SYSTEMD = "systemd"  # a link in /etc/systemd/system/*.wants
+    SYSTEMD = "systemd"  # a link in /etc/systemd/system/*.wants, *.requires or *.upholds
     XINETD = "xinetd"  # a service xinetd starts on connection
 
 

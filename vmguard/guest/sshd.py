@@ -98,6 +98,24 @@ def default_permit_root_login(openssh_version: str) -> str:
     return "prohibit-password" if found and found >= (7, 0) else "yes"
 
 
+KBD_KEYWORDS = ("KbdInteractiveAuthentication", "ChallengeResponseAuthentication")
+KBD_KEYWORD_SINCE = (8, 7)  # sshd accepts KbdInteractiveAuthentication from OpenSSH 8.7
+
+
+def pam_keyword(config: SshdConfig) -> str:
+    """The keyword (as sshd_config spells it) that decides keyboard-interactive, i.e. PAM,
+    passwords: the one of the two aliases a global line sets first (sshd takes the first
+    value), else the spelling the guest's sshd knows. Asked by the rule and by its fix."""
+    first = next((s for s in config.settings if not s.match and s.keyword in _KBD_LOWER), None)
+    if first is not None:
+        return _KBD_LOWER[first.keyword]
+    known = version(config.openssh_version)
+    return KBD_KEYWORDS[0] if known is not None and known >= KBD_KEYWORD_SINCE else KBD_KEYWORDS[1]
+
+
+_KBD_LOWER = {k.lower(): k for k in KBD_KEYWORDS}
+
+
 def effective(config: SshdConfig, keyword: str) -> list[tuple[str, SshdSetting | None]]:
     """Every value of a keyword some connection gets, lower case: the global one (first
     wins; the built-in default, with None, when no line sets it), then each Match block's."""

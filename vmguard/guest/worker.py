@@ -14,7 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from vmguard.core.errors import GuestError
 from vmguard.guest import codec
+from vmguard.guest import disks as guest_disks
 from vmguard.guest.collect import collect
 from vmguard.guest.guestfs_files import GuestfsFiles
 from vmguard.guest.model import GuestFacts
@@ -59,14 +61,12 @@ def inspect(disks: list[tuple[str, str]], scan_files: bool) -> GuestFacts:
     events = guestfs.EVENT_APPLIANCE | guestfs.EVENT_LIBRARY | guestfs.EVENT_WARNING
     g.set_event_callback(_remember, events)
     try:
-        for path, fmt in disks:
-            # readonly: libguestfs puts a throw-away overlay over the image, so nothing
-            # (not even a journal replay) can reach it. The format is never probed: a
-            # raw guest disk could claim to be qcow2 with a host file as its backing.
-            g.add_drive_opts(path, readonly=True, format=fmt or "raw")
-        g.launch()
-        root = _mount_root(g)
         with tempfile.TemporaryDirectory(prefix="vmguard-guest-") as scratch:
+            # Read-only, through an overlay vmguard makes with the declared format
+            # (vmguard.guest.disks: the format is never probed), in this scratch folder.
+            guest_disks.add(g, [(path, fmt, True) for path, fmt in disks], Path(scratch))
+            g.launch()
+            root = _mount_root(g)
             return collect(GuestfsFiles(g, Path(scratch)), _os_name(g, root), scan_files=scan_files)
     finally:
         g.close()
@@ -108,8 +108,8 @@ def main() -> int:
     request = json.load(sys.stdin)
     try:
         facts = inspect([tuple(d) for d in request["disks"]], bool(request["scan_files"]))
-    except (RuntimeError, NoOperatingSystem) as err:  # guestfs raises RuntimeError
-        json.dump({"error": error_text(err)}, sys.stdout)
+    except (RuntimeError, NoOperatingSystem, GuestError) as err:  # guestfs raises RuntimeError
+        json.dump({"error": error_text(err) if isinstance(err, RuntimeError) else str(err)}, sys.stdout)
         return 1
     json.dump({"facts": codec.dump(facts)}, sys.stdout)
     return 0
