@@ -24,6 +24,7 @@ from .ledger import UNDEFINED
 from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
 if TYPE_CHECKING:
+    from .elements import Element
     from .objects import Walker
 
 _PIECE = 1 << 16  # bytes inflated at a time
@@ -36,7 +37,7 @@ class Chunking:
     dims: tuple[int, ...]  # a chunk's dimensions, the element size last
     extent: tuple[int, ...]  # the dataset's dimensions
     filters: tuple[int, ...]  # in the order they were applied (shapes.checkable)
-    vlen: int = 0  # variable-length elements: the size of their base type
+    values: Element | None = None  # elements holding more than data (elements.py)
     fill: bytes = b""  # one element past the extent (edges.fill_value; empty: zeros)
 
     @property
@@ -73,7 +74,7 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
             _feed(sinks, memoryview(w.file.buf)[at : min(at + _PIECE, address + size)])
     else:
         _inflates(w, c, (address, size), sinks)
-    if c.vlen:
+    if c.values:
         sinks[-1].close()
 
 
@@ -83,8 +84,8 @@ def _sinks(w: Walker, c: Chunking, offsets: tuple[int, ...], shuffled: bool) -> 
     runs = edges.edge(c.dims[:-1], offsets[:-1], c.extent[:-1])
     fill = c.fill or bytes(c.dims[-1])
     out: list = [] if runs is None else [edges.Edge(runs, (c.size // c.dims[-1], fill, shuffled), c.what)]
-    if c.vlen:
-        out.append(vlen.Elements(w, c.vlen, c.what, (shuffled, c.size)))
+    if c.values:
+        out.append(vlen.Elements(w, c.values, c.what, (shuffled, c.size)))
     return out
 
 

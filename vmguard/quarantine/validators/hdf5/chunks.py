@@ -12,11 +12,12 @@ from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
+    from .elements import Element
     from .objects import Message, Walker
     from .shapes import Space
 
 
-def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], int, bytes]) -> None:
+def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], Element | None, bytes]) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
@@ -26,7 +27,7 @@ def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, .
     dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
     if ndims != len(space.dims) + 1 or dims[-1] != item:
         raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base, fill=fill)
+    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=base, fill=fill)
     grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]

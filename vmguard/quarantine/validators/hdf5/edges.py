@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 
 if TYPE_CHECKING:
+    from .elements import Element
     from .ledger import File
     from .objects import Message
 
@@ -21,16 +22,16 @@ Runs = Callable[[], Iterator[tuple[int, int]]]  # runs of elements, afresh at ea
 _NEVER = 1  # fill time H5D_FILL_TIME_NEVER
 
 
-def fill_value(f: File, first: dict[int, Message], shape: tuple[int, int], what: str) -> bytes:
-    """The bytes of one element past the extent of `what`; shape is (element size,
-    variable-length base size or 0)."""
+def fill_value(f: File, first: dict[int, Message], shape: tuple[int, Element | None], what: str) -> bytes:
+    """The bytes of one element past the extent of `what`; shape is (element size, what
+    an element holds besides data: elements.py)."""
     item, base = shape
     value = _defined(f, first, what)
     if not value.strip(b"\0"):
         return bytes(item)
     if len(value) != item:
         raise Invalid(f"hdf5: the fill value of {what} is {len(value)} bytes, its elements {item}")
-    if base:
+    if base is not None and base.vlens:
         raise Invalid(f"hdf5: a variable-length fill value ({what}) is not supported")
     return value
 

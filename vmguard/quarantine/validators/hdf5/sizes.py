@@ -89,39 +89,26 @@ def _name(f: File, at: int, version: int, what: str) -> int:
 
 
 def _compound(f: File, at: int, head: tuple[int, int, int], what: str, depth: int) -> int:
-    return max((pos + size for pos, size in _members(f, at, head, what, depth)), default=at + 8) - at
+    return max((pos + size for _, pos, size in members(f, at, head, what, depth)), default=at + 8) - at
 
 
-def _members(
+def members(
     f: File, at: int, head: tuple[int, int, int], what: str, depth: int
-) -> Iterator[tuple[int, int]]:
-    """(address, size) of the datatype of each member of the compound at `at`."""
-    version, members, size = head
+) -> Iterator[tuple[int, int, int]]:
+    """(offset in the element, address, size) of the datatype of each member of the
+    compound at `at`; head is (version, class bits, element size)."""
+    version, count, size = head
     pos = at + 8
     width = max(1, (size.bit_length() + 7) // 8)
-    for _ in range(members & 0xFFFF):
+    for _ in range(count & 0xFFFF):
         pos += _name(f, pos, version, what)
+        offset = int.from_bytes(f.bytes(pos, 4 if version < 3 else width, what), "little")
+        if version == 1 and f.unpack("4xB", pos, what)[0]:
+            raise Invalid(f"hdf5: a compound member of {what} with version 1 array dimensions is not supported")
         pos += {1: 32, 2: 4}.get(version, width)  # offset (v1: and an array's dimensions)
         n = datatype(f, pos, what, depth + 1)
-        yield pos, n
+        yield offset, pos, n
         pos += n
-
-
-def holds_vlen(f: File, at: int, what: str, depth: int = 0) -> bool:
-    """Whether the datatype at `at` is or holds a variable-length one (a compound's
-    member, an array's base, at any depth)."""
-    if depth > MAX_NESTING:
-        raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
-    head, bits, _, size = f.unpack("BHBI", at, f"the datatype of {what}")
-    cls, version = head & 0x0F, head >> 4
-    if cls == 9:
-        return True
-    if cls == 6:
-        members = _members(f, at, (version, bits, size), what, depth)
-        return any(holds_vlen(f, pos, what, depth + 1) for pos, _ in members)
-    if cls == 10:
-        return holds_vlen(f, _array_base(f, at, version, what), what, depth + 1)
-    return False
 
 
 def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int:
@@ -134,11 +121,18 @@ def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int
 
 
 def _array(f: File, at: int, version: int, what: str, depth: int) -> int:
-    pos = _array_base(f, at, version, what)
+    pos = array_base(f, at, version, what)
     return pos - at + datatype(f, pos, what, depth + 1)
 
 
-def _array_base(f: File, at: int, version: int, what: str) -> int:
+def array_dims(f: File, at: int, what: str) -> tuple[int, ...]:
+    """The dimensions of the array datatype at `at`."""
+    version = f.unpack("B", at, f"the datatype of {what}")[0] >> 4
+    rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
+    return f.unpack("I" * rank, at + (12 if version == 2 else 9), f"the datatype of {what}")
+
+
+def array_base(f: File, at: int, version: int, what: str) -> int:
     """The address of the base type of the array datatype at `at`."""
     rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
     return at + 9 + (3 + 8 * rank if version == 2 else 4 * rank)  # v2: reserved, permutation

@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 from . import btree, chunks, edges, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
+from .elements import Element, element
 from .ledger import UNDEFINED
 from .shapes import Space, checkable, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
     from .ledger import File
     from .objects import Message, Walker
-
-_VLEN = 9  # datatype class: variable-length sequence or string
-
 
 def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
@@ -114,24 +112,17 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     return segment
 
 
-def datatype(f: File, at: int, what: str) -> tuple[int, int, int]:
-    """(class, element size, the size of a variable-length type's base: 0 for other
-    classes) of the datatype message at `at` (`f` ends where its message ends:
-    sizes.within). Variable-length values are walked where they are the elements, not
-    inside a compound, an array or another variable-length type: refused there."""
+def datatype(f: File, at: int, what: str) -> tuple[int, int, Element | None]:
+    """(class, element size, what its elements hold besides data: variable-length values
+    or padding, at any depth; None when nothing) of the datatype message at `at` (`f`
+    ends where its message ends: sizes.within)."""
     cls = f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F
-    if sizes.holds_vlen(f, at + 8, what) if cls == _VLEN else sizes.holds_vlen(f, at, what):
-        kind = (
-            "a variable-length type of variable-length values"
-            if cls == _VLEN
-            else ("a compound or array datatype with a variable-length member")
-        )
-        raise Invalid(f"hdf5: {kind} ({what}) is not supported (its values are not walked)")
-    return cls, element_size(f, at, what), element_size(f, at + 8, what) if cls == _VLEN else 0
+    e = element(f, at, what)
+    return cls, element_size(f, at, what), e if e.checked else None
 
 
-def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, int]:
-    """(dataspace, element size, variable-length base size or 0) of a dataset: its own dataspace; its own
+def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space, int, Element | None]:
+    """(dataspace, element size, what its elements hold besides data) of a dataset: its own dataspace; its own
     datatype or a committed one (walked before: Walker.later)."""
     space, dtype = first.get(0x01), first.get(0x03)
     if space is None or dtype is None or space.flags & 0x02:
@@ -192,7 +183,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
-        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, vlen=base, fill=fill)
+        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=base, fill=fill)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         if root == UNDEFINED:
@@ -232,7 +223,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     _field(f, (space_at, space, space_of.size, pad(space)), what)
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if base:
-        _refs(w, (data, space_of.elements * 16), base, what)
+        _refs(w, (data, space_of.elements * item), base, what)
 
 
 def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
@@ -242,7 +233,7 @@ def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
         raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
 
 
-def _committed(w: Walker, address: int, what: str) -> tuple[int, int, int]:
+def _committed(w: Walker, address: int, what: str) -> tuple[int, int, Element | None]:
     """The committed datatype an attribute shares: one more link to it (HDF5 counts it)."""
     if address not in w.types:
         raise Invalid(f"hdf5: the committed datatype of an attribute of {what} is not reached by a link")
@@ -258,11 +249,11 @@ def padded(w: Walker, m: Message, content: int, what: str) -> None:
         raise Invalid(f"hdf5: the padding of {what} holds data")
 
 
-def _refs(w: Walker, extent: tuple[int, int], base: int, what: str) -> None:
-    """The global heap objects the variable-length values in `extent` point to."""
+def _refs(w: Walker, extent: tuple[int, int], e: Element, what: str) -> None:
+    """The elements in `extent`: their padding, the heap objects their values point to."""
     at, size = extent
     w.file.inside(at, size, what)
-    vlen.refs(w, memoryview(w.file.buf)[at : at + size], base, what)
+    vlen.check(w, memoryview(w.file.buf)[at : at + size], e, what)
 
 
 def global_heaps(w: Walker) -> None:

@@ -1,8 +1,10 @@
-"""Variable-length values (16 bytes each: sequence length, global heap collection, object
-index) wherever they are stored: an attribute, a compact or contiguous dataset, or the
-chunks of a chunked one, read as their bytes stream by (an inflated chunk a piece at a
-time: Elements). Each value that points somewhere names one global heap object, which
-no other value names and which holds exactly the value's bytes (storage.global_heaps);
+"""The elements of a dataset or attribute whose bytes are more than data
+(elements.Element) wherever they are stored: an attribute, a compact or contiguous
+dataset, or the chunks of a chunked one, read as their bytes stream by (an inflated
+chunk a piece at a time: Elements). Padding is zeros. Each variable-length value (16
+bytes: sequence length, global heap collection, object index; alone or a member of a
+compound or an array) that points somewhere names one global heap object, which no
+other value names and which holds exactly the value's bytes (storage.global_heaps);
 a value that points nowhere (never written) is all zeros (or its address undefined)."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from .elements import ELEMENT, Element
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -17,61 +20,83 @@ if TYPE_CHECKING:
 
 MAX_REFS = 4_000_000  # variable-length values in one file
 MAX_SHUFFLED = 64 << 20  # a shuffled chunk of values is gathered whole to unshuffle it
-ELEMENT = 16
+_WINDOW = 1 << 20  # bytes of elements checked at a time
 
 
-def refs(w: Walker, data: bytes | memoryview, base: int, what: str) -> None:
-    """The heap objects the values in `data` (a whole number of them) point to; `base`
-    is the size of one item of a sequence (1 for a string)."""
-    count = len(data) // ELEMENT
-    w.values += count
+def check(w: Walker, data: bytes | memoryview, e: Element, what: str) -> None:
+    """The elements in `data` (a whole number of them): padding, then values."""
+    view = memoryview(data)
+    step = max(e.size, _WINDOW // e.size * e.size)
+    for at in range(0, len(view) - len(view) % e.size, step):
+        raw = bytes(view[at : min(at + step, len(view) - len(view) % e.size)])
+        _padding(raw, e, what)
+        _refs(w, raw, e, what)
+
+
+def _padding(raw: bytes, e: Element, what: str) -> None:
+    if e.pads and int.from_bytes(raw, "little") & int.from_bytes(e.mask() * (len(raw) // e.size), "little"):
+        raise Invalid(
+            f"hdf5: the padding of a compound element of {what} holds data (bytes no reader returns "
+            "must be zeros: write the data from zeroed arrays, e.g. numpy.zeros, or with a packed dtype)"
+        )
+
+
+def _refs(w: Walker, raw: bytes, e: Element, what: str) -> None:
+    if not e.vlens:
+        return
+    w.values += len(raw) // e.size * len(e.vlens)
     if w.values > MAX_REFS:
         raise Invalid(f"hdf5: {what} holds more than {MAX_REFS} variable-length values")
-    raw = bytes(data)
-    for at in range(0, count * ELEMENT, ELEMENT):
-        length = int.from_bytes(raw[at : at + 4], "little")
-        heap = int.from_bytes(raw[at + 4 : at + 12], "little")
-        index = int.from_bytes(raw[at + 12 : at + 16], "little")
-        if not length and heap in (0, UNDEFINED):
-            if index:  # (an undefined address, as older writers left it: no room for data)
-                raise Invalid(f"hdf5: a variable-length value of {what} that points nowhere holds data")
-            continue
-        objects = w.heap_refs.setdefault(heap, {})
-        if index in objects:
-            raise Invalid(
-                f"hdf5: two variable-length values of {what} name object {index} of the "
-                f"global heap collection at {heap}"
-            )
-        objects[index] = length * base
+    for start in range(0, len(raw), e.size):
+        for offset, base in e.vlens:
+            _ref(w, raw[start + offset : start + offset + ELEMENT], base, what)
+
+
+def _ref(w: Walker, value: bytes, base: int, what: str) -> None:
+    """One value: its heap object, named by no other value, holds length x base bytes."""
+    length = int.from_bytes(value[0:4], "little")
+    heap = int.from_bytes(value[4:12], "little")
+    index = int.from_bytes(value[12:16], "little")
+    if not length and heap in (0, UNDEFINED):
+        if index:  # (an undefined address, as older writers left it: no room for data)
+            raise Invalid(f"hdf5: a variable-length value of {what} that points nowhere holds data")
+        return
+    objects = w.heap_refs.setdefault(heap, {})
+    if index in objects:
+        raise Invalid(
+            f"hdf5: two variable-length values of {what} name object {index} of the "
+            f"global heap collection at {heap}"
+        )
+    objects[index] = length * base
 
 
 class Elements:
-    """The values of one chunk as its bytes stream by (feed, then close); a chunk that
+    """The elements of one chunk as its bytes stream by (feed, then close); a chunk that
     was shuffled (byte planes) is gathered whole first, up to MAX_SHUFFLED."""
 
-    def __init__(self, w: Walker, base: int, what: str, shuffled: tuple[bool, int]) -> None:
-        self.w, self.base, self.what = w, base, what
+    def __init__(self, w: Walker, e: Element, what: str, shuffled: tuple[bool, int]) -> None:
+        self.w, self.e, self.what = w, e, what
         self.shuffled, size = shuffled
         self.carry = bytearray()
         if self.shuffled and size > MAX_SHUFFLED:
             raise Invalid(
-                f"hdf5: a shuffled chunk of variable-length values of {what} is larger "
-                f"than {MAX_SHUFFLED >> 20} MiB"
+                f"hdf5: a shuffled chunk of variable-length values or padded compounds of {what} "
+                f"is larger than {MAX_SHUFFLED >> 20} MiB"
             )
 
     def feed(self, piece: bytes | memoryview) -> None:
         self.carry += piece
         if self.shuffled:
             return
-        whole = len(self.carry) - len(self.carry) % ELEMENT
-        refs(self.w, bytes(self.carry[:whole]), self.base, self.what)
+        whole = len(self.carry) - len(self.carry) % self.e.size
+        check(self.w, bytes(self.carry[:whole]), self.e, self.what)
         del self.carry[:whole]
 
     def close(self) -> None:
-        data = self.carry
+        data, size = self.carry, self.e.size
         if self.shuffled:
-            n = len(data) // ELEMENT
+            n = len(data) // size
             data = bytearray(len(data))
-            for j in range(ELEMENT):
-                data[j : n * ELEMENT : ELEMENT] = self.carry[j * n : (j + 1) * n]
-        refs(self.w, data, self.base, self.what)
+            for j in range(size):
+                data[j : n * size : size] = self.carry[j * n : (j + 1) * n]
+        check(self.w, data, self.e, self.what)
