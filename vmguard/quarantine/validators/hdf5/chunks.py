@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from .shapes import Space
 
 
-def index(w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], Element | None, bytes]) -> None:
+def index(
+    w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], Element | None, bytes]
+) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file

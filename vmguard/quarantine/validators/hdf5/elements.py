@@ -59,7 +59,9 @@ def element(f: File, at: int, what: str, depth: int = 0) -> Element:
         base = element(f, sizes.array_base(f, at, version, what), what, depth + 1)
         count = prod(sizes.array_dims(f, at, what))
         if base.size * count != size:
-            raise Invalid(f"hdf5: an array datatype of {what} is {size} bytes, its items {count} x {base.size}")
+            raise Invalid(
+                f"hdf5: an array datatype of {what} is {size} bytes, its items {count} x {base.size}"
+            )
         return _repeated(base, count, what) if base.checked else Element(size=size)
     return Element(size=size)
 

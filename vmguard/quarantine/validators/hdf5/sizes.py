@@ -104,7 +104,9 @@ def members(
         pos += _name(f, pos, version, what)
         offset = int.from_bytes(f.bytes(pos, 4 if version < 3 else width, what), "little")
         if version == 1 and f.unpack("4xB", pos, what)[0]:
-            raise Invalid(f"hdf5: a compound member of {what} with version 1 array dimensions is not supported")
+            raise Invalid(
+                f"hdf5: a compound member of {what} with version 1 array dimensions is not supported"
+            )
         pos += {1: 32, 2: 4}.get(version, width)  # offset (v1: and an array's dimensions)
         n = datatype(f, pos, what, depth + 1)
         yield offset, pos, n

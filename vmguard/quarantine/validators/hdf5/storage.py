@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .ledger import File
     from .objects import Message, Walker
 
+
 def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
     entries: list[tuple[int, int, int | None]] = []

@@ -1,0 +1,206 @@
+"""Compound and array datatypes (issue #13): the lab's tables written by h5py, rows of
+(int8, str) and aligned dtypes with padding, their variable-length members walked into
+the global heap like plain variable-length values, and every byte no reader returns
+pinned: padding between and after members zeros, elements past a chunked dataset's
+extent the fill value. Refused: padding that holds data (h5py writes numpy's
+uninitialised gaps as they are), a heap object reached only from padding."""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pytest
+
+from tests.quarantine.test_elision import vet
+from tests.quarantine.test_hdf5_walk import _refusal
+from tests.support.hdf5_bytes import message, put
+from vmguard.quarantine.model import Verdict
+from vmguard.quarantine.validators.hdf5 import sizes, walk
+from vmguard.quarantine.validators.hdf5.ledger import File
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+STR = h5py.string_dtype()
+PADDING = "the padding of a compound element of /t holds data"
+PACKED = np.dtype([("code", "i1"), ("name", STR)])  # h5py: 17 bytes in the file, no gap
+# aligned: code 0, (7 bytes of padding), name 8..24, energy 24..32, tag 32..48, flag 48, (7)
+ALIGNED = np.dtype(
+    [("code", "i1"), ("name", STR), ("energy", "f8"), ("tag", STR), ("flag", "i1")], align=True
+)
+FIXED = np.dtype([("code", "i1"), ("energy", "f8"), ("n", "i2")], align=True)  # no vlen, 13 bytes of padding
+WITH_ARRAY = np.dtype([("code", "i1"), ("names", STR, (3,)), ("xyz", "f4", (3,))])
+
+
+def _rows(dtype: np.dtype, n: int = 10) -> np.ndarray:
+    rows = np.zeros(n, dtype=dtype)  # zeroed: the padding is zeros, as it must be
+    for name in dtype.names:
+        for i in range(n):  # a value, repeated over an array member
+            rows[name][i] = f"value {i} " * (i % 4) if dtype[name].base == STR else i % 100
+    return rows
+
+
+def _dirty(dtype: np.dtype, n: int = 10) -> np.ndarray:
+    """The rows of _rows in memory that held other data before (0xAB): numpy leaves the
+    gaps of an aligned dtype as they were, and h5py writes them as they are."""
+    rows = np.empty(n, dtype=dtype)
+    rows.view(np.uint8)[:] = 0xAB
+    rows[:] = _rows(dtype, n)
+    return rows
+
+
+def _h5(build, **kw) -> bytes:
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w", **kw) as f:
+        build(f)
+    return tmp.getvalue()
+
+
+TABLES = {
+    "packed-contiguous": lambda f: f.create_dataset("t", data=_rows(PACKED)),
+    "packed-gzip": lambda f: f.create_dataset("t", data=_rows(PACKED, 50), chunks=(8,), compression="gzip"),
+    "aligned-contiguous": lambda f: f.create_dataset("t", data=_rows(ALIGNED)),
+    "aligned-gzip-shuffle": lambda f: f.create_dataset(
+        "t", data=_rows(ALIGNED, 50), chunks=(8,), compression="gzip", shuffle=True, fletcher32=True
+    ),
+    "aligned-resizable": lambda f: f.create_dataset(
+        "t", data=_rows(ALIGNED, 30), chunks=(8,), maxshape=(None,)
+    ),
+    "aligned-attribute": lambda f: f.attrs.create("t", _rows(ALIGNED, 5)),
+    "aligned-compact": lambda f: f.create_dataset("t", data=_rows(ALIGNED, 2)),
+    "fixed-padded": lambda f: f.create_dataset("t", data=_rows(FIXED, 100)),
+    "fixed-padded-gzip": lambda f: f.create_dataset(
+        "t", data=_rows(FIXED, 100), chunks=(16,), compression="gzip"
+    ),
+    "array-members": lambda f: f.create_dataset("t", data=_rows(WITH_ARRAY), chunks=(4,), compression="gzip"),
+    "string-array": lambda f: f.create_dataset(
+        "t", data=np.array([["a", "bb"], ["", "ccc"]], dtype=object), dtype=STR
+    ),  # fmt: skip
+}
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, bytes]:
+    return {
+        f"{name}-{libver}.h5": _h5(build, libver=libver)
+        for name, build in TABLES.items()
+        for libver in ("earliest", "latest")
+    }
+
+
+def test_the_tables_pass_and_their_values_are_walked(tables):
+    """Every table passes; its variable-length members are followed into the global heap
+    (the control: a collection is claimed wherever a table has strings)."""
+    for name, data in tables.items():
+        extents = walk(data, len(data))
+        heaps = [w for _, w in extents.values() if w.startswith("the global heap collection")]
+        assert bool(heaps) == (not name.startswith("fixed")), name
+
+
+def test_the_tables_are_published_byte_identical(tmp_path: Path, tables):
+    entries = vet(tmp_path, tables)
+    for name, data in tables.items():
+        assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
+        assert (tmp_path / "pub" / "run1" / name).read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    ("n", "kw"),
+    [
+        (10, {}),
+        (100, {"chunks": (16,), "compression": "gzip", "shuffle": True}),
+        (100, {"chunks": (16,), "compression": "gzip"}),
+        (30, {"chunks": (8,), "maxshape": (None,)}),
+        (3, {}),
+        (5, None),
+    ],
+    ids=["contiguous", "gzip-shuffle", "gzip", "resizable", "compact", "attribute"],
+)
+def test_padding_as_h5py_writes_it_from_memory_that_held_data_is_refused(n, kw):
+    """h5py writes the gaps of an aligned numpy dtype as the writer's memory held them (no
+    reader returns them): refused wherever the elements are stored; the same rows from
+    zeroed memory pass (the control)."""
+
+    def build(rows):
+        if kw is None:
+            return lambda f: f.create_group("g").attrs.create("t", rows)
+        return lambda f: f.create_dataset("t", data=rows, **kw)
+
+    assert _refusal(_h5(build(_rows(FIXED, n)))) == ""
+    refused = _refusal(_h5(build(_dirty(FIXED, n))))
+    assert "the padding of a compound element of" in refused
+    assert "holds data" in refused
+
+
+def _data(data: bytes, what: str = "the data of /t") -> int:
+    return next(s for s, (_, w) in walk(data, len(data)).items() if w == what)
+
+
+@pytest.mark.parametrize("byte", [1, 7, 49, 55])  # the gap after code, and after flag (the last member)
+def test_one_byte_of_padding_patched_is_refused(byte):
+    data = bytearray(_h5(TABLES["aligned-contiguous"]))
+    at = _data(data) + 56 * 3 + byte  # the fourth row
+    assert data[at] == 0
+    data[at] = 1
+    assert PADDING in _refusal(bytes(data))
+    data[at] = 0
+    assert _refusal(bytes(data)) == ""  # the control
+
+
+def test_a_heap_object_reached_only_from_padding_is_refused(tmp_path: Path):
+    """The last member of a (name, note) table removed from its datatype message (a null
+    message takes its bytes): the notes' references are now padding, which a reader
+    never returns (h5py still reads the file), and the heap objects they name are
+    reached from nothing a reader follows. Refused with the references in place, and
+    with them zeroed."""
+    pair = np.dtype([("name", STR), ("note", STR)])
+    rows = np.zeros(4, dtype=pair)
+    rows["name"], rows["note"] = ["a", "b", "c", "d"], ["payload"] * 4
+    data = bytearray(_h5(lambda f: f.create_dataset("t", data=rows)))
+    header = next(s for s, (_, w) in walk(data, len(data)).items() if w == "the object header of /t")
+    body, size = message(data, header, 0x03)
+    start = _data(data)
+    f = File(bytes(data), len(data))
+    (_, pos, n), _ = sizes.members(f, body, (1, 2, 32), "/t", 0)  # a version 1 compound
+    kept = -(-(pos + n - body) // 8) * 8  # the datatype's header and its first member
+    assert data[body] >> 4 == 1 and size - kept >= 8
+    put(data, body + 1, 1, "<H")  # one member
+    data[pos + n : body + kept] = bytes(body + kept - pos - n)  # the message's padding
+    data[body + kept : body + size] = struct.pack("<HHB3x", 0, size - kept - 8, 0) + bytes(size - kept - 8)
+    put(data, body - 6, kept, "<H")  # the datatype message's size
+    put(data, header + 2, struct.unpack_from("<H", data, header + 2)[0] + 1, "<H")  # one more message
+    path = tmp_path / "t.h5"
+    path.write_bytes(data)
+    with h5py.File(path) as f:  # what a reader sees: the names only
+        assert f["t"].dtype.names == ("name",) and f["t"][0][0] == b"a"
+    assert PADDING in _refusal(bytes(data))
+    for row in range(4):
+        data[start + row * 32 + 16 : start + row * 32 + 32] = bytes(16)
+    assert "holds objects nothing refers to" in _refusal(bytes(data))
+
+
+def test_an_edge_element_of_a_chunked_table_is_the_fill_value():
+    """10 rows in chunks of 4: the last chunk's last two elements lie past the extent; a
+    variable-length reference copied there is refused (no reader returns it)."""
+    data = bytearray(_h5(lambda f: f.create_dataset("t", data=_rows(ALIGNED), chunks=(4,))))
+    extents = walk(data, len(data))  # the control
+    last = max(s for s, (_, w) in extents.items() if w == "a chunk of /t")
+    data[last + 3 * 56 + 8 : last + 3 * 56 + 24] = data[last + 8 : last + 24]
+    assert "past the dataset's extent" in _refusal(bytes(data))
+
+
+def test_a_reference_of_a_member_named_twice_is_refused():
+    """Two rows' names pointing at one heap object: each object is one value's."""
+    data = bytearray(_h5(TABLES["aligned-contiguous"]))
+    start = _data(data)
+    data[start + 56 + 8 : start + 56 + 24] = data[start + 2 * 56 + 8 : start + 2 * 56 + 24]
+    assert "name object" in _refusal(bytes(data))
+
+
+def test_variable_length_values_of_padded_compounds_are_refused_as_not_supported():
+    """The padding of a heap object's compound items is not checked: refused, saying so."""
+    dtype = h5py.vlen_dtype(FIXED)
+    data = _h5(lambda f: f.create_dataset("t", shape=(2,), dtype=dtype))
+    assert "a variable-length sequence of compounds with padding (/t) is not supported" in _refusal(data)
