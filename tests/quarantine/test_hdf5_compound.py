@@ -17,7 +17,7 @@ from tests.quarantine.test_elision import vet
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support.hdf5_bytes import message, put
 from vmguard.quarantine.model import Verdict
-from vmguard.quarantine.validators.hdf5 import sizes, walk
+from vmguard.quarantine.validators.hdf5 import WALKED_HERE, sizes, walk
 from vmguard.quarantine.validators.hdf5.ledger import File
 
 np = pytest.importorskip("numpy")
@@ -75,6 +75,10 @@ TABLES = {
         "t", data=_rows(FIXED, 100), chunks=(16,), compression="gzip"
     ),
     "array-members": lambda f: f.create_dataset("t", data=_rows(WITH_ARRAY), chunks=(4,), compression="gzip"),
+    "committed": lambda f: (
+        f.__setitem__("row", ALIGNED),
+        f.create_dataset("t", data=_rows(ALIGNED), dtype=f["row"]),
+    ),
     "string-array": lambda f: f.create_dataset(
         "t", data=np.array([["a", "bb"], ["", "ccc"]], dtype=object), dtype=STR
     ),  # fmt: skip
@@ -100,8 +104,15 @@ def test_the_tables_pass_and_their_values_are_walked(tables):
 
 
 def test_the_tables_are_published_byte_identical(tmp_path: Path, tables):
-    entries = vet(tmp_path, tables)
-    for name, data in tables.items():
+    """Through vet under the shipped batch policy; a table over WALKED_HERE is walked in
+    the walk's own sandbox on vmguard's copy (there too, dirty padding is refused)."""
+    large = {"large.h5": _h5(lambda f: f.create_dataset("t", data=_rows(ALIGNED, 40_000)))}
+    dirty = _h5(lambda f: f.create_dataset("t", data=_dirty(FIXED, 100_000)))
+    assert min(len(large["large.h5"]), len(dirty)) > WALKED_HERE
+    entries = vet(tmp_path, {**tables, **large, "dirty.h5": dirty})
+    assert entries["dirty.h5"].verdict is Verdict.REJECTED
+    assert "the padding of a compound element of /t holds data" in entries["dirty.h5"].detail
+    for name, data in {**tables, **large}.items():
         assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
         assert (tmp_path / "pub" / "run1" / name).read_bytes() == data
 
