@@ -215,3 +215,31 @@ def test_variable_length_values_of_padded_compounds_are_refused_as_not_supported
     dtype = h5py.vlen_dtype(FIXED)
     data = _h5(lambda f: f.create_dataset("t", shape=(2,), dtype=dtype))
     assert "a variable-length sequence of compounds with padding (/t) is not supported" in _refusal(data)
+
+
+@pytest.mark.parametrize("kw", [{}, {"chunks": (4,)}], ids=["contiguous", "chunked"])
+def test_the_padding_of_a_fill_value_is_zeros(kw):
+    """A fill value is an element too: its padding holds data only from the writer's memory."""
+    fill = _dirty(FIXED, 1)
+    fill["code"] = 7
+    assert (
+        _refusal(
+            _h5(lambda f: f.create_dataset("t", shape=(10,), dtype=FIXED, fillvalue=_rows(FIXED, 1)[0], **kw))
+        )
+        == ""
+    )
+    refused = _refusal(
+        _h5(lambda f: f.create_dataset("t", shape=(10,), dtype=FIXED, fillvalue=fill[0], **kw))
+    )
+    assert "the padding of a compound element of the fill value of /t holds data" in refused
+
+
+def test_the_padding_of_an_element_larger_than_a_window_is_checked():
+    """An element of more than 1 MiB (a row holding a large array) is read a run at a time."""
+    big = np.dtype([("code", "i1"), ("x", "f4", (300_000,))], align=True)
+    rows = np.zeros(2, dtype=big)
+    rows["x"] = 1.5
+    data = bytearray(_h5(lambda f: f.create_dataset("t", data=rows)))
+    start = _data(data)  # the control: zeroed, it passes
+    data[start + big.itemsize + 3] = 1  # the padding of the second row
+    assert PADDING in _refusal(bytes(data))

@@ -164,6 +164,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
+    if base is not None:  # the padding of its fill value is zeros too
+        edges.fill_value(f, first, (item, base), what)
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")

@@ -24,24 +24,47 @@ _WINDOW = 1 << 20  # bytes of elements checked at a time
 
 
 def check(w: Walker, data: bytes | memoryview, e: Element, what: str) -> None:
-    """The elements in `data` (a whole number of them): padding, then values."""
+    """The elements in `data` (a whole number of them): padding, then values; read a
+    window of whole elements at a time, an element larger than a window a run at a time."""
     view = memoryview(data)
-    step = max(e.size, _WINDOW // e.size * e.size)
-    for at in range(0, len(view) - len(view) % e.size, step):
-        raw = bytes(view[at : min(at + step, len(view) - len(view) % e.size)])
-        _padding(raw, e, what)
+    whole = len(view) - len(view) % e.size
+    if e.size > _WINDOW:
+        for start in range(0, whole, e.size):
+            _large(w, view[start : start + e.size], e, what)
+        return
+    step = _WINDOW // e.size * e.size
+    for at in range(0, whole, step):
+        raw = bytes(view[at : min(at + step, whole)])
+        if e.pads and int.from_bytes(raw, "little") & int.from_bytes(
+            e.mask() * (len(raw) // e.size), "little"
+        ):
+            _refuse(what)
         _refs(w, raw, e, what)
 
 
-def _padding(raw: bytes, e: Element, what: str) -> None:
-    if e.pads and int.from_bytes(raw, "little") & int.from_bytes(e.mask() * (len(raw) // e.size), "little"):
-        raise Invalid(
-            f"hdf5: the padding of a compound element of {what} holds data (bytes no reader returns "
-            "must be zeros: write the data from zeroed arrays, e.g. numpy.zeros, or with a packed dtype)"
-        )
+def _large(w: Walker, view: memoryview, e: Element, what: str) -> None:
+    """One element larger than a window."""
+    for start, end in e.pads:
+        for at in range(start, end, _WINDOW):
+            if bytes(view[at : min(end, at + _WINDOW)]).strip(b"\0"):
+                _refuse(what)
+    _refs(w, view, e, what)
 
 
-def _refs(w: Walker, raw: bytes, e: Element, what: str) -> None:
+def _refuse(what: str) -> None:
+    raise Invalid(
+        f"hdf5: the padding of a compound element of {what} holds data (bytes no reader returns "
+        "must be zeros: write the data from zeroed arrays, e.g. numpy.zeros, or with a packed dtype)"
+    )
+
+
+def padding(value: bytes, e: Element, what: str) -> None:
+    """The padding of one element (a fill value) is zeros."""
+    if any(value[start:end].strip(b"\0") for start, end in e.pads):
+        _refuse(what)
+
+
+def _refs(w: Walker, raw: bytes | memoryview, e: Element, what: str) -> None:
     if not e.vlens:
         return
     w.values += len(raw) // e.size * len(e.vlens)
@@ -52,7 +75,7 @@ def _refs(w: Walker, raw: bytes, e: Element, what: str) -> None:
             _ref(w, raw[start + offset : start + offset + ELEMENT], base, what)
 
 
-def _ref(w: Walker, value: bytes, base: int, what: str) -> None:
+def _ref(w: Walker, value: bytes | memoryview, base: int, what: str) -> None:
     """One value: its heap object, named by no other value, holds length x base bytes."""
     length = int.from_bytes(value[0:4], "little")
     heap = int.from_bytes(value[4:12], "little")
