@@ -243,3 +243,11 @@ def test_the_padding_of_an_element_larger_than_a_window_is_checked():
     start = _data(data)  # the control: zeroed, it passes
     data[start + big.itemsize + 3] = 1  # the padding of the second row
     assert PADDING in _refusal(bytes(data))
+
+
+def test_an_element_of_too_many_values_is_refused_before_it_is_built():
+    """An array of 5000 strings: more than MAX_PARTS values in one element, refused by
+    count (an array of arrays cannot make the walk build billions of them)."""
+    many = np.dtype([("code", "i1"), ("names", STR, (5000,))])
+    data = _h5(lambda f: f.create_dataset("t", shape=(1,), dtype=many))
+    assert "holds more than 4096 values and padding runs" in _refusal(data)

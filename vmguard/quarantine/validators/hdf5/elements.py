@@ -93,13 +93,13 @@ def _compound(size: int, parts: list[tuple[int, Element]], what: str) -> Element
         vlens += [(offset + o, base) for o, base in part.vlens]
         pads += [(offset + s, offset + e) for s, e in part.pads]
         pos = offset + part.size
+        _bounded(len(vlens) + len(pads), what)  # as it grows: a nesting of arrays is no bomb
     pads.append((pos, size))
-    return _bounded(Element(size=size, vlens=tuple(vlens), pads=_merged(pads)), what)
+    return Element(size=size, vlens=tuple(vlens), pads=_merged(pads))
 
 
 def _repeated(base: Element, count: int, what: str) -> Element:
-    if count * (len(base.vlens) + len(base.pads)) > MAX_PARTS:
-        raise Invalid(f"hdf5: an element of {what} holds more than {MAX_PARTS} values and padding runs")
+    _bounded(count * (len(base.vlens) + len(base.pads)), what)
     step = base.size
     vlens = tuple((i * step + o, b) for i in range(count) for o, b in base.vlens)
     pads = _merged([(i * step + s, i * step + e) for i in range(count) for s, e in base.pads])
@@ -117,7 +117,6 @@ def _merged(runs: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def _bounded(e: Element, what: str) -> Element:
-    if len(e.vlens) + len(e.pads) > MAX_PARTS:
+def _bounded(parts: int, what: str) -> None:
+    if parts > MAX_PARTS:
         raise Invalid(f"hdf5: an element of {what} holds more than {MAX_PARTS} values and padding runs")
-    return e
