@@ -2,8 +2,9 @@
 once, inside the dataset's extent, an unfiltered (or only shuffled) chunk exactly its
 dimensions x element size, a deflated chunk one zlib stream that ends at the chunk's end
 and inflates to the chunk (read in bounded pieces: a bomb stops at the chunk's size),
-a fletcher32 checksum recomputed; a chunk of variable-length values read for the
-global heap objects they name as it streams by (vlen.py). The pipeline is one
+a fletcher32 checksum recomputed; a chunk of variable-length values or padded
+compounds read for the global heap objects they name and their padding as it streams
+by (vlen.py). The pipeline is one
 shapes.checkable accepts."""
 
 from __future__ import annotations

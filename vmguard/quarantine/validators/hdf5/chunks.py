@@ -23,13 +23,13 @@ def index(
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
-    space, item, pipeline, base, fill = desc
+    space, item, pipeline, values, fill = desc
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
     dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
     if ndims != len(space.dims) + 1 or dims[-1] != item:
         raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=base, fill=fill)
+    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill)
     grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]

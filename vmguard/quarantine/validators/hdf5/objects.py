@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..stream import Invalid
 from . import dense, sizes, storage
+from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
 MAX_OBJECTS = 200_000
@@ -51,7 +52,7 @@ class Walker:
     cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
     refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
-    types: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # header -> storage.datatype
+    types: dict[int, tuple[int, int, Element | None]] = field(default_factory=dict)  # storage.datatype
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited

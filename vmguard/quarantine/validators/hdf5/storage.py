@@ -132,10 +132,10 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
         committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
         if committed is None:
             raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
-        _, item, base = committed
+        _, item, values = committed
     else:
-        _, item, base = datatype(sizes.within(w.file, dtype), dtype.at, what)
-    return dataspace(w.file, space.at, what), item, base
+        _, item, values = datatype(sizes.within(w.file, dtype), dtype.at, what)
+    return dataspace(w.file, space.at, what), item, values
 
 
 def shared(f: File, at: int) -> int:
@@ -160,33 +160,35 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     """A dataset's raw data: inside the message, one extent, or chunks; exactly the
     dataspace x element size, no byte more."""
     f = w.file
-    space, item, base = _description(w, first, what)
+    space, item, values = _description(w, first, what)
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
-    if base is not None:  # the padding of its fill value is zeros too
-        edges.fill_value(f, first, (item, base), what)
+    if values is not None:  # the padding of its fill value is zeros too
+        edges.fill_value(f, first, (item, values), what)
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
-        if base:
-            _refs(w, (m.at + 4, size), base, what)
+        if values:
+            _refs(w, (m.at + 4, size), values, what)
         return
     if cls == 1:
         address, size = f.unpack("QQ", m.at + 2, what)
         exact(size, space.elements * item, f"the contiguous extent of {what}")
         if address != UNDEFINED:
             w.ledger.claim(address, size, f"the data of {what}")
-            if base:
-                _refs(w, (address, size), base, what)
+            if values:
+                _refs(w, (address, size), values, what)
         return
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     checkable(pipeline, what)
-    fill = edges.fill_value(f, first, (item, base), what)
+    fill = edges.fill_value(f, first, (item, values), what)
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
-        c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=base, fill=fill)
+        c = Chunking(
+            what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill
+        )
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         if root == UNDEFINED:
@@ -196,12 +198,13 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what, (space, item, pipeline, base, fill))
+    chunks.index(w, m, what, (space, item, pipeline, values, fill))
 
 
 def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     """An attribute: its value lies in the message (exactly its dataspace x element size,
-    the message's padding zeros), except variable-length values."""
+    the message's padding zeros), except variable-length values; its elements' padding
+    zeros."""
     f = w.file
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
     if version not in (1, 2, 3):
@@ -216,7 +219,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    _, item, base = _committed(w, shared(f, at), what) if flags else datatype(sizes.within(f, m), at, what)
+    _, item, values = _committed(w, shared(f, at), what) if flags else datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
@@ -225,8 +228,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     _field(f, (at, dtype, needed, pad(dtype)), what)
     _field(f, (space_at, space, space_of.size, pad(space)), what)
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
-    if base:
-        _refs(w, (data, space_of.elements * item), base, what)
+    if values:
+        _refs(w, (data, space_of.elements * item), values, what)
 
 
 def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
