@@ -149,9 +149,10 @@ def _data(data: bytes, what: str = "the data of /t") -> int:
     return next(s for s, (_, w) in walk(data, len(data)).items() if w == what)
 
 
+@pytest.mark.parametrize("libver", ["earliest", "latest"])  # compound datatype versions 1 and 3
 @pytest.mark.parametrize("byte", [1, 7, 49, 55])  # the gap after code, and after flag (the last member)
-def test_one_byte_of_padding_patched_is_refused(byte):
-    data = bytearray(_h5(TABLES["aligned-contiguous"]))
+def test_one_byte_of_padding_patched_is_refused(byte, libver):
+    data = bytearray(_h5(TABLES["aligned-contiguous"], libver=libver))
     at = _data(data) + 56 * 3 + byte  # the fourth row
     assert data[at] == 0
     data[at] = 1
@@ -251,3 +252,19 @@ def test_an_element_of_too_many_values_is_refused_before_it_is_built():
     many = np.dtype([("code", "i1"), ("names", STR, (5000,))])
     data = _h5(lambda f: f.create_dataset("t", shape=(1,), dtype=many))
     assert "holds more than 4096 values and padding runs" in _refusal(data)
+
+
+@pytest.mark.parametrize(
+    ("offset", "size"), [(0, 16), (48, 16), (8, 8)], ids=["overlap", "overrun", "vlen-size"]
+)
+def test_a_member_placed_or_sized_wrongly_is_refused(offset, size):
+    """The name member (a variable-length string at 8) moved onto code, past the element's
+    end, or declared 8 bytes: refused (a value would share bytes with data or padding)."""
+    data = bytearray(_h5(TABLES["aligned-contiguous"]))
+    header = next(s for s, (_, w) in walk(data, len(data)).items() if w == "the object header of /t")
+    body, _ = message(data, header, 0x03)
+    _, (_, pos, _), *_ = sizes.members(File(bytes(data), len(data)), body, (1, 5, 56), "/t", 0)
+    put(data, pos - 32, offset, "<I")  # a version 1 member: its offset, then 28 bytes
+    put(data, pos + 4, size, "<I")  # its datatype's size
+    refused = _refusal(bytes(data))
+    assert "overlap or overrun" in refused or "is 8 bytes, not 16" in refused
