@@ -51,6 +51,13 @@ def _dirty(dtype: np.dtype, n: int = 10) -> np.ndarray:
     return rows
 
 
+def _compact() -> dict:
+    """create_dataset's arguments for the compact layout (the data in the header)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.COMPACT)
+    return {"dcpl": dcpl}
+
+
 def _h5(build, **kw) -> bytes:
     tmp = io.BytesIO()
     with h5py.File(tmp, "w", **kw) as f:
@@ -69,7 +76,7 @@ TABLES = {
         "t", data=_rows(ALIGNED, 30), chunks=(8,), maxshape=(None,)
     ),
     "aligned-attribute": lambda f: f.attrs.create("t", _rows(ALIGNED, 5)),
-    "aligned-compact": lambda f: f.create_dataset("t", data=_rows(ALIGNED, 2)),
+    "aligned-compact": lambda f: f.create_dataset("t", data=_rows(ALIGNED, 2), **_compact()),
     "fixed-padded": lambda f: f.create_dataset("t", data=_rows(FIXED, 100)),
     "fixed-padded-gzip": lambda f: f.create_dataset(
         "t", data=_rows(FIXED, 100), chunks=(16,), compression="gzip"
@@ -124,7 +131,7 @@ def test_the_tables_are_published_byte_identical(tmp_path: Path, tables):
         (100, {"chunks": (16,), "compression": "gzip", "shuffle": True}),
         (100, {"chunks": (16,), "compression": "gzip"}),
         (30, {"chunks": (8,), "maxshape": (None,)}),
-        (3, {}),
+        (3, "compact"),
         (5, None),
     ],
     ids=["contiguous", "gzip-shuffle", "gzip", "resizable", "compact", "attribute"],
@@ -137,7 +144,7 @@ def test_padding_as_h5py_writes_it_from_memory_that_held_data_is_refused(n, kw):
     def build(rows):
         if kw is None:
             return lambda f: f.create_group("g").attrs.create("t", rows)
-        return lambda f: f.create_dataset("t", data=rows, **kw)
+        return lambda f: f.create_dataset("t", data=rows, **(_compact() if kw == "compact" else kw))
 
     assert _refusal(_h5(build(_rows(FIXED, n)))) == ""
     refused = _refusal(_h5(build(_dirty(FIXED, n))))
@@ -268,3 +275,11 @@ def test_a_member_placed_or_sized_wrongly_is_refused(offset, size):
     put(data, pos + 4, size, "<I")  # its datatype's size
     refused = _refusal(bytes(data))
     assert "overlap or overrun" in refused or "is 8 bytes, not 16" in refused
+
+
+def test_the_compact_tables_are_compact(tables):
+    """The control that "compact" means the data in the object header: no extent of its own."""
+    for libver in ("earliest", "latest"):
+        data = tables[f"aligned-compact-{libver}.h5"]
+        whats = [w for _, w in walk(data, len(data)).values()]
+        assert "the data of /t" not in whats and any(w.startswith("the global heap") for w in whats)
