@@ -82,6 +82,7 @@ TABLES = {
         "t", data=_rows(FIXED, 100), chunks=(16,), compression="gzip"
     ),
     "array-members": lambda f: f.create_dataset("t", data=_rows(WITH_ARRAY), chunks=(4,), compression="gzip"),
+    "dense-attributes": lambda f: [f.attrs.create(f"t{i}", _rows(ALIGNED, 3)) for i in range(10)],
     "committed": lambda f: (
         f.__setitem__("row", ALIGNED),
         f.create_dataset("t", data=_rows(ALIGNED), dtype=f["row"]),
