@@ -8,11 +8,11 @@ refused naming libhdf5's value."""
 
 from __future__ import annotations
 
-import io
 import struct
 
 import pytest
 
+from tests.quarantine.test_hdf5_dense import _h5
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support import hdf5_dense as hd
 from vmguard.quarantine.validators.hdf5 import tuning, walk
@@ -49,13 +49,6 @@ def _forced_dense(f):
     g = h5py.Group(h5py.h5g.create(f.id, b"d", gcpl=gcpl))
     g["x"] = np.arange(3)
     g.attrs["a"] = 1.0
-
-
-def _h5(build, **kw) -> bytes:
-    tmp = io.BytesIO()
-    with h5py.File(tmp, "w", **kw) as f:
-        build(f)
-    return tmp.getvalue()
 
 
 @pytest.fixture(scope="module")
