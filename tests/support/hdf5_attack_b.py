@@ -534,6 +534,98 @@ def _more(where: Path, out: dict[str, bytes]) -> None:
 def attacks(where: Path) -> dict[str, bytes]:
     """Crafted files, each carrying PAYLOAD (>= 4 bytes) a reader does not return."""
     out: dict[str, bytes] = {}
-    for part in (_compound, _bits, _edges, _structure, _more):
+    for part in (_compound, _bits, _edges, _structure, _more, _ignored):
         part(where, out)
     return out
+
+
+# ------------------------------------------------------------------ attacks: bits a reader ignores
+
+
+def _checksum_end(buf: bytes, at: int) -> int:
+    """Where the lookup3 checksum of the structure at `at` lies (found, not computed)."""
+    for end in range(at + 8, min(len(buf) - 3, at + 65536)):
+        if lookup3(buf[at:end]) == int.from_bytes(buf[end : end + 4], "little"):
+            return end
+    raise AssertionError("no checksum found")
+
+
+def _mask(sig: bytes, first: int):
+    """Write PAYLOAD as the filter mask of the first chunk entry of structure `sig`.
+
+    PAYLOAD read as a little-endian mask is 0x444E5750: bits 0-3 clear, so no filter of
+    the pipeline is marked skipped; libhdf5 ignores the bits of filters that do not exist.
+    """
+    def apply(buf: bytearray, _) -> None:
+        at = bytes(buf).index(sig)
+        while sig == b"TREE" and buf[at + 4] != 1:  # a chunk tree, not a group's
+            at = bytes(buf).index(sig, at + 1)
+        end = _checksum_end(bytes(buf), at) if sig != b"TREE" else None
+        buf[at + first : at + first + 4] = PAYLOAD
+        if end is not None:
+            struct.pack_into("<I", buf, end, lookup3(bytes(buf[at:end])))
+    return apply
+
+
+def _gcol_refcounts(buf: bytearray, _) -> None:
+    """Write PAYLOAD into the reference counts of the first two global heap objects."""
+    at = bytes(buf).index(b"GCOL")
+    pos = at + 16
+    for half in (PAYLOAD[:2], PAYLOAD[2:]):
+        buf[pos + 2 : pos + 4] = half
+        size = int.from_bytes(buf[pos + 8 : pos + 16], "little")
+        pos += 16 + (size + 7) // 8 * 8
+
+
+def _superblock0(offset: int):
+    def apply(buf: bytearray, _) -> None:
+        buf[offset : offset + 4] = PAYLOAD
+    return apply
+
+
+def _link_info_order(buf: bytearray, at: int) -> None:
+    """The high half of a tracked group's link info "maximum creation index"."""
+    for mtype, pos, _ in _ohdr_messages(bytes(buf), at):
+        if mtype == 2 and buf[pos + 1] & 1:
+            buf[pos + 6 : pos + 10] = PAYLOAD
+            _ohdr_fix(buf, at)
+            return
+    raise AssertionError("no link info message tracking creation order")
+
+
+def _bitfield(buf: bytearray, at: tuple[int, int]) -> None:
+    """A 4-byte bitfield of precision 24; PAYLOAD spread over the unused top bytes."""
+    header, data = at
+    for mtype, pos, _ in _v1_messages(bytes(buf), header):
+        if mtype == 3 and buf[pos] & 0x0F == 0:
+            buf[pos] = (buf[pos] & 0xF0) | 4
+            struct.pack_into("<HH", buf, pos + 8, 0, 24)
+            break
+    for i in range(8):
+        buf[data + 4 * i + 3] = PAYLOAD[i % 4]
+
+
+def _ignored(where: Path, out: dict[str, bytes]) -> None:
+    gz = lambda **kw: lambda f: f.create_dataset(  # noqa: E731
+        "d", data=np.arange(8, dtype="<i4"), chunks=(4,), compression="gzip", **kw)
+    out["mask-v1btree.h5"] = _craft(where / "m1.h5", gz(), lambda f: None,
+                                    _mask(b"TREE", 24 + 4))
+    out["mask-fixedarray.h5"] = _craft(where / "m2.h5", gz(), lambda f: None,
+                                       _mask(b"FADB", 14 + 16), libver="latest")
+    out["mask-extensiblearray.h5"] = _craft(where / "m3.h5", gz(maxshape=(None,)),
+                                            lambda f: None, _mask(b"EAIB", 14 + 16),
+                                            libver="latest")
+    out["gcol-refcounts.h5"] = _craft(where / "m4.h5", lambda f: f.create_dataset(
+        "v", data=np.array(["a", "b"], dtype=h5py.string_dtype())), lambda f: None,
+        _gcol_refcounts)
+    # superblock 0: 32 free-space info address, 48 driver information block address
+    out["sb0-freespace-address.h5"] = _craft(where / "m5.h5", lambda f: f.create_group("g"),
+                                             lambda f: None, _superblock0(32))
+    out["sb0-driver-address.h5"] = _craft(where / "m6.h5", lambda f: f.create_group("g"),
+                                          lambda f: None, _superblock0(48))
+    out["linkinfo-max-creation-index.h5"] = _craft(
+        where / "m7.h5", lambda f: f.create_group("g", track_order=True).create_group("x"),
+        _oh("g"), _link_info_order, libver="latest")
+    out["bitfield-precision24.h5"] = _craft(
+        where / "m8.h5", lambda f: f.create_dataset("d", data=np.arange(8, dtype="<u4")),
+        lambda f: (_oh("d")(f), _contig("d")(f)), _bitfield)
