@@ -62,6 +62,9 @@ HOLES = {
     "published (h5py cannot read bitfields; libhdf5 converts only the precision's bits)",
     "eahd-all-stats.h5": "extensible array header statistics (6 x 8-byte counts/sizes) "
     "are not recomputed: 24 bytes in their high halves published; libhdf5 reads the data",
+    "objref-dangling.h5": "an object reference is not checked against the file's objects: "
+    "one pointing at no object (address PWND) is published; h5py returns a reference it "
+    "cannot dereference, never these bytes",
 }
 HOLES.update(
     {
@@ -70,6 +73,11 @@ HOLES.update(
         for name in ("nsuper", "supersize", "ndata", "datasize", "maxindex", "nelements")
     }
 )
+FALSE_REJECTIONS = {
+    "ctl-regionrefs.h5": "FALSE REJECTION: h5py's dataset region references (regionref_dtype) "
+    "keep their selections in a global heap collection; the walk calls it 'a global heap "
+    "collection nothing refers to' and refuses the file",
+}
 # libhdf5 itself cannot read these (an address out of the file, a count it allocates):
 # refused either way, so no check that the crafted file is valid.
 UNREADABLE = {
@@ -79,6 +87,7 @@ UNREADABLE = {
     "bthd-total-records-1.h5",
     "sb0-freespace-address.h5",
     "sb0-driver-address.h5",
+    "frhp-starting-block-size.h5",
     "bitfield-precision24.h5",  # h5py has no conversion for a bitfield
 }
 # Holes whose payload is not in anything h5py returns (values or raw array buffers).
@@ -152,9 +161,14 @@ ATTACKS = _names(crafted.attacks)
 
 def test_every_hole_and_exemption_names_a_real_case():
     assert set(HOLES) | UNREADABLE | HIDDEN <= set(ATTACKS)
+    assert set(FALSE_REJECTIONS) <= set(CONTROLS)
 
 
-@pytest.mark.parametrize("name", CONTROLS)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=FALSE_REJECTIONS[n]))
+     if n in FALSE_REJECTIONS else n for n in CONTROLS],
+)
 def test_control_published_byte_identical(vetted, name):
     entry = vetted["entries"][name]
     assert entry["verdict"] == "accepted", entry["detail"]

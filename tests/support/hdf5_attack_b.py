@@ -145,6 +145,17 @@ def _v1_messages(buf: bytes, at: int):
 # ------------------------------------------------------------------ controls
 
 
+def _objrefs(f):
+    d = f.create_dataset("data", data=np.arange(10))
+    f.create_dataset("objrefs", data=np.array([f.ref, d.ref], dtype=h5py.ref_dtype))
+    d.attrs["self"] = d.ref
+
+
+def _regionrefs(f):
+    d = f.create_dataset("data", data=np.arange(10))
+    f.create_dataset("regionrefs", data=np.array([d.regionref[2:5]], dtype=h5py.regionref_dtype))
+
+
 def controls(where: Path) -> dict[str, bytes]:
     """Ordinary h5py output: each must be published byte-identical."""
     rng = np.random.default_rng(3)
@@ -199,6 +210,10 @@ def controls(where: Path) -> dict[str, bytes]:
         f.attrs["s"] = "a string attribute"
 
     out["ctl-strings.h5"] = _h5(where / "s1.h5", strings)
+    out["ctl-objrefs.h5"] = _h5(where / "s3.h5", _objrefs)
+    out["ctl-objrefs-latest.h5"] = _h5(where / "s4.h5", _objrefs, libver="latest")
+    out["ctl-regionrefs.h5"] = _h5(where / "s5.h5", _regionrefs)
+    out["ctl-attrs-added-later-latest.h5"] = _h5(where / "s2.h5", _attrs_later, libver="latest")
     return out
 
 
@@ -534,7 +549,7 @@ def _more(where: Path, out: dict[str, bytes]) -> None:
 def attacks(where: Path) -> dict[str, bytes]:
     """Crafted files, each carrying PAYLOAD (>= 4 bytes) a reader does not return."""
     out: dict[str, bytes] = {}
-    for part in (_compound, _bits, _edges, _structure, _more, _ignored):
+    for part in (_compound, _bits, _edges, _structure, _more, _ignored, _continued):
         part(where, out)
     return out
 
@@ -629,3 +644,77 @@ def _ignored(where: Path, out: dict[str, bytes]) -> None:
     out["bitfield-precision24.h5"] = _craft(
         where / "m8.h5", lambda f: f.create_dataset("d", data=np.arange(8, dtype="<u4")),
         lambda f: (_oh("d")(f), _contig("d")(f)), _bitfield)
+
+
+# ------------------------------------------------------------------ attacks: more edges, continuation
+
+
+def _attrs_later(f):
+    """Attributes added after the dataset: libhdf5 continues its header in an OCHK block."""
+    d = f.create_dataset("d", data=np.arange(4))
+    for i in range(8):
+        d.attrs[f"attr{i}"] = np.arange(i + 20)
+
+
+def _ochk_nil(buf: bytearray, _) -> None:
+    """Turn the continuation block's last attribute into a null message carrying PAYLOAD."""
+    at = bytes(buf).index(b"OCHK")
+    end = _checksum_end(bytes(buf), at)
+    pos, last = at + 4, None
+    while pos + 4 <= end:
+        mtype, size = buf[pos], int.from_bytes(buf[pos + 1 : pos + 3], "little")
+        last = (pos, size) if mtype == 0x0C else last
+        pos += 4 + size
+    assert last is not None, "no attribute in the continuation block"
+    pos, size = last
+    buf[pos] = 0
+    buf[pos + 4 : pos + 4 + size] = PAYLOAD + bytes(size - 4)
+    struct.pack_into("<I", buf, end, lookup3(bytes(buf[at:end])))
+
+
+def _vlen_past(buf: bytearray, info) -> None:
+    """Element 5 of a (5,) vlen string dataset in (4,) chunks: past the extent."""
+    buf[info.byte_offset + 16 : info.byte_offset + 20] = PAYLOAD
+
+
+def _shuffled_past(buf: bytearray, info) -> None:
+    """Chunk 1 of a (9,) <i4 dataset in (8,) chunks, shuffled and stored (deflate 0).
+
+    Shuffled, byte plane 0 holds byte 0 of elements 8..15: positions 1..7 lie past the
+    extent. Level 0 keeps the zlib stream's length, so no index entry changes.
+    """
+    start, size = info.byte_offset, info.size
+    body = bytearray(zlib.decompress(bytes(buf[start : start + size])))
+    body[1:5] = PAYLOAD
+    new = zlib.compress(bytes(body), 0)
+    assert len(new) == size
+    buf[start : start + size] = new
+
+
+def _dangling_ref(buf: bytearray, where: tuple[int, int]) -> None:
+    """An object reference to the root group made to point at PAYLOAD (no object)."""
+    root, data = where
+    assert buf[data : data + 8] == struct.pack("<Q", root)
+    buf[data : data + 8] = PAYLOAD + bytes(4)
+
+
+def _continued(where: Path, out: dict[str, bytes]) -> None:
+    out["objref-dangling.h5"] = _craft(
+        where / "k4.h5", _objrefs, lambda f: (h5o.get_info(f.id).addr, _contig("objrefs")(f)),
+        _dangling_ref)
+    out["ochk-null-message.h5"] = _craft(where / "k1.h5", _attrs_later, lambda f: None,
+                                         _ochk_nil, libver="latest")
+    for lib in ("earliest", "latest"):
+        out[f"edge-vlen-past-extent-{lib}.h5"] = _craft(
+            where / f"k2-{lib}.h5", lambda f: f.create_dataset(
+                "v", data=np.array(list("abcde"), dtype=object), chunks=(4,),
+                dtype=h5py.string_dtype()),
+            _chunk("v", 1), _vlen_past, libver=lib)
+        out[f"edge-shuffle-deflate0-{lib}.h5"] = _craft(
+            where / f"k3-{lib}.h5", lambda f: f.create_dataset(
+                "d", data=np.arange(9, dtype="<i4"), chunks=(8,), shuffle=True,
+                compression="gzip", compression_opts=0),
+            _chunk("d", 1), _shuffled_past, libver=lib)
+    for name, offset in (("starting-block-size", 116), ("max-direct-block-size", 124)):
+        out[f"frhp-{name}.h5"] = _craft(where / f"k-{name}.h5", _dense, lambda f: None,
+                                        _field(b"FRHP", offset, FRHP_END), libver="latest")
