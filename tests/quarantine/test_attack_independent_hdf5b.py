@@ -62,6 +62,12 @@ HOLES = {
     "published (h5py cannot read bitfields; libhdf5 converts only the precision's bits)",
     "eahd-all-stats.h5": "extensible array header statistics (6 x 8-byte counts/sizes) "
     "are not recomputed: 24 bytes in their high halves published; libhdf5 reads the data",
+    "compound-member-name-padding.h5": "4 bytes after the NUL of a compound member's name "
+    "(v1 datatype, names padded to 8) are published; h5py returns the name 'rnx'",
+    "enum-member-name-padding.h5": "4 bytes after the NUL of an enum member's name are "
+    "published; h5py returns the name 'RDX'",
+    "old-fill-value-message.h5": "a deprecated fill value message (type 4) beside the new one "
+    "(type 5): its 8 value bytes are published; libhdf5 reads only the new one (fillvalue 0)",
     "objref-dangling.h5": "an object reference is not checked against the file's objects: "
     "one pointing at no object (address PWND) is published; h5py returns a reference it "
     "cannot dereference, never these bytes",
@@ -97,6 +103,9 @@ HIDDEN = {
     "str-nullterm-after-nul.h5",
     "vlen-str-after-nul.h5",
     "vlen-str-after-nul-latest.h5",
+    "compound-member-name-padding.h5",
+    "enum-member-name-padding.h5",
+    "old-fill-value-message.h5",
 }
 
 

@@ -549,7 +549,7 @@ def _more(where: Path, out: dict[str, bytes]) -> None:
 def attacks(where: Path) -> dict[str, bytes]:
     """Crafted files, each carrying PAYLOAD (>= 4 bytes) a reader does not return."""
     out: dict[str, bytes] = {}
-    for part in (_compound, _bits, _edges, _structure, _more, _ignored, _continued):
+    for part in (_compound, _bits, _edges, _structure, _more, _ignored, _continued, _names):
         part(where, out)
     return out
 
@@ -718,3 +718,54 @@ def _continued(where: Path, out: dict[str, bytes]) -> None:
     for name, offset in (("starting-block-size", 116), ("max-direct-block-size", 124)):
         out[f"frhp-{name}.h5"] = _craft(where / f"k-{name}.h5", _dense, lambda f: None,
                                         _field(b"FRHP", offset, FRHP_END), libver="latest")
+
+
+# ------------------------------------------------------------------ attacks: name padding, old messages
+
+
+def _after_name(name: bytes, nul_and_pad: int):
+    """Write PAYLOAD after `name`'s NUL, in the padding that rounds it to 8 bytes."""
+    def apply(buf: bytearray, _) -> None:
+        at = bytes(buf).index(name + b"\0")
+        start = at + len(name) + 1
+        assert buf[start : start + nul_and_pad] == bytes(nul_and_pad), buf[start : start + 8]
+        buf[start : start + 4] = PAYLOAD
+    return apply
+
+
+def _nil_as(mtype: int, body: bytes):
+    """Split a v1 header's null message: message `mtype` holding `body` (its size rounded
+    to 8, zero-padded), then a null message for the rest; the header's count + 1."""
+    def apply(buf: bytearray, at: int) -> None:
+        need = (len(body) + 7) // 8 * 8
+        for kind, pos, size in _v1_messages(bytes(buf), at):
+            if kind == 0 and size >= need + 8:
+                struct.pack_into("<HH", buf, pos - 8, mtype, need)
+                buf[pos : pos + need] = body + bytes(need - len(body))
+                struct.pack_into("<HHB3x", buf, pos + need, 0, size - need - 8, 0)
+                buf[pos + need + 8 : pos + size] = bytes(size - need - 8)
+                count = int.from_bytes(buf[at + 2 : at + 4], "little")
+                buf[at + 2 : at + 4] = (count + 1).to_bytes(2, "little")
+                return
+        raise AssertionError("no null message large enough")
+    return apply
+
+
+def _names(where: Path, out: dict[str, bytes]) -> None:
+    rows = np.zeros(3, dtype=[("rnx", "<i4"), ("e", "<f8")])
+    out["compound-member-name-padding.h5"] = _craft(
+        where / "p1.h5", lambda f: f.create_dataset("d", data=rows), lambda f: None,
+        _after_name(b"rnx", 4))
+    out["enum-member-name-padding.h5"] = _craft(
+        where / "p2.h5", lambda f: f.create_dataset(
+            "d", data=np.arange(3, dtype="u1"),
+            dtype=h5py.enum_dtype({"RDX": 0, "GREEN": 1, "BLUE": 2}, basetype="u1")),
+        lambda f: None, _after_name(b"RDX", 4))
+    out["local-heap-name-padding.h5"] = _craft(
+        where / "p3.h5", lambda f: (f.create_group("abc"), f.create_group("zz")), lambda f: None,
+        _after_name(b"abc", 4))
+    build = lambda f: f.create_dataset("d", data=np.arange(4))  # noqa: E731
+    out["comment-after-nul.h5"] = _craft(where / "p4.h5", build, _oh("d"),
+                                         _nil_as(0x0D, b"x\0" + PAYLOAD))
+    out["old-fill-value-message.h5"] = _craft(where / "p5.h5", build, _oh("d"),
+                                              _nil_as(0x04, struct.pack("<I", 8) + PAYLOAD * 2))
