@@ -549,7 +549,8 @@ def _more(where: Path, out: dict[str, bytes]) -> None:
 def attacks(where: Path) -> dict[str, bytes]:
     """Crafted files, each carrying PAYLOAD (>= 4 bytes) a reader does not return."""
     out: dict[str, bytes] = {}
-    for part in (_compound, _bits, _edges, _structure, _more, _ignored, _continued, _names):
+    parts = (_compound, _bits, _edges, _structure, _more, _ignored, _continued, _names, _api)
+    for part in parts:
         part(where, out)
     return out
 
@@ -769,3 +770,22 @@ def _names(where: Path, out: dict[str, bytes]) -> None:
                                          _nil_as(0x0D, b"x\0" + PAYLOAD))
     out["old-fill-value-message.h5"] = _craft(where / "p5.h5", build, _oh("d"),
                                               _nil_as(0x04, struct.pack("<I", 8) + PAYLOAD * 2))
+
+
+def _phase_change(f):
+    """Plain h5py API: attribute phase change (max compact 0x5750, min dense 0x444E).
+
+    libhdf5 stores the pair in the v2 object header's prefix as b"PWND"; a reader never
+    uses it (it only decides where a writer puts the next attribute).
+    """
+    gcpl = h5p.create(h5p.GROUP_CREATE)
+    gcpl.set_attr_phase_change(0x5750, 0x444E)
+    h5py.h5g.create(f.id, b"g", gcpl=gcpl)
+    dcpl = h5p.create(h5p.DATASET_CREATE)
+    dcpl.set_attr_phase_change(0x5750, 0x444E)
+    dset = h5d.create(f.id, b"d", h5t.STD_I32LE, h5s.create_simple((4,)), dcpl=dcpl)
+    dset.write(h5s.ALL, h5s.ALL, np.arange(4, dtype="<i4"))
+
+
+def _api(where: Path, out: dict[str, bytes]) -> None:
+    out["attr-phase-change-latest.h5"] = _h5(where / "q1.h5", _phase_change, libver="latest")
