@@ -136,12 +136,14 @@ def vetted(tmp_path_factory):
 
 
 def _returned(data: bytes) -> list[bytes]:
-    """Every value h5py returns from the file, as raw bytes (datasets and attributes)."""
+    """Every value h5py returns from the file, as raw bytes (datasets, their fill values,
+    attributes)."""
     seen: list[bytes] = []
 
     def visit(obj) -> None:
         if isinstance(obj, h5py.Dataset):
             seen.append(np.asarray(obj[()]).tobytes())
+            seen.append(np.asarray(obj.fillvalue).tobytes())
             if obj.dtype.kind == "O":
                 seen.extend(bytes(v) if isinstance(v, bytes) else str(v).encode()
                             for v in np.asarray(obj[()]).ravel())

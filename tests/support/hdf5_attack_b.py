@@ -788,4 +788,8 @@ def _phase_change(f):
 
 
 def _api(where: Path, out: dict[str, bytes]) -> None:
+    # superblock 0's root group symbol table entry: 56 link name offset, 76 reserved
+    for name, offset in (("root-link-name-offset", 56), ("root-entry-reserved", 76)):
+        out[f"sb0-{name}.h5"] = _craft(where / f"q-{name}.h5", lambda f: f.create_group("g"),
+                                       lambda f: None, _superblock0(offset))
     out["attr-phase-change-latest.h5"] = _h5(where / "q1.h5", _phase_change, libver="latest")
