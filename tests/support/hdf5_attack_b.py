@@ -788,6 +788,12 @@ def _phase_change(f):
 
 
 def _api(where: Path, out: dict[str, bytes]) -> None:
+    # plain h5py: the file space info message of the superblock extension keeps the
+    # free-space threshold (8 bytes; a writer's tuning) the caller asked for
+    threshold = int.from_bytes(PAYLOAD, "little")
+    out["fs-threshold-latest.h5"] = _h5(
+        where / "q2.h5", lambda f: f.create_dataset("d", data=np.arange(4)), libver="latest",
+        fs_strategy="fsm", fs_persist=False, fs_threshold=threshold)
     # superblock 0's root group symbol table entry: 56 link name offset, 76 reserved
     for name, offset in (("root-link-name-offset", 56), ("root-entry-reserved", 76)):
         out[f"sb0-{name}.h5"] = _craft(where / f"q-{name}.h5", lambda f: f.create_group("g"),
