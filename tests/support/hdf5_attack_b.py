@@ -4,7 +4,8 @@ Written from the format specification and the claim in docs/quarantine.md only (
 validator's code and its own tests were not read). Each builder writes a real file with
 h5py, then patches bytes a reader never returns (or controls: leaves it untouched) and,
 where the format checksums the structure, recomputes libhdf5's lookup3 so that h5py still
-reads the file. `controls()` and `attacks()` return {name: bytes}.
+reads the file. `controls()` and `attacks()` return {name: bytes}; the cases live in
+hdf5_attack_b_data.py and hdf5_attack_b_fields.py, the byte helpers in hdf5_attack_b_bytes.py.
 """
 
 from __future__ import annotations
@@ -15,132 +16,28 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from h5py import h5d, h5o, h5p, h5s, h5t
+from h5py import h5o
 
-PAYLOAD = b"PWND"
-MASK = 0xFFFFFFFF
-
-
-def _rot(x: int, k: int) -> int:
-    return ((x << k) | (x >> (32 - k))) & MASK
-
-
-def _mix(a: int, b: int, c: int) -> tuple[int, int, int]:
-    a = (a - c) & MASK; a ^= _rot(c, 4); c = (c + b) & MASK  # noqa: E702
-    b = (b - a) & MASK; b ^= _rot(a, 6); a = (a + c) & MASK  # noqa: E702
-    c = (c - b) & MASK; c ^= _rot(b, 8); b = (b + a) & MASK  # noqa: E702
-    a = (a - c) & MASK; a ^= _rot(c, 16); c = (c + b) & MASK  # noqa: E702
-    b = (b - a) & MASK; b ^= _rot(a, 19); a = (a + c) & MASK  # noqa: E702
-    c = (c - b) & MASK; c ^= _rot(b, 4); b = (b + a) & MASK  # noqa: E702
-    return a, b, c
-
-
-def _final(a: int, b: int, c: int) -> int:
-    c ^= b; c = (c - _rot(b, 14)) & MASK  # noqa: E702
-    a ^= c; a = (a - _rot(c, 11)) & MASK  # noqa: E702
-    b ^= a; b = (b - _rot(a, 25)) & MASK  # noqa: E702
-    c ^= b; c = (c - _rot(b, 16)) & MASK  # noqa: E702
-    a ^= c; a = (a - _rot(c, 4)) & MASK  # noqa: E702
-    b ^= a; b = (b - _rot(a, 14)) & MASK  # noqa: E702
-    c ^= b; c = (c - _rot(b, 24)) & MASK  # noqa: E702
-    return c
-
-
-def lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' hashlittle, as H5_checksum_lookup3 computes it."""
-    a = b = c = (0xDEADBEEF + len(data) + initval) & MASK
-    pos, n = 0, len(data)
-    while n > 12:
-        x, y, z = struct.unpack_from("<III", data, pos)
-        a, b, c = _mix((a + x) & MASK, (b + y) & MASK, (c + z) & MASK)
-        pos, n = pos + 12, n - 12
-    if n == 0:
-        return c
-    tail = data[pos:] + bytes(12 - n)
-    x, y, z = struct.unpack("<III", tail)
-    return _final((a + x) & MASK, (b + y) & MASK, (c + z) & MASK)
-
-
-def _fletcher32(data: bytes) -> int:
-    """H5_checksum_fletcher32: big-endian 16-bit words, odd length padded."""
-    if len(data) % 2:
-        data = data + b"\0"
-    s1 = s2 = 0
-    for (w,) in struct.iter_unpack(">H", data):
-        s1 = (s1 + w) % 65535
-        s2 = (s2 + s1) % 65535
-    return (s2 << 16) | s1
-
-
-# ------------------------------------------------------------------ writing helpers
-
-
-def _h5(path: Path, build, **kw) -> bytes:
-    with h5py.File(path, "w", **kw) as f:
-        build(f)
-    return path.read_bytes()
-
-
-def _craft(path: Path, build, locate, apply, **kw) -> bytes:
-    """Write with h5py, `locate(f)` offsets while it is open, then `apply(buf, where)`."""
-    with h5py.File(path, "w", **kw) as f:
-        build(f)
-        f.flush()
-        where = locate(f)
-    buf = bytearray(path.read_bytes())
-    apply(buf, where)
-    return bytes(buf)
-
-
-def _contig(name: str):
-    return lambda f: f[name].id.get_offset()
-
-
-def _chunk(name: str, index: int):
-    return lambda f: f[name].id.get_chunk_info(index)
-
-
-def _oh(name: str):
-    return lambda f: h5o.get_info(f[name].id).addr
-
-
-def _ohdr_fix(buf: bytearray, at: int) -> None:
-    """Recompute the checksum of the v2 object header chunk 0 at `at`."""
-    flags = buf[at + 5]
-    pos = at + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
-    width = 1 << (flags & 3)
-    size = int.from_bytes(buf[pos : pos + width], "little")
-    end = pos + width + size
-    struct.pack_into("<I", buf, end, lookup3(bytes(buf[at:end])))
-
-
-def _ohdr_messages(buf: bytes, at: int):
-    """(type, data offset, size) of the messages of a v2 header's chunk 0."""
-    flags = buf[at + 5]
-    pos = at + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
-    width = 1 << (flags & 3)
-    size = int.from_bytes(buf[pos : pos + width], "little")
-    pos += width
-    end = pos + size
-    head = 6 if flags & 0x04 else 4
-    while pos + head <= end:
-        mtype, msize = buf[pos], int.from_bytes(buf[pos + 1 : pos + 3], "little")
-        yield mtype, pos + head, msize
-        pos += head + msize
-
-
-def _v1_messages(buf: bytes, at: int):
-    """(type, data offset, size) of the messages of a v1 header's first block."""
-    count = int.from_bytes(buf[at + 2 : at + 4], "little")
-    size = int.from_bytes(buf[at + 8 : at + 12], "little")
-    pos, end = at + 16, at + 16 + size
-    for _ in range(count):
-        if pos + 8 > end:
-            return
-        mtype, msize = struct.unpack_from("<HH", buf, pos)
-        yield mtype, pos + 8, msize
-        pos += 8 + msize
-
+from tests.support.hdf5_attack_b_bytes import (
+    BTHD_END,
+    EAHD_END,
+    FRHP_END,
+    FSHD_END,
+    PAYLOAD,
+    _checksum_end,
+    _chunk,
+    _contig,
+    _craft,
+    _field,
+    _h5,
+    _oh,
+    _ohdr_fix,
+    _ohdr_messages,
+    _v1_messages,
+    lookup3,
+)
+from tests.support.hdf5_attack_b_data import _bits, _compound, _edge_build, _edges
+from tests.support.hdf5_attack_b_fields import _api, _ignored, _names
 
 # ------------------------------------------------------------------ controls
 
@@ -217,196 +114,6 @@ def controls(where: Path) -> dict[str, bytes]:
     return out
 
 
-# ------------------------------------------------------------------ attacks: data no reader returns
-
-GAP = np.dtype({"names": ["a", "b"], "formats": ["u1", "<i8"], "offsets": [0, 8], "itemsize": 16})
-TAIL = np.dtype({"names": ["a"], "formats": ["<i4"], "offsets": [0], "itemsize": 8})
-MARK = 0x1122334455667788
-
-
-def _gap_rows(n: int = 4) -> np.ndarray:
-    rows = np.zeros(n, dtype=GAP)
-    rows["a"], rows["b"] = 1, MARK
-    return rows
-
-
-def _fill_gaps(buf: bytearray, start: int, count: int, stride: int, gap: range) -> None:
-    for i in range(count):
-        base = start + i * stride
-        for j, k in enumerate(gap):
-            buf[base + k] = PAYLOAD[(i * len(gap) + j) % 4]
-
-
-def _compound(where: Path, out: dict[str, bytes]) -> None:
-    out["cmp-gap-contiguous.h5"] = _craft(
-        where / "a1.h5", lambda f: f.create_dataset("d", data=_gap_rows()), _contig("d"),
-        lambda buf, at: _fill_gaps(buf, at, 4, 16, range(1, 8)))
-    out["cmp-tail-contiguous.h5"] = _craft(
-        where / "a2.h5", lambda f: f.create_dataset("d", data=np.ones(4, dtype=TAIL)),
-        _contig("d"), lambda buf, at: _fill_gaps(buf, at, 4, 8, range(4, 8)))
-    out["cmp-gap-chunked.h5"] = _craft(
-        where / "a3.h5", lambda f: f.create_dataset("d", data=_gap_rows(), chunks=(4,)),
-        _chunk("d", 0), lambda buf, info: _fill_gaps(buf, info.byte_offset, 4, 16, range(1, 8)))
-    aligned = np.dtype([("a", "u1"), ("b", "<f8")], align=True)
-    out["cmp-gap-numpy-aligned.h5"] = _craft(
-        where / "a4.h5", lambda f: f.create_dataset("d", data=np.ones(4, dtype=aligned)),
-        _contig("d"), lambda buf, at: _fill_gaps(buf, at, 4, 16, range(1, 8)))
-
-    def in_attr(buf: bytearray, _):
-        at = bytes(buf).index(struct.pack("<q", MARK))
-        _fill_gaps(buf, at - 8, 2, 16, range(1, 8))
-
-    out["cmp-gap-attribute.h5"] = _craft(
-        where / "a5.h5", lambda f: f.attrs.create("r", _gap_rows(2)), lambda f: None, in_attr)
-    out["cmp-gap-attribute-latest.h5"] = _craft(
-        where / "a6.h5", lambda f: f.attrs.create("r", _gap_rows(2)), _oh("/"),
-        lambda buf, at: (in_attr(buf, at), _ohdr_fix(buf, at)), libver="latest")
-
-    def compact(f):
-        dcpl = h5p.create(h5p.DATASET_CREATE)
-        dcpl.set_layout(h5d.COMPACT)
-        dset = h5d.create(f.id, b"d", h5t.py_create(GAP), h5s.create_simple((2,)), dcpl=dcpl)
-        dset.write(h5s.ALL, h5s.ALL, _gap_rows(2))
-
-    out["cmp-gap-compact.h5"] = _craft(where / "a7.h5", compact, lambda f: None, in_attr)
-    out["cmp-vlen-member.h5"] = _h5(where / "a8.h5", lambda f: f.create_dataset(
-        "d", data=np.array([(1, "PWND")], dtype=[("a", "i1"), ("s", h5py.string_dtype())])))
-    def array_of_vlen(f):
-        d = f.create_dataset("d", shape=(1,), dtype=np.dtype((h5py.vlen_dtype("<i4"), (2,))))
-        word = np.frombuffer(PAYLOAD, dtype="<i4")
-        rows = np.empty((1, 2), dtype=object)
-        rows[0, 0] = rows[0, 1] = word
-        d[...] = rows
-
-    out["cmp-array-of-vlen.h5"] = _h5(where / "a9.h5", array_of_vlen)
-
-
-def _precision(buf: bytearray, at: int, msgs) -> None:
-    """Make the first 4-byte unsigned integer datatype 24 bits of precision."""
-    for mtype, pos, _ in msgs(bytes(buf), at):
-        if mtype == 3 and buf[pos] & 0x0F == 0 and buf[pos + 4 : pos + 8] == b"\4\0\0\0":
-            struct.pack_into("<HH", buf, pos + 8, 0, 24)
-            return
-    raise AssertionError("no integer datatype message")
-
-
-def _bits(where: Path, out: dict[str, bytes]) -> None:
-    def top_bytes(buf: bytearray, at: tuple[int, int], msgs, fix=None):
-        header, data = at
-        _precision(buf, header, msgs)
-        for i in range(8):
-            buf[data + 4 * i + 3] = PAYLOAD[i % 4]
-        if fix:
-            fix(buf, header)
-
-    both = lambda f: (_oh("d")(f), _contig("d")(f))  # noqa: E731
-    build = lambda f: f.create_dataset("d", data=np.arange(8, dtype="<u4"))  # noqa: E731
-    out["int-precision24-v1.h5"] = _craft(
-        where / "b1.h5", build, both, lambda buf, at: top_bytes(buf, at, _v1_messages))
-    out["int-precision24-v2.h5"] = _craft(
-        where / "b2.h5", build, both,
-        lambda buf, at: top_bytes(buf, at, _ohdr_messages, _ohdr_fix), libver="latest")
-
-    def nullterm(f):
-        st = h5t.C_S1.copy()
-        st.set_size(8)
-        st.set_strpad(h5t.STR_NULLTERM)
-        d = h5d.create(f.id, b"s", st, h5s.create_simple((2,)))
-        d.write(h5s.ALL, h5s.ALL, np.array([b"ab", b"c"], dtype="S8"))
-
-    def after_nul(buf: bytearray, at: int):
-        buf[at + 3 : at + 7] = PAYLOAD
-        buf[at + 10 : at + 15] = PAYLOAD + b"!"
-
-    out["str-nullterm-after-nul.h5"] = _craft(where / "b3.h5", nullterm, _contig("s"), after_nul)
-
-
-# ------------------------------------------------------------------ attacks: edge chunks
-
-
-def _edge_build(shape, maxshape, chunks, **kw):
-    def build(f):
-        d = f.create_dataset("d", shape=shape, maxshape=maxshape, chunks=chunks, dtype="<i4", **kw)
-        d[...] = 1000 + np.arange(d.size, dtype="<i4").reshape(shape)
-    return build
-
-
-def _never(f):
-    dcpl = h5p.create(h5p.DATASET_CREATE)
-    dcpl.set_chunk((4,))
-    dcpl.set_fill_time(h5d.FILL_TIME_NEVER)
-    d = h5d.create(f.id, b"d", h5t.STD_I32LE, h5s.create_simple((5,)), dcpl=dcpl)
-    d.write(h5s.ALL, h5s.ALL, np.ones(5, dtype="<i4"))
-
-
-def _past_1d(buf: bytearray, info) -> None:
-    """Chunk 1 of a (5,) dataset in (4,) chunks: elements 5..7 lie past the extent."""
-    buf[info.byte_offset + 4 : info.byte_offset + 16] = PAYLOAD * 3
-
-
-def _past_2d(buf: bytearray, _) -> None:
-    """Chunk (1, 1) of a (3, 5) dataset in (2, 4) chunks: row 3 lies past the extent.
-
-    Found by its content (element (2, 4) = 1014, then zeros): libhdf5 2.0's chunk info
-    misplaces the chunks of an extensible array indexed on the second dimension.
-    """
-    at = bytes(buf).index(struct.pack("<i", 1014) + bytes(28))
-    buf[at + 16 : at + 32] = PAYLOAD * 4
-
-
-def _deflated(buf: bytearray, info, fletcher: bool) -> None:
-    """Inflate the chunk, write past the extent, deflate at level 0 (same size)."""
-    start, size = info.byte_offset, info.size
-    body = zlib.decompress(bytes(buf[start : start + size - (4 if fletcher else 0)]))
-    body = body[:4] + PAYLOAD * 3
-    new = zlib.compress(body, 0)
-    if fletcher:
-        new += struct.pack("<I", _fletcher32(new))
-    assert len(new) == size, (len(new), size)
-    buf[start : start + size] = new
-
-
-def _fletcher_only(buf: bytearray, info) -> None:
-    start = info.byte_offset
-    buf[start + 4 : start + 16] = PAYLOAD * 3
-    struct.pack_into("<I", buf, start + 16, _fletcher32(bytes(buf[start : start + 16])))
-
-
-def _edges(where: Path, out: dict[str, bytes]) -> None:
-    one = ((5,), None, (4,))
-    cases = {
-        "v1btree": (one, {}, {}),
-        "v1btree-resizable": (((5,), (None,), (4,)), {}, {}),
-        "fixedarray": (one, {}, {"libver": "latest"}),
-        "extensiblearray": (((5,), (None,), (4,)), {}, {"libver": "latest"}),
-        "fill7-v1btree": (one, {"fillvalue": 7}, {}),
-        "fill7-extensiblearray": (((5,), (None,), (4,)), {"fillvalue": 7}, {"libver": "latest"}),
-    }
-    for name, ((shape, maxshape, chunks), dkw, fkw) in cases.items():
-        out[f"edge-{name}.h5"] = _craft(
-            where / f"e-{name}.h5", _edge_build(shape, maxshape, chunks, **dkw),
-            _chunk("d", 1), _past_1d, **fkw)
-    for lib in ("earliest", "latest"):
-        out[f"edge-2d-unlimited-second-{lib}.h5"] = _craft(
-            where / f"e2-{lib}.h5", _edge_build((3, 5), (3, None), (2, 4)),
-            lambda f: None, _past_2d, libver=lib)
-        out[f"edge-filltime-never-{lib}.h5"] = _craft(
-            where / f"en-{lib}.h5", _never, _chunk("d", 1), _past_1d, libver=lib)
-        out[f"edge-deflate0-{lib}.h5"] = _craft(
-            where / f"ed-{lib}.h5", _edge_build(*one, compression="gzip", compression_opts=0),
-            _chunk("d", 1), lambda buf, info: _deflated(buf, info, False), libver=lib)
-        out[f"edge-deflate0-fletcher-{lib}.h5"] = _craft(
-            where / f"edf-{lib}.h5",
-            _edge_build(*one, compression="gzip", compression_opts=0, fletcher32=True),
-            _chunk("d", 1), lambda buf, info: _deflated(buf, info, True), libver=lib)
-        out[f"edge-fletcher-only-{lib}.h5"] = _craft(
-            where / f"ef-{lib}.h5", _edge_build(*one, fletcher32=True),
-            _chunk("d", 1), _fletcher_only, libver=lib)
-    out["edge-v2btree-two-unlimited.h5"] = _craft(
-        where / "e-v2.h5", _edge_build((3, 5), (None, None), (2, 4)),
-        lambda f: None, _past_2d, libver="latest")
-
-
 # ------------------------------------------------------------------ attacks: structure no reader returns
 
 
@@ -455,20 +162,6 @@ def _snod_unused(buf: bytearray, _) -> None:
     pos = at + 8 + used * 40 + 8  # an unused entry's object header address
     assert buf[pos : pos + 8] == bytes(8)
     buf[pos : pos + 4] = PAYLOAD
-
-
-FRHP_END, EAHD_END, BTHD_END, FSHD_END = 142, 68, 34, 78  # where each header's checksum lies
-
-
-def _field(sig: bytes, offset: int, end: int, nth: int = 0):
-    """Write PAYLOAD at `offset` of the nth structure `sig`, recompute its checksum."""
-    def apply(buf: bytearray, _) -> None:
-        at = -1
-        for _ in range(nth + 1):
-            at = bytes(buf).index(sig, at + 1)
-        buf[at + offset : at + offset + 4] = PAYLOAD
-        struct.pack_into("<I", buf, at + end, lookup3(bytes(buf[at : at + end])))
-    return apply
 
 
 def _dense(f):
@@ -555,98 +248,6 @@ def attacks(where: Path) -> dict[str, bytes]:
     return out
 
 
-# ------------------------------------------------------------------ attacks: bits a reader ignores
-
-
-def _checksum_end(buf: bytes, at: int) -> int:
-    """Where the lookup3 checksum of the structure at `at` lies (found, not computed)."""
-    for end in range(at + 8, min(len(buf) - 3, at + 65536)):
-        if lookup3(buf[at:end]) == int.from_bytes(buf[end : end + 4], "little"):
-            return end
-    raise AssertionError("no checksum found")
-
-
-def _mask(sig: bytes, first: int):
-    """Write PAYLOAD as the filter mask of the first chunk entry of structure `sig`.
-
-    PAYLOAD read as a little-endian mask is 0x444E5750: bits 0-3 clear, so no filter of
-    the pipeline is marked skipped; libhdf5 ignores the bits of filters that do not exist.
-    """
-    def apply(buf: bytearray, _) -> None:
-        at = bytes(buf).index(sig)
-        while sig == b"TREE" and buf[at + 4] != 1:  # a chunk tree, not a group's
-            at = bytes(buf).index(sig, at + 1)
-        end = _checksum_end(bytes(buf), at) if sig != b"TREE" else None
-        buf[at + first : at + first + 4] = PAYLOAD
-        if end is not None:
-            struct.pack_into("<I", buf, end, lookup3(bytes(buf[at:end])))
-    return apply
-
-
-def _gcol_refcounts(buf: bytearray, _) -> None:
-    """Write PAYLOAD into the reference counts of the first two global heap objects."""
-    at = bytes(buf).index(b"GCOL")
-    pos = at + 16
-    for half in (PAYLOAD[:2], PAYLOAD[2:]):
-        buf[pos + 2 : pos + 4] = half
-        size = int.from_bytes(buf[pos + 8 : pos + 16], "little")
-        pos += 16 + (size + 7) // 8 * 8
-
-
-def _superblock0(offset: int):
-    def apply(buf: bytearray, _) -> None:
-        buf[offset : offset + 4] = PAYLOAD
-    return apply
-
-
-def _link_info_order(buf: bytearray, at: int) -> None:
-    """The high half of a tracked group's link info "maximum creation index"."""
-    for mtype, pos, _ in _ohdr_messages(bytes(buf), at):
-        if mtype == 2 and buf[pos + 1] & 1:
-            buf[pos + 6 : pos + 10] = PAYLOAD
-            _ohdr_fix(buf, at)
-            return
-    raise AssertionError("no link info message tracking creation order")
-
-
-def _bitfield(buf: bytearray, at: tuple[int, int]) -> None:
-    """A 4-byte bitfield of precision 24; PAYLOAD spread over the unused top bytes."""
-    header, data = at
-    for mtype, pos, _ in _v1_messages(bytes(buf), header):
-        if mtype == 3 and buf[pos] & 0x0F == 0:
-            buf[pos] = (buf[pos] & 0xF0) | 4
-            struct.pack_into("<HH", buf, pos + 8, 0, 24)
-            break
-    for i in range(8):
-        buf[data + 4 * i + 3] = PAYLOAD[i % 4]
-
-
-def _ignored(where: Path, out: dict[str, bytes]) -> None:
-    gz = lambda **kw: lambda f: f.create_dataset(  # noqa: E731
-        "d", data=np.arange(8, dtype="<i4"), chunks=(4,), compression="gzip", **kw)
-    out["mask-v1btree.h5"] = _craft(where / "m1.h5", gz(), lambda f: None,
-                                    _mask(b"TREE", 24 + 4))
-    out["mask-fixedarray.h5"] = _craft(where / "m2.h5", gz(), lambda f: None,
-                                       _mask(b"FADB", 14 + 16), libver="latest")
-    out["mask-extensiblearray.h5"] = _craft(where / "m3.h5", gz(maxshape=(None,)),
-                                            lambda f: None, _mask(b"EAIB", 14 + 16),
-                                            libver="latest")
-    out["gcol-refcounts.h5"] = _craft(where / "m4.h5", lambda f: f.create_dataset(
-        "v", data=np.array(["a", "b"], dtype=h5py.string_dtype())), lambda f: None,
-        _gcol_refcounts)
-    # superblock 0: 32 free-space info address, 48 driver information block address
-    out["sb0-freespace-address.h5"] = _craft(where / "m5.h5", lambda f: f.create_group("g"),
-                                             lambda f: None, _superblock0(32))
-    out["sb0-driver-address.h5"] = _craft(where / "m6.h5", lambda f: f.create_group("g"),
-                                          lambda f: None, _superblock0(48))
-    out["linkinfo-max-creation-index.h5"] = _craft(
-        where / "m7.h5", lambda f: f.create_group("g", track_order=True).create_group("x"),
-        _oh("g"), _link_info_order, libver="latest")
-    out["bitfield-precision24.h5"] = _craft(
-        where / "m8.h5", lambda f: f.create_dataset("d", data=np.arange(8, dtype="<u4")),
-        lambda f: (_oh("d")(f), _contig("d")(f)), _bitfield)
-
-
 # ------------------------------------------------------------------ attacks: more edges, continuation
 
 
@@ -719,83 +320,3 @@ def _continued(where: Path, out: dict[str, bytes]) -> None:
     for name, offset in (("starting-block-size", 116), ("max-direct-block-size", 124)):
         out[f"frhp-{name}.h5"] = _craft(where / f"k-{name}.h5", _dense, lambda f: None,
                                         _field(b"FRHP", offset, FRHP_END), libver="latest")
-
-
-# ------------------------------------------------------------------ attacks: name padding, old messages
-
-
-def _after_name(name: bytes, nul_and_pad: int):
-    """Write PAYLOAD after `name`'s NUL, in the padding that rounds it to 8 bytes."""
-    def apply(buf: bytearray, _) -> None:
-        at = bytes(buf).index(name + b"\0")
-        start = at + len(name) + 1
-        assert buf[start : start + nul_and_pad] == bytes(nul_and_pad), buf[start : start + 8]
-        buf[start : start + 4] = PAYLOAD
-    return apply
-
-
-def _nil_as(mtype: int, body: bytes):
-    """Split a v1 header's null message: message `mtype` holding `body` (its size rounded
-    to 8, zero-padded), then a null message for the rest; the header's count + 1."""
-    def apply(buf: bytearray, at: int) -> None:
-        need = (len(body) + 7) // 8 * 8
-        for kind, pos, size in _v1_messages(bytes(buf), at):
-            if kind == 0 and size >= need + 8:
-                struct.pack_into("<HH", buf, pos - 8, mtype, need)
-                buf[pos : pos + need] = body + bytes(need - len(body))
-                struct.pack_into("<HHB3x", buf, pos + need, 0, size - need - 8, 0)
-                buf[pos + need + 8 : pos + size] = bytes(size - need - 8)
-                count = int.from_bytes(buf[at + 2 : at + 4], "little")
-                buf[at + 2 : at + 4] = (count + 1).to_bytes(2, "little")
-                return
-        raise AssertionError("no null message large enough")
-    return apply
-
-
-def _names(where: Path, out: dict[str, bytes]) -> None:
-    rows = np.zeros(3, dtype=[("rnx", "<i4"), ("e", "<f8")])
-    out["compound-member-name-padding.h5"] = _craft(
-        where / "p1.h5", lambda f: f.create_dataset("d", data=rows), lambda f: None,
-        _after_name(b"rnx", 4))
-    out["enum-member-name-padding.h5"] = _craft(
-        where / "p2.h5", lambda f: f.create_dataset(
-            "d", data=np.arange(3, dtype="u1"),
-            dtype=h5py.enum_dtype({"RDX": 0, "GREEN": 1, "BLUE": 2}, basetype="u1")),
-        lambda f: None, _after_name(b"RDX", 4))
-    out["local-heap-name-padding.h5"] = _craft(
-        where / "p3.h5", lambda f: (f.create_group("abc"), f.create_group("zz")), lambda f: None,
-        _after_name(b"abc", 4))
-    build = lambda f: f.create_dataset("d", data=np.arange(4))  # noqa: E731
-    out["comment-after-nul.h5"] = _craft(where / "p4.h5", build, _oh("d"),
-                                         _nil_as(0x0D, b"x\0" + PAYLOAD))
-    out["old-fill-value-message.h5"] = _craft(where / "p5.h5", build, _oh("d"),
-                                              _nil_as(0x04, struct.pack("<I", 8) + PAYLOAD * 2))
-
-
-def _phase_change(f):
-    """Plain h5py API: attribute phase change (max compact 0x5750, min dense 0x444E).
-
-    libhdf5 stores the pair in the v2 object header's prefix as b"PWND"; a reader never
-    uses it (it only decides where a writer puts the next attribute).
-    """
-    gcpl = h5p.create(h5p.GROUP_CREATE)
-    gcpl.set_attr_phase_change(0x5750, 0x444E)
-    h5py.h5g.create(f.id, b"g", gcpl=gcpl)
-    dcpl = h5p.create(h5p.DATASET_CREATE)
-    dcpl.set_attr_phase_change(0x5750, 0x444E)
-    dset = h5d.create(f.id, b"d", h5t.STD_I32LE, h5s.create_simple((4,)), dcpl=dcpl)
-    dset.write(h5s.ALL, h5s.ALL, np.arange(4, dtype="<i4"))
-
-
-def _api(where: Path, out: dict[str, bytes]) -> None:
-    # plain h5py: the file space info message of the superblock extension keeps the
-    # free-space threshold (8 bytes; a writer's tuning) the caller asked for
-    threshold = int.from_bytes(PAYLOAD, "little")
-    out["fs-threshold-latest.h5"] = _h5(
-        where / "q2.h5", lambda f: f.create_dataset("d", data=np.arange(4)), libver="latest",
-        fs_strategy="fsm", fs_persist=False, fs_threshold=threshold)
-    # superblock 0's root group symbol table entry: 56 link name offset, 76 reserved
-    for name, offset in (("root-link-name-offset", 56), ("root-entry-reserved", 76)):
-        out[f"sb0-{name}.h5"] = _craft(where / f"q-{name}.h5", lambda f: f.create_group("g"),
-                                       lambda f: None, _superblock0(offset))
-    out["attr-phase-change-latest.h5"] = _h5(where / "q1.h5", _phase_change, libver="latest")
