@@ -41,15 +41,7 @@ spec:
     promote: {mode: per-file, file_mode: 0644, dir_mode: 0755}
 """
 
-_PAD = "compound padding is neither checked (zeros) nor data a reader returns as a value"
 HOLES = {
-    "cmp-gap-contiguous.h5": f"{_PAD}: 28 bytes between members of a contiguous dataset",
-    "cmp-tail-contiguous.h5": f"{_PAD}: 16 bytes after the last member",
-    "cmp-gap-chunked.h5": f"{_PAD}: 28 bytes in an unfiltered chunk",
-    "cmp-gap-numpy-aligned.h5": f"{_PAD}: 28 bytes in numpy align=True rows",
-    "cmp-gap-attribute.h5": f"{_PAD}: 14 bytes in an attribute value (v1 header)",
-    "cmp-gap-attribute-latest.h5": f"{_PAD}: 14 bytes in an attribute value (OHDR)",
-    "cmp-gap-compact.h5": f"{_PAD}: 14 bytes in a compact dataset",
     "int-precision24-v1.h5": "integer of precision 24 in 4 bytes: the 8 unused top bytes "
     "(1 per element) are published; a reader masks them off",
     "int-precision24-v2.h5": "same as int-precision24-v1 under libver=latest: 8 bytes",

@@ -36,7 +36,7 @@ from tests.support.hdf5_attack_b_bytes import (
     _v1_messages,
     lookup3,
 )
-from tests.support.hdf5_attack_b_data import _bits, _compound, _edge_build, _edges
+from tests.support.hdf5_attack_b_data import _bits, _compound, _edge_build, _edges, vlen_members
 from tests.support.hdf5_attack_b_fields import _api, _ignored, _names
 
 # ------------------------------------------------------------------ controls
@@ -111,6 +111,7 @@ def controls(where: Path) -> dict[str, bytes]:
     out["ctl-objrefs-latest.h5"] = _h5(where / "s4.h5", _objrefs, libver="latest")
     out["ctl-regionrefs.h5"] = _h5(where / "s5.h5", _regionrefs)
     out["ctl-attrs-added-later-latest.h5"] = _h5(where / "s2.h5", _attrs_later, libver="latest")
+    vlen_members(where, out)
     return out
 
 

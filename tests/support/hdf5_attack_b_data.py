@@ -78,8 +78,13 @@ def _compound(where: Path, out: dict[str, bytes]) -> None:
         dset.write(h5s.ALL, h5s.ALL, _gap_rows(2))
 
     out["cmp-gap-compact.h5"] = _craft(where / "a7.h5", compact, lambda f: None, in_attr)
-    out["cmp-vlen-member.h5"] = _h5(where / "a8.h5", lambda f: f.create_dataset(
+
+
+def vlen_members(where: Path, out: dict[str, bytes]) -> None:
+    """Plain h5py files whose vlen members hold PAYLOAD as data a reader returns: controls."""
+    out["ctl-vlen-member.h5"] = _h5(where / "a8.h5", lambda f: f.create_dataset(
         "d", data=np.array([(1, "PWND")], dtype=[("a", "i1"), ("s", h5py.string_dtype())])))
+
     def array_of_vlen(f):
         d = f.create_dataset("d", shape=(1,), dtype=np.dtype((h5py.vlen_dtype("<i4"), (2,))))
         word = np.frombuffer(PAYLOAD, dtype="<i4")
@@ -87,7 +92,7 @@ def _compound(where: Path, out: dict[str, bytes]) -> None:
         rows[0, 0] = rows[0, 1] = word
         d[...] = rows
 
-    out["cmp-array-of-vlen.h5"] = _h5(where / "a9.h5", array_of_vlen)
+    out["ctl-array-of-vlen.h5"] = _h5(where / "a9.h5", array_of_vlen)
 
 
 def _precision(buf: bytearray, at: int, msgs) -> None:
