@@ -131,17 +131,29 @@ def live_slot() -> str | None:
     return next((s for s in SLOTS if (_references(slotted(IDS, s)) or 0) > 0), None)
 
 
+def free_slot() -> str:
+    """The slot the live rules do not use."""
+    live = live_slot()
+    return next(s for s in SLOTS if s != live)
+
+
 def prepare(ruleset: Ruleset) -> str:
     """Fill the slot the live rules do not use, in one `ipset restore`; its name."""
-    live = live_slot()
-    slot = next(s for s in SLOTS if s != live)
+    slot = free_slot()
     discard(slot)  # left by an apply killed before its commit
+    load(slot, [*_creates(ruleset, slot), *_adds(ruleset, slot)])
+    return slot
+
+
+def load(slot: str, lines: list[str]) -> None:
+    """`ipset restore` of `lines` (sets of `slot`, emptied first); none of them left on failure."""
+    if not lines:
+        return
     try:
-        ipset(["restore"], "\n".join([*_creates(ruleset, slot), *_adds(ruleset, slot)]) + "\n")
+        ipset(["restore"], "\n".join(lines) + "\n")
     except FirewallError:
         discard(slot)
         raise
-    return slot
 
 
 def retire(slot: str) -> None:

@@ -1,0 +1,141 @@
+"""`rollback` undoes an apply's firewall change with the iptables backend too.
+
+As test_apply_firewall.py, with `backend: iptables` (legacy iptables, ipsets and the
+nftables bridge table) in a namespace this module creates; `firewall show` is the
+listing compared. An admin's rule outside vmguard's chains must survive.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.enforce.test_apply_firewall import FIREWALL, INVENTORY, MAC, Site, xml_hash
+from tests.firewall.conftest import legacy_bin
+from tests.support.netns import netns
+from tests.support.require import require_root, require_tools
+
+pytestmark = [pytest.mark.root]
+NONE = "# no vmguard chains loaded\n"
+ADMIN = ("-p", "tcp", "--dport", "2222", "-j", "ACCEPT")  # the admin's own, after our jump
+
+
+class IptSite(Site):
+    def inventory(self, name: str, *, firewall: bool = True, address: str = "10.77.0.31") -> Path:
+        path = self.root / f"{name}.yaml"
+        fw = FIREWALL.replace("nftables", "iptables")
+        where = f", address: {address}, mac: '{MAC}'"
+        path.write_text(INVENTORY.format(firewall=fw, vm=self.vm, address=where))
+        return path
+
+    def show(self) -> str:
+        done = self.vmguard("firewall", "show", "--inventory", str(self.inventory("inv")))
+        assert done.returncode == 0, done
+        return done.stdout
+
+    def save(self) -> list[str]:
+        out = self.ns.run("iptables-legacy-save", "-t", "filter").stdout
+        return [ln for ln in out.splitlines() if not ln.startswith("#")]
+
+
+@pytest.fixture
+def site(tcg_domain, tmp_path):
+    require_root()
+    require_tools("nft", "ip", "ipset", "iptables-legacy-save", "iptables-legacy-restore")
+    vm = tcg_domain.define(extra_devices="<sound model='ich6'/>\n").name
+    with netns("apipt") as ns:
+        made = IptSite(ns, tmp_path, vm)
+        made.env["PATH"] = f"{legacy_bin(tmp_path / 'legacy-bin')}:{made.env['PATH']}"
+        yield made
+
+
+def _applied(site: IptSite) -> Path:
+    inv = site.inventory("inv")
+    done = site.vmguard("hook", "install", "--inventory", str(inv), "--hooks-dir", str(site.hooks))
+    assert done.returncode == 0, done
+    done = site.vmguard("apply", "--inventory", str(inv), "--format", "json")
+    assert done.returncode == 0, done
+    [saved] = json.loads(done.stdout)["firewall"]["saved"]
+    return Path(saved)
+
+
+def test_rollback_puts_the_previous_iptables_ruleset_back_and_keeps_the_admins_rule(site) -> None:
+    old = site.inventory("old", address="10.77.0.32")
+    assert site.vmguard("firewall", "apply", "--inventory", str(old)).returncode == 0
+    site.ns.run("iptables-legacy", "-A", "INPUT", *ADMIN)
+    previous, save_before, xml_before = site.show(), site.save(), xml_hash(site.vm)
+    assert "10.77.0.32" in previous and "table bridge vmguard" in previous and "create vmg-ids4 " in previous
+
+    _applied(site)
+    applied = site.show()
+    assert "10.77.0.31" in applied and "10.77.0.32" not in applied  # control: it changed
+    site.ns.run("ip6tables-legacy", "-A", "FORWARD", *ADMIN)  # added after apply: survives too
+
+    done = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
+    assert done.returncode == 0, done
+    assert "restored the firewall ruleset" in done.stdout
+    assert site.show() == previous and xml_hash(site.vm) == xml_before
+    assert site.save() == save_before  # every rule of the table, the admin's in its place
+    assert "-A FORWARD -p tcp -m tcp --dport 2222 -j ACCEPT" in site.ns.run("ip6tables-legacy-save").stdout
+    sets = site.ns.run("ipset", "list", "-n").stdout.split()
+    assert len(sets) == 4, sets  # one generation: the other one destroyed
+
+
+def test_rollback_is_refused_whole_when_the_iptables_ruleset_changed_since_apply(site) -> None:
+    _applied(site)
+    site.ns.run("iptables-legacy", "-A", "VMG-INPUT", "-j", "RETURN")  # someone else's change
+    changed, xml_applied = site.show(), xml_hash(site.vm)
+
+    refused = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
+    assert refused.returncode == 3, refused
+    assert "is not the one `vmguard apply` loaded" in refused.stderr
+    assert site.show() == changed and xml_hash(site.vm) == xml_applied  # nothing half-done
+
+    site.ns.run("iptables-legacy", "-D", "VMG-INPUT", "-j", "RETURN")  # control: as applied again
+    done = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
+    assert done.returncode == 0, done
+    assert site.show() == NONE  # nothing of vmguard's was loaded before that apply
+    assert site.ns.run("ipset", "list", "-n").stdout == "" and "VMG-" not in "\n".join(site.save())
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "why"),
+    [
+        (
+            "-A VMG-INPUT ",
+            "-A VMG-INPUT -p tcp -m tcp --dport 99999 -j RETURN\n-A VMG-INPUT ",
+            "does not load",
+        ),
+        ("create vmg-ids4 ", "create vmg-ids4 bitmap:nonsense\ncreate vmg-ids4 ", "ipset restore failed"),
+        ("\tchain vm_frame {", "\tchain vm_frame {\n\t\tnonsense here", "nft --check"),
+        ("-A VMG-INPUT ", "-A INPUT -j ACCEPT\n-A VMG-INPUT ", "none of vmguard's"),  # a foreign chain
+    ],
+    ids=["iptables", "ipset", "nftables", "foreign"],
+)
+def test_a_saved_ruleset_that_does_not_load_leaves_everything_as_it_is(site, good, bad, why) -> None:
+    old = site.inventory("old", address="10.77.0.32")
+    assert site.vmguard("firewall", "apply", "--inventory", str(old)).returncode == 0
+    record_path = _applied(site)
+    record = json.loads(record_path.read_text())
+    assert good in record["before"]["text"]  # control: the line the test breaks is there
+    record["before"]["text"] = record["before"]["text"].replace(good, bad, 1)
+    record_path.write_text(json.dumps(record))
+    applied, save_applied, sets = site.show(), site.save(), site.ns.run("ipset", "list", "-n").stdout
+    xml_applied = xml_hash(site.vm)
+
+    refused = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
+    assert refused.returncode == 3 and why in refused.stderr, refused
+    assert site.show() == applied and site.save() == save_applied and xml_hash(site.vm) == xml_applied
+    assert site.ns.run("ipset", "list", "-n").stdout == sets  # no half-loaded generation left
+
+    # The restore itself, not only the check rollback runs first, leaves it all alone.
+    code = "import sys; from vmguard.firewall.iptables import IptablesBackend as B; B().restore(sys.argv[1])"
+    argv = site.ns.argv(sys.executable, "-c", code, record["before"]["text"])
+    done = subprocess.run(argv, env=site.env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0 and "FirewallError" in done.stderr and why in done.stderr, done
+    assert site.show() == applied and site.save() == save_applied
+    assert site.ns.run("ipset", "list", "-n").stdout == sets
