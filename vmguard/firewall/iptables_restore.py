@@ -4,8 +4,11 @@ The listing has one section per part vmguard owns, each in its own tool's syntax
 
     # iptables filter        VMG-* chains (`:` lines, `-A VMG-...`) and the jumps into
     # ip6tables filter       them, as `-I INPUT <position>` (position among all rules)
-    # ipset                  the live generation's sets, their names without the slot
+    # ipset                  the live generation's sets
     # nftables (frames on the VM bridges)    table bridge vmguard
+
+Set names are listed without their generation ("-a", "-b"), in the rules too, so the
+same ruleset lists the same whichever generation holds it.
 
 Putting it back: the sets go into the generation the live rules do not use (one
 `ipset restore`); each filter table is changed by one `iptables-restore --noflush` that
@@ -78,7 +81,7 @@ def _table_lines(save: list[str]) -> list[str]:
 
 
 def show() -> str:
-    tables = {v: _table_lines(_save(v)) for v in (4, 6)}
+    tables = {v: [ipsets.unslotted(ln) for ln in _table_lines(_save(v))] for v in (4, 6)}
     sets = ipsets.unslotted(ipsets.show())
     bridge = nft.bridge_listing()
     if not (tables[4] or tables[6] or sets.strip() or bridge):
