@@ -28,7 +28,7 @@ from vmguard.core.errors import FirewallError
 from vmguard.firewall import ipsets
 from vmguard.firewall import nftables as nft
 from vmguard.firewall import nftables_bridge as nb
-from vmguard.firewall.iptables_rules import JUMPS
+from vmguard.firewall.iptables_rules import JUMP, JUMPS
 from vmguard.firewall.iptables_save import SAVE
 
 RESTORE = {4: "iptables-legacy-restore", 6: "ip6tables-legacy-restore"}
@@ -40,9 +40,12 @@ HEADS = {
 }
 NONE = "# no vmguard chains loaded\n"
 TIMEOUT = 120
-_JUMP_LINE = re.compile(r"^-I (INPUT|FORWARD|OUTPUT) (\d+) (.*-j VMG-\S+)$")
+_JUMP_LINE = re.compile(
+    rf'^-I (INPUT|FORWARD|OUTPUT) (\d+) (-m comment --comment "{JUMP} (VMG-[A-Z-]+)" -j \4)$'
+)
 _OURS = re.compile(r"^(?::VMG-\S+ - \[0:0\]|-A VMG-\S+ .*)$")
-_SET_LINE = re.compile(r"^(?:create|add) vmg-\S+ ")
+_SET_LINE = re.compile(rf"^(?:create|add) (?:{'|'.join(ipsets.NAMES)}) ")
+_QUOTED = re.compile(r'"[^"\n]*"')
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,19 @@ def parse(text: str) -> Listing:
 
 
 def _require_bridge_only(text: str) -> None:
-    tops = [ln for ln in text.splitlines() if ln and not ln.startswith(("\t", " "))]
-    if tops and tops != [f"table {nb.TABLE} {{", "}"]:
-        raise FirewallError(f"the saved nftables part names more than table {nb.TABLE}: {tops[:3]}")
+    """The nftables part defines `bridge vmguard` and nothing else: its first line opens
+    that table and its braces (outside strings) close only at the very end."""
+    if not text:
+        return
+    depth, body = 0, _QUOTED.sub('""', text).rstrip()
+    for n, char in enumerate(body):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0 and char == "}" and n != len(body) - 1:
+            break
+    else:
+        if body.startswith(f"table {nb.TABLE} {{\n") and depth == 0:
+            return
+    raise FirewallError(f"the saved nftables part defines more than table {nb.TABLE}")
 
 
 def _script(saved: tuple[str, ...], live: list[str], slot: str) -> str:
@@ -122,7 +135,8 @@ def _script(saved: tuple[str, ...], live: list[str], slot: str) -> str:
     live_chains = {ln.split()[0] for ln in live_ours if ln.startswith(":")}
     saved_chains = {ln.split()[0] for ln in saved if ln.startswith(":")}
     lines = ["*filter", *(f"{c} - [0:0]" for c in sorted(live_chains | saved_chains))]
-    lines += [f"-D {m[1]} {m[3]}" for ln in live_ours if (m := _JUMP_LINE.match(ln))]
+    jumps_live = [ln.split(" ", 3) for ln in live_ours if ln.startswith("-I ")]  # any of them
+    lines += [f"-D {chain} {spec}" for _, chain, _, spec in jumps_live]
     lines += [f"-X {c[1:]}" for c in sorted(live_chains - saved_chains)]
     rules = [ln for ln in saved if ln.startswith("-A ")]
     jumps = sorted((m for ln in saved if (m := _JUMP_LINE.match(ln))), key=lambda m: int(m[2]))
