@@ -67,11 +67,14 @@ def test_rollback_puts_the_previous_iptables_ruleset_back_and_keeps_the_admins_r
     old = site.inventory("old", address="10.77.0.32")
     assert site.vmguard("firewall", "apply", "--inventory", str(old)).returncode == 0
     site.ns.run("iptables-legacy", "-A", "INPUT", *ADMIN)
+    site.ns.run("iptables-legacy", "-I", "INPUT", "1", "-p", "tcp", "--dport", "2223", "-j", "DROP")
     previous, save_before, xml_before = site.show(), site.save(), xml_hash(site.vm)
     assert "10.77.0.32" in previous and "table bridge vmguard" in previous and "create vmg-ids4 " in previous
+    assert '-I INPUT 2 -m comment --comment "vmguard jump VMG-INPUT"' in previous  # after the admin's DROP
 
     _applied(site)
     applied = site.show()
+    assert '-I INPUT 1 -m comment --comment "vmguard jump VMG-INPUT"' in applied  # apply puts it first
     assert "10.77.0.31" in applied and "10.77.0.32" not in applied  # control: it changed
     site.ns.run("ip6tables-legacy", "-A", "FORWARD", *ADMIN)  # added after apply: survives too
 
@@ -79,7 +82,7 @@ def test_rollback_puts_the_previous_iptables_ruleset_back_and_keeps_the_admins_r
     assert done.returncode == 0, done
     assert "restored the firewall ruleset" in done.stdout
     assert site.show() == previous and xml_hash(site.vm) == xml_before
-    assert site.save() == save_before  # every rule of the table, the admin's in its place
+    assert site.save() == save_before  # every rule of the table, the admin's and our jump in their place
     assert "-A FORWARD -p tcp -m tcp --dport 2222 -j ACCEPT" in site.ns.run("ip6tables-legacy-save").stdout
     sets = site.ns.run("ipset", "list", "-n").stdout.split()
     assert len(sets) == 4, sets  # one generation: the other one destroyed

@@ -30,6 +30,7 @@ SLOTS = ("a", "b")
 MAXELEM = 1 << 22
 TIMEOUT = 300
 _SLOTTED = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))-[ab]\b")
+_PLAIN = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))\b(?!-)")
 
 
 def slotted(name: str, slot: str) -> str:
@@ -40,6 +41,11 @@ def slotted(name: str, slot: str) -> str:
 def unslotted(text: str) -> str:
     """Set names with the slot left out, so either generation compares equal."""
     return _SLOTTED.sub(r"\1", text)
+
+
+def reslotted(text: str, slot: str) -> str:
+    """Set names (slotted or not) renamed to those of `slot`: a listing put back there."""
+    return _PLAIN.sub(rf"\1-{slot}", unslotted(text))
 
 
 def ipset(args: list[str], script: str | None = None, check: bool = True) -> str:

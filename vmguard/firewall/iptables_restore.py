@@ -57,6 +57,9 @@ class Listing:
     sets: tuple[str, ...] = ()
     bridge: str = ""
 
+    def table(self, version: int) -> tuple[str, ...]:
+        return self.v4 if version == 4 else self.v6
+
 
 def _save(version: int) -> list[str]:
     proc = subprocess.run(
@@ -140,7 +143,7 @@ def _script(saved: tuple[str, ...], live: list[str], slot: str) -> str:
     lines += [f"-X {c[1:]}" for c in sorted(live_chains - saved_chains)]
     rules = [ln for ln in saved if ln.startswith("-A ")]
     jumps = sorted((m for ln in saved if (m := _JUMP_LINE.match(ln))), key=lambda m: int(m[2]))
-    lines += [_reslot(r, slot) for r in rules]
+    lines += [ipsets.reslotted(r, slot) for r in rules]
     lines += [f"-I {m[1]} {_position(m, live)} {m[3]}" for m in jumps]
     return "\n".join([*lines, "COMMIT", ""])
 
@@ -152,16 +155,12 @@ def _position(jump: re.Match[str], live: list[str]) -> int:
     return min(int(jump[2]), len(foreign) + 1)
 
 
-def _reslot(text: str, slot: str) -> str:
-    return re.sub(r"\b(vmg-(?:ids4|out4|in4|log4))\b(?!-)", rf"\1-{slot}", ipsets.unslotted(text))
-
-
 def _restore_table(version: int, script: str, *, test: bool) -> None:
     args = [RESTORE[version], "--noflush", "-w", "10", *(["--test"] if test else [])]
     proc = subprocess.run(args, input=script, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     if proc.returncode != 0:
-        what = "the saved ruleset does not load" if test else "commit failed"
-        raise FirewallError(f"{RESTORE[version]}: {what}, nothing changed: {proc.stderr.strip()[:300]}")
+        what = "the saved ruleset does not load, nothing changed" if test else "commit failed"
+        raise FirewallError(f"{RESTORE[version]}: {what}: {proc.stderr.strip()[:300]}")
 
 
 def restore(text: str, *, check: bool = False) -> None:
@@ -169,9 +168,9 @@ def restore(text: str, *, check: bool = False) -> None:
     listing = parse(text)
     slot = ipsets.free_slot()
     ipsets.discard(slot)  # left by an apply or restore killed before its commit
-    ipsets.load(slot, [_reslot(ln, slot) for ln in listing.sets])
+    ipsets.load(slot, [ipsets.reslotted(ln, slot) for ln in listing.sets])
     try:
-        scripts = {v: _script(getattr(listing, f"v{v}"), _save(v), slot) for v in (6, 4)}
+        scripts = {v: _script(listing.table(v), _save(v), slot) for v in (6, 4)}
         for version, script in scripts.items():
             _restore_table(version, script, test=True)
         nft.load_bridge_text(listing.bridge, check=True)
