@@ -12,6 +12,8 @@ Frames on the VM bridges (port binding, VLAN tags, ethertypes, ARP between VMs a
 the host) are filtered by nftables' bridge family here too (nftables_bridge.py, loaded
 by `nft` after the iptables commit). ARP on a VM interface that is no bridge (vboxnet0)
 is not filtered by this backend (it would take arptables); `plan` says so.
+
+`show` and `restore` (what `apply` saves and `rollback` puts back): iptables_restore.py.
 """
 
 from __future__ import annotations
