@@ -30,6 +30,7 @@ SLOTS = ("a", "b")
 MAXELEM = 1 << 22
 TIMEOUT = 300
 _SLOTTED = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))-[ab]\b")
+_INITVAL = re.compile(r" initval 0x[0-9a-f]+")
 _PLAIN = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))\b(?!-)")
 
 
@@ -197,8 +198,13 @@ def snapshot() -> dict[str, frozenset[str]]:
 
 
 def show() -> str:
+    """The live slot's sets in `ipset restore` syntax, with what the kernel picks itself
+    (initval, and the element order it makes) left out: the same sets list the same."""
     slot = live_slot()
-    return "".join(ipset(["save", slotted(n, slot)], check=False) for n in NAMES) if slot else ""
+    listings = [ipset(["save", slotted(n, slot)], check=False).splitlines() for n in NAMES] if slot else []
+    return "".join(
+        "\n".join([_INITVAL.sub("", lines[0]), *sorted(lines[1:])]) + "\n" for lines in listings if lines
+    )
 
 
 def _normal(line: str) -> str:
