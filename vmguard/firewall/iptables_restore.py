@@ -104,7 +104,10 @@ def parse(text: str) -> Listing:
     lines = text.splitlines()
     heads = [lines.index(h) if h in lines else -1 for h in HEADS.values()]
     if heads != sorted(heads) or heads[0] != 0:
-        raise FirewallError("the saved ruleset is not a listing of this vmguard's iptables backend")
+        raise FirewallError(
+            "the saved ruleset is not a listing of this vmguard's iptables backend (an older "
+            "vmguard's?): load the inventory wanted with `vmguard firewall apply` instead"
+        )
     v4, v6, sets = (lines[heads[i] + 1 : heads[i + 1]] for i in range(3))
     rules = [ln for ln in (*v4, *v6) if not (_OURS.match(ln) or _JUMP_LINE.match(ln))]
     foreign = rules + [ln for ln in sets if not _SET_LINE.match(ln)]
