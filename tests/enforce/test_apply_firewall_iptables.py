@@ -106,42 +106,48 @@ def test_rollback_is_refused_whole_when_the_iptables_ruleset_changed_since_apply
     assert site.ns.run("ipset", "list", "-n").stdout == "" and "VMG-" not in "\n".join(site.save())
 
 
-@pytest.mark.parametrize(
-    ("good", "bad", "why"),
-    [
-        (
-            "-A VMG-INPUT ",
-            "-A VMG-INPUT -p tcp -m tcp --dport 99999 -j RETURN\n-A VMG-INPUT ",
-            "does not load",
-        ),
-        ("create vmg-ids4 ", "create vmg-ids4 bitmap:nonsense\ncreate vmg-ids4 ", "ipset restore failed"),
-        ("\tchain vm_frame {", "\tchain vm_frame {\n\t\tnonsense here", "nft --check"),
-    ],
-    ids=["iptables", "ipset", "nftables"],  # lines not vmguard's: test_iptables_listing.py
-)
-def test_a_saved_ruleset_that_does_not_load_leaves_everything_as_it_is(site, good, bad, why) -> None:
+BROKEN = {  # part: (a line of the saved listing, what replaces it, the reason given)
+    "iptables": (
+        "-A VMG-INPUT ",
+        "-A VMG-INPUT -p tcp -m tcp --dport 99999 -j RETURN\n-A VMG-INPUT ",
+        "does not load",
+    ),
+    "ipset": (
+        "create vmg-ids4 ",
+        "create vmg-ids4 bitmap:nonsense\ncreate vmg-ids4 ",
+        "ipset restore failed",
+    ),
+    "nftables": ("\tchain vm_frame {", "\tchain vm_frame {\n\t\tnonsense here", "nft --check"),
+}  # lines that are not vmguard's: test_iptables_listing.py
+
+
+def test_a_saved_ruleset_that_does_not_load_leaves_everything_as_it_is(site) -> None:
     old = site.inventory("old", address="10.77.0.32")
     assert site.vmguard("firewall", "apply", "--inventory", str(old)).returncode == 0
     record_path = _applied(site)
-    record = json.loads(record_path.read_text())
-    assert good in record["before"]["text"]  # control: the line the test breaks is there
-    record["before"]["text"] = record["before"]["text"].replace(good, bad, 1)
-    record_path.write_text(json.dumps(record))
+    saved = record_path.read_text()
     applied, save_applied, sets = site.show(), site.save(), site.ns.run("ipset", "list", "-n").stdout
     xml_applied = xml_hash(site.vm)
+    for part, (good, bad, why) in BROKEN.items():
+        record = json.loads(saved)
+        assert good in record["before"]["text"], part  # control: the line the test breaks is there
+        record["before"]["text"] = record["before"]["text"].replace(good, bad, 1)
+        record_path.write_text(json.dumps(record))
 
-    refused = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
-    assert refused.returncode == 3 and why in refused.stderr, refused
-    assert site.show() == applied and site.save() == save_applied and xml_hash(site.vm) == xml_applied
-    assert site.ns.run("ipset", "list", "-n").stdout == sets  # no half-loaded generation left
+        refused = site.vmguard("rollback", site.vm, "--inventory", str(site.inventory("inv")))
+        assert refused.returncode == 3 and why in refused.stderr, (part, refused)
+        assert site.show() == applied and site.save() == save_applied and xml_hash(site.vm) == xml_applied
+        assert site.ns.run("ipset", "list", "-n").stdout == sets, part  # no half-loaded generation
 
-    # The restore itself, not only the check rollback runs first, leaves it all alone.
-    code = "import sys; from vmguard.firewall.iptables import IptablesBackend as B; B().restore(sys.argv[1])"
-    argv = site.ns.argv(sys.executable, "-c", code, record["before"]["text"])
-    done = subprocess.run(argv, env=site.env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode != 0 and "FirewallError" in done.stderr and why in done.stderr, done
-    assert site.show() == applied and site.save() == save_applied
-    assert site.ns.run("ipset", "list", "-n").stdout == sets
+        # The restore itself, not only the check rollback runs first, leaves it all alone.
+        code = (
+            "import sys; from vmguard.firewall.iptables import IptablesBackend as B; B().restore(sys.argv[1])"
+        )
+        argv = site.ns.argv(sys.executable, "-c", code, record["before"]["text"])
+        done = subprocess.run(argv, env=site.env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode != 0 and "FirewallError" in done.stderr and why in done.stderr, (part, done)
+        assert site.show() == applied and site.save() == save_applied, part
+        assert site.ns.run("ipset", "list", "-n").stdout == sets, part
 
 
 KILLED = """
@@ -190,7 +196,9 @@ def test_a_restore_killed_at_any_step_leaves_each_part_old_or_new_and_apply_repa
     assert done.returncode == 0 and site.show() == previous, done
     steps = done.stdout.split()
     assert steps[0] == "ipset" and steps.count("commit") == 2 and steps[-1] == "nft", steps
-    firsts = [i for i, name in enumerate(steps) if i == 0 or steps[i - 1] != name]  # one of each run
+    # Each commit, and the first of each run of ipset commands (the destroys are alike).
+    firsts = [i for i, name in enumerate(steps) if i == 0 or steps[i - 1] != name or name == "commit"]
+    assert len(firsts) == 5, steps  # ipset restore, IPv6 commit, IPv4 commit, destroys, nft
     for kill_at in firsts:
         assert site.vmguard("firewall", "apply", "--inventory", str(inv)).returncode == 0
         assert site.show() == applied  # apply repaired what the last kill left
