@@ -30,6 +30,8 @@ SLOTS = ("a", "b")
 MAXELEM = 1 << 22
 TIMEOUT = 300
 _SLOTTED = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))-[ab]\b")
+_INITVAL = re.compile(r" initval 0x[0-9a-f]+")
+_PLAIN = re.compile(r"\b(vmg-(?:ids4|out4|in4|log4))\b(?!-)")
 
 
 def slotted(name: str, slot: str) -> str:
@@ -40,6 +42,11 @@ def slotted(name: str, slot: str) -> str:
 def unslotted(text: str) -> str:
     """Set names with the slot left out, so either generation compares equal."""
     return _SLOTTED.sub(r"\1", text)
+
+
+def reslotted(text: str, slot: str) -> str:
+    """Set names (slotted or not) renamed to those of `slot`: a listing put back there."""
+    return _PLAIN.sub(rf"\1-{slot}", unslotted(text))
 
 
 def ipset(args: list[str], script: str | None = None, check: bool = True) -> str:
@@ -131,17 +138,29 @@ def live_slot() -> str | None:
     return next((s for s in SLOTS if (_references(slotted(IDS, s)) or 0) > 0), None)
 
 
+def free_slot() -> str:
+    """The slot the live rules do not use."""
+    live = live_slot()
+    return next(s for s in SLOTS if s != live)
+
+
 def prepare(ruleset: Ruleset) -> str:
     """Fill the slot the live rules do not use, in one `ipset restore`; its name."""
-    live = live_slot()
-    slot = next(s for s in SLOTS if s != live)
+    slot = free_slot()
     discard(slot)  # left by an apply killed before its commit
+    load(slot, [*_creates(ruleset, slot), *_adds(ruleset, slot)])
+    return slot
+
+
+def load(slot: str, lines: list[str]) -> None:
+    """`ipset restore` of `lines` (sets of `slot`, emptied first); none of them left on failure."""
+    if not lines:
+        return
     try:
-        ipset(["restore"], "\n".join([*_creates(ruleset, slot), *_adds(ruleset, slot)]) + "\n")
+        ipset(["restore"], "\n".join(lines) + "\n")
     except FirewallError:
         discard(slot)
         raise
-    return slot
 
 
 def retire(slot: str) -> None:
@@ -179,8 +198,13 @@ def snapshot() -> dict[str, frozenset[str]]:
 
 
 def show() -> str:
+    """The live slot's sets in `ipset restore` syntax, with what the kernel picks itself
+    (initval, and the element order it makes) left out: the same sets list the same."""
     slot = live_slot()
-    return "".join(ipset(["save", slotted(n, slot)], check=False) for n in NAMES) if slot else ""
+    listings = [ipset(["save", slotted(n, slot)], check=False).splitlines() for n in NAMES] if slot else []
+    return "".join(
+        "\n".join([_INITVAL.sub("", lines[0]), *sorted(lines[1:])]) + "\n" for lines in listings if lines
+    )
 
 
 def _normal(line: str) -> str:

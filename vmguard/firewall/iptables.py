@@ -12,6 +12,8 @@ Frames on the VM bridges (port binding, VLAN tags, ethertypes, ARP between VMs a
 the host) are filtered by nftables' bridge family here too (nftables_bridge.py, loaded
 by `nft` after the iptables commit). ARP on a VM interface that is no bridge (vboxnet0)
 is not filtered by this backend (it would take arptables); `plan` says so.
+
+`show` and `restore` (what `apply` saves and `rollback` puts back): iptables_restore.py.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from vmguard.core.errors import FirewallError
-from vmguard.firewall import ipsets
+from vmguard.firewall import ipsets, iptables_restore
 from vmguard.firewall import nftables as nft
 from vmguard.firewall import nftables_render as nr
 from vmguard.firewall.interface import FirewallRule, Hook, RulesetSnapshot
@@ -177,7 +179,7 @@ class IptablesBackend:
                 "this host's iptables is nft-based (iptables-nft); python-iptables writes "
                 "legacy rules that it would not show: use --backend nftables"
             )
-        for tool in ("ipset", "nft", *SAVE.values()):
+        for tool in ("ipset", "nft", *SAVE.values(), *iptables_restore.RESTORE.values()):
             if shutil.which(tool) is None:
                 raise FirewallError(f"{tool} not found: install the iptables and ipset packages")
         _iptc()
@@ -214,11 +216,8 @@ class IptablesBackend:
         self.apply(ruleset)
 
     def restore(self, text: str, *, check: bool = False) -> None:
-        """Not done here: the listing spans ipset slots, two tables and nftables' bridge table."""
-        raise FirewallError(
-            "putting back a saved ruleset needs the nftables backend; with iptables, "
-            "`vmguard firewall apply` with the previous inventory restores it"
-        )
+        """Put back a listing `show` made, table by table (iptables_restore.py)."""
+        iptables_restore.restore(text, check=check)
 
     def remove(self) -> bool:
         present = self.snapshot().present
@@ -227,14 +226,7 @@ class IptablesBackend:
         return ipsets.destroy() or present or bridge
 
     def show(self) -> str:
-        out = [
-            subprocess.run(
-                [SAVE[v], "-t", "filter"], capture_output=True, text=True, timeout=60, check=False
-            ).stdout
-            for v in (4, 6)
-        ]
-        ours = [ln for text in out for ln in text.splitlines() if "VMG-" in ln]
-        return "\n".join(ours) + "\n" + ipsets.show() if ours else "# no vmguard chains loaded\n"
+        return iptables_restore.show()
 
     def snapshot(self) -> RulesetSnapshot:
         chains: dict[str, tuple[FirewallRule, ...]] = {}

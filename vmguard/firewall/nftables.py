@@ -222,6 +222,18 @@ def load_bridge_table(ruleset: Ruleset) -> None:
     _nft(["-f", STDIN], nr.bridge_script(ruleset))
 
 
+def bridge_listing() -> str:
+    """`bridge vmguard` as nft lists it ("" when not loaded): what load_bridge_text takes."""
+    return _table_command(["list", "table", *nr.nb.TABLE.split()]) or ""
+
+
+def load_bridge_text(listing: str, *, check: bool = False) -> None:
+    """Replace `bridge vmguard` by a listing of it in one transaction ("": remove it).
+    check: nft --check only, nothing changes."""
+    args = ["--check", "-f", STDIN] if check else ["-f", STDIN]
+    _nft(args, f"table {nr.nb.TABLE}\ndelete table {nr.nb.TABLE}\n{listing}")
+
+
 def remove_bridge_table() -> bool:
     return _table_command(["delete", "table", *nr.nb.TABLE.split()]) is not None
 
