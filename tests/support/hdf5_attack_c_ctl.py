@@ -1,0 +1,165 @@
+"""Third HDF5 attack: controls, ordinary h5py output the lab may write (issue #13).
+
+Each must be published byte-identical; files refused by a documented rule (lzf, scale-
+offset, n-bit, external links, a user block) are listed in DOCUMENTED_REFUSALS instead.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from tests.support.hdf5_attack_c_bytes import h5file
+
+STR_VLEN = h5py.string_dtype("utf-8")
+STR_ASCII = h5py.string_dtype("ascii")
+
+
+def _strings(f) -> None:
+    a = f.attrs
+    a["py"] = "plain str"
+    a["bytes"] = b"plain bytes"
+    a["utf8"] = "énergie ✓"
+    a["empty"] = ""
+    a["np_fixed"] = np.bytes_("fixed")
+    a["fixed_arr"] = np.array([b"ab", b"cde"], "S3")
+    a.create("vlen_arr", ["x", "yy", ""], dtype=STR_VLEN)
+    a.create("ascii_vlen", b"ascii", dtype=STR_ASCII)
+    a.create("utf8_fixed", "ab".encode(), dtype=h5py.string_dtype("utf-8", 4))
+    a["list"] = ["one", "two"]
+    a["empty_attr"] = h5py.Empty("f")
+
+
+def _links(f) -> None:
+    d = f.create_dataset("data/x", data=np.arange(5.0))
+    f["alias"] = d
+    f["data/again"] = d
+    f["soft"] = h5py.SoftLink("/data/x")
+    f["dangling"] = h5py.SoftLink("/nowhere")
+    f.create_group("empty")
+
+
+def _shapes(f) -> None:
+    f.create_dataset("empty0", shape=(0,), dtype="f8")
+    f.create_dataset("empty0c", shape=(0, 3), maxshape=(None, 3), dtype="i4", chunks=(4, 3))
+    f.create_dataset("scalar", data=3.5)
+    f.create_dataset("nullspace", data=h5py.Empty("i4"))
+    f.create_dataset("bools", data=np.array([True, False]))
+    f.create_dataset("cplx", data=np.arange(3) * (1 + 2j))
+    f.create_dataset("half", data=np.arange(4, dtype="f2"))
+    f.create_dataset("enum", data=np.array([0, 1], "u1"),
+                     dtype=h5py.enum_dtype({"a": 0, "b": 1}, basetype="u1"))
+    f.create_dataset("opaque", data=np.zeros(3, "V4"))
+    f.create_dataset("nd", data=np.arange(24, dtype="<i2").reshape(2, 3, 4))
+
+
+def _chunked(f) -> None:
+    f.create_dataset("fl", data=np.arange(1000.0), chunks=(100,), fletcher32=True)
+    f.create_dataset("gz", data=np.arange(1000), chunks=(300,), compression="gzip",
+                     compression_opts=9, shuffle=True, fletcher32=True)
+    r = f.create_dataset("grow", shape=(0, 4), maxshape=(None, 4), chunks=(8, 4), dtype="f4")
+    r.resize((20, 4))
+    r[:] = 1.5
+    f.create_dataset("fill", shape=(10,), chunks=(4,), dtype="i4", fillvalue=-1)
+
+
+def _dense_attrs(f) -> None:
+    d = f.create_dataset("d", data=np.arange(3))
+    for i in range(12):
+        d.attrs[f"a{i:02d}"] = np.arange(i + 1)
+    d.attrs["big"] = np.arange(20000, dtype="f8")
+
+
+def _committed(f) -> None:
+    f["T"] = np.dtype([("x", "<f8"), ("n", "<i4")])
+    f.create_dataset("rows", data=np.zeros(4, f["T"].dtype), dtype=f["T"])
+    f["T"].attrs["unit"] = "m"
+
+
+def _refs(f) -> None:
+    d = f.create_dataset("target", data=np.arange(3))
+    f.create_dataset("refs", data=np.array([d.ref, f.ref], h5py.ref_dtype))
+    f.attrs["ref"] = d.ref
+
+
+def _comment(f) -> None:
+    d = f.create_dataset("d", data=np.arange(3))
+    h5py.h5o.set_comment(d.id, b"a comment")
+
+
+def _tracked(f) -> None:
+    g = f.create_group("ordered", track_order=True)
+    for i in range(4):
+        g.create_dataset(f"x{i}", data=np.arange(i + 1))
+        g.attrs[f"k{i}"] = i
+
+
+CASES = {
+    "strings": _strings, "links": _links, "shapes": _shapes, "chunked": _chunked,
+    "committed": _committed, "refs": _refs, "comment": _comment, "tracked": _tracked,
+}
+KWARGS = {
+    "default": {}, "latest": {"libver": "latest"}, "v108-v112": {"libver": ("v108", "v112")},
+    "times": {"track_times": True},
+}
+
+
+def _make(build, **kw) -> bytes:
+    if "track_times" in kw:
+        kw.pop("track_times")
+        inner = build
+
+        def build(f):  # noqa: F811 - h5py's track_times is a per-dataset option
+            orig = f.create_dataset
+            f.create_dataset = lambda *a, **k: orig(*a, track_times=True, **k)
+            inner(f)
+    return bytes(h5file(build, **kw))
+
+
+def _grid() -> dict:
+    out = {}
+    for case, build in CASES.items():
+        for variant, kw in KWARGS.items():
+            out[f"ctl-{case}-{variant}.h5"] = lambda b=build, k=kw: _make(b, **k)
+    out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
+    out["ctl-page-strategy.h5"] = lambda: _make(
+        _chunked, fs_strategy="page", fs_page_size=4096, libver="latest")
+    return out
+
+
+def _documented(f) -> None:
+    f.create_dataset("d", data=np.arange(100), chunks=(10,), compression="lzf")
+
+
+def _scaleoffset(f) -> None:
+    f.create_dataset("d", data=np.arange(100), chunks=(10,), scaleoffset=0)
+
+
+def _external_link(f) -> None:
+    f["ext"] = h5py.ExternalLink("other.h5", "/x")
+
+
+def _userblock() -> bytes:
+    return bytes(h5file(lambda f: f.create_dataset("d", data=np.arange(3)), userblock_size=512))
+
+
+# name: (builder, what the refusal must name). Refusals the docs announce.
+DOCUMENTED = {
+    "doc-lzf.h5": (lambda: _make(_documented), "lzf"),
+    "doc-scaleoffset.h5": (lambda: _make(_scaleoffset), "scale-offset"),
+    "doc-external-link.h5": (lambda: _make(_external_link), "external link"),
+    "doc-userblock.h5": (_userblock, "user block"),
+    "doc-fsm-persist.h5": (lambda: _make(_shapes, fs_strategy="fsm", fs_persist=True),
+                           "free-space"),
+}
+MISLEADING = {
+    "doc-userblock.h5": "h5py's userblock_size=512: refused as 'application/octet-stream (no "
+    "validator for it; the policy would have to say validate: head-only)': the message "
+    "names neither HDF5 nor the user block (the docs say: superblock at offset 0)",
+    "doc-fsm-persist.h5": "h5py's fs_strategy='fsm', fs_persist=True (documented: persisted "
+    "free-space sections are not supported): refused as 'a message of type 0x0017 of the "
+    "superblock extension is declared 128 bytes where its content is 29', which reads as "
+    "a malformed file; the 96 bytes are the free-space managers' addresses",
+}
+
+CONTROLS = _grid()

@@ -1,0 +1,217 @@
+"""Third HDF5 attack: payloads in storage, filter and header fields (issue #13, session 30).
+
+Filter pipeline padding and names, the filter mask of chunk index entries (v1 B-tree
+keys, single chunk, fixed array), message flags, group info fields. Offsets from the
+HDF5 specification; lookup3 recomputed where the format has it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from tests.support.hdf5_attack_c_bytes import (
+    PAYLOAD, find, h5file, lookup3, move_into_nil, nil_out, put,
+)
+
+PLINE, LAYOUT, GINFO, ATTR = 0x0B, 0x08, 0x0A, 0x0C
+
+
+def _filtered(f) -> None:
+    ds = f.create_dataset("z", data=np.arange(30, dtype="<i4"), chunks=(10,),
+                          compression="gzip", shuffle=True, fletcher32=True)
+    ds.attrs["slack"] = np.zeros(16)  # made a NIL message to move a message into
+
+
+def _pline(offset: int) -> bytearray:
+    """Pipeline v1 of shuffle, deflate, fletcher32: reserved at 2-7, shuffle's client data
+    padding at 28, fletcher32's name 'fletcher32\\0' padded to 16 at 64."""
+    buf = h5file(_filtered)
+    hdr, msg = find(buf, "z", PLINE)
+    put(buf, hdr, msg.body + offset, PAYLOAD)
+    return buf
+
+
+def pline_reserved() -> bytearray:
+    return _pline(2)
+
+
+def pline_cdata_padding() -> bytearray:
+    return _pline(28)
+
+
+def pline_name_padding() -> bytearray:
+    return _pline(64 + 11)
+
+
+def pline_name_after_nul() -> bytearray:
+    """deflate's name 'deflate\\0' declared 16 bytes: 'deflate\\0PWND\\0\\0\\0\\0'. libhdf5
+    keeps the name up to the NUL (H5Pget_filter returns 'deflate')."""
+    buf = h5file(_filtered)
+    nil_out(buf, *find(buf, "z", ATTR))
+    hdr, msg = find(buf, "z", PLINE)
+    body = bytearray(buf[msg.body:msg.body + msg.size])
+    deflate = bytearray(body[32:56])
+    struct.pack_into("<H", deflate, 2, 16)
+    deflate[16:16] = PAYLOAD + bytes(4)
+    move_into_nil(buf, hdr, msg, bytes(body[:32] + deflate + body[56:]))
+    return buf
+
+
+def pline_fletcher_cdata() -> bytearray:
+    """fletcher32 given one client data value (PWND): its filter ignores client data."""
+    buf = h5file(_filtered)
+    nil_out(buf, *find(buf, "z", ATTR))
+    hdr, msg = find(buf, "z", PLINE)
+    body = bytearray(buf[msg.body:msg.body + msg.size])
+    struct.pack_into("<H", body, 56 + 6, 1)
+    move_into_nil(buf, hdr, msg, bytes(body + PAYLOAD + bytes(4)))
+    return buf
+
+
+def _btree_key_mask(filtered: bool) -> bytearray:
+    """v1 B-tree chunk index: each key is chunk size (4), filter mask (4), offsets. The
+    mask's bits name filters skipped; bits past the pipeline's filters mean nothing."""
+    def build(f):
+        kw = {"compression": "gzip"} if filtered else {}
+        f.create_dataset("c", data=np.arange(30, dtype="<i4"), chunks=(10,), **kw)
+    buf = h5file(build)
+    hdr, msg = find(buf, "c", LAYOUT)
+    tree = struct.unpack_from("<Q", buf, msg.body + 3)[0]
+    assert buf[tree:tree + 4] == b"TREE"
+    mask = PAYLOAD if not filtered else bytes([PAYLOAD[0] & 0xFE]) + PAYLOAD[1:]
+    buf[tree + 24 + 4:tree + 24 + 8] = mask
+    return buf
+
+
+def btree_mask_unfiltered() -> bytearray:
+    return _btree_key_mask(False)
+
+
+def btree_mask_high_bits() -> bytearray:
+    return _btree_key_mask(True)
+
+
+def single_chunk_mask() -> bytearray:
+    """Layout (libver latest) of one filtered chunk: filtered size (8), filter mask (4)."""
+    buf = h5file(lambda f: f.create_dataset("s", data=np.arange(30, dtype="<i4"), chunks=(30,),
+                                            compression="gzip"), libver="latest")
+    hdr, msg = find(buf, "s", LAYOUT)
+    assert buf[msg.body + 7] == 1, "single chunk index"
+    put(buf, hdr, msg.body + 16, PAYLOAD)
+    return buf
+
+
+def fixed_array_mask() -> bytearray:
+    """Fixed array of filtered chunks: each element address (8), size, filter mask (4);
+    the data block's lookup3 recomputed."""
+    buf = h5file(lambda f: f.create_dataset("a", data=np.arange(30, dtype="<i4"), chunks=(10,),
+                                            compression="gzip"), libver="latest")
+    hdr, msg = find(buf, "a", LAYOUT)
+    assert buf[msg.body + 7] == 3, "fixed array index"
+    fahd = struct.unpack_from("<Q", buf, msg.body + 9)[0]
+    entry = buf[fahd + 6]
+    fadb = struct.unpack_from("<Q", buf, fahd + 16)[0]
+    assert buf[fadb:fadb + 4] == b"FADB"
+    first = fadb + 14
+    buf[first + entry - 4:first + entry] = PAYLOAD
+    end = first + 3 * entry
+    struct.pack_into("<I", buf, end, lookup3(bytes(buf[fadb:end])))
+    return buf
+
+
+def _flags_dataset(f) -> None:
+    f.create_dataset("z", data=np.arange(30, dtype="<i4"), chunks=(10,), compression="gzip")
+
+
+# 80 of 256 flag values read (no "shared", no "was unknown" without "mark if unknown"...)
+CARRIER = b"PULD"
+FLAGGED = (0x01, 0x03, 0x05, PLINE)
+
+
+def flags_of(buf: bytes, path: str) -> bytes:
+    """The flags bytes of FLAGGED's messages, in order (the carrier, if patched)."""
+    out = b""
+    for mtype in FLAGGED:
+        hdr, msg = find(buf, path, mtype)
+        out += bytes([buf[msg.head + (4 if hdr.version == 1 else 3)]])
+    return out
+
+
+def message_flags() -> bytearray:
+    """The flags byte of four shareable messages (dataspace, datatype, fill value,
+    pipeline) set to CARRIER's bytes: bits libhdf5 reads only for unknown messages or
+    when it writes ("mark if unknown", "shareable", "fail if unknown")."""
+    buf = h5file(_flags_dataset)
+    for mtype, byte in zip(FLAGGED, CARRIER):
+        hdr, msg = find(buf, "z", mtype)
+        put(buf, hdr, msg.head + 4, bytes([byte]))
+    return buf
+
+
+def message_flags_v2() -> bytearray:
+    buf = h5file(_flags_dataset, libver="latest")
+    for mtype, byte in zip(FLAGGED, CARRIER):
+        hdr, msg = find(buf, "z", mtype)
+        put(buf, hdr, msg.head + 3, bytes([byte]))
+    return buf
+
+
+def nil_message_body() -> bytearray:
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)))
+    hdr, msg = find(buf, "d", 0x00)
+    put(buf, hdr, msg.body + 8, PAYLOAD)
+    return buf
+
+
+def v1_header_alignment() -> bytearray:
+    """The 4 bytes that align a v1 object header's messages to 8."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)))
+    hdr, _ = find(buf, "d", 0x01)
+    put(buf, hdr, hdr.start + 12, PAYLOAD)
+    return buf
+
+
+def _group(f) -> None:
+    f.create_group("g")
+    f["g"].create_dataset("x", data=np.arange(3))
+
+
+def group_info_estimates() -> bytearray:
+    """Group info message (latest): flag bit 1 adds 'estimated number of entries' and
+    'estimated link name length' (2 + 2): libhdf5 uses them only to size new groups."""
+    buf = h5file(_group, libver="latest")
+    hdr, msg = find(buf, "g", GINFO)
+    body = bytearray(buf[msg.body:msg.body + msg.size])
+    assert body[1] == 0, body
+    move_into_nil(buf, hdr, msg, bytes([0, 2]) + PAYLOAD)
+    return buf
+
+
+def group_info_phase_change() -> bytearray:
+    """Flag bit 0 adds max compact (2) and min dense (2): set to 'PW' / 'ND' (ND < PW+1,
+    a valid pair), a group of 1 link."""
+    buf = h5file(_group, libver="latest")
+    hdr, msg = find(buf, "g", GINFO)
+    move_into_nil(buf, hdr, msg, bytes([0, 1]) + PAYLOAD)
+    return buf
+
+
+ATTACKS = {
+    "pline-v1-reserved.h5": pline_reserved,
+    "pline-cdata-padding.h5": pline_cdata_padding,
+    "pline-name-padding.h5": pline_name_padding,
+    "pline-name-after-nul.h5": pline_name_after_nul,
+    "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
+    "btree-key-mask-unfiltered.h5": btree_mask_unfiltered,
+    "btree-key-mask-high-bits.h5": btree_mask_high_bits,
+    "single-chunk-mask.h5": single_chunk_mask,
+    "fixed-array-mask.h5": fixed_array_mask,
+    "message-flags-v1.h5": message_flags,
+    "message-flags-v2.h5": message_flags_v2,
+    "nil-message-body.h5": nil_message_body,
+    "v1-header-alignment.h5": v1_header_alignment,
+    "group-info-estimates.h5": group_info_estimates,
+    "group-info-phase-change.h5": group_info_phase_change,
+}
