@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,16 @@ def test_documented_refusal_names_its_reason(vetted, name):
     assert entry["verdict"] == "rejected"
     assert entry["detail"].startswith("hdf5:"), entry["detail"]
     assert crafted.DOCUMENTED[name][1] in entry["detail"], entry["detail"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=crafted.CONTRADICTORY[n]))
+     if n in crafted.CONTRADICTORY else n for n in ATTACKS],
+)
+def test_refusal_message_does_not_contradict_itself(vetted, name):
+    detail = vetted["entries"][name]["detail"]
+    assert not re.search(r"declared (\d+) bytes, not \1\b", detail), detail
 
 
 def test_whole_run_exit_code(vetted):

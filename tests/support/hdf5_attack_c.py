@@ -8,17 +8,72 @@ hdf5_attack_c_ctl.py. HOLES and FALSE_REJECTIONS say exactly what got out or was
 from __future__ import annotations
 
 from tests.support import hdf5_attack_c_ctl as ctl
+from tests.support import hdf5_attack_c_meta as meta
 from tests.support import hdf5_attack_c_store as store
 from tests.support import hdf5_attack_c_types as types
 
-ATTACKS = {**types.ATTACKS, **store.ATTACKS}
+ATTACKS = {**types.ATTACKS, **store.ATTACKS, **meta.ATTACKS}
 CONTROLS = ctl.CONTROLS
-DOCUMENTED = ctl.DOCUMENTED
-MISLEADING = ctl.MISLEADING
+DOCUMENTED = {**ctl.DOCUMENTED, **meta.DOCUMENTED}
+MISLEADING = {**ctl.MISLEADING, **meta.MISLEADING}
 FLAGGED_PATH = "z"
 
-HOLES: dict[str, str] = {}
+_MEMBER = ("compound datatype v1 (h5py's default for a table of plain fields): each member "
+           "has 28 bytes after its offset (dimensionality, 3 reserved, a 4-byte permutation, "
+           "4 reserved, four 4-byte dimension sizes) that libhdf5 writes as zeros and reads "
+           "past for dimensionality 0: 27 bytes per member unchecked; PWND published in ")
+HOLES: dict[str, str] = {
+    "cmpd-v1-member-perm.h5": _MEMBER + "member a's permutation",
+    "cmpd-v1-member-reserved.h5": _MEMBER + "member a's second reserved field",
+    "cmpd-v1-member-unused-dim.h5": _MEMBER + "member a's first dimension size",
+    "array-v2-perm.h5": "array datatype v2 (a '(2,)i4' compound member): the 4-byte "
+    "permutation index of each dimension, written 0 and skipped by libhdf5: 4 bytes",
+    "array-attr-perm.h5": "the same permutation index in an attribute's array datatype "
+    "(h5t.array_create): 4 bytes",
+    "opaque-tag-after-nul.h5": "opaque datatype tag 'ab' (padded to 8): the 5 bytes after "
+    "its NUL; H5Tget_tag returns 'ab': 4 bytes published",
+    "opaque-tag-longer.h5": "opaque tag length raised to 16 ('ab' + NULs + PWND + NULs): "
+    "any of up to 255 - len(tag) - 1 bytes after the NUL; 4 published",
+    "float-ebias.h5": "a float's 4-byte exponent bias (h5py's TypeFloatID.set_ebias): "
+    "libhdf5 converts values with it; a reader gets floats (h5py cannot even map the "
+    "type), the bias only from H5Tget_ebias; not among the docs' 'member names, enum "
+    "values': 4 bytes",
+    "pline-v1-reserved.h5": "filter pipeline message v1 (h5py's default): its 6 reserved "
+    "bytes: 4 published",
+    "pline-cdata-padding.h5": "filter pipeline v1: the 4 padding bytes after an odd number "
+    "of client data values (shuffle and deflate have one each): 4 per filter published",
+    "pline-name-padding.h5": "filter pipeline v1: the name 'fletcher32\\0' padded to 16: "
+    "5 bytes after the NUL, 4 published",
+    "pline-name-after-nul.h5": "filter pipeline v1: deflate's name declared 16 bytes, "
+    "'deflate\\0PWND\\0\\0\\0\\0'; libhdf5 keeps the name to the NUL: any number "
+    "of bytes, 4 published",
+    "pline-fletcher32-cdata.h5": "a client data value given to fletcher32, which takes none "
+    "(libhdf5 never writes one; only a dcpl get_filter query shows it): 4 bytes per "
+    "value, any number of values",
+    "group-info-estimates.h5": "group info message given 'estimated entries' and "
+    "'estimated name length' (flag bit 1): 4 bytes no structure uses (libhdf5 reads them "
+    "only to size new groups; a gcpl query returns them)",
+    "group-info-phase-change.h5": "group info message given max compact / min dense link "
+    "counts (flag bit 0): 4 bytes for a group of one link (the link phase change "
+    "class of the known attribute one; not pinned to the group's storage)",
+    "btree-k-message.h5": "superblock extension given a B-tree 'K' values message "
+    "(non-default H5Pset_sym_k/istore_k): under libver latest no v1 B-tree or symbol "
+    "node uses it: 4 bytes published (6 possible)",
+    "earray-layout-params.h5": "layout of a resizable dataset (extensible array index): "
+    "the 5 creation parameters in the layout message are not compared with the EAHD "
+    "header's (libhdf5 opens the array from the header): 4 bytes published",
+    "message-flags-v1.h5": "the flags byte of every header message: 80 of 256 values "
+    "still read (constant, don't share, shareable, mark/fail if unknown bits) on a "
+    "shareable message, ~6.3 bits per message; b'PULD' over 4 messages published",
+    "message-flags-v2.h5": "same as message-flags-v1 in a v2 (OHDR) header",
+}
 FALSE_REJECTIONS: dict[str, str] = {}
+# Refusals whose message contradicts itself (a reader cannot tell what is wrong).
+CONTRADICTORY = {
+    "attr-v1-datatype-padding.h5": "PWND in the 4 padding bytes after an attribute's "
+    "12-byte datatype (v1 attribute) is refused as 'a field of an attribute of /d is "
+    "declared 12 bytes, not 12'",
+}
 
 
 def attacks() -> dict[str, bytes]:

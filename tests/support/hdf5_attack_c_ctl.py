@@ -25,7 +25,7 @@ def _strings(f) -> None:
     a["fixed_arr"] = np.array([b"ab", b"cde"], "S3")
     a.create("vlen_arr", ["x", "yy", ""], dtype=STR_VLEN)
     a.create("ascii_vlen", b"ascii", dtype=STR_ASCII)
-    a.create("utf8_fixed", "ab".encode(), dtype=h5py.string_dtype("utf-8", 4))
+    a.create("utf8_fixed", b"ab", dtype=h5py.string_dtype("utf-8", 4))
     a["list"] = ["one", "two"]
     a["empty_attr"] = h5py.Empty("f")
 

@@ -12,7 +12,13 @@ import struct
 import numpy as np
 
 from tests.support.hdf5_attack_c_bytes import (
-    PAYLOAD, find, h5file, lookup3, move_into_nil, nil_out, put,
+    PAYLOAD,
+    find,
+    h5file,
+    lookup3,
+    move_into_nil,
+    nil_out,
+    put,
 )
 
 PLINE, LAYOUT, GINFO, ATTR = 0x0B, 0x08, 0x0A, 0x0C
@@ -144,7 +150,7 @@ def message_flags() -> bytearray:
     pipeline) set to CARRIER's bytes: bits libhdf5 reads only for unknown messages or
     when it writes ("mark if unknown", "shareable", "fail if unknown")."""
     buf = h5file(_flags_dataset)
-    for mtype, byte in zip(FLAGGED, CARRIER):
+    for mtype, byte in zip(FLAGGED, CARRIER, strict=True):
         hdr, msg = find(buf, "z", mtype)
         put(buf, hdr, msg.head + 4, bytes([byte]))
     return buf
@@ -152,7 +158,7 @@ def message_flags() -> bytearray:
 
 def message_flags_v2() -> bytearray:
     buf = h5file(_flags_dataset, libver="latest")
-    for mtype, byte in zip(FLAGGED, CARRIER):
+    for mtype, byte in zip(FLAGGED, CARRIER, strict=True):
         hdr, msg = find(buf, "z", mtype)
         put(buf, hdr, msg.head + 3, bytes([byte]))
     return buf

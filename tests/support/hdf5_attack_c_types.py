@@ -13,7 +13,11 @@ import h5py
 import numpy as np
 
 from tests.support.hdf5_attack_c_bytes import (
-    PAYLOAD, find, h5file, move_into_nil, put,
+    PAYLOAD,
+    find,
+    h5file,
+    move_into_nil,
+    put,
 )
 
 DTYPE, DSPACE = 0x03, 0x01

@@ -1,0 +1,137 @@
+"""Third HDF5 attack: superblock, attribute, link and layout fields (issue #13, session 30).
+
+Offsets from the HDF5 specification; lookup3 recomputed where the format has it.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import h5py
+import numpy as np
+
+from tests.support.hdf5_attack_c_bytes import (
+    PAYLOAD,
+    find,
+    h5file,
+    lookup3,
+    move_into_nil,
+    nil_out,
+    put,
+    resum_superblock,
+)
+
+ATTR, LAYOUT, LINK = 0x0C, 0x08, 0x06
+
+
+def _attr(f) -> None:
+    d = f.create_dataset("d", data=np.arange(3))
+    d.attrs["ab"] = np.int32(7)
+
+
+def attr_v1_name_padding() -> bytearray:
+    """v1 attribute message: name 'ab\\0' padded to 8; PWND in the padding."""
+    buf = h5file(_attr)
+    hdr, msg = find(buf, "d", ATTR)
+    put(buf, hdr, msg.body + 8 + 3, PAYLOAD)
+    return buf
+
+
+def attr_v1_datatype_padding() -> bytearray:
+    """v1 attribute message: the 12-byte datatype padded to 16; PWND in the padding."""
+    buf = h5file(_attr)
+    hdr, msg = find(buf, "d", ATTR)
+    put(buf, hdr, msg.body + 8 + 8 + 12, PAYLOAD)
+    return buf
+
+
+def btree_k_message() -> bytearray:
+    """Superblock v2 extension given a B-tree 'K' values message (type 0x13: version 0,
+    indexed storage internal K, group internal K, group leaf K), which libhdf5 writes for
+    a non-default H5Pset_sym_k/H5Pset_istore_k. Under libver latest no structure of the
+    file uses them (compact groups, no v1 B-tree): 'PW' and 'ND' as two K values.
+    The extension header is rewritten at the end of the file; its old bytes zeroed."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)), libver="latest",
+                 fs_strategy="aggregate")
+    old = struct.unpack_from("<Q", buf, 20)[0]
+    assert buf[old:old + 4] == b"OHDR" and buf[old + 5] & 0xDF == 0
+    prefix = 6 + (16 if buf[old + 5] & 0x20 else 0)
+    size = buf[old + prefix]
+    messages = bytes(buf[old + prefix + 1:old + prefix + 1 + size])
+    kmsg = bytes([0x13]) + struct.pack("<HB", 7, 0) + bytes([0]) + PAYLOAD + struct.pack("<H", 4)
+    body = messages + kmsg
+    ohdr = bytes(buf[old:old + prefix]) + bytes([len(body)]) + body
+    ohdr += struct.pack("<I", lookup3(ohdr))
+    buf[old:old + prefix + 1 + size + 4] = bytes(prefix + 1 + size + 4)
+    new = len(buf)
+    buf += ohdr
+    struct.pack_into("<QQ", buf, 20, new, len(buf))
+    resum_superblock(buf)
+    return buf
+
+
+def earray_params() -> bytearray:
+    """Layout v4/5 with an extensible array index: its five creation parameters (max
+    bits, index elements, min pointers, min elements, page bits) are also in the EAHD
+    header; libhdf5 opens the array from the header. 4 of them set to PWND's bytes."""
+    buf = h5file(lambda f: f.create_dataset("e", data=np.arange(30, dtype="<i4"), chunks=(10,),
+                                            maxshape=(None,)), libver="latest")
+    hdr, msg = find(buf, "e", LAYOUT)
+    assert buf[msg.body + 7] == 4, "extensible array index"
+    put(buf, hdr, msg.body + 8 + 1, PAYLOAD)
+    return buf
+
+
+def link_creation_order() -> bytearray:
+    """A hard link message in a group that tracks no creation order, given flag bit 2
+    and an 8-byte creation order (PWND + 4 zeros)."""
+    def build(f):
+        g = f.create_group("g")
+        g.create_dataset("d", data=[1])
+        g.attrs["slack"] = np.zeros(8)
+    buf = h5file(build, libver="latest")
+    hdr, msg = find(buf, "g", LINK)
+    body = bytes(buf[msg.body:msg.body + msg.size])
+    new = bytes([body[0], body[1] | 0x04]) + PAYLOAD + bytes(4) + body[2:]
+    hdr_attr, attr = find(buf, "g", ATTR)
+    nil_out(buf, hdr_attr, attr)
+    hdr, msg = find(buf, "g", LINK)
+    move_into_nil(buf, hdr, msg, new)
+    return buf
+
+
+def external_file_list() -> bytearray:
+    """An external file list (must be refused: a reader opens the named file)."""
+    def build(f):
+        f.create_dataset("e", shape=(4,), dtype="<i4", external=[("PWND.bin", 0, 16)])
+    return h5file(build)
+
+
+def virtual_dataset() -> bytearray:
+    """A virtual dataset mapping a source dataset of a file named PWND.h5 (refused)."""
+    def build(f):
+        layout = h5py.VirtualLayout(shape=(4,), dtype="<i4")
+        layout[:] = h5py.VirtualSource("PWND.h5", "x", shape=(4,))
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+    return h5file(build)
+
+
+# Refusals the docs announce (external data files, virtual datasets): name, builder,
+# what the refusal must name.
+DOCUMENTED = {
+    "doc-external-file-list.h5": (external_file_list, "external data files"),
+    "doc-virtual-dataset.h5": (virtual_dataset, "virtual"),
+}
+MISLEADING = {
+    "doc-virtual-dataset.h5": "h5py's create_virtual_dataset (documented: virtual datasets "
+    "are not supported) is refused as 'chunk index type 0 in /v is unknown': the message "
+    "reads a virtual layout as a chunked one and names no virtual dataset",
+}
+
+ATTACKS = {
+    "attr-v1-name-padding.h5": attr_v1_name_padding,
+    "attr-v1-datatype-padding.h5": attr_v1_datatype_padding,
+    "btree-k-message.h5": btree_k_message,
+    "earray-layout-params.h5": earray_params,
+    "link-creation-order-untracked.h5": link_creation_order,
+}
