@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from tests.support import hdf5_attack_c_ctl as ctl
 from tests.support import hdf5_attack_c_meta as meta
+from tests.support import hdf5_attack_c_names as names
 from tests.support import hdf5_attack_c_store as store
 from tests.support import hdf5_attack_c_types as types
+from tests.support.hdf5_attack_c_bytes import PAYLOAD
 
-ATTACKS = {**types.ATTACKS, **store.ATTACKS, **meta.ATTACKS}
+ATTACKS = {**types.ATTACKS, **store.ATTACKS, **meta.ATTACKS, **names.ATTACKS}
 CONTROLS = ctl.CONTROLS
 DOCUMENTED = {**ctl.DOCUMENTED, **meta.DOCUMENTED}
 MISLEADING = {**ctl.MISLEADING, **meta.MISLEADING}
-FLAGGED_PATH = "z"
+
+
+def carried(name: str, data: bytes) -> bool:
+    """The attack file holds its payload: PAYLOAD in a row, or (a field too small for
+    it) spread over several fields, read back from where the builder put it."""
+    if name.startswith("message-flags"):
+        return store.flags_of(data, "z") == store.CARRIER
+    if name in names.SPREAD:
+        return names.SPREAD[name](data) == PAYLOAD
+    return PAYLOAD in data
 
 _MEMBER = ("compound datatype v1 (h5py's default for a table of plain fields): each member "
            "has 28 bytes after its offset (dimensionality, 3 reserved, a 4-byte permutation, "
