@@ -94,13 +94,38 @@ def _tracked(f) -> None:
         g.attrs[f"k{i}"] = i
 
 
+def _many(f) -> None:
+    g = f.create_group("runs")
+    for i in range(60):
+        g.create_dataset(f"run{i:03d}", data=np.arange(i % 5 + 1))
+        g.attrs[f"k{i:02d}"] = i
+
+
+def _layouts(f) -> None:
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_layout(h5py.h5d.COMPACT)
+    space = h5py.h5s.create_simple((4,))
+    ds = h5py.h5d.create(f.id, b"compact", h5py.h5t.STD_I32LE, space, dcpl=dcpl)
+    ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(4, dtype="<i4"))
+    f.create_dataset("edge2d", data=np.arange(35.0).reshape(5, 7), chunks=(2, 3),
+                     compression="gzip")
+    f.create_dataset("vlen_gz", data=["a", "bb", "ccc"] * 5, dtype=STR_VLEN, chunks=(4,),
+                     compression="gzip", shuffle=True)
+    f.create_dataset("nanfill", shape=(6,), dtype="f8", chunks=(4,), fillvalue=np.nan)
+    f.create_dataset("scalar_str", data="run 42", dtype=STR_VLEN)
+    f.create_dataset("early", shape=(8,), dtype="i2", chunks=(4,)).id.get_create_plist()
+    f.attrs["root_attr"] = np.arange(3.0)
+
+
 CASES = {
     "strings": _strings, "links": _links, "shapes": _shapes, "chunked": _chunked,
     "committed": _committed, "refs": _refs, "comment": _comment, "tracked": _tracked,
+    "many": _many, "layouts": _layouts,
 }
 KWARGS = {
     "default": {}, "latest": {"libver": "latest"}, "v108-v112": {"libver": ("v108", "v112")},
-    "times": {"track_times": True},
+    "times": {"track_times": True}, "v110-v114": {"libver": ("v110", "v114")},
+    "v200": {"libver": "v200"}
 }
 
 
@@ -121,6 +146,10 @@ def _grid() -> dict:
     for case, build in CASES.items():
         for variant, kw in KWARGS.items():
             out[f"ctl-{case}-{variant}.h5"] = lambda b=build, k=kw: _make(b, **k)
+    for case in ("links", "many", "shapes"):
+        out[f"ctl-{case}-file-order.h5"] = lambda b=CASES[case]: _make(b, track_order=True)
+        out[f"ctl-{case}-file-order-latest.h5"] = lambda b=CASES[case]: _make(
+            b, track_order=True, libver="latest")
     out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
     out["ctl-page-strategy.h5"] = lambda: _make(
         _chunked, fs_strategy="page", fs_page_size=4096, libver="latest")
