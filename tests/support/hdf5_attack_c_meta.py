@@ -116,11 +116,50 @@ def virtual_dataset() -> bytearray:
     return h5file(build)
 
 
+def root_entry_name_offset() -> bytearray:
+    """Superblock v0: the root group's symbol table entry starts with a link name offset
+    (8 bytes) that names nothing (the root has no name; libhdf5 writes 0)."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)))
+    buf[56:60] = PAYLOAD
+    return buf
+
+
+def unknown_message() -> bytearray:
+    """A NIL message turned into an unknown type (0x7F), flagged 'mark if unknown' (libhdf5
+    reads past it): PWND as its body."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)))
+    hdr, msg = find(buf, "d", 0x00)
+    buf[msg.head:msg.head + 2] = struct.pack("<H", 0x7F)
+    buf[msg.head + 4] = 0x10
+    buf[msg.body:msg.body + 4] = PAYLOAD
+    return buf
+
+
+def page_gap() -> bytearray:
+    """A paged file (fs_strategy='page'): PWND in the zeros between the last structure
+    and the page-aligned end of the file."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(1000)), libver="latest",
+                 fs_strategy="page", fs_page_size=4096)
+    assert buf[-64:] == bytes(64)
+    buf[-32:-28] = PAYLOAD
+    return buf
+
+
+def _nbit(f) -> None:
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((10,))
+    dcpl.set_filter(h5py.h5z.FILTER_NBIT)
+    space = h5py.h5s.create_simple((100,))
+    ds = h5py.h5d.create(f.id, b"n", h5py.h5t.STD_I32LE, space, dcpl=dcpl)
+    ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(100, dtype="<i4"))
+
+
 # Refusals the docs announce (external data files, virtual datasets): name, builder,
 # what the refusal must name.
 DOCUMENTED = {
     "doc-external-file-list.h5": (external_file_list, "external data files"),
     "doc-virtual-dataset.h5": (virtual_dataset, "virtual"),
+    "doc-nbit.h5": (lambda: h5file(_nbit), "n-bit"),
 }
 MISLEADING = {
     "doc-virtual-dataset.h5": "h5py's create_virtual_dataset (documented: virtual datasets "
@@ -129,6 +168,9 @@ MISLEADING = {
 }
 
 ATTACKS = {
+    "root-entry-name-offset.h5": root_entry_name_offset,
+    "unknown-message.h5": unknown_message,
+    "page-gap.h5": page_gap,
     "attr-v1-name-padding.h5": attr_v1_name_padding,
     "attr-v1-datatype-padding.h5": attr_v1_datatype_padding,
     "btree-k-message.h5": btree_k_message,
