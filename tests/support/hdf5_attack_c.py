@@ -73,6 +73,10 @@ HOLES: dict[str, str] = {
     "earray-layout-params.h5": "layout of a resizable dataset (extensible array index): "
     "the 5 creation parameters in the layout message are not compared with the EAHD "
     "header's (libhdf5 opens the array from the header): 4 bytes published",
+    "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
+    "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
+    "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "
+    "the undefined address's 0xff published; a field beside the known threshold hole)",
     "message-flags-v1.h5": "the flags byte of every header message: 80 of 256 values "
     "still read (constant, don't share, shareable, mark/fail if unknown bits) on a "
     "shareable message, ~6.3 bits per message; b'PULD' over 4 messages published",

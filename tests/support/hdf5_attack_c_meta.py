@@ -14,6 +14,7 @@ from tests.support.hdf5_attack_c_bytes import (
     PAYLOAD,
     find,
     h5file,
+    header,
     lookup3,
     move_into_nil,
     nil_out,
@@ -145,6 +146,25 @@ def page_gap() -> bytearray:
     return buf
 
 
+def _fsinfo(offset: int) -> bytearray:
+    """The file space info message of a file with fs_strategy='aggregate' (libver
+    latest; not the threshold, a known hole): page size at 11 (8 bytes; used only by
+    the paged strategy), page-end metadata threshold at 19 (2), end of allocated space
+    before the free-space managers at 21 (8; used only when free space persists)."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3)), libver="latest",
+                 fs_strategy="aggregate")
+    ext = struct.unpack_from("<Q", buf, 20)[0]
+    hdr = header(buf, ext)
+    msg = next(m for m in hdr.msgs if m.type == 0x17)
+    put(buf, hdr, msg.body + offset, PAYLOAD)
+    return buf
+
+
+def fsinfo_eoa() -> bytearray:
+    """(PWND in the page size makes the file unreadable: libhdf5 bounds it.)"""
+    return _fsinfo(21)
+
+
 def _nbit(f) -> None:
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_chunk((10,))
@@ -171,6 +191,7 @@ ATTACKS = {
     "root-entry-name-offset.h5": root_entry_name_offset,
     "unknown-message.h5": unknown_message,
     "page-gap.h5": page_gap,
+    "fsinfo-eoa-before-fsm.h5": fsinfo_eoa,
     "attr-v1-name-padding.h5": attr_v1_name_padding,
     "attr-v1-datatype-padding.h5": attr_v1_datatype_padding,
     "btree-k-message.h5": btree_k_message,

@@ -99,6 +99,18 @@ def btree_mask_high_bits() -> bytearray:
     return _btree_key_mask(True)
 
 
+def btree_key_element_offset() -> bytearray:
+    """v1 B-tree chunk key: after the dataset's dimensions' offsets comes the offset in the
+    element 'dimension' (0, but the final key's holds the element size); PWND (a
+    multiple of the element size) in the first key's."""
+    buf = h5file(lambda f: f.create_dataset("c", data=np.arange(3000, dtype="<i4"),
+                                            chunks=(1000,)))
+    hdr, msg = find(buf, "c", LAYOUT)
+    tree = struct.unpack_from("<Q", buf, msg.body + 3)[0]
+    buf[tree + 24 + 16:tree + 24 + 20] = PAYLOAD
+    return buf
+
+
 def single_chunk_mask() -> bytearray:
     """Layout (libver latest) of one filtered chunk: filtered size (8), filter mask (4)."""
     buf = h5file(lambda f: f.create_dataset("s", data=np.arange(30, dtype="<i4"), chunks=(30,),
@@ -212,6 +224,7 @@ ATTACKS = {
     "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
     "btree-key-mask-unfiltered.h5": btree_mask_unfiltered,
     "btree-key-mask-high-bits.h5": btree_mask_high_bits,
+    "btree-key-element-offset.h5": btree_key_element_offset,
     "single-chunk-mask.h5": single_chunk_mask,
     "fixed-array-mask.h5": fixed_array_mask,
     "message-flags-v1.h5": message_flags,
