@@ -7,8 +7,11 @@ HDF5 specification; lookup3 recomputed where the format has it.
 
 from __future__ import annotations
 
+import io
 import struct
+import zlib
 
+import h5py
 import numpy as np
 
 from tests.support.hdf5_attack_c_bytes import (
@@ -49,6 +52,32 @@ def pline_cdata_padding() -> bytearray:
 
 def pline_name_padding() -> bytearray:
     return _pline(64 + 11)
+
+
+def pline_shuffle_size() -> bytearray:
+    """shuffle's client data value (the element size, set by libhdf5) set to PWND."""
+    return _pline(24)
+
+
+def shuffle_size_edge() -> bytearray:
+    """shuffle's element size (client data) set to 1 for 4-byte elements: libhdf5 then
+    does not unshuffle, and of the last chunk (30 of 100 elements in the extent) a
+    reader gets raw bytes 0..119 only. The walk, unshuffling by 4, sees bytes 200..229 as
+    the third bytes of 30 elements in the extent; there they hold PWND x 7 + 'PW'.
+    Every value a reader gets is zero."""
+    data = np.zeros(230, "<u4")
+    data[200:] = [PAYLOAD[i % 4] << 16 for i in range(30)]
+    buf = h5file(lambda f: f.create_dataset("h", data=data, chunks=(100,), shuffle=True,
+                                            compression="gzip"))
+    hdr, msg = find(buf, "h", PLINE)
+    put(buf, hdr, msg.body + 24, struct.pack("<I", 1))
+    return buf
+
+
+def last_chunk(buf: bytes) -> bytes:
+    """shuffle-size-edge's last chunk as stored, inflated (where its payload is)."""
+    with h5py.File(io.BytesIO(bytes(buf)), "r") as f:
+        return zlib.decompress(f["h"].id.read_direct_chunk((200,))[1])
 
 
 def pline_name_after_nul() -> bytearray:
@@ -221,6 +250,8 @@ ATTACKS = {
     "pline-cdata-padding.h5": pline_cdata_padding,
     "pline-name-padding.h5": pline_name_padding,
     "pline-name-after-nul.h5": pline_name_after_nul,
+    "pline-shuffle-size.h5": pline_shuffle_size,
+    "shuffle-size-edge.h5": shuffle_size_edge,
     "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
     "btree-key-mask-unfiltered.h5": btree_mask_unfiltered,
     "btree-key-mask-high-bits.h5": btree_mask_high_bits,
