@@ -117,6 +117,15 @@ def _layouts(f) -> None:
     f.attrs["root_attr"] = np.arange(3.0)
 
 
+def _swmr(f) -> None:
+    d = f.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(16,), dtype="f8")
+    f.swmr_mode = True
+    for i in range(5):
+        d.resize((d.shape[0] + 7,))
+        d[-7:] = i
+        d.flush()
+
+
 CASES = {
     "strings": _strings, "links": _links, "shapes": _shapes, "chunked": _chunked,
     "committed": _committed, "refs": _refs, "comment": _comment, "tracked": _tracked,
@@ -150,6 +159,10 @@ def _grid() -> dict:
         out[f"ctl-{case}-file-order.h5"] = lambda b=CASES[case]: _make(b, track_order=True)
         out[f"ctl-{case}-file-order-latest.h5"] = lambda b=CASES[case]: _make(
             b, track_order=True, libver="latest")
+    out["ctl-aligned.h5"] = lambda: _make(_chunked, alignment_threshold=1,
+                                          alignment_interval=4096)
+    out["ctl-meta-block.h5"] = lambda: _make(_layouts, meta_block_size=65536)
+    out["ctl-swmr.h5"] = lambda: _make(_swmr, libver="latest")
     out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
     out["ctl-page-strategy.h5"] = lambda: _make(
         _chunked, fs_strategy="page", fs_page_size=4096, libver="latest")
