@@ -39,6 +39,8 @@ HOLES: dict[str, str] = {
     "cmpd-v1-member-perm.h5": _MEMBER + "member a's permutation",
     "cmpd-v1-member-reserved.h5": _MEMBER + "member a's second reserved field",
     "cmpd-v1-member-unused-dim.h5": _MEMBER + "member a's first dimension size",
+    "cmpd-v1-attr-and-committed.h5": _MEMBER + "an attribute's member permutation and a "
+    "committed datatype's member dimension (8 bytes)",
     "array-v2-perm.h5": "array datatype v2 (a '(2,)i4' compound member): the 4-byte "
     "permutation index of each dimension, written 0 and skipped by libhdf5: 4 bytes",
     "array-attr-perm.h5": "the same permutation index in an attribute's array datatype "

@@ -50,6 +50,22 @@ def cmpd_v1_unused_dim() -> bytearray:
     return _member_field(12)
 
 
+def cmpd_v1_attr_and_committed() -> bytearray:
+    """The same member fields in an attribute's compound and a committed datatype's:
+    PWND in the attribute's member permutation, PWND in the committed type's first
+    dimension size (the class reaches every datatype message)."""
+    def build(f):
+        f.attrs.create("row", np.zeros((), PAIR))
+        f["T"] = PAIR
+    buf = h5file(build)
+    hdr, msg = find(buf, "/", 0x0C)
+    at = bytes(buf[msg.body:msg.body + msg.size]).index(b"a\0\0\0\0\0\0\0")
+    put(buf, hdr, msg.body + at + 8 + 4 + 4, PAYLOAD)
+    hdr, msg = find(buf, "T", DTYPE)
+    put(buf, hdr, msg.body + 8 + 8 + 4 + 12, PAYLOAD)
+    return buf
+
+
 def array_v2_perm() -> bytearray:
     """Array datatype v2 (a compound member '(2,)i4'): a 4-byte permutation index per
     dimension, written as 0 and skipped by libhdf5's decoder."""
@@ -155,6 +171,7 @@ ATTACKS = {
     "cmpd-v1-member-perm.h5": cmpd_v1_perm,
     "cmpd-v1-member-reserved.h5": cmpd_v1_reserved,
     "cmpd-v1-member-unused-dim.h5": cmpd_v1_unused_dim,
+    "cmpd-v1-attr-and-committed.h5": cmpd_v1_attr_and_committed,
     "array-v2-perm.h5": array_v2_perm,
     "array-attr-perm.h5": array_attr_perm,
     "opaque-tag-after-nul.h5": opaque_tag_after_nul,
