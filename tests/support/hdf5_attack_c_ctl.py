@@ -6,6 +6,9 @@ offset, n-bit, external links, a user block) are listed in DOCUMENTED_REFUSALS i
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import h5py
 import numpy as np
 
@@ -150,6 +153,33 @@ def _make(build, **kw) -> bytes:
     return bytes(h5file(build, **kw))
 
 
+def _append(step, libver: str) -> bytes:
+    """A file written, closed, reopened with 'a' and given more by step(f): a job that
+    appends its runs to its output file."""
+    with tempfile.TemporaryDirectory(prefix="attackh5c-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", libver=libver) as f:
+            f.create_dataset("a", data=np.arange(5))
+            f.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype="f8")
+        with h5py.File(path, "a") as f:
+            step(f)
+        return path.read_bytes()
+
+
+def _grow_log(f) -> None:
+    f["log"].resize((100,))
+    f["log"][:] = 1.0
+    f.attrs["runs"] = 1
+
+
+def _add_runs(f) -> None:
+    for i in range(12):
+        f.create_dataset(f"run_{i:02d}_appended_in_a_later_session", data=np.arange(i + 1))
+
+
+APPENDS = {"grow": _grow_log, "add12": _add_runs}
+
+
 def _grid() -> dict:
     out = {}
     for case, build in CASES.items():
@@ -163,6 +193,9 @@ def _grid() -> dict:
                                           alignment_interval=4096)
     out["ctl-meta-block.h5"] = lambda: _make(_layouts, meta_block_size=65536)
     out["ctl-swmr.h5"] = lambda: _make(_swmr, libver="latest")
+    for name, step in APPENDS.items():
+        for libver in ("earliest", "latest"):
+            out[f"ctl-append-{name}-{libver}.h5"] = lambda s=step, v=libver: _append(s, v)
     out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
     out["ctl-page-strategy.h5"] = lambda: _make(
         _chunked, fs_strategy="page", fs_page_size=4096, libver="latest")
