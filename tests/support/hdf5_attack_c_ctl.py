@@ -180,6 +180,13 @@ def _add_runs(f) -> None:
 APPENDS = {"grow": _grow_log, "add12": _add_runs}
 
 
+def _flushed(f) -> None:
+    """One session: a dataset, f.flush() (a long job's checkpoint), 12 more datasets."""
+    f.create_dataset("a", data=np.arange(5))
+    f.flush()
+    _add_runs(f)
+
+
 def _grid() -> dict:
     out = {}
     for case, build in CASES.items():
@@ -196,6 +203,8 @@ def _grid() -> dict:
     for name, step in APPENDS.items():
         for libver in ("earliest", "latest"):
             out[f"ctl-append-{name}-{libver}.h5"] = lambda s=step, v=libver: _append(s, v)
+    out["ctl-flush-add12-earliest.h5"] = lambda: _make(_flushed)
+    out["ctl-flush-add12-latest.h5"] = lambda: _make(_flushed, libver="latest")
     out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
     out["ctl-page-strategy.h5"] = lambda: _make(
         _chunked, fs_strategy="page", fs_page_size=4096, libver="latest")
