@@ -180,6 +180,19 @@ def _add_runs(f) -> None:
 APPENDS = {"grow": _grow_log, "add12": _add_runs}
 
 
+def _flushed_log(f) -> None:
+    """A job that grows a log and a table of strings, flushing after each block."""
+    d = f.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(16,), dtype="f8")
+    s = f.create_dataset("lines", shape=(0,), maxshape=(None,), chunks=(8,), dtype=STR_VLEN)
+    for k in range(6):
+        d.resize((d.shape[0] + 40,))
+        d[-40:] = k
+        s.resize((s.shape[0] + 5,))
+        s[-5:] = [f"block {k} line {j}" for j in range(5)]
+        f.attrs[f"block_{k}"] = k
+        f.flush()
+
+
 def _flushed(f) -> None:
     """One session: a dataset, f.flush() (a long job's checkpoint), 12 more datasets."""
     f.create_dataset("a", data=np.arange(5))
@@ -203,6 +216,8 @@ def _grid() -> dict:
     for name, step in APPENDS.items():
         for libver in ("earliest", "latest"):
             out[f"ctl-append-{name}-{libver}.h5"] = lambda s=step, v=libver: _append(s, v)
+    out["ctl-flush-log-earliest.h5"] = lambda: _make(_flushed_log)
+    out["ctl-flush-log-latest.h5"] = lambda: _make(_flushed_log, libver="latest")
     out["ctl-flush-add12-earliest.h5"] = lambda: _make(_flushed)
     out["ctl-flush-add12-latest.h5"] = lambda: _make(_flushed, libver="latest")
     out["ctl-dense-attrs-latest.h5"] = lambda: _make(_dense_attrs, libver="latest")
