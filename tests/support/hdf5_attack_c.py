@@ -25,7 +25,7 @@ def carried(name: str, data: bytes) -> bool:
     it) spread over several fields, read back from where the builder put it."""
     if name.startswith("message-flags"):
         return store.flags_of(data, "z") == store.CARRIER
-    if name == "shuffle-size-edge.h5":
+    if name in ("shuffle-size-edge.h5", "shuffle-skipped-edge.h5"):
         return PAYLOAD * 7 in store.last_chunk(data)
     if name in names.SPREAD:
         return names.SPREAD[name](data) == PAYLOAD

@@ -74,6 +74,20 @@ def shuffle_size_edge() -> bytearray:
     return buf
 
 
+def shuffle_skipped_edge() -> bytearray:
+    """As shuffle-size-edge, but the last chunk's filter mask (v1 B-tree key) says the
+    shuffle filter (bit 0) was skipped for it: libhdf5 does not unshuffle it."""
+    data = np.zeros(230, "<u4")
+    data[200:] = [PAYLOAD[i % 4] << 16 for i in range(30)]
+    buf = h5file(lambda f: f.create_dataset("h", data=data, chunks=(100,), shuffle=True,
+                                            compression="gzip"))
+    hdr, msg = find(buf, "h", LAYOUT)
+    tree = struct.unpack_from("<Q", buf, msg.body + 3)[0]
+    assert buf[tree:tree + 4] == b"TREE" and buf[tree + 6] == 3
+    struct.pack_into("<I", buf, tree + 24 + 2 * (24 + 8) + 4, 1)
+    return buf
+
+
 def last_chunk(buf: bytes) -> bytes:
     """shuffle-size-edge's last chunk as stored, inflated (where its payload is)."""
     with h5py.File(io.BytesIO(bytes(buf)), "r") as f:
@@ -252,6 +266,7 @@ ATTACKS = {
     "pline-name-after-nul.h5": pline_name_after_nul,
     "pline-shuffle-size.h5": pline_shuffle_size,
     "shuffle-size-edge.h5": shuffle_size_edge,
+    "shuffle-skipped-edge.h5": shuffle_skipped_edge,
     "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
     "btree-key-mask-unfiltered.h5": btree_mask_unfiltered,
     "btree-key-mask-high-bits.h5": btree_mask_high_bits,
