@@ -1,8 +1,10 @@
 """Third independent HDF5 attack (issue #13, session 30): every case and its verdict.
 
 The attack builders live by job in hdf5_attack_c_types.py (datatype and dataspace
-messages), hdf5_attack_c_store.py (filters, chunk index, header fields); controls in
-hdf5_attack_c_ctl.py. HOLES and FALSE_REJECTIONS say exactly what got out or was refused.
+messages), hdf5_attack_c_store.py (filters, chunk index, message flags, group info),
+hdf5_attack_c_meta.py (superblock extension, attributes, links, layouts),
+hdf5_attack_c_names.py (heaps, class bits); controls in hdf5_attack_c_ctl.py; byte tools
+in hdf5_attack_c_bytes.py. HOLES and FALSE_REJECTIONS say exactly what got out or was refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def carried(name: str, data: bytes) -> bool:
         return names.SPREAD[name](data) == PAYLOAD
     return PAYLOAD in data
 
+
 _MEMBER = ("compound datatype v1 (h5py's default for a table of plain fields): each member "
            "has 28 bytes after its offset (dimensionality, 3 reserved, a 4-byte permutation, "
            "4 reserved, four 4-byte dimension sizes) that libhdf5 writes as zeros and reads "
@@ -39,6 +42,7 @@ HOLES: dict[str, str] = {
     "cmpd-v1-member-perm.h5": _MEMBER + "member a's permutation",
     "cmpd-v1-member-reserved.h5": _MEMBER + "member a's second reserved field",
     "cmpd-v1-member-unused-dim.h5": _MEMBER + "member a's first dimension size",
+    "cmpd-v1-member-all.h5": _MEMBER + "all 27 ('PWN' + PWND x 6)",
     "cmpd-v1-attr-and-committed.h5": _MEMBER + "an attribute's member permutation and a "
     "committed datatype's member dimension (8 bytes)",
     "array-v2-perm.h5": "array datatype v2 (a '(2,)i4' compound member): the 4-byte "

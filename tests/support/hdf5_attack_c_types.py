@@ -66,6 +66,14 @@ def cmpd_v1_attr_and_committed() -> bytearray:
     return buf
 
 
+def cmpd_v1_member_all() -> bytearray:
+    """All 27 bytes after member a's dimensionality: 'PWN' + PWND x 6."""
+    buf = h5file(_table)
+    hdr, msg = find(buf, "t", DTYPE)
+    put(buf, hdr, msg.body + 8 + 8 + 4 + 1, PAYLOAD[:3] + PAYLOAD * 6)
+    return buf
+
+
 def array_v2_perm() -> bytearray:
     """Array datatype v2 (a compound member '(2,)i4'): a 4-byte permutation index per
     dimension, written as 0 and skipped by libhdf5's decoder."""
@@ -172,6 +180,7 @@ ATTACKS = {
     "cmpd-v1-member-reserved.h5": cmpd_v1_reserved,
     "cmpd-v1-member-unused-dim.h5": cmpd_v1_unused_dim,
     "cmpd-v1-attr-and-committed.h5": cmpd_v1_attr_and_committed,
+    "cmpd-v1-member-all.h5": cmpd_v1_member_all,
     "array-v2-perm.h5": array_v2_perm,
     "array-attr-perm.h5": array_attr_perm,
     "opaque-tag-after-nul.h5": opaque_tag_after_nul,
