@@ -242,12 +242,27 @@ def _userblock() -> bytes:
     return bytes(h5file(lambda f: f.create_dataset("d", data=np.arange(3)), userblock_size=512))
 
 
+def _family() -> bytes:
+    """h5py's family driver, one member: a superblock with a driver info block."""
+    with tempfile.TemporaryDirectory(prefix="attackh5c-") as where:
+        with h5py.File(f"{where}/fam%d.h5", "w", driver="family", memb_size=1 << 20) as f:
+            f.create_dataset("x", data=np.arange(10))
+        return Path(where, "fam0.h5").read_bytes()
+
+
+def _two_unlimited(f) -> None:
+    f.create_dataset("m", shape=(4, 4), maxshape=(None, None), chunks=(2, 2), dtype="i4")
+
+
 # name: (builder, what the refusal must name). Refusals the docs announce.
 DOCUMENTED = {
     "doc-lzf.h5": (lambda: _make(_documented), "lzf"),
     "doc-scaleoffset.h5": (lambda: _make(_scaleoffset), "scale-offset"),
     "doc-external-link.h5": (lambda: _make(_external_link), "external link"),
     "doc-userblock.h5": (_userblock, "user block"),
+    "doc-family-driver.h5": (_family, "driver"),
+    "doc-two-unlimited-latest.h5": (lambda: _make(_two_unlimited, libver="latest"),
+                                    "version 2 B-tree"),
     "doc-fsm-persist.h5": (lambda: _make(_shapes, fs_strategy="fsm", fs_persist=True),
                            "free-space"),
 }
