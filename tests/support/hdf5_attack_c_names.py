@@ -79,6 +79,41 @@ def gheap_object_reserved() -> bytearray:
     return buf
 
 
+def mtime_reserved() -> bytearray:
+    """Modification time message v1 (track_times=True): version, 3 reserved bytes,
+    seconds. 'PWN' in one dataset's, 'D' in the other's (the time itself is listed)."""
+    def build(f):
+        for name in ("a", "b"):
+            f.create_dataset(name, data=[1], track_times=True)
+    buf = h5file(build)
+    for path, part in (("a", PAYLOAD[:3]), ("b", PAYLOAD[3:])):
+        hdr, msg = find(buf, path, 0x12)
+        put(buf, hdr, msg.body + 1, part)
+    return buf
+
+
+def _group_nodes(offset) -> bytearray:
+    buf = h5file(lambda f: f.create_dataset("a", data=[1]))
+    at = buf.find(offset[0])
+    buf[at + offset[1]:at + offset[1] + 4] = PAYLOAD
+    return buf
+
+
+def snod_entry_reserved() -> bytearray:
+    """Root SNOD, entry 0: link name offset, header address, cache type, 4 reserved."""
+    return _group_nodes((b"SNOD", 8 + 20))
+
+
+def snod_unused_entry() -> bytearray:
+    """Root SNOD: entry 1 of 8 is unused (one link)."""
+    return _group_nodes((b"SNOD", 8 + 40 + 8))
+
+
+def tree_unused_child() -> bytearray:
+    """Root group's v1 B-tree: one child; the second child slot is unused."""
+    return _group_nodes((b"TREE", 24 + 8 + 8 + 8))
+
+
 def _class_bits(build, paths: tuple[str, str], byte: int, **kw) -> bytearray:
     buf = h5file(build, **kw)
     for path, half in zip(paths, (PAYLOAD[:2], PAYLOAD[2:]), strict=True):
@@ -125,6 +160,9 @@ def spread(paths: tuple[str, str], byte: int):
 
 
 SPREAD = {
+    "mtime-reserved.h5": lambda buf: b"".join(
+        bytes(buf[m.body + 1:m.body + 1 + n]) for m, n in (
+            (find(buf, "a", 0x12)[1], 3), (find(buf, "b", 0x12)[1], 1))),
     "int-class-bits.h5": spread(("a", "b"), 2),
     "vlen-seq-class-bits.h5": spread(("a", "b"), 2),
     "ref-class-bits.h5": spread(("a", "b"), 2),
@@ -136,6 +174,10 @@ ATTACKS = {
     "lheap-free-block.h5": lheap_free_block,
     "gheap-object-padding.h5": gheap_object_padding,
     "gheap-object-reserved.h5": gheap_object_reserved,
+    "mtime-reserved.h5": mtime_reserved,
+    "snod-entry-reserved.h5": snod_entry_reserved,
+    "snod-unused-entry.h5": snod_unused_entry,
+    "tree-unused-child.h5": tree_unused_child,
     "int-class-bits.h5": int_class_bits,
     "vlen-seq-class-bits.h5": vlen_seq_class_bits,
     "ref-class-bits.h5": ref_class_bits,
