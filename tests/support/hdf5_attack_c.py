@@ -84,6 +84,9 @@ HOLES: dict[str, str] = {
     "mtime-reserved.h5": "modification time message v1 (h5py track_times=True under the "
     "default libver): the 3 reserved bytes after its version are not checked (the docs "
     "leave the time, not these): 3 per dataset, 'PWN' + 'D' over two datasets published",
+    "heap-headers-reserved.h5": "the 3 reserved bytes of a local heap header (every group "
+    "under the default libver has one) and of a global heap collection header (every "
+    "collection) are not checked: 3 per heap; 'PWN' + 'D' published",
     "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
     "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
     "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "

@@ -92,6 +92,30 @@ def mtime_reserved() -> bytearray:
     return buf
 
 
+def attr_v1_reserved() -> bytearray:
+    """v1 attribute message: the reserved byte after its version; one payload byte in
+    each of four attributes."""
+    def build(f):
+        d = f.create_dataset("d", data=[1])
+        for k in range(4):
+            d.attrs[f"k{k}"] = k
+    buf = h5file(build)
+    for k in range(4):
+        hdr, msg = find(buf, "d", 0x0C, k)
+        put(buf, hdr, msg.body + 1, PAYLOAD[k:k + 1])
+    return buf
+
+
+def heap_headers_reserved() -> bytearray:
+    """The 3 reserved bytes of the local heap header ('PWN') and of the global heap
+    collection header ('D')."""
+    buf = h5file(_vlen_str)
+    lh, gc = buf.find(b"HEAP"), buf.find(b"GCOL")
+    buf[lh + 5:lh + 8] = PAYLOAD[:3]
+    buf[gc + 5:gc + 6] = PAYLOAD[3:]
+    return buf
+
+
 def _group_nodes(offset) -> bytearray:
     buf = h5file(lambda f: f.create_dataset("a", data=[1]))
     at = buf.find(offset[0])
@@ -160,6 +184,11 @@ def spread(paths: tuple[str, str], byte: int):
 
 
 SPREAD = {
+    "attr-v1-reserved.h5": lambda buf: bytes(
+        buf[find(buf, "d", 0x0C, k)[1].body + 1] for k in range(4)),
+    "heap-headers-reserved.h5": lambda buf: bytes(
+        buf[buf.find(b"HEAP") + 5:buf.find(b"HEAP") + 8]
+        + buf[buf.find(b"GCOL") + 5:buf.find(b"GCOL") + 6]),
     "mtime-reserved.h5": lambda buf: b"".join(
         bytes(buf[m.body + 1:m.body + 1 + n]) for m, n in (
             (find(buf, "a", 0x12)[1], 3), (find(buf, "b", 0x12)[1], 1))),
@@ -175,6 +204,8 @@ ATTACKS = {
     "gheap-object-padding.h5": gheap_object_padding,
     "gheap-object-reserved.h5": gheap_object_reserved,
     "mtime-reserved.h5": mtime_reserved,
+    "attr-v1-reserved.h5": attr_v1_reserved,
+    "heap-headers-reserved.h5": heap_headers_reserved,
     "snod-entry-reserved.h5": snod_entry_reserved,
     "snod-unused-entry.h5": snod_unused_entry,
     "tree-unused-child.h5": tree_unused_child,
