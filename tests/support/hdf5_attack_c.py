@@ -29,6 +29,8 @@ def carried(name: str, data: bytes) -> bool:
         return store.flags_of(data, "z") == store.CARRIER
     if name in ("shuffle-size-edge.h5", "shuffle-skipped-edge.h5"):
         return PAYLOAD * 7 in store.last_chunk(data)
+    if name == "pline-filter-flags.h5":
+        return store.filter_flag_bytes(data) == PAYLOAD
     if name in names.SPREAD:
         return names.SPREAD[name](data) == PAYLOAD
     return PAYLOAD in data
@@ -94,6 +96,10 @@ HOLES: dict[str, str] = {
     "pline-shuffle-size.h5": "shuffle's client data value (the element size libhdf5 sets "
     "from the datatype) is not compared with the element size: PWND published (4 bytes; "
     "only a dcpl get_filter query shows it)",
+    "pline-filter-flags.h5": "filter pipeline v1: the 15 bits of each filter's flags "
+    "other than 'optional' are not checked (libhdf5 writes 0; a dcpl get_filter query "
+    "shows them): 'P', 'W', 'N' in the high bytes of three filters, 'D' in fletcher32's "
+    "low byte published (about 2 bytes per filter)",
     "shuffle-size-edge.h5": "the walk unshuffles by the datatype's size, libhdf5 by the "
     "shuffle filter's client data (here 1: no unshuffle): they disagree on which bytes "
     "of the last chunk are elements; 60 bytes that only the walk reads as data (a "

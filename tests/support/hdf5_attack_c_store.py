@@ -94,6 +94,26 @@ def last_chunk(buf: bytes) -> bytes:
         return zlib.decompress(f["h"].id.read_direct_chunk((200,))[1])
 
 
+FILTER_FLAGS = (8 + 5, 32 + 5, 56 + 5, 56 + 4)  # shuffle, deflate, fletcher32 high; f32 low
+
+
+def pline_filter_flags() -> bytearray:
+    """Filter pipeline v1: each filter's 2-byte flags (bit 0 'optional'; the rest unused
+    in the file): high bytes 'P', 'W', 'N' and fletcher32's low byte 'D' (bit 0 clear, as
+    written)."""
+    buf = h5file(_filtered)
+    hdr, msg = find(buf, "z", PLINE)
+    for at, byte in zip(FILTER_FLAGS, PAYLOAD, strict=True):
+        buf[msg.body + at] = byte
+    put(buf, hdr, msg.body, bytes(buf[msg.body:msg.body + 1]))
+    return buf
+
+
+def filter_flag_bytes(buf: bytes) -> bytes:
+    _, msg = find(buf, "z", PLINE)
+    return bytes(buf[msg.body + at] for at in FILTER_FLAGS)
+
+
 def pline_name_after_nul() -> bytearray:
     """deflate's name 'deflate\\0' declared 16 bytes: 'deflate\\0PWND\\0\\0\\0\\0'. libhdf5
     keeps the name up to the NUL (H5Pget_filter returns 'deflate')."""
@@ -265,6 +285,7 @@ ATTACKS = {
     "pline-name-padding.h5": pline_name_padding,
     "pline-name-after-nul.h5": pline_name_after_nul,
     "pline-shuffle-size.h5": pline_shuffle_size,
+    "pline-filter-flags.h5": pline_filter_flags,
     "shuffle-size-edge.h5": shuffle_size_edge,
     "shuffle-skipped-edge.h5": shuffle_skipped_edge,
     "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
