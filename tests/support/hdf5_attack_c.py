@@ -89,6 +89,11 @@ HOLES: dict[str, str] = {
     "heap-headers-reserved.h5": "the 3 reserved bytes of a local heap header (every group "
     "under the default libver has one) and of a global heap collection header (every "
     "collection) are not checked: 3 per heap; 'PWN' + 'D' published",
+    "fill-v1-undefined.h5": "fill value message (type 5) version 1 with 'defined' 0 still "
+    "carries a size and a value; libhdf5 takes the fill value as undefined and returns "
+    "nothing (h5py: 'fill value is undefined'): the value published, 4 bytes here, any "
+    "size up to the element size (the walk itself expects zeros past the extent: "
+    "fill-v1-undefined-chunked is refused)",
     "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
     "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
     "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "

@@ -165,6 +165,29 @@ def fsinfo_eoa() -> bytearray:
     return _fsinfo(21)
 
 
+def fill_v1_undefined() -> bytearray:
+    """The fill value message (type 5) rewritten as version 1 with 'defined' 0: version 1
+    always has a size and a value, yet libhdf5 takes the fill value as undefined (h5py:
+    'Can't get fill value (fill value is undefined)'); PWND as the value."""
+    buf = h5file(lambda f: f.create_dataset("d", data=np.arange(3, dtype="<i4")))
+    hdr, msg = find(buf, "d", 0x05)
+    move_into_nil(buf, hdr, msg, bytes([1, 2, 2, 0]) + struct.pack("<I", 4) + PAYLOAD)
+    return buf
+
+
+def fill_v1_undefined_chunked() -> bytearray:
+    """The same in a chunked dataset of 3 elements in a chunk of 8: the 5 elements past
+    the extent are PWND too (libhdf5 returns neither)."""
+    def build(f):
+        f.create_dataset("c", shape=(3,), maxshape=(8,), chunks=(8,), dtype="<i4")[:] = [0, 1, 2]
+    buf = h5file(build)
+    hdr, msg = find(buf, "c", 0x05)
+    move_into_nil(buf, hdr, msg, bytes([1, 2, 2, 0]) + struct.pack("<I", 4) + PAYLOAD)
+    at = buf.find(np.arange(3, dtype="<i4").tobytes() + bytes(20))
+    buf[at + 12:at + 32] = PAYLOAD * 5
+    return buf
+
+
 def _nbit(f) -> None:
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_chunk((10,))
@@ -192,6 +215,8 @@ ATTACKS = {
     "unknown-message.h5": unknown_message,
     "page-gap.h5": page_gap,
     "fsinfo-eoa-before-fsm.h5": fsinfo_eoa,
+    "fill-v1-undefined.h5": fill_v1_undefined,
+    "fill-v1-undefined-chunked.h5": fill_v1_undefined_chunked,
     "attr-v1-name-padding.h5": attr_v1_name_padding,
     "attr-v1-datatype-padding.h5": attr_v1_datatype_padding,
     "btree-k-message.h5": btree_k_message,
