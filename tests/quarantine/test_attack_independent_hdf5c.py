@@ -84,8 +84,8 @@ def _returned(data: bytes) -> list[bytes]:
         seen.append((name or "").encode())
         if isinstance(obj, h5py.Dataset):
             seen.append(read_dataset(obj))
-            # no numpy type for a tagged opaque or a custom float: no fill value then
-            with contextlib.suppress(OSError, TypeError, ValueError):
+            # no fill value: none defined, or no numpy type (a tagged opaque, a custom float)
+            with contextlib.suppress(OSError, RuntimeError, TypeError, ValueError):
                 seen.append(np.asarray(obj.fillvalue).tobytes())
             ftype = obj.id.get_type()
             if ftype.get_class() == h5py.h5t.OPAQUE:
