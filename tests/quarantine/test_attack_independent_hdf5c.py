@@ -10,9 +10,10 @@ not repeated. Files: tests/support/hdf5_attack_c_*.py (h5py writes, bytes patche
 format specification, lookup3 recomputed). All files go into ONE quarantine vetted once
 through the CLI with the shipped batch policy's allow_types, per file.
 
-Each attack carries PAYLOAD (4 bytes of the attacker's choice; message-flags-* spread
-b"PULD" over 4 flag bytes, *-class-bits 2 bytes in each of two datatypes) in bytes no reader returns, the file still read by libhdf5, and
-must be refused; a hole is a strict xfail saying what got out. Controls (ordinary h5py
+Each attack carries PAYLOAD (4 bytes of the attacker's choice; where one field is too
+small, spread over several: crafted.carried reads it back) in bytes no reader returns,
+the file still read by libhdf5, and must be refused; a hole is a strict xfail saying what
+got out (crafted.HOLES). Controls (ordinary h5py
 output) must be published byte-identical; a false rejection is a strict xfail.
 """
 
