@@ -71,6 +71,8 @@ HOLES: dict[str, str] = {
     "pline-fletcher32-cdata.h5": "a client data value given to fletcher32, which takes none "
     "(libhdf5 never writes one; only a dcpl get_filter query shows it): 4 bytes per "
     "value, any number of values",
+    "pline-v2-fletcher32-cdata.h5": "the same client data value given to fletcher32 in a "
+    "version 2 pipeline (libver latest): 4 bytes",
     "group-info-estimates.h5": "group info message given 'estimated entries' and "
     "'estimated name length' (flag bit 1): 4 bytes no structure uses (libhdf5 reads them "
     "only to size new groups; a gcpl query returns them)",

@@ -139,6 +139,18 @@ def pline_fletcher_cdata() -> bytearray:
     return buf
 
 
+def pline_v2_fletcher_cdata() -> bytearray:
+    """The same under libver latest (pipeline v2, no names, no padding): fletcher32 given
+    one client data value, PWND."""
+    buf = h5file(lambda f: f.create_dataset("z", data=np.arange(30, dtype="<i4"), chunks=(10,),
+                                            fletcher32=True), libver="latest")
+    hdr, msg = find(buf, "z", PLINE)
+    body = bytes(buf[msg.body:msg.body + msg.size])
+    assert body[:4] == b"\x02\x01\x03\x00" and body[6:8] == b"\0\0", body
+    move_into_nil(buf, hdr, msg, body[:6] + b"\x01\x00" + PAYLOAD)
+    return buf
+
+
 def _btree_key_mask(filtered: bool) -> bytearray:
     """v1 B-tree chunk index: each key is chunk size (4), filter mask (4), offsets. The
     mask's bits name filters skipped; bits past the pipeline's filters mean nothing."""
@@ -289,6 +301,7 @@ ATTACKS = {
     "shuffle-size-edge.h5": shuffle_size_edge,
     "shuffle-skipped-edge.h5": shuffle_skipped_edge,
     "pline-fletcher32-cdata.h5": pline_fletcher_cdata,
+    "pline-v2-fletcher32-cdata.h5": pline_v2_fletcher_cdata,
     "btree-key-mask-unfiltered.h5": btree_mask_unfiltered,
     "btree-key-mask-high-bits.h5": btree_mask_high_bits,
     "btree-key-element-offset.h5": btree_key_element_offset,
