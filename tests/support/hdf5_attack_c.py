@@ -1,0 +1,167 @@
+"""Third independent HDF5 attack (issue #13, session 30): every case and its verdict.
+
+The attack builders live by job in hdf5_attack_c_types.py (datatype and dataspace
+messages), hdf5_attack_c_store.py (filters, chunk index, message flags, group info),
+hdf5_attack_c_meta.py (superblock extension, attributes, links, layouts),
+hdf5_attack_c_names.py (heaps, class bits); controls in hdf5_attack_c_ctl.py; byte tools
+in hdf5_attack_c_bytes.py. HOLES and FALSE_REJECTIONS say exactly what got out or was refused.
+"""
+
+from __future__ import annotations
+
+from tests.support import hdf5_attack_c_ctl as ctl
+from tests.support import hdf5_attack_c_meta as meta
+from tests.support import hdf5_attack_c_names as names
+from tests.support import hdf5_attack_c_store as store
+from tests.support import hdf5_attack_c_types as types
+from tests.support.hdf5_attack_c_bytes import PAYLOAD
+
+ATTACKS = {**types.ATTACKS, **store.ATTACKS, **meta.ATTACKS, **names.ATTACKS}
+CONTROLS = ctl.CONTROLS
+DOCUMENTED = {**ctl.DOCUMENTED, **meta.DOCUMENTED}
+MISLEADING = {**ctl.MISLEADING, **meta.MISLEADING}
+
+
+def carried(name: str, data: bytes) -> bool:
+    """The attack file holds its payload: PAYLOAD in a row, or (a field too small for
+    it) spread over several fields, read back from where the builder put it."""
+    if name.startswith("message-flags"):
+        return store.flags_of(data, "z") == store.CARRIER
+    if name in ("shuffle-size-edge.h5", "shuffle-skipped-edge.h5"):
+        return PAYLOAD * 7 in store.last_chunk(data)
+    if name == "pline-filter-flags.h5":
+        return store.filter_flag_bytes(data) == PAYLOAD
+    if name in names.SPREAD:
+        return names.SPREAD[name](data) == PAYLOAD
+    return PAYLOAD in data
+
+
+_MEMBER = ("compound datatype v1 (h5py's default for a table of plain fields): each member "
+           "has 28 bytes after its offset (dimensionality, 3 reserved, a 4-byte permutation, "
+           "4 reserved, four 4-byte dimension sizes) that libhdf5 writes as zeros and reads "
+           "past for dimensionality 0: 27 bytes per member unchecked; PWND published in ")
+HOLES: dict[str, str] = {
+    "cmpd-v1-member-perm.h5": _MEMBER + "member a's permutation",
+    "cmpd-v1-member-reserved.h5": _MEMBER + "member a's second reserved field",
+    "cmpd-v1-member-unused-dim.h5": _MEMBER + "member a's first dimension size",
+    "cmpd-v1-member-all.h5": _MEMBER + "all 27 ('PWN' + PWND x 6)",
+    "cmpd-v1-attr-and-committed.h5": _MEMBER + "an attribute's member permutation and a "
+    "committed datatype's member dimension (8 bytes)",
+    "array-v2-perm.h5": "array datatype v2 (a '(2,)i4' compound member): the 4-byte "
+    "permutation index of each dimension, written 0 and skipped by libhdf5: 4 bytes",
+    "array-attr-perm.h5": "the same permutation index in an attribute's array datatype "
+    "(h5t.array_create): 4 bytes",
+    "opaque-tag-after-nul.h5": "opaque datatype tag 'ab' (padded to 8): the 5 bytes after "
+    "its NUL; H5Tget_tag returns 'ab': 4 bytes published",
+    "opaque-tag-longer.h5": "opaque tag length raised to 16 ('ab' + NULs + PWND + NULs): "
+    "any of up to 255 - len(tag) - 1 bytes after the NUL; 4 published",
+    "float-ebias.h5": "a float's 4-byte exponent bias (h5py's TypeFloatID.set_ebias): "
+    "libhdf5 converts values with it; a reader gets floats (h5py cannot even map the "
+    "type), the bias only from H5Tget_ebias; not among the docs' 'member names, enum "
+    "values': 4 bytes",
+    "pline-v1-reserved.h5": "filter pipeline message v1 (h5py's default): its 6 reserved "
+    "bytes: 4 published",
+    "pline-cdata-padding.h5": "filter pipeline v1: the 4 padding bytes after an odd number "
+    "of client data values (shuffle and deflate have one each): 4 per filter published",
+    "pline-name-padding.h5": "filter pipeline v1: the name 'fletcher32\\0' padded to 16: "
+    "5 bytes after the NUL, 4 published",
+    "pline-name-after-nul.h5": "filter pipeline v1: deflate's name declared 16 bytes, "
+    "'deflate\\0PWND\\0\\0\\0\\0'; libhdf5 keeps the name to the NUL: any number "
+    "of bytes, 4 published",
+    "pline-fletcher32-cdata.h5": "a client data value given to fletcher32, which takes none "
+    "(libhdf5 never writes one; only a dcpl get_filter query shows it): 4 bytes per "
+    "value, any number of values",
+    "pline-v2-fletcher32-cdata.h5": "the same client data value given to fletcher32 in a "
+    "version 2 pipeline (libver latest): 4 bytes",
+    "group-info-estimates.h5": "group info message given 'estimated entries' and "
+    "'estimated name length' (flag bit 1): 4 bytes no structure uses (libhdf5 reads them "
+    "only to size new groups; a gcpl query returns them)",
+    "group-info-phase-change.h5": "group info message given max compact / min dense link "
+    "counts (flag bit 0): 4 bytes for a group of one link (the link phase change "
+    "class of the known attribute one; not pinned to the group's storage)",
+    "btree-k-message.h5": "superblock extension given a B-tree 'K' values message "
+    "(non-default H5Pset_sym_k/istore_k): under libver latest no v1 B-tree or symbol "
+    "node uses it: 4 bytes published (6 possible)",
+    "earray-layout-params.h5": "layout of a resizable dataset (extensible array index): "
+    "the 5 creation parameters in the layout message are not compared with the EAHD "
+    "header's (libhdf5 opens the array from the header): 4 bytes published",
+    "mtime-reserved.h5": "modification time message v1 (h5py track_times=True under the "
+    "default libver): the 3 reserved bytes after its version are not checked (the docs "
+    "leave the time, not these): 3 per dataset, 'PWN' + 'D' over two datasets published",
+    "heap-headers-reserved.h5": "the 3 reserved bytes of a local heap header (every group "
+    "under the default libver has one) and of a global heap collection header (every "
+    "collection) are not checked: 3 per heap; 'PWN' + 'D' published",
+    "fill-v1-undefined.h5": "fill value message (type 5) version 1 with 'defined' 0 still "
+    "carries a size and a value; libhdf5 takes the fill value as undefined and returns "
+    "nothing (h5py: 'fill value is undefined'): the value published, 4 bytes here, any "
+    "size up to the element size (the walk itself expects zeros past the extent: "
+    "fill-v1-undefined-chunked is refused)",
+    "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
+    "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
+    "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "
+    "the undefined address's 0xff published; a field beside the known threshold hole)",
+    "pline-shuffle-size.h5": "shuffle's client data value (the element size libhdf5 sets "
+    "from the datatype) is not compared with the element size: PWND published (4 bytes; "
+    "only a dcpl get_filter query shows it)",
+    "pline-filter-flags.h5": "filter pipeline v1: the 15 bits of each filter's flags "
+    "other than 'optional' are not checked (libhdf5 writes 0; a dcpl get_filter query "
+    "shows them): 'P', 'W', 'N' in the high bytes of three filters, 'D' in fletcher32's "
+    "low byte published (about 2 bytes per filter)",
+    "shuffle-size-edge.h5": "the walk unshuffles by the datatype's size, libhdf5 by the "
+    "shuffle filter's client data (here 1: no unshuffle): they disagree on which bytes "
+    "of the last chunk are elements; 60 bytes that only the walk reads as data (a "
+    "reader gets zeros, 30 of 100 elements), 30 of them PWND x 7 + 'PW', published",
+    "message-flags-v1.h5": "the flags byte of every header message: 80 of 256 values "
+    "still read (constant, don't share, shareable, mark/fail if unknown bits) on a "
+    "shareable message, ~6.3 bits per message; b'PULD' over 4 messages published",
+    "message-flags-v2.h5": "same as message-flags-v1 in a v2 (OHDR) header",
+}
+FALSE_REJECTIONS: dict[str, str] = {
+    f"ctl-{case}-file-order.h5": "FALSE REJECTION: h5py.File(path, 'w', track_order=True) "
+    "(or h5py.get_config().track_order = True) under the default libver writes a version 0 "
+    "superblock whose root group is a version 2 (OHDR) header tracking link order; refused "
+    "as 'the root group's object header at 96 does not start as one' (the same with "
+    "libver='latest', and such a group below the root, pass)"
+    for case in ("links", "many", "shapes")
+}
+FALSE_REJECTIONS.update({
+    "ctl-append-add12-earliest.h5": "FALSE REJECTION: a file reopened with 'a' that gets 12 "
+    "more datasets (nothing deleted, moved or rewritten) is refused: libhdf5 moves the "
+    "root group's grown local heap and leaves the old one's names; 'bytes 712..800 (after "
+    "the local heap of /) are reached from no structure ... (a payload, or the remains of a "
+    "deleted object: h5repack the file)'. The docs name only deletes, moves, renames and "
+    "rewritten attributes; one more dataset, a grown log, a new attribute pass",
+    "ctl-append-add12-latest.h5": "FALSE REJECTION: the same under libver='latest': the "
+    "root's links move to dense storage and libhdf5 leaves their old messages' bytes in "
+    "the NIL messages that replace them; refused as 'a null message in the object header "
+    "of / at 87 holds data', which reads as an attack",
+    "ctl-flush-add12-earliest.h5": "FALSE REJECTION: ONE session, no delete: a dataset, "
+    "f.flush() (a long job's checkpoint), then 12 more datasets: the flushed local heap is "
+    "moved when it grows and its old bytes stay; refused as the remains of a deleted "
+    "object (the same file without the flush passes)",
+    "ctl-flush-add12-latest.h5": "FALSE REJECTION: the same under libver='latest': 'a null "
+    "message in the object header of / at 87 holds data' (the flushed link messages "
+    "libhdf5 turned into NIL messages without clearing them)",
+})
+# Refusals whose message contradicts itself or leaks Python (a reader cannot tell what
+# is wrong).
+CONTRADICTORY = {
+    "attr-v1-datatype-padding.h5": "PWND in the 4 padding bytes after an attribute's "
+    "12-byte datatype (v1 attribute) is refused as 'a field of an attribute of /d is "
+    "declared 12 bytes, not 12'",
+    "link-creation-order-untracked.h5": "a creation order in a link of a group tracking "
+    "none is refused as 'the links of /g tracks no creation order, yet one carries one "
+    "(or not None)': Python's None leaks into the message",
+}
+
+
+def attacks() -> dict[str, bytes]:
+    return {name: bytes(build()) for name, build in ATTACKS.items()}
+
+
+def controls() -> dict[str, bytes]:
+    return {name: bytes(build()) for name, build in CONTROLS.items()}
+
+
+def documented() -> dict[str, bytes]:
+    return {name: bytes(build()) for name, (build, _) in DOCUMENTED.items()}
