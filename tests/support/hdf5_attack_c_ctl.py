@@ -266,14 +266,6 @@ DOCUMENTED = {
     "doc-fsm-persist.h5": (lambda: _make(_shapes, fs_strategy="fsm", fs_persist=True),
                            "free-space"),
 }
-MISLEADING = {
-    "doc-userblock.h5": "h5py's userblock_size=512: refused as 'application/octet-stream (no "
-    "validator for it; the policy would have to say validate: head-only)': the message "
-    "names neither HDF5 nor the user block (the docs say: superblock at offset 0)",
-    "doc-fsm-persist.h5": "h5py's fs_strategy='fsm', fs_persist=True (documented: persisted "
-    "free-space sections are not supported): refused as 'a message of type 0x0017 of the "
-    "superblock extension is declared 128 bytes where its content is 29', which reads as "
-    "a malformed file; the 96 bytes are the free-space managers' addresses",
-}
+MISLEADING: dict[str, str] = {}
 
 CONTROLS = _grid()

@@ -350,7 +350,7 @@ def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
     frames = _Frames(stdin, stdout)
     stream = _top_stream(validators, frames)
     head = stream.peek(validators.HEAD_SIZE)
-    mime = validators.own_type(head) or types.mime(head) or None
+    mime = validators.own_type(stream.peek(validators.IDENTIFY_SIZE)) or types.mime(head) or None
     answer = {"mime": mime, "parts": [[mime, None]], "problem": None}
     if mime is None:
         answer["problem"] = ["type-unknown", "libmagic failed on this file"]

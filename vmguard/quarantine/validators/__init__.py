@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import containers, fits, hdf5, jsonfmt, root, text, ziparchive
-from .identify import executable_format, own_type
+from .identify import IDENTIFY_SIZE, executable_format, own_type
 from .stream import Invalid, Stream
 from .text import encoding_of
 
 __all__ = [
     "HEAD_SIZE",
+    "IDENTIFY_SIZE",
     "TYPES",
     "Invalid",
     "Stream",
@@ -90,7 +91,7 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
     exe = executable_format(head)
     if depth and exe:
         raise Invalid(f"{exe} inside a container", "executable-content")
-    mime = mime or own_type(head) or mime_of(head)
+    mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or mime_of(head)
     name = validator_for(mime)
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]

@@ -20,6 +20,8 @@ _SIGNATURES = (
     (b"PK\x03\x04", "application/zip"),
     (b"PK\x05\x06", "application/zip"),
 )
+HDF5_USER_BLOCKS = (512, 1024, 2048, 4096)  # where libhdf5 also looks for its superblock
+IDENTIFY_SIZE = HDF5_USER_BLOCKS[-1] + 8  # bytes own_type looks at (libmagic: HEAD_SIZE)
 
 
 def own_type(head: bytes) -> str | None:
@@ -31,7 +33,14 @@ def own_type(head: bytes) -> str | None:
             return mime
     if head[257:262] == b"ustar":
         return "application/x-tar"
+    if hdf5_user_block(head):
+        return "application/x-hdf5"  # its validator refuses it, naming the user block
     return None
+
+
+def hdf5_user_block(head: bytes) -> int:
+    """The size of the user block before an HDF5 superblock (0: none found)."""
+    return next((n for n in HDF5_USER_BLOCKS if head[n : n + 8] == b"\x89HDF\r\n\x1a\n"), 0)
 
 
 def _root_header(head: bytes) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from ..identify import IDENTIFY_SIZE, hdf5_user_block
 from ..stream import Invalid, Stream
 from .ledger import UNDEFINED
 from .objects import walk
@@ -28,7 +29,7 @@ WALKED_HERE = 1 << 20  # smaller files are walked in the worker (more would cost
 
 def validate(stream: Stream) -> str:
     if stream.peek(8) != SIGNATURE:
-        raise Invalid("hdf5: the superblock is not at offset 0 (a user block or other bytes come first)")
+        raise Invalid(_not_at_start(stream.peek(IDENTIFY_SIZE)))
     version = stream.peek(9)[8]
     if version in (0, 1):
         eof, targets = _superblock_v01(stream, version)
@@ -45,6 +46,16 @@ def validate(stream: Stream) -> str:
     stream.skip(eof - stream.pos, "the data up to the end-of-file address", FMT)
     stream.expect_end(FMT, "the superblock's end-of-file address")
     return FMT
+
+
+def _not_at_start(head: bytes) -> str:
+    block = hdf5_user_block(head)
+    if block:
+        return (
+            f"hdf5: HDF5 with a user block ({block} bytes before the superblock): not supported "
+            "(h5py's userblock_size; the bytes of a user block are the writer's own, unchecked)"
+        )
+    return "hdf5: the superblock is not at offset 0 (a user block or other bytes come first)"
 
 
 def _sizes(offsets: int, lengths: int) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import fields
 from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
@@ -33,6 +34,9 @@ def index(
     grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]
+    name = f"the layout of {what}"
+    fields.layout_flags(flags, width, dims, index == 1 and bool(pipeline), name)
+    fields.index_params(f, pos + 1, index, name)
     if index == 1:
         if flags & 0x02:
             size, mask, address = f.unpack("QIQ", pos + 1, what)

@@ -67,7 +67,8 @@ def creation_orders(orders: list[int | None], tracked: tuple[int | None, int | N
     following, untracked = tracked
     if following is None:
         if any(order != untracked for order in orders):
-            raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one (or not {untracked})")
+            other = "" if untracked is None else f" other than {untracked}"
+            raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
     elif sorted(orders) != list(range(len(orders))) or following != len(orders):
         raise Invalid(
             f"hdf5: the creation orders of {what} are not 0..{len(orders) - 1} with {len(orders)} next "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import dense, sizes, storage
+from . import dense, fields, pipeline, sizes, storage
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -44,7 +44,7 @@ class Walker:
 
     file: File
     ledger: Ledger
-    k: dict[str, int] = field(default_factory=lambda: {"leaf": 4, "group": 16, "chunk": 32})
+    k: fields.KValues = field(default_factory=fields.KValues)
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, dict[int, int]] = field(default_factory=dict)  # global heap -> object -> bytes
@@ -84,6 +84,7 @@ class Walker:
                     f"hdf5: the object header at {address} counts {count} links where "
                     f"{self.links.get(address, 1)} reach it"
                 )
+        fields.k_used(self.k)
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
@@ -246,12 +247,14 @@ def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
 
 
 def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
-    _, chunk, group, leaf = w.file.unpack("BHHH", m.at, what)
-    w.k.update(chunk=chunk, group=group, leaf=leaf)
+    fields.k_values(w, m, what)
 
 
 _HANDLERS = {
     0x11: _symbol_table,
+    0x12: fields.mtime,
+    0x0E: fields.old_mtime,
+    0x0B: pipeline.outside_datasets,
     0x06: _link,
     0x02: dense.link_info,
     0x15: dense.attribute_info,

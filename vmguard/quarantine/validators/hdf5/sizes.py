@@ -142,6 +142,8 @@ def array_base(f: File, at: int, version: int, what: str) -> int:
 
 def _layout(f: File, at: int, what: str) -> int:
     version, cls = f.unpack("BB", at, f"the layout of {what}")
+    if cls == 3:
+        raise Invalid(f"hdf5: {what} is a virtual dataset (its data lives in other files): not supported")
     if cls == 0:
         return 4 + f.unpack("H", at + 2, what)[0]
     if cls == 1:
@@ -207,7 +209,10 @@ def _comment(f: File, at: int, what: str) -> int:
 
 
 def _file_space(f: File, at: int, what: str) -> int:
-    return 10 if f.unpack("B", at, what)[0] == 0 else 29
+    version, strategy, persist = f.unpack("BBB", at, what)
+    if (version == 0 and strategy == 1) or (version >= 1 and persist):
+        raise Invalid("hdf5: persisted free-space sections are not supported (h5py's fs_persist=True)")
+    return 10 if version == 0 else 29
 
 
 _PARSERS = {

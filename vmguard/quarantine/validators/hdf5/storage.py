@@ -10,10 +10,11 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, sizes, vlen
+from . import btree, chunks, edges, fields, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
+from .pipeline import check as check_pipeline
 from .shapes import Space, checkable, dataspace, element_size, exact, filters
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
     w.ledger.claim(node, 8 + 2 * k * 40, name)
     f.signature(node, b"SNOD", name)
     version, count = f.unpack("4xBxH", node, name)
+    fields.reserved(f.bytes(node + 5, 1, name), name)
     if version != 1 or count > 2 * k:
         raise Invalid(f"hdf5: {name} at {node} has version {version} or {count} entries")
     end = node + 8 + count * 40
@@ -82,6 +84,7 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     w.ledger.claim(heap, 32, name)
     f.signature(heap, b"HEAP", name)
     version, size, free, data = f.unpack("4xB3xQQQ", heap, name)
+    fields.reserved(f.bytes(heap + 5, 3, name), name)
     if version != 0:
         raise Invalid(f"hdf5: {name} has version {version}")
     w.ledger.claim(data, size, f"the data segment of {name}")
@@ -138,10 +141,20 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
     return dataspace(w.file, space.at, what), item, values
 
 
+def _variable(w: Walker, first: dict[int, Message]) -> bool:
+    """Whether a dataset's datatype (its own, or a committed one: _description) is
+    itself variable-length (class 9)."""
+    dtype = first[0x03]
+    if dtype.flags & 0x02:
+        return w.types[shared(w.file, dtype.at)][0] == 9
+    return w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == 9
+
+
 def shared(f: File, at: int) -> int:
     """The object header a shared message (at `at`) lives in."""
     version, kind = f.unpack("BB", at, "a shared message")
     if version == 1:
+        fields.reserved(f.bytes(at + 2, 6, "a shared message"), "a shared message")
         return f.unpack("6xQ", at + 2, "a shared message")[0]
     if version == 2 or (version == 3 and kind == 2):
         return f.unpack("Q", at + 2, "a shared message")[0]
@@ -166,6 +179,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if values is not None:  # the padding of its fill value is zeros too
         edges.fill_value(f, first, (item, values), what)
+    if cls != 2 and 0x0B in first:
+        raise Invalid(f"hdf5: {what} has a filter pipeline but no chunks (libhdf5 filters only chunks)")
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
@@ -182,6 +197,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         return
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
     checkable(pipeline, what)
+    if 0x0B in first:
+        check_pipeline(f, first[0x0B].at, (item, _variable(w, first)), what)
     fill = edges.fill_value(f, first, (item, values), what)
     if version == 3:
         ndims, root = f.unpack("BQ", m.at + 2, what)
@@ -191,9 +208,9 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         )
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
+        shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
         if root == UNDEFINED:
             return  # no chunk written yet
-        shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
         for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c)):
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
@@ -270,6 +287,7 @@ def global_heaps(w: Walker) -> None:
         name = f"the global heap collection at {heap}"
         f.signature(heap, b"GCOL", name)
         version, size = f.unpack("4xB3xQ", heap, name)
+        fields.reserved(f.bytes(heap + 5, 3, name), name)
         if version != 1 or size < 16:
             raise Invalid(f"hdf5: {name} has version {version} or size {size}")
         w.ledger.claim(heap, size, name)

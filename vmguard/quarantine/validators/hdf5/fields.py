@@ -1,0 +1,118 @@
+"""Fields of header messages and heap headers that a reader reads past or never needs,
+held to what libhdf5 writes: reserved bytes zero (one rule, reserved() below, wherever
+the format has them: local and global heap headers, symbol table nodes, shared and
+modification time messages), the B-tree 'K' values message of a superblock extension
+only where a structure uses it, and a chunked layout's index parameters exactly
+libhdf5's (H5D__layout_set_latest_indexing: the extensible and fixed array headers hold
+the same, tuning.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+
+if TYPE_CHECKING:
+    from .ledger import File
+    from .objects import Message, Walker
+
+# HDF5_BTREE_CHUNK_IK_DEF, HDF5_BTREE_SNODE_IK_DEF, H5F_CRT_SYM_LEAF_DEF
+K_DEFAULTS = {"chunk": 32, "group": 16, "leaf": 4}
+# The layout's creation parameters of an extensible array (max bits, index elements,
+# min pointers, min elements, page bits) and a fixed array (page bits).
+EXTENSIBLE = (32, 4, 4, 16, 10)
+FIXED = (10,)
+
+
+def reserved(raw: bytes | memoryview, name: str) -> None:
+    """Reserved bytes are zeros (libhdf5 writes zeros and reads past them)."""
+    if bytes(raw).strip(b"\0"):
+        raise Invalid(f"hdf5: the reserved bytes of {name} hold data (libhdf5 writes zeros)")
+
+
+def mtime(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """The modification time message: version 1, 3 reserved bytes, the time (free: the
+    docs list it)."""
+    name = f"the modification time of {what}"
+    if w.file.unpack("B", m.at, name)[0] != 1:
+        raise Invalid(f"hdf5: {name} has a version other than 1")
+    reserved(w.file.bytes(m.at + 1, 3, name), name)
+
+
+def old_mtime(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """The old modification time message: 14 ASCII digits (YYYYMMDDhhmmss), 2 reserved."""
+    name = f"the old modification time of {what}"
+    if not w.file.bytes(m.at, 14, name).isdigit():
+        raise Invalid(f"hdf5: {name} is not 14 digits")
+    reserved(w.file.bytes(m.at + 14, 2, name), name)
+
+
+class KValues(dict):
+    """The B-tree K values (chunk, group, leaf) the walk sizes v1 B-trees and symbol
+    table nodes by; remembers which were read (a structure used them) and what a
+    superblock extension's K values message stored."""
+
+    def __init__(self) -> None:
+        super().__init__(K_DEFAULTS)
+        self.read: set[str] = set()
+        self.stored = False
+
+    def __getitem__(self, key: str) -> int:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def k_values(w: Walker, m: Message, what: str) -> None:
+    """A B-tree 'K' values message (superblock extension, version 0): libhdf5 writes
+    one only for values other than its defaults (H5F__super_init)."""
+    version, chunk, group, leaf = w.file.unpack("BHHH", m.at, f"the B-tree K values of {what}")
+    given = {"chunk": chunk, "group": group, "leaf": leaf}
+    if version != 0 or given == K_DEFAULTS or not all(given.values()):
+        raise Invalid(
+            f"hdf5: the B-tree K values message of {what} has version {version} or values {given} "
+            f"(libhdf5 writes version 0, only when a value is not its default {K_DEFAULTS})"
+        )
+    w.k.update(given)
+    w.k.stored = True
+
+
+def k_used(k: KValues) -> None:
+    """Each K value a superblock extension stores away from its default sizes a
+    structure of the file: a chunk B-tree (chunk), a group's B-tree and nodes (group,
+    leaf). One no structure uses could carry anything."""
+    if not k.stored:
+        return
+    stored = dict(k)  # as stored, without counting a read
+    unused = [key for key, default in K_DEFAULTS.items() if stored[key] != default and not _used(k, key)]
+    if unused:
+        raise Invalid(
+            f"hdf5: the superblock extension stores the B-tree K values {', '.join(unused)} "
+            "that no structure of the file uses (no v1 B-tree or symbol table of that kind)"
+        )
+
+
+def _used(k: KValues, key: str) -> bool:
+    return key in k.read or (key == "leaf" and "group" in k.read)
+
+
+def index_params(f: File, pos: int, index: int, name: str) -> None:
+    """The parameters after a layout's chunk index type at `pos`: an extensible
+    array's five and a fixed array's one, as libhdf5 writes them."""
+    wanted = {4: EXTENSIBLE, 3: FIXED}.get(index, ())
+    got = tuple(f.bytes(pos, len(wanted), name))
+    if got != wanted:
+        raise Invalid(
+            f"hdf5: {name} gives its chunk index the parameters {got}, where libhdf5 writes {wanted}"
+        )
+
+
+def layout_flags(flags: int, width: int, dims: tuple[int, ...], single: bool, name: str) -> None:
+    """A layout version 4's flags (0x01: edge chunks unfiltered, 0x02: a filtered single
+    chunk, `single`) and the bytes it stores each chunk dimension in: the fewest that hold
+    the largest (H5O__layout_encode)."""
+    fewest = 1 + (max(dims, default=1).bit_length() - 1) // 8
+    if flags & ~0x03 or bool(flags & 0x02) != single or width != fewest:
+        raise Invalid(
+            f"hdf5: {name} has flags {flags:#04x} or stores chunk dimensions in {width} bytes "
+            f"(libhdf5: {fewest}; flag 0x02 exactly for one filtered chunk)"
+        )
