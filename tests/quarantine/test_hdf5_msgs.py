@@ -1,0 +1,283 @@
+"""Header messages and heap headers held to what libhdf5 writes (issue #13, attack c):
+the filter pipeline re-encoded whole (pipeline.py), reserved bytes zero wherever the
+format has them, the B-tree K values message only where a structure uses it, a layout's
+chunk index parameters and flags (fields.py); refusals that name their reason (virtual
+datasets, persisted free space, a user block). Each rule: h5py's own output passes (the
+control), one field changed is refused naming it."""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import tempfile
+from pathlib import Path
+
+import pytest
+
+h5py = pytest.importorskip("h5py")
+np = pytest.importorskip("numpy")
+
+from tests.support.hdf5_attack_c_bytes import find, h5file, move_into_nil, nil_out, put  # noqa: E402
+from vmguard.quarantine.validators.hdf5 import validate, walk  # noqa: E402
+from vmguard.quarantine.validators.hdf5.pipeline import encode  # noqa: E402
+from vmguard.quarantine.validators.stream import Invalid, Stream  # noqa: E402
+
+PLINE, LAYOUT, MTIME = 0x0B, 0x08, 0x12
+STR = h5py.string_dtype()
+
+
+def _vet(data: bytes) -> None:
+    validate(Stream(iter([bytes(data)])))
+    walk(bytes(data), len(data))
+
+
+def _refused(data: bytes, words: str) -> None:
+    with pytest.raises(Invalid, match=words):
+        _vet(data)
+
+
+def _chunked(dtype, **kw):  # noqa: ANN001, ANN202
+    def build(f) -> None:  # noqa: ANN001
+        d = f.create_dataset("z", shape=(20,), dtype=dtype, chunks=(16,), **kw)
+        if d.dtype.kind not in "OV":
+            d[:3] = np.ones(3, dtype=d.dtype)
+
+    return build
+
+
+FILTERS = [
+    {"compression": "gzip", "shuffle": True, "fletcher32": True},
+    {"compression": "gzip", "compression_opts": 0},
+    {"compression": "gzip", "compression_opts": 9, "shuffle": True},
+    {"shuffle": True},
+    {"fletcher32": True},
+]
+DTYPES = ["<i4", "<f8", "u1", "S10", STR, np.dtype([("code", "i1"), ("name", STR)])]
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+@pytest.mark.parametrize("kw", FILTERS, ids=lambda kw: "+".join(kw))
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_h5py_pipelines_pass(dtype, kw, libver):
+    """Control: every filter combination the walk decodes, on element sizes 1..17 and
+    variable-length types (shuffle without client data), both pipeline versions."""
+    if dtype is STR and kw.get("fletcher32"):
+        pytest.skip("libhdf5 refuses fletcher32 on variable-length data")
+    _vet(h5file(_chunked(dtype, **kw), libver=libver))
+
+
+def _pline(libver: str = "earliest", dtype="<i4", **kw) -> tuple[bytearray, object, object]:  # noqa: ANN001
+    kw = kw or {"compression": "gzip", "shuffle": True, "fletcher32": True}
+    buf = h5file(_chunked(dtype, **kw), libver=libver)
+    return (buf, *find(buf, "z", PLINE))
+
+
+def test_the_encoding_is_libhdf5s():
+    """encode() gives h5py's bytes exactly (v1 names padded to 8, odd client data padded;
+    v2 without names)."""
+    buf, _, msg = _pline()
+    assert bytes(buf[msg.body : msg.body + 80]) == encode(1, [(2, (4,)), (1, (4,)), (3, ())])
+    buf, _, msg = _pline("latest")
+    assert bytes(buf[msg.body : msg.body + msg.size]) == encode(2, [(2, (4,)), (1, (4,)), (3, ())])
+
+
+# v1 pipeline of shuffle (8), deflate (32), fletcher32 (56): offsets in the message
+@pytest.mark.parametrize(
+    ("offset", "value"),
+    [
+        (2, b"\x01"),  # reserved
+        (8 + 4, b"\x00"),  # shuffle's flags: optional cleared
+        (8 + 5, b"\x02"),  # shuffle's flags: a bit libhdf5 never writes
+        (8 + 16, b"\x02"),  # shuffle's element size 2, not 4
+        (8 + 20, b"\x01"),  # the padding after shuffle's one value
+        (32 + 16, b"\x0a"),  # deflate level 10
+        (32 + 8, b"D"),  # deflate's name
+        (56 + 4, b"\x01"),  # fletcher32 made optional
+        (56 + 8 + 11, b"\x01"),  # fletcher32's name padding
+        (8 + 8, b"S"),  # shuffle's name
+    ],
+)
+def test_each_pipeline_field_is_pinned(offset, value):
+    buf, hdr, msg = _pline()
+    put(buf, hdr, msg.body + offset, value)
+    _refused(buf, "the filter pipeline of /z is not what libhdf5 writes")
+
+
+def test_deflate_levels_bounded_and_shuffle_agrees_with_the_element_size():
+    """The level is the only client data value left to the writer (0..9: 10 values,
+    3.3 bits per dataset, docs); shuffle's value is the element size, so the walk
+    unshuffles by the size libhdf5 uses."""
+    for level in range(10):
+        buf, hdr, msg = _pline(compression="gzip")
+        put(buf, hdr, msg.body + 8 + 16, bytes([level]))
+        _vet(buf)  # a chunk inflated needs no level: any of 0..9 reads back the same
+    put(buf, hdr, msg.body + 8 + 16, b"\x0a")
+    _refused(buf, "deflate level 0..9")
+
+
+def test_pipeline_v2_client_data_refused():
+    buf, hdr, msg = _pline("latest", fletcher32=True)
+    body = bytes(buf[msg.body : msg.body + msg.size])
+    move_into_nil(buf, hdr, msg, body[:6] + b"\x01\x00" + b"ABCD")
+    _refused(buf, "the filter pipeline of /z is not what libhdf5 writes")
+
+
+def test_pipeline_without_chunks_refused():
+    """A pipeline on a contiguous dataset (libhdf5 filters only chunks)."""
+    src, _, pmsg = _pline()
+    pline = bytes(src[pmsg.body : pmsg.body + pmsg.size])
+
+    def build(f) -> None:  # noqa: ANN001
+        d = f.create_dataset("z", data=np.arange(3, dtype="<i4"))
+        d.attrs["slack"] = np.zeros(16)
+
+    buf = h5file(build)
+    nil_out(buf, *find(buf, "z", 0x0C))
+    hdr, msg = find(buf, "z", 0x00)
+    struct.pack_into("<HH", buf, msg.head, PLINE, msg.size)
+    put(buf, hdr, msg.body, pline + bytes(msg.size - len(pline)))
+    with pytest.raises(Invalid, match="filter pipeline"):
+        _vet(buf)
+
+
+@pytest.mark.parametrize("path", ["a", "b"])
+def test_mtime_reserved_and_version(path):
+    def build(f) -> None:  # noqa: ANN001
+        for name in ("a", "b"):
+            f.create_dataset(name, data=[1], track_times=True)
+
+    buf = h5file(build)
+    _vet(buf)
+    hdr, msg = find(buf, path, MTIME)
+    put(buf, hdr, msg.body + 3, b"\x01")
+    _refused(buf, f"the reserved bytes of the modification time of /{path} hold data")
+    put(buf, hdr, msg.body + 3, b"\x00")
+    put(buf, hdr, msg.body, b"\x02")
+    _refused(buf, "has a version other than 1")
+
+
+def _vlen_group(f) -> None:  # noqa: ANN001
+    f.create_group("g").create_dataset("s", data=["x", "yy"], dtype=STR)
+
+
+@pytest.mark.parametrize(
+    ("signature", "offset", "words"),
+    [
+        (b"HEAP", 5, "the reserved bytes of the local heap of /"),
+        (b"HEAP", 7, "the reserved bytes of the local heap of /"),
+        (b"GCOL", 6, "the reserved bytes of the global heap collection"),
+        (b"SNOD", 5, "the reserved bytes of a symbol table node of /"),
+    ],
+)
+def test_heap_and_node_headers_reserved(signature, offset, words):
+    buf = h5file(_vlen_group)
+    _vet(buf)
+    at = buf.find(signature)
+    buf[at + offset] = 0x50
+    _refused(buf, words)
+
+
+def _libhdf5() -> ctypes.CDLL:
+    """h5py's own libhdf5 (already loaded): h5py has no call for the B-tree K values."""
+    found = sorted(Path(h5py.__file__).parent.parent.glob("h5py.libs/libhdf5-*.so*"))
+    if not found:
+        pytest.skip("h5py's libhdf5 is not a bundled library here")
+    return ctypes.CDLL(str(found[0]))
+
+
+def _with_k(build, sym_k=(16, 4), istore_k=32, libver=("v18", "latest")) -> bytearray:  # noqa: ANN001
+    """A file written through a file creation property list with B-tree K values
+    (H5Pset_sym_k, H5Pset_istore_k)."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    lib = _libhdf5()
+    assert lib.H5Pset_sym_k(ctypes.c_int64(fcpl.id), *sym_k) >= 0
+    assert lib.H5Pset_istore_k(ctypes.c_int64(fcpl.id), istore_k) >= 0
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(*(getattr(h5py.h5f, f"LIBVER_{v.upper()}") for v in libver))
+    with tempfile.TemporaryDirectory() as where:
+        path = Path(where) / "k.h5"
+        fid = h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)
+        with h5py.File(fid) as f:
+            build(f)
+        return bytearray(path.read_bytes())
+
+
+def _chunks(f) -> None:  # noqa: ANN001
+    f.create_dataset("c", data=np.arange(3000, dtype="<i4"), chunks=(100,))
+
+
+def test_k_message_used_by_a_chunk_btree_passes_and_unused_refused():
+    """Superblock v2 with a K values message (non-default istore_k): a v1 chunk B-tree
+    (layout v3, libver v18) uses it; the same K with only compact groups and no chunked
+    dataset (nothing uses it) is refused; so is a group K no symbol table uses."""
+    buf = _with_k(_chunks, istore_k=8)
+    assert buf[8] == 2
+    _vet(buf)
+    _refused(
+        _with_k(lambda f: f.create_dataset("d", data=[1]), istore_k=8), "that no structure of the file uses"
+    )
+    _refused(_with_k(_chunks, sym_k=(8, 2)), "B-tree K values group, leaf that no structure")
+
+
+def test_k_values_in_an_old_superblock_pass():
+    """Superblock v0/v1 keep K in the superblock itself (no message): used by the
+    root group's symbol table."""
+    _vet(_with_k(_chunks, sym_k=(8, 2), istore_k=8, libver=("earliest", "latest")))
+
+
+def _index(maxshape, libver="latest") -> tuple[bytearray, object, object]:  # noqa: ANN001
+    buf = h5file(
+        lambda f: f.create_dataset("e", data=np.arange(30, dtype="<i4"), chunks=(10,), maxshape=maxshape),
+        libver=libver,
+    )
+    return (buf, *find(buf, "e", LAYOUT))
+
+
+@pytest.mark.parametrize(("maxshape", "offset"), [((None,), 8 + i) for i in range(5)] + [((30,), 8)])
+def test_layout_index_parameters_pinned(maxshape, offset):
+    """The extensible array's five parameters and the fixed array's one (page bits)."""
+    buf, hdr, msg = _index(maxshape)
+    _vet(buf)
+    put(buf, hdr, msg.body + offset, bytes([buf[msg.body + offset] ^ 1]))
+    _refused(buf, "gives its chunk index the parameters")
+
+
+def test_layout_flags_and_dimension_width_pinned():
+    """Flag 0x02 only for one filtered chunk; dimensions in the fewest bytes (a 1000
+    element chunk: 2)."""
+    buf = h5file(
+        lambda f: f.create_dataset("c", data=np.arange(3000), chunks=(1000,), maxshape=(None,)),
+        libver="latest",
+    )
+    _vet(buf)
+    hdr, msg = find(buf, "c", LAYOUT)
+    assert buf[msg.body + 4] == 2
+    put(buf, hdr, msg.body + 2, b"\x02")
+    _refused(buf, "flag 0x02 exactly for one filtered chunk")
+    buf, hdr, msg = _index((None,))
+    put(buf, hdr, msg.body + 2, b"\x04")
+    _refused(buf, "has flags 0x04")
+
+
+def test_refusals_name_their_reason():
+    """Ordinary h5py output the docs refuse: the message says which feature."""
+
+    def virtual(f) -> None:  # noqa: ANN001
+        layout = h5py.VirtualLayout(shape=(4,), dtype="<i4")
+        layout[:] = h5py.VirtualSource("other.h5", "x", shape=(4,))
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+
+    _refused(h5file(virtual), "/v is a virtual dataset")
+    persisted = h5file(lambda f: f.create_dataset("d", data=[1]), fs_strategy="fsm", fs_persist=True)
+    _refused(persisted, r"persisted free-space sections are not supported \(h5py's fs_persist=True\)")
+    _refused(
+        h5file(lambda f: f.create_dataset("d", data=[1]), userblock_size=1024), "user block \\(1024 bytes"
+    )
+
+
+def test_user_block_identified_as_hdf5():
+    from vmguard.quarantine.validators import IDENTIFY_SIZE, own_type
+
+    data = bytes(h5file(lambda f: f.create_dataset("d", data=[1]), userblock_size=512))
+    assert own_type(data[:IDENTIFY_SIZE]) == "application/x-hdf5"
+    assert own_type(bytes(IDENTIFY_SIZE)) is None  # control: zeros are not HDF5
