@@ -281,3 +281,48 @@ def test_user_block_identified_as_hdf5():
     data = bytes(h5file(lambda f: f.create_dataset("d", data=[1]), userblock_size=512))
     assert own_type(data[:IDENTIFY_SIZE]) == "application/x-hdf5"
     assert own_type(bytes(IDENTIFY_SIZE)) is None  # control: zeros are not HDF5
+
+
+def _linked() -> tuple[bytearray, object, object]:
+    def build(f) -> None:  # noqa: ANN001
+        g = f.create_group("g")
+        g.create_dataset("d", data=[1])
+        g.attrs["slack"] = np.zeros(8)
+
+    buf = h5file(build, libver="latest")
+    nil_out(buf, *find(buf, "g", 0x0C))
+    return (buf, *find(buf, "g", 0x06))
+
+
+@pytest.mark.parametrize(
+    ("insert", "words"),
+    [
+        (b"", None),  # control: as h5py wrote it (no type, no character set field)
+        (b"\x08\x00", "link type 0"),  # a type field saying "hard"
+        (b"\x10\x00", "character set 0"),  # a character set field saying ASCII
+        (b"\x10\x02", "character set 2"),
+        (b"\x20", "has flags 0x20"),
+    ],
+)
+def test_link_flags_are_libhdf5s(insert, words):
+    """H5O__link_encode writes a type field only for a link that is not hard, a
+    character set field only for UTF-8, no bit above 0x1F."""
+    buf, hdr, msg = _linked()
+    body = bytes(buf[msg.body : msg.body + msg.size])
+    assert body[1] == 0
+    if insert:
+        move_into_nil(buf, hdr, msg, bytes([1, insert[0]]) + insert[1:] + body[2:])
+    if words is None:
+        _vet(buf)
+    else:
+        _refused(buf, words)
+
+
+def test_superblock_consistency_flags_zero():
+    from tests.support.hdf5_attack_c_bytes import resum_superblock
+
+    buf = h5file(lambda f: f.create_dataset("d", data=[1]), libver="latest")
+    _vet(buf)
+    buf[11] = 0x04
+    resum_superblock(buf)
+    _refused(buf, "file consistency flags are 0x04")

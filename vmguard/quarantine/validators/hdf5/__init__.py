@@ -88,6 +88,11 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
 def _superblock_v23(stream: Stream) -> tuple[int, Targets]:
     fixed = stream.read(12, "the superblock", FMT)
     _sizes(fixed[9], fixed[10])
+    if fixed[11]:
+        raise Invalid(
+            f"hdf5: the superblock's file consistency flags are {fixed[11]:#04x} (libhdf5 clears "
+            "them when it closes the file: one still open for writing, or bytes it never writes)"
+        )
     base, extension, eof, root = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
     stream.skip(4, "the superblock's checksum", FMT)
     _addresses(base, eof, stream.pos, extension)

@@ -116,3 +116,21 @@ def layout_flags(flags: int, width: int, dims: tuple[int, ...], single: bool, na
             f"hdf5: {name} has flags {flags:#04x} or stores chunk dimensions in {width} bytes "
             f"(libhdf5: {fewest}; flag 0x02 exactly for one filtered chunk)"
         )
+
+
+def link_flags(f: File, at: int, name: str) -> None:
+    """A link message's flags as H5O__link_encode sets them: the name's length in the
+    fewest bytes, a link type field only for a link that is not hard, a character set
+    field only for UTF-8 (1), no bit above 0x1F."""
+    flags = f.unpack("xB", at, name)[0]
+    kind = f.unpack("B", at + 2, name)[0] if flags & 0x08 else 0
+    pos = at + 2 + (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0)
+    cset = f.unpack("B", pos, name)[0] if flags & 0x10 else 0
+    pos += 1 if flags & 0x10 else 0
+    length = int.from_bytes(f.bytes(pos, 1 << (flags & 0x03), name), "little")
+    fewest = next(i for i, top in enumerate((0xFF, 0xFFFF, 0xFFFFFFFF, 1 << 64)) if length <= top)
+    if flags & ~0x1F or (flags & 0x08 and not kind) or (flags & 0x10 and cset != 1) or flags & 0x03 != fewest:
+        raise Invalid(
+            f"hdf5: {name} has flags {flags:#04x} (link type {kind}, character set {cset}, name of "
+            f"{length} bytes) where libhdf5 sets them from the link"
+        )
