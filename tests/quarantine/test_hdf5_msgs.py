@@ -326,3 +326,19 @@ def test_superblock_consistency_flags_zero():
     buf[11] = 0x04
     resum_superblock(buf)
     _refused(buf, "file consistency flags are 0x04")
+
+
+def test_attribute_name_charset_known():
+    """Attribute message version 3: its name's character set 0 or 1 (h5py writes 0)."""
+
+    def build(f) -> None:  # noqa: ANN001
+        f.create_dataset("d", data=[1]).attrs["énergie"] = 1
+
+    buf = h5file(build, libver="latest")
+    hdr, msg = find(buf, "d", 0x0C)
+    for value, ok in ((0, True), (1, True), (2, False), (0x50, False)):
+        put(buf, hdr, msg.body + 8, bytes([value]))
+        if ok:
+            _vet(buf)
+        else:
+            _refused(buf, f"has character set {value}")

@@ -134,3 +134,25 @@ def link_flags(f: File, at: int, name: str) -> None:
             f"hdf5: {name} has flags {flags:#04x} (link type {kind}, character set {cset}, name of "
             f"{length} bytes) where libhdf5 sets them from the link"
         )
+
+
+def array_block(f: File, at: int, block: tuple[bytes, int, int | None], name: str) -> None:
+    """The prefix of a fixed or extensible array's header or block at `at`: its
+    signature, version 0, its client (chunks unfiltered 0, filtered 1) and, in a block
+    (block[2] not None), the address of the array's header (H5FA, H5EA: a reader reads
+    past them)."""
+    signature, client, header = block
+    f.signature(at, signature, name)
+    version, got = f.unpack("4xBB", at, name)
+    owner = f.unpack("6xQ", at, name)[0] if header is not None else None
+    if version or got != client or owner != header:
+        raise Invalid(
+            f"hdf5: {name} at {at} has version {version}, client {got} or header {owner}, where "
+            f"libhdf5 writes 0, {client} and {header}"
+        )
+
+
+def charset(value: int, name: str) -> None:
+    """A character set field: ASCII (0) or UTF-8 (1), the only ones HDF5 defines."""
+    if value not in (0, 1):
+        raise Invalid(f"hdf5: {name} has character set {value} (HDF5 knows 0, ASCII, and 1, UTF-8)")

@@ -226,6 +226,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
     if version not in (1, 2, 3):
         raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
+    if version == 3:
+        fields.charset(f.unpack("8xB", m.at, what)[0], f"the name of an attribute of {what}")
     if flags & ~0x03 or (version == 1 and flags):
         raise Invalid(
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
