@@ -167,7 +167,9 @@ def test_a_payload_before_each_format_is_rejected(tmp_path, outputs):
     for path, entry in entries.items():
         if path.startswith(("elf-", "script-")):
             assert Reason.EXECUTABLE_CONTENT in entry.reasons, entry
-        else:  # no longer the format (an HDF5 user block included): no validator admits it
+        elif path.startswith("junk-") and path.endswith(".h5"):  # a user block: HDF5, refused naming it
+            assert entry.reasons == (Reason.INVALID_FORMAT,), entry
+        else:  # no longer the format: no validator admits it
             assert entry.reasons == (Reason.TYPE_NOT_ALLOWED,), entry
 
 
