@@ -85,7 +85,12 @@ def _name(f: File, at: int, version: int, what: str) -> int:
     length = f.bytes(at, max(0, f.eof - at), f"a name in {what}").find(b"\0")
     if length < 0:
         raise Invalid(f"hdf5: a name in a message of {what} has no NUL")
-    return length + 1 if version >= 3 else -(-(length + 1) // 8) * 8
+    if version >= 3:
+        return length + 1
+    padded = -(-(length + 1) // 8) * 8  # with zeros: what libhdf5 writes, no reader reads
+    if f.bytes(at + length, padded - length, f"a name in {what}").strip(b"\0"):
+        raise Invalid(f"hdf5: the padding after a member name in the datatype of {what} holds data")
+    return padded
 
 
 def _compound(f: File, at: int, head: tuple[int, int, int], what: str, depth: int) -> int:
@@ -103,7 +108,7 @@ def members(
     for _ in range(count & 0xFFFF):
         pos += _name(f, pos, version, what)
         offset = int.from_bytes(f.bytes(pos, 4 if version < 3 else width, what), "little")
-        if version == 1 and f.unpack("4xB", pos, what)[0]:
+        if version == 1 and f.bytes(pos + 4, 28, what).strip(b"\0"):  # libhdf5 writes zeros
             raise Invalid(
                 f"hdf5: a compound member of {what} with version 1 array dimensions is not supported"
             )
