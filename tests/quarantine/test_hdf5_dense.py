@@ -398,7 +398,7 @@ def test_values_are_read_across_pieces_and_unshuffled(shuffled):
     for at in range(0, len(stored), 7):
         elements.feed(stored[at : at + 7])
     elements.close()
-    assert w.heap_refs == {4096: {1: (6, item), 2: (10, item)}}
+    assert w.heap_refs == {4096: {1: (6, item, "/v"), 2: (10, item, "/v")}}
 
 
 def test_a_heap_with_indirect_blocks_below_its_root_passes_and_counts_its_free_space():

@@ -35,7 +35,9 @@ def pinned(f: File, at: int, head: tuple[int, int, int]) -> tuple[int, int] | No
             f"hdf5: a datatype of {precision} bits at bit offset {offset} does not fit its {size} bytes"
         )
     pads = (bits >> 1 & 1, bits >> 2 & 1, bits >> 3 & 1 if cls == FLOAT else 0)
-    used = _ones(offset, precision) if cls != FLOAT else _float_fields(f, at, bits, (offset, precision))
+    used = (
+        _ones(offset, offset + precision) if cls != FLOAT else _float_fields(f, at, bits, (offset, precision))
+    )
     spare = _ones(0, 8 * size) & ~used
     if not spare:
         return None

@@ -84,7 +84,11 @@ def _atom(f: File, at: int, head: tuple[int, int, int], what: str) -> Element:
     if pinned is None:
         return Element(size=size)
     spare, value = pinned
-    text = f"the padding bits of a {size}-byte number"
+    offset, precision = f.unpack("HH", at + 8, what)
+    kind = {atoms.FLOAT: "float", atoms.BITFIELD: "bitfield"}.get(cls, "integer")
+    text = f"the padding bits of a {size}-byte {kind} (precision {precision} at bit {offset})"
+    if cls == atoms.FLOAT:  # numpy's long double: 80 bits in 16 bytes, 6 left as memory held them
+        text += " (numpy.longdouble leaves them as memory held them: store float64)"
     return Element(
         size=size,
         mask=spare.to_bytes(size, "little"),

@@ -29,7 +29,7 @@ def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) 
     raw = w.file.bytes(at, size, what)
     if kind == TEXT and b"\0" in raw:
         raise Invalid(
-            f"hdf5: the variable-length string in {what} holds a NUL (a reader returns the "
+            f"hdf5: a variable-length string of {what} holds a NUL (a reader returns the "
             "string up to it; libhdf5 writes none)"
         )
     if kind == REGION:
@@ -40,11 +40,11 @@ def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) 
 
 def _region(w: Walker, raw: bytes, what: str) -> None:
     if len(raw) < 16:
-        raise Invalid(f"hdf5: the dataset region reference in {what} is too short")
+        raise Invalid(f"hdf5: the dataset region reference of {what} is too short")
     dataset, kind, version = struct.unpack_from("<QII", raw)
     dims = w.shapes.get(dataset)
     if dims is None:
-        raise Invalid(f"hdf5: the dataset region reference in {what} names no dataset of the file")
+        raise Invalid(f"hdf5: the dataset region reference of {what} names no dataset of the file")
     r = _Reader(raw, 16, what)
     if kind in (_NONE, _ALL) and version == 1:
         r.fields("II", (0, 0))  # reserved, length
@@ -58,11 +58,11 @@ def _region(w: Walker, raw: bytes, what: str) -> None:
         _points(r, dims, version)
     else:
         raise Invalid(
-            f"hdf5: a region reference's selection of type {kind} version {version} in {what} "
+            f"hdf5: a region reference's selection of type {kind} version {version} of {what} "
             "is not supported"
         )
     if r.pos != len(raw):
-        raise Invalid(f"hdf5: the dataset region reference in {what} holds bytes after its selection")
+        raise Invalid(f"hdf5: the dataset region reference of {what} holds bytes after its selection")
 
 
 class _Reader:
@@ -74,7 +74,7 @@ class _Reader:
     def take(self, fmt: str) -> tuple:
         size = struct.calcsize("<" + fmt)
         if self.pos + size > len(self.raw):
-            raise Invalid(f"hdf5: the selection of the dataset region reference in {self.what} is cut short")
+            raise Invalid(f"hdf5: the selection of the dataset region reference of {self.what} is cut short")
         self.pos += size
         return struct.unpack_from("<" + fmt, self.raw, self.pos - size)
 
@@ -82,14 +82,14 @@ class _Reader:
         """Fields that hold one value only."""
         if self.take(fmt) != want:
             raise Invalid(
-                f"hdf5: a field of the dataset region reference in {self.what} is not what libhdf5 writes"
+                f"hdf5: a field of the dataset region reference of {self.what} is not what libhdf5 writes"
             )
 
     def length(self, start: int, declared: int) -> None:
         """A length field: the bytes that follow it, from `start`."""
         if declared != len(self.raw) - start:
             raise Invalid(
-                f"hdf5: the selection of the dataset region reference in {self.what} is not its "
+                f"hdf5: the selection of the dataset region reference of {self.what} is not its "
                 "declared length"
             )
 
@@ -97,14 +97,14 @@ class _Reader:
         """`count` points, each inside `dims`."""
         out = [self.take(fmt * len(dims)) for _ in range(count)]
         if any(c >= d for point in out for c, d in zip(point, dims, strict=True)):
-            raise Invalid(f"hdf5: the dataset region reference in {self.what} selects outside its dataset")
+            raise Invalid(f"hdf5: the dataset region reference of {self.what} selects outside its dataset")
         return out
 
 
 def _rank(r: _Reader, dims: tuple[int, ...], rank: int) -> None:
     if rank != len(dims) or not dims:
         raise Invalid(
-            f"hdf5: the dataset region reference in {r.what} has rank {rank}, its dataset {len(dims)}"
+            f"hdf5: the dataset region reference of {r.what} has rank {rank}, its dataset {len(dims)}"
         )
 
 
@@ -114,7 +114,7 @@ def _blocks_v1(r: _Reader, dims: tuple[int, ...]) -> None:
     r.length(r.pos - 8, length)
     _rank(r, dims, rank)
     if reserved or not count:
-        raise Invalid(f"hdf5: the hyperslab selection in {r.what} has reserved bytes set or no block")
+        raise Invalid(f"hdf5: the hyperslab selection of {r.what} has reserved bytes set or no block")
     _ordered(r, r.coords("I", dims, 2 * count))
 
 
@@ -122,9 +122,9 @@ def _ordered(r: _Reader, corners: list[tuple[int, ...]]) -> None:
     """Blocks as libhdf5 writes them: each start no past its end, in increasing order."""
     starts, ends = corners[0::2], corners[1::2]
     if any(s > e for start, end in zip(starts, ends, strict=True) for s, e in zip(start, end, strict=True)):
-        raise Invalid(f"hdf5: a block of the hyperslab selection in {r.what} ends before it starts")
+        raise Invalid(f"hdf5: a block of the hyperslab selection of {r.what} ends before it starts")
     if any(a >= b for a, b in zip(starts, starts[1:], strict=False)):
-        raise Invalid(f"hdf5: the blocks of the hyperslab selection in {r.what} are not in order")
+        raise Invalid(f"hdf5: the blocks of the hyperslab selection of {r.what} are not in order")
 
 
 def _hyperslab_v3(r: _Reader, dims: tuple[int, ...]) -> None:
@@ -133,12 +133,12 @@ def _hyperslab_v3(r: _Reader, dims: tuple[int, ...]) -> None:
     flags, width, rank = r.take("BBI")
     _rank(r, dims, rank)
     if flags > 1 or width not in _WIDTHS:
-        raise Invalid(f"hdf5: the hyperslab selection in {r.what} has flags {flags} or width {width}")
+        raise Invalid(f"hdf5: the hyperslab selection of {r.what} has flags {flags} or width {width}")
     fmt = _WIDTHS[width]
     if not flags:
         count = r.take(fmt)[0]
         if not count:
-            raise Invalid(f"hdf5: the hyperslab selection in {r.what} has no block")
+            raise Invalid(f"hdf5: the hyperslab selection of {r.what} has no block")
         _ordered(r, r.coords(fmt, dims, 2 * count))
         return
     _regular(r, dims, fmt)
@@ -151,7 +151,7 @@ def _hyperslab_v2(r: _Reader, dims: tuple[int, ...]) -> None:
     r.length(r.pos - 4, length)
     _rank(r, dims, rank)
     if flags != 1:
-        raise Invalid(f"hdf5: the hyperslab selection in {r.what} has flags {flags}")
+        raise Invalid(f"hdf5: the hyperslab selection of {r.what} has flags {flags}")
     _regular(r, dims, "Q")
 
 
@@ -161,9 +161,9 @@ def _regular(r: _Reader, dims: tuple[int, ...], fmt: str) -> None:
     for extent in dims:
         start, stride, count, block = r.take(fmt * 4)
         if not count or not block or (count == 1 and stride != 1) or (count > 1 and stride < block):
-            raise Invalid(f"hdf5: the regular hyperslab selection in {r.what} is not one libhdf5 writes")
+            raise Invalid(f"hdf5: the regular hyperslab selection of {r.what} is not one libhdf5 writes")
         if start + (count - 1) * stride + block > extent:
-            raise Invalid(f"hdf5: the dataset region reference in {r.what} selects outside its dataset")
+            raise Invalid(f"hdf5: the dataset region reference of {r.what} selects outside its dataset")
 
 
 def _points(r: _Reader, dims: tuple[int, ...], version: int) -> None:
@@ -174,14 +174,14 @@ def _points(r: _Reader, dims: tuple[int, ...], version: int) -> None:
         r.length(r.pos - 8, length)
         fmt = "I"
         if reserved:
-            raise Invalid(f"hdf5: the point selection in {r.what} has reserved bytes set")
+            raise Invalid(f"hdf5: the point selection of {r.what} has reserved bytes set")
     else:
         width, rank = r.take("BI")
         if width not in _WIDTHS:
-            raise Invalid(f"hdf5: the point selection in {r.what} has width {width}")
+            raise Invalid(f"hdf5: the point selection of {r.what} has width {width}")
         fmt = _WIDTHS[width]
         count = r.take(fmt)[0]
     _rank(r, dims, rank)
     if not count:
-        raise Invalid(f"hdf5: the point selection in {r.what} has no point")
+        raise Invalid(f"hdf5: the point selection of {r.what} has no point")
     r.coords(fmt, dims, count)

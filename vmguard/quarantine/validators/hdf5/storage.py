@@ -277,10 +277,10 @@ def global_heaps(w: Walker) -> None:
         found = _heap_objects(w, heap, size, name)
         if wanted.keys() != found.keys():
             raise Invalid(f"hdf5: {name} holds objects nothing refers to or lacks ones referred to")
-        for index, (length, kind) in wanted.items():
+        for index, (length, kind, of) in wanted.items():
             if length is not None and length != found[index][1]:
                 raise Invalid(f"hdf5: an object of {name} is not the size of the value that names it")
-            regions.content(w, found[index], kind, f"object {index} of {name}")
+            regions.content(w, found[index], kind, f"{of} (object {index} of {name})")
 
 
 def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple[int, int]]:

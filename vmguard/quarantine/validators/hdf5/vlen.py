@@ -117,12 +117,13 @@ def _refs(w: Walker, raw: bytes | memoryview, e: Element, what: str) -> None:
         for offset, base in e.vlens:
             value = raw[start + offset : start + offset + ELEMENT]
             length = int.from_bytes(value[0:4], "little")
-            _heap_id(w, value[4:], (length * base.size if base != TEXT else length, base), what)
+            size = length * base.size if base != TEXT else length
+            _heap_id(w, value[4:], (size, base, what), what)
         for offset, kind in e.refs:
             if kind == OBJECT_REF:
                 w.objrefs.add(int.from_bytes(raw[start + offset : start + offset + 8], "little"))
             else:
-                _heap_id(w, raw[start + offset : start + offset + 12], (None, REGION), what)
+                _heap_id(w, raw[start + offset : start + offset + 12], (None, REGION, what), what)
 
 
 def _heap_id(w: Walker, value: bytes | memoryview, want: tuple, what: str) -> None:

@@ -1,0 +1,352 @@
+"""Every bit of an HDF5 element (issue #13, "vet to the last byte"): the padding bits of
+integers, bitfields and floats hold what libhdf5 writes there (its pad flags; never the
+sign), a NULLTERM string holds NULs after its terminating NUL, a variable-length string
+holds no NUL, v1 datatype member names are padded with zeros, an object reference names
+an object the walk reached, and a dataset region reference's heap object is walked to
+its last byte (regions.py). Each rule: files h5py writes pass (the controls), one byte
+changed where no reader looks is refused naming the rule."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.quarantine.test_hdf5_compound import _h5
+from tests.quarantine.test_hdf5_walk import _refusal
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+h5t, h5d, h5s, h5r = h5py.h5t, h5py.h5d, h5py.h5s, h5py.h5r
+
+BITS = "the padding bits of a 4-byte integer (precision 24 at bit 0) of /d hold data"
+NULLTERM = "a NULLTERM string of /s holds bytes after its terminating NUL"
+
+
+def _offset(data: bytes, name: str) -> int:
+    with h5py.File(io.BytesIO(data), "r") as f:
+        return f[name].id.get_offset()
+
+
+def _changed(data: bytes, at: int, value: int) -> bytes:
+    out = bytearray(data)
+    out[at] = value
+    return bytes(out)
+
+
+def _int24(base=None, offset: int = 0, pad: bool = False):
+    t = (base or h5t.STD_I32LE).copy()
+    t.set_precision(24)
+    t.set_offset(offset)
+    if pad:
+        t.set_pad(h5t.PAD_ONE, h5t.PAD_ONE)
+    return t
+
+
+def _dataset(t, values, name: bytes = b"d", dcpl=None):
+    def build(f):
+        d = h5d.create(f.id, name, t, h5s.create_simple((len(values),)), dcpl=dcpl)
+        d.write(h5s.ALL, h5s.ALL, np.asarray(values, dtype="<i4"))
+
+    return build
+
+
+# ------------------------------------------------------------------ padding bits
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_integers_of_reduced_precision_pass_with_the_padding_libhdf5_writes(libver):
+    """Signed values: libhdf5 writes the top byte zero (no sign extension); pad bits set to
+    one: ones; big-endian at a bit offset: the same bits, bytes reversed."""
+    values = [-5, 3, -1, 2**23 - 1]
+    for t in (_int24(), _int24(pad=True), _int24(h5t.STD_I32BE, offset=4)):
+        data = _h5(_dataset(t, values), libver=libver)
+        assert _refusal(data) == ""
+        with h5py.File(io.BytesIO(data), "r") as f:
+            assert list(f["d"][()]) == values  # what a reader returns: the precision's bits
+
+
+def test_the_top_byte_of_a_24_bit_integer_is_refused_naming_the_rule():
+    data = _h5(_dataset(_int24(), [-5, 3, -1, 7]))
+    at = _offset(data, "d")
+    assert data[at + 3] == 0  # -5: fb ff ff 00, not sign-extended
+    assert BITS in _refusal(_changed(data, at + 3, 0xFF))
+    assert BITS in _refusal(_changed(data, at + 4 * 3 + 3, 0x01))  # the last element, one bit
+
+
+def test_padding_bits_set_to_one_must_be_ones():
+    t = h5t.STD_U32LE.copy()
+    t.set_precision(20)
+    t.set_offset(4)
+    t.set_pad(h5t.PAD_ONE, h5t.PAD_ONE)
+    data = _h5(_dataset(t, [1, 2, 3]))
+    at = _offset(data, "d")
+    assert data[at : at + 4] == bytes.fromhex("1f0000ff")
+    assert "padding bits of a 4-byte integer (precision 20 at bit 4)" in _refusal(_changed(data, at, 0x10))
+    assert "padding bits" in _refusal(_changed(data, at + 3, 0xFE))
+
+
+def test_padding_bits_in_chunks_attributes_compounds_and_fill_values():
+    """Wherever an element lies: a deflated and shuffled chunk, an attribute, a compound
+    member, an array member, the fill value."""
+    t = _int24()
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((4,))
+    dcpl.set_shuffle()
+    dcpl.set_deflate(1)
+    dcpl.set_fill_value(np.array(-2, dtype="<i4"))
+    assert _refusal(_h5(_dataset(t, list(range(-5, 5)), dcpl=dcpl))) == ""
+    stored = _int24().copy()  # the fill value as stored: -2 in 24 bits, then a byte of data
+    dcpl2 = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl2.set_fill_value(np.array(-2, dtype="<i4"))
+    data = _h5(_dataset(stored, [1, 2], dcpl=dcpl2))
+    assert _refusal(data) == ""
+    fill = data.index(b"\xfe\xff\xff\x00")  # the fill value message's value
+    assert "of the fill value of /d hold data" in _refusal(_changed(data, fill + 3, 0x41))
+
+    row = h5t.create(h5t.COMPOUND, 12)
+    row.insert(b"a", 0, h5t.STD_I32LE)
+    row.insert(b"b", 4, h5t.array_create(_int24(), (2,)))
+
+    def table(f):
+        d = h5d.create(f.id, b"t", row, h5s.create_simple((2,)))
+        mem = np.dtype([("a", "<i4"), ("b", "<i4", (2,))])
+        d.write(h5s.ALL, h5s.ALL, np.array([(1, (-1, 2)), (3, (4, -5))], dtype=mem))
+        a = h5py.h5a.create(f.id, b"x", _int24(), h5s.create_simple((2,)))
+        a.write(np.array([-7, 7], dtype="<i4"))
+
+    data = _h5(table)
+    assert _refusal(data) == ""
+    at = _offset(data, "t")
+    assert "padding bits of a 4-byte integer (precision 24 at bit 0) of /t" in _refusal(
+        _changed(data, at + 12 + 4 + 4 + 3, 0x50)  # row 2, b[1]'s top byte
+    )
+    attr = data.index(b"\xf9\xff\xff\x00\x07\x00\x00\x00")
+    assert "of / hold data" in _refusal(_changed(data, attr + 3, 0x50))
+
+
+def test_standard_floats_pass_and_the_spare_bytes_of_a_long_double_are_checked():
+    """f2/f4/f8 use every bit. numpy's long double (x87: 80 bits in 16 bytes) leaves six
+    bytes as memory held them (even in np.zeros after an assignment), and h5py writes them
+    as they are: refused naming the remedy; zeroed afterwards they pass."""
+
+    def floats(f):
+        for kind in ("<f2", "<f4", "<f8"):
+            f.create_dataset(kind[1:], data=np.linspace(-3, 3, 7).astype(kind))
+
+    assert _refusal(_h5(floats)) == ""
+    if np.dtype(np.longdouble).itemsize != 16 or np.finfo(np.longdouble).nmant != 63:
+        pytest.skip("no x87 long double here")
+    values = np.zeros(3, dtype=np.longdouble)
+    values[:] = [1.5, -2, 3]
+    values.view(np.uint8).reshape(3, 16)[:, 10:] = 0xAB  # as memory may hold them
+    refused = _refusal(_h5(lambda f: f.create_dataset("x", data=values)))
+    assert "padding bits of a 16-byte float (precision 80 at bit 0)" in refused
+    assert "store float64" in refused
+    values.view(np.uint8).reshape(3, 16)[:, 10:] = 0
+    assert _refusal(_h5(lambda f: f.create_dataset("x", data=values))) == ""
+
+
+# ------------------------------------------------------------------ strings
+
+
+def _strings(pad, values, size: int = 8):
+    def build(f):
+        st = h5t.C_S1.copy()
+        st.set_size(size)
+        st.set_strpad(pad)
+        d = h5d.create(f.id, b"s", st, h5s.create_simple((len(values),)))
+        d.write(h5s.ALL, h5s.ALL, np.array(values, dtype=f"S{size}"))
+
+    return build
+
+
+def test_nullterm_strings_hold_nuls_after_their_nul():
+    data = _h5(_strings(h5t.STR_NULLTERM, [b"ab", b"a\0b", b"12345678"]))
+    at = _offset(data, "s")
+    assert data[at : at + 24] == b"ab" + bytes(6) + b"a" + bytes(7) + b"1234567\0"  # libhdf5's
+    assert _refusal(data) == ""
+    assert NULLTERM in _refusal(_changed(data, at + 5, ord("P")))
+    assert NULLTERM in _refusal(_changed(data, at + 8 + 7, ord("P")))  # the last byte of one
+    assert _refusal(_changed(data, at + 16 + 7, ord("8"))) == ""  # no NUL at all: all of it is read
+
+
+def test_nullpad_and_spacepad_strings_are_returned_whole():
+    """h5py returns a NULLPAD or SPACEPAD string's bytes past a NUL: data, not hidden."""
+    for pad in (h5t.STR_NULLPAD, h5t.STR_SPACEPAD):
+        data = _h5(_strings(pad, [b"ab", b"a\0b"]))
+        assert _refusal(data) == ""
+        changed = _changed(data, _offset(data, "s") + 3, ord("P"))
+        assert _refusal(changed) == ""
+        with h5py.File(io.BytesIO(changed), "r") as f:
+            assert b"P" in f["s"][0]
+
+
+def test_a_nullterm_string_larger_than_a_window_is_checked_across_windows():
+    """A 2 MiB string (checked 1 MiB at a time): a NUL at the window's last byte followed
+    by data in the next window."""
+    size = 2 << 20
+    data = _h5(_strings(h5t.STR_NULLTERM, [b"x" * 100], size=size))
+    assert _refusal(data) == ""
+    at = _offset(data, "s")
+    crossing = bytearray(data)
+    crossing[at : at + (1 << 20) + 1] = b"y" * ((1 << 20) - 1) + b"\0" + b"P"
+    assert NULLTERM in _refusal(bytes(crossing))
+    crossing[at + (1 << 20)] = 0
+    assert _refusal(bytes(crossing)) == ""
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_a_variable_length_string_holds_no_nul(libver):
+    data = _h5(
+        lambda f: f.create_dataset("v", data=["abcPWND", "", "é"], dtype=h5py.string_dtype()), libver=libver
+    )
+    assert _refusal(data) == ""
+    at = data.index(b"abcPWND")
+    assert "a variable-length string of /v (object " in _refusal(_changed(data, at + 3, 0))
+
+
+def test_variable_length_sequences_of_reduced_precision_integers_are_checked_in_the_heap():
+    """h5py writes int32 sequences; the base type made 24 bits of precision (as another
+    writer would declare it): the items in the heap objects are elements too."""
+    rows = np.empty(2, dtype=object)
+    rows[0], rows[1] = np.array([1, 2, 3], dtype="<i4"), np.array([4], dtype="<i4")
+    data = bytearray(_h5(lambda f: f.create_dataset("d", data=rows, dtype=h5py.vlen_dtype("<i4"))))
+    int32 = bytes.fromhex("1008000004000000 00002000")  # class 0 v1, signed, 4 bytes, 32 bits
+    at = data.index(int32)
+    data[at + 10] = 24
+    assert _refusal(bytes(data)) == ""
+    item = data.index(b"GCOL") + 32  # object 1's first item
+    assert data[item : item + 4] == b"\1\0\0\0"
+    assert "padding bits of a 4-byte integer (precision 24 at bit 0) of /d (object 1 of" in _refusal(
+        _changed(bytes(data), item + 3, 0x50)
+    )
+
+
+# ------------------------------------------------------------------ v1 member names
+
+
+@pytest.mark.parametrize("kind", ["compound", "enum"])
+def test_the_padding_of_v1_member_names_is_zeros(kind):
+    if kind == "compound":
+        dtype, name = np.dtype([("rnx", "<i4"), ("y", "<f8")]), b"rnx\0"
+    else:
+        dtype, name = h5py.enum_dtype({"RDX": 1, "B": 2}, basetype="i1"), b"RDX\0"
+    data = _h5(lambda f: f.create_dataset("d", data=np.zeros(3, dtype=dtype)))
+    assert _refusal(data) == ""
+    at = data.index(name)
+    assert data[at + 4 : at + 8] == bytes(4)
+    assert "the padding after a member name in the datatype of /d holds data" in _refusal(
+        _changed(data, at + 5, ord("P"))
+    )
+
+
+def test_the_reserved_dimension_fields_of_a_v1_compound_member_are_zeros():
+    data = _h5(lambda f: f.create_dataset("d", data=np.zeros(3, dtype=[("rnx", "<i4")])))
+    at = data.index(b"rnx\0") + 8 + 4  # after the name: offset (4), then dimensions (28)
+    assert _refusal(data) == "" and data[at : at + 28] == bytes(28)
+    assert "version 1 array dimensions" in _refusal(_changed(data, at + 9, 0x50))
+
+
+# ------------------------------------------------------------------ references
+
+
+def _objrefs(f):
+    d = f.create_dataset("data", data=np.arange(10))
+    g = f.create_group("g")
+    f.create_dataset("refs", data=np.array([f.ref, d.ref, g.ref, h5py.Reference()], dtype=h5py.ref_dtype))
+    d.attrs["self"] = d.ref
+    row = np.dtype([("n", "<i4"), ("r", h5py.ref_dtype)])
+    f.create_dataset("rows", data=np.array([(1, g.ref), (2, d.ref)], dtype=row))
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_object_references_name_objects_of_the_file(libver):
+    data = _h5(_objrefs, libver=libver)
+    assert _refusal(data) == ""
+    with h5py.File(io.BytesIO(data), "r") as f:
+        target = h5py.h5o.get_info(f["data"].id).addr
+        where = {name: _offset(data, name) for name in ("refs", "rows")}
+    # a reference made to name a data extent (no object header): refused
+    for at in (where["refs"] + 8, where["rows"] + 12 + 4):
+        assert int.from_bytes(data[at : at + 8], "little") == target
+        wrong = bytearray(data)
+        wrong[at : at + 8] = where["refs"].to_bytes(8, "little")
+        assert f"an object reference to no object (address {where['refs']})" in _refusal(bytes(wrong))
+
+
+# ------------------------------------------------------------------ region references
+
+
+def _regions(f):
+    d = f.create_dataset("data", data=np.arange(10))
+    two = f.create_dataset("two", data=np.zeros((6, 7)))
+    points = d.id.get_space()
+    points.select_elements(np.array([[1], [4], [7]]))
+    none = d.id.get_space()
+    none.select_none()
+    refs = [
+        d.regionref[2:5],
+        d.regionref[1:9:2],
+        two.regionref[1:3, 2:6],
+        two.regionref[()],
+        d.regionref[[1, 4, 7]],
+        h5r.create(f.id, b"data", h5r.DATASET_REGION, points),
+        h5r.create(f.id, b"data", h5r.DATASET_REGION, none),
+        h5py.RegionReference(),
+    ]
+    f.create_dataset("regionrefs", data=np.array(refs, dtype=h5py.regionref_dtype))
+    f.attrs["r"] = d.regionref[3:4]
+
+
+def _objects(data: bytes) -> list[tuple[int, bytes]]:
+    """(address, bytes) of each object of the first global heap collection."""
+    at, out = data.index(b"GCOL"), []
+    pos = at + 16
+    while int.from_bytes(data[pos : pos + 2], "little"):
+        length = int.from_bytes(data[pos + 8 : pos + 16], "little")
+        out.append((pos + 16, data[pos + 16 : pos + 16 + length]))
+        pos += 16 + -(-length // 8) * 8
+    return out
+
+
+@pytest.mark.parametrize("libver", ["earliest", "v110", "latest"])
+def test_region_references_pass_and_read_back(libver):
+    data = _h5(_regions, libver=libver)
+    assert _refusal(data) == ""
+    with h5py.File(io.BytesIO(data), "r") as f:
+        refs = f["regionrefs"][()]
+        assert list(f["data"][refs[0]]) == [2, 3, 4]
+        assert f["two"][refs[2]].shape == (2, 4)
+
+
+def test_a_region_reference_is_refused_for_each_byte_a_reader_would_not_return():
+    data = _h5(_regions)
+    objects = _objects(data)
+    first_at, first = objects[0]  # d.regionref[2:5]: address, v1 hyperslab, one block
+    assert first[8:16] == bytes.fromhex("0200000001000000")
+    cases = {
+        "names no dataset of the file": (first_at, first_at.to_bytes(8, "little")),
+        "is not its declared length": (first_at + 20, b"\x11"),
+        "has reserved bytes set": (first_at + 16, b"\x01"),
+        "selects outside its dataset": (first_at + 36, b"\x0a"),  # the block's end: 10
+        "ends before it starts": (first_at + 32, b"\x05"),  # start 5 > end 4
+    }
+    for reason, (at, raw) in cases.items():
+        wrong = bytearray(data)
+        wrong[at : at + len(raw)] = raw
+        assert reason in _refusal(bytes(wrong)), reason
+    second_at, second = objects[1]  # [1:9:2]: four blocks in order
+    wrong = bytearray(data)
+    wrong[second_at + 32 : second_at + 40] = second[40:48]  # block 1 = block 2
+    assert "are not in order" in _refusal(bytes(wrong))
+
+
+def test_a_regular_hyperslab_holds_no_free_field():
+    """libver='latest': start, stride, count, block; a single block's stride is 1."""
+    data = _h5(_regions, libver="latest")
+    at, first = _objects(data)[0]  # [2:5]: start 2, stride 1, count 1, block 3 in 2 bytes
+    assert first[16:18] == b"\x01\x02" and first[22:30] == bytes.fromhex("0200010001000300")
+    assert "is not one libhdf5 writes" in _refusal(_changed(data, at + 24, 0x07))  # stride 7
+    assert "selects outside its dataset" in _refusal(_changed(data, at + 28, 0x09))  # block 9
+    assert "has flags 3" in _refusal(_changed(data, at + 16, 0x03))
