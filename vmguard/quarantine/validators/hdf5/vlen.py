@@ -13,6 +13,7 @@ are gathered and resolved once the walk knows the file's objects (objects.Walker
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
 MAX_REFS = 4_000_000  # variable-length values and references in one file
 MAX_SHUFFLED = 64 << 20  # a shuffled chunk of values is gathered whole to unshuffle it
 _WINDOW = 1 << 20  # bytes of elements checked at a time
-_ZERO = bytes([1]) + bytes(255)  # translate: 1 where a byte is NUL
-_NONZERO = bytes([0]) + bytes([1]) * 255  # ... and where it is not
+_NONZERO = bytes([0]) + bytes([1]) * 255  # translate: 1 where a byte is not NUL
 REGION = "region"  # a heap object holding a dataset region reference's selection
 
 
@@ -52,10 +52,16 @@ def check(w: Walker | None, data: bytes | memoryview, e: Element, what: str) -> 
 def pinned(raw: bytes, e: Element, what: str) -> None:
     """The pinned bits of whole elements in `raw`."""
     n = len(raw) // e.size
-    if e.mask:
+    if e.mask and int.from_bytes(raw, "little") & _tiled(e.mask, n) != _tiled(e.want, n):
         _bits(raw, (e.mask * n, e.want * n), e, what)
     if e.pairs:
-        _terminated(raw, e.pairs * n, what)
+        _terminated(raw, _tiled(e.pairs, n), what)
+
+
+@lru_cache(maxsize=8)  # each up to a window (1 MiB)
+def _tiled(pattern: bytes, n: int) -> int:
+    """`pattern` repeated n times, as an integer (one window's, computed once per shape)."""
+    return int.from_bytes(pattern * n, "little")
 
 
 def _bits(raw: bytes, pin: tuple[bytes, bytes], e: Element, what: str, at: int = 0) -> None:
@@ -76,12 +82,12 @@ def _bits(raw: bytes, pin: tuple[bytes, bytes], e: Element, what: str, at: int =
     )
 
 
-def _terminated(raw: bytes, pairs: bytes, what: str) -> None:
+def _terminated(raw: bytes, pairs: int, what: str) -> None:
     """No NUL at a position `pairs` marks is followed by a non-NUL (`raw` may be one
     byte longer than `pairs`: a string that goes on in the next window)."""
-    zero = int.from_bytes(raw.translate(_ZERO), "little")
     nonzero = int.from_bytes(raw.translate(_NONZERO), "little")
-    if zero & (nonzero >> 8) & int.from_bytes(pairs, "little"):
+    zero = nonzero ^ _tiled(b"\1", len(raw))
+    if zero & (nonzero >> 8) & pairs:
         raise Invalid(
             f"hdf5: a NULLTERM string of {what} holds bytes after its terminating NUL (a reader "
             "returns the string up to the NUL; libhdf5 pads it with NULs)"
@@ -95,7 +101,7 @@ def _large(w: Walker | None, view: memoryview, e: Element, what: str) -> None:
         if e.mask:
             _bits(bytes(view[at:end]), (e.mask[at:end], e.want[at:end]), e, what, at)
         if e.pairs:
-            _terminated(bytes(view[at : end + 1]), e.pairs[at:end], what)
+            _terminated(bytes(view[at : end + 1]), int.from_bytes(e.pairs[at:end], "little"), what)
     if w is not None:
         _refs(w, view, e, what)
 
