@@ -275,6 +275,18 @@ def test_object_references_name_objects_of_the_file(libver):
         assert f"an object reference to no object (address {where['refs']})" in _refusal(bytes(wrong))
 
 
+def test_an_object_reference_to_the_superblock_extension_is_refused():
+    """The superblock extension has an object header, but it is no object of the file."""
+    data = _h5(_objrefs, libver="latest", fs_strategy="aggregate")  # writes an extension
+    assert _refusal(data) == ""
+    extension = int.from_bytes(data[20:28], "little")
+    assert extension != 2**64 - 1
+    at = _offset(data, "refs") + 8
+    wrong = bytearray(data)
+    wrong[at : at + 8] = extension.to_bytes(8, "little")
+    assert f"an object reference to no object (address {extension})" in _refusal(bytes(wrong))
+
+
 # ------------------------------------------------------------------ region references
 
 

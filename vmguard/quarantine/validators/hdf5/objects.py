@@ -58,6 +58,7 @@ class Walker:
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
+    extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
@@ -78,7 +79,7 @@ class Walker:
             self.at = at
             _HANDLERS[m.kind](self, m, what, first)
         storage.global_heaps(self)
-        dangling = self.objrefs - self.seen - {0}  # 0: a null reference (h5py's Reference())
+        dangling = self.objrefs - (self.seen - {self.extension}) - {0}  # 0: h5py's Reference()
         if dangling:
             raise Invalid(f"hdf5: an object reference to no object (address {min(dangling)})")
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
@@ -313,6 +314,7 @@ def _superblock_v23(w: Walker, size: int) -> None:
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs
         w.seen.add(extension)
+        w.extension = extension
         w.visit(extension, "the superblock extension")
     w.reach(root, "/")
 
