@@ -152,8 +152,9 @@ def _repeated(base: Element, count: int, what: str) -> Element:
     _bounded(count * (len(base.vlens) + len(base.refs)), what)
     if base.mask or base.pairs:
         _pinnable(step * count, what)
-    rules = tuple((i * step + s, i * step + e, t) for i in range(count) for s, e, t in base.rules)
-    if len(rules) > MAX_PARTS:  # one text for all (what the rules of the items say)
+    if count * len(base.rules) <= MAX_PARTS:
+        rules = tuple((i * step + s, i * step + e, t) for i in range(count) for s, e, t in base.rules)
+    else:  # one text for all (what the rules of the items say), not a rule per item
         rules = ((0, step * count, " or ".join(sorted({t for _, _, t in base.rules}))),)
     return Element(
         size=step * count,

@@ -25,16 +25,18 @@ _WIDTHS = {2: "H", 4: "I", 8: "Q"}
 
 def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) -> None:
     """The heap object at `extent` (address, size) holds what `kind` says."""
-    at, size = extent
-    raw = w.file.bytes(at, size, what)
-    if kind == TEXT and b"\0" in raw:
-        raise Invalid(
-            f"hdf5: a variable-length string of {what} holds a NUL (a reader returns the "
-            "string up to it; libhdf5 writes none)"
-        )
-    if kind == REGION:
+    if isinstance(kind, Element) and not (kind.mask or kind.pairs):
+        return  # a sequence of plain data: nothing to read
+    raw = w.file.bytes(*extent, what)
+    if kind == TEXT:
+        if b"\0" in raw:
+            raise Invalid(
+                f"hdf5: a variable-length string of {what} holds a NUL (a reader returns the "
+                "string up to it; libhdf5 writes none)"
+            )
+    elif kind == REGION:
         _region(w, raw, what)
-    elif isinstance(kind, Element) and (kind.mask or kind.pairs):
+    else:
         check(None, raw, kind, what)
 
 
