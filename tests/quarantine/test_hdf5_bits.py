@@ -14,6 +14,8 @@ import pytest
 
 from tests.quarantine.test_hdf5_compound import _h5
 from tests.quarantine.test_hdf5_walk import _refusal
+from vmguard.quarantine.validators.hdf5 import elements
+from vmguard.quarantine.validators.stream import Invalid
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -303,6 +305,8 @@ def _regions(f):
         two.regionref[1:3, 2:6],
         two.regionref[()],
         d.regionref[[1, 4, 7]],
+        d.regionref[[1, 2, 5]],  # not regular: blocks (v1, or v3 under libver='latest')
+        two.regionref[[0, 3, 4], 1:3],
         h5r.create(f.id, b"data", h5r.DATASET_REGION, points),
         h5r.create(f.id, b"data", h5r.DATASET_REGION, none),
         h5py.RegionReference(),
@@ -326,6 +330,8 @@ def _objects(data: bytes) -> list[tuple[int, bytes]]:
 def test_region_references_pass_and_read_back(libver):
     data = _h5(_regions, libver=libver)
     assert _refusal(data) == ""
+    forms = {(o[8], o[12], o[16] if o[12] > 1 else None) for _, o in _objects(data)}  # type, version, flags
+    assert {"earliest": (2, 1, None), "v110": (2, 2, 1), "latest": (2, 3, 0)}[libver] in forms
     with h5py.File(io.BytesIO(data), "r") as f:
         refs = f["regionrefs"][()]
         assert list(f["data"][refs[0]]) == [2, 3, 4]
@@ -362,3 +368,14 @@ def test_a_regular_hyperslab_holds_no_free_field():
     assert "is not one libhdf5 writes" in _refusal(_changed(data, at + 24, 0x07))  # stride 7
     assert "selects outside its dataset" in _refusal(_changed(data, at + 28, 0x09))  # block 9
     assert "has flags 3" in _refusal(_changed(data, at + 16, 0x03))
+
+
+def test_an_array_of_many_pinned_items_is_one_rule_and_bounded():
+    """An array datatype of 10 million 3-bit bitfields: its mask is built once (10 MB), one
+    rule names its bits (not 10 million); beyond MAX_PINNED it is refused before it is built."""
+    item = elements.Element(size=1, mask=b"\xf8", want=b"\0", rules=((0, 1, "the padding bits"),))
+    many = elements._repeated(item, 10_000_000, "/d")
+    assert len(many.rules) == 1 and len(many.mask) == 10_000_000
+    assert many.rule(9_999_999) == "the padding bits"
+    with pytest.raises(Invalid, match="larger than 64 MiB"):
+        elements._repeated(item, elements.MAX_PINNED + 1, "/d")

@@ -158,8 +158,8 @@ def _repeated(base: Element, count: int, what: str) -> Element:
         rules = ((0, step * count, " or ".join(sorted({t for _, _, t in base.rules}))),)
     return Element(
         size=step * count,
-        vlens=tuple((i * step + o, b) for i in range(count) for o, b in base.vlens),
-        refs=tuple((i * step + o, k) for i in range(count) for o, k in base.refs),
+        vlens=tuple((i * step + o, b) for i in range(count if base.vlens else 0) for o, b in base.vlens),
+        refs=tuple((i * step + o, k) for i in range(count if base.refs else 0) for o, k in base.refs),
         mask=base.mask * count if base.mask else b"",
         want=base.want * count if base.mask else b"",
         pairs=base.pairs * count if base.pairs else b"",
