@@ -87,7 +87,7 @@ def _atom(f: File, at: int, head: tuple[int, int, int], what: str) -> Element:
     offset, precision = f.unpack("HH", at + 8, what)
     kind = {atoms.FLOAT: "float", atoms.BITFIELD: "bitfield"}.get(cls, "integer")
     text = f"the padding bits of a {size}-byte {kind} (precision {precision} at bit {offset})"
-    if cls == atoms.FLOAT:  # numpy's long double: 80 bits in 16 bytes, 6 left as memory held them
+    if cls == atoms.FLOAT and precision == 80:  # numpy's long double: 6 bytes as memory held them
         text += " (numpy.longdouble leaves them as memory held them: store float64)"
     return Element(
         size=size,
