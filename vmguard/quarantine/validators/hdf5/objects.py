@@ -50,6 +50,7 @@ class Walker:
     heap_refs: dict[int, dict[int, tuple]] = field(default_factory=dict)  # heap -> object -> (bytes, what)
     objrefs: set[int] = field(default_factory=set)  # the addresses object references hold
     shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dataset -> its dimensions
+    extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     values: int = 0  # variable-length values read (vlen.MAX_REFS)
     cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
@@ -58,7 +59,6 @@ class Walker:
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
-    extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
