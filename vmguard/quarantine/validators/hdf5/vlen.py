@@ -162,8 +162,8 @@ class Elements:
         self.carry = bytearray()
         if self.shuffled and size > MAX_SHUFFLED:
             raise Invalid(
-                f"hdf5: a shuffled chunk of variable-length values or padded compounds of {what} "
-                f"is larger than {MAX_SHUFFLED >> 20} MiB"
+                f"hdf5: a shuffled chunk of {what}, whose elements hold more than data (variable-length "
+                f"values, references, padding, padding bits), is larger than {MAX_SHUFFLED >> 20} MiB"
             )
 
     def feed(self, piece: bytes | memoryview) -> None:
