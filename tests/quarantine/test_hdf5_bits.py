@@ -385,6 +385,8 @@ def test_a_region_reference_is_refused_for_each_byte_a_reader_would_not_return()
     wrong = bytearray(data)
     wrong[second_at + 32 : second_at + 40] = second[40:48]  # block 1 = block 2
     assert "are not in order" in _refusal(bytes(wrong))
+    touching = _changed(data, second_at + 40, 2)  # block 2 (3..3) made 2..3: it touches 1..1
+    assert "are not in order and apart" in _refusal(touching)
 
 
 def test_a_regular_hyperslab_holds_no_free_field():

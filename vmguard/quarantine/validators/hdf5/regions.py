@@ -121,12 +121,16 @@ def _blocks_v1(r: _Reader, dims: tuple[int, ...]) -> None:
 
 
 def _ordered(r: _Reader, corners: list[tuple[int, ...]]) -> None:
-    """Blocks as libhdf5 writes them: each start no past its end, in increasing order."""
+    """Blocks as libhdf5 writes them: each start not past its end, in increasing order;
+    along one dimension apart (libhdf5 merges blocks that touch into one)."""
     starts, ends = corners[0::2], corners[1::2]
     if any(s > e for start, end in zip(starts, ends, strict=True) for s, e in zip(start, end, strict=True)):
         raise Invalid(f"hdf5: a block of the hyperslab selection of {r.what} ends before it starts")
-    if any(a >= b for a, b in zip(starts, starts[1:], strict=False)):
-        raise Invalid(f"hdf5: the blocks of the hyperslab selection of {r.what} are not in order")
+    gap = 2 if len(starts[0]) == 1 else 0  # a 1-D block starts past the one before and a gap
+    if any(a >= b for a, b in zip(starts, starts[1:], strict=False)) or any(
+        b[0] < e[0] + gap for e, b in zip(ends, starts[1:], strict=False) if gap
+    ):
+        raise Invalid(f"hdf5: the blocks of the hyperslab selection of {r.what} are not in order and apart")
 
 
 def _hyperslab_v3(r: _Reader, dims: tuple[int, ...]) -> None:
