@@ -408,3 +408,31 @@ def test_an_array_of_many_pinned_items_is_one_rule_and_bounded():
     assert many.rule(9_999_999) == "the padding bits"
     with pytest.raises(Invalid, match="larger than 64 MiB"):
         elements._repeated(item, elements.MAX_PINNED + 1, "/d")
+
+
+# ------------------------------------------------------------------ datatype fields
+
+
+def test_the_tag_of_an_opaque_datatype_is_nul_padded_to_8():
+    """h5py's opaque datetime64: tag "NUMPY:<M8[s]" (12 characters), 4 NULs to 16."""
+    data = _h5(lambda f: f.create_dataset("o", data=np.zeros(3, dtype=h5py.opaque_dtype(np.dtype("M8[s]")))))
+    assert _refusal(data) == ""
+    at = data.index(b"NUMPY:<M8[s]")
+    assert data[at - 7] == 16 and data[at + 12 : at + 16] == bytes(4)  # the tag's length: class bits
+    assert "the tag of an opaque datatype of /o" in _refusal(_changed(data, at + 14, ord("P")))
+
+
+def test_class_bits_that_name_one_of_a_few_values_name_one():
+    """A string's padding type (0-2) and character set (0-1); a variable-length
+    sequence's padding and character set bits (zero: they are a string's)."""
+    data = _h5(_strings(h5t.STR_NULLTERM, [b"ab"]))
+    at = data.index(bytes.fromhex("1300000008000000"))  # v1 string, NULLTERM ASCII, 8 bytes
+    for bits in (0x03, 0x0F, 0x20):
+        assert "the reserved bits of a datatype of /s are set" in _refusal(_changed(data, at + 1, bits))
+    assert _refusal(_changed(data, at + 1, 0x11)) == ""  # NULLPAD UTF-8: a value libhdf5 writes
+    rows = np.empty(1, dtype=object)
+    rows[0] = np.arange(3, dtype="<i4")
+    data = _h5(lambda f: f.create_dataset("v", data=rows, dtype=h5py.vlen_dtype("<i4")))
+    at = data.index(bytes.fromhex("1900000010000000"))  # v1 variable-length sequence, 16 bytes
+    assert _refusal(data) == ""
+    assert "the reserved bits of a datatype of /v are set" in _refusal(_changed(data, at + 1, 0x10))
