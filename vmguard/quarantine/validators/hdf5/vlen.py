@@ -90,7 +90,8 @@ def _terminated(raw: bytes, pairs: int, what: str) -> None:
     if zero & (nonzero >> 8) & pairs:
         raise Invalid(
             f"hdf5: a NULLTERM string of {what} holds bytes after its terminating NUL (a reader "
-            "returns the string up to the NUL; libhdf5 pads it with NULs)"
+            "returns the string up to the NUL; libhdf5 pads it with NULs when it converts one, a "
+            "string written as it lies in memory keeps what its buffer held: zero the buffer)"
         )
 
 
