@@ -130,21 +130,22 @@ def _compound(size: int, parts: list[tuple[int, Element]], what: str) -> Element
     if not any(s < e for s, e in pads) and not any(p.mask or p.pairs for _, p in parts):
         return Element(size=size, vlens=tuple(vlens), refs=tuple(refs))
     _pinnable(size, what)
+    mask, want, pairs = _pins(size, parts, pads)
+    return Element(
+        size=size, vlens=tuple(vlens), refs=tuple(refs), mask=mask, want=want, pairs=pairs, rules=tuple(rules)
+    )
+
+
+def _pins(size: int, parts: list[tuple[int, Element]], pads: list[tuple[int, int]]) -> tuple[bytes, ...]:
+    """(mask, want, pairs) of a compound: its members' at their offsets, its padding's all
+    pinned to zero."""
     mask, want, pairs = bytearray(size), bytearray(size), bytearray(size)
     for offset, part in parts:
         for field, value in ((mask, part.mask), (want, part.want), (pairs, part.pairs)):
             field[offset : offset + len(value)] = value
     for start, end in pads:
         mask[start:end] = b"\xff" * (end - start)
-    return Element(
-        size=size,
-        vlens=tuple(vlens),
-        refs=tuple(refs),
-        mask=bytes(mask),
-        want=bytes(want),
-        pairs=bytes(pairs) if any(pairs) else b"",
-        rules=tuple(rules),
-    )
+    return bytes(mask), bytes(want), bytes(pairs) if any(pairs) else b""
 
 
 def _repeated(base: Element, count: int, what: str) -> Element:
