@@ -436,3 +436,16 @@ def test_class_bits_that_name_one_of_a_few_values_name_one():
     at = data.index(bytes.fromhex("1900000010000000"))  # v1 variable-length sequence, 16 bytes
     assert _refusal(data) == ""
     assert "the reserved bits of a datatype of /v are set" in _refusal(_changed(data, at + 1, 0x10))
+
+
+def test_the_reserved_bytes_and_permutation_of_a_v2_array_datatype_are_pinned():
+    """h5py's (3, 2) array member: rank, 3 reserved zeros, dimensions, permutation 0, 1."""
+    data = _h5(lambda f: f.create_dataset("a", data=np.zeros(2, dtype=[("x", "<f4", (3, 2))])))
+    assert _refusal(data) == ""
+    at = data.index(
+        bytes.fromhex("2a0000001800000002000000") + bytes.fromhex("03000000020000000000000001000000")
+    )
+    for offset, value in ((9, 1), (11, 0x80), (20, 1), (24, 0)):  # reserved, reserved, permutation 1, 0
+        assert "the reserved bytes or permutation of an array datatype of /a" in _refusal(
+            _changed(data, at + offset, value)
+        )

@@ -157,7 +157,17 @@ def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int
 
 
 def _array(f: File, at: int, version: int, what: str, depth: int) -> int:
+    """An array datatype; before version 3 its rank is followed by 3 reserved bytes and,
+    after its dimensions, a permutation libhdf5 writes as 0, 1, 2... (no reader uses it)."""
     pos = array_base(f, at, version, what)
+    if version == 2:
+        rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
+        reserved = f.unpack("3B", at + 9, what)
+        if reserved + f.unpack("I" * rank, at + 12 + 4 * rank, what) != (0, 0, 0, *range(rank)):
+            raise Invalid(
+                f"hdf5: the reserved bytes or permutation of an array datatype of {what} are not what "
+                "libhdf5 writes (zeros; 0, 1, 2...)"
+            )
     return pos - at + datatype(f, pos, what, depth + 1)
 
 
