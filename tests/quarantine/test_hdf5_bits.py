@@ -449,3 +449,13 @@ def test_the_reserved_bytes_and_permutation_of_a_v2_array_datatype_are_pinned():
         assert "the reserved bytes or permutation of an array datatype of /a" in _refusal(
             _changed(data, at + offset, value)
         )
+
+
+def test_the_base_type_of_a_variable_length_string_is_libhdf5s_unsigned_char():
+    data = _h5(lambda f: f.create_dataset("v", data=["ab"], dtype=h5py.string_dtype()))
+    at = data.index(bytes.fromhex("1901010010000000" + "100000000100000000000800"))
+    assert _refusal(data) == ""
+    for offset, value in ((8 + 1, 0x08), (8 + 10, 7), (8 + 1, 0x02)):  # signed, precision 7, low pad ones
+        assert "the base type of a variable-length string of /v" in _refusal(
+            _changed(data, at + offset, value)
+        )

@@ -24,6 +24,8 @@ ELEMENT = 16  # a variable-length value in the file: length, heap collection, ob
 _COMPOUND, _VLEN, _ARRAY = 6, 9, 10
 PADDING = "the padding of a compound element"
 TEXT = "text"  # a heap object of a variable-length string (no NUL)
+# the base type libhdf5 gives every variable-length string: native unsigned char, 8 bits
+_UCHAR = {bytes.fromhex("100000000100000000000800"), bytes.fromhex("100100000100000000000800")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,7 +108,13 @@ def _vlen(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> Ele
         )
     if size != ELEMENT:
         raise Invalid(f"hdf5: a variable-length datatype of {what} is {size} bytes, not {ELEMENT}")
-    return Element(size=ELEMENT, vlens=((0, TEXT if bits & 0x0F == 1 else base),))
+    if bits & 0x0F != 1:
+        return Element(size=ELEMENT, vlens=((0, base),))
+    if f.bytes(at + 8, 12, what) not in _UCHAR:
+        raise Invalid(
+            f"hdf5: the base type of a variable-length string of {what} is not libhdf5's (unsigned char)"
+        )
+    return Element(size=ELEMENT, vlens=((0, TEXT),))
 
 
 def _compound(size: int, parts: list[tuple[int, Element]], what: str) -> Element:
