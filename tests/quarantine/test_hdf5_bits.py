@@ -459,3 +459,12 @@ def test_the_base_type_of_a_variable_length_string_is_libhdf5s_unsigned_char():
         assert "the base type of a variable-length string of /v" in _refusal(
             _changed(data, at + offset, value)
         )
+
+
+def test_an_enum_is_the_size_of_its_base_type():
+    data = _h5(
+        lambda f: f.create_dataset("d", data=np.zeros(3, dtype=h5py.enum_dtype({"A": 1}, basetype="<i4")))
+    )
+    at = data.index(bytes.fromhex("1801000004000000" + "100800000400000000002000"))  # enum: 1 member, 4 bytes
+    assert _refusal(data) == ""
+    assert "an enum datatype of /d is 8 bytes, its base type 4" in _refusal(_changed(data, at + 4, 8))

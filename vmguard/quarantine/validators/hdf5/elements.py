@@ -71,7 +71,10 @@ def element(f: File, at: int, what: str, depth: int = 0) -> Element:
             )
         return _repeated(base, count, what) if base.checked else Element(size=size)
     if cls == atoms.ENUM:
-        return element(f, at + 8, what, depth + 1)
+        base = element(f, at + 8, what, depth + 1)
+        if base.size != size:
+            raise Invalid(f"hdf5: an enum datatype of {what} is {size} bytes, its base type {base.size}")
+        return base
     return _atom(f, at, (cls, bits, size), what)
 
 
