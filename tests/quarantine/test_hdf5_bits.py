@@ -468,3 +468,21 @@ def test_an_enum_is_the_size_of_its_base_type():
     at = data.index(bytes.fromhex("1801000004000000" + "100800000400000000002000"))  # enum: 1 member, 4 bytes
     assert _refusal(data) == ""
     assert "an enum datatype of /d is 8 bytes, its base type 4" in _refusal(_changed(data, at + 4, 8))
+
+
+def test_every_byte_of_the_data_is_refused_exactly_where_it_is_pinned():
+    """Each byte of a 24-bit integer dataset and of a NULLTERM string dataset set in turn:
+    refused exactly where no reader looks (an integer's top byte; a string byte after a
+    NUL), accepted where a reader returns it (the control: data stays data)."""
+    ints = _h5(_dataset(_int24(), [-5, 3, -1, 7]))
+    at = _offset(ints, "d")
+    for i in range(16):
+        refused = _refusal(_changed(ints, at + i, 0x5A))
+        assert bool(refused) == (i % 4 == 3), (i, refused)
+    words = [b"ab", b"", b"abcdefg"]
+    strs = _h5(_strings(h5t.STR_NULLTERM, words))
+    at = _offset(strs, "s")
+    for i in range(24):
+        element = i // 8
+        after_nul = b"\0" in strs[at + 8 * element : at + i]
+        assert bool(_refusal(_changed(strs, at + i, 0x5A))) == after_nul, i
