@@ -18,7 +18,7 @@ from vmguard.quarantine.validators.stream import Invalid
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
-h5t, h5d, h5s, h5r = h5py.h5t, h5py.h5d, h5py.h5s, h5py.h5r
+h5t, h5d, h5s = h5py.h5t, h5py.h5d, h5py.h5s
 
 BITS = "the padding bits of a 4-byte integer (precision 24 at bit 0) of /d hold data"
 NULLTERM = "a NULLTERM string of /s holds bytes after its terminating NUL"
