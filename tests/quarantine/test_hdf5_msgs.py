@@ -342,3 +342,45 @@ def test_attribute_name_charset_known():
             _vet(buf)
         else:
             _refused(buf, f"has character set {value}")
+
+
+def _array(kind: str) -> bytearray:
+    """3000 one-element chunks: an extensible array (resizable) with an index block,
+    data blocks in it and in super blocks; or a fixed array of 30."""
+    if kind == "fixed":
+        build = lambda f: f.create_dataset("a", data=np.arange(30, dtype="<i4"), chunks=(1,))  # noqa: E731
+    else:
+        build = lambda f: f.create_dataset(  # noqa: E731
+            "e", data=np.arange(3000, dtype="<i4"), chunks=(1,), maxshape=(None,)
+        )
+    return h5file(build, libver="latest")
+
+
+# (array, block signature, its size, offset in it, what the refusal names)
+BLOCKS = [
+    ("extensible", b"EAHD", 72, 4, "has version 1"),
+    ("extensible", b"EAIB", 298, 4, "has version 1"),
+    ("extensible", b"EAIB", 298, 6, "or header"),
+    ("extensible", b"EADB", 150, 5, "client 1"),
+    ("extensible", b"EADB", 150, 6, "or header"),
+    ("extensible", b"EADB", 150, 14, "gives its block offset as 1"),
+    ("extensible", b"EASB", 54, 14, "gives its block offset as 241"),
+    ("fixed", b"FAHD", 28, 4, "has version 1"),
+    ("fixed", b"FADB", 258, 6, "or header"),
+]
+
+
+@pytest.mark.parametrize(("kind", "signature", "size", "offset", "words"), BLOCKS)
+def test_array_block_prefixes_pinned(kind, signature, size, offset, words):
+    """Version, client, header address and block offset of every fixed and extensible
+    array header and block: what libhdf5 writes (its checksum recomputed: the rule
+    refuses, not the checksum)."""
+    from tests.support.hdf5_attack_c_bytes import lookup3
+
+    buf = _array(kind)
+    _vet(buf)
+    at = buf.find(signature)
+    assert struct.unpack_from("<I", buf, at + size - 4)[0] == lookup3(bytes(buf[at : at + size - 4]))
+    buf[at + offset] ^= 1
+    struct.pack_into("<I", buf, at + size - 4, lookup3(bytes(buf[at : at + size - 4])))
+    _refused(buf, words)

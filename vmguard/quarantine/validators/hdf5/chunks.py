@@ -79,14 +79,14 @@ def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: st
     if address == UNDEFINED:
         return
     w.ledger.claim_checked(address, 28, name)
-    f.signature(address, b"FAHD", name)
+    fields.array_block(f, address, (b"FAHD", None, None), name)
     client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
     if count > 1 << bits:
         raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
     if block == UNDEFINED:
         return
     w.ledger.claim_checked(block, 18 + count * width, f"the data block of {name}")
-    f.signature(block, b"FADB", name)
+    fields.array_block(f, block, (b"FADB", client, address), name)
     _chunks(w, (block + 14, 0), (count, width, client), chunk, what)
 
 
@@ -117,7 +117,7 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
     if address == UNDEFINED:
         return
     w.ledger.claim_checked(address, 72, name)
-    f.signature(address, b"EAHD", name)
+    fields.array_block(f, address, (b"EAHD", None, None), name)
     client, width, bits, inline, least, pointers, page_bits = f.unpack("5x7B", address, name)
     index = f.unpack("Q", address + 60, name)[0]
     if not (least > 0 and least & (least - 1) == 0 and pointers > 0 and pointers & (pointers - 1) == 0):
@@ -130,12 +130,15 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
     direct = [(least << ((u + 1) // 2)) for u in range(first) for _ in range(1 << (u // 2))]
     size = 14 + inline * width + (len(direct) + blocks - first) * 8 + 4
     w.ledger.claim_checked(index, size, f"the index block of {name}")
-    f.signature(index, b"EAIB", name)
+    fields.array_block(f, index, (b"EAIB", client, address), name)
     block = (width, client, chunk, offset, page_bits)
     n = _chunks(w, (index + 14, 0), (inline, width, client), chunk, what)
     at = index + 14 + inline * width
-    for i, count in enumerate(direct):
-        n = _data_block(w, (f.unpack("Q", at + 8 * i, name)[0], n), count, block, what)
+    for i, (count, wanted) in enumerate(zip(direct, fields.index_block_offsets(least, first), strict=True)):
+        dblock = f.unpack("Q", at + 8 * i, name)[0]
+        if dblock != UNDEFINED:
+            fields.ea_block(f, dblock, (b"EADB", client, address, offset, wanted), f"a data block of {name}")
+        n = _data_block(w, (dblock, n), count, block, what)
     at += 8 * len(direct)
     for u in range(first, blocks):
         sblock = f.unpack("Q", at + 8 * (u - first), name)[0]
@@ -146,10 +149,16 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
         if elements > 1 << page_bits:
             raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
         w.ledger.claim_checked(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
-        f.signature(sblock, b"EASB", name)
+        start = fields.super_block(least, u)[0]
+        fields.ea_block(f, sblock, (b"EASB", client, address, offset, start), f"a super block of {name}")
         for i in range(count):
-            address = f.unpack("Q", sblock + 14 + offset + 8 * i, name)[0]
-            n = _data_block(w, (address, n), elements, block, what)
+            dblock = f.unpack("Q", sblock + 14 + offset + 8 * i, name)[0]
+            if dblock != UNDEFINED:
+                wanted = start + i * elements
+                fields.ea_block(
+                    f, dblock, (b"EADB", client, address, offset, wanted), f"a data block of {name}"
+                )
+            n = _data_block(w, (dblock, n), elements, block, what)
 
 
 def _data_block(w: Walker, where: tuple[int, int], count: int, shape: tuple, what: str) -> int:

@@ -136,20 +136,48 @@ def link_flags(f: File, at: int, name: str) -> None:
         )
 
 
-def array_block(f: File, at: int, block: tuple[bytes, int, int | None], name: str) -> None:
+def array_block(f: File, at: int, block: tuple[bytes, int | None, int | None], name: str) -> None:
     """The prefix of a fixed or extensible array's header or block at `at`: its
-    signature, version 0, its client (chunks unfiltered 0, filtered 1) and, in a block
-    (block[2] not None), the address of the array's header (H5FA, H5EA: a reader reads
-    past them)."""
+    signature, version 0, its client (chunks unfiltered 0, filtered 1: a header's is
+    tuning.py's, block[1] None) and, in a block (block[2] not None), the address of the
+    array's header (H5FA, H5EA: a reader reads past them)."""
     signature, client, header = block
     f.signature(at, signature, name)
     version, got = f.unpack("4xBB", at, name)
     owner = f.unpack("6xQ", at, name)[0] if header is not None else None
-    if version or got != client or owner != header:
+    if version or got != (got if client is None else client) or owner != header:
         raise Invalid(
             f"hdf5: {name} at {at} has version {version}, client {got} or header {owner}, where "
             f"libhdf5 writes 0, {client} and {header}"
         )
+
+
+def super_block(least: int, u: int) -> tuple[int, int]:
+    """(its first element, the elements of each of its data blocks) of super block u of
+    an extensible array whose data blocks hold at least `least` (H5EA__hdr_init: super
+    block v has 2**(v//2) data blocks of 2**((v+1)//2) * least)."""
+    start = sum((1 << (v // 2)) * (least << ((v + 1) // 2)) for v in range(u))
+    return start, least << ((u + 1) // 2)
+
+
+def index_block_offsets(least: int, first: int) -> list[int]:
+    """The block offsets libhdf5 stores in the data blocks an extensible array's index
+    block lists (those of super blocks 0..first-1), slot by slot: the super block's first
+    element plus the slot's index (counted over all the index block's slots, as
+    H5EA__iblock_protect's caller does) times its data blocks' elements."""
+    owners = [u for u in range(first) for _ in range(1 << (u // 2))]
+    return [super_block(least, u)[0] + slot * super_block(least, u)[1] for slot, u in enumerate(owners)]
+
+
+def ea_block(f: File, at: int, block: tuple[bytes, int, int, int, int], name: str) -> None:
+    """An extensible array's super or data block at `at`: its prefix (array_block),
+    then its block offset in `width` bytes, the one libhdf5 writes (`wanted`); block is
+    (signature, client, header, width, wanted)."""
+    signature, client, header, width, wanted = block
+    array_block(f, at, (signature, client, header), name)
+    got = int.from_bytes(f.bytes(at + 14, width, name), "little")
+    if got != wanted:
+        raise Invalid(f"hdf5: {name} at {at} gives its block offset as {got}, where libhdf5 writes {wanted}")
 
 
 def charset(value: int, name: str) -> None:
