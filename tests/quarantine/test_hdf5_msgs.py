@@ -308,3 +308,20 @@ def test_attribute_name_charset_known():
             _vet(buf)
         else:
             _refused(buf, f"has character set {value}")
+
+
+@pytest.mark.parametrize("kind", [0, 1, 3])
+def test_shared_message_type_is_committed(kind):
+    """A dataset's reference to a committed datatype (shared message version 2 or 3):
+    type 2, as libhdf5 writes it; any other refused."""
+
+    def build(f) -> None:  # noqa: ANN001
+        f["t"] = np.dtype("<i4")
+        f.create_dataset("d", data=[1, 2], dtype=f["t"])
+
+    buf = h5file(build)
+    _vet(buf)
+    hdr, msg = find(buf, "d", 0x03)
+    assert buf[msg.body : msg.body + 2] == b"\x02\x02"
+    put(buf, hdr, msg.body + 1, bytes([kind]))
+    _refused(buf, f"a shared message of version 2 and type {kind} is not supported")

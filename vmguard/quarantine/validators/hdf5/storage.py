@@ -153,12 +153,15 @@ def _variable(w: Walker, first: dict[int, Message]) -> bool:
 def shared(f: File, at: int) -> int:
     """The object header a shared message (at `at`) lives in."""
     version, kind = f.unpack("BB", at, "a shared message")
-    if version == 1:
+    if version == 1 and not kind:  # its flags: 0, not in a global heap (HDF5 1.6)
         fields.reserved(f.bytes(at + 2, 6, "a shared message"), "a shared message")
         return f.unpack("6xQ", at + 2, "a shared message")[0]
-    if version == 2 or (version == 3 and kind == 2):
+    if version in (2, 3) and kind == 2:  # a committed message: another object's header
         return f.unpack("Q", at + 2, "a shared message")[0]
-    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
+    raise Invalid(
+        f"hdf5: a shared message of version {version} and type {kind} is not supported (only a "
+        "committed datatype's reference: shared message heaps are not)"
+    )
 
 
 def uses_committed(f: File, m: Message, dtype: Message | None) -> bool:
