@@ -207,8 +207,11 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         created = f.unpack("H", pos + width, what)[0] if order else None
         yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
         pos = data + length
-    if f.bytes(pos, end - pos, what).strip(b"\0"):
-        raise Invalid(f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data")
+    if f.bytes(pos, end - pos, what).strip(b"\0") or (width == 8 and pos != end):
+        raise Invalid(
+            f"hdf5: the gap at the end of the object header of {what} ({pos}) holds data, or is in a "
+            "version 1 header (whose messages fill each block: libhdf5 writes null messages)"
+        )
 
 
 def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:

@@ -57,6 +57,8 @@ def dataspace(f: File, at: int, what: str) -> Space:
             raise Invalid(f"hdf5: {name} has an unknown kind or flags")
     else:
         raise Invalid(f"hdf5: {name} has version {version}")
+    if flags & 0x01 and not rank:
+        raise Invalid(f"hdf5: {name} gives maximum dimensions to no dimension (libhdf5 sets no flag then)")
     dims = f.unpack("Q" * rank, pos, name)
     maxdims = f.unpack("Q" * rank, pos + 8 * rank, name) if flags & 0x01 else dims
     elements = 0 if kind == 2 else prod(dims)

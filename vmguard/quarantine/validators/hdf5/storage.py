@@ -90,6 +90,8 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     w.ledger.claim(data, size, f"the data segment of {name}")
     segment = f.bytes(data, size, name)
     used = []
+    if segment[:1] != b"\0":
+        raise Invalid(f"hdf5: {name} does not start with the empty name (libhdf5 puts it at offset 0)")
     for offset in [0, *names]:  # every group's heap starts with the empty name
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
@@ -185,6 +187,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         edges.fill_value(f, first, (item, values), what)
     if cls != 2 and 0x0B in first:
         raise Invalid(f"hdf5: {what} has a filter pipeline but no chunks (libhdf5 filters only chunks)")
+    if cls != 2 and space.maxdims != space.dims:
+        raise Invalid(f"hdf5: {what} is not chunked, yet its dataspace's maximum dimensions exceed its own")
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
@@ -247,6 +251,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
         raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
+    if b"\0" in f.bytes(start, name - 1, what):  # libhdf5: its length + 1, the NUL
+        raise Invalid(f"hdf5: the name size of an attribute of {what} counts bytes after its NUL")
     needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
     _field(f, (at, dtype, needed, pad(dtype)), what)
     _field(f, (space_at, space, space_of.size, pad(space)), what)
