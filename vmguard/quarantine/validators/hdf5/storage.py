@@ -129,7 +129,7 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
     if space is None or dtype is None or space.flags & 0x02:
         raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or a datatype message")
     if dtype.flags & 0x02:
-        committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
+        committed = w.types.get(shared(w.file, dtype.at, what))  # reached by Walker.message
         if committed is None:
             raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
         _, item, values = committed
@@ -138,14 +138,10 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
     return dataspace(w.file, space.at, what), item, values
 
 
-def shared(f: File, at: int) -> int:
-    """The object header a shared message (at `at`) lives in."""
-    version, kind = f.unpack("BB", at, "a shared message")
-    if version == 1:
-        return f.unpack("6xQ", at + 2, "a shared message")[0]
-    if version == 2 or (version == 3 and kind == 2):
-        return f.unpack("Q", at + 2, "a shared message")[0]
-    raise Invalid("hdf5: shared messages in the shared message heap are not supported")
+def shared(f: File, at: int, what: str = "an object") -> int:
+    """The object header a shared message (at `at`; sizes.shared) lives in."""
+    sizes.shared(f, at, what)
+    return f.unpack("Q", at + 2, "a shared message")[0]
 
 
 def uses_committed(f: File, m: Message, dtype: Message | None) -> bool:
@@ -220,24 +216,27 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    _, item, values = _committed(w, shared(f, at), what) if flags else datatype(sizes.within(f, m), at, what)
+    _, item, values = _committed(w, shared(f, at, what), what) if flags else datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
         raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
     needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
-    _field(f, (at, dtype, needed, pad(dtype)), what)
-    _field(f, (space_at, space, space_of.size, pad(space)), what)
+    _field(f, (at, dtype, needed, pad(dtype)), f"the datatype of an attribute of {what}")
+    _field(f, (space_at, space, space_of.size, pad(space)), f"the dataspace of an attribute of {what}")
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:
         _refs(w, (data, space_of.elements * item), values, what)
 
 
-def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
-    """An attribute's datatype or dataspace: declared exactly its content, padding zeros."""
+def _field(f: File, field: tuple[int, int, int, int], name: str) -> None:
+    """An attribute's datatype or dataspace (`name`): declared exactly its content, its
+    padding (version 1: to 8 bytes) zeros."""
     start, declared, needed, padded_to = field
-    if declared != needed or f.bytes(start + needed, padded_to - needed, what).strip(b"\0"):
-        raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
+    if declared != needed:
+        raise Invalid(f"hdf5: {name} is declared {declared} bytes where its content is {needed}")
+    if f.bytes(start + needed, padded_to - needed, name).strip(b"\0"):
+        raise Invalid(f"hdf5: the padding after {name} holds data (libhdf5 writes zeros)")
 
 
 def _committed(w: Walker, address: int, what: str) -> tuple[int, int, Element | None]:
