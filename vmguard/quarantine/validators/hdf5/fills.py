@@ -16,6 +16,7 @@ from ..stream import Invalid
 
 if TYPE_CHECKING:
     from .ledger import File
+    from .objects import Message
 
 _ALLOC_TIMES = (1, 2, 3)  # early, late, incremental (the default, 0, is resolved before writing)
 _FILL_TIMES = (0, 1, 2)  # on allocation, never, if set
@@ -25,42 +26,63 @@ _UNDEFINED, _HAVE_VALUE, _RESERVED = 0x10, 0x20, 0xC0
 def size(f: File, at: int, what: str) -> int:
     """The bytes of the fill value message at `at`, refused where a field holds a value
     libhdf5 does not write."""
-    name = f"the fill value message of {what}"
+    head, stored = _value(f, at, f"the fill value message of {what}")
+    return head + stored
+
+
+def one_element(f: File, first: dict[int, Message], item: int, what: str) -> None:
+    """A dataset's stored fill value is one element of its datatype (`item` bytes): libhdf5
+    stores it converted to that type, and a reader gets that many bytes of it."""
+    m = first.get(0x05)
+    stored = 0 if m is None else _value(f, m.at, f"the fill value message of {what}")[1]
+    if stored not in (0, item):
+        raise Invalid(f"hdf5: the fill value of {what} is {stored} bytes, its elements {item}")
+
+
+def belongs(first: dict[int, Message], what: str) -> None:
+    """A fill value message (new or old) lies only in a dataset's header (one with a
+    layout): libhdf5 writes it nowhere else, and there no reader asks for it."""
+    if (0x05 in first or 0x04 in first) and 0x08 not in first:
+        raise Invalid(f"hdf5: the object header of {what} holds a fill value message and is no dataset")
+
+
+def _value(f: File, at: int, name: str) -> tuple[int, int]:
+    """(bytes before the value, bytes of the value) of the fill value message at `at`."""
     version = f.unpack("B", at, name)[0]
     if version in (1, 2):
         return _v12(f, at, version, name)
     if version == 3:
         return _v3(f, at, name)
-    raise Invalid(f"hdf5: fill value message version {version} in {what} is not supported")
+    raise Invalid(f"hdf5: {name} has version {version}, which is not supported")
 
 
-def _v12(f: File, at: int, version: int, name: str) -> int:
+def _v12(f: File, at: int, version: int, name: str) -> tuple[int, int]:
     alloc, time, defined = f.unpack("xBBB", at, name)
     _times(alloc, time, name)
     if defined not in (0, 1):
         raise Invalid(f"hdf5: {name} says its value is defined with {defined} (libhdf5 writes 0 or 1)")
     if not defined and version == 2:
-        return 4
+        return 4, 0
     stored = f.unpack("I", at + 4, name)[0]
     if not defined and stored:
         raise Invalid(
             f"hdf5: {name} stores a value of {stored} bytes yet says none is defined "
             "(a reader gets no fill value; libhdf5 writes a size of 0)"
         )
-    return 8 + stored
+    return 8, stored
 
 
-def _v3(f: File, at: int, name: str) -> int:
+def _v3(f: File, at: int, name: str) -> tuple[int, int]:
     flags = f.unpack("xB", at, name)[0]
     _times(flags & 0x03, flags >> 2 & 0x03, name)
     if flags & _RESERVED or flags & _UNDEFINED and flags & _HAVE_VALUE:
         raise Invalid(f"hdf5: the flags of {name} ({flags:#04x}) are not a combination libhdf5 writes")
     if not flags & _HAVE_VALUE:
-        return 2
+        return 2, 0
     stored = f.unpack("I", at + 2, name)[0]
     if not stored:
         raise Invalid(f"hdf5: {name} says it has a value and stores 0 bytes (libhdf5 writes no size then)")
-    return 6 + stored
+    return 6, stored
 
 
 def _times(alloc: int, time: int, name: str) -> None:

@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, regions, sizes, vlen
+from . import btree, chunks, edges, fills, regions, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -157,6 +157,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     dataspace x element size, no byte more."""
     f = w.file
     space, item, values = _description(w, first, what)
+    fills.one_element(f, first, item, what)
     w.shapes[w.at] = space.dims  # what a region reference to it may select
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
