@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import fills, floats
+from . import fills, properties
 from .ledger import File
 from .shapes import dataspace, pipeline
 
@@ -86,8 +86,7 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
     cls, version = head & 0x0F, head >> 4
     if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0) or not _enumerated(cls, bits):
         raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
-    if cls == 1:
-        floats.check(f, at, what)
+    properties.check(f, at, what)
     if cls in _DATATYPE_PROPERTIES:
         return 8 + _DATATYPE_PROPERTIES[cls]
     if cls == 5:
