@@ -87,4 +87,6 @@ def _v3(f: File, at: int, name: str) -> tuple[int, int]:
 
 def _times(alloc: int, time: int, name: str) -> None:
     if alloc not in _ALLOC_TIMES or time not in _FILL_TIMES:
-        raise Invalid(f"hdf5: {name} has space allocation time {alloc} or fill time {time}, values libhdf5 never writes")
+        raise Invalid(
+            f"hdf5: {name} has space allocation time {alloc} or fill time {time}, values libhdf5 never writes"
+        )

@@ -121,7 +121,8 @@ class Walker:
 
     def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
-            self.reach(storage.shared(self.file, m.at, what), f"the object holding a message shared by {what}")
+            holder = storage.shared(self.file, m.at, what)
+            self.reach(holder, f"the object holding a message shared by {what}")
         elif m.kind in _REFUSED:
             raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
         elif m.kind in _HANDLERS:

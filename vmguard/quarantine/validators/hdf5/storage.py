@@ -217,7 +217,10 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    _, item, values = _committed(w, shared(f, at, what), what) if flags else datatype(sizes.within(f, m), at, what)
+    if flags:  # a committed datatype's
+        _, item, values = _committed(w, shared(f, at, what), what)
+    else:
+        _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
