@@ -214,6 +214,21 @@ def test_atomic_datatypes_are_version_1(kind):
         assert f"an atomic datatype of /x has version {version} (libhdf5 writes 1)" in _refusal(changed)
 
 
+def test_a_composite_datatype_has_a_version_libhdf5_writes():
+    """Compound, enum and variable-length types: 1 to 5; an array: 2 to 5."""
+    table = _h5(lambda f: f.create_dataset("t", data=np.zeros(2, PAIR)))
+    assert _body(table, "t", 0x03)[0] == 0x16
+    for version in (0, 6, 15):
+        changed = _patched(table, "t", 0x03, 0, bytes([version << 4 | 6]))
+        assert f"a datatype of class 6 of /t has version {version}, which libhdf5 never writes" in _refusal(
+            changed
+        )
+    arrays = _h5(lambda f: f.create_dataset("t", data=np.zeros(2, [("a", "(2,)<i4")])))
+    at = arrays.index(bytes([0x2A, 0, 0, 0, 8, 0, 0, 0, 1]))  # the member's array: v2, 8 bytes, rank 1
+    changed = arrays[:at] + b"\x1a" + arrays[at + 1 :]
+    assert "a datatype of class 10 of /t has version 1, which libhdf5 never writes" in _refusal(changed)
+
+
 def test_a_time_datatype_uses_all_its_bits():
     data = _h5(_typed(h5t.UNIX_D32LE))
     assert _refusal(data) == ""

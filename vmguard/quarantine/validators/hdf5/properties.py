@@ -1,18 +1,19 @@
-"""The properties of an atomic datatype (integer, float, time, string, bitfield, opaque,
-reference) are what libhdf5 writes, or the datatype is refused. They tell a reader how
-to convert the stored bits; none is returned as a value, so a choice libhdf5 never makes
-would be a channel no reader sees.
+"""The version of a datatype and the properties of an atomic one (integer, float, time,
+string, bitfield, opaque, reference) are what libhdf5 writes, or the datatype is
+refused. They tell a reader how to convert the stored bits; none is returned as a
+value, so a choice libhdf5 never makes would be a channel no reader sees.
 
 Version: libhdf5 writes every atomic datatype as version 1, under any libver (only
-compound, enum, array and variable-length types get later versions); the others decode
-alike. Time (class 2, no reader maps it to a number): its precision is its size in bits.
-Floating point: bit offset, precision, sign location, exponent and mantissa locations
-and sizes, exponent bias, normalisation and pad flags (H5Tset_fields, H5Tset_ebias...:
-the bias alone is 4 bytes that every value decodes through) are one of the layouts
-libhdf5 and h5py write: IEEE 754 binary16, binary32, binary64 and binary128 (h5py's
-float16, float32, float64 and 128-bit types) and the x87 80-bit extended precision that
-numpy's long double is (in 12 or 16 bytes; its spare bytes are atoms.py's padding
-bits), in either byte order, with zero pad flags."""
+compound, enum, array and variable-length types get later versions, up to 5; an array
+is at least version 2); the others decode alike. Time (class 2, no reader maps it to a
+number): its precision is its size in bits. Floating point: bit offset, precision,
+sign location, exponent and mantissa locations and sizes, exponent bias,
+normalisation and pad flags (H5Tset_fields, H5Tset_ebias...: the bias alone is 4 bytes
+that every value decodes through) are one of the layouts libhdf5 and h5py write: IEEE
+754 binary16, binary32, binary64 and binary128 (h5py's float16, float32, float64 and
+128-bit types) and the x87 80-bit extended precision that numpy's long double is (in
+12 or 16 bytes; its spare bytes are atoms.py's padding bits), in either byte order,
+with zero pad flags."""
 
 from __future__ import annotations
 
@@ -42,17 +43,20 @@ _LAYOUTS = frozenset(
 
 
 _ATOMIC = (0, 1, 2, 3, 4, 5, 7)
-_TIME, _FLOAT = 2, 1
+_TIME, _FLOAT, _ARRAY = 2, 1, 10
+_LATEST = 5  # the latest datatype version libhdf5 writes (and reads)
 
 
 def check(f: File, at: int, what: str) -> None:
-    """The datatype at `at`, if atomic, has the properties libhdf5 writes."""
+    """The datatype at `at` has a version libhdf5 writes and, if atomic, its properties."""
     head = f.unpack("B", at, f"the datatype of {what}")[0]
     cls, version = head & 0x0F, head >> 4
-    if cls not in _ATOMIC:
-        return
-    if version != 1:
+    if cls in _ATOMIC and version != 1:
         raise Invalid(f"hdf5: an atomic datatype of {what} has version {version} (libhdf5 writes 1)")
+    if not (2 if cls == _ARRAY else 1) <= version <= _LATEST:
+        raise Invalid(
+            f"hdf5: a datatype of class {cls} of {what} has version {version}, which libhdf5 never writes"
+        )
     if cls == _FLOAT:
         _float(f, at, what)
     elif cls == _TIME:

@@ -116,7 +116,9 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
 def datatype(f: File, at: int, what: str) -> tuple[int, int, Element | None]:
     """(class, element size, what its elements hold besides data: variable-length values
     or padding, at any depth; None when nothing) of the datatype message at `at` (`f`
-    ends where its message ends: sizes.within)."""
+    ends where its message ends: sizes.within). The datatype's own fields first (sizes.py),
+    so a refusal names the field, not what a misread field made of its elements."""
+    sizes.datatype(f, at, what)
     cls = f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F
     e = element(f, at, what)
     return cls, element_size(f, at, what), e if e.checked else None
