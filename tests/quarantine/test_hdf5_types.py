@@ -323,18 +323,50 @@ def test_a_stored_fill_value_is_one_element():
     assert "the fill value of /x is 8 bytes, its elements 4" in _refusal(bytes(buf))
 
 
-def test_a_fill_value_message_lies_only_in_a_dataset():
-    """A group's header (v2, libver latest) given a fill value message in its NIL space:
-    no reader asks a group for one."""
-    buf = h5file(lambda f: f.create_group("g"), libver="latest")
-    hdr = header(buf, addr_of(buf, "g"))
-    nil = next(m for m in hdr.msgs if m.type == 0 and m.size >= 8)
-    struct.pack_into("<BHB2s", buf, nil.head, 0x05, 2, 0, b"\x03\x0a")
-    struct.pack_into("<BHB", buf, nil.head + 6, 0, nil.size - 6, 0)
+def _with_message(build, path: str, kind: int, body: bytes) -> bytes:
+    """A file (libver latest: v2 headers) whose object at `path` gets a message of `kind`
+    in its header's NIL space (the rest stays a NIL message)."""
+    buf = h5file(build, libver="latest")
+    hdr = header(buf, addr_of(buf, path))
+    nil = next(m for m in hdr.msgs if m.type == 0 and m.size >= len(body) + 4)
+    struct.pack_into(f"<BHB{len(body)}s", buf, nil.head, kind, len(body), 0, body)
+    rest = nil.body + len(body)
+    buf[rest : nil.body + nil.size] = bytes(nil.size - len(body))  # a deleted message's bytes too
+    struct.pack_into("<BHB", buf, rest, 0, nil.size - len(body) - 4, 0)
     resum(buf, hdr)
-    with h5py.File(io.BytesIO(bytes(buf)), "r") as f:
+    return bytes(buf)
+
+
+_SCALAR = bytes([2, 0, 0, 0])  # dataspace v2, rank 0, scalar
+_INT32 = bytes([0x10, 0x08, 0, 0, 4, 0, 0, 0, 0, 0, 32, 0])
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "reason"),
+    [
+        (0x05, b"\x03\x0a", "is a group (group info, link info messages) and holds fill value messages"),
+        (0x01, _SCALAR, "is a group (group info, link info messages) and holds dataspace messages"),
+        (0x03, _INT32, "is a group (group info, link info messages) and holds datatype messages"),
+    ],
+)
+def test_a_group_holds_no_dataset_or_datatype_message(kind, body, reason):
+    """libhdf5 takes a header with group messages for a group and reads nothing else."""
+    data = _with_message(lambda f: f.create_group("g"), "g", kind, body)
+    with h5py.File(io.BytesIO(data), "r") as f:
         assert isinstance(f["g"], h5py.Group)
-    assert "the object header of /g holds a fill value message and is no dataset" in _refusal(bytes(buf))
+    assert f"the object header of /g {reason}" in _refusal(data)
+
+
+def test_a_committed_datatype_holds_no_dataset_message():
+    def build(f):  # an attribute deleted: its message's room is a NIL message
+        f["T"] = np.dtype("<i4")
+        f["T"].attrs["room"] = np.zeros(4)
+        del f["T"].attrs["room"]
+
+    data = _with_message(build, "T", 0x01, _SCALAR)
+    with h5py.File(io.BytesIO(data), "r") as f, pytest.raises(KeyError):
+        f["T"]  # a datatype and a dataspace: libhdf5 takes it for a dataset, which has no layout
+    assert "the object header of /T holds dataspace messages and no layout" in _refusal(data)
 
 
 # ------------------------------------------------------------------ shared messages

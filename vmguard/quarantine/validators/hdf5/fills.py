@@ -39,13 +39,6 @@ def one_element(f: File, first: dict[int, Message], item: int, what: str) -> Non
         raise Invalid(f"hdf5: the fill value of {what} is {stored} bytes, its elements {item}")
 
 
-def belongs(first: dict[int, Message], what: str) -> None:
-    """A fill value message (new or old) lies only in a dataset's header (one with a
-    layout): libhdf5 writes it nowhere else, and there no reader asks for it."""
-    if (0x05 in first or 0x04 in first) and 0x08 not in first:
-        raise Invalid(f"hdf5: the object header of {what} holds a fill value message and is no dataset")
-
-
 def _value(f: File, at: int, name: str) -> tuple[int, int]:
     """(bytes before the value, bytes of the value) of the fill value message at `at`."""
     version = f.unpack("B", at, name)[0]

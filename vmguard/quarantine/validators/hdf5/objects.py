@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import dense, fills, sizes, storage
+from . import dense, kinds, sizes, storage
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -100,7 +100,7 @@ class Walker:
             if m.kind in first and m.kind not in _REPEATED:
                 raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
             first[m.kind] = m
-        fills.belongs(first, what)
+        kinds.check(first, what)
         dtype = first.get(0x03)
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
             self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
