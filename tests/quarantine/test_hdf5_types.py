@@ -402,3 +402,23 @@ def test_an_attribute_field_refusal_names_the_rule_broken():
     assert "the padding after the datatype of an attribute of /d holds data" in _refusal(padding)
     declared = _patched(data, "d", 0x0C, 4, struct.pack("<H", 16))
     assert "the datatype of an attribute of /d is declared 16 bytes where its content is 12" in _refusal(declared)
+
+
+# ------------------------------------------------------------------ dataspace maxima
+
+
+def test_a_dataspace_lists_maximum_dimensions_exactly_when_it_has_dimensions():
+    """libhdf5 keeps maxima for any rank (the dimensions when none are given) and writes
+    them; a scalar has none. The flag set on a scalar (no bytes follow) was a free bit."""
+    data = _h5(lambda f: (f.attrs.create("x", np.float64(1)), f.create_dataset("d", data=np.arange(3))))
+    assert _refusal(data) == ""
+    _, msg = find(data, "/", 0x0C)
+    body = bytes(data[msg.body : msg.body + msg.size])
+    at = body.index(bytes([1, 0, 0, 0, 0, 0, 0, 0]), 16)  # the scalar dataspace, version 1
+    assert "the dataspace of / has rank 0 and maximum dimensions" in _refusal(
+        _patched(data, "/", 0x0C, at + 2, b"\x01")
+    )
+    assert _body(data, "d", 0x01)[:3] == b"\x01\x01\x01"
+    assert "the dataspace of /d has rank 1 and no maximum dimensions" in _refusal(
+        _patched(data, "d", 0x01, 2, b"\x00")
+    )

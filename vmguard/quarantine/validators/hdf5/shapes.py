@@ -57,6 +57,8 @@ def dataspace(f: File, at: int, what: str) -> Space:
             raise Invalid(f"hdf5: {name} has an unknown kind or flags")
     else:
         raise Invalid(f"hdf5: {name} has version {version}")
+    if bool(flags & 0x01) != bool(rank):  # libhdf5 keeps maxima (dims if none given) for any rank
+        raise Invalid(f"hdf5: {name} has rank {rank} and {'' if flags & 0x01 else 'no '}maximum dimensions")
     dims = f.unpack("Q" * rank, pos, name)
     maxdims = f.unpack("Q" * rank, pos + 8 * rank, name) if flags & 0x01 else dims
     elements = 0 if kind == 2 else prod(dims)
