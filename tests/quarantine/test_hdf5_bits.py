@@ -288,14 +288,14 @@ def test_class_bits_that_name_one_of_a_few_values_name_one():
     data = _h5(_strings(h5t.STR_NULLTERM, [b"ab"]))
     at = data.index(bytes.fromhex("1300000008000000"))  # v1 string, NULLTERM ASCII, 8 bytes
     for bits in (0x03, 0x0F, 0x20):
-        assert "the reserved bits of a datatype of /s are set" in _refusal(_changed(data, at + 1, bits))
+        assert "the class bits of a datatype of /s" in _refusal(_changed(data, at + 1, bits))
     assert _refusal(_changed(data, at + 1, 0x11)) == ""  # NULLPAD UTF-8: a value libhdf5 writes
     rows = np.empty(1, dtype=object)
     rows[0] = np.arange(3, dtype="<i4")
     data = _h5(lambda f: f.create_dataset("v", data=rows, dtype=h5py.vlen_dtype("<i4")))
     at = data.index(bytes.fromhex("1900000010000000"))  # v1 variable-length sequence, 16 bytes
     assert _refusal(data) == ""
-    assert "the reserved bits of a datatype of /v are set" in _refusal(_changed(data, at + 1, 0x10))
+    assert "the class bits of a datatype of /v (0x0010) name a padding" in _refusal(_changed(data, at + 1, 0x10))
 
 
 def test_the_reserved_bytes_and_permutation_of_a_v2_array_datatype_are_pinned():

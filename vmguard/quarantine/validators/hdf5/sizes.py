@@ -84,8 +84,13 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
         raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
     head, bits, high, size = f.unpack("BHBI", at, f"the datatype of {what}")
     cls, version = head & 0x0F, head >> 4
-    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0) or not _enumerated(cls, bits):
+    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0):
         raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
+    if not _enumerated(cls, bits):
+        raise Invalid(
+            f"hdf5: the class bits of a datatype of {what} ({bits:#06x}) name a padding, character set, "
+            "normalisation or kind libhdf5 never writes"
+        )
     properties.check(f, at, what)
     if cls in _DATATYPE_PROPERTIES:
         return 8 + _DATATYPE_PROPERTIES[cls]
