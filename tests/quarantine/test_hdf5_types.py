@@ -422,3 +422,27 @@ def test_a_dataspace_lists_maximum_dimensions_exactly_when_it_has_dimensions():
     assert "the dataspace of /d has rank 1 and no maximum dimensions" in _refusal(
         _patched(data, "d", 0x01, 2, b"\x00")
     )
+
+
+def test_maximum_dimensions_are_the_dimensions_where_nothing_can_grow():
+    """libhdf5 refuses to create a compact or contiguous dataset (or writes an attribute)
+    with maxima beyond the dimensions; a reader reads past them: 8 free bytes each."""
+    data = _h5(lambda f: (f.create_dataset("d", data=np.arange(3)), f["d"].attrs.create("a", [1, 2])))
+    assert _refusal(data) == ""
+    grown = _patched(data, "d", 0x01, 16, struct.pack("<Q", 7))  # v1: header 8, dims 8, maxima
+    assert "the dataspace of /d has maximum dimensions (7,) beyond its dimensions (3,)" in _refusal(grown)
+    below = _patched(data, "d", 0x01, 16, struct.pack("<Q", 2))
+    assert "has maximum dimensions (2,) below its dimensions (3,)" in _refusal(below)
+    _, msg = find(data, "d", 0x0C)
+    body = bytes(data[msg.body : msg.body + msg.size])
+    at = body.index(struct.pack("<QQ", 2, 2)) + 8
+    changed = _patched(data, "d", 0x0C, at, struct.pack("<Q", 9))
+    assert "the dataspace of an attribute of /d has maximum dimensions (9,)" in _refusal(changed)
+    resizable = _h5(lambda f: f.create_dataset("r", data=np.arange(3), maxshape=(None,)))
+    assert _refusal(resizable) == ""  # chunked: any maxima at or above the dimensions
+
+
+def test_a_version_2_simple_dataspace_has_a_rank():
+    data = _h5(lambda f: f.create_dataset("s", data=1.5), libver="latest")
+    assert _refusal(data) == "" and _body(data, "s", 0x01)[:4] == bytes([2, 0, 0, 0])
+    assert "a rank its kind does not have" in _refusal(_patched(data, "s", 0x01, 3, b"\x01"))

@@ -53,16 +53,28 @@ def dataspace(f: File, at: int, what: str) -> Space:
         kind, pos = (1 if rank else 0), at + 8
     elif version == 2:
         kind, pos = f.unpack("B", at + 3, name)[0], at + 4
-        if kind > 2 or flags & ~0x01 or (kind != 1 and rank):
-            raise Invalid(f"hdf5: {name} has an unknown kind or flags")
+        if kind > 2 or flags & ~0x01 or (kind == 1) != bool(rank):  # simple: rank > 0, as libhdf5 writes
+            raise Invalid(f"hdf5: {name} has an unknown kind or flags, or a rank its kind does not have")
     else:
         raise Invalid(f"hdf5: {name} has version {version}")
     if bool(flags & 0x01) != bool(rank):  # libhdf5 keeps maxima (dims if none given) for any rank
         raise Invalid(f"hdf5: {name} has rank {rank} and {'' if flags & 0x01 else 'no '}maximum dimensions")
     dims = f.unpack("Q" * rank, pos, name)
     maxdims = f.unpack("Q" * rank, pos + 8 * rank, name) if flags & 0x01 else dims
+    if any(top < size for size, top in zip(dims, maxdims, strict=True)):
+        raise Invalid(f"hdf5: {name} has maximum dimensions {maxdims} below its dimensions {dims}")
     elements = 0 if kind == 2 else prod(dims)
     return Space(dims=dims, maxdims=maxdims, elements=elements, size=pos - at + 8 * rank * (1 + (flags & 1)))
+
+
+def fixed(space: Space, what: str) -> None:
+    """A dataspace that cannot grow (compact and contiguous datasets, attributes): libhdf5
+    refuses maximum dimensions beyond the dimensions there, so it writes the dimensions."""
+    if space.maxdims != space.dims:
+        raise Invalid(
+            f"hdf5: the dataspace of {what} has maximum dimensions {space.maxdims} beyond its dimensions "
+            f"{space.dims}, and {what} cannot grow (only a chunked dataset can)"
+        )
 
 
 def element_size(f: File, at: int, what: str) -> int:

@@ -14,7 +14,7 @@ from . import btree, chunks, edges, fills, regions, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
-from .shapes import Space, checkable, dataspace, element_size, exact, filters
+from .shapes import Space, checkable, dataspace, element_size, exact, filters, fixed
 
 if TYPE_CHECKING:
     from .ledger import File
@@ -166,6 +166,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if values is not None:  # the padding of its fill value is zeros too
         edges.fill_value(f, first, (item, values), what)
+    if cls < 2:
+        fixed(space, what)
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
@@ -224,6 +226,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     else:
         _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
+    fixed(space_of, f"an attribute of {what}")
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
         raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
