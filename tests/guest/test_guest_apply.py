@@ -5,14 +5,15 @@ applied guest still boots, a running VM refused, a VM started during an apply ke
 the disk (or the apply refused), a kill -9 mid-apply recoverable.
 
 Cost: a libguestfs appliance launch is 10-30 s under TCG, so the module shares one
-domain per image kind (`rpm_vm`, `dpkg_vm`), whose disk every test leaves bit for bit
-as it found it, and whose inspection cache the tests share: the refusals run before the
-apply (they do not change the image, so its cached inspection stays valid), the boot
-test boots a copy of the image the apply test made. The RHEL 6-like image gets its
-busybox init when it is built (no appliance launch for that). The dpkg guest's chain
-and the hostile guest's apply share nothing with the rpm guest's tests: they run in a
-thread beside them (fixture `beside`), so both cores work (CI: ~300 s -> ~200 s). The
-worker's refusal of a gone account is the race test's answer when the apply won it.
+domain per image kind (`rpm_vm`, `dpkg_vm`; `race_vm` for the worker's races and
+refusals), whose disk every test leaves bit for bit as it found it, and whose
+inspection cache the tests share: kill -9's apply inspects the rpm guest for its apply
+test, the boot test boots a copy of the image the apply test made. The RHEL 6-like
+image gets its busybox init when it is built (no appliance launch for that). What
+shares nothing with the rpm guest's chain (the races and refusals, the dpkg guest's
+chain, the hostile guest's apply) runs in a thread beside it (fixture `beside`), so
+both cores work; the worker's refusal of a gone account is the race's answer when the
+apply won it.
 """
 
 from __future__ import annotations
@@ -119,31 +120,45 @@ def hostile_vm(make_vm, guest_images) -> Vm:
 
 
 @pytest.fixture(scope="module")
-def ghost_refusals() -> list[dict]:
-    """The race tests' worker answers where the apply had the disk and refused GONE."""
-    return []
+def race_vm(make_vm, guest_images) -> Vm:
+    """The RHEL 6-like guest for the worker's refusals and races (it has the account
+    `guest` VALID locks, not GONE's `ghost`); its disk is never changed."""
+    return make_vm(guest_images["rpm"], "raw")
 
 
-BESIDE = {
-    "dpkg": "test_apply_guest_clears_findings_is_idempotent_and_rolls_back[dpkg]",
-    "hostile": "test_guest_that_does_not_parse_is_left_untouched",
-}
+RACE = "test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other"
+# Run in a thread, in this order, beside the rpm guest's tests; each awaited by its test.
+BESIDE = (
+    (f"{RACE}[at-once]", "race_vm", "at-once"),
+    (f"{RACE}[appliance-up]", "race_vm", "appliance-up"),
+    ("test_worker_refuses_a_guest_that_changed_since_the_plan", "race_vm", "refusals"),
+    ("test_apply_guest_clears_findings_is_idempotent_and_rolls_back[dpkg]", "dpkg_vm", "apply"),
+    ("test_guest_that_does_not_parse_is_left_untouched", "hostile_vm", "unparsed"),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def beside(request, make_vm) -> Iterator[dict[str, Future]]:
-    """The dpkg guest's apply chain and the hostile guest's refused apply share nothing
-    with the rpm guest's tests: they start with the module's first test, one at a time
-    in a thread, while the rpm guest's tests (the races, kill -9, its apply, the boot)
-    use the other core (about 90 s less on 2 cores). Each is awaited by its own test,
-    which fails with what failed in the thread; only the selected ones run."""
+    """The races and the worker's refusals (on their own VM), the dpkg guest's apply
+    chain and the hostile guest's refused apply share nothing with the rpm guest's tests
+    (kill -9, its apply, the boot): they start with the module's first test, one at a
+    time in a thread, while those use the other core (CI: ~300 s -> ~150 s for the
+    module on 2 cores). Each is awaited by its own test, after the rpm guest's, which
+    fails with what failed in the thread; only the selected ones run."""
     selected = {item.name for item in request.session.items if item.module is request.module}
-    jobs = {"dpkg": (_apply_then_check, "dpkg_vm"), "hostile": (_refused_unparsed, "hostile_vm")}
+    ghost_refusals: list[dict] = []  # the races' answers where the apply had the disk
+    jobs = {
+        "at-once": lambda vm: _race(vm, "at-once", ghost_refusals),
+        "appliance-up": lambda vm: _race(vm, "appliance-up", ghost_refusals),
+        "refusals": lambda vm: _worker_refuses(vm, ghost_refusals),
+        "apply": _apply_then_check,
+        "unparsed": _refused_unparsed,
+    }
     pool = ThreadPoolExecutor(max_workers=1)
     futures = {
-        job: pool.submit(check, request.getfixturevalue(vm))  # made here, in the main thread
-        for job, (check, vm) in jobs.items()
-        if BESIDE[job] in selected
+        name: pool.submit(jobs[job], request.getfixturevalue(vm))  # made here, in the main thread
+        for name, vm, job in BESIDE
+        if name in selected
     }
     yield futures
     pool.shutdown(wait=True)
@@ -161,24 +176,18 @@ def _start(vm: Vm, when: str, outcome: dict, worker_done: threading.Event) -> No
         outcome["start_error"] = str(err)
 
 
-@pytest.mark.parametrize("when", ["at-once", "appliance-up"])
-def test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other(rpm_vm, when, ghost_refusals):
-    """The domain is started while the apply worker launches (at once: most often the
-    domain wins) or once its appliance's qemu runs (a fixed 6 s wait lost that race on a
-    loaded machine): QEMU's image lock lets exactly one of them have the disk. The
-    request's GONE change stops the worker before it writes, so the image is unchanged
-    either way; what shows who won is where the worker stopped."""
+def _race(vm: Vm, when: str, ghost_refusals: list[dict]) -> None:
     outcome: dict = {}
     worker_done = threading.Event()
-    starter = threading.Thread(target=_start, args=(rpm_vm, when, outcome, worker_done))
+    starter = threading.Thread(target=_start, args=(vm, when, outcome, worker_done))
     starter.start()
     try:
-        answer = rpm_vm.worker([VALID, GONE])
+        answer = vm.worker([VALID, GONE])
     finally:
         worker_done.set()
         starter.join()
-        if rpm_vm.domain.dom.isActive():
-            rpm_vm.domain.dom.destroy()
+        if vm.domain.dom.isActive():
+            vm.domain.dom.destroy()
     if outcome.get("started"):  # the domain had the disk: the appliance could not open it
         assert "lock" in answer["error"], (answer, outcome)
     else:  # the appliance had it: the domain could not start, the worker reached the edits
@@ -186,25 +195,16 @@ def test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other(rpm_
         assert "0 entries for account ghost" in answer["error"], answer
         ghost_refusals.append(answer)  # test_worker_refuses_... asserts on it too
     print(f"\n{when}: {'the domain' if outcome.get('started') else 'the apply'} had the disk")
-    assert sha256(rpm_vm.image) == rpm_vm.original
+    assert sha256(vm.image) == vm.original
 
 
-def test_worker_refuses_a_guest_that_changed_since_the_plan(rpm_vm, ghost_refusals):
-    """Edits are computed on a read-only mount first: a change whose file no longer says
-    what the plan saw (an account that is gone) stops all of them; an image whose
-    fingerprint is not the inspected one (a VM ran meanwhile) stops the worker before it
-    reads anything. The image (opened for writing) stays bit for bit. Control: the apply
-    test's worker, with the same VALID change and true fingerprints, writes.
-
-    The first refusal is the race test's worker answer when the apply had the disk (the
-    same request, one appliance launch fewer); the worker runs here only when the
-    domain won both races (rare) or this test runs alone."""
-    answer = ghost_refusals[0] if ghost_refusals else rpm_vm.worker([VALID, GONE])
+def _worker_refuses(vm: Vm, ghost_refusals: list[dict]) -> None:
+    answer = ghost_refusals[0] if ghost_refusals else vm.worker([VALID, GONE])
     assert "0 entries for account ghost" in answer["error"], answer
-    size, mtime, head = fingerprint(rpm_vm.image)
-    answer = rpm_vm.worker([VALID], seen=[[size, mtime - 1, head]])
+    size, mtime, head = fingerprint(vm.image)
+    answer = vm.worker([VALID], seen=[[size, mtime - 1, head]])
     assert "changed since it was inspected" in answer["error"], answer
-    assert sha256(rpm_vm.image) == rpm_vm.original
+    assert sha256(vm.image) == vm.original
 
 
 def _apply_process(vm: Vm) -> subprocess.Popen:
@@ -310,7 +310,7 @@ def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(request, besid
     test's) and the guest in line; one `rollback` undoes all three. The Debian-like
     guest's (guest only) runs beside the rpm guest's tests (fixture `beside`)."""
     if kind == "dpkg":
-        beside["dpkg"].result()
+        beside[request.node.name].result()
         return
     vm = request.getfixturevalue("rpm_vm")
     with netns("gfw") as ns, vm.with_firewall(ns):
@@ -343,6 +343,29 @@ def test_guest_still_boots_to_its_shell_after_apply(rpm_vm, tcg_domain_module):
         assert f"vmguard-boot: {seen}" in console, console[-2000:]
 
 
+@pytest.mark.parametrize("when", ["at-once", "appliance-up"])
+def test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other(request, beside, when):
+    """The domain is started while the apply worker launches (at once: most often the
+    domain wins) or once its appliance's qemu runs (a fixed 6 s wait lost that race on a
+    loaded machine): QEMU's image lock lets exactly one of them have the disk. The
+    request's GONE change stops the worker before it writes, so the image is unchanged
+    either way; what shows who won is where the worker stopped (run by `beside`)."""
+    beside[request.node.name].result()
+
+
+def test_worker_refuses_a_guest_that_changed_since_the_plan(request, beside):
+    """Edits are computed on a read-only mount first: a change whose file no longer says
+    what the plan saw (an account that is gone) stops all of them; an image whose
+    fingerprint is not the inspected one (a VM ran meanwhile) stops the worker before it
+    reads anything. The image (opened for writing) stays bit for bit. Control: the apply
+    test's worker, with the same VALID change and true fingerprints, writes.
+
+    The first refusal is the race's worker answer when the apply had the disk (the same
+    request, one appliance launch fewer); the worker runs for it only when the domain
+    won both races (rare) or this test runs alone (run by `beside`)."""
+    beside[request.node.name].result()
+
+
 def test_running_vm_is_refused_and_untouched(dpkg_vm, beside):
     """Refused on the power state alone: no need to wait for the guest's agent."""
     wait(beside.values())  # the dpkg guest's apply chain (in a thread) is done with the VM
@@ -367,7 +390,7 @@ def _refused_unparsed(vm: Vm) -> None:
     assert vm.events("guest-apply-failed")
 
 
-def test_guest_that_does_not_parse_is_left_untouched(beside):
+def test_guest_that_does_not_parse_is_left_untouched(request, beside):
     """The hostile image (binary junk and a short entry in /etc/passwd): exit 3 with the
     reason, no backup taken, the image bit for bit as it was (run by fixture `beside`)."""
-    beside["hostile"].result()
+    beside[request.node.name].result()
