@@ -44,6 +44,7 @@ class Heap:
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (heap offset, size, file address)
     objects: dict[int, int] = field(default_factory=dict)  # heap offset -> length
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
+    holes: list[tuple[int, int, int]] = field(default_factory=list)  # (block's heap offset, row, column)
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
     huge_reached: set[int] = field(default_factory=set)
 
@@ -197,7 +198,7 @@ def _table(name: str, width: int, start: int, direct: int, bits: int) -> None:
         raise Invalid(f"hdf5: {name} has an impossible doubling table")
 
 
-def _direct_rows(heap: Heap) -> int:
+def direct_rows(heap: Heap) -> int:
     return (heap.table[2].bit_length() - heap.table[1].bit_length()) + 2
 
 
@@ -248,7 +249,8 @@ def _indirect(w: Walker, heap: Heap, address: int, offset: int, rows: int) -> No
         where = offset + heap.row_offset(row) + col * heap.row_size(row)
         if child == UNDEFINED:
             heap.unallocated += _free_under(heap, row)
-        elif row < _direct_rows(heap):
+            heap.holes.append((offset, row, col))
+        elif row < direct_rows(heap):
             _direct(w, heap, child, where, heap.row_size(row))
         else:
             _indirect(w, heap, child, where, _child_rows(heap, row))
