@@ -52,8 +52,6 @@ HOLES = {
     "vlen-str-after-nul-latest.h5": "same as vlen-str-after-nul under libver=latest: 4 bytes",
     "bitfield-precision24.h5": "4-byte bitfield of precision 24: the 8 unused top bytes are "
     "published (h5py cannot read bitfields; libhdf5 converts only the precision's bits)",
-    "eahd-all-stats.h5": "extensible array header statistics (6 x 8-byte counts/sizes) "
-    "are not recomputed: 24 bytes in their high halves published; libhdf5 reads the data",
     "compound-member-name-padding.h5": "4 bytes after the NUL of a compound member's name "
     "(v1 datatype, names padded to 8) are published; h5py returns the name 'rnx'",
     "enum-member-name-padding.h5": "4 bytes after the NUL of an enum member's name are "
@@ -70,13 +68,6 @@ HOLES = {
     "one pointing at no object (address PWND) is published; h5py returns a reference it "
     "cannot dereference, never these bytes",
 }
-HOLES.update(
-    {
-        f"eahd-{name}.h5": f"extensible array header field {name} is not recomputed: "
-        "4 bytes published"
-        for name in ("nsuper", "supersize", "ndata", "datasize", "maxindex", "nelements")
-    }
-)
 FALSE_REJECTIONS = {
     "ctl-regionrefs.h5": "FALSE REJECTION: h5py's dataset region references (regionref_dtype) "
     "keep their selections in a global heap collection; the walk calls it 'a global heap "
