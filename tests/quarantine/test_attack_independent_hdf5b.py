@@ -56,8 +56,6 @@ HOLES = {
     "(v1 datatype, names padded to 8) are published; h5py returns the name 'rnx'",
     "enum-member-name-padding.h5": "4 bytes after the NUL of an enum member's name are "
     "published; h5py returns the name 'RDX'",
-    "old-fill-value-message.h5": "a deprecated fill value message (type 4) beside the new one "
-    "(type 5): its 8 value bytes are published; libhdf5 reads only the new one (fillvalue 0)",
     "attr-phase-change-latest.h5": "written by plain h5py (set_attr_phase_change): the v2 "
     "object header's max compact / min dense attribute fields, 4 bytes per object (8 here), "
     "are not pinned; no reader uses them (only a property list query returns them)",

@@ -171,7 +171,12 @@ def _huge(w: Walker, heap: Heap, tree: int, counts: tuple[int, int, int]) -> Non
     unfiltered objects reached through the index (heap IDs of less than 17 bytes)."""
     next_id, size, count = counts
     if tree == UNDEFINED:
-        if any(counts):
+        if next_id:
+            raise Invalid(
+                f"hdf5: {heap.what} gives {next_id} as its next huge object ID but holds no "
+                "huge objects (libhdf5 writes 0)"
+            )
+        if size or count:
             raise Invalid(f"hdf5: {heap.what} counts huge objects but has no index of them")
         return
     if heap.id_len > 16:

@@ -91,7 +91,13 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
-        used.append((offset, end + 1))
+        padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
+        if segment[end + 1 : padded_end].strip(b"\0"):
+            raise Invalid(
+                f"hdf5: the padding after the link name at {data + offset} in {name} holds data "
+                "(names are padded to 8 bytes with zeros)"
+            )
+        used.append((offset, padded_end))
     seen: set[int] = set()
     while free not in (1, UNDEFINED):
         if free in seen or free + 16 > size:
@@ -285,7 +291,12 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, int]:
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
         padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
-        if reserved or padding.strip(b"\0") or (index and refs):
+        if refs:
+            raise Invalid(
+                f"hdf5: object {index} of {name} has reference count {refs} (libhdf5 writes 0: "
+                "variable-length values do not count their objects)"
+            )
+        if reserved or padding.strip(b"\0"):
             raise Invalid(f"hdf5: the reserved bytes or padding of object {index} of {name} hold data")
         if index == 0:  # free space: the rest of the collection
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
