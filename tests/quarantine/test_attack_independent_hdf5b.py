@@ -56,12 +56,6 @@ HOLES = {
     "(v1 datatype, names padded to 8) are published; h5py returns the name 'rnx'",
     "enum-member-name-padding.h5": "4 bytes after the NUL of an enum member's name are "
     "published; h5py returns the name 'RDX'",
-    "attr-phase-change-latest.h5": "written by plain h5py (set_attr_phase_change): the v2 "
-    "object header's max compact / min dense attribute fields, 4 bytes per object (8 here), "
-    "are not pinned; no reader uses them (only a property list query returns them)",
-    "fs-threshold-latest.h5": "written by plain h5py (fs_strategy='fsm', fs_persist=False, "
-    "fs_threshold=N): the superblock extension's file space info message keeps the 8-byte "
-    "threshold (PWND + 4 zero bytes here, any 8 bytes possible); no reader uses it",
     "objref-dangling.h5": "an object reference is not checked against the file's objects: "
     "one pointing at no object (address PWND) is published; h5py returns a reference it "
     "cannot dereference, never these bytes",

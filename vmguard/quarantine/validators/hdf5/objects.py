@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import dense, edges, sizes, storage
+from . import choices, dense, edges, sizes, storage
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -56,6 +56,7 @@ class Walker:
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
+    compact: int | None = None  # the most attributes its (v2) header may keep (choices.py)
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
@@ -100,6 +101,8 @@ class Walker:
         for m in messages:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
+        if self.compact is not None:
+            choices.compact_attributes(sum(m.kind == 0x0C for m in messages), self.compact, what)
 
     def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
         """One message of the object being visited (in its header, or an object of its
@@ -134,7 +137,7 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
         if reserved or padding:
             raise Invalid(f"hdf5: the reserved bytes of the object header of {what} hold data")
         w.ledger.claim(address, 16 + size, f"the object header of {what}")
-        blocks, width, order = [(address + 16, size)], 8, 0
+        blocks, width, order, w.compact = [(address + 16, size)], 8, 0, None
     else:
         raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
     messages: list[Message] = []
@@ -155,7 +158,10 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     version, flags = w.file.unpack("4xBB", address, f"the object header of {what}")
     if version != 2 or flags & 0xC0:
         raise Invalid(f"hdf5: the object header of {what} has version {version} or unknown flags")
-    at = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+    at = address + 6 + (16 if flags & 0x20 else 0)
+    phase = w.file.unpack("HH", at, f"the object header of {what}") if flags & 0x10 else None
+    w.compact = choices.attr_phase_change(phase, what)
+    at += 4 if flags & 0x10 else 0
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
     w.ledger.claim_checked(address, at + width + size + 4 - address, f"the object header of {what}")
@@ -232,12 +238,6 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
-def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
-    version, strategy, persist = w.file.unpack("BBB", m.at, what)
-    if (version == 0 and strategy == 1) or (version >= 1 and persist):
-        raise Invalid("hdf5: persisted free-space sections are not supported")
-
-
 def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, count = w.file.unpack("BI", m.at, f"the reference count of {what}")
     if version != 0:
@@ -255,7 +255,7 @@ _HANDLERS = {
     0x06: _link,
     0x02: dense.link_info,
     0x15: dense.attribute_info,
-    0x17: _file_space,
+    0x17: choices.file_space,
     0x13: _k_values,
     0x16: _refcount,
     0x08: storage.layout,
