@@ -1,0 +1,164 @@
+"""Structure HDF5 keeps for itself, recomputed or pinned to what libhdf5 writes (issue
+#13): an extensible array header's statistics (its blocks, their bytes, the last chunk
+set, its elements), the deprecated fill value message (a copy of the fill value, only
+where libhdf5 writes one), the reference counts of global heap objects, the padding of
+a local heap's link names and a fractal heap's next huge object ID. Ordinary h5py output
+is the control; each field changed is refused with a reason naming its rule."""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+
+import pytest
+
+from tests.quarantine.test_hdf5_dense import _h5
+from tests.quarantine.test_hdf5_walk import _refusal
+from tests.support import hdf5_dense as hd
+from tests.support.hdf5_attack_b_bytes import _craft, _oh, _v1_messages
+from tests.support.hdf5_attack_b_fields import _nil_as
+from tests.support.hdf5_bytes import put
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+EAHD_STATS = ("supers", "super_bytes", "datas", "data_bytes", "last", "elements")  # at 12, 20, ...
+
+
+def _resizable(seed: int):
+    """Chunks written sparsely, grown and shrunk: the shapes an extensible array takes."""
+    rng = random.Random(seed)
+
+    def build(f):
+        n = rng.choice([0, 1, 5, 17, 100, 700, 3000])
+        e = f.create_dataset("e", shape=(n,), maxshape=(None,), chunks=(rng.choice([1, 2, 7]),), dtype="u1")
+        for _ in range(rng.randint(0, 5) if n else 0):
+            e[rng.randrange(n)] = 1
+        if rng.random() < 0.5:
+            e.resize((rng.randint(1, 4000),))
+            e[rng.randrange(e.shape[0])] = 2
+        if rng.random() < 0.5:
+            e.resize((rng.randint(0, 3000),))
+
+    return build
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_extensible_arrays_h5py_writes_pass(seed):
+    assert _refusal(_h5(_resizable(seed), libver="latest")) == ""
+
+
+@pytest.fixture(scope="module")
+def many() -> bytes:
+    """1000 chunks: super blocks and data blocks of several sizes."""
+    def build(f):
+        d = f.create_dataset("d", shape=(0,), maxshape=(None,), chunks=(1,), dtype="u1")
+        d.resize((1000,))
+        d[:] = 1
+
+    return _h5(build, libver="latest")
+
+
+def test_the_statistics_count_what_the_walk_reaches(many):
+    at = many.index(b"EAHD")
+    assert struct.unpack_from("<6Q", many, at + 12)[0] >= 2, "control: super blocks"
+    assert _refusal(many) == ""
+
+
+@pytest.mark.parametrize("field", range(len(EAHD_STATS)), ids=EAHD_STATS)
+@pytest.mark.parametrize("delta", [1, -1, 1 << 32])
+def test_each_statistic_changed_is_refused(many, field, delta):
+    data = bytearray(many)
+    at = many.index(b"EAHD") + 12 + 8 * field
+    put(data, at, struct.unpack_from("<Q", data, at)[0] + delta)
+    hd.fix_after(data, many.index(b"EAHD"), 68)
+    assert "where its blocks make them" in _refusal(bytes(data))
+
+
+# ------------------------------------------------------------------ the old fill value message
+
+
+def _dataset(**kw):
+    return lambda f: f.create_dataset("d", shape=(4,), dtype="<i4", **kw)
+
+
+def _kinds(data: bytes) -> set[int]:
+    """The message types of dataset /d's header (v1; a v2 header: none read)."""
+    with h5py.File(io.BytesIO(data), "r") as f:
+        at = h5py.h5o.get_info(f["d"].id).addr
+    return set() if data[at : at + 4] == b"OHDR" else {t for t, _, _ in _v1_messages(data, at)}
+
+
+@pytest.mark.parametrize(
+    ("kw", "libver", "old"),
+    [({"fillvalue": 42}, "earliest", True), ({}, "earliest", False), ({"fillvalue": 42}, "latest", False),
+     ({"chunks": (2,), "fillvalue": 7}, "earliest", True), ({"fillvalue": 0}, "earliest", True)],
+)
+def test_libhdf5_writes_the_old_message_only_beside_a_set_fill_value(kw, libver, old):
+    """The control of what is pinned: the earliest format with a value set writes both
+    messages; without a value or under libver='latest', only the new one."""
+    data = _h5(_dataset(**kw), libver=libver)
+    assert (4 in _kinds(data)) is old
+    assert _refusal(data) == ""
+
+
+def _old_value(buf: bytearray, at: int) -> None:
+    for mtype, pos, _ in _v1_messages(bytes(buf), at):
+        if mtype == 4:
+            buf[pos + 4] ^= 0x01
+
+
+@pytest.mark.parametrize(
+    ("kw", "apply", "named"),
+    [
+        ({}, _nil_as(0x04, struct.pack("<I", 4) + bytes(4)), "an old fill value message (type 4) where libhdf5 writes none"),
+        ({"fillvalue": 42}, _old_value, "is not the value of its fill value message"),
+    ],
+    ids=["none-expected", "another-value"],
+)
+def test_an_old_fill_value_message_libhdf5_would_not_write_is_refused(tmp_path, kw, apply, named):
+    data = _craft(tmp_path / "f.h5", _dataset(**kw), _oh("d"), apply, libver="earliest")
+    assert named in _refusal(data)
+
+
+# ------------------------------------------------------------------ refusals that name their rule
+
+
+def test_a_global_heap_objects_reference_count_is_named(tmp_path):
+    def strings(f):
+        f["v"] = np.array(["a", "b"], dtype=h5py.string_dtype())
+
+    clean = _h5(strings)
+    at = clean.index(b"GCOL") + 16
+    for index in (1, 0):  # an object, the free space object
+        data = bytearray(clean)
+        while struct.unpack_from("<H", data, at)[0] != index:
+            at += 16 + -(-struct.unpack_from("<Q", data, at + 8)[0] // 8) * 8
+        put(data, at + 2, 0x4E57, "<H")
+        assert f"object {index} of the global heap collection at" in _refusal(bytes(data))
+        assert "has reference count 20055" in _refusal(bytes(data))
+    assert _refusal(clean) == ""
+
+
+def test_a_local_heap_names_padding_is_named():
+    clean = _h5(lambda f: (f.create_group("abc"), f.create_group("zz")))
+    data = bytearray(clean)
+    at = clean.index(b"abc\0") + 4
+    assert clean[at : at + 4] == bytes(4), "control: names padded to 8 with zeros"
+    data[at : at + 4] = b"PWND"
+    assert "the padding after the link name at" in _refusal(bytes(data))
+    assert "names are padded to 8 bytes with zeros" in _refusal(bytes(data))
+
+
+def test_a_fractal_heaps_next_huge_id_is_named():
+    def dense(f):
+        g = f.create_group("g", track_order=True)
+        for i in range(12):
+            g.create_group(f"n{i:02d}")
+
+    data = bytearray(_h5(dense, libver="latest"))
+    at = data.index(b"FRHP")
+    put(data, at + 14, 5)
+    hd.fix_after(data, at, hd.FRHP_LEN)
+    assert "gives 5 as its next huge object ID but holds no huge objects" in _refusal(bytes(data))
