@@ -17,6 +17,9 @@ from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support import hdf5_dense as hd
 from tests.support.hdf5_bytes import put
 from vmguard.quarantine.model import Verdict
+from vmguard.quarantine.validators.hdf5 import fractalheap, freespace
+from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
+from vmguard.quarantine.validators.hdf5.objects import Walker
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -132,3 +135,16 @@ def test_sections_out_of_libhdf5s_order_are_refused(mixed):
     data[start : start + 20] = second + first
     hd.fix_after(data, fs.list_addr, fs.list_used - 4)
     assert "are not the free space of its direct blocks" in _refusal(bytes(data))
+
+
+@pytest.mark.parametrize(("count", "step"), [(600, 7919), (800, 7919), (700, 104729)])
+def test_skipped_blocks_under_a_child_indirect_block_pass(count, step):
+    """Near a megabyte of attributes: the heap's root indirect block holds indirect
+    blocks, and libhdf5 skips direct blocks inside one of them (a first row section
+    naming that block's heap offset)."""
+    sizes = [(i * step) % 4000 + 1 if i % 3 else i % 200 + 1 for i in range(count)]
+    data = _h5(_attributes(sizes), libver="latest")
+    f = File(data, len(data))
+    heap = fractalheap.open_heap(Walker(f, Ledger(f)), data.index(b"FRHP"), "/g", "attribute")
+    assert any(block and row < fractalheap.direct_rows(heap) for block, row, _, _ in freespace._runs(heap))
+    assert _refusal(data) == ""

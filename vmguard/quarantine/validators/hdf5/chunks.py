@@ -146,17 +146,20 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
         return
     w.ledger.claim_checked(address, 72, name)
     f.signature(address, b"EAHD", name)
-    client, width, bits, inline, least, pointers, page_bits = f.unpack("5x7B", address, name)
+    params = f.unpack("5x7B", address, name)  # client, width, bits, inline, least, pointers, page bits
     *counted, index = f.unpack("6QQ", address + 12, name)
+    least, pointers = params[4:6]
     if not (least > 0 and least & (least - 1) == 0 and pointers > 0 and pointers & (pointers - 1) == 0):
         raise Invalid(f"hdf5: {name} has impossible block parameters")
     stats = Stats()
     if index != UNDEFINED:
-        _array_blocks(w, (index, (client, width, bits, inline, least, pointers, page_bits)), chunk, stats, what)
+        _array_blocks(w, (index, params), chunk, stats, what)
     stats.check(tuple(counted), f"{name} at {address}")
 
 
-def _array_blocks(w: Walker, where: tuple[int, tuple[int, ...]], chunk: tuple, stats: Stats, what: str) -> None:
+def _array_blocks(
+    w: Walker, where: tuple[int, tuple[int, ...]], chunk: tuple[Chunking, Grid], stats: Stats, what: str
+) -> None:
     """The index block at where[0] of an extensible array of parameters where[1], the
     super and data blocks it reaches (counted in `stats`)."""
     f, name = w.file, f"the extensible array chunk index of {what}"

@@ -3,12 +3,12 @@ HDF5 keeps it so the next write finds room in the heap. Both are claimed and the
 checksums recomputed; the sections are recomputed from the heap (fractalheap.py) and
 the list must be exactly their serialization as libhdf5 writes it (H5FScache.c: by
 size, then heap offset; zeros after): a "single" section for each free range inside a
-direct block, and for each run of direct blocks of the root indirect block not yet
-allocated below its allocation iterator (blocks libhdf5 skipped to place a larger
-object) one "first row" section naming the run (H5HFsection.c); its other rows are
-"ghost" sections, counted but not written. The header's counts and bytes are those
-sections'. Runs in indirect blocks below the root (an "indirect" section: heaps of
-more than a megabyte of links or attributes) are refused."""
+direct block, and for each run of direct blocks of one indirect block not yet
+allocated below the heap's allocation iterator (blocks libhdf5 skipped to place a
+larger object) one "first row" section naming the run (H5HFsection.c); its other rows
+are "ghost" sections, counted but not written. The header's counts and bytes are those
+sections'. An indirect block not yet allocated below the iterator (an "indirect"
+section: a skip over a megabyte of links or attributes at once) is refused."""
 
 from __future__ import annotations
 
@@ -65,19 +65,21 @@ def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], li
 
 def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
     """(indirect block's heap offset, row, column, entries) of each run of consecutive
-    unallocated entries below the heap's allocation iterator."""
+    unallocated direct block entries of one indirect block below the heap's allocation
+    iterator."""
     from .fractalheap import direct_rows  # fractalheap imports this module
 
     width, runs = heap.table[0], []
     for block, row, col in heap.holes:
         if block + heap.row_offset(row) + col * heap.row_size(row) >= heap.fields["iterator"]:
             continue
-        if block or row >= direct_rows(heap):
+        if row >= direct_rows(heap):
             raise Invalid(
-                f"hdf5: {heap.what} has unallocated blocks below an indirect block other than "
-                "its root (an indirect free-space section: not supported)"
+                f"hdf5: {heap.what} has an unallocated indirect block below its allocation "
+                "iterator (an indirect free-space section: not supported)"
             )
-        if runs and runs[-1][1] * width + runs[-1][2] + runs[-1][3] == row * width + col:
+        last = runs[-1] if runs else None
+        if last and last[0] == block and last[1] * width + last[2] + last[3] == row * width + col:
             runs[-1] = (*runs[-1][:3], runs[-1][3] + 1)
         else:
             runs.append((block, row, col, 1))
