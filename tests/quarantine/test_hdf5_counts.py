@@ -18,7 +18,7 @@ from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support import hdf5_dense as hd
 from tests.support.hdf5_attack_b_bytes import _craft, _oh, _v1_messages
 from tests.support.hdf5_attack_b_fields import _nil_as
-from tests.support.hdf5_bytes import put
+from tests.support.hdf5_bytes import fix_v2_checksum, put
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -103,6 +103,14 @@ def test_libhdf5_writes_the_old_message_only_beside_a_set_fill_value(kw, libver,
     assert _refusal(data) == ""
 
 
+def _added_old(buf: bytearray, at: int) -> None:
+    """An old fill value message of zeros, constant (flags 0x01) as libhdf5 writes one."""
+    _nil_as(0x04, struct.pack("<I", 4) + bytes(4))(buf, at)
+    for mtype, pos, _ in _v1_messages(bytes(buf), at):
+        if mtype == 4:
+            buf[pos - 4] = 0x01
+
+
 def _old_value(buf: bytearray, at: int) -> None:
     for mtype, pos, _ in _v1_messages(bytes(buf), at):
         if mtype == 4:
@@ -112,7 +120,7 @@ def _old_value(buf: bytearray, at: int) -> None:
 @pytest.mark.parametrize(
     ("kw", "apply", "named"),
     [
-        ({}, _nil_as(0x04, struct.pack("<I", 4) + bytes(4)), "an old fill value message (type 4) where libhdf5 writes none"),
+        ({}, _added_old, "an old fill value message (type 4) where libhdf5 writes none"),
         ({"fillvalue": 42}, _old_value, "is not the value of its fill value message"),
     ],
     ids=["none-expected", "another-value"],
@@ -162,3 +170,49 @@ def test_a_fractal_heaps_next_huge_id_is_named():
     put(data, at + 14, 5)
     hd.fix_after(data, at, hd.FRHP_LEN)
     assert "gives 5 as its next huge object ID but holds no huge objects" in _refusal(bytes(data))
+
+
+# ------------------------------------------------------------------ header message flags
+
+
+@pytest.mark.parametrize("kind", [0x01, 0x03, 0x05, 0x08])
+@pytest.mark.parametrize("bit", [0, 2, 3, 4, 6, 7])
+def test_a_message_flag_libhdf5_does_not_write_is_refused(kind, bit):
+    """libhdf5 reads a known message whatever these bits say (found: 5-6 bits of every
+    message published); each type's flags are pinned (tuning.MESSAGE_FLAGS)."""
+    clean = _h5(_dataset(fillvalue=3), libver="earliest")
+    with h5py.File(io.BytesIO(clean), "r") as f:
+        at = h5py.h5o.get_info(f["d"].id).addr
+    data = bytearray(clean)
+    ((pos, _),) = [(p, s) for t, p, s in _v1_messages(clean, at) if t == kind]
+    data[pos - 4] ^= 1 << bit
+    named = "datatype message of /d has flags" if (kind, bit) == (0x03, 2) else "in the object header of /d has"
+    assert named in _refusal(bytes(data))
+    assert _refusal(clean) == ""
+
+
+def test_a_v2_message_flag_is_refused():
+    clean = _h5(_dataset(), libver="latest")
+    with h5py.File(io.BytesIO(clean), "r") as f:
+        at = h5py.h5o.get_info(f["d"].id).addr
+    data = bytearray(clean)
+    ((pos, _),) = [m for m in hd.messages(clean, at, 0x08)]
+    data[pos - 4 - (2 if data[at + 5] & 0x04 else 0) + 3] ^= 0x80  # type, size (2), flags
+    fix_v2_checksum(data, at)
+    assert "a message of type 0x0008 in the object header of /d has flags 0x80" in _refusal(bytes(data))
+
+
+def test_a_committed_datatypes_own_message_is_not_shareable():
+    def named(f):
+        f["t"] = np.dtype("<f8")
+        f.create_dataset("d", data=np.arange(2.0), dtype=f["t"])
+
+    clean = _h5(named, libver="earliest")
+    with h5py.File(io.BytesIO(clean), "r") as f:
+        at = h5py.h5o.get_info(f["t"].id).addr
+    data = bytearray(clean)
+    ((pos, _),) = [(p, s) for t, p, s in _v1_messages(clean, at) if t == 0x03]
+    assert data[pos - 4] == 0x05, "control: constant, not shareable"
+    data[pos - 4] = 0x01
+    assert "has flags 0x01, where libhdf5 writes 0x05 in a committed datatype" in _refusal(bytes(data))
+    assert _refusal(clean) == ""

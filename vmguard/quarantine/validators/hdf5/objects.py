@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import choices, dense, edges, sizes, storage
+from . import choices, dense, edges, sizes, storage, tuning
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -96,6 +96,8 @@ class Walker:
                 raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
             first[m.kind] = m
         dtype = first.get(0x03)
+        if dtype is not None:
+            tuning.datatype_flags(dtype.flags, 0x08 not in first, what)
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
             self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
@@ -203,6 +205,7 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
+        tuning.message_flags(kind, flags, f"the object header of {what}")
         created = f.unpack("H", pos + width, what)[0] if order else None
         yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
         pos = data + length
