@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from tests.support import hdf5_dense as hd
 from tests.support.hdf5_bytes import fix_v2_checksum, put, u
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import choices
+from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
+from vmguard.quarantine.validators.hdf5.objects import Message, Walker
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -91,9 +94,9 @@ def test_a_header_storing_no_pair_keeps_at_most_the_default():
     """libhdf5 never writes such a header (it moves the 9th attribute to dense storage):
     the rule on its own."""
     assert choices.attr_phase_change(None, "/g") == choices.DEFAULT_PHASE[0] == 8
-    choices.compact_attributes(8, 8, "/g")
+    choices.compact(8, 8, "attribute", "/g")
     with pytest.raises(Invalid, match="keeps 9 attributes, more than its attribute phase change allows"):
-        choices.compact_attributes(9, 8, "/g")
+        choices.compact(9, 8, "attribute", "/g")
 
 
 # ------------------------------------------------------------------ file space info
@@ -164,3 +167,32 @@ def test_the_documented_free_bits_are_the_bounds():
     bits = f"{math.log2(pairs):.3f}"
     assert re.search(rf"max compact <= {choices.MAX_COMPACT}.{{0,80}}{pairs:,} pairs, log2 = {bits} bits", text)
     assert f"from {choices.MIN_PAGE} that divides" in text and "log2(size + 1)" in text
+
+
+def _group_info(raw: bytes):
+    """choices.link_phase_change on a group info message of these bytes (h5py has no call
+    that stores either field: a C program's H5Pset_link_phase_change would)."""
+    f = File(raw, len(raw))
+    return choices.link_phase_change(Walker(f, Ledger(f)), Message(0x0A, 0x01, 0, len(raw), 1), "/g")
+
+
+def test_the_link_phase_change_is_bounded_like_the_attributes():
+    assert _group_info(bytes(2)) == 8  # h5py's: nothing stored, the default
+    assert _group_info(bytes([0, 1]) + struct.pack("<HH", 20, 10)) == 20
+    for most, least in ((8, 6), (3, 4), (256, 0)):
+        with pytest.raises(Invalid, match="stores the link phase change"):
+            _group_info(bytes([0, 1]) + struct.pack("<HH", most, least))
+    with pytest.raises(Invalid, match="link count estimates: not written by h5py"):
+        _group_info(bytes([0, 2]) + struct.pack("<HH", 4, 8))
+
+
+def test_a_group_keeps_at_most_its_max_compact_links():
+    def build(f):
+        g = f.create_group("g", track_order=True)
+        for i in range(8):
+            g.create_group(f"x{i}")
+
+    clean = _file(build)
+    assert _refusal(clean) == ""  # control: 8 links in the header, the default max compact
+    with pytest.raises(Invalid, match="keeps 9 links, more than its link phase change allows"):
+        choices.compact(9, 8, "link", "/g")

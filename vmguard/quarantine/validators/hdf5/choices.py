@@ -1,6 +1,7 @@
 """Fields a program sets through plain HDF5 calls that no reader uses: the attribute
 phase change of a v2 object header (H5Pset_attr_phase_change: how many attributes a
-writer keeps in the header before it moves them to dense storage) and the file space
+writer keeps in the header before it moves them to dense storage), the link phase
+change of a group info message (the same for links) and the file space
 info message of the superblock extension (H5Pset_file_space_strategy and
 H5Pset_file_space_page_size: how a writer reuses free space). h5py writes whatever its
 caller asked, so they cannot be pinned like tuning.py's constants: each must agree with
@@ -28,25 +29,44 @@ MIN_PAGE = 512  # H5F_FILE_SPACE_PAGE_SIZE_MIN
 def attr_phase_change(stored: tuple[int, int] | None, what: str) -> int:
     """The most attributes the v2 header of `what` may keep in itself; stored: its
     (max compact, min dense), None where the header stores none (the defaults)."""
+    return _phase_change(stored, f"the object header of {what} stores the attribute phase change")
+
+
+def link_phase_change(w: Walker, m: Message, what: str) -> int:
+    """The most links the group `what` may keep in its header, by its group info message
+    (version 0): a link phase change as for attributes; the estimates of its links
+    (H5Pset_est_link_info: how large a writer makes a new header; no h5py call sets
+    them) refused."""
+    version, flags = w.file.unpack("BB", m.at, f"the group info of {what}")
+    if version or flags & ~0x01:
+        raise Invalid(
+            f"hdf5: the group info message of {what} has version {version} or flags {flags:#04x} "
+            "(link count estimates: not written by h5py, not supported)"
+        )
+    stored = w.file.unpack("HH", m.at + 2, f"the group info of {what}") if flags else None
+    return _phase_change(stored, f"the group info message of {what} stores the link phase change")
+
+
+def _phase_change(stored: tuple[int, int] | None, where: str) -> int:
     if stored is None:
         return DEFAULT_PHASE[0]
     most, least = stored
     if stored == DEFAULT_PHASE or not least <= most <= MAX_COMPACT:
         raise Invalid(
-            f"hdf5: the object header of {what} stores the attribute phase change {stored} "
-            f"(max compact, min dense): libhdf5 stores only values other than its defaults "
-            f"{DEFAULT_PHASE}, with min dense <= max compact; above {MAX_COMPACT} refused"
+            f"hdf5: {where} {stored} (max compact, min dense): libhdf5 stores only values "
+            f"other than its defaults {DEFAULT_PHASE}, with min dense <= max compact; above "
+            f"{MAX_COMPACT} refused"
         )
     return most
 
 
-def compact_attributes(count: int, most: int, what: str) -> None:
-    """A v2 header keeps at most its max compact attributes (libhdf5 moves them all to
-    dense storage when one more is added)."""
+def compact(count: int, most: int, kind: str, what: str) -> None:
+    """A header keeps at most its max compact links or (v2) attributes (libhdf5 moves
+    them all to dense storage when one more is added)."""
     if count > most:
         raise Invalid(
-            f"hdf5: the object header of {what} keeps {count} attributes, more than its "
-            f"attribute phase change allows ({most}: libhdf5 would keep them in dense storage)"
+            f"hdf5: the object header of {what} keeps {count} {kind}s, more than its {kind} "
+            f"phase change allows ({most}: libhdf5 would keep them in dense storage)"
         )
 
 

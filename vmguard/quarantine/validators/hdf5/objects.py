@@ -104,7 +104,10 @@ class Walker:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
         if self.compact is not None:
-            choices.compact_attributes(sum(m.kind == 0x0C for m in messages), self.compact, what)
+            choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
+        if 0x0A in first:
+            links = choices.link_phase_change(self, first[0x0A], what)
+            choices.compact(sum(m.kind == 0x06 for m in messages), links, "link", what)
 
     def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
         """One message of the object being visited (in its header, or an object of its
