@@ -216,3 +216,37 @@ def test_a_committed_datatypes_own_message_is_not_shareable():
     data[pos - 4] = 0x01
     assert "has flags 0x01, where libhdf5 writes 0x05 in a committed datatype" in _refusal(bytes(data))
     assert _refusal(clean) == ""
+
+
+# ------------------------------------------------------------------ chunk index and heap parameters
+
+
+def _indexed(f):
+    f.create_dataset("ea", data=np.arange(100), chunks=(10,), maxshape=(None,), compression="gzip")
+    f.create_dataset("fa", data=np.arange(100), chunks=(10,))
+
+
+@pytest.mark.parametrize(("sig", "length", "field"), [(b"EAHD", 68, i) for i in range(7)] + [(b"FAHD", 24, i) for i in range(3)])
+def test_a_chunk_index_parameter_libhdf5_does_not_write_is_refused(sig, length, field):
+    clean = _h5(_indexed, libver="latest")
+    data = bytearray(clean)
+    at = clean.index(sig)
+    data[at + 5 + field] += 1
+    hd.fix_after(data, at, length)
+    assert "has the parameters (client, element size...)" in _refusal(bytes(data))
+    assert _refusal(clean) == ""
+
+
+@pytest.mark.parametrize("flags", [0x00, 0x01, 0x03])
+def test_a_fractal_heaps_flags_are_libhdf5s(flags):
+    def dense(f):
+        g = f.create_group("g", track_order=True)
+        for i in range(12):
+            g.create_group(f"n{i:02d}")
+
+    data = bytearray(_h5(dense, libver="latest"))
+    at = data.index(b"FRHP")
+    assert data[at + 9] == 0x02, "control: direct blocks checksummed"
+    data[at + 9] = flags
+    hd.fix_after(data, at, hd.FRHP_LEN)
+    assert f"has flags {flags:#04x}, where libhdf5 writes 0x02" in _refusal(bytes(data))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import tuning
 from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
@@ -77,6 +78,7 @@ def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: st
     w.ledger.claim_checked(address, 28, name)
     f.signature(address, b"FAHD", name)
     client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
+    tuning.chunk_index((client, width, bits), [(*e, *tuning.FIXED_ARRAY) for e in _element(chunk[0])], name)
     if count > 1 << bits:
         raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
     if block == UNDEFINED:
@@ -84,6 +86,16 @@ def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: st
     w.ledger.claim_checked(block, 18 + count * width, f"the data block of {name}")
     f.signature(block, b"FADB", name)
     _chunks(w, (block + 14, 0), (count, width, client), chunk, what)
+
+
+def _element(c: Chunking) -> list[tuple[int, int]]:
+    """(client, bytes of one entry) of the fixed or extensible array indexing the chunks
+    of `c` (H5D__farray_idx_create, H5D__earray_idx_create): a chunk's address, and when
+    filtered its stored size and its filter mask; the size in one byte more than the
+    chunk's unfiltered size needs (at most 8: HDF5 1.10 to 1.14) or in 8 (HDF5 2.0)."""
+    if not c.filters:
+        return [(0, 8)]
+    return sorted({(1, 8 + min(8, 1 + (c.size.bit_length() - 1 + 8) // 8) + 4), (1, 20)})
 
 
 def _chunks(
@@ -148,9 +160,7 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
     f.signature(address, b"EAHD", name)
     params = f.unpack("5x7B", address, name)  # client, width, bits, inline, least, pointers, page bits
     *counted, index = f.unpack("6QQ", address + 12, name)
-    least, pointers = params[4:6]
-    if not (least > 0 and least & (least - 1) == 0 and pointers > 0 and pointers & (pointers - 1) == 0):
-        raise Invalid(f"hdf5: {name} has impossible block parameters")
+    tuning.chunk_index(params, [(*e, *tuning.EXTENSIBLE_ARRAY) for e in _element(chunk[0])], name)
     stats = Stats()
     if index != UNDEFINED:
         _array_blocks(w, (index, params), chunk, stats, what)

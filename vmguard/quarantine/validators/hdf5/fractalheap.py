@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 HEADER = 146
 MAX_BLOCKS = 100_000  # blocks of one heap: far beyond a group's or an object's attributes
 _LAYOUT = "4xBHHBIQQQQQQQQQQQQHQQHHQH"
+_FLAGS = 0x02  # H5G_ and H5A_FHEAP_MAN_CHECKSUM_DBLOCKS: direct blocks checksummed
 
 
 @dataclass(slots=True)
@@ -109,8 +110,13 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
     )
     man_size, man_alloc, iterator, man_objects, huge_size, huge_objects, tiny_size, tiny_objects = counts[:8]
     width, start, direct, bits, start_rows, root, rows = counts[8:]
-    if version or filters or flags & ~0x03:
-        raise Invalid(f"hdf5: {name} has version {version}, I/O filters or unknown flags (not supported)")
+    if version or filters:
+        raise Invalid(f"hdf5: {name} has version {version} or I/O filters (not supported)")
+    if flags != _FLAGS:
+        raise Invalid(
+            f"hdf5: {name} has flags {flags:#04x}, where libhdf5 writes {_FLAGS:#04x} (direct blocks "
+            "checksummed, huge object IDs not wrapped)"
+        )
     if tiny_size or tiny_objects:
         raise Invalid(f"hdf5: {name} holds tiny objects (not supported)")
     _table(name, width, start, direct, bits)

@@ -18,6 +18,11 @@ HEAPS = {
 }
 BTREE2 = (512, 100, 40)  # node size, split and merge percentages (every v2 B-tree)
 FREE_SPACE = (80, 120)  # a fractal heap free-space manager's shrink and expand percentages
+# Chunk indexes (H5Dearray.c, H5Dfarray.c): an extensible array's maximum index bits, index
+# block elements, least data block elements, least super block pointers and data block page
+# bits; a fixed array's page bits.
+EXTENSIBLE_ARRAY = (32, 4, 16, 4, 10)
+FIXED_ARRAY = (10,)
 # A header message's flags by its type (H5O_MSG_FLAG_*: 0x01 constant, 0x02 shared, 0x04
 # not shareable, 0x10 mark if unknown), as H5D, H5G, H5A, H5O and H5Fsuper write them: a
 # datatype is constant, shared when committed (0x03), not shareable in a committed
@@ -71,4 +76,15 @@ def datatype_flags(flags: int, committed: bool, what: str) -> None:
         raise Invalid(
             f"hdf5: the datatype message of {what} has flags {flags:#04x}, where libhdf5 writes "
             f"{'0x05 in a committed datatype' if committed else '0x01 or 0x03 in a dataset'}"
+        )
+
+
+def chunk_index(got: tuple[int, ...], wanted: list[tuple[int, ...]], name: str) -> None:
+    """A fixed or extensible array chunk index's parameters: (client, element size, then
+    FIXED_ARRAY's or EXTENSIBLE_ARRAY's), one of `wanted`: what libhdf5 writes for the
+    dataset."""
+    if got not in wanted:
+        raise Invalid(
+            f"hdf5: {name} has the parameters (client, element size...) {got}, where libhdf5 "
+            f"writes {' or '.join(map(str, wanted))}"
         )
