@@ -19,6 +19,9 @@ from tests.support import hdf5_dense as hd
 from tests.support.hdf5_attack_b_bytes import _craft, _oh, _v1_messages
 from tests.support.hdf5_attack_b_fields import _nil_as
 from tests.support.hdf5_bytes import fix_v2_checksum, put
+from vmguard.quarantine.validators import Invalid
+from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
+from vmguard.quarantine.validators.hdf5.objects import Walker, header
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -250,3 +253,19 @@ def test_a_fractal_heaps_flags_are_libhdf5s(flags):
     data[at + 9] = flags
     hd.fix_after(data, at, hd.FRHP_LEN)
     assert f"has flags {flags:#04x}, where libhdf5 writes 0x02" in _refusal(bytes(data))
+
+
+@pytest.mark.parametrize(("flags", "size", "refused"), [(0x01, 200, True), (0x01, 256, False), (0x02, 65535, True),
+                                                        (0x03, 1 << 20, True), (0x00, 200, False)])
+def test_an_object_headers_size_is_given_in_the_fewest_bytes(flags, size, refused):
+    """libhdf5 gives a v2 header's first chunk size in 1, 2, 4 or 8 bytes, the fewest
+    that hold it (a wider field is a choice no writer makes)."""
+    width = 1 << flags
+    raw = b"OHDR" + bytes([2, flags]) + size.to_bytes(width, "little") + bytes(size) + bytes(4)
+    f = File(raw, len(raw))
+    try:
+        header(Walker(f, Ledger(f)), 0, "/x")
+        reason = ""
+    except Invalid as err:
+        reason = str(err)
+    assert ("(libhdf5: fewer)" in reason) is refused, reason

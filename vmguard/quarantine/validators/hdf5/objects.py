@@ -169,6 +169,10 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     at += 4 if flags & 0x10 else 0
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
+    if width > 1 and size < 1 << (4 * width):  # H5O_HDR_CHUNK0_SIZE: the fewest bytes that hold it
+        raise Invalid(
+            f"hdf5: the object header of {what} gives its size {size} in {width} bytes (libhdf5: fewer)"
+        )
     w.ledger.claim_checked(address, at + width + size + 4 - address, f"the object header of {what}")
     w.refs[address] = 1  # unless a reference count message says more
     return [(at + width, size)], 4, 2 if flags & 0x04 else 0
