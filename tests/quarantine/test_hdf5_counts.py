@@ -18,7 +18,7 @@ from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support import hdf5_dense as hd
 from tests.support.hdf5_attack_b_bytes import _craft, _oh, _v1_messages
 from tests.support.hdf5_attack_b_fields import _nil_as
-from tests.support.hdf5_bytes import fix_v2_checksum, put
+from tests.support.hdf5_bytes import fix_v2_checksum, lookup3, put
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5.ledger import File, Ledger
 from vmguard.quarantine.validators.hdf5.objects import Walker, header
@@ -269,3 +269,15 @@ def test_an_object_headers_size_is_given_in_the_fewest_bytes(flags, size, refuse
     except Invalid as err:
         reason = str(err)
     assert ("(libhdf5: fewer)" in reason) is refused, reason
+
+
+@pytest.mark.parametrize("flags", [0x01, 0x02, 0x04, 0x05])
+def test_superblock_consistency_flags_are_cleared(flags):
+    """libhdf5 reads a file whatever bits 0-2 say and clears them on close: any set is a
+    writer that did not close the file, or bits of another's choice."""
+    clean = _h5(_dataset(), libver="latest")
+    data = bytearray(clean)
+    data[11] = flags
+    put(data, 44, lookup3(bytes(data[:44])), "<I")
+    assert "file consistency flags are set" in _refusal(bytes(data))
+    assert clean[11] == 0 and _refusal(clean) == ""

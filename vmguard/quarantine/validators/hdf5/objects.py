@@ -315,6 +315,11 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
 
 def _superblock_v23(w: Walker, size: int) -> None:
     w.file.checksummed(0, SUPERBLOCK_SIZE[2], "the superblock")
+    if w.file.unpack("11xB", 0, "the superblock")[0]:
+        raise Invalid(
+            "hdf5: the superblock's file consistency flags are set (libhdf5 clears them when it "
+            "closes the file: a writer did not close it; h5clear -s clears them)"
+        )
     _, extension, eof, root = w.file.unpack("QQQQ", 12, "the superblock")
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs
