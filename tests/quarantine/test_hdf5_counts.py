@@ -189,6 +189,9 @@ def test_a_message_flag_libhdf5_does_not_write_is_refused(kind, bit):
     data = bytearray(clean)
     ((pos, _),) = [(p, s) for t, p, s in _v1_messages(clean, at) if t == kind]
     data[pos - 4] ^= 1 << bit
+    if (kind, bit) == (0x08, 0):  # constant: libhdf5's layout when allocated early (free: 1 bit)
+        assert _refusal(bytes(data)) == ""
+        return
     named = "datatype message of /d has flags" if (kind, bit) == (0x03, 2) else "in the object header of /d has"
     assert named in _refusal(bytes(data))
     assert _refusal(clean) == ""
@@ -281,3 +284,69 @@ def test_superblock_consistency_flags_are_cleared(flags):
     put(data, 44, lookup3(bytes(data[:44])), "<I")
     assert "file consistency flags are set" in _refusal(bytes(data))
     assert clean[11] == 0 and _refusal(clean) == ""
+
+
+# ------------------------------------------------------------------ found by flipping bits of h5py's files
+
+
+def _groups(f):
+    for name in ("c", "kk", "zzz", "g"):
+        f.create_group(name)
+
+
+def _flipped(at_of, delta: int = 1) -> str:
+    clean = _h5(_groups)
+    data = bytearray(clean)
+    at = at_of(clean)
+    data[at] = (data[at] + delta) & 0xFF
+    assert _refusal(clean) == ""
+    return _refusal(bytes(data))
+
+
+@pytest.mark.parametrize("offset", [5, 6, 7])
+def test_a_local_heaps_reserved_bytes_are_zeros(offset):
+    assert "or its reserved bytes hold data" in _flipped(lambda d: d.index(b"HEAP") + offset)
+
+
+def test_a_symbol_table_nodes_reserved_byte_is_zero():
+    assert "has version 1, reserved byte 1 or" in _flipped(lambda d: d.index(b"SNOD") + 5)
+
+
+def test_a_local_heap_starts_with_the_empty_name():
+    def segment(d):
+        return struct.unpack_from("<Q", d, d.index(b"HEAP") + 24)[0]
+
+    assert "does not start with the empty name" in _flipped(segment)
+
+
+def test_a_local_heap_free_block_is_libhdf5s():
+    """A free block shrunk by 8 (its zeros then listed by no block) or made unaligned."""
+    def free_size(d):
+        heap = d.index(b"HEAP")
+        free, segment = struct.unpack_from("<QQ", d, heap + 16)
+        return segment + free + 8
+
+    assert "are free space no free block lists" in _flipped(free_size, -8)
+    assert "is not aligned to 8 bytes" in _flipped(free_size, -1)
+
+
+@pytest.mark.parametrize(("libver", "offset", "value", "named"), [
+    ("earliest", 1, 0, "allocation time 0"), ("earliest", 1, 0x82, "allocation time 130"),
+    ("earliest", 2, 3, "fill time 3"), ("earliest", 3, 2, "defined 2"),
+    ("latest", 1, 0x0A | 0x40, "reserved flags"), ("latest", 1, 0x08, "allocation time 0"),
+    ("latest", 1, 0x0E, "fill time 3"),
+])
+def test_a_fill_value_messages_settings_are_values_libhdf5_defines(libver, offset, value, named):
+    clean = _h5(_dataset(), libver=libver)
+    with h5py.File(io.BytesIO(clean), "r") as f:
+        at = h5py.h5o.get_info(f["d"].id).addr
+    data = bytearray(clean)
+    if libver == "earliest":
+        ((pos, _),) = [(p, s) for t, p, s in _v1_messages(clean, at) if t == 0x05]
+    else:
+        ((pos, _),) = hd.messages(clean, at, 0x05)
+    data[pos + offset] = value
+    if libver == "latest":
+        fix_v2_checksum(data, at)
+    assert named in _refusal(bytes(data))
+    assert _refusal(clean) == ""

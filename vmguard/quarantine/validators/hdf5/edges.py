@@ -62,6 +62,27 @@ def _new_fill(f: File, at: int, name: str) -> tuple[int, int, bytes | None]:
     return version, time, f.bytes(at + 4, f.unpack("I", at, name)[0], name)
 
 
+def fill_fields(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """The fill value message's settings hold values libhdf5 defines: an allocation time
+    early, late or incremental (1-3), a fill time on allocation, never or if set (0-2),
+    a value defined or not; in version 3 no reserved flag bit, not both undefined and
+    given (H5Ofill.c). Which of them a writer chose is free (H5Pset_alloc_time,
+    H5Pset_fill_time)."""
+    name = f"the fill value message of {what}"
+    version, flags = w.file.unpack("BB", m.at, name)
+    if version == 3:
+        alloc, time, defined = flags & 0x03, (flags >> 2) & 0x03, 0 if flags & 0x30 == 0x30 else 1
+        reserved = flags & 0xC0
+    else:
+        alloc, time, defined = w.file.unpack("xBBB", m.at, name)
+        reserved = 0
+    if not 1 <= alloc <= 3 or time > 2 or defined > 1 or reserved:
+        raise Invalid(
+            f"hdf5: {name} gives allocation time {alloc}, fill time {time}, defined {defined} or "
+            "reserved flags: values libhdf5 does not define"
+        )
+
+
 def old_fill_value(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     """The deprecated fill value message (type 4): libhdf5 writes it only beside a fill
     value message of version 1 or 2 (the earliest format) that defines a value, and

@@ -18,7 +18,7 @@ SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
 
 # Messages whose content is the object's own description: nothing in them points
 # elsewhere in the file, and they lie inside their header's extent.
-_PLAIN = {0x00, 0x01, 0x03, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}
+_PLAIN = {0x00, 0x01, 0x03, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}
 _REPEATED = {0x00, 0x06, 0x0C, 0x10}  # null, link, attribute, continuation: the rest are unique
 _REFUSED = {
     0x07: "external data files (the data lives outside the file)",
@@ -271,6 +271,7 @@ _HANDLERS = {
     0x08: storage.layout,
     0x0C: storage.attribute,
     0x04: edges.old_fill_value,
+    0x05: edges.fill_fields,
 }
 
 
