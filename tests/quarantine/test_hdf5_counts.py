@@ -350,3 +350,31 @@ def test_a_fill_value_messages_settings_are_values_libhdf5_defines(libver, offse
         fix_v2_checksum(data, at)
     assert named in _refusal(bytes(data))
     assert _refusal(clean) == ""
+
+
+@pytest.mark.parametrize(("offset", "value", "named"), [
+    (3, 1, "or its reserved bytes hold data"),  # a v1 pipeline's reserved bytes
+    (12, 0x0101, "gives filter deflate flags 0x0101"),  # the filter's flags
+    (16, ord("D"), "names filter 1 other than libhdf5 (deflate)"),  # its name
+    (24, 10, "or level 10"),  # its client value: a deflate level
+    (28, 7, "or pads with data"),  # the padding after an odd number of values
+])
+def test_a_filter_pipeline_is_libhdf5s(offset, value, named):
+    clean = _h5(lambda f: f.create_dataset("d", data=np.arange(20.0), chunks=(8,), compression="gzip"),
+                libver="earliest")
+    with h5py.File(io.BytesIO(clean), "r") as f:
+        at = h5py.h5o.get_info(f["d"].id).addr
+    ((pos, size),) = [(p, s) for t, p, s in _v1_messages(clean, at) if t == 0x0B]
+    data = bytearray(clean)
+    assert clean[pos + 16 : pos + 24] == b"deflate\0", "control: one named filter, one value, padded"
+    fmt = "<H" if offset == 12 else "<B"
+    put(data, pos + offset, value, fmt)
+    assert named in _refusal(bytes(data))
+    assert _refusal(clean) == ""
+
+
+def test_a_global_heap_collections_reserved_bytes_are_zeros():
+    clean = _h5(lambda f: f.create_dataset("v", data=np.array(["a", "b"], dtype=h5py.string_dtype())))
+    data = bytearray(clean)
+    data[clean.index(b"GCOL") + 6] = 1
+    assert "reserved bytes holding data" in _refusal(bytes(data))

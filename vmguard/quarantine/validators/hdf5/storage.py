@@ -294,9 +294,9 @@ def global_heaps(w: Walker) -> None:
     for heap, wanted in w.heap_refs.items():
         name = f"the global heap collection at {heap}"
         f.signature(heap, b"GCOL", name)
-        version, size = f.unpack("4xB3xQ", heap, name)
-        if version != 1 or size < 16:
-            raise Invalid(f"hdf5: {name} has version {version} or size {size}")
+        version, reserved, size = f.unpack("4xB3sQ", heap, name)
+        if version != 1 or reserved.strip(b"\0") or size < 16:
+            raise Invalid(f"hdf5: {name} has version {version}, reserved bytes holding data or size {size}")
         w.ledger.claim(heap, size, name)
         found = _heap_objects(w, heap, size, name)
         if wanted.keys() != found.keys():
