@@ -137,3 +137,6 @@ def test_a_regular_hyperslab_holds_no_free_field():
     assert "is not one libhdf5 writes" in _refusal(_changed(data, at + 24, 0x07))  # stride 7
     assert "selects outside its dataset" in _refusal(_changed(data, at + 28, 0x09))  # block 9
     assert "has flags 3" in _refusal(_changed(data, at + 16, 0x03))
+    at, second = _objects(data)[1]  # [1:9:2]: start 1, stride 2, count 4, block 1
+    assert second[22:30] == bytes.fromhex("0100020004000100")
+    assert "is not one libhdf5 writes" in _refusal(_changed(data, at + 28, 2))  # blocks that touch

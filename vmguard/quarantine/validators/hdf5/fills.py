@@ -53,7 +53,7 @@ def _v12(f: File, at: int, version: int, name: str) -> tuple[int, int]:
     alloc, time, defined = f.unpack("xBBB", at, name)
     _times(alloc, time, name)
     if defined not in (0, 1):
-        raise Invalid(f"hdf5: {name} says its value is defined with {defined} (libhdf5 writes 0 or 1)")
+        raise Invalid(f"hdf5: {name} gives defined {defined} (libhdf5 writes 0 or 1)")
     if not defined and version == 2:
         return 4, 0
     stored = f.unpack("I", at + 4, name)[0]
@@ -68,8 +68,10 @@ def _v12(f: File, at: int, version: int, name: str) -> tuple[int, int]:
 def _v3(f: File, at: int, name: str) -> tuple[int, int]:
     flags = f.unpack("xB", at, name)[0]
     _times(flags & 0x03, flags >> 2 & 0x03, name)
-    if flags & _RESERVED or flags & _UNDEFINED and flags & _HAVE_VALUE:
-        raise Invalid(f"hdf5: the flags of {name} ({flags:#04x}) are not a combination libhdf5 writes")
+    if flags & _RESERVED:
+        raise Invalid(f"hdf5: {name} has reserved flags set ({flags:#04x})")
+    if flags & _UNDEFINED and flags & _HAVE_VALUE:
+        raise Invalid(f"hdf5: {name} says its value is both undefined and stored (flags {flags:#04x})")
     if not flags & _HAVE_VALUE:
         return 2, 0
     stored = f.unpack("I", at + 2, name)[0]

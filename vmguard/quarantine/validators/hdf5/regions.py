@@ -162,11 +162,12 @@ def _hyperslab_v2(r: _Reader, dims: tuple[int, ...]) -> None:
 
 
 def _regular(r: _Reader, dims: tuple[int, ...], fmt: str) -> None:
-    """Start, stride, count and block of each dimension: blocks that do not overlap, the
-    last inside the extent; the stride of a single block 1 (as libhdf5 normalises it)."""
+    """Start, stride, count and block of each dimension: blocks apart (libhdf5 merges
+    blocks that touch into one), the last inside the extent; a single block's stride 1
+    (as libhdf5 normalises it)."""
     for extent in dims:
         start, stride, count, block = r.take(fmt * 4)
-        if not count or not block or (count == 1 and stride != 1) or (count > 1 and stride < block):
+        if not count or not block or (count == 1 and stride != 1) or (count > 1 and stride <= block):
             raise Invalid(f"hdf5: the regular hyperslab selection of {r.what} is not one libhdf5 writes")
         if start + (count - 1) * stride + block > extent:
             raise Invalid(f"hdf5: the dataset region reference of {r.what} selects outside its dataset")
