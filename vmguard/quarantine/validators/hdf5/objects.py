@@ -49,7 +49,7 @@ class Walker:
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, dict[int, int]] = field(default_factory=dict)  # global heap -> object -> bytes
     values: int = 0  # variable-length values read (vlen.MAX_REFS)
-    cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    cached: dict[int, set[tuple[int, int] | None]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
     refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
     types: dict[int, tuple[int, int, Element | None]] = field(default_factory=dict)  # storage.datatype
@@ -77,7 +77,9 @@ class Walker:
             _HANDLERS[m.kind](self, m, what, first)
         storage.global_heaps(self)
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
-            raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
+            raise Invalid(
+                "hdf5: a symbol table entry's cache type or scratch pad is not its group's B-tree and heap"
+            )
         for address, count in self.refs.items():
             if count != self.links.get(address, 1):
                 raise Invalid(
@@ -291,7 +293,10 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
         w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
         at = 28
     _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
-    name, root, _ = storage.symbol_entry(w, f.bytes(at + 32, 40, "the superblock"), "the superblock")
+    entry = f.bytes(at + 32, 40, "the superblock")
+    name, root, _ = storage.symbol_entry(w, entry, "the superblock")
+    if entry[16] == 0:  # libhdf5 caches the root's symbol table whenever it has one (H5G_mkroot)
+        w.cached.setdefault(root, set()).add(None)
     _eof(eof, size)
     raw = f.bytes(0, at, "the superblock")  # versions 0, reserved bytes and flags zero:
     if name or (raw[9:13] + raw[15:16] + raw[20:24] + raw[26:28]).strip(b"\0"):
