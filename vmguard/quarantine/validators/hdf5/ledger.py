@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
+from .remains import MovedHeap
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
@@ -66,6 +67,7 @@ class Ledger:
     def __init__(self, file: File) -> None:
         self.file = file
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
+        self.remains: list[MovedHeap] = []  # what unclaimed bytes may be left of (remains.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -108,11 +110,14 @@ class Ledger:
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
+                if any(moved.explains(buf, start, end) for moved in self.remains):
+                    return
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "
                     "end-of-file address must belong to a structure reached from the root group "
-                    "or be zero (a payload, or the remains of a deleted object: h5repack the file)"
+                    "or be zero (a payload, or the remains of a deleted object or of an earlier state "
+                    "of the file that vmguard cannot check: h5repack the file)"
                 )

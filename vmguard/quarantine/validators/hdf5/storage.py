@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, sizes, vlen
+from . import btree, chunks, edges, remains, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -110,6 +110,9 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
                 "free space (the remains of a deleted link: h5repack the file)"
             )
         pos = max(pos, end)
+    moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
+    if moved is not None:  # its old block may hold a copy of it (remains.py)
+        w.ledger.remains.append(moved)
     return segment
 
 
