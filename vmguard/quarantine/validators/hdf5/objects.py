@@ -198,7 +198,12 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if data + length > end:
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
-            raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
+            raise Invalid(
+                f"hdf5: a null message in the object header of {what} at {data} holds data (a payload, or "
+                "the remains of messages libhdf5 moved there, as when a file written in steps moves its "
+                "links or attributes to dense storage: an earlier state of the file that vmguard cannot "
+                "check: h5repack the file)"
+            )
         created = f.unpack("H", pos + width, what)[0] if order else None
         yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
         pos = data + length

@@ -1,0 +1,199 @@
+"""HDF5 files written in steps (issue #13): a file reopened with 'a', or flushed and then
+given more, and a root group that tracks link order under the default superblock.
+
+libhdf5 leaves bytes of earlier states in such files. What the walk can recompute passes
+(validators/hdf5/remains.py: the copy of a local heap left where its data block was,
+before the block moved); a payload put there, or in anything else such a file leaves, is
+refused. What it cannot recompute (the bytes libhdf5 leaves in null messages when links
+or attributes move to dense storage; the copies a heap leaves each time it moves again
+after a flush) is refused with a message that says so and names the remedy."""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from vmguard.quarantine.validators import Invalid, Stream
+from vmguard.quarantine.validators.hdf5 import validate, walk
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+PAYLOAD = b"\x7fELF" + b"PAYLOAD!" * 4
+LONG = "run_{:02d}_appended_in_a_later_session"
+
+
+def _check(data: bytes | bytearray) -> None:
+    validate(Stream(iter([bytes(data)])))
+    walk(bytes(data), len(data))
+
+
+def _refusal(data: bytes | bytearray) -> str:
+    with pytest.raises(Invalid) as caught:
+        _check(data)
+    return str(caught.value)
+
+
+def _add(f, kind: str, n: int, name: str) -> None:
+    for i in range(n):
+        if kind == "datasets":
+            f.create_dataset(name.format(i), data=np.arange(i + 1))
+        elif kind == "groups":
+            f.create_group(name.format(i))
+        else:
+            f.attrs[name.format(i)] = i
+
+
+def _stepped(mode: str, kind: str, n: int, libver: str = "earliest", name: str = LONG) -> bytes:
+    """A file written in two steps: closed and reopened with 'a' (reopen), or one session
+    with f.flush() between (flush); the second step adds n datasets, groups or attributes."""
+    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", libver=libver) as f:
+            f.create_dataset("a", data=np.arange(5))
+            if mode == "flush":
+                f.flush()
+                _add(f, kind, n, name)
+            else:
+                f.create_dataset("log", shape=(0,), maxshape=(None,), chunks=(64,), dtype="f8")
+        if mode == "reopen":
+            with h5py.File(path, "a") as f:
+                _add(f, kind, n, name)
+        return path.read_bytes()
+
+
+def _ordered(**kw) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", track_order=True, **kw) as f:
+            for i in range(12):
+                f.create_dataset(f"d{i}", data=np.arange(i + 1))
+            f.create_group("g").attrs["x"] = 1
+        return path.read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["reopen", "flush"])
+@pytest.mark.parametrize("kind", ["datasets", "groups", "attributes"])
+@pytest.mark.parametrize("name", [LONG, "r{}"])
+def test_files_written_in_steps_pass(mode, kind, name):
+    """The sweep (counts 1..40, 0, 1 or 3 datasets before, all passed when written);
+    here the counts where the local heap moves, once or more, or its old block is reused."""
+    for n in (1, 2, 3, 5, 8, 12, 20, 40):
+        _check(_stepped(mode, kind, n, name=name))
+
+
+def _moved(mode: str = "reopen") -> tuple[bytearray, int, int, int]:
+    """A file whose root heap moved after a flush: (bytes, where the old block starts, its
+    size, where its copy's names end), the old block a copy of the heap's first names and
+    its free block."""
+    data = bytearray(_stepped(mode, "datasets", 12))
+    heap = data.index(b"HEAP")
+    assert struct.unpack_from("<Q", data, heap + 24)[0] != heap + 32  # the block moved
+    old, size = heap + 32, 88  # h5py's first heap block
+    assert bytes(data[old + 8 : old + 10]) == b"a\0"
+    free = next(f for f in range(8, size, 8) if struct.unpack_from("<Q", data, old + f)[0] == 1)
+    assert struct.unpack_from("<Q", data, old + free + 8)[0] == size - free
+    return data, old, size, free
+
+
+def test_the_old_copy_of_a_moved_heap_is_checked_byte_by_byte():
+    data, old, size, free = _moved()
+    _check(data)  # the control
+    for at, patch in {
+        old + free + 16: PAYLOAD[:16],  # in the free block's zeros
+        old + 8: b"b",  # a name the heap does not hold there
+        old + free + 8: struct.pack("<Q", size - free - 8),  # the free block's size
+        old + free: struct.pack("<Q", 0),  # its next free block
+        old + 9: b"X",  # the padding after a name
+    }.items():
+        bad = bytearray(data)
+        bad[at : at + len(patch)] = patch
+        assert "an earlier state of the file that vmguard cannot check" in _refusal(bad), at
+
+
+def test_a_copy_whose_names_end_off_a_name_boundary_is_refused():
+    """F, where the copy's names end, is one of the heap's name boundaries: a free block
+    header moved 8 bytes into a name is no state the heap ever had."""
+    data, old, size, _ = _moved()
+    bad = bytearray(data)
+    free = 12  # in the padding of "a" (8..16)
+    bad[old + free : old + size] = struct.pack("<QQ", 1, size - free) + bytes(size - free - 16)
+    assert "earlier state" in _refusal(bad)
+
+
+def test_a_copy_anywhere_but_where_the_block_was_is_refused():
+    """A copy only explains the old block of a moved heap, at the heap's header: the same
+    bytes 8 further on are a payload's hiding place."""
+    data, old, size, _ = _moved()
+    bad = bytearray(data)
+    bad[old : old + size] = bytes(8) + data[old : old + size - 8]
+    assert "earlier state" in _refusal(bad)
+
+
+def test_a_flushed_heap_copy_passes_and_a_payload_there_is_refused():
+    data, old, size, _ = _moved("flush")
+    _check(data)
+    bad = bytearray(data)
+    bad[old + size - 8 : old + size] = PAYLOAD[:8]
+    assert "h5repack" in _refusal(bad)
+
+
+def test_a_heap_moving_again_after_each_flush_is_refused_with_the_remedy():
+    """A job that flushes after each new name leaves a copy wherever the heap's block
+    was each time: not recomputed (where it was is recorded nowhere); refused, honestly."""
+    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w") as f:
+            for i in range(12):
+                f.create_dataset(LONG.format(i), data=np.arange(3))
+                f.flush()
+        refusal = _refusal(path.read_bytes())
+    assert "an earlier state of the file that vmguard cannot check: h5repack the file" in refusal
+
+
+@pytest.mark.parametrize("mode", ["reopen", "flush"])
+def test_links_moved_to_dense_storage_in_a_later_step_are_refused_with_the_remedy(mode):
+    refusal = _refusal(_stepped(mode, "datasets", 12, libver="latest"))
+    assert "a null message in the object header of /" in refusal
+    assert "an earlier state of the file that vmguard cannot check: h5repack the file" in refusal
+
+
+@pytest.mark.parametrize("how", ["file", "config"])
+def test_a_root_group_tracking_link_order_passes(how):
+    """track_order=True (or h5py's config) under the default libver: a version 0
+    superblock whose root is a v2 (OHDR) header, nothing cached in its entry."""
+    if how == "file":
+        data = _ordered()
+    else:
+        config = h5py.get_config()
+        before, config.track_order = config.track_order, True
+        try:
+            with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+                with h5py.File(Path(where) / "f.h5", "w") as f:
+                    f.create_dataset("d", data=np.arange(3))
+                data = (Path(where) / "f.h5").read_bytes()
+        finally:
+            config.track_order = before
+    assert data[8] == 0 and data[96:100] == b"OHDR"
+    _check(data)
+
+
+def test_the_root_entry_caches_exactly_what_libhdf5_caches():
+    """The superblock's root entry: cache type 1 and the group's B-tree and heap when the
+    root has a symbol table (libhdf5 always caches it), else type 0 and zeros."""
+    ordered = bytearray(_ordered())
+    entry = 24 + 32  # the root's symbol table entry in a version 0 superblock
+    assert struct.unpack_from("<I", ordered, entry + 16)[0] == 0
+    bad = bytearray(ordered)
+    bad[entry + 16 : entry + 40] = struct.pack("<IIQQ", 1, 0, 800, 680)
+    with pytest.raises(Invalid):
+        _check(bad)
+    plain = bytearray(_stepped("reopen", "datasets", 0))
+    assert struct.unpack_from("<I", plain, entry + 16)[0] == 1
+    _check(plain)
+    bad = bytearray(plain)
+    bad[entry + 16 : entry + 40] = bytes(24)  # nothing cached: libhdf5 never writes that
+    assert "cache type" in _refusal(bad)
