@@ -8,7 +8,7 @@ before the file is reopened with 'a'); had it never been written, it is zeros. N
 only appended, at the heap's free block, so that copy is recomputable from the heap as
 it is now: its first F bytes (names and their zero padding), then the free block libhdf5
 writes at F (next: 1, none; size: to the end of the old block; zeros after its 16-byte
-header) up to the structure that follows the old block. F, where the copy's names end,
+header) up to the structure that follows the old block (smaller than the heap is now). F, where the copy's names end,
 is a boundary between the current heap's names: the point the job flushed at, the one
 thing the file does not fix. Later structures may have reused the start of the old block
 (libhdf5 freed it): what is left must still be the copy's bytes at those offsets.
@@ -39,7 +39,7 @@ class MovedHeap:
         """Whether bytes start..end (unclaimed, followed by a structure) are what is left
         of a copy of this heap made before it moved."""
         size, at = end - self.base, start - self.base
-        if at < 0 or size <= 0:
+        if at < 0 or not 0 < size < len(self.segment):  # the block moved because it grew
             return False
         window = bytes(buf[start:end])
         last = bisect_right(self.bounds, size)
