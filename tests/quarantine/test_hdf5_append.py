@@ -2,11 +2,11 @@
 given more, and a root group that tracks link order under the default superblock.
 
 libhdf5 leaves bytes of earlier states in such files. What the walk can recompute passes
-(validators/hdf5/remains.py: the copy of a local heap left where its data block was,
+(validators/hdf5/remains.py: the copies of a local heap left where its data block was,
 before the block moved); a payload put there, or in anything else such a file leaves, is
 refused. What it cannot recompute (the bytes libhdf5 leaves in null messages when links
-or attributes move to dense storage; the copies a heap leaves each time it moves again
-after a flush) is refused with a message that says so and names the remedy."""
+or attributes move to dense storage) is refused with a message that says so and names
+the remedy."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 
 from vmguard.quarantine.validators import Invalid, Stream
 from vmguard.quarantine.validators.hdf5 import validate, walk
+from vmguard.quarantine.validators.hdf5.remains import MovedHeap, moved_heap
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -141,17 +142,71 @@ def test_a_flushed_heap_copy_passes_and_a_payload_there_is_refused():
     assert "h5repack" in _refusal(bad)
 
 
-def test_a_heap_moving_again_after_each_flush_is_refused_with_the_remedy():
-    """A job that flushes after each new name leaves a copy wherever the heap's block
-    was each time: not recomputed (where it was is recorded nowhere); refused, honestly."""
+@pytest.mark.parametrize("name", [LONG, "r{}"])
+@pytest.mark.parametrize("every", [1, 3])
+def test_a_job_flushing_after_each_name_passes(name, every):
+    """A job that flushes after every (third) new dataset: the heap moves again and again,
+    each block it leaves a whole copy, or the rest of one whose start later structures
+    reused."""
     with tempfile.TemporaryDirectory(prefix="h5append-") as where:
         path = Path(where) / "f.h5"
         with h5py.File(path, "w") as f:
-            for i in range(12):
-                f.create_dataset(LONG.format(i), data=np.arange(3))
-                f.flush()
-        refusal = _refusal(path.read_bytes())
-    assert "an earlier state of the file that vmguard cannot check: h5repack the file" in refusal
+            g = f.create_group("sub")
+            for i in range(40):
+                g.create_dataset(name.format(i), data=np.arange(3))
+                if i % every == 0:
+                    f.flush()
+        _check(path.read_bytes())
+
+
+@pytest.mark.parametrize("sessions", [2, 5])
+@pytest.mark.parametrize("per", [3, 12])
+def test_a_file_appended_to_in_many_sessions_passes(sessions, per):
+    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("a", data=np.arange(3))
+            f.create_group("g")
+        for s in range(sessions):
+            with h5py.File(path, "a") as f:
+                for i in range(per):
+                    f["g"].create_dataset(f"run_{s:02d}_{i:03d}_of_the_job", data=np.arange(3))
+                    f.create_dataset(f"run_{s:02d}_{i:03d}", data=np.arange(3))
+        _check(path.read_bytes())
+
+
+def _heap() -> MovedHeap:
+    """A heap of 176 bytes that moved: the empty name, "a", "log", a 40-byte name."""
+    names = [b"", b"a", b"log", b"x" * 39]
+    segment = b"".join(n + bytes(-(len(n) + 1) % 8 + 1) for n in names)
+    segment += struct.pack("<QQ", 1, 176 - len(segment)) + bytes(176 - len(segment) - 16)
+    return moved_heap(1000, 5000, segment, [8, 16, 24], 64)
+
+
+def _copy(f: int, size: int = 88) -> bytes:
+    return _heap().segment[:f] + struct.pack("<QQ", 1, size - f) + bytes(size - f - 16)
+
+
+def test_a_copy_is_one_of_the_heap_states_at_a_pinned_place():
+    heap = _heap()
+    assert heap.base == 1032 and heap.bounds == (8, 16, 24, 64)
+    buf = bytes(3000) + _copy(24) + bytes(8)  # a whole copy where the gap starts, zeros after
+    assert heap.explains(buf, (3000, len(buf)), [])
+    assert not heap.explains(buf, (3000, len(buf)), [])  # one copy of each size per heap
+    assert _heap().explains(buf, (3032, len(buf)), [3000])  # its start reused by a structure
+    assert not _heap().explains(buf, (3032, len(buf)), [2992])  # not where that one starts
+    assert not _heap().explains(buf, (3032, len(buf)), [])
+    odd = bytes(3000) + _copy(24, 96)
+    assert not _heap().explains(odd, (3000, len(odd)), [])  # 96: no size the block had
+    whole = bytes(3000) + _copy(24, 176)
+    assert not _heap().explains(whole, (3000, len(whole)), [])  # no smaller than the heap
+    off = bytes(3000) + _copy(8)[:8] + _copy(20)[8:]  # names end inside a name's padding
+    assert not _heap().explains(off, (3000, len(off)), [])
+    dirty = bytearray(buf)
+    dirty[3000 + 60 : 3000 + 64] = b"\x7fELF"
+    assert not _heap().explains(bytes(dirty), (3000, len(dirty)), [])
+    after = buf + b"\x01"
+    assert not _heap().explains(after, (3000, len(after)), [])  # zeros after the copy
 
 
 @pytest.mark.parametrize("mode", ["reopen", "flush"])

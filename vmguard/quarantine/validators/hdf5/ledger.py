@@ -15,6 +15,7 @@ from .remains import MovedHeap
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
 _WINDOW = 1 << 20  # unclaimed bytes are checked this much at a time
+_RUN = 16  # structures right before unclaimed bytes that may have reused a heap's old block
 _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature were
     b"GCOL": ", a global heap collection nothing refers to",
     b"TREE": ", a B-tree node nothing refers to",
@@ -97,20 +98,22 @@ class Ledger:
         """No two extents overlap; every byte between them, up to the end-of-file
         address, is zero."""
         pos, last = 0, "the start of the file"
+        run: list[int] = []  # the starts of the structures that end, one after another, at pos
         for start in sorted(self.extents):
             end, what = self.extents[start]
             if start < pos:
                 raise Invalid(f"hdf5: {what} ({start}..{end}) overlaps {last} (which ends at {pos})")
-            self._zeros(pos, start, last)
+            self._zeros(pos, start, last, run)
+            run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last)
+        self._zeros(pos, self.file.eof, last, run)
 
-    def _zeros(self, start: int, end: int, after: str) -> None:
+    def _zeros(self, start: int, end: int, after: str, run: list[int]) -> None:
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if any(moved.explains(buf, start, end) for moved in self.remains):
+                if any(moved.explains(buf, (start, end), run) for moved in self.remains):
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")

@@ -5,55 +5,86 @@ block. When a name does not fit and the block cannot grow in place, it moves the
 block and frees the old bytes without clearing them (H5HL__dblk_realloc): what was last
 written there stays, a copy of the heap as it was at a flush (`f.flush()`, or the close
 before the file is reopened with 'a'); had it never been written, it is zeros. Names are
-only appended, at the heap's free block, so that copy is recomputable from the heap as
-it is now: its first F bytes (names and their zero padding), then the free block libhdf5
-writes at F (next: 1, none; size: to the end of the old block; zeros after its 16-byte
-header) up to the structure that follows the old block (smaller than the heap is now). F, where the copy's names end,
-is a boundary between the current heap's names: the point the job flushed at, the one
-thing the file does not fix. Later structures may have reused the start of the old block
-(libhdf5 freed it): what is left must still be the copy's bytes at those offsets.
+only appended, at the heap's free block, so a copy is recomputable from the heap as it
+is now: its first F bytes (names and their zero padding), then the free block libhdf5
+writes at F (next: 1, none; size: to the end of the copy; zeros after its 16-byte
+header). F, where the copy's names end, is a boundary between the current heap's names:
+the point the job flushed at, the one thing the file does not fix.
 
-A stale block of a heap that had already moved once (a job that flushes after each new
-name) is no copy at the header: it stays refused, with the remedy (h5repack)."""
+Where and how large a copy is, is pinned. The first block is 88 bytes (libhdf5's size for
+a group's defaults: the empty name, 4 names of up to 8 characters, a free block) and
+follows the heap's header; each move doubles the block, and a block that moved again
+after a flush leaves a copy wherever it was. libhdf5 freed it, so later structures may
+take its start. So a copy is 88 x 2^k bytes, smaller than the heap now, at most one of
+each size per heap, and starts right after the heap's header, where the unclaimed bytes
+start, or where one of the structures right before them starts (what is left of it
+must be the copy's bytes at those offsets); zeros after it. What does not fit (a heap
+grown by a name longer than itself, a group created with other heap sizes, a copy
+split by structures after its start) stays refused, with the remedy (h5repack)."""
 
 from __future__ import annotations
 
 import struct
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _FREE_HEADER = 16  # a free block's next offset and size
 _NONE = 1  # the free list's end (H5HL_FREE_NULL)
-HEADER = 32  # a local heap's header: its old data block starts right after it
+HEADER = 32  # a local heap's header: its first data block starts right after it
+FIRST = 88  # the first data block of a group's heap, for the default group settings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MovedHeap:
     """A local heap whose data block is no longer right after its header."""
 
-    base: int  # where the old data block started: the header's address + HEADER
+    base: int  # where the first data block started: the header's address + HEADER
     segment: bytes  # the heap's data block as it is now
     bounds: tuple[int, ...]  # where a copy's names may end: the name starts after 0, sorted
+    used: set[int] = field(default_factory=set)  # the sizes of the copies found so far
 
-    def explains(self, buf: bytes | memoryview, start: int, end: int) -> bool:
-        """Whether bytes start..end (unclaimed, followed by a structure) are what is left
-        of a copy of this heap made before it moved."""
-        size, at = end - self.base, start - self.base
-        if at < 0 or not 0 < size < len(self.segment):  # the block moved because it grew
-            return False
+    def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
+        """Whether the unclaimed bytes of `gap` are what is left of one copy of this heap
+        made before it moved, then zeros. The copy starts where they start, right after
+        the heap's header, or where one of the structures right before them starts
+        (`reused`: they took the start of the freed block)."""
+        start, end = gap
         window = bytes(buf[start:end])
-        last = bisect_right(self.bounds, size)
-        return any(self._copy(f, size)[at:] == window for f in self.bounds[:last] if self._may(window, at, f, size))
+        bases = {start, *(b for b in reused if b >= start - len(self.segment))}
+        for base in sorted(bases | ({self.base} if start >= self.base else set())):
+            for size in self._sizes(end - base):
+                if start < base + size and self._left(window, start - base, size):
+                    self.used.add(size)
+                    return True
+        return False
 
-    def _may(self, window: bytes, at: int, f: int, size: int) -> bool:
+    def _sizes(self, room: int) -> list[int]:
+        """The sizes a copy may have (88 x 2^k, smaller than the heap now), not yet used."""
+        out, size = [], FIRST
+        while size < len(self.segment) and size <= room:
+            if size not in self.used:
+                out.append(size)
+            size *= 2
+        return out
+
+    def _left(self, window: bytes, at: int, size: int) -> bool:
+        """The window is a copy of `size` bytes from its offset `at` on, then zeros."""
+        tail = window[size - at :]
+        if tail.strip(b"\0"):
+            return False
+        shown = window[: size - at]
+        last = bisect_right(self.bounds, size)
+        return any(self._copy(f, size)[at:] == shown for f in self.bounds[:last] if self._may(shown, at, f, size))
+
+    def _may(self, shown: bytes, at: int, f: int, size: int) -> bool:
         """A cheap test: the free block header at f, where the window shows it, is the one
         a copy ending its names at f has (a window past that header would be zeros)."""
         if f + _FREE_HEADER <= at:
             return False
         if f < size and size - f < _FREE_HEADER:
             return False  # libhdf5 leaves no free block smaller than its header
-        shown = self._copy(f, size)[max(at, f) : f + _FREE_HEADER]
-        return window[max(at, f) - at : f + _FREE_HEADER - at] == shown
+        header = self._copy(f, size)[max(at, f) : f + _FREE_HEADER]
+        return shown[max(at, f) - at : f + _FREE_HEADER - at] == header
 
     def _copy(self, f: int, size: int) -> bytes:
         """The heap's first f bytes, then one free block to `size`."""
