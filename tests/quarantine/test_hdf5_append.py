@@ -18,7 +18,7 @@ import pytest
 
 from vmguard.quarantine.validators import Invalid, Stream
 from vmguard.quarantine.validators.hdf5 import validate, walk
-from vmguard.quarantine.validators.hdf5.remains import MovedHeap, moved_heap
+from vmguard.quarantine.validators.hdf5.remains import MovedHeap, Remains, moved_heap
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -180,7 +180,16 @@ def _heap() -> MovedHeap:
     names = [b"", b"a", b"log", b"x" * 39]
     segment = b"".join(n + bytes(-(len(n) + 1) % 8 + 1) for n in names)
     segment += struct.pack("<QQ", 1, 176 - len(segment)) + bytes(176 - len(segment) - 16)
-    return moved_heap(1000, 5000, segment, [8, 16, 24], 64)
+    heap = moved_heap(1000, 5000, segment, [8, 16, 24], 64)
+    assert heap is not None and heap.base == 1032 and heap.bounds == (8, 16, 24, 64)
+    return heap
+
+
+def _remains(*heaps: MovedHeap) -> Remains:
+    remains = Remains()
+    for heap in heaps or (_heap(),):
+        remains.add(heap)
+    return remains
 
 
 def _copy(f: int, size: int = 88) -> bytes:
@@ -188,25 +197,29 @@ def _copy(f: int, size: int = 88) -> bytes:
 
 
 def test_a_copy_is_one_of_the_heap_states_at_a_pinned_place():
-    heap = _heap()
-    assert heap.base == 1032 and heap.bounds == (8, 16, 24, 64)
     buf = bytes(3000) + _copy(24) + bytes(8)  # a whole copy where the gap starts, zeros after
-    assert heap.explains(buf, (3000, len(buf)), [])
-    assert not heap.explains(buf, (3000, len(buf)), [])  # one copy of each size per heap
-    assert _heap().explains(buf, (3032, len(buf)), [3000])  # its start reused by a structure
-    assert not _heap().explains(buf, (3032, len(buf)), [2992])  # not where that one starts
-    assert not _heap().explains(buf, (3032, len(buf)), [])
+    one = _remains()
+    assert one.explains(buf, (3000, len(buf)), [])
+    assert not one.explains(buf, (3000, len(buf)), [])  # one copy of each size per heap
+    assert _remains(_heap(), _heap()).explains(buf, (3000, len(buf)), [])
+    assert _remains().explains(buf, (3032, len(buf)), [3000])  # its start reused by a structure
+    assert not _remains().explains(buf, (3032, len(buf)), [2992])  # not where that one starts
+    assert not _remains().explains(buf, (3032, len(buf)), [])
+    attached = bytes(1032) + _copy(24)
+    assert _remains().explains(attached, (1064, len(attached)), [])  # after the heap's header
+    shifted = bytes(1040) + _copy(24)
+    assert not _remains().explains(shifted, (1072, len(shifted)), [])  # 8 bytes on
     odd = bytes(3000) + _copy(24, 96)
-    assert not _heap().explains(odd, (3000, len(odd)), [])  # 96: no size the block had
+    assert not _remains().explains(odd, (3000, len(odd)), [])  # 96: no size the block had
     whole = bytes(3000) + _copy(24, 176)
-    assert not _heap().explains(whole, (3000, len(whole)), [])  # no smaller than the heap
+    assert not _remains().explains(whole, (3000, len(whole)), [])  # no smaller than the heap
     off = bytes(3000) + _copy(8)[:8] + _copy(20)[8:]  # names end inside a name's padding
-    assert not _heap().explains(off, (3000, len(off)), [])
+    assert not _remains().explains(off, (3000, len(off)), [])
     dirty = bytearray(buf)
     dirty[3000 + 60 : 3000 + 64] = b"\x7fELF"
-    assert not _heap().explains(bytes(dirty), (3000, len(dirty)), [])
+    assert not _remains().explains(bytes(dirty), (3000, len(dirty)), [])
     after = buf + b"\x01"
-    assert not _heap().explains(after, (3000, len(after)), [])  # zeros after the copy
+    assert not _remains().explains(after, (3000, len(after)), [])  # zeros after the copy
 
 
 @pytest.mark.parametrize("mode", ["reopen", "flush"])

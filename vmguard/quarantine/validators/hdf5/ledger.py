@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
-from .remains import MovedHeap
+from .remains import Remains
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
@@ -68,7 +68,7 @@ class Ledger:
     def __init__(self, file: File) -> None:
         self.file = file
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
-        self.remains: list[MovedHeap] = []  # what unclaimed bytes may be left of (remains.py)
+        self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -113,7 +113,7 @@ class Ledger:
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if any(moved.explains(buf, (start, end), run) for moved in self.remains):
+                if self.remains.explains(buf, (start, end), run):
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")

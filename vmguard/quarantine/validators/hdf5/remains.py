@@ -25,8 +25,8 @@ split by structures after its start) stays refused, with the remedy (h5repack)."
 from __future__ import annotations
 
 import struct
-from bisect import bisect_right
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 
 _FREE_HEADER = 16  # a free block's next offset and size
 _NONE = 1  # the free list's end (H5HL_FREE_NULL)
@@ -41,36 +41,22 @@ class MovedHeap:
     base: int  # where the first data block started: the header's address + HEADER
     segment: bytes  # the heap's data block as it is now
     bounds: tuple[int, ...]  # where a copy's names may end: the name starts after 0, sorted
-    used: set[int] = field(default_factory=set)  # the sizes of the copies found so far
+    names: frozenset[bytes]  # the names it holds (Remains finds a copy's heap by them)
+    sizes: tuple[int, ...]  # the sizes its block had: 88 x 2^k, smaller than it is now
 
-    def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
-        """Whether the unclaimed bytes of `gap` are what is left of one copy of this heap
-        made before it moved, then zeros. The copy starts where they start, right after
-        the heap's header, or where one of the structures right before them starts
-        (`reused`: they took the start of the freed block)."""
-        start, end = gap
-        window = bytes(buf[start:end])
-        bases = {start, *(b for b in reused if b >= start - len(self.segment))}
-        for base in sorted(bases | ({self.base} if start >= self.base else set())):
-            for size in self._sizes(end - base):
-                if start < base + size and self._left(window, start - base, size):
-                    self.used.add(size)
-                    return True
-        return False
-
-    def _sizes(self, room: int) -> list[int]:
-        """The sizes a copy may have (88 x 2^k, smaller than the heap now), not yet used."""
-        out, size = [], FIRST
-        while size < len(self.segment) and size <= room:
-            if size not in self.used:
-                out.append(size)
-            size *= 2
-        return out
+    def match(self, window: bytes, start: int, bases: set[int], sizes: set[int]) -> int | None:
+        """The size (one of `sizes`) of a copy of this heap that starts at one of `bases`
+        and of which `window` (unclaimed bytes from `start`) is what is left, then zeros."""
+        for base in sorted(bases):
+            for size in self.sizes:
+                if size in sizes and base <= start < base + size <= start + len(window):
+                    if self._left(window, start - base, size):
+                        return size
+        return None
 
     def _left(self, window: bytes, at: int, size: int) -> bool:
         """The window is a copy of `size` bytes from its offset `at` on, then zeros."""
-        tail = window[size - at :]
-        if tail.strip(b"\0"):
+        if window[size - at :].strip(b"\0"):
             return False
         shown = window[: size - at]
         last = bisect_right(self.bounds, size)
@@ -100,4 +86,59 @@ def moved_heap(header: int, data: int, segment: bytes, names: list[int], free: i
         return None
     end = len(segment) if free is None else free  # a copy's names end at or before the free space
     bounds = sorted({n for n in names if 0 < n <= end} | {end})
-    return MovedHeap(base=header + HEADER, segment=segment, bounds=tuple(bounds))
+    held = frozenset(segment[n : segment.find(b"\0", n)] for n in names)
+    sizes, size = [], FIRST
+    while size < len(segment):
+        sizes.append(size)
+        size *= 2
+    return MovedHeap(base=header + HEADER, segment=segment, bounds=tuple(bounds), names=held, sizes=tuple(sizes))
+
+
+class Remains:
+    """The moved heaps of one file and the copies of them found so far (one of each size
+    per heap; heaps of the same content share their count). A window is matched against the heaps whose old block it may lie in
+    (right after their header), then against each distinct heap content once (groups
+    written alike have the same names), those whose names it shows whole first: a file
+    of many groups is not searched heap by heap for every window."""
+
+    def __init__(self) -> None:
+        self.bases: list[int] = []  # sorted
+        self.at: dict[int, MovedHeap] = {}  # base -> heap
+        self.alike: dict[bytes, list[MovedHeap]] = {}  # content -> heaps
+        self.by_name: dict[bytes, set[bytes]] = {}  # name -> contents
+        self.left: dict[bytes, dict[int, int]] = {}  # content -> size -> copies still possible
+        self.reach = 0  # the largest copy: how far before a gap a first block may start
+
+    def add(self, heap: MovedHeap) -> None:
+        self.bases.insert(bisect_left(self.bases, heap.base), heap.base)
+        self.at[heap.base] = heap
+        self.alike.setdefault(heap.segment, []).append(heap)
+        for name in heap.names:
+            self.by_name.setdefault(name, set()).add(heap.segment)
+        left = self.left.setdefault(heap.segment, {})
+        for size in heap.sizes:
+            left[size] = left.get(size, 0) + 1
+        self.reach = max(self.reach, *heap.sizes, 0)
+
+    def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
+        """Whether the unclaimed bytes of `gap` are what is left of a copy of one of the
+        heaps: right after its header, where they start, or where one of the structures
+        right before them starts (`reused`: they took the start of the freed block)."""
+        start, window = gap[0], bytes(buf[gap[0] : gap[1]])
+        bases = {start, *reused}
+        near = self.bases[bisect_left(self.bases, start - self.reach) : bisect_right(self.bases, start)]
+        for base in reversed(near):  # the first blocks that may reach the gap
+            if self._take([self.at[base]], window, start, {base} | bases):
+                return True
+        shown = [name for name in window.split(b"\0")[1:-1] if name in self.by_name]
+        order = dict.fromkeys([*(c for name in shown for c in self.by_name[name]), *self.alike])
+        return any(self._take(self.alike[content], window, start, bases) for content in order)
+
+    def _take(self, heaps: list[MovedHeap], window: bytes, start: int, bases: set[int]) -> bool:
+        """Match against heaps of one content; the copy found counts for one of them."""
+        left = self.left[heaps[0].segment]
+        size = heaps[0].match(window, start, bases, {size for size, n in left.items() if n})
+        if size is None:
+            return False
+        left[size] -= 1
+        return True

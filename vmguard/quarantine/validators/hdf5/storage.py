@@ -112,7 +112,7 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         pos = max(pos, end)
     moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
     if moved is not None:  # its old block may hold a copy of it (remains.py)
-        w.ledger.remains.append(moved)
+        w.ledger.remains.add(moved)
     return segment
 
 
