@@ -49,9 +49,9 @@ class MovedHeap:
         and of which `window` (unclaimed bytes from `start`) is what is left, then zeros."""
         for base in sorted(bases):
             for size in self.sizes:
-                if size in sizes and base <= start < base + size <= start + len(window):
-                    if self._left(window, start - base, size):
-                        return size
+                fits = size in sizes and base <= start < base + size <= start + len(window)
+                if fits and self._left(window, start - base, size):
+                    return size
         return None
 
     def _left(self, window: bytes, at: int, size: int) -> bool:
@@ -60,7 +60,8 @@ class MovedHeap:
             return False
         shown = window[: size - at]
         last = bisect_right(self.bounds, size)
-        return any(self._copy(f, size)[at:] == shown for f in self.bounds[:last] if self._may(shown, at, f, size))
+        ends = (f for f in self.bounds[:last] if self._may(shown, at, f, size))
+        return any(self._copy(f, size)[at:] == shown for f in ends)
 
     def _may(self, shown: bytes, at: int, f: int, size: int) -> bool:
         """A cheap test: the free block header at f, where the window shows it, is the one
@@ -79,7 +80,9 @@ class MovedHeap:
         return self.segment[:f] + struct.pack("<QQ", _NONE, size - f) + bytes(size - f - _FREE_HEADER)
 
 
-def moved_heap(header: int, data: int, segment: bytes, names: list[int], free: int | None) -> MovedHeap | None:
+def moved_heap(
+    header: int, data: int, segment: bytes, names: list[int], free: int | None
+) -> MovedHeap | None:
     """The heap at `header` as a source of leftover bytes, if its data block moved.
     `names`: the offsets of its names; `free`: its first free block (None: full)."""
     if data == header + HEADER:
@@ -91,15 +94,18 @@ def moved_heap(header: int, data: int, segment: bytes, names: list[int], free: i
     while size < len(segment):
         sizes.append(size)
         size *= 2
-    return MovedHeap(base=header + HEADER, segment=segment, bounds=tuple(bounds), names=held, sizes=tuple(sizes))
+    return MovedHeap(
+        base=header + HEADER, segment=segment, bounds=tuple(bounds), names=held, sizes=tuple(sizes)
+    )
 
 
 class Remains:
     """The moved heaps of one file and the copies of them found so far (one of each size
-    per heap; heaps of the same content share their count). A window is matched against the heaps whose old block it may lie in
-    (right after their header), then against each distinct heap content once (groups
-    written alike have the same names), those whose names it shows whole first: a file
-    of many groups is not searched heap by heap for every window."""
+    per heap; heaps of the same content share their count). A window is matched against
+    the heaps whose first block it may lie in (right after their header), then against
+    each distinct heap content once (groups written alike have the same names), those
+    whose names it shows whole first: a file of many groups is not searched heap by heap
+    for every window."""
 
     def __init__(self) -> None:
         self.bases: list[int] = []  # sorted
