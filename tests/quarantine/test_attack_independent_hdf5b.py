@@ -42,22 +42,8 @@ spec:
 """
 
 HOLES = {
-    "int-precision24-v1.h5": "integer of precision 24 in 4 bytes: the 8 unused top bytes "
-    "(1 per element) are published; a reader masks them off",
-    "int-precision24-v2.h5": "same as int-precision24-v1 under libver=latest: 8 bytes",
-    "str-nullterm-after-nul.h5": "fixed-length NULLTERM strings: 9 bytes after the "
-    "terminating NUL are published; h5py returns the string up to the NUL",
-    "vlen-str-after-nul.h5": "variable-length string 'ab\\0PWND': the global heap object's "
-    "4 bytes after the NUL are published; h5py returns b'ab'",
-    "vlen-str-after-nul-latest.h5": "same as vlen-str-after-nul under libver=latest: 4 bytes",
-    "bitfield-precision24.h5": "4-byte bitfield of precision 24: the 8 unused top bytes are "
-    "published (h5py cannot read bitfields; libhdf5 converts only the precision's bits)",
     "eahd-all-stats.h5": "extensible array header statistics (6 x 8-byte counts/sizes) "
     "are not recomputed: 24 bytes in their high halves published; libhdf5 reads the data",
-    "compound-member-name-padding.h5": "4 bytes after the NUL of a compound member's name "
-    "(v1 datatype, names padded to 8) are published; h5py returns the name 'rnx'",
-    "enum-member-name-padding.h5": "4 bytes after the NUL of an enum member's name are "
-    "published; h5py returns the name 'RDX'",
     "old-fill-value-message.h5": "a deprecated fill value message (type 4) beside the new one "
     "(type 5): its 8 value bytes are published; libhdf5 reads only the new one (fillvalue 0)",
     "attr-phase-change-latest.h5": "written by plain h5py (set_attr_phase_change): the v2 "
@@ -66,9 +52,6 @@ HOLES = {
     "fs-threshold-latest.h5": "written by plain h5py (fs_strategy='fsm', fs_persist=False, "
     "fs_threshold=N): the superblock extension's file space info message keeps the 8-byte "
     "threshold (PWND + 4 zero bytes here, any 8 bytes possible); no reader uses it",
-    "objref-dangling.h5": "an object reference is not checked against the file's objects: "
-    "one pointing at no object (address PWND) is published; h5py returns a reference it "
-    "cannot dereference, never these bytes",
 }
 HOLES.update(
     {
@@ -77,11 +60,7 @@ HOLES.update(
         for name in ("nsuper", "supersize", "ndata", "datasize", "maxindex", "nelements")
     }
 )
-FALSE_REJECTIONS = {
-    "ctl-regionrefs.h5": "FALSE REJECTION: h5py's dataset region references (regionref_dtype) "
-    "keep their selections in a global heap collection; the walk calls it 'a global heap "
-    "collection nothing refers to' and refuses the file",
-}
+FALSE_REJECTIONS: dict[str, str] = {}  # none open (ctl-regionrefs: walked, regions.py)
 # libhdf5 itself cannot read these (an address out of the file, a count it allocates):
 # refused either way, so no check that the crafted file is valid.
 UNREADABLE = {

@@ -219,11 +219,20 @@ def test_a_reference_of_a_member_named_twice_is_refused():
     assert "name object" in _refusal(bytes(data))
 
 
-def test_variable_length_values_of_padded_compounds_are_refused_as_not_supported():
-    """The padding of a heap object's compound items is not checked: refused, saying so."""
+def test_the_padding_of_compounds_in_variable_length_sequences_is_checked_in_the_heap():
+    """The items of a heap object (a sequence of padded compounds) are elements too: zeroed
+    rows pass (the control), a row whose padding holds data in the heap object is refused."""
     dtype = h5py.vlen_dtype(FIXED)
-    data = _h5(lambda f: f.create_dataset("t", shape=(2,), dtype=dtype))
-    assert "a variable-length sequence of compounds with padding (/t) is not supported" in _refusal(data)
+    rows = np.empty(2, dtype=object)
+    rows[0], rows[1] = _rows(FIXED, 3), _rows(FIXED, 2)
+    data = bytearray(_h5(lambda f: f.create_dataset("t", data=rows, dtype=dtype)))
+    assert _refusal(bytes(data)) == ""
+    at = bytes(data).index(b"GCOL") + 16 + 16  # the first object's first item
+    assert data[at + 1 : at + 8] == bytes(7)  # code at 0, its padding 1..8
+    data[at + 3] = 0x50
+    assert "the padding of a compound element of /t (object 1 of the global heap collection" in _refusal(
+        bytes(data)
+    )
 
 
 @pytest.mark.parametrize("kw", [{}, {"chunks": (4,)}], ids=["contiguous", "chunked"])
@@ -259,7 +268,7 @@ def test_an_element_of_too_many_values_is_refused_before_it_is_built():
     count (an array of arrays cannot make the walk build billions of them)."""
     many = np.dtype([("code", "i1"), ("names", STR, (5000,))])
     data = _h5(lambda f: f.create_dataset("t", shape=(1,), dtype=many))
-    assert "holds more than 4096 values and padding runs" in _refusal(data)
+    assert "holds more than 4096 values and references" in _refusal(data)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from .vlen import padding
+from .vlen import one
 
 if TYPE_CHECKING:
     from .elements import Element
@@ -32,10 +32,8 @@ def fill_value(f: File, first: dict[int, Message], shape: tuple[int, Element | N
         return bytes(item)
     if len(value) != item:
         raise Invalid(f"hdf5: the fill value of {what} is {len(value)} bytes, its elements {item}")
-    if base is not None and base.vlens:
-        raise Invalid(f"hdf5: a variable-length fill value ({what}) is not supported")
     if base is not None:
-        padding(value, base, f"the fill value of {what}")
+        one(value, base, f"the fill value of {what}")
     return value
 
 

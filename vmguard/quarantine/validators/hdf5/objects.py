@@ -47,7 +47,10 @@ class Walker:
     k: dict[str, int] = field(default_factory=lambda: {"leaf": 4, "group": 16, "chunk": 32})
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
-    heap_refs: dict[int, dict[int, int]] = field(default_factory=dict)  # global heap -> object -> bytes
+    heap_refs: dict[int, dict[int, tuple]] = field(default_factory=dict)  # heap -> object -> (bytes, what)
+    objrefs: set[int] = field(default_factory=set)  # the addresses object references hold
+    shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dataset -> its dimensions
+    extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     values: int = 0  # variable-length values read (vlen.MAX_REFS)
     cached: dict[int, set[tuple[int, int] | None]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
@@ -76,6 +79,9 @@ class Walker:
             self.at = at
             _HANDLERS[m.kind](self, m, what, first)
         storage.global_heaps(self)
+        dangling = self.objrefs - (self.seen - {self.extension}) - {0}  # 0: h5py's Reference()
+        if dangling:
+            raise Invalid(f"hdf5: an object reference to no object (address {min(dangling)})")
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
             raise Invalid(
                 "hdf5: a symbol table entry's cache type or scratch pad is not its group's B-tree and heap"
@@ -318,6 +324,7 @@ def _superblock_v23(w: Walker, size: int) -> None:
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs
         w.seen.add(extension)
+        w.extension = extension
         w.visit(extension, "the superblock extension")
     w.reach(root, "/")
 

@@ -31,6 +31,14 @@ _CLASS_BITS = {
     9: 0xFFF,
     10: 0,
 }
+# class -> (shift, mask, largest value) of each field of its class bits that names one of a few
+# values: float normalisation (bits 4-5), string padding and character set, vlen kind, padding
+# and character set; reserved values are set by no writer (libhdf5 decodes them unchecked)
+_ENUMERATED = {
+    1: ((4, 0x3, 2),),
+    3: ((0, 0xF, 2), (4, 0xF, 1)),
+    9: ((0, 0xF, 1), (4, 0xF, 2), (8, 0xF, 1)),
+}
 _DATATYPE_PROPERTIES = {0: 4, 1: 12, 2: 2, 3: 0, 4: 4, 7: 0}  # class -> bytes after the 8-byte header
 
 
@@ -63,12 +71,12 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
         raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
     head, bits, high, size = f.unpack("BHBI", at, f"the datatype of {what}")
     cls, version = head & 0x0F, head >> 4
-    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0):
+    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0) or not _enumerated(cls, bits):
         raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
     if cls in _DATATYPE_PROPERTIES:
         return 8 + _DATATYPE_PROPERTIES[cls]
-    if cls == 5:  # opaque: a NUL-terminated tag, padded to 8
-        return 8 + (bits & 0xFF)
+    if cls == 5:
+        return 8 + _tag(f, at + 8, bits & 0xFF, what)
     if cls == 9:  # variable-length: its base type
         return 8 + datatype(f, at + 8, what, depth + 1)
     if cls == 10:
@@ -80,12 +88,38 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
     raise Invalid(f"hdf5: datatype class {cls} in {what} is unknown")
 
 
+def _enumerated(cls: int, bits: int) -> bool:
+    """Whether the class bits that name one of a few values (a string's padding and
+    character set, a float's mantissa normalisation, a variable-length type's kind) name
+    one; a sequence's padding and character set bits are zero (libhdf5 writes them only
+    for strings)."""
+    if cls == 9 and not bits & 0x0F and bits & 0xFF0:
+        return False
+    fields = _ENUMERATED.get(cls, ())
+    return all(bits >> shift & mask <= largest for shift, mask, largest in fields)
+
+
+def _tag(f: File, at: int, size: int, what: str) -> int:
+    """An opaque datatype's tag: its characters, then NULs up to the next multiple of 8
+    (as libhdf5 writes it; a reader gets the characters up to the NUL)."""
+    tag = f.bytes(at, size, f"the datatype of {what}")
+    length = tag.find(b"\0") if b"\0" in tag else size
+    if tag[length:].strip(b"\0") or size != -(-length // 8) * 8:
+        raise Invalid(f"hdf5: the tag of an opaque datatype of {what} is not NUL-padded as libhdf5 writes it")
+    return size
+
+
 def _name(f: File, at: int, version: int, what: str) -> int:
     """The bytes of a member name: NUL-terminated, padded to 8 before version 3."""
     length = f.bytes(at, max(0, f.eof - at), f"a name in {what}").find(b"\0")
     if length < 0:
         raise Invalid(f"hdf5: a name in a message of {what} has no NUL")
-    return length + 1 if version >= 3 else -(-(length + 1) // 8) * 8
+    if version >= 3:
+        return length + 1
+    padded = -(-(length + 1) // 8) * 8  # with zeros: what libhdf5 writes, no reader reads
+    if f.bytes(at + length, padded - length, f"a name in {what}").strip(b"\0"):
+        raise Invalid(f"hdf5: the padding after a member name in the datatype of {what} holds data")
+    return padded
 
 
 def _compound(f: File, at: int, head: tuple[int, int, int], what: str, depth: int) -> int:
@@ -103,7 +137,7 @@ def members(
     for _ in range(count & 0xFFFF):
         pos += _name(f, pos, version, what)
         offset = int.from_bytes(f.bytes(pos, 4 if version < 3 else width, what), "little")
-        if version == 1 and f.unpack("4xB", pos, what)[0]:
+        if version == 1 and f.bytes(pos + 4, 28, what).strip(b"\0"):  # libhdf5 writes zeros
             raise Invalid(
                 f"hdf5: a compound member of {what} with version 1 array dimensions is not supported"
             )
@@ -123,7 +157,17 @@ def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int
 
 
 def _array(f: File, at: int, version: int, what: str, depth: int) -> int:
+    """An array datatype; before version 3 its rank is followed by 3 reserved bytes and,
+    after its dimensions, a permutation libhdf5 writes as 0, 1, 2... (no reader uses it)."""
     pos = array_base(f, at, version, what)
+    if version == 2:
+        rank = f.unpack("B", at + 8, f"the datatype of {what}")[0]
+        reserved = f.unpack("3B", at + 9, what)
+        if reserved + f.unpack("I" * rank, at + 12 + 4 * rank, what) != (0, 0, 0, *range(rank)):
+            raise Invalid(
+                f"hdf5: the reserved bytes or permutation of an array datatype of {what} are not what "
+                "libhdf5 writes (zeros; 0, 1, 2...)"
+            )
     return pos - at + datatype(f, pos, what, depth + 1)
 
 

@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, remains, sizes, vlen
+from . import btree, chunks, edges, regions, remains, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -164,6 +164,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     dataspace x element size, no byte more."""
     f = w.file
     space, item, values = _description(w, first, what)
+    w.shapes[w.at] = space.dims  # what a region reference to it may select
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
@@ -279,11 +280,14 @@ def global_heaps(w: Walker) -> None:
         found = _heap_objects(w, heap, size, name)
         if wanted.keys() != found.keys():
             raise Invalid(f"hdf5: {name} holds objects nothing refers to or lacks ones referred to")
-        if wanted != found:
-            raise Invalid(f"hdf5: an object of {name} is not the size of the value that names it")
+        for index, (length, kind, of) in wanted.items():
+            if length is not None and length != found[index][1]:
+                raise Invalid(f"hdf5: an object of {name} is not the size of the value that names it")
+            regions.content(w, found[index], kind, f"{of} (object {index} of {name})")
 
 
-def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, int]:
+def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple[int, int]]:
+    """The objects of a global heap collection: index -> (address, size)."""
     f, pos, end, found = w.file, heap + 16, heap + size, {}
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
@@ -296,7 +300,7 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, int]:
             return found
         if index in found:
             raise Invalid(f"hdf5: {name} holds object {index} twice")
-        found[index] = length
+        found[index] = (pos + 16, length)
         pos += 16 + -(-length // 8) * 8
     if pos > end or f.bytes(pos, end - pos, name).strip(b"\0"):
         raise Invalid(f"hdf5: the end of {name} holds data")
