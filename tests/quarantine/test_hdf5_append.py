@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.quarantine.test_elision import vet
+from vmguard.quarantine.model import Verdict
 from vmguard.quarantine.validators import Invalid, Stream
 from vmguard.quarantine.validators.hdf5 import validate, walk
 from vmguard.quarantine.validators.hdf5.remains import MovedHeap, Remains, moved_heap
@@ -302,3 +304,28 @@ def test_every_byte_a_copy_left_is_pinned(build):
         bad[at] = data[at] ^ 0x40 if at % 2 else 0  # another byte, or a byte cleared
         with pytest.raises(Invalid):
             _check(bad)
+
+
+def test_vet_publishes_files_written_in_steps_small_and_walked_apart(tmp_path):
+    """Through vet with the shipped batch policy: a small file (walked in the worker) and
+    one over 1 MiB (walked in its own sandbox on vmguard's copy) written in steps are
+    published byte-identical; the same with a payload in the heap's old copy is not."""
+    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
+        path = Path(where) / "big.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("a", data=np.arange(300_000.0))
+        with h5py.File(path, "a") as f:
+            _add(f, "datasets", 12, LONG)
+        big = path.read_bytes()
+    small = _moved()[0]
+    bad = bytearray(big)
+    heap = bad.index(b"HEAP")
+    assert struct.unpack_from("<Q", bad, heap + 24)[0] != heap + 32 and len(big) > 1 << 20
+    bad[heap + 32 + 80 : heap + 32 + 88] = PAYLOAD[:8]
+    files = {"small.h5": bytes(small), "big.h5": big, "bad.h5": bytes(bad)}
+    entries = vet(tmp_path, files)
+    for name in ("small.h5", "big.h5"):
+        assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
+        assert (tmp_path / "pub" / "run1" / name).read_bytes() == files[name]
+    assert entries["bad.h5"].verdict is Verdict.REJECTED
+    assert "an earlier state of the file that vmguard cannot check" in entries["bad.h5"].detail
