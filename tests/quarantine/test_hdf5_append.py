@@ -19,7 +19,7 @@ import pytest
 from tests.quarantine.test_elision import vet
 from vmguard.quarantine.model import Verdict
 from vmguard.quarantine.validators import Invalid, Stream
-from vmguard.quarantine.validators.hdf5 import validate, walk
+from vmguard.quarantine.validators.hdf5 import remains, validate, walk
 from vmguard.quarantine.validators.hdf5.remains import MovedHeap, Remains, moved_heap
 
 np = pytest.importorskip("numpy")
@@ -329,3 +329,16 @@ def test_vet_publishes_files_written_in_steps_small_and_walked_apart(tmp_path):
         assert (tmp_path / "pub" / "run1" / name).read_bytes() == files[name]
     assert entries["bad.h5"].verdict is Verdict.REJECTED
     assert "an earlier state of the file that vmguard cannot check" in entries["bad.h5"].detail
+
+
+def test_matching_is_bounded(monkeypatch):
+    """A crafted file of many heaps and windows fails fast, naming the limit."""
+    monkeypatch.setattr(remains, "MAX_TRIES", 3)
+
+    def heap(i: int) -> MovedHeap | None:
+        segment = bytes(8) + f"n{i}".encode().ljust(8, b"\0") + struct.pack("<QQ", 1, 160) + bytes(144)
+        return moved_heap(1000 + 200 * i, 90_000, segment, [8], 16)
+
+    heaps = _remains(*(heap(i) for i in range(5)))
+    with pytest.raises(Invalid, match="more than 3 tries"):
+        heaps.explains(bytes(50_000) + b"\x01" * 8, (50_000, 50_008), [])

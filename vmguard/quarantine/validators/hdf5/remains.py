@@ -28,10 +28,13 @@ import struct
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
+from ..stream import Invalid
+
 _FREE_HEADER = 16  # a free block's next offset and size
 _NONE = 1  # the free list's end (H5HL_FREE_NULL)
 HEADER = 32  # a local heap's header: its first data block starts right after it
 FIRST = 88  # the first data block of a group's heap, for the default group settings
+MAX_TRIES = 200_000  # heap contents tried against windows, in all (one each, as h5py writes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +117,7 @@ class Remains:
         self.by_name: dict[bytes, set[bytes]] = {}  # name -> contents
         self.left: dict[bytes, dict[int, int]] = {}  # content -> size -> copies still possible
         self.reach = 0  # the largest copy: how far before a gap a first block may start
+        self.tries = 0  # bounded: a crafted file of many heaps and windows costs no more
 
     def add(self, heap: MovedHeap) -> None:
         self.bases.insert(bisect_left(self.bases, heap.base), heap.base)
@@ -142,6 +146,12 @@ class Remains:
 
     def _take(self, heaps: list[MovedHeap], window: bytes, start: int, bases: set[int]) -> bool:
         """Match against heaps of one content; the copy found counts for one of them."""
+        self.tries += 1
+        if self.tries > MAX_TRIES:
+            raise Invalid(
+                f"hdf5: more than {MAX_TRIES} tries to match what earlier states of the file left "
+                "(h5repack the file)"
+            )
         left = self.left[heaps[0].segment]
         size = heaps[0].match(window, start, bases, {size for size, n in left.items() if n})
         if size is None:
