@@ -102,8 +102,11 @@ def test_padding_bits_in_chunks_attributes_compounds_and_fill_values():
     dcpl2.set_fill_value(np.array(-2, dtype="<i4"))
     data = _h5(_dataset(stored, [1, 2], dcpl=dcpl2))
     assert _refusal(data) == ""
-    fill = data.index(b"\xfe\xff\xff\x00")  # the fill value message's value
-    assert "of the fill value of /d hold data" in _refusal(_changed(data, fill + 3, 0x41))
+    # the fill value message's value, and its copy in the old fill value message libhdf5
+    # writes beside it under the default libver: both changed, so they still agree
+    for at in [i for i in range(len(data)) if data.startswith(b"\xfe\xff\xff\x00", i)]:
+        data = _changed(data, at + 3, 0x41)
+    assert "of the fill value of /d hold data" in _refusal(data)
 
     row = h5t.create(h5t.COMPOUND, 12)
     row.insert(b"a", 0, h5t.STD_I32LE)

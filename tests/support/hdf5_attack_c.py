@@ -41,62 +41,24 @@ HOLES: dict[str, str] = {
     "libhdf5 converts values with it; a reader gets floats (h5py cannot even map the "
     "type), the bias only from H5Tget_ebias; not among the docs' 'member names, enum "
     "values': 4 bytes",
-    "pline-v1-reserved.h5": "filter pipeline message v1 (h5py's default): its 6 reserved "
-    "bytes: 4 published",
-    "pline-cdata-padding.h5": "filter pipeline v1: the 4 padding bytes after an odd number "
-    "of client data values (shuffle and deflate have one each): 4 per filter published",
-    "pline-name-padding.h5": "filter pipeline v1: the name 'fletcher32\\0' padded to 16: "
-    "5 bytes after the NUL, 4 published",
-    "pline-name-after-nul.h5": "filter pipeline v1: deflate's name declared 16 bytes, "
-    "'deflate\\0PWND\\0\\0\\0\\0'; libhdf5 keeps the name to the NUL: any number "
-    "of bytes, 4 published",
-    "pline-fletcher32-cdata.h5": "a client data value given to fletcher32, which takes none "
-    "(libhdf5 never writes one; only a dcpl get_filter query shows it): 4 bytes per "
-    "value, any number of values",
-    "pline-v2-fletcher32-cdata.h5": "the same client data value given to fletcher32 in a "
-    "version 2 pipeline (libver latest): 4 bytes",
-    "group-info-estimates.h5": "group info message given 'estimated entries' and "
-    "'estimated name length' (flag bit 1): 4 bytes no structure uses (libhdf5 reads them "
-    "only to size new groups; a gcpl query returns them)",
-    "group-info-phase-change.h5": "group info message given max compact / min dense link "
-    "counts (flag bit 0): 4 bytes for a group of one link (the link phase change "
-    "class of the known attribute one; not pinned to the group's storage)",
-    "btree-k-message.h5": "superblock extension given a B-tree 'K' values message "
-    "(non-default H5Pset_sym_k/istore_k): under libver latest no v1 B-tree or symbol "
-    "node uses it: 4 bytes published (6 possible)",
     "earray-layout-params.h5": "layout of a resizable dataset (extensible array index): "
     "the 5 creation parameters in the layout message are not compared with the EAHD "
     "header's (libhdf5 opens the array from the header): 4 bytes published",
     "mtime-reserved.h5": "modification time message v1 (h5py track_times=True under the "
     "default libver): the 3 reserved bytes after its version are not checked (the docs "
     "leave the time, not these): 3 per dataset, 'PWN' + 'D' over two datasets published",
-    "heap-headers-reserved.h5": "the 3 reserved bytes of a local heap header (every group "
-    "under the default libver has one) and of a global heap collection header (every "
-    "collection) are not checked: 3 per heap; 'PWN' + 'D' published",
     "fill-v1-undefined.h5": "fill value message (type 5) version 1 with 'defined' 0 still "
     "carries a size and a value; libhdf5 takes the fill value as undefined and returns "
     "nothing (h5py: 'fill value is undefined'): the value published, 4 bytes here, any "
     "size up to the element size (the walk itself expects zeros past the extent: "
     "fill-v1-undefined-chunked is refused)",
-    "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
-    "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
-    "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "
-    "the undefined address's 0xff published; a field beside the known threshold hole)",
     "pline-shuffle-size.h5": "shuffle's client data value (the element size libhdf5 sets "
     "from the datatype) is not compared with the element size: PWND published (4 bytes; "
     "only a dcpl get_filter query shows it)",
-    "pline-filter-flags.h5": "filter pipeline v1: the 15 bits of each filter's flags "
-    "other than 'optional' are not checked (libhdf5 writes 0; a dcpl get_filter query "
-    "shows them): 'P', 'W', 'N' in the high bytes of three filters, 'D' in fletcher32's "
-    "low byte published (about 2 bytes per filter)",
     "shuffle-size-edge.h5": "the walk unshuffles by the datatype's size, libhdf5 by the "
     "shuffle filter's client data (here 1: no unshuffle): they disagree on which bytes "
     "of the last chunk are elements; 60 bytes that only the walk reads as data (a "
     "reader gets zeros, 30 of 100 elements), 30 of them PWND x 7 + 'PW', published",
-    "message-flags-v1.h5": "the flags byte of every header message: 80 of 256 values "
-    "still read (constant, don't share, shareable, mark/fail if unknown bits) on a "
-    "shareable message, ~6.3 bits per message; b'PULD' over 4 messages published",
-    "message-flags-v2.h5": "same as message-flags-v1 in a v2 (OHDR) header",
 }
 FALSE_REJECTIONS: dict[str, str] = {
     # Fixed (h5append): the track_order root under a version 0 superblock (its entry

@@ -65,9 +65,11 @@ def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
     name = f"a symbol table node of {what}"
     w.ledger.claim(node, 8 + 2 * k * 40, name)
     f.signature(node, b"SNOD", name)
-    version, count = f.unpack("4xBxH", node, name)
-    if version != 1 or count > 2 * k:
-        raise Invalid(f"hdf5: {name} at {node} has version {version} or {count} entries")
+    version, reserved, count = f.unpack("4xBBH", node, name)
+    if version != 1 or reserved or count > 2 * k:
+        raise Invalid(
+            f"hdf5: {name} at {node} has version {version}, reserved byte {reserved} or {count} entries"
+        )
     end = node + 8 + count * 40
     if f.bytes(end, node + 8 + 2 * k * 40 - end, name).strip(b"\0"):
         raise Invalid(f"hdf5: the unused entries of {name} at {node} hold data")
@@ -81,17 +83,25 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     f, name = w.file, f"the local heap of {what}"
     w.ledger.claim(heap, 32, name)
     f.signature(heap, b"HEAP", name)
-    version, size, free, data = f.unpack("4xB3xQQQ", heap, name)
-    if version != 0:
-        raise Invalid(f"hdf5: {name} has version {version}")
+    version, reserved, size, free, data = f.unpack("4xB3sQQQ", heap, name)
+    if version != 0 or reserved.strip(b"\0"):
+        raise Invalid(f"hdf5: {name} has version {version} or its reserved bytes hold data")
     w.ledger.claim(data, size, f"the data segment of {name}")
     segment = f.bytes(data, size, name)
+    if segment[:1] != b"\0":
+        raise Invalid(f"hdf5: {name} does not start with the empty name (a NUL)")
     used = []
     for offset in [0, *names]:  # every group's heap starts with the empty name
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
-        used.append((offset, end + 1))
+        padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
+        if segment[end + 1 : padded_end].strip(b"\0"):
+            raise Invalid(
+                f"hdf5: the padding after the link name at {data + offset} in {name} holds data "
+                "(names are padded to 8 bytes with zeros; the remains of a deleted link: h5repack the file)"
+            )
+        used.append((offset, padded_end, True))
     seen: set[int] = set()
     while free not in (1, UNDEFINED):
         if free in seen or free + 16 > size:
@@ -100,20 +110,35 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         following, length = f.unpack("QQ", data + free, name)
         if length < 16 or free + length > size or segment[free + 16 : free + length].strip(b"\0"):
             raise Invalid(f"hdf5: a free block of {name} at {data + free} holds data (free space is zeros)")
-        used.append((free, free + length))
+        if free % 8 or length % 8:
+            raise Invalid(f"hdf5: a free block of {name} at {data + free} is not aligned to 8 bytes")
+        used.append((free, free + length, False))
         free = following
-    pos = 0
-    for start, end in sorted(used) + [(size, size)]:
+    _heap_gaps(segment, sorted(used), (data, name))
+    moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
+    if moved is not None:  # its old block may hold a copy of it (remains.py)
+        w.ledger.remains.add(moved)
+    return segment
+
+
+def _heap_gaps(segment: bytes, used: list[tuple[int, int, bool]], where: tuple[int, str]) -> None:
+    """The bytes of a local heap's data segment that are neither a name (padded to 8) nor
+    a free block: zeros, and only a fragment of less than 16 bytes after a name (too
+    small for a free block, libhdf5 leaves it to the name before it: H5HL_insert)."""
+    data, name = where
+    pos, after_name = 0, False
+    for start, end, is_name in used + [(len(segment), len(segment), False)]:
         if segment[pos:start].strip(b"\0"):
             raise Invalid(
                 f"hdf5: bytes {data + pos}..{data + start} of {name} are neither a link name nor "
                 "free space (the remains of a deleted link: h5repack the file)"
             )
-        pos = max(pos, end)
-    moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
-    if moved is not None:  # its old block may hold a copy of it (remains.py)
-        w.ledger.remains.add(moved)
-    return segment
+        if start > pos and not (after_name and start - pos < 16):
+            raise Invalid(
+                f"hdf5: bytes {data + pos}..{data + start} of {name} are free space no free block lists"
+            )
+        if end > pos:
+            pos, after_name = end, is_name
 
 
 def datatype(f: File, at: int, what: str) -> tuple[int, int, Element | None]:
@@ -273,9 +298,9 @@ def global_heaps(w: Walker) -> None:
     for heap, wanted in w.heap_refs.items():
         name = f"the global heap collection at {heap}"
         f.signature(heap, b"GCOL", name)
-        version, size = f.unpack("4xB3xQ", heap, name)
-        if version != 1 or size < 16:
-            raise Invalid(f"hdf5: {name} has version {version} or size {size}")
+        version, reserved, size = f.unpack("4xB3sQ", heap, name)
+        if version != 1 or reserved.strip(b"\0") or size < 16:
+            raise Invalid(f"hdf5: {name} has version {version}, reserved bytes holding data or size {size}")
         w.ledger.claim(heap, size, name)
         found = _heap_objects(w, heap, size, name)
         if wanted.keys() != found.keys():
@@ -292,7 +317,12 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
         padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
-        if reserved or padding.strip(b"\0") or (index and refs):
+        if refs:
+            raise Invalid(
+                f"hdf5: object {index} of {name} has reference count {refs} (libhdf5 writes 0: "
+                "variable-length values do not count their objects)"
+            )
+        if reserved or padding.strip(b"\0"):
             raise Invalid(f"hdf5: the reserved bytes or padding of object {index} of {name} hold data")
         if index == 0:  # free space: the rest of the collection
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
