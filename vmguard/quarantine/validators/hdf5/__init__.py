@@ -64,7 +64,9 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
     entry = stream.read(40, "the root group's symbol table entry", FMT)
     root, cache = struct.unpack_from("<QI", entry, 8)
     _addresses(base, eof, stream.pos, driver)
-    targets = [(root, "the root group's object header", (b"\x01",))]
+    # a root group that tracks link order (track_order=True) is a v2 header with nothing
+    # cached in its entry; one with a symbol table a v1 header with it cached (objects.py)
+    targets = [(root, "the root group's object header", (b"\x01",) if cache else (b"\x01", b"OHDR"))]
     if cache == 1:  # the root group's B-tree and local heap, cached in the entry
         btree, heap = struct.unpack_from("<QQ", entry, 24)
         targets += [

@@ -52,7 +52,7 @@ class Walker:
     shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dataset -> its dimensions
     extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     values: int = 0  # variable-length values read (vlen.MAX_REFS)
-    cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    cached: dict[int, set[tuple[int, int] | None]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
     refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
     types: dict[int, tuple[int, int, Element | None]] = field(default_factory=dict)  # storage.datatype
@@ -84,7 +84,9 @@ class Walker:
         if dangling:
             raise Invalid(f"hdf5: an object reference to no object (address {min(dangling)})")
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
-            raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
+            raise Invalid(
+                "hdf5: a symbol table entry's cache type or scratch pad is not its group's B-tree and heap"
+            )
         for address, count in self.refs.items():
             if count != self.links.get(address, 1):
                 raise Invalid(
@@ -219,7 +221,12 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if data + length > end:
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
-            raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
+            raise Invalid(
+                f"hdf5: a null message in the object header of {what} at {data} holds data (a payload, or "
+                "the remains of messages libhdf5 moved there, as when a file written in steps moves its "
+                "links or attributes to dense storage: an earlier state of the file that vmguard cannot "
+                "check: h5repack the file)"
+            )
         tuning.message_flags(kind, flags, f"the object header of {what}")
         created = f.unpack("H", pos + width, what)[0] if order else None
         yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
@@ -310,7 +317,10 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
         w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
         at = 28
     _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
-    name, root, _ = storage.symbol_entry(w, f.bytes(at + 32, 40, "the superblock"), "the superblock")
+    entry = f.bytes(at + 32, 40, "the superblock")
+    name, root, _ = storage.symbol_entry(w, entry, "the superblock")
+    if entry[16] == 0:  # libhdf5 caches the root's symbol table whenever it has one (H5G_mkroot)
+        w.cached.setdefault(root, set()).add(None)
     _eof(eof, size)
     raw = f.bytes(0, at, "the superblock")  # versions 0, reserved bytes and flags zero:
     if name or (raw[9:13] + raw[15:16] + raw[20:24] + raw[26:28]).strip(b"\0"):

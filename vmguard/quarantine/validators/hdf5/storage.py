@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, fills, regions, sizes, vlen
+from . import btree, chunks, edges, fills, regions, remains, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -115,6 +115,9 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         used.append((free, free + length, False))
         free = following
     _heap_gaps(segment, sorted(used), (data, name))
+    moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
+    if moved is not None:  # its old block may hold a copy of it (remains.py)
+        w.ledger.remains.add(moved)
     return segment
 
 
