@@ -5,17 +5,19 @@ applied guest still boots, a running VM refused, a VM started during an apply ke
 the disk (or the apply refused), a kill -9 mid-apply recoverable.
 
 Cost: a libguestfs appliance launch is 10-30 s under TCG, so the module shares one
-domain per image kind (`rpm_vm`, `dpkg_vm`), whose disk every test leaves bit for bit
-as it found it, and whose inspection cache the tests share: the refusals run before the
-apply (they do not change the image, so its cached inspection stays valid), the boot
-test boots a copy of the image the apply test made. The RHEL 6-like image gets its
-busybox init when it is built (no appliance launch for that).
+domain per image kind (`rpm_vm`, `dpkg_vm`; `race_vm` for the worker's races and
+refusals), whose disk every test leaves bit for bit as it found it, and whose
+inspection cache the tests share: kill -9's apply inspects the rpm guest for its apply
+test, the boot test boots a copy of the image the apply test made. The RHEL 6-like
+image gets its busybox init when it is built (no appliance launch for that). What
+shares nothing with the rpm guest's chain (the races and refusals, the dpkg guest's
+chain, the hostile guest's apply) runs in a thread beside it (fixture `beside`), so
+both cores work; the worker's refusal of a gone account is the race's answer when the
+apply won it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -25,57 +27,26 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import libvirt
 import pytest
 
+from tests.guest.apply_vm import DISK_XML, ROOT, Vm, schema
 from tests.guest.boot import BOOT_MARK, boot_initramfs, bootable_image, wait_poweroff
 from tests.guest.conftest import sha256
 from tests.guest.images import run
 from tests.support.domains import NAME_PREFIX, domain_xml
-from tests.support.guest_image import CACHE_ROOT
-from tests.support.netns import Netns, netns
+from tests.support.netns import netns
 from tests.support.ownership import owned_name
 from vmguard.checks.guest_fix import GuestAction, GuestChange
-from vmguard.cli import main
 from vmguard.core import eventlog
 from vmguard.guest.cache import fingerprint
-from vmguard.guest.offline import run_worker
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
-DISK_XML = """    <disk type='file' device='disk'>
-      <driver name='qemu' type='{fmt}'/>
-      <source file='{path}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-"""
-INVENTORY = """\
-apiVersion: vmguard/v1
-kind: Inventory
-connections: [{{name: kvm, driver: libvirt, uri: "qemu:///system"}}]
-vms: [{{name: {name}, connection: kvm, policy: policy.yaml}}]
-"""
-# The same with the host firewall configured (used inside a namespace of the test's).
-FIREWALL = "firewall: {backend: nftables, vm_interfaces: [vmgfw0], vm_networks: [10.77.0.0/24]}\n"
-ADDRESS = ", address: 10.77.0.41, mac: '52:54:00:77:00:41'}]"
-SOUND = "<sound model='ich6'/>"  # a setting the policy forbids, for the hypervisor part
-POLICY = """\
-apiVersion: vmguard/v1
-kind: Policy
-metadata: {name: batch}
-spec:
-  users: {interactive_login: [vmadmin1], nologin_shell: /sbin/nologin}
-  devices: {audio: disabled}
-  software:
-    forbid: [firefox, thunderbird, evolution, mutt, sendmail, postfix, exim4]
-    allowed_services: [ssh, sshd, cron, crond, rsyslog, xinetd]
-    file_scan: false
-"""
 # What apply --guest clears (each image plants every one: VMG-USR-003 as
 # PasswordAuthentication yes with UsePAM yes, the path whose fix once crashed);
 # VMG-SW-001 (packages) is report-only and stays.
@@ -112,116 +83,6 @@ VALID = GuestChange(
 GONE = replace(VALID, subject="account ghost", target="ghost")
 
 
-def disk_folder() -> Path:
-    folder = CACHE_ROOT / "guest-disks"
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o755)  # libvirt's qemu user must reach an image it boots
-    return folder
-
-
-def schema(kind: str) -> dict:
-    return json.loads(resources.files("vmguard.cli").joinpath(f"schema/{kind}-v1.json").read_text())
-
-
-class Vm:
-    """A stopped test domain on its own copy of a planted image, and a vmguard run dir;
-    each CLI call runs with this VM's state, log and cache (no process-wide setting)."""
-
-    def __init__(self, domains, source: Path, fmt: str, work: Path) -> None:
-        self.image = disk_folder() / f"apply-{os.getpid()}-{time.monotonic_ns()}.{fmt}"
-        if fmt == "raw":
-            run(["cp", "--reflink=auto", "--sparse=always", str(source), str(self.image)])
-        else:
-            run(["qemu-img", "convert", "-f", "raw", "-O", fmt, str(source), str(self.image)])
-        self.fmt = fmt
-        self.original = sha256(self.image)
-        self.domain = domains.define(extra_devices=DISK_XML.format(fmt=fmt, path=self.image))
-        self.work = work
-        work.mkdir(exist_ok=True)
-        (work / "policy.yaml").write_text(POLICY)
-        (work / "inv.yaml").write_text(INVENTORY.format(name=self.domain.name))
-        self.env = {
-            "VMGUARD_STATE_DIR": str(work / "state"),
-            "VMGUARD_LOG": str(work / "log.jsonl"),
-            "VMGUARD_CACHE": str(work / "cache"),
-        }
-        self.applied: Path | None = None  # a copy of the image as `apply --guest` left it
-        self.ns: Netns | None = None  # set: the CLI runs there, with the firewall configured
-
-    @contextlib.contextmanager
-    def with_firewall(self, ns: Netns) -> Iterator[None]:
-        """In `ns`, with a firewall in the inventory, the start hook installed in a folder
-        of the test's, and the sound card the policy forbids planted in the domain."""
-        inventory = (self.work / "inv.yaml").read_text()
-        (self.work / "inv-fw.yaml").write_text(
-            inventory.replace("vms:", FIREWALL + "vms:").replace("policy.yaml}]", "policy.yaml" + ADDRESS)
-        )
-        original = self.domain.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-        self.domain.dom.connect().defineXML(original.replace("</devices>", SOUND + "</devices>"))
-        self.ns = ns
-        try:
-            assert self.cli("hook", "install", "--hooks-dir", str(self.work / "hooks"))[0] == 0
-            yield
-        finally:
-            self.ns = None
-            self.domain.dom.connect().defineXML(original)  # as the other tests expect it
-
-    def cli(self, *argv: str, cache: str = "cache") -> tuple[int, str, str]:
-        if self.ns is not None:
-            return self._in_namespace(*argv, cache=cache)
-        out, err = io.StringIO(), io.StringIO()
-        with pytest.MonkeyPatch.context() as env:
-            for key, value in {**self.env, "VMGUARD_CACHE": str(self.work / cache)}.items():
-                env.setenv(key, value)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main([*argv, "--inventory", str(self.work / "inv.yaml")])
-        return code, out.getvalue(), err.getvalue()
-
-    def _in_namespace(self, *argv: str, cache: str) -> tuple[int, str, str]:
-        assert self.ns is not None
-        env = {**os.environ, **self.env, "VMGUARD_CACHE": str(self.work / cache), "PYTHONPATH": str(ROOT)}
-        hooks = ["--hooks-dir", str(self.work / "hooks")] if argv[0] in ("plan", "apply") else []
-        inventory = ["--inventory", str(self.work / "inv-fw.yaml")]
-        command = self.ns.argv(sys.executable, "-m", "vmguard", *argv, *hooks, *inventory)
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200, check=False)
-        return done.returncode, done.stdout, done.stderr
-
-    def tables(self) -> str:
-        assert self.ns is not None
-        return self.ns.run("nft", "list", "tables").stdout
-
-    def xml(self) -> str:
-        return self.domain.dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-
-    def audit_rules(self, cache: str) -> set[str]:
-        """Rules the audit finds in the guest, read by the inspection in `cache`."""
-        out = self.work / f"reports-{cache}-{time.monotonic_ns()}"
-        self.cli("audit", "--out", str(out), "--format", "json", cache=cache)
-        report = json.loads((out / "latest/report.json").read_text())
-        [vm] = [v for v in report["vms"] if v["name"] == self.domain.name]
-        assert not vm["incomplete"], vm["incomplete"]
-        return {f["rule"] for f in vm["findings"]}
-
-    def events(self, kind: str) -> list[dict]:
-        path = Path(self.env["VMGUARD_LOG"])
-        lines = path.read_text().splitlines() if path.exists() else []
-        return [e["data"] for e in map(json.loads, lines) if e["kind"] == kind]
-
-    def backups(self) -> list[Path]:
-        return sorted((self.work / "state/guest-backups").glob("*/*/*Z"))  # not a .partial
-
-    def worker(self, changes: list[GuestChange], seen: list | None = None) -> dict:
-        """The apply worker itself, on this VM's image; seen: the fingerprints it checks."""
-        request = {
-            "disks": [[str(self.image), self.fmt, False]],
-            "changes": [c.to_dict() for c in changes],
-            "fingerprints": seen if seen is not None else [list(fingerprint(self.image))],
-        }
-        return run_worker(
-            "vmguard.guest.apply_worker", request, 900, "guest apply", on_start=lambda _pid: None
-        )
-
-
 @pytest.fixture(scope="module")
 def make_vm(tcg_domain_module, tmp_path_factory):
     made: list[Vm] = []
@@ -252,51 +113,98 @@ def dpkg_vm(make_vm, guest_images) -> Vm:
     return make_vm(guest_images["dpkg"], "qcow2")
 
 
-def test_worker_refuses_a_guest_that_changed_since_the_plan(rpm_vm):
-    """Edits are computed on a read-only mount first: a change whose file no longer says
-    what the plan saw (an account that is gone) stops all of them; an image whose
-    fingerprint is not the inspected one (a VM ran meanwhile) stops the worker before it
-    reads anything. The image (opened for writing) stays bit for bit. Control: the apply
-    test's worker, with the same VALID change and true fingerprints, writes."""
-    answer = rpm_vm.worker([VALID, GONE])
-    assert "0 entries for account ghost" in answer["error"], answer
-    size, mtime, head = fingerprint(rpm_vm.image)
-    answer = rpm_vm.worker([VALID], seen=[[size, mtime - 1, head]])
-    assert "changed since it was inspected" in answer["error"], answer
-    assert sha256(rpm_vm.image) == rpm_vm.original
+@pytest.fixture(scope="module")
+def hostile_vm(make_vm, guest_images) -> Vm:
+    """The hostile image: binary junk and a short entry in /etc/passwd."""
+    return make_vm(guest_images["hostile"], "raw")
 
 
-def _start(domain, delay: float, outcome: dict) -> None:
-    time.sleep(delay)
+@pytest.fixture(scope="module")
+def race_vm(make_vm, guest_images) -> Vm:
+    """The RHEL 6-like guest for the worker's refusals and races (it has the account
+    `guest` VALID locks, not GONE's `ghost`); its disk is never changed."""
+    return make_vm(guest_images["rpm"], "raw")
+
+
+RACE = "test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other"
+# Run in a thread, in this order, beside the rpm guest's tests; each awaited by its test.
+BESIDE = (
+    (f"{RACE}[at-once]", "race_vm", "at-once"),
+    (f"{RACE}[appliance-up]", "race_vm", "appliance-up"),
+    ("test_worker_refuses_a_guest_that_changed_since_the_plan", "race_vm", "refusals"),
+    ("test_apply_guest_clears_findings_is_idempotent_and_rolls_back[dpkg]", "dpkg_vm", "apply"),
+    ("test_guest_that_does_not_parse_is_left_untouched", "hostile_vm", "unparsed"),
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def beside(request, make_vm) -> Iterator[dict[str, Future]]:
+    """The races and the worker's refusals (on their own VM), the dpkg guest's apply
+    chain and the hostile guest's refused apply share nothing with the rpm guest's tests
+    (kill -9, its apply, the boot): they start with the module's first test, one at a
+    time in a thread, while those use the other core (CI: ~300 s -> ~150 s for the
+    module on 2 cores). Each is awaited by its own test, after the rpm guest's, which
+    fails with what failed in the thread; only the selected ones run."""
+    selected = {item.name for item in request.session.items if item.module is request.module}
+    ghost_refusals: list[dict] = []  # the races' answers where the apply had the disk
+    jobs = {
+        "at-once": lambda vm: _race(vm, "at-once", ghost_refusals),
+        "appliance-up": lambda vm: _race(vm, "appliance-up", ghost_refusals),
+        "refusals": lambda vm: _worker_refuses(vm, ghost_refusals),
+        "apply": _apply_then_check,
+        "unparsed": _refused_unparsed,
+    }
+    pool = ThreadPoolExecutor(max_workers=1)
+    futures = {
+        name: pool.submit(jobs[job], request.getfixturevalue(vm))  # made here, in the main thread
+        for name, vm, job in BESIDE
+        if name in selected
+    }
+    yield futures
+    pool.shutdown(wait=True)
+
+
+def _start(vm: Vm, when: str, outcome: dict, worker_done: threading.Event) -> None:
+    if when == "appliance-up":  # its qemu has the image open (and locked) from its start on
+        while not _users_of(vm.image) and not worker_done.wait(0.1):
+            pass
+        time.sleep(1.0)
     try:
-        domain.dom.create()
+        vm.domain.dom.create()
         outcome["started"] = True
     except libvirt.libvirtError as err:
         outcome["start_error"] = str(err)
 
 
-@pytest.mark.parametrize("delay", [0.0, 6.0])
-def test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other(rpm_vm, delay):
-    """The domain is started while the apply worker launches (delay 0: most often the
-    domain wins) or once its appliance runs (6 s): QEMU's image lock lets exactly one of
-    them have the disk. The request's GONE change stops the worker before it writes, so
-    the image is unchanged either way; what shows who won is where the worker stopped."""
+def _race(vm: Vm, when: str, ghost_refusals: list[dict]) -> None:
     outcome: dict = {}
-    starter = threading.Thread(target=_start, args=(rpm_vm.domain, delay, outcome))
+    worker_done = threading.Event()
+    starter = threading.Thread(target=_start, args=(vm, when, outcome, worker_done))
     starter.start()
     try:
-        answer = rpm_vm.worker([VALID, GONE])
+        answer = vm.worker([VALID, GONE])
     finally:
+        worker_done.set()
         starter.join()
-        if rpm_vm.domain.dom.isActive():
-            rpm_vm.domain.dom.destroy()
+        if vm.domain.dom.isActive():
+            vm.domain.dom.destroy()
     if outcome.get("started"):  # the domain had the disk: the appliance could not open it
         assert "lock" in answer["error"], (answer, outcome)
     else:  # the appliance had it: the domain could not start, the worker reached the edits
         assert "lock" in outcome["start_error"], outcome
         assert "0 entries for account ghost" in answer["error"], answer
-    print(f"\ndelay {delay}: {'the domain' if outcome.get('started') else 'the apply'} had the disk")
-    assert sha256(rpm_vm.image) == rpm_vm.original
+        ghost_refusals.append(answer)  # test_worker_refuses_... asserts on it too
+    print(f"\n{when}: {'the domain' if outcome.get('started') else 'the apply'} had the disk")
+    assert sha256(vm.image) == vm.original
+
+
+def _worker_refuses(vm: Vm, ghost_refusals: list[dict]) -> None:
+    answer = ghost_refusals[0] if ghost_refusals else vm.worker([VALID, GONE])
+    assert "0 entries for account ghost" in answer["error"], answer
+    size, mtime, head = fingerprint(vm.image)
+    answer = vm.worker([VALID], seen=[[size, mtime - 1, head]])
+    assert "changed since it was inspected" in answer["error"], answer
+    assert sha256(vm.image) == vm.original
 
 
 def _apply_process(vm: Vm) -> subprocess.Popen:
@@ -396,14 +304,15 @@ def _apply_then_check(vm: Vm) -> None:
 
 @pytest.mark.timeout(1200)  # three appliance launches: ~2 min on 2 idle cores, far more on a loaded machine
 @pytest.mark.parametrize("kind", ["rpm", "dpkg"])
-def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(request, kind):
+def test_apply_guest_clears_findings_is_idempotent_and_rolls_back(request, beside, kind):
     """The RHEL 6-like guest the way issue 23 puts it: one `apply --guest` on the stopped
     VM brings its hypervisor settings, the host firewall (nftables, in a namespace of the
-    test's) and the guest in line; one `rollback` undoes all three."""
-    vm = request.getfixturevalue(f"{kind}_vm")
+    test's) and the guest in line; one `rollback` undoes all three. The Debian-like
+    guest's (guest only) runs beside the rpm guest's tests (fixture `beside`)."""
     if kind == "dpkg":
-        _apply_then_check(vm)
+        beside[request.node.name].result()
         return
+    vm = request.getfixturevalue("rpm_vm")
     with netns("gfw") as ns, vm.with_firewall(ns):
         _apply_then_check(vm)
 
@@ -434,8 +343,32 @@ def test_guest_still_boots_to_its_shell_after_apply(rpm_vm, tcg_domain_module):
         assert f"vmguard-boot: {seen}" in console, console[-2000:]
 
 
-def test_running_vm_is_refused_and_untouched(dpkg_vm):
+@pytest.mark.parametrize("when", ["at-once", "appliance-up"])
+def test_a_domain_started_during_the_apply_and_the_apply_exclude_each_other(request, beside, when):
+    """The domain is started while the apply worker launches (at once: most often the
+    domain wins) or once its appliance's qemu runs (a fixed 6 s wait lost that race on a
+    loaded machine): QEMU's image lock lets exactly one of them have the disk. The
+    request's GONE change stops the worker before it writes, so the image is unchanged
+    either way; what shows who won is where the worker stopped (run by `beside`)."""
+    beside[request.node.name].result()
+
+
+def test_worker_refuses_a_guest_that_changed_since_the_plan(request, beside):
+    """Edits are computed on a read-only mount first: a change whose file no longer says
+    what the plan saw (an account that is gone) stops all of them; an image whose
+    fingerprint is not the inspected one (a VM ran meanwhile) stops the worker before it
+    reads anything. The image (opened for writing) stays bit for bit. Control: the apply
+    test's worker, with the same VALID change and true fingerprints, writes.
+
+    The first refusal is the race's worker answer when the apply had the disk (the same
+    request, one appliance launch fewer); the worker runs for it only when the domain
+    won both races (rare) or this test runs alone (run by `beside`)."""
+    beside[request.node.name].result()
+
+
+def test_running_vm_is_refused_and_untouched(dpkg_vm, beside):
     """Refused on the power state alone: no need to wait for the guest's agent."""
+    wait(beside.values())  # the dpkg guest's apply chain (in a thread) is done with the VM
     was, backups = sha256(dpkg_vm.image), dpkg_vm.backups()
     dpkg_vm.domain.dom.create()
     try:
@@ -449,12 +382,15 @@ def test_running_vm_is_refused_and_untouched(dpkg_vm):
     assert sha256(dpkg_vm.image) == was and dpkg_vm.backups() == backups
 
 
-def test_guest_that_does_not_parse_is_left_untouched(make_vm, guest_images):
-    """The hostile image (binary junk and a short entry in /etc/passwd): exit 3 with the
-    reason, no backup taken, the image bit for bit as it was."""
-    vm = make_vm(guest_images["hostile"], "raw")
+def _refused_unparsed(vm: Vm) -> None:
     code, _, err = vm.cli("apply", "--guest")
     assert code == 3
     assert "guest left untouched" in err and "/etc/passwd:3: malformed entry" in err, err
     assert sha256(vm.image) == vm.original and not vm.backups()
     assert vm.events("guest-apply-failed")
+
+
+def test_guest_that_does_not_parse_is_left_untouched(request, beside):
+    """The hostile image (binary junk and a short entry in /etc/passwd): exit 3 with the
+    reason, no backup taken, the image bit for bit as it was (run by fixture `beside`)."""
+    beside[request.node.name].result()

@@ -41,25 +41,7 @@ spec:
     promote: {mode: per-file, file_mode: 0644, dir_mode: 0755}
 """
 
-HOLES = {
-    "eahd-all-stats.h5": "extensible array header statistics (6 x 8-byte counts/sizes) "
-    "are not recomputed: 24 bytes in their high halves published; libhdf5 reads the data",
-    "old-fill-value-message.h5": "a deprecated fill value message (type 4) beside the new one "
-    "(type 5): its 8 value bytes are published; libhdf5 reads only the new one (fillvalue 0)",
-    "attr-phase-change-latest.h5": "written by plain h5py (set_attr_phase_change): the v2 "
-    "object header's max compact / min dense attribute fields, 4 bytes per object (8 here), "
-    "are not pinned; no reader uses them (only a property list query returns them)",
-    "fs-threshold-latest.h5": "written by plain h5py (fs_strategy='fsm', fs_persist=False, "
-    "fs_threshold=N): the superblock extension's file space info message keeps the 8-byte "
-    "threshold (PWND + 4 zero bytes here, any 8 bytes possible); no reader uses it",
-}
-HOLES.update(
-    {
-        f"eahd-{name}.h5": f"extensible array header field {name} is not recomputed: "
-        "4 bytes published"
-        for name in ("nsuper", "supersize", "ndata", "datasize", "maxindex", "nelements")
-    }
-)
+HOLES: dict[str, str] = {}  # none open
 FALSE_REJECTIONS: dict[str, str] = {}  # none open (ctl-regionrefs: walked, regions.py)
 # libhdf5 itself cannot read these (an address out of the file, a count it allocates):
 # refused either way, so no check that the crafted file is valid.

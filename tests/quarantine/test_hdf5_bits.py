@@ -102,8 +102,11 @@ def test_padding_bits_in_chunks_attributes_compounds_and_fill_values():
     dcpl2.set_fill_value(np.array(-2, dtype="<i4"))
     data = _h5(_dataset(stored, [1, 2], dcpl=dcpl2))
     assert _refusal(data) == ""
-    fill = data.index(b"\xfe\xff\xff\x00")  # the fill value message's value
-    assert "of the fill value of /d hold data" in _refusal(_changed(data, fill + 3, 0x41))
+    # the fill value message's value, and its copy in the old fill value message libhdf5
+    # writes beside it under the default libver: both changed, so they still agree
+    for at in [i for i in range(len(data)) if data.startswith(b"\xfe\xff\xff\x00", i)]:
+        data = _changed(data, at + 3, 0x41)
+    assert "of the fill value of /d hold data" in _refusal(data)
 
     row = h5t.create(h5t.COMPOUND, 12)
     row.insert(b"a", 0, h5t.STD_I32LE)
@@ -148,9 +151,10 @@ def test_standard_floats_pass_and_the_spare_bytes_of_a_long_double_are_checked()
     assert _refusal(_h5(lambda f: f.create_dataset("x", data=values))) == ""
 
 
-def test_a_float_of_24_bits_in_4_bytes_pins_its_top_byte():
+def test_a_float_of_24_bits_in_4_bytes_is_refused_as_non_ieee():
     """Sign 23, exponent 7 bits at 16, mantissa 16 bits: libhdf5 converts f4 into it and
-    writes the spare byte zero; a reader gets the floats back."""
+    a reader gets the floats back, but its layout (and bias) is the writer's choice, read
+    by no reader: only libhdf5's IEEE layouts pass (floats.py; test_hdf5_types.py)."""
     t = h5t.IEEE_F32LE.copy()
     t.set_fields(23, 16, 7, 0, 16)
     t.set_precision(24)
@@ -161,18 +165,9 @@ def test_a_float_of_24_bits_in_4_bytes_pins_its_top_byte():
         d.write(h5s.ALL, h5s.ALL, np.array([1.5, -2.25, 3.0], dtype="<f4"))
 
     data = _h5(build)
-    assert _refusal(data) == ""
     with h5py.File(io.BytesIO(data), "r") as f:
         assert list(f["x"][()]) == [1.5, -2.25, 3.0]
-    at = _offset(data, "x")
-    assert data[at + 3] == 0
-    assert "padding bits of a 4-byte float (precision 24 at bit 0) of /x" in _refusal(
-        _changed(data, at + 3, 1)
-    )
-    overlapping = bytearray(data)
-    fields = bytes(data).index(bytes([16, 7, 0, 16]) + (63).to_bytes(4, "little"))  # exponent, mantissa
-    overlapping[fields] = 15  # the exponent at bit 15: one bit shared with the mantissa
-    assert "whose fields overlap or leave its precision" in _refusal(bytes(overlapping))
+    assert "not supported: non-IEEE float (4 bytes, sign at bit 23" in _refusal(data)
 
 
 # ------------------------------------------------------------------ strings
@@ -273,7 +268,9 @@ def test_the_reserved_dimension_fields_of_a_v1_compound_member_are_zeros():
     data = _h5(lambda f: f.create_dataset("d", data=np.zeros(3, dtype=[("rnx", "<i4")])))
     at = data.index(b"rnx\0") + 8 + 4  # after the name: offset (4), then dimensions (28)
     assert _refusal(data) == "" and data[at : at + 28] == bytes(28)
-    assert "version 1 array dimensions" in _refusal(_changed(data, at + 9, 0x50))
+    assert "the dimension fields of a version 1 compound member of /d hold data" in _refusal(
+        _changed(data, at + 9, 0x50)
+    )
 
 
 # ------------------------------------------------------------------ datatype fields
@@ -294,14 +291,14 @@ def test_class_bits_that_name_one_of_a_few_values_name_one():
     data = _h5(_strings(h5t.STR_NULLTERM, [b"ab"]))
     at = data.index(bytes.fromhex("1300000008000000"))  # v1 string, NULLTERM ASCII, 8 bytes
     for bits in (0x03, 0x0F, 0x20):
-        assert "the reserved bits of a datatype of /s are set" in _refusal(_changed(data, at + 1, bits))
+        assert "the class bits of a datatype of /s" in _refusal(_changed(data, at + 1, bits))
     assert _refusal(_changed(data, at + 1, 0x11)) == ""  # NULLPAD UTF-8: a value libhdf5 writes
     rows = np.empty(1, dtype=object)
     rows[0] = np.arange(3, dtype="<i4")
     data = _h5(lambda f: f.create_dataset("v", data=rows, dtype=h5py.vlen_dtype("<i4")))
     at = data.index(bytes.fromhex("1900000010000000"))  # v1 variable-length sequence, 16 bytes
     assert _refusal(data) == ""
-    assert "the reserved bits of a datatype of /v are set" in _refusal(_changed(data, at + 1, 0x10))
+    assert "the class bits of a datatype of /v (0x0010) name a padding" in _refusal(_changed(data, at + 1, 0x10))
 
 
 def test_the_reserved_bytes_and_permutation_of_a_v2_array_datatype_are_pinned():

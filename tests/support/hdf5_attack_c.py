@@ -37,63 +37,24 @@ def carried(name: str, data: bytes) -> bool:
 
 
 HOLES: dict[str, str] = {
-    "float-ebias.h5": "a float's 4-byte exponent bias (h5py's TypeFloatID.set_ebias): "
-    "libhdf5 converts values with it; a reader gets floats (h5py cannot even map the "
-    "type), the bias only from H5Tget_ebias; not among the docs' 'member names, enum "
-    "values': 4 bytes",
-    "group-info-estimates.h5": "group info message given 'estimated entries' and "
-    "'estimated name length' (flag bit 1): 4 bytes no structure uses (libhdf5 reads them "
-    "only to size new groups; a gcpl query returns them)",
-    "group-info-phase-change.h5": "group info message given max compact / min dense link "
-    "counts (flag bit 0): 4 bytes for a group of one link (the link phase change "
-    "class of the known attribute one; not pinned to the group's storage)",
-    "fill-v1-undefined.h5": "fill value message (type 5) version 1 with 'defined' 0 still "
-    "carries a size and a value; libhdf5 takes the fill value as undefined and returns "
-    "nothing (h5py: 'fill value is undefined'): the value published, 4 bytes here, any "
-    "size up to the element size (the walk itself expects zeros past the extent: "
-    "fill-v1-undefined-chunked is refused)",
-    "fsinfo-eoa-before-fsm.h5": "file space info message (h5py fs_strategy='aggregate', "
-    "libver latest): the 8-byte 'end of allocated space before the free-space managers', "
-    "undefined when free space does not persist, is not pinned: 8 bytes (PWND + 4 of "
-    "the undefined address's 0xff published; a field beside the known threshold hole)",
-    "message-flags-v1.h5": "the flags byte of every header message: 80 of 256 values "
-    "still read (constant, don't share, shareable, mark/fail if unknown bits) on a "
-    "shareable message, ~6.3 bits per message; b'PULD' over 4 messages published",
-    "message-flags-v2.h5": "same as message-flags-v1 in a v2 (OHDR) header",
 }
 FALSE_REJECTIONS: dict[str, str] = {
-    f"ctl-{case}-file-order.h5": "FALSE REJECTION: h5py.File(path, 'w', track_order=True) "
-    "(or h5py.get_config().track_order = True) under the default libver writes a version 0 "
-    "superblock whose root group is a version 2 (OHDR) header tracking link order; refused "
-    "as 'the root group's object header at 96 does not start as one' (the same with "
-    "libver='latest', and such a group below the root, pass)"
-    for case in ("links", "many", "shapes")
+    # Fixed (h5append): the track_order root under a version 0 superblock (its entry
+    # caches nothing, as libhdf5 writes it) and the local heap's old block that a file
+    # reopened with 'a' or flushed leaves (a copy of the heap's first names: remains.py).
+    "ctl-append-add12-latest.h5": "KNOWN, REFUSED WITH ITS REMEDY: a file reopened with 'a' "
+    "under libver='latest' whose root's links move to dense storage: libhdf5 leaves the "
+    "bytes of the messages it moved in the null message that replaces them; what they "
+    "are depends on the order of libhdf5's moves, which vmguard does not recompute: "
+    "'a null message ... holds data (a payload, or the remains of messages libhdf5 moved "
+    "there ...: an earlier state of the file that vmguard cannot check: h5repack the file)' "
+    "(docs/quarantine.md, what exactness leaves)",
+    "ctl-flush-add12-latest.h5": "KNOWN, REFUSED WITH ITS REMEDY: the same after f.flush() "
+    "in one session (as ctl-append-add12-latest.h5)",
 }
-FALSE_REJECTIONS.update({
-    "ctl-append-add12-earliest.h5": "FALSE REJECTION: a file reopened with 'a' that gets 12 "
-    "more datasets (nothing deleted, moved or rewritten) is refused: libhdf5 moves the "
-    "root group's grown local heap and leaves the old one's names; 'bytes 712..800 (after "
-    "the local heap of /) are reached from no structure ... (a payload, or the remains of a "
-    "deleted object: h5repack the file)'. The docs name only deletes, moves, renames and "
-    "rewritten attributes; one more dataset, a grown log, a new attribute pass",
-    "ctl-append-add12-latest.h5": "FALSE REJECTION: the same under libver='latest': the "
-    "root's links move to dense storage and libhdf5 leaves their old messages' bytes in "
-    "the NIL messages that replace them; refused as 'a null message in the object header "
-    "of / at 87 holds data', which reads as an attack",
-    "ctl-flush-add12-earliest.h5": "FALSE REJECTION: ONE session, no delete: a dataset, "
-    "f.flush() (a long job's checkpoint), then 12 more datasets: the flushed local heap is "
-    "moved when it grows and its old bytes stay; refused as the remains of a deleted "
-    "object (the same file without the flush passes)",
-    "ctl-flush-add12-latest.h5": "FALSE REJECTION: the same under libver='latest': 'a null "
-    "message in the object header of / at 87 holds data' (the flushed link messages "
-    "libhdf5 turned into NIL messages without clearing them)",
-})
 # Refusals whose message contradicts itself or leaks Python (a reader cannot tell what
 # is wrong).
 CONTRADICTORY = {
-    "attr-v1-datatype-padding.h5": "PWND in the 4 padding bytes after an attribute's "
-    "12-byte datatype (v1 attribute) is refused as 'a field of an attribute of /d is "
-    "declared 12 bytes, not 12'",
 }
 
 

@@ -75,7 +75,9 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
     entry = stream.read(40, "the root group's symbol table entry", FMT)
     root, cache = struct.unpack_from("<QI", entry, 8)
     _addresses(base, eof, stream.pos, driver)
-    targets = [(root, "the root group's object header", (b"\x01",))]
+    # a root group that tracks link order (track_order=True) is a v2 header with nothing
+    # cached in its entry; one with a symbol table a v1 header with it cached (objects.py)
+    targets = [(root, "the root group's object header", (b"\x01",) if cache else (b"\x01", b"OHDR"))]
     if cache == 1:  # the root group's B-tree and local heap, cached in the entry
         btree, heap = struct.unpack_from("<QQ", entry, 24)
         targets += [
@@ -88,11 +90,6 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
 def _superblock_v23(stream: Stream) -> tuple[int, Targets]:
     fixed = stream.read(12, "the superblock", FMT)
     _sizes(fixed[9], fixed[10])
-    if fixed[11]:
-        raise Invalid(
-            f"hdf5: the superblock's file consistency flags are {fixed[11]:#04x} (libhdf5 clears "
-            "them when it closes the file: one still open for writing, or bytes it never writes)"
-        )
     base, extension, eof, root = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
     stream.skip(4, "the superblock's checksum", FMT)
     _addresses(base, eof, stream.pos, extension)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import fields
+from . import fields, tuning
 from .chunkdata import Chunking, claim
 from .ledger import UNDEFINED
 
@@ -81,6 +81,7 @@ def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: st
     w.ledger.claim_checked(address, 28, name)
     fields.array_block(f, address, (b"FAHD", None, None), name)
     client, width, bits, count, block = f.unpack("5xBBBQQ", address, name)
+    tuning.chunk_index((client, width, bits), [(*e, *tuning.FIXED_ARRAY) for e in _element(chunk[0])], name)
     if count > 1 << bits:
         raise Invalid(f"hdf5: a paged fixed array chunk index ({what}) is not supported")
     if block == UNDEFINED:
@@ -90,11 +91,27 @@ def _fixed_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: st
     _chunks(w, (block + 14, 0), (count, width, client), chunk, what)
 
 
+def _element(c: Chunking) -> list[tuple[int, int]]:
+    """(client, bytes of one entry) of the fixed or extensible array indexing the chunks
+    of `c` (H5D__farray_idx_create, H5D__earray_idx_create): a chunk's address, and when
+    filtered its stored size and its filter mask; the size in one byte more than the
+    chunk's unfiltered size needs (at most 8: HDF5 1.10 to 1.14) or in 8 (HDF5 2.0)."""
+    if not c.filters:
+        return [(0, 8)]
+    return sorted({(1, 8 + min(8, 1 + (c.size.bit_length() - 1 + 8) // 8) + 4), (1, 20)})
+
+
 def _chunks(
-    w: Walker, at: tuple[int, int], shape: tuple[int, int, int], chunk: tuple[Chunking, Grid], what: str
+    w: Walker,
+    at: tuple[int, int],
+    shape: tuple[int, int, int],
+    chunk: tuple[Chunking, Grid],
+    what: str,
+    stats: Stats | None = None,
 ) -> int:
     """Claim the chunks an index block at at[0] lists, the first at position at[1]:
-    (address, [filtered size, filter mask]). Returns the position after them."""
+    (address, [filtered size, filter mask]). Returns the position after them; counts
+    the elements and the last chunk in `stats`."""
     f, (c, grid), (count, width, client) = w.file, chunk, shape
     raw = f.bytes(at[0], count * width, what)
     for n, i in enumerate(range(0, count * width, width)):
@@ -106,7 +123,33 @@ def _chunks(
             size, mask = (0 if address == UNDEFINED else c.size), 0
         if address != UNDEFINED or size or mask:
             claim(w, c, (address, size, mask), grid.offsets(at[1] + n))
+            if stats is not None:
+                stats.last = at[1] + n + 1
+    if stats is not None:
+        stats.elements += count
     return at[1] + count
+
+
+@dataclass(slots=True)
+class Stats:
+    """What an extensible array's header counts (H5EA_hdr_t stats.stored): its super
+    blocks and their bytes, its data blocks and their bytes, the last chunk set (+1),
+    the elements of its index and data blocks."""
+
+    supers: int = 0
+    super_bytes: int = 0
+    datas: int = 0
+    data_bytes: int = 0
+    last: int = 0
+    elements: int = 0
+
+    def check(self, got: tuple[int, ...], name: str) -> None:
+        want = (self.supers, self.super_bytes, self.datas, self.data_bytes, self.last, self.elements)
+        if got != want:
+            raise Invalid(
+                f"hdf5: {name} counts super blocks, their bytes, data blocks, their bytes, the "
+                f"chunks set and the elements as {got}, where its blocks make them {want}"
+            )
 
 
 def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], what: str) -> None:
@@ -118,12 +161,23 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
         return
     w.ledger.claim_checked(address, 72, name)
     fields.array_block(f, address, (b"EAHD", None, None), name)
-    client, width, bits, inline, least, pointers, page_bits = f.unpack("5x7B", address, name)
-    index = f.unpack("Q", address + 60, name)[0]
-    if not (least > 0 and least & (least - 1) == 0 and pointers > 0 and pointers & (pointers - 1) == 0):
-        raise Invalid(f"hdf5: {name} has impossible block parameters")
-    if index == UNDEFINED:
-        return
+    params = f.unpack("5x7B", address, name)  # client, width, bits, inline, least, pointers, page bits
+    *counted, index = f.unpack("6QQ", address + 12, name)
+    tuning.chunk_index(params, [(*e, *tuning.EXTENSIBLE_ARRAY) for e in _element(chunk[0])], name)
+    stats = Stats()
+    if index != UNDEFINED:
+        _array_blocks(w, (index, params, address), chunk, stats, what)
+    stats.check(tuple(counted), f"{name} at {address}")
+
+
+def _array_blocks(
+    w: Walker, where: tuple[int, tuple[int, ...], int], chunk: tuple[Chunking, Grid], stats: Stats, what: str
+) -> None:
+    """The index block at where[0] of the extensible array of parameters where[1] whose
+    header is at where[2], the
+    super and data blocks it reaches (counted in `stats`)."""
+    f, name = w.file, f"the extensible array chunk index of {what}"
+    index, (client, width, bits, inline, least, pointers, page_bits), address = where
     blocks = 1 + bits - (least.bit_length() - 1)  # super block sizes, as H5EA__hdr_init
     first = 2 * (pointers.bit_length() - 1)  # super blocks whose data blocks the index block lists
     offset = (bits + 7) // 8
@@ -131,8 +185,8 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
     size = 14 + inline * width + (len(direct) + blocks - first) * 8 + 4
     w.ledger.claim_checked(index, size, f"the index block of {name}")
     fields.array_block(f, index, (b"EAIB", client, address), name)
-    block = (width, client, chunk, offset, page_bits)
-    n = _chunks(w, (index + 14, 0), (inline, width, client), chunk, what)
+    block = (width, client, chunk, offset, page_bits, stats)
+    n = _chunks(w, (index + 14, 0), (inline, width, client), chunk, what, stats)
     at = index + 14 + inline * width
     for i, (count, wanted) in enumerate(zip(direct, fields.index_block_offsets(least, first), strict=True)):
         dblock = f.unpack("Q", at + 8 * i, name)[0]
@@ -148,6 +202,7 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
             continue
         if elements > 1 << page_bits:
             raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
+        stats.supers, stats.super_bytes = stats.supers + 1, stats.super_bytes + 14 + offset + 8 * count + 4
         w.ledger.claim_checked(sblock, 14 + offset + 8 * count + 4, f"a super block of {name}")
         start = fields.super_block(least, u)[0]
         fields.ea_block(f, sblock, (b"EASB", client, address, offset, start), f"a super block of {name}")
@@ -164,12 +219,14 @@ def _extensible_array(w: Walker, address: int, chunk: tuple[Chunking, Grid], wha
 def _data_block(w: Walker, where: tuple[int, int], count: int, shape: tuple, what: str) -> int:
     """The data block at where[0] of `count` chunk addresses, the first at position
     where[1]; returns the position after them (an unallocated block's too)."""
-    (address, n), (width, client, chunk, offset, page_bits) = where, shape
+    (address, n), (width, client, chunk, offset, page_bits, stats) = where, shape
     if address == UNDEFINED:
         return n + count
     name = f"a data block of the extensible array chunk index of {what}"
     if count > 1 << page_bits:
         raise Invalid(f"hdf5: a paged extensible array chunk index ({what}) is not supported")
-    w.ledger.claim_checked(address, 14 + offset + count * width + 4, name)
+    size = 14 + offset + count * width + 4
+    stats.datas, stats.data_bytes = stats.datas + 1, stats.data_bytes + size
+    w.ledger.claim_checked(address, size, name)
     w.file.signature(address, b"EADB", name)
-    return _chunks(w, (address + 14 + offset, n), (count, width, client), chunk, what)
+    return _chunks(w, (address + 14 + offset, n), (count, width, client), chunk, what, stats)

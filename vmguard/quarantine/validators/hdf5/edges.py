@@ -3,10 +3,12 @@ so they hold the only value libhdf5 writes there. A chunk is initialised with th
 value when the fill time is not "never" and a value is defined (H5D__chunk_lock; the
 default fill value is zeros), else with zeros; shrinking a dataset refills the cut-off
 elements the same way. Checked on the chunk's stored bytes as they stream by (inflated,
-not unshuffled: a shuffled chunk keeps each byte of an element in its own plane)."""
+not unshuffled: a shuffled chunk keeps each byte of an element in its own plane). The
+deprecated fill value message, where libhdf5 writes one, repeats the fill value exactly."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from math import prod
 from typing import TYPE_CHECKING
@@ -17,7 +19,7 @@ from .vlen import one
 if TYPE_CHECKING:
     from .elements import Element
     from .ledger import File
-    from .objects import Message
+    from .objects import Message, Walker
 
 Runs = Callable[[], Iterator[tuple[int, int]]]  # runs of elements, afresh at each call
 _NEVER = 1  # fill time H5D_FILL_TIME_NEVER
@@ -38,23 +40,39 @@ def fill_value(f: File, first: dict[int, Message], shape: tuple[int, Element | N
 
 
 def _defined(f: File, first: dict[int, Message], what: str) -> bytes:
-    """The fill value written into new chunks (empty: zeros) by the fill value message
-    (or, alone, the old one)."""
-    name = f"the fill value of {what}"
-    if 0x05 in first:
-        at = first[0x05].at
-        version, flags = f.unpack("BB", at, name)
-        if version == 3:
-            time, defined, at = (flags >> 2) & 0x03, flags & 0x20, at + 2
-        else:
-            time, defined, at = f.unpack("2xB", at, name)[0], f.unpack("3xB", at, name)[0], at + 4
-        if time == _NEVER or not defined:
-            return b""
-    elif 0x04 in first:
-        at = first[0x04].at
-    else:
+    """The fill value written into new chunks (empty: zeros) by the fill value message."""
+    if 0x05 not in first:
         return b""
-    return f.bytes(at + 4, f.unpack("I", at, name)[0], name)
+    _, time, value = _new_fill(f, first[0x05].at, f"the fill value of {what}")
+    return b"" if time == _NEVER or value is None else value
+
+
+def _new_fill(f: File, at: int, name: str) -> tuple[int, int, bytes | None]:
+    """(version, fill time, the value: None when none is defined) of the fill value
+    message (type 5) at `at`; an empty value is the default (zeros)."""
+    version, flags = f.unpack("BB", at, name)
+    if version == 3:
+        time, defined, at = (flags >> 2) & 0x03, flags & 0x20, at + 2
+    else:
+        time, defined, at = f.unpack("2xB", at, name)[0], f.unpack("3xB", at, name)[0], at + 4
+    if not defined:
+        return version, time, None
+    return version, time, f.bytes(at + 4, f.unpack("I", at, name)[0], name)
+
+
+def old_fill_value(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
+    """The deprecated fill value message (type 4): libhdf5 writes it only beside a fill
+    value message of version 1 or 2 (the earliest format) that defines a value, and
+    then that value, byte for byte (H5D__update_oh_info); readers use the new one."""
+    f, name = w.file, f"the old fill value message of {what}"
+    new = _new_fill(f, first[0x05].at, name) if 0x05 in first else (3, 0, None)
+    if new[0] >= 3 or not new[2]:
+        raise Invalid(
+            f"hdf5: {what} has an old fill value message (type 4) where libhdf5 writes none (it "
+            "writes one only beside an earliest-format fill value message that defines a value)"
+        )
+    if f.bytes(m.at, 4 + len(new[2]), name) != struct.pack("<I", len(new[2])) + new[2]:
+        raise Invalid(f"hdf5: {name} is not the value of its fill value message, as libhdf5 writes it")
 
 
 def outside(dims: tuple[int, ...], valid: tuple[int, ...], base: int = 0) -> Iterator[tuple[int, int]]:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 HEADER = 146
 MAX_BLOCKS = 100_000  # blocks of one heap: far beyond a group's or an object's attributes
 _LAYOUT = "4xBHHBIQQQQQQQQQQQQHQQHHQH"
+_FLAGS = 0x02  # H5G_ and H5A_FHEAP_MAN_CHECKSUM_DBLOCKS: direct blocks checksummed
 
 
 @dataclass(slots=True)
@@ -44,6 +45,7 @@ class Heap:
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (heap offset, size, file address)
     objects: dict[int, int] = field(default_factory=dict)  # heap offset -> length
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
+    holes: list[tuple[int, int, int]] = field(default_factory=list)  # (block's heap offset, row, column)
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
     huge_reached: set[int] = field(default_factory=set)
 
@@ -108,8 +110,13 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
     )
     man_size, man_alloc, iterator, man_objects, huge_size, huge_objects, tiny_size, tiny_objects = counts[:8]
     width, start, direct, bits, start_rows, root, rows = counts[8:]
-    if version or filters or flags & ~0x03:
-        raise Invalid(f"hdf5: {name} has version {version}, I/O filters or unknown flags (not supported)")
+    if version or filters:
+        raise Invalid(f"hdf5: {name} has version {version} or I/O filters (not supported)")
+    if flags != _FLAGS:
+        raise Invalid(
+            f"hdf5: {name} has flags {flags:#04x}, where libhdf5 writes {_FLAGS:#04x} (direct blocks "
+            "checksummed, huge object IDs not wrapped)"
+        )
     if tiny_size or tiny_objects:
         raise Invalid(f"hdf5: {name} holds tiny objects (not supported)")
     _table(name, width, start, direct, bits)
@@ -170,7 +177,12 @@ def _huge(w: Walker, heap: Heap, tree: int, counts: tuple[int, int, int]) -> Non
     unfiltered objects reached through the index (heap IDs of less than 17 bytes)."""
     next_id, size, count = counts
     if tree == UNDEFINED:
-        if any(counts):
+        if next_id:
+            raise Invalid(
+                f"hdf5: {heap.what} gives {next_id} as its next huge object ID but holds no "
+                "huge objects (libhdf5 writes 0)"
+            )
+        if size or count:
             raise Invalid(f"hdf5: {heap.what} counts huge objects but has no index of them")
         return
     if heap.id_len > 16:
@@ -197,7 +209,7 @@ def _table(name: str, width: int, start: int, direct: int, bits: int) -> None:
         raise Invalid(f"hdf5: {name} has an impossible doubling table")
 
 
-def _direct_rows(heap: Heap) -> int:
+def direct_rows(heap: Heap) -> int:
     return (heap.table[2].bit_length() - heap.table[1].bit_length()) + 2
 
 
@@ -248,7 +260,8 @@ def _indirect(w: Walker, heap: Heap, address: int, offset: int, rows: int) -> No
         where = offset + heap.row_offset(row) + col * heap.row_size(row)
         if child == UNDEFINED:
             heap.unallocated += _free_under(heap, row)
-        elif row < _direct_rows(heap):
+            heap.holes.append((offset, row, col))
+        elif row < direct_rows(heap):
             _direct(w, heap, child, where, heap.row_size(row))
         else:
             _indirect(w, heap, child, where, _child_rows(heap, row))

@@ -1,14 +1,19 @@
 """A fractal heap's free-space manager (an `FSHD` header and its `FSSE` section list):
-HDF5 keeps it so the next write finds room in the heap's direct blocks. Both are
-claimed and their checksums recomputed; the list holds exactly the header's count of
-"single" sections (a free range inside one direct block) and zeros after them, and its
-sections are exactly the free space of the heap's direct blocks (fractalheap.settle):
-a section that names an object's bytes or free space no section names is refused.
-Row and indirect sections (free blocks not yet allocated) are refused: they come with
-heaps of more blocks than a group or an attribute list of ordinary size fills."""
+HDF5 keeps it so the next write finds room in the heap. Both are claimed and their
+checksums recomputed; the sections are recomputed from the heap (fractalheap.py) and
+the list must be exactly their serialization as libhdf5 writes it (H5FScache.c: by
+size, then heap offset; zeros after): a "single" section for each free range inside a
+direct block, and for each run of direct blocks of one indirect block not yet
+allocated below the heap's allocation iterator (blocks libhdf5 skipped to place a
+larger object) one "first row" section naming the run (H5HFsection.c); its other rows
+are "ghost" sections, counted but not written. The header's counts and bytes are those
+sections'. An indirect block not yet allocated below the iterator (an "indirect"
+section: a skip over a megabyte of links or attributes at once) is refused."""
 
 from __future__ import annotations
 
+import struct
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -21,78 +26,134 @@ if TYPE_CHECKING:
     from .objects import Walker
 
 HEADER = 82
-_SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE: serialized without data
+_PREFIX = 17  # FSSE, version, the header's address, checksum
+_SINGLE, _FIRST_ROW = 0, 1  # H5HF_FSPACE_SECT_SINGLE, H5HF_FSPACE_SECT_FIRST_ROW
+
+Section = tuple[int, int, int, bytes]  # (size, heap offset, type, serialized data)
 
 
 def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
-    """The free-space manager of `heap` lists exactly `gaps` ((heap offset, length))."""
+    """The free-space manager of `heap` lists exactly `gaps` ((heap offset, length))
+    and the runs of blocks the heap skipped."""
     address, free = heap.fields["manager"], heap.fields["free"]
     if free != sum(n for _, n in gaps) + heap.unallocated:  # and the blocks not yet allocated
         raise Invalid(
             f"hdf5: {heap.what} counts {free} bytes of free space where its direct blocks "
             f"hold {sum(n for _, n in gaps)} and those not yet allocated {heap.unallocated}"
         )
+    sections, ghosts = expected(heap, gaps)
     if address == UNDEFINED:
-        if gaps:
+        if sections:
             raise Invalid(f"hdf5: {heap.what} has free space but no free-space manager")
         return
-    listed = _sections(w, heap, address)
-    if listed != gaps:
-        raise Invalid(
-            f"hdf5: the free-space sections of {heap.what} are not the free space of its direct blocks"
-        )
+    _manager(w, heap, address, (sections, ghosts))
 
 
-def _sections(w: Walker, heap: Heap, address: int) -> list[tuple[int, int]]:
+def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], list[int]]:
+    """The sections libhdf5 serializes for `heap` (sorted as it writes them) and the
+    sizes of the ghost sections it only counts."""
+    sections: list[Section] = [(n, offset, _SINGLE, b"") for offset, n in gaps]
+    ghosts: list[int] = []
+    for block, row, col, count in _runs(heap):
+        last = (row * heap.table[0] + col + count - 1) // heap.table[0]
+        data = block.to_bytes(heap.off_size, "little") + struct.pack("<HHH", row, col, count)
+        where = block + heap.row_offset(row) + col * heap.row_size(row)
+        sections.append((heap.row_size(row) - heap.prefix, where, _FIRST_ROW, data))
+        ghosts += [heap.row_size(r) - heap.prefix for r in range(row + 1, last + 1)]
+    return sorted(sections), ghosts
+
+
+def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
+    """(indirect block's heap offset, row, column, entries) of each run of consecutive
+    unallocated direct block entries of one indirect block below the heap's allocation
+    iterator."""
+    from .fractalheap import direct_rows  # fractalheap imports this module
+
+    width, runs = heap.table[0], []
+    for block, row, col in heap.holes:
+        if block + heap.row_offset(row) + col * heap.row_size(row) >= heap.fields["iterator"]:
+            continue
+        if row >= direct_rows(heap):
+            raise Invalid(
+                f"hdf5: {heap.what} has an unallocated indirect block below its allocation "
+                "iterator (an indirect free-space section: not supported)"
+            )
+        last = runs[-1] if runs else None
+        if last and last[0] == block and last[1] * width + last[2] + last[3] == row * width + col:
+            runs[-1] = (*runs[-1][:3], runs[-1][3] + 1)
+        else:
+            runs.append((block, row, col, 1))
+    return runs
+
+
+def _manager(w: Walker, heap: Heap, address: int, want: tuple[list[Section], list[int]]) -> None:
     f, name = w.file, f"the free-space manager of {heap.what}"
     w.ledger.claim_checked(address, HEADER, name)
     f.signature(address, b"FSHD", name)
     version, client, space, total, serial, ghost, classes = f.unpack("4xBBQQQQH", address, name)
     bits, max_size, at, size, allocated = f.unpack("14xHQQQQ", address + 30, name)
     tuning.free_space(f.unpack("HH", address + 40, name), f"{name} at {address}")
-    expected = (0, 0, 0, serial, 4, heap.table[3], heap.table[2])  # classes: fractal heap sections
-    if (version, client, ghost, total, classes, bits, max_size) != expected:
+    if (version, client, classes, bits) != (0, 0, 4, heap.table[3]):
         raise Invalid(
-            f"hdf5: {name} at {address} is not a fractal heap's of version 0 without ghost "
-            "sections, its address space and largest section the heap's"
+            f"hdf5: {name} at {address} is not a fractal heap's of version 0 "
+            f"(version, client, section classes, address bits {(version, client, classes, bits)})"
         )
+    if max_size != heap.table[2]:
+        raise Invalid(
+            f"hdf5: {name} gives {max_size} as its largest section, where the heap's largest "
+            f"direct block is {heap.table[2]}"
+        )
+    sections, ghosts = want
+    _counts(name, (total, serial, ghost, space), want)
+    raw = _serialized(sections, (enc_size(serial), enc_size(max_size), heap.off_size))
     if at == UNDEFINED:
-        if serial or space or size or allocated:
-            raise Invalid(f"hdf5: {name} counts sections but has no section list")
-        return []
-    if not serial or size != allocated or size < 17:
-        raise Invalid(f"hdf5: {name} has an empty or oversized section list")
-    list_name = f"the free-space section list of {heap.what}"
-    w.ledger.claim_checked(at, size, list_name)
-    f.signature(at, b"FSSE", list_name)
-    if f.unpack("4xBQ", at, list_name) != (0, address):
-        raise Invalid(f"hdf5: {list_name} at {at} has another version or header")
-    raw = f.bytes(at + 13, size - 17, list_name)
-    found = _records(raw, (enc_size(serial), enc_size(max_size), (bits + 7) // 8), serial, list_name)
-    if sum(n for _, n in found) != space:
-        raise Invalid(f"hdf5: {name} counts {space} bytes where its sections hold {sum(n for _, n in found)}")
-    return sorted(found)
+        if serial or size or allocated:
+            raise Invalid(f"hdf5: {name} counts serialized sections but has no section list")
+        return
+    if (size, allocated) != (_PREFIX + len(raw),) * 2:
+        raise Invalid(
+            f"hdf5: {name} gives its section list {size} bytes used and {allocated} allocated, "
+            f"where its sections take {_PREFIX + len(raw)}"
+        )
+    _section_list(w, heap, (address, at, size), raw)
 
 
-def _records(raw: bytes, widths: tuple[int, int, int], serial: int, name: str) -> list[tuple[int, int]]:
-    """(heap offset, length) of every section: groups of (count, size, records of
-    (offset, type)), then zeros."""
+def _counts(name: str, got: tuple[int, int, int, int], want: tuple[list[Section], list[int]]) -> None:
+    """The header's section counts (all, serialized, ghost) and bytes are the sections'."""
+    sections, ghosts = want
+    counts = (len(sections) + len(ghosts), len(sections), len(ghosts))
+    if got[:3] != counts:
+        raise Invalid(
+            f"hdf5: {name} counts {got[0]} sections, {got[1]} serialized and {got[2]} ghost, "
+            f"where the heap's free space makes them {counts}"
+        )
+    space = sum(s[0] for s in sections) + sum(ghosts)
+    if got[3] != space:
+        raise Invalid(f"hdf5: {name} counts {got[3]} bytes in its sections, where they hold {space}")
+
+
+def _serialized(sections: list[Section], widths: tuple[int, int, int]) -> bytes:
+    """The sections as H5FS writes them: for each size, ascending, (count, size), then
+    each section of that size by heap offset (offset, type, data)."""
     count_size, len_size, off_size = widths
-    pos, found = 0, []
-    while len(found) < serial:
-        count = int.from_bytes(raw[pos : pos + count_size], "little")
-        length = int.from_bytes(raw[pos + count_size : pos + count_size + len_size], "little")
-        pos += count_size + len_size
-        if not count or not length or len(found) + count > serial or pos + count * (off_size + 1) > len(raw):
-            raise Invalid(f"hdf5: {name} lists sections its header does not count")
-        for _ in range(count):
-            if raw[pos + off_size] != _SINGLE:
-                raise Invalid(
-                    f"hdf5: {name} lists a section of type {raw[pos + off_size]} (only free "
-                    "space inside direct blocks is supported)"
-                )
-            found.append((int.from_bytes(raw[pos : pos + off_size], "little"), length))
-            pos += off_size + 1
-    if raw[pos:].strip(b"\0"):
-        raise Invalid(f"hdf5: the bytes after the sections of {name} hold data")
-    return found
+    out = bytearray()
+    for size, group in groupby(sections, key=lambda s: s[0]):
+        same = list(group)
+        out += len(same).to_bytes(count_size, "little") + size.to_bytes(len_size, "little")
+        for _, offset, kind, data in same:
+            out += offset.to_bytes(off_size, "little") + bytes([kind]) + data
+    return bytes(out)
+
+
+def _section_list(w: Walker, heap: Heap, where: tuple[int, int, int], raw: bytes) -> None:
+    address, at, size = where
+    f, name = w.file, f"the free-space section list of {heap.what}"
+    w.ledger.claim_checked(at, size, name)
+    f.signature(at, b"FSSE", name)
+    if f.unpack("4xBQ", at, name) != (0, address):
+        raise Invalid(f"hdf5: {name} at {at} has another version or header")
+    if f.bytes(at + 13, size - _PREFIX, name) != raw:
+        raise Invalid(
+            f"hdf5: the sections of {name} at {at} are not the free space of its direct blocks "
+            "(and the runs of blocks the heap skipped) as libhdf5 writes them"
+        )

@@ -10,10 +10,12 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
+from .remains import Remains
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
 _WINDOW = 1 << 20  # unclaimed bytes are checked this much at a time
+_RUN = 16  # structures right before unclaimed bytes that may have reused a heap's old block
 _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature were
     b"GCOL": ", a global heap collection nothing refers to",
     b"TREE": ", a B-tree node nothing refers to",
@@ -66,6 +68,7 @@ class Ledger:
     def __init__(self, file: File) -> None:
         self.file = file
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
+        self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -95,24 +98,29 @@ class Ledger:
         """No two extents overlap; every byte between them, up to the end-of-file
         address, is zero."""
         pos, last = 0, "the start of the file"
+        run: list[int] = []  # the starts of the structures that end, one after another, at pos
         for start in sorted(self.extents):
             end, what = self.extents[start]
             if start < pos:
                 raise Invalid(f"hdf5: {what} ({start}..{end}) overlaps {last} (which ends at {pos})")
-            self._zeros(pos, start, last)
+            self._zeros(pos, start, last, run)
+            run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last)
+        self._zeros(pos, self.file.eof, last, run)
 
-    def _zeros(self, start: int, end: int, after: str) -> None:
+    def _zeros(self, start: int, end: int, after: str, run: list[int]) -> None:
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
+                if self.remains.explains(buf, (start, end), run):
+                    return
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "
                     "end-of-file address must belong to a structure reached from the root group "
-                    "or be zero (a payload, or the remains of a deleted object: h5repack the file)"
+                    "or be zero (a payload, or the remains of a deleted object or of an earlier state "
+                    "of the file that vmguard cannot check: h5repack the file)"
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import dense, fields, pipeline, sizes, storage
+from . import choices, dense, edges, fields, kinds, pipeline, sizes, storage, tuning
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -18,7 +18,7 @@ SUPERBLOCK_SIZE = {0: 96, 1: 100, 2: 48, 3: 48}
 
 # Messages whose content is the object's own description: nothing in them points
 # elsewhere in the file, and they lie inside their header's extent.
-_PLAIN = {0x00, 0x01, 0x03, 0x04, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}
+_PLAIN = {0x00, 0x01, 0x03, 0x05, 0x0A, 0x0B, 0x0D, 0x0E, 0x12}  # 0x05: fills.py, via sizes
 _REPEATED = {0x00, 0x06, 0x0C, 0x10}  # null, link, attribute, continuation: the rest are unique
 _REFUSED = {
     0x07: "external data files (the data lives outside the file)",
@@ -52,13 +52,14 @@ class Walker:
     shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dataset -> its dimensions
     extension: int = UNDEFINED  # the superblock extension's header: an object of no reader
     values: int = 0  # variable-length values read (vlen.MAX_REFS)
-    cached: dict[int, set[tuple[int, int]]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    cached: dict[int, set[tuple[int, int] | None]] = field(default_factory=dict)  # group -> (B-tree, heap)
     links: dict[int, int] = field(default_factory=dict)  # object header -> hard links reaching it
     refs: dict[int, int] = field(default_factory=dict)  # object header -> its reference count
     types: dict[int, tuple[int, int, Element | None]] = field(default_factory=dict)  # storage.datatype
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     at: int = UNDEFINED  # the object header being visited
+    compact: int | None = None  # the most attributes its (v2) header may keep (choices.py)
     messages: int = 0
 
     def reach(self, address: int, what: str) -> None:
@@ -83,7 +84,9 @@ class Walker:
         if dangling:
             raise Invalid(f"hdf5: an object reference to no object (address {min(dangling)})")
         if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
-            raise Invalid("hdf5: a symbol table entry's scratch pad is not its group's B-tree and heap")
+            raise Invalid(
+                "hdf5: a symbol table entry's cache type or scratch pad is not its group's B-tree and heap"
+            )
         for address, count in self.refs.items():
             if count != self.links.get(address, 1):
                 raise Invalid(
@@ -101,12 +104,20 @@ class Walker:
             if m.kind in first and m.kind not in _REPEATED:
                 raise Invalid(f"hdf5: the object header of {what} holds two messages of type {m.kind:#06x}")
             first[m.kind] = m
+        kinds.check(first, what)
         dtype = first.get(0x03)
+        if dtype is not None:
+            tuning.datatype_flags(dtype.flags, 0x08 not in first, what)
         if dtype is not None and not dtype.flags & 0x02:  # a committed datatype's, for its users
             self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
+        if self.compact is not None:
+            choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
+        if 0x0A in first:
+            links = choices.link_phase_change(self, first[0x0A], what)
+            choices.compact(sum(m.kind == 0x06 for m in messages), links, "link", what)
 
     def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
         """One message of the object being visited (in its header, or an object of its
@@ -121,7 +132,8 @@ class Walker:
 
     def message(self, m: Message, what: str, first: dict[int, Message]) -> None:
         if m.flags & 0x02:  # shared: the message lives in another object's header
-            self.reach(storage.shared(self.file, m.at), f"the object holding a message shared by {what}")
+            holder = storage.shared(self.file, m.at, what)
+            self.reach(holder, f"the object holding a message shared by {what}")
         elif m.kind in _REFUSED:
             raise Invalid(f"hdf5: {_REFUSED[m.kind]} in {what} is not supported")
         elif m.kind in _HANDLERS:
@@ -141,7 +153,7 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
         if reserved or padding:
             raise Invalid(f"hdf5: the reserved bytes of the object header of {what} hold data")
         w.ledger.claim(address, 16 + size, f"the object header of {what}")
-        blocks, width, order = [(address + 16, size)], 8, 0
+        blocks, width, order, w.compact = [(address + 16, size)], 8, 0, None
     else:
         raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
     messages: list[Message] = []
@@ -162,9 +174,16 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
     version, flags = w.file.unpack("4xBB", address, f"the object header of {what}")
     if version != 2 or flags & 0xC0:
         raise Invalid(f"hdf5: the object header of {what} has version {version} or unknown flags")
-    at = address + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+    at = address + 6 + (16 if flags & 0x20 else 0)
+    phase = w.file.unpack("HH", at, f"the object header of {what}") if flags & 0x10 else None
+    w.compact = choices.attr_phase_change(phase, what)
+    at += 4 if flags & 0x10 else 0
     width = 1 << (flags & 0x03)
     size = int.from_bytes(w.file.bytes(at, width, f"the object header of {what}"), "little")
+    if width > 1 and size < 1 << (4 * width):  # H5O_HDR_CHUNK0_SIZE: the fewest bytes that hold it
+        raise Invalid(
+            f"hdf5: the object header of {what} gives its size {size} in {width} bytes (libhdf5: fewer)"
+        )
     w.ledger.claim_checked(address, at + width + size + 4 - address, f"the object header of {what}")
     w.refs[address] = 1  # unless a reference count message says more
     return [(at + width, size)], 4, 2 if flags & 0x04 else 0
@@ -203,7 +222,13 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if data + length > end:
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
-            raise Invalid(f"hdf5: a null message in the object header of {what} at {data} holds data")
+            raise Invalid(
+                f"hdf5: a null message in the object header of {what} at {data} holds data (a payload, or "
+                "the remains of messages libhdf5 moved there, as when a file written in steps moves its "
+                "links or attributes to dense storage: an earlier state of the file that vmguard cannot "
+                "check: h5repack the file)"
+            )
+        tuning.message_flags(kind, flags, f"the object header of {what}")
         created = f.unpack("H", pos + width, what)[0] if order else None
         yield Message(kind, flags, data, length, 8 if width == 8 else 1, created)
         pos = data + length
@@ -243,12 +268,6 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
-def _file_space(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
-    version, strategy, persist = w.file.unpack("BBB", m.at, what)
-    if (version == 0 and strategy == 1) or (version >= 1 and persist):
-        raise Invalid("hdf5: persisted free-space sections are not supported")
-
-
 def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, count = w.file.unpack("BI", m.at, f"the reference count of {what}")
     if version != 0:
@@ -268,11 +287,12 @@ _HANDLERS = {
     0x06: _link,
     0x02: dense.link_info,
     0x15: dense.attribute_info,
-    0x17: _file_space,
+    0x17: choices.file_space,
     0x13: _k_values,
     0x16: _refcount,
     0x08: storage.layout,
     0x0C: storage.attribute,
+    0x04: edges.old_fill_value,
 }
 
 
@@ -304,7 +324,10 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
         w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
         at = 28
     _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
-    name, root, _ = storage.symbol_entry(w, f.bytes(at + 32, 40, "the superblock"), "the superblock")
+    entry = f.bytes(at + 32, 40, "the superblock")
+    name, root, _ = storage.symbol_entry(w, entry, "the superblock")
+    if entry[16] == 0:  # libhdf5 caches the root's symbol table whenever it has one (H5G_mkroot)
+        w.cached.setdefault(root, set()).add(None)
     _eof(eof, size)
     raw = f.bytes(0, at, "the superblock")  # versions 0, reserved bytes and flags zero:
     if name or (raw[9:13] + raw[15:16] + raw[20:24] + raw[26:28]).strip(b"\0"):
@@ -317,6 +340,11 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
 
 def _superblock_v23(w: Walker, size: int) -> None:
     w.file.checksummed(0, SUPERBLOCK_SIZE[2], "the superblock")
+    if w.file.unpack("11xB", 0, "the superblock")[0]:
+        raise Invalid(
+            "hdf5: the superblock's file consistency flags are set (libhdf5 clears them when it "
+            "closes the file: a writer did not close it; h5clear -s clears them)"
+        )
     _, extension, eof, root = w.file.unpack("QQQQ", 12, "the superblock")
     _eof(eof, size)
     if extension != UNDEFINED:  # first: it holds the B-tree K values the walk needs

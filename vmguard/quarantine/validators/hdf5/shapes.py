@@ -53,16 +53,28 @@ def dataspace(f: File, at: int, what: str) -> Space:
         kind, pos = (1 if rank else 0), at + 8
     elif version == 2:
         kind, pos = f.unpack("B", at + 3, name)[0], at + 4
-        if kind > 2 or flags & ~0x01 or (kind != 1 and rank):
-            raise Invalid(f"hdf5: {name} has an unknown kind or flags")
+        if kind > 2 or flags & ~0x01 or (kind == 1) != bool(rank):  # simple: rank > 0, as libhdf5 writes
+            raise Invalid(f"hdf5: {name} has an unknown kind or flags, or a rank its kind does not have")
     else:
         raise Invalid(f"hdf5: {name} has version {version}")
-    if flags & 0x01 and not rank:
-        raise Invalid(f"hdf5: {name} gives maximum dimensions to no dimension (libhdf5 sets no flag then)")
+    if bool(flags & 0x01) != bool(rank):  # libhdf5 keeps maxima (dims if none given) for any rank
+        raise Invalid(f"hdf5: {name} has rank {rank} and {'' if flags & 0x01 else 'no '}maximum dimensions")
     dims = f.unpack("Q" * rank, pos, name)
     maxdims = f.unpack("Q" * rank, pos + 8 * rank, name) if flags & 0x01 else dims
+    if any(top < size for size, top in zip(dims, maxdims, strict=True)):
+        raise Invalid(f"hdf5: {name} has maximum dimensions {maxdims} below its dimensions {dims}")
     elements = 0 if kind == 2 else prod(dims)
     return Space(dims=dims, maxdims=maxdims, elements=elements, size=pos - at + 8 * rank * (1 + (flags & 1)))
+
+
+def fixed(space: Space, what: str) -> None:
+    """A dataspace that cannot grow (compact and contiguous datasets, attributes): libhdf5
+    refuses maximum dimensions beyond the dimensions there, so it writes the dimensions."""
+    if space.maxdims != space.dims:
+        raise Invalid(
+            f"hdf5: the dataspace of {what} has maximum dimensions {space.maxdims} beyond its dimensions "
+            f"{space.dims}, and {what} cannot grow (only a chunked dataset can)"
+        )
 
 
 def element_size(f: File, at: int, what: str) -> int:
@@ -76,25 +88,56 @@ def filters(f: File, at: int | None, what: str) -> tuple[int, ...]:
 
 
 def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
-    """(the filter ids, the size) of the filter pipeline message at `at`."""
+    """(the filter ids, the size) of the filter pipeline message at `at`; the filters
+    vmguard decodes as libhdf5's H5Pset_ calls write them (_filter)."""
     name = f"the filter pipeline of {what}"
     version, count = f.unpack("BB", at, name)
-    if version not in (1, 2):
-        raise Invalid(f"hdf5: {name} has version {version}")
+    if version not in (1, 2) or (version == 1 and f.bytes(at + 2, 6, name).strip(b"\0")):
+        raise Invalid(f"hdf5: {name} has version {version} or its reserved bytes hold data")
     pos, ids = at + (8 if version == 1 else 2), []
     for _ in range(count):
         fid = f.unpack("H", pos, name)[0]
         if version == 2 and fid < 256:  # no name length field for the library's own filters
-            namelen, values = 0, f.unpack("2xH", pos + 2, name)[0]
+            namelen, (flags, values) = 0, f.unpack("2xHH", pos, name)
             pos += 6
         else:
-            namelen, values = f.unpack("HxxH", pos + 2, name)
+            namelen, flags, values = f.unpack("HHH", pos + 2, name)
             pos += 8
-        pos += (-(-namelen // 8) * 8 if version == 1 else namelen) + 4 * values
-        if version == 1 and values % 2:
-            pos += 4
+        padded = -(-namelen // 8) * 8 if version == 1 else namelen
+        pad = 4 if version == 1 and values % 2 else 0
+        if fid in _WRITTEN:
+            _filter(f, (fid, flags, values), (pos, namelen, padded + 4 * values, pad), name)
+        pos += padded + 4 * values + pad
         ids.append(fid)
     return tuple(ids), pos - at
+
+
+_WRITTEN = {  # filter -> (flags, client values, name) as H5Pset_deflate/shuffle/fletcher32 write them
+    DEFLATE: (0x01, {1}, b"deflate"),
+    SHUFFLE: (0x01, {0, 1}, b"shuffle"),  # the element size, when libhdf5 set it
+    FLETCHER32: (0x00, {0}, b"fletcher32"),
+}
+
+
+def _filter(f: File, head: tuple[int, int, int], where: tuple[int, int, int, int], name: str) -> None:
+    """One filter of the pipeline: its flags and number of client values libhdf5's, its
+    name (when the message has one) libhdf5's padded with zeros, a deflate level 0-9,
+    the padding after an odd number of values zeros."""
+    fid, flags, values = head
+    pos, namelen, after, pad = where
+    want_flags, want_values, want_name = _WRITTEN[fid]
+    text = f.bytes(pos, namelen, name)
+    level = f.unpack("I", pos + after - 4, name)[0] if fid == DEFLATE and values else 0
+    if flags != want_flags or values not in want_values or level > 9:
+        raise Invalid(
+            f"hdf5: {name} gives filter {FILTER_NAMES[fid]} flags {flags:#06x}, {values} client values or "
+            f"level {level}, where libhdf5 writes flags {want_flags:#06x} and {sorted(want_values)} values"
+        )
+    gaps = f.bytes(pos + namelen, after - 4 * values - namelen, name) + f.bytes(pos + after, pad, name)
+    if (text and text.rstrip(b"\0") != want_name) or gaps.strip(b"\0"):
+        raise Invalid(
+            f"hdf5: {name} names filter {fid} other than libhdf5 ({want_name.decode()}) or pads with data"
+        )
 
 
 def checkable(ids: tuple[int, ...], what: str) -> None:

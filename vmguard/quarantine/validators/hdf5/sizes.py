@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import fills, properties
 from .ledger import File
 from .shapes import dataspace, pipeline
 
@@ -60,9 +61,21 @@ def within(f: File, m: Message) -> File:
 
 
 def shared(f: File, at: int, what: str) -> int:
-    """The size of a shared message (a reference to the object header holding it)."""
-    version = f.unpack("B", at, f"a shared message of {what}")[0]
-    return 16 if version == 1 else 10
+    """The size of a shared message: version 2 or 3, type 2 (committed), then the address
+    of the object header holding the message, as libhdf5 writes it. Version 1 (HDF5 1.6
+    and older: 6 reserved bytes and a whole symbol table entry, of which later libraries
+    read 16 bytes) and messages in a shared message heap are refused."""
+    version, kind = f.unpack("BB", at, f"a shared message of {what}")
+    if version == 1:
+        raise Invalid(f"hdf5: a version 1 shared message (HDF5 1.6 and older) in {what} is not supported")
+    if version == 3 and kind == 1:
+        raise Invalid(f"hdf5: shared messages in the shared message heap ({what}) are not supported")
+    if version not in (2, 3) or kind != 2:
+        raise Invalid(
+            f"hdf5: a shared message of {what} has version {version} and type {kind} "
+            "(libhdf5 writes version 2 or 3, type 2: a committed object's header)"
+        )
+    return 10
 
 
 def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
@@ -71,8 +84,14 @@ def datatype(f: File, at: int, what: str, depth: int = 0) -> int:
         raise Invalid(f"hdf5: the datatype of {what} nests more than {MAX_NESTING} deep")
     head, bits, high, size = f.unpack("BHBI", at, f"the datatype of {what}")
     cls, version = head & 0x0F, head >> 4
-    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0) or not _enumerated(cls, bits):
+    if (bits | high << 16) & ~_CLASS_BITS.get(cls, 0):
         raise Invalid(f"hdf5: the reserved bits of a datatype of {what} are set")
+    if not _enumerated(cls, bits):
+        raise Invalid(
+            f"hdf5: the class bits of a datatype of {what} ({bits:#06x}) name a padding, character set, "
+            "normalisation or kind libhdf5 never writes"
+        )
+    properties.check(f, at, what)
     if cls in _DATATYPE_PROPERTIES:
         return 8 + _DATATYPE_PROPERTIES[cls]
     if cls == 5:
@@ -137,14 +156,29 @@ def members(
     for _ in range(count & 0xFFFF):
         pos += _name(f, pos, version, what)
         offset = int.from_bytes(f.bytes(pos, 4 if version < 3 else width, what), "little")
-        if version == 1 and f.bytes(pos + 4, 28, what).strip(b"\0"):  # libhdf5 writes zeros
-            raise Invalid(
-                f"hdf5: a compound member of {what} with version 1 array dimensions is not supported"
-            )
+        if version == 1:
+            _member_dims(f, pos + 4, what)
         pos += {1: 32, 2: 4}.get(version, width)  # offset (v1: and an array's dimensions)
         n = datatype(f, pos, what, depth + 1)
         yield offset, pos, n
         pos += n
+
+
+def _member_dims(f: File, at: int, what: str) -> None:
+    """The 28 bytes after a version 1 compound member's offset (dimensionality, 3 reserved,
+    permutation, 4 reserved, four dimension sizes): libhdf5 writes zeros (an array member
+    is an array datatype) and reads none of them for dimensionality 0."""
+    fields = f.bytes(at, 28, f"the datatype of {what}")
+    if fields[0]:
+        raise Invalid(
+            f"hdf5: a version 1 compound member of {what} with {fields[0]} array dimensions "
+            "(HDF5 1.4 and older) is not supported"
+        )
+    if fields.strip(b"\0"):
+        raise Invalid(
+            f"hdf5: the dimension fields of a version 1 compound member of {what} hold data "
+            "(libhdf5 writes zeros: reserved, permutation and sizes of no dimension)"
+        )
 
 
 def _enum(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> int:
@@ -203,17 +237,6 @@ def _layout(f: File, at: int, what: str) -> int:
     return pos + 1 + sizes[index] - at
 
 
-def _fill(f: File, at: int, what: str) -> int:
-    version, flags = f.unpack("BB", at, f"the fill value of {what}")
-    if version in (1, 2):
-        if version == 2 and not f.unpack("3xB", at, what)[0]:  # no value defined
-            return 4
-        return 8 + f.unpack("I", at + 4, what)[0]
-    if version == 3:
-        return 2 + (4 + f.unpack("I", at + 2, what)[0] if flags & 0x20 else 0)
-    raise Invalid(f"hdf5: fill value message version {version} in {what} is not supported")
-
-
 def _old_fill(f: File, at: int, what: str) -> int:
     return 4 + f.unpack("I", at, f"the fill value of {what}")[0]
 
@@ -263,7 +286,7 @@ _PARSERS = {
     0x01: lambda f, at, what: dataspace(f, at, what).size,
     0x03: datatype,
     0x04: _old_fill,
-    0x05: _fill,
+    0x05: fills.size,
     0x06: _link,
     0x08: _layout,
     0x0B: lambda f, at, what: pipeline(f, at, what)[1],

@@ -10,12 +10,12 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, fields, regions, sizes, vlen
+from . import btree, chunks, edges, fields, fills, regions, remains, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
 from .pipeline import check as check_pipeline
-from .shapes import Space, checkable, dataspace, element_size, exact, filters
+from .shapes import Space, checkable, dataspace, element_size, exact, filters, fixed
 
 if TYPE_CHECKING:
     from .ledger import File
@@ -66,10 +66,11 @@ def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
     name = f"a symbol table node of {what}"
     w.ledger.claim(node, 8 + 2 * k * 40, name)
     f.signature(node, b"SNOD", name)
-    version, count = f.unpack("4xBxH", node, name)
-    fields.reserved(f.bytes(node + 5, 1, name), name)
-    if version != 1 or count > 2 * k:
-        raise Invalid(f"hdf5: {name} at {node} has version {version} or {count} entries")
+    version, reserved, count = f.unpack("4xBBH", node, name)
+    if version != 1 or reserved or count > 2 * k:
+        raise Invalid(
+            f"hdf5: {name} at {node} has version {version}, reserved byte {reserved} or {count} entries"
+        )
     end = node + 8 + count * 40
     if f.bytes(end, node + 8 + 2 * k * 40 - end, name).strip(b"\0"):
         raise Invalid(f"hdf5: the unused entries of {name} at {node} hold data")
@@ -83,20 +84,25 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
     f, name = w.file, f"the local heap of {what}"
     w.ledger.claim(heap, 32, name)
     f.signature(heap, b"HEAP", name)
-    version, size, free, data = f.unpack("4xB3xQQQ", heap, name)
-    fields.reserved(f.bytes(heap + 5, 3, name), name)
-    if version != 0:
-        raise Invalid(f"hdf5: {name} has version {version}")
+    version, reserved, size, free, data = f.unpack("4xB3sQQQ", heap, name)
+    if version != 0 or reserved.strip(b"\0"):
+        raise Invalid(f"hdf5: {name} has version {version} or its reserved bytes hold data")
     w.ledger.claim(data, size, f"the data segment of {name}")
     segment = f.bytes(data, size, name)
-    used = []
     if segment[:1] != b"\0":
-        raise Invalid(f"hdf5: {name} does not start with the empty name (libhdf5 puts it at offset 0)")
+        raise Invalid(f"hdf5: {name} does not start with the empty name (a NUL)")
+    used = []
     for offset in [0, *names]:  # every group's heap starts with the empty name
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
-        used.append((offset, end + 1))
+        padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
+        if segment[end + 1 : padded_end].strip(b"\0"):
+            raise Invalid(
+                f"hdf5: the padding after the link name at {data + offset} in {name} holds data "
+                "(names are padded to 8 bytes with zeros; the remains of a deleted link: h5repack the file)"
+            )
+        used.append((offset, padded_end, True))
     seen: set[int] = set()
     while free not in (1, UNDEFINED):
         if free in seen or free + 16 > size:
@@ -105,23 +111,43 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         following, length = f.unpack("QQ", data + free, name)
         if length < 16 or free + length > size or segment[free + 16 : free + length].strip(b"\0"):
             raise Invalid(f"hdf5: a free block of {name} at {data + free} holds data (free space is zeros)")
-        used.append((free, free + length))
+        if free % 8 or length % 8:
+            raise Invalid(f"hdf5: a free block of {name} at {data + free} is not aligned to 8 bytes")
+        used.append((free, free + length, False))
         free = following
-    pos = 0
-    for start, end in sorted(used) + [(size, size)]:
+    _heap_gaps(segment, sorted(used), (data, name))
+    moved = remains.moved_heap(heap, data, segment, names, min(seen, default=None))
+    if moved is not None:  # its old block may hold a copy of it (remains.py)
+        w.ledger.remains.add(moved)
+    return segment
+
+
+def _heap_gaps(segment: bytes, used: list[tuple[int, int, bool]], where: tuple[int, str]) -> None:
+    """The bytes of a local heap's data segment that are neither a name (padded to 8) nor
+    a free block: zeros, and only a fragment of less than 16 bytes after a name (too
+    small for a free block, libhdf5 leaves it to the name before it: H5HL_insert)."""
+    data, name = where
+    pos, after_name = 0, False
+    for start, end, is_name in used + [(len(segment), len(segment), False)]:
         if segment[pos:start].strip(b"\0"):
             raise Invalid(
                 f"hdf5: bytes {data + pos}..{data + start} of {name} are neither a link name nor "
                 "free space (the remains of a deleted link: h5repack the file)"
             )
-        pos = max(pos, end)
-    return segment
+        if start > pos and not (after_name and start - pos < 16):
+            raise Invalid(
+                f"hdf5: bytes {data + pos}..{data + start} of {name} are free space no free block lists"
+            )
+        if end > pos:
+            pos, after_name = end, is_name
 
 
 def datatype(f: File, at: int, what: str) -> tuple[int, int, Element | None]:
     """(class, element size, what its elements hold besides data: variable-length values
     or padding, at any depth; None when nothing) of the datatype message at `at` (`f`
-    ends where its message ends: sizes.within)."""
+    ends where its message ends: sizes.within). The datatype's own fields first (sizes.py),
+    so a refusal names the field, not what a misread field made of its elements."""
+    sizes.datatype(f, at, what)
     cls = f.unpack("B", at, f"the datatype of {what}")[0] & 0x0F
     e = element(f, at, what)
     return cls, element_size(f, at, what), e if e.checked else None
@@ -134,7 +160,7 @@ def _description(w: Walker, first: dict[int, Message], what: str) -> tuple[Space
     if space is None or dtype is None or space.flags & 0x02:
         raise Invalid(f"hdf5: the dataset {what} lacks its own dataspace or a datatype message")
     if dtype.flags & 0x02:
-        committed = w.types.get(shared(w.file, dtype.at))  # reached by Walker.message
+        committed = w.types.get(shared(w.file, dtype.at, what))  # reached by Walker.message
         if committed is None:
             raise Invalid(f"hdf5: the committed datatype of {what} holds no datatype")
         _, item, values = committed
@@ -152,18 +178,10 @@ def _variable(w: Walker, first: dict[int, Message]) -> bool:
     return w.file.unpack("B", dtype.at, "a datatype")[0] & 0x0F == 9
 
 
-def shared(f: File, at: int) -> int:
-    """The object header a shared message (at `at`) lives in."""
-    version, kind = f.unpack("BB", at, "a shared message")
-    if version == 1 and not kind:  # its flags: 0, not in a global heap (HDF5 1.6)
-        fields.reserved(f.bytes(at + 2, 6, "a shared message"), "a shared message")
-        return f.unpack("6xQ", at + 2, "a shared message")[0]
-    if version in (2, 3) and kind == 2:  # a committed message: another object's header
-        return f.unpack("Q", at + 2, "a shared message")[0]
-    raise Invalid(
-        f"hdf5: a shared message of version {version} and type {kind} is not supported (only a "
-        "committed datatype's reference: shared message heaps are not)"
-    )
+def shared(f: File, at: int, what: str = "an object") -> int:
+    """The object header a shared message (at `at`; sizes.shared) lives in."""
+    sizes.shared(f, at, what)
+    return f.unpack("Q", at + 2, "a shared message")[0]
 
 
 def uses_committed(f: File, m: Message, dtype: Message | None) -> bool:
@@ -179,16 +197,15 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     dataspace x element size, no byte more."""
     f = w.file
     space, item, values = _description(w, first, what)
+    fills.one_element(f, first, item, what)
     w.shapes[w.at] = space.dims  # what a region reference to it may select
     version, cls = f.unpack("BB", m.at, f"the layout message of {what}")
     if version not in (3, 4, 5) or cls > 2:
         raise Invalid(f"hdf5: data layout version {version} class {cls} in {what} is not supported")
     if values is not None:  # the padding of its fill value is zeros too
         edges.fill_value(f, first, (item, values), what)
-    if cls != 2 and 0x0B in first:
-        raise Invalid(f"hdf5: {what} has a filter pipeline but no chunks (libhdf5 filters only chunks)")
-    if cls != 2 and space.maxdims != space.dims:
-        raise Invalid(f"hdf5: {what} is not chunked, yet its dataspace's maximum dimensions exceed its own")
+    if cls < 2:
+        fixed(space, what)
     if cls == 0:
         size = f.unpack("H", m.at + 2, what)[0]
         exact(size, space.elements * item, f"the compact data of {what}")
@@ -246,26 +263,33 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     data = space_at + pad(space)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
-    _, item, values = _committed(w, shared(f, at), what) if flags else datatype(sizes.within(f, m), at, what)
+    if flags:  # a committed datatype's
+        _, item, values = _committed(w, shared(f, at, what), what)
+    else:
+        _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
+    fixed(space_of, f"an attribute of {what}")
     start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
     if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
         raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
     if b"\0" in f.bytes(start, name - 1, what):  # libhdf5: its length + 1, the NUL
         raise Invalid(f"hdf5: the name size of an attribute of {what} counts bytes after its NUL")
     needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
-    _field(f, (at, dtype, needed, pad(dtype)), what)
-    _field(f, (space_at, space, space_of.size, pad(space)), what)
+    _field(f, (at, dtype, needed, pad(dtype)), f"the datatype of an attribute of {what}")
+    _field(f, (space_at, space, space_of.size, pad(space)), f"the dataspace of an attribute of {what}")
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:
         _refs(w, (data, space_of.elements * item), values, what)
 
 
-def _field(f: File, field: tuple[int, int, int, int], what: str) -> None:
-    """An attribute's datatype or dataspace: declared exactly its content, padding zeros."""
+def _field(f: File, field: tuple[int, int, int, int], name: str) -> None:
+    """An attribute's datatype or dataspace (`name`): declared exactly its content, its
+    padding (version 1: to 8 bytes) zeros."""
     start, declared, needed, padded_to = field
-    if declared != needed or f.bytes(start + needed, padded_to - needed, what).strip(b"\0"):
-        raise Invalid(f"hdf5: a field of an attribute of {what} is declared {declared} bytes, not {needed}")
+    if declared != needed:
+        raise Invalid(f"hdf5: {name} is declared {declared} bytes where its content is {needed}")
+    if f.bytes(start + needed, padded_to - needed, name).strip(b"\0"):
+        raise Invalid(f"hdf5: the padding after {name} holds data (libhdf5 writes zeros)")
 
 
 def _committed(w: Walker, address: int, what: str) -> tuple[int, int, Element | None]:
@@ -298,10 +322,9 @@ def global_heaps(w: Walker) -> None:
     for heap, wanted in w.heap_refs.items():
         name = f"the global heap collection at {heap}"
         f.signature(heap, b"GCOL", name)
-        version, size = f.unpack("4xB3xQ", heap, name)
-        fields.reserved(f.bytes(heap + 5, 3, name), name)
-        if version != 1 or size < 16:
-            raise Invalid(f"hdf5: {name} has version {version} or size {size}")
+        version, reserved, size = f.unpack("4xB3sQ", heap, name)
+        if version != 1 or reserved.strip(b"\0") or size < 16:
+            raise Invalid(f"hdf5: {name} has version {version}, reserved bytes holding data or size {size}")
         w.ledger.claim(heap, size, name)
         found = _heap_objects(w, heap, size, name)
         if wanted.keys() != found.keys():
@@ -318,7 +341,12 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
         padding = f.bytes(pos + 16 + length, -length % 8, name) if index else b""
-        if reserved or padding.strip(b"\0") or (index and refs):
+        if refs:
+            raise Invalid(
+                f"hdf5: object {index} of {name} has reference count {refs} (libhdf5 writes 0: "
+                "variable-length values do not count their objects)"
+            )
+        if reserved or padding.strip(b"\0"):
             raise Invalid(f"hdf5: the reserved bytes or padding of object {index} of {name} hold data")
         if index == 0:  # free space: the rest of the collection
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
