@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import tuning
 
 if TYPE_CHECKING:
     from .ledger import File
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
 # HDF5_BTREE_CHUNK_IK_DEF, HDF5_BTREE_SNODE_IK_DEF, H5F_CRT_SYM_LEAF_DEF
 K_DEFAULTS = {"chunk": 32, "group": 16, "leaf": 4}
 # The layout's creation parameters of an extensible array (max bits, index elements,
-# min pointers, min elements, page bits) and a fixed array (page bits).
-EXTENSIBLE = (32, 4, 4, 16, 10)
-FIXED = (10,)
+# min pointers, min elements, page bits: its header's, tuning.py, in the layout's order)
+# and a fixed array (page bits).
+EXTENSIBLE = tuple(tuning.EXTENSIBLE_ARRAY[i] for i in (0, 1, 3, 2, 4))
+FIXED = tuning.FIXED_ARRAY
 
 
 def reserved(raw: bytes | memoryview, name: str) -> None:
