@@ -49,7 +49,7 @@ _QUOTED = re.compile(r'"[^"\n]*"')
 
 
 @dataclass(frozen=True)
-class Listing:
+class SavedRuleset:
     """A listing split by section; `v4`/`v6` hold iptables-restore lines of ours only."""
 
     v4: tuple[str, ...] = ()
@@ -96,11 +96,11 @@ def show() -> str:
     return "\n".join(parts) + "\n" + bridge
 
 
-def parse(text: str) -> Listing:
+def parse(text: str) -> SavedRuleset:
     """The sections of a listing `show` made; FirewallError naming the first line that is
     not one of vmguard's own (a record must not add rules to chains vmguard does not own)."""
     if text == NONE:
-        return Listing()
+        return SavedRuleset()
     lines = text.splitlines()
     heads = [lines.index(h) if h in lines else -1 for h in HEADS.values()]
     if heads != sorted(heads) or heads[0] != 0:
@@ -115,7 +115,7 @@ def parse(text: str) -> Listing:
         raise FirewallError(f"the saved ruleset has a line that is none of vmguard's: {foreign[0][:120]!r}")
     bridge = "\n".join(lines[heads[3] + 1 :])
     _require_bridge_only(bridge)
-    return Listing(tuple(v4), tuple(v6), tuple(sets), bridge + "\n" if bridge else "")
+    return SavedRuleset(tuple(v4), tuple(v6), tuple(sets), bridge + "\n" if bridge else "")
 
 
 def _require_bridge_only(text: str) -> None:
