@@ -113,6 +113,7 @@ class Keys:
         gpg = ("gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", "")
         run(*gpg, "--quick-gen-key", "alice@example.org", "ed25519", "sign", "1d")
         self.pgp = run(*gpg, "--armor", "--export-secret-keys", "alice@example.org")
+        run("gpgconf", "--homedir", str(home), "--kill", "gpg-agent")  # gpg started it: no daemon left
 
 
 def keytab() -> bytes:
