@@ -150,15 +150,7 @@ def test_a_job_flushing_after_each_name_passes(name, every):
     """A job that flushes after every (third) new dataset: the heap moves again and again,
     each block it leaves a whole copy, or the rest of one whose start later structures
     reused."""
-    with tempfile.TemporaryDirectory(prefix="h5append-") as where:
-        path = Path(where) / "f.h5"
-        with h5py.File(path, "w") as f:
-            g = f.create_group("sub")
-            for i in range(40):
-                g.create_dataset(name.format(i), data=np.arange(3))
-                if i % every == 0:
-                    f.flush()
-        _check(path.read_bytes())
+    _check(_flushed_each(name, count=40, every=every))
 
 
 @pytest.mark.parametrize("sessions", [2, 5])
@@ -269,14 +261,16 @@ def test_the_root_entry_caches_exactly_what_libhdf5_caches():
     assert "cache type" in _refusal(bad)
 
 
-def _flushed_each(name: str) -> bytes:
+def _flushed_each(name: str, count: int = 12, every: int = 1) -> bytes:
+    """A group of `count` datasets, the file flushed after every `every`th."""
     with tempfile.TemporaryDirectory(prefix="h5append-") as where:
         path = Path(where) / "f.h5"
         with h5py.File(path, "w") as f:
             g = f.create_group("sub")
-            for i in range(12):
+            for i in range(count):
                 g.create_dataset(name.format(i), data=np.arange(3))
-                f.flush()
+                if i % every == 0:
+                    f.flush()
         return path.read_bytes()
 
 

@@ -162,13 +162,15 @@ def test_a_local_heap_names_padding_is_named():
     assert "names are padded to 8 bytes with zeros" in _refusal(bytes(data))
 
 
-def test_a_fractal_heaps_next_huge_id_is_named():
-    def dense(f):
-        g = f.create_group("g", track_order=True)
-        for i in range(12):
-            g.create_group(f"n{i:02d}")
+def _dense_links(f) -> None:
+    """12 groups in a group tracking creation order: links in a fractal heap."""
+    g = f.create_group("g", track_order=True)
+    for i in range(12):
+        g.create_group(f"n{i:02d}")
 
-    data = bytearray(_h5(dense, libver="latest"))
+
+def test_a_fractal_heaps_next_huge_id_is_named():
+    data = bytearray(_h5(_dense_links, libver="latest"))
     at = data.index(b"FRHP")
     put(data, at + 14, 5)
     hd.fix_after(data, at, hd.FRHP_LEN)
@@ -245,12 +247,7 @@ def test_a_chunk_index_parameter_libhdf5_does_not_write_is_refused(sig, length, 
 
 @pytest.mark.parametrize("flags", [0x00, 0x01, 0x03])
 def test_a_fractal_heaps_flags_are_libhdf5s(flags):
-    def dense(f):
-        g = f.create_group("g", track_order=True)
-        for i in range(12):
-            g.create_group(f"n{i:02d}")
-
-    data = bytearray(_h5(dense, libver="latest"))
+    data = bytearray(_h5(_dense_links, libver="latest"))
     at = data.index(b"FRHP")
     assert data[at + 9] == 0x02, "control: direct blocks checksummed"
     data[at + 9] = flags
