@@ -145,6 +145,17 @@ HOLES = {
     "number): published",
     "root-basket-slack.root": "a basket recompressed smaller; the freed bytes after its ZL block "
     "(inside the key's length) hold a payload: published",
+    "fits-bit-padding.fits": "the 5 bits of each row's 3X byte past the column's 3 bits: published",
+    "fits-logical-other.fits": "logical bytes 'Z' and 'Q' (read as False: the byte is lost): published",
+    "root-basket-buffer-size.root": "a basket's fBufferSize (the writer's buffer; 4 bytes a basket, "
+    "no reader uses it) set to 'AAAA': published",
+    "root-basket-flag.root": "a basket's last key byte (0 in uproot's files) set to 7: published",
+    "text-pdf-after-head.pdf": "an all-ASCII PDF with an OpenAction JavaScript after 700 bytes of "
+    "text, named .pdf (PDF readers take %PDF- in the first 1024 bytes; ghostscript opens it): "
+    "published as text/plain although the policy admits no PDF (the same PDF at offset 0 is refused)",
+    "windows-script.vbs": "VBScript that runs calc.exe, named .vbs (a Windows client of the "
+    "public area runs it on a double click; no x bit needed): published as text/plain",
+    "windows-batch.bat": "a batch file, named .bat: published as text/plain",
     "tar-header-padding.tar": "bytes 500-511 of a ustar header (no field): published",
     "tar-linkname-of-file.tar": "linkname of a regular file (100 bytes no reader uses): published",
     "tar-devmajor-of-file.tar": "devmajor of a regular file: published",
@@ -176,7 +187,7 @@ def _all_names() -> list[str]:
     from tests.support import attack_dcontent_files as f
 
     names = [*f.text_controls(), *f.text_hostile(), *f.gzip_controls(), *f.gzip_hostile()]
-    names += ["ctl-vla.fits", "ctl-ascii-table.fits", "ctl-image-ext.fits"]
+    names += ["ctl-vla.fits", "ctl-ascii-table.fits", "ctl-image-ext.fits", "ctl-bits.fits"]
     names += [n for n in HOLES if n.startswith("fits-")]
     names += ["ctl-tree-hists.root", *FALSE_REJECTIONS, "root-zero-gap-payload.root"]
     names += [n for n in HOLES if n.startswith("root-")]

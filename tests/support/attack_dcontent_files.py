@@ -111,6 +111,9 @@ def text_hostile() -> dict[str, bytes]:
     files = {name: PAGE + tag + b"\n" for name, tag in MARKUP.items()}
     files["html-upper-script.html"] = PAGE + b"<SCRIPT>alert(1)</SCRIPT>\n"  # control of the rule
     files["html-utf16-script.html"] = (PAGE.decode() + "<script>alert(1)</script>\n").encode("utf-16")
+    files["text-pdf-after-head.pdf"] = PAGE + _pdf(len(PAGE))
+    files["windows-script.vbs"] = b'CreateObject("WScript.Shell").Run "calc.exe"\r\n'
+    files["windows-batch.bat"] = b"calc.exe\r\n"
     files["text-utf8-surrogate.log"] = b"ok \xed\xa0\x80 x\n"
     files["text-utf8-overlong3.log"] = b"ok \xe0\x80\xaf x\n"
     files["text-utf8-above-max.log"] = b"ok \xf4\x90\x80\x80 x\n"
@@ -123,6 +126,24 @@ def text_hostile() -> dict[str, bytes]:
     files["json-script-string.html"] = json.dumps({"x": "<script>alert(1)</script>"}).encode()
     files["json-img-string.html"] = json.dumps({"x": "<img src=x onerror=alert(1)>"}).encode()
     return files
+
+
+def _pdf(at: int) -> bytes:
+    """An all-ASCII PDF whose catalog runs JavaScript when opened, placed at offset at (PDF
+    readers look for %PDF- in the first 1024 bytes)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 3 0 R >>",
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+        b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>",
+    ]
+    body, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objects):
+        offsets.append(at + len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (i + 1, obj)
+    xref = at + len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return body + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 # ---------------------------------------------------------------- gzip
@@ -259,12 +280,26 @@ def fits_files() -> dict[str, bytes]:
         ]
     )
     ext = _hdul([fits.PrimaryHDU(), fits.ImageHDU(np.arange(20, dtype="i2"))])
+    bits = _hdul(
+        [
+            fits.PrimaryHDU(),
+            fits.BinTableHDU.from_columns(
+                [
+                    fits.Column(name="b", format="3X", array=np.array([[1, 0, 1]] * 4, dtype=bool)),
+                    fits.Column(name="l", format="L", array=np.array([True, False, True, False])),
+                ]
+            ),
+        ]
+    )
     comment = fits.Header()
     comment["COMMENT"] = "<img src=x onerror=alert(1)>"
     return {
         "ctl-vla.fits": vla,
         "ctl-ascii-table.fits": ascii_t,
         "ctl-image-ext.fits": ext,
+        "ctl-bits.fits": bits,
+        "fits-bit-padding.fits": _bit_padding(bits),
+        "fits-logical-other.fits": _logical_other(bits),
         "fits-heap-unreferenced.fits": _heap_unreferenced(vla),
         "fits-theap-gap.fits": _theap_gap(vla),
         "fits-image-pcount.fits": _image_pcount(ext),
@@ -279,6 +314,23 @@ def _heap_unreferenced(vla: bytes) -> bytes:
     values, _, _ = _cards(vla, header)
     patched = _redata(vla, 1, vla[start : start + size] + MARK)
     return _set(patched, header, b"PCOUNT", int(values[b"PCOUNT"]) + len(MARK))
+
+
+def _bit_padding(bits: bytes) -> bytes:
+    """The 5 bits of each row's 3X byte that hold no bit of the column: set."""
+    _, start, _ = _hdu_at(bits, 1)
+    x = bytearray(bits)
+    for row in range(4):
+        x[start + 2 * row] |= 0x1F
+    return bytes(x)
+
+
+def _logical_other(bits: bytes) -> bytes:
+    """Logical bytes other than T, F and 0 (astropy reads them as False: the byte is lost)."""
+    _, start, _ = _hdu_at(bits, 1)
+    x = bytearray(bits)
+    x[start + 1], x[start + 3] = ord("Z"), ord("Q")
+    return bytes(x)
 
 
 def _theap_gap(vla: bytes) -> bytes:

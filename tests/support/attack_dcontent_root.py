@@ -118,6 +118,10 @@ def root_files(where: Path) -> dict[str, bytes]:
     files["root-keys-list-slack.root"] = _put(d, keys + nbytes - slack + 8, MARK[: slack - 16])
     files["root-free-segment-bogus.root"] = _bogus_segment(d)
     files["root-basket-slack.root"] = _basket_slack(d)
+    basket = _key_before(d, d.find(b"\x07TBasket"))
+    end = basket + _lengths(d, basket)[1]  # after the title: version(2) fBufferSize(4) ... flag(1)
+    files["root-basket-buffer-size.root"] = _put(d, end - 17, b"AAAA")
+    files["root-basket-flag.root"] = _put(d, end - 1, b"\x07")
     markup = where / "title.root"
     with uproot.recreate(markup) as f:
         f.mktree("t", {"x": "f8"}, title="<img src=x onerror=alert(1)>")
