@@ -110,6 +110,7 @@ HOLES = {
             ("html-video-onerror.html", "<video onerror>"),
             ("html-custom-tag.html", "any tag with autofocus onfocus"),
             ("html-frameset-onload.html", "<frameset onload>"),
+            ("html-a-javascript-href.html", "<a href=javascript:...> (on a click)"),
             ("xhtml-prefixed-script.xml", "an XHTML-namespaced <h:script> in XML"),
         )
     },
@@ -167,6 +168,8 @@ HOLES = {
     "zip-internal-attributes.zip": "the internal attributes (16 bits nothing reads): published",
 }
 FALSE_REJECTIONS = {
+    "ctl-print-lists.log": "a log of print([i, i * 0.5, i * i]) lines (text; each line happens "
+    "to be JSON): refused as application/x-ndjson, 'no validator for it'",
     "ctl-json-lines.log": "python logging with a JSON formatter (one object a line): refused as "
     "application/x-ndjson, 'no validator for it' (docs: text starting with { that is not one "
     "JSON value is text, which the policy admits)",
@@ -188,6 +191,8 @@ def _all_names() -> list[str]:
 
     names = [*f.text_controls(), *f.text_hostile(), *f.gzip_controls(), *f.gzip_hostile()]
     names += ["ctl-vla.fits", "ctl-ascii-table.fits", "ctl-image-ext.fits", "ctl-bits.fits"]
+    names += ["ctl-astropy-table.fits", "ctl-astropy-table.ecsv", "ctl-groups.fits", "ctl-rice.fits"]
+    names += ["ctl-LZMA.root", "ctl-ZSTD.root"]
     names += [n for n in HOLES if n.startswith("fits-")]
     names += ["ctl-tree-hists.root", *FALSE_REJECTIONS, "root-zero-gap-payload.root"]
     names += [n for n in HOLES if n.startswith("root-")]

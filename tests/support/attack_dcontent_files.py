@@ -13,13 +13,16 @@ import io
 import json
 import logging
 import struct
+import tempfile
 import traceback
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.table import Table
 
 MARK = b"PAYLOAD-d-" * 8
 PAGE = b"run ok\n" * 100  # the markup sits past libmagic's 512-byte head
@@ -91,6 +94,7 @@ def text_controls() -> dict[str, bytes]:
         "ctl-json-compact.json": json.dumps({"µ": "é", "runs": [1, 2.5, None]}).encode(),
         "ctl-json-indent.json": json.dumps({"runs": [{"id": i} for i in range(50)]}, indent=4).encode(),
         "ctl-json-lines.log": _json_lines(),
+        "ctl-print-lists.log": "".join(f"{[i, i * 0.5, i * i]}\n" for i in range(40)).encode(),
         "ctl-utf16.log": ("run ok µ\n" * 50).encode("utf-16"),
     }
 
@@ -103,6 +107,7 @@ MARKUP = {
     "html-video-onerror.html": b"<video src=x onerror=alert(1)></video>",
     "html-custom-tag.html": b"<xss autofocus tabindex=1 onfocus=alert(1)></xss>",
     "html-frameset-onload.html": b"<frameset onload=alert(1)>",
+    "html-a-javascript-href.html": b"<a href=javascript:alert(1)>results</a>",
     "xhtml-prefixed-script.xml": b'<r xmlns:h="http://www.w3.org/1999/xhtml"><h:script>alert(1)</h:script></r>',
 }
 
@@ -291,6 +296,17 @@ def fits_files() -> dict[str, bytes]:
             ),
         ]
     )
+    table = Table({"e": rng.normal(size=10) * u.GeV, "id": np.arange(10)}, meta={"RUN": 7})
+    out, ecsv = io.BytesIO(), io.StringIO()
+    table.write(out, format="fits")
+    table.write(ecsv, format="ascii.ecsv")
+    groups = fits.GroupData(
+        rng.normal(size=(4, 1, 2, 2)).astype("f4"),
+        parnames=["u", "v"],
+        pardata=[rng.normal(size=4).astype("f4"), rng.normal(size=4).astype("f4")],
+        bitpix=-32,
+    )
+    rice = fits.CompImageHDU(rng.integers(0, 100, (64, 64)).astype("i4"), compression_type="RICE_1")
     comment = fits.Header()
     comment["COMMENT"] = "<img src=x onerror=alert(1)>"
     return {
@@ -298,6 +314,10 @@ def fits_files() -> dict[str, bytes]:
         "ctl-ascii-table.fits": ascii_t,
         "ctl-image-ext.fits": ext,
         "ctl-bits.fits": bits,
+        "ctl-astropy-table.fits": out.getvalue(),
+        "ctl-astropy-table.ecsv": ecsv.getvalue().encode(),
+        "ctl-groups.fits": _groups(groups),
+        "ctl-rice.fits": _hdul([fits.PrimaryHDU(), rice]),
         "fits-bit-padding.fits": _bit_padding(bits),
         "fits-logical-other.fits": _logical_other(bits),
         "fits-heap-unreferenced.fits": _heap_unreferenced(vla),
@@ -314,6 +334,13 @@ def _heap_unreferenced(vla: bytes) -> bytes:
     values, _, _ = _cards(vla, header)
     patched = _redata(vla, 1, vla[start : start + size] + MARK)
     return _set(patched, header, b"PCOUNT", int(values[b"PCOUNT"]) + len(MARK))
+
+
+def _groups(groups: fits.GroupData) -> bytes:
+    """Random groups (astropy writes them to a path only: a BytesIO raises on its arrays)."""
+    with tempfile.TemporaryDirectory() as where:
+        fits.GroupsHDU(groups).writeto(Path(where) / "g.fits")
+        return (Path(where) / "g.fits").read_bytes()
 
 
 def _bit_padding(bits: bytes) -> bytes:

@@ -96,7 +96,16 @@ def _uproot_orders(where: Path) -> dict[str, bytes]:
         f.mktree("t", {"x": "f8"})
         f["h"] = np.histogram(rng.normal(size=100), bins=5)
         f["t"].extend({"x": rng.normal(size=1000)})
-    return {"ctl-hist-then-tree.root": a.read_bytes(), "ctl-tree-hist-extend.root": b.read_bytes()}
+    files = {"ctl-hist-then-tree.root": a.read_bytes(), "ctl-tree-hist-extend.root": b.read_bytes()}
+    for codec in ("LZMA", "ZSTD"):
+        path = where / f"{codec}.root"
+        with uproot.recreate(path, compression=getattr(uproot, codec)(4)) as f:
+            f.mktree("t", {"x": "f8"})
+            for _ in range(3):
+                f["t"].extend({"x": rng.normal(size=2000)})
+            f["dir/sub/h"] = np.histogram(rng.normal(size=100), bins=5)
+        files[f"ctl-{codec}.root"] = path.read_bytes()
+    return files
 
 
 def root_files(where: Path) -> dict[str, bytes]:
