@@ -128,6 +128,8 @@ def text_hostile() -> dict[str, bytes]:
     # JSON: one value, then only white space; white space is the payload (2 bits a byte)
     stego = bytes(b" \t\r\n"[(c >> s) & 3] for c in MARK for s in (0, 2, 4, 6))
     files["json-trailing-whitespace.json"] = b'{"a": 1}' + stego
+    bits = [(c >> i) & 1 for c in MARK[:16] for i in range(8)]
+    files["json-escape-choice.json"] = b'{"path": "' + b"".join(b"\\/" if b else b"/" for b in bits) + b'"}'
     files["json-script-string.html"] = json.dumps({"x": "<script>alert(1)</script>"}).encode()
     files["json-img-string.html"] = json.dumps({"x": "<img src=x onerror=alert(1)>"}).encode()
     return files
@@ -323,6 +325,8 @@ def fits_files() -> dict[str, bytes]:
         "fits-heap-unreferenced.fits": _heap_unreferenced(vla),
         "fits-theap-gap.fits": _theap_gap(vla),
         "fits-image-pcount.fits": _image_pcount(ext),
+        "fits-second-pcount.fits": _second_card(ext, b"PCOUNT  =                   20", MARK[:40]),
+        "fits-image-gcount2.fits": _second_card(ext, b"GCOUNT  =                    2", ext[-2880:][:40]),
         "fits-ascii-column-gap.fits": _ascii_gap(ascii_t),
         "fits-comment-markup.html": _hdul([fits.PrimaryHDU(np.arange(4, dtype="i2"), header=comment)]),
     }
@@ -376,6 +380,16 @@ def _image_pcount(ext: bytes) -> bytes:
     header, start, size = _hdu_at(ext, 1)
     patched = _redata(ext, 1, ext[start : start + size] + MARK[:40])
     return _set(patched, header, b"PCOUNT", 20)  # BITPIX 16: 20 x 2 bytes
+
+
+def _second_card(ext: bytes, card: bytes, more: bytes) -> bytes:
+    """A card added before END (a second PCOUNT, a GCOUNT) that would make more bytes data;
+    the bytes follow the image (controls: refused)."""
+    header, start, size = _hdu_at(ext, 1)
+    patched = _redata(ext, 1, ext[start : start + size] + more)
+    _, where, _ = _cards(patched, header)
+    end = where[b"END"]
+    return patched[:end] + card.ljust(80) + b"END".ljust(80) + patched[end + 160 :]
 
 
 def _ascii_gap(table: bytes) -> bytes:

@@ -127,6 +127,10 @@ def root_files(where: Path) -> dict[str, bytes]:
     files["root-keys-list-slack.root"] = _put(d, keys + nbytes - slack + 8, MARK[: slack - 16])
     files["root-free-segment-bogus.root"] = _bogus_segment(d)
     files["root-basket-slack.root"] = _basket_slack(d)
+    hist = _key_before(d, d.find(b"\x04TH1D\x01h\x00"))
+    files["root-record-key-cycle.root"] = _put(d, hist + 16, b"AA")
+    files["root-record-key-name.root"] = _put(d, d.find(b"\x04TH1D\x01h\x00", hist) + 6, b"X")
+    files["root-header-gap.root"] = _put(d, 70, b"XYZ")  # control: refused
     basket = _key_before(d, d.find(b"\x07TBasket"))
     end = basket + _lengths(d, basket)[1]  # after the title: version(2) fBufferSize(4) ... flag(1)
     files["root-basket-buffer-size.root"] = _put(d, end - 17, b"AAAA")
@@ -213,4 +217,5 @@ def archive_files() -> dict[str, bytes]:
         "zip-ntfs-extra-payload.zip": _zip(extra=struct.pack("<HHI", 0x000A, 28, 0) + MARK[:24]),
         "zip-dos-attribute-bits.zip": _zip(external_attr=(0o100644 << 16) | 0x7FFF),
         "zip-internal-attributes.zip": _zip(internal_attr=0xBEEF),
+        "zip-made-by.zip": _zip(create_system=11, create_version=63),
     }
