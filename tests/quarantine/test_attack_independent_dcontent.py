@@ -152,6 +152,16 @@ HOLES = {
     "list's copy) set to 'AA': published; the two copies of a key are not compared",
     "root-record-key-name.root": "the name in a record's own key changed from 'h' to 'X' (the "
     "keys list still says 'h'): published",
+    "tar-same-name-twice.tar": "two members named a.csv: `tar x` keeps the second, the first "
+    "(any content) is left by no extraction: published",
+    "tar-same-path-dot-segment.tar": "d/a.csv and d/./a.csv (one path): published",
+    "tar-case-collision.tar": "a.csv and A.csv (one file on a Windows or macOS client; the walk "
+    "refuses such names as name-collision): published",
+    "tar-bidi-name.tar": "a member named x<U+202E>txt.exe (a bidi control; the walk refuses it in "
+    "a name): published",
+    "zip-same-name-twice.zip": "two members named a.csv: published",
+    "zip-case-collision.zip": "a.csv and A.csv: published",
+    "zip-member-name-escape.zip": "a member named with ESC/BEL: published",
     "zip-made-by.zip": "'version made by' (system 11, version 63; 2 bytes an entry): published",
     "fits-bit-padding.fits": "the 5 bits of each row's 3X byte past the column's 3 bits: published",
     "fits-logical-other.fits": "logical bytes 'Z' and 'Q' (read as False: the byte is lost): published",
@@ -256,10 +266,10 @@ def test_the_hostile_files_are_what_their_readers_read(run, tmp_path):
         assert gzip.decompress(files[name]) == CSV, name
     for name in (n for n in files if n.startswith("tar-")):
         with tarfile.open(fileobj=io.BytesIO(files[name])) as tar:
-            assert len(tar.getmembers()) == 1, name
+            assert all(tar.extractfile(m).read() for m in tar.getmembers()), name
     for name in (n for n in files if n.startswith("zip-")):
         with zipfile.ZipFile(io.BytesIO(files[name])) as z:
-            assert z.read("a.csv") == CSV, name
+            assert z.testzip() is None and z.namelist(), name
 
 
 def test_a_published_hole_carries_the_payload(run):

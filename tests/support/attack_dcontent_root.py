@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import struct
 import tarfile
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import uproot
 
+from tests.support.attack_dcontent_files import CSV as CSV_BODY
 from tests.support.attack_dcontent_files import MARK
 
 # ---------------------------------------------------------------- ROOT (small layout)
@@ -201,6 +203,31 @@ def _zip(**fields: object) -> bytes:
     return out.getvalue()
 
 
+def _members_tar(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _members_zip(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w") as z:
+        warnings.simplefilter("ignore")  # "Duplicate name": the point of TWICE
+        for name, data in members:
+            info = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+TWICE = [("a.csv", b"hidden,1\n"), ("a.csv", CSV_BODY)]  # extraction keeps the last
+CASES = [("a.csv", b"x,1\n"), ("A.csv", CSV_BODY)]
+
+
 def archive_files() -> dict[str, bytes]:
     tar = _tar()
     return {
@@ -218,4 +245,11 @@ def archive_files() -> dict[str, bytes]:
         "zip-dos-attribute-bits.zip": _zip(external_attr=(0o100644 << 16) | 0x7FFF),
         "zip-internal-attributes.zip": _zip(internal_attr=0xBEEF),
         "zip-made-by.zip": _zip(create_system=11, create_version=63),
+        "tar-same-name-twice.tar": _members_tar(TWICE),
+        "tar-same-path-dot-segment.tar": _members_tar([("d/a.csv", CSV_BODY), ("d/./a.csv", b"hidden\n")]),
+        "tar-case-collision.tar": _members_tar(CASES),
+        "tar-bidi-name.tar": _members_tar([("x\u202etxt.exe", CSV_BODY)]),
+        "zip-same-name-twice.zip": _members_zip(TWICE),
+        "zip-case-collision.zip": _members_zip(CASES),
+        "zip-member-name-escape.zip": _members_zip([("e\x1b]0;owned\x07.csv", CSV_BODY)]),
     }
