@@ -36,7 +36,9 @@ uproot = pytest.importorskip("uproot")
 fits = pytest.importorskip("astropy.io.fits")
 yaml = pytest.importorskip("yaml")
 
-from tests.support.attack_dcontent_files import CSV, MARK, write_all  # noqa: E402
+from tests.support import attack_dcontent_files as content  # noqa: E402
+from tests.support.attack_dcontent_files import CSV, MARK  # noqa: E402
+from tests.support.attack_dcontent_fits import fits_files  # noqa: E402
 from tests.support.attack_dcontent_root import archive_files, root_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,15 +83,16 @@ def run(tmp_path_factory):
     made = base / "made"
     made.mkdir()
     start = time.monotonic()
-    files = write_all(made) | root_files(made)
+    files = content.text_controls() | content.text_hostile() | content.gzip_controls()
+    files |= content.gzip_hostile() | fits_files() | root_files(made)
     archives = archive_files()
-    content = _vet(base, "content", files, _policy())
+    vetted = _vet(base, "content", files, _policy())
     packed = _vet(base, "archives", archives, _policy(("tar", "zip")))
     return {
         "files": files | archives,
-        "entries": content["entries"] | packed["entries"],
-        "out": {**dict.fromkeys(files, content["out"]), **dict.fromkeys(archives, packed["out"])},
-        "rc": (content["rc"], packed["rc"]),
+        "entries": vetted["entries"] | packed["entries"],
+        "out": {**dict.fromkeys(files, vetted["out"]), **dict.fromkeys(archives, packed["out"])},
+        "rc": (vetted["rc"], packed["rc"]),
         "seconds": time.monotonic() - start,
     }
 
@@ -204,9 +207,8 @@ WRONG_TYPES = {
 
 
 def _all_names() -> list[str]:
-    from tests.support import attack_dcontent_files as f
-
-    names = [*f.text_controls(), *f.text_hostile(), *f.gzip_controls(), *f.gzip_hostile()]
+    names = [*content.text_controls(), *content.text_hostile()]
+    names += [*content.gzip_controls(), *content.gzip_hostile()]
     names += ["ctl-vla.fits", "ctl-ascii-table.fits", "ctl-image-ext.fits", "ctl-bits.fits"]
     names += ["ctl-astropy-table.fits", "ctl-astropy-table.ecsv", "ctl-groups.fits", "ctl-rice.fits"]
     names += ["ctl-LZMA.root", "ctl-ZSTD.root"]
