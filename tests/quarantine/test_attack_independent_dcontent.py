@@ -188,6 +188,12 @@ HOLES = {
     "zip-internal-attributes.zip": "the internal attributes (16 bits nothing reads): published",
 }
 FALSE_REJECTIONS = {
+    "ctl-empty-member.tar": "a tar (tarfile) holding an empty file beside a CSV: refused, "
+    "'application/x-tar holding application/x-empty (no validator for it)'",
+    "ctl-empty-member.zip": "a zip (zipfile) holding an empty file: refused the same way",
+    "ctl-empty.log.gz": "gzip.open(path, 'wt') with nothing written (an empty error log): refused "
+    "as 'application/gzip holding application/x-empty (no validator for it)'; docs: a file with "
+    "no bytes is always allowed",
     "ctl-print-lists.log": "a log of print([i, i * 0.5, i * i]) lines (text; each line happens "
     "to be JSON): refused as application/x-ndjson, 'no validator for it'",
     "ctl-json-lines.log": "python logging with a JSON formatter (one object a line): refused as "

@@ -174,7 +174,19 @@ def gzip_controls() -> dict[str, bytes]:
     named = io.BytesIO()
     with gzip.GzipFile(filename="out.csv", mode="wb", fileobj=named, mtime=1700000000) as f:
         f.write(CSV)  # gzip.open and the gzip command store the name (FNAME), as here
-    return {"ctl-fname.csv.gz": named.getvalue(), "ctl-plain.csv.gz": gzip.compress(CSV)}
+    appended = io.BytesIO()
+    for session in range(3):  # gzip.open(path, "at") per session: one member each
+        with gzip.GzipFile(fileobj=appended, mode="ab") as f:
+            f.write(b"session %d ok\n" % session)
+    empty = io.BytesIO()
+    with gzip.GzipFile(filename="errors.log", mode="wb", fileobj=empty, mtime=1700000000):
+        pass  # a job's error log with no line in it
+    return {
+        "ctl-fname.csv.gz": named.getvalue(),
+        "ctl-plain.csv.gz": gzip.compress(CSV),
+        "ctl-appended.log.gz": appended.getvalue(),
+        "ctl-empty.log.gz": empty.getvalue(),
+    }
 
 
 def gzip_hostile() -> dict[str, bytes]:

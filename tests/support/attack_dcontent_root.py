@@ -235,6 +235,8 @@ def archive_files() -> dict[str, bytes]:
         "ctl-pax.tar": _tar(tarfile.PAX_FORMAT),
         "ctl-gnu.tar": _tar(tarfile.GNU_FORMAT),
         "ctl.zip": _zip(),
+        "ctl-empty-member.tar": _members_tar([("a.csv", CSV_BODY), ("empty.log", b"")]),
+        "ctl-empty-member.zip": _members_zip([("a.csv", CSV_BODY), ("empty.log", b"")]),
         "tar-header-padding.tar": _sum(_put(tar, 500, MARK[:12])),
         "tar-linkname-of-file.tar": _sum(_put(tar, 157, MARK[:99] + b"\0")),
         "tar-devmajor-of-file.tar": _sum(_put(tar, 329, b"1234567\0")),
