@@ -180,6 +180,8 @@ HOLES = {
     "tar-header-padding.tar": "bytes 500-511 of a ustar header (no field): published",
     "tar-linkname-of-file.tar": "linkname of a regular file (100 bytes no reader uses): published",
     "tar-devmajor-of-file.tar": "devmajor of a regular file: published",
+    "tar-pax-comment.tar": "a pax 'comment' record (POSIX: its value shall be ignored) "
+    "holding a payload: published",
     "tar-data-padding.tar": "the padding after a member's data up to 512: published",
     "tar-member-name-escape.tar": "a member named with ESC/BEL (a pax path): published; "
     "`tar x` in the public area creates it",
@@ -289,4 +291,6 @@ def test_a_published_hole_carries_the_payload(run):
 
 def test_exit_codes_and_time(run):
     assert run["rc"] == (1, 1)
-    assert run["seconds"] < 60, run["seconds"]
+    # Builds and both vets take about 10 s on a quiet 2-core VM (40 s at load 14): the
+    # bound catches a hang, not a slow machine.
+    assert run["seconds"] < 170, run["seconds"]

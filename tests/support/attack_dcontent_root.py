@@ -242,6 +242,7 @@ def archive_files() -> dict[str, bytes]:
         "tar-devmajor-of-file.tar": _sum(_put(tar, 329, b"1234567\0")),
         "tar-data-padding.tar": _put(tar, 512 + 8, MARK),
         "tar-member-name-escape.tar": _tar(tarfile.PAX_FORMAT, {"path": "e\x1b]0;owned\x07.csv"}),
+        "tar-pax-comment.tar": _tar(tarfile.PAX_FORMAT, {"comment": MARK.decode()}),
         "tar-member-traversal.tar": _tar(tarfile.PAX_FORMAT, {"path": "../../evil.csv"}),  # control
         "zip-ntfs-extra-payload.zip": _zip(extra=struct.pack("<HHI", 0x000A, 28, 0) + MARK[:24]),
         "zip-dos-attribute-bits.zip": _zip(external_attr=(0o100644 << 16) | 0x7FFF),
