@@ -206,6 +206,10 @@ FALSE_REJECTIONS = {
     "in a free segment)",
     "ctl-tree-hist-extend.root": "uproot: mktree, a histogram, then extend: refused "
     "('root: the record at N (16777216 bytes) does not fit before fEND')",
+    "ctl-interleaved.root": "uproot: extend the tree and write a histogram, 5 times: refused "
+    "('the record at N (1835364930 bytes) does not fit before fEND')",
+    "ctl-subdir-hist-then-tree.root": "uproot: dir/h, then mktree dir/t + extend: refused "
+    "('the record at N (16777221 bytes) does not fit before fEND')",
 }
 WRONG_TYPES = {
     "ctl-json-indent.json": "json.dumps(indent=4) of 2 KB is reported text/plain (so is any JSON "

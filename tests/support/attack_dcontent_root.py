@@ -87,7 +87,8 @@ def _base(where: Path) -> bytes:
 
 
 def _uproot_orders(where: Path) -> dict[str, bytes]:
-    """uproot's documented calls in two ordinary orders (histogram first; extend last)."""
+    """uproot's documented calls in ordinary orders (histogram first; extend last; both in a
+    loop; in a subdirectory), and two codecs."""
     rng = np.random.default_rng(2)
     a, b = where / "hist-then-tree.root", where / "tree-hist-extend.root"
     with uproot.recreate(a) as f:
@@ -98,7 +99,18 @@ def _uproot_orders(where: Path) -> dict[str, bytes]:
         f.mktree("t", {"x": "f8"})
         f["h"] = np.histogram(rng.normal(size=100), bins=5)
         f["t"].extend({"x": rng.normal(size=1000)})
+    c, d = where / "interleaved.root", where / "subdir.root"
+    with uproot.recreate(c) as f:  # a job that fills its tree and saves a histogram per run
+        f.mktree("t", {"x": "f8"})
+        for run in range(5):
+            f["t"].extend({"x": rng.normal(size=100)})
+            f[f"h{run}"] = np.histogram(rng.normal(size=100), bins=5)
+    with uproot.recreate(d) as f:
+        f["dir/h"] = np.histogram(rng.normal(size=100), bins=5)
+        f.mktree("dir/t", {"x": "f8"})
+        f["dir/t"].extend({"x": rng.normal(size=100)})
     files = {"ctl-hist-then-tree.root": a.read_bytes(), "ctl-tree-hist-extend.root": b.read_bytes()}
+    files |= {"ctl-interleaved.root": c.read_bytes(), "ctl-subdir-hist-then-tree.root": d.read_bytes()}
     for codec in ("LZMA", "ZSTD"):
         path = where / f"{codec}.root"
         with uproot.recreate(path, compression=getattr(uproot, codec)(4)) as f:
