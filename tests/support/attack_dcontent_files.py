@@ -1,7 +1,7 @@
 """Text, JSON and gzip files for the independent content attack d
-(tests/quarantine/test_attack_independent_dcontent.py). Controls are what the real tools write; hostile files are real
-output with a byte patch. Every hostile file carries MARK where the payload sits, so a test
-can show the payload reached the public area.
+(tests/quarantine/test_attack_independent_dcontent.py). Controls are what the real tools
+write; hostile files are real output with a byte patch. Every hostile file that hides a
+payload carries MARK there, so a test can show the payload reached the public area.
 """
 
 from __future__ import annotations
