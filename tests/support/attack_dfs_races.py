@@ -1,0 +1,101 @@
+"""Racing guests for the filesystem attack d: processes that change the quarantine while a
+vet runs (forked, killed by pid by the test that started them)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tests.support.attack_dfs_tools import IN_CLOSE_NOWRITE, Inotify
+
+
+@contextlib.contextmanager
+def forked(body: Callable[[], None]) -> Iterator[int]:
+    """Run `body` in a child for the duration of the block; kill it after."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            body()
+        finally:
+            os._exit(0)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def version(k: int, size: int) -> bytes:
+    """Version k of the victim: one repeated line, so a torn copy shows two numbers."""
+    line = f"version {k:06d} of the guest's file\n".encode()
+    return (line * (size // len(line) + 1))[: size - 1] + b"\n"
+
+
+def rewrite_after_each_read(victim: Path, size: int, record: Path, seconds: float) -> Callable[[], None]:
+    """The guest waits until the vet has read `victim` (IN_CLOSE_NOWRITE: vet opens it
+    for reading once) and then rewrites it in place with the same size, putting its
+    mtime back (utimensat: the guest owns the file). `record` gets the last version."""
+
+    def body() -> None:
+        watch = Inotify()
+        watch.watch(victim.parent, IN_CLOSE_NOWRITE)
+        k = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if not any(path == victim for path, _ in watch.names()):
+                time.sleep(0.0005)
+                continue
+            with contextlib.suppress(OSError):
+                st = os.stat(victim)
+                k += 1
+                fd = os.open(victim, os.O_WRONLY)
+                os.pwrite(fd, version(k, size), 0)
+                os.close(fd)
+                os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+                record.write_text(str(k))
+
+    return body
+
+
+MOUNTER = r"""
+Q=$1; S=$2; W=$3; SECS=$4; shift 4
+mkdir -p "$W/up" "$W/work"
+(
+  end=$(( $(date +%s) + SECS ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    mount --bind "$S" "$Q/d" 2>/dev/null; mount --bind "$S/s.txt" "$Q/f.txt" 2>/dev/null
+    mount -t tmpfs tmpfs "$Q/t" 2>/dev/null && cp "$S/s.txt" "$Q/t/s.txt"
+    mount -t overlay overlay -o "lowerdir=$S,upperdir=$W/up,workdir=$W/work" "$Q/o" 2>/dev/null
+    umount "$Q/d" "$Q/f.txt" "$Q/t" "$Q/o" 2>/dev/null
+  done
+) &
+M=$!
+"$@"; rc=$?
+kill $M; wait
+exit $rc
+"""
+
+
+def mounting(quarantine: Path, secret: Path, work: Path, seconds: int) -> tuple[str, ...]:
+    """A prefix for a command: in a private mount namespace of its own, keep mounting the
+    host's secret over quarantine entries (a bind of a directory, of a file, a tmpfs
+    holding it, an overlay whose lower layer is it) and unmounting them, while the command
+    runs. The namespace, and every mount in it, ends with the command."""
+    return (
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        MOUNTER,
+        "sh",
+        str(quarantine),
+        str(secret),
+        str(work),
+        str(seconds),
+    )
