@@ -9,141 +9,45 @@ blocks are holes in a pattern, vetted ONCE through the CLI; then the cases that 
 run of their own: --to inside the quarantine, exit 2 and its promised `failed` event,
 --dry-run with --remove-promoted, --remove-promoted against a guest that rewrites a file
 after the vet read it (inotify), mounts made and unmade during the vet (bind, tmpfs,
-overlay, in a private mount namespace), an immutable file, and Windows device names with
-a space before the extension under `names: portable`."""
+overlay, in a private mount namespace), an immutable file, and a public disk that starts
+failing every write (EIO) mid-vet, examined afterwards from the disk's own blocks."""
 
 from __future__ import annotations
 
 import codecs
-import csv
 import hashlib
 import json
-import logging
 import os
-import socket
+import random
 import stat
 import subprocess
-from pathlib import Path
+import time
 
-import numpy as np
 import pytest
-from astropy.io import fits
 
+from tests.support.attack_dfs_disk import dying_disk
 from tests.support.attack_dfs_races import forked, mounting, rewrite_after_each_read, version
+from tests.support.attack_dfs_static import (
+    HOLE_BLOCKS,
+    LINE_BREAKERS,
+    RAW_FORBIDDEN,
+    SPECIALS,
+    Static,
+    mount_quarantine,
+    small_quarantine,
+    start_vet,
+    wait_for,
+)
 from tests.support.attack_dfs_tools import (
-    IN_OPEN,
     SECRET,
-    Inotify,
     Run,
+    events,
     hole_map,
     published,
-    punch,
     vet,
     write_policy,
 )
-from tests.support.require import require_root
-
-# Names the text report must escape: each would end or rewrite a line somewhere
-# (str.splitlines, a terminal, a bidi-aware viewer). All are rejected; none may be raw.
-LINE_BREAKERS = {
-    "nel": "a\x85b.txt",
-    "lsep": "a\u2028b.txt",
-    "psep": "a\u2029b.txt",
-    "cr": "a\rb.txt",
-    "esc": "a\x1b[2Jb.txt",
-    "vt": "a\x0bb.txt",
-    "ff": "a\x0cb.txt",
-    "fs": "a\x1cb.txt",
-    "rlo": "a\u202etxt.exe",
-    "bom": "\ufeffa.txt",
-}
-RAW_FORBIDDEN = "\x85\u2028\u2029\r\x1b\x0b\x0c\x1c\u202e\ufeff"
-SPECIALS = ("spec/ff.txt", "spec/zero", "spec/loop", "spec/sock")
-HOLE_BLOCKS = 256  # a FITS image of 512 x 512 float64 zeros: 2 MiB of 4 KiB blocks
-
-
-def make_controls(q: Path) -> dict[str, bytes]:
-    """Real output of the real tools, with the modes a job leaves (0600, 0400, 0664)."""
-    ctrl = q / "ctrl"
-    ctrl.mkdir(parents=True)
-    log = logging.getLogger("attack-dfs")
-    handler = logging.FileHandler(ctrl / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.warning("event %d done", 42)
-    log.removeHandler(handler)
-    handler.close()
-    np.savetxt(ctrl / "table.txt", np.arange(30.0).reshape(10, 3), header="a b c")
-    with open(ctrl / "data.csv", "w", newline="") as fh:
-        csv.writer(fh).writerows([["run", "events"], [1, 1000], [2, 2000]])
-    (ctrl / "meta.json").write_text(json.dumps({"run": 42, "ok": True}, indent=2))
-    fits.PrimaryHDU(np.arange(100.0).reshape(10, 10)).writeto(ctrl / "img.fits")
-    os.chmod(ctrl / "run.log", 0o600)
-    os.chmod(ctrl / "meta.json", 0o400)
-    os.chmod(ctrl / "table.txt", 0o664)
-    grp = q / "grp"
-    grp.mkdir()
-    os.chmod(grp, 0o2775)  # noqa: S103 (a group area's directories carry setgid; files under it do not)
-    (grp / "out.txt").write_text("made in a setgid directory\n")
-    return {str(p.relative_to(q)): p.read_bytes() for p in [*ctrl.iterdir(), grp / "out.txt"]}
-
-
-def make_specials(q: Path) -> socket.socket:
-    spec = q / "spec"
-    spec.mkdir()
-    os.mkfifo(spec / "ff.txt")
-    os.mknod(spec / "zero", 0o644 | stat.S_IFCHR, os.makedev(1, 5))
-    os.mknod(spec / "loop", 0o644 | stat.S_IFBLK, os.makedev(7, 0))
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(spec / "sock"))
-    return sock
-
-
-def make_holes(q: Path) -> list[int]:
-    """A FITS image of zeros, every other block (by a fixed pattern) punched to a hole:
-    the same bytes for every reader, 256 bits in the allocation map."""
-    path = q / "holes.fits"
-    fits.PrimaryHDU(np.zeros((512, 512), dtype=">f8")).writeto(path)
-    pattern = [(index * 2654435761 >> 7) & 1 for index in range(1, HOLE_BLOCKS * 2 - 1)]
-    punch(path, [index + 1 for index, bit in enumerate(pattern) if bit])
-    return pattern
-
-
-class Static:
-    """The one shared vet of the static cases, and what it was given."""
-
-    def __init__(self, base: Path) -> None:
-        self.q = base / "q"
-        self.q.mkdir()
-        self.controls = make_controls(self.q)
-        self.sock = make_specials(self.q)
-        self.pattern = make_holes(self.q)
-        for name in LINE_BREAKERS.values():
-            (self.q / name).write_text("fine text\n")
-        self.pub = base / "pub"
-        self.pub.mkdir()
-        self.log = base / "events.jsonl"
-        watch = Inotify()
-        for sub in ("spec",):
-            watch.watch(self.q / sub, IN_OPEN)
-        try:
-            self.run = vet(
-                self.q,
-                write_policy(base / "policy.yaml"),
-                self.log,
-                "--to",
-                str(self.pub / "job"),
-                "--job",
-                "job",
-                "--per-file",
-                "--format",
-                "json",
-            )
-            self.opened = sorted(str(p.relative_to(self.q)) for p, _ in watch.names())
-        finally:
-            watch.close()
-            self.sock.close()
-        self.out = published(self.pub / "job")
+from tests.support.require import require_root, require_tools
 
 
 @pytest.fixture(scope="module")
@@ -216,13 +120,6 @@ def test_hole_map_is_no_channel(static):
 
 
 # --- runs of their own -----------------------------------------------------------------------
-
-
-def small_quarantine(q: Path, files: int = 3) -> Path:
-    q.mkdir(parents=True)
-    for i in range(files):
-        (q / f"f{i}.txt").write_text(f"line {i}\n" * 100)
-    return q
 
 
 @pytest.mark.xfail(
@@ -315,19 +212,6 @@ def test_remove_promoted_keeps_a_file_rewritten_after_its_copy(tmp_path):
     assert not lost, f"runs {lost}: the guest's last version of victim.txt was deleted, never published"
 
 
-def mount_quarantine(base: Path) -> tuple[Path, Path]:
-    secret = base / "secret"
-    secret.mkdir()
-    (secret / "s.txt").write_bytes(SECRET)
-    q = small_quarantine(base / "q", files=150)
-    (q / "d").mkdir()
-    (q / "d" / "s.txt").write_text("the guest's own\n")
-    (q / "f.txt").write_text("the guest's own\n")
-    (q / "t").mkdir()
-    (q / "o").mkdir()
-    return q, secret
-
-
 def test_mounts_made_during_the_vet_never_publish_the_host(tmp_path):
     """While vets run, a loop in their mount namespace mounts the host's secret over
     quarantine entries (bind of a directory and of a file, tmpfs, overlay) and unmounts it:
@@ -393,3 +277,41 @@ def test_remove_promoted_says_what_it_could_not_remove(tmp_path):
     assert (q / "a.txt").exists() and (q / "d" / "b.txt").exists()
     said = json.dumps(run.report()["notes"]) + run.err + json.dumps(run.events)
     assert run.code != 0 or ("a.txt" in said and "b.txt" in said), said
+
+
+def test_public_disk_dying_mid_vet_leaves_all_or_nothing(tmp_path):
+    """The public area's disk starts failing every I/O (EIO) at a random moment of the vet
+    (its loop device's backing file can take no new block). Exit 0 or 3 with one line and a `failed` event; then,
+    with the disk's own blocks mounted again, the job is all there or not at all, and a
+    rerun publishes it whole."""
+    require_root()
+    require_tools("losetup", "mkfs.ext4")
+    q = tmp_path / "q"
+    q.mkdir()
+    for i in range(20):
+        (q / f"f{i:02}.txt").write_text(f"line {i}\n" * 50_000)
+    want = published(q)
+    pol, log = write_policy(tmp_path / "p.yaml"), tmp_path / "log"
+    rng = random.Random(31)
+    for i in range(2):
+        with dying_disk(tmp_path / f"d{i}") as disk:
+            to = disk.mountpoint / "r"
+            before = len(events(log))
+            proc = start_vet(q, pol, log, "--to", str(to), "--job", "r")
+            staging = disk.mountpoint / ".vmguard-staging" / "r.staging"
+            wait_for(staging)
+            time.sleep(rng.uniform(0, 1.2))  # in the copy, the syncfs, the renames or after
+            disk.fail()
+            _, err = proc.communicate(timeout=120)
+            print("dying disk", i, proc.returncode, err.strip())
+            assert proc.returncode in (0, 3) and "Traceback" not in err, err
+            if proc.returncode == 3:
+                assert len(err.strip().splitlines()) == 1, err
+                assert [e["data"]["status"] for e in events(log)[before:]] == ["failed"]
+            disk.remount_from_disk()
+            assert to.exists() == (proc.returncode == 0), f"exit {proc.returncode}, on disk: {to.exists()}"
+            if to.exists():
+                assert published(to) == want
+            again = vet(q, pol, log, "--to", str(to), "--job", "r")
+            assert again.code == 0, again.err
+            assert published(to) == want
