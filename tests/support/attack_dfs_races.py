@@ -99,3 +99,41 @@ def mounting(quarantine: Path, secret: Path, work: Path, seconds: int) -> tuple[
         str(work),
         str(seconds),
     )
+
+
+def mutate_while_read(victims: list[Path], size: int, seconds: float) -> Callable[[], None]:
+    """Keep changing files the vet reads, each its own way: append to one, truncate and
+    regrow one (a hole, then the text again), punch a hole in one, rewrite one in place
+    putting its mtime back. Every version is one repeated line: a torn copy shows two."""
+    from tests.support.attack_dfs_tools import punch
+
+    def body() -> None:
+        k = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            k += 1
+            for index, path in enumerate(victims):
+                with contextlib.suppress(OSError):
+                    st = os.stat(path)
+                    fd = os.open(path, os.O_WRONLY)
+                    try:
+                        if index % 4 == 0:
+                            os.pwrite(fd, b"x\n", st.st_size)
+                            os.ftruncate(fd, size)
+                        elif index % 4 == 1:
+                            os.ftruncate(fd, size // 2)
+                            os.ftruncate(fd, size)
+                            os.pwrite(fd, version(k, size), 0)
+                        elif index % 4 == 3:
+                            os.pwrite(fd, version(k, size), 0)
+                    finally:
+                        os.close(fd)
+                    if index % 4 == 2:  # a hole for a moment, then the same bytes again
+                        block = k % (size // 4096)
+                        punch(path, [block])
+                        fd = os.open(path, os.O_WRONLY)
+                        os.pwrite(fd, version(0, size)[block * 4096 : (block + 1) * 4096], block * 4096)
+                        os.close(fd)
+                    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    return body

@@ -45,6 +45,7 @@ LINE_BREAKERS = {
     "bom": "\ufeffa.txt",
 }
 RAW_FORBIDDEN = "\x85\u2028\u2029\r\x1b\x0b\x0c\x1c\u202e\ufeff"
+GUEST_MTIME = 981_173_106_123_456_789  # 2001-02-03, nanoseconds chosen by the guest
 SPECIALS = ("spec/ff.txt", "spec/zero", "spec/loop", "spec/sock")
 HOLE_BLOCKS = 256  # a FITS image of 512 x 512 float64 zeros: 2 MiB of 4 KiB blocks
 
@@ -68,6 +69,8 @@ def make_controls(q: Path) -> dict[str, bytes]:
     os.chmod(ctrl / "run.log", 0o600)
     os.chmod(ctrl / "meta.json", 0o400)
     os.chmod(ctrl / "table.txt", 0o664)
+    for path in ctrl.iterdir():  # 30 bits of nanoseconds per file a reader would get back
+        os.utime(path, ns=(GUEST_MTIME, GUEST_MTIME))
     grp = q / "grp"
     grp.mkdir()
     os.chmod(grp, 0o2775)  # noqa: S103 (a group area's directories carry setgid; files under it do not)
