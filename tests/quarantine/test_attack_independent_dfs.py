@@ -462,3 +462,62 @@ def test_max_files_holds_while_the_guest_keeps_adding_files(tmp_path):
         assert run.code in (0, 1) and "Traceback" not in run.err, run.err
         count = sum(len(dirs) + len(files) for _, dirs, files in os.walk(to))
         assert count <= 40, f"{count} entries published under max_files: 40"
+
+
+def old_atimes(q: Path) -> dict[str, int]:
+    """Put every atime of `q` in 2020 (relatime would then update it on any read)."""
+    old = 1_577_836_800 * 10**9
+    for base, dirs, files in os.walk(q):
+        for name in [*dirs, *files, "."]:
+            path = Path(base, name)
+            os.utime(path, ns=(old, path.stat().st_mtime_ns))
+    return atimes(q)
+
+
+def atimes(q: Path) -> dict[str, int]:
+    out = {".": q.stat().st_atime_ns}
+    for base, dirs, files in os.walk(q):
+        for name in [*dirs, *files]:
+            path = Path(base, name)
+            out[str(path.relative_to(q))] = path.stat().st_atime_ns
+    return out
+
+
+def atime_quarantine(q: Path) -> Path:
+    import h5py
+    import numpy as np
+
+    small_quarantine(q, files=2)
+    (q / "d").mkdir()
+    (q / "d" / "b.json").write_text('{"x": 1}\n')
+    with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked in a process of its own
+        f["x"] = np.arange(300_000)
+    return q
+
+
+DIR_ATIMES = "CLAIM BROKEN: the vet changes the atime of every directory of the quarantine it lists"
+BIG_H5 = "CLAIM BROKEN: a dry run opens big.h5 (HDF5 over 1 MiB) a second time without O_NOATIME"
+
+
+@pytest.mark.parametrize(
+    ("mode", "what"),
+    [
+        ("vet", "files"),
+        pytest.param("dry-run", "files", marks=pytest.mark.xfail(strict=True, reason=BIG_H5)),
+        pytest.param("vet", "directories", marks=pytest.mark.xfail(strict=True, reason=DIR_ATIMES)),
+    ],
+)
+def test_access_times_in_the_quarantine_stay_unchanged(tmp_path, mode, what):
+    """The docs: each byte is read once, and even the access times in the quarantine stay
+    unchanged (O_NOATIME)."""
+    require_root()
+    q = atime_quarantine(tmp_path / "q")
+    before = old_atimes(q)
+    pol = write_policy(tmp_path / "p.yaml", types="text, json, hdf5")
+    extra = ("--dry-run",) if mode == "dry-run" else ()
+    run = vet(q, pol, tmp_path / "log", "--to", str(tmp_path / "pub" / "a"), *extra)
+    assert run.code == 0, run.err
+    after = atimes(q)
+    dirs = {".", "d"}
+    changed = sorted(k for k in before if before[k] != after[k] and (k in dirs) == (what == "directories"))
+    assert not changed, f"atime changed: {changed}"

@@ -24,7 +24,7 @@ kind: Policy
 metadata: {{name: attack-dfs}}
 spec:
   quarantine:
-    allow_types: [text, json, fits]
+    allow_types: [{types}]
 {extra}"""
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -43,8 +43,8 @@ class Run:
         return json.loads(self.out)
 
 
-def write_policy(path: Path, extra: str = "") -> Path:
-    path.write_text(POLICY.format(extra=extra))
+def write_policy(path: Path, extra: str = "", types: str = "text, json, fits") -> Path:
+    path.write_text(POLICY.format(extra=extra, types=types))
     return path
 
 
