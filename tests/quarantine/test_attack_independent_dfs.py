@@ -22,17 +22,18 @@ import random
 import stat
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.attack_dfs_disk import dying_disk
+from tests.support.attack_dfs_disk import vet_on_a_dying_disk
 from tests.support.attack_dfs_races import (
+    churn,
     forked,
     mounting,
     mutate_while_read,
     rewrite_after_each_read,
     version,
+    versions_in,
 )
 from tests.support.attack_dfs_static import (
     GUEST_MTIME,
@@ -41,15 +42,19 @@ from tests.support.attack_dfs_static import (
     RAW_FORBIDDEN,
     SPECIALS,
     Static,
+    atime_quarantine,
+    atimes,
     mount_quarantine,
+    old_atimes,
     small_quarantine,
     start_vet,
     wait_for,
 )
 from tests.support.attack_dfs_tools import (
+    JSON,
+    PER_FILE_JSON,
     SECRET,
     Run,
-    events,
     hole_map,
     published,
     vet,
@@ -241,19 +246,7 @@ def test_mounts_made_during_the_vet_never_publish_the_host(tmp_path):
     for i in range(3):
         to = tmp_path / "pub" / f"m{i}"
         prefix = mounting(q, secret, tmp_path / f"ovl{i}", 20)
-        run = vet(
-            q,
-            pol,
-            tmp_path / "log",
-            "--to",
-            str(to),
-            "--job",
-            f"m{i}",
-            "--per-file",
-            "--format",
-            "json",
-            prefix=prefix,
-        )
+        run = vet(q, pol, tmp_path / "log", "--to", str(to), "--job", f"m{i}", *PER_FILE_JSON, prefix=prefix)
         assert run.code in (0, 1) and "Traceback" not in run.err, run.err
         out = published(to)
         assert not any(SECRET in data for data in out.values()), sorted(out)
@@ -267,7 +260,7 @@ def test_mounts_made_during_the_vet_never_publish_the_host(tmp_path):
     strict=True,
     reason="REPORT LIES BY OMISSION: --remove-promoted cannot unlink a.txt (chattr +i) nor d/b.txt "
     "(d is append-only), yet the vet exits 0 and its report and notes say nothing: the job runner "
-    "believes the quarantine was cleared, and a rerun publishes those files again",
+    "believes the quarantine was cleared, and the next job vetted from it publishes them again",
 )
 def test_remove_promoted_says_what_it_could_not_remove(tmp_path):
     require_root()
@@ -278,16 +271,8 @@ def test_remove_promoted_says_what_it_could_not_remove(tmp_path):
     subprocess.run(["chattr", "+i", str(q / "a.txt")], check=True)
     subprocess.run(["chattr", "+a", str(q / "d")], check=True)
     try:
-        run = vet(
-            q,
-            write_policy(tmp_path / "p.yaml"),
-            tmp_path / "log",
-            "--to",
-            str(tmp_path / "o"),
-            "--remove-promoted",
-            "--format",
-            "json",
-        )
+        args = ("--to", str(tmp_path / "o"), "--remove-promoted", *JSON)
+        run = vet(q, write_policy(tmp_path / "p.yaml"), tmp_path / "log", *args)
     finally:
         subprocess.run(["chattr", "-i", str(q / "a.txt")], check=True)
         subprocess.run(["chattr", "-a", str(q / "d")], check=True)
@@ -299,46 +284,21 @@ def test_remove_promoted_says_what_it_could_not_remove(tmp_path):
 
 
 def test_public_disk_dying_mid_vet_leaves_all_or_nothing(tmp_path):
-    """The public area's disk starts failing every I/O (EIO) at a random moment of the vet
-    (its loop device's backing file can take no new block). Exit 0 or 3 with one line and a `failed` event; then,
-    with the disk's own blocks mounted again, the job is all there or not at all, and a
-    rerun publishes it whole."""
+    """The public area's disk starts failing every write (EIO: its loop device's backing
+    file can take no new block) at a random moment of the vet. Exit 0, or 3 with one line
+    and a `failed` event; from the disk's own blocks mounted again, the job is all there
+    or not at all, and a rerun publishes it whole."""
     require_root()
     require_tools("losetup", "mkfs.ext4")
     q = tmp_path / "q"
     q.mkdir()
     for i in range(20):
         (q / f"f{i:02}.txt").write_text(f"line {i}\n" * 50_000)
-    want = published(q)
     pol, log = write_policy(tmp_path / "p.yaml"), tmp_path / "log"
     rng = random.Random(31)
     for i in range(2):
-        with dying_disk(tmp_path / f"d{i}") as disk:
-            to = disk.mountpoint / "r"
-            before = len(events(log))
-            proc = start_vet(q, pol, log, "--to", str(to), "--job", "r")
-            staging = disk.mountpoint / ".vmguard-staging" / "r.staging"
-            wait_for(staging)
-            time.sleep(rng.uniform(0, 1.2))  # in the copy, the syncfs, the renames or after
-            disk.fail()
-            _, err = proc.communicate(timeout=120)
-            print("dying disk", i, proc.returncode, err.strip())
-            assert proc.returncode in (0, 3) and "Traceback" not in err, err
-            if proc.returncode == 3:
-                assert len(err.strip().splitlines()) == 1, err
-                assert [e["data"]["status"] for e in events(log)[before:]] == ["failed"]
-            disk.remount_from_disk()
-            assert to.exists() == (proc.returncode == 0), f"exit {proc.returncode}, on disk: {to.exists()}"
-            if to.exists():
-                assert published(to) == want
-            again = vet(q, pol, log, "--to", str(to), "--job", "r")
-            assert again.code == 0, again.err
-            assert published(to) == want
-
-
-def versions_in(data: bytes) -> set[bytes]:
-    """The versions whose lines a file holds (its last line is cut short by design)."""
-    return {line[:14] for line in data.splitlines()[:-1]}
+        code, err, to = vet_on_a_dying_disk(tmp_path / f"d{i}", q, pol, log, rng.uniform(0, 1.2))
+        assert code in (0, 3) and "Traceback" not in err, err
 
 
 def test_files_changing_while_read_are_never_published_torn(tmp_path):
@@ -355,18 +315,7 @@ def test_files_changing_while_read_are_never_published_torn(tmp_path):
             path.write_bytes(version(0, size))
         to = tmp_path / "pub" / f"t{run_no}"
         with forked(mutate_while_read(victims, size, 30)):
-            run = vet(
-                q,
-                pol,
-                tmp_path / "log",
-                "--to",
-                str(to),
-                "--job",
-                f"t{run_no}",
-                "--per-file",
-                "--format",
-                "json",
-            )
+            run = vet(q, pol, tmp_path / "log", "--to", str(to), "--job", f"t{run_no}", *PER_FILE_JSON)
         assert run.code in (0, 1) and "Traceback" not in run.err, run.err
         sums = {e["path"]: e["sha256"] for e in run.report()["entries"] if e["verdict"] == "accepted"}
         print("changing files", run_no, {e["path"]: e["reasons"] for e in run.report()["entries"]})
@@ -436,63 +385,12 @@ def test_max_files_holds_while_the_guest_keeps_adding_files(tmp_path):
         q = small_quarantine(tmp_path / f"q{run_no}", files=30)
         (q / "sub").mkdir()
 
-        def churn(q: os.PathLike = q) -> None:
-            n = 0
-            while True:
-                n += 1
-                for where in (Path(q), Path(q) / "sub"):
-                    (where / f"n{n}.txt").write_text("new\n")
-                    if n > 5:
-                        (where / f"n{n - 5}.txt").unlink(missing_ok=True)
-
         to = tmp_path / "pub" / f"m{run_no}"
-        with forked(churn):
-            run = vet(
-                q,
-                pol,
-                tmp_path / "log",
-                "--to",
-                str(to),
-                "--job",
-                f"m{run_no}",
-                "--per-file",
-                "--format",
-                "json",
-            )
+        with forked(churn(q)):
+            run = vet(q, pol, tmp_path / "log", "--to", str(to), "--job", f"m{run_no}", *PER_FILE_JSON)
         assert run.code in (0, 1) and "Traceback" not in run.err, run.err
         count = sum(len(dirs) + len(files) for _, dirs, files in os.walk(to))
         assert count <= 40, f"{count} entries published under max_files: 40"
-
-
-def old_atimes(q: Path) -> dict[str, int]:
-    """Put every atime of `q` in 2020 (relatime would then update it on any read)."""
-    old = 1_577_836_800 * 10**9
-    for base, dirs, files in os.walk(q):
-        for name in [*dirs, *files, "."]:
-            path = Path(base, name)
-            os.utime(path, ns=(old, path.stat().st_mtime_ns))
-    return atimes(q)
-
-
-def atimes(q: Path) -> dict[str, int]:
-    out = {".": q.stat().st_atime_ns}
-    for base, dirs, files in os.walk(q):
-        for name in [*dirs, *files]:
-            path = Path(base, name)
-            out[str(path.relative_to(q))] = path.stat().st_atime_ns
-    return out
-
-
-def atime_quarantine(q: Path) -> Path:
-    import h5py
-    import numpy as np
-
-    small_quarantine(q, files=2)
-    (q / "d").mkdir()
-    (q / "d" / "b.json").write_text('{"x": 1}\n')
-    with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked in a process of its own
-        f["x"] = np.arange(300_000)
-    return q
 
 
 DIR_ATIMES = "CLAIM BROKEN: the vet changes the atime of every directory of the quarantine it lists"

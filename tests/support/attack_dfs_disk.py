@@ -73,3 +73,33 @@ def dying_disk(base: Path) -> Iterator[Disk]:
         for loop in loops:
             subprocess.run(["losetup", "-d", loop], check=False, capture_output=True)
         unmount(back)
+
+
+def vet_on_a_dying_disk(base: Path, q: Path, pol: Path, log: Path, delay: float) -> tuple[int, str, Path]:
+    """Vet `q` onto a fresh dying disk that fails `delay` seconds after staging began, then
+    check from the disk's own blocks: exit 3 (one line, one `failed` event) leaves no job,
+    exit 0 the whole job; a rerun publishes it whole. Returns the first exit and stderr."""
+    from tests.support.attack_dfs_static import start_vet, wait_for
+    from tests.support.attack_dfs_tools import events, published, vet
+
+    want = published(q)
+    with dying_disk(base) as disk:
+        to = disk.mountpoint / "r"
+        before = len(events(log))
+        proc = start_vet(q, pol, log, "--to", str(to), "--job", "r")
+        wait_for(disk.mountpoint / ".vmguard-staging" / "r.staging")
+        time.sleep(delay)  # in the copy, the syncfs, the renames or after
+        disk.fail()
+        _, err = proc.communicate(timeout=120)
+        print("dying disk", proc.returncode, err.strip())
+        if proc.returncode == 3:
+            assert len(err.strip().splitlines()) == 1, err
+            assert [e["data"]["status"] for e in events(log)[before:]] == ["failed"]
+        disk.remount_from_disk()
+        assert to.exists() == (proc.returncode == 0), f"exit {proc.returncode}, on disk: {to.exists()}"
+        if to.exists():
+            assert published(to) == want
+        again = vet(q, pol, log, "--to", str(to), "--job", "r")
+        assert again.code == 0, again.err
+        assert published(to) == want
+        return proc.returncode, err, to

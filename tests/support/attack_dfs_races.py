@@ -137,3 +137,23 @@ def mutate_while_read(victims: list[Path], size: int, seconds: float) -> Callabl
                     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     return body
+
+
+def versions_in(data: bytes) -> set[bytes]:
+    """The versions whose lines a file holds (its last line is cut short by design)."""
+    return {line[:14] for line in data.splitlines()[:-1]}
+
+
+def churn(q: Path) -> Callable[[], None]:
+    """Create files in `q` and `q/sub` as fast as possible, keeping the last five."""
+
+    def body() -> None:
+        n = 0
+        while True:
+            n += 1
+            for where in (q, q / "sub"):
+                (where / f"n{n}.txt").write_text("new\n")
+                if n > 5:
+                    (where / f"n{n - 5}.txt").unlink(missing_ok=True)
+
+    return body

@@ -19,6 +19,7 @@ from astropy.io import fits
 
 from tests.support.attack_dfs_tools import (
     IN_OPEN,
+    PER_FILE_JSON,
     ROOT,
     SECRET,
     Inotify,
@@ -117,18 +118,8 @@ class Static:
         for sub in ("spec",):
             watch.watch(self.q / sub, IN_OPEN)
         try:
-            self.run = vet(
-                self.q,
-                write_policy(base / "policy.yaml"),
-                self.log,
-                "--to",
-                str(self.pub / "job"),
-                "--job",
-                "job",
-                "--per-file",
-                "--format",
-                "json",
-            )
+            args = ("--to", str(self.pub / "job"), "--job", "job", *PER_FILE_JSON)
+            self.run = vet(self.q, write_policy(base / "policy.yaml"), self.log, *args)
             self.opened = sorted(str(p.relative_to(self.q)) for p, _ in watch.names())
         finally:
             watch.close()
@@ -171,3 +162,33 @@ def wait_for(path: Path, seconds: float = 20) -> None:
     end = time.monotonic() + seconds
     while not path.exists() and time.monotonic() < end:
         time.sleep(0.001)
+
+
+def old_atimes(q: Path) -> dict[str, int]:
+    """Put every atime of `q` in 2020 (relatime would then update it on any read)."""
+    old = 1_577_836_800 * 10**9
+    for base, dirs, files in os.walk(q):
+        for name in [*dirs, *files, "."]:
+            path = Path(base, name)
+            os.utime(path, ns=(old, path.stat().st_mtime_ns))
+    return atimes(q)
+
+
+def atimes(q: Path) -> dict[str, int]:
+    out = {".": q.stat().st_atime_ns}
+    for base, dirs, files in os.walk(q):
+        for name in [*dirs, *files]:
+            path = Path(base, name)
+            out[str(path.relative_to(q))] = path.stat().st_atime_ns
+    return out
+
+
+def atime_quarantine(q: Path) -> Path:
+    import h5py
+
+    small_quarantine(q, files=2)
+    (q / "d").mkdir()
+    (q / "d" / "b.json").write_text('{"x": 1}\n')
+    with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked in a process of its own
+        f["x"] = np.arange(300_000)
+    return q

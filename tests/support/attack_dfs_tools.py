@@ -27,6 +27,8 @@ spec:
     allow_types: [{types}]
 {extra}"""
 
+JSON = ("--format", "json")
+PER_FILE_JSON = ("--per-file", *JSON)
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
