@@ -31,6 +31,7 @@ from tests.support.attack_dfs_races import (
     forked,
     mounting,
     mutate_while_read,
+    patch_on_open,
     rewrite_after_each_read,
     version,
     versions_in,
@@ -419,3 +420,29 @@ def test_access_times_in_the_quarantine_stay_unchanged(tmp_path, mode, what):
     dirs = {".", "d"}
     changed = sorted(k for k in before if before[k] != after[k] and (k in dirs) == (what == "directories"))
     assert not changed, f"atime changed: {changed}"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.08])
+def test_dry_run_walk_of_a_large_hdf5_does_not_judge_other_bytes(tmp_path, delay):
+    """A dry run walks a large HDF5 file in the quarantine itself (the docs), after the
+    stream pass hashed it. The guest writes a reserved byte of /x's object header (which
+    the walk refuses), then puts it back once the vet opened the file: the dry run must not
+    report 'accepted' with the hash of the bytes that held the payload."""
+    import h5py
+    import numpy as np
+
+    require_root()
+    q = tmp_path / "q"
+    q.mkdir()
+    with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked by a process of its own
+        f["x"] = np.arange(300_000)
+        header = h5py.h5o.get_info(f["x"].id).addr
+    dirty = bytearray((q / "big.h5").read_bytes())
+    dirty[header + 1] = 0x42  # a v1 object header's reserved byte
+    (q / "big.h5").write_bytes(dirty)
+    pol = write_policy(tmp_path / "p.yaml", types="hdf5")
+    with forked(patch_on_open(q / "big.h5", delay, header + 1, b"\0")):
+        run = vet(q, pol, tmp_path / "log", "--to", str(tmp_path / "o"), "--dry-run", *JSON)
+    item = entry(run, "big.h5")
+    lie = item["verdict"] == "accepted" and item["sha256"] == hashlib.sha256(dirty).hexdigest()
+    assert not lie, item

@@ -157,3 +157,26 @@ def churn(q: Path) -> Callable[[], None]:
                     (where / f"n{n - 5}.txt").unlink(missing_ok=True)
 
     return body
+
+
+def patch_on_open(path: Path, delay: float, offset: int, byte: bytes) -> Callable[[], None]:
+    """When the vet first opens `path` (IN_OPEN), wait `delay` and write `byte` at
+    `offset` in place, putting the mtime back."""
+    from tests.support.attack_dfs_tools import IN_OPEN
+
+    def body() -> None:
+        watch = Inotify()
+        watch.watch(path.parent, IN_OPEN)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if any(seen == path for seen, _ in watch.names()):
+                time.sleep(delay)
+                st = os.stat(path)
+                fd = os.open(path, os.O_WRONLY)
+                os.pwrite(fd, byte, offset)
+                os.close(fd)
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+                return
+            time.sleep(0.0002)
+
+    return body
