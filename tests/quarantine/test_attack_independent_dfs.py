@@ -14,7 +14,6 @@ failing every write (EIO) mid-vet, examined afterwards from the disk's own block
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import os
@@ -45,8 +44,10 @@ from tests.support.attack_dfs_static import (
     Static,
     atime_quarantine,
     atimes,
+    entry,
     mount_quarantine,
     old_atimes,
+    reserved_byte_quarantine,
     small_quarantine,
     start_vet,
     wait_for,
@@ -55,7 +56,6 @@ from tests.support.attack_dfs_tools import (
     JSON,
     PER_FILE_JSON,
     SECRET,
-    Run,
     hole_map,
     published,
     vet,
@@ -68,15 +68,6 @@ from tests.support.require import require_root, require_tools
 def static(tmp_path_factory) -> Static:
     require_root()
     return Static(tmp_path_factory.mktemp("dfs"))
-
-
-def entry(run: Run, path: str) -> dict:
-    """The report's entry for `path`; a rejected name is reported escaped (`\\u2028`)."""
-    for item in run.report()["entries"]:
-        shown = item["path"]
-        if path in (shown, codecs.decode(shown, "unicode_escape") if shown.isascii() else shown):
-            return item
-    raise AssertionError(f"{path!r} is not in the report")
 
 
 def test_static_run_ran(static):
@@ -428,18 +419,8 @@ def test_dry_run_walk_of_a_large_hdf5_does_not_judge_other_bytes(tmp_path, delay
     stream pass hashed it. The guest writes a reserved byte of /x's object header (which
     the walk refuses), then puts it back once the vet opened the file: the dry run must not
     report 'accepted' with the hash of the bytes that held the payload."""
-    import h5py
-    import numpy as np
-
     require_root()
-    q = tmp_path / "q"
-    q.mkdir()
-    with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked by a process of its own
-        f["x"] = np.arange(300_000)
-        header = h5py.h5o.get_info(f["x"].id).addr
-    dirty = bytearray((q / "big.h5").read_bytes())
-    dirty[header + 1] = 0x42  # a v1 object header's reserved byte
-    (q / "big.h5").write_bytes(dirty)
+    q, header, dirty = reserved_byte_quarantine(tmp_path / "q")
     pol = write_policy(tmp_path / "p.yaml", types="hdf5")
     with forked(patch_on_open(q / "big.h5", delay, header + 1, b"\0")):
         run = vet(q, pol, tmp_path / "log", "--to", str(tmp_path / "o"), "--dry-run", *JSON)

@@ -4,6 +4,7 @@ a hole pattern), vetted once, and the small quarantines of the other runs."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
@@ -23,6 +24,7 @@ from tests.support.attack_dfs_tools import (
     ROOT,
     SECRET,
     Inotify,
+    Run,
     published,
     punch,
     vet,
@@ -192,3 +194,28 @@ def atime_quarantine(q: Path) -> Path:
     with h5py.File(q / "big.h5", "w") as f:  # over 1 MiB: walked in a process of its own
         f["x"] = np.arange(300_000)
     return q
+
+
+def entry(run: Run, path: str) -> dict:
+    """The report's entry for `path`; a rejected name is reported escaped (`\\u2028`)."""
+    for item in run.report()["entries"]:
+        shown = item["path"]
+        if path in (shown, codecs.decode(shown, "unicode_escape") if shown.isascii() else shown):
+            return item
+    raise AssertionError(f"{path!r} is not in the report")
+
+
+def reserved_byte_quarantine(q: Path) -> tuple[Path, int, bytes]:
+    """big.h5 (over 1 MiB: walked by a process of its own) with a reserved byte of /x's v1
+    object header set: the walk refuses it. Returns the quarantine, /x's header address
+    and the file's bytes."""
+    import h5py
+
+    q.mkdir()
+    with h5py.File(q / "big.h5", "w") as f:
+        f["x"] = np.arange(300_000)
+        header = h5py.h5o.get_info(f["x"].id).addr
+    dirty = bytearray((q / "big.h5").read_bytes())
+    dirty[header + 1] = 0x42
+    (q / "big.h5").write_bytes(dirty)
+    return q, header, bytes(dirty)
