@@ -1,0 +1,300 @@
+"""FITS tables to the last byte (issue #13): every byte of a binary table's rows lies in
+a column its TFORMn declares, a logical byte is T, F or 0, the bits of an X column past
+its last bit are zero, and the heap is exactly the arrays the P/Q descriptors point to,
+in the order astropy (column by column) or cfitsio (row by row) writes them, with no gap
+and no overlap; an ASCII table's bytes are printable and those no TBCOLn field covers
+are blanks. Values inside the columns are data. Rows of a table with nothing to check
+(numbers, characters) are skipped unread, as an image's pixels are."""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .fitstile import GzipTile, Tiles
+from .stream import Invalid, Stream
+
+FMT = "fits"
+BATCH = 1 << 20  # rows are checked about this many bytes at a time
+PIECE = 1 << 20  # heap arrays are checked this many bytes at a time
+MAX_CHECKED = 4_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles)
+_SIZE = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16}
+_BINARY = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])(.*)$")
+_ARRAY = re.compile(r"^([LXBIJKAEDCM])(?:\(\d+\))?$")
+_ASCII = re.compile(r"^([AIFED])(\d+)(?:\.\d+)?$")
+_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_LOGICAL = b"TF\0"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a binary table: where it lies in a row and what it holds."""
+
+    number: int  # n of TFORMn
+    kind: str  # the TFORM type letter
+    offset: int  # first byte in the row
+    repeat: int  # elements (bits for X)
+    element: str = ""  # P/Q: the type of the array's elements
+
+    @property
+    def width(self) -> int:
+        if self.kind == "X":
+            return -(-self.repeat // 8)
+        if self.kind in "PQ":
+            return self.repeat * (8 if self.kind == "P" else 16)
+        return self.repeat * _SIZE[self.kind]
+
+
+def columns(tforms: list[str]) -> list[Column]:
+    """The columns of a binary table from its TFORMn values, packed as the standard lays them."""
+    out, offset = [], 0
+    for n, tform in enumerate(tforms, 1):
+        match = _BINARY.match(tform.strip())
+        if match is None:
+            raise Invalid(f"fits: TFORM{n} = '{tform}' is not a binary table format")
+        repeat, kind, rest = int(match.group(1) or 1), match.group(2), match.group(3).strip()
+        element = ""
+        if kind in "PQ":
+            array = _ARRAY.match(rest)
+            if array is None or repeat > 1:
+                raise Invalid(f"fits: TFORM{n} = '{tform}' is not a variable-length array format")
+            element = array.group(1)
+        column = Column(n, kind, offset, repeat, element)
+        out.append(column)
+        offset += column.width
+    return out
+
+
+def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int, tiles: Tiles) -> None:
+    """A binary table's rows and heap (PCOUNT bytes right after the rows: THEAP was
+    checked to be the table's size), to their last byte. `tiles`: the columns whose
+    arrays are a tile-compressed image's gzip tiles (fitstile.py)."""
+    cols = columns(tforms)
+    width = sum(c.width for c in cols)
+    if width != naxis1:
+        raise Invalid(
+            f"fits: the columns of a binary table (TFORMn) fill {width} bytes of each "
+            f"{naxis1}-byte row (NAXIS1): every byte of a row must lie in a column"
+        )
+    checks = [c for c in cols if c.kind in "LX" and c.repeat]
+    arrays = [c for c in cols if c.kind in "PQ" and c.repeat]
+    if heap and not arrays:
+        raise Invalid(
+            f"fits: a binary table without array columns (P, Q) has a heap of {heap} bytes (PCOUNT)"
+        )
+    if not checks and not arrays:
+        stream.skip(naxis1 * rows, "a binary table", FMT)
+        return
+    layout = HeapLayout(arrays, heap, tiles)
+    per_batch = max(1, BATCH // max(naxis1, 1))
+    for first in range(0, rows, per_batch):
+        count = min(per_batch, rows - first)
+        start = stream.pos
+        data = stream.read(count * naxis1, "a binary table", FMT)
+        for column in checks:
+            _check_bits(data, naxis1, column, start)
+        layout.add(data, naxis1, first)
+    layout.finish()
+    _check_heap(stream, heap, layout.checked, tiles)
+
+
+def _check_bits(data: bytes, naxis1: int, column: Column, start: int) -> None:
+    """Logical bytes are T, F or 0; an X column's bits past its last are zero."""
+    if column.kind == "L":
+        for j in range(column.repeat):
+            _only(data[column.offset + j :: naxis1], _LOGICAL, column, start + column.offset + j, naxis1)
+    elif column.repeat % 8:
+        last = column.offset + column.width - 1
+        _only(data[last::naxis1], _clear(column.repeat % 8), column, start + last, naxis1)
+
+
+def _clear(used: int) -> bytes:
+    """The byte values whose bits past the first `used` (most significant first) are zero."""
+    mask = 0xFF >> used
+    return bytes(v for v in range(256) if not v & mask)
+
+
+def _only(values: bytes, allowed: bytes, column: Column, first: int, stride: int) -> None:
+    bad = values.translate(None, allowed)
+    if bad:
+        at = first + values.index(bad[:1]) * stride
+        logical = "L" in (column.kind, column.element)
+        what = (
+            "a logical byte other than T, F or 0"
+            if logical
+            else "bits past the last bit of an X column that are not zero"
+        )
+        raise Invalid(f"fits: {what} in column {column.number} (TFORM{column.number}, offset {at})")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A heap array whose bytes have rules (logical, bits, a gzip tile)."""
+
+    offset: int
+    size: int
+    column: Column
+    count: int  # elements (bits for X)
+    row: int
+
+
+@dataclass
+class _Order:
+    """One writer's heap order, checked descriptor by descriptor: `ok` until a descriptor
+    points elsewhere than that writer puts the array."""
+
+    ok: bool = True
+    pos: int = 0
+
+
+class HeapLayout:
+    """The descriptors of a table's array columns against the two orders writers use: the
+    arrays of each column in turn (astropy), or of each row in turn (cfitsio). Each array
+    must be where that order puts it; an empty array points there or to 0. Only the
+    columns' running sums are kept; the arrays whose bytes must be checked are listed."""
+
+    def __init__(self, arrays: list[Column], heap: int, tiles: Tiles) -> None:
+        self.arrays, self.heap, self.tiles = arrays, heap, tiles
+        self.by_row = _Order()
+        self.base: list[int | None] = [None] * len(arrays)  # column order: where each column starts
+        self.run = [0] * len(arrays)
+        self.empty: list[int | None] = [None] * len(arrays)  # an empty array's offset before the start
+        self.by_column = True
+        self.checked: list[Checked] = []
+
+    def add(self, data: bytes, naxis1: int, first: int) -> None:
+        rows = [_descriptors(data, naxis1, c) for c in self.arrays]
+        for r, row in enumerate(zip(*rows, strict=True)):
+            for k, (count, offset) in enumerate(row):
+                column = self.arrays[k]
+                if count < 0 or offset < 0:
+                    raise Invalid(
+                        f"fits: a negative array descriptor in column {column.number}, row {first + r + 1}"
+                    )
+                size = -(-count // 8) if column.element == "X" else count * _SIZE[column.element]
+                self._row_order(offset, size)
+                self._column_order(k, offset, size)
+                if not (self.by_row.ok or self.by_column):
+                    raise Invalid(
+                        f"fits: the array of column {column.number}, row {first + r + 1} is at heap offset "
+                        f"{offset}: a binary table's heap holds each array once, column by column "
+                        "(astropy) or row by row (cfitsio), with no gap"
+                    )
+                if size and self._checks(column):
+                    self.checked.append(Checked(offset, size, column, count, first + r))
+        if len(self.checked) > MAX_CHECKED:
+            raise Invalid(
+                f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in one table"
+            )
+
+    def _checks(self, column: Column) -> bool:
+        return column.element in "LX" or column.number in self.tiles.columns
+
+    def _row_order(self, offset: int, size: int) -> None:
+        order = self.by_row
+        if size == 0:
+            order.ok = order.ok and offset in (0, order.pos)
+            return
+        order.ok = order.ok and offset == order.pos
+        order.pos += size
+
+    def _column_order(self, k: int, offset: int, size: int) -> None:
+        base = self.base[k]
+        if size == 0:
+            if offset == 0:
+                return
+            if base is None:
+                self.by_column = self.by_column and self.empty[k] in (None, offset)
+                self.empty[k] = offset
+            else:
+                self.by_column = self.by_column and offset == base + self.run[k]
+            return
+        if base is None:
+            base = self.base[k] = offset
+            self.by_column = self.by_column and self.empty[k] in (None, base)
+        self.by_column = self.by_column and offset == base + self.run[k]
+        self.run[k] += size
+
+    def finish(self) -> None:
+        """The arrays fill the heap: each column starts where the one before ends."""
+        pos = 0
+        for k in range(len(self.arrays)):
+            start = self.base[k] if self.base[k] is not None else self.empty[k]
+            self.by_column = self.by_column and start in (None, pos)
+            pos += self.run[k]
+        if not ((self.by_row.ok and self.by_row.pos == self.heap) or (self.by_column and pos == self.heap)):
+            used = self.by_row.pos if self.by_row.ok else pos
+            raise Invalid(
+                f"fits: a binary table's heap of {self.heap} bytes (PCOUNT) is not its arrays "
+                f"({used} bytes) laid out as astropy (column by column) or cfitsio (row by row) "
+                "writes them: bytes no descriptor points to, or an array elsewhere"
+            )
+
+
+def _descriptors(data: bytes, naxis1: int, column: Column) -> list[tuple[int, int]]:
+    """(count, offset) of one array column in each row of a batch."""
+    size = 8 if column.kind == "P" else 16
+    packed = bytearray(len(data) // naxis1 * size)
+    for j in range(size):
+        packed[j::size] = data[column.offset + j :: naxis1]
+    return list(struct.iter_unpack(">ii" if size == 8 else ">qq", packed))
+
+
+def _check_heap(stream: Stream, heap: int, checked: list[Checked], tiles: Tiles) -> None:
+    """Streams the heap: the arrays whose bytes have rules are read and checked, the rest skipped."""
+    start, pos = stream.pos, 0
+    for array in sorted(checked, key=lambda item: item.offset):
+        stream.skip(array.offset - pos, "a binary table's heap", FMT)
+        check = _array_check(array, start + array.offset, tiles)
+        for done in range(0, array.size, PIECE):
+            piece = stream.read(min(PIECE, array.size - done), "a binary table's heap", FMT)
+            check(piece, done + PIECE >= array.size)
+        pos = array.offset + array.size
+    stream.skip(heap - pos, "a binary table's heap", FMT)
+
+
+def _array_check(array: Checked, at: int, tiles: Tiles) -> Callable[[bytes, bool], None]:
+    column, count = array.column, array.count
+    if column.element == "L":
+        return lambda piece, last: _only(piece, _LOGICAL, column, at, 1)
+    if column.element == "X":
+
+        def bits(piece: bytes, last: bool) -> None:
+            if last and count % 8:
+                _only(piece[-1:], _clear(count % 8), column, at + array.size - 1, 1)
+
+        return bits
+    return GzipTile(at, tiles, array.row).feed
+
+
+def ascii_table(stream: Stream, naxis1: int, rows: int, fields: list[tuple[int, str]]) -> None:
+    """An ASCII table's rows: printable ASCII, blanks wherever no field lies."""
+    covered = bytearray(naxis1)
+    for n, (tbcol, tform) in enumerate(fields, 1):
+        match = _ASCII.match(tform.strip())
+        if match is None:
+            raise Invalid(f"fits: TFORM{n} = '{tform}' is not an ASCII table format")
+        end = tbcol - 1 + int(match.group(2))
+        if tbcol < 1 or end > naxis1:
+            raise Invalid(f"fits: field {n} of an ASCII table (TBCOL{n}, TFORM{n}) lies outside its row")
+        covered[tbcol - 1 : end] = b"\1" * (end - tbcol + 1)
+    gaps = [i for i in range(naxis1) if not covered[i]]
+    per_batch = max(1, BATCH // max(naxis1, 1))
+    for first in range(0, rows, per_batch):
+        start = stream.pos
+        data = stream.read(min(per_batch, rows - first) * naxis1, "an ASCII table", FMT)
+        bad = _PRINTABLE.search(data)
+        if bad:
+            raise Invalid(
+                f"fits: a byte of an ASCII table is not printable ASCII (offset {start + bad.start()})"
+            )
+        for i in gaps:
+            values = data[i::naxis1]
+            if values.strip(b" "):
+                at = start + i + naxis1 * (len(values) - len(values.lstrip(b" ")))
+                raise Invalid(
+                    f"fits: a byte of an ASCII table that no field (TBCOLn, TFORMn) covers is not "
+                    f"a blank (offset {at})"
+                )

@@ -1,0 +1,108 @@
+"""Tile-compressed FITS images (ZIMAGE = T: a binary table with a row per tile) whose
+tiles are gzip members (GZIP_1, GZIP_2, and the GZIP_COMPRESSED_DATA column of floats
+that could not be quantized): each array of such a column is one plain gzip member that
+ends at the array's last byte and inflates to exactly the tile's pixels. Its header's
+free fields (MTIME, XFL, OS) are the same in every tile of the image, as astropy and
+cfitsio write them (one time for all). RICE, PLIO and HCOMPRESS tiles are not decoded:
+their arrays are data as far as this check goes (docs: what exactness leaves)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+from .stream import Invalid
+
+PIECE = 1 << 20
+GZIP = ("GZIP_1", "GZIP_2")
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Which columns hold gzip tiles, and the tile grid that says each tile's pixel count."""
+
+    columns: frozenset[int] = frozenset()
+    shape: tuple[int, ...] = ()  # ZNAXISn
+    tile: tuple[int, ...] = ()  # ZTILEn
+    pixel_bytes: frozenset[int] = frozenset()  # what one pixel may inflate to
+    header: list[bytes] = field(default_factory=list, compare=False)  # the first tile's free fields
+
+    def pixels(self, row: int) -> int:
+        """Pixels of the tile stored in table row `row` (0-based; axis 1 varies fastest)."""
+        count = 1
+        for length, size in zip(self.shape, self.tile, strict=True):
+            tiles = -(-length // size)
+            index, row = row % tiles, row // tiles
+            count *= min(size, length - index * size)
+        return count
+
+
+NONE = Tiles()
+
+
+def tiles(
+    names: dict[int, str | None], compression: str | None, shape: list[int], tile: list[int], bitpix: int
+) -> Tiles:
+    """The gzip tiles of a tile-compressed image: its COMPRESSED_DATA column when the
+    compression is GZIP_1/GZIP_2, and any GZIP_COMPRESSED_DATA column. A pixel inflates to
+    ZBITPIX's bytes, or 4 for a float image quantized to 32-bit integers."""
+    if len(tile) != len(shape) or any(t < 1 for t in tile) or any(n < 0 for n in shape):
+        raise Invalid("fits: a tile-compressed image's ZTILEn do not tile its ZNAXISn")
+    gzip = compression in GZIP
+    columns = frozenset(
+        n
+        for n, name in names.items()
+        if name == "GZIP_COMPRESSED_DATA" or (gzip and name == "COMPRESSED_DATA")
+    )
+    return Tiles(columns, tuple(shape), tuple(tile), frozenset({abs(bitpix) // 8, 4}))
+
+
+class GzipTile:
+    """One tile's gzip member, fed piece by piece."""
+
+    def __init__(self, at: int, tiles: Tiles, row: int) -> None:
+        self.at, self.tiles = at, tiles
+        self.sizes = {tiles.pixels(row) * b for b in tiles.pixel_bytes}
+        self.inflate, self.head, self.size = zlib.decompressobj(wbits=31), b"", 0
+
+    def feed(self, piece: bytes, last: bool) -> None:
+        if len(self.head) < 10:
+            self.head += piece[: 10 - len(self.head)]
+            if len(self.head) == 10:
+                self._header()
+        try:
+            while piece:
+                self.size += len(self.inflate.decompress(piece, PIECE))
+                piece = self.inflate.unconsumed_tail
+                if self.size > max(self.sizes):
+                    raise Invalid(
+                        f"fits: a GZIP tile (offset {self.at}) inflates to more than its tile's pixels"
+                    )
+        except zlib.error as err:
+            raise Invalid(
+                f"fits: a GZIP tile (offset {self.at}) is not a valid gzip stream ({err})"
+            ) from None
+        if self.inflate.eof and (self.inflate.unused_data or not last):
+            raise Invalid(
+                f"fits: bytes after the gzip stream of a tile (offset {self.at}): no reader needs them"
+            )
+        if last and not self.inflate.eof:
+            raise Invalid(f"fits: a GZIP tile (offset {self.at}) ends inside its gzip stream")
+        if last and self.size not in self.sizes:
+            raise Invalid(
+                f"fits: a GZIP tile (offset {self.at}) inflates to {self.size} bytes, not its tile's pixels"
+            )
+
+    def _header(self) -> None:
+        if self.head[:3] != b"\x1f\x8b\x08" or self.head[3]:
+            raise Invalid(
+                f"fits: a GZIP tile (offset {self.at}) is not a plain gzip member (flags {self.head[3]}: "
+                "a name, comment or extra field no reader returns)"
+            )
+        if not self.tiles.header:
+            self.tiles.header.append(self.head[4:])
+        elif self.tiles.header[0] != self.head[4:]:
+            raise Invalid(
+                f"fits: a GZIP tile (offset {self.at}) has another MTIME, XFL or OS than the image's "
+                "first tile: its writer gives all tiles the same"
+            )
