@@ -192,6 +192,16 @@ def test_bits_and_logicals_in_rows_and_heap_arrays():
         _check(_patch(data, pl + 1, b"G"))
 
 
+def test_a_string_holds_only_nuls_after_its_first_nul():
+    data = CONTROLS["every-column"]
+    start, naxis1, _, _ = _table(data)
+    a = start + 4 * naxis1 + 3 + 2 + 1 + 2 + 8 + 8  # row 4's 6A field ("yy")
+    assert data[a : a + 6] == b"yy\0\0\0\0"
+    assert _check(_patch(data, a, b"yy z\0\0")) == "fits"  # blanks are characters
+    with pytest.raises(Invalid, match=f"column 7 .* holds bytes after its NUL \\(offset {a + 4}\\)"):
+        _check(_patch(data, a, b"yy\0\0z\0"))
+
+
 def _string_card(data: bytes, header: int, key: bytes, text: str) -> bytes:
     _, where, _ = _cards(data, header)
     card = (key.ljust(8) + b"= " + f"'{text:<8}'".encode()).ljust(80)

@@ -26,6 +26,7 @@ _ARRAY = re.compile(r"^([LXBIJKAEDCM])(?:\(\d+\))?$")
 _ASCII = re.compile(r"^([AIFED])(\d+)(?:\.\d+)?$")
 _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 _LOGICAL = b"TF\0"
+_IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int,
             f"fits: the columns of a binary table (TFORMn) fill {width} bytes of each "
             f"{naxis1}-byte row (NAXIS1): every byte of a row must lie in a column"
         )
-    checks = [c for c in cols if c.kind in "LX" and c.repeat]
+    checks = [c for c in cols if c.kind in "LXA" and c.repeat]
     arrays = [c for c in cols if c.kind in "PQ" and c.repeat]
     if heap and not arrays:
         raise Invalid(
@@ -101,13 +102,34 @@ def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int,
 
 
 def _check_bits(data: bytes, naxis1: int, column: Column, start: int) -> None:
-    """Logical bytes are T, F or 0; an X column's bits past its last are zero."""
+    """Logical bytes are T, F or 0; an X column's bits past its last are zero; a string
+    holds only NULs after its first NUL."""
     if column.kind == "L":
         for j in range(column.repeat):
             _only(data[column.offset + j :: naxis1], _LOGICAL, column, start + column.offset + j, naxis1)
+    elif column.kind == "A":
+        _check_string(data, naxis1, column, start)
     elif column.repeat % 8:
         last = column.offset + column.width - 1
         _only(data[last::naxis1], _clear(column.repeat % 8), column, start + last, naxis1)
+
+
+def _check_string(data: bytes, naxis1: int, column: Column, start: int) -> None:
+    """No byte but NUL after a NUL in any row: a C reader (cfitsio) ends the string there,
+    astropy returns what follows. Each row is a byte of a big integer (1 = NUL), so the
+    rows are checked together, byte position by byte position."""
+    rows = len(data) // naxis1
+    ones, seen = int.from_bytes(b"\1" * rows, "big"), 0
+    for j in range(column.repeat):
+        nul = int.from_bytes(data[column.offset + j :: naxis1].translate(_IS_NUL), "big")
+        bad = seen & (ones ^ nul)
+        if bad:
+            row = rows - 1 - (bad.bit_length() - 1) // 8
+            raise Invalid(
+                f"fits: a string of column {column.number} (TFORM{column.number}) holds bytes after its "
+                f"NUL (offset {start + row * naxis1 + column.offset + j}): a C reader ends it at the NUL"
+            )
+        seen |= nul
 
 
 def _clear(used: int) -> bytes:
@@ -130,7 +152,7 @@ def _only(values: bytes, allowed: bytes, column: Column, first: int, stride: int
 
 
 @dataclass(frozen=True)
-class Checked:
+class HeapArray:
     """A heap array whose bytes have rules (logical, bits, a gzip tile)."""
 
     offset: int
@@ -162,7 +184,7 @@ class HeapLayout:
         self.run = [0] * len(arrays)
         self.empty: list[int | None] = [None] * len(arrays)  # an empty array's offset before the start
         self.by_column = True
-        self.checked: list[Checked] = []
+        self.checked: list[HeapArray] = []
 
     def add(self, data: bytes, naxis1: int, first: int) -> None:
         rows = [_descriptors(data, naxis1, c) for c in self.arrays]
@@ -183,7 +205,7 @@ class HeapLayout:
                         "(astropy) or row by row (cfitsio), with no gap"
                     )
                 if size and self._checks(column):
-                    self.checked.append(Checked(offset, size, column, count, first + r))
+                    self.checked.append(HeapArray(offset, size, column, count, first + r))
         if len(self.checked) > MAX_CHECKED:
             raise Invalid(
                 f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in one table"
@@ -242,7 +264,7 @@ def _descriptors(data: bytes, naxis1: int, column: Column) -> list[tuple[int, in
     return list(struct.iter_unpack(">ii" if size == 8 else ">qq", packed))
 
 
-def _check_heap(stream: Stream, heap: int, checked: list[Checked], tiles: Tiles) -> None:
+def _check_heap(stream: Stream, heap: int, checked: list[HeapArray], tiles: Tiles) -> None:
     """Streams the heap: the arrays whose bytes have rules are read and checked, the rest skipped."""
     start, pos = stream.pos, 0
     for array in sorted(checked, key=lambda item: item.offset):
@@ -255,7 +277,7 @@ def _check_heap(stream: Stream, heap: int, checked: list[Checked], tiles: Tiles)
     stream.skip(heap - pos, "a binary table's heap", FMT)
 
 
-def _array_check(array: Checked, at: int, tiles: Tiles) -> Callable[[bytes, bool], None]:
+def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, bool], None]:
     column, count = array.column, array.count
     if column.element == "L":
         return lambda piece, last: _only(piece, _LOGICAL, column, at, 1)
