@@ -9,17 +9,16 @@ are blanks. Values inside the columns are data. Rows of a table with nothing to 
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .fitsheap import HeapArray, HeapLayout
 from .fitstile import GzipTile, Tiles
 from .stream import Invalid, Stream
 
 FMT = "fits"
 BATCH = 1 << 20  # rows are checked about this many bytes at a time
 PIECE = 1 << 20  # heap arrays are checked this many bytes at a time
-MAX_CHECKED = 4_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles)
 _SIZE = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16}
 _BINARY = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])(.*)$")
 _ARRAY = re.compile(r"^([LXBIJKAEDCM])(?:\(\d+\))?$")
@@ -46,6 +45,10 @@ class Column:
         if self.kind in "PQ":
             return self.repeat * (8 if self.kind == "P" else 16)
         return self.repeat * _SIZE[self.kind]
+
+    def array_bytes(self, count: int) -> int:
+        """Bytes in the heap of an array of `count` elements of this P/Q column."""
+        return -(-count // 8) if self.element == "X" else count * _SIZE[self.element]
 
 
 def columns(tforms: list[str]) -> list[Column]:
@@ -88,7 +91,7 @@ def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int,
     if not checks and not arrays:
         stream.skip(naxis1 * rows, "a binary table", FMT)
         return
-    layout = HeapLayout(arrays, heap, tiles)
+    layout = HeapLayout(arrays, heap, tiles.columns)
     per_batch = max(1, BATCH // max(naxis1, 1))
     for first in range(0, rows, per_batch):
         count = min(per_batch, rows - first)
@@ -149,119 +152,6 @@ def _only(values: bytes, allowed: bytes, column: Column, first: int, stride: int
             else "bits past the last bit of an X column that are not zero"
         )
         raise Invalid(f"fits: {what} in column {column.number} (TFORM{column.number}, offset {at})")
-
-
-@dataclass(frozen=True)
-class HeapArray:
-    """A heap array whose bytes have rules (logical, bits, a gzip tile)."""
-
-    offset: int
-    size: int
-    column: Column
-    count: int  # elements (bits for X)
-    row: int
-
-
-@dataclass
-class _Order:
-    """One writer's heap order, checked descriptor by descriptor: `ok` until a descriptor
-    points elsewhere than that writer puts the array."""
-
-    ok: bool = True
-    pos: int = 0
-
-
-class HeapLayout:
-    """The descriptors of a table's array columns against the two orders writers use: the
-    arrays of each column in turn (astropy), or of each row in turn (cfitsio). Each array
-    must be where that order puts it; an empty array points there or to 0. Only the
-    columns' running sums are kept; the arrays whose bytes must be checked are listed."""
-
-    def __init__(self, arrays: list[Column], heap: int, tiles: Tiles) -> None:
-        self.arrays, self.heap, self.tiles = arrays, heap, tiles
-        self.by_row = _Order()
-        self.base: list[int | None] = [None] * len(arrays)  # column order: where each column starts
-        self.run = [0] * len(arrays)
-        self.empty: list[int | None] = [None] * len(arrays)  # an empty array's offset before the start
-        self.by_column = True
-        self.checked: list[HeapArray] = []
-
-    def add(self, data: bytes, naxis1: int, first: int) -> None:
-        rows = [_descriptors(data, naxis1, c) for c in self.arrays]
-        for r, row in enumerate(zip(*rows, strict=True)):
-            for k, (count, offset) in enumerate(row):
-                column = self.arrays[k]
-                if count < 0 or offset < 0:
-                    raise Invalid(
-                        f"fits: a negative array descriptor in column {column.number}, row {first + r + 1}"
-                    )
-                size = -(-count // 8) if column.element == "X" else count * _SIZE[column.element]
-                self._row_order(offset, size)
-                self._column_order(k, offset, size)
-                if not (self.by_row.ok or self.by_column):
-                    raise Invalid(
-                        f"fits: the array of column {column.number}, row {first + r + 1} is at heap offset "
-                        f"{offset}: a binary table's heap holds each array once, column by column "
-                        "(astropy) or row by row (cfitsio), with no gap"
-                    )
-                if size and self._checks(column):
-                    self.checked.append(HeapArray(offset, size, column, count, first + r))
-        if len(self.checked) > MAX_CHECKED:
-            raise Invalid(
-                f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in one table"
-            )
-
-    def _checks(self, column: Column) -> bool:
-        return column.element in "LX" or column.number in self.tiles.columns
-
-    def _row_order(self, offset: int, size: int) -> None:
-        order = self.by_row
-        if size == 0:
-            order.ok = order.ok and offset in (0, order.pos)
-            return
-        order.ok = order.ok and offset == order.pos
-        order.pos += size
-
-    def _column_order(self, k: int, offset: int, size: int) -> None:
-        base = self.base[k]
-        if size == 0:
-            if offset == 0:
-                return
-            if base is None:
-                self.by_column = self.by_column and self.empty[k] in (None, offset)
-                self.empty[k] = offset
-            else:
-                self.by_column = self.by_column and offset == base + self.run[k]
-            return
-        if base is None:
-            base = self.base[k] = offset
-            self.by_column = self.by_column and self.empty[k] in (None, base)
-        self.by_column = self.by_column and offset == base + self.run[k]
-        self.run[k] += size
-
-    def finish(self) -> None:
-        """The arrays fill the heap: each column starts where the one before ends."""
-        pos = 0
-        for k in range(len(self.arrays)):
-            start = self.base[k] if self.base[k] is not None else self.empty[k]
-            self.by_column = self.by_column and start in (None, pos)
-            pos += self.run[k]
-        if not ((self.by_row.ok and self.by_row.pos == self.heap) or (self.by_column and pos == self.heap)):
-            used = self.by_row.pos if self.by_row.ok else pos
-            raise Invalid(
-                f"fits: a binary table's heap of {self.heap} bytes (PCOUNT) is not its arrays "
-                f"({used} bytes) laid out as astropy (column by column) or cfitsio (row by row) "
-                "writes them: bytes no descriptor points to, or an array elsewhere"
-            )
-
-
-def _descriptors(data: bytes, naxis1: int, column: Column) -> list[tuple[int, int]]:
-    """(count, offset) of one array column in each row of a batch."""
-    size = 8 if column.kind == "P" else 16
-    packed = bytearray(len(data) // naxis1 * size)
-    for j in range(size):
-        packed[j::size] = data[column.offset + j :: naxis1]
-    return list(struct.iter_unpack(">ii" if size == 8 else ">qq", packed))
 
 
 def _check_heap(stream: Stream, heap: int, checked: list[HeapArray], tiles: Tiles) -> None:

@@ -2,9 +2,10 @@
 tiles are gzip members (GZIP_1, GZIP_2, and the GZIP_COMPRESSED_DATA column of floats
 that could not be quantized): each array of such a column is one plain gzip member that
 ends at the array's last byte and inflates to exactly the tile's pixels. Its header's
-free fields (MTIME, XFL, OS) are the same in every tile of the image, as astropy and
-cfitsio write them (one time for all). RICE, PLIO and HCOMPRESS tiles are not decoded:
-their arrays are data as far as this check goes (docs: what exactness leaves)."""
+free fields are what a writer puts there: XFL and OS the same in every tile of the
+image, MTIME (the second the tile was compressed) never earlier than the tile before.
+RICE, PLIO and HCOMPRESS tiles are not decoded: their arrays are data as far as this
+check goes (docs: what exactness leaves)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class Tiles:
     shape: tuple[int, ...] = ()  # ZNAXISn
     tile: tuple[int, ...] = ()  # ZTILEn
     pixel_bytes: frozenset[int] = frozenset()  # what one pixel may inflate to
-    header: list[bytes] = field(default_factory=list, compare=False)  # the first tile's free fields
+    header: list[bytes] = field(default_factory=list, compare=False)  # the last tile's MTIME, XFL, OS
 
     def pixels(self, row: int) -> int:
         """Pixels of the tile stored in table row `row` (0-based; axis 1 varies fastest)."""
@@ -99,10 +100,10 @@ class GzipTile:
                 f"fits: a GZIP tile (offset {self.at}) is not a plain gzip member (flags {self.head[3]}: "
                 "a name, comment or extra field no reader returns)"
             )
-        if not self.tiles.header:
-            self.tiles.header.append(self.head[4:])
-        elif self.tiles.header[0] != self.head[4:]:
+        last = self.tiles.header
+        if last and (last[0][4:] != self.head[8:] or last[0][:4][::-1] > self.head[4:8][::-1]):
             raise Invalid(
-                f"fits: a GZIP tile (offset {self.at}) has another MTIME, XFL or OS than the image's "
-                "first tile: its writer gives all tiles the same"
+                f"fits: a GZIP tile (offset {self.at}) has another XFL or OS than the tile before, or an "
+                "earlier MTIME: its writer compresses the tiles in order, alike"
             )
+        last[:] = [self.head[4:]]
