@@ -294,3 +294,17 @@ def test_a_large_plain_binary_table_is_skipped_not_read():
     stream.skip = lambda n, what, fmt: (skipped.append(what), real(n, what, fmt))[1]  # type: ignore[method-assign]
     fitsv.validate(stream)
     assert "a binary table" in skipped
+
+
+def test_a_keyword_that_sizes_or_places_data_appears_once():
+    """A second THEAP (or TFORMn, PCOUNT): astropy takes one card, another reader the
+    other, and the bytes one of them skips are seen by the other alone."""
+    data = CONTROLS["every-column"]
+    header, _, _ = _hdu_at(data, 1)
+    _, where, _ = _cards(data, header)
+    end = where[b"END"]
+    second = (b"THEAP   = " + b"0".rjust(20)).ljust(80)
+    with pytest.raises(Invalid, match="the keyword THEAP appears more than once"):
+        _check(data[:end] + second + second + b"END".ljust(80) + data[end + 240 :])
+    comments = (b"COMMENT   one").ljust(80) + (b"COMMENT   two").ljust(80)
+    assert _check(data[:end] + comments + b"END".ljust(80) + data[end + 240 :]) == "fits"

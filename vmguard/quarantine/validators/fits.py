@@ -19,6 +19,7 @@ MAX_HEADER_BLOCKS = 10_000  # 360,000 cards: far beyond any real header
 _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 _INT = re.compile(rb"=\s*([+-]?\d+)\s*(?:/.*)?$")
 _BITPIX = {8, 16, 32, 64, -32, -64}
+_DUPLICATE = b"\0"  # the value of a keyword that appears twice (no card holds a NUL)
 _STRING = re.compile(rb"=\s*'((?:[^']|'')*)'")
 
 
@@ -54,7 +55,7 @@ def _header(stream: Stream, primary: bool) -> dict[bytes, bytes]:
                 if block[i + CARD :].strip(b" ") or value.strip(b" "):
                     raise Invalid("fits: the header holds more than blanks after its END card")
                 return cards
-            cards.setdefault(key, value)
+            cards[key] = _DUPLICATE if key in cards else value
     raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
 
 
@@ -65,12 +66,21 @@ def _first_card(key: bytes, value: bytes, primary: bool, start: int) -> None:
         raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
 
 
+def _value(cards: dict[bytes, bytes], key: bytes) -> bytes:
+    """A keyword's value field; a keyword the header repeats is refused where it matters:
+    astropy takes one card and another reader the other (a second THEAP, TFORMn, PCOUNT)."""
+    value = cards[key]
+    if value == _DUPLICATE:
+        raise Invalid(f"fits: the keyword {key.decode()} appears more than once in a header")
+    return value
+
+
 def _integer(cards: dict[bytes, bytes], key: bytes, default: int | None = None) -> int:
     if key not in cards:
         if default is None:
             raise Invalid(f"fits: the header lacks the mandatory keyword {key.decode()}")
         return default
-    match = _INT.match(cards[key].rstrip())
+    match = _INT.match(_value(cards, key).rstrip())
     if match is None:
         raise Invalid(f"fits: {key.decode()} is not an integer")
     return int(match.group(1))
@@ -94,8 +104,7 @@ def _data_size(cards: dict[bytes, bytes], primary: bool) -> tuple[int, bytes]:
         product *= a
     if naxis == 0:
         product = 0
-    xtension = cards.get(b"XTENSION", b"").strip(b"= '")
-    fill = b" " if xtension.startswith(b"TABLE") else b"\0"
+    fill = b" " if not primary and _string(cards, b"XTENSION") == "TABLE" else b"\0"
     return abs(bitpix) // 8 * gcount * (pcount + product), fill
 
 
@@ -103,7 +112,7 @@ def _string(cards: dict[bytes, bytes], key: bytes) -> str | None:
     """A character string value, its trailing blanks dropped (as the standard reads it)."""
     if key not in cards:
         return None
-    match = _STRING.match(cards[key])
+    match = _STRING.match(_value(cards, key))
     if match is None:
         raise Invalid(f"fits: {key.decode()} is not a character string")
     return match.group(1).replace(b"''", b"'").decode("ascii").rstrip(" ")
@@ -159,7 +168,7 @@ def _table(stream: Stream, cards: dict[bytes, bytes], kind: str) -> None:
 
 def _tiles(cards: dict[bytes, bytes], fields: int) -> fitstile.Tiles:
     """A tile-compressed image's gzip tiles (none for a table that is not one)."""
-    if cards.get(b"ZIMAGE", b"").strip(b"= ")[:1] != b"T":
+    if b"ZIMAGE" not in cards or _value(cards, b"ZIMAGE").strip(b"= ")[:1] != b"T":
         return fitstile.NONE
     names = {n: _string(cards, b"TTYPE%d" % n) for n in range(1, fields + 1)}
     axes = range(1, _integer(cards, b"ZNAXIS") + 1)
