@@ -7,11 +7,13 @@ pass (fitstable.py)."""
 
 from __future__ import annotations
 
+import heapq
 import sys
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, chain
-from operator import sub
+from itertools import accumulate, chain, repeat
+from operator import attrgetter, sub
 from typing import TYPE_CHECKING
 
 from .stream import Invalid
@@ -19,7 +21,7 @@ from .stream import Invalid
 if TYPE_CHECKING:
     from .fitstable import Column
 
-MAX_CHECKED = 4_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles)
+MAX_CHECKED = 1_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles): 32 MB kept
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,13 @@ class HeapLayout:
         self.arrays, self.heap, self.checked_columns = arrays, heap, checked_columns
         n = len(arrays)
         self.state = _State(base=[None] * n, run=[0] * n, empty=[None] * n)
-        self.checked: list[HeapArray] = []
+        # per column checked: offsets, sizes, counts and rows of its non-empty arrays, as
+        # machine integers (the worker has 256 MiB of address space)
+        self.kept = {
+            k: tuple(array("q") for _ in range(4))
+            for k, c in enumerate(arrays)
+            if c.element in "LX" or c.number in checked_columns
+        }
 
     def add(self, data: bytes, naxis1: int, first: int) -> None:
         descs = [_descriptors(data, naxis1, c) for c in self.arrays]
@@ -61,16 +69,28 @@ class HeapLayout:
         sizes = [_sizes(c, counts) for c, (counts, _) in zip(self.arrays, descs, strict=True)]
         if not self._fast(descs, sizes):
             self._slow(descs, sizes, first)
-        for k, column in enumerate(self.arrays):
-            if column.element in "LX" or column.number in self.checked_columns:
-                counts, offsets = descs[k]
-                for r, (count, offset, size) in enumerate(zip(counts, offsets, sizes[k], strict=True)):
-                    if size:
-                        self.checked.append(HeapArray(offset, size, column, count, first + r))
-        if len(self.checked) > MAX_CHECKED:
+        for k, (offsets, sizes_k, counts, rows) in self.kept.items():
+            for r, (count, offset, size) in enumerate(zip(*descs[k], sizes[k], strict=True)):
+                if size and self.arrays[k].element == "L" and offsets and offsets[-1] + sizes_k[-1] == offset:
+                    sizes_k[-1] += size  # logical arrays one after another: one run of bytes
+                    counts[-1] += count
+                elif size:
+                    offsets.append(offset)
+                    sizes_k.append(size)
+                    counts.append(count)
+                    rows.append(first + r)
+        if sum(len(kept[0]) for kept in self.kept.values()) > MAX_CHECKED:
             raise Invalid(
                 f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in a table"
             )
+
+    def checked(self) -> Iterator[HeapArray]:
+        """The arrays to check, in heap order (each column's are in order already)."""
+        columns = (
+            map(HeapArray, offsets, sizes, repeat(self.arrays[k]), counts, rows)
+            for k, (offsets, sizes, counts, rows) in self.kept.items()
+        )
+        return heapq.merge(*columns, key=attrgetter("offset"))
 
     def _fast(self, descs: list[tuple[array, array]], sizes: list[list[int]]) -> bool:
         """A batch without empty arrays, checked by running sums at C speed: each array's

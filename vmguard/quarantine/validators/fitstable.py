@@ -9,7 +9,7 @@ are blanks. Values inside the columns are data. Rows of a table with nothing to 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .fitsheap import HeapArray, HeapLayout
@@ -101,7 +101,7 @@ def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int,
             _check_bits(data, naxis1, column, start)
         layout.add(data, naxis1, first)
     layout.finish()
-    _check_heap(stream, heap, layout.checked, tiles)
+    _check_heap(stream, heap, layout.checked(), tiles)
 
 
 def _check_bits(data: bytes, naxis1: int, column: Column, start: int) -> None:
@@ -154,10 +154,10 @@ def _only(values: bytes, allowed: bytes, column: Column, first: int, stride: int
         raise Invalid(f"fits: {what} in column {column.number} (TFORM{column.number}, offset {at})")
 
 
-def _check_heap(stream: Stream, heap: int, checked: list[HeapArray], tiles: Tiles) -> None:
+def _check_heap(stream: Stream, heap: int, checked: Iterable[HeapArray], tiles: Tiles) -> None:
     """Streams the heap: the arrays whose bytes have rules are read and checked, the rest skipped."""
     start, pos = stream.pos, 0
-    for array in sorted(checked, key=lambda item: item.offset):
+    for array in checked:
         stream.skip(array.offset - pos, "a binary table's heap", FMT)
         check = _array_check(array, start + array.offset, tiles)
         for done in range(0, array.size, PIECE):
