@@ -16,6 +16,7 @@ import pytest
 
 np = pytest.importorskip("numpy")
 fits = pytest.importorskip("astropy.io.fits")
+Table = pytest.importorskip("astropy.table").Table
 
 from tests.support.attack_dcontent_fits import _cards, _hdu_at, _set  # noqa: E402
 from vmguard.quarantine.validators import Invalid, Stream  # noqa: E402
@@ -97,6 +98,30 @@ def _compressed() -> dict[str, bytes]:
     return out
 
 
+def _astropy_table() -> bytes:
+    """Table.write of masked, multidimensional, unsigned, time, quantity and ragged columns."""
+    import astropy.units as u  # noqa: PLC0415
+    from astropy.table import MaskedColumn  # noqa: PLC0415
+    from astropy.time import Time  # noqa: PLC0415
+
+    n = 5
+    table = Table()
+    table["i"] = MaskedColumn(np.arange(n), mask=[0, 1, 0, 0, 1])
+    table["f"] = MaskedColumn(np.arange(n, dtype=float), mask=[1, 0, 0, 0, 0])
+    table["b"] = np.ones((n, 2, 3), bool)
+    table["s"] = MaskedColumn(["a", "bb", "", "dddd", "e"], mask=[0, 0, 1, 0, 0])
+    for dtype in ("u1", "u2", "u4", "i1"):
+        table[dtype] = np.arange(n, dtype=dtype)
+    table["t"] = Time("2026-12-04") + np.arange(n) * u.day
+    table["q"] = np.arange(n) * u.m
+    table["ragged"] = np.array([np.arange(i) for i in range(n)], dtype=object)
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table.write(out, format="fits")
+    return out.getvalue()
+
+
 def _controls() -> dict[str, bytes]:
     ascii_cols = [
         fits.Column(name="a", format="A4", array=["ab", "cdef", "", "g"]),
@@ -107,6 +132,7 @@ def _controls() -> dict[str, bytes]:
     ]
     return {
         "every-column": _every_column(),
+        "astropy-table": _astropy_table(),
         "ascii": _write(fits.TableHDU.from_columns(ascii_cols)),
         "empty-table": _write(
             fits.BinTableHDU.from_columns([fits.Column(name="v", format="PJ()", array=[])])
@@ -204,6 +230,19 @@ def test_a_string_holds_only_nuls_after_its_first_nul():
     assert _check(_patch(data, a, b"yy z\0\0")) == "fits"  # blanks are characters
     with pytest.raises(Invalid, match=f"column 7 .* holds bytes after its NUL \\(offset {a + 4}\\)"):
         _check(_patch(data, a, b"yy\0\0z\0"))
+
+
+def test_strings_of_a_multidimensional_column_each_end_at_their_nul():
+    """astropy writes a 2 x 5 string column as 10A with TDIM (5,2): two NUL-padded strings."""
+    table = Table({"s": np.array([["ab", "cdefg"], ["x", "yy"]])})
+    out = io.BytesIO()
+    table.write(out, format="fits")
+    data = out.getvalue()
+    start, _, _, _ = _table(data)
+    assert data[start : start + 10] == b"ab\0\0\0cdefg"
+    assert _check(data) == "fits"
+    with pytest.raises(Invalid, match=f"holds bytes after its NUL \\(offset {start + 3}\\)"):
+        _check(_patch(data, start + 3, b"Z"))
 
 
 def _string_card(data: bytes, header: int, key: bytes, text: str) -> bytes:

@@ -163,7 +163,8 @@ def _table(stream: Stream, cards: dict[bytes, bytes], kind: str) -> None:
             "fits: THEAP leaves bytes between a binary table and its heap (or overlaps them): "
             "the heap must start right after the table"
         )
-    fitstable.binary(stream, naxis1, rows, tforms, heap, _tiles(cards, fields))
+    tdims = [_string(cards, b"TDIM%d" % n) for n in range(1, fields + 1)]
+    fitstable.binary(stream, naxis1, rows, tforms, tdims, heap, _tiles(cards, fields))
 
 
 def _tiles(cards: dict[bytes, bytes], fields: int) -> fitstile.Tiles:

@@ -24,6 +24,8 @@ _BINARY = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])(.*)$")
 _ARRAY = re.compile(r"^([LXBIJKAEDCM])(?:\(\d+\))?$")
 _ASCII = re.compile(r"^([AIFED])(\d+)(?:\.\d+)?$")
 _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_FIRST_AXIS = re.compile(r"^\s*\(\s*(\d+)")
+_DIGITS = re.compile(r"^(\d+)$")
 _LOGICAL = b"TF\0"
 _IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
 
@@ -37,6 +39,7 @@ class Column:
     offset: int  # first byte in the row
     repeat: int  # elements (bits for X)
     element: str = ""  # P/Q: the type of the array's elements
+    string: int = 0  # A: the length of each string (TDIMn's first axis, rAw's w, else repeat)
 
     @property
     def width(self) -> int:
@@ -51,10 +54,11 @@ class Column:
         return -(-count // 8) if self.element == "X" else count * _SIZE[self.element]
 
 
-def columns(tforms: list[str]) -> list[Column]:
-    """The columns of a binary table from its TFORMn values, packed as the standard lays them."""
+def columns(tforms: list[str], tdims: list[str | None]) -> list[Column]:
+    """The columns of a binary table from its TFORMn (and TDIMn) values, packed as the
+    standard lays them."""
     out, offset = [], 0
-    for n, tform in enumerate(tforms, 1):
+    for n, (tform, tdim) in enumerate(zip(tforms, tdims, strict=True), 1):
         match = _BINARY.match(tform.strip())
         if match is None:
             raise Invalid(f"fits: TFORM{n} = '{tform}' is not a binary table format")
@@ -65,17 +69,35 @@ def columns(tforms: list[str]) -> list[Column]:
             if array is None or repeat > 1:
                 raise Invalid(f"fits: TFORM{n} = '{tform}' is not a variable-length array format")
             element = array.group(1)
-        column = Column(n, kind, offset, repeat, element)
+        column = Column(
+            n, kind, offset, repeat, element, _string_length(repeat, rest, tdim) if kind == "A" else 0
+        )
         out.append(column)
         offset += column.width
     return out
 
 
-def binary(stream: Stream, naxis1: int, rows: int, tforms: list[str], heap: int, tiles: Tiles) -> None:
+def _string_length(repeat: int, rest: str, tdim: str | None) -> int:
+    """An A column holds repeat / w strings of w characters (astropy writes TDIMn; rAw is
+    the older convention); one string when neither divides it."""
+    found = _FIRST_AXIS.match(tdim) if tdim else _DIGITS.match(rest)
+    width = int(found.group(1)) if found else repeat
+    return width if 0 < width <= repeat and repeat % width == 0 else repeat
+
+
+def binary(
+    stream: Stream,
+    naxis1: int,
+    rows: int,
+    tforms: list[str],
+    tdims: list[str | None],
+    heap: int,
+    tiles: Tiles,
+) -> None:
     """A binary table's rows and heap (PCOUNT bytes right after the rows: THEAP was
     checked to be the table's size), to their last byte. `tiles`: the columns whose
     arrays are a tile-compressed image's gzip tiles (fitstile.py)."""
-    cols = columns(tforms)
+    cols = columns(tforms, tdims)
     width = sum(c.width for c in cols)
     if width != naxis1:
         raise Invalid(
@@ -124,6 +146,8 @@ def _check_string(data: bytes, naxis1: int, column: Column, start: int) -> None:
     rows = len(data) // naxis1
     ones, seen = int.from_bytes(b"\1" * rows, "big"), 0
     for j in range(column.repeat):
+        if j % column.string == 0:  # the next string of a multidimensional column
+            seen = 0
         nul = int.from_bytes(data[column.offset + j :: naxis1].translate(_IS_NUL), "big")
         bad = seen & (ones ^ nul)
         if bad:
