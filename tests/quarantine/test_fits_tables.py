@@ -361,3 +361,36 @@ def test_a_raw_float_tile_is_a_checked_gzip_member_too():
     assert count > 0 and data[tile : tile + 3] == b"\x1f\x8b\x08"
     with pytest.raises(Invalid, match="not a plain gzip member"):
         _check(_patch(data, tile + 3, b"\x10"))  # FCOMMENT
+
+
+@pytest.mark.parametrize("name", ["RICE_1-int", "RICE_1-edge-tiles"])
+def test_bytes_after_a_rice_stream_are_refused(name):
+    """cfitsio's decoder (astropy's too) stops after the tile's last pixel: the unused
+    bits of its last byte are read by nobody; whole bytes after it cfitsio only warns of
+    (astropy raises)."""
+    data = CONTROLS[name]
+    tiles = _tiles(data)
+    assert _check(_with_tiles(data, tiles)) == "fits"
+    with pytest.raises(Invalid, match="holds 8 bytes or bits after its last pixel's code"):
+        _check(_with_tiles(data, [tiles[0] + b"PAYLOAD!", *tiles[1:]]))
+    with pytest.raises(Invalid, match="ends inside its stream"):
+        _check(_with_tiles(data, [tiles[0][: len(tiles[0]) // 2], *tiles[1:]]))
+    refused = 0
+    for i, tile in enumerate(tiles):
+        last_bit = _with_tiles(data, [*tiles[:i], tile[:-1] + bytes([tile[-1] | 1]), *tiles[i + 1 :]])
+        if _check_or_none(last_bit) is None:
+            continue  # the stream's last code ends on the byte's last bit
+        refused += 1
+        with fits.open(io.BytesIO(last_bit)) as hdul, fits.open(io.BytesIO(data)) as real:
+            assert (hdul[1].data == real[1].data).all()  # read alike: the bit is lost
+        assert "bytes or bits after its last pixel's code" in _check_or_none(last_bit)
+    assert refused > len(tiles) // 2
+
+
+def _check_or_none(data: bytes) -> str | None:
+    """The refusal's message, or None when the file passes."""
+    try:
+        _check(data)
+    except Invalid as err:
+        return str(err)
+    return None

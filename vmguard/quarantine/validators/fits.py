@@ -175,4 +175,12 @@ def _tiles(cards: dict[bytes, bytes], fields: int) -> fitstile.Tiles:
     axes = range(1, _integer(cards, b"ZNAXIS") + 1)
     shape = [_integer(cards, b"ZNAXIS%d" % i) for i in axes]
     tile = [_integer(cards, b"ZTILE%d" % i, shape[0] if i == 1 else 1) for i in axes]
-    return fitstile.tiles(names, _string(cards, b"ZCMPTYPE"), shape, tile, _integer(cards, b"ZBITPIX"))
+    params = {}
+    for i in range(1, 1000):
+        name = _string(cards, b"ZNAME%d" % i)
+        if name is None:
+            break
+        if name in ("BYTEPIX", "BLOCKSIZE"):
+            params[name] = _integer(cards, b"ZVAL%d" % i)
+    compression = _string(cards, b"ZCMPTYPE")
+    return fitstile.tiles(names, compression, shape, tile, _integer(cards, b"ZBITPIX"), params)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .fitsheap import HeapArray, HeapLayout
-from .fitstile import GzipTile, Tiles
+from .fitstile import GzipTile, RiceTile, Tiles
 from .stream import Invalid, Stream
 
 FMT = "fits"
@@ -202,6 +202,8 @@ def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, bo
                 _only(piece[-1:], _clear(count % 8), column, at + array.size - 1, 1)
 
         return bits
+    if column.number in tiles.rice:
+        return RiceTile(at, tiles, array.row).feed
     return GzipTile(at, tiles, array.row).feed
 
 

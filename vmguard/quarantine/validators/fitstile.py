@@ -4,14 +4,16 @@ that could not be quantized): each array of such a column is one plain gzip memb
 ends at the array's last byte and inflates to exactly the tile's pixels. Its header's
 free fields are what a writer puts there: XFL and OS the same in every tile of the
 image, MTIME (the second the tile was compressed) never earlier than the tile before.
-RICE, PLIO and HCOMPRESS tiles are not decoded: their arrays are data as far as this
-check goes (docs: what exactness leaves)."""
+RICE_1 tiles end with their last pixel's code (fitsrice.py). PLIO and HCOMPRESS tiles
+are not decoded: their arrays are data as far as this check goes (docs: what exactness
+leaves)."""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
 
+from . import fitsrice
 from .stream import Invalid
 
 PIECE = 1 << 20
@@ -27,6 +29,9 @@ class Tiles:
     tile: tuple[int, ...] = ()  # ZTILEn
     pixel_bytes: frozenset[int] = frozenset()  # what one pixel may inflate to
     header: list[bytes] = field(default_factory=list, compare=False)  # the last tile's MTIME, XFL, OS
+    rice: frozenset[int] = frozenset()  # the columns of RICE_1 tiles
+    bytepix: int = 4  # RICE_1's BYTEPIX and BLOCKSIZE (ZNAMEi/ZVALi)
+    blocksize: int = 32
 
     def pixels(self, row: int) -> int:
         """Pixels of the tile stored in table row `row` (0-based; axis 1 varies fastest)."""
@@ -42,7 +47,12 @@ NONE = Tiles()
 
 
 def tiles(
-    names: dict[int, str | None], compression: str | None, shape: list[int], tile: list[int], bitpix: int
+    names: dict[int, str | None],
+    compression: str | None,
+    shape: list[int],
+    tile: list[int],
+    bitpix: int,
+    params: dict[str, int],
 ) -> Tiles:
     """The gzip tiles of a tile-compressed image: its COMPRESSED_DATA column when the
     compression is GZIP_1/GZIP_2, and any GZIP_COMPRESSED_DATA column. A pixel inflates to
@@ -55,7 +65,33 @@ def tiles(
         for n, name in names.items()
         if name == "GZIP_COMPRESSED_DATA" or (gzip and name == "COMPRESSED_DATA")
     )
-    return Tiles(columns, tuple(shape), tuple(tile), frozenset({abs(bitpix) // 8, 4}))
+    rice = frozenset(n for n, name in names.items() if compression == "RICE_1" and name == "COMPRESSED_DATA")
+    return Tiles(
+        columns | rice,
+        tuple(shape),
+        tuple(tile),
+        frozenset({abs(bitpix) // 8, 4}),
+        rice=rice,
+        bytepix=params.get("BYTEPIX", 4),
+        blocksize=params.get("BLOCKSIZE", 32),
+    )
+
+
+class RiceTile:
+    """One RICE_1 tile, gathered piece by piece and checked whole (fitsrice.py)."""
+
+    def __init__(self, at: int, tiles: Tiles, row: int) -> None:
+        self.at, self.tiles, self.row, self.pieces = at, tiles, row, bytearray()
+
+    def feed(self, piece: bytes, last: bool) -> None:
+        self.pieces += piece
+        if len(self.pieces) > fitsrice.MAX_TILE:
+            raise Invalid(
+                f"fits: a RICE_1 tile (offset {self.at}) of more than {fitsrice.MAX_TILE} bytes: not checked"
+            )
+        if last:
+            t = self.tiles
+            fitsrice.check(bytes(self.pieces), t.pixels(self.row), t.bytepix, t.blocksize, self.at)
 
 
 class GzipTile:
