@@ -63,11 +63,14 @@ def creation_orders(orders: list[int | None], tracked: tuple[int | None, int | N
     """The creation orders of an object's links or attributes: tracked (a next order
     given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
     then (tracked[1]: no field for links and header messages, 65535 in the record of a
-    dense attribute: H5O_MAX_CRT_ORDER_IDX)."""
+    dense attribute: H5O_MAX_CRT_ORDER_IDX, or 0 for one that was already in the header
+    when the file was opened: libhdf5 decodes an untracked compact attribute's order as
+    0 and keeps it when the attributes move to dense storage)."""
     following, untracked = tracked
+    allowed = {untracked} if untracked is None else {untracked, 0}
     if following is None:
-        if any(order != untracked for order in orders):
-            other = "" if untracked is None else f" other than {untracked}"
+        if any(order not in allowed for order in orders):
+            other = "" if untracked is None else f" other than {untracked} or 0"
             raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
     elif sorted(orders) != list(range(len(orders))) or following != len(orders):
         raise Invalid(
