@@ -167,6 +167,7 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     if flags:
         raise Invalid(f"hdf5: a dense attribute of {what} has message flags {flags} (not supported)")
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
+    w.dense.setdefault(w.at, []).append((m.kind, address, length))  # what its nulls may hold: moved.py
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:
