@@ -15,7 +15,7 @@ import pytest
 from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.support.hdf5_bytes import fix_v2_checksum, v2_header
 from vmguard.quarantine.validators import Invalid
-from vmguard.quarantine.validators.hdf5 import moved
+from vmguard.quarantine.validators.hdf5 import dense, moved
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -175,3 +175,12 @@ def test_matching_is_bounded(monkeypatch):
     data = _base()
     monkeypatch.setattr(moved, "MAX_WORK", 10)
     assert "bytes compared to match what libhdf5 left" in _refusal(data)
+
+
+def test_attributes_from_before_a_reopen_keep_order_0_in_dense_storage(monkeypatch):
+    """libhdf5 reads an untracked compact attribute's creation order as 0 and keeps it
+    when the attributes move to dense storage; those added since carry 65535."""
+    seen, orders = [], dense.creation_orders
+    monkeypatch.setattr(dense, "creation_orders", lambda o, *rest: (seen.append(o), orders(o, *rest)))
+    _check(_stepped("reopen", "dataset attributes", 4, 6))
+    assert sorted(next(o for o in seen if len(o) == 10)) == [0] * 4 + [0xFFFF] * 6
