@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 MIN_SLICE = 6  # a slice of a message: the fewest bytes a smeared copy leaves (sweep)
 MIN_DATA = 3  # and the fewest non-zero bytes (fewer would let a byte followed by zeros pass)
 SLACK = 4  # pieces beyond two per message of the header (the sweeps need at most 2 x 2 + 3)
-MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more
+MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more,
+WORK_PER_BYTE = 256  # and this much more per byte of null message matched (h5py's files: under 80)
 _CONTINUATION = 0x10
 _INFO = {0x02: "link", 0x15: "attribute"}
 
@@ -80,16 +81,21 @@ class Sources:
 
 
 class Budget:
-    """Work spent matching, for the whole file (bounded: MAX_WORK)."""
+    """Work spent matching, for the whole file: MAX_WORK, and WORK_PER_BYTE per byte of
+    the null messages matched (a file of many moved headers is not refused for its size)."""
 
     def __init__(self) -> None:
         self.spent = 0
+        self.limit = MAX_WORK
+
+    def grant(self, size: int) -> None:
+        self.limit += WORK_PER_BYTE * size
 
     def spend(self, n: int) -> None:
         self.spent += n
-        if self.spent > MAX_WORK:
+        if self.spent > self.limit:
             raise Invalid(
-                f"hdf5: more than {MAX_WORK} bytes compared to match what libhdf5 left in null "
+                f"hdf5: more than {self.limit} bytes compared to match what libhdf5 left in null "
                 "messages (h5repack the file)"
             )
 
@@ -110,6 +116,7 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     sources = _sources(f, messages, moved, orders, max(s.block for s in stale))
+    w.budget.grant(sum(s.size for s in stale))
     counts = [_pieces(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
     plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
     if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
