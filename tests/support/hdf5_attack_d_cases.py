@@ -1,0 +1,159 @@
+"""Fourth HDF5 attack: payloads in fields the first three attacks did not reach
+(issue #13, session 31).
+
+Each builder writes an ordinary file with h5py and patches bytes that libhdf5 reads
+past or never reads, per the HDF5 file format specification (the validator's code was
+not read): a link name and a soft link's value after their NUL (a version 2 link
+message stores their length; libhdf5 uses them as C strings), the address of a
+contiguous dataset with no elements (libhdf5 writes it undefined and never reads it),
+the indices of global heap objects (libhdf5 numbers them 1, 2, ...), and the group
+B-tree K values of a version 0 superblock (h5py writes 4 and 16).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import h5py
+import numpy as np
+
+from tests.support.hdf5_attack_c_bytes import PAYLOAD, find, h5file, header, resum
+from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects, patch_root
+
+LAYOUT = 0x08
+HALVES = (PAYLOAD[:2], PAYLOAD[2:])  # where one field holds 16 bits: PW in one, ND in another
+
+
+def link_name_after_nul() -> bytearray:
+    """A compact link message (libver='latest') naming the dataset 'a\\0PWND': readers
+    list it as 'a' and open it by that name."""
+    def build(f) -> None:
+        f.create_dataset("aXPWND", data=np.arange(3))
+        f.create_dataset("b", data=np.arange(2))
+    buf = h5file(build, libver="latest")
+    patch_root(buf, buf.index(b"aXPWND") + 1, b"\0")
+    return buf
+
+
+def softlink_after_nul() -> bytearray:
+    """A compact soft link whose stored value is '/d\\0PWND': it resolves to /d, and
+    H5Lget_val returns '/d'."""
+    def build(f) -> None:
+        f.create_dataset("d", data=np.arange(3))
+        f["s"] = h5py.SoftLink("/dXPWND")
+    buf = h5file(build, libver="latest")
+    patch_root(buf, buf.index(b"/dXPWND") + 2, b"\0")
+    return buf
+
+
+def _empty_with_address(make_empty) -> bytearray:
+    """Two datasets of no elements whose layout addresses (undefined as libhdf5 writes
+    them) are 0x5750 and 0x444e: PW and ND, inside the file (a 64 KiB dataset makes it
+    larger than both), so no extent leaves the file."""
+    def build(f) -> None:
+        f.create_dataset("bulk", data=np.arange(8192.0))
+        make_empty(f, "e1")
+        make_empty(f, "e2")
+    buf = h5file(build)
+    for name, half in zip(("/e1", "/e2"), HALVES, strict=True):
+        hdr, msg = find(buf, name, LAYOUT)
+        assert buf[msg.body:msg.body + 10] == b"\x03\x01" + b"\xff" * 8  # v3 contiguous, undefined
+        struct.pack_into("<Q", buf, msg.body + 2, int.from_bytes(half, "little"))
+        resum(buf, hdr)
+    return buf
+
+
+def empty_extent_address() -> bytearray:
+    return _empty_with_address(lambda f, n: f.create_dataset(n, shape=(0,), dtype="f8"))
+
+
+def null_dataspace_address() -> bytearray:
+    return _empty_with_address(lambda f, n: f.create_dataset(n, data=h5py.Empty("f8")))
+
+
+def empty_addresses(data: bytes) -> bytes:
+    """The two layout addresses, found through the links (libhdf5 refuses to open the
+    datasets themselves)."""
+    out = b""
+    with h5py.File(io.BytesIO(data), "r") as f:
+        where = [f.id.links.get_info(name.encode()).u for name in ("e1", "e2")]
+    for addr in where:
+        msg = next(m for m in header(data, addr).msgs if m.type == LAYOUT)
+        out += struct.unpack_from("<Q", data, msg.body + 2)[0].to_bytes(2, "little")
+    return out
+
+
+def gcol_object_index() -> bytearray:
+    """Two variable-length strings whose global heap objects are numbered 0x5750 and
+    0x444e (PW, ND) instead of 1 and 2, their heap IDs renumbered to match: libhdf5 finds
+    an object by its number, whatever it is."""
+    buf = h5file(lambda f: f.create_dataset("s", data=["ab", "cd"], dtype=h5py.string_dtype()))
+    new = {k + 1: int.from_bytes(half, "little") for k, half in enumerate(HALVES)}
+    for obj in gcol_objects(buf, buf.index(b"GCOL")):
+        if obj.index in new:
+            struct.pack_into("<H", buf, obj.at, new[obj.index])
+    at = data_offset(buf, "/s")
+    for k in range(2):  # each element: length (4), collection address (8), object index (4)
+        old = struct.unpack_from("<I", buf, at + 16 * k + 12)[0]
+        struct.pack_into("<I", buf, at + 16 * k + 12, new[old])
+    return buf
+
+
+def gcol_indices(data: bytes) -> bytes:
+    objs = gcol_objects(data, data.index(b"GCOL"))
+    return b"".join(o.index.to_bytes(2, "little") for o in objs if o.index)
+
+
+# The version 0 superblock's group leaf and internal node K (offsets 16, 18), libhdf5's
+# 4 and 16 as h5py always writes them, set to 1..4 and 1..16: 6 bits of PAYLOAD[0].
+K_BITS = PAYLOAD[0] & 0x3F
+K_VALUES = ((K_BITS & 0x3) + 1, (K_BITS >> 2) + 1)
+
+
+def superblock0_group_k() -> bytearray:
+    buf = h5file(lambda f: [f.create_dataset(n, data=np.arange(3)) for n in ("a", "b")])
+    assert struct.unpack_from("<HH", buf, 16) == (4, 16)
+    struct.pack_into("<HH", buf, 16, *K_VALUES)
+    return buf
+
+
+def group_k(data: bytes) -> tuple[int, int]:
+    return struct.unpack_from("<HH", data, 16)
+
+
+ATTACKS = {
+    "link-name-after-nul-latest.h5": link_name_after_nul,
+    "softlink-after-nul-latest.h5": softlink_after_nul,
+    "empty-extent-address.h5": empty_extent_address,
+    "null-dataspace-address.h5": null_dataspace_address,
+    "gcol-object-index.h5": gcol_object_index,
+    "superblock0-group-k.h5": superblock0_group_k,
+}
+# Cases whose payload no single run of bytes holds: where to read it back.
+SPREAD = {
+    "empty-extent-address.h5": lambda data: empty_addresses(data) == PAYLOAD,
+    "null-dataspace-address.h5": lambda data: empty_addresses(data) == PAYLOAD,
+    "gcol-object-index.h5": lambda data: gcol_indices(data) == PAYLOAD,
+    "superblock0-group-k.h5": lambda data: group_k(data) == K_VALUES != (4, 16),
+}
+# libhdf5 opens these files but refuses one object in them (the rest reads): a dataset
+# of no elements with a defined address is 'invalid dataset size, likely file corruption'.
+UNOPENED = {"empty-extent-address.h5": ("/e1", "/e2"), "null-dataspace-address.h5": ("/e1", "/e2")}
+
+
+def carried(name: str, data: bytes) -> bool:
+    return SPREAD[name](data) if name in SPREAD else PAYLOAD in data
+
+
+def attacks() -> dict[str, bytes]:
+    return {name: bytes(build()) for name, build in ATTACKS.items()}
+
+
+def opens(data: bytes, path: str) -> bool:
+    try:
+        with h5py.File(io.BytesIO(data), "r") as f:
+            f[path]
+        return True
+    except (KeyError, OSError):
+        return False
