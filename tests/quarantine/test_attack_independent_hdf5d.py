@@ -70,6 +70,9 @@ HOLES = {
     "ND) instead of 1 and 2, as libhdf5 numbers them, with the heap IDs of the values "
     "renumbered: readers find each object by its number and return the same strings; "
     "16 bits per object, not listed in 'what exactness leaves'",
+    "gcol-object-order.h5": "published: 16 global heap objects numbered 1..16 that lie in "
+    "their collection in the order of PWND's permutation (log2(16!) = 44 bits), where "
+    "libhdf5 places them in number order: readers find each by its number",
     "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
     "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
     "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "

@@ -6,7 +6,8 @@ past or never reads, per the HDF5 file format specification (the validator's cod
 not read): a link name and a soft link's value after their NUL (a version 2 link
 message stores their length; libhdf5 uses them as C strings), the address of a
 contiguous dataset with no elements (libhdf5 writes it undefined and never reads it),
-the indices of global heap objects (libhdf5 numbers them 1, 2, ...), and the group
+the numbers of global heap objects (libhdf5 numbers them 1, 2, ... in the order it
+places them) and their order, and the group
 B-tree K values of a version 0 superblock (h5py writes 4 and 16).
 """
 
@@ -19,7 +20,7 @@ import h5py
 import numpy as np
 
 from tests.support.hdf5_attack_c_bytes import PAYLOAD, find, h5file, header, resum
-from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects, patch_root
+from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects, patch_root, permutation, rank
 
 LAYOUT = 0x08
 HALVES = (PAYLOAD[:2], PAYLOAD[2:])  # where one field holds 16 bits: PW in one, ND in another
@@ -100,6 +101,26 @@ def gcol_object_index() -> bytearray:
     return buf
 
 
+def gcol_object_order() -> bytearray:
+    """16 variable-length strings whose global heap objects (numbered 1..16 as libhdf5
+    numbers them) lie in the collection in the order of PAYLOAD's permutation (libhdf5
+    places them in number order): readers find each by its number, log2(16!) = 44 bits."""
+    values = [f"s{i:02d}" for i in range(16)]
+    buf = h5file(lambda f: f.create_dataset("s", data=values, dtype=h5py.string_dtype()))
+    objs = [o for o in gcol_objects(buf, buf.index(b"GCOL")) if o.index]
+    assert [o.index for o in objs] == list(range(1, 17)) and len({o.size for o in objs}) == 1
+    start, width = objs[0].at, objs[1].at - objs[0].at
+    blocks = [bytes(buf[o.at:o.at + width]) for o in objs]
+    order = permutation(16, int.from_bytes(PAYLOAD, "big"))
+    buf[start:start + 16 * width] = b"".join(blocks[k] for k in order)
+    return buf
+
+
+def gcol_order(data: bytes) -> bytes:
+    objs = [o for o in gcol_objects(data, data.index(b"GCOL")) if o.index]
+    return rank([o.index - 1 for o in objs]).to_bytes(4, "big")
+
+
 def gcol_indices(data: bytes) -> bytes:
     objs = gcol_objects(data, data.index(b"GCOL"))
     return b"".join(o.index.to_bytes(2, "little") for o in objs if o.index)
@@ -128,6 +149,7 @@ ATTACKS = {
     "empty-extent-address.h5": empty_extent_address,
     "null-dataspace-address.h5": null_dataspace_address,
     "gcol-object-index.h5": gcol_object_index,
+    "gcol-object-order.h5": gcol_object_order,
     "superblock0-group-k.h5": superblock0_group_k,
 }
 # Cases whose payload no single run of bytes holds: where to read it back.
@@ -135,6 +157,7 @@ SPREAD = {
     "empty-extent-address.h5": lambda data: empty_addresses(data) == PAYLOAD,
     "null-dataspace-address.h5": lambda data: empty_addresses(data) == PAYLOAD,
     "gcol-object-index.h5": lambda data: gcol_indices(data) == PAYLOAD,
+    "gcol-object-order.h5": lambda data: gcol_order(data) == PAYLOAD,
     "superblock0-group-k.h5": lambda data: group_k(data) == K_VALUES != (4, 16),
 }
 # libhdf5 opens these files but refuses one object in them (the rest reads): a dataset

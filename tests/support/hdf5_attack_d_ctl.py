@@ -9,12 +9,16 @@ blocks; 50 more in a later session), a group of 700 datasets, 150 chunks in a v1
 a log resized 100 times, attributes modified in place, attributes of a committed
 datatype, shrunk and overwritten (compressed) chunked datasets, overwritten
 variable-length strings, copies (H5Ocopy), a SWMR log of strings, early allocation,
-committed string and enum types: each under several `libver` ranges. Each must be
+committed string and enum types, a 36 KB JSON configuration in string attributes, a
+table of reference columns, files written through a file object or the core driver's
+image: each under several `libver` ranges. Each must be
 published byte-identical; FALSE_REJECTIONS says what is refused.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -204,11 +208,47 @@ def _swmr_strings(f) -> None:
         d.flush()
 
 
+def _big_strings(f) -> None:
+    """A job's configuration (JSON, 36 KB) kept as string attributes and strings."""
+    cfg = json.dumps({f"key{i}": list(range(i % 30)) for i in range(800)})
+    f.attrs["config"] = cfg
+    f.attrs["fixed"] = np.bytes_(cfg[:30000].encode())
+    f.create_dataset("d", data=np.arange(3)).attrs["cfg"] = cfg
+    f.create_dataset("long", data=[cfg[:5000], cfg[:9000], "x"], dtype=STR)
+    f.create_dataset("many", data=[f"str{i}" * (i % 50) for i in range(3000)], dtype=STR,
+                     chunks=(500,), compression="gzip")
+
+
+def _ref_rows(f) -> None:
+    """A table with an object reference and a region reference column."""
+    t = f.create_dataset("t", data=np.arange(3))
+    rows = np.zeros(2, [("ref", h5py.ref_dtype), ("rref", h5py.regionref_dtype), ("v", "<f4")])
+    rows["ref"][0], rows["ref"][1] = t.ref, f.ref
+    rows["rref"][0], rows["rref"][1] = t.regionref[0:2], t.regionref[1:]
+    f.create_dataset("rows", data=rows)
+
+
+def _in_memory(build, driver: str, **kw) -> bytes:
+    """The same file written through a Python file object, or the core driver's image."""
+    if driver == "fileobj":
+        bio = io.BytesIO()
+        with h5py.File(bio, "w", **kw) as f:
+            build(f)
+        return bio.getvalue()
+    f = h5py.File(f"image-{id(build)}.h5", "w", driver="core", backing_store=False, **kw)
+    build(f)
+    f.flush()
+    image = f.id.get_file_image()
+    f.close()
+    return image
+
+
 CASES = {
     "types": _types, "fixed-pads": _fixed_pads, "links": _links, "deep-tracked": _deep_tracked,
     "many-attrs": _many_attrs, "big-group": _big_group, "many-chunks": _many_chunks,
     "resized": _resized, "modified": _modified, "committed-attrs": _committed_attrs,
     "rewritten": _rewritten, "copies": _copies, "early": _early, "tracked": _tracked,
+    "big-strings": _big_strings, "ref-rows": _ref_rows,
 }
 LIBVERS = {
     "earliest": "earliest", "latest": "latest", "v108-v110": ("v108", "v110"),
@@ -223,6 +263,10 @@ def _grid() -> dict:
     out["ctl-attrs-later-earliest.h5"] = lambda: write(_many_attrs, [_attrs_later])
     out["ctl-deep-tracked-file-order.h5"] = lambda: write(_deep_tracked, track_order=True)
     out["ctl-swmr-strings-latest.h5"] = lambda: write(_swmr_strings, libver="latest")
+    out["ctl-swmr-strings-v110.h5"] = lambda: write(_swmr_strings, libver=("v110", "v110"))
+    for driver in ("fileobj", "image"):
+        for libver in ("earliest", "latest"):
+            out[f"ctl-{driver}-{libver}.h5"] = lambda d=driver, v=libver: _in_memory(_links, d, libver=v)
     return out
 
 
