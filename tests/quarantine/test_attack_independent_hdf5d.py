@@ -57,6 +57,8 @@ HOLES = {
     "whose stored name is 'a\\0PWND' (length 6): libhdf5 reads the name as a C string, so "
     "readers list and open 'a' and no reader returns the bytes after the NUL; the walk "
     "pins an attribute's name to its name and one NUL, not a link's",
+    "link-name-after-nul-large.h5": "published: the same in a file of 2 MiB (walked in "
+    "the sandboxed walk process, not the worker)",
     "softlink-after-nul-latest.h5": "published: a compact soft link whose stored value is "
     "'/d\\0PWND' (length 7): it resolves to /d and H5Lget_val returns '/d' (libhdf5 takes "
     "strlen); the bytes after the NUL are returned by no reader",
@@ -73,6 +75,16 @@ HOLES = {
     "gcol-object-order.h5": "published: 16 global heap objects numbered 1..16 that lie in "
     "their collection in the order of PWND's permutation (log2(16!) = 44 bits), where "
     "libhdf5 places them in number order: readers find each by its number",
+    **{f"message-order-{v}.h5": "published: five datasets whose object header messages "
+       f"(libver={v!r}) are permuted (dataspace, datatype, fill value, layout, null: "
+       "libhdf5 writes them in that order whatever the h5py call): readers parse a header's "
+       "messages in any order; log2(5!) = 6.9 bits per dataset header, more per header with "
+       "attributes or links, carrying PWND in five headers; not in 'what exactness leaves'"
+       for v in ("earliest", "latest")},
+    "null-split-latest.h5": "published: two dataset headers (libver='latest') whose free "
+    "space, one null message as libhdf5 writes it, is cut into three null messages of "
+    "zeros, of 80 and 87 bytes (P, W) and 78 and 68 (N, D): readers skip null messages "
+    "of any size; the sizes carry about one byte per cut (the zeros rule does not pin them)",
     "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
     "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
     "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "

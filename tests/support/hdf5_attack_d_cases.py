@@ -7,7 +7,8 @@ not read): a link name and a soft link's value after their NUL (a version 2 link
 message stores their length; libhdf5 uses them as C strings), the address of a
 contiguous dataset with no elements (libhdf5 writes it undefined and never reads it),
 the numbers of global heap objects (libhdf5 numbers them 1, 2, ... in the order it
-places them) and their order, and the group
+places them) and their order, the order of an object header's messages and how its free space is cut into null
+messages, and the group
 B-tree K values of a version 0 superblock (h5py writes 4 and 16).
 """
 
@@ -19,18 +20,19 @@ import struct
 import h5py
 import numpy as np
 
-from tests.support.hdf5_attack_c_bytes import PAYLOAD, find, h5file, header, resum
+from tests.support.hdf5_attack_c_bytes import PAYLOAD, addr_of, find, h5file, header, resum
 from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects, patch_root, permutation, rank
 
 LAYOUT = 0x08
 HALVES = (PAYLOAD[:2], PAYLOAD[2:])  # where one field holds 16 bits: PW in one, ND in another
 
 
-def link_name_after_nul() -> bytearray:
+def link_name_after_nul(size: int = 3) -> bytearray:
     """A compact link message (libver='latest') naming the dataset 'a\\0PWND': readers
-    list it as 'a' and open it by that name."""
+    list it as 'a' and open it by that name. With 2 MiB of data the file is walked in the
+    walk's own process (files over 1 MiB), not in the worker."""
     def build(f) -> None:
-        f.create_dataset("aXPWND", data=np.arange(3))
+        f.create_dataset("aXPWND", data=np.arange(size))
         f.create_dataset("b", data=np.arange(2))
     buf = h5file(build, libver="latest")
     patch_root(buf, buf.index(b"aXPWND") + 1, b"\0")
@@ -126,6 +128,71 @@ def gcol_indices(data: bytes) -> bytes:
     return b"".join(o.index.to_bytes(2, "little") for o in objs if o.index)
 
 
+def _reorder(buf: bytearray, path: str, order: list[int]) -> None:
+    """Rewrite the messages of a single-chunk object header in the given order (each
+    message's header and body moved whole), checksums recomputed."""
+    hdr = header(buf, addr_of(buf, path))
+    msgs = hdr.msgs
+    start, end = msgs[0].head, msgs[-1].body + msgs[-1].size
+    assert all(b.head == a.body + a.size for a, b in zip(msgs, msgs[1:], strict=False))
+    blocks = [bytes(buf[m.head:m.body + m.size]) for m in msgs]
+    buf[start:end] = b"".join(blocks[k] for k in order)
+    resum(buf, hdr)
+
+
+def message_order(libver: str) -> bytearray:
+    """Five datasets whose header messages (dataspace, datatype, fill value, layout, null:
+    libhdf5 writes them in that order) are in the orders of PAYLOAD's five digits in
+    base 5! = 120: log2(120) = 6.9 bits per header."""
+    names = [f"/d{k}" for k in range(5)]
+    buf = h5file(lambda f: [f.create_dataset(n, data=np.arange(4, dtype="i4")) for n in names],
+                 libver=libver)
+    value = int.from_bytes(PAYLOAD, "big")
+    for name in names:
+        value, digit = divmod(value, 120)
+        assert [m.type for m in header(buf, addr_of(buf, name)).msgs] == [1, 3, 5, 8, 0]
+        _reorder(buf, name, permutation(5, digit))
+    return buf
+
+
+def orders(data: bytes) -> bytes:
+    value = 0
+    for k in reversed(range(5)):
+        types = [m.type for m in header(data, addr_of(data, f"/d{k}")).msgs]
+        value = value * 120 + rank([[1, 3, 5, 8, 0].index(t) for t in types])
+    return value.to_bytes(4, "big")
+
+
+NULL_BODIES = {"/d0": (PAYLOAD[0], PAYLOAD[1]), "/d1": (PAYLOAD[2], PAYLOAD[3])}
+
+
+def null_split() -> bytearray:
+    """Two datasets (libver='latest') whose header's free space, one null message as
+    libhdf5 writes it, is cut into three null messages of zeros: the first two of 80 and
+    87 bytes (P, W), then 78 and 68 (N, D), the third the rest."""
+    buf = h5file(lambda f: [f.create_dataset(n, data=np.arange(4, dtype="i4")) for n in NULL_BODIES],
+                 libver="latest")
+    for name, bodies in NULL_BODIES.items():
+        hdr = header(buf, addr_of(buf, name))
+        nil = hdr.msgs[-1]
+        assert nil.type == 0 and hdr.version == 2 and nil.body - nil.head == 4
+        rest = nil.size - sum(bodies) - 8
+        pos = nil.head
+        for body in (*bodies, rest):
+            struct.pack_into("<BHB", buf, pos, 0, body, 0)
+            buf[pos + 4:pos + 4 + body] = bytes(body)
+            pos += 4 + body
+        resum(buf, hdr)
+    return buf
+
+
+def null_bodies(data: bytes) -> bytes:
+    out = b""
+    for name in NULL_BODIES:
+        out += bytes(m.size for m in header(data, addr_of(data, name)).msgs if m.type == 0)[:2]
+    return out
+
+
 # The version 0 superblock's group leaf and internal node K (offsets 16, 18), libhdf5's
 # 4 and 16 as h5py always writes them, set to 1..4 and 1..16: 6 bits of PAYLOAD[0].
 K_BITS = PAYLOAD[0] & 0x3F
@@ -145,12 +212,16 @@ def group_k(data: bytes) -> tuple[int, int]:
 
 ATTACKS = {
     "link-name-after-nul-latest.h5": link_name_after_nul,
+    "link-name-after-nul-large.h5": lambda: link_name_after_nul(1 << 18),
     "softlink-after-nul-latest.h5": softlink_after_nul,
     "empty-extent-address.h5": empty_extent_address,
     "null-dataspace-address.h5": null_dataspace_address,
     "gcol-object-index.h5": gcol_object_index,
     "gcol-object-order.h5": gcol_object_order,
     "superblock0-group-k.h5": superblock0_group_k,
+    "null-split-latest.h5": null_split,
+    "message-order-earliest.h5": lambda: message_order("earliest"),
+    "message-order-latest.h5": lambda: message_order("latest"),
 }
 # Cases whose payload no single run of bytes holds: where to read it back.
 SPREAD = {
@@ -159,6 +230,9 @@ SPREAD = {
     "gcol-object-index.h5": lambda data: gcol_indices(data) == PAYLOAD,
     "gcol-object-order.h5": lambda data: gcol_order(data) == PAYLOAD,
     "superblock0-group-k.h5": lambda data: group_k(data) == K_VALUES != (4, 16),
+    "null-split-latest.h5": lambda data: null_bodies(data) == PAYLOAD,
+    "message-order-earliest.h5": lambda data: orders(data) == PAYLOAD,
+    "message-order-latest.h5": lambda data: orders(data) == PAYLOAD,
 }
 # libhdf5 opens these files but refuses one object in them (the rest reads): a dataset
 # of no elements with a defined address is 'invalid dataset size, likely file corruption'.
