@@ -85,6 +85,11 @@ HOLES = {
     "space, one null message as libhdf5 writes it, is cut into three null messages of "
     "zeros, of 80 and 87 bytes (P, W) and 78 and 68 (N, D): readers skip null messages "
     "of any size; the sizes carry about one byte per cut (the zeros rule does not pin them)",
+    "layout-version-contiguous.h5": "published: 32 contiguous datasets whose layout "
+    "message is version 3 (what libhdf5 writes for contiguous storage under every libver, "
+    "'latest' included) or 4 (same fields, read alike): one bit per contiguous dataset "
+    "carrying PWND; 'what exactness leaves' lists the datatype and fill value versions, "
+    "not the layout's",
     "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
     "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
     "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "

@@ -8,7 +8,7 @@ message stores their length; libhdf5 uses them as C strings), the address of a
 contiguous dataset with no elements (libhdf5 writes it undefined and never reads it),
 the numbers of global heap objects (libhdf5 numbers them 1, 2, ... in the order it
 places them) and their order, the order of an object header's messages and how its free space is cut into null
-messages, and the group
+messages, a contiguous layout message's version (3 or 4), and the group
 B-tree K values of a version 0 superblock (h5py writes 4 and 16).
 """
 
@@ -193,6 +193,30 @@ def null_bodies(data: bytes) -> bytes:
     return out
 
 
+def layout_versions() -> bytearray:
+    """32 contiguous datasets whose layout message is version 3, as libhdf5 writes it for
+    contiguous storage under every libver, or version 4 (the same fields for contiguous
+    storage; libhdf5 writes 4 only for chunk indexes new in 1.10): one bit of PAYLOAD each."""
+    names = [f"/c{k:02d}" for k in range(32)]
+    buf = h5file(lambda f: [f.create_dataset(n, data=np.arange(4, dtype="i4")) for n in names],
+                 libver="latest")
+    bits = int.from_bytes(PAYLOAD, "big")
+    for k, name in enumerate(names):
+        hdr, msg = find(buf, name, LAYOUT)
+        assert buf[msg.body:msg.body + 2] == b"\x03\x01"
+        buf[msg.body] = 4 if bits >> (31 - k) & 1 else 3
+        resum(buf, hdr)
+    return buf
+
+
+def layout_bits(data: bytes) -> bytes:
+    bits = 0
+    for k in range(32):
+        _, msg = find(bytearray(data), f"/c{k:02d}", LAYOUT)
+        bits = bits << 1 | (data[msg.body] == 4)
+    return bits.to_bytes(4, "big")
+
+
 # The version 0 superblock's group leaf and internal node K (offsets 16, 18), libhdf5's
 # 4 and 16 as h5py always writes them, set to 1..4 and 1..16: 6 bits of PAYLOAD[0].
 K_BITS = PAYLOAD[0] & 0x3F
@@ -220,6 +244,7 @@ ATTACKS = {
     "gcol-object-order.h5": gcol_object_order,
     "superblock0-group-k.h5": superblock0_group_k,
     "null-split-latest.h5": null_split,
+    "layout-version-contiguous.h5": layout_versions,
     "message-order-earliest.h5": lambda: message_order("earliest"),
     "message-order-latest.h5": lambda: message_order("latest"),
 }
@@ -231,6 +256,7 @@ SPREAD = {
     "gcol-object-order.h5": lambda data: gcol_order(data) == PAYLOAD,
     "superblock0-group-k.h5": lambda data: group_k(data) == K_VALUES != (4, 16),
     "null-split-latest.h5": lambda data: null_bodies(data) == PAYLOAD,
+    "layout-version-contiguous.h5": lambda data: layout_bits(data) == PAYLOAD,
     "message-order-earliest.h5": lambda data: orders(data) == PAYLOAD,
     "message-order-latest.h5": lambda data: orders(data) == PAYLOAD,
 }
