@@ -10,7 +10,8 @@ a log resized 100 times, attributes modified in place, attributes of a committed
 datatype, shrunk and overwritten (compressed) chunked datasets, overwritten
 variable-length strings, copies (H5Ocopy), a SWMR log of strings, early allocation,
 committed string and enum types, a 36 KB JSON configuration in string attributes, a
-table of reference columns, files written through a file object or the core driver's
+table of reference columns, chunks written with write_direct_chunk (some raw, deflate
+skipped by the filter mask), files appended to under another libver, files written through a file object or the core driver's
 image: each under several `libver` ranges. Each must be
 published byte-identical; FALSE_REJECTIONS says what is refused.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import zlib
 from pathlib import Path
 
 import h5py
@@ -228,6 +230,44 @@ def _ref_rows(f) -> None:
     f.create_dataset("rows", data=rows)
 
 
+def _direct_chunks(f) -> None:
+    """Chunks written pre-compressed with write_direct_chunk, every other one stored raw
+    with deflate skipped by its filter mask (as libhdf5 skips an optional filter)."""
+    d = f.create_dataset("d", shape=(40,), chunks=(10,), dtype="<i4", compression="gzip")
+    for k in range(4):
+        raw = (np.arange(10, dtype="<i4") + k).tobytes()
+        if k % 2:
+            d.id.write_direct_chunk((k * 10,), raw, filter_mask=1)
+        else:
+            d.id.write_direct_chunk((k * 10,), zlib.compress(raw, 6))
+
+
+def _first_session(f) -> None:
+    f.create_dataset("a", data=np.arange(5))
+    f.create_group("g").attrs["x"] = 1
+
+
+def _second_session(f) -> None:
+    f.create_dataset("b", data=np.arange(100), chunks=(10,), compression="gzip")
+    f.create_dataset("g/c", data=np.arange(3))
+    f["g"].attrs["y"] = "s"
+    f.create_dataset("r", shape=(0,), maxshape=(None,), chunks=(4,), dtype="f4").resize((9,))
+    for i in range(10):
+        f[f"h/n{i}"] = np.int8(i)
+
+
+def _sessions(first, second) -> bytes:
+    """A file written under one libver and appended to under another (h5py's libver
+    of the later session: new objects take its formats, the superblock stays)."""
+    with tempfile.TemporaryDirectory(prefix="attackh5d-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", libver=first) as f:
+            _first_session(f)
+        with h5py.File(path, "a", libver=second) as f:
+            _second_session(f)
+        return path.read_bytes()
+
+
 def _in_memory(build, driver: str, **kw) -> bytes:
     """The same file written through a Python file object, or the core driver's image."""
     if driver == "fileobj":
@@ -248,7 +288,7 @@ CASES = {
     "many-attrs": _many_attrs, "big-group": _big_group, "many-chunks": _many_chunks,
     "resized": _resized, "modified": _modified, "committed-attrs": _committed_attrs,
     "rewritten": _rewritten, "copies": _copies, "early": _early, "tracked": _tracked,
-    "big-strings": _big_strings, "ref-rows": _ref_rows,
+    "big-strings": _big_strings, "ref-rows": _ref_rows, "direct-chunks": _direct_chunks,
 }
 LIBVERS = {
     "earliest": "earliest", "latest": "latest", "v108-v110": ("v108", "v110"),
@@ -264,6 +304,8 @@ def _grid() -> dict:
     out["ctl-deep-tracked-file-order.h5"] = lambda: write(_deep_tracked, track_order=True)
     out["ctl-swmr-strings-latest.h5"] = lambda: write(_swmr_strings, libver="latest")
     out["ctl-swmr-strings-v110.h5"] = lambda: write(_swmr_strings, libver=("v110", "v110"))
+    for first, second in (("earliest", "latest"), ("latest", "earliest"), ("v108", "v200")):
+        out[f"ctl-sessions-{first}-{second}.h5"] = lambda a=first, b=second: _sessions(a, b)
     for driver in ("fileobj", "image"):
         for libver in ("earliest", "latest"):
             out[f"ctl-{driver}-{libver}.h5"] = lambda d=driver, v=libver: _in_memory(_links, d, libver=v)
