@@ -94,6 +94,9 @@ HOLES = {
     "(libver='earliest') whose dataspace message is version 1 (what libhdf5 writes with "
     "a version 1 header: both follow the low libver bound) or the same dataspace as "
     "version 2, padded to 8: one bit per dataspace carrying PWND; not listed",
+    "fill-value-version-v1-header.h5": "published: the same with the fill value message: "
+    "version 2 as libhdf5 writes it with a version 1 header, or the same settings as "
+    "version 3: one bit per dataset; 'what exactness leaves' lists versions 1 or 2, not 3",
     "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
     "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
     "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "

@@ -8,7 +8,7 @@ message stores their length; libhdf5 uses them as C strings), the address of a
 contiguous dataset with no elements (libhdf5 writes it undefined and never reads it),
 the numbers of global heap objects (libhdf5 numbers them 1, 2, ... in the order it
 places them) and their order, the order of an object header's messages and how its free space is cut into null
-messages, a contiguous layout message's version (3 or 4) and a dataspace message's (1 or 2), and the group
+messages, a contiguous layout message's version (3 or 4) a dataspace message's (1 or 2) and a fill value message's (2 or 3), and the group
 B-tree K values of a version 0 superblock (h5py writes 4 and 16).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from tests.support.hdf5_attack_c_bytes import PAYLOAD, addr_of, find, h5file, header, resum
 from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects, patch_root, permutation, rank
 
-DATASPACE, LAYOUT = 0x01, 0x08
+DATASPACE, FILL, LAYOUT = 0x01, 0x05, 0x08
 HALVES = (PAYLOAD[:2], PAYLOAD[2:])  # where one field holds 16 bits: PW in one, ND in another
 
 
@@ -209,20 +209,28 @@ def layout_versions() -> bytearray:
     return buf
 
 
-def dataspace_versions() -> bytearray:
-    """32 datasets of version 1 headers (libver='earliest') whose dataspace message is
-    version 1, as libhdf5 writes it there, or the same dataspace encoded as version 2
-    (padded to 8 with zeros, as a v1 header pads every message): one bit of PAYLOAD each."""
+def _dataspace_v2(old: bytes) -> bytes:
+    assert old[:4] == b"\x01\x01\x01\x00" and len(old) == 24  # v1, rank 1, max dims
+    return b"\x02\x01\x01\x01" + old[8:24]  # v2: version, rank, flags, simple
+
+
+def _fill_v3(old: bytes) -> bytes:
+    assert old == b"\x02\x02\x02\x01\x00\x00\x00\x00"  # v2: late, if set, defined, default
+    return b"\x03\x0a"  # v3: the same allocation and fill times, the default value
+
+
+def _v1_header_versions(mtype: int, convert) -> bytearray:
+    """32 datasets of version 1 headers (libver='earliest') whose message of type mtype is
+    the version libhdf5 writes there, or the same content in the next version (padded to
+    8 with zeros, as a v1 header pads every message): one bit of PAYLOAD each."""
     names = [f"/c{k:02d}" for k in range(32)]
     buf = h5file(lambda f: [f.create_dataset(n, data=np.arange(4, dtype="i4")) for n in names])
     bits = int.from_bytes(PAYLOAD, "big")
     for k, name in enumerate(names):
-        hdr, msg = find(buf, name, DATASPACE)
-        old = bytes(buf[msg.body:msg.body + msg.size])
-        assert old[:4] == b"\x01\x01\x01\x00" and msg.size == 24  # v1, rank 1, max dims
+        hdr, msg = find(buf, name, mtype)
+        new = convert(bytes(buf[msg.body:msg.body + msg.size]))
         if bits >> (31 - k) & 1:
-            new = b"\x02\x01\x01\x01" + old[8:24]  # v2: version, rank, flags, simple
-            buf[msg.body:msg.body + 24] = new.ljust(24, b"\0")
+            buf[msg.body:msg.body + msg.size] = new.ljust(msg.size, b"\0")
             resum(buf, hdr)
     return buf
 
@@ -263,7 +271,8 @@ ATTACKS = {
     "superblock0-group-k.h5": superblock0_group_k,
     "null-split-latest.h5": null_split,
     "layout-version-contiguous.h5": layout_versions,
-    "dataspace-version-v1-header.h5": dataspace_versions,
+    "dataspace-version-v1-header.h5": lambda: _v1_header_versions(DATASPACE, _dataspace_v2),
+    "fill-value-version-v1-header.h5": lambda: _v1_header_versions(FILL, _fill_v3),
     "message-order-earliest.h5": lambda: message_order("earliest"),
     "message-order-latest.h5": lambda: message_order("latest"),
 }
@@ -277,6 +286,7 @@ SPREAD = {
     "null-split-latest.h5": lambda data: null_bodies(data) == PAYLOAD,
     "layout-version-contiguous.h5": lambda data: _version_bits(data, LAYOUT, 4) == PAYLOAD,
     "dataspace-version-v1-header.h5": lambda data: _version_bits(data, DATASPACE, 2) == PAYLOAD,
+    "fill-value-version-v1-header.h5": lambda data: _version_bits(data, FILL, 3) == PAYLOAD,
     "message-order-earliest.h5": lambda data: orders(data) == PAYLOAD,
     "message-order-latest.h5": lambda data: orders(data) == PAYLOAD,
 }
