@@ -5,9 +5,12 @@ tests were read): every byte of a published HDF5 file is structure checked to th
 value libhdf5 writes, or data a reader returns; what remains is listed in "what exactness
 leaves". Classes the three earlier attacks found are not repeated; new here: strings a
 version 2 link message stores with their length but libhdf5 reads as C strings (a link's
-name, a soft link's value), the address of a dataset with no elements, the numbers of
-global heap objects, the version 0 superblock's group K values, and the order in which a
-job writes its chunks (plain h5py). Files: tests/support/hdf5_attack_d_cases.py (h5py
+name, a soft link's value), the address of a dataset with no elements, the numbers and
+order of global heap objects, the order of an object header's messages and how its free
+space is cut into null messages, message versions libhdf5 never pairs with a header's
+(layout 4 for contiguous storage, dataspace 2 and fill value 3 in a version 1 header),
+the version 0 superblock's group K values, and the order in which a job writes its
+chunks (plain h5py; a gap in "what exactness leaves"). Files: tests/support/hdf5_attack_d_cases.py (h5py
 writes, bytes patched), hdf5_attack_d_ctl.py (controls: ordinary h5py output of features
 the earlier attacks did not write). All files go into ONE quarantine vetted once through
 the CLI with the shipped batch policy's allow_types, per file.
