@@ -76,11 +76,13 @@ class Place:
         of zeros, which stay holes (holes.written_runs)."""
         fd = self.create()
         try:
-            view = memoryview(data)
+            view, end = memoryview(data), 0
             for start, end in written_runs(data, len(data)):
-                os.lseek(fd, start, os.SEEK_SET)
+                if start:
+                    os.lseek(fd, start, os.SEEK_SET)
                 write_all(fd, view[start:end])
-            os.ftruncate(fd, len(data))
+            if end < len(data):  # zeros at the end: a hole (one more call only then)
+                os.ftruncate(fd, len(data))
         finally:
             os.close(fd)
 
