@@ -20,7 +20,7 @@ faster than that, the baseline without its sync can). Content-type detection is 
 Caches are warmed and dirty pages synced before each timing. vmguard's modules are
 compiled first, as an installed package's are: with PYTHONDONTWRITEBYTECODE set (or a
 tree nobody compiled), every vet and each of its sandboxed workers, which cannot
-write .pyc files, would compile them again (0.4 s of CPU per vet).
+write .pyc files, would compile them again (0.3-0.4 s of CPU per vet).
 
 Run it on a quiet filesystem: for a few minutes after tens of thousands of files were
 deleted (a previous run's clean-up, a test suite), ext4 creates files up to 30 times
