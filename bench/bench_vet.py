@@ -132,10 +132,11 @@ def timed_vet(src: Path, dst: Path, policy: Path) -> tuple[float, float, int]:
     return elapsed, _cpu(usage), usage.ru_maxrss * 1024  # usage includes its workers
 
 
-def disk_floor(work: Path, size: int) -> float:
+def disk_floor(target: Path, size: int) -> float:
     """Seconds to write `size` bytes straight to this disk and flush them: what vet's
-    copy, which makes its output durable before it publishes it, waits for at least."""
-    target = work / "floor.bin"
+    copy, which makes its output durable before it publishes it, waits for at least.
+    `target` is kept to the end, like every other copy: this filesystem is mounted with
+    `discard`, and a deleted file's discards would slow whichever side ran next."""
     os.sync()
     start = time.perf_counter()
     subprocess.run(
@@ -144,9 +145,7 @@ def disk_floor(work: Path, size: int) -> float:
         check=True,
         stderr=subprocess.DEVNULL,
     )
-    elapsed = time.perf_counter() - start
-    target.unlink()
-    return elapsed
+    return time.perf_counter() - start
 
 
 def compile_tree() -> None:
@@ -187,7 +186,7 @@ def compare(
                     start = time.perf_counter()
                     os.sync()
                     syncs.append(time.perf_counter() - start)
-                    floors.append(disk_floor(work, size))
+                    floors.append(disk_floor(work / f"floor{i}.bin", size))
             else:
                 elapsed, cpu, rss = timed_vet(src, work / f"vet{i}", policy)
                 vets.append((elapsed, cpu))
