@@ -54,8 +54,7 @@ class _Outcome:
         if self.held != -1:
             os.close(self.held)
             self.held = -1
-        if self.walked is not None:
-            self.walked.close()  # if still running: its answer is no longer wanted
+        _stop(self.walked)  # if still running: its answer is no longer wanted
 
 
 class _Dirs:
@@ -204,12 +203,12 @@ class CopyPhase:
                 raise
             scans, held = self._scan(src, own, node)
         except Refused as refused:
+            _stop(walked)
             upload.end().discard()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
         except BaseException:
+            _stop(walked)
             upload.end()  # the worker's stream stays in step for whoever handles the error
-            if walked is not None:
-                walked.close()
             raise
         finally:
             os.close(src)
@@ -272,6 +271,12 @@ class CopyPhase:
             raise
         finally:
             os.close(own)  # the engines keep their own duplicates
+
+
+def _stop(walked: structure.Walking | None) -> None:
+    """Stop a file's walk if it still runs: its answer will not be asked for."""
+    if walked is not None:
+        walked.close()
 
 
 def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
