@@ -394,3 +394,13 @@ def _check_or_none(data: bytes) -> str | None:
     except Invalid as err:
         return str(err)
     return None
+
+
+def test_a_row_too_wide_to_read_whole_is_refused_before_it_is_read():
+    data = CONTROLS["every-column"]
+    header, _, _ = _hdu_at(data, 1)
+    wide = _string_card(data, header, b"TFORM1", "20000000L")
+    for key, value in ((b"TFIELDS", 1), (b"PCOUNT", 0), (b"NAXIS1", 20_000_000)):
+        wide = _set(wide, header, key, value)
+    with pytest.raises(Invalid, match="rows over 16777216 are not read"):
+        _check(wide)

@@ -18,6 +18,7 @@ from .stream import Invalid, Stream
 
 FMT = "fits"
 BATCH = 1 << 20  # rows are checked about this many bytes at a time
+MAX_ROW = 16 << 20  # a row is read whole: wider rows with bytes to check are refused
 PIECE = 1 << 20  # heap arrays are checked this many bytes at a time
 _SIZE = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16}
 _BINARY = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])(.*)$")
@@ -114,7 +115,7 @@ def binary(
         stream.skip(naxis1 * rows, "a binary table", FMT)
         return
     layout = HeapLayout(arrays, heap, tiles.columns)
-    per_batch = max(1, BATCH // max(naxis1, 1))
+    per_batch = _batch(naxis1)
     for first in range(0, rows, per_batch):
         count = min(per_batch, rows - first)
         start = stream.pos
@@ -124,6 +125,15 @@ def binary(
         layout.add(data, naxis1, first)
     layout.finish()
     _check_heap(stream, heap, layout.checked(), tiles)
+
+
+def _batch(naxis1: int) -> int:
+    """Rows read at a time: about BATCH bytes, at least one row, no row over MAX_ROW."""
+    if naxis1 > MAX_ROW:
+        raise Invalid(
+            f"fits: a table row of {naxis1} bytes with bytes to check: rows over {MAX_ROW} are not read"
+        )
+    return max(1, BATCH // max(naxis1, 1))
 
 
 def _check_bits(data: bytes, naxis1: int, column: Column, start: int) -> None:
@@ -219,7 +229,7 @@ def ascii_table(stream: Stream, naxis1: int, rows: int, fields: list[tuple[int, 
             raise Invalid(f"fits: field {n} of an ASCII table (TBCOL{n}, TFORM{n}) lies outside its row")
         covered[tbcol - 1 : end] = b"\1" * (end - tbcol + 1)
     gaps = [i for i in range(naxis1) if not covered[i]]
-    per_batch = max(1, BATCH // max(naxis1, 1))
+    per_batch = _batch(naxis1)
     for first in range(0, rows, per_batch):
         start = stream.pos
         data = stream.read(min(per_batch, rows - first) * naxis1, "an ASCII table", FMT)
