@@ -97,7 +97,7 @@ def binary(
 ) -> None:
     """A binary table's rows and heap (PCOUNT bytes right after the rows: THEAP was
     checked to be the table's size), to their last byte. `tiles`: the columns whose
-    arrays are a tile-compressed image's gzip tiles (fitstile.py)."""
+    arrays are a tile-compressed image's gzip or RICE_1 tiles (fitstile.py)."""
     cols = columns(tforms, tdims)
     width = sum(c.width for c in cols)
     if width != naxis1:
@@ -196,18 +196,19 @@ def _check_heap(stream: Stream, heap: int, checked: Iterable[HeapArray], tiles: 
         check = _array_check(array, start + array.offset, tiles)
         for done in range(0, array.size, PIECE):
             piece = stream.read(min(PIECE, array.size - done), "a binary table's heap", FMT)
-            check(piece, done + PIECE >= array.size)
+            check(piece, done, done + PIECE >= array.size)
         pos = array.offset + array.size
     stream.skip(heap - pos, "a binary table's heap", FMT)
 
 
-def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, bool], None]:
+def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, int, bool], None]:
+    """What checks an array's bytes, fed a piece at a time: (piece, its place in the array, last)."""
     column, count = array.column, array.count
     if column.element == "L":
-        return lambda piece, last: _only(piece, _LOGICAL, column, at, 1)
+        return lambda piece, done, last: _only(piece, _LOGICAL, column, at + done, 1)
     if column.element == "X":
 
-        def bits(piece: bytes, last: bool) -> None:
+        def bits(piece: bytes, done: int, last: bool) -> None:
             if last and count % 8:
                 _only(piece[-1:], _clear(count % 8), column, at + array.size - 1, 1)
 

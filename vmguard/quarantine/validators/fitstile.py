@@ -83,7 +83,7 @@ class RiceTile:
     def __init__(self, at: int, tiles: Tiles, row: int) -> None:
         self.at, self.tiles, self.row, self.pieces = at, tiles, row, bytearray()
 
-    def feed(self, piece: bytes, last: bool) -> None:
+    def feed(self, piece: bytes, done: int, last: bool) -> None:
         self.pieces += piece
         if len(self.pieces) > fitsrice.MAX_TILE:
             raise Invalid(
@@ -102,7 +102,7 @@ class GzipTile:
         self.sizes = {tiles.pixels(row) * b for b in tiles.pixel_bytes}
         self.inflate, self.head, self.size = zlib.decompressobj(wbits=31), b"", 0
 
-    def feed(self, piece: bytes, last: bool) -> None:
+    def feed(self, piece: bytes, done: int, last: bool) -> None:
         if len(self.head) < 10:
             self.head += piece[: 10 - len(self.head)]
             if len(self.head) == 10:
