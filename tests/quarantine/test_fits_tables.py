@@ -271,22 +271,25 @@ def test_an_ascii_table_is_printable_and_blank_between_fields():
         _check(_set(data, header, b"TBCOL5", naxis1 - 3))
 
 
-def _with_tiles(data: bytes, tiles: list[bytes]) -> bytes:
-    """A one-column tile-compressed HDU (COMPRESSED_DATA, 1PB) rebuilt around new tiles."""
+def _with_tiles(data: bytes, tiles: list[bytes], element: int = 1) -> bytes:
+    """A one-column tile-compressed HDU (COMPRESSED_DATA: 1PB, 1PI for PLIO) rebuilt around
+    new tiles."""
     header, start, size = _hdu_at(data, 1)
     offsets = np.cumsum([0] + [len(t) for t in tiles[:-1]])
-    table = b"".join(struct.pack(">ii", len(t), int(o)) for t, o in zip(tiles, offsets, strict=True))
+    table = b"".join(
+        struct.pack(">ii", len(t) // element, int(o)) for t, o in zip(tiles, offsets, strict=True)
+    )
     body = table + b"".join(tiles)
     end = start + -(-size // 2880) * 2880
     data = data[:start] + body + b"\0" * (-len(body) % 2880) + data[end:]
     return _set(data, header, b"PCOUNT", len(body) - len(table))
 
 
-def _tiles(data: bytes) -> list[bytes]:
+def _tiles(data: bytes, element: int = 1) -> list[bytes]:
     start, naxis1, rows, _ = _table(data)
     heap = start + rows * naxis1
     descs = [struct.unpack(">ii", data[start + r * naxis1 : start + r * naxis1 + 8]) for r in range(rows)]
-    return [data[heap + o : heap + o + c] for c, o in descs]
+    return [data[heap + o : heap + o + c * element] for c, o in descs]
 
 
 def test_trailing_bytes_in_a_gzip_tile_are_refused():
@@ -404,3 +407,11 @@ def test_a_row_too_wide_to_read_whole_is_refused_before_it_is_read():
         wide = _set(wide, header, key, value)
     with pytest.raises(Invalid, match="rows over 16777216 are not read"):
         _check(wide)
+
+
+def test_words_after_a_plio_line_list_are_refused():
+    data = CONTROLS["PLIO_1-int"]
+    tiles = _tiles(data, 2)
+    assert _check(_with_tiles(data, tiles, 2)) == "fits"
+    with pytest.raises(Invalid, match="is 61 words, its line list 57: no decoder reads the words after"):
+        _check(_with_tiles(data, [tiles[0] + b"PAYLOAD!", *tiles[1:]], 2))

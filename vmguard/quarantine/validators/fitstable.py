@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .fitsheap import HeapArray, HeapLayout
-from .fitstile import GzipTile, RiceTile, Tiles
+from .fitstile import GzipTile, PlioTile, RiceTile, Tiles
 from .stream import Invalid, Stream
 
 FMT = "fits"
@@ -213,6 +213,8 @@ def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, in
                 _only(piece[-1:], _clear(count % 8), column, at + array.size - 1, 1)
 
         return bits
+    if column.number in tiles.plio:
+        return PlioTile(at, array.size).feed
     if column.number in tiles.rice:
         return RiceTile(at, tiles, array.row).feed
     return GzipTile(at, tiles, array.row).feed

@@ -4,12 +4,14 @@ that could not be quantized): each array of such a column is one plain gzip memb
 ends at the array's last byte and inflates to exactly the tile's pixels. Its header's
 free fields are what a writer puts there: XFL and OS the same in every tile of the
 image, MTIME (the second the tile was compressed) never earlier than the tile before.
-RICE_1 tiles end with their last pixel's code (fitsrice.py). PLIO and HCOMPRESS tiles
-are not decoded: their arrays are data as far as this check goes (docs: what exactness
+RICE_1 tiles end with their last pixel's code (fitsrice.py); a PLIO_1 tile's line list
+is as long as its header says (7 header words, magic -100). PLIO's instructions and
+HCOMPRESS tiles are not decoded: their arrays are data as far as this check goes (docs: what exactness
 leaves)."""
 
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass, field
 
@@ -30,6 +32,7 @@ class Tiles:
     pixel_bytes: frozenset[int] = frozenset()  # what one pixel may inflate to
     header: list[bytes] = field(default_factory=list, compare=False)  # the last tile's MTIME, XFL, OS
     rice: frozenset[int] = frozenset()  # the columns of RICE_1 tiles
+    plio: frozenset[int] = frozenset()  # the columns of PLIO_1 tiles
     bytepix: int = 4  # RICE_1's BYTEPIX and BLOCKSIZE (ZNAMEi/ZVALi)
     blocksize: int = 32
 
@@ -66,12 +69,14 @@ def tiles(
         if name == "GZIP_COMPRESSED_DATA" or (gzip and name == "COMPRESSED_DATA")
     )
     rice = frozenset(n for n, name in names.items() if compression == "RICE_1" and name == "COMPRESSED_DATA")
+    plio = frozenset(n for n, name in names.items() if compression == "PLIO_1" and name == "COMPRESSED_DATA")
     return Tiles(
-        columns | rice,
+        columns | rice | plio,
         tuple(shape),
         tuple(tile),
         frozenset({abs(bitpix) // 8, 4}),
         rice=rice,
+        plio=plio,
         bytepix=params.get("BYTEPIX", 4),
         blocksize=params.get("BLOCKSIZE", 32),
     )
@@ -143,3 +148,28 @@ class GzipTile:
                 "earlier MTIME: its writer compresses the tiles in order, alike"
             )
         last[:] = [self.head[4:]]
+
+
+class PlioTile:
+    """One PLIO_1 tile (16-bit words): its header's list length is the array's length,
+    as cfitsio's decoder reads it (pl_l2pi reads no word past that length)."""
+
+    def __init__(self, at: int, size: int) -> None:
+        self.at, self.size, self.head = at, size, b""
+
+    def feed(self, piece: bytes, done: int, last: bool) -> None:
+        if len(self.head) < 14:
+            self.head += piece[: 14 - len(self.head)]
+        if not last:
+            return
+        words = struct.unpack(">7h", self.head) if len(self.head) == 14 else ()
+        if not words or words[1] != 7 or words[2] != -100:
+            raise Invalid(
+                f"fits: a PLIO_1 tile (offset {self.at}) has not the line list header cfitsio writes"
+            )
+        length = words[3] + (words[4] << 15)
+        if 2 * length != self.size:
+            raise Invalid(
+                f"fits: a PLIO_1 tile (offset {self.at}) is {self.size // 2} words, its line list {length}: "
+                "no decoder reads the words after the list"
+            )
