@@ -193,6 +193,10 @@ class _Worker:
             self.out, self.since = self.out[written:], time.monotonic()
         return True
 
+    def has_unsent(self) -> bool:
+        """Bytes wait to be written to a live worker."""
+        return not self.broken and bool(self.out or self.unsent)
+
     def overdue(self, timeout: float, now: float) -> float:
         """Seconds past its deadline (negative: time left). Starting is not a file's doing."""
         return now - self.since - (timeout if self.started else max(timeout, START_TIMEOUT))
@@ -332,23 +336,28 @@ class Detector:
         return self.answers.pop(ticket)
 
     def _collect(self, writing: _Worker | None = None) -> None:
-        """Wait for answers, room in `writing`'s pipe, or a deadline; take what came."""
+        """Wait for answers, room in the pipe of any worker with bytes to send, or a
+        deadline; take what came. A worker may need its file's last bytes (or its end
+        frame) before it can answer: waiting for its answer alone would wait forever."""
         busy = [w for w in self.workers if w.waiting]
         if not busy:
             return
         for worker in busy:
-            if worker is not writing and (worker.unsent or worker.out):
+            if worker is not writing and worker.has_unsent():
                 worker.write_some()  # without waiting: the rest goes when there is room
         wait = max(0.0, -max(w.overdue(self.timeout, time.monotonic()) for w in busy))
-        room = [writing.wfd] if writing is not None and not writing.broken else []
-        ready = select.select([w.fd for w in busy], room, [], wait)[0]
+        room = [w.wfd for w in busy if w.has_unsent()]
+        readable, writable, _ = select.select([w.fd for w in busy], room, [], wait)
         for worker in busy:
-            if worker.fd in ready:
+            if worker.fd in readable:
                 answers = worker.receive()
                 if answers is None:
                     self._replace(worker, f"ended (status {worker.proc.wait()})")
                 else:
                     self._keep(answers)
+            elif worker.wfd in writable:
+                if worker is not writing:  # `writing`'s bytes are written by _flush
+                    worker.write_some()
             elif worker.overdue(self.timeout, time.monotonic()) >= 0:
                 self._replace(worker, f"no progress for {self.timeout:.0f} s")
 
