@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import select
 import struct
@@ -28,8 +27,9 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
+
+from vmguard.quarantine.answer import Answer
 
 WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # seconds without progress; a validator takes a 1 MiB chunk in milliseconds
@@ -55,39 +55,6 @@ _WORKER_ENV = {
     "LC_ALL": "C",
     "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=255",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What a worker found: the file's type, the (type, validator) of the file and of
-    each file inside it (validator None: none exists for that type), and the rule the
-    bytes break as (reason code, detail), if any."""
-
-    mime: str
-    parts: tuple[tuple[str, str | None], ...]
-    problem: tuple[str, str] | None = None
-
-    @classmethod
-    def decode(cls, data: bytes) -> Answer | None:
-        """Most answers of a job are the same few bytes: each is parsed once."""
-        if (known := _DECODED.get(data, _UNSEEN)) is not _UNSEEN:
-            return known
-        try:
-            d = json.loads(data)
-            parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
-            problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            answer = cls(str(d["mime"]), parts, problem)
-        except (ValueError, KeyError, TypeError, IndexError):
-            answer = None
-        if len(_DECODED) >= DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[data] = answer
-        return answer
-
-
-DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)
-_DECODED: dict[bytes, Answer | None] = {}
-_UNSEEN = object()
 
 
 class _Request:
