@@ -26,7 +26,7 @@ if os.path.exists({flag!r}):  # the first worker only: a validator caught in a l
     sys.stdout.flush()
     sys.stdin.buffer.read(1)  # its first file has come
     while True:
-        pass
+        {idle}
 os.execv(sys.executable, [sys.executable, "-I", {real!r}])
 """
 
@@ -36,8 +36,23 @@ def looping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first worker started computes forever once a file comes; the next are real."""
     flag, script = tmp_path / "loop-once", tmp_path / "worker.py"
     flag.touch()
-    script.write_text(_LOOPING.format(flag=str(flag), ready=detect.READY, real=str(detect.WORKER)))
+    script.write_text(_stuck_worker(flag, "pass"))
     monkeypatch.setattr(detect, "WORKER", script)
+
+
+@pytest.fixture
+def sleeping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first worker started sleeps forever once a file comes (an exploited libmagic
+    that uses no CPU); the next are real."""
+    flag, script = tmp_path / "sleep-once", tmp_path / "worker.py"
+    flag.touch()
+    script.write_text(_stuck_worker(flag, "__import__('time').sleep(60)"))
+    monkeypatch.setattr(detect, "WORKER", script)
+    monkeypatch.setattr(detect, "BACKSTOP", 2.0)
+
+
+def _stuck_worker(flag: Path, idle: str) -> str:
+    return _LOOPING.format(flag=str(flag), ready=detect.READY, real=str(detect.WORKER), idle=idle)
 
 
 def test_a_worker_computing_without_progress_is_stopped_and_its_file_timed_out(looping):
@@ -46,10 +61,22 @@ def test_a_worker_computing_without_progress_is_stopped_and_its_file_timed_out(l
         spinning = detector.workers[0].proc
         later = detector.submit(b"{}")
         assert stuck.result() is None
-        assert stuck.timed_out() and "0.5 s of CPU time" in stuck.why_none()
+        assert stuck.timed_out() and "0.5 s of its CPU time" in stuck.why_none()
         assert spinning.poll() is not None  # killed
         assert later.result().mime == "application/json"  # handed on to a real worker
         assert not later.timed_out()
+
+
+def test_a_worker_that_sleeps_without_progress_cannot_hang_the_vet(sleeping):
+    with Detector(workers=1, timeout=0.5) as detector:
+        stuck = detector.submit(b"hello\n")
+        asleep = detector.workers[0].proc
+        start = time.monotonic()
+        assert stuck.result() is None
+        assert 1.5 <= time.monotonic() - start < 30  # the backstop, not the CPU deadline
+        assert stuck.timed_out() and "2 s in all" in stuck.why_none()
+        assert asleep.poll() is not None  # killed
+        assert detector.submit(b"{}").result().mime == "application/json"
 
 
 def test_a_worker_the_machine_does_not_run_loses_no_file():

@@ -37,6 +37,10 @@ WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # CPU seconds without progress; a validator takes a 1 MiB chunk in milliseconds
 START_TIMEOUT = 60.0  # to get ready: loading libmagic's database takes a while on a busy host
 QUIET = 1.0  # seconds without progress before a worker's CPU time is looked at
+# Clock seconds without progress, whatever its CPU time: a worker that sleeps (an exploited
+# libmagic) must not hang the vet; any machine runs a process with work within this.
+BACKSTOP = 300.0
+_STUCK = "made no progress for {:g} s of its CPU time or {:g} s in all"
 _TICKS = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat's unit of CPU time
 IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
@@ -184,7 +188,8 @@ class _Worker:
             return limit - quiet
         if self.mark[0] != self.since:  # progress since the last look: count from now
             self.mark = (self.since, cpu)
-        return limit - (cpu - self.mark[1])  # it cannot use CPU faster than the clock runs
+        # It cannot use CPU faster than the clock runs; one that sleeps meets BACKSTOP.
+        return min(limit - (cpu - self.mark[1]), BACKSTOP - quiet)
 
     def cpu_seconds(self) -> float | None:
         """The user and system CPU time the worker used so far."""
@@ -360,7 +365,7 @@ class Detector:
                 if worker is not writing:  # `writing`'s bytes are written by _flush
                     worker.write_some()
             elif worker.left(self.timeout, time.monotonic()) <= 0:
-                self._replace(worker, f"used {self.timeout:g} s of CPU time without progress", timed_out=True)
+                self._replace(worker, _STUCK.format(self.timeout, BACKSTOP), timed_out=True)
 
     def _replace(self, worker: _Worker, cause: str, timed_out: bool = False) -> None:
         """Kill a stuck or dead worker: its oldest file gets no answer; the others go to
