@@ -111,6 +111,17 @@ def test_a_record_in_no_keys_list_is_refused(real):
         vet(_put(real, at, struct.pack(">i", count - 1)), ROOT)
 
 
+def test_the_keys_no_list_holds_are_the_ones_the_writer_writes(real):
+    """The StreamerInfo's, FreeSegments' and the top directory's own keys: no reader
+    compares them with anything; their strings and cycle are pinned."""
+    info = struct.unpack_from(">i", real, 37)[0]
+    with pytest.raises(Invalid, match="is not the one ROOT and uproot write"):
+        vet(_put(real, real.index(b"Doubly linked list", info), b"PAYLOAD-d-"), ROOT)
+    seek_free = struct.unpack_from(">i", real, 16)[0]
+    with pytest.raises(Invalid, match="is not the one ROOT and uproot write"):
+        vet(_put(real, seek_free + 16, b"\0\7"), ROOT)  # its cycle
+
+
 def test_the_header_counts_are_the_records(real):
     nbytes_info = struct.unpack_from(">i", real, 41)[0]
     with pytest.raises(Invalid, match="fNbytesInfo"):

@@ -161,12 +161,12 @@ def _record_at(walk: RootWalk, offset: int, what: str) -> Record:
 
 
 def _directories(walk: RootWalk, free: set[int]) -> set[int]:
-    """RootWalk the directories from the top one; returns the offsets of the records they
+    """Walk the directories from the top one; returns the offsets of the records they
     account for (directories, keys lists, listed records, FreeSegments, StreamerInfo)."""
     h = walk.header
     top = _record_at(walk, h.begin, "fBEGIN")
     name, title, at = _named(top)
-    if top.klass != b"TFile" or key_fields(top.key)[1] != 0 or at != h.nbytes_name - len(top.key):
+    if top.klass != b"TFile" or at != h.nbytes_name - len(top.key):
         raise Invalid(f"root: the record at fBEGIN ({h.begin}) is not the file's directory (fNbytesName)")
     info = _record_at(walk, h.seek_info, "fSeekInfo")
     if info.klass != b"TList" or info.nbytes != h.nbytes_info:
@@ -174,9 +174,21 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
             f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes"
         )
     listed = {h.begin, h.seek_free, h.seek_info}
-    for record in (walk.records[h.seek_free], info):
-        if record.offset in free or key_fields(record.key)[1] != h.begin:
-            raise Invalid(f"root: the record at {record.offset} is free or not the top directory's")
+    expected = {
+        top: (name, title, b"TFile", 0),
+        walk.records[h.seek_free]: (name, title, b"TFile", h.begin),
+        info: (b"StreamerInfo", b"Doubly linked list", b"TList", h.begin),
+    }
+    for record, (*strings, parent) in expected.items():
+        if record.offset in free or (*_strings(record.key), *key_fields(record.key)[1:]) != (
+            *strings,
+            parent,
+            1,
+        ):
+            raise Invalid(
+                f"root: the key of the record at {record.offset} is not the one ROOT and uproot write "
+                "(the file's name and title, the top directory as parent, cycle 1)"
+            )
     todo = [(top, at, name, title)]
     while todo:
         if len(listed) > MAX_DIRECTORIES * 64:
@@ -232,6 +244,7 @@ def _keys_list(
         or (name, title) != names
         or klass != directory.klass
         or key_fields(keys.key)[1] not in _keys_parents(directory)
+        or key_fields(keys.key)[2] != key_fields(directory.key)[2]
     ):
         raise Invalid(
             f"root: the keys list at {seek_keys} is not the one of the directory at {directory.offset}"
