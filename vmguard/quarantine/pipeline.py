@@ -24,6 +24,7 @@ from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.holes import data_ranges
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.opening import Opener, Refused
+from vmguard.quarantine.removal import Identity
 from vmguard.quarantine.scanners import ScannerSet, ScanResult
 from vmguard.quarantine.walk import Node
 from vmguard.quarantine.writer import Writer
@@ -75,7 +76,7 @@ class _Dirs:
         try:
             self.src = self._open_source(node.parts)
         except Refused as refused:
-            self.broken[node.parts] = Refused(refused.reasons, f"directory {refused.detail}")
+            self.broken[node.parts] = Refused(refused.reasons, f"directory: {refused.detail}")
             return self.broken[node.parts]
         if self.dest is not None:
             parent = self.dest.open_staged_dir(node.parts[:-1])
@@ -127,6 +128,7 @@ class CopyPhase:
         self.scanners = scanners
         self.scanning = bool(scanners)  # asked twice per file
         self.copier: Copier | None = None
+        self.copied: dict[str, Identity] = {}  # what each file was as its bytes were read
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
@@ -135,7 +137,7 @@ class CopyPhase:
         dirs = _Dirs(root_fd, self.opener, self.dest, out_fd, writer)
         entries: list[Entry] = []
         waiting: deque[_Outcome] = deque()
-        self.copier = Copier(writer)
+        self.copier = Copier(writer, self.opener)
         try:
             with progress.step(f"vetting {len(nodes)} entries", total=len(nodes)) as advance:
                 for node in nodes:
@@ -204,6 +206,7 @@ class CopyPhase:
         finally:
             os.close(src)
         hooks.reach("staged", node.parts)
+        self.copied["/".join(node.parts)] = Identity.of(before)  # unchanged to the end of the read
         return _Outcome(
             node,
             content,
