@@ -150,3 +150,53 @@ def test_remains_of_moved_metadata_pass_a_payload_in_them_does_not(real):
     assert len(remains) > 1000, "control: the segment holds remains, not zeros"
     with pytest.raises(Invalid, match="holds data that is not the remains"):
         vet(_put(real, remains[len(remains) // 2], b"PAYLOAD-d-" * 3), ROOT)
+
+
+@pytest.fixture(scope="module")
+def codecs(tmp_path_factory) -> dict[str, bytes]:
+    where, out = tmp_path_factory.mktemp("codecs"), {}
+    for name in ("LZMA", "ZSTD"):
+        with uproot.recreate(where / f"{name}.root", compression=getattr(uproot, name)(1)) as f:
+            f.mktree("t", {"x": "f8"})
+            f["t"].extend({"x": np.repeat(np.arange(200.0), 20)})
+        out[name] = (where / f"{name}.root").read_bytes()
+    return out
+
+
+def _junk_after_stream(data: bytes, compress) -> bytes:
+    """The basket's block recompressed smaller; the bytes it frees, still inside the block
+    (its declared size unchanged), hold a payload after the codec's stream."""
+    import lzma
+
+    import cramjam
+
+    basket = _key(data, b"TBasket", b"x")
+    nbytes, keylen = struct.unpack_from(">i", data, basket)[0], struct.unpack_from(">h", data, basket + 14)[0]
+    block = data[basket + keylen : basket + nbytes]
+    raw = lzma.decompress(block[9:]) if block[:2] == b"XZ" else bytes(cramjam.zstd.decompress(block[9:]))
+    packed = compress(raw)
+    assert len(packed) < len(block) - 9, "control: the recompressed stream is smaller"
+    return _put(data, basket + keylen + 9, (packed + b"PAYLOAD-d-" * 1000)[: len(block) - 9])
+
+
+def test_a_codec_stream_is_its_block_exactly(codecs):
+    import lzma
+
+    import cramjam
+
+    for name, data in codecs.items():
+        assert vet(data, ROOT) == OK, name
+    with pytest.raises(
+        Invalid, match="an xz block of the record at .* does not start and end as an xz stream"
+    ):
+        vet(
+            _junk_after_stream(
+                codecs["LZMA"], lambda raw: lzma.compress(raw, preset=9, check=lzma.CHECK_NONE)
+            ),
+            ROOT,
+        )
+    with pytest.raises(Invalid, match="zstd block of the record at .* holds bytes after its frame"):
+        vet(_junk_after_stream(codecs["ZSTD"], lambda raw: bytes(cramjam.zstd.compress(raw, level=19))), ROOT)
+    footer = codecs["LZMA"].rindex(b"YZ")
+    with pytest.raises(Invalid, match="CRC32"):
+        vet(_put(codecs["LZMA"], footer - 6, b"\xff"), ROOT)

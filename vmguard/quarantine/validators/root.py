@@ -16,7 +16,7 @@ import re
 import struct
 from array import array
 
-from . import root_tables
+from . import root_codecs, root_tables
 from .root_model import FMT, Header, Record, RootWalk
 from .stream import Invalid, Stream
 
@@ -215,7 +215,7 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> int:
         length = int.from_bytes(packed, "little")
         if length > end - stream.pos:
             raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
-        stream.skip(length, "a compressed block", FMT)
+        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset)
         inflated += int.from_bytes(full, "little")
     if inflated != objlen or algorithm is None:
         raise Invalid(
