@@ -200,3 +200,14 @@ def test_a_codec_stream_is_its_block_exactly(codecs):
     footer = codecs["LZMA"].rindex(b"YZ")
     with pytest.raises(Invalid, match="CRC32"):
         vet(_put(codecs["LZMA"], footer - 6, b"\xff"), ROOT)
+
+
+def test_a_baskets_counts_are_its_entries(real):
+    """fNevBuf and fLast (no reader needs them: the tree's own counts are read) pinned."""
+    basket = _key(real, b"TBasket", b"x")
+    end = basket + struct.unpack_from(">h", real, basket + 14)[0]  # ...fNevBuf, fLast, flag
+    count = struct.unpack_from(">i", real, end - 9)[0]
+    with pytest.raises(Invalid, match="the counts of its entries"):
+        vet(_put(real, end - 9, struct.pack(">i", count + 1)), ROOT)
+    with pytest.raises(Invalid, match="the counts of its entries"):
+        vet(_put(real, end - 5, struct.pack(">i", 7)), ROOT)

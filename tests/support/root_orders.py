@@ -24,7 +24,7 @@ def _step(f, rng: random.Random, trees: dict[str, str], n: int) -> str:
         f[name].extend(_data(trees[name], rng.randint(1, 3000), rng))
         return f"extend {name}"
     if kind in ("tree", "extend"):
-        name, branch = f"{where}t{n}", rng.choice(["f8", "i4", "jagged", "both"])
+        name, branch = f"{where}t{n}", rng.choice(["f8", "i4", "jagged", "both", "str"])
         f.mktree(name, _types(branch))
         trees[name] = branch
         return f"mktree {name} {branch}"
@@ -46,6 +46,7 @@ def _types(branch: str) -> dict:
         "i4": {"n": "i4"},
         "jagged": {"j": jagged},
         "both": {"x": "f8", "j": jagged},
+        "str": {"s": "string", "x": "f8"},
     }[branch]
 
 
@@ -57,6 +58,7 @@ def _data(branch: str, size: int, rng: random.Random) -> dict:
         "i4": {"n": gen.integers(0, 9, size=size).astype("i4")},
         "jagged": {"j": jagged},
         "both": {"x": gen.normal(size=size), "j": jagged},
+        "str": {"s": ak.Array(["run"[: i % 4] * (i % 7) for i in range(size)]), "x": gen.normal(size=size)},
     }[branch]
 
 

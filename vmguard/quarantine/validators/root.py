@@ -145,7 +145,7 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     key = stream.read(keylen, "a key", FMT)
     klass, tail = _key_strings(key, offset, version == 1004)
     if klass == b"TBasket":
-        _basket_tail(tail, offset)
+        _basket_tail(tail, offset, keylen, objlen)
     elif tail:
         raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
     size = nbytes - keylen
@@ -188,16 +188,22 @@ def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
     return data[at : at + length], at + length
 
 
-def _basket_tail(tail: bytes, offset: int) -> None:
-    """A basket key's 19 bytes after its title, as uproot writes them: its buffer size
-    32000 and a zero flag byte (no reader uses either)."""
+def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
+    """A basket key's 19 bytes after its title, as uproot writes them (no reader uses
+    its buffer size, flag or counts): version 3, fBufferSize 32000, flag 0; fLast where
+    the entries end (after the key), and the counts the entries': fixed-size entries fill
+    the object (fNevBuf x fNevBufSize); else an offsets array of fNevBuf + 1 follows them
+    (fNevBufSize fNevBuf + 2, or 1000 for strings)."""
     if len(tail) != _BASKET.size:
         raise Invalid(f"root: the basket key at {offset} is not {_BASKET.size} bytes after its title")
-    _, buffer_size, _, _, _, flag = _BASKET.unpack(tail)
-    if buffer_size != _BUFFER_SIZE or flag:
+    version, buffer_size, size, count, last, flag = _BASKET.unpack(tail)
+    fixed = last == keylen + objlen and count * size == objlen
+    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and size in (count + 2, 1000)
+    if version != 3 or buffer_size != _BUFFER_SIZE or flag or not (fixed or offsets):
         raise Invalid(
-            f"root: the basket at {offset} has fBufferSize {buffer_size} and flag {flag}: "
-            f"uproot writes {_BUFFER_SIZE} and 0"
+            f"root: the basket at {offset} has fVersion {version}, fBufferSize {buffer_size}, flag {flag}, "
+            f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: uproot writes 3, {_BUFFER_SIZE}, 0 "
+            "and the counts of its entries"
         )
 
 
