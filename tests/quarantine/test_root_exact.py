@@ -18,7 +18,7 @@ ROOT = "application/x-root"
 OK = [(ROOT, "root")]
 # Seeds of orders that once failed (RNTuple anchors moved, old FreeSegments records, keys
 # lists allocated over remains, a FreeSegments record that shrank in place), and more.
-SEEDS = [0, 5, 9, 12, 13, 18, 19, 33, 130, 195, 311, 319, 352, 374, 384, 391, *range(40, 64)]
+SEEDS = [0, 5, 9, 12, 13, 18, 19, 33, 130, 178, 195, 311, 319, 352, 374, 384, 391, *range(40, 64)]
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +211,14 @@ def test_a_baskets_counts_are_its_entries(real):
         vet(_put(real, end - 9, struct.pack(">i", count + 1)), ROOT)
     with pytest.raises(Invalid, match="the counts of its entries"):
         vet(_put(real, end - 5, struct.pack(">i", 7)), ROOT)
+
+
+def test_the_streamer_info_holds_its_list_then_zeros(tmp_path):
+    """An RNTuple alone: the StreamerInfo's empty list in the 1 KiB uproot reserves."""
+    with uproot.recreate(tmp_path / "n.root") as f:
+        f["n"] = {"x": np.arange(10.0)}
+    data = (tmp_path / "n.root").read_bytes()
+    assert vet(data, ROOT) == OK
+    info, nbytes = struct.unpack_from(">ii", data, 37)
+    with pytest.raises(Invalid, match="holds data that is not the remains"):
+        vet(_put(data, info + nbytes - 40, b"PAYLOAD-d-" * 3), ROOT)

@@ -169,9 +169,10 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
     if top.klass != b"TFile" or at != h.nbytes_name - len(top.key):
         raise Invalid(f"root: the record at fBEGIN ({h.begin}) is not the file's directory (fNbytesName)")
     info = _record_at(walk, h.seek_info, "fSeekInfo")
-    if info.klass != b"TList" or info.nbytes != h.nbytes_info:
+    if info.klass != b"TList" or info.nbytes != h.nbytes_info or not _list_slack(walk, info):
         raise Invalid(
-            f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes"
+            f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes "
+            "holding its list"
         )
     listed = {h.begin, h.seek_free, h.seek_info}
     expected = {
@@ -198,6 +199,18 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
             sub_name, sub_title, _ = _strings(sub.key)
             todo.append((sub, 0, sub_name, sub_title))
     return listed
+
+
+def _list_slack(walk: RootWalk, record: Record) -> bool:
+    """Whether an uncompressed TList's byte count (with ROOT's kByteCountMask) fits in its
+    payload; what follows it (the space uproot reserved) is kept as slack, to hold zeros
+    or remains like a keys list's. A compressed one is its blocks."""
+    if record.body is None:
+        return True
+    count = struct.unpack_from(">I", record.body.ljust(4, b"\0"))[0]
+    end = (count & ~0x40000000) + 4
+    walk.slack[record.offset] = record.body[end:]
+    return count & 0x40000000 != 0 and end <= len(record.body)
 
 
 def _named(record: Record) -> tuple[bytes, bytes, int]:
