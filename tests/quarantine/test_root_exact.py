@@ -222,3 +222,18 @@ def test_the_streamer_info_holds_its_list_then_zeros(tmp_path):
     info, nbytes = struct.unpack_from(">ii", data, 37)
     with pytest.raises(Invalid, match="holds data that is not the remains"):
         vet(_put(data, info + nbytes - 40, b"PAYLOAD-d-" * 3), ROOT)
+
+
+def test_a_deleted_object_written_over_is_refused_naming_the_remedy(tmp_path):
+    """docs: a later job's smaller object over the start of one deleted with `del` leaves
+    the deleted object's compressed tail, which is not recomputable."""
+    path, rng = tmp_path / "d.root", np.random.default_rng(0)
+    with uproot.recreate(path) as f:
+        for i in range(40):
+            f[f"h{i}"] = np.histogram(rng.normal(size=10), bins=3)
+    for k in range(3):
+        with uproot.update(path) as f:
+            del f[f"h{k}"]
+            f[f"g{k}"] = np.histogram(rng.normal(size=10), bins=300)
+    with pytest.raises(Invalid, match="copy the objects into a new file"):
+        vet(path.read_bytes(), ROOT)

@@ -99,7 +99,8 @@ def _covered(data: bytes, live: list[bytes], offset: int, loose: list[int], head
             raise Invalid(
                 f"root: the free space at {offset} holds data that is not the remains of a record "
                 f"the writer moved (free space is zeros, a record, or remains of the live metadata; "
-                f"byte {offset + at - 1} is none)"
+                f"byte {offset + at - 1} is none: a payload, or what is left of a deleted object "
+                "written over, which vmguard cannot check: copy the objects into a new file)"
             )
 
 
