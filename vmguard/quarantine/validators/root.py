@@ -35,6 +35,9 @@ _BASKET = struct.Struct(">hiiiiB")
 # Records of data that no keys list names: a TTree's baskets, an RNTuple's blobs (its
 # pages, header and footer; uproot writes an RNTuple for f[name] = {...}).
 DATA = (b"TBasket", b"RBlob")
+# The metadata whose payload the end's checks read (directories, keys lists, FreeSegments,
+# the StreamerInfo) or free space may be the remains of (those, RNTuple anchors).
+KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple")
 _BUFFER_SIZE = 32000  # uproot's fBufferSize for every basket
 _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (64-bit seeks)
 
@@ -152,8 +155,8 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if size != objlen:
         walk.algorithms.add(_blocks(stream, offset, size, objlen))
         body = None
-    elif klass in DATA:
-        stream.skip(size, "a basket", FMT)
+    elif klass not in KEPT:  # data: a basket's, a histogram's...
+        stream.skip(size, "a record's payload", FMT)
         body = None
     else:  # uncompressed metadata: kept for the directory checks and the free space's
         body = stream.read(size, "a record", FMT)

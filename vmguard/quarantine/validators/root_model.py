@@ -24,13 +24,14 @@ class Header:
 
 @dataclass(frozen=True)
 class Record:
-    """A record that is no basket: its key's bytes and, uncompressed, its payload."""
+    """A record that is no basket: its key's bytes and, for uncompressed metadata (root.KEPT),
+    its payload."""
 
     offset: int
     nbytes: int
     key: bytes
     klass: bytes
-    body: bytes | None  # None: compressed (a payload like a basket's)
+    body: bytes | None  # None: compressed, or data (a payload like a basket's)
 
 
 @dataclass
