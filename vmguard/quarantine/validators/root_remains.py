@@ -28,6 +28,7 @@ HEAD = 96  # all in its first HEAD bytes (its key and list header)
 LOOSE_STRETCHES = 24
 _KEY = struct.Struct(">ihiIhh")
 _SEGMENT = struct.Struct(">hii")
+_SEGMENT_LARGE = struct.Struct(">hqq")
 _ZEROS = re.compile(b"\0+")
 
 
@@ -55,17 +56,20 @@ def check(walk: RootWalk, free: set[int]) -> None:
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget)
 
 
-def segments(body: bytes, end: int = 2000000000) -> bool:
-    """Whether body is a FreeSegments record's: segments [first, last] of version 1 in
-    increasing order, not overlapping, up to `end` (ROOT's kStartBigFile)."""
-    if not body or len(body) % _SEGMENT.size:
-        return False
-    previous = -1
-    for version, first, last in _SEGMENT.iter_unpack(body):
-        if version != 1 or not previous < first <= last <= end:
+def segments(body: bytes) -> bool:
+    """Whether body is a FreeSegments record's: segments [first, last] in increasing
+    order, not overlapping (version 1, or 1001 with 64-bit positions past 2 GB)."""
+    at, previous = 0, -1
+    while at < len(body):
+        large = body[at : at + 2] == b"\3\351"  # 1001
+        layout = _SEGMENT_LARGE if large else _SEGMENT
+        if at + layout.size > len(body) or not (large or body[at : at + 2] == b"\0\1"):
             return False
-        previous = last
-    return True
+        _, first, last = layout.unpack_from(body, at)
+        if not previous < first <= last:
+            return False
+        at, previous = at + layout.size, last
+    return bool(body)
 
 
 def _deleted(data: bytes, offset: int) -> int:
