@@ -38,7 +38,8 @@ DATA = (b"TBasket", b"RBlob")
 # The metadata whose payload the end's checks read (directories, keys lists, FreeSegments,
 # the StreamerInfo) or free space may be the remains of (those, RNTuple anchors).
 KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple")
-_BUFFER_SIZE = 32000  # uproot's fBufferSize for every basket
+_MAX_BUFFER = 1 << 30  # a basket's fBufferSize: ROOT's buffers stop at 1 GiB
+_MAX_COUNTS = 1 << 28  # an offsets array's capacity in a basket of at most 1 GiB
 _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (64-bit seeks)
 
 
@@ -192,21 +193,24 @@ def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
 
 
 def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
-    """A basket key's 19 bytes after its title, as uproot writes them (no reader uses
-    its buffer size, flag or counts): version 3, fBufferSize 32000, flag 0; fLast where
-    the entries end (after the key), and the counts the entries': fixed-size entries fill
-    the object (fNevBuf x fNevBufSize); else an offsets array of fNevBuf + 1 follows them
-    (fNevBufSize fNevBuf + 2, or 1000 for strings)."""
+    """A basket key's 19 bytes after its title (no reader uses its buffer size, flag or
+    counts): TBasket version 2 (ROOT 5) or 3, flag 0; fLast where the entries end (after
+    the key), and the counts the entries': fixed-size entries fill the object (fNevBuf x
+    fNevBufSize); else an offsets array of fNevBuf + 1 follows them, fNevBufSize its
+    capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled as it
+    grows, from a length the job may set). fBufferSize is the branch's basket size, which
+    the job sets (uproot: 32000): bounded, not pinned ("what exactness leaves")."""
     if len(tail) != _BASKET.size:
         raise Invalid(f"root: the basket key at {offset} is not {_BASKET.size} bytes after its title")
     version, buffer_size, size, count, last, flag = _BASKET.unpack(tail)
     fixed = last == keylen + objlen and count * size == objlen
-    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and size in (count + 2, 1000)
-    if version != 3 or buffer_size != _BUFFER_SIZE or flag or not (fixed or offsets):
+    capacity = size == 1000 or count + 1 <= size <= _MAX_COUNTS
+    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and capacity
+    if version not in (2, 3) or not 0 < buffer_size <= _MAX_BUFFER or flag or not (fixed or offsets):
         raise Invalid(
             f"root: the basket at {offset} has fVersion {version}, fBufferSize {buffer_size}, flag {flag}, "
-            f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: uproot writes 3, {_BUFFER_SIZE}, 0 "
-            "and the counts of its entries"
+            f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: ROOT and uproot write 2 or 3, a basket "
+            f"size up to {_MAX_BUFFER}, 0 and the counts of its entries"
         )
 
 
