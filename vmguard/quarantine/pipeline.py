@@ -272,7 +272,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     content = outcome.content
     answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
-    found = content_reasons(content, answer, outcome.executable, policy)
+    found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if answer is None and content.size:
         found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
     found += scan_reasons(outcome)
