@@ -104,12 +104,17 @@ def inside_name_reasons(answer: Answer, name: str, policy: QuarantinePolicy) -> 
     """The names a file holds, by the walk's own rules: each archive's member paths as
     if unpacked (names.archive_reasons), and each gzip FNAME equal to the name the gzip
     is published as, without its .gz (`gunzip -N` creates the FNAME's file)."""
-    found = []
     portable = policy.names is NameRules.PORTABLE
+    named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
     for archive in dict.fromkeys(a for a, _ in answer.members):
         paths = [p for a, p in answer.members if a == archive]
         for path, reasons in archive_reasons(paths, policy.max_name_length, portable).items():
-            found += [(r, f"a member of an archive inside, {shown(path)}: {r.value}") for r in reasons]
+            for reason in reasons:
+                named.setdefault(reason, []).append(shown(path))
+    found = [
+        (r, f"archive member names, as unpacked ({r.value}): {', '.join(paths[:20])}")
+        for r, paths in named.items()
+    ]
     for known, strips, fname in answer.fnames:
         expected = known if known is not None else name
         for _ in range(strips + 1):
