@@ -199,3 +199,61 @@ def test_member_names_refuse_the_archive_through_vet(tmp_path):
     assert entries["case.tar.gz"].reasons == (Reason.NAME_COLLISION,)
     assert entries["escape.zip"].reasons == (Reason.NAME_TRAVERSAL,)
     assert "../../etc/cron.d/x" in entries["escape.zip"].detail
+
+
+def _pax_tar(records: bytes) -> bytes:
+    """A pax header holding `records`, then a.csv (tarfile's layout, checksums right)."""
+    good = _tar(("a.csv", CSV), fmt=tarfile.PAX_FORMAT, mtime="1700000000.5")
+    size = int(good[124:135], 8)
+    head = bytearray(good[:512])
+    head[124:136] = b"%011o\0" % len(records)
+    body = records + bytes(-len(records) % 512)
+    return _put(bytes(head) + body + good[512 + -(-size // 512) * 512 :], 0, b"")
+
+
+
+def _record(key: str, value: str) -> bytes:
+    """A pax record with its length right: LEN counts itself."""
+    body = f" {key}={value}\n"
+    n = len(body) + 1
+    while len(f"{n}{body}") != n:
+        n += 1
+    return f"{n}{body}".encode()
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        _record("mtime", "01700000000.5"),  # a leading zero: a digit a reader drops
+        b"0" + _record("mtime", "1700000000.25")[:-1] + b"\n",  # the record's length with a leading zero
+        _record("mtime", "1700000000.1234567890123456"),  # more digits than nanoseconds
+        _record("uid", "0000001000"),
+        _record("comment", "x"),
+    ],
+)
+def test_pax_values_are_written_as_tar_writes_them(records):
+    assert vet(_pax_tar(_record("mtime", "1700000000.25")))  # control: a record as written
+    with pytest.raises(Invalid, match="pax record|not a valid tar"):
+        vet(_pax_tar(records))
+
+
+def test_a_gnu_long_name_holds_the_name_and_nothing_else():
+    long = "d/" + "x" * 120 + ".csv"
+    good = _tar((long, CSV), fmt=tarfile.GNU_FORMAT)
+    assert vet(good)
+    size = int(good[124:135], 8)
+    data = bytearray(good)
+    data[512 + size : 512 + size + 4] = b"JUNK"  # after the record, in its padding
+    with pytest.raises(Invalid, match="padding"):
+        vet(bytes(data))
+    longer = _put(good, 124, b"%011o\0" % (size + 4))  # the record holds JUNK after the name
+    with pytest.raises(Invalid, match="long name record holds bytes after the name|not a valid"):
+        vet(bytes(bytearray(longer[:512]) + data[512:]))
+
+
+def test_the_central_directory_repeats_the_local_time():
+    good = _zip()
+    data = bytearray(good)
+    struct.pack_into("<H", data, good.index(b"PK\x01\x02") + 12, 0x1234)  # its DOS time
+    with pytest.raises(Invalid, match="does not list member"):
+        vet(bytes(data))

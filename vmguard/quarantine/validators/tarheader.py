@@ -24,8 +24,22 @@ _TEXT = {"name": (0, 100), "linkname": (157, 257), "uname": (265, 297), "gname":
 _NUMBERS = {"mode": (100, 108), "uid": (108, 116), "gid": (116, 124), "size": (124, 136), "mtime": (136, 148)}
 _CHKSUM = re.compile(rb"[0-7]{6}\0 ")
 _DEVICES = (b"\0" * 16, b"0000000\0" * 2)  # GNU format; ustar and pax (tarfile, GNU tar)
-PAX_KEYS = frozenset({"path", "size", "uid", "gid", "uname", "gname", "mtime", "atime", "ctime"})
-_RECORD = re.compile(rb"(\d+) ([^=\n]+)=")
+_COUNT = re.compile(rb"0|[1-9]\d{0,19}")
+_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.\d{1,9})?")
+_TEXT_VALUE = re.compile(rb"[^\n]{0,255}")
+PAX_VALUES = {  # the records tarfile and GNU tar write, each value as they write it
+    "path": re.compile(rb"[^\n]{1,4096}"),
+    "size": _COUNT,
+    "uid": _COUNT,
+    "gid": _COUNT,
+    "uname": _TEXT_VALUE,
+    "gname": _TEXT_VALUE,
+    "mtime": _TIME,
+    "atime": _TIME,
+    "ctime": _TIME,
+}
+PAX_KEYS = frozenset(PAX_VALUES)
+_RECORD = re.compile(rb"([1-9]\d*) ([^=\n]+)=")
 
 
 def padded(offset: int) -> int:
@@ -44,6 +58,8 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
             raise Invalid(f"tar: the padding of {member.name!r}'s extended header is not zeros")
         if block[156:157] == tarfile.XHDTYPE:
             _pax_records(data, member)
+        elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
+            raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
         pos += BLOCK + padded(size)
     if pos + BLOCK != len(raw):
         raise Invalid(f"tar: {member.name!r}'s headers do not end where its data starts")
@@ -89,10 +105,12 @@ def _pax_records(data: bytes, member: tarfile.TarInfo) -> None:
         match = _RECORD.match(data, pos)
         length = int(match.group(1)) if match else 0
         key = match.group(2).decode("utf-8", "replace") if match else ""
-        if not match or data[pos + length - 1 : pos + length] != b"\n" or key not in PAX_KEYS or key in keys:
+        value = data[match.end() : pos + length - 1] if match else b""
+        written = key in PAX_VALUES and PAX_VALUES[key].fullmatch(value) is not None
+        if not match or data[pos + length - 1 : pos + length] != b"\n" or not written or key in keys:
             raise Invalid(
                 f"tar: {member.name!r} has a pax record {key or 'that is broken'!r} "
-                f"(only {', '.join(sorted(PAX_KEYS))}, once each)"
+                f"(only {', '.join(sorted(PAX_KEYS))}, once each, their values as tar writes them)"
             )
         keys.add(key)
         pos += length

@@ -41,8 +41,8 @@ _MADE_BY_SYSTEMS, _MADE_BY_VERSIONS = (0, 3), (20, 30)  # MS-DOS, Unix; zipfile 
 _DOS_READONLY, _DOS_DIR = 0x01, 0x10  # what Info-ZIP on Unix sets; zipfile only the second
 _S_IFMT, _S_IFREG, _S_IFDIR = 0o170000, 0o100000, 0o040000
 
-# name, flags, method, crc, csize, usize, offset, version needed
-Member = tuple[bytes, int, int, int, int, int, int, int]
+# name, flags, method, crc, csize, usize, offset, version needed, DOS time and date
+Member = tuple[bytes, int, int, int, int, int, int, int, int]
 
 
 def zip_(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Inside) -> Parts:
@@ -63,7 +63,7 @@ def zip_(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insi
 
 def _local(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], parts: Parts, inside: Inside) -> Member:
     offset = stream.pos
-    _, needed, flags, method, _, _, crc, csize, usize, nlen, xlen = _LOCAL.unpack(
+    _, needed, flags, method, time, date, crc, csize, usize, nlen, xlen = _LOCAL.unpack(
         stream.read(_LOCAL.size, "a local header", FMT)
     )
     name = stream.read(nlen, "a member's name", FMT)
@@ -81,7 +81,7 @@ def _local(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], parts: Par
         parts += [part for part in inner(inflated, known) if part not in parts]
         for _ in inflated.chunks():  # to the member's end: its CRC and size
             pass
-    return (name, flags, method, crc, csize, usize, offset, needed)
+    return (name, flags, method, crc, csize, usize, offset, needed, time << 16 | date)
 
 
 def _member_rules(name: bytes, flags: int, method: int, csize: int, usize: int, needed: int) -> None:
@@ -159,15 +159,15 @@ def _inflate(d: zlib._Decompress, piece: bytes) -> bytes:
 
 
 def _central(stream: Stream, member: Member) -> None:
-    name, flags, method, crc, csize, usize, offset, needed = member
+    name, flags, method, crc, csize, usize, offset, needed, when = member
     if stream.peek(4) != CENTRAL_SIG:
         raise Invalid(f"zip: bytes that are no member or directory entry (offset {stream.pos})")
     fields = _CENTRAL.unpack(stream.read(_CENTRAL.size, "the central directory", FMT))
-    _, made_by, cneeded, cflags, cmethod, _, _, ccrc, ccsize, cusize, nlen, xlen, clen, disk = fields[:14]
-    internal, attrs, coffset = fields[14:]
+    _, made_by, cneeded, cflags, cmethod, ctime, cdate, ccrc, ccsize, cusize, nlen, xlen = fields[:12]
+    clen, disk, internal, attrs, coffset = fields[12:]
     cname = stream.read(nlen, "the central directory", FMT)
     _extra(stream.read(xlen, "the central directory", FMT), cname, local=False)
-    if (cname, cflags, cmethod, ccrc, ccsize, cusize, coffset, cneeded) != (
+    if (cname, cflags, cmethod, ccrc, ccsize, cusize, coffset, cneeded, ctime << 16 | cdate) != (
         name,
         flags,
         method,
@@ -176,6 +176,7 @@ def _central(stream: Stream, member: Member) -> None:
         usize,
         offset,
         needed,
+        when,
     ) or disk:
         raise Invalid(
             f"zip: the central directory does not list member {name!r} as its local header does "
