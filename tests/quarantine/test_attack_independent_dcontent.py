@@ -125,8 +125,6 @@ HOLES = {
     "fits-comment-markup.html": "a FITS file whose COMMENT card is <img onerror>, named .html: "
     "published (markup is checked in text only)",
     "root-title-markup.html": "a ROOT file whose tree title is <img onerror>, named .html: published",
-    "gz-stored-padding-bits.csv.gz": "64 empty stored deflate blocks with their 5 padding bits "
-    "set (zlib ignores them; unbounded): published",
     "fits-heap-unreferenced.fits": "bytes in a binary table's heap (inside PCOUNT) that no "
     "descriptor points to: published",
     "fits-theap-gap.fits": "bytes between the table and a heap moved by THEAP: published",

@@ -172,3 +172,39 @@ def test_nested_gzips_share_one_bomb_budget_fast_and_in_bounded_memory(tmp_path)
     # by running out (that would be type-unknown, no answer).
     assert entries["deep.csv.gz"].reasons == (Reason.INVALID_FORMAT,), entries["deep.csv.gz"]
     assert "compression bomb" in entries["deep.csv.gz"].detail
+
+
+def _flushed_member(parts: list[bytes]) -> bytes:
+    """A member written with a sync flush after each part (an empty stored block each),
+    as Python's GzipFile.flush() and a logging handler write it."""
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    deflated = b"".join(z.compress(p) + z.flush(zlib.Z_SYNC_FLUSH) for p in parts) + z.flush()
+    body = b"".join(parts)
+    return b"\x1f\x8b\x08\0\0\0\0\0\0\xff" + deflated + struct.pack("<II", zlib.crc32(body), len(body))
+
+
+def test_stored_blocks_padding_bits_must_be_zero_wherever_the_block_is():
+    from vmguard.quarantine.validators import deflateblocks
+
+    if not deflateblocks.available():
+        pytest.skip("no libz to load: the padding is not checked (documented)")
+    refused = 0
+    for n in range(1, 40):  # the stored header lands at every bit position of its byte
+        parts = [CSV[: 7 * n], CSV[7 * n : 9 * n]]
+        good = _flushed_member(parts)
+        assert vet(good, 3)[0] == ("application/gzip", "gzip")
+        at = good.index(b"\x00\x00\xff\xff", 10) - 1  # the byte holding the first stored header's end
+        bad = good[:at] + bytes([good[at] | 0x80]) + good[at + 1 :]
+        try:
+            same = gzip.decompress(bad) == b"".join(parts)  # zlib ignores the padding bits
+        except (zlib.error, OSError):
+            same = False
+        if not same:
+            continue  # bit 7 was the header's own (no padding in that byte)
+        with pytest.raises(Invalid, match="stored deflate block's padding bits"):
+            vet(bad, 1 + n % 5)
+        refused += 1
+    assert refused > 20
+    first = b"\x1f\x8b\x08\0\0\0\0\0\0\xff\xf8\x00\x00\xff\xff\x03\x00" + struct.pack("<II", 0, 0)
+    with pytest.raises(Invalid, match="padding bits"):  # the first block (no boundary before it)
+        vet(first)

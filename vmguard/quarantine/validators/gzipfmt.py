@@ -6,7 +6,7 @@ FEXTRA, FCOMMENT or reserved bit: bytes or bits nothing reads); XFL is 0, 2 or 4
 level hint) and OS 3 (Unix) or 255 (unknown); the FNAME, if any, goes to the parent,
 which requires it to be the name the gzip is published as without .gz (`gunzip -N`
 creates that name). The deflate data is inflated raw and the trailer's CRC-32 and
-ISIZE are compared here. A member that inflates to nothing is refused unless it is
+ISIZE are compared here, and stored blocks' padding bits are zero (deflateblocks.py). A member that inflates to nothing is refused unless it is
 the file's only one (an empty file, gzipped): empty members are free headers (MTIME)
 at 20 bytes each. Left free: MTIME (32 bits a member, at most MAX_MEMBERS members),
 the XFL/OS choice, and the deflate encoding itself (docs/quarantine.md).
@@ -18,6 +18,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 
+from .deflateblocks import inflater
 from .inside import MAX_MEMBERS, STEP, TOP, Inside, KnownAs
 from .stream import Invalid, Stream
 
@@ -101,20 +102,19 @@ def _fname(stream: Stream) -> str:
 
 def _member(stream: Stream, inside: Inside) -> Iterator[bytes]:
     """The member's deflate data, inflated; then its trailer checked. Returns its size."""
-    d, crc, size = zlib.decompressobj(-15), 0, 0
-    while not d.eof:
-        data = stream.peek(FEED)
-        try:
-            out = d.decompress(data, STEP)  # nothing left to read: what zlib still holds
-        except zlib.error as err:
-            raise Invalid(f"gzip: not a valid deflate stream ({err})") from None
-        if not data and not out:
-            raise Invalid("gzip: the file ends inside a member")
-        left = d.unused_data if d.eof else d.unconsumed_tail  # (the other can be stale)
-        stream.skip(len(data) - len(left), "", FMT)
-        inside.spend(len(out), FMT)
-        crc, size = zlib.crc32(out, crc), size + len(out)
-        yield out
+    d, crc, size = inflater(STEP), 0, 0
+    try:
+        while not d.eof:
+            data = stream.peek(FEED)
+            out, consumed = d.decompress(data)  # nothing left to read: what zlib still holds
+            if not data and not out:
+                raise Invalid("gzip: the file ends inside a member")
+            stream.skip(consumed, "", FMT)
+            inside.spend(len(out), FMT)
+            crc, size = zlib.crc32(out, crc), size + len(out)
+            yield out
+    finally:
+        d.close()
     want_crc, want_size = struct.unpack("<II", stream.read(8, "a member's trailer", FMT))
     if (want_crc, want_size) != (crc, size & 0xFFFFFFFF):
         raise Invalid("gzip: a member's CRC-32 or length does not match its data")
