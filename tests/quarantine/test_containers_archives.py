@@ -257,3 +257,18 @@ def test_the_central_directory_repeats_the_local_time():
     struct.pack_into("<H", data, good.index(b"PK\x01\x02") + 12, 0x1234)  # its DOS time
     with pytest.raises(Invalid, match="does not list member"):
         vet(bytes(data))
+
+
+def test_a_zip_members_deflate_padding_is_checked_as_gzips():
+    from vmguard.quarantine.validators import deflateblocks
+
+    if not deflateblocks.available():
+        pytest.skip("no libz to load: the padding is not checked (documented)")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as z:  # stored deflate blocks
+        z.writestr("a.csv", CSV * 10)
+    good = out.getvalue()
+    at = 30 + len("a.csv")  # the member's first deflate byte: a stored block's header and padding
+    assert good[at] & 0x06 == 0 and vet(good)
+    with pytest.raises(Invalid, match="zip: a stored deflate block's padding bits"):
+        vet(good[:at] + bytes([good[at] | 0x80]) + good[at + 1 :])

@@ -208,3 +208,24 @@ def test_stored_blocks_padding_bits_must_be_zero_wherever_the_block_is():
     first = b"\x1f\x8b\x08\0\0\0\0\0\0\xff\xf8\x00\x00\xff\xff\x03\x00" + struct.pack("<II", 0, 0)
     with pytest.raises(Invalid, match="padding bits"):  # the first block (no boundary before it)
         vet(first)
+
+
+def test_the_padding_after_the_last_block_must_be_zero():
+    from vmguard.quarantine.validators import deflateblocks
+
+    if not deflateblocks.available():
+        pytest.skip("no libz to load: the padding is not checked (documented)")
+    refused = 0
+    for n in range(1, 30):  # the last block ends at every bit position of its byte
+        good = gzip.compress(CSV[: 11 * n])
+        at = len(good) - 9  # the deflate data's last byte
+        bad = good[:at] + bytes([good[at] | 0x80]) + good[at + 1 :]
+        try:
+            same = bad != good and gzip.decompress(bad) == CSV[: 11 * n]
+        except (zlib.error, OSError, EOFError):
+            same = False
+        if same:  # bit 7 was padding: zlib ignores it
+            with pytest.raises(Invalid, match="padding bits after the last deflate block"):
+                vet(bad, 1 + n % 4)
+            refused += 1
+    assert refused > 10

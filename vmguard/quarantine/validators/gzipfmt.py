@@ -6,7 +6,8 @@ FEXTRA, FCOMMENT or reserved bit: bytes or bits nothing reads); XFL is 0, 2 or 4
 level hint) and OS 3 (Unix) or 255 (unknown); the FNAME, if any, goes to the parent,
 which requires it to be the name the gzip is published as without .gz (`gunzip -N`
 creates that name). The deflate data is inflated raw and the trailer's CRC-32 and
-ISIZE are compared here, and stored blocks' padding bits are zero (deflateblocks.py). A member that inflates to nothing is refused unless it is
+ISIZE are compared here; the padding bits of stored blocks and after the last block
+are zero (deflateblocks.py). A member that inflates to nothing is refused unless it is
 the file's only one (an empty file, gzipped): empty members are free headers (MTIME)
 at 20 bytes each. Left free: MTIME (32 bits a member, at most MAX_MEMBERS members),
 the XFL/OS choice, and the deflate encoding itself (docs/quarantine.md).
@@ -102,7 +103,7 @@ def _fname(stream: Stream) -> str:
 
 def _member(stream: Stream, inside: Inside) -> Iterator[bytes]:
     """The member's deflate data, inflated; then its trailer checked. Returns its size."""
-    d, crc, size = inflater(STEP), 0, 0
+    d, crc, size = inflater(STEP, FMT), 0, 0
     try:
         while not d.eof:
             data = stream.peek(FEED)

@@ -24,12 +24,14 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 
+from .deflateblocks import inflater
 from .inside import MAX_MEMBERS, STEP, Inside, KnownAs
 from .stream import Invalid, Stream
 
 Parts = list[tuple[str, str | None]]
 
 FMT = "zip"
+FEED = 1 << 16  # compressed bytes given to inflate at a time
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _END = struct.Struct("<4sHHHHIIH")
@@ -131,31 +133,33 @@ def _extra_written(tag: int, body: bytes, local: bool) -> bool:
 def _data(
     stream: Stream, method: int, csize: int, usize: int, crc: int, name: bytes, inside: Inside
 ) -> Iterator[bytes]:
-    """The member's bytes as they are read (inflated if deflated), checked against its
-    sizes and CRC at its end."""
-    d = zlib.decompressobj(-15) if method == 8 else None
+    """The member's bytes as they are read (inflated if deflated: one STEP of output at
+    a time, the padding bits checked as gzip's), checked against its sizes and CRC at
+    its end."""
+    d = inflater(STEP, FMT) if method == 8 else None
     offset, out, check, left = stream.pos, 0, 0, csize
-    while left or (d is not None and not d.eof and out < usize):
-        piece = stream.read(min(left, STEP), f"member {name!r}", FMT) if left else b""
-        left -= len(piece)
-        chunk = piece if d is None else _inflate(d, piece)
-        out += len(chunk)
-        if out > usize:
-            raise Invalid(f"zip: member {name!r} inflates past its size")
-        inside.spend(len(chunk), FMT)
-        check = zlib.crc32(chunk, check)
-        yield chunk
-        if not piece and not chunk:
-            break
-    if out != usize or check != crc or (d is not None and (not d.eof or d.unused_data)):
-        raise Invalid(f"zip: member {name!r} at {offset} does not match its size and CRC")
-
-
-def _inflate(d: zlib._Decompress, piece: bytes) -> bytes:
     try:
-        return d.decompress(piece)
-    except zlib.error as err:
-        raise Invalid(f"zip: a member is not a valid deflate stream ({err})") from None
+        while left or (d is not None and not d.eof):
+            if d is None:
+                chunk = stream.read(min(left, STEP), f"member {name!r}", FMT)
+                used = len(chunk)
+            else:
+                chunk, used = d.decompress(stream.peek(min(left, FEED)))
+                stream.skip(used, f"member {name!r}", FMT)
+            left -= used
+            out += len(chunk)
+            if out > usize:
+                raise Invalid(f"zip: member {name!r} inflates past its size")
+            inside.spend(len(chunk), FMT)
+            check = zlib.crc32(chunk, check)
+            yield chunk
+            if not used and not chunk:
+                break
+    finally:
+        if d is not None:
+            d.close()
+    if out != usize or check != crc or left or (d is not None and not d.eof):
+        raise Invalid(f"zip: member {name!r} at {offset} does not match its size and CRC")
 
 
 def _central(stream: Stream, member: Member) -> None:
