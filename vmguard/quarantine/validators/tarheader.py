@@ -23,6 +23,7 @@ USTAR, GNU = b"ustar\x0000", b"ustar  \x00"
 _TEXT = {"name": (0, 100), "linkname": (157, 257), "uname": (265, 297), "gname": (297, 329)}
 _NUMBERS = {"mode": (100, 108), "uid": (108, 116), "gid": (116, 124), "size": (124, 136), "mtime": (136, 148)}
 _CHKSUM = re.compile(rb"[0-7]{6}\0 ")
+_OCTAL = {8: re.compile(rb"[0-7]{7}\0"), 12: re.compile(rb"[0-7]{11}\0")}  # by the field's width
 _DEVICES = (b"\0" * 16, b"0000000\0" * 2)  # GNU format; ustar and pax (tarfile, GNU tar)
 _COUNT = re.compile(rb"0|[1-9]\d{0,19}")
 _TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.\d{1,9})?")
@@ -76,7 +77,7 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
         if after.strip(b"\0") or (field == "linkname" and value):
             raise Invalid(f"tar: bytes after the {field} of {member.name!r} (a field no reader returns)")
     for field, (start, end) in _NUMBERS.items():
-        if not re.fullmatch(rb"[0-7]{%d}\0" % (end - start - 1), block[start:end]):
+        if not _OCTAL[end - start].fullmatch(block[start:end]):
             raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
     if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES:
         raise Invalid(f"tar: the checksum or device fields of {member.name!r} are not as tar writes them")
