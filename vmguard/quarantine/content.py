@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from vmguard.core.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
+from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.copy import Content
-from vmguard.quarantine.detect import Answer
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import archive_reasons
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
