@@ -125,11 +125,6 @@ HOLES = {
     "fits-comment-markup.html": "a FITS file whose COMMENT card is <img onerror>, named .html: "
     "published (markup is checked in text only)",
     "root-title-markup.html": "a ROOT file whose tree title is <img onerror>, named .html: published",
-    "fits-heap-unreferenced.fits": "bytes in a binary table's heap (inside PCOUNT) that no "
-    "descriptor points to: published",
-    "fits-theap-gap.fits": "bytes between the table and a heap moved by THEAP: published",
-    "fits-image-pcount.fits": "an IMAGE extension with PCOUNT 20: 40 bytes after the pixels: published",
-    "fits-ascii-column-gap.fits": "8 bytes of each ASCII-table row that no TBCOLn field covers: published",
     "root-remains-payload.root": "a payload written into the remains of a record uproot rewrote "
     "(a free segment past its key): published; the remains are not checked to be the remains",
     "root-dir-uuid.root": "the directory's UUID (16 bytes no reader uses): published",
@@ -147,8 +142,6 @@ HOLES = {
     "list's copy) set to 'AA': published; the two copies of a key are not compared",
     "root-record-key-name.root": "the name in a record's own key changed from 'h' to 'X' (the "
     "keys list still says 'h'): published",
-    "fits-bit-padding.fits": "the 5 bits of each row's 3X byte past the column's 3 bits: published",
-    "fits-logical-other.fits": "logical bytes 'Z' and 'Q' (read as False: the byte is lost): published",
     "root-basket-buffer-size.root": "a basket's fBufferSize (the writer's buffer; 4 bytes a basket, "
     "no reader uses it) set to 'AAAA': published",
     "root-basket-flag.root": "a basket's last key byte (0 in uproot's files) set to 7: published",
