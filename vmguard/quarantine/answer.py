@@ -15,6 +15,10 @@ class Answer:
     mime: str
     parts: tuple[tuple[str, str | None], ...]
     problem: tuple[str, str] | None = None
+    # Names inside: (archive number, member path; a directory's ends in /), and gzip
+    # FNAMEs as (member name or None for the file's own, ".gz" taken off, FNAME).
+    members: tuple[tuple[int, str], ...] = ()
+    fnames: tuple[tuple[str | None, int, str], ...] = ()
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
@@ -25,9 +29,13 @@ class Answer:
             d = json.loads(data)
             parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
             problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            answer = cls(str(d["mime"]), parts, problem)
+            members = tuple((int(a), str(p)) for a, p in d.get("members", ()))
+            fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
+            answer = cls(str(d["mime"]), parts, problem, members, fnames)
         except (ValueError, KeyError, TypeError, IndexError):
             answer = None
+        if answer is not None and (answer.members or answer.fnames):
+            return answer  # one file's names: not kept
         if len(_DECODED) >= DECODED_MAX:
             _DECODED.clear()
         _DECODED[data] = answer

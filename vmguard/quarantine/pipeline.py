@@ -301,7 +301,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     walked = None if outcome.walked is None else outcome.walked.result()
     answer = structure.judged(outcome.mime.result(), walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
-    found = content_reasons(content, answer, outcome.executable, policy)
+    found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if answer is None and content.size:  # why: the worker crashed, or ran out of time
         lost = Reason.DETECTOR_TIMEOUT if outcome.mime.timed_out() else Reason.TYPE_UNKNOWN
         found = [(lost, outcome.mime.why_none()) if r is Reason.TYPE_UNKNOWN else (r, d) for r, d in found]
