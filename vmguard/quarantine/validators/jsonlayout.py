@@ -23,8 +23,8 @@ from .stream import Invalid
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # the JSON checker has seen them valid
 _SCALAR = r'(?:""|-?[0-9][0-9.eE+-]*|true|false|null)'
-_LINE = re.compile(rf'(?:(?:"": )?(?:{_SCALAR}|\[\]|\{{\}}|[\[{{])|[\]}}]),?')
-_INDENT = re.compile(r"[ \t]*")
+_LINE = rf'(?:(?:"": )?(?:{_SCALAR}|\[\]|\{{\}}|[\[{{])|[\]}}]),?'
+_BAD_LINE = re.compile(rf"^(?![ \t]*{_LINE}$)", re.MULTILINE)  # a line that is no element
 _NOT_SPACE = re.compile("[\t\n\r]")
 # Number spellings no serializer writes (json.dumps' repr, JSON.stringify, Go, printf's
 # %.17g): an upper-case or unsigned exponent, an exponent with two leading zeros, a
@@ -131,26 +131,31 @@ class Layout:
             raise Invalid("json: a space other than the separators' (no serializer writes it)")
 
     def _indented(self, skeleton: str, ended: bool) -> None:
-        if not skeleton and not self.tail:
-            return  # the final newline, after the value
-        lines = (self.tail + skeleton).split("\n")
-        self.tail = "" if ended else lines.pop()
-        for line in lines:
-            self._line(line)
+        text = self.tail + skeleton
+        cut = len(text) if ended else text.rfind("\n")
+        if cut < 0 or not text:
+            self.tail = text
+            return
+        body, self.tail = text[:cut], text[cut + 1 :]
+        if bad := _BAD_LINE.search(body):  # every line's content at once, in C
+            self._refuse(self.lines + body.count("\n", 0, bad.start()), "")
+        for line in body.split("\n"):
+            content = line.lstrip(" \t")
+            first, last = content[:1], content[-1:]
+            depth = self.depth - (first == "]" or first == "}")
+            indent = line[: len(line) - len(content)]
+            if self.unit is None and depth == 1:
+                self.unit = indent
+            if indent != (self.unit or "") * depth:
+                self._refuse(self.lines, f"{depth} indentation units")
+            self.depth = depth + (last == "[" or last == "{")  # "[]" and "{}" stay
+            self.lines += 1
 
-    def _line(self, line: str) -> None:
-        indent = _INDENT.match(line).group()
-        content = line[len(indent) :]
-        depth = self.depth - (content[:1] in ("]", "}"))
-        if self.unit is None and depth == 1:
-            self.unit = indent
-        if indent != (self.unit or "") * depth or _LINE.fullmatch(content) is None:
-            raise Invalid(
-                f"json: line {self.lines + 1} is not laid out as an indenting serializer writes it "
-                f"(one element a line, {depth} indentation units; no other white space)"
-            )
-        self.depth += content.count("[") + content.count("{") - content.count("]") - content.count("}")
-        self.lines += 1
+    def _refuse(self, line: int, what: str) -> None:
+        raise Invalid(
+            f"json: line {line + 1} is not laid out as an indenting serializer writes it "
+            f"(one element a line{', ' + what if what else ''}; no other white space)"
+        )
 
     def close(self) -> None:
         if self.held:
