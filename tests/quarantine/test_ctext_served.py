@@ -51,14 +51,33 @@ np = pytest.importorskip("numpy")
     ],
 )
 def test_what_a_name_announces(name, validator, refused):
-    found = served.name_reasons(name, validator)
+    found = served.name_reasons(name, (validator,))
     assert bool(found) is refused, found
     assert all(r is Reason.NAME_TYPE and "rename" in d for r, d in found)
 
 
 def test_the_family_is_compared_only_for_admitted_bytes():
-    assert served.name_reasons("x.fits", "text", admitted=False) == []
-    assert served.name_reasons("x.html", "text", admitted=False)  # active names always
+    assert served.name_reasons("x.fits", ("text",), admitted=False) == []
+    assert served.name_reasons("x.html", ("text",), admitted=False)  # active names always
+
+
+@pytest.mark.parametrize(
+    ("name", "validators", "refused"),
+    [
+        ("x.csv.gz", ("gzip", "text"), False),
+        ("x.json.gz", ("gzip", "text"), True),  # gunzip writes x.json, which is not JSON
+        ("x.json.gz", ("gzip", "json"), False),
+        ("x.tar.gz", ("gzip", "tar", "text"), False),
+        ("x.tgz", ("gzip", "text"), True),
+        ("x.tgz", ("gzip", "tar", "text"), False),
+        ("x.fits.gz", ("gzip", "fits"), False),
+        ("x.fits.gz", ("gzip", "text"), True),
+        ("x.gz", ("gzip", "text"), False),
+        ("x.dat.gz", ("gzip", "fits"), False),
+    ],
+)
+def test_what_gunzip_names_the_inner_file(name, validators, refused):
+    assert bool(served.name_reasons(name, validators)) is refused
 
 
 def _fits() -> bytes:

@@ -274,7 +274,8 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy)
     if content.size and answer is not None:  # what a client makes of the name (served.py)
-        found += served.name_reasons(outcome.node.parts[-1], answer.parts[0][1], admitted=not found)
+        validators = tuple(v for _, v in answer.parts)
+        found += served.name_reasons(outcome.node.parts[-1], validators, admitted=not found)
     if answer is None and content.size:
         found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
     found += scan_reasons(outcome)

@@ -64,10 +64,13 @@ def extensions(name: str) -> list[str]:
     return [ext.lower() for ext in stem.split(".")[1:]]
 
 
-def name_reasons(name: str, validator: str | None, admitted: bool = True) -> list[tuple[Reason, str]]:
-    """Why a file of this name, whose bytes `validator` checked, must not be published.
-    The name is compared with the bytes' family only when the bytes were `admitted`:
-    otherwise the content's own reason says more."""
+def name_reasons(
+    name: str, validators: tuple[str | None, ...], admitted: bool = True
+) -> list[tuple[Reason, str]]:
+    """Why a file of this name must not be published. `validators` checked its bytes: the
+    file's, then what it holds (a gzip's inner file, named by the extension before .gz,
+    which gunzip gives it). The name is compared with the bytes' families only when the
+    bytes were `admitted`: otherwise the content's own reason says more."""
     exts = extensions(name)
     if not exts:
         return []
@@ -83,15 +86,21 @@ def name_reasons(name: str, validator: str | None, admitted: bool = True) -> lis
                 f"extension, and a browser runs .{inner}; {_REMEDY}",
             )
         ]
+    named = [(last, validators[0] if validators else None)]
+    if last in ("gz", "tgz") and len(validators) > 1:  # what gunzip writes: x.csv, x.tar
+        named.append(("tar" if last == "tgz" else exts[-2] if len(exts) > 1 else "", validators[1]))
+    found = (_mismatch(ext, validator) for ext, validator in named)
+    return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
+
+
+def _mismatch(ext: str, validator: str | None) -> str | None:
+    """What is wrong when a file named .ext holds bytes `validator` admitted, or None."""
     family = validator.partition(":")[0] if validator else None
-    announced = FAMILIES.get(last)
-    if admitted and announced is not None and family not in announced:
-        what = family or "a type no validator checks"
-        return [
-            (
-                Reason.NAME_TYPE,
-                f"the name ends in .{last} (a client opens it as {'/'.join(announced)}) but its bytes "
-                f"are {what}; rename it to the extension of what it is",
-            )
-        ]
-    return []
+    announced = FAMILIES.get(ext)
+    if announced is None or family in announced:
+        return None
+    what = family or "a type no validator checks"
+    return (
+        f"the name ends in .{ext} (a client opens it as {'/'.join(announced)}) but its bytes "
+        f"are {what}; rename it to the extension of what it is"
+    )
