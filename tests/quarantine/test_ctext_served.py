@@ -156,3 +156,17 @@ def test_the_reported_type_is_the_one_that_admitted_it(tmp_path):
     assert entries["big.json"].verdict is Verdict.ACCEPTED and entries["big.json"].mime == "application/json"
     assert entries["lines.log"].reasons == (Reason.TYPE_NOT_ALLOWED,)
     assert entries["lines.log"].mime == "text/plain"
+
+
+@pytest.mark.parametrize("size", [1, 7, 4096])
+def test_namespaced_markup_is_refused_in_text_too(size):
+    """Defence in depth: XML runs an XHTML-namespaced script under any prefix."""
+    from vmguard.quarantine.validators import Invalid, Stream, text
+
+    def check(data: bytes) -> str:
+        return text.validate(Stream(iter([data[i : i + size] for i in range(0, len(data), size)])))
+
+    for markup in (b"<h:script>alert(1)</h:script>", b"<xhtml.ns-1:svg onload=alert(1)>"):
+        with pytest.raises(Invalid, match="markup"):
+            check(b"run ok\n" * 50 + markup + b"\n")
+    assert check(b"std::map<std::string, int> m;\nvector<a:b> ok\n") == "text"
