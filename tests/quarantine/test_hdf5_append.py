@@ -4,9 +4,8 @@ given more, and a root group that tracks link order under the default superblock
 libhdf5 leaves bytes of earlier states in such files. What the walk can recompute passes
 (validators/hdf5/remains.py: the copies of a local heap left where its data block was,
 before the block moved); a payload put there, or in anything else such a file leaves, is
-refused. What it cannot recompute (the bytes libhdf5 leaves in null messages when links
-or attributes move to dense storage) is refused with a message that says so and names
-the remedy."""
+refused. The null messages libhdf5 leaves when links or attributes move to dense storage
+are test_hdf5_moved.py's."""
 
 from __future__ import annotations
 
@@ -214,13 +213,6 @@ def test_a_copy_is_one_of_the_heap_states_at_a_pinned_place():
     assert not _remains().explains(bytes(dirty), (3000, len(dirty)), [])
     after = buf + b"\x01"
     assert not _remains().explains(after, (3000, len(after)), [])  # zeros after the copy
-
-
-@pytest.mark.parametrize("mode", ["reopen", "flush"])
-def test_links_moved_to_dense_storage_in_a_later_step_are_refused_with_the_remedy(mode):
-    refusal = _refusal(_stepped(mode, "datasets", 12, libver="latest"))
-    assert "a null message in the object header of /" in refusal
-    assert "an earlier state of the file that vmguard cannot check: h5repack the file" in refusal
 
 
 @pytest.mark.parametrize("how", ["file", "config"])

@@ -42,15 +42,9 @@ FALSE_REJECTIONS: dict[str, str] = {
     # Fixed (h5append): the track_order root under a version 0 superblock (its entry
     # caches nothing, as libhdf5 writes it) and the local heap's old block that a file
     # reopened with 'a' or flushed leaves (a copy of the heap's first names: remains.py).
-    "ctl-append-add12-latest.h5": "KNOWN, REFUSED WITH ITS REMEDY: a file reopened with 'a' "
-    "under libver='latest' whose root's links move to dense storage: libhdf5 leaves the "
-    "bytes of the messages it moved in the null message that replaces them; what they "
-    "are depends on the order of libhdf5's moves, which vmguard does not recompute: "
-    "'a null message ... holds data (a payload, or the remains of messages libhdf5 moved "
-    "there ...: an earlier state of the file that vmguard cannot check: h5repack the file)' "
-    "(docs/quarantine.md, what exactness leaves)",
-    "ctl-flush-add12-latest.h5": "KNOWN, REFUSED WITH ITS REMEDY: the same after f.flush() "
-    "in one session (as ctl-append-add12-latest.h5)",
+    # Fixed (h5latest): ctl-append-add12-latest.h5 and ctl-flush-add12-latest.h5, the
+    # null message libhdf5 leaves when the root's links move to dense storage after a
+    # reopen or a flush: stale headers and pieces of the header's messages (moved.py).
 }
 # Refusals whose message contradicts itself or leaks Python (a reader cannot tell what
 # is wrong).

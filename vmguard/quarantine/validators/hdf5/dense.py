@@ -63,11 +63,14 @@ def creation_orders(orders: list[int | None], tracked: tuple[int | None, int | N
     """The creation orders of an object's links or attributes: tracked (a next order
     given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
     then (tracked[1]: no field for links and header messages, 65535 in the record of a
-    dense attribute: H5O_MAX_CRT_ORDER_IDX)."""
+    dense attribute: H5O_MAX_CRT_ORDER_IDX, or 0 for one that was already in the header
+    when the file was opened: libhdf5 decodes an untracked compact attribute's order as
+    0 and keeps it when the attributes move to dense storage)."""
     following, untracked = tracked
+    allowed = {untracked} if untracked is None else {untracked, 0}
     if following is None:
-        if any(order != untracked for order in orders):
-            other = "" if untracked is None else f" other than {untracked}"
+        if any(order not in allowed for order in orders):
+            other = "" if untracked is None else f" other than {untracked} or 0"
             raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
     elif sorted(orders) != list(range(len(orders))) or following != len(orders):
         raise Invalid(
@@ -164,6 +167,7 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     if flags:
         raise Invalid(f"hdf5: a dense attribute of {what} has message flags {flags} (not supported)")
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
+    w.dense.setdefault(w.at, []).append((m.kind, address, length))  # what its nulls may hold: moved.py
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:

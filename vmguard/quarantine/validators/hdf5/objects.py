@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import choices, dense, edges, fields, kinds, pipeline, sizes, storage, tuning
+from . import choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -61,6 +61,10 @@ class Walker:
     at: int = UNDEFINED  # the object header being visited
     compact: int | None = None  # the most attributes its (v2) header may keep (choices.py)
     messages: int = 0
+    stale: list[moved.Stale] = field(default_factory=list)  # the visited header's non-zero nulls
+    continued: bool = False  # the visited header has continuation blocks
+    dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
+    budget: moved.Budget = field(default_factory=moved.Budget)
 
     def reach(self, address: int, what: str) -> None:
         if address != UNDEFINED:
@@ -97,7 +101,7 @@ class Walker:
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
-        self.at = address
+        self.at, self.stale = address, []
         messages = header(self, address, what)
         first: dict[int, Message] = {}
         for m in messages:
@@ -113,6 +117,7 @@ class Walker:
         for m in messages:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
+        moved.check(self, messages, first, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
         if 0x0A in first:
@@ -165,6 +170,7 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
                 blocks.append(_continuation(w, m, width, what))
             else:
                 messages.append(m)
+    w.continued = len(blocks) > 1
     if width == 8 and seen != count:
         raise Invalid(f"hdf5: the object header of {what} declares {count} messages and holds {seen}")
     return messages
@@ -221,7 +227,9 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         data = pos + width + order
         if data + length > end:
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
-        if kind == 0 and f.bytes(data, length, what).strip(b"\0"):
+        if kind == 0 and f.bytes(data, length, what).strip(b"\0") and width == 4:
+            w.stale.append(moved.Stale(at=data, size=length, block=size))  # moved.py, once dense is walked
+        elif kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(
                 f"hdf5: a null message in the object header of {what} at {data} holds data (a payload, or "
                 "the remains of messages libhdf5 moved there, as when a file written in steps moves its "

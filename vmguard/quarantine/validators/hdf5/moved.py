@@ -1,0 +1,250 @@
+"""The bytes libhdf5 leaves in a null message of a version 2 object header whose links
+or attributes moved to dense storage, bounded.
+
+libhdf5 edits an object header in memory, in its chunk images, and writes an image when
+it flushes. Moving compact links or attributes to dense storage removes their messages
+(H5O__release_mesg zeroes a message's data, not its 4-byte header), then condenses the
+header: adjacent null messages merge (the absorbed one's header stays in the image),
+messages slide forward over nulls (H5O__move_msgs_forward: memmove, the tail left
+behind), continuation blocks are emptied into their continuation message
+(H5O__move_cont). The null message that results holds what the image last held at each
+of its bytes: stale message headers and stale pieces of messages, placed by the
+header's whole history (what was flushed when, the order of the writes), which the
+file does not record: vmguard cannot recompute it. A file written in one go has
+never-written nulls (zeros); only files flushed or reopened before the move keep bytes.
+
+So the content is bounded by what it can be made of, each piece taken from this object
+(the sweeps of tests/quarantine/test_hdf5_moved.py found no other):
+- a stale message header (type, size, flags; and the order field, below the next
+  attribute order, in a header tracking attribute order): a link's or an attribute's of
+  the size of one of the object's dense links or attributes, a continuation message's,
+  a null message's no larger than the block it lies in, or one of the message types the
+  header holds, of that message's size and flags (or 0);
+- a stale continuation message's data, its header kept or zeroed: the address and
+  length of a block since freed (any block in the file: the history is not recorded);
+- a slice of at least MIN_SLICE bytes holding MIN_DATA non-zero ones (shorter only where
+  the null message ends) of one of the header's messages, of one of its dense links or
+  attributes (the messages libhdf5 moved), or of its link or attribute info message as
+  it was before dense storage (no heap, no index; its next creation order then, below
+  256, in its low byte);
+- in a header with dense storage, one stale checksum (4 bytes, any value): where a
+  block of the header ended before libhdf5 grew it in place;
+and zeros between them, in at most 2 x (the header's messages) + SLACK pieces in all its
+null messages. A header with data in a null message must have moved messages: it has
+continuation blocks or dense storage. Any other byte (a payload, a name no link has, a
+link pointing elsewhere) is refused. What the bound leaves free is listed in
+docs/quarantine.md (what exactness leaves)"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from . import dense
+
+if TYPE_CHECKING:
+    from .ledger import File
+    from .objects import Message, Walker
+
+MIN_SLICE = 6  # a slice of a message: the fewest bytes a smeared copy leaves (sweep)
+MIN_DATA = 3  # and the fewest non-zero bytes (fewer would let a byte followed by zeros pass)
+SLACK = 4  # pieces beyond two per message of the header (the sweeps need at most 2 x 2 + 3)
+MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more,
+WORK_PER_BYTE = 256  # and this much more per byte of null message matched (h5py's files: under 80)
+_CONTINUATION = 0x10
+_INFO = {0x02: "link", 0x15: "attribute"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stale:
+    """A null message of the header being walked whose data is not zeros."""
+
+    at: int
+    size: int
+    block: int  # the size of the header block it lies in
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sources:
+    """What the null messages of one object header may be made of."""
+
+    headers: frozenset[bytes]  # whole stale headers (but a null's), without the order field
+    largest_null: int  # the largest size a stale null message header may give
+    order: int  # width of the order field after each header (0 or 2)
+    orders: int  # an order field's values: below this
+    slices: tuple[bytes, ...]  # the messages' data, and the info messages before dense storage
+    wild: tuple[int, ...]  # per slice, the offset of a byte any value matches (-1: none)
+    pieces: int  # at most this many pieces in all the header's null messages
+    eof: int  # a stale continuation message names a block below it
+
+
+class Budget:
+    """Work spent matching, for the whole file: MAX_WORK, and WORK_PER_BYTE per byte of
+    the null messages matched (a file of many moved headers is not refused for its size)."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.limit = MAX_WORK
+
+    def grant(self, size: int) -> None:
+        self.limit += WORK_PER_BYTE * size
+
+    def spend(self, n: int) -> None:
+        self.spent += n
+        if self.spent > self.limit:
+            raise Invalid(
+                f"hdf5: more than {self.limit} bytes compared to match what libhdf5 left in null "
+                "messages (h5repack the file)"
+            )
+
+
+def check(w: Walker, messages: list[Message], first: dict[int, Message], what: str) -> None:
+    """The non-zero null messages of the header just walked (w.stale) are made of pieces
+    of its own messages, its dense links and attributes (w.dense; module doc)."""
+    stale, moved, f = w.stale, w.dense.get(w.at, []), w.file
+    if not stale:
+        return
+    if not moved and not w.continued:
+        raise Invalid(
+            f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
+            "no message of it moved (it has no continuation block and none of its links or "
+            "attributes are in dense storage: a payload, or the remains of an earlier state of the "
+            "file that vmguard cannot check: h5repack the file)"
+        )
+    following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
+    orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
+    sources = _sources(f, messages, moved, orders, max(s.block for s in stale))
+    w.budget.grant(sum(s.size for s in stale))
+    counts = [_pieces(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
+    plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
+    if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
+        raise Invalid(
+            f"hdf5: a null message in the object header of {what} at {stale[0].at} holds bytes that "
+            "are not what libhdf5 leaves when it moves messages (stale message headers and pieces of "
+            f"this header's messages, at most {sources.pieces}: a payload, or an earlier state of the "
+            "file that vmguard cannot check: h5repack the file)"
+        )
+
+
+def _sources(
+    f: File, messages: list[Message], moved: list[tuple[int, int, int]], orders: tuple[int, int], block: int
+) -> Sources:
+    real = [m for m in messages if m.kind != 0]
+    headers = {struct.pack("<BHB", kind, size, 0) for kind, _, size in moved}
+    headers.add(struct.pack("<BHB", _CONTINUATION, 16, 0))
+    for m in real:
+        headers |= {struct.pack("<BHB", m.kind, m.size, flags) for flags in (0, m.flags)}
+    slices = [(f.bytes(m.at, m.size, "a message"), -1) for m in real]
+    slices += [_before_dense(f, m) for m in real if m.kind in _INFO]
+    slices += [(f.bytes(at, size, "a dense object"), -1) for _, at, size in moved]
+    slices = [(raw, wild) for raw, wild in slices if raw.strip(b"\0")]
+    return Sources(
+        headers=frozenset(headers),
+        largest_null=block,
+        order=orders[0],
+        orders=max(1, orders[1]),
+        slices=tuple(raw for raw, _ in slices),
+        wild=tuple(wild for _, wild in slices),
+        pieces=2 * len(real) + SLACK,
+        eof=f.eof,
+    )
+
+
+def _before_dense(f: File, m: Message) -> tuple[bytes, int]:
+    """A link or attribute info message as libhdf5 wrote it before dense storage: no heap,
+    no index, and when it tracks creation order, the next order then: below 256 (the most
+    a header keeps: choices.py), its low byte any value (the wild offset)."""
+    order, _, trees = dense.info(f, m, "a message")
+    addresses = 8 * (1 + len(trees))  # the heap's, the indexes'
+    head = bytearray(f.bytes(m.at, m.size - addresses, "a message"))
+    if order is not None:
+        head[3:] = bytes(len(head) - 3)  # version, flags, the order's low byte, its zero bytes
+    return bytes(head) + b"\xff" * addresses, 2 if order is not None else -1
+
+
+def _header(data: bytes, i: int, s: Sources) -> bool:
+    """A stale message header (and order field) starts at i."""
+    width = 4 + s.order
+    if i + width > len(data):
+        return False
+    head = data[i : i + 4]
+    if s.order and int.from_bytes(data[i + 4 : i + width], "little") >= s.orders:
+        return False
+    if head in s.headers:
+        return True
+    kind, size, flags = struct.unpack("<BHB", head)
+    return kind == 0 and flags == 0 and 0 < size <= s.largest_null
+
+
+def _continuation(data: bytes, i: int, s: Sources) -> int:
+    """The size of a stale continuation message's data at i, with its header or without
+    (zeroed): the block it named, since freed (any address and length in the file); 0 if
+    none is there."""
+    width = 4 + s.order
+    headed = data[i : i + 4] == struct.pack("<BHB", _CONTINUATION, 16, 0) and _header(data, i, s)
+    at = i + width if headed else i
+    if at + 16 > len(data):
+        return 0
+    address, length = struct.unpack_from("<QQ", data, at)
+    return at + 16 - i if length > 0 and address + length <= s.eof else 0
+
+
+def _pieces(data: bytes, s: Sources, budget: Budget, checksum: bool) -> tuple[int, int]:
+    """The fewest pieces (stale headers, slices; zeros between) that make `data`, without
+    a stale checksum and with at most one (`checksum`: one may be there); more than
+    s.pieces where none do."""
+    n, none = len(data), s.pieces + 1
+    best = [[none] * (n + 1) for _ in range(2 if checksum else 1)]  # [checksums used][bytes made]
+    best[0][0] = 0
+    at = _index(s.slices, s.wild)
+    width = 4 + s.order
+    data_before = [0]  # non-zero bytes before each offset
+    for byte in data:
+        data_before.append(data_before[-1] + (byte != 0))
+    for i in range(n):
+        for used, row in enumerate(best):
+            here = row[i]
+            if here >= none:
+                continue
+            if not data[i]:
+                row[i + 1] = min(row[i + 1], here)
+            if _header(data, i, s):
+                row[i + width] = min(row[i + width], here + 1)
+            cont = _continuation(data, i, s) if data[i] else 0
+            if cont:
+                row[i + cont] = min(row[i + cont], here + 1)
+            if used < len(best) - 1 and i + 4 <= n:
+                best[used + 1][i + 4] = min(best[used + 1][i + 4], here + 1)
+            if data[i]:
+                for src, o in at.get(data[i], ()):
+                    length = _common(data, i, (s.slices[src], s.wild[src] - o), o, budget)
+                    shortest = MIN_SLICE if i + length < n else min(MIN_SLICE, length)
+                    for end in range(i + shortest, i + length + 1):
+                        if data_before[end] - data_before[i] >= MIN_DATA:
+                            row[end] = min(row[end], here + 1)
+    return best[0][n], min(row[n] for row in best)
+
+
+def _index(slices: tuple[bytes, ...], wild: tuple[int, ...]) -> dict[int, list[tuple[int, int]]]:
+    """byte value -> (slice, offset) where a slice holds it: where a piece may start (a
+    non-zero byte, not a wild one)."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for k, piece in enumerate(slices):
+        for o, byte in enumerate(piece):
+            if byte and o != wild[k]:
+                out.setdefault(byte, []).append((k, o))
+    return out
+
+
+def _common(data: bytes, i: int, source: tuple[bytes, int], o: int, budget: Budget) -> int:
+    """How many bytes from data[i] equal the source's from o (source: the slice and where
+    its wild byte is, relative to o)."""
+    piece, wild = source
+    most = min(len(data) - i, len(piece) - o)
+    budget.spend(most)
+    n = 0
+    while n < most and (data[i + n] == piece[o + n] or n == wild):
+        n += 1
+    return n
