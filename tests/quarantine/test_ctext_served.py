@@ -170,3 +170,9 @@ def test_namespaced_markup_is_refused_in_text_too(size):
         with pytest.raises(Invalid, match="markup"):
             check(b"run ok\n" * 50 + markup + b"\n")
     assert check(b"std::map<std::string, int> m;\nvector<a:b> ok\n") == "text"
+
+
+def test_vmguards_own_names_and_the_labs_pass():
+    for name in ("job.manifest.json", "run.2024-12-04.log", "hist.v2.root", "events.csv.gz", "image.fits"):
+        validators = {"json": ("json",), "log": ("text",), "root": ("root",), "gz": ("gzip", "text")}
+        assert served.name_reasons(name, validators.get(name.rsplit(".", 1)[1], ("fits",))) == [], name

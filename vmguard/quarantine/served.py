@@ -27,7 +27,7 @@ def _words(text: str) -> frozenset[str]:
 # documents and stylesheets, SVG, script, MHTML, PDF and Flash with their own scripting).
 BROWSER_ACTIVE = _words(
     "html htm xhtml xht shtml shtm phtml stm dhtml hta htc mht mhtml svg svgz xml xsl xslt "
-    "xbl rdf js mjs cjs jsx vue swf pdf xdp xfdf wasm appcache manifest"
+    "xbl rdf js mjs cjs swf pdf xdp xfdf"
 )
 # Windows runs (or hands to an interpreter) a file with these extensions on a double click:
 # PATHEXT, and Outlook's blocked-attachment list.
