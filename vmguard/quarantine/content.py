@@ -10,8 +10,8 @@ or a MIME entry; a type no validator covers only by an entry marked `validate: h
 from __future__ import annotations
 
 from vmguard.policy.model import FileKind, QuarantinePolicy
+from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.copy import Content
-from vmguard.quarantine.detect import Answer
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 

@@ -305,8 +305,9 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if content.size and answer is not None:  # what a client makes of the name (served.py)
         validators = tuple(v for _, v in answer.parts)
         found += served.name_reasons(outcome.node.parts[-1], validators, admitted=not found)
-    if answer is None and content.size:
-        found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
+    if answer is None and content.size:  # why: the worker crashed, or ran out of time
+        lost = Reason.DETECTOR_TIMEOUT if outcome.mime.timed_out() else Reason.TYPE_UNKNOWN
+        found = [(lost, outcome.mime.why_none()) if r is Reason.TYPE_UNKNOWN else (r, d) for r, d in found]
     found += scan_reasons(outcome)
     verdict = Verdict.REJECTED if found else Verdict.ACCEPTED
     return Entry(
