@@ -111,11 +111,6 @@ HOLES = {
     "(unbounded: a member costs 20 bytes): published",
     "gz-stored-padding-bits.csv.gz": "64 empty stored deflate blocks with their 5 padding bits "
     "set (zlib ignores them; unbounded): published",
-    "fits-heap-unreferenced.fits": "bytes in a binary table's heap (inside PCOUNT) that no "
-    "descriptor points to: published",
-    "fits-theap-gap.fits": "bytes between the table and a heap moved by THEAP: published",
-    "fits-image-pcount.fits": "an IMAGE extension with PCOUNT 20: 40 bytes after the pixels: published",
-    "fits-ascii-column-gap.fits": "8 bytes of each ASCII-table row that no TBCOLn field covers: published",
     "root-remains-payload.root": "a payload written into the remains of a record uproot rewrote "
     "(a free segment past its key): published; the remains are not checked to be the remains",
     "root-dir-uuid.root": "the directory's UUID (16 bytes no reader uses): published",
@@ -142,8 +137,6 @@ HOLES = {
     "zip-case-collision.zip": "a.csv and A.csv: published",
     "zip-member-name-escape.zip": "a member named with ESC/BEL: published",
     "zip-made-by.zip": "'version made by' (system 11, version 63; 2 bytes an entry): published",
-    "fits-bit-padding.fits": "the 5 bits of each row's 3X byte past the column's 3 bits: published",
-    "fits-logical-other.fits": "logical bytes 'Z' and 'Q' (read as False: the byte is lost): published",
     "root-basket-buffer-size.root": "a basket's fBufferSize (the writer's buffer; 4 bytes a basket, "
     "no reader uses it) set to 'AAAA': published",
     "root-basket-flag.root": "a basket's last key byte (0 in uproot's files) set to 7: published",
