@@ -102,50 +102,9 @@ def _names(controls: bool) -> list[str]:
     return [n for n in ALL if n.startswith("ctl") == controls]
 
 
-MARKUP_RUNS = "a browser runs it in a file served as text/html; the text rule lists only <script, ..."
-HOLES = {
-    **{
-        name: f"{tag}: published (markup {MARKUP_RUNS})"
-        for name, tag in (
-            ("html-img-onerror.html", "<img onerror>"),
-            ("html-details-ontoggle.html", "<details open ontoggle>"),
-            ("html-input-onfocus.html", "<input autofocus onfocus>"),
-            ("html-video-onerror.html", "<video onerror>"),
-            ("html-custom-tag.html", "any tag with autofocus onfocus"),
-            ("html-frameset-onload.html", "<frameset onload>"),
-            ("html-a-javascript-href.html", "<a href=javascript:...> (on a click)"),
-            ("xhtml-prefixed-script.xml", "an XHTML-namespaced <h:script> in XML"),
-        )
-    },
-    "json-script-string.html": "JSON holding '<script>' in a string, named .html: published "
-    "(the markup rule runs on text, not on JSON)",
-    "json-img-string.html": "JSON holding '<img onerror>' named .html: published",
-    "json-trailing-whitespace.json": "a payload coded in the white space after the value "
-    "(spaces, tabs, CR, LF: 2 bits a byte, unbounded): published; json.loads drops it",
-    "fits-comment-markup.html": "a FITS file whose COMMENT card is <img onerror>, named .html: "
-    "published (markup is checked in text only)",
-    "root-title-markup.html": "a ROOT file whose tree title is <img onerror>, named .html: published",
-    "json-escape-choice.json": "a payload coded in the choice of '/' or '\\/' in a string "
-    "(a reader returns '/' either way; 1 bit a character): published",
-    "text-pdf-after-head.pdf": "an all-ASCII PDF with an OpenAction JavaScript after 700 bytes of "
-    "text, named .pdf (PDF readers take %PDF- in the first 1024 bytes; ghostscript opens it): "
-    "published as text/plain although the policy admits no PDF (the same PDF at offset 0 is refused)",
-    "windows-script.vbs": "VBScript that runs calc.exe, named .vbs (a Windows client of the "
-    "public area runs it on a double click; no x bit needed): published as text/plain",
-    "windows-batch.bat": "a batch file, named .bat: published as text/plain",
-}
-FALSE_REJECTIONS = {
-    "ctl-print-lists.log": "a log of print([i, i * 0.5, i * i]) lines (text; each line happens "
-    "to be JSON): refused as application/x-ndjson, 'no validator for it'",
-    "ctl-json-lines.log": "python logging with a JSON formatter (one object a line): refused as "
-    "application/x-ndjson, 'no validator for it' (docs: text starting with { that is not one "
-    "JSON value is text, which the policy admits)",
-}
-WRONG_TYPES = {
-    "ctl-json-indent.json": "json.dumps(indent=4) of 2 KB is reported text/plain (so is any JSON "
-    "longer than libmagic's 512-byte head), not application/json as documented; a policy of "
-    "allow_types [json] still publishes it: the report's type is not what admitted it",
-}
+HOLES: dict[str, str] = {}  # every hole attack d found here is closed (session 31)
+FALSE_REJECTIONS: dict[str, str] = {}
+WRONG_TYPES: dict[str, str] = {}
 
 
 ROOT_FIXED = (  # refused since (croot): listed here as they left HOLES
@@ -164,6 +123,7 @@ def _all_names() -> list[str]:
     names += ["root-zero-gap-payload.root", "root-header-gap.root"]
     names += [f"ctl-{n}.root" for n in ("hist-then-tree", "tree-hist-extend", "interleaved", "subdir-hist-then-tree")]
     names += [f"root-{n}.root" for n in ROOT_FIXED]
+    names += ["root-title-markup.html"]  # refused by its name (served.py)
     names += [n for n in HOLES if n.startswith("root-")]
     return sorted(set(names))
 
@@ -194,7 +154,9 @@ def test_hostile_file_is_not_published(run, name):
     assert not (run["out"][name] / name).exists()
 
 
-@pytest.mark.parametrize("name", [_case(n, WRONG_TYPES) for n in WRONG_TYPES])
+@pytest.mark.parametrize(
+    "name", [_case(n, WRONG_TYPES) for n in ("ctl-json-indent.json", "ctl-json-compact.json")]
+)
 def test_report_names_the_type_the_docs_give(run, name):
     assert run["entries"][name]["type"] == "application/json", run["entries"][name]
 

@@ -351,6 +351,7 @@ def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
     stream = _top_stream(validators, frames)
     head = stream.peek(validators.HEAD_SIZE)
     mime = validators.own_type(stream.peek(validators.IDENTIFY_SIZE)) or types.mime(head) or None
+    mime = mime and validators.libmagic_type(mime)
     answer = {"mime": mime, "parts": [[mime, None]], "problem": None}
     if mime is None:
         answer["problem"] = ["type-unknown", "libmagic failed on this file"]
@@ -359,6 +360,9 @@ def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
         try:
             answer["parts"] = validators.vet(stream, types.mime, mime=mime, inside=inside)
             answer.update(inside.wire())  # member names, gzip FNAMEs: the parent judges them
+            # The type reported is the one whose validator admitted the bytes (libmagic's
+            # guess from the head may be text/plain for JSON, or JSON lines for text).
+            answer["mime"] = answer["parts"][0][0]
         except validators.Invalid as err:
             answer["problem"] = [err.code, str(err)]
             answer["parts"] = [[mime, validators.validator_for(mime)]]

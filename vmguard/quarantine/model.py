@@ -31,6 +31,7 @@ class Reason(StrEnum):
     NAME_COLLISION = "name-collision"  # equal to a sibling after NFKC and full case folding
     NAME_NOT_PORTABLE = "name-not-portable"  # names: portable; Windows cannot hold it
     NAME_TOO_LONG = "name-too-long"
+    NAME_TYPE = "name-type"  # its extension makes a client run it, or announces another type
     TOO_DEEP = "too-deep"
     FILE_TOO_LARGE = "file-too-large"
     TOTAL_TOO_LARGE = "total-too-large"

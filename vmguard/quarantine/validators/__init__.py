@@ -28,6 +28,7 @@ __all__ = [
     "Stream",
     "encoding_of",
     "executable_format",
+    "libmagic_type",
     "own_type",
     "validator_for",
     "vet",
@@ -81,6 +82,16 @@ _BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes}
 Parts = containers.Parts
 
 
+# libmagic's guesses from the head that vmguard types otherwise: JSON lines (a JSON
+# formatter's log, print(list) lines) are text (each line is not checked as JSON).
+_GUESSES = {"application/x-ndjson": "text/plain"}
+
+
+def libmagic_type(mime: str) -> str:
+    """The type vmguard gives a file libmagic typed `mime` from its head."""
+    return _GUESSES.get(mime, mime)
+
+
 def validator_for(mime: str) -> str | None:
     """The validator for a MIME type: every text/* is held to the text rules."""
     return _BY_MIME.get(mime) or ("text" if mime.startswith("text/") else None)
@@ -104,7 +115,7 @@ def vet(
     exe = executable_format(head)
     if depth and exe:
         raise Invalid(f"{exe} inside a container", "executable-content")
-    mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or mime_of(head)
+    mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or libmagic_type(mime_of(head))
     name = validator_for(mime)
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]
