@@ -4,9 +4,12 @@ pass under an honest name and are refused under an active or a lying one."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
+import tarfile
+import zipfile
 
 import pytest
 
@@ -176,3 +179,91 @@ def test_vmguards_own_names_and_the_labs_pass():
     for name in ("job.manifest.json", "run.2024-12-04.log", "hist.v2.root", "events.csv.gz", "image.fits"):
         validators = {"json": ("json",), "log": ("text",), "root": ("root",), "gz": ("gzip", "text")}
         assert served.name_reasons(name, validators.get(name.rsplit(".", 1)[1], ("fits",))) == [], name
+
+
+_MEMBERS_BAD = {
+    "a.html": b"hello\n",  # text a browser would render as a page
+    "x.vbs": b'MsgBox "hi"\r\n',  # text Windows runs on a double click
+    "a.json": b"not json, a log line\n",  # text named as JSON
+}
+_MEMBERS_GOOD = {
+    "a.csv": b"a,b\n1,2\n",
+    "b.log": b"run ok\n" * 10,
+    "c.json": json.dumps({"runs": [1, 2, 3]}).encode(),
+    "d.dat": b"1 2 3\n",
+}
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _tarred(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _holding(member: str, fmt: str) -> str:
+    return f"holding-{member.replace('.', '-')}.{fmt}"  # the archive's own name says nothing
+
+
+def test_an_archive_members_name_is_judged_as_a_files(tmp_path):
+    """A client that unpacks a zip or tar gets each member as a file of its name: an
+    active or lying member name refuses the archive, naming the member; honest ones pass."""
+    files = {}
+    for fmt, pack in (("zip", _zipped), ("tar", _tarred)):
+        files |= {_holding(name, fmt): pack({"ok.csv": b"a\n", name: data}) for name, data in _MEMBERS_BAD.items()}
+        files[f"all.{fmt}"] = pack(_MEMBERS_GOOD | {f"sub/{n}": d for n, d in _MEMBERS_BAD.items()})
+        files[f"good.{fmt}"] = pack(_MEMBERS_GOOD | {f"sub/{n}": d for n, d in _MEMBERS_GOOD.items()})
+    policy = shipped("batch.yaml", allow_types=("text", "json", "tar", "zip", "gzip"))
+    entries, _ = vet_files(tmp_path, files, policy)
+    for fmt in ("zip", "tar"):
+        assert entries[f"good.{fmt}"].verdict is Verdict.ACCEPTED, entries[f"good.{fmt}"]
+        for name in _MEMBERS_BAD:
+            entry = entries[_holding(name, fmt)]
+            assert entry.reasons == (Reason.NAME_TYPE,), entry
+            assert f"archive member {name}: the name ends in .{name.rpartition('.')[2]}" in entry.detail
+            assert "ok.csv" not in entry.detail
+        detail = entries[f"all.{fmt}"].detail
+        assert entries[f"all.{fmt}"].reasons == (Reason.NAME_TYPE,) * 3, entries[f"all.{fmt}"]
+        assert all(f"archive member sub/{name}:" in detail for name in _MEMBERS_BAD), detail
+    assert "but its bytes are text" in entries[_holding("a.json", "zip")].detail
+
+
+def test_a_members_own_validators_are_compared_with_its_name(tmp_path):
+    """Each member with the validators of its own bytes: a gzip member named by what
+    gunzip writes, an archive in an archive, and members a client gets no bytes from."""
+    inner_zip = _zipped({"page.htm": b"hi\n"})
+    files = {
+        "gz-ok.tar": _tarred({"x.csv.gz": gzip.compress(b"a,b\n", mtime=0), "n.json": b"[1]"}),
+        "gz-lies.tar": _tarred({"x.json.gz": gzip.compress(b"a,b\n", mtime=0), "n.json": b"[1]"}),
+        "nested.tar": _tarred({"in.zip": inner_zip}),
+        "nested-named.tar": _tarred({"in.csv": inner_zip}),
+        "empty.zip": _zipped({"empty.html": b"", "dir.html/": b"", "dir.html/a.csv": b"a\n"}),
+    }
+    policy = shipped("batch.yaml", allow_types=("text", "json", "tar", "zip", "gzip"))
+    entries, _ = vet_files(tmp_path, files, policy)
+    assert entries["gz-ok.tar"].verdict is Verdict.ACCEPTED, entries["gz-ok.tar"]
+    assert "archive member x.json.gz: the name ends in .json" in entries["gz-lies.tar"].detail
+    assert "archive member page.htm:" in entries["nested.tar"].detail  # judged where it lies
+    assert entries["nested-named.tar"].reasons == (Reason.NAME_TYPE, Reason.NAME_TYPE)
+    assert "archive member in.csv: the name ends in .csv" in entries["nested-named.tar"].detail
+    assert entries["empty.zip"].verdict is Verdict.ACCEPTED, entries["empty.zip"]  # as an empty file
+
+
+def test_a_member_of_a_type_not_allowed_keeps_the_active_name_rule(tmp_path):
+    """As for a file: bytes the policy refuses are not compared with the name's family
+    (the type's reason says more), but an active name is refused whatever the bytes."""
+    files = {"j.zip": _zipped({"a.txt": b"[1]"}), "h.zip": _zipped({"a.html": b"[1]"})}
+    entries, _ = vet_files(tmp_path, files, shipped("batch.yaml", allow_types=("text", "zip")))
+    assert entries["j.zip"].reasons == (Reason.TYPE_NOT_ALLOWED,), entries["j.zip"]
+    assert entries["h.zip"].reasons == (Reason.TYPE_NOT_ALLOWED, Reason.NAME_TYPE), entries["h.zip"]

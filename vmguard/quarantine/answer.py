@@ -15,9 +15,11 @@ class Answer:
     mime: str
     parts: tuple[tuple[str, str | None], ...]
     problem: tuple[str, str] | None = None
-    # Names inside: (archive number, member path; a directory's ends in /), and gzip
-    # FNAMEs as (member name or None for the file's own, ".gz" taken off, FNAME).
-    members: tuple[tuple[int, str], ...] = ()
+    # Names inside: (archive number, member path: a directory's ends in /, the validators
+    # of the member's bytes and of what they hold: none for a directory or an empty
+    # file), and gzip FNAMEs as (member name or None for the file's own, ".gz" taken
+    # off, FNAME).
+    members: tuple[tuple[int, str, tuple[str | None, ...]], ...] = ()
     fnames: tuple[tuple[str | None, int, str], ...] = ()
 
     @classmethod
@@ -29,7 +31,7 @@ class Answer:
             d = json.loads(data)
             parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
             problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            members = tuple((int(a), str(p)) for a, p in d.get("members", ()))
+            members = tuple((int(a), str(p), _validators(v)) for a, p, v in d.get("members", ()))
             fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
             answer = cls(str(d["mime"]), parts, problem, members, fnames)
         except (ValueError, KeyError, TypeError, IndexError):
@@ -40,6 +42,10 @@ class Answer:
             _DECODED.clear()
         _DECODED[data] = answer
         return answer
+
+
+def _validators(names: list) -> tuple[str | None, ...]:
+    return tuple(None if v is None else str(v) for v in names)
 
 
 DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from vmguard.core.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
+from vmguard.quarantine import served
 from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.copy import Content
 from vmguard.quarantine.model import Reason
@@ -96,18 +97,21 @@ def content_reasons(
     elif answer.problem is not None:
         found.append((Reason.INVALID_FORMAT, answer.problem[1]))
     if answer is not None and answer.problem is None:
-        found += inside_name_reasons(answer, name, policy)
+        found += inside_name_reasons(answer, name, policy, admitted=not found)
     return [f for i, f in enumerate(found) if f not in found[:i]]
 
 
-def inside_name_reasons(answer: Answer, name: str, policy: QuarantinePolicy) -> list[tuple[Reason, str]]:
+def inside_name_reasons(
+    answer: Answer, name: str, policy: QuarantinePolicy, admitted: bool = True
+) -> list[tuple[Reason, str]]:
     """The names a file holds, by the walk's own rules: each archive's member paths as
-    if unpacked (names.archive_reasons), and each gzip FNAME equal to the name the gzip
-    is published as, without its .gz (`gunzip -N` creates the FNAME's file)."""
+    if unpacked (names.archive_reasons), what a client makes of each member's name
+    (member_served_reasons), and each gzip FNAME equal to the name the gzip is published
+    as, without its .gz (`gunzip -N` creates the FNAME's file)."""
     portable = policy.names is NameRules.PORTABLE
     named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
-    for archive in dict.fromkeys(a for a, _ in answer.members):
-        paths = [p for a, p in answer.members if a == archive]
+    for archive in dict.fromkeys(a for a, _, _ in answer.members):
+        paths = [p for a, p, _ in answer.members if a == archive]
         for path, reasons in archive_reasons(paths, policy.max_name_length, portable).items():
             for reason in reasons:
                 named.setdefault(reason, []).append(shown(path))
@@ -115,6 +119,7 @@ def inside_name_reasons(answer: Answer, name: str, policy: QuarantinePolicy) -> 
         (r, f"archive member names, as unpacked ({r.value}): {', '.join(paths[:20])}")
         for r, paths in named.items()
     ]
+    found += member_served_reasons(answer, admitted)
     for known, strips, fname in answer.fnames:
         expected = known if known is not None else name
         for _ in range(strips + 1):
@@ -127,6 +132,25 @@ def inside_name_reasons(answer: Answer, name: str, policy: QuarantinePolicy) -> 
             )
             found.append((Reason.INVALID_FORMAT, detail))
     return found
+
+
+def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, str]]:
+    """What a client that unpacks the archive makes of each file member's name: the walk's
+    question (served.name_reasons) with the validators that admitted that member's bytes.
+    A member without bytes is not judged, as an empty file is not. One entry per finding,
+    naming the members it refuses."""
+    named: dict[tuple[Reason, str], list[str]] = {}
+    for _, path, validators in answer.members:
+        if path.endswith("/") or not validators:
+            continue
+        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted):
+            named.setdefault(found, []).append(shown(path))
+    return [(r, f"archive member {_listed(paths)}: {why}") for (r, why), paths in named.items()]
+
+
+def _listed(paths: list[str], most: int = 20) -> str:
+    more = f" and {len(paths) - most} more" if len(paths) > most else ""
+    return ", ".join(paths[:most]) + more
 
 
 def _not_admitted(answer: Answer, refused: list[str], policy: QuarantinePolicy) -> str:

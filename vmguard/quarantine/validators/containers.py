@@ -64,11 +64,13 @@ def tar(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insid
                 _between(reader, end, member)
                 end = member.offset_data + member.size
                 reader.drop(end)
-                inside.member(archive, member.name + "/" if member.isdir() else member.name)
-                if member.isreg():
+                if member.isdir():
+                    inside.member(archive, member.name + "/")
+                else:
                     fh = tarred.extractfile(member)
                     known = (os.path.basename(member.name), 0)
                     inside_parts = inner(Stream(iter(lambda fh=fh: fh.read(STEP), b"")), known)
+                    inside.member(archive, member.name, inside_parts)  # a client types it by its name
                     parts += [part for part in inside_parts if part not in parts]
             tail = reader.span(end, reader.kept_from + len(reader.kept))  # all tarfile read past it
     except (tarfile.TarError, EOFError) as err:

@@ -5,11 +5,15 @@ Inflation is bounded once per file, not once per level: the bytes inflated at al
 together may not outgrow RATIO times the file's own bytes read so far, plus FLOOR (so a
 mostly-zero mask of a few hundred MiB still passes). A gzip inside a gzip inside a tar
 costs at most FLOOR of work before a bomb is refused, however they nest. Member names
-(tar, zip) and gzip FNAMEs go back to the parent, which holds them to the walk's own
-name rules (vmguard/quarantine/names.py: the worker imports nothing of vmguard).
+(tar, zip), each with the validators that admitted that member's bytes, and gzip FNAMEs
+go back to the parent, which holds them to the walk's own name rules
+(vmguard/quarantine/names.py) and to what a client makes of a name (served.py): the
+worker imports nothing of vmguard.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from .stream import Invalid, Stream
 
@@ -32,7 +36,9 @@ class Inside:
         self.top = top
         self.inflated = 0
         self.archives = 0
-        self.members: list[tuple[int, str]] = []  # (archive number, path; a directory ends in /)
+        # (archive number, path: a directory's ends in /, the validators of its bytes and of
+        # what they hold, as vet lists them: none for a directory or an empty file)
+        self.members: list[tuple[int, str, list[str | None]]] = []
         self.names_size = 0
         self.fnames: list[tuple[str | None, int, str]] = []  # (*KnownAs, the FNAME)
 
@@ -50,11 +56,13 @@ class Inside:
         self.archives += 1
         return self.archives
 
-    def member(self, archive: int, path: str) -> None:
-        self.names_size += len(path)
+    def member(self, archive: int, path: str, parts: Sequence[tuple[str, str | None]] = ()) -> None:
+        """A member's path and, for a file, the (type, validator) vet gave its bytes."""
+        validators = [v for _, v in parts]
+        self.names_size += len(path) + sum(len(v or "") for v in validators)
         if len(self.members) >= MAX_MEMBERS or self.names_size > MAX_NAMES:
             raise Invalid(f"more than {MAX_MEMBERS} archive members or {MAX_NAMES} bytes of names in a file")
-        self.members.append((archive, path))
+        self.members.append((archive, path, validators))
 
     def fname(self, known: KnownAs, fname: str) -> None:
         self.names_size += len(fname)
@@ -66,7 +74,7 @@ class Inside:
         """The names for the worker's answer (nothing when there are none)."""
         out: dict[str, list] = {}
         if self.members:
-            out["members"] = [list(m) for m in self.members]
+            out["members"] = [[a, p, v] for a, p, v in self.members]
         if self.fnames:
             out["fnames"] = [list(f) for f in self.fnames]
         return out

@@ -54,8 +54,7 @@ def zip_(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insi
     while stream.peek(4) == LOCAL_SIG:
         if len(members) >= MAX_MEMBERS:
             raise Invalid(f"zip: more than {MAX_MEMBERS} members")
-        members.append(_local(stream, inner, parts, inside))
-        inside.member(archive, members[-1][0].decode("utf-8"))
+        members.append(_local(stream, inner, parts, inside, archive))
     cd_start = stream.pos
     for member in members:
         _central(stream, member)
@@ -63,7 +62,9 @@ def zip_(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insi
     return parts
 
 
-def _local(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], parts: Parts, inside: Inside) -> Member:
+def _local(
+    stream: Stream, inner: Callable[[Stream, KnownAs], Parts], parts: Parts, inside: Inside, archive: int
+) -> Member:
     offset = stream.pos
     _, needed, flags, method, time, date, crc, csize, usize, nlen, xlen = _LOCAL.unpack(
         stream.read(_LOCAL.size, "a local header", FMT)
@@ -77,12 +78,15 @@ def _local(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], parts: Par
             raise Invalid(f"zip: directory member {name!r} holds data")
         for _ in data:
             pass
+        inside.member(archive, name.decode("utf-8"))
     else:
         inflated = Stream(data)
         known = (name.decode("utf-8").rpartition("/")[2], 0)
-        parts += [part for part in inner(inflated, known) if part not in parts]
+        own = inner(inflated, known)
         for _ in inflated.chunks():  # to the member's end: its CRC and size
             pass
+        inside.member(archive, name.decode("utf-8"), own)  # a client types it by its name
+        parts += [part for part in own if part not in parts]
     return (name, flags, method, crc, csize, usize, offset, needed, time << 16 | date)
 
 
