@@ -12,6 +12,8 @@ browser or Windows runs, names with an extension a browser runs anywhere after t
 dot, and names whose extension is one of the admitted families' while the validator that
 admitted the bytes is another family's. An extension in none of the tables (.dat, .out,
 .lhe, no extension) announces nothing: web servers send application/octet-stream.
+The same question is asked of each file member of a tar or zip (content.py), which a
+client that unpacks the archive gets as a file of that name.
 """
 
 from __future__ import annotations
