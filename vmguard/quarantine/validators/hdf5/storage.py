@@ -342,14 +342,14 @@ def _named(wanted: Iterable[int], found: dict[int, tuple[int, int]], name: str) 
     empty value overwritten (H5T__vlen_disk_delete skips a sequence of length 0)."""
     unnamed = {index for index in found.keys() - set(wanted) if found[index][1]}
     lacking = set(wanted) - found.keys()
-    if lacking:
-        raise Invalid(f"hdf5: {name} lacks object {min(lacking)}, which a value refers to")
     if unnamed:
         raise Invalid(
-            f"hdf5: object {min(unnamed)} of {name} is referred to by nothing: the remains of a deleted "
-            "object (libhdf5 keeps the variable-length values of an attribute rewritten or deleted in the "
-            "global heap): h5repack the file"
+            f"hdf5: object {min(unnamed)} of {name} is referred to by nothing (libhdf5 leaves the "
+            "variable-length values of an attribute rewritten or deleted in the global heap: the "
+            "remains of a deleted object: h5repack the file)"
         )
+    if lacking:
+        raise Invalid(f"hdf5: {name} lacks object {min(lacking)}, which a value refers to")
 
 
 def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple[int, int]]:
