@@ -119,24 +119,36 @@ def _dataset(libver: str) -> bytearray:
     return h5file(lambda f: f.create_dataset("d", data=np.arange(4, dtype="i4")), libver=libver)
 
 
+def _displaced(sizes: list[int]) -> set[tuple[int, ...]]:
+    """The orders of messages 0..n-2 (the null last) that libhdf5 can leave: its own, and
+    one message of at least 16 bytes moved after the others (displaced by a continuation
+    message, moved back when the continuation block emptied)."""
+    n = len(sizes) - 1
+    moved = {tuple([k for k in range(n) if k != m] + [m, n]) for m in range(n) if sizes[m] >= 16}
+    return moved | {tuple(range(n + 1))}
+
+
 @pytest.mark.parametrize("libver", ["earliest", "latest"])
 def test_every_other_order_of_a_datasets_messages_is_refused(libver):
-    """Dataspace, datatype, fill value, layout, null: the 119 other orders."""
+    """Dataspace, datatype, fill value, layout, null: every other order (120 in all)."""
     base = _dataset(libver)
-    assert [m.type for m in header(base, addr_of(base, "/d")).msgs] == [1, 3, 5, 8, 0]
-    assert _refusal(base) == "accepted"
+    msgs = header(base, addr_of(base, "/d")).msgs
+    assert [m.type for m in msgs] == [1, 3, 5, 8, 0]
+    allowed = _displaced([m.size for m in msgs])
+    assert len(allowed) == {"earliest": 3, "latest": 2}[libver]  # the datatype: 16 and 12 bytes
     for order in itertools.permutations(range(5)):
-        if list(order) == sorted(order):
-            continue
         data = bytearray(base)
         _reorder(data, "/d", list(order))
         refusal = _refusal(data)
-        assert "is not where libhdf5 writes it" in refusal or "is not its last message" in refusal, order
+        if order in allowed:
+            assert refusal == "accepted", order
+        else:
+            assert "is not where libhdf5 writes it" in refusal or "is not its last message" in refusal, order
 
 
 def test_a_committed_datatypes_messages_reordered_are_refused():
     def typed(f) -> None:
-        f["T"] = np.dtype("<f8")
+        f["T"] = np.dtype("<i2")  # its datatype message: 12 bytes, too few for one displaced
         f["T"].attrs["unit"] = "m"
 
     data = h5file(typed, libver="latest")

@@ -10,9 +10,11 @@ reference count) take the null's start, and what stays free is one null message 
 block's end; a message removed becomes null and libhdf5 condenses the header (slides
 messages forward over nulls and merges them: H5O__condense_header), so nulls sink to the
 end and merge. Only continuation blocks change that: a message moved out of the first
-block to make room for a continuation message (H5O__alloc_chunk), or into an earlier
-block's null (H5O__move_msgs_forward). So a header without continuation blocks starts
-with its kind's creation messages in that order and ends with at most one null message;
+block to make room for a continuation message (H5O__alloc_chunk: one at least as large
+as it), or into an earlier block's null (H5O__move_msgs_forward), so a message displaced
+comes back after the others when its block empties and is freed. So a header without
+continuation blocks starts with its kind's creation messages in that order, but for one
+of at least 16 bytes that may come later, and ends with at most one null message;
 in a header with them, the order and the null messages are not pinned (a displaced message
 leaves a null beside the continuation message that took its place; what exactness leaves). Readers parse
 messages in any order and skip nulls of any size: the order and the cuts were free bits."""
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from .objects import Message
 
 _NULL = 0x00
+_CONTINUATION = 16  # the data of a continuation message: what a message displaced for one holds at least
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +83,13 @@ def _creation(messages: list[Message], made: Creation, what: str) -> None:
         if m.kind not in made.order or made.order.index(m.kind) <= rank:
             break
         rank, done = made.order.index(m.kind), done + 1
-    rest = [m.kind for m in messages[done:] if m.kind in made.order and m.kind not in made.later]
+    rest = [m for m in messages[done:] if m.kind in made.order and m.kind not in made.later]
+    if len(rest) == 1 and rest[0].size >= _CONTINUATION:
+        return  # displaced to make room for a continuation message, moved back when its block emptied
     if rest:
         raise Invalid(
-            f"hdf5: the {_NAMES[rest[0]]} message of {what} is not where libhdf5 writes it (a "
+            f"hdf5: the {_NAMES[rest[0].kind]} message of {what} is not where libhdf5 writes it (a "
             f"{made.kind}'s header starts with its {', '.join(_NAMES[k] for k in made.order)} messages, "
-            "in that order, as its create call appends them; readers take them in any order: a "
-            "payload's bits)"
+            "in that order, as its create call appends them, but for one of at least 16 bytes that a "
+            "continuation message displaced; readers take them in any order: a payload's bits)"
         )
