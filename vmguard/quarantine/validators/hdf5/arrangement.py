@@ -14,10 +14,11 @@ block to make room for a continuation message (H5O__alloc_chunk: one at least as
 as it), or into an earlier block's null (H5O__move_msgs_forward), so a message displaced
 comes back after the others when its block empties and is freed. So a header without
 continuation blocks starts with its kind's creation messages in that order, but for one
-of at least 16 bytes that may come later, and ends with at most one null message;
-in a header with them, the order and the null messages are not pinned (a displaced message
-leaves a null beside the continuation message that took its place; what exactness leaves). Readers parse
-messages in any order and skip nulls of any size: the order and the cuts were free bits."""
+of at least 16 bytes that may come later, and ends with at most one null message; in a
+header with them, the order and the null messages are not pinned (a displaced message
+leaves a null beside the continuation message that took its place; what exactness
+leaves). Readers parse messages in any order and skip nulls of any size: the order and
+the cuts were free bits."""
 
 from __future__ import annotations
 
