@@ -158,6 +158,19 @@ def test_a_committed_datatypes_messages_reordered_are_refused():
     assert "the datatype message of /T is not where libhdf5 writes it" in _refusal(data)
 
 
+def test_a_groups_info_messages_after_its_links_are_refused():
+    """Link info, group info, link, null: the group info after the link is refused; the
+    link info after the others is what a link info rewritten for dense storage leaves."""
+    base = h5file(lambda f: f.create_group("g").create_dataset("x", data=np.arange(2)), libver="latest")
+    assert [m.type for m in header(base, addr_of(base, "/g")).msgs] == [2, 0x0A, 6, 0]
+    for order, refusal in (((0, 2, 1, 3), "the group info message of /g is not where"),
+                           ((2, 0, 1, 3), "the link info message of /g is not where"),
+                           ((1, 2, 0, 3), "accepted")):
+        data = bytearray(base)
+        _reorder(data, "/g", list(order))
+        assert refusal in _refusal(data), order
+
+
 @pytest.mark.parametrize("libver", ["earliest", "latest"])
 def test_free_space_cut_into_null_messages_is_refused(libver):
     """The header's one null message cut in two, both zeros (the first 8 or 16 bytes)."""
