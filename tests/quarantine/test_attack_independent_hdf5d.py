@@ -71,23 +71,6 @@ HOLES = {
     "'invalid dataset size, likely file corruption'): log2(file size) bits per empty dataset",
     "null-dataspace-address.h5": "published: the same in a dataset of a null dataspace "
     "(h5py.Empty('f8'))",
-    "gcol-object-index.h5": "published: global heap objects numbered 0x5750 and 0x444e (PW, "
-    "ND) instead of 1 and 2, as libhdf5 numbers them, with the heap IDs of the values "
-    "renumbered: readers find each object by its number and return the same strings; "
-    "16 bits per object, not listed in 'what exactness leaves'",
-    "gcol-object-order.h5": "published: 16 global heap objects numbered 1..16 that lie in "
-    "their collection in the order of PWND's permutation (log2(16!) = 44 bits), where "
-    "libhdf5 places them in number order: readers find each by its number",
-    **{f"message-order-{v}.h5": "published: five datasets whose object header messages "
-       f"(libver={v!r}) are permuted (dataspace, datatype, fill value, layout, null: "
-       "libhdf5 writes them in that order whatever the h5py call): readers parse a header's "
-       "messages in any order; log2(5!) = 6.9 bits per dataset header, more per header with "
-       "attributes or links, carrying PWND in five headers; not in 'what exactness leaves'"
-       for v in ("earliest", "latest")},
-    "null-split-latest.h5": "published: two dataset headers (libver='latest') whose free "
-    "space, one null message as libhdf5 writes it, is cut into three null messages of "
-    "zeros, of 80 and 87 bytes (P, W) and 78 and 68 (N, D): readers skip null messages "
-    "of any size; the sizes carry about one byte per cut (the zeros rule does not pin them)",
     "layout-version-contiguous.h5": "published: 32 contiguous datasets whose layout "
     "message is version 3 (what libhdf5 writes for contiguous storage under every libver, "
     "'latest' included) or 4 (same fields, read alike): one bit per contiguous dataset "
@@ -106,16 +89,6 @@ HOLES = {
     "the file, and 'what exactness leaves' does not list the K values (6 bits here; more "
     "where the nodes have room)",
 }
-WRITE_ORDER = (
-    "plain h5py output carries PWND in its structure: a dataset of 16 chunks written in "
-    "the order of the 32-bit payload's permutation (log2(16!) = 44 bits) lies in the file "
-    "in that order, and the chunk index's addresses give it back; vmguard accepts it, "
-    "rightly, but 'what exactness leaves' does not list where structures lie (chunks, "
-    "object headers, heap objects: the write order), though it lists the like permutation "
-    "of creation orders (log2(n!) bits)"
-)
-
-
 @pytest.fixture(scope="module")
 def vetted(tmp_path_factory):
     assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()
@@ -246,7 +219,6 @@ def _leaves() -> str:
     return text[text.index("**HDF5: what exactness leaves"):text.index("Refused rather than checked")]
 
 
-@pytest.mark.xfail(strict=True, reason=WRITE_ORDER)
 @pytest.mark.parametrize("libver", ["earliest", "latest"])
 def test_write_order_channel_is_listed(vetted, libver):
     name = f"write-order-{libver}.h5"

@@ -206,7 +206,7 @@ def test_a_global_heap_object_nothing_refers_to_is_refused(files):
     data = files["v0"]
     start, _ = _extent(data, "the global heap collection")
     ref = data.find(struct.pack("<QI", start, 1))
-    assert "holds objects nothing refers to" in _refusal(_put(data, ref + 8, struct.pack("<I", 2)))
+    assert "is referred to by nothing" in _refusal(_put(data, ref + 8, struct.pack("<I", 2)))
 
 
 def test_a_null_message_holding_data_is_refused(files):

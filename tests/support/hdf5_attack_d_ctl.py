@@ -335,14 +335,7 @@ CONTROLS = {
     "ctl-dimension-scales-latest.h5": lambda: write(_dimension_scales, libver="latest"),
 }
 
-FALSE_REJECTIONS = {
-    name: "ordinary h5py output refused: the Dimension Scales API (d.dims[0].attach_scale(x), "
-    "as h5py, netCDF-4 and xarray's h5netcdf write it) stores the attribute DIMENSION_LIST, "
-    "a variable-length sequence of object references, and the walk refuses 'a "
-    "variable-length type of variable-length values or references (/d) is not supported' "
-    "with no remedy; the docs' list of refused h5py output does not name dimension scales"
-    for name in ("ctl-dimension-scales-earliest.h5", "ctl-dimension-scales-latest.h5")
-}
+FALSE_REJECTIONS: dict[str, str] = {}
 
 # name: (builder, what the refusal must say). Refusals the docs announce, with a remedy.
 DOCUMENTED = {
@@ -351,16 +344,10 @@ DOCUMENTED = {
                       libver="latest"), "paged fixed array"),
     "doc-links-moved-dense-after-reopen-latest.h5": (
         lambda: write(_links, [_more_links], libver="latest"), "h5repack"),
-    "doc-string-attribute-rewritten.h5": (lambda: write(_status), "h5repack"),
+    "doc-string-attribute-rewritten.h5": (lambda: write(_status),
+                                          "the remains of a deleted object: h5repack the file"),
 }
-MISLEADING = {
-    "doc-string-attribute-rewritten.h5": "the docs (what the walk refuses that h5py writes) "
-    "say an attribute rewritten is refused as the remains of a deleted object, naming "
-    "h5repack; a rewritten string attribute (f.attrs['status'] = 'running', then 'done': "
-    "h5py's str is variable-length) is refused as 'the global heap collection at N "
-    "holds objects nothing refers to or lacks ones referred to' (N its address): no remedy, and an 'or' "
-    "where the walk knows which (one object, the old string, is referred to by nothing)",
-}
+MISLEADING: dict[str, str] = {}
 
 
 def controls() -> dict[str, bytes]:

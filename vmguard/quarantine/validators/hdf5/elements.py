@@ -105,9 +105,10 @@ def _atom(f: File, at: int, head: tuple[int, int, int], what: str) -> Element:
 def _vlen(f: File, at: int, head: tuple[int, int], what: str, depth: int) -> Element:
     bits, size = head
     base = element(f, at + 8, what, depth + 1)
-    if base.vlens or base.refs:
+    if base.vlens or any(kind != atoms.OBJECT_REF for _, kind in base.refs):
         raise Invalid(
-            f"hdf5: a variable-length type of variable-length values or references ({what}) is not supported"
+            f"hdf5: a variable-length type of variable-length values or region references ({what}) "
+            "is not supported"
         )
     if size != ELEMENT:
         raise Invalid(f"hdf5: a variable-length datatype of {what} is {size} bytes, not {ELEMENT}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning
+from . import arrangement, choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -118,6 +118,7 @@ class Walker:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
+        arrangement.check(messages, first, self.continued, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
         if 0x0A in first:

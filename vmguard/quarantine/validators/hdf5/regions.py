@@ -25,7 +25,7 @@ _WIDTHS = {2: "H", 4: "I", 8: "Q"}
 
 def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) -> None:
     """The heap object at `extent` (address, size) holds what `kind` says."""
-    if isinstance(kind, Element) and not (kind.mask or kind.pairs):
+    if isinstance(kind, Element) and not (kind.mask or kind.pairs or kind.refs):
         return  # a sequence of plain data: nothing to read
     raw = w.file.bytes(*extent, what)
     if kind == TEXT:
@@ -36,8 +36,8 @@ def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) 
             )
     elif kind == REGION:
         _region(w, raw, what)
-    else:
-        check(None, raw, kind, what)
+    else:  # object references (a dimension scale's DIMENSION_LIST) resolved with the others
+        check(w if kind.refs else None, raw, kind, what)
 
 
 def _region(w: Walker, raw: bytes, what: str) -> None:

@@ -18,6 +18,8 @@ from .pipeline import check as check_pipeline
 from .shapes import Space, checkable, dataspace, element_size, exact, filters, fixed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .ledger import File
     from .objects import Message, Walker
 
@@ -327,16 +329,36 @@ def global_heaps(w: Walker) -> None:
             raise Invalid(f"hdf5: {name} has version {version}, reserved bytes holding data or size {size}")
         w.ledger.claim(heap, size, name)
         found = _heap_objects(w, heap, size, name)
-        if wanted.keys() != found.keys():
-            raise Invalid(f"hdf5: {name} holds objects nothing refers to or lacks ones referred to")
+        _named(wanted.keys(), found, name)
         for index, (length, kind, of) in wanted.items():
             if length is not None and length != found[index][1]:
                 raise Invalid(f"hdf5: an object of {name} is not the size of the value that names it")
             regions.content(w, found[index], kind, f"{of} (object {index} of {name})")
 
 
+def _named(wanted: Iterable[int], found: dict[int, tuple[int, int]], name: str) -> None:
+    """Every object of a collection is named by a value, and every value's object is there;
+    but an object of 0 bytes may be named by nothing: libhdf5 never frees the object of an
+    empty value overwritten (H5T__vlen_disk_delete skips a sequence of length 0)."""
+    unnamed = {index for index in found.keys() - set(wanted) if found[index][1]}
+    lacking = set(wanted) - found.keys()
+    if unnamed:
+        raise Invalid(
+            f"hdf5: object {min(unnamed)} of {name} is referred to by nothing (libhdf5 leaves the "
+            "variable-length values of an attribute rewritten or deleted in the global heap: the "
+            "remains of a deleted object: h5repack the file)"
+        )
+    if lacking:
+        raise Invalid(f"hdf5: {name} lacks object {min(lacking)}, which a value refers to")
+
+
 def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple[int, int]]:
-    """The objects of a global heap collection: index -> (address, size)."""
+    """The objects of a global heap collection: index -> (address, size). libhdf5 numbers
+    a collection's objects as it allocates them (the next number past the highest, from 1)
+    and places each after the last (H5HG_insert; freeing one moves those after it down:
+    H5HG_remove), so the numbers increase in placement order; a gap is an object freed (a
+    value overwritten), which the file does not record: the gaps are free (what exactness
+    leaves)."""
     f, pos, end, found = w.file, heap + 16, heap + size, {}
     while end - pos >= 16:
         index, refs, reserved, length = f.unpack("HHIQ", pos, name)
@@ -352,8 +374,12 @@ def _heap_objects(w: Walker, heap: int, size: int, name: str) -> dict[int, tuple
             if length != end - pos or f.bytes(pos + 16, end - pos - 16, name).strip(b"\0"):
                 raise Invalid(f"hdf5: the free space of {name} holds data (free space is zeros)")
             return found
-        if index in found:
-            raise Invalid(f"hdf5: {name} holds object {index} twice")
+        last = next(reversed(found), 0)  # the highest number so far: they increase
+        if index <= last:
+            raise Invalid(
+                f"hdf5: {name} holds object {index} after object {last} (libhdf5 places its "
+                "objects in the order of their numbers)"
+            )
         found[index] = (pos + 16, length)
         pos += 16 + -(-length // 8) * 8
     if pos > end or f.bytes(pos, end - pos, name).strip(b"\0"):
