@@ -72,6 +72,7 @@ _PROBLEMS = {
     "binary-in-text": Reason.BINARY_IN_TEXT,
     "executable-content": Reason.EXECUTABLE_CONTENT,
     "type-unknown": Reason.TYPE_UNKNOWN,
+    "detector-timeout": Reason.DETECTOR_TIMEOUT,  # the HDF5 walk ran out of time (structure.py)
 }
 
 

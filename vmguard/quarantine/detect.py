@@ -32,6 +32,7 @@ from collections import deque
 from pathlib import Path
 
 from vmguard.quarantine.answer import Answer
+from vmguard.quarantine.cputime import cpu_seconds
 
 WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # CPU seconds without progress; a validator takes a 1 MiB chunk in milliseconds
@@ -41,7 +42,6 @@ QUIET = 1.0  # seconds without progress before a worker's CPU time is looked at
 # libmagic) must not hang the vet; any machine runs a process with work within this.
 BACKSTOP = 300.0
 _STUCK = "made no progress for {:g} s of its CPU time or {:g} s in all"
-_TICKS = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat's unit of CPU time
 IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
 RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
@@ -183,22 +183,13 @@ class _Worker:
         quiet = now - self.since
         if quiet < min(QUIET, limit):
             return min(QUIET, limit) - quiet
-        cpu = self.cpu_seconds()
+        cpu = cpu_seconds(self.proc.pid)
         if cpu is None:  # no /proc: the clock's time
             return limit - quiet
         if self.mark[0] != self.since:  # progress since the last look: count from now
             self.mark = (self.since, cpu)
         # It cannot use CPU faster than the clock runs; one that sleeps meets BACKSTOP.
         return min(limit - (cpu - self.mark[1]), BACKSTOP - quiet)
-
-    def cpu_seconds(self) -> float | None:
-        """The user and system CPU time the worker used so far."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", "rb") as fh:
-                fields = fh.read().rpartition(b")")[2].split()  # the name may hold spaces
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / _TICKS
 
     def close(self) -> None:
         self.proc.kill()

@@ -40,7 +40,8 @@ class Reason(StrEnum):
     BINARY_IN_TEXT = "binary-in-text"  # detected as text, but has NUL bytes further on
     INVALID_FORMAT = "invalid-format"  # its type's validator found a broken rule (named)
     TYPE_UNKNOWN = "type-unknown"  # the content detector crashed or could not tell
-    DETECTOR_TIMEOUT = "detector-timeout"  # its worker computed 10 s of CPU time without progress
+    # its worker computed 10 s of CPU time without progress, or its HDF5 walk 300 s (structure.py)
+    DETECTOR_TIMEOUT = "detector-timeout"
     SCANNER_FLAGGED = "scanner-flagged"
     SCANNER_FAILED = "scanner-failed"  # the scanner timed out or could not run
     CHANGED_DURING_VET = "changed-during-vet"  # replaced, grew, shrank or rewritten

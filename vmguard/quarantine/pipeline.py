@@ -298,8 +298,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    walked = None if outcome.walked is None else outcome.walked.result()
-    answer = structure.judged(outcome.mime.result(), walked, content.size)
+    answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if content.size and answer is not None:  # what a client makes of the name (served.py)

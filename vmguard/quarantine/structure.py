@@ -9,23 +9,34 @@ process (walk_worker.py: the libmagic workers' confinement) maps read-only: the 
 file is never read again, and memory is the page cache's. The walk counts objects,
 messages and extents and detects loops; its answer joins the worker's: the file is
 refused unless both pass. It runs while the next files are copied (the copy waits for
-the disk, not for the walk), at most pipeline.MAX_WALKS at once.
+the disk, not for the walk), at most pipeline.MAX_WALKS at once. Its deadline counts
+its own CPU time (cputime.py), as the libmagic workers' does: a walk a loaded machine
+does not run gives no good file away; one that runs out of time (or sleeps past the
+clock's BACKSTOP) is stopped and its file is `detector-timeout`, not invalid-format:
+no rule of the format was found broken.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from vmguard.quarantine.answer import Answer
+from vmguard.quarantine.cputime import cpu_seconds
 from vmguard.quarantine.detect import _WORKER_ENV
+from vmguard.quarantine.model import Reason
 from vmguard.quarantine.validators import hdf5
 
 WALKER = Path(__file__).with_name("walk_worker.py")
-TIMEOUT = 300.0  # seconds for one file's walk (a million chunks take about a minute)
+TIMEOUT = 300.0  # CPU seconds of the walk's own for one file (a million chunks take about a minute)
+# Clock seconds, whatever its CPU time: a walk that sleeps (an exploited walker) must not
+# hang the vet; a loaded machine gives a walk its TIMEOUT of CPU within this.
+BACKSTOP = 3600.0
+_TIMED_OUT = "hdf5: the structure walk used {:g} s of its CPU time or ran {:g} s in all without finishing"
 
 
 def needs_walk(head: bytes, size: int) -> bool:
@@ -59,10 +70,18 @@ class Walking:
 
     def __init__(self, proc: subprocess.Popen | None, answer: str | None = None) -> None:
         self.proc, self.answer = proc, answer
-        self.deadline = time.monotonic() + TIMEOUT
+        self.started = time.monotonic()
+        self.reason = Reason.INVALID_FORMAT  # of a broken rule; a walk out of time is no rule
 
     def ready(self) -> bool:
-        return self.answer is not None or self.proc.poll() is not None or time.monotonic() > self.deadline
+        return self.answer is not None or self.proc.poll() is not None or self.left() <= 0
+
+    def left(self) -> float:
+        """Seconds it may still run (<= 0: out of time): TIMEOUT of its own CPU time, at
+        most BACKSTOP of the clock's."""
+        clock = time.monotonic() - self.started
+        cpu = cpu_seconds(self.proc.pid)
+        return min(TIMEOUT - (clock if cpu is None else cpu), BACKSTOP - clock)  # no /proc: the clock's
 
     def result(self) -> str:
         """The broken rule, "" when none (waits for the walk, at most until its deadline)."""
@@ -71,11 +90,19 @@ class Walking:
         return self.answer
 
     def _wait(self) -> str:
-        try:
-            out, _ = self.proc.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.close()
-            return f"hdf5: the structure walk took more than {TIMEOUT:.0f} s"
+        while True:
+            try:  # it cannot use CPU faster than the clock runs: no need to look sooner
+                out, _ = self.proc.communicate(timeout=max(0.01, self.left()))
+                break
+            except subprocess.TimeoutExpired:
+                if self.left() > 0:
+                    continue
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+            if self.proc.returncode == -signal.SIGKILL:  # ours (it may have just finished)
+                self.reason = Reason.DETECTOR_TIMEOUT
+                return _TIMED_OUT.format(TIMEOUT, BACKSTOP)
+            break
         if self.proc.returncode != 0:
             return f"hdf5: the structure walk did not finish (exit status {self.proc.returncode})"
         return out.decode("utf-8", "replace")
@@ -87,11 +114,14 @@ class Walking:
             self.proc.communicate()
 
 
-def judged(answer: Answer | None, walked: str | None, size: int) -> Answer | None:
-    """The worker's answer with the walk's: a file of `size` bytes the worker validated
-    as HDF5 is invalid if the walk found a broken rule, or did not run where it had to."""
+def judged(answer: Answer | None, walking: Walking | None, size: int) -> Answer | None:
+    """The worker's answer with the walk's (waited for): a file of `size` bytes the worker
+    validated as HDF5 is invalid if the walk found a broken rule, or did not run where it
+    had to; `detector-timeout` if the walk ran out of time."""
+    walked = None if walking is None else walking.result()
     if answer is None or answer.problem is not None or not answer.parts or answer.parts[0][1] != hdf5.FMT:
         return answer
-    if walked is None and hdf5.walked_elsewhere(size):
+    if walking is None and hdf5.walked_elsewhere(size):
         walked = "hdf5: the structure walk did not run (the file does not start with the HDF5 signature)"
-    return dataclasses.replace(answer, problem=("invalid-format", walked)) if walked else answer
+    reason = Reason.INVALID_FORMAT if walking is None else walking.reason
+    return dataclasses.replace(answer, problem=(reason.value, walked)) if walked else answer
