@@ -56,21 +56,6 @@ spec:
 """
 
 HOLES = {
-    "link-name-after-nul-latest.h5": "published: a compact link message (libver='latest') "
-    "whose stored name is 'a\\0PWND' (length 6): libhdf5 reads the name as a C string, so "
-    "readers list and open 'a' and no reader returns the bytes after the NUL; the walk "
-    "pins an attribute's name to its name and one NUL, not a link's",
-    "link-name-after-nul-large.h5": "published: the same in a file of 2 MiB (walked in "
-    "the sandboxed walk process, not the worker)",
-    "softlink-after-nul-latest.h5": "published: a compact soft link whose stored value is "
-    "'/d\\0PWND' (length 7): it resolves to /d and H5Lget_val returns '/d' (libhdf5 takes "
-    "strlen); the bytes after the NUL are returned by no reader",
-    "empty-extent-address.h5": "published: a contiguous dataset of shape (0,) whose layout "
-    "address is 0x5750 (PW; another's 0x444e, ND) instead of the undefined address "
-    "libhdf5 writes; no reader reads it (libhdf5 even refuses to open such a dataset: "
-    "'invalid dataset size, likely file corruption'): log2(file size) bits per empty dataset",
-    "null-dataspace-address.h5": "published: the same in a dataset of a null dataspace "
-    "(h5py.Empty('f8'))",
     "gcol-object-index.h5": "published: global heap objects numbered 0x5750 and 0x444e (PW, "
     "ND) instead of 1 and 2, as libhdf5 numbers them, with the heap IDs of the values "
     "renumbered: readers find each object by its number and return the same strings; "
@@ -88,23 +73,6 @@ HOLES = {
     "space, one null message as libhdf5 writes it, is cut into three null messages of "
     "zeros, of 80 and 87 bytes (P, W) and 78 and 68 (N, D): readers skip null messages "
     "of any size; the sizes carry about one byte per cut (the zeros rule does not pin them)",
-    "layout-version-contiguous.h5": "published: 32 contiguous datasets whose layout "
-    "message is version 3 (what libhdf5 writes for contiguous storage under every libver, "
-    "'latest' included) or 4 (same fields, read alike): one bit per contiguous dataset "
-    "carrying PWND; 'what exactness leaves' lists the datatype and fill value versions, "
-    "not the layout's",
-    "dataspace-version-v1-header.h5": "published: 32 datasets in version 1 headers "
-    "(libver='earliest') whose dataspace message is version 1 (what libhdf5 writes with "
-    "a version 1 header: both follow the low libver bound) or the same dataspace as "
-    "version 2, padded to 8: one bit per dataspace carrying PWND; not listed",
-    "fill-value-version-v1-header.h5": "published: the same with the fill value message: "
-    "version 2 as libhdf5 writes it with a version 1 header, or the same settings as "
-    "version 3: one bit per dataset; 'what exactness leaves' lists versions 1 or 2, not 3",
-    "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
-    "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
-    "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "
-    "the file, and 'what exactness leaves' does not list the K values (6 bits here; more "
-    "where the nodes have room)",
 }
 WRITE_ORDER = (
     "plain h5py output carries PWND in its structure: a dataset of 16 chunks written in "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning
+from . import choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning, versions
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -64,6 +64,7 @@ class Walker:
     continued: bool = False  # the visited header has continuation blocks
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
     budget: moved.Budget = field(default_factory=moved.Budget)
+    bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
 
     def reach(self, address: int, what: str) -> None:
         if address != UNDEFINED:
@@ -101,6 +102,7 @@ class Walker:
     def visit(self, address: int, what: str) -> None:
         self.at, self.stale = address, []
         messages = header(self, address, what)
+        self.bounds = versions.header(self.file, address, what)
         first: dict[int, Message] = {}
         for m in messages:
             if m.kind in first and m.kind not in _REPEATED:
@@ -126,6 +128,7 @@ class Walker:
         """One message of the object being visited (in its header, or an object of its
         dense storage: dense.py), declared exactly its content."""
         content = sizes.content(self.file, m, what)
+        self.bounds = versions.narrow(self.file, m, self.bounds, what)
         if content is not None:
             storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
         if storage.uses_committed(self.file, m, first.get(0x03)):

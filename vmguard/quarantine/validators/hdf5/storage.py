@@ -263,10 +263,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
         raise Invalid(
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
         )
-    pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
-    at = m.at + (9 if version == 3 else 8) + pad(name)
-    space_at = at + pad(dtype)
-    data = space_at + pad(space)
+    pad = _attribute_pad(version)
+    start, at, space_at, data = attribute_places(f, m.at, what)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     if flags:  # a committed datatype's
@@ -275,7 +273,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
         _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     fixed(space_of, f"an attribute of {what}")
-    start = at - pad(name)  # the name: its characters and one NUL (its size counts), then padding
+    # the name: its characters and one NUL (its size counts), then padding
     fields.stored_string(f.bytes(start, name, what), f"the name of an attribute of {what}", terminated=True)
     if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
         raise Invalid(
@@ -288,6 +286,22 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:
         _refs(w, (data, space_of.elements * item), values, what)
+
+
+def _attribute_pad(version: int):  # noqa: ANN202
+    """How an attribute message of this version pads its name, datatype and dataspace
+    fields: version 1 to 8 bytes, later ones not."""
+    return (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
+
+
+def attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
+    """(name, datatype, dataspace, value): where the fields of the attribute message at
+    `at` start (version 3 has a character set byte more)."""
+    version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
+    pad = _attribute_pad(version)
+    start = at + (9 if version == 3 else 8)
+    space_at = start + pad(name) + pad(dtype)
+    return start, start + pad(name), space_at, space_at + pad(space)
 
 
 def _field(f: File, field: tuple[int, int, int, int], name: str) -> None:

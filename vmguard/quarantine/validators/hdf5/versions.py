@@ -1,0 +1,97 @@
+"""The version of a header message is the one libhdf5 writes for it: libhdf5 chooses
+most message versions by the file's low libver bound (H5F_LOW_BOUND when the object was
+written), not by what the message holds, and reads every version alike, so a version
+it never pairs with the rest would be a bit per message that no reader returns.
+
+Two bounds differ for the messages below: 'earliest' (h5py's default) and 'v108' or
+later. An object's header shows which wrote it: a version 1 header is the earliest
+bound's (later bounds write only version 2); a version 2 header is a later bound's,
+unless it tracks creation order or stores a phase change (flags 0x04, 0x10), for which
+the earliest bound writes version 2 too. A dataset's dataspace, fill value, layout and
+pipeline, written when it is created, are all one bound's; an attribute may be added in
+a later session under another bound (h5py's libver of that session), so each attribute
+is one bound's of its own, its dataspace the same bound's.
+
+The table (VERSIONS), checked for HDF5 2.0 (h5py 3.16) under every libver: dataspace 1
+(a null one 2) or 2; fill value 2 or 3; filter pipeline 1 or 2; attribute 1 (2 with a
+shared datatype, 3 with a UTF-8 name) or 3, its dataspace as a dataset's; a compact or
+contiguous layout 3 under every bound, a chunked one 3 or 3 to 5 (the later bounds
+choose the chunk index, chunks.py). Datatype versions are properties.py's."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from .storage import attribute_places
+
+if TYPE_CHECKING:
+    from .ledger import File
+    from .objects import Message
+
+
+class Bound(Enum):
+    EARLIEST = "earliest"
+    LATER = "v108 or later"
+
+
+EARLIEST, LATER, EITHER = frozenset({Bound.EARLIEST}), frozenset({Bound.LATER}), frozenset(Bound)
+DATASPACE, FILL, LAYOUT, PIPELINE, ATTRIBUTE = 0x01, 0x05, 0x08, 0x0B, 0x0C
+NAMES = {DATASPACE: "dataspace", FILL: "fill value", LAYOUT: "layout", PIPELINE: "filter pipeline",
+         ATTRIBUTE: "attribute"}
+# message type -> (versions under 'earliest', under 'v108' or later), before the
+# exceptions _versions makes (a null dataspace, a chunked layout, an attribute's fields)
+VERSIONS = {
+    DATASPACE: ({1}, {2}),
+    FILL: ({2}, {3}),
+    LAYOUT: ({3}, {3}),
+    PIPELINE: ({1}, {2}),
+    ATTRIBUTE: ({1}, {3}),
+}
+
+
+def header(f: File, address: int, what: str) -> frozenset[Bound]:
+    """The bounds that may have written the object header at `address`."""
+    if f.bytes(address, 4, f"the object header of {what}") != b"OHDR":
+        return EARLIEST
+    flags = f.unpack("5xB", address, f"the object header of {what}")[0]
+    return EITHER if flags & 0x14 else LATER
+
+
+def narrow(f: File, m: Message, bounds: frozenset[Bound], what: str) -> frozenset[Bound]:
+    """The bounds (of `bounds`, the header's so far) under which libhdf5 writes `m` as it
+    is; refused when none is left."""
+    if m.kind not in VERSIONS or m.flags & 0x02:  # a shared message: its holder's
+        return bounds
+    version = f.unpack("B", m.at, f"a message of {what}")[0]
+    own = EITHER if m.kind == ATTRIBUTE else bounds  # an attribute may come from a later session
+    left = frozenset(b for b in own if version in _versions(f, m.kind, m.at, b, what))
+    if m.kind == ATTRIBUTE:
+        space = attribute_places(f, m.at, what)[2]
+        inner = f.unpack("B", space, f"the dataspace of an attribute of {what}")[0]
+        left = frozenset(b for b in left if inner in _versions(f, DATASPACE, space, b, what))
+    if not left:
+        wanted = "; ".join(f"{sorted(_versions(f, m.kind, m.at, b, what))} under {b.value}" for b in own)
+        where = "the libver bound of its object header" if m.kind != ATTRIBUTE else "either bound"
+        raise Invalid(
+            f"hdf5: the {NAMES[m.kind]} message of {what} has version {version}"
+            f"{' or its dataspace another' if m.kind == ATTRIBUTE else ''}, where libhdf5 writes "
+            f"{wanted} ({where}; libhdf5 writes version 1 headers only under earliest)"
+        )
+    return bounds if m.kind == ATTRIBUTE else left
+
+
+def _versions(f: File, kind: int, at: int, bound: Bound, what: str) -> set[int]:
+    """The versions libhdf5 writes for the message of type `kind` at `at` under `bound`."""
+    earliest = bound is Bound.EARLIEST
+    head, second = f.unpack("BB", at, f"a message of {what}")
+    if kind == DATASPACE and head == 2 and f.unpack("3xB", at, what)[0] == 2:
+        return {2}  # a null dataspace: version 2 under every bound (H5S_create)
+    if kind == LAYOUT and second == 2:
+        return {3} if earliest else {3, 4, 5}
+    if kind == ATTRIBUTE and earliest:  # H5A__set_version: a UTF-8 name 3, shared parts 2
+        if head == 3:
+            return {3} if f.unpack("8xB", at, what)[0] else set()
+        return {2} if second & 0x03 else {1}
+    return VERSIONS[kind][0 if earliest else 1]
