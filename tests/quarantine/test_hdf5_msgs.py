@@ -296,7 +296,7 @@ def test_attribute_name_charset_known():
 
 @pytest.mark.parametrize("kind", [0, 1, 3])
 def test_shared_message_type_is_committed(kind):
-    """A dataset's reference to a committed datatype (shared message version 2 or 3):
+    """A dataset's reference to a committed datatype (shared message version 2):
     type 2, as libhdf5 writes it; any other refused."""
 
     def build(f) -> None:  # noqa: ANN001
@@ -309,3 +309,19 @@ def test_shared_message_type_is_committed(kind):
     assert buf[msg.body : msg.body + 2] == b"\x02\x02"
     put(buf, hdr, msg.body + 1, bytes([kind]))
     _refused(buf, f"a shared message of /d has version 2 and type {kind}")
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_shared_message_version_is_2(libver):
+    """libhdf5 writes a committed datatype's reference as version 2 under every libver
+    (version 3 of type 2 reads alike): version 3 refused."""
+
+    def build(f) -> None:  # noqa: ANN001
+        f["t"] = np.dtype("<i4")
+        f.create_dataset("d", data=[1, 2], dtype=f["t"])
+
+    buf = h5file(build, libver=libver)
+    hdr, msg = find(buf, "d", 0x03)
+    assert buf[msg.body : msg.body + 2] == b"\x02\x02"
+    put(buf, hdr, msg.body, b"\x03")
+    _refused(buf, "a shared message of /d has version 3 and type 2")

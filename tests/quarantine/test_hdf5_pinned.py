@@ -63,7 +63,7 @@ def test_h5py_output_passes(libver):
     _vet(h5file(_everything, libver=libver))
 
 
-@pytest.mark.parametrize(("first", "second"), [("earliest", "latest"), ("latest", "earliest")])
+@pytest.mark.parametrize(("first", "second"), [("earliest", "latest"), ("latest", "earliest"), ("earliest", "v110")])
 def test_a_file_written_in_sessions_of_two_bounds_passes(first, second):
     """Objects and attributes added under another libver take that bound's versions:
     a v3 attribute in a v1 header, a v1 attribute and dataspace in a v2 one."""
@@ -71,9 +71,14 @@ def test_a_file_written_in_sessions_of_two_bounds_passes(first, second):
         path = Path(where) / "f.h5"
         with h5py.File(path, "w", libver=first) as f:
             f.create_dataset("a", data=np.arange(3)).attrs["x"] = 1
+            f.create_dataset("r", shape=(4,), maxshape=(None,), chunks=(2,), dtype="f4")
+            f.create_group("g", track_order=True)
         with h5py.File(path, "a", libver=second) as f:
             f["a"].attrs["y"] = h5py.Empty("f8")
-            f["a"].attrs["z"] = 2
+            f["a"].attrs["x"] = 2.0
+            f["r"].resize((10,))  # its dataspace rewritten, in its own version
+            f["r"][:] = 1
+            f["g"].create_dataset("d", data=[1])
             f.create_dataset("b", data=np.arange(4), chunks=(2,), compression="gzip")
         _vet(path.read_bytes())
 
