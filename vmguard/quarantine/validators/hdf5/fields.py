@@ -165,15 +165,18 @@ def charset(value: int, name: str) -> None:
 
 def stored_string(raw: bytes, name: str, *, terminated: bool = False) -> bytes:
     """A string the format stores with its length (a link's name, a soft link's value,
-    an attribute's name, a filter's name): libhdf5 writes its characters, and where
-    `terminated` exactly one NUL that the length counts, and reads it back as a C
-    string, so whatever lies after a NUL inside the length reaches no reader (a link
-    named 'a\\0PWND' is listed and opened as 'a'). Returns the characters."""
+    an attribute's name, a variable-length string's heap object): libhdf5 writes its
+    characters, and where `terminated` exactly one NUL that the length counts, and
+    readers take it as a C string, so whatever lies after a NUL inside the length reaches
+    no reader (a link named 'a\\0PWND' is listed and opened as 'a'). Returns the
+    characters."""
     text = raw[:-1] if terminated else raw
-    if not text or b"\0" in text or (terminated and raw[-1:] != b"\0"):
+    unended = terminated and raw[-1:] != b"\0"
+    if b"\0" in text or unended:
+        wrong = "lacks its final NUL" if unended else "holds a NUL before its end"
         raise Invalid(
-            f"hdf5: {name} ({len(raw)} bytes) is empty or holds a NUL before its end "
-            f"(libhdf5 writes the characters{' and one NUL' if terminated else ', no NUL'}; "
-            "a reader stops at the first NUL)"
+            f"hdf5: {name} ({len(raw)} bytes) {wrong} "
+            f"(libhdf5 writes the characters{' and one NUL' if terminated else ', no NUL'}; a reader stops "
+            "at the first NUL)"
         )
     return text
