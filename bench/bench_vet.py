@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_vet.py [--large-gib 2] [--small-files 20000] [--dir /var/tmp]
     .venv/bin/python bench/bench_vet.py --quick   # 0.75 GiB, 5,000 files, 3 rounds: about a minute
+    .venv/bin/python bench/bench_vet.py --large-only   # the large files alone
 
 Prints throughput ratios (baseline time / vet time: >= 1.0 means vet is as fast):
   large: 2 GiB of real ROOT, FITS and HDF5 files (written by uproot, astropy and h5py),
@@ -13,9 +14,13 @@ too: on a loaded machine they compare better than wall time. Each round runs bot
 back to back (taking turns at going first); the ratio printed is the median of the
 rounds' own ratios, with the medians of each side's wall and CPU seconds. For the large
 files the baseline's `sync` (the disk writes its `cp -r` left in the cache, which vet
-makes durable before it publishes) is timed on its own after it and shown beside.
-Content-type detection is on. Caches are warmed and dirty pages synced before each
-timing.
+makes durable before it publishes) is timed on its own after it and shown beside, and
+so is the disk alone: `dd oflag=direct conv=fsync` of as many bytes (vet cannot be
+faster than that, the baseline without its sync can). Content-type detection is on.
+Caches are warmed and dirty pages synced before each timing. vmguard's modules are
+compiled first, as an installed package's are: with PYTHONDONTWRITEBYTECODE set (or a
+tree nobody compiled), every vet and each of its sandboxed workers, which cannot
+write .pyc files, would compile them again (0.3-0.4 s of CPU per vet).
 
 Run it on a quiet filesystem: for a few minutes after tens of thousands of files were
 deleted (a previous run's clean-up, a test suite), ext4 creates files up to 30 times
@@ -127,6 +132,28 @@ def timed_vet(src: Path, dst: Path, policy: Path) -> tuple[float, float, int]:
     return elapsed, _cpu(usage), usage.ru_maxrss * 1024  # usage includes its workers
 
 
+def disk_floor(target: Path, size: int) -> float:
+    """Seconds to write `size` bytes straight to this disk and flush them: what vet's
+    copy, which makes its output durable before it publishes it, waits for at least.
+    `target` is kept to the end, like every other copy: this filesystem is mounted with
+    `discard`, and a deleted file's discards would slow whichever side ran next."""
+    os.sync()
+    start = time.perf_counter()
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={target}", "bs=8M", f"count={-(-size // (8 << 20))}"]
+        + ["oflag=direct", "conv=fsync"],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def compile_tree() -> None:
+    """Compile vmguard's modules, as pip does when it installs them (see the docstring)."""
+    argv = [sys.executable, "-m", "compileall", "-q", str(ROOT / "vmguard")]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
 def clean(*paths: Path) -> None:
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
@@ -146,6 +173,8 @@ def compare(
     warm(src)
     bases: list[tuple[float, float]] = []
     syncs: list[float] = []
+    floors: list[float] = []
+    size = sum(f.stat().st_size for f in src.rglob("*") if f.is_file())
     vets: list[tuple[float, float]] = []
     peak = 0
     for i in range(rounds):
@@ -157,6 +186,7 @@ def compare(
                     start = time.perf_counter()
                     os.sync()
                     syncs.append(time.perf_counter() - start)
+                    floors.append(disk_floor(work / f"floor{i}.bin", size))
             else:
                 elapsed, cpu, rss = timed_vet(src, work / f"vet{i}", policy)
                 vets.append((elapsed, cpu))
@@ -174,7 +204,10 @@ def compare(
         durable = statistics.median((b[0] + s) / v[0] for b, s, v in zip(bases, syncs, vets, strict=True))
         print(
             f"  the baseline's sync afterwards: {', '.join(f'{s:.2f}' for s in syncs)} s; "
-            f"against baseline + sync (both durable): {durable:.2f}x",
+            f"against baseline + sync (both durable): {durable:.2f}x\n"
+            f"  the disk alone (dd oflag=direct conv=fsync of {size / 2**30:.2f} GiB): "
+            f"{', '.join(f'{f:.2f}' for f in floors)} s; vet's time over it: "
+            f"{statistics.median(v[0] / f for v, f in zip(vets, floors, strict=True)):.2f}x",
             flush=True,
         )
     return ratio, peak
@@ -196,6 +229,7 @@ def main() -> None:
         action="store_true",
         help="0.75 GiB (one file of each format), 5,000 and 20,000 files: about a minute",
     )
+    parser.add_argument("--large-only", action="store_true", help="only the large files")
     parser.add_argument("--make-large", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -203,6 +237,7 @@ def main() -> None:
     if args.make_large:
         make_large(Path(args.make_large), args.large_gib)
         return
+    compile_tree()
     with tempfile.TemporaryDirectory(prefix="bench-vet-", dir=args.dir) as tmp:
         work = Path(tmp)
         policy = work / "policy.yaml"
@@ -230,6 +265,9 @@ def main() -> None:
             timed_sync=True,
         )
         clean(work / "large")
+        if args.large_only:
+            print(f"target: large >= 1.0x ({large[0]:.2f}x)")
+            return
         (work / "small" / "src").mkdir(parents=True)
         make_small(work / "small" / "src", args.small_files)
         small = compare(

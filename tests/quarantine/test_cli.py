@@ -84,15 +84,26 @@ def test_exit_1_when_something_is_rejected(area):
         (lambda a: (a / "pub" / "r").mkdir(), ["--to", "{pub}/r"], "already exists"),
         (lambda a: None, ["--to", "{pub}/r", "--job", "../evil"], "job id"),
         (lambda a: None, [], "no destination"),
+        (lambda a: (a / "policy.yaml").write_text("spec: [\n"), ["--to", "{pub}/r"], "policy.yaml"),
+        (lambda a: None, ["--to", "{q}/out"], "overlaps the quarantine"),
+        (lambda a: (a / "pub" / "q").symlink_to(a / "q"), ["--to", "{pub}/q/out"], "overlaps the quarantine"),
+        (lambda a: None, ["--to", "{q}/out", "--dry-run"], "overlaps the quarantine"),
     ],
 )
-def test_exit_2_bad_input_with_one_line(area, setup, args, message):
+def test_exit_2_bad_input_with_one_line_and_a_failed_event(area, vet_log, setup, args, message):
+    """The docs: every exit 2 prints one line and appends a `failed` event to the log,
+    the policy's own errors too (the log is $VMGUARD_LOG's, or the documented default)."""
     setup(area)
     quarantine = "missing" if message.startswith("cannot open") else "q"
-    proc = vet(area, *[a.format(pub=area / "pub") for a in args], quarantine=quarantine)
+    logged = len(vet_log.read_text().splitlines()) if vet_log.exists() else 0
+    proc = vet(area, *[a.format(pub=area / "pub", q=area / "q") for a in args], quarantine=quarantine)
     assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    events = [json.loads(line) for line in vet_log.read_text().splitlines()[logged:]]
+    assert [(e["kind"], e["data"]["status"]) for e in events] == [("vet", "failed")], events
+    assert message in events[0]["data"]["error"]
+    assert sorted(os.listdir(area / "q")) == ["a.txt"]  # nothing made in the quarantine
 
 
 def test_exit_3_when_another_vet_holds_the_lock(area):

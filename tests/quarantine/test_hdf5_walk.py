@@ -344,7 +344,7 @@ def test_the_walk_reads_vmguards_own_copy_never_the_guests_file(tmp_path: Path, 
     seen: list[os.stat_result] = []
     real = pipeline.structure.walk
 
-    def recording(own: int, head: bytes, size: int) -> str | None:
+    def recording(own: int, head: bytes, size: int) -> pipeline.structure.Walking | None:
         if own != -1:
             seen.append(os.fstat(own))
         return real(own, head, size)
@@ -358,6 +358,36 @@ def test_the_walk_reads_vmguards_own_copy_never_the_guests_file(tmp_path: Path, 
     sources = {os.stat(tmp_path / "q" / name).st_ino for name in ("small.h5", "large.h5")}
     assert len(seen) == 1
     assert not {st.st_ino for st in seen} & sources
+
+
+def test_a_walk_runs_while_the_next_file_is_copied(tmp_path: Path, monkeypatch):
+    """The copy does not wait for a large file's walk: a walk that can only finish once
+    the next file is staged still answers in time (were the walks run one after the
+    other, the first would give up and its file be refused)."""
+    from vmguard.quarantine import hooks, structure
+
+    staged = tmp_path / "b-staged"
+    waiting = tmp_path / "waiting.py"
+    waiting.write_text(
+        "import os, time\n"
+        "for _ in range(200):\n"
+        f"    if os.path.exists({str(staged)!r}):\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+        "else:\n"
+        "    print('hdf5: the next file was never copied', end='')\n"
+    )
+    monkeypatch.setattr(structure, "WALKER", waiting)
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w") as f:
+        f["x"] = np.arange(1_200_000.0)
+    hooks.set_hook(lambda point, path: staged.touch() if (point, path) == ("staged", ("b.h5",)) else None)
+    try:
+        entries = vet(tmp_path, {"a.h5": tmp.getvalue(), "b.h5": tmp.getvalue()})
+    finally:
+        hooks.set_hook(None)
+    assert staged.exists(), "control: the hook ran"
+    assert all(e.verdict is Verdict.ACCEPTED for e in entries.values()), entries
 
 
 def test_a_walk_that_does_not_finish_refuses_the_file(tmp_path: Path, monkeypatch):

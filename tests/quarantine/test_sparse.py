@@ -1,11 +1,13 @@
-"""Sparse files: copied with their holes (the same bytes and hash, no more blocks), or
-refused by `sparse_files: refuse`; never expanded silently."""
+"""Sparse files: copied with holes where their bytes are zero (the same bytes and hash, no
+more blocks, a hole map that is the bytes' and never the guest's), or refused by
+`sparse_files: refuse`; never expanded silently."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import rules, write
 from tests.quarantine.test_races import at, entry
+from tests.support.attack_dfs_tools import hole_map, punch
 from tests.support.require import require_root
 from vmguard.core.errors import VetError
 from vmguard.policy.model import SparseFiles
-from vmguard.quarantine import hooks
+from vmguard.quarantine import holes, hooks
 from vmguard.quarantine.model import Reason, Status
 
 MIB = 1 << 20
@@ -73,12 +76,42 @@ def test_a_sparse_file_is_published_with_its_holes(q, tmp_path, layout):
     assert {e["path"]: e["sha256"] for e in manifest["entries"]}["big.bin"] == digest
 
 
-def test_control_a_dense_file_of_zeros_is_copied_dense(q, tmp_path):
-    """The block count does tell a hole from written zeros."""
+def zero_blocks(content: bytes, block: int = 4096) -> list[int]:
+    """1 for each whole block of `content` that is all zeros: the hole map its bytes give."""
+    return [int(not any(content[i : i + block])) for i in range(0, len(content) - block + 1, block)]
+
+
+@pytest.mark.parametrize("size", [3 * MIB + 100, 200 * 1024 + 7], ids=["chunked", "whole"])
+def test_the_published_hole_map_is_a_function_of_the_bytes(q, tmp_path, size):
+    """The same bytes written dense, and punched by two different patterns (only blocks of
+    zeros punched: no byte differs), publish the same hole map: the aligned 4 KiB blocks of
+    zeros, never the guest's map (a covert channel of 1 bit per 4 KiB of zeros)."""
+    rng = random.Random(size)
+    content = b"".join(
+        bytes(4096) if rng.random() < 0.5 else rng.randbytes(4096) for _ in range(-(-size // 4096))
+    )[:size]
+    zeros = [i for i, bit in enumerate(zero_blocks(content)) if bit]
+    write(q / "dense.bin", content)
+    for name, keep in (("odd.bin", 1), ("even.bin", 0)):
+        write(q / name, content)
+        punch(q / name, [i for i in zeros if i % 2 == keep])
+    assert hole_map(q / "odd.bin") != hole_map(q / "even.bin")  # the filesystem keeps holes
+    result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j")
+    assert result.status is Status.PROMOTED
+    for name in ("dense.bin", "odd.bin", "even.bin"):
+        out = tmp_path / "pub" / "j" / name
+        assert out.read_bytes() == content, name
+        assert hole_map(out) == zero_blocks(content), name
+
+
+def test_a_dense_file_of_zeros_is_published_as_holes(q, tmp_path):
+    """Written zeros and holes read the same: the copy cannot tell them apart (its map is
+    its bytes'), and 16 MiB of zeros take no block."""
     write(q / "zeros.bin", bytes(16 * MIB))
     result = vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), tmp_path / "pub" / "j")
     assert result.status is Status.PROMOTED
-    assert allocated(tmp_path / "pub" / "j" / "zeros.bin") >= 16 * MIB
+    out = tmp_path / "pub" / "j" / "zeros.bin"
+    assert out.read_bytes() == bytes(16 * MIB) and allocated(out) == 0
 
 
 def test_the_policy_can_refuse_sparse_files(q, tmp_path):
@@ -137,3 +170,32 @@ def test_control_a_dense_file_larger_than_the_public_area_is_refused_before_copy
     with pytest.raises(VetError, match="not enough free space"):
         vmguard.vet(q, rules(allow_types=TYPES, head_only=HEAD_ONLY), small_public / "j")
     assert os.listdir(small_public / ".vmguard-staging") == ["j.lock"]
+
+
+def test_written_runs_skip_exactly_the_aligned_blocks_of_zeros():
+    """Against a plain reading of the rule, on random buffers at random file offsets: a
+    block is a hole iff it is aligned, wholly in the buffer (or the file's last) and zero."""
+    block = holes.BLOCK
+
+    def written_bytes(data: bytes, offset: int, size: int) -> list[bool]:
+        out: list[bool] = []
+        start = -(offset % block)  # the first byte's block, in the buffer
+        while start < len(data):
+            judged = start >= 0 and (start + block <= len(data) or offset + len(data) == size)
+            piece = data[max(start, 0) : start + block]
+            out += [not judged or any(piece)] * len(piece)
+            start += block
+        return out
+
+    rng = random.Random(13)
+    for _ in range(400):
+        data = bytearray(rng.randrange(5 * block))
+        for _ in range(rng.randrange(4)):
+            if data:
+                data[rng.randrange(len(data))] = 7
+        offset = rng.choice([0, block, rng.randrange(3 * block)])
+        size = offset + len(data) + rng.choice([0, 0, rng.randrange(1, 2 * block)])
+        written = [False] * len(data)
+        for start, end in holes.written_runs(bytes(data), len(data), offset, size):
+            written[start:end] = [True] * (end - start)
+        assert written == written_bytes(bytes(data), offset, size), (len(data), offset, size)

@@ -169,19 +169,31 @@ def wait_for(path: Path, seconds: float = 20) -> None:
 def old_atimes(q: Path) -> dict[str, int]:
     """Put every atime of `q` in 2020 (relatime would then update it on any read)."""
     old = 1_577_836_800 * 10**9
-    for base, dirs, files in os.walk(q):
-        for name in [*dirs, *files, "."]:
-            path = Path(base, name)
-            os.utime(path, ns=(old, path.stat().st_mtime_ns))
+    for rel, mtime_ns in _tree(q, lambda st: st.st_mtime_ns).items():
+        os.utime(q / rel, ns=(old, mtime_ns), follow_symlinks=False)
     return atimes(q)
 
 
 def atimes(q: Path) -> dict[str, int]:
-    out = {".": q.stat().st_atime_ns}
-    for base, dirs, files in os.walk(q):
-        for name in [*dirs, *files]:
-            path = Path(base, name)
-            out[str(path.relative_to(q))] = path.stat().st_atime_ns
+    return _tree(q, lambda st: st.st_atime_ns)
+
+
+def _tree(q: Path, field, rel: str = ".") -> dict[str, int]:
+    """field(lstat) of every entry under q, by relative path ("." for q), each directory
+    listed with O_NOATIME: os.walk's listing would itself move the directories' atimes
+    (relatime updates an atime older than the mtime), which is what the test measures."""
+    fd = os.open(q / rel, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME)
+    try:
+        out = {rel: field(os.fstat(fd))}
+        for name in os.listdir(fd):
+            child = name if rel == "." else f"{rel}/{name}"
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                out.update(_tree(q, field, child))
+            else:
+                out[child] = field(st)
+    finally:
+        os.close(fd)
     return out
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vmguard.cli.output import OutputFormat, add_format
-from vmguard.core.errors import VetInputError
+from vmguard.core.errors import VetInputError, VmguardError
+
+if TYPE_CHECKING:
+    from vmguard.policy.model import Policy
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,16 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vmguard.policy.loader import load_policy
     from vmguard.quarantine import report
     from vmguard.quarantine.api import vet
 
-    policy = load_policy(args.policy)
-    if "spec.quarantine" not in policy.origins:
-        raise VetInputError(f"{args.policy}: the policy has no quarantine section (spec.quarantine)")
     result = vet(
         args.quarantine,
-        policy,
+        _policy(args),
         args.to,
         job=args.job,
         dry_run=args.dry_run,
@@ -64,4 +65,24 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(chunk)
     else:
         sys.stdout.write(report.report_text(result))
+    if result.not_removed:  # exit 3: one line on stderr, the files and reasons in the report
+        print(
+            f"vmguard: --remove-promoted left {len(result.not_removed)} published file(s) "
+            "in the quarantine (the report's notes say which and why)",
+            file=sys.stderr,
+        )
     return result.exit_code
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    """The policy, or its error logged as the vet's `failed` event (as vet() logs its own)."""
+    from vmguard.policy.loader import load_policy
+    from vmguard.quarantine.api import failed
+
+    try:
+        policy = load_policy(args.policy)
+        if "spec.quarantine" not in policy.origins:
+            raise VetInputError(f"{args.policy}: the policy has no quarantine section (spec.quarantine)")
+    except VmguardError as err:
+        failed(args.events, args.job, Path(args.quarantine), err)
+    return policy

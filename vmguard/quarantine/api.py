@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from vmguard.core import eventlog as log
-from vmguard.core.errors import LogError, VetError, VetInputError
+from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
+from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
-from vmguard.quarantine.opening import Opener
+from vmguard.quarantine.opening import Opener, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
-from vmguard.quarantine.removal import remove_sources
+from vmguard.quarantine.removal import Identity, remove_sources
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -46,29 +48,43 @@ def vet(
     quarantine.promote.to with {job} filled in. The decision is logged to `events`
     (the CLI passes its own; library callers default to the log $VMGUARD_LOG names).
     Raises VetInputError (exit 2) for bad paths or arguments, VetError (exit 3) when
-    vetting cannot run.
+    vetting cannot run; either is logged first, as a `failed` event (failed()).
     """
     events = events or log.EventLog.from_environment()
+    qpath = Path(quarantine)
+    try:
+        result = _vet(qpath, policy, to, job, per_file, dry_run, remove_promoted)
+    except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
+        error = VetError(f"vet of {qpath} could not run: {err}; nothing was published")
+        failed(events, job, qpath, error, err)
+    except VetError as err:
+        failed(events, job, qpath, err)
+    _log(events, result, dry_run)
+    return result
+
+
+def _vet(
+    qpath: Path,
+    policy: Policy | QuarantinePolicy,
+    to: str | Path | None,
+    job: str | None,
+    per_file: bool | None,
+    dry_run: bool,
+    remove_promoted: bool,
+) -> VetResult:
     source = policy.source if isinstance(policy, Policy) else "<policy>"
     rules = policy.quarantine if isinstance(policy, Policy) else policy
-    qpath = Path(quarantine)
     job = _job_name(job, qpath)
     target = _target(to, rules, job)
     if per_file is None:
         per_file = rules.promote.mode is PromoteMode.PER_FILE
-    vetting = _Vet(rules, source, qpath, job, per_file)
     root_fd = _open_quarantine(qpath)
     try:
-        result = vetting.vet(root_fd, None if dry_run else target, remove_promoted)
-    except OSError as err:  # a write that failed: ENOSPC, EIO, EDQUOT, ...
-        error = VetError(f"vet of {qpath} could not run: {err}; nothing was published")
-        _fail(events, job, qpath, error, err)
-    except VetError as err:
-        _fail(events, job, qpath, err, None)
+        _apart(target, root_fd, to)
+        vetting = _Vet(rules, source, qpath, job, per_file)
+        return vetting.vet(root_fd, None if dry_run else target, remove_promoted)
     finally:
         os.close(root_fd)
-    _log(events, result, dry_run)
-    return result
 
 
 def _job_name(job: str | None, qpath: Path) -> str:
@@ -99,9 +115,21 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
     return target
 
 
+def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
+    """Refuse a target inside the quarantine (or holding it), however reached: the guest
+    could rewrite what is published, its manifest and vmguard's staging and lock."""
+    quarantine = os.readlink(f"/proc/self/fd/{root_fd}")  # the directory opened, resolved
+    real = os.path.realpath(target)  # symlinked parents resolved; the rest is created
+    if overlaps(real, quarantine):
+        raise VetInputError(
+            f"--to {to or target}: resolves to {real}, which overlaps the quarantine {quarantine}; "
+            "publish outside it"
+        )
+
+
 def _open_quarantine(qpath: Path) -> int:
     try:
-        return os.open(qpath, DIR_FLAGS)
+        return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
         raise VetInputError(
             f"{qpath}: cannot open the quarantine directory "
@@ -114,6 +142,7 @@ class _Vet:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
         self.walked: Walk | None = None
+        self.copied: dict[str, Identity] = {}
         self.opener: Opener | None = None
 
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
@@ -135,7 +164,7 @@ class _Vet:
             with Destination(target, self.job, self.rules.promote) as dest:
                 result = self.run(root_fd, dest)
                 if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    self.remove(root_fd, result)
+                    return self.remove(root_fd, result)
                 return result
 
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
@@ -180,6 +209,7 @@ class _Vet:
                 dest.check_space([n.written for n in nodes], len(nodes))
                 out_fd = dest.begin()
             phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
+            self.copied = phase.copied
             return tuple(phase.run(root_fd, nodes, out_fd))
         except BaseException:
             if dest is not None:
@@ -218,17 +248,31 @@ class _Vet:
         finally:
             os.close(fd)
 
-    def remove(self, root_fd: int, result: VetResult) -> None:
-        published = {e.path for e in result.accepted if e.kind is Kind.FILE}
-        remove_sources(self.opener, root_fd, self.walked.nodes, published)
+    def remove(self, root_fd: int, result: VetResult) -> VetResult:
+        """Remove the published files; each one left in the quarantine is named, with why."""
+        published = {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
+        _, kept = remove_sources(self.opener, root_fd, self.walked.nodes, published)
+        if not kept:
+            return result
+        notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
+        return replace(
+            result,
+            notes=result.notes + tuple(notes),
+            not_removed=tuple((k.path, k.reason) for k in kept if not k.changed),
+        )
 
 
-def _fail(events: log.EventLog, job: str, qpath: Path, error: VetError, cause: OSError | None) -> NoReturn:
-    """Log a vet that could not finish, then raise its error (exit 2 or 3, one line)."""
+def failed(
+    events: log.EventLog, job: str | None, qpath: Path, error: VmguardError, cause: OSError | None = None
+) -> NoReturn:
+    """Log a vet that could not run or finish, then raise its error (exit 2 or 3, one
+    line). Every exit 2 and 3 of a vet passes here: vet() for its own, the CLI for a
+    policy it could not load. `job` is as given (None: the quarantine's name)."""
     try:
-        events.append("vet", job=job, quarantine=str(qpath), status="failed", error=str(error))
+        events.append("vet", job=job or qpath.name, quarantine=str(qpath), status="failed", error=str(error))
     except LogError as err:
-        raise type(error)(f"{error}; and {err}") from cause or error
+        again = VetInputError if error.exit_code == ExitCode.BAD_INPUT else VetError
+        raise again(f"{error}; and {err}") from cause or error
     raise error from cause
 
 
@@ -246,4 +290,5 @@ def _log(events: log.EventLog, result: VetResult, dry_run: bool) -> None:
             for e in result.rejected[:LOGGED_REJECTIONS]
         ],
         rejected_total=len(result.rejected),
+        not_removed=[{"path": p, "reason": r} for p, r in result.not_removed],
     )

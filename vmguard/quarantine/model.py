@@ -119,6 +119,8 @@ class VetResult:
     output: str | None = None  # the published directory, when something was published
     manifest: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # --remove-promoted: published files left in the quarantine, (path, why): exit 3
+    not_removed: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def accepted(self) -> tuple[Entry, ...]:
@@ -137,6 +139,8 @@ class VetResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.not_removed:  # the quarantine is not cleared as asked: fail closed
+            return ExitCode.CANNOT_RUN
         return ExitCode.FINDINGS if self.rejected else ExitCode.OK
 
     def to_dict(self) -> dict[str, object]:
@@ -157,4 +161,5 @@ class VetResult:
                 for e in self.rejected
             ],
             "notes": list(self.notes),
+            "not_removed": [{"path": p, "reason": r} for p, r in self.not_removed],
         }

@@ -11,6 +11,9 @@ Mount points are told by mount id (statx, in the walk), not by st_dev: a bind mo
 another directory of the same filesystem has the quarantine's device but its own mount.
 The walk saw each inode on the quarantine's mount, so at open the same inode is enough;
 a mount over the name since shows as another inode, and statx then names it.
+
+Every open of a quarantine entry (the root, its directories, its files, a dry run's
+second look at a file) goes through noatime_open: even the access times stay unchanged.
 """
 
 from __future__ import annotations
@@ -34,6 +37,16 @@ _SPECIAL = {
     stat.S_IFBLK: "block device",
     stat.S_IFSOCK: "socket",
 }
+
+
+def noatime_open(path: str | os.PathLike[str], flags: int, dir_fd: int | None = None) -> int:
+    """Open a quarantine entry for reading without touching its access time (O_NOATIME:
+    a directory listed or a file read stays as the guest left it). The flag is for the
+    owner or CAP_FOWNER only: anyone else opens without it."""
+    try:
+        return os.open(path, flags | os.O_NOATIME, dir_fd=dir_fd)
+    except PermissionError:
+        return os.open(path, flags, dir_fd=dir_fd)
 
 
 class Refused(Exception):
@@ -122,12 +135,12 @@ class Opener:
             os.close(path_fd)
 
     def _reopen(self, path_fd: int, flags: int) -> int:
-        if flags == FILE_READ:  # keep even the access time unchanged
-            try:
-                return os.open(str(path_fd), flags | os.O_NOATIME, dir_fd=self.proc_fd)
-            except PermissionError:  # O_NOATIME: owner or CAP_FOWNER only
-                pass
-        return os.open(str(path_fd), flags, dir_fd=self.proc_fd)
+        return noatime_open(str(path_fd), flags, dir_fd=self.proc_fd)
+
+    def reopen_file(self, fd: int) -> int:
+        """A second, independent descriptor of a quarantine file already opened (a dry
+        run's structure walk reads the source again, from its own offset)."""
+        return self._reopen(fd, FILE_READ)
 
     def open_dir(self, name: str, parent_fd: int, dev: int, ino: int) -> int:
         return self.open_checked(name, parent_fd, Kind.DIRECTORY, dev, ino)[0]

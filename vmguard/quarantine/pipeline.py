@@ -24,9 +24,12 @@ from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.holes import data_ranges
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.opening import Opener, Refused
+from vmguard.quarantine.removal import Identity
 from vmguard.quarantine.scanners import ScannerSet, ScanResult
 from vmguard.quarantine.walk import Node
 from vmguard.quarantine.writer import Writer
+
+MAX_WALKS = 2  # HDF5 structure walks running beside the copy (walk_worker.py)
 
 
 @dataclass(slots=True)
@@ -39,10 +42,12 @@ class _Outcome:
     scans: tuple[Future[ScanResult], ...] = ()
     held: int = -1  # the scanned descriptor, duplicated: unchanged after the scans?
     before: os.stat_result | None = None  # what the copy phase checked
-    walked: str | None = None  # the structure walk's broken rule ("" none, None not walked)
+    walked: structure.Walking | None = None  # the structure walk (None: not walked)
 
     def ready(self) -> bool:
         if self.mime is not None and not self.mime.ready():
+            return False
+        if self.walked is not None and not self.walked.ready():
             return False
         return not self.scans or all(f.done() for f in self.scans)
 
@@ -50,6 +55,7 @@ class _Outcome:
         if self.held != -1:
             os.close(self.held)
             self.held = -1
+        _stop(self.walked)  # if still running: its answer is no longer wanted
 
 
 class _Dirs:
@@ -75,7 +81,7 @@ class _Dirs:
         try:
             self.src = self._open_source(node.parts)
         except Refused as refused:
-            self.broken[node.parts] = Refused(refused.reasons, f"directory {refused.detail}")
+            self.broken[node.parts] = Refused(refused.reasons, f"directory: {refused.detail}")
             return self.broken[node.parts]
         if self.dest is not None:
             parent = self.dest.open_staged_dir(node.parts[:-1])
@@ -127,6 +133,8 @@ class CopyPhase:
         self.scanners = scanners
         self.scanning = bool(scanners)  # asked twice per file
         self.copier: Copier | None = None
+        self.copied: dict[str, Identity] = {}  # what each file was as its bytes were read
+        self.walks: deque[structure.Walking] = deque()  # started, oldest first
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
@@ -135,7 +143,7 @@ class CopyPhase:
         dirs = _Dirs(root_fd, self.opener, self.dest, out_fd, writer)
         entries: list[Entry] = []
         waiting: deque[_Outcome] = deque()
-        self.copier = Copier(writer)
+        self.copier = Copier(writer, self.opener)
         try:
             with progress.step(f"vetting {len(nodes)} entries", total=len(nodes)) as advance:
                 for node in nodes:
@@ -178,6 +186,7 @@ class CopyPhase:
         except Refused as refused:
             return _Outcome(node, refused=refused)
         upload = self.detector.begin()
+        walked = None
         try:
             ranges = self._data_ranges(src, before.st_size)
             place = (
@@ -189,21 +198,24 @@ class CopyPhase:
                 src, before, place, node.parts, upload.feed, ranges, keep=self._keep(before.st_size)
             )
             try:
-                walked = structure.walk(own, head, content.size)
+                walked = self._walk(own, head, content.size)
             except BaseException:
                 if own != -1:
                     os.close(own)
                 raise
             scans, held = self._scan(src, own, node)
         except Refused as refused:
+            _stop(walked)
             upload.end().discard()  # the worker's answer for a refused copy is never asked for
             return _Outcome(node, refused=refused)
         except BaseException:
+            _stop(walked)
             upload.end()  # the worker's stream stays in step for whoever handles the error
             raise
         finally:
             os.close(src)
         hooks.reach("staged", node.parts)
+        self.copied["/".join(node.parts)] = Identity.of(before)  # unchanged to the end of the read
         return _Outcome(
             node,
             content,
@@ -214,6 +226,16 @@ class CopyPhase:
             before=before,
             walked=walked,
         )
+
+    def _walk(self, own: int, head: bytes, size: int) -> structure.Walking | None:
+        """Start a file's structure walk, which runs while the next files are copied; at
+        most MAX_WALKS at once (each may take 512 MiB): else the copy waits for the oldest."""
+        while self.walks and (self.walks[0].ready() or len(self.walks) >= MAX_WALKS):
+            self.walks.popleft().result()
+        walked = structure.walk(own, head, size)
+        if walked is not None:
+            self.walks.append(walked)
+        return walked
 
     def _keep(self, size: int) -> Callable[[bytes], bool]:
         """Whether vmguard's own copy of a file is kept, by its head: for the scanners, or
@@ -254,6 +276,12 @@ class CopyPhase:
             os.close(own)  # the engines keep their own duplicates
 
 
+def _stop(walked: structure.Walking | None) -> None:
+    """Stop a file's walk if it still runs: its answer will not be asked for."""
+    if walked is not None:
+        walked.close()
+
+
 def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     """The entry for one walked node, once its type is known."""
     path = "/".join(outcome.node.parts)
@@ -270,7 +298,8 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if kind is Kind.DIRECTORY:
         return Entry(path, kind, Verdict.ACCEPTED)
     content = outcome.content
-    answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
+    walked = None if outcome.walked is None else outcome.walked.result()
+    answer = structure.judged(outcome.mime.result(), walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy)
     if answer is None and content.size:

@@ -1,7 +1,12 @@
 """--remove-promoted: delete from quarantine exactly the files that were published.
 
-Only after the promotion is committed, and only a file that is still the very inode
-(same size and mtime) that was copied: a file the guest replaced since is left alone.
+Only after the promotion is committed, and only a file that is still exactly what was
+copied: the same inode, size, mtime and ctime as the copy saw while reading it (the copy
+refuses a file whose ctime moved while it read). A guest can put back a file's size and
+mtime (utimensat) after rewriting it, never its ctime: a file rewritten since its copy
+is left alone (and named in the report: its new bytes were never published). A file
+that could not be removed (an immutable file, an append-only directory) is named with
+its reason, and the vet exits 3: a job runner never takes the quarantine as cleared.
 Directories are removed only when empty, deepest first.
 """
 
@@ -9,10 +14,35 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 from vmguard.quarantine.model import Kind
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.walk import Node
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a file was when its bytes were copied; the ctime is the part no guest sets."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Identity:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A published file --remove-promoted left in the quarantine, and why."""
+
+    path: str
+    reason: str
+    changed: bool  # rewritten since its copy: kept on purpose; else removing it failed
 
 
 def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...], dirs: dict[tuple[str, ...], Node]) -> int:
@@ -27,34 +57,62 @@ def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...], dirs: dict[t
     return fd
 
 
-def _remove_file(dir_fd: int, node: Node) -> bool:
+CHANGED = "changed since its copy (its new bytes were never published); kept"
+
+
+def _remove_file(dir_fd: int, name: str, copied: Identity) -> str | None:
+    """Unlink name if it is still what was copied; else (or if unlink fails) say why."""
     try:
-        st = os.stat(node.parts[-1], dir_fd=dir_fd, follow_symlinks=False)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
-        return False
-    if (st.st_ino, st.st_size, st.st_mtime_ns) != (node.ino, node.size, node.mtime_ns):
-        return False
-    os.unlink(node.parts[-1], dir_fd=dir_fd)
-    return True
+        return None  # the guest removed it: nothing of it is left
+    if Identity.of(st) != copied:
+        return CHANGED
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        return f"could not be removed: {err.strerror}"
+    return None
 
 
-def remove_sources(opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: set[str]) -> int:
-    """Unlink the published files (paths joined with "/"); return how many."""
+def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identity) -> str | None:
+    try:
+        fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
+    except Refused as refused:
+        return f"could not be removed: its directory changed since the walk ({refused.detail})"
+    except OSError as err:
+        return f"could not be removed: its directory could not be opened ({err.strerror})"
+    try:
+        return _remove_file(fd, node.parts[-1], copied)
+    finally:
+        os.close(fd)
+
+
+def remove_sources(
+    opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: dict[str, Identity]
+) -> tuple[int, tuple[Kept, ...]]:
+    """Unlink the published files (by path joined with "/", as copied); return how many,
+    and the published files left in the quarantine with why."""
     dirs = {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
-    removed = 0
+    removed, kept = 0, []
     for node in nodes:
-        if node.kind is Kind.FILE and "/".join(node.parts) in published:
-            with contextlib.suppress(OSError, Refused):
-                fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
-                try:
-                    removed += _remove_file(fd, node)
-                finally:
-                    os.close(fd)
+        path = "/".join(node.parts)
+        if node.kind is Kind.FILE and path in published:
+            why = _remove(opener, root_fd, node, dirs, published[path])
+            if why is None:
+                removed += 1
+            else:
+                kept.append(Kept(path, why, why == CHANGED))
     for parts in sorted(dirs, key=len, reverse=True):
-        with contextlib.suppress(OSError, Refused):  # not empty, or replaced: leave it
+        try:  # not empty (a rejected or kept file), or replaced: leave it
             fd = _open_dir(opener, root_fd, parts[:-1], dirs)
-            try:
+        except (OSError, Refused):
+            continue
+        try:
+            with contextlib.suppress(OSError):
                 os.rmdir(parts[-1], dir_fd=fd)
-            finally:
-                os.close(fd)
-    return removed
+        finally:
+            os.close(fd)
+    return removed, tuple(kept)

@@ -8,7 +8,8 @@ small file, the staged file for a large one: Copier.copy keep), which a sandboxe
 process (walk_worker.py: the libmagic workers' confinement) maps read-only: the guest's
 file is never read again, and memory is the page cache's. The walk counts objects,
 messages and extents and detects loops; its answer joins the worker's: the file is
-refused unless both pass.
+refused unless both pass. It runs while the next files are copied (the copy waits for
+the disk, not for the walk), at most pipeline.MAX_WALKS at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from vmguard.quarantine.detect import _WORKER_ENV, Answer
@@ -31,29 +33,57 @@ def needs_walk(head: bytes, size: int) -> bool:
     return head.startswith(hdf5.SIGNATURE) and hdf5.walked_elsewhere(size)
 
 
-def walk(own: int, head: bytes, size: int) -> str | None:
-    """The broken rule ("" when none) of the file whose own copy is `own`; None when
-    it is not walked here (not HDF5, or small enough for the worker to walk it)."""
+def walk(own: int, head: bytes, size: int) -> Walking | None:
+    """Start the walk of the file whose own copy is `own` (its answer: Walking.result);
+    None when it is not walked here (not HDF5, or small enough for the worker to walk it).
+    The walk runs beside the copy of the next files: the disk and the copy do not wait
+    for it (a 256 MiB file's walk takes 0.1-0.5 s)."""
     if not needs_walk(head, size):
         return None
     if own == -1:
-        return "hdf5: the structure walk could not run (no copy of the file to read)"
-    try:
-        proc = subprocess.run(  # noqa: S603 - our own script, by path, no shell
-            [sys.executable, "-I", str(WALKER)],
-            stdin=own,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_WORKER_ENV,
-            cwd="/",
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"hdf5: the structure walk took more than {TIMEOUT:.0f} s"
-    if proc.returncode != 0:
-        return f"hdf5: the structure walk did not finish (exit status {proc.returncode})"
-    return proc.stdout.decode("utf-8", "replace")
+        return Walking(None, "hdf5: the structure walk could not run (no copy of the file to read)")
+    proc = subprocess.Popen(  # noqa: S603 - our own script, by path, no shell
+        [sys.executable, "-I", str(WALKER)],
+        stdin=own,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_WORKER_ENV,
+        cwd="/",
+    )
+    return Walking(proc)
+
+
+class Walking:
+    """One file's walk, running in its sandbox until result() is asked for."""
+
+    def __init__(self, proc: subprocess.Popen | None, answer: str | None = None) -> None:
+        self.proc, self.answer = proc, answer
+        self.deadline = time.monotonic() + TIMEOUT
+
+    def ready(self) -> bool:
+        return self.answer is not None or self.proc.poll() is not None or time.monotonic() > self.deadline
+
+    def result(self) -> str:
+        """The broken rule, "" when none (waits for the walk, at most until its deadline)."""
+        if self.answer is None:
+            self.answer = self._wait()
+        return self.answer
+
+    def _wait(self) -> str:
+        try:
+            out, _ = self.proc.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.close()
+            return f"hdf5: the structure walk took more than {TIMEOUT:.0f} s"
+        if self.proc.returncode != 0:
+            return f"hdf5: the structure walk did not finish (exit status {self.proc.returncode})"
+        return out.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Stop a walk whose answer is no longer wanted (the vet stops)."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.communicate()
 
 
 def judged(answer: Answer | None, walked: str | None, size: int) -> Answer | None:
