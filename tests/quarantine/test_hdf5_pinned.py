@@ -18,7 +18,7 @@ import pytest
 h5py = pytest.importorskip("h5py")
 np = pytest.importorskip("numpy")
 
-from tests.support.hdf5_attack_c_bytes import find, h5file, put, resum  # noqa: E402
+from tests.support.hdf5_attack_c_bytes import find, h5file, put  # noqa: E402
 from tests.support.hdf5_attack_d_bytes import patch_root  # noqa: E402
 from vmguard.quarantine.validators.hdf5 import fields, validate, walk  # noqa: E402
 from vmguard.quarantine.validators.stream import Invalid, Stream  # noqa: E402
@@ -218,17 +218,24 @@ def test_a_v2_header_takes_a_later_bounds_fill_value():
         _vet(buf)
 
 
-def test_an_attribute_and_its_dataspace_are_one_bounds():
-    """A version 1 attribute (earliest) whose scalar dataspace is version 2 (a later
-    bound's): refused."""
-    buf = h5file(lambda f: f.create_dataset("c", data=[1]).attrs.create("a", 1.0))
-    hdr, msg = find(buf, "c", ATTRIBUTE)
-    space = msg.body + 8 + 8 + 24  # name 'a' padded to 8, a float datatype (20, padded to 24)
-    assert buf[msg.body] == 1 and bytes(buf[space:space + 8]) == b"\x01\x00\x00\x00\x00\x00\x00\x00"
-    buf[space:space + 8] = b"\x02\x00\x00\x00\x00\x00\x00\x00"  # v2 scalar: 4 bytes, padded to 8
-    struct.pack_into("<H", buf, msg.body + 6, 4)
-    resum(buf, hdr)
-    _refused(buf, "the attribute message of /c has version 1 or its dataspace another")
+@pytest.mark.parametrize(("first", "second"), [("earliest", "latest"), ("latest", "earliest")])
+def test_objects_copied_across_bounds_pass(first, second):
+    """h5py's copy (H5Ocopy) keeps a header's version and its dataset messages, but
+    encodes each attribute under the destination's bound, its dataspace as it was."""
+    with tempfile.TemporaryDirectory() as where:
+        src, dst = Path(where) / "s.h5", Path(where) / "d.h5"
+        with h5py.File(src, "w", libver=first) as f:
+            f.create_dataset("d", data=np.arange(4.0), chunks=(2,), compression="gzip").attrs["a"] = 1
+            f["d"].attrs["n"] = h5py.Empty("f8")
+            f.create_group("g", track_order=True).attrs["s"] = "x"
+        with h5py.File(src, "r") as s, h5py.File(dst, "w", libver=second) as f:
+            for name in s:
+                s.copy(name, f)
+        data = dst.read_bytes()
+    hdr, msg = find(data, "d", ATTRIBUTE)
+    assert hdr.version == (1 if first == "earliest" else 2)
+    assert data[msg.body] == (3 if second == "latest" else 1)  # the destination's
+    _vet(data)
 
 
 def test_a_v2_attribute_without_shared_parts_is_refused():

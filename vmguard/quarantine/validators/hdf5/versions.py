@@ -8,13 +8,15 @@ later. An object's header shows which wrote it: a version 1 header is the earlie
 bound's (later bounds write only version 2); a version 2 header is a later bound's,
 unless it tracks creation order or stores a phase change (flags 0x04, 0x10), for which
 the earliest bound writes version 2 too. A dataset's dataspace, fill value, layout and
-pipeline, written when it is created, are all one bound's; an attribute may be added in
-a later session under another bound (h5py's libver of that session), so each attribute
-is one bound's of its own, its dataspace the same bound's.
+pipeline, written when it is created, are all one bound's (H5Ocopy, h5py's copy, keeps
+them and the header's version); an attribute may be added in a later session under
+another bound (h5py's libver of that session), and H5Ocopy encodes a copied attribute
+under the destination's bound but keeps its dataspace's version, so an attribute's
+version is one of either bound's of its own, its dataspace's any of the two.
 
 The table (VERSIONS), checked for HDF5 2.0 (h5py 3.16) under every libver: dataspace 1
 (a null one 2) or 2; fill value 2 or 3; filter pipeline 1 or 2; attribute 1 (2 with a
-shared datatype, 3 with a UTF-8 name) or 3, its dataspace as a dataset's; a compact or
+shared datatype, 3 with a UTF-8 name) or 3; a compact or
 contiguous layout 3 under every bound, a chunked one 3 or 3 to 5 (the later bounds
 choose the chunk index, chunks.py). Datatype versions are properties.py's."""
 
@@ -24,7 +26,6 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from .storage import attribute_places
 
 if TYPE_CHECKING:
     from .ledger import File
@@ -67,16 +68,11 @@ def narrow(f: File, m: Message, bounds: frozenset[Bound], what: str) -> frozense
     version = f.unpack("B", m.at, f"a message of {what}")[0]
     own = EITHER if m.kind == ATTRIBUTE else bounds  # an attribute may come from a later session
     left = frozenset(b for b in own if version in _versions(f, m.kind, m.at, b, what))
-    if m.kind == ATTRIBUTE:
-        space = attribute_places(f, m.at, what)[2]
-        inner = f.unpack("B", space, f"the dataspace of an attribute of {what}")[0]
-        left = frozenset(b for b in left if inner in _versions(f, DATASPACE, space, b, what))
     if not left:
         wanted = "; ".join(f"{sorted(_versions(f, m.kind, m.at, b, what))} under {b.value}" for b in own)
         where = "the libver bound of its object header" if m.kind != ATTRIBUTE else "either bound"
         raise Invalid(
-            f"hdf5: the {NAMES[m.kind]} message of {what} has version {version}"
-            f"{' or its dataspace another' if m.kind == ATTRIBUTE else ''}, where libhdf5 writes "
+            f"hdf5: the {NAMES[m.kind]} message of {what} has version {version}, where libhdf5 writes "
             f"{wanted} ({where}; libhdf5 writes version 1 headers only under earliest)"
         )
     return bounds if m.kind == ATTRIBUTE else left
