@@ -252,3 +252,57 @@ def test_a_version_0_superblock_has_libhdf5s_k_values():
     assert struct.unpack_from("<HH", buf, 16) == (4, 16)
     struct.pack_into("<HH", buf, 16, 4, 8)
     _refused(buf, r"the superblock gives the B-tree K values \{'leaf': 4, 'group': 8\}")
+
+
+@pytest.mark.parametrize("libver", LIBVERS, ids=str)
+def test_h5py_datatypes_pass_and_copied_across_bounds(libver):
+    """Compound, enum, array and variable-length types at any depth, in datasets,
+    attributes and a committed type, as h5py writes them and as h5py's copy moves them
+    into a file of the other bound (datatypes keep their versions there)."""
+    inner = np.dtype([("x", "i2"), ("y", "f4")])
+    types = [inner, np.dtype([("a", "i4"), ("b", "f8", (3,))]), h5py.enum_dtype({"R": 0}, basetype="i1"),
+             np.dtype(np.bool_), np.dtype([("c", inner), ("k", np.bool_)])]
+
+    def build(f) -> None:  # noqa: ANN001
+        for k, t in enumerate(types):
+            f.create_dataset(f"d{k}", shape=(2,), dtype=t).attrs.create("a", np.zeros((), t), dtype=t)
+        f.create_dataset("arr", shape=(2,), dtype=np.dtype(("i4", (2,))))
+        f.create_dataset("v", shape=(2,), dtype=h5py.vlen_dtype(inner))
+        f["T"] = inner
+        f.create_dataset("t", shape=(2,), dtype=f["T"])
+
+    other = "latest" if libver == "earliest" else "earliest"
+    with tempfile.TemporaryDirectory() as where:
+        src, dst = Path(where) / "s.h5", Path(where) / "d.h5"
+        with h5py.File(src, "w", libver=libver) as f:
+            build(f)
+        with h5py.File(src, "r") as s, h5py.File(dst, "w", libver=other) as f:
+            for name in s:
+                s.copy(name, f)
+        _vet(src.read_bytes())
+        _vet(dst.read_bytes())
+
+
+def test_an_earliest_enum_is_version_1():
+    """An enum in a version 1 header: version 1 (2 only with an array in the type);
+    version 2 reads alike and is refused."""
+    buf = h5file(lambda f: f.create_dataset("e", shape=(2,), dtype=h5py.enum_dtype({"R": 0}, basetype="i1")))
+    hdr, msg = find(buf, "e", 0x03)
+    assert hdr.version == 1 and buf[msg.body] == 0x18
+    put(buf, hdr, msg.body, b"\x28")
+    _refused(buf, r"a datatype of /e has compound, enum or array types of versions \[2\]")
+
+
+def test_a_later_bounds_datatype_has_one_version_at_every_depth():
+    """A compound of a compound under latest: one version (3, 4 or 5) for both; the
+    inner one changed to another of them is refused."""
+    inner = np.dtype([("x", "i2"), ("y", "f4")])
+    buf = h5file(lambda f: f.create_dataset("c", shape=(2,), dtype=np.dtype([("c", inner), ("k", "i1")])),
+                 libver="latest")
+    hdr, msg = find(buf, "c", 0x03)
+    outer = buf[msg.body]
+    assert outer & 0x0F == 6 and outer >> 4 in (3, 4, 5)
+    at = buf.index(b"c\0", msg.body + 8) + 2 + 1  # after the member name and its 1-byte offset
+    assert buf[at] == outer
+    put(buf, hdr, at, bytes([0x06 | (3 if outer >> 4 != 3 else 4) << 4]))
+    _refused(buf, "a datatype of /c has compound, enum or array types of versions")

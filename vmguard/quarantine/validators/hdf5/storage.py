@@ -264,7 +264,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
         )
     pad = _attribute_pad(version)
-    start, at, space_at, data = _attribute_places(f, m.at, what)
+    start, at, space_at, data = attribute_places(f, m.at, what)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     if flags:  # a committed datatype's
@@ -294,7 +294,7 @@ def _attribute_pad(version: int):  # noqa: ANN202
     return (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
 
 
-def _attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
+def attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
     """(name, datatype, dataspace, value): where the fields of the attribute message at
     `at` start (version 3 has a character set byte more)."""
     version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
