@@ -226,8 +226,8 @@ def test_hostile_structure_is_refused_fast(hostile_run, name):
 
 @known("test_hostile_structures_fail_fast", HOLES)
 def test_hostile_structures_fail_fast(hostile_run):
-    """Cycles and huge counts: all of them in one vet, well within the worker's 10 s stall
-    limit (a worker killed for it would reject its file as type-unknown: not a rule)."""
+    """Cycles and huge counts: all of them in one vet, well within the worker's 10 s CPU
+    limit (a worker killed for it would reject its file as detector-timeout: not a rule)."""
     run, _ = hostile_run
     assert run.elapsed < 20, f"vet of the hostile files took {run.elapsed:.1f} s"
     assert run.rc == 1, run.stderr[-2000:]
@@ -237,12 +237,12 @@ def test_hostile_structures_fail_fast(hostile_run):
 def test_chunk_bomb_is_bounded(shipped_batch, tmp_path):
     """A gzip chunk that inflates to 512 MiB where the chunk holds 8000 bytes: rejected (the
     chunk does not inflate to its size), or accepted as opaque data, but quickly either way;
-    never a worker killed (type-unknown) or a vet that cannot run."""
+    never a worker killed (type-unknown, detector-timeout) or a vet that cannot run."""
     (tmp_path / "b").mkdir()
     run = vet(shipped_batch, tmp_path, {"bomb.h5": chunk_bomb(tmp_path / "b")}, "h5-bomb")
     entry = run.entry("bomb.h5")
     assert run.elapsed < 30, f"{run.elapsed:.1f} s"
-    assert "type-unknown" not in entry["reasons"] and run.rc in (0, 1), entry
+    assert not {"type-unknown", "detector-timeout"} & set(entry["reasons"]) and run.rc in (0, 1), entry
 
 
 @known("test_attribute_data_is_left_to_the_scanners_and_they_see_it", HOLES)

@@ -172,14 +172,16 @@ CSV = b"a,b\n1,2\n"
 
 def gzip_controls() -> dict[str, bytes]:
     named = io.BytesIO()
-    with gzip.GzipFile(filename="out.csv", mode="wb", fileobj=named, mtime=1700000000) as f:
-        f.write(CSV)  # gzip.open and the gzip command store the name (FNAME), as here
+    # gzip.open and the gzip command store the name (FNAME), as here: the name the file is
+    # published as, without .gz (a gzip renamed after writing is refused: `gunzip -N`).
+    with gzip.GzipFile(filename="ctl-fname.csv.gz", mode="wb", fileobj=named, mtime=1700000000) as f:
+        f.write(CSV)
     appended = io.BytesIO()
     for session in range(3):  # gzip.open(path, "at") per session: one member each
         with gzip.GzipFile(fileobj=appended, mode="ab") as f:
             f.write(b"session %d ok\n" % session)
     empty = io.BytesIO()
-    with gzip.GzipFile(filename="errors.log", mode="wb", fileobj=empty, mtime=1700000000):
+    with gzip.GzipFile(filename="ctl-empty.log.gz", mode="wb", fileobj=empty, mtime=1700000000):
         pass  # a job's error log with no line in it
     return {
         "ctl-fname.csv.gz": named.getvalue(),

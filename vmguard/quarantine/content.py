@@ -9,10 +9,12 @@ or a MIME entry; a type no validator covers only by an entry marked `validate: h
 
 from __future__ import annotations
 
-from vmguard.policy.model import FileKind, QuarantinePolicy
+from vmguard.core.display import shown
+from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
+from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.copy import Content
-from vmguard.quarantine.detect import Answer
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.names import archive_reasons
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 
 __all__ = ["EMPTY_TYPE", "admitted", "content_reasons", "executable_format", "type_allowed"]
@@ -73,9 +75,9 @@ _PROBLEMS = {
 
 
 def content_reasons(
-    content: Content, answer: Answer | None, executable: str | None, policy: QuarantinePolicy
+    content: Content, answer: Answer | None, executable: str | None, policy: QuarantinePolicy, name: str
 ) -> list[tuple[Reason, str]]:
-    """Every reason the bytes of one file may not be published."""
+    """Every reason the bytes of one file (named `name`) may not be published."""
     if content.size == 0:
         return []  # no bytes, nothing to fear
     found = []
@@ -93,7 +95,38 @@ def content_reasons(
         found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused, policy)))
     elif answer.problem is not None:
         found.append((Reason.INVALID_FORMAT, answer.problem[1]))
+    if answer is not None and answer.problem is None:
+        found += inside_name_reasons(answer, name, policy)
     return [f for i, f in enumerate(found) if f not in found[:i]]
+
+
+def inside_name_reasons(answer: Answer, name: str, policy: QuarantinePolicy) -> list[tuple[Reason, str]]:
+    """The names a file holds, by the walk's own rules: each archive's member paths as
+    if unpacked (names.archive_reasons), and each gzip FNAME equal to the name the gzip
+    is published as, without its .gz (`gunzip -N` creates the FNAME's file)."""
+    portable = policy.names is NameRules.PORTABLE
+    named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
+    for archive in dict.fromkeys(a for a, _ in answer.members):
+        paths = [p for a, p in answer.members if a == archive]
+        for path, reasons in archive_reasons(paths, policy.max_name_length, portable).items():
+            for reason in reasons:
+                named.setdefault(reason, []).append(shown(path))
+    found = [
+        (r, f"archive member names, as unpacked ({r.value}): {', '.join(paths[:20])}")
+        for r, paths in named.items()
+    ]
+    for known, strips, fname in answer.fnames:
+        expected = known if known is not None else name
+        for _ in range(strips + 1):
+            expected = expected.removesuffix(".gz")
+        if fname != expected:
+            detail = (
+                f"gzip: the member header names the file {shown(fname)}, not {shown(expected)} "
+                "(`gunzip -N` would create it): write it without a name (gzip -n, "
+                "gzip.GzipFile(filename='')) or under the name it is published as"
+            )
+            found.append((Reason.INVALID_FORMAT, detail))
+    return found
 
 
 def _not_admitted(answer: Answer, refused: list[str], policy: QuarantinePolicy) -> str:

@@ -10,17 +10,18 @@ goes on with the next file while a worker works; answers are collected whenever 
 are ready, without threads. When a validator skips a data section (ROOT baskets, HDF5
 and FITS data) the worker says so (a HINT) and the chunks it skips are left out of the
 pipe (ELIDED frames): every byte is still hashed and copied here, and the worker still
-reads every byte it judges. A worker that makes no progress (takes no bytes, gives no
-answer) for the deadline, or dies, is killed; its oldest file gets no answer (None),
-and the other files it held go to a fresh worker if they were small enough to keep
-(RETAIN), else they get None too (rejected: the guest can only hurt its own job).
+reads every byte it judges. A worker that computes for the deadline (its own CPU
+time) without progress (takes no bytes, gives no answer), or dies, is killed; its
+oldest file gets no answer (None), and the other files it held go to a fresh worker if
+they were small enough to keep (RETAIN), else they get None too (rejected: the guest
+can only hurt its own job). A worker the machine is too busy to run, or one that waits
+for the copy, uses no CPU time: it is never out of time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import select
 import struct
@@ -28,12 +29,19 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
+from vmguard.quarantine.answer import Answer
+
 WORKER = Path(__file__).with_name("magic_worker.py")
-TIMEOUT = 10.0  # seconds without progress; a validator takes a 1 MiB chunk in milliseconds
+TIMEOUT = 10.0  # CPU seconds without progress; a validator takes a 1 MiB chunk in milliseconds
 START_TIMEOUT = 60.0  # to get ready: loading libmagic's database takes a while on a busy host
+QUIET = 1.0  # seconds without progress before a worker's CPU time is looked at
+# Clock seconds without progress, whatever its CPU time: a worker that sleeps (an exploited
+# libmagic) must not hang the vet; any machine runs a process with work within this.
+BACKSTOP = 300.0
+_STUCK = "made no progress for {:g} s of its CPU time or {:g} s in all"
+_TICKS = os.sysconf("SC_CLK_TCK")  # /proc/PID/stat's unit of CPU time
 IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
 RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
@@ -55,39 +63,6 @@ _WORKER_ENV = {
     "LC_ALL": "C",
     "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=255",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What a worker found: the file's type, the (type, validator) of the file and of
-    each file inside it (validator None: none exists for that type), and the rule the
-    bytes break as (reason code, detail), if any."""
-
-    mime: str
-    parts: tuple[tuple[str, str | None], ...]
-    problem: tuple[str, str] | None = None
-
-    @classmethod
-    def decode(cls, data: bytes) -> Answer | None:
-        """Most answers of a job are the same few bytes: each is parsed once."""
-        if (known := _DECODED.get(data, _UNSEEN)) is not _UNSEEN:
-            return known
-        try:
-            d = json.loads(data)
-            parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
-            problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
-            answer = cls(str(d["mime"]), parts, problem)
-        except (ValueError, KeyError, TypeError, IndexError):
-            answer = None
-        if len(_DECODED) >= DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[data] = answer
-        return answer
-
-
-DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)
-_DECODED: dict[bytes, Answer | None] = {}
-_UNSEEN = object()
 
 
 class _Request:
@@ -129,6 +104,7 @@ class _Worker:
         self.unsent_bytes = 0
         self.out = memoryview(b"")  # being written
         self.since = time.monotonic()  # the last progress while something was waiting
+        self.mark = (-1.0, 0.0)  # (since, its CPU seconds then) once quiet: see left()
         self.buffer = b""
         self.started = False  # READY was read
         self.broken = False  # its stdin is closed: it is dead or dying
@@ -193,9 +169,36 @@ class _Worker:
             self.out, self.since = self.out[written:], time.monotonic()
         return True
 
-    def overdue(self, timeout: float, now: float) -> float:
-        """Seconds past its deadline (negative: time left). Starting is not a file's doing."""
-        return now - self.since - (timeout if self.started else max(timeout, START_TIMEOUT))
+    def has_unsent(self) -> bool:
+        """Bytes wait to be written to a live worker."""
+        return not self.broken and bool(self.out or self.unsent)
+
+    def left(self, timeout: float, now: float) -> float:
+        """Seconds it may still go without progress (<= 0: out of time). Once quiet for
+        QUIET s, its own CPU time is counted from then on, not the clock's: a worker
+        starved by a loaded machine (or waiting for the copy) gives no file away, one that
+        computes without taking a byte or answering (a file made to be slow) is stopped.
+        Starting is not a file's doing."""
+        limit = timeout if self.started else max(timeout, START_TIMEOUT)
+        quiet = now - self.since
+        if quiet < min(QUIET, limit):
+            return min(QUIET, limit) - quiet
+        cpu = self.cpu_seconds()
+        if cpu is None:  # no /proc: the clock's time
+            return limit - quiet
+        if self.mark[0] != self.since:  # progress since the last look: count from now
+            self.mark = (self.since, cpu)
+        # It cannot use CPU faster than the clock runs; one that sleeps meets BACKSTOP.
+        return min(limit - (cpu - self.mark[1]), BACKSTOP - quiet)
+
+    def cpu_seconds(self) -> float | None:
+        """The user and system CPU time the worker used so far."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()  # the name may hold spaces
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / _TICKS
 
     def close(self) -> None:
         self.proc.kill()
@@ -221,10 +224,16 @@ class Pending:
         if self.detector.answers.pop(self.ticket, 0) == 0:
             self.detector.unwanted.add(self.ticket)
         self.detector.failures.pop(self.ticket, None)
+        self.detector.timeouts.discard(self.ticket)
 
     def why_none(self) -> str:
         """Why result() is None."""
         return self.detector.failures.get(self.ticket, "the worker's answer could not be read")
+
+    def timed_out(self) -> bool:
+        """Whether result() is None because a worker ran out of CPU time (this file's
+        or an earlier one's), not because it crashed or its answer was unreadable."""
+        return self.ticket in self.detector.timeouts
 
 
 class Upload:
@@ -258,6 +267,7 @@ class Detector:
         self.workers: list[_Worker] = []
         self.answers: dict[int, Answer | None] = {}
         self.failures: dict[int, str] = {}  # why a ticket's answer is None
+        self.timeouts: set[int] = set()  # tickets given up for a worker out of time
         self.unwanted: set[int] = set()
         self.tickets = 0
 
@@ -332,40 +342,44 @@ class Detector:
         return self.answers.pop(ticket)
 
     def _collect(self, writing: _Worker | None = None) -> None:
-        """Wait for answers, room in `writing`'s pipe, or a deadline; take what came."""
+        """Wait for answers, room in the pipe of any worker with bytes to send, or a
+        deadline; take what came. A worker may need its file's last bytes (or its end
+        frame) before it can answer: waiting for its answer alone would wait forever."""
         busy = [w for w in self.workers if w.waiting]
         if not busy:
             return
         for worker in busy:
-            if worker is not writing and (worker.unsent or worker.out):
+            if worker is not writing and worker.has_unsent():
                 worker.write_some()  # without waiting: the rest goes when there is room
-        wait = max(0.0, -max(w.overdue(self.timeout, time.monotonic()) for w in busy))
-        room = [writing.wfd] if writing is not None and not writing.broken else []
-        ready = select.select([w.fd for w in busy], room, [], wait)[0]
+        wait = max(0.0, min(w.left(self.timeout, time.monotonic()) for w in busy))
+        room = [w.wfd for w in busy if w.has_unsent()]
+        readable, writable, _ = select.select([w.fd for w in busy], room, [], wait)
         for worker in busy:
-            if worker.fd in ready:
+            if worker.fd in readable:
                 answers = worker.receive()
                 if answers is None:
                     self._replace(worker, f"ended (status {worker.proc.wait()})")
                 else:
                     self._keep(answers)
-            elif worker.overdue(self.timeout, time.monotonic()) >= 0:
-                self._replace(worker, f"no progress for {self.timeout:.0f} s")
+            elif worker.wfd in writable:
+                if worker is not writing:  # `writing`'s bytes are written by _flush
+                    worker.write_some()
+            elif worker.left(self.timeout, time.monotonic()) <= 0:
+                self._replace(worker, _STUCK.format(self.timeout, BACKSTOP), timed_out=True)
 
-    def _replace(self, worker: _Worker, cause: str) -> None:
+    def _replace(self, worker: _Worker, cause: str, timed_out: bool = False) -> None:
         """Kill a stuck or dead worker: its oldest file gets no answer; the others go to
         a fresh worker if they were kept, else they get none either."""
         worker.close()
         self.workers.remove(worker)
         oldest = worker.waiting.popleft()
-        self._fail(oldest, f"the worker with this file {cause}")
+        self._fail(oldest, f"the worker with this file {cause}", timed_out)
         fresh = _Worker()
         self.workers.append(fresh)
         for request in worker.waiting:
             if request.frames is None:
-                self._fail(
-                    request, f"the worker with an earlier file {cause}; this one was too large to hand on"
-                )
+                why = f"the worker with an earlier file {cause}; this one was too large to hand on"
+                self._fail(request, why, timed_out)
                 continue
             request.worker = fresh
             fresh.waiting.append(request)
@@ -373,9 +387,11 @@ class Detector:
             fresh.unsent_bytes += request.size
         fresh.since = time.monotonic()
 
-    def _fail(self, request: _Request, why: str) -> None:
+    def _fail(self, request: _Request, why: str, timed_out: bool = False) -> None:
         request.dead, self.answers[request.ticket] = True, None
         self.failures[request.ticket] = why
+        if timed_out:
+            self.timeouts.add(request.ticket)
 
     def _keep(self, answers: list[tuple[int, Answer | None]]) -> None:
         for ticket, answer in answers:

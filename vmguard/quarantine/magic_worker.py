@@ -351,12 +351,18 @@ def _answer(validators, types: Types, stdin, stdout) -> bytes:  # noqa: ANN001
     stream = _top_stream(validators, frames)
     head = stream.peek(validators.HEAD_SIZE)
     mime = validators.own_type(stream.peek(validators.IDENTIFY_SIZE)) or types.mime(head) or None
+    mime = mime and validators.libmagic_type(mime)
     answer = {"mime": mime, "parts": [[mime, None]], "problem": None}
     if mime is None:
         answer["problem"] = ["type-unknown", "libmagic failed on this file"]
     else:
+        inside = validators.Inside(stream)
         try:
-            answer["parts"] = validators.vet(stream, types.mime, mime=mime)
+            answer["parts"] = validators.vet(stream, types.mime, mime=mime, inside=inside)
+            answer.update(inside.wire())  # member names, gzip FNAMEs: the parent judges them
+            # The type reported is the one whose validator admitted the bytes (libmagic's
+            # guess from the head may be text/plain for JSON, or JSON lines for text).
+            answer["mime"] = answer["parts"][0][0]
         except validators.Invalid as err:
             answer["problem"] = [err.code, str(err)]
             answer["parts"] = [[mime, validators.validator_for(mime)]]
@@ -375,6 +381,8 @@ _ENCODED: dict[tuple, bytes] = {}  # most files of a job get one of a few answer
 def _encoded(answer: dict) -> bytes:
     """The answer as JSON (made once per distinct answer, up to a bound)."""
     problem = answer["problem"]
+    if "members" in answer or "fnames" in answer:
+        return json.dumps(answer).encode()  # names: one file's own, not worth keeping
     key = (answer["mime"], *map(tuple, answer["parts"]), None if problem is None else tuple(problem))
     encoded = _ENCODED.get(key)
     if encoded is None:

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     NAME_COLLISION = "name-collision"  # equal to a sibling after NFKC and full case folding
     NAME_NOT_PORTABLE = "name-not-portable"  # names: portable; Windows cannot hold it
     NAME_TOO_LONG = "name-too-long"
+    NAME_TYPE = "name-type"  # its extension makes a client run it, or announces another type
     TOO_DEEP = "too-deep"
     FILE_TOO_LARGE = "file-too-large"
     TOTAL_TOO_LARGE = "total-too-large"
@@ -38,7 +39,8 @@ class Reason(StrEnum):
     TYPE_NOT_ALLOWED = "type-not-allowed"
     BINARY_IN_TEXT = "binary-in-text"  # detected as text, but has NUL bytes further on
     INVALID_FORMAT = "invalid-format"  # its type's validator found a broken rule (named)
-    TYPE_UNKNOWN = "type-unknown"  # the content detector timed out or crashed
+    TYPE_UNKNOWN = "type-unknown"  # the content detector crashed or could not tell
+    DETECTOR_TIMEOUT = "detector-timeout"  # its worker computed 10 s of CPU time without progress
     SCANNER_FLAGGED = "scanner-flagged"
     SCANNER_FAILED = "scanner-failed"  # the scanner timed out or could not run
     CHANGED_DURING_VET = "changed-during-vet"  # replaced, grew, shrank or rewritten

@@ -91,3 +91,37 @@ def colliding(names: Iterable[str]) -> set[str]:
     keys = {n: collision_key(n) for n in names if _is_utf8(n)}
     counts = Counter(keys.values())
     return {n for n, key in keys.items() if counts[key] > 1}
+
+
+def archive_reasons(
+    paths: Iterable[str], max_length: int, portable_only: bool = False
+) -> dict[str, list[Reason]]:
+    """The members of one archive (tar, zip; a directory's path ends in /) held to the
+    walk's own rules, as if unpacked: every component by name_reasons, the entries of
+    each directory by colliding, and one path listed twice (unpacking keeps only the
+    last: the others' bytes would be published but never seen). A leading ./ (GNU tar's
+    `tar cf x.tar .`) names the archive's own directory. Only paths with a reason."""
+    found: dict[str, list[Reason]] = {}
+    listed: Counter[str] = Counter()
+    files: set[str] = set()
+    children: dict[str, set[str]] = {}
+    for path in paths:
+        inner = path.removeprefix("./")
+        if inner == "":
+            continue  # "./": the directory the archive unpacks into
+        parts = (inner[:-1] if inner.endswith("/") else inner).split("/")
+        reasons = [r for part in parts for r in name_reasons(part, max_length, portable_only)]
+        if reasons:
+            found[path] = list(dict.fromkeys(reasons))
+            continue
+        listed["/".join(parts)] += 1
+        if not inner.endswith("/"):
+            files.add("/".join(parts))
+        for depth in range(len(parts)):
+            children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+    clash = {p for p, n in listed.items() if n > 1} | (files & set(children))  # a file as a directory
+    for parent, names in children.items():
+        clash |= {f"{parent}/{n}".lstrip("/") for n in colliding(names)}
+    for path in clash:
+        found.setdefault(path, []).append(Reason.NAME_COLLISION)
+    return found

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
-from vmguard.quarantine import hooks, structure
+from vmguard.quarantine import hooks, served, structure
 from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
 from vmguard.quarantine.copy import Content, Copier, Place, open_source
 from vmguard.quarantine.destination import Destination
@@ -301,9 +301,13 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     walked = None if outcome.walked is None else outcome.walked.result()
     answer = structure.judged(outcome.mime.result(), walked, content.size)
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
-    found = content_reasons(content, answer, outcome.executable, policy)
-    if answer is None and content.size:
-        found = [(r, outcome.mime.why_none() if r is Reason.TYPE_UNKNOWN else d) for r, d in found]
+    found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
+    if content.size and answer is not None:  # what a client makes of the name (served.py)
+        validators = tuple(v for _, v in answer.parts)
+        found += served.name_reasons(outcome.node.parts[-1], validators, admitted=not found)
+    if answer is None and content.size:  # why: the worker crashed, or ran out of time
+        lost = Reason.DETECTOR_TIMEOUT if outcome.mime.timed_out() else Reason.TYPE_UNKNOWN
+        found = [(lost, outcome.mime.why_none()) if r is Reason.TYPE_UNKNOWN else (r, d) for r, d in found]
     found += scan_reasons(outcome)
     verdict = Verdict.REJECTED if found else Verdict.ACCEPTED
     return Entry(

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from vmguard.quarantine.detect import _WORKER_ENV, Answer
+from vmguard.quarantine.answer import Answer
+from vmguard.quarantine.detect import _WORKER_ENV
 from vmguard.quarantine.validators import hdf5
 
 WALKER = Path(__file__).with_name("walk_worker.py")

@@ -393,8 +393,6 @@ ENC = "LIMIT (guide: 'encodings other than UTF-16 and whole-file base64' are not
 PACKED = "LIMIT (guide: 'data compressed inside the lab's formats' is not looked into): "
 LEAKS: dict[str, str] = {
     "ssh-hex.txt": ENC + "the key as hex is published",
-    "ssh-json-u-escaped.json": ENC
-    + "the key as a JSON string of \\uXXXX escapes is published (any JSON reader gets the key)",
     "ssh-hdf5-dataset-gzip-filter.h5": PACKED
     + "the key in an HDF5 dataset with the gzip filter is published",
     "ssh-root-tobjstring-zlib.root": PACKED + "the key in a zlib-compressed ROOT TObjString is published",

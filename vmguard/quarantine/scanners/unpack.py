@@ -6,7 +6,7 @@ file's own bytes. The yara engine scans each inner file here as a file of its ow
 windows of WINDOW bytes that overlap by OVERLAP, so that a match up to OVERLAP bytes long
 is never cut in two, and rules about a file's start (a keytab's header) see the inner
 file's first bytes in its first window. Inflation is the validators' own
-(vmguard.quarantine.validators.containers): the same bomb bound. Tar headers are read
+(vmguard.quarantine.validators.gzipfmt): the same bomb bound. Tar headers are read
 here, in bounded memory (this runs in the vet process, not in a sandboxed worker).
 A container that is not valid stops the inner scan; its validator rejects the file.
 """
@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from vmguard.core.display import shown
-from vmguard.quarantine.validators.containers import GZIP_MAGIC, STEP, _inflate
+from vmguard.quarantine.validators.gzipfmt import GZIP_MAGIC, inflate
+from vmguard.quarantine.validators.inside import STEP, Inside
 from vmguard.quarantine.validators.stream import Invalid, Stream
 
 WINDOW = 16 << 20
@@ -31,18 +32,22 @@ def is_container(head: bytes) -> bool:
     return head.startswith(GZIP_MAGIC) or head[TAR_MAGIC_AT : TAR_MAGIC_AT + 8] in TAR_MAGICS
 
 
-def inner_files(chunks: Iterator[bytes], where: str = "", depth: int = 0) -> Inner:
-    """(where, its chunks) for each file inside the container read from `chunks`."""
+def inner_files(
+    chunks: Iterator[bytes], where: str = "", depth: int = 0, inside: Inside | None = None
+) -> Inner:
+    """(where, its chunks) for each file inside the container read from `chunks`; the
+    inflation bound is the validators' own, one budget for every level."""
     stream = Stream(chunks)
+    inside = inside or Inside(stream)
     head = stream.peek(HEAD)
     if depth >= MAX_DEPTH or not is_container(head):
         return
     try:
         if head.startswith(GZIP_MAGIC):
-            yield from _inner_or_self(_inflate(stream), f"{where}gzip:", depth)
+            yield from _inner_or_self(inflate(stream, inside), f"{where}gzip:", depth, inside)
             return
         for name, chunks in _tar_members(stream):
-            yield from _inner_or_self(chunks, f"{where}tar:{shown(name[:200])}:", depth)
+            yield from _inner_or_self(chunks, f"{where}tar:{shown(name[:200])}:", depth, inside)
     except Invalid:
         return  # not valid: its validator rejects the file
 
@@ -90,12 +95,12 @@ class _Member:
         self.left = 0
 
 
-def _inner_or_self(chunks: Iterator[bytes], where: str, depth: int) -> Inner:
+def _inner_or_self(chunks: Iterator[bytes], where: str, depth: int, inside: Inside) -> Inner:
     """An inner file, or if it is a container itself, what that holds (its own bytes are
     compressed or headers; one that is not valid makes its validator reject the file)."""
     stream = Stream(chunks)
     if is_container(stream.peek(HEAD)):
-        yield from inner_files(_chunks(stream), where, depth + 1)
+        yield from inner_files(_chunks(stream), where, depth + 1, inside)
     else:
         yield where.rstrip(":"), _chunks(stream)
 

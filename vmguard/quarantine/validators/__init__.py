@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import containers, fits, hdf5, jsonfmt, root, text, ziparchive
+from . import containers, fits, gzipfmt, hdf5, jsonfmt, root, text, ziparchive
 from .identify import IDENTIFY_SIZE, executable_format, own_type
+from .inside import TOP, Inside, KnownAs
 from .stream import Invalid, Stream
 from .text import encoding_of
 
@@ -22,10 +23,12 @@ __all__ = [
     "HEAD_SIZE",
     "IDENTIFY_SIZE",
     "TYPES",
+    "Inside",
     "Invalid",
     "Stream",
     "encoding_of",
     "executable_format",
+    "libmagic_type",
     "own_type",
     "validator_for",
     "vet",
@@ -73,10 +76,20 @@ _SIMPLE: dict[str, Callable[[Stream], str]] = {
     "hdf5": hdf5.validate_top,
     "root": root.validate,
 }
-_CONTAINERS = {"gzip": containers.gzip, "tar": containers.tar, "zip": ziparchive.zip_}
+_CONTAINERS = {"gzip": gzipfmt.gzip, "tar": containers.tar, "zip": ziparchive.zip_}
 _BY_MIME = {mime: v for v, mimes in TYPES.values() for mime in mimes}
 
 Parts = containers.Parts
+
+
+# libmagic's guesses from the head that vmguard types otherwise: JSON lines (a JSON
+# formatter's log, print(list) lines) are text (each line is not checked as JSON).
+_GUESSES = {"application/x-ndjson": "text/plain"}
+
+
+def libmagic_type(mime: str) -> str:
+    """The type vmguard gives a file libmagic typed `mime` from its head."""
+    return _GUESSES.get(mime, mime)
 
 
 def validator_for(mime: str) -> str | None:
@@ -84,14 +97,25 @@ def validator_for(mime: str) -> str | None:
     return _BY_MIME.get(mime) or ("text" if mime.startswith("text/") else None)
 
 
-def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: str | None = None) -> Parts:
+def vet(
+    stream: Stream,
+    mime_of: Callable[[bytes], str],
+    depth: int = 0,
+    mime: str | None = None,
+    inside: Inside | None = None,
+    known: KnownAs = TOP,
+) -> Parts:
     """Type (unless the caller did) and validate one file or inner file to its last
-    byte; raises Invalid."""
+    byte; raises Invalid. `inside` gathers what its containers share (the inflation
+    budget, the names they hold); `known` is the name an inner file is known by."""
+    inside = inside or Inside(stream)
+    if depth and stream.at_end():
+        return []  # an empty file inside a container: no bytes, nothing to fear (as outside)
     head = stream.peek(HEAD_SIZE)
     exe = executable_format(head)
     if depth and exe:
         raise Invalid(f"{exe} inside a container", "executable-content")
-    mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or mime_of(head)
+    mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or libmagic_type(mime_of(head))
     name = validator_for(mime)
     if name == "text" and head.lstrip()[:1] in (b"{", b"["):
         return [_json_or_text(stream, mime)]
@@ -102,7 +126,10 @@ def vet(stream: Stream, mime_of: Callable[[bytes], str], depth: int = 0, mime: s
     if name in _CONTAINERS:
         if depth >= MAX_DEPTH:
             raise Invalid(f"{name}: nested more than {MAX_DEPTH} containers deep")
-        return _CONTAINERS[name](stream, lambda inner: vet(inner, mime_of, depth + 1))
+        vet_inner = lambda inner, known: vet(inner, mime_of, depth + 1, None, inside, known)  # noqa: E731
+        if name == "gzip":
+            return gzipfmt.gzip(stream, vet_inner, inside, known)
+        return _CONTAINERS[name](stream, vet_inner, inside)
     return [(mime, name)]
 
 

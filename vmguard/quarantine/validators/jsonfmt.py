@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from .jsonlayout import Escapes, Layout
 from .stream import Invalid, Stream
 
 FMT = "json"
@@ -33,6 +34,7 @@ RUN = 1024  # values a run takes at once: Python's re slows down on longer repet
 _ARRAY_RUN = re.compile(rf"(?:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
 _OBJECT_RUN = re.compile(rf"(?:{_WS}{_STRING}{_WS}:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
 _TRAILING_WS = re.compile(_WS)
+FINAL = ("", "\n")  # what may follow the value: nothing, or one newline
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 
 # What may come next.
@@ -55,6 +57,9 @@ class JsonChecker:
         self.bytes = 0
         self.stack: list[str] = []  # "[" or "{" for each open container
         self.state = VALUE
+        self.after = ""  # the white space after the value so far
+        self.layout = Layout()
+        self.escapes = Escapes()
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         try:
@@ -64,7 +69,11 @@ class JsonChecker:
             raise Invalid(f"json: byte {byte} is not valid UTF-8") from None
         self.bytes += len(chunk)
         self.buf += text
+        if not self.done and self.buf[:1] in (" ", "\t", "\n", "\r"):
+            raise Invalid("json: white space before the value (no serializer writes it)")
         pos = self._tokens(final)
+        self.escapes.feed(self.buf[:pos])
+        self.layout.feed(self.buf[:pos], self.state == END)
         self.done += pos
         self.buf = self.buf[pos:]
         if len(self.buf) > MAX_TOKEN:
@@ -76,6 +85,7 @@ class JsonChecker:
         self.feed(b"", final=True)
         if self.state != END:
             raise self._error(0, "the text ends inside the value")
+        self.layout.close()
         return FMT
 
     def _tokens(self, final: bool) -> int:
@@ -83,10 +93,16 @@ class JsonChecker:
         pos, buf = 0, self.buf
         while True:
             if self.state == END:
-                pos = _TRAILING_WS.match(buf, pos).end()
-                if pos < len(buf):
-                    raise self._error(pos, "extra data after the value")
-                return pos
+                end = _TRAILING_WS.match(buf, pos).end()
+                if end < len(buf):
+                    raise self._error(end, "extra data after the value")
+                self.after += buf[pos:end]
+                if self.after not in FINAL:
+                    raise Invalid(
+                        f"json: white space after the value other than one final newline "
+                        f"(at character {self.done + pos}; no serializer writes it)"
+                    )
+                return end
             run = self._run(buf, pos)
             if run is not None:
                 pos = run

@@ -1,175 +1,238 @@
-"""ROOT files, record by record to the last byte: the file header ("root", version,
-fBEGIN, fEND...), then from fBEGIN a chain of records (a key header naming its own
-position, its length, class, name and title, then its payload) or free gaps (a negative
-length; zeros or the remains of the record deleted there) that tiles the file exactly
-up to fEND, and fEND is the end of the file. The header's pointers to the free-segment
-and streamer-info records must land on records. Nothing may come before the header,
-between records, or after fEND."""
+"""ROOT files, every byte accounted for. As the bytes stream by: the file header ("root",
+version, fBEGIN, fEND...; its fields pinned to what the writer writes), then from fBEGIN
+records (a key header naming its own position, its length, class, name and title, then
+its payload) and the free space between them, up to fEND, the end of the file. A
+compressed payload is its blocks exactly (each block's header gives its size; the blocks
+fill the payload and inflate to the key's object length); a basket's key fields are
+uproot's. The directory structure is resolved at the end (root_tables.py): the
+FreeSegments record lists the free space exactly, every live record is in its
+directory's keys list with a key equal byte for byte to its own, the directories' UUIDs
+and reserved bytes are pinned, and what lies in free space is zeros, a whole record or
+the remains of the metadata the writer moved (root_remains.py)."""
 
 from __future__ import annotations
 
+import re
 import struct
+from array import array
 
+from . import root_codecs, root_tables
+from .root_model import FMT, Header, Record, RootWalk
 from .stream import Invalid, Stream
 
-FMT = "root"
 MAX_RECORDS = 20_000_000
 MAX_BEGIN = 4096  # ROOT writes its first record at 100 (kBEGIN)
-_WINDOW = 1 << 16  # freed space is skipped this much at a time
+MAX_KEPT = 64 << 20  # metadata and free space kept for the end's checks
+_WINDOW = 1 << 16  # free space is searched this much at a time
 _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
+_BLOCK = struct.Struct("<2sB3s3s")  # algorithm, method, compressed and inflated size (24-bit)
+ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> fCompress // 100
 # A TBasket's key goes on after the title: fVersion (2), fBufferSize, fNevBufSize,
 # fNevBuf, fLast (4 each) and a flag byte. Every other class's key ends at the title.
-_KEY_TAIL = {b"TBasket": 19}
+_BASKET = struct.Struct(">hiiiiB")
+# Records of data that no keys list names: a TTree's baskets, an RNTuple's blobs (its
+# pages, header and footer; uproot writes an RNTuple for f[name] = {...}).
+DATA = (b"TBasket", b"RBlob")
+# The metadata whose payload the end's checks read (directories, keys lists, FreeSegments,
+# the StreamerInfo) or free space may be the remains of (those, RNTuple anchors).
+KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple")
+_MAX_BUFFER = 1 << 30  # a basket's fBufferSize: ROOT's buffers stop at 1 GiB
+_MAX_COUNTS = 1 << 28  # an offsets array's capacity in a basket of at most 1 GiB
+_KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (64-bit seeks)
 
 
 def validate(stream: Stream) -> str:
-    begin, end, seeks = _file_header(stream)
-    starts = _records(stream, begin, end)
-    for name, seek in seeks.items():
-        if seek and seek not in starts:
-            raise Invalid(f"root: the header's {name} ({seek}) is not the start of a record")
+    walk = RootWalk(_file_header(stream), array("q"), {}, {}, set())
+    _records(stream, walk)
     stream.expect_end(FMT, "fEND, the end the header declares")
+    root_tables.resolve(walk)
     return FMT
 
 
-def _file_header(stream: Stream) -> tuple[int, int, dict[str, int]]:
+def _file_header(stream: Stream) -> Header:
     head = stream.peek(_LARGE.size)
     if not head.startswith(b"root"):
         raise Invalid("root: the file does not start with the ROOT signature")
     version = struct.unpack_from(">i", head, 4)[0]
     layout = _LARGE if version >= 1000000 else _SMALL
     fields = layout.unpack(stream.read(layout.size, "the file header", FMT))
-    _, _, begin, end, seek_free, _, _, _, units, _, seek_info, _, _ = fields
-    if units not in (4, 8) or not layout.size <= begin <= min(end, MAX_BEGIN):
+    (
+        _,
+        _,
+        begin,
+        end,
+        seek_free,
+        nbytes_free,
+        nfree,
+        nbytes_name,
+        units,
+        compress,
+        seek_info,
+        nbytes_info,
+        uuid,
+    ) = fields
+    if units != (8 if layout is _LARGE else 4) or not layout.size <= begin <= min(end, MAX_BEGIN):
         raise Invalid("root: the file header's units, fBEGIN or fEND are impossible")
     gap = stream.read(begin - layout.size, "the space between the header and fBEGIN", FMT)
     if gap.strip(b"\0"):
         raise Invalid("root: bytes between the file header and fBEGIN hold data")
-    return begin, end, {"fSeekFree": seek_free, "fSeekInfo": seek_info}
+    return Header(
+        begin, end, seek_free, nbytes_free, nfree, nbytes_name, compress, seek_info, nbytes_info, uuid
+    )
 
 
-def _records(stream: Stream, begin: int, end: int) -> set[int]:
-    """The offsets of the records that tile [fBEGIN, fEND)."""
-    starts: set[int] = set()
+def _records(stream: Stream, walk: RootWalk) -> None:
+    """The records and free space that tile [fBEGIN, fEND), each start kept in order."""
+    end = walk.header.end
     while stream.pos < end:
-        if len(starts) >= MAX_RECORDS:
+        if len(walk.starts) >= MAX_RECORDS:
             raise Invalid(f"root: more than {MAX_RECORDS} records")
-        offset = stream.pos
-        nbytes = struct.unpack(">i", stream.read(4, "a record's length", FMT))[0]
-        if nbytes == 0:  # freed space that uproot left as zeros (ROOT marks it negative)
-            _zero_gap(stream, end)
-            continue
-        if nbytes < 0:  # a free gap: its length, then zeros or the record deleted there
-            _inside(offset, -nbytes, end, 4)
-            _free_gap(stream, offset, -nbytes)
-            continue
-        starts.add(offset)
-        _inside(offset, nbytes, end, _KEY.size)
-        keylen = _key(stream, offset)
-        if keylen > nbytes:
-            raise Invalid(f"root: the record at {offset} has a key longer than the record")
-        stream.skip(nbytes - (stream.pos - offset), "a record", FMT)
-    return starts
+        walk.starts.append(stream.pos)
+        if _names_itself(stream.peek(_KEY.size + 8), stream.pos, end):
+            _record(stream, walk)
+        elif stream.pos == walk.header.begin:
+            raise Invalid(f"root: the record at fBEGIN ({stream.pos}) is no key naming its own position")
+        else:
+            _free(stream, walk)
+        if walk.kept > MAX_KEPT:
+            raise Invalid(f"root: more than {MAX_KEPT >> 20} MiB of metadata and free space (not supported)")
 
 
-def _free_gap(stream: Stream, offset: int, length: int) -> None:
-    """A gap ROOT marked free (its length negated): what it deleted there stays, so the
-    gap holds either the remains of that record (its key still names this offset, its
-    key fits in the gap; the payload is a record's, left to the scanners like any
-    other) or zeros. Anything else, a payload put in free space, is refused."""
-    if _stale_key(stream.peek(_KEY.size + 4), offset, length):
-        stream.skip(length - 4, "a free gap", FMT)
-        return
-    left = length - 4
-    while left:
-        data = stream.read(min(left, _WINDOW), "a free gap", FMT)
-        if data.strip(b"\0"):
-            first = stream.pos - len(data.lstrip(b"\0"))
-            raise Invalid(
-                f"root: the free gap at {offset} holds data that is not the record deleted "
-                f"there (a non-zero byte at {first}; freed space is zeros or that record)"
-            )
-        left -= len(data)
-
-
-def _stale_key(head: bytes, offset: int, length: int) -> bool:
-    """Whether head (a gap's bytes after its length) is the key of the record deleted at
-    offset: the key names that offset as its own and fits in the gap."""
+def _names_itself(head: bytes, offset: int, end: int) -> bool:
+    """Whether a key starts here: a positive length that fits before fEND, version 4 or
+    1004, a key length at least the header's, and this offset as its own position."""
     if len(head) < _KEY.size + 4:
         return False
-    version, _, _, keylen, _ = struct.unpack_from(">hiIhh", head)
-    wide = version > 1000
-    if wide and len(head) < _KEY.size + 8:
+    nbytes, version, _, _, keylen, _ = _KEY.unpack_from(head)
+    wide = version == 1004
+    if version not in (4, 1004) or (wide and len(head) < _KEY.size + 8):
         return False
-    seek = struct.unpack_from(">q" if wide else ">i", head, _KEY.size - 4)[0]
-    return seek == offset and _KEY.size <= keylen <= length
+    seek = struct.unpack_from(">q" if wide else ">i", head, _KEY.size)[0]
+    least = _KEY.size + (16 if wide else 8) + 3
+    return seek == offset and 0 < nbytes <= end - offset and least <= keylen <= nbytes
 
 
-def _zero_gap(stream: Stream, end: int) -> None:
-    """Skip the zeros of a freed space up to the next record. A record starts with its
-    length, whose first bytes may be zero too: it is the first of the (at most 4) offsets
-    up to the first non-zero byte whose key names that offset as its own."""
+def _free(stream: Stream, walk: RootWalk) -> None:
+    """Bytes that are no record, up to the next record or fEND: free space, which the
+    FreeSegments record must list (kept for root_tables and root_remains). uproot writes
+    nothing in the space it frees; ROOT negates the length of a record it deletes (so
+    that record's key does not start a record here)."""
+    start, end = stream.pos, walk.header.end
+    parts: list[bytes] = []
     while stream.pos < end:
-        window = stream.peek(min(_WINDOW, end - stream.pos))
-        zeros = len(window) - len(window.lstrip(b"\0"))
-        if zeros == len(window):
-            stream.skip(zeros, "freed space", FMT)
-            continue
-        stream.skip(max(zeros - 3, 0), "freed space", FMT)
-        for _ in range(4):
-            if _names_itself(stream):
-                return
-            if stream.peek(1) != b"\0":
-                break
-            stream.skip(1, "freed space", FMT)
-        raise Invalid(f"root: freed space at {stream.pos} is followed by bytes that are not a record")
+        window = stream.peek(min(_WINDOW, end - stream.pos) + _KEY.size + 8)
+        found = _next_key(window, stream.pos, end, first=0 if parts else 1)
+        take = found if found is not None else min(_WINDOW, end - stream.pos)
+        parts.append(stream.read(take, "free space", FMT))
+        walk.kept += take
+        if found is not None or walk.kept > MAX_KEPT:
+            break
+    walk.gaps[start] = b"".join(parts)
 
 
-def _names_itself(stream: Stream) -> bool:
-    """Whether a key header starts here and gives this offset as its own position."""
-    head = stream.peek(_KEY.size + 8)
-    if len(head) < _KEY.size + 4:
-        return False
-    nbytes, version = struct.unpack_from(">ih", head)
-    if version > 1000:  # 64-bit seeks
-        if len(head) < _KEY.size + 8:
-            return False
-        seek = struct.unpack_from(">q", head, _KEY.size)[0]
-    else:
-        seek = struct.unpack_from(">i", head, _KEY.size)[0]
-    return nbytes > 0 and seek == stream.pos
+def _next_key(window: bytes, base: int, end: int, first: int) -> int | None:
+    """The first offset in window (from first, before _WINDOW) where a key starts."""
+    for match in _KEY_VERSION.finditer(window, first + 4):
+        at = match.start() - 4
+        if at >= _WINDOW:
+            return None
+        if at >= first and _names_itself(window[at : at + _KEY.size + 8], base + at, end):
+            return at
+    return None
 
 
-def _inside(offset: int, length: int, end: int, least: int) -> None:
-    if length < least or offset + length > end:
-        raise Invalid(f"root: the record at {offset} ({length} bytes) does not fit before fEND ({end})")
+def _record(stream: Stream, walk: RootWalk) -> None:
+    offset = stream.pos
+    nbytes, version, objlen, _, keylen, _ = _KEY.unpack(stream.peek(_KEY.size))
+    key = stream.read(keylen, "a key", FMT)
+    klass, tail = _key_strings(key, offset, version == 1004)
+    if klass == b"TBasket":
+        _basket_tail(tail, offset, keylen, objlen)
+    elif tail:
+        raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
+    size = nbytes - keylen
+    if size != objlen:
+        walk.algorithms.add(_blocks(stream, offset, size, objlen))
+        body = None
+    elif klass not in KEPT:  # data: a basket's, a histogram's...
+        stream.skip(size, "a record's payload", FMT)
+        body = None
+    else:  # uncompressed metadata: kept for the directory checks and the free space's
+        body = stream.read(size, "a record", FMT)
+        walk.kept += size
+    if klass not in DATA:
+        walk.records[offset] = Record(offset, nbytes, key, klass, body)
+        walk.kept += keylen
 
 
-def _key(stream: Stream, offset: int) -> int:
-    """Read a key header after its Nbytes; returns its declared length (KeyLen)."""
-    _, version, _, _, keylen, _ = _KEY.unpack(b"\0\0\0\0" + stream.read(_KEY.size - 4, "a key", FMT))
-    wide = version > 1000
-    seek_key = struct.unpack(">q" if wide else ">i", stream.read(8 if wide else 4, "a key", FMT))[0]
-    stream.skip(8 if wide else 4, "a key", FMT)  # the parent directory's seek
-    if seek_key != offset:
-        raise Invalid(f"root: the record at {offset} says it is at {seek_key}")
-    class_name = _string(stream, "class name", keep=True)
-    _string(stream, "name")
-    _string(stream, "title")
-    stream.skip(_KEY_TAIL.get(class_name, 0), "a basket key", FMT)
-    if stream.pos - offset != keylen:
-        raise Invalid(f"root: the key at {offset} is {stream.pos - offset} bytes, not its KeyLen {keylen}")
-    return keylen
+def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, bytes]:
+    """A key's class name and the bytes after its title."""
+    at = _KEY.size + (16 if wide else 8)
+    strings = []
+    for _ in range(3):
+        text, at = read_string(key, at, f"the key at {offset}")
+        strings.append(text)
+    return strings[0], key[at:]
 
 
-def _string(stream: Stream, field: str, keep: bool = False) -> bytes:
-    """A key's length-prefixed string (kept only when asked: class names are short)."""
-    length = stream.read(1, f"a key's {field}", FMT)[0]
+def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
+    """A length-prefixed string of ROOT's (a byte, or 255 and a 4-byte length) at `at`;
+    returns it and the offset after it."""
+    if at >= len(data):
+        raise Invalid(f"root: {where} ends inside a string")
+    length, at = data[at], at + 1
     if length == 255:
-        length = struct.unpack(">i", stream.read(4, f"a key's {field}", FMT))[0]
-    if keep and length <= 64:
-        return bytes(stream.read(length, f"a key's {field}", FMT))
-    stream.skip(length, f"a key's {field}", FMT)
-    return b""
+        if at + 4 > len(data):
+            raise Invalid(f"root: {where} ends inside a string")
+        length, at = struct.unpack_from(">i", data, at)[0], at + 4
+    if at + length > len(data):
+        raise Invalid(f"root: {where} ends inside a string")
+    return data[at : at + length], at + length
+
+
+def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
+    """A basket key's 19 bytes after its title (no reader uses its buffer size, flag or
+    counts): TBasket version 2 (ROOT 5) or 3, flag 0; fLast where the entries end (after
+    the key), and the counts the entries': fixed-size entries fill the object (fNevBuf x
+    fNevBufSize); else an offsets array of fNevBuf + 1 follows them, fNevBufSize its
+    capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled as it
+    grows, from a length the job may set). fBufferSize is the branch's basket size, which
+    the job sets (uproot: 32000): bounded, not pinned ("what exactness leaves")."""
+    if len(tail) != _BASKET.size:
+        raise Invalid(f"root: the basket key at {offset} is not {_BASKET.size} bytes after its title")
+    version, buffer_size, size, count, last, flag = _BASKET.unpack(tail)
+    fixed = last == keylen + objlen and count * size == objlen
+    capacity = size == 1000 or count + 1 <= size <= _MAX_COUNTS
+    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and capacity
+    if version not in (2, 3) or not 0 < buffer_size <= _MAX_BUFFER or flag or not (fixed or offsets):
+        raise Invalid(
+            f"root: the basket at {offset} has fVersion {version}, fBufferSize {buffer_size}, flag {flag}, "
+            f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: ROOT and uproot write 2 or 3, a basket "
+            f"size up to {_MAX_BUFFER}, 0 and the counts of its entries"
+        )
+
+
+def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> int:
+    """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
+    fill the payload exactly and inflate to objlen, in one algorithm; returns it."""
+    end, inflated, algorithm = stream.pos + size, 0, None
+    while stream.pos < end:
+        if end - stream.pos < _BLOCK.size:
+            raise Invalid(f"root: the record at {offset} ends inside a block header")
+        tag, _, packed, full = _BLOCK.unpack(stream.read(_BLOCK.size, "a block header", FMT))
+        if tag not in ALGORITHMS or algorithm not in (None, ALGORITHMS[tag]):
+            raise Invalid(f"root: the record at {offset} has a block of algorithm {tag!r}")
+        algorithm = ALGORITHMS[tag]
+        length = int.from_bytes(packed, "little")
+        if length > end - stream.pos:
+            raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
+        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset)
+        inflated += int.from_bytes(full, "little")
+    if inflated != objlen or algorithm is None:
+        raise Invalid(
+            f"root: the blocks of the record at {offset} inflate to {inflated} bytes, "
+            f"not its object length {objlen}"
+        )
+    return algorithm

@@ -23,9 +23,10 @@ _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _LATIN1_CONTROL = re.compile(b"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # the same, as Latin-1 bytes
 _ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
 _MARKUP = re.compile(
-    r"<\s*(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml", re.IGNORECASE
+    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml",
+    re.IGNORECASE,  # a namespace prefix too: XML runs <h:script> in the XHTML namespace
 )
-_TAIL = 16  # characters kept across chunks, so markup cut by a chunk boundary is seen
+_TAIL = 64  # characters kept across chunks, so markup cut by a chunk boundary is seen
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Looked up once (a lookup per file cost more than the check of a 4 KiB file's bytes).
 _DECODERS = {enc: codecs.getincrementaldecoder(enc) for enc in ("utf-8", *(enc for _, enc in _BOMS))}

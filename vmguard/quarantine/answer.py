@@ -1,0 +1,47 @@
+"""A worker's answer for one file (detect.py), parsed once per distinct answer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a worker found: the file's type, the (type, validator) of the file and of
+    each file inside it (validator None: none exists for that type), and the rule the
+    bytes break as (reason code, detail), if any."""
+
+    mime: str
+    parts: tuple[tuple[str, str | None], ...]
+    problem: tuple[str, str] | None = None
+    # Names inside: (archive number, member path; a directory's ends in /), and gzip
+    # FNAMEs as (member name or None for the file's own, ".gz" taken off, FNAME).
+    members: tuple[tuple[int, str], ...] = ()
+    fnames: tuple[tuple[str | None, int, str], ...] = ()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Answer | None:
+        """Most answers of a job are the same few bytes: each is parsed once."""
+        if (known := _DECODED.get(data, _UNSEEN)) is not _UNSEEN:
+            return known
+        try:
+            d = json.loads(data)
+            parts = tuple((str(m), None if v is None else str(v)) for m, v in d["parts"])
+            problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
+            members = tuple((int(a), str(p)) for a, p in d.get("members", ()))
+            fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
+            answer = cls(str(d["mime"]), parts, problem, members, fnames)
+        except (ValueError, KeyError, TypeError, IndexError):
+            answer = None
+        if answer is not None and (answer.members or answer.fnames):
+            return answer  # one file's names: not kept
+        if len(_DECODED) >= DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[data] = answer
+        return answer
+
+
+DECODED_MAX = 1024  # distinct answers kept parsed (each a few hundred bytes)
+_DECODED: dict[bytes, Answer | None] = {}
+_UNSEEN = object()

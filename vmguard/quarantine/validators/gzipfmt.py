@@ -1,0 +1,122 @@
+"""gzip (RFC 1952), member by member, to the last byte, as it streams.
+
+Each member's header is read here, not by zlib, so that its free fields are pinned to
+what gzip, zlib and Python's gzip write: FLG may carry only FNAME (no FTEXT, FHCRC,
+FEXTRA, FCOMMENT or reserved bit: bytes or bits nothing reads); XFL is 0, 2 or 4 (the
+level hint) and OS 3 (Unix) or 255 (unknown); the FNAME, if any, goes to the parent,
+which requires it to be the name the gzip is published as without .gz (`gunzip -N`
+creates that name). The deflate data is inflated raw and the trailer's CRC-32 and
+ISIZE are compared here; the padding bits of stored blocks and after the last block
+are zero (deflateblocks.py). A member that inflates to nothing is refused unless it is
+the file's only one (an empty file, gzipped): empty members are free headers (MTIME)
+at 20 bytes each. Left free: MTIME (32 bits a member, at most MAX_MEMBERS members),
+the XFL/OS choice, and the deflate encoding itself (docs/quarantine.md).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+
+from .deflateblocks import inflater
+from .inside import MAX_MEMBERS, STEP, TOP, Inside, KnownAs
+from .stream import Invalid, Stream
+
+Parts = list[tuple[str, str | None]]  # (MIME type, validator) of the file and what it holds
+FMT = "gzip"
+GZIP_MAGIC = b"\x1f\x8b"
+MAGIC = GZIP_MAGIC + b"\x08"  # and CM 8 (deflate), the only method
+FNAME = 0x08
+_FLAGS = {0x01: "FTEXT", 0x02: "FHCRC", 0x04: "FEXTRA", 0x10: "FCOMMENT"}
+XFL_WRITTEN = (0, 2, 4)  # level not given / 9 (best) / 1 (fast): gzip, zlib, Python
+OS_WRITTEN = (3, 255)  # Unix (gzip, zlib, pigz), unknown (Python's gzip module)
+MAX_FNAME = 4096  # bytes read looking for the NUL (a name longer is refused by the parent anyway)
+FEED = 1 << 16
+
+
+def gzip(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Inside, known: KnownAs) -> Parts:
+    inflated = Stream(_inflate(stream, inside, known))
+    parts = inner(inflated, (known[0], known[1] + 1))
+    for _ in inflated.chunks():  # to the end: the last CRC, and nothing after
+        pass
+    return [("application/gzip", "gzip"), *parts]
+
+
+def inflate(stream: Stream, inside: Inside) -> Iterator[bytes]:
+    """The inflated bytes of every member, checked as the validator checks them (for the
+    scanners, which see what a gzip holds)."""
+    return _inflate(stream, inside, TOP)
+
+
+def _inflate(stream: Stream, inside: Inside, known: KnownAs) -> Iterator[bytes]:
+    members = 0
+    while True:
+        members += 1
+        if members > MAX_MEMBERS:
+            raise Invalid(f"gzip: more than {MAX_MEMBERS} members")
+        fname = _header(stream, members)
+        if fname is not None:
+            inside.fname(known, fname)
+        size = yield from _member(stream, inside)
+        last = stream.at_end()
+        if size == 0 and not (last and members == 1):
+            raise Invalid(
+                "gzip: an empty member beside others (its header's MTIME would be free bytes); "
+                "only a file that is one empty member is accepted"
+            )
+        if last:
+            return
+
+
+def _header(stream: Stream, number: int) -> str | None:
+    """One member's header: its FNAME (decoded as the filesystem would), or None."""
+    where = stream.pos
+    if stream.peek(3) != MAGIC:
+        if number == 1:
+            raise Invalid("gzip: not a gzip member (magic or method)")
+        raise Invalid(f"gzip: bytes after the last member (offset {where})")
+    head = stream.read(10, "a member header", FMT)
+    flg, xfl, os_ = head[3], head[8], head[9]
+    bad = [name for bit, name in _FLAGS.items() if flg & bit] + (["a reserved bit"] if flg & 0xE0 else [])
+    if bad:
+        raise Invalid(
+            f"gzip: member at {where} sets {', '.join(bad)} in its header (bytes or bits no reader "
+            "returns; gzip, zlib and Python's gzip write none of them)"
+        )
+    if xfl not in XFL_WRITTEN or os_ not in OS_WRITTEN:
+        raise Invalid(
+            f"gzip: member at {where} has XFL {xfl} and OS {os_} "
+            f"(written: XFL {XFL_WRITTEN}, OS {OS_WRITTEN})"
+        )
+    return _fname(stream) if flg & FNAME else None
+
+
+def _fname(stream: Stream) -> str:
+    data = stream.peek(MAX_FNAME)
+    end = data.find(b"\0")
+    if end < 0:
+        raise Invalid(f"gzip: a member's FNAME is longer than {MAX_FNAME} bytes or has no end")
+    stream.read(end + 1, "a member's FNAME", FMT)
+    return data[:end].decode("utf-8", "surrogateescape")
+
+
+def _member(stream: Stream, inside: Inside) -> Iterator[bytes]:
+    """The member's deflate data, inflated; then its trailer checked. Returns its size."""
+    d, crc, size = inflater(STEP, FMT), 0, 0
+    try:
+        while not d.eof:
+            data = stream.peek(FEED)
+            out, consumed = d.decompress(data)  # nothing left to read: what zlib still holds
+            if not data and not out:
+                raise Invalid("gzip: the file ends inside a member")
+            stream.skip(consumed, "", FMT)
+            inside.spend(len(out), FMT)
+            crc, size = zlib.crc32(out, crc), size + len(out)
+            yield out
+    finally:
+        d.close()
+    want_crc, want_size = struct.unpack("<II", stream.read(8, "a member's trailer", FMT))
+    if (want_crc, want_size) != (crc, size & 0xFFFFFFFF):
+        raise Invalid("gzip: a member's CRC-32 or length does not match its data")
+    return size

@@ -1,0 +1,130 @@
+"""What ROOT free space may hold. uproot writes nothing in the space it frees: a record it
+moved (the StreamerInfo, a keys list, when they outgrow their place) stays where it was,
+whole or behind records later written over its start, and space it reserved but never
+wrote stays zeros. So free space is zeros, a record deleted there (its payload like any
+record's: left to the scanners), or the remains of moved metadata, recomputed from the
+metadata now live: runs of at least MIN_RUN bytes found verbatim in a live uncompressed
+record (an older StreamerInfo is the newer one's streamers, an older keys list its keys),
+with at most LOOSE bytes between them (the fields that changed when it moved: lengths,
+counts, positions), or an older FreeSegments record (its segments in order). A payload
+written into free space is none of them."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from .root_model import RootWalk
+from .stream import Invalid
+
+MIN_RUN = 24
+# The metadata uproot moves when it outgrows its place: a free record of another class is
+# one deleted (del f[name]), its payload a record's like a live one's.
+MOVED = (b"TList", b"TFile", b"TDirectory", b"TDirectoryFile")
+LOOSE = 24  # bytes of a moved record (its key whole) that are neither zeros nor in a run,
+HEAD = 96  # all in its first HEAD bytes (its key and list header)
+# Bytes of the file's other free stretches (and keys lists' slack) that are neither: an
+# RNTuple's older envelope tail (its checksum) left in a segment too short to be reused.
+LOOSE_STRETCHES = 24
+_KEY = struct.Struct(">ihiIhh")
+_SEGMENT = struct.Struct(">hii")
+_SEGMENT_LARGE = struct.Struct(">hqq")
+_ZEROS = re.compile(b"\0+")
+
+
+def check(walk: RootWalk, free: set[int]) -> None:
+    """Each free stretch, free uncompressed record and keys list's slack."""
+    live = [
+        r.key + r.body[: len(r.body) - len(walk.slack.get(r.offset, b""))]  # a keys list without its slack
+        for r in walk.records.values()
+        if r.body is not None and r.offset not in free
+    ]
+    budget = [LOOSE_STRETCHES]  # shared by the file's free stretches
+    for offset in sorted(free):
+        record = walk.records.get(offset)
+        if offset in walk.gaps:
+            deleted = _deleted(walk.gaps[offset], offset)
+            _covered(walk.gaps[offset][deleted:], live, offset + deleted, budget)
+        elif (
+            record is not None
+            and record.body is not None
+            and record.klass in MOVED
+            and not segments(record.body)
+        ):
+            _covered(record.key + record.body, live, offset, [LOOSE], HEAD)
+    for offset, slack in walk.slack.items():
+        _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget)
+
+
+def segments(body: bytes) -> bool:
+    """Whether body is a FreeSegments record's: segments [first, last] in increasing
+    order, not overlapping (version 1, or 1001 with 64-bit positions past 2 GB)."""
+    at, previous = 0, -1
+    while at < len(body):
+        large = body[at : at + 2] == b"\3\351"  # 1001
+        layout = _SEGMENT_LARGE if large else _SEGMENT
+        if at + layout.size > len(body) or not (large or body[at : at + 2] == b"\0\1"):
+            return False
+        _, first, last = layout.unpack_from(body, at)
+        if not previous < first <= last:
+            return False
+        at, previous = at + layout.size, last
+    return bool(body)
+
+
+def _deleted(data: bytes, offset: int) -> int:
+    """The length of the record ROOT deleted at the start of a free stretch (0: none):
+    its length negated, the rest of its key as it was (naming this offset as its own).
+    Its payload is a record's; what follows it in the stretch is free space."""
+    if len(data) < _KEY.size + 8:
+        return 0
+    nbytes, version, _, _, keylen, _ = _KEY.unpack_from(data)
+    seek = struct.unpack_from(">q" if version == 1004 else ">i", data, _KEY.size)[0]
+    if version in (4, 1004) and seek == offset and _KEY.size < keylen <= -nbytes <= len(data):
+        return -nbytes
+    return 0
+
+
+def _covered(data: bytes, live: list[bytes], offset: int, loose: list[int], head: int | None = None) -> None:
+    """data is zeros and runs of live metadata, but for loose[0] bytes (the count left is
+    kept in loose), in its first `head` bytes if given."""
+    at = 0
+    while at < len(data):
+        zeros = _ZEROS.match(data, at)
+        if zeros:
+            at = zeros.end()
+            continue
+        run = _longest(data, at, live)
+        if run >= MIN_RUN:
+            at += run
+            continue
+        loose[0], at = loose[0] - 1, at + 1
+        if loose[0] < 0 or at > (head or len(data)):
+            raise Invalid(
+                f"root: the free space at {offset} holds data that is not the remains of a record "
+                f"the writer moved (free space is zeros, a record, or remains of the live metadata; "
+                f"byte {offset + at - 1} is none: a payload, or what is left of a deleted object "
+                "written over, which vmguard cannot check: copy the objects into a new file)"
+            )
+
+
+def _longest(data: bytes, at: int, live: list[bytes]) -> int:
+    """The length of the longest run of data from `at` found in a live record (0 if it is
+    shorter than MIN_RUN and not the rest of data)."""
+
+    def found(n: int) -> bool:
+        piece = data[at : at + n]
+        return any(piece in record for record in live)
+
+    if at + MIN_RUN > len(data):  # the last piece: shorter, where a run was cut off
+        return MIN_RUN if found(len(data) - at) else 0
+    if not found(MIN_RUN):
+        return 0
+    low, high = MIN_RUN, MIN_RUN * 2
+    while at + high <= len(data) and found(high):
+        low, high = high, high * 2
+    high = min(high, len(data) - at + 1)
+    while high - low > 1:  # found(low), not found(high) (or past the end)
+        middle = (low + high) // 2
+        low, high = (middle, high) if found(middle) else (low, middle)
+    return low

@@ -1,0 +1,331 @@
+"""A ROOT file's tables, checked once the walk (root.py) has seen every byte.
+
+The FreeSegments record (fSeekFree) lists the free space exactly: each stretch the walk
+found that is no record lies in one of its segments, and each segment starts and ends
+where records or stretches do. The top directory (at fBEGIN) and each subdirectory name
+their keys list; every record outside the free segments is a directory, a keys list,
+FreeSegments, the StreamerInfo (fSeekInfo), a basket, or listed once in its directory's
+keys list with a key equal to its own byte for byte (readers use the list's copy: a
+record's own key is otherwise free). The header's fCompress is the compression its
+blocks use; UUIDs are pinned as far as the writer makes them (see uuids)."""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from bisect import bisect_left
+
+from . import root_remains
+from .root_model import Header, Record, RootWalk
+from .stream import Invalid
+
+_KEY = struct.Struct(">ihiIhh")
+_FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
+_FREE_LARGE = struct.Struct(">hqq")  # version 1001
+_START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
+_DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
+_DIR_LARGE = struct.Struct(">hIIiiqqq")
+_DIRECTORY = (b"TDirectory", b"TDirectoryFile")
+_LEVELS = {1: 9, 2: 9, 4: 12, 5: 22}  # uproot's levels for each algorithm of fCompress
+MAX_DIRECTORIES = 100_000
+MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
+_UUID_DELAY = 10**8  # 10 s in 100 ns: uproot makes the directory's UUID right after the file's
+
+
+def resolve(walk: RootWalk) -> None:
+    _compress(walk.header, walk.algorithms)
+    free = _free_items(walk, _free_segments(walk))
+    listed = _directories(walk, free)
+    for record in walk.records.values():
+        if record.offset not in free and record.offset not in listed:
+            raise Invalid(
+                f"root: the record at {record.offset} ({record.klass.decode('latin-1')}) is in no "
+                "directory's keys list"
+            )
+    root_remains.check(walk, free)
+
+
+def key_fields(key: bytes) -> tuple[int, int, int]:
+    """(fSeekKey, fSeekPdir, fCycle) of a key."""
+    version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
+    seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, _KEY.size)
+    return seek, parent, cycle
+
+
+def _compress(header: Header, algorithms: set[int]) -> None:
+    """fCompress (only a writer uses it) names an algorithm and level uproot writes, and
+    the algorithm of the compressed blocks when there are any."""
+    algorithm, level = divmod(header.compress, 100)
+    if level > _LEVELS.get(algorithm, -1) or (algorithms and algorithm not in algorithms):
+        raise Invalid(
+            f"root: the header's fCompress {header.compress} is not the compression of the "
+            f"file's blocks (algorithm {sorted(algorithms) or 'any'}, as 100 x algorithm + level)"
+        )
+
+
+def _free_segments(walk: RootWalk) -> list[tuple[int, int]]:
+    """The FreeSegments record's segments [first, last + 1), in order, without the last
+    one (fEND to infinity), checked against the header."""
+    h = walk.header
+    record = _record_at(walk, h.seek_free, "fSeekFree")
+    if record.body is None or record.nbytes != h.nbytes_free:
+        raise Invalid(
+            f"root: the FreeSegments record at {h.seek_free} is not fNbytesFree ({h.nbytes_free}) bytes"
+        )
+    body, at, segments = record.body, 0, []
+    while at < len(body):
+        large = struct.unpack_from(">h", body.ljust(2, b"\0"), at)[0] == 1001
+        layout = _FREE_LARGE if large else _FREE_SMALL
+        if at + layout.size > len(body) or (not large and body[at : at + 2] != b"\0\1"):
+            raise Invalid(f"root: the FreeSegments record at {h.seek_free} holds bytes that are no segment")
+        _, first, last = layout.unpack_from(body, at)
+        segments.append((first, last + 1))
+        at += layout.size
+    if (
+        len(segments) != h.nfree
+        or not segments
+        or segments[-1][0] != h.end
+        or segments[-1][1] <= _START_BIG_FILE
+    ):
+        raise Invalid(
+            f"root: the FreeSegments record at {h.seek_free} does not end with fEND (nfree {h.nfree})"
+        )
+    segments.pop()
+    previous = h.begin
+    for first, stop in segments:
+        if not previous <= first < stop <= h.end:
+            raise Invalid(f"root: the free segment [{first}, {stop}) is out of order or outside the file")
+        previous = stop
+    return segments
+
+
+def _free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
+    """The starts of the records and stretches inside free segments. Each segment starts
+    and ends where they do; each stretch that is no record lies in a segment."""
+    starts, free = walk.starts, set()
+    for first, stop in _merged(segments):
+        i, j = bisect_left(starts, first), bisect_left(starts, stop)
+        if (
+            i == len(starts)
+            or starts[i] != first
+            or (stop != walk.header.end and (j == len(starts) or starts[j] != stop))
+        ):
+            raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
+        free.update(starts[i:j])
+    for offset in walk.gaps:
+        if offset not in free and not _segments_tail(walk, offset):
+            raise Invalid(
+                f"root: {len(walk.gaps[offset])} bytes at {offset} are neither a record nor in a "
+                "segment the FreeSegments record lists"
+            )
+    return free
+
+
+def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Segments that touch joined: free space the walk sees as one stretch."""
+    out: list[tuple[int, int]] = []
+    for first, stop in segments:
+        if out and out[-1][1] == first:
+            out[-1] = (out[-1][0], stop)
+        else:
+            out.append((first, stop))
+    return out
+
+
+def _segments_tail(walk: RootWalk, offset: int) -> bool:
+    """Whether the stretch at offset is what a FreeSegments record left behind when it
+    shrank in place (uproot does not free those bytes): right after a record of segments
+    (an older FreeSegments, or the live one), at most MAX_TAIL more segments, each zeros
+    or of version 1."""
+    tail = walk.gaps[offset]
+    i = bisect_left(walk.starts, offset)
+    before = walk.records.get(walk.starts[i - 1]) if i else None
+    if before is None or before.body is None or before.offset + before.nbytes != offset:
+        return False
+    if len(before.body) % _FREE_SMALL.size or before.body[:2] != b"\0\1" or before.klass != b"TFile":
+        return False
+    if len(tail) % _FREE_SMALL.size or len(tail) > MAX_TAIL * _FREE_SMALL.size:
+        return False
+    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), _FREE_SMALL.size)]
+    return all(
+        entry == (0, 0, 0) or (entry[0] == 1 and 0 <= entry[1] <= entry[2] <= _START_BIG_FILE)
+        for entry in entries
+    )
+
+
+def _record_at(walk: RootWalk, offset: int, what: str) -> Record:
+    record = walk.records.get(offset)
+    if record is None:
+        raise Invalid(f"root: {what} ({offset}) is not the start of a record")
+    return record
+
+
+def _directories(walk: RootWalk, free: set[int]) -> set[int]:
+    """Walk the directories from the top one; returns the offsets of the records they
+    account for (directories, keys lists, listed records, FreeSegments, StreamerInfo)."""
+    h = walk.header
+    top = _record_at(walk, h.begin, "fBEGIN")
+    name, title, at = _named(top)
+    if top.klass != b"TFile" or at != h.nbytes_name - len(top.key):
+        raise Invalid(f"root: the record at fBEGIN ({h.begin}) is not the file's directory (fNbytesName)")
+    info = _record_at(walk, h.seek_info, "fSeekInfo")
+    if info.klass != b"TList" or info.nbytes != h.nbytes_info or not _list_slack(walk, info):
+        raise Invalid(
+            f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes "
+            "holding its list"
+        )
+    listed = {h.begin, h.seek_free, h.seek_info}
+    expected = {
+        top: (name, title, b"TFile", 0),
+        walk.records[h.seek_free]: (name, title, b"TFile", h.begin),
+        info: (b"StreamerInfo", b"Doubly linked list", b"TList", h.begin),
+    }
+    for record, (*strings, parent) in expected.items():
+        if record.offset in free or (*_strings(record.key), *key_fields(record.key)[1:]) != (
+            *strings,
+            parent,
+            1,
+        ):
+            raise Invalid(
+                f"root: the key of the record at {record.offset} is not the one ROOT and uproot write "
+                "(the file's name and title, the top directory as parent, cycle 1)"
+            )
+    todo = [(top, at, name, title)]
+    while todo:
+        if len(listed) > MAX_DIRECTORIES * 64:
+            raise Invalid("root: too many records in directories")
+        directory, at, name, title = todo.pop()
+        for sub in _keys_list(walk, free, listed, directory, at, (name, title)):
+            sub_name, sub_title, _ = _strings(sub.key)
+            todo.append((sub, 0, sub_name, sub_title))
+    return listed
+
+
+def _list_slack(walk: RootWalk, record: Record) -> bool:
+    """Whether an uncompressed TList's byte count (with ROOT's kByteCountMask) fits in its
+    payload; what follows it (the space uproot reserved) is kept as slack, to hold zeros
+    or remains like a keys list's. A compressed one is its blocks."""
+    if record.body is None:
+        return True
+    count = struct.unpack_from(">I", record.body.ljust(4, b"\0"))[0]
+    end = (count & ~0x40000000) + 4
+    walk.slack[record.offset] = record.body[end:]
+    return count & 0x40000000 != 0 and end <= len(record.body)
+
+
+def _named(record: Record) -> tuple[bytes, bytes, int]:
+    """The top directory's TNamed (name, title) and where its TDirectory part starts."""
+    body = _body(record)
+    name, at = _string(body, 0, record.offset)
+    title, at = _string(body, at, record.offset)
+    return name, title, at
+
+
+def _strings(key: bytes) -> tuple[bytes, bytes, bytes]:
+    """A key's (name, title, class)."""
+    at = _KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+    klass, at = _string(key, at, 0)
+    name, at = _string(key, at, 0)
+    title, _ = _string(key, at, 0)
+    return name, title, klass
+
+
+def _string(data: bytes, at: int, offset: int) -> tuple[bytes, int]:
+    from .root import read_string  # root imports this module
+
+    return read_string(data, at, f"the record at {offset}")
+
+
+def _body(record: Record) -> bytes:
+    if record.body is None:
+        raise Invalid(f"root: the directory record at {record.offset} is compressed")
+    return record.body
+
+
+def _keys_list(
+    walk: RootWalk, free: set[int], listed: set[int], directory: Record, at: int, names: tuple[bytes, bytes]
+) -> list[Record]:
+    """A directory's TDirectory part (from `at` in its payload) and its keys list: each
+    listed record's own key is the list's copy; returns the subdirectories."""
+    seek_keys, nbytes_keys = _directory_part(walk.header, directory, at)
+    keys = _record_at(walk, seek_keys, f"the keys list of the directory at {directory.offset}")
+    name, title, klass = _strings(keys.key)
+    if (
+        seek_keys in free
+        or seek_keys in listed
+        or keys.nbytes != nbytes_keys
+        or (name, title) != names
+        or klass != directory.klass
+        or key_fields(keys.key)[1] not in _keys_parents(directory)
+        or key_fields(keys.key)[2] != key_fields(directory.key)[2]
+    ):
+        raise Invalid(
+            f"root: the keys list at {seek_keys} is not the one of the directory at {directory.offset}"
+        )
+    listed.add(seek_keys)
+    body, subdirectories = _body(keys), []
+    count, at = struct.unpack_from(">i", body.ljust(4, b"\0"))[0], 4
+    for _ in range(count):
+        keylen = struct.unpack_from(">h", body.ljust(at + 16, b"\0"), at + 14)[0]
+        copy = body[at : at + keylen]
+        record = walk.records.get(key_fields(copy.ljust(_KEY.size + 16, b"\0"))[0] if keylen > 0 else -1)
+        if keylen <= _KEY.size or record is None or record.key != copy or record.offset in free:
+            raise Invalid(f"root: a key in the keys list at {seek_keys} is not the key of a record ({at})")
+        if record.offset in listed or key_fields(copy)[1] != directory.offset:
+            raise Invalid(f"root: the record at {record.offset} is listed twice or in another directory")
+        listed.add(record.offset)
+        if record.klass in _DIRECTORY:
+            subdirectories.append(record)
+        at += keylen
+    if count < 0:
+        raise Invalid(f"root: the keys list at {seek_keys} has {count} keys")
+    walk.slack[seek_keys] = body[at:]  # zeros, or what the space held before
+    return subdirectories
+
+
+def _keys_parents(directory: Record) -> tuple[int, ...]:
+    """What a keys list's key may give as its directory: the directory itself (ROOT, and
+    uproot's top directory) or the directory's parent (uproot's subdirectories)."""
+    parent = key_fields(directory.key)[1]
+    return (directory.offset, parent) if parent else (directory.offset,)
+
+
+def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, int]:
+    """A TDirectory's fields from `at` to the end of its payload: its own seek, its parent's,
+    its UUID, the 12 zeros of the small layout; returns (fSeekKeys, fNbytesKeys)."""
+    body = _body(directory)
+    wide = struct.unpack_from(">h", body.ljust(at + 2, b"\0"), at)[0] > 1000
+    layout = _DIR_LARGE if wide else _DIR_SMALL
+    rest = body[at + layout.size :]
+    if len(rest) != (18 if wide else 30) or rest[:2] != b"\0\1" or rest[18:].strip(b"\0"):
+        raise Invalid(
+            f"root: the directory at {directory.offset} is not its fields, a UUID and "
+            f"{'' if wide else '12 '}zeros (its reserved bytes)"
+        )
+    _, _, _, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
+    parent = key_fields(directory.key)[1]
+    if seek_dir != directory.offset or seek_parent != parent:
+        raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
+    uuids(header.uuid, rest[:18], top=parent == 0)
+    return seek_keys, nbytes_keys
+
+
+def uuids(file: bytes, directory: bytes, top: bool) -> None:
+    """UUIDs as ROOT and uproot make them (TUUID version 1; uuid.uuid1): time-based
+    (version 1, RFC 4122 variant). ROOT gives the top directory the file's UUID; uproot
+    makes it right after the file's: the same clock sequence and node, less than 10 s
+    later. A subdirectory's is made whenever it is (a later job's: another clock)."""
+    ours, theirs = uuid.UUID(bytes=file[2:]), uuid.UUID(bytes=directory[2:])
+    if file[:2] != b"\0\1":
+        raise Invalid("root: the file header's UUID is not TUUID version 1")
+    for made in (ours, theirs):
+        if made.version != 1 or made.variant != uuid.RFC_4122:
+            raise Invalid(f"root: the UUID {made} is not time-based (version 1) as ROOT and uproot make it")
+    if not top or ours == theirs:
+        return
+    same_source = (ours.clock_seq, ours.node) == (theirs.clock_seq, theirs.node)
+    if not same_source or not 0 < theirs.time - ours.time < _UUID_DELAY:
+        raise Invalid(
+            f"root: the directory's UUID {theirs} was not made right after the file's {ours} "
+            "(the same clock sequence and node, less than 10 s later)"
+        )

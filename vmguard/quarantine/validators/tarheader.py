@@ -1,0 +1,117 @@
+"""A tar member's header blocks, byte by byte, against what tarfile and GNU tar write.
+
+A member is its extended headers (pax `x`, GNU long name `L`), each with its data, then
+its ustar or GNU header. In every header: the magic is ustar's or GNU's; text fields
+(name, linkname, uname, gname, prefix) hold nothing after their NUL; the numbers are
+octal digits of the written width and their NUL (the checksum: six, NUL, space); no
+link name; device numbers empty or zero; the bytes after the last field (500-511 of
+ustar, 345-511 of GNU) zero. A pax header is named as tarfile or GNU tar names it and
+holds only the records they write (path, size, times, owner), each well formed. What
+stays free (times, owner names) is listed in docs/quarantine.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+
+from .stream import Invalid
+
+BLOCK = 512
+USTAR, GNU = b"ustar\x0000", b"ustar  \x00"
+_TEXT = {"name": (0, 100), "linkname": (157, 257), "uname": (265, 297), "gname": (297, 329)}
+_NUMBERS = {"mode": (100, 108), "uid": (108, 116), "gid": (116, 124), "size": (124, 136), "mtime": (136, 148)}
+_CHKSUM = re.compile(rb"[0-7]{6}\0 ")
+_OCTAL = {8: re.compile(rb"[0-7]{7}\0"), 12: re.compile(rb"[0-7]{11}\0")}  # by the field's width
+_DEVICES = (b"\0" * 16, b"0000000\0" * 2)  # GNU format; ustar and pax (tarfile, GNU tar)
+_COUNT = re.compile(rb"0|[1-9]\d{0,19}")
+_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.\d{1,9})?")
+_TEXT_VALUE = re.compile(rb"[^\n]{0,255}")
+PAX_VALUES = {  # the records tarfile and GNU tar write, each value as they write it
+    "path": re.compile(rb"[^\n]{1,4096}"),
+    "size": _COUNT,
+    "uid": _COUNT,
+    "gid": _COUNT,
+    "uname": _TEXT_VALUE,
+    "gname": _TEXT_VALUE,
+    "mtime": _TIME,
+    "atime": _TIME,
+    "ctime": _TIME,
+}
+PAX_KEYS = frozenset(PAX_VALUES)
+_RECORD = re.compile(rb"([1-9]\d*) ([^=\n]+)=")
+
+
+def padded(offset: int) -> int:
+    return -(-offset // BLOCK) * BLOCK
+
+
+def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
+    """raw: the bytes from the member's first header block to its data."""
+    pos = 0
+    while pos + BLOCK < len(raw):  # extended headers, then the member's own
+        block = raw[pos : pos + BLOCK]
+        _block_allowed(block, member, last=False)
+        size = int(block[124:135], 8)
+        data = raw[pos + BLOCK : pos + BLOCK + size]
+        if raw[pos + BLOCK + size : pos + BLOCK + padded(size)].strip(b"\0"):
+            raise Invalid(f"tar: the padding of {member.name!r}'s extended header is not zeros")
+        if block[156:157] == tarfile.XHDTYPE:
+            _pax_records(data, member)
+        elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
+            raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
+        pos += BLOCK + padded(size)
+    if pos + BLOCK != len(raw):
+        raise Invalid(f"tar: {member.name!r}'s headers do not end where its data starts")
+    _block_allowed(raw[pos:], member, last=True)
+
+
+def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
+    kind, magic = block[156:157], block[257:265]
+    allowed = (tarfile.REGTYPE, tarfile.DIRTYPE) if last else (tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME)
+    if magic not in (USTAR, GNU) or kind not in allowed:
+        raise Invalid(f"tar: a header of {member.name!r} has type {kind!r} or magic {magic!r} (not written)")
+    for field, (start, end) in _TEXT.items():
+        value, _, after = block[start:end].partition(b"\0")
+        if after.strip(b"\0") or (field == "linkname" and value):
+            raise Invalid(f"tar: bytes after the {field} of {member.name!r} (a field no reader returns)")
+    for field, (start, end) in _NUMBERS.items():
+        if not _OCTAL[end - start].fullmatch(block[start:end]):
+            raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
+    if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES:
+        raise Invalid(f"tar: the checksum or device fields of {member.name!r} are not as tar writes them")
+    rest = block[345:] if magic == GNU else block[500:]
+    prefix, _, after = block[345:500].partition(b"\0")
+    if rest.strip(b"\0") or after.strip(b"\0"):
+        raise Invalid(f"tar: bytes after the last field of {member.name!r}'s header (no reader returns them)")
+    if kind == tarfile.XHDTYPE:
+        _pax_header_named(block[:100].rstrip(b"\0"), member)
+
+
+def _pax_header_named(name: bytes, member: tarfile.TarInfo) -> None:
+    """tarfile names a pax header ././@PaxHeader; GNU tar DIR/PaxHeaders[.PID]/BASE."""
+    path = member.name.encode("utf-8", "surrogateescape")
+    head, base = os.path.split(path)
+    gnu = (head or b".") + b"/PaxHeaders/" + base
+    with_pid = re.escape(head or b".") + rb"/PaxHeaders\.\d+/" + re.escape(base)
+    if name not in (b"././@PaxHeader", gnu[:100]) and not re.fullmatch(with_pid, name):
+        raise Invalid(f"tar: {member.name!r}'s pax header is named {name!r} (free bytes)")
+
+
+def _pax_records(data: bytes, member: tarfile.TarInfo) -> None:
+    """Records `LEN KEY=VALUE\\n`, each LEN exact, the keys tarfile and GNU tar write."""
+    pos, keys = 0, set()
+    while pos < len(data):
+        match = _RECORD.match(data, pos)
+        length = int(match.group(1)) if match else 0
+        key = match.group(2).decode("utf-8", "replace") if match else ""
+        value = data[match.end() : pos + length - 1] if match else b""
+        written = key in PAX_VALUES and PAX_VALUES[key].fullmatch(value) is not None
+        if not match or data[pos + length - 1 : pos + length] != b"\n" or not written or key in keys:
+            raise Invalid(
+                f"tar: {member.name!r} has a pax record {key or 'that is broken'!r} "
+                f"(only {', '.join(sorted(PAX_KEYS))}, once each, their values as tar writes them)"
+            )
+        keys.add(key)
+        pos += length
