@@ -55,40 +55,7 @@ spec:
     promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
 """
 
-HOLES = {
-    "link-name-after-nul-latest.h5": "published: a compact link message (libver='latest') "
-    "whose stored name is 'a\\0PWND' (length 6): libhdf5 reads the name as a C string, so "
-    "readers list and open 'a' and no reader returns the bytes after the NUL; the walk "
-    "pins an attribute's name to its name and one NUL, not a link's",
-    "link-name-after-nul-large.h5": "published: the same in a file of 2 MiB (walked in "
-    "the sandboxed walk process, not the worker)",
-    "softlink-after-nul-latest.h5": "published: a compact soft link whose stored value is "
-    "'/d\\0PWND' (length 7): it resolves to /d and H5Lget_val returns '/d' (libhdf5 takes "
-    "strlen); the bytes after the NUL are returned by no reader",
-    "empty-extent-address.h5": "published: a contiguous dataset of shape (0,) whose layout "
-    "address is 0x5750 (PW; another's 0x444e, ND) instead of the undefined address "
-    "libhdf5 writes; no reader reads it (libhdf5 even refuses to open such a dataset: "
-    "'invalid dataset size, likely file corruption'): log2(file size) bits per empty dataset",
-    "null-dataspace-address.h5": "published: the same in a dataset of a null dataspace "
-    "(h5py.Empty('f8'))",
-    "layout-version-contiguous.h5": "published: 32 contiguous datasets whose layout "
-    "message is version 3 (what libhdf5 writes for contiguous storage under every libver, "
-    "'latest' included) or 4 (same fields, read alike): one bit per contiguous dataset "
-    "carrying PWND; 'what exactness leaves' lists the datatype and fill value versions, "
-    "not the layout's",
-    "dataspace-version-v1-header.h5": "published: 32 datasets in version 1 headers "
-    "(libver='earliest') whose dataspace message is version 1 (what libhdf5 writes with "
-    "a version 1 header: both follow the low libver bound) or the same dataspace as "
-    "version 2, padded to 8: one bit per dataspace carrying PWND; not listed",
-    "fill-value-version-v1-header.h5": "published: the same with the fill value message: "
-    "version 2 as libhdf5 writes it with a version 1 header, or the same settings as "
-    "version 3: one bit per dataset; 'what exactness leaves' lists versions 1 or 2, not 3",
-    "superblock0-group-k.h5": "published: a version 0 superblock whose group leaf and "
-    "internal node K are 1 and 5 instead of libhdf5's 4 and 16 (the symbol table node and "
-    "B-tree read shorter, their tails zeros): h5py cannot write other values, libhdf5 reads "
-    "the file, and 'what exactness leaves' does not list the K values (6 bits here; more "
-    "where the nodes have room)",
-}
+HOLES: dict[str, str] = {}  # every hole of attack d is closed (session 31)
 @pytest.fixture(scope="module")
 def vetted(tmp_path_factory):
     assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()

@@ -352,7 +352,7 @@ def test_a_fill_value_messages_settings_are_values_libhdf5_defines(libver, offse
 @pytest.mark.parametrize(("offset", "value", "named"), [
     (3, 1, "or its reserved bytes hold data"),  # a v1 pipeline's reserved bytes
     (12, 0x0101, "gives filter deflate flags 0x0101"),  # the filter's flags
-    (16, ord("D"), "names filter 1 other than libhdf5 (deflate)"),  # its name
+    (16, ord("D"), "names filter 1 other than libhdf5 (deflate and a NUL"),  # its name
     (24, 10, "or level 10"),  # its client value: a deflate level
     (28, 7, "or pads with data"),  # the padding after an odd number of values
 ])

@@ -59,7 +59,7 @@ def test_attribute_name_size_is_the_name_and_its_nul():
     hdr, msg = find(buf, "c", 0x0C)
     assert buf[msg.body + 2] == 2  # 'a' and its NUL
     put(buf, hdr, msg.body + 2, b"\x03")
-    _refused(buf, "the name size of an attribute of /c counts bytes after its NUL")
+    _refused(buf, "the name of an attribute of /c \\(3 bytes\\) holds a NUL before its end")
 
 
 def test_scalar_dataspace_has_no_maximum_dimensions_flag():

@@ -196,23 +196,17 @@ def _chunks(f) -> None:  # noqa: ANN001
     f.create_dataset("c", data=np.arange(3000, dtype="<i4"), chunks=(100,))
 
 
-def test_k_message_used_by_a_chunk_btree_passes_and_unused_refused():
-    """Superblock v2 with a K values message (non-default istore_k): a v1 chunk B-tree
-    (layout v3, libver v18) uses it; the same K with only compact groups and no chunked
-    dataset (nothing uses it) is refused; so is a group K no symbol table uses."""
-    buf = _with_k(_chunks, istore_k=8)
-    assert buf[8] == 2
-    _vet(buf)
-    _refused(
-        _with_k(lambda f: f.create_dataset("d", data=[1]), istore_k=8), "that no structure of the file uses"
-    )
-    _refused(_with_k(_chunks, sym_k=(8, 2)), "B-tree K values group, leaf that no structure")
-
-
-def test_k_values_in_an_old_superblock_pass():
-    """Superblock v0/v1 keep K in the superblock itself (no message): used by the
-    root group's symbol table."""
-    _vet(_with_k(_chunks, sym_k=(8, 2), istore_k=8, libver=("earliest", "latest")))
+def test_k_values_other_than_libhdf5s_defaults_are_refused():
+    """h5py cannot set the B-tree K values (H5Pset_sym_k, H5Pset_istore_k can): a K
+    values message (superblock v2), a v1 superblock (a chunk K not the default) and a v0
+    superblock of other group K are refused naming them; the defaults set explicitly
+    write h5py's ordinary file, which passes."""
+    _refused(_with_k(_chunks, istore_k=8), "the B-tree K values message of the superblock extension gives")
+    _refused(_with_k(_chunks, sym_k=(8, 2)), r"gives the B-tree K values \{'chunk': 32, 'group': 8, 'leaf': 2\}")
+    _refused(_with_k(_chunks, istore_k=8, libver=("earliest", "latest")), "the version 1 superblock gives")
+    _refused(_with_k(_chunks, sym_k=(8, 2), libver=("earliest", "latest")), "the superblock gives the B-tree K")
+    for libver in (("earliest", "latest"), ("v18", "latest"), ("latest", "latest")):
+        _vet(_with_k(_chunks, libver=libver))
 
 
 def test_refusals_name_their_reason():
@@ -302,7 +296,7 @@ def test_attribute_name_charset_known():
 
 @pytest.mark.parametrize("kind", [0, 1, 3])
 def test_shared_message_type_is_committed(kind):
-    """A dataset's reference to a committed datatype (shared message version 2 or 3):
+    """A dataset's reference to a committed datatype (shared message version 2):
     type 2, as libhdf5 writes it; any other refused."""
 
     def build(f) -> None:  # noqa: ANN001
@@ -315,3 +309,19 @@ def test_shared_message_type_is_committed(kind):
     assert buf[msg.body : msg.body + 2] == b"\x02\x02"
     put(buf, hdr, msg.body + 1, bytes([kind]))
     _refused(buf, f"a shared message of /d has version 2 and type {kind}")
+
+
+@pytest.mark.parametrize("libver", ["earliest", "latest"])
+def test_shared_message_version_is_2(libver):
+    """libhdf5 writes a committed datatype's reference as version 2 under every libver
+    (version 3 of type 2 reads alike): version 3 refused."""
+
+    def build(f) -> None:  # noqa: ANN001
+        f["t"] = np.dtype("<i4")
+        f.create_dataset("d", data=[1, 2], dtype=f["t"])
+
+    buf = h5file(build, libver=libver)
+    hdr, msg = find(buf, "d", 0x03)
+    assert buf[msg.body : msg.body + 2] == b"\x02\x02"
+    put(buf, hdr, msg.body, b"\x03")
+    _refused(buf, "a shared message of /d has version 3 and type 2")

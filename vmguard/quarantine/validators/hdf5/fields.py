@@ -1,10 +1,10 @@
 """Fields of header messages and heap headers that a reader reads past or never needs,
 held to what libhdf5 writes: reserved bytes zero (one rule, reserved() below, wherever
 the format has them: local and global heap headers, symbol table nodes, shared and
-modification time messages), the B-tree 'K' values message of a superblock extension
-only where a structure uses it, and a chunked layout's index parameters exactly
-libhdf5's (H5D__layout_set_latest_indexing: the extensible and fixed array headers hold
-the same, tuning.py)."""
+modification time messages), the B-tree K values libhdf5's defaults, a chunked
+layout's index parameters exactly libhdf5's (H5D__layout_set_latest_indexing: the
+extensible and fixed array headers hold the same, tuning.py), and a string stored with
+its length free of NULs (stored_string)."""
 
 from __future__ import annotations
 
@@ -49,52 +49,27 @@ def old_mtime(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     reserved(w.file.bytes(m.at + 14, 2, name), name)
 
 
-class KValues(dict):
-    """The B-tree K values (chunk, group, leaf) the walk sizes v1 B-trees and symbol
-    table nodes by; remembers which were read (a structure used them) and what a
-    superblock extension's K values message stored."""
-
-    def __init__(self) -> None:
-        super().__init__(K_DEFAULTS)
-        self.read: set[str] = set()
-        self.stored = False
-
-    def __getitem__(self, key: str) -> int:
-        self.read.add(key)
-        return super().__getitem__(key)
+def k_values(given: dict[str, int], where: str) -> None:
+    """B-tree K values (a version 0 superblock's group leaf and internal node K) are
+    libhdf5's defaults, what h5py writes (it has no call for others). Others, set with
+    H5Pset_sym_k, size a group's symbol table nodes and B-tree, whose room past their
+    entries must be zeros: a few bits no reader returns."""
+    if any(K_DEFAULTS[key] != value for key, value in given.items()):
+        raise Invalid(
+            f"hdf5: {where} gives the B-tree K values {given}, where libhdf5 writes {K_DEFAULTS} (other "
+            "values, set with H5Pset_sym_k or H5Pset_istore_k, which h5py cannot call, are not supported)"
+        )
 
 
-def k_values(w: Walker, m: Message, what: str) -> None:
-    """A B-tree 'K' values message (superblock extension, version 0): libhdf5 writes
-    one only for values other than its defaults (H5F__super_init)."""
+def k_message(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
+    """A B-tree 'K' values message (superblock extension): libhdf5 writes one only for
+    values other than its defaults (H5F__super_init), which k_values refuses."""
     version, chunk, group, leaf = w.file.unpack("BHHH", m.at, f"the B-tree K values of {what}")
-    given = {"chunk": chunk, "group": group, "leaf": leaf}
-    if version != 0 or given == K_DEFAULTS or not all(given.values()):
-        raise Invalid(
-            f"hdf5: the B-tree K values message of {what} has version {version} or values {given} "
-            f"(libhdf5 writes version 0, only when a value is not its default {K_DEFAULTS})"
-        )
-    w.k.update(given)
-    w.k.stored = True
-
-
-def k_used(k: KValues) -> None:
-    """Each K value a superblock extension stores away from its default sizes a
-    structure of the file: a chunk B-tree (chunk), a group's B-tree and nodes (group,
-    leaf). One no structure uses could carry anything."""
-    if not k.stored:
-        return
-    stored = dict(k)  # as stored, without counting a read
-    unused = [key for key, default in K_DEFAULTS.items() if stored[key] != default and not _used(k, key)]
-    if unused:
-        raise Invalid(
-            f"hdf5: the superblock extension stores the B-tree K values {', '.join(unused)} "
-            "that no structure of the file uses (no v1 B-tree or symbol table of that kind)"
-        )
-
-
-def _used(k: KValues, key: str) -> bool:
-    return key in k.read or (key == "leaf" and "group" in k.read)
+    k_values({"chunk": chunk, "group": group, "leaf": leaf}, f"the B-tree K values message of {what}")
+    raise Invalid(
+        f"hdf5: {what} holds a B-tree K values message (version {version}) of libhdf5's defaults "
+        "(libhdf5 writes none then)"
+    )
 
 
 def index_params(f: File, pos: int, index: int, name: str) -> None:
@@ -186,3 +161,22 @@ def charset(value: int, name: str) -> None:
     """A character set field: ASCII (0) or UTF-8 (1), the only ones HDF5 defines."""
     if value not in (0, 1):
         raise Invalid(f"hdf5: {name} has character set {value} (HDF5 knows 0, ASCII, and 1, UTF-8)")
+
+
+def stored_string(raw: bytes, name: str, *, terminated: bool = False) -> bytes:
+    """A string the format stores with its length (a link's name, a soft link's value,
+    an attribute's name, a variable-length string's heap object): libhdf5 writes its
+    characters, and where `terminated` exactly one NUL that the length counts, and
+    readers take it as a C string, so whatever lies after a NUL inside the length reaches
+    no reader (a link named 'a\\0PWND' is listed and opened as 'a'). Returns the
+    characters."""
+    text = raw[:-1] if terminated else raw
+    unended = terminated and raw[-1:] != b"\0"
+    if b"\0" in text or unended:
+        wrong = "lacks its final NUL" if unended else "holds a NUL before its end"
+        raise Invalid(
+            f"hdf5: {name} ({len(raw)} bytes) {wrong} "
+            f"(libhdf5 writes the characters{' and one NUL' if terminated else ', no NUL'}; a reader stops "
+            "at the first NUL)"
+        )
+    return text

@@ -8,7 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..stream import Invalid
-from . import arrangement, choices, dense, edges, fields, kinds, moved, pipeline, sizes, storage, tuning
+from . import (
+    arrangement,
+    choices,
+    dense,
+    edges,
+    fields,
+    kinds,
+    moved,
+    pipeline,
+    sizes,
+    storage,
+    tuning,
+    versions,
+)
 from .elements import Element
 from .ledger import UNDEFINED, File, Ledger
 
@@ -44,7 +57,6 @@ class Walker:
 
     file: File
     ledger: Ledger
-    k: fields.KValues = field(default_factory=fields.KValues)
     todo: list[tuple[int, str]] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     heap_refs: dict[int, dict[int, tuple]] = field(default_factory=dict)  # heap -> object -> (bytes, what)
@@ -65,6 +77,7 @@ class Walker:
     continued: bool = False  # the visited header has continuation blocks
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
     budget: moved.Budget = field(default_factory=moved.Budget)
+    bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
 
     def reach(self, address: int, what: str) -> None:
         if address != UNDEFINED:
@@ -97,12 +110,12 @@ class Walker:
                     f"hdf5: the object header at {address} counts {count} links where "
                     f"{self.links.get(address, 1)} reach it"
                 )
-        fields.k_used(self.k)
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
         self.at, self.stale = address, []
         messages = header(self, address, what)
+        self.bounds = versions.header(self.file, address, what)
         first: dict[int, Message] = {}
         for m in messages:
             if m.kind in first and m.kind not in _REPEATED:
@@ -129,6 +142,7 @@ class Walker:
         """One message of the object being visited (in its header, or an object of its
         dense storage: dense.py), declared exactly its content."""
         content = sizes.content(self.file, m, what)
+        self.bounds = versions.narrow(self.file, m, self.bounds, what)
         if content is not None:
             storage.padded(self, m, content, f"a message of type {m.kind:#06x} of {what}")
         if storage.uses_committed(self.file, m, first.get(0x03)):
@@ -265,15 +279,19 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     pos += (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
     width = 1 << (flags & 0x03)
     length = int.from_bytes(f.bytes(pos, width, what), "little")
-    name = f.bytes(pos + width, length, what).decode("utf-8", "replace")
+    raw = fields.stored_string(f.bytes(pos + width, length, what), f"the name of a link of {what}")
+    name, pos = raw.decode("utf-8", "replace"), pos + width + length
     if kind == 0:
-        w.reach(f.unpack("Q", pos + width + length, what)[0], f"{what.rstrip('/')}/{name}")
+        w.reach(f.unpack("Q", pos, what)[0], f"{what.rstrip('/')}/{name}")
+    elif kind == 1:  # a soft link's value: its length, then the path (no NUL)
+        size = f.unpack("H", pos, what)[0]
+        fields.stored_string(f.bytes(pos + 2, size, what), f"the value of the soft link {name!r} in {what}")
     elif kind == 64:
         raise Invalid(
             f"hdf5: the external link {name!r} in {what} is refused (a reader's HDF5 library "
             "would open a file and path the guest named)"
         )
-    elif kind != 1:
+    else:
         raise Invalid(f"hdf5: link type {kind} in {what} is not supported")
 
 
@@ -282,10 +300,6 @@ def _refcount(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     if version != 0:
         raise Invalid(f"hdf5: the reference count message of {what} has version {version}")
     w.refs[w.at] = count
-
-
-def _k_values(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
-    fields.k_values(w, m, what)
 
 
 _HANDLERS = {
@@ -297,7 +311,7 @@ _HANDLERS = {
     0x02: dense.link_info,
     0x15: dense.attribute_info,
     0x17: choices.file_space,
-    0x13: _k_values,
+    0x13: fields.k_message,
     0x16: _refcount,
     0x08: storage.layout,
     0x0C: storage.attribute,
@@ -329,9 +343,9 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
     f = w.file
     leaf, group = f.unpack("16xHH", 0, "the superblock")
     at = 24
-    if version == 1:
-        w.k["chunk"] = f.unpack("H", 24, "the superblock")[0]
-        at = 28
+    if version == 1:  # libhdf5 writes it only to store a chunk K other than its default
+        fields.k_values({"chunk": f.unpack("H", 24, "the superblock")[0]}, "the version 1 superblock")
+        raise Invalid("hdf5: a version 1 superblock of libhdf5's default K values (libhdf5 writes version 0)")
     _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
     entry = f.bytes(at + 32, 40, "the superblock")
     name, root, _ = storage.symbol_entry(w, entry, "the superblock")
@@ -343,7 +357,7 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
         raise Invalid("hdf5: the reserved bytes of the superblock hold data")
     if free != UNDEFINED or driver != UNDEFINED:
         raise Invalid("hdf5: a global free-space index or driver information block is not supported")
-    w.k.update(leaf=leaf, group=group)
+    fields.k_values({"leaf": leaf, "group": group}, "the superblock")
     w.reach(root, "/")
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from .elements import TEXT, Element
+from .fields import stored_string
 from .vlen import REGION, check
 
 if TYPE_CHECKING:
@@ -29,11 +30,7 @@ def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) 
         return  # a sequence of plain data: nothing to read
     raw = w.file.bytes(*extent, what)
     if kind == TEXT:
-        if b"\0" in raw:
-            raise Invalid(
-                f"hdf5: a variable-length string of {what} holds a NUL (a reader returns the "
-                "string up to it; libhdf5 writes none)"
-            )
+        stored_string(raw, f"a variable-length string of {what}")
     elif kind == REGION:
         _region(w, raw, what)
     else:  # object references (a dimension scale's DIMENSION_LIST) resolved with the others

@@ -134,9 +134,11 @@ def _filter(f: File, head: tuple[int, int, int], where: tuple[int, int, int, int
             f"level {level}, where libhdf5 writes flags {want_flags:#06x} and {sorted(want_values)} values"
         )
     gaps = f.bytes(pos + namelen, after - 4 * values - namelen, name) + f.bytes(pos + after, pad, name)
-    if (text and text.rstrip(b"\0") != want_name) or gaps.strip(b"\0"):
+    named = -(-(len(want_name) + 1) // 8) * 8 if namelen else 0  # v1: the name, a NUL, padded to 8
+    if namelen != named or text != want_name.ljust(named, b"\0")[:named] or gaps.strip(b"\0"):
         raise Invalid(
-            f"hdf5: {name} names filter {fid} other than libhdf5 ({want_name.decode()}) or pads with data"
+            f"hdf5: {name} names filter {fid} other than libhdf5 ({want_name.decode()} and a NUL, "
+            f"padded to {named} bytes) or pads with data"
         )
 
 

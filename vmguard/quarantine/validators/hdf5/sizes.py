@@ -61,8 +61,10 @@ def within(f: File, m: Message) -> File:
 
 
 def shared(f: File, at: int, what: str) -> int:
-    """The size of a shared message: version 2 or 3, type 2 (committed), then the address
-    of the object header holding the message, as libhdf5 writes it. Version 1 (HDF5 1.6
+    """The size of a shared message: version 2, type 2 (committed), then the address of
+    the object header holding the message, as libhdf5 writes it under every libver
+    (H5O__shared_encode keeps version 3 for the shared message heap; a committed
+    reference in version 3 reads alike: a bit per message). Version 1 (HDF5 1.6
     and older: 6 reserved bytes and a whole symbol table entry, of which later libraries
     read 16 bytes) and messages in a shared message heap are refused."""
     version, kind = f.unpack("BB", at, f"a shared message of {what}")
@@ -70,10 +72,10 @@ def shared(f: File, at: int, what: str) -> int:
         raise Invalid(f"hdf5: a version 1 shared message (HDF5 1.6 and older) in {what} is not supported")
     if version == 3 and kind == 1:
         raise Invalid(f"hdf5: shared messages in the shared message heap ({what}) are not supported")
-    if version not in (2, 3) or kind != 2:
+    if version != 2 or kind != 2:
         raise Invalid(
             f"hdf5: a shared message of {what} has version {version} and type {kind} "
-            "(libhdf5 writes version 2 or 3, type 2: a committed object's header)"
+            "(libhdf5 writes version 2, type 2: a committed object's header)"
         )
     return 10
 

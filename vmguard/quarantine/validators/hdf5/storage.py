@@ -28,7 +28,8 @@ def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
     """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
     entries: list[tuple[int, int, int | None]] = []
     before, ends = 0, []  # the empty name, at 0 in every group's heap
-    tree = btree.leaves(w, root, (0, w.k["group"], 8), f"the group B-tree of {what}", ends.append)
+    shape = (0, fields.K_DEFAULTS["group"], 8)
+    tree = btree.leaves(w, root, shape, f"the group B-tree of {what}", ends.append)
     for node, left, right in tree:
         entries += _snod(w, node, what)
         names = (int.from_bytes(left, "little"), int.from_bytes(right, "little"))
@@ -64,7 +65,7 @@ def symbol_entry(w: Walker, raw: bytes, what: str) -> tuple[int, int, int | None
 
 def _snod(w: Walker, node: int, what: str) -> list[tuple[int, int, int | None]]:
     """The entries of a symbol table node (symbol_entry)."""
-    k, f = w.k["leaf"], w.file
+    k, f = fields.K_DEFAULTS["leaf"], w.file
     name = f"a symbol table node of {what}"
     w.ledger.claim(node, 8 + 2 * k * 40, name)
     f.signature(node, b"SNOD", name)
@@ -217,6 +218,11 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
     if cls == 1:
         address, size = f.unpack("QQ", m.at + 2, what)
         exact(size, space.elements * item, f"the contiguous extent of {what}")
+        if not size and address != UNDEFINED:  # an extent of no bytes: its address reaches no reader
+            raise Invalid(
+                f"hdf5: the contiguous dataset {what} has no elements and the address {address} "
+                "(libhdf5 writes the undefined address, all 0xff)"
+            )
         if address != UNDEFINED:
             w.ledger.claim(address, size, f"the data of {what}")
             if values:
@@ -235,7 +241,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         )
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-        shape, name = (1, w.k["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
+        shape, name = (1, fields.K_DEFAULTS["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
         if root == UNDEFINED:
             return  # no chunk written yet
         for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c)):
@@ -259,10 +265,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
         raise Invalid(
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
         )
-    pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
-    at = m.at + (9 if version == 3 else 8) + pad(name)
-    space_at = at + pad(dtype)
-    data = space_at + pad(space)
+    pad = _attribute_pad(version)
+    start, at, space_at, data = attribute_places(f, m.at, what)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     if flags:  # a committed datatype's
@@ -271,17 +275,35 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
         _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     fixed(space_of, f"an attribute of {what}")
-    start = at - pad(name)  # the name: NUL-terminated, then padding, all zeros
-    if not name or f.bytes(start + name - 1, pad(name) - name + 1, what).strip(b"\0"):
-        raise Invalid(f"hdf5: the name of an attribute of {what} is not NUL-terminated and padded with zeros")
-    if b"\0" in f.bytes(start, name - 1, what):  # libhdf5: its length + 1, the NUL
-        raise Invalid(f"hdf5: the name size of an attribute of {what} counts bytes after its NUL")
+    # the name: its characters and one NUL (its size counts), then padding
+    fields.stored_string(f.bytes(start, name, what), f"the name of an attribute of {what}", terminated=True)
+    if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
+        raise Invalid(
+            f"hdf5: the padding after the name of an attribute of {what} holds data (it is not "
+            "NUL-terminated and padded with zeros)"
+        )
     needed = sizes.shared(f, at, what) if flags else sizes.datatype(sizes.within(f, m), at, what)
     _field(f, (at, dtype, needed, pad(dtype)), f"the datatype of an attribute of {what}")
     _field(f, (space_at, space, space_of.size, pad(space)), f"the dataspace of an attribute of {what}")
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:
         _refs(w, (data, space_of.elements * item), values, what)
+
+
+def _attribute_pad(version: int):  # noqa: ANN202
+    """How an attribute message of this version pads its name, datatype and dataspace
+    fields: version 1 to 8 bytes, later ones not."""
+    return (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
+
+
+def attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
+    """(name, datatype, dataspace, value): where the fields of the attribute message at
+    `at` start (version 3 has a character set byte more)."""
+    version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
+    pad = _attribute_pad(version)
+    start = at + (9 if version == 3 else 8)
+    space_at = start + pad(name) + pad(dtype)
+    return start, start + pad(name), space_at, space_at + pad(space)
 
 
 def _field(f: File, field: tuple[int, int, int, int], name: str) -> None:
