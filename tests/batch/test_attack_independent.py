@@ -285,7 +285,8 @@ def test_names_like_vmguards_own_files_stay_inside_the_jobs_output(site: Site) -
         "4901.vet.json",
         "x" * 250,
     ]
-    script = "; ".join(f"echo n > '{{q}}/{n}'" for n in names)
+    # A .json name must hold JSON (served.py's name rule): the names are the attack here.
+    script = "; ".join(f"echo {'{{}}' if n.endswith('.json') else 'n'} > '{{q}}/{n}'" for n in names)
     run(site, asking(job(site, "4901", a), "mc"), script)
     got = files_under(site.public("4901", a))
     assert set(got) == set(names), sorted(got)
