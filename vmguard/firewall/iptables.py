@@ -37,7 +37,9 @@ from vmguard.firewall.iptables_rules import JUMP, JUMPS, as_text, chains_v4, cha
 from vmguard.firewall.iptables_save import SAVE, parse_save
 from vmguard.firewall.model import Ruleset, VmRules
 
-RETRIES = 8
+# A tool that commits without the lock in a tight loop can win many times in a row on a
+# busy machine: many short tries (backoff capped at 1 s, about 30 s in all) before exit 3.
+RETRIES = 40
 XTABLES_LOCK = "/run/xtables.lock"
 NO_ARP = (
     "# ARP anti-spoofing: on bridges only (table bridge vmguard); ARP on a VM interface "
@@ -112,7 +114,7 @@ def _commit_locked(builds: dict[int, Callable[[Any], None]]) -> None:
         except iptc.IPTCError as err:
             if os.strerror(errno.EAGAIN) not in str(err):
                 raise FirewallError(f"iptables commit failed: {err}") from err
-            time.sleep(0.05 * 2**attempt)
+            time.sleep(min(0.05 * 2**attempt, 1.0))
     raise FirewallError("iptables stayed busy (EAGAIN: another tool kept committing); try again")
 
 
