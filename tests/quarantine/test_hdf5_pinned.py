@@ -18,24 +18,15 @@ import pytest
 h5py = pytest.importorskip("h5py")
 np = pytest.importorskip("numpy")
 
+from tests.quarantine.test_hdf5_msgs import _refused, _vet  # noqa: E402 - one pair of both passes
 from tests.support.hdf5_attack_c_bytes import find, h5file, put  # noqa: E402
 from tests.support.hdf5_attack_d_bytes import patch_root  # noqa: E402
-from vmguard.quarantine.validators.hdf5 import fields, validate, walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid, Stream  # noqa: E402
+from vmguard.quarantine.validators.hdf5 import fields  # noqa: E402
+from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
 
 DATASPACE, FILL, LAYOUT, PIPELINE, ATTRIBUTE, LINK = 0x01, 0x05, 0x08, 0x0B, 0x0C, 0x06
 LIBVERS = ("earliest", ("v110", "v110"), "latest")
 UNDEFINED = b"\xff" * 8
-
-
-def _vet(data: bytes) -> None:
-    validate(Stream(iter([bytes(data)])))
-    walk(bytes(data), len(data))
-
-
-def _refused(data: bytes, words: str) -> None:
-    with pytest.raises(Invalid, match=words):
-        _vet(data)
 
 
 def _everything(f) -> None:  # noqa: ANN001
