@@ -35,6 +35,7 @@ from tests.support.attack_efs_cases import (
     kill_at,
     make_deep,
     make_names,
+    make_repo,
 )
 from tests.support.require import require_root, require_tools
 
@@ -48,6 +49,7 @@ class Names:
     out: dict[str, bytes]
     controls: dict[str, bytes]
     marker: Path
+    git_marker: Path
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +60,11 @@ def names(tmp_path_factory) -> Names:
     controls = make_controls(q)
     marker = base / "pwned"
     make_names(q, marker)
+    git_marker = base / "git-pwned"
+    make_repo(q, git_marker)
     policy = write_policy(base / "policy.yaml")
     run = vet(q, policy, base / "events.jsonl", "--to", str(base / "pub" / JOB), "--job", JOB, *PER_FILE_JSON)
-    return Names(base, run, published(base / "pub" / JOB), controls, marker)
+    return Names(base, run, published(base / "pub" / JOB), controls, marker, git_marker)
 
 
 def test_names_run_ran(names):
@@ -102,6 +106,22 @@ def test_tar_star_in_the_public_area_runs_nothing(names):
     )
     assert not names.marker.exists()
     assert not any(f"backup/{name}" in names.out for name in TAR_STAR)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a .git directory (HEAD, config: text; objects/, refs/: empty) is published; "
+    "`git status` in the published directory, or a shell prompt showing the branch on "
+    "`cd`, runs the guest's core.fsmonitor command as the reader",
+)
+def test_git_in_the_public_area_runs_nothing(names, tmp_path):
+    require_tools("git")
+    repo = names.base / "pub" / JOB / "repo"
+    assert repo.is_dir(), names.run.err
+    env = dict(os.environ, HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1")
+    subprocess.run(["git", "status"], cwd=repo, env=env, capture_output=True, timeout=30)
+    assert not names.git_marker.exists()
+    assert "repo/.git/config" not in names.out
 
 
 def _policy(tmp_path: Path) -> Path:

@@ -91,6 +91,21 @@ def make_names(q: Path, marker: Path) -> None:
     (backup / "events.csv").write_text("run,events\n1,1000\n")
 
 
+def make_repo(q: Path, marker: Path) -> Path:
+    """A `.git` of three text files and two empty directories, as `git init` leaves it,
+    whose config names a file system monitor: `git status` runs it (so does any shell
+    prompt that shows the branch: __git_ps1, starship, oh-my-zsh, on `cd`)."""
+    git = q / "repo" / ".git"
+    (git / "objects").mkdir(parents=True)
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "config").write_text(
+        f'[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch {marker}; false"\n'
+    )
+    (q / "repo" / "hits.csv").write_text("run,hits\n1,12\n")
+    return q / "repo"
+
+
 def make_deep(q: Path, levels: int = 20, width: int = 250) -> str:
     """`levels` directories of `width`-byte names (all under max_depth 32 and NAME_MAX),
     a file at the bottom; returns its relative path (over PATH_MAX)."""
