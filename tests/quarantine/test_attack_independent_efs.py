@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from tests.support.attack_efs_cases import (
     make_deep,
     make_names,
     make_repo,
+    make_shadow,
 )
 from tests.support.require import require_root, require_tools
 
@@ -50,6 +52,7 @@ class Names:
     controls: dict[str, bytes]
     marker: Path
     git_marker: Path
+    py_marker: Path
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +65,11 @@ def names(tmp_path_factory) -> Names:
     make_names(q, marker)
     git_marker = base / "git-pwned"
     make_repo(q, git_marker)
+    py_marker = base / "py-pwned"
+    make_shadow(q, py_marker)
     policy = write_policy(base / "policy.yaml")
     run = vet(q, policy, base / "events.jsonl", "--to", str(base / "pub" / JOB), "--job", JOB, *PER_FILE_JSON)
-    return Names(base, run, published(base / "pub" / JOB), controls, marker, git_marker)
+    return Names(base, run, published(base / "pub" / JOB), controls, marker, git_marker, py_marker)
 
 
 def test_names_run_ran(names):
@@ -122,6 +127,20 @@ def test_git_in_the_public_area_runs_nothing(names, tmp_path):
     subprocess.run(["git", "status"], cwd=repo, env=env, capture_output=True, timeout=30)
     assert not names.git_marker.exists()
     assert "repo/.git/config" not in names.out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ana/numpy.py ('import os; os.system(...)', typed text/plain) is published beside "
+    "the data; `python -c 'import numpy'` in that directory runs it (the cwd is "
+    "sys.path[0]): a Python script, executable content, passes under a .py name",
+)
+def test_python_in_the_public_area_runs_nothing(names):
+    ana = names.base / "pub" / JOB / "ana"
+    assert ana.is_dir(), names.run.err
+    subprocess.run([sys.executable, "-c", "import numpy"], cwd=ana, capture_output=True, timeout=60)
+    assert not names.py_marker.exists()
+    assert "ana/numpy.py" not in names.out
 
 
 def _policy(tmp_path: Path) -> Path:

@@ -106,6 +106,17 @@ def make_repo(q: Path, marker: Path) -> Path:
     return q / "repo"
 
 
+def make_shadow(q: Path, marker: Path) -> Path:
+    """A plain Python script named like the module an analysis imports, beside the data:
+    `python -c 'import numpy'` (or an interactive session) in that directory imports it,
+    the directory being sys.path[0]. libmagic calls it text/plain."""
+    ana = q / "ana"
+    ana.mkdir()
+    (ana / "numpy.py").write_text(f"import os\nos.system('touch {marker}')\n")
+    (ana / "table.txt").write_text("# a b\n1 2\n3 4\n")
+    return ana
+
+
 def make_deep(q: Path, levels: int = 20, width: int = 250) -> str:
     """`levels` directories of `width`-byte names (all under max_depth 32 and NAME_MAX),
     a file at the bottom; returns its relative path (over PATH_MAX)."""
