@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +33,15 @@ from tests.support.attack_efs_cases import (
     PATH_MAX,
     TAR_STAR,
     Named,
+    give_to_guest,
     kill_at,
     make_deep,
     make_names,
     make_repo,
     make_shadow,
+    quarantine_of,
+    shared_top,
+    vet_as_nobody,
 )
 from tests.support.require import require_root, require_tools
 
@@ -149,13 +152,6 @@ def _policy(tmp_path: Path) -> Path:
     return write_policy(tmp_path / "policy.yaml")
 
 
-def _quarantine(path: Path, files: dict[str, str]) -> Path:
-    path.mkdir(parents=True)
-    for name, text in files.items():
-        (path / name).write_text(text)
-    return path
-
-
 def _listed(run: Run) -> set[str]:
     return {item["path"] for item in run.report()["entries"]}
 
@@ -166,10 +162,10 @@ def _listed(run: Run) -> set[str]:
     "exit 0, and its JSON report names the new quarantine with the first one's entries "
     "(b.json, which it does not hold) and not its own c.txt, never vetted nor published",
 )
-def test_rerun_with_another_quarantine_reports_that_quarantine(tmp_path):
+def test_rerun_with_another_quarantine_reports_thatquarantine_of(tmp_path):
     policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", str(tmp_path / "pub" / JOB)
-    first = _quarantine(tmp_path / "q1", {"a.txt": "one\n", "b.json": '{"a": 1}\n'})
-    second = _quarantine(tmp_path / "q2", {"a.txt": "one\n", "c.txt": "never vetted\n"})
+    first = quarantine_of(tmp_path / "q1", {"a.txt": "one\n", "b.json": '{"a": 1}\n'})
+    second = quarantine_of(tmp_path / "q2", {"a.txt": "one\n", "c.txt": "never vetted\n"})
     assert vet(first, policy, log, "--to", to, "--job", JOB, *JSON).code == 0
     run = vet(second, policy, log, "--to", to, "--job", JOB, *JSON)
     assert "Traceback" not in run.err
@@ -184,7 +180,7 @@ def test_rerun_with_another_quarantine_reports_that_quarantine(tmp_path):
 )
 def test_already_promoted_needs_the_output_it_names(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    q = _quarantine(tmp_path / "q", {"a.txt": "one\n"})
+    q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
     assert vet(q, policy, log, "--to", str(pub / JOB), "--job", JOB).code == 0
     subprocess.run(["rm", "-rf", "--", str(pub / JOB)], check=True)
     (q / "b.txt").write_text("two\n")
@@ -201,8 +197,8 @@ def test_already_promoted_needs_the_output_it_names(tmp_path):
 )
 def test_roll_forward_for_another_quarantine_reports_the_truth(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    first = _quarantine(tmp_path / "q1", {f"f{i}.txt": f"{i}\n" for i in range(50)})
-    second = _quarantine(tmp_path / "q2", {"only-here.txt": "never vetted\n"})
+    first = quarantine_of(tmp_path / "q1", {f"f{i}.txt": f"{i}\n" for i in range(50)})
+    second = quarantine_of(tmp_path / "q2", {"only-here.txt": "never vetted\n"})
     for _ in range(5):  # the kill must land between COMMITTED and the output's rename
         if kill_at(first, policy, log, pub, AT_COMMITTED) and not (pub / JOB).exists():
             break
@@ -220,9 +216,9 @@ def test_roll_forward_for_another_quarantine_reports_the_truth(tmp_path):
     "the same command says already-promoted, exit 0, not_removed [], and removes nothing: "
     "every published file stays in the quarantine while the job runner takes it as cleared",
 )
-def test_rerun_after_kill_with_remove_promoted_clears_the_quarantine(tmp_path):
+def test_rerun_after_kill_with_remove_promoted_clears_thequarantine_of(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    q = _quarantine(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(200)})
+    q = quarantine_of(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(200)})
     assert kill_at(q, policy, log, pub, AFTER_PUBLISH, "--remove-promoted"), "not killed after the renames"
     if not os.listdir(q):
         pytest.fail("the kill landed after the removal: nothing to look at")
@@ -240,7 +236,7 @@ def test_rerun_after_kill_with_remove_promoted_clears_the_quarantine(tmp_path):
     "with an Errno 36 message; it is bad input, exit 2, and no retry ever succeeds",
 )
 def test_to_name_too_long_for_its_sidecars_is_bad_input(tmp_path):
-    q = _quarantine(tmp_path / "q", {"a.txt": "one\n"})
+    q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
     run = vet(
         q,
         _policy(tmp_path),
@@ -285,7 +281,7 @@ def test_published_paths_fit_in_path_max(tmp_path):
 def test_public_tmpfs_short_of_inodes_is_refused_with_nothing_written(tmp_path, inodes):
     """30 files, a tmpfs of `inodes` inodes: each run either publishes all of the job or
     exits 3 with nothing of it in the public area (no partial output, no traceback)."""
-    q = _quarantine(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(30)})
+    q = quarantine_of(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(30)})
     policy, mnt = _policy(tmp_path), tmp_path / "mnt"
     mnt.mkdir()
     subprocess.run(
@@ -310,7 +306,7 @@ def test_public_tmpfs_short_of_inodes_is_refused_with_nothing_written(tmp_path, 
     "with only 'cannot append to log' and no report on stdout (--format json)",
 )
 def test_full_log_disk_after_promotion_tells_the_truth(tmp_path):
-    q = _quarantine(tmp_path / "q", {"a.txt": "one\n"})
+    q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
     policy, logfs, pub = _policy(tmp_path), tmp_path / "logfs", tmp_path / "pub"
     logfs.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(logfs)], check=True)
@@ -344,29 +340,45 @@ def test_full_log_disk_after_promotion_tells_the_truth(tmp_path):
 )
 def test_access_times_stay_unchanged_when_vet_is_not_root(tmp_path):
     require_tools("setpriv")
-    with tempfile.TemporaryDirectory(dir="/tmp") as top:  # pytest's tmp root is 0700 to root
-        base = Path(top)
-        base.chmod(0o755)
-        q = _quarantine(base / "q", {"a.txt": "one\n", "b.csv": "run,events\n1,10\n"})
-        pub = base / "pub"
-        pub.mkdir()
-        os.chown(pub, 65534, 65534)
+    with shared_top() as base:
+        q = quarantine_of(base / "q", {"a.txt": "one\n", "b.csv": "run,events\n1,10\n"})
+        give_to_guest(q)
         for path in (q / "a.txt", q / "b.csv", q):
-            os.chown(path, 1234, 1234)
             os.utime(path, ns=(10**18, 1_700_000_000 * 10**9))  # atime 2001, older than mtime
-        policy = write_policy(base / "policy.yaml")
-        prefix = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-        run = vet(q, policy, pub / "events.jsonl", "--to", str(pub / JOB), "--job", JOB, *JSON, prefix=prefix)
+        run = vet_as_nobody(base, q)
         atimes = {p.name: os.stat(p).st_atime_ns for p in (q / "a.txt", q / "b.csv", q)}
     assert run.code == 0, run.err
     assert set(atimes.values()) == {10**18}, atimes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="vet not root, the guest makes one file 0600 (or one directory 0700): the whole "
+    "vet exits 3, 'could not run: [Errno 13] Permission denied: '15'' (a descriptor number, "
+    "not a name), nothing published even with --per-file; a mode the guest sets stops its job",
+)
+@pytest.mark.parametrize("locked", ["file", "directory"])
+def test_an_unreadable_entry_is_rejected_not_fatal(tmp_path, locked):
+    require_tools("setpriv")
+    with shared_top() as base:
+        q = quarantine_of(base / "q", {"a.txt": "one\n"})
+        (q / "d").mkdir()
+        (q / "d" / "in.txt").write_text("two\n")
+        give_to_guest(q)
+        (q / "d" if locked == "directory" else q / "d" / "in.txt").chmod(
+            0o700 if locked == "directory" else 0o600
+        )
+        run = vet_as_nobody(base, q, "--per-file")
+        out = published(base / "pub" / JOB)
+    assert "Traceback" not in run.err
+    assert run.code == 1 and out == {"a.txt": b"one\n"}, (run.code, run.err, out)
 
 
 def test_output_at_another_jobs_manifest_name_is_never_taken_for_it(tmp_path):
     """Job A's output directory sits where job B's manifest goes: B must not report
     already-promoted (it never was) nor overwrite A's directory."""
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    q = _quarantine(tmp_path / "q", {"a.txt": "one\n"})
+    q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
     assert vet(q, policy, log, "--to", str(pub / "b.manifest.json"), "--job", "a").code == 0
     run = vet(q, policy, log, "--to", str(pub / "b"), "--job", "b", *JSON)
     assert run.code == 2, run.err

@@ -8,14 +8,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.attack_dfs_tools import ROOT, Inotify, vet_argv, vet_env
+from tests.support.attack_dfs_tools import JSON, ROOT, Inotify, Run, vet, vet_argv, vet_env, write_policy
 
 IN_CREATE = 0x100
 IN_MOVED_TO = 0x80
 PATH_MAX = 4096
+NOBODY = 65534
+GUEST_UID = 1234  # the share's files belong to the VM's user, not to the vet's
+AS_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
 JOB = "r"
 
 # 40 lines of an ordinary log: libmagic types a file by its first bytes, PHP runs
@@ -183,3 +189,40 @@ def kill_at(q: Path, policy: Path, log: Path, pub: Path, where: tuple, *args: st
     finally:
         watcher.close()
     return killed and proc.returncode == -signal.SIGKILL
+
+
+@contextmanager
+def shared_top() -> Iterator[Path]:
+    """A directory every user can traverse (pytest's tmp root is 0700 to root), with `pub`
+    owned by nobody, for a vet run as nobody (vet's non-root mode)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:
+        base = Path(top)
+        base.chmod(0o755)
+        (base / "pub").mkdir()
+        os.chown(base / "pub", NOBODY, NOBODY)
+        yield base
+
+
+def give_to_guest(q: Path) -> None:
+    """Every entry of `q` (and `q`) owned by the guest's uid, as a share leaves them."""
+    for base, dirs, files in os.walk(q):
+        for name in [*dirs, *files]:
+            os.chown(Path(base, name), GUEST_UID, GUEST_UID)
+    os.chown(q, GUEST_UID, GUEST_UID)
+    q.chmod(0o755)
+
+
+def vet_as_nobody(base: Path, q: Path, *args: str) -> Run:
+    """`vet q --to base/pub/r --format json` run as nobody, its log in base/pub."""
+    pub = base / "pub"
+    policy = write_policy(base / "policy.yaml")
+    return vet(
+        q, policy, pub / "events.jsonl", "--to", str(pub / JOB), "--job", JOB, *args, *JSON, prefix=AS_NOBODY
+    )
+
+
+def quarantine_of(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
