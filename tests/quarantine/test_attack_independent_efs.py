@@ -162,7 +162,7 @@ def _listed(run: Run) -> set[str]:
     "exit 0, and its JSON report names the new quarantine with the first one's entries "
     "(b.json, which it does not hold) and not its own c.txt, never vetted nor published",
 )
-def test_rerun_with_another_quarantine_reports_thatquarantine_of(tmp_path):
+def test_rerun_with_another_quarantine_reports_that_quarantine(tmp_path):
     policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", str(tmp_path / "pub" / JOB)
     first = quarantine_of(tmp_path / "q1", {"a.txt": "one\n", "b.json": '{"a": 1}\n'})
     second = quarantine_of(tmp_path / "q2", {"a.txt": "one\n", "c.txt": "never vetted\n"})
@@ -216,7 +216,7 @@ def test_roll_forward_for_another_quarantine_reports_the_truth(tmp_path):
     "the same command says already-promoted, exit 0, not_removed [], and removes nothing: "
     "every published file stays in the quarantine while the job runner takes it as cleared",
 )
-def test_rerun_after_kill_with_remove_promoted_clears_thequarantine_of(tmp_path):
+def test_rerun_after_kill_with_remove_promoted_clears_the_quarantine(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
     q = quarantine_of(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(200)})
     assert kill_at(q, policy, log, pub, AFTER_PUBLISH, "--remove-promoted"), "not killed after the renames"
