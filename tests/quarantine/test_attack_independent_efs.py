@@ -15,6 +15,7 @@ at another job's manifest name."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -372,6 +373,21 @@ def test_an_unreadable_entry_is_rejected_not_fatal(tmp_path, locked):
         out = published(base / "pub" / JOB)
     assert "Traceback" not in run.err
     assert run.code == 1 and out == {"a.txt": b"one\n"}, (run.code, run.err, out)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="--to's missing parents are created with the vet's umask, not promote.dir_mode "
+    "as documented: a job runner with umask 077 (systemd UMask=0077) gets 0700 parents, "
+    "and the published job (0755/0644 itself) is out of every reader's reach",
+)
+def test_missing_parents_get_dir_mode_whatever_the_umask(tmp_path):
+    q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
+    pub, umask = tmp_path / "pub", ("sh", "-c", 'umask 077 && exec "$@"', "sh")
+    run = vet(q, _policy(tmp_path), tmp_path / "events.jsonl", "--to", str(pub / "alice" / JOB), prefix=umask)
+    assert run.code == 0, run.err
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (pub, pub / "alice", pub / "alice" / JOB)}
+    assert modes == {"pub": 0o755, "alice": 0o755, JOB: 0o755}, {k: oct(v) for k, v in modes.items()}
 
 
 def test_output_at_another_jobs_manifest_name_is_never_taken_for_it(tmp_path):
