@@ -6,6 +6,7 @@ promotion (inotify on the staging and public directories, then SIGKILL)."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -176,6 +177,7 @@ def kill_at(q: Path, policy: Path, log: Path, pub: Path, where: tuple, *args: st
     step, killed = 0, False
     try:
         while proc.poll() is None and not killed:
+            select.select([watcher.fd], [], [], 0.05)  # wait for an event, do not spin
             for path, _ in watcher.names():
                 if path.name != trig.chain[step]:
                     continue
