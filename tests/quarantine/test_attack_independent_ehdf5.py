@@ -8,7 +8,9 @@ repeated. New here: the bound on what a moved v2 header's null messages may hold
 continuation messages: the docs bound their freed block's address to log2(file size)
 bits), and false rejections of files a physicist writes in steps: deflated chunks written
 again (chunk cache eviction in one session, `+=` in a later one, appends in later
-sessions, a SWMR writer's flushes) and a resizable dataset shrunk under libver='latest'.
+sessions, a SWMR writer's flushes), a resizable dataset shrunk under libver='latest', a
+group's local heap grown over two sessions, and a file holding 32 MiB of zeros (refused
+with a reason that is false).
 Files: tests/support/attack_ehdf5_files.py. All go into ONE quarantine vetted once
 through the CLI with the shipped batch policy's allow_types, per file.
 

@@ -190,6 +190,21 @@ def _detach(f: h5py.File) -> None:
     f["d1"].dims[0].detach_scale(f["x"])
 
 
+def _zeros(mib: int) -> Step:
+    """A preallocated array of zeros (an empty histogram, a buffer never filled)."""
+    def build(f: h5py.File) -> None:
+        f.create_dataset("z", data=np.zeros(mib * 2**17))
+    return build
+
+
+def _vlen_log(f: h5py.File) -> None:
+    d = f.get("s") or f.create_dataset("s", (0,), maxshape=(None,), chunks=(64,),
+                                       dtype=h5py.string_dtype(), compression="gzip")
+    n = d.shape[0]
+    d.resize((n + 100,))
+    d[n:] = [f"line {n + i}" for i in range(100)]
+
+
 def _ordinary() -> dict[str, Callable[[], bytes]]:
     table: dict[str, Callable[[], bytes]] = {
         f"feat-{v}.h5": (lambda v=v: sessions([_features], libver=v))
@@ -207,6 +222,9 @@ def _ordinary() -> dict[str, Callable[[], bytes]]:
     table["attrs-sessions-earliest.h5"] = lambda: sessions([_attrs0, _attrs, _attrs], libver="earliest")
     table["members-sessions-earliest.h5"] = lambda: sessions([_members] * 2, libver="earliest")
     table["swmr-gzip-flush.h5"] = _swmr
+    table["vlen-gzip-sessions-earliest.h5"] = lambda: sessions([_vlen_log] * 3, libver="earliest")
+    table["zeros-28mib.h5"] = lambda: sessions([_zeros(28)])
+    table["zeros-32mib.h5"] = lambda: sessions([_zeros(32)])
     table["ctl-moved-latest.h5"] = lambda: _moved()[0]
     return table
 
@@ -240,6 +258,12 @@ FALSE_REJECTIONS = {
                                     "is refused: 'the padding after the link name ... in the "
                                     "local heap of /many holds data ... the remains of a "
                                     "deleted link'; no link was deleted",
+    "vlen-gzip-sessions-earliest.h5": _FREED + "a deflated log of variable-length strings "
+                                      "appended in 3 sessions",
+    "zeros-32mib.h5": "a file whose one dataset is 32 MiB of zeros (np.zeros; 28 MiB passes, "
+                      "so do 70 MiB of ones, and 40 MiB with a non-zero byte per MiB) is "
+                      "refused, and the report lies: 'hdf5: the superblock is not at offset 0 "
+                      "(a user block or other bytes come first)'; it is at 0",
     "shrink-latest.h5": _SHRUNK + "1000 -> 350 elements",
     "shrink-grow-latest.h5": _SHRUNK + "1000 -> 350 -> 900 elements",
 }
