@@ -118,6 +118,13 @@ def _shrink(f: h5py.File) -> None:
     f["e"].resize((350,))
 
 
+def _log_flush_shrink(f: h5py.File) -> None:
+    """One session: a log written, flushed (readers see it), then cut back."""
+    d = f.create_dataset("e", data=np.arange(1000), maxshape=(None,), chunks=(100,))
+    d.flush()
+    d.resize((350,))
+
+
 def _grow(f: h5py.File) -> None:
     f["e"].resize((900,))
     f["e"][350:] = 5
@@ -219,6 +226,7 @@ def _ordinary() -> dict[str, Callable[[], bytes]]:
         table[f"append-sessions-{v}.h5"] = lambda v=v: sessions([_table] + [_append] * 6, libver=v)
         table[f"shrink-grow-{v}.h5"] = lambda v=v: sessions([_log, _shrink, _grow], libver=v)
     table["shrink-latest.h5"] = lambda: sessions([_log, _shrink], libver="latest")
+    table["shrink-flush-v110.h5"] = lambda: sessions([_log_flush_shrink], libver="v110")
     table["attrs-sessions-earliest.h5"] = lambda: sessions([_attrs0, _attrs, _attrs], libver="earliest")
     table["members-sessions-earliest.h5"] = lambda: sessions([_members] * 2, libver="earliest")
     table["swmr-gzip-flush.h5"] = _swmr
@@ -266,6 +274,8 @@ FALSE_REJECTIONS = {
                       "(a user block or other bytes come first)'; it is at 0",
     "shrink-latest.h5": _SHRUNK + "1000 -> 350 elements",
     "shrink-grow-latest.h5": _SHRUNK + "1000 -> 350 -> 900 elements",
+    "shrink-flush-v110.h5": _SHRUNK.replace("in a later session", "after a flush") +
+                            "one session under libver='v110', 1000 -> 350",
 }
 
 
