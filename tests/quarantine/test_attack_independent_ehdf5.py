@@ -9,8 +9,10 @@ continuation messages: the docs bound their freed block's address to log2(file s
 bits), and false rejections of files a physicist writes in steps: deflated chunks written
 again (chunk cache eviction in one session, `+=` in a later one, appends in later
 sessions, a SWMR writer's flushes), a resizable dataset shrunk under libver='latest', a
-group's local heap grown over two sessions, and a file holding 32 MiB of zeros (refused
-with a reason that is false).
+group's local heap grown over two sessions; and, beyond HDF5, the copy: an 8 MiB block
+whose non-zero bytes are followed by 32 MiB of zeros or more is published as zeros (exit 0,
+the report's sha256 the source's: FITS too), or, where it holds the superblock, the file is
+refused with a false reason.
 Files: tests/support/attack_ehdf5_files.py. All go into ONE quarantine vetted once
 through the CLI with the shipped batch policy's allow_types, per file.
 
@@ -21,6 +23,7 @@ byte-identical; a false rejection is a strict xfail (files.FALSE_REJECTIONS).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -105,6 +108,16 @@ def test_ordinary_output_published_byte_identical(vetted, name):
     entry = vetted["entries"][name]
     assert entry["verdict"] == "accepted", entry["detail"]
     assert (vetted["out"] / name).read_bytes() == vetted["ordinary"][name]
+
+
+@pytest.mark.parametrize("name", _marked(files.ORDINARY, files.REPORT_LIES))
+def test_report_sha256_is_the_published_files(vetted, name):
+    """What the report says was published (its sha256) is what the public area holds."""
+    entry = vetted["entries"][name]
+    if entry["verdict"] != "accepted":
+        pytest.skip("refused: nothing published")
+    published = hashlib.sha256((vetted["out"] / name).read_bytes()).hexdigest()
+    assert entry["sha256"] == published
 
 
 @pytest.mark.parametrize("name", sorted(files.ATTACKS))

@@ -11,6 +11,7 @@ ATTACKS: PAYLOAD hidden in bytes no reader returns; the ones published are HOLES
 
 from __future__ import annotations
 
+import io
 import struct
 import tempfile
 from collections.abc import Callable
@@ -204,6 +205,22 @@ def _zeros(mib: int) -> Step:
     return build
 
 
+def _run_then_zeros(f: h5py.File) -> None:
+    """8 MiB of measurements, then a 36 MiB buffer of zeros never filled, then a tag."""
+    f.create_dataset("a", data=np.random.default_rng(0).random(2**20))
+    f.create_dataset("z", data=np.zeros(36 * 2**17))
+    f.create_dataset("b", data=np.arange(10))
+
+
+def _fits_zeros() -> bytes:
+    """astropy: an image of 36 MiB of zeros (an empty detector frame)."""
+    from astropy.io import fits  # only this case needs it
+
+    buf = io.BytesIO()
+    fits.PrimaryHDU(np.zeros(36 * 2**17, ">f8")).writeto(buf)
+    return buf.getvalue()
+
+
 def _vlen_log(f: h5py.File) -> None:
     d = f.get("s") or f.create_dataset("s", (0,), maxshape=(None,), chunks=(64,),
                                        dtype=h5py.string_dtype(), compression="gzip")
@@ -233,6 +250,8 @@ def _ordinary() -> dict[str, Callable[[], bytes]]:
     table["vlen-gzip-sessions-earliest.h5"] = lambda: sessions([_vlen_log] * 3, libver="earliest")
     table["zeros-28mib.h5"] = lambda: sessions([_zeros(28)])
     table["zeros-32mib.h5"] = lambda: sessions([_zeros(32)])
+    table["run-then-zeros.h5"] = lambda: sessions([_run_then_zeros])
+    table["zeros-36mib.fits"] = _fits_zeros
     table["ctl-moved-latest.h5"] = lambda: _moved()[0]
     return table
 
@@ -246,6 +265,10 @@ def ordinary() -> dict[str, bytes]:
 
 _FREED = ("a chunk libhdf5 wrote again with another deflated size leaves the old one's bytes "
           "(freed, never cleared) and the file is refused as 'reached from no structure': ")
+_COPY = ("PUBLISHED BYTES ARE NOT THE FILE'S, exit 0, the report's sha256 the source's: "
+         "an 8 MiB block of the copy whose non-zero bytes are followed by 32 MiB or more of "
+         "zeros is published as zeros (4 KiB hole map + 8 MiB O_DIRECT writes, as seen from "
+         "outside; --dry-run, which reads the source, accepts): ")
 _SHRUNK = ("a resizable dataset under libver='latest' shrunk in a later session (h5py "
            "resize) is refused: the extensible array header keeps libhdf5's count of chunks "
            "set from before the shrink and vet wants it recomputed from the blocks; the docs "
@@ -268,15 +291,24 @@ FALSE_REJECTIONS = {
                                     "deleted link'; no link was deleted",
     "vlen-gzip-sessions-earliest.h5": _FREED + "a deflated log of variable-length strings "
                                       "appended in 3 sessions",
-    "zeros-32mib.h5": "a file whose one dataset is 32 MiB of zeros (np.zeros; 28 MiB passes, "
-                      "so do 70 MiB of ones, and 40 MiB with a non-zero byte per MiB) is "
-                      "refused, and the report lies: 'hdf5: the superblock is not at offset 0 "
-                      "(a user block or other bytes come first)'; it is at 0",
+    "run-then-zeros.h5": _COPY + "8 MiB of random float64, then 36 MiB of zeros: the 2 KiB "
+                         "of data from 8 MiB on are published as zeros",
+    "zeros-36mib.fits": _COPY + "astropy's image of 36 MiB of zeros: published with its "
+                        "header ('SIMPLE  =...') zeroed, a file no reader opens",
+    "zeros-32mib.h5": "the same copy fault as run-then-zeros.h5 (the first 8 MiB block, the "
+                      "superblock's, staged as zeros; 31 MiB passes, so do 70 MiB of ones, and "
+                      "--dry-run): a file whose one dataset is 32 MiB of zeros is refused, and "
+                      "the report lies: 'hdf5: the superblock is not at offset 0 (a user block "
+                      "or other bytes come first)'; it is at 0",
     "shrink-latest.h5": _SHRUNK + "1000 -> 350 elements",
     "shrink-grow-latest.h5": _SHRUNK + "1000 -> 350 -> 900 elements",
     "shrink-flush-v110.h5": _SHRUNK.replace("in a later session", "after a flush") +
                             "one session under libver='v110', 1000 -> 350",
 }
+
+
+# Accepted, and the report's sha256 (the source's) is not the published file's.
+REPORT_LIES = {name: FALSE_REJECTIONS[name] for name in ("run-then-zeros.h5", "zeros-36mib.fits")}
 
 
 DOCUMENTED = {  # name: (build, the words the refusal must say)
