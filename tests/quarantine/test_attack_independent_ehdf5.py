@@ -10,7 +10,7 @@ bits), and false rejections of files a physicist writes in steps: deflated chunk
 again (chunk cache eviction in one session, `+=` in a later one, appends in later
 sessions, a SWMR writer's flushes), a resizable dataset shrunk under libver='latest', a
 group's local heap grown over two sessions; and, beyond HDF5, the copy: an 8 MiB block
-whose non-zero bytes are followed by 32 MiB of zeros or more is published as zeros (exit 0,
+whose non-zero bytes are followed by ~30 MiB of zeros or more is published as zeros (exit 0,
 the report's sha256 the source's: FITS too), or, where it holds the superblock, the file is
 refused with a false reason.
 Files: tests/support/attack_ehdf5_files.py. All go into ONE quarantine vetted once

@@ -266,7 +266,7 @@ def ordinary() -> dict[str, bytes]:
 _FREED = ("a chunk libhdf5 wrote again with another deflated size leaves the old one's bytes "
           "(freed, never cleared) and the file is refused as 'reached from no structure': ")
 _COPY = ("PUBLISHED BYTES ARE NOT THE FILE'S, exit 0, the report's sha256 the source's: "
-         "an 8 MiB block of the copy whose non-zero bytes are followed by 32 MiB or more of "
+         "an 8 MiB block of the copy whose non-zero bytes are followed by ~30 MiB or more of "
          "zeros is published as zeros (4 KiB hole map + 8 MiB O_DIRECT writes, as seen from "
          "outside; --dry-run, which reads the source, accepts): ")
 _SHRUNK = ("a resizable dataset under libver='latest' shrunk in a later session (h5py "
