@@ -1,0 +1,67 @@
+"""tar and zip files for the independent content attack e (vetted with a policy that
+admits tar and zip): tarfile, zipfile, shutil, GNU tar and Info-ZIP defaults (controls)
+and members whose names a client that unpacks them acts on (hostile)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+from tests.support.attack_econtent_files import ACTIVE_NAMES, CSV, XML_XSS, _gz
+
+
+def _results(made: Path) -> Path:
+    """A job's output directory: two CSVs, one in a subdirectory."""
+    root = made / "results"
+    (root / "sub").mkdir(parents=True, exist_ok=True)
+    (root / "a.csv").write_bytes(CSV)
+    (root / "sub" / "b.csv").write_bytes(CSV * 3)
+    return root
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, body in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(body), 0o644, 1_700_000_000
+            tar.addfile(info, io.BytesIO(body))
+    return out.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in members.items():
+            z.writestr(name, body)
+    return out.getvalue()
+
+
+def archive_controls(made: Path) -> dict[str, bytes]:
+    root = _results(made)
+    files: dict[str, bytes] = {}
+    for name, mode in (("ctl-tarfile.tar.gz", "w:gz"), ("ctl-tarfile.tgz", "w:gz"), ("ctl-tarfile.tar", "w")):
+        with tarfile.open(made / name, mode) as tar:
+            tar.add(root, arcname="results")
+        files[name] = (made / name).read_bytes()
+    subprocess.run(["tar", "czf", str(made / "ctl-gnu-tar.tgz"), "-C", str(made), "results"], check=True)
+    subprocess.run(["zip", "-qr", str(made / "ctl-infozip.zip"), "results"], cwd=made, check=True)
+    files["ctl-gnu-tar.tgz"] = (made / "ctl-gnu-tar.tgz").read_bytes()
+    files["ctl-infozip.zip"] = (made / "ctl-infozip.zip").read_bytes()
+    for fmt, ext in (("zip", "zip"), ("gztar", "tar.gz"), ("tar", "tar")):
+        made_at = shutil.make_archive(str(made / f"ctl-make-archive-{fmt}"), fmt, root_dir=root)
+        files[f"ctl-make-archive-{fmt}.{ext}"] = Path(made_at).read_bytes()
+    files["ctl-zipfile-writestr.zip"] = _zip({"a.csv": CSV, "sub/b.log": CSV})
+    return files
+
+
+def archive_hostile() -> dict[str, bytes]:
+    members = {f"m/{n}": b for n, b in ACTIVE_NAMES.items()} | {"m/p.xhtm": XML_XSS, "m/a.rdf": CSV}
+    files = {f"tar-active{i}.tar": _tar({n: b}) for i, (n, b) in enumerate(members.items())}
+    files |= {f"zip-active{i}.zip": _zip({n: b}) for i, (n, b) in enumerate(members.items())}
+    files["tar-gz-suffix-member.tar"] = _tar({"run.bat.z": _gz(b"start calc.exe\r\n")})
+    return files
