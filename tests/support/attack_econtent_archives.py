@@ -56,7 +56,24 @@ def archive_controls(made: Path) -> dict[str, bytes]:
         made_at = shutil.make_archive(str(made / f"ctl-make-archive-{fmt}"), fmt, root_dir=root)
         files[f"ctl-make-archive-{fmt}.{ext}"] = Path(made_at).read_bytes()
     files["ctl-zipfile-writestr.zip"] = _zip({"a.csv": CSV, "sub/b.log": CSV})
+    files |= _non_ascii(made)
     return files
+
+
+def _non_ascii(made: Path) -> dict[str, bytes]:
+    """A job's directory with a non-ASCII name, packed by each tool's defaults."""
+    top = made / "r\u00e9sultats"
+    top.mkdir(exist_ok=True)
+    (top / "\u00e9t\u00e9.csv").write_bytes(CSV)
+    subprocess.run(["zip", "-qr", str(made / "ctl-infozip-utf8.zip"), top.name], cwd=made, check=True)
+    subprocess.run(["tar", "cf", str(made / "ctl-gnu-utf8.tar"), top.name], cwd=made, check=True)
+    cmd = ["tar", "--format=posix", "-cf", str(made / "ctl-gnu-posix-utf8.tar"), top.name]
+    subprocess.run(cmd, cwd=made, check=True)
+    with tarfile.open(made / "ctl-tarfile-utf8.tar", "w") as tar:
+        tar.add(top, arcname=top.name)
+    names = ("ctl-infozip-utf8.zip", "ctl-gnu-utf8.tar", "ctl-gnu-posix-utf8.tar", "ctl-tarfile-utf8.tar")
+    files = {name: (made / name).read_bytes() for name in names}
+    return files | {"ctl-zipfile-utf8.zip": _zip({"r\u00e9sultats/\u00e9t\u00e9.csv": CSV})}
 
 
 def archive_hostile() -> dict[str, bytes]:

@@ -120,6 +120,8 @@ def gzip_cases(made: Path) -> dict[str, bytes]:
     files["ctl-gnu-1n.csv.gz"] = _gnu_gzip(made / "gnu1" / "ctl-gnu-1n.csv", CSV * 50, "-1", "-n")
     files["ctl-zlib-wbits31.csv.gz"] = zlib.compress(CSV, 9, wbits=31)
     files["ctl-gzip-compress.log.gz"] = gzip.compress(CSV * 20, mtime=0)
+    np.savetxt(made / "ctl-savetxt.txt.gz", np.arange(12.0).reshape(4, 3))  # numpy gzips by the name
+    files["ctl-savetxt.txt.gz"] = (made / "ctl-savetxt.txt.gz").read_bytes()
     files["ctlsub/ctl-py-in-dir.csv.gz"] = _py_gzip(made / "sub" / "ctl-py-in-dir.csv.gz", CSV)
     return files
 
@@ -142,6 +144,12 @@ def _floats_17(values: list[float]) -> bytes:
     return ("[" + ", ".join(_alt_spelling(v) for v in values) + "]").encode()
 
 
+def _bits_as_blanks(payload: bytes) -> str:
+    """One indentation unit of spaces and tabs spelling payload's bits (json.dumps takes
+    any string as indent): 64 bits a file that no reader returns."""
+    return "".join(" \t"[(byte >> i) & 1] for byte in payload for i in range(8))
+
+
 def json_cases() -> dict[str, bytes]:
     data = {"run": 42, "unit": "m/s", "x": [0.1, 1e-7, 2.5e20, 3.0], "ok": True, "name": "Zürich"}
     rows = np.linspace(0.1, 0.9, 9).reshape(3, 3)
@@ -155,6 +163,7 @@ def json_cases() -> dict[str, bytes]:
         "ctl-simplejson-indent.json": simplejson.dumps(data, indent="  ", sort_keys=True).encode(),
         "json-duplicate-key.json": b'{"run": "' + MARK + b'", "run": 42}',
         "json-float-spelling.json": _floats_17([0.9, 0.7, 0.3, 0.6] * 8),
+        "json-indent-unit-bits.json": json.dumps(data, indent=_bits_as_blanks(MARK[:8])).encode(),
     }  # fmt: skip
     return files
 

@@ -5,11 +5,16 @@ checksums) and byte patches of it (hostile)."""
 from __future__ import annotations
 
 import io
+import re
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+
+from tests.support.attack_econtent_files import MARK
 
 
 def _bytes(hdul: fits.HDUList, **kw) -> bytes:
@@ -29,9 +34,27 @@ def _image(dtype: str, seed: int = 1) -> np.ndarray:
     return (rng.normal(100, 10, (60, 70))).astype(dtype)
 
 
-def _vla_strings() -> bytes:
-    col = fits.Column(name="s", format="PA()", array=np.array(["ab", "cdef", "g"], dtype=object))
+def _vla_strings(form: str = "PA()") -> bytes:
+    col = fits.Column(name="s", format=form, array=np.array(["ab", "cdef", "g"], dtype=object))
     return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([col])]))
+
+
+def _vla_numbers() -> bytes:
+    arrays = np.array([np.arange(3.0), np.arange(0.0), np.arange(5.0)], dtype=object)
+    cols = [
+        fits.Column(name="p", format="PD()", array=arrays),
+        fits.Column(name="q", format="QJ()", array=arrays),
+    ]
+    return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]))
+
+
+def _ascii_table() -> bytes:
+    cols = [
+        fits.Column(name="e", format="E15.7", array=np.linspace(0, 1, 4)),
+        fits.Column(name="n", format="I6", array=np.arange(4)),
+        fits.Column(name="s", format="A8", array=np.array(["a", "bb", "ccc", "dddd"])),
+    ]
+    return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols)]))
 
 
 def _table() -> Table:
@@ -59,6 +82,8 @@ def fits_controls() -> dict[str, bytes]:
             fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(t)]), checksum=True
         ),
         "ctl-vla-strings.fits": _vla_strings(),
+        "ctl-vla-numbers.fits": _vla_numbers(),
+        "ctl-ascii-table.fits": _ascii_table(),
     }
     images = {
         "ctl-rice-float-default.fits": _comp(img),
@@ -75,11 +100,37 @@ def fits_controls() -> dict[str, bytes]:
         ),
         "ctl-gzip1-float64-quant.fits": _comp(_image("float64"), compression_type="GZIP_1"),
     }
-    return tables | images
+    return tables | images | {"ctl-astropy.fits.gz": _astropy_gz(t)}
+
+
+def _astropy_gz(t: Table) -> bytes:
+    """astropy's writeto("x.fits.gz") gzips under the file's name."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ctl-astropy.fits.gz"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(t)]).writeto(path)
+        return path.read_bytes()
+
+
+def _tiles(data: bytes, flags: int, mtime: bytes | None) -> bytes:
+    """Every gzip tile's header (astropy/cfitsio: no flags, the clock's MTIME) patched."""
+    out = bytearray(data)
+    for at in (m.start() for m in re.finditer(rb"\x1f\x8b\x08\x00", data)):
+        out[at + 3] |= flags
+        if mtime is not None:
+            out[at + 4 : at + 8] = mtime
+    return bytes(out)
 
 
 def fits_hostile() -> dict[str, bytes]:
     vla = _vla_strings()
     # "cdef" -> "c\0" + 2 payload bytes: cfitsio ends the string at the NUL
     vla_patched = vla.replace(b"abcdefg", b"abc\0PAg", 1)
-    return {"fits-vla-string-after-nul.fits": vla_patched}
+    gz = _comp(_image("int16"), compression_type="GZIP_1")
+    return {
+        "fits-vla-string-after-nul.fits": vla_patched,
+        "fits-vla-qa-string-after-nul.fits": _vla_strings("QA()").replace(b"abcdefg", b"abc\0PAg", 1),
+        "fits-tile-ftext.fits": _tiles(gz, 1, None),  # FTEXT: zlib and Python's gzip ignore it
+        "fits-tile-mtime.fits": _tiles(gz, 0, MARK[:4]),  # every tile: the same 4 chosen bytes
+    }

@@ -82,14 +82,17 @@ def root_controls(made: Path) -> dict[str, bytes]:
     return files
 
 
-def _hist_block(data: bytes) -> tuple[int, int]:
-    """Where the histogram's one ZL block starts and how long its payload is: the TKey
-    before the class name TH1D (fNbytes, version, fObjlen, datime, fKeylen ...)."""
-    ats = [i for i in range(len(data)) if data.startswith(b"\x04TH1D", i)]
-    for start in (s for at in ats for s in range(at - 40, at)):
-        nbytes, version, objlen, _, keylen = struct.unpack(">ihiih", data[start : start + 16])
-        framed = version in (4, 1004) and 0 < keylen < 200 and objlen > nbytes - keylen > 0
-        if framed and data[start + keylen : start + keylen + 2] == b"ZL":
+def _hist_block(data: bytes, tag: bytes = b"ZL") -> tuple[int, int]:
+    """Where the histogram's one compressed block starts and how long its payload is: the
+    TKey (fNbytes, version, fObjlen, datime, fKeylen, cycle, fSeekKey ...) that names
+    its own position and is followed by the class name TH1D."""
+    for start in range(len(data) - 40):
+        nbytes, version, objlen, _, keylen, _ = struct.unpack(">ihiihh", data[start : start + 18])
+        if version not in (4, 1004) or not 0 < nbytes - keylen < objlen:
+            continue
+        seek, name_at = (">i", start + 26) if version == 4 else (">q", start + 34)
+        own = struct.unpack(seek, data[start + 18 : start + 18 + struct.calcsize(seek)])[0] == start
+        if own and data[name_at : name_at + 5] == b"\x04TH1D" and data[start + keylen :].startswith(tag):
             return start + keylen, nbytes - keylen
     raise AssertionError("no compressed TH1D record")
 
@@ -106,7 +109,10 @@ def root_hostile(made: Path) -> dict[str, bytes]:
     assert room >= 8, room
     block = data[at : at + 9] + stream + (MARK * 4)[:room]
     method = data[: at + 2] + b"\x00" + data[at + 3 :]  # ZL's method byte: ROOT's Z_DEFLATED (8)
+    xz = _write(made / "xz.root", uproot.LZMA(5), [_h])
+    xz_at, _ = _hist_block(xz, b"XZ")
     return {
+        "root-xz-method-byte.root": xz[: xz_at + 2] + b"\x00" + xz[xz_at + 3 :],
         "root-hist-zlib-tail.root": data[:at] + block + data[at + size :],
         "root-zl-method-byte.root": method,
     }
