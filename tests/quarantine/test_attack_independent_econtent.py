@@ -145,7 +145,14 @@ HOLES |= {
     f"zip-active{i}.zip": f"published: zip member {n} (see the file of that name)"
     for i, n in enumerate([".htaccess", "web.config", ".user.ini", "job.php", "p.xhtm"])
 }
+_TIGHT = (
+    "refused: an indented file whose key separator is ':' ('line N is not laid out as an indenting serializer "
+    "writes it')"
+)
 FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-awkward-indent.json": f"{_TIGHT}: awkward's to_json(num_indent_spaces=2) writes it so (the docs name "
+    "awkward among the serializers whose bytes pass)",
+    "ctl-json-indent-tight.json": f"{_TIGHT}: json.dumps(indent=2, separators=(',', ':'))",
     "ctl-default-rntuple-extend.root": _RNTUPLE,
     "ctl-zlib9.root": _RNTUPLE,
     "ctl-py-\u00e9t\u00e9.csv.gz": "refused: Python's gzip writes FNAME in Latin-1 (ctl-py-\\xe9t\\xe9.csv) "

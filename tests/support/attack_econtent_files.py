@@ -16,6 +16,7 @@ import zlib
 from decimal import Decimal
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import simplejson
 
@@ -111,7 +112,7 @@ def gzip_cases(made: Path) -> dict[str, bytes]:
     bat = b"start calc.exe\r\n"
     files = {  # gunzip strips .z, -gz, _z too (and -N restores FNAME): the result is run.bat
         "gzname-run.bat.z": _gz(bat), "gzname-run.cmd-gz": _gz(bat), "gzname-run.bat_z": _gz(bat),
-        "gzname-page.xhtm.gz": _gz(CSV), "gzname-run.py.gz": _gz(b"print(1)\n"),
+        "gzname-page.xhtm.gz": _gz(XML_XSS), "gzname-run.py.gz": _gz(b"print(1)\n"),
     }  # fmt: skip
     files["ctl-py-\u00e9t\u00e9.csv.gz"] = _py_gzip(made / "py" / "ctl-py-\u00e9t\u00e9.csv.gz", CSV)
     files["ctl-gnu-\u00e9t\u00e9.csv.gz"] = _gnu_gzip(made / "gnu" / "ctl-gnu-\u00e9t\u00e9.csv", CSV)
@@ -161,6 +162,9 @@ def json_cases() -> dict[str, bytes]:
         "ctl-json-numpy-tolist.json": json.dumps({"m": rows.tolist(), "f32": np.float32(0.1).item()}).encode(),
         "ctl-simplejson-decimal.json": simplejson.dumps({"calib": Decimal("3.140"), "g": Decimal("1E+2")}).encode(),
         "ctl-simplejson-indent.json": simplejson.dumps(data, indent="  ", sort_keys=True).encode(),
+        "ctl-json-indent-tight.json": json.dumps(data, indent=2, separators=(",", ":")).encode(),
+        "ctl-awkward-indent.json": ak.to_json(ak.Array([data | {"x": [1.5e-8, 2.0]}]), num_indent_spaces=2).encode(),
+        "ctl-awkward-compact.json": ak.to_json(ak.Array([1e21, 1e-7, 0.5, 3.0, 123456789.125])).encode(),
         "json-duplicate-key.json": b'{"run": "' + MARK + b'", "run": 42}',
         "json-float-spelling.json": _floats_17([0.9, 0.7, 0.3, 0.6] * 8),
         "json-indent-unit-bits.json": json.dumps(data, indent=_bits_as_blanks(MARK[:8])).encode(),

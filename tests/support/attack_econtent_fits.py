@@ -57,6 +57,28 @@ def _ascii_table() -> bytes:
     return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols)]))
 
 
+def _fancy_table() -> bytes:
+    """What an analysis table holds: masked values, times, units, string arrays, bit
+    flags, and arrays of different lengths (astropy makes the last a PD() column)."""
+    from astropy import units as u
+    from astropy.table import MaskedColumn, QTable
+    from astropy.time import Time
+
+    t = QTable()
+    t["n"] = MaskedColumn([1, 2, 3], mask=[False, True, False], dtype=np.int32)
+    t["f"] = MaskedColumn([1.5, 2.5, 3.5], mask=[True, False, False])
+    t["t"] = Time(["2026-01-01T00:00:00", "2026-01-02T00:00:00", "2026-01-03T12:00:00"])
+    t["e"] = [1.0, 2.0, 3.0] * u.GeV
+    t["tags"] = np.array([["a", "bb"], ["ccc", ""], ["d", "e"]])
+    t["flags"] = np.array([[True, False] * 6] * 3)
+    t["hits"] = np.array([np.arange(2.0), np.arange(5.0), np.arange(0.0)], dtype=object)
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.write(out, format="fits")
+    return out.getvalue()
+
+
 def _table() -> Table:
     t = Table()
     t["id"] = np.arange(5, dtype=np.int32)
@@ -84,8 +106,11 @@ def fits_controls() -> dict[str, bytes]:
         "ctl-vla-strings.fits": _vla_strings(),
         "ctl-vla-numbers.fits": _vla_numbers(),
         "ctl-ascii-table.fits": _ascii_table(),
+        "ctl-table-masked-time-units.fits": _fancy_table(),
     }
+    uint16 = fits.HDUList([fits.PrimaryHDU((_image("float32") * 100).astype(np.uint16))])
     images = {
+        "ctl-uint16-bzero.fits": _bytes(uint16),
         "ctl-rice-float-default.fits": _comp(img),
         "ctl-rice-float-nan-tile.fits": _comp(nan_tile),
         "ctl-rice-float-constant.fits": _comp(const),

@@ -62,6 +62,20 @@ def _mktree(f) -> None:
         f["tt"].extend({"x": np.arange(100, dtype=np.int32), "y": np.zeros(100)})
 
 
+def _h2(f) -> None:
+    rng = np.random.default_rng(2)
+    f["h2"] = np.histogram2d(rng.normal(size=500), rng.normal(size=500), bins=(20, 30))
+
+
+def _mkjagged(f) -> None:
+    f.mktree("jt", {"p": "var * float64", "n": np.int64})
+    f["jt"].extend({"p": ak.Array([[1.0, 2.0], [], [3.0]]), "n": np.array([2, 0, 1])})
+
+
+def _mkjagged_more(f) -> None:
+    f["jt"].extend({"p": ak.Array([[4.0], [5.0, 6.0]]), "n": np.array([1, 2])})
+
+
 def root_controls(made: Path) -> dict[str, bytes]:
     made.mkdir(parents=True, exist_ok=True)
     cases = {
@@ -72,6 +86,7 @@ def root_controls(made: Path) -> dict[str, bytes]:
         "ctl-lzma-jagged.root": (uproot.LZMA(5), [_jagged, _h]),
         "ctl-default-rntuple-extend.root": (uproot.ZLIB(1), [_same]),
         "ctl-default-mktree-extend.root": (uproot.ZLIB(1), [_mktree, _h]),
+        "ctl-zlib0-th2-jagged.root": (uproot.ZLIB(0), [_h2, _mkjagged, _mkjagged_more]),
     }
     files = {name: _write(made / name, comp, steps) for name, (comp, steps) in cases.items()}
     path = made / "ctl-updated.root"
