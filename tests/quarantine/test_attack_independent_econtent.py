@@ -18,10 +18,12 @@ FALSE_REJECTIONS) whose reason says what got out or was refused.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -134,6 +136,10 @@ HOLES: dict[str, str] = {
     "clock): 32 bits an image; the docs list only the steps between tiles",
     "json-indent-unit-bits.json": "published: json.dumps(indent=64 spaces and tabs spelling 8 bytes): the unit's "
     "pattern, not only its length, is free: 64 bits a file no reader returns (docs: a few bits)",
+    "tar-pax-name-field.tar": "published: 99 bytes of MARK in the ustar name field of a member whose pax path "
+    "record names it (tarfile and GNU tar show only the pax path; tarfile writes the name ASCII-replaced there)",
+    "tar-longlink-name-field.tar": "published: 99 bytes of MARK in the name field of a member behind a GNU long "
+    "name (././@LongLink): readers show the long name",
     "root-zl-method-byte.root": "published: a ZL block's method byte 0 instead of 8 (Z_DEFLATED): 8 free bits "
     "a block that uproot ignores",
 }
@@ -255,6 +261,15 @@ def test_the_hostile_files_are_what_their_readers_read(run, tmp_path):
         (tmp_path / name).write_bytes(run["files"][name])
         with uproot.open(tmp_path / name) as f:
             assert list(f["h"].values()[:3]) == [0.0, 1.0, 2.0], name
+
+
+def test_the_tar_readers_never_show_the_name_field(run):
+    """The tar patches read back with their extended names and data: the field is hidden."""
+    for name in ("tar-pax-name-field.tar", "tar-longlink-name-field.tar"):
+        with tarfile.open(fileobj=io.BytesIO(run["files"][name])) as tar:
+            member = tar.getmembers()[-1]
+            assert named.MARK[:8] not in member.name.encode(), name
+            assert tar.extractfile(member).read() == named.CSV, name
 
 
 def test_exit_codes_and_time(run):

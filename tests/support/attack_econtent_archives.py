@@ -11,7 +11,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tests.support.attack_econtent_files import ACTIVE_NAMES, CSV, XML_XSS, _gz
+from tests.support.attack_econtent_files import ACTIVE_NAMES, CSV, MARK, XML_XSS, _gz
 
 
 def _results(made: Path) -> Path:
@@ -31,6 +31,61 @@ def _tar(members: dict[str, bytes]) -> bytes:
             info.size, info.mode, info.mtime = len(body), 0o644, 1_700_000_000
             tar.addfile(info, io.BytesIO(body))
     return out.getvalue()
+
+
+def _resealed(tar: bytes, at: int, field: slice, value: bytes) -> bytes:
+    """The tar header at `at` with `field` set to value (NUL-padded) and its checksum
+    recomputed as tarfile computes it."""
+    block = bytearray(tar[at : at + 512])
+    block[field] = value.ljust(field.stop - field.start, b"\0")
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return tar[:at] + bytes(block) + tar[at + 512 :]
+
+
+def _header_after(tar: bytes, kind: bytes) -> int:
+    """The offset of the member header that follows the first extended header of `kind`
+    (pax x, GNU long name L): its name field is replaced by the extended name."""
+    at = next(
+        o
+        for o in range(0, len(tar), 512)
+        if tar[o + 257 : o + 262] == b"ustar" and tar[o + 156 : o + 157] == kind
+    )
+    size = int(tar[at + 124 : at + 135], 8)
+    return at + 512 + -(-size // 512) * 512
+
+
+def _overridden_names() -> dict[str, bytes]:
+    """The ustar name field of a member whose name a pax path record or a GNU long name
+    gives: tar readers show the extended name; the field holds MARK."""
+    long = "d/" + "x" * 120 + ".csv"
+    pax = _tar({"r\u00e9sultats/\u00e9t\u00e9.csv": CSV})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(long)
+        info.size, info.mode = len(CSV), 0o644
+        tar.addfile(info, io.BytesIO(CSV))
+    gnu = out.getvalue()
+    return {
+        "tar-pax-name-field.tar": _resealed(pax, _header_after(pax, b"x"), slice(0, 100), MARK[:99]),
+        "tar-longlink-name-field.tar": _resealed(gnu, _header_after(gnu, b"L"), slice(0, 100), MARK[:99]),
+    }
+
+
+def _header_bits() -> dict[str, bytes]:
+    """One member's typeflag or mode spelled another way that tar readers take alike."""
+    plain = _tar({"a.csv": CSV})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        info = zipfile.ZipInfo("a.csv")
+        info.external_attr = 0o101644 << 16  # sticky
+        z.writestr(info, CSV)
+    return {
+        "tar-typeflag-nul.tar": _resealed(plain, 0, slice(156, 157), b"\0"),  # old-style regular file
+        "tar-typeflag-contiguous.tar": _resealed(plain, 0, slice(156, 157), b"7"),  # read as regular
+        "tar-mode-sticky.tar": _resealed(plain, 0, slice(100, 108), b"0001644\0"),
+        "zip-mode-sticky.zip": out.getvalue(),
+    }
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -81,4 +136,4 @@ def archive_hostile() -> dict[str, bytes]:
     files = {f"tar-active{i}.tar": _tar({n: b}) for i, (n, b) in enumerate(members.items())}
     files |= {f"zip-active{i}.zip": _zip({n: b}) for i, (n, b) in enumerate(members.items())}
     files["tar-gz-suffix-member.tar"] = _tar({"run.bat.z": _gz(b"start calc.exe\r\n")})
-    return files
+    return files | _overridden_names() | _header_bits()
