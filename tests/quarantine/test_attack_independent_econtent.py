@@ -138,6 +138,8 @@ HOLES: dict[str, str] = {
     "pattern, not only its length, is free: 64 bits a file no reader returns (docs: a few bits)",
     "tar-pax-name-field.tar": "published: 99 bytes of MARK in the ustar name field of a member whose pax path "
     "record names it (tarfile and GNU tar show only the pax path; tarfile writes the name ASCII-replaced there)",
+    "tar-pax-size-header-field.tar": "published: a member whose pax header gives its size: the ustar size field "
+    "(11 octal digits, 33 bits) holds another number; tarfile and GNU tar frame the data by the pax size",
     "tar-longlink-name-field.tar": "published: 99 bytes of MARK in the name field of a member behind a GNU long "
     "name (././@LongLink): readers show the long name",
     "root-zl-method-byte.root": "published: a ZL block's method byte 0 instead of 8 (Z_DEFLATED): 8 free bits "
@@ -175,6 +177,9 @@ EXT_HOLES: dict[str, str] = {
     "mjs rdf ... refused)",
     "outlook": "59 of 134 Outlook-blocked extensions published, e.g. py pyw pyc pyz jnlp pl ksh csh vb bas "
     "asp cer crt der msu cab app",
+    "windows-other": "9 of 15 published: rdp (mstsc connects out, drives redirected: a known phishing file), "
+    "search-ms searchconnector-ms (Explorer fetches a remote location: NTLM), appinstaller appcontent-ms "
+    "deskthemepack diagcfg diagpkg one",
     "server": "9 of 11 published: php php5 phar cgi fcgi jsp jspx asa cer",
 }
 

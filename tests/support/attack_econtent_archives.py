@@ -72,6 +72,26 @@ def _overridden_names() -> dict[str, bytes]:
     }
 
 
+def _pax_size() -> bytes:
+    """A member whose pax header gives its size: tarfile and GNU tar frame its data by it,
+    so the ustar size field (11 octal digits, 33 bits) is left to MARK's choosing."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("a.csv")
+        info.size, info.mode, info.pax_headers = len(CSV), 0o644, {"size": str(len(CSV))}
+        tar.addfile(info, io.BytesIO(CSV))
+    data = out.getvalue()
+    return _resealed(data, _header_after(data, b"x"), slice(124, 136), b"%011o\0" % 0o12345670123)
+
+
+def _zip_local_time() -> bytes:
+    """The local header's DOS time and date differ from the central directory's (zipfile
+    and unzip list the central one): 32 bits a member beside the documented 32."""
+    data = bytearray(_zip({"a.csv": CSV}))
+    data[10:14] = MARK[:4]
+    return bytes(data)
+
+
 def _header_bits() -> dict[str, bytes]:
     """One member's typeflag or mode spelled another way that tar readers take alike."""
     plain = _tar({"a.csv": CSV})
@@ -85,6 +105,8 @@ def _header_bits() -> dict[str, bytes]:
         "tar-typeflag-contiguous.tar": _resealed(plain, 0, slice(156, 157), b"7"),  # read as regular
         "tar-mode-sticky.tar": _resealed(plain, 0, slice(100, 108), b"0001644\0"),
         "zip-mode-sticky.zip": out.getvalue(),
+        "tar-pax-size-header-field.tar": _pax_size(),
+        "zip-local-time.zip": _zip_local_time(),
     }
 
 

@@ -52,6 +52,8 @@ EXT_GROUPS: dict[str, tuple[str, ...]] = {
         mshxml msh1xml msh2xml msi msp mst msu ops osd pcd pif pl plg prf prg printerexport ps1 ps1xml ps2
         ps2xml psc1 psc2 psd1 psdm1 pst py pyc pyo pyw pyz pyzw reg scf scr sct shb shs theme tmp url vb
         vbe vbp vbs vhd vhdx vsmacros vsw webpnp website ws wsb wsc wsf wsh xbap xll xnk"""),
+    "windows-other": _exts("""searchconnector-ms search-ms themepack deskthemepack appcontent-ms msix
+        msixbundle appx appxbundle appinstaller diagcfg diagpkg rdp one img"""),
     "server": ("php", "phtml", "phar", "php5", "cgi", "fcgi", "jsp", "jspx", "asa", "cer", "shtm"),
 }
 # Names a server or a shell acts on whatever their bytes are.
