@@ -157,7 +157,14 @@ _TIGHT = (
     "refused: an indented file whose key separator is ':' ('line N is not laid out as an indenting serializer "
     "writes it')"
 )
+_BATCHES = (
+    "refused: a TTree made with mktree and extended 10 times (100 entries each; uproot's default ZLIB(1), or "
+    "uncompressed): 'root: the free space at N holds data that is not the remains of a record the writer "
+    "moved'; 9 extends pass (uproot moves the TTree when its 10 basket slots fill; what it leaves is not matched)"
+)
 FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-mktree-10-batches.root": _BATCHES,
+    "ctl-mktree-10-batches-uncompressed.root": _BATCHES,
     "ctl-awkward-indent.json": f"{_TIGHT}: awkward's to_json(num_indent_spaces=2) writes it so (the docs name "
     "awkward among the serializers whose bytes pass)",
     "ctl-json-indent-tight.json": f"{_TIGHT}: json.dumps(indent=2, separators=(',', ':'))",

@@ -62,6 +62,14 @@ def _mktree(f) -> None:
         f["tt"].extend({"x": np.arange(100, dtype=np.int32), "y": np.zeros(100)})
 
 
+def _mktree_batches(f) -> None:
+    """A tree filled batch by batch, as an event loop writes it: ten extends."""
+    rng = np.random.default_rng(5)
+    f.mktree("tt", {"x": np.int32, "y": np.float64})
+    for i in range(10):
+        f["tt"].extend({"x": np.arange(100, dtype=np.int32) + i, "y": rng.random(100)})
+
+
 def _h2(f) -> None:
     rng = np.random.default_rng(2)
     f["h2"] = np.histogram2d(rng.normal(size=500), rng.normal(size=500), bins=(20, 30))
@@ -86,6 +94,8 @@ def root_controls(made: Path) -> dict[str, bytes]:
         "ctl-lzma-jagged.root": (uproot.LZMA(5), [_jagged, _h]),
         "ctl-default-rntuple-extend.root": (uproot.ZLIB(1), [_same]),
         "ctl-default-mktree-extend.root": (uproot.ZLIB(1), [_mktree, _h]),
+        "ctl-mktree-10-batches.root": (uproot.ZLIB(1), [_mktree_batches]),
+        "ctl-mktree-10-batches-uncompressed.root": (None, [_mktree_batches]),
         "ctl-zlib0-th2-jagged.root": (uproot.ZLIB(0), [_h2, _mkjagged, _mkjagged_more]),
     }
     files = {name: _write(made / name, comp, steps) for name, (comp, steps) in cases.items()}
