@@ -133,8 +133,20 @@ def archive_controls(made: Path) -> dict[str, bytes]:
         made_at = shutil.make_archive(str(made / f"ctl-make-archive-{fmt}"), fmt, root_dir=root)
         files[f"ctl-make-archive-{fmt}.{ext}"] = Path(made_at).read_bytes()
     files["ctl-zipfile-writestr.zip"] = _zip({"a.csv": CSV, "sub/b.log": CSV})
-    files |= _non_ascii(made)
+    files |= _non_ascii(made) | _with_gzip(made)
     return files
+
+
+def _with_gzip(made: Path) -> dict[str, bytes]:
+    """A job's directory holding gzip -k output in a subdirectory, packed by GNU tar and zip."""
+    top = made / "gzipped"
+    (top / "sub").mkdir(parents=True, exist_ok=True)
+    (top / "sub" / "c.csv").write_bytes(CSV * 10)
+    subprocess.run(["gzip", "-kf", str(top / "sub" / "c.csv")], check=True)
+    (top / "sub" / "c.csv").unlink()
+    subprocess.run(["tar", "czf", str(made / "ctl-tar-with-gz.tgz"), top.name], cwd=made, check=True)
+    subprocess.run(["zip", "-qr", str(made / "ctl-zip-with-gz.zip"), top.name], cwd=made, check=True)
+    return {name: (made / name).read_bytes() for name in ("ctl-tar-with-gz.tgz", "ctl-zip-with-gz.zip")}
 
 
 def _non_ascii(made: Path) -> dict[str, bytes]:

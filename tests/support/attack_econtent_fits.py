@@ -125,7 +125,28 @@ def fits_controls() -> dict[str, bytes]:
         ),
         "ctl-gzip1-float64-quant.fits": _comp(_image("float64"), compression_type="GZIP_1"),
     }
-    return tables | images | {"ctl-astropy.fits.gz": _astropy_gz(t)}
+    dither = _comp(img, quantize_method=2, dither_seed=7, tile_shape=(16, 35))
+    extra = {"ctl-astropy.fits.gz": _astropy_gz(t), "ctl-dither2-tiles.fits": dither}
+    return tables | images | extra | _appended_and_updated()
+
+
+def _appended_and_updated() -> dict[str, bytes]:
+    """Files changed after writing the astropy way: fits.append, and update mode (a card
+    that outgrows the header's block, a column's values, flush)."""
+    files = {}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "a.fits"
+        fits.writeto(path, _image("float32"))
+        fits.append(path, _image("int16"))
+        fits.append(path, fits.table_to_hdu(_table()).data)
+        files["ctl-fits-append.fits"] = path.read_bytes()
+        with fits.open(path, mode="update") as hdul:
+            for i in range(40):
+                hdul[0].header[f"RUN{i}"] = (i, "a card per run")
+            hdul[2].data["e"] *= 2
+        files["ctl-fits-update-mode.fits"] = path.read_bytes()
+    return files
 
 
 def _astropy_gz(t: Table) -> bytes:
