@@ -140,6 +140,11 @@ HOLES: dict[str, str] = {
     "record names it (tarfile and GNU tar show only the pax path; tarfile writes the name ASCII-replaced there)",
     "tar-pax-size-header-field.tar": "published: a member whose pax header gives its size: the ustar size field "
     "(11 octal digits, 33 bits) holds another number; tarfile and GNU tar frame the data by the pax size",
+    "tar-pax-header-uname.tar": "published: 31 bytes of MARK in the uname of the pax header block itself: tar tv "
+    "shows a member's uname, never an extended header's (the docs free 'a pax header's own mode, uid, gid and "
+    "mtime', and uname because tar tv shows it)",
+    "tar-longlink-header-uname.tar": "published: 31 bytes of MARK in the uname of a GNU ././@LongLink header, "
+    "which no reader lists",
     "tar-longlink-name-field.tar": "published: 99 bytes of MARK in the name field of a member behind a GNU long "
     "name (././@LongLink): readers show the long name",
     "root-zl-method-byte.root": "published: a ZL block's method byte 0 instead of 8 (Z_DEFLATED): 8 free bits "

@@ -55,6 +55,33 @@ def _header_after(tar: bytes, kind: bytes) -> int:
     return at + 512 + -(-size // 512) * 512
 
 
+def _extended_header_at(tar: bytes, kind: bytes) -> int:
+    return next(
+        o
+        for o in range(0, len(tar), 512)
+        if tar[o + 257 : o + 262] == b"ustar" and tar[o + 156 : o + 157] == kind
+    )
+
+
+def _extended_header_fields() -> dict[str, bytes]:
+    """Fields of a pax or GNU long-name header itself, which no tar reader lists: its
+    uname (32 bytes) and its own name."""
+    pax = _tar({"r\u00e9sultats/\u00e9t\u00e9.csv": CSV})
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("d/" + "x" * 120 + ".csv")
+        info.size, info.mode = len(CSV), 0o644
+        tar.addfile(info, io.BytesIO(CSV))
+    gnu = out.getvalue()
+    x, long = _extended_header_at(pax, b"x"), _extended_header_at(gnu, b"L")
+    renamed = b"r\xc3\xa9sultats/PaxHeaders/" + MARK[:40]
+    return {
+        "tar-pax-header-uname.tar": _resealed(pax, x, slice(265, 297), MARK[:31]),
+        "tar-longlink-header-uname.tar": _resealed(gnu, long, slice(265, 297), MARK[:31]),
+        "tar-pax-header-name.tar": _resealed(pax, x, slice(0, 100), renamed),
+    }
+
+
 def _overridden_names() -> dict[str, bytes]:
     """The ustar name field of a member whose name a pax path record or a GNU long name
     gives: tar readers show the extended name; the field holds MARK."""
@@ -170,4 +197,4 @@ def archive_hostile() -> dict[str, bytes]:
     files = {f"tar-active{i}.tar": _tar({n: b}) for i, (n, b) in enumerate(members.items())}
     files |= {f"zip-active{i}.zip": _zip({n: b}) for i, (n, b) in enumerate(members.items())}
     files["tar-gz-suffix-member.tar"] = _tar({"run.bat.z": _gz(b"start calc.exe\r\n")})
-    return files | _overridden_names() | _header_bits()
+    return files | _overridden_names() | _header_bits() | _extended_header_fields()
