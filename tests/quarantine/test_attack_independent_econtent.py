@@ -134,6 +134,10 @@ HOLES: dict[str, str] = {
     "fits-vla-qa-string-after-nul.fits": "published: as the PA() case, in a QA() (64-bit descriptor) column",
     "fits-tile-mtime.fits": "published: every GZIP_1 tile's MTIME set to 4 chosen bytes (astropy writes the "
     "clock): 32 bits an image; the docs list only the steps between tiles",
+    "json-underflow-digits.json": "published: 1.2345678901234567e-400 and 9.8765432109876543e-401: json.loads "
+    "returns 0.0 for both; no serializer writes them: 17 digits and an exponent (~60 bits) a number no reader returns",
+    "json-overflow-digits.json": "published: 1.2345678901234567e+400: json.loads returns inf (others fail); "
+    "no serializer writes it",
     "json-indent-unit-bits.json": "published: json.dumps(indent=64 spaces and tabs spelling 8 bytes): the unit's "
     "pattern, not only its length, is free: 64 bits a file no reader returns (docs: a few bits)",
     "tar-pax-name-field.tar": "published: 99 bytes of MARK in the ustar name field of a member whose pax path "

@@ -169,6 +169,8 @@ def json_cases() -> dict[str, bytes]:
         "ctl-awkward-compact.json": ak.to_json(ak.Array([1e21, 1e-7, 0.5, 3.0, 123456789.125])).encode(),
         "json-duplicate-key.json": b'{"run": "' + MARK + b'", "run": 42}',
         "json-float-spelling.json": _floats_17([0.9, 0.7, 0.3, 0.6] * 8),
+        "json-underflow-digits.json": b"[1.2345678901234567e-400, 9.8765432109876543e-401, 0.5]",
+        "json-overflow-digits.json": b"[1.2345678901234567e+400, 1.0]",
         "json-indent-unit-bits.json": json.dumps(data, indent=_bits_as_blanks(MARK[:8])).encode(),
     }  # fmt: skip
     return files

@@ -169,6 +169,14 @@ def _tiles(data: bytes, flags: int, mtime: bytes | None) -> bytes:
     return bytes(out)
 
 
+def _end_card_tail() -> bytes:
+    """The END card with MARK where its 77 blanks are (astropy and cfitsio stop at 'END')."""
+    data = bytearray(_bytes(fits.HDUList([fits.PrimaryHDU(_image("int16"))])))
+    at = next(i for i in range(0, 2880, 80) if data[i : i + 8] == b"END     ")
+    data[at + 8 : at + 80] = MARK[:72].replace(b"-", b" ")
+    return bytes(data)
+
+
 def fits_hostile() -> dict[str, bytes]:
     vla = _vla_strings()
     # "cdef" -> "c\0" + 2 payload bytes: cfitsio ends the string at the NUL
@@ -177,6 +185,7 @@ def fits_hostile() -> dict[str, bytes]:
     return {
         "fits-vla-string-after-nul.fits": vla_patched,
         "fits-vla-qa-string-after-nul.fits": _vla_strings("QA()").replace(b"abcdefg", b"abc\0PAg", 1),
+        "fits-end-card-tail.fits": _end_card_tail(),
         "fits-tile-ftext.fits": _tiles(gz, 1, None),  # FTEXT: zlib and Python's gzip ignore it
         "fits-tile-mtime.fits": _tiles(gz, 0, MARK[:4]),  # every tile: the same 4 chosen bytes
     }
