@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -160,8 +161,18 @@ def archive_controls(made: Path) -> dict[str, bytes]:
         made_at = shutil.make_archive(str(made / f"ctl-make-archive-{fmt}"), fmt, root_dir=root)
         files[f"ctl-make-archive-{fmt}.{ext}"] = Path(made_at).read_bytes()
     files["ctl-zipfile-writestr.zip"] = _zip({"a.csv": CSV, "sub/b.log": CSV})
-    files |= _non_ascii(made) | _with_gzip(made)
+    files |= _non_ascii(made) | _with_gzip(made) | _python_clis(made, root)
     return files
+
+
+def _python_clis(made: Path, root: Path) -> dict[str, bytes]:
+    """python -m zipfile -c and python -m tarfile -c (compression from the name)."""
+    names = {"zipfile": "ctl-python-m-zipfile.zip", "tarfile": "ctl-python-m-tarfile.tgz"}
+    for module, name in names.items():
+        subprocess.run(
+            [sys.executable, "-m", module, "-c", str(made / name), root.name], cwd=root.parent, check=True
+        )
+    return {name: (made / name).read_bytes() for name in names.values()}
 
 
 def _with_gzip(made: Path) -> dict[str, bytes]:
