@@ -2,17 +2,20 @@
 but HDF5: the name-type table, text, JSON layout, gzip, FITS, ROOT, tar and zip.
 
 New classes beyond rounds a-d (test_attack_independent_content.py, _dcontent.py): names a
-browser or Windows acts on that the name table does not list (mime.types' XML types,
-Outlook's blocked list, .htaccess), gunzip's other suffixes, JSON a reader reads
-differently (duplicate keys, float spellings), UTF-16 that is not UTF-16, a ROOT
-histogram's codec tail, and the ordinary output of json/simplejson/numpy/csv, gzip (non-
-ASCII and sub-directory names), astropy (tables, VLAs, every tile compression), uproot
-(codecs, update, delete) and tarfile/zipfile/shutil/GNU tar/Info-ZIP.
+client acts on that the table does not list (mime.types' +xml and XHTML types, Outlook's
+blocked list, .rdp/.search-ms, server-run .php/.cgi, per-directory .htaccess/.user.ini/
+web.config), gunzip's other suffixes (.z -gz _z), JSON a reader reads differently
+(duplicate keys, non-canonical, under- and overflowing numbers, an indent unit's pattern),
+FITS PA()/QA() strings after a NUL and gzip-tile MTIMEs, ROOT codec framing outside
+baskets (bytes after a histogram's zlib stream, method bytes), tar header fields that an
+extended header overrides or that no reader lists; and ordinary output refused: uproot
+trees extended 10 times or RNTuples extended, Python gzip's Latin-1 FNAME, indented JSON
+with ':' (awkward, json), Python 2 style separators, simplejson Decimals.
 
 Files go into one quarantine vetted ONCE through the CLI with policy/batch.yaml's
 allow_types (scanners off, per-file promotion: every verdict shows); tar and zip get a
 second vet whose policy also admits them. A hit is a strict xfail (HOLES,
-FALSE_REJECTIONS) whose reason says what got out or was refused.
+FALSE_REJECTIONS, EXT_HOLES) whose reason says what got out or was refused.
 """
 
 from __future__ import annotations
