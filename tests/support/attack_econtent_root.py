@@ -137,7 +137,8 @@ def root_hostile(made: Path) -> dict[str, bytes]:
     xz = _write(made / "xz.root", uproot.LZMA(5), [_h])
     xz_at, _ = _hist_block(xz, b"XZ")
     return {
-        "root-xz-method-byte.root": xz[: xz_at + 2] + b"\x00" + xz[xz_at + 3 :],
+        # XZ's method byte: ROOT and uproot write 0 (the attack first wrote 0, their own value)
+        "root-xz-method-byte.root": xz[: xz_at + 2] + b"\x01" + xz[xz_at + 3 :],
         "root-hist-zlib-tail.root": data[:at] + block + data[at + size :],
         "root-zl-method-byte.root": method,
     }

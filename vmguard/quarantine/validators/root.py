@@ -29,6 +29,10 @@ _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
 _BLOCK = struct.Struct("<2sB3s3s")  # algorithm, method, compressed and inflated size (24-bit)
 ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> fCompress // 100
+# A block's method byte as ROOT (RZip.cxx, ZipLZMA.c, ZipLZ4.cxx, ZipZSTD.cxx) and uproot
+# write it: zlib's Z_DEFLATED, 0, the LZ4 and zstd major versions (ROOT's reader refuses
+# another for LZ4 and zstd; no reader reads it for zlib and xz).
+METHODS = {b"ZL": 8, b"XZ": 0, b"L4": 1, b"ZS": 1}
 # A TBasket's key goes on after the title: fVersion (2), fBufferSize, fNevBufSize,
 # fNevBuf, fLast (4 each) and a flag byte. Every other class's key ends at the title.
 _BASKET = struct.Struct(">hiiiiB")
@@ -36,8 +40,12 @@ _BASKET = struct.Struct(">hiiiiB")
 # pages, header and footer; uproot writes an RNTuple for f[name] = {...}).
 DATA = (b"TBasket", b"RBlob")
 # The metadata whose payload the end's checks read (directories, keys lists, FreeSegments,
-# the StreamerInfo) or free space may be the remains of (those, RNTuple anchors).
-KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple")
+# the StreamerInfo) or free space may be the remains of (those, RNTuple anchors, a TTree
+# uproot moved when its basket arrays filled: uproot writes a TTree uncompressed).
+KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple", b"TTree")
+# An RNTuple envelope's preamble (little-endian): its type (header 1, footer 2, page list
+# 3) in 16 bits, its length in 48.
+_ENVELOPE_TYPES = (1, 2, 3)
 _MAX_BUFFER = 1 << 30  # a basket's fBufferSize: ROOT's buffers stop at 1 GiB
 _MAX_COUNTS = 1 << 28  # an offsets array's capacity in a basket of at most 1 GiB
 _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (64-bit seeks)
@@ -154,7 +162,11 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
     size = nbytes - keylen
     if size != objlen:
-        walk.algorithms.add(_blocks(stream, offset, size, objlen))
+        walk.algorithms.add(_blocks(stream, offset, size, objlen, klass not in DATA))
+        body = None
+    elif klass == b"RBlob" and _envelope(stream.peek(8), size):
+        walk.envelopes[offset] = stream.read(size, "an RNTuple envelope", FMT)
+        walk.kept += size
         body = None
     elif klass not in KEPT:  # data: a basket's, a histogram's...
         stream.skip(size, "a record's payload", FMT)
@@ -165,6 +177,14 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if klass not in DATA:
         walk.records[offset] = Record(offset, nbytes, key, klass, body)
         walk.kept += keylen
+
+
+def _envelope(head: bytes, size: int) -> bool:
+    """Whether an uncompressed blob of `size` bytes starting with head is an RNTuple
+    envelope (uproot writes them uncompressed): kept, as free space may hold the remains of
+    an older one (uproot moves the footer on each extend)."""
+    preamble = int.from_bytes(head.ljust(8, b"\0"), "little")
+    return preamble & 0xFFFF in _ENVELOPE_TYPES and preamble >> 16 == size
 
 
 def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, bytes]:
@@ -214,21 +234,28 @@ def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
         )
 
 
-def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> int:
+def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) -> int:
     """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
-    fill the payload exactly and inflate to objlen, in one algorithm; returns it."""
+    fill the payload exactly and inflate to objlen, in one algorithm; returns it. A
+    record's that is no basket or blob (whole) is inflated: each block is its codec's
+    stream exactly (root_codecs)."""
     end, inflated, algorithm = stream.pos + size, 0, None
     while stream.pos < end:
         if end - stream.pos < _BLOCK.size:
             raise Invalid(f"root: the record at {offset} ends inside a block header")
-        tag, _, packed, full = _BLOCK.unpack(stream.read(_BLOCK.size, "a block header", FMT))
+        tag, method, packed, full = _BLOCK.unpack(stream.read(_BLOCK.size, "a block header", FMT))
         if tag not in ALGORITHMS or algorithm not in (None, ALGORITHMS[tag]):
             raise Invalid(f"root: the record at {offset} has a block of algorithm {tag!r}")
+        if method != METHODS[tag]:
+            raise Invalid(
+                f"root: a {tag.decode()} block of the record at {offset} has method byte {method}, "
+                f"not {METHODS[tag]} as ROOT and uproot write it"
+            )
         algorithm = ALGORITHMS[tag]
         length = int.from_bytes(packed, "little")
         if length > end - stream.pos:
             raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
-        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset)
+        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset, whole)
         inflated += int.from_bytes(full, "little")
     if inflated != objlen or algorithm is None:
         raise Invalid(

@@ -1,15 +1,19 @@
-"""A ROOT block's compressed bytes are the codec's stream exactly, where that can be told
-without inflating: an xz stream's header, index and footer account for every byte (the
-index names its blocks' sizes), a zstd frame's block headers lead to its end. Bytes
-after a codec's own end, inside the block, would be read by no decoder (Python's lzma
-ignores what follows a stream). zlib and LZ4 streams end where only inflating finds
-(docs: what exactness leaves)."""
+"""A ROOT block's compressed bytes are the codec's stream exactly: an xz stream's header,
+index and footer account for every byte (the index names its blocks' sizes), a zstd
+frame's block headers lead to its end. Bytes after a codec's own end, inside the block,
+would be read by no decoder (Python's lzma ignores what follows a stream). zlib and LZ4
+streams end where only inflating finds: the blocks of a record that is no basket or blob
+(a histogram's, a TTree's: small) are inflated, a zlib stream to its Adler-32 at the
+block's end, an LZ4 block (root_lz4) to its end; a basket's or blob's are not (docs:
+what exactness leaves)."""
 
 from __future__ import annotations
 
 import struct
 import zlib
 
+from . import root_lz4
+from .deflateblocks import inflater
 from .root_model import FMT
 from .stream import Invalid, Stream
 
@@ -18,12 +22,17 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
 
 
-def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> None:
-    """Pass over one block's `length` compressed bytes, checked as its codec's stream."""
+def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int, whole: bool) -> None:
+    """Pass over one block's `length` compressed bytes, checked as its codec's stream;
+    a zlib or LZ4 block is inflated when `whole` (a record that is no basket or blob)."""
     if tag == b"XZ":
         _xz(stream, length, inflated, offset)
     elif tag == b"ZS":
         _zstd(stream, length, inflated, offset)
+    elif whole and tag == b"ZL":
+        _zlib(stream.read(length, "a zlib stream", FMT), inflated, offset)
+    elif whole and tag == b"L4":
+        root_lz4.check(stream.read(length, "an LZ4 block", FMT), inflated, offset)
     else:
         stream.skip(length, "a compressed block", FMT)
 
@@ -31,6 +40,30 @@ def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -
 def _broken(offset: int, codec: str, rule: str) -> Invalid:
     article = "an" if codec == "xz" else "a"
     return Invalid(f"root: {article} {codec} block of the record at {offset} {rule}")
+
+
+def _zlib(block: bytes, inflated: int, offset: int) -> None:
+    """One zlib stream (RFC 1950: no preset dictionary) that inflates to `inflated` bytes
+    and ends, its Adler-32 the data's, at the block's end (the deflate padding bits zero,
+    deflateblocks)."""
+    if (
+        len(block) < 6
+        or block[0] & 0x0F != 8
+        or block[0] >> 4 > 7
+        or block[1] & 0x20
+        or (block[0] << 8 | block[1]) % 31
+    ):
+        raise _broken(offset, "zlib", "does not start as a zlib stream without a dictionary")
+    unpack = inflater(inflated + 1, FMT)
+    try:
+        data, used = unpack.decompress(block[2:])
+        ended = unpack.eof
+    finally:
+        unpack.close()
+    if not ended or len(data) != inflated or 2 + used + 4 != len(block):
+        raise _broken(offset, "zlib", f"is not one zlib stream of {inflated} bytes ending at the block's end")
+    if zlib.adler32(data) != struct.unpack_from(">I", block, len(block) - 4)[0]:
+        raise _broken(offset, "zlib", "has an Adler-32 that is not its data's")
 
 
 def _xz(stream: Stream, length: int, inflated: int, offset: int) -> None:

@@ -1,5 +1,6 @@
 """What ROOT free space may hold. uproot writes nothing in the space it frees: a record it
-moved (the StreamerInfo, a keys list, when they outgrow their place) stays where it was,
+moved (the StreamerInfo, a keys list, when they outgrow their place; a TTree when its
+basket arrays fill; an RNTuple's footer on each extend) stays where it was,
 whole or behind records later written over its start, and space it reserved but never
 wrote stays zeros. So free space is zeros, a record deleted there (its payload like any
 record's: left to the scanners), or the remains of moved metadata, recomputed from the
@@ -26,6 +27,12 @@ HEAD = 96  # all in its first HEAD bytes (its key and list header)
 # Bytes of the file's other free stretches (and keys lists' slack) that are neither: an
 # RNTuple's older envelope tail (its checksum) left in a segment too short to be reused.
 LOOSE_STRETCHES = 24
+# and a TTree's older copy (uproot moves a tree when its basket arrays fill, and writes
+# baskets over the head of the old copy): its counts and byte counts, about 25 bytes a
+# branch, where the live tree has at least 1700 bytes a branch (its basket arrays grow by
+# half on each move); so one loose byte more per TREE_SHARE bytes of live uncompressed
+# TTree payload (itself data the scanners see).
+TREE_SHARE = 128
 _KEY = struct.Struct(">ihiIhh")
 _SEGMENT = struct.Struct(">hii")
 _SEGMENT_LARGE = struct.Struct(">hqq")
@@ -39,7 +46,8 @@ def check(walk: RootWalk, free: set[int]) -> None:
         for r in walk.records.values()
         if r.body is not None and r.offset not in free
     ]
-    budget = [LOOSE_STRETCHES]  # shared by the file's free stretches
+    live += [body for offset, body in walk.envelopes.items() if offset not in free]
+    budget = [LOOSE_STRETCHES + _trees(walk, free) // TREE_SHARE]  # shared by the file's free stretches
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -54,6 +62,15 @@ def check(walk: RootWalk, free: set[int]) -> None:
             _covered(record.key + record.body, live, offset, [LOOSE], HEAD)
     for offset, slack in walk.slack.items():
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget)
+
+
+def _trees(walk: RootWalk, free: set[int]) -> int:
+    """The bytes of the live uncompressed TTree payloads."""
+    return sum(
+        len(r.body)
+        for r in walk.records.values()
+        if r.klass == b"TTree" and r.body is not None and r.offset not in free
+    )
 
 
 def segments(body: bytes) -> bool:

@@ -1,0 +1,108 @@
+"""A ROOT LZ4 block (ZipLZ4.cxx): an XXH64 checksum of the compressed bytes (big-endian,
+seed 0), then one LZ4 block whose sequences end exactly at the block's end and produce
+exactly the block's inflated size: ROOT's reader (LZ4_decompress_safe into a buffer of
+that size) and uproot's both refuse anything else, so no byte of it is unread. Pure
+Python: used for the blocks of records that are no basket or blob (a histogram's, a
+TTree's...), which are small (docs: what exactness leaves)."""
+
+from __future__ import annotations
+
+import struct
+
+from .stream import Invalid
+
+_P1, _P2, _P3 = 11400714785074694791, 14029467366897019727, 1609587929392839161
+_P4, _P5 = 9650029242287828579, 2870177450012600261
+_MASK = (1 << 64) - 1
+_MIN_MATCH = 4
+
+
+def check(block: bytes, inflated: int, offset: int) -> None:
+    """One L4 block's bytes after its 9-byte header: checksum, then the LZ4 block."""
+    if len(block) < 9 or struct.unpack_from(">Q", block)[0] != xxh64(block[8:]):
+        raise _broken(offset, "has a checksum that is not the XXH64 of its bytes")
+    if _produced(block, 8, offset) != inflated:
+        raise _broken(offset, f"does not inflate to its {inflated} bytes")
+
+
+def _broken(offset: int, rule: str) -> Invalid:
+    return Invalid(f"root: an LZ4 block of the record at {offset} {rule}")
+
+
+def _produced(data: bytes, at: int, offset: int) -> int:
+    """The bytes an LZ4 block from `at` to the end of data produces: its sequences, the
+    last only literals and ending exactly at the end, each match's offset inside what
+    came before."""
+    produced = 0
+    while True:
+        if at >= len(data):
+            raise _broken(offset, "ends before its last sequence")
+        token, at = data[at], at + 1
+        literals, at = _length(data, at, token >> 4, offset)
+        if at + literals > len(data):
+            raise _broken(offset, "ends inside its literals")
+        at, produced = at + literals, produced + literals
+        if at == len(data):
+            return produced
+        if at + 2 > len(data):
+            raise _broken(offset, "ends inside a sequence")
+        distance, at = int.from_bytes(data[at : at + 2], "little"), at + 2
+        if not 0 < distance <= produced:
+            raise _broken(offset, "has a match before its start")
+        match, at = _length(data, at, token & 15, offset)
+        produced += match + _MIN_MATCH
+        if at >= len(data):
+            raise _broken(offset, "does not end with literals")
+
+
+def _length(data: bytes, at: int, nibble: int, offset: int) -> tuple[int, int]:
+    """A length: the token's nibble, and while it is 15 the following bytes up to one below 255."""
+    length = nibble
+    if nibble == 15:
+        while True:
+            if at >= len(data):
+                raise _broken(offset, "ends inside a length")
+            byte, at = data[at], at + 1
+            length += byte
+            if byte != 255:
+                break
+    return length, at
+
+
+def _round(acc: int, lane: int) -> int:
+    acc = (acc + lane * _P2) & _MASK
+    return (((acc << 31) | (acc >> 33)) & _MASK) * _P1 & _MASK
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _MASK
+
+
+def xxh64(data: bytes, seed: int = 0) -> int:
+    """XXH64 (xxHash's 64-bit hash) of data."""
+    n, at = len(data), 0
+    if n >= 32:
+        v = [(seed + _P1 + _P2) & _MASK, (seed + _P2) & _MASK, seed, (seed - _P1) & _MASK]
+        for lanes in struct.iter_unpack("<4Q", data[: n - n % 32]):
+            v = [_round(acc, lane) for acc, lane in zip(v, lanes, strict=True)]
+        at = n - n % 32
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _MASK
+        for acc in v:
+            h = ((h ^ _round(0, acc)) * _P1 + _P4) & _MASK
+    else:
+        h = (seed + _P5) & _MASK
+    h = (h + n) & _MASK
+    while at + 8 <= n:
+        h ^= _round(0, struct.unpack_from("<Q", data, at)[0])
+        h, at = (_rotl(h, 27) * _P1 + _P4) & _MASK, at + 8
+    if at + 4 <= n:
+        h ^= struct.unpack_from("<I", data, at)[0] * _P1 & _MASK
+        h, at = (_rotl(h, 23) * _P2 + _P3) & _MASK, at + 4
+    for byte in data[at:]:
+        h ^= byte * _P5 & _MASK
+        h = _rotl(h, 11) * _P1 & _MASK
+    h ^= h >> 33
+    h = h * _P2 & _MASK
+    h ^= h >> 29
+    h = h * _P3 & _MASK
+    return h ^ (h >> 32)
