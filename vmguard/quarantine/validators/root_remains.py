@@ -33,6 +33,11 @@ LOOSE_STRETCHES = 24
 # half on each move); so one loose byte more per TREE_SHARE bytes of live uncompressed
 # TTree payload (itself data the scanners see).
 TREE_SHARE = 128
+# and an RNTuple's older footers (uproot writes a page list and moves the footer on each
+# extend, and writes the next blobs over the older footer's head): the tail of each, its
+# checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
+# so LOOSE_STRETCHES bytes more per live page list envelope.
+_PAGE_LIST = 3
 _KEY = struct.Struct(">ihiIhh")
 _SEGMENT = struct.Struct(">hii")
 _SEGMENT_LARGE = struct.Struct(">hqq")
@@ -47,7 +52,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
         if r.body is not None and r.offset not in free
     ]
     live += [body for offset, body in walk.envelopes.items() if offset not in free]
-    budget = [LOOSE_STRETCHES + _trees(walk, free) // TREE_SHARE]  # shared by the file's free stretches
+    budget = [_budget(walk, free)]  # shared by the file's free stretches
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -64,13 +69,16 @@ def check(walk: RootWalk, free: set[int]) -> None:
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget)
 
 
-def _trees(walk: RootWalk, free: set[int]) -> int:
-    """The bytes of the live uncompressed TTree payloads."""
-    return sum(
+def _budget(walk: RootWalk, free: set[int]) -> int:
+    """The loose bytes the file's free stretches may hold: LOOSE_STRETCHES, a share of the
+    live uncompressed TTree payloads, LOOSE_STRETCHES per live RNTuple page list."""
+    trees = sum(
         len(r.body)
         for r in walk.records.values()
         if r.klass == b"TTree" and r.body is not None and r.offset not in free
     )
+    lists = sum(1 for at, body in walk.envelopes.items() if body[0] == _PAGE_LIST and at not in free)
+    return LOOSE_STRETCHES * (1 + lists) + trees // TREE_SHARE
 
 
 def segments(body: bytes) -> bool:

@@ -108,7 +108,11 @@ def _free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
         if (
             i == len(starts)
             or starts[i] != first
-            or (stop != walk.header.end and (j == len(starts) or starts[j] != stop))
+            or (
+                stop != walk.header.end
+                and (j == len(starts) or starts[j] != stop)
+                and not _leaked(walk, j, stop)
+            )
         ):
             raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
         free.update(starts[i:j])
@@ -144,6 +148,22 @@ def _segments_tail(walk: RootWalk, offset: int) -> bool:
         return False
     if len(before.body) % _FREE_SMALL.size or before.body[:2] != b"\0\1" or before.klass != b"TFile":
         return False
+    return _tail_entries(tail)
+
+
+def _leaked(walk: RootWalk, j: int, stop: int) -> bool:
+    """Whether a free segment ends at `stop` inside the stretch before starts[j] because
+    that stretch is a FreeSegments record uproot freed after it had shrunk in place: the
+    segment covers the record as it last was, the bytes it shrank from stay behind it,
+    never freed (at most MAX_TAIL segments, as _segments_tail)."""
+    stretch = walk.gaps.get(walk.starts[j - 1]) if j else None
+    if stretch is None or not walk.starts[j - 1] < stop < walk.starts[j - 1] + len(stretch):
+        return False
+    return _tail_entries(stretch[stop - walk.starts[j - 1] :])
+
+
+def _tail_entries(tail: bytes) -> bool:
+    """Whether tail is at most MAX_TAIL segments of 10 bytes, each zeros or of version 1."""
     if len(tail) % _FREE_SMALL.size or len(tail) > MAX_TAIL * _FREE_SMALL.size:
         return False
     entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), _FREE_SMALL.size)]
