@@ -165,7 +165,7 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         walk.algorithms.add(_blocks(stream, offset, size, objlen, klass not in DATA))
         body = None
     elif klass == b"RBlob" and _envelope(stream.peek(8), size):
-        walk.envelopes[offset] = stream.read(size, "an RNTuple envelope", FMT)
+        walk.envelopes[offset] = (stream.pos, stream.read(size, "an RNTuple envelope", FMT))
         walk.kept += size
         body = None
     elif klass not in KEPT:  # data: a basket's, a histogram's...

@@ -43,4 +43,5 @@ class RootWalk:
     algorithms: set[int]  # of the compressed blocks (fCompress // 100)
     kept: int = 0  # bytes kept in records and gaps
     slack: dict[int, bytes] = field(default_factory=dict)  # a keys list's bytes after its keys
-    envelopes: dict[int, bytes] = field(default_factory=dict)  # an RNTuple's uncompressed envelopes
+    # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
+    envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)

@@ -37,7 +37,8 @@ TREE_SHARE = 128
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
 # so LOOSE_STRETCHES bytes more per live page list envelope.
-_PAGE_LIST = 3
+_FOOTER, _PAGE_LIST = 2, 3
+_LINK = struct.Struct("<QiQ")
 _KEY = struct.Struct(">ihiIhh")
 _SEGMENT = struct.Struct(">hii")
 _SEGMENT_LARGE = struct.Struct(">hqq")
@@ -51,7 +52,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
         for r in walk.records.values()
         if r.body is not None and r.offset not in free
     ]
-    live += [body for offset, body in walk.envelopes.items() if offset not in free]
+    live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
     budget = [_budget(walk, free)]  # shared by the file's free stretches
     for offset in sorted(free):
         record = walk.records.get(offset)
@@ -77,8 +78,19 @@ def _budget(walk: RootWalk, free: set[int]) -> int:
         for r in walk.records.values()
         if r.klass == b"TTree" and r.body is not None and r.offset not in free
     )
-    lists = sum(1 for at, body in walk.envelopes.items() if body[0] == _PAGE_LIST and at not in free)
-    return LOOSE_STRETCHES * (1 + lists) + trees // TREE_SHARE
+    return LOOSE_STRETCHES * (1 + _page_lists(walk, free)) + trees // TREE_SHARE
+
+
+def _page_lists(walk: RootWalk, free: set[int]) -> int:
+    """The live page list envelopes a live footer links to (its envelope link: the
+    list's length, then its locator: length and position, little-endian)."""
+    live = {at: envelope for at, envelope in walk.envelopes.items() if at not in free}
+    footers = [body for _, body in live.values() if body[0] == _FOOTER]
+    return sum(
+        1
+        for at, body in live.values()
+        if body[0] == _PAGE_LIST and any(_LINK.pack(len(body), len(body), at) in footer for footer in footers)
+    )
 
 
 def segments(body: bytes) -> bool:
