@@ -127,12 +127,12 @@ def test_the_trees_share_is_no_more_than_its_bound(tmp_path):
 @pytest.mark.parametrize("codec", ["none", "zlib1"])
 def test_payloads_in_an_ntuples_older_footers_are_refused(tmp_path, codec):
     """Every free segment of a file extended 5 times filled with chosen bytes: more than
-    the bound (24 bytes, and 24 per page list: 6 of them)."""
+    the bound (24 per page list: 6 of them)."""
     data = _ntuple(tmp_path / "n.root", CODECS[codec], 5)
     assert vet(data, ROOT) == OK
     pattern = bytes(range(1, 256))
     segments = [(first, stop) for first, stop in _segments(data) if data[first:stop].strip(b"\0")]
-    assert sum(stop - first for first, stop in segments) > 24 * 7, segments
+    assert sum(stop - first for first, stop in segments) > 24 * 6, segments
     for n, (first, stop) in enumerate(segments):
         data = _overwrite(data, first, pattern[n * 7 :][: stop - first])
     with pytest.raises(Invalid, match=FREE):

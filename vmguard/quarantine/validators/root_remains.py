@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import struct
+from dataclasses import dataclass
 
 from .root_model import RootWalk
 from .stream import Invalid
@@ -31,12 +32,13 @@ LOOSE_STRETCHES = 24
 # baskets over the head of the old copy): its counts and byte counts, about 25 bytes a
 # branch, where the live tree has at least 1700 bytes a branch (its basket arrays grow by
 # half on each move); so one loose byte more per TREE_SHARE bytes of live uncompressed
-# TTree payload (itself data the scanners see).
+# TTree payload (itself data the scanners see), in what uproot leaves: not in a gap ROOT
+# marked free with its negated length (what ROOT leaves there is its own records').
 TREE_SHARE = 128
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
-# so LOOSE_STRETCHES bytes more per live page list envelope.
+# so LOOSE_STRETCHES bytes more per live page list after the first (one an extend wrote).
 _FOOTER, _PAGE_LIST = 2, 3
 _LINK = struct.Struct("<QiQ")
 _KEY = struct.Struct(">ihiIhh")
@@ -53,32 +55,37 @@ def check(walk: RootWalk, free: set[int]) -> None:
         if r.body is not None and r.offset not in free
     ]
     live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
-    budget = [_budget(walk, free)]  # shared by the file's free stretches
+    trees = sum(
+        len(r.body)
+        for r in walk.records.values()
+        if r.klass == b"TTree" and r.body is not None and r.offset not in free
+    )
+    budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
-            deleted = _deleted(walk.gaps[offset], offset)
-            _covered(walk.gaps[offset][deleted:], live, offset + deleted, budget)
+            gap = walk.gaps[offset]
+            deleted = _deleted(gap, offset)
+            rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
+            _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted)
         elif (
             record is not None
             and record.body is not None
             and record.klass in MOVED
             and not segments(record.body)
         ):
-            _covered(record.key + record.body, live, offset, [LOOSE], HEAD)
+            _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
     for offset, slack in walk.slack.items():
-        _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget)
+        _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
 
 
-def _budget(walk: RootWalk, free: set[int]) -> int:
-    """The loose bytes the file's free stretches may hold: LOOSE_STRETCHES, a share of the
-    live uncompressed TTree payloads, LOOSE_STRETCHES per live RNTuple page list."""
-    trees = sum(
-        len(r.body)
-        for r in walk.records.values()
-        if r.klass == b"TTree" and r.body is not None and r.offset not in free
-    )
-    return LOOSE_STRETCHES * (1 + _page_lists(walk, free)) + trees // TREE_SHARE
+@dataclass
+class Loose:
+    """The loose bytes free space may still hold (shared by the stretches of a file): any
+    stretch's, then the TTree share, only for what uproot leaves."""
+
+    left: int
+    shared: int = 0
 
 
 def _page_lists(walk: RootWalk, free: set[int]) -> int:
@@ -122,9 +129,11 @@ def _deleted(data: bytes, offset: int) -> int:
     return 0
 
 
-def _covered(data: bytes, live: list[bytes], offset: int, loose: list[int], head: int | None = None) -> None:
-    """data is zeros and runs of live metadata, but for loose[0] bytes (the count left is
-    kept in loose), in its first `head` bytes if given."""
+def _covered(
+    data: bytes, live: list[bytes], offset: int, loose: Loose, head: int | None = None, shared: bool = False
+) -> None:
+    """data is zeros and runs of live metadata, but for loose bytes (taken from loose.left,
+    then from loose.shared if `shared`), in its first `head` bytes if given."""
     at = 0
     while at < len(data):
         zeros = _ZEROS.match(data, at)
@@ -135,14 +144,24 @@ def _covered(data: bytes, live: list[bytes], offset: int, loose: list[int], head
         if run >= MIN_RUN:
             at += run
             continue
-        loose[0], at = loose[0] - 1, at + 1
-        if loose[0] < 0 or at > (head or len(data)):
-            raise Invalid(
-                f"root: the free space at {offset} holds data that is not the remains of a record "
-                f"the writer moved (free space is zeros, a record, or remains of the live metadata; "
-                f"byte {offset + at - 1} is none: a payload, or what is left of a deleted object "
-                "written over, which vmguard cannot check: copy the objects into a new file)"
-            )
+        if loose.left:
+            loose.left -= 1
+        elif shared and loose.shared:
+            loose.shared -= 1
+        else:
+            raise _stray(offset, at)
+        at += 1
+        if head is not None and at > head:
+            raise _stray(offset, at - 1)
+
+
+def _stray(offset: int, at: int) -> Invalid:
+    return Invalid(
+        f"root: the free space at {offset} holds data that is not the remains of a record "
+        f"the writer moved (free space is zeros, a record, or remains of the live metadata; "
+        f"byte {offset + at} is none: a payload, or what is left of a deleted object "
+        "written over, which vmguard cannot check: copy the objects into a new file)"
+    )
 
 
 def _longest(data: bytes, at: int, live: list[bytes]) -> int:
