@@ -137,3 +137,22 @@ def test_payloads_in_an_ntuples_older_footers_are_refused(tmp_path, codec):
         data = _overwrite(data, first, pattern[n * 7 :][: stop - first])
     with pytest.raises(Invalid, match=FREE):
         vet(data, ROOT)
+
+
+def _names_itself(data: bytes, at: int) -> bool:
+    version = struct.unpack_from(">h", data, at + 4)[0]
+    seek = struct.unpack_from(">i" if version == 4 else ">q", data, at + 18)[0]
+    return version in (4, 1004) and seek == at
+
+
+def test_a_freed_free_segments_tail_is_segments_only(tmp_path):
+    """uproot frees its FreeSegments record as it last was; the entries it had shrunk from
+    stay behind it, never freed (12 extends, uncompressed, leave one): segments of
+    version 1, zeros, nothing else."""
+    data = _ntuple(tmp_path / "n.root", None, 12)
+    assert vet(data, ROOT) == OK
+    ends = [stop for _, stop in _segments(data) if not _names_itself(data, stop)]
+    assert ends, "no free segment ends inside a stretch"
+    for stop in ends:
+        with pytest.raises(Invalid, match="does not start and end where records do"):
+            vet(_overwrite(data, stop, b"\0\7"), ROOT)
