@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.quarantine.test_validators import vet
-from vmguard.quarantine.validators import Invalid, root_lz4
+from vmguard.quarantine.validators import Invalid, inside, root_lz4
 
 uproot = pytest.importorskip("uproot")
 cramjam = pytest.importorskip("cramjam")
@@ -201,3 +201,15 @@ def test_lz4_sequences_of_real_blocks_end_at_their_end(level):
         assert root_lz4._produced(block, 0, 0) == len(raw)
         with pytest.raises(Invalid):
             root_lz4._produced(block + b"\0\0\0", 0, 0)
+
+
+@pytest.mark.parametrize("tag", ["ZL", "L4"])
+def test_the_objects_inflated_are_bounded_like_a_gzips(files, tag, monkeypatch):
+    """The walk inflates records that are no basket within the budget a gzip has (200 times
+    the bytes read, plus 256 MiB): without the floor, real output stays far inside the
+    ratio, and a ratio of 1 stops it before inflating."""
+    monkeypatch.setattr(inside, "FLOOR", 0)
+    assert vet(files[tag], ROOT) == OK
+    monkeypatch.setattr(inside, "RATIO", 1)
+    with pytest.raises(Invalid, match="inflate to more than 1 times the file's size"):
+        vet(files[tag], ROOT)

@@ -16,7 +16,7 @@ import re
 import struct
 from array import array
 
-from . import root_codecs, root_tables
+from . import inside, root_codecs, root_tables
 from .root_model import FMT, Header, Record, RootWalk
 from .stream import Invalid, Stream
 
@@ -162,6 +162,8 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
     size = nbytes - keylen
     if size != objlen:
+        if klass not in DATA:
+            _spend(walk, objlen, stream.pos)
         walk.algorithms.add(_blocks(stream, offset, size, objlen, klass not in DATA))
         body = None
     elif klass == b"RBlob" and _envelope(stream.peek(8), size):
@@ -177,6 +179,18 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if klass not in DATA:
         walk.records[offset] = Record(offset, nbytes, key, klass, body)
         walk.kept += keylen
+
+
+def _spend(walk: RootWalk, objlen: int, pos: int) -> None:
+    """Count an object the walk inflates (a record that is no basket or blob): all of them
+    at most inside.RATIO times the bytes read so far, plus inside.FLOOR (a bomb stops
+    before it is inflated)."""
+    walk.inflated += objlen
+    if walk.inflated > inside.RATIO * pos + inside.FLOOR:
+        raise Invalid(
+            f"root: its objects inflate to more than {inside.RATIO} times the file's size "
+            "(a compression bomb: baskets and blobs aside)"
+        )
 
 
 def _envelope(head: bytes, size: int) -> bool:

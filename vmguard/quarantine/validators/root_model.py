@@ -45,3 +45,4 @@ class RootWalk:
     slack: dict[int, bytes] = field(default_factory=dict)  # a keys list's bytes after its keys
     # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
