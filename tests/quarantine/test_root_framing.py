@@ -213,3 +213,14 @@ def test_the_objects_inflated_are_bounded_like_a_gzips(files, tag, monkeypatch):
     monkeypatch.setattr(inside, "RATIO", 1)
     with pytest.raises(Invalid, match="inflate to more than 1 times the file's size"):
         vet(files[tag], ROOT)
+
+
+def test_an_xz_block_of_a_histogram_decodes_to_its_size(files):
+    """Its header, index and footer are right, a byte of its data is not: the decoder
+    (and its CRC32 check) refuses it; a basket's xz block is checked to its frame only."""
+    data = files["XZ"]
+    at, size = _block(data, b"TH1D", b"h")
+    middle = at + 9 + 12 + (size - 9 - 12 - 40) // 2  # inside the stream's block, before its index
+    patched = data[:middle] + bytes([data[middle] ^ 0x55]) + data[middle + 1 :]
+    with pytest.raises(Invalid, match="xz block of the record at .* does not decode"):
+        vet(patched, ROOT)

@@ -9,6 +9,7 @@ what exactness leaves)."""
 
 from __future__ import annotations
 
+import lzma
 import struct
 import zlib
 
@@ -24,9 +25,12 @@ _TAIL = 4096  # the bytes an xz stream's index and footer are read from
 
 def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int, whole: bool) -> None:
     """Pass over one block's `length` compressed bytes, checked as its codec's stream;
-    a zlib or LZ4 block is inflated when `whole` (a record that is no basket or blob)."""
+    a zlib, LZ4 or xz block is inflated when `whole` (a record that is no basket or blob)."""
     if tag == b"XZ":
+        block = stream.peek(length) if whole else b""
         _xz(stream, length, inflated, offset)
+        if whole:
+            _xz_decoded(block, inflated, offset)
     elif tag == b"ZS":
         _zstd(stream, length, inflated, offset)
     elif whole and tag == b"ZL":
@@ -64,6 +68,17 @@ def _zlib(block: bytes, inflated: int, offset: int) -> None:
         raise _broken(offset, "zlib", f"is not one zlib stream of {inflated} bytes ending at the block's end")
     if zlib.adler32(data) != struct.unpack_from(">I", block, len(block) - 4)[0]:
         raise _broken(offset, "zlib", "has an Adler-32 that is not its data's")
+
+
+def _xz_decoded(block: bytes, inflated: int, offset: int) -> None:
+    """An xz stream decodes (its blocks' data and checks) to exactly `inflated` bytes."""
+    decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
+    try:
+        data = decoder.decompress(block, inflated + 1)
+    except lzma.LZMAError as err:
+        raise _broken(offset, "xz", f"does not decode ({err})") from None
+    if not decoder.eof or decoder.unused_data or len(data) != inflated:
+        raise _broken(offset, "xz", f"does not decode to its {inflated} bytes and end")
 
 
 def _xz(stream: Stream, length: int, inflated: int, offset: int) -> None:
