@@ -46,6 +46,7 @@ KEPT = (b"TFile", b"TDirectory", b"TDirectoryFile", b"TList", b"ROOT::RNTuple", 
 # An RNTuple envelope's preamble (little-endian): its type (header 1, footer 2, page list
 # 3) in 16 bits, its length in 48.
 _ENVELOPE_TYPES = (1, 2, 3)
+_ENVELOPE_LEAST = 16  # its preamble and its checksum
 _MAX_BUFFER = 1 << 30  # a basket's fBufferSize: ROOT's buffers stop at 1 GiB
 _MAX_COUNTS = 1 << 28  # an offsets array's capacity in a basket of at most 1 GiB
 _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (64-bit seeks)
@@ -197,8 +198,8 @@ def _envelope(head: bytes, size: int) -> bool:
     """Whether an uncompressed blob of `size` bytes starting with head is an RNTuple
     envelope (uproot writes them uncompressed): kept, as free space may hold the remains of
     an older one (uproot moves the footer on each extend)."""
-    preamble = int.from_bytes(head.ljust(8, b"\0"), "little")
-    return preamble & 0xFFFF in _ENVELOPE_TYPES and preamble >> 16 == size
+    preamble = int.from_bytes(head[:8], "little")
+    return size >= _ENVELOPE_LEAST and preamble & 0xFFFF in _ENVELOPE_TYPES and preamble >> 16 == size
 
 
 def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, bytes]:
