@@ -156,3 +156,16 @@ def test_a_freed_free_segments_tail_is_segments_only(tmp_path):
     for stop in ends:
         with pytest.raises(Invalid, match="does not start and end where records do"):
             vet(_overwrite(data, stop, b"\0\7"), ROOT)
+
+
+def test_a_gap_root_marked_free_gets_no_tree_share(tmp_path):
+    """The TTree share is for what uproot leaves: in a gap that starts with its negated
+    length (ROOT's mark), 40 chosen bytes are refused although the tree's share is larger."""
+    data = _tree(tmp_path / "t.root", None, 5, 100)
+    first, stop = _stale(data)
+    assert 24 + _tree_payload(data) // 128 > 100
+    payload = bytes(range(60, 100))
+    assert vet(_overwrite(data, first + 8, payload), ROOT) == OK  # in uproot's gap: the share
+    marked = _overwrite(data, first, struct.pack(">i", first - stop) + bytes(4) + payload)
+    with pytest.raises(Invalid, match=FREE):
+        vet(marked, ROOT)
