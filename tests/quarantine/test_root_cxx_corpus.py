@@ -79,6 +79,16 @@ def test_the_refused_ones_are_refused_for_the_written_over_record_only(vetted):
         assert "holds data that is not the remains" in vetted["entries"][name]["detail"], name
 
 
+def test_an_sdist_that_is_not_the_pinned_one_fails_the_fetch(corpus, tmp_path, monkeypatch):
+    """root_numpy's real archive served as rootpy's: its sha256 is not rootpy's pin."""
+    other = corpus["vary1.root"].parents[1] / "root_numpy-4.8.0.tar.gz"
+    monkeypatch.setattr(root_cxx_corpus, "CACHE", tmp_path)
+    monkeypatch.setattr(root_cxx_corpus, "_https", lambda sdist, path: path.write_bytes(other.read_bytes()))
+    with pytest.raises(root_cxx_corpus.FetchError, match="rootpy-1.0.1.tar.gz .*not the pinned 7d85fc8f"):
+        root_cxx_corpus._archive(next(s for s in root_cxx_corpus.SDISTS if s.name == "rootpy"))
+    assert not list(tmp_path.iterdir())  # nothing kept that a later run would trust
+
+
 # Each relaxation, on a ROOT-written file: a value ROOT writes passes, one it cannot is refused.
 
 
