@@ -326,8 +326,8 @@ def _listed_key(body: bytes, at: int, seek_keys: int) -> bytes:
 def _same_key(own: bytes, copy: bytes) -> bool:
     """Whether a keys list's copy is the record's own key: byte for byte, or, for a
     directory, with the class TDirectoryFile where its own key says TDirectory and the
-    same KeyLen (ROOT 5 in UPDATE mode lists a directory's key under its in-memory class:
-    1 bit a directory)."""
+    same KeyLen: ROOT before 5.34 lists a key it read back from the file (UPDATE) under
+    its in-memory class, 4 bytes longer than the KeyLen it keeps (1 bit a directory)."""
     if own == copy:
         return True
     at = _KEY.size + (16 if struct.unpack_from(">h", own, 4)[0] == 1004 else 8)
@@ -356,8 +356,8 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
         )
     _, _, _, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
     parent = key_fields(directory.key)[1]
-    # uproot gives a subdirectory's parent; ROOT always the top directory's position
-    # (TDirectoryFile::Init: fSeekParent = f->GetSeekDir()): 1 bit a nested directory.
+    # uproot and ROOT 6.38+ give a subdirectory's parent; older ROOT the top directory's
+    # position (TDirectoryFile::Init: fSeekParent = f->GetSeekDir()): 1 bit a nested one.
     parents = (parent, header.begin) if parent else (0,)
     if seek_dir != directory.offset or seek_parent not in parents:
         raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
