@@ -17,7 +17,7 @@ import struct
 from array import array
 
 from . import inside, root_codecs, root_tables
-from .root_model import FMT, Header, Record, RootWalk
+from .root_model import FMT, Header, Record, RootWalk, read_string
 from .stream import Invalid, Stream
 
 MAX_RECORDS = 20_000_000
@@ -28,7 +28,7 @@ _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
 _BLOCK = struct.Struct("<2sB3s3s")  # algorithm, method, compressed and inflated size (24-bit)
-ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> fCompress // 100
+ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> ROOT's algorithm number
 # A block's method byte as ROOT (RZip.cxx, ZipLZMA.c, ZipLZ4.cxx, ZipZSTD.cxx) and uproot
 # write it: zlib's Z_DEFLATED, 0, the LZ4 and zstd major versions (ROOT's reader refuses
 # another for LZ4 and zstd; no reader reads it for zlib and xz).
@@ -36,6 +36,9 @@ METHODS = {b"ZL": 8, b"XZ": 0, b"L4": 1, b"ZS": 1}
 # A TBasket's key goes on after the title: fVersion (2), fBufferSize, fNevBufSize,
 # fNevBuf, fLast (4 each) and a flag byte. Every other class's key ends at the title.
 _BASKET = struct.Struct(">hiiiiB")
+_BASKET_IO = struct.Struct(">hiiBiiB")  # fNevBufSize negated, then the fIOBits byte
+_GENERATE_OFFSET_MAP = 1  # TBasket::EIOBits::kGenerateOffsetMap, the only bit ROOT reads
+_OFFSETS_GENERATED = 80  # the key's flag when the reader rebuilds the offsets array
 # Records of data that no keys list names: a TTree's baskets, an RNTuple's blobs (its
 # pages, header and footer; uproot writes an RNTuple for f[name] = {...}).
 DATA = (b"TBasket", b"RBlob")
@@ -53,7 +56,7 @@ _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (
 
 
 def validate(stream: Stream) -> str:
-    walk = RootWalk(_file_header(stream), array("q"), {}, {}, set())
+    walk = RootWalk(_file_header(stream), array("q"), {}, {})
     _records(stream, walk)
     stream.expect_end(FMT, "fEND, the end the header declares")
     root_tables.resolve(walk)
@@ -165,7 +168,7 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if size != objlen:
         if klass not in DATA:
             _spend(walk, objlen, stream.pos)
-        walk.algorithms.add(_blocks(stream, offset, size, objlen, klass not in DATA))
+        _blocks(stream, offset, size, objlen, klass not in DATA)
         body = None
     elif klass == b"RBlob" and _envelope(stream.peek(8), size):
         walk.envelopes[offset] = (stream.pos, stream.read(size, "an RNTuple envelope", FMT))
@@ -212,46 +215,52 @@ def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, bytes]:
     return strings[0], key[at:]
 
 
-def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
-    """A length-prefixed string of ROOT's (a byte, or 255 and a 4-byte length) at `at`;
-    returns it and the offset after it."""
-    if at >= len(data):
-        raise Invalid(f"root: {where} ends inside a string")
-    length, at = data[at], at + 1
-    if length == 255:
-        if at + 4 > len(data):
-            raise Invalid(f"root: {where} ends inside a string")
-        length, at = struct.unpack_from(">i", data, at)[0], at + 4
-    if at + length > len(data):
-        raise Invalid(f"root: {where} ends inside a string")
-    return data[at : at + length], at + length
-
-
 def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
-    """A basket key's 19 bytes after its title (no reader uses its buffer size, flag or
-    counts): TBasket version 2 (ROOT 5) or 3, flag 0; fLast where the entries end (after
-    the key), and the counts the entries': fixed-size entries fill the object (fNevBuf x
+    """A basket key's 19 or 20 bytes after its title (no reader uses its buffer size, flag
+    or counts), as TBasket::Streamer writes them: version 2 (ROOT 5) or 3, fBufferSize,
+    fNevBufSize (negated and followed by the fIOBits byte when the branch has I/O bits:
+    ROOT 6.12+, kGenerateOffsetMap the only one), fNevBuf, fLast where the entries end
+    (after the key), a flag byte: 0, or 80 when the reader regenerates the offsets (no
+    array). The counts are the entries': fixed-size entries fill the object (fNevBuf x
     fNevBufSize); else an offsets array of fNevBuf + 1 follows them, fNevBufSize its
-    capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled as it
-    grows, from a length the job may set). fBufferSize is the branch's basket size, which
-    the job sets (uproot: 32000): bounded, not pinned ("what exactness leaves")."""
-    if len(tail) != _BASKET.size:
-        raise Invalid(f"root: the basket key at {offset} is not {_BASKET.size} bytes after its title")
-    version, buffer_size, size, count, last, flag = _BASKET.unpack(tail)
-    fixed = last == keylen + objlen and count * size == objlen
+    capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled
+    as it grows, from a length the job may set), or with flag 80 nothing follows them.
+    fBufferSize is the branch's basket size, which the job sets (uproot: 32000): bounded,
+    not pinned ("what exactness leaves")."""
+    version, buffer_size, size, count, last, flag, io = _basket_fields(tail, offset)
+    fixed = last == keylen + objlen and count * size == objlen and flag == 0
     capacity = size == 1000 or count + 1 <= size <= _MAX_COUNTS
-    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and capacity
-    if version not in (2, 3) or not 0 < buffer_size <= _MAX_BUFFER or flag or not (fixed or offsets):
+    offsets = objlen == last - keylen + 4 + 4 * (count + 1) and capacity and flag == 0
+    generated = io and objlen == last - keylen and count > 0 and capacity and flag == _OFFSETS_GENERATED
+    if version not in (2, 3) or not 0 < buffer_size <= _MAX_BUFFER or not (fixed or offsets or generated):
         raise Invalid(
             f"root: the basket at {offset} has fVersion {version}, fBufferSize {buffer_size}, flag {flag}, "
             f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: ROOT and uproot write 2 or 3, a basket "
-            f"size up to {_MAX_BUFFER}, 0 and the counts of its entries"
+            f"size up to {_MAX_BUFFER}, 0 (80: offsets regenerated) and the counts of its entries"
         )
 
 
-def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) -> int:
+def _basket_fields(tail: bytes, offset: int) -> tuple[int, int, int, int, int, int, bool]:
+    """(fVersion, fBufferSize, fNevBufSize, fNevBuf, fLast, flag, whether it has I/O bits)
+    of either form; the I/O bits form is version 3 with kGenerateOffsetMap set."""
+    if len(tail) == _BASKET_IO.size:
+        version, buffer_size, negated, io_bits, count, last, flag = _BASKET_IO.unpack(tail)
+        if io_bits == _GENERATE_OFFSET_MAP and negated < 0 and version == 3:
+            return version, buffer_size, -negated, count, last, flag, True
+        raise Invalid(
+            f"root: the basket at {offset} has fIOBits {io_bits} after fNevBufSize {negated}, fVersion "
+            f"{version}: ROOT writes kGenerateOffsetMap (1) after a negated size, in version 3"
+        )
+    if len(tail) == _BASKET.size:
+        version, buffer_size, size, count, last, flag = _BASKET.unpack(tail)
+        return version, buffer_size, size, count, last, flag, False
+    sizes = f"{_BASKET.size} or {_BASKET_IO.size}"
+    raise Invalid(f"root: the basket key at {offset} is not {sizes} bytes after its title")
+
+
+def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) -> None:
     """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
-    fill the payload exactly and inflate to objlen, in one algorithm; returns it. A
+    fill the payload exactly and inflate to objlen, in one algorithm. A
     record's that is no basket or blob (whole) is inflated: each block is its codec's
     stream exactly (root_codecs)."""
     end, inflated, algorithm = stream.pos + size, 0, None
@@ -277,4 +286,3 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) ->
             f"root: the blocks of the record at {offset} inflate to {inflated} bytes, "
             f"not its object length {objlen}"
         )
-    return algorithm

@@ -1,9 +1,13 @@
-"""What the ROOT walk collects as the bytes stream by, for the checks at the end."""
+"""What the ROOT walk collects as the bytes stream by, for the checks at the end, and the
+string encoding both read."""
 
 from __future__ import annotations
 
+import struct
 from array import array
 from dataclasses import dataclass, field
+
+from .stream import Invalid
 
 FMT = "root"
 
@@ -40,9 +44,23 @@ class RootWalk:
     starts: array  # the offset of every record and free stretch, in order
     records: dict[int, Record]
     gaps: dict[int, bytes]  # free stretches (no record starts there): offset -> bytes
-    algorithms: set[int]  # of the compressed blocks (fCompress // 100)
     kept: int = 0  # bytes kept in records and gaps
     slack: dict[int, bytes] = field(default_factory=dict)  # a keys list's bytes after its keys
     # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
+
+
+def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
+    """A length-prefixed string of ROOT's (a byte, or 255 and a 4-byte length) at `at`;
+    returns it and the offset after it."""
+    if at >= len(data):
+        raise Invalid(f"root: {where} ends inside a string")
+    length, at = data[at], at + 1
+    if length == 255:
+        if at + 4 > len(data):
+            raise Invalid(f"root: {where} ends inside a string")
+        length, at = struct.unpack_from(">i", data, at)[0], at + 4
+    if at + length > len(data):
+        raise Invalid(f"root: {where} ends inside a string")
+    return data[at : at + length], at + length

@@ -16,7 +16,7 @@ import uuid
 from bisect import bisect_left
 
 from . import root_remains
-from .root_model import Header, Record, RootWalk
+from .root_model import Header, Record, RootWalk, read_string
 from .stream import Invalid
 
 _KEY = struct.Struct(">ihiIhh")
@@ -26,14 +26,14 @@ _START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in 
 _DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
 _DIR_LARGE = struct.Struct(">hIIiiqqq")
 _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
-_LEVELS = {1: 9, 2: 9, 4: 12, 5: 22}  # uproot's levels for each algorithm of fCompress
+MAX_ALGORITHM = 5  # ROOT's last compression algorithm (kZSTD; kUndefined is 6)
 MAX_DIRECTORIES = 100_000
 MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
 _UUID_DELAY = 10**8  # 10 s in 100 ns: uproot makes the directory's UUID right after the file's
 
 
 def resolve(walk: RootWalk) -> None:
-    _compress(walk.header, walk.algorithms)
+    _compress(walk.header)
     free = _free_items(walk, _free_segments(walk))
     listed = _directories(walk, free)
     for record in walk.records.values():
@@ -52,14 +52,18 @@ def key_fields(key: bytes) -> tuple[int, int, int]:
     return seek, parent, cycle
 
 
-def _compress(header: Header, algorithms: set[int]) -> None:
-    """fCompress (only a writer uses it) names an algorithm and level uproot writes, and
-    the algorithm of the compressed blocks when there are any."""
+def _compress(header: Header) -> None:
+    """fCompress is a setting (the one the next object written would use), not a fact about
+    the blocks: ROOT writes objects and each branch's baskets with their own settings, and
+    keeps the file's as it was set (0 over zlib blocks, 1 old style, 403...). So it is
+    bounded to what ROOT's setters store (TFile::SetCompressionAlgorithm takes 0 (the
+    global default) to 5 (ZSTD), SetCompressionLevel clamps to 0..99): 100 x algorithm +
+    level, 0 to 599 (uproot's levels, up to 22, are among them)."""
     algorithm, level = divmod(header.compress, 100)
-    if level > _LEVELS.get(algorithm, -1) or (algorithms and algorithm not in algorithms):
+    if header.compress < 0 or algorithm > MAX_ALGORITHM:
         raise Invalid(
-            f"root: the header's fCompress {header.compress} is not the compression of the "
-            f"file's blocks (algorithm {sorted(algorithms) or 'any'}, as 100 x algorithm + level)"
+            f"root: the header's fCompress {header.compress} is no compression setting ROOT writes "
+            f"(100 x algorithm 0-{MAX_ALGORITHM} + level 0-99)"
         )
 
 
@@ -188,18 +192,16 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
     name, title, at = _named(top)
     if top.klass != b"TFile" or at != h.nbytes_name - len(top.key):
         raise Invalid(f"root: the record at fBEGIN ({h.begin}) is not the file's directory (fNbytesName)")
-    info = _record_at(walk, h.seek_info, "fSeekInfo")
-    if info.klass != b"TList" or info.nbytes != h.nbytes_info or not _list_slack(walk, info):
-        raise Invalid(
-            f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes "
-            "holding its list"
-        )
-    listed = {h.begin, h.seek_free, h.seek_info}
+    listed = {h.begin, h.seek_free}
+    last = _last_name(name, walk.records[h.seek_free])
     expected = {
         top: (name, title, b"TFile", 0),
-        walk.records[h.seek_free]: (name, title, b"TFile", h.begin),
-        info: (b"StreamerInfo", b"Doubly linked list", b"TList", h.begin),
+        walk.records[h.seek_free]: (last, title, b"TFile", h.begin),
     }
+    info = _streamer_info(walk)
+    if info is not None:
+        listed.add(info.offset)
+        expected[info] = (b"StreamerInfo", b"Doubly linked list", b"TList", h.begin)
     for record, (*strings, parent) in expected.items():
         if record.offset in free or (*_strings(record.key), *key_fields(record.key)[1:]) != (
             *strings,
@@ -210,7 +212,7 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
                 f"root: the key of the record at {record.offset} is not the one ROOT and uproot write "
                 "(the file's name and title, the top directory as parent, cycle 1)"
             )
-    todo = [(top, at, name, title)]
+    todo = [(top, at, last, title)]
     while todo:
         if len(listed) > MAX_DIRECTORIES * 64:
             raise Invalid("root: too many records in directories")
@@ -219,6 +221,33 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
             sub_name, sub_title, _ = _strings(sub.key)
             todo.append((sub, 0, sub_name, sub_title))
     return listed
+
+
+def _last_name(name: bytes, free_segments: Record) -> bytes:
+    """The name the FreeSegments record and the top keys list carry: the TFile's name when
+    it was last written, the top directory's (the name it was created with), or, after
+    ROOT reopened it in UPDATE mode by another path, that path: one that ends in the
+    created name's last component (ROOT keeps the path it is given; "C:/.../f.root" for a
+    file made as "f.root"). Its directory part is free, as the created name is."""
+    last = _strings(free_segments.key)[0]
+    base = name.rsplit(b"/", 1)[-1]
+    return last if last == name or (base and last.endswith(b"/" + base)) else name
+
+
+def _streamer_info(walk: RootWalk) -> Record | None:
+    """The StreamerInfo record fSeekInfo names, or None where ROOT wrote none: a file no
+    object of a class with streamers was written to (only directories, or nothing) has
+    fSeekInfo and fNbytesInfo 0 (TFile::WriteStreamerInfo writes no empty list)."""
+    h = walk.header
+    if h.seek_info == 0 and h.nbytes_info == 0:
+        return None
+    info = _record_at(walk, h.seek_info, "fSeekInfo")
+    if info.klass != b"TList" or info.nbytes != h.nbytes_info or not _list_slack(walk, info):
+        raise Invalid(
+            f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes "
+            "holding its list"
+        )
+    return info
 
 
 def _list_slack(walk: RootWalk, record: Record) -> bool:
@@ -251,8 +280,6 @@ def _strings(key: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def _string(data: bytes, at: int, offset: int) -> tuple[bytes, int]:
-    from .root import read_string  # root imports this module
-
     return read_string(data, at, f"the record at {offset}")
 
 
@@ -268,6 +295,8 @@ def _keys_list(
     """A directory's TDirectory part (from `at` in its payload) and its keys list: each
     listed record's own key is the list's copy; returns the subdirectories."""
     seek_keys, nbytes_keys = _directory_part(walk.header, directory, at)
+    if seek_keys == nbytes_keys == 0:  # ROOT wrote no keys list for it: an empty directory
+        return []
     keys = _record_at(walk, seek_keys, f"the keys list of the directory at {directory.offset}")
     name, title, klass = _strings(keys.key)
     if (
@@ -286,21 +315,44 @@ def _keys_list(
     body, subdirectories = _body(keys), []
     count, at = struct.unpack_from(">i", body.ljust(4, b"\0"))[0], 4
     for _ in range(count):
-        keylen = struct.unpack_from(">h", body.ljust(at + 16, b"\0"), at + 14)[0]
-        copy = body[at : at + keylen]
-        record = walk.records.get(key_fields(copy.ljust(_KEY.size + 16, b"\0"))[0] if keylen > 0 else -1)
-        if keylen <= _KEY.size or record is None or record.key != copy or record.offset in free:
+        copy = _listed_key(body, at, seek_keys)
+        record = walk.records.get(key_fields(copy)[0])
+        if record is None or not _same_key(record.key, copy) or record.offset in free:
             raise Invalid(f"root: a key in the keys list at {seek_keys} is not the key of a record ({at})")
         if record.offset in listed or key_fields(copy)[1] != directory.offset:
             raise Invalid(f"root: the record at {record.offset} is listed twice or in another directory")
         listed.add(record.offset)
         if record.klass in _DIRECTORY:
             subdirectories.append(record)
-        at += keylen
+        at += len(copy)
     if count < 0:
         raise Invalid(f"root: the keys list at {seek_keys} has {count} keys")
     walk.slack[seek_keys] = body[at:]  # zeros, or what the space held before
     return subdirectories
+
+
+def _listed_key(body: bytes, at: int, seek_keys: int) -> bytes:
+    """The key at `at` in a keys list's payload, to the end of its title (a reader parses
+    it; its KeyLen is the record's own, see _same_key)."""
+    head = body[at : at + _KEY.size + 16]
+    if len(head) < _KEY.size + 8 or struct.unpack_from(">h", head, 14)[0] <= _KEY.size:
+        raise Invalid(f"root: a key in the keys list at {seek_keys} is not the key of a record ({at})")
+    end = at + _KEY.size + (16 if struct.unpack_from(">h", head, 4)[0] == 1004 else 8)
+    for _ in range(3):
+        end = read_string(body, end, f"the keys list at {seek_keys}")[1]
+    return body[at:end]
+
+
+def _same_key(own: bytes, copy: bytes) -> bool:
+    """Whether a keys list's copy is the record's own key: byte for byte, or, for a
+    directory, with the class TDirectoryFile where its own key says TDirectory and the
+    same KeyLen: ROOT before 5.34 lists a key it read back from the file (UPDATE) under
+    its in-memory class, 4 bytes longer than the KeyLen it keeps (1 bit a directory)."""
+    if own == copy:
+        return True
+    at = _KEY.size + (16 if struct.unpack_from(">h", own, 4)[0] == 1004 else 8)
+    old, new = b"\x0aTDirectory", b"\x0eTDirectoryFile"
+    return own[at : at + len(old)] == old and copy == own[:at] + new + own[at + len(old) :]
 
 
 def _keys_parents(directory: Record) -> tuple[int, ...]:
@@ -324,23 +376,32 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
         )
     _, _, _, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
     parent = key_fields(directory.key)[1]
-    if seek_dir != directory.offset or seek_parent != parent:
+    # uproot and ROOT 6.38+ give a subdirectory's parent; older ROOT the top directory's
+    # position (TDirectoryFile::Init: fSeekParent = f->GetSeekDir()): 1 bit a nested one.
+    parents = (parent, header.begin) if parent else (0,)
+    if seek_dir != directory.offset or seek_parent not in parents:
         raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
     uuids(header.uuid, rest[:18], top=parent == 0)
     return seek_keys, nbytes_keys
 
 
 def uuids(file: bytes, directory: bytes, top: bool) -> None:
-    """UUIDs as ROOT and uproot make them (TUUID version 1; uuid.uuid1): time-based
-    (version 1, RFC 4122 variant). ROOT gives the top directory the file's UUID; uproot
-    makes it right after the file's: the same clock sequence and node, less than 10 s
-    later. A subdirectory's is made whenever it is (a later job's: another clock)."""
+    """UUIDs as ROOT and uproot make them (TUUID::TUUID; uuid.uuid1): time-based, RFC 4122
+    variant, version 1, or version 3 where ROOT found no network address and made the node
+    random (TUUID::GetNodeIdentifier: its first byte's top bit set, version 3 OR'ed over
+    the 1). ROOT gives the top directory the file's UUID; uproot makes it right after the
+    file's: the same clock sequence and node, less than 10 s later. A subdirectory's is
+    made whenever it is (a later job's: another clock)."""
     ours, theirs = uuid.UUID(bytes=file[2:]), uuid.UUID(bytes=directory[2:])
     if file[:2] != b"\0\1":
         raise Invalid("root: the file header's UUID is not TUUID version 1")
     for made in (ours, theirs):
-        if made.version != 1 or made.variant != uuid.RFC_4122:
-            raise Invalid(f"root: the UUID {made} is not time-based (version 1) as ROOT and uproot make it")
+        random_node = made.version == 3 and made.node >> 47
+        if made.variant != uuid.RFC_4122 or not (made.version == 1 or random_node):
+            raise Invalid(
+                f"root: the UUID {made} is not time-based as ROOT and uproot make it (version 1, "
+                "or 3 with a random node)"
+            )
     if not top or ours == theirs:
         return
     same_source = (ours.clock_seq, ours.node) == (theirs.clock_seq, theirs.node)
