@@ -2,8 +2,8 @@
 exactly the arrays the descriptors point to, each once, in one of the two orders writers
 use: the arrays of each column in turn (astropy), or of each row in turn (cfitsio). An
 empty array points where that order is, or to 0. Only running sums are kept while the
-rows stream by; the arrays whose bytes have rules of their own are listed for the heap's
-pass (fitstable.py)."""
+rows stream by; the arrays whose bytes have rules of their own (logical, bits, strings,
+tiles) are listed for the heap's pass (fitstable.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from .stream import Invalid
 if TYPE_CHECKING:
     from .fitstable import Column
 
-MAX_CHECKED = 1_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles): 32 MB kept
+MAX_CHECKED = 1_000_000  # heap arrays whose bytes are checked (logical, bit, string, tiles): 32 MB kept
 
 
 @dataclass(frozen=True)
 class HeapArray:
-    """A heap array whose bytes have rules (logical, bits, a gzip tile)."""
+    """A heap array whose bytes have rules (logical, bits, a string, a tile)."""
 
     offset: int
     size: int
@@ -59,7 +59,7 @@ class HeapLayout:
         self.kept = {
             k: tuple(array("q") for _ in range(4))
             for k, c in enumerate(arrays)
-            if c.element in "LX" or c.number in checked_columns
+            if c.element in "LXA" or c.number in checked_columns
         }
 
     def add(self, data: bytes, naxis1: int, first: int) -> None:
@@ -81,7 +81,7 @@ class HeapLayout:
                     rows.append(first + r)
         if sum(len(kept[0]) for kept in self.kept.values()) > MAX_CHECKED:
             raise Invalid(
-                f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in a table"
+                f"fits: more than {MAX_CHECKED} logical, bit, string or compressed arrays to check in a table"
             )
 
     def checked(self) -> Iterator[HeapArray]:

@@ -1,6 +1,7 @@
 """FITS tables to the last byte (issue #13): every byte of a binary table's rows lies in
 a column its TFORMn declares, a logical byte is T, F or 0, the bits of an X column past
-its last bit are zero, and the heap is exactly the arrays the P/Q descriptors point to,
+its last bit are zero, a string (A, or a PA()/QA() array) holds only NULs after its
+first NUL, and the heap is exactly the arrays the P/Q descriptors point to,
 in the order astropy (column by column) or cfitsio (row by row) writes them, with no gap
 and no overlap; an ASCII table's bytes are printable and those no TBCOLn field covers
 are blanks. Values inside the columns are data. Rows of a table with nothing to check
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .fitsheap import HeapArray, HeapLayout
 from .fitstile import GzipTile, PlioTile, RiceTile, Tiles
@@ -162,11 +164,34 @@ def _check_string(data: bytes, naxis1: int, column: Column, start: int) -> None:
         bad = seen & (ones ^ nul)
         if bad:
             row = rows - 1 - (bad.bit_length() - 1) // 8
-            raise Invalid(
-                f"fits: a string of column {column.number} (TFORM{column.number}) holds bytes after its "
-                f"NUL (offset {start + row * naxis1 + column.offset + j}): a C reader ends it at the NUL"
-            )
+            _after_nul(column, start + row * naxis1 + column.offset + j)
         seen |= nul
+
+
+class _HeapString:
+    """A PA()/QA() array: one string, held to the A column's rule, fed piece by piece."""
+
+    def __init__(self, column: Column, at: int) -> None:
+        self.column, self.at, self.nul = column, at, False
+
+    def feed(self, piece: bytes, done: int, last: bool) -> None:
+        first = 0 if self.nul else piece.find(b"\0")
+        if first < 0:
+            return
+        self.nul = True
+        tail = piece[first:].lstrip(b"\0")
+        if tail:
+            _after_nul(self.column, self.at + done + len(piece) - len(tail))
+
+
+def _after_nul(column: Column, at: int) -> NoReturn:
+    """The one rule for strings, fixed (A) or in the heap (PA(), QA()): a C reader
+    (cfitsio) ends a string at its first NUL, astropy returns what follows, so only NULs
+    may follow it."""
+    raise Invalid(
+        f"fits: a string of column {column.number} (TFORM{column.number}) holds bytes after its "
+        f"NUL (offset {at}): a C reader ends it at the NUL"
+    )
 
 
 def _clear(used: int) -> bytes:
@@ -206,6 +231,8 @@ def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, in
     column, count = array.column, array.count
     if column.element == "L":
         return lambda piece, done, last: _only(piece, _LOGICAL, column, at + done, 1)
+    if column.element == "A":
+        return _HeapString(column, at).feed
     if column.element == "X":
 
         def bits(piece: bytes, done: int, last: bool) -> None:
