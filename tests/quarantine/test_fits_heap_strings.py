@@ -7,6 +7,7 @@ read in. astropy's and cfitsio's output (an empty string as one NUL) passes."""
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 
@@ -92,3 +93,32 @@ def test_cfitsio_heap_strings_pass(tmp_path):
     data = path.read_bytes()
     assert b"abcdef\0" in data  # the empty string: one NUL, in the row order heap
     assert check(data) == "fits"
+
+
+def test_a_nul_may_end_a_string_right_before_the_next_one():
+    """astropy lays a column's strings one after another (one run, checked at C speed): a
+    NUL that ends a string is followed by the next string's first byte; a NUL inside one is not."""
+    data = _strings("PA()", ["ab", "c", "de"])
+    heap = _heap(data)
+    assert check(patch(data, heap, b"a\0cd\0")) == "fits"  # "a\0", "c", "d\0": each ends at its NUL
+    with pytest.raises(Invalid, match=RULE.format(n=1, at=heap + 4)):
+        check(patch(data, heap + 3, b"\0e"))  # "de" -> "\0e"
+
+
+def test_strings_of_two_columns_in_cfitsios_row_order():
+    """Row by row (a0 b0 a1 b1), a column's strings are not one run: each is checked alone."""
+    columns = [
+        fits.Column(name="a", format="PA()", array=np.array(["ab", "c"], dtype=object)),
+        fits.Column(name="b", format="PA()", array=np.array(["de", "f"], dtype=object)),
+    ]
+    data = write(fits.BinTableHDU.from_columns(columns))
+    start, naxis1, _, _ = table_at(data)
+    heap = _heap(data)
+    by_row = patch(data, start, struct.pack(">8i", 2, 0, 2, 2, 1, 4, 1, 5))
+    by_row = patch(by_row, heap, b"abdecf")
+    with fits.open(io.BytesIO(by_row)) as hdul:
+        assert list(hdul[1].data["b"][0]) == ["d", "e"]
+    assert check(by_row) == "fits"
+    assert check(patch(by_row, heap, b"a\0")) == "fits"  # a0 ends at its NUL; b0 starts after it
+    with pytest.raises(Invalid, match=RULE.format(n=2, at=heap + 3)):
+        check(patch(by_row, heap + 2, b"\0e"))
