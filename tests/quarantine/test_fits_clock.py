@@ -86,6 +86,9 @@ def test_a_clock_with_another_writers_header_is_refused():
         with pytest.raises(Invalid, match="cfitsio writes MTIME 0, astropy"):
             check(_retimed(data, [start] * count, xfl_os))
     assert check(_retimed(data, [0] * count, b"\x04\x03")) == "fits"  # zlib's, as cfitsio
+    for xfl_os in (b"\x01\x03", b"\x04\x13", b"\x04\x00"):  # an XFL zlib never writes; macOS's, DOS's OS
+        with pytest.raises(Invalid, match="written: XFL \\(0, 2, 4\\), OS \\(3, 255\\), as in a gzip file"):
+            check(_retimed(data, [0] * count, xfl_os))
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from . import fitsrice
+from .gzipfmt import OS_WRITTEN, XFL_WRITTEN
 from .stream import Invalid
 
 PIECE = 1 << 20
@@ -57,7 +58,13 @@ class TileClock:
 
 
 def _first_tile(head: bytes, mtime: int, at: int) -> None:
-    """MTIME 0 (cfitsio's zlib), or astropy's gzip.compress: its clock, XFL 2, OS 255."""
+    """MTIME 0 (cfitsio's zlib: XFL and OS as a gzip file's), or astropy's gzip.compress:
+    its clock, XFL 2, OS 255."""
+    if not mtime and (head[8] not in XFL_WRITTEN or head[9] not in OS_WRITTEN):
+        raise Invalid(
+            f"fits: a GZIP tile (offset {at}) has XFL {head[8]} and OS {head[9]} "
+            f"(written: XFL {XFL_WRITTEN}, OS {OS_WRITTEN}, as in a gzip file)"
+        )
     if mtime and (head[8:10] != PYTHON_GZIP or not CLOCK_FROM <= mtime <= time.time() + CLOCK_SKEW):
         raise Invalid(
             f"fits: a GZIP tile (offset {at}) has MTIME {mtime}, XFL {head[8]} and OS {head[9]}: cfitsio "
