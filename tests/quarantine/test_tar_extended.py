@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.quarantine.test_containers_archives import vet
+from tests.quarantine.test_containers_archives import _pax_tar, _record, vet
 from vmguard.quarantine.validators import Invalid, tarextended
 
 CSV = b"a,b\n1,2\n"
@@ -193,3 +193,23 @@ def test_pax_records_in_no_writers_order_are_refused():
     swapped = b"".join([lines[1], lines[0], lines[2]])
     with pytest.raises(Invalid, match="pax records uid, path, mtime are in an order neither tarfile"):
         vet(data[: x + 512] + swapped + data[x + 512 + size :])
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("1700000000.5", True),  # GNU tar (trailing zeros stripped) and tarfile (a float's repr)
+        ("1700000000.0", True),  # tarfile: str() of a whole float
+        ("1700000000", True),  # GNU tar: no nanoseconds
+        ("1700000000.123456789", True),
+        ("1700000000.50", False),  # the same time spelled with a digit neither writer adds
+        ("1700000000.000000000", False),
+    ],
+)
+def test_a_pax_time_is_spelled_as_a_writer_spells_it(value, written):
+    data = _pax_tar(_record("mtime", value))
+    if written:
+        assert vet(data)
+    else:
+        with pytest.raises(Invalid, match="pax record 'mtime'"):
+            vet(data)

@@ -29,7 +29,9 @@ _CHKSUM = re.compile(rb"[0-7]{6}\0 ")
 _OCTAL = {8: re.compile(rb"[0-7]{7}\0"), 12: re.compile(rb"[0-7]{11}\0")}  # by the field's width
 _DEVICES = (b"\0" * 16, b"0000000\0" * 2)  # GNU format; ustar and pax (tarfile, GNU tar)
 _COUNT = re.compile(rb"0|[1-9]\d{0,19}")
-_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.\d{1,9})?")
+# a time as the writers spell it: no trailing zero in the fraction (GNU tar strips them;
+# tarfile's repr of a float writes one only in ".0")
+_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.0|\.\d{0,8}[1-9])?")
 _TEXT_VALUE = re.compile(rb"[^\n]{0,255}")
 PAX_VALUES = {  # the records tarfile and GNU tar write, each value as they write it
     "path": re.compile(rb"[^\n]{1,4096}"),
