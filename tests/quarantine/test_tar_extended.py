@@ -213,3 +213,19 @@ def test_a_pax_time_is_spelled_as_a_writer_spells_it(value, written):
     else:
         with pytest.raises(Invalid, match="pax record 'mtime'"):
             vet(data)
+
+
+def test_the_checksum_is_the_unsigned_sum():
+    """A header with bytes over 127 (GNU tar's UTF-8 name): readers accept the signed sum
+    too, which neither writer writes (a bit a header)."""
+    data = _tarfile(ACCENTED, tarfile.GNU_FORMAT)
+    block = bytearray(data[:512])
+    assert int(block[148:154], 8) == sum(block[:148]) + 256 + sum(block[156:])
+    block[148:156] = b" " * 8
+    signed = sum(b - 256 if b > 127 else b for b in block)
+    block[148:156] = b"%06o\0 " % signed
+    other = bytes(block) + data[512:]
+    with tarfile.open(fileobj=io.BytesIO(other)) as tar:
+        assert tar.getnames() == [ACCENTED]
+    with pytest.raises(Invalid, match="the checksum: the unsigned sum"):
+        vet(other)

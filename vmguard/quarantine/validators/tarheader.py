@@ -94,14 +94,23 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
     for field, (start, end) in _NUMBERS.items():
         if not _OCTAL[end - start].fullmatch(block[start:end]):
             raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
-    if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES:
-        raise Invalid(f"tar: the checksum or device fields of {member.name!r} are not as tar writes them")
+    if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES or not _unsigned_sum(block):
+        raise Invalid(
+            f"tar: the checksum or device fields of {member.name!r} are not as tar writes them (the "
+            "checksum: the unsigned sum, six octal digits, NUL, space)"
+        )
     rest = block[345:] if magic == GNU else block[500:]
     prefix, _, after = block[345:500].partition(b"\0")
     if rest.strip(b"\0") or after.strip(b"\0"):
         raise Invalid(f"tar: bytes after the last field of {member.name!r}'s header (no reader returns them)")
     if kind == tarfile.XHDTYPE:
         _pax_header_named(block[:100].rstrip(b"\0"), member)
+
+
+def _unsigned_sum(block: bytes) -> bool:
+    """The checksum is the sum of the block's bytes as unsigned (the field as 8 blanks), as
+    tarfile and GNU tar write it; readers also accept the signed sum, which no writer uses."""
+    return int(block[148:154], 8) == sum(block[:148]) + 8 * 32 + sum(block[156:])
 
 
 def _pax_header_named(name: bytes, member: tarfile.TarInfo) -> None:
