@@ -265,10 +265,6 @@ def ordinary() -> dict[str, bytes]:
 
 _FREED = ("a chunk libhdf5 wrote again with another deflated size leaves the old one's bytes "
           "(freed, never cleared) and the file is refused as 'reached from no structure': ")
-_SHRUNK = ("a resizable dataset under libver='latest' shrunk in a later session (h5py "
-           "resize) is refused: the extensible array header keeps libhdf5's count of chunks "
-           "set from before the shrink and vet wants it recomputed from the blocks; the docs "
-           "say a shrunk chunked dataset passes: ")
 FALSE_REJECTIONS = {
     "evict-earliest.h5": _FREED + "one session, a 2000x2000 deflated image filled by column "
                          "bands (chunk cache eviction), no flush, no reopen",
@@ -279,18 +275,8 @@ FALSE_REJECTIONS = {
                                    "sessions (docs: 'a file appended to in 2 to 5 sessions pass')",
     "append-sessions-latest.h5": _FREED + "the same table under libver='latest'",
     "swmr-gzip-flush.h5": _FREED + "a SWMR writer's deflated log flushed after each append",
-    "members-sessions-earliest.h5": "a group given 60 datasets, then 60 more in a second "
-                                    "session (names s000_000.., s060_000..; nothing deleted; "
-                                    "40 and 40 pass) "
-                                    "is refused: 'the padding after the link name ... in the "
-                                    "local heap of /many holds data ... the remains of a "
-                                    "deleted link'; no link was deleted",
     "vlen-gzip-sessions-earliest.h5": _FREED + "a deflated log of variable-length strings "
                                       "appended in 3 sessions",
-    "shrink-latest.h5": _SHRUNK + "1000 -> 350 elements",
-    "shrink-grow-latest.h5": _SHRUNK + "1000 -> 350 -> 900 elements",
-    "shrink-flush-v110.h5": _SHRUNK.replace("in a later session", "after a flush") +
-                            "one session under libver='v110', 1000 -> 350",
 }
 
 
