@@ -12,6 +12,7 @@ import io
 import shutil
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -78,8 +79,64 @@ def test_what_gnu_tar_and_tarfile_write_passes(tmp_path):
     for name, data in made.items():
         assert vet(data, 7), name
     assert _blocks(made["posix"])[0] == 0 and made["posix"][156:157] == b"x"  # GNU tar: the member's time
-    with pytest.raises(Invalid, match="pax header holds in its mtime"):
-        vet(_own(made["posix"], "mtime", b"%011o" % 1_700_000_000))
+    with pytest.raises(Invalid, match="neither the member's nor the archive's clock"):
+        vet(_own(made["posix"], "mtime", b"%011o" % (int(time.time()) + 2 * 86_400)))
+
+
+def _headers(data: bytes, kind: bytes) -> list[int]:
+    """The offsets of every header block of type `kind` in an archive."""
+    at, found = 0, []
+    while data[at : at + 512].strip(b"\0"):
+        if data[at + 156 : at + 157] == kind:
+            found.append(at)
+        at += 512 + -(-int(data[at + 124 : at + 135], 8) // 512) * 512
+    return found
+
+
+def _every(data: bytes, kind: bytes, **fields: bytes) -> bytes:
+    for at in _headers(data, kind):
+        for field, value in fields.items():
+            data = _set(data, at, field, value)
+    return data
+
+
+@needs_tar
+def test_gnu_tar_pax_headers_share_the_archives_clock_and_owner(tmp_path):
+    """GNU tar 1.26 (RHEL 7) writes its process's uid and gid and the time of writing in
+    every pax header (devices as zeros); `--clamp-mtime` writes the --mtime value. Each is
+    one value an archive (the clock: non-decreasing, within a span): not one a header."""
+    root = _tree(tmp_path)
+    clock = int(time.time()) + 100  # when GNU tar 1.26 wrote the headers (the files are older)
+    clamped = _gnu_tar(root, "--format=posix", "--clamp-mtime", f"--mtime=@{clock}")
+    assert vet(clamped)
+    old = _gnu_tar(root, "--format=posix")
+    old = _every(old, b"x", uid=b"0001750", gid=b"0001750", mtime=b"%011o" % clock, devices=b"0000000\0" * 2)
+    assert vet(old)
+    xs = _headers(old, b"x")
+    assert len(xs) >= 4
+    refused = {
+        "another uid": _set(old, xs[2], "uid", b"0001751"),
+        "devices spelled another way": _set(old, xs[2], "devices", b"\0" * 16),
+        "an earlier clock": _set(old, xs[2], "mtime", b"%011o" % (clock - 1)),
+        "beyond the span": _set(old, xs[-1], "mtime", b"%011o" % (clock + 61)),
+        "after the vet's clock": _every(old, b"x", mtime=b"%011o" % (clock + 2 * 86_400)),
+    }
+    for what, data in refused.items():
+        try:
+            vet(data)
+        except Invalid as err:
+            assert "the archive's" in str(err), what
+        else:
+            pytest.fail(f"{what}: passed")
+    assert vet(_set(old, xs[-1], "mtime", b"%011o" % (clock + 60)))  # the last header, a minute on
+
+
+def test_gnu_tar_1_26_long_names_pass():
+    """Its ././@LongLink: mode 0 (as tarfile), owner names root (as GNU tar since)."""
+    data = _own(_own(GNU_LONG, "uname", b"root"), "gname", b"root")
+    assert vet(data)
+    with pytest.raises(Invalid, match="long name header holds in its gname"):
+        vet(_own(GNU_LONG, "gname", b"root"))  # tarfile's empty uname beside a name
 
 
 def _blocks(data: bytes) -> list[int]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import tarfile
+import time
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from .stream import Invalid
@@ -37,6 +39,45 @@ _FIELDS = {"name": (0, 100), "uid": (108, 116), "gid": (116, 124), "size": (124,
 _FIELDS |= {"mode": (100, 108), "uname": (265, 297), "gname": (297, 329), "devices": (329, 345)}
 _FIELDS |= {"magic": (257, 265), "prefix": (345, 500)}
 _NO_DEVICES, _EMPTY = b"\0" * 16, b"\0" * 32
+CLOCK_SKEW = 86_400  # an archive's clock may be this far ahead of the vet's (the guest's clock)
+SPAN_SECONDS, SPAN_RATE = 60, 1 << 16  # its headers written within 60 s + 1 s per 64 KiB of members
+
+
+@dataclass
+class Archive:
+    """What the GNU tar pax headers of one archive share. The writing process's uid and
+    gid and how it spells empty device fields (GNU tar 1.26 writes its own uid and gid,
+    later ones 0): alike in every header. A time other than the member's: the archive's
+    clock (GNU tar 1.26: when it writes each header; `--clamp-mtime`: the `--mtime`
+    value), never earlier than the header before, all within a span the members' bytes
+    bound, the first no later than the vet's clock and a day."""
+
+    owner: bytes | None = None
+    first: int | None = None
+    last: int = 0
+    data: int = 0  # the bytes of the members before this one
+
+    def gnu_header(self, block: bytes, behind: bytes, member: tarfile.TarInfo) -> None:
+        owner = block[108:124] + block[329:345]
+        self.owner = owner if self.owner is None else self.owner
+        mtime = int(_field(block, "mtime")[:-1], 8)
+        if mtime != int(_field(behind, "mtime")[:-1], 8):
+            if self.first is None:
+                self.first = self.last = mtime
+            span = SPAN_SECONDS + self.data // SPAN_RATE
+            late = self.first > time.time() + CLOCK_SKEW
+            if late or mtime < self.last or mtime - self.first > span:
+                raise Invalid(
+                    f"tar: {member.name!r}'s pax header has mtime {mtime}, neither the member's nor the "
+                    f"archive's clock (never earlier than the header before, within {span} s of the first, "
+                    "not after the vet's clock): GNU tar writes one of them"
+                )
+            self.last = mtime
+        if owner != self.owner:
+            raise Invalid(
+                f"tar: {member.name!r}'s pax header has another uid, gid or device fields than the archive's "
+                "first (GNU tar writes its process's in every one)"
+            )
 
 
 def _field(block: bytes, name: str) -> bytes:
@@ -81,13 +122,16 @@ def _constants(mode: int, mtime: bytes) -> dict[str, set[bytes]]:
     }
 
 
-def pax_allowed(block: bytes, records: dict[str, bytes], behind: bytes, member: tarfile.TarInfo) -> None:
+def pax_allowed(
+    block: bytes, records: dict[str, bytes], behind: bytes, member: tarfile.TarInfo, archive: Archive
+) -> None:
     """A pax header's own fields and records, and the fields of `behind` they override."""
+    own = {"uname": {_EMPTY}, "gname": {_EMPTY}, "magic": {USTAR}}
     if _field(block, "name").rstrip(b"\0") == TARFILE_NAME:
-        own = _constants(0, _octal(0, 12))
-    else:  # GNU tar's: the member's time
-        own = _constants(0o644, _field(behind, "mtime"))
-    own |= {"uname": {_EMPTY}, "gname": {_EMPTY}, "magic": {USTAR}}
+        own |= _constants(0, _octal(0, 12))
+    else:  # GNU tar's: its time, owner and device fields are the archive's (Archive)
+        own |= {"mode": {_octal(0o644, 8)}}
+        archive.gnu_header(block, behind, member)
     _own_fields(block, own, "pax", member)
     _own_fields(behind, {"magic": {USTAR}}, "member's own", member)
     keys = list(records)
@@ -148,11 +192,12 @@ def _in_order(keys: list[str], order: tuple[str, ...]) -> bool:
 
 def long_name_allowed(block: bytes, name: bytes, behind: bytes, member: tarfile.TarInfo) -> None:
     """A GNU long name's own header, and the name field of `behind` (its first 100 bytes, or 99)."""
-    own = {"name": {_padded(LONG_NAME, 100)}, "magic": {GNU}}
-    if _field(block, "mode") == _octal(0, 8):  # tarfile's
-        own |= _constants(0, _octal(0, 12)) | {"uname": {_EMPTY}, "gname": {_EMPTY}}
+    own = {"name": {_padded(LONG_NAME, 100)}, "magic": {GNU}, "mtime": {_octal(0, 12)}}
+    own |= {"uid": {_octal(0, 8)}, "gid": {_octal(0, 8)}, "devices": {_NO_DEVICES}}
+    own |= {"mode": {_octal(0, 8), _octal(0o644, 8)}}  # tarfile and GNU tar 1.26; GNU tar since
+    if _field(block, "uname") == _EMPTY:  # tarfile's
+        own |= {"gname": {_EMPTY}}
     else:
-        own |= _constants(0o644, _octal(0, 12))
         own |= {key: {_padded(n, 32) for n in names} for key, names in ROOT_NAMES.items()}
     _own_fields(block, own, "long name", member)
     _own_fields(behind, {"magic": {GNU}}, "member's own", member)

@@ -52,8 +52,9 @@ def padded(offset: int) -> int:
     return -(-offset // BLOCK) * BLOCK
 
 
-def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
-    """raw: the bytes from the member's first header block to its data."""
+def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Archive) -> None:
+    """raw: the bytes from the member's first header block to its data; archive: what
+    the archive's headers so far share."""
     pos, extended = 0, []
     while pos + BLOCK < len(raw):  # extended headers, then the member's own
         block = raw[pos : pos + BLOCK]
@@ -75,7 +76,7 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
     _block_allowed(own, member, last=True)
     for block, data in extended:
         if block[156:157] == tarfile.XHDTYPE:
-            tarextended.pax_allowed(block, _pax_records(data, member), own, member)
+            tarextended.pax_allowed(block, _pax_records(data, member), own, member, archive)
         elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
             raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
         else:
