@@ -60,24 +60,27 @@ class Archive:
     def gnu_header(self, block: bytes, behind: bytes, member: tarfile.TarInfo) -> None:
         owner = block[108:124] + block[329:345]
         self.owner = owner if self.owner is None else self.owner
-        mtime = int(_field(block, "mtime")[:-1], 8)
-        if mtime != int(_field(behind, "mtime")[:-1], 8):
-            if self.first is None:
-                self.first = self.last = mtime
-            span = SPAN_SECONDS + self.data // SPAN_RATE
-            late = self.first > time.time() + CLOCK_SKEW
-            if late or mtime < self.last or mtime - self.first > span:
-                raise Invalid(
-                    f"tar: {member.name!r}'s pax header has mtime {mtime}, neither the member's nor the "
-                    f"archive's clock (never earlier than the header before, within {span} s of the first, "
-                    "not after the vet's clock): GNU tar writes one of them"
-                )
-            self.last = mtime
         if owner != self.owner:
             raise Invalid(
                 f"tar: {member.name!r}'s pax header has another uid, gid or device fields than the archive's "
                 "first (GNU tar writes its process's in every one)"
             )
+        mtime = int(_field(block, "mtime")[:-1], 8)
+        if mtime != int(_field(behind, "mtime")[:-1], 8):
+            self._clock(mtime, member)
+
+    def _clock(self, mtime: int, member: tarfile.TarInfo) -> None:
+        if self.first is None:
+            self.first = self.last = mtime
+        span = SPAN_SECONDS + self.data // SPAN_RATE
+        late = self.first > time.time() + CLOCK_SKEW
+        if late or mtime < self.last or mtime - self.first > span:
+            raise Invalid(
+                f"tar: {member.name!r}'s pax header has mtime {mtime}, neither the member's nor the "
+                f"archive's clock (never earlier than the header before, within {span} s of the first, "
+                "not after the vet's clock): GNU tar writes one of them"
+            )
+        self.last = mtime
 
 
 def _field(block: bytes, name: str) -> bytes:
@@ -111,15 +114,14 @@ def _own_fields(block: bytes, want: dict[str, set[bytes]], what: str, member: ta
         )
 
 
-def _constants(mode: int, mtime: bytes) -> dict[str, set[bytes]]:
-    """An extended header's fields that hold the same in every one a writer writes."""
-    return {
-        "mode": {_octal(mode, 8)},
-        "uid": {_octal(0, 8)},
-        "gid": {_octal(0, 8)},
-        "mtime": {mtime},
-        "devices": {_NO_DEVICES},
-    }
+# tarfile's extended headers (pax and long name): mode, owner and time zero
+_TARFILE_OWN = {
+    "mode": {_octal(0, 8)},
+    "uid": {_octal(0, 8)},
+    "gid": {_octal(0, 8)},
+    "mtime": {_octal(0, 12)},
+    "devices": {_NO_DEVICES},
+}
 
 
 def pax_allowed(
@@ -128,12 +130,17 @@ def pax_allowed(
     """A pax header's own fields and records, and the fields of `behind` they override."""
     own = {"uname": {_EMPTY}, "gname": {_EMPTY}, "magic": {USTAR}}
     if _field(block, "name").rstrip(b"\0") == TARFILE_NAME:
-        own |= _constants(0, _octal(0, 12))
+        own |= _TARFILE_OWN
     else:  # GNU tar's: its time, owner and device fields are the archive's (Archive)
         own |= {"mode": {_octal(0o644, 8)}}
         archive.gnu_header(block, behind, member)
     _own_fields(block, own, "pax", member)
     _own_fields(behind, {"magic": {USTAR}}, "member's own", member)
+    _records_behind(records, behind, member)
+
+
+def _records_behind(records: dict[str, bytes], behind: bytes, member: tarfile.TarInfo) -> None:
+    """The records in one writer's order; each field of `behind` one overrides derived from it."""
     keys = list(records)
     if not any(_in_order(keys, order) for order in ORDERS):
         raise Invalid(
