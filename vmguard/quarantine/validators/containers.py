@@ -63,7 +63,7 @@ def tar(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insid
                     raise Invalid(f"tar: more than {MAX_MEMBERS} members")
                 _member_allowed(member)
                 _between(reader, end, member, headers)
-                headers.data += member.size
+                headers.wrote(member.size)
                 end = member.offset_data + member.size
                 reader.drop(end)
                 if member.isdir():

@@ -15,46 +15,41 @@ leaves)."""
 from __future__ import annotations
 
 import struct
-import time
 import zlib
 from dataclasses import dataclass, field
 
 from . import fitsrice
 from .gzipfmt import OS_WRITTEN, XFL_WRITTEN
 from .stream import Invalid
+from .writeclock import WriteClock, too_late
 
 PIECE = 1 << 20
 GZIP = ("GZIP_1", "GZIP_2")
 CLOCK_FROM = 1_682_899_200  # 2023-05-01 UTC: astropy 5.3 compresses tiles with Python's gzip (cfitsio before)
-CLOCK_SKEW = 86_400  # a tile's clock may be this far ahead of the vet's (the guest's clock)
-SPAN_SECONDS, SPAN_RATE = 60, 1 << 16  # the tiles' clocks span at most 60 s + 1 s per 64 KiB compressed
 PYTHON_GZIP = b"\x02\xff"  # XFL, OS of gzip.compress(data) (level 9, OS unknown), astropy's call
 
 
 @dataclass
 class TileClock:
-    """The gzip tiles of one image so far: the first tile's MTIME, XFL and OS (header
-    bytes 4-9), the last MTIME, and the pixel bytes of the tiles before this one."""
+    """The gzip tiles of one image so far: the first tile's XFL and OS (header bytes
+    8-9), and their MTIMEs, each tile's pixels written before the next (writeclock.py)."""
 
     first: bytes = b""
-    last: int = 0
-    inflated: int = 0
+    clock: WriteClock = field(default_factory=WriteClock)
 
     def check(self, head: bytes, at: int, pixels: int) -> None:
         mtime = struct.unpack("<I", head[4:8])[0]
         if not self.first:
             _first_tile(head, mtime, at)
-            self.first, self.last = head[4:10], mtime
-        start = struct.unpack("<I", self.first[:4])[0]
-        span = SPAN_SECONDS + self.inflated // SPAN_RATE
-        alike = head[8:10] == self.first[4:] and (start == 0) == (mtime == 0)
-        if not alike or mtime < self.last or mtime - start > span:
+            self.first = head[8:10]
+        why = "another XFL or OS than the tiles before" if head[8:10] != self.first else None
+        why = why or (f"an MTIME {broken}" if (broken := self.clock.broken(mtime)) else None)
+        if why:
             raise Invalid(
-                f"fits: a GZIP tile (offset {at}) has another XFL or OS than the tiles before, an earlier "
-                f"MTIME, or one more than {span} s after the first tile's: its writer compresses the tiles "
-                "in order, alike, at once (cfitsio: MTIME 0 in every tile)"
+                f"fits: a GZIP tile (offset {at}) has {why}: its writer compresses the tiles in order, "
+                "alike, at once (cfitsio: MTIME 0 in every tile)"
             )
-        self.last, self.inflated = mtime, self.inflated + pixels
+        self.clock.written += pixels
 
 
 def _first_tile(head: bytes, mtime: int, at: int) -> None:
@@ -65,7 +60,7 @@ def _first_tile(head: bytes, mtime: int, at: int) -> None:
             f"fits: a GZIP tile (offset {at}) has XFL {head[8]} and OS {head[9]} "
             f"(written: XFL {XFL_WRITTEN}, OS {OS_WRITTEN}, as in a gzip file)"
         )
-    if mtime and (head[8:10] != PYTHON_GZIP or not CLOCK_FROM <= mtime <= time.time() + CLOCK_SKEW):
+    if mtime and (head[8:10] != PYTHON_GZIP or mtime < CLOCK_FROM or too_late(mtime)):
         raise Invalid(
             f"fits: a GZIP tile (offset {at}) has MTIME {mtime}, XFL {head[8]} and OS {head[9]}: cfitsio "
             "writes MTIME 0, astropy (5.3 on, Python's gzip) the clock of the tile's writing, XFL 2 and OS "

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 import tarfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from .stream import Invalid
+from .writeclock import WriteClock
 
 USTAR, GNU = b"ustar\x0000", b"ustar  \x00"
 TARFILE_NAME = b"././@PaxHeader"
@@ -39,8 +39,6 @@ _FIELDS = {"name": (0, 100), "uid": (108, 116), "gid": (116, 124), "size": (124,
 _FIELDS |= {"mode": (100, 108), "uname": (265, 297), "gname": (297, 329), "devices": (329, 345)}
 _FIELDS |= {"magic": (257, 265), "prefix": (345, 500)}
 _NO_DEVICES, _EMPTY = b"\0" * 16, b"\0" * 32
-CLOCK_SKEW = 86_400  # an archive's clock may be this far ahead of the vet's (the guest's clock)
-SPAN_SECONDS, SPAN_RATE = 60, 1 << 16  # its headers written within 60 s + 1 s per 64 KiB of members
 
 
 @dataclass
@@ -53,9 +51,7 @@ class Archive:
     bound, the first no later than the vet's clock and a day."""
 
     owner: bytes | None = None
-    first: int | None = None
-    last: int = 0
-    data: int = 0  # the bytes of the members before this one
+    clock: WriteClock = field(default_factory=WriteClock)
 
     def gnu_header(self, block: bytes, behind: bytes, member: tarfile.TarInfo) -> None:
         owner = block[108:124] + block[329:345]
@@ -66,21 +62,14 @@ class Archive:
                 "first (GNU tar writes its process's in every one)"
             )
         mtime = int(_field(block, "mtime")[:-1], 8)
-        if mtime != int(_field(behind, "mtime")[:-1], 8):
-            self._clock(mtime, member)
-
-    def _clock(self, mtime: int, member: tarfile.TarInfo) -> None:
-        if self.first is None:
-            self.first = self.last = mtime
-        span = SPAN_SECONDS + self.data // SPAN_RATE
-        late = self.first > time.time() + CLOCK_SKEW
-        if late or mtime < self.last or mtime - self.first > span:
+        if mtime != int(_field(behind, "mtime")[:-1], 8) and (why := self.clock.broken(mtime)):
             raise Invalid(
                 f"tar: {member.name!r}'s pax header has mtime {mtime}, neither the member's nor the "
-                f"archive's clock (never earlier than the header before, within {span} s of the first, "
-                "not after the vet's clock): GNU tar writes one of them"
+                f"archive's clock ({why}): GNU tar writes one of them"
             )
-        self.last = mtime
+
+    def wrote(self, size: int) -> None:
+        self.clock.written += size
 
 
 def _field(block: bytes, name: str) -> bytes:
