@@ -18,10 +18,10 @@ from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, Vmg
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import report
-from vmguard.quarantine.destination import STAGING, Destination
+from vmguard.quarantine.destination import STAGING, Destination, check_names
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
-from vmguard.quarantine.opening import Opener, noatime_open
+from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import Identity, remove_sources
 from vmguard.quarantine.scanners import ScannerSet
@@ -78,11 +78,11 @@ def _vet(
     target = _target(to, rules, job)
     if per_file is None:
         per_file = rules.promote.mode is PromoteMode.PER_FILE
-    root_fd = _open_quarantine(qpath)
+    root_fd, root_kept = _open_quarantine(qpath)
     try:
         _apart(target, root_fd, to)
         vetting = _Vet(rules, source, qpath, job, per_file)
-        return vetting.vet(root_fd, None if dry_run else target, remove_promoted)
+        return vetting.vet(root_fd, root_kept, None if dry_run else target, remove_promoted)
     finally:
         os.close(root_fd)
 
@@ -112,6 +112,7 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
             f"--to {to}: inside vmguard's own {STAGING} directory; "
             "name the job's output directory, e.g. /public/{job}"
         )
+    check_names(target)
     return target
 
 
@@ -143,7 +144,7 @@ def _reaches(path: str, quarantine: os.stat_result) -> bool:
         here = parent
 
 
-def _open_quarantine(qpath: Path) -> int:
+def _open_quarantine(qpath: Path) -> tuple[int, bool]:
     try:
         return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
@@ -170,11 +171,16 @@ class _Vet:
             tuple(sorted(entries, key=lambda e: e.path)),
             output=str(dest.target) if published else None,
             manifest=str(dest.public / dest.sidecars[0]) if published else None,
-            notes=tuple(dest.notes if dest else ()) + tuple(notes),
+            notes=tuple(dest.notes if dest else ()) + tuple(notes) + self.atime_notes(),
         )
 
-    def vet(self, root_fd: int, target: Path | None, remove_promoted: bool) -> VetResult:
+    def atime_notes(self) -> tuple[str, ...]:
+        moved = self.opener.atime_moved if self.opener else 0
+        return (atime_note(moved),) if moved else ()
+
+    def vet(self, root_fd: int, root_kept: bool, target: Path | None, remove_promoted: bool) -> VetResult:
         with Opener(root_fd) as self.opener:
+            self.opener.atime_moved += not root_kept
             if target is None:
                 return self.run(root_fd, None)
             with Destination(target, self.job, self.rules.promote) as dest:

@@ -44,6 +44,37 @@ COMMITTED = "COMMITTED"
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
+# Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
+# staging and the removal record (all end differently: no job's is another's).
+SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal")
+NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
+
+
+def check_names(target: Path) -> None:
+    """Refuse (exit 2, before anything is made) a target whose name, or a sidecar's
+    name, is longer than the filesystem allows: no retry could ever publish it."""
+    limit = _name_max(target.parent)
+    longest = max(SUFFIXES, key=len)
+    for part in target.parts[1:]:
+        if len(os.fsencode(part)) > limit:
+            raise VetInputError(f"--to {target}: a name over the filesystem's {limit} bytes (NAME_MAX)")
+    if len(os.fsencode(target.name)) + len(longest) > limit:
+        raise VetInputError(
+            f"--to {target}: the output's name must leave room for its sidecars' "
+            f"'{longest}' within the filesystem's {limit}-byte names (NAME_MAX): "
+            f"use at most {limit - len(longest)} bytes"
+        )
+
+
+def _name_max(path: Path) -> int:
+    """NAME_MAX of the filesystem of path's nearest existing directory."""
+    for here in (path, *path.parents):
+        try:
+            return os.pathconf(here, "PC_NAME_MAX")
+        except OSError:
+            continue
+    return NAME_MAX
 
 
 def strip_xattrs(fd: int) -> None:
@@ -72,7 +103,7 @@ class Destination:
         self.job = job
         self.promote = promote
         self.uid, self.gid = _ids(promote)
-        self.sidecars = tuple(f"{self.name}.{s}" for s in ("manifest.json", "vet.json", "vet.txt"))
+        self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
