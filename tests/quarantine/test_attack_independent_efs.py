@@ -294,13 +294,10 @@ def test_public_tmpfs_short_of_inodes_is_refused_with_nothing_written(tmp_path, 
     assert run.code == 0 or left == [f"{JOB}.lock"], left
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the event log's disk is full: the job is published (output, manifest, reports) "
-    "and the quarantine cleared by --remove-promoted, yet vet exits 3 ('could not run') "
-    "with only 'cannot append to log' and no report on stdout (--format json)",
-)
 def test_full_log_disk_after_promotion_tells_the_truth(tmp_path):
+    """The event log's disk is full: a job published (and its quarantine cleared by
+    --remove-promoted) exits 3, the documented "done, but not logged", with the report
+    on stdout and the log's failure, with its reason, on stderr."""
     q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
     policy, logfs, pub = _policy(tmp_path), tmp_path / "logfs", tmp_path / "pub"
     logfs.mkdir()
@@ -322,7 +319,10 @@ def test_full_log_disk_after_promotion_tells_the_truth(tmp_path):
         subprocess.run(["umount", str(logfs)], check=True)
     assert "Traceback" not in run.err
     if published(pub / JOB):  # published and removed: the code and the report must say so
-        assert run.code == 0 and run.out, (run.code, run.err, os.listdir(q))
+        assert run.code == 3 and run.report()["status"] == "promoted", (run.code, run.err, run.out[:200])
+        assert "No space left on device" in run.err and "missing from the log" in run.err, run.err
+        assert any("missing from the log" in n for n in run.report()["notes"]), run.report()["notes"]
+        assert not (q / "a.txt").exists(), os.listdir(q)
     else:
         assert run.code == 3 and (q / "a.txt").exists(), (run.code, run.err)
 

@@ -59,8 +59,19 @@ def vet(
         failed(events, job, qpath, error, err)
     except VetError as err:
         failed(events, job, qpath, err)
-    _log(events, result, dry_run)
+    try:
+        _log(events, result, dry_run)
+    except LogError as err:  # done all the same: the report must still say what was done
+        return replace(result, notes=(*result.notes, unlogged(result, err)), log_error=str(err))
     return result
+
+
+def unlogged(result: VetResult, err: LogError) -> str:
+    """The note (and the CLI's line on stderr) for a vet whose event was not logged."""
+    return (
+        f"{err}: this vet ({result.status.value}) is done as this report says, "
+        "but its event is missing from the log (exit 3); free the log's filesystem"
+    )
 
 
 def _vet(
