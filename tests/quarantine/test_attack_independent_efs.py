@@ -157,12 +157,6 @@ def _listed(run: Run) -> set[str]:
     return {item["path"] for item in run.report()["entries"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a vet of ANOTHER quarantine to a --to already published says already-promoted, "
-    "exit 0, and its JSON report names the new quarantine with the first one's entries "
-    "(b.json, which it does not hold) and not its own c.txt, never vetted nor published",
-)
 def test_rerun_with_another_quarantine_reports_that_quarantine(tmp_path):
     policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", str(tmp_path / "pub" / JOB)
     first = quarantine_of(tmp_path / "q1", {"a.txt": "one\n", "b.json": '{"a": 1}\n'})
@@ -173,12 +167,6 @@ def test_rerun_with_another_quarantine_reports_that_quarantine(tmp_path):
     assert run.code != 0 or _listed(run) == {"a.txt", "c.txt"}, (run.code, _listed(run))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the published output directory is gone (an admin removed it to vet again), its "
-    "manifest left: the rerun says already-promoted, exit 0, 'promoted: 1', output: a "
-    "path that does not exist; nothing is published, the quarantine's new b.txt unseen",
-)
 def test_already_promoted_needs_the_output_it_names(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
     q = quarantine_of(tmp_path / "q", {"a.txt": "one\n"})
@@ -190,12 +178,6 @@ def test_already_promoted_needs_the_output_it_names(tmp_path):
     assert run.code != 0 or published(pub / JOB) == {"a.txt": b"one\n", "b.txt": b"two\n"}, run.code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a vet killed after COMMITTED, rerun on ANOTHER quarantine: the rerun rolls the "
-    "first quarantine's staging forward and reports already-promoted, exit 0, for the "
-    "second, whose files were never vetted (report: its path, the first one's entries)",
-)
 def test_roll_forward_for_another_quarantine_reports_the_truth(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
     first = quarantine_of(tmp_path / "q1", {f"f{i}.txt": f"{i}\n" for i in range(50)})
@@ -211,12 +193,6 @@ def test_roll_forward_for_another_quarantine_reports_the_truth(tmp_path):
     assert run.code != 0 or _listed(run) == {"only-here.txt"}, (run.code, sorted(_listed(run))[:3])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vet --remove-promoted killed after its renames, before removing: the rerun of "
-    "the same command says already-promoted, exit 0, not_removed [], and removes nothing: "
-    "every published file stays in the quarantine while the job runner takes it as cleared",
-)
 def test_rerun_after_kill_with_remove_promoted_clears_the_quarantine(tmp_path):
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
     q = quarantine_of(tmp_path / "q", {f"f{i}.txt": f"{i}\n" for i in range(200)})

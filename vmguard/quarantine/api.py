@@ -17,13 +17,14 @@ from vmguard.core import eventlog as log
 from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
-from vmguard.quarantine import report
+from vmguard.quarantine import removal, report
 from vmguard.quarantine.destination import STAGING, Destination, check_names
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import Identity, remove_sources
+from vmguard.quarantine.rerun import NOT_RECORDED, Origin, Pending, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -172,6 +173,8 @@ class _Vet:
         self.walked: Walk | None = None
         self.copied: dict[str, Identity] = {}
         self.opener: Opener | None = None
+        self.origin: Origin | None = None  # the quarantine directory read (set by vet)
+        self.remove_promoted = False
 
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
         published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
@@ -190,27 +193,45 @@ class _Vet:
         return (atime_note(moved),) if moved else ()
 
     def vet(self, root_fd: int, root_kept: bool, target: Path | None, remove_promoted: bool) -> VetResult:
+        self.origin, self.remove_promoted = Origin.of(root_fd), remove_promoted
         with Opener(root_fd) as self.opener:
             self.opener.atime_moved += not root_kept
             if target is None:
                 return self.run(root_fd, None)
             with Destination(target, self.job, self.rules.promote) as dest:
+                previous = dest.previous_manifest()
+                if previous is not None:
+                    return self.rerun(root_fd, dest, previous)
                 result = self.run(root_fd, dest)
                 if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    return self.remove(root_fd, result)
+                    pending = Pending(self.walked.nodes, self.published(result))
+                    return self.remove(root_fd, dest, result, pending)
                 return result
+
+    def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
+        """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
+        check_rerun(dest, manifest, self.origin)
+        entries = report.entries_from_manifest(manifest)
+        result = self.result(
+            Status.ALREADY_PROMOTED, entries, dest, ["this job was already promoted; nothing was copied"]
+        )
+        pending = pending_removal(dest, self.origin)
+        if not self.remove_promoted:
+            unfinished = "an earlier --remove-promoted is unfinished: rerun with it to finish"
+            return replace(result, notes=(*result.notes, unfinished)) if pending else result
+        if pending is not None:
+            return self.remove(root_fd, dest, result, pending)
+        if manifest.get("remove_promoted"):
+            return replace(result, notes=(*result.notes, "its files were removed by the earlier vet"))
+        self.walked = walk(root_fd, self.rules, self.opener)  # what is still there, never removed
+        present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}
+        left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]
+        return replace(result, not_removed=tuple((path, NOT_RECORDED) for path in left))
 
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
         if dest is not None:
-            previous = dest.previous_manifest()
-            if previous is not None:
-                return self.result(
-                    Status.ALREADY_PROMOTED,
-                    report.entries_from_manifest(previous),
-                    dest,
-                    ["this job was already promoted; nothing was copied"],
-                )
             dest.check_free()
+            dest.drop_record()  # of a job no longer published
         with Detector() as detector:
             detector.start()  # the workers load libmagic while the tree is walked
             self.walked = walk(root_fd, self.rules, self.opener)
@@ -261,12 +282,19 @@ class _Vet:
         for entry in rejected:
             self.unstage(dest, entry)
         result = self.result(Status.PARTIAL if rejected else Status.PROMOTED, entries, dest)
+        origin = self.origin.to_dict()
+        record = None
+        if self.remove_promoted:  # kept with the commit until the removal is done (rerun.py)
+            record = removal.record(self.walked.nodes, self.published(result), origin)
         dest.commit(
             {
-                dest.sidecars[0]: report.manifest(result, self.source),
+                dest.sidecars[0]: report.manifest(
+                    result, self.source, {"source": origin, "remove_promoted": self.remove_promoted}
+                ),
                 dest.sidecars[1]: report.report_json(result),
                 dest.sidecars[2]: [report.report_text(result).encode()],
-            }
+            },
+            record,
         )
         return result
 
@@ -281,18 +309,21 @@ class _Vet:
         finally:
             os.close(fd)
 
-    def remove(self, root_fd: int, result: VetResult) -> VetResult:
-        """Remove the published files; each one left in the quarantine is named, with why."""
-        published = {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
-        _, kept = remove_sources(self.opener, root_fd, self.walked.nodes, published)
+    def published(self, result: VetResult) -> dict[str, Identity]:
+        """What each published file was when copied (for --remove-promoted)."""
+        return {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
+
+    def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: Pending) -> VetResult:
+        """Remove the published files; each one left in the quarantine is named, with why.
+        The commit's record goes once nothing is left to retry."""
+        _, kept = remove_sources(self.opener, root_fd, pending.nodes, pending.published)
+        not_removed = tuple((k.path, k.reason) for k in kept if not k.changed)
+        if not not_removed:
+            dest.drop_record()
         if not kept:
             return result
         notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
-        return replace(
-            result,
-            notes=result.notes + tuple(notes),
-            not_removed=tuple((k.path, k.reason) for k in kept if not k.changed),
-        )
+        return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
 
 
 def failed(

@@ -8,6 +8,8 @@ exist yet. Everything happens in its parent, on the same filesystem:
         run42.staging/out/...           the staged tree, becomes /public/alice/run42
         run42.staging/run42.manifest.json ...  sidecars, published beside the output
         run42.staging/COMMITTED         written and fsync'ed after syncfs: roll forward
+        run42.staging/REMOVAL           --remove-promoted's record of what was copied,
+        run42.removal                   moved here by the roll forward, until removed
     /public/alice/run42/                the job's output, published by ONE rename
     /public/alice/run42.manifest.json, run42.vet.json, run42.vet.txt
 
@@ -41,6 +43,7 @@ from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
+RECORD = "REMOVAL"  # in the job's staging: --remove-promoted's record, moved beside the lock
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
@@ -105,6 +108,7 @@ class Destination:
         self.uid, self.gid = _ids(promote)
         self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
+        self.record = f"{self.name}.removal"  # in STAGING while a --remove-promoted is unfinished
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -249,8 +253,15 @@ class Destination:
             fd = child
         return fd
 
-    def commit(self, sidecars: dict[str, Iterable[bytes]]) -> None:
-        """Make the staged job durable, mark it COMMITTED, then publish it."""
+    def commit(self, sidecars: dict[str, Iterable[bytes]], record: bytes | None = None) -> None:
+        """Make the staged job durable, mark it COMMITTED, then publish it. `record`
+        (--remove-promoted's) is kept private, committed with the job."""
+        if record is not None:
+            fd = self.create_file(self.job_fd, RECORD)
+            try:
+                write_all(fd, memoryview(record))
+            finally:
+                os.close(fd)
         for name, chunks in sidecars.items():
             hooks.reach("sidecar", (name,))
             fd = self.create_file(self.job_fd, name)
@@ -272,6 +283,15 @@ class Destination:
 
     def _roll_forward(self) -> None:
         job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
+        try:
+            self._publish_all(job_fd)
+            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
+                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+        finally:
+            os.close(job_fd)
+        self._remove_staging()
+
+    def _publish_all(self, job_fd: int) -> None:
         done: list[tuple[str, str]] = []
         try:
             for src, dst in ((OUT, self.name), *((s, s) for s in self.sidecars)):
@@ -282,9 +302,21 @@ class Destination:
         except BaseException:
             self._unpublish(job_fd, done)
             raise
-        finally:
-            os.close(job_fd)
-        self._remove_staging()
+
+    def read_record(self) -> bytes | None:
+        """The record of an unfinished --remove-promoted of this job, if there is one."""
+        try:
+            fd = os.open(self.record, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.staging_fd)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+
+    def drop_record(self) -> None:
+        """The removal is done (or the job it was for is no longer published)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.record, dir_fd=self.staging_fd)
+            os.fsync(self.staging_fd)
 
     def _publish(self, job_fd: int, src: str, dst: str) -> bool:
         hooks.reach("rename", (dst,))

@@ -8,14 +8,21 @@ is left alone (and named in the report: its new bytes were never published). A f
 that could not be removed (an immutable file, an append-only directory) is named with
 its reason, and the vet exits 3: a job runner never takes the quarantine as cleared.
 Directories are removed only when empty, deepest first.
+
+What the removal needs (each published file's identity at its copy, and the identities
+of the directories on its way) is recorded with the commit (`record`), in vmguard's
+private staging directory, until the removal is done: a vet killed after its renames
+leaves it for the rerun, which removes with the same checks (`from_record`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 
+from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Kind
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.walk import Node
@@ -100,6 +107,7 @@ def remove_sources(
     for node in nodes:
         path = "/".join(node.parts)
         if node.kind is Kind.FILE and path in published:
+            hooks.reach("remove", node.parts)
             why = _remove(opener, root_fd, node, dirs, published[path])
             if why is None:
                 removed += 1
@@ -116,3 +124,33 @@ def remove_sources(
         finally:
             os.close(fd)
     return removed, tuple(kept)
+
+
+RECORD_VERSION = 1
+
+
+def record(nodes: tuple[Node, ...], published: dict[str, Identity], origin: dict[str, object]) -> bytes:
+    """What a later vet needs to remove `published` from the quarantine `origin`."""
+    dirs = [[list(n.parts), n.dev, n.ino] for n in nodes if n.kind is Kind.DIRECTORY]
+    files = []
+    for node in nodes:
+        copied = published.get("/".join(node.parts)) if node.kind is Kind.FILE else None
+        if copied is not None:
+            c = copied
+            files.append([list(node.parts), c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns])
+    doc = {"version": RECORD_VERSION, "source": origin, "dirs": dirs, "files": files}
+    return json.dumps(doc, ensure_ascii=True).encode()
+
+
+def from_record(data: bytes) -> tuple[dict[str, object], tuple[Node, ...], dict[str, Identity]]:
+    """The quarantine, the nodes (directories before their files) and the identities
+    a record holds; ValueError if it is not one."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("version") != RECORD_VERSION:
+        raise ValueError("not a vmguard removal record")
+    nodes = [Node(tuple(parts), Kind.DIRECTORY, dev, ino, 0, 0) for parts, dev, ino in doc["dirs"]]
+    published = {}
+    for parts, dev, ino, size, mtime_ns, ctime_ns in doc["files"]:
+        nodes.append(Node(tuple(parts), Kind.FILE, dev, ino, size, mtime_ns))
+        published["/".join(parts)] = Identity(dev, ino, size, mtime_ns, ctime_ns)
+    return doc["source"], tuple(nodes), published
