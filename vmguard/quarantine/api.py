@@ -24,7 +24,7 @@ from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.removal import Identity, remove_sources
-from vmguard.quarantine.rerun import NOT_RECORDED, Origin, Pending, check_rerun, pending_removal
+from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -204,7 +204,7 @@ class _Vet:
                     return self.rerun(root_fd, dest, previous)
                 result = self.run(root_fd, dest)
                 if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    pending = Pending(self.walked.nodes, self.published(result))
+                    pending = ToRemove(self.walked.nodes, self.published(result))
                     return self.remove(root_fd, dest, result, pending)
                 return result
 
@@ -313,7 +313,7 @@ class _Vet:
         """What each published file was when copied (for --remove-promoted)."""
         return {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
 
-    def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: Pending) -> VetResult:
+    def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: ToRemove) -> VetResult:
         """Remove the published files; each one left in the quarantine is named, with why.
         The commit's record goes once nothing is left to retry."""
         _, kept = remove_sources(self.opener, root_fd, pending.nodes, pending.published)

@@ -100,14 +100,14 @@ def _there(out_fd: int, path: str, size: object) -> bool:
 
 
 @dataclass(frozen=True)
-class Pending:
+class ToRemove:
     """What a rerun with --remove-promoted is to remove (from the commit's record)."""
 
     nodes: tuple[Node, ...]
     published: dict[str, Identity]
 
 
-def pending_removal(dest: Destination, origin: Origin) -> Pending | None:
+def pending_removal(dest: Destination, origin: Origin) -> ToRemove | None:
     """The unfinished removal of this job's first vet, or None if there is none."""
     data = dest.read_record()
     if data is None:
@@ -118,4 +118,4 @@ def pending_removal(dest: Destination, origin: Origin) -> Pending | None:
         raise VetError(f"{dest.public}/{STAGING}/{dest.record}: not a vmguard removal record") from err
     if source != origin.to_dict():  # the manifest's own check passed: a record of another vet
         raise VetError(f"{dest.public}/{STAGING}/{dest.record}: of another quarantine; remove it")
-    return Pending(nodes, published)
+    return ToRemove(nodes, published)
