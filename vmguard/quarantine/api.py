@@ -71,7 +71,7 @@ def unlogged(result: VetResult, err: LogError) -> str:
     """The note (and the CLI's line on stderr) for a vet whose event was not logged."""
     return (
         f"{err}: this vet ({result.status.value}) is done as this report says, "
-        "but its event is missing from the log (exit 3); free the log's filesystem"
+        "but its event is missing from the log (exit 3); make the log writable"
     )
 
 
