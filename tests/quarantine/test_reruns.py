@@ -14,6 +14,7 @@ import pytest
 
 import vmguard
 from tests.quarantine.conftest import policy, published_files, write
+from tests.support.require import require_root, require_tools
 from vmguard.core.errors import ExitCode, VetInputError
 from vmguard.quarantine.destination import STAGING
 from vmguard.quarantine.model import Status
@@ -159,3 +160,23 @@ def test_a_stale_record_is_never_used_for_a_new_job(tmp_path):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     assert vmguard.vet(q, policy(), to, job="j").status is Status.PROMOTED
     assert os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]
+
+
+def test_a_removal_that_failed_is_finished_by_a_rerun_once_possible(tmp_path):
+    """d1 append-only: its files stay (exit 3, the record kept for them alone); unlocked
+    (the directory's ctime moves, not its files'), the rerun removes them. (An immutable
+    file cannot be: unlocking it moves its own ctime, and it is kept as changed.)"""
+    require_root()
+    require_tools("chattr")
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    subprocess.run(["chattr", "+a", str(q / "d1")], check=True)
+    try:
+        first = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    finally:
+        subprocess.run(["chattr", "-a", str(q / "d1")], check=True)
+    in_d1 = {p for p in FILES if p.startswith("d1/")}
+    assert first.exit_code == ExitCode.CANNOT_RUN and {p for p, _ in first.not_removed} == in_d1
+    assert left(q) == in_d1
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
+    assert left(q) == set() and os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]

@@ -23,7 +23,7 @@ from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
-from vmguard.quarantine.removal import Identity, remove_sources
+from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
 from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
@@ -315,14 +315,22 @@ class _Vet:
 
     def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: ToRemove) -> VetResult:
         """Remove the published files; each one left in the quarantine is named, with why.
-        The commit's record goes once nothing is left to retry."""
-        _, kept = remove_sources(self.opener, root_fd, pending.nodes, pending.published)
+        The commit's record then names only those a rerun may still remove (none: gone)
+        before the directories left empty go: a kill there leaves nothing to retry."""
+        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published)
         not_removed = tuple((k.path, k.reason) for k in kept if not k.changed)
-        if not not_removed:
-            dest.drop_record()
-        if not kept:
-            return result
         notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
+        try:
+            if not_removed:
+                failed = {path: pending.published[path] for path, _ in not_removed}
+                dest.write_record(removal.record(pending.nodes, failed, self.origin.to_dict()))
+            else:
+                dest.drop_record()
+        except OSError as err:  # published all the same: say so, never "nothing was published"
+            notes.append(f"the record of what is left to remove could not be updated: {err.strerror}")
+        remove_empty_dirs(self.opener, root_fd, pending.nodes)
+        if not notes:
+            return result
         return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
 
 

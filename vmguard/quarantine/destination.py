@@ -50,7 +50,7 @@ WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
 # Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
 # staging and the removal record (all end differently: no job's is another's).
-SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal")
+SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal", ".removal.tmp")
 NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
 
 
@@ -311,6 +311,24 @@ class Destination:
             return None
         with os.fdopen(fd, "rb") as fh:
             return fh.read()
+
+    def write_record(self, data: bytes) -> None:
+        """Replace the record (what is still to remove), atomically: a kill leaves the old
+        one or the new one."""
+        tmp = f"{self.record}.tmp"
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=self.staging_fd,
+        )
+        try:
+            write_all(fd, memoryview(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
+        os.fsync(self.staging_fd)
 
     def drop_record(self) -> None:
         """The removal is done (or the job it was for is no longer published)."""

@@ -97,24 +97,30 @@ def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identi
         os.close(fd)
 
 
-def remove_sources(
+def remove_files(
     opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: dict[str, Identity]
-) -> tuple[int, tuple[Kept, ...]]:
-    """Unlink the published files (by path joined with "/", as copied); return how many,
-    and the published files left in the quarantine with why."""
-    dirs = {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
-    removed, kept = 0, []
+) -> tuple[Kept, ...]:
+    """Unlink the published files (by path joined with "/", as copied); return those
+    left in the quarantine with why. Directories stay (remove_empty_dirs), so a vet
+    killed here leaves every directory its record names."""
+    dirs = _dirs(nodes)
+    kept = []
     for node in nodes:
         path = "/".join(node.parts)
         if node.kind is Kind.FILE and path in published:
             hooks.reach("remove", node.parts)
             why = _remove(opener, root_fd, node, dirs, published[path])
-            if why is None:
-                removed += 1
-            else:
+            if why is not None:
                 kept.append(Kept(path, why, why == CHANGED))
+    return tuple(kept)
+
+
+def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
+    """Remove the directories left empty, deepest first; leave any other (a rejected or
+    kept file in it, replaced, or gone)."""
+    dirs = _dirs(nodes)
     for parts in sorted(dirs, key=len, reverse=True):
-        try:  # not empty (a rejected or kept file), or replaced: leave it
+        try:
             fd = _open_dir(opener, root_fd, parts[:-1], dirs)
         except (OSError, Refused):
             continue
@@ -123,7 +129,10 @@ def remove_sources(
                 os.rmdir(parts[-1], dir_fd=fd)
         finally:
             os.close(fd)
-    return removed, tuple(kept)
+
+
+def _dirs(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+    return {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
 
 
 RECORD_VERSION = 1
