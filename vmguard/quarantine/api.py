@@ -226,7 +226,11 @@ class _Vet:
         self.walked = walk(root_fd, self.rules, self.opener)  # what is still there, never removed
         present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}
         left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]
-        return replace(result, not_removed=tuple((path, NOT_RECORDED) for path in left))
+        if not left:
+            return result
+        note = f"--remove-promoted left {len(left)} published file(s) in the quarantine: {NOT_RECORDED}"
+        not_removed = tuple((path, NOT_RECORDED) for path in left)
+        return replace(result, notes=(*result.notes, note), not_removed=not_removed)
 
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
         if dest is not None:
