@@ -83,3 +83,18 @@ def test_the_note_counts_the_entries_whose_atime_moved():
     assert len(notes) == 1 and re.match(rf"access times: 2 quarantine entries .* uid {NOBODY}", notes[0]), (
         notes
     )
+
+
+def test_a_directory_listed_but_not_searchable_refuses_its_entries_by_name():
+    """d is 0644: its names can be read, not looked up: each is `unreadable`, named."""
+    with shared_top() as base:
+        q = quarantine_of(base / "q", {"a.txt": "one\n"})
+        (q / "d").mkdir()
+        (q / "d" / "in.txt").write_text("two\n")
+        give_to_guest(q)
+        (q / "d").chmod(0o644)
+        run = vet_as_nobody(base, q, "--per-file")
+        out = published(base / "pub" / JOB)
+    assert run.code == 1 and out == {"a.txt": b"one\n"}, (run.code, run.err, out)
+    refused = entry(run, "d/in.txt")
+    assert refused["reasons"] == ["unreadable"] and "may not reach it" in refused["detail"], refused

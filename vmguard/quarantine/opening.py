@@ -81,6 +81,8 @@ def reason_for_open_error(err: OSError) -> tuple[Reason, str]:
         return Reason.SYMLINK, "replaced by a symlink during the vet"
     if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENXIO):
         return Reason.CHANGED_DURING_VET, f"replaced or removed during the vet: {err.strerror}"
+    if err.errno in (errno.EACCES, errno.EPERM):  # a directory on its way shuts vet's user out
+        return Reason.UNREADABLE, f"vet's user (uid {os.geteuid()}) may not reach it: Permission denied"
     return Reason.UNREADABLE, err.strerror or str(err)
 
 
