@@ -56,11 +56,10 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
     before = "".join(f" ({n})" for n in dest.notes)  # a roll forward of another vet, say
     source = manifest.get("source")
     if source != origin.to_dict():
-        was = shown(str(source.get("path"))) if isinstance(source, dict) else "an unrecorded quarantine"
+        was = _shown(source) if isinstance(source, dict) else "a quarantine it does not record"
         raise VetInputError(
             f"--to {dest.target} already exists{before}: {where} is job {dest.job}'s, vetted from {was}, "
-            f"not from {shown(origin.path)} (device {origin.dev}, inode {origin.ino}); nothing was vetted: "
-            "choose another --to"
+            f"not from {_shown(origin.to_dict())}; nothing was vetted: choose another --to"
         )
     if (missing := _missing(dest, manifest)) is not None:
         raise VetInputError(
@@ -68,6 +67,10 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
             f"nothing was vetted: to vet again, remove {dest.target} and its sidecars "
             f"({', '.join(dest.sidecars)}), or choose another --to"
         )
+
+
+def _shown(source: dict) -> str:
+    return f"{shown(str(source.get('path')))} (device {source.get('device')}, inode {source.get('inode')})"
 
 
 def _missing(dest: Destination, manifest: dict) -> str | None:
