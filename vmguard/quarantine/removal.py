@@ -143,9 +143,8 @@ def record(nodes: tuple[Node, ...], published: dict[str, Identity], origin: dict
     dirs = [[list(n.parts), n.dev, n.ino] for n in nodes if n.kind is Kind.DIRECTORY]
     files = []
     for node in nodes:
-        copied = published.get("/".join(node.parts)) if node.kind is Kind.FILE else None
-        if copied is not None:
-            c = copied
+        c = published.get("/".join(node.parts)) if node.kind is Kind.FILE else None
+        if c is not None:
             files.append([list(node.parts), c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns])
     doc = {"version": RECORD_VERSION, "source": origin, "dirs": dirs, "files": files}
     return json.dumps(doc, ensure_ascii=True).encode()
