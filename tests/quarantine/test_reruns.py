@@ -4,6 +4,7 @@ finishes the removal a killed vet left, with the checks of a first run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -180,3 +181,20 @@ def test_a_removal_that_failed_is_finished_by_a_rerun_once_possible(tmp_path):
     again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
     assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
     assert left(q) == set() and os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_manifest_without_a_source_is_matched_by_its_path(tmp_path, same):
+    """Written by a vmguard before the source was recorded: the path it names decides."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    manifest = tmp_path / "pub" / "j.manifest.json"
+    doc = json.loads(manifest.read_text())
+    del doc["source"], doc["remove_promoted"]
+    manifest.write_text(json.dumps(doc))
+    other = q if same else quarantine(tmp_path / "q2")
+    if same:
+        assert vmguard.vet(other, policy(), to, job="j").status is Status.ALREADY_PROMOTED
+        return
+    with pytest.raises(VetInputError, match="a quarantine it does not record"):
+        vmguard.vet(other, policy(), to, job="j")

@@ -55,7 +55,7 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
     where = f"{dest.public}/{dest.sidecars[0]}"
     before = "".join(f" ({n})" for n in dest.notes)  # a roll forward of another vet, say
     source = manifest.get("source")
-    if source != origin.to_dict():
+    if not _same(source, manifest.get("quarantine"), origin):
         was = _shown(source) if isinstance(source, dict) else "a quarantine it does not record"
         raise VetInputError(
             f"--to {dest.target} already exists{before}: {where} is job {dest.job}'s, vetted from {was}, "
@@ -67,6 +67,14 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
             f"nothing was vetted: to vet again, remove {dest.target} and its sidecars "
             f"({', '.join(dest.sidecars)}), or choose another --to"
         )
+
+
+def _same(source: object, quarantine: object, origin: Origin) -> bool:
+    """Whether the manifest's vet read `origin`. A manifest of a vmguard before the
+    source was recorded has only the path as given: its resolved path must match."""
+    if source is None and isinstance(quarantine, str) and os.path.isabs(quarantine):
+        return os.path.realpath(quarantine) == origin.path
+    return source == origin.to_dict()
 
 
 def _shown(source: dict) -> str:
