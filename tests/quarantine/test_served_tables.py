@@ -28,6 +28,7 @@ def test_the_page_table_is_what_its_sources_give():
 
 def test_every_markup_or_script_type_of_the_sources_is_classified():
     assert pagetypes.unclassified(pagetypes.sources()) == []
+    assert [t for t in pagetypes.EXTRA.values() if not pagetypes.renders(t)] == []
 
 
 @pytest.mark.skipif(not HOST_TYPES.exists(), reason="no /etc/mime.types on this host")
@@ -45,9 +46,9 @@ def test_the_classification_catches_a_new_type():
     source = pagetypes.mime_types("application/vnd.new-thing+xml  ntx\n# x\napplication/vnd.htmlzip  hz\n")
     assert pagetypes.derive([source])["ntx"] == "application/vnd.new-thing+xml"
     assert pagetypes.unclassified([source]) == []  # htmlzip says html: rendered
-    source = pagetypes.mime_types("application/vnd.new-script  nsc\napplication/xml-dtd dtd\n")
+    source = pagetypes.mime_types("application/vnd.new-script  nsc\napplication/xml-external-parsed-entity ent\n")
     assert pagetypes.unclassified([source]) == ["application/vnd.new-script"]
-    assert "nsc" not in pagetypes.derive([source]) and "dtd" not in pagetypes.derive([source])
+    assert "nsc" not in pagetypes.derive([source]) and "ent" not in pagetypes.derive([source])
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,8 @@ def test_the_classification_catches_a_new_type():
     [
         ("text/html", True), ("application/xhtml+xml", True), ("image/svg+xml", True),
         ("application/mathml+xml", True), ("text/xml", True), ("text/javascript", True),
-        ("application/pdf", True), ("message/rfc822", True), ("application/json", False),
+        ("application/pdf", True), ("message/rfc822", True), ("text/jscript", True),
+        ("text/webviewhtml", True), ("application/json", False),
         ("text/plain", False), ("text/csv", False), ("application/xml-dtd", False),
         ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", False),
         ("image/fits", False), ("application/gzip", False),

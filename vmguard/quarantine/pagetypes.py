@@ -30,7 +30,7 @@ RENDERED = frozenset(
     {
         "application/pdf", "application/fdf", "application/xfdf", "application/vnd.adobe.flash.movie",
         "application/x-shockwave-flash", "text/x-component", "application/hta", "message/rfc822",
-        "multipart/related", "application/x-mimearchive",
+        "multipart/related", "application/x-mimearchive", "application/vnd.fdf",
     }
 )  # fmt: skip
 # Types whose name looks like markup or script (LOOKS_ACTIVE) that no browser renders,
@@ -63,21 +63,36 @@ INERT = frozenset(
         "application/pkcs7-mime",
     }
 )  # fmt: skip
+_SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
 LOOKS_ACTIVE = re.compile(r"xml|html|script|flash|pdf|fdf|component|hta|rfc822|related|mime")
-# Extensions other servers' tables type as pages that neither source lists: IIS's
-# server-side includes, Mozilla's XBL bindings, PHP's phtml, Node's CommonJS modules.
-EXTRA = {"shtm": "text/html", "stm": "text/html", "dhtml": "text/html", "xbl": "application/xml",
-         "phtml": "text/html", "cjs": "text/javascript"}  # fmt: skip
+# Extensions other servers' tables type as pages that neither source lists, as they type
+# them: Apache httpd's own conf/mime.types (the stock table of httpd built from source and
+# of its container image), IIS's default MIME map (XML types as text/xml), and PHP's phtml,
+# Mozilla's XBL, Node's CommonJS modules, IIS's server-side includes.
+EXTRA = {
+    **{e: f"application/{t}+xml" for e, t in (
+        ("dbk", "docbook"), ("gpx", "gpx"), ("mathml", "mathml"), ("metalink", "metalink"),
+        ("mscml", "mediaservercontrol"), ("omdoc", "omdoc"), ("pls", "pls"), ("rsd", "rsd"),
+        ("sbml", "sbml"), ("ssdl", "ssdl"), ("xenc", "xenc"), ("xpl", "xproc"), ("xaml", "xaml"),
+        ("musicxml", "vnd.recordare.musicxml"), ("osfpvg", "vnd.yamaha.openscoreformat.osfpvg"),
+        ("ncx", "x-dtbncx"), ("dtb", "x-dtbook"), ("res", "x-dtbresource"))},
+    "ecma": "application/ecmascript",
+    **dict.fromkeys(("xsd", "dtd", "disco", "vml"), "text/xml"),
+    "htt": "text/webviewhtml", "jsx": "text/jscript",
+    **dict.fromkeys(("shtm", "stm", "dhtml", "phtml"), "text/html"),
+    "xbl": "application/xml", "cjs": "text/javascript",
+}  # fmt: skip
 
 
 def renders(mime: str) -> bool:
     """Whether a browser renders a file served as `mime` as a page or runs it as script:
     any HTML; any XML document (application/xml, text/xml and every +xml type: Chromium
     and Firefox render them as XML, where an XHTML-namespace element runs script);
-    JavaScript and ECMAScript (a page of the same site loads them past its CSP); RENDERED."""
+    every JavaScript MIME type of the HTML standard (javascript, ecmascript, jscript,
+    livescript: a page of the same site loads them as script past its CSP); RENDERED."""
     sub = mime.lower().partition("/")[2]
     markup = "html" in sub or sub == "xml" or sub.endswith("+xml")
-    return markup or "javascript" in sub or "ecmascript" in sub or mime.lower() in RENDERED
+    return markup or any(s in sub for s in _SCRIPTS) or mime.lower() in RENDERED
 
 
 def mime_types(text: str) -> dict[str, list[str]]:
