@@ -8,8 +8,10 @@ page, text named .vbs is a script a double click runs. vmguard validated the byt
 type; the name must not announce another one, nor a type a client runs.
 
 One table, one question (`name_reasons`): refused are names whose last extension a
-browser or Windows runs, names with an extension a browser runs anywhere after the first
-dot, and names whose extension is one of the admitted families' while the validator that
+browser or Windows runs, names with an extension a browser or a server runs anywhere
+after the first dot (a server maps a handler to any extension: `AddHandler
+application/x-httpd-php .php` runs notes.php.txt; Python imports numpy.py from the
+directory it runs in), and names whose extension is one of the admitted families' while the validator that
 admitted the bytes is another family's. An extension in none of the tables (.dat, .out,
 .lhe, no extension) announces nothing: web servers send application/octet-stream.
 The same question is asked of each file member of a tar or zip (content.py), which a
@@ -41,6 +43,18 @@ WINDOWS_ACTIVE = _words(
     "application appref-ms gadget jar hlp chm diagcab library-ms settingcontent-ms "
     "theme themepack scf shb shs xll xbap ade adp mde mdb accde vsmacros vsw website "
     "iso img vhd vhdx appx appxbundle msix msixbundle"
+)
+# A server runs a file with these extensions, wherever they are in its name (Apache's
+# AddHandler and SetHandler, IIS handler mappings, CGI), instead of sending it: PHP, ASP
+# and ASP.NET (.cer is an ASP handler on IIS), JSP, ColdFusion, CGI and its scripting
+# languages, Java web archives a servlet container deploys; and Python imports a module
+# (.py, compiled, extension, .pth) from the directory it runs in by its name.
+SERVER_ACTIVE = _words(
+    "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar "
+    "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx "
+    "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
+    "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
+    "sh bash ksh zsh csh tcsh fish lua tcl"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log) may hold it; a .json must be JSON.
@@ -92,6 +106,16 @@ def name_reasons(
                 Reason.NAME_TYPE,
                 f"the name holds .{inner}: a web server (Apache mod_mime) types the file by every "
                 f"extension, and a browser runs .{inner}; {_REMEDY}",
+            )
+        ]
+    if script := next((e for e in exts if e in SERVER_ACTIVE), None):
+        return [
+            (
+                Reason.NAME_TYPE,
+                f"the name holds .{script}: a server runs the file as a .{script} script (Apache's "
+                f"AddHandler and IIS map a handler to any extension of a name), or an interpreter "
+                f"loads it by name (Python: numpy.py in its directory); rename it without that "
+                f"extension (x-{script}.txt) or leave it out",
             )
         ]
     named = [(last, validators[0] if validators else None)]
