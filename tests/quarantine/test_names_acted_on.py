@@ -7,6 +7,7 @@ open(); and the lab's own names still pass."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -25,7 +26,15 @@ from vmguard.quarantine.names import PATH_MAX, acted_on, archive_reasons, siblin
 
 DOT_NAMES = (".htaccess", ".user.ini", ".git", ".hg", ".svn", ".bzr", ".envrc", ".direnv", ".npmrc", "...")
 OPTION_NAMES = ("--checkpoint=1", "-rf", "-", "+!sh x.txt", "+", "@list.txt")
-CONFIG_NAMES = ("web.config", "Web.Config", "WEB.CONFIG. ", "php.ini", "php-cgi.ini", "desktop.ini")
+CONFIG_NAMES = (
+    "web.config",
+    "Web.Config",
+    "WEB.CONFIG. ",
+    "php.ini",
+    "php-cgi.ini",
+    "desktop.ini",
+    "node_modules",
+)
 SCRIPT_NAMES = (
     "shell.php",
     "notes.php.txt",
@@ -47,6 +56,7 @@ SCRIPT_NAMES = (
     "x.sh.txt",
     "app.war",
     "x.rb",
+    "plot.m",
 )
 # Names the lab's jobs and vmguard itself write: they must pass every name rule.
 LAB_NAMES = (
@@ -278,3 +288,43 @@ def test_the_policy_publishes_exactly_the_dot_names_it_lists(tmp_path):
 def test_dot_names_must_be_dot_names(tmp_path, bad):
     with pytest.raises(PolicyError):
         load_policy(_policy_with(tmp_path, bad))
+
+
+def _vim_star(cwd: Path) -> None:
+    """`vim *` as a reader types it (batch mode, no vimrc): a name `+cmd` is a command."""
+    argv = ["vim", "-N", "-n", "-u", "NONE", "-i", "NONE", "-es", *sorted(os.listdir(cwd)), "-c", "qa!"]
+    subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+
+
+def _node_require(cwd: Path) -> None:
+    subprocess.run(["node", "-e", "require('lodash')"], cwd=cwd, capture_output=True, timeout=30)
+
+
+def _node_modules(q: Path) -> None:
+    """node_modules/lodash whose package.json names a text file as its code."""
+    write(q / "node_modules" / "lodash" / "package.json", json.dumps({"name": "lodash", "main": "notes.txt"}))
+    write(q / "node_modules" / "lodash" / "notes.txt", "require('fs').writeFileSync('node-ran', '')\n")
+
+
+@pytest.mark.parametrize(
+    "tool, make, run",
+    [
+        ("vim", lambda q: write(q / "+!touch vi-ran", ""), _vim_star),
+        ("node", _node_modules, _node_require),
+    ],
+)
+def test_what_a_readers_tool_runs_by_name_is_not_published(tmp_path, tool, make, run):
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    q = tmp_path / "q"
+    make(q)
+    write(q / "table.txt", "1 2\n")
+    run(q)
+    ran = {"vim": "vi-ran", "node": "node-ran"}[tool]
+    assert (q / ran).exists()  # the trap works on the quarantine itself: the test can fail
+    (q / ran).unlink()
+    out = tmp_path / "pub" / "j"
+    result = vmguard.vet(q, policy(allow_types=("text", "json")), out, per_file=True)
+    assert result.rejected and "table.txt" in published_files(out)
+    run(out)
+    assert not (out / ran).exists()

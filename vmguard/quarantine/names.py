@@ -44,12 +44,16 @@ DOT = "."
 # `tar cf x.tar *` takes --checkpoint-action=exec=..., `vi *` runs +cmd, 7z, gcc and
 # javac read their arguments from @file (name-option).
 OPTION_MARKS = ("-", "+", "@")
-# Names a server or a desktop reads as the configuration of the directory holding them,
+# Names a server, a desktop or a runtime reads from the directory holding them,
 # compared as Windows and IIS compare: any case, trailing dots and spaces dropped
 # (name-config). IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and
 # php-SAPI.ini) from the directory; Explorer reads desktop.ini (an icon on a UNC path
-# leaks the reader's NTLM hash). Dot names (.htaccess, .user.ini) are dot files already.
-CONFIG_NAMES = frozenset(["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini"])
+# leaks the reader's NTLM hash); Node's require('x') loads node_modules/x, whose
+# package.json names any file as the code to run. Dot names (.htaccess, .user.ini) are
+# dot files already.
+CONFIG_NAMES = frozenset(
+    ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
+)
 # git takes a directory holding all three for a bare repository and reads its config
 # on `git status` there (core.fsmonitor runs a command): HEAD is refused beside the two.
 BARE_REPOSITORY = ("HEAD", "objects", "refs")
@@ -64,8 +68,8 @@ RULES: dict[Reason, str] = {
     "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
     "rename it to start with a letter or digit",
     Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
-    "web.config, PHP: php.ini, Explorer: desktop.ini; git: HEAD beside objects/ and refs/ makes "
-    "a repository whose config `git status` runs); rename it or leave it out",
+    "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules; git: HEAD beside "
+    "objects/ and refs/ makes a repository whose config `git status` runs); rename it or leave it out",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
     "name; shorten the names or nest less",

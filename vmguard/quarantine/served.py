@@ -47,14 +47,16 @@ WINDOWS_ACTIVE = _words(
 # A server runs a file with these extensions, wherever they are in its name (Apache's
 # AddHandler and SetHandler, IIS handler mappings, CGI), instead of sending it: PHP, ASP
 # and ASP.NET (.cer is an ASP handler on IIS), JSP, ColdFusion, CGI and its scripting
-# languages, Java web archives a servlet container deploys; and Python imports a module
-# (.py, compiled, extension, .pth) from the directory it runs in by its name.
+# languages, Java web archives a servlet container deploys; and an interpreter loads a
+# module from the directory it runs in by its name: Python (.py, compiled, extension,
+# .pth: numpy.py beside the data runs on `import numpy`), MATLAB and Octave (plot.m
+# there shadows plot).
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
-    "sh bash ksh zsh csh tcsh fish lua tcl"
+    "sh bash ksh zsh csh tcsh fish lua tcl m mlx"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log) may hold it; a .json must be JSON.
