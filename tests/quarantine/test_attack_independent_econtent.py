@@ -113,8 +113,6 @@ HOLES: dict[str, str] = {
     "makes every .log a page)",
     "name-active.user.ini": "published: PHP-FPM reads .user.ini per directory (auto_prepend_file)",
     "name-active-web.config": "published: IIS reads web.config per directory (XML without <?xml: no listed tag)",
-    "name-active-job.php": "published: .php with PHP's short echo tag <?= (libmagic says text/plain) runs on "
-    "a server with PHP; .php5 .phar .cgi .jsp .asa pass too",
     "json-duplicate-key.json": "published: the first of two equal keys holds MARK; json.loads, jq, JS and Go "
     "return the last value: bytes no reader returns",
     "json-float-spelling.json": "published: 17-digit spellings that are neither repr nor %.17g "
@@ -147,16 +145,6 @@ HOLES: dict[str, str] = {
     "root-zl-method-byte.root": "published: a ZL block's method byte 0 instead of 8 (Z_DEFLATED): 8 free bits "
     "a block that uproot ignores",
 }
-HOLES |= {
-    f"tar-active{i}.tar": f"published: tar member {n} (see the file of that name)"
-    for i, n in enumerate([".htaccess", "web.config", ".user.ini", "job.php", "p.xhtm"])
-    if n != "p.xhtm"
-}
-HOLES |= {
-    f"zip-active{i}.zip": f"published: zip member {n} (see the file of that name)"
-    for i, n in enumerate([".htaccess", "web.config", ".user.ini", "job.php", "p.xhtm"])
-    if n != "p.xhtm"
-}
 _TIGHT = (
     "refused: an indented file whose key separator is ':' ('line N is not laid out as an indenting serializer "
     "writes it')"
@@ -182,9 +170,7 @@ FALSE_REJECTIONS: dict[str, str] = {
     "as 3.140 and Decimal('1E+2') as 1E+2 (MySQL DECIMAL columns come back as Decimal)",
 }
 # Extensions of each group (attack_econtent_files.EXT_GROUPS) that were published.
-EXT_HOLES: dict[str, str] = {
-    "server": "9 of 11 published: php php5 phar cgi fcgi jsp jspx asa cer",
-}
+EXT_HOLES: dict[str, str] = {}
 
 
 def _control(name: str) -> bool:
