@@ -79,7 +79,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("fits", "fit", "fts"), ("fits",)),
     **dict.fromkeys(("h5", "hdf5", "hdf", "he5", "nc", "nc4"), ("hdf5",)),
     "root": ("root",),
-    **dict.fromkeys(("gz", "tgz"), ("gzip",)),
+    **dict.fromkeys(("gz", "tgz", "taz"), ("gzip",)),
     "tar": ("tar",),
     "zip": ("zip",),
 }
