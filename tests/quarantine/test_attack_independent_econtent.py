@@ -116,13 +116,10 @@ HOLES: dict[str, str] = {
     "makes every .log a page)",
     "name-active.user.ini": "published: PHP-FPM reads .user.ini per directory (auto_prepend_file)",
     "name-active-web.config": "published: IIS reads web.config per directory (XML without <?xml: no listed tag)",
-    "name-active-job.php": "published: .php with PHP's short echo tag <?= (libmagic says text/plain) runs on "
-    "a server with PHP; .php5 .phar .cgi .jsp .asa pass too",
     "gzname-run.bat.z": "published: `gunzip run.bat.z` creates run.bat (gzip's suffixes .z -gz _z are not "
     "stripped when the inner name is judged)",
     "gzname-run.bat_z": "published: `gunzip run.bat_z` creates run.bat",
     "gzname-run.cmd-gz": "published: `gunzip run.cmd-gz` creates run.cmd",
-    "gzname-run.py.gz": "published: inner name run.py (Outlook-blocked .py) is not in the table",
     "gzname-page.xhtm.gz": "published: inner name page.xhtm (application/xhtml+xml) is not in the table",
     "tar-gz-suffix-member.tar": "published: member run.bat.z, which gunzip turns into run.bat",
     "json-duplicate-key.json": "published: the first of two equal keys holds MARK; json.loads, jq, JS and Go "
@@ -160,10 +157,12 @@ HOLES: dict[str, str] = {
 HOLES |= {
     f"tar-active{i}.tar": f"published: tar member {n} (see the file of that name)"
     for i, n in enumerate([".htaccess", "web.config", ".user.ini", "job.php", "p.xhtm"])
+    if n == "p.xhtm"  # the others: name-dotfile, name-config, name-type (efsnames)
 }
 HOLES |= {
     f"zip-active{i}.zip": f"published: zip member {n} (see the file of that name)"
     for i, n in enumerate([".htaccess", "web.config", ".user.ini", "job.php", "p.xhtm"])
+    if n == "p.xhtm"  # the others: name-dotfile, name-config, name-type (efsnames)
 }
 _TIGHT = (
     "refused: an indented file whose key separator is ':' ('line N is not laid out as an indenting serializer "
@@ -199,7 +198,6 @@ EXT_HOLES: dict[str, str] = {
     "windows-other": "9 of 15 published: rdp (mstsc connects out, drives redirected: a known phishing file), "
     "search-ms searchconnector-ms (Explorer fetches a remote location: NTLM), appinstaller appcontent-ms "
     "deskthemepack diagcfg diagpkg one",
-    "server": "9 of 11 published: php php5 phar cgi fcgi jsp jspx asa cer",
 }
 
 
