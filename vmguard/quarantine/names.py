@@ -63,7 +63,8 @@ PATH_MAX = 4096
 # Why each of these rules refuses a name, and the remedy: the detail of its entry.
 RULES: dict[Reason, str] = {
     Reason.NAME_DOTFILE: "a leading dot: a hidden file servers, shells, version control and "
-    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot",
+    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot "
+    "(or the policy lists that exact name in quarantine.dot_names)",
     Reason.NAME_OPTION: "a leading -, + or @: a tool given a wildcard there takes it for an "
     "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
     "rename it to start with a letter or digit",
