@@ -114,12 +114,15 @@ def test_the_labs_names_pass_every_name_rule():
 def test_head_beside_objects_and_refs_is_refused():
     assert sibling_reasons(["HEAD", "objects", "refs", "config"]) == {"HEAD": [Reason.NAME_CONFIG]}
     assert sibling_reasons(["HEAD", "objects", "config"]) == {}
+    assert sibling_reasons(["HEAD", "commondir"]) == {"HEAD": [Reason.NAME_CONFIG]}  # a linked worktree's
+    assert sibling_reasons(["objects", "refs", "commondir"]) == {}  # no HEAD: not a repository
     assert sibling_reasons(["head", "objects", "refs"]) == {}  # git's names are exact
 
 
-def _fsmonitor_repo(where: Path, marker: Path) -> None:
+def _bare_repo(q: Path, marker: Path) -> Path:
     """A bare repository's layout under ordinary names, its work tree inside it: git
-    finds the repository from `where/wt` and `git status` there runs the monitor."""
+    finds the repository from bare/wt and `git status` there runs the monitor."""
+    where = q / "bare"
     (where / "objects").mkdir(parents=True)
     (where / "refs" / "heads").mkdir(parents=True)
     (where / "HEAD").write_text("ref: refs/heads/main\n")
@@ -130,6 +133,27 @@ def _fsmonitor_repo(where: Path, marker: Path) -> None:
     write(where / "refs" / "heads" / "keep.txt", "a file, so refs/heads is kept\n")
     write(where / "objects" / "data.txt", "1 2 3\n")
     write(where / "wt" / "table.txt", "1 2 3\n")
+    return where
+
+
+def _linked_worktree(q: Path, marker: Path) -> Path:
+    """A linked worktree's git directory: HEAD and a commondir naming where objects,
+    refs and the config are (no HEAD there); its own config.worktree sets the work tree."""
+    common = q / "common"
+    (common / "objects").mkdir(parents=True)
+    (common / "refs" / "heads").mkdir(parents=True)
+    write(common / "objects" / "data.txt", "1 2 3\n")
+    write(common / "refs" / "heads" / "keep.txt", "kept\n")
+    (common / "config").write_text(
+        "[core]\n\trepositoryformatversion = 1\n\tbare = false\n"
+        f'\tfsmonitor = "touch {marker}; false"\n[extensions]\n\tworktreeConfig = true\n'
+    )
+    where = q / "linked"
+    write(where / "HEAD", "ref: refs/heads/main\n")
+    write(where / "commondir", "../common\n")
+    write(where / "config.worktree", "[core]\n\tworktree = wt\n")
+    write(where / "wt" / "table.txt", "1 2 3\n")
+    return where
 
 
 def _git_status(cwd: Path, home: Path) -> None:
@@ -137,22 +161,24 @@ def _git_status(cwd: Path, home: Path) -> None:
     subprocess.run(["git", "status"], cwd=cwd, env=env, capture_output=True, timeout=30)
 
 
-def test_a_bare_repository_layout_is_not_published_as_one(tmp_path):
+@pytest.mark.parametrize("make", [_bare_repo, _linked_worktree], ids=["bare", "linked-worktree"])
+def test_a_git_directory_layout_is_not_published_as_one(tmp_path, make):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     marker = tmp_path / "pwned"
     q = tmp_path / "q"
-    _fsmonitor_repo(q / "bare", marker)
-    _git_status(q / "bare" / "wt", tmp_path)
+    where = make(q, marker)
+    _git_status(where / "wt", tmp_path)
     assert marker.exists()  # the layout itself runs the command: the test can fail
     marker.unlink()
     out = tmp_path / "pub" / "j"
     result = vmguard.vet(q, policy(), out, per_file=True)
-    assert [(e.path, e.reasons) for e in result.rejected] == [("bare/HEAD", (Reason.NAME_CONFIG,))]
+    head = f"{where.name}/HEAD"
+    assert [(e.path, e.reasons) for e in result.rejected] == [(head, (Reason.NAME_CONFIG,))]
     assert "git" in result.rejected[0].detail and "rename" in result.rejected[0].detail
-    _git_status(out / "bare" / "wt", tmp_path)
+    _git_status(out / where.name / "wt", tmp_path)
     assert not marker.exists()
-    assert "bare/config" in published_files(out)  # text beside no HEAD is just text
+    assert f"{where.name}/wt/table.txt" in published_files(out)  # the rest is just text
 
 
 def test_names_acted_on_are_refused_in_a_real_vet_with_rule_and_remedy(tmp_path):

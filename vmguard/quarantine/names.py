@@ -54,22 +54,27 @@ OPTION_MARKS = ("-", "+", "@")
 CONFIG_NAMES = frozenset(
     ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
 )
-# git takes a directory holding all three for a bare repository and reads its config
-# on `git status` there (core.fsmonitor runs a command): HEAD is refused beside the two.
-BARE_REPOSITORY = ("HEAD", "objects", "refs")
+# git takes a directory for a repository when it holds HEAD and either objects and refs
+# or a commondir file (a linked worktree's: objects and refs are where it points), and
+# with core.worktree in its config `git status` in the work tree runs core.fsmonitor:
+# HEAD is refused beside either set.
+GIT_HEAD = "HEAD"
+GIT_DIR_WITH_HEAD = (frozenset(["objects", "refs"]), frozenset(["commondir"]))
 # Linux's PATH_MAX counts the NUL: open() takes a path of at most 4095 bytes, so a
 # published file must be reachable by a path that long, the public directory included.
 PATH_MAX = 4096
 # Why each of these rules refuses a name, and the remedy: the detail of its entry.
 RULES: dict[Reason, str] = {
     Reason.NAME_DOTFILE: "a leading dot: a hidden file servers, shells, version control and "
-    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot",
+    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot "
+    "(or the policy lists that exact name in quarantine.dot_names)",
     Reason.NAME_OPTION: "a leading -, + or @: a tool given a wildcard there takes it for an "
     "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
     "rename it to start with a letter or digit",
     Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
     "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules; git: HEAD beside "
-    "objects/ and refs/ makes a repository whose config `git status` runs); rename it or leave it out",
+    "objects/ and refs/, or commondir, makes a repository whose config `git status` runs); "
+    "rename it or leave it out",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
     "name; shorten the names or nest less",
@@ -145,11 +150,11 @@ def path_fits(path: str, public: str = "") -> bool:
 
 def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
     """The names of one directory refused for their siblings: collisions (colliding),
-    and the HEAD that makes the directory a git repository (BARE_REPOSITORY)."""
+    and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
     names = list(names)
     found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    if set(BARE_REPOSITORY) <= set(names):
-        found.setdefault(BARE_REPOSITORY[0], []).append(Reason.NAME_CONFIG)
+    if GIT_HEAD in names and any(signs <= set(names) for signs in GIT_DIR_WITH_HEAD):
+        found.setdefault(GIT_HEAD, []).append(Reason.NAME_CONFIG)
     return found
 
 
