@@ -33,7 +33,6 @@ from tests.support.attack_efs_cases import (
     NAME_REFUSED,
     PATH_MAX,
     TAR_STAR,
-    Named,
     give_to_guest,
     kill_at,
     make_deep,
@@ -88,25 +87,13 @@ def test_controls_published_identical(names):
         assert names.out.get(rel) == data, (rel, entry(names.run, rel))
 
 
-def _hit(case: Named) -> object:
-    return pytest.param(
-        case, id=case.name, marks=pytest.mark.xfail(strict=True, reason=f"{case.name} published: {case.why}")
-    )
-
-
-@pytest.mark.parametrize("case", [*(_hit(c) for c in NAME_HOLES), *NAME_REFUSED], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [*NAME_HOLES, *NAME_REFUSED], ids=lambda c: c.name)
 def test_names_a_reader_acts_on_are_refused(names, case):
     rel = f"web/{case.name}"
     assert rel not in names.out
     assert entry(names.run, rel)["verdict"] == "rejected"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="files named --checkpoint=1 and '--checkpoint-action=exec=sh x.txt' are published "
-    "(empty files, admitted); `tar -cf backup.tar *` in the published directory, an "
-    "admin's backup, then runs sh x.txt, the guest's shell script (a .txt of text)",
-)
 def test_tar_star_in_the_public_area_runs_nothing(names):
     require_tools("tar", "sh")
     backup = names.base / "pub" / JOB / "backup"
@@ -118,12 +105,6 @@ def test_tar_star_in_the_public_area_runs_nothing(names):
     assert not any(f"backup/{name}" in names.out for name in TAR_STAR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a .git directory (HEAD, config: text; objects/, refs/: empty) is published; "
-    "`git status` in the published directory, or a shell prompt showing the branch on "
-    "`cd`, runs the guest's core.fsmonitor command as the reader",
-)
 def test_git_in_the_public_area_runs_nothing(names, tmp_path):
     require_tools("git")
     repo = names.base / "pub" / JOB / "repo"
@@ -134,12 +115,6 @@ def test_git_in_the_public_area_runs_nothing(names, tmp_path):
     assert "repo/.git/config" not in names.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ana/numpy.py ('import os; os.system(...)', typed text/plain) is published beside "
-    "the data; `python -c 'import numpy'` in that directory runs it (the cwd is "
-    "sys.path[0]): a Python script, executable content, passes under a .py name",
-)
 def test_python_in_the_public_area_runs_nothing(names):
     ana = names.base / "pub" / JOB / "ana"
     assert ana.is_dir(), names.run.err
@@ -222,12 +197,6 @@ def test_to_name_too_long_for_its_sidecars_is_bad_input(tmp_path):
     assert run.code == 2, (run.code, run.err[-200:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="20 directories of 250-byte names (under max_depth 32 and NAME_MAX) are "
-    "published: the manifest's path is 5030 bytes, over PATH_MAX (4096); no reader can open it "
-    "by its name (ENAMETOOLONG: cp, rsync, sha256sum, a manifest check, open())",
-)
 def test_published_paths_fit_in_path_max(tmp_path):
     q = tmp_path / "q"
     q.mkdir()

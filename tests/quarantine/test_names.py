@@ -62,7 +62,7 @@ def test_control_ordinary_names_in_many_scripts_pass():
         "ıi İ.txt",
         "naïve café.fits",
         "a b (1).txt",
-        "...",
+        "a...b",  # dots, but no traversal and no dot file ("..." is a hidden name)
         "emoji 🚀.txt",
     ):
         assert name_reasons(name, 255) == [], name

@@ -34,6 +34,7 @@ from vmguard.quarantine.names import colliding, name_reasons
         ("rtl\u202egnp.exe", Reason.NAME_CONTROL),
         (os.fsdecode(b"\xff\xfe"), Reason.NAME_NOT_UTF8),
         ("\u00e9" * 60, Reason.NAME_TOO_LONG),  # 120 bytes in UTF-8
+        ("...", Reason.NAME_DOTFILE),  # not traversal, but hidden from ls and globs
     ],
 )
 def test_name_reasons(name, reason):
@@ -41,7 +42,7 @@ def test_name_reasons(name, reason):
 
 
 def test_ordinary_names_pass():
-    for name in ("run_0042.root", "résumé.txt", "データ.json", "a b (1).txt", "..."):
+    for name in ("run_0042.root", "résumé.txt", "データ.json", "a b (1).txt", "a...b"):
         assert name_reasons(name, 255) == [], name
 
 

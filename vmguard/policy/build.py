@@ -201,6 +201,7 @@ class Builder:
             scanners=self.scanners(d.get("scanners", {})),
             promote=self.promote(d.get("promote", {})),
             names=m.NameRules(d.get("names", q.names.value)),
+            dot_names=tuple(d.get("dot_names", q.dot_names)),
             sparse_files=m.SparseFiles(d.get("sparse_files", q.sparse_files.value)),
             text_encodings=tuple(m.TextEncoding(e) for e in d.get("text_encodings", q.text_encodings)),
         )

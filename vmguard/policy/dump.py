@@ -53,6 +53,7 @@ def _quarantine(q: m.QuarantinePolicy) -> dict[str, Any]:
     out["promote"].update({k: v for k, v in (("to", p.to), ("owner", p.owner), ("group", p.group)) if v})
     out.update(
         names=q.names.value,
+        dot_names=list(q.dot_names),
         sparse_files=q.sparse_files.value,
         text_encodings=[e.value for e in q.text_encodings],
     )

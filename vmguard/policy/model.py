@@ -227,6 +227,9 @@ class QuarantinePolicy:
     scanners: Scanners = field(default_factory=Scanners)
     promote: PromotePolicy = field(default_factory=PromotePolicy)
     names: NameRules = NameRules.POSIX
+    # Exact names with a leading dot the site publishes (".snakemake"): every other dot
+    # name is refused, being what servers, shells and version control read as config.
+    dot_names: tuple[str, ...] = ()
     sparse_files: SparseFiles = SparseFiles.PRESERVE
     text_encodings: tuple[TextEncoding, ...] = (TextEncoding.UTF8, TextEncoding.UTF16)
 

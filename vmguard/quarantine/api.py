@@ -93,7 +93,7 @@ def _vet(
     root_fd, root_kept = _open_quarantine(qpath)
     try:
         _apart(target, root_fd, to)
-        vetting = _Vet(rules, source, qpath, job, per_file)
+        vetting = _Vet(rules, source, qpath, job, per_file, target)
         return vetting.vet(root_fd, root_kept, None if dry_run else target, remove_promoted)
     finally:
         os.close(root_fd)
@@ -167,9 +167,12 @@ def _open_quarantine(qpath: Path) -> tuple[int, bool]:
 
 
 class _Vet:
-    def __init__(self, rules: QuarantinePolicy, source: str, qpath: Path, job: str, per_file: bool) -> None:
+    def __init__(
+        self, rules: QuarantinePolicy, source: str, qpath: Path, job: str, per_file: bool, target: Path
+    ) -> None:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
+        self.target = target  # where it is (or, in a dry run, would be) published
         self.walked: Walk | None = None
         self.copied: dict[str, Identity] = {}
         self.opener: Opener | None = None
@@ -238,7 +241,7 @@ class _Vet:
             dest.drop_record()  # of a job no longer published
         with Detector() as detector:
             detector.start()  # the workers load libmagic while the tree is walked
-            self.walked = walk(root_fd, self.rules, self.opener)
+            self.walked = walk(root_fd, self.rules, self.opener, str(self.target))
             early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
             stage = dest is not None and (self.per_file or not early)
             entries = self.copy_phase(root_fd, dest if stage else None, detector)

@@ -15,7 +15,7 @@ from vmguard.quarantine import served
 from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.copy import Content
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.names import archive_reasons
+from vmguard.quarantine.names import archive_reasons, explained
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 
 __all__ = ["EMPTY_TYPE", "admitted", "chosen_type", "content_reasons", "executable_format", "type_allowed"]
@@ -120,11 +120,12 @@ def inside_name_reasons(
     named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
     for archive in dict.fromkeys(a for a, _, _ in answer.members):
         paths = [p for a, p, _ in answer.members if a == archive]
-        for path, reasons in archive_reasons(paths, policy.max_name_length, portable).items():
+        found_names = archive_reasons(paths, policy.max_name_length, portable, frozenset(policy.dot_names))
+        for path, reasons in found_names.items():
             for reason in reasons:
                 named.setdefault(reason, []).append(shown(path))
     found = [
-        (r, f"archive member names, as unpacked ({r.value}): {', '.join(paths[:20])}")
+        (r, f"archive member names, as unpacked ({r.value}): {_listed(paths)}{_why(r)}")
         for r, paths in named.items()
     ]
     found += member_served_reasons(answer, admitted)
@@ -165,6 +166,11 @@ def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, 
         for found in served.name_reasons(path.rpartition("/")[2], validators, admitted):
             named.setdefault(found, []).append(shown(path))
     return [(r, f"archive member {_listed(paths)}: {why}") for (r, why), paths in named.items()]
+
+
+def _why(reason: Reason) -> str:
+    """The rule and remedy of a name rule that says more than its code, after a colon."""
+    return f": {why}" if (why := explained([reason])) else ""
 
 
 def _listed(paths: list[str], most: int = 20) -> str:

@@ -32,6 +32,10 @@ class Reason(StrEnum):
     NAME_NOT_PORTABLE = "name-not-portable"  # names: portable; Windows cannot hold it
     NAME_TOO_LONG = "name-too-long"
     NAME_TYPE = "name-type"  # its extension makes a client run it, or announces another type
+    NAME_DOTFILE = "name-dotfile"  # a leading dot: servers, shells, VCS and tools read it as config
+    NAME_OPTION = "name-option"  # a leading - + or @: an option to a tool given a wildcard
+    NAME_CONFIG = "name-config"  # a name a server or tool reads as its directory's configuration
+    PATH_TOO_LONG = "path-too-long"  # the published path would not fit in PATH_MAX
     TOO_DEEP = "too-deep"
     FILE_TOO_LARGE = "file-too-large"
     TOTAL_TOO_LARGE = "total-too-large"

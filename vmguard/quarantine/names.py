@@ -7,6 +7,12 @@ of the Unicode data (bidi controls, zero-width characters, tags), line and parag
 separators, private-use and unassigned code points, and the other code points Unicode
 says to render as nothing. Siblings collide when a case-insensitive, normalising
 filesystem (or a Turkish locale) would take them for one name.
+
+A name is also refused when a program reading the public area acts on it by NAME,
+whatever the file holds (one table per question below): a dot file (the hidden
+configuration servers, shells, version control and tools read), a name a wildcard turns
+into an option, a directory's configuration file, git's repository layout; and a path
+longer than open() takes. What a name makes of a file's type is served.py's question.
 """
 
 from __future__ import annotations
@@ -27,6 +33,52 @@ _WINDOWS_DEVICES = frozenset(
 _WINDOWS_CHARS = frozenset(':*?"<>|')
 # Turkish and Azeri fold dotless i with i, and dotted capital I (U+0130) with i.
 _TURKISH = str.maketrans({"\u0131": "i", "\u0130": "i"})
+
+# A leading dot hides a name from ls and a glob, and marks what servers, shells, version
+# control and tools read as the configuration of the directory they run in: .htaccess
+# (Apache: AddType, AddHandler, ExecCGI), .user.ini (PHP), .git .hg .svn .bzr (a prompt
+# that shows the branch runs git on `cd`), .envrc (direnv), .npmrc ... (name-dotfile),
+# unless the policy lists that exact name (quarantine.dot_names: [.snakemake]).
+DOT = "."
+# A leading -, + or @ makes a name an argument of the tool a wildcard hands it to:
+# `tar cf x.tar *` takes --checkpoint-action=exec=..., `vi *` runs +cmd, 7z, gcc and
+# javac read their arguments from @file (name-option).
+OPTION_MARKS = ("-", "+", "@")
+# Names a server, a desktop or a runtime reads from the directory holding them,
+# compared as Windows and IIS compare: any case, trailing dots and spaces dropped
+# (name-config). IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and
+# php-SAPI.ini) from the directory; Explorer reads desktop.ini (an icon on a UNC path
+# leaks the reader's NTLM hash); Node's require('x') loads node_modules/x, whose
+# package.json names any file as the code to run. Dot names (.htaccess, .user.ini) are
+# dot files already.
+CONFIG_NAMES = frozenset(
+    ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
+)
+# git takes a directory for a repository when it holds HEAD and either objects and refs
+# or a commondir file (a linked worktree's: objects and refs are where it points), and
+# with core.worktree in its config `git status` in the work tree runs core.fsmonitor:
+# HEAD is refused beside either set.
+GIT_HEAD = "HEAD"
+GIT_DIR_WITH_HEAD = (frozenset(["objects", "refs"]), frozenset(["commondir"]))
+# Linux's PATH_MAX counts the NUL: open() takes a path of at most 4095 bytes, so a
+# published file must be reachable by a path that long, the public directory included.
+PATH_MAX = 4096
+# Why each of these rules refuses a name, and the remedy: the detail of its entry.
+RULES: dict[Reason, str] = {
+    Reason.NAME_DOTFILE: "a leading dot: a hidden file servers, shells, version control and "
+    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot "
+    "(or the policy lists that exact name in quarantine.dot_names)",
+    Reason.NAME_OPTION: "a leading -, + or @: a tool given a wildcard there takes it for an "
+    "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
+    "rename it to start with a letter or digit",
+    Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
+    "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules; git: HEAD beside "
+    "objects/ and refs/, or commondir, makes a repository whose config `git status` runs); "
+    "rename it or leave it out",
+    Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
+    f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
+    "name; shorten the names or nest less",
+}
 
 
 def _is_utf8(name: str) -> bool:
@@ -52,8 +104,11 @@ def portable(name: str) -> bool:
     return name.split(".", 1)[0].rstrip(" ").upper() not in _WINDOWS_DEVICES
 
 
-def name_reasons(name: str, max_length: int, portable_only: bool = False) -> list[Reason]:
-    """Every reason a single path component is unsafe to publish."""
+def name_reasons(
+    name: str, max_length: int, portable_only: bool = False, dot_names: frozenset[str] = frozenset()
+) -> list[Reason]:
+    """Every reason a single path component is unsafe to publish; `dot_names` are the
+    policy's exact dot names (quarantine.dot_names)."""
     if not name:
         return [Reason.NAME_EMPTY]
     reasons = []
@@ -67,7 +122,40 @@ def name_reasons(name: str, max_length: int, portable_only: bool = False) -> lis
         reasons.append(Reason.NAME_TOO_LONG)
     if portable_only and not portable(name):
         reasons.append(Reason.NAME_NOT_PORTABLE)
-    return reasons
+    return reasons + acted_on(name, dot_names)
+
+
+def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]:
+    """Why a program reading the public area would act on this name, whatever its bytes
+    (a dot name the policy lists is the admin's choice)."""
+    if name.startswith(DOT):
+        return [] if name in (".", "..") or name in dot_names else [Reason.NAME_DOTFILE]
+    if name.startswith(OPTION_MARKS):
+        return [Reason.NAME_OPTION]
+    if name.rstrip(". ").lower() in CONFIG_NAMES:
+        return [Reason.NAME_CONFIG]
+    return []
+
+
+def explained(reasons: Iterable[Reason]) -> str:
+    """The rule and the remedy of each reason RULES explains, for an entry's detail."""
+    return "; ".join(RULES[r] for r in dict.fromkeys(reasons) if r in RULES)
+
+
+def path_fits(path: str, public: str = "") -> bool:
+    """Whether open() takes `path` (relative, "/"-separated) below the directory `public`."""
+    full = f"{public.rstrip('/')}/{path}" if public else path
+    return len(os.fsencode(full)) < PATH_MAX
+
+
+def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
+    """The names of one directory refused for their siblings: collisions (colliding),
+    and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
+    names = list(names)
+    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
+    if GIT_HEAD in names and any(signs <= set(names) for signs in GIT_DIR_WITH_HEAD):
+        found.setdefault(GIT_HEAD, []).append(Reason.NAME_CONFIG)
+    return found
 
 
 def collision_key(name: str) -> str:
@@ -94,13 +182,17 @@ def colliding(names: Iterable[str]) -> set[str]:
 
 
 def archive_reasons(
-    paths: Iterable[str], max_length: int, portable_only: bool = False
+    paths: Iterable[str],
+    max_length: int,
+    portable_only: bool = False,
+    dot_names: frozenset[str] = frozenset(),
 ) -> dict[str, list[Reason]]:
     """The members of one archive (tar, zip; a directory's path ends in /) held to the
-    walk's own rules, as if unpacked: every component by name_reasons, the entries of
-    each directory by colliding, and one path listed twice (unpacking keeps only the
-    last: the others' bytes would be published but never seen). A leading ./ (GNU tar's
-    `tar cf x.tar .`) names the archive's own directory. Only paths with a reason."""
+    walk's own rules, as if unpacked: every component by name_reasons, the whole path by
+    path_fits, the entries of each directory by sibling_reasons, and one path listed
+    twice (unpacking keeps only the last: the others' bytes would be published but never
+    seen). A leading ./ (GNU tar's `tar cf x.tar .`) names the archive's own directory.
+    Only paths with a reason."""
     found: dict[str, list[Reason]] = {}
     listed: Counter[str] = Counter()
     files: set[str] = set()
@@ -110,7 +202,9 @@ def archive_reasons(
         if inner == "":
             continue  # "./": the directory the archive unpacks into
         parts = (inner[:-1] if inner.endswith("/") else inner).split("/")
-        reasons = [r for part in parts for r in name_reasons(part, max_length, portable_only)]
+        reasons = [r for part in parts for r in name_reasons(part, max_length, portable_only, dot_names)]
+        if not path_fits(inner):  # wherever it is unpacked, its path is at least this long
+            reasons.append(Reason.PATH_TOO_LONG)
         if reasons:
             found[path] = list(dict.fromkeys(reasons))
             continue
@@ -120,8 +214,9 @@ def archive_reasons(
         for depth in range(len(parts)):
             children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
     clash = {p for p, n in listed.items() if n > 1} | (files & set(children))  # a file as a directory
-    for parent, names in children.items():
-        clash |= {f"{parent}/{n}".lstrip("/") for n in colliding(names)}
     for path in clash:
         found.setdefault(path, []).append(Reason.NAME_COLLISION)
-    return found
+    for parent, names in children.items():
+        for name, reasons in sibling_reasons(names).items():
+            found.setdefault(f"{parent}/{name}".lstrip("/"), []).extend(reasons)
+    return {path: list(dict.fromkeys(reasons)) for path, reasons in found.items()}

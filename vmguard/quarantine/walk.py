@@ -21,7 +21,7 @@ from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import colliding, name_reasons
+from vmguard.quarantine.names import explained, name_reasons, path_fits, sibling_reasons
 from vmguard.quarantine.opening import (
     Opener,
     Refused,
@@ -55,12 +55,14 @@ class Walk:
 
 
 class _Walker:
-    def __init__(self, policy: QuarantinePolicy, opener: Opener, root_dev: int) -> None:
+    def __init__(self, policy: QuarantinePolicy, opener: Opener, root_dev: int, public: str) -> None:
         self.policy = policy
+        self.public = public  # the job's output directory: a path must fit below it
         self.forbid = frozenset(policy.forbid)
         self.opener = opener
         self.root_dev = root_dev
         self.portable = policy.names is NameRules.PORTABLE
+        self.dot_names = frozenset(policy.dot_names)
         self.nodes: list[Node] = []
         self.entries: list[Entry] = []
         self.count = 0
@@ -70,6 +72,7 @@ class _Walker:
     def reject(self, parts: tuple[str, ...], kind: Kind, reasons, detail="", **kw) -> None:
         verdict = Verdict.REJECTED if reasons else Verdict.SKIPPED
         path = shown("/".join(parts))
+        detail = "; ".join(filter(None, (detail, explained(reasons))))
         self.entries.append(Entry(path, kind, verdict, tuple(reasons), detail, **kw))
 
     def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
@@ -78,18 +81,18 @@ class _Walker:
         except OSError as err:
             self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
             return
-        collide = colliding(names)
+        siblings = sibling_reasons(names)
         subdirs = []
         for name in names:
             if self.stopped:
                 return
-            sub = self.visit(fd, parts + (name,), name in collide)
+            sub = self.visit(fd, parts + (name,), siblings.get(name, []))
             if sub is not None:
                 subdirs.append(sub)
         for path, st in subdirs:
             self.descend(fd, path, st)
 
-    def visit(self, dir_fd: int, path: tuple[str, ...], collides: bool):
+    def visit(self, dir_fd: int, path: tuple[str, ...], siblings: list[Reason]):
         """Check one entry; return (path, stat) of a directory to descend into."""
         self.count += 1
         if self.count > self.policy.max_files:
@@ -103,7 +106,7 @@ class _Walker:
             reason, detail = reason_for_open_error(err)
             self.reject(path, Kind.OTHER, [reason], detail)
             return None
-        reasons = self.common_reasons(path, st, collides)
+        reasons = self.common_reasons(path, st, siblings)
         kind = kind_of(st.st_mode)
         if kind is Kind.FILE:
             self.check_file(path, st, reasons)
@@ -115,12 +118,13 @@ class _Walker:
             self.check_other(path, kind, reasons)
         return None
 
-    def common_reasons(self, path, st: Stat, collides: bool) -> list[Reason]:
-        reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable)
-        if collides:
-            reasons.append(Reason.NAME_COLLISION)
+    def common_reasons(self, path, st: Stat, siblings: list[Reason]) -> list[Reason]:
+        reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable, self.dot_names)
+        reasons += siblings
         if len(path) > self.policy.max_depth:
             reasons.append(Reason.TOO_DEEP)
+        if not path_fits("/".join(path), self.public):  # a directory: none of its entries fits
+            reasons.append(Reason.PATH_TOO_LONG)
         if st.st_dev != self.root_dev or outside_mount(st, self.opener.mount_id):
             reasons.append(Reason.MOUNT_POINT)
         return reasons
@@ -195,7 +199,8 @@ def _watched(forbid: frozenset[FileKind]) -> tuple[int, bool]:
     return bits, FileKind.HARDLINKS in forbid
 
 
-def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener) -> Walk:
-    walker = _Walker(policy, opener, os.fstat(root_fd).st_dev)
+def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener, public: str = "") -> Walk:
+    """The quarantine's entries; `public` is the directory they would be published in."""
+    walker = _Walker(policy, opener, os.fstat(root_fd).st_dev, public)
     walker.walk_dir(root_fd, ())
     return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total)

@@ -1,0 +1,155 @@
+"""Which extensions a web server types as something a browser renders as a page or runs as
+script: derived from complete extension tables, not picked by hand.
+
+The sources: Debian's /etc/mime.types (media-types 10.0.0, public domain), kept in this
+repository as sources/debian-mime.types because the web servers of a Debian host (Apache's
+mod_mime, nginx via mime-support, lighttpd) type files by it; Python's built-in table
+(http.server and every Python file server); and EXTRA, what other servers' own tables add.
+Every extension of a type `renders` says yes to goes into served_pages.py, a generated
+table (`python -m vmguard.quarantine.pagetypes` writes it; tests/quarantine/
+test_served_tables.py regenerates it and fails when it is stale or when a source holds a
+markup- or script-like type that is neither rendered nor listed in INERT with a reason).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("sources") / "debian-mime.types"
+TABLE = Path(__file__).with_name("served_pages.py")
+
+# Types outside the markup families that a browser (or the plug-in it hands them to)
+# renders with its own scripting: PDF and its form data (Acrobat JavaScript), Flash, IE's
+# HTML components and applications, MHTML archives (IE and Edge's IE mode open
+# message/rfc822 and multipart/related .mht as a page).
+RENDERED = frozenset(
+    {
+        "application/pdf", "application/fdf", "application/xfdf", "application/vnd.adobe.flash.movie",
+        "application/x-shockwave-flash", "text/x-component", "application/hta", "message/rfc822",
+        "multipart/related", "application/x-mimearchive", "application/vnd.fdf",
+    }
+)  # fmt: skip
+# Types whose name looks like markup or script (LOOKS_ACTIVE) that no browser renders,
+# each for its reason: the test fails on a source type that is in neither set.
+INERT = frozenset(
+    {
+        # ZIP packages of XML (Office Open XML, OpenOffice 1, MusicXML, STEP): downloaded
+        *(f"application/vnd.openxmlformats-officedocument.{k}" for k in (
+            "presentationml.presentation", "presentationml.slide", "presentationml.slideshow",
+            "presentationml.template", "spreadsheetml.sheet", "spreadsheetml.template",
+            "wordprocessingml.document", "wordprocessingml.template")),
+        *(f"application/vnd.sun.xml.{k}" for k in (
+            "calc", "calc.template", "draw", "draw.template", "impress", "impress.template", "math",
+            "writer", "writer.global", "writer.template")),
+        "application/vnd.recordare.musicxml", "application/vnd.software602.filler.form-xml-zip",
+        "model/step-xml+zip",
+        # binary WAP XML and WML script byte code: no desktop browser decodes them
+        "application/vnd.syncml.dm+wbxml", "application/vnd.wap.wbxml", "application/vnd.wv.csp+wbxml",
+        "application/vnd.wap.wmlscriptc", "text/vnd.wap.wmlscript",
+        # XML that is not a document (a DTD, an entity), encrypted RDF, ATML test data
+        "application/xml-dtd", "application/xml-external-parsed-entity", "application/prs.rdf-xml-crypt",
+        "application/atxml",
+        # scripts of other languages that browsers show as text or download
+        "application/postscript", "application/vnd.coffeescript", "application/vnd.yamaha.hv-script",
+        "text/vnd.dmclientscript", "text/vnd.senx.warpscript",
+        # descriptors and sealed media of device players, S/MIME
+        "application/vnd.kodak-descriptor", "text/vnd.esmertec.theme-descriptor",
+        "text/vnd.sun.j2me.app-descriptor", "application/vnd.sealedmedia.softseal.html",
+        "application/vnd.sealedmedia.softseal.pdf", "application/vnd.dtg.local.flash",
+        "application/pkcs7-mime",
+    }
+)  # fmt: skip
+_SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
+LOOKS_ACTIVE = re.compile(r"xml|html|script|flash|pdf|fdf|component|hta|rfc822|related|mime")
+# Extensions other servers' tables type as pages that neither source lists, as they type
+# them: Apache httpd's own conf/mime.types (the stock table of httpd built from source and
+# of its container image), IIS's default MIME map (XML types as text/xml), and PHP's phtml,
+# Mozilla's XBL, Node's CommonJS modules, IIS's server-side includes.
+EXTRA = {
+    **{e: f"application/{t}+xml" for e, t in (
+        ("dbk", "docbook"), ("gpx", "gpx"), ("mathml", "mathml"), ("metalink", "metalink"),
+        ("mscml", "mediaservercontrol"), ("omdoc", "omdoc"), ("pls", "pls"), ("rsd", "rsd"),
+        ("sbml", "sbml"), ("ssdl", "ssdl"), ("xenc", "xenc"), ("xpl", "xproc"), ("xaml", "xaml"),
+        ("musicxml", "vnd.recordare.musicxml"), ("osfpvg", "vnd.yamaha.openscoreformat.osfpvg"),
+        ("ncx", "x-dtbncx"), ("dtb", "x-dtbook"), ("res", "x-dtbresource"))},
+    "ecma": "application/ecmascript",
+    **dict.fromkeys(("xsd", "dtd", "disco", "vml"), "text/xml"),
+    "htt": "text/webviewhtml", "jsx": "text/jscript",
+    **dict.fromkeys(("shtm", "stm", "dhtml", "phtml"), "text/html"),
+    "xbl": "application/xml", "cjs": "text/javascript",
+}  # fmt: skip
+
+
+def renders(mime: str) -> bool:
+    """Whether a browser renders a file served as `mime` as a page or runs it as script:
+    any HTML; any XML document (application/xml, text/xml and every +xml type: Chromium
+    and Firefox render them as XML, where an XHTML-namespace element runs script);
+    every JavaScript MIME type of the HTML standard (javascript, ecmascript, jscript,
+    livescript: a page of the same site loads them as script past its CSP); RENDERED."""
+    sub = mime.lower().partition("/")[2]
+    markup = "html" in sub or sub == "xml" or sub.endswith("+xml")
+    return markup or any(s in sub for s in _SCRIPTS) or mime.lower() in RENDERED
+
+
+def mime_types(text: str) -> dict[str, list[str]]:
+    """A mime.types file as type -> extensions (lower case; comments and empty types dropped)."""
+    table: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        words = line.partition("#")[0].split()
+        if len(words) > 1:
+            table.setdefault(words[0].lower(), []).extend(e.lower() for e in words[1:])
+    return table
+
+
+def python_types() -> dict[str, list[str]]:
+    """Python's built-in table (strict and not), without any file the host has."""
+    table: dict[str, list[str]] = {}
+    for part in mimetypes.MimeTypes().types_map:
+        for ext, mime in part.items():
+            table.setdefault(mime.lower(), []).append(ext.lstrip(".").lower())
+    return table
+
+
+def sources() -> list[dict[str, list[str]]]:
+    return [mime_types(SOURCE.read_text()), python_types()]
+
+
+def derive(tables: Iterable[dict[str, list[str]]]) -> dict[str, str]:
+    """Every extension whose type (in any table; the first that renders) a browser
+    renders -> that type, plus EXTRA."""
+    pages: dict[str, str] = {}
+    for table in tables:
+        for mime, exts in sorted(table.items()):
+            for ext in exts:
+                if renders(mime):
+                    pages.setdefault(ext, mime)
+    return dict(sorted((EXTRA | pages).items()))
+
+
+def unclassified(tables: Iterable[dict[str, list[str]]]) -> list[str]:
+    """Types that look like markup or script but are neither rendered nor INERT."""
+    names = {m for table in tables for m in table}
+    return sorted(m for m in names if LOOKS_ACTIVE.search(m) and not renders(m) and m not in INERT)
+
+
+def render(pages: dict[str, str]) -> str:
+    """The text of served_pages.py."""
+    rows = "".join(f"    {json.dumps(ext)}: {json.dumps(mime)},\n" for ext, mime in pages.items())
+    return (
+        '"""Generated by `python -m vmguard.quarantine.pagetypes` (see pagetypes.py): every\n'
+        "extension a web server types as a page or script a browser runs -> that type. Do not\n"
+        'edit: regenerate."""\n\n'
+        f"PAGES: dict[str, str] = {{\n{rows}}}\n"
+    )
+
+
+def main() -> None:
+    TABLE.write_text(render(derive(sources())))
+
+
+if __name__ == "__main__":
+    main()
