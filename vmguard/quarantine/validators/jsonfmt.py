@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from .jsonkeys import ObjectKeys
 from .jsonlayout import Escapes, Layout
 from .stream import Invalid, Stream
 
@@ -33,6 +34,7 @@ RUN = 1024  # values a run takes at once: Python's re slows down on longer repet
 # 1, "x", true, ... (or "k": 1, ...) up to a comma: a run of scalars in one match.
 _ARRAY_RUN = re.compile(rf"(?:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
 _OBJECT_RUN = re.compile(rf"(?:{_WS}{_STRING}{_WS}:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
+_PAIR_KEY = re.compile(rf"{_WS}({_STRING}){_WS}:{_WS}{_SCALAR}{_WS},")  # a run's keys, pair by pair
 _TRAILING_WS = re.compile(_WS)
 FINAL = ("", "\n")  # what may follow the value: nothing, or one newline
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
@@ -56,6 +58,7 @@ class JsonChecker:
         self.buf, self.done = "", 0  # text not yet judged; characters judged before it
         self.bytes = 0
         self.stack: list[str] = []  # "[" or "{" for each open container
+        self.keys = ObjectKeys()
         self.state = VALUE
         self.after = ""  # the white space after the value so far
         self.layout = Layout()
@@ -127,6 +130,8 @@ class JsonChecker:
             return None
         if found is None:
             return None
+        if self.stack[-1] == "{":
+            self.keys.add(_PAIR_KEY.findall(buf, pos, found.end()), self.done + pos)
         self.state = VALUE if self.stack[-1] == "[" else KEY
         return found.end()
 
@@ -139,12 +144,14 @@ class JsonChecker:
                     f"json: nested too deeply (more than {MAX_DEPTH} levels, at character {self.done + pos})"
                 )
             self.stack.append(first)
+            self.keys.push(first)
             self.state = FIRST_VALUE if first == "[" else FIRST_KEY
         elif first in "]}":
             opened = "[" if first == "]" else "{"
             if not self.stack or self.stack[-1] != opened or state not in (AFTER, FIRST_VALUE, FIRST_KEY):
                 raise self._error(pos, f"unexpected {first!r}")
             self.stack.pop()
+            self.keys.pop()
             self.state = AFTER if self.stack else END
         elif first == ",":
             if state != AFTER:
@@ -157,6 +164,7 @@ class JsonChecker:
         elif state in (KEY, FIRST_KEY):
             if first != '"':
                 raise self._error(pos, "an object key is not a string")
+            self.keys.add([token], self.done + pos)
             self.state = COLON
         else:
             self._value(pos)
