@@ -109,6 +109,8 @@ def _alt_spelling(value: float) -> str:
         ("[0.0000000000000000000000000000001]", "more than 5 zeros"),
         ("[1." + "1" * 40 + "e+400]", "out of a double's range"),
         ("[0.1000000000000000055511151231257827]", "more than 17 significant digits"),
+        ("[100000000000000000000.0]", "more than 17 significant digits"),  # 1e+20, exact
+        ("[12345678901234567.0]", "more than 17 significant digits"),
         ('{"p": 3.140}', "a Decimal's spelling.*float\\(\\)"),
         ('{"g": 1E+2}', "a Decimal's spelling"),
         (json.dumps(VALUE, indent=" \t"), "the indentation unit"),

@@ -79,10 +79,10 @@ def _check_one(number: str) -> None:
     if number in (shortest, digits17):
         return
     exact = Decimal(number)
+    if len(exact.as_tuple().digits) > MAX_DIGITS:  # first: 1e20 as 100000000000000000000.0 too
+        _refuse(number, f"more than {MAX_DIGITS} significant digits: a double has no more, the rest is lost")
     if exact in (Decimal(shortest), Decimal(digits17)):
         return
-    if len(exact.as_tuple().digits) > MAX_DIGITS:
-        _refuse(number, f"more than {MAX_DIGITS} significant digits: a double has no more, the rest is lost")
     _refuse(number, f"neither the shortest digits of its double ({shortest}) nor %.17g's ({digits17})")
 
 
