@@ -7,8 +7,10 @@ and the text is tokenised with regular expressions; a stack of open arrays and o
 (at most MAX_DEPTH) tracks the grammar. Runs of scalars in an array, and of "key":
 scalar pairs in an object, are taken a run at a time by one regular expression, so the
 Python work is per bracket, not per number (about 1 MB/s for deeply nested JSON, several
-MB/s for flat). Only the token being read is held: one longer than MAX_TOKEN (a string
-of 32 Mi characters) is refused, not buffered.
+MB/s for flat); a run's keys are taken by one findall for the duplicate key check
+(jsonkeys), and only floats of 16 or more digits are computed one by one (jsonnumbers).
+Only the token being read is held: one longer than MAX_TOKEN (a string of 32 Mi
+characters) is refused, not buffered.
 """
 
 from __future__ import annotations

@@ -7,13 +7,14 @@ Two layouts, one per file, chosen by what follows the opening bracket:
   or CR; after every comma the file's one item separator ("," or ", "), after every colon
   its one key separator (":" or ": "), no other space;
 - indented (indent=N in json.dumps, JSON.stringify(v, null, N), nlohmann's dump(N), Go's
-  MarshalIndent): one element a line, each line indented by the file's one unit (spaces or
-  a tab, as many as the first nested line's) times its depth, a key and ": " before its
-  value, a comma at the line's end only, empty containers as [] and {}.
-Numbers are spelled as those serializers spell them (_ODD_NUMBER), escapes written as
-they write them (Escapes). Checked on the whole tokens the JSON checker judged, strings
-emptied: a copy, a few searches and counts per chunk, and for indented JSON a few string
-operations per line.
+  MarshalIndent, awkward, Python 2.7): one element a line, each line indented by the
+  file's one unit (the first nested line's: up to 16 spaces, or tabs) times its depth, a
+  key and the file's one key separator (": " or ":") before its value, a comma at the
+  line's end only, followed by a space in every line or in none, empty containers [] {}.
+Numbers are spelled as those serializers spell them (_ODD_NUMBER; a float's digits:
+jsonnumbers), escapes written as they write them (Escapes). Checked on the whole tokens
+the JSON checker judged, strings emptied: a copy, a few searches and counts per chunk,
+and for indented JSON a few string operations per line.
 """
 
 from __future__ import annotations
