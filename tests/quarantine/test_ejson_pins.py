@@ -149,3 +149,25 @@ def test_the_keys_held_are_bounded_and_released(monkeypatch):
     inner = {f"k{i}": i for i in range(600)}
     with pytest.raises(Invalid, match="write such a mapping as an array of pairs"):
         _check(json.dumps(inner | {"z": inner}).encode())  # 601 keys open, then 600 more
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ('["' + "ab" * 600_000 + '"]', "json"),
+        ('["' + 'a\\"b' * 300_000 + '"]', "json"),  # a quote in every chunk: judged each time
+        ('["' + "a" * 600_000 + "\x01" + "a" * 600_000 + '"]', "not one strict JSON value"),
+        ('["' + "a" * 600_000 + '\\x"]', "not one strict JSON value"),
+        ("[1." + "2" * 600_000 + "]", "more than 17 significant digits"),
+        ("[" + "7" * 600_000 + "]", "json"),  # an int: Python reads it whole
+    ],
+)
+def test_a_long_token_is_judged_once_when_it_ends(text, verdict):
+    """A token longer than a chunk is only lengthened by the chunks inside it (judged as a
+    whole when it ends); what it holds is still judged."""
+    data = text.encode()
+    if verdict == "json":
+        assert _check(data, 65536) == "json"
+        return
+    with pytest.raises(Invalid, match=verdict):
+        _check(data, 65536)
