@@ -113,6 +113,7 @@ def _alt_spelling(value: float) -> str:
         ("[12345678901234567.0]", "more than 17 significant digits"),
         ('{"p": 3.140}', "a Decimal's spelling.*float\\(\\)"),
         ('{"g": 1E+2}', "a Decimal's spelling"),
+        ('{"g": 1e+005}', "'e\\+00' \\(no serializer writes it\\)"),
         (json.dumps(VALUE, indent=" \t"), "the indentation unit"),
         (json.dumps(VALUE, indent="\t "), "the indentation unit"),
         (json.dumps(VALUE, indent=17), "the indentation unit"),

@@ -41,7 +41,7 @@ _ODD_NUMBER = re.compile(r"E|e[0-9]|e[+-]0(?:0|[0-9]{2})|\.[0-9]*[0-9]0(?![0-9])
 
 def _odd_why(odd: str) -> str:
     """Why a spelling is refused, and the remedy where a real writer writes it."""
-    if odd == "E" or odd.endswith("0"):
+    if odd == "E" or (odd[:1] == "." and odd.endswith("0")):
         # simplejson (use_decimal, its default) writes str(Decimal): 3.140, 1E+2. Admitted,
         # the trailing zeros and the E form would free about 5 bits a number (docs).
         return (
