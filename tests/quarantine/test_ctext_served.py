@@ -294,3 +294,13 @@ def test_a_type_the_policy_names_may_keep_its_own_extension(tmp_path):
     assert verdicts["chosen"] == {"report.pdf": True, "report.html": False, "notes.pdf": False, "x.html.pdf": False}
     assert not any(verdicts["wildcard"].values()) and not any(verdicts["shipped"].values())
     assert (tmp_path / "chosen" / "pub" / "run1" / "report.pdf").read_bytes() == _PDF
+
+
+def test_an_empty_file_keeps_the_active_name_rule_only(tmp_path):
+    """No bytes: nothing to compare a family with (an empty .json or .log is ordinary
+    output), but a name a client runs is refused whatever the bytes, none included."""
+    names = ["run.bat", "a.html", "x.csv.js", "empty.json", "empty.log", "empty.fits", "empty.h5"]
+    entries, _ = vet_files(tmp_path, dict.fromkeys(names, b""), shipped("batch.yaml"))
+    refused = {n for n, e in entries.items() if e.verdict is not Verdict.ACCEPTED}
+    assert refused == {"run.bat", "a.html", "x.csv.js"}
+    assert all(entries[n].reasons == (Reason.NAME_TYPE,) for n in refused)

@@ -275,12 +275,6 @@ FALSE_REJECTIONS = {
                                    "sessions (docs: 'a file appended to in 2 to 5 sessions pass')",
     "append-sessions-latest.h5": _FREED + "the same table under libver='latest'",
     "swmr-gzip-flush.h5": _FREED + "a SWMR writer's deflated log flushed after each append",
-    "members-sessions-earliest.h5": "a group given 60 datasets, then 60 more in a second "
-                                    "session (names s000_000.., s060_000..; nothing deleted; "
-                                    "40 and 40 pass) "
-                                    "is refused: 'the padding after the link name ... in the "
-                                    "local heap of /many holds data ... the remains of a "
-                                    "deleted link'; no link was deleted",
     "vlen-gzip-sessions-earliest.h5": _FREED + "a deflated log of variable-length strings "
                                       "appended in 3 sessions",
 }

@@ -305,6 +305,8 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
         validators = tuple(v for _, v in answer.parts)
         chosen = chosen_type(answer, policy)
         found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen)
+    elif not content.size:  # no bytes to compare the name with: only names a client runs
+        found += served.name_reasons(outcome.node.parts[-1], (), admitted=False)
     if answer is None and content.size:  # why: the worker crashed, or ran out of time
         lost = Reason.DETECTOR_TIMEOUT if outcome.mime.timed_out() else Reason.TYPE_UNKNOWN
         found = [(lost, outcome.mime.why_none()) if r is Reason.TYPE_UNKNOWN else (r, d) for r, d in found]
