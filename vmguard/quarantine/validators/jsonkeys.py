@@ -28,33 +28,36 @@ class ObjectKeys:
 
     def __init__(self) -> None:
         self.open: list[set[str] | None] = []
+        self.sizes: list[int] = []  # characters of each open object's keys
         self.held = self.chars = 0
 
     def push(self, bracket: str) -> None:
         self.open.append(set() if bracket == "{" else None)
+        self.sizes.append(0)
 
     def pop(self) -> None:
         keys = self.open.pop()
-        if keys is not None and keys:
+        self.chars -= self.sizes.pop()
+        if keys:
             self.held -= len(keys)
-            self.chars -= sum(map(len, keys))
 
     def add(self, keys: list[str], where: int) -> None:
         """Keys of the innermost object, in order; where: the character of the first."""
-        if "\\" in "".join(keys):  # one search in C, not one a key
+        joined = "".join(keys)  # one search and one length in C, not one a key
+        if "\\" in joined:
             keys = [_canonical(k) for k in keys]
         seen = self.open[-1]
         again = None if seen.isdisjoint(keys) else next(k for k in keys if k in seen)
         before = len(seen)
         seen.update(keys)
         if again is not None or len(seen) - before != len(keys):
-            again = again or _repeated(keys)
             raise Invalid(
-                f"json: the key {again[:64]!r} twice in one object (near character {where}; readers "
-                "return the last value only: no serializer writes it)"
+                f"json: the key {(again or _repeated(keys))[:64]!r} twice in one object (near character "
+                f"{where}; readers return the last value only: no serializer writes it)"
             )
         self.held += len(keys)
-        self.chars += sum(map(len, keys))
+        self.chars += len(joined)
+        self.sizes[-1] += len(joined)
         if self.held > MAX_KEYS or self.chars > MAX_KEY_CHARS:
             raise Invalid(
                 f"json: objects holding more than {MAX_KEYS >> 20} Mi keys or {MAX_KEY_CHARS >> 20} Mi "
