@@ -17,13 +17,14 @@ from vmguard.core import eventlog as log
 from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
-from vmguard.quarantine import report
-from vmguard.quarantine.destination import STAGING, Destination
+from vmguard.quarantine import removal, report
+from vmguard.quarantine.destination import STAGING, Destination, check_names
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
-from vmguard.quarantine.opening import Opener, noatime_open
+from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
-from vmguard.quarantine.removal import Identity, remove_sources
+from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
+from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -59,8 +60,19 @@ def vet(
         failed(events, job, qpath, error, err)
     except VetError as err:
         failed(events, job, qpath, err)
-    _log(events, result, dry_run)
+    try:
+        _log(events, result, dry_run)
+    except LogError as err:  # done all the same: the report must still say what was done
+        return replace(result, notes=(*result.notes, unlogged(result, err)), log_error=str(err))
     return result
+
+
+def unlogged(result: VetResult, err: LogError) -> str:
+    """The note (and the CLI's line on stderr) for a vet whose event was not logged."""
+    return (
+        f"{err}: this vet ({result.status.value}) is done as this report says, "
+        "but its event is missing from the log (exit 3); make the log writable"
+    )
 
 
 def _vet(
@@ -78,11 +90,11 @@ def _vet(
     target = _target(to, rules, job)
     if per_file is None:
         per_file = rules.promote.mode is PromoteMode.PER_FILE
-    root_fd = _open_quarantine(qpath)
+    root_fd, root_kept = _open_quarantine(qpath)
     try:
         _apart(target, root_fd, to)
         vetting = _Vet(rules, source, qpath, job, per_file)
-        return vetting.vet(root_fd, None if dry_run else target, remove_promoted)
+        return vetting.vet(root_fd, root_kept, None if dry_run else target, remove_promoted)
     finally:
         os.close(root_fd)
 
@@ -112,6 +124,7 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
             f"--to {to}: inside vmguard's own {STAGING} directory; "
             "name the job's output directory, e.g. /public/{job}"
         )
+    check_names(target)
     return target
 
 
@@ -143,7 +156,7 @@ def _reaches(path: str, quarantine: os.stat_result) -> bool:
         here = parent
 
 
-def _open_quarantine(qpath: Path) -> int:
+def _open_quarantine(qpath: Path) -> tuple[int, bool]:
     try:
         return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
@@ -160,6 +173,8 @@ class _Vet:
         self.walked: Walk | None = None
         self.copied: dict[str, Identity] = {}
         self.opener: Opener | None = None
+        self.origin: Origin | None = None  # the quarantine directory read (set by vet)
+        self.remove_promoted = False
 
     def result(self, status: Status, entries, dest: Destination | None, notes=()) -> VetResult:
         published = status in (Status.PROMOTED, Status.PARTIAL, Status.ALREADY_PROMOTED)
@@ -170,30 +185,57 @@ class _Vet:
             tuple(sorted(entries, key=lambda e: e.path)),
             output=str(dest.target) if published else None,
             manifest=str(dest.public / dest.sidecars[0]) if published else None,
-            notes=tuple(dest.notes if dest else ()) + tuple(notes),
+            notes=tuple(dest.notes if dest else ()) + tuple(notes) + self.atime_notes(),
         )
 
-    def vet(self, root_fd: int, target: Path | None, remove_promoted: bool) -> VetResult:
+    def atime_notes(self) -> tuple[str, ...]:
+        moved = self.opener.atime_moved if self.opener else 0
+        return (atime_note(moved),) if moved else ()
+
+    def vet(self, root_fd: int, root_kept: bool, target: Path | None, remove_promoted: bool) -> VetResult:
+        self.origin, self.remove_promoted = Origin.of(root_fd), remove_promoted
         with Opener(root_fd) as self.opener:
+            self.opener.atime_moved += not root_kept
             if target is None:
                 return self.run(root_fd, None)
             with Destination(target, self.job, self.rules.promote) as dest:
+                previous = dest.previous_manifest()
+                if previous is not None:
+                    return self.rerun(root_fd, dest, previous)
                 result = self.run(root_fd, dest)
                 if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    return self.remove(root_fd, result)
+                    pending = ToRemove(self.walked.nodes, self.published(result))
+                    return self.remove(root_fd, dest, result, pending)
                 return result
+
+    def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
+        """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
+        check_rerun(dest, manifest, self.origin)
+        entries = report.entries_from_manifest(manifest)
+        result = self.result(
+            Status.ALREADY_PROMOTED, entries, dest, ["this job was already promoted; nothing was copied"]
+        )
+        pending = pending_removal(dest, self.origin)
+        if not self.remove_promoted:
+            unfinished = "an earlier --remove-promoted is unfinished: rerun with it to finish"
+            return replace(result, notes=(*result.notes, unfinished)) if pending else result
+        if pending is not None:
+            return self.remove(root_fd, dest, result, pending)
+        if manifest.get("remove_promoted"):
+            return replace(result, notes=(*result.notes, "its files were removed by the earlier vet"))
+        self.walked = walk(root_fd, self.rules, self.opener)  # what is still there, never removed
+        present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}
+        left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]
+        if not left:
+            return result
+        note = f"--remove-promoted left {len(left)} published file(s) in the quarantine: {NOT_RECORDED}"
+        not_removed = tuple((path, NOT_RECORDED) for path in left)
+        return replace(result, notes=(*result.notes, note), not_removed=not_removed)
 
     def run(self, root_fd: int, dest: Destination | None) -> VetResult:
         if dest is not None:
-            previous = dest.previous_manifest()
-            if previous is not None:
-                return self.result(
-                    Status.ALREADY_PROMOTED,
-                    report.entries_from_manifest(previous),
-                    dest,
-                    ["this job was already promoted; nothing was copied"],
-                )
             dest.check_free()
+            dest.drop_record()  # of a job no longer published
         with Detector() as detector:
             detector.start()  # the workers load libmagic while the tree is walked
             self.walked = walk(root_fd, self.rules, self.opener)
@@ -244,12 +286,19 @@ class _Vet:
         for entry in rejected:
             self.unstage(dest, entry)
         result = self.result(Status.PARTIAL if rejected else Status.PROMOTED, entries, dest)
+        origin = self.origin.to_dict()
+        record = None
+        if self.remove_promoted:  # kept with the commit until the removal is done (rerun.py)
+            record = removal.record(self.walked.nodes, self.published(result), origin)
         dest.commit(
             {
-                dest.sidecars[0]: report.manifest(result, self.source),
+                dest.sidecars[0]: report.manifest(
+                    result, self.source, {"source": origin, "remove_promoted": self.remove_promoted}
+                ),
                 dest.sidecars[1]: report.report_json(result),
                 dest.sidecars[2]: [report.report_text(result).encode()],
-            }
+            },
+            record,
         )
         return result
 
@@ -264,18 +313,29 @@ class _Vet:
         finally:
             os.close(fd)
 
-    def remove(self, root_fd: int, result: VetResult) -> VetResult:
-        """Remove the published files; each one left in the quarantine is named, with why."""
-        published = {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
-        _, kept = remove_sources(self.opener, root_fd, self.walked.nodes, published)
-        if not kept:
-            return result
+    def published(self, result: VetResult) -> dict[str, Identity]:
+        """What each published file was when copied (for --remove-promoted)."""
+        return {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
+
+    def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: ToRemove) -> VetResult:
+        """Remove the published files; each one left in the quarantine is named, with why.
+        The commit's record then names only those a rerun may still remove (none: gone)
+        before the directories left empty go: a kill there leaves nothing to retry."""
+        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published)
+        not_removed = tuple((k.path, k.reason) for k in kept if not k.changed)
         notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
-        return replace(
-            result,
-            notes=result.notes + tuple(notes),
-            not_removed=tuple((k.path, k.reason) for k in kept if not k.changed),
-        )
+        try:
+            if not_removed:
+                failed = {path: pending.published[path] for path, _ in not_removed}
+                dest.write_record(removal.record(pending.nodes, failed, self.origin.to_dict()))
+            else:
+                dest.drop_record()
+        except OSError as err:  # published all the same: say so, never "nothing was published"
+            notes.append(f"the record of what is left to remove could not be updated: {err.strerror}")
+        remove_empty_dirs(self.opener, root_fd, pending.nodes)
+        if not notes:
+            return result
+        return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
 
 
 def failed(

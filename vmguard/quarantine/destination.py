@@ -8,6 +8,8 @@ exist yet. Everything happens in its parent, on the same filesystem:
         run42.staging/out/...           the staged tree, becomes /public/alice/run42
         run42.staging/run42.manifest.json ...  sidecars, published beside the output
         run42.staging/COMMITTED         written and fsync'ed after syncfs: roll forward
+        run42.staging/REMOVAL           --remove-promoted's record of what was copied,
+        run42.removal                   moved here by the roll forward, until removed
     /public/alice/run42/                the job's output, published by ONE rename
     /public/alice/run42.manifest.json, run42.vet.json, run42.vet.txt
 
@@ -41,9 +43,41 @@ from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
+RECORD = "REMOVAL"  # in the job's staging: --remove-promoted's record, moved beside the lock
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
+# Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
+# staging and the removal record (all end differently: no job's is another's).
+SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal", ".removal.tmp")
+NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
+
+
+def check_names(target: Path) -> None:
+    """Refuse (exit 2, before anything is made) a target whose name, or a sidecar's
+    name, is longer than the filesystem allows: no retry could ever publish it."""
+    limit = _name_max(target.parent)
+    longest = max(SUFFIXES, key=len)
+    for part in target.parts[1:]:
+        if len(os.fsencode(part)) > limit:
+            raise VetInputError(f"--to {target}: a name over the filesystem's {limit} bytes (NAME_MAX)")
+    if len(os.fsencode(target.name)) + len(longest) > limit:
+        raise VetInputError(
+            f"--to {target}: the output's name must leave room for its sidecars' "
+            f"'{longest}' within the filesystem's {limit}-byte names (NAME_MAX): "
+            f"use at most {limit - len(longest)} bytes"
+        )
+
+
+def _name_max(path: Path) -> int:
+    """NAME_MAX of the filesystem of path's nearest existing directory."""
+    for here in (path, *path.parents):
+        try:
+            return os.pathconf(here, "PC_NAME_MAX")
+        except OSError:
+            continue
+    return NAME_MAX
 
 
 def strip_xattrs(fd: int) -> None:
@@ -72,8 +106,9 @@ class Destination:
         self.job = job
         self.promote = promote
         self.uid, self.gid = _ids(promote)
-        self.sidecars = tuple(f"{self.name}.{s}" for s in ("manifest.json", "vet.json", "vet.txt"))
+        self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
+        self.record = f"{self.name}.removal"  # in STAGING while a --remove-promoted is unfinished
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -218,8 +253,15 @@ class Destination:
             fd = child
         return fd
 
-    def commit(self, sidecars: dict[str, Iterable[bytes]]) -> None:
-        """Make the staged job durable, mark it COMMITTED, then publish it."""
+    def commit(self, sidecars: dict[str, Iterable[bytes]], record: bytes | None = None) -> None:
+        """Make the staged job durable, mark it COMMITTED, then publish it. `record`
+        (--remove-promoted's) is kept private, committed with the job."""
+        if record is not None:
+            fd = self.create_file(self.job_fd, RECORD)
+            try:
+                write_all(fd, memoryview(record))
+            finally:
+                os.close(fd)
         for name, chunks in sidecars.items():
             hooks.reach("sidecar", (name,))
             fd = self.create_file(self.job_fd, name)
@@ -241,6 +283,15 @@ class Destination:
 
     def _roll_forward(self) -> None:
         job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
+        try:
+            self._publish_all(job_fd)
+            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
+                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+        finally:
+            os.close(job_fd)
+        self._remove_staging()
+
+    def _publish_all(self, job_fd: int) -> None:
         done: list[tuple[str, str]] = []
         try:
             for src, dst in ((OUT, self.name), *((s, s) for s in self.sidecars)):
@@ -251,9 +302,39 @@ class Destination:
         except BaseException:
             self._unpublish(job_fd, done)
             raise
+
+    def read_record(self) -> bytes | None:
+        """The record of an unfinished --remove-promoted of this job, if there is one."""
+        try:
+            fd = os.open(self.record, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.staging_fd)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+
+    def write_record(self, data: bytes) -> None:
+        """Replace the record (what is still to remove), atomically: a kill leaves the old
+        one or the new one."""
+        tmp = f"{self.record}.tmp"
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=self.staging_fd,
+        )
+        try:
+            write_all(fd, memoryview(data))
+            os.fsync(fd)
         finally:
-            os.close(job_fd)
-        self._remove_staging()
+            os.close(fd)
+        os.rename(tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
+        os.fsync(self.staging_fd)
+
+    def drop_record(self) -> None:
+        """The removal is done (or the job it was for is no longer published)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.record, dir_fd=self.staging_fd)
+            os.fsync(self.staging_fd)
 
     def _publish(self, job_fd: int, src: str, dst: str) -> bool:
         hooks.reach("rename", (dst,))

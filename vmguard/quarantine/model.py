@@ -124,6 +124,8 @@ class VetResult:
     notes: tuple[str, ...] = field(default=())
     # --remove-promoted: published files left in the quarantine, (path, why): exit 3
     not_removed: tuple[tuple[str, str], ...] = field(default=())
+    # the vet's event could not be appended to the log (why): done as reported, exit 3
+    log_error: str | None = None
 
     @property
     def accepted(self) -> tuple[Entry, ...]:
@@ -142,7 +144,7 @@ class VetResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.not_removed:  # the quarantine is not cleared as asked: fail closed
+        if self.not_removed or self.log_error:  # not cleared as asked, or not logged: fail closed
             return ExitCode.CANNOT_RUN
         return ExitCode.FINDINGS if self.rejected else ExitCode.OK
 

@@ -13,7 +13,10 @@ The walk saw each inode on the quarantine's mount, so at open the same inode is 
 a mount over the name since shows as another inode, and statx then names it.
 
 Every open of a quarantine entry (the root, its directories, its files, a dry run's
-second look at a file) goes through noatime_open: even the access times stay unchanged.
+second look at a file) goes through noatime_open: even the access times stay unchanged
+(vet run as root, or as the files' owner; any other user cannot ask for it, and the
+report then says how many entries' access times moved). An entry whose mode shuts out
+vet's user is refused (`unreadable`, its mode named) and the rest vetted as usual.
 """
 
 from __future__ import annotations
@@ -39,14 +42,24 @@ _SPECIAL = {
 }
 
 
-def noatime_open(path: str | os.PathLike[str], flags: int, dir_fd: int | None = None) -> int:
+def noatime_open(path: str | os.PathLike[str], flags: int, dir_fd: int | None = None) -> tuple[int, bool]:
     """Open a quarantine entry for reading without touching its access time (O_NOATIME:
-    a directory listed or a file read stays as the guest left it). The flag is for the
-    owner or CAP_FOWNER only: anyone else opens without it."""
+    a directory listed or a file read stays as the guest left it); return the descriptor
+    and whether the access time was kept. The flag is for the owner or CAP_FOWNER only:
+    a vet run as another user opens without it, and the caller says so in the report."""
     try:
-        return os.open(path, flags | os.O_NOATIME, dir_fd=dir_fd)
+        return os.open(path, flags | os.O_NOATIME, dir_fd=dir_fd), True
     except PermissionError:
-        return os.open(path, flags, dir_fd=dir_fd)
+        return os.open(path, flags, dir_fd=dir_fd), False
+
+
+def atime_note(entries: int) -> str:
+    """The report's note when O_NOATIME was refused for `entries` entries."""
+    return (
+        f"access times: {entries} quarantine entries opened without O_NOATIME (vet's user, "
+        f"uid {os.geteuid()}, neither owns them nor has CAP_FOWNER), so reading them moved "
+        "their access times; run vet as root (or as their owner) to leave them unchanged"
+    )
 
 
 class Refused(Exception):
@@ -68,6 +81,8 @@ def reason_for_open_error(err: OSError) -> tuple[Reason, str]:
         return Reason.SYMLINK, "replaced by a symlink during the vet"
     if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ESTALE, errno.ENXIO):
         return Reason.CHANGED_DURING_VET, f"replaced or removed during the vet: {err.strerror}"
+    if err.errno in (errno.EACCES, errno.EPERM):  # a directory on its way shuts vet's user out
+        return Reason.UNREADABLE, f"vet's user (uid {os.geteuid()}) may not reach it: Permission denied"
     return Reason.UNREADABLE, err.strerror or str(err)
 
 
@@ -103,6 +118,7 @@ class Opener:
                 f"/proc/self/fd: {err.strerror}; vet opens quarantine files only through it (mount /proc)"
             ) from err
         self.mount_id = statx(root_fd).mount_id
+        self.atime_moved = 0  # entries opened without O_NOATIME (atime_note)
 
     def close(self) -> None:
         if self.proc_fd >= 0:
@@ -130,12 +146,24 @@ class Opener:
             st = os.fstat(path_fd)
             if kind_of(st.st_mode) is not kind or (st.st_dev, st.st_ino) != (dev, ino):
                 check_entry(statx(path_fd), kind, dev, ino, self.mount_id)  # raises, with why
-            return self._reopen(path_fd, DIR_READ if kind is Kind.DIRECTORY else FILE_READ), st
+            return self._readable(path_fd, kind, st), st
         finally:
             os.close(path_fd)
 
+    def _readable(self, path_fd: int, kind: Kind, st: os.stat_result) -> int:
+        try:
+            return self._reopen(path_fd, DIR_READ if kind is Kind.DIRECTORY else FILE_READ)
+        except PermissionError as err:  # its mode shuts out vet's user (not root): this entry only
+            raise Refused(
+                [Reason.UNREADABLE],
+                f"vet's user (uid {os.geteuid()}) may not open it: {err.strerror} "
+                f"(mode {st.st_mode & 0o7777:04o})",
+            ) from err
+
     def _reopen(self, path_fd: int, flags: int) -> int:
-        return noatime_open(str(path_fd), flags, dir_fd=self.proc_fd)
+        fd, kept = noatime_open(str(path_fd), flags, dir_fd=self.proc_fd)
+        self.atime_moved += not kept
+        return fd
 
     def reopen_file(self, fd: int) -> int:
         """A second, independent descriptor of a quarantine file already opened (a dry

@@ -4,14 +4,15 @@ The path comes from the admin (`--to`, `promote.to`, the batch settings), but pa
 it may belong to users (`/home/{user}/outbox/{job}`): a user who replaces their part
 with a symlink must not make root write elsewhere (into another user's outbox, or a
 root-only directory). So the path is opened one component at a time from `/`: a
-component is created if missing (mode `dir_mode`), and a symlink is followed only when
+component is created if missing (mode `dir_mode`, set by fchmod after the mkdir: the
+umask of a job runner, say systemd's UMask=0077, must not make the public area's new
+parents 0700 and the published job out of every reader's reach), and a symlink is followed only when
 the directory holding it is root's alone (an admin's `/data -> /srv/data`). Where the
 directory is writable by anyone else, the component must be a real directory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from pathlib import Path
@@ -26,11 +27,14 @@ def _others_may_write(fd: int) -> bool:
 
 
 def _step(fd: int, part: str, dir_mode: int) -> int:
-    with contextlib.suppress(FileExistsError):
+    created = True
+    try:
         os.mkdir(part, dir_mode, dir_fd=fd)
+    except FileExistsError:
+        created = False
     flags = _DIR | (os.O_NOFOLLOW if _others_may_write(fd) else 0)
     try:
-        return os.open(part, flags, dir_fd=fd)
+        child = os.open(part, flags, dir_fd=fd)
     except OSError as err:
         if err.errno in (errno.ELOOP, errno.ENOTDIR):
             raise OSError(
@@ -38,6 +42,9 @@ def _step(fd: int, part: str, dir_mode: int) -> int:
                 f"{part!r} is a link or not a directory, in a directory others can write to (never followed)",
             ) from None
         raise
+    if created and os.fstat(child).st_uid == os.geteuid():  # ours: not one put in its place
+        os.fchmod(child, dir_mode)  # the umask took bits off the mkdir's mode
+    return child
 
 
 def open_public(path: Path, dir_mode: int) -> int:

@@ -8,14 +8,21 @@ is left alone (and named in the report: its new bytes were never published). A f
 that could not be removed (an immutable file, an append-only directory) is named with
 its reason, and the vet exits 3: a job runner never takes the quarantine as cleared.
 Directories are removed only when empty, deepest first.
+
+What the removal needs (each published file's identity at its copy, and the identities
+of the directories on its way) is recorded with the commit (`record`), in vmguard's
+private staging directory, until the removal is done: a vet killed after its renames
+leaves it for the rerun, which removes with the same checks (`from_record`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 
+from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Kind
 from vmguard.quarantine.opening import Opener, Refused
 from vmguard.quarantine.walk import Node
@@ -90,23 +97,30 @@ def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identi
         os.close(fd)
 
 
-def remove_sources(
+def remove_files(
     opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: dict[str, Identity]
-) -> tuple[int, tuple[Kept, ...]]:
-    """Unlink the published files (by path joined with "/", as copied); return how many,
-    and the published files left in the quarantine with why."""
-    dirs = {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
-    removed, kept = 0, []
+) -> tuple[Kept, ...]:
+    """Unlink the published files (by path joined with "/", as copied); return those
+    left in the quarantine with why. Directories stay (remove_empty_dirs), so a vet
+    killed here leaves every directory its record names."""
+    dirs = _dirs(nodes)
+    kept = []
     for node in nodes:
         path = "/".join(node.parts)
         if node.kind is Kind.FILE and path in published:
+            hooks.reach("remove", node.parts)
             why = _remove(opener, root_fd, node, dirs, published[path])
-            if why is None:
-                removed += 1
-            else:
+            if why is not None:
                 kept.append(Kept(path, why, why == CHANGED))
+    return tuple(kept)
+
+
+def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
+    """Remove the directories left empty, deepest first; leave any other (a rejected or
+    kept file in it, replaced, or gone)."""
+    dirs = _dirs(nodes)
     for parts in sorted(dirs, key=len, reverse=True):
-        try:  # not empty (a rejected or kept file), or replaced: leave it
+        try:
             fd = _open_dir(opener, root_fd, parts[:-1], dirs)
         except (OSError, Refused):
             continue
@@ -115,4 +129,36 @@ def remove_sources(
                 os.rmdir(parts[-1], dir_fd=fd)
         finally:
             os.close(fd)
-    return removed, tuple(kept)
+
+
+def _dirs(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+    return {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
+
+
+RECORD_VERSION = 1
+
+
+def record(nodes: tuple[Node, ...], published: dict[str, Identity], origin: dict[str, object]) -> bytes:
+    """What a later vet needs to remove `published` from the quarantine `origin`."""
+    dirs = [[list(n.parts), n.dev, n.ino] for n in nodes if n.kind is Kind.DIRECTORY]
+    files = []
+    for node in nodes:
+        c = published.get("/".join(node.parts)) if node.kind is Kind.FILE else None
+        if c is not None:
+            files.append([list(node.parts), c.dev, c.ino, c.size, c.mtime_ns, c.ctime_ns])
+    doc = {"version": RECORD_VERSION, "source": origin, "dirs": dirs, "files": files}
+    return json.dumps(doc, ensure_ascii=True).encode()
+
+
+def from_record(data: bytes) -> tuple[dict[str, object], tuple[Node, ...], dict[str, Identity]]:
+    """The quarantine, the nodes (directories before their files) and the identities
+    a record holds; ValueError if it is not one."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("version") != RECORD_VERSION:
+        raise ValueError("not a vmguard removal record")
+    nodes = [Node(tuple(parts), Kind.DIRECTORY, dev, ino, 0, 0) for parts, dev, ino in doc["dirs"]]
+    published = {}
+    for parts, dev, ino, size, mtime_ns, ctime_ns in doc["files"]:
+        nodes.append(Node(tuple(parts), Kind.FILE, dev, ino, size, mtime_ns))
+        published["/".join(parts)] = Identity(dev, ino, size, mtime_ns, ctime_ns)
+    return doc["source"], tuple(nodes), published

@@ -39,8 +39,10 @@ def _with_entries(doc: dict[str, object], entries: Sequence[Entry]) -> Iterator[
     yield b"]" + tail + b"\n"
 
 
-def manifest(result: VetResult, policy_source: str) -> Iterator[bytes]:
+def manifest(result: VetResult, policy_source: str, vetted: dict[str, object]) -> Iterator[bytes]:
+    """The manifest; `vetted`: how (the quarantine directory read, --remove-promoted)."""
     doc = {
+        **vetted,
         "version": MANIFEST_VERSION,
         "job": result.job,
         "quarantine": result.quarantine,

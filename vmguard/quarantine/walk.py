@@ -99,8 +99,9 @@ class _Walker:
             return None
         try:
             st = statx(dir_fd, path[-1])
-        except OSError as err:
-            self.reject(path, Kind.OTHER, [reason_for_open_error(err)[0]], "vanished during the vet")
+        except OSError as err:  # gone, or its directory not searchable by vet's user (EACCES)
+            reason, detail = reason_for_open_error(err)
+            self.reject(path, Kind.OTHER, [reason], detail)
             return None
         reasons = self.common_reasons(path, st, collides)
         kind = kind_of(st.st_mode)

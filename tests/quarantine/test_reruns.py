@@ -1,0 +1,200 @@
+"""Reruns of a job already published (rerun.py): `already-promoted` only for the same
+quarantine and only while its output is all there; a rerun with --remove-promoted
+finishes the removal a killed vet left, with the checks of a first run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vmguard
+from tests.quarantine.conftest import policy, published_files, write
+from tests.support.require import require_root, require_tools
+from vmguard.core.errors import ExitCode, VetInputError
+from vmguard.quarantine.destination import STAGING
+from vmguard.quarantine.model import Status
+from vmguard.quarantine.rerun import NOT_RECORDED
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = {f"d{i % 3}/f{i}.txt": f"line {i}\n" for i in range(12)}
+
+
+def quarantine(path: Path, files: dict[str, str] = FILES) -> Path:
+    for rel, text in files.items():
+        write(path / rel, text)
+    return path
+
+
+def left(q: Path) -> set[str]:
+    return set(published_files(q))
+
+
+def die_at(q: Path, to: Path, point: str, nth: int = 1) -> int:
+    """A vet --remove-promoted in its own process that dies (_exit, as a SIGKILL: no
+    cleanup) at the nth hook `point`; its exit code."""
+    script = (
+        "import os, sys\n"
+        "import vmguard\n"
+        "from vmguard.quarantine import hooks\n"
+        "from tests.quarantine.conftest import policy\n"
+        "seen = [0]\n"
+        "def hook(point, path):\n"
+        "    if point == sys.argv[3]:\n"
+        "        seen[0] += 1\n"
+        "        if seen[0] == int(sys.argv[4]):\n"
+        "            os._exit(9)\n"
+        "hooks.set_hook(hook)\n"
+        "vmguard.vet(sys.argv[1], policy(), sys.argv[2], job='j', remove_promoted=True)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-c", script, str(q), str(to), point, str(nth)]
+    return subprocess.run(argv, env=env, cwd=ROOT, timeout=120, check=False).returncode
+
+
+def test_same_quarantine_is_already_promoted(tmp_path):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert vmguard.vet(q, policy(), to, job="j").status is Status.PROMOTED
+    again = vmguard.vet(q, policy(), to, job="j")
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK
+    assert {e.path for e in again.accepted if e.kind == "file"} == set(FILES)
+
+
+@pytest.mark.parametrize("other", ["another", "recreated"])
+def test_another_quarantine_is_refused_and_nothing_touched(tmp_path, other):
+    """Another directory, or the same path made anew (another inode): exit 2."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    if other == "recreated":
+        shutil.rmtree(q)
+        second = quarantine(q, {"new.txt": "never vetted\n"})
+    else:
+        second = quarantine(tmp_path / "q2", {"new.txt": "never vetted\n"})
+    before = published_files(tmp_path / "pub")
+    with pytest.raises(VetInputError, match="already exists: .* not from .*choose another --to") as err:
+        vmguard.vet(second, policy(), to, job="j", remove_promoted=True)
+    assert err.value.exit_code == ExitCode.BAD_INPUT
+    assert published_files(tmp_path / "pub") == before
+    assert left(second) == {"new.txt"}
+
+
+@pytest.mark.parametrize("gone", ["output", "file", "sidecar", "resized"])
+def test_output_not_all_there_is_not_already_promoted(tmp_path, gone):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    if gone == "output":
+        shutil.rmtree(to)
+    elif gone == "file":
+        (to / "d1" / "f4.txt").unlink()
+    elif gone == "sidecar":
+        (tmp_path / "pub" / "j.vet.json").unlink()
+    else:
+        (to / "d2" / "f5.txt").write_text("longer than it was\n")
+    with pytest.raises(VetInputError, match="no longer there as published"):
+        vmguard.vet(q, policy(), to, job="j")
+
+
+@pytest.mark.parametrize(("point", "nth"), [("committed", 1), ("published", 1), ("remove", 1), ("remove", 7)])
+def test_rerun_finishes_a_killed_removal(tmp_path, point, nth):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert die_at(q, to, point, nth) == 9
+    assert left(q), "the kill came after the removal"
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert again.exit_code == ExitCode.OK and again.not_removed == (), again.notes
+    assert left(q) == set() and published_files(to) == {k: v.encode() for k, v in FILES.items()}
+    assert os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]  # the record is gone with the removal
+
+
+def test_rerun_without_remove_promoted_says_the_removal_is_unfinished(tmp_path):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert die_at(q, to, "remove", 3) == 9
+    again = vmguard.vet(q, policy(), to, job="j")
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK
+    assert any("--remove-promoted is unfinished" in n for n in again.notes), again.notes
+    assert len(left(q)) == len(FILES) - 2
+
+
+def test_rerun_keeps_a_file_rewritten_since_its_copy(tmp_path):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert die_at(q, to, "published") == 9
+    st = os.stat(q / "d0" / "f3.txt")
+    (q / "d0" / "f3.txt").write_text("line 3\n")  # same bytes, size, mtime put back: its ctime moved
+    os.utime(q / "d0" / "f3.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert left(q) == {"d0/f3.txt"} and again.not_removed == () and again.exit_code == ExitCode.OK
+    assert any("changed since its copy" in n for n in again.notes), again.notes
+
+
+def test_rerun_after_a_finished_removal(tmp_path):
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert vmguard.vet(q, policy(), to, job="j", remove_promoted=True).exit_code == ExitCode.OK
+    assert not q.exists() or left(q) == set()
+    q.mkdir(exist_ok=True)
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK
+    assert any("removed by the earlier vet" in n for n in again.notes), again.notes
+
+
+def test_rerun_asking_a_removal_the_first_vet_did_not_record(tmp_path):
+    """Published without --remove-promoted: nothing says which bytes were copied, so
+    nothing is removed, and every published file still there is named: exit 3."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    (q / "d0" / "f0.txt").unlink()
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert again.exit_code == ExitCode.CANNOT_RUN
+    assert dict(again.not_removed) == {p: NOT_RECORDED for p in FILES if p != "d0/f0.txt"}
+    assert left(q) == set(FILES) - {"d0/f0.txt"}
+
+
+def test_a_stale_record_is_never_used_for_a_new_job(tmp_path):
+    """A record left for an output since removed by an admin goes with the next vet."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    assert die_at(q, to, "remove", 1) == 9
+    for name in ("j", "j.manifest.json", "j.vet.json", "j.vet.txt"):
+        path = tmp_path / "pub" / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert vmguard.vet(q, policy(), to, job="j").status is Status.PROMOTED
+    assert os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]
+
+
+def test_a_removal_that_failed_is_finished_by_a_rerun_once_possible(tmp_path):
+    """d1 append-only: its files stay (exit 3, the record kept for them alone); unlocked
+    (the directory's ctime moves, not its files'), the rerun removes them. (An immutable
+    file cannot be: unlocking it moves its own ctime, and it is kept as changed.)"""
+    require_root()
+    require_tools("chattr")
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    subprocess.run(["chattr", "+a", str(q / "d1")], check=True)
+    try:
+        first = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    finally:
+        subprocess.run(["chattr", "-a", str(q / "d1")], check=True)
+    in_d1 = {p for p in FILES if p.startswith("d1/")}
+    assert first.exit_code == ExitCode.CANNOT_RUN and {p for p, _ in first.not_removed} == in_d1
+    assert left(q) == in_d1
+    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
+    assert left(q) == set() and os.listdir(tmp_path / "pub" / STAGING) == ["j.lock"]
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_manifest_without_a_source_is_matched_by_its_path(tmp_path, same):
+    """Written by a vmguard before the source was recorded: the path it names decides."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    manifest = tmp_path / "pub" / "j.manifest.json"
+    doc = json.loads(manifest.read_text())
+    del doc["source"], doc["remove_promoted"]
+    manifest.write_text(json.dumps(doc))
+    other = q if same else quarantine(tmp_path / "q2")
+    if same:
+        assert vmguard.vet(other, policy(), to, job="j").status is Status.ALREADY_PROMOTED
+        return
+    with pytest.raises(VetInputError, match="a quarantine it does not record"):
+        vmguard.vet(other, policy(), to, job="j")

@@ -1,0 +1,132 @@
+"""A vet of a job whose manifest is already published: when it may say `already-promoted`.
+
+Only a rerun of the same quarantine, and only while the public area holds what the
+manifest names. The manifest records the quarantine directory a vet read (`Origin`:
+its resolved path, device and inode, from the open descriptor), so a vet of another
+quarantine to the same --to (or one that rolls an interrupted vet of another
+quarantine forward) is told apart: its files were never vetted, and reporting the
+first one's entries as its own would be false. And an output directory removed or
+emptied since is not "already promoted". Either is --to existing: exit 2, nothing
+vetted, a message naming what differs and the remedy.
+
+A rerun with --remove-promoted finishes an unfinished removal from the record the
+commit kept (removal.py), with the same checks as a first run.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from vmguard.core.display import shown
+from vmguard.core.errors import VetError, VetInputError
+from vmguard.quarantine.destination import STAGING, Destination
+from vmguard.quarantine.removal import Identity, from_record
+from vmguard.quarantine.walk import Node
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+NOT_RECORDED = (
+    "published by an earlier vet run without --remove-promoted, which kept no record of "
+    "its copy: never removed unchecked; remove it by hand (the manifest has its sha256)"
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The quarantine directory a vet read."""
+
+    path: str
+    dev: int
+    ino: int
+
+    @classmethod
+    def of(cls, root_fd: int) -> Origin:
+        st = os.fstat(root_fd)
+        return cls(os.readlink(f"/proc/self/fd/{root_fd}"), st.st_dev, st.st_ino)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "device": self.dev, "inode": self.ino}
+
+
+def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
+    """Raise VetInputError unless `manifest` (this job's, published) is of a vet of this
+    quarantine and its output is all there."""
+    where = f"{dest.public}/{dest.sidecars[0]}"
+    before = "".join(f" ({n})" for n in dest.notes)  # a roll forward of another vet, say
+    source = manifest.get("source")
+    if not _same(source, manifest.get("quarantine"), origin):
+        was = _shown(source) if isinstance(source, dict) else "a quarantine it does not record"
+        raise VetInputError(
+            f"--to {dest.target} already exists{before}: {where} is job {dest.job}'s, vetted from {was}, "
+            f"not from {_shown(origin.to_dict())}; nothing was vetted: choose another --to"
+        )
+    if (missing := _missing(dest, manifest)) is not None:
+        raise VetInputError(
+            f"--to {dest.target}: {where} names {missing}, which is no longer there as published; "
+            f"nothing was vetted: to vet again, remove {dest.target} and its sidecars "
+            f"({', '.join(dest.sidecars)}), or choose another --to"
+        )
+
+
+def _same(source: object, quarantine: object, origin: Origin) -> bool:
+    """Whether the manifest's vet read `origin`. A manifest of a vmguard before the
+    source was recorded has only the path as given: its resolved path must match."""
+    if source is None and isinstance(quarantine, str) and os.path.isabs(quarantine):
+        return os.path.realpath(quarantine) == origin.path
+    return source == origin.to_dict()
+
+
+def _shown(source: dict) -> str:
+    return f"{shown(str(source.get('path')))} (device {source.get('device')}, inode {source.get('inode')})"
+
+
+def _missing(dest: Destination, manifest: dict) -> str | None:
+    """The first thing the manifest names that the public area lacks, or None."""
+    for name in dest.sidecars[1:]:
+        try:
+            os.stat(name, dir_fd=dest.public_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return f"{dest.public}/{name}"
+    try:
+        out_fd = os.open(dest.name, _DIR, dir_fd=dest.public_fd)
+    except OSError:
+        return f"the output directory {dest.target}"
+    try:
+        for entry in manifest.get("entries", ()):
+            accepted = entry.get("verdict") == "accepted" and entry.get("kind") == "file"
+            if accepted and not _there(out_fd, entry["path"], entry.get("size")):
+                return f"{dest.target}/{entry['path']}"
+    finally:
+        os.close(out_fd)
+    return None
+
+
+def _there(out_fd: int, path: str, size: object) -> bool:
+    try:
+        st = os.stat(path, dir_fd=out_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
+
+
+@dataclass(frozen=True)
+class ToRemove:
+    """What a rerun with --remove-promoted is to remove (from the commit's record)."""
+
+    nodes: tuple[Node, ...]
+    published: dict[str, Identity]
+
+
+def pending_removal(dest: Destination, origin: Origin) -> ToRemove | None:
+    """The unfinished removal of this job's first vet, or None if there is none."""
+    data = dest.read_record()
+    if data is None:
+        return None
+    try:
+        source, nodes, published = from_record(data)
+    except (ValueError, KeyError, TypeError) as err:
+        raise VetError(f"{dest.public}/{STAGING}/{dest.record}: not a vmguard removal record") from err
+    if source != origin.to_dict():  # the manifest's own check passed: a record of another vet
+        raise VetError(f"{dest.public}/{STAGING}/{dest.record}: of another quarantine; remove it")
+    return ToRemove(nodes, published)
