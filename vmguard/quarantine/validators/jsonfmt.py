@@ -7,8 +7,10 @@ and the text is tokenised with regular expressions; a stack of open arrays and o
 (at most MAX_DEPTH) tracks the grammar. Runs of scalars in an array, and of "key":
 scalar pairs in an object, are taken a run at a time by one regular expression, so the
 Python work is per bracket, not per number (about 1 MB/s for deeply nested JSON, several
-MB/s for flat). Only the token being read is held: one longer than MAX_TOKEN (a string
-of 32 Mi characters) is refused, not buffered.
+MB/s for flat); a run's keys are taken by one findall for the duplicate key check
+(jsonkeys), and only floats of 16 or more digits are computed one by one (jsonnumbers).
+Only the token being read is held: one longer than MAX_TOKEN (a string of 32 Mi
+characters) is refused, not buffered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import codecs
 import re
 
+from .jsonkeys import ObjectKeys
 from .jsonlayout import Escapes, Layout
 from .stream import Invalid, Stream
 
@@ -33,6 +36,7 @@ RUN = 1024  # values a run takes at once: Python's re slows down on longer repet
 # 1, "x", true, ... (or "k": 1, ...) up to a comma: a run of scalars in one match.
 _ARRAY_RUN = re.compile(rf"(?:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
 _OBJECT_RUN = re.compile(rf"(?:{_WS}{_STRING}{_WS}:{_WS}{_SCALAR}{_WS},){{1,{RUN}}}")
+_PAIR_KEY = re.compile(rf"{_WS}({_STRING}){_WS}:{_WS}{_SCALAR}{_WS},")  # a run's keys, pair by pair
 _TRAILING_WS = re.compile(_WS)
 FINAL = ("", "\n")  # what may follow the value: nothing, or one newline
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
@@ -56,6 +60,7 @@ class JsonChecker:
         self.buf, self.done = "", 0  # text not yet judged; characters judged before it
         self.bytes = 0
         self.stack: list[str] = []  # "[" or "{" for each open container
+        self.keys = ObjectKeys()
         self.state = VALUE
         self.after = ""  # the white space after the value so far
         self.layout = Layout()
@@ -68,10 +73,11 @@ class JsonChecker:
             byte = self.bytes - len(self.decoder.getstate()[0]) + max(err.start, 0)
             raise Invalid(f"json: byte {byte} is not valid UTF-8") from None
         self.bytes += len(chunk)
+        cut = self.buf  # a token the last chunk cut, if any
         self.buf += text
         if not self.done and self.buf[:1] in (" ", "\t", "\n", "\r"):
             raise Invalid("json: white space before the value (no serializer writes it)")
-        pos = self._tokens(final)
+        pos = 0 if not final and cut and _still_cut(cut, text) else self._tokens(final)
         self.escapes.feed(self.buf[:pos])
         self.layout.feed(self.buf[:pos], self.state == END)
         self.done += pos
@@ -127,6 +133,8 @@ class JsonChecker:
             return None
         if found is None:
             return None
+        if self.stack[-1] == "{":
+            self.keys.add(_PAIR_KEY.findall(buf, pos, found.end()), self.done + pos)
         self.state = VALUE if self.stack[-1] == "[" else KEY
         return found.end()
 
@@ -139,12 +147,14 @@ class JsonChecker:
                     f"json: nested too deeply (more than {MAX_DEPTH} levels, at character {self.done + pos})"
                 )
             self.stack.append(first)
+            self.keys.push(first)
             self.state = FIRST_VALUE if first == "[" else FIRST_KEY
         elif first in "]}":
             opened = "[" if first == "]" else "{"
             if not self.stack or self.stack[-1] != opened or state not in (AFTER, FIRST_VALUE, FIRST_KEY):
                 raise self._error(pos, f"unexpected {first!r}")
             self.stack.pop()
+            self.keys.pop()
             self.state = AFTER if self.stack else END
         elif first == ",":
             if state != AFTER:
@@ -157,6 +167,7 @@ class JsonChecker:
         elif state in (KEY, FIRST_KEY):
             if first != '"':
                 raise self._error(pos, "an object key is not a string")
+            self.keys.add([token], self.done + pos)
             self.state = COLON
         else:
             self._value(pos)
@@ -178,6 +189,16 @@ def _bad_start(buf: str, pos: int) -> bool:
     """Whether the token at pos cannot become valid however the text goes on."""
     start = _TRAILING_WS.match(buf, pos).end()
     return start < len(buf) and buf[start] not in '"-0123456789tfn[]{}:,'
+
+
+def _still_cut(cut: str, text: str) -> bool:
+    """Whether text only lengthens the cut token (a string with no quote in text, a number
+    with only number characters): judged when it ends, it is scanned once, not once a
+    chunk (a 30 MB base64 string took a minute)."""
+    first = cut.lstrip(" \t\n\r")[:1]
+    if first == '"':
+        return '"' not in text
+    return first in tuple("-0123456789") and _NUMBER_TAIL.fullmatch(text) is not None
 
 
 def _may_go_on(token: re.Match, buf: str) -> bool:

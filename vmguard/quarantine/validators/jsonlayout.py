@@ -7,33 +7,48 @@ Two layouts, one per file, chosen by what follows the opening bracket:
   or CR; after every comma the file's one item separator ("," or ", "), after every colon
   its one key separator (":" or ": "), no other space;
 - indented (indent=N in json.dumps, JSON.stringify(v, null, N), nlohmann's dump(N), Go's
-  MarshalIndent): one element a line, each line indented by the file's one unit (spaces or
-  a tab, as many as the first nested line's) times its depth, a key and ": " before its
-  value, a comma at the line's end only, empty containers as [] and {}.
-Numbers are spelled as those serializers spell them (_ODD_NUMBER), escapes written as
-they write them (Escapes). Checked on the whole tokens the JSON checker judged, strings
-emptied: a copy, a few searches and counts per chunk, and for indented JSON a few string
-operations per line.
+  MarshalIndent, awkward, Python 2.7): one element a line, each line indented by the
+  file's one unit (the first nested line's: up to 16 spaces, or tabs) times its depth, a
+  key and the file's one key separator (": " or ":") before its value, a comma at the
+  line's end only, followed by a space in every line or in none, empty containers [] {}.
+Numbers are spelled as those serializers spell them (_ODD_NUMBER; a float's digits:
+jsonnumbers), escapes written as they write them (Escapes). Checked on the whole tokens
+the JSON checker judged, strings emptied: a copy, a few searches and counts per chunk,
+and for indented JSON a few string operations per line.
 """
 
 from __future__ import annotations
 
 import re
 
+from . import jsonnumbers
 from .stream import Invalid
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # the JSON checker has seen them valid
 _SCALAR = r'(?:""|-?[0-9][0-9.eE+-]*|true|false|null)'
-_LINE = rf'(?:(?:"": )?(?:{_SCALAR}|\[\]|\{{\}}|[\[{{])|[\]}}]),?'
+# An indented line: a key and its separator (": ", or ":" as awkward and separators=(",",
+# ":") write it), a value or an opening bracket, or a closing one; then "," or ", " (Python
+# 2.7's indent=N, and separators=(", ", ": ")): one separator of each kind a file.
+_LINE = rf'(?:(?:"": ?)?(?:{_SCALAR}|\[\]|\{{\}}|[\[{{])|[\]}}])(?:, ?)?'
 _BAD_LINE = re.compile(rf"^(?![ \t]*{_LINE}$)", re.MULTILINE)  # a line that is no element
 _NOT_SPACE = re.compile("[\t\n\r]")
 # Number spellings no serializer writes (json.dumps' repr, JSON.stringify, Go, printf's
 # %.17g): an upper-case or unsigned exponent, an exponent with two leading zeros, a
-# fraction ending in a zero (but "1.0"), "1.0e", a float of more than 17 significant
-# digits (a double has no more: the rest is lost). jq writes -0.0 as "-0": allowed.
+# fraction ending in a zero (but "1.0"), "1.0e". A float's digits, its mantissa and its
+# leading zeros: jsonnumbers. jq writes -0.0 as "-0": allowed.
 _ODD_NUMBER = re.compile(r"E|e[0-9]|e[+-]0(?:0|[0-9]{2})|\.[0-9]*[0-9]0(?![0-9])|\.0e")
-_LONG_FLOAT = re.compile(r"(?<![0-9.])(?=[0-9]*[.e])(?:0\.0*)?[1-9](?:\.?[0-9]){17}")
-_DIGITS_18 = re.compile("[1-9][0-9]{17}")  # with the dots taken out: where a long float may be
+
+
+def _odd_why(odd: str) -> str:
+    """Why a spelling is refused, and the remedy where a real writer writes it."""
+    if odd == "E" or (odd[:1] == "." and odd.endswith("0")):
+        # simplejson (use_decimal, its default) writes str(Decimal): 3.140, 1E+2. Admitted,
+        # the trailing zeros and the E form would free about 5 bits a number (docs).
+        return (
+            "a Decimal's spelling, e.g. simplejson's for Decimal('3.140') or Decimal('1E+2'); no serializer "
+            "writes it for a float: convert Decimals with float() before writing, or write them as strings"
+        )
+    return "no serializer writes it"
 
 
 # Escapes no serializer writes (json.dumps, simplejson, JSON.stringify, jq, Go, nlohmann):
@@ -63,14 +78,6 @@ def _raw(judged: str) -> tuple[bool, ...]:
     )
 
 
-def _long_float(skeleton: str) -> re.Match | None:
-    """A float of more than 17 significant digits (the full search costs ten times the
-    file's other checks: it runs only where 18 digits follow each other, dots aside)."""
-    if _DIGITS_18.search(skeleton.replace(".", "")) is None:
-        return None
-    return _LONG_FLOAT.search(skeleton)
-
-
 class Escapes:
     """Escapes as serializers write them, fed the text the JSON checker judged."""
 
@@ -94,6 +101,20 @@ class Escapes:
                 raise Invalid(f"json: {what} both escaped and written as they are (a serializer does one)")
 
 
+MAX_UNIT = 16  # characters of an indentation unit: indent=2, 4, 8, "\t" (JSON.stringify: 10)
+
+
+def _unit(indent: str, line: int) -> str:
+    """The file's indentation unit: spaces or tabs, one kind, at most MAX_UNIT (a pattern
+    of both, or any length, would be bits no reader returns)."""
+    if len(indent) > MAX_UNIT or indent.strip(indent[:1]):
+        raise Invalid(
+            f"json: line {line + 1}: the indentation unit {indent!r} is not what serializers write "
+            f"(up to {MAX_UNIT} spaces, or tabs: one kind)"
+        )
+    return indent
+
+
 class Layout:
     """The white space rules, fed the text the JSON checker judged, token by token."""
 
@@ -101,13 +122,14 @@ class Layout:
         self.mode = ""  # "compact" or "indented" once the second character is seen
         self.head = ""  # the skeleton before the mode is known
         self.held = ""  # compact: a final "," or ":" whose follower is not seen yet
-        self.seps: dict[str, str] = {}  # compact: "," and ":" -> the separator pinned
+        self.seps: dict[str, str] = {}  # "," and ":" -> the separator pinned
         self.tail, self.depth, self.unit, self.lines = "", 0, None, 0  # indented
 
     def feed(self, judged: str, ended: bool) -> None:
         skeleton = _STRING.sub('""', judged) if '"' in judged else judged
-        if odd := _ODD_NUMBER.search(skeleton) or _long_float(skeleton):
-            raise Invalid(f"json: a number spelled with {odd.group()!r} (no serializer writes it)")
+        if odd := _ODD_NUMBER.search(skeleton):
+            raise Invalid(f"json: a number spelled with {odd.group()!r} ({_odd_why(odd.group())})")
+        jsonnumbers.check(skeleton)
         if ended and skeleton.endswith("\n"):
             skeleton = skeleton[:-1]  # the one final newline (checked by the JSON checker)
         if not self.mode:
@@ -127,6 +149,12 @@ class Layout:
         text = text[: len(text) - len(self.held)]
         if _NOT_SPACE.search(text):
             raise Invalid("json: a newline, tab or CR in JSON without indentation (no serializer writes it)")
+        if text.count(" ") != self._separators(text):
+            raise Invalid("json: a space other than the separators' (no serializer writes it)")
+
+    def _separators(self, text: str) -> int:
+        """Pin "," and ":" each to one separator a file ("," or ", "); returns the spaces
+        they take (text holds whole tokens: every ":" a key's, every "," an item's)."""
         spaced = 0
         for sep in (",", ":"):
             count, with_space = text.count(sep), text.count(sep + " ")
@@ -135,8 +163,7 @@ class Layout:
                 if with_space != (count if pinned.endswith(" ") else 0):
                     raise Invalid(f"json: {sep!r} followed by a space in some places, not in others")
                 spaced += with_space
-        if text.count(" ") != spaced:
-            raise Invalid("json: a space other than the separators' (no serializer writes it)")
+        return spaced
 
     def _indented(self, skeleton: str, ended: bool) -> None:
         text = self.tail + skeleton
@@ -147,13 +174,14 @@ class Layout:
         body, self.tail = text[:cut], text[cut + 1 :]
         if bad := _BAD_LINE.search(body):  # every line's content at once, in C
             self._refuse(self.lines + body.count("\n", 0, bad.start()), "")
+        self._separators(body)
         for line in body.split("\n"):
             content = line.lstrip(" \t")
             first, last = content[:1], content[-1:]
             depth = self.depth - (first == "]" or first == "}")
             indent = line[: len(line) - len(content)]
             if self.unit is None and depth == 1:
-                self.unit = indent
+                self.unit = _unit(indent, self.lines)
             if indent != (self.unit or "") * depth:
                 self._refuse(self.lines, f"{depth} indentation units")
             self.depth = depth + (last == "[" or last == "{")  # "[]" and "{}" stay
