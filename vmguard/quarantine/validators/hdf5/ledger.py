@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
+from .oldblocks import Blocks
 from .remains import Remains
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
@@ -69,6 +70,7 @@ class Ledger:
         self.file = file
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
+        self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -97,6 +99,7 @@ class Ledger:
     def settle(self) -> None:
         """No two extents overlap; every byte between them, up to the end-of-file
         address, is zero."""
+        self._prepare()
         pos, last = 0, "the start of the file"
         run: list[int] = []  # the starts of the structures that end, one after another, at pos
         for start in sorted(self.extents):
@@ -108,12 +111,28 @@ class Ledger:
             pos, last = end, what
         self._zeros(pos, self.file.eof, last, run)
 
+    def _prepare(self) -> None:
+        """The unclaimed ranges and the live continuation blocks, for oldblocks.py."""
+        gaps, live, pos = [], [], 0
+        for start in sorted(self.extents):
+            end, what = self.extents[start]
+            if start > pos:
+                gaps.append((pos, start))
+            if what.startswith("a continuation block"):
+                live.append((start, end - start))
+            pos = max(pos, end)
+        if pos < self.file.eof:
+            gaps.append((pos, self.file.eof))
+        self.blocks.prepare(self.file.buf, gaps, live)
+
     def _zeros(self, start: int, end: int, after: str, run: list[int]) -> None:
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if self.remains.explains(buf, (start, end), run):
+                if self.remains.explains(buf, (start, end), run) or self.blocks.explains(
+                    buf, (start, end), run
+                ):
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
