@@ -157,3 +157,12 @@ def test_matching_is_bounded(monkeypatch):
     data, _, _ = _freed()
     monkeypatch.setattr(oldblocks, "MAX_WORK", 10)
     assert "continuation blocks libhdf5 freed (h5repack the file)" in _refusal(data)
+
+
+def test_more_freed_blocks_than_the_header_has_messages_are_refused():
+    """Each block held one message at least: copies of one block beyond that are a
+    channel, not what libhdf5 leaves."""
+    data, _, (start, end) = _freed()
+    block = bytes(data[start:end]).rstrip(b"\0")
+    _check(_placed(data, block * 2))
+    assert "more freed continuation blocks of one object header" in _refusal(_placed(data, block * 24))

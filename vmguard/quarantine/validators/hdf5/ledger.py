@@ -23,6 +23,10 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
     b"SNOD": ", a symbol table node nothing refers to",
     b"HEAP": ", a local heap nothing refers to",
     b"OHDR": ", an object header nothing refers to",
+    b"OCHK": ", an object header continuation block nothing refers to, not one libhdf5 freed as this"
+    " file's headers show (oldblocks.py)",
+    b"FSSE": ", a free-space section list nothing refers to (an older state of a dense storage's heap "
+    "that libhdf5 left: its sections are not recomputable)",
 }
 
 

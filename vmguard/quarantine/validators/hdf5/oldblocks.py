@@ -4,23 +4,29 @@ storage, recomputed.
 A version 2 object header that outgrows its first chunk gets a continuation block (an
 OCHK chunk: its signature, messages, a gap shorter than a message header, the lookup3
 checksum of all that). When the header's links or attributes move to dense storage,
-libhdf5 empties the block and frees it (H5O__move_cont, H5O__chunk_delete) without
-clearing it: what its last flush wrote there stays, reached from nothing, and later
-structures may take its start (H5MF reuses freed space first). That image is a
-structure of the header's earlier state made of messages the file still shows: the
-links and attributes now in its dense storage (the same message encoding), its own
-messages, its link or attribute info message as it was before dense storage
-(moved.before_dense), null messages of zeros. So the visible bytes are recomputed,
-checksum included: a freed block is (its start: where the unclaimed bytes start, where a
-non-zero run in them starts, or where one of the structures just before them starts;
-its messages, each one of those of one header, in the order the block holds them), and
-every byte of it that no later structure covers must be that image's; zeros after it.
-What is free is which of those messages, in which order (log2(messages of the header)
-bits a message), an order field's value below the header's next attribute order and a
-hidden wild byte (moved.py), and which structure took its start (log2(17) bits): the
-checksum of what the file shows pins the rest. What does not fit (a block holding a
-message that changed since, data in a null message, a continuation message naming
-another block) stays refused, naming h5repack."""
+libhdf5 empties the block and frees it without clearing it: what its last flush wrote
+there stays, reached from nothing, and later structures may take its start (libhdf5
+reuses freed space first). That image is a structure of the header's earlier state made
+of messages the file still shows: the links and attributes now in its dense storage (the
+same encoding), its own messages, its link or attribute info message as it was before
+dense storage (moved.before_dense: its next order then, at most the current one), a
+continuation message naming a block (one of the file's continuation blocks, or a freed
+block the unclaimed bytes show, checksum right), and null messages: of zeros, or right
+after a continuation message, the tail of the message libhdf5 moved out to make room for
+it (H5O__alloc_chunk writes the continuation over its start). So a freed block is (its
+start: where the unclaimed bytes start, where a non-zero run in them starts, or where
+one of the 16 structures just before them starts; its messages, each one of those of
+one header, in order) and every byte of it that no later structure covers must be that
+image's, checksum included (one of the choices for what a later structure covers must
+give it); zeros or another freed block after it. At most MAX_HIDDEN whole messages lie
+under later structures, and a null message there only right after a continuation one;
+a header has no more freed blocks than messages.
+What is free: which messages, in which order (log2(messages of the header + 1) bits a
+message), a null message's size (log2(its block) bits), an order field below the
+header's next attribute order, which block a continuation names (log2(blocks)), which
+structure took the start (log2(17) bits). What does not fit (a block holding a message
+that changed since, data in a null message, a block under more later structures, an
+older free-space section list) stays refused, naming h5repack."""
 
 from __future__ import annotations
 
@@ -75,6 +81,7 @@ class Blocks:
     def __init__(self) -> None:
         self.owners: list[Owner] = []
         self.work = 0
+        self.used: dict[int, int] = {}  # id(owner) -> its freed blocks found
         self.chunks: set[tuple[int, int]] = set()  # (address, length) a continuation message may name
 
     def prepare(
@@ -117,8 +124,19 @@ class Blocks:
             for owner in self.owners:
                 for end in self._block(g, owner, start):
                     if self._from(g, end, []):
+                        self._count(owner)
                         return True
         return False
+
+    def _count(self, owner: Owner) -> None:
+        """One more freed block of `owner`: no more than its messages (each block held
+        one at least; a file of more is not what libhdf5 leaves)."""
+        self.used[id(owner)] = self.used.get(id(owner), 0) + 1
+        if self.used[id(owner)] > len(owner.pieces):
+            raise Invalid(
+                f"hdf5: more freed continuation blocks of one object header than it has messages "
+                f"({len(owner.pieces)}): not what libhdf5 leaves (h5repack the file)"
+            )
 
     def _block(self, g: _Gap, owner: Owner, start: int) -> Iterator[int]:
         """The ends of the blocks of `owner` starting at `start` whose image is what the
