@@ -14,7 +14,7 @@ import pytest
 
 from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.quarantine.test_hdf5_moved import LONG, _stepped
-from vmguard.quarantine.validators.hdf5 import ledger, oldblocks
+from vmguard.quarantine.validators.hdf5 import oldblocks, walk
 from vmguard.quarantine.validators.hdf5.checksum import lookup3
 
 np = pytest.importorskip("numpy")
@@ -25,23 +25,12 @@ UNREACHED = "are reached from no structure of the file"
 
 def _gaps(data: bytes | bytearray, zeros: bool = False) -> list[tuple[int, int]]:
     """The unclaimed ranges of the file that hold data, or (zeros) only zeros."""
-    seen: dict[int, tuple[int, str]] = {}
-    settle = ledger.Ledger.settle
-
-    def keep(self: ledger.Ledger) -> None:
-        seen.update(self.extents)
-        settle(self)
-
-    ledger.Ledger.settle = keep  # type: ignore[method-assign]
-    try:
-        _check(data)
-    finally:
-        ledger.Ledger.settle = settle  # type: ignore[method-assign]
+    extents = walk(bytes(data), len(data))
     gaps, pos = [], 0
-    for start in sorted(seen):
+    for start in sorted(extents):
         if start > pos and bool(bytes(data[pos:start]).strip(b"\0")) != zeros:
             gaps.append((pos, start))
-        pos = max(pos, seen[start][0])
+        pos = max(pos, extents[start][0])
     return gaps
 
 

@@ -45,6 +45,7 @@ MAX_WORK = 2_000_000  # bytes compared and checksummed, in all (a crafted file c
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
+_WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _SIGNATURE = b"OCHK"
 
@@ -93,13 +94,12 @@ class Blocks:
         if not self.owners:
             return
         for start, end in gaps:
-            window = bytes(buf[start:end])
-            at = window.find(_SIGNATURE)
-            while at >= 0 and len(self.chunks) <= MAX_CHUNKS:
-                g = _Gap(buf=buf, start=start + at, end=end)
+            for at in _signatures(buf, start, end):
+                if len(self.chunks) > MAX_CHUNKS:
+                    return
+                g = _Gap(buf=buf, start=at, end=end)
                 for owner in self.owners:
-                    self.chunks |= {(g.start, e - g.start) for e in self._block(g, owner, g.start)}
-                at = window.find(_SIGNATURE, at + 1)
+                    self.chunks |= {(at, e - at) for e in self._block(g, owner, at)}
 
     def add(self, owner: Owner) -> None:
         if owner.pieces:
@@ -296,3 +296,14 @@ def _bodies(piece: Piece) -> list[bytes]:
         return [piece.body]
     before, after = piece.body[: piece.wild], piece.body[piece.wild + 1 :]
     return [before + bytes([value]) + after for value in range(piece.most + 1)]
+
+
+def _signatures(buf: bytes | memoryview, start: int, end: int) -> Iterator[int]:
+    """Where OCHK starts in buf[start:end], read a window at a time (a large file's gaps
+    are not copied whole)."""
+    for base in range(start, end, _WINDOW):
+        window = bytes(buf[base : min(end, base + _WINDOW + len(_SIGNATURE) - 1)])
+        at = window.find(_SIGNATURE)
+        while 0 <= at < _WINDOW:
+            yield base + at
+            at = window.find(_SIGNATURE, at + 1)
