@@ -106,6 +106,24 @@ def test_exit_2_bad_input_with_one_line_and_a_failed_event(area, vet_log, setup,
     assert sorted(os.listdir(area / "q")) == ["a.txt"]  # nothing made in the quarantine
 
 
+@pytest.mark.parametrize("bound", ["q", "."])  # the quarantine itself, or a directory holding it
+def test_exit_2_when_to_reaches_the_quarantine_through_a_bind_mount(area, bound):
+    """A bind mount shows the quarantine (or a parent) under another path on the same
+    filesystem: the paths differ, the directory is the same one."""
+    mountpoint = area / "pub" / "mnt"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "--bind", str(area / bound), str(mountpoint)], check=True)
+    try:
+        inside = mountpoint / ("out" if bound == "q" else "q/out")
+        proc = vet(area, "--to", str(inside))
+        assert proc.returncode == 2 and "overlaps the quarantine" in proc.stderr, proc.stderr
+        assert not inside.exists()
+        beside = vet(area, "--to", str(area / "pub" / "run1"))  # the mount alone is no reason
+        assert beside.returncode == 0, beside.stderr
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
 def test_exit_3_when_another_vet_holds_the_lock(area):
     assert vet(area, "--to", str(area / "pub" / "other")).returncode == 0
     fd = os.open(area / "pub" / ".vmguard-staging" / "r.lock", os.O_RDWR | os.O_CREAT, 0o600)

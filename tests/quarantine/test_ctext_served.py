@@ -4,6 +4,7 @@ pass under an honest name and are refused under an active or a lying one."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -267,3 +268,39 @@ def test_a_member_of_a_type_not_allowed_keeps_the_active_name_rule(tmp_path):
     entries, _ = vet_files(tmp_path, files, shipped("batch.yaml", allow_types=("text", "zip")))
     assert entries["j.zip"].reasons == (Reason.TYPE_NOT_ALLOWED,), entries["j.zip"]
     assert entries["h.zip"].reasons == (Reason.TYPE_NOT_ALLOWED, Reason.NAME_TYPE), entries["h.zip"]
+
+
+_PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n" + b"% run summary\n" * 40 + b"%%EOF\n"
+
+
+def test_a_type_the_policy_names_may_keep_its_own_extension(tmp_path):
+    """`{type: application/pdf, validate: head-only}` is the admin choosing to publish PDFs:
+    a PDF named .pdf passes; the exemption is that exact type under its own extension, not
+    a wildcard entry, not another active extension, not other bytes under that name."""
+    batch = shipped("batch.yaml")
+    files = {"report.pdf": _PDF, "report.html": _PDF, "notes.pdf": b"run ok\n" * 20, "x.html.pdf": _PDF}
+    chosen = dataclasses.replace(
+        batch, allow_types=(*batch.allow_types, "application/pdf"), head_only=("application/pdf",)
+    )
+    wildcard = dataclasses.replace(
+        batch, allow_types=(*batch.allow_types, "application/*"), head_only=("application/*",)
+    )
+    verdicts = {}
+    for label, rules in (("chosen", chosen), ("wildcard", wildcard), ("shipped", batch)):
+        entries, _ = vet_files(tmp_path / label, files, rules)
+        verdicts[label] = {n: e.verdict is Verdict.ACCEPTED for n, e in entries.items()}
+        assert entries["report.pdf"].mime == "application/pdf"
+        assert all(Reason.NAME_TYPE in e.reasons for n, e in entries.items() if n != "report.pdf"), entries
+    assert verdicts["chosen"] == {"report.pdf": True, "report.html": False, "notes.pdf": False, "x.html.pdf": False}
+    assert not any(verdicts["wildcard"].values()) and not any(verdicts["shipped"].values())
+    assert (tmp_path / "chosen" / "pub" / "run1" / "report.pdf").read_bytes() == _PDF
+
+
+def test_an_empty_file_keeps_the_active_name_rule_only(tmp_path):
+    """No bytes: nothing to compare a family with (an empty .json or .log is ordinary
+    output), but a name a client runs is refused whatever the bytes, none included."""
+    names = ["run.bat", "a.html", "x.csv.js", "empty.json", "empty.log", "empty.fits", "empty.h5"]
+    entries, _ = vet_files(tmp_path, dict.fromkeys(names, b""), shipped("batch.yaml"))
+    refused = {n for n, e in entries.items() if e.verdict is not Verdict.ACCEPTED}
+    assert refused == {"run.bat", "a.html", "x.csv.js"}
+    assert all(entries[n].reasons == (Reason.NAME_TYPE,) for n in refused)

@@ -69,14 +69,45 @@ def test_the_statistics_count_what_the_walk_reaches(many):
     assert _refusal(many) == ""
 
 
-@pytest.mark.parametrize("field", range(len(EAHD_STATS)), ids=EAHD_STATS)
+def _with_stat(many: bytes, field: str, value) -> bytes:
+    data = bytearray(many)
+    at = many.index(b"EAHD") + 12 + 8 * EAHD_STATS.index(field)
+    put(data, at, value(struct.unpack_from("<Q", data, at)[0]))
+    hd.fix_after(data, many.index(b"EAHD"), 68)
+    return bytes(data)
+
+
+EXACT = [s for s in EAHD_STATS if s != "last"]
+
+
+@pytest.mark.parametrize("field", EXACT)
 @pytest.mark.parametrize("delta", [1, -1, 1 << 32])
 def test_each_statistic_changed_is_refused(many, field, delta):
-    data = bytearray(many)
-    at = many.index(b"EAHD") + 12 + 8 * field
-    put(data, at, struct.unpack_from("<Q", data, at)[0] + delta)
-    hd.fix_after(data, many.index(b"EAHD"), 68)
-    assert "where its blocks make them" in _refusal(bytes(data))
+    assert "where its blocks make them" in _refusal(_with_stat(many, field, lambda v: v + delta))
+
+
+def test_the_last_chunk_set_is_a_high_water_mark(many):
+    """libhdf5 never lowers it (a shrunk dataset keeps the count from before): from the
+    last chunk set now up to the elements its blocks hold, nothing else."""
+    elements = struct.unpack_from("<6Q", many, many.index(b"EAHD") + 12)[5]
+    last = struct.unpack_from("<6Q", many, many.index(b"EAHD") + 12)[4]
+    assert last < elements, "control: room above the last chunk set"
+    assert _refusal(_with_stat(many, "last", lambda v: elements)) == ""
+    for value in (last - 1, elements + 1, 1 << 32):
+        assert "where its blocks make them" in _refusal(_with_stat(many, "last", lambda v, x=value: x)), value
+
+
+@pytest.mark.parametrize("libver", ["v110", "latest"])
+def test_a_dataset_shrunk_after_a_flush_passes(tmp_path, libver):
+    """Attack e: written, flushed, cut back, in a file (libhdf5 gives the freed chunks at
+    its end back when it closes it)."""
+    with h5py.File(tmp_path / "log.h5", "w", libver=libver) as f:
+        d = f.create_dataset("e", data=list(range(1000)), maxshape=(None,), chunks=(100,))
+        d.flush()
+        d.resize((350,))
+    data = (tmp_path / "log.h5").read_bytes()
+    assert struct.unpack_from("<6Q", data, data.index(b"EAHD") + 12)[4] == 10, "control: the old count kept"
+    assert _refusal(data) == ""
 
 
 # ------------------------------------------------------------------ the old fill value message

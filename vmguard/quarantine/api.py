@@ -120,11 +120,27 @@ def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
     could rewrite what is published, its manifest and vmguard's staging and lock."""
     quarantine = os.readlink(f"/proc/self/fd/{root_fd}")  # the directory opened, resolved
     real = os.path.realpath(target)  # symlinked parents resolved; the rest is created
-    if overlaps(real, quarantine):
+    if overlaps(real, quarantine) or _reaches(real, os.fstat(root_fd)):
         raise VetInputError(
             f"--to {to or target}: resolves to {real}, which overlaps the quarantine {quarantine}; "
             "publish outside it"
         )
+
+
+def _reaches(path: str, quarantine: os.stat_result) -> bool:
+    """Whether a directory on the way down to `path` is the quarantine directory itself:
+    a bind mount shows it under another path, which no comparison of paths sees."""
+    here = path
+    while True:
+        try:
+            found = os.stat(here)
+        except OSError:  # not created yet
+            found = None
+        if found is not None and (found.st_dev, found.st_ino) == (quarantine.st_dev, quarantine.st_ino):
+            return True
+        if (parent := os.path.dirname(here)) == here:
+            return False
+        here = parent
 
 
 def _open_quarantine(qpath: Path) -> int:

@@ -18,7 +18,7 @@ from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import archive_reasons
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 
-__all__ = ["EMPTY_TYPE", "admitted", "content_reasons", "executable_format", "type_allowed"]
+__all__ = ["EMPTY_TYPE", "admitted", "chosen_type", "content_reasons", "executable_format", "type_allowed"]
 
 EMPTY_TYPE = "inode/x-empty"
 
@@ -66,6 +66,13 @@ def admitted(mime: str, validator: str | None, policy: QuarantinePolicy) -> bool
         elif type_allowed(mime, (entry,)) and (validator is not None or entry in policy.head_only):
             return True
     return False
+
+
+def chosen_type(answer: Answer, policy: QuarantinePolicy) -> str | None:
+    """The file's MIME type when no validator checked it and the policy names exactly that
+    type as `validate: head-only` (not a `major/*`): the admin chose to publish it."""
+    mime, validator = answer.parts[0] if answer.parts else (answer.mime, None)
+    return mime if validator is None and mime in policy.head_only else None
 
 
 _PROBLEMS = {

@@ -40,7 +40,7 @@ RING = 32  # chunk buffers: hashing, writing and reading the next overlap. 4 gro
 # of a 2 GiB vet; 32: 2.5-4.0 s; 64: 1.6-2.6 s for 32 MiB more memory)
 GROUP = 8  # chunks written by one system call: an 8 MiB direct write is several requests
 # the disk works on at once (the kernel splits it); one 1 MiB write at a time left a
-# virtual disk idle between them. RING > GROUP: a buffer read into is never still unwritten
+# virtual disk idle between them. A buffer is read into again only when written (_free).
 THREADED_HASH_MIN = 8 << 20  # smaller files: a thread hand-off costs more than it saves
 WRITEBACK_EVERY = 8 << 20  # large files through the cache: hand each 8 MiB to the disk at once
 DIRECT_MIN = 8 << 20  # files at least this large are written with O_DIRECT
@@ -272,6 +272,7 @@ class _Stream:
         self.busy: list[tuple[Future | None, int]] = [(None, 0)] * len(self.buffers)
         self.unwritten: list[tuple[int, int, memoryview]] = []  # (buffer, offset, bytes) not handed over
         self.grouped = 0  # buffers with bytes in `unwritten`
+        self.queued: set[int] = set()  # their numbers: such a buffer is handed over before reuse
         self.hashing: Future | None = None  # the last chunk handed to the hash thread
         self.total, self.head, self.turn = 0, b"", 0
 
@@ -299,6 +300,7 @@ class _Stream:
         view = memoryview(self.buffers[i])
         self.unwritten += [(i, start + a, view[a:b]) for a, b in runs]
         self.grouped += bool(runs)
+        self.queued.update([i] if runs else [])
         if self.grouped >= GROUP:
             self._write()
 
@@ -317,7 +319,7 @@ class _Stream:
         ticket = self.writer.submit(self._write_runs, runs)
         for i, _, _ in self.unwritten:
             self.busy[i] = (self.busy[i][0], ticket)
-        self.unwritten, self.grouped = [], 0
+        self.unwritten, self.grouped, self.queued = [], 0, set()
 
     def _write_runs(self, runs: list[tuple[int, list[memoryview]]]) -> None:
         for pos, chunks in runs:
@@ -341,6 +343,8 @@ class _Stream:
         return self.hashing
 
     def _free(self, i: int) -> None:
+        if i in self.queued:  # its bytes wait for GROUP buffers of data, and a run of zero
+            self._write()  # buffers (never written) went round the whole ring meanwhile
         hashed, written = self.busy[i]
         self.busy[i] = (None, 0)
         if hashed is not None:
@@ -349,7 +353,7 @@ class _Stream:
             self.writer.wait(written)
 
     def finish(self) -> None:
-        self.unwritten, self.grouped = [], 0  # after a failure: what was not handed over is never written
+        self.unwritten, self.grouped, self.queued = [], 0, set()  # after a failure: never written
         for i in range(len(self.buffers)):
             self._free(i)
         if self.hashing is not None:

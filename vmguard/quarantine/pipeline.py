@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
 from vmguard.quarantine import hooks, served, structure
-from vmguard.quarantine.content import EMPTY_TYPE, content_reasons, executable_format
+from vmguard.quarantine.content import EMPTY_TYPE, chosen_type, content_reasons, executable_format
 from vmguard.quarantine.copy import Content, Copier, Place, open_source
 from vmguard.quarantine.destination import Destination
 from vmguard.quarantine.detect import Detector, Pending
@@ -303,7 +303,10 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if content.size and answer is not None:  # what a client makes of the name (served.py)
         validators = tuple(v for _, v in answer.parts)
-        found += served.name_reasons(outcome.node.parts[-1], validators, admitted=not found)
+        chosen = chosen_type(answer, policy)
+        found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen)
+    elif not content.size:  # no bytes to compare the name with: only names a client runs
+        found += served.name_reasons(outcome.node.parts[-1], (), admitted=False)
     if answer is None and content.size:  # why: the worker crashed, or ran out of time
         lost = Reason.DETECTOR_TIMEOUT if outcome.mime.timed_out() else Reason.TYPE_UNKNOWN
         found = [(lost, outcome.mime.why_none()) if r is Reason.TYPE_UNKNOWN else (r, d) for r, d in found]

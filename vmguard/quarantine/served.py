@@ -18,6 +18,8 @@ client that unpacks the archive gets as a file of that name.
 
 from __future__ import annotations
 
+import mimetypes
+
 from vmguard.quarantine.model import Reason
 
 
@@ -56,6 +58,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "zip": ("zip",),
 }
 _REMEDY = "rename it (e.g. to .txt or .dat) or leave it out"
+# Python's built-in extension table only (no /etc/mime.types): the same answer on every host.
+_STANDARD = mimetypes.MimeTypes()
 
 
 def extensions(name: str) -> list[str]:
@@ -67,17 +71,19 @@ def extensions(name: str) -> list[str]:
 
 
 def name_reasons(
-    name: str, validators: tuple[str | None, ...], admitted: bool = True
+    name: str, validators: tuple[str | None, ...], admitted: bool = True, chosen: str | None = None
 ) -> list[tuple[Reason, str]]:
     """Why a file of this name must not be published. `validators` checked its bytes: the
     file's, then what it holds (a gzip's inner file, named by the extension before .gz,
     which gunzip gives it). The name is compared with the bytes' families only when the
-    bytes were `admitted`: otherwise the content's own reason says more."""
+    bytes were `admitted`: otherwise the content's own reason says more. `chosen` is the
+    file's MIME type when the policy names that exact type (`{type: application/pdf,
+    validate: head-only}`): its own extension is then what the admin chose to publish."""
     exts = extensions(name)
     if not exts:
         return []
     last = exts[-1]
-    if last in BROWSER_ACTIVE or last in WINDOWS_ACTIVE:
+    if (last in BROWSER_ACTIVE or last in WINDOWS_ACTIVE) and not announces(last, chosen):
         client = "a browser runs it as a page or script" if last in BROWSER_ACTIVE else "Windows runs it"
         return [(Reason.NAME_TYPE, f"the name ends in .{last}: {client}, whatever its bytes; {_REMEDY}")]
     if inner := next((e for e in exts[:-1] if e in BROWSER_ACTIVE), None):
@@ -93,6 +99,11 @@ def name_reasons(
         named.append(("tar" if last == "tgz" else exts[-2] if len(exts) > 1 else "", validators[1]))
     found = (_mismatch(ext, validator) for ext, validator in named)
     return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
+
+
+def announces(ext: str, mime: str | None) -> bool:
+    """Whether a web server types a file named .ext as exactly `mime`."""
+    return mime is not None and _STANDARD.guess_type(f"x.{ext}")[0] == mime
 
 
 def _mismatch(ext: str, validator: str | None) -> str | None:

@@ -158,3 +158,32 @@ class Remains:
             return False
         left[size] -= 1
         return True
+
+
+
+def stale_free_header(padding: bytes, covered: int, offset: int, size: int) -> bool:
+    """Whether the padding after a name at `offset` of a heap of `size` bytes is what a
+    free block libhdf5 wrote there at a flush leaves: the name, inserted at that block's
+    start later, covers the first `covered` bytes of the block's 16-byte header, and
+    H5HL_insert writes no padding, so the header's next bytes stay (next: _NONE or a
+    later offset; size: from 16 to the heap's end)."""
+    window = (covered, covered + len(padding))
+    if window[1] > _FREE_HEADER:
+        return False
+    nexts = ((_NONE, _NONE), (offset + 8, size - _FREE_HEADER))
+    return any(_fits(padding, window, 0, bounds) for bounds in nexts) and _fits(
+        padding, window, 8, (_FREE_HEADER, size - offset)
+    )
+
+
+def _fits(padding: bytes, window: tuple[int, int], field: int, bounds: tuple[int, int]) -> bool:
+    """Whether a value in bounds, as the 8 little-endian bytes of the header at `field`, has
+    the padding's bytes where the window (the padding's place in the header) meets them."""
+    first, last = max(window[0], field), min(window[1], field + 8)
+    if first >= last:
+        return True  # the padding holds none of this field's bytes
+    known = int.from_bytes(padding[first - window[0] : last - window[0]], "little")
+    low_bits, high_bits = 8 * (first - field), 8 * (last - field)
+    fixed = known << low_bits  # values matching: h << high_bits | fixed | (below low_bits)
+    h = max(0, -(-(bounds[0] - fixed - (1 << low_bits) + 1) // (1 << high_bits)))
+    return max(bounds[0], (h << high_bits) | fixed) <= bounds[1]

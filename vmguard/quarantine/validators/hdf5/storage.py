@@ -100,7 +100,8 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
         padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
-        if segment[end + 1 : padded_end].strip(b"\0"):
+        padding = segment[end + 1 : padded_end]
+        if padding.strip(b"\0") and not remains.stale_free_header(padding, end + 1 - offset, offset, size):
             raise Invalid(
                 f"hdf5: the padding after the link name at {data + offset} in {name} holds data "
                 "(names are padded to 8 bytes with zeros; the remains of a deleted link: h5repack the file)"
