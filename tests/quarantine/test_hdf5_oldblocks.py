@@ -155,3 +155,11 @@ def test_more_freed_blocks_than_the_header_has_messages_are_refused():
     block = bytes(data[start:end]).rstrip(b"\0")
     _check(_placed(data, block * 2))
     assert "more freed continuation blocks of one object header" in _refusal(_placed(data, block * 24))
+
+
+def test_an_older_free_space_section_list_stays_refused_naming_it():
+    """Attributes flushed after each addition past 8: libhdf5 leaves an older section
+    list of the dense storage's heap, whose sections vmguard cannot recompute."""
+    data = _stepped("every", "attributes", 4, 9, LONG)
+    refusal = _refusal(data)
+    assert "a free-space section list nothing refers to" in refusal and "h5repack the file" in refusal
