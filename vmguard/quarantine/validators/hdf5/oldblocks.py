@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_WORK = 2_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
+NODE = 64  # the work a step of the search counts, whatever it compares
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
@@ -150,6 +151,7 @@ class Blocks:
         """The ends of the blocks whose image starts with `parts` (each a choice of
         equally long byte strings: one where the gap shows it) and goes on at `at`:
         after its messages, a gap shorter than a message header, then its checksum."""
+        self._spend(NODE)  # hidden messages compare no bytes: each step costs still
         for gap in range(4 + owner.order):
             end = at + gap + 4
             shown = end > g.start and self._shows(g, at, bytes(gap)) and self._ends(g, end)
@@ -192,6 +194,7 @@ class Blocks:
         alike: dict[bytes, list[bytes]] = {}
         for piece in owner.pieces:
             if at + width + len(piece.body) <= g.start:
+                self._spend(len(piece.body) * (piece.most + 1 if piece.wild >= 0 else 1))
                 alike.setdefault(piece.head, []).extend(_bodies(piece))
             else:
                 yield from self._shown(g, owner, piece, at)
