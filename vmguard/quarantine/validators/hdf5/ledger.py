@@ -106,14 +106,27 @@ class Ledger:
         self._prepare()
         pos, last = 0, "the start of the file"
         run: list[int] = []  # the starts of the structures that end, one after another, at pos
+        later: list[tuple[int, int, str, list[int]]] = []  # gaps not explained (yet)
         for start in sorted(self.extents):
             end, what = self.extents[start]
             if start < pos:
                 raise Invalid(f"hdf5: {what} ({start}..{end}) overlaps {last} (which ends at {pos})")
-            self._zeros(pos, start, last, run)
+            self._zeros(pos, start, last, run, later)
             run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last, run)
+        self._zeros(pos, self.file.eof, last, run, later)
+        self._again(later)
+
+    def _again(self, later: list[tuple[int, int, str, list[int]]]) -> None:
+        """The gaps not explained, tried again while freed blocks found since (which a
+        freed block's continuation message may name: oldblocks.py) explain more."""
+        while later:
+            found = len(self.blocks.chunks)
+            retry, later = later, []
+            for gap in retry:
+                self._zeros(*gap, later)
+            if len(self.blocks.chunks) == found and later:
+                self._zeros(*later[0], None)  # raises
 
     def _prepare(self) -> None:
         """The unclaimed ranges and the live continuation blocks, for oldblocks.py."""
@@ -129,7 +142,16 @@ class Ledger:
             gaps.append((pos, self.file.eof))
         self.blocks.prepare(self.file.buf, gaps, live)
 
-    def _zeros(self, start: int, end: int, after: str, run: list[int]) -> None:
+    def _zeros(
+        self,
+        start: int,
+        end: int,
+        after: str,
+        run: list[int],
+        later: list[tuple[int, int, str, list[int]]] | None,
+    ) -> None:
+        """The bytes of a gap are zeros or what remains.py or oldblocks.py explain; a gap
+        that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
@@ -138,8 +160,11 @@ class Ledger:
                     buf, (start, end), run
                 ):
                     return
+                if later is not None and self.blocks.owners:
+                    later.append((start, end, after, run))
+                    return
                 first = at + len(window) - len(window.lstrip(b"\0"))
-                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
+                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "") + self.blocks.note()
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "

@@ -11,7 +11,7 @@ of messages the file still shows: the links and attributes now in its dense stor
 same encoding), its own messages, its link or attribute info message as it was before
 dense storage (moved.before_dense: its next order then, at most the current one), a
 continuation message naming a block (one of the file's continuation blocks, or a freed
-block the unclaimed bytes show, checksum right), and null messages: of zeros, or right
+block found: the gaps not explained are tried again once more are), and null messages: of zeros, or right
 after a continuation message, the tail of the message libhdf5 moved out to make room for
 it (H5O__alloc_chunk writes the continuation over its start). So a freed block is (its
 start: where the unclaimed bytes start, where a non-zero run in them starts, or where
@@ -94,13 +94,16 @@ class Blocks:
         self.chunks = set(live)
         if not self.owners:
             return
-        for start, end in gaps:
-            for at in _signatures(buf, start, end):
-                if len(self.chunks) > MAX_CHUNKS:
-                    return
-                g = _Gap(buf=buf, start=at, end=end)
-                for owner in self.owners:
-                    self.chunks |= {(at, e - at) for e in self._block(g, owner, at)}
+        try:
+            for start, end in gaps:
+                for at in _signatures(buf, start, end):
+                    if len(self.chunks) > MAX_CHUNKS:
+                        return
+                    g = _Gap(buf=buf, start=at, end=end)
+                    for owner in self.owners:
+                        self.chunks |= {(at, e - at) for e in self._block(g, owner, at)}
+        except _Exhausted:
+            return  # what is left unexplained is refused, naming the bound (note)
 
     def add(self, owner: Owner) -> None:
         if owner.pieces:
@@ -109,10 +112,19 @@ class Blocks:
     def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
         """Whether the unclaimed bytes of `gap` are freed blocks (the first may start
         where one of the structures right before it starts: `reused`) and zeros."""
-        if not self.owners:
+        if not self.owners or self.work > MAX_WORK:
             return False
         g = _Gap(buf=buf, start=gap[0], end=gap[1])
-        return self._from(g, gap[0], [*reused, gap[0]])
+        try:
+            return self._from(g, gap[0], [*reused, gap[0]])
+        except _Exhausted:
+            return False
+
+    def note(self) -> str:
+        """What a refusal adds when the search stopped at its bound."""
+        if self.work <= MAX_WORK:
+            return ""
+        return f"; matching the continuation blocks libhdf5 freed stopped after {MAX_WORK} bytes compared"
 
     def _from(self, g: _Gap, pos: int, starts: list[int]) -> bool:
         """The bytes from pos are zeros and freed blocks, the first starting at one of
@@ -126,6 +138,7 @@ class Blocks:
                 for end in self._block(g, owner, start):
                     if self._from(g, end, []):
                         self._count(owner)
+                        self.chunks.add((start, end - start))  # a block other blocks may name
                         return True
         return False
 
@@ -287,10 +300,11 @@ class Blocks:
     def _spend(self, n: int) -> None:
         self.work += n
         if self.work > MAX_WORK:
-            raise Invalid(
-                f"hdf5: more than {MAX_WORK} bytes compared to match the continuation blocks libhdf5 "
-                "freed (h5repack the file)"
-            )
+            raise _Exhausted  # the gap is refused as unexplained, naming the bound (note)
+
+
+class _Exhausted(Exception):
+    """The work bound is spent: no more blocks are searched for in this file."""
 
 
 def _bodies(piece: Piece) -> list[bytes]:
