@@ -10,17 +10,18 @@ reuses freed space first). That image is a structure of the header's earlier sta
 of messages the file still shows: the links and attributes now in its dense storage (the
 same encoding), its own messages, its link or attribute info message as it was before
 dense storage (moved.before_dense: its next order then, at most the current one), a
-continuation message naming a block (one of the file's continuation blocks, or a freed
-block found: the gaps not explained are tried again once more are), and null messages: of zeros, or right
-after a continuation message, the tail of the message libhdf5 moved out to make room for
-it (H5O__alloc_chunk writes the continuation over its start). So a freed block is (its
+continuation message naming a block (one of the file's continuation blocks or of the
+freed blocks found: the ledger tries unexplained gaps again while more are found), and
+null messages: of zeros, or right after a continuation message, the tail of the message
+libhdf5 moved out to make room for it (H5O__alloc_chunk writes the continuation over its
+start). So a freed block is (its
 start: where the unclaimed bytes start, where a non-zero run in them starts, or where
 one of the 16 structures just before them starts; its messages, each one of those of
 one header, in order) and every byte of it that no later structure covers must be that
 image's, checksum included (one of the choices for what a later structure covers must
 give it); zeros or another freed block after it. At most MAX_HIDDEN whole messages lie
 under later structures, and a null message there only right after a continuation one;
-a header has no more freed blocks than messages.
+a header has no more freed blocks than messages; the search stops at MAX_WORK.
 What is free: which messages, in which order (log2(messages of the header + 1) bits a
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
