@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
+from .oldblocks import Blocks
 from .remains import Remains
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
@@ -22,6 +23,10 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
     b"SNOD": ", a symbol table node nothing refers to",
     b"HEAP": ", a local heap nothing refers to",
     b"OHDR": ", an object header nothing refers to",
+    b"OCHK": ", an object header continuation block nothing refers to, not one libhdf5 freed as this"
+    " file's headers show (oldblocks.py)",
+    b"FSSE": ", a free-space section list nothing refers to (an older state of a dense storage's heap "
+    "that libhdf5 left: its sections are not recomputable)",
 }
 
 
@@ -69,6 +74,7 @@ class Ledger:
         self.file = file
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
+        self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -97,26 +103,68 @@ class Ledger:
     def settle(self) -> None:
         """No two extents overlap; every byte between them, up to the end-of-file
         address, is zero."""
+        self._prepare()
         pos, last = 0, "the start of the file"
         run: list[int] = []  # the starts of the structures that end, one after another, at pos
+        later: list[tuple[int, int, str, list[int]]] = []  # gaps not explained (yet)
         for start in sorted(self.extents):
             end, what = self.extents[start]
             if start < pos:
                 raise Invalid(f"hdf5: {what} ({start}..{end}) overlaps {last} (which ends at {pos})")
-            self._zeros(pos, start, last, run)
+            self._zeros(pos, start, last, run, later)
             run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last, run)
+        self._zeros(pos, self.file.eof, last, run, later)
+        self._again(later)
 
-    def _zeros(self, start: int, end: int, after: str, run: list[int]) -> None:
+    def _again(self, later: list[tuple[int, int, str, list[int]]]) -> None:
+        """The gaps not explained, tried again while freed blocks found since (which a
+        freed block's continuation message may name: oldblocks.py) explain more."""
+        while later:
+            found = len(self.blocks.chunks)
+            retry, later = later, []
+            for gap in retry:
+                self._zeros(*gap, later)
+            if len(self.blocks.chunks) == found and later:
+                self._zeros(*later[0], None)  # raises
+
+    def _prepare(self) -> None:
+        """The unclaimed ranges and the live continuation blocks, for oldblocks.py."""
+        gaps, live, pos = [], [], 0
+        for start in sorted(self.extents):
+            end, what = self.extents[start]
+            if start > pos:
+                gaps.append((pos, start))
+            if what.startswith("a continuation block"):
+                live.append((start, end - start))
+            pos = max(pos, end)
+        if pos < self.file.eof:
+            gaps.append((pos, self.file.eof))
+        self.blocks.prepare(self.file.buf, gaps, live)
+
+    def _zeros(
+        self,
+        start: int,
+        end: int,
+        after: str,
+        run: list[int],
+        later: list[tuple[int, int, str, list[int]]] | None,
+    ) -> None:
+        """The bytes of a gap are zeros or what remains.py or oldblocks.py explain; a gap
+        that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if self.remains.explains(buf, (start, end), run):
+                if self.remains.explains(buf, (start, end), run) or self.blocks.explains(
+                    buf, (start, end), run
+                ):
+                    return
+                if later is not None and self.blocks.owners:
+                    later.append((start, end, after, run))
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
-                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
+                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "") + self.blocks.note()
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import dense
+from . import dense, oldblocks
 
 if TYPE_CHECKING:
     from .ledger import File
@@ -137,7 +137,7 @@ def _sources(
     for m in real:
         headers |= {struct.pack("<BHB", m.kind, m.size, flags) for flags in (0, m.flags)}
     slices = [(f.bytes(m.at, m.size, "a message"), -1) for m in real]
-    slices += [_before_dense(f, m) for m in real if m.kind in _INFO]
+    slices += [before_dense(f, m) for m in real if m.kind in _INFO]
     slices += [(f.bytes(at, size, "a dense object"), -1) for _, at, size in moved]
     slices = [(raw, wild) for raw, wild in slices if raw.strip(b"\0")]
     return Sources(
@@ -152,7 +152,7 @@ def _sources(
     )
 
 
-def _before_dense(f: File, m: Message) -> tuple[bytes, int]:
+def before_dense(f: File, m: Message) -> tuple[bytes, int]:
     """A link or attribute info message as libhdf5 wrote it before dense storage: no heap,
     no index, and when it tracks creation order, the next order then: below 256 (the most
     a header keeps: choices.py), its low byte any value (the wild offset)."""
@@ -248,3 +248,29 @@ def _common(data: bytes, i: int, source: tuple[bytes, int], o: int, budget: Budg
     while n < most and (data[i + n] == piece[o + n] or n == wild):
         n += 1
     return n
+
+
+def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None:
+    """The header just walked, as an owner of freed blocks, if it has dense storage (its
+    messages moved: moved.py)."""
+    objects = w.dense.get(w.at, [])
+    if not objects:
+        return
+    f = w.file
+    following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
+    real = [m for m in messages if m.kind != 0]
+    pieces = [_piece(m.kind, m.flags, f.bytes(m.at, m.size, "a message")) for m in real]
+    for m in real:
+        if m.kind in (0x02, 0x15):
+            body, wild = before_dense(f, m)
+            most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
+            pieces.append(_piece(m.kind, m.flags, body, wild, most))
+    small = [(kind, at, size) for kind, at, size in objects if size < 1 << 16]  # a header's can hold
+    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in small]
+    order = 2 if any(m.order is not None for m in messages) else 0
+    owner = oldblocks.Owner(pieces=tuple(dict.fromkeys(pieces)), order=order, orders=max(1, following or 0))
+    w.ledger.blocks.add(owner)
+
+
+def _piece(kind: int, flags: int, body: bytes, wild: int = -1, most: int = 255) -> oldblocks.Piece:
+    return oldblocks.Piece(head=struct.pack("<BHB", kind, len(body), flags), body=body, wild=wild, most=most)

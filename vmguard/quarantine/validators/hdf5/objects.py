@@ -131,6 +131,7 @@ class Walker:
             self.take(m, what, first)
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
+        moved.owner(self, messages, first)
         arrangement.check(messages, first, self.continued, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)

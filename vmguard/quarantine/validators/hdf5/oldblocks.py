@@ -1,0 +1,327 @@
+"""The continuation blocks libhdf5 frees when an object header's messages move to dense
+storage, recomputed.
+
+A version 2 object header that outgrows its first chunk gets a continuation block (an
+OCHK chunk: its signature, messages, a gap shorter than a message header, the lookup3
+checksum of all that). When the header's links or attributes move to dense storage,
+libhdf5 empties the block and frees it without clearing it: what its last flush wrote
+there stays, reached from nothing, and later structures may take its start (libhdf5
+reuses freed space first). That image is a structure of the header's earlier state made
+of messages the file still shows: the links and attributes now in its dense storage (the
+same encoding), its own messages, its link or attribute info message as it was before
+dense storage (moved.before_dense: its next order then, at most the current one), a
+continuation message naming a block (one of the file's continuation blocks or of the
+freed blocks found: the ledger tries unexplained gaps again while more are found), and
+null messages: of zeros, or right after a continuation message, the tail of the message
+libhdf5 moved out to make room for it (H5O__alloc_chunk writes the continuation over its
+start). So a freed block is (its
+start: where the unclaimed bytes start, where a non-zero run in them starts, or where
+one of the 16 structures just before them starts; its messages, each one of those of
+one header, in order) and every byte of it that no later structure covers must be that
+image's, checksum included (one of the choices for what a later structure covers must
+give it); zeros or another freed block after it. At most MAX_HIDDEN whole messages lie
+under later structures, and a null message there only right after a continuation one;
+a header has no more freed blocks than messages; the search stops at MAX_WORK.
+What is free: which messages, in which order (log2(messages of the header + 1) bits a
+message), a null message's size (log2(its block) bits), an order field below the
+header's next attribute order, which block a continuation names (log2(blocks)), which
+structure took the start (log2(17) bits). What does not fit (a block holding a message
+that changed since, data in a null message, a block under more later structures, an
+older free-space section list) stays refused, naming h5repack."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from itertools import product
+from typing import TYPE_CHECKING
+
+from ..stream import Invalid
+from .checksum import lookup3
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+MAX_WORK = 2_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
+MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
+MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
+NODE = 64  # the work a step of the search counts, whatever it compares
+MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
+_WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
+_CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
+_SIGNATURE = b"OCHK"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Piece:
+    """One message a freed block may hold: its header (type, size, flags) and data."""
+
+    head: bytes
+    body: bytes
+    wild: int  # the offset in body of a byte any value up to `most` matches (-1: none)
+    most: int = 255
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Owner:
+    """What the freed blocks of one version 2 object header may hold."""
+
+    pieces: tuple[Piece, ...]
+    order: int  # the width of each message's order field (0 or 2)
+    orders: int  # an order field's values: below this
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Gap:
+    buf: bytes | memoryview
+    start: int  # bytes before it are a later structure's: not the block's (hidden)
+    end: int
+
+
+class Blocks:
+    """The owners of one file and the work spent matching freed blocks against them."""
+
+    def __init__(self) -> None:
+        self.owners: list[Owner] = []
+        self.work = 0
+        self.used: dict[int, int] = {}  # id(owner) -> its freed blocks found
+        self.chunks: set[tuple[int, int]] = set()  # (address, length) a continuation message may name
+
+    def prepare(
+        self, buf: bytes | memoryview, gaps: list[tuple[int, int]], live: list[tuple[int, int]]
+    ) -> None:
+        """The blocks a stale continuation message may name: the header's continuation
+        blocks (`live`) and the freed blocks whose start the unclaimed bytes show."""
+        self.chunks = set(live)
+        if not self.owners:
+            return
+        try:
+            for start, end in gaps:
+                for at in _signatures(buf, start, end):
+                    if len(self.chunks) > MAX_CHUNKS:
+                        return
+                    g = _Gap(buf=buf, start=at, end=end)
+                    for owner in self.owners:
+                        self.chunks |= {(at, e - at) for e in self._block(g, owner, at)}
+        except _Exhausted:
+            return  # what is left unexplained is refused, naming the bound (note)
+
+    def add(self, owner: Owner) -> None:
+        if owner.pieces:
+            self.owners.append(owner)
+
+    def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
+        """Whether the unclaimed bytes of `gap` are freed blocks (the first may start
+        where one of the structures right before it starts: `reused`) and zeros."""
+        if not self.owners or self.work > MAX_WORK:
+            return False
+        g = _Gap(buf=buf, start=gap[0], end=gap[1])
+        try:
+            return self._from(g, gap[0], [*reused, gap[0]])
+        except _Exhausted:
+            return False
+
+    def note(self) -> str:
+        """What a refusal adds when the search stopped at its bound."""
+        if self.work <= MAX_WORK:
+            return ""
+        return f"; matching the continuation blocks libhdf5 freed stopped after {MAX_WORK} bytes compared"
+
+    def _from(self, g: _Gap, pos: int, starts: list[int]) -> bool:
+        """The bytes from pos are zeros and freed blocks, the first starting at one of
+        `starts` (then: at a non-zero byte)."""
+        window = bytes(g.buf[pos : g.end])
+        nonzero = len(window) - len(window.lstrip(b"\0"))
+        if nonzero == len(window):
+            return True
+        for start in dict.fromkeys([*reversed(starts), pos + nonzero]):  # the nearest first
+            for owner in self.owners:
+                for end in self._block(g, owner, start):
+                    if self._from(g, end, []):
+                        self._count(owner)
+                        self.chunks.add((start, end - start))  # a block other blocks may name
+                        return True
+        return False
+
+    def _count(self, owner: Owner) -> None:
+        """One more freed block of `owner`: no more than its messages (each block held
+        one at least; a file of more is not what libhdf5 leaves)."""
+        self.used[id(owner)] = self.used.get(id(owner), 0) + 1
+        if self.used[id(owner)] > len(owner.pieces):
+            raise Invalid(
+                f"hdf5: more freed continuation blocks of one object header than it has messages "
+                f"({len(owner.pieces)}): not what libhdf5 leaves (h5repack the file)"
+            )
+
+    def _block(self, g: _Gap, owner: Owner, start: int) -> Iterator[int]:
+        """The ends of the blocks of `owner` starting at `start` whose image is what the
+        gap shows of it (every byte at or after g.start)."""
+        if self._shows(g, start, _SIGNATURE):
+            yield from self._messages(g, owner, start + 4, [(_SIGNATURE,)], 0, False)
+
+    def _messages(
+        self, g: _Gap, owner: Owner, at: int, parts: list[tuple[bytes, ...]], n: int, after: bool
+    ) -> Iterator[int]:
+        """The ends of the blocks whose image starts with `parts` (each a choice of
+        equally long byte strings: one where the gap shows it) and goes on at `at`:
+        after its messages, a gap shorter than a message header, then its checksum."""
+        self._spend(NODE)  # hidden messages compare no bytes: each step costs still
+        for gap in range(4 + owner.order):
+            end = at + gap + 4
+            shown = end > g.start and self._shows(g, at, bytes(gap)) and self._ends(g, end)
+            if shown and self._summed(g, parts, at, gap):
+                yield end
+        if n >= MAX_MESSAGES:
+            return
+        for message in self._candidates(g, owner, at, after):
+            size = sum(len(part[0]) for part in message if part)
+            if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN):  # all n + 1 hidden
+                continue  # a later structure covers more of it than the sweeps show
+            following = message[0] == (_CONTINUATION,)
+            yield from self._messages(g, owner, at + size, parts + message, n + 1, following)
+
+    def _ends(self, g: _Gap, end: int) -> bool:
+        """A block may end at `end`: it shows data (what shows only zeros needs no
+        block), and zeros or another block's signature follow."""
+        if not bytes(g.buf[g.start : end]).strip(b"\0"):
+            return False
+        rest = bytes(g.buf[end : min(g.end, end + 4)])
+        return not rest.strip(b"\0") or rest == _SIGNATURE[: len(rest)]
+
+    def _summed(self, g: _Gap, parts: list[tuple[bytes, ...]], at: int, gap: int) -> bool:
+        """One choice of the hidden parts makes the checksum the gap shows at at + gap."""
+        tail = bytes(gap)
+        size = sum(len(part[0]) for part in parts) + gap
+        for choice in product(*parts):
+            self._spend(size)
+            if self._shows(g, at + gap, lookup3(b"".join(choice) + tail).to_bytes(4, "little")):
+                return True
+        return False
+
+    def _candidates(self, g: _Gap, owner: Owner, at: int, after: bool) -> Iterator[list[tuple[bytes, ...]]]:
+        """The messages that may lie at `at`, as parts: the owner's pieces (those of one
+        header alike where all of it is hidden); a continuation message naming a block;
+        a null message of zeros, its size as shown, or where hidden right after a
+        continuation message (the rest of the message libhdf5 moved out to make room
+        for it: H5O__alloc_chunk), up to the owner's largest message."""
+        width = 4 + owner.order
+        alike: dict[bytes, list[bytes]] = {}
+        for piece in owner.pieces:
+            if at + width + len(piece.body) <= g.start:
+                self._spend(len(piece.body) * (piece.most + 1 if piece.wild >= 0 else 1))
+                alike.setdefault(piece.head, []).extend(_bodies(piece))
+            else:
+                yield from self._shown(g, owner, piece, at)
+        for head, bodies in alike.items():
+            yield [(head,), self._values(g, at + 4, owner.order, owner.orders), tuple(bodies)]
+        named = tuple(struct.pack("<QQ", *c) for c in sorted(self.chunks))
+        if at + width + 16 <= g.start:
+            yield [(_CONTINUATION,), self._values(g, at + 4, owner.order, owner.orders), named]
+        elif self._shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
+            shown = struct.unpack_from("<QQ", g.buf, at + width)
+            if shown in self.chunks or self._chunk(g.buf, *shown):
+                yield [
+                    (_CONTINUATION,),
+                    self._values(g, at + 4, owner.order, owner.orders),
+                    (struct.pack("<QQ", *shown),),
+                ]
+        yield from self._nulls(g, owner, at, after)
+
+    def _nulls(self, g: _Gap, owner: Owner, at: int, after: bool) -> Iterator[list[tuple[bytes, ...]]]:
+        """A null message at `at`: of the size its header shows (any, up to the owner's
+        largest message, where hidden), holding zeros or, right after a continuation
+        message, the tail of the message libhdf5 moved out to make room for it (the
+        continuation message took its start: H5O__alloc_chunk)."""
+        width = 4 + owner.order
+        if at >= g.start and at + 4 <= g.end:
+            kind, size, flags = struct.unpack_from("<BHB", g.buf, at)
+            sizes = range(size, size + 1) if kind == 0 and flags == 0 and size else range(0)
+        elif after:  # hidden: only where libhdf5 puts one (never empty: it leaves a gap)
+            sizes = range(1, min(max(len(p.body) for p in owner.pieces), g.end - at) + 1)
+        else:
+            sizes = range(0)
+        for size in sizes:
+            head = struct.pack("<BHB", 0, size, 0)
+            bodies = {bytes(size)}
+            if after:
+                bodies |= {p.body[16 + width :] for p in owner.pieces if len(p.body) == 16 + width + size}
+            shown = tuple(body for body in bodies if self._shows(g, at + width, body))
+            if shown and self._shows(g, at, head):
+                yield [(head,), self._values(g, at + 4, owner.order, owner.orders), shown]
+
+    def _shown(self, g: _Gap, owner: Owner, piece: Piece, at: int) -> Iterator[list[tuple[bytes, ...]]]:
+        """The piece at `at`, as parts, if the gap shows its bytes (an order field and
+        wild byte as shown; where hidden, any value)."""
+        data = at + 4 + owner.order
+        if data + len(piece.body) > g.end or not self._shows(g, at, piece.head):
+            return
+        order = self._values(g, at + 4, owner.order, owner.orders)
+        if not order:
+            return
+        if piece.wild < 0:
+            if self._shows(g, data, piece.body):
+                yield [(piece.head,), order, (piece.body,)]
+            return
+        wild = self._values(g, data + piece.wild, 1, piece.most + 1)
+        before, after = piece.body[: piece.wild], piece.body[piece.wild + 1 :]
+        if wild and self._shows(g, data, before) and self._shows(g, data + piece.wild + 1, after):
+            yield [(piece.head,), order, (before,), wild, (after,)]
+
+    def _values(self, g: _Gap, at: int, width: int, below: int) -> tuple[bytes, ...]:
+        """A little-endian field of `width` bytes at `at`: as shown if below `below`
+        (none if not), any value below `below` where a later structure covers it."""
+        if not width:
+            return (b"",)
+        if at >= g.start:
+            shown = bytes(g.buf[at : at + width])
+            return (shown,) if len(shown) == width and int.from_bytes(shown, "little") < below else ()
+        self._spend(below)
+        return tuple(value.to_bytes(width, "little") for value in range(below))
+
+    def _chunk(self, buf: bytes | memoryview, address: int, length: int) -> bool:
+        """An OCHK block with its checksum lies at address (a freed one libhdf5 named)."""
+        if length < 8 or address + length > len(buf) or bytes(buf[address : address + 4]) != _SIGNATURE:
+            return False
+        self._spend(length)
+        block = bytes(buf[address : address + length])
+        if lookup3(block[:-4]) != int.from_bytes(block[-4:], "little"):
+            return False
+        self.chunks.add((address, length))
+        return True
+
+    def _shows(self, g: _Gap, at: int, raw: bytes) -> bool:
+        """The bytes of raw placed at `at` that lie at or after the gap's start are the
+        gap's (those before it are a later structure's)."""
+        if at + len(raw) > g.end:
+            return False
+        skip = max(0, g.start - at)
+        self._spend(len(raw) - skip)
+        return raw[skip:] == bytes(g.buf[at + skip : at + len(raw)])
+
+    def _spend(self, n: int) -> None:
+        self.work += n
+        if self.work > MAX_WORK:
+            raise _Exhausted  # the gap is refused as unexplained, naming the bound (note)
+
+
+class _Exhausted(Exception):
+    """The work bound is spent: no more blocks are searched for in this file."""
+
+
+def _bodies(piece: Piece) -> list[bytes]:
+    """The piece's data, its wild byte (if any) each value."""
+    if piece.wild < 0:
+        return [piece.body]
+    before, after = piece.body[: piece.wild], piece.body[piece.wild + 1 :]
+    return [before + bytes([value]) + after for value in range(piece.most + 1)]
+
+
+def _signatures(buf: bytes | memoryview, start: int, end: int) -> Iterator[int]:
+    """Where OCHK starts in buf[start:end], read a window at a time (a large file's gaps
+    are not copied whole)."""
+    for base in range(start, end, _WINDOW):
+        window = bytes(buf[base : min(end, base + _WINDOW + len(_SIGNATURE) - 1)])
+        at = window.find(_SIGNATURE)
+        while 0 <= at < _WINDOW:
+            yield base + at
+            at = window.find(_SIGNATURE, at + 1)
