@@ -126,31 +126,15 @@ HOLES: dict[str, str] = {
     "return the last value: bytes no reader returns",
     "json-float-spelling.json": "published: 17-digit spellings that are neither repr nor %.17g "
     "(0.90000000000000001 for 0.9): about 3 bits a float no serializer writes (docs: at most ~2 bits)",
-    "fits-vla-string-after-nul.fits": "published: bytes after a NUL in a PA() heap string (cfitsio ends the "
-    "string there); the same bytes in a fixed A column are refused",
     "root-hist-zlib-tail.root": "published: MARK after the zlib stream inside a histogram's ZL block (not a "
     "basket: the docs leave only baskets' codec tails unchecked); uproot reads the histogram",
     "root-xz-method-byte.root": "published: an XZ block's method byte 0: uproot ignores it (as ZL's)",
-    "fits-vla-qa-string-after-nul.fits": "published: as the PA() case, in a QA() (64-bit descriptor) column",
-    "fits-tile-mtime.fits": "published: every GZIP_1 tile's MTIME set to 4 chosen bytes (astropy writes the "
-    "clock): 32 bits an image; the docs list only the steps between tiles",
     "json-underflow-digits.json": "published: 1.2345678901234567e-400 and 9.8765432109876543e-401: json.loads "
     "returns 0.0 for both; no serializer writes them: 17 digits and an exponent (~60 bits) a number no reader returns",
     "json-overflow-digits.json": "published: 1.2345678901234567e+400: json.loads returns inf (others fail); "
     "no serializer writes it",
     "json-indent-unit-bits.json": "published: json.dumps(indent=64 spaces and tabs spelling 8 bytes): the unit's "
     "pattern, not only its length, is free: 64 bits a file no reader returns (docs: a few bits)",
-    "tar-pax-name-field.tar": "published: 99 bytes of MARK in the ustar name field of a member whose pax path "
-    "record names it (tarfile and GNU tar show only the pax path; tarfile writes the name ASCII-replaced there)",
-    "tar-pax-size-header-field.tar": "published: a member whose pax header gives its size: the ustar size field "
-    "(11 octal digits, 33 bits) holds another number; tarfile and GNU tar frame the data by the pax size",
-    "tar-pax-header-uname.tar": "published: 31 bytes of MARK in the uname of the pax header block itself: tar tv "
-    "shows a member's uname, never an extended header's (the docs free 'a pax header's own mode, uid, gid and "
-    "mtime', and uname because tar tv shows it)",
-    "tar-longlink-header-uname.tar": "published: 31 bytes of MARK in the uname of a GNU ././@LongLink header, "
-    "which no reader lists",
-    "tar-longlink-name-field.tar": "published: 99 bytes of MARK in the name field of a member behind a GNU long "
-    "name (././@LongLink): readers show the long name",
     "root-zl-method-byte.root": "published: a ZL block's method byte 0 instead of 8 (Z_DEFLATED): 8 free bits "
     "a block that uproot ignores",
 }
@@ -181,8 +165,6 @@ FALSE_REJECTIONS: dict[str, str] = {
     "ctl-json-indent-tight.json": f"{_TIGHT}: json.dumps(indent=2, separators=(',', ':'))",
     "ctl-default-rntuple-extend.root": _RNTUPLE,
     "ctl-zlib9.root": _RNTUPLE,
-    "ctl-py-\u00e9t\u00e9.csv.gz": "refused: Python's gzip writes FNAME in Latin-1 (ctl-py-\\xe9t\\xe9.csv) "
-    "under its final name; vet compares it with the UTF-8 name (GNU gzip's UTF-8 FNAME passes)",
     "ctl-json-py2-separators.json": "refused: json.dumps(indent=4, separators=(', ', ': ')), which is what "
     "Python 2.7's json.dumps(indent=4) writes (a space before each newline)",
     "ctl-simplejson-decimal.json": "refused: simplejson (use_decimal on by default) writes Decimal('3.140') "

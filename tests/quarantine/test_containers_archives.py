@@ -208,7 +208,8 @@ def _pax_tar(records: bytes) -> bytes:
     head = bytearray(good[:512])
     head[124:136] = b"%011o\0" % len(records)
     body = records + bytes(-len(records) % 512)
-    return _put(bytes(head) + body + good[512 + -(-size // 512) * 512 :], 0, b"")
+    member = _put(good[512 + -(-size // 512) * 512 :], 136, b"%011o\0" % 1_700_000_000)  # the records' second
+    return _put(bytes(head) + body + member, 0, b"")
 
 
 

@@ -133,7 +133,7 @@ def inside_name_reasons(
         expected = known if known is not None else name
         for _ in range(strips + 1):
             expected = expected.removesuffix(".gz")
-        if fname != expected:
+        if fname not in fname_spellings(expected):
             detail = (
                 f"gzip: the member header names the file {shown(fname)}, not {shown(expected)} "
                 "(`gunzip -N` would create it): write it without a name (gzip -n, "
@@ -141,6 +141,17 @@ def inside_name_reasons(
             )
             found.append((Reason.INVALID_FORMAT, detail))
     return found
+
+
+def fname_spellings(expected: str) -> set[str]:
+    """The FNAMEs (as gzipfmt decodes the field: UTF-8, other bytes surrogate-escaped) a
+    writer puts in a gzip published as `expected` + .gz: its bytes (GNU gzip writes the
+    file name's bytes, UTF-8 here), or its Latin-1 bytes when every character has one
+    (Python's gzip, as RFC 1952 asks; it writes no FNAME for other names)."""
+    spellings = {expected}
+    if all(ord(c) < 256 for c in expected):
+        spellings.add(expected.encode("latin-1").decode("utf-8", "surrogateescape"))
+    return spellings
 
 
 def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, str]]:

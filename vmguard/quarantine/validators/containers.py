@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .inside import MAX_MEMBERS, STEP, Inside, KnownAs
 from .stream import Invalid, Stream
+from .tarextended import Archive
 from .tarheader import BLOCK, headers_allowed, padded
 
 Parts = list[tuple[str, str | None]]  # (MIME type, validator) of the file and what it holds
@@ -52,7 +53,7 @@ class _Reader:
 def tar(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Inside) -> Parts:
     parts: Parts = [("application/x-tar", "tar")]
     archive, count, end = inside.archive(), 0, 0
-    reader = _Reader(stream)
+    reader, headers = _Reader(stream), Archive()
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tarred:
             while (member := tarred.next()) is not None:
@@ -61,7 +62,8 @@ def tar(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insid
                 if count > MAX_MEMBERS:
                     raise Invalid(f"tar: more than {MAX_MEMBERS} members")
                 _member_allowed(member)
-                _between(reader, end, member)
+                _between(reader, end, member, headers)
+                headers.wrote(member.size)
                 end = member.offset_data + member.size
                 reader.drop(end)
                 if member.isdir():
@@ -80,13 +82,13 @@ def tar(stream: Stream, inner: Callable[[Stream, KnownAs], Parts], inside: Insid
     return parts
 
 
-def _between(reader: _Reader, end: int, member: tarfile.TarInfo) -> None:
+def _between(reader: _Reader, end: int, member: tarfile.TarInfo, headers: Archive) -> None:
     """The previous member's padding (zeros), then this member's header blocks."""
     if reader.span(end, padded(end)).strip(b"\0"):
         raise Invalid(f"tar: the padding after a member's data (at {end}) is not zeros")
     if padded(end) != member.offset:
         raise Invalid(f"tar: bytes between members at {padded(end)} (a global header or another record)")
-    headers_allowed(reader.span(member.offset, member.offset_data), member)
+    headers_allowed(reader.span(member.offset, member.offset_data), member, headers)
 
 
 def _member_allowed(member: tarfile.TarInfo) -> None:

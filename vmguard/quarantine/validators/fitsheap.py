@@ -2,16 +2,16 @@
 exactly the arrays the descriptors point to, each once, in one of the two orders writers
 use: the arrays of each column in turn (astropy), or of each row in turn (cfitsio). An
 empty array points where that order is, or to 0. Only running sums are kept while the
-rows stream by; the arrays whose bytes have rules of their own are listed for the heap's
-pass (fitstable.py)."""
+rows stream by; the arrays whose bytes have rules of their own (logical, bits, strings,
+tiles) are listed for the heap's pass (fitstable.py)."""
 
 from __future__ import annotations
 
 import heapq
 import sys
 from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import accumulate, chain, repeat
 from operator import attrgetter, sub
 from typing import TYPE_CHECKING
@@ -21,18 +21,20 @@ from .stream import Invalid
 if TYPE_CHECKING:
     from .fitstable import Column
 
-MAX_CHECKED = 1_000_000  # heap arrays whose bytes are checked (logical, bit, gzip tiles): 32 MB kept
+MAX_CHECKED = 1_000_000  # heap arrays whose bytes are checked (logical, bit, string, tiles): 32 MB kept
+MAX_STRINGS = 4_000_000  # where each PA()/QA() string starts, in runs of strings one after another: 32 MB
 
 
 @dataclass(frozen=True)
 class HeapArray:
-    """A heap array whose bytes have rules (logical, bits, a gzip tile)."""
+    """A heap array whose bytes have rules (logical, bits, a string, a tile)."""
 
     offset: int
     size: int
     column: Column
     count: int  # elements (bits for X)
     row: int
+    starts: Sequence[int] = field(default=(), compare=False)  # a run of strings: where each starts
 
 
 @dataclass
@@ -59,8 +61,9 @@ class HeapLayout:
         self.kept = {
             k: tuple(array("q") for _ in range(4))
             for k, c in enumerate(arrays)
-            if c.element in "LX" or c.number in checked_columns
+            if c.element in "LXA" or c.number in checked_columns
         }
+        self.starts = {k: array("q") for k, c in enumerate(arrays) if c.element == "A"}
 
     def add(self, data: bytes, naxis1: int, first: int) -> None:
         descs = [_descriptors(data, naxis1, c) for c in self.arrays]
@@ -70,9 +73,13 @@ class HeapLayout:
         if not self._fast(descs, sizes):
             self._slow(descs, sizes, first)
         for k, (offsets, sizes_k, counts, rows) in self.kept.items():
+            runs = self.arrays[k].element in "LA"  # logical arrays or strings one after another: one run
+            starts = self.starts.get(k)
             for r, (count, offset, size) in enumerate(zip(*descs[k], sizes[k], strict=True)):
-                if size and self.arrays[k].element == "L" and offsets and offsets[-1] + sizes_k[-1] == offset:
-                    sizes_k[-1] += size  # logical arrays one after another: one run of bytes
+                if size and starts is not None:
+                    starts.append(offset)
+                if size and runs and offsets and offsets[-1] + sizes_k[-1] == offset:
+                    sizes_k[-1] += size
                     counts[-1] += count
                 elif size:
                     offsets.append(offset)
@@ -81,13 +88,23 @@ class HeapLayout:
                     rows.append(first + r)
         if sum(len(kept[0]) for kept in self.kept.values()) > MAX_CHECKED:
             raise Invalid(
-                f"fits: more than {MAX_CHECKED} logical, bit or compressed arrays to check in a table"
+                f"fits: more than {MAX_CHECKED} logical, bit, string or compressed arrays to check in a table"
             )
+        if sum(map(len, self.starts.values())) > MAX_STRINGS:
+            raise Invalid(f"fits: more than {MAX_STRINGS} variable-length strings (PA(), QA()) in a table")
 
     def checked(self) -> Iterator[HeapArray]:
         """The arrays to check, in heap order (each column's are in order already)."""
         columns = (
-            map(HeapArray, offsets, sizes, repeat(self.arrays[k]), counts, rows)
+            map(
+                HeapArray,
+                offsets,
+                sizes,
+                repeat(self.arrays[k]),
+                counts,
+                rows,
+                repeat(self.starts.get(k, ())),
+            )
             for k, (offsets, sizes, counts, rows) in self.kept.items()
         )
         return heapq.merge(*columns, key=attrgetter("offset"))

@@ -1,6 +1,7 @@
 """FITS tables to the last byte (issue #13): every byte of a binary table's rows lies in
 a column its TFORMn declares, a logical byte is T, F or 0, the bits of an X column past
-its last bit are zero, and the heap is exactly the arrays the P/Q descriptors point to,
+its last bit are zero, a string (A, or a PA()/QA() array) holds only NULs after its
+first NUL, and the heap is exactly the arrays the P/Q descriptors point to,
 in the order astropy (column by column) or cfitsio (row by row) writes them, with no gap
 and no overlap; an ASCII table's bytes are printable and those no TBCOLn field covers
 are blanks. Values inside the columns are data. Rows of a table with nothing to check
@@ -9,8 +10,10 @@ are blanks. Values inside the columns are data. Rows of a table with nothing to 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .fitsheap import HeapArray, HeapLayout
 from .fitstile import GzipTile, PlioTile, RiceTile, Tiles
@@ -29,6 +32,7 @@ _FIRST_AXIS = re.compile(r"^\s*\(\s*(\d+)")
 _DIGITS = re.compile(r"^(\d+)$")
 _LOGICAL = b"TF\0"
 _IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
+_NUL_THEN_BYTE = re.compile(rb"\0[^\0]")
 
 
 @dataclass(frozen=True)
@@ -162,11 +166,41 @@ def _check_string(data: bytes, naxis1: int, column: Column, start: int) -> None:
         bad = seen & (ones ^ nul)
         if bad:
             row = rows - 1 - (bad.bit_length() - 1) // 8
-            raise Invalid(
-                f"fits: a string of column {column.number} (TFORM{column.number}) holds bytes after its "
-                f"NUL (offset {start + row * naxis1 + column.offset + j}): a C reader ends it at the NUL"
-            )
+            _after_nul(column, start + row * naxis1 + column.offset + j)
         seen |= nul
+
+
+class _HeapStrings:
+    """A run of PA()/QA() strings one after another in the heap, each held to the A
+    column's rule, fed piece by piece: a NUL followed by another byte is refused unless
+    that byte starts the next string (found by the C regex; starts looked up by bisection)."""
+
+    def __init__(self, array: HeapArray, at: int) -> None:
+        self.column, self.at, self.offset, self.starts = array.column, at, array.offset, array.starts
+        self.nul_before = False
+
+    def feed(self, piece: bytes, done: int, last: bool) -> None:
+        if self.nul_before and piece[:1] not in (b"", b"\0"):
+            self._started(done)
+        for found in _NUL_THEN_BYTE.finditer(piece):
+            self._started(done + found.start() + 1)
+        self.nul_before = piece[-1:] == b"\0"
+
+    def _started(self, at: int) -> None:
+        """The byte at `at` (in the run) follows a NUL: it must start a string."""
+        i = bisect_left(self.starts, self.offset + at)
+        if i == len(self.starts) or self.starts[i] != self.offset + at:
+            _after_nul(self.column, self.at + at)
+
+
+def _after_nul(column: Column, at: int) -> NoReturn:
+    """The one rule for strings, fixed (A) or in the heap (PA(), QA()): a C reader
+    (cfitsio) ends a string at its first NUL, astropy returns what follows, so only NULs
+    may follow it."""
+    raise Invalid(
+        f"fits: a string of column {column.number} (TFORM{column.number}) holds bytes after its "
+        f"NUL (offset {at}): a C reader ends it at the NUL"
+    )
 
 
 def _clear(used: int) -> bytes:
@@ -206,6 +240,8 @@ def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, in
     column, count = array.column, array.count
     if column.element == "L":
         return lambda piece, done, last: _only(piece, _LOGICAL, column, at + done, 1)
+    if column.element == "A":
+        return _HeapStrings(array, at).feed
     if column.element == "X":
 
         def bits(piece: bytes, done: int, last: bool) -> None:

@@ -2,8 +2,11 @@
 tiles are gzip members (GZIP_1, GZIP_2, and the GZIP_COMPRESSED_DATA column of floats
 that could not be quantized): each array of such a column is one plain gzip member that
 ends at the array's last byte and inflates to exactly the tile's pixels. Its header's
-free fields are what a writer puts there: XFL and OS the same in every tile of the
-image, MTIME (the second the tile was compressed) never earlier than the tile before.
+fields are what one of the two writers puts there (TileClock): cfitsio's zlib MTIME 0 in
+every tile; astropy's Python gzip the clock (the second each tile was compressed, from
+astropy 5.3 on, never later than the vet's clock) with XFL 2 and OS 255; XFL and OS the
+same in every tile, MTIME never earlier than the tile before and the image's tiles
+written within a time their pixels bound.
 RICE_1 tiles end with their last pixel's code (fitsrice.py); a PLIO_1 tile's line list
 is as long as its header says (7 header words, magic -100). PLIO's instructions and
 HCOMPRESS tiles are not decoded: their arrays are data as far as this check goes (docs: what exactness
@@ -16,10 +19,53 @@ import zlib
 from dataclasses import dataclass, field
 
 from . import fitsrice
+from .gzipfmt import OS_WRITTEN, XFL_WRITTEN
 from .stream import Invalid
+from .writeclock import WriteClock, too_late
 
 PIECE = 1 << 20
 GZIP = ("GZIP_1", "GZIP_2")
+CLOCK_FROM = 1_682_899_200  # 2023-05-01 UTC: astropy 5.3 compresses tiles with Python's gzip (cfitsio before)
+PYTHON_GZIP = b"\x02\xff"  # XFL, OS of gzip.compress(data) (level 9, OS unknown), astropy's call
+
+
+@dataclass
+class TileClock:
+    """The gzip tiles of one image so far: the first tile's XFL and OS (header bytes
+    8-9), and their MTIMEs, each tile's pixels written before the next (writeclock.py)."""
+
+    first: bytes = b""
+    clock: WriteClock = field(default_factory=WriteClock)
+
+    def check(self, head: bytes, at: int, pixels: int) -> None:
+        mtime = struct.unpack("<I", head[4:8])[0]
+        if not self.first:
+            _first_tile(head, mtime, at)
+            self.first = head[8:10]
+        why = "another XFL or OS than the tiles before" if head[8:10] != self.first else None
+        why = why or (f"an MTIME {broken}" if (broken := self.clock.broken(mtime)) else None)
+        if why:
+            raise Invalid(
+                f"fits: a GZIP tile (offset {at}) has {why}: its writer compresses the tiles in order, "
+                "alike, at once (cfitsio: MTIME 0 in every tile)"
+            )
+        self.clock.written += pixels
+
+
+def _first_tile(head: bytes, mtime: int, at: int) -> None:
+    """MTIME 0 (cfitsio's zlib: XFL and OS as a gzip file's), or astropy's gzip.compress:
+    its clock, XFL 2, OS 255."""
+    if not mtime and (head[8] not in XFL_WRITTEN or head[9] not in OS_WRITTEN):
+        raise Invalid(
+            f"fits: a GZIP tile (offset {at}) has XFL {head[8]} and OS {head[9]} "
+            f"(written: XFL {XFL_WRITTEN}, OS {OS_WRITTEN}, as in a gzip file)"
+        )
+    if mtime and (head[8:10] != PYTHON_GZIP or mtime < CLOCK_FROM or too_late(mtime)):
+        raise Invalid(
+            f"fits: a GZIP tile (offset {at}) has MTIME {mtime}, XFL {head[8]} and OS {head[9]}: cfitsio "
+            "writes MTIME 0, astropy (5.3 on, Python's gzip) the clock of the tile's writing, XFL 2 and OS "
+            "255: a time from 2023-05 to now (rewrite it with astropy or fpack)"
+        )
 
 
 @dataclass(frozen=True)
@@ -30,7 +76,7 @@ class Tiles:
     shape: tuple[int, ...] = ()  # ZNAXISn
     tile: tuple[int, ...] = ()  # ZTILEn
     pixel_bytes: frozenset[int] = frozenset()  # what one pixel may inflate to
-    header: list[bytes] = field(default_factory=list, compare=False)  # the last tile's MTIME, XFL, OS
+    clock: TileClock = field(default_factory=TileClock, compare=False)
     rice: frozenset[int] = frozenset()  # the columns of RICE_1 tiles
     plio: frozenset[int] = frozenset()  # the columns of PLIO_1 tiles
     bytepix: int = 4  # RICE_1's BYTEPIX and BLOCKSIZE (ZNAMEi/ZVALi)
@@ -103,8 +149,8 @@ class GzipTile:
     """One tile's gzip member, fed piece by piece."""
 
     def __init__(self, at: int, tiles: Tiles, row: int) -> None:
-        self.at, self.tiles = at, tiles
-        self.sizes = {tiles.pixels(row) * b for b in tiles.pixel_bytes}
+        self.at, self.tiles, self.pixels = at, tiles, tiles.pixels(row)
+        self.sizes = {self.pixels * b for b in tiles.pixel_bytes}
         self.inflate, self.head, self.size = zlib.decompressobj(wbits=31), b"", 0
 
     def feed(self, piece: bytes, done: int, last: bool) -> None:
@@ -141,13 +187,7 @@ class GzipTile:
                 f"fits: a GZIP tile (offset {self.at}) is not a plain gzip member (flags {self.head[3]}: "
                 "a name, comment or extra field no reader returns)"
             )
-        last = self.tiles.header
-        if last and (last[0][4:] != self.head[8:] or last[0][:4][::-1] > self.head[4:8][::-1]):
-            raise Invalid(
-                f"fits: a GZIP tile (offset {self.at}) has another XFL or OS than the tile before, or an "
-                "earlier MTIME: its writer compresses the tiles in order, alike"
-            )
-        last[:] = [self.head[4:]]
+        self.tiles.clock.check(self.head, self.at, self.pixels * max(self.tiles.pixel_bytes))
 
 
 class PlioTile:

@@ -6,8 +6,10 @@ its ustar or GNU header. In every header: the magic is ustar's or GNU's; text fi
 octal digits of the written width and their NUL (the checksum: six, NUL, space); no
 link name; device numbers empty or zero; the bytes after the last field (500-511 of
 ustar, 345-511 of GNU) zero. A pax header is named as tarfile or GNU tar names it and
-holds only the records they write (path, size, times, owner), each well formed. What
-stays free (times, owner names) is listed in docs/quarantine.md.
+holds only the records they write (path, size, times, owner), each well formed. A member
+has at most one extended header; its own fields and those of the header behind it that
+it overrides are pinned in tarextended.py. What stays free (times, owner names) is
+listed in docs/quarantine.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import tarfile
 
+from . import tarextended
 from .stream import Invalid
 
 BLOCK = 512
@@ -26,7 +29,9 @@ _CHKSUM = re.compile(rb"[0-7]{6}\0 ")
 _OCTAL = {8: re.compile(rb"[0-7]{7}\0"), 12: re.compile(rb"[0-7]{11}\0")}  # by the field's width
 _DEVICES = (b"\0" * 16, b"0000000\0" * 2)  # GNU format; ustar and pax (tarfile, GNU tar)
 _COUNT = re.compile(rb"0|[1-9]\d{0,19}")
-_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.\d{1,9})?")
+# a time as the writers spell it: no trailing zero in the fraction (GNU tar strips them;
+# tarfile's repr of a float writes one only in ".0")
+_TIME = re.compile(rb"-?(0|[1-9]\d{0,19})(\.0|\.\d{0,8}[1-9])?")
 _TEXT_VALUE = re.compile(rb"[^\n]{0,255}")
 PAX_VALUES = {  # the records tarfile and GNU tar write, each value as they write it
     "path": re.compile(rb"[^\n]{1,4096}"),
@@ -47,9 +52,10 @@ def padded(offset: int) -> int:
     return -(-offset // BLOCK) * BLOCK
 
 
-def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
-    """raw: the bytes from the member's first header block to its data."""
-    pos = 0
+def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Archive) -> None:
+    """raw: the bytes from the member's first header block to its data; archive: what
+    the archive's headers so far share."""
+    pos, extended = 0, []
     while pos + BLOCK < len(raw):  # extended headers, then the member's own
         block = raw[pos : pos + BLOCK]
         _block_allowed(block, member, last=False)
@@ -57,14 +63,24 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo) -> None:
         data = raw[pos + BLOCK : pos + BLOCK + size]
         if raw[pos + BLOCK + size : pos + BLOCK + padded(size)].strip(b"\0"):
             raise Invalid(f"tar: the padding of {member.name!r}'s extended header is not zeros")
-        if block[156:157] == tarfile.XHDTYPE:
-            _pax_records(data, member)
-        elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
-            raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
+        extended.append((block, data))
         pos += BLOCK + padded(size)
     if pos + BLOCK != len(raw):
         raise Invalid(f"tar: {member.name!r}'s headers do not end where its data starts")
-    _block_allowed(raw[pos:], member, last=True)
+    if len(extended) > 1:
+        raise Invalid(
+            f"tar: {member.name!r} has {len(extended)} extended headers (tarfile and GNU tar write at most "
+            "one a member; a reader keeps the last one's values)"
+        )
+    own = raw[pos:]
+    _block_allowed(own, member, last=True)
+    for block, data in extended:
+        if block[156:157] == tarfile.XHDTYPE:
+            tarextended.pax_allowed(block, _pax_records(data, member), own, member, archive)
+        elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
+            raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
+        else:
+            tarextended.long_name_allowed(block, data[:-1], own, member)
 
 
 def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
@@ -79,14 +95,23 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
     for field, (start, end) in _NUMBERS.items():
         if not _OCTAL[end - start].fullmatch(block[start:end]):
             raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
-    if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES:
-        raise Invalid(f"tar: the checksum or device fields of {member.name!r} are not as tar writes them")
+    if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES or not _unsigned_sum(block):
+        raise Invalid(
+            f"tar: the checksum or device fields of {member.name!r} are not as tar writes them (the "
+            "checksum: the unsigned sum, six octal digits, NUL, space)"
+        )
     rest = block[345:] if magic == GNU else block[500:]
     prefix, _, after = block[345:500].partition(b"\0")
     if rest.strip(b"\0") or after.strip(b"\0"):
         raise Invalid(f"tar: bytes after the last field of {member.name!r}'s header (no reader returns them)")
     if kind == tarfile.XHDTYPE:
         _pax_header_named(block[:100].rstrip(b"\0"), member)
+
+
+def _unsigned_sum(block: bytes) -> bool:
+    """The checksum is the sum of the block's bytes as unsigned (the field as 8 blanks), as
+    tarfile and GNU tar write it; readers also accept the signed sum, which no writer uses."""
+    return int(block[148:154], 8) == sum(block[:148]) + 8 * 32 + sum(block[156:])
 
 
 def _pax_header_named(name: bytes, member: tarfile.TarInfo) -> None:
@@ -99,19 +124,21 @@ def _pax_header_named(name: bytes, member: tarfile.TarInfo) -> None:
         raise Invalid(f"tar: {member.name!r}'s pax header is named {name!r} (free bytes)")
 
 
-def _pax_records(data: bytes, member: tarfile.TarInfo) -> None:
-    """Records `LEN KEY=VALUE\\n`, each LEN exact, the keys tarfile and GNU tar write."""
-    pos, keys = 0, set()
+def _pax_records(data: bytes, member: tarfile.TarInfo) -> dict[str, bytes]:
+    """Records `LEN KEY=VALUE\\n`, each LEN exact, the keys tarfile and GNU tar write; in
+    the order they come."""
+    pos, records = 0, {}
     while pos < len(data):
         match = _RECORD.match(data, pos)
         length = int(match.group(1)) if match else 0
         key = match.group(2).decode("utf-8", "replace") if match else ""
         value = data[match.end() : pos + length - 1] if match else b""
         written = key in PAX_VALUES and PAX_VALUES[key].fullmatch(value) is not None
-        if not match or data[pos + length - 1 : pos + length] != b"\n" or not written or key in keys:
+        if not match or data[pos + length - 1 : pos + length] != b"\n" or not written or key in records:
             raise Invalid(
                 f"tar: {member.name!r} has a pax record {key or 'that is broken'!r} "
                 f"(only {', '.join(sorted(PAX_KEYS))}, once each, their values as tar writes them)"
             )
-        keys.add(key)
+        records[key] = value
         pos += length
+    return records
