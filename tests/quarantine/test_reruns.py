@@ -198,3 +198,20 @@ def test_a_manifest_without_a_source_is_matched_by_its_path(tmp_path, same):
         return
     with pytest.raises(VetInputError, match="a quarantine it does not record"):
         vmguard.vet(other, policy(), to, job="j")
+
+
+def test_a_quarantine_made_anew_on_its_old_inode_number_is_another(tmp_path):
+    """ext4 hands a deleted directory's inode number to the next one made (CI saw it):
+    the generation tells them apart."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    first = os.stat(q).st_ino
+    for _ in range(200):
+        shutil.rmtree(q)
+        quarantine(q, {"new.txt": "never vetted\n"})
+        if os.stat(q).st_ino == first:
+            break
+    else:
+        pytest.skip("the filesystem gave no directory the old inode number in 200 tries")
+    with pytest.raises(VetInputError, match="already exists"):
+        vmguard.vet(q, policy(), to, job="j")

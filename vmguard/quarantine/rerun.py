@@ -15,8 +15,10 @@ commit kept (removal.py), with the same checks as a first run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+import struct
 from dataclasses import dataclass
 
 from vmguard.core.display import shown
@@ -32,21 +34,34 @@ NOT_RECORDED = (
 )
 
 
+_GETVERSION = 0x80087601  # FS_IOC_GETVERSION: the inode's generation
+
+
 @dataclass(frozen=True)
 class Origin:
-    """The quarantine directory a vet read."""
+    """The quarantine directory a vet read: a directory deleted and made again can get
+    the same inode number, not the same generation (where the filesystem keeps one)."""
 
     path: str
     dev: int
     ino: int
+    generation: int | None
 
     @classmethod
     def of(cls, root_fd: int) -> Origin:
         st = os.fstat(root_fd)
-        return cls(os.readlink(f"/proc/self/fd/{root_fd}"), st.st_dev, st.st_ino)
+        return cls(os.readlink(f"/proc/self/fd/{root_fd}"), st.st_dev, st.st_ino, _generation(root_fd))
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "device": self.dev, "inode": self.ino}
+        return {"path": self.path, "device": self.dev, "inode": self.ino, "generation": self.generation}
+
+
+def _generation(fd: int) -> int | None:
+    """ext4, xfs and btrfs give a reused inode number a new generation; tmpfs has none."""
+    try:
+        return struct.unpack_from("I", fcntl.ioctl(fd, _GETVERSION, bytes(8)))[0]
+    except OSError:
+        return None
 
 
 def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
