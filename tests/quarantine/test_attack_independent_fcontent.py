@@ -17,6 +17,7 @@ FALSE_REJECTIONS) whose reason says what got out or was refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import tempfile
 import time
@@ -79,6 +80,9 @@ HOLES: dict[str, str] = {
     "gz-fname-mixed.csv.gz": "published: one member without FNAME, then one with it; whether each member "
     "carries FNAME is 1 bit a member (up to 10,000) that no reader returns, and 'what exactness "
     "leaves' lists MTIME and XFL/OS per member, not this",
+    "json-empty-bits.json": "published: json.dumps(indent=2) of 64 empty lists, each written [] or split "
+    "over two lines ([ then ] at its depth) as a bit: 'attack-f' that no reader returns; the claims pin "
+    "empty containers to [] and {} and list no such freedom (1 bit an empty container, any number of them)",
     "fits-ascii-int-letters.fits": "published: an ASCII table's I6 field holds 'PAYLD!'; astropy refuses "
     "to read the column (invalid literal for int()), cfitsio too: bytes no reader returns, where "
     "'what exactness leaves' allows only other spellings of a number ('   12' or '  +12')",
@@ -138,6 +142,15 @@ def test_hostile_file_is_not_published(run, name):
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"][name] / name).exists()
+
+
+def test_the_published_empty_containers_carry_the_payload(run):
+    name = "json-empty-bits.json"
+    published = run["out"][name] / name
+    if run["entries"][name]["verdict"] != "accepted":
+        pytest.skip("refused")
+    assert made.empty_container_payload(published.read_bytes()) == made.MARK
+    assert json.loads(published.read_bytes()) == [[]] * 64
 
 
 def test_git_finds_the_published_repository_on_a_case_insensitive_reader(run, tmp_path):

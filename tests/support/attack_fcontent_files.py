@@ -65,7 +65,26 @@ def json_cases() -> dict[str, bytes]:
         "ctl-json-utf8.json": json.dumps(rec, indent=2, ensure_ascii=False).encode(),
         "ctl-json-indent0.json": json.dumps(rec, indent=0).encode(),
         "ctl-np-tolist.json": json.dumps(np.linspace(0, 1, 7).tolist()).encode(),
+        "json-empty-bits.json": _empty_container_bits(MARK),
     }
+
+
+MARK = b"attack-f"
+
+
+def _empty_container_bits(payload: bytes) -> bytes:
+    """json.dumps(indent=2) of a list of empty lists, each written `[]` for a 0 bit or split
+    over two lines (`[` then the closing bracket at its depth) for a 1 bit."""
+    bits = "".join(f"{byte:08b}" for byte in payload)
+    items = ["  []" if bit == "0" else "  [\n  ]" for bit in bits]
+    return ("[\n" + ",\n".join(items) + "\n]").encode()
+
+
+def empty_container_payload(document: bytes) -> bytes:
+    """The payload _empty_container_bits hid: no JSON reader returns it."""
+    lines = [line.strip() for line in document.decode().splitlines()[1:-1]]
+    bits = ["1" if line == "[" else "0" for line in lines if line in ("[", "[]", "[],")]
+    return bytes(int("".join(bits[i : i + 8]), 2) for i in range(0, len(bits), 8))
 
 
 def text_cases() -> dict[str, bytes]:
