@@ -17,6 +17,7 @@ FALSE_REJECTIONS) whose reason says what got out or was refused.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ pytest.importorskip("ujson")
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_fcontent_files as made  # noqa: E402
+from tests.support.attack_fcontent_fits import MARK, fits_cases  # noqa: E402
 
 
 def _content_files(work: Path) -> dict[str, bytes]:
@@ -41,7 +43,7 @@ def _content_files(work: Path) -> dict[str, bytes]:
         | made.text_cases()
         | made.name_cases()
         | made.gzip_cases(work / "gz")
-        | made.fits_cases()
+        | fits_cases()
     )
 
 
@@ -71,6 +73,11 @@ _GIT_CASE = (
     "only HEAD, while the claims say its names are refused in any case: on a case-insensitive "
     "client (macOS, Windows, a share) git opens {0} as HEAD and `git status` there runs fsmonitor"
 )
+_LOWER = (
+    "published: {0} twice ({1}), the first card spelled in lower case; astropy upper-cases "
+    "keywords when it parses a header and lists two {0} cards, so 'a keyword the validator reads "
+    "appears once' does not hold"
+)
 HOLES: dict[str, str] = {
     "gzname-run.bat.gz.": _GUNZIP_DOT.format("run.bat"),
     "gzname-run.cmd.gz ": _GUNZIP_DOT.format("run.cmd"),
@@ -83,6 +90,12 @@ HOLES: dict[str, str] = {
     "json-empty-bits.json": "published: json.dumps(indent=2) of 64 empty lists, each written [] or split "
     "over two lines ([ then ] at its depth) as a bit: 'attack-f' that no reader returns; the claims pin "
     "empty containers to [] and {} and list no such freedom (1 bit an empty container, any number of them)",
+    "fits-tdim-lower-twice.fits": _LOWER.format("TDIM1", "'(10)' then '(5,2)'")
+    + ": astropy reads the first, one 10-byte string 'ab\\0\\0\\0cd' that a C reader ends at 'ab', "
+    "where the validator checked two 5-byte strings",
+    "fits-pcount-lower-twice.fits": _LOWER.format("PCOUNT", "5760 then 0")
+    + ": astropy's header says PCOUNT 5760 (a heap over the next HDU) while it lays the HDUs out by 0; "
+    "the structure is two things at once",
     "fits-ascii-int-letters.fits": "published: an ASCII table's I6 field holds 'PAYLD!'; astropy refuses "
     "to read the column (invalid literal for int()), cfitsio too: bytes no reader returns, where "
     "'what exactness leaves' allows only other spellings of a number ('   12' or '  +12')",
@@ -149,8 +162,16 @@ def test_the_published_empty_containers_carry_the_payload(run):
     published = run["out"][name] / name
     if run["entries"][name]["verdict"] != "accepted":
         pytest.skip("refused")
-    assert made.empty_container_payload(published.read_bytes()) == made.MARK
+    assert made.empty_container_payload(published.read_bytes()) == MARK
     assert json.loads(published.read_bytes()) == [[]] * 64
+
+
+def test_astropy_sees_the_lower_case_card_as_a_second_one(run):
+    from astropy.io import fits
+
+    for name, key in (("fits-tdim-lower-twice.fits", "TDIM1"), ("fits-pcount-lower-twice.fits", "PCOUNT")):
+        with fits.open(io.BytesIO(run["files"][name])) as hdus:
+            assert hdus[1].header.count(key) == 2, name
 
 
 def test_git_finds_the_published_repository_on_a_case_insensitive_reader(run, tmp_path):

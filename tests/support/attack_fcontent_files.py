@@ -1,5 +1,5 @@
 """Files for tests/quarantine/test_attack_independent_fcontent.py (independent attack f,
-content): real tool output (pandas, orjson, ujson, json, numpy, logging, gzip(1), Python's
+content; FITS in attack_fcontent_fits.py): real tool output (pandas, orjson, ujson, json, numpy, logging, gzip(1), Python's
 gzip, astropy, tarfile, GNU tar, zipfile, Info-ZIP) and byte patches of it.
 
 Every builder returns {path in the quarantine: bytes}. A path whose base name starts with
@@ -16,15 +16,15 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import tarfile
-import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from tests.support.attack_fcontent_fits import MARK, fits_bytes
 
 TEXT = b"run 1 done: 1000 events\n"
 CSV = b"run,energy\n1,0.5\n2,0.75\n"
@@ -67,9 +67,6 @@ def json_cases() -> dict[str, bytes]:
         "ctl-np-tolist.json": json.dumps(np.linspace(0, 1, 7).tolist()).encode(),
         "json-empty-bits.json": _empty_container_bits(MARK),
     }
-
-
-MARK = b"attack-f"
 
 
 def _empty_container_bits(payload: bytes) -> bytes:
@@ -160,6 +157,7 @@ def name_cases() -> dict[str, bytes]:
             "ctl-data.2024.12.04.h.txt",
         )  # fmt: skip
     }
+    files |= {"ctl-run.log.1": TEXT, "ctl-run.log.2024-12-04_10": TEXT, "ctl-img.fits.fz": _fits_bytes_fz()}
     files |= {"ctl-scan.2024-12-04.csv": CSV, "ctl-results.v2.json": b'{"a": 1}', "ctl-notes.txt.gz": gz}
     # Windows and browsers drop trailing dots and spaces from a name: `run.bat.gz.` arrives
     # as run.bat.gz, which gunzip (or 7-Zip) turns into run.bat.
@@ -169,6 +167,14 @@ def name_cases() -> dict[str, bytes]:
         files |= {f"{repo}/{name}": head, f"{repo}/objects/info.txt": TEXT, f"{repo}/refs/heads.txt": TEXT}
         files[f"{repo}/config"] = config
     return files
+
+
+def _fits_bytes_fz() -> bytes:
+    """What fpack names NAME.fits.fz: a tile-compressed image (astropy's here)."""
+    from astropy.io import fits
+
+    img = np.random.default_rng(2).normal(0, 1, (32, 32)).astype(np.float32)
+    return fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(img)])
 
 
 def gzip_cases(work: Path) -> dict[str, bytes]:
@@ -188,6 +194,7 @@ def gzip_cases(work: Path) -> dict[str, bytes]:
     for options, name in (("-9 -k", "ctl-gnu9.csv"), ("-n", "ctl-gnun.csv"), ("-S .z", "ctl-gnuS.csv")):
         (work / name).write_bytes(CSV)
         subprocess.run(["gzip", *options.split(), name], cwd=work, check=True)
+    _library_gzip(work)
     for path in work.iterdir():
         if path.name.startswith("ctl") and path.suffix != ".csv":
             files[path.name] = path.read_bytes()
@@ -203,108 +210,20 @@ def gzip_cases(work: Path) -> dict[str, bytes]:
     return files
 
 
-def _fits_bytes(hdus, **kw) -> bytes:
-    from astropy.io import fits
-
-    out = io.BytesIO()
-    fits.HDUList(hdus).writeto(out, **kw)
-    return out.getvalue()
-
-
-def fits_cases() -> dict[str, bytes]:
-    """astropy images (tile-compressed every way, checksums) and tables; patched tables."""
+def _library_gzip(work: Path) -> None:
+    """Files that astropy, pandas and numpy gzip themselves when the name ends in .gz."""
+    import pandas as pd
     from astropy.io import fits
     from astropy.table import Table
 
-    warnings.simplefilter("ignore")
-    rng = np.random.default_rng(3)
-    img = rng.normal(100, 5, (64, 48)).astype(np.float32)
-    ints = rng.integers(0, 4000, (64, 48)).astype(np.int16)
-    nan = img.copy()
-    nan[:16, :] = np.nan
-    nan[20, 5] = np.inf
-    comp = lambda data, **kw: _fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(data, **kw)])  # noqa: E731
-    files = {
-        f"ctl-comp-{c}.fits": comp(img, compression_type=c)
-        for c in ("RICE_1", "GZIP_1", "GZIP_2", "HCOMPRESS_1")
-    }
-    files |= {
-        "ctl-comp-PLIO_1.fits": comp(ints, compression_type="PLIO_1"),
-        "ctl-comp-nan.fits": comp(nan, compression_type="RICE_1"),
-        "ctl-comp-nan-gzip2.fits": comp(nan, compression_type="GZIP_2"),
-        "ctl-comp-lossless.fits": comp(img, compression_type="GZIP_1", quantize_level=0.0),
-        "ctl-comp-tiles.fits": comp(img, compression_type="RICE_1", tile_shape=(16, 16)),
-        "ctl-comp-dither2.fits": comp(img, quantize_method=2),
-        "ctl-comp-3d.fits": comp(rng.normal(0, 1, (4, 16, 16)), compression_type="GZIP_2"),
-        "ctl-comp-u16.fits": comp(ints.astype(np.uint16), compression_type="RICE_1"),
-        "ctl-comp-checksum.fits": _fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(img)], checksum=True),
-        "ctl-img-checksum.fits": _fits_bytes([fits.PrimaryHDU(img)], checksum=True),
-    }
-    table = Table(
-        {"run": np.arange(5), "ok": [True, False, True, True, False], "tag": ["a", "bb", "", "dddd", "e"]}
-    )
-    table["vla"] = np.array([np.arange(i, dtype=np.float64) for i in range(5)], dtype=object)
-    masked = Table(
-        {"x": np.ma.array([1, 2, 3], mask=[0, 1, 0]), "s": np.ma.array(["a", "b", "c"], mask=[0, 0, 1])}
-    )
-    for name, t in (("ctl-table-vla.fits", table), ("ctl-table-masked.fits", masked)):
-        out = io.BytesIO()
-        t.write(out, format="fits")
-        files[name] = out.getvalue()
-    files["ctl-table-checksum.fits"] = _fits_bytes(
-        [fits.PrimaryHDU(), fits.BinTableHDU(table)], checksum=True
-    )
-    files["ctl-ascii-table.fits"] = _ascii_table()
-    return files | _fits_hostile(img)
-
-
-def _ascii_table() -> bytes:
-    from astropy.io import fits
-
-    cols = [
-        fits.Column(name="a", format="I6", array=np.arange(4)),
-        fits.Column(name="c", format="A5", array=["x", "yy", "zzz", ""]),
-    ]
-    return _fits_bytes([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols)])
-
-
-def _string_table(cards: list[str], data: bytes) -> bytes:
-    """A one-row 10A binary table whose header gets `cards` (over COMMENTs) and row `data`."""
-    from astropy.io import fits
-
-    hdu = fits.BinTableHDU.from_columns([fits.Column(name="s", format="10A", array=np.array([b"x" * 10]))])
-    for i in range(len(cards)):
-        hdu.header["COMMENT"] = f"placeholder{i}"
-    raw = bytearray(_fits_bytes([fits.PrimaryHDU(), hdu]))
-    for i, card in enumerate(cards):
-        at = raw.find(f"COMMENT placeholder{i}".encode())
-        raw[at : at + 80] = card.ljust(80).encode()
-    at = raw.find(b"x" * 10)
-    raw[at : at + 10] = data
-    return bytes(raw)
-
-
-def _fits_hostile(img: np.ndarray) -> dict[str, bytes]:
-    from astropy.io import fits
-
-    ascii_table = bytearray(_ascii_table())
-    at = ascii_table.find(b"     0x")  # row 0: field a (I6) then field c (A5)
-    ascii_table[at : at + 6] = b"PAYLD!"
-    tiles = bytearray(_fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(img, compression_type="GZIP_1")]))
-    for member in re.finditer(rb"\x1f\x8b\x08", bytes(tiles)):
-        tiles[member.start() + 3] |= 1  # FTEXT: no reader looks at it
-    end = bytearray(_fits_bytes([fits.PrimaryHDU(img)]))
-    at = end.find(b"END" + b" " * 77)
-    end[at + 40 : at + 47] = b"PAYLOAD"
-    two = b"ab\x00\x00\x00cd\x00\x00\x00"
-    return {
-        "fits-ascii-int-letters.fits": bytes(ascii_table),
-        "fits-tile-ftext.fits": bytes(tiles),
-        "fits-end-card-tail.fits": bytes(end),
-        "fits-tdim-twice-a.fits": _string_table(["TDIM1   = '(5,2)   '", "TDIM1   = '(10)    '"], two),
-        "fits-tdim-twice-b.fits": _string_table(["TDIM1   = '(10)    '", "TDIM1   = '(5,2)   '"], two),
-        "fits-tdim-short.fits": _string_table(["TDIM1   = '(4,2)   '"], b"ab\x00\x00cd\x00\x00\x00Z"),
-    }
+    img = np.random.default_rng(1).normal(0, 1, (32, 32)).astype(np.float32)
+    fits.HDUList([fits.PrimaryHDU(img)]).writeto(work / "ctl-img.fits.gz")
+    Table({"a": [1, 2]}).write(work / "ctl-tab.fits.gz")
+    frame = pd.DataFrame({"a": [0.5, 1.5]})
+    frame.to_json(work / "ctl-df.json.gz")
+    frame.to_json(work / "ctl-df.jsonl.gz", orient="records", lines=True)
+    frame.to_csv(work / "ctl-df.tsv.gz", sep="\t")
+    np.savetxt(work / "ctl-np.dat.gz", img[:3])
 
 
 def _pax_tar(records: bytes) -> bytes:
