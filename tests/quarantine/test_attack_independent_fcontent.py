@@ -96,6 +96,10 @@ HOLES: dict[str, str] = {
     "fits-pcount-lower-twice.fits": _LOWER.format("PCOUNT", "5760 then 0")
     + ": astropy's header says PCOUNT 5760 (a heap over the next HDU) while it lays the HDUs out by 0; "
     "the structure is two things at once",
+    "fits-zimage-lower-mtime.fits": "published: astropy's GZIP_1 image with its ZIMAGE card spelled "
+    "`zimage` and each of its 64 tiles' MTIME 4 bytes of 'attack-f' * 32 (256 bytes); astropy opens it as "
+    "the same compressed image (upper-cased keyword), the validator as a plain table, so the tile rules "
+    "(MTIME 0 or the writer's clock, flags, nothing after the stream, RICE's last bits) are not applied",
     "fits-ascii-int-letters.fits": "published: an ASCII table's I6 field holds 'PAYLD!'; astropy refuses "
     "to read the column (invalid literal for int()), cfitsio too: bytes no reader returns, where "
     "'what exactness leaves' allows only other spellings of a number ('   12' or '  +12')",
@@ -172,6 +176,24 @@ def test_astropy_sees_the_lower_case_card_as_a_second_one(run):
     for name, key in (("fits-tdim-lower-twice.fits", "TDIM1"), ("fits-pcount-lower-twice.fits", "PCOUNT")):
         with fits.open(io.BytesIO(run["files"][name])) as hdus:
             assert hdus[1].header.count(key) == 2, name
+
+
+def test_astropy_reads_the_lower_case_zimage_as_the_image(run):
+    from astropy.io import fits
+
+    from tests.support.attack_fcontent_fits import tile_mtimes, zimage_lower_mtime
+
+    name = "fits-zimage-lower-mtime.fits"
+    with (
+        fits.open(io.BytesIO(run["files"][name])) as ours,
+        fits.open(io.BytesIO(zimage_lower_mtime(b"ZIMAGE"))) as real,
+    ):
+        assert isinstance(ours[1], fits.CompImageHDU)
+        assert (ours[1].data == real[1].data).all()
+    assert tile_mtimes(run["files"][name]) == MARK * 32
+    published = run["out"][name] / name
+    if run["entries"][name]["verdict"] == "accepted":
+        assert tile_mtimes(published.read_bytes()) == MARK * 32
 
 
 def test_git_finds_the_published_repository_on_a_case_insensitive_reader(run, tmp_path):

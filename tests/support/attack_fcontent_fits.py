@@ -115,7 +115,28 @@ def _fits_hostile(img: np.ndarray) -> dict[str, bytes]:
         # The same duplicate with the first card in lower case: astropy upper-cases keywords.
         "fits-tdim-lower-twice.fits": _string_table(["tdim1   = '(10)    '", "TDIM1   = '(5,2)   '"], two),
         "fits-pcount-lower-twice.fits": _pcount_lower_twice(),
+        "fits-zimage-lower-mtime.fits": zimage_lower_mtime(),
     }
+
+
+def zimage_lower_mtime(spelled: bytes = b"zimage") -> bytes:
+    """astropy's GZIP_1 image of int16 pixels (one tile a row), its ZIMAGE card spelled
+    `spelled`, and with `zimage` each tile's MTIME 4 bytes of MARK * 32 instead of 0."""
+    from astropy.io import fits
+
+    ints = np.random.default_rng(3).integers(0, 4000, (64, 48)).astype(np.int16)
+    raw = bytearray(fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(ints, compression_type="GZIP_1")]))
+    at = raw.find(b"ZIMAGE  =                    T")
+    raw[at : at + 6] = spelled
+    if spelled != b"ZIMAGE":
+        for i, tile in enumerate(re.finditer(rb"\x1f\x8b\x08\x00", bytes(raw))):
+            raw[tile.start() + 4 : tile.start() + 8] = (MARK * 32)[4 * i : 4 * i + 4]
+    return bytes(raw)
+
+
+def tile_mtimes(data: bytes) -> bytes:
+    """Every GZIP tile's MTIME field, in file order."""
+    return b"".join(data[m.start() + 4 : m.start() + 8] for m in re.finditer(rb"\x1f\x8b\x08\x00", data))
 
 
 def _pcount_lower_twice() -> bytes:
