@@ -34,7 +34,13 @@ pytest.importorskip("ujson")
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_fcontent_files as made  # noqa: E402
-from tests.support.attack_fcontent_fits import MARK, fits_cases  # noqa: E402
+from tests.support.attack_fcontent_fits import (  # noqa: E402
+    MARK,
+    ZIMAGE_CARDS,
+    fits_cases,
+    tile_mtimes,
+    zimage_card_mtime,
+)
 
 
 def _content_files(work: Path) -> dict[str, bytes]:
@@ -78,6 +84,12 @@ _LOWER = (
     "keywords when it parses a header and lists two {0} cards, so 'a keyword the validator reads "
     "appears once' does not hold"
 )
+_ZIMAGE = (
+    "published: astropy's GZIP_1 image with its ZIMAGE card written `{0}` and each of its 64 tiles' MTIME "
+    "4 bytes of 'attack-f' * 32 (256 bytes); astropy opens it as the same compressed image, the validator "
+    "as a plain table, so the tile rules (MTIME 0 or the writer's clock, flags, nothing after the stream, "
+    "RICE's last bits) are not applied (with the card as astropy writes it, the same MTIMEs are refused)"
+)
 HOLES: dict[str, str] = {
     "gzname-run.bat.gz.": _GUNZIP_DOT.format("run.bat"),
     "gzname-run.cmd.gz ": _GUNZIP_DOT.format("run.cmd"),
@@ -96,10 +108,14 @@ HOLES: dict[str, str] = {
     "fits-pcount-lower-twice.fits": _LOWER.format("PCOUNT", "5760 then 0")
     + ": astropy's header says PCOUNT 5760 (a heap over the next HDU) while it lays the HDUs out by 0; "
     "the structure is two things at once",
-    "fits-zimage-lower-mtime.fits": "published: astropy's GZIP_1 image with its ZIMAGE card spelled "
-    "`zimage` and each of its 64 tiles' MTIME 4 bytes of 'attack-f' * 32 (256 bytes); astropy opens it as "
-    "the same compressed image (upper-cased keyword), the validator as a plain table, so the tile rules "
-    "(MTIME 0 or the writer's clock, flags, nothing after the stream, RICE's last bits) are not applied",
+    **{
+        name: _ZIMAGE.format(ZIMAGE_CARDS[name])
+        for name in (
+            "fits-zimage-lower-mtime.fits",
+            "fits-zimage-string-mtime.fits",
+            "fits-zimage-hierarch-mtime.fits",
+        )
+    },
     "fits-ascii-int-letters.fits": "published: an ASCII table's I6 field holds 'PAYLD!'; astropy refuses "
     "to read the column (invalid literal for int()), cfitsio too: bytes no reader returns, where "
     "'what exactness leaves' allows only other spellings of a number ('   12' or '  +12')",
@@ -178,22 +194,21 @@ def test_astropy_sees_the_lower_case_card_as_a_second_one(run):
             assert hdus[1].header.count(key) == 2, name
 
 
-def test_astropy_reads_the_lower_case_zimage_as_the_image(run):
+@pytest.mark.parametrize("name", sorted(ZIMAGE_CARDS))
+def test_astropy_reads_each_zimage_card_as_the_compressed_image(run, name):
+    """Each ZIMAGE spelling is the image to astropy, with the pixels of the unpatched file,
+    and every copy (the published one too, if any) holds the payload in its tiles' MTIME."""
     from astropy.io import fits
 
-    from tests.support.attack_fcontent_fits import tile_mtimes, zimage_lower_mtime
-
-    name = "fits-zimage-lower-mtime.fits"
     with (
         fits.open(io.BytesIO(run["files"][name])) as ours,
-        fits.open(io.BytesIO(zimage_lower_mtime(b"ZIMAGE"))) as real,
+        fits.open(io.BytesIO(zimage_card_mtime())) as real,
     ):
         assert isinstance(ours[1], fits.CompImageHDU)
         assert (ours[1].data == real[1].data).all()
     assert tile_mtimes(run["files"][name]) == MARK * 32
-    published = run["out"][name] / name
     if run["entries"][name]["verdict"] == "accepted":
-        assert tile_mtimes(published.read_bytes()) == MARK * 32
+        assert tile_mtimes((run["out"][name] / name).read_bytes()) == MARK * 32
 
 
 def test_git_finds_the_published_repository_on_a_case_insensitive_reader(run, tmp_path):

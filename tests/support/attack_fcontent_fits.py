@@ -115,23 +115,33 @@ def _fits_hostile(img: np.ndarray) -> dict[str, bytes]:
         # The same duplicate with the first card in lower case: astropy upper-cases keywords.
         "fits-tdim-lower-twice.fits": _string_table(["tdim1   = '(10)    '", "TDIM1   = '(5,2)   '"], two),
         "fits-pcount-lower-twice.fits": _pcount_lower_twice(),
-        "fits-zimage-lower-mtime.fits": zimage_lower_mtime(),
+        **{name: zimage_card_mtime(card) for name, card in ZIMAGE_CARDS.items()},
     }
 
 
-def zimage_lower_mtime(spelled: bytes = b"zimage") -> bytes:
-    """astropy's GZIP_1 image of int16 pixels (one tile a row), its ZIMAGE card spelled
-    `spelled`, and with `zimage` each tile's MTIME 4 bytes of MARK * 32 instead of 0."""
+def zimage_card_mtime(card: str = "") -> bytes:
+    """astropy's GZIP_1 image of int16 pixels (one tile a row); with `card`, its ZIMAGE card
+    replaced by `card` and each tile's MTIME 4 bytes of MARK * 32 instead of the writer's."""
     from astropy.io import fits
 
     ints = np.random.default_rng(3).integers(0, 4000, (64, 48)).astype(np.int16)
     raw = bytearray(fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(ints, compression_type="GZIP_1")]))
-    at = raw.find(b"ZIMAGE  =                    T")
-    raw[at : at + 6] = spelled
-    if spelled != b"ZIMAGE":
+    if card:
+        at = raw.find(b"ZIMAGE  =                    T")
+        raw[at : at + 80] = card.ljust(80).encode()
         for i, tile in enumerate(re.finditer(rb"\x1f\x8b\x08\x00", bytes(raw))):
             raw[tile.start() + 4 : tile.start() + 8] = (MARK * 32)[4 * i : 4 * i + 4]
     return bytes(raw)
+
+
+# ZIMAGE cards astropy takes for a compressed image (it upper-cases keywords, reads HIERARCH
+# cards by their name and tests the value's truth, so 'T' counts) and the validator does not.
+ZIMAGE_CARDS = {
+    "fits-zimage-lower-mtime.fits": "zimage  =                    T",
+    "fits-zimage-string-mtime.fits": "ZIMAGE  = 'T       '",
+    "fits-zimage-hierarch-mtime.fits": "HIERARCH ZIMAGE = T",
+    "fits-zimage-exact-mtime.fits": "ZIMAGE  =                    T",
+}
 
 
 def tile_mtimes(data: bytes) -> bytes:
