@@ -113,6 +113,9 @@ def _fits_hostile(img: np.ndarray) -> dict[str, bytes]:
         "fits-tdim-twice-b.fits": _string_table(["TDIM1   = '(10)    '", "TDIM1   = '(5,2)   '"], two),
         "fits-tdim-short.fits": _string_table(["TDIM1   = '(4,2)   '"], b"ab\x00\x00cd\x00\x00\x00Z"),
         # The same duplicate with the first card in lower case: astropy upper-cases keywords.
+        "fits-tdim-hierarch-twice.fits": _string_table(
+            ["HIERARCH TDIM1 = '(10)'", "TDIM1   = '(5,2)   '"], two
+        ),
         "fits-tdim-lower-twice.fits": _string_table(["tdim1   = '(10)    '", "TDIM1   = '(5,2)   '"], two),
         "fits-pcount-lower-twice.fits": _pcount_lower_twice(),
         **{name: zimage_card_mtime(card) for name, card in ZIMAGE_CARDS.items()},
@@ -120,26 +123,32 @@ def _fits_hostile(img: np.ndarray) -> dict[str, bytes]:
 
 
 def zimage_card_mtime(card: str = "") -> bytes:
-    """astropy's GZIP_1 image of int16 pixels (one tile a row); with `card`, its ZIMAGE card
-    replaced by `card` and each tile's MTIME 4 bytes of MARK * 32 instead of the writer's."""
+    """astropy's GZIP_1 image of int16 pixels (one tile a row); with `card`, the card of its
+    keyword (ZIMAGE or ZCMPTYPE, the first word of `card` but HIERARCH) replaced by `card` and
+    each tile's MTIME 4 bytes of MARK * 32 instead of the writer's."""
     from astropy.io import fits
 
     ints = np.random.default_rng(3).integers(0, 4000, (64, 48)).astype(np.int16)
     raw = bytearray(fits_bytes([fits.PrimaryHDU(), fits.CompImageHDU(ints, compression_type="GZIP_1")]))
     if card:
-        at = raw.find(b"ZIMAGE  =                    T")
+        keyword = card.removeprefix("HIERARCH ").split()[0].split("=")[0].upper()
+        at = raw.find(keyword.ljust(8).encode() + b"=")
         raw[at : at + 80] = card.ljust(80).encode()
         for i, tile in enumerate(re.finditer(rb"\x1f\x8b\x08\x00", bytes(raw))):
             raw[tile.start() + 4 : tile.start() + 8] = (MARK * 32)[4 * i : 4 * i + 4]
     return bytes(raw)
 
 
-# ZIMAGE cards astropy takes for a compressed image (it upper-cases keywords, reads HIERARCH
-# cards by their name and tests the value's truth, so 'T' counts) and the validator does not.
+# ZIMAGE and ZCMPTYPE cards astropy takes for a compressed image (it upper-cases keywords,
+# reads HIERARCH cards by their name, tests ZIMAGE's truth: 'T' and 1 count) and the
+# validator does not; the exact card last (its MTIMEs are refused: the attack's control).
 ZIMAGE_CARDS = {
     "fits-zimage-lower-mtime.fits": "zimage  =                    T",
     "fits-zimage-string-mtime.fits": "ZIMAGE  = 'T       '",
     "fits-zimage-hierarch-mtime.fits": "HIERARCH ZIMAGE = T",
+    "fits-zimage-integer-mtime.fits": "ZIMAGE  =                    1",
+    "fits-zcmptype-lower-mtime.fits": "zcmptype= 'GZIP_1  '",
+    "fits-zcmptype-hierarch-mtime.fits": "HIERARCH ZCMPTYPE = 'GZIP_1'",
     "fits-zimage-exact-mtime.fits": "ZIMAGE  =                    T",
 }
 
