@@ -102,6 +102,7 @@ def text_cases() -> dict[str, bytes]:
         "ctl-greek.log": "σ = 1.5 ± 0.2 µb, Δφ < π/2\n".encode(),
         "ctl-bom.csv": codecs.BOM_UTF8 + CSV,
         "ctl-logging.log": _logging_output(),
+        "ctl-csvmodule.csv": _csv_module_output(),
         "ctl-np-savetxt.csv": _savetxt(np.random.default_rng(1).random((5, 3)), delimiter=","),
         "ctl-np-savetxt-one.txt": _savetxt([0.5]),
         "ctl-pandas.csv": pd.DataFrame({"e": [1 / 3, 1e-10], "n": ["π", "b"]}).to_csv().encode(),
@@ -130,6 +131,16 @@ def _logging_output() -> bytes:
     except ZeroDivisionError:
         log.exception("fit failed")
     log.removeHandler(handler)
+    return out.getvalue().encode()
+
+
+def _csv_module_output() -> bytes:
+    """csv.writer's defaults: CRLF line ends, a quoted field with a comma and quotes."""
+    import csv
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows([["run", "label"], [1, 'naïve, "quoted"'], [2, "plain"]])
     return out.getvalue().encode()
 
 
@@ -258,6 +269,7 @@ def archive_cases(work: Path) -> dict[str, bytes]:
     (tree / "a.csv").write_bytes(CSV)
     (tree / "sub" / "notes.txt").write_text("ok é\n")
     (tree / "sub" / "r.json").write_text('{"x": 0.5}')
+    (tree / "sub" / "Ωmega_scan.csv").write_bytes(CSV)  # non-ASCII names: pax path, zip's UTF-8 flag
     for fmt, name in ((tarfile.PAX_FORMAT, "ctl-tf-pax.tar"), (tarfile.GNU_FORMAT, "ctl-tf-gnu.tar")):
         with tarfile.open(work / name, "w", format=fmt) as tar:
             tar.add(tree, arcname="run42")
