@@ -94,6 +94,9 @@ HOLES: dict[str, str] = {
     "gzname-run.bat.gz.": _GUNZIP_DOT.format("run.bat"),
     "gzname-run.cmd.gz ": _GUNZIP_DOT.format("run.cmd"),
     "gzname-run.bat.z.": _GUNZIP_DOT.format("run.bat"),
+    "name-flash.spl": "published: Debian's mime.types (the table's source) types .spl as "
+    "application/futuresplash, a type the Flash plugin and Ruffle take (an SWF can be all ASCII "
+    "text: Rosetta Flash); the claims refuse every extension typed as Flash, and .swf is refused",
     "gitcase-upper/Head": _GIT_CASE.format("Head"),
     "gitcase-lower/head": _GIT_CASE.format("head") + " (objects/ and refs/ as OBJECTS/ and Refs/ pass too)",
     "gz-fname-mixed.csv.gz": "published: one member without FNAME, then one with it; whether each member "

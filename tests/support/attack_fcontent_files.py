@@ -174,6 +174,9 @@ def name_cases() -> dict[str, bytes]:
     # as run.bat.gz, which gunzip (or 7-Zip) turns into run.bat.
     files |= {"gzname-run.bat.gz.": gz, "gzname-run.cmd.gz ": gz, "gzname-run.bat.z.": gz}
     files |= {"gzname-run.exe.gz": gz, "gzname-run.ps1-GZ": gz, "gzname-run.vbs_z": gz}
+    # Debian's mime.types: application/futuresplash spl (Flash's other type; an SWF can be all
+    # ASCII: Rosetta Flash, 2014), beside the .swf the table refuses.
+    files |= {"name-flash.spl": TEXT, "name-flash.swf": TEXT}
     for repo, name in (("gitcase-upper", "Head"), ("gitcase-lower", "head"), ("gitcase-exact", "HEAD")):
         files |= {f"{repo}/{name}": head, f"{repo}/objects/info.txt": TEXT, f"{repo}/refs/heads.txt": TEXT}
         files[f"{repo}/config"] = config
