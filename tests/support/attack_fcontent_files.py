@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def json_cases() -> dict[str, bytes]:
         "ctl-json-utf8.json": json.dumps(rec, indent=2, ensure_ascii=False).encode(),
         "ctl-json-indent0.json": json.dumps(rec, indent=0).encode(),
         "ctl-np-tolist.json": json.dumps(np.linspace(0, 1, 7).tolist()).encode(),
+        "ctl-pandas-split.json": pd.DataFrame({"a": [0.5, 1.25], "b": ["x", "y"]})
+        .to_json(orient="split")
+        .encode(),
+        "ctl-pandas-table.json": pd.DataFrame({"a": [0.5, 1.25], "b": ["x", "y"]})
+        .to_json(orient="table")
+        .encode(),
         "json-empty-bits.json": _empty_container_bits(MARK),
     }
 
@@ -103,6 +110,7 @@ def text_cases() -> dict[str, bytes]:
         "ctl-bom.csv": codecs.BOM_UTF8 + CSV,
         "ctl-logging.log": _logging_output(),
         "ctl-csvmodule.csv": _csv_module_output(),
+        **_astropy_ascii(),
         "ctl-np-savetxt.csv": _savetxt(np.random.default_rng(1).random((5, 3)), delimiter=","),
         "ctl-np-savetxt-one.txt": _savetxt([0.5]),
         "ctl-pandas.csv": pd.DataFrame({"e": [1 / 3, 1e-10], "n": ["π", "b"]}).to_csv().encode(),
@@ -132,6 +140,26 @@ def _logging_output() -> bytes:
         log.exception("fit failed")
     log.removeHandler(handler)
     return out.getvalue().encode()
+
+
+def _astropy_ascii() -> dict[str, bytes]:
+    """astropy's text table formats (ECSV with its YAML header, IPAC, fixed width)."""
+    import astropy.units as u
+    from astropy.table import Table
+
+    table = Table({"e": [0.5, 1.25] * u.GeV, "n": [1, 2], "name": ["a", "β"]}, meta={"run": 42})
+    files = {}
+    for fmt, name in (
+        ("ascii.ecsv", "ctl-t.ecsv"),
+        ("ascii.ipac", "ctl-t.tbl"),
+        ("ascii.fixed_width", "ctl-t.txt"),
+    ):
+        out = io.StringIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # IPAC: the meta "run" is not written, as astropy says
+            table.write(out, format=fmt)
+        files[name] = out.getvalue().encode()
+    return files
 
 
 def _csv_module_output() -> bytes:

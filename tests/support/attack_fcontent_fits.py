@@ -22,11 +22,17 @@ def fits_bytes(hdus, **kw) -> bytes:
 
 
 def fits_cases() -> dict[str, bytes]:
+    """Every FITS control and case; astropy's warnings about the patched headers are muted here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _fits_cases()
+
+
+def _fits_cases() -> dict[str, bytes]:
     """astropy images (tile-compressed every way, checksums) and tables; patched tables."""
     from astropy.io import fits
     from astropy.table import Table
 
-    warnings.simplefilter("ignore")
     rng = np.random.default_rng(3)
     img = rng.normal(100, 5, (64, 48)).astype(np.float32)
     ints = rng.integers(0, 4000, (64, 48)).astype(np.int16)
@@ -63,7 +69,35 @@ def fits_cases() -> dict[str, bytes]:
         files[name] = out.getvalue()
     files["ctl-table-checksum.fits"] = fits_bytes([fits.PrimaryHDU(), fits.BinTableHDU(table)], checksum=True)
     files["ctl-ascii-table.fits"] = _ascii_table()
+    files |= _astropy_more(rng)
     return files | _fits_hostile(img)
+
+
+def _astropy_more(rng: np.random.Generator) -> dict[str, bytes]:
+    """Long strings (CONTINUE), several extensions with checksums, Time columns, scaled ints."""
+    from astropy.io import fits
+    from astropy.table import Table
+    from astropy.time import Time
+
+    header = fits.Header([("OBSERVER", "x" * 150), ("HISTORY", "long history " * 20)])
+    mef = [
+        fits.PrimaryHDU(),
+        fits.ImageHDU(rng.integers(0, 255, (16, 16)).astype(np.uint8), name="SCI"),
+        fits.BinTableHDU(Table({"a": [1.5, 2.5]}), name="TAB"),
+        fits.CompImageHDU(rng.random((32, 32)).astype(np.float32), name="COMP"),
+    ]
+    scaled = fits.PrimaryHDU(rng.normal(100, 1, (8, 8)))
+    scaled.scale("int16", bscale=0.01, bzero=100)
+    out = io.BytesIO()
+    Table({"time": Time(["2024-12-04T10:00:00", "2024-12-05T11:00:00"]), "x": [1, 2]}).write(
+        out, format="fits"
+    )
+    return {
+        "ctl-longstr.fits": fits_bytes([fits.PrimaryHDU(rng.random((8, 8)), header=header)]),
+        "ctl-mef-checksum.fits": fits_bytes(mef, checksum=True),
+        "ctl-scaled.fits": fits_bytes([scaled]),
+        "ctl-time.fits": out.getvalue(),
+    }
 
 
 def _ascii_table() -> bytes:
