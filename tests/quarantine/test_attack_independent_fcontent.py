@@ -90,6 +90,12 @@ _ZIMAGE = (
     "as a plain table, so the tile rules (MTIME 0 or the writer's clock, flags, nothing after the stream, "
     "RICE's last bits) are not applied (with the card as astropy writes it, the same MTIMEs are refused)"
 )
+_SNIFF = (
+    "published: a name that announces nothing ({0}) holding `{1}` then an <img onerror>; Apache 2.4 "
+    "sends such a file with no Content-Type (DefaultType is gone: not application/octet-stream as the "
+    "claims say), and Chrome and Firefox sniff an unknown type that starts with {1} as HTML (WHATWG "
+    "MIME sniffing), which the text rule's markup list (script, html, svg, iframe, ...) does not name"
+)
 HOLES: dict[str, str] = {
     "gzname-run.bat.gz.": _GUNZIP_DOT.format("run.bat"),
     "gzname-run.cmd.gz ": _GUNZIP_DOT.format("run.cmd"),
@@ -97,6 +103,10 @@ HOLES: dict[str, str] = {
     "name-flash.spl": "published: Debian's mime.types (the table's source) types .spl as "
     "application/futuresplash, a type the Flash plugin and Ruffle take (an SWF can be all ASCII "
     "text: Rosetta Flash); the claims refuse every extension typed as Flash, and .swf is refused",
+    "sniff-b.dat": _SNIFF.format(".dat", "<b>"),
+    "sniff-p": _SNIFF.format("no extension", "<p>"),
+    "sniff-comment.out": _SNIFF.format(".out", "<!--"),
+    "sniff-div.lhe": _SNIFF.format(".lhe", "<div>"),
     "gitcase-upper/Head": _GIT_CASE.format("Head"),
     "gitcase-lower/head": _GIT_CASE.format("head") + " (objects/ and refs/ as OBJECTS/ and Refs/ pass too)",
     "gz-fname-mixed.csv.gz": "published: one member without FNAME, then one with it; whether each member "

@@ -205,6 +205,17 @@ def name_cases() -> dict[str, bytes]:
     # Debian's mime.types: application/futuresplash spl (Flash's other type; an SWF can be all
     # ASCII: Rosetta Flash, 2014), beside the .swf the table refuses.
     files |= {"name-flash.spl": TEXT, "name-flash.swf": TEXT}
+    # Names that announce nothing: Apache 2.4 sends no Content-Type for them (DefaultType is
+    # gone), and a browser sniffs an unknown type as HTML when it starts with one of the
+    # WHATWG/Chrome tags (<b <br <p <div <font <h1 <a <!--); the text rule lists none of them.
+    xss = "<img src=x onerror=alert(document.domain)>\n"
+    files |= {
+        "sniff-b.dat": f"<b>run 42 done</b>\n{xss}".encode(),
+        "sniff-p": f"<p>run 42 done\n{xss}".encode(),
+        "sniff-comment.out": f"<!-- run 42 -->\n{xss}".encode(),
+        "sniff-div.lhe": f"<div>run 42</div>\n{xss}".encode(),
+        "sniff-title.dat": f"<title>run 42</title>\n{xss}".encode(),
+    }
     for repo, name in (("gitcase-upper", "Head"), ("gitcase-lower", "head"), ("gitcase-exact", "HEAD")):
         files |= {f"{repo}/{name}": head, f"{repo}/objects/info.txt": TEXT, f"{repo}/refs/heads.txt": TEXT}
         files[f"{repo}/config"] = config
