@@ -1,0 +1,179 @@
+"""Independent attack f on the ROOT and HDF5 claims (issue #13, session 33).
+
+Attacks docs/quarantine.md's ROOT and HDF5 rows and their "what exactness leaves", not
+the code (neither the validators nor their tests were read). New classes here:
+- ROOT codecs: uproot handed a codec whose streams carry a payload (an xz filter chain's
+  BCJ start offset, a zstd frame's content checksum), a basket block that is no stream at
+  all, a histogram's zstd block that decodes to nothing;
+- ROOT free space: the bound on what an older TTree uproot moved may leave, and a record
+  forged in a zero gap (a "deleted record" no job deleted);
+- HDF5 bounds added in session 32: a freed continuation block's remains, an extensible
+  array's high-water mark and unused slot, a local heap name's padding (all refused);
+- false rejections: h5py groups in dense storage (track_order) reopened and added to.
+Files: tests/support/attack_fbinary_root.py, tests/support/attack_fbinary_hdf5.py. All
+go into ONE quarantine vetted once through the CLI with the shipped batch policy's
+allow_types. Every hostile file carries PAYLOAD; a hole is a strict xfail saying what got
+out (HOLES); ordinary output must be published byte-identical (FALSE_REJECTIONS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("h5py")
+pytest.importorskip("uproot")
+
+from tests.support import attack_fbinary_hdf5 as h5files  # noqa: E402
+from tests.support import attack_fbinary_root as rootfiles  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ALLOW = "allow_types: [text, csv, json, root, fits, hdf5, gzip]"  # policy/batch.yaml's
+POLICY = f"""\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {{name: attack-fbinary}}
+spec:
+  quarantine:
+    {ALLOW}
+    forbid: [symlinks, hardlinks, special_files, setuid, executables]
+    promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
+"""
+
+_UNREAD = "no reader returns them"
+_FAILS = "uproot's reader fails on that record, the bytes are in the published file all the same"
+HOLES = {
+    "root-xz-bcj-start-offset.root":
+        "published: every xz block's filter chain leads with x86 BCJ whose 4-byte start "
+        "offset is PAYLOAD (uproot reads the file; 'an xz block is its stream exactly' "
+        "checks the stream, not which filters its block header lists): 4 bytes a block, "
+        + _UNREAD,
+    "root-zs-bad-checksum.root":
+        "published: every zstd frame sets the content-checksum flag and carries PAYLOAD as "
+        "its checksum (4 bytes a block, histogram and StreamerInfo included: zstd blocks "
+        "are walked, not decoded, in any record); " + _FAILS,
+    "root-l4-basket-no-block.root":
+        "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
+        "LZ4 block should be (uproot wrote the header and the XXH64 of those bytes); " + _FAILS,
+    "root-zs-hist-undecodable.root":
+        "published: the histogram's zstd block is a well-formed frame header and one "
+        "'compressed' block of 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
+        "blocks of non-basket records, not ZS); " + _FAILS,
+    "root-zl-basket-no-stream.root":
+        "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
+        "zlib stream should be: no stream at all, beyond the documented 'bytes after its "
+        "stream'; " + _FAILS,
+    "root-moved-tree-loose-bound-plus-8.root":
+        "published: 177 bytes of PAYLOAD inside the older TTree uproot moved (the docs' "
+        "bound on loose bytes: 24 + 1 per 128 bytes of live tree payload = 169): the "
+        "older tree, left whole, is taken for a deleted record whose payload is free",
+    "root-moved-tree-loose-twice-bound.root":
+        "published: 369 bytes of PAYLOAD (over twice the docs' bound of 169) inside the "
+        "older TTree uproot moved: taken for a deleted record",
+    "root-forged-deleted-record.root":
+        "published: a TH1D key naming its own position forged in a zero free gap of a "
+        "file where nothing was deleted, its 480-byte payload PAYLOAD: any free gap can "
+        "be a 'deleted record' whose payload no reader returns and nothing bounds",
+}
+
+_FSSE = ("refused (`a free-space section list nothing refers to`, h5repack): h5py "
+         "under its default libver, ")
+FALSE_REJECTIONS = {
+    "ctl-h5-dense-links-reopened-tracked.h5":
+        _FSSE + "a track_order=True group given 12 datasets, reopened with 'a' and given "
+        "12 more (the docs attribute such refusals to attributes flushed after each addition)",
+    "ctl-h5-dense-attrs-reopened-tracked.h5":
+        _FSSE + "a track_order=True group given 12 attributes, reopened and given 12 more",
+    "ctl-h5-dense-links-attrs-reopened-latest.h5":
+        "refused (`a free-space section list nothing refers to`, h5repack): h5py under "
+        "libver='latest', a group given 12 datasets and 12 attributes, reopened and given "
+        "12 more of each (links alone pass: ctl-h5-dense-links-reopened-latest.h5)",
+}
+
+
+@pytest.fixture(scope="module")
+def vetted(tmp_path_factory):
+    assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()
+    base = tmp_path_factory.mktemp("attackfb")
+    made = base / "made"
+    ordinary = {**rootfiles.controls(made / "ctl"), **h5files.controls()}
+    attacks = {**rootfiles.hostile(made / "hostile"), **h5files.hostile()}
+    q = base / "q"
+    q.mkdir()
+    for name, data in {**ordinary, **attacks}.items():
+        (q / name).write_bytes(data)
+        os.chmod(q / name, 0o644)
+    (base / "p.yaml").write_text(POLICY)
+    out = base / "pub" / "job1"
+    cmd = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(base / "p.yaml")]
+    cmd += ["--to", str(out), "--job", "job1", "--format", "json"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=300, check=False)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    entries = {e["path"]: e for e in json.loads(proc.stdout)["entries"]}
+    return {"ordinary": ordinary, "attacks": attacks, "entries": entries, "out": out,
+            "rc": proc.returncode, "made": made}
+
+
+def _marked(names, table):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=table[n]))
+            if n in table else n for n in sorted(names)]
+
+
+ROOT_ATTACKS = sorted(rootfiles.HOSTILE_NAMES)
+H5_ATTACKS = sorted(h5files.HOSTILE_NAMES)
+ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
+
+
+def test_every_exemption_names_a_real_case():
+    assert set(HOLES) <= set(ROOT_ATTACKS + H5_ATTACKS)
+    assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+
+
+def test_the_cases_are_the_files(vetted):
+    assert sorted(vetted["attacks"]) == sorted(ROOT_ATTACKS + H5_ATTACKS)
+    assert sorted(vetted["ordinary"]) == ORDINARY
+
+
+@pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))
+def test_ordinary_output_published_byte_identical(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "accepted", entry["detail"]
+    assert (vetted["out"] / name).read_bytes() == vetted["ordinary"][name]
+
+
+@pytest.mark.parametrize("name", ROOT_ATTACKS + H5_ATTACKS)
+def test_attack_file_carries_the_payload(vetted, name):
+    """The attack is real: the payload is in the file, and the file is what the real tool
+    wrote but for the case's patch (ROOT: uproot opens it; HDF5: libhdf5 reads it all)."""
+    data = vetted["attacks"][name]
+    assert (rootfiles.PAYLOAD in data) or name == "h5-ea-high-water-past-elements.h5"
+    assert (rootfiles.opens(data) if name.endswith(".root")
+            else h5files.readable(data))
+
+
+def test_bcj_file_reads_as_its_control(vetted):
+    """The xz hole is in a file every reader reads whole: the same histogram and tree as
+    the control uproot wrote with its own xz streams."""
+    files = {**vetted["ordinary"], **vetted["attacks"]}
+    control, attack = (rootfiles.contents(files[n]) for n in
+                       ("ctl-xz-hist-tree.root", "root-xz-bcj-start-offset.root"))
+    assert control == attack
+
+
+@pytest.mark.parametrize("name", _marked(ROOT_ATTACKS + H5_ATTACKS, HOLES))
+def test_attack_refused(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].split(":")[0] in ("root", "hdf5"), entry["detail"]
+    assert not (vetted["out"] / name).exists()
+
+
+def test_whole_run_exit_code(vetted):
+    """Per-file mode: refusals give exit 1; the rest is still published."""
+    assert vetted["rc"] == 1

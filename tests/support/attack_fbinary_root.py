@@ -1,0 +1,261 @@
+"""ROOT files for the independent binary attack f (session 33).
+
+Written by uproot 5.7 itself; a hostile file either hands uproot a codec whose streams
+carry the payload where no reader returns it (an instance's `compress` replaced: uproot
+still writes every header, key and checksum) or patches bytes after writing. Every file
+stays readable by uproot but where the case says a reader fails on the patched block.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import awkward as ak
+import cramjam
+import numpy as np
+import uproot
+
+from tests.support.attack_dcontent_root import (
+    _base,
+    _free_segments,
+    _header,
+    _key_at,
+    _lengths,
+    _put,
+)
+from tests.support.attack_econtent_root import _hist_block
+
+PAYLOAD = b"PWND"
+PAY_INT = struct.unpack("<I", PAYLOAD)[0]
+BASKET_X = 20000  # bytes of the int32 branch's basket: 5000 entries
+
+
+def _hist() -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(400, dtype=np.float64) % 7, np.linspace(0, 1, 401)
+
+
+def _hist_and_tree(f) -> None:
+    rng = np.random.default_rng(1)
+    f["h"] = _hist()
+    f["t"] = {"x": np.arange(5000, dtype=np.int32), "y": rng.random(5000)}
+    f["t"].extend({"x": np.arange(5000, dtype=np.int32), "y": rng.random(5000)})
+
+
+def _codec(codec: uproot.compression.Compression, fn: Callable[[bytes], bytes]):
+    codec.compress = fn  # the instance's: uproot's type checks still see its class
+    return codec
+
+
+def _write(path: Path, codec, steps=(_hist_and_tree,)) -> bytes:
+    with uproot.recreate(path, compression=codec) as f:
+        for step in steps:
+            step(f)
+    return path.read_bytes()
+
+
+def _xz_bcj(data: bytes) -> bytes:
+    """An xz stream whose filter chain leads with x86 BCJ, its start offset the payload:
+    4 bytes in each block header that liblzma reads and no reader returns."""
+    filters = [{"id": lzma.FILTER_X86, "start_offset": PAY_INT},
+               {"id": lzma.FILTER_LZMA2, "preset": 5}]
+    return lzma.compress(bytes(data), format=lzma.FORMAT_XZ, filters=filters)
+
+
+def _zstd_bad_checksum(data: bytes) -> bytes:
+    """uproot's zstd frame with the content-checksum flag set and the payload as checksum."""
+    frame = bytearray(cramjam.zstd.compress(bytes(data), level=5))
+    frame[4] |= 0x04
+    return bytes(frame) + PAYLOAD
+
+
+def _no_stream(real: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """The int32 branch's baskets get a block of payload instead of a stream (other records
+    are compressed as uproot does)."""
+    def compress(data: bytes) -> bytes:
+        if len(data) == BASKET_X:
+            return (PAYLOAD * (BASKET_X // 8))[: BASKET_X // 2]
+        return real(data)
+    return compress
+
+
+def _lz4(data: bytes) -> bytes:
+    return bytes(cramjam.lz4.compress_block(bytes(data), compression=4, store_size=False))
+
+
+def _zstd_hist_undecodable(made: Path) -> bytes:
+    """The histogram's zstd frame replaced by one whose single compressed block is payload:
+    frame header and block header well formed, the content size the object's."""
+    d = _write(made / "zs.root", uproot.ZSTD(5))
+    at, size = _hist_block(d, b"ZS")
+    objlen = int.from_bytes(d[at + 6 : at + 9], "little")
+    room = size - 9 - 12
+    block_head = (1 | 2 << 1 | room << 3).to_bytes(3, "little")  # last, compressed, size
+    frame = b"\x28\xb5\x2f\xfd\xa0" + struct.pack("<I", objlen) + block_head
+    return _put(d, at + 9, frame + (PAYLOAD * room)[:room])
+
+
+def _tree_record(d: bytes) -> tuple[int, int, int]:
+    """(key start, fNbytes, fKeylen) of the live TTree `t` (uproot writes it uncompressed)."""
+    ats, at = [], d.find(b"\x05TTree\x01t")
+    while at >= 0:
+        ats += [at - 26, at - 34]  # the class name after fSeekKey, fSeekPdir: 4 or 8 bytes
+        at = d.find(b"\x05TTree\x01t", at + 1)
+    key = [p for p in ats if _key_at(d, p)][-1]
+    nbytes, keylen = _lengths(d, key)
+    return key, nbytes, keylen
+
+
+def _moved_tree(made: Path) -> bytes:
+    """8 branches extended 16 times by 2000 entries: the tree outgrows its basket arrays and moves; the
+    older copy stays in free space."""
+    path = made / "moved.root"
+    rng = np.random.default_rng(3)
+    with uproot.recreate(path, compression=uproot.ZLIB(1)) as f:
+        f.mktree("t", {f"b{i}": np.float64 for i in range(8)})
+        for _ in range(16):
+            f["t"].extend({f"b{i}": rng.random(2000) for i in range(8)})
+    return path.read_bytes()
+
+
+def _loose_bound(d: bytes) -> int:
+    """The docs' bound on loose bytes in free space: 24, one more per 128 bytes of live
+    uncompressed TTree payload."""
+    _, nbytes, keylen = _tree_record(d)
+    return 24 + (nbytes - keylen) // 128
+
+
+def _moved_tree_loose(made: Path, extra: int) -> bytes:
+    """PAYLOAD over `bound + extra` bytes in the middle of the largest free stretch that
+    holds the older tree's remains (past its first 96 bytes)."""
+    d = _moved_tree(made)
+    h = _header(d)
+    segs = [s for s in _free_segments(d) if s[1] < h["end"] and any(d[s[0] : s[1] + 1])]
+    first, last = max(segs, key=lambda s: s[1] - s[0])
+    n = _loose_bound(d) + extra
+    assert last - first > n + 400, (first, last, n)
+    return _put(d, first + 200, (PAYLOAD * n)[:n])
+
+
+def _forged_record(made: Path) -> bytes:
+    """A TH1D key naming its own position (version 4, cycle 1, parent the top directory)
+    forged over a zero free gap of a file where nothing was deleted, PAYLOAD its payload."""
+    d = _base(made)
+    h = _header(d)
+    first, last = next(s for s in _free_segments(d) if s[1] < h["end"] and not any(d[s[0] : s[1] + 1]))
+    nbytes = last - first + 1
+    tail = b"\x04TH1D\x01h\x00"
+    keylen = 26 + len(tail)
+    key = struct.pack(">ihiIhhii", nbytes, 4, nbytes - keylen, 0x7F0A0068, keylen, 1, first, 100)
+    room = nbytes - keylen
+    return _put(d, first, key + tail + (PAYLOAD * room)[:room])
+
+
+def opens(data: bytes) -> bool:
+    """uproot opens the file and lists every key (the patched records may not decode)."""
+    with uproot.open(io.BytesIO(data)) as f:
+        return len(f.keys(recursive=True)) > 0
+
+
+def contents(data: bytes) -> dict[str, bytes]:
+    """What uproot returns for the histogram and every branch of the tree, as bytes."""
+    with uproot.open(io.BytesIO(data)) as f:
+        out = {"h": f["h"].values().tobytes()}
+        for name, array in f["t"].arrays(library="np").items():
+            out[f"t/{name}"] = array.tobytes()
+        return out
+
+
+HOSTILE_NAMES = (
+    "root-xz-bcj-start-offset.root", "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
+    "root-l4-basket-no-block.root", "root-zs-hist-undecodable.root",
+    "root-moved-tree-loose-bound-plus-8.root", "root-moved-tree-loose-twice-bound.root",
+    "root-forged-deleted-record.root",
+)
+
+
+def hostile(made: Path) -> dict[str, bytes]:
+    made.mkdir(parents=True, exist_ok=True)
+    return {
+        "root-xz-bcj-start-offset.root": _write(made / "bcj.root", _codec(uproot.LZMA(5), _xz_bcj)),
+        "root-zs-bad-checksum.root": _write(
+            made / "zsck.root", _codec(uproot.ZSTD(5), _zstd_bad_checksum)),
+        "root-zl-basket-no-stream.root": _write(
+            made / "zlns.root", _codec(uproot.ZLIB(1), _no_stream(lambda b: zlib.compress(b, 1)))),
+        "root-l4-basket-no-block.root": _write(
+            made / "l4ns.root", _codec(uproot.LZ4(4), _no_stream(_lz4))),
+        "root-zs-hist-undecodable.root": _zstd_hist_undecodable(made),
+        "root-forged-deleted-record.root": _forged_record(made),
+        "root-moved-tree-loose-bound-plus-8.root": _moved_tree_loose(made, 8),
+        "root-moved-tree-loose-twice-bound.root": _moved_tree_loose(made, 200),
+    }
+
+
+# ---------------------------------------------------------------- controls
+
+
+def _cycles(f) -> None:
+    """The same histogram saved three times (ROOT's cycles; uproot replaces)."""
+    for k in range(3):
+        f["h"] = (np.arange(50, dtype=np.float64) * k, np.linspace(0, 1, 51))
+
+
+def _many_extends(f) -> None:
+    rng = np.random.default_rng(4)
+    f.mktree("t", {"e": np.float32, "n": np.int64, "p": "var * float64"})
+    for _ in range(25):
+        counts = rng.integers(0, 4, 200)
+        jag = np.split(rng.random(int(counts.sum())), np.cumsum(counts)[:-1])
+        f["t"].extend({"e": rng.random(200).astype(np.float32), "n": counts,
+                       "p": ak.Array([list(x) for x in jag])})
+
+
+def _dirs(f) -> None:
+    for run in range(3):
+        f[f"run{run}/calib/h"] = _hist()
+        f[f"run{run}/t"] = {"x": np.arange(300, dtype=np.int16)}
+
+
+def _rntuple(f) -> None:
+    f["n"] = {"x": np.arange(100, dtype=np.int32), "y": np.linspace(0, 1, 100)}
+    for _ in range(4):
+        f["n"].extend({"x": np.arange(100, dtype=np.int32), "y": np.linspace(0, 1, 100)})
+
+
+def _update(path: Path) -> None:
+    rng = np.random.default_rng(5)
+    with uproot.update(path) as f:
+        f["later/h2"] = np.histogram(rng.normal(size=300), bins=20)
+    with uproot.update(path) as f:
+        del f["h"]
+        f["h3"] = np.histogram(rng.normal(size=300), bins=30)
+
+
+CONTROL_NAMES = [
+    "ctl-zstd-cycles-extends.root", "ctl-lz4-dirs.root", "ctl-lzma9-extends.root",
+    "ctl-zlib-rntuple-extends.root", "ctl-zstd-rntuple-extends.root", "ctl-xz-hist-tree.root",
+    "ctl-update-sessions.root", "ctl-moved-tree.root",
+]
+
+
+def controls(made: Path) -> dict[str, bytes]:
+    made.mkdir(parents=True, exist_ok=True)
+    cases = {
+        "ctl-zstd-cycles-extends.root": (uproot.ZSTD(5), (_cycles, _many_extends)),
+        "ctl-lz4-dirs.root": (uproot.LZ4(4), (_dirs, _cycles)),
+        "ctl-lzma9-extends.root": (uproot.LZMA(9), (_many_extends,)),
+        "ctl-zlib-rntuple-extends.root": (uproot.ZLIB(6), (_rntuple,)),
+        "ctl-zstd-rntuple-extends.root": (uproot.ZSTD(3), (_rntuple,)),
+        "ctl-xz-hist-tree.root": (uproot.LZMA(5), (_hist_and_tree,)),
+    }
+    files = {name: _write(made / name, codec, steps) for name, (codec, steps) in cases.items()}
+    path = made / "ctl-update-sessions.root"
+    _write(path, uproot.ZLIB(1), (_hist_and_tree,))
+    _update(path)
+    files["ctl-update-sessions.root"] = path.read_bytes()
+    files["ctl-moved-tree.root"] = _moved_tree(made)
+    return files
