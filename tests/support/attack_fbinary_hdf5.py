@@ -232,6 +232,30 @@ def _log(f: h5py.File) -> None:
     log[n:] = [f"event {n + i}: ok" for i in range(20)]
 
 
+def _series(f: h5py.File) -> None:
+    f.create_dataset("s", data=np.arange(1000.0), maxshape=(None,), chunks=(100,))
+
+
+def _shrink(n: int, name: str = "s") -> Step:
+    def step(f: h5py.File) -> None:
+        f[name].resize((n,))
+    return step
+
+
+def _image(f: h5py.File) -> None:
+    f.create_dataset("m", data=np.arange(400.0).reshape(20, 20), maxshape=(None, None),
+                     chunks=(5, 5))
+
+
+def _image_crop(f: h5py.File) -> None:
+    f["m"].resize((12, 13))
+
+
+def _two_series(f: h5py.File) -> None:
+    _series(f)
+    f.create_dataset("b", data=np.arange(300.0), maxshape=(None,), chunks=(100,))
+
+
 def _groups(k: int) -> Step:
     def step(f: h5py.File) -> None:
         for i in range(10):
@@ -265,6 +289,11 @@ def controls() -> dict[str, bytes]:
         "ctl-h5-tracked-12-links-one-session.h5": sessions([_members(0, track=True)]),
         "ctl-h5-scales-attrs-3-sessions.h5": sessions([_scales] * 3),
         "ctl-h5-vlen-log-3-sessions.h5": sessions([_log] * 3),
+        "ctl-h5-shrink-on-chunk-boundary.h5": sessions([lambda f: (_series(f), _shrink(700)(f))]),
+        "ctl-h5-shrink-reopened-on-boundary.h5": sessions([_series, _shrink(700)]),
+        "ctl-h5-shrink-reopened-mid-chunk.h5": sessions([_series, _shrink(750)]),
+        "ctl-h5-shrink-image-reopened.h5": sessions([_image, _image_crop]),
+        "ctl-h5-shrink-first-of-two.h5": sessions([_two_series, _shrink(450)]),
     }
 
 
@@ -276,5 +305,7 @@ CONTROL_NAMES = [
     "ctl-h5-dense-attrs-reopened-tracked.h5", "ctl-h5-dense-links-one-session-latest.h5",
     "ctl-h5-dense-links-attrs-reopened-latest.h5", "ctl-h5-tracked-3-links-reopened.h5",
     "ctl-h5-tracked-12-links-one-session.h5", "ctl-h5-scales-attrs-3-sessions.h5",
-    "ctl-h5-vlen-log-3-sessions.h5",
+    "ctl-h5-vlen-log-3-sessions.h5", "ctl-h5-shrink-on-chunk-boundary.h5",
+    "ctl-h5-shrink-reopened-on-boundary.h5", "ctl-h5-shrink-reopened-mid-chunk.h5",
+    "ctl-h5-shrink-image-reopened.h5", "ctl-h5-shrink-first-of-two.h5",
 ]

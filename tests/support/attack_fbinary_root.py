@@ -66,6 +66,13 @@ def _xz_bcj(data: bytes) -> bytes:
     return lzma.compress(bytes(data), format=lzma.FORMAT_XZ, filters=filters)
 
 
+def _zlib_window(data: bytes) -> bytes:
+    """A zlib stream made with a 512-byte window: its header's CINFO (window size) is 1,
+    not the 7 of zlib's default: 3 bits of every block's header a writer chooses."""
+    c = zlib.compressobj(1, zlib.DEFLATED, 9)
+    return c.compress(bytes(data)) + c.flush()
+
+
 def _zstd_bad_checksum(data: bytes) -> bytes:
     """uproot's zstd frame with the content-checksum flag set and the payload as checksum."""
     frame = bytearray(cramjam.zstd.compress(bytes(data), level=5))
@@ -171,7 +178,7 @@ def contents(data: bytes) -> dict[str, bytes]:
 
 
 HOSTILE_NAMES = (
-    "root-xz-bcj-start-offset.root", "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
+    "root-xz-bcj-start-offset.root", "root-zl-window-bits.root", "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
     "root-l4-basket-no-block.root", "root-zs-hist-undecodable.root",
     "root-moved-tree-loose-bound-plus-8.root", "root-moved-tree-loose-twice-bound.root",
     "root-forged-deleted-record.root",
@@ -182,6 +189,8 @@ def hostile(made: Path) -> dict[str, bytes]:
     made.mkdir(parents=True, exist_ok=True)
     return {
         "root-xz-bcj-start-offset.root": _write(made / "bcj.root", _codec(uproot.LZMA(5), _xz_bcj)),
+        "root-zl-window-bits.root": _write(
+            made / "zlw.root", _codec(uproot.ZLIB(1), _zlib_window)),
         "root-zs-bad-checksum.root": _write(
             made / "zsck.root", _codec(uproot.ZSTD(5), _zstd_bad_checksum)),
         "root-zl-basket-no-stream.root": _write(
