@@ -68,6 +68,14 @@ HOLES = {
         "published: the histogram's zstd block is a well-formed frame header and one "
         "'compressed' block of 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
         "blocks of non-basket records, not ZS); " + _FAILS,
+    **{f"root-basket-offsets-{which}.root":
+        f"published: PAYLOAD as the {what} of an uncompressed basket's offsets array (a "
+        "jagged branch: 'an offsets array of fNevBuf + 1 follows them' is its length, not "
+        f"its values){tail}"
+        for which, what, tail in (
+            ("count", "count (fNevBuf + 1)", ": uproot reads the tree as written, 4 bytes a basket"),
+            ("last", "last offset", ": uproot reads the tree as written, 4 bytes a basket"),
+            ("first", "first offset", "; " + _FAILS))},
     "root-zl-basket-no-stream.root":
         "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
         "zlib stream should be: no stream at all, beyond the documented 'bytes after its "
@@ -145,7 +153,8 @@ ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
 
 
 # Cases that change numbers or bits, not bytes of PAYLOAD.
-BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root"}
+BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root",
+             "root-fcompress-600.root"}
 
 
 def test_every_exemption_names_a_real_case():
@@ -175,13 +184,20 @@ def test_attack_file_carries_the_payload(vetted, name):
             else h5files.readable(data))
 
 
-def test_bcj_file_reads_as_its_control(vetted):
-    """The xz hole is in a file every reader reads whole: the same histogram and tree as
-    the control uproot wrote with its own xz streams."""
+READ_AS = {  # a readable hole: uproot returns what it returns for the control
+    "root-xz-bcj-start-offset.root": "ctl-xz-hist-tree.root",
+    "root-zl-window-bits.root": "ctl-xz-hist-tree.root",
+    "root-basket-offsets-count.root": "ctl-jagged-uncompressed.root",
+    "root-basket-offsets-last.root": "ctl-jagged-uncompressed.root",
+}
+
+
+@pytest.mark.parametrize("name", sorted(READ_AS))
+def test_readable_hole_reads_as_its_control(vetted, name):
+    """These holes are in files uproot reads whole: the same histograms and trees as the
+    control uproot wrote itself."""
     files = {**vetted["ordinary"], **vetted["attacks"]}
-    control, attack = (rootfiles.contents(files[n]) for n in
-                       ("ctl-xz-hist-tree.root", "root-xz-bcj-start-offset.root"))
-    assert control == attack
+    assert rootfiles.contents(files[name]) == rootfiles.contents(files[READ_AS[name]])
 
 
 @pytest.mark.parametrize("name", _marked(ROOT_ATTACKS + H5_ATTACKS, HOLES))

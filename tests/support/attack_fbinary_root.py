@@ -22,6 +22,7 @@ import uproot
 
 from tests.support.attack_dcontent_root import (
     _base,
+    _directory,
     _free_segments,
     _header,
     _key_at,
@@ -162,26 +163,90 @@ def _forged_record(made: Path) -> bytes:
     return _put(d, first, key + tail + (PAYLOAD * room)[:room])
 
 
+def _jagged_uncompressed(made: Path) -> bytes:
+    """A jagged branch in an uncompressed file (or any basket uproot stores uncompressed
+    because it does not shrink): its basket's entries, then the offsets array."""
+    path = made / "jagged.root"
+    rng = np.random.default_rng(6)
+    counts = rng.integers(0, 5, 300)
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("t", {"p": "var * float64"})
+        f["t"].extend({"p": ak.unflatten(rng.random(int(counts.sum())), counts)})
+    return path.read_bytes()
+
+
+def _offsets(d: bytes) -> tuple[int, int]:
+    """(where the offsets array of branch p's basket starts: its count, fNevBuf)."""
+    at = d.find(b"\x07TBasket\x01p\x01t")
+    key = next(k for k in (at - 26, at - 34) if _key_at(d, k))
+    _, keylen = _lengths(d, key)
+    nevbuf, last = struct.unpack(">ii", d[key + keylen - 9 : key + keylen - 1])
+    return key + last, nevbuf
+
+
+def _offsets_patch(made: Path, which: str) -> bytes:
+    """PAYLOAD over the offsets array's count (fNevBuf + 1), its first or its last entry."""
+    d = _jagged_uncompressed(made)
+    at, nevbuf = _offsets(d)
+    assert struct.unpack(">i", d[at : at + 4])[0] == nevbuf + 1
+    where = {"count": at, "first": at + 4, "last": at + 4 * (nevbuf + 1)}[which]
+    return _put(d, where, PAYLOAD)
+
+
 def opens(data: bytes) -> bool:
     """uproot opens the file and lists every key (the patched records may not decode)."""
     with uproot.open(io.BytesIO(data)) as f:
         return len(f.keys(recursive=True)) > 0
 
 
-def contents(data: bytes) -> dict[str, bytes]:
-    """What uproot returns for the histogram and every branch of the tree, as bytes."""
+def contents(data: bytes) -> dict[str, object]:
+    """What uproot returns for every histogram (its values) and tree (its arrays)."""
+    out: dict[str, object] = {}
     with uproot.open(io.BytesIO(data)) as f:
-        out = {"h": f["h"].values().tobytes()}
-        for name, array in f["t"].arrays(library="np").items():
-            out[f"t/{name}"] = array.tobytes()
-        return out
+        for key, cls in f.classnames().items():
+            if cls == "TTree":
+                out[key] = f[key].arrays().to_list()
+            elif cls.startswith("TH"):
+                out[key] = f[key].values().tolist()
+    return out
+
+
+def _uuid_v3(uuid: bytes) -> bytes:
+    """RFC 4122 version 3 with the node's top bit set: ROOT's random node."""
+    b = bytearray(uuid)
+    b[6] = (b[6] & 0x0F) | 0x30
+    b[8] = (b[8] & 0x3F) | 0x80
+    b[10] |= 0x80
+    return bytes(b)
+
+
+def _relaxations(made: Path) -> dict[str, bytes]:
+    """Payloads where ROOT-written files are let vary: fCompress past 599, the top
+    directory's UUID as version 3 (uproot's is version 1, made after the file's), a keys
+    list's copy of a subdirectory's key naming a class of its own."""
+    d = _base(made)
+    uuid = _directory(d) + 32  # version(2) datimeC datimeM nbyteskeys nbytesname 3 seeks, TUUID version
+    path = made / "sub.root"
+    with uproot.recreate(path) as f:
+        f["dir/h"] = np.histogram(np.arange(10.0), bins=5)
+    sub = path.read_bytes()
+    copy = sub.find(b"\x0aTDirectory")  # the top keys list's copy comes first
+    cut = sub.find(bytes(16), copy)  # the keys list's zeros after its keys give the 4 bytes
+    renamed = sub[:copy] + b"\x0eTDirectoryPWND" + sub[copy + 11 : cut] + sub[cut + 4 :]
+    return {
+        "root-fcompress-600.root": _put(d, 33, struct.pack(">i", 600)),
+        "root-dir-uuid-v3-payload.root": _put(d, uuid, _uuid_v3(PAYLOAD * 4)),
+        "root-keys-list-class-payload.root": renamed,
+    }
 
 
 HOSTILE_NAMES = (
     "root-xz-bcj-start-offset.root", "root-zl-window-bits.root", "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
     "root-l4-basket-no-block.root", "root-zs-hist-undecodable.root",
     "root-moved-tree-loose-bound-plus-8.root", "root-moved-tree-loose-twice-bound.root",
-    "root-forged-deleted-record.root",
+    "root-forged-deleted-record.root", "root-basket-offsets-count.root",
+    "root-basket-offsets-last.root", "root-basket-offsets-first.root",
+    "root-fcompress-600.root", "root-dir-uuid-v3-payload.root", "root-keys-list-class-payload.root",
 )
 
 
@@ -199,6 +264,9 @@ def hostile(made: Path) -> dict[str, bytes]:
             made / "l4ns.root", _codec(uproot.LZ4(4), _no_stream(_lz4))),
         "root-zs-hist-undecodable.root": _zstd_hist_undecodable(made),
         "root-forged-deleted-record.root": _forged_record(made),
+        **{f"root-basket-offsets-{which}.root": _offsets_patch(made, which)
+           for which in ("count", "last", "first")},
+        **_relaxations(made),
         "root-moved-tree-loose-bound-plus-8.root": _moved_tree_loose(made, 8),
         "root-moved-tree-loose-twice-bound.root": _moved_tree_loose(made, 200),
     }
@@ -247,7 +315,7 @@ def _update(path: Path) -> None:
 CONTROL_NAMES = [
     "ctl-zstd-cycles-extends.root", "ctl-lz4-dirs.root", "ctl-lzma9-extends.root",
     "ctl-zlib-rntuple-extends.root", "ctl-zstd-rntuple-extends.root", "ctl-xz-hist-tree.root",
-    "ctl-update-sessions.root", "ctl-moved-tree.root",
+    "ctl-update-sessions.root", "ctl-moved-tree.root", "ctl-jagged-uncompressed.root",
 ]
 
 
@@ -267,4 +335,5 @@ def controls(made: Path) -> dict[str, bytes]:
     _update(path)
     files["ctl-update-sessions.root"] = path.read_bytes()
     files["ctl-moved-tree.root"] = _moved_tree(made)
+    files["ctl-jagged-uncompressed.root"] = _jagged_uncompressed(made)
     return files
