@@ -19,6 +19,7 @@ import awkward as ak
 import cramjam
 import numpy as np
 import uproot
+import xxhash
 
 from tests.support.attack_dcontent_root import (
     _base,
@@ -193,6 +194,33 @@ def _offsets_patch(made: Path, which: str) -> bytes:
     return _put(d, where, PAYLOAD)
 
 
+def _rntuple_uncompressed(made: Path) -> tuple[bytes, int]:
+    """An RNTuple uproot writes uncompressed, and where its anchor's fields start (after
+    the anchor record's key, byte count and version)."""
+    path = made / "rntuple.root"
+    with uproot.recreate(path, compression=None) as f:
+        f["n"] = {"x": np.arange(100, dtype=np.int32), "y": np.linspace(0, 1, 100)}
+    d = path.read_bytes()
+    at = d.find(b"\rROOT::RNTuple\x01n")
+    while not _key_at(d, at - 26):  # the keys list's copy of its key comes first
+        at = d.find(b"\rROOT::RNTuple\x01n", at + 1)
+    _, keylen = _lengths(d, at - 26)
+    return d, at - 26 + keylen + 6
+
+
+def _anchor(made: Path, which: str) -> bytes:
+    """PAYLOAD in the RNTuple anchor: fMaxKeySize (uproot writes 0; the anchor's xxh3
+    checksum recomputed), the anchor's checksum, or the footer envelope's checksum."""
+    d, a = _rntuple_uncompressed(made)
+    if which == "anchor-max-key-size":
+        d = _put(d, a + 56, PAYLOAD * 2)
+        return _put(d, a + 64, struct.pack(">Q", xxhash.xxh3_64_intdigest(d[a : a + 64])))
+    if which == "anchor-checksum":
+        return _put(d, a + 64, PAYLOAD * 2)
+    seek, nbytes = struct.unpack(">QQ", d[a + 32 : a + 48])
+    return _put(d, seek + nbytes - 8, PAYLOAD * 2)
+
+
 def opens(data: bytes) -> bool:
     """uproot opens the file and lists every key (the patched records may not decode)."""
     with uproot.open(io.BytesIO(data)) as f:
@@ -200,11 +228,11 @@ def opens(data: bytes) -> bool:
 
 
 def contents(data: bytes) -> dict[str, object]:
-    """What uproot returns for every histogram (its values) and tree (its arrays)."""
+    """What uproot returns for every histogram (its values), tree and RNTuple (arrays)."""
     out: dict[str, object] = {}
     with uproot.open(io.BytesIO(data)) as f:
         for key, cls in f.classnames().items():
-            if cls == "TTree":
+            if cls in ("TTree", "ROOT::RNTuple"):
                 out[key] = f[key].arrays().to_list()
             elif cls.startswith("TH"):
                 out[key] = f[key].values().tolist()
@@ -247,6 +275,8 @@ HOSTILE_NAMES = (
     "root-forged-deleted-record.root", "root-basket-offsets-count.root",
     "root-basket-offsets-last.root", "root-basket-offsets-first.root",
     "root-fcompress-600.root", "root-dir-uuid-v3-payload.root", "root-keys-list-class-payload.root",
+    "root-rntuple-anchor-max-key-size.root", "root-rntuple-anchor-checksum.root",
+    "root-rntuple-footer-checksum.root",
 )
 
 
@@ -267,6 +297,8 @@ def hostile(made: Path) -> dict[str, bytes]:
         **{f"root-basket-offsets-{which}.root": _offsets_patch(made, which)
            for which in ("count", "last", "first")},
         **_relaxations(made),
+        **{f"root-rntuple-{which}.root": _anchor(made, which)
+           for which in ("anchor-max-key-size", "anchor-checksum", "footer-checksum")},
         "root-moved-tree-loose-bound-plus-8.root": _moved_tree_loose(made, 8),
         "root-moved-tree-loose-twice-bound.root": _moved_tree_loose(made, 200),
     }
@@ -316,6 +348,7 @@ CONTROL_NAMES = [
     "ctl-zstd-cycles-extends.root", "ctl-lz4-dirs.root", "ctl-lzma9-extends.root",
     "ctl-zlib-rntuple-extends.root", "ctl-zstd-rntuple-extends.root", "ctl-xz-hist-tree.root",
     "ctl-update-sessions.root", "ctl-moved-tree.root", "ctl-jagged-uncompressed.root",
+    "ctl-rntuple-uncompressed.root",
 ]
 
 
@@ -336,4 +369,5 @@ def controls(made: Path) -> dict[str, bytes]:
     files["ctl-update-sessions.root"] = path.read_bytes()
     files["ctl-moved-tree.root"] = _moved_tree(made)
     files["ctl-jagged-uncompressed.root"] = _jagged_uncompressed(made)
+    files["ctl-rntuple-uncompressed.root"] = _rntuple_uncompressed(made)[0]
     return files
