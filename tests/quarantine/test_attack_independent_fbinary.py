@@ -31,6 +31,7 @@ pytest.importorskip("uproot")
 
 from tests.support import attack_fbinary_hdf5 as h5files  # noqa: E402
 from tests.support import attack_fbinary_root as rootfiles  # noqa: E402
+from tests.support import attack_fbinary_rootcxx as cxxfiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ALLOW = "allow_types: [text, csv, json, root, fits, hdf5, gzip]"  # policy/batch.yaml's
@@ -135,7 +136,7 @@ def vetted(tmp_path_factory):
     base = tmp_path_factory.mktemp("attackfb")
     made = base / "made"
     ordinary = {**rootfiles.controls(made / "ctl"), **h5files.controls()}
-    attacks = {**rootfiles.hostile(made / "hostile"), **h5files.hostile()}
+    attacks = {**rootfiles.hostile(made / "hostile"), **cxxfiles.hostile(), **h5files.hostile()}
     q = base / "q"
     q.mkdir()
     for name, data in {**ordinary, **attacks}.items():
@@ -158,14 +159,14 @@ def _marked(names, table):
             if n in table else n for n in sorted(names)]
 
 
-ROOT_ATTACKS = sorted(rootfiles.HOSTILE_NAMES)
+ROOT_ATTACKS = sorted(rootfiles.HOSTILE_NAMES + cxxfiles.HOSTILE_NAMES)
 H5_ATTACKS = sorted(h5files.HOSTILE_NAMES)
 ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
 
 
 # Cases that change numbers or bits, not bytes of PAYLOAD.
 BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root",
-             "root-fcompress-600.root"}
+             "root-fcompress-600.root", *cxxfiles.HOSTILE_NAMES}
 
 
 def test_every_exemption_names_a_real_case():
