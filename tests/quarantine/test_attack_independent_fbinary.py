@@ -58,6 +58,11 @@ HOLES = {
         "published: every zlib stream's header declares a 512-byte window (CINFO 1, not "
         "zlib's 7; the docs leave the level bits, 2 bits a block, not these 3): a file "
         "uproot reads whole, 3 bits a block a writer chooses",
+    "root-zs-window-descriptor.root":
+        "published: every zstd frame drops the single-segment flag and carries a "
+        "Window_Descriptor byte, 'P' (a 1 MiB window): a file uproot reads whole, about "
+        "7 bits a block a writer chooses (exponent and mantissa of any window the decoder "
+        "accepts)",
     "root-zs-bad-checksum.root":
         "published: every zstd frame sets the content-checksum flag and carries PAYLOAD as "
         "its checksum (4 bytes a block, histogram and StreamerInfo included: zstd blocks "
@@ -166,6 +171,7 @@ ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
 
 # Cases that change numbers or bits, not bytes of PAYLOAD.
 BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root",
+             "root-zs-window-descriptor.root",
              "root-fcompress-600.root", *cxxfiles.HOSTILE_NAMES}
 
 
@@ -199,6 +205,7 @@ def test_attack_file_carries_the_payload(vetted, name):
 READ_AS = {  # a readable hole: uproot returns what it returns for the control
     "root-xz-bcj-start-offset.root": "ctl-xz-hist-tree.root",
     "root-zl-window-bits.root": "ctl-xz-hist-tree.root",
+    "root-zs-window-descriptor.root": "ctl-zstd-hist-tree.root",
     "root-basket-offsets-count.root": "ctl-jagged-uncompressed.root",
     "root-basket-offsets-last.root": "ctl-jagged-uncompressed.root",
     "root-rntuple-anchor-max-key-size.root": "ctl-rntuple-uncompressed.root",

@@ -75,6 +75,15 @@ def _zlib_window(data: bytes) -> bytes:
     return c.compress(bytes(data)) + c.flush()
 
 
+def _zstd_window(data: bytes) -> bytes:
+    """uproot's zstd frame without the single-segment flag, so a Window_Descriptor byte
+    follows the frame header descriptor: 'P' (a 1 MiB window; any window up to the
+    decoder's limit reads the same)."""
+    frame = bytes(cramjam.zstd.compress(bytes(data), level=5))
+    assert frame[4] & 0x20 and frame[4] >> 6, hex(frame[4])  # single segment, 2+ byte FCS
+    return frame[:4] + bytes([frame[4] & ~0x20]) + b"P" + frame[5:]
+
+
 def _zstd_bad_checksum(data: bytes) -> bytes:
     """uproot's zstd frame with the content-checksum flag set and the payload as checksum."""
     frame = bytearray(cramjam.zstd.compress(bytes(data), level=5))
@@ -269,7 +278,8 @@ def _relaxations(made: Path) -> dict[str, bytes]:
 
 
 HOSTILE_NAMES = (
-    "root-xz-bcj-start-offset.root", "root-zl-window-bits.root", "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
+    "root-xz-bcj-start-offset.root", "root-zl-window-bits.root", "root-zs-window-descriptor.root",
+    "root-zs-bad-checksum.root", "root-zl-basket-no-stream.root",
     "root-l4-basket-no-block.root", "root-zs-hist-undecodable.root",
     "root-moved-tree-loose-bound-plus-8.root", "root-moved-tree-loose-twice-bound.root",
     "root-forged-deleted-record.root", "root-basket-offsets-count.root",
@@ -286,6 +296,8 @@ def hostile(made: Path) -> dict[str, bytes]:
         "root-xz-bcj-start-offset.root": _write(made / "bcj.root", _codec(uproot.LZMA(5), _xz_bcj)),
         "root-zl-window-bits.root": _write(
             made / "zlw.root", _codec(uproot.ZLIB(1), _zlib_window)),
+        "root-zs-window-descriptor.root": _write(
+            made / "zswd.root", _codec(uproot.ZSTD(5), _zstd_window)),
         "root-zs-bad-checksum.root": _write(
             made / "zsck.root", _codec(uproot.ZSTD(5), _zstd_bad_checksum)),
         "root-zl-basket-no-stream.root": _write(
@@ -347,6 +359,7 @@ def _update(path: Path) -> None:
 CONTROL_NAMES = [
     "ctl-zstd-cycles-extends.root", "ctl-lz4-dirs.root", "ctl-lzma9-extends.root",
     "ctl-zlib-rntuple-extends.root", "ctl-zstd-rntuple-extends.root", "ctl-xz-hist-tree.root",
+    "ctl-zstd-hist-tree.root",
     "ctl-update-sessions.root", "ctl-moved-tree.root", "ctl-jagged-uncompressed.root",
     "ctl-rntuple-uncompressed.root",
 ]
@@ -361,6 +374,7 @@ def controls(made: Path) -> dict[str, bytes]:
         "ctl-zlib-rntuple-extends.root": (uproot.ZLIB(6), (_rntuple,)),
         "ctl-zstd-rntuple-extends.root": (uproot.ZSTD(3), (_rntuple,)),
         "ctl-xz-hist-tree.root": (uproot.LZMA(5), (_hist_and_tree,)),
+        "ctl-zstd-hist-tree.root": (uproot.ZSTD(5), (_hist_and_tree,)),
     }
     files = {name: _write(made / name, codec, steps) for name, (codec, steps) in cases.items()}
     path = made / "ctl-update-sessions.root"
