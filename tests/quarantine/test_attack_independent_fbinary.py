@@ -29,6 +29,7 @@ import pytest
 pytest.importorskip("h5py")
 pytest.importorskip("uproot")
 
+from tests.support import attack_fbinary_codecs as codecfiles  # noqa: E402
 from tests.support import attack_fbinary_hdf5 as h5files  # noqa: E402
 from tests.support import attack_fbinary_root as rootfiles  # noqa: E402
 from tests.support import attack_fbinary_rootcxx as cxxfiles  # noqa: E402
@@ -141,7 +142,8 @@ def vetted(tmp_path_factory):
     base = tmp_path_factory.mktemp("attackfb")
     made = base / "made"
     ordinary = {**rootfiles.controls(made / "ctl"), **h5files.controls()}
-    attacks = {**rootfiles.hostile(made / "hostile"), **cxxfiles.hostile(), **h5files.hostile()}
+    attacks = {**rootfiles.hostile(made / "hostile"), **codecfiles.hostile(made / "codec"),
+               **cxxfiles.hostile(), **h5files.hostile()}
     q = base / "q"
     q.mkdir()
     for name, data in {**ordinary, **attacks}.items():
@@ -164,7 +166,7 @@ def _marked(names, table):
             if n in table else n for n in sorted(names)]
 
 
-ROOT_ATTACKS = sorted(rootfiles.HOSTILE_NAMES + cxxfiles.HOSTILE_NAMES)
+ROOT_ATTACKS = sorted(rootfiles.HOSTILE_NAMES + codecfiles.HOSTILE_NAMES + cxxfiles.HOSTILE_NAMES)
 H5_ATTACKS = sorted(h5files.HOSTILE_NAMES)
 ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
 
