@@ -94,6 +94,19 @@ HOLES = {
     "root-rntuple-footer-checksum.root":
         "published: the RNTuple footer envelope's xxh3 checksum is PAYLOAD (8 bytes an "
         "envelope, not verified); " + _FAILS,
+    **{f"root-basket-key-{field}.root":
+        f"published: PAYLOAD as the {what} of a basket's key (no keys list holds it; the "
+        "docs pin a basket key's 19 bytes after its title and bound its datime, not these): "
+        "uproot reads the tree as written"
+        for field, what in (("name", "name (the branch's, 8 bytes: any length up to 255)"),
+                            ("title", "title (the tree's name, 6 bytes: any length up to 255)"),
+                            ("cycle", "cycle (uproot writes 1; 2 bytes)"),
+                            ("parent", "fSeekPdir (the top directory's position; 4 or 8 bytes)"))},
+    **{f"root-rblob-key-{field}.root":
+        f"published: PAYLOAD as an RNTuple page's RBlob key {what}: uproot reads the "
+        "RNTuple as written"
+        for field, what in (("cycle", "cycle (uproot writes 0; 2 bytes a blob)"),
+                            ("parent", "fSeekPdir (uproot writes 0; 8 bytes a blob)"))},
     "root-zl-basket-no-stream.root":
         "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
         "zlib stream should be: no stream at all, beyond the documented 'bytes after its "
@@ -171,9 +184,9 @@ H5_ATTACKS = sorted(h5files.HOSTILE_NAMES)
 ORDINARY = sorted(rootfiles.CONTROL_NAMES + h5files.CONTROL_NAMES)
 
 
-# Cases that change numbers or bits, not bytes of PAYLOAD.
+# Cases that change numbers, bits or 2 bytes ("PW"), not 4 bytes of PAYLOAD.
 BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root",
-             "root-zs-window-descriptor.root",
+             "root-zs-window-descriptor.root", "root-basket-key-cycle.root", "root-rblob-key-cycle.root",
              "root-fcompress-600.root", *cxxfiles.HOSTILE_NAMES}
 
 
@@ -211,6 +224,9 @@ READ_AS = {  # a readable hole: uproot returns what it returns for the control
     "root-basket-offsets-count.root": "ctl-jagged-uncompressed.root",
     "root-basket-offsets-last.root": "ctl-jagged-uncompressed.root",
     "root-rntuple-anchor-max-key-size.root": "ctl-rntuple-uncompressed.root",
+    **{f"root-basket-key-{f}.root": "ctl-events-uncompressed.root"
+       for f in ("name", "title", "cycle", "parent")},
+    **{f"root-rblob-key-{f}.root": "ctl-rntuple-uncompressed.root" for f in ("cycle", "parent")},
 }
 
 

@@ -169,6 +169,46 @@ def _anchor(made: Path, which: str) -> bytes:
     return _put(d, seek + nbytes - 8, PAYLOAD * 2)
 
 
+def _events(made: Path) -> bytes:
+    """An uncompressed tree `events` of one branch `energies`, three baskets."""
+    path = made / "events.root"
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("events", {"energies": np.float64})
+        for _ in range(3):
+            f["events"].extend({"energies": np.arange(100.0)})
+    return path.read_bytes()
+
+
+def _own_key(d: bytes, tail: bytes) -> tuple[int, int]:
+    """(key start, where its class name starts) of the first record whose own key (one
+    naming its position) has a class, name and title starting with tail."""
+    at = d.find(tail)
+    while not any(_key_at(d, k) for k in (at - 26, at - 34)):
+        at = d.find(tail, at + 1)
+    return next(k for k in (at - 26, at - 34) if _key_at(d, k)), at
+
+
+def _basket_key(made: Path, field: str) -> bytes:
+    """PAYLOAD in the first basket's key where uproot writes the branch's name, the tree's
+    name as title, cycle 1 and the top directory as parent (no keys list holds the key)."""
+    d = _events(made)
+    key, cls = _own_key(d, b"\x07TBasket\x08energies\x06events")
+    big = cls == key + 34
+    where = {"name": (cls + 9, PAYLOAD * 2), "title": (cls + 18, PAYLOAD + PAYLOAD[:2]),
+             "cycle": (key + 16, PAYLOAD[:2]), "parent": (key + (30 if big else 22), PAYLOAD)}
+    return _put(d, *where[field])
+
+
+def _blob_key(made: Path, field: str) -> bytes:
+    """PAYLOAD in an RNTuple page's RBlob key: its cycle (uproot writes 0) or its parent's
+    position (0)."""
+    d, _ = _rntuple_uncompressed(made)
+    key, cls = _own_key(d, b"\x05RBlob")
+    big = cls == key + 34
+    at = {"cycle": (key + 16, PAYLOAD[:2]), "parent": (key + (30 if big else 22), PAYLOAD)}
+    return _put(d, *at[field])
+
+
 def opens(data: bytes) -> bool:
     """uproot opens the file and lists every key (the patched records may not decode)."""
     with uproot.open(io.BytesIO(data)) as f:
@@ -222,7 +262,9 @@ HOSTILE_NAMES = (
     "root-basket-offsets-last.root", "root-basket-offsets-first.root",
     "root-fcompress-600.root", "root-dir-uuid-v3-payload.root", "root-keys-list-class-payload.root",
     "root-rntuple-anchor-max-key-size.root", "root-rntuple-anchor-checksum.root",
-    "root-rntuple-footer-checksum.root",
+    "root-rntuple-footer-checksum.root", "root-basket-key-name.root", "root-basket-key-title.root",
+    "root-basket-key-cycle.root", "root-basket-key-parent.root", "root-rblob-key-cycle.root",
+    "root-rblob-key-parent.root",
 )
 
 
@@ -235,6 +277,9 @@ def hostile(made: Path) -> dict[str, bytes]:
         **_relaxations(made),
         **{f"root-rntuple-{which}.root": _anchor(made, which)
            for which in ("anchor-max-key-size", "anchor-checksum", "footer-checksum")},
+        **{f"root-basket-key-{field}.root": _basket_key(made, field)
+           for field in ("name", "title", "cycle", "parent")},
+        **{f"root-rblob-key-{field}.root": _blob_key(made, field) for field in ("cycle", "parent")},
         "root-moved-tree-loose-bound-plus-8.root": _moved_tree_loose(made, 8),
         "root-moved-tree-loose-twice-bound.root": _moved_tree_loose(made, 200),
     }
@@ -285,7 +330,7 @@ CONTROL_NAMES = [
     "ctl-zlib-rntuple-extends.root", "ctl-zstd-rntuple-extends.root", "ctl-xz-hist-tree.root",
     "ctl-zstd-hist-tree.root",
     "ctl-update-sessions.root", "ctl-moved-tree.root", "ctl-jagged-uncompressed.root",
-    "ctl-rntuple-uncompressed.root",
+    "ctl-rntuple-uncompressed.root", "ctl-events-uncompressed.root",
 ]
 
 
@@ -308,4 +353,5 @@ def controls(made: Path) -> dict[str, bytes]:
     files["ctl-moved-tree.root"] = _moved_tree(made)
     files["ctl-jagged-uncompressed.root"] = _jagged_uncompressed(made)
     files["ctl-rntuple-uncompressed.root"] = _rntuple_uncompressed(made)[0]
+    files["ctl-events-uncompressed.root"] = _events(made)
     return files
