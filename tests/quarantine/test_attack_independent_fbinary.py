@@ -157,9 +157,10 @@ def vetted(tmp_path_factory):
     ordinary = {**rootfiles.controls(made / "ctl"), **h5files.controls()}
     attacks = {**rootfiles.hostile(made / "hostile"), **codecfiles.hostile(made / "codec"),
                **cxxfiles.hostile(), **h5files.hostile()}
+    malformed = h5files.malformed()
     q = base / "q"
     q.mkdir()
-    for name, data in {**ordinary, **attacks}.items():
+    for name, data in {**ordinary, **attacks, **malformed}.items():
         (q / name).write_bytes(data)
         os.chmod(q / name, 0o644)
     (base / "p.yaml").write_text(POLICY)
@@ -193,6 +194,7 @@ BITS_ONLY = {"h5-ea-high-water-past-elements.h5", "root-zl-window-bits.root",
 def test_every_exemption_names_a_real_case():
     assert set(HOLES) <= set(ROOT_ATTACKS + H5_ATTACKS)
     assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+    assert set(CRASHES) <= set(h5files.MALFORMED_NAMES)
 
 
 def test_the_cases_are_the_files(vetted):
@@ -244,6 +246,21 @@ def test_attack_refused(vetted, name):
     assert entry["verdict"] == "rejected", f"published: {name}"
     assert entry["detail"].split(":")[0] in ("root", "hdf5"), entry["detail"]
     assert not (vetted["out"] / name).exists()
+
+
+CRASHES = {
+    "h5-signature-only.h5":
+        "refused as 'the validator failed (IndexError)': an HDF5 file cut after its 8-byte "
+        "signature crashes the validator instead of 'hdf5: the file ends inside the "
+        "superblock' (30 bytes get that reason)",
+}
+
+
+@pytest.mark.parametrize("name", _marked(h5files.MALFORMED_NAMES, CRASHES))
+def test_malformed_file_refused_with_its_format_reason(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected"
+    assert entry["detail"].startswith("hdf5: "), entry["detail"]
 
 
 def test_whole_run_exit_code(vetted):

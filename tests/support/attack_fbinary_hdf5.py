@@ -150,6 +150,16 @@ HOSTILE_NAMES = (
 )
 
 
+MALFORMED_NAMES = ("h5-signature-only.h5", "h5-truncated-in-superblock.h5")
+
+
+def malformed() -> dict[str, bytes]:
+    """Truncated HDF5 (a copy cut short): refused with an hdf5 reason, not a crash."""
+    whole = h5file(_short_names)
+    return {"h5-signature-only.h5": bytes(whole[:8]),
+            "h5-truncated-in-superblock.h5": bytes(whole[:30])}
+
+
 def hostile() -> dict[str, bytes]:
     return {
         "h5-oldblock-remains-payload.h5": _oldblock(_remains_value),
