@@ -2,18 +2,26 @@
 
 Attacks docs/quarantine.md's ROOT and HDF5 rows and their "what exactness leaves", not
 the code (neither the validators nor their tests were read). New classes here:
-- ROOT codecs: uproot handed a codec whose streams carry a payload (an xz filter chain's
-  BCJ start offset, a zstd frame's content checksum), a basket block that is no stream at
-  all, a histogram's zstd block that decodes to nothing;
+- ROOT codec headers: uproot handed a codec whose streams carry a payload where no reader
+  looks (an xz block header's BCJ start offset, a zstd Window_Descriptor or content
+  checksum, a zlib header's window bits); a basket block that is no stream at all; a
+  histogram's zstd block that decodes to nothing (ZS blocks are not inflated);
+- ROOT unlisted structure: a basket key's name, title, cycle and parent, an RBlob key's
+  cycle and parent, an uncompressed basket's offsets array, the RNTuple anchor's
+  fMaxKeySize and checksums;
 - ROOT free space: the bound on what an older TTree uproot moved may leave, and a record
   forged in a zero gap (a "deleted record" no job deleted);
-- HDF5 bounds added in session 32: a freed continuation block's remains, an extensible
-  array's high-water mark and unused slot, a local heap name's padding (all refused);
-- false rejections: h5py groups in dense storage (track_order) reopened and added to.
-Files: tests/support/attack_fbinary_root.py, tests/support/attack_fbinary_hdf5.py. All
-go into ONE quarantine vetted once through the CLI with the shipped batch policy's
-allow_types. Every hostile file carries PAYLOAD; a hole is a strict xfail saying what got
-out (HOLES); ordinary output must be published byte-identical (FALSE_REJECTIONS).
+- refused as claimed (non-hits): HDF5 bounds added in session 32 (a freed continuation
+  block's remains, an extensible array's high-water mark and unused slot, a local heap
+  name's padding), the ROOT-C++ relaxations (fCompress, UUID v3, keys-list class, I/O
+  bits), a histogram's LZ4 checksum;
+- false rejections: h5py groups in dense storage reopened and added to, and resize() of
+  chunked datasets; a crash: an HDF5 file cut after its signature.
+Files: tests/support/attack_fbinary_{root,codecs,rootcxx,hdf5}.py. All go into ONE
+quarantine vetted once through the CLI with the shipped batch policy's allow_types. A
+hostile file carries PAYLOAD (or, BITS_ONLY, a few chosen bits); a hole is a strict xfail
+saying what got out (HOLES); ordinary output must be published byte-identical
+(FALSE_REJECTIONS).
 """
 
 from __future__ import annotations
@@ -69,11 +77,11 @@ HOLES = {
         "its checksum (4 bytes a block, histogram and StreamerInfo included: zstd blocks "
         "are walked, not decoded, in any record); " + _FAILS,
     "root-l4-basket-no-block.root":
-        "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
-        "LZ4 block should be (uproot wrote the header and the XXH64 of those bytes); " + _FAILS,
+        "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
+        "where the LZ4 block should be (uproot wrote the header and the XXH64 of those bytes); " + _FAILS,
     "root-zs-hist-undecodable.root":
         "published: the histogram's zstd block is a well-formed frame header and one "
-        "'compressed' block of 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
+        "'compressed' block of about 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
         "blocks of non-basket records, not ZS); " + _FAILS,
     **{f"root-basket-offsets-{which}.root":
         f"published: PAYLOAD as the {what} of an uncompressed basket's offsets array (a "
@@ -108,8 +116,8 @@ HOLES = {
         for field, what in (("cycle", "cycle (uproot writes 0; 2 bytes a blob)"),
                             ("parent", "fSeekPdir (uproot writes 0; 8 bytes a blob)"))},
     "root-zl-basket-no-stream.root":
-        "published: the int32 branch's two baskets hold 10,000 bytes of PAYLOAD where the "
-        "zlib stream should be: no stream at all, beyond the documented 'bytes after its "
+        "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
+        "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "
         "stream'; " + _FAILS,
     "root-moved-tree-loose-bound-plus-8.root":
         "published: 177 bytes of PAYLOAD inside the older TTree uproot moved (the docs' "
@@ -120,7 +128,7 @@ HOLES = {
         "older TTree uproot moved: taken for a deleted record",
     "root-forged-deleted-record.root":
         "published: a TH1D key naming its own position forged in a zero free gap of a "
-        "file where nothing was deleted, its 480-byte payload PAYLOAD: any free gap can "
+        "file where nothing was deleted, its 487-byte payload PAYLOAD: any free gap can "
         "be a 'deleted record' whose payload no reader returns and nothing bounds",
 }
 
