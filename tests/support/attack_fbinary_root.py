@@ -331,7 +331,21 @@ CONTROL_NAMES = [
     "ctl-zstd-hist-tree.root",
     "ctl-update-sessions.root", "ctl-moved-tree.root", "ctl-jagged-uncompressed.root",
     "ctl-rntuple-uncompressed.root", "ctl-events-uncompressed.root",
+    "ctl-del-subdir-same-job.root", "ctl-del-subdir-update.root",
 ]
+
+
+def _del_subdir(path: Path, update: bool) -> bytes:
+    """A subdirectory deleted with `del`: in the job that made it, or in a later one."""
+    with uproot.recreate(path) as f:
+        f["calib/h"] = _hist()
+        f["keep"] = _hist()
+        if not update:
+            del f["calib"]
+    if update:
+        with uproot.update(path) as f:
+            del f["calib"]
+    return path.read_bytes()
 
 
 def controls(made: Path) -> dict[str, bytes]:
@@ -354,4 +368,6 @@ def controls(made: Path) -> dict[str, bytes]:
     files["ctl-jagged-uncompressed.root"] = _jagged_uncompressed(made)
     files["ctl-rntuple-uncompressed.root"] = _rntuple_uncompressed(made)[0]
     files["ctl-events-uncompressed.root"] = _events(made)
+    files["ctl-del-subdir-same-job.root"] = _del_subdir(made / "deldir1.root", update=False)
+    files["ctl-del-subdir-update.root"] = _del_subdir(made / "deldir2.root", update=True)
     return files
