@@ -15,8 +15,9 @@ the code (neither the validators nor their tests were read). New classes here:
   block's remains, an extensible array's high-water mark and unused slot, a local heap
   name's padding), the ROOT-C++ relaxations (fCompress, UUID v3, keys-list class, I/O
   bits), a histogram's LZ4 checksum;
-- false rejections: h5py groups in dense storage reopened and added to, and resize() of
-  chunked datasets; a crash: an HDF5 file cut after its signature.
+- false rejections: h5py groups in dense storage reopened and added to, resize() of
+  chunked datasets, uproot's `del` of a subdirectory; a crash: an HDF5 file cut after
+  its signature.
 Files: tests/support/attack_fbinary_{root,codecs,rootcxx,hdf5}.py. All go into ONE
 quarantine vetted once through the CLI with the shipped batch policy's allow_types. A
 hostile file carries PAYLOAD (or, BITS_ONLY, a few chosen bits); a hole is a strict xfail
