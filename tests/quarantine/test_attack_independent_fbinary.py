@@ -84,14 +84,6 @@ HOLES = {
         "published: the histogram's zstd block is a well-formed frame header and one "
         "'compressed' block of about 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
         "blocks of non-basket records, not ZS); " + _FAILS,
-    **{f"root-basket-offsets-{which}.root":
-        f"published: PAYLOAD as the {what} of an uncompressed basket's offsets array (a "
-        "jagged branch: 'an offsets array of fNevBuf + 1 follows them' is its length, not "
-        f"its values){tail}"
-        for which, what, tail in (
-            ("count", "count (fNevBuf + 1)", ": uproot reads the tree as written, 4 bytes a basket"),
-            ("last", "last offset", ": uproot reads the tree as written, 4 bytes a basket"),
-            ("first", "first offset", "; " + _FAILS))},
     "root-rntuple-anchor-max-key-size.root":
         "published: the RNTuple anchor's fMaxKeySize (uproot writes 0) is PAYLOAD, the "
         "anchor's xxh3 recomputed: uproot reads the RNTuple as written, 8 bytes a file "
@@ -103,19 +95,6 @@ HOLES = {
     "root-rntuple-footer-checksum.root":
         "published: the RNTuple footer envelope's xxh3 checksum is PAYLOAD (8 bytes an "
         "envelope, not verified); " + _FAILS,
-    **{f"root-basket-key-{field}.root":
-        f"published: PAYLOAD as the {what} of a basket's key (no keys list holds it; the "
-        "docs pin a basket key's 19 bytes after its title and bound its datime, not these): "
-        "uproot reads the tree as written"
-        for field, what in (("name", "name (the branch's, 8 bytes: any length up to 255)"),
-                            ("title", "title (the tree's name, 6 bytes: any length up to 255)"),
-                            ("cycle", "cycle (uproot writes 1; 2 bytes)"),
-                            ("parent", "fSeekPdir (the top directory's position; 4 or 8 bytes)"))},
-    **{f"root-rblob-key-{field}.root":
-        f"published: PAYLOAD as an RNTuple page's RBlob key {what}: uproot reads the "
-        "RNTuple as written"
-        for field, what in (("cycle", "cycle (uproot writes 0; 2 bytes a blob)"),
-                            ("parent", "fSeekPdir (uproot writes 0; 8 bytes a blob)"))},
     "root-zl-basket-no-stream.root":
         "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
         "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "
@@ -136,12 +115,6 @@ HOLES = {
 _FSSE = ("refused (`a free-space section list nothing refers to`, h5repack): h5py "
          "under its default libver, ")
 FALSE_REJECTIONS = {
-    **dict.fromkeys(
-        ("ctl-del-subdir-same-job.root", "ctl-del-subdir-update.root"),
-        "refused (`root: the record at N (TDirectory) is in no directory's keys list`, no "
-        "remedy named): uproot's `del f['calib']` of a subdirectory, in the job that made "
-        "it or in a later uproot.update (the docs: 'deleting without writing over ... "
-        "passes'; deleting a histogram inside it passes)"),
     "ctl-h5-dense-links-reopened-tracked.h5":
         _FSSE + "a track_order=True group given 12 datasets, reopened with 'a' and given "
         "12 more (the docs attribute such refusals to attributes flushed after each addition)",

@@ -39,6 +39,15 @@ class Record:
 
 
 @dataclass
+class DataKeys:
+    """What the walk saw of the data records' keys (root_data): for each (parent, tree,
+    branch) of the baskets, how many baskets of each cycle (ROOT numbers them as it
+    writes them)."""
+
+    cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
+
+
+@dataclass
 class RootWalk:
     header: Header
     starts: array  # the offset of every record and free stretch, in order
@@ -49,6 +58,7 @@ class RootWalk:
     # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
+    data: DataKeys = field(default_factory=DataKeys)  # the keys of baskets and blobs
 
 
 def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:

@@ -36,6 +36,7 @@ def resolve(walk: RootWalk) -> None:
     _compress(walk.header)
     free = _free_items(walk, _free_segments(walk))
     listed = _directories(walk, free)
+    free -= listed  # the directories uproot's del left whole, walked as any (_deleted)
     for record in walk.records.values():
         if record.offset not in free and record.offset not in listed:
             raise Invalid(
@@ -213,14 +214,35 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
                 "(the file's name and title, the top directory as parent, cycle 1)"
             )
     todo = [(top, at, last, title)]
-    while todo:
-        if len(listed) > MAX_DIRECTORIES * 64:
-            raise Invalid("root: too many records in directories")
-        directory, at, name, title = todo.pop()
-        for sub in _keys_list(walk, free, listed, directory, at, (name, title)):
-            sub_name, sub_title, _ = _strings(sub.key)
-            todo.append((sub, 0, sub_name, sub_title))
+    for deleted in (False, True):
+        todo += _deleted(walk, free, listed) if deleted else []
+        while todo:
+            if len(listed) > MAX_DIRECTORIES * 64:
+                raise Invalid("root: too many records in directories")
+            directory, at, name, title = todo.pop()
+            for sub in _keys_list(walk, free, listed, directory, at, (name, title)):
+                sub_name, sub_title, _ = _strings(sub.key)
+                todo.append((sub, 0, sub_name, sub_title))
     return listed
+
+
+def _deleted(walk: RootWalk, free: set[int], listed: set[int]) -> list[tuple[Record, int, bytes, bytes]]:
+    """The subdirectories uproot's del left: del frees a directory's record alone, whole,
+    and leaves its keys list and what it lists as they were (no longer reached). Each is
+    walked as a live one (its fields, keys list and records checked alike) once the live
+    directories are: a directory record in free space whose keys list is live and no live
+    directory's."""
+    out = []
+    for record in walk.records.values():
+        if record.offset in free and record.klass in _DIRECTORY and record.body is not None:
+            try:
+                seek_keys = _directory_part(walk.header, record, 0)[0]
+            except Invalid:  # no directory's fields: free space's to check (root_remains)
+                continue
+            if seek_keys not in free and seek_keys not in listed and seek_keys in walk.records:
+                listed.add(record.offset)
+                out.append((record, 0, *_strings(record.key)[:2]))
+    return out
 
 
 def _last_name(name: bytes, free_segments: Record) -> bytes:

@@ -1,0 +1,139 @@
+"""The keys of a ROOT file's data records, which no keys list holds (readers find them
+through their tree or RNTuple), pinned to what ROOT and uproot write; and the offsets
+array of an uncompressed basket of variable-size entries.
+
+A TTree's basket (TBasket::TBasket, uproot's write_np_basket): its branch's name, its
+tree's name as title, as parent its tree's directory (uproot) or the top directory
+(ROOT's TKey::Create gives the file's, wherever the tree lives), and as cycle 0
+(uproot) or the basket's number in its branch (ROOT: fWriteBasket, 0, 1, 2... in the
+order it writes them). An RNTuple's blob (uproot's RBlob_Key): no name, no title, cycle
+0, parent 0. At the end (check) each basket's tree is a record of the file named as its
+title and, where that record is uncompressed (uproot's trees), its name is a string of
+that tree: a branch's."""
+
+from __future__ import annotations
+
+import struct
+from array import array
+
+from .root_model import FMT, DataKeys, Record, read_string
+from .root_tables import key_fields
+from .stream import Invalid, Stream
+
+MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
+_CHUNK = 1 << 16  # offsets read this many at a time
+_TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
+_LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
+
+
+def basket_key(
+    keys: DataKeys, offset: int, fields: tuple[int, int], names: tuple[bytes, bytes], begin: int
+) -> None:
+    """A basket's key: (cycle, parent) and (branch, tree) as its name and title."""
+    cycle, parent = fields
+    branch, tree = names
+    if parent < begin or not branch or not tree or cycle < 0:
+        raise Invalid(
+            f"root: the basket at {offset} names parent {parent}, cycle {cycle}, branch {branch[:40]!r} "
+            f"and tree {tree[:40]!r}: ROOT and uproot write a directory, the basket's number in its "
+            "branch, the branch's and the tree's names (rewrite the file with uproot)"
+        )
+    counts = keys.cycles.get((parent, tree, branch))
+    if counts is None:
+        if len(keys.cycles) >= MAX_BRANCHES:
+            raise Invalid(f"root: baskets of more than {MAX_BRANCHES} branches (not supported)")
+        counts = keys.cycles[(parent, tree, branch)] = array("i")
+    # ROOT numbers a branch's baskets 0, 1, 2... as it writes them (several trees of one
+    # name, in several directories, interleave such runs); uproot writes 0.
+    if cycle == len(counts):
+        counts.append(0)
+    if cycle > len(counts) or (cycle and counts[cycle - 1] <= counts[cycle]):
+        raise Invalid(
+            f"root: the basket at {offset} (branch {branch[:40]!r}) has cycle {cycle} before as many "
+            f"of cycle {cycle - 1}: ROOT numbers a branch's baskets 0, 1, 2... as it writes them, "
+            "uproot writes 0 (rewrite the file with uproot)"
+        )
+    counts[cycle] += 1
+
+
+def blob_key(offset: int, fields: tuple[int, int], names: tuple[bytes, bytes]) -> None:
+    """An RNTuple blob's key, as uproot writes it: no name or title, cycle 0, parent 0."""
+    if fields != (0, 0) or names != (b"", b""):
+        raise Invalid(
+            f"root: the RBlob at {offset} has cycle {fields[0]}, parent {fields[1]}, name "
+            f"{names[0][:40]!r}, title {names[1][:40]!r}: uproot writes an RNTuple's blobs with "
+            "cycle 0, parent 0 and no name or title (rewrite the file with uproot)"
+        )
+
+
+def offsets(stream: Stream, offset: int, keylen: int, count: int, last: int) -> None:
+    """An uncompressed basket's offsets array, after its entries: its length fNevBuf + 1,
+    then where each entry starts (from the key's start: the first at KeyLen, none before
+    the previous one or past fLast), then fLast (uproot) or 0 (ROOT leaves the slot it
+    never filled)."""
+    length = struct.unpack(">i", stream.read(4, "an offsets array", FMT))[0]
+    if length != count + 1:
+        raise _offsets(offset, f"holds {length} offsets, not fNevBuf + 1 ({count + 1})")
+    first = struct.unpack(">i", stream.peek(4))[0]
+    if count and first != keylen:
+        raise _offsets(offset, f"starts at {first}, not the key's length ({keylen})")
+    previous, left = keylen, count + 1
+    while left:
+        take = min(left, _CHUNK)
+        values = array("i", stream.read(4 * take, "an offsets array", FMT))
+        if _LITTLE:
+            values.byteswap()
+        left -= take
+        entries = values if left else values[:-1]
+        if entries and entries[0] < previous:
+            raise _offsets(offset, "has offsets out of order")
+        listed = entries.tolist()
+        if listed != sorted(listed) or (listed and listed[-1] > last):  # sorted: C speed
+            raise _offsets(offset, f"has offsets out of order or past fLast ({last})")
+        if entries:
+            previous = entries[-1]
+        if not left and values[-1] not in (0, last):
+            raise _offsets(offset, f"ends with {values[-1]}, not fLast ({last}, uproot) or 0 (ROOT)")
+
+
+def _offsets(offset: int, rule: str) -> Invalid:
+    return Invalid(
+        f"root: the offsets array of the basket at {offset} {rule}: ROOT and uproot write where "
+        "each entry starts (rewrite the file with uproot)"
+    )
+
+
+def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
+    """Each basket's tree is a record named as its title, of the directory the basket
+    names as parent (uproot) or of any directory where the basket names the top one
+    (ROOT); the branch is a string of that tree where the tree is uncompressed (uproot's)."""
+    trees: dict[bytes, list[Record]] = {}
+    for record in records.values():
+        if record.klass in _TREES:
+            trees.setdefault(_name(record.key), []).append(record)
+    for parent, tree, branch in keys.cycles:
+        found = [r for r in trees.get(tree, ()) if parent in (begin, key_fields(r.key)[1])]
+        if not found:
+            raise Invalid(
+                f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
+                "belongs to a tree: rewrite the file with uproot)"
+            )
+        bodies = [r.body for r in found if r.body is not None]
+        if len(bodies) == len(found) and not any(_string(branch) in body for body in bodies):
+            raise Invalid(
+                f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
+                f"{tree[:40]!r} (rewrite the file with uproot)"
+            )
+
+
+def _name(key: bytes) -> bytes:
+    """A key's name (after its class)."""
+    at = 18 + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+    at = read_string(key, at, "a key")[1]
+    return read_string(key, at, "a key")[0]
+
+
+def _string(text: bytes) -> bytes:
+    """text as ROOT writes a string: a length byte (255 and 4 bytes past 254), the bytes."""
+    head = bytes([len(text)]) if len(text) < 255 else b"\xff" + struct.pack(">i", len(text))
+    return head + text
