@@ -84,17 +84,6 @@ HOLES = {
         "published: the histogram's zstd block is a well-formed frame header and one "
         "'compressed' block of about 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
         "blocks of non-basket records, not ZS); " + _FAILS,
-    "root-rntuple-anchor-max-key-size.root":
-        "published: the RNTuple anchor's fMaxKeySize (uproot writes 0) is PAYLOAD, the "
-        "anchor's xxh3 recomputed: uproot reads the RNTuple as written, 8 bytes a file "
-        "(unless the docs' 'a record's payload is data' is meant to cover the anchor, "
-        "which is structure: seeks, lengths, a checksum)",
-    "root-rntuple-anchor-checksum.root":
-        "published: the RNTuple anchor's xxh3 checksum is PAYLOAD (8 bytes); uproot "
-        "refuses the anchor, the bytes are in the published file all the same",
-    "root-rntuple-footer-checksum.root":
-        "published: the RNTuple footer envelope's xxh3 checksum is PAYLOAD (8 bytes an "
-        "envelope, not verified); " + _FAILS,
     "root-zl-basket-no-stream.root":
         "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
         "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "

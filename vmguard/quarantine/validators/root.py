@@ -16,7 +16,7 @@ import re
 import struct
 from array import array
 
-from . import inside, root_codecs, root_data, root_tables
+from . import inside, root_codecs, root_data, root_rntuple, root_tables
 from .root_model import FMT, Header, Record, RootWalk, read_string
 from .stream import Invalid, Stream
 
@@ -59,8 +59,9 @@ def validate(stream: Stream) -> str:
     walk = RootWalk(_file_header(stream), array("q"), {}, {})
     _records(stream, walk)
     stream.expect_end(FMT, "fEND, the end the header declares")
-    root_tables.resolve(walk)
+    free = root_tables.resolve(walk)
     root_data.check(walk.data, walk.records, walk.header.begin)
+    root_rntuple.check(walk, free)
     return FMT
 
 

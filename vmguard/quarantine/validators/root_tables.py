@@ -32,7 +32,8 @@ MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
 _UUID_DELAY = 10**8  # 10 s in 100 ns: uproot makes the directory's UUID right after the file's
 
 
-def resolve(walk: RootWalk) -> None:
+def resolve(walk: RootWalk) -> set[int]:
+    """The tables' checks; returns the starts of what lies in free space."""
     _compress(walk.header)
     free = _free_items(walk, _free_segments(walk))
     listed = _directories(walk, free)
@@ -44,6 +45,7 @@ def resolve(walk: RootWalk) -> None:
                 "directory's keys list"
             )
     root_remains.check(walk, free)
+    return free
 
 
 def key_fields(key: bytes) -> tuple[int, int, int]:
