@@ -88,13 +88,6 @@ HOLES = {
         "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
         "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "
         "stream'; " + _FAILS,
-    "root-moved-tree-loose-bound-plus-8.root":
-        "published: 177 bytes of PAYLOAD inside the older TTree uproot moved (the docs' "
-        "bound on loose bytes: 24 + 1 per 128 bytes of live tree payload = 169): the "
-        "older tree, left whole, is taken for a deleted record whose payload is free",
-    "root-moved-tree-loose-twice-bound.root":
-        "published: 369 bytes of PAYLOAD (over twice the docs' bound of 169) inside the "
-        "older TTree uproot moved: taken for a deleted record",
     "root-forged-deleted-record.root":
         "published: a TH1D key naming its own position forged in a zero free gap of a "
         "file where nothing was deleted, its 487-byte payload PAYLOAD: any free gap can "

@@ -16,7 +16,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .root_model import RootWalk
+from .root_model import Record, RootWalk, read_string
 from .stream import Invalid
 
 MIN_RUN = 24
@@ -35,6 +35,11 @@ LOOSE_STRETCHES = 24
 # TTree payload (itself data the scanners see), in what uproot leaves: not in a gap ROOT
 # marked free with its negated length (what ROOT leaves there is its own records').
 TREE_SHARE = 128
+# An older copy of a tree left whole (no basket written over it): its key and payload are
+# the live tree's but for each branch's counts, lengths and byte counts that changed
+# (uproot 5.7: 37 to 38 bytes a branch with baskets, and 39 bytes, measured over 1 to 24
+# branches of numbers and jagged arrays), so at most TREE_LOOSE + TREE_BRANCH a branch.
+TREE_LOOSE, TREE_BRANCH = 40, 40
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
@@ -75,6 +80,8 @@ def check(walk: RootWalk, free: set[int]) -> None:
             and not segments(record.body)
         ):
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
+        elif record is not None and record.body is not None and _moved_tree(record, walk, free):
+            _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk)))
     for offset, slack in walk.slack.items():
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
 
@@ -86,6 +93,38 @@ class Loose:
 
     left: int
     shared: int = 0
+
+
+def _moved_tree(record: Record, walk: RootWalk, free: set[int]) -> bool:
+    """Whether a TTree in free space is an older copy of a live one uproot moved (its
+    basket arrays full): the same name in the same directory. Its bytes are the live
+    tree's but for its counts, within the file's loose bytes; not a deleted record (one
+    uproot's del left: its payload a record's)."""
+    if record.klass != b"TTree":
+        return False
+    name = _identity(record.key)
+    return any(
+        other.klass == b"TTree" and other.offset not in free and _identity(other.key) == name
+        for other in walk.records.values()
+    )
+
+
+def _tree_loose(record: Record, walk: RootWalk) -> int:
+    """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
+    TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
+    changed when the tree moved)."""
+    parent, strings = _identity(record.key)
+    name = read_string(strings, read_string(strings, 0, "a key")[1], "a key")[0]  # after the class
+    homes = (parent, walk.header.begin)  # where its baskets' keys say the tree is (root_data)
+    branches = sum(1 for where, tree, _ in walk.data.cycles if tree == name and where in homes)
+    return TREE_LOOSE + TREE_BRANCH * branches
+
+
+def _identity(key: bytes) -> tuple[int, bytes]:
+    """A key's parent and its strings (class, name, title) as they are written."""
+    wide = struct.unpack_from(">h", key, 4)[0] == 1004
+    parent = struct.unpack_from(">q" if wide else ">i", key, _KEY.size + (8 if wide else 4))[0]
+    return parent, key[_KEY.size + (16 if wide else 8) :]
 
 
 def _page_lists(walk: RootWalk, free: set[int]) -> int:
