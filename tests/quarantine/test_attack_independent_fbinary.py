@@ -88,10 +88,6 @@ HOLES = {
         "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
         "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "
         "stream'; " + _FAILS,
-    "root-forged-deleted-record.root":
-        "published: a TH1D key naming its own position forged in a zero free gap of a "
-        "file where nothing was deleted, its 487-byte payload PAYLOAD: any free gap can "
-        "be a 'deleted record' whose payload no reader returns and nothing bounds",
 }
 
 _FSSE = ("refused (`a free-space section list nothing refers to`, h5repack): h5py "

@@ -17,7 +17,7 @@ import struct
 from array import array
 
 from . import inside, root_codecs, root_data, root_rntuple, root_tables
-from .root_model import FMT, Header, Record, RootWalk, read_string
+from .root_model import FMT, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
 MAX_RECORDS = 20_000_000
@@ -196,7 +196,7 @@ def _data_key(
     offset, keylen = walk.starts[-1], len(key)
     if klass != b"TBasket" and tail:
         raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
-    _, parent, cycle = root_tables.key_fields(key)
+    _, parent, cycle = key_fields(key)
     fields = (cycle, parent)
     if klass == b"RBlob":
         root_data.blob_key(offset, fields, names)

@@ -16,8 +16,7 @@ from __future__ import annotations
 import struct
 from array import array
 
-from .root_model import FMT, DataKeys, Record, read_string
-from .root_tables import key_fields
+from .root_model import FMT, DataKeys, Record, key_fields, read_string
 from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets

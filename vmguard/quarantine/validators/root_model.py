@@ -74,3 +74,10 @@ def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
     if at + length > len(data):
         raise Invalid(f"root: {where} ends inside a string")
     return data[at : at + length], at + length
+
+
+def key_fields(key: bytes) -> tuple[int, int, int]:
+    """(fSeekKey, fSeekPdir, fCycle) of a key."""
+    version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
+    seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, 18)
+    return seek, parent, cycle

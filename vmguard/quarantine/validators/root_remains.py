@@ -16,13 +16,14 @@ import re
 import struct
 from dataclasses import dataclass
 
-from .root_model import Record, RootWalk, read_string
+from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
 MIN_RUN = 24
 # The metadata uproot moves when it outgrows its place: a free record of another class is
 # one deleted (del f[name]), its payload a record's like a live one's.
 MOVED = (b"TList", b"TFile", b"TDirectory", b"TDirectoryFile")
+DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
 LOOSE = 24  # bytes of a moved record (its key whole) that are neither zeros nor in a run,
 HEAD = 96  # all in its first HEAD bytes (its key and list header)
 # Bytes of the file's other free stretches (and keys lists' slack) that are neither: an
@@ -82,6 +83,8 @@ def check(walk: RootWalk, free: set[int]) -> None:
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
         elif record is not None and record.body is not None and _moved_tree(record, walk, free):
             _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk)))
+        elif record is not None:
+            _deleted_record(record, walk, free)
     for offset, slack in walk.slack.items():
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
 
@@ -109,6 +112,35 @@ def _moved_tree(record: Record, walk: RootWalk, free: set[int]) -> bool:
     )
 
 
+def _deleted_record(record: Record, walk: RootWalk, free: set[int]) -> None:
+    """A whole record in free space that no live record explains (uproot's del leaves the
+    record it deletes whole; ROOT negates its length): written while the file was, in one
+    of its directories. Its key's datime lies between the file's creation (the top
+    directory's fDatimeC) and the last live key's, its parent is a directory of the file
+    and its cycle at least 1, as the writers give them. Its payload is a record's."""
+    top = walk.records[walk.header.begin]
+    created = _top_created(top)
+    latest = max(_KEY.unpack_from(r.key)[3] for r in walk.records.values() if r.offset not in free)
+    directories = {r.offset for r in walk.records.values() if r.klass in DIRECTORIES}
+    _, parent, cycle = key_fields(record.key)
+    datime = _KEY.unpack_from(record.key)[3]
+    if not created <= datime <= latest or parent not in directories or cycle < 1:
+        raise Invalid(
+            f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
+            "the file's history explains: a record deleted there was written while the file was "
+            "(its datime between the file's creation and its last key's), in one of its directories, "
+            "cycle 1 or more (copy the objects into a new file, e.g. with uproot)"
+        )
+
+
+def _top_created(top: Record) -> int:
+    """The top directory's fDatimeC (after its TNamed: name and title); 0 if compressed."""
+    if top.body is None:
+        return 0
+    at = read_string(top.body, read_string(top.body, 0, "the top directory")[1], "the top directory")[1]
+    return struct.unpack_from(">I", top.body.ljust(at + 6, b"\0"), at + 2)[0]
+
+
 def _tree_loose(record: Record, walk: RootWalk) -> int:
     """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
     TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
@@ -123,8 +155,7 @@ def _tree_loose(record: Record, walk: RootWalk) -> int:
 def _identity(key: bytes) -> tuple[int, bytes]:
     """A key's parent and its strings (class, name, title) as they are written."""
     wide = struct.unpack_from(">h", key, 4)[0] == 1004
-    parent = struct.unpack_from(">q" if wide else ">i", key, _KEY.size + (8 if wide else 4))[0]
-    return parent, key[_KEY.size + (16 if wide else 8) :]
+    return key_fields(key)[1], key[_KEY.size + (16 if wide else 8) :]
 
 
 def _page_lists(walk: RootWalk, free: set[int]) -> int:

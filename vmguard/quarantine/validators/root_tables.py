@@ -7,16 +7,15 @@ their keys list; every record outside the free segments is a directory, a keys l
 FreeSegments, the StreamerInfo (fSeekInfo), a basket, or listed once in its directory's
 keys list with a key equal to its own byte for byte (readers use the list's copy: a
 record's own key is otherwise free). The header's fCompress is the compression its
-blocks use; UUIDs are pinned as far as the writer makes them (see uuids)."""
+blocks use; UUIDs are pinned as far as the writer makes them (root_uuids)."""
 
 from __future__ import annotations
 
 import struct
-import uuid
 from bisect import bisect_left
 
-from . import root_remains
-from .root_model import Header, Record, RootWalk, read_string
+from . import root_remains, root_uuids
+from .root_model import Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
 _KEY = struct.Struct(">ihiIhh")
@@ -29,7 +28,6 @@ _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
 MAX_ALGORITHM = 5  # ROOT's last compression algorithm (kZSTD; kUndefined is 6)
 MAX_DIRECTORIES = 100_000
 MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
-_UUID_DELAY = 10**8  # 10 s in 100 ns: uproot makes the directory's UUID right after the file's
 
 
 def resolve(walk: RootWalk) -> set[int]:
@@ -46,13 +44,6 @@ def resolve(walk: RootWalk) -> set[int]:
             )
     root_remains.check(walk, free)
     return free
-
-
-def key_fields(key: bytes) -> tuple[int, int, int]:
-    """(fSeekKey, fSeekPdir, fCycle) of a key."""
-    version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
-    seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, _KEY.size)
-    return seek, parent, cycle
 
 
 def _compress(header: Header) -> None:
@@ -405,32 +396,5 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
     parents = (parent, header.begin) if parent else (0,)
     if seek_dir != directory.offset or seek_parent not in parents:
         raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
-    uuids(header.uuid, rest[:18], top=parent == 0)
+    root_uuids.check(header.uuid, rest[:18], top=parent == 0)
     return seek_keys, nbytes_keys
-
-
-def uuids(file: bytes, directory: bytes, top: bool) -> None:
-    """UUIDs as ROOT and uproot make them (TUUID::TUUID; uuid.uuid1): time-based, RFC 4122
-    variant, version 1, or version 3 where ROOT found no network address and made the node
-    random (TUUID::GetNodeIdentifier: its first byte's top bit set, version 3 OR'ed over
-    the 1). ROOT gives the top directory the file's UUID; uproot makes it right after the
-    file's: the same clock sequence and node, less than 10 s later. A subdirectory's is
-    made whenever it is (a later job's: another clock)."""
-    ours, theirs = uuid.UUID(bytes=file[2:]), uuid.UUID(bytes=directory[2:])
-    if file[:2] != b"\0\1":
-        raise Invalid("root: the file header's UUID is not TUUID version 1")
-    for made in (ours, theirs):
-        random_node = made.version == 3 and made.node >> 47
-        if made.variant != uuid.RFC_4122 or not (made.version == 1 or random_node):
-            raise Invalid(
-                f"root: the UUID {made} is not time-based as ROOT and uproot make it (version 1, "
-                "or 3 with a random node)"
-            )
-    if not top or ours == theirs:
-        return
-    same_source = (ours.clock_seq, ours.node) == (theirs.clock_seq, theirs.node)
-    if not same_source or not 0 < theirs.time - ours.time < _UUID_DELAY:
-        raise Invalid(
-            f"root: the directory's UUID {theirs} was not made right after the file's {ours} "
-            "(the same clock sequence and node, less than 10 s later)"
-        )
