@@ -182,10 +182,10 @@ def test_an_older_tree_copy_left_whole_passes_and_is_bounded(tmp_path, branches)
     trees = _records(data, b"TTree")
     (old, keylen), _ = sorted(trees)[0], sorted(trees)[-1]
     nbytes = struct.unpack_from(">i", data, old)[0]
-    assert len(trees) == 2 and nbytes > 40 + 80 * branches
-    # 40 + 40 a branch with baskets (a jagged branch has two): more than that is refused
+    assert len(trees) == 2 and nbytes > 48 + 96 * branches
+    # 48 + 48 a branch with baskets (a jagged branch has two): more than that is refused
     chosen = bytes(range(1, 256)) * 4
-    _refused(_put(data, old + keylen + 20, chosen[: 40 + 80 * branches]), "free space at")
+    _refused(_put(data, old + keylen + 20, chosen[: 48 + 96 * branches]), "free space at")
 
 
 @pytest.fixture(scope="module")
