@@ -230,3 +230,14 @@ def test_a_record_forged_in_free_space_with_a_valid_datime_is_refused(forged):
     data, first, stop = forged
     datime = struct.unpack_from(">I", data, 100 + 10)[0]
     _refused(_forged_histogram(data, first, stop, datime), "none the file's history explains")
+
+
+def test_a_basket_its_tree_does_not_list_is_refused(subdir_tree):
+    """An orphan basket: its position gone from its branch's fBasketSeek (the live tree's
+    and no older copy's)."""
+    key, _ = _records(subdir_tree, b"TBasket")[-1]
+    seek = struct.pack(">q", key)
+    listed = [at for at in range(len(subdir_tree)) if subdir_tree.startswith(seek, at) and at != key + 18]
+    assert len(listed) == 1, listed  # the tree's fBasketSeek (its own key names it too)
+    at = listed[0]
+    _refused(_put(subdir_tree, at, struct.pack(">q", key + 1)), "in no list of its tree's baskets")

@@ -53,6 +53,7 @@ def basket_key(
             "uproot writes 0 (rewrite the file with uproot)"
         )
     counts[cycle] += 1
+    keys.seeks.setdefault((parent, tree), array("q")).append(offset)
 
 
 def blob_key(offset: int, fields: tuple[int, int], names: tuple[bytes, bytes]) -> None:
@@ -122,6 +123,28 @@ def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
             raise Invalid(
                 f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
                 f"{tree[:40]!r} (rewrite the file with uproot)"
+            )
+    for (parent, tree), seeks in keys.seeks.items():
+        found = [r for r in trees.get(tree, ()) if parent in (begin, key_fields(r.key)[1])]
+        if all(r.body is not None for r in found):
+            _listed(seeks, [r.body for r in found if r.body is not None])
+
+
+def _listed(seeks: array, bodies: list[bytes]) -> None:
+    """Each basket is one its tree lists (a branch's fBasketSeek: its position, 8 bytes
+    big-endian) in the tree or an older copy of it (uproot's trees are uncompressed)."""
+    known: set[int] = set()
+    for body in bodies:
+        for shift in range(8):  # every 8-byte window of the body, as big-endian integers
+            windows = array("q", body[shift : shift + (len(body) - shift) // 8 * 8])
+            if _LITTLE:
+                windows.byteswap()
+            known.update(windows)
+    for seek in seeks:
+        if seek not in known:
+            raise Invalid(
+                f"root: the basket at {seek} is in no list of its tree's baskets (fBasketSeek): an "
+                "orphan record no reader reads (rewrite the file with uproot)"
             )
 
 

@@ -45,6 +45,7 @@ class DataKeys:
     writes them)."""
 
     cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
+    seeks: dict[tuple[int, bytes], array] = field(default_factory=dict)  # (parent, tree) -> baskets
 
 
 @dataclass
