@@ -241,3 +241,20 @@ def test_a_basket_its_tree_does_not_list_is_refused(subdir_tree):
     assert len(listed) == 1, listed  # the tree's fBasketSeek (its own key names it too)
     at = listed[0]
     _refused(_put(subdir_tree, at, struct.pack(">q", key + 1)), "in no list of its tree's baskets")
+
+
+def test_a_blob_no_envelope_links_to_is_refused(ntuple):
+    """An orphan page: its locator in the page list moved one byte (the envelope's XXH3-64
+    recomputed), so nothing links to the blob."""
+    blobs = _records(ntuple, b"RBlob")
+    envelopes = []
+    for key, keylen in blobs:
+        nbytes = struct.unpack_from(">i", ntuple, key)[0]
+        body = ntuple[key + keylen : key + nbytes]
+        if int.from_bytes(body[:8], "little") >> 16 == len(body) and body[0] in (1, 2, 3):
+            envelopes.append((key + keylen, body))
+    pages = [key + keylen for key, keylen in blobs if all(key + keylen != at for at, _ in envelopes)]
+    at, body = next((at, b) for at, b in envelopes if b[0] == 3 and struct.pack("<Q", pages[0]) in b)
+    body = body.replace(struct.pack("<Q", pages[0]), struct.pack("<Q", pages[0] + 1))
+    body = body[:-8] + struct.pack("<Q", xxh3_64(body[:-8]))
+    _refused(_put(ntuple, at, body), "is linked from no RNTuple envelope or anchor")

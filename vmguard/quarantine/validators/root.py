@@ -200,6 +200,7 @@ def _data_key(
     fields = (cycle, parent)
     if klass == b"RBlob":
         root_data.blob_key(offset, fields, names)
+        walk.data.blobs.extend((offset, offset + keylen))
     if klass != b"TBasket":
         return None
     root_data.basket_key(walk.data, offset, fields, names, walk.header.begin)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from array import array
 
-from .root_model import FMT, DataKeys, Record, key_fields, read_string
+from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
 from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
@@ -135,11 +135,7 @@ def _listed(seeks: array, bodies: list[bytes]) -> None:
     big-endian) in the tree or an older copy of it (uproot's trees are uncompressed)."""
     known: set[int] = set()
     for body in bodies:
-        for shift in range(8):  # every 8-byte window of the body, as big-endian integers
-            windows = array("q", body[shift : shift + (len(body) - shift) // 8 * 8])
-            if _LITTLE:
-                windows.byteswap()
-            known.update(windows)
+        known.update(windows(body, big=True))
     for seek in seeks:
         if seek not in known:
             raise Invalid(

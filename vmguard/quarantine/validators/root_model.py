@@ -4,6 +4,7 @@ string encoding both read."""
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class DataKeys:
 
     cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
     seeks: dict[tuple[int, bytes], array] = field(default_factory=dict)  # (parent, tree) -> baskets
+    blobs: array = field(default_factory=lambda: array("q"))  # (record, payload) of each RBlob
 
 
 @dataclass
@@ -82,3 +84,15 @@ def key_fields(key: bytes) -> tuple[int, int, int]:
     version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
     seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, 18)
     return seek, parent, cycle
+
+
+def windows(data: bytes, big: bool) -> set[int]:
+    """Every 8-byte window of data as an unsigned integer (big- or little-endian): where a
+    structure may give a record's position."""
+    out: set[int] = set()
+    for shift in range(8):  # the windows at each alignment, read as a C array
+        values = array("Q", data[shift : shift + (len(data) - shift) // 8 * 8])
+        if big == (sys.byteorder == "little"):
+            values.byteswap()
+        out.update(values)
+    return out

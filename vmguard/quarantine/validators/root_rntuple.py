@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from .root_model import RootWalk
+from .root_model import RootWalk, windows
 from .stream import Invalid
 from .xxh3 import xxh3_64
 
@@ -35,6 +35,28 @@ def check(walk: RootWalk, free: set[int]) -> None:
     for record in walk.records.values():
         if record.klass == b"ROOT::RNTuple" and record.offset not in free and record.body is not None:
             _anchor(record.offset, record.body, live)
+    if walk.envelopes:
+        _linked(walk, free)
+
+
+def _linked(walk: RootWalk, free: set[int]) -> None:
+    """Each live blob is one the RNTuple links to: its payload's position is a locator
+    (8 bytes, little-endian) in an envelope (a page list's pages, a footer's page lists)
+    or the anchor's header or footer (big-endian). An orphan blob no reader reads is
+    refused. Where the envelopes are compressed (none kept) this is not checked."""
+    known: set[int] = set()
+    for _, body in walk.envelopes.values():
+        known.update(windows(body, big=False))
+    for record in walk.records.values():
+        if record.klass == b"ROOT::RNTuple" and record.body is not None:
+            known.update(windows(record.body, big=True))
+    blobs = walk.data.blobs
+    for i in range(0, len(blobs), 2):
+        if blobs[i] not in free and blobs[i + 1] not in known:
+            raise Invalid(
+                f"root: the RBlob at {blobs[i]} is linked from no RNTuple envelope or anchor: an orphan "
+                "record no reader reads (rewrite the file with uproot)"
+            )
 
 
 def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:
