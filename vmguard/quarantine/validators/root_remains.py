@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import Counter
 from dataclasses import dataclass
 
 from .root_model import Record, RootWalk, key_fields, read_string
@@ -68,6 +69,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
         if r.klass == b"TTree" and r.body is not None and r.offset not in free
     )
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
+    history = _history(walk, free)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -82,10 +84,11 @@ def check(walk: RootWalk, free: set[int]) -> None:
             and not segments(record.body)
         ):
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
-        elif record is not None and record.body is not None and _moved_tree(record, walk, free):
-            _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk)))
+        elif record is not None and record.body is not None and _identity(record.key) in history.trees:
+            # an older copy of a live tree uproot moved (its basket arrays full), left whole
+            _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk, history)))
         elif record is not None:
-            _deleted_record(record, walk, free)
+            _deleted_record(record, history)
     for offset, slack in walk.slack.items():
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
 
@@ -99,33 +102,39 @@ class Loose:
     shared: int = 0
 
 
-def _moved_tree(record: Record, walk: RootWalk, free: set[int]) -> bool:
-    """Whether a TTree in free space is an older copy of a live one uproot moved (its
-    basket arrays full): the same name in the same directory. Its bytes are the live
-    tree's but for its counts, within the file's loose bytes; not a deleted record (one
-    uproot's del left: its payload a record's)."""
-    if record.klass != b"TTree":
-        return False
-    name = _identity(record.key)
-    return any(
-        other.klass == b"TTree" and other.offset not in free and _identity(other.key) == name
-        for other in walk.records.values()
+@dataclass(frozen=True)
+class History:
+    """What explains a whole record in free space: the live trees (an older copy of one
+    uproot moved) and, for a record deleted there, the file's directories and the span of
+    its keys' datimes (from the top directory's fDatimeC to the last live key's)."""
+
+    trees: frozenset[tuple[int, bytes]]
+    branches: dict[tuple[int, bytes], int]  # (parent, tree) of baskets -> branches
+    directories: frozenset[int]
+    created: int
+    latest: int
+
+
+def _history(walk: RootWalk, free: set[int]) -> History:
+    live = [r for r in walk.records.values() if r.offset not in free]
+    return History(
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree"),
+        Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
+        frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
+        _top_created(walk.records[walk.header.begin]),
+        max((_KEY.unpack_from(r.key)[3] for r in live), default=0),
     )
 
 
-def _deleted_record(record: Record, walk: RootWalk, free: set[int]) -> None:
+def _deleted_record(record: Record, history: History) -> None:
     """A whole record in free space that no live record explains (uproot's del leaves the
     record it deletes whole; ROOT negates its length): written while the file was, in one
-    of its directories. Its key's datime lies between the file's creation (the top
-    directory's fDatimeC) and the last live key's, its parent is a directory of the file
-    and its cycle at least 1, as the writers give them. Its payload is a record's."""
-    top = walk.records[walk.header.begin]
-    created = _top_created(top)
-    latest = max(_KEY.unpack_from(r.key)[3] for r in walk.records.values() if r.offset not in free)
-    directories = {r.offset for r in walk.records.values() if r.klass in DIRECTORIES}
+    of its directories. Its key's datime lies between the file's creation and the last
+    live key's, its parent is a directory of the file and its cycle at least 1, as the
+    writers give them. Its payload is a record's."""
     _, parent, cycle = key_fields(record.key)
     datime = _KEY.unpack_from(record.key)[3]
-    if not created <= datime <= latest or parent not in directories or cycle < 1:
+    if not history.created <= datime <= history.latest or parent not in history.directories or cycle < 1:
         raise Invalid(
             f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
             "the file's history explains: a record deleted there was written while the file was "
@@ -142,15 +151,14 @@ def _top_created(top: Record) -> int:
     return struct.unpack_from(">I", top.body.ljust(at + 6, b"\0"), at + 2)[0]
 
 
-def _tree_loose(record: Record, walk: RootWalk) -> int:
+def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
     """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
     TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
     changed when the tree moved)."""
     parent, strings = _identity(record.key)
     name = read_string(strings, read_string(strings, 0, "a key")[1], "a key")[0]  # after the class
-    homes = (parent, walk.header.begin)  # where its baskets' keys say the tree is (root_data)
-    branches = sum(1 for where, tree, _ in walk.data.cycles if tree == name and where in homes)
-    return TREE_LOOSE + TREE_BRANCH * branches
+    homes = {parent, walk.header.begin}  # where its baskets' keys say the tree is (root_data)
+    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
 
 
 def _identity(key: bytes) -> tuple[int, bytes]:
