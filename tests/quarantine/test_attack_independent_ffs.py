@@ -15,7 +15,6 @@ the quarantine or of a directory in it; an event log whose last line was torn.""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.attack_dfs_races import forked
 from tests.support.attack_dfs_static import entry, make_controls
 from tests.support.attack_dfs_tools import (
     JSON,
@@ -33,8 +33,6 @@ from tests.support.attack_dfs_tools import (
     Run,
     published,
     vet,
-    vet_argv,
-    vet_env,
     write_policy,
 )
 from tests.support.attack_ffs_cases import (
@@ -51,6 +49,14 @@ from tests.support.attack_ffs_cases import (
     zero_blocks_are_holes,
     zero_run_hdf5,
     zero_run_image,
+)
+from tests.support.attack_ffs_log import vet_after_a_torn_line, vets_around_a_full_log
+from tests.support.attack_ffs_races import (
+    counted_quarantine,
+    guest_meddles,
+    overlay,
+    recreate_with_same_inode,
+    swap_on_first_delete,
 )
 from tests.support.require import require_root, require_tools
 
@@ -137,30 +143,6 @@ def _policy(tmp_path: Path) -> Path:
     return write_policy(tmp_path / "policy.yaml", DOT_NAMES, TYPES)
 
 
-def _quarantine(q: Path, count: int) -> dict[str, bytes]:
-    (q / "d").mkdir(parents=True)
-    files = {f"d/f{i}.txt" if i % 3 else f"f{i}.txt": f"event {i} done\n".encode() * 50 for i in range(count)}
-    for rel, data in files.items():
-        (q / rel).write_bytes(data)
-    (q / "bad.txt").write_text("rejected: executable\n")
-    (q / "bad.txt").chmod(0o755)
-    return files
-
-
-def _guest_meddles(q: Path, outside: Path) -> None:
-    """After the kill: a new file, a published file replaced by a new inode of the same
-    bytes, and d/ moved away with a symlink to a host directory of the same names put in
-    its place."""
-    (q / "late.txt").write_text("written after the vet\n")
-    data = (q / "f0.txt").read_bytes() if (q / "f0.txt").exists() else None
-    if data is not None:
-        (q / "f0.txt").unlink()
-        (q / "f0.txt").write_bytes(data)
-    if (q / "d").is_dir() and not (q / "d").is_symlink():
-        (q / "d").rename(q / "d.moved")
-        (q / "d").symlink_to(outside)
-
-
 def _not_removed(run: Run) -> set[str]:
     return {item["path"] for item in run.report().get("not_removed", [])} if run.out else set()
 
@@ -173,7 +155,7 @@ def test_remove_promoted_killed_then_rerun(tmp_path, count):
     every deleted file was published, every published file left is named (exit 3)."""
     policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
     q, outside = tmp_path / "q", tmp_path / "host"
-    files = _quarantine(q, 90)
+    files = counted_quarantine(q, 90)
     outside.mkdir()
     for rel in files:
         if rel.startswith("d/"):
@@ -181,7 +163,7 @@ def test_remove_promoted_killed_then_rerun(tmp_path, count):
     kill_at_deletion(q, policy, log, pub / JOB, count, "--per-file")
     first = published(pub / JOB)
     assert not first or len(first) == len(files), len(first)
-    _guest_meddles(q, outside)
+    guest_meddles(q, outside)
     run = vet(q, policy, log, "--to", str(pub / JOB), "--job", JOB, "--per-file", "--remove-promoted", *JSON)
     assert "Traceback" not in run.err, run.err
     assert all(p.read_bytes() == b"host file\n" for p in outside.iterdir())
@@ -201,7 +183,7 @@ def test_remove_promoted_killed_then_rerun(tmp_path, count):
     )
 
 
-@pytest.mark.parametrize("size_kib", [1212, 1224, 1236, 1248, 1272])
+@pytest.mark.parametrize("size_kib", [1304, 1312, 1320])
 def test_public_tmpfs_a_few_blocks_short(tmp_path, size_kib):
     """30 files of 40 KiB and the sidecars on a tmpfs near their size: all of the job
     (exit 0) or nothing of it and no staging left (exit 3), never a traceback."""
@@ -269,31 +251,14 @@ def test_to_through_a_bind_mount_of_the_quarantine(tmp_path, bound):
     "record while the exit code says it was logged",
 )
 def test_torn_last_line_of_the_event_log(tmp_path):
-    """A log whose last line a full disk tore (no newline): the next vet's event must be
-    a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
-    policy, log, pub = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    q = tmp_path / "q"
-    q.mkdir()
-    (q / "a.txt").write_text("one\n")
-    assert vet(q, policy, log, "--to", str(pub / "r0"), "--job", "r0").code == 0
-    with open(log, "ab") as fh:
-        fh.write(b'{"kind": "vet", "job": "r9", "sta')
-    res = subprocess.run(
-        vet_argv(q, policy, "--to", str(pub / JOB), "--job", JOB, *JSON),
-        env=vet_env(log),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """A log whose last line a crash or a full disk tore (no newline): the next vet's
+    event must be a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
+    res, last = vet_after_a_torn_line(tmp_path, _policy(tmp_path))
     assert "Traceback" not in res.stderr, res.stderr[-400:]
-    last = [line for line in log.read_bytes().split(b"\n") if line.strip()][-1]
     if res.returncode == 0:
-        assert last.startswith(b'{"data"') and json.loads(last).get("data", {}).get("job") == JOB, last[:80]
+        assert last.startswith(b'{"data"') and json.loads(last)["data"].get("job") == "r", last[:80]
     else:
-        assert res.returncode == 3 and "missing from the log" in res.stderr, (
-            res.returncode,
-            res.stderr[-300:],
-        )
+        assert res.returncode == 3 and "missing from the log" in res.stderr, res.stderr[-300:]
 
 
 @pytest.mark.xfail(
@@ -304,39 +269,13 @@ def test_torn_last_line_of_the_event_log(tmp_path):
     "`vmguard log verify` reports the untouched line as 'edited' (exit 1) for good",
 )
 def test_full_log_disk_at_the_head_record(tmp_path):
-    policy, pub = _policy(tmp_path), tmp_path / "pub"
-    q = tmp_path / "q"
-    q.mkdir()
-    (q / "a.txt").write_text("one\n")
-    with tmpfs(tmp_path / "logfs", "64k") as logfs:
-        log = logfs / "events.jsonl"
-        assert vet(q, policy, log, "--to", str(pub / "s0"), "--job", "s0").code == 0
-        with open(logfs / "fill", "wb") as fh, contextlib.suppress(OSError):
-            fh.write(bytes(65536))  # /var/log full, as it gets
-        full = _vet_raw(q, policy, log, "--to", str(pub / "s1"), "--job", "s1")
-        (logfs / "fill").unlink()
-        after = _vet_raw(q, policy, log, "--to", str(pub / "s2"), "--job", "s2")
-        jobs = [json.loads(line)["data"].get("job") for line in log.read_text().splitlines()]
-        verify = subprocess.run(
-            [sys.executable, "-m", "vmguard", "log", "verify"],
-            env=vet_env(log),
-            capture_output=True,
-            text=True,
-        )
-        stray = sorted(p.name for p in logfs.iterdir())
-    assert "Traceback" not in full.stderr + after.stderr
-    assert full.returncode == 3 and after.returncode == 0, (full.returncode, after.returncode)
-    said_missing = "missing from the log" in full.stderr
-    assert not (said_missing and "s1" in jobs), ("said missing, but logged", jobs)
-    assert verify.returncode == 0, verify.stderr[-300:]
-    assert stray == ["events.jsonl", "events.jsonl.head"], stray
-
-
-def _vet_raw(q: Path, policy: Path, log: Path, *args: str) -> subprocess.CompletedProcess:
-    """The CLI without reading the log back (it may hold a line no reader parses)."""
-    return subprocess.run(
-        vet_argv(q, policy, *args), env=vet_env(log), capture_output=True, text=True, timeout=60
-    )
+    runs = vets_around_a_full_log(tmp_path, _policy(tmp_path))
+    assert "Traceback" not in runs.full.stderr + runs.after.stderr
+    assert (runs.full.returncode, runs.after.returncode) == (3, 0), runs.full.stderr[-300:]
+    said_missing = "missing from the log" in runs.full.stderr
+    assert not (said_missing and "s1" in runs.jobs), ("said missing, but logged", runs.jobs)
+    assert runs.verify.returncode == 0, runs.verify.stderr[-300:]
+    assert runs.stray == ["events.jsonl", "events.jsonl.head"], runs.stray
 
 
 @pytest.mark.xfail(
@@ -389,3 +328,57 @@ def test_path_max_boundary_counts_bytes(tmp_path):
     }
     refused = ("rejected", ["path-too-long"])
     assert got == {"fit": ("accepted", []), "over": refused, "accent": refused}, got
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path, seed):
+    """From --remove-promoted's first deletion on, the guest keeps exchanging d/ with a
+    symlink to a host directory holding the same names: no host file is deleted, and the
+    published files left behind are named (exit 3)."""
+    policy, pub, q, host = _policy(tmp_path), tmp_path / "pub", tmp_path / "q", tmp_path / "host"
+    (q / "d").mkdir(parents=True)
+    host.mkdir()
+    for index in range(300):
+        (q / "d" / f"f{index}.txt").write_bytes(b"guest\n")
+        (host / f"f{index}.txt").write_bytes(b"host\n")
+    (q / "dlink").symlink_to(host)
+    with forked(swap_on_first_delete(q, "d", "dlink", 1.5)):
+        run = vet(
+            q,
+            policy,
+            tmp_path / "events.jsonl",
+            "--to",
+            str(pub / JOB),
+            "--job",
+            JOB,
+            "--remove-promoted",
+            *PER_FILE_JSON,
+        )
+    assert "Traceback" not in run.err
+    assert sorted(p.read_bytes() for p in host.iterdir()) == [b"host\n"] * 300, seed
+    real = q / "d" if not (q / "d").is_symlink() else q / "dlink"
+    left = {f"d/{name}" for name in os.listdir(real)} if real.is_dir() else set()
+    assert not left or (run.code == 3 and left <= _not_removed(run)), (run.code, len(left))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="exit 0 already-promoted, the old quarantine's a.txt reported as this one's: on overlayfs "
+    "(generation null, as on tmpfs, but inode numbers are reused) the quarantine removed and made "
+    "anew with the old number is taken for the vetted one; its b.txt is never vetted",
+)
+def test_quarantine_made_anew_on_overlayfs_is_another_quarantine(tmp_path):
+    policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB
+    with overlay(tmp_path / "ov") as merged:
+        q = merged / "q"
+        q.mkdir()
+        (q / "a.txt").write_text("first job\n")
+        assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
+        assert recreate_with_same_inode(q), "overlayfs never gave the number back"
+        (q / "b.txt").write_text("second job, never vetted\n")
+        run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
+    assert "Traceback" not in run.err
+    assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
+        run.code,
+        run.out[:200],
+    )

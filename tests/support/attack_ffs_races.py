@@ -1,0 +1,97 @@
+"""Racing guests of the filesystem attack f (session 33): a directory of the quarantine
+exchanged with a symlink to a host directory of the same names, from the first deletion
+of a --remove-promoted on (renameat2 RENAME_EXCHANGE in a loop, in a forked child); a
+quarantine on overlayfs (no inode generation) removed and made anew with the old number."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.attack_dfs_tools import Inotify
+
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+SYS_RENAMEAT2 = 316  # x86_64
+IN_DELETE = 0x200
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    rc = _LIBC.syscall(SYS_RENAMEAT2, AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    return rc == 0
+
+
+def swap_on_first_delete(q: Path, name: str, link: str, seconds: float) -> Callable[[], None]:
+    """Wait for the first deletion in q/name, then exchange q/name and q/link for
+    `seconds` (an even number of exchanges each round leaves the directory in place)."""
+
+    def body() -> None:
+        watch = Inotify()
+        watch.watch(q / name, IN_DELETE)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not watch.names():
+            select.select([watch.fd], [], [], 0.01)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            exchange(q / name, q / link)
+
+    return body
+
+
+@contextmanager
+def overlay(top: Path) -> Iterator[Path]:
+    """An overlayfs under `top` (lower, upper and work dirs beside it), unmounted after."""
+    for sub in ("lower", "upper", "work", "merged"):
+        (top / sub).mkdir(parents=True)
+    opts = f"lowerdir={top / 'lower'},upperdir={top / 'upper'},workdir={top / 'work'}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(top / "merged")], check=True)
+    try:
+        yield top / "merged"
+    finally:
+        subprocess.run(["umount", str(top / "merged")], check=True)
+
+
+def recreate_with_same_inode(q: Path, tries: int = 400) -> bool:
+    """Remove q and make it anew until the new directory has the old inode number (the
+    filesystem reuses freed numbers; each miss leaves a spacer directory)."""
+    old = os.stat(q).st_ino
+    shutil.rmtree(q)
+    for index in range(tries):
+        q.mkdir()
+        if os.stat(q).st_ino == old:
+            return True
+        q.rmdir()
+        (q.parent / f"spacer{index}").mkdir()
+    return False
+
+
+def counted_quarantine(q: Path, count: int) -> dict[str, bytes]:
+    (q / "d").mkdir(parents=True)
+    files = {f"d/f{i}.txt" if i % 3 else f"f{i}.txt": f"event {i} done\n".encode() * 50 for i in range(count)}
+    for rel, data in files.items():
+        (q / rel).write_bytes(data)
+    (q / "bad.txt").write_text("rejected: executable\n")
+    (q / "bad.txt").chmod(0o755)
+    return files
+
+
+def guest_meddles(q: Path, outside: Path) -> None:
+    """After the kill: a new file, a published file replaced by a new inode of the same
+    bytes, and d/ moved away with a symlink to a host directory of the same names put in
+    its place."""
+    (q / "late.txt").write_text("written after the vet\n")
+    data = (q / "f0.txt").read_bytes() if (q / "f0.txt").exists() else None
+    if data is not None:
+        (q / "f0.txt").unlink()
+        (q / "f0.txt").write_bytes(data)
+    if (q / "d").is_dir() and not (q / "d").is_symlink():
+        (q / "d").rename(q / "d.moved")
+        (q / "d").symlink_to(outside)
