@@ -35,6 +35,7 @@ from tests.support.attack_dfs_tools import (
     vet,
     write_policy,
 )
+from tests.support.attack_efs_cases import give_to_guest, quarantine_of, shared_top, vet_as_nobody
 from tests.support.attack_ffs_cases import (
     NAME_HOLES,
     NAME_PUBLISHED,
@@ -57,11 +58,12 @@ from tests.support.attack_ffs_races import (
     overlay,
     recreate_with_same_inode,
     swap_on_first_delete,
+    toggle_modes,
 )
 from tests.support.require import require_root, require_tools
 
 JOB = "r"
-TYPES = "text, json, fits, hdf5, gzip"
+TYPES = "text, json, fits, hdf5, gzip, tar"
 DOT_NAMES = "    dot_names: [.snakemake]\n"
 BIG = ("big/zeros.fits", "big/zeros.h5")
 
@@ -382,3 +384,24 @@ def test_quarantine_made_anew_on_overlayfs_is_another_quarantine(tmp_path):
         run.code,
         run.out[:200],
     )
+
+
+def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
+    """vet as nobody while the guest flips its files' modes (0000/0644) and its
+    directory's (0700/0755): each file is published with its bytes or refused with a
+    reason (unreadable, changed-during-vet), exit 1 at worst, never a traceback."""
+    require_tools("setpriv")
+    names = [f"f{index}.txt" for index in range(200)]
+    with shared_top() as base:
+        q = quarantine_of(base / "q", {"a.txt": "one\n"})
+        (q / "d").mkdir()
+        for name in names:
+            (q / "d" / name).write_text(f"line {name}\n")
+        give_to_guest(q)
+        with forked(toggle_modes(q, names)):
+            run = vet_as_nobody(base, q, "--per-file")
+        out = published(base / "pub" / JOB)
+    assert "Traceback" not in run.err and run.code in (0, 1), (run.code, run.err[-300:])
+    refused = {e["path"]: e["reasons"] for e in run.report()["entries"] if e["verdict"] == "rejected"}
+    assert all(out[f"d/{n}"] == f"line {n}\n".encode() for n in names if f"d/{n}" in out)
+    assert len(out) + len(refused) == 201 and out.get("a.txt") == b"one\n", (len(out), refused)

@@ -7,12 +7,14 @@ quarantine, and a bind mount of a quarantine directory used as --to."""
 from __future__ import annotations
 
 import gzip
+import io
 import mmap
 import os
 import random
 import select
 import signal
 import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -74,6 +76,17 @@ NAME_HOLES = (
         "a .var as a type map: its Body is sent as text/html, the onerror runs",
     ),
     Named(
+        "srv/flow.xoml",
+        LOG_LINE,
+        "IIS with WCF HTTP activation maps *.xoml to the workflow service handler, as it maps "
+        ".xamlx (which the table holds): a XOML workflow's x:Code is compiled and run on request",
+    ),
+    Named(
+        "arch/macros.tar",
+        b"",  # filled by make_names: a tar of one member, rootlogon.C
+        "tar member rootlogon.C: `tar xf` in the public area, then `root`, runs it",
+    ),
+    Named(
         "web/map.var.txt",
         b"URI: xss.txt\nContent-type: text/html\n",
         "a type map by AddHandler's any-extension rule (as notes.php.txt): xss.txt, "
@@ -118,6 +131,11 @@ def make_names(q: Path) -> None:
         path = q / case.rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(case.data)
+    with tarfile.open(q / "arch/macros.tar", "w") as tar:  # Python's tarfile, as a job packs
+        data = NAME_HOLES[0].data
+        info = tarfile.TarInfo("rootlogon.C")
+        info.size, info.mode, info.mtime = len(data), 0o644, 1_733_356_800
+        tar.addfile(info, io.BytesIO(data))
     for sub in ("git/g/objects", "git/g/refs/heads", "git/h/objects", "git/h/refs"):
         (q / sub).mkdir(parents=True, exist_ok=True)
         (q / sub / "x.txt").write_bytes(LOG_LINE)

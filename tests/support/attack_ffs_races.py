@@ -5,6 +5,7 @@ quarantine on overlayfs (no inode generation) removed and made anew with the old
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -95,3 +96,18 @@ def guest_meddles(q: Path, outside: Path) -> None:
     if (q / "d").is_dir() and not (q / "d").is_symlink():
         (q / "d").rename(q / "d.moved")
         (q / "d").symlink_to(outside)
+
+
+def toggle_modes(q: Path, names: list[str], seconds: float = 20) -> Callable[[], None]:
+    """The guest flips each file of q/d between 0000 and 0644, and d between 0700 and
+    0755, as fast as it can: a vet not run as root meets EACCES between walk and open."""
+
+    def body() -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for path in [q / "d" / name for name in names] + [q / "d"]:
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o000 if path.is_file() else 0o700)
+                    os.chmod(path, 0o644 if path.is_file() else 0o755)
+
+    return body
