@@ -4,14 +4,19 @@ efs.py: the classes here are new. Each test passes while the documented claim ho
 hit is a strict xfail whose reason says what got out, what was lost, or which promise the
 run broke.
 
-One quarantine of real output (logging, numpy.savetxt, csv, json, astropy, h5py) with
-the session-32 name rules' look-alikes (dot_names in another case or with a trailing dot,
-config names in any case and directory, gunzip's suffixes, Outlook's list) and names the
-tables do not hold (ROOT's logon macros, Apache's type maps), plus two 5-6 MiB files of
-long zero runs whose zero blocks are half holes, vetted ONCE through the CLI; then runs of
-their own: --remove-promoted killed at random points while the guest changes the
-quarantine, then rerun; a public tmpfs a few blocks short; --to through a bind mount of
-the quarantine or of a directory in it; an event log whose last line was torn."""
+One quarantine of real output (logging, numpy.savetxt, csv, json, astropy, h5py,
+tarfile) with the session-32 name rules' look-alikes (dot_names in another case or with a
+trailing dot, config names in any case and directory, gunzip's suffixes, Outlook's list)
+and names the tables do not hold (ROOT's and PAW's logon macros, Apache's type maps,
+IIS's .xoml), plus two 5-6 MiB files of long zero runs whose zero blocks are half holes,
+vetted ONCE through the CLI; then runs of their own: --remove-promoted killed at
+COMMITTED or mid-removal while the guest then changes the quarantine, and rerun; d/
+swapped for a host symlink during the removal; a file rewritten through a shared mapping
+after its copy; a public tmpfs at the free-space boundary; PATH_MAX counted in bytes;
+--to through a bind mount of the quarantine or of a directory in it; an event log whose
+last line was torn, and one whose disk fills at the append; the quarantine made anew
+(overlayfs, a fresh disk at the same path); a vet not run as root while the guest flips
+modes."""
 
 from __future__ import annotations
 
@@ -54,7 +59,9 @@ from tests.support.attack_ffs_cases import (
 from tests.support.attack_ffs_log import vet_after_a_torn_line, vets_around_a_full_log
 from tests.support.attack_ffs_races import (
     counted_quarantine,
+    fresh_filesystem,
     guest_meddles,
+    loop_disk,
     overlay,
     recreate_with_same_inode,
     swap_on_first_delete,
@@ -149,7 +156,7 @@ def _not_removed(run: Run) -> set[str]:
     return {item["path"] for item in run.report().get("not_removed", [])} if run.out else set()
 
 
-@pytest.mark.parametrize("count", [0, 1, 7, 23, 52, 81])
+@pytest.mark.parametrize("count", [0, 1, 23, 81])
 def test_remove_promoted_killed_then_rerun(tmp_path, count):
     """Killed at COMMITTED or after the `count`th deletion of its removal, the guest then
     meddling, a rerun with --remove-promoted: the public area holds all of the job or none,
@@ -185,7 +192,7 @@ def test_remove_promoted_killed_then_rerun(tmp_path, count):
     )
 
 
-@pytest.mark.parametrize("size_kib", [1304, 1312, 1320])
+@pytest.mark.parametrize("size_kib", [1304, 1320])
 def test_public_tmpfs_a_few_blocks_short(tmp_path, size_kib):
     """30 files of 40 KiB and the sidecars on a tmpfs near their size: all of the job
     (exit 0) or nothing of it and no staging left (exit 3), never a traceback."""
@@ -332,8 +339,7 @@ def test_path_max_boundary_counts_bytes(tmp_path):
     assert got == {"fit": ("accepted", []), "over": refused, "accent": refused}, got
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path, seed):
+def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path):
     """From --remove-promoted's first deletion on, the guest keeps exchanging d/ with a
     symlink to a host directory holding the same names: no host file is deleted, and the
     published files left behind are named (exit 3)."""
@@ -357,7 +363,7 @@ def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path, seed):
             *PER_FILE_JSON,
         )
     assert "Traceback" not in run.err
-    assert sorted(p.read_bytes() for p in host.iterdir()) == [b"host\n"] * 300, seed
+    assert sorted(p.read_bytes() for p in host.iterdir()) == [b"host\n"] * 300
     real = q / "d" if not (q / "d").is_symlink() else q / "dlink"
     left = {f"d/{name}" for name in os.listdir(real)} if real.is_dir() else set()
     assert not left or (run.code == 3 and left <= _not_removed(run)), (run.code, len(left))
@@ -370,8 +376,13 @@ def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path, seed):
     "anew with the old number is taken for the vetted one; its b.txt is never vetted",
 )
 def test_quarantine_made_anew_on_overlayfs_is_another_quarantine(tmp_path):
+    require_tools("losetup", "mkfs.ext4")  # the upper layer on a disk of its own: no other writer
     policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB
-    with overlay(tmp_path / "ov") as merged:
+    with (
+        loop_disk(tmp_path / "disk.img") as dev,
+        fresh_filesystem(dev, tmp_path / "fs") as fs,
+        overlay(fs) as merged,
+    ):
         q = merged / "q"
         q.mkdir()
         (q / "a.txt").write_text("first job\n")
@@ -405,3 +416,27 @@ def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
     refused = {e["path"]: e["reasons"] for e in run.report()["entries"] if e["verdict"] == "rejected"}
     assert all(out[f"d/{n}"] == f"line {n}\n".encode() for n in names if f"d/{n}" in out)
     assert len(out) + len(refused) == 201 and out.get("a.txt") == b"one\n", (len(out), refused)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="exit 0 already-promoted, the first disk's a.txt reported as this one's: a quarantine that "
+    "is a job's disk (the docs' 'a disk copied out after the job') mounted at the same path is "
+    "(device of the loop, inode 2, generation 0) on every new ext4, so the next disk of the same "
+    "job id is taken for the vetted one and its b.txt is never vetted",
+)
+def test_a_new_disk_at_the_quarantine_path_is_another_quarantine(tmp_path):
+    require_tools("losetup", "mkfs.ext4")
+    policy, log, to, at = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB, tmp_path / "q"
+    with loop_disk(tmp_path / "disk.img") as dev:
+        with fresh_filesystem(dev, at) as q:
+            (q / "a.txt").write_text("the first run's disk\n")
+            assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
+        with fresh_filesystem(dev, at) as q:
+            (q / "b.txt").write_text("the retried job's disk, never vetted\n")
+            run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
+    assert "Traceback" not in run.err
+    assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
+        run.code,
+        run.out[:200],
+    )

@@ -111,3 +111,29 @@ def toggle_modes(q: Path, names: list[str], seconds: float = 20) -> Callable[[],
                     os.chmod(path, 0o644 if path.is_file() else 0o755)
 
     return body
+
+
+@contextmanager
+def loop_disk(image: Path, size: str = "8M") -> Iterator[str]:
+    """A loop device over a sparse image file (the job's disk, copied out), detached after."""
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    dev = subprocess.run(
+        ["losetup", "--find", "--show", str(image)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        yield dev
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+
+
+@contextmanager
+def fresh_filesystem(dev: str, at: Path) -> Iterator[Path]:
+    """mkfs.ext4 on `dev` (a new disk: root inode 2, generation 0), mounted at `at`."""
+    subprocess.run(["mkfs.ext4", "-q", "-F", dev], check=True)
+    at.mkdir(exist_ok=True)
+    subprocess.run(["mount", dev, str(at)], check=True)
+    try:
+        (at / "lost+found").rmdir()
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
