@@ -56,6 +56,7 @@ from tests.support.attack_ffs_cases import (
     zero_run_hdf5,
     zero_run_image,
 )
+from tests.support.attack_ffs_holes import HOLES
 from tests.support.attack_ffs_log import vet_after_a_torn_line, vets_around_a_full_log
 from tests.support.attack_ffs_races import (
     counted_quarantine,
@@ -221,13 +222,7 @@ def test_public_tmpfs_a_few_blocks_short(tmp_path, size_kib):
         "q",
         pytest.param(
             "q/out",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="exit 1, not 2: --to under a bind mount of q/out (a directory the guest made in "
-                "its quarantine) is taken; the lock and staging are made in the quarantine, the "
-                "staging is vetted as q's own entry (out/.vmguard-staging: name-dotfile) and, with "
-                "--per-file, the output and its sidecars are published into q/out, the guest's to rewrite",
-            ),
+            marks=pytest.mark.xfail(strict=True, reason=HOLES["bind_mount_of_a_quarantine_directory"]),
         ),
     ],
 )
@@ -253,12 +248,7 @@ def test_to_through_a_bind_mount_of_the_quarantine(tmp_path, bound):
     assert res.returncode == 2 and made == ["a.txt", "out"], (res.returncode, res.stdout[-300:], made)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exit 0, but the vet's event is appended to the torn line (no newline first): the line "
-    "is no JSON (`log verify`: 'not a vmguard log event'), so the decision is missing from the "
-    "record while the exit code says it was logged",
-)
+@pytest.mark.xfail(strict=True, reason=HOLES["torn_last_line_of_the_event_log"])
 def test_torn_last_line_of_the_event_log(tmp_path):
     """A log whose last line a crash or a full disk tore (no newline): the next vet's
     event must be a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
@@ -270,13 +260,7 @@ def test_torn_last_line_of_the_event_log(tmp_path):
         assert res.returncode == 3 and "missing from the log" in res.stderr, res.stderr[-300:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the log's disk full at the vet's append: the event line IS written (the page had room) but "
-    "its events.jsonl.head is not, so the vet exits 3 saying the event 'is missing from the log' "
-    "(it is there) and leaves events.jsonl.tmp; once space is back, the next vet chains to it and "
-    "`vmguard log verify` reports the untouched line as 'edited' (exit 1) for good",
-)
+@pytest.mark.xfail(strict=True, reason=HOLES["full_log_disk_at_the_head_record"])
 def test_full_log_disk_at_the_head_record(tmp_path):
     runs = vets_around_a_full_log(tmp_path, _policy(tmp_path))
     assert "Traceback" not in runs.full.stderr + runs.after.stderr
@@ -287,12 +271,7 @@ def test_full_log_disk_at_the_head_record(tmp_path):
     assert runs.stray == ["events.jsonl", "events.jsonl.head"], runs.stray
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--remove-promoted deleted a.txt although the guest rewrote it in place after the copy "
-    "(stores through a shared mapping move neither mtime nor ctime on tmpfs): its new bytes were "
-    "never published, and no note names it; the docs: 'never its ctime: such a file is kept'",
-)
+@pytest.mark.xfail(strict=True, reason=HOLES["remove_promoted_keeps_a_file_rewritten_through_a_mapping"])
 def test_remove_promoted_keeps_a_file_rewritten_through_a_mapping(tmp_path):
     policy, pub = _policy(tmp_path), tmp_path / "pub"
     with tmpfs(tmp_path / "q") as q:
@@ -369,12 +348,7 @@ def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path):
     assert not left or (run.code == 3 and left <= _not_removed(run)), (run.code, len(left))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exit 0 already-promoted, the old quarantine's a.txt reported as this one's: on overlayfs "
-    "(generation null, as on tmpfs, but inode numbers are reused) the quarantine removed and made "
-    "anew with the old number is taken for the vetted one; its b.txt is never vetted",
-)
+@pytest.mark.xfail(strict=True, reason=HOLES["quarantine_made_anew_on_overlayfs_is_another_quarantine"])
 def test_quarantine_made_anew_on_overlayfs_is_another_quarantine(tmp_path):
     require_tools("losetup", "mkfs.ext4")  # the upper layer on a disk of its own: no other writer
     policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB
@@ -418,13 +392,7 @@ def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
     assert len(out) + len(refused) == 201 and out.get("a.txt") == b"one\n", (len(out), refused)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exit 0 already-promoted, the first disk's a.txt reported as this one's: a quarantine that "
-    "is a job's disk (the docs' 'a disk copied out after the job') mounted at the same path is "
-    "(device of the loop, inode 2, generation 0) on every new ext4, so the next disk of the same "
-    "job id is taken for the vetted one and its b.txt is never vetted",
-)
+@pytest.mark.xfail(strict=True, reason=HOLES["a_new_disk_at_the_quarantine_path_is_another_quarantine"])
 def test_a_new_disk_at_the_quarantine_path_is_another_quarantine(tmp_path):
     require_tools("losetup", "mkfs.ext4")
     policy, log, to, at = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB, tmp_path / "q"
