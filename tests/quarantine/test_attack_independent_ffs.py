@@ -248,14 +248,21 @@ def test_to_through_a_bind_mount_of_the_quarantine(tmp_path, bound):
     assert res.returncode == 2 and made == ["a.txt", "out"], (res.returncode, res.stdout[-300:], made)
 
 
+def _job_of(line: bytes) -> str | None:
+    try:
+        return json.loads(line)["data"].get("job")
+    except ValueError:
+        return None
+
+
 @pytest.mark.xfail(strict=True, reason=HOLES["torn_last_line_of_the_event_log"])
 def test_torn_last_line_of_the_event_log(tmp_path):
-    """A log whose last line a crash or a full disk tore (no newline): the next vet's
-    event must be a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
+    """A log whose last line a full disk tore (no newline): the next vet's event must be
+    a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
     res, last = vet_after_a_torn_line(tmp_path, _policy(tmp_path))
     assert "Traceback" not in res.stderr, res.stderr[-400:]
     if res.returncode == 0:
-        assert last.startswith(b'{"data"') and json.loads(last)["data"].get("job") == "r", last[:80]
+        assert _job_of(last) == "r", last[:60] + b" ... " + last[-60:]
     else:
         assert res.returncode == 3 and "missing from the log" in res.stderr, res.stderr[-300:]
 

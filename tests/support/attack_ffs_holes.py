@@ -4,9 +4,10 @@ test_attack_independent_ffs.py (keyed by the test's name without `test_`)."""
 
 HOLES = {
     "torn_last_line_of_the_event_log": (
-        "exit 0, but the vet's event is appended to the torn line (no newline first): the line "
-        "is no JSON (`log verify`: 'not a vmguard log event'), so the decision is missing from the "
-        "record while the exit code says it was logged"
+        "vmguard's own append on a full log disk leaves a torn line (the page's last 3770 bytes of "
+        "a long event, no newline; that vet said exit 3, true); the next vet exits 0 but appends "
+        "its event to the torn line: no JSON, its decision missing from the record, and "
+        "`log verify` reports 'not a vmguard log event' and 'edited'"
     ),
     "full_log_disk_at_the_head_record": (
         "the log's disk full at the vet's append: the event line IS written (the page had room) but "

@@ -1,5 +1,6 @@
-"""The event-log runs of the filesystem attack f (session 33): a log whose last line was
-torn, and a log disk that fills up exactly when a vet appends (a 64 KiB tmpfs)."""
+"""The event-log runs of the filesystem attack f (session 33): a log disk (a 64 KiB
+tmpfs) that fills up exactly when a vet appends, tearing the line of a long event or
+failing the head record of a short one, and the vets after it."""
 
 from __future__ import annotations
 
@@ -29,14 +30,27 @@ def one_file_quarantine(tmp_path: Path) -> Path:
 
 
 def vet_after_a_torn_line(tmp_path: Path, policy: Path) -> tuple[subprocess.CompletedProcess, bytes]:
-    """One vet logged, a torn event after it (no newline), then `vet --job r`: its run
-    and the log's last line."""
-    q, log, pub = one_file_quarantine(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub"
-    assert vet(q, policy, log, "--to", str(pub / "r0"), "--job", "r0").code == 0
-    with open(log, "ab") as fh:
-        fh.write(b'{"kind": "vet", "job": "r9", "sta')
-    res = vet_raw(q, policy, log, "--to", str(pub / "r"), "--job", "r", "--format", "json")
-    return res, [line for line in log.read_bytes().split(b"\n") if line.strip()][-1]
+    """s0 logged; the log's disk filled; s1, a vet whose event (40 long rejected names)
+    is longer than what is left of the log's last page, tears its own line; space back,
+    `vet --job r`: its run and the log's last line."""
+    q, pub = one_file_quarantine(tmp_path), tmp_path / "pub"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for index in range(40):
+        path = bad / f"bad{index}-{'n' * 150}.txt"
+        path.write_text("x\n")
+        path.chmod(0o755)  # executable-mode: each is a rejection the event names
+    with tmpfs(tmp_path / "logfs", "64k") as logfs:
+        log = logfs / "events.jsonl"
+        assert vet(q, policy, log, "--to", str(pub / "s0"), "--job", "s0").code == 0
+        with open(logfs / "fill", "wb") as fh, contextlib.suppress(OSError):
+            fh.write(bytes(65536))  # /var/log full, as it gets
+        torn = vet_raw(bad, policy, log, "--to", str(pub / "s1"), "--job", "s1", "--per-file")
+        assert torn.returncode == 3, torn.stderr[-300:]  # said: not logged (true)
+        (logfs / "fill").unlink()
+        res = vet_raw(q, policy, log, "--to", str(pub / "r"), "--job", "r", "--format", "json")
+        last = [line for line in log.read_bytes().split(b"\n") if line.strip()][-1]
+    return res, last
 
 
 @dataclass(frozen=True)
