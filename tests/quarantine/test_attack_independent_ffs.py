@@ -66,6 +66,7 @@ from tests.support.attack_ffs_races import (
     overlay,
     recreate_with_same_inode,
     swap_on_first_delete,
+    tmpfs_like,
     toggle_modes,
 )
 from tests.support.require import require_root, require_tools
@@ -397,6 +398,23 @@ def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
     refused = {e["path"]: e["reasons"] for e in run.report()["entries"] if e["verdict"] == "rejected"}
     assert all(out[f"d/{n}"] == f"line {n}\n".encode() for n in names if f"d/{n}" in out)
     assert len(out) + len(refused) == 201 and out.get("a.txt") == b"one\n", (len(out), refused)
+
+
+@pytest.mark.xfail(strict=True, reason=HOLES["a_new_tmpfs_at_the_quarantine_path_is_another_quarantine"])
+def test_a_new_tmpfs_at_the_quarantine_path_is_another_quarantine(tmp_path):
+    policy, log, to, at = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB, tmp_path / "q"
+    with tmpfs_like(at, None) as q:
+        (q / "a.txt").write_text("the first run's tmpfs\n")
+        first = os.stat(q)
+        assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
+    with tmpfs_like(at, first) as q:
+        (q / "b.txt").write_text("the retried job's tmpfs, never vetted\n")
+        run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
+    assert "Traceback" not in run.err
+    assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
+        run.code,
+        run.out[:200],
+    )
 
 
 @pytest.mark.xfail(strict=True, reason=HOLES["a_new_disk_at_the_quarantine_path_is_another_quarantine"])

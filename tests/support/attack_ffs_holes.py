@@ -37,4 +37,10 @@ HOLES = {
         "staging is vetted as q's own entry (out/.vmguard-staging: name-dotfile) and, with "
         "--per-file, the output and its sidecars are published into q/out, the guest's to rewrite"
     ),
+    "a_new_tmpfs_at_the_quarantine_path_is_another_quarantine": (
+        "exit 0 already-promoted, the first tmpfs's a.txt reported as this one's: a per-job tmpfs "
+        "mounted afresh at the quarantine's path has root inode 1, generation null and (the freed "
+        "anonymous device number handed on) the same device: the docs' 'null on tmpfs' is no "
+        "identity, and b.txt is never vetted"
+    ),
 }

@@ -137,3 +137,23 @@ def fresh_filesystem(dev: str, at: Path) -> Iterator[Path]:
         yield at
     finally:
         subprocess.run(["umount", str(at)], check=True)
+
+
+@contextmanager
+def tmpfs_like(at: Path, first: os.stat_result | None, tries: int = 20) -> Iterator[Path]:
+    """A new tmpfs at `at` (a per-job quarantine mounted afresh); with `first`, remounted
+    until the root has first's device and inode (the kernel hands the freed anonymous
+    device number to the next mount), so it is the same triple the vet records."""
+    at.mkdir(exist_ok=True)
+    for _ in range(tries):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(at)], check=True)
+        st = os.stat(at)
+        if first is None or (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino):
+            break
+        subprocess.run(["umount", str(at)], check=True)
+    else:
+        raise AssertionError("no new tmpfs got the first one's device number")
+    try:
+        yield at
+    finally:
+        subprocess.run(["umount", str(at)], check=True)
