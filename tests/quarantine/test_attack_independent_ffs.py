@@ -60,14 +60,10 @@ from tests.support.attack_ffs_holes import HOLES
 from tests.support.attack_ffs_log import vet_after_a_torn_line, vets_around_a_full_log
 from tests.support.attack_ffs_races import (
     counted_quarantine,
-    fresh_filesystem,
     guest_meddles,
-    loop_disk,
-    overlay,
-    recreate_with_same_inode,
     swap_on_first_delete,
-    tmpfs_like,
     toggle_modes,
+    vet_two_quarantines,
 )
 from tests.support.require import require_root, require_tools
 
@@ -356,29 +352,6 @@ def test_directory_swapped_for_a_host_symlink_during_removal(tmp_path):
     assert not left or (run.code == 3 and left <= _not_removed(run)), (run.code, len(left))
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["quarantine_made_anew_on_overlayfs_is_another_quarantine"])
-def test_quarantine_made_anew_on_overlayfs_is_another_quarantine(tmp_path):
-    require_tools("losetup", "mkfs.ext4")  # the upper layer on a disk of its own: no other writer
-    policy, log, to = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB
-    with (
-        loop_disk(tmp_path / "disk.img") as dev,
-        fresh_filesystem(dev, tmp_path / "fs") as fs,
-        overlay(fs) as merged,
-    ):
-        q = merged / "q"
-        q.mkdir()
-        (q / "a.txt").write_text("first job\n")
-        assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
-        assert recreate_with_same_inode(q), "overlayfs never gave the number back"
-        (q / "b.txt").write_text("second job, never vetted\n")
-        run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
-    assert "Traceback" not in run.err
-    assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
-        run.code,
-        run.out[:200],
-    )
-
-
 def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
     """vet as nobody while the guest flips its files' modes (0000/0644) and its
     directory's (0700/0755): each file is published with its bytes or refused with a
@@ -400,34 +373,16 @@ def test_modes_flipped_under_a_vet_not_run_as_root(tmp_path):
     assert len(out) + len(refused) == 201 and out.get("a.txt") == b"one\n", (len(out), refused)
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["a_new_tmpfs_at_the_quarantine_path_is_another_quarantine"])
-def test_a_new_tmpfs_at_the_quarantine_path_is_another_quarantine(tmp_path):
-    policy, log, to, at = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB, tmp_path / "q"
-    with tmpfs_like(at, None) as q:
-        (q / "a.txt").write_text("the first run's tmpfs\n")
-        first = os.stat(q)
-        assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
-    with tmpfs_like(at, first) as q:
-        (q / "b.txt").write_text("the retried job's tmpfs, never vetted\n")
-        run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
-    assert "Traceback" not in run.err
-    assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
-        run.code,
-        run.out[:200],
-    )
+def _made_anew(kind: str) -> pytest.param:
+    return pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=HOLES[f"made_anew_{kind}"]))
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["a_new_disk_at_the_quarantine_path_is_another_quarantine"])
-def test_a_new_disk_at_the_quarantine_path_is_another_quarantine(tmp_path):
+@pytest.mark.parametrize("kind", [_made_anew("overlayfs"), _made_anew("disk"), _made_anew("tmpfs")])
+def test_a_quarantine_made_anew_is_another_quarantine(tmp_path, kind):
+    """The docs: 'the same path made anew is another quarantine'. a.txt vetted from the
+    first, b.txt written in the second: the rerun exits 2 or vets b.txt alone."""
     require_tools("losetup", "mkfs.ext4")
-    policy, log, to, at = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "pub" / JOB, tmp_path / "q"
-    with loop_disk(tmp_path / "disk.img") as dev:
-        with fresh_filesystem(dev, at) as q:
-            (q / "a.txt").write_text("the first run's disk\n")
-            assert vet(q, policy, log, "--to", str(to), "--job", JOB).code == 0
-        with fresh_filesystem(dev, at) as q:
-            (q / "b.txt").write_text("the retried job's disk, never vetted\n")
-            run = vet(q, policy, log, "--to", str(to), "--job", JOB, *JSON)
+    run = vet_two_quarantines(kind, tmp_path, _policy(tmp_path))
     assert "Traceback" not in run.err
     assert run.code == 2 or {e["path"] for e in run.report()["entries"]} == {"b.txt"}, (
         run.code,

@@ -1,7 +1,7 @@
 """Racing guests of the filesystem attack f (session 33): a directory of the quarantine
 exchanged with a symlink to a host directory of the same names, from the first deletion
 of a --remove-promoted on (renameat2 RENAME_EXCHANGE in a loop, in a forked child); a
-quarantine on overlayfs (no inode generation) removed and made anew with the old number."""
+quarantine made anew at the same path (overlayfs, a new ext4 disk, a new tmpfs) and vetted again."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.attack_dfs_tools import Inotify
+from tests.support.attack_dfs_tools import Inotify, Run, vet
 
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
@@ -157,3 +157,35 @@ def tmpfs_like(at: Path, first: os.stat_result | None, tries: int = 20) -> Itera
         yield at
     finally:
         subprocess.run(["umount", str(at)], check=True)
+
+
+def vet_two_quarantines(kind: str, tmp_path: Path, policy: Path) -> Run:
+    """Vet a quarantine of a.txt to pub/r, make the quarantine anew (`kind`: a directory
+    removed and made again on overlayfs until its inode number comes back, a new ext4 on
+    the same loop device, a new tmpfs) at the same path with b.txt, and vet it again."""
+    log, to, at = tmp_path / "events.jsonl", tmp_path / "pub" / "r", tmp_path / "q"
+    args = ("--to", str(to), "--job", "r")
+    with contextlib.ExitStack() as stack:
+        if kind == "overlayfs":  # the upper layer on a disk of its own: no other writer
+            dev = stack.enter_context(loop_disk(tmp_path / "disk.img"))
+            merged = stack.enter_context(overlay(stack.enter_context(fresh_filesystem(dev, tmp_path / "fs"))))
+            q = merged / "q"
+            q.mkdir()
+            (q / "a.txt").write_text("the first job\n")
+            assert vet(q, policy, log, *args).code == 0
+            assert recreate_with_same_inode(q), "overlayfs never gave the number back"
+            (q / "b.txt").write_text("the second job, never vetted\n")
+            return vet(q, policy, log, *args, "--format", "json")
+        dev = stack.enter_context(loop_disk(tmp_path / "disk.img")) if kind == "disk" else ""
+        fresh = (
+            (lambda first: fresh_filesystem(dev, at))
+            if kind == "disk"
+            else (lambda first: tmpfs_like(at, first))
+        )
+        with fresh(None) as q:
+            (q / "a.txt").write_text("the first job\n")
+            first = os.stat(q)
+            assert vet(q, policy, log, *args).code == 0
+        with fresh(first) as q:
+            (q / "b.txt").write_text("the retried job, never vetted\n")
+            return vet(q, policy, log, *args, "--format", "json")
