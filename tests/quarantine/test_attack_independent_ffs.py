@@ -217,10 +217,7 @@ def test_public_tmpfs_a_few_blocks_short(tmp_path, size_kib):
     "bound",
     [
         "q",
-        pytest.param(
-            "q/out",
-            marks=pytest.mark.xfail(strict=True, reason=HOLES["bind_mount_of_a_quarantine_directory"]),
-        ),
+        "q/out",
     ],
 )
 def test_to_through_a_bind_mount_of_the_quarantine(tmp_path, bound):
