@@ -34,6 +34,11 @@ CONFIG_NAMES = (
     "php-cgi.ini",
     "desktop.ini",
     "node_modules",
+    "rootlogon.C",
+    "RootLogon.c",
+    "rootalias.C. ",
+    "rootlogoff.C",
+    "pawlogon.kumac",
 )
 SCRIPT_NAMES = (
     "shell.php",
@@ -57,6 +62,12 @@ SCRIPT_NAMES = (
     "app.war",
     "x.rb",
     "plot.m",
+    "page.var",
+    "map.var.txt",
+    "flow.xoml",
+    "policy.rules",
+    "svc.rem",
+    "svc.soap.log",
 )
 # Names the lab's jobs and vmguard itself write: they must pass every name rule.
 LAB_NAMES = (
@@ -77,6 +88,10 @@ LAB_NAMES = (
     "objects",
     "résumé.txt",
     "a b (1).txt",
+    "rootlogon.txt",
+    "my_rootlogon.C.txt",
+    "variables.txt",
+    "rules.txt",
 )
 
 

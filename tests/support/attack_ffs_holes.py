@@ -31,12 +31,6 @@ HOLES = {
         "(device of the loop, inode 2, generation 0) on every new ext4, so the next disk of the same "
         "job id is taken for the vetted one and its b.txt is never vetted"
     ),
-    "bind_mount_of_a_quarantine_directory": (
-        "exit 1, not 2: --to under a bind mount of q/out (a directory the guest made in "
-        "its quarantine) is taken; the lock and staging are made in the quarantine, the "
-        "staging is vetted as q's own entry (out/.vmguard-staging: name-dotfile) and, with "
-        "--per-file, the output and its sidecars are published into q/out, the guest's to rewrite"
-    ),
     "made_anew_tmpfs": (
         "exit 0 already-promoted, the first tmpfs's a.txt reported as this one's: a per-job tmpfs "
         "mounted afresh at the quarantine's path has root inode 1, generation null and (the freed "

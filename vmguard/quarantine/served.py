@@ -60,10 +60,13 @@ WINDOWS_ACTIVE = _words(
 # languages, Java web archives a servlet container deploys; and an interpreter loads a
 # module from the directory it runs in by its name: Python (.py, compiled, extension,
 # .pth: numpy.py beside the data runs on `import numpy`), MATLAB and Octave (plot.m
-# there shadows plot).
+# there shadows plot). Apache's type maps (Debian's mime.conf: AddHandler type-map var):
+# a .var's Body is sent with the type the map names, text/html too. .NET's root
+# web.config maps .xoml and .rules (workflows, compiled and run) with .svc and .xamlx,
+# .rem and .soap to the remoting handler.
 SERVER_ACTIVE = _words(
-    "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar "
-    "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx "
+    "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
+    "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
     "sh bash ksh zsh csh tcsh fish lua tcl m mlx"
