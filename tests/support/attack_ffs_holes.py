@@ -3,18 +3,6 @@ out, what was lost or which promise broke, one reason per strict xfail of
 test_attack_independent_ffs.py (keyed by the test's name without `test_`)."""
 
 HOLES = {
-    "torn_last_line_of_the_event_log": (
-        "vmguard's own append on a full log disk leaves a torn line (the page's last 3770 bytes of "
-        "a long event, no newline; that vet said exit 3, true); the next vet exits 0 but appends "
-        "its event to the torn line: no JSON, its decision missing from the record, and "
-        "`log verify` reports 'not a vmguard log event' and 'edited'"
-    ),
-    "full_log_disk_at_the_head_record": (
-        "the log's disk full at the vet's append: the event line IS written (the page had room) but "
-        "its events.jsonl.head is not, so the vet exits 3 saying the event 'is missing from the log' "
-        "(it is there) and leaves events.jsonl.tmp; once space is back, the next vet chains to it and "
-        "`vmguard log verify` reports the untouched line as 'edited' (exit 1) for good"
-    ),
     "remove_promoted_keeps_a_file_rewritten_through_a_mapping": (
         "--remove-promoted deleted a.txt although the guest rewrote it in place after the copy "
         "(stores through a shared mapping move neither mtime nor ctime on tmpfs): its new bytes were "
