@@ -167,6 +167,9 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if size != objlen:
         if klass not in DATA:
             _spend(walk, objlen, stream.pos)
+        if klass in root_data.TREES:  # kept: its branches and baskets are checked at the end
+            walk.data.packed[offset] = stream.peek(size)
+            walk.kept += size
         _blocks(stream, offset, size, objlen, klass not in DATA)
         body = None
     elif last is not None:  # an uncompressed basket's entries and offsets array

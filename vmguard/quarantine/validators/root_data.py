@@ -8,12 +8,15 @@ tree's name as title, as parent its tree's directory (uproot) or the top directo
 (uproot) or the basket's number in its branch (ROOT: fWriteBasket, 0, 1, 2... in the
 order it writes them). An RNTuple's blob (uproot's RBlob_Key): no name, no title, cycle
 0, parent 0. At the end (check) each basket's tree is a record of the file named as its
-title and, where that record is uncompressed (uproot's trees), its name is a string of
-that tree: a branch's."""
+title and, where that tree's payload is known (uncompressed, uproot's; zlib or xz blocks,
+inflated), its name is a string of that tree (a branch's) and its position one the tree
+lists (fBasketSeek)."""
 
 from __future__ import annotations
 
+import lzma
 import struct
+import zlib
 from array import array
 
 from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
@@ -21,7 +24,8 @@ from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
 _CHUNK = 1 << 16  # offsets read this many at a time
-_TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
+_SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
+TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
 _LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
 
 
@@ -106,38 +110,69 @@ def _offsets(offset: int, rule: str) -> Invalid:
 def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
     """Each basket's tree is a record named as its title, of the directory the basket
     names as parent (uproot) or of any directory where the basket names the top one
-    (ROOT); the branch is a string of that tree where the tree is uncompressed (uproot's)."""
-    trees: dict[bytes, list[Record]] = {}
+    (ROOT); where that tree's payload is known (uncompressed, uproot's; or zlib or xz),
+    the branch is a string of it and the basket's position one of its fBasketSeek."""
+    trees: dict[bytes, list[tuple[int, bytes | None]]] = {}
     for record in records.values():
-        if record.klass in _TREES:
-            trees.setdefault(_name(record.key), []).append(record)
+        if record.klass in TREES:
+            home = key_fields(record.key)[1]
+            trees.setdefault(_name(record.key), []).append((home, _payload(record, keys)))
     for parent, tree, branch in keys.cycles:
-        found = [r for r in trees.get(tree, ()) if parent in (begin, key_fields(r.key)[1])]
-        if not found:
-            raise Invalid(
-                f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
-                "belongs to a tree: rewrite the file with uproot)"
-            )
-        bodies = [r.body for r in found if r.body is not None]
-        if len(bodies) == len(found) and not any(_string(branch) in body for body in bodies):
+        bodies = _bodies(trees, parent, tree, begin)
+        if None not in bodies and not any(_string(branch) in body for body in bodies):
             raise Invalid(
                 f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
                 f"{tree[:40]!r} (rewrite the file with uproot)"
             )
     for (parent, tree), seeks in keys.seeks.items():
-        found = [r for r in trees.get(tree, ()) if parent in (begin, key_fields(r.key)[1])]
-        if all(r.body is not None for r in found):
-            _listed(seeks, [r.body for r in found if r.body is not None])
+        bodies = _bodies(trees, parent, tree, begin)
+        if None not in bodies:
+            _listed(seeks, bodies)
+
+
+def _bodies(
+    trees: dict[bytes, list[tuple[int, bytes | None]]], parent: int, tree: bytes, begin: int
+) -> list[bytes | None]:
+    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to."""
+    found = [body for where, body in trees.get(tree, ()) if parent in (begin, where)]
+    if not found:
+        raise Invalid(
+            f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
+            "belongs to a tree: rewrite the file with uproot)"
+        )
+    return found
+
+
+def _payload(record: Record, keys: DataKeys) -> bytes | None:
+    """A tree's payload: uncompressed (uproot's), or its zlib or xz blocks inflated (ROOT's;
+    root.py has checked each block inflates to its size); None for LZ4 and zstd blocks
+    (not decoded here) and a TNtuple's (not kept)."""
+    if record.body is not None or record.offset not in keys.packed:
+        return record.body
+    packed, at, out = keys.packed[record.offset], 0, []
+    while at < len(packed):
+        tag, size = packed[at : at + 2], int.from_bytes(packed[at + 3 : at + 6], "little")
+        block = packed[at + 9 : at + 9 + size]
+        if tag == b"ZL":
+            out.append(zlib.decompress(block))
+        elif tag == b"XZ":
+            out.append(lzma.decompress(block, format=lzma.FORMAT_XZ))
+        else:
+            return None
+        at += 9 + size
+    return b"".join(out)
 
 
 def _listed(seeks: array, bodies: list[bytes]) -> None:
     """Each basket is one its tree lists (a branch's fBasketSeek: its position, 8 bytes
-    big-endian) in the tree or an older copy of it (uproot's trees are uncompressed)."""
+    big-endian) in the tree or an older copy of it."""
     known: set[int] = set()
-    for body in bodies:
-        known.update(windows(body, big=True))
+    if len(seeks) > _SEARCHED:  # many: every window of the trees at once
+        for body in bodies:
+            known.update(windows(body, big=True))
     for seek in seeks:
-        if seek not in known:
+        listed = seek in known if known else any(struct.pack(">q", seek) in body for body in bodies)
+        if not listed:
             raise Invalid(
                 f"root: the basket at {seek} is in no list of its tree's baskets (fBasketSeek): an "
                 "orphan record no reader reads (rewrite the file with uproot)"

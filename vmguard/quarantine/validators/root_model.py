@@ -48,6 +48,7 @@ class DataKeys:
     cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
     seeks: dict[tuple[int, bytes], array] = field(default_factory=dict)  # (parent, tree) -> baskets
     blobs: array = field(default_factory=lambda: array("q"))  # (record, payload) of each RBlob
+    packed: dict[int, bytes] = field(default_factory=dict)  # a compressed tree's blocks
 
 
 @dataclass
