@@ -3,12 +3,15 @@ version, fBEGIN, fEND...; its fields pinned to what the writer writes), then fro
 records (a key header naming its own position, its length, class, name and title, then
 its payload) and the free space between them, up to fEND, the end of the file. A
 compressed payload is its blocks exactly (each block's header gives its size; the blocks
-fill the payload and inflate to the key's object length); a basket's key fields are
-uproot's. The directory structure is resolved at the end (root_tables.py): the
-FreeSegments record lists the free space exactly, every live record is in its
-directory's keys list with a key equal byte for byte to its own, the directories' UUIDs
-and reserved bytes are pinned, and what lies in free space is zeros, a whole record or
-the remains of the metadata the writer moved (root_remains.py)."""
+fill the payload and inflate to the key's object length); a basket's and a blob's key
+fields, and an uncompressed basket's offsets array, are the writers' (root_data.py). The
+directory structure is resolved at the end (root_tables.py): the FreeSegments record
+lists the free space exactly, every live record is in its directory's keys list with a
+key equal byte for byte to its own, the directories' UUIDs and reserved bytes are
+pinned, and what lies in free space is zeros, a whole record the file's history explains
+or the remains of the metadata the writer moved (root_remains.py); then each basket
+belongs to its tree (root_data.py) and each RNTuple's anchor, envelopes and blobs are
+checked (root_rntuple.py)."""
 
 from __future__ import annotations
 
