@@ -16,6 +16,7 @@ import pytest
 from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine.model import Reason, Verdict
 from vmguard.quarantine.validators import Invalid, Stream, jsonfmt
+from vmguard.quarantine.validators.jsonfixed import pandas_fixed
 
 np = pytest.importorskip("numpy")
 orjson = pytest.importorskip("orjson")
@@ -161,3 +162,15 @@ def test_pandas_at_every_precision_passes():
     for precision in range(1, 16):
         data = pd.Series(values).to_json(orient="values", double_precision=precision).encode()
         assert _check(data, 7 if precision % 5 == 0 else 4096) == "json", precision
+
+
+def test_pandas_rounding_is_redone_exactly():
+    """jsonfixed.pandas_fixed against pandas itself, number by number: where they differed
+    a pandas file would be refused (or another spelling admitted)."""
+    rng = np.random.default_rng(331)
+    values = rng.normal(size=3000) * 10.0 ** rng.integers(-15, 17, size=3000)
+    values = np.concatenate([values, [0.5, 1.5, 2.5, 0.95, 0.99999999999, 1e16, -1e16, 1e-15, 0.0, -0.0]])
+    for precision in (1, 3, 10, 15):
+        written = pd.Series(values).to_json(orient="values", double_precision=precision)[1:-1].split(",")
+        mine = [pandas_fixed(float(v), precision) for v in values]
+        assert [w for w, m in zip(written, mine, strict=True) if m is not None and w != m] == [], precision
