@@ -19,7 +19,9 @@ renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and a symlin
 at a target name is neither replaced nor followed. A rename that fails half-way is undone.
 After a crash the next vet of the job rolls a COMMITTED staging forward and removes any
 other. A write that fails (ENOSPC, EIO, EDQUOT) raises OSError; api.py turns it into a
-VetError after the staging is given up, so nothing partial is ever in PUBLIC.
+VetError after the staging is given up, so nothing partial is ever in PUBLIC. Once the
+job is published, a failure to remove its staging is `left_behind` (the vet is done,
+exit 3), never an error that would say nothing was published.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class Destination:
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
+        self.left_behind: str | None = None  # a published job's staging not removed (_tidy)
 
     def __enter__(self) -> Destination:
         try:
@@ -130,8 +133,9 @@ class Destination:
 
     def __exit__(self, *exc: object) -> None:
         for fd in (self.job_fd, self.lock_fd, self.staging_fd, self.public_fd):
-            if fd >= 0:
-                os.close(fd)
+            if fd >= 0:  # Linux frees the descriptor (and the flock) even when close fails:
+                with contextlib.suppress(OSError):  # an error here must not undo a report
+                    os.close(fd)
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
 
     def _open_staging(self) -> None:
@@ -285,11 +289,22 @@ class Destination:
         job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
         try:
             self._publish_all(job_fd)
-            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
-                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+            self._tidy(job_fd)
         finally:
             os.close(job_fd)
-        self._remove_staging()
+
+    def _tidy(self, job_fd: int) -> None:
+        """The job is published: move the removal record beside the lock, remove the
+        staging. A failure here must not say "nothing was published": it is kept as
+        `left_behind` (the staging's path and why; the vet exits 3) and the staging, still
+        COMMITTED, is rolled forward and removed by the next vet of the job. The record
+        is moved first: while that fails, the staging (and the record in it) stays."""
+        try:
+            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
+                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+            self._remove_staging()
+        except OSError as err:
+            self.left_behind = f"{self.public}/{STAGING}/{self.staged} ({err.strerror})"
 
     def _publish_all(self, job_fd: int) -> None:
         done: list[tuple[str, str]] = []
@@ -299,8 +314,14 @@ class Destination:
                     done.append((src, dst))
             os.fsync(self.public_fd)
             hooks.reach("published")
-        except BaseException:
-            self._unpublish(job_fd, done)
+        except BaseException as err:
+            kept = self._unpublish(job_fd, done)
+            if kept:  # never "nothing was published" then
+                raise VetError(
+                    f"{self.public}: publishing failed ({err}) and {', '.join(kept)} could not be "
+                    f"taken back: the job is partly published; the committed staging "
+                    f"{self.public}/{STAGING}/{self.staged} is kept: rerun the same command to finish it"
+                ) from err
             raise
 
     def read_record(self) -> bytes | None:
@@ -352,14 +373,17 @@ class Destination:
         hooks.reach("renamed", (dst,))
         return True
 
-    def _unpublish(self, job_fd: int, done: list[tuple[str, str]]) -> None:
+    def _unpublish(self, job_fd: int, done: list[tuple[str, str]]) -> list[str]:
         """A rename failed half-way: take back what this run published, so the public
-        area has all of the job or nothing; the committed staging stays to roll forward."""
+        area has all of the job or nothing; the committed staging stays to roll forward.
+        Returns what could not be taken back (each with why): still published."""
+        kept = []
         for src, dst in reversed(done):
             try:
                 rename_noreplace(self.public_fd, dst, job_fd, src)
             except OSError as err:
-                self.notes.append(f"could not take back {self.public}/{dst}: {err.strerror}")
+                kept.append(f"{self.public}/{dst} ({err.strerror})")
+        return kept
 
     def abort(self) -> None:
         """Give up an uncommitted staging. Once COMMITTED exists the staging is kept
