@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from vmguard.quarantine.magic_index import RECORD, Database, only_compiled_database, regex_needs
-from vmguard.quarantine.magic_worker import Types
+from vmguard.quarantine.magic_types import Types
 
 magic = pytest.importorskip("magic")
 
