@@ -149,3 +149,28 @@ def test_a_rename_that_cannot_be_taken_back_says_partly_published(job, vet_log):
     again = vmguard.vet(q, rules(), pub / "run1")  # rolled forward: the rest published
     assert again.status is Status.ALREADY_PROMOTED and again.exit_code is ExitCode.OK
     assert (pub / "run1.vet.txt").exists() and published_files(pub / "run1") == published_files(q)
+
+
+def test_a_roll_forward_that_cannot_remove_the_staging_is_done_with_exit_3(job):
+    """The next vet finishes an interrupted one (roll forward): the same rule there."""
+    q, pub = job
+
+    def interrupt(point: str, _path: tuple[str, ...]) -> None:
+        if point == "committed":
+            raise KeyboardInterrupt  # as a kill would: the committed staging stays
+
+    hooks.set_hook(interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vmguard.vet(q, rules(), pub / "run1")
+    finally:
+        hooks.set_hook(None)
+    assert (pub / STAGED / "COMMITTED").exists() and not (pub / "run1").exists()
+    result = vet_locked_at("published", "", q, pub)
+    assert result.status is Status.ALREADY_PROMOTED and result.exit_code is ExitCode.CANNOT_RUN
+    assert "finished the promotion of an interrupted earlier vet" in result.notes
+    assert result.staging_left == f"{pub / STAGED} (Operation not permitted)"
+    assert published_files(pub / "run1") == published_files(q)
+    unlock(pub)
+    again = vmguard.vet(q, rules(), pub / "run1")
+    assert again.exit_code is ExitCode.OK and not (pub / STAGED).exists()
