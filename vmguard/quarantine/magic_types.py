@@ -5,30 +5,13 @@ match a buffer (magic_index.py: same answers in a fraction of the time). A datab
 serves every buffer made of the bytes it was cut for; one is built for a kind of buffer
 seen twice, within a budget of builds per file answered, and the last few are kept; any
 other buffer gets the whole database. Loaded by path in the libmagic worker
-(magic_worker.py), so it imports nothing of vmguard.
+(magic_worker.py), so it imports nothing of vmguard: it is handed magic_index.
 """
 
 import ctypes
 import hashlib
-import importlib.util
-import os
-import sys
 from collections import OrderedDict
-
-
-def _beside(name: str) -> str:
-    # os.path, not pathlib: pathlib's imports (urllib, ipaddress) cost a worker 6 ms to start
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-
-
-def _load_index():  # noqa: ANN202 - the module
-    # By path: this directory must not shadow the standard library (copy.py).
-    spec = importlib.util.spec_from_file_location("magic_index", _beside("magic_index.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
+from types import ModuleType
 
 # magic.h's flags
 _MIME_TYPE, _NO_CHECK_COMPRESS, _NO_CHECK_ELF, _NO_CHECK_CDF = 0x10, 0x1000, 0x10000, 0x40000
@@ -83,8 +66,10 @@ class Types:
         }
     )
 
-    def __init__(self) -> None:
+    def __init__(self, index_module: ModuleType) -> None:
+        """`index_module`: magic_index, as the caller loaded it (the worker: by path)."""
         self.magic = _Libmagic()
+        self.index_module = index_module
         # No decompression and no deep ELF/OLE parsing (less parser surface). The encoding
         # check stays on: without it libmagic skips its text tests, and HTML, XML or a
         # shell script in UTF-16 would all be text/plain.
@@ -105,7 +90,7 @@ class Types:
         return None, (cookie, None)
 
     def _read_index(self):  # noqa: ANN202 - a magic_index.Database, loaded by path
-        index_module = _load_index()
+        index_module = self.index_module
         path = index_module.only_compiled_database(self.magic.magic_getpath(None, 0).decode())
         if path is None:
             return None

@@ -219,7 +219,7 @@ def _encoded(answer: dict) -> bytes:
 
 def main() -> None:
     _confine_before_load()
-    types = _load("magic_types").Types()
+    types = _load("magic_types").Types(_load("magic_index"))
     validators = _load_validators()
     _confine_after_load()
     stdout = sys.stdout.buffer
