@@ -316,7 +316,7 @@ class Destination:
             hooks.reach("published")
         except BaseException as err:
             kept = self._unpublish(job_fd, done)
-            if kept:  # never "nothing was published" then
+            if kept and isinstance(err, Exception):  # never "nothing was published" then
                 raise VetError(
                     f"{self.public}: publishing failed ({err}) and {', '.join(kept)} could not be "
                     f"taken back: the job is partly published; the committed staging "
