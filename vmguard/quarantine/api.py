@@ -18,11 +18,12 @@ from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, Vmg
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import removal, report
-from vmguard.quarantine.destination import STAGING, Destination, check_names
+from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
+from vmguard.quarantine.publicpath import check_names
 from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
 from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet

@@ -19,9 +19,8 @@ renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and a symlin
 at a target name is neither replaced nor followed. A rename that fails half-way is undone.
 After a crash the next vet of the job rolls a COMMITTED staging forward and removes any
 other. A write that fails (ENOSPC, EIO, EDQUOT) raises OSError; api.py turns it into a
-VetError after the staging is given up, so nothing partial is ever in PUBLIC. Once the
-job is published, a failure to remove its staging is `left_behind` (the vet is done,
-exit 3), never an error that would say nothing was published.
+VetError after the staging is given up, so nothing partial is ever in PUBLIC. Once it
+is published, a staging that cannot be removed is `left_behind` (done, exit 3).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from pathlib import Path
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
-from vmguard.quarantine.publicpath import open_public
+from vmguard.quarantine.publicpath import SIDECARS, open_public
 from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
 
 STAGING = ".vmguard-staging"
@@ -49,37 +48,6 @@ RECORD = "REMOVAL"  # in the job's staging: --remove-promoted's record, moved be
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
-SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
-# Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
-# staging and the removal record (all end differently: no job's is another's).
-SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal", ".removal.tmp")
-NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
-
-
-def check_names(target: Path) -> None:
-    """Refuse (exit 2, before anything is made) a target whose name, or a sidecar's
-    name, is longer than the filesystem allows: no retry could ever publish it."""
-    limit = _name_max(target.parent)
-    longest = max(SUFFIXES, key=len)
-    for part in target.parts[1:]:
-        if len(os.fsencode(part)) > limit:
-            raise VetInputError(f"--to {target}: a name over the filesystem's {limit} bytes (NAME_MAX)")
-    if len(os.fsencode(target.name)) + len(longest) > limit:
-        raise VetInputError(
-            f"--to {target}: the output's name must leave room for its sidecars' "
-            f"'{longest}' within the filesystem's {limit}-byte names (NAME_MAX): "
-            f"use at most {limit - len(longest)} bytes"
-        )
-
-
-def _name_max(path: Path) -> int:
-    """NAME_MAX of the filesystem of path's nearest existing directory."""
-    for here in (path, *path.parents):
-        try:
-            return os.pathconf(here, "PC_NAME_MAX")
-        except OSError:
-            continue
-    return NAME_MAX
 
 
 def strip_xattrs(fd: int) -> None:
@@ -133,8 +101,8 @@ class Destination:
 
     def __exit__(self, *exc: object) -> None:
         for fd in (self.job_fd, self.lock_fd, self.staging_fd, self.public_fd):
-            if fd >= 0:  # Linux frees the descriptor (and the flock) even when close fails:
-                with contextlib.suppress(OSError):  # an error here must not undo a report
+            if fd >= 0:
+                with contextlib.suppress(OSError):  # Linux frees the fd and flock all the same
                     os.close(fd)
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
 
@@ -294,11 +262,9 @@ class Destination:
             os.close(job_fd)
 
     def _tidy(self, job_fd: int) -> None:
-        """The job is published: move the removal record beside the lock, remove the
-        staging. A failure here must not say "nothing was published": it is kept as
-        `left_behind` (the staging's path and why; the vet exits 3) and the staging, still
-        COMMITTED, is rolled forward and removed by the next vet of the job. The record
-        is moved first: while that fails, the staging (and the record in it) stays."""
+        """Published: move the removal record beside the lock (first: while that fails the
+        record stays in the staging), remove the staging. A failure is `left_behind`, never
+        "nothing was published"; the next vet of the job rolls the staging forward."""
         try:
             with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
                 os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
