@@ -7,6 +7,7 @@ commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quaran
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import replace
@@ -141,14 +142,19 @@ def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
         )
 
 
+_CANNOT_OPEN = {
+    errno.ELOOP: " (it must be a directory, not a symlink)",
+    errno.ENOTDIR: " (it must be a directory)",
+    errno.EACCES: " (vet's user must be able to read and enter it: run vet as root, or as that user)",
+}
+
+
 def _open_quarantine(qpath: Path) -> tuple[int, bool]:
     try:
         return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
-        raise VetInputError(
-            f"{qpath}: cannot open the quarantine directory "
-            f"(it must be a directory, not a symlink): {err.strerror}"
-        ) from err
+        why = _CANNOT_OPEN.get(err.errno, "")
+        raise VetInputError(f"{qpath}: cannot open the quarantine directory: {err.strerror}{why}") from err
 
 
 class _Vet:
