@@ -1,0 +1,149 @@
+"""A FITS header read card by card, and the one answer to "which keyword does this card
+set, as a reader takes it" (`keyword`), which every rule of fits.py reads through.
+
+astropy upper-cases a card's keyword, ends it at a `=` within its first 8 columns, and
+reads a HIERARCH card by the name after HIERARCH; its header lookups ignore case. So
+`pcount  = 5`, `PCOUNT= 5` and `HIERARCH PCOUNT = 5` all set PCOUNT to it, where a
+reader that compares columns 1-8 sees no PCOUNT at all. Each card is filed under the
+keyword astropy takes; a keyword a rule reads must then appear once and be spelled as
+astropy and cfitsio write it (upper case in columns 1-8, `= ` in 9-10): other spellings
+are refused rather than guessed at. An END card is whatever astropy ends a header at."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .stream import Invalid, Stream
+
+FMT = "fits"
+BLOCK, CARD = 2880, 80
+MAX_HEADER_BLOCKS = 10_000  # 360,000 cards: far beyond any real header
+_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+_INT = re.compile(rb"=\s*([+-]?\d+)\s*(?:/.*)?$")
+_STRING = re.compile(rb"=\s*'((?:[^']|'')*)'")
+_LOGICAL = re.compile(rb"=\s*([TF])\s*(?:/.*)?$")
+_END = b"END".ljust(CARD)
+_KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # astropy's END test: [^A-Z0-9_-]
+
+
+def keyword(card: bytes) -> bytes:
+    """The keyword a card sets as astropy reads it (Card._parse_keyword), upper-cased as
+    its header lookups are: HIERARCH's name, or columns 1-8 up to a `= ` within them."""
+    name = card[:8].strip()
+    if name.upper() == b"HIERARCH" and card[8:9] == b" " and b"=" in card[9:]:
+        return card[9:].split(b"=", 1)[0].strip().upper()
+    equals = card.find(b"= ")
+    if 0 <= equals < 8:
+        name = card[:equals].strip()
+    return name.upper()
+
+
+def ends_header(card: bytes) -> bool:
+    """Whether a reader ends a header at this card: cfitsio at the keyword END in columns
+    1-8, astropy at END followed by blanks up to the card's end or up to a byte that
+    cannot be in a keyword (its HEADER_END_RE: `END!` and `END = 3` end it too)."""
+    if not card.startswith(b"END"):
+        return False
+    rest = card[3:].lstrip(b" ")
+    return card[:8] == b"END     " or not rest or rest[:1] not in _KEY_CHARS
+
+
+@dataclass
+class FitsHeader:
+    """One HDU's cards, each filed under the keyword astropy takes it for."""
+
+    cards: dict[bytes, list[bytes]] = field(default_factory=dict)
+
+    def add(self, card: bytes) -> None:
+        self.cards.setdefault(keyword(card), []).append(card)
+
+    def value(self, key: bytes) -> bytes:
+        """The value field (columns 9-80) of a keyword a rule reads: one card, written as
+        astropy and cfitsio write it."""
+        cards = self.cards[key]
+        if len(cards) > 1:
+            raise Invalid(
+                f"fits: the keyword {key.decode()} appears more than once in a header (as astropy "
+                "reads keywords: in any case, or in a HIERARCH card): readers disagree which counts"
+            )
+        card = cards[0]
+        if card[:10] != key.ljust(8) + b"= ":
+            raise Invalid(
+                f"fits: the card {card[:20].decode().rstrip()!r}... sets {key.decode()} as astropy reads "
+                f"it, but is not spelled as writers write it ({key.decode()} upper case in columns 1-8, "
+                "'= ' in 9-10): readers disagree about it; write the card as astropy or cfitsio do"
+            )
+        return card[8:]
+
+    def integer(self, key: bytes, default: int | None = None) -> int:
+        if key not in self.cards:
+            if default is None:
+                raise Invalid(f"fits: the header lacks the mandatory keyword {key.decode()}")
+            return default
+        match = _INT.match(self.value(key).rstrip())
+        if match is None:
+            raise Invalid(f"fits: {key.decode()} is not an integer")
+        return int(match.group(1))
+
+    def string(self, key: bytes) -> str | None:
+        """A character string value, its trailing blanks dropped (as the standard reads it)."""
+        if key not in self.cards:
+            return None
+        match = _STRING.match(self.value(key))
+        if match is None:
+            raise Invalid(f"fits: {key.decode()} is not a character string")
+        return match.group(1).replace(b"''", b"'").decode("ascii").rstrip(" ")
+
+    def logical(self, key: bytes) -> bool | None:
+        """A logical value, T or F: astropy takes any true value (1, 'T', 'F') as true where
+        cfitsio wants the logical, and no writer writes another."""
+        if key not in self.cards:
+            return None
+        match = _LOGICAL.match(self.value(key).rstrip())
+        if match is None:
+            raise Invalid(
+                f"fits: {key.decode()} is not the logical T or F that writers write: astropy "
+                "takes any true value (1, 'T', 'F') for T"
+            )
+        return match.group(1) == b"T"
+
+
+def read(stream: Stream, primary: bool) -> FitsHeader:
+    """One header, block by block to its END card, checked card by card."""
+    start, header = stream.pos, FitsHeader()
+    if not primary and stream.peek(8) != b"XTENSION":
+        raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
+    for _ in range(MAX_HEADER_BLOCKS):
+        block = stream.read(BLOCK, "a header block", FMT)
+        bad = _PRINTABLE.search(block)
+        if bad:
+            offset = stream.pos - BLOCK + bad.start()
+            raise Invalid(f"fits: a header byte is not printable ASCII (offset {offset})")
+        for i in range(0, BLOCK, CARD):
+            card = block[i : i + CARD]
+            if not header.cards:
+                _first_card(card, primary, start)
+            if ends_header(card):
+                _end(card, block[i + CARD :], stream.pos - BLOCK + i)
+                return header
+            header.add(card)
+    raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
+
+
+def _end(card: bytes, after: bytes, at: int) -> None:
+    if card != _END:
+        raise Invalid(
+            f"fits: a card a reader ends the header at (offset {at}) is not an END card (END and "
+            "77 blanks, as writers write it): astropy and cfitsio end the header at different cards"
+        )
+    if after.strip(b" "):
+        raise Invalid("fits: the header holds more than blanks after its END card")
+
+
+def _first_card(card: bytes, primary: bool, start: int) -> None:
+    key, value = card[:8].rstrip(), card[8:]
+    if primary and not (key == b"SIMPLE" and value.startswith(b"= ") and value[2:].strip().startswith(b"T")):
+        raise Invalid("fits: the file does not start with the card SIMPLE = T")
+    if not primary and key != b"XTENSION":
+        raise Invalid(f"fits: bytes after the last HDU (offset {start}) that are not an XTENSION header")
