@@ -170,3 +170,19 @@ def test_real_headers_with_hierarch_and_lower_case_keywords_no_rule_reads_pass()
     assert check(data) == "fits"
     lower = data.replace(b"HIERARCH ESO DET CHIP NAME = 'ccd1'", b"observer= 'ccd1'".ljust(35), 1)
     assert check(lower) == "fits"
+
+
+def test_a_keyword_a_continue_card_follows_is_refused():
+    """TDIM1 = '(1&' then CONTINUE '0)': astropy reads TDIM1 as '(10)', one 10-byte string
+    'ab' NUL NUL NUL 'cd' NUL NUL NUL (what follows its NUL is returned); a reader without
+    the long-string convention reads '(1&', ten 1-byte strings. Refused, not guessed."""
+    data = BASES["bintable"]
+    at, _ = _card_of(data, "TDIM1")
+    end = data.find(b"END" + b" " * 157, at)
+    tdim, more = "TDIM1   = '(1&'".ljust(80).encode(), "CONTINUE  '0)'".ljust(80).encode()
+    data = data[:at] + tdim + more + data[at + 80 : end] + b"END".ljust(80) + data[end + 160 :]
+    assert _astropy_header(data)["TDIM1"] == "(10)"
+    message = check_or_none(data)
+    assert message is not None and "TDIM1 is followed by a CONTINUE card" in message, message
+    astropy_long = write(fits.ImageHDU(np.zeros(2, np.int16), header=fits.Header([("OBSERVER", "x" * 150)])))
+    assert b"CONTINUE" in astropy_long and check(astropy_long) == "fits"

@@ -7,7 +7,9 @@ reads a HIERARCH card by the name after HIERARCH; its header lookups ignore case
 reader that compares columns 1-8 sees no PCOUNT at all. Each card is filed under the
 keyword astropy takes; a keyword a rule reads must then appear once and be spelled as
 astropy and cfitsio write it (upper case in columns 1-8, `= ` in 9-10): other spellings
-are refused rather than guessed at. An END card is whatever astropy ends a header at."""
+are refused rather than guessed at, and so is such a card a CONTINUE card follows
+(astropy's long strings read on into it). A card either reader ends a header at is END
+and 77 blanks."""
 
 from __future__ import annotations
 
@@ -54,9 +56,15 @@ class FitsHeader:
     """One HDU's cards, each filed under the keyword astropy takes it for."""
 
     cards: dict[bytes, list[bytes]] = field(default_factory=dict)
+    continued: set[bytes] = field(default_factory=set)  # keywords a CONTINUE card follows
+    last: bytes = b""
 
     def add(self, card: bytes) -> None:
-        self.cards.setdefault(keyword(card), []).append(card)
+        key = keyword(card)
+        if key == b"CONTINUE":
+            self.continued.add(self.last)
+        self.cards.setdefault(key, []).append(card)
+        self.last = key
 
     def value(self, key: bytes) -> bytes:
         """The value field (columns 9-80) of a keyword a rule reads: one card, written as
@@ -68,6 +76,12 @@ class FitsHeader:
                 "reads keywords: in any case, or in a HIERARCH card): readers disagree which counts"
             )
         card = cards[0]
+        if key in self.continued:
+            raise Invalid(
+                f"fits: the card of {key.decode()} is followed by a CONTINUE card: astropy reads a "
+                "string ending in & on into it (long strings), other readers do not; no writer "
+                "continues a keyword the structure depends on"
+            )
         if card[:10] != key.ljust(8) + b"= ":
             raise Invalid(
                 f"fits: the card {card[:20].decode().rstrip()!r}... sets {key.decode()} as astropy reads "
