@@ -26,7 +26,7 @@ _INT = re.compile(rb"=\s*([+-]?\d+)\s*(?:/.*)?$")
 _STRING = re.compile(rb"=\s*'((?:[^']|'')*)'")
 _LOGICAL = re.compile(rb"=\s*([TF])\s*(?:/.*)?$")
 _END = b"END".ljust(CARD)
-_KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # astropy's END test: [^A-Z0-9_-]
+_KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # [A-Z0-9_-]: a byte of a keyword
 
 
 def keyword(card: bytes) -> bytes:
@@ -43,12 +43,10 @@ def keyword(card: bytes) -> bytes:
 
 def ends_header(card: bytes) -> bool:
     """Whether a reader ends a header at this card: cfitsio at the keyword END in columns
-    1-8, astropy at END followed by blanks up to the card's end or up to a byte that
-    cannot be in a keyword (its HEADER_END_RE: `END!` and `END = 3` end it too)."""
-    if not card.startswith(b"END"):
-        return False
-    rest = card[3:].lstrip(b" ")
-    return card[:8] == b"END     " or not rest or rest[:1] not in _KEY_CHARS
+    1-8, astropy at END followed by a byte that cannot be in a keyword (its
+    HEADER_END_RE `END {0,76}[^A-Z0-9_-]`, a blank being such a byte: `END X`, `END!`
+    and `END = 3` end it too)."""
+    return card.startswith(b"END") and card[3:4] not in _KEY_CHARS
 
 
 @dataclass
