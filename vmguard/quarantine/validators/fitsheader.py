@@ -53,7 +53,8 @@ def ends_header(card: bytes) -> bool:
 class FitsHeader:
     """One HDU's cards, each filed under the keyword astropy takes it for."""
 
-    cards: dict[bytes, list[bytes]] = field(default_factory=dict)
+    cards: dict[bytes, bytes] = field(default_factory=dict)  # the first card of each keyword
+    repeated: set[bytes] = field(default_factory=set)  # keywords set by more than one card
     continued: set[bytes] = field(default_factory=set)  # keywords a CONTINUE card follows
     last: bytes = b""
 
@@ -61,19 +62,21 @@ class FitsHeader:
         key = keyword(card)
         if key == b"CONTINUE":
             self.continued.add(self.last)
-        self.cards.setdefault(key, []).append(card)
+        if key in self.cards:
+            self.repeated.add(key)
+        else:
+            self.cards[key] = card
         self.last = key
 
     def value(self, key: bytes) -> bytes:
         """The value field (columns 9-80) of a keyword a rule reads: one card, written as
         astropy and cfitsio write it."""
-        cards = self.cards[key]
-        if len(cards) > 1:
+        if key in self.repeated:
             raise Invalid(
                 f"fits: the keyword {key.decode()} appears more than once in a header (as astropy "
                 "reads keywords: in any case, or in a HIERARCH card): readers disagree which counts"
             )
-        card = cards[0]
+        card = self.cards[key]
         if key in self.continued:
             raise Invalid(
                 f"fits: the card of {key.decode()} is followed by a CONTINUE card: astropy reads a "
