@@ -39,7 +39,7 @@ def tokens(letter: str, decimals: int, width: int) -> list[tuple[bytes, int]]:
     NaN and infinities as Python or C print them; with d = 0 astropy appends the point
     cfitsio leaves out ('12.', '1E+01.', 'nan.')."""
     if letter == "I":
-        return _integers(width, [(b"", 0)])
+        return [t for t in _integers(width, [(b"", 0)]) if t[0] != b"-[0-9]"] + [(b"-[1-9]", 2)]  # no -0
     # what may follow: with d = 0 astropy's point or nothing, else nothing
     after = [(b"", 0), (rb"\.", 1)] if decimals == 0 else [(b"", 0)]
     nonfinite = [(s + word + a, len(s) + 3 + n) for s in _SIGNS for word in _NONFINITE for a, n in after]
