@@ -121,7 +121,7 @@ def test_a_second_card_in_another_spelling_is_a_duplicate(base, key, spelling):
 
 
 @pytest.mark.parametrize(
-    "value", ["'T       '", "                   1", "                 1.0", "(1, 0)", "'F       '"]
+    "value", ["'T       '", "                   1", "                 1.0", "(1, 0)", "'F       '", "T"]
 )
 def test_zimage_is_the_logical_t_or_f(value):
     """astropy takes any true ZIMAGE for a compressed image ('F' is a true string)."""
@@ -131,19 +131,40 @@ def test_zimage_is_the_logical_t_or_f(value):
         warnings.simplefilter("ignore")
         with fits.open(io.BytesIO(data)) as hdus:
             assert isinstance(hdus[1], fits.CompImageHDU)
-    assert "ZIMAGE is not the logical T or F" in (check_or_none(data) or "")
+    assert "ZIMAGE is not the logical T or F in column 30" in (check_or_none(data) or "")
 
 
-def test_free_format_t_and_f_read_alike_pass():
-    """`ZIMAGE = T` anywhere in the value field is T to both readers; F is a plain table to both."""
+def test_zimage_f_is_a_plain_table_to_both():
     at, _ = _card_of(BASES["comp"], "ZIMAGE")
-    for value, kind in (("T", fits.CompImageHDU), ("F", fits.BinTableHDU)):
-        data = BASES["comp"][:at] + f"ZIMAGE  = {value}".ljust(80).encode() + BASES["comp"][at + 80 :]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(io.BytesIO(data)) as hdus:
-                assert type(hdus[1]) is kind
-        assert check(data) == "fits"
+    data = BASES["comp"][:at] + f"ZIMAGE  = {'F':>20}".ljust(80).encode() + BASES["comp"][at + 80 :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(io.BytesIO(data)) as hdus:
+            assert type(hdus[1]) is fits.BinTableHDU
+    assert check(data) == "fits"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reads"),
+    [
+        ("NAXIS2", "+2", 2),
+        ("NAXIS2", "002", 2),
+        ("NAXIS2", "2".ljust(20), 2),
+        ("TFORM2", "'PD()'", "PD()"),
+        ("TFORM2", "  'PD()    '", "PD()"),
+        ("PCOUNT", "40.0".rjust(20), 40.0),
+    ],
+)
+def test_a_read_value_in_free_format_is_refused(key, value, reads):
+    """FITS 4.0 fixes the format of the mandatory keywords (an integer right-justified in
+    columns 11-30, a string from column 11 padded to 8): astropy and cfitsio write every
+    value so; astropy reads the free spellings alike, and the room beside them is bits."""
+    data = BASES["bintable"]
+    at, card = _card_of(data, key)
+    data = data[:at] + f"{key:<8}= {value}".ljust(80).encode() + data[at + 80 :]
+    assert _astropy_header(data)[key] == reads
+    message = check_or_none(data)
+    assert message is not None and f"{key} is not " in message and "fixed format" in message, message
 
 
 @pytest.mark.parametrize(

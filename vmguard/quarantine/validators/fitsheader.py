@@ -22,9 +22,13 @@ FMT = "fits"
 BLOCK, CARD = 2880, 80
 MAX_HEADER_BLOCKS = 10_000  # 360,000 cards: far beyond any real header
 _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
-_INT = re.compile(rb"=\s*([+-]?\d+)\s*(?:/.*)?$")
-_STRING = re.compile(rb"=\s*'((?:[^']|'')*)'")
-_LOGICAL = re.compile(rb"=\s*([TF])\s*(?:/.*)?$")
+# fixed format (FITS 4.0 4.2.1, as astropy and cfitsio write every value): an integer
+# right-justified in columns 11-30, a logical in column 30, a string from column 11 with
+# at least 8 characters between its quotes; then blanks, or a comment after a slash
+_INT = re.compile(rb"= ( *-?(?:0|[1-9][0-9]*))")
+_LOGICAL = re.compile(rb"= {20}([TF])")
+_STRING = re.compile(rb"= '((?:[^']|''){8,})'")
+_AFTER = re.compile(rb" *(?:/.*)?")
 _END = b"END".ljust(CARD)
 _KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # [A-Z0-9_-]: a byte of a keyword
 
@@ -96,32 +100,35 @@ class FitsHeader:
             if default is None:
                 raise Invalid(f"fits: the header lacks the mandatory keyword {key.decode()}")
             return default
-        match = _INT.match(self.value(key).rstrip())
-        if match is None:
-            raise Invalid(f"fits: {key.decode()} is not an integer")
-        return int(match.group(1))
+        return int(self._fixed(key, _INT, 22, "an integer right-justified in columns 11-30"))
 
     def string(self, key: bytes) -> str | None:
         """A character string value, its trailing blanks dropped (as the standard reads it)."""
         if key not in self.cards:
             return None
-        match = _STRING.match(self.value(key))
-        if match is None:
-            raise Invalid(f"fits: {key.decode()} is not a character string")
-        return match.group(1).replace(b"''", b"'").decode("ascii").rstrip(" ")
+        text = self._fixed(key, _STRING, None, "a character string from column 11, 8 characters or more")
+        return text.replace(b"''", b"'").decode("ascii").rstrip(" ")
 
     def logical(self, key: bytes) -> bool | None:
         """A logical value, T or F: astropy takes any true value (1, 'T', 'F') as true where
         cfitsio wants the logical, and no writer writes another."""
         if key not in self.cards:
             return None
-        match = _LOGICAL.match(self.value(key).rstrip())
-        if match is None:
+        return self._fixed(key, _LOGICAL, 22, "the logical T or F in column 30") == b"T"
+
+    def _fixed(self, key: bytes, pattern: re.Pattern[bytes], end: int | None, what: str) -> bytes:
+        """A value in the fixed format writers write (of its card's columns 9-80), the rest
+        of the card blanks or a comment; other spellings (free format: 'T' or 1 for T, +12,
+        012) are values readers may take differently, and room beside them."""
+        value = self.value(key)
+        match = pattern.match(value, 0, end or len(value))
+        if match is None or match.end() != (end or match.end()) or not _AFTER.fullmatch(value, match.end()):
             raise Invalid(
-                f"fits: {key.decode()} is not the logical T or F that writers write: astropy "
-                "takes any true value (1, 'T', 'F') for T"
+                f"fits: {key.decode()} is not {what} (the fixed format astropy and cfitsio write): "
+                "astropy takes any true value (1, 'T', 'F') for T, and other spellings are room "
+                "beside the value"
             )
-        return match.group(1) == b"T"
+        return match.group(1)
 
 
 def read(stream: Stream, primary: bool) -> FitsHeader:
