@@ -153,12 +153,18 @@ def test_zimage_f_is_a_plain_table_to_both():
         ("TFORM2", "'PD()'", "PD()"),
         ("TFORM2", "  'PD()    '", "PD()"),
         ("PCOUNT", "40.0".rjust(20), 40.0),
+        ("TFORM2", "'PD()            '", "PD()"),
+        ("TFORM2", "'PD()    '  / format", "PD()"),
+        ("NAXIS2", "2".rjust(20) + "  / rows", 2),
+        ("NAXIS2", "2".rjust(20) + " /   rows", 2),
+        ("NAXIS2", "2".rjust(20) + " /rows", 2),
     ],
 )
 def test_a_read_value_in_free_format_is_refused(key, value, reads):
     """FITS 4.0 fixes the format of the mandatory keywords (an integer right-justified in
-    columns 11-30, a string from column 11 padded to 8): astropy and cfitsio write every
-    value so; astropy reads the free spellings alike, and the room beside them is bits."""
+    columns 11-30, a string from column 11 padded to 8), and astropy and cfitsio write
+    every value so, then ' / ' and the comment at column 31 (or right after a longer
+    string); astropy reads the free spellings alike, and the room beside them is bits."""
     data = BASES["bintable"]
     at, card = _card_of(data, key)
     data = data[:at] + f"{key:<8}= {value}".ljust(80).encode() + data[at + 80 :]

@@ -23,12 +23,14 @@ BLOCK, CARD = 2880, 80
 MAX_HEADER_BLOCKS = 10_000  # 360,000 cards: far beyond any real header
 _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 # fixed format (FITS 4.0 4.2.1, as astropy and cfitsio write every value): an integer
-# right-justified in columns 11-30, a logical in column 30, a string from column 11 with
-# at least 8 characters between its quotes; then blanks, or a comment after a slash
+# right-justified in columns 11-30, a logical in column 30, a string from column 11 padded
+# with blanks to 8 characters (no more); the value's field blank to column 30, then
+# blanks, or ' / ' and a comment (astropy drops the blanks after the slash: not returned)
 _INT = re.compile(rb"= ( *-?(?:0|[1-9][0-9]*))")
 _LOGICAL = re.compile(rb"= {20}([TF])")
-_STRING = re.compile(rb"= '((?:[^']|''){8,})'")
-_AFTER = re.compile(rb" *(?:/.*)?")
+_STRING = re.compile(rb"= '((?:[^']|'')*)'")
+_AFTER = re.compile(rb"(?: /(?: [^ ].*)?)? *")
+_FIELD_END = 22  # column 31 in a card's value field (columns 9-80)
 _END = b"END".ljust(CARD)
 _KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # [A-Z0-9_-]: a byte of a keyword
 
@@ -106,7 +108,7 @@ class FitsHeader:
         """A character string value, its trailing blanks dropped (as the standard reads it)."""
         if key not in self.cards:
             return None
-        text = self._fixed(key, _STRING, None, "a character string from column 11, 8 characters or more")
+        text = self._fixed(key, _STRING, None, "a character string from column 11, padded to 8 characters")
         return text.replace(b"''", b"'").decode("ascii").rstrip(" ")
 
     def logical(self, key: bytes) -> bool | None:
@@ -117,18 +119,29 @@ class FitsHeader:
         return self._fixed(key, _LOGICAL, 22, "the logical T or F in column 30") == b"T"
 
     def _fixed(self, key: bytes, pattern: re.Pattern[bytes], end: int | None, what: str) -> bytes:
-        """A value in the fixed format writers write (of its card's columns 9-80), the rest
-        of the card blanks or a comment; other spellings (free format: 'T' or 1 for T, +12,
-        012) are values readers may take differently, and room beside them."""
+        """A value in the fixed format writers write (of its card's columns 9-80), then a
+        comment as they write it; other spellings (free format: 'T' or 1 for T, +12, 012,
+        blanks moved about) are values readers may take differently, and room beside them."""
         value = self.value(key)
         match = pattern.match(value, 0, end or len(value))
-        if match is None or match.end() != (end or match.end()) or not _AFTER.fullmatch(value, match.end()):
+        if match is None or match.end() != (end or match.end()) or not _written(value, match):
             raise Invalid(
-                f"fits: {key.decode()} is not {what} (the fixed format astropy and cfitsio write): "
-                "astropy takes any true value (1, 'T', 'F') for T, and other spellings are room "
-                "beside the value"
+                f"fits: {key.decode()} is not {what} (the fixed format astropy and cfitsio write, "
+                "then blanks or ' / ' and a comment): astropy takes any true value (1, 'T', 'F') "
+                "for T, and other spellings are room beside the value"
             )
         return match.group(1)
+
+
+def _written(value: bytes, match: re.Match[bytes]) -> bool:
+    """A string padded as writers pad it, the value's field blank to column 30, and what
+    follows it blanks or a comment."""
+    raw, after = match.group(1), match.end()
+    if value.startswith(b"= '") and len(raw) != max(8, len(raw.rstrip(b" "))):
+        return False
+    if value[after:_FIELD_END].strip(b" "):
+        return False
+    return _AFTER.fullmatch(value, max(after, _FIELD_END)) is not None
 
 
 def read(stream: Stream, primary: bool) -> FitsHeader:
