@@ -46,11 +46,13 @@ def tokens(letter: str, decimals: int, width: int) -> list[tuple[bytes, int]]:
     if letter == "F":  # the likelier first: the regex tries them in order
         fraction = after if decimals == 0 else [(rb"\.[0-9]{%d}" % decimals, 1 + decimals)]
         return _integers(width, fraction) + nonfinite
-    mantissa = (b"[0-9]", 1) if decimals == 0 else (rb"[0-9]\.[0-9]{%d}" % decimals, 2 + decimals)
-    out = []
+    fraction = b"" if decimals == 0 else rb"\.[0-9]{%d}" % decimals
+    size = 1 + (decimals and 1 + decimals)  # the mantissa's characters
+    zero = b"0" + (b"" if decimals == 0 else b"\\." + b"0" * decimals) + letter.encode() + rb"\+00"
+    out = [(s + zero + a, len(s) + size + 4 + n) for s in _SIGNS for a, n in after]  # 0 as 0.000E+00
     for exponent, digits in ((b"[0-9]{2}", 2), (b"[1-9][0-9]{2}", 3)):  # 3 digits from 1E+100
-        body = mantissa[0] + letter.encode() + b"[+-]" + exponent
-        out += [(s + body + a, len(s) + mantissa[1] + 2 + digits + n) for s in _SIGNS for a, n in after]
+        body = b"[1-9]" + fraction + letter.encode() + b"[+-]" + exponent
+        out += [(s + body + a, len(s) + size + 2 + digits + n) for s in _SIGNS for a, n in after]
     return out + nonfinite
 
 
