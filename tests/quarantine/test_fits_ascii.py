@@ -142,7 +142,7 @@ def big_table(rows: int) -> bytes:
 
 def test_a_field_is_checked_at_c_speed():
     """32 MiB of rows: each field is matched by the C regex, thousands of rows a call, not
-    row by row in Python (about 0.6 s of CPU; 1.7 s for 100 MiB, 0.44 s before the fields
+    row by row in Python (about 0.6 s of CPU; 1.9 s for 100 MiB, 0.44 s before the fields
     were checked)."""
     data = big_table((32 << 20) // 60)
     begin = time.process_time()
