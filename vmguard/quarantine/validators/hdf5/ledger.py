@@ -28,6 +28,10 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
     b"FSSE": ", a free-space section list nothing refers to (an older state of a dense storage's heap "
     "that libhdf5 left: its sections are not recomputable)",
 }
+_PRUNED = (  # unclaimed data right after a chunk: what a shrink leaves (HDF5 frees, never clears)
+    ", perhaps the data of chunks a shrink (resize()) pruned: libhdf5 frees them without "
+    "clearing them, old data no rule can recompute"
+)
 
 
 @lru_cache(maxsize=256)
@@ -164,7 +168,8 @@ class Ledger:
                     later.append((start, end, after, run))
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
-                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "") + self.blocks.note()
+                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
+                kind = (kind or (_PRUNED if after.startswith("a chunk of") else "")) + self.blocks.note()
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "
