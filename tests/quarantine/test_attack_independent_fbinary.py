@@ -133,8 +133,6 @@ HOLES = {
         "be a 'deleted record' whose payload no reader returns and nothing bounds",
 }
 
-_FSSE = ("refused (`a free-space section list nothing refers to`, h5repack): h5py "
-         "under its default libver, ")
 FALSE_REJECTIONS = {
     **dict.fromkeys(
         ("ctl-del-subdir-same-job.root", "ctl-del-subdir-update.root"),
@@ -142,15 +140,6 @@ FALSE_REJECTIONS = {
         "remedy named): uproot's `del f['calib']` of a subdirectory, in the job that made "
         "it or in a later uproot.update (the docs: 'deleting without writing over ... "
         "passes'; deleting a histogram inside it passes)"),
-    "ctl-h5-dense-links-reopened-tracked.h5":
-        _FSSE + "a track_order=True group given 12 datasets, reopened with 'a' and given "
-        "12 more (the docs attribute such refusals to attributes flushed after each addition)",
-    "ctl-h5-dense-attrs-reopened-tracked.h5":
-        _FSSE + "a track_order=True group given 12 attributes, reopened and given 12 more",
-    "ctl-h5-dense-links-attrs-reopened-latest.h5":
-        "refused (`a free-space section list nothing refers to`, h5repack): h5py under "
-        "libver='latest', a group given 12 datasets and 12 attributes, reopened and given "
-        "12 more of each (links alone pass: ctl-h5-dense-links-reopened-latest.h5)",
     **dict.fromkeys(
         ("ctl-h5-shrink-first-of-two.h5", "ctl-h5-shrink-image-reopened.h5"),
         "refused by design (`... after a chunk of /s: perhaps the data of chunks a shrink "
