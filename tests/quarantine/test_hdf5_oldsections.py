@@ -16,12 +16,13 @@ import pytest
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support.attack_fbinary_hdf5 import sessions
 from tests.support.hdf5_attack_c_bytes import PAYLOAD, lookup3
-from vmguard.quarantine.validators.hdf5 import walk
+from vmguard.quarantine.validators.hdf5 import oldsections, walk
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
 
 OLD = "an old free-space section list of"
+ROOT = "an old root indirect block of"
 
 
 def _members(k: int, kinds: str, track: bool, n: int, long: bool):
@@ -44,6 +45,7 @@ CASES = {  # (libver, links/attributes, track_order, n a session, sessions, long
     "latest-both-12x2": ("latest", "la", False, 12, 2, False),
     "latest-attrs-30x2": ("latest", "a", False, 30, 2, False),
     "latest-attrs-12x3": ("latest", "a", False, 12, 3, False),
+    "latest-attrs-30x3": ("latest", "a", False, 30, 3, False),  # an old root indirect block
     "latest-tracked-links-12x3": ("latest", "l", True, 12, 3, False),
     "latest-tracked-both-12x2": ("latest", "la", True, 12, 2, False),
 }
@@ -134,3 +136,38 @@ def test_a_hidden_lists_tail_changed_is_refused(files):
     start, end, _ = next(o for o in _olds(bytes(data)) if "its start under" in o[2])
     data[end - 6] ^= 0x01  # a byte of its last section
     assert "are reached from no structure" in _refusal(bytes(data))
+
+
+def _old_root(files) -> tuple[bytearray, int, int]:
+    data = files["latest-attrs-30x3"]
+    start, end, _ = next((s, e, w) for s, (e, w) in sorted(walk(data, len(data)).items()) if w.startswith(ROOT))
+    return bytearray(data), start, end - 4
+
+
+def test_an_old_root_indirect_block_is_claimed(files):
+    data, start, _ = _old_root(files)
+    assert data[start : start + 4] == b"FHIB"
+
+
+def test_an_old_root_naming_another_block_is_refused(files):
+    """Its first child moved by 8 (checksum recomputed): no earlier state had it."""
+    data, start, end = _old_root(files)
+    child = start + 13 + 5
+    struct.pack_into("<Q", data, child, struct.unpack_from("<Q", data, child)[0] + 8)
+    assert "are reached from no structure" in _refusal(_resum(data, start, end))
+
+
+def test_an_old_root_twice_is_refused(files, monkeypatch):
+    """The same earlier root found twice (its copy in a gap of zeros) explains one of them."""
+    data, start, end = _old_root(files)
+    found: list[int] = []
+    real = oldsections.OldSections._root
+
+    def twice(self, buf, at, stop) -> int:  # noqa: ANN001
+        found.append(real(self, buf, at, stop))
+        found.append(real(self, buf, at, stop))
+        return found[0]
+
+    monkeypatch.setattr(oldsections.OldSections, "_root", twice)
+    assert _refusal(bytes(data)) == ""
+    assert found == [end + 4 - start, 0]

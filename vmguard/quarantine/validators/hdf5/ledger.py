@@ -139,7 +139,7 @@ class Ledger:
         """Claim the section lists earlier states of the file's fractal heaps left
         (oldsections.py), as structures: what lies around them is checked as ever. First
         those whose signature shows, then those whose start a later list took."""
-        if not self.sections.heaps:
+        if not self.sections.heaps and not self.sections.roots:
             return
         for start, size, what in self.sections.claims(self.file.buf, [g[:2] for g in self._gaps()]):
             self.claim(start, size, what)

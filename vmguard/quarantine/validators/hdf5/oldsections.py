@@ -1,5 +1,6 @@
-"""The free-space section lists libhdf5 leaves when a fractal heap's free space changes
-between sessions, recomputed.
+"""What earlier states of a fractal heap leave, recomputed: the free-space section lists
+libhdf5 leaves when the heap's free space changes between sessions, and the root
+indirect blocks it leaves when the root gains rows (OldSections._root).
 
 A fractal heap's free-space manager (freespace.py) writes its section list (`FSSE`) at
 each close. When a later session adds links or attributes, the list is rewritten with
@@ -49,6 +50,16 @@ class Tails:
     objects: int  # the heap's objects: at most as many old lists
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Root:
+    """A fractal heap's root indirect block, whose earlier, smaller copies may remain."""
+
+    what: str  # the heap
+    off_size: int  # bytes of its block offset
+    width: int  # entries a row
+    entries: bytes  # its child addresses (8 bytes each), row by row
+
+
 @dataclass(slots=True)
 class OldSections:
     """The heaps of one file (by their free-space manager's address) and the old lists
@@ -57,24 +68,60 @@ class OldSections:
     heaps: dict[int, Tails] = field(default_factory=dict)
     found: dict[int, set[bytes]] = field(default_factory=dict)
     work: int = 0  # lists tried for starts under later lists (MAX_WORK)
+    roots: dict[int, Root] = field(default_factory=dict)  # by the heap's header address
+    old_roots: set[tuple[int, int, int]] = field(default_factory=set)  # (heap, rows, children)
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
 
+    def add_root(self, heap: int, root: Root) -> None:
+        self.roots[heap] = root
+
     def claims(self, buf: bytes | memoryview, gaps: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
         """(start, size, name) of each old list lying in the unclaimed `gaps`."""
-        if not self.heaps:
-            return []
         out: list[tuple[int, int, str]] = []
         for start, end in gaps:
             pos = start
-            while (at := _find(buf, pos, end)) is not None:
+            while self.heaps and (at := _find(buf, pos, end, SIGNATURE)) is not None:
                 size = self._list(buf, at, end)
                 if size:
                     manager = struct.unpack_from("<Q", buf, at + 5)[0]
                     out.append((at, size, f"an old free-space section list of {self.heaps[manager].what}"))
                 pos = at + (size or 1)
+            pos = start
+            while self.roots and (at := _find(buf, pos, end, b"FHIB")) is not None:
+                size = self._root(buf, at, end)
+                if size:
+                    heap = struct.unpack_from("<Q", buf, at + 5)[0]
+                    out.append((at, size, f"an old root indirect block of {self.roots[heap].what}"))
+                pos = at + (size or 1)
         return out
+
+    def _root(self, buf: bytes | memoryview, at: int, end: int) -> int:
+        """The size of the earlier root indirect block at `at` (0: not one): libhdf5
+        doubles a heap's root by writing a larger copy elsewhere and freeing the old one.
+        It is the heap's (version 0, the heap's address, block offset 0), of fewer rows
+        than the root, its children the root's first ones then undefined addresses (the
+        blocks allocated by then), its checksum recomputed; one per (rows, children)."""
+        heap = struct.unpack_from("<Q", buf, at + 5)[0]
+        root = self.roots.get(heap)
+        if root is None or buf[at + 4] != 0:
+            return 0
+        first = at + 13 + root.off_size
+        if int.from_bytes(buf[at + 13 : first], "little"):
+            return 0
+        for rows in range(1, len(root.entries) // (8 * root.width)):
+            size = 8 * rows * root.width
+            if first + size + 4 > end:
+                return 0
+            raw = bytes(buf[first : first + size])
+            children = len(raw[: size].rstrip(b"\xff")) // 8 * 8
+            kept = raw[:children] == root.entries[:children] and raw[children:] == b"\xff" * (size - children)
+            key = (heap, rows, children)
+            if kept and _checksum(buf, at, first + size) and key not in self.old_roots:
+                self.old_roots.add(key)
+                return first + size + 4 - at
+        return 0
 
     def hidden(self, buf: bytes | memoryview, before: tuple[int, int, str], end: int) -> tuple[int, str]:
         """The bytes from the end of the structure `before` (start, end, name) up to
@@ -181,11 +228,11 @@ class _Search:
         return None
 
 
-def _find(buf: bytes | memoryview, pos: int, end: int) -> int | None:
-    """The first FSSE signature in [pos, end), searched a window at a time."""
+def _find(buf: bytes | memoryview, pos: int, end: int, signature: bytes) -> int | None:
+    """The first `signature` in [pos, end), searched a window at a time."""
     for at in range(pos, end, _WINDOW):
         window = bytes(buf[at : min(end, at + _WINDOW + 3)])
-        hit = window.find(SIGNATURE)
+        hit = window.find(signature)
         if hit >= 0:
             return at + hit
     return None
