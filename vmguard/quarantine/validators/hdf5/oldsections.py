@@ -200,11 +200,12 @@ class _Search:
         shown = body[self.hidden :]
         if shown != self.shown[: len(shown)]:
             return None
-        sections = at[1]
-        whole = body + lookup3(body).to_bytes(4, "little")
-        shows = len(whole) >= self.hidden + _SHOWN  # its checksum shown whole
-        if sections and _counted(sections, count_size) and shows and self._ends(whole):
-            return whole
+        sections, size = at[1], len(body) + 4
+        shows = self.hidden + _SHOWN <= size <= self.hidden + len(self.shown)  # its checksum shown whole
+        if sections and _counted(sections, count_size) and shows:  # only then the checksum's cost
+            whole = body + lookup3(body).to_bytes(4, "little")
+            if self._ends(whole):
+                return whole
         return self._groups(body, at, used, how)
 
     def _ends(self, whole: bytes) -> bool:
