@@ -103,6 +103,8 @@ class OldSections:
         It is the heap's (version 0, the heap's address, block offset 0), of fewer rows
         than the root, its children the root's first ones then undefined addresses (the
         blocks allocated by then), its checksum recomputed; one per (rows, children)."""
+        if end - at < _PREFIX + 4:
+            return 0
         heap = struct.unpack_from("<Q", buf, at + 5)[0]
         root = self.roots.get(heap)
         if root is None or buf[at + 4] != 0:
