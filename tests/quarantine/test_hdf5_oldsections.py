@@ -171,3 +171,20 @@ def test_an_old_root_twice_is_refused(files, monkeypatch):
     monkeypatch.setattr(oldsections.OldSections, "_root", twice)
     assert _refusal(bytes(data)) == ""
     assert found == [end + 4 - start, 0]
+
+
+def test_an_old_root_signature_at_a_gaps_end_is_no_root(files, monkeypatch):
+    """Too few bytes left for its header: not a root (and no read past the gap)."""
+    data, start, end = _old_root(files)
+    seen: list[oldsections.OldSections] = []
+    real = oldsections.OldSections.claims
+
+    def keep(self, buf, gaps):  # noqa: ANN001
+        seen.append(self)
+        return real(self, buf, gaps)
+
+    monkeypatch.setattr(oldsections.OldSections, "claims", keep)
+    walk(bytes(data), len(data))
+    fresh = oldsections.OldSections(roots=seen[0].roots)
+    assert fresh._root(bytes(data), start, start + 12) == 0
+    assert fresh._root(bytes(data), start, end + 4) == end + 4 - start
