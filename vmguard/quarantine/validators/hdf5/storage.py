@@ -123,7 +123,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         shape, name = (1, fields.K_DEFAULTS["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
         if root == UNDEFINED:
             return  # no chunk written yet
-        for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c)):
+        for chunk, key, _ in btree.leaves(w, root, shape, name, partial(final_key, c, (*space.maxdims, 1))):
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
