@@ -59,9 +59,6 @@ spec:
 _UNREAD = "no reader returns them"
 _FAILS = "uproot's reader fails on that record, the bytes are in the published file all the same"
 HOLES = {
-    "root-l4-basket-no-block.root":
-        "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
-        "where the LZ4 block should be (uproot wrote the header and the XXH64 of those bytes); " + _FAILS,
     **{f"root-basket-offsets-{which}.root":
         f"published: PAYLOAD as the {what} of an uncompressed basket's offsets array (a "
         "jagged branch: 'an offsets array of fNevBuf + 1 follows them' is its length, not "

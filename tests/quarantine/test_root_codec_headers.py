@@ -186,3 +186,87 @@ def test_a_zstd_block_of_a_record_that_is_no_basket_is_decoded(tmp_path, body, k
     data = _file(tmp_path, uproot.ZSTD(5), lambda d: _frame(bytes(d), kind, body(bytes(d))))
     with pytest.raises(Invalid, match="zstd block of the record at .* does not decode to its"):
         vet(data, ROOT)
+
+
+BASKET = 40000  # bytes of each of the tree's baskets (5000 int64 or float64 entries)
+
+
+def _baskets(real: Callable[[bytes], bytes], hostile: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """The tree's baskets compressed by `hostile`, every other record as uproot does."""
+    def compress(data: bytes) -> bytes:
+        return hostile(bytes(data)) if len(data) == BASKET else real(bytes(data))
+
+    return compress
+
+
+def _lz4(data: bytes) -> bytes:
+    return bytes(cramjam.lz4.compress_block(data, compression=1, store_size=False))
+
+
+HOSTILE_BASKETS = {  # codec, its own compress, a basket block no reader returns whole
+    "zlib-header-then-payload": (uproot.ZLIB(1), lambda d: zlib.compress(d, 1), lambda d: b"\x78\x01" + b"PWND" * 2000),
+    "zlib-stream-then-payload": (
+        uproot.ZLIB(1), lambda d: zlib.compress(d, 1), lambda d: zlib.compress(d, 9) + b"PWND" * 50),
+    "lz4-payload": (uproot.LZ4(1), _lz4, lambda d: b"PWND" * 2000),
+    "lz4-block-then-payload": (uproot.LZ4(1), _lz4, lambda d: _lz4(d) + b"PWND"),
+    "zstd-frame-then-garbage-block": (
+        uproot.ZSTD(3),
+        lambda d: bytes(cramjam.zstd.compress(d, level=3)),
+        lambda d: _frame(d, 2, b"PWND" * 2000),
+    ),
+    "xz-data-altered": (
+        uproot.LZMA(1),
+        lambda d: lzma.compress(d, preset=1),
+        lambda d: (lambda x: x[:40] + bytes([x[40] ^ 0x5A]) + x[41:])(lzma.compress(d, preset=1)),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_BASKETS)
+def test_a_baskets_block_is_decoded_to_its_last_byte(tmp_path, case):
+    """Every basket's block is inflated as every other record's: a block that is no
+    stream, or a stream with bytes after it, is refused (uproot's LZ4 writer makes the
+    block's XXH64 of whatever it is given: the checksum is right)."""
+    codec, real, hostile = HOSTILE_BASKETS[case]
+    assert vet(_file(tmp_path, codec, real), ROOT) == OK
+    with pytest.raises(Invalid, match=r"^root: .*(block|deflate)"):
+        vet(_file(tmp_path, codec, _baskets(real, hostile)), ROOT)
+
+
+def test_a_baskets_lz4_checksum_is_checked(tmp_path):
+    from tests.support.attack_fbinary_root import PAYLOAD
+
+    data = _file(tmp_path, uproot.LZ4(1))
+    at = data.find(b"L4\x01", data.find(b"TBasket"))
+    patched = data[: at + 9] + PAYLOAD * 2 + data[at + 17 :]
+    with pytest.raises(Invalid, match="LZ4 block of the record at .* checksum that is not the XXH64"):
+        vet(patched, ROOT)
+
+
+def test_baskets_count_in_the_bomb_budget(tmp_path, monkeypatch):
+    """A tree of zeros inflates 200,000 x 16 bytes from about 3 KB: within 200 times the
+    bytes read plus 256 MiB it passes, and without the floor it is a bomb."""
+    from vmguard.quarantine.validators import inside
+
+    path = tmp_path / "z.root"
+    with uproot.recreate(path, compression=uproot.ZLIB(9)) as f:
+        f["t"] = {"z": np.zeros(400_000), "w": np.zeros(400_000)}
+    data = path.read_bytes()
+    assert vet(data, ROOT) == OK
+    monkeypatch.setattr(inside, "FLOOR", 0)
+    with pytest.raises(Invalid, match="inflate to more than 200 times the file's size"):
+        vet(data, ROOT)
+
+
+@pytest.mark.parametrize("case", ["lz4-payload", "lz4-block-then-payload"])
+def test_lz4_without_liblz4_and_libxxhash_is_checked_the_same(tmp_path, monkeypatch, case):
+    """Where the libraries cannot be loaded, the pure Python walk and XXH64 judge alike."""
+    from vmguard.quarantine.validators import root_lz4
+
+    codec, real, hostile = HOSTILE_BASKETS[case]
+    good, bad = _file(tmp_path, codec, real), _file(tmp_path, codec, _baskets(real, hostile))
+    monkeypatch.setattr(root_lz4, "_DECOMPRESS", None)
+    monkeypatch.setattr(root_lz4, "_XXH64", None)
+    assert vet(good, ROOT) == OK
+    with pytest.raises(Invalid, match="LZ4 block of the record at"):
+        vet(bad, ROOT)

@@ -28,31 +28,34 @@ _XZ_LZMA2 = b"\x02\x00\x21\x01"  # block header: 12 bytes, one filter, no sizes;
 _XZ_DICTIONARIES = 40  # LZMA2's dictionary byte: 0 (4 KiB) to 40 (4 GiB); ROOT's depend on the data
 _ZLIB_CMF = 0x78  # deflate with a 32 KiB window: zlib's deflateInit and compress, any level
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
+_PIECE = 1 << 20
 
 
-def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int, whole: bool) -> None:
-    """Pass over one block's `length` compressed bytes, checked as its codec's stream;
-    a zlib, LZ4 or xz block is inflated when `whole` (a record that is no basket or blob)."""
+def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> None:
+    """Take one block's `length` compressed bytes: its codec's stream exactly, decoded to
+    its `inflated` bytes (discarded)."""
+    block = _take(stream, length)
     if tag == b"XZ":
-        block = stream.peek(length) if whole else b""
-        _xz(stream, length, inflated, offset)
-        if whole:
-            _xz_decoded(block, inflated, offset)
+        _xz(block, inflated, offset)
+        _xz_decoded(block, inflated, offset)
     elif tag == b"ZS":
-        block = stream.peek(length) if whole else b""
-        root_zstd.walk(stream, length, inflated, offset)
-        if whole:
-            root_zstd.decode(block, inflated, offset)
+        root_zstd.walk(Stream(iter((block,))), length, inflated, offset)
+        root_zstd.decode(block, inflated, offset)
     elif tag == b"ZL":
-        _zlib_header(stream.peek(min(length, 2)), offset)
-        if whole:
-            _zlib(stream.read(length, "a zlib stream", FMT), inflated, offset)
-        else:
-            stream.skip(length, "a zlib stream", FMT)
-    elif whole and tag == b"L4":
-        root_lz4.check(stream.read(length, "an LZ4 block", FMT), inflated, offset)
+        _zlib_header(block[:2], offset)
+        _zlib(block, inflated, offset)
     else:
-        stream.skip(length, "a compressed block", FMT)
+        root_lz4.check(block, inflated, offset)
+
+
+def _take(stream: Stream, length: int) -> bytes:
+    """`length` bytes (a block: at most 16 MiB), read a MiB at a time: a peek of all of
+    them would join the chunks so far again at each chunk."""
+    parts = []
+    while length > 0:
+        parts.append(stream.read(min(length, _PIECE), "a compressed block", FMT))
+        length -= len(parts[-1])
+    return b"".join(parts)
 
 
 def _broken(offset: int, codec: str, rule: str) -> Invalid:
@@ -101,13 +104,13 @@ def _xz_decoded(block: bytes, inflated: int, offset: int) -> None:
         raise _broken(offset, "xz", f"does not decode to its {inflated} bytes and end")
 
 
-def _xz(stream: Stream, length: int, inflated: int, offset: int) -> None:
+def _xz(block: bytes, inflated: int, offset: int) -> None:
+    """The stream's header, its block's header, index and footer account for each byte."""
+    length = len(block)
     if length < 32:
         raise _broken(offset, "xz", "is shorter than an xz stream")
-    _xz_block_header(stream.peek(24), offset)
-    head = stream.read(12, "an xz stream header", FMT)
-    stream.skip(max(length - 12 - _TAIL, 0), "an xz stream", FMT)
-    tail = stream.read(min(length - 12, _TAIL), "an xz stream's index", FMT)
+    _xz_block_header(block[:24], offset)
+    head, tail = block[:12], block[max(12, length - _TAIL) :]
     footer = tail[-12:]
     if head[:6] != _XZ_MAGIC or footer[10:] != b"YZ" or head[6:8] != footer[8:10]:
         raise _broken(offset, "xz", "does not start and end as an xz stream")
