@@ -3,13 +3,11 @@ what ROOT and uproot write: a zlib stream's header 0x78 (a 32 KiB window, no dic
 the level bits are the level's), an xz stream's check CRC32 (ROOT) or CRC64 (Python's
 lzma, cramjam), one block whose header lists LZMA2 alone (no BCJ, no delta filter, no
 sizes, its padding zero), whose header, index and footer account for every byte (the
-index names its block's sizes), a zstd frame as libzstd writes it (root_zstd). Bytes
-after a codec's own end, inside the block, would be read by no decoder (Python's lzma
-ignores what follows a stream). zlib and LZ4 streams end where only inflating finds: the
-blocks of a record that is no basket or blob (a histogram's, a TTree's: small) are
-inflated, a zlib stream to its Adler-32 at the block's end, an LZ4 block (root_lz4) to
-its end, an xz or zstd block to its content; a basket's or blob's are not (docs: what
-exactness leaves)."""
+index names its block's sizes), a zstd frame as libzstd writes it (root_zstd). Every
+block of every record, baskets and blobs too, is inflated to its last byte: only
+inflating finds where a zlib or LZ4 stream ends (a block could hold bytes after it, or
+no stream at all), and only decoding checks an xz or zstd block's content (docs: what
+exactness leaves, for the cost)."""
 
 from __future__ import annotations
 
