@@ -73,6 +73,21 @@ def test_xz_as_root_and_python_write_it_passes(tmp_path, check, preset):
     assert vet(_file(tmp_path, uproot.LZMA(5), xz), ROOT) == OK
 
 
+def _root_xz(data: bytes, dictionary: int | None = None) -> bytes:
+    """ROOT's ZipLZMA.c (6.16 on): level 5's LZMA2 with its dictionary cut to a quarter of
+    the input (at least 4 KiB) when that is less, CRC32; or the dictionary given."""
+    size = dictionary or min(8 << 20, max(len(data) // 4, 4096))
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 5, "dict_size": size}]
+    return lzma.compress(bytes(data), format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32, filters=filters)
+
+
+def test_xz_with_roots_reduced_dictionary_passes_and_another_is_refused(tmp_path):
+    assert vet(_file(tmp_path, uproot.LZMA(5), _root_xz), ROOT) == OK
+    for size in (6 << 10, 3 << 20):  # neither a preset's nor a quarter of each input
+        with pytest.raises(Invalid, match="xz block .* a preset's dictionary or"):
+            vet(_file(tmp_path, uproot.LZMA(5), lambda d, size=size: _root_xz(d, size)), ROOT)
+
+
 @pytest.mark.parametrize(
     "filters",
     [

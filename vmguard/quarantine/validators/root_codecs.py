@@ -23,7 +23,10 @@ from .stream import Invalid, Stream
 _XZ_MAGIC = b"\xfd7zXZ\0"
 _XZ_CHECKS = (b"\0\x01", b"\0\x04")  # a stream's check: CRC32 (ROOT), CRC64 (Python)
 _XZ_LZMA2 = b"\x02\x00\x21\x01"  # block header: 12 bytes, one filter, no sizes; LZMA2, 1 property byte
-_XZ_DICTIONARIES = 40  # LZMA2's dictionary byte: 0 (4 KiB) to 40 (4 GiB); ROOT's depend on the data
+# LZMA2's dictionary byte for the presets 0-9 (256 KiB to 64 MiB): liblzma's easy
+# encoder (Python's lzma, cramjam, ROOT before 6.16 or so) writes the level's.
+_XZ_PRESET_DICTIONARIES = frozenset((12, 16, 18, 20, 22, 24, 26, 28))
+_XZ_LEAST_DICTIONARY = 4096  # LZMA_DICT_SIZE_MIN
 _ZLIB_CMF = 0x78  # deflate with a 32 KiB window: zlib's deflateInit and compress, any level
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
 _PIECE = 1 << 20
@@ -107,7 +110,7 @@ def _xz(block: bytes, inflated: int, offset: int) -> None:
     length = len(block)
     if length < 32:
         raise _broken(offset, "xz", "is shorter than an xz stream")
-    _xz_block_header(block[:24], offset)
+    _xz_block_header(block[:24], inflated, offset)
     head, tail = block[:12], block[max(12, length - _TAIL) :]
     footer = tail[-12:]
     if head[:6] != _XZ_MAGIC or footer[10:] != b"YZ" or head[6:8] != footer[8:10]:
@@ -128,25 +131,36 @@ def _xz(block: bytes, inflated: int, offset: int) -> None:
         )
 
 
-def _xz_block_header(head: bytes, offset: int) -> None:
-    """The stream's check and its block header as liblzma writes them for ROOT's
-    lzma_easy_encoder (CRC32) and Python's lzma.compress (CRC64): LZMA2 alone (a BCJ or
-    delta filter's properties would be bytes no reader returns), no sizes, a dictionary
-    byte LZMA2 allows, zero padding, the header's CRC32."""
+def _xz_block_header(head: bytes, inflated: int, offset: int) -> None:
+    """The stream's check and its block header as liblzma writes them for ROOT (CRC32)
+    and Python's lzma.compress (CRC64): LZMA2 alone (a BCJ or delta filter's properties
+    would be bytes no reader returns), no sizes, a dictionary byte of a preset or ROOT's
+    (ZipLZMA.c: a quarter of the input, at least 4 KiB, when that is less than the
+    preset's), zero padding, the header's CRC32."""
     check, block = head[6:8], head[12:24]
+    reduced = _dictionary_byte(max(inflated // 4, _XZ_LEAST_DICTIONARY))
     if (
         check not in _XZ_CHECKS
         or block[:4] != _XZ_LZMA2
-        or block[4] > _XZ_DICTIONARIES
+        or block[4] not in _XZ_PRESET_DICTIONARIES | {reduced}
         or block[5:8] != b"\0\0\0"
         or zlib.crc32(block[:8]) != struct.unpack_from("<I", block, 8)[0]
     ):
         raise _broken(
             offset,
             "xz",
-            f"has stream flags {check.hex()} and block header {block.hex()}: ROOT and uproot write "
-            "a CRC32 or CRC64 check and one LZMA2 filter alone, no sizes",
+            f"has stream flags {check.hex()} and block header {block.hex()}: ROOT and uproot write a "
+            f"CRC32 or CRC64 check and one LZMA2 filter alone, no sizes, a preset's dictionary or {reduced}",
         )
+
+
+def _dictionary_byte(size: int) -> int:
+    """LZMA2's property byte for a dictionary of `size` bytes, as liblzma rounds it up:
+    byte b stands for 2^(b/2 + 12), or 3 x 2^(b/2 + 11) when b is odd."""
+    byte = 0
+    while (2 | byte & 1) << (byte // 2 + 11) < size and byte < 40:
+        byte += 1
+    return byte
 
 
 def _xz_index(index: bytes, offset: int) -> tuple[int, int]:
