@@ -157,13 +157,13 @@ def fname_spellings(expected: str) -> set[str]:
 def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, str]]:
     """What a client that unpacks the archive makes of each file member's name: the walk's
     question (served.name_reasons) with the validators that admitted that member's bytes.
-    A member without bytes is not judged, as an empty file is not. One entry per finding,
-    naming the members it refuses."""
+    A member without bytes gets the names a client runs, as an empty file does. One entry
+    per finding, naming the members it refuses."""
     named: dict[tuple[Reason, str], list[str]] = {}
     for _, path, validators in answer.members:
-        if path.endswith("/") or not validators:
+        if path.endswith("/"):
             continue
-        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted):
+        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted and bool(validators)):
             named.setdefault(found, []).append(shown(path))
     return [(r, f"archive member {_listed(paths)}: {why}") for (r, why), paths in named.items()]
 
