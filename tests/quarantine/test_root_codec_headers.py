@@ -285,3 +285,20 @@ def test_lz4_without_liblz4_and_libxxhash_is_checked_the_same(tmp_path, monkeypa
     assert vet(good, ROOT) == OK
     with pytest.raises(Invalid, match="LZ4 block of the record at"):
         vet(bad, ROOT)
+
+
+@pytest.mark.parametrize("tag", ["ZL", "ZS", "L4"])
+def test_a_basket_of_two_full_blocks_is_inflated_whole(tmp_path, tag):
+    """2,200,000 doubles: a 17.6 MB basket, which uproot cuts into a block of 16 MiB - 1
+    and the rest (a frame of the first carries a window byte at zstd level 1)."""
+    codec = {"ZL": uproot.ZLIB(1), "ZS": uproot.ZSTD(1), "L4": uproot.LZ4(1)}[tag]
+    path = tmp_path / "big.root"
+    with uproot.recreate(path, compression=codec) as f:
+        f["t"] = {"a": np.round(np.random.default_rng(5).normal(0, 1, 2_200_000), 1)}
+    data = path.read_bytes()
+    full = data.find(tag.encode() + bytes([{"ZL": 8, "ZS": 1, "L4": 1}[tag]]))
+    while data[full + 6 : full + 9] != b"\xff\xff\xff":  # the basket's first block: 16 MiB - 1
+        full = data.index(tag.encode(), full + 1)
+    if tag == "ZS":
+        assert not data[full + 13] & 0x20, "a frame with a window byte"
+    assert vet(data, ROOT, size=1 << 20) == OK
