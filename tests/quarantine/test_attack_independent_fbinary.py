@@ -59,35 +59,6 @@ spec:
 _UNREAD = "no reader returns them"
 _FAILS = "uproot's reader fails on that record, the bytes are in the published file all the same"
 HOLES = {
-    "root-xz-bcj-start-offset.root":
-        "published: every xz block's filter chain leads with x86 BCJ whose 4-byte start "
-        "offset is PAYLOAD (uproot reads the file; 'an xz block is its stream exactly' "
-        "checks the stream, not which filters its block header lists): 4 bytes a block, "
-        + _UNREAD,
-    "root-zl-window-bits.root":
-        "published: every zlib stream's header declares a 512-byte window (CINFO 1, not "
-        "zlib's 7; the docs leave the level bits, 2 bits a block, not these 3): a file "
-        "uproot reads whole, 3 bits a block a writer chooses",
-    "root-zs-window-descriptor.root":
-        "published: every zstd frame drops the single-segment flag and carries a "
-        "Window_Descriptor byte, 'P' (a 1 MiB window): a file uproot reads whole, about "
-        "7 bits a block a writer chooses (exponent and mantissa of any window the decoder "
-        "accepts)",
-    "root-zs-bad-checksum.root":
-        "published: every zstd frame sets the content-checksum flag and carries PAYLOAD as "
-        "its checksum (4 bytes a block, histogram and StreamerInfo included: zstd blocks "
-        "are walked, not decoded, in any record); " + _FAILS,
-    "root-l4-basket-no-block.root":
-        "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
-        "where the LZ4 block should be (uproot wrote the header and the XXH64 of those bytes); " + _FAILS,
-    "root-zs-hist-undecodable.root":
-        "published: the histogram's zstd block is a well-formed frame header and one "
-        "'compressed' block of about 200 bytes of PAYLOAD (the docs inflate ZL, L4 and XZ "
-        "blocks of non-basket records, not ZS); " + _FAILS,
-    "root-zl-basket-no-stream.root":
-        "published: each of the int32 branch's two baskets holds 10,000 bytes of PAYLOAD "
-        "where the zlib stream should be: no stream at all, beyond the documented 'bytes after its "
-        "stream'; " + _FAILS,
 }
 
 FALSE_REJECTIONS = {

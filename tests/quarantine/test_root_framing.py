@@ -1,6 +1,6 @@
 """ROOT compressed blocks framed as the writers frame them (issue #13): a block's method
 byte is the one ROOT and uproot write for its codec (ZL 8, XZ 0, L4 and ZS 1), and the
-blocks of a record that is no basket or blob are inflated: a zlib stream ends at the
+blocks of every record, baskets and blobs too, are inflated: a zlib stream ends at the
 block's end with its Adler-32, an LZ4 block's checksum is its XXH64 and its sequences end
 at the block's end. Real uproot output of every codec passes; each field set to what no
 writer writes is refused naming the rule."""
@@ -111,12 +111,12 @@ def test_a_zlib_stream_with_another_adler32_or_header_is_refused(files):
     with pytest.raises(Invalid, match="Adler-32 that is not its data's"):
         vet(_zlib_block(data, stream[:-1] + bytes([stream[-1] ^ 1]), b""), ROOT)
     fdict = bytes([0x78, 0x20 | (31 - (0x7820 % 31))])  # a preset dictionary flag, check bits right
-    with pytest.raises(Invalid, match="does not start as a zlib stream without a dictionary"):
+    with pytest.raises(Invalid, match="does not start as zlib writes a stream"):
         vet(_zlib_block(data, fdict + stream[2:], b""), ROOT)
 
 
 def test_a_basket_zlib_block_is_still_framed(files):
-    """Baskets are not inflated (docs: the cost); their blocks' framing still is checked."""
+    """A basket's block framing is checked before it is inflated."""
     data = files["ZL"]
     at, size = _block(data, b"TBasket")
     grown = data[: at + 3] + (size - 8).to_bytes(3, "little") + data[at + 6 :]

@@ -168,12 +168,11 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     last = _data_key(walk, key, klass, names, tail)
     size = nbytes - keylen
     if size != objlen:
-        if klass not in DATA:
-            _spend(walk, objlen, stream.pos)
+        _spend(walk, objlen, stream.pos)
         if klass in root_data.TREES:  # kept: its branches and baskets are checked at the end
             walk.data.packed[offset] = stream.peek(size)
             walk.kept += size
-        _blocks(stream, offset, size, objlen, klass not in DATA)
+        _blocks(stream, offset, size, objlen)
         body = None
     elif last is not None:  # an uncompressed basket's entries and offsets array
         stream.skip(last[1] - keylen, "a basket's entries", FMT)
@@ -214,14 +213,14 @@ def _data_key(
 
 
 def _spend(walk: RootWalk, objlen: int, pos: int) -> None:
-    """Count an object the walk inflates (a record that is no basket or blob): all of them
-    at most inside.RATIO times the bytes read so far, plus inside.FLOOR (a bomb stops
-    before it is inflated)."""
+    """Count an object the walk inflates (every compressed record, baskets and blobs
+    too): all of them at most inside.RATIO times the bytes read so far, plus
+    inside.FLOOR (a bomb stops before it is inflated)."""
     walk.inflated += objlen
     if walk.inflated > inside.RATIO * pos + inside.FLOOR:
         raise Invalid(
             f"root: its objects inflate to more than {inside.RATIO} times the file's size "
-            "(a compression bomb: baskets and blobs aside)"
+            "(a compression bomb)"
         )
 
 
@@ -288,11 +287,10 @@ def _basket_fields(tail: bytes, offset: int) -> tuple[int, int, int, int, int, i
     raise Invalid(f"root: the basket key at {offset} is not {sizes} bytes after its title")
 
 
-def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) -> None:
+def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
     """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
-    fill the payload exactly and inflate to objlen, in one algorithm. A
-    record's that is no basket or blob (whole) is inflated: each block is its codec's
-    stream exactly (root_codecs)."""
+    fill the payload exactly and inflate to objlen, in one algorithm; each block is its
+    codec's stream exactly, inflated (root_codecs)."""
     end, inflated, algorithm = stream.pos + size, 0, None
     while stream.pos < end:
         if end - stream.pos < _BLOCK.size:
@@ -309,7 +307,7 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int, whole: bool) ->
         length = int.from_bytes(packed, "little")
         if length > end - stream.pos:
             raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
-        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset, whole)
+        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset)
         inflated += int.from_bytes(full, "little")
     if inflated != objlen or algorithm is None:
         raise Invalid(

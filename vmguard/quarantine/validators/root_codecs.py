@@ -1,11 +1,13 @@
-"""A ROOT block's compressed bytes are the codec's stream exactly: an xz stream's header,
-index and footer account for every byte (the index names its blocks' sizes), a zstd
-frame's block headers lead to its end. Bytes after a codec's own end, inside the block,
-would be read by no decoder (Python's lzma ignores what follows a stream). zlib and LZ4
-streams end where only inflating finds: the blocks of a record that is no basket or blob
-(a histogram's, a TTree's: small) are inflated, a zlib stream to its Adler-32 at the
-block's end, an LZ4 block (root_lz4) to its end; a basket's or blob's are not (docs:
-what exactness leaves)."""
+"""A ROOT block's compressed bytes are the codec's stream exactly, its headers pinned to
+what ROOT and uproot write: a zlib stream's header 0x78 (a 32 KiB window, no dictionary;
+the level bits are the level's), an xz stream's check CRC32 (ROOT) or CRC64 (Python's
+lzma, cramjam), one block whose header lists LZMA2 alone (no BCJ, no delta filter, no
+sizes, its padding zero), whose header, index and footer account for every byte (the
+index names its block's sizes), a zstd frame as libzstd writes it (root_zstd). Every
+block of every record, baskets and blobs too, is inflated to its last byte: only
+inflating finds where a zlib or LZ4 stream ends (a block could hold bytes after it, or
+no stream at all), and only decoding checks an xz or zstd block's content (docs: what
+exactness leaves, for the cost)."""
 
 from __future__ import annotations
 
@@ -13,32 +15,48 @@ import lzma
 import struct
 import zlib
 
-from . import root_lz4
+from . import root_lz4, root_zstd
 from .deflateblocks import inflater
 from .root_model import FMT
 from .stream import Invalid, Stream
 
 _XZ_MAGIC = b"\xfd7zXZ\0"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_XZ_CHECKS = (b"\0\x01", b"\0\x04")  # a stream's check: CRC32 (ROOT), CRC64 (Python)
+_XZ_LZMA2 = b"\x02\x00\x21\x01"  # block header: 12 bytes, one filter, no sizes; LZMA2, 1 property byte
+# LZMA2's dictionary byte for the presets 0-9 (256 KiB to 64 MiB): liblzma's easy
+# encoder (Python's lzma, cramjam, ROOT before 6.16 or so) writes the level's.
+_XZ_PRESET_DICTIONARIES = frozenset((12, 16, 18, 20, 22, 24, 26, 28))
+_XZ_LEAST_DICTIONARY = 4096  # LZMA_DICT_SIZE_MIN
+_ZLIB_CMF = 0x78  # deflate with a 32 KiB window: zlib's deflateInit and compress, any level
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
+_PIECE = 1 << 20
 
 
-def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int, whole: bool) -> None:
-    """Pass over one block's `length` compressed bytes, checked as its codec's stream;
-    a zlib, LZ4 or xz block is inflated when `whole` (a record that is no basket or blob)."""
+def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> None:
+    """Take one block's `length` compressed bytes: its codec's stream exactly, decoded to
+    its `inflated` bytes (discarded)."""
+    block = _take(stream, length)
     if tag == b"XZ":
-        block = stream.peek(length) if whole else b""
-        _xz(stream, length, inflated, offset)
-        if whole:
-            _xz_decoded(block, inflated, offset)
+        _xz(block, inflated, offset)
+        _xz_decoded(block, inflated, offset)
     elif tag == b"ZS":
-        _zstd(stream, length, inflated, offset)
-    elif whole and tag == b"ZL":
-        _zlib(stream.read(length, "a zlib stream", FMT), inflated, offset)
-    elif whole and tag == b"L4":
-        root_lz4.check(stream.read(length, "an LZ4 block", FMT), inflated, offset)
+        root_zstd.walk(Stream(iter((block,))), length, inflated, offset)
+        root_zstd.decode(block, inflated, offset)
+    elif tag == b"ZL":
+        _zlib_header(block[:2], offset)
+        _zlib(block, inflated, offset)
     else:
-        stream.skip(length, "a compressed block", FMT)
+        root_lz4.check(block, inflated, offset)
+
+
+def _take(stream: Stream, length: int) -> bytes:
+    """`length` bytes (a block: at most 16 MiB), read a MiB at a time: a peek of all of
+    them would join the chunks so far again at each chunk."""
+    parts = []
+    while length > 0:
+        parts.append(stream.read(min(length, _PIECE), "a compressed block", FMT))
+        length -= len(parts[-1])
+    return b"".join(parts)
 
 
 def _broken(offset: int, codec: str, rule: str) -> Invalid:
@@ -46,18 +64,24 @@ def _broken(offset: int, codec: str, rule: str) -> Invalid:
     return Invalid(f"root: {article} {codec} block of the record at {offset} {rule}")
 
 
+def _zlib_header(head: bytes, offset: int) -> None:
+    """RFC 1950's two bytes as zlib writes them at any level: 0x78 (deflate, a 32 KiB
+    window: the 3 bits of another are free), no preset dictionary, the check bits right
+    (the 2 level bits are left: docs, what exactness leaves)."""
+    if len(head) < 2 or head[0] != _ZLIB_CMF or head[1] & 0x20 or (head[0] << 8 | head[1]) % 31:
+        raise _broken(
+            offset,
+            "zlib",
+            f"does not start as zlib writes a stream ({head.hex()}: 0x78, a 32 KiB window, no dictionary)",
+        )
+
+
 def _zlib(block: bytes, inflated: int, offset: int) -> None:
     """One zlib stream (RFC 1950: no preset dictionary) that inflates to `inflated` bytes
     and ends, its Adler-32 the data's, at the block's end (the deflate padding bits zero,
     deflateblocks)."""
-    if (
-        len(block) < 6
-        or block[0] & 0x0F != 8
-        or block[0] >> 4 > 7
-        or block[1] & 0x20
-        or (block[0] << 8 | block[1]) % 31
-    ):
-        raise _broken(offset, "zlib", "does not start as a zlib stream without a dictionary")
+    if len(block) < 6:
+        raise _broken(offset, "zlib", "is shorter than a zlib stream")
     unpack = inflater(inflated + 1, FMT)
     try:
         data, used = unpack.decompress(block[2:])
@@ -81,12 +105,13 @@ def _xz_decoded(block: bytes, inflated: int, offset: int) -> None:
         raise _broken(offset, "xz", f"does not decode to its {inflated} bytes and end")
 
 
-def _xz(stream: Stream, length: int, inflated: int, offset: int) -> None:
+def _xz(block: bytes, inflated: int, offset: int) -> None:
+    """The stream's header, its block's header, index and footer account for each byte."""
+    length = len(block)
     if length < 32:
         raise _broken(offset, "xz", "is shorter than an xz stream")
-    head = stream.read(12, "an xz stream header", FMT)
-    stream.skip(max(length - 12 - _TAIL, 0), "an xz stream", FMT)
-    tail = stream.read(min(length - 12, _TAIL), "an xz stream's index", FMT)
+    _xz_block_header(block[:24], inflated, offset)
+    head, tail = block[:12], block[max(12, length - _TAIL) :]
     footer = tail[-12:]
     if head[:6] != _XZ_MAGIC or footer[10:] != b"YZ" or head[6:8] != footer[8:10]:
         raise _broken(offset, "xz", "does not start and end as an xz stream")
@@ -106,11 +131,45 @@ def _xz(stream: Stream, length: int, inflated: int, offset: int) -> None:
         )
 
 
+def _xz_block_header(head: bytes, inflated: int, offset: int) -> None:
+    """The stream's check and its block header as liblzma writes them for ROOT (CRC32)
+    and Python's lzma.compress (CRC64): LZMA2 alone (a BCJ or delta filter's properties
+    would be bytes no reader returns), no sizes, a dictionary byte of a preset or ROOT's
+    (ZipLZMA.c: a quarter of the input, at least 4 KiB, when that is less than the
+    preset's), zero padding, the header's CRC32."""
+    check, block = head[6:8], head[12:24]
+    reduced = _dictionary_byte(max(inflated // 4, _XZ_LEAST_DICTIONARY))
+    if (
+        check not in _XZ_CHECKS
+        or block[:4] != _XZ_LZMA2
+        or block[4] not in _XZ_PRESET_DICTIONARIES | {reduced}
+        or block[5:8] != b"\0\0\0"
+        or zlib.crc32(block[:8]) != struct.unpack_from("<I", block, 8)[0]
+    ):
+        raise _broken(
+            offset,
+            "xz",
+            f"has stream flags {check.hex()} and block header {block.hex()}: ROOT and uproot write a "
+            f"CRC32 or CRC64 check and one LZMA2 filter alone, no sizes, a preset's dictionary or {reduced}",
+        )
+
+
+def _dictionary_byte(size: int) -> int:
+    """LZMA2's property byte for a dictionary of `size` bytes, as liblzma rounds it up:
+    byte b stands for 2^(b/2 + 12), or 3 x 2^(b/2 + 11) when b is odd."""
+    byte = 0
+    while (2 | byte & 1) << (byte // 2 + 11) < size and byte < 40:
+        byte += 1
+    return byte
+
+
 def _xz_index(index: bytes, offset: int) -> tuple[int, int]:
     """(the bytes of the blocks, their inflated size) an xz index lists."""
     if index[:1] != b"\0" or zlib.crc32(index[:-4]) != struct.unpack_from("<I", index, len(index) - 4)[0]:
         raise _broken(offset, "xz", "has an index that is not one (indicator, CRC32)")
     count, at = _varint(index, 1, offset)
+    if count != 1:
+        raise _broken(offset, "xz", f"has {count} blocks in its stream: ROOT and uproot write one")
     blocks = total = 0
     for _ in range(count):
         unpadded, at = _varint(index, at, offset)
@@ -130,33 +189,3 @@ def _varint(data: bytes, at: int, offset: int) -> tuple[int, int]:
             return value, at
         shift += 7
     raise _broken(offset, "xz", "has an index number that does not end")
-
-
-def _zstd(stream: Stream, length: int, inflated: int, offset: int) -> None:
-    """One zstd frame, no dictionary: its header, then blocks to the last, then its
-    checksum if it has one, ending with the block."""
-    end = stream.pos + length
-    head = stream.read(min(length, 5), "a zstd frame header", FMT)
-    if head[:4] != _ZSTD_MAGIC or len(head) < 5 or head[4] & 0x0B:  # reserved bit, a dictionary
-        raise _broken(offset, "zstd", "is not one zstd frame without a dictionary")
-    descriptor = head[4]
-    single, checksum = descriptor & 0x20, descriptor & 0x04
-    fcs = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
-    fields = stream.read((0 if single else 1) + fcs, "a zstd frame header", FMT)
-    if fcs:
-        size = int.from_bytes(fields[len(fields) - fcs :], "little") + (256 if fcs == 2 else 0)
-        if size != inflated:
-            raise _broken(offset, "zstd", f"says it inflates to {size} bytes, not {inflated}")
-    last = False
-    while not last:
-        if end - stream.pos < 3:
-            raise _broken(offset, "zstd", "ends inside its frame")
-        header = int.from_bytes(stream.read(3, "a zstd block header", FMT), "little")
-        last, kind, size = bool(header & 1), (header >> 1) & 3, header >> 3
-        size = 1 if kind == 1 else size
-        if kind == 3 or size > end - stream.pos:
-            raise _broken(offset, "zstd", "has a block that is not one or runs past its end")
-        stream.skip(size, "a zstd block", FMT)
-    if end - stream.pos != (4 if checksum else 0):
-        raise _broken(offset, "zstd", "holds bytes after its frame")
-    stream.skip(end - stream.pos, "a zstd checksum", FMT)
