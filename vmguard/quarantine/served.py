@@ -17,9 +17,10 @@ directory it runs in), and names whose extension is one of the admitted families
 admitted the bytes is another family's. Each name gunzip would make of the file (it
 strips .gz -gz .z -z _z in any case: run.bat.z becomes run.bat) is judged the same way.
 An extension in none of the tables (.dat, .out, .lhe, no extension) announces nothing:
-web servers send application/octet-stream. The same question is asked of each file
-member of a tar or zip (content.py), which a client that unpacks the archive gets as a
-file of that name.
+nginx sends application/octet-stream, Apache none, and a browser sniffs the bytes (what it
+would sniff as a page is refused by them: validators/identify.page_sniffed). The same
+question is asked of each file member of a tar or zip (content.py), which a client that
+unpacks the archive gets as a file of that name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import mimetypes
 
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.names import windows_name
 from vmguard.quarantine.served_pages import PAGES
 
 
@@ -96,7 +98,7 @@ def extensions(name: str) -> list[str]:
     """The extensions of a name, lower case, after the first dot. Windows drops trailing
     dots and spaces ("a.bat." runs as a.bat); a leading dot names a dot file, not an
     extension."""
-    stem = name.rstrip(". ").lstrip(".")
+    stem = windows_name(name).lstrip(".")
     return [ext.lower() for ext in stem.split(".")[1:]]
 
 
@@ -113,9 +115,11 @@ def gunzipped(name: str) -> str | None:
 
 
 def unpacked_names(name: str) -> list[str]:
-    """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv)."""
+    """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv),
+    each as a Windows client has it (names.windows_name: `run.bat.gz.` is run.bat.gz there,
+    and 7-Zip or gunzip makes run.bat of it)."""
     names = [name]
-    while (inner := gunzipped(names[-1])) is not None:
+    while (inner := gunzipped(windows_name(names[-1]))) is not None:
         names.append(inner)
     return names
 
