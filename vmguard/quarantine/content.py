@@ -82,6 +82,9 @@ _PROBLEMS = {
     "detector-timeout": Reason.DETECTOR_TIMEOUT,  # the HDF5 walk ran out of time (structure.py)
 }
 
+# Rules on the bytes of a type the policy admits, each named apart from invalid-format.
+_BROKEN = {"sniffed-as-page": Reason.SNIFFED_AS_PAGE}
+
 
 def content_reasons(
     content: Content, answer: Answer | None, executable: str | None, policy: QuarantinePolicy, name: str
@@ -102,8 +105,8 @@ def content_reasons(
         found.append((_PROBLEMS[answer.problem[0]], answer.problem[1]))
     elif refused := [m for m, v in answer.parts if not admitted(m, v, policy)]:
         found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused, policy)))
-    elif answer.problem is not None:
-        found.append((Reason.INVALID_FORMAT, answer.problem[1]))
+    elif answer.problem is not None:  # a rule of the admitted type's bytes
+        found.append((_BROKEN.get(answer.problem[0], Reason.INVALID_FORMAT), answer.problem[1]))
     if answer is not None and answer.problem is None:
         found += inside_name_reasons(answer, name, policy, admitted=not found)
     return [f for i, f in enumerate(found) if f not in found[:i]]
