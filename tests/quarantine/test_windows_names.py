@@ -43,8 +43,9 @@ def test_real_gzip_under_such_names_is_refused_as_a_file_and_as_a_tar_member(tmp
     gz = (made / "run.bat.gz").read_bytes()
     (made / "run.bat.gz").rename(made / "run.bat.gz.")
     subprocess.run(["tar", "cf", "packed.tar", "run.bat.gz."], cwd=made, check=True)
-    files = {name: gz for name in TRAILING} | {"packed.tar": (made / "packed.tar").read_bytes()}
-    files["ctl-events.csv.gz."] = gz  # gunzip makes events.csv of it: a CSV, published
+    # one directory a name: run.bat.gz. and run.BAT.Gz.. are one name on Windows (they collide)
+    files = {f"{i}/{name}": gz for i, name in enumerate(TRAILING)}
+    files |= {"packed.tar": (made / "packed.tar").read_bytes(), "ctl-events.csv.gz.": gz}
     entries, _ = vet_files(tmp_path, files, shipped("build.yaml"))
     assert entries["ctl-events.csv.gz."].verdict is Verdict.ACCEPTED, entries["ctl-events.csv.gz."]
     for name in set(files) - {"ctl-events.csv.gz."}:
@@ -93,3 +94,12 @@ def test_every_plug_in_players_extension_is_a_page(ext):
 def test_the_players_types_come_from_the_kept_table():
     text = Path(served.__file__).with_name("sources").joinpath("debian-mime.types").read_text()
     assert "application/futuresplash\t\t\tspl" in text and "application/x-director\t\t\t\tdcr dir dxr" in text
+
+
+@pytest.mark.parametrize("pair", [("a.csv", "a.csv."), ("run.log", "RUN.LOG "), ("x", "x. .")])
+def test_names_one_once_unpacked_on_windows_collide(pair):
+    assert sibling_reasons([*pair, "other.csv"]) == {n: [Reason.NAME_COLLISION] for n in pair}
+
+
+def test_control_names_that_differ_before_the_trailing_dots_do_not_collide():
+    assert sibling_reasons(["a.csv", "a.csv.gz.", "a.cs", ".a.csv"]) == {}

@@ -162,7 +162,7 @@ def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
     and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
     names = list(names)
     found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    folded = {n: collision_key(windows_name(n)) for n in names if _is_utf8(n)}
+    folded = _client_keys(names)
     if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
         for head in (n for n, key in folded.items() if key == GIT_HEAD):
             found.setdefault(head, []).append(Reason.NAME_CONFIG)
@@ -182,14 +182,21 @@ def collision_key(name: str) -> str:
 
 
 def colliding(names: Iterable[str]) -> set[str]:
-    """Names equal to a sibling once case and Unicode normalisation are ignored.
+    """Names equal to a sibling once case, Unicode normalisation and trailing dots and
+    spaces are ignored.
 
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
     """
-    keys = {n: collision_key(n) for n in names if _is_utf8(n)}
+    keys = _client_keys(names)
     counts = Counter(keys.values())
     return {n for n, key in keys.items() if counts[key] > 1}
+
+
+def _client_keys(names: Iterable[str]) -> dict[str, str]:
+    """Each name's collision_key as a client has the name (windows_name: `a.csv.` and
+    `a.csv` are one file once unpacked on Windows)."""
+    return {n: collision_key(windows_name(n)) for n in names if _is_utf8(n)}
 
 
 def archive_reasons(
