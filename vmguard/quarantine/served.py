@@ -189,6 +189,8 @@ def _mismatch(ext: str, validator: str | None) -> str | None:
     if announced is None or family in announced:
         return None
     what = family or "a type no validator checks"
+    if family == "text" and announced == ("json",):  # JSON-shaped text is text (validators.vet)
+        what += " (not JSON as a serializer writes it: write it with json.dump, or name it .txt)"
     return (
         f"the name ends in .{ext} (a client opens it as {'/'.join(announced)}) but its bytes "
         f"are {what}; rename it to the extension of what it is"
