@@ -7,9 +7,14 @@ tar is held to it, whatever its name; the lab's own text (LHE, logs, CSV, JSON) 
 from __future__ import annotations
 
 import gzip
+import http.server
 import io
+import shutil
+import socketserver
 import subprocess
 import tarfile
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -122,3 +127,58 @@ def test_a_vet_refuses_sniffed_pages_under_every_name_and_publishes_the_labs_tex
             assert entry.reasons == (Reason.SNIFFED_AS_PAGE,), entry
             assert "renders it as a page" in entry.detail and "begin the file otherwise" in entry.detail
     assert entries["sniff-xml.lhe"].mime == "text/xml"
+
+
+_QUIET_XSS = "<img src=x onerror=document.title=1>\n"  # no alert(): a dialog stalls headless Chromium
+
+
+class _NoType(http.server.BaseHTTPRequestHandler):
+    """Apache 2.4's answer for a name outside its table: the bytes, no Content-Type."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = urllib.parse.unquote_to_bytes(self.path[1:])
+        self.send_response_only(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _chromium_renders_html(port: int, body: bytes, profile: Path) -> bool:
+    """Whether headless Chromium, given `body` with no type, builds an HTML page of it
+    (its text viewer wraps text in a <pre> under a color-scheme meta)."""
+    url = f"http://127.0.0.1:{port}/" + urllib.parse.quote(body, safe="")
+    argv = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--user-data-dir={profile}",
+        "--dump-dom",
+        url,
+    ]
+    dom = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert dom.startswith("<html>"), dom
+    return 'name="color-scheme"' not in dom
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium")
+def test_what_chromium_renders_as_html_is_named(tmp_path):
+    """The oracle is a browser: every start Chromium renders as a page (its prefix-only
+    tags: <beam>, <pre>; VT skipped) is one page_sniffed names; the controls are text to it."""
+    pages = ["<p>", "<beam>", "<!-- run -->", "\n\v<p>", "<pre>", "<A>"]
+    text = ["<x>", '<LesHouchesEvents version="3.0">', "\ufeff<p>"]
+    with socketserver.TCPServer(("127.0.0.1", 0), _NoType) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            seen = {
+                s: _chromium_renders_html(server.server_address[1], f"{s}\n{_QUIET_XSS}".encode(), tmp_path)
+                for s in pages + text
+            }
+        finally:
+            server.shutdown()
+    assert seen == {s: s in pages for s in pages + text}
+    assert all(page_sniffed(f"{s}\n".encode()) for s in pages)
