@@ -7,6 +7,7 @@ commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quaran
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import replace
@@ -17,7 +18,7 @@ from vmguard.core import eventlog as log
 from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
-from vmguard.quarantine import removal, report
+from vmguard.quarantine import mounts, removal, report
 from vmguard.quarantine.destination import STAGING, Destination, check_names
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
@@ -133,37 +134,26 @@ def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
     could rewrite what is published, its manifest and vmguard's staging and lock."""
     quarantine = os.readlink(f"/proc/self/fd/{root_fd}")  # the directory opened, resolved
     real = os.path.realpath(target)  # symlinked parents resolved; the rest is created
-    if overlaps(real, quarantine) or _reaches(real, os.fstat(root_fd)):
+    if overlaps(real, quarantine) or mounts.reaches(real, root_fd):
         raise VetInputError(
             f"--to {to or target}: resolves to {real}, which overlaps the quarantine {quarantine}; "
             "publish outside it"
         )
 
 
-def _reaches(path: str, quarantine: os.stat_result) -> bool:
-    """Whether a directory on the way down to `path` is the quarantine directory itself:
-    a bind mount shows it under another path, which no comparison of paths sees."""
-    here = path
-    while True:
-        try:
-            found = os.stat(here)
-        except OSError:  # not created yet
-            found = None
-        if found is not None and (found.st_dev, found.st_ino) == (quarantine.st_dev, quarantine.st_ino):
-            return True
-        if (parent := os.path.dirname(here)) == here:
-            return False
-        here = parent
+_CANNOT_OPEN = {
+    errno.ELOOP: " (it must be a directory, not a symlink)",
+    errno.ENOTDIR: " (it must be a directory)",
+    errno.EACCES: " (vet's user must be able to read and enter it: run vet as root, or as that user)",
+}
 
 
 def _open_quarantine(qpath: Path) -> tuple[int, bool]:
     try:
         return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
-        raise VetInputError(
-            f"{qpath}: cannot open the quarantine directory "
-            f"(it must be a directory, not a symlink): {err.strerror}"
-        ) from err
+        why = _CANNOT_OPEN.get(err.errno, "")
+        raise VetInputError(f"{qpath}: cannot open the quarantine directory: {err.strerror}{why}") from err
 
 
 class _Vet:
