@@ -97,9 +97,6 @@ _SNIFF = (
     "MIME sniffing), which the text rule's markup list (script, html, svg, iframe, ...) does not name"
 )
 HOLES: dict[str, str] = {
-    "gz-fname-mixed.csv.gz": "published: one member without FNAME, then one with it; whether each member "
-    "carries FNAME is 1 bit a member (up to 10,000) that no reader returns, and 'what exactness "
-    "leaves' lists MTIME and XFL/OS per member, not this",
     "fits-tdim-lower-twice.fits": _LOWER.format("TDIM1", "'(10)' then '(5,2)'")
     + ": astropy reads the first, one 10-byte string 'ab\\0\\0\\0cd' that a C reader ends at 'ab', "
     "where the validator checked two 5-byte strings",
@@ -123,14 +120,7 @@ _JSON_AS_TEXT = (
     "refused as application/json (invalid-format) though named as text: the claims say text that "
     "starts with {{ or [ and breaks a JSON pin is text where the policy admits text; here {0}"
 )
-_PANDAS = "refused: pandas' to_json (default double_precision=10) writes {0}; no pin admits it"
-FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-pandas-small.json": _PANDAS.format("1e-10 as 0.0000000001 (more than 5 zeros after the point)"),
-    "ctl-pandas-t0.json": _PANDAS.format("123456789.123456789 as 123456789.123456791 (18 digits)"),
-    "ctl-pandas-pot.json": _PANDAS.format("1e16 as 10000000000000000.0 (17 digits and .0)"),
-    "ctl-gnuS.csv.z": "refused: `gzip -S .z` writes FNAME ctl-gnuS.csv, what gunzip -N makes of ctl-gnuS.csv.z "
-    "(it strips .z); the FNAME rule strips only .gz, though the name-type rule knows gunzip's suffixes",
-}
+FALSE_REJECTIONS: dict[str, str] = {}
 
 
 def _case(name: str, table: dict[str, str]):

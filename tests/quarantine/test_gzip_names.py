@@ -149,3 +149,32 @@ def test_any_other_fname_is_refused(tmp_path):
     for name in set(files) - {"control.csv_z"}:
         assert entries[name].reasons == (Reason.INVALID_FORMAT,), (name, entries[name])
         assert "gunzip -N" in entries[name].detail, name
+
+
+def _appended(where: Path, name: str, sessions: int) -> bytes:
+    """Python's gzip module appending in sessions ("ab"): a member each, FNAME each."""
+    where.mkdir(parents=True)
+    for n in range(sessions):
+        with gzip.open(where / name, "ab") as f:
+            f.write(b"%d,%d\n" % (n, n * n))
+    return (where / name).read_bytes()
+
+
+def test_every_member_names_the_file_as_the_first_does(tmp_path):
+    """Appended sessions of one writer name the file alike; a member naming it otherwise,
+    or not at all beside one that does, is a free bit a member: refused."""
+    made = tmp_path / "made"
+    named = _appended(made / "1", "named.csv.gz", 3)
+    plain = gzip.compress(CSV, mtime=0)  # no FNAME, as gzip -n and gzip.compress write
+    files = {
+        "named.csv.gz": named,
+        "plain.csv.gz": plain + plain + plain,
+        "bare-then-named.csv.gz": plain + _appended(made / "2", "bare-then-named.csv.gz", 1),
+        "named-then-bare.csv.gz": _appended(made / "3", "named-then-bare.csv.gz", 1) + plain,
+    }
+    entries, _ = vet_files(tmp_path, files, shipped("batch.yaml", **POLICY))
+    for name in ("named.csv.gz", "plain.csv.gz"):
+        assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
+    for name in ("bare-then-named.csv.gz", "named-then-bare.csv.gz"):
+        assert entries[name].reasons == (Reason.INVALID_FORMAT,), (name, entries[name])
+        assert "the same name, or none" in entries[name].detail, entries[name]
