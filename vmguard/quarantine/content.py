@@ -207,6 +207,8 @@ def _not_admitted(answer: Answer, refused: list[str], policy: QuarantinePolicy) 
     inner = "" if refused == [answer.mime] else f" holding {', '.join(dict.fromkeys(refused))}"
     unchecked = [m for m, v in answer.parts if v is None and m in refused]
     why = " (no validator for it; the policy would have to say validate: head-only)" if unchecked else ""
+    if answer.not_json is not None:  # admitted as JSON it would have been, but for this rule
+        why += f" (it starts like JSON but is text: {answer.not_json})"
     encodings = {encoding_of(v) for _, v in answer.parts} - {None, *policy.text_encodings}
     if encodings:
         why += (

@@ -132,7 +132,11 @@ def unpacked_names(name: str) -> list[str]:
 
 
 def name_reasons(
-    name: str, validators: tuple[str | None, ...], admitted: bool = True, chosen: str | None = None
+    name: str,
+    validators: tuple[str | None, ...],
+    admitted: bool = True,
+    chosen: str | None = None,
+    not_json: str | None = None,
 ) -> list[tuple[Reason, str]]:
     """Why a file of this name must not be published. `validators` checked its bytes: the
     file's, then what it holds (a gzip's inner file, which gunzip names by stripping a
@@ -141,7 +145,8 @@ def name_reasons(
     bytes' families only when the bytes were `admitted`: otherwise the content's own reason
     says more. `chosen` is the file's MIME type when the policy names that exact type
     (`{type: application/pdf, validate: head-only}`): its own extension is then what the
-    admin chose to publish."""
+    admin chose to publish. `not_json` is the JSON rule the file's bytes break when they
+    start like JSON but were taken as text (said when its name announces JSON)."""
     names = unpacked_names(name)
     for depth, each in enumerate(names):
         if why := acted_on(each, None if depth else chosen):
@@ -149,7 +154,11 @@ def name_reasons(
             return [(Reason.NAME_TYPE, f"{made}{why}")]
     named = [(names[0], validators[0] if validators else None)]
     named += [(each, validators[depth]) for depth, each in enumerate(names) if 0 < depth < len(validators)]
-    found = (_mismatch(exts[-1], validator) for each, validator in named if (exts := extensions(each)))
+    found = (
+        _mismatch(exts[-1], validator, not_json if each is name else None)
+        for each, validator in named
+        if (exts := extensions(each))
+    )
     return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
 
 
@@ -189,7 +198,7 @@ def announces(ext: str, mime: str | None) -> bool:
     return mime is not None and _STANDARD.guess_type(f"x.{ext}")[0] == mime
 
 
-def _mismatch(ext: str, validator: str | None) -> str | None:
+def _mismatch(ext: str, validator: str | None, not_json: str | None = None) -> str | None:
     """What is wrong when a file named .ext holds bytes `validator` admitted, or None."""
     family = validator.partition(":")[0] if validator else None
     announced = FAMILIES.get(ext)
@@ -197,7 +206,8 @@ def _mismatch(ext: str, validator: str | None) -> str | None:
         return None
     what = family or "a type no validator checks"
     if family == "text" and announced == ("json",):  # JSON-shaped text is text (validators.vet)
-        what += " (not JSON as a serializer writes it: write it with json.dump, or name it .txt)"
+        rule = f": {not_json}" if not_json else ""
+        what += f" (not JSON as a serializer writes it{rule}; write it with json.dump, or name it .txt)"
     return (
         f"the name ends in .{ext} (a client opens it as {'/'.join(announced)}) but its bytes "
         f"are {what}; rename it to the extension of what it is"

@@ -120,7 +120,7 @@ def vet(
     if name is not None and (page := page_sniffed(stream.peek(PAGE_SNIFF_SIZE))):
         raise Invalid(_sniffed(page), "sniffed-as-page")
     if name in ("text", "json") and head.lstrip()[:1] in (b"{", b"["):
-        return [_json_or_text(stream, mime)]
+        return [_json_or_text(stream, mime, inside)]
     if name == "hdf5" and depth:  # no copy of its own for the walk: walked in memory
         return [(mime, hdf5.validate_inner(stream))]
     if name in _SIMPLE:
@@ -143,12 +143,13 @@ def _sniffed(page: str) -> str:
     )
 
 
-def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
+def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
     """libmagic judges JSON by its head (application/json, or text/plain for most JSON
     longer than 512 bytes): whatever it says, what starts like JSON is JSON if all of it is
     JSON as serializers write it, else it is held to the text rules like any other text
     (a hand-written config, `[1,2, 3]`: where a .json name announces JSON, served.py
-    refuses it). Both run on the same chunks as they stream."""
+    refuses it; `inside` keeps the JSON rule they break for the parent's detail). Both run
+    on the same chunks as they stream."""
     checkers = [jsonfmt.JsonChecker(), text.TextChecker(stream.peek(2))]
     failed: list[Invalid | None] = [None, None]
     said_json = validator_for(mime) == "json"  # neither: the error of what libmagic said
@@ -162,6 +163,8 @@ def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
     if isinstance(names[0], str):
         return "application/json", names[0]
     if isinstance(names[1], str):
+        if inside.not_json is None:
+            inside.not_json = str(names[0])
         return ("text/plain" if said_json else mime), names[1]
     raise names[0 if said_json else 1]
 
