@@ -150,7 +150,9 @@ def test_a_mix_is_refused_by_vet(tmp_path):
     files = {"mix.json": b'{"a":"x\\/y","b":"z/w"}', "ok.json": WRITERS["ujson"]}
     entries, _ = vet_files(tmp_path, files, shipped("batch.yaml", allow_types=("json",)))
     assert entries["ok.json"].verdict is Verdict.ACCEPTED
-    assert entries["mix.json"].reasons == (Reason.INVALID_FORMAT,)
+    # JSON-shaped text is text (validators.vet): not admitted by a JSON-only policy, the JSON rule said
+    assert entries["mix.json"].reasons == (Reason.TYPE_NOT_ALLOWED,)
+    assert "starts like JSON but is text: json: " in entries["mix.json"].detail
     assert "both escaped and written as they are" in entries["mix.json"].detail
 
 

@@ -131,7 +131,8 @@ def test_head_beside_objects_and_refs_is_refused():
     assert sibling_reasons(["HEAD", "objects", "config"]) == {}
     assert sibling_reasons(["HEAD", "commondir"]) == {"HEAD": [Reason.NAME_CONFIG]}  # a linked worktree's
     assert sibling_reasons(["objects", "refs", "commondir"]) == {}  # no HEAD: not a repository
-    assert sibling_reasons(["head", "objects", "refs"]) == {}  # git's names are exact
+    # as a case-insensitive client's filesystem finds them (git opens `head` as HEAD there)
+    assert sibling_reasons(["head", "Objects", "REFS"]) == {"head": [Reason.NAME_CONFIG]}
 
 
 def _bare_repo(q: Path, marker: Path) -> Path:

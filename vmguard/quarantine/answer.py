@@ -21,6 +21,8 @@ class Answer:
     # around this one within it, FNAME).
     members: tuple[tuple[int, str, tuple[str | None, ...]], ...] = ()
     fnames: tuple[tuple[str | None, int, str], ...] = ()
+    # Why bytes that start like JSON were taken as text (the JSON rule they break), if so.
+    not_json: str | None = None
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
@@ -33,10 +35,11 @@ class Answer:
             problem = None if d["problem"] is None else (str(d["problem"][0]), str(d["problem"][1]))
             members = tuple((int(a), str(p), _validators(v)) for a, p, v in d.get("members", ()))
             fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
-            answer = cls(str(d["mime"]), parts, problem, members, fnames)
+            not_json = None if d.get("not_json") is None else str(d["not_json"])
+            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json)
         except (ValueError, KeyError, TypeError, IndexError):
             answer = None
-        if answer is not None and (answer.members or answer.fnames):
+        if answer is not None and (answer.members or answer.fnames or answer.not_json):
             return answer  # one file's names: not kept
         if len(_DECODED) >= DECODED_MAX:
             _DECODED.clear()

@@ -82,6 +82,9 @@ _PROBLEMS = {
     "detector-timeout": Reason.DETECTOR_TIMEOUT,  # the HDF5 walk ran out of time (structure.py)
 }
 
+# Rules on the bytes of a type the policy admits, each named apart from invalid-format.
+_BROKEN = {"sniffed-as-page": Reason.SNIFFED_AS_PAGE}
+
 
 def content_reasons(
     content: Content, answer: Answer | None, executable: str | None, policy: QuarantinePolicy, name: str
@@ -102,8 +105,8 @@ def content_reasons(
         found.append((_PROBLEMS[answer.problem[0]], answer.problem[1]))
     elif refused := [m for m, v in answer.parts if not admitted(m, v, policy)]:
         found.append((Reason.TYPE_NOT_ALLOWED, _not_admitted(answer, refused, policy)))
-    elif answer.problem is not None:
-        found.append((Reason.INVALID_FORMAT, answer.problem[1]))
+    elif answer.problem is not None:  # a rule of the admitted type's bytes
+        found.append((_BROKEN.get(answer.problem[0], Reason.INVALID_FORMAT), answer.problem[1]))
     if answer is not None and answer.problem is None:
         found += inside_name_reasons(answer, name, policy, admitted=not found)
     return [f for i, f in enumerate(found) if f not in found[:i]]
@@ -204,6 +207,8 @@ def _not_admitted(answer: Answer, refused: list[str], policy: QuarantinePolicy) 
     inner = "" if refused == [answer.mime] else f" holding {', '.join(dict.fromkeys(refused))}"
     unchecked = [m for m, v in answer.parts if v is None and m in refused]
     why = " (no validator for it; the policy would have to say validate: head-only)" if unchecked else ""
+    if answer.not_json is not None:  # admitted as JSON it would have been, but for this rule
+        why += f" (it starts like JSON but is text: {answer.not_json})"
     encodings = {encoding_of(v) for _, v in answer.parts} - {None, *policy.text_encodings}
     if encodings:
         why += (

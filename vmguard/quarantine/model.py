@@ -42,6 +42,7 @@ class Reason(StrEnum):
     TOO_MANY_FILES = "too-many-files"
     TYPE_NOT_ALLOWED = "type-not-allowed"
     BINARY_IN_TEXT = "binary-in-text"  # detected as text, but has NUL bytes further on
+    SNIFFED_AS_PAGE = "sniffed-as-page"  # its first bytes make a browser render it as a page
     INVALID_FORMAT = "invalid-format"  # its type's validator found a broken rule (named)
     TYPE_UNKNOWN = "type-unknown"  # the content detector crashed or could not tell
     # its worker computed 10 s of CPU time without progress, or its HDF5 walk 300 s (structure.py)

@@ -60,8 +60,9 @@ CONFIG_NAMES = frozenset(
 # git takes a directory for a repository when it holds HEAD and either objects and refs
 # or a commondir file (a linked worktree's: objects and refs are where it points), and
 # with core.worktree in its config `git status` in the work tree runs core.fsmonitor:
-# HEAD is refused beside either set.
-GIT_HEAD = "HEAD"
+# HEAD is refused beside either set. Compared as a case-insensitive client's filesystem
+# finds them (macOS, Windows, a share: git opens `Head` as HEAD), by windows_name first.
+GIT_HEAD = "head"
 GIT_DIR_WITH_HEAD = (frozenset(["objects", "refs"]), frozenset(["commondir"]))
 # Linux's PATH_MAX counts the NUL: open() takes a path of at most 4095 bytes, so a
 # published file must be reachable by a path that long, the public directory included.
@@ -77,7 +78,7 @@ RULES: dict[Reason, str] = {
     Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
     "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules, ROOT: rootlogon.C, "
     "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac; git: HEAD beside "
-    "objects/ and refs/, or commondir, makes a repository whose config `git status` runs); "
+    "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs); "
     "rename it or leave it out",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
@@ -99,6 +100,14 @@ def _has_control(name: str) -> bool:
     # Exactly what display.shown() escapes (a backslash is refused as traversal): an
     # accepted name is shown as it is, so its shown form (Entry.path) names the file.
     return not is_plain(name)
+
+
+def windows_name(name: str) -> str:
+    """The name a Windows client gives the file: Win32 (Explorer, an SMB client, unzip and
+    7-Zip there, a browser's download) drops a name's trailing dots and spaces, so `run.bat.`
+    runs as run.bat and `run.bat.gz.` is gunzipped to run.bat. Every rule on what a client
+    makes of a name (acted_on, sibling_reasons, served.py) judges this form."""
+    return name.rstrip(". ")
 
 
 def portable(name: str) -> bool:
@@ -136,7 +145,7 @@ def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]
         return [] if name in (".", "..") or name in dot_names else [Reason.NAME_DOTFILE]
     if name.startswith(OPTION_MARKS):
         return [Reason.NAME_OPTION]
-    if name.rstrip(". ").lower() in CONFIG_NAMES:
+    if windows_name(name).lower() in CONFIG_NAMES:
         return [Reason.NAME_CONFIG]
     return []
 
@@ -157,8 +166,10 @@ def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
     and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
     names = list(names)
     found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    if GIT_HEAD in names and any(signs <= set(names) for signs in GIT_DIR_WITH_HEAD):
-        found.setdefault(GIT_HEAD, []).append(Reason.NAME_CONFIG)
+    folded = _client_keys(names)
+    if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
+        for head in (n for n, key in folded.items() if key == GIT_HEAD):
+            found.setdefault(head, []).append(Reason.NAME_CONFIG)
     return found
 
 
@@ -175,14 +186,21 @@ def collision_key(name: str) -> str:
 
 
 def colliding(names: Iterable[str]) -> set[str]:
-    """Names equal to a sibling once case and Unicode normalisation are ignored.
+    """Names equal to a sibling once case, Unicode normalisation and trailing dots and
+    spaces are ignored.
 
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
     """
-    keys = {n: collision_key(n) for n in names if _is_utf8(n)}
+    keys = _client_keys(names)
     counts = Counter(keys.values())
     return {n for n, key in keys.items() if counts[key] > 1}
+
+
+def _client_keys(names: Iterable[str]) -> dict[str, str]:
+    """Each name's collision_key as a client has the name (windows_name: `a.csv.` and
+    `a.csv` are one file once unpacked on Windows)."""
+    return {n: collision_key(windows_name(n)) for n in names if _is_utf8(n)}
 
 
 def archive_reasons(

@@ -23,13 +23,16 @@ SOURCE = Path(__file__).with_name("sources") / "debian-mime.types"
 TABLE = Path(__file__).with_name("served_pages.py")
 
 # Types outside the markup families that a browser (or the plug-in it hands them to)
-# renders with its own scripting: PDF and its form data (Acrobat JavaScript), Flash, IE's
-# HTML components and applications, MHTML archives (IE and Edge's IE mode open
-# message/rfc822 and multipart/related .mht as a page).
+# renders with its own scripting: PDF and its form data (Acrobat JavaScript), Flash under
+# each of its types (FutureSplash's .spl is an SWF: the Flash plug-in and Ruffle play it,
+# and an SWF can be all ASCII text, Rosetta Flash), Macromedia's Shockwave (Director:
+# Lingo) and Silverlight players, IE's HTML components and applications, MHTML archives
+# (IE and Edge's IE mode open message/rfc822 and multipart/related .mht as a page).
 RENDERED = frozenset(
     {
         "application/pdf", "application/fdf", "application/xfdf", "application/vnd.adobe.flash.movie",
-        "application/x-shockwave-flash", "text/x-component", "application/hta", "message/rfc822",
+        "application/x-shockwave-flash", "application/futuresplash", "application/x-director",
+        "application/x-silverlight", "text/x-component", "application/hta", "message/rfc822",
         "multipart/related", "application/x-mimearchive", "application/vnd.fdf",
     }
 )  # fmt: skip
@@ -64,7 +67,10 @@ INERT = frozenset(
     }
 )  # fmt: skip
 _SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
-LOOKS_ACTIVE = re.compile(r"xml|html|script|flash|pdf|fdf|component|hta|rfc822|related|mime")
+# Plug-in players are named by brand, not by "flash": futuresplash, shockwave, x-director, silverlight.
+LOOKS_ACTIVE = re.compile(
+    r"xml|html|script|flash|splash|shockwave|x-director|silverlight|pdf|fdf|component|hta|rfc822|related|mime"
+)
 # Extensions other servers' tables type as pages that neither source lists, as they type
 # them: Apache httpd's own conf/mime.types (the stock table of httpd built from source and
 # of its container image), IIS's default MIME map (XML types as text/xml), and PHP's phtml,

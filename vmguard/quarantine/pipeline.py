@@ -304,7 +304,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     if content.size and answer is not None:  # what a client makes of the name (served.py)
         validators = tuple(v for _, v in answer.parts)
         chosen = chosen_type(answer, policy)
-        found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen)
+        found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen, answer.not_json)
     elif not content.size:  # no bytes to compare the name with: only names a client runs
         found += served.name_reasons(outcome.node.parts[-1], (), admitted=False)
     if answer is None and content.size:  # why: the worker crashed, or ran out of time

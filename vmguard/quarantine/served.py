@@ -17,9 +17,10 @@ directory it runs in), and names whose extension is one of the admitted families
 admitted the bytes is another family's. Each name gunzip would make of the file (it
 strips .gz -gz .z -z _z in any case: run.bat.z becomes run.bat) is judged the same way.
 An extension in none of the tables (.dat, .out, .lhe, no extension) announces nothing:
-web servers send application/octet-stream. The same question is asked of each file
-member of a tar or zip (content.py), which a client that unpacks the archive gets as a
-file of that name.
+nginx sends application/octet-stream, Apache none, and a browser sniffs the bytes (what it
+would sniff as a page is refused by them: validators/identify.page_sniffed). The same
+question is asked of each file member of a tar or zip (content.py), which a client that
+unpacks the archive gets as a file of that name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import mimetypes
 
 from vmguard.quarantine.model import Reason
+from vmguard.quarantine.names import windows_name
 from vmguard.quarantine.served_pages import PAGES
 
 
@@ -103,7 +105,7 @@ def extensions(name: str) -> list[str]:
     """The extensions of a name, lower case, after the first dot. Windows drops trailing
     dots and spaces ("a.bat." runs as a.bat); a leading dot names a dot file, not an
     extension."""
-    stem = name.rstrip(". ").lstrip(".")
+    stem = windows_name(name).lstrip(".")
     return [ext.lower() for ext in stem.split(".")[1:]]
 
 
@@ -120,15 +122,21 @@ def gunzipped(name: str) -> str | None:
 
 
 def unpacked_names(name: str) -> list[str]:
-    """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv)."""
+    """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv),
+    each as a Windows client has it (names.windows_name: `run.bat.gz.` is run.bat.gz there,
+    and 7-Zip or gunzip makes run.bat of it)."""
     names = [name]
-    while (inner := gunzipped(names[-1])) is not None:
+    while (inner := gunzipped(windows_name(names[-1]))) is not None:
         names.append(inner)
     return names
 
 
 def name_reasons(
-    name: str, validators: tuple[str | None, ...], admitted: bool = True, chosen: str | None = None
+    name: str,
+    validators: tuple[str | None, ...],
+    admitted: bool = True,
+    chosen: str | None = None,
+    not_json: str | None = None,
 ) -> list[tuple[Reason, str]]:
     """Why a file of this name must not be published. `validators` checked its bytes: the
     file's, then what it holds (a gzip's inner file, which gunzip names by stripping a
@@ -137,7 +145,8 @@ def name_reasons(
     bytes' families only when the bytes were `admitted`: otherwise the content's own reason
     says more. `chosen` is the file's MIME type when the policy names that exact type
     (`{type: application/pdf, validate: head-only}`): its own extension is then what the
-    admin chose to publish."""
+    admin chose to publish. `not_json` is the JSON rule the file's bytes break when they
+    start like JSON but were taken as text (said when its name announces JSON)."""
     names = unpacked_names(name)
     for depth, each in enumerate(names):
         if why := acted_on(each, None if depth else chosen):
@@ -145,7 +154,11 @@ def name_reasons(
             return [(Reason.NAME_TYPE, f"{made}{why}")]
     named = [(names[0], validators[0] if validators else None)]
     named += [(each, validators[depth]) for depth, each in enumerate(names) if 0 < depth < len(validators)]
-    found = (_mismatch(exts[-1], validator) for each, validator in named if (exts := extensions(each)))
+    found = (
+        _mismatch(exts[-1], validator, not_json if each is name else None)
+        for each, validator in named
+        if (exts := extensions(each))
+    )
     return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
 
 
@@ -185,13 +198,16 @@ def announces(ext: str, mime: str | None) -> bool:
     return mime is not None and _STANDARD.guess_type(f"x.{ext}")[0] == mime
 
 
-def _mismatch(ext: str, validator: str | None) -> str | None:
+def _mismatch(ext: str, validator: str | None, not_json: str | None = None) -> str | None:
     """What is wrong when a file named .ext holds bytes `validator` admitted, or None."""
     family = validator.partition(":")[0] if validator else None
     announced = FAMILIES.get(ext)
     if announced is None or family in announced:
         return None
     what = family or "a type no validator checks"
+    if family == "text" and announced == ("json",):  # JSON-shaped text is text (validators.vet)
+        rule = f": {not_json}" if not_json else ""
+        what += f" (not JSON as a serializer writes it{rule}; write it with json.dump, or name it .txt)"
     return (
         f"the name ends in .{ext} (a client opens it as {'/'.join(announced)}) but its bytes "
         f"are {what}; rename it to the extension of what it is"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import containers, fits, gzipfmt, hdf5, jsonfmt, root, text, ziparchive
-from .identify import IDENTIFY_SIZE, executable_format, own_type
+from .identify import IDENTIFY_SIZE, PAGE_SNIFF_SIZE, executable_format, own_type, page_sniffed
 from .inside import TOP, Inside, KnownAs
 from .stream import Invalid, Stream
 from .text import encoding_of
@@ -117,8 +117,10 @@ def vet(
         raise Invalid(f"{exe} inside a container", "executable-content")
     mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or libmagic_type(mime_of(head))
     name = validator_for(mime)
-    if name == "text" and head.lstrip()[:1] in (b"{", b"["):
-        return [_json_or_text(stream, mime)]
+    if name is not None and (page := page_sniffed(stream.peek(PAGE_SNIFF_SIZE))):
+        raise Invalid(_sniffed(page), "sniffed-as-page")
+    if name in ("text", "json") and head.lstrip()[:1] in (b"{", b"["):
+        return [_json_or_text(stream, mime, inside)]
     if name == "hdf5" and depth:  # no copy of its own for the walk: walked in memory
         return [(mime, hdf5.validate_inner(stream))]
     if name in _SIMPLE:
@@ -133,24 +135,38 @@ def vet(
     return [(mime, name)]
 
 
-def _json_or_text(stream: Stream, mime: str) -> tuple[str, str]:
-    """libmagic judges JSON by its head, and JSON longer than that is often text/plain to
-    it: text that starts like JSON is JSON if all of it parses, else it is held to the
-    text rules like any other text. Both run on the same chunks as they stream."""
+def _sniffed(page: str) -> str:
+    return (
+        f"starts with {page!r}: a browser given it without a type (Apache sends none for a name "
+        "outside its table: .dat, .out, none) renders it as a page (HTML, XML or PDF, by WHATWG "
+        "MIME sniffing); begin the file otherwise (a line of text first)"
+    )
+
+
+def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
+    """libmagic judges JSON by its head (application/json, or text/plain for most JSON
+    longer than 512 bytes): whatever it says, what starts like JSON is JSON if all of it is
+    JSON as serializers write it, else it is held to the text rules like any other text
+    (a hand-written config, `[1,2, 3]`: where a .json name announces JSON, served.py
+    refuses it; `inside` keeps the JSON rule they break for the parent's detail). Both run
+    on the same chunks as they stream."""
     checkers = [jsonfmt.JsonChecker(), text.TextChecker(stream.peek(2))]
     failed: list[Invalid | None] = [None, None]
+    said_json = validator_for(mime) == "json"  # neither: the error of what libmagic said
     for chunk in stream.chunks():
         for i, checker in enumerate(checkers):
             if failed[i] is None:
                 failed[i] = _fed(checker.feed, bytes(chunk))
         if failed[0] and failed[1]:
-            raise failed[1]
+            raise failed[0 if said_json else 1]
     names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
     if isinstance(names[0], str):
         return "application/json", names[0]
     if isinstance(names[1], str):
-        return mime, names[1]
-    raise names[1]
+        if inside.not_json is None:
+            inside.not_json = str(names[0])
+        return ("text/plain" if said_json else mime), names[1]
+    raise names[0 if said_json else 1]
 
 
 def _fed(step: Callable, *args: bytes) -> Invalid | str | None:

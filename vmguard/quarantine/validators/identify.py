@@ -4,6 +4,8 @@ and executable signatures, whatever the file is called."""
 
 from __future__ import annotations
 
+import re
+
 _MACHO = (
     b"\xfe\xed\xfa\xce",
     b"\xfe\xed\xfa\xcf",
@@ -36,6 +38,28 @@ def own_type(head: bytes) -> str | None:
     if hdf5_user_block(head):
         return "application/x-hdf5"  # its validator refuses it, naming the user block
     return None
+
+
+# What a browser renders as a page when the server sends no Content-Type (Apache 2.4 sends
+# none for an extension outside its table: .dat, .out, .lhe, none) and it sniffs the first
+# bytes (WHATWG MIME Sniffing, "identifying an unknown MIME type", Chrome's mime_sniffer.cc,
+# Firefox's nsUnknownDecoder): after white space (Chrome skips VT too), `<!` and `<?`
+# (<!DOCTYPE, <!--, <?xml: older Firefox took any `<!` or `<?` for HTML), a tag Chrome
+# matches by its prefix alone (`<b` then anything, so <body <br <beam), a tag WHATWG and
+# Firefox match before a space or `>`, or PDF's `%PDF-` (rendered with its scripting).
+_PAGE_HEAD = re.compile(
+    rb"[\t\n\v\f\r ]*(?:<[!?]|<(?:a|b|p|h1|div|font|table|style|title|script|html|head|iframe)"
+    rb"|<(?:frameset|img|link|meta|center|form|isindex|h[2-6])[\s/>]|%PDF-)",
+    re.IGNORECASE,
+)
+PAGE_SNIFF_SIZE = 1445  # WHATWG's resource header: no browser sniffs further
+
+
+def page_sniffed(head: bytes) -> str | None:
+    """What a browser given these first bytes and no type takes for a page (HTML, XML or
+    PDF, quoted), or None."""
+    found = _PAGE_HEAD.match(head, 0, PAGE_SNIFF_SIZE)
+    return found.group().lstrip(b"\t\n\v\f\r ").decode("latin-1") if found else None
 
 
 def hdf5_user_block(head: bytes) -> int:

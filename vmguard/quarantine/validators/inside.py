@@ -41,6 +41,7 @@ class Inside:
         self.members: list[tuple[int, str, list[str | None]]] = []
         self.names_size = 0
         self.fnames: list[tuple[str | None, int, str]] = []  # (*KnownAs, the FNAME)
+        self.not_json: str | None = None  # the JSON rule JSON-shaped text breaks (the first)
 
     def spend(self, n: int, fmt: str) -> None:
         """Count n inflated bytes; Invalid once all levels together outgrow the bound."""
@@ -70,11 +71,13 @@ class Inside:
             raise Invalid(f"gzip: more than {MAX_MEMBERS} FNAMEs, or {MAX_NAMES} bytes of names, in one file")
         self.fnames.append((*known, fname))
 
-    def wire(self) -> dict[str, list]:
+    def wire(self) -> dict[str, list | str]:
         """The names for the worker's answer (nothing when there are none)."""
         out: dict[str, list] = {}
         if self.members:
             out["members"] = [[a, p, v] for a, p, v in self.members]
         if self.fnames:
             out["fnames"] = [list(f) for f in self.fnames]
+        if self.not_json is not None:
+            out["not_json"] = self.not_json
         return out

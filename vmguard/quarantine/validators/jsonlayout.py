@@ -10,7 +10,9 @@ Two layouts, one per file, chosen by what follows the opening bracket:
   MarshalIndent, awkward, Python 2.7): one element a line, each line indented by the
   file's one unit (the first nested line's: up to 16 spaces, or tabs) times its depth, a
   key and the file's one key separator (": " or ":") before its value, a comma at the
-  line's end only, followed by a space in every line or in none, empty containers [] {}.
+  line's end only, followed by a space in every line or in none, empty containers [] {}
+  (every one of them writes an empty container so: split over two lines, `[` then `]` at
+  its depth, it would be a bit a container that no reader returns).
 Numbers are spelled as those serializers spell them (_ODD_NUMBER; a float's digits:
 jsonnumbers), escapes written as they write them (Escapes). Checked on the whole tokens
 the JSON checker judged, strings emptied: a copy, a few searches and counts per chunk,
@@ -128,6 +130,7 @@ class Layout:
         self.held = ""  # compact: a final "," or ":" whose follower is not seen yet
         self.seps: dict[str, str] = {}  # "," and ":" -> the separator pinned
         self.tail, self.depth, self.unit, self.lines = "", 0, None, 0  # indented
+        self.opened = False  # indented: the last line ended with an opening bracket
         self.form = FixedForm()  # pandas' form or not, pinned on the first sign
 
     def feed(self, judged: str, ended: bool) -> None:
@@ -190,7 +193,10 @@ class Layout:
                 self.unit = _unit(indent, self.lines)
             if indent != (self.unit or "") * depth:
                 self._refuse(self.lines, f"{depth} indentation units")
-            self.depth = depth + (last == "[" or last == "{")  # "[]" and "{}" stay
+            if self.opened and depth < self.depth:  # its opening bracket ended the line before
+                self._refuse(self.lines, "an empty container written [] or {}, not split over two lines")
+            self.opened = last == "[" or last == "{"
+            self.depth = depth + self.opened  # "[]" and "{}" stay
             self.lines += 1
 
     def _refuse(self, line: int, what: str) -> None:
