@@ -69,27 +69,7 @@ def run(tmp_path_factory):
     }
 
 
-_GUNZIP_DOT = (
-    "published: Windows and browsers drop a name's trailing dots and spaces (the name-type "
-    "rule for .bat does so), and gunzip or 7-Zip then turns the .gz into {0}; the gunzip-suffix "
-    "rule does not drop them first"
-)
-_GIT_CASE = (
-    "published: `{0}` beside objects/, refs/ and a config naming core.fsmonitor; name-config refuses "
-    "only HEAD, while the claims say its names are refused in any case: on a case-insensitive "
-    "client (macOS, Windows, a share) git opens {0} as HEAD and `git status` there runs fsmonitor"
-)
-_SNIFF = (
-    "published: a name that announces nothing ({0}) holding `{1}` then an <img onerror>; Apache 2.4 "
-    "sends such a file with no Content-Type (DefaultType is gone: not application/octet-stream as the "
-    "claims say), and Chrome and Firefox sniff an unknown type that starts with {1} as HTML (WHATWG "
-    "MIME sniffing), which the text rule's markup list (script, html, svg, iframe, ...) does not name"
-)
 HOLES: dict[str, str] = {}
-_JSON_AS_TEXT = (
-    "refused as application/json (invalid-format) though named as text: the claims say text that "
-    "starts with {{ or [ and breaks a JSON pin is text where the policy admits text; here {0}"
-)
 FALSE_REJECTIONS: dict[str, str] = {}
 
 
