@@ -20,27 +20,10 @@ HOLES = {
         "(stores through a shared mapping move neither mtime nor ctime on tmpfs): its new bytes were "
         "never published, and no note names it; the docs: 'never its ctime: such a file is kept'"
     ),
-    "made_anew_overlayfs": (
-        "exit 0 already-promoted, the old quarantine's a.txt reported as this one's: on overlayfs "
-        "(generation null, as on tmpfs, but inode numbers are reused) the quarantine removed and made "
-        "anew with the old number is taken for the vetted one; its b.txt is never vetted"
-    ),
-    "made_anew_disk": (
-        "exit 0 already-promoted, the first disk's a.txt reported as this one's: a quarantine that "
-        "is a job's disk (the docs' 'a disk copied out after the job') mounted at the same path is "
-        "(device of the loop, inode 2, generation 0) on every new ext4, so the next disk of the same "
-        "job id is taken for the vetted one and its b.txt is never vetted"
-    ),
     "bind_mount_of_a_quarantine_directory": (
         "exit 1, not 2: --to under a bind mount of q/out (a directory the guest made in "
         "its quarantine) is taken; the lock and staging are made in the quarantine, the "
         "staging is vetted as q's own entry (out/.vmguard-staging: name-dotfile) and, with "
         "--per-file, the output and its sidecars are published into q/out, the guest's to rewrite"
-    ),
-    "made_anew_tmpfs": (
-        "exit 0 already-promoted, the first tmpfs's a.txt reported as this one's: a per-job tmpfs "
-        "mounted afresh at the quarantine's path has root inode 1, generation null and (the freed "
-        "anonymous device number handed on) the same device: the docs' 'null on tmpfs' is no "
-        "identity, and b.txt is never vetted"
     ),
 }
