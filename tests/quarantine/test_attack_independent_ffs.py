@@ -279,7 +279,6 @@ def test_full_log_disk_at_the_head_record(tmp_path):
     assert runs.stray == ["events.jsonl", "events.jsonl.head"], runs.stray
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["remove_promoted_keeps_a_file_rewritten_through_a_mapping"])
 def test_remove_promoted_keeps_a_file_rewritten_through_a_mapping(tmp_path):
     policy, pub = _policy(tmp_path), tmp_path / "pub"
     with tmpfs(tmp_path / "q") as q:

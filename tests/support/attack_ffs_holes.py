@@ -15,11 +15,6 @@ HOLES = {
         "(it is there) and leaves events.jsonl.tmp; once space is back, the next vet chains to it and "
         "`vmguard log verify` reports the untouched line as 'edited' (exit 1) for good"
     ),
-    "remove_promoted_keeps_a_file_rewritten_through_a_mapping": (
-        "--remove-promoted deleted a.txt although the guest rewrote it in place after the copy "
-        "(stores through a shared mapping move neither mtime nor ctime on tmpfs): its new bytes were "
-        "never published, and no note names it; the docs: 'never its ctime: such a file is kept'"
-    ),
     "bind_mount_of_a_quarantine_directory": (
         "exit 1, not 2: --to under a bind mount of q/out (a directory the guest made in "
         "its quarantine) is taken; the lock and staging are made in the quarantine, the "

@@ -339,7 +339,8 @@ class _Vet:
         """Remove the published files; each one left in the quarantine is named, with why.
         The commit's record then names only those a rerun may still remove (none: gone)
         before the directories left empty go: a kill there leaves nothing to retry."""
-        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published)
+        digests = {e.path: e.sha256 for e in result.accepted if e.kind is Kind.FILE}
+        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published, digests)
         not_removed = tuple((k.path, k.reason) for k in kept if not k.changed)
         notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
         try:
