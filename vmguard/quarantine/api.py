@@ -307,11 +307,8 @@ class _Vet:
                 dest.sidecars[0]: report.manifest(
                     result,
                     self.source,
-                    {
-                        "source": origin,
-                        "remove_promoted": self.remove_promoted,
-                        "walked": walked_record(self.walked, self.copied),
-                    },
+                    {"source": origin, "remove_promoted": self.remove_promoted},
+                    walked_record(self.walked, self.copied),
                 ),
                 dest.sidecars[1]: report.report_json(result),
                 dest.sidecars[2]: [report.report_text(result).encode()],
