@@ -5,6 +5,7 @@ finishes the removal a killed vet left, with the checks of a first run."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -279,3 +280,32 @@ def test_a_tmpfs_made_anew_with_the_same_names_and_bytes_is_another(tmp_path):
                 continue
             with pytest.raises(VetInputError, match="a.txt, which the quarantine holds|not from"):
                 vmguard.vet(q, policy(), to, job="j")
+
+
+def test_a_rerun_keeps_a_file_rewritten_through_a_mapping_by_the_manifests_sha256(tmp_path):
+    """Killed after its renames; then a store through a mapping (tmpfs: no time moves, so
+    the quarantine still stamps as vetted): the rerun's removal reads the file again and
+    keeps it, its bytes not the manifest's sha256; the others go (exit 0)."""
+    require_root()
+    q, to = tmp_path / "q", tmp_path / "pub" / "j"
+    with tmpfs(q):
+        quarantine(q)
+        victim = q / "d0" / "f3.txt"
+        fd = os.open(victim, os.O_RDWR)
+        try:
+            with mmap.mmap(fd, 0) as mapped:
+                mapped[:4] = b"line"  # the first store: the page is writable from now on
+                assert die_at(q, to, "published") == 9
+                before = os.stat(victim)
+                mapped[:4] = b"LINE"
+                again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+        finally:
+            os.close(fd)
+        assert (os.stat(victim).st_mtime_ns, os.stat(victim).st_ctime_ns) == (
+            before.st_mtime_ns,
+            before.st_ctime_ns,
+        )
+        assert left(q) == {"d0/f3.txt"} and victim.read_bytes() == b"LINE 3\n"
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
+    assert any("'d0/f3.txt'" in n and "not the published ones" in n for n in again.notes), again.notes
+    assert published_files(to)["d0/f3.txt"] == b"line 3\n"
