@@ -109,9 +109,6 @@ HOLES: dict[str, str] = {
     "sniff-div.lhe": _SNIFF.format(".lhe", "<div>"),
     "gitcase-upper/Head": _GIT_CASE.format("Head"),
     "gitcase-lower/head": _GIT_CASE.format("head") + " (objects/ and refs/ as OBJECTS/ and Refs/ pass too)",
-    "gz-fname-mixed.csv.gz": "published: one member without FNAME, then one with it; whether each member "
-    "carries FNAME is 1 bit a member (up to 10,000) that no reader returns, and 'what exactness "
-    "leaves' lists MTIME and XFL/OS per member, not this",
     "json-empty-bits.json": "published: json.dumps(indent=2) of 64 empty lists, each written [] or split "
     "over two lines ([ then ] at its depth) as a bit: 'attack-f' that no reader returns; the claims pin "
     "empty containers to [] and {} and list no such freedom (1 bit an empty container, any number of them)",
@@ -138,19 +135,12 @@ _JSON_AS_TEXT = (
     "refused as application/json (invalid-format) though named as text: the claims say text that "
     "starts with {{ or [ and breaks a JSON pin is text where the policy admits text; here {0}"
 )
-_PANDAS = "refused: pandas' to_json (default double_precision=10) writes {0}; no pin admits it"
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-pandas-small.json": _PANDAS.format("1e-10 as 0.0000000001 (more than 5 zeros after the point)"),
-    "ctl-pandas-t0.json": _PANDAS.format("123456789.123456789 as 123456789.123456791 (18 digits)"),
-    "ctl-pandas-pot.json": _PANDAS.format("1e16 as 10000000000000000.0 (17 digits and .0)"),
     "ctl-hand-config.txt": _JSON_AS_TEXT.format(
         "a hand-written '{ \"run\": 42, ... }' (spaces in the braces)"
     ),
     "ctl-hand-config.cfg": _JSON_AS_TEXT.format("an indented config an editor ended with a blank line"),
     "ctl-echo-list.txt": _JSON_AS_TEXT.format("'[1,2, 3]' (echo)"),
-    "ctl-pandas-dump.log": _JSON_AS_TEXT.format("pandas' to_json line in a .log (0.0000000001)"),
-    "ctl-gnuS.csv.z": "refused: `gzip -S .z` writes FNAME ctl-gnuS.csv, what gunzip -N makes of ctl-gnuS.csv.z "
-    "(it strips .z); the FNAME rule strips only .gz, though the name-type rule knows gunzip's suffixes",
 }
 
 

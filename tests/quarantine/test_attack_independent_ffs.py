@@ -56,7 +56,6 @@ from tests.support.attack_ffs_cases import (
     zero_run_hdf5,
     zero_run_image,
 )
-from tests.support.attack_ffs_holes import HOLES
 from tests.support.attack_ffs_log import vet_after_a_torn_line, vets_around_a_full_log
 from tests.support.attack_ffs_races import (
     counted_quarantine,
@@ -111,15 +110,7 @@ def test_controls_published_identical(shared):
         assert out.get(rel) == data, (rel, entry(shared.run, rel))
 
 
-def _hole(case):
-    return pytest.param(
-        case, id=case.rel, marks=pytest.mark.xfail(strict=True, reason=f"published: {case.why}")
-    )
-
-
-@pytest.mark.parametrize(
-    "case", [_hole(c) for c in NAME_HOLES] + [pytest.param(c, id=c.rel) for c in NAME_REFUSED]
-)
+@pytest.mark.parametrize("case", [*NAME_HOLES, *NAME_REFUSED], ids=lambda c: c.rel)
 def test_names_a_reader_acts_on_are_refused(shared, case):
     assert not (shared.out / case.rel).exists()
     assert entry(shared.run, case.rel)["verdict"] == "rejected"
@@ -221,10 +212,7 @@ def test_public_tmpfs_a_few_blocks_short(tmp_path, size_kib):
     "bound",
     [
         "q",
-        pytest.param(
-            "q/out",
-            marks=pytest.mark.xfail(strict=True, reason=HOLES["bind_mount_of_a_quarantine_directory"]),
-        ),
+        "q/out",
     ],
 )
 def test_to_through_a_bind_mount_of_the_quarantine(tmp_path, bound):
@@ -256,7 +244,6 @@ def _job_of(line: bytes) -> str | None:
         return None
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["torn_last_line_of_the_event_log"])
 def test_torn_last_line_of_the_event_log(tmp_path):
     """A log whose last line a full disk tore (no newline): the next vet's event must be
     a line of its own (exit 0), or the vet says it is not logged (exit 3)."""
@@ -268,7 +255,6 @@ def test_torn_last_line_of_the_event_log(tmp_path):
         assert res.returncode == 3 and "missing from the log" in res.stderr, res.stderr[-300:]
 
 
-@pytest.mark.xfail(strict=True, reason=HOLES["full_log_disk_at_the_head_record"])
 def test_full_log_disk_at_the_head_record(tmp_path):
     runs = vets_around_a_full_log(tmp_path, _policy(tmp_path))
     assert "Traceback" not in runs.full.stderr + runs.after.stderr

@@ -105,8 +105,10 @@ def _alt_spelling(value: float) -> str:
         ("[12.5e+20]", "a mantissa other than one digit"),
         ("[0.5e-3]", "a mantissa other than one digit"),
         ("[-10e+5]", "a mantissa other than one digit"),
-        ("[0.00000012]", "more than 5 zeros"),
-        ("[0.0000000000000000000000000000001]", "more than 5 zeros"),
+        ("[0.00000012, 1.2e-07]", "pandas' to_json form"),  # pandas' form beside repr's
+        ("[1e-05, 0.0000001]", "pandas' to_json form"),
+        ("[0.0000000000000000000000000000001]", "more than 14 zeros"),
+        ("[0.000000000000000123]", "more than 14 zeros"),
         ("[1." + "1" * 40 + "e+400]", "out of a double's range"),
         ("[0.1000000000000000055511151231257827]", "more than 17 significant digits"),
         ("[100000000000000000000.0]", "more than 17 significant digits"),  # 1e+20, exact

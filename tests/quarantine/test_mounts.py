@@ -153,3 +153,43 @@ def test_racing_bind_mounts_never_publish_what_is_outside(area):
                 raced += "never followed" in entry["detail"]
     assert_no_secret(area)
     assert raced > 0, "no mount landed between walk and open: the race was not exercised"
+
+
+def vet_to(area: Path, setup: str, quarantine: Path, to: Path) -> subprocess.CompletedProcess:
+    """Run `setup` then one vet of `quarantine` to `to`, in a private mount namespace."""
+    vet = f"{sys.executable} -m vmguard vet {quarantine} --policy {area / 'policy.yaml'} --to {to} --per-file"
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", f"{setup}\nexec {vet}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bound", "to"),
+    [("q", "view/new/r"), ("q/d", "view/r"), ("q/d", "view/x/y/r"), ("q/d/deep", "view/r")],
+)
+def test_to_through_a_bind_mount_of_any_directory_of_the_quarantine_is_refused(area, bound, to):
+    """A bind mount shows the quarantine, or a directory the guest made in it, under
+    another path: publishing there would hand the output, its manifest and vmguard's
+    staging to the guest. Exit 2, and nothing is made in the quarantine."""
+    (area / "q" / "d" / "deep").mkdir()
+    (area / "view").mkdir()
+    before = sorted(p.relative_to(area) for p in (area / "q").rglob("*"))
+    run = vet_to(area, f"mount --bind {area / bound} {area / 'view'}", area / "q", area / to)
+    assert run.returncode == 2 and "overlaps the quarantine" in run.stderr, (run.returncode, run.stderr)
+    assert sorted(p.relative_to(area) for p in (area / "q").rglob("*")) == before
+
+
+def test_quarantine_vetted_through_a_bind_mount_still_sees_its_own_path(area):
+    """The quarantine given through a bind mount of it, --to below its own path."""
+    (area / "view").mkdir()
+    run = vet_to(area, f"mount --bind {area / 'q'} {area / 'view'}", area / "view", area / "q" / "d" / "r")
+    assert run.returncode == 2 and "overlaps the quarantine" in run.stderr, (run.returncode, run.stderr)
+
+
+def test_control_a_new_to_beside_the_quarantine_is_taken(area):
+    """--to whose nearest existing directory holds the quarantine (not inside it)."""
+    run = vet_to(area, "true", area / "q", area / "new" / "deeper" / "r")
+    assert run.returncode == 0, run.stderr
+    assert (area / "new" / "deeper" / "r" / "a.txt").read_bytes() == b"alpha\n"

@@ -34,6 +34,11 @@ CONFIG_NAMES = (
     "php-cgi.ini",
     "desktop.ini",
     "node_modules",
+    "rootlogon.C",
+    "RootLogon.c",
+    "rootalias.C. ",
+    "rootlogoff.C",
+    "pawlogon.kumac",
 )
 SCRIPT_NAMES = (
     "shell.php",
@@ -57,6 +62,12 @@ SCRIPT_NAMES = (
     "app.war",
     "x.rb",
     "plot.m",
+    "page.var",
+    "map.var.txt",
+    "flow.xoml",
+    "policy.rules",
+    "svc.rem",
+    "svc.soap.log",
 )
 # Names the lab's jobs and vmguard itself write: they must pass every name rule.
 LAB_NAMES = (
@@ -77,6 +88,10 @@ LAB_NAMES = (
     "objects",
     "résumé.txt",
     "a b (1).txt",
+    "rootlogon.txt",
+    "my_rootlogon.C.txt",
+    "variables.txt",
+    "rules.txt",
 )
 
 
@@ -284,6 +299,28 @@ def test_archive_members_acted_on_refuse_the_archive_through_vet(tmp_path):
     for name, (member, reason) in cases.items():
         assert entries[name].reasons == (reason,), entries[name]
         assert member in entries[name].detail and "rename" in entries[name].detail
+
+
+def _tar_empty(*paths: str) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for path in paths:
+            tar.addfile(tarfile.TarInfo(path))  # size 0: a member without bytes
+    return out.getvalue()
+
+
+def test_empty_archive_members_get_the_names_a_client_runs(tmp_path):
+    """An empty member is held to what an empty file is: the names a client runs."""
+    q = tmp_path / "q"
+    write(q / "bat.tar", _tar_empty("ok.txt", "sub/run.bat"))
+    write(q / "page.tar", _tar_empty("index.html"))
+    write(q / "ok.tar", _tar_empty("done.txt", "sub/marker"))
+    result = vmguard.vet(q, policy(allow_types=("text", "tar")), tmp_path / "pub" / "j", per_file=True)
+    entries = {e.path: e for e in result.entries}
+    assert entries["ok.tar"].verdict is Verdict.ACCEPTED, entries["ok.tar"]
+    for name, member in (("bat.tar", "sub/run.bat"), ("page.tar", "index.html")):
+        assert entries[name].reasons == (Reason.NAME_TYPE,), entries[name]
+        assert member in entries[name].detail, entries[name]
 
 
 def _policy_with(tmp_path: Path, dot_names: str) -> Path:

@@ -98,3 +98,14 @@ def test_a_directory_listed_but_not_searchable_refuses_its_entries_by_name():
     assert run.code == 1 and out == {"a.txt": b"one\n"}, (run.code, run.err, out)
     refused = entry(run, "d/in.txt")
     assert refused["reasons"] == ["unreadable"] and "may not reach it" in refused["detail"], refused
+
+
+def test_a_quarantine_vets_user_may_not_enter_says_so():
+    """Root's 0700 quarantine, vet run as nobody: exit 2 naming the permission and the
+    remedy, not a claim that it is a symlink."""
+    with shared_top() as base:
+        q = quarantine_of(base / "q", {"a.txt": "one\n"})
+        q.chmod(0o700)
+        run = vet_as_nobody(base, q)
+    assert run.code == 2 and "vet's user must be able to read and enter it" in run.err, (run.code, run.err)
+    assert "symlink" not in run.err

@@ -62,8 +62,57 @@ def _last_line(fh: BinaryIO) -> bytes | None:
 
 def _write_head(path: Path, count: int, line: bytes) -> None:
     tmp = head_path(path).with_suffix(".tmp")
-    tmp.write_text(f"{count} {digest(line)}\n")
-    os.replace(tmp, head_path(path))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _write_all(fd, f"{count} {digest(line)}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, head_path(path))
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _append(fh: BinaryIO, path: Path, count: int, line: bytes) -> None:
+    """The line and its head record, or neither: a write that fails (a full log disk,
+    EIO) is cut off again, so no torn line and no line the head does not vouch for is
+    left for the next append to chain to. Unbuffered: nothing is left to flush later."""
+    fd = fh.fileno()
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        _write_all(fd, line)
+        os.fsync(fd)
+        _write_head(path, count, line)
+    except OSError as err:
+        try:
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+        except OSError as cut:
+            raise LogError(
+                f"cannot append to log {path}: {err.strerror}; and cutting the part written failed "
+                f"({cut.strerror}): its last line may be torn, `vmguard log verify` says"
+            ) from err
+        raise
+
+
+def _check_whole(fh: BinaryIO, path: Path) -> None:
+    """Refuse to chain to a torn last line (a crash or another writer): what it was is
+    unknown, and an event appended to it would be unreadable."""
+    size = fh.seek(0, os.SEEK_END)
+    if size and (fh.seek(size - 1), fh.read(1))[1] != b"\n":
+        raise LogError(
+            f"log {path} ends in a torn line (no newline after byte {size}): an append that did not "
+            "finish; run `vmguard log verify`, keep a copy, and cut the torn part off (truncate -s)"
+        )
 
 
 @dataclass(frozen=True)
@@ -115,6 +164,7 @@ class EventLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with _locked(self.path) as fh:
+                _check_whole(fh, self.path)
                 chained = _next(self.path, fh)
                 event = {
                     "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -123,10 +173,7 @@ class EventLog:
                     "data": data,
                 }
                 line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-                _write_head(self.path, chained.count, line)
+                _append(fh, self.path, chained.count, line)
         except OSError as err:
             raise LogError(f"cannot append to log {self.path}: {err.strerror}") from err
         if self.syslog:

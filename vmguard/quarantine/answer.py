@@ -17,8 +17,8 @@ class Answer:
     problem: tuple[str, str] | None = None
     # Names inside: (archive number, member path: a directory's ends in /, the validators
     # of the member's bytes and of what they hold: none for a directory or an empty
-    # file), and gzip FNAMEs as (member name or None for the file's own, ".gz" taken
-    # off, FNAME).
+    # file), and gzip FNAMEs as (member name or None for the file's own, gzip layers
+    # around this one within it, FNAME).
     members: tuple[tuple[int, str, tuple[str | None, ...]], ...] = ()
     fnames: tuple[tuple[str | None, int, str], ...] = ()
 

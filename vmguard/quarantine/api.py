@@ -7,6 +7,7 @@ commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quaran
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import replace
@@ -17,12 +18,13 @@ from vmguard.core import eventlog as log
 from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
-from vmguard.quarantine import removal, report
-from vmguard.quarantine.destination import STAGING, Destination, check_names
+from vmguard.quarantine import mounts, removal, report
+from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
+from vmguard.quarantine.publicpath import check_names
 from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
 from vmguard.quarantine.rerun import (
     NOT_RECORDED,
@@ -141,37 +143,26 @@ def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
     could rewrite what is published, its manifest and vmguard's staging and lock."""
     quarantine = os.readlink(f"/proc/self/fd/{root_fd}")  # the directory opened, resolved
     real = os.path.realpath(target)  # symlinked parents resolved; the rest is created
-    if overlaps(real, quarantine) or _reaches(real, os.fstat(root_fd)):
+    if overlaps(real, quarantine) or mounts.reaches(real, root_fd):
         raise VetInputError(
             f"--to {to or target}: resolves to {real}, which overlaps the quarantine {quarantine}; "
             "publish outside it"
         )
 
 
-def _reaches(path: str, quarantine: os.stat_result) -> bool:
-    """Whether a directory on the way down to `path` is the quarantine directory itself:
-    a bind mount shows it under another path, which no comparison of paths sees."""
-    here = path
-    while True:
-        try:
-            found = os.stat(here)
-        except OSError:  # not created yet
-            found = None
-        if found is not None and (found.st_dev, found.st_ino) == (quarantine.st_dev, quarantine.st_ino):
-            return True
-        if (parent := os.path.dirname(here)) == here:
-            return False
-        here = parent
+_CANNOT_OPEN = {
+    errno.ELOOP: " (it must be a directory, not a symlink)",
+    errno.ENOTDIR: " (it must be a directory)",
+    errno.EACCES: " (vet's user must be able to read and enter it: run vet as root, or as that user)",
+}
 
 
 def _open_quarantine(qpath: Path) -> tuple[int, bool]:
     try:
         return noatime_open(qpath, DIR_FLAGS)
     except OSError as err:
-        raise VetInputError(
-            f"{qpath}: cannot open the quarantine directory "
-            f"(it must be a directory, not a symlink): {err.strerror}"
-        ) from err
+        why = _CANNOT_OPEN.get(err.errno, "")
+        raise VetInputError(f"{qpath}: cannot open the quarantine directory: {err.strerror}{why}") from err
 
 
 class _Vet:
@@ -210,14 +201,17 @@ class _Vet:
             if target is None:
                 return self.run(root_fd, None)
             with Destination(target, self.job, self.rules.promote) as dest:
-                previous = dest.previous_manifest()
-                if previous is not None:
-                    return self.rerun(root_fd, dest, previous)
-                result = self.run(root_fd, dest)
-                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    pending = ToRemove(self.walked.nodes, self.published(result))
-                    return self.remove(root_fd, dest, result, pending)
-                return result
+                return left_behind(self.promote(root_fd, dest), dest)
+
+    def promote(self, root_fd: int, dest: Destination) -> VetResult:
+        previous = dest.previous_manifest()
+        if previous is not None:
+            return self.rerun(root_fd, dest, previous)
+        result = self.run(root_fd, dest)
+        if self.remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
+            pending = ToRemove(self.walked.nodes, self.published(result))
+            return self.remove(root_fd, dest, result, pending)
+        return result
 
     def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
         """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
@@ -354,6 +348,18 @@ class _Vet:
         return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
 
 
+def left_behind(result: VetResult, dest: Destination) -> VetResult:
+    """A published job whose staging could not be removed afterwards: done as reported,
+    and the staging named with its remedy (exit 3, as a vet not logged)."""
+    if dest.left_behind is None:
+        return result
+    note = (
+        f"the job is published, but its staging {dest.left_behind} could not be removed: "
+        "the next vet of this job removes it (rerun the same command), or remove it by hand (exit 3)"
+    )
+    return replace(result, notes=(*result.notes, note), staging_left=dest.left_behind)
+
+
 def failed(
     events: log.EventLog, job: str | None, qpath: Path, error: VmguardError, cause: OSError | None = None
 ) -> NoReturn:
@@ -383,4 +389,5 @@ def _log(events: log.EventLog, result: VetResult, dry_run: bool) -> None:
         ],
         rejected_total=len(result.rejected),
         not_removed=[{"path": p, "reason": r} for p, r in result.not_removed],
+        staging_left=result.staging_left,
     )

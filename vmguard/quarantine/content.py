@@ -114,8 +114,8 @@ def inside_name_reasons(
 ) -> list[tuple[Reason, str]]:
     """The names a file holds, by the walk's own rules: each archive's member paths as
     if unpacked (names.archive_reasons), what a client makes of each member's name
-    (member_served_reasons), and each gzip FNAME equal to the name the gzip is published
-    as, without its .gz (`gunzip -N` creates the FNAME's file)."""
+    (member_served_reasons), and each gzip FNAME one its writer puts there for the name the
+    gzip is published as (fname_reasons: `gunzip -N` creates the FNAME's file)."""
     portable = policy.names is NameRules.PORTABLE
     named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
     for archive in dict.fromkeys(a for a, _, _ in answer.members):
@@ -129,18 +129,40 @@ def inside_name_reasons(
         for r, paths in named.items()
     ]
     found += member_served_reasons(answer, admitted)
+    return found + fname_reasons(answer, name)
+
+
+def fname_reasons(answer: Answer, name: str) -> list[tuple[Reason, str]]:
+    """Each gzip FNAME (of the file, or of a member: its own name) that no writer puts
+    in a gzip published under that name (written_fnames); a gzip inside a gzip is named as
+    gunzip names the outer one's output (served.unpacked_names: x.csv.gz.gz, x.csv.gz)."""
+    found = []
     for known, strips, fname in answer.fnames:
-        expected = known if known is not None else name
-        for _ in range(strips + 1):
-            expected = expected.removesuffix(".gz")
-        if fname not in fname_spellings(expected):
+        chain = served.unpacked_names(known if known is not None else name)
+        layer = chain[min(strips, len(chain) - 1)]
+        written = written_fnames(layer)
+        if fname not in {spelling for each in written for spelling in fname_spellings(each)}:
+            names = _listed(sorted(map(shown, written)))
             detail = (
-                f"gzip: the member header names the file {shown(fname)}, not {shown(expected)} "
+                f"gzip: the member header names the file {shown(fname)}, not {names} "
                 "(`gunzip -N` would create it): write it without a name (gzip -n, "
                 "gzip.GzipFile(filename='')) or under the name it is published as"
             )
             found.append((Reason.INVALID_FORMAT, detail))
     return found
+
+
+def written_fnames(published: str) -> set[str]:
+    """The FNAMEs writers put in a gzip published as `published`: the name gunzip restores
+    from it (served.gunzipped: GNU gzip -S .z/_z/-gz and tar's .tgz write the original name,
+    x.tgz's x.tar, which gunzip gives back by its suffix rule), and Python's gzip module's
+    (the file object's name without a final ".gz", case and all: tarfile's x.tgz keeps its
+    .tgz, x.dat keeps its name); each in either encoding (fname_spellings). Both are the
+    published name's: an FNAME carries nothing the name does not."""
+    names = {published.removesuffix(".gz")}
+    if (restored := served.gunzipped(published)) is not None:
+        names.add(restored)
+    return names
 
 
 def fname_spellings(expected: str) -> set[str]:
@@ -157,13 +179,13 @@ def fname_spellings(expected: str) -> set[str]:
 def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, str]]:
     """What a client that unpacks the archive makes of each file member's name: the walk's
     question (served.name_reasons) with the validators that admitted that member's bytes.
-    A member without bytes is not judged, as an empty file is not. One entry per finding,
-    naming the members it refuses."""
+    A member without bytes gets the names a client runs, as an empty file does. One entry
+    per finding, naming the members it refuses."""
     named: dict[tuple[Reason, str], list[str]] = {}
     for _, path, validators in answer.members:
-        if path.endswith("/") or not validators:
+        if path.endswith("/"):
             continue
-        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted):
+        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted and bool(validators)):
             named.setdefault(found, []).append(shown(path))
     return [(r, f"archive member {_listed(paths)}: {why}") for (r, why), paths in named.items()]
 

@@ -50,9 +50,12 @@ OPTION_MARKS = ("-", "+", "@")
 # php-SAPI.ini) from the directory; Explorer reads desktop.ini (an icon on a UNC path
 # leaks the reader's NTLM hash); Node's require('x') loads node_modules/x, whose
 # package.json names any file as the code to run. Dot names (.htaccess, .user.ini) are
-# dot files already.
+# dot files already. ROOT (system.rootrc: Rint.Logon, Rint.Load, Rint.Logoff, macro path
+# `.` first) runs rootlogon.C and rootlogoff.C and loads rootalias.C from the directory
+# `root` starts in (`root -l data.root` to look at a job's file); PAW runs pawlogon.kumac.
 CONFIG_NAMES = frozenset(
     ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
+    + ["rootlogon.c", "rootalias.c", "rootlogoff.c", "pawlogon.kumac"]
 )
 # git takes a directory for a repository when it holds HEAD and either objects and refs
 # or a commondir file (a linked worktree's: objects and refs are where it points), and
@@ -72,7 +75,8 @@ RULES: dict[Reason, str] = {
     "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
     "rename it to start with a letter or digit",
     Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
-    "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules; git: HEAD beside "
+    "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules, ROOT: rootlogon.C, "
+    "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac; git: HEAD beside "
     "objects/ and refs/, or commondir, makes a repository whose config `git status` runs); "
     "rename it or leave it out",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "

@@ -3,8 +3,10 @@
 Only after the promotion is committed, and only a file that is still exactly what was
 copied: the same inode, size, mtime and ctime as the copy saw while reading it (the copy
 refuses a file whose ctime moved while it read). A guest can put back a file's size and
-mtime (utimensat) after rewriting it, never its ctime: a file rewritten since its copy
-is left alone (and named in the report: its new bytes were never published). A file
+mtime (utimensat) after rewriting it, never its ctime; but a store through a shared
+mapping moves neither, and timestamps are coarse: so the file is also read again and
+must hash to the published sha256. A file rewritten since its copy is left alone (and
+named in the report: its new bytes were never published). A file
 that could not be removed (an immutable file, an append-only directory) is named with
 its reason, and the vet exits 3: a job runner never takes the quarantine as cleared.
 Directories are removed only when empty, deepest first.
@@ -128,6 +130,8 @@ def _remove(
     try:
         fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
     except Refused as refused:
+        if isinstance(refused.__cause__, FileNotFoundError):
+            return None  # its directory is gone, and the file with it (as in _remove_file)
         return f"could not be removed: its directory changed since the walk ({refused.detail})"
     except OSError as err:
         return f"could not be removed: its directory could not be opened ({err.strerror})"

@@ -40,7 +40,10 @@ def _words(text: str) -> frozenset[str]:
 # acts on whatever the bytes: disk images it mounts, app packages it installs, Remote
 # Desktop files (mstsc connects out, drives redirected), search and library descriptions
 # (Explorer fetches a remote location: NTLM), theme and troubleshooter packs, OneNote,
-# macro-enabled Office documents.
+# macro-enabled Office documents (and Excel 4 macro sheets .xlm, add-ins .xla, binary
+# workbooks .xlsb), Excel's web queries .iqy and SYLK .slk (DDE formulas run on open),
+# Citrix .ica (a session launched), Office add-in installers .vsto. Outlook's list adds
+# .pssc .udl .cdxml (PowerShell session configuration, data link, cmdlet definition).
 WINDOWS_ACTIVE = _words(
     """
     ade adp app application appref-ms asp aspx asx bas bat bgi cab cer chm cmd cnt com cpl crt csh
@@ -52,6 +55,7 @@ WINDOWS_ACTIVE = _words(
     btm psm1 accde library-ms settingcontent-ms searchconnector-ms search-ms appcontent-ms
     themepack deskthemepack diagcfg diagpkg img appx appxbundle msix msixbundle appinstaller rdp
     one onepkg docm dotm xlsm xltm xlam pptm potm ppam ppsm sldm
+    pssc udl cdxml xla xlm xlsb iqy slk ica vsto
     """
 )
 # A server runs a file with these extensions, wherever they are in its name (Apache's
@@ -60,10 +64,13 @@ WINDOWS_ACTIVE = _words(
 # languages, Java web archives a servlet container deploys; and an interpreter loads a
 # module from the directory it runs in by its name: Python (.py, compiled, extension,
 # .pth: numpy.py beside the data runs on `import numpy`), MATLAB and Octave (plot.m
-# there shadows plot).
+# there shadows plot). Apache's type maps (Debian's mime.conf: AddHandler type-map var):
+# a .var's Body is sent with the type the map names, text/html too. .NET's root
+# web.config maps .xoml and .rules (workflows, compiled and run) with .svc and .xamlx,
+# .rem and .soap to the remoting handler.
 SERVER_ACTIVE = _words(
-    "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar "
-    "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx "
+    "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
+    "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
     "sh bash ksh zsh csh tcsh fish lua tcl m mlx"

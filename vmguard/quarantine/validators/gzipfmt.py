@@ -9,8 +9,11 @@ creates that name). The deflate data is inflated raw and the trailer's CRC-32 an
 ISIZE are compared here; the padding bits of stored blocks and after the last block
 are zero (deflateblocks.py). A member that inflates to nothing is refused unless it is
 the file's only one (an empty file, gzipped): empty members are free headers (MTIME)
-at 20 bytes each. Left free: MTIME (32 bits a member, at most MAX_MEMBERS members),
-the XFL/OS choice, and the deflate encoding itself (docs/quarantine.md).
+at 20 bytes each. Every member names the file as the first does (the same FNAME, or
+none): appended sessions of one writer do, and a name present or not, or spelled
+another way, member by member would be free bits. Left free: MTIME (32 bits a member,
+at most MAX_MEMBERS members), the XFL/OS choice, and the deflate encoding itself
+(docs/quarantine.md).
 """
 
 from __future__ import annotations
@@ -50,13 +53,20 @@ def inflate(stream: Stream, inside: Inside) -> Iterator[bytes]:
 
 
 def _inflate(stream: Stream, inside: Inside, known: KnownAs) -> Iterator[bytes]:
-    members = 0
+    members, first = 0, None
     while True:
         members += 1
         if members > MAX_MEMBERS:
             raise Invalid(f"gzip: more than {MAX_MEMBERS} members")
         fname = _header(stream, members)
-        if fname is not None:
+        first = fname if members == 1 else first
+        if fname != first:  # appended sessions of one writer name the file alike
+            raise Invalid(
+                f"gzip: member {members} names the file {_said(fname)}, the first member {_said(first)} "
+                "(whether and how each member names it would be free bits): write every member "
+                "with the same name, or none (gzip -n)"
+            )
+        if fname is not None and members == 1:
             inside.fname(known, fname)
         size = yield from _member(stream, inside)
         last = stream.at_end()
@@ -67,6 +77,10 @@ def _inflate(stream: Stream, inside: Inside, known: KnownAs) -> Iterator[bytes]:
             )
         if last:
             return
+
+
+def _said(fname: str | None) -> str:
+    return "nothing" if fname is None else repr(fname[:64])
 
 
 def _header(stream: Stream, number: int) -> str | None:

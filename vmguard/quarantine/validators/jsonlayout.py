@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from . import jsonnumbers
+from .jsonfixed import FixedForm
 from .stream import Invalid
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # the JSON checker has seen them valid
@@ -51,12 +52,12 @@ def _odd_why(odd: str) -> str:
     return "no serializer writes it"
 
 
-# Escapes no serializer writes (json.dumps, simplejson, JSON.stringify, jq, Go, nlohmann):
-# "\/", \u of a printable ASCII character (but Go's & < >) or of one with a short form,
-# upper-case hex digits. Looked for once every escaped backslash is taken out (in JSON
-# every backslash starts an escape, so the pairs are found left to right).
+# Escapes no serializer writes (json.dumps, simplejson, JSON.stringify, jq, Go, nlohmann,
+# ujson, orjson, pandas): \u of a printable ASCII character (but Go's & < >) or of one with
+# a short form, upper-case hex digits. Looked for once every escaped backslash is taken
+# out (in JSON every backslash starts an escape, so the pairs are found left to right).
 _ODD_ESCAPE = re.compile(
-    r"\\(?:/|u(?=[0-9a-fA-F]{4})[0-9a-f]{0,3}[A-F]|u00(?!26|3c|3e)(?:0[89acd]|[2-6][0-9a-f]|7[0-9a-e]))"
+    r"\\(?:u(?=[0-9a-fA-F]{4})[0-9a-f]{0,3}[A-F]|u00(?!26|3c|3e)(?:0[89acd]|[2-6][0-9a-f]|7[0-9a-e]))"
 )
 # Characters a serializer either writes as they are or escapes, one way per file: which
 # way, character by character, would be a bit no reader returns.
@@ -65,16 +66,19 @@ _CHOICES = (
     ("DEL (jq escapes it)", re.compile(r"\\u007f")),
     ("& < > (Go escapes them)", re.compile(r"\\u00(?:26|3c|3e)")),
     ("U+2028 U+2029 (Go escapes them)", re.compile(r"\\u202[89]")),
+    ("'/' (ujson and pandas' to_json write \\/)", re.compile(r"\\/")),
 )
 
 
-def _raw(judged: str) -> tuple[bool, ...]:
-    """Whether each of _CHOICES' characters occurs as it is."""
+def _raw(judged: str, plain: str) -> tuple[bool, ...]:
+    """Whether each of _CHOICES' characters occurs as it is (plain: judged without its
+    escaped backslashes; a "/" is raw unless an escape's)."""
     return (
         not judged.isascii(),
         "\x7f" in judged,
         any(c in judged for c in "&<>"),
         "\u2028" in judged or "\u2029" in judged,
+        plain.count("/") > plain.count("\\/"),
     )
 
 
@@ -86,9 +90,9 @@ class Escapes:
         self.escaped = [False] * len(_CHOICES)
 
     def feed(self, judged: str) -> None:
-        self.raw = [a or b for a, b in zip(self.raw, _raw(judged), strict=True)]
+        plain = judged.replace("\\\\", "") if "\\" in judged else judged
+        self.raw = [a or b for a, b in zip(self.raw, _raw(judged, plain), strict=True)]
         if "\\" in judged:
-            plain = judged.replace("\\\\", "")
             if odd := _ODD_ESCAPE.search(plain):
                 raise Invalid(
                     f"json: the escape {odd.group()!r} (no serializer writes it: it writes the "
@@ -124,12 +128,14 @@ class Layout:
         self.held = ""  # compact: a final "," or ":" whose follower is not seen yet
         self.seps: dict[str, str] = {}  # "," and ":" -> the separator pinned
         self.tail, self.depth, self.unit, self.lines = "", 0, None, 0  # indented
+        self.form = FixedForm()  # pandas' form or not, pinned on the first sign
 
     def feed(self, judged: str, ended: bool) -> None:
         skeleton = _STRING.sub('""', judged) if '"' in judged else judged
         if odd := _ODD_NUMBER.search(skeleton):
             raise Invalid(f"json: a number spelled with {odd.group()!r} ({_odd_why(odd.group())})")
-        jsonnumbers.check(skeleton)
+        self.form.feed(skeleton)  # first: the chunk's own signs of pandas' form count for its numbers
+        jsonnumbers.check(skeleton, self.form)
         if ended and skeleton.endswith("\n"):
             skeleton = skeleton[:-1]  # the one final newline (checked by the JSON checker)
         if not self.mode:

@@ -11,7 +11,8 @@ subnormal, so only floats of 16 or more digits, and exponents of three digits (w
 subnormals, underflow and overflow are), are computed, each in Python; the rest is
 regular expressions that start on a rare character (a literal or a small set: Python's
 re scans for it in C), so flat JSON keeps its speed.
-The form (exponent or not, "1e-07" or "1e-7") is pinned by jsonlayout's _ODD_NUMBER.
+The form (exponent or not, "1e-07" or "1e-7") is pinned by jsonlayout's _ODD_NUMBER;
+pandas' fixed form (0.0000001, 16476174.6859733704) is admitted one file at a time (jsonfixed).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import re
 from decimal import Decimal
 
+from .jsonfixed import FixedForm
 from .stream import Invalid
 
 MAX_DIGITS = 17  # a double has no more significant digits
@@ -33,16 +35,17 @@ _NUMBER_CHARS = frozenset("0123456789.-")
 # 1-9 (12.5e+20, 0.5e-3: serializers write 1.25e+21, 5e-4); possessive, so a fraction's
 # digits are never taken for the integer part.
 _MANTISSA_REVERSED = re.compile(r"[+-]e(?:[0-9]++\.)?+(?:[0-9]{2}|0(?![0-9]))")
-# More than 5 zeros between a fraction's point and its first digit: JSON.stringify and Go
-# write 1e-7 and 1e-07 from there, repr and %.17g from 1e-5. The literal comes first so
-# that re searches for it in C; the lookbehind then says it starts the number.
-_ZEROS = re.compile(r"0\.0{6}(?<![0-9]0\.0{6})")
+# More than MAX_ZEROS zeros between a fraction's point and its first digit: pandas writes
+# up to 14 (1e-15 at double_precision=15), the others an exponent (jsonfixed).
+MAX_ZEROS = 14
+_ZEROS_MAX = re.compile(rf"0\.0{{{MAX_ZEROS + 1}}}(?<![0-9]0\.0{{{MAX_ZEROS + 1}}})")
 
 
-def check(skeleton: str) -> None:
-    """Refuse a number of the skeleton (JSON text, strings emptied) serializers do not write."""
-    if odd := _ZEROS.search(skeleton):
-        _refuse(odd.group() + "...", "more than 5 zeros before a fraction's first digit")
+def check(skeleton: str, form: FixedForm) -> None:
+    """Refuse a number of the skeleton (JSON text, strings emptied) serializers do not write
+    (form: the file's, pandas' or not)."""
+    if odd := _ZEROS_MAX.search(skeleton):
+        _refuse(odd.group()[:8] + "...", f"more than {MAX_ZEROS} zeros before a fraction's first digit")
     if "e" in skeleton and (odd := _MANTISSA_REVERSED.search(skeleton[::-1])):
         _refuse(odd.group()[::-1], "a mantissa other than one digit 1-9 before its point")
     if _DIGITS_15.search(skeleton.replace(".", "")):  # _LONG costs more than the file's other checks
@@ -50,9 +53,9 @@ def check(skeleton: str) -> None:
         # (other forms, %.17g, and ints: let through there) one by one.
         for number in [n for n in _LONG.findall(skeleton) if repr(float(n)) != n]:
             if "." in number or "e" in number:
-                _check_one(number)
+                _check_one(number, form)
     for hit in _EXPONENT_3.finditer(skeleton):
-        _check_one(_number_at(skeleton, hit.start()))
+        _check_one(_number_at(skeleton, hit.start()), form)
 
 
 def _number_at(skeleton: str, exponent: int) -> str:
@@ -66,7 +69,7 @@ def _number_at(skeleton: str, exponent: int) -> str:
     return skeleton[start:end]
 
 
-def _check_one(number: str) -> None:
+def _check_one(number: str, form: FixedForm) -> None:
     try:
         value = float(number)
     except ValueError:  # a mantissa cut by _number_at: far too long
@@ -76,14 +79,18 @@ def _check_one(number: str) -> None:
     if value == 0.0:
         _refuse(number, "it underflows a double: readers return 0")
     shortest, digits17 = repr(value), f"{value:.17g}"
-    if number in (shortest, digits17):
+    # %.17g's digits outside pandas' form first: a C writer's number is not taken for pandas'
+    if number == shortest or (number == digits17 and not form.fixed) or form.admits(number, value):
         return
     exact = Decimal(number)
     if len(exact.as_tuple().digits) > MAX_DIGITS:  # first: 1e20 as 100000000000000000000.0 too
         _refuse(number, f"more than {MAX_DIGITS} significant digits: a double has no more, the rest is lost")
-    if exact in (Decimal(shortest), Decimal(digits17)):
+    # pandas writes its own digits or the shortest, never %.17g's: in its form a third
+    # spelling a float would be a choice no writer makes
+    if exact == Decimal(shortest) or (exact == Decimal(digits17) and not form.fixed):
         return
-    _refuse(number, f"neither the shortest digits of its double ({shortest}) nor %.17g's ({digits17})")
+    why = f"neither the shortest digits of its double ({shortest}) nor %.17g's ({digits17})"
+    _refuse(number, why + (" (the file is in pandas' form: nor pandas')" if form.fixed else ""))
 
 
 def _refuse(number: str, why: str) -> None:

@@ -50,6 +50,13 @@ class RootWalk:
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
 
+    def record_at(self, offset: int, what: str) -> Record:
+        """The record a field (`what`) points to, or Invalid."""
+        record = self.records.get(offset)
+        if record is None:
+            raise Invalid(f"root: {what} ({offset}) is not the start of a record")
+        return record
+
 
 def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
     """A length-prefixed string of ROOT's (a byte, or 255 and a 4-byte length) at `at`;
