@@ -8,6 +8,7 @@ in the report and the log, and the vet exits 3."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import rules, write
 from tests.quarantine.test_races import at
+from tests.support.attack_ffs_cases import tmpfs
 from tests.support.require import require_root, require_tools
 from vmguard.core.errors import ExitCode
 from vmguard.quarantine import hooks
@@ -88,3 +90,34 @@ def test_files_that_cannot_be_removed_are_named_with_exit_3(locked, tmp_path, ve
     event = json.loads(vet_log.read_text().splitlines()[-1])
     assert {e["path"] for e in event["data"]["not_removed"]} == {"a.txt", "d/b.txt"}
     assert json.loads(json.dumps(result.to_dict()))["not_removed"][0]["path"] == "a.txt"
+
+
+@pytest.mark.parametrize("store", [b"PUBLISHED", b"published"], ids=["rewritten", "same-bytes"])
+def test_a_file_rewritten_through_a_mapping_is_kept_by_its_bytes(q, tmp_path, store):
+    """On tmpfs a page already written through a shared mapping takes later stores
+    without moving mtime or ctime: only the bytes read again at removal time tell. A
+    store of the same bytes leaves the file what was published: removed."""
+    require_root()
+    with tmpfs(q) as mounted:
+        write(mounted / "victim.txt", b"published bytes\n" * 300)
+        write(mounted / "other.txt", "other\n")
+        fd = os.open(mounted / "victim.txt", os.O_RDWR)
+        try:
+            with mmap.mmap(fd, 0) as mapped:
+                mapped[:9] = b"published"  # the first store: the page is writable from now on
+                before = os.stat(mounted / "victim.txt")
+                done = at("staged", ("victim.txt",), lambda: mapped.__setitem__(slice(0, 9), store))
+                result = vmguard.vet(mounted, rules(), tmp_path / "pub" / "j", remove_promoted=True)
+        finally:
+            os.close(fd)
+        after = None if not (mounted / "victim.txt").exists() else os.stat(mounted / "victim.txt")
+        kept = (mounted / "victim.txt").exists()
+        assert not (mounted / "other.txt").exists()
+    assert done and result.status is Status.PROMOTED and result.exit_code is ExitCode.OK
+    assert (tmp_path / "pub" / "j" / "victim.txt").read_bytes() == b"published bytes\n" * 300
+    if store == b"published":
+        assert not kept and not result.notes, result.notes
+        return
+    assert (after.st_mtime_ns, after.st_ctime_ns) == (before.st_mtime_ns, before.st_ctime_ns)
+    assert kept and result.not_removed == ()
+    assert any("'victim.txt'" in n and "not the published ones" in n for n in result.notes), result.notes

@@ -5,6 +5,7 @@ finishes the removal a killed vet left, with the checks of a first run."""
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 import vmguard
 from tests.quarantine.conftest import policy, published_files, write
+from tests.support.attack_ffs_cases import tmpfs
 from tests.support.require import require_root, require_tools
 from vmguard.core.errors import ExitCode, VetInputError
 from vmguard.quarantine.destination import STAGING
@@ -119,15 +121,17 @@ def test_rerun_without_remove_promoted_says_the_removal_is_unfinished(tmp_path):
     assert len(left(q)) == len(FILES) - 2
 
 
-def test_rerun_keeps_a_file_rewritten_since_its_copy(tmp_path):
+def test_rerun_of_a_quarantine_rewritten_since_its_copy_is_refused(tmp_path):
+    """Its contents are no longer the ones vetted: exit 2, nothing removed, the
+    unfinished removal named."""
     q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
     assert die_at(q, to, "published") == 9
     st = os.stat(q / "d0" / "f3.txt")
     (q / "d0" / "f3.txt").write_text("line 3\n")  # same bytes, size, mtime put back: its ctime moved
     os.utime(q / "d0" / "f3.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
-    again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
-    assert left(q) == {"d0/f3.txt"} and again.not_removed == () and again.exit_code == ExitCode.OK
-    assert any("changed since its copy" in n for n in again.notes), again.notes
+    with pytest.raises(VetInputError, match="another inode, size, mtime or ctime of d0/f3.txt.*unfinished"):
+        vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+    assert left(q) == set(FILES)
 
 
 def test_rerun_after_a_finished_removal(tmp_path):
@@ -215,3 +219,93 @@ def test_a_quarantine_made_anew_on_its_old_inode_number_is_another(tmp_path):
         pytest.skip("the filesystem gave no directory the old inode number in 200 tries")
     with pytest.raises(VetInputError, match="already exists"):
         vmguard.vet(q, policy(), to, job="j")
+
+
+def test_a_file_added_since_is_not_already_promoted(tmp_path):
+    """The same directory (device, inode, generation), a file the vet never saw: exit 2."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    write(q / "d1" / "late.txt", "never vetted\n")
+    with pytest.raises(VetInputError, match="records no d1/late.txt, which the quarantine holds"):
+        vmguard.vet(q, policy(), to, job="j")
+
+
+def test_a_file_replaced_by_its_own_bytes_is_not_already_promoted(tmp_path):
+    """Same name, bytes, size and mtime, another inode (and ctime): not what was vetted."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    path = q / "d2" / "f2.txt"
+    st = os.stat(path)
+    write(tmp_path / "new.txt", path.read_bytes())
+    os.utime(tmp_path / "new.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(tmp_path / "new.txt", path)
+    with pytest.raises(VetInputError, match="another inode, size, mtime or ctime of d2/f2.txt"):
+        vmguard.vet(q, policy(), to, job="j")
+
+
+def test_an_entry_gone_since_hides_nothing(tmp_path):
+    """A rejected file the guest removed since: still the vetted contents, less one."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    write(q / "run.sh", "#!/bin/sh\n", mode=0o755)
+    first = vmguard.vet(q, policy(), to, job="j", per_file=True)
+    assert first.status is Status.PARTIAL
+    (q / "run.sh").unlink()
+    again = vmguard.vet(q, policy(), to, job="j", per_file=True)
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == first.exit_code
+
+
+def test_a_manifest_that_records_no_entries_is_refused_clearly(tmp_path):
+    """Written by a vmguard before `walked`: nothing proves the quarantine is the one
+    vetted, so the rerun is refused, saying why (exit 2)."""
+    q, to = quarantine(tmp_path / "q"), tmp_path / "pub" / "j"
+    vmguard.vet(q, policy(), to, job="j")
+    manifest = tmp_path / "pub" / "j.manifest.json"
+    doc = json.loads(manifest.read_text())
+    del doc["walked"]
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(VetInputError, match="records no entries of the quarantine .*choose another --to"):
+        vmguard.vet(q, policy(), to, job="j")
+
+
+def test_a_tmpfs_made_anew_with_the_same_names_and_bytes_is_another(tmp_path):
+    """Not only new names: the same files written again on a new tmpfs at the same path
+    have new ctimes (whatever device and inode numbers they get): exit 2."""
+    require_root()
+    q, to = tmp_path / "q", tmp_path / "pub" / "j"
+    for attempt in range(2):
+        with tmpfs(q):
+            quarantine(q, {"a.txt": "the same bytes\n"})
+            if attempt == 0:
+                assert vmguard.vet(q, policy(), to, job="j").status is Status.PROMOTED
+                continue
+            with pytest.raises(VetInputError, match="a.txt, which the quarantine holds|not from"):
+                vmguard.vet(q, policy(), to, job="j")
+
+
+def test_a_rerun_keeps_a_file_rewritten_through_a_mapping_by_the_manifests_sha256(tmp_path):
+    """Killed after its renames; then a store through a mapping (tmpfs: no time moves, so
+    the quarantine still stamps as vetted): the rerun's removal reads the file again and
+    keeps it, its bytes not the manifest's sha256; the others go (exit 0)."""
+    require_root()
+    q, to = tmp_path / "q", tmp_path / "pub" / "j"
+    with tmpfs(q):
+        quarantine(q)
+        victim = q / "d0" / "f3.txt"
+        fd = os.open(victim, os.O_RDWR)
+        try:
+            with mmap.mmap(fd, 0) as mapped:
+                mapped[:4] = b"line"  # the first store: the page is writable from now on
+                assert die_at(q, to, "published") == 9
+                before = os.stat(victim)
+                mapped[:4] = b"LINE"
+                again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+        finally:
+            os.close(fd)
+        assert (os.stat(victim).st_mtime_ns, os.stat(victim).st_ctime_ns) == (
+            before.st_mtime_ns,
+            before.st_ctime_ns,
+        )
+        assert left(q) == {"d0/f3.txt"} and victim.read_bytes() == b"LINE 3\n"
+    assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
+    assert any("'d0/f3.txt'" in n and "not the published ones" in n for n in again.notes), again.notes
+    assert published_files(to)["d0/f3.txt"] == b"line 3\n"

@@ -172,6 +172,8 @@ def test_streamed_reports_are_the_one_shot_json_of_the_result():
         streamed = b"".join(report.report_json(result))
         one_shot = {"schema": report.VET_SCHEMA, **result.to_dict()}  # vet.json names its schema
         assert streamed == json.dumps(one_shot, sort_keys=True).encode() + b"\n"
-        manifest = json.loads(b"".join(report.manifest(result, "p.yaml", {})))
+        walked = [(f'd/"walked": []{i}', i, i, i, i) for i in range(len(some))] + [("d", 7)]
+        manifest = json.loads(b"".join(report.manifest(result, "p.yaml", {}, walked)))
         assert [Entry.from_dict(e) for e in manifest["entries"]] == list(some)
+        assert manifest["walked"] == [list(row) for row in walked]
         assert manifest["quarantine"] == '/q/"entries": []/x'

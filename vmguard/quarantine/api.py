@@ -26,7 +26,15 @@ from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
 from vmguard.quarantine.publicpath import check_names
 from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
-from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
+from vmguard.quarantine.rerun import (
+    NOT_RECORDED,
+    Origin,
+    ToRemove,
+    check_contents,
+    check_rerun,
+    pending_removal,
+    walked_record,
+)
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
 
@@ -208,6 +216,8 @@ class _Vet:
     def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
         """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
         check_rerun(dest, manifest, self.origin)
+        self.walked = walk(root_fd, self.rules, self.opener, str(self.target))
+        check_contents(dest, manifest, self.walked)
         entries = report.entries_from_manifest(manifest)
         result = self.result(
             Status.ALREADY_PROMOTED, entries, dest, ["this job was already promoted; nothing was copied"]
@@ -220,8 +230,7 @@ class _Vet:
             return self.remove(root_fd, dest, result, pending)
         if manifest.get("remove_promoted"):
             return replace(result, notes=(*result.notes, "its files were removed by the earlier vet"))
-        self.walked = walk(root_fd, self.rules, self.opener)  # what is still there, never removed
-        present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}
+        present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}  # never removed
         left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]
         if not left:
             return result
@@ -290,7 +299,10 @@ class _Vet:
         dest.commit(
             {
                 dest.sidecars[0]: report.manifest(
-                    result, self.source, {"source": origin, "remove_promoted": self.remove_promoted}
+                    result,
+                    self.source,
+                    {"source": origin, "remove_promoted": self.remove_promoted},
+                    walked_record(self.walked, self.copied),
                 ),
                 dest.sidecars[1]: report.report_json(result),
                 dest.sidecars[2]: [report.report_text(result).encode()],
@@ -318,7 +330,8 @@ class _Vet:
         """Remove the published files; each one left in the quarantine is named, with why.
         The commit's record then names only those a rerun may still remove (none: gone)
         before the directories left empty go: a kill there leaves nothing to retry."""
-        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published)
+        digests = {e.path: e.sha256 for e in result.accepted if e.kind is Kind.FILE}
+        kept = remove_files(self.opener, root_fd, pending.nodes, pending.published, digests)
         not_removed = tuple((k.path, k.reason) for k in kept if not k.changed)
         notes = [f"--remove-promoted left {k.path!r} in the quarantine: {k.reason}" for k in kept]
         try:

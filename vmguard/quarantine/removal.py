@@ -3,8 +3,10 @@
 Only after the promotion is committed, and only a file that is still exactly what was
 copied: the same inode, size, mtime and ctime as the copy saw while reading it (the copy
 refuses a file whose ctime moved while it read). A guest can put back a file's size and
-mtime (utimensat) after rewriting it, never its ctime: a file rewritten since its copy
-is left alone (and named in the report: its new bytes were never published). A file
+mtime (utimensat) after rewriting it, never its ctime; but a store through a shared
+mapping moves neither, and timestamps are coarse: so the file is also read again and
+must hash to the published sha256. A file rewritten since its copy is left alone (and
+named in the report: its new bytes were never published). A file
 that could not be removed (an immutable file, an append-only directory) is named with
 its reason, and the vet exits 3: a job runner never takes the quarantine as cleared.
 Directories are removed only when empty, deepest first.
@@ -18,6 +20,7 @@ leaves it for the rerun, which removes with the same checks (`from_record`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -65,17 +68,45 @@ def _open_dir(opener: Opener, root_fd: int, parts: tuple[str, ...], dirs: dict[t
 
 
 CHANGED = "changed since its copy (its new bytes were never published); kept"
+REWRITTEN = (
+    "its bytes are not the published ones, its times unchanged (rewritten in place, "
+    "as through a shared mapping): never published; kept"
+)
+_CHUNK = 1 << 20
 
 
-def _remove_file(dir_fd: int, name: str, copied: Identity) -> str | None:
-    """Unlink name if it is still what was copied; else (or if unlink fails) say why."""
+def _remove_file(opener: Opener, dir_fd: int, name: str, copied: Identity, sha256: str | None) -> str | None:
+    """Unlink name if it is still what was copied, bytes and all; else (or if unlink
+    fails) say why. Opened only if it is still the copied inode (never a device or
+    FIFO put in its place, never through a symlink)."""
     try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None  # the guest removed it: nothing of it is left
+        fd, _ = opener.open_checked(name, dir_fd, Kind.FILE, copied.dev, copied.ino)
+    except Refused as refused:
+        if isinstance(refused.__cause__, FileNotFoundError):
+            return None  # the guest removed it: nothing of it is left
+        return CHANGED
+    try:
+        return _unlink_if_published(dir_fd, name, fd, copied, sha256)
+    finally:
+        os.close(fd)
+
+
+def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha256: str | None) -> str | None:
+    """Timestamps cannot prove the bytes unchanged (a store through a shared mapping after
+    the copy moves neither mtime nor ctime): they are read again from `fd` (the page
+    cache, mostly) and must hash to the published sha256, the identity unchanged across
+    the read, and the name must still be `fd`'s inode when it is unlinked."""
+    if Identity.of(os.fstat(fd)) != copied:
+        return CHANGED
+    if _sha256(fd) != sha256:
+        return REWRITTEN
+    st = os.fstat(fd)
     if Identity.of(st) != copied:
         return CHANGED
     try:
+        now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return CHANGED  # replaced by another inode while it was read
         os.unlink(name, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
@@ -84,7 +115,18 @@ def _remove_file(dir_fd: int, name: str, copied: Identity) -> str | None:
     return None
 
 
-def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identity) -> str | None:
+def _sha256(fd: int) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    while count := os.readv(fd, [buffer]):
+        digest.update(view[:count])
+    return digest.hexdigest()
+
+
+def _remove(
+    opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identity, sha256: str | None
+) -> str | None:
     try:
         fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
     except Refused as refused:
@@ -94,26 +136,31 @@ def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identi
     except OSError as err:
         return f"could not be removed: its directory could not be opened ({err.strerror})"
     try:
-        return _remove_file(fd, node.parts[-1], copied)
+        return _remove_file(opener, fd, node.parts[-1], copied, sha256)
     finally:
         os.close(fd)
 
 
 def remove_files(
-    opener: Opener, root_fd: int, nodes: tuple[Node, ...], published: dict[str, Identity]
+    opener: Opener,
+    root_fd: int,
+    nodes: tuple[Node, ...],
+    published: dict[str, Identity],
+    digests: dict[str, str | None],
 ) -> tuple[Kept, ...]:
-    """Unlink the published files (by path joined with "/", as copied); return those
-    left in the quarantine with why. Directories stay (remove_empty_dirs), so a vet
-    killed here leaves every directory its record names."""
+    """Unlink the published files (by path joined with "/", as copied) whose bytes
+    still hash to their published sha256 (`digests`, the manifest's); return those left
+    in the quarantine with why. Directories stay (remove_empty_dirs), so a vet killed
+    here leaves every directory its record names."""
     dirs = _dirs(nodes)
     kept = []
     for node in nodes:
         path = "/".join(node.parts)
         if node.kind is Kind.FILE and path in published:
             hooks.reach("remove", node.parts)
-            why = _remove(opener, root_fd, node, dirs, published[path])
+            why = _remove(opener, root_fd, node, dirs, published[path], digests.get(path))
             if why is not None:
-                kept.append(Kept(path, why, why == CHANGED))
+                kept.append(Kept(path, why, why in (CHANGED, REWRITTEN)))
     return tuple(kept)
 
 

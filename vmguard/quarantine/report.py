@@ -27,20 +27,33 @@ def _json(data: object) -> bytes:
     return json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
 
 
-def _with_entries(doc: dict[str, object], entries: Sequence[Entry]) -> Iterator[bytes]:
-    """`doc` plus its "entries", as _json would write them, a batch of entries at a time:
-    100,000 entries never exist as dicts, or as one string, all at once. The keys sorted
-    before "entries" hold no text a name could shape (a timestamp, a count)."""
-    head, tail = _json({**doc, "entries": []}).split(b'"entries": []', 1)
-    yield head + b'"entries": ['
-    for start in range(0, len(entries), BATCH):
-        batch = _json([e.to_dict() for e in entries[start : start + BATCH]])[1:-1]
-        yield b", " + batch if start else batch
-    yield b"]" + tail + b"\n"
+def _with_entries(
+    doc: dict[str, object], entries: Sequence[Entry], walked: Sequence[tuple] | None = None
+) -> Iterator[bytes]:
+    """`doc` plus its "entries" (and the manifest's "walked" rows), as _json would write
+    them, a batch at a time: 100,000 entries never exist as dicts, or as one string, all
+    at once. A marker such as `"entries": []` can only be a key: in a JSON string its
+    quotes are escaped."""
+    lists = {"entries": (entries, Entry.to_dict)}
+    if walked is not None:
+        lists["walked"] = (walked, list)
+    text = _json({**doc, **{key: [] for key in lists}})
+    for key in sorted(lists):
+        items, encode = lists[key]
+        head, text = text.split(f'"{key}": []'.encode(), 1)
+        yield head + f'"{key}": ['.encode()
+        for start in range(0, len(items), BATCH):
+            batch = _json([encode(item) for item in items[start : start + BATCH]])[1:-1]
+            yield b", " + batch if start else batch
+        text = b"]" + text
+    yield text + b"\n"
 
 
-def manifest(result: VetResult, policy_source: str, vetted: dict[str, object]) -> Iterator[bytes]:
-    """The manifest; `vetted`: how (the quarantine directory read, --remove-promoted)."""
+def manifest(
+    result: VetResult, policy_source: str, vetted: dict[str, object], walked: Sequence[tuple]
+) -> Iterator[bytes]:
+    """The manifest; `vetted`: how (the quarantine directory read, --remove-promoted);
+    `walked`: every entry the walk saw (rerun.walked_record)."""
     doc = {
         **vetted,
         "version": MANIFEST_VERSION,
@@ -50,7 +63,7 @@ def manifest(result: VetResult, policy_source: str, vetted: dict[str, object]) -
         "policy": policy_source,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    return _with_entries(doc, result.entries)
+    return _with_entries(doc, result.entries, walked)
 
 
 def entries_from_manifest(data: dict) -> tuple[Entry, ...]:

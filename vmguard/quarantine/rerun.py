@@ -1,7 +1,15 @@
 """A vet of a job whose manifest is already published: when it may say `already-promoted`.
 
-Only a rerun of the same quarantine, and only while the public area holds what the
-manifest names. The manifest records the quarantine directory a vet read (`Origin`:
+Only a rerun of the same quarantine holding what was vetted, and only while the public
+area holds what the manifest names. No identity of the quarantine directory proves its
+contents are the ones vetted (a new tmpfs or ext4 at the same path, a directory made
+anew on overlayfs, can match its device, inode and generation): the manifest records
+every entry the walk saw (`walked`: its path and inode and, but for a directory, its
+size, mtime and ctime, as the copy saw them for a file it read), and the rerun walks the
+quarantine again: every entry it finds must be recorded with the same stamp (the ctime,
+which no guest sets, moves with any change), or the quarantine holds what was never
+vetted. An entry gone since hides nothing unvetted (a removal removes published files).
+Anything else is refused. The manifest also records the quarantine directory read (`Origin`:
 its resolved path, device and inode, from the open descriptor), so a vet of another
 quarantine to the same --to (or one that rolls an interrupted vet of another
 quarantine forward) is told apart: its files were never vetted, and reporting the
@@ -20,12 +28,13 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
+from typing import NoReturn
 
 from vmguard.core.display import shown
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.removal import Identity, from_record
-from vmguard.quarantine.walk import Node
+from vmguard.quarantine.walk import Node, Stamp, Walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 NOT_RECORDED = (
@@ -82,6 +91,42 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
             f"nothing was vetted: to vet again, remove {dest.target} and its sidecars "
             f"({', '.join(dest.sidecars)}), or choose another --to"
         )
+
+
+def walked_record(walked: Walk, copied: dict[str, Identity]) -> list[Stamp]:
+    """The manifest's `walked`: each entry's stamp, a file's as its copy saw it."""
+    rows = []
+    for row in walked.stamps:
+        c = copied.get(row[0])
+        rows.append(row if c is None else (row[0], c.ino, c.size, c.mtime_ns, c.ctime_ns))
+    return rows
+
+
+def check_contents(dest: Destination, manifest: dict, walked: Walk) -> None:
+    """Raise VetInputError unless every entry `walked` found is one the manifest's vet
+    saw, unchanged (see the module's docstring)."""
+    recorded = manifest.get("walked")
+    if not isinstance(recorded, list):
+        old = "records no entries of the quarantine (an earlier vmguard's): it cannot be told from another"
+        _refuse(dest, old)
+    seen = {row[0]: tuple(row) for row in recorded if isinstance(row, list) and row}
+    for row in walked.stamps:
+        if seen.get(row[0]) != row:
+            how = "no" if row[0] not in seen else "another inode, size, mtime or ctime of"
+            _refuse(dest, f"records {how} {shown(row[0])}, which the quarantine holds: not what was vetted")
+
+
+def _refuse(dest: Destination, why: str) -> NoReturn:
+    before = "".join(f" ({n})" for n in dest.notes)
+    unfinished = (
+        " (an earlier --remove-promoted of this job is unfinished: the files it names stay in the quarantine)"
+        if dest.read_record() is not None
+        else ""
+    )
+    raise VetInputError(
+        f"--to {dest.target} already exists{before}: {dest.public}/{dest.sidecars[0]} {why}; "
+        f"nothing was vetted: choose another --to{unfinished}"
+    )
 
 
 def _same(source: object, quarantine: object, origin: Origin) -> bool:

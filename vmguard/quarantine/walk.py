@@ -47,11 +47,24 @@ class Node:
     written: int = 0  # bytes its copy will write: holes of a sparse file are not written
 
 
+# (path, inode) of a directory; (path, inode, size, mtime_ns, ctime_ns) of any other entry
+Stamp = tuple[str, int] | tuple[str, int, int, int, int]
+
+
+def stamp(path: str, st: Stat | os.stat_result) -> Stamp:
+    """What a rerun compares of an entry (rerun.py): a directory's times move when its
+    entries do (a removal), so its inode alone; the ctime is what no guest can set."""
+    if stat.S_ISDIR(st.st_mode):
+        return (path, st.st_ino)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 @dataclass(frozen=True)
 class Walk:
     nodes: tuple[Node, ...]  # parents before children; a directory's files are contiguous
     entries: tuple[Entry, ...]  # rejected and skipped entries
     total_size: int
+    stamps: tuple[Stamp, ...] = ()  # every entry statx saw, whatever its verdict
 
 
 class _Walker:
@@ -65,6 +78,7 @@ class _Walker:
         self.dot_names = frozenset(policy.dot_names)
         self.nodes: list[Node] = []
         self.entries: list[Entry] = []
+        self.stamps: list[Stamp] = []
         self.count = 0
         self.total = 0
         self.stopped = False
@@ -106,6 +120,7 @@ class _Walker:
             reason, detail = reason_for_open_error(err)
             self.reject(path, Kind.OTHER, [reason], detail)
             return None
+        self.stamps.append(stamp("/".join(path), st))
         reasons = self.common_reasons(path, st, siblings)
         kind = kind_of(st.st_mode)
         if kind is Kind.FILE:
@@ -203,4 +218,4 @@ def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener, public: str = "
     """The quarantine's entries; `public` is the directory they would be published in."""
     walker = _Walker(policy, opener, os.fstat(root_fd).st_dev, public)
     walker.walk_dir(root_fd, ())
-    return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total)
+    return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total, tuple(walker.stamps))
