@@ -79,17 +79,6 @@ _GIT_CASE = (
     "only HEAD, while the claims say its names are refused in any case: on a case-insensitive "
     "client (macOS, Windows, a share) git opens {0} as HEAD and `git status` there runs fsmonitor"
 )
-_LOWER = (
-    "published: {0} twice ({1}), the first card spelled in lower case; astropy upper-cases "
-    "keywords when it parses a header and lists two {0} cards, so 'a keyword the validator reads "
-    "appears once' does not hold"
-)
-_ZIMAGE = (
-    "published: astropy's GZIP_1 image with its ZIMAGE or ZCMPTYPE card written `{0}` and each of its 64 tiles' MTIME "
-    "4 bytes of 'attack-f' * 32 (256 bytes); astropy opens it as the same compressed image, the validator "
-    "as a plain table, so the tile rules (MTIME 0 or the writer's clock, flags, nothing after the stream, "
-    "RICE's last bits) are not applied (with the card as astropy writes it, the same MTIMEs are refused)"
-)
 _SNIFF = (
     "published: a name that announces nothing ({0}) holding `{1}` then an <img onerror>; Apache 2.4 "
     "sends such a file with no Content-Type (DefaultType is gone: not application/octet-stream as the "
@@ -112,24 +101,6 @@ HOLES: dict[str, str] = {
     "json-empty-bits.json": "published: json.dumps(indent=2) of 64 empty lists, each written [] or split "
     "over two lines ([ then ] at its depth) as a bit: 'attack-f' that no reader returns; the claims pin "
     "empty containers to [] and {} and list no such freedom (1 bit an empty container, any number of them)",
-    "fits-tdim-lower-twice.fits": _LOWER.format("TDIM1", "'(10)' then '(5,2)'")
-    + ": astropy reads the first, one 10-byte string 'ab\\0\\0\\0cd' that a C reader ends at 'ab', "
-    "where the validator checked two 5-byte strings",
-    "fits-tdim-hierarch-twice.fits": _LOWER.replace("in lower case", "as a HIERARCH card").format(
-        "TDIM1", "'(10)' then '(5,2)'"
-    )
-    + ": astropy reads the first (HIERARCH TDIM1 is TDIM1 to it), one 10-byte string",
-    "fits-pcount-lower-twice.fits": _LOWER.format("PCOUNT", "5760 then 0")
-    + ": astropy's header says PCOUNT 5760 (a heap over the next HDU) while it lays the HDUs out by 0; "
-    "the structure is two things at once",
-    **{
-        name: _ZIMAGE.format(ZIMAGE_CARDS[name])
-        for name in ZIMAGE_CARDS
-        if name != "fits-zimage-exact-mtime.fits"
-    },
-    "fits-ascii-int-letters.fits": "published: an ASCII table's I6 field holds 'PAYLD!'; astropy refuses "
-    "to read the column (invalid literal for int()), cfitsio too: bytes no reader returns, where "
-    "'what exactness leaves' allows only other spellings of a number ('   12' or '  +12')",
 }
 _JSON_AS_TEXT = (
     "refused as application/json (invalid-format) though named as text: the claims say text that "

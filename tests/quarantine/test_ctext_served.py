@@ -250,6 +250,7 @@ def test_a_members_own_validators_are_compared_with_its_name(tmp_path):
         "nested.tar": _tarred({"in.zip": inner_zip}),
         "nested-named.tar": _tarred({"in.csv": inner_zip}),
         "empty.zip": _zipped({"empty.html": b"", "dir.html/": b"", "dir.html/a.csv": b"a\n"}),
+        "empty-ok.zip": _zipped({"empty.dat": b"", "dir.html/": b"", "dir.html/a.csv": b"a\n"}),
     }
     policy = shipped("batch.yaml", allow_types=("text", "json", "tar", "zip", "gzip"))
     entries, _ = vet_files(tmp_path, files, policy)
@@ -258,7 +259,11 @@ def test_a_members_own_validators_are_compared_with_its_name(tmp_path):
     assert "archive member page.htm:" in entries["nested.tar"].detail  # judged where it lies
     assert entries["nested-named.tar"].reasons == (Reason.NAME_TYPE, Reason.NAME_TYPE)
     assert "archive member in.csv: the name ends in .csv" in entries["nested-named.tar"].detail
-    assert entries["empty.zip"].verdict is Verdict.ACCEPTED, entries["empty.zip"]  # as an empty file
+    # an empty member gets the names a client runs, as an empty file does; a directory's
+    # name is not judged
+    assert entries["empty.zip"].reasons == (Reason.NAME_TYPE,), entries["empty.zip"]
+    assert "archive member empty.html:" in entries["empty.zip"].detail
+    assert entries["empty-ok.zip"].verdict is Verdict.ACCEPTED, entries["empty-ok.zip"]
 
 
 def test_a_member_of_a_type_not_allowed_keeps_the_active_name_rule(tmp_path):

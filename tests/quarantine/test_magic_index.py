@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from vmguard.quarantine import magic_index
 from vmguard.quarantine.magic_index import RECORD, Database, only_compiled_database, regex_needs
-from vmguard.quarantine.magic_worker import Types
+from vmguard.quarantine.magic_types import Types
 
 magic = pytest.importorskip("magic")
 
@@ -45,7 +46,7 @@ class Cut:
     """Answers through the database cut for each head's bytes, and through the whole."""
 
     def __init__(self) -> None:
-        self.types = Types()
+        self.types = Types(magic_index)
         assert self.types.index is not None, "this machine's libmagic database is not understood"
         self.whole = magic.magic_open(self.types.flags)
         assert magic.magic_load(self.whole, None) == 0
@@ -205,7 +206,7 @@ def test_a_database_run_again_on_part_of_the_buffer_is_cut_for_all_its_bytes(tmp
     assert magic.magic_compile(compiler, b"m") == 0
     index = Database((tmp_path / "m.mgc").read_bytes())
     head = b"WRAP%INNER and the rest\n"
-    types, answers = Types(), {}
+    types, answers = Types(magic_index), {}
     for name, data in (
         ("whole", index.data),
         ("cut", index.for_bytes(index.offered(head))),
@@ -299,7 +300,7 @@ def test_a_libmagic_the_tests_have_not_compared_gets_the_whole_database(monkeypa
     ((version, sha256),) = Types.INDEXED
     other = (version - 1, sha256) if change == "library" else (version, "0" * 64)
     monkeypatch.setattr(Types, "INDEXED", frozenset({other}))
-    types = Types()
+    types = Types(magic_index)
     assert types.index is None
     assert [types.of(b"event 1 muon\n") for _ in range(3)] == [b"text/plain"] * 3
     assert types.builds == 0
@@ -318,7 +319,7 @@ def test_only_a_lone_compiled_database_is_cut(tmp_path):
 
 
 def test_databases_are_built_for_kinds_seen_twice_within_a_budget():
-    types = Types()
+    types = Types(magic_index)
     heads = [b"%c line %d\n" % (c, i) for c in range(65, 91) for i in range(2)]
     for head in heads:
         types.of(head)
@@ -331,7 +332,7 @@ def test_databases_are_built_for_kinds_seen_twice_within_a_budget():
 
 def test_a_database_serves_every_buffer_of_its_bytes():
     """Files that differ in their digits and lower-case letters share one database."""
-    types = Types()
+    types = Types(magic_index)
     heads = [b"Run %d: %s\n" % (i, b"muon jet track"[: i % 14]) * 20 for i in range(Types.NARROW_AFTER - 1)]
     answers = [types.of(h) for h in heads]
     assert types.builds == 1 and len(types.cut) == 1
@@ -341,7 +342,7 @@ def test_a_database_serves_every_buffer_of_its_bytes():
 def test_a_kind_served_often_gets_a_cut_for_just_its_bytes_and_keeps_the_wide_one():
     """After NARROW_AFTER buffers, a cut for the bytes they held is tried first; a buffer
     with another byte (a letter none had) is still served by the wide cut, not a new one."""
-    types = Types()
+    types = Types(magic_index)
     heads = [b"Run %d: %s\n" % (i, b"muon jet track"[: i % 14]) * 20 for i in range(200)]
     answers = [types.of(h) for h in heads]
     assert types.builds == 2 and len(types.cut) == 2
@@ -356,7 +357,7 @@ def test_a_kind_served_often_gets_a_cut_for_just_its_bytes_and_keeps_the_wide_on
 def test_the_database_picked_is_the_most_recent_cut_holding_every_byte_of_the_buffer():
     """The worker tests a buffer against a cut with bytes.translate, not sets: the same
     choice as "offered(head) <= cut_for", also with a cut of more than MAX_OFFERED bytes."""
-    types = Types()
+    types = Types(magic_index)
     rng = random.Random(13)
     kinds = [frozenset(rng.sample(range(256), n)) | {0} for n in (20, 60, 150, 200)]
     for kind in kinds:
@@ -375,7 +376,7 @@ def test_the_database_picked_is_the_most_recent_cut_holding_every_byte_of_the_bu
 
 def test_the_worker_answers_as_the_whole_database(cut):
     """Through the worker's own choice of database (reused, budgeted, or the whole)."""
-    types = Types()
+    types = Types(magic_index)
     heads = list(machine_heads(150)) + encoded_heads()[:400]
     wrong = [
         (h[:40], a, w) for h in heads + heads if (a := types.of(h)) != (w := magic.magic_buffer(cut.whole, h))
@@ -386,7 +387,7 @@ def test_the_worker_answers_as_the_whole_database(cut):
 def test_text_types_come_from_libmagic_text_tests():
     """HTML, XML, a DOS batch file and a shell script behind a byte order mark are found
     only by libmagic's text tests, which its encoding check switches on."""
-    types = Types()
+    types = Types(magic_index)
     for head, mime in (
         (b"<!DOCTYPE html>\n<html><body><script>x()</script></body></html>\n", b"text/html"),
         (b'<?xml version="1.0"?>\n<a/>\n', b"text/xml"),

@@ -50,7 +50,8 @@ exit codes:
   2  bad input: policy, inventory or arguments (every problem is listed as file:line:col)
   3  could not run, or incomplete: something asked for was not seen (a hypervisor
      unreachable, a VM missing, a guest or disk not read, the firewall unreadable);
-     vet: also done as its report says, but not logged or not cleared as asked
+     vet: also done as its report says, but not logged, not cleared as asked, or its
+     staging not removed
   4  plan: only changes to make by hand are left
 """
 

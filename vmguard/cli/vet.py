@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
             "in the quarantine (the report's notes say which and why)",
             file=sys.stderr,
         )
+    if result.staging_left:  # exit 3: published, its staging left behind (the note says how to clean it)
+        print(f"vmguard: {next(n for n in result.notes if result.staging_left in n)}", file=sys.stderr)
     if result.log_error:  # exit 3: done as the report says, but not in the event log
         print(f"vmguard: {result.notes[-1]}", file=sys.stderr)
     return result.exit_code

@@ -19,11 +19,12 @@ from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, Vmg
 from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import mounts, removal, report
-from vmguard.quarantine.destination import STAGING, Destination, check_names
+from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, noatime_open
 from vmguard.quarantine.pipeline import CopyPhase
+from vmguard.quarantine.publicpath import check_names
 from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
 from vmguard.quarantine.rerun import NOT_RECORDED, Origin, ToRemove, check_rerun, pending_removal
 from vmguard.quarantine.scanners import ScannerSet
@@ -192,14 +193,17 @@ class _Vet:
             if target is None:
                 return self.run(root_fd, None)
             with Destination(target, self.job, self.rules.promote) as dest:
-                previous = dest.previous_manifest()
-                if previous is not None:
-                    return self.rerun(root_fd, dest, previous)
-                result = self.run(root_fd, dest)
-                if remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
-                    pending = ToRemove(self.walked.nodes, self.published(result))
-                    return self.remove(root_fd, dest, result, pending)
-                return result
+                return left_behind(self.promote(root_fd, dest), dest)
+
+    def promote(self, root_fd: int, dest: Destination) -> VetResult:
+        previous = dest.previous_manifest()
+        if previous is not None:
+            return self.rerun(root_fd, dest, previous)
+        result = self.run(root_fd, dest)
+        if self.remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
+            pending = ToRemove(self.walked.nodes, self.published(result))
+            return self.remove(root_fd, dest, result, pending)
+        return result
 
     def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
         """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
@@ -331,6 +335,18 @@ class _Vet:
         return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
 
 
+def left_behind(result: VetResult, dest: Destination) -> VetResult:
+    """A published job whose staging could not be removed afterwards: done as reported,
+    and the staging named with its remedy (exit 3, as a vet not logged)."""
+    if dest.left_behind is None:
+        return result
+    note = (
+        f"the job is published, but its staging {dest.left_behind} could not be removed: "
+        "the next vet of this job removes it (rerun the same command), or remove it by hand (exit 3)"
+    )
+    return replace(result, notes=(*result.notes, note), staging_left=dest.left_behind)
+
+
 def failed(
     events: log.EventLog, job: str | None, qpath: Path, error: VmguardError, cause: OSError | None = None
 ) -> NoReturn:
@@ -360,4 +376,5 @@ def _log(events: log.EventLog, result: VetResult, dry_run: bool) -> None:
         ],
         rejected_total=len(result.rejected),
         not_removed=[{"path": p, "reason": r} for p, r in result.not_removed],
+        staging_left=result.staging_left,
     )

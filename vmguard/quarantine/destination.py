@@ -19,7 +19,8 @@ renameat2(RENAME_NOREPLACE): nothing in PUBLIC is ever overwritten, and a symlin
 at a target name is neither replaced nor followed. A rename that fails half-way is undone.
 After a crash the next vet of the job rolls a COMMITTED staging forward and removes any
 other. A write that fails (ENOSPC, EIO, EDQUOT) raises OSError; api.py turns it into a
-VetError after the staging is given up, so nothing partial is ever in PUBLIC.
+VetError after the staging is given up, so nothing partial is ever in PUBLIC. Once it
+is published, a staging that cannot be removed is `left_behind` (done, exit 3).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
-from vmguard.quarantine.publicpath import open_public
+from vmguard.quarantine.publicpath import SIDECARS, open_public
 from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
 
 STAGING = ".vmguard-staging"
@@ -47,37 +48,6 @@ RECORD = "REMOVAL"  # in the job's staging: --remove-promoted's record, moved be
 OUT = "out"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
-SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
-# Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
-# staging and the removal record (all end differently: no job's is another's).
-SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal", ".removal.tmp")
-NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
-
-
-def check_names(target: Path) -> None:
-    """Refuse (exit 2, before anything is made) a target whose name, or a sidecar's
-    name, is longer than the filesystem allows: no retry could ever publish it."""
-    limit = _name_max(target.parent)
-    longest = max(SUFFIXES, key=len)
-    for part in target.parts[1:]:
-        if len(os.fsencode(part)) > limit:
-            raise VetInputError(f"--to {target}: a name over the filesystem's {limit} bytes (NAME_MAX)")
-    if len(os.fsencode(target.name)) + len(longest) > limit:
-        raise VetInputError(
-            f"--to {target}: the output's name must leave room for its sidecars' "
-            f"'{longest}' within the filesystem's {limit}-byte names (NAME_MAX): "
-            f"use at most {limit - len(longest)} bytes"
-        )
-
-
-def _name_max(path: Path) -> int:
-    """NAME_MAX of the filesystem of path's nearest existing directory."""
-    for here in (path, *path.parents):
-        try:
-            return os.pathconf(here, "PC_NAME_MAX")
-        except OSError:
-            continue
-    return NAME_MAX
 
 
 def strip_xattrs(fd: int) -> None:
@@ -112,6 +82,7 @@ class Destination:
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
+        self.left_behind: str | None = None  # a published job's staging not removed (_tidy)
 
     def __enter__(self) -> Destination:
         try:
@@ -131,7 +102,8 @@ class Destination:
     def __exit__(self, *exc: object) -> None:
         for fd in (self.job_fd, self.lock_fd, self.staging_fd, self.public_fd):
             if fd >= 0:
-                os.close(fd)
+                with contextlib.suppress(OSError):  # Linux frees the fd and flock all the same
+                    os.close(fd)
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
 
     def _open_staging(self) -> None:
@@ -285,11 +257,20 @@ class Destination:
         job_fd = os.open(self.staged, _DIR, dir_fd=self.staging_fd)
         try:
             self._publish_all(job_fd)
-            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
-                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+            self._tidy(job_fd)
         finally:
             os.close(job_fd)
-        self._remove_staging()
+
+    def _tidy(self, job_fd: int) -> None:
+        """Published: move the removal record beside the lock (first: while that fails the
+        record stays in the staging), remove the staging. A failure is `left_behind`, never
+        "nothing was published"; the next vet of the job rolls the staging forward."""
+        try:
+            with contextlib.suppress(FileNotFoundError):  # none asked, or moved by the interrupted run
+                os.rename(RECORD, self.record, src_dir_fd=job_fd, dst_dir_fd=self.staging_fd)
+            self._remove_staging()
+        except OSError as err:
+            self.left_behind = f"{self.public}/{STAGING}/{self.staged} ({err.strerror})"
 
     def _publish_all(self, job_fd: int) -> None:
         done: list[tuple[str, str]] = []
@@ -299,8 +280,14 @@ class Destination:
                     done.append((src, dst))
             os.fsync(self.public_fd)
             hooks.reach("published")
-        except BaseException:
-            self._unpublish(job_fd, done)
+        except BaseException as err:
+            kept = self._unpublish(job_fd, done)
+            if kept and isinstance(err, Exception):  # never "nothing was published" then
+                raise VetError(
+                    f"{self.public}: publishing failed ({err}) and {', '.join(kept)} could not be "
+                    f"taken back: the job is partly published; the committed staging "
+                    f"{self.public}/{STAGING}/{self.staged} is kept: rerun the same command to finish it"
+                ) from err
             raise
 
     def read_record(self) -> bytes | None:
@@ -352,14 +339,17 @@ class Destination:
         hooks.reach("renamed", (dst,))
         return True
 
-    def _unpublish(self, job_fd: int, done: list[tuple[str, str]]) -> None:
+    def _unpublish(self, job_fd: int, done: list[tuple[str, str]]) -> list[str]:
         """A rename failed half-way: take back what this run published, so the public
-        area has all of the job or nothing; the committed staging stays to roll forward."""
+        area has all of the job or nothing; the committed staging stays to roll forward.
+        Returns what could not be taken back (each with why): still published."""
+        kept = []
         for src, dst in reversed(done):
             try:
                 rename_noreplace(self.public_fd, dst, job_fd, src)
             except OSError as err:
-                self.notes.append(f"could not take back {self.public}/{dst}: {err.strerror}")
+                kept.append(f"{self.public}/{dst} ({err.strerror})")
+        return kept
 
     def abort(self) -> None:
         """Give up an uncommitted staging. Once COMMITTED exists the staging is kept

@@ -130,6 +130,8 @@ class VetResult:
     not_removed: tuple[tuple[str, str], ...] = field(default=())
     # the vet's event could not be appended to the log (why): done as reported, exit 3
     log_error: str | None = None
+    # published, but its staging could not be removed afterwards (path and why): exit 3
+    staging_left: str | None = None
 
     @property
     def accepted(self) -> tuple[Entry, ...]:
@@ -148,7 +150,7 @@ class VetResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.not_removed or self.log_error:  # not cleared as asked, or not logged: fail closed
+        if self.not_removed or self.log_error or self.staging_left:  # done, not all as asked: fail closed
             return ExitCode.CANNOT_RUN
         return ExitCode.FINDINGS if self.rejected else ExitCode.OK
 

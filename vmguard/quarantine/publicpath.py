@@ -9,6 +9,9 @@ umask of a job runner, say systemd's UMask=0077, must not make the public area's
 parents 0700 and the published job out of every reader's reach), and a symlink is followed only when
 the directory holding it is root's alone (an admin's `/data -> /srv/data`). Where the
 directory is writable by anyone else, the component must be a real directory.
+
+And the names a vet makes there from the output's, which the filesystem must be able to
+hold (check_names, before anything is made).
 """
 
 from __future__ import annotations
@@ -17,7 +20,40 @@ import errno
 import os
 from pathlib import Path
 
+from vmguard.core.errors import VetInputError
+
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
+# Every name a vet makes from the output's: the sidecars, and in STAGING the lock, the
+# staging and the removal record (all end differently: no job's is another's).
+SUFFIXES = (*SIDECARS, ".lock", ".staging", ".removal", ".removal.tmp")
+NAME_MAX = 255  # where the filesystem cannot be asked (its parent not made yet)
+
+
+def check_names(target: Path) -> None:
+    """Refuse (exit 2, before anything is made) a target whose name, or a sidecar's
+    name, is longer than the filesystem allows: no retry could ever publish it."""
+    limit = _name_max(target.parent)
+    longest = max(SUFFIXES, key=len)
+    for part in target.parts[1:]:
+        if len(os.fsencode(part)) > limit:
+            raise VetInputError(f"--to {target}: a name over the filesystem's {limit} bytes (NAME_MAX)")
+    if len(os.fsencode(target.name)) + len(longest) > limit:
+        raise VetInputError(
+            f"--to {target}: the output's name must leave room for its sidecars' "
+            f"'{longest}' within the filesystem's {limit}-byte names (NAME_MAX): "
+            f"use at most {limit - len(longest)} bytes"
+        )
+
+
+def _name_max(path: Path) -> int:
+    """NAME_MAX of the filesystem of path's nearest existing directory."""
+    for here in (path, *path.parents):
+        try:
+            return os.pathconf(here, "PC_NAME_MAX")
+        except OSError:
+            continue
+    return NAME_MAX
 
 
 def _others_may_write(fd: int) -> bool:

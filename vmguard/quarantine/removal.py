@@ -88,6 +88,8 @@ def _remove(opener: Opener, root_fd: int, node: Node, dirs: dict, copied: Identi
     try:
         fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
     except Refused as refused:
+        if isinstance(refused.__cause__, FileNotFoundError):
+            return None  # its directory is gone, and the file with it (as in _remove_file)
         return f"could not be removed: its directory changed since the walk ({refused.detail})"
     except OSError as err:
         return f"could not be removed: its directory could not be opened ({err.strerror})"

@@ -3,9 +3,9 @@ a column its TFORMn declares, a logical byte is T, F or 0, the bits of an X colu
 its last bit are zero, a string (A, or a PA()/QA() array) holds only NULs after its
 first NUL, and the heap is exactly the arrays the P/Q descriptors point to,
 in the order astropy (column by column) or cfitsio (row by row) writes them, with no gap
-and no overlap; an ASCII table's bytes are printable and those no TBCOLn field covers
-are blanks. Values inside the columns are data. Rows of a table with nothing to check
-(numbers, characters) are skipped unread, as an image's pixels are."""
+and no overlap (ASCII tables: fitsascii.py). Values inside the columns are data. Rows of
+a table with nothing to check (numbers, characters) are skipped unread, as an image's
+pixels are."""
 
 from __future__ import annotations
 
@@ -26,8 +26,6 @@ PIECE = 1 << 20  # heap arrays are checked this many bytes at a time
 _SIZE = {"L": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16}
 _BINARY = re.compile(r"^(\d*)([LXBIJKAEDCMPQ])(.*)$")
 _ARRAY = re.compile(r"^([LXBIJKAEDCM])(?:\(\d+\))?$")
-_ASCII = re.compile(r"^([AIFED])(\d+)(?:\.\d+)?$")
-_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 _FIRST_AXIS = re.compile(r"^\s*\(\s*(\d+)")
 _DIGITS = re.compile(r"^(\d+)$")
 _LOGICAL = b"TF\0"
@@ -119,7 +117,7 @@ def binary(
         stream.skip(naxis1 * rows, "a binary table", FMT)
         return
     layout = HeapLayout(arrays, heap, tiles.columns)
-    per_batch = _batch(naxis1)
+    per_batch = rows_per_batch(naxis1)
     for first in range(0, rows, per_batch):
         count = min(per_batch, rows - first)
         start = stream.pos
@@ -131,7 +129,7 @@ def binary(
     _check_heap(stream, heap, layout.checked(), tiles)
 
 
-def _batch(naxis1: int) -> int:
+def rows_per_batch(naxis1: int) -> int:
     """Rows read at a time: about BATCH bytes, at least one row, no row over MAX_ROW."""
     if naxis1 > MAX_ROW:
         raise Invalid(
@@ -254,34 +252,3 @@ def _array_check(array: HeapArray, at: int, tiles: Tiles) -> Callable[[bytes, in
     if column.number in tiles.rice:
         return RiceTile(at, tiles, array.row).feed
     return GzipTile(at, tiles, array.row).feed
-
-
-def ascii_table(stream: Stream, naxis1: int, rows: int, fields: list[tuple[int, str]]) -> None:
-    """An ASCII table's rows: printable ASCII, blanks wherever no field lies."""
-    covered = bytearray(naxis1)
-    for n, (tbcol, tform) in enumerate(fields, 1):
-        match = _ASCII.match(tform.strip())
-        if match is None:
-            raise Invalid(f"fits: TFORM{n} = '{tform}' is not an ASCII table format")
-        end = tbcol - 1 + int(match.group(2))
-        if tbcol < 1 or end > naxis1:
-            raise Invalid(f"fits: field {n} of an ASCII table (TBCOL{n}, TFORM{n}) lies outside its row")
-        covered[tbcol - 1 : end] = b"\1" * (end - tbcol + 1)
-    gaps = [i for i in range(naxis1) if not covered[i]]
-    per_batch = _batch(naxis1)
-    for first in range(0, rows, per_batch):
-        start = stream.pos
-        data = stream.read(min(per_batch, rows - first) * naxis1, "an ASCII table", FMT)
-        bad = _PRINTABLE.search(data)
-        if bad:
-            raise Invalid(
-                f"fits: a byte of an ASCII table is not printable ASCII (offset {start + bad.start()})"
-            )
-        for i in gaps:
-            values = data[i::naxis1]
-            if values.strip(b" "):
-                at = start + i + naxis1 * (len(values) - len(values.lstrip(b" ")))
-                raise Invalid(
-                    f"fits: a byte of an ASCII table that no field (TBCOLn, TFORMn) covers is not "
-                    f"a blank (offset {at})"
-                )

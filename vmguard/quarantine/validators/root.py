@@ -3,12 +3,15 @@ version, fBEGIN, fEND...; its fields pinned to what the writer writes), then fro
 records (a key header naming its own position, its length, class, name and title, then
 its payload) and the free space between them, up to fEND, the end of the file. A
 compressed payload is its blocks exactly (each block's header gives its size; the blocks
-fill the payload and inflate to the key's object length); a basket's key fields are
-uproot's. The directory structure is resolved at the end (root_tables.py): the
-FreeSegments record lists the free space exactly, every live record is in its
-directory's keys list with a key equal byte for byte to its own, the directories' UUIDs
-and reserved bytes are pinned, and what lies in free space is zeros, a whole record or
-the remains of the metadata the writer moved (root_remains.py)."""
+fill the payload and inflate to the key's object length); a basket's and a blob's key
+fields, and an uncompressed basket's offsets array, are the writers' (root_data.py). The
+directory structure is resolved at the end (root_tables.py): the FreeSegments record
+lists the free space exactly, every live record is in its directory's keys list with a
+key equal byte for byte to its own, the directories' UUIDs and reserved bytes are
+pinned, and what lies in free space is zeros, a whole record the file's history explains
+or the remains of the metadata the writer moved (root_remains.py); then each basket
+belongs to its tree (root_data.py) and each RNTuple's anchor, envelopes and blobs are
+checked (root_rntuple.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import re
 import struct
 from array import array
 
-from . import inside, root_codecs, root_tables
-from .root_model import FMT, Header, Record, RootWalk, read_string
+from . import inside, root_codecs, root_data, root_rntuple, root_tables
+from .root_model import FMT, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
 MAX_RECORDS = 20_000_000
@@ -59,7 +62,9 @@ def validate(stream: Stream) -> str:
     walk = RootWalk(_file_header(stream), array("q"), {}, {})
     _records(stream, walk)
     stream.expect_end(FMT, "fEND, the end the header declares")
-    root_tables.resolve(walk)
+    free = root_tables.resolve(walk)
+    root_data.check(walk.data, walk.records, walk.header.begin)
+    root_rntuple.check(walk, free)
     return FMT
 
 
@@ -159,16 +164,20 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     offset = stream.pos
     nbytes, version, objlen, _, keylen, _ = _KEY.unpack(stream.peek(_KEY.size))
     key = stream.read(keylen, "a key", FMT)
-    klass, tail = _key_strings(key, offset, version == 1004)
-    if klass == b"TBasket":
-        _basket_tail(tail, offset, keylen, objlen)
-    elif tail:
-        raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
+    klass, names, tail = _key_strings(key, offset, version == 1004)
+    last = _data_key(walk, key, klass, names, tail)
     size = nbytes - keylen
     if size != objlen:
         if klass not in DATA:
             _spend(walk, objlen, stream.pos)
+        if klass in root_data.TREES:  # kept: its branches and baskets are checked at the end
+            walk.data.packed[offset] = stream.peek(size)
+            walk.kept += size
         _blocks(stream, offset, size, objlen, klass not in DATA)
+        body = None
+    elif last is not None:  # an uncompressed basket's entries and offsets array
+        stream.skip(last[1] - keylen, "a basket's entries", FMT)
+        root_data.offsets(stream, offset, keylen, *last)
         body = None
     elif klass == b"RBlob" and _envelope(stream.peek(8), size):
         walk.envelopes[offset] = (stream.pos, stream.read(size, "an RNTuple envelope", FMT))
@@ -183,6 +192,25 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     if klass not in DATA:
         walk.records[offset] = Record(offset, nbytes, key, klass, body)
         walk.kept += keylen
+
+
+def _data_key(
+    walk: RootWalk, key: bytes, klass: bytes, names: tuple[bytes, bytes], tail: bytes
+) -> tuple[int, int] | None:
+    """A key's bytes after its title, and a basket's or blob's identity (root_data);
+    returns (fNevBuf, fLast) of a basket followed by an offsets array."""
+    offset, keylen = walk.starts[-1], len(key)
+    if klass != b"TBasket" and tail:
+        raise Invalid(f"root: the key at {offset} is {keylen - len(tail)} bytes, not its KeyLen {keylen}")
+    _, parent, cycle = key_fields(key)
+    fields = (cycle, parent)
+    if klass == b"RBlob":
+        root_data.blob_key(offset, fields, names)
+        walk.data.blobs.extend((offset, offset + keylen))
+    if klass != b"TBasket":
+        return None
+    root_data.basket_key(walk.data, offset, fields, names, walk.header.begin)
+    return _basket_tail(tail, offset, keylen, struct.unpack_from(">i", key, 6)[0])
 
 
 def _spend(walk: RootWalk, objlen: int, pos: int) -> None:
@@ -205,17 +233,17 @@ def _envelope(head: bytes, size: int) -> bool:
     return size >= _ENVELOPE_LEAST and preamble & 0xFFFF in _ENVELOPE_TYPES and preamble >> 16 == size
 
 
-def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, bytes]:
-    """A key's class name and the bytes after its title."""
+def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, tuple[bytes, bytes], bytes]:
+    """A key's class name, (name, title) and the bytes after its title."""
     at = _KEY.size + (16 if wide else 8)
     strings = []
     for _ in range(3):
         text, at = read_string(key, at, f"the key at {offset}")
         strings.append(text)
-    return strings[0], key[at:]
+    return strings[0], (strings[1], strings[2]), key[at:]
 
 
-def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
+def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> tuple[int, int] | None:
     """A basket key's 19 or 20 bytes after its title (no reader uses its buffer size, flag
     or counts), as TBasket::Streamer writes them: version 2 (ROOT 5) or 3, fBufferSize,
     fNevBufSize (negated and followed by the fIOBits byte when the branch has I/O bits:
@@ -226,7 +254,8 @@ def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
     capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled
     as it grows, from a length the job may set), or with flag 80 nothing follows them.
     fBufferSize is the branch's basket size, which the job sets (uproot: 32000): bounded,
-    not pinned ("what exactness leaves")."""
+    not pinned ("what exactness leaves"). Returns (fNevBuf, fLast) where an offsets array
+    follows the entries."""
     version, buffer_size, size, count, last, flag, io = _basket_fields(tail, offset)
     fixed = last == keylen + objlen and count * size == objlen and flag == 0
     capacity = size == 1000 or count + 1 <= size <= _MAX_COUNTS
@@ -238,6 +267,7 @@ def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> None:
             f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: ROOT and uproot write 2 or 3, a basket "
             f"size up to {_MAX_BUFFER}, 0 (80: offsets regenerated) and the counts of its entries"
         )
+    return (count, last) if offsets else None
 
 
 def _basket_fields(tail: bytes, offset: int) -> tuple[int, int, int, int, int, int, bool]:

@@ -4,6 +4,7 @@ string encoding both read."""
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
 from dataclasses import dataclass, field
 
@@ -39,6 +40,18 @@ class Record:
 
 
 @dataclass
+class DataKeys:
+    """What the walk saw of the data records' keys (root_data): for each (parent, tree,
+    branch) of the baskets, how many baskets of each cycle (ROOT numbers them as it
+    writes them)."""
+
+    cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
+    seeks: dict[tuple[int, bytes], array] = field(default_factory=dict)  # (parent, tree) -> baskets
+    blobs: array = field(default_factory=lambda: array("q"))  # (record, payload) of each RBlob
+    packed: dict[int, bytes] = field(default_factory=dict)  # a compressed tree's blocks
+
+
+@dataclass
 class RootWalk:
     header: Header
     starts: array  # the offset of every record and free stretch, in order
@@ -49,6 +62,14 @@ class RootWalk:
     # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
+    data: DataKeys = field(default_factory=DataKeys)  # the keys of baskets and blobs
+
+    def record_at(self, offset: int, what: str) -> Record:
+        """The record a field (`what`) points to, or Invalid."""
+        record = self.records.get(offset)
+        if record is None:
+            raise Invalid(f"root: {what} ({offset}) is not the start of a record")
+        return record
 
 
 def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
@@ -64,3 +85,22 @@ def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
     if at + length > len(data):
         raise Invalid(f"root: {where} ends inside a string")
     return data[at : at + length], at + length
+
+
+def key_fields(key: bytes) -> tuple[int, int, int]:
+    """(fSeekKey, fSeekPdir, fCycle) of a key."""
+    version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
+    seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, 18)
+    return seek, parent, cycle
+
+
+def windows(data: bytes, big: bool) -> set[int]:
+    """Every 8-byte window of data as an unsigned integer (big- or little-endian): where a
+    structure may give a record's position."""
+    out: set[int] = set()
+    for shift in range(8):  # the windows at each alignment, read as a C array
+        values = array("Q", data[shift : shift + (len(data) - shift) // 8 * 8])
+        if big == (sys.byteorder == "little"):
+            values.byteswap()
+        out.update(values)
+    return out

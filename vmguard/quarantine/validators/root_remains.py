@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import Counter
 from dataclasses import dataclass
 
-from .root_model import RootWalk
+from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
 MIN_RUN = 24
 # The metadata uproot moves when it outgrows its place: a free record of another class is
 # one deleted (del f[name]), its payload a record's like a live one's.
 MOVED = (b"TList", b"TFile", b"TDirectory", b"TDirectoryFile")
+DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
 LOOSE = 24  # bytes of a moved record (its key whole) that are neither zeros nor in a run,
 HEAD = 96  # all in its first HEAD bytes (its key and list header)
 # Bytes of the file's other free stretches (and keys lists' slack) that are neither: an
@@ -35,6 +37,12 @@ LOOSE_STRETCHES = 24
 # TTree payload (itself data the scanners see), in what uproot leaves: not in a gap ROOT
 # marked free with its negated length (what ROOT leaves there is its own records').
 TREE_SHARE = 128
+# An older copy of a tree left whole (no basket written over it): its key and payload are
+# the live tree's but for each branch's counts, lengths and byte counts that changed
+# (uproot 5.7: 39 bytes and 37 to 42 a branch with baskets, measured over 1 to 24
+# branches of numbers and jagged arrays, files up to 286 MB: larger counts have fewer zero
+# bytes), so at most TREE_LOOSE + TREE_BRANCH a branch.
+TREE_LOOSE, TREE_BRANCH = 48, 48
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
@@ -61,6 +69,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
         if r.klass == b"TTree" and r.body is not None and r.offset not in free
     )
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
+    history = _history(walk, free)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -75,6 +84,11 @@ def check(walk: RootWalk, free: set[int]) -> None:
             and not segments(record.body)
         ):
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
+        elif record is not None and record.body is not None and _identity(record.key) in history.trees:
+            # an older copy of a live tree uproot moved (its basket arrays full), left whole
+            _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk, history)))
+        elif record is not None:
+            _deleted_record(record, history)
     for offset, slack in walk.slack.items():
         _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
 
@@ -86,6 +100,71 @@ class Loose:
 
     left: int
     shared: int = 0
+
+
+@dataclass(frozen=True)
+class History:
+    """What explains a whole record in free space: the live trees (an older copy of one
+    uproot moved) and, for a record deleted there, the file's directories and the span of
+    its keys' datimes (from the top directory's fDatimeC to the last live key's)."""
+
+    trees: frozenset[tuple[int, bytes]]
+    branches: dict[tuple[int, bytes], int]  # (parent, tree) of baskets -> branches
+    directories: frozenset[int]
+    created: int
+    latest: int
+
+
+def _history(walk: RootWalk, free: set[int]) -> History:
+    live = [r for r in walk.records.values() if r.offset not in free]
+    return History(
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree"),
+        Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
+        frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
+        _top_created(walk.records[walk.header.begin]),
+        max((_KEY.unpack_from(r.key)[3] for r in live), default=0),
+    )
+
+
+def _deleted_record(record: Record, history: History) -> None:
+    """A whole record in free space that no live record explains (uproot's del leaves the
+    record it deletes whole; ROOT negates its length): written while the file was, in one
+    of its directories. Its key's datime lies between the file's creation and the last
+    live key's, its parent is a directory of the file and its cycle at least 1, as the
+    writers give them. Its payload is a record's."""
+    _, parent, cycle = key_fields(record.key)
+    datime = _KEY.unpack_from(record.key)[3]
+    if not history.created <= datime <= history.latest or parent not in history.directories or cycle < 1:
+        raise Invalid(
+            f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
+            "the file's history explains: a record deleted there was written while the file was "
+            "(its datime between the file's creation and its last key's), in one of its directories, "
+            "cycle 1 or more (copy the objects into a new file, e.g. with uproot)"
+        )
+
+
+def _top_created(top: Record) -> int:
+    """The top directory's fDatimeC (after its TNamed: name and title); 0 if compressed."""
+    if top.body is None:
+        return 0
+    at = read_string(top.body, read_string(top.body, 0, "the top directory")[1], "the top directory")[1]
+    return struct.unpack_from(">I", top.body.ljust(at + 6, b"\0"), at + 2)[0]
+
+
+def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
+    """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
+    TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
+    changed when the tree moved)."""
+    parent, strings = _identity(record.key)
+    name = read_string(strings, read_string(strings, 0, "a key")[1], "a key")[0]  # after the class
+    homes = {parent, walk.header.begin}  # where its baskets' keys say the tree is (root_data)
+    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
+
+
+def _identity(key: bytes) -> tuple[int, bytes]:
+    """A key's parent and its strings (class, name, title) as they are written."""
+    wide = struct.unpack_from(">h", key, 4)[0] == 1004
+    return key_fields(key)[1], key[_KEY.size + (16 if wide else 8) :]
 
 
 def _page_lists(walk: RootWalk, free: set[int]) -> int:

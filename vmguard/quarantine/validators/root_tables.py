@@ -1,41 +1,35 @@
 """A ROOT file's tables, checked once the walk (root.py) has seen every byte.
 
-The FreeSegments record (fSeekFree) lists the free space exactly: each stretch the walk
-found that is no record lies in one of its segments, and each segment starts and ends
-where records or stretches do. The top directory (at fBEGIN) and each subdirectory name
-their keys list; every record outside the free segments is a directory, a keys list,
-FreeSegments, the StreamerInfo (fSeekInfo), a basket, or listed once in its directory's
-keys list with a key equal to its own byte for byte (readers use the list's copy: a
-record's own key is otherwise free). The header's fCompress is the compression its
-blocks use; UUIDs are pinned as far as the writer makes them (see uuids)."""
+The FreeSegments record lists the free space exactly (root_free.py). The top directory
+(at fBEGIN) and each subdirectory name their keys list; every record outside the free
+segments is a directory, a keys list, FreeSegments, the StreamerInfo (fSeekInfo), a
+basket, or listed once in its directory's keys list with a key equal to its own byte for
+byte (readers use the list's copy: a record's own key is otherwise free). The header's
+fCompress is a setting ROOT stores (_compress); UUIDs are pinned as far as the writer makes
+them (root_uuids)."""
 
 from __future__ import annotations
 
 import struct
-import uuid
-from bisect import bisect_left
 
-from . import root_remains
-from .root_model import Header, Record, RootWalk, read_string
+from . import root_free, root_remains, root_uuids
+from .root_model import Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
 _KEY = struct.Struct(">ihiIhh")
-_FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
-_FREE_LARGE = struct.Struct(">hqq")  # version 1001
-_START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
 _DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
 _DIR_LARGE = struct.Struct(">hIIiiqqq")
 _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
 MAX_ALGORITHM = 5  # ROOT's last compression algorithm (kZSTD; kUndefined is 6)
 MAX_DIRECTORIES = 100_000
-MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
-_UUID_DELAY = 10**8  # 10 s in 100 ns: uproot makes the directory's UUID right after the file's
 
 
-def resolve(walk: RootWalk) -> None:
+def resolve(walk: RootWalk) -> set[int]:
+    """The tables' checks; returns the starts of what lies in free space."""
     _compress(walk.header)
-    free = _free_items(walk, _free_segments(walk))
+    free = root_free.free_items(walk, root_free.free_segments(walk))
     listed = _directories(walk, free)
+    free -= listed  # the directories uproot's del left whole, walked as any (_deleted)
     for record in walk.records.values():
         if record.offset not in free and record.offset not in listed:
             raise Invalid(
@@ -43,13 +37,7 @@ def resolve(walk: RootWalk) -> None:
                 "directory's keys list"
             )
     root_remains.check(walk, free)
-
-
-def key_fields(key: bytes) -> tuple[int, int, int]:
-    """(fSeekKey, fSeekPdir, fCycle) of a key."""
-    version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]
-    seek, parent = struct.unpack_from(">qq" if version == 1004 else ">ii", key, _KEY.size)
-    return seek, parent, cycle
+    return free
 
 
 def _compress(header: Header) -> None:
@@ -67,128 +55,11 @@ def _compress(header: Header) -> None:
         )
 
 
-def _free_segments(walk: RootWalk) -> list[tuple[int, int]]:
-    """The FreeSegments record's segments [first, last + 1), in order, without the last
-    one (fEND to infinity), checked against the header."""
-    h = walk.header
-    record = _record_at(walk, h.seek_free, "fSeekFree")
-    if record.body is None or record.nbytes != h.nbytes_free:
-        raise Invalid(
-            f"root: the FreeSegments record at {h.seek_free} is not fNbytesFree ({h.nbytes_free}) bytes"
-        )
-    body, at, segments = record.body, 0, []
-    while at < len(body):
-        large = struct.unpack_from(">h", body.ljust(2, b"\0"), at)[0] == 1001
-        layout = _FREE_LARGE if large else _FREE_SMALL
-        if at + layout.size > len(body) or (not large and body[at : at + 2] != b"\0\1"):
-            raise Invalid(f"root: the FreeSegments record at {h.seek_free} holds bytes that are no segment")
-        _, first, last = layout.unpack_from(body, at)
-        segments.append((first, last + 1))
-        at += layout.size
-    if (
-        len(segments) != h.nfree
-        or not segments
-        or segments[-1][0] != h.end
-        or segments[-1][1] <= _START_BIG_FILE
-    ):
-        raise Invalid(
-            f"root: the FreeSegments record at {h.seek_free} does not end with fEND (nfree {h.nfree})"
-        )
-    segments.pop()
-    previous = h.begin
-    for first, stop in segments:
-        if not previous <= first < stop <= h.end:
-            raise Invalid(f"root: the free segment [{first}, {stop}) is out of order or outside the file")
-        previous = stop
-    return segments
-
-
-def _free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
-    """The starts of the records and stretches inside free segments. Each segment starts
-    and ends where they do; each stretch that is no record lies in a segment."""
-    starts, free = walk.starts, set()
-    for first, stop in _merged(segments):
-        i, j = bisect_left(starts, first), bisect_left(starts, stop)
-        if (
-            i == len(starts)
-            or starts[i] != first
-            or (
-                stop != walk.header.end
-                and (j == len(starts) or starts[j] != stop)
-                and not _leaked(walk, j, stop)
-            )
-        ):
-            raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
-        free.update(starts[i:j])
-    for offset in walk.gaps:
-        if offset not in free and not _segments_tail(walk, offset):
-            raise Invalid(
-                f"root: {len(walk.gaps[offset])} bytes at {offset} are neither a record nor in a "
-                "segment the FreeSegments record lists"
-            )
-    return free
-
-
-def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Segments that touch joined: free space the walk sees as one stretch."""
-    out: list[tuple[int, int]] = []
-    for first, stop in segments:
-        if out and out[-1][1] == first:
-            out[-1] = (out[-1][0], stop)
-        else:
-            out.append((first, stop))
-    return out
-
-
-def _segments_tail(walk: RootWalk, offset: int) -> bool:
-    """Whether the stretch at offset is what a FreeSegments record left behind when it
-    shrank in place (uproot does not free those bytes): right after a record of segments
-    (an older FreeSegments, or the live one), at most MAX_TAIL more segments, each zeros
-    or of version 1."""
-    tail = walk.gaps[offset]
-    i = bisect_left(walk.starts, offset)
-    before = walk.records.get(walk.starts[i - 1]) if i else None
-    if before is None or before.body is None or before.offset + before.nbytes != offset:
-        return False
-    if len(before.body) % _FREE_SMALL.size or before.body[:2] != b"\0\1" or before.klass != b"TFile":
-        return False
-    return _tail_entries(tail)
-
-
-def _leaked(walk: RootWalk, j: int, stop: int) -> bool:
-    """Whether a free segment ends at `stop` inside the stretch before starts[j] because
-    that stretch is a FreeSegments record uproot freed after it had shrunk in place: the
-    segment covers the record as it last was, the bytes it shrank from stay behind it,
-    never freed (at most MAX_TAIL segments, as _segments_tail)."""
-    stretch = walk.gaps.get(walk.starts[j - 1]) if j else None
-    if stretch is None or not walk.starts[j - 1] < stop < walk.starts[j - 1] + len(stretch):
-        return False
-    return _tail_entries(stretch[stop - walk.starts[j - 1] :])
-
-
-def _tail_entries(tail: bytes) -> bool:
-    """Whether tail is at most MAX_TAIL segments of 10 bytes, each zeros or of version 1."""
-    if len(tail) % _FREE_SMALL.size or len(tail) > MAX_TAIL * _FREE_SMALL.size:
-        return False
-    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), _FREE_SMALL.size)]
-    return all(
-        entry == (0, 0, 0) or (entry[0] == 1 and 0 <= entry[1] <= entry[2] <= _START_BIG_FILE)
-        for entry in entries
-    )
-
-
-def _record_at(walk: RootWalk, offset: int, what: str) -> Record:
-    record = walk.records.get(offset)
-    if record is None:
-        raise Invalid(f"root: {what} ({offset}) is not the start of a record")
-    return record
-
-
 def _directories(walk: RootWalk, free: set[int]) -> set[int]:
     """Walk the directories from the top one; returns the offsets of the records they
     account for (directories, keys lists, listed records, FreeSegments, StreamerInfo)."""
     h = walk.header
-    top = _record_at(walk, h.begin, "fBEGIN")
+    top = walk.record_at(h.begin, "fBEGIN")
     name, title, at = _named(top)
     if top.klass != b"TFile" or at != h.nbytes_name - len(top.key):
         raise Invalid(f"root: the record at fBEGIN ({h.begin}) is not the file's directory (fNbytesName)")
@@ -213,14 +84,35 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
                 "(the file's name and title, the top directory as parent, cycle 1)"
             )
     todo = [(top, at, last, title)]
-    while todo:
-        if len(listed) > MAX_DIRECTORIES * 64:
-            raise Invalid("root: too many records in directories")
-        directory, at, name, title = todo.pop()
-        for sub in _keys_list(walk, free, listed, directory, at, (name, title)):
-            sub_name, sub_title, _ = _strings(sub.key)
-            todo.append((sub, 0, sub_name, sub_title))
+    for deleted in (False, True):
+        todo += _deleted(walk, free, listed) if deleted else []
+        while todo:
+            if len(listed) > MAX_DIRECTORIES * 64:
+                raise Invalid("root: too many records in directories")
+            directory, at, name, title = todo.pop()
+            for sub in _keys_list(walk, free, listed, directory, at, (name, title)):
+                sub_name, sub_title, _ = _strings(sub.key)
+                todo.append((sub, 0, sub_name, sub_title))
     return listed
+
+
+def _deleted(walk: RootWalk, free: set[int], listed: set[int]) -> list[tuple[Record, int, bytes, bytes]]:
+    """The subdirectories uproot's del left: del frees a directory's record alone, whole,
+    and leaves its keys list and what it lists as they were (no longer reached). Each is
+    walked as a live one (its fields, keys list and records checked alike) once the live
+    directories are: a directory record in free space whose keys list is live and no live
+    directory's."""
+    out = []
+    for record in walk.records.values():
+        if record.offset in free and record.klass in _DIRECTORY and record.body is not None:
+            try:
+                seek_keys = _directory_part(walk.header, record, 0)[0]
+            except Invalid:  # no directory's fields: free space's to check (root_remains)
+                continue
+            if seek_keys not in free and seek_keys not in listed and seek_keys in walk.records:
+                listed.add(record.offset)
+                out.append((record, 0, *_strings(record.key)[:2]))
+    return out
 
 
 def _last_name(name: bytes, free_segments: Record) -> bytes:
@@ -241,7 +133,7 @@ def _streamer_info(walk: RootWalk) -> Record | None:
     h = walk.header
     if h.seek_info == 0 and h.nbytes_info == 0:
         return None
-    info = _record_at(walk, h.seek_info, "fSeekInfo")
+    info = walk.record_at(h.seek_info, "fSeekInfo")
     if info.klass != b"TList" or info.nbytes != h.nbytes_info or not _list_slack(walk, info):
         raise Invalid(
             f"root: the StreamerInfo record at {h.seek_info} is not fNbytesInfo ({h.nbytes_info}) bytes "
@@ -297,7 +189,7 @@ def _keys_list(
     seek_keys, nbytes_keys = _directory_part(walk.header, directory, at)
     if seek_keys == nbytes_keys == 0:  # ROOT wrote no keys list for it: an empty directory
         return []
-    keys = _record_at(walk, seek_keys, f"the keys list of the directory at {directory.offset}")
+    keys = walk.record_at(seek_keys, f"the keys list of the directory at {directory.offset}")
     name, title, klass = _strings(keys.key)
     if (
         seek_keys in free
@@ -381,32 +273,5 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
     parents = (parent, header.begin) if parent else (0,)
     if seek_dir != directory.offset or seek_parent not in parents:
         raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
-    uuids(header.uuid, rest[:18], top=parent == 0)
+    root_uuids.check(header.uuid, rest[:18], top=parent == 0)
     return seek_keys, nbytes_keys
-
-
-def uuids(file: bytes, directory: bytes, top: bool) -> None:
-    """UUIDs as ROOT and uproot make them (TUUID::TUUID; uuid.uuid1): time-based, RFC 4122
-    variant, version 1, or version 3 where ROOT found no network address and made the node
-    random (TUUID::GetNodeIdentifier: its first byte's top bit set, version 3 OR'ed over
-    the 1). ROOT gives the top directory the file's UUID; uproot makes it right after the
-    file's: the same clock sequence and node, less than 10 s later. A subdirectory's is
-    made whenever it is (a later job's: another clock)."""
-    ours, theirs = uuid.UUID(bytes=file[2:]), uuid.UUID(bytes=directory[2:])
-    if file[:2] != b"\0\1":
-        raise Invalid("root: the file header's UUID is not TUUID version 1")
-    for made in (ours, theirs):
-        random_node = made.version == 3 and made.node >> 47
-        if made.variant != uuid.RFC_4122 or not (made.version == 1 or random_node):
-            raise Invalid(
-                f"root: the UUID {made} is not time-based as ROOT and uproot make it (version 1, "
-                "or 3 with a random node)"
-            )
-    if not top or ours == theirs:
-        return
-    same_source = (ours.clock_seq, ours.node) == (theirs.clock_seq, theirs.node)
-    if not same_source or not 0 < theirs.time - ours.time < _UUID_DELAY:
-        raise Invalid(
-            f"root: the directory's UUID {theirs} was not made right after the file's {ours} "
-            "(the same clock sequence and node, less than 10 s later)"
-        )

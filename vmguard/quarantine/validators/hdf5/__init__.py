@@ -30,11 +30,13 @@ WALKED_HERE = 1 << 20  # smaller files are walked in the worker (more would cost
 def validate(stream: Stream) -> str:
     if stream.peek(8) != SIGNATURE:
         raise Invalid(_not_at_start(stream.peek(IDENTIFY_SIZE)))
-    version = stream.peek(9)[8]
+    # the version byte is read like every other field (a file may end right before it)
+    head = stream.read(9, "the superblock", FMT)
+    version = head[8]
     if version in (0, 1):
-        eof, targets = _superblock_v01(stream, version)
+        eof, targets = _superblock_v01(stream, head, version)
     elif version in (2, 3):
-        eof, targets = _superblock_v23(stream)
+        eof, targets = _superblock_v23(stream, head)
     else:
         raise Invalid(f"hdf5: superblock version {version} is unknown")
     for address, what, starts in sorted(targets):
@@ -66,8 +68,8 @@ def _sizes(offsets: int, lengths: int) -> None:
 Targets = list[tuple[int, str, tuple[bytes, ...]]]  # (address, what, how it may start)
 
 
-def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
-    fixed = stream.read(24, "the superblock", FMT)
+def _superblock_v01(stream: Stream, head: bytes, version: int) -> tuple[int, Targets]:
+    fixed = head + stream.read(24 - len(head), "the superblock", FMT)
     _sizes(fixed[13], fixed[14])
     if version == 1:
         stream.skip(4, "the superblock", FMT)
@@ -87,8 +89,8 @@ def _superblock_v01(stream: Stream, version: int) -> tuple[int, Targets]:
     return eof, targets
 
 
-def _superblock_v23(stream: Stream) -> tuple[int, Targets]:
-    fixed = stream.read(12, "the superblock", FMT)
+def _superblock_v23(stream: Stream, head: bytes) -> tuple[int, Targets]:
+    fixed = head + stream.read(12 - len(head), "the superblock", FMT)
     _sizes(fixed[9], fixed[10])
     base, extension, eof, root = struct.unpack("<4Q", stream.read(32, "the superblock", FMT))
     stream.skip(4, "the superblock's checksum", FMT)

@@ -95,16 +95,24 @@ def _feed(sinks: list, piece: bytes | memoryview) -> None:
         sink.feed(piece)
 
 
-def final_key(c: Chunking, key: bytes) -> None:
+def final_key(c: Chunking, most: tuple[int, ...], key: bytes) -> None:
     """The last key of the last chunk B-tree node of a level bounds its chunks and names
     none: no size or filter mask; its offsets on the chunk grid, at most one chunk past
-    the dataset's extent (HDF5 derives them from the order chunks were written in)."""
+    the dataset's maximum dimensions `most` (the element size's 1 last). HDF5 derives
+    them from the order chunks were written in and never lowers them: a shrink prunes
+    chunks (H5B_remove slides the final key down onto the removed last chunk's) and
+    leaves the key of the largest extent the dataset had, which only its maximum bounds
+    (an unlimited dimension: any offset on the grid)."""
     size, mask = struct.unpack_from("<II", key)
     offsets = struct.unpack_from(f"<{len(c.dims)}Q", key, 8)
-    bounds = [-(-end // step) * step + step for end, step in zip(c.extent, c.dims, strict=False)]
-    grid = zip(offsets, c.dims, bounds, strict=False)
+    bounds = [-(-top // step) * step + step for top, step in zip(most, c.dims, strict=True)]
+    grid = zip(offsets, c.dims, bounds, strict=True)
     if size or mask or any(at % step or at > bound for at, step, bound in grid):
-        raise Invalid(f"hdf5: the final key of a chunk B-tree node of {c.what} holds data")
+        raise Invalid(
+            f"hdf5: the final key of a chunk B-tree node of {c.what} holds data (libhdf5 writes "
+            "no size or filter mask there, and offsets on the chunk grid within the dataset's "
+            "maximum dimensions: h5repack the file)"
+        )
 
 
 def _inside(c: Chunking, offsets: tuple[int, ...]) -> None:

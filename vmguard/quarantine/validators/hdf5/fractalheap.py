@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, freespace, tuning
+from . import btree2, freespace, oldsections, tuning
 from .checksum import lookup3
 from .ledger import UNDEFINED
 
@@ -150,6 +150,9 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
         _direct(w, heap, root, 0, start)
     else:
         _indirect(w, heap, root, 0, rows)
+        entries = w.file.bytes(root + 13 + heap.off_size, 8 * rows * width, name)
+        old = oldsections.Root(what=name, off_size=off_size, width=width, entries=entries)
+        w.ledger.sections.add_root(address, old)  # its smaller copies may remain
     heap.blocks.sort()
     _counters(heap, root, rows)
     return heap

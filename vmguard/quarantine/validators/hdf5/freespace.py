@@ -17,7 +17,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import tuning
+from . import oldsections, tuning
 from .btree2 import enc_size
 from .ledger import UNDEFINED
 
@@ -47,6 +47,9 @@ def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
             raise Invalid(f"hdf5: {heap.what} has free space but no free-space manager")
         return
     _manager(w, heap, address, (sections, ghosts))
+    blocks = [(start + heap.prefix, start + size) for start, size, _ in heap.blocks]
+    widths = (enc_size(heap.table[2]), heap.off_size)
+    w.ledger.sections.add(address, oldsections.tails(heap.what, widths, blocks, heap.objects))
 
 
 def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], list[int]]:

@@ -11,6 +11,7 @@ from functools import lru_cache
 from ..stream import Invalid
 from .checksum import lookup3
 from .oldblocks import Blocks
+from .oldsections import OldSections
 from .remains import Remains
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
@@ -25,9 +26,13 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
     b"OHDR": ", an object header nothing refers to",
     b"OCHK": ", an object header continuation block nothing refers to, not one libhdf5 freed as this"
     " file's headers show (oldblocks.py)",
-    b"FSSE": ", a free-space section list nothing refers to (an older state of a dense storage's heap "
-    "that libhdf5 left: its sections are not recomputable)",
+    b"FSSE": ", a free-space section list nothing refers to, not one an earlier state of a dense "
+    "storage's heap had (oldsections.py)",
 }
+_PRUNED = (  # unclaimed data right after a chunk: what a shrink leaves (HDF5 frees, never clears)
+    ", perhaps the data of chunks a shrink (resize()) pruned: libhdf5 frees them without "
+    "clearing them, old data no rule can recompute"
+)
 
 
 @lru_cache(maxsize=256)
@@ -75,6 +80,7 @@ class Ledger:
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
+        self.sections = OldSections()  # the old section lists of dense storage's heaps
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -103,6 +109,7 @@ class Ledger:
     def settle(self) -> None:
         """No two extents overlap; every byte between them, up to the end-of-file
         address, is zero."""
+        self._old_sections()
         self._prepare()
         pos, last = 0, "the start of the file"
         run: list[int] = []  # the starts of the structures that end, one after another, at pos
@@ -127,6 +134,36 @@ class Ledger:
                 self._zeros(*gap, later)
             if len(self.blocks.chunks) == found and later:
                 self._zeros(*later[0], None)  # raises
+
+    def _old_sections(self) -> None:
+        """Claim the section lists earlier states of the file's fractal heaps left
+        (oldsections.py), as structures: what lies around them is checked as ever. First
+        those whose signature shows, then those whose start a later list took."""
+        if not self.sections.heaps and not self.sections.roots:
+            return
+        for start, size, what in self.sections.claims(self.file.buf, [g[:2] for g in self._gaps()]):
+            self.claim(start, size, what)
+        found = True
+        while found:
+            found = False
+            for start, end, before in self._gaps():
+                size, what = self.sections.hidden(self.file.buf, before, end)
+                if size:
+                    self.claim(start, min(size, end - start), what)
+                    found = True
+
+    def _gaps(self) -> list[tuple[int, int, tuple[int, int, str]]]:
+        """(start, end, the extent before it: start, end, name) of each unclaimed range."""
+        gaps, pos, before = [], 0, (0, 0, "the start of the file")
+        for start in sorted(self.extents):
+            end, what = self.extents[start]
+            if start > pos:
+                gaps.append((pos, start, before))
+            if end > pos:
+                pos, before = end, (start, end, what)
+        if pos < self.file.eof:
+            gaps.append((pos, self.file.eof, before))
+        return gaps
 
     def _prepare(self) -> None:
         """The unclaimed ranges and the live continuation blocks, for oldblocks.py."""
@@ -164,7 +201,8 @@ class Ledger:
                     later.append((start, end, after, run))
                     return
                 first = at + len(window) - len(window.lstrip(b"\0"))
-                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "") + self.blocks.note()
+                kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
+                kind = (kind or (_PRUNED if after.startswith("a chunk of") else "")) + self.blocks.note()
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "

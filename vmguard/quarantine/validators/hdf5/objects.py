@@ -1,7 +1,7 @@
 """The object walk: from the superblock to every object header reached from the root
 group (v1 and v2 headers and their continuation blocks), each message of each header
-understood or refused. Groups, dataset storage and heaps are storage.py's; dense link
-and attribute storage dense.py's."""
+understood or refused. Groups' symbol tables are symbols.py's, dataset storage and
+heaps storage.py's; dense link and attribute storage dense.py's."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from . import (
     pipeline,
     sizes,
     storage,
+    symbols,
     tuning,
     versions,
 )
@@ -266,7 +267,7 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
 def _symbol_table(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     btree, heap = w.file.unpack("QQ", m.at, f"the symbol table message of {what}")
     w.groups[w.at] = (btree, heap)
-    storage.symbol_table(w, btree, heap, what)
+    symbols.symbol_table(w, btree, heap, what)
 
 
 def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
@@ -349,7 +350,7 @@ def _superblock_v01(w: Walker, version: int, size: int) -> None:
         raise Invalid("hdf5: a version 1 superblock of libhdf5's default K values (libhdf5 writes version 0)")
     _, free, eof, driver = f.unpack("QQQQ", at, "the superblock")
     entry = f.bytes(at + 32, 40, "the superblock")
-    name, root, _ = storage.symbol_entry(w, entry, "the superblock")
+    name, root, _ = symbols.symbol_entry(w, entry, "the superblock")
     if entry[16] == 0:  # libhdf5 caches the root's symbol table whenever it has one (H5G_mkroot)
         w.cached.setdefault(root, set()).add(None)
     _eof(eof, size)

@@ -26,8 +26,8 @@ What is free: which messages, in which order (log2(messages of the header + 1) b
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
 structure took the start (log2(17) bits). What does not fit (a block holding a message
-that changed since, data in a null message, a block under more later structures, an
-older free-space section list) stays refused, naming h5repack."""
+that changed since, data in a null message, a block under more later structures)
+stays refused, naming h5repack (older free-space section lists: oldsections.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,190 @@
+"""Dense storage reopened and added to (session 33, attack f): the free-space section
+lists libhdf5 leaves of a fractal heap's earlier states (oldsections.py).
+
+h5py groups and objects whose links or attributes are in dense storage, written in
+several sessions under both libver bounds, pass; the lists they leave are claimed as
+old states of their heap. A list that no state of the heap had (a section that is no
+block's tail, a payload, a state listed twice, another manager's address), or a hidden
+list's tail changed, is refused."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from tests.quarantine.test_hdf5_walk import _refusal
+from tests.support.attack_fbinary_hdf5 import sessions
+from tests.support.hdf5_attack_c_bytes import PAYLOAD, lookup3
+from vmguard.quarantine.validators.hdf5 import oldsections, walk
+
+np = pytest.importorskip("numpy")
+h5py = pytest.importorskip("h5py")
+
+OLD = "an old free-space section list of"
+ROOT = "an old root indirect block of"
+
+
+def _members(k: int, kinds: str, track: bool, n: int, long: bool):
+    """n datasets and/or attributes of group /g a session (past 8: dense storage)."""
+    def step(f) -> None:
+        g = f["g"] if "g" in f else f.create_group("g", track_order=track)
+        for i in range(n):
+            if "l" in kinds:
+                g.create_dataset(f"s{k}_{i}" + "x" * (i * 7 % 40 if long else 0), data=np.arange(i + 1))
+            if "a" in kinds:
+                g.attrs[f"p{k}_{i}"] = np.arange(i * 3 % 50 if long else 1, dtype=float)
+    return step
+
+
+CASES = {  # (libver, links/attributes, track_order, n a session, sessions, long names/values)
+    "tracked-links-12x2": ("earliest", "l", True, 12, 2, False),
+    "tracked-attrs-12x2": ("earliest", "a", True, 12, 2, False),
+    "tracked-both-12x3": ("earliest", "la", True, 12, 3, False),
+    "latest-tracked-attrs-long-9x2": ("latest", "a", True, 9, 2, True),
+    "latest-both-12x2": ("latest", "la", False, 12, 2, False),
+    "latest-attrs-30x2": ("latest", "a", False, 30, 2, False),
+    "latest-attrs-12x3": ("latest", "a", False, 12, 3, False),
+    "latest-attrs-30x3": ("latest", "a", False, 30, 3, False),  # an old root indirect block
+    "latest-tracked-links-12x3": ("latest", "l", True, 12, 3, False),
+    "latest-tracked-both-12x2": ("latest", "la", True, 12, 2, False),
+}
+
+
+def _file(case: str) -> bytes:
+    libver, kinds, track, n, count, long = CASES[case]
+    return sessions([_members(k, kinds, track, n, long) for k in range(count)], libver=libver)
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, bytes]:
+    return {case: _file(case) for case in CASES}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_dense_storage_added_to_in_later_sessions_passes(files, case):
+    assert _refusal(files[case]) == ""
+
+
+def _olds(data: bytes) -> list[tuple[int, int, str]]:
+    return [(s, e, w) for s, (e, w) in sorted(walk(data, len(data)).items()) if w.startswith(OLD)]
+
+
+def test_the_lists_left_are_claimed_as_old_states(files):
+    lists = _olds(files["tracked-attrs-12x2"])
+    assert len(lists) == 1 and files["tracked-attrs-12x2"][lists[0][0] : lists[0][0] + 4] == b"FSSE"
+    assert any("its start under" in w for _, _, w in _olds(files["latest-tracked-both-12x2"]))
+
+
+def _old_list(files) -> tuple[bytearray, int, int]:
+    """The file, its old list's start and end (before the checksum)."""
+    data = files["tracked-attrs-12x2"]
+    start, end, _ = _olds(data)[0]
+    return bytearray(data), start, end - 4
+
+
+def _resum(data: bytearray, start: int, end: int) -> bytes:
+    struct.pack_into("<I", data, end, lookup3(bytes(data[start:end])))
+    return bytes(data)
+
+
+def test_zeroing_an_old_list_passes(files):
+    data, start, end = _old_list(files)
+    data[start : end + 4] = bytes(end + 4 - start)
+    assert _refusal(bytes(data)) == ""
+
+
+@pytest.mark.parametrize("field", ["size", "offset"])
+def test_a_section_no_state_had_is_refused(files, field):
+    """13: the prefix; then count (1), size (3 bytes), offset (5): 8 more, a tail no longer."""
+    data, start, end = _old_list(files)
+    at, width = (start + 14, 3) if field == "size" else (start + 17, 5)
+    value = int.from_bytes(data[at : at + width], "little") + 8
+    data[at : at + width] = value.to_bytes(width, "little")
+    assert "a free-space section list nothing refers to" in _refusal(_resum(data, start, end))
+
+
+def test_a_payload_in_an_old_list_is_refused(files):
+    data, start, end = _old_list(files)
+    data[end - 4 : end] = PAYLOAD
+    assert "are reached from no structure" in _refusal(_resum(data, start, end))
+
+
+def _zeros(data: bytes, size: int) -> int:
+    """The start of unclaimed zeros of at least `size` bytes (8-aligned)."""
+    extents = sorted(walk(data, len(data)).items())
+    return next(-(-e // 8) * 8 for (_, (e, _)), (n, _) in zip(extents, extents[1:], strict=False)
+                if n - -(-e // 8) * 8 >= size)
+
+
+def test_the_same_state_twice_is_refused(files):
+    data, start, end = _old_list(files)
+    copy = bytes(data[start : end + 4])
+    at = _zeros(bytes(data), len(copy))
+    data[at : at + len(copy)] = copy
+    assert "a free-space section list nothing refers to" in _refusal(bytes(data))
+
+
+def test_an_old_list_of_no_manager_is_refused(files):
+    data, start, end = _old_list(files)
+    struct.pack_into("<Q", data, start + 5, 96)  # the root's header: no free-space manager
+    assert "a free-space section list nothing refers to" in _refusal(_resum(data, start, end))
+
+
+def test_a_hidden_lists_tail_changed_is_refused(files):
+    data = bytearray(files["latest-tracked-both-12x2"])
+    start, end, _ = next(o for o in _olds(bytes(data)) if "its start under" in o[2])
+    data[end - 6] ^= 0x01  # a byte of its last section
+    assert "are reached from no structure" in _refusal(bytes(data))
+
+
+def _old_root(files) -> tuple[bytearray, int, int]:
+    data = files["latest-attrs-30x3"]
+    start, end, _ = next((s, e, w) for s, (e, w) in sorted(walk(data, len(data)).items()) if w.startswith(ROOT))
+    return bytearray(data), start, end - 4
+
+
+def test_an_old_root_indirect_block_is_claimed(files):
+    data, start, _ = _old_root(files)
+    assert data[start : start + 4] == b"FHIB"
+
+
+def test_an_old_root_naming_another_block_is_refused(files):
+    """Its first child moved by 8 (checksum recomputed): no earlier state had it."""
+    data, start, end = _old_root(files)
+    child = start + 13 + 5
+    struct.pack_into("<Q", data, child, struct.unpack_from("<Q", data, child)[0] + 8)
+    assert "are reached from no structure" in _refusal(_resum(data, start, end))
+
+
+def test_an_old_root_twice_is_refused(files, monkeypatch):
+    """The same earlier root found twice (its copy in a gap of zeros) explains one of them."""
+    data, start, end = _old_root(files)
+    found: list[int] = []
+    real = oldsections.OldSections._root
+
+    def twice(self, buf, at, stop) -> int:  # noqa: ANN001
+        found.append(real(self, buf, at, stop))
+        found.append(real(self, buf, at, stop))
+        return found[0]
+
+    monkeypatch.setattr(oldsections.OldSections, "_root", twice)
+    assert _refusal(bytes(data)) == ""
+    assert found == [end + 4 - start, 0]
+
+
+def test_an_old_root_signature_at_a_gaps_end_is_no_root(files, monkeypatch):
+    """Too few bytes left for its header: not a root (and no read past the gap)."""
+    data, start, end = _old_root(files)
+    seen: list[oldsections.OldSections] = []
+    real = oldsections.OldSections.claims
+
+    def keep(self, buf, gaps):  # noqa: ANN001
+        seen.append(self)
+        return real(self, buf, gaps)
+
+    monkeypatch.setattr(oldsections.OldSections, "claims", keep)
+    walk(bytes(data), len(data))
+    fresh = oldsections.OldSections(roots=seen[0].roots)
+    assert fresh._root(bytes(data[: start + 12]), start, start + 12) == 0  # the file ends there
+    assert fresh._root(bytes(data), start, end + 4) == end + 4 - start

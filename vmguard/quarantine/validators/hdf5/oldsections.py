@@ -1,0 +1,296 @@
+"""What earlier states of a fractal heap leave, recomputed: the free-space section lists
+libhdf5 leaves when the heap's free space changes between sessions, and the root
+indirect blocks it leaves when the root gains rows (OldSections._root).
+
+A fractal heap's free-space manager (freespace.py) writes its section list (`FSSE`) at
+each close. When a later session adds links or attributes, the list is rewritten with
+other sections, often of another size: libhdf5 frees the old list without clearing it
+(non-persistent free space is not tracked across sessions) and allocates a new one
+elsewhere. What stays is a list of an earlier state of the same heap, and that state is
+recomputable from the heap as it is now: without deletions a heap only fills its direct
+blocks, one object after the other, so each free section of an earlier state is the
+tail of one of today's direct blocks from where it was filled up to then: it starts at
+the block's first byte after its prefix or right after one of its objects, and ends at
+the block's end. So an old list is admitted if it is exactly libhdf5's serialization
+(H5FScache.c: the `FSSE` signature, version 0, the address of the heap's free-space
+manager reached by the walk; for each size, ascending, the count and size, then each
+section by heap offset: offset, type 0 "single", no data; the lookup3 checksum) of such
+tails, at most one per direct block. Which blocks and which of their object boundaries
+is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, at
+most one list per object of the heap (each session that added one leaves one). A list
+of any other section (first-row sections, a range inside a block, one that no state of
+this heap had) stays refused with the ledger's reason (h5repack)."""
+
+from __future__ import annotations
+
+import struct
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from .checksum import lookup3
+
+SIGNATURE = b"FSSE"
+_SHOWN = 8  # bytes of a list shown at least past the structure that took its start
+MAX_HIDDEN = 256  # bytes of an old list under the structure that took its start
+MAX_WORK = 20_000  # lists tried for starts under later lists, in all
+_PREFIX = 13  # signature, version, the free-space manager's address
+_SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
+_WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
+MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tails:
+    """What an old section list of one heap may hold."""
+
+    what: str  # the heap
+    widths: tuple[int, int]  # bytes of a section's size and heap offset
+    ends: dict[int, int]  # where a section may start -> the end of its direct block
+    objects: int  # the heap's objects: at most as many old lists
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Root:
+    """A fractal heap's root indirect block, whose earlier, smaller copies may remain."""
+
+    what: str  # the heap
+    off_size: int  # bytes of its block offset
+    width: int  # entries a row
+    entries: bytes  # its child addresses (8 bytes each), row by row
+
+
+@dataclass(slots=True)
+class OldSections:
+    """The heaps of one file (by their free-space manager's address) and the old lists
+    found for each."""
+
+    heaps: dict[int, Tails] = field(default_factory=dict)
+    found: dict[int, set[bytes]] = field(default_factory=dict)
+    work: int = 0  # lists tried for starts under later lists (MAX_WORK)
+    roots: dict[int, Root] = field(default_factory=dict)  # by the heap's header address
+    old_roots: set[tuple[int, int, int]] = field(default_factory=set)  # (heap, rows, children)
+
+    def add(self, manager: int, tails: Tails) -> None:
+        self.heaps[manager] = tails
+
+    def add_root(self, heap: int, root: Root) -> None:
+        self.roots[heap] = root
+
+    def claims(self, buf: bytes | memoryview, gaps: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+        """(start, size, name) of each old list lying in the unclaimed `gaps`."""
+        out: list[tuple[int, int, str]] = []
+        for start, end in gaps:
+            pos = start
+            while self.heaps and (at := _find(buf, pos, end, SIGNATURE)) is not None:
+                size = self._list(buf, at, end)
+                if size:
+                    manager = struct.unpack_from("<Q", buf, at + 5)[0]
+                    out.append((at, size, f"an old free-space section list of {self.heaps[manager].what}"))
+                pos = at + (size or 1)
+            pos = start
+            while self.roots and (at := _find(buf, pos, end, b"FHIB")) is not None:
+                size = self._root(buf, at, end)
+                if size:
+                    heap = struct.unpack_from("<Q", buf, at + 5)[0]
+                    out.append((at, size, f"an old root indirect block of {self.roots[heap].what}"))
+                pos = at + (size or 1)
+        return out
+
+    def _root(self, buf: bytes | memoryview, at: int, end: int) -> int:
+        """The size of the earlier root indirect block at `at` (0: not one): libhdf5
+        doubles a heap's root by writing a larger copy elsewhere and freeing the old one.
+        It is the heap's (version 0, the heap's address, block offset 0), of fewer rows
+        than the root, its children the root's first ones then undefined addresses (the
+        blocks allocated by then), its checksum recomputed; one per (rows, children)."""
+        if end - at < _PREFIX + 4:
+            return 0
+        heap = struct.unpack_from("<Q", buf, at + 5)[0]
+        root = self.roots.get(heap)
+        if root is None or buf[at + 4] != 0:
+            return 0
+        first = at + 13 + root.off_size
+        if int.from_bytes(buf[at + 13 : first], "little"):
+            return 0
+        for rows in range(1, len(root.entries) // (8 * root.width)):
+            size = 8 * rows * root.width
+            if first + size + 4 > end:
+                return 0
+            raw = bytes(buf[first : first + size])
+            children = len(raw[: size].rstrip(b"\xff")) // 8 * 8
+            kept = raw[:children] == root.entries[:children] and raw[children:] == b"\xff" * (size - children)
+            key = (heap, rows, children)
+            if kept and _checksum(buf, at, first + size) and key not in self.old_roots:
+                self.old_roots.add(key)
+                return first + size + 4 - at
+        return 0
+
+    def hidden(self, buf: bytes | memoryview, before: tuple[int, int, str], end: int) -> tuple[int, str]:
+        """The bytes from the end of the structure `before` (start, end, name) up to
+        `end` that are the tail of an old list whose start that later structure took:
+        how many (0: none), and its name. libhdf5 frees a list and allocates what comes
+        next over it (often the next list); the hidden list is recomputed whole
+        (checksum included) from a heap's tails, starting up to MAX_HIDDEN bytes before
+        `before` ends."""
+        start, pos, name = before
+        shown = bytes(buf[pos:end])
+        if not shown[:16].strip(b"\0"):
+            return 0, ""
+        try:
+            for first in range(pos - 1, max(start, pos - MAX_HIDDEN) - 1, -1):
+                for manager, tails in self.heaps.items():
+                    search = _Search(tails, shown, pos - first, self)
+                    for count_size in (1, 2):
+                        raw = search.run(SIGNATURE + bytes(1) + manager.to_bytes(8, "little"), count_size)
+                        if raw is not None and self._new(manager, raw[:-4], tails):
+                            name = f"an old free-space section list of {tails.what} (its start under {name})"
+                            return len(raw) - (pos - first), name
+        except _Exhausted:
+            pass
+        return 0, ""
+
+    def _list(self, buf: bytes | memoryview, at: int, end: int) -> int:
+        """The size of the old list at `at` (0: not one this file's heaps explain)."""
+        if end - at < _PREFIX + 4 or buf[at + 4] != 0:
+            return 0
+        manager = struct.unpack_from("<Q", buf, at + 5)[0]
+        tails = self.heaps.get(manager)
+        if tails is None:
+            return 0
+        for count_size in range(1, 9):  # the old list's section count is not recorded
+            raw = _parse(buf, (at, end), count_size, tails)
+            if raw is not None and self._new(manager, raw, tails):
+                return len(raw) + 4
+        return 0
+
+    def _new(self, manager: int, raw: bytes, tails: Tails) -> bool:
+        """One more list of the heap: a state not seen before, no more than its objects."""
+        seen = self.found.setdefault(manager, set())
+        if raw in seen or len(seen) >= max(tails.objects, 1):
+            return False
+        seen.add(raw)
+        return True
+
+
+class _Exhausted(Exception):
+    """The search for hidden lists reached MAX_WORK."""
+
+
+@dataclass(slots=True)
+class _Search:
+    """Old lists of one heap built section group by section group, in libhdf5's order,
+    each compared with the bytes shown past the `hidden` ones as soon as it reaches them."""
+
+    tails: Tails
+    shown: bytes
+    hidden: int
+    owner: OldSections
+
+    def run(self, prefix: bytes, count_size: int) -> bytes | None:
+        by_size: dict[int, list[int]] = {}
+        for offset, block in sorted(self.tails.ends.items()):
+            by_size.setdefault(block - offset, []).append(offset)
+        groups = sorted(by_size.items())
+        return self._step(prefix, (0, 0), frozenset(), (groups, count_size))
+
+    def _step(self, body: bytes, at: tuple[int, int], used: frozenset[int], how: tuple) -> bytes | None:
+        """A list starting `body` (at: the next size group, sections so far) that fits."""
+        groups, count_size = how
+        self.owner.work += 1
+        if self.owner.work > MAX_WORK:
+            raise _Exhausted
+        shown = body[self.hidden :]
+        if shown != self.shown[: len(shown)]:
+            return None
+        sections, size = at[1], len(body) + 4
+        shows = self.hidden + _SHOWN <= size <= self.hidden + len(self.shown)  # its checksum shown whole
+        if sections and _counted(sections, count_size) and shows:  # only then the checksum's cost
+            whole = body + lookup3(body).to_bytes(4, "little")
+            if self._ends(whole):
+                return whole
+        return self._groups(body, at, used, how)
+
+    def _ends(self, whole: bytes) -> bool:
+        return whole[self.hidden :] == self.shown[: len(whole) - self.hidden]
+
+    def _groups(self, body: bytes, at: tuple[int, int], used: frozenset[int], how: tuple) -> bytes | None:
+        """`body` continued by each next size group libhdf5 could have written."""
+        (groups, count_size), (nxt, sections) = how, at
+        len_size, off_size = self.tails.widths
+        for i in range(nxt, len(groups)):
+            size, offsets = groups[i]
+            free = [o for o in offsets if self.tails.ends[o] not in used]
+            for k in range(1, len(free) + 1):
+                for chosen in combinations(free, k):
+                    group = k.to_bytes(count_size, "little") + size.to_bytes(len_size, "little")
+                    group += b"".join(o.to_bytes(off_size, "little") + bytes(1) for o in chosen)
+                    ends = frozenset(self.tails.ends[o] for o in chosen)
+                    got = self._step(body + group, (i + 1, sections + k), used | ends, how)
+                    if got is not None:
+                        return got
+        return None
+
+
+def _find(buf: bytes | memoryview, pos: int, end: int, signature: bytes) -> int | None:
+    """The first `signature` in [pos, end), searched a window at a time."""
+    for at in range(pos, end, _WINDOW):
+        window = bytes(buf[at : min(end, at + _WINDOW + 3)])
+        hit = window.find(signature)
+        if hit >= 0:
+            return at + hit
+    return None
+
+
+def _parse(buf: bytes | memoryview, where: tuple[int, int], count_size: int, tails: Tails) -> bytes | None:
+    """The list's bytes before its checksum, if it is a serialization of tails of the
+    heap's blocks with counts of `count_size` bytes, each group's count then the whole
+    list's checksum; None if not."""
+    at, end = where
+    len_size, off_size = tails.widths
+    pos, last, sections, blocks = at + _PREFIX, (0, -1), 0, set()
+    while pos + count_size + len_size <= end:
+        count = int.from_bytes(buf[pos : pos + count_size], "little")
+        size = int.from_bytes(buf[pos + count_size : pos + count_size + len_size], "little")
+        pos += count_size + len_size
+        if not count or sections + count > MAX_SECTIONS or pos + count * (off_size + 1) > end:
+            return None
+        if size <= last[0]:  # one group per size, sizes ascending
+            return None
+        for _ in range(count):
+            offset = int.from_bytes(buf[pos : pos + off_size], "little")
+            block = tails.ends.get(offset)
+            if block is None or buf[pos + off_size] != _SINGLE or offset + size != block:
+                return None
+            if (size, offset) <= last or block in blocks:
+                return None
+            last, pos = (size, offset), pos + off_size + 1
+            blocks.add(block)
+        sections += count
+        if pos + 4 <= end and _checksum(buf, at, pos):
+            return bytes(buf[at:pos]) if _counted(sections, count_size) else None
+    return None
+
+
+def _counted(sections: int, count_size: int) -> bool:
+    """A list of `sections` encodes its counts in count_size bytes (btree2.enc_size,
+    which imports the ledger, that imports this module)."""
+    return (max(sections, 1).bit_length() - 1) // 8 + 1 == count_size
+
+
+def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
+    return struct.unpack_from("<I", buf, pos)[0] == lookup3(bytes(buf[at:pos]))
+
+
+def tails(
+    what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int]
+) -> Tails:
+    """What an earlier state of a heap could have listed: for each direct block (heap
+    offset of its first byte after the prefix, end; sorted), a tail from that byte or
+    from the end of one of its objects."""
+    ends = dict(blocks)
+    firsts = [first for first, _ in blocks]
+    for offset, length in objects.items():
+        i = bisect_right(firsts, offset) - 1
+        if i >= 0 and offset + length < blocks[i][1]:
+            ends[offset + length] = blocks[i][1]
+    return Tails(what=what, widths=widths, ends=ends, objects=len(objects))

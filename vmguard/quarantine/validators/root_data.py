@@ -1,0 +1,192 @@
+"""The keys of a ROOT file's data records, which no keys list holds (readers find them
+through their tree or RNTuple), pinned to what ROOT and uproot write; and the offsets
+array of an uncompressed basket of variable-size entries.
+
+A TTree's basket (TBasket::TBasket, uproot's write_np_basket): its branch's name, its
+tree's name as title, as parent its tree's directory (uproot) or the top directory
+(ROOT's TKey::Create gives the file's, wherever the tree lives), and as cycle 0
+(uproot) or the basket's number in its branch (ROOT: fWriteBasket, 0, 1, 2... in the
+order it writes them). An RNTuple's blob (uproot's RBlob_Key): no name, no title, cycle
+0, parent 0. At the end (check) each basket's tree is a record of the file named as its
+title and, where that tree's payload is known (uncompressed, uproot's; zlib or xz blocks,
+inflated), its name is a string of that tree (a branch's) and its position one the tree
+lists (fBasketSeek)."""
+
+from __future__ import annotations
+
+import lzma
+import struct
+import zlib
+from array import array
+
+from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
+from .stream import Invalid, Stream
+
+MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
+_CHUNK = 1 << 16  # offsets read this many at a time
+_SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
+TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
+_LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
+
+
+def basket_key(
+    keys: DataKeys, offset: int, fields: tuple[int, int], names: tuple[bytes, bytes], begin: int
+) -> None:
+    """A basket's key: (cycle, parent) and (branch, tree) as its name and title."""
+    cycle, parent = fields
+    branch, tree = names
+    if parent < begin or not branch or not tree or cycle < 0:
+        raise Invalid(
+            f"root: the basket at {offset} names parent {parent}, cycle {cycle}, branch {branch[:40]!r} "
+            f"and tree {tree[:40]!r}: ROOT and uproot write a directory, the basket's number in its "
+            "branch, the branch's and the tree's names (rewrite the file with uproot)"
+        )
+    counts = keys.cycles.get((parent, tree, branch))
+    if counts is None:
+        if len(keys.cycles) >= MAX_BRANCHES:
+            raise Invalid(f"root: baskets of more than {MAX_BRANCHES} branches (not supported)")
+        counts = keys.cycles[(parent, tree, branch)] = array("i")
+    # ROOT numbers a branch's baskets 0, 1, 2... as it writes them (several trees of one
+    # name, in several directories, interleave such runs); uproot writes 0.
+    if cycle == len(counts):
+        counts.append(0)
+    if cycle > len(counts) or (cycle and counts[cycle - 1] <= counts[cycle]):
+        raise Invalid(
+            f"root: the basket at {offset} (branch {branch[:40]!r}) has cycle {cycle} before as many "
+            f"of cycle {cycle - 1}: ROOT numbers a branch's baskets 0, 1, 2... as it writes them, "
+            "uproot writes 0 (rewrite the file with uproot)"
+        )
+    counts[cycle] += 1
+    keys.seeks.setdefault((parent, tree), array("q")).append(offset)
+
+
+def blob_key(offset: int, fields: tuple[int, int], names: tuple[bytes, bytes]) -> None:
+    """An RNTuple blob's key, as uproot writes it: no name or title, cycle 0, parent 0."""
+    if fields != (0, 0) or names != (b"", b""):
+        raise Invalid(
+            f"root: the RBlob at {offset} has cycle {fields[0]}, parent {fields[1]}, name "
+            f"{names[0][:40]!r}, title {names[1][:40]!r}: uproot writes an RNTuple's blobs with "
+            "cycle 0, parent 0 and no name or title (rewrite the file with uproot)"
+        )
+
+
+def offsets(stream: Stream, offset: int, keylen: int, count: int, last: int) -> None:
+    """An uncompressed basket's offsets array, after its entries: its length fNevBuf + 1,
+    then where each entry starts (from the key's start: the first at KeyLen, none before
+    the previous one or past fLast), then fLast (uproot) or 0 (ROOT leaves the slot it
+    never filled)."""
+    length = struct.unpack(">i", stream.read(4, "an offsets array", FMT))[0]
+    if length != count + 1:
+        raise _offsets(offset, f"holds {length} offsets, not fNevBuf + 1 ({count + 1})")
+    first = struct.unpack(">i", stream.peek(4))[0]
+    if count and first != keylen:
+        raise _offsets(offset, f"starts at {first}, not the key's length ({keylen})")
+    previous, left = keylen, count + 1
+    while left:
+        take = min(left, _CHUNK)
+        values = array("i", stream.read(4 * take, "an offsets array", FMT))
+        if _LITTLE:
+            values.byteswap()
+        left -= take
+        entries = values if left else values[:-1]
+        if entries and entries[0] < previous:
+            raise _offsets(offset, "has offsets out of order")
+        listed = entries.tolist()
+        if listed != sorted(listed) or (listed and listed[-1] > last):  # sorted: C speed
+            raise _offsets(offset, f"has offsets out of order or past fLast ({last})")
+        if entries:
+            previous = entries[-1]
+        if not left and values[-1] not in (0, last):
+            raise _offsets(offset, f"ends with {values[-1]}, not fLast ({last}, uproot) or 0 (ROOT)")
+
+
+def _offsets(offset: int, rule: str) -> Invalid:
+    return Invalid(
+        f"root: the offsets array of the basket at {offset} {rule}: ROOT and uproot write where "
+        "each entry starts (rewrite the file with uproot)"
+    )
+
+
+def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
+    """Each basket's tree is a record named as its title, of the directory the basket
+    names as parent (uproot) or of any directory where the basket names the top one
+    (ROOT); where that tree's payload is known (uncompressed, uproot's; or zlib or xz),
+    the branch is a string of it and the basket's position one of its fBasketSeek."""
+    trees: dict[bytes, list[tuple[int, bytes | None]]] = {}
+    for record in records.values():
+        if record.klass in TREES:
+            home = key_fields(record.key)[1]
+            trees.setdefault(_name(record.key), []).append((home, _payload(record, keys)))
+    for parent, tree, branch in keys.cycles:
+        bodies = _bodies(trees, parent, tree, begin)
+        if None not in bodies and not any(_string(branch) in body for body in bodies):
+            raise Invalid(
+                f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
+                f"{tree[:40]!r} (rewrite the file with uproot)"
+            )
+    for (parent, tree), seeks in keys.seeks.items():
+        bodies = _bodies(trees, parent, tree, begin)
+        if None not in bodies:
+            _listed(seeks, bodies)
+
+
+def _bodies(
+    trees: dict[bytes, list[tuple[int, bytes | None]]], parent: int, tree: bytes, begin: int
+) -> list[bytes | None]:
+    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to."""
+    found = [body for where, body in trees.get(tree, ()) if parent in (begin, where)]
+    if not found:
+        raise Invalid(
+            f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
+            "belongs to a tree: rewrite the file with uproot)"
+        )
+    return found
+
+
+def _payload(record: Record, keys: DataKeys) -> bytes | None:
+    """A tree's payload: uncompressed (uproot's), or its zlib or xz blocks inflated (ROOT's;
+    root.py has checked each block inflates to its size); None for LZ4 and zstd blocks
+    (not decoded here) and a TNtuple's (not kept)."""
+    if record.body is not None or record.offset not in keys.packed:
+        return record.body
+    packed, at, out = keys.packed[record.offset], 0, []
+    while at < len(packed):
+        tag, size = packed[at : at + 2], int.from_bytes(packed[at + 3 : at + 6], "little")
+        block = packed[at + 9 : at + 9 + size]
+        if tag == b"ZL":
+            out.append(zlib.decompress(block))
+        elif tag == b"XZ":
+            out.append(lzma.decompress(block, format=lzma.FORMAT_XZ))
+        else:
+            return None
+        at += 9 + size
+    return b"".join(out)
+
+
+def _listed(seeks: array, bodies: list[bytes]) -> None:
+    """Each basket is one its tree lists (a branch's fBasketSeek: its position, 8 bytes
+    big-endian) in the tree or an older copy of it."""
+    known: set[int] = set()
+    if len(seeks) > _SEARCHED:  # many: every window of the trees at once
+        for body in bodies:
+            known.update(windows(body, big=True))
+    for seek in seeks:
+        listed = seek in known if known else any(struct.pack(">q", seek) in body for body in bodies)
+        if not listed:
+            raise Invalid(
+                f"root: the basket at {seek} is in no list of its tree's baskets (fBasketSeek): an "
+                "orphan record no reader reads (rewrite the file with uproot)"
+            )
+
+
+def _name(key: bytes) -> bytes:
+    """A key's name (after its class)."""
+    at = 18 + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+    at = read_string(key, at, "a key")[1]
+    return read_string(key, at, "a key")[0]
+
+
+def _string(text: bytes) -> bytes:
+    """text as ROOT writes a string: a length byte (255 and 4 bytes past 254), the bytes."""
+    head = bytes([len(text)]) if len(text) < 255 else b"\xff" + struct.pack(">i", len(text))
+    return head + text

@@ -1,0 +1,82 @@
+"""An RNTuple's anchor and envelopes, checked once the walk (root.py) has kept them.
+
+The anchor (the ROOT::RNTuple record a keys list names; uproot writes it uncompressed):
+its byte count (the 66 bytes of its version and fields), class version 2, format
+version 1.0.0.x, the header's and footer's position and lengths (uncompressed: the
+envelope of that type kept at that position, of that length), fMaxKeySize 0 (uproot)
+or ROOT's default of 1 GiB, and its XXH3-64 (big-endian) of its 64 bytes of fields.
+Every live uncompressed envelope (header, footer, page list: root.py keeps an
+uncompressed blob that starts with an envelope's type and length) ends with the XXH3-64
+(little-endian) of its bytes before it."""
+
+from __future__ import annotations
+
+import struct
+
+from .root_model import RootWalk, windows
+from .stream import Invalid
+from .xxh3 import xxh3_64
+
+_ANCHOR = struct.Struct(">IhHHHHQQQQQQQQ")  # byte count, class version, format, fields, checksum
+_BYTE_COUNT = 0x40000000 | 66  # kByteCountMask | the class version and the 64 bytes of fields
+_MAX_KEY_SIZES = (0, 1 << 30)  # uproot's, ROOT's default (RNTupleWriteOptions)
+_MAX_PATCH = 9  # ROOT writes format 1.0.0.x
+_HEADER, _FOOTER = 1, 2
+
+
+def check(walk: RootWalk, free: set[int]) -> None:
+    live = {at: body for offset, (at, body) in walk.envelopes.items() if offset not in free}
+    for at, body in live.items():
+        if xxh3_64(body[:-8]) != struct.unpack_from("<Q", body, len(body) - 8)[0]:
+            raise Invalid(
+                f"root: the RNTuple envelope at {at} does not end with the XXH3-64 of its bytes, as ROOT "
+                "and uproot write it (rewrite the file with uproot)"
+            )
+    for record in walk.records.values():
+        if record.klass == b"ROOT::RNTuple" and record.offset not in free and record.body is not None:
+            _anchor(record.offset, record.body, live)
+    if walk.envelopes:
+        _linked(walk, free)
+
+
+def _linked(walk: RootWalk, free: set[int]) -> None:
+    """Each live blob is one the RNTuple links to: its payload's position is a locator
+    (8 bytes, little-endian) in an envelope (a page list's pages, a footer's page lists)
+    or the anchor's header or footer (big-endian). An orphan blob no reader reads is
+    refused. Where the envelopes are compressed (none kept) this is not checked."""
+    known: set[int] = set()
+    for _, body in walk.envelopes.values():
+        known.update(windows(body, big=False))
+    for record in walk.records.values():
+        if record.klass == b"ROOT::RNTuple" and record.body is not None:
+            known.update(windows(record.body, big=True))
+    blobs = walk.data.blobs
+    for i in range(0, len(blobs), 2):
+        if blobs[i] not in free and blobs[i + 1] not in known:
+            raise Invalid(
+                f"root: the RBlob at {blobs[i]} is linked from no RNTuple envelope or anchor: an orphan "
+                "record no reader reads (rewrite the file with uproot)"
+            )
+
+
+def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:
+    if len(body) != _ANCHOR.size:
+        raise _refused(offset, f"is {len(body)} bytes, not {_ANCHOR.size}")
+    count, version, epoch, major, minor, patch, *fields, max_key, checksum = _ANCHOR.unpack(body)
+    if (count, version, epoch, major, minor) != (_BYTE_COUNT, 2, 1, 0, 0) or patch > _MAX_PATCH:
+        raise _refused(offset, f"has version {version}, format {epoch}.{major}.{minor}.{patch}")
+    if max_key not in _MAX_KEY_SIZES:
+        raise _refused(offset, f"has fMaxKeySize {max_key}, not 0 (uproot) or 1 GiB (ROOT)")
+    if xxh3_64(body[6:70]) != checksum:
+        raise _refused(offset, "does not end with the XXH3-64 of its fields")
+    for kind, (seek, nbytes, length) in ((_HEADER, fields[:3]), (_FOOTER, fields[3:])):
+        envelope = live.get(seek)
+        if nbytes == length and (envelope is None or len(envelope) != nbytes or envelope[0] != kind):
+            raise _refused(offset, f"names at {seek} no envelope of type {kind} and {nbytes} bytes")
+
+
+def _refused(offset: int, rule: str) -> Invalid:
+    return Invalid(
+        f"root: the RNTuple anchor at {offset} {rule}: ROOT and uproot write its fields, lengths and "
+        "checksum (rewrite the file with uproot)"
+    )
