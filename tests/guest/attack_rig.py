@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.guest import images
+from tests.support.appliance import tcg_env
 
 WORKTREE = Path(__file__).resolve().parents[2]
 # Images a started domain opens must be reachable by libvirt-qemu (not under a 0700 tmp).
 RUN_ROOT = Path(os.environ.get("VMGUARD_TEST_CACHE", "/var/tmp/vmguard-test-cache")) / "attack-guest"
-TCG_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 
 POLICY = """\
 apiVersion: vmguard/v1
@@ -138,7 +138,7 @@ class Lab:
             (self.work / sub).mkdir(exist_ok=True)
         self.env = {
             **os.environ,
-            **TCG_ENV,
+            **tcg_env(),  # the appliance with its kernel uncompressed (faster under TCG)
             "PYTHONPATH": str(WORKTREE),
             "VMGUARD_STATE_DIR": str(self.work / "state"),
             "VMGUARD_LOG": str(self.work / "events.jsonl"),

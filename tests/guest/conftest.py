@@ -1,7 +1,8 @@
 """Shared, session-scoped guest images and their (expensive) offline inspection.
 
 libguestfs's appliance runs under TCG here (/dev/kvm cannot run guests on these
-machines): LIBGUESTFS_BACKEND=direct and force_tcg are set for these tests only;
+machines): LIBGUESTFS_BACKEND=direct and force_tcg are set for these tests only, with
+an appliance whose kernel is uncompressed (tests/support/appliance.py, faster under TCG);
 vmguard itself leaves libguestfs's defaults (KVM) alone for users.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.guest import images
+from tests.support.appliance import tcg_env
 from tests.support.require import require, require_root, require_tools
 from vmguard.facts.vm import Disk, PowerState, VmFacts
 from vmguard.guest import inspect
@@ -34,7 +36,6 @@ POLICY = Policy(
         allowed_services=("ssh", "sshd", "cron", "crond", "rsyslog", "xinetd"),
     ),
 )
-TCG_ENV = {"LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg"}
 
 
 def sha256(path: Path) -> str:
@@ -54,8 +55,9 @@ def libguestfs_tcg():
         import guestfs  # noqa: F401
     except ImportError:
         require(False, "python3-guestfs not installed (./dev setup)")
-    saved = {k: os.environ.get(k) for k in TCG_ENV}
-    os.environ.update(TCG_ENV)
+    env = tcg_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     yield
     for key, value in saved.items():
         if value is None:

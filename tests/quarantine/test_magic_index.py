@@ -16,6 +16,7 @@ import os
 import random
 import struct
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -75,19 +76,21 @@ def cut() -> Cut:
 
 def machine_heads(per_root: int = 500) -> Iterator[bytes]:
     for root in ("/usr/bin", "/usr/lib", "/usr/share", "/etc", "/var/lib/dpkg"):
-        count = 0
-        for directory, _, files in os.walk(root):
-            for name in sorted(files):
-                path = os.path.join(directory, name)
-                if count >= per_root or os.path.islink(path) or not os.path.isfile(path):
-                    continue
-                try:
-                    head = Path(path).read_bytes()[:512] if os.path.getsize(path) < 1 << 20 else b""
-                except OSError:
-                    continue
-                if head:
-                    count += 1
-                    yield head
+        yield from islice(_heads_under(root), per_root)  # stops the walk there: not all of /usr
+
+
+def _heads_under(root: str) -> Iterator[bytes]:
+    for directory, _, files in os.walk(root):
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            try:
+                head = Path(path).read_bytes()[:512] if os.path.getsize(path) < 1 << 20 else b""
+            except OSError:
+                continue
+            if head:
+                yield head
 
 
 def literal_heads(data: bytes) -> Iterator[bytes]:
