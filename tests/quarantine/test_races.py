@@ -117,20 +117,32 @@ def test_file_changed_during_the_copy(area, change, detail, size):
     assert not (pub / ".vmguard-staging" / "job.staging").exists()
 
 
+def rewritten_times_put_back(path: Path) -> None:
+    """New bytes of the same size, its mtime set back: only its ctime tells."""
+    st = path.stat()
+    path.write_bytes(b"X" * st.st_size)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 @pytest.mark.parametrize(
     "change, reason",
     [
         (lambda f: (os.unlink(f), os.mkfifo(f)), Reason.CHANGED_DURING_VET),  # must not block
         (lambda f: os.chmod(f, 0o4644), Reason.SETUID),
         (lambda f: os.link(f, f.with_name("second-link")), Reason.HARDLINK),
+        (lambda f: os.chmod(f, 0o600), Reason.CHANGED_DURING_VET),
+        (rewritten_times_put_back, Reason.CHANGED_DURING_VET),
     ],
 )
 def test_file_swapped_or_chmodded_after_the_walk(area, change, reason):
+    """The copy takes a file only as the walk saw it, ctime and all: the manifest's
+    `walked` row of a copied file is the walk's (rerun.py), so it must be what was read."""
     q, pub, _ = area
     done = at("open", ("victim.txt",), lambda: change(q / "victim.txt"))
     result = vet(q, pub)
     assert done
     assert reason in entry(result, "victim.txt").reasons
+    assert "victim.txt" not in published_files(pub / "job")
 
 
 def test_racing_thread_flipping_a_symlink_never_publishes_the_target(area):

@@ -33,7 +33,6 @@ from vmguard.quarantine.rerun import (
     check_contents,
     check_rerun,
     pending_removal,
-    walked_record,
 )
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
@@ -173,7 +172,6 @@ class _Vet:
         self.job, self.per_file = job, per_file
         self.target = target  # where it is (or, in a dry run, would be) published
         self.walked: Walk | None = None
-        self.copied: dict[str, Identity] = {}
         self.opener: Opener | None = None
         self.origin: Origin | None = None  # the quarantine directory read (set by vet)
         self.remove_promoted = False
@@ -273,7 +271,6 @@ class _Vet:
                 dest.check_space([n.written for n in nodes], len(nodes))
                 out_fd = dest.begin()
             phase = CopyPhase(self.rules, self.opener, dest, detector, scanners)
-            self.copied = phase.copied
             return tuple(phase.run(root_fd, nodes, out_fd))
         except BaseException:
             if dest is not None:
@@ -302,7 +299,7 @@ class _Vet:
                     result,
                     self.source,
                     {"source": origin, "remove_promoted": self.remove_promoted},
-                    walked_record(self.walked, self.copied),
+                    self.walked.stamps(),
                 ),
                 dest.sidecars[1]: report.report_json(result),
                 dest.sidecars[2]: [report.report_text(result).encode()],
@@ -324,7 +321,9 @@ class _Vet:
 
     def published(self, result: VetResult) -> dict[str, Identity]:
         """What each published file was when copied (for --remove-promoted)."""
-        return {e.path: self.copied[e.path] for e in result.accepted if e.kind is Kind.FILE}
+        accepted = {e.path for e in result.accepted if e.kind is Kind.FILE}
+        files = (("/".join(n.parts), n) for n in self.walked.nodes if n.kind is Kind.FILE)
+        return {path: Identity.of_node(n) for path, n in files if path in accepted}
 
     def remove(self, root_fd: int, dest: Destination, result: VetResult, pending: ToRemove) -> VetResult:
         """Remove the published files; each one left in the quarantine is named, with why.

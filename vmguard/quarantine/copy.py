@@ -112,6 +112,8 @@ def _check_same(node: Node, st: os.stat_result, forbid: frozenset[FileKind]) -> 
     reasons = mode_reasons(st, forbid)
     if reasons:
         raise Refused(reasons, "mode or links changed during the vet")
+    if st.st_ctime_ns != node.ctime_ns:  # rewritten with its size and mtime put back, say
+        raise Refused([Reason.CHANGED_DURING_VET], "changed during the vet (its ctime moved)")
 
 
 class Copier:

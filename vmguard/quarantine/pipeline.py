@@ -24,7 +24,6 @@ from vmguard.quarantine.detect import Detector, Pending
 from vmguard.quarantine.holes import data_ranges
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
 from vmguard.quarantine.opening import Opener, Refused
-from vmguard.quarantine.removal import Identity
 from vmguard.quarantine.scanners import ScannerSet, ScanResult
 from vmguard.quarantine.walk import Node
 from vmguard.quarantine.writer import Writer
@@ -133,7 +132,6 @@ class CopyPhase:
         self.scanners = scanners
         self.scanning = bool(scanners)  # asked twice per file
         self.copier: Copier | None = None
-        self.copied: dict[str, Identity] = {}  # what each file was as its bytes were read
         self.walks: deque[structure.Walking] = deque()  # started, oldest first
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
@@ -215,7 +213,6 @@ class CopyPhase:
         finally:
             os.close(src)
         hooks.reach("staged", node.parts)
-        self.copied["/".join(node.parts)] = Identity.of(before)  # unchanged to the end of the read
         return _Outcome(
             node,
             content,

@@ -45,6 +45,11 @@ class Identity:
     def of(cls, st: os.stat_result) -> Identity:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
+    @classmethod
+    def of_node(cls, node: Node) -> Identity:
+        """A copied file's: the copy refuses a file that is not what the walk saw."""
+        return cls(node.dev, node.ino, node.size, node.mtime_ns, node.ctime_ns)
+
 
 @dataclass(frozen=True, slots=True)
 class Kept:
@@ -205,9 +210,9 @@ def from_record(data: bytes) -> tuple[dict[str, object], tuple[Node, ...], dict[
     doc = json.loads(data)
     if not isinstance(doc, dict) or doc.get("version") != RECORD_VERSION:
         raise ValueError("not a vmguard removal record")
-    nodes = [Node(tuple(parts), Kind.DIRECTORY, dev, ino, 0, 0) for parts, dev, ino in doc["dirs"]]
+    nodes = [Node(tuple(parts), Kind.DIRECTORY, dev, ino, 0, 0, 0) for parts, dev, ino in doc["dirs"]]
     published = {}
     for parts, dev, ino, size, mtime_ns, ctime_ns in doc["files"]:
-        nodes.append(Node(tuple(parts), Kind.FILE, dev, ino, size, mtime_ns))
+        nodes.append(Node(tuple(parts), Kind.FILE, dev, ino, size, mtime_ns, ctime_ns))
         published["/".join(parts)] = Identity(dev, ino, size, mtime_ns, ctime_ns)
     return doc["source"], tuple(nodes), published

@@ -8,8 +8,9 @@ anything shown() would escape); the text report shows every other field through 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from vmguard.core.display import shown
 from vmguard.quarantine.model import Entry, Status, Verdict, VetResult
@@ -28,12 +29,12 @@ def _json(data: object) -> bytes:
 
 
 def _with_entries(
-    doc: dict[str, object], entries: Sequence[Entry], walked: Sequence[tuple] | None = None
+    doc: dict[str, object], entries: Sequence[Entry], walked: Iterable[tuple] | None = None
 ) -> Iterator[bytes]:
     """`doc` plus its "entries" (and the manifest's "walked" rows), as _json would write
     them, a batch at a time: 100,000 entries never exist as dicts, or as one string, all
-    at once. A marker such as `"entries": []` can only be a key: in a JSON string its
-    quotes are escaped."""
+    at once, and the walked rows are made a batch at a time too (Walk.stamps). A marker
+    such as `"entries": []` can only be a key: in a JSON string its quotes are escaped."""
     lists = {"entries": (entries, Entry.to_dict)}
     if walked is not None:
         lists["walked"] = (walked, list)
@@ -42,18 +43,19 @@ def _with_entries(
         items, encode = lists[key]
         head, text = text.split(f'"{key}": []'.encode(), 1)
         yield head + f'"{key}": ['.encode()
-        for start in range(0, len(items), BATCH):
-            batch = _json([encode(item) for item in items[start : start + BATCH]])[1:-1]
-            yield b", " + batch if start else batch
+        rest, sep = iter(items), b""
+        while batch := list(itertools.islice(rest, BATCH)):
+            yield sep + _json([encode(item) for item in batch])[1:-1]
+            sep = b", "
         text = b"]" + text
     yield text + b"\n"
 
 
 def manifest(
-    result: VetResult, policy_source: str, vetted: dict[str, object], walked: Sequence[tuple]
+    result: VetResult, policy_source: str, vetted: dict[str, object], walked: Iterable[tuple]
 ) -> Iterator[bytes]:
     """The manifest; `vetted`: how (the quarantine directory read, --remove-promoted);
-    `walked`: every entry the walk saw (rerun.walked_record)."""
+    `walked`: every entry the walk saw (Walk.stamps)."""
     doc = {
         **vetted,
         "version": MANIFEST_VERSION,

@@ -34,7 +34,7 @@ from vmguard.core.display import shown
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.removal import Identity, from_record
-from vmguard.quarantine.walk import Node, Stamp, Walk
+from vmguard.quarantine.walk import Node, Walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 NOT_RECORDED = (
@@ -93,15 +93,6 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
         )
 
 
-def walked_record(walked: Walk, copied: dict[str, Identity]) -> list[Stamp]:
-    """The manifest's `walked`: each entry's stamp, a file's as its copy saw it."""
-    rows = []
-    for row in walked.stamps:
-        c = copied.get(row[0])
-        rows.append(row if c is None else (row[0], c.ino, c.size, c.mtime_ns, c.ctime_ns))
-    return rows
-
-
 def check_contents(dest: Destination, manifest: dict, walked: Walk) -> None:
     """Raise VetInputError unless every entry `walked` found is one the manifest's vet
     saw, unchanged (see the module's docstring)."""
@@ -109,9 +100,9 @@ def check_contents(dest: Destination, manifest: dict, walked: Walk) -> None:
     if not isinstance(recorded, list):
         old = "records no entries of the quarantine (an earlier vmguard's): it cannot be told from another"
         _refuse(dest, old)
-    seen = {row[0]: tuple(row) for row in recorded if isinstance(row, list) and row}
-    for row in walked.stamps:
-        if seen.get(row[0]) != row:
+    seen = {row[0]: row for row in recorded if isinstance(row, list) and row}
+    for row in walked.stamps():
+        if seen.get(row[0]) != list(row):
             how = "no" if row[0] not in seen else "another inode, size, mtime or ctime of"
             _refuse(dest, f"records {how} {shown(row[0])}, which the quarantine holds: not what was vetted")
 

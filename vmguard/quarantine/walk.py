@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vmguard.core.display import shown
@@ -44,6 +45,7 @@ class Node:
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # the copy refuses a file whose ctime moved since (copy._check_same)
     written: int = 0  # bytes its copy will write: holes of a sparse file are not written
 
 
@@ -51,12 +53,15 @@ class Node:
 Stamp = tuple[str, int] | tuple[str, int, int, int, int]
 
 
-def stamp(path: str, st: Stat | os.stat_result) -> Stamp:
+def stamp(path: str, directory: bool, ino: int, size: int, mtime_ns: int, ctime_ns: int) -> Stamp:
     """What a rerun compares of an entry (rerun.py): a directory's times move when its
     entries do (a removal), so its inode alone; the ctime is what no guest can set."""
-    if stat.S_ISDIR(st.st_mode):
-        return (path, st.st_ino)
-    return (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (path, ino) if directory else (path, ino, size, mtime_ns, ctime_ns)
+
+
+def _stat_stamp(parts: tuple[str, ...], st: Stat) -> Stamp:
+    directory = stat.S_ISDIR(st.st_mode)
+    return stamp("/".join(parts), directory, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,15 @@ class Walk:
     nodes: tuple[Node, ...]  # parents before children; a directory's files are contiguous
     entries: tuple[Entry, ...]  # rejected and skipped entries
     total_size: int
-    stamps: tuple[Stamp, ...] = ()  # every entry statx saw, whatever its verdict
+    others: tuple[Stamp, ...] = ()  # the stamps of the entries statx saw that are no node
+
+    def stamps(self) -> Iterator[Stamp]:
+        """Every entry statx saw, whatever its verdict, one at a time: a node's stamp is
+        made from the node (a file's as its copy saw it: the copy refuses any change
+        since), so 100,000 entries keep no second path string and tuple each."""
+        for n in self.nodes:
+            yield stamp("/".join(n.parts), n.kind is Kind.DIRECTORY, n.ino, n.size, n.mtime_ns, n.ctime_ns)
+        yield from self.others
 
 
 class _Walker:
@@ -78,12 +91,17 @@ class _Walker:
         self.dot_names = frozenset(policy.dot_names)
         self.nodes: list[Node] = []
         self.entries: list[Entry] = []
-        self.stamps: list[Stamp] = []
+        self.others: list[Stamp] = []  # seen by statx, not a node (Walk.stamps)
         self.count = 0
         self.total = 0
         self.stopped = False
 
-    def reject(self, parts: tuple[str, ...], kind: Kind, reasons, detail="", **kw) -> None:
+    def reject(
+        self, parts: tuple[str, ...], kind: Kind, reasons, detail="", seen: Stat | None = None, **kw
+    ) -> None:
+        """Record an entry that is no node; `seen`: what statx saw of it, if it did."""
+        if seen is not None:
+            self.others.append(_stat_stamp(parts, seen))
         verdict = Verdict.REJECTED if reasons else Verdict.SKIPPED
         path = shown("/".join(parts))
         detail = "; ".join(filter(None, (detail, explained(reasons))))
@@ -98,7 +116,8 @@ class _Walker:
         siblings = sibling_reasons(names)
         subdirs = []
         for name in names:
-            if self.stopped:
+            if self.stopped:  # its subdirectories seen so far are never entered, but seen
+                self.others.extend(_stat_stamp(path, st) for path, st in subdirs)
                 return
             sub = self.visit(fd, parts + (name,), siblings.get(name, []))
             if sub is not None:
@@ -120,7 +139,6 @@ class _Walker:
             reason, detail = reason_for_open_error(err)
             self.reject(path, Kind.OTHER, [reason], detail)
             return None
-        self.stamps.append(stamp("/".join(path), st))
         reasons = self.common_reasons(path, st, siblings)
         kind = kind_of(st.st_mode)
         if kind is Kind.FILE:
@@ -128,9 +146,9 @@ class _Walker:
         elif kind is Kind.DIRECTORY and not reasons:
             return path, st
         elif kind is Kind.DIRECTORY:
-            self.reject(path, kind, reasons)
+            self.reject(path, kind, reasons, seen=st)
         else:
-            self.check_other(path, kind, reasons)
+            self.check_other(path, kind, reasons, st)
         return None
 
     def common_reasons(self, path, st: Stat, siblings: list[Reason]) -> list[Reason]:
@@ -144,11 +162,11 @@ class _Walker:
             reasons.append(Reason.MOUNT_POINT)
         return reasons
 
-    def check_other(self, path, kind: Kind, reasons: list[Reason]) -> None:
+    def check_other(self, path, kind: Kind, reasons: list[Reason], st: Stat) -> None:
         forbidden = FileKind.SYMLINKS if kind is Kind.SYMLINK else FileKind.SPECIAL_FILES
         if forbidden in self.forbid:
             reasons.append(Reason.SYMLINK if kind is Kind.SYMLINK else Reason.SPECIAL_FILE)
-        self.reject(path, kind, reasons, "never followed or published")
+        self.reject(path, kind, reasons, "never followed or published", seen=st)
 
     def check_file(self, path, st: Stat, reasons: list[Reason]) -> None:
         reasons += mode_reasons(st, self.forbid)
@@ -157,16 +175,17 @@ class _Walker:
         elif self.total + st.st_size > self.policy.max_total_size:
             reasons.append(Reason.TOTAL_TOO_LARGE)
         if reasons:
-            self.reject(path, Kind.FILE, reasons, size=st.st_size)
+            self.reject(path, Kind.FILE, reasons, seen=st, size=st.st_size)
             return
         self.total += st.st_size
         node = Node(
             path,
             Kind.FILE,
-            st.st_dev,
+            self.root_dev,  # st_dev, as one int for all: an entry on another device is refused
             st.st_ino,
             st.st_size,
             st.st_mtime_ns,
+            st.st_ctime_ns,
             written_size(st.st_size, st.st_blocks),
         )
         self.nodes.append(node)
@@ -176,10 +195,11 @@ class _Walker:
         try:
             fd = self.opener.open_dir(path[-1], parent_fd, st.st_dev, st.st_ino)
         except Refused as refused:
-            self.reject(path, Kind.DIRECTORY, refused.reasons, refused.detail)
+            self.reject(path, Kind.DIRECTORY, refused.reasons, refused.detail, seen=st)
             return
         try:
-            self.nodes.append(Node(path, Kind.DIRECTORY, st.st_dev, st.st_ino, 0, st.st_mtime_ns))
+            node = Node(path, Kind.DIRECTORY, self.root_dev, st.st_ino, 0, st.st_mtime_ns, st.st_ctime_ns)
+            self.nodes.append(node)
             self.walk_dir(fd, path)
         finally:
             os.close(fd)
@@ -218,4 +238,4 @@ def walk(root_fd: int, policy: QuarantinePolicy, opener: Opener, public: str = "
     """The quarantine's entries; `public` is the directory they would be published in."""
     walker = _Walker(policy, opener, os.fstat(root_fd).st_dev, public)
     walker.walk_dir(root_fd, ())
-    return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total, tuple(walker.stamps))
+    return Walk(tuple(walker.nodes), tuple(walker.entries), walker.total, tuple(walker.others))
