@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 
 import pytest
 
@@ -54,6 +55,32 @@ def test_a_failed_job_in_a_batch_is_raised_and_the_others_still_run():
             w.wait()
         assert done == [0, 1, 2, 4, 5, 6, 7, 8, 9]
     finally:
+        w.close()
+
+
+def test_tiny_files_wait_for_the_disk_by_count_not_only_by_bytes():
+    """100,000 files of 100 bytes are 10 MB, under WRITE_AHEAD: counted by their bytes
+    alone, all of them (and ~400 B of objects each) would queue behind a slow disk."""
+    w = writer.Writer()
+    disk = threading.Event()
+    queued = []
+    try:
+        w.submit(disk.wait)  # the disk, stuck until set
+        adder = threading.Thread(
+            target=lambda: [(w.add(queued.append, i, size=100), queued.append(i)) for i in range(40_000)]
+        )
+        adder.start()
+        adder.join(timeout=10)
+        assert adder.is_alive()  # waits for the disk
+        limit = writer.WRITE_AHEAD // writer.FILE_COST + writer.BATCH_FILES
+        assert writer.BATCH_FILES < len(queued) <= limit
+        disk.set()
+        adder.join(timeout=60)
+        assert not adder.is_alive()
+        w.wait()
+        assert len(queued) == 2 * 40_000  # every job ran, once the disk moved
+    finally:
+        disk.set()
         w.close()
 
 
