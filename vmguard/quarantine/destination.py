@@ -162,7 +162,8 @@ class Destination:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.public_fd)
             with os.fdopen(fd, "rb") as fh:
-                data = json.load(fh)
+                text = fh.read().decode()  # its bytes go before the parse (~30 MB at 100,000 files)
+            data = json.loads(text)
         except (OSError, ValueError) as err:
             raise VetInputError(
                 f"{self.public}/{name}: already exists and is not a vmguard manifest; never overwritten"

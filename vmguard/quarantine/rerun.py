@@ -93,10 +93,9 @@ def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
         )
 
 
-def check_contents(dest: Destination, manifest: dict, walked: Walk) -> None:
+def check_contents(dest: Destination, recorded: object, walked: Walk) -> None:
     """Raise VetInputError unless every entry `walked` found is one the manifest's vet
-    saw, unchanged (see the module's docstring)."""
-    recorded = manifest.get("walked")
+    saw, unchanged (see the module's docstring); `recorded`: the manifest's `walked`."""
     if not isinstance(recorded, list):
         old = "records no entries of the quarantine (an earlier vmguard's): it cannot be told from another"
         _refuse(dest, old)
