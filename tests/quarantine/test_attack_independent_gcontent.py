@@ -1,0 +1,157 @@
+"""Independent black-box attack g on `vmguard vet`'s content claims (issue #13): text, JSON,
+gzip, FITS, tar, zip, the `sniffed-as-page` rule and the name tables (not ROOT, not
+HDF5), after session 33.
+
+New classes beyond rounds a-f (test_attack_independent_content.py, _dcontent.py,
+_econtent.py, _fcontent.py): names Python's mimetypes or Debian's mime.types type as an
+XML document a browser renders (an XHTML <img onerror> in it runs; none of the text
+rule's markup), names that announce JSON (+json types, `.JSON`, a trailing dot or space)
+holding JSON-shaped text whose white space is free, the FNAME of each gzip member spelled
+once in UTF-8 and once in Latin-1, first bytes Firefox's or WHATWG's sniffer takes for
+HTML in other cases and spellings, a page as a zip member; and real output of pandas
+(every orient, double_precision, indent, lines), numpy, the csv module's dialects,
+logging with non-ASCII, GNU gzip's options, astropy's long strings, HIERARCH, ASCII and
+binary tables with checksums, tile-compressed images and astropy.io.ascii formats.
+
+Files go into one quarantine vetted ONCE through the CLI with policy/batch.yaml's
+allow_types (scanners off, per-file promotion: every verdict shows); tar and zip get a
+second vet whose policy also admits them. A hit is a strict xfail (HOLES,
+FALSE_REJECTIONS) whose reason says what got out or was refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("astropy.io.fits")
+pytest.importorskip("pandas")
+
+from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_gcontent_files as made  # noqa: E402
+from tests.support.attack_gcontent_fits import fits_controls  # noqa: E402
+
+
+def _content_files(work: Path) -> dict[str, bytes]:
+    return (
+        made.name_cases()
+        | made.sniff_cases()
+        | made.json_controls()
+        | made.text_controls(work / "text")
+        | made.gzip_cases(work / "gz")
+        | fits_controls()
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-gcontent")
+    start = time.monotonic()
+    files = _content_files(base / "made")
+    archives = made.archive_cases(base / "made" / "arch")
+    vetted = _vet(base, "content", files, _policy())
+    packed = _vet(base, "archives", archives, _policy(("tar", "zip")))
+    return {
+        "files": files | archives,
+        "entries": vetted["entries"] | packed["entries"],
+        "out": {**dict.fromkeys(files, vetted["out"]), **dict.fromkeys(archives, packed["out"])},
+        "seconds": time.monotonic() - start,
+    }
+
+
+_ADS = (
+    "published: Windows opens `{alias}` as {real} (NTFS's default data stream {how}), the "
+    "way it drops trailing dots and spaces; a client that keeps the name (sftp/scp to a "
+    "Windows host, Python's tarfile.extractall there: no ':' sanitising, 3.12's data "
+    "filter too) writes {real}; the name rules never saw {ext}"
+)
+_JSON_NAME = (
+    "published as text/plain: Debian's mime.types (Apache; Python's servers through "
+    "mimetypes.init) types .{ext} as {mime}, so a client parses it as JSON and drops the "
+    'white space no serializer writes (`{{ "run" :  42 ,`): free bytes no JSON reader '
+    "returns under a name that announces JSON, while .geojson (application/geo+json) is "
+    "refused as name-type"
+)
+# model/gltf+json etc.: the type each extension has in Debian's mime.types.
+_JSON_MIME = {
+    "webmanifest": "application/manifest+json", "jsonld": "application/ld+json",
+    "gltf": "model/gltf+json", "sarif": "application/sarif+json",
+    "json-patch": "application/json-patch+json", "jrd": "application/jrd+json",
+}  # fmt: skip
+_XML_NAME = (
+    "published as text/plain: .{ext} is {mime} in Debian's mime.types (Python's servers "
+    "send it), the XML family whose .dtd is refused as name-type; an XML document with "
+    "an XHTML <h:img onerror> (none of the text rule's markup). Not shown here that a "
+    "current browser renders this type as a document (Chrome renders xml/+xml it lists)"
+)
+HOLES: dict[str, str] = {
+    "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
+    "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),
+    "ads-feed.xml::$DATA": _ADS.format(alias="feed.xml::$DATA", real="feed.xml", how="", ext=".xml"),
+    "ads-loose.json::$DATA": _ADS.format(
+        alias="loose.json::$DATA", real="loose.json (loose JSON-shaped text)", how="", ext=".json"
+    ),
+    "ads-run.cmd:stream": _ADS.format(
+        alias="run.cmd:stream", real="run.cmd", how="(here a named stream of run.cmd)", ext=".cmd"
+    ),
+    "tar-member-ads-bat.tar": _ADS.format(alias="member run.bat::$DATA", real="run.bat", how="", ext=".bat"),
+    "zip-member-ads-bat.zip": _ADS.format(alias="member run.bat::$DATA", real="run.bat", how="", ext=".bat")
+    + " (zipfile itself sanitises ':' to '_'; other unzippers may not)",
+    "zip-member-loose-json.zip": "published: member site.webmanifest "
+    + _JSON_NAME.format(ext="webmanifest", mime="application/manifest+json").removeprefix(
+        "published as text/plain: "
+    ),
+    "typed-xml.ent": _XML_NAME.format(ext="ent", mime="application/xml-external-parsed-entity"),
+    "typed-xml.mod": _XML_NAME.format(ext="mod", mime="application/xml-dtd (as .dtd)"),
+} | {
+    f"typed-json.{ext}": _JSON_NAME.format(ext=ext, mime=_JSON_MIME.get(ext, "a +json type"))
+    for ext in made.JSON_EXTS
+    if ext not in ("json", "geojson")
+}
+FALSE_REJECTIONS: dict[str, str] = {}
+
+
+def _case(name: str, table: dict[str, str]):
+    if name in table:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=table[name]))
+    return name
+
+
+def _all_names() -> list[str]:
+    """Every case's path: the files are built at collection too (about a second)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        return sorted([*_content_files(work), *made.archive_cases(work / "arch")])
+
+
+ALL = _all_names()
+
+
+def _names(controls: bool) -> list[str]:
+    return [n for n in ALL if Path(n).name.startswith("ctl") == controls]
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in _names(True)])
+def test_real_output_is_published_byte_identical(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    published = (run["out"][name] / name).read_bytes()
+    assert published == run["files"][name]
+    assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in _names(False)])
+def test_hostile_file_is_not_published(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] != "accepted", entry
+    assert entry["reasons"], entry
+    assert not (run["out"][name] / name).exists()
+
+
+def test_the_file_takes_under_forty_seconds(run):
+    assert run["seconds"] < 40, run["seconds"]

@@ -1,0 +1,126 @@
+"""FITS and astropy ASCII files for test_attack_independent_gcontent.py: astropy's own
+output as a lab writes it (long strings, ESO HIERARCH keywords, ASCII and binary tables
+with checksums, tile-compressed images, astropy.io.ascii formats). All controls.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+
+
+def _bytes(hdus, **kw) -> bytes:
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hdus.writeto(out, **kw)
+    return out.getvalue()
+
+
+def _image_with_header():
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(np.arange(64, dtype=np.float32).reshape(8, 8))
+    hdu.header["OBJECT"] = (
+        "NGC 1275 deep field, pointing 3 of 12, dithered, flat-fielded with the 2024-12 master flat"
+    )
+    hdu.header["HIERARCH ESO DET CHIP TEMP"] = (-120.25, "[C] chip temperature")
+    hdu.header["HIERARCH ESO OBS PROG ID"] = "0112.C-0345(A)"
+    hdu.header["HISTORY"] = "reduced with pipeline v3.2.1; " * 6
+    hdu.header["COMMENT"] = (
+        "Flux calibrated against HD 12345 with the 2024 standard-star model, airmass corrected per exposure."
+    )
+    return hdu
+
+
+def _ascii_table():
+    from astropy.io import fits
+
+    cols = [
+        fits.Column(name="RUN", format="I6", array=np.array([1, 42, -7])),
+        fits.Column(name="E", format="F10.4", array=np.array([0.5, 1234.5678, -0.25])),
+        fits.Column(name="SIGMA", format="E12.4", array=np.array([1e-9, 2.5e10, 0.0])),
+        fits.Column(name="T0", format="D25.16", array=np.array([1733306400.123456, 1.0, -2.5])),
+        fits.Column(name="DET", format="A8", array=np.array(["ecal", "hcal", "mu"])),
+    ]
+    return fits.TableHDU.from_columns(cols)
+
+
+def _bin_table():
+    from astropy.io import fits
+
+    long_name = "calibrated_energy_deposit_in_the_em_calorimeter_barrel_GeV"
+    cols = [
+        fits.Column(
+            name="WAVE", format="6E", dim="(3,2)", array=np.arange(18, dtype=np.float32).reshape(3, 2, 3)
+        ),
+        fits.Column(name=long_name, format="D", array=np.array([1.5, 2.5, 3.5])),
+        fits.Column(name="FLAG", format="L", array=np.array([True, False, True])),
+        fits.Column(name="LABEL", format="12A", array=np.array(["a", "bb", "mu"])),
+    ]
+    return fits.BinTableHDU.from_columns(cols)
+
+
+def fits_controls() -> dict[str, bytes]:
+    from astropy.io import fits
+
+    comp = fits.CompImageHDU(
+        np.arange(4096, dtype=np.int32).reshape(64, 64), compression_type="GZIP_2", tile_shape=(16, 64)
+    )
+    rice = fits.CompImageHDU(np.random.default_rng(3).normal(size=(32, 32)).astype(np.float32))
+    files = {
+        "ctl-fits-long-string-hierarch.fits": _bytes(fits.HDUList([_image_with_header()])),
+        "ctl-fits-ascii-table-checksum.fits": _bytes(
+            fits.HDUList([fits.PrimaryHDU(), _ascii_table()]), checksum=True
+        ),
+        "ctl-fits-comp-gzip2-checksum.fits": _bytes(fits.HDUList([fits.PrimaryHDU(), comp]), checksum=True),
+        "ctl-fits-comp-rice-float.fits": _bytes(fits.HDUList([fits.PrimaryHDU(), rice])),
+        "ctl-fits-comp-nocompress.fits": _bytes(
+            fits.HDUList(
+                [
+                    fits.PrimaryHDU(),
+                    fits.CompImageHDU(np.ones((8, 8), np.int16), compression_type="NOCOMPRESS"),
+                ]
+            )
+        ),
+        "ctl-fits-image-blank.fits": _blank_image(),
+        "ctl-fits-bintable-tdim-checksum.fits": _bytes(
+            fits.HDUList([fits.PrimaryHDU(), _bin_table()]), checksum=True
+        ),
+    }
+    return files | _ascii_formats()
+
+
+def _blank_image() -> bytes:
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(np.array([[1, -32768], [3, 4]], dtype=np.int16))
+    hdu.header["BLANK"] = -32768
+    hdu.header["BUNIT"] = "adu"
+    return _bytes(fits.HDUList([hdu]), checksum=True)
+
+
+def _ascii_formats() -> dict[str, bytes]:
+    from astropy.table import Table
+
+    tab = Table(
+        {"run": [1, 2], "energy": [0.5, 1e-9], "det": ["ecal", "µ-ch"]},
+        meta={"comments": ["produced by run 42"]},
+    )
+    tab["energy"].unit = "GeV"
+    files = {}
+    for fmt, name in (
+        ("ascii.ecsv", "ctl-astropy.ecsv"),
+        ("ascii.ipac", "ctl-astropy-ipac.tbl"),
+        ("ascii.fixed_width", "ctl-astropy-fixed.txt"),
+        ("ascii.csv", "ctl-astropy.csv"),
+        ("ascii.commented_header", "ctl-astropy-commented.dat"),
+    ):
+        out = io.StringIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tab.write(out, format=fmt)
+        files[name] = out.getvalue().encode()
+    return files
