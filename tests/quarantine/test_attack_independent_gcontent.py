@@ -144,6 +144,8 @@ HOLES: dict[str, str] = {
     "link.inetloc": _MACOS.format(
         ext="inetloc", app="the browser", does="opens its URL", note="as .url, refused"
     ),
+    "tar-member-acted-on.tar": "published: members vis/init_vis.mac and query.dqy, as the files of those names (below)",
+    "query-gz.dqy.gz": "published: gunzip gives query-gz.dqy, as query.dqy (below)",
     "launch.desktop": "published: a Linux desktop (GNOME after 'Allow launching', KDE and Xfce after a prompt) runs a .desktop file's Exec line",
     "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
     "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),

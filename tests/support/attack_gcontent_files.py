@@ -284,6 +284,7 @@ def gzip_cases(work: Path) -> dict[str, bytes]:
         "ctl-gzip-n1.txt.gz": _gnu_gzip(work, "ctl-gzip-n1.txt", b"text\n" * 50, "-n", "-1"),
         "ctl-gzip-S-z.csv_z": _gnu_gzip(work, "ctl-gzip-S-z.csv", CSV, "-S", "_z"),
         "ctl-pd-to-csv.csv.gz": _pandas_gzip(work / "ctl-pd-to-csv.csv.gz"),
+        "query-gz.dqy.gz": _gnu_gzip(work, "query-gz.dqy", ACTED_ON["query.dqy"], "-n"),
         # logrotate's compress: gzip -9 of the rotated file, kept under its name.
         "ctl-run.log.1.gz": _gnu_gzip(work, "ctl-run.log.1", b"INFO run 42 done\n" * 20, "-9"),
     }
@@ -326,6 +327,7 @@ def archive_cases(work: Path) -> dict[str, bytes]:
         zf.writestr("site.webmanifest", LOOSE_JSON)
     files["zip-member-loose-json.zip"] = out.getvalue()
     files["tar-member-ads-bat.tar"] = _tar({"run.bat::$DATA": b"calc.exe\r\n"})
+    files["tar-member-acted-on.tar"] = _tar({k: ACTED_ON[k] for k in ("vis/init_vis.mac", "query.dqy")})
     files["tar-member-page.tar"] = _tar({"summary.dat": page})
     src = work / "run42"
     (src / "hists").mkdir(parents=True)

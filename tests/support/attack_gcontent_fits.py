@@ -86,11 +86,36 @@ def fits_controls() -> dict[str, bytes]:
             )
         ),
         "ctl-fits-image-blank.fits": _blank_image(),
+        "ctl-fits-image-uint32.fits": _bytes(
+            fits.HDUList([fits.PrimaryHDU(np.arange(6, dtype=np.uint32) * 700000000)])
+        ),
+        "ctl-fits-table-types.fits": _typed_table(),
         "ctl-fits-bintable-tdim-checksum.fits": _bytes(
             fits.HDUList([fits.PrimaryHDU(), _bin_table()]), checksum=True
         ),
     }
     return files | _ascii_formats()
+
+
+def _typed_table() -> bytes:
+    """Table.write of unsigned, boolean, 2-D string, int8 and complex columns."""
+    from astropy.table import Table
+
+    tab = Table(
+        {
+            "u16": np.array([1, 65535], dtype=np.uint16),
+            "u32": np.array([0, 4000000000], dtype=np.uint32),
+            "ok": np.array([True, False]),
+            "tags": np.array([["ecal", "hcal"], ["mu", ""]]),
+            "i8": np.array([-128, 127], dtype=np.int8),
+            "amp": np.array([1 + 2j, -0.5j], dtype=np.complex64),
+        }
+    )
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tab.write(out, format="fits")
+    return out.getvalue()
 
 
 def _blank_image() -> bytes:
