@@ -83,12 +83,6 @@ _JSON_MIME = {
     "gltf": "model/gltf+json", "sarif": "application/sarif+json",
     "json-patch": "application/json-patch+json", "jrd": "application/jrd+json",
 }  # fmt: skip
-_XML_NAME = (
-    "published as text/plain: .{ext} is {mime} in Debian's mime.types (Python's servers "
-    "send it), the XML family whose .dtd is refused as name-type; an XML document with "
-    "an XHTML <h:img onerror> (none of the text rule's markup). Not shown here that a "
-    "current browser renders this type as a document (Chrome renders xml/+xml it lists)"
-)
 _QUERY = (
     "published: Excel opens .{ext} ({what}) itself and runs the query it names against the "
     "source it names, as it does .iqy (refused as Windows-active); not on Outlook's list"
@@ -163,14 +157,17 @@ HOLES: dict[str, str] = {
     + _JSON_NAME.format(ext="webmanifest", mime="application/manifest+json").removeprefix(
         "published as text/plain: "
     ),
-    "typed-xml.ent": _XML_NAME.format(ext="ent", mime="application/xml-external-parsed-entity"),
-    "typed-xml.mod": _XML_NAME.format(ext="mod", mime="application/xml-dtd (as .dtd)"),
 } | {
     f"typed-json.{ext}": _JSON_NAME.format(ext=ext, mime=_JSON_MIME.get(ext, "a +json type"))
     for ext in made.JSON_EXTS
     if ext not in ("json", "geojson")
 }
-FALSE_REJECTIONS: dict[str, str] = {}
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-pd-lines-named.json": "refused (name-type): pandas' to_json(orient='records', lines=True) "
+    "written to a .json path, as pandas' own read_json(lines=True) examples do; JSON lines are not one "
+    "JSON value, so arguably by design, but the remedy named ('write it with json.dump, or name it "
+    ".txt') misses the one a pandas user needs: name it .jsonl (published as text) ",
+}
 
 
 def _case(name: str, table: dict[str, str]):

@@ -35,9 +35,9 @@ XML_PAGE = (
 # Extensions Debian's mime.types types as XML or JSON (what Apache, and Python's
 # servers through mimetypes.init(), send), written out so every machine collects the same.
 _XML_WORDS = """1km apxml atom atomcat atomdeleted atomsrv atomsvc bmml ccmp ccxml cdxml cellml cl
-clue cpl csl dae davmount dd2 ddf dist distz dtd dwd emma emotionml ent es3 et3 fdt fo gml
+clue cpl csl dae davmount dd2 ddf dist distz dtd dwd emma emotionml es3 et3 fdt fo gml
 grxml gsheet hal held ink inkml irp its kml lasxml lbe lgr link66 lostsyncxml lostxml mads
-maei meta4 mets mml mod mods moml mpd mpkg mrcx musd mxml obgx odd opf osm pkg provx
+maei meta4 mets mml mods moml mpd mpkg mrcx musd mxml obgx odd opf osm pkg provx
 pskcxml rapd rdf relo rfcxml rif rl rld rs rsat rsheet rss rusd scl sdkd sdkm senmlx
 sensmlx shf sls smi smil sml sru srx ssml stpx svg svgz swidtag td tei teiCorpus tfi ttml
 uis uo uoml uvt uvvt vxml wadl wbs wif wsdl wspolicy x3d x3dz xav xca xcs xdf xdm xdp
@@ -165,6 +165,8 @@ def json_controls() -> dict[str, bytes]:
         "ctl-pd-indent2.json": df.to_json(orient="records", indent=2).encode(),
         "ctl-pd-index-indent4-p3.json": df.to_json(orient="index", indent=4, double_precision=3).encode(),
         "ctl-pd-lines.jsonl": df.to_json(orient="records", lines=True).encode(),
+        "ctl-pd-lines-named.json": df.to_json(orient="records", lines=True).encode(),
+        "ctl-pd-indent0.json": df.to_json(orient="columns", indent=0).encode(),
         "ctl-pd-series-p12.json": df["t0"].to_json(double_precision=12).encode(),
         "ctl-pd-ascii-false.json": df.to_json(force_ascii=False).encode(),
         "ctl-json-nonascii-indent1.json": json.dumps(
@@ -229,9 +231,16 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "ctl-run_0042.2024-12-04T10:00.dat": b"# run 42\n0.5 0.75\n",
         "ctl-ROOT-mu+mu-@13TeV (v2).txt": b"mu+ mu- at 13 TeV\n",
         "ctl-run.log.1": _logging_non_ascii(work / "rot.log"),
+        # np.savetxt to a path encodes in Latin-1 unless told otherwise (its documented default).
+        "ctl-savetxt-path-header.txt": _savetxt_path(work / "sp.txt", grid, header="E [µeV]  T [°C]"),
         "ctl-run.log.2024-12-04_10": b"2024-12-04 10:00:00,001 INFO run 42 start\n",
         "ctl-pd-float32.json": _pandas_float32(),
     }
+
+
+def _savetxt_path(path: Path, values, **kw) -> bytes:
+    np.savetxt(path, values, **kw)
+    return path.read_bytes()
 
 
 def _pandas_float32() -> bytes:
