@@ -34,7 +34,7 @@ pytest.importorskip("pandas")
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_gcontent_files as made  # noqa: E402
-from tests.support.attack_gcontent_fits import fits_controls  # noqa: E402
+from tests.support.attack_gcontent_fits import ascii_field_cases, fits_controls  # noqa: E402
 
 
 def _content_files(work: Path) -> dict[str, bytes]:
@@ -45,6 +45,8 @@ def _content_files(work: Path) -> dict[str, bytes]:
         | made.text_controls(work / "text")
         | made.gzip_cases(work / "gz")
         | fits_controls()
+        | ascii_field_cases()
+        | made.json_escape_cases()
     )
 
 
@@ -140,6 +142,11 @@ HOLES: dict[str, str] = {
     ),
     "tar-member-acted-on.tar": "published: members vis/init_vis.mac and query.dqy, as the files of those names (below)",
     "query-gz.dqy.gz": "published: gunzip gives query-gz.dqy, as query.dqy (below)",
+    "fits-ascii-e-exp-minus-zero.fits": "published: an ASCII table's E12.4 field spelled '  1.0000E-00' "
+    "beside astropy's and cfitsio's '  1.0000E+00' (%.4E never writes E-00); astropy reads both as 1.0, so "
+    "the exponent's sign of every value with exponent 0 is a free bit (unlisted in 'what exactness leaves')",
+    "fits-ascii-d-exp-minus-zero.fits": "published: the same for a D12.4 field: '  1.0000D-00' read as 1.0, "
+    "a free bit per value with exponent 0",
     "launch.desktop": "published: a Linux desktop (GNOME after 'Allow launching', KDE and Xfce after a prompt) runs a .desktop file's Exec line",
     "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
     "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),
@@ -205,6 +212,23 @@ def test_hostile_file_is_not_published(run, name):
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"][name] / name).exists()
+
+
+@pytest.mark.parametrize("name", ["fits-ascii-e-exp-minus-zero.fits", "fits-ascii-d-exp-minus-zero.fits"])
+def test_astropy_reads_the_minus_zero_exponent_as_the_written_value(run, name):
+    """What makes the E-00 cases a hole: astropy returns the very values of the real table."""
+    import io
+
+    import numpy as np
+    from astropy.io import fits
+
+    with (
+        fits.open(io.BytesIO(run["files"][name])) as ours,
+        fits.open(io.BytesIO(run["files"]["ctl-fits-ascii-small.fits"])) as real,
+    ):
+        for column in ("N", "E", "D"):
+            assert np.array_equal(ours[1].data[column], real[1].data[column]), column
+    assert run["files"][name] != run["files"]["ctl-fits-ascii-small.fits"]
 
 
 def test_the_file_takes_under_forty_seconds(run):

@@ -154,6 +154,18 @@ def _pandas_frame():
     )
 
 
+def json_escape_cases() -> dict[str, bytes]:
+    """One file, two spellings for characters of one class: raw é beside an escaped C1
+    control or an escaped character outside the BMP (no writer mixes them)."""
+    return {
+        "json-c1-escaped-beside-raw.json": '{"a":"\u00e9x","b":"\\u0085"}'.replace("\\u00e9", "é").encode(),
+        "json-astral-escaped-beside-raw.json": '{"a":"é","b":"\\ud83d\\ude00"}'.encode(),
+        "json-raw-c1-beside-ascii-escape.json": '{"a":"\\u00e9","b":"\u0085"}'.encode(),
+        "ctl-json-c1-escaped.json": json.dumps({"a": "é", "b": "\u0085"}).encode(),
+        "ctl-json-astral-raw.json": json.dumps({"a": "é", "b": "\U0001f600"}, ensure_ascii=False).encode(),
+    }
+
+
 def json_controls() -> dict[str, bytes]:
     """pandas' to_json in every orient, indented, double_precision 15, lines; json.dumps."""
     df = _pandas_frame()

@@ -149,3 +149,34 @@ def _ascii_formats() -> dict[str, bytes]:
             tab.write(out, format=fmt)
         files[name] = out.getvalue().encode()
     return files
+
+
+def _small_ascii_table() -> bytes:
+    from astropy.io import fits
+
+    cols = [
+        fits.Column(name="N", format="I6", array=np.array([0, 5])),
+        fits.Column(name="E", format="E12.4", array=np.array([1.0, 2.0])),
+        fits.Column(name="D", format="D12.4", array=np.array([1.0, -3.0])),
+    ]
+    return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols)]))
+
+
+def _patch_data(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace the first `old` in the table's rows (after the two header blocks)."""
+    at = data.index(old, 5760)
+    return data[:at] + new + data[at + len(old) :]
+
+
+def ascii_field_cases() -> dict[str, bytes]:
+    """Second spellings of one value a reader returns alike: `-0` for 0, `E-00` for `E+00`
+    (no writer writes them; each would be a free bit per value)."""
+    table = _small_ascii_table()
+    return {
+        "ctl-fits-ascii-small.fits": table,
+        "fits-ascii-int-minus-zero.fits": _patch_data(table, b"     0", b"    -0"),
+        "fits-ascii-e-exp-minus-zero.fits": _patch_data(table, b"1.0000E+00", b"1.0000E-00"),
+        "fits-ascii-d-exp-minus-zero.fits": _patch_data(table, b"1.0000D+00", b"1.0000D-00"),
+        "fits-ascii-e-exp-lower.fits": _patch_data(table, b"1.0000E+00", b"1.0000e+00"),
+        "fits-ascii-int-plus.fits": _patch_data(table, b"     5", b"    +5"),
+    }
