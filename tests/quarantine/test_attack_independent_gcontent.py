@@ -226,7 +226,7 @@ def test_astropy_reads_the_minus_zero_exponent_as_the_written_value(run, name):
         fits.open(io.BytesIO(run["files"][name])) as ours,
         fits.open(io.BytesIO(run["files"]["ctl-fits-ascii-small.fits"])) as real,
     ):
-        for column in ("N", "E", "D"):
+        for column in ("N", "E", "D", "F"):
             assert np.array_equal(ours[1].data[column], real[1].data[column]), column
     assert run["files"][name] != run["files"]["ctl-fits-ascii-small.fits"]
 

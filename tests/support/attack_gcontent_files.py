@@ -135,6 +135,9 @@ def sniff_cases() -> dict[str, bytes]:
         "sniff-Center.dat": b"<Center><img" + img,
         "sniff-isindex.dat": b"<ISINDEX><img" + img,
         "sniff-frameset.dat": b"<FrameSet onload=alert(1)>\n",
+        "sniff-ws1440.dat": b" " * 1440 + b"<p><img" + img,
+        "sniff-crlf1438-tab.dat": b"\r\n" * 719 + b"\t<P>" + img,
+        "sniff-ff1000-h1.dat": b"\x0c" * 1000 + b"<h1>" + img,
         "sniff-pdf.dat": b"%PDF-1.7\n1 0 obj<</Type/Catalog/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n",
     }
 

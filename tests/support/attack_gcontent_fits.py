@@ -156,8 +156,9 @@ def _small_ascii_table() -> bytes:
 
     cols = [
         fits.Column(name="N", format="I6", array=np.array([0, 5])),
-        fits.Column(name="E", format="E12.4", array=np.array([1.0, 2.0])),
+        fits.Column(name="E", format="E12.4", array=np.array([1.0, 0.0])),
         fits.Column(name="D", format="D12.4", array=np.array([1.0, -3.0])),
+        fits.Column(name="F", format="F10.4", array=np.array([0.5, -0.25])),
     ]
     return _bytes(fits.HDUList([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols)]))
 
@@ -179,4 +180,10 @@ def ascii_field_cases() -> dict[str, bytes]:
         "fits-ascii-d-exp-minus-zero.fits": _patch_data(table, b"1.0000D+00", b"1.0000D-00"),
         "fits-ascii-e-exp-lower.fits": _patch_data(table, b"1.0000E+00", b"1.0000e+00"),
         "fits-ascii-int-plus.fits": _patch_data(table, b"     5", b"    +5"),
+        "fits-ascii-zero-exp5.fits": _patch_data(table, b"0.0000E+00", b"0.0000E+05"),
+        "fits-ascii-zero-exp-minus-zero.fits": _patch_data(table, b"0.0000E+00", b"0.0000E-00"),
+        "fits-ascii-f-no-leading-zero.fits": _patch_data(table, b"    0.5000", b"     .5000"),
+        "fits-ascii-f-negative-no-leading-zero.fits": _patch_data(table, b"   -0.2500", b"    -.2500"),
+        "fits-ascii-e-exp-one-digit.fits": _patch_data(table, b"  1.0000E+00", b"   1.0000E+0"),
+        "fits-ascii-d-field-e-letter.fits": _patch_data(table, b"1.0000D+00", b"1.0000E+00"),
     }
