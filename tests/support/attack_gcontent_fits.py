@@ -90,11 +90,31 @@ def fits_controls() -> dict[str, bytes]:
             fits.HDUList([fits.PrimaryHDU(np.arange(6, dtype=np.uint32) * 700000000)])
         ),
         "ctl-fits-table-types.fits": _typed_table(),
+        "ctl-fits-ccddata-wcs.fits": _ccddata(),
         "ctl-fits-bintable-tdim-checksum.fits": _bytes(
             fits.HDUList([fits.PrimaryHDU(), _bin_table()]), checksum=True
         ),
     }
     return files | _ascii_formats()
+
+
+def _ccddata() -> bytes:
+    """astropy.nddata.CCDData with a WCS, an uncertainty and a mask, as ccdproc writes it."""
+    from astropy import units as u
+    from astropy.nddata import CCDData, StdDevUncertainty
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.1, 2.2]
+    wcs.wcs.crpix = [4.0, 4.0]
+    wcs.wcs.cdelt = [-0.0002, 0.0002]
+    data = np.arange(64, dtype=np.float32).reshape(8, 8)
+    ccd = CCDData(data, unit=u.adu, wcs=wcs, uncertainty=StdDevUncertainty(np.sqrt(data + 1)), mask=data > 60)
+    ccd.header["EXPTIME"] = 30.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _bytes(ccd.to_hdu())
 
 
 def _typed_table() -> bytes:
