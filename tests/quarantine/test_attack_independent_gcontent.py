@@ -3,15 +3,22 @@ gzip, FITS, tar, zip, the `sniffed-as-page` rule and the name tables (not ROOT, 
 HDF5), after session 33.
 
 New classes beyond rounds a-f (test_attack_independent_content.py, _dcontent.py,
-_econtent.py, _fcontent.py): names Python's mimetypes or Debian's mime.types type as an
-XML document a browser renders (an XHTML <img onerror> in it runs; none of the text
-rule's markup), names that announce JSON (+json types, `.JSON`, a trailing dot or space)
-holding JSON-shaped text whose white space is free, the FNAME of each gzip member spelled
-once in UTF-8 and once in Latin-1, first bytes Firefox's or WHATWG's sniffer takes for
-HTML in other cases and spellings, a page as a zip member; and real output of pandas
-(every orient, double_precision, indent, lines), numpy, the csv module's dialects,
-logging with non-ASCII, GNU gzip's options, astropy's long strings, HIERARCH, ASCII and
-binary tables with checksums, tile-compressed images and astropy.io.ascii formats.
+_econtent.py, _fcontent.py): names Windows opens as another file (NTFS's default data
+stream, `run.bat::$DATA`, as a file and as a tar or zip member), names that announce JSON
+(Debian's +json types: .jsonld .webmanifest .gltf ...) holding JSON-shaped text whose white
+space is free, names a tool runs from the directory it starts in or a client acts on when
+opened (Geant4's init_vis.mac, latexmkrc, Octave's PKG_ADD, IDL's .pro, Stata's
+profile.do and .ado, SAS's autoexec.sas, Excel's .dqy/.rqy/.oqy, macOS's .terminal and
+.command, a .desktop file) or a server runs (.wsgi, twistd's .rpy/.epy, .psp), an ASCII
+table's E-00/D-00 exponent (a second spelling astropy reads alike); refused as they should
+be: every Debian +xml name holding an XHTML <img onerror>, page starts in other cases and
+after 1440 bytes of white space, a page as a zip member, each gzip member's FNAME spelled
+once in UTF-8 and once in Latin-1, JSON escape classes mixed, other ASCII-table
+spellings. Controls: pandas (every orient, double_precision, indent, lines, float32),
+numpy, the csv module's dialects, logging with non-ASCII, GNU gzip's options, Python's
+gzip with upper-case and non-ASCII names, shutil's archives, astropy's long strings,
+HIERARCH, ASCII and binary tables with checksums, tile-compressed images, CCDData and
+astropy.io.ascii formats.
 
 Files go into one quarantine vetted ONCE through the CLI with policy/batch.yaml's
 allow_types (scanners off, per-file promotion: every verdict shows); tar and zip get a
