@@ -58,7 +58,8 @@ READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once con
 REFUSED = b"vmguard libmagic worker refused: "  # its words instead, then why (magic_types.heap_leak)
 # glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
 # bytes it never wrote (one past a search region), and its answer must not depend on
-# what the previous file left in the heap. perturb works only without the tcache.
+# what the previous file left in the heap. perturb works only without the tcache. A
+# worker checks that both took effect (magic_types.heap_leak) before it is ready.
 _WORKER_ENV = {
     "PATH": "/usr/bin:/bin",
     "LC_ALL": "C",
