@@ -27,15 +27,19 @@ from tests.support.attack_fbinary_root import PAYLOAD, _codec, _hist, _own_key, 
 
 
 def _tree(f, name: str = "t", n: int = 2000, seed: int = 1) -> None:
+    """A TTree (mktree: uproot 5.7's `f[name] = {...}` writes an RNTuple) of numbers and a
+    jagged array, extended twice."""
     rng = np.random.default_rng(seed)
-    counts = rng.integers(0, 3, n)
-    f[name] = {"x": np.arange(n, dtype=np.int32), "s": [f"ev{i}" for i in range(n)],
-               "p": ak.unflatten(rng.random(int(counts.sum())), counts)}
+    f.mktree(name, {"x": np.int32, "p": "var * float64"})
+    for _ in range(2):
+        counts = rng.integers(0, 3, n)
+        f[name].extend({"x": np.arange(n, dtype=np.int32),
+                        "p": ak.unflatten(rng.random(int(counts.sum())), counts)})
 
 
 def _del_tree(path: Path, codec, update: bool) -> bytes:
-    """A tree (numbers, strings, jagged) deleted with `del`: its baskets stay behind, in the
-    job that made it or a later one."""
+    """A TTree (numbers, jagged) deleted with `del`: its baskets stay behind, in the job
+    that made it or a later one."""
     with uproot.recreate(path, compression=codec) as f:
         _tree(f)
         f["keep"] = _hist()
@@ -59,11 +63,30 @@ def _del_rntuple(path: Path, update: bool) -> bytes:
     return path.read_bytes()
 
 
+def _moved_del(path: Path, update: bool) -> bytes:
+    """A TTree of 6 branches extended 30 times (it outgrows its basket arrays and moves,
+    its older copies left in free space), then deleted with `del` (docs: deleting
+    without writing over passes)."""
+    rng = np.random.default_rng(2)
+    with uproot.recreate(path) as f:
+        f.mktree("t", {f"b{i}": np.float64 for i in range(6)})
+        for _ in range(30):
+            f["t"].extend({f"b{i}": rng.random(20) for i in range(6)})
+        f["keep"] = _hist()
+        if not update:
+            del f["t"]
+    if update:
+        with uproot.update(path) as f:
+            del f["t"]
+    return path.read_bytes()
+
+
 def _big_basket(path: Path, codec, n: int) -> bytes:
     """One basket of n float64 (one extend): past zstd's 512 KiB single-segment window, or
     past the 16 MiB a ROOT block holds (two blocks a record)."""
     with uproot.recreate(path, compression=codec) as f:
-        f["t"] = {"e": np.round(np.linspace(0, 1000, n), 2)}
+        f.mktree("t", {"e": np.float64})
+        f["t"].extend({"e": np.round(np.linspace(0, 1000, n), 2)})
     return path.read_bytes()
 
 
@@ -101,6 +124,7 @@ def _rntuple_jagged(path: Path, codec) -> bytes:
 CONTROL_NAMES = [
     "ctl-g-del-tree-same-job.root", "ctl-g-del-tree-update.root", "ctl-g-del-tree-zlib-update.root",
     "ctl-g-del-rntuple-same-job.root", "ctl-g-del-rntuple-update.root",
+    "ctl-g-moved-tree-del-same-job.root", "ctl-g-moved-tree-del-update.root",
     "ctl-g-zstd-big-basket.root", "ctl-g-lz4-two-blocks.root", "ctl-g-zlib-two-blocks.root",
     "ctl-g-update-trees-lz4.root", "ctl-g-update-trees-zstd.root", "ctl-g-update-trees-lzma.root",
     "ctl-g-hist2d3d-zlib.root", "ctl-g-rntuple-jagged-lz4.root", "ctl-g-rntuple-jagged-lzma.root",
@@ -116,6 +140,8 @@ def controls(made: Path) -> dict[str, bytes]:
         "ctl-g-del-tree-zlib-update.root": _del_tree(made / "dt3.root", uproot.ZLIB(1), True),
         "ctl-g-del-rntuple-same-job.root": _del_rntuple(made / "dn1.root", update=False),
         "ctl-g-del-rntuple-update.root": _del_rntuple(made / "dn2.root", update=True),
+        "ctl-g-moved-tree-del-same-job.root": _moved_del(made / "md1.root", update=False),
+        "ctl-g-moved-tree-del-update.root": _moved_del(made / "md2.root", update=True),
         "ctl-g-zstd-big-basket.root": _big_basket(made / "zb.root", uproot.ZSTD(3), 200_000),
         "ctl-g-lz4-two-blocks.root": _big_basket(made / "lb.root", uproot.LZ4(1), big),
         "ctl-g-zlib-two-blocks.root": _big_basket(made / "zlb.root", uproot.ZLIB(1), big),
