@@ -19,28 +19,30 @@ from tests.support.attack_fbinary_hdf5 import PAYLOAD, Step, sessions
 # ---------------------------------------------------------------- ordinary output
 
 
-def _track_add(k: int) -> Step:
-    """Session k of a track_order group: 20 datasets and 20 attributes added (none
-    deleted: deleting from such a group is refused by design, its orders have gaps)."""
+def _group_add(k: int, track: bool) -> Step:
+    """Session k of group /g: 20 datasets and 20 attributes added (none deleted: deleting
+    from a track_order group is refused by design, its orders have gaps)."""
     def step(f: h5py.File) -> None:
-        g = f["g"] if "g" in f else f.create_group("g", track_order=True)
+        g = f["g"] if "g" in f else f.create_group("g", track_order=track)
         for i in range(20):
             g[f"d{k}_{i}"] = np.arange(i + 1)
             g.attrs[f"a{k}_{i}"] = i
     return step
 
 
-def _append(f: h5py.File) -> None:
-    """A gzip-compressed float32 table of 7 columns in chunks of 16 rows, 333 random rows
-    appended a session (resize, then write the new rows): a logger's pattern."""
-    rng = np.random.default_rng(len(f["m"]) if "m" in f else 0)
-    if "m" not in f:
-        f.create_dataset("m", shape=(0, 7), maxshape=(None, 7), chunks=(16, 7), dtype="f4",
-                         compression="gzip")
-    m = f["m"]
-    n = m.shape[0]
-    m.resize((n + 333, 7))
-    m[n:] = rng.random((333, 7))
+def _append(dtype: str) -> Step:
+    """A gzip-compressed table of 7 columns in chunks of 16 rows, 333 random rows appended
+    a session (resize, then write the new rows): a logger's pattern."""
+    def step(f: h5py.File) -> None:
+        rng = np.random.default_rng(len(f["m"]) if "m" in f else 0)
+        if "m" not in f:
+            f.create_dataset("m", shape=(0, 7), maxshape=(None, 7), chunks=(16, 7), dtype=dtype,
+                             compression="gzip")
+        m = f["m"]
+        n = m.shape[0]
+        m.resize((n + 333, 7))
+        m[n:] = (rng.random((333, 7)) * 1000).astype(dtype)
+    return step
 
 
 def _resize(n: int, filters: bool) -> Step:
@@ -76,7 +78,8 @@ def _replace_dataset(k: int) -> Step:
 
 CONTROL_NAMES = [
     "ctl-g-h5-track-order-add.h5", "ctl-g-h5-track-order-add-latest.h5",
-    "ctl-g-h5-append-gzip-5-sessions.h5", "ctl-g-h5-append-gzip-3-sessions.h5",
+    "ctl-g-h5-group-add-latest.h5", "ctl-g-h5-append-gzip-5-sessions.h5",
+    "ctl-g-h5-append-gzip-3-sessions.h5", "ctl-g-h5-append-gzip-i2-6-sessions-latest.h5",
     "ctl-g-h5-resize-off-boundary.h5", "ctl-g-h5-resize-off-boundary-filtered.h5",
     "ctl-g-h5-resize-off-boundary-latest.h5", "ctl-g-h5-vlen-overwritten.h5",
     "ctl-g-h5-vlen-overwritten-latest.h5", "ctl-g-h5-replace-dataset-same-session.h5",
@@ -84,7 +87,8 @@ CONTROL_NAMES = [
 
 
 def controls() -> dict[str, bytes]:
-    track = [_track_add(k) for k in range(4)]
+    track = [_group_add(k, True) for k in range(4)]
+    plain = [_group_add(k, False) for k in range(4)]
     resize = [_resize(n, False) for n in (100, 95, 150)]
     resize_f = [_resize(n, True) for n in (100, 95, 150)]
     strings = [_strings(k) for k in range(3)]
@@ -95,8 +99,10 @@ def controls() -> dict[str, bytes]:
     return {
         "ctl-g-h5-track-order-add.h5": sessions(track),
         "ctl-g-h5-track-order-add-latest.h5": sessions(track, libver="latest"),
-        "ctl-g-h5-append-gzip-5-sessions.h5": sessions([_append] * 5),
-        "ctl-g-h5-append-gzip-3-sessions.h5": sessions([_append] * 3),
+        "ctl-g-h5-group-add-latest.h5": sessions(plain, libver="latest"),
+        "ctl-g-h5-append-gzip-5-sessions.h5": sessions([_append("f4")] * 5),
+        "ctl-g-h5-append-gzip-3-sessions.h5": sessions([_append("f4")] * 3),
+        "ctl-g-h5-append-gzip-i2-6-sessions-latest.h5": sessions([_append("i2")] * 6, libver="latest"),
         "ctl-g-h5-resize-off-boundary.h5": sessions(resize),
         "ctl-g-h5-resize-off-boundary-filtered.h5": sessions(resize_f),
         "ctl-g-h5-resize-off-boundary-latest.h5": sessions(resize, libver="latest"),
