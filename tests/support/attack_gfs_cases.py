@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import socket
 import subprocess
 import tarfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.attack_dfs_tools import Run
 from tests.support.attack_ffs_races import overlay
 
 TEXT = b"event 17 done, 3 tracks\n"
@@ -191,3 +194,40 @@ def inode_tmpfs(path: Path, inodes: int) -> Iterator[Path]:
 def tree(top: Path) -> list[str]:
     """Every entry under top (symlinks not followed), relative, sorted."""
     return sorted(str(p.relative_to(top)) for p in top.rglob("*"))
+
+
+def fill_when_published(
+    mnt: Path, out: Path, pid_of: Callable[[], int | None], stop: threading.Event
+) -> None:
+    """The public filesystem fills the moment the job's output appears (another job
+    writing there): the vet is stopped at that instant, every free page taken in one
+    write, and the vet let go, so what it writes after publishing meets a full disk."""
+    while not stop.is_set() and not out.exists():
+        pass
+    pid = pid_of()
+    if pid is None or stop.is_set():
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        fd = os.open(mnt / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+        with contextlib.suppress(OSError):
+            while os.write(fd, bytes(4 << 20)):
+                pass
+        os.close(fd)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def vet_into_a_disk_that_fills(argv: list[str], env: dict[str, str], mnt: Path, out: Path) -> Run:
+    """Run the CLI (`argv`) while `fill_when_published` watches `out`."""
+    stop, box = threading.Event(), {}
+    watcher = threading.Thread(target=fill_when_published, args=(mnt, out, lambda: box.get("pid"), stop))
+    watcher.start()
+    try:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        box["pid"] = proc.pid
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        stop.set()
+        watcher.join()
+    return Run(proc.returncode, stdout, stderr, ())
