@@ -151,7 +151,7 @@ def test_to_through_overlayfs_is_refused(tmp_path, side):
         run = vet(q, policy, log, "--to", str(to), "--job", JOB, "--per-file")
         made = tree(q)
     assert "Traceback" not in run.err
-    assert run.code == 2 and made == ["a.txt"], (run.code, run.out[-200:], made)
+    assert run.code == 2 and made == ["a.txt"], (run.code, made)
 
 
 NS_WHY = (
@@ -168,6 +168,7 @@ NS_WHY = (
             "root", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("root", "q/o"))
         ),
         pytest.param("cwd", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("cwd", "q/o"))),
+        pytest.param("fd", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("fd/3", "q/o"))),
     ],
 )
 def test_to_through_another_mount_namespace_is_refused(tmp_path, via, bound):
@@ -181,11 +182,11 @@ def test_to_through_another_mount_namespace_is_refused(tmp_path, via, bound):
     (q / "a.txt").write_bytes(TEXT)
     at.mkdir()
     with other_namespace(tmp_path / bound, at, via == "cwd") as pid:
-        to = f"/proc/{pid}/cwd/r" if via == "cwd" else f"/proc/{pid}/root{at}/r"
+        to = {"cwd": f"/proc/{pid}/cwd/r", "fd": f"/proc/{pid}/fd/3/r"}.get(via, f"/proc/{pid}/root{at}/r")
         run = vet(q, policy, log, "--to", to, "--job", JOB, "--per-file")
     made = tree(q)
     assert "Traceback" not in run.err
-    assert run.code == 2 and made == ["a.txt", "o"], (run.code, run.out[-200:], made)
+    assert run.code == 2 and made == ["a.txt", "o"], (run.code, made)
 
 
 SYMLINK_WHY = "a quarantine given as a symlink {}: exit 2, but the line says 'Not a directory', never that it is a symlink"
@@ -260,7 +261,7 @@ def test_rerun_of_every_kind_of_entry_is_already_promoted(tmp_path):
     assert out["a.txt"] == TEXT and out["x. "] == TEXT and "h1.txt" not in out
 
 
-@pytest.mark.parametrize("inodes", [4, 5, 17, 18, 19])
+@pytest.mark.parametrize("inodes", [4, 17, 18])
 def test_public_tmpfs_out_of_inodes(tmp_path, inodes):
     """--to three levels down a tmpfs of a few inodes: all of the job (exit 0) or none of
     it, no staging of the job left, exit 3 with one line; never a traceback."""
@@ -376,12 +377,12 @@ def test_quarantine_bound_over_the_public_parent_while_vets_run(tmp_path):
         (q / f"f{index}.txt").write_bytes(TEXT)
     (tmp_path / "pub").mkdir()
     script = (
-        '( while :; do mount --bind "$1/q" "$1/pub"; umount -l "$1/pub"; done ) 2>/dev/null & '
-        'for i in 1 2 3 4; do "$2" -m vmguard vet "$1/q" --policy "$3" --to "$1/pub/r$i" --job r$i '
+        '( while :; do mount --bind "$1/q" "$1/pub"; umount -l "$1/pub"; sleep 0.002; done ) 2>/dev/null & '
+        'for i in 1 2 3; do "$2" -m vmguard vet "$1/q" --policy "$3" --to "$1/pub/r$i" --job r$i '
         '--per-file >/dev/null 2>>"$1/err.txt"; echo $?; done; kill $!'
     )
     res = in_private_mounts(log, script, str(tmp_path), sys.executable, str(policy))
     codes = res.stdout.split()
     assert "Traceback" not in (tmp_path / "err.txt").read_text()
-    assert len(codes) == 4 and set(codes) <= {"0", "2"}, (codes, res.stderr[-300:])
+    assert len(codes) == 3 and set(codes) <= {"0", "2"}, (codes, res.stderr[-300:])
     assert tree(q) == [f"f{index}.txt" for index in range(10)], tree(q)

@@ -133,9 +133,10 @@ def overlaid(base: Path, side: str) -> Iterator[tuple[Path, Path]]:
 def other_namespace(source: Path, at: Path, cwd: bool) -> Iterator[int]:
     """A process in a mount namespace of its own where `source` is bound at `at` (a
     container's or a VM helper's view of the quarantine); yields its pid, so
-    /proc/PID/root (or /proc/PID/cwd, `cwd` there) reaches the quarantine by a path the
+    /proc/PID/root (or /proc/PID/cwd, `cwd` there, or /proc/PID/fd/3, the bound
+    directory held open) reaches the quarantine by a path the
     host's mounts do not show."""
-    script = 'mount --bind "$1" "$2" && cd "$3" && echo ready && exec sleep 60'
+    script = 'mount --bind "$1" "$2" && cd "$3" && exec 3<"$2" && echo ready && exec sleep 60'
     proc = subprocess.Popen(
         ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(source), str(at)]
         + [str(at if cwd else "/")],
