@@ -15,6 +15,7 @@ nothing changed; a public tmpfs and a log tmpfs whose inodes run out."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from tests.support.attack_dfs_tools import (
     vet_env,
     write_policy,
 )
-from tests.support.attack_ffs_cases import in_private_mounts, tmpfs
+from tests.support.attack_ffs_cases import tmpfs
 from tests.support.attack_gfs_cases import (
     NAME_HOLES,
     NAME_PUBLISHED,
@@ -366,26 +367,45 @@ def test_log_append_cut_short_by_a_full_disk_is_cut_back(tmp_path):
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a bind of the quarantine appearing over the --to's parent between vet's mount check and its "
+    "first mkdir: the job, its sidecars and .vmguard-staging are published inside the quarantine (exit 1, "
+    "vet's own staging walked as a rejected dotfile): the check is not held through the writes",
+)
 def test_quarantine_bound_over_the_public_parent_while_vets_run(tmp_path):
     """The host's mounts change while vet runs: a bind of the quarantine keeps appearing
-    over and vanishing from the --to's parent. Each vet publishes outside the quarantine
-    (exit 0) or is refused (exit 2); nothing is ever made inside the quarantine."""
-    require_tools("unshare", "mount")
-    policy, log, q = _policy(tmp_path), tmp_path / "events.jsonl", tmp_path / "q"
+    over and vanishing from the --to's parent (every 0.3 ms). Each vet publishes outside
+    the quarantine or is refused; nothing is ever made inside it (up to 20 vets, stopping
+    at the first that makes something there)."""
+    require_tools("unshare")
+    policy, q = _policy(tmp_path), tmp_path / "q"
     q.mkdir()
     for index in range(10):
         (q / f"f{index}.txt").write_bytes(TEXT)
     (tmp_path / "pub").mkdir()
-    script = (
-        '( while :; do mount --bind "$1/q" "$1/pub"; umount -l "$1/pub"; sleep 0.002; done ) 2>/dev/null & '
-        'for i in 1 2 3; do "$2" -m vmguard vet "$1/q" --policy "$3" --to "$1/pub/r$i" --job r$i '
-        '--per-file >/dev/null 2>>"$1/err.txt"; echo $?; done; kill $!'
+    script = str(Path(__file__).parents[1] / "support" / "attack_gfs_flap.py")
+    res = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            sys.executable,
+            script,
+            str(tmp_path),
+            str(policy),
+            "20",
+        ],
+        env=vet_env(tmp_path / "events.jsonl"),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    res = in_private_mounts(log, script, str(tmp_path), sys.executable, str(policy))
-    codes = res.stdout.split()
-    assert "Traceback" not in (tmp_path / "err.txt").read_text()
-    assert len(codes) == 3 and set(codes) <= {"0", "2"}, (codes, res.stderr[-300:])
-    assert tree(q) == [f"f{index}.txt" for index in range(10)], tree(q)
+    assert res.returncode == 0, res.stderr[-400:]
+    seen = json.loads(res.stdout)
+    assert seen["q"] == [f"f{index}.txt" for index in range(10)], seen
+    assert set(seen["codes"]) <= {0, 2}, seen
 
 
 @pytest.mark.xfail(
