@@ -345,7 +345,7 @@ def test_log_append_cut_short_by_a_full_disk_is_cut_back(tmp_path):
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # the race is won about 1 vet in 4: a strict mark would fail when all 20 miss
     reason="a bind of the quarantine appearing over the --to's parent between vet's mount check and its "
     "first mkdir: the job, its sidecars and .vmguard-staging are published inside the quarantine (exit 1, "
     "vet's own staging walked as a rejected dotfile): the check is not held through the writes",
