@@ -309,3 +309,18 @@ def test_a_rerun_keeps_a_file_rewritten_through_a_mapping_by_the_manifests_sha25
     assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
     assert any("'d0/f3.txt'" in n and "not the published ones" in n for n in again.notes), again.notes
     assert published_files(to)["d0/f3.txt"] == b"line 3\n"
+
+
+def test_a_directory_the_stopped_walk_never_entered_is_recorded(tmp_path):
+    """A walk stopped by max_files has seen directories it never enters (no node): a
+    rerun still finds one swapped for another (a new inode), not what was vetted."""
+    q, to = tmp_path / "q", tmp_path / "pub" / "j"
+    for name in ("a/in.txt", "b/in.txt", "c.txt", "d.txt", "e.txt"):
+        write(q / name, "text\n")
+    first = vmguard.vet(q, policy(max_files=3), to, job="j", per_file=True)
+    assert first.status is Status.PARTIAL  # d.txt is the fourth entry: the walk stops there
+    write(q / "a2" / "in.txt", "never vetted\n")
+    shutil.rmtree(q / "a")
+    os.rename(q / "a2", q / "a")
+    with pytest.raises(VetInputError, match="another inode, size, mtime or ctime of a,"):
+        vmguard.vet(q, policy(max_files=3), to, job="j", per_file=True)
