@@ -28,7 +28,8 @@ from __future__ import annotations
 import mimetypes
 
 from vmguard.quarantine.model import Reason
-from vmguard.quarantine.names import windows_name
+from vmguard.quarantine.names import acted_on as names_acted_on
+from vmguard.quarantine.names import client_names, explained, windows_name
 from vmguard.quarantine.served_pages import PAGES
 
 
@@ -46,6 +47,8 @@ def _words(text: str) -> frozenset[str]:
 # workbooks .xlsb), Excel's web queries .iqy and SYLK .slk (DDE formulas run on open),
 # Citrix .ica (a session launched), Office add-in installers .vsto. Outlook's list adds
 # .pssc .udl .cdxml (PowerShell session configuration, data link, cmdlet definition).
+# Excel opens its other query files as it does .iqy and runs the query against the
+# source they name: .dqy (ODBC), .rqy and .oqy (OLAP).
 WINDOWS_ACTIVE = _words(
     """
     ade adp app application appref-ms asp aspx asx bas bat bgi cab cer chm cmd cnt com cpl crt csh
@@ -57,8 +60,18 @@ WINDOWS_ACTIVE = _words(
     btm psm1 accde library-ms settingcontent-ms searchconnector-ms search-ms appcontent-ms
     themepack deskthemepack diagcfg diagpkg img appx appxbundle msix msixbundle appinstaller rdp
     one onepkg docm dotm xlsm xltm xlam pptm potm ppam ppsm sldm
-    pssc udl cdxml xla xlm xlsb iqy slk ica vsto
+    pssc udl cdxml xla xlm xlsb iqy slk ica vsto dqy rqy oqy
     """
+)
+# Another desktop acts on a file of these extensions when it is opened, whatever its
+# bytes: macOS Finder opens .terminal in Terminal, which runs its CommandString, and runs
+# .command and .tool as shell scripts there (with the x bit an unzip keeps); its location
+# files open what they name, as .url does (.fileloc a local application, .webloc
+# .inetloc .ftploc .afploc .mailloc .newsloc a URL, a server mounted); Linux desktops run
+# a .desktop file's Exec line (KDE's older .kdelnk too), GNOME after "Allow launching",
+# KDE and Xfce after a prompt.
+DESKTOP_ACTIVE = _words(
+    "terminal command tool fileloc webloc inetloc ftploc afploc mailloc newsloc desktop kdelnk"
 )
 # A server runs a file with these extensions, wherever they are in its name (Apache's
 # AddHandler and SetHandler, IIS handler mappings, CGI), instead of sending it: PHP, ASP
@@ -69,13 +82,21 @@ WINDOWS_ACTIVE = _words(
 # there shadows plot). Apache's type maps (Debian's mime.conf: AddHandler type-map var):
 # a .var's Body is sent with the type the map names, text/html too. .NET's root
 # web.config maps .xoml and .rules (workflows, compiled and run) with .svc and .xamlx,
-# .rem and .soap to the remoting handler.
+# .rem and .soap to the remoting handler. Python's servers: mod_wsgi's documented
+# `AddHandler wsgi-script .wsgi`, twistd web's .rpy (ResourceScript) and .epy
+# (PythonScript), mod_python's .psp; Apache Rivet's .rvt (Tcl); an ISAPI .dll (IIS with
+# execute permission, Apache's mod_isapi). Analysis tools load a routine from the
+# directory they start in by its name before their own (a file there shadows the
+# installed one): MATLAB's p-code .p and MEX files as its .m, IDL and GDL .pro, Stata's
+# .ado programs, .class files and Mata's .mo and .mlib along the ado-path (`.` first).
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
-    "sh bash ksh zsh csh tcsh fish lua tcl m mlx"
+    "sh bash ksh zsh csh tcsh fish lua tcl m mlx "
+    "wsgi rpy epy psp rvt dll "
+    "p mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log) may hold it; a .json must be JSON.
@@ -102,11 +123,17 @@ _STANDARD = mimetypes.MimeTypes()
 
 
 def extensions(name: str) -> list[str]:
-    """The extensions of a name, lower case, after the first dot. Windows drops trailing
-    dots and spaces ("a.bat." runs as a.bat); a leading dot names a dot file, not an
-    extension."""
-    stem = windows_name(name).lstrip(".")
-    return [ext.lower() for ext in stem.split(".")[1:]]
+    """The extensions of a name, lower case, after the first dot; a leading dot names a
+    dot file, not an extension. Of the name as written: client_extensions has each
+    client's."""
+    return [ext.lower() for ext in name.lstrip(".").split(".")[1:]]
+
+
+def client_extensions(name: str) -> list[list[str]]:
+    """The extensions of each name a client gives the file (names.client_names): Windows
+    drops trailing dots and spaces ("a.bat." runs as a.bat) and reads what follows a ':'
+    as a stream ("a.bat::$DATA" is a.bat); a server or a browser has the name as written."""
+    return [extensions(each) for each in client_names(name)]
 
 
 def gunzipped(name: str) -> str | None:
@@ -123,10 +150,11 @@ def gunzipped(name: str) -> str | None:
 
 def unpacked_names(name: str) -> list[str]:
     """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv),
-    each as a Windows client has it (names.windows_name: `run.bat.gz.` is run.bat.gz there,
-    and 7-Zip or gunzip makes run.bat of it)."""
+    as written or, when gunzip does not take that, as a Windows client has it
+    (names.windows_name: `run.bat.gz.` and `run.bat.gz::$DATA` are run.bat.gz there, and
+    7-Zip or gunzip makes run.bat of it)."""
     names = [name]
-    while (inner := gunzipped(windows_name(names[-1]))) is not None:
+    while (inner := gunzipped(names[-1]) or gunzipped(windows_name(names[-1]))) is not None:
         names.append(inner)
     return names
 
@@ -141,7 +169,8 @@ def name_reasons(
     """Why a file of this name must not be published. `validators` checked its bytes: the
     file's, then what it holds (a gzip's inner file, which gunzip names by stripping a
     gzip suffix: x.csv.gz, run.bat.z, x.tgz -> x.tar). The name, and each name gunzip
-    would make of it, must not be one a client acts on. The names are compared with the
+    would make of it, must not be one a client acts on (nor, gunzip's, one a tool reads
+    by name: names.acted_on, `init_vis.mac.gz`, `rootlogon.C.gz`). The names are compared with the
     bytes' families only when the bytes were `admitted`: otherwise the content's own reason
     says more. `chosen` is the file's MIME type when the policy names that exact type
     (`{type: application/pdf, validate: head-only}`): its own extension is then what the
@@ -149,6 +178,8 @@ def name_reasons(
     start like JSON but were taken as text (said when its name announces JSON)."""
     names = unpacked_names(name)
     for depth, each in enumerate(names):
+        if depth and (by_name := names_acted_on(each)):  # the file's own name: the walk's rules
+            return [(reason, f"gunzip makes it {each}: {explained([reason])}") for reason in by_name]
         if why := acted_on(each, None if depth else chosen):
             made = f"gunzip makes it {each}: " if depth else ""
             return [(Reason.NAME_TYPE, f"{made}{why}")]
@@ -157,27 +188,25 @@ def name_reasons(
     found = (
         _mismatch(exts[-1], validator, not_json if each is name else None)
         for each, validator in named
-        if (exts := extensions(each))
+        for exts in client_extensions(each)
+        if exts
     )
     return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
 
 
 def acted_on(name: str, chosen: str | None = None) -> str | None:
     """What a client does with a file of this name whatever its bytes, or None: a browser
-    renders its last extension's type or runs it, Windows runs it, a web server types it
-    by a page's extension before the last one, or a server or interpreter runs it by an
-    extension anywhere in it."""
-    exts = extensions(name)
-    if not exts:
-        return None
+    renders its last extension's type or runs it, Windows or another desktop runs it, a
+    web server types it by a page's extension before the last one, or a server or
+    interpreter runs it by an extension anywhere in it; under each name a client gives it
+    (client_extensions)."""
+    return next((why for exts in client_extensions(name) if exts and (why := _acted_on(exts, chosen))), None)
+
+
+def _acted_on(exts: list[str], chosen: str | None) -> str | None:
     last = exts[-1]
-    if (last in PAGES or last in WINDOWS_ACTIVE) and not announces(last, chosen):
-        client = (
-            f"a web server sends it as {PAGES[last]}, which a browser renders as a page or runs as script"
-            if last in PAGES
-            else "Windows runs it (Outlook blocks it as an attachment that runs code)"
-        )
-        return f"the name ends in .{last}: {client}, whatever its bytes; {_REMEDY}"
+    if (last in PAGES or last in WINDOWS_ACTIVE or last in DESKTOP_ACTIVE) and not announces(last, chosen):
+        return f"the name ends in .{last}: {_client(last)}, whatever its bytes; {_REMEDY}"
     if inner := next((e for e in exts[:-1] if e in PAGES), None):
         return (
             f"the name holds .{inner}: a web server (Apache mod_mime) types the file by every "
@@ -187,10 +216,20 @@ def acted_on(name: str, chosen: str | None = None) -> str | None:
         return (
             f"the name holds .{script}: a server runs the file as a .{script} script (Apache's "
             f"AddHandler and IIS map a handler to any extension of a name), or an interpreter "
-            f"loads it by name (Python: numpy.py in its directory); rename it without that "
+            f"or analysis tool loads it by name from its directory before its own (Python: "
+            f"numpy.py, MATLAB: plot.m, IDL: plot.pro, Stata: an .ado); rename it without that "
             f"extension (x-{script}.txt) or leave it out"
         )
     return None
+
+
+def _client(ext: str) -> str:
+    """What the client does with a file whose last extension is `ext` (one of the tables)."""
+    if ext in PAGES:
+        return f"a web server sends it as {PAGES[ext]}, which a browser renders as a page or runs as script"
+    if ext in WINDOWS_ACTIVE:
+        return "Windows runs it (Outlook blocks it as an attachment that runs code)"
+    return "a desktop runs it when it is opened (macOS Finder: Terminal, a location; Linux: Exec=)"
 
 
 def announces(ext: str, mime: str | None) -> bool:
