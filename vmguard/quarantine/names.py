@@ -142,7 +142,8 @@ def client_names(name: str) -> tuple[str, ...]:
     """Each name a client may give the file: as Windows has it (windows_name), and as
     written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat). Every rule
     on what a client makes of a name judges each."""
-    return tuple(dict.fromkeys((windows_name(name), name)))
+    windows = windows_name(name)
+    return (name,) if windows == name else (windows, name)
 
 
 def portable(name: str) -> bool:

@@ -32,7 +32,7 @@ import mimetypes
 
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
-from vmguard.quarantine.names import client_names, explained, windows_name
+from vmguard.quarantine.names import client_names, explained
 from vmguard.quarantine.served_pages import PAGES
 
 
@@ -153,11 +153,11 @@ def gunzipped(name: str) -> str | None:
 
 def unpacked_names(name: str) -> list[str]:
     """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv),
-    as written or, when gunzip does not take that, as a Windows client has it
-    (names.windows_name: `run.bat.gz.` and `run.bat.gz::$DATA` are run.bat.gz there, and
-    7-Zip or gunzip makes run.bat of it)."""
+    as a Windows client has it (names.windows_name: `run.bat.gz.` and `run.bat.gz::$DATA`
+    are run.bat.gz there, and 7-Zip or gunzip makes run.bat of it) or, when gunzip does
+    not take that, as written (`x:y.bat.gz`: x:y.bat on a Linux server)."""
     names = [name]
-    while (inner := gunzipped(names[-1]) or gunzipped(windows_name(names[-1]))) is not None:
+    while (inner := next(filter(None, map(gunzipped, client_names(names[-1]))), None)) is not None:
         names.append(inner)
     return names
 
