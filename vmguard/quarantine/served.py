@@ -90,8 +90,9 @@ DESKTOP_ACTIVE = _words(
 # (PythonScript), mod_python's .psp; Apache Rivet's .rvt (Tcl); an ISAPI .dll (IIS with
 # execute permission, Apache's mod_isapi). Analysis tools load a routine from the
 # directory they start in by its name before their own (a file there shadows the
-# installed one): MATLAB's p-code .p and MEX files as its .m, IDL and GDL .pro, Stata's
-# .ado programs, .class files and Mata's .mo and .mlib along the ado-path (`.` first).
+# installed one): MATLAB's MEX files as its .m, IDL and GDL .pro, Stata's .ado programs,
+# .class files and Mata's .mo and .mlib along the ado-path (`.` first). Not MATLAB's
+# p-code .p: binary, which no validator admits, and `.p` anywhere would refuse flux.p.txt.
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
@@ -99,7 +100,7 @@ SERVER_ACTIVE = _words(
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
     "sh bash ksh zsh csh tcsh fish lua tcl m mlx "
     "wsgi rpy epy psp rvt dll "
-    "p mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib"
+    "mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log) may hold it; a .json must be JSON.
