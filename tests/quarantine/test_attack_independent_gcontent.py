@@ -73,12 +73,6 @@ def run(tmp_path_factory):
     }
 
 
-_ADS = (
-    "published: Windows opens `{alias}` as {real} (NTFS's default data stream {how}), the "
-    "way it drops trailing dots and spaces; a client that keeps the name (sftp/scp to a "
-    "Windows host, Python's tarfile.extractall there: no ':' sanitising, 3.12's data "
-    "filter too) writes {real}; the name rules never saw {ext}"
-)
 _JSON_NAME = (
     "published as text/plain: Debian's mime.types (Apache; Python's servers through "
     "mimetypes.init) types .{ext} as {mime}, so a client parses it as JSON and drops the "
@@ -92,109 +86,12 @@ _JSON_MIME = {
     "gltf": "model/gltf+json", "sarif": "application/sarif+json",
     "json-patch": "application/json-patch+json", "jrd": "application/jrd+json",
 }  # fmt: skip
-_QUERY = (
-    "published: Excel opens .{ext} ({what}) itself and runs the query it names against the "
-    "source it names, as it does .iqy (refused as Windows-active); not on Outlook's list"
-)
-_RUNS_FROM_CWD = "published: {tool} runs {name} from the directory it starts in ({how}), the class of rootlogon.C and pawlogon.kumac (refused as name-config)"
-_SERVER = "published: a server runs {name} as Python ({how}), the class of .cgi .fcgi .py (refused anywhere in a name)"
-_MACOS = "published: macOS Finder opens .{ext} with {app}, which {does}; {note}"
 HOLES: dict[str, str] = {
-    "query.dqy": _QUERY.format(ext="dqy", what="an ODBC query file"),
-    "query.rqy": _QUERY.format(ext="rqy", what="an OLAP query file"),
-    "query.oqy": _QUERY.format(ext="oqy", what="an OLAP query file"),
-    "vis/init_vis.mac": _RUNS_FROM_CWD.format(
-        tool="every Geant4 example application started without arguments (exampleB1...)",
-        name="init_vis.mac",
-        how="`/control/shell` in it runs a shell command",
-    ),
-    "vis/vis.mac": _RUNS_FROM_CWD.format(
-        tool="Geant4 (init_vis.mac's `/control/execute vis.mac`)", name="vis.mac", how="`/control/shell`"
-    ),
-    "vis/gui.mac": _RUNS_FROM_CWD.format(
-        tool="a Geant4 example with a Qt session", name="gui.mac", how="`/control/shell`"
-    ),
-    "tex/latexmkrc": _RUNS_FROM_CWD.format(tool="latexmk", name="latexmkrc", how="Perl code: system()"),
-    "octave/PKG_ADD": _RUNS_FROM_CWD.format(
-        tool="Octave (on addpath of the directory)", name="PKG_ADD", how="Octave code: system()"
-    ),
-    "idl/plot.pro": _RUNS_FROM_CWD.format(
-        tool="IDL and GDL (they search the current directory before !PATH: plot.pro shadows plot, as plot.m does)",
-        name="plot.pro",
-        how="spawn runs a shell command",
-    ),
-    "stata/profile.do": _RUNS_FROM_CWD.format(
-        tool="Stata at start (profile.do along the ado-path, which holds '.')",
-        name="profile.do",
-        how="`shell`",
-    ),
-    "stata/reghdfe.ado": _RUNS_FROM_CWD.format(
-        tool="Stata (the ado-path's '.' comes before PLUS: reghdfe.ado shadows the installed command)",
-        name="reghdfe.ado",
-        how="`shell`",
-    ),
-    "sas/autoexec.sas": _RUNS_FROM_CWD.format(
-        tool="SAS at start on Unix (the current directory first)", name="autoexec.sas", how="the X statement"
-    ),
-    "launch.terminal": _MACOS.format(
-        ext="terminal",
-        app="Terminal",
-        does="runs its CommandString (an OpenStep plist is plain text)",
-        note="Gatekeeper may prompt for a downloaded file",
-    ),
-    "launch.command": _MACOS.format(
-        ext="command",
-        app="Terminal",
-        does="runs it as a shell script",
-        note="needs the execute bit (an unzip keeps it)",
-    ),
-    "launch.tool": _MACOS.format(
-        ext="tool",
-        app="Terminal",
-        does="runs it as a shell script",
-        note="needs the execute bit (an unzip keeps it)",
-    ),
-    "link.fileloc": _MACOS.format(
-        ext="fileloc",
-        app="the target it names",
-        does="opens a local application (file://)",
-        note="as .url, refused",
-    ),
-    "link.webloc": _MACOS.format(
-        ext="webloc", app="the browser", does="opens its URL", note="as .url, refused"
-    ),
-    "link.inetloc": _MACOS.format(
-        ext="inetloc", app="the browser", does="opens its URL", note="as .url, refused"
-    ),
-    "tar-member-acted-on.tar": "published: members vis/init_vis.mac and query.dqy, as the files of those names (below)",
-    "query-gz.dqy.gz": "published: gunzip gives query-gz.dqy, as query.dqy (below)",
     "fits-ascii-e-exp-minus-zero.fits": "published: an ASCII table's E12.4 field spelled '  1.0000E-00' "
     "beside astropy's and cfitsio's '  1.0000E+00' (%.4E never writes E-00); astropy reads both as 1.0, so "
     "the exponent's sign of every value with exponent 0 is a free bit (unlisted in 'what exactness leaves')",
     "fits-ascii-d-exp-minus-zero.fits": "published: the same for a D12.4 field: '  1.0000D-00' read as 1.0, "
     "a free bit per value with exponent 0",
-    "srv/app.wsgi": _SERVER.format(
-        name="app.wsgi", how="mod_wsgi's documented `AddHandler wsgi-script .wsgi`"
-    ),
-    "srv/notes.wsgi.txt": _SERVER.format(
-        name="notes.wsgi.txt", how="AddHandler maps .wsgi anywhere in the name, as it does .cgi (refused)"
-    ),
-    "srv/res.rpy": _SERVER.format(name="res.rpy", how="`twistd web --path` runs .rpy as a ResourceScript"),
-    "srv/page.epy": _SERVER.format(name="page.epy", how="`twistd web --path` runs .epy as a PythonScript"),
-    "srv/page.psp": _SERVER.format(name="page.psp", how="mod_python's PSP handler (rare today)"),
-    "launch.desktop": "published: a Linux desktop (GNOME after 'Allow launching', KDE and Xfce after a prompt) runs a .desktop file's Exec line",
-    "ads-run.bat::$DATA": _ADS.format(alias="run.bat::$DATA", real="run.bat", how="", ext=".bat"),
-    "ads-page.hta::$DATA": _ADS.format(alias="page.hta::$DATA", real="page.hta", how="", ext=".hta"),
-    "ads-feed.xml::$DATA": _ADS.format(alias="feed.xml::$DATA", real="feed.xml", how="", ext=".xml"),
-    "ads-loose.json::$DATA": _ADS.format(
-        alias="loose.json::$DATA", real="loose.json (loose JSON-shaped text)", how="", ext=".json"
-    ),
-    "ads-run.cmd:stream": _ADS.format(
-        alias="run.cmd:stream", real="run.cmd", how="(here a named stream of run.cmd)", ext=".cmd"
-    ),
-    "tar-member-ads-bat.tar": _ADS.format(alias="member run.bat::$DATA", real="run.bat", how="", ext=".bat"),
-    "zip-member-ads-bat.zip": _ADS.format(alias="member run.bat::$DATA", real="run.bat", how="", ext=".bat")
-    + " (zipfile itself sanitises ':' to '_'; other unzippers may not)",
     "zip-member-loose-json.zip": "published: member site.webmanifest "
     + _JSON_NAME.format(ext="webmanifest", mime="application/manifest+json").removeprefix(
         "published as text/plain: "

@@ -45,17 +45,29 @@ DOT = "."
 # javac read their arguments from @file (name-option).
 OPTION_MARKS = ("-", "+", "@")
 # Names a server, a desktop or a runtime reads from the directory holding them,
-# compared as Windows and IIS compare: any case, trailing dots and spaces dropped
-# (name-config). IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and
-# php-SAPI.ini) from the directory; Explorer reads desktop.ini (an icon on a UNC path
+# compared as Windows and IIS compare: any case, trailing dots and spaces dropped, an NTFS
+# stream cut (windows_name: `web.config::$DATA` is web.config) (name-config). IIS:
+# web.config maps handlers; PHP's CGI and CLI read php.ini (and php-SAPI.ini) from the
+# directory; Explorer reads desktop.ini (an icon on a UNC path
 # leaks the reader's NTLM hash); Node's require('x') loads node_modules/x, whose
 # package.json names any file as the code to run. Dot names (.htaccess, .user.ini) are
 # dot files already. ROOT (system.rootrc: Rint.Logon, Rint.Load, Rint.Logoff, macro path
 # `.` first) runs rootlogon.C and rootlogoff.C and loads rootalias.C from the directory
 # `root` starts in (`root -l data.root` to look at a job's file); PAW runs pawlogon.kumac.
+# The other analysis tools that run a startup file from the directory they start in, by
+# that exact name (the ones that load any file of an extension, IDL's .pro, Stata's .ado,
+# are served.SERVER_ACTIVE's; dot names, R's .Rprofile and .RData, gdb's .gdbinit,
+# .octaverc, .latexmkrc, are dot files): Geant4's examples run init_vis.mac when started
+# without a macro, which runs vis.mac, and gui.mac in a Qt session (`/control/shell`);
+# latexmk reads latexmkrc (Perl); Octave runs PKG_ADD (PKG_DEL) of a directory put on
+# its path; Stata runs profile.do from the directory it starts in; SAS on Unix reads
+# sasv9.cfg and autoexec.sas from there first (the X statement runs a command);
+# gnuplot reads GNUPLOT.INI there (Windows; builds configured to read the directory).
 CONFIG_NAMES = frozenset(
     ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
     + ["rootlogon.c", "rootalias.c", "rootlogoff.c", "pawlogon.kumac"]
+    + ["init_vis.mac", "vis.mac", "gui.mac", "latexmkrc", "pkg_add", "pkg_del", "profile.do"]
+    + ["autoexec.sas", "sasv9.cfg", "gnuplot.ini"]
 )
 # git takes a directory for a repository when it holds HEAD and either objects and refs
 # or a commondir file (a linked worktree's: objects and refs are where it points), and
@@ -77,9 +89,11 @@ RULES: dict[Reason, str] = {
     "rename it to start with a letter or digit",
     Reason.NAME_CONFIG: "a server or tool reads it as the directory's configuration (IIS: "
     "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules, ROOT: rootlogon.C, "
-    "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac; git: HEAD beside "
-    "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs); "
-    "rename it or leave it out",
+    "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac, Geant4: init_vis.mac, vis.mac, gui.mac, "
+    "latexmk: latexmkrc, Octave: PKG_ADD, PKG_DEL, Stata: profile.do, SAS: autoexec.sas, "
+    "sasv9.cfg, gnuplot: GNUPLOT.INI; git: HEAD beside "
+    "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
+    "as Windows has the name too: `web.config::$DATA` is web.config); rename it or leave it out",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
     "name; shorten the names or nest less",
@@ -103,11 +117,33 @@ def _has_control(name: str) -> bool:
 
 
 def windows_name(name: str) -> str:
-    """The name a Windows client gives the file: Win32 (Explorer, an SMB client, unzip and
-    7-Zip there, a browser's download) drops a name's trailing dots and spaces, so `run.bat.`
-    runs as run.bat and `run.bat.gz.` is gunzipped to run.bat. Every rule on what a client
-    makes of a name (acted_on, sibling_reasons, served.py) judges this form."""
-    return name.rstrip(". ")
+    """The name of the file a Windows client writes or opens for this name. NTFS reads
+    what follows the first ':' as a data stream of the file named before it:
+    `run.bat::$DATA` is run.bat's own bytes (its default stream), `run.cmd:x` a stream
+    of run.cmd, `d::$INDEX_ALLOCATION` the directory d; a client that keeps the name (scp or
+    sftp to a Windows host, tarfile.extractall there) writes that file. Win32 (Explorer, an
+    SMB client, unzip and 7-Zip there, a browser's download) also drops a name's trailing
+    dots and spaces, so `run.bat.` runs as run.bat and `run.bat.gz.` is gunzipped to run.bat.
+    Every rule on what a client makes of a name (acted_on, sibling_reasons, served.py)
+    judges this form too. Short 8.3 names (RUN~1.BAT) are the client filesystem's own, not
+    the guest's to choose."""
+    return name.partition(":")[0].rstrip(". ")
+
+
+def windows_stream(name: str) -> str:
+    """Which NTFS stream of windows_name's file the name writes: "" for the file's own
+    bytes (no ':', `x::$DATA`, a directory's `::$INDEX_ALLOCATION`), else the stream's
+    name, whatever its type (`x:s` and `x:s:$DATA` are one stream), in lower case as NTFS
+    compares stream names."""
+    return name.partition(":")[2].partition(":")[0].lower()
+
+
+def client_names(name: str) -> tuple[str, ...]:
+    """Each name a client may give the file: as Windows has it (windows_name), and as
+    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat). Every rule
+    on what a client makes of a name judges each."""
+    windows = windows_name(name)
+    return (name,) if windows == name else (windows, name)
 
 
 def portable(name: str) -> bool:
@@ -145,7 +181,7 @@ def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]
         return [] if name in (".", "..") or name in dot_names else [Reason.NAME_DOTFILE]
     if name.startswith(OPTION_MARKS):
         return [Reason.NAME_OPTION]
-    if windows_name(name).lower() in CONFIG_NAMES:
+    if any(each.lower() in CONFIG_NAMES for each in client_names(name)):
         return [Reason.NAME_CONFIG]
     return []
 
@@ -186,8 +222,8 @@ def collision_key(name: str) -> str:
 
 
 def colliding(names: Iterable[str]) -> set[str]:
-    """Names equal to a sibling once case, Unicode normalisation and trailing dots and
-    spaces are ignored.
+    """Names equal to a sibling once case, Unicode normalisation, trailing dots and
+    spaces and NTFS's default stream (`::$DATA`) are ignored.
 
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
@@ -198,9 +234,16 @@ def colliding(names: Iterable[str]) -> set[str]:
 
 
 def _client_keys(names: Iterable[str]) -> dict[str, str]:
-    """Each name's collision_key as a client has the name (windows_name: `a.csv.` and
-    `a.csv` are one file once unpacked on Windows)."""
-    return {n: collision_key(windows_name(n)) for n in names if _is_utf8(n)}
+    """Each name's collision_key as a client has the name (windows_name: `a.csv.`,
+    `a.csv::$DATA` and `a.csv` are one file once unpacked on Windows)."""
+    return {n: _client_key(n) for n in names if _is_utf8(n)}
+
+
+def _client_key(name: str) -> str:
+    # Two streams of one file are two files' bytes, kept apart (`run_10:00.dat` and
+    # `run_10:30.dat` are streams 00.dat and 30.dat of run_10); the default one is the file.
+    stream = windows_stream(name)
+    return collision_key(windows_name(name)) + (f":{collision_key(stream)}" if stream else "")
 
 
 def archive_reasons(
