@@ -89,6 +89,8 @@ def test_astropy_tables_of_every_format_pass():
         (4, "   0.000E+01", 0.0),
         (5, "  1.50000000000000000E+00", 1.5),
         (5, " +1.50000000000000000D+00", 1.5),
+        (4, "   1.500E-00", 1.5),
+        (5, "  1.50000000000000000D-00", 1.5),
         (6, "  1.E+01", None),
     ],
 )
@@ -112,8 +114,26 @@ def test_the_spellings_writers_write_pass_in_any_row():
         (4, "  -1.000E+99"),
         (4, "  1.000E-100"),
         (6, "  -1E+01"),
+        (4, "   1.500E-01"),
+        (4, "   0.000E+00"),
+        (5, "  1.50000000000000000D-09"),
+        (3, "      -inf"),
+        (4, "        -INF"),
     ):
         assert check(_field(BASE, column, 3, text)) == "fits", text
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [(3, "       NAN"), (3, "       INF"), (4, "         nan"), (4, "        -inf"), (5, " " * 22 + "inf")],
+)
+def test_a_non_finite_value_in_the_other_case_is_refused(column, text):
+    """Python's format() and C's printf write nan and inf for %f, NAN and INF for %E (and
+    D): astropy reads either case, so the case is pinned by the field's letter."""
+    data = _field(BASE, column, 0, text)
+    assert not np.isfinite(_astropy(data, column)[0])
+    message = check_or_none(data)
+    assert message is not None and f"field {column} of an ASCII table" in message, message
 
 
 @pytest.mark.parametrize("text", ["-99   ", "   -99"])

@@ -18,8 +18,13 @@ _PRINTABLE = re.compile(rb"[^\x20-\x7e]")
 ROWS_A_MATCH = 4096  # the regex keeps about 200 bytes of state a row it matched
 MAX_NUMBER = 80  # a number field's widest: writers' widest is D25.17
 _SIGNS = (b"", b"-")
-# Python's format() (astropy: nan, inf with Fw.d; NAN, INF with Ew.d) and C's printf (cfitsio)
-_NONFINITE = (b"nan", b"inf", b"NAN", b"INF")
+# Non-finite values as Python's format() (astropy) and C's printf (cfitsio) print them:
+# both lower case for %f (Fw.d), upper case for %E (Ew.d, and Dw.d, E turned to D): one
+# case a letter, not a free one a value.
+_NONFINITE = {"F": (b"nan", b"inf"), "E": (b"NAN", b"INF"), "D": (b"NAN", b"INF")}
+# An exponent of %E: two digits below 100, three from 100; zero only as +00 (Python's and
+# C's %E, Fortran's E, write no -00, which astropy reads alike: a free sign a value).
+_EXPONENTS = ((rb"\+[0-9]{2}", 3), (rb"-(?:0[1-9]|[1-9][0-9])", 3), (rb"[+-][1-9][0-9]{2}", 4))
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,8 @@ def tokens(letter: str, decimals: int, width: int) -> list[tuple[bytes, int]]:
         return [t for t in _integers(width, [(b"", 0)]) if t[0] != b"-[0-9]"] + [(b"-[1-9]", 2)]  # no -0
     # what may follow: with d = 0 astropy's point or nothing, else nothing
     after = [(b"", 0), (rb"\.", 1)] if decimals == 0 else [(b"", 0)]
-    nonfinite = [(s + word + a, len(s) + 3 + n) for s in _SIGNS for word in _NONFINITE for a, n in after]
+    words = _NONFINITE[letter]
+    nonfinite = [(s + word + a, len(s) + 3 + n) for s in _SIGNS for word in words for a, n in after]
     if letter == "F":  # the likelier first: the regex tries them in order
         fraction = after if decimals == 0 else [(rb"\.[0-9]{%d}" % decimals, 1 + decimals)]
         return _integers(width, fraction) + nonfinite
@@ -50,9 +56,9 @@ def tokens(letter: str, decimals: int, width: int) -> list[tuple[bytes, int]]:
     size = 1 + (decimals and 1 + decimals)  # the mantissa's characters
     zero = b"0" + (b"" if decimals == 0 else b"\\." + b"0" * decimals) + letter.encode() + rb"\+00"
     out = [(s + zero + a, len(s) + size + 4 + n) for s in _SIGNS for a, n in after]  # 0 as 0.000E+00
-    for exponent, digits in ((b"[0-9]{2}", 2), (b"[1-9][0-9]{2}", 3)):  # 3 digits from 1E+100
-        body = b"[1-9]" + fraction + letter.encode() + b"[+-]" + exponent
-        out += [(s + body + a, len(s) + size + 2 + digits + n) for s in _SIGNS for a, n in after]
+    for exponent, chars in _EXPONENTS:
+        body = b"[1-9]" + fraction + letter.encode() + exponent
+        out += [(s + body + a, len(s) + size + 1 + chars + n) for s in _SIGNS for a, n in after]
     return out + nonfinite
 
 
