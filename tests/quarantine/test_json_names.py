@@ -62,7 +62,9 @@ def vetted(tmp_path_factory):
 
 def test_the_table_holds_every_json_type_and_no_json_lines():
     assert JSON_NAMES["json"] == "application/json" and JSON_NAMES["geojson"] == "application/geo+json"
-    assert JSON_NAMES["webmanifest"] == "application/manifest+json" and JSON_NAMES["gltf"] == "model/gltf+json"
+    assert (
+        JSON_NAMES["webmanifest"] == "application/manifest+json" and JSON_NAMES["gltf"] == "model/gltf+json"
+    )
     assert all(pagetypes.announces_json(mime) for mime in JSON_NAMES.values())
     assert "jsonl" not in JSON_NAMES and "ndjson" not in JSON_NAMES
     assert not pagetypes.announces_json("application/json-seq")  # RFC 7464: not one value
@@ -76,7 +78,7 @@ def test_the_hosts_mime_types_add_no_json_extension():
 
 
 def test_loose_json_under_every_json_name_is_refused_naming_the_type(vetted):
-    files, entries = vetted
+    _, entries = vetted
     for ext, mime in JSON_NAMES.items():
         entry = entries[f"loose/x.{ext}"]
         assert entry.verdict is not Verdict.ACCEPTED and entry.reasons == (Reason.NAME_TYPE,), entry
@@ -93,7 +95,7 @@ def test_loose_json_gunzipped_or_in_a_zip_under_a_json_name_is_refused(vetted):
     assert "archive member site.webmanifest" in packed.detail, packed.detail
 
 
-def test_json_as_a_serializer_writes_it_is_published_under_every_json_name(vetted, tmp_path_factory):
+def test_json_as_a_serializer_writes_it_is_published_under_every_json_name(vetted):
     files, entries = vetted
     tight = [name for name in files if name.startswith(("tight/", "lines/run.jsonl", "lines/run.ndjson"))]
     tight.append("loose/x.jsonl")
