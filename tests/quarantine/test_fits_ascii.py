@@ -113,7 +113,7 @@ def test_the_spellings_writers_write_pass_in_any_row():
         (3, "    -0.000"),
         (4, "  -1.000E+99"),
         (4, "  1.000E-100"),
-        (6, "  -1E+01"),
+        (6, " -1E+01."),  # in its column's form: astropy's point (a mix is refused, below)
         (4, "   1.500E-01"),
         (4, "   0.000E+00"),
         (5, "  1.50000000000000000D-09"),
@@ -176,3 +176,41 @@ def test_a_field_is_checked_at_c_speed():
         message is not None
         and f"field 6 of an ASCII table (TFORM6 = 'I8') holds '      +7' (offset {last})" in message
     )
+
+
+def _column(column: int, texts: list[str]) -> bytes:
+    data = BASE
+    for row, text in enumerate(texts):
+        data = _field(data, column, row, text)
+    return data
+
+
+def test_a_d0_column_has_the_trailing_point_in_every_row_or_in_none():
+    """astropy appends a point to Fw.0, Ew.0 and Dw.0 numbers, cfitsio does not: one writer
+    writes a column, so a column of either form passes and a mix (astropy reads '3' and
+    '3.' alike) is refused at the first row out of the column's form."""
+    assert check(_column(2, ["       2", "      -2", "      30", "       0"])) == "fits"  # cfitsio's
+    assert check(_column(6, ["   2E+00", "  -2E+00", "   3E+00", "   9E+99"])) == "fits"
+    mixed = _column(2, ["      2.", "      -2", "      30", "       0"])
+    assert _astropy(mixed, 2)[:2] == [2.0, -2.0]
+    message = check_or_none(mixed)
+    start, naxis1, _, _ = table_at(mixed)
+    assert message is not None and "field 2 of an ASCII table (TFORM2 = 'F8.0') holds '      -2'" in message
+    assert f"offset {start + naxis1 + int(STARTS[1])}" in message, message
+    assert check_or_none(_column(8, ["    1.", "     1"])) is not None  # astropy's 1. then cfitsio's 1
+
+
+def test_a_d0_column_keeps_its_form_from_batch_to_batch():
+    """The form found in the first rows holds for the rest: 64 MiB of astropy's F8.0 rows
+    with one cfitsio spelling in the last row is refused there."""
+    cols = [fits.Column(name="f", format="F8.0", array=[3.0]), fits.Column(name="n", format="I8", array=[7])]
+    one = write(fits.TableHDU.from_columns(cols))
+    start, naxis1, _, _ = table_at(one)
+    rows = (4 << 20) // naxis1
+    body = one[start : start + naxis1] * rows
+    data = _set(one[:start], 2880, b"NAXIS2", rows) + body + b" " * (-len(body) % 2880)
+    assert check(data, 1 << 20) == "fits"
+    last = start + (rows - 1) * naxis1
+    assert data[last : last + 8] == b"      3."
+    message = check_or_none(patch(data, last, b"       3"))
+    assert message is not None and f"holds '       3' (offset {last})" in message, message
