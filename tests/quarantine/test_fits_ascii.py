@@ -214,3 +214,19 @@ def test_a_d0_column_keeps_its_form_from_batch_to_batch():
     assert data[last : last + 8] == b"      3."
     message = check_or_none(patch(data, last, b"       3"))
     assert message is not None and f"holds '       3' (offset {last})" in message, message
+
+
+def test_astropy_leaves_the_point_out_of_a_number_as_wide_as_its_field():
+    """astropy appends the point only where the number leaves a blank: F3.0 writes '123'
+    and '-12' beside ' 3.', E6.0 '1E+10.' beside '-1E+05': its own column passes; a
+    cfitsio number among the short ones is refused."""
+    cols = [
+        fits.Column(name="f", format="F3.0", array=np.array([123.0, 3.0, -12.0, 5.0])),
+        fits.Column(name="e", format="E6.0", array=np.array([1e10, 1e5, -1e5, np.nan])),
+    ]
+    data = write(fits.TableHDU.from_columns(cols))
+    start, naxis1, _, _ = table_at(data)
+    assert data[start : start + 4 * naxis1] == b"1231E+10. 3.1E+05.-12-1E+05 5.  NAN."
+    assert check(data) == "fits"
+    assert check_or_none(patch(data, start + 3 * naxis1, b"  5")) is not None
+    assert check_or_none(patch(data, start + 3 * naxis1 + 3, b"   NAN")) is not None

@@ -26,10 +26,12 @@ _NONFINITE = {"F": (b"nan", b"inf"), "E": (b"NAN", b"INF"), "D": (b"NAN", b"INF"
 # C's %E, Fortran's E, write no -00, which astropy reads alike: a free sign a value).
 _EXPONENTS = ((rb"\+[0-9]{2}", 3), (rb"-(?:0[1-9]|[1-9][0-9])", 3), (rb"[+-][1-9][0-9]{2}", 4))
 # What follows a number: nothing; with d = 0, astropy appends a point cfitsio leaves out
-# ('12.', '1E+01.', 'nan.'). One writer writes a column: a field holds one of the two in
-# every row (Field.spellings), so the point is a bit a column, not one a value.
+# ('12.', '1E+01.', 'nan.'), where the number leaves a blank for it (astropy's
+# _scale_back_ascii: a number as wide as the field keeps none). One writer writes a
+# column: a field holds one of the two forms in every row (Field.spellings), so the
+# point is a bit a column, not one a value.
 _NOTHING: tuple[tuple[bytes, int], ...] = ((b"", 0),)
-_ENDINGS = (_NOTHING, ((rb"\.", 1),))
+_POINT: tuple[tuple[bytes, int], ...] = ((rb"\.", 1),)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def tokens(
     """The numbers a TFORM's writers write, as (regex, length) of fixed length up to
     `width`: `%d` for Iw, `%.df` for Fw.d, `%.dE` for Ew.d and Dw.d (E then turned to D; an
     exponent 0 as +00), NaN and infinities as Python or C print them (the letter's case);
-    each number of Fw.0, Ew.0 and Dw.0 followed by `after` (_ENDINGS: one writer's)."""
+    each number of Fw.0, Ew.0 and Dw.0 followed by `after` (_NOTHING or _POINT)."""
     if letter == "I":
         return [t for t in _integers(width, [(b"", 0)]) if t[0] != b"-[0-9]"] + [(b"-[1-9]", 2)]  # no -0
     after = after if decimals == 0 else _NOTHING
@@ -80,20 +82,27 @@ def _integers(width: int, fractions: list[tuple[bytes, int]]) -> list[tuple[byte
 
 
 def spellings(letter: str, decimals: int, width: int, null: str | None) -> tuple[bytes, ...]:
-    """A number field's forms: one, or with d = 0 one a writer (_ENDINGS)."""
-    endings = _ENDINGS if decimals == 0 and letter != "I" else (_NOTHING,)
-    return tuple(spelling(letter, decimals, width, null, after) for after in endings)
+    """A number field's forms: one, or with d = 0 one a writer: cfitsio's, astropy's."""
+    points = (False, True) if decimals == 0 and letter != "I" else (False,)
+    return tuple(spelling(letter, decimals, width, null, point) for point in points)
 
 
-def spelling(
-    letter: str, decimals: int, width: int, null: str | None, after: tuple[tuple[bytes, int], ...] = _NOTHING
-) -> bytes:
+def _numbers(letter: str, decimals: int, width: int, point: bool) -> list[tuple[bytes, int]]:
+    """The numbers of one writer's form: with astropy's `point`, each followed by a point
+    but a number as wide as the field."""
+    if not point:
+        return tokens(letter, decimals, width)
+    full = [(regex, n) for regex, n in tokens(letter, decimals, width) if n == width]
+    return tokens(letter, decimals, width, _POINT) + full
+
+
+def spelling(letter: str, decimals: int, width: int, null: str | None, point: bool = False) -> bytes:
     """A number field's bytes, exactly `width` of them: blanks then a writer's number
     (right-justified), or TNULLn's string left-justified (cfitsio) or right-justified,
     which astropy and cfitsio read as null (all blanks when TNULLn is blank). The numbers
     are grouped by length, so that a row's blanks are matched once a length (2.6x faster)."""
     by_length: dict[int, list[bytes]] = {}
-    for regex, n in tokens(letter, decimals, width, after):
+    for regex, n in _numbers(letter, decimals, width, point):
         if n <= width:
             by_length.setdefault(n, []).append(regex)
     alternatives = [b" {%d}(?:%s)" % (width - n, b"|".join(r)) for n, r in sorted(by_length.items())]
