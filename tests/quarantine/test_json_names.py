@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def _zip(member: str, data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _tar(member: str, data: bytes) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(member)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def _lines() -> bytes:
     frame = pd.DataFrame({"run": [1, 2, 3], "energy": [0.5, 1.25, -3.0]})
     return frame.to_json(orient="records", lines=True).encode()
@@ -50,12 +60,14 @@ def vetted(tmp_path_factory):
         "tight/site.webmanifest.gz": gzip.compress(TIGHT, mtime=0),
         "loose/site-manifest.zip": _zip("site.webmanifest", LOOSE),
         "tight/site-manifest.zip": _zip("site.webmanifest", TIGHT),
+        "loose/model.tar": _tar("scene.gltf", LOOSE),
+        "tight/model.tar": _tar("scene.gltf", TIGHT),
         "loose/x.jsonl": LOOSE,  # JSON lines are text: loose JSON under a text name is text
         "lines/run.jsonl": _lines(),
         "lines/run.ndjson": _lines(),
         "lines/run.json": _lines(),
     }
-    rules = shipped("batch.yaml", allow_types=("text", "json", "gzip", "zip"))
+    rules = shipped("batch.yaml", allow_types=("text", "json", "gzip", "zip", "tar"))
     entries, _ = vet_files(tmp_path_factory.mktemp("json-names"), files, rules)
     return files, entries
 
@@ -86,8 +98,10 @@ def test_loose_json_under_every_json_name_is_refused_naming_the_type(vetted):
         assert "not JSON as a serializer writes it: json:" in entry.detail, entry.detail
 
 
-def test_loose_json_gunzipped_or_in_a_zip_under_a_json_name_is_refused(vetted):
+def test_loose_json_gunzipped_or_in_an_archive_under_a_json_name_is_refused(vetted):
     _, entries = vetted
+    tar = entries["loose/model.tar"]
+    assert tar.reasons == (Reason.NAME_TYPE,) and "archive member scene.gltf" in tar.detail, tar
     gz, packed = entries["loose/site.webmanifest.gz"], entries["loose/site-manifest.zip"]
     assert gz.reasons == (Reason.NAME_TYPE,), gz  # the inner name judged with the inner bytes
     assert "the name ends in .webmanifest" in gz.detail, gz.detail
