@@ -55,9 +55,11 @@ ELIDED = 0x80000000
 HINT = 0xFFFFFFFF  # from the worker, then 8 bytes: its file's offset up to which it skips
 _HINT = struct.Struct("!IQ")
 READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
+REFUSED = b"vmguard libmagic worker refused: "  # its words instead, then why (magic_types.heap_leak)
 # glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
 # bytes it never wrote (one past a search region), and its answer must not depend on
-# what the previous file left in the heap. perturb works only without the tcache.
+# what the previous file left in the heap. perturb works only without the tcache. A
+# worker checks that both took effect (magic_types.heap_leak) before it is ready.
 _WORKER_ENV = {
     "PATH": "/usr/bin:/bin",
     "LC_ALL": "C",
@@ -147,6 +149,9 @@ class _Worker:
     def _take_ready(self) -> bool:
         if len(self.buffer) < len(READY):
             return False
+        if self.buffer.startswith(REFUSED) and b"\n" in self.buffer:
+            why = self.buffer[len(REFUSED) : self.buffer.index(b"\n")][:300].decode("ascii", "replace")
+            raise OSError(f"a libmagic worker did not start: {why}")
         if not self.buffer.startswith(READY):
             raise OSError("a libmagic worker did not start: it said something else")
         self.buffer, self.started = self.buffer[len(READY) :], True
