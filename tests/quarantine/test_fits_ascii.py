@@ -89,6 +89,8 @@ def test_astropy_tables_of_every_format_pass():
         (4, "   0.000E+01", 0.0),
         (5, "  1.50000000000000000E+00", 1.5),
         (5, " +1.50000000000000000D+00", 1.5),
+        (4, "   1.500E-00", 1.5),
+        (5, "  1.50000000000000000D-00", 1.5),
         (6, "  1.E+01", None),
     ],
 )
@@ -111,9 +113,27 @@ def test_the_spellings_writers_write_pass_in_any_row():
         (3, "    -0.000"),
         (4, "  -1.000E+99"),
         (4, "  1.000E-100"),
-        (6, "  -1E+01"),
+        (6, " -1E+01."),  # in its column's form: astropy's point (a mix is refused, below)
+        (4, "   1.500E-01"),
+        (4, "   0.000E+00"),
+        (5, "  1.50000000000000000D-09"),
+        (3, "      -inf"),
+        (4, "        -INF"),
     ):
         assert check(_field(BASE, column, 3, text)) == "fits", text
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [(3, "       NAN"), (3, "       INF"), (4, "         nan"), (4, "        -inf"), (5, " " * 22 + "inf")],
+)
+def test_a_non_finite_value_in_the_other_case_is_refused(column, text):
+    """Python's format() and C's printf write nan and inf for %f, NAN and INF for %E (and
+    D): astropy reads either case, so the case is pinned by the field's letter."""
+    data = _field(BASE, column, 0, text)
+    assert not np.isfinite(_astropy(data, column)[0])
+    message = check_or_none(data)
+    assert message is not None and f"field {column} of an ASCII table" in message, message
 
 
 @pytest.mark.parametrize("text", ["-99   ", "   -99"])
@@ -156,3 +176,57 @@ def test_a_field_is_checked_at_c_speed():
         message is not None
         and f"field 6 of an ASCII table (TFORM6 = 'I8') holds '      +7' (offset {last})" in message
     )
+
+
+def _column(column: int, texts: list[str]) -> bytes:
+    data = BASE
+    for row, text in enumerate(texts):
+        data = _field(data, column, row, text)
+    return data
+
+
+def test_a_d0_column_has_the_trailing_point_in_every_row_or_in_none():
+    """astropy appends a point to Fw.0, Ew.0 and Dw.0 numbers, cfitsio does not: one writer
+    writes a column, so a column of either form passes and a mix (astropy reads '3' and
+    '3.' alike) is refused at the first row out of the column's form."""
+    assert check(_column(2, ["       2", "      -2", "      30", "       0"])) == "fits"  # cfitsio's
+    assert check(_column(6, ["   2E+00", "  -2E+00", "   3E+00", "   9E+99"])) == "fits"
+    mixed = _column(2, ["      2.", "      -2", "      30", "       0"])
+    assert _astropy(mixed, 2)[:2] == [2.0, -2.0]
+    message = check_or_none(mixed)
+    start, naxis1, _, _ = table_at(mixed)
+    assert message is not None and "field 2 of an ASCII table (TFORM2 = 'F8.0') holds '      -2'" in message
+    assert f"offset {start + naxis1 + int(STARTS[1])}" in message, message
+    assert check_or_none(_column(8, ["    1.", "     1"])) is not None  # astropy's 1. then cfitsio's 1
+
+
+def test_a_d0_column_keeps_its_form_from_batch_to_batch():
+    """The form found in the first rows holds for the rest: 64 MiB of astropy's F8.0 rows
+    with one cfitsio spelling in the last row is refused there."""
+    cols = [fits.Column(name="f", format="F8.0", array=[3.0]), fits.Column(name="n", format="I8", array=[7])]
+    one = write(fits.TableHDU.from_columns(cols))
+    start, naxis1, _, _ = table_at(one)
+    rows = (4 << 20) // naxis1
+    body = one[start : start + naxis1] * rows
+    data = _set(one[:start], 2880, b"NAXIS2", rows) + body + b" " * (-len(body) % 2880)
+    assert check(data, 1 << 20) == "fits"
+    last = start + (rows - 1) * naxis1
+    assert data[last : last + 8] == b"      3."
+    message = check_or_none(patch(data, last, b"       3"))
+    assert message is not None and f"holds '       3' (offset {last})" in message, message
+
+
+def test_astropy_leaves_the_point_out_of_a_number_as_wide_as_its_field():
+    """astropy appends the point only where the number leaves a blank: F3.0 writes '123'
+    and '-12' beside ' 3.', E6.0 '1E+10.' beside '-1E+05': its own column passes; a
+    cfitsio number among the short ones is refused."""
+    cols = [
+        fits.Column(name="f", format="F3.0", array=np.array([123.0, 3.0, -12.0, 5.0])),
+        fits.Column(name="e", format="E6.0", array=np.array([1e10, 1e5, -1e5, np.nan])),
+    ]
+    data = write(fits.TableHDU.from_columns(cols))
+    start, naxis1, _, _ = table_at(data)
+    assert data[start : start + 4 * naxis1] == b"1231E+10. 3.1E+05.-12-1E+05 5.  NAN."
+    assert check(data) == "fits"
+    assert check_or_none(patch(data, start + 3 * naxis1, b"  5")) is not None
+    assert check_or_none(patch(data, start + 3 * naxis1 + 3, b"   NAN")) is not None

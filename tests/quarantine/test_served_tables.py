@@ -16,14 +16,15 @@ import pytest
 from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import pagetypes, served
 from vmguard.quarantine.model import Reason, Verdict
-from vmguard.quarantine.served_pages import PAGES
+from vmguard.quarantine.served_pages import JSON_NAMES, PAGES
 
 HOST_TYPES = Path("/etc/mime.types")
 
 
 def test_the_page_table_is_what_its_sources_give():
     assert pagetypes.derive(pagetypes.sources()) == PAGES, "stale: python -m vmguard.quarantine.pagetypes"
-    assert pagetypes.TABLE.read_text() == pagetypes.render(PAGES)
+    assert pagetypes.derive_json(pagetypes.sources()) == JSON_NAMES, "stale: python -m vmguard.quarantine.pagetypes"
+    assert pagetypes.TABLE.read_text() == pagetypes.render(PAGES, JSON_NAMES)
 
 
 def test_every_markup_or_script_type_of_the_sources_is_classified():

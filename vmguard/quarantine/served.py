@@ -15,10 +15,13 @@ Outlook's whole blocked list) or another desktop acts on (DESKTOP_ACTIVE: macOS'
 dot, names with an extension a server runs anywhere in them (SERVER_ACTIVE: `AddHandler
 application/x-httpd-php .php` runs notes.php.txt; Python imports numpy.py from the
 directory it runs in), and names whose extension is one of the admitted families' while the validator that
-admitted the bytes is another family's. Each name gunzip would make of the file (it
-strips .gz -gz .z -z _z in any case: run.bat.z becomes run.bat) is judged the same way,
-and each name under every form a client gives it (names.client_names: `run.bat::$DATA`
-is run.bat on Windows, `x:y.bat` is as written on a Linux server).
+admitted the bytes is another family's (`announced`: every extension a web server types as
+JSON, application/json or a +json type, announces JSON: .webmanifest, .gltf, .jsonld
+hold JSON as serializers write it, or a client parses text whose white space is free).
+Each name gunzip would make of the file (it strips .gz -gz .z -z _z in any case:
+run.bat.z becomes run.bat) is judged the same way, and each name under every form a
+client gives it (names.client_names: `run.bat::$DATA` is run.bat on Windows, `x:y.bat`
+is as written on a Linux server).
 An extension in none of the tables (.dat, .out, .lhe, no extension) announces nothing:
 nginx sends application/octet-stream, Apache none, and a browser sniffs the bytes (what it
 would sniff as a page is refused by them: validators/identify.page_sniffed). The same
@@ -33,7 +36,7 @@ import mimetypes
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
 from vmguard.quarantine.names import client_names, explained
-from vmguard.quarantine.served_pages import PAGES
+from vmguard.quarantine.served_pages import JSON_NAMES, PAGES
 
 
 def _words(text: str) -> frozenset[str]:
@@ -103,12 +106,14 @@ SERVER_ACTIVE = _words(
     "mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
-# JSON is text: a text name (a JSON-lines log) may hold it; a .json must be JSON.
+# JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
+# it; a name typed as JSON (JSON_NAMES, generated from the MIME tables: .json .geojson
+# .webmanifest ...) must be JSON (`announced`).
 _TEXT = ("text", "json")
+_JSON = ("json",)
 FAMILIES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("txt", "text", "log", "csv", "tsv", "tab", "asc", "md", "rst"), _TEXT),
     **dict.fromkeys(("ini", "cfg", "conf", "yaml", "yml", "toml"), _TEXT),
-    **dict.fromkeys(("json", "geojson"), ("json",)),
     **dict.fromkeys(("jsonl", "ndjson"), _TEXT),
     **dict.fromkeys(("fits", "fit", "fts"), ("fits",)),
     **dict.fromkeys(("h5", "hdf5", "hdf", "he5", "nc", "nc4"), ("hdf5",)),
@@ -241,17 +246,29 @@ def announces(ext: str, mime: str | None) -> bool:
     return mime is not None and _STANDARD.guess_type(f"x.{ext}")[0] == mime
 
 
+def announced(ext: str) -> tuple[str, ...] | None:
+    """The validators whose answer a name ending in .ext announces, or None (it announces
+    nothing): an admitted family's extension, or JSON for every extension a web server
+    types as application/json or a +json type (a client parses the file as JSON: the JSON
+    pins hold by what a name is typed as, not by a short list of extensions)."""
+    return FAMILIES.get(ext) or (_JSON if ext in JSON_NAMES else None)
+
+
 def _mismatch(ext: str, validator: str | None, not_json: str | None = None) -> str | None:
     """What is wrong when a file named .ext holds bytes `validator` admitted, or None."""
     family = validator.partition(":")[0] if validator else None
-    announced = FAMILIES.get(ext)
-    if announced is None or family in announced:
+    names = announced(ext)
+    if names is None or family in names:
         return None
     what = family or "a type no validator checks"
-    if family == "text" and announced == ("json",):  # JSON-shaped text is text (validators.vet)
+    if family == "text" and names == _JSON:  # JSON-shaped text is text (validators.vet)
         rule = f": {not_json}" if not_json else ""
-        what += f" (not JSON as a serializer writes it{rule}; write it with json.dump, or name it .txt)"
+        what += (
+            f" (not JSON as a serializer writes it{rule}; write it with json.dump, name it .jsonl "
+            "if it holds one JSON value a line (JSON lines, pandas' lines=True), or name it .txt)"
+        )
+    client = f"a web server sends it as {JSON_NAMES[ext]}: " if names == _JSON else ""
     return (
-        f"the name ends in .{ext} (a client opens it as {'/'.join(announced)}) but its bytes "
+        f"the name ends in .{ext} ({client}a client opens it as {'/'.join(names)}) but its bytes "
         f"are {what}; rename it to the extension of what it is"
     )
