@@ -63,11 +63,13 @@ def atime_note(entries: int) -> str:
     )
 
 
-_CANNOT_OPEN = {
-    errno.ENOTDIR: "it must be a directory",
+_ON_THE_WAY = {  # the name itself cannot be looked at: a component before it failed
+    errno.ENOTDIR: "a component on the way is not a directory: give the directory's path",
     errno.ELOOP: "a symlink on the way loops: give the directory's real path",
-    errno.EACCES: "vet's user must be able to read and enter it: run vet as root, or as that user",
+    errno.EACCES: "vet's user may not enter a directory on the way: run vet as root, or as that user",
+    errno.ENOENT: "give the path of an existing directory",
 }
+_NOT_READABLE = "vet's user must be able to read and enter it: run vet as root, or as that user"
 
 
 def open_quarantine(path: os.PathLike[str]) -> tuple[int, bool]:
@@ -86,8 +88,8 @@ def _what_is_there(path: os.PathLike[str], err: OSError) -> str:
     ENOTDIR) is named as one; otherwise the open's errno says it."""
     try:
         st = os.lstat(path)
-    except OSError:
-        return _CANNOT_OPEN.get(err.errno, "give the path of an existing directory")
+    except OSError as looked:
+        return _ON_THE_WAY.get(looked.errno, "give the path of a directory vet's user can reach")
     fmt = stat.S_IFMT(st.st_mode)
     if fmt == stat.S_IFLNK:
         link = f"it is a symlink to {os.readlink(path)!r}"
@@ -97,8 +99,12 @@ def _what_is_there(path: os.PathLike[str], err: OSError) -> str:
             return f"{link}, which loops or leads nowhere; vet never follows one: give a directory's path"
         return f"{link}; vet never follows one: give the real path, {real}"
     if fmt != stat.S_IFDIR:
-        return f"it is a {_SPECIAL.get(fmt, 'regular file')}; {_CANNOT_OPEN[errno.ENOTDIR]}"
-    return _CANNOT_OPEN.get(err.errno, "give the path of a directory vet's user can read")
+        return f"it is a {_SPECIAL.get(fmt, 'regular file')}; it must be a directory"
+    return (
+        _NOT_READABLE
+        if err.errno in (errno.EACCES, errno.EPERM)
+        else "give the path of a directory vet can read"
+    )
 
 
 class Refused(Exception):
