@@ -216,3 +216,15 @@ def test_a_quarantine_that_is_not_a_directory_says_what_it_is(tmp_path, policy, 
     run = vet(q, policy, tmp_path / "ev.jsonl", "--to", str(tmp_path / "pub" / JOB), "--job", JOB)
     assert run.code == 2 and said in run.err and len(run.err.strip().splitlines()) == 1, run.err
     assert not (tmp_path / "pub").exists()
+
+
+def test_a_to_that_passes_through_the_quarantine_is_refused(tmp_path, policy):
+    """--to q/sub/../../pub/r, sub a symlink the guest put in its root-owned quarantine
+    (to far/x/y): the kernel's walk leaves the quarantine again, to a place the guest
+    chose (far/pub); every directory the walk opens is judged, so it is refused."""
+    q = _quarantine(tmp_path / "q")
+    (tmp_path / "far" / "x" / "y").mkdir(parents=True)
+    (q / "sub").symlink_to(tmp_path / "far" / "x" / "y")
+    run = vet(q, policy, tmp_path / "ev.jsonl", "--to", f"{q}/sub/../../pub/{JOB}", "--job", JOB)
+    _refused(run, q, ["a.txt", "sub"])
+    assert tree(tmp_path / "far") == ["x", "x/y"]

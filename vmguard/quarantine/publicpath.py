@@ -109,27 +109,28 @@ def open_public(path: Path, dir_mode: int, judge: Callable[[int], None], make: b
     """A descriptor of the directory `path` (absolute, its `..` kept as given), created
     as needed. Each component is opened as the kernel resolves it, from the descriptor of
     the one before: no text of the path is trusted. `judge(fd)` (raising to refuse) sees
-    the directory before anything is made in it and the one returned, unless that one
-    was made by this call on the mount of a directory judged. With make False (a dry
-    run) nothing is made: the nearest existing directory is judged and returned."""
-    fd, judged = os.open("/", _DIR), False
+    every directory the walk opens, `/` included, before anything is made in it or
+    opened from it (a path that passes through the quarantine, `q/sub/../../pub` with a
+    symlink the guest put at sub, is refused); one this call made is on the mount of its
+    judged parent, so judged too. With make False (a dry run) nothing is made: the
+    nearest existing directory is returned."""
+    fd = os.open("/", _DIR)
     try:
+        judge(fd)
         for part in path.parts[1:]:
             nxt, made = _open_existing(fd, part), False
+            if nxt is None and not make:
+                return fd
             if nxt is None:
-                if not judged:
-                    judge(fd)
-                if not make:
-                    return fd
                 nxt = _make(fd, part, dir_mode)
                 made = nxt is not None
-                nxt = nxt if made else _open_existing(fd, part)
+                nxt = nxt if made else _open_existing(fd, part)  # appeared meanwhile
                 if nxt is None:
                     raise FileNotFoundError(errno.ENOENT, f"{part!r} vanished as it was made")
             os.close(fd)
-            fd, judged = nxt, made  # made in a judged directory, on its mount: judged too
-        if not judged:
-            judge(fd)
+            fd = nxt
+            if not made:
+                judge(fd)
     except BaseException:
         os.close(fd)
         raise
