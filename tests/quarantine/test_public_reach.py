@@ -52,12 +52,14 @@ def _refused(run, q: Path, before: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def image_overlay(top: Path) -> Iterator[Path]:
-    """An overlayfs whose lower layer (the VM's image) already holds q/a.txt."""
-    _quarantine(top / "lower" / "q")
+def image_overlay(top: Path, lower: str) -> Iterator[Path]:
+    """An overlayfs whose lower layer (the VM's image, named `lower`) already holds
+    q/a.txt; `:` and `,` in its name escaped for the mount option as overlayfs reads them."""
+    _quarantine(top / lower / "q")
     for sub in ("upper", "work", "merged"):
         (top / sub).mkdir()
-    opts = f"lowerdir={top / 'lower'},upperdir={top / 'upper'},workdir={top / 'work'}"
+    escaped = str(top / lower).replace(":", "\\:").replace(",", "\\,")
+    opts = f"lowerdir={escaped},upperdir={top / 'upper'},workdir={top / 'work'}"
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(top / "merged")], check=True)
     try:
         yield top / "merged"
@@ -65,17 +67,19 @@ def image_overlay(top: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(top / "merged")], check=True)
 
 
-def test_to_in_the_lower_layer_of_the_quarantines_overlay_is_refused(tmp_path, policy):
-    """The merged quarantine shows its image (the lower layer): a --to in the image's q,
-    in a directory that does not exist yet, is refused before it is made, a dry run too."""
-    with image_overlay(tmp_path / "ov") as merged:
-        q, lower_q = merged / "q", tmp_path / "ov" / "lower" / "q"
+@pytest.mark.parametrize("lower", ["lower", "lo:w,er y"])
+def test_to_in_the_lower_layer_of_the_quarantines_overlay_is_refused(tmp_path, policy, lower):
+    """The merged quarantine shows its image (the lower layer, also one whose name
+    mountinfo escapes twice): a --to in the image's q, in a directory that does not
+    exist yet, is refused before it is made, a dry run too."""
+    with image_overlay(tmp_path / "ov", lower) as merged:
+        q, lower_q = merged / "q", tmp_path / "ov" / lower / "q"
         for extra in ((), ("--dry-run",)):
             run = vet(
                 q, policy, tmp_path / "ev.jsonl", "--to", str(lower_q / "new" / JOB), "--job", JOB, *extra
             )
             _refused(run, q, ["a.txt"])
-            assert tree(lower_q) == ["a.txt"], tree(lower_q)
+            assert tree(lower_q) == ["a.txt"] and "cannot be told" not in run.err, run.err  # placed
 
 
 def test_nested_overlays_are_followed_to_the_quarantine(tmp_path, policy):

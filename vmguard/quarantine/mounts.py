@@ -81,7 +81,7 @@ def _split_layers(value: str) -> list[str]:
             layers, here = [*layers, here], ""
         else:
             here += char
-    return [*layers, here]
+    return [layer for layer in (*layers, here) if layer]  # '::' marks data-only layers
 
 
 def _layer_dirs(mount: Mount) -> list[str]:
