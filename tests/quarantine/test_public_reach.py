@@ -232,3 +232,20 @@ def test_a_to_that_passes_through_the_quarantine_is_refused(tmp_path, policy):
     run = vet(q, policy, tmp_path / "ev.jsonl", "--to", f"{q}/sub/../../pub/{JOB}", "--job", JOB)
     _refused(run, q, ["a.txt", "sub"])
     assert tree(tmp_path / "far") == ["x", "x/y"]
+
+
+def test_a_mount_over_a_left_staging_is_not_removed_through(tmp_path, policy):
+    """The quarantine bound over the staging an interrupted vet left (r.staging): the
+    next vet removes a left staging, but never through a mount (rmtree would empty the
+    quarantine): exit 3, the quarantine whole."""
+    q = _quarantine(tmp_path / "q")
+    (q / "d").mkdir()
+    (q / "d" / "b.txt").write_bytes(TEXT)
+    left = tmp_path / "pub" / ".vmguard-staging" / f"{JOB}.staging"
+    left.mkdir(parents=True)
+    os.chmod(left.parent, 0o700)
+    with bound(q, left):
+        run = vet(q, policy, tmp_path / "ev.jsonl", "--to", str(tmp_path / "pub" / JOB), "--job", JOB)
+        inside = tree(q)
+    assert run.code == 3 and "never removed through it" in run.err, (run.code, run.err[-300:])
+    assert inside == ["a.txt", "d", "d/b.txt"] and not (tmp_path / "pub" / JOB).exists()

@@ -391,5 +391,7 @@ class Destination:
             os.close(self.job_fd)
             self.job_fd = -1
         with contextlib.suppress(FileNotFoundError):
+            if statx(self.staging_fd, self.staged).mount_id != statx(self.staging_fd).mount_id:
+                raise OSError(errno.EXDEV, f"a mount is over {self.staged}: never removed through it")
             shutil.rmtree(self.staged, dir_fd=self.staging_fd)
         os.fsync(self.staging_fd)
