@@ -16,7 +16,10 @@ import pytest
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, start
 from tests.batch.site import REPO, Site, module_site
+from tests.support.attack_ffs_cases import tmpfs
+from tests.support.require import require_root
 from vmguard.batch.job import BatchJob
+from vmguard.batch.state import write_atomic
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 FILES = {f"f{i}.txt": f"line {i}\n" for i in range(6)}
@@ -102,10 +105,6 @@ def test_killed_epilog_is_held_by_the_next_start(
 def test_state_write_meeting_a_full_disk_leaves_no_temporary(tmp_path):
     """write_atomic on a full tmpfs: the OSError is raised, the old state stays whole and
     no .NAME.tmp is left (the same flaw as vet's removal record, session 34)."""
-    from tests.support.attack_ffs_cases import tmpfs
-    from tests.support.require import require_root
-    from vmguard.batch.state import write_atomic
-
     require_root()
     with tmpfs(tmp_path / "fs", "64k") as fs:
         write_atomic(fs / "state.json", "{}")
