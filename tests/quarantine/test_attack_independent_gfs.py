@@ -124,26 +124,7 @@ def _policy(tmp_path: Path) -> Path:
     return write_policy(tmp_path / "policy.yaml", "", TYPES)
 
 
-OVERLAY_WHY = (
-    "--to {} is the directory the guest writes through overlayfs; vet publishes there "
-    "(exit 1, its own staging walked as a rejected .vmguard-staging), the output, "
-    "sidecars and lock the guest's to rewrite"
-)
-
-
-@pytest.mark.parametrize(
-    "side",
-    [
-        pytest.param(
-            "merged",
-            marks=pytest.mark.xfail(strict=True, reason=OVERLAY_WHY.format("in the upper layer of q")),
-        ),
-        pytest.param(
-            "upper",
-            marks=pytest.mark.xfail(strict=True, reason=OVERLAY_WHY.format("in the merged view of q")),
-        ),
-    ],
-)
+@pytest.mark.parametrize("side", ["merged", "upper"])
 def test_to_through_overlayfs_is_refused(tmp_path, side):
     """The quarantine the merged view of an overlayfs (a VM's writable layer over its
     image) with a --to in the upper layer, or the upper layer with a --to in the merged
@@ -157,23 +138,7 @@ def test_to_through_overlayfs_is_refused(tmp_path, side):
     assert run.code == 2 and made == ["a.txt"], (run.code, made)
 
 
-NS_WHY = (
-    "--to /proc/PID/{} of a process in another mount namespace where {} is bound: "
-    "vet publishes into the quarantine (/proc/self/mountinfo shows no such mount)"
-)
-
-
-@pytest.mark.parametrize(
-    ("via", "bound"),
-    [
-        pytest.param("root", "q", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("root", "q"))),
-        pytest.param(
-            "root", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("root", "q/o"))
-        ),
-        pytest.param("cwd", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("cwd", "q/o"))),
-        pytest.param("fd", "q/o", marks=pytest.mark.xfail(strict=True, reason=NS_WHY.format("fd/3", "q/o"))),
-    ],
-)
+@pytest.mark.parametrize(("via", "bound"), [("root", "q"), ("root", "q/o"), ("cwd", "q/o"), ("fd", "q/o")])
 def test_to_through_another_mount_namespace_is_refused(tmp_path, via, bound):
     """A container or VM helper sees the quarantine bound at its own path; reached from
     the host through /proc/PID/root (or that process's cwd), the --to is in the
@@ -192,25 +157,12 @@ def test_to_through_another_mount_namespace_is_refused(tmp_path, via, bound):
     assert run.code == 2 and made == ["a.txt", "o"], (run.code, made)
 
 
-SYMLINK_WHY = "a quarantine given as a symlink {}: exit 2, but the line says 'Not a directory', never that it is a symlink"
-
-
 @pytest.mark.parametrize(
     ("kind", "said"),
     [
-        pytest.param(
-            "link",
-            "symlink",
-            marks=pytest.mark.xfail(strict=True, reason=SYMLINK_WHY.format("to a directory")),
-        ),
-        pytest.param(
-            "link/",
-            "symlink",
-            marks=pytest.mark.xfail(strict=True, reason=SYMLINK_WHY.format("with a trailing slash")),
-        ),
-        pytest.param(
-            "loop", "symlink", marks=pytest.mark.xfail(strict=True, reason=SYMLINK_WHY.format("to itself"))
-        ),
+        ("link", "symlink"),
+        ("link/", "symlink"),
+        ("loop", "symlink"),
         ("fifo", "Not a directory"),
         ("file", "Not a directory"),
         ("missing", "No such file or directory"),
@@ -281,14 +233,11 @@ def test_public_tmpfs_out_of_inodes(tmp_path, inodes):
     assert run.code == 0 or (not stray and len(run.err.strip().splitlines()) == 1), (stray, run.err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the removal record's rewrite that meets a full public disk leaves "
-    ".vmguard-staging/r.removal.tmp, which stays after the rerun finished the removal (exit 0)",
-)
 def test_removal_record_meeting_a_full_disk_leaves_nothing(tmp_path):
     """--remove-promoted of an append-only quarantine (nothing can be unlinked) while
-    the public disk fills the moment the job appears: exit 3, published, the record's
+    the public disk fills once the job is published (at the first removal, a named step
+    of the real CLI: a watcher stopping the vet missed it about 1 run in 6 on a quiet
+    machine): exit 3, published, the record's
     update said failed; once unlocked and freed, the rerun removes all (exit 0) and
     vmguard's staging holds its lock alone."""
     require_tools("chattr")
@@ -302,11 +251,11 @@ def test_removal_record_meeting_a_full_disk_leaves_nothing(tmp_path):
         argv[argv.index("")] = str(mnt / JOB)
         subprocess.run(["chattr", "+a", str(q)], check=True)
         try:
-            first = vet_into_a_disk_that_fills(argv, env, mnt, mnt / JOB)
+            first = vet_into_a_disk_that_fills(argv, env, mnt / "fill")
         finally:
             subprocess.run(["chattr", "-a", str(q)], check=True)
         (mnt / "fill").unlink()
-        again = vet_into_a_disk_that_fills(argv, env, mnt, mnt / "never")
+        again = vet_into_a_disk_that_fills(argv, env, None)
         out, staging = published(mnt / JOB), sorted(os.listdir(mnt / ".vmguard-staging"))
     assert "Traceback" not in first.err + again.err
     notes = " ".join(first.report()["notes"])
@@ -344,21 +293,17 @@ def test_log_append_cut_short_by_a_full_disk_is_cut_back(tmp_path):
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
-@pytest.mark.xfail(
-    strict=False,  # the race is won about 1 vet in 4: a strict mark would fail when all 20 miss
-    reason="a bind of the quarantine appearing over the --to's parent between vet's mount check and its "
-    "first mkdir: the job, its sidecars and .vmguard-staging are published inside the quarantine (exit 1, "
-    "vet's own staging walked as a rejected dotfile): the check is not held through the writes",
-)
 def test_quarantine_bound_over_the_public_parent_while_vets_run(tmp_path):
     """The host's mounts change while vet runs: a bind of the quarantine keeps appearing
     over and vanishing from the --to's parent (every 0.3 ms). Each vet publishes outside
-    the quarantine or is refused; nothing is ever made inside it (up to 20 vets, stopping
-    at the first that makes something there)."""
+    the quarantine or is refused; nothing is ever made inside it (5 vets, stopping at the
+    first that makes something there: the unfixed check lost the race about 1 vet in 4
+    with 10 files, at the first vet in 3 runs of 3 with these 2; the fixed one has no
+    window, so the test cannot flake)."""
     require_tools("unshare")
     policy, q = _policy(tmp_path), tmp_path / "q"
     q.mkdir()
-    for index in range(10):
+    for index in range(2):
         (q / f"f{index}.txt").write_bytes(TEXT)
     (tmp_path / "pub").mkdir()
     script = str(Path(__file__).parents[1] / "support" / "attack_gfs_flap.py")
@@ -372,7 +317,7 @@ def test_quarantine_bound_over_the_public_parent_while_vets_run(tmp_path):
             script,
             str(tmp_path),
             str(policy),
-            "20",
+            "5",
         ],
         env=vet_env(tmp_path / "events.jsonl"),
         capture_output=True,
@@ -381,16 +326,10 @@ def test_quarantine_bound_over_the_public_parent_while_vets_run(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-400:]
     seen = json.loads(res.stdout)
-    assert seen["q"] == [f"f{index}.txt" for index in range(10)], seen
+    assert seen["q"] == [f"f{index}.txt" for index in range(2)], seen
     assert set(seen["codes"]) <= {0, 2}, seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--to LINK/../r, LINK a symlink to q/o (the kernel and os.path.realpath resolve it to q/r), is "
-    "taken lexically as ./r: exit 0, published beside LINK, while the path the job runner gave opens q/r, "
-    "the guest's to fill",
-)
 def test_to_dotdot_after_a_symlink_into_the_quarantine(tmp_path):
     policy, q = _policy(tmp_path), tmp_path / "q"
     (q / "o").mkdir(parents=True)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
 import socket
 import subprocess
 import tarfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,38 +195,34 @@ def tree(top: Path) -> list[str]:
     return sorted(str(p.relative_to(top)) for p in top.rglob("*"))
 
 
-def fill_when_published(
-    mnt: Path, out: Path, pid_of: Callable[[], int | None], stop: threading.Event
-) -> None:
-    """The public filesystem fills the moment the job's output appears (another job
-    writing there): the vet is stopped at that instant, every free page taken in one
-    write, and the vet let go, so what it writes after publishing meets a full disk."""
-    while not stop.is_set() and not out.exists():
-        pass
-    pid = pid_of()
-    if pid is None or stop.is_set():
-        return
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        fd = os.open(mnt / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
-        with contextlib.suppress(OSError):
+# The real CLI in its own process, the public filesystem filled (every free page taken,
+# as another job writing there would) at the first removal of a published file
+# (hooks' "remove" point): after the job is published, before the removal record is
+# rewritten, however fast the machine. Arguments: the filler's path, then the CLI's.
+FILL_AT_REMOVAL = """
+import os, sys
+from vmguard.quarantine import hooks
+filler = sys.argv[1]
+def fill(point, path):
+    if point == "remove" and not os.path.exists(filler):
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
             while os.write(fd, bytes(4 << 20)):
                 pass
-        os.close(fd)
-    finally:
-        os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+hooks.set_hook(fill)
+from vmguard.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
 
 
-def vet_into_a_disk_that_fills(argv: list[str], env: dict[str, str], mnt: Path, out: Path) -> Run:
-    """Run the CLI (`argv`) while `fill_when_published` watches `out`."""
-    stop, box = threading.Event(), {}
-    watcher = threading.Thread(target=fill_when_published, args=(mnt, out, lambda: box.get("pid"), stop))
-    watcher.start()
-    try:
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        box["pid"] = proc.pid
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        stop.set()
-        watcher.join()
-    return Run(proc.returncode, stdout, stderr, ())
+def vet_into_a_disk_that_fills(argv: list[str], env: dict[str, str], filler: Path | None) -> Run:
+    """Run the CLI (`argv` as vet_argv builds it); with `filler`, the public filesystem
+    fills (into that file) at the first removal of a published file."""
+    if filler is not None:
+        argv = [argv[0], "-c", FILL_AT_REMOVAL, str(filler), *argv[3:]]
+    res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    return Run(res.returncode, res.stdout, res.stderr, ())

@@ -7,24 +7,24 @@ commit (syncfs, COMMITTED, renameat2 NOREPLACE) or abort -> log. See docs/quaran
 
 from __future__ import annotations
 
-import errno
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
 from vmguard.core import eventlog as log
 from vmguard.core.errors import ExitCode, LogError, VetError, VetInputError, VmguardError
-from vmguard.core.paths import overlaps
 from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import mounts, removal, report
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
-from vmguard.quarantine.opening import Opener, atime_note, noatime_open
+from vmguard.quarantine.opening import Opener, atime_note, open_quarantine
 from vmguard.quarantine.pipeline import CopyPhase
-from vmguard.quarantine.publicpath import check_names
+from vmguard.quarantine.publicpath import check_names, open_public
 from vmguard.quarantine.removal import Identity, remove_empty_dirs, remove_files
 from vmguard.quarantine.rerun import (
     NOT_RECORDED,
@@ -35,7 +35,7 @@ from vmguard.quarantine.rerun import (
     pending_removal,
 )
 from vmguard.quarantine.scanners import ScannerSet
-from vmguard.quarantine.walk import DIR_FLAGS, Walk, walk
+from vmguard.quarantine.walk import Walk, walk
 
 _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 LOGGED_REJECTIONS = 100
@@ -99,10 +99,12 @@ def _vet(
     target = _target(to, rules, job)
     if per_file is None:
         per_file = rules.promote.mode is PromoteMode.PER_FILE
-    root_fd, root_kept = _open_quarantine(qpath)
+    root_fd, root_kept = open_quarantine(qpath)
     try:
-        _apart(target, root_fd, to)
-        vetting = _Vet(rules, source, qpath, job, per_file, target)
+        judge = partial(mounts.check_apart, quarantine_fd=root_fd, to=to or target)
+        if dry_run:
+            _judge_dry(target, rules, judge)
+        vetting = _Vet(rules, source, qpath, job, per_file, target, judge)
         return vetting.vet(root_fd, root_kept, None if dry_run else target, remove_promoted)
     finally:
         os.close(root_fd)
@@ -125,7 +127,7 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
                 "no destination: pass --to (the policy's quarantine.promote.to is unset or needs a VM name)"
             )
         to = rules.promote.to.replace("{job}", job)
-    target = Path(os.path.abspath(to))
+    target = Path.cwd() / to  # `..` kept: the kernel resolves it after any symlink before it
     if Path(to).name in ("", ".", "..") or target.name.startswith("."):
         raise VetInputError(f"--to {to}: name the job's output directory, e.g. /public/{job}")
     if STAGING in target.parts:  # another job's lock or staging could be named there
@@ -137,40 +139,31 @@ def _target(to: str | Path | None, rules: QuarantinePolicy, job: str) -> Path:
     return target
 
 
-def _apart(target: Path, root_fd: int, to: str | Path | None) -> None:
-    """Refuse a target inside the quarantine (or holding it), however reached: the guest
-    could rewrite what is published, its manifest and vmguard's staging and lock."""
-    quarantine = os.readlink(f"/proc/self/fd/{root_fd}")  # the directory opened, resolved
-    real = os.path.realpath(target)  # symlinked parents resolved; the rest is created
-    if overlaps(real, quarantine) or mounts.reaches(real, root_fd):
-        raise VetInputError(
-            f"--to {to or target}: resolves to {real}, which overlaps the quarantine {quarantine}; "
-            "publish outside it"
-        )
-
-
-_CANNOT_OPEN = {
-    errno.ELOOP: " (it must be a directory, not a symlink)",
-    errno.ENOTDIR: " (it must be a directory)",
-    errno.EACCES: " (vet's user must be able to read and enter it: run vet as root, or as that user)",
-}
-
-
-def _open_quarantine(qpath: Path) -> tuple[int, bool]:
+def _judge_dry(target: Path, rules: QuarantinePolicy, judge: Callable[[int], None]) -> None:
+    """A dry run refuses a --to in the quarantine as the run would, making nothing: its
+    nearest existing directory is judged. One it cannot open is left to the run."""
     try:
-        return noatime_open(qpath, DIR_FLAGS)
-    except OSError as err:
-        why = _CANNOT_OPEN.get(err.errno, "")
-        raise VetInputError(f"{qpath}: cannot open the quarantine directory: {err.strerror}{why}") from err
+        fd = open_public(target.parent, rules.promote.dir_mode, judge, make=False)
+    except OSError:
+        return
+    os.close(fd)
 
 
 class _Vet:
     def __init__(
-        self, rules: QuarantinePolicy, source: str, qpath: Path, job: str, per_file: bool, target: Path
+        self,
+        rules: QuarantinePolicy,
+        source: str,
+        qpath: Path,
+        job: str,
+        per_file: bool,
+        target: Path,
+        judge: Callable[[int], None],
     ) -> None:
         self.rules, self.source, self.qpath = rules, source, qpath
         self.job, self.per_file = job, per_file
         self.target = target  # where it is (or, in a dry run, would be) published
+        self.judge = judge  # refuses a public directory in the quarantine
         self.walked: Walk | None = None
         self.opener: Opener | None = None
         self.origin: Origin | None = None  # the quarantine directory read (set by vet)
@@ -198,7 +191,7 @@ class _Vet:
             self.opener.atime_moved += not root_kept
             if target is None:
                 return self.run(root_fd, None)
-            with Destination(target, self.job, self.rules.promote) as dest:
+            with Destination(target, self.job, self.rules.promote, self.judge) as dest:
                 return left_behind(self.promote(root_fd, dest), dest)
 
     def promote(self, root_fd: int, dest: Destination) -> VetResult:

@@ -33,14 +33,14 @@ import json
 import os
 import pwd
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.publicpath import SIDECARS, open_public
-from vmguard.quarantine.sysio import rename_noreplace, syncfs, write_all
+from vmguard.quarantine.sysio import rename_noreplace, statx, syncfs, write_all
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
@@ -66,11 +66,23 @@ def _ids(promote: PromotePolicy) -> tuple[int, int]:
     return uid, gid
 
 
-class Destination:
-    """`with Destination(target, job, promote) as dest:` holds the target's lock."""
+def _on_mount_of(fd: int, parent_fd: int, shown: str) -> None:
+    """Refuse a directory vet made or opened in the judged public directory that is on
+    another mount: one put over its name after the check (the quarantine bound there)."""
+    if statx(fd).mount_id != statx(parent_fd).mount_id:
+        raise VetInputError(
+            f"{shown}: a mount appeared over vmguard's own directory during the vet; "
+            "nothing is written through it: unmount it and rerun"
+        )
 
-    def __init__(self, target: Path, job: str, promote: PromotePolicy) -> None:
+
+class Destination:
+    """`with Destination(target, job, promote, judge) as dest:` holds the target's lock.
+    `judge(fd)` refuses a public directory in the quarantine (publicpath.open_public)."""
+
+    def __init__(self, target: Path, job: str, promote: PromotePolicy, judge: Callable[[int], None]) -> None:
         self.target = target
+        self.judge = judge
         self.public = target.parent
         self.name = target.name
         self.job = job
@@ -79,6 +91,7 @@ class Destination:
         self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
         self.record = f"{self.name}.removal"  # in STAGING while a --remove-promoted is unfinished
+        self.record_tmp = f"{self.record}.tmp"  # the record's next version, while written
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -86,7 +99,7 @@ class Destination:
 
     def __enter__(self) -> Destination:
         try:
-            self.public_fd = open_public(self.public, self.promote.dir_mode)
+            self.public_fd = open_public(self.public, self.promote.dir_mode, self.judge)
         except OSError as err:
             error = VetError if err.errno in WRITE_ERRORS else VetInputError
             raise error(f"{self.public}: cannot open destination: {err.strerror}") from err
@@ -113,6 +126,7 @@ class Destination:
             self.staging_fd = os.open(STAGING, _DIR, dir_fd=self.public_fd)
         except OSError as err:
             raise VetError(f"{self.public}: destination not writable: {err.strerror}") from err
+        _on_mount_of(self.staging_fd, self.public_fd, f"{self.public}/{STAGING}")
         st = os.fstat(self.staging_fd)
         if st.st_uid != os.geteuid() or st.st_mode & 0o077:
             raise VetError(f"{self.public}/{STAGING}: not private to this user; refusing to use it")
@@ -134,6 +148,7 @@ class Destination:
         return True
 
     def _recover(self) -> None:
+        self._drop_record_tmp()  # left by a vet killed while it rewrote the record
         if not self._exists(self.staged, self.staging_fd):
             return
         try:
@@ -302,21 +317,29 @@ class Destination:
 
     def write_record(self, data: bytes) -> None:
         """Replace the record (what is still to remove), atomically: a kill leaves the old
-        one or the new one."""
-        tmp = f"{self.record}.tmp"
+        one or the new one. A write that fails (a full disk) takes its temporary away
+        before raising; one a kill left is removed by the next vet of the job (_recover)."""
         fd = os.open(
-            tmp,
+            self.record_tmp,
             os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
             0o600,
             dir_fd=self.staging_fd,
         )
         try:
-            write_all(fd, memoryview(data))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
+            try:
+                write_all(fd, memoryview(data))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(self.record_tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
+        except BaseException:
+            self._drop_record_tmp()
+            raise
         os.fsync(self.staging_fd)
+
+    def _drop_record_tmp(self) -> None:
+        with contextlib.suppress(OSError):  # none there; or a disk error the next vet meets again
+            os.unlink(self.record_tmp, dir_fd=self.staging_fd)
 
     def drop_record(self) -> None:
         """The removal is done (or the job it was for is no longer published)."""
@@ -369,5 +392,7 @@ class Destination:
             os.close(self.job_fd)
             self.job_fd = -1
         with contextlib.suppress(FileNotFoundError):
+            if statx(self.staging_fd, self.staged).mount_id != statx(self.staging_fd).mount_id:
+                raise OSError(errno.EXDEV, f"a mount is over {self.staged}: never removed through it")
             shutil.rmtree(self.staged, dir_fd=self.staging_fd)
         os.fsync(self.staging_fd)

@@ -26,13 +26,14 @@ import os
 import stat
 from typing import NoReturn
 
-from vmguard.core.errors import VetError
+from vmguard.core.errors import VetError, VetInputError
 from vmguard.quarantine.model import Kind, Reason
 from vmguard.quarantine.sysio import Stat, statx
 
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 DIR_READ = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+DIR_FLAGS = DIR_READ | os.O_NOFOLLOW  # the quarantine's root and its directories
 _FORMATS = {stat.S_IFREG: Kind.FILE, stat.S_IFDIR: Kind.DIRECTORY, stat.S_IFLNK: Kind.SYMLINK}
 _SPECIAL = {
     stat.S_IFIFO: "FIFO",
@@ -59,6 +60,50 @@ def atime_note(entries: int) -> str:
         f"access times: {entries} quarantine entries opened without O_NOATIME (vet's user, "
         f"uid {os.geteuid()}, neither owns them nor has CAP_FOWNER), so reading them moved "
         "their access times; run vet as root (or as their owner) to leave them unchanged"
+    )
+
+
+_ON_THE_WAY = {  # the name itself cannot be looked at: a component before it failed
+    errno.ENOTDIR: "a component on the way is not a directory: give the directory's path",
+    errno.ELOOP: "a symlink on the way loops: give the directory's real path",
+    errno.EACCES: "vet's user may not enter a directory on the way: run vet as root, or as that user",
+    errno.ENOENT: "give the path of an existing directory",
+}
+_NOT_READABLE = "vet's user must be able to read and enter it: run vet as root, or as that user"
+
+
+def open_quarantine(path: os.PathLike[str]) -> tuple[int, bool]:
+    """The quarantine directory itself (never through a symlink at its name: the guest
+    could repoint it between two vets); exit 2 with one line saying what is there."""
+    try:
+        return noatime_open(path, DIR_FLAGS)
+    except OSError as err:
+        raise VetInputError(
+            f"{path}: cannot open the quarantine directory: {err.strerror} ({_what_is_there(path, err)})"
+        ) from err
+
+
+def _what_is_there(path: os.PathLike[str], err: OSError) -> str:
+    """What the name is, and the remedy: a symlink (however the open failed on it: ELOOP,
+    ENOTDIR) is named as one; otherwise the open's errno says it."""
+    try:
+        st = os.lstat(path)
+    except OSError as looked:
+        return _ON_THE_WAY.get(looked.errno, "give the path of a directory vet's user can reach")
+    fmt = stat.S_IFMT(st.st_mode)
+    if fmt == stat.S_IFLNK:
+        link = f"it is a symlink to {os.readlink(path)!r}"
+        try:
+            real = os.path.realpath(path, strict=True)
+        except OSError:
+            return f"{link}, which loops or leads nowhere; vet never follows one: give a directory's path"
+        return f"{link}; vet never follows one: give the real path, {real}"
+    if fmt != stat.S_IFDIR:
+        return f"it is a {_SPECIAL.get(fmt, 'regular file')}; it must be a directory"
+    return (
+        _NOT_READABLE
+        if err.errno in (errno.EACCES, errno.EPERM)
+        else "give the path of a directory vet can read"
     )
 
 

@@ -32,8 +32,6 @@ from vmguard.quarantine.opening import (
 )
 from vmguard.quarantine.sysio import Stat, statx
 
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
 
 @dataclass(frozen=True, slots=True)
 class Node:
