@@ -4,7 +4,8 @@ basket arrays fill; an RNTuple's footer on each extend) stays where it was,
 whole or behind records later written over its start, and space it reserved but never
 wrote stays zeros. So free space is zeros, a record deleted there (its payload like any
 record's: left to the scanners), or the remains of moved metadata, recomputed from the
-metadata now live: runs of at least MIN_RUN bytes found verbatim in a live uncompressed
+metadata now live (and a deleted tree's last copy, which its older copies are the remains
+of: uproot's del leaves them all): runs of at least MIN_RUN bytes found verbatim in a live uncompressed
 record (an older StreamerInfo is the newer one's streamers, an older keys list its keys),
 with at most LOOSE bytes between them (the fields that changed when it moved: lengths,
 counts, positions), or an older FreeSegments record (its segments in order). A payload
@@ -57,19 +58,19 @@ _ZEROS = re.compile(b"\0+")
 
 def check(walk: RootWalk, free: set[int]) -> None:
     """Each free stretch, free uncompressed record and keys list's slack."""
+    history = _history(walk, free)
+    known = [
+        r
+        for r in walk.records.values()
+        if r.body is not None and (r.offset not in free or r.offset in history.last)
+    ]
     live = [
         r.key + r.body[: len(r.body) - len(walk.slack.get(r.offset, b""))]  # a keys list without its slack
-        for r in walk.records.values()
-        if r.body is not None and r.offset not in free
+        for r in known
     ]
     live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
-    trees = sum(
-        len(r.body)
-        for r in walk.records.values()
-        if r.klass == b"TTree" and r.body is not None and r.offset not in free
-    )
+    trees = sum(len(r.body) for r in known if r.klass == b"TTree")
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
-    history = _history(walk, free)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -84,8 +85,13 @@ def check(walk: RootWalk, free: set[int]) -> None:
             and not segments(record.body)
         ):
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
-        elif record is not None and record.body is not None and _identity(record.key) in history.trees:
-            # an older copy of a live tree uproot moved (its basket arrays full), left whole
+        elif (
+            record is not None
+            and record.body is not None
+            and _identity(record.key) in history.trees
+            and offset not in history.last
+        ):
+            # an older copy of a tree uproot moved (its basket arrays full), left whole
             _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk, history)))
         elif record is not None:
             _deleted_record(record, history)
@@ -104,11 +110,13 @@ class Loose:
 
 @dataclass(frozen=True)
 class History:
-    """What explains a whole record in free space: the live trees (an older copy of one
-    uproot moved) and, for a record deleted there, the file's directories and the span of
-    its keys' datimes (from the top directory's fDatimeC to the last live key's)."""
+    """What explains a whole record in free space: the live trees and the deleted ones
+    (an older copy of one uproot moved) and, for a record deleted there, the file's
+    directories and the span of its keys' datimes (from the top directory's fDatimeC to
+    the last live key's)."""
 
-    trees: frozenset[tuple[int, bytes]]
+    trees: frozenset[tuple[int, bytes]]  # live or deleted: (parent, key strings)
+    last: frozenset[int]  # where a deleted tree's last copy is (_deleted_trees)
     branches: dict[tuple[int, bytes], int]  # (parent, tree) of baskets -> branches
     directories: frozenset[int]
     created: int
@@ -117,13 +125,35 @@ class History:
 
 def _history(walk: RootWalk, free: set[int]) -> History:
     live = [r for r in walk.records.values() if r.offset not in free]
+    deleted = _deleted_trees(walk, free)
     return History(
-        frozenset(_identity(r.key) for r in live if r.klass == b"TTree"),
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree") | deleted.keys(),
+        frozenset(r.offset for r in deleted.values()),
         Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
         frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
         _top_created(walk.records[walk.header.begin]),
         max((_KEY.unpack_from(r.key)[3] for r in live), default=0),
     )
+
+
+def _deleted_trees(walk: RootWalk, free: set[int]) -> dict[tuple[int, bytes], Record]:
+    """The TTree uproot's del left whole in free space, for each name no live tree of its
+    directory has: of the whole TTree records of that key (class, name, title, parent),
+    the largest (uproot's basket arrays grow by half each time it moves a tree, so its
+    last copy is its largest; the later one if two are equal). Its payload is a deleted
+    record's (_deleted_record: the history must explain its key); the older copies uproot
+    moved it from, whole or written over, are the remains of it, as of a live tree."""
+    live = {_identity(r.key) for r in walk.records.values() if r.klass == b"TTree" and r.offset not in free}
+    deleted: dict[tuple[int, bytes], Record] = {}
+    for offset in sorted(free):
+        record = walk.records.get(offset)
+        if record is None or record.klass != b"TTree" or record.body is None:
+            continue
+        identity = _identity(record.key)
+        newest = deleted.get(identity)
+        if identity not in live and (newest is None or record.nbytes >= newest.nbytes):
+            deleted[identity] = record
+    return deleted
 
 
 def _deleted_record(record: Record, history: History) -> None:
