@@ -9,6 +9,7 @@ refused naming the rule."""
 from __future__ import annotations
 
 import struct
+import time
 
 import awkward as ak
 import numpy as np
@@ -155,7 +156,7 @@ def _segments(data: bytes) -> list[tuple[int, int]]:
 def test_a_payload_in_a_deleted_trees_older_remains_is_refused(tmp_path, later, keep):
     """Chosen bytes over the remains of the older copies (the free stretch before the
     last copy holding the most bytes that are not zeros), one more than the file's loose
-    bytes (24, one per 128 bytes of the deleted tree's payload): refused."""
+    bytes: refused."""
     data = _deleted(tmp_path / "t.root", None, 6, 30, 20, later, keep=keep)
     last = max((nbytes, key, keylen) for key, keylen, nbytes in _trees(data) if _named_t(data, key))
     first, stop = max(
@@ -166,7 +167,57 @@ def test_a_payload_in_a_deleted_trees_older_remains_is_refused(tmp_path, later, 
     live = max(
         (nbytes - keylen for key, keylen, nbytes in _trees(data) if not _named_t(data, key)), default=0
     )
-    chosen = (bytes(range(1, 256)) * 8)[: 24 + (last[0] - last[2] + live) // 128 + 1]
+    # 24, 1 per 128 bytes of tree payload, one older copy's 48 + 48 a branch with baskets
+    # (6 branches, 2 jagged) of the tree that moved (`keep` never does)
+    share = 24 + (last[0] - last[2] + live) // 128 + 48 + 48 * 8
+    chosen = (bytes(range(1, 256)) * 8)[: share + 1]
     assert vet(data, ROOT) == OK and stop - first > len(chosen), (first, stop, len(chosen))
     with pytest.raises(Invalid, match=FREE):
         vet(data[:first] + chosen + data[first + len(chosen) :], ROOT)
+
+
+@pytest.mark.parametrize("later", [None, False, True], ids=["live", "deleted-same-job", "deleted-update"])
+def test_an_older_copy_another_trees_basket_wrote_over_passes(tmp_path, later):
+    """4 branches of 2000 doubles extended 30 times beside a tree `keep` extended every 7th
+    time: `keep`'s basket lands on the head of `t`'s older copy, whose remains hold about
+    130 loose bytes, more than 1 per 128 bytes of `t`'s payload (refused before, live or
+    deleted): one older copy's 48 + 48 a branch is the file's too."""
+    path, rng = tmp_path / "t.root", np.random.default_rng(0)
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("t", {f"b{i}": np.float64 for i in range(4)})
+        f.mktree("keep", {"k": np.int32})
+        for k in range(30):
+            f["t"].extend({f"b{i}": rng.random(2000) for i in range(4)})
+            if k % 7 == 0:
+                f["keep"].extend({"k": np.arange(5, dtype=np.int32)})
+        if later is False:
+            del f["t"]
+    if later:
+        with uproot.update(path) as f:
+            del f["t"]
+    assert vet(path.read_bytes(), ROOT) == OK
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["same-job", "update"])
+def test_a_tree_moved_a_second_after_every_key_left_then_deleted_passes(tmp_path, later):
+    """The tree moves (its 9th basket) a second after the file's other keys were written,
+    so its last copy's datime is later than every live key's: the history's end is the
+    top directory's fDatimeM, which the writer sets on closing (refused before: `none the
+    file's history explains`)."""
+    path, rng = tmp_path / "t.root", np.random.default_rng(0)
+    with uproot.recreate(path, compression=None) as f:
+        f.mktree("t", {"x": np.float64, "y": np.int32})
+        f["h"] = np.histogram(np.arange(10.0), bins=5)
+        for k in range(12):
+            if k == 8:
+                time.sleep(1.1)  # ROOT's datime counts seconds
+            f["t"].extend({"x": rng.random(100), "y": np.arange(100, dtype=np.int32)})
+        if not later:
+            del f["t"]
+    if later:
+        with uproot.update(path) as f:
+            del f["t"]
+    data = path.read_bytes()
+    last = max((nbytes, key) for key, _, nbytes in _trees(data) if _named_t(data, key))[1]
+    assert struct.unpack_from(">I", data, last + 10)[0] > struct.unpack_from(">I", data, 100 + 10)[0]
+    assert vet(data, ROOT) == OK

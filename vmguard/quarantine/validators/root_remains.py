@@ -33,10 +33,11 @@ HEAD = 96  # all in its first HEAD bytes (its key and list header)
 LOOSE_STRETCHES = 24
 # and a TTree's older copy (uproot moves a tree when its basket arrays fill, and writes
 # baskets over the head of the old copy): its counts and byte counts, about 25 bytes a
-# branch, where the live tree has at least 1700 bytes a branch (its basket arrays grow by
-# half on each move); so one loose byte more per TREE_SHARE bytes of live uncompressed
-# TTree payload (itself data the scanners see), in what uproot leaves: not in a gap ROOT
-# marked free with its negated length (what ROOT leaves there is its own records').
+# branch, where the live tree has at least 1700 bytes a branch (its basket arrays, 10
+# slots at first, grow tenfold on each move: mktree's resize_factor, 10 by default); so
+# one loose byte more per TREE_SHARE bytes of live uncompressed TTree payload (itself
+# data the scanners see), in what uproot leaves: not in a gap ROOT marked free with its
+# negated length (what ROOT leaves there is its own records').
 TREE_SHARE = 128
 # An older copy of a tree left whole (no basket written over it): its key and payload are
 # the live tree's but for each branch's counts, lengths and byte counts that changed
@@ -44,6 +45,11 @@ TREE_SHARE = 128
 # branches of numbers and jagged arrays, files up to 286 MB: larger counts have fewer zero
 # bytes), so at most TREE_LOOSE + TREE_BRANCH a branch.
 TREE_LOOSE, TREE_BRANCH = 48, 48
+# An older copy written over (a basket of another tree over its head) leaves the same
+# counts behind it: so the file's share also holds one copy's TREE_LOOSE + TREE_BRANCH a
+# branch for each tree uproot moved (its basket arrays start with 10 slots and it moves
+# the tree when a branch's baskets fill all but one: MOVES_AT baskets or more).
+MOVES_AT = 9
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
@@ -69,8 +75,9 @@ def check(walk: RootWalk, free: set[int]) -> None:
         for r in known
     ]
     live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
-    trees = sum(len(r.body) for r in known if r.klass == b"TTree")
-    budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
+    trees = [r for r in known if r.klass == b"TTree"]
+    share = sum(len(r.body) for r in trees) // TREE_SHARE + sum(_moved_share(r, walk, history) for r in trees)
+    budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -112,8 +119,8 @@ class Loose:
 class History:
     """What explains a whole record in free space: the live trees and the deleted ones
     (an older copy of one uproot moved) and, for a record deleted there, the file's
-    directories and the span of its keys' datimes (from the top directory's fDatimeC to
-    the last live key's)."""
+    directories and the span of its datimes (from the top directory's fDatimeC to its
+    fDatimeM or the last live key's datime, the later)."""
 
     trees: frozenset[tuple[int, bytes]]  # live or deleted: (parent, key strings)
     last: frozenset[int]  # where a deleted tree's last copy is (_deleted_trees)
@@ -131,8 +138,7 @@ def _history(walk: RootWalk, free: set[int]) -> History:
         frozenset(r.offset for r in deleted.values()),
         Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
         frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
-        _top_created(walk.records[walk.header.begin]),
-        max((_KEY.unpack_from(r.key)[3] for r in live), default=0),
+        *_top_datimes(walk.records[walk.header.begin], live),
     )
 
 
@@ -159,8 +165,8 @@ def _deleted_trees(walk: RootWalk, free: set[int]) -> dict[tuple[int, bytes], Re
 def _deleted_record(record: Record, history: History) -> None:
     """A whole record in free space that no live record explains (uproot's del leaves the
     record it deletes whole; ROOT negates its length): written while the file was, in one
-    of its directories. Its key's datime lies between the file's creation and the last
-    live key's, its parent is a directory of the file and its cycle at least 1, as the
+    of its directories. Its key's datime lies between the file's creation and its last
+    write (_top_datimes), its parent is a directory of the file and its cycle at least 1, as the
     writers give them. Its payload is a record's."""
     _, parent, cycle = key_fields(record.key)
     datime = _KEY.unpack_from(record.key)[3]
@@ -168,27 +174,51 @@ def _deleted_record(record: Record, history: History) -> None:
         raise Invalid(
             f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
             "the file's history explains: a record deleted there was written while the file was "
-            "(its datime between the file's creation and its last key's), in one of its directories, "
+            "(its datime between the file's creation and its last write), in one of its directories, "
             "cycle 1 or more (copy the objects into a new file, e.g. with uproot)"
         )
 
 
-def _top_created(top: Record) -> int:
-    """The top directory's fDatimeC (after its TNamed: name and title); 0 if compressed."""
+def _top_datimes(top: Record, live: list[Record]) -> tuple[int, int]:
+    """When the file was created and last written: the top directory's fDatimeC (after its
+    TNamed: name and title, and its version), and the later of its fDatimeM and the last
+    live key's datime. A job that deletes a tree it moved leaves no key as late as the
+    tree's last copy, but the writer sets fDatimeM when it closes the file (uproot, ROOT).
+    (0, the last key's) if the top directory is compressed."""
+    latest = max((_KEY.unpack_from(r.key)[3] for r in live), default=0)
     if top.body is None:
-        return 0
+        return 0, latest
     at = read_string(top.body, read_string(top.body, 0, "the top directory")[1], "the top directory")[1]
-    return struct.unpack_from(">I", top.body.ljust(at + 6, b"\0"), at + 2)[0]
+    created, modified = struct.unpack_from(">II", top.body.ljust(at + 10, b"\0"), at + 2)
+    return created, max(latest, modified)
 
 
 def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
     """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
     TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
     changed when the tree moved)."""
+    name, homes = _tree_of(record, walk)
+    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
+
+
+def _moved_share(tree: Record, walk: RootWalk, history: History) -> int:
+    """What an older copy of a tree (live, or a deleted one's last copy) written over may
+    leave in the file's free space: a whole copy's loose bytes (_tree_loose) if uproot
+    moved the tree (a branch of it has MOVES_AT baskets or more), else nothing."""
+    name, homes = _tree_of(tree, walk)
+    baskets = max(
+        (sum(counts) for (home, of, _), counts in walk.data.cycles.items() if of == name and home in homes),
+        default=0,
+    )
+    return _tree_loose(tree, walk, history) if baskets >= MOVES_AT else 0
+
+
+def _tree_of(record: Record, walk: RootWalk) -> tuple[bytes, set[int]]:
+    """A tree's name and where its baskets' keys may say it is: its directory, or the top
+    one (root_data)."""
     parent, strings = _identity(record.key)
     name = read_string(strings, read_string(strings, 0, "a key")[1], "a key")[0]  # after the class
-    homes = {parent, walk.header.begin}  # where its baskets' keys say the tree is (root_data)
-    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
+    return name, {parent, walk.header.begin}
 
 
 def _identity(key: bytes) -> tuple[int, bytes]:
