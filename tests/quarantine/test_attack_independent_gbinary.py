@@ -58,13 +58,6 @@ HOLES: dict[str, str] = {
 
 FALSE_REJECTIONS: dict[str, str] = {
     **dict.fromkeys(
-        ("ctl-g-moved-tree-del-same-job.root", "ctl-g-moved-tree-del-update.root"),
-        "refused: `root: the free space at 4762 holds data that is not the remains of a "
-        "record the writer moved ... copy the objects into a new file`: a TTree uproot "
-        "extended 30 times (so it moved), deleted with `del` in the same job or a later "
-        "one, nothing written over: its older copies are kept only where a live tree has "
-        "its name (docs: deleting without writing over passes)"),
-    **dict.fromkeys(
         ("ctl-g-h5-append-gzip-5-sessions.h5", "ctl-g-h5-append-gzip-i2-6-sessions-latest.h5"),
         "refused: `hdf5: bytes 34350..34520 (after a chunk of /m) are reached from no "
         "structure ... perhaps the data of chunks a shrink (resize()) pruned`: h5py's own "

@@ -37,7 +37,11 @@ def large(tmp_path_factory) -> dict[str, bytes]:
     rng = np.random.default_rng(7)
     with uproot.recreate(where / "big.root", compression=None) as f:
         f["events"] = {"x": rng.random(DOUBLES), "y": rng.random(DOUBLES)}
-    out = {"big.root": (where / "big.root").read_bytes()}
+    out = {"big.root": (where / "big.root").read_bytes()}  # uproot 5.7: an RNTuple's pages
+    with uproot.recreate(where / "big-tree.root", compression=None) as f:  # a TTree's baskets
+        f.mktree("events", {"x": np.float64, "y": np.float64})
+        f["events"].extend({"x": rng.random(DOUBLES), "y": rng.random(DOUBLES)})
+    out["big-tree.root"] = (where / "big-tree.root").read_bytes()
     tmp = io.BytesIO()
     fits.HDUList(
         [
@@ -111,6 +115,7 @@ def test_what_follows_a_skipped_section_is_still_judged(tmp_path, large, left_ou
     assert records[big][1] > 2 << 20, "control: the broken record follows a basket of MiBs"
     assert "are neither a record nor in a segment" in entries["record-after-basket.root"].detail
     assert "root: bytes after fEND" in entries["tail-big.root"].detail
+    assert "root: bytes after fEND" in entries["tail-big-tree.root"].detail
     assert "fits: bytes after the last HDU" in entries["tail-big.fits"].detail
     assert "hdf5: bytes after the superblock's end-of-file address" in entries["tail-big.h5"].detail
     assert all(entries[n].verdict is Verdict.REJECTED for n in files if n != "control.root")

@@ -57,7 +57,13 @@ def real_outputs(where: Path) -> dict[str, bytes]:
     with uproot.recreate(where / "events.root") as f:
         f["events"] = {"px": rng.normal(size=50_000), "nhits": rng.integers(0, 40, size=50_000)}
         f["mass"] = np.histogram(rng.normal(91.2, 2.5, size=10_000), bins=60)
-    out["events.root"] = (where / "events.root").read_bytes()
+    out["events.root"] = (where / "events.root").read_bytes()  # uproot 5.7: f[name] = {...} is an RNTuple
+    with uproot.recreate(where / "events-tree.root") as f:  # a TTree: mktree, then extend
+        f.mktree("events", {"px": np.float64, "nhits": np.int64})
+        for _ in range(3):
+            f["events"].extend({"px": rng.normal(size=20_000), "nhits": rng.integers(0, 40, size=20_000)})
+        f["mass"] = np.histogram(rng.normal(91.2, 2.5, size=10_000), bins=60)
+    out["events-tree.root"] = (where / "events-tree.root").read_bytes()
     for name, hdus in {
         "image.fits": [
             fits.PrimaryHDU(rng.normal(size=(128, 128)).astype("f4")),
@@ -124,6 +130,7 @@ def test_the_labs_real_output_is_promoted_byte_identical_under_the_shipped_batch
 
 BROKEN_RULE = {  # the rule each format's validator names when bytes follow the end
     "events.root": "root: bytes after fEND",
+    "events-tree.root": "root: bytes after fEND",
     "image.fits": "fits: bytes after the last HDU",
     "ascii-table.fits": "fits: bytes after the last HDU",
     "data.h5": "hdf5: bytes after the superblock's end-of-file address",

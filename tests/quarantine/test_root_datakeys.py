@@ -129,11 +129,17 @@ def test_an_ntuples_envelopes_and_anchor_are_checked(ntuple):
     _refused(_put(ntuple, blob + 16, b"\0\1"), "uproot writes an RNTuple's blobs with cycle 0")
 
 
-def _deleted_subdirectory(tmp_path, later: bool) -> bytes:
+def _deleted_subdirectory(tmp_path, later: bool, tree: bool = False) -> bytes:
+    """A directory `a` holding a directory, a histogram and an RNTuple (uproot 5.7's
+    `f[name] = {...}`) or a TTree (mktree), deleted."""
     path = tmp_path / "d.root"
     with uproot.recreate(path) as f:
         f["a/b/h"] = np.histogram(np.arange(10.0), bins=5)
-        f["a/t"] = {"x": np.arange(5)}
+        if tree:
+            f.mktree("a/t", {"x": np.int64})
+            f["a/t"].extend({"x": np.arange(5)})
+        else:
+            f["a/t"] = {"x": np.arange(5)}
         f["keep"] = np.histogram(np.arange(5.0), bins=5)
         if not later:
             del f["a"]
@@ -143,9 +149,10 @@ def _deleted_subdirectory(tmp_path, later: bool) -> bytes:
     return path.read_bytes()
 
 
+@pytest.mark.parametrize("tree", [False, True], ids=["rntuple", "mktree"])
 @pytest.mark.parametrize("later", [False, True])
-def test_a_deleted_subdirectory_with_a_nested_one_passes(tmp_path, later):
-    data = _deleted_subdirectory(tmp_path, later)
+def test_a_deleted_subdirectory_with_a_nested_one_passes(tmp_path, later, tree):
+    data = _deleted_subdirectory(tmp_path, later, tree)
     assert vet(data, ROOT) == OK
     assert set(uproot.open(tmp_path / "d.root").keys(cycle=False)) == {"keep"}
 

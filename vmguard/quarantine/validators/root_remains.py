@@ -4,7 +4,8 @@ basket arrays fill; an RNTuple's footer on each extend) stays where it was,
 whole or behind records later written over its start, and space it reserved but never
 wrote stays zeros. So free space is zeros, a record deleted there (its payload like any
 record's: left to the scanners), or the remains of moved metadata, recomputed from the
-metadata now live: runs of at least MIN_RUN bytes found verbatim in a live uncompressed
+metadata now live (and a deleted tree's last copy, which its older copies are the remains
+of: uproot's del leaves them all): runs of at least MIN_RUN bytes found verbatim in a live uncompressed
 record (an older StreamerInfo is the newer one's streamers, an older keys list its keys),
 with at most LOOSE bytes between them (the fields that changed when it moved: lengths,
 counts, positions), or an older FreeSegments record (its segments in order). A payload
@@ -32,10 +33,11 @@ HEAD = 96  # all in its first HEAD bytes (its key and list header)
 LOOSE_STRETCHES = 24
 # and a TTree's older copy (uproot moves a tree when its basket arrays fill, and writes
 # baskets over the head of the old copy): its counts and byte counts, about 25 bytes a
-# branch, where the live tree has at least 1700 bytes a branch (its basket arrays grow by
-# half on each move); so one loose byte more per TREE_SHARE bytes of live uncompressed
-# TTree payload (itself data the scanners see), in what uproot leaves: not in a gap ROOT
-# marked free with its negated length (what ROOT leaves there is its own records').
+# branch, where the live tree has at least 1700 bytes a branch (its basket arrays, 10
+# slots at first, grow tenfold on each move: mktree's resize_factor, 10 by default); so
+# one loose byte more per TREE_SHARE bytes of live uncompressed TTree payload (itself
+# data the scanners see), in what uproot leaves: not in a gap ROOT marked free with its
+# negated length (what ROOT leaves there is its own records').
 TREE_SHARE = 128
 # An older copy of a tree left whole (no basket written over it): its key and payload are
 # the live tree's but for each branch's counts, lengths and byte counts that changed
@@ -43,6 +45,11 @@ TREE_SHARE = 128
 # branches of numbers and jagged arrays, files up to 286 MB: larger counts have fewer zero
 # bytes), so at most TREE_LOOSE + TREE_BRANCH a branch.
 TREE_LOOSE, TREE_BRANCH = 48, 48
+# An older copy written over (a basket of another tree over its head) leaves the same
+# counts behind it: so the file's share also holds one copy's TREE_LOOSE + TREE_BRANCH a
+# branch for each tree uproot moved (its basket arrays start with 10 slots and it moves
+# the tree when a branch's baskets fill all but one: MOVES_AT baskets or more).
+MOVES_AT = 9
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
@@ -57,19 +64,20 @@ _ZEROS = re.compile(b"\0+")
 
 def check(walk: RootWalk, free: set[int]) -> None:
     """Each free stretch, free uncompressed record and keys list's slack."""
+    history = _history(walk, free)
+    known = [
+        r
+        for r in walk.records.values()
+        if r.body is not None and (r.offset not in free or r.offset in history.last)
+    ]
     live = [
         r.key + r.body[: len(r.body) - len(walk.slack.get(r.offset, b""))]  # a keys list without its slack
-        for r in walk.records.values()
-        if r.body is not None and r.offset not in free
+        for r in known
     ]
     live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
-    trees = sum(
-        len(r.body)
-        for r in walk.records.values()
-        if r.klass == b"TTree" and r.body is not None and r.offset not in free
-    )
-    budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), trees // TREE_SHARE)
-    history = _history(walk, free)
+    trees = [r for r in known if r.klass == b"TTree"]
+    share = sum(len(r.body) for r in trees) // TREE_SHARE + sum(_moved_share(r, walk, history) for r in trees)
+    budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
@@ -84,8 +92,13 @@ def check(walk: RootWalk, free: set[int]) -> None:
             and not segments(record.body)
         ):
             _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
-        elif record is not None and record.body is not None and _identity(record.key) in history.trees:
-            # an older copy of a live tree uproot moved (its basket arrays full), left whole
+        elif (
+            record is not None
+            and record.body is not None
+            and _identity(record.key) in history.trees
+            and offset not in history.last
+        ):
+            # an older copy of a tree uproot moved (its basket arrays full), left whole
             _covered(record.key + record.body, live, offset, Loose(_tree_loose(record, walk, history)))
         elif record is not None:
             _deleted_record(record, history)
@@ -104,11 +117,13 @@ class Loose:
 
 @dataclass(frozen=True)
 class History:
-    """What explains a whole record in free space: the live trees (an older copy of one
-    uproot moved) and, for a record deleted there, the file's directories and the span of
-    its keys' datimes (from the top directory's fDatimeC to the last live key's)."""
+    """What explains a whole record in free space: the live trees and the deleted ones
+    (an older copy of one uproot moved) and, for a record deleted there, the file's
+    directories and the span of its datimes (from the top directory's fDatimeC to its
+    fDatimeM or the last live key's datime, the later)."""
 
-    trees: frozenset[tuple[int, bytes]]
+    trees: frozenset[tuple[int, bytes]]  # live or deleted: (parent, key strings)
+    last: frozenset[int]  # where a deleted tree's last copy is (_deleted_trees)
     branches: dict[tuple[int, bytes], int]  # (parent, tree) of baskets -> branches
     directories: frozenset[int]
     created: int
@@ -117,20 +132,41 @@ class History:
 
 def _history(walk: RootWalk, free: set[int]) -> History:
     live = [r for r in walk.records.values() if r.offset not in free]
+    deleted = _deleted_trees(walk, free)
     return History(
-        frozenset(_identity(r.key) for r in live if r.klass == b"TTree"),
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree") | deleted.keys(),
+        frozenset(r.offset for r in deleted.values()),
         Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
         frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
-        _top_created(walk.records[walk.header.begin]),
-        max((_KEY.unpack_from(r.key)[3] for r in live), default=0),
+        *_top_datimes(walk.records[walk.header.begin], live),
     )
+
+
+def _deleted_trees(walk: RootWalk, free: set[int]) -> dict[tuple[int, bytes], Record]:
+    """The TTree uproot's del left whole in free space, for each name no live tree of its
+    directory has: of the whole TTree records of that key (class, name, title, parent),
+    the largest (uproot's basket arrays grow by half each time it moves a tree, so its
+    last copy is its largest; the later one if two are equal). Its payload is a deleted
+    record's (_deleted_record: the history must explain its key); the older copies uproot
+    moved it from, whole or written over, are the remains of it, as of a live tree."""
+    live = {_identity(r.key) for r in walk.records.values() if r.klass == b"TTree" and r.offset not in free}
+    deleted: dict[tuple[int, bytes], Record] = {}
+    for offset in sorted(free):
+        record = walk.records.get(offset)
+        if record is None or record.klass != b"TTree" or record.body is None:
+            continue
+        identity = _identity(record.key)
+        newest = deleted.get(identity)
+        if identity not in live and (newest is None or record.nbytes >= newest.nbytes):
+            deleted[identity] = record
+    return deleted
 
 
 def _deleted_record(record: Record, history: History) -> None:
     """A whole record in free space that no live record explains (uproot's del leaves the
     record it deletes whole; ROOT negates its length): written while the file was, in one
-    of its directories. Its key's datime lies between the file's creation and the last
-    live key's, its parent is a directory of the file and its cycle at least 1, as the
+    of its directories. Its key's datime lies between the file's creation and its last
+    write (_top_datimes), its parent is a directory of the file and its cycle at least 1, as the
     writers give them. Its payload is a record's."""
     _, parent, cycle = key_fields(record.key)
     datime = _KEY.unpack_from(record.key)[3]
@@ -138,27 +174,51 @@ def _deleted_record(record: Record, history: History) -> None:
         raise Invalid(
             f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
             "the file's history explains: a record deleted there was written while the file was "
-            "(its datime between the file's creation and its last key's), in one of its directories, "
+            "(its datime between the file's creation and its last write), in one of its directories, "
             "cycle 1 or more (copy the objects into a new file, e.g. with uproot)"
         )
 
 
-def _top_created(top: Record) -> int:
-    """The top directory's fDatimeC (after its TNamed: name and title); 0 if compressed."""
+def _top_datimes(top: Record, live: list[Record]) -> tuple[int, int]:
+    """When the file was created and last written: the top directory's fDatimeC (after its
+    TNamed: name and title, and its version), and the later of its fDatimeM and the last
+    live key's datime. A job that deletes a tree it moved leaves no key as late as the
+    tree's last copy, but the writer sets fDatimeM when it closes the file (uproot, ROOT).
+    (0, the last key's) if the top directory is compressed."""
+    latest = max((_KEY.unpack_from(r.key)[3] for r in live), default=0)
     if top.body is None:
-        return 0
+        return 0, latest
     at = read_string(top.body, read_string(top.body, 0, "the top directory")[1], "the top directory")[1]
-    return struct.unpack_from(">I", top.body.ljust(at + 6, b"\0"), at + 2)[0]
+    created, modified = struct.unpack_from(">II", top.body.ljust(at + 10, b"\0"), at + 2)
+    return created, max(latest, modified)
 
 
 def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
     """The loose bytes an older copy of a tree, left whole, may hold: TREE_LOOSE and
     TREE_BRANCH a branch with baskets (each branch's counts, lengths and byte counts that
     changed when the tree moved)."""
+    name, homes = _tree_of(record, walk)
+    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
+
+
+def _moved_share(tree: Record, walk: RootWalk, history: History) -> int:
+    """What an older copy of a tree (live, or a deleted one's last copy) written over may
+    leave in the file's free space: a whole copy's loose bytes (_tree_loose) if uproot
+    moved the tree (a branch of it has MOVES_AT baskets or more), else nothing."""
+    name, homes = _tree_of(tree, walk)
+    baskets = max(
+        (sum(counts) for (home, of, _), counts in walk.data.cycles.items() if of == name and home in homes),
+        default=0,
+    )
+    return _tree_loose(tree, walk, history) if baskets >= MOVES_AT else 0
+
+
+def _tree_of(record: Record, walk: RootWalk) -> tuple[bytes, set[int]]:
+    """A tree's name and where its baskets' keys may say it is: its directory, or the top
+    one (root_data)."""
     parent, strings = _identity(record.key)
     name = read_string(strings, read_string(strings, 0, "a key")[1], "a key")[0]  # after the class
-    homes = {parent, walk.header.begin}  # where its baskets' keys say the tree is (root_data)
-    return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
+    return name, {parent, walk.header.begin}
 
 
 def _identity(key: bytes) -> tuple[int, bytes]:
