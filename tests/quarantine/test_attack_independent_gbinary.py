@@ -65,15 +65,6 @@ FALSE_REJECTIONS: dict[str, str] = {
         "one, nothing written over: its older copies are kept only where a live tree has "
         "its name (docs: deleting without writing over passes)"),
     **dict.fromkeys(
-        ("ctl-g-h5-append-gzip-5-sessions.h5", "ctl-g-h5-append-gzip-i2-6-sessions-latest.h5"),
-        "refused: `hdf5: bytes 34350..34520 (after a chunk of /m) are reached from no "
-        "structure ... perhaps the data of chunks a shrink (resize()) pruned`: h5py's own "
-        "output, a gzip table (chunks of 16 rows) grown by 333 rows in each of 5 or 6 "
-        "sessions, never shrunk (3 sessions pass; of a sweep of 72 such files, 4/6/8 "
-        "sessions, f4/f8/i2, chunks of 16/100 rows, both libvers, shuffle or not: 16 refused, "
-        "all chunks of 16 rows and 6 or 8 sessions); the reason names a shrink that never "
-        "happened (docs: resizable gzip datasets pass)"),
-    **dict.fromkeys(
         ("ctl-g-h5-track-order-add-latest.h5", "ctl-g-h5-group-add-latest.h5"),
         "refused: `hdf5: bytes 14507..14534 (after the [old] free-space section list of the "
         "fractal heap of the links of /g) are reached from no structure ... (matching the "
