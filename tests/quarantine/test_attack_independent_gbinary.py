@@ -65,7 +65,7 @@ FALSE_REJECTIONS: dict[str, str] = {
         "one, nothing written over: its older copies are kept only where a live tree has "
         "its name (docs: deleting without writing over passes)"),
     **dict.fromkeys(
-        ("ctl-g-h5-track-order-add-latest.h5", "ctl-g-h5-group-add-latest.h5"),
+        ("ctl-g-h5-track-order-add-latest.h5",),
         "refused: `hdf5: bytes 14507..14534 (after the [old] free-space section list of the "
         "fractal heap of the links of /g) are reached from no structure ... (matching the "
         "continuation blocks libhdf5 freed stopped after 2000000 bytes compared)`: a 46 KB "

@@ -188,3 +188,43 @@ def test_an_old_root_signature_at_a_gaps_end_is_no_root(files, monkeypatch):
     fresh = oldsections.OldSections(roots=seen[0].roots)
     assert fresh._root(bytes(data[: start + 12]), start, start + 12) == 0  # the file ends there
     assert fresh._root(bytes(data), start, end + 4) == end + 4 - start
+
+
+def _group_add(k: int):
+    """Session k of the attack's group /g under libver='latest' (attack g): 20 datasets
+    and 20 integer attributes added, nothing deleted."""
+    def step(f) -> None:
+        g = f["g"] if "g" in f else f.create_group("g")
+        for i in range(20):
+            g[f"d{k}_{i}"] = np.arange(i + 1)
+            g.attrs[f"a{k}_{i}"] = i
+    return step
+
+
+def test_lists_hidden_under_hidden_lists_are_found_within_the_bound(monkeypatch):
+    """Three lists at one address, each session's shorter than the one before (attack g:
+    refused, the search spent its bound on starts nearer the shown bytes): the list
+    under the later one starts at that one's start, and one hidden under a hidden list
+    starts where that one starts; a group whose offset shows costs one try."""
+    data = sessions([_group_add(k) for k in range(4)], libver="latest")
+    extents = walk(data, len(data)).values()
+    assert any(what.count("(its start under") == 2 for _, what in extents)
+    spent: list[int] = []
+    real = oldsections.OldSections.hidden
+
+    def hidden(self, *args):
+        try:
+            return real(self, *args)
+        finally:
+            spent.append(self.work)
+    monkeypatch.setattr(oldsections.OldSections, "hidden", hidden)
+    assert _refusal(data) == ""
+    assert max(spent) < oldsections.MAX_WORK // 4, max(spent)
+
+
+def test_a_byte_of_a_list_hidden_under_a_hidden_list_changed_is_refused():
+    data = bytearray(sessions([_group_add(k) for k in range(4)], libver="latest"))
+    extents = sorted(walk(bytes(data), len(data)).items())
+    start, end = next((s, e) for s, (e, w) in extents if w.count("(its start under") == 2)
+    data[end - 6] ^= 0x01  # a byte of its last section
+    assert "are reached from no structure" in _refusal(bytes(data))
