@@ -103,3 +103,15 @@ def test_values_overwritten_since_are_refused():
     """Each session first rewrites a row of the last (partly filled) chunk: its older
     copies are no cut of today's chunk."""
     assert FREED in _refusal(_file("f4-6", overwrite=True))
+
+
+@pytest.mark.parametrize("case", ["f4-6", "f4-8-shuffle-fletcher32"])
+def test_a_byte_in_the_zeros_after_an_old_stream_is_refused(files, case, monkeypatch):
+    """A stream's trailer may show in part only at the gap's start (its head under the
+    structures before it): a byte set among the zeros after the remains is no stream."""
+    start, end = _remains(files[case], monkeypatch)
+    data = bytearray(files[case])
+    last = next(i for i in range(end - 1, start - 1, -1) if data[i])
+    assert last + 4 < end, (start, last, end)
+    data[last + 3] = 0x41
+    assert FREED in _refusal(bytes(data))

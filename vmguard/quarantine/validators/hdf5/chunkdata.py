@@ -20,7 +20,7 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import edges, oldchunks, vlen
+from . import edges, vlen
 from .ledger import UNDEFINED
 from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
@@ -64,8 +64,7 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
     applied = [fid for i, fid in enumerate(c.filters) if not mask & (1 << i)]
     if mask >> len(c.filters):
         raise Invalid(f"hdf5: a chunk of {c.what} at {address} skips filters it does not have")
-    summed = bool(applied) and applied[-1] == FLETCHER32
-    if summed:  # its checksum ends the chunk
+    if applied and applied[-1] == FLETCHER32:  # its checksum ends the chunk
         applied, size = applied[:-1], size - 4
         _checksum(w, c, address, size)
     sinks = _sinks(w, c, offsets, SHUFFLE in applied)
@@ -76,11 +75,6 @@ def claim(w: Walker, c: Chunking, slot: tuple[int, int, int], offsets: tuple[int
             _feed(sinks, memoryview(w.file.buf)[at : min(at + _PIECE, address + size)])
     else:
         _inflates(w, c, (address, size), sinks)
-        live = oldchunks.Live(
-            chunking=c, address=address, size=size, offsets=offsets, shuffled=SHUFFLE in applied,
-            summed=summed,
-        )
-        w.ledger.chunks.add(live)  # its earlier versions may remain (oldchunks.py)
     if c.values:
         sinks[-1].close()
 

@@ -84,7 +84,7 @@ class Ledger:
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
         self.sections = OldSections()  # the old section lists of dense storage's heaps
-        self.chunks = OldChunks()  # and of compressed chunks libhdf5 rewrote elsewhere
+        self.chunks = OldChunks(self.extents)  # and of compressed chunks libhdf5 rewrote elsewhere
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure

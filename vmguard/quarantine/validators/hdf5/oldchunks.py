@@ -12,25 +12,30 @@ from the file as it is now: it is today's chunk with the elements past the datas
 earlier extent set to the fill value (as libhdf5 initialises an edge chunk), filtered
 again as the pipeline says (shuffle, deflate, fletcher32). So a gap's non-zero bytes are
 admitted when each run of them is such a stream, whole (starting at the run's first
-byte) or, for the gap's first run, whose start one of the structures right before the
-gap took; zeros between and after.
+byte) or with its start under the structures right before the gap or under the streams
+found before it in the gap (older streams nest under newer ones: each session's edge
+chunk took the freed place of the one before); zeros between and after.
 
-The candidates are every deflated chunk the walk claimed, each with its valid elements
-along ONE dimension cut to k (1 <= k < today's, the others as today): a stream's zlib
-trailer is the Adler-32 of what it inflates to, so a candidate costs a copy and a
-checksum, and only one whose Adler-32 the gap shows is deflated (at levels 0-9) and
-compared. What is free: which chunk (log2 of the chunks), which dimension and k (log2 of
-the sum of the chunk's dimensions), the deflate level (log2 10), where the stream starts
-(log2 17): about log2(chunks) + 15 bits a stream; every other byte is a function of the
-published values. A chunk whose values were overwritten since, a stream deflated by
-another zlib than Python's (zlib-ng writes other streams), or the search past MAX_WORK
-bytes stays refused naming h5repack."""
+The candidates are every deflated chunk the walk claimed (found in the ledger's extents
+when a gap is searched: the walk keeps nothing more per chunk), each cut along ONE
+dimension to k (1 <= k < the chunk's size there; the elements past k the fill value,
+as an edge chunk's past the extent already are): a stream's zlib trailer is the
+Adler-32 of what it inflates to, so a candidate costs a copy and a checksum, and only
+one whose Adler-32 the gap shows (its last 1-3 bytes, where the rest lies under a later
+structure) is deflated (at levels 0-9) and compared. What is free: which chunk (log2
+of the chunks), which dimension and k (log2 of the sum of the chunk's dimensions), the
+deflate level (log2 10), where the stream starts (log2 of the span it may start in):
+about log2(chunks) + 15 bits a stream; every other byte is a function of the published
+values. A chunk whose values were overwritten since, a stream deflated by another zlib
+than Python's (zlib-ng writes other streams), or the search past MAX_WORK bytes stays
+refused naming h5repack."""
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+from .shapes import DEFLATE, FLETCHER32, SHUFFLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,27 +46,33 @@ MAX_WORK = 256 << 20  # bytes of candidate chunks built and summed in a file
 _LEVELS = range(10)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Live:
-    """A deflated chunk the walk claimed, as its index names it."""
+class Live(NamedTuple):
+    """A deflated chunk the walk claimed (made only when a gap is searched, from the
+    ledger's extents: the walk keeps nothing more per chunk)."""
 
     chunking: Chunking
     address: int
-    size: int  # the stream's bytes (without a fletcher32 checksum)
-    offsets: tuple[int, ...]  # elements, the element size's 0 last
-    shuffled: bool
-    summed: bool  # a fletcher32 checksum follows the stream
+    size: int  # stored, a fletcher32 checksum included
 
 
 class OldChunks:
-    """The deflated chunks of one file and the work spent on their earlier versions."""
+    """The deflated datasets of one file and the work spent on their chunks' earlier
+    versions."""
 
-    def __init__(self) -> None:
-        self.live: list[Live] = []
+    def __init__(self, extents: dict[int, tuple[int, str]]) -> None:
+        self.extents = extents  # the ledger's: start -> (end, name)
+        self.datasets: dict[str, Chunking] = {}  # by the name their chunks' extents carry
         self.work = 0
+        self.gap_start = -1  # of the gap being searched
 
-    def add(self, chunk: Live) -> None:
-        self.live.append(chunk)
+    def add(self, c: Chunking) -> None:
+        """A chunked dataset (once, when its layout is read)."""
+        if DEFLATE in c.filters:
+            self.datasets[c.name] = c
+
+    def _live(self) -> list[Live]:
+        named = self.datasets
+        return [Live(named[w], start, end - start) for start, (end, w) in self.extents.items() if w in named]
 
     def note(self) -> str:
         if self.work <= MAX_WORK:
@@ -71,9 +82,10 @@ class OldChunks:
     def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
         """Whether the gap is zeros and old streams, the first maybe starting under one
         of the structures `reused` (those right before the gap)."""
-        if not self.live:
+        if not self.datasets:
             return False
         pos, end = gap
+        self.gap_start = pos
         starts = [s for s in reused if s < gap[0]]  # a stream may start under these
         while True:
             window = bytes(buf[pos:end])
@@ -92,7 +104,7 @@ class OldChunks:
         `lowest` up to `shown` when later structures or streams took its start)."""
         lowest, shown, first, end = where
         window = bytes(buf[first:end])
-        for chunk in sorted(self.live, key=lambda c: (c.address < end, abs(c.address - end))):
+        for chunk in sorted(self._live(), key=lambda c: (c.address < end, abs(c.address - end))):
             for raw in self._versions(buf, chunk):
                 got = self._placed(buf, chunk, raw, window, (lowest, shown, first))
                 if got is not None:
@@ -104,53 +116,74 @@ class OldChunks:
     def _placed(
         self, buf: bytes | memoryview, chunk: Live, raw: bytes, window: bytes, where: tuple[int, int, int]
     ) -> int | None:
+        """The end of the stream `raw` deflates to (and its fletcher32 checksum, if the
+        pipeline has one) where the window shows its trailer; None if nowhere."""
         lowest, shown, first = where
-        trailer = zlib.adler32(raw).to_bytes(4, "big")
-        at = window.find(trailer)
-        while at >= 0:
-            stream_end = first + at + 4
+        summed = FLETCHER32 in chunk.chunking.filters
+        # a trailer shown in part only for the gap's first run (one such stream a gap: its
+        # 1-3 bytes are as free as the choice of candidate)
+        partly = shown == self.gap_start and lowest < shown
+        for stream_end in _ends(window, first, zlib.adler32(raw).to_bytes(4, "big"), partly):
             for z in dict.fromkeys(zlib.compress(raw, level) for level in _LEVELS):
                 start = stream_end - len(z)
                 if (start == first or lowest <= start <= shown) and _shows(buf, z, start, shown):
-                    if not chunk.summed:
+                    if not summed:
                         return stream_end
                     if bytes(buf[stream_end : stream_end + 4]) in _fletcher(z):
                         return stream_end + 4
-            at = window.find(trailer, at + 1)
         return None
 
     def _versions(self, buf: bytes | memoryview, chunk: Live) -> Iterator[bytes]:
-        """The chunk's bytes as stored before deflate, with the valid elements along one
-        dimension cut to each k below today's."""
+        """The chunk's bytes as stored before deflate, cut along one dimension to each
+        k below its size: the elements past k the fill value (those of an edge chunk
+        past the extent already are; a cut that changes nothing is today's chunk)."""
         c = chunk.chunking
-        dims = c.dims[:-1]
-        valid = [min(step, top - at) for at, step, top in zip(chunk.offsets, c.dims, c.extent, strict=False)]
-        if not any(v > 1 for v in valid[: len(dims)]):
-            return
-        self.work += c.size
-        if self.work > MAX_WORK:
-            return
-        try:
-            data = zlib.decompress(bytes(buf[chunk.address : chunk.address + chunk.size]))
-        except zlib.error:
-            return
-        if len(data) != c.size:
+        elements = self._inflated(buf, chunk)
+        if elements is None:
             return
         from .edges import outside  # edges imports what imports the ledger, this module's user
 
-        item = c.dims[-1]
-        elements = _unshuffle(data, item) if chunk.shuffled else data
+        dims, item = c.dims[:-1], c.dims[-1]
+        shuffled = SHUFFLE in c.filters
         fill = c.fill or bytes(item)
-        for d in range(len(dims)):
-            for k in range(1, valid[d]):
+        for d, step in enumerate(dims):
+            for k in range(1, step):
                 self.work += c.size
                 if self.work > MAX_WORK:
                     return
                 old = bytearray(elements)
-                cut = (*valid[:d], k, *valid[d + 1 : len(dims)])
-                for a, b in outside(dims, cut):
+                for a, b in outside(dims, (*dims[:d], k, *dims[d + 1 :])):
                     old[a * item : b * item] = fill * (b - a)
-                yield _shuffle(bytes(old), item) if chunk.shuffled else bytes(old)
+                if old != elements:
+                    yield _shuffle(bytes(old), item) if shuffled else bytes(old)
+
+    def _inflated(self, buf: bytes | memoryview, chunk: Live) -> bytes | None:
+        """Today's chunk, its elements in order (unshuffled); None if it is not one
+        stream of the chunk's size (a chunk that skipped a filter: no candidate)."""
+        c = chunk.chunking
+        self.work += c.size
+        size = chunk.size - 4 if FLETCHER32 in c.filters else chunk.size
+        if self.work > MAX_WORK or not any(step > 1 for step in c.dims[:-1]):
+            return None
+        try:
+            data = zlib.decompress(bytes(buf[chunk.address : chunk.address + size]))
+        except zlib.error:
+            return None
+        if len(data) != c.size:
+            return None
+        return _unshuffle(data, c.dims[-1]) if SHUFFLE in c.filters else data
+
+
+def _ends(window: bytes, first: int, trailer: bytes, hidden: bool) -> Iterator[int]:
+    """Where a stream with this zlib trailer may end: after each copy of it the window
+    (from `first`) shows, and, when its start may lie under a later structure, after
+    the trailer's last 1-3 bytes at the window's start (the rest under it)."""
+    if hidden:
+        yield from (first + j for j in (1, 2, 3) if window[:j] == trailer[4 - j :])
+    at = window.find(trailer)
+    while at >= 0:
+        yield first + at + 4
+        at = window.find(trailer, at + 1)
 
 
 def _shows(buf: bytes | memoryview, z: bytes, start: int, shown: int) -> bool:
