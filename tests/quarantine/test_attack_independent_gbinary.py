@@ -64,14 +64,6 @@ FALSE_REJECTIONS: dict[str, str] = {
         "extended 30 times (so it moved), deleted with `del` in the same job or a later "
         "one, nothing written over: its older copies are kept only where a live tree has "
         "its name (docs: deleting without writing over passes)"),
-    **dict.fromkeys(
-        ("ctl-g-h5-track-order-add-latest.h5",),
-        "refused: `hdf5: bytes 14507..14534 (after the [old] free-space section list of the "
-        "fractal heap of the links of /g) are reached from no structure ... (matching the "
-        "continuation blocks libhdf5 freed stopped after 2000000 bytes compared)`: a 46 KB "
-        "file, group /g (track_order or not) given 20 datasets and 20 attributes in each of "
-        "4 sessions under libver='latest', nothing deleted (default libver passes; a sweep "
-        "of 108 such files, 2-4 sessions of 5-20 links/attributes: these 2 refused)"),
 }
 
 

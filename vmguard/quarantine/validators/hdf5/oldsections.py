@@ -28,6 +28,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from . import oldstates
 from .checksum import lookup3
 
 SIGNATURE = b"FSSE"
@@ -49,6 +50,7 @@ class Tails:
     widths: tuple[int, int]  # bytes of a section's size and heap offset
     ends: dict[int, int]  # where a section may start -> the end of its direct block
     objects: int  # the heap's objects: at most as many old lists
+    states: tuple[bytes, ...] = ()  # the whole lists of its earlier states, if tracked (oldstates.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +144,12 @@ class OldSections:
         if not shown[:16].strip(b"\0"):
             return 0, ""
         firsts = [(start, FIRST_TRY)] if start == lowest else []
+        for manager, tails in self.heaps.items():  # a tracked heap's states: one list each
+            for whole, hidden in oldstates.candidates(tails.states, shown, pos - lowest):
+                if self._new(manager, whole[:-4], tails):
+                    self.hidden_starts[pos] = pos - hidden
+                    name = f"an old free-space section list of {tails.what} (its start under {name})"
+                    return len(whole) - hidden, name
         try:
             for first, cap in [*firsts, *((f, MAX_WORK) for f in range(pos - 1, lowest - 1, -1))]:
                 until = self.work + cap  # for all the heaps and count sizes from this start
@@ -323,15 +331,22 @@ def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
 
 
 def tails(
-    what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int]
+    what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int],
+    tracked: tuple[int, list[int]] = (0, []),
 ) -> Tails:
     """What an earlier state of a heap could have listed: for each direct block (heap
     offset of its first byte after the prefix, end; sorted), a tail from that byte or
-    from the end of one of its objects."""
+    from the end of one of its objects; and, for a heap whose objects' creation order is
+    tracked (its manager's address, its objects' heap offsets in that order), each
+    earlier state's list (oldstates.py)."""
+    manager, order = tracked
+    prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
+    managed = [(o, objects[o]) for o in order if o in objects]  # huge objects lie in no block
+    states = oldstates.states(prefix, widths, blocks, managed) if managed else ()
     ends = dict(blocks)
     firsts = [first for first, _ in blocks]
     for offset, length in objects.items():
         i = bisect_right(firsts, offset) - 1
         if i >= 0 and offset + length < blocks[i][1]:
             ends[offset + length] = blocks[i][1]
-    return Tails(what=what, widths=widths, ends=ends, objects=len(objects))
+    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states)
