@@ -115,3 +115,21 @@ def test_a_byte_in_the_zeros_after_an_old_stream_is_refused(files, case, monkeyp
     assert last + 4 < end, (start, last, end)
     data[last + 3] = 0x41
     assert FREED in _refusal(bytes(data))
+
+
+def _columns(f) -> None:
+    """333 columns appended to /m (7 rows, chunks of 16 columns): the cut is along the
+    second dimension."""
+    rng = np.random.default_rng(len(f["m"][0]) if "m" in f else 0)
+    if "m" not in f:
+        f.create_dataset("m", shape=(7, 0), maxshape=(7, None), chunks=(7, 16), dtype="f4", compression="gzip")
+    m = f["m"]
+    n = m.shape[1]
+    m.resize((7, n + 333))
+    m[:, n:] = (rng.random((7, 333)) * 1000).astype("f4")
+
+
+def test_a_table_grown_by_columns_in_sessions_passes(monkeypatch):
+    data = sessions([_columns] * 6)
+    assert FREED in _without_rule(data, monkeypatch)
+    assert _refusal(data) == ""
