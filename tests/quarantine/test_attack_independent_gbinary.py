@@ -53,28 +53,10 @@ spec:
     promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
 """
 
-HOLES: dict[str, str] = {
-}
+HOLES: dict[str, str] = {}
 
-FALSE_REJECTIONS: dict[str, str] = {
-    **dict.fromkeys(
-        ("ctl-g-h5-append-gzip-5-sessions.h5", "ctl-g-h5-append-gzip-i2-6-sessions-latest.h5"),
-        "refused: `hdf5: bytes 34350..34520 (after a chunk of /m) are reached from no "
-        "structure ... perhaps the data of chunks a shrink (resize()) pruned`: h5py's own "
-        "output, a gzip table (chunks of 16 rows) grown by 333 rows in each of 5 or 6 "
-        "sessions, never shrunk (3 sessions pass; of a sweep of 72 such files, 4/6/8 "
-        "sessions, f4/f8/i2, chunks of 16/100 rows, both libvers, shuffle or not: 16 refused, "
-        "all chunks of 16 rows and 6 or 8 sessions); the reason names a shrink that never "
-        "happened (docs: resizable gzip datasets pass)"),
-    **dict.fromkeys(
-        ("ctl-g-h5-track-order-add-latest.h5", "ctl-g-h5-group-add-latest.h5"),
-        "refused: `hdf5: bytes 14507..14534 (after the [old] free-space section list of the "
-        "fractal heap of the links of /g) are reached from no structure ... (matching the "
-        "continuation blocks libhdf5 freed stopped after 2000000 bytes compared)`: a 46 KB "
-        "file, group /g (track_order or not) given 20 datasets and 20 attributes in each of "
-        "4 sessions under libver='latest', nothing deleted (default libver passes; a sweep "
-        "of 108 such files, 2-4 sessions of 5-20 links/attributes: these 2 refused)"),
-}
+# every false rejection of this round is fixed (gh5: HDF5 appends and dense groups; groot: del of a moved TTree)
+FALSE_REJECTIONS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support.attack_fbinary_hdf5 import sessions
 from tests.support.hdf5_attack_c_bytes import PAYLOAD, lookup3
-from vmguard.quarantine.validators.hdf5 import oldsections, walk
+from vmguard.quarantine.validators.hdf5 import oldsections, oldstates, walk
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -188,3 +188,69 @@ def test_an_old_root_signature_at_a_gaps_end_is_no_root(files, monkeypatch):
     fresh = oldsections.OldSections(roots=seen[0].roots)
     assert fresh._root(bytes(data[: start + 12]), start, start + 12) == 0  # the file ends there
     assert fresh._root(bytes(data), start, end + 4) == end + 4 - start
+
+
+def _group_add(k: int, track: bool = False):
+    """Session k of the attack's group /g under libver='latest' (attack g): 20 datasets
+    and 20 integer attributes added, nothing deleted."""
+    def step(f) -> None:
+        g = f["g"] if "g" in f else f.create_group("g", track_order=track)
+        for i in range(20):
+            g[f"d{k}_{i}"] = np.arange(i + 1)
+            g.attrs[f"a{k}_{i}"] = i
+    return step
+
+
+def test_lists_hidden_under_hidden_lists_are_found_within_the_bound(monkeypatch):
+    """Three lists at one address, each session's shorter than the one before (attack g:
+    refused, the search spent its bound on starts nearer the shown bytes): the list
+    under the later one starts at that one's start, and one hidden under a hidden list
+    starts where that one starts; a group whose offset shows costs one try."""
+    data = sessions([_group_add(k) for k in range(4)], libver="latest")
+    extents = walk(data, len(data)).values()
+    assert any(what.count("(its start under") == 2 for _, what in extents)
+    spent: list[int] = []
+    real = oldsections.OldSections.hidden
+
+    def hidden(self, *args):
+        try:
+            return real(self, *args)
+        finally:
+            spent.append(self.work)
+    monkeypatch.setattr(oldsections.OldSections, "hidden", hidden)
+    assert _refusal(data) == ""
+    assert max(spent) < oldsections.MAX_WORK // 4, max(spent)
+
+
+def test_a_byte_of_a_list_hidden_under_a_hidden_list_changed_is_refused():
+    data = bytearray(sessions([_group_add(k) for k in range(4)], libver="latest"))
+    extents = sorted(walk(bytes(data), len(data)).items())
+    start, end = next((s, e) for s, (e, w) in extents if w.count("(its start under") == 2)
+    data[end - 6] ^= 0x01  # a byte of its last section
+    assert "are reached from no structure" in _refusal(bytes(data))
+
+
+def _tracked() -> bytes:
+    return sessions([_group_add(k, track=True) for k in range(4)], libver="latest")
+
+
+def test_a_tracked_heaps_earlier_states_explain_a_list_showing_6_bytes(monkeypatch):
+    """The tracked group (attack g): an old list of the attributes' heap shows only its
+    last section's type, a byte of its offset and its checksum past the current list of
+    the links' heap; without the states (oldstates.py) it is refused, with them it is
+    the heap after one of its first n attributes."""
+    data = _tracked()
+    assert _refusal(data) == ""
+    with monkeypatch.context() as m:
+        m.setattr(oldstates, "candidates", lambda *_: [])
+        assert "are reached from no structure" in _refusal(data)
+
+
+def test_a_byte_of_a_tracked_heaps_old_list_changed_is_refused():
+    data = bytearray(_tracked())
+    extents = sorted(walk(bytes(data), len(data)).items())
+    olds = [(s, e) for s, (e, w) in extents if "attributes of /g (its start under the free-space" in w]
+    assert olds, [w for _, (_, w) in extents if "old" in w]
+    start, end = olds[0]
+    data[end - 1] ^= 0x01  # its checksum's last byte
+    assert "are reached from no structure" in _refusal(bytes(data))

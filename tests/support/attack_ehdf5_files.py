@@ -273,12 +273,6 @@ FALSE_REJECTIONS = {
     "evict-latest.h5": _FREED + "the same image under libver='latest'",
     "accumulate-earliest.h5": _FREED + "a deflated histogram updated with += in two later sessions",
     "accumulate-latest.h5": _FREED + "the same histogram under libver='latest'",
-    "append-sessions-earliest.h5": _FREED + "a shuffled+deflated table appended in 6 later "
-                                   "sessions (docs: 'a file appended to in 2 to 5 sessions pass')",
-    "append-sessions-latest.h5": _FREED + "the same table under libver='latest'",
-    "swmr-gzip-flush.h5": _FREED + "a SWMR writer's deflated log flushed after each append",
-    "vlen-gzip-sessions-earliest.h5": _FREED + "a deflated log of variable-length strings "
-                                      "appended in 3 sessions",
 }
 
 

@@ -31,6 +31,7 @@ def index(
     if ndims != len(space.dims) + 1 or dims[-1] != item:
         raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
     c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill)
+    w.ledger.chunks.add(c)  # its chunks' earlier versions may remain (oldchunks.py)
     grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width
     index = f.unpack("B", pos, what)[0]

@@ -130,6 +130,8 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     creation_orders(
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}"
     )
+    if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
+        heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
     fractalheap.settle(w, heap)
 
 

@@ -44,6 +44,7 @@ class Heap:
     fields: dict[str, int] = field(default_factory=dict)  # the header's counters
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (heap offset, size, file address)
     objects: dict[int, int] = field(default_factory=dict)  # heap offset -> length
+    orders: list[int] = field(default_factory=list)  # heap offsets in creation order, if tracked
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
     holes: list[tuple[int, int, int]] = field(default_factory=list)  # (block's heap offset, row, column)
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)

@@ -49,7 +49,8 @@ def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
     _manager(w, heap, address, (sections, ghosts))
     blocks = [(start + heap.prefix, start + size) for start, size, _ in heap.blocks]
     widths = (enc_size(heap.table[2]), heap.off_size)
-    w.ledger.sections.add(address, oldsections.tails(heap.what, widths, blocks, heap.objects))
+    tracked = (address, heap.orders)
+    w.ledger.sections.add(address, oldsections.tails(heap.what, widths, blocks, heap.objects, tracked))
 
 
 def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], list[int]]:

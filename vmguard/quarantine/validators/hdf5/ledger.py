@@ -11,6 +11,7 @@ from functools import lru_cache
 from ..stream import Invalid
 from .checksum import lookup3
 from .oldblocks import Blocks
+from .oldchunks import OldChunks
 from .oldsections import OldSections
 from .remains import Remains
 
@@ -29,9 +30,11 @@ _SIGNATURES = {  # what unclaimed bytes that start with a structure's signature 
     b"FSSE": ", a free-space section list nothing refers to, not one an earlier state of a dense "
     "storage's heap had (oldsections.py)",
 }
-_PRUNED = (  # unclaimed data right after a chunk: what a shrink leaves (HDF5 frees, never clears)
-    ", perhaps the data of chunks a shrink (resize()) pruned: libhdf5 frees them without "
-    "clearing them, old data no rule can recompute"
+_PRUNED = (  # unclaimed data right after a chunk: chunk data HDF5 freed, never cleared
+    ", perhaps chunk data libhdf5 freed without clearing it: chunks a shrink (resize()) "
+    "pruned, or an earlier version of a compressed chunk rewritten elsewhere that is not "
+    "today's chunk cut to an earlier extent (values overwritten since, another zlib): old "
+    "data no rule recomputes"
 )
 
 
@@ -81,6 +84,7 @@ class Ledger:
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
         self.sections = OldSections()  # the old section lists of dense storage's heaps
+        self.chunks = OldChunks(self.extents)  # and of compressed chunks libhdf5 rewrote elsewhere
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -193,8 +197,10 @@ class Ledger:
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if self.remains.explains(buf, (start, end), run) or self.blocks.explains(
-                    buf, (start, end), run
+                if (
+                    self.remains.explains(buf, (start, end), run)
+                    or self.blocks.explains(buf, (start, end), run)
+                    or self.chunks.explains(buf, (start, end), run)
                 ):
                     return
                 if later is not None and self.blocks.owners:
@@ -203,6 +209,7 @@ class Ledger:
                 first = at + len(window) - len(window.lstrip(b"\0"))
                 kind = _SIGNATURES.get(bytes(buf[first : first + 4]), "")
                 kind = (kind or (_PRUNED if after.startswith("a chunk of") else "")) + self.blocks.note()
+                kind += self.chunks.note()
                 raise Invalid(
                     f"hdf5: bytes {start}..{end} (after {after}) are reached from no structure of the "
                     f"file and are not zeros (a non-zero byte at {first}{kind}): every byte up to the "

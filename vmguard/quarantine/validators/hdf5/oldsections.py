@@ -28,12 +28,14 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from . import oldstates
 from .checksum import lookup3
 
 SIGNATURE = b"FSSE"
 _SHOWN = 8  # bytes of a list shown at least past the structure that took its start
 MAX_HIDDEN = 256  # bytes of an old list under the structure that took its start
 MAX_WORK = 20_000  # lists tried for starts under later lists, in all
+FIRST_TRY = 2_000  # of them for the start of the structure that took a hidden list's start
 _PREFIX = 13  # signature, version, the free-space manager's address
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
@@ -48,6 +50,7 @@ class Tails:
     widths: tuple[int, int]  # bytes of a section's size and heap offset
     ends: dict[int, int]  # where a section may start -> the end of its direct block
     objects: int  # the heap's objects: at most as many old lists
+    states: tuple[bytes, ...] = ()  # the whole lists of its earlier states, if tracked (oldstates.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +73,7 @@ class OldSections:
     work: int = 0  # lists tried for starts under later lists (MAX_WORK)
     roots: dict[int, Root] = field(default_factory=dict)  # by the heap's header address
     old_roots: set[tuple[int, int, int]] = field(default_factory=set)  # (heap, rows, children)
+    hidden_starts: dict[int, int] = field(default_factory=dict)  # claimed from -> the list's start
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
@@ -131,23 +135,47 @@ class OldSections:
         how many (0: none), and its name. libhdf5 frees a list and allocates what comes
         next over it (often the next list); the hidden list is recomputed whole
         (checksum included) from a heap's tails, starting up to MAX_HIDDEN bytes before
-        `before` ends."""
+        `before` ends. The later structure's own start is tried first (libhdf5 allocates
+        from a freed block's start), up to FIRST_TRY lists, then each start nearest first."""
         start, pos, name = before
+        start = self.hidden_starts.get(start, start)  # a hidden list: where it really starts
         shown = bytes(buf[pos:end])
+        lowest = max(start, pos - MAX_HIDDEN)
         if not shown[:16].strip(b"\0"):
             return 0, ""
+        firsts = [(start, FIRST_TRY)] if start == lowest else []
+        for manager, tails in self.heaps.items():  # a tracked heap's states: one list each
+            for whole, hidden in oldstates.candidates(tails.states, shown, pos - lowest):
+                if self._new(manager, whole[:-4], tails):
+                    self.hidden_starts[pos] = pos - hidden
+                    name = f"an old free-space section list of {tails.what} (its start under {name})"
+                    return len(whole) - hidden, name
         try:
-            for first in range(pos - 1, max(start, pos - MAX_HIDDEN) - 1, -1):
+            for first, cap in [*firsts, *((f, MAX_WORK) for f in range(pos - 1, lowest - 1, -1))]:
+                until = self.work + cap  # for all the heaps and count sizes from this start
                 for manager, tails in self.heaps.items():
-                    search = _Search(tails, shown, pos - first, self)
                     for count_size in (1, 2):
-                        raw = search.run(SIGNATURE + bytes(1) + manager.to_bytes(8, "little"), count_size)
-                        if raw is not None and self._new(manager, raw[:-4], tails):
+                        raw = self._hidden_list((first, pos), shown, (manager, tails, count_size), until)
+                        if raw is not None:
                             name = f"an old free-space section list of {tails.what} (its start under {name})"
                             return len(raw) - (pos - first), name
         except _Exhausted:
             pass
         return 0, ""
+
+    def _hidden_list(self, where: tuple[int, int], shown: bytes, heap: tuple, until: int) -> bytes | None:
+        """The list of `heap` (manager, tails, count size) from where[0] whose bytes from
+        where[1] on are `shown`, tried while the work is below `until`."""
+        (first, pos), (manager, tails, count_size) = where, heap
+        search = _Search(tails, shown, pos - first, self, cap=until)
+        try:
+            raw = search.run(SIGNATURE + bytes(1) + manager.to_bytes(8, "little"), count_size)
+        except _Capped:
+            return None
+        if raw is None or not self._new(manager, raw[:-4], tails):
+            return None
+        self.hidden_starts[pos] = first
+        return raw
 
     def _list(self, buf: bytes | memoryview, at: int, end: int) -> int:
         """The size of the old list at `at` (0: not one this file's heaps explain)."""
@@ -176,6 +204,10 @@ class _Exhausted(Exception):
     """The search for hidden lists reached MAX_WORK."""
 
 
+class _Capped(Exception):
+    """The search from one start reached its own bound (FIRST_TRY)."""
+
+
 @dataclass(slots=True)
 class _Search:
     """Old lists of one heap built section group by section group, in libhdf5's order,
@@ -185,13 +217,28 @@ class _Search:
     shown: bytes
     hidden: int
     owner: OldSections
+    cap: int = MAX_WORK  # the owner's work at which this search stops (_Capped)
+    index: dict[int, int] = field(default_factory=dict)  # a group's size -> its place
 
     def run(self, prefix: bytes, count_size: int) -> bytes | None:
         by_size: dict[int, list[int]] = {}
         for offset, block in sorted(self.tails.ends.items()):
             by_size.setdefault(block - offset, []).append(offset)
         groups = sorted(by_size.items())
+        self.index = {size: i for i, (size, _) in enumerate(groups)}
         return self._step(prefix, (0, 0), frozenset(), (groups, count_size))
+
+    def _next_groups(self, body: bytes, nxt: int, how: tuple) -> range:
+        """The groups that may come next: where the next group's first offset is shown
+        whole, only the one group of its size (offset + size is its block's end), so a
+        hidden head costs one try, not one per group."""
+        (groups, count_size), (len_size, off_size) = how, self.tails.widths
+        at = len(body) + count_size + len_size - self.hidden  # the first offset, in shown
+        if at < 0 or at + off_size > len(self.shown):
+            return range(nxt, len(groups))
+        offset = int.from_bytes(self.shown[at : at + off_size], "little")
+        i = self.index.get(self.tails.ends.get(offset, -1) - offset, -1)
+        return range(i, i + 1) if i >= nxt else range(0)
 
     def _step(self, body: bytes, at: tuple[int, int], used: frozenset[int], how: tuple) -> bytes | None:
         """A list starting `body` (at: the next size group, sections so far) that fits."""
@@ -199,6 +246,8 @@ class _Search:
         self.owner.work += 1
         if self.owner.work > MAX_WORK:
             raise _Exhausted
+        if self.owner.work > self.cap:
+            raise _Capped
         shown = body[self.hidden :]
         if shown != self.shown[: len(shown)]:
             return None
@@ -217,7 +266,7 @@ class _Search:
         """`body` continued by each next size group libhdf5 could have written."""
         (groups, count_size), (nxt, sections) = how, at
         len_size, off_size = self.tails.widths
-        for i in range(nxt, len(groups)):
+        for i in self._next_groups(body, nxt, how):
             size, offsets = groups[i]
             free = [o for o in offsets if self.tails.ends[o] not in used]
             for k in range(1, len(free) + 1):
@@ -282,15 +331,22 @@ def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
 
 
 def tails(
-    what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int]
+    what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int],
+    tracked: tuple[int, list[int]] = (0, []),
 ) -> Tails:
     """What an earlier state of a heap could have listed: for each direct block (heap
     offset of its first byte after the prefix, end; sorted), a tail from that byte or
-    from the end of one of its objects."""
+    from the end of one of its objects; and, for a heap whose objects' creation order is
+    tracked (its manager's address, its objects' heap offsets in that order), each
+    earlier state's list (oldstates.py)."""
+    manager, order = tracked
+    prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
+    managed = [(o, objects[o]) for o in order if o in objects]  # huge objects lie in no block
+    states = oldstates.states(prefix, widths, blocks, managed) if managed else ()
     ends = dict(blocks)
     firsts = [first for first, _ in blocks]
     for offset, length in objects.items():
         i = bisect_right(firsts, offset) - 1
         if i >= 0 and offset + length < blocks[i][1]:
             ends[offset + length] = blocks[i][1]
-    return Tails(what=what, widths=widths, ends=ends, objects=len(objects))
+    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states)

@@ -118,6 +118,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         c = Chunking(
             what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill
         )
+        w.ledger.chunks.add(c)  # its chunks' earlier versions may remain (oldchunks.py)
         if dims[-1] != item or ndims != len(space.dims) + 1:
             raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
         shape, name = (1, fields.K_DEFAULTS["chunk"], 8 + 8 * ndims), f"the chunk B-tree of {what}"
