@@ -234,7 +234,7 @@ class _Vet:
             dest.check_free()
             dest.drop_record()  # of a job no longer published
         with Detector() as detector:
-            detector.start()  # the workers load libmagic while the tree is walked
+            detector.start(1)  # it loads libmagic while the tree is walked; begin() adds the others
             self.walked = walk(root_fd, self.rules, self.opener, str(self.target))
             early = any(e.verdict is Verdict.REJECTED for e in self.walked.entries)
             stage = dest is not None and (self.per_file or not early)

@@ -273,9 +273,10 @@ class Detector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self) -> None:
-        """Start every worker now: they load libmagic while the caller walks the tree."""
-        while len(self.workers) < self.size:
+    def start(self, count: int | None = None) -> None:
+        """Start workers now (every one, or `count`): they load libmagic while the caller
+        walks the tree."""
+        while len(self.workers) < min(self.size, count or self.size):
             self.workers.append(_Worker())
 
     def close(self) -> None:
@@ -290,7 +291,10 @@ class Detector:
         return upload.end()
 
     def begin(self) -> Upload:
-        if len(self.workers) < self.size:
+        # Another worker only when every one has a file waiting: a vet whose files one
+        # worker keeps up with (a single file, say) starts no other (each costs about
+        # 0.1 s of CPU to start: Python, libmagic's database, the validators).
+        if len(self.workers) < self.size and all(w.waiting for w in self.workers):
             self.workers.append(_Worker())
         worker = min(self.workers, key=lambda w: len(w.waiting))
         while len(worker.waiting) >= IN_FLIGHT:

@@ -102,11 +102,11 @@ class Database:
         kept = [t for t in self.tests if t.needs <= offer]
         header = bytearray(self.data[:RECORD])
         struct.pack_into("<I", header, 8, sum(t.end - t.start for t in kept))
-        named = self.data[RECORD * (1 + self.count) :]
-        return b"".join([header, *(self._records(t) for t in kept), named])
-
-    def _records(self, test: Test) -> bytes:
-        return self.data[RECORD * (1 + test.start) : RECORD * (1 + test.end)]
+        # Views, not slices: the named tests (2.3 MB of Debian's 8) are copied once, by
+        # join, not twice (about a third of the time spent here).
+        view = memoryview(self.data)
+        named = view[RECORD * (1 + self.count) :]
+        return b"".join([header, *(view[RECORD * (1 + t.start) : RECORD * (1 + t.end)] for t in kept), named])
 
 
 def _split(data: bytes, count: int) -> list[Test]:
