@@ -39,9 +39,9 @@ from tests.support.attack_dfs_tools import (
 )
 from tests.support.attack_ffs_cases import tmpfs
 from tests.support.attack_gfs_cases import (
-    NAME_HOLES,
     NAME_PUBLISHED,
     NAME_REFUSED,
+    PLUG_IN_PACKAGES,
     TAR_MEMBERS,
     TEXT,
     inode_tmpfs,
@@ -110,13 +110,11 @@ def test_ordinary_names_are_published(shared, case):
     assert (shared.out / case.rel).read_bytes() == case.data, entry(shared.run, case.rel)
 
 
-@pytest.mark.parametrize(
-    "rel",
-    [pytest.param(rel, marks=pytest.mark.xfail(strict=True, reason=why)) for rel, why in NAME_HOLES.items()],
-)
+@pytest.mark.parametrize("rel", PLUG_IN_PACKAGES)
 def test_plug_in_packages_are_refused(shared, rel):
     assert not (shared.out / rel).exists()
-    assert entry(shared.run, rel)["verdict"] == "rejected"
+    item = entry(shared.run, rel)
+    assert item["verdict"] == "rejected" and "name-type" in item["reasons"], item
 
 
 def _policy(tmp_path: Path) -> Path:

@@ -74,13 +74,11 @@ TAR_MEMBERS = {
     "t-vsto.tar": ("w.VSTO ", b""),
 }
 
-# The Silverlight plug-in's application package (IIS maps .xap to
-# application/x-silverlight-app by default): the docs list Silverlight among the
-# plug-in players refused, but Debian's mime.types names only `.scr` for it.
-NAME_HOLES = {
-    "sub/t.xap": "a Silverlight application package (.xap, what the plug-in runs: IIS "
-    "serves it as application/x-silverlight-app) is published; the docs refuse Silverlight",
-}
+# Packages a client runs or installs that no table held (attack g; fixed): the
+# Silverlight plug-in's application (IIS maps .xap to application/x-silverlight-app; the
+# docs refuse Silverlight, Debian's mime.types names only `.scr` for it), InfoPath form
+# templates, OneNote tables of contents, RemoteApp workspaces, visual styles.
+PLUG_IN_PACKAGES = ("sub/t.xap", "sub/f.xsn", "n.onetoc2", "n.onetoc", "w.wcx", "s.msstyles")
 
 # Ordinary names a lab writes, trailing dots and spaces too: published byte-identical.
 NAME_PUBLISHED = (
@@ -94,7 +92,7 @@ NAME_PUBLISHED = (
 
 def make_names(q: Path) -> dict[str, bytes]:
     """Write every name case into q; returns the ordinary tar's members' bytes."""
-    for case in (*NAME_REFUSED, *NAME_PUBLISHED, *(Name(rel) for rel in NAME_HOLES)):
+    for case in (*NAME_REFUSED, *NAME_PUBLISHED, *(Name(rel) for rel in PLUG_IN_PACKAGES)):
         path = q / case.rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(case.data)

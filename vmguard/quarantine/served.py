@@ -54,7 +54,11 @@ def _words(text: str) -> frozenset[str]:
 # Citrix .ica (a session launched), Office add-in installers .vsto. Outlook's list adds
 # .pssc .udl .cdxml (PowerShell session configuration, data link, cmdlet definition).
 # Excel opens its other query files as it does .iqy and runs the query against the
-# source they name: .dqy (ODBC), .rqy and .oqy (OLAP).
+# source they name: .dqy (ODBC), .rqy and .oqy (OLAP). Packages a client installs or runs:
+# Silverlight's .xap (the plug-in runs it; IIS serves it as application/x-silverlight-app,
+# which Debian's mime.types does not list), InfoPath's .xsn form templates (their code
+# runs), OneNote's table of contents .onetoc .onetoc2 (as .one), RemoteApp's .wcx (it
+# subscribes the user to remote programs) and visual styles .msstyles (a DLL a .theme loads).
 WINDOWS_ACTIVE = _words(
     """
     ade adp app application appref-ms asp aspx asx bas bat bgi cab cer chm cmd cnt com cpl crt csh
@@ -66,7 +70,7 @@ WINDOWS_ACTIVE = _words(
     btm psm1 accde library-ms settingcontent-ms searchconnector-ms search-ms appcontent-ms
     themepack deskthemepack diagcfg diagpkg img appx appxbundle msix msixbundle appinstaller rdp
     one onepkg docm dotm xlsm xltm xlam pptm potm ppam ppsm sldm
-    pssc udl cdxml xla xlm xlsb iqy slk ica vsto dqy rqy oqy
+    pssc udl cdxml xla xlm xlsb iqy slk ica vsto dqy rqy oqy xap xsn onetoc onetoc2 wcx msstyles
     """
 )
 # Another desktop acts on a file of these extensions when it is opened, whatever its
