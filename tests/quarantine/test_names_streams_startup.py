@@ -46,7 +46,7 @@ BY_EXTENSION = (
 LAB = (
     "run_0042.2024-12-04T10:00.dat", "run_10:30.log", "data_10:00.csv", "a:b.txt", "vis.mac.txt",
     "my_init_vis.mac", "profile.txt", "pro.txt", "gui.dat", "mac.csv", "terminal.log", "desktop.csv",
-    "flux.p.txt", "f.p",
+    "flux.p.txt", "f.p", "labels.class.csv", "fit.pro.txt", "model.ado.log", "a.mo.dat", "x.mexa64.txt",
 )  # fmt: skip
 
 

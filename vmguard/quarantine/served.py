@@ -95,20 +95,22 @@ DESKTOP_ACTIVE = _words(
 # .rem and .soap to the remoting handler. Python's servers: mod_wsgi's documented
 # `AddHandler wsgi-script .wsgi`, twistd web's .rpy (ResourceScript) and .epy
 # (PythonScript), mod_python's .psp; Apache Rivet's .rvt (Tcl); an ISAPI .dll (IIS with
-# execute permission, Apache's mod_isapi). Analysis tools load a routine from the
-# directory they start in by its name before their own (a file there shadows the
-# installed one): MATLAB's MEX files as its .m, IDL and GDL .pro, Stata's .ado programs,
-# .class files and Mata's .mo and .mlib along the ado-path (`.` first). Not MATLAB's
-# p-code .p: binary, which no validator admits, and `.p` anywhere would refuse flux.p.txt.
+# execute permission, Apache's mod_isapi).
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
     "sh bash ksh zsh csh tcsh fish lua tcl m mlx "
-    "wsgi rpy epy psp rvt dll "
-    "mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib"
+    "wsgi rpy epy psp rvt dll"
 )
+# Analysis tools load a routine from the directory they start in by its file name before
+# their own (a file there shadows the installed one): MATLAB's MEX files as its .m, IDL and
+# GDL .pro, Stata's .ado programs, .class files and Mata's .mo and .mlib along the
+# ado-path (`.` first). They look up `name.ext` exactly, so only the last extension
+# counts (labels.class.csv is a CSV to all of them), unlike a server's handlers. Not
+# MATLAB's p-code .p: binary, which no validator admits.
+TOOL_LOADED = _words("mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib")
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
 # it; a name typed as JSON (JSON_NAMES, generated from the MIME tables: .json .geojson
@@ -225,7 +227,8 @@ def _acted_on(exts: list[str], chosen: str | None) -> str | None:
             f"the name holds .{inner}: a web server (Apache mod_mime) types the file by every "
             f"extension, and a browser renders {PAGES[inner]}; {_REMEDY}"
         )
-    if script := next((e for e in exts if e in SERVER_ACTIVE), None):
+    script = next((e for e in exts if e in SERVER_ACTIVE), None) or (last if last in TOOL_LOADED else None)
+    if script:
         return (
             f"the name holds .{script}: a server runs the file as a .{script} script (Apache's "
             f"AddHandler and IIS map a handler to any extension of a name), or an interpreter "
