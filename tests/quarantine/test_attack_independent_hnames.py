@@ -46,6 +46,11 @@ _SERVER = (
     "published: {} runs a file of this extension anywhere in its name ({}), the class "
     "the docs refuse for .rvt .psp .wsgi"
 )
+_MATLAB = (
+    "published: MATLAB reads {} from its startup folder, the directory `matlab` starts in on Linux "
+    "(MathWorks' documented place), as Octave's PKG_ADD (refused)"
+)
+_WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
 HOLES: dict[str, str] = {
     "article.cls": _LATEX.format("class article.cls"),
     "hyperref.sty": _LATEX.format("package hyperref.sty"),
@@ -67,6 +72,25 @@ HOLES: dict[str, str] = {
     "ruby-object.rbx": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`"),
     "ruby-mid.rbx.log": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`, before .log"),
     "embperl.epl": _SERVER.format("Embperl", "`<Files *.epl> PerlHandler Embperl`"),
+    "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
+    "t1cmr.fd": _LATEX.format("font definition t1cmr.fd"),
+    "pdftex.def": _LATEX.format("driver file pdftex.def"),
+    "java.opts": _MATLAB.format("java.opts, the JVM's options (-javaagent runs a JAR)"),
+    "javaclasspath.txt": _MATLAB.format("javaclasspath.txt, the JARs its JVM loads"),
+    "tar-java-opts.tar": _MATLAB.format("java.opts as a tar member"),
+    "access.accdb": _WINDOWS.format("Access database (AutoExec macro)", ".mdb"),
+    "addin.accda": _WINDOWS.format("Access add-in, which runs its VBA on load", ".mda and .accde"),
+    "cert.pfx": _WINDOWS.format("certificate in the import wizard (a root CA to trust)", ".cer .crt .der"),
+    "cert.p7b": _WINDOWS.format("certificate bundle in the import wizard", ".cer .crt .der"),
+    "cert.p12": _WINDOWS.format("certificate in the import wizard", ".cer .crt .der"),
+    "store.sst": _WINDOWS.format("certificate store in certmgr, ready to import", ".cer .crt .der"),
+    "ext.vsix": _WINDOWS.format("Visual Studio extension in VSIXInstaller", ".appinstaller and .vsto"),
+    "iis-idc.idc": _SERVER.format(
+        "IIS 5/6", "httpodbc.dll runs the query an .idc names, in the map of .cdx .asa"
+    ),
+    "repo.flatpakrepo": "published: GNOME Software opens a .flatpakrepo to add the remote it names, "
+    "the class of .appinstaller (refused)",
+    "w-fullwidth-gz\uff0ebat.gz": _BESTFIT.format("full stop before .gz", "a gzip gunzip makes run.bat of"),
     "old-term.term": "published: macOS Terminal opens the pre-10.5 .term settings file as it opens "
     ".terminal (refused) and runs its CommandString",
     "flat.flatpakref": "published: GNOME Software and KDE Discover open a .flatpakref to install an "

@@ -102,6 +102,38 @@ ACTED_ON = {
     "website.website": b"[InternetShortcut]\r\nURL=http://evil.example/\r\n",
 }
 
+LOOSE_JSON = b'{ "run" :  42 }\n'
+
+# Round h, second pass: more names of the same questions.
+MORE = {
+    # LaTeX loads these by name from the directory it runs in, before the installed ones.
+    "graphics.cfg": LATEX,
+    "t1cmr.fd": LATEX,
+    "pdftex.def": LATEX,
+    # MATLAB reads them from its startup folder: JVM options and the JARs to load.
+    "java.opts": b"-javaagent:/tmp/agent.jar\n",
+    "javaclasspath.txt": b"/tmp/evil.jar\n",
+    # Windows opens these as it opens the refused .mdb/.mda, .cer, .appinstaller, .mcf.
+    "access.accdb": b"run\r\n",
+    "addin.accda": b"run\r\n",
+    "cert.pfx": b"run\r\n",
+    "cert.p7b": b"run\r\n",
+    "cert.p12": b"run\r\n",
+    "store.sst": b"run\r\n",
+    "ext.vsix": b"run\r\n",
+    "media.mcl": b'<application run="calc.exe"/>\r\n',
+    "iis-idc.idc": b"Datasource: evil\r\nSQLStatement: SELECT 1\r\n",
+    "repo.flatpakrepo": b"[Flatpak Repo]\nUrl=http://evil.example/repo\n",
+    # Names typed as JSON under the other rewrites, holding JSON-shaped text.
+    "loose-upper.JSON": LOOSE_JSON,
+    "loose-dot.geojson.": LOOSE_JSON,
+    "loose-stream.jsonld::$DATA": LOOSE_JSON,
+    "loose-gz.json.gz": _gzip("loose-gz.json", LOOSE_JSON),
+    "loose-gz-suffix.webmanifest-gz": _gzip("loose-gz-suffix.webmanifest", LOOSE_JSON),
+    # A gunzip suffix after a best-fit look-alike.
+    "w-fullwidth-gz\uff0ebat.gz": _gzip("w-fullwidth-gz\uff0ebat", BAT),
+}
+
 # The same hostile names as tar and zip members.
 ARCHIVES = {
     "tar-fullwidth-dot.tar": _tar({"run\uff0ebat": BAT}),
@@ -115,6 +147,9 @@ ARCHIVES = {
     "ctl-tar-colon-names.tar": _tar(
         {"2024-12-05T10:00:00.csv": _csv_bytes(), "2024-12-05T10:00:30.csv": _csv_bytes()}
     ),
+    "tar-json-stream.tar": _tar({"a.json::$DATA": LOOSE_JSON}),
+    "zip-json-upper.zip": _zip({"A.GLTF": LOOSE_JSON}),
+    "tar-java-opts.tar": _tar({"java.opts": b"-javaagent:/tmp/agent.jar\n"}),
     "ctl-zip-run-mac.zip": _zip({"run1.mac": b"/run/beamOn 1000\n"}),
 }
 
@@ -152,11 +187,17 @@ CONTROLS = {
     "ctl-summary.json.txt": b"run 42 ok\n",
     "ctl-results": b"run 42 ok\n",
     "ctl-config.yaml": b"run: 42\n",
+    "ctl-paper.tex": b"\\documentclass{article}\n\\begin{document}run 42\\end{document}\n",
+    "ctl-refs.bib": b"@article{a, title={Run 42}, year={2024}}\n",
+    "ctl-run.json.gz": _gzip("ctl-run.json", json.dumps({"run": 42}).encode()),
+    "ctl-nb.ipynb": json.dumps(
+        {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1
+    ).encode(),
 }
 
 
 def flat_cases() -> dict[str, bytes]:
-    return WIN32_REWRITES | ACTED_ON | CONTROLS
+    return WIN32_REWRITES | ACTED_ON | MORE | CONTROLS
 
 
 def archive_cases() -> dict[str, bytes]:
