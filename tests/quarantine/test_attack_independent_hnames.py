@@ -91,6 +91,10 @@ HOLES: dict[str, str] = {
     "repo.flatpakrepo": "published: GNOME Software opens a .flatpakrepo to add the remote it names, "
     "the class of .appinstaller (refused)",
     "w-fullwidth-gz\uff0ebat.gz": _BESTFIT.format("full stop before .gz", "a gzip gunzip makes run.bat of"),
+    "\u00ef\u00bb\u00bfbom-fname.csv.gz": "published: its FNAME is the Latin-1 spelling of the "
+    "published name (admitted), but GNU `gunzip -N` writes FNAME's bytes EF BB BF, so it creates "
+    "'\\ufeffbom-fname.csv', a name with a zero-width format character the name rules refuse "
+    "(name-control-characters); the vet never judged the name gunzip makes",
     "old-term.term": "published: macOS Terminal opens the pre-10.5 .term settings file as it opens "
     ".terminal (refused) and runs its CommandString",
     "flat.flatpakref": "published: GNOME Software and KDE Discover open a .flatpakref to install an "

@@ -130,6 +130,15 @@ MORE = {
     "loose-stream.jsonld::$DATA": LOOSE_JSON,
     "loose-gz.json.gz": _gzip("loose-gz.json", LOOSE_JSON),
     "loose-gz-suffix.webmanifest-gz": _gzip("loose-gz-suffix.webmanifest", LOOSE_JSON),
+    # Desktop openers match their globs in any case (shared-mime-info, Launch Services),
+    # and gunzip makes them of a suffixed name.
+    "case.DESKTOP": b"[Desktop Entry]\nType=Application\nExec=sh -c id\n",
+    "case.Terminal": b"CommandString = calc\n",
+    "case-gz.desktop.gz": _gzip("case-gz.desktop", b"[Desktop Entry]\nType=Application\nExec=id\n"),
+    "case-gz.command-gz": _gzip("case-gz.command", b"id\n"),
+    # GNU gzip and gunzip -N take FNAME's bytes: a Latin-1 spelling of the published name
+    # (admitted) is, as UTF-8, another name: here U+FEFF, which the name rules refuse.
+    "\u00ef\u00bb\u00bfbom-fname.csv.gz": _gzip("\u00ef\u00bb\u00bfbom-fname.csv", b"t,e\n1,2\n"),
     # A gunzip suffix after a best-fit look-alike.
     "w-fullwidth-gz\uff0ebat.gz": _gzip("w-fullwidth-gz\uff0ebat", BAT),
 }
@@ -150,6 +159,11 @@ ARCHIVES = {
     "tar-json-stream.tar": _tar({"a.json::$DATA": LOOSE_JSON}),
     "zip-json-upper.zip": _zip({"A.GLTF": LOOSE_JSON}),
     "tar-java-opts.tar": _tar({"java.opts": b"-javaagent:/tmp/agent.jar\n"}),
+    "tar-dot-slash-config.tar": _tar({"./web.config": b"<configuration/>\r\n"}),
+    "tar-double-slash.tar": _tar({"sub//rootlogon.C": b'void rootlogon() { gSystem->Exec("id"); }\n'}),
+    "tar-dot-mid.tar": _tar(
+        {"sub/./desktop.ini": b"[.ShellClassInfo]\r\nIconResource=\\\\evil\\s\\i.ico,0\r\n"}
+    ),
     "ctl-zip-run-mac.zip": _zip({"run1.mac": b"/run/beamOn 1000\n"}),
 }
 
