@@ -108,12 +108,30 @@ _STREAMS = (
     "Windows client cannot create either (their stream type is not a $ type) and a Linux server "
     "has two files"
 )
+_MIDDLE = (
+    "refused (name-type: `the name holds .es ... a browser renders text/javascript`): {} before "
+    "the last extension, but Apache's mod_mime takes the type of the rightmost extension that has "
+    "one ({} for {}; the docs' own `a.html.lhe` is a page only because .lhe has none), so no "
+    "server sends it as script"
+)
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-a-2024-12-05T10:00:00.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
     "ctl-a-2024-12-05T10:00:30.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
     "ctl-b-2024-12-05T10:00:00.csv": _STREAMS.format("of one run as .csv and .json"),
     "ctl-b-2024-12-05T10:00:00.json": _STREAMS.format("of one run as .csv and .json"),
     "ctl-tar-colon-names.tar": _STREAMS.format("30 s apart as tar members"),
+    "ctl-lines.Es.csv": _MIDDLE.format("einsteinium's symbol", "text/csv", ".csv"),
+    "ctl-abstract.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
+    "ctl-README.es.md": _MIDDLE.format("a Spanish translation's suffix", "text/markdown", ".md"),
+    "ctl-run.M.csv": "refused (name-type) with a detail that says `a server runs the file as a .m "
+    "script`: no server maps .m, and MATLAB/Octave take a function only from a name ending in .m, "
+    "so `run.M.csv` (mass in the name) shadows nothing",
+    "ctl-yield.Rb.csv": "refused (name-type) by design: rubidium's symbol as a middle extension is "
+    "taken for a Ruby handler (.rb anywhere)",
+    "ctl-decay.Pm.csv": "refused (name-type) by design: promethium's symbol as a middle extension is "
+    "taken for a Perl module handler (.pm anywhere)",
+    "ctl-notes.pl.txt": "refused (name-type) by design: a Polish translation's suffix is taken for "
+    "a Perl CGI handler (.pl anywhere)",
     "ctl-analysis.pro": "refused (name-type) by design: a Qt qmake project `analysis.pro` is taken for "
     "an IDL/GDL routine (.pro anywhere in a name)",
 }
