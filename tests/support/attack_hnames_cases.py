@@ -204,7 +204,9 @@ CONTROLS = {
     # Element symbols and translation suffixes as a middle component.
     "ctl-lines.Es.csv": _csv_bytes(),
     "ctl-abstract.es.txt": b"Resumen: run 42\n",
-    "ctl-README.es.md": b"# Run 42\n",
+    "ctl-README.es.txt": b"Run 42\n",
+    "ctl-fit.res.txt": b"chi2/ndf = 1.02\n",
+    "ctl-scan.dir.csv": _csv_bytes(),
     "ctl-notes.pl.txt": b"Notatki: run 42\n",
     "ctl-yield.Rb.csv": _csv_bytes(),
     "ctl-decay.Pm.csv": _csv_bytes(),
