@@ -95,6 +95,9 @@ HOLES: dict[str, str] = {
     "published name (admitted), but GNU `gunzip -N` writes FNAME's bytes EF BB BF, so it creates "
     "'\\ufeffbom-fname.csv', a name with a zero-width format character the name rules refuse "
     "(name-control-characters); the vet never judged the name gunzip makes",
+    "loose-apache.jsonml": 'published: JSON-shaped text with free white space (`{ "run" :  42 }`) '
+    "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
+    "take Apache's table for pages but only Debian's and Python's for JSON names)",
     "old-term.term": "published: macOS Terminal opens the pre-10.5 .term settings file as it opens "
     ".terminal (refused) and runs its CommandString",
     "flat.flatpakref": "published: GNOME Software and KDE Discover open a .flatpakref to install an "

@@ -139,6 +139,8 @@ MORE = {
     # GNU gzip and gunzip -N take FNAME's bytes: a Latin-1 spelling of the published name
     # (admitted) is, as UTF-8, another name: here U+FEFF, which the name rules refuse.
     "\u00ef\u00bb\u00bfbom-fname.csv.gz": _gzip("\u00ef\u00bb\u00bfbom-fname.csv", b"t,e\n1,2\n"),
+    # Apache httpd's own mime.types (the table the docs use for pages) types it as +json.
+    "loose-apache.jsonml": LOOSE_JSON,
     # A gunzip suffix after a best-fit look-alike.
     "w-fullwidth-gz\uff0ebat.gz": _gzip("w-fullwidth-gz\uff0ebat", BAT),
 }
