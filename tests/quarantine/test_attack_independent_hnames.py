@@ -12,7 +12,10 @@ mapping writes `run．bat` as run.bat), startup and search-path files of other l
 installed ones), other server handlers (IIS's asp.dll `.cdx`, Axis `.jws`, mod_ruby
 `.rbx`, Embperl `.epl`), other desktop openers (Terminal's older `.term`, Linux
 one-click installers `.flatpakref .ymp`), the same names inside tar, zip and gzip, and
-JSON-typed names inside archives. Controls: ordinary lab names (colon time stamps as
+JSON-typed names inside archives and under Apache's own +json types, a gzip FNAME in
+its Latin-1 spelling (gunzip -N writes its bytes: another name), MATLAB's startup-folder
+java.opts, Windows openers of .accdb/.accda, certificate files and .vsix, and ordinary
+names with a page or handler extension before a typed last one (.es .res .dir .M). Controls: ordinary lab names (colon time stamps as
 `date -Iseconds` writes them, a Geant4 macro the user runs, a qmake `.pro`, batch logs,
 numpy.savetxt, csv, gzip FNAME with colons).
 
