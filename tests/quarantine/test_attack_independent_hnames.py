@@ -1,0 +1,230 @@
+"""Independent black-box attack h on `vmguard vet`'s NAME claims (issue #13), after the
+session-34 fixes of round g's name holes (NTFS's `:` and trailing-dot rewrites, startup
+names, desktop-active, server-run and Windows-active extensions, JSON-typed names).
+
+New classes tried beyond rounds a-g (test_attack_independent_gcontent.py and earlier):
+other Win32 stream forms (`::$data` lower case, named streams with a type, `. .` mixes,
+a space before the stream, gunzip suffixes before and after a stream,
+`::$INDEX_ALLOCATION` and `:$I30:$INDEX_ALLOCATION` on `node_modules`), Unicode
+look-alikes of `.` and `:` and fullwidth extensions (a Windows ANSI client's best-fit
+mapping writes `run．bat` as run.bat), startup and search-path files of other lab tools
+(LaTeX's `.cls .sty .bst`, read from the directory `pdflatex` runs in before the
+installed ones), other server handlers (IIS's asp.dll `.cdx`, Axis `.jws`, mod_ruby
+`.rbx`, Embperl `.epl`), other desktop openers (Terminal's older `.term`, Linux
+one-click installers `.flatpakref .ymp`), the same names inside tar, zip and gzip, and
+JSON-typed names inside archives and under Apache's own +json types, a gzip FNAME in
+its Latin-1 spelling (gunzip -N writes its bytes: another name), MATLAB's startup-folder
+java.opts, Windows openers of .accdb/.accda, certificate files and .vsix, and ordinary
+names with a page or handler extension before a typed last one (.es .res .dir .M). Controls: ordinary lab names (colon time stamps as
+`date -Iseconds` writes them, a Geant4 macro the user runs, a qmake `.pro`, batch logs,
+numpy.savetxt, csv, gzip FNAME with colons).
+
+All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
+per-file promotion); archives in a second vet whose policy also admits tar and zip. A
+hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says what got out or was
+refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from tests.quarantine.test_attack_independent_dcontent import _policy
+from tests.quarantine.test_attack_independent_econtent import _vet
+from tests.support import attack_hnames_cases as cases
+
+_LATEX = (
+    "a LaTeX {} is published: kpathsea's TEXINPUTS/BSTINPUTS search `.` first, so "
+    "`pdflatex paper.tex` beside it loads this file instead of the installed one (TeX code "
+    "with \\openout and the restricted \\write18 list), the class the docs refuse for IDL's .pro"
+)
+_BESTFIT = (
+    "published: the name holds a fullwidth {}, which a Windows client converting to its "
+    "ANSI code page (best-fit, cp1252: the WorstFit class) writes as ASCII, making it {}"
+)
+_SERVER = (
+    "published: {} runs a file of this extension anywhere in its name ({}), the class "
+    "the docs refuse for .rvt .psp .wsgi"
+)
+_MATLAB = (
+    "published: MATLAB reads {} from its startup folder, the directory `matlab` starts in on Linux "
+    "(MathWorks' documented place), as Octave's PKG_ADD (refused)"
+)
+_WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
+HOLES: dict[str, str] = {
+    "article.cls": _LATEX.format("class article.cls"),
+    "hyperref.sty": _LATEX.format("package hyperref.sty"),
+    "plain.bst": _LATEX.format("BibTeX style plain.bst"),
+    "zip-cls.zip": _LATEX.format("class article.cls as a zip member"),
+    "w-fullwidth-dot\uff0ebat": _BESTFIT.format("full stop U+FF0E", "w-fullwidth-dot.bat"),
+    "w-fullwidth-ext.\uff42\uff41\uff54": _BESTFIT.format("extension ｂａｔ", "w-fullwidth-ext.bat"),
+    "w-fullwidth-colon.bat\uff1a\uff1a$DATA": _BESTFIT.format(
+        "colon U+FF1A", "w-fullwidth-colon.bat::$DATA, i.e. w-fullwidth-colon.bat"
+    ),
+    "web.config\uff1a\uff1a$DATA": _BESTFIT.format(
+        "colon U+FF1A", "web.config::$DATA, i.e. web.config (IIS)"
+    ),
+    "tar-fullwidth-dot.tar": _BESTFIT.format("full stop in a tar member run．bat", "run.bat"),
+    "iis-cdx.cdx": _SERVER.format("IIS", "asp.dll is mapped to .cdx beside .cer and .asa, which are refused"),
+    "iis-cdx-mid.cdx.txt": _SERVER.format("IIS", "asp.dll's .cdx mapping, here before .txt"),
+    "axis.jws": _SERVER.format("Apache Axis", "its servlet compiles and serves *.jws"),
+    "axis-mid.jws.txt": _SERVER.format("Apache Axis", "*.jws, here before .txt under Apache's mod_mime"),
+    "ruby-object.rbx": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`"),
+    "ruby-mid.rbx.log": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`, before .log"),
+    "embperl.epl": _SERVER.format("Embperl", "`<Files *.epl> PerlHandler Embperl`"),
+    "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
+    "t1cmr.fd": _LATEX.format("font definition t1cmr.fd"),
+    "pdftex.def": _LATEX.format("driver file pdftex.def"),
+    "java.opts": _MATLAB.format("java.opts, the JVM's options (-javaagent runs a JAR)"),
+    "javaclasspath.txt": _MATLAB.format("javaclasspath.txt, the JARs its JVM loads"),
+    "tar-java-opts.tar": _MATLAB.format("java.opts as a tar member"),
+    "access.accdb": _WINDOWS.format("Access database (AutoExec macro)", ".mdb"),
+    "addin.accda": _WINDOWS.format("Access add-in, which runs its VBA on load", ".mda and .accde"),
+    "cert.pfx": _WINDOWS.format("certificate in the import wizard (a root CA to trust)", ".cer .crt .der"),
+    "cert.p7b": _WINDOWS.format("certificate bundle in the import wizard", ".cer .crt .der"),
+    "cert.p12": _WINDOWS.format("certificate in the import wizard", ".cer .crt .der"),
+    "store.sst": _WINDOWS.format("certificate store in certmgr, ready to import", ".cer .crt .der"),
+    "ext.vsix": _WINDOWS.format("Visual Studio extension in VSIXInstaller", ".appinstaller and .vsto"),
+    "iis-idc.idc": _SERVER.format(
+        "IIS 5/6", "httpodbc.dll runs the query an .idc names, in the map of .cdx .asa"
+    ),
+    "repo.flatpakrepo": "published: GNOME Software opens a .flatpakrepo to add the remote it names, "
+    "the class of .appinstaller (refused)",
+    "w-fullwidth-gz\uff0ebat.gz": _BESTFIT.format("full stop before .gz", "a gzip gunzip makes run.bat of"),
+    "\u00ef\u00bb\u00bfbom-fname.csv.gz": "published: its FNAME is the Latin-1 spelling of the "
+    "published name (admitted), but GNU `gunzip -N` writes FNAME's bytes EF BB BF, so it creates "
+    "'\\ufeffbom-fname.csv', a name with a zero-width format character the name rules refuse "
+    "(name-control-characters); the vet never judged the name gunzip makes",
+    "loose-apache.jsonml": 'published: JSON-shaped text with free white space (`{ "run" :  42 }`) '
+    "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
+    "take Apache's table for pages but only Debian's and Python's for JSON names)",
+    "old-term.term": "published: macOS Terminal opens the pre-10.5 .term settings file as it opens "
+    ".terminal (refused) and runs its CommandString",
+    "flat.flatpakref": "published: GNOME Software and KDE Discover open a .flatpakref to install an "
+    "application from the repository it names, the class of .appinstaller (refused)",
+    "suse.ymp": "published: openSUSE's YaST one-click install opens a .ymp to add the repositories "
+    "and packages it names, the class of .appinstaller (refused)",
+}
+_STREAMS = (
+    "refused (name-collision) by design of the NTFS model: `date -Iseconds` names {} cut at the "
+    "first ':' share the stream name before the second ':' and count as one file, though a "
+    "Windows client cannot create either (their stream type is not a $ type) and a Linux server "
+    "has two files"
+)
+_MIDDLE = (
+    "refused (name-type: `the name holds .X: a web server (Apache mod_mime) types the file by every "
+    "extension`): {} before "
+    "the last extension, but Apache's mod_mime takes the type of the rightmost extension that has "
+    "one ({} for {}; the docs' own `a.html.lhe` is a page only because .lhe has none), so no "
+    "server sends it as script"
+)
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-a-2024-12-05T10:00:00.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
+    "ctl-a-2024-12-05T10:00:30.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
+    "ctl-b-2024-12-05T10:00:00.csv": _STREAMS.format("of one run as .csv and .json"),
+    "ctl-b-2024-12-05T10:00:00.json": _STREAMS.format("of one run as .csv and .json"),
+    "ctl-tar-colon-names.tar": _STREAMS.format("30 s apart as tar members"),
+    "ctl-lines.Es.csv": _MIDDLE.format("einsteinium's symbol", "text/csv", ".csv"),
+    "ctl-abstract.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
+    "ctl-README.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
+    "ctl-fit.res.txt": _MIDDLE.format("`.res` (results)", "text/plain", ".txt"),
+    "ctl-scan.dir.csv": _MIDDLE.format("`.dir` (a scan directory's listing)", "text/csv", ".csv"),
+    "ctl-run.M.csv": "refused (name-type) with a detail that says `a server runs the file as a .m "
+    "script`: no server maps .m, and MATLAB/Octave take a function only from a name ending in .m, "
+    "so `run.M.csv` (mass in the name) shadows nothing",
+    "ctl-yield.Rb.csv": "refused (name-type) by design: rubidium's symbol as a middle extension is "
+    "taken for a Ruby handler (.rb anywhere)",
+    "ctl-decay.Pm.csv": "refused (name-type) by design: promethium's symbol as a middle extension is "
+    "taken for a Perl module handler (.pm anywhere)",
+    "ctl-notes.pl.txt": "refused (name-type) by design: a Polish translation's suffix is taken for "
+    "a Perl CGI handler (.pl anywhere)",
+    "ctl-analysis.pro": "refused (name-type) by design: a Qt qmake project `analysis.pro` is taken for "
+    "an IDL/GDL routine (.pro anywhere in a name)",
+}
+
+FLAT = cases.flat_cases()
+PACKED = cases.archive_cases()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-hnames")
+    start = time.monotonic()
+    flat = _vet(base, "names", FLAT, _policy())
+    packed = _vet(base, "archives", PACKED, _policy(("tar", "zip")))
+    return {
+        "entries": flat["entries"] | packed["entries"],
+        "out": {**dict.fromkeys(FLAT, flat["out"]), **dict.fromkeys(PACKED, packed["out"])},
+        "rc": (flat["rc"], packed["rc"]),
+        "seconds": time.monotonic() - start,
+    }
+
+
+def _case(name: str, table: dict[str, str]):
+    if name in table:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=table[name]))
+    return name
+
+
+def _entry(run: dict, name: str) -> dict:
+    """The file's entry, or its nearest directory's when that directory was refused whole."""
+    parts = name.split("/")
+    for cut in range(len(parts), 0, -1):
+        entry = run["entries"].get("/".join(parts[:cut]))
+        if entry is not None:
+            return entry
+    raise KeyError(name)
+
+
+def _names(controls: bool) -> list[str]:
+    return sorted(n for n in FLAT | PACKED if n.split("/")[0].startswith("ctl") == controls)
+
+
+def test_tables_name_real_cases():
+    assert set(HOLES) <= set(_names(False))
+    assert set(FALSE_REJECTIONS) <= set(_names(True))
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in _names(True)])
+def test_ordinary_lab_name_is_published_byte_identical(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    published = (run["out"][name] / name).read_bytes()
+    assert published == (FLAT | PACKED)[name]
+    assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in _names(False)])
+def test_hostile_name_is_not_published(run, name):
+    entry = _entry(run, name)
+    assert entry["verdict"] != "accepted", entry
+    assert entry["reasons"], entry
+    assert not (run["out"][name] / name).exists()
+
+
+_SILENT = (
+    "the name-collision row's detail is empty (text report too: `a.csv: name-collision`): it names "
+    "neither the sibling nor the Windows name both become, so `2024-12-05T10:00:00.csv` beside "
+    "`...T10:00:30.csv` is refused with no rule or remedy a physicist could act on"
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_SILENT))
+     for n in ("ctl-a-2024-12-05T10:00:00.csv", "ctl-b-2024-12-05T10:00:00.json")],
+)  # fmt: skip
+def test_a_collision_refusal_names_the_other_file(run, name):
+    """A refusal's detail says the rule and the remedy: a colliding file must name its twin,
+    or the physicist cannot tell why a plain CSV was refused."""
+    entry = run["entries"][name]
+    assert entry["reasons"] == ["name-collision"], entry
+    assert "2024-12-05T10" in (entry.get("detail") or ""), entry
+
+
+def test_the_vets_exit_as_a_partly_refused_job_and_take_under_twenty_seconds(run):
+    assert all(rc in (0, 1) for rc in run["rc"]), run["rc"]
+    assert run["seconds"] < 20, run["seconds"]
