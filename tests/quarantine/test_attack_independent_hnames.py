@@ -55,45 +55,7 @@ _MATLAB = (
 )
 _WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
 HOLES: dict[str, str] = {
-    "article.cls": _LATEX.format("class article.cls"),
-    "hyperref.sty": _LATEX.format("package hyperref.sty"),
-    "plain.bst": _LATEX.format("BibTeX style plain.bst"),
-    "zip-cls.zip": _LATEX.format("class article.cls as a zip member"),
-    "w-fullwidth-dot\uff0ebat": _BESTFIT.format("full stop U+FF0E", "w-fullwidth-dot.bat"),
-    "w-fullwidth-ext.\uff42\uff41\uff54": _BESTFIT.format("extension ｂａｔ", "w-fullwidth-ext.bat"),
-    "w-fullwidth-colon.bat\uff1a\uff1a$DATA": _BESTFIT.format(
-        "colon U+FF1A", "w-fullwidth-colon.bat::$DATA, i.e. w-fullwidth-colon.bat"
-    ),
-    "web.config\uff1a\uff1a$DATA": _BESTFIT.format(
-        "colon U+FF1A", "web.config::$DATA, i.e. web.config (IIS)"
-    ),
-    "tar-fullwidth-dot.tar": _BESTFIT.format("full stop in a tar member run．bat", "run.bat"),
-    "iis-cdx.cdx": _SERVER.format("IIS", "asp.dll is mapped to .cdx beside .cer and .asa, which are refused"),
-    "iis-cdx-mid.cdx.txt": _SERVER.format("IIS", "asp.dll's .cdx mapping, here before .txt"),
-    "axis.jws": _SERVER.format("Apache Axis", "its servlet compiles and serves *.jws"),
-    "axis-mid.jws.txt": _SERVER.format("Apache Axis", "*.jws, here before .txt under Apache's mod_mime"),
-    "ruby-object.rbx": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`"),
-    "ruby-mid.rbx.log": _SERVER.format("mod_ruby", "`AddHandler ruby-object .rbx`, before .log"),
-    "embperl.epl": _SERVER.format("Embperl", "`<Files *.epl> PerlHandler Embperl`"),
     "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
-    "t1cmr.fd": _LATEX.format("font definition t1cmr.fd"),
-    "pdftex.def": _LATEX.format("driver file pdftex.def"),
-    "java.opts": _MATLAB.format("java.opts, the JVM's options (-javaagent runs a JAR)"),
-    "javaclasspath.txt": _MATLAB.format("javaclasspath.txt, the JARs its JVM loads"),
-    "tar-java-opts.tar": _MATLAB.format("java.opts as a tar member"),
-    "access.accdb": _WINDOWS.format("Access database (AutoExec macro)", ".mdb"),
-    "addin.accda": _WINDOWS.format("Access add-in, which runs its VBA on load", ".mda and .accde"),
-    "cert.pfx": _WINDOWS.format("certificate in the import wizard (a root CA to trust)", ".cer .crt .der"),
-    "cert.p7b": _WINDOWS.format("certificate bundle in the import wizard", ".cer .crt .der"),
-    "cert.p12": _WINDOWS.format("certificate in the import wizard", ".cer .crt .der"),
-    "store.sst": _WINDOWS.format("certificate store in certmgr, ready to import", ".cer .crt .der"),
-    "ext.vsix": _WINDOWS.format("Visual Studio extension in VSIXInstaller", ".appinstaller and .vsto"),
-    "iis-idc.idc": _SERVER.format(
-        "IIS 5/6", "httpodbc.dll runs the query an .idc names, in the map of .cdx .asa"
-    ),
-    "repo.flatpakrepo": "published: GNOME Software opens a .flatpakrepo to add the remote it names, "
-    "the class of .appinstaller (refused)",
-    "w-fullwidth-gz\uff0ebat.gz": _BESTFIT.format("full stop before .gz", "a gzip gunzip makes run.bat of"),
     "\u00ef\u00bb\u00bfbom-fname.csv.gz": "published: its FNAME is the Latin-1 spelling of the "
     "published name (admitted), but GNU `gunzip -N` writes FNAME's bytes EF BB BF, so it creates "
     "'\\ufeffbom-fname.csv', a name with a zero-width format character the name rules refuse "
@@ -101,19 +63,7 @@ HOLES: dict[str, str] = {
     "loose-apache.jsonml": 'published: JSON-shaped text with free white space (`{ "run" :  42 }`) '
     "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
     "take Apache's table for pages but only Debian's and Python's for JSON names)",
-    "old-term.term": "published: macOS Terminal opens the pre-10.5 .term settings file as it opens "
-    ".terminal (refused) and runs its CommandString",
-    "flat.flatpakref": "published: GNOME Software and KDE Discover open a .flatpakref to install an "
-    "application from the repository it names, the class of .appinstaller (refused)",
-    "suse.ymp": "published: openSUSE's YaST one-click install opens a .ymp to add the repositories "
-    "and packages it names, the class of .appinstaller (refused)",
 }
-_STREAMS = (
-    "refused (name-collision) by design of the NTFS model: `date -Iseconds` names {} cut at the "
-    "first ':' share the stream name before the second ':' and count as one file, though a "
-    "Windows client cannot create either (their stream type is not a $ type) and a Linux server "
-    "has two files"
-)
 _MIDDLE = (
     "refused (name-type: `the name holds .X: a web server (Apache mod_mime) types the file by every "
     "extension`): {} before "
@@ -122,11 +72,6 @@ _MIDDLE = (
     "server sends it as script"
 )
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-a-2024-12-05T10:00:00.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
-    "ctl-a-2024-12-05T10:00:30.csv": _STREAMS.format("30 s apart (10:00:00, 10:00:30)"),
-    "ctl-b-2024-12-05T10:00:00.csv": _STREAMS.format("of one run as .csv and .json"),
-    "ctl-b-2024-12-05T10:00:00.json": _STREAMS.format("of one run as .csv and .json"),
-    "ctl-tar-colon-names.tar": _STREAMS.format("30 s apart as tar members"),
     "ctl-lines.Es.csv": _MIDDLE.format("einsteinium's symbol", "text/csv", ".csv"),
     "ctl-abstract.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
     "ctl-README.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
@@ -203,26 +148,6 @@ def test_hostile_name_is_not_published(run, name):
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"][name] / name).exists()
-
-
-_SILENT = (
-    "the name-collision row's detail is empty (text report too: `a.csv: name-collision`): it names "
-    "neither the sibling nor the Windows name both become, so `2024-12-05T10:00:00.csv` beside "
-    "`...T10:00:30.csv` is refused with no rule or remedy a physicist could act on"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_SILENT))
-     for n in ("ctl-a-2024-12-05T10:00:00.csv", "ctl-b-2024-12-05T10:00:00.json")],
-)  # fmt: skip
-def test_a_collision_refusal_names_the_other_file(run, name):
-    """A refusal's detail says the rule and the remedy: a colliding file must name its twin,
-    or the physicist cannot tell why a plain CSV was refused."""
-    entry = run["entries"][name]
-    assert entry["reasons"] == ["name-collision"], entry
-    assert "2024-12-05T10" in (entry.get("detail") or ""), entry
 
 
 def test_the_vets_exit_as_a_partly_refused_job_and_take_under_twenty_seconds(run):

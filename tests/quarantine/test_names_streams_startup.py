@@ -18,6 +18,7 @@ import pytest
 
 import vmguard
 from tests.quarantine.conftest import policy, published_files, write
+from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import served
 from vmguard.quarantine.model import Reason, Verdict
 from vmguard.quarantine.names import acted_on, sibling_reasons, windows_name, windows_stream
@@ -151,3 +152,16 @@ def test_real_files_and_archives_under_such_names_through_vet(tmp_path):
             assert "rename" in entry.detail, entry
     assert "run.bat::$DATA" in entries["t-ads.tar"].detail
     assert "run.bat::$DATA" in entries["z-ads.zip"].detail
+
+
+def test_a_collision_names_the_rule_and_names_ntfs_cannot_create_do_not_collide(tmp_path):
+    """`date -Iseconds` names (stream type not a $ type: no Windows file) are two files;
+    a real collision's detail says the rule and the remedy (attack h found it empty)."""
+    files = {"d/Run.csv": b"a\n", "d/run.csv": b"b\n", "d/2024-12-05T10:00:00.csv": b"c\n"}
+    files |= {"d/2024-12-05T10:00:30.csv": b"d\n", "d/2024-12-05T10:00:00.json": b"[1]\n"}
+    entries, _ = vet_files(tmp_path, files, shipped("batch.yaml"))
+    for name in ("d/Run.csv", "d/run.csv"):
+        entry = entries[name]
+        assert entry.reasons == (Reason.NAME_COLLISION,) and "rename one of them" in entry.detail, entry
+    for name in ("d/2024-12-05T10:00:00.csv", "d/2024-12-05T10:00:30.csv", "d/2024-12-05T10:00:00.json"):
+        assert entries[name].verdict is Verdict.ACCEPTED, entries[name]

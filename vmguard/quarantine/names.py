@@ -68,6 +68,8 @@ CONFIG_NAMES = frozenset(
     + ["rootlogon.c", "rootalias.c", "rootlogoff.c", "pawlogon.kumac"]
     + ["init_vis.mac", "vis.mac", "gui.mac", "latexmkrc", "pkg_add", "pkg_del", "profile.do"]
     + ["autoexec.sas", "sasv9.cfg", "gnuplot.ini"]
+    # MATLAB's startup folder: java.opts (-javaagent runs a JAR), the JVM's class and library paths
+    + ["java.opts", "javaclasspath.txt", "javalibrarypath.txt"]
 )
 # git takes a directory for a repository when it holds HEAD and either objects and refs
 # or a commondir file (a linked worktree's: objects and refs are where it points), and
@@ -91,9 +93,14 @@ RULES: dict[Reason, str] = {
     "web.config, PHP: php.ini, Explorer: desktop.ini, Node: node_modules, ROOT: rootlogon.C, "
     "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac, Geant4: init_vis.mac, vis.mac, gui.mac, "
     "latexmk: latexmkrc, Octave: PKG_ADD, PKG_DEL, Stata: profile.do, SAS: autoexec.sas, "
-    "sasv9.cfg, gnuplot: GNUPLOT.INI; git: HEAD beside "
+    "sasv9.cfg, gnuplot: GNUPLOT.INI, MATLAB: java.opts, javaclasspath.txt, "
+    "javalibrarypath.txt; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "as Windows has the name too: `web.config::$DATA` is web.config); rename it or leave it out",
+    Reason.NAME_COLLISION: "another entry of this directory is the same file to a "
+    "case-insensitive or normalising reader (Windows, macOS, an SMB share: case, Unicode forms, "
+    "trailing dots and spaces, `::$DATA` all merge): one would overwrite the other there; "
+    "rename one of them",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
     "name; shorten the names or nest less",
@@ -140,10 +147,13 @@ def windows_stream(name: str) -> str:
 
 def client_names(name: str) -> tuple[str, ...]:
     """Each name a client may give the file: as Windows has it (windows_name), and as
-    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat). Every rule
-    on what a client makes of a name judges each."""
-    windows = windows_name(name)
-    return (name,) if windows == name else (windows, name)
+    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat); and both of
+    its NFKC form, what a Windows program converting names to its ANSI code page makes of
+    fullwidth look-alikes (best fit: `run．ｂａｔ` is run.bat, `web.config：：$DATA`
+    web.config). Every rule on what a client makes of a name judges each."""
+    folded = unicodedata.normalize("NFKC", name)
+    forms = (windows_name(name), name, windows_name(folded), folded)
+    return tuple(dict.fromkeys(forms))
 
 
 def portable(name: str) -> bool:
@@ -242,8 +252,18 @@ def _client_keys(names: Iterable[str]) -> dict[str, str]:
 def _client_key(name: str) -> str:
     # Two streams of one file are two files' bytes, kept apart (`run_10:00.dat` and
     # `run_10:30.dat` are streams 00.dat and 30.dat of run_10); the default one is the file.
+    # A name NTFS cannot create (a stream type that is not a $ type: `date -Iseconds`'s
+    # `T10:00:00.csv`) is no Windows file at all: compared as written.
+    if not _ntfs_creatable(name):
+        return collision_key(name)
     stream = windows_stream(name)
     return collision_key(windows_name(name)) + (f":{collision_key(stream)}" if stream else "")
+
+
+def _ntfs_creatable(name: str) -> bool:
+    """Whether NTFS takes the name: no ':', or `file:stream` or `file:stream:$TYPE`."""
+    rest = name.partition(":")[2].split(":")
+    return len(rest) == 1 or (len(rest) == 2 and rest[1].startswith("$"))
 
 
 def archive_reasons(

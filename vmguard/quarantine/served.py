@@ -58,7 +58,10 @@ def _words(text: str) -> frozenset[str]:
 # Silverlight's .xap (the plug-in runs it; IIS serves it as application/x-silverlight-app,
 # which Debian's mime.types does not list), InfoPath's .xsn form templates (their code
 # runs), OneNote's table of contents .onetoc .onetoc2 (as .one), RemoteApp's .wcx (it
-# subscribes the user to remote programs) and visual styles .msstyles (a DLL a .theme loads).
+# subscribes the user to remote programs) and visual styles .msstyles (a DLL a .theme loads);
+# Access databases and add-ins .accdb .accda (AutoExec, VBA on load, as .mdb .mda), the
+# certificate import wizard's .pfx .p12 .p7b .sst (a root to trust, as .cer .crt), VSIX
+# extensions .vsix (VSIXInstaller).
 WINDOWS_ACTIVE = _words(
     """
     ade adp app application appref-ms asp aspx asx bas bat bgi cab cer chm cmd cnt com cpl crt csh
@@ -71,6 +74,7 @@ WINDOWS_ACTIVE = _words(
     themepack deskthemepack diagcfg diagpkg img appx appxbundle msix msixbundle appinstaller rdp
     one onepkg docm dotm xlsm xltm xlam pptm potm ppam ppsm sldm
     pssc udl cdxml xla xlm xlsb iqy slk ica vsto dqy rqy oqy xap xsn onetoc onetoc2 wcx msstyles
+    accdb accda pfx p12 p7b sst vsix
     """
 )
 # Another desktop acts on a file of these extensions when it is opened, whatever its
@@ -79,9 +83,12 @@ WINDOWS_ACTIVE = _words(
 # files open what they name, as .url does (.fileloc a local application, .webloc
 # .inetloc .ftploc .afploc .mailloc .newsloc a URL, a server mounted); Linux desktops run
 # a .desktop file's Exec line (KDE's older .kdelnk too), GNOME after "Allow launching",
-# KDE and Xfce after a prompt.
+# KDE and Xfce after a prompt; Terminal's older .term as .terminal; one-click installers
+# (.flatpakref .flatpakrepo: GNOME Software, KDE Discover; openSUSE's .ymp: YaST), as
+# .appinstaller.
 DESKTOP_ACTIVE = _words(
-    "terminal command tool fileloc webloc inetloc ftploc afploc mailloc newsloc desktop kdelnk"
+    "terminal term command tool fileloc webloc inetloc ftploc afploc mailloc newsloc desktop kdelnk "
+    "flatpakref flatpakrepo ymp"
 )
 # A server runs a file with these extensions, wherever they are in its name (Apache's
 # AddHandler and SetHandler, IIS handler mappings, CGI), instead of sending it: PHP, ASP
@@ -95,22 +102,28 @@ DESKTOP_ACTIVE = _words(
 # .rem and .soap to the remoting handler. Python's servers: mod_wsgi's documented
 # `AddHandler wsgi-script .wsgi`, twistd web's .rpy (ResourceScript) and .epy
 # (PythonScript), mod_python's .psp; Apache Rivet's .rvt (Tcl); an ISAPI .dll (IIS with
-# execute permission, Apache's mod_isapi).
+# execute permission, Apache's mod_isapi); IIS's old asp.dll map .cdx (beside .asa .cer) and
+# httpodbc.dll's .idc, Apache Axis's .jws, mod_ruby's .rbx, Embperl's .epl.
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
     "sh bash ksh zsh csh tcsh fish lua tcl m mlx "
-    "wsgi rpy epy psp rvt dll"
+    "wsgi rpy epy psp rvt dll cdx idc jws rbx epl"
 )
 # Analysis tools load a routine from the directory they start in by its file name before
 # their own (a file there shadows the installed one): MATLAB's MEX files as its .m, IDL and
 # GDL .pro, Stata's .ado programs, .class files and Mata's .mo and .mlib along the
 # ado-path (`.` first). They look up `name.ext` exactly, so only the last extension
 # counts (labels.class.csv is a CSV to all of them), unlike a server's handlers. Not
-# MATLAB's p-code .p: binary, which no validator admits.
-TOOL_LOADED = _words("mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib")
+# MATLAB's p-code .p: binary, which no validator admits. TeX reads the working directory
+# first too: a class, package, style, font or driver file there (article.cls, hyperref.sty,
+# plain.bst, t1cmr.fd, size10.clo, a babel .ldf, pdftex.def) replaces the installed one
+# (\write18 runs commands where shell escape is on).
+TOOL_LOADED = _words(
+    "mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def"
+)
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
 # it; a name typed as JSON (JSON_NAMES, generated from the MIME tables: .json .geojson
