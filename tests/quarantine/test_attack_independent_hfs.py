@@ -1,0 +1,125 @@
+"""Independent black-box attack h on `vmguard vet`: the --to and the mounts it crosses
+(session 34, issue #13), after round g's fixes (the --to judged by the directories the
+kernel opens, overlay layers read from mountinfo). Not repeated from the earlier fs
+files: the classes here are new. Each test passes while the documented claim holds; a
+hit is a strict xfail whose reason says what got out.
+
+Overlays mounted as an admin mounts them with the new mount API (one string a layer:
+`lowerdir+=`, `upperdir=`), whose layer directories are named with characters any
+directory may hold: `:`, `\\`, `,`, a space. The quarantine is the guest's layer (the
+upper) with a --to in the merged view, or the merged view with a --to in one of its
+lower layers: either way the output lands in what the guest reads or writes, so vet
+must refuse (exit 2, nothing made there). A --to outside is published byte-identical."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.attack_dfs_tools import PER_FILE_JSON, published, vet, write_policy
+from tests.support.attack_hfs_overlay import entries, overlay
+from tests.support.require import require_root, require_tools
+
+JOB = "r"
+TEXT = b"event 17 done, 3 tracks\n"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """An overlay: its lower layers (top first) and upper, named under the test's base;
+    `layer` holds the quarantine's q, which is vetted there (`side` "layer", the --to in
+    the merged view) or through the merged view (`side` "merged", the --to in the
+    layer)."""
+
+    name: str
+    lowers: tuple[str, ...]
+    upper: str
+    layer: str
+    side: str
+
+
+def _hole(shape: Shape, why: str):
+    return pytest.param(shape, id=shape.name, marks=pytest.mark.xfail(strict=True, reason=why))
+
+
+COLON_SPLIT = (
+    "HOLE: a layer named with ':' ({0}) is shown so in mountinfo ({1}: one path, the "
+    "kernel splits nothing) but vet places it as if split at ':', at the decoy l2 or u and "
+    "/tmp: the --to in that layer is judged outside and the output lands in the quarantine"
+)
+SHAPES = [
+    _hole(
+        Shape("upper-colon", ("l",), "u:/tmp", "u:/tmp", "layer"),
+        COLON_SPLIT.format("the upper u:/tmp, the guest's writable layer", "upperdir=")
+        + " (published: r/, r.manifest.json, r.vet.* inside the guest's q/pub, exit 0)",
+    ),
+    _hole(
+        Shape("lowerplus-colon", ("l1", "l2:/tmp"), "up", "l2:/tmp", "merged"),
+        COLON_SPLIT.format("the lower l2:/tmp", "lowerdir+=")
+        + " (its .vmguard-staging/r.lock and r/ are made in the layer the merged quarantine shows)",
+    ),
+    _hole(
+        Shape("lowerplus-backslash", ("l1", "l2\\x"), "up", "l2\\x", "merged"),
+        "HOLE: a lower layer named l2\\x, shown as lowerdir+=...l2\\134x, is placed at l2x "
+        "(the '\\' dropped as an escape once more): the --to in l2\\x/q is judged outside and "
+        "vet makes .vmguard-staging/r.lock and publishes r/ in the layer the merged quarantine shows",
+    ),
+    pytest.param(Shape("upper-comma", ("l",), "u,x", "u,x", "layer"), id="upper-comma"),
+    pytest.param(Shape("upper-space", ("l",), "u x", "u x", "layer"), id="upper-space"),
+    pytest.param(
+        Shape("upper-equals", ("l",), "u,lowerdir+=l2", "u,lowerdir+=l2", "layer"), id="upper-equals"
+    ),
+    pytest.param(Shape("lowerplus-comma", ("l1", "l2,x"), "up", "l2,x", "merged"), id="lowerplus-comma"),
+    pytest.param(Shape("lowerplus-space", ("l1", "l2 x"), "up", "l2 x", "merged"), id="lowerplus-space"),
+]
+
+
+def _policy(tmp_path: Path) -> Path:
+    require_root()
+    require_tools("mount")
+    return write_policy(tmp_path / "policy.yaml", "", "text, json")
+
+
+def _seed(base: Path, shape: Shape) -> Path:
+    """The quarantine's files, put in the layer before the mount (an image's layer)."""
+    q = base / shape.layer / "q"
+    (q / "pub").mkdir(parents=True)
+    (q / "a.txt").write_bytes(TEXT)
+    return q
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_to_in_a_layer_named_with_any_character_is_refused(tmp_path, shape):
+    policy, base = _policy(tmp_path), tmp_path / "ov"
+    layer_q = _seed(base, shape)
+    with overlay(base, list(shape.lowers), shape.upper) as merged:
+        q, to = (layer_q, merged / "q") if shape.side == "layer" else (merged / "q", layer_q)
+        run = vet(
+            q, policy, tmp_path / "events.jsonl", "--to", str(to / "pub" / JOB), "--job", JOB, *PER_FILE_JSON
+        )
+        made = entries(layer_q)
+    assert "Traceback" not in run.err
+    assert (run.code, made) == (2, ["a.txt", "pub"]), (run.code, made, run.err[-300:])
+
+
+@pytest.mark.parametrize("shape", [SHAPES[0].values[0], SHAPES[1].values[0]], ids=lambda s: s.name)
+def test_control_to_outside_the_overlay_is_published_identical(tmp_path, shape):
+    """The same overlays, the --to beside them: published, byte for byte."""
+    policy, base = _policy(tmp_path), tmp_path / "ov"
+    layer_q = _seed(base, shape)
+    with overlay(base, list(shape.lowers), shape.upper) as merged:
+        q = layer_q if shape.side == "layer" else merged / "q"
+        run = vet(
+            q,
+            policy,
+            tmp_path / "events.jsonl",
+            "--to",
+            str(tmp_path / "pub" / JOB),
+            "--job",
+            JOB,
+            *PER_FILE_JSON,
+        )
+    assert "Traceback" not in run.err
+    assert run.code == 0 and published(tmp_path / "pub" / JOB) == {"a.txt": TEXT}, (run.code, run.err[-300:])
