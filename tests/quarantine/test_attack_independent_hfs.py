@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.attack_dfs_tools import PER_FILE_JSON, published, vet, write_policy
-from tests.support.attack_hfs_overlay import entries, overlay
+from tests.support.attack_hfs_overlay import bound, entries, nested, overlay
 from tests.support.require import require_root, require_tools
 
 JOB = "r"
@@ -123,3 +123,37 @@ def test_control_to_outside_the_overlay_is_published_identical(tmp_path, shape):
         )
     assert "Traceback" not in run.err
     assert run.code == 0 and published(tmp_path / "pub" / JOB) == {"a.txt": TEXT}, (run.code, run.err[-300:])
+
+
+@pytest.mark.parametrize(("q_name", "at"), [("q\\x", "pub"), ("q\nx", "pub"), ("q", "p\\x"), ("q", "p\nx")])
+def test_bind_of_the_quarantine_named_as_mountinfo_escapes_is_refused(tmp_path, q_name, at):
+    """A directory of the quarantine bound at the --to's parent, where the quarantine's
+    name (mountinfo's root field) or the mount point's holds what mountinfo escapes
+    (`\\134`, `\\012`): exit 2, nothing made in the quarantine."""
+    policy, q = _policy(tmp_path), tmp_path / q_name
+    (q / "o").mkdir(parents=True)
+    (q / "a.txt").write_bytes(TEXT)
+    with bound(q / "o", tmp_path / at) as pub:
+        run = vet(q, policy, tmp_path / "events.jsonl", "--to", str(pub / JOB), "--job", JOB, *PER_FILE_JSON)
+    assert "Traceback" not in run.err
+    assert (run.code, entries(q)) == (2, ["a.txt", "o"]), (run.code, run.err[-300:])
+
+
+def test_to_in_the_upper_layer_of_an_overlay_under_the_quarantines_is_refused(tmp_path):
+    """The quarantine an overlay whose lower layer lies in another overlay; the --to in
+    that outer overlay's upper layer, where the quarantine's files are: exit 2."""
+    policy = _policy(tmp_path)
+    with nested(tmp_path / "ns") as (q, layer_q):
+        run = vet(
+            q,
+            policy,
+            tmp_path / "events.jsonl",
+            "--to",
+            str(layer_q / "pub" / JOB),
+            "--job",
+            JOB,
+            *PER_FILE_JSON,
+        )
+        made = entries(layer_q)
+    assert "Traceback" not in run.err
+    assert (run.code, made) == (2, ["a.txt", "pub"]), (run.code, made, run.err[-300:])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +65,37 @@ def entries(top: Path) -> list[str]:
     for base, dirs, files in os.walk(top):
         out += [os.path.relpath(os.path.join(base, name), top) for name in dirs + files]
     return sorted(out)
+
+
+@contextlib.contextmanager
+def bound(source: Path, target: Path) -> Iterator[Path]:
+    """`source` bound at `target` (made first), unmounted after."""
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+@contextlib.contextmanager
+def nested(base: Path) -> Iterator[tuple[Path, Path]]:
+    """Overlay B whose lower layer lies in overlay A's merged view; B's merged q holds
+    a.txt. Yields (the quarantine B/q, the same directory in A's upper layer)."""
+    for name in ("la", "ua", "wa", "mA", "ub", "wb", "mB"):
+        (base / name).mkdir(parents=True)
+    opts = "lowerdir={0}/la,upperdir={0}/ua,workdir={0}/wa"
+    with _mounted(base / "mA", opts.format(base)):
+        (base / "mA" / "lb" / "q" / "pub").mkdir(parents=True)
+        (base / "mA" / "lb" / "q" / "a.txt").write_bytes(b"event 1 done\n")
+        with _mounted(base / "mB", f"lowerdir={base}/mA/lb,upperdir={base}/ub,workdir={base}/wb"):
+            yield base / "mB" / "q", base / "ua" / "lb" / "q"
+
+
+@contextlib.contextmanager
+def _mounted(target: Path, opts: str) -> Iterator[None]:
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(target)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
