@@ -13,12 +13,15 @@ must refuse (exit 2, nothing made there). A --to outside is published byte-ident
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.attack_dfs_tools import PER_FILE_JSON, published, vet, write_policy
+from tests.support.attack_dfs_tools import PER_FILE_JSON, published, vet, vet_env, write_policy
 from tests.support.attack_hfs_overlay import bound, entries, nested, overlay
 from tests.support.require import require_root, require_tools
 
@@ -157,3 +160,42 @@ def test_to_in_the_upper_layer_of_an_overlay_under_the_quarantines_is_refused(tm
         made = entries(layer_q)
     assert "Traceback" not in run.err
     assert (run.code, made) == (2, ["a.txt", "pub"]), (run.code, made, run.err[-300:])
+
+
+def test_quarantine_bound_over_the_staging_while_vets_run(tmp_path):
+    """The host's mounts change under vet's own staging: a directory of the quarantine
+    (q/sink) keeps being bound over and freed from the job's staging, its out/ and its
+    subdirectories as soon as each exists, while 2 vets run. Whatever the interleaving:
+    nothing is written into q/sink, every exit is 0, 2 or 3, and every published file is
+    the quarantine's file of that name, byte for byte (a run of 5 vets: exit 0 four times,
+    then 3 with the job published and its staging left under a mount, as documented)."""
+    require_tools("unshare")
+    policy, q = _policy(tmp_path), tmp_path / "q"
+    (q / "sink").mkdir(parents=True)
+    for sub in range(4):
+        (q / f"d{sub}").mkdir()
+        for index in range(3):
+            (q / f"d{sub}" / f"f{index}.txt").write_bytes(b"event %d %d done\n" % (sub, index))
+    (tmp_path / "pub").mkdir()
+    script = str(Path(__file__).parents[1] / "support" / "attack_hfs_flap.py")
+    argv = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        sys.executable,
+        script,
+        str(tmp_path),
+        str(policy),
+        "2",
+    ]
+    res = subprocess.run(
+        argv, env=vet_env(tmp_path / "events.jsonl"), capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-400:]
+    seen = json.loads(res.stdout)
+    assert seen["sink"] == [] and set(seen["codes"]) <= {0, 2, 3}, seen
+    source = published(q)
+    for index in range(len(seen["codes"])):
+        out = published(tmp_path / "pub" / f"r{index}")
+        assert {rel: source.get(rel) for rel in out} == out, (index, sorted(out))
