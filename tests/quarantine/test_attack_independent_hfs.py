@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.attack_dfs_tools import PER_FILE_JSON, published, vet, vet_env, write_policy
+from tests.support.attack_hfs_btrfs import subvolume_in_quarantine
 from tests.support.attack_hfs_overlay import bound, entries, nested, overlay
 from tests.support.require import require_root, require_tools
 
@@ -199,3 +200,34 @@ def test_quarantine_bound_over_the_staging_while_vets_run(tmp_path):
     for index in range(len(seen["codes"])):
         out = published(tmp_path / "pub" / f"r{index}")
         assert {rel: source.get(rel) for rel in out} == out, (index, sorted(out))
+
+
+SUBVOLUME = (
+    "HOLE: a btrfs subvolume inside the quarantine (q/inner, which the guest can write) "
+    "mounted again at {0}: the --to there is judged outside (the subvolume's own device "
+    "number is not the quarantine's, so its place /q/inner/r is never compared with /q) "
+    "and vet publishes r/, r.manifest.json, r.vet.* and .vmguard-staging into q/inner (exit 1: 'inner: mount-point', the rest published)"
+)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(
+            "subvol", marks=pytest.mark.xfail(strict=True, reason=SUBVOLUME.format("by subvol=q/inner"))
+        ),
+        pytest.param(
+            "bind", marks=pytest.mark.xfail(strict=True, reason=SUBVOLUME.format("by a bind of q/inner"))
+        ),
+    ],
+)
+def test_to_in_a_subvolume_of_the_quarantine_mounted_elsewhere_is_refused(tmp_path, how):
+    policy = _policy(tmp_path)
+    require_tools("mkfs.btrfs", "btrfs", "losetup")
+    with subvolume_in_quarantine(tmp_path, how, TEXT) as (q, again):
+        run = vet(
+            q, policy, tmp_path / "events.jsonl", "--to", str(again / JOB), "--job", JOB, *PER_FILE_JSON
+        )
+        made = entries(q)
+    assert "Traceback" not in run.err
+    assert (run.code, made) == (2, ["a.txt", "inner"]), (run.code, made, run.err[-300:])
