@@ -231,3 +231,17 @@ def test_to_in_a_subvolume_of_the_quarantine_mounted_elsewhere_is_refused(tmp_pa
         made = entries(q)
     assert "Traceback" not in run.err
     assert (run.code, made) == (2, ["a.txt", "inner"]), (run.code, made, run.err[-300:])
+
+
+def test_control_to_in_a_subvolume_beside_the_quarantine_is_published_identical(tmp_path):
+    policy = _policy(tmp_path)
+    require_tools("mkfs.btrfs", "btrfs", "losetup")
+    with subvolume_in_quarantine(tmp_path, "outside", TEXT) as (q, pub):
+        run = vet(q, policy, tmp_path / "events.jsonl", "--to", str(pub / JOB), "--job", JOB, *PER_FILE_JSON)
+        out = published(pub / JOB)
+    assert "Traceback" not in run.err
+    assert run.code == 1 and out == {"a.txt": TEXT}, (
+        run.code,
+        sorted(out),
+        run.err[-300:],
+    )  # inner: mount-point

@@ -29,7 +29,8 @@ def _mount(target: Path, *argv: str) -> Iterator[Path]:
 @contextlib.contextmanager
 def subvolume_in_quarantine(base: Path, how: str, text: bytes) -> Iterator[tuple[Path, Path]]:
     """Yields (the quarantine top/q holding a.txt and the subvolume `inner`, the place
-    `inner` is mounted again: by `subvol=q/inner` of the same image, or `bind`)."""
+    `inner` is mounted again: by `subvol=q/inner` of the same image, or `bind`; or, `how`
+    "outside", the subvolume top/pub beside the quarantine)."""
     image = base / "btrfs.img"
     with open(image, "wb") as fh:
         fh.truncate(128 << 20)
@@ -38,6 +39,10 @@ def subvolume_in_quarantine(base: Path, how: str, text: bytes) -> Iterator[tuple
         (top / "q").mkdir()
         (top / "q" / "a.txt").write_bytes(text)
         _run("btrfs", "subvolume", "create", str(top / "q" / "inner"))
+        _run("btrfs", "subvolume", "create", str(top / "pub"))
+        if how == "outside":  # a control: a subvolume beside the quarantine
+            yield top / "q", top / "pub"
+            return
         if how == "bind":
             again = _mount(base / "again", "--bind", str(top / "q" / "inner"))
         else:
