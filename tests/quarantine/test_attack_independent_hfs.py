@@ -163,20 +163,30 @@ def test_to_in_the_upper_layer_of_an_overlay_under_the_quarantines_is_refused(tm
     assert (run.code, made) == (2, ["a.txt", "pub"]), (run.code, made, run.err[-300:])
 
 
+STAGING_FLAP = (
+    "HOLE: a bind of the quarantine's q/sink flapping over vet's staging out/ while vets "
+    "run: some of the job's directories are made, and their files written, through the "
+    "mount, into q/sink (seen: d49/f.txt; d5, d36, d69, d86 and their f.txt), so they are "
+    "missing from the published r/ while r.manifest.json lists them, and the vet exits 0 "
+    "(about 3 vets in 4 with 200 directories: the staging's subdirectories are reached by "
+    "path, not through the descriptor of out/ that was made)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=STAGING_FLAP)
 def test_quarantine_bound_over_the_staging_while_vets_run(tmp_path):
     """The host's mounts change under vet's own staging: a directory of the quarantine
-    (q/sink) keeps being bound over and freed from the job's staging, its out/ and its
-    subdirectories as soon as each exists, while 2 vets run. Whatever the interleaving:
-    nothing is written into q/sink, every exit is 0, 2 or 3, and every published file is
-    the quarantine's file of that name, byte for byte (a run of 5 vets: exit 0 four times,
-    then 3 with the job published and its staging left under a mount, as documented)."""
+    (q/sink) keeps being bound over and freed from the job's staging out/ as soon as it
+    exists, while up to 8 vets run (stopping at the first that writes into q/sink).
+    Whatever the interleaving: nothing is written into q/sink, every exit is 0, 2 or 3,
+    every published file is the quarantine's file of that name, byte for byte, and every
+    entry the manifest lists as accepted is in the published output."""
     require_tools("unshare")
     policy, q = _policy(tmp_path), tmp_path / "q"
     (q / "sink").mkdir(parents=True)
-    for sub in range(4):
+    for sub in range(200):
         (q / f"d{sub}").mkdir()
-        for index in range(3):
-            (q / f"d{sub}" / f"f{index}.txt").write_bytes(b"event %d %d done\n" % (sub, index))
+        (q / f"d{sub}" / "f.txt").write_bytes(b"event %d done\n" % sub)
     (tmp_path / "pub").mkdir()
     script = str(Path(__file__).parents[1] / "support" / "attack_hfs_flap.py")
     argv = [
@@ -188,18 +198,33 @@ def test_quarantine_bound_over_the_staging_while_vets_run(tmp_path):
         script,
         str(tmp_path),
         str(policy),
-        "2",
+        "8",
     ]
     res = subprocess.run(
         argv, env=vet_env(tmp_path / "events.jsonl"), capture_output=True, text=True, timeout=300
     )
     assert res.returncode == 0, res.stderr[-400:]
     seen = json.loads(res.stdout)
-    assert seen["sink"] == [] and set(seen["codes"]) <= {0, 2, 3}, seen
     source = published(q)
     for index in range(len(seen["codes"])):
         out = published(tmp_path / "pub" / f"r{index}")
         assert {rel: source.get(rel) for rel in out} == out, (index, sorted(out))
+        assert _manifest_accepted(tmp_path / "pub" / f"r{index}") <= set(out) | _dirs(
+            tmp_path / "pub" / f"r{index}"
+        )
+    assert seen["sink"] == [] and set(seen["codes"]) <= {0, 2, 3}, seen
+
+
+def _manifest_accepted(out: Path) -> set[str]:
+    manifest = out.parent / f"{out.name}.manifest.json"
+    if not manifest.exists():
+        return set()
+    entries_ = json.loads(manifest.read_text())["entries"]
+    return {item["path"] for item in entries_ if item.get("verdict", "accepted") == "accepted"}
+
+
+def _dirs(out: Path) -> set[str]:
+    return {rel for rel in entries(out) if (out / rel).is_dir()} if out.is_dir() else set()
 
 
 SUBVOLUME = (

@@ -1,8 +1,8 @@
 """Run inside a private mount namespace (`unshare -m`): a child binds a directory of the
-quarantine (q/sink, empty) over every directory of the job's staging it finds (the job's
-staging, its out/ and out/dN) and takes each away again, as fast as mount(2) allows,
-while N vets run one after another; stops at the first vet after which q/sink holds
-anything. Prints one JSON line: the vets' exit codes and what q/sink holds.
+quarantine (q/sink, empty) over the job's staging out/ directory as soon as it exists
+and takes it away again, as fast as mount(2) allows, while up to N vets run one after
+another; stops at the first vet after which q/sink holds anything. Prints one JSON
+line: the vets' exit codes and every entry under q/sink.
 
     python attack_hfs_flap.py BASE POLICY N
 """
@@ -24,7 +24,7 @@ def targets(pub: Path, runs: int) -> list[bytes]:
     out = []
     for index in range(runs):
         staging = pub / ".vmguard-staging" / f"r{index}.staging"
-        out += [staging, staging / "out", *(staging / "out" / f"d{sub}" for sub in range(4))]
+        out += [staging / "out"]
     return [os.fsencode(path) for path in out]
 
 
@@ -52,7 +52,12 @@ def main(base: Path, policy: str, runs: int) -> None:
     finally:
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
-    print(json.dumps({"codes": codes, "sink": sorted(os.listdir(q / "sink"))}))
+    sink = sorted(
+        os.path.relpath(os.path.join(top, name), q / "sink")
+        for top, dirs, files in os.walk(q / "sink")
+        for name in dirs + files
+    )
+    print(json.dumps({"codes": codes, "sink": sink}))
 
 
 if __name__ == "__main__":
