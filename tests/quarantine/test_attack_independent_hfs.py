@@ -169,7 +169,8 @@ STAGING_FLAP = (
     "mount, into q/sink (seen: d49/f.txt; d5, d36, d69, d86 and their f.txt), so they are "
     "missing from the published r/ while r.manifest.json lists them, and the vet exits 0 "
     "(about 3 vets in 4 with 200 directories: the staging's subdirectories are reached by "
-    "path, not through the descriptor of out/ that was made)"
+    "path, not through the descriptor of out/ that was made; at any depth: flapped over "
+    "out/d1 of a d1 with 150 subdirectories, d1/e74..e77 and their files went into q/sink)"
 )
 
 
