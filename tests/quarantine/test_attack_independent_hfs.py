@@ -45,7 +45,9 @@ class Shape:
 
 
 def _hole(shape: Shape, why: str):
-    return pytest.param(shape, id=shape.name, marks=pytest.mark.xfail(strict=True, reason=why))
+    """A hit of attack h, fixed (mounts.py: upperdir=, lowerdir+= and datadir+= are one path
+    each, only the legacy lowerdir= is split): kept as a passing case, `why` its history."""
+    return pytest.param(shape, id=shape.name)
 
 
 COLON_SPLIT = (
@@ -174,7 +176,9 @@ STAGING_FLAP = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=STAGING_FLAP)
+# Not strict: the race is won about 3 vets in 4, less on a loaded machine, so all 8 vets
+# can miss it; not fixed yet (the staging's subdirectories are made by path).
+@pytest.mark.xfail(strict=False, reason=STAGING_FLAP)
 def test_quarantine_bound_over_the_staging_while_vets_run(tmp_path):
     """The host's mounts change under vet's own staging: a directory of the quarantine
     (q/sink) keeps being bound over and freed from the job's staging out/ as soon as it
@@ -238,14 +242,7 @@ SUBVOLUME = (
 
 @pytest.mark.parametrize(
     "how",
-    [
-        pytest.param(
-            "subvol", marks=pytest.mark.xfail(strict=True, reason=SUBVOLUME.format("by subvol=q/inner"))
-        ),
-        pytest.param(
-            "bind", marks=pytest.mark.xfail(strict=True, reason=SUBVOLUME.format("by a bind of q/inner"))
-        ),
-    ],
+    ["subvol", "bind"],  # SUBVOLUME's hits, fixed: places compare mountinfo's (superblock) device
 )
 def test_to_in_a_subvolume_of_the_quarantine_mounted_elsewhere_is_refused(tmp_path, how):
     policy = _policy(tmp_path)

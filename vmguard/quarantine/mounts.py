@@ -7,8 +7,9 @@ directory's mount is the one statx names. So a directory's place in its filesyst
 that root joined with its path below the mount point. An overlayfs shows one directory
 in several filesystems: its merged view, and the same path in each layer (upperdir=,
 lowerdir= in its super options); a directory's places are all of them. A --to is
-inside the quarantine if any of its places is at or below one of the quarantine's, on
-the same device.
+inside the quarantine if any of its places is at or below one of the quarantine's, in
+the same filesystem: mountinfo's device (field 3), the superblock's, which a btrfs
+subvolume shares with its parent while statx gives it a device of its own.
 
 Judged on descriptors (the directory the kernel opened), never on path text. Fails
 closed: a mount our mountinfo does not show (another mount namespace, reached through
@@ -36,6 +37,7 @@ class Mount:
     """One line of mountinfo: the mount's root within its filesystem, its mount point,
     its type and its super options (each still escaped as the line has it)."""
 
+    dev: int
     root: str
     point: str
     fstype: str
@@ -56,8 +58,10 @@ def _mount(mount_id: int) -> Mount:
             fields = line.rstrip(b"\n").split(b" ")
             if int(fields[0]) == mount_id:
                 fstype, _, options = fields[fields.index(b"-") + 1 :][:3]
+                major, _, minor = fields[2].partition(b":")
+                dev = os.makedev(int(major), int(minor))
                 root, point = _unescape(fields[3]), _unescape(fields[4])
-                return Mount(root, point, _unescape(fstype), tuple(options.split(b",")))
+                return Mount(dev, root, point, _unescape(fstype), tuple(options.split(b",")))
     raise Unknown(f"mount {mount_id} is not in this mount namespace's table")
 
 
@@ -70,7 +74,8 @@ def _below(fd: int, point: str) -> str:
 
 
 def _split_layers(value: str) -> list[str]:
-    """lowerdir's ':'-separated layers, overlay's '\\' escapes (of ':' ',' '\\') undone."""
+    """The legacy lowerdir's ':'-separated layers (the mounter's string as given), overlay's
+    '\\' escapes (of ':' ',' '\\') undone."""
     layers, here, escaped = [], "", False
     for char in value:
         if escaped:
@@ -88,8 +93,10 @@ def _layer_dirs(mount: Mount) -> list[str]:
     found = []
     for option in mount.options:
         key, _, value = _unescape(option).partition("=")
-        if key in _LAYERS:
+        if key == "lowerdir":
             found += _split_layers(value)
+        elif key in _LAYERS:  # one path each, as the kernel keeps it: ':' and '\\' are its own
+            found.append(value)
     if not found:
         raise Unknown(f"overlay at {mount.point} names no layers")
     return found
@@ -98,10 +105,9 @@ def _layer_dirs(mount: Mount) -> list[str]:
 def places(fd: int, layers: bool = True, depth: int = 0) -> set[tuple[int, str]]:
     """Every (device, path) the directory open at fd is in: its own place, and (layers)
     on an overlayfs the same path in each layer. Raises Unknown where it cannot tell."""
-    st = statx(fd)
-    mount = _mount(st.mount_id)
+    mount = _mount(statx(fd).mount_id)
     below = os.path.normpath(os.path.join(mount.root, _below(fd, mount.point)))
-    found = {(st.st_dev, below)}
+    found = {(mount.dev, below)}
     if not layers or mount.fstype != "overlay":
         return found
     if depth >= _NESTED:
