@@ -64,19 +64,7 @@ HOLES: dict[str, str] = {
     "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
     "take Apache's table for pages but only Debian's and Python's for JSON names)",
 }
-_MIDDLE = (
-    "refused (name-type: `the name holds .X: a web server (Apache mod_mime) types the file by every "
-    "extension`): {} before "
-    "the last extension, but Apache's mod_mime takes the type of the rightmost extension that has "
-    "one ({} for {}; the docs' own `a.html.lhe` is a page only because .lhe has none), so no "
-    "server sends it as script"
-)
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-lines.Es.csv": _MIDDLE.format("einsteinium's symbol", "text/csv", ".csv"),
-    "ctl-abstract.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
-    "ctl-README.es.txt": _MIDDLE.format("a Spanish translation's suffix", "text/plain", ".txt"),
-    "ctl-fit.res.txt": _MIDDLE.format("`.res` (results)", "text/plain", ".txt"),
-    "ctl-scan.dir.csv": _MIDDLE.format("`.dir` (a scan directory's listing)", "text/csv", ".csv"),
     "ctl-run.M.csv": "refused (name-type) with a detail that says `a server runs the file as a .m "
     "script`: no server maps .m, and MATLAB/Octave take a function only from a name ending in .m, "
     "so `run.M.csv` (mass in the name) shadows nothing",

@@ -165,3 +165,15 @@ def test_a_collision_names_the_rule_and_names_ntfs_cannot_create_do_not_collide(
         assert entry.reasons == (Reason.NAME_COLLISION,) and "rename one of them" in entry.detail, entry
     for name in ("d/2024-12-05T10:00:00.csv", "d/2024-12-05T10:00:30.csv", "d/2024-12-05T10:00:00.json"):
         assert entries[name].verdict is Verdict.ACCEPTED, entries[name]
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [("x.html.log", True), ("x.svg.dat", True), ("README.html.en", True), ("a.xhtml.lhe", True),
+     ("abstract.es.txt", False), ("scan.dir.csv", False), ("fit.res.txt", False), ("x.html.csv", False),
+     ("page.shtml.txt", True)],
+)  # fmt: skip
+def test_apache_types_by_the_rightmost_typed_extension(name, refused):
+    """mod_mime sets the type by each extension in turn: a page's extension before the last
+    makes a page only when no extension after it has a type (attack h: es.txt refused)."""
+    assert bool(served.acted_on(name)) is refused, (name, served.acted_on(name))

@@ -136,7 +136,7 @@ def test_real_gzip_output_under_every_suffix(tmp_path):
     [("a.py", "Windows"), ("a.jnlp", "Windows"), ("a.rdp", "Windows"), ("a.search-ms", "Windows"),
      ("a.docm", "Windows"), ("a.pssc", "Windows"), ("a.udl", "Windows"), ("a.iqy", "Windows"),
      ("a.slk", "Windows"), ("a.xlm", "Windows"), ("a.ica", "Windows"), ("a.xhtm", "application/xhtml+xml"), ("a.kml", "+xml"),
-     ("a.es", "javascript"), ("a.mml.txt", "holds .mml"), ("a.eml", "message/rfc822"),
+     ("a.es", "javascript"), ("a.mml.lhe", "holds .mml"), ("a.eml", "message/rfc822"),
      ("shell.php-gz", "gunzip makes it shell.php: the name holds .php"), ("x.taz", "bytes are text")],
 )  # fmt: skip
 def test_the_detail_names_the_client(name, client):
