@@ -40,7 +40,7 @@ from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.publicpath import SIDECARS, open_public
-from vmguard.quarantine.sysio import rename_noreplace, statx, syncfs, write_all
+from vmguard.quarantine.sysio import open_child_dir, rename_noreplace, same_mount, statx, syncfs, write_all
 
 STAGING = ".vmguard-staging"
 COMMITTED = "COMMITTED"
@@ -69,7 +69,7 @@ def _ids(promote: PromotePolicy) -> tuple[int, int]:
 def _on_mount_of(fd: int, parent_fd: int, shown: str) -> None:
     """Refuse a directory vet made or opened in the judged public directory that is on
     another mount: one put over its name after the check (the quarantine bound there)."""
-    if statx(fd).mount_id != statx(parent_fd).mount_id:
+    if not same_mount(fd, parent_fd):
         raise VetInputError(
             f"{shown}: a mount appeared over vmguard's own directory during the vet; "
             "nothing is written through it: unmount it and rerun"
@@ -219,7 +219,7 @@ class Destination:
 
     def make_dir(self, parent_fd: int, name: str) -> int:
         os.mkdir(name, 0o700, dir_fd=parent_fd)
-        fd = os.open(name, _DIR, dir_fd=parent_fd)
+        fd = open_child_dir(parent_fd, name)
         strip_xattrs(fd)
         self.normalise(fd, self.promote.dir_mode)
         return fd
@@ -234,9 +234,9 @@ class Destination:
             os.fchown(fd, self.uid, self.gid)
 
     def open_staged_dir(self, parts: tuple[str, ...]) -> int:
-        fd = os.open(OUT, _DIR, dir_fd=self.job_fd)
+        fd = open_child_dir(self.job_fd, OUT)
         for name in parts:
-            child = os.open(name, _DIR, dir_fd=fd)
+            child = open_child_dir(fd, name)
             os.close(fd)
             fd = child
         return fd

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vmguard.core.errors import VetInputError
-from vmguard.quarantine.sysio import statx
+from vmguard.quarantine.sysio import open_child_dir
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 SIDECARS = (".manifest.json", ".vet.json", ".vet.txt")  # published beside the output
@@ -96,10 +96,7 @@ def _make(fd: int, part: str, dir_mode: int) -> int | None:
         os.mkdir(part, dir_mode, dir_fd=fd)
     except FileExistsError:
         return None
-    child = os.open(part, _DIR | os.O_NOFOLLOW, dir_fd=fd)
-    if statx(child).mount_id != statx(fd).mount_id:  # a mount put over it since the mkdir
-        os.close(child)
-        raise OSError(errno.EXDEV, f"{part!r}: a mount appeared over the directory just made")
+    child = open_child_dir(fd, part)  # no mount put over it since the mkdir
     if os.fstat(child).st_uid == os.geteuid():  # ours: not one put in its place
         os.fchmod(child, dir_mode)  # the umask took bits off the mkdir's mode
     return child

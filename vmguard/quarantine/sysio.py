@@ -123,6 +123,25 @@ def statx(fd: int, name: str = "") -> Stat:
     )
 
 
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def same_mount(fd: int, parent_fd: int) -> bool:
+    """Whether fd is on parent_fd's mount (not a mount put over a name in it)."""
+    return statx(fd).mount_id == statx(parent_fd).mount_id
+
+
+def open_child_dir(parent_fd: int, name: str) -> int:
+    """Open the directory `name` of parent_fd, refusing (EXDEV) one that is another mount:
+    a mount put over a directory vet just made (or made earlier in its own staging) would
+    take what is written below it elsewhere, the quarantine perhaps."""
+    child = os.open(name, _DIR, dir_fd=parent_fd)
+    if not same_mount(child, parent_fd):
+        os.close(child)
+        raise OSError(errno.EXDEV, f"{name!r}: a mount appeared over a directory vet made")
+    return child
+
+
 def _set_direct(fd: int, on: bool) -> bool:
     """Large files bypass the page cache: written from our buffer straight to the disk.
     No cache page is allocated and filled for them (on a busy or virtualised host that
