@@ -56,10 +56,6 @@ _MATLAB = (
 _WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
 HOLES: dict[str, str] = {
     "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
-    "\u00ef\u00bb\u00bfbom-fname.csv.gz": "published: its FNAME is the Latin-1 spelling of the "
-    "published name (admitted), but GNU `gunzip -N` writes FNAME's bytes EF BB BF, so it creates "
-    "'\\ufeffbom-fname.csv', a name with a zero-width format character the name rules refuse "
-    "(name-control-characters); the vet never judged the name gunzip makes",
     "loose-apache.jsonml": 'published: JSON-shaped text with free white space (`{ "run" :  42 }`) '
     "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
     "take Apache's table for pages but only Debian's and Python's for JSON names)",

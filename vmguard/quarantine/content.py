@@ -172,10 +172,14 @@ def fname_spellings(expected: str) -> set[str]:
     """The FNAMEs (as gzipfmt decodes the field: UTF-8, other bytes surrogate-escaped) a
     writer puts in a gzip published as `expected` + .gz: its bytes (GNU gzip writes the
     file name's bytes, UTF-8 here), or its Latin-1 bytes when every character has one
-    (Python's gzip, as RFC 1952 asks; it writes no FNAME for other names)."""
+    (Python's gzip, as RFC 1952 asks; it writes no FNAME for other names). Not Latin-1
+    bytes that are valid UTF-8 of another name (`ï»¿x.csv`'s are U+FEFF x.csv): `gunzip -N`
+    creates the FNAME's bytes as they are, so that other name, never judged, would be made."""
     spellings = {expected}
     if all(ord(c) < 256 for c in expected):
-        spellings.add(expected.encode("latin-1").decode("utf-8", "surrogateescape"))
+        latin = expected.encode("latin-1").decode("utf-8", "surrogateescape")
+        if all(c < "\x80" or "\udc80" <= c <= "\udcff" for c in latin):  # no UTF-8 character in it
+            spellings.add(latin)
     return spellings
 
 
