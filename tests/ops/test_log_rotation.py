@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import gzip
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from tests.support.require import require_tools
 from vmguard.cli import main
 from vmguard.core import eventlog
 from vmguard.core.eventlog import EventLog
-from vmguard.core.logchain import rotated_files
+from vmguard.core.logchain import lock_path, rotated_files
 
 ROOT = Path(__file__).parents[2]
 
@@ -158,6 +159,24 @@ def test_rotation_while_writers_append_keeps_the_chain(log, capsys):
     assert "(360 events in" in out
 
 
+def test_rapid_move_and_create_while_writers_append_keeps_the_chain(log, capsys):
+    """logrotate's move + create, as fast as it goes, while three writers append: two
+    writers must never hold the moved and the new file at once (CI caught one fork)."""
+    fill(log, 1)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(log.path), str(w)], cwd=ROOT) for w in range(3)
+    ]
+    moved = 0
+    while any(w.poll() is None for w in writers):
+        os.rename(log.path, log.path.with_name(f"events.jsonl-{moved:05d}"))
+        log.path.touch()
+        moved += 1
+    assert [w.returncode for w in writers] == [0, 0, 0]
+    code, out = verify(log, capsys)
+    assert code == 0, out
+    assert f"(121 events in {moved + 1} files" in out
+
+
 def test_each_event_reaches_syslog(tmp_path):
     address = str(tmp_path / "syslog.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
@@ -199,20 +218,20 @@ def _blocked_on(path: Path, timeout: float = 60) -> None:
 
 
 def test_a_writer_waiting_across_a_rotation_does_not_fork_the_chain(log, capsys):
-    """W1 waits for the lock on the old file; logrotate moves it; W2 appends to the new
-    file; then W1 gets its lock. W1 must append after W2 in the new file, not to the
-    moved file (two events chained to the same predecessor)."""
+    """W1 waits for the lock while another appender holds it; logrotate moves the file;
+    then W1 gets the lock. W1 must append to the new file, chained to the moved file's
+    last event, and W2 after it (not two events chained to the same predecessor)."""
     fill(log, 3)
-    with open(log.path, "a+b") as held:
+    with open(lock_path(log.path), "rb") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # as another appender in the middle of its append
         first = subprocess.Popen([sys.executable, "-c", ONE, str(log.path), "w1"], cwd=ROOT)
-        _blocked_on(log.path)
+        _blocked_on(lock_path(log.path))
         logrotate(log)
-        second = subprocess.run([sys.executable, "-c", ONE, str(log.path), "w2"], cwd=ROOT, timeout=60)
-        assert second.returncode == 0
     assert first.wait(timeout=60) == 0
+    second = subprocess.run([sys.executable, "-c", ONE, str(log.path), "w2"], cwd=ROOT, timeout=60)
+    assert second.returncode == 0
     writers = [json.loads(line)["data"]["writer"] for line in log.path.read_bytes().splitlines()]
-    assert writers == ["w2", "w1"]
+    assert writers == ["w1", "w2"]
     assert verify(log, capsys)[0] == 0
 
 

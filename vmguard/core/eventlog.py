@@ -2,7 +2,7 @@
 
 Every apply, firewall change, vet decision and audit run is appended here. Each line
 carries the SHA-256 of the previous line, so `vmguard log verify` detects an edited,
-removed or reordered line. Appends take an exclusive lock so concurrent writers chain.
+removed or reordered line. Appends take an exclusive lock (<log>.lock) so concurrent writers chain.
 Nothing follows the last line to vouch for it, so each append also records the line
 count and the last line's hash in <log>.head: a removed or edited tail is detected too.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vmguard.core.errors import LogError
-from vmguard.core.logchain import GENESIS, Break, digest, head_path, read_head, verify_chain
+from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
 SYSLOG_SOCKET = "/dev/log"  # journald's and rsyslog's local socket
@@ -135,17 +135,16 @@ def _next(path: Path, fh: BinaryIO) -> Chained:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[BinaryIO]:
-    """The live file, locked; reopened if it was rotated away while we waited."""
-    while True:
+    """The live file, opened while holding the lock beside it. The lock is a file of its
+    own because logrotate moves the live file: writers locking the file itself could hold
+    locks on the moved and the new file at once, and both chain to the same head."""
+    fd = os.open(lock_path(path), os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         with open(path, "a+b") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                same = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                yield fh
-                return
+            yield fh
+    finally:
+        os.close(fd)  # releases the lock
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,11 @@ def head_path(path: Path) -> Path:
     return path.with_name(path.name + ".head")
 
 
+def lock_path(path: Path) -> Path:
+    """What appenders lock: beside the live file, never moved by a rotation."""
+    return path.with_name(path.name + ".lock")
+
+
 def read_head(path: Path) -> tuple[int, str] | None:
     """(lines in the live file, last event's hash) as of the last append; None for an
     older log. After a rotation the count is that of the moved file."""
@@ -69,7 +74,7 @@ def rotated_files(path: Path) -> list[Path]:
     found = []
     for sibling in path.parent.glob(f"{glob_escape(path.name)}[.-]*"):
         suffix = sibling.name[len(path.name) :].removesuffix(".gz")
-        if suffix in _NOT_ROTATED or sibling.name == head_path(path).name:
+        if suffix in _NOT_ROTATED:
             continue
         numbered = _NUMBERED.fullmatch(suffix)
         found.append(((1, -int(numbered.group(1)), "") if numbered else (0, 0, suffix), sibling))
