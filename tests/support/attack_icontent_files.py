@@ -43,6 +43,8 @@ def json_name_cases() -> dict[str, bytes]:
         "apache-lang.json.en": LOOSE_JSON,
         "apache-charset.json.utf8": LOOSE_JSON,
         "apache-multi.webmanifest.1": LOOSE_JSON,
+        "apache-upper.JSON.dat": LOOSE_JSON,
+        "apache-dots.json..dat": LOOSE_JSON,
         "loose.json": LOOSE_JSON,
     }
 
@@ -54,14 +56,19 @@ PAGE_BEFORE_LAST = {
     "page.html.en": b"run <img src=x onerror=alert(1)>\n",
     "code.js.dat": b"alert(document.cookie)\n",
 }
-# Published, and rightly: .bak is application/x-trash in Debian's mime.types, the
-# rightmost typed extension, so Apache sends neither JSON nor XML.
-TRASH_TYPED = {"apache-trash.json.bak": LOOSE_JSON, "feed-trash.atom.bak": XML_PAGE}
+# Published, and rightly: the rightmost typed extension is .bak (application/x-trash in
+# Debian's mime.types) or .txt, so Apache sends neither JSON nor XML.
+LAST_TYPED = {
+    "apache-trash.json.bak": LOOSE_JSON,
+    "feed-trash.atom.bak": XML_PAGE,
+    "apache-text.json.txt": LOOSE_JSON,
+}
 
 
 def json_number_cases() -> dict[str, bytes]:
     """Strict JSON that no serializer writes (refused, checked). Not here: `1.5e+01` for
-    15.0, which docs/quarantine.md lists (a float's form, exponent or not, ~2 bits)."""
+    15.0, which docs/quarantine.md lists (a float's form, exponent or not, ~2 bits), nor
+    json.dumps' `\\u001b` (an escaped ESC is a string's data; `jq -r` prints it raw)."""
     return {
         "json-exp-plus-zero.json": b"[1.5e+00]",
         "json-fixed-huge.json": b"[100000000000000000000000.0]",
@@ -110,6 +117,8 @@ def json_controls(work: Path) -> dict[str, bytes]:
         "ctl-pd-tiny-table.json": frame.to_json(orient="table").encode(),
         "ctl-pd-tiny-lines.jsonl": frame.to_json(orient="records", lines=True).encode(),
         "ctl-pd-tiny-p15-unicode.json": frame.to_json(double_precision=15, force_ascii=False).encode(),
+        "ctl-pd-p0.json": frame.to_json(double_precision=0).encode(),
+        "ctl-pd-p1.json": frame.to_json(double_precision=1).encode(),
     }
     tool = subprocess.run(["python3", "-m", "json.tool", "--no-ensure-ascii", str(src)],
                           capture_output=True, check=True).stdout  # fmt: skip

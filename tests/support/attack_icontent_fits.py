@@ -105,3 +105,41 @@ def comp_controls() -> dict[str, bytes]:
         ),
     }
     return {name: _bytes(fits.HDUList([fits.PrimaryHDU(), hdu])) for name, hdu in made.items()}
+
+
+def fitsio_controls(work) -> dict[str, bytes]:
+    """cfitsio's own output through fitsio, where installed (not a project dependency):
+    ASCII and binary tables with NaN/INF, variable-length arrays, each compression."""
+    try:
+        import fitsio
+    except ImportError:
+        return {}
+    work.mkdir(parents=True, exist_ok=True)
+    inf, nan = float("inf"), float("nan")
+    rec = np.zeros(3, dtype=[("RUN", "i4"), ("E", "f8"), ("F", "f4"), ("DET", "S8")])
+    rec["RUN"], rec["E"], rec["F"] = [1, 42, -7], [1.5e-120, nan, -inf], [0.5, inf, nan]
+    rec["DET"] = [b"ecal", b"hcal", b"mu"]
+    vla = np.zeros(3, dtype=[("X", "O"), ("S", "O")])
+    vla["X"] = [np.arange(3, dtype="f8"), np.arange(0, dtype="f8"), np.arange(5, dtype="f8")]
+    vla["S"] = ["a", "bcd", ""]
+    rng = np.random.default_rng(3)
+    img = rng.normal(100, 5, (64, 64)).astype("f4")
+    img[2, 2] = nan
+    ints = rng.integers(0, 4000, (64, 64)).astype("i4")
+    writes = {
+        "ctl-fitsio-ascii.fits": (rec, {"table_type": "ascii"}),
+        "ctl-fitsio-bin.fits": (rec, {}),
+        "ctl-fitsio-vla.fits": (vla, {}),
+        "ctl-fitsio-plio.fits": (ints, {"compress": "PLIO"}),
+        "ctl-fitsio-dither2.fits": (img, {"compress": "RICE", "qmethod": "SUBTRACTIVE_DITHER_2"}),
+        "ctl-fitsio-gzip-lossless.fits": (img, {"compress": "GZIP", "qlevel": None}),
+        **{
+            f"ctl-fitsio-{c.lower()}.fits": (img, {"compress": c})
+            for c in ("RICE", "GZIP", "GZIP_2", "HCOMPRESS")
+        },
+    }
+    files = {}
+    for name, (data, kw) in writes.items():
+        fitsio.write(str(work / name), data, **kw)
+        files[name] = (work / name).read_bytes()
+    return files

@@ -70,4 +70,7 @@ def gzip_hostile(work: Path) -> dict[str, bytes]:
         "gz-loose.geojson.gz": gzip.compress(LOOSE_JSON, mtime=0),
         "gz-loose.json.dat.gz": gzip.compress(LOOSE_JSON, mtime=0),
         "gz-loose.jsonld.gz": gzip.compress(LOOSE_JSON, mtime=0),
+        "gz-loose.geojson.en.gz": gzip.compress(LOOSE_JSON, mtime=0),
+        # The page rule's sibling, refused: gunzip's x.html.dat is served as text/html.
+        "gz-page.html.dat.gz": gzip.compress(b"run <img src=x onerror=alert(1)>\n", mtime=0),
     }
