@@ -59,6 +59,7 @@ def _build() -> dict[str, bytes]:
             | made.LAST_TYPED
             | made.json_number_cases()
             | made.json_controls(work / "json")
+            | made.json_tool_controls(work / "jsontools")
             | made.text_controls(work / "text")
             | made.csv_controls()
             | made.csv_hostile()
@@ -119,6 +120,9 @@ FALSE_REJECTIONS: dict[str, str] = {
     "ctl-log-object-repr.log": "refused (invalid-format: text: markup '<object'): logging.warning(f'default "
     "{sentinel!r} replaced') writes Python's repr of object(), '<object object at 0x7f...>', in a .log "
     "served as text/plain; the rule already passes <metadata> and <format>",
+    "ctl-log-http-502.log": "refused (type-not-allowed: text/html, libmagic's guess): a .log whose line holds "
+    "the nginx 502 page requests' HTTPError carried; by design as docs/quarantine.md words it (no markup "
+    "anywhere in text, defence in depth: a .log is served as text/plain), listed as the ordinary job log it is",
 }
 
 

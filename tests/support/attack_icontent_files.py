@@ -167,6 +167,10 @@ BLOCK MASS  #
 </event>
 </LesHouchesEvents>
 """
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 HEPMC3 = b"""HepMC::Version 3.02.06
 HepMC::Asciiv3-START_EVENT_LISTING
 E 0 8 12
@@ -228,6 +232,8 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "ctl-config.yaml": yaml.safe_dump(cfg, allow_unicode=True).encode(),
         "ctl-config-escaped.yaml": yaml.safe_dump(cfg).encode(),
         "ctl-merge.yaml": b"<<: *defaults\nrun: 42\n",
+        # requests' HTTPError logged with the proxy's body, as job logs hold it.
+        "ctl-log-http-502.log": _logging(work / "h.log", [f"upload failed: 502 {NGINX_502}"]),
     }
 
 
@@ -254,3 +260,48 @@ def csv_controls() -> dict[str, bytes]:
 def csv_hostile() -> dict[str, bytes]:
     """A CSV Excel runs on opening: a DDE formula starts a process (`=cmd|' /C calc'!A0`)."""
     return {"csv-dde-formula.csv": b"run,note\n1,=cmd|' /C calc'!A0\n2,ok\n"}
+
+
+_NODE = (
+    "const o={run:42,p:[1e-7,1e21,5e-324,0.1,123456789.12345679,-0,1e16,2.5e-5,1.5e300],"
+    'det:"µ-chamber/é",nested:[[],{}],big:12345678901234567000};'
+)
+
+
+def _notebook(html: list[str]) -> bytes:
+    """An executed notebook as nbformat (papermill) writes it: indent 1, sorted keys."""
+    frame = _frame().head(2)
+    output = {"data": {"text/html": html, "text/plain": str(frame).splitlines(True)},
+              "execution_count": 1, "metadata": {}, "output_type": "execute_result"}  # fmt: skip
+    cell = {"cell_type": "code", "execution_count": 1, "id": "a1b2c3d4", "metadata": {},
+            "outputs": [output], "source": ["df"]}  # fmt: skip
+    meta = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "papermill": {"duration": 1.5}}  # fmt: skip
+    nb = {"cells": [cell], "metadata": meta, "nbformat": 4, "nbformat_minor": 5}
+    return (
+        json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False, separators=(",", ": ")) + "\n"
+    ).encode()
+
+
+def json_tool_controls(work: Path) -> dict[str, bytes]:
+    """JSON.stringify (node), jq 1.6 on 64-bit ids (it rounds them to 17 digits), papermill
+    notebooks holding pandas' HTML and a plotly <script> (JSON strings are data)."""
+    files = {
+        "ctl-papermill-df.ipynb": _notebook(_frame().head(2)._repr_html_().splitlines(True)),
+        "ctl-papermill-plotly.ipynb": _notebook(
+            ['<div id="fig"></div>\n', '<script type="text/javascript">Plotly.newPlot("fig",[])</script>']
+        ),  # fmt: skip
+    }
+    if shutil.which("node"):
+        for name, args in (("ctl-node-indent2.json", ",null,2"), ("ctl-node-tab.json", ',null,"\\t"'),
+                           ("ctl-node-compact.json", "")):  # fmt: skip
+            script = f"{_NODE}process.stdout.write(JSON.stringify(o{args}))"
+            files[name] = subprocess.run(["node", "-e", script], capture_output=True, check=True).stdout
+    if shutil.which("jq"):
+        src = work / "ids.json"
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text('{"ids":[12345678901234567890123,18446744073709551615],"x":[1e-7,1.0,3.0e10,1e400]}')
+        files["ctl-jq-bigint.json"] = subprocess.run(
+            ["jq", ".", str(src)], capture_output=True, check=True
+        ).stdout
+    return files
