@@ -120,6 +120,10 @@ FALSE_REJECTIONS: dict[str, str] = {
     "ctl-log-object-repr.log": "refused (invalid-format: text: markup '<object'): logging.warning(f'default "
     "{sentinel!r} replaced') writes Python's repr of object(), '<object object at 0x7f...>', in a .log "
     "served as text/plain; the rule already passes <metadata> and <format>",
+    "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
+    "leave=False) in a job's stderr file, as every training job writes it: tqdm moves up with ESC [A whether "
+    "or not the file is a terminal; by design as docs/quarantine.md words it (no ESC in text), listed as the "
+    "ordinary output it is (a single bar, CR only, is published: ctl-train-4242.err)",
     "ctl-log-http-502.log": "refused (type-not-allowed: text/html, libmagic's guess): a .log whose line holds "
     "the nginx 502 page requests' HTTPError carried; by design as docs/quarantine.md words it (no markup "
     "anywhere in text, defence in depth: a .log is served as text/plain), listed as the ordinary job log it is",

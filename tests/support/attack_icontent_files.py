@@ -75,6 +75,10 @@ def json_number_cases() -> dict[str, bytes]:
         "json-fixed-tiny.json": b"[0.000000000000000000001]",
         "json-slash-mixed.json": b'{"a":"x\\/y","b":"u/v"}',
         "json-pandas-form-mixed.json": b"[0.0000001,1e-07]",
+        "json-crlf-after.json": b'{"run": 42}\r\n',
+        "json-py27-some-spaces.json": b'{\n  "a": 1, \n  "b": 2,\n  "c": 3\n}',
+        "json-trailing-space-no-comma.json": b'{\n  "a": 1,\n  "b": 2 \n}',
+        "json-indent-unit-changes.json": b'{\n  "a": {\n      "b": 1\n  }\n}',
     }
 
 
@@ -213,6 +217,21 @@ def _logging(path: Path, messages: list[str], encoding: str = "utf-8") -> bytes:
     return path.read_bytes()
 
 
+def _tqdm(path: Path, nested: bool) -> dict[str, bytes]:
+    """A training job's stderr file (`#SBATCH -e train-%j.err`) with tqdm's bars: one bar
+    writes CR only; an inner bar (leave=False) moves up with ESC [A, tqdm's own cursor
+    control, which it writes to files too (it never asks isatty)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return {}
+    with path.open("w", encoding="utf-8") as err:
+        for _ in tqdm(range(2), desc="epoch", file=err, mininterval=0):
+            for _ in tqdm(range(3), desc="batch", leave=False, file=err, mininterval=0, disable=not nested):
+                pass
+    return {path.name: path.read_bytes()}
+
+
 def text_controls(work: Path) -> dict[str, bytes]:
     """Logs, event files and config a physics job writes, each published as it is."""
     import yaml
@@ -220,21 +239,25 @@ def text_controls(work: Path) -> dict[str, bytes]:
     work.mkdir(parents=True, exist_ok=True)
     sentinel = object()
     cfg = {"run": 42, "detector": "µ-chamber", "cuts": {"pt_min": 0.5, "eta": [-2.5, 2.5]}}
-    return {
-        "ctl-powheg.lhe": LHE,
-        "ctl-events.hepmc3": HEPMC3,
-        "ctl-spectrum.slha": SLHA,
-        "ctl-fortran.out": FORTRAN,
-        "ctl-log-object-repr.log": _logging(work / "o.log", [f"default {sentinel!r} replaced", "done"]),
-        "ctl-log-metadata-tag.log": _logging(work / "m.log", ["read <metadata> block of run 42"]),
-        "ctl-log-format-tag.log": _logging(work / "f.log", ["column spec <format> = %.3e"]),
-        "ctl-log-utf16.log": _logging(work / "u.log", ["Temperatur 20 °C, µ=0.5"], encoding="utf-16"),
-        "ctl-config.yaml": yaml.safe_dump(cfg, allow_unicode=True).encode(),
-        "ctl-config-escaped.yaml": yaml.safe_dump(cfg).encode(),
-        "ctl-merge.yaml": b"<<: *defaults\nrun: 42\n",
-        # requests' HTTPError logged with the proxy's body, as job logs hold it.
-        "ctl-log-http-502.log": _logging(work / "h.log", [f"upload failed: 502 {NGINX_502}"]),
-    }
+    return (
+        _tqdm(work / "ctl-train-4242.err", nested=False)
+        | _tqdm(work / "ctl-train-nested-4243.err", nested=True)
+        | {
+            "ctl-powheg.lhe": LHE,
+            "ctl-events.hepmc3": HEPMC3,
+            "ctl-spectrum.slha": SLHA,
+            "ctl-fortran.out": FORTRAN,
+            "ctl-log-object-repr.log": _logging(work / "o.log", [f"default {sentinel!r} replaced", "done"]),
+            "ctl-log-metadata-tag.log": _logging(work / "m.log", ["read <metadata> block of run 42"]),
+            "ctl-log-format-tag.log": _logging(work / "f.log", ["column spec <format> = %.3e"]),
+            "ctl-log-utf16.log": _logging(work / "u.log", ["Temperatur 20 °C, µ=0.5"], encoding="utf-16"),
+            "ctl-config.yaml": yaml.safe_dump(cfg, allow_unicode=True).encode(),
+            "ctl-config-escaped.yaml": yaml.safe_dump(cfg).encode(),
+            "ctl-merge.yaml": b"<<: *defaults\nrun: 42\n",
+            # requests' HTTPError logged with the proxy's body, as job logs hold it.
+            "ctl-log-http-502.log": _logging(work / "h.log", [f"upload failed: 502 {NGINX_502}"]),
+        }
+    )
 
 
 def csv_controls() -> dict[str, bytes]:
