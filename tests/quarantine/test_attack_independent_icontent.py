@@ -63,6 +63,7 @@ def _build() -> dict[str, bytes]:
             | made.text_controls(work / "text")
             | made.csv_controls()
             | made.csv_hostile()
+            | made.OFFSET_CASES
             | made_gz.gzip_controls(work / "gz")
             | made_gz.gzip_hostile(work / "gzh")
             | made_fits.ascii_controls()
@@ -184,6 +185,24 @@ def test_the_quiet_session_gzip_is_what_python_reads(run):
     assert gzip.decompress(FILES["ctl-append-quiet-first.log.gz"]) == line
     detail = run["entries"]["ctl-append-quiet-first.log.gz"]["detail"]
     assert "empty member" in detail, detail
+
+
+_NEAR = (
+    "the detail says 'near byte 0' for a character at byte 299,997 of a 300 KB log: it names the start of "
+    "the 1 MiB read the character fell in (2097152 for one at 3,000,000), up to 1 MiB off, so a user "
+    "looking there finds nothing"
+)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NEAR)
+@pytest.mark.parametrize("name", sorted(made.OFFSET_CASES))
+def test_the_refusal_names_where_the_character_is(run, name):
+    """A report line must not lie: 'near byte N' within a line's length of the byte."""
+    import re
+
+    detail = run["entries"][name]["detail"]
+    near = int(re.search(r"near byte (\d+)", detail).group(1))
+    assert abs(near - made.AT) < 4096, detail
 
 
 def test_the_vet_takes_under_twenty_seconds(run):

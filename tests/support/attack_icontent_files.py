@@ -280,6 +280,15 @@ def csv_controls() -> dict[str, bytes]:
     return out
 
 
+_LOG_LINE = b"2024-12-05 10:00:00 INFO run 42 event ok\n"
+# A character text refuses, 299,997 bytes into a log: (where it is, what the detail names).
+AT = 7317 * len(_LOG_LINE)
+OFFSET_CASES = {
+    "report-esc-deep.log": _LOG_LINE * 7317 + b"\x1b[2J\n",
+    "report-markup-deep.log": _LOG_LINE * 7317 + b"<script>x</script>\n",
+}
+
+
 def csv_hostile() -> dict[str, bytes]:
     """A CSV Excel runs on opening: a DDE formula starts a process (`=cmd|' /C calc'!A0`)."""
     return {"csv-dde-formula.csv": b"run,note\n1,=cmd|' /C calc'!A0\n2,ok\n"}
