@@ -45,6 +45,7 @@ pytest.importorskip("simplejson")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_icontent_apache as apache  # noqa: E402
 from tests.support import attack_icontent_files as made  # noqa: E402
 from tests.support import attack_icontent_fits as made_fits  # noqa: E402
 from tests.support import attack_icontent_gzip as made_gz  # noqa: E402
@@ -176,6 +177,19 @@ def test_the_json_name_holes_are_json_to_a_client():
         data = gzip.decompress(data) if name.endswith(".gz") else data
         assert json.loads(data) == compact, name
         assert data != json.dumps(compact).encode(), name
+
+
+@pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
+def test_apache_serves_the_json_name_holes_as_json():
+    """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf: each
+    published name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
+    rightly published are not."""
+    holes = {n.removesuffix(".gz"): n for n in HOLES if n.startswith(("apache-", "gz-"))}
+    with apache.serving([*holes, *made.LAST_TYPED]) as sent:
+        for name in holes:
+            assert sent[name].split(";")[0].endswith("json"), (name, sent[name])
+        for name in made.LAST_TYPED:
+            assert not sent[name].split(";")[0].endswith(("json", "xml")), (name, sent[name])
 
 
 def test_the_quiet_session_gzip_is_what_python_reads(run):
