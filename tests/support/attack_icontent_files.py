@@ -289,6 +289,17 @@ OFFSET_CASES = {
 }
 
 
+def same_text_other_bytes(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The UTF-16LE log (Python's utf-16 on x86) re-encoded as UTF-16BE behind its BOM and
+    as UTF-8: each decodes to the same str, so which of the three was written is a choice
+    no reader returns."""
+    text = files["ctl-log-utf16.log"].decode("utf-16")
+    return {
+        "text-utf16be-of-ctl.log": b"\xfe\xff" + text.encode("utf-16-be"),
+        "text-utf8-of-ctl.log": text.encode("utf-8"),
+    }
+
+
 def csv_hostile() -> dict[str, bytes]:
     """A CSV Excel runs on opening: a DDE formula starts a process (`=cmd|' /C calc'!A0`)."""
     return {"csv-dde-formula.csv": b"run,note\n1,=cmd|' /C calc'!A0\n2,ok\n"}
