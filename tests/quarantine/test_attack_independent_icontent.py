@@ -122,9 +122,6 @@ HOLES |= {
     "text-utf8-of-ctl.log": _ENCODING.format(how="UTF-8"),
 }
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-log-object-repr.log": "refused (invalid-format: text: markup '<object'): logging.warning(f'default "
-    "{sentinel!r} replaced') writes Python's repr of object(), '<object object at 0x7f...>', in a .log "
-    "served as text/plain; the rule already passes <metadata> and <format>",
     "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
     "leave=False) in a job's stderr file, as every training job writes it: tqdm moves up with ESC [A whether "
     "or not the file is a terminal; by design as docs/quarantine.md words it (no ESC in text), listed as the "
@@ -214,14 +211,6 @@ def test_the_quiet_session_gzip_is_what_python_reads(run):
         assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
 
 
-_NEAR = (
-    "the detail says 'near byte 0' for a character at byte 299,997 of a 300 KB log: it names the start of "
-    "the 1 MiB read the character fell in (2097152 for one at 3,000,000), up to 1 MiB off, so a user "
-    "looking there finds nothing"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NEAR)
 @pytest.mark.parametrize("name", sorted(made.OFFSET_CASES))
 def test_the_refusal_names_where_the_character_is(run, name):
     """A report line must not lie: 'near byte N' within a line's length of the byte."""
