@@ -1,0 +1,127 @@
+"""ROOT files for the independent binary attack i (session 35): ordinary uproot 5.7 output
+over several jobs, around the session-34 fixes (a moved TTree deleted with `del`, the
+deleted tree's last copy as reference; TTree twins made with mktree over sessions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from tests.support.attack_fbinary_root import _hist
+
+
+def _extend(f, name: str, times: int, n: int = 50, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(times):
+        counts = rng.integers(0, 4, n)
+        f[name].extend({"e": rng.random(n), "k": np.arange(n, dtype=np.int64),
+                        "p": ak.unflatten(rng.random(int(counts.sum())), counts)})
+
+
+def _mktree(f, name: str) -> None:
+    f.mktree(name, {"e": np.float64, "k": np.int64, "p": "var * float64"})
+
+
+def _twins(path: Path, codec) -> bytes:
+    """Job 1 makes t (moved: 25 extends); job 2 makes t again (a second cycle, a twin)
+    and extends it 25 times; job 3 deletes the newer one and makes it a third time."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 25, seed=1)
+        f["h"] = _hist()
+    with uproot.update(path) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 25, seed=2)
+    with uproot.update(path) as f:
+        del f["t"]
+        _mktree(f, "t")
+        _extend(f, "t", 12, seed=3)
+    return path.read_bytes()
+
+
+def _same_name_again(path: Path, codec) -> bytes:
+    """A moved tree deleted in job 2 and written again under its name in job 3, with a
+    histogram replaced in every job."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 30, seed=4)
+        f["h"] = _hist()
+    with uproot.update(path) as f:
+        del f["t"]
+        f["h"] = (np.arange(10.0), np.linspace(0, 1, 11))
+    with uproot.update(path) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 30, seed=5)
+        f["h"] = (np.arange(20.0), np.linspace(0, 1, 21))
+    return path.read_bytes()
+
+
+def _two_moved_one_deleted(path: Path, codec) -> bytes:
+    """Two trees extended in turn (both move), then one deleted in a later job and the
+    other extended in a fresh tree of a subdirectory."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "a")
+        _mktree(f, "b")
+        for k in range(22):
+            _extend(f, "a", 1, seed=k)
+            _extend(f, "b", 1, seed=100 + k)
+    with uproot.update(path) as f:
+        del f["a"]
+        _mktree(f, "sub/c")
+        _extend(f, "sub/c", 15, seed=7)
+    return path.read_bytes()
+
+
+def _subdir_del(path: Path, codec) -> bytes:
+    """A moved tree in a subdirectory deleted in a later job, a histogram there kept."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "d/t")
+        _extend(f, "d/t", 25, seed=8)
+        f["d/h"] = _hist()
+    with uproot.update(path) as f:
+        del f["d/t"]
+    return path.read_bytes()
+
+
+def _del_both_twins(path: Path, codec) -> bytes:
+    """Twins of one name (two jobs) both deleted in a third: two deleted trees of a key."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 20, seed=9)
+        f["keep"] = _hist()
+    with uproot.update(path) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 20, seed=10)
+    with uproot.update(path) as f:
+        del f["t;2"]
+        del f["t;1"]
+    return path.read_bytes()
+
+
+CASES = {
+    "ctl-i-root-twins": _twins,
+    "ctl-i-root-same-name-again": _same_name_again,
+    "ctl-i-root-two-moved-one-deleted": _two_moved_one_deleted,
+    "ctl-i-root-subdir-del": _subdir_del,
+    "ctl-i-root-del-both-twins": _del_both_twins,
+}
+CODECS = {"none": None, "zstd": uproot.ZSTD(5), "lz4": uproot.LZ4(1), "lzma": uproot.LZMA(2)}
+CONTROL_NAMES = [f"{c}-{k}.root" for c in CASES for k in CODECS]
+
+
+def controls(made: Path) -> dict[str, bytes]:
+    made.mkdir(parents=True, exist_ok=True)
+    return {f"{c}-{k}.root": fn(made / f"{c}-{k}.root", codec)
+            for c, fn in CASES.items() for k, codec in CODECS.items()}
+
+
+HOSTILE_NAMES: tuple[str, ...] = ()
+BITS_ONLY: set[str] = set()
+
+
+def hostile(made: Path) -> dict[str, bytes]:
+    return {}
