@@ -196,11 +196,44 @@ def _attrs_rewritten(k: int) -> Step:
     return step
 
 
+def _small_append(_k: int) -> Step:
+    """5 values a session into chunks of 100 (gzip, shuffle, fletcher32): 12 sessions nest
+    11 older versions of one chunk."""
+    def step(f: h5py.File) -> None:
+        if "a" not in f:
+            f.create_dataset("a", shape=(0,), maxshape=(None,), chunks=(100,), dtype="f8",
+                             compression="gzip", shuffle=True, fletcher32=True)
+        d = f["a"]
+        n = d.shape[0]
+        d.resize((n + 5,))
+        d[n:] = np.arange(n, n + 5) * 0.25
+    return step
+
+
+def _runs(k: int) -> Step:
+    """A job adding one gzip dataset a run and rewriting the run counter (an int)."""
+    def step(f: h5py.File) -> None:
+        f.create_dataset(f"r{k}", data=np.arange(100 * (k + 1)), compression="gzip")
+        f.attrs["n"] = k
+    return step
+
+
+def _group_tree(k: int) -> Step:
+    """Datasets and attributes spread over 3 groups, one of each a session."""
+    def step(f: h5py.File) -> None:
+        g = f.require_group(f"run{k % 3}")
+        g.create_dataset(f"x{k}", data=np.arange(20) * k, compression="gzip", shuffle=True)
+        g.attrs[f"t{k}"] = float(k)
+    return step
+
+
 CONTROL_NAMES = [
     "ctl-i-h5-grow-2d.h5", "ctl-i-h5-frames-stack.h5", "ctl-i-h5-frames-stack-latest.h5",
     "ctl-i-h5-events-compound.h5", "ctl-i-h5-events-compound-latest.h5", "ctl-i-h5-scan-columns.h5",
     "ctl-i-h5-fill-table.h5", "ctl-i-h5-attrs-rewritten-latest.h5", "ctl-i-h5-attrs-rewritten.h5",
-    "ctl-i-h5-one-session-table.h5",
+    "ctl-i-h5-one-session-table.h5", "ctl-i-h5-small-append-12.h5",
+    "ctl-i-h5-small-append-12-latest.h5", "ctl-i-h5-20-runs.h5", "ctl-i-h5-20-runs-latest.h5",
+    "ctl-i-h5-group-tree.h5", "ctl-i-h5-group-tree-latest.h5",
 ]
 
 
@@ -217,4 +250,11 @@ def controls() -> dict[str, bytes]:
                                                         libver="latest"),
         "ctl-i-h5-attrs-rewritten.h5": sessions([_attrs_rewritten(k) for k in range(6)]),
         "ctl-i-h5-one-session-table.h5": _table((None, 7)),
+        "ctl-i-h5-small-append-12.h5": sessions([_small_append(k) for k in range(12)]),
+        "ctl-i-h5-small-append-12-latest.h5": sessions([_small_append(k) for k in range(12)],
+                                                        libver="latest"),
+        "ctl-i-h5-20-runs.h5": sessions([_runs(k) for k in range(20)]),
+        "ctl-i-h5-20-runs-latest.h5": sessions([_runs(k) for k in range(20)], libver="latest"),
+        "ctl-i-h5-group-tree.h5": sessions([_group_tree(k) for k in range(9)]),
+        "ctl-i-h5-group-tree-latest.h5": sessions([_group_tree(k) for k in range(9)], libver="latest"),
     }

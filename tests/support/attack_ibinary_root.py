@@ -77,13 +77,66 @@ def _two_moved_one_deleted(path: Path, codec) -> bytes:
 
 
 def _subdir_del(path: Path, codec) -> bytes:
-    """A moved tree in a subdirectory deleted in a later job, a histogram there kept."""
+    """A moved tree in a subdirectory deleted in a later job, a histogram there kept
+    (`del f["d/t"]` deletes nothing in uproot 5.7: the directory's own `del` does)."""
     with uproot.recreate(path, compression=codec) as f:
         _mktree(f, "d/t")
         _extend(f, "d/t", 25, seed=8)
         f["d/h"] = _hist()
     with uproot.update(path) as f:
-        del f["d/t"]
+        del f["d"]["t"]
+    return path.read_bytes()
+
+
+def _hist_replaced(path: Path, codec) -> bytes:
+    """A histogram deleted and written again under its name in 4 later jobs."""
+    with uproot.recreate(path, compression=codec) as f:
+        f["h"] = _hist()
+        f["d/h"] = _hist()
+    for k in range(4):
+        with uproot.update(path) as f:
+            del f["h"]
+            f["h"] = (np.arange(10.0 + k), np.linspace(0, 1, 11 + k))
+    return path.read_bytes()
+
+
+def _rntuple_again(path: Path, codec) -> bytes:
+    """An RNTuple deleted in job 2 and written again, larger, under its name in job 3."""
+    with uproot.recreate(path, compression=codec) as f:
+        f["n"] = {"x": np.arange(100), "y": np.linspace(0, 1, 100)}
+        f["keep"] = _hist()
+    with uproot.update(path) as f:
+        del f["n"]
+    with uproot.update(path) as f:
+        f["n"] = {"x": np.arange(300), "y": np.linspace(0, 1, 300)}
+    return path.read_bytes()
+
+
+def _same_job_again(path: Path, codec) -> bytes:
+    """In one job: a histogram and a small tree each deleted and made again by name."""
+    with uproot.recreate(path, compression=codec) as f:
+        f["h"] = _hist()
+        del f["h"]
+        f["h"] = (np.arange(5.0), np.arange(6.0))
+        _mktree(f, "t")
+        _extend(f, "t", 3)
+        del f["t"]
+        _mktree(f, "t")
+        _extend(f, "t", 3, seed=3)
+    return path.read_bytes()
+
+
+def _moved_del_other_job(path: Path, codec) -> bytes:
+    """Job 1 a moved tree t; job 2 a moved tree u and a histogram; job 3 deletes u."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 30)
+    with uproot.update(path) as f:
+        _mktree(f, "u")
+        _extend(f, "u", 30, seed=2)
+        f["h"] = _hist()
+    with uproot.update(path) as f:
+        del f["u"]
     return path.read_bytes()
 
 
@@ -102,21 +155,26 @@ def _del_both_twins(path: Path, codec) -> bytes:
     return path.read_bytes()
 
 
-CASES = {
-    "ctl-i-root-twins": _twins,
-    "ctl-i-root-same-name-again": _same_name_again,
-    "ctl-i-root-two-moved-one-deleted": _two_moved_one_deleted,
-    "ctl-i-root-subdir-del": _subdir_del,
-    "ctl-i-root-del-both-twins": _del_both_twins,
+CODECS = {"none": None, "zlib": uproot.ZLIB(4), "zstd": uproot.ZSTD(5), "zstd3": uproot.ZSTD(3), "lz4": uproot.LZ4(1),
+          "lzma": uproot.LZMA(2)}
+CASES = {  # case: (writer, codecs written)
+    "ctl-i-root-twins": (_twins, ("none", "zstd")),
+    "ctl-i-root-same-name-again": (_same_name_again, ("none", "lz4")),
+    "ctl-i-root-two-moved-one-deleted": (_two_moved_one_deleted, ("none", "lzma")),
+    "ctl-i-root-subdir-del": (_subdir_del, ("none", "zstd")),
+    "ctl-i-root-del-both-twins": (_del_both_twins, ("none", "zstd", "lz4")),
+    "ctl-i-root-hist-replaced": (_hist_replaced, ("zlib", "zstd")),
+    "ctl-i-root-rntuple-again": (_rntuple_again, ("zlib", "zstd")),
+    "ctl-i-root-same-job-again": (_same_job_again, ("zlib", "zstd3")),
+    "ctl-i-root-moved-del-other-job": (_moved_del_other_job, ("zlib", "zstd")),
 }
-CODECS = {"none": None, "zstd": uproot.ZSTD(5), "lz4": uproot.LZ4(1), "lzma": uproot.LZMA(2)}
-CONTROL_NAMES = [f"{c}-{k}.root" for c in CASES for k in CODECS]
+CONTROL_NAMES = [f"{c}-{k}.root" for c, (_, codecs) in CASES.items() for k in codecs]
 
 
 def controls(made: Path) -> dict[str, bytes]:
     made.mkdir(parents=True, exist_ok=True)
-    return {f"{c}-{k}.root": fn(made / f"{c}-{k}.root", codec)
-            for c, fn in CASES.items() for k, codec in CODECS.items()}
+    return {f"{c}-{k}.root": fn(made / f"{c}-{k}.root", CODECS[k])
+            for c, (fn, codecs) in CASES.items() for k in codecs}
 
 
 HOSTILE_NAMES: tuple[str, ...] = ()
