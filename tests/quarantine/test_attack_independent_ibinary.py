@@ -67,6 +67,9 @@ HOLES: dict[str, str] = {
     "grows with the bytes appended (~7 bits a 100-byte stream, in any order)",
     "h5-i-oldchunk-same-copy-twice.h5": _OLDCHUNK + "the same stream twice (chunk 3, 5 "
     "rows): libhdf5 moves each version of a chunk once",
+    "h5-i-oldchunk-message.h5": "published: a 50-byte message, one byte per stream (256 "
+    "earlier versions of /m's 4 chunks: rows 1-15 x levels 1-9), 50 streams after a "
+    "one-session table; test_the_old_chunk_channel_carries_a_message reads it back",
     "h5-i-oldchunk-one-session-shuffled.h5": _OLDCHUNK + "shuffled then deflated, in a "
     "one-session file (same class as h5-i-oldchunk-one-session)",
 }
@@ -179,6 +182,17 @@ def test_attack_file_carries_the_payload(vetted, name):
     data = vetted["attacks"][name]
     assert (PAYLOAD in data) or name in BITS_ONLY
     assert opens(data) if name.endswith(".root") else readable(data)
+
+
+def test_the_old_chunk_channel_carries_a_message(vetted):
+    """The hole end to end: a message, one byte per earlier-version stream, read back by
+    a receiver who knows only the published data (and, where it got out, from the
+    published copy)."""
+    name = "h5-i-oldchunk-message.h5"
+    assert h5files.recovered(vetted["attacks"][name]) == h5files.MESSAGE
+    published = vetted["out"] / name
+    if published.exists():
+        assert h5files.recovered(published.read_bytes()) == h5files.MESSAGE
 
 
 @pytest.mark.parametrize("name", _marked(ROOT_ATTACKS + H5_ATTACKS, HOLES))

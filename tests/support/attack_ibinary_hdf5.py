@@ -95,7 +95,7 @@ HOSTILE_NAMES = (
     "h5-i-oldchunk-one-session.h5", "h5-i-oldchunk-not-resizable.h5",
     "h5-i-oldchunk-fixed-dimension.h5", "h5-i-oldchunk-150-copies.h5",
     "h5-i-oldchunk-same-copy-twice.h5", "h5-i-oldchunk-one-session-shuffled.h5",
-    "h5-i-oldchunk-then-payload.h5",
+    "h5-i-oldchunk-then-payload.h5", "h5-i-oldchunk-message.h5",
 )
 # every byte but the last case's payload is a function of the published values: bits only
 BITS_ONLY = set(HOSTILE_NAMES) - {"h5-i-oldchunk-then-payload.h5"}
@@ -110,6 +110,7 @@ def hostile() -> dict[str, bytes]:
         "h5-i-oldchunk-same-copy-twice.h5": _copy_twice(),
         "h5-i-oldchunk-one-session-shuffled.h5": _one_session_copies((None, 7), shuffle=True),
         "h5-i-oldchunk-then-payload.h5": _stream_then_payload(),
+        "h5-i-oldchunk-message.h5": smuggled(),
     }
 
 
@@ -227,7 +228,56 @@ def _group_tree(k: int) -> Step:
     return step
 
 
-CONTROL_NAMES = [
+def _typed_append(dtype, make, **kw) -> list[Step]:
+    """4 sessions of 17 rows appended to /v (chunks of 40, gzip and what kw adds)."""
+    def session(k: int) -> Step:
+        def step(f: h5py.File) -> None:
+            if "v" not in f:
+                f.create_dataset("v", shape=(0,), maxshape=(None,), chunks=(40,), dtype=dtype,
+                                 compression="gzip", **kw)
+            d = f["v"]
+            n = d.shape[0]
+            d.resize((n + 17,))
+            d[n:] = make(n, k)
+        return step
+    return [session(k) for k in range(4)]
+
+
+def _tracked_root(k: int) -> Step:
+    def step(f: h5py.File) -> None:
+        f[f"d{k}"] = np.arange(k + 3)
+        f.attrs[f"a{k}"] = k
+        f.create_group(f"g{k}")
+    return step
+
+
+def _typed() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    enum = h5py.enum_dtype({"A": 0, "B": 1, "C": 2}, basetype="i1")
+    return {
+        "ctl-i-h5-random-bytes-gzip9.h5": sessions(_typed_append(
+            "u1", lambda n, k: rng.integers(0, 256, 17), compression_opts=9, shuffle=True,
+            fletcher32=True)),
+        "ctl-i-h5-fixed-strings.h5": sessions(_typed_append(
+            "S12", lambda n, k: [b"ev%d" % i for i in range(n, n + 17)])),
+        "ctl-i-h5-bool.h5": sessions(_typed_append("?", lambda n, k: np.arange(17) % 3 == 0)),
+        "ctl-i-h5-complex.h5": sessions(_typed_append(
+            "c16", lambda n, k: np.arange(17) * (1 + 2j), shuffle=True)),
+        "ctl-i-h5-enum.h5": sessions(_typed_append(enum, lambda n, k: np.arange(17) % 3)),
+        "ctl-i-h5-vlen-str-latest.h5": sessions(_typed_append(
+            h5py.string_dtype(), lambda n, k: ["x" * (i % 7) for i in range(17)]), libver="latest"),
+        "ctl-i-h5-tracked-root.h5": sessions([_tracked_root(k) for k in range(5)], track_order=True),
+        "ctl-i-h5-tracked-root-latest.h5": sessions([_tracked_root(k) for k in range(5)],
+                                                    track_order=True, libver="latest"),
+    }
+
+
+TYPED_NAMES = [
+    "ctl-i-h5-random-bytes-gzip9.h5", "ctl-i-h5-fixed-strings.h5", "ctl-i-h5-bool.h5",
+    "ctl-i-h5-complex.h5", "ctl-i-h5-enum.h5", "ctl-i-h5-vlen-str-latest.h5",
+    "ctl-i-h5-tracked-root.h5", "ctl-i-h5-tracked-root-latest.h5",
+]
+CONTROL_NAMES = TYPED_NAMES + [
     "ctl-i-h5-grow-2d.h5", "ctl-i-h5-frames-stack.h5", "ctl-i-h5-frames-stack-latest.h5",
     "ctl-i-h5-events-compound.h5", "ctl-i-h5-events-compound-latest.h5", "ctl-i-h5-scan-columns.h5",
     "ctl-i-h5-fill-table.h5", "ctl-i-h5-attrs-rewritten-latest.h5", "ctl-i-h5-attrs-rewritten.h5",
@@ -238,7 +288,7 @@ CONTROL_NAMES = [
 
 
 def controls() -> dict[str, bytes]:
-    return {
+    return {**_typed(),
         "ctl-i-h5-grow-2d.h5": sessions([_grow2d(k) for k in range(4)]),
         "ctl-i-h5-frames-stack.h5": sessions([_stack(k) for k in range(5)]),
         "ctl-i-h5-frames-stack-latest.h5": sessions([_stack(k) for k in range(5)], libver="latest"),
@@ -258,3 +308,42 @@ def controls() -> dict[str, bytes]:
         "ctl-i-h5-group-tree.h5": sessions([_group_tree(k) for k in range(9)]),
         "ctl-i-h5-group-tree-latest.h5": sessions([_group_tree(k) for k in range(9)], libver="latest"),
     }
+
+
+# ---------------------------------------------------------------- the channel, end to end
+
+
+def _alphabet(base: bytes) -> list[bytes]:
+    """256 distinct earlier-version streams of /m's chunks: (chunk, rows, level) in order."""
+    chunks = [_chunk(base, i) for i in range(4)]
+    out = [zlib.compress(_cut(chunks[c], rows=r), lvl)
+           for c in range(4) for r in range(1, 16) for lvl in range(1, 10)]
+    assert len(set(out)) >= 256
+    return list(dict.fromkeys(out))[:256]
+
+
+MESSAGE = b"PWND: any bytes, one stream each, none in the file"
+
+
+def smuggled() -> bytes:
+    """MESSAGE, one byte a stream, after a one-session table (end-of-file raised)."""
+    base = _table((None, 7))
+    table = _alphabet(base)
+    return _appended(base, [table[b] for b in MESSAGE])
+
+
+def recovered(buf: bytes) -> bytes:
+    """What a receiver reads back from the published file: each stream after the last
+    structure mapped back to its byte (the receiver rebuilds the alphabet from the data)."""
+    with h5py.File(io.BytesIO(buf), "r") as f:
+        end = max(f["m"].id.get_chunk_info(i).byte_offset + f["m"].id.get_chunk_info(i).size
+                  for i in range(4))
+    index = {s: i for i, s in enumerate(_alphabet(buf))}
+    out, rest = bytearray(), buf[end:]
+    while rest:
+        d = zlib.decompressobj()
+        d.decompress(rest)
+        used = len(rest) - len(d.unused_data)
+        out.append(index[rest[:used]])
+        rest = rest[used:]
+    return bytes(out)
