@@ -5,6 +5,8 @@ the code (neither the validators nor their tests were read), around the session-
 fixes: HDF5 earlier versions of deflated chunks (`oldchunks.py`), dense groups reopened
 under libver='latest'; ROOT moved TTrees deleted with `del`, TTree twins over jobs.
 Tried here:
+- ROOT's free-space budget for a tree uproot moved, in a file where no tree moved
+  (9 baskets a branch: uproot 5.7 moves at the 10th), payload over a freed StreamerInfo;
 - HDF5 streams of "today's chunk cut to an earlier extent" that no history of the file
   wrote (one session; a dataset that cannot grow; a cut along a fixed dimension; 150
   copies; one copy twice), placed after the last structure under a raised end-of-file
@@ -73,6 +75,16 @@ HOLES: dict[str, str] = {
     "h5-i-oldchunk-one-session-shuffled.h5": _OLDCHUNK + "shuffled then deflated, in a "
     "one-session file (same class as h5-i-oldchunk-one-session)",
 }
+
+_UNMOVED = ("published: {n} bytes of payload written over the start of the StreamerInfo uproot "
+            "freed (a later job's `del`), in a file whose tree ({b} float64 branches, 9 "
+            "extends) never moved (uproot 5.7 moves it at the 10th basket: no older copy is "
+            "in the file); the free-space budget of 'one older copy's 48 + 48 a branch for "
+            "each tree uproot moved' is granted on '9 baskets or more', not on a move")
+HOLES.update({
+    "root-i-unmoved-tree-budget-30-branches.root": _UNMOVED.format(n=1450, b=30),
+    "root-i-unmoved-tree-budget-100-branches.root": _UNMOVED.format(n=4800, b=100),
+})
 
 _NAME_REUSED = ("refused ('the basket at N is in no list of its tree's baskets'): uproot "
                 "deleted a tree with `del` in one job and made a tree of the same name again "

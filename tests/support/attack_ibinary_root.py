@@ -11,7 +11,8 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from tests.support.attack_fbinary_root import _hist
+from tests.support.attack_dcontent_root import _free_segments, _put
+from tests.support.attack_fbinary_root import PAYLOAD, _hist
 
 
 def _extend(f, name: str, times: int, n: int = 50, seed: int = 0) -> None:
@@ -177,9 +178,47 @@ def controls(made: Path) -> dict[str, bytes]:
             for c, (fn, codecs) in CASES.items() for k in codecs}
 
 
-HOSTILE_NAMES: tuple[str, ...] = ()
+# ---------------------------------------------------------------- hostile: a move that never happened
+
+
+def _unmoved(path: Path, branches: int, extends: int) -> bytes:
+    """A tree of `branches` float64 branches extended `extends` times (uproot 5.7 moves it
+    at the 10th: with 9 it never moved, no older copy exists), a histogram; a later job
+    deletes the histogram, so uproot rewrites its StreamerInfo and frees the old one."""
+    rng = np.random.default_rng(0)
+    with uproot.recreate(path) as f:
+        f.mktree("t", {f"b{i}": np.float64 for i in range(branches)})
+        for _ in range(extends):
+            f["t"].extend({f"b{i}": rng.random(10) for i in range(branches)})
+        f["h"] = (np.arange(300.0), np.arange(301.0))
+        f["keep"] = (np.arange(5.0), np.arange(6.0))
+    with uproot.update(path) as f:
+        del f["h"]
+    return path.read_bytes()
+
+
+def _budget(path: Path, branches: int, extends: int, size: int) -> bytes:
+    """size bytes of payload written over the start of the freed StreamerInfo (the file's
+    largest free segment before its end)."""
+    d = _unmoved(path, branches, extends)
+    start, last = max((s for s in _free_segments(d) if s[1] < len(d)), key=lambda s: s[1] - s[0])
+    assert last - start > size
+    return _put(d, start, (PAYLOAD * (size // 4 + 1))[:size])
+
+
+HOSTILE_NAMES: tuple[str, ...] = (
+    "root-i-unmoved-tree-budget-30-branches.root", "root-i-unmoved-tree-budget-100-branches.root",
+    "root-i-8-baskets-budget.root",
+)
 BITS_ONLY: set[str] = set()
 
 
 def hostile(made: Path) -> dict[str, bytes]:
-    return {}
+    made.mkdir(parents=True, exist_ok=True)
+    return {
+        # 48 + 48 x 30 = 1488 bytes: the budget of "one older copy" of a tree that moved
+        "root-i-unmoved-tree-budget-30-branches.root": _budget(made / "u30.root", 30, 9, 1450),
+        "root-i-unmoved-tree-budget-100-branches.root": _budget(made / "u100.root", 100, 9, 4800),
+        # not a hit (the bound holds): 8 baskets a branch, 200 bytes, no moved-tree budget
+        "root-i-8-baskets-budget.root": _budget(made / "u8.root", 30, 8, 200),
+    }
