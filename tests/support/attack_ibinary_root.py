@@ -156,18 +156,80 @@ def _del_both_twins(path: Path, codec) -> bytes:
     return path.read_bytes()
 
 
+def _mixed_codecs(path: Path, _codec) -> bytes:
+    """Four jobs, each its own codec (ZLIB, LZ4, ZSTD): a moved tree in each of the first
+    three, a histogram deleted in the fourth."""
+    with uproot.recreate(path, compression=uproot.ZLIB(1)) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 12)
+    with uproot.update(path) as f:
+        f.compression = uproot.LZ4(2)
+        _mktree(f, "u")
+        _extend(f, "u", 12, seed=1)
+        f["h"] = _hist()
+    with uproot.update(path) as f:
+        f.compression = uproot.ZSTD(4)
+        _mktree(f, "v")
+        _extend(f, "v", 12, seed=2)
+    with uproot.update(path) as f:
+        del f["h"]
+    return path.read_bytes()
+
+
+def _many_hists(path: Path, codec) -> bytes:
+    """150 histograms; job 2 deletes every second, job 3 writes every fourth again, larger."""
+    with uproot.recreate(path, compression=codec) as f:
+        for i in range(150):
+            f[f"h{i}"] = (np.arange(20.0) + i, np.arange(21.0))
+    with uproot.update(path) as f:
+        for i in range(0, 150, 2):
+            del f[f"h{i}"]
+    with uproot.update(path) as f:
+        for i in range(0, 150, 4):
+            f[f"h{i}"] = (np.arange(30.0) + i, np.arange(31.0))
+    return path.read_bytes()
+
+
+def _del_dir(path: Path, codec) -> bytes:
+    """A subdirectory holding a moved tree and a histogram deleted whole in job 2."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "d/t")
+        _extend(f, "d/t", 15)
+        f["d/h"] = _hist()
+        f["top"] = _hist()
+    with uproot.update(path) as f:
+        del f["d"]
+    return path.read_bytes()
+
+
+def _four_twins(path: Path, codec) -> bytes:
+    """A tree of one name made and moved in each of 4 jobs (cycles 1-4)."""
+    with uproot.recreate(path, compression=codec) as f:
+        _mktree(f, "t")
+        _extend(f, "t", 12)
+    for k in range(3):
+        with uproot.update(path) as f:
+            _mktree(f, "t")
+            _extend(f, "t", 12, seed=k + 5)
+    return path.read_bytes()
+
+
 CODECS = {"none": None, "zlib": uproot.ZLIB(4), "zstd": uproot.ZSTD(5), "zstd3": uproot.ZSTD(3), "lz4": uproot.LZ4(1),
-          "lzma": uproot.LZMA(2)}
+          "lzma": uproot.LZMA(1)}
 CASES = {  # case: (writer, codecs written)
     "ctl-i-root-twins": (_twins, ("none", "zstd")),
     "ctl-i-root-same-name-again": (_same_name_again, ("none", "lz4")),
-    "ctl-i-root-two-moved-one-deleted": (_two_moved_one_deleted, ("none", "lzma")),
-    "ctl-i-root-subdir-del": (_subdir_del, ("none", "zstd")),
+    "ctl-i-root-two-moved-one-deleted": (_two_moved_one_deleted, ("lzma",)),
+    "ctl-i-root-subdir-del": (_subdir_del, ("zstd",)),
     "ctl-i-root-del-both-twins": (_del_both_twins, ("none", "zstd", "lz4")),
     "ctl-i-root-hist-replaced": (_hist_replaced, ("zlib", "zstd")),
     "ctl-i-root-rntuple-again": (_rntuple_again, ("zlib", "zstd")),
     "ctl-i-root-same-job-again": (_same_job_again, ("zlib", "zstd3")),
     "ctl-i-root-moved-del-other-job": (_moved_del_other_job, ("zlib", "zstd")),
+    "ctl-i-root-mixed-codecs": (_mixed_codecs, ("zlib",)),
+    "ctl-i-root-many-hists": (_many_hists, ("zlib",)),
+    "ctl-i-root-del-dir": (_del_dir, ("lzma",)),
+    "ctl-i-root-four-twins": (_four_twins, ("zlib",)),
 }
 CONTROL_NAMES = [f"{c}-{k}.root" for c, (_, codecs) in CASES.items() for k in codecs]
 
