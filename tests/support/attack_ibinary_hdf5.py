@@ -243,6 +243,15 @@ def _typed_append(dtype, make, **kw) -> list[Step]:
     return [session(k) for k in range(4)]
 
 
+def _link_and_attr(k: int) -> Step:
+    """One dataset and one attribute added to /g (track_order) a session: a run log."""
+    def step(f: h5py.File) -> None:
+        g = f["g"] if "g" in f else f.create_group("g", track_order=True)
+        g[f"d{k}"] = np.arange(3)
+        g.attrs[f"a{k}"] = float(k)
+    return step
+
+
 def _tracked_root(k: int) -> Step:
     def step(f: h5py.File) -> None:
         f[f"d{k}"] = np.arange(k + 3)
@@ -269,6 +278,9 @@ def _typed() -> dict[str, bytes]:
         "ctl-i-h5-tracked-root.h5": sessions([_tracked_root(k) for k in range(5)], track_order=True),
         "ctl-i-h5-tracked-root-latest.h5": sessions([_tracked_root(k) for k in range(5)],
                                                     track_order=True, libver="latest"),
+        "ctl-i-h5-tracked-log-12-latest.h5": sessions([_link_and_attr(k) for k in range(12)],
+                                                      libver="latest"),
+        "ctl-i-h5-tracked-log-12.h5": sessions([_link_and_attr(k) for k in range(12)]),
     }
 
 
@@ -276,6 +288,7 @@ TYPED_NAMES = [
     "ctl-i-h5-random-bytes-gzip9.h5", "ctl-i-h5-fixed-strings.h5", "ctl-i-h5-bool.h5",
     "ctl-i-h5-complex.h5", "ctl-i-h5-enum.h5", "ctl-i-h5-vlen-str-latest.h5",
     "ctl-i-h5-tracked-root.h5", "ctl-i-h5-tracked-root-latest.h5",
+    "ctl-i-h5-tracked-log-12-latest.h5", "ctl-i-h5-tracked-log-12.h5",
 ]
 CONTROL_NAMES = TYPED_NAMES + [
     "ctl-i-h5-grow-2d.h5", "ctl-i-h5-frames-stack.h5", "ctl-i-h5-frames-stack-latest.h5",
