@@ -60,6 +60,8 @@ HOLES: dict[str, str] = {
     "h5-i-oldchunk-one-session.h5": _OLDCHUNK + "in a file written in ONE session: no chunk "
     "was ever moved, the old-chunk rule does not ask whether the file's history could have "
     "left the stream (~log2(chunks)+15 bits a stream, any number of streams)",
+    "h5-i-oldchunk-150-copies-latest.h5": _OLDCHUNK + "150 times, under libver 'latest' "
+    "(extensible array index, version 3 superblock, its checksum recomputed): same class",
     "h5-i-oldchunk-not-resizable.h5": _OLDCHUNK + "of a dataset with no maxshape: it never "
     "had an earlier extent",
     "h5-i-oldchunk-fixed-dimension.h5": _OLDCHUNK + "cut along dimension 1, whose maxshape "

@@ -20,22 +20,23 @@ import h5py
 import numpy as np
 
 from tests.support.attack_fbinary_hdf5 import PAYLOAD, Step, sessions
+from tests.support.hdf5_attack_c_bytes import resum_superblock
 
 __all__ = ["PAYLOAD"]
 
-EOF_FIELD = 40  # version 0 superblock: end-of-file address (docs: = the file's size)
+EOF_FIELD = {0: 40, 2: 28, 3: 28}  # end-of-file address by superblock version (docs: = the size)
 
 
 # ---------------------------------------------------------------- hostile: chunk streams no history wrote
 
 
-def _table(maxshape: tuple[int | None, int] | None, shuffle: bool = False) -> bytes:
+def _table(maxshape: tuple[int | None, int] | None, shuffle: bool = False, **kw) -> bytes:
     """/m: 64 rows x 7 float32 in chunks of 16 rows, gzip 4, written once (one session)."""
     def step(f: h5py.File) -> None:
         data = (np.arange(64 * 7, dtype="f4").reshape(64, 7) * 1.5) % 97
         f.create_dataset("m", data=data, chunks=(16, 7), maxshape=maxshape,
                          compression="gzip", compression_opts=4, shuffle=shuffle)
-    return sessions([step])
+    return sessions([step], **kw)
 
 
 def _chunk(buf: bytes, index: int) -> np.ndarray:
@@ -61,14 +62,16 @@ def _shuffled(raw: bytes, size: int = 4) -> bytes:
 def _appended(buf: bytes, streams: list[bytes]) -> bytes:
     """streams placed after the file's last byte, the end-of-file address raised."""
     out = bytearray(buf) + b"".join(streams)
-    struct.pack_into("<Q", out, EOF_FIELD, len(out))
+    struct.pack_into("<Q", out, EOF_FIELD[buf[8]], len(out))
+    resum_superblock(out)  # versions 2-3 end with a lookup3 checksum
     return bytes(out)
 
 
-def _one_session_copies(maxshape, *, cols: bool = False, count: int = 1, shuffle: bool = False) -> bytes:
+def _one_session_copies(maxshape, *, cols: bool = False, count: int = 1, shuffle: bool = False,
+                        **kw) -> bytes:
     """count streams of chunk 0 cut to earlier extents (rows, or columns with cols),
     deflated at levels the attacker picks: every pair (extent, level) is ~7 bits."""
-    base = _table(maxshape, shuffle)
+    base = _table(maxshape, shuffle, **kw)
     chunk = _chunk(base, 0)
     streams = []
     for k in range(count):
@@ -96,6 +99,7 @@ HOSTILE_NAMES = (
     "h5-i-oldchunk-fixed-dimension.h5", "h5-i-oldchunk-150-copies.h5",
     "h5-i-oldchunk-same-copy-twice.h5", "h5-i-oldchunk-one-session-shuffled.h5",
     "h5-i-oldchunk-then-payload.h5", "h5-i-oldchunk-message.h5",
+    "h5-i-oldchunk-150-copies-latest.h5",
 )
 # every byte but the last case's payload is a function of the published values: bits only
 BITS_ONLY = set(HOSTILE_NAMES) - {"h5-i-oldchunk-then-payload.h5"}
@@ -111,6 +115,9 @@ def hostile() -> dict[str, bytes]:
         "h5-i-oldchunk-one-session-shuffled.h5": _one_session_copies((None, 7), shuffle=True),
         "h5-i-oldchunk-then-payload.h5": _stream_then_payload(),
         "h5-i-oldchunk-message.h5": smuggled(),
+        # libver latest: an extensible array chunk index, a version 3 superblock's checksum
+        "h5-i-oldchunk-150-copies-latest.h5": _one_session_copies((None, 7), count=150,
+                                                                  libver="latest"),
     }
 
 
