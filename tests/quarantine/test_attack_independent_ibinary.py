@@ -9,14 +9,18 @@ Tried here:
   (9 baskets a branch: uproot 5.7 moves at the 10th), payload over a freed StreamerInfo;
 - HDF5 streams of "today's chunk cut to an earlier extent" that no history of the file
   wrote (one session; a dataset that cannot grow; a cut along a fixed dimension; 150
-  copies; one copy twice), placed after the last structure under a raised end-of-file
-  address (a version 0 superblock has no checksum);
+  copies; one copy twice; a 50-byte message one byte a stream, read back), placed after
+  the last structure under a raised end-of-file address (superblock 0, or 3 re-summed);
+  a stream followed by the payload (refused: the control of the class);
 - ordinary h5py output over sessions: a 2D dataset grown along both dimensions, frame
   stacks, compound event tables with fletcher32, a scan grown by columns, a fill value,
-  numeric attributes rewritten each session (both libvers);
-- ordinary uproot output over jobs: TTree twins (mktree of one name in two jobs), a
+  typed appends (bool, complex, enum, S12, random bytes), numeric attributes rewritten,
+  20 runs, a track_order group or root given links and attributes each session;
+- ordinary uproot output over jobs: TTree twins (mktree of one name in 2-4 jobs), a
   moved tree deleted and made again under its name, two trees moved in turn and one
-  deleted, both twins deleted, a subdirectory's tree deleted; uncompressed, zstd, lz4, lzma.
+  deleted, both twins deleted, an RNTuple deleted and written again, histograms deleted
+  and written again (1 or 150), a subdirectory deleted, a codec per job; uncompressed,
+  zlib, zstd, lz4, lzma.
 Files: tests/support/attack_ibinary_{root,hdf5}.py. All go into ONE quarantine vetted
 once through the CLI with the shipped batch policy's allow_types. A hole is a strict
 xfail saying what got out (HOLES); ordinary output must be published byte-identical
