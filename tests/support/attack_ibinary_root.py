@@ -214,6 +214,26 @@ def _four_twins(path: Path, codec) -> bytes:
     return path.read_bytes()
 
 
+def _typed_tree_del(path: Path, codec) -> bytes:
+    """A tree of bool, int8, uint64, jagged int32 and jagged records (pt, eta) extended 14
+    times (moved), deleted in a later job."""
+    rng = np.random.default_rng(3)
+    mu = ak.types.from_datashape("var * {pt: float32, eta: float32}", highlevel=False)
+    with uproot.recreate(path, compression=codec) as f:
+        f.mktree("ev", {"ok": np.bool_, "c": np.int8, "u": np.uint64, "hits": "var * int32", "mu": mu})
+        for _ in range(14):
+            cnt = rng.integers(0, 3, 30)
+            jag = [ak.unflatten(rng.random(int(cnt.sum())).astype(np.float32), cnt) for _ in range(2)]
+            f["ev"].extend({"ok": rng.random(30) > 0.5, "c": rng.integers(-5, 5, 30).astype(np.int8),
+                            "u": rng.integers(0, 2**40, 30).astype(np.uint64),
+                            "hits": ak.unflatten(rng.integers(0, 100, int(cnt.sum())).astype(np.int32), cnt),
+                            "mu": ak.zip({"pt": jag[0], "eta": jag[1]})})
+        f["h"] = _hist()
+    with uproot.update(path) as f:
+        del f["ev"]
+    return path.read_bytes()
+
+
 CODECS = {"none": None, "zlib": uproot.ZLIB(4), "zstd": uproot.ZSTD(5), "zstd3": uproot.ZSTD(3), "lz4": uproot.LZ4(1),
           "lzma": uproot.LZMA(1)}
 CASES = {  # case: (writer, codecs written)
@@ -230,6 +250,7 @@ CASES = {  # case: (writer, codecs written)
     "ctl-i-root-many-hists": (_many_hists, ("zlib",)),
     "ctl-i-root-del-dir": (_del_dir, ("lzma",)),
     "ctl-i-root-four-twins": (_four_twins, ("zlib",)),
+    "ctl-i-root-typed-tree-del": (_typed_tree_del, ("zstd3", "lz4")),
 }
 CONTROL_NAMES = [f"{c}-{k}.root" for c, (_, codecs) in CASES.items() for k in codecs]
 
