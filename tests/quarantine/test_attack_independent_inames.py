@@ -31,6 +31,7 @@ import pytest
 
 pytest.importorskip("uproot")
 pytest.importorskip("h5py")
+pytest.importorskip("astropy.io.fits")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
@@ -80,6 +81,23 @@ HOLES: dict[str, str] = {
     "zip-bestfit.zip": _BESTFIT.format("U+0101 to `a` in a member name", "run.bat"),
     "tar-iis6.tar": _IIS6.format("cuts x.asp;.txt at `;` and runs d.asp/n.txt as ASP"),
 }
+_APACHE = (
+    "published: Apache httpd's own mime.types (upstream's, macOS's and the Windows builds' "
+    "TypesConfig) types no .{}, so mod_mime keeps the .{} before it: served as {}, a page "
+    "(here an <img onerror> the text rule lets through{}), the class of a.html.lhe (refused)"
+)
+HOLES.update(
+    {
+        "summary.html.md": _APACHE.format("md", "html", "text/html", ""),
+        "notes.htm.markdown": _APACHE.format("markdown", "htm", "text/html", ""),
+        "page.xhtml.md": _APACHE.format("md", "xhtml", "application/xhtml+xml", ""),
+        "logo.svg.md": _APACHE.format("md", "svg", "image/svg+xml", ""),
+        "readme.html.rst": _APACHE.format("rst", "html", "text/html", ""),
+        "map.html.geojson": _APACHE.format("geojson", "html", "text/html", ", in a JSON string"),
+        "image.html.fits": _APACHE.format("fits", "html", "text/html", ", in a FITS COMMENT card"),
+        "run.html.h5": _APACHE.format("h5", "html", "text/html", ", in an HDF5 attribute"),
+    }
+)
 _BY_DESIGN = "refused (name-type) by design: "
 FALSE_REJECTIONS: dict[str, str] = {
     "run.sh.o4242": "refused (name-type, `.sh` anywhere: 'a server runs the file as a .sh "

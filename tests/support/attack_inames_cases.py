@@ -120,6 +120,45 @@ TEX_LOADED = {
     "tikzlibrarycalc.code.tex": TEX,
 }
 
+IMG = b"Run 42 summary <img src=x onerror=alert(document.domain)>\n"
+
+
+def _fits_img() -> bytes:
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(np.zeros((2, 2)))
+    hdu.header["COMMENT"] = "<img src=x onerror=alert(1)>"
+    out = io.BytesIO()
+    hdu.writeto(out)
+    return out.getvalue()
+
+
+def _hdf5_img(work: Path) -> bytes:
+    import h5py
+
+    path = work / "img.h5"
+    with h5py.File(path, "w") as out:
+        out.attrs["note"] = "<img src=x onerror=alert(1)>"
+        out["e"] = np.arange(3.0)
+    return path.read_bytes()
+
+
+def _apache_pages(work: Path) -> dict[str, bytes]:
+    """A page extension before a last one that Debian's or Python's table types and Apache
+    httpd's own mime.types (the upstream, macOS and Windows builds' TypesConfig) does not:
+    there mod_mime keeps text/html."""
+    return {
+        "summary.html.md": IMG,
+        "notes.htm.markdown": IMG,
+        "page.xhtml.md": IMG,
+        "logo.svg.md": IMG,
+        "readme.html.rst": IMG,
+        "map.html.geojson": b'{"note": "<img src=x onerror=alert(1)>"}',
+        "image.html.fits": _fits_img(),
+        "run.html.h5": _hdf5_img(work),
+    }
+
+
 OTHER_CLIENTS = {
     # Nextflow reads nextflow.config from its launch directory: a Groovy script.
     "nextflow.config": b'process.executor = "local"\n"id".execute()\n',
@@ -242,7 +281,9 @@ REFUSED_LAB = {
 
 
 def hostile() -> dict[str, bytes]:
-    return BEST_FIT | SERVERS | TEX_LOADED | OTHER_CLIENTS | REFUSED
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = _apache_pages(Path(tmp))
+    return BEST_FIT | SERVERS | TEX_LOADED | OTHER_CLIENTS | REFUSED | pages
 
 
 def controls() -> dict[str, bytes]:
