@@ -25,6 +25,9 @@ is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says what got out or wa
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -34,7 +37,7 @@ pytest.importorskip("h5py")
 pytest.importorskip("astropy.io.fits")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
-from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import REPO, _vet  # noqa: E402
 from tests.support import attack_inames_cases as cases  # noqa: E402
 
 _BESTFIT = (
@@ -180,3 +183,27 @@ def test_hostile_name_is_not_published(run, name):
 def test_the_vets_exit_as_a_partly_refused_job_and_take_under_twenty_seconds(run):
     assert all(rc in (0, 1) for rc in run["rc"]), run["rc"]
     assert run["seconds"] < 20, run["seconds"]
+
+
+# Names whose bytes would drive a terminal (OSC title, erase line, CR, a newline that
+# starts a fake report line, a bidi override) in a gzip FNAME and in member names: the
+# rejection details quote them.
+_ESCAPING = ("esc-fname.csv.gz", "nl-fname.csv.gz", "tar-ctl-name.tar", "zip-bidi-name.zip")
+
+
+def test_the_text_summary_escapes_names_quoted_in_details(tmp_path):
+    q = tmp_path / "q"
+    q.mkdir()
+    for name in _ESCAPING:
+        (q / name).write_bytes((HOSTILE | ARCHIVES)[name])
+    (tmp_path / "p.yaml").write_text(_policy(("tar", "zip")))
+    cmd = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(tmp_path / "p.yaml"),
+           "--to", str(tmp_path / "pub"), "--dry-run", "--per-file", "-q"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120, check=False)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert not set(out) & {"\x1b", "\x07", "\r", "\u202e"}, repr(out)
+    lines = out.splitlines()
+    listed = lines[lines.index("rejected:") + 1 :]
+    assert [line.split(":")[0].strip() for line in listed] == sorted(_ESCAPING), out
