@@ -54,7 +54,7 @@ HOLES: dict[str, str] = {
     "bf-macron.b\u0101t": _BESTFIT.format("U+0101 (a with macron) to `a`", "bf-macron.bat"),
     "bf-emacron.\u0113xe": _BESTFIT.format("U+0113 (e with macron) to `e`", "bf-emacron.exe"),
     "web.c\u014dnfig": _BESTFIT.format("U+014D (o with macron) to `o`", "web.config (IIS)"),
-    "desktop.\u0131n\u0131": _BESTFIT.format("U+0131 (dotless i) to `i`", "desktop.ini"),
+    "desktop.\u012bni": _BESTFIT.format("U+012B (i with macron) to `i`", "desktop.ini"),
     "bf-ratio.bat\u2236\u2236$DATA": _BESTFIT.format(
         "U+2236 RATIO to `:`", "bf-ratio.bat::$DATA, which is bf-ratio.bat"
     ),
@@ -99,6 +99,22 @@ HOLES.update(
         "map.html.geojson": _APACHE.format("geojson", "html", "text/html", ", in a JSON string"),
         "image.html.fits": _APACHE.format("fits", "html", "text/html", ", in a FITS COMMENT card"),
         "run.html.h5": _APACHE.format("h5", "html", "text/html", ", in an HDF5 attribute"),
+    }
+)
+_ALIAS = (
+    "published: {} is the NTFS 8.3 alias of {}; a Windows client copying the job into a "
+    "directory that has {} (a checkout) writes {} (the docs' 8.3 reasoning assumes the "
+    "client makes short names, but the guest can write one as a long name; git refuses it, "
+    "core.protectNTFS, CVE-2014-9390)"
+)
+HOLES.update(
+    {
+        "GIT~1/config": _ALIAS.format(
+            "GIT~1", ".git", ".git", ".git/config, whose core.fsmonitor `git status` runs"
+        ),
+        "NODE_M~1/x/package.json": _ALIAS.format(
+            "NODE_M~1", "node_modules", "it", "node_modules/x/package.json, whose main require('x') runs"
+        ),
     }
 )
 _BY_DESIGN = "refused (name-type) by design: "

@@ -95,6 +95,7 @@ BEST_FIT = {
     "bf-macron.b\u0101t": BAT,
     "bf-emacron.\u0113xe": BAT,
     "web.c\u014dnfig": b"<configuration/>\r\n",
+    "desktop.\u012bni": b"IconResource=x.ico,0\r\n",
     "desktop.\u0131n\u0131": b"IconResource=x.ico,0\r\n",
     "bf-ratio.bat\u2236\u2236$DATA": BAT,
     "\u2212\u2212checkpoint-action=exec=sh run.txt": b"x\n",
@@ -165,6 +166,13 @@ OTHER_CLIENTS = {
     "mac-page.webarchive": _webarchive(),
 }
 
+# NTFS's 8.3 aliases of names a client acts on: copied into a directory that already has
+# .git or node_modules (a checkout), Windows writes through the alias into that directory.
+SHORT_ALIASES = {
+    "GIT~1/config": b"[core]\n\tfsmonitor = calc\n",
+    "NODE_M~1/x/package.json": b'{"main": "evil.txt"}',
+}
+
 # Refused, as they should be: the siblings of these rules that were fixed.
 REFUSED = {
     "w-trailing-colon.bat:": BAT,
@@ -188,6 +196,11 @@ REFUSED = {
     "Autoexec.sas.gz": _gzip("Autoexec.sas", b"x\n"),
     "javalibrarypath.txt::$DATA": b"/tmp\n",
     "java.opts.": b"-x\n",
+    "de\u017fktop.ini": b"IconResource=x.ico,0\r\n",
+    "latexm\u212arc": b"system('id');\n",
+    "node_module\u017f/x/package.json": b'{"main": "evil.txt"}',
+    "x.vb\u017f": b"x\r\n",
+    "..\u2215..\u2215evil.bat": BAT,
     "git1/HEAD::$DATA": b"ref: refs/heads/main\n",
     "git2/\uff28\uff25\uff21\uff24": b"ref: refs/heads/main\n",
     "git3/HEAD": b"ref: refs/heads/main\n",
@@ -283,7 +296,7 @@ REFUSED_LAB = {
 def hostile() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         pages = _apache_pages(Path(tmp))
-    return BEST_FIT | SERVERS | TEX_LOADED | OTHER_CLIENTS | REFUSED | pages
+    return BEST_FIT | SERVERS | TEX_LOADED | OTHER_CLIENTS | SHORT_ALIASES | REFUSED | pages
 
 
 def controls() -> dict[str, bytes]:
