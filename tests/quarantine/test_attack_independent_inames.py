@@ -45,6 +45,28 @@ _BESTFIT = (
     "an ANSI program, the WorstFit class) maps {} where NFKC keeps it, so an ANSI unzipper, "
     "downloader or globbing program has the name as {}"
 )
+_SEP = (
+    "published: Windows' {} best-fit maps {} to {}, a path separator, so an ANSI unzipper "
+    "or downloader writes {}: {} (`\\` and `/` are name-traversal)"
+)
+_OUT = "a file two levels up, outside the directory it unpacks into"
+_SEPARATORS = dict(
+    {
+        "jp\u00a5..\u00a5..\u00a5run.txt": _SEP.format(
+            "cp932 (Japanese)", "U+00A5 YEN SIGN", "0x5C", "jp\\..\\..\\run.txt", _OUT
+        ),
+        "kr\u20a9..\u20a9..\u20a9run.txt": _SEP.format(
+            "cp949 (Korean)", "U+20A9 WON SIGN", "0x5C", "kr\\..\\..\\run.txt", _OUT
+        ),
+        "x\u2215..\u2215..\u2215run.txt": _SEP.format(
+            "cp1252", "U+2215 DIVISION SLASH", "`/`", "x/../../run.txt", _OUT
+        ),
+        "web\u00a5web.config": _SEP.format(
+            "cp932", "U+00A5", "0x5C", "web\\web.config", "IIS's handler configuration"
+        ),
+        "zip-yen.zip": _SEP.format("cp932", "U+00A5 in a member name", "0x5C", "a\\..\\..\\run.txt", _OUT),
+    }
+)
 _IIS6 = "published: IIS 6 {}, so the file runs as ASP (the class of .asp anywhere in a name, refused)"
 _TEX = (
     "published: {} loads `{}` by name through kpathsea, which searches the directory "
@@ -117,6 +139,7 @@ HOLES.update(
         ),
     }
 )
+HOLES.update(_SEPARATORS)
 _BY_DESIGN = "refused (name-type) by design: "
 FALSE_REJECTIONS: dict[str, str] = {
     "run.sh.o4242": "refused (name-type, `.sh` anywhere: 'a server runs the file as a .sh "

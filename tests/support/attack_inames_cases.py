@@ -100,6 +100,12 @@ BEST_FIT = {
     "bf-ratio.bat\u2236\u2236$DATA": BAT,
     "\u2212\u2212checkpoint-action=exec=sh run.txt": b"x\n",
     "\u2010\u2010checkpoint=1": b"x\n",
+    # Separators: cp932 (Japanese) and cp949 (Korean) best-fit U+00A5 and U+20A9 to 0x5C,
+    # which is their path separator; cp1252 best-fits U+2215 DIVISION SLASH to '/'.
+    "jp\u00a5..\u00a5..\u00a5run.txt": b"x\n",
+    "kr\u20a9..\u20a9..\u20a9run.txt": b"x\n",
+    "x\u2215..\u2215..\u2215run.txt": b"x\n",
+    "web\u00a5web.config": b"<configuration/>\r\n",
 }
 
 # IIS: version 6 cuts a name at ';' to choose its handler and runs every file below a
@@ -223,6 +229,7 @@ SUPPORT = {
 ARCHIVES = {
     "tar-iis6.tar": _tar({"x.asp;.txt": ASP, "d.asp/n.txt": ASP}),
     "zip-bestfit.zip": _zip({"run.b\u0101t": BAT}),
+    "zip-yen.zip": _zip({"a\u00a5..\u00a5..\u00a5run.txt": b"x\n"}),
     # Unpacked by Python's zipfile or Explorer, both members are `├⌐.csv`.
     "zip-cp437-collide.zip": _zip_unflagged("\u251c\u2310.csv", "\u00e9.csv".encode(), _csv()),
     "tar-ctl-name.tar": _tar({"a\nFAKE.html": b"x\n", "b.txt": b"y\n"}),
