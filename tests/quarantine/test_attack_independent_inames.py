@@ -5,17 +5,21 @@ Windows-active and desktop extensions, gzip FNAME, tar and zip member names).
 
 New classes tried beyond rounds a-h (test_attack_independent_hnames.py and earlier):
 Windows' best-fit mapping where it goes beyond NFKC (letters with marks cp1252 lacks, RATIO
-for ':', MINUS SIGN and HYPHEN for '-': WorstFit), IIS 6's ';' cut and its *.asp
-directories, IIS's other default script maps (.htr .idq), TeX files biblatex, KOMA-Script
-and TikZ load by name from the directory pdflatex runs in, Nextflow's launch-directory
-config, a Safari web archive (Apple's MHTML) whose page is hex data, zip names without the
-UTF-8 flag (readers decode them as cp437: two members of one path once unpacked), names
-with escapes in a gzip FNAME and in member names (the report must escape them), and the
-names physics tools and batch systems give: generators' outputs, dotted versions, run
-periods, dates, SGE/PBS `<script>.o<id>` logs, Delphes cards. Refused as they should be:
-other Win32 rewrites (a trailing ':', NFKC dots, `..∖`), the rest of Outlook's list,
-startup names under NTFS forms, git's HEAD beside objects/ and refs/ under NTFS and NFKC
-forms.
+for ':', MINUS SIGN and HYPHEN for '-', and separators: cp932's YEN SIGN and cp949's WON
+SIGN are 0x5C, cp1252's DIVISION SLASH '/': WorstFit), NTFS 8.3 aliases written as long
+names (GIT~1, NODE_M~1), a page extension before a last one that Apache httpd's own
+mime.types does not type (.md .markdown .rst .geojson .fits .h5), IIS 6's ';' cut and its
+*.asp directories, IIS's other default script maps (.htr .idq), TeX files biblatex,
+KOMA-Script and TikZ load by name from the directory pdflatex runs in, Nextflow's
+launch-directory config, a Safari web archive (Apple's MHTML) whose page is hex data, a
+.csv Excel opens with a DDE formula (the reason .slk is refused), zip names without the
+UTF-8 flag (cp437 to readers: two members of one path once unpacked), names with escapes
+in a gzip FNAME and in member names (the text summary must escape them), and the names
+physics tools and batch systems give: generators' outputs, dotted versions, run periods,
+dates, SGE/PBS `<script>.o<id>` logs, Delphes cards. Refused as they should be: other
+Win32 rewrites (a trailing ':', NFKC dots, `..∖`), case-folded look-alikes (long s,
+Kelvin, dotless i), the rest of Outlook's list, startup names under NTFS forms, git's
+HEAD beside objects/ and refs/ under NTFS and NFKC forms.
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion); archives in a second vet whose policy also admits tar and zip. A hit
@@ -50,23 +54,21 @@ _SEP = (
     "or downloader writes {}: {} (`\\` and `/` are name-traversal)"
 )
 _OUT = "a file two levels up, outside the directory it unpacks into"
-_SEPARATORS = dict(
-    {
-        "jp\u00a5..\u00a5..\u00a5run.txt": _SEP.format(
-            "cp932 (Japanese)", "U+00A5 YEN SIGN", "0x5C", "jp\\..\\..\\run.txt", _OUT
-        ),
-        "kr\u20a9..\u20a9..\u20a9run.txt": _SEP.format(
-            "cp949 (Korean)", "U+20A9 WON SIGN", "0x5C", "kr\\..\\..\\run.txt", _OUT
-        ),
-        "x\u2215..\u2215..\u2215run.txt": _SEP.format(
-            "cp1252", "U+2215 DIVISION SLASH", "`/`", "x/../../run.txt", _OUT
-        ),
-        "web\u00a5web.config": _SEP.format(
-            "cp932", "U+00A5", "0x5C", "web\\web.config", "IIS's handler configuration"
-        ),
-        "zip-yen.zip": _SEP.format("cp932", "U+00A5 in a member name", "0x5C", "a\\..\\..\\run.txt", _OUT),
-    }
-)
+_SEPARATORS = {
+    "jp\u00a5..\u00a5..\u00a5run.txt": _SEP.format(
+        "cp932 (Japanese)", "U+00A5 YEN SIGN", "0x5C", "jp\\..\\..\\run.txt", _OUT
+    ),
+    "kr\u20a9..\u20a9..\u20a9run.txt": _SEP.format(
+        "cp949 (Korean)", "U+20A9 WON SIGN", "0x5C", "kr\\..\\..\\run.txt", _OUT
+    ),
+    "x\u2215..\u2215..\u2215run.txt": _SEP.format(
+        "cp1252", "U+2215 DIVISION SLASH", "`/`", "x/../../run.txt", _OUT
+    ),
+    "web\u00a5web.config": _SEP.format(
+        "cp932", "U+00A5", "0x5C", "web\\web.config", "IIS's handler configuration"
+    ),
+    "zip-yen.zip": _SEP.format("cp932", "U+00A5 in a member name", "0x5C", "a\\..\\..\\run.txt", _OUT),
+}
 _IIS6 = "published: IIS 6 {}, so the file runs as ASP (the class of .asp anywhere in a name, refused)"
 _TEX = (
     "published: {} loads `{}` by name through kpathsea, which searches the directory "
@@ -97,6 +99,10 @@ HOLES: dict[str, str] = {
     "tikzlibrarycalc.code.tex": _TEX.format("\\usetikzlibrary{calc}", "tikzlibrarycalc.code.tex"),
     "nextflow.config": "published: `nextflow run` evaluates nextflow.config of its launch "
     "directory as Groovy (documented config order), a startup name of the latexmkrc class",
+    "dde.csv": "published: Windows opens a .csv in Excel, which evaluates the cell "
+    "`=cmd|' /C calc'!A0` (the csv module's output) as a DDE formula that starts calc: the "
+    "reason .slk and .iqy are refused by name (Excel's DDE formulas), under the name every "
+    "lab writes; a cell starting `=` `+` `-` `@` with `|` is the DDE form",
     "mac-page.webarchive": "published: Finder opens a .webarchive in Safari, which renders its "
     "WebMainResource as a page (a script here, hex data in an OpenStep property list, so no "
     "markup rule sees it): Apple's MHTML, whose .mht .mhtml are refused",

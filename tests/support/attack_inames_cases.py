@@ -166,7 +166,16 @@ def _apache_pages(work: Path) -> dict[str, bytes]:
     }
 
 
+def _dde_csv() -> bytes:
+    """The csv module's file whose cell Excel evaluates as a DDE formula when the .csv is
+    opened (the reason .slk and .iqy are refused)."""
+    out = io.StringIO()
+    csv.writer(out).writerows([["run", "energy"], [42, "=cmd|' /C calc'!A0"]])
+    return out.getvalue().encode()
+
+
 OTHER_CLIENTS = {
+    "dde.csv": _dde_csv(),
     # Nextflow reads nextflow.config from its launch directory: a Groovy script.
     "nextflow.config": b'process.executor = "local"\n"id".execute()\n',
     "mac-page.webarchive": _webarchive(),
