@@ -153,6 +153,8 @@ FALSE_REJECTIONS: dict[str, str] = {
     "server only through CGI, which needs the x bit vet never publishes, and lighttpd's "
     "cgi.assign matches the last extension",
     "run.sh.e4242": "refused (name-type, `.sh` anywhere): SGE/PBS's error file of `qsub run.sh`",
+    "slurm-run.sh.4242.out": "refused (name-type, `.sh` anywhere): Slurm's output under the "
+    "common --output=slurm-%x.%j.out, %x being the job name, `sbatch run.sh`'s by default",
     "notes.so.txt": "refused (name-type) with a detail that says `a server runs the file as a "
     ".so script`: no server maps .so, and Python imports an extension module only from a name "
     "ending in .so, so a Somali translation's notes.so.txt shadows nothing",

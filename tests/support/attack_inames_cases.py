@@ -300,6 +300,8 @@ REFUSED_LAB = {
     # SGE and PBS name a job's output and error files <script>.o<id> and .e<id>.
     "run.sh.o4242": b"job 4242 done\n",
     "run.sh.e4242": b"warning: low statistics\n",
+    # Slurm's common --output=slurm-%x.%j.out: %x is the job name, the script's by default.
+    "slurm-run.sh.4242.out": b"job 4242 done\n",
     "fit.py.o4242": b"chi2/ndf = 1.02\n",
     "notes.so.txt": b"Warbixin: run 42\n",
     "fit.res": b"chi2/ndf = 1.02\n",
