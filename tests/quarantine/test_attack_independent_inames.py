@@ -14,7 +14,8 @@ KOMA-Script and TikZ load by name from the directory pdflatex runs in, Nextflow'
 launch-directory config, a Safari web archive (Apple's MHTML) whose page is hex data, a
 .csv Excel opens with a DDE formula (the reason .slk is refused), zip names without the
 UTF-8 flag (cp437 to readers: two members of one path once unpacked), names with escapes
-in a gzip FNAME and in member names (the text summary must escape them), and the names
+in a gzip FNAME and in member names (the text summary must escape them), the other
+extensions Apache types as .eml and .dcr (.mime .cct .w3d), and the names
 physics tools and batch systems give: generators' outputs, dotted versions, run periods,
 dates, SGE/PBS `<script>.o<id>` logs, Delphes cards. Refused as they should be: other
 Win32 rewrites (a trailing ':', NFKC dots, `..∖`), case-folded look-alikes (long s,
@@ -103,6 +104,11 @@ HOLES: dict[str, str] = {
     "`=cmd|' /C calc'!A0` (the csv module's output) as a DDE formula that starts calc: the "
     "reason .slk and .iqy are refused by name (Excel's DDE formulas), under the name every "
     "lab writes; a cell starting `=` `+` `-` `@` with `|` is the DDE form",
+    "report.mime": "published: Apache httpd's own mime.types types .mime as message/rfc822, "
+    "the type of .eml, refused as mail a browser renders (MHTML, here with an <img onerror>)",
+    "movie.cct": "published: Apache's mime.types types .cct as application/x-director, the "
+    "type of .dcr .dir .dxr (refused: Shockwave's scripting)",
+    "scene.w3d": "published: .w3d is application/x-director in Apache's mime.types, as .dcr",
     "mac-page.webarchive": "published: Finder opens a .webarchive in Safari, which renders its "
     "WebMainResource as a page (a script here, hex data in an OpenStep property list, so no "
     "markup rule sees it): Apple's MHTML, whose .mht .mhtml are refused",

@@ -174,8 +174,18 @@ def _dde_csv() -> bytes:
     return out.getvalue().encode()
 
 
+MHTML = (
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=b\r\n\r\n--b\r\n"
+    b"Content-Type: text/html\r\n\r\nRun 42 <img src=x onerror=alert(1)>\r\n--b--\r\n"
+)
+
 OTHER_CLIENTS = {
     "dde.csv": _dde_csv(),
+    # Apache httpd's own mime.types: message/rfc822 (as .eml) and application/x-director
+    # (as .dcr .dir .dxr) under their other extensions.
+    "report.mime": MHTML,
+    "movie.cct": b"run 42\n",
+    "scene.w3d": b"run 42\n",
     # Nextflow reads nextflow.config from its launch directory: a Groovy script.
     "nextflow.config": b'process.executor = "local"\n"id".execute()\n',
     "mac-page.webarchive": _webarchive(),
