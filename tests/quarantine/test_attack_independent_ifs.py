@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ from tests.support.attack_ifs_cases import (
 from tests.support.require import require_root, require_tools
 
 TEXT = b"event 17 done, 3 tracks\n"
-PAYLOAD = b"PAYLD 7f3a hidden track\n"  # same size as TEXT
+PAYLOAD = b"leaked: key 7f3a9c 0e12\n"  # same size as TEXT, text too
 VICTIM = b"host file: root's, outside everything vet may write\n"
 SOURCE = {"a.txt": TEXT, "b.csv": b"run,tracks\n1,3\n2,5\n"}
 
@@ -128,3 +129,139 @@ def test_entries_planted_beside_the_log(log_runs, kind):
     assert victim == VICTIM, victim[:120]
     assert ended.code in (0, 3) and out == SOURCE, (ended.code, sorted(out), ended.err[-300:])
     assert ended.code == 0 or ": None:" not in ended.err, ended.err[-300:]
+
+
+TWICE = (
+    "HOLE: the quarantine's ext4 image attached again through a second loop device and "
+    "mounted elsewhere (B): a --to in B/q/pub is judged outside (another superblock, "
+    "another device number, the same disk) and vet publishes r/, r.manifest.json, r.vet.* "
+    "and .vmguard-staging there, exit 0: mounted alone again, the quarantine's q/pub holds "
+    "them (the filesystem's UUID, the same on both, is not compared)"
+)
+
+
+@pytest.fixture(scope="module")
+def image_twice(tmp_path_factory) -> tuple:
+    """The --to in the second mount of the quarantine's image, and a control --to on
+    another filesystem, vetted side by side; then the image mounted alone again."""
+    base = tmp_path_factory.mktemp("ifs-loop")
+    policy = _policy(base)
+    require_tools("mkfs.ext4", "losetup", "mount")
+    with one_image_twice(base, SOURCE) as (first, again):
+        jobs = [
+            Job(first / "q", again / "q" / "pub" / "r", "r", base / "log" / "events.jsonl", JSON),
+            Job(first / "q", base / "pub" / "r", "r", base / "log2" / "events.jsonl", JSON),
+        ]
+        ended = run_side_by_side(policy, jobs)
+        made = sorted(path.name for path in (again / "q" / "pub").iterdir())
+    return ended, made, reread_quarantine(base), published(base / "pub" / "r")
+
+
+@pytest.mark.xfail(strict=True, reason=TWICE)
+def test_to_on_a_second_mount_of_the_quarantines_image_is_refused(image_twice):
+    ended, made, later, _ = image_twice
+    assert "Traceback" not in ended[0].err
+    assert (ended[0].code, made, later) == (2, [], []), (ended[0].code, made, later, ended[0].err[-300:])
+
+
+def test_control_from_the_image_to_another_filesystem_is_published_identical(image_twice):
+    ended, _, _, out = image_twice
+    assert (ended[1].code, out) == (0, SOURCE), (ended[1].code, sorted(out), ended[1].err[-300:])
+
+
+MAPPED_RERUN = (
+    "HIT (report): a vetted file of a tmpfs quarantine rewritten after the vet through a "
+    "shared mapping the guest held since before it (a.txt now {0!r}: mtime and ctime do not "
+    "move on tmpfs, as the docs say of --remove-promoted); the rerun of the same command "
+    "reports already-promoted, exit 0: the walked rows match, the bytes are not what was "
+    "vetted (the removal hashes the file; the rerun does not)"
+)
+TOGGLED = [f"t{n}.txt" for n in range(8)]
+
+
+def _rerun_jobs(t: Path, base: Path) -> list[Job]:
+    removing = ("--remove-promoted", *PER_FILE_JSON)
+    return [
+        Job(t / name, base / "pub" / name, name, base / "log" / f"{name}.jsonl", extra)
+        for name, extra in (("q1", JSON), ("q2", JSON), ("q3", removing))
+    ]
+
+
+@pytest.fixture(scope="module")
+def tmpfs_reruns(tmp_path_factory) -> dict:
+    """On a tmpfs: q1 (a.txt mapped by the guest before the vet) and q2 vetted; then q1's
+    a.txt rewritten through the mapping, q2's a.txt replaced by a new file of the same
+    bytes, size and mtime; both reruns. Meanwhile q3 vetted --remove-promoted while eight
+    mapped files toggle between two same-size texts, in a loop, for the whole vet."""
+    base = tmp_path_factory.mktemp("ifs-tmpfs")
+    policy = _policy(base)
+    with tmpfs(base / "t") as t:
+        for name in ("q1", "q2"):
+            _quarantine(t / name)
+        _quarantine(t / "q3", {**{rel: TEXT for rel in TOGGLED}, "b.csv": SOURCE["b.csv"]})
+        maps = [Mapping(t / "q1" / "a.txt"), *(Mapping(t / "q3" / rel) for rel in TOGGLED)]
+        try:
+            with toggling(maps[1:], (TEXT, PAYLOAD)):
+                first = run_side_by_side(policy, jobs := _rerun_jobs(t, base))
+            before = (t / "q1" / "a.txt").stat()
+            maps[0].store(PAYLOAD)
+            after = (t / "q1" / "a.txt").stat()
+            _replace_alike(t / "q2" / "a.txt")
+            again = run_side_by_side(policy, jobs[:2])
+            left = sorted(path.name for path in (t / "q3").iterdir())
+        finally:
+            for mapping in maps:
+                mapping.close()
+    return {
+        "first": first,
+        "again": again,
+        "ctime_kept": (before.st_ctime_ns, before.st_mtime_ns) == (after.st_ctime_ns, after.st_mtime_ns),
+        "out": {job.job: published(job.to) for job in jobs},
+        "left": left,
+    }
+
+
+def _replace_alike(path: Path) -> None:
+    """A new file (new inode, new ctime) with the same bytes and mtime, renamed over."""
+    old = path.stat()
+    tmp = path.with_name(".swap")
+    tmp.write_bytes(path.read_bytes())
+    os.utime(tmp, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.rename(tmp, path)
+
+
+def test_control_first_vets_on_tmpfs_are_published_identical(tmpfs_reruns):
+    codes = [ended.code for ended in tmpfs_reruns["first"][:2]]
+    assert codes == [0, 0] and tmpfs_reruns["out"]["q1"] == tmpfs_reruns["out"]["q2"] == SOURCE, codes
+
+
+@pytest.mark.xfail(strict=True, reason=MAPPED_RERUN.format(PAYLOAD))
+def test_rerun_after_a_mapped_rewrite_is_not_already_promoted(tmpfs_reruns):
+    ended = tmpfs_reruns["again"][0]
+    assert tmpfs_reruns["ctime_kept"], "ctime moved: this kernel's tmpfs updates times on mapped stores"
+    assert ended.code == 2 and "Traceback" not in ended.err, (ended.code, ended.out[-200:])
+
+
+def test_rerun_after_a_same_size_same_mtime_swap_is_refused(tmpfs_reruns):
+    ended = tmpfs_reruns["again"][1]
+    assert ended.code == 2 and "Traceback" not in ended.err, (ended.code, ended.err[-300:])
+
+
+def test_remove_promoted_while_mapped_files_toggle(tmpfs_reruns):
+    """Whatever the interleaving: exit 0, or 1 where a torn mix of the two texts is typed
+    otherwise; each published file's bytes are what the report hashed, each byte one of
+    the two versions the guest stored there; nothing rejected is published; b.csv is
+    published identical and removed; a toggled file is either removed or still there."""
+    ended = tmpfs_reruns["first"][2]
+    assert ended.code in (0, 1) and "Traceback" not in ended.err, (ended.code, ended.err[-300:])
+    out, report = tmpfs_reruns["out"]["q3"], json.loads(ended.out)
+    accepted = {
+        entry["path"]: entry["sha256"] for entry in report["entries"] if entry["verdict"] == "accepted"
+    }
+    assert set(out) == set(accepted) and out["b.csv"] == SOURCE["b.csv"], sorted(out)
+    for rel in set(out) - {"b.csv"}:
+        assert hashlib.sha256(out[rel]).hexdigest() == accepted[rel], rel
+        assert all(
+            byte in pair for byte, pair in zip(out[rel], zip(TEXT, PAYLOAD, strict=True), strict=True)
+        ), out[rel]
+    assert "b.csv" not in tmpfs_reruns["left"] and set(tmpfs_reruns["left"]) <= set(TOGGLED)

@@ -171,15 +171,17 @@ class Mapping:
 
 
 @contextlib.contextmanager
-def toggling(mapping: Mapping, versions: tuple[bytes, bytes]) -> Iterator[None]:
-    """A thread storing the two same-size versions in turn through `mapping` as fast as it
-    can, until the block ends (the guest rewriting a file in place while vet runs)."""
+def toggling(mappings: list[Mapping], versions: tuple[bytes, bytes]) -> Iterator[None]:
+    """A thread storing the two same-size versions in turn through each of `mappings` as
+    fast as it can, until the block ends (the guest rewriting files in place while vet
+    runs)."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
             for data in versions:
-                mapping.store(data)
+                for mapping in mappings:
+                    mapping.store(data)
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
