@@ -112,11 +112,19 @@ def log_runs(tmp_path_factory) -> dict[str, tuple]:
         (base / "host" / f"victim{n}").write_bytes(VICTIM)
         plant_beside_log(base / f"log{n}", kind, base / "host" / f"victim{n}")
         jobs.append(Job(q, base / "pub" / f"r{n}", "r", base / f"log{n}" / "events.jsonl", JSON))
-    ended = run_side_by_side(policy, jobs, grace=3.0)
-    return {
+    fresh = base / "fresh" / "vmguard" / "events.jsonl"  # made by vet, under umask 000
+    ended = run_side_by_side(
+        policy, [*jobs, Job(q, base / "pub" / "u", "u", fresh, JSON, umask=0)], grace=3.0
+    )
+    out = {
         kind: (ended[n], published(jobs[n].to), (base / "host" / f"victim{n}").read_bytes())
         for n, kind in enumerate(KINDS)
     }
+    modes = {
+        str(path.relative_to(base)): path.lstat().st_mode & 0o7777
+        for path in (fresh.parent.parent, fresh.parent, *fresh.parent.iterdir())
+    }
+    return {**out, "umask0": (ended[-1], modes)}
 
 
 @pytest.mark.parametrize("kind", LOG_CASES)
@@ -265,3 +273,21 @@ def test_remove_promoted_while_mapped_files_toggle(tmpfs_reruns):
             byte in pair for byte, pair in zip(out[rel], zip(TEXT, PAYLOAD, strict=True), strict=True)
         ), out[rel]
     assert "b.csv" not in tmpfs_reruns["left"] and set(tmpfs_reruns["left"]) <= set(TOGGLED)
+
+
+WORLD_WRITABLE = (
+    "HIT: vet run under umask 000 (a job runner's epilog may be) makes the log's missing "
+    "directories 0777 and events.jsonl 0666 (the --to's get dir_mode by fchmod whatever "
+    "the umask; the lock 0600 and head 0644 too): any local user can then append chained "
+    "events (the chain has no key), replace the head, or plant the events.jsonl.tmp "
+    "symlink above, which root's next vet follows"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=WORLD_WRITABLE)
+def test_log_made_under_umask_000_is_not_world_writable(log_runs):
+    ended, modes = log_runs["umask0"]
+    assert ended.code == 0, (ended.code, ended.err[-300:])
+    assert {path: mode & 0o022 for path, mode in modes.items()} == dict.fromkeys(modes, 0), {
+        path: oct(mode) for path, mode in modes.items()
+    }

@@ -29,6 +29,7 @@ class Job:
     job: str
     log: Path
     extra: tuple[str, ...] = ()
+    umask: int = 0o022
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def run_side_by_side(policy: Path, jobs: list[Job], grace: float = 4.0, limit: f
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            umask=job.umask,
         )
         for job in jobs
     ]
@@ -182,6 +184,7 @@ def toggling(mappings: list[Mapping], versions: tuple[bytes, bytes]) -> Iterator
             for data in versions:
                 for mapping in mappings:
                     mapping.store(data)
+                time.sleep(0.0002)  # leave the vets a core: this loop holds the GIL
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
