@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.attack_dfs_tools import JSON, PER_FILE_JSON, published, write_policy
+from tests.support.attack_dfs_tools import JSON, PER_FILE_JSON, published, vet_env, write_policy
 from tests.support.attack_ifs_cases import (
     HANG,
     Job,
@@ -50,6 +52,7 @@ def _policy(tmp_path: Path) -> Path:
 def _quarantine(path: Path, files: dict[str, bytes] = SOURCE) -> Path:
     path.mkdir(parents=True)
     for rel, data in files.items():
+        (path / rel).parent.mkdir(exist_ok=True)
         (path / rel).write_bytes(data)
     return path
 
@@ -291,3 +294,41 @@ def test_log_made_under_umask_000_is_not_world_writable(log_runs):
     assert {path: mode & 0o022 for path, mode in modes.items()} == dict.fromkeys(modes, 0), {
         path: oct(mode) for path, mode in modes.items()
     }
+
+
+def test_quarantine_bound_over_the_staging_after_the_first_rename(tmp_path):
+    """The host's mounts change under vet's staging at the worst moment: a child spins
+    until the job's output is renamed into place, then binds the quarantine over the
+    job's staging (.vmguard-staging/rN.staging), whose COMMITTED marker vet then unlinks
+    by name; the quarantine holds a COMMITTED of its own (rejected: executable mode, so
+    never published or removed). Three vets in a row; whatever the interleaving: the
+    quarantine keeps every entry, each exit is 1 (the rejection) or 3 naming the staging
+    left under the mount, and every published file is the quarantine's, byte for byte."""
+    policy = _policy(tmp_path)
+    require_tools("unshare")
+    q = _quarantine(tmp_path / "q", {**SOURCE, **{f"d/f{n}.txt": b"event %d done\n" % n for n in range(30)}})
+    (q / "COMMITTED").write_bytes(TEXT)
+    (q / "COMMITTED").chmod(0o755)
+    (tmp_path / "pub").mkdir()
+    script = str(Path(__file__).parents[1] / "support" / "attack_ifs_flap.py")
+    argv = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        sys.executable,
+        script,
+        str(tmp_path),
+        str(policy),
+        "3",
+    ]
+    res = subprocess.run(
+        argv, env=vet_env(tmp_path / "events.jsonl"), capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-400:]
+    seen, source = json.loads(res.stdout), published(q)
+    assert seen["after"] == seen["before"], set(seen["before"]) ^ set(seen["after"])
+    for index, (code, err) in enumerate(zip(seen["codes"], seen["errors"], strict=True)):
+        assert code == 1 or (code == 3 and "a mount is over" in err), (index, code, err)
+        out = published(tmp_path / "pub" / f"r{index}")
+        assert out and {rel: source.get(rel) for rel in out} == out, (index, sorted(out))
