@@ -1,17 +1,22 @@
 """Independent black-box attack i on `vmguard vet` (session 35, issue #13): what session
 34 fixed after rounds g and h and nobody attacked since: the entries beside vmguard's
 own event log (the lock file and head record), the --to judged by the superblock's
-device, and reruns judged by the manifest's walked rows. Each test passes while the
-documented claim holds; a hit is a strict xfail whose reason says what got out.
+device, the job's staging under a mount that appears at the worst moment, and reruns
+judged by the manifest's walked rows. Each test passes while the documented claim
+holds; a hit is a strict xfail whose reason says what got out.
 
 - The log's directory: a user who can write it (the job user's own
-  ~/.local/state/vmguard, or a $VMGUARD_LOG the job runner points into a shared
-  directory) plants symlinks and FIFOs at the names vet opens there. The lock refuses a
-  symlink (exit 3, "not logged"); its siblings are looked at here. Whatever is planted,
-  vet must end, leave the host's file the symlink names untouched, and publish the job.
+  ~/.local/state/vmguard, a $VMGUARD_LOG the job runner points into a shared
+  directory, or one vet itself made 0777 under umask 000) plants symlinks and FIFOs at
+  the names vet opens there. The lock refuses a symlink (exit 3, "not logged"); its
+  siblings (the log, the head's temporary) follow one, and a FIFO lock hangs vet.
 - One ext4 image attached through two loop devices: the same disk, two superblocks.
 - A quarantine on tmpfs rewritten through a shared mapping (no ctime moves), between a
-  vet and its rerun and while --remove-promoted runs."""
+  vet and its rerun and while --remove-promoted runs.
+- The quarantine bound over the job's staging right after the output's rename (the
+  marker is then unlinked by name): refused, nothing in the quarantine touched.
+
+"""
 
 from __future__ import annotations
 
@@ -60,7 +65,7 @@ def _quarantine(path: Path, files: dict[str, bytes] = SOURCE) -> Path:
 TMP_CLOBBER = (
     "HOLE: events.jsonl.tmp (the head record's temporary) planted as a symlink to a host "
     "file: vet opens it O_CREAT|O_TRUNC without O_NOFOLLOW or O_EXCL, as root, so the host "
-    "file is truncated and overwritten with the head record ('2 <sha256>'), and the rename "
+    "file is truncated and overwritten with the head record ('1 <sha256>'), and the rename "
     "leaves events.jsonl.head a symlink to it (the lock next to it refuses a symlink)"
 )
 LOG_FOLLOWED = (
