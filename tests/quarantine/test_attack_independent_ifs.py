@@ -79,6 +79,13 @@ FIFO_HANG = (
     "runner's epilog waits with it (seen by hand: events.jsonl.head, once the log exists, "
     "a FIFO or a symlink to /dev/zero or /dev/urandom, hangs the same way, the device read)"
 )
+HEAD_ZERO = (
+    "HIT (crash): events.jsonl.head planted as a symlink to /dev/zero beside a log of one "
+    "line: vet publishes the job, then reads the head whole (read_text, no size bound, "
+    "through the symlink, a device opened): its memory grows ~0.5 GB/s until it runs out; "
+    "under a 1 GiB address-space limit a MemoryError traceback and exit 1 ('rejected') for "
+    "a job that was published"
+)
 NONE_REASON = (
     "HIT (report): $VMGUARD_LOG a FIFO: exit 3 is right, but the stderr line says "
     "'cannot append to log ...: None: this vet ...': the reason printed is None"
@@ -96,6 +103,9 @@ LOG_CASES = [
         "events.jsonl.lock-fifo",
         id="lock-fifo",
         marks=pytest.mark.xfail(strict=True, reason=FIFO_HANG.format("events.jsonl.lock")),
+    ),
+    pytest.param(
+        "events.jsonl.head-zero", id="head-zero", marks=pytest.mark.xfail(strict=True, reason=HEAD_ZERO)
     ),
     pytest.param(
         "events.jsonl-fifo", id="log-fifo", marks=pytest.mark.xfail(strict=True, reason=NONE_REASON)
@@ -119,7 +129,9 @@ def log_runs(tmp_path_factory) -> dict[str, tuple]:
     for n, kind in enumerate(KINDS):
         (base / "host" / f"victim{n}").write_bytes(VICTIM)
         plant_beside_log(base / f"log{n}", kind, base / "host" / f"victim{n}")
-        jobs.append(Job(q, base / "pub" / f"r{n}", "r", base / f"log{n}" / "events.jsonl", JSON))
+        jobs.append(
+            Job(q, base / "pub" / f"r{n}", "r", base / f"log{n}" / "events.jsonl", JSON, memory=1 << 30)
+        )
     fresh = base / "fresh" / "vmguard" / "events.jsonl"  # made by vet, under umask 000
     ended = run_side_by_side(
         policy, [*jobs, Job(q, base / "pub" / "u", "u", fresh, JSON, umask=0)], grace=3.0

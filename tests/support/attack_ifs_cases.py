@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -30,6 +31,7 @@ class Job:
     log: Path
     extra: tuple[str, ...] = ()
     umask: int = 0o022
+    memory: int = 0  # an address-space limit (RLIMIT_AS) in bytes, 0 for none
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def run_side_by_side(policy: Path, jobs: list[Job], grace: float = 4.0, limit: f
             stderr=subprocess.PIPE,
             text=True,
             umask=job.umask,
+            preexec_fn=_limit(job.memory),
         )
         for job in jobs
     ]
@@ -67,6 +70,14 @@ def run_side_by_side(policy: Path, jobs: list[Job], grace: float = 4.0, limit: f
         stdout, stderr = proc.communicate()
         out.append(Ended(HANG if hung else proc.returncode, stdout, stderr))
     return out
+
+
+def _limit(memory: int):
+    """A preexec function capping the vet's address space (a runaway read then fails
+    fast as MemoryError instead of taking the machine's memory)."""
+    if not memory:
+        return None
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
 
 def _wait(procs: list[subprocess.Popen], grace: float, limit: float) -> None:
@@ -82,9 +93,13 @@ def _wait(procs: list[subprocess.Popen], grace: float, limit: float) -> None:
 
 
 def plant(path: Path, what: str, victim: Path) -> None:
-    """`path` made a symlink to `victim` (a file of the host's) or a FIFO."""
+    """`path` made a symlink to `victim` (a file of the host's), to /dev/zero (and a log
+    of one line beside it, so that vet reads its head), or a FIFO."""
     if what == "symlink":
         path.symlink_to(victim)
+    elif what == "zero":
+        path.with_name("events.jsonl").write_text("{}\n")
+        path.symlink_to("/dev/zero")
     else:
         os.mkfifo(path)
 
