@@ -114,10 +114,6 @@ LOG_CASES = [
 KINDS = [param.values[0] for param in LOG_CASES]
 
 
-def _log(base: Path, kind: str) -> Path:
-    return base / f"log{KINDS.index(kind)}" / "events.jsonl"
-
-
 @pytest.fixture(scope="module")
 def log_runs(tmp_path_factory) -> dict[str, tuple]:
     """Every log case's vet at once, one quarantine (vet only reads it), a log directory,
@@ -318,7 +314,7 @@ def test_quarantine_bound_over_the_staging_after_the_first_rename(tmp_path):
     until the job's output is renamed into place, then binds the quarantine over the
     job's staging (.vmguard-staging/rN.staging), whose COMMITTED marker vet then unlinks
     by name; the quarantine holds a COMMITTED of its own (rejected: executable mode, so
-    never published or removed). Three vets in a row; whatever the interleaving: the
+    never published or removed). Two vets in a row; whatever the interleaving: the
     quarantine keeps every entry, each exit is 1 (the rejection) or 3 naming the staging
     left under the mount, and every published file is the quarantine's, byte for byte."""
     policy = _policy(tmp_path)
@@ -337,7 +333,7 @@ def test_quarantine_bound_over_the_staging_after_the_first_rename(tmp_path):
         script,
         str(tmp_path),
         str(policy),
-        "3",
+        "2",
     ]
     res = subprocess.run(
         argv, env=vet_env(tmp_path / "events.jsonl"), capture_output=True, text=True, timeout=300
