@@ -19,7 +19,7 @@ import pytest
 from tests.support.attack_ffs_cases import tmpfs
 from tests.support.require import require_root
 from vmguard.core import atomicfile
-from vmguard.core.atomicfile import stage, write_atomic
+from vmguard.core.atomicfile import link_atomic, stage, write_atomic
 from vmguard.core.errors import AuditError, ExitCode
 
 pytestmark = pytest.mark.root
@@ -133,3 +133,16 @@ def _kill_one(fs: Path, env: dict[str, str]) -> None:
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_link_is_replaced_at_once_and_a_failed_replace_leaves_no_temporary(tmp_path: Path) -> None:
+    """audit's `latest` and the command's link: the old link until the rename, and a
+    rename that fails (a folder in the way) takes its temporary link away."""
+    link_atomic(tmp_path / "latest", "run1")
+    link_atomic(tmp_path / "latest", "run2")
+    assert os.readlink(tmp_path / "latest") == "run2"
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("")
+    with pytest.raises(OSError):
+        link_atomic(tmp_path / "busy", "run2")
+    assert sorted(os.listdir(tmp_path)) == ["busy", "latest"]

@@ -115,6 +115,24 @@ def stage(path: Path, data: bytes, mode: int) -> Staged:
         os.close(dir_fd)
 
 
+def link_atomic(path: Path, target: str) -> None:
+    """Point the symlink `path` at `target`, replacing what is there at once (readers see
+    the old link or the new one); a failure leaves the old one and no temporary."""
+    dir_fd = os.open(path.parent, _DIR)
+    temp = temp_name(path.name)
+    try:
+        os.symlink(target, temp, dir_fd=dir_fd)  # fails on any name there: never through one
+        try:
+            os.rename(temp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def write_atomic(path: Path, data: bytes, mode: int, error: type[VmguardError] | None = None) -> None:
     """Replace `path` with `data` (mode `mode`), whole or not at all. On failure nothing
     is left behind and the old file is intact; raises the OSError, or `error` saying

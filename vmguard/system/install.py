@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from vmguard.core.atomicfile import write_atomic
+from vmguard.core.atomicfile import link_atomic, write_atomic
 from vmguard.core.errors import SystemInstallError
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
@@ -133,8 +133,5 @@ def _link(link: Path, target: Path) -> bool:
     if link.is_symlink() and os.readlink(link) == str(target):
         return False
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.vmguard-tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
+    link_atomic(link, str(target))
     return True
