@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vmguard.core import eventlog as log
 from vmguard.core.atomicfile import write_atomic
-from vmguard.core.errors import DriverError
+from vmguard.core.errors import DriverError, VmguardError
 from vmguard.drivers.interface import ApplyResult, Driver, facts_of
 from vmguard.enforce.plan import Change, Plan, make_plan
 from vmguard.facts.vm import HostOnly, PowerState
@@ -90,13 +90,14 @@ def stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def write_durably(path: Path, data: bytes) -> Path:
-    """Root's private state file: after a crash it is whole or absent (DriverError)."""
+def write_durably(path: Path, data: bytes, error: type[VmguardError] = DriverError) -> Path:
+    """Root's private state file: after a crash it is whole or absent; `error` (the
+    caller's subsystem's) when it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as err:
-        raise DriverError(f"cannot create {path.parent}: {err.strerror}") from err
-    write_atomic(path, data, 0o600, DriverError)
+        raise error(f"cannot create {path.parent}: {err.strerror}") from err
+    write_atomic(path, data, 0o600, error)
     return path
 
 
