@@ -23,6 +23,8 @@ from vmguard.audit import history
 from vmguard.audit.reports import metrics
 from vmguard.audit.result import AuditResult, HostReport
 from vmguard.batch.install import install_hooks
+from vmguard.batch.job import BatchJob
+from vmguard.batch.state import Holder, Phase, State
 from vmguard.cli import main
 from vmguard.core.errors import (
     AuditError,
@@ -79,6 +81,13 @@ def _scanners(fs: Path, n: int) -> None:
     install_database(str(fs / "db"))
     if n == 0:  # an older database: the next call replaces it
         (fs / "db" / "vmguard.hdb").write_text("old\n")
+
+
+def _batch_state(fs: Path, n: int) -> None:
+    job = BatchJob("slurm", f"{n}", "alice", 1000, 1000)
+    state_dir = State(fs / "state")
+    with state_dir.locked():
+        state_dir.hold(Holder("vm1", "pool", "/q/vm1", job, Phase.ASSIGNED, "boot"))
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,7 @@ WRITERS = [
         "libexec/.slurm-prolog.tmp",
         BatchError,
     ),
+    Writer("batch-state", _batch_state, "state/vms/vm1.json", "state/vms/.vm1.json.tmp", BatchError),
     Writer(
         "eventlog",
         lambda fs, n: EventLog(fs / "events.jsonl", syslog=None).append("test", n=n),
