@@ -188,7 +188,7 @@ def install(
         raise GateError(f"cannot create {path.parent}: {err.strerror}") from err
     write_atomic(path, script(inventory, conn, server).encode(), 0o755, GateError)
     events.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
-    if (found := installed(hooks_dir)) is None:  # replaced under us since os.replace
+    if (found := installed(hooks_dir)) is None:  # replaced under us since it was written
         raise GateError(f"{path} is not vmguard's hook right after writing it")
     return found
 
