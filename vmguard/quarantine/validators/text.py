@@ -30,9 +30,9 @@ _ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
 # object(), "<object object at 0x7f...>", is such a tag, and is text.
 _BARE_TAG = r"(?=[^>]{0,48}(?:>|\Z))(?:\s+[^\s=<>\"'/`]+)*\s*(?:>|\Z)"
 _MARKUP = re.compile(
-    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:(?:script|html|svg|iframe|body|meta|form)\b|(?:object|embed)\b(?!"
+    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:script|html|svg|iframe|body|meta|form|(?:object|embed)\b(?!"
     + _BARE_TAG
-    + r"))|<!doctype|<\?xml",
+    + r"))\b|<!doctype|<\?xml",
     re.IGNORECASE,  # a namespace prefix too: XML runs <h:script> in the XHTML namespace
 )
 # Characters kept across chunks, so markup cut by a chunk boundary is seen: more than the
@@ -87,12 +87,13 @@ class TextChecker:
         if self.in_latin1:
             self._control(text, start)
         self.latin1 = self.latin1 and bad is None
-        if found := _markup(self.tail + text):
-            near = self.near(self.tail + text, found.start(), start - self._width(self.tail))
+        joined = self.tail + text
+        if found := _markup(joined):
+            near = self.near(joined, found.start(), start - self._width(self.tail))
             raise Invalid(
                 f"text: markup {found.group()!r} near byte {near} (HTML, SVG or XML that a browser would run)"
             )
-        self.tail = (self.tail + text)[-_TAIL:]
+        self.tail = joined[-_TAIL:]
         self.offset += len(chunk)
 
     def near(self, text: str, index: int, start: int) -> int:
