@@ -40,6 +40,7 @@ _PREFIX = 13  # signature, version, the free-space manager's address
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks)
+MAX_PINNED = 16  # enumerations of an untracked heap's states by what a hidden list shows, a file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +78,7 @@ class OldSections:
     hidden_starts: dict[int, int] = field(default_factory=dict)  # claimed from -> the list's start
     root_blocks: dict[int, dict[bytes, tuple[int, int]]] = field(default_factory=dict)  # oldstates.roots
     fills: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.fills, by manager
+    pinned: dict[tuple[int, frozenset[int]], tuple[bytes, ...]] = field(default_factory=dict)  # and pinned
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
@@ -174,9 +176,12 @@ class OldSections:
             seen = self.found.get(manager, set())
             if len(seen) < max(tails.objects, 1):
                 fits += [(len(whole) - hidden, -hidden, whole, manager)
-                         for whole, hidden in oldstates.candidates(self._states(manager), shown, most)
+                         for whole, hidden in oldstates.candidates(self._states(manager, shown), shown, most)
                          if whole[:-4] not in seen]
-        for heap, blocks in self._root_blocks().items():
+        for heap, root in self.roots.items():
+            if heap not in self.root_blocks:  # computed once
+                self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
+            blocks = self.root_blocks[heap]
             fits += [(len(whole) - hidden, -hidden, whole, heap)
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
                      if (heap, *blocks[whole]) not in self.old_roots]
@@ -190,23 +195,24 @@ class OldSections:
         self._new(owner, whole[:-4], self.heaps[owner])
         return size, f"an old free-space section list of {self.heaps[owner].what}"
 
-    def _states(self, manager: int) -> tuple[bytes, ...]:
+    def _states(self, manager: int, shown: bytes) -> tuple[bytes, ...]:
         """The whole lists of the heap's earlier states: by creation order if tracked
-        (oldstates.states), else by its blocks' fill (oldstates.fills, computed once)."""
+        (oldstates.states), else by its blocks' fill (oldstates.fills, computed once;
+        if they are more than it computes, also those with the sections `shown` names)."""
         tails = self.heaps[manager]
         if tails.states or not tails.blocks:
             return tails.states
+        prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
         if manager not in self.fills:
-            prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
             self.fills[manager] = oldstates.fills(prefix, tails.widths, tails.blocks)
-        return self.fills[manager]
-
-    def _root_blocks(self) -> dict[int, dict[bytes, tuple[int, int]]]:
-        """oldstates.roots of each heap with a root indirect block, computed once."""
-        for heap, root in self.roots.items():
-            if heap not in self.root_blocks:
-                self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
-        return self.root_blocks
+        if len(self.fills[manager]) < oldstates.MAX_STATES:
+            return self.fills[manager]
+        pins = oldstates.pins(shown, tails.widths[1], tails.ends)
+        if not pins or ((manager, pins) not in self.pinned and len(self.pinned) >= MAX_PINNED):
+            return self.fills[manager]
+        if (manager, pins) not in self.pinned:
+            self.pinned[manager, pins] = oldstates.fills(prefix, tails.widths, tails.blocks, pins)
+        return self.fills[manager] + self.pinned[manager, pins]
 
     def _hidden_list(self, where: tuple[int, int], shown: bytes, heap: tuple, until: int) -> bytes | None:
         """The list of `heap` (manager, tails, count size) from where[0] whose bytes from

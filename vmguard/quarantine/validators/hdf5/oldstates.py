@@ -7,7 +7,8 @@ space and never moves it), so its free space then is, in each direct block holdi
 of them, the tail after the last. Its section list (libhdf5's serialization, as
 oldsections.py reads it: by size, then heap offset, "single" sections, its checksum)
 is one byte string per n (states). An untracked heap's states are read from its
-blocks' fill (fills: at most MAX_STATES). A heap's root indirect block, rewritten larger
+blocks' fill (fills: the first MAX_STATES, then, for a hidden list, as many more whose
+blocks end where the sections it shows start: pins). A heap's root indirect block, rewritten larger
 when the root gains rows, leaves its earlier copies: one per (rows, children) (roots).
 
 At each close libhdf5 frees every free-space manager's old list and allocates its new
@@ -16,7 +17,7 @@ longer one, of which 2 or 3 bytes of the checksum may show. An old structure who
 start a later one took is matched against these (candidates) before the search over
 tails, whatever it shows: it is recomputed whole, its checksum included, so no shown
 byte is free. What is free: which state (log2 of the heap's objects when tracked, at
-most 12 bits untracked, log2 of a root's (rows, children)) and where it starts (8 bits)."""
+most 13 bits untracked, log2 of a root's (rows, children)) and where it starts (8 bits)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ def _groups(sections: list[tuple[int, int]], widths: tuple[int, int]) -> bytes:
     return out
 
 
-def fills(prefix: bytes, widths: tuple[int, int], blocks: tuple[Block, ...]) -> tuple[bytes, ...]:
+def fills(
+    prefix: bytes, widths: tuple[int, int], blocks: tuple[Block, ...], pins: frozenset[int] = frozenset()
+) -> tuple[bytes, ...]:
     """The whole lists of the states an untracked heap may have had, from its direct
     blocks (end, the size of its first object, its objects' ends), in heap order.
     Without deletions a state is a number m of blocks allocated (the first m: the heap
@@ -77,10 +80,14 @@ def fills(prefix: bytes, widths: tuple[int, int], blocks: tuple[Block, ...]) -> 
     block only for an object no section holds (H5HF__man_insert: best fit, else
     H5HF__man_dblock_new), so when block i got its first object every earlier block's
     tail was smaller than it: in a state of m blocks, block j's tail is smaller than the
-    first object of each block after it. At most MAX_STATES states, fewest blocks first."""
+    first object of each block after it. At most MAX_STATES states, fewest blocks first;
+    with `pins` (section offsets a hidden list shows: pinned), a block whose fill may
+    end at one of them ends there only (an order of the search, not a rule: what is
+    found is still a state, recomputed whole)."""
     out: list[bytes] = []
-    for m in range(1, min(len(blocks), MAX_BLOCKS) + 1):
-        options = _options(blocks[:m])
+    pinned = [j for j, (_, _, ends) in enumerate(blocks) if pins.intersection(ends)]
+    for m in range(max(pinned, default=0) + 1, min(len(blocks), MAX_BLOCKS) + 1):  # the pins' blocks
+        options = _options(blocks[:m], pins)
         for choice in product(*options) if options else ():
             sections = sorted((blocks[j][0] - f, f) for j, f in enumerate(choice) if f < blocks[j][0])
             body = prefix + _groups(sections, widths)
@@ -106,16 +113,16 @@ def blocks(spans: list[tuple[int, int]], objects: dict[int, int]) -> tuple[Block
     )
 
 
-def _options(blocks: tuple[Block, ...]) -> list[tuple[int, ...]]:
+def _options(blocks: tuple[Block, ...], pins: frozenset[int]) -> list[tuple[int, ...]]:
     """For each of the first m blocks, where its objects may end in a state of m blocks
-    (none: no such state, a block without objects)."""
+    (none: no such state, a block without objects), only at a pin if one fits."""
     options, smallest = [], 1 << 64  # the smallest first object of the blocks after j
     for j in range(len(blocks) - 1, -1, -1):
         end, first, ends = blocks[j]
         fit = tuple(e for e in ends if end - e < smallest)
         if not fit:
             return []
-        options.append(fit)
+        options.append(tuple(e for e in fit if e in pins) or fit)
         smallest = min(smallest, first)
     return options[::-1]
 
@@ -160,3 +167,14 @@ def _hidden(whole: bytes, tail: bytes, most: int) -> list[int]:
         h = whole.find(tail[:4], h + 1)
     out += [h for h in range(max(low, len(whole) - 3), top + 1) if tail.startswith(whole[h:])]
     return out
+
+
+def pins(shown: bytes, off_size: int, starts: dict[int, int]) -> frozenset[int]:
+    """The section offsets `shown` may hold: each off_size bytes naming where a tail may
+    start (`starts`) followed by a "single" type byte."""
+    found = set()
+    for k in range(len(shown) - off_size):
+        offset = int.from_bytes(shown[k : k + off_size], "little")
+        if shown[k + off_size] == _SINGLE and offset in starts:
+            found.add(offset)
+    return frozenset(found)
