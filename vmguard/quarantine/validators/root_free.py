@@ -16,6 +16,7 @@ _FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
 _FREE_LARGE = struct.Struct(">hqq")  # version 1001
 _START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
 MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
+BEYOND_END = MAX_TAIL * _FREE_SMALL.size  # bytes it may leave after fEND
 
 
 def free_segments(walk: RootWalk) -> list[tuple[int, int]]:
@@ -125,4 +126,32 @@ def _tail_entries(tail: bytes) -> bool:
     return all(
         entry == (0, 0, 0) or (entry[0] == 1 and 0 <= entry[1] <= entry[2] <= _START_BIG_FILE)
         for entry in entries
+    )
+
+
+def beyond_end(walk: RootWalk, tail: bytes) -> None:
+    """Bytes after fEND: none, or what the FreeSegments record at the end of the file left
+    there when it shrank in place (uproot: an object that fills a free segment exactly
+    takes one entry from it, fEND moves back and the file is not truncated): at most
+    MAX_TAIL of its older entries, in order, segments before the record, then the segment
+    from the end of the file as it was to kStartBigFile (1, the file's length, 2000000000)."""
+    h = walk.header
+    size = _FREE_SMALL.size
+    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail) - len(tail) % size, size)]
+    previous = -1
+    for version, first, last in entries[:-1]:
+        if not (version == 1 and previous < first <= last < h.seek_free):
+            break
+        previous = last
+    else:
+        if not tail or (
+            h.seek_free + h.nbytes_free == h.end
+            and len(tail) % size == 0
+            and entries[-1] == (1, h.end + len(tail), _START_BIG_FILE)
+        ):
+            return
+    raise Invalid(
+        f"root: bytes after fEND, the end the header declares (offset {h.end}): nothing may follow "
+        "it but the entries a FreeSegments record ending there left when it shrank (segments before "
+        "it, then one from the file's end to 2000000000)"
     )
