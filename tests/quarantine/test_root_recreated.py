@@ -9,6 +9,7 @@ reaches (two that link each other passed before) are refused naming the rule."""
 
 from __future__ import annotations
 
+import random
 import struct
 
 import awkward as ak
@@ -299,3 +300,78 @@ def test_what_a_shrunk_free_segments_record_leaves_after_fend_passes_and_nothing
     _refused(data[:-10] + struct.pack(">hii", 1, len(data) - 1, 2000000000), after)
     _refused(data + struct.pack(">hii", 1, len(data) + 10, 2000000000), after)  # behind a stale one
     _refused(data + b"\0" * 41, after)
+
+
+def _random_rerun(path, seed: int) -> bytes:
+    """A rerun drawn from seed (session 35's sweep): codec, 1-7 branches, 1-3 jobs of
+    extends, del and mktree (or f[name] = {...}: an RNTuple) in one job or two, once or
+    twice, beside a histogram rewritten or not, at the top or in a subdirectory."""
+    r, rng = random.Random(seed), np.random.default_rng(seed)
+    codec, branches = r.choice(list(CODECS.values())), r.randint(1, 7)
+    jobs, extends, n = r.randint(1, 3), r.choice([1, 2, 5, 9, 15]), r.choice([5, 20, 500])
+    where, same, again, hist = (
+        r.choice(["", "run/"]),
+        r.random() < 0.5,
+        r.choice([1, 3, 12]),
+        r.random() < 0.5,
+    )
+    generations, ntuple = r.randint(1, 2), r.random() < 0.25
+    name, types = f"{where}t", {f"b{i}": KINDS[i % 3] for i in range(branches)}
+
+    def more(f) -> dict:
+        return {"x": rng.random(n)} if ntuple else _batch(branches, n, rng)
+
+    def make(f) -> None:
+        if ntuple:
+            f[name] = {"x": rng.random(n)}
+        else:
+            f.mktree(name, types)
+        for _ in range(again // 3 if ntuple else again):
+            f[name].extend(more(f))
+
+    with uproot.recreate(path, compression=codec) as f:
+        if ntuple:
+            f[name] = {"x": rng.random(n)}
+        else:
+            f.mktree(name, types)
+        if hist:
+            f["h"] = np.histogram(rng.random(10), bins=5)
+    for _ in range(jobs):
+        with uproot.update(path) as f:
+            for _ in range(extends):
+                f[name].extend(more(f))
+            if hist and r.random() < 0.5:
+                f["h"] = np.histogram(rng.random(10), bins=r.randint(2, 50))
+    for _ in range(generations):
+        with uproot.update(path) as f:
+            del (f[where.rstrip("/")] if where else f)["t"]
+            if same:
+                make(f)
+        if not same:
+            with uproot.update(path) as f:
+                make(f)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("seed", [0, 7, 24, 31, 45])
+def test_random_reruns_pass(tmp_path, seed):
+    assert vet(_random_rerun(tmp_path / "r.root", seed), ROOT) == OK
+
+
+def test_an_older_free_segments_records_end_entry_the_file_grew_past_passes_and_is_pinned(tmp_path):
+    """Seed 24 (zstd, 7 branches): a FreeSegments record shrank in place at the end of the
+    file, left its end entry behind it, moved, and baskets were written after that entry:
+    10 bytes no segment lists, (1, their end, 2000000000) (refused before: neither a record
+    nor in a segment). Anything else there is refused."""
+    data = _random_rerun(tmp_path / "r.root", 24)
+    assert vet(data, ROOT) == OK
+    stale = [
+        at
+        for at in range(len(data) - 10)
+        if data[at : at + 10] == struct.pack(">hii", 1, at + 10, 2000000000)
+        and not any(s <= at < e for s, e in _segments(data))
+        and struct.unpack_from(">h", data, at - 10)[0] != 1  # not behind a FreeSegments record
+    ]
+    assert stale, "no stale end entry: the sweep's file changed"
+    with pytest.raises(Invalid, match="neither a record nor in a segment"):
+        vet(_put(data, stale[0] + 2, struct.pack(">i", stale[0] + 9)), ROOT)
