@@ -67,8 +67,8 @@ def validate(stream: Stream) -> str:
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
     root_free.beyond_end(walk, beyond)
-    orphans = root_data.check(walk.data, walk.records, walk.header.begin, free)
-    root_remains.check(walk, free, orphans)
+    baskets = root_data.check(walk.data, walk.records, walk.header.begin, free)
+    root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
 

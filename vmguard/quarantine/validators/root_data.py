@@ -18,6 +18,7 @@ import lzma
 import struct
 import zlib
 from array import array
+from dataclasses import dataclass
 
 from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
 from .stream import Invalid, Stream
@@ -116,20 +117,29 @@ def _offsets(offset: int, rule: str) -> Invalid:
     )
 
 
-def check(
-    keys: DataKeys, records: dict[int, Record], begin: int, free: set[int]
-) -> dict[tuple[int, bytes], list[int]]:
+@dataclass(frozen=True)
+class Unlisted:
+    """The baskets (their indexes in keys.seeks) of each (parent, tree) that no live tree
+    lists (a deleted tree's, listed by its copy in free space, or orphans), and of those
+    the orphans, which no tree lists."""
+
+    unlive: dict[tuple[int, bytes], list[int]]
+    orphans: dict[tuple[int, bytes], list[int]]
+
+
+def check(keys: DataKeys, records: dict[int, Record], begin: int, free: set[int]) -> Unlisted:
     """Each basket's tree is a record named as its title, of the directory the basket
     names as parent (uproot) or of any directory where the basket names the top one
     (ROOT); where that tree's payload is known (uncompressed, uproot's; or zlib or xz),
     the branch is a string of it and the basket's position one of its fBasketSeek, or the
-    basket one uproot's del left behind a tree re-created under its name (_deleted).
-    Returns those (their indexes in keys.seeks, for each (parent, tree))."""
-    trees: dict[bytes, list[tuple[int, bytes | None]]] = {}
+    basket one uproot's del left behind a tree re-created under its name (_deleted)."""
+    trees: dict[bytes, list[tuple[int, bool, bytes | None]]] = {}
     for record in records.values():
         if record.klass in TREES:
             home = key_fields(record.key)[1]
-            trees.setdefault(key_name(record.key), []).append((home, _payload(record, keys)))
+            trees.setdefault(key_name(record.key), []).append(
+                (home, record.offset in free, _payload(record, keys))
+            )
     for parent, tree, branch in keys.cycles:
         bodies = _bodies(trees, parent, tree, begin)
         if None not in bodies and not any(_string(branch) in body for body in bodies):
@@ -137,27 +147,37 @@ def check(
                 f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
                 f"{tree[:40]!r} (rewrite the file with uproot)"
             )
-    deleted: dict[tuple[int, bytes], list[int]] = {}
+    out = Unlisted({}, {})
     for (parent, tree), seeks in keys.seeks.items():
         bodies = _bodies(trees, parent, tree, begin)
-        orphans = unlisted(seeks, bodies) if None not in bodies else []
+        if None in bodies:
+            continue
+        unlive = unlisted(seeks, _bodies(trees, parent, tree, begin, free=False))
+        left = array("q", (seeks[i] for i in unlive))
+        orphans = [unlive[k] for k in unlisted(left, _bodies(trees, parent, tree, begin, free=True))]
+        out.unlive[(parent, tree)] = unlive
         if orphans:
             _deleted(keys, (parent, tree), orphans, _created(records, free, parent, tree))
-            deleted[(parent, tree)] = orphans
-    return deleted
+            out.orphans[(parent, tree)] = orphans
+    return out
 
 
 def _bodies(
-    trees: dict[bytes, list[tuple[int, bytes | None]]], parent: int, tree: bytes, begin: int
+    trees: dict[bytes, list[tuple[int, bool, bytes | None]]],
+    parent: int,
+    tree: bytes,
+    begin: int,
+    free: bool | None = None,
 ) -> list[bytes | None]:
-    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to."""
-    found = [body for where, body in trees.get(tree, ()) if parent in (begin, where)]
+    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to
+    (those in free space or live only, if `free` says which)."""
+    found = [(gone, body) for where, gone, body in trees.get(tree, ()) if parent in (begin, where)]
     if not found:
         raise Invalid(
             f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
             "belongs to a tree: rewrite the file with uproot)"
         )
-    return found
+    return [body for gone, body in found if free is None or gone == free]
 
 
 def _payload(record: Record, keys: DataKeys) -> bytes | None:

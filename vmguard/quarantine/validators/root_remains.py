@@ -64,11 +64,13 @@ _SEGMENT_LARGE = struct.Struct(">hqq")
 _ZEROS = re.compile(b"\0+")
 
 
-def check(walk: RootWalk, free: set[int], orphans: dict[tuple[int, bytes], list[int]]) -> None:
-    """Each free stretch, free uncompressed record and keys list's slack; orphans the
-    baskets uproot's del left of a tree made again under its name (root_data), whose last
-    copy may have been written over."""
-    history = _history(walk, free)
+def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
+    """Each free stretch, free uncompressed record and keys list's slack; baskets those
+    no live tree lists (root_data): a deleted tree's, listed by its copy in free space, or
+    orphans uproot's del left of a tree made again under its name, whose last copy may
+    have been written over."""
+    orphans = baskets.orphans
+    history = _history(walk, free, baskets.unlive)
     known = [
         r
         for r in walk.records.values()
@@ -138,52 +140,56 @@ class History:
     latest: int
 
 
-def _history(walk: RootWalk, free: set[int]) -> History:
+def _history(walk: RootWalk, free: set[int], unlive: dict[tuple[int, bytes], list[int]]) -> History:
     live = [r for r in walk.records.values() if r.offset not in free]
-    deleted = _deleted_trees(walk, free)
+    deleted = _deleted_trees(walk, free, unlive)
     return History(
-        frozenset(_identity(r.key) for r in live if r.klass == b"TTree") | deleted.keys(),
-        frozenset(r.offset for r in deleted.values()),
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree")
+        | frozenset(_identity(r.key) for r in deleted.values()),
+        frozenset(deleted),
         Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
         frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
         *_top_datimes(walk.records[walk.header.begin], live),
     )
 
 
-def _deleted_trees(walk: RootWalk, free: set[int]) -> dict[tuple[int, bytes], Record]:
-    """The TTree uproot's del left whole in free space, for each key (class, name, title,
-    parent) no live tree has, or one a job made again after the del (a copy that lists a
-    basket the live tree does not: an older copy of the live tree lists its first
-    baskets): of such whole TTree records of that key, the largest (uproot's basket
-    arrays grow by half each time it moves a tree, so its last copy is its largest; the
-    later one if two are equal). Its payload is a deleted record's (_deleted_record: the
-    history must explain its key); the older copies uproot moved it from, whole or
-    written over, are the remains of it, as of a live tree."""
-    live: dict[tuple[int, bytes], list[bytes]] = {}
+def _deleted_trees(
+    walk: RootWalk, free: set[int], unlive: dict[tuple[int, bytes], list[int]]
+) -> dict[int, Record]:
+    """The TTrees uproot's del left whole in free space, by position: of the whole TTree
+    records of a key (class, name, title, parent) in free space, each that lists a basket
+    no live tree and no other such copy lists (a tree's last copy lists the basket whose
+    slot moved it, which its older copies lack; each deleted tree of the name, made again
+    after the del, leaves one), and where no live tree has the key, the largest (uproot's
+    basket arrays grow each time it moves a tree, so its last copy is its largest; the
+    later one if two are equal). Each one's payload is a deleted record's
+    (_deleted_record: the history must explain its key); the older copies uproot moved it
+    from, whole or written over, are the remains of it, as of a live tree."""
+    copies: dict[tuple[int, bytes], list[Record]] = {}
     for r in walk.records.values():
-        if r.klass == b"TTree" and r.offset not in free:
-            live.setdefault(_identity(r.key), []).append(r.body or b"")
-    deleted: dict[tuple[int, bytes], Record] = {}
-    for offset in sorted(free):
-        record = walk.records.get(offset)
-        if record is None or record.klass != b"TTree" or record.body is None:
-            continue
-        identity = _identity(record.key)
-        newest = deleted.get(identity)
-        if (identity not in live or _lists_others(record, live[identity], walk)) and (
-            newest is None or record.nbytes >= newest.nbytes
-        ):
-            deleted[identity] = record
+        if r.klass == b"TTree" and r.body is not None:
+            copies.setdefault(_identity(r.key), []).append(r)
+    deleted: dict[int, Record] = {}
+    for found in copies.values():
+        whole = [r for r in found if r.offset in free]
+        name, _ = _tree_of(found[0], walk)
+        group = (key_fields(found[0].key)[1], name)
+        seeks = walk.data.seeks.get(group, array("q"))
+        candidates = array("q", (seeks[i] for i in unlive.get(group, ())))
+        lists = [_listed(candidates, r) for r in whole] if candidates else []
+        for i, record in enumerate(whole if lists else ()):
+            if lists[i] - set().union(*(listed for j, listed in enumerate(lists) if j != i)):
+                deleted[record.offset] = record
+        if whole and len(whole) == len(found):
+            largest = max(whole, key=lambda r: (r.nbytes, r.offset))
+            deleted[largest.offset] = largest
     return deleted
 
 
-def _lists_others(record: Record, live: list[bytes], walk: RootWalk) -> bool:
-    """Whether a tree's copy lists a basket of its name and directory that the live tree of
-    that key does not (fBasketSeek: root_data): a deleted tree's, not an older copy of it."""
-    name, _ = _tree_of(record, walk)
-    seeks = walk.data.seeks.get((key_fields(record.key)[1], name), array("q"))
-    others = array("q", (seeks[i] for i in root_data.unlisted(seeks, live)))
-    return len(root_data.unlisted(others, [record.body or b""])) < len(others)
+def _listed(seeks: array, copy: Record) -> set[int]:
+    """The baskets (of seeks: their positions) a copy of a tree lists (fBasketSeek)."""
+    missing = set(root_data.unlisted(seeks, [copy.body or b""]))
+    return {seek for i, seek in enumerate(seeks) if i not in missing}
 
 
 def _deleted_record(record: Record, history: History) -> None:
