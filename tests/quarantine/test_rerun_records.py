@@ -134,3 +134,12 @@ def test_an_entry_gone_since_is_still_already_promoted(job, gone):
     shutil.rmtree(path) if path.is_dir() else path.unlink()
     again = vmguard.vet(job[0], policy(), job[1], job="j")
     assert again.status is Status.ALREADY_PROMOTED and len(again.accepted) == len(FILES) + 3
+
+
+def test_entries_no_vet_wrote_are_refused_not_a_traceback(job):
+    """Read after the walk (published_entries): an entry of no vet's is exit 2, named."""
+    path = job[1].parent / "j.manifest.json"
+    doc = json.loads(path.read_bytes())
+    doc["entries"][-1]["verdict"] = "maybe"
+    path.write_text(json.dumps(doc, sort_keys=True))
+    _refused(*job, "j.manifest.json: its entries are not a vmguard manifest's")
