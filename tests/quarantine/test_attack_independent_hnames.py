@@ -56,14 +56,8 @@ _MATLAB = (
 _WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
 HOLES: dict[str, str] = {
     "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
-    "loose-apache.jsonml": 'published: JSON-shaped text with free white space (`{ "run" :  42 }`) '
-    "under .jsonml, which Apache httpd's own mime.types sends as application/jsonml+json (the docs "
-    "take Apache's table for pages but only Debian's and Python's for JSON names)",
 }
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-run.M.csv": "refused (name-type) with a detail that says `a server runs the file as a .m "
-    "script`: no server maps .m, and MATLAB/Octave take a function only from a name ending in .m, "
-    "so `run.M.csv` (mass in the name) shadows nothing",
     "ctl-yield.Rb.csv": "refused (name-type) by design: rubidium's symbol as a middle extension is "
     "taken for a Ruby handler (.rb anywhere)",
     "ctl-decay.Pm.csv": "refused (name-type) by design: promethium's symbol as a middle extension is "

@@ -38,7 +38,7 @@ AS_WRITTEN = ("notes:x.php", "x:y.bat", "a:b.html", "x:y.bat.gz", "x:run.desktop
 STARTUP = ("init_vis.mac", "vis.mac", "gui.mac", "latexmkrc", "PKG_ADD", "PKG_DEL", "profile.do")
 STARTUP += ("autoexec.sas", "sasv9.cfg", "GNUPLOT.INI", "Init_Vis.MAC. ", "latexmkrc::$DATA")
 BY_EXTENSION = (
-    "plot.pro", "reghdfe.ado", "lmymata.mlib", "fit.mo", "f.mexa64", "app.wsgi", "notes.wsgi.txt",
+    "plot.pro", "reghdfe.ado", "lmymata.mlib", "plot.m", "fit.mlx", "Plot.M", "fit.mo", "f.mexa64", "app.wsgi", "notes.wsgi.txt",
     "res.rpy", "page.epy", "page.psp", "page.rvt", "ext.dll",
     "query.dqy", "query.rqy", "query.oqy", "launch.terminal", "launch.command", "launch.tool",
     "link.fileloc", "link.webloc", "link.inetloc", "link.ftploc", "link.afploc", "launch.desktop", "x.kdelnk",
@@ -47,7 +47,7 @@ BY_EXTENSION = (
 LAB = (
     "run_0042.2024-12-04T10:00.dat", "run_10:30.log", "data_10:00.csv", "a:b.txt", "vis.mac.txt",
     "my_init_vis.mac", "profile.txt", "pro.txt", "gui.dat", "mac.csv", "terminal.log", "desktop.csv",
-    "flux.p.txt", "f.p", "labels.class.csv", "fit.pro.txt", "model.ado.log", "a.mo.dat", "x.mexa64.txt",
+    "flux.p.txt", "f.p", "run.M.csv", "fit.m.txt", "labels.class.csv", "fit.pro.txt", "model.ado.log", "a.mo.dat", "x.mexa64.txt",
 )  # fmt: skip
 
 

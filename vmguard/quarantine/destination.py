@@ -35,6 +35,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from vmguard.core.atomicfile import stage_at
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
 from vmguard.quarantine import hooks, manifest
@@ -91,7 +92,7 @@ class Destination:
         self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
         self.record = f"{self.name}.removal"  # in STAGING while a --remove-promoted is unfinished
-        self.record_tmp = f"{self.record}.tmp"  # the record's next version, while written
+        self.record_tmp = f"{self.record}.tmp"  # where an older vmguard wrote the next record
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -148,7 +149,7 @@ class Destination:
         return True
 
     def _recover(self) -> None:
-        self._drop_record_tmp()  # left by a vet killed while it rewrote the record
+        self._drop_record_tmp()  # left by an older vmguard killed while it rewrote the record
         if not self._exists(self.staged, self.staging_fd):
             return
         try:
@@ -301,26 +302,9 @@ class Destination:
             return fh.read()
 
     def write_record(self, data: bytes) -> None:
-        """Replace the record (what is still to remove), atomically: a kill leaves the old
-        one or the new one. A write that fails (a full disk) takes its temporary away
-        before raising; one a kill left is removed by the next vet of the job (_recover)."""
-        fd = os.open(
-            self.record_tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=self.staging_fd,
-        )
-        try:
-            try:
-                write_all(fd, memoryview(data))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(self.record_tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
-        except BaseException:
-            self._drop_record_tmp()
-            raise
-        os.fsync(self.staging_fd)
+        """Replace the record (what is still to remove), whole or not at all: a failed
+        write or a kill leaves the old one, and no temporary (vmguard.core.atomicfile)."""
+        stage_at(self.staging_fd, self.record, data, 0o600).commit()
 
     def _drop_record_tmp(self) -> None:
         with contextlib.suppress(OSError):  # none there; or a disk error the next vet meets again

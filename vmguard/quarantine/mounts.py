@@ -142,8 +142,9 @@ def inside(fd: int, quarantine_fd: int) -> str | None:
     each layer stand as they stand in the merged view, so its own places tell it all."""
     try:
         ours, theirs = places(fd, False), places(quarantine_fd, False)
-        if _overlap(ours, theirs) or {dev for dev, _ in ours} == {dev for dev, _ in theirs}:
-            return _overlap(ours, theirs)
+        found = _overlap(ours, theirs)
+        if found or {dev for dev, _ in ours} == {dev for dev, _ in theirs}:
+            return found
         return _overlap(places(fd), places(quarantine_fd))
     except (Unknown, OSError) as err:
         return f"where it lies cannot be told: {err}"

@@ -72,10 +72,12 @@ _SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
 LOOKS_ACTIVE = re.compile(
     r"xml|html|script|flash|splash|shockwave|x-director|silverlight|pdf|fdf|component|hta|rfc822|related|mime"
 )
-# Extensions other servers' tables type as pages that neither source lists, as they type
-# them: Apache httpd's own conf/mime.types (the stock table of httpd built from source and
-# of its container image), IIS's default MIME map (XML types as text/xml), and PHP's phtml,
-# Mozilla's XBL, Node's CommonJS modules, IIS's server-side includes.
+# Extensions other servers' tables type as pages or JSON that neither source lists, as they
+# type them: Apache httpd's own conf/mime.types (the stock table of httpd built from source
+# and of its container image: its pages and its one JSON type, JsonML), IIS's default MIME
+# map (XML types as text/xml), and PHP's phtml, Mozilla's XBL, Node's CommonJS modules,
+# IIS's server-side includes. A third source table (other_servers), so pages and JSON
+# names are derived from it as from the others.
 EXTRA = {
     **{e: f"application/{t}+xml" for e, t in (
         ("dbk", "docbook"), ("gpx", "gpx"), ("mathml", "mathml"), ("metalink", "metalink"),
@@ -87,7 +89,7 @@ EXTRA = {
     **dict.fromkeys(("xsd", "dtd", "disco", "vml"), "text/xml"),
     "htt": "text/webviewhtml", "jsx": "text/jscript",
     **dict.fromkeys(("shtm", "stm", "dhtml", "phtml"), "text/html"),
-    "xbl": "application/xml", "cjs": "text/javascript",
+    "xbl": "application/xml", "cjs": "text/javascript", "jsonml": "application/jsonml+json",
 }  # fmt: skip
 
 
@@ -130,20 +132,30 @@ def python_types() -> dict[str, list[str]]:
     return table
 
 
+def other_servers() -> dict[str, list[str]]:
+    """EXTRA as a table of its own: type -> extensions."""
+    table: dict[str, list[str]] = {}
+    for ext, mime in EXTRA.items():
+        table.setdefault(mime, []).append(ext)
+    return table
+
+
 def sources() -> list[dict[str, list[str]]]:
-    return [mime_types(SOURCE.read_text()), python_types()]
+    """Debian's table first, then Python's, then the other servers' (the first that
+    renders or announces JSON gives an extension its type)."""
+    return [mime_types(SOURCE.read_text()), python_types(), other_servers()]
 
 
 def derive(tables: Iterable[dict[str, list[str]]]) -> dict[str, str]:
     """Every extension whose type (in any table; the first that renders) a browser
-    renders -> that type, plus EXTRA."""
+    renders -> that type."""
     pages: dict[str, str] = {}
     for table in tables:
         for mime, exts in sorted(table.items()):
             for ext in exts:
                 if renders(mime):
                     pages.setdefault(ext, mime)
-    return dict(sorted((EXTRA | pages).items()))
+    return dict(sorted(pages.items()))
 
 
 def derive_json(tables: Iterable[dict[str, list[str]]]) -> dict[str, str]:

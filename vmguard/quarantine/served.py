@@ -99,8 +99,8 @@ DESKTOP_ACTIVE = _words(
 # and ASP.NET (.cer is an ASP handler on IIS), JSP, ColdFusion, CGI and its scripting
 # languages, Java web archives a servlet container deploys; and an interpreter loads a
 # module from the directory it runs in by its name: Python (.py, compiled, extension,
-# .pth: numpy.py beside the data runs on `import numpy`), MATLAB and Octave (plot.m
-# there shadows plot). Apache's type maps (Debian's mime.conf: AddHandler type-map var):
+# .pth: numpy.py beside the data runs on `import numpy`). Apache's type maps (Debian's
+# mime.conf: AddHandler type-map var):
 # a .var's Body is sent with the type the map names, text/html too. .NET's root
 # web.config maps .xoml and .rules (workflows, compiled and run) with .svc and .xamlx,
 # .rem and .soap to the remoting handler. Python's servers: mod_wsgi's documented
@@ -115,11 +115,12 @@ SERVER_ACTIVE = _words(
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
     "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
-    "sh bash ksh zsh csh tcsh fish lua tcl m mlx "
+    "sh bash ksh zsh csh tcsh fish lua tcl "
     "wsgi rpy epy psp rvt dll cdx idc jws rbx epl shtml"
 )
 # Analysis tools load a routine from the directory they start in by its file name before
-# their own (a file there shadows the installed one): MATLAB's MEX files as its .m, IDL and
+# their own (a file there shadows the installed one): MATLAB and Octave (plot.m there
+# shadows plot; .mlx live scripts) and MATLAB's MEX files, IDL and
 # GDL .pro, Stata's .ado programs, .class files and Mata's .mo and .mlib along the
 # ado-path (`.` first). They look up `name.ext` exactly, so only the last extension
 # counts (labels.class.csv is a CSV to all of them), unlike a server's handlers. Not
@@ -128,7 +129,7 @@ SERVER_ACTIVE = _words(
 # plain.bst, t1cmr.fd, size10.clo, a babel .ldf, pdftex.def) replaces the installed one
 # (\write18 runs commands where shell escape is on).
 TOOL_LOADED = _words(
-    "mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def"
+    "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def"
 )
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
@@ -251,14 +252,18 @@ def _acted_on(exts: list[str], chosen: str | None) -> str | None:
             f"rightmost extension that has a type (.{last} has none), and a browser renders "
             f"{PAGES[inner]}; {_REMEDY}"
         )
-    script = next((e for e in exts if e in SERVER_ACTIVE), None) or (last if last in TOOL_LOADED else None)
-    if script:
+    if script := next((e for e in exts if e in SERVER_ACTIVE), None):
         return (
             f"the name holds .{script}: a server runs the file as a .{script} script (Apache's "
             f"AddHandler and IIS map a handler to any extension of a name), or an interpreter "
-            f"or analysis tool loads it by name from its directory before its own (Python: "
-            f"numpy.py, MATLAB: plot.m, IDL: plot.pro, Stata: an .ado); rename it without that "
+            f"loads it by name from its directory (Python: numpy.py); rename it without that "
             f"extension (x-{script}.txt) or leave it out"
+        )
+    if last in TOOL_LOADED:
+        return (
+            f"the name ends in .{last}: an analysis tool started in its directory loads it by "
+            f"name before its own (MATLAB: plot.m, IDL: plot.pro, Stata: an .ado, TeX: a .sty); "
+            f"rename it with another last extension (x-{last}.txt) or leave it out"
         )
     return None
 

@@ -218,6 +218,7 @@ JSON_NAMES: dict[str, str] = {
     "json": "application/json",
     "json-patch": "application/json-patch+json",
     "jsonld": "application/ld+json",
+    "jsonml": "application/jsonml+json",
     "jsontd": "application/td+json",
     "jsontm": "application/tm+json",
     "lasjson": "application/vnd.las.las+json",

