@@ -29,7 +29,6 @@ import contextlib
 import errno
 import fcntl
 import grp
-import json
 import os
 import pwd
 import shutil
@@ -39,7 +38,8 @@ from pathlib import Path
 from vmguard.core.atomicfile import stage_at
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
-from vmguard.quarantine import hooks
+from vmguard.quarantine import hooks, manifest
+from vmguard.quarantine.manifest import Manifest
 from vmguard.quarantine.publicpath import SIDECARS, open_public
 from vmguard.quarantine.sysio import open_child_dir, rename_noreplace, same_mount, statx, syncfs, write_all
 
@@ -170,25 +170,10 @@ class Destination:
             self.notes.append("removed the staging left by an interrupted earlier vet")
             self._remove_staging()
 
-    def previous_manifest(self) -> dict | None:
-        """The manifest of a completed promotion of this job, if there is one."""
-        name = self.sidecars[0]
-        if not self._exists(name, self.public_fd):
-            return None
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.public_fd)
-            with os.fdopen(fd, "rb") as fh:
-                text = fh.read().decode()  # its bytes go before the parse (~30 MB at 100,000 files)
-            data = json.loads(text)
-        except (OSError, ValueError) as err:
-            raise VetInputError(
-                f"{self.public}/{name}: already exists and is not a vmguard manifest; never overwritten"
-            ) from err
-        if not isinstance(data, dict) or data.get("job") != self.job:
-            raise VetInputError(
-                f"{self.public}/{name}: already exists and belongs to another job; never overwritten"
-            )
-        return data
+    def previous_manifest(self) -> Manifest | None:
+        """The manifest of a completed promotion of this job, if there is one (open:
+        the caller closes it)."""
+        return manifest.published(self.public_fd, str(self.public), self.sidecars[0], self.job)
 
     def check_free(self) -> None:
         for name in (self.name, *self.sidecars):
