@@ -1,0 +1,187 @@
+"""Independent attack j on the HDF5 hidden-structure claims (issue #13, session 35).
+
+Attacks docs/quarantine.md's HDF5 section as changed in session 35 (not the code:
+neither the validators nor their tests were read): earlier free-space section lists
+(`FSSE`) and root indirect blocks (`FHIB`) of fractal heaps "left by libhdf5 over
+sessions" are admitted when they are a recomputed earlier state ("which state or copy
+(at most 13 bits) and where it starts (8 bits), once per state"). Tried here:
+- lists no history left: libhdf5's own list of an earlier state (a scratch file of the
+  group's first k links, its manager address retargeted, checksum recomputed) appended
+  to a file written in ONE session (one close: one list, the live one), all of the
+  heap's states at once, in a chosen order, one more than a two-session file can hold;
+  tracked (default libver) and untracked (`'latest'`) heaps;
+- old root indirect blocks no history left: copies of (1 row, 1-3 children), which a
+  root never is when it grows a row (it grows when its row is full), several at once;
+- controls of the rule: a state listed twice, a list's checksum holding PAYLOAD, a copy
+  listed twice (all refused);
+- ordinary h5py output over 3 to 20 sessions: /g given links and attributes a few at a
+  time (tracked or not, short or long names and values, both libvers), a physicist's
+  runs (a group a session with datasets and attributes, a root attribute a session);
+- deletions and renames (documented as refused naming h5repack: asserted so).
+Files: tests/support/attack_jh5_{lists,ordinary}.py. All go into ONE quarantine vetted
+once through the CLI with the shipped batch policy's allow_types. A hole is a strict
+xfail saying what got out (HOLES); ordinary output must be published byte-identical
+(FALSE_REJECTIONS lists what is refused).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("h5py")
+
+from tests.support import attack_jh5_lists as lists  # noqa: E402
+from tests.support import attack_jh5_ordinary as ordinary  # noqa: E402
+from tests.support.hdf5_attack_c_bytes import readable  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ALLOW = "allow_types: [text, csv, json, root, fits, hdf5, gzip]"  # policy/batch.yaml's
+POLICY = f"""\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {{name: attack-jh5}}
+spec:
+  quarantine:
+    {ALLOW}
+    forbid: [symlinks, hardlinks, special_files, setuid, executables]
+    promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
+"""
+
+_STATE = ("published: libhdf5's free-space section list of an earlier state of /g's link "
+          "heap (retargeted to the file's manager, checksum recomputed) appended after the "
+          "last structure, end-of-file raised; ")
+_ROOT = ("published: copies of /g's link heap root indirect block appended after the last "
+         "structure (end-of-file raised) as (rows, children) = ")
+HOLES: dict[str, str] = {
+    "h5-j-state-one-session.h5": _STATE + "state 12 of 20, in a file written in ONE session: "
+    "no list was ever freed, the rule does not ask whether the file's history left one",
+    "h5-j-states-all-one-session.h5": _STATE + "all 11 states 9..19 at once, one session: the "
+    "count is bounded by the heap's states, not its closes (2^11 subsets x 11! orders, ~36 bits)",
+    "h5-j-states-chosen-order-one-session.h5": _STATE + "states 17, 10, 14 in that order, one "
+    "session: which states and their order are the writer's",
+    "h5-j-state-extra-two-sessions.h5": _STATE + "state 15 in a file of two sessions (10 + 10 "
+    "links) that already holds its one freed list: more hidden lists than sessions",
+    "h5-j-untracked-state-one-session.h5": _STATE + "untracked heap under 'latest' (states by "
+    "fill), state 12 of 20, one session",
+    "h5-j-untracked-states-all-one-session.h5": _STATE + "untracked heap under 'latest', all 11 "
+    "states 9..19, one session",
+    "h5-j-oldroot-one-child.h5": _ROOT + "(1, 1) in a one-session 150-link group whose root has "
+    "2 rows: a root grows a row only when its row is full (4 children), no history left (1, 1)",
+    "h5-j-oldroots-four.h5": _ROOT + "(1, 1), (1, 2), (1, 3), (1, 4) at once: one copy per "
+    "(rows, children) lets 3 impossible ones in beside the one possible",
+    "h5-j-oldroots-seven.h5": _ROOT + "(1, 1..4) and (2, 5..7) in a 300-link group (3 rows): "
+    "7 copies, 5 of which no growth wrote",
+}
+
+_MOVED = ("refused ('a null message in the object header of /g ... holds bytes that are not "
+          "what libhdf5 leaves when it moves messages ... h5repack'): ")
+_BLOCK = ("refused ('... an object header continuation block nothing refers to, not one "
+          "libhdf5 freed as this file's headers show (oldblocks.py)'): ")
+_AFTER = "refused ('bytes ... are reached from no structure of the file and are not zeros'): "
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-j-s3-l5-a0-t-def-long.h5": _MOVED + "a tracked group given 5 long-named links a session "
+    "in 3 sessions (links only, default libver)",
+    "ctl-j-s5-l3-a3-u-latest-long.h5": _MOVED + "an untracked group given 3 links and 3 string "
+    "attributes (long names) a session in 5 sessions under 'latest'",
+    "ctl-j-s3-l7-a4-u-latest-short.h5": _BLOCK + "an untracked group given 7 links and 4 "
+    "attributes a session in 3 sessions under 'latest'",
+    "ctl-j-s3-l7-a4-t-def-long.h5": _AFTER + "22 bytes after /g/link_1_5_... (the continuation "
+    "block search stopped after 2,000,000 bytes); tracked, 7 links + 4 string attributes a "
+    "session, 3 sessions, default libver",
+    "ctl-j-s5-l2-a2-t-latest-short.h5": _AFTER + "24 bytes after the free-space section list of "
+    "/g's attribute heap; tracked, 2 links + 2 attributes a session, 5 sessions, 'latest'",
+    "ctl-j-s5-l2-a2-t-def-long.h5": _BLOCK + "tracked, 2 links + 2 string attributes a session, "
+    "5 sessions, default libver",
+    "ctl-j-runs-10-def-t.h5": _BLOCK + "a tracked file (track_order=True) given a run group "
+    "(2 datasets, 2 attributes) and a root attribute a session, 10 sessions",
+    "ctl-j-runs-10-latest-t.h5": _BLOCK + "the same under 'latest'",
+}
+
+ATTACKS = lists.HOSTILE_NAMES
+ORDINARY = sorted(ordinary.CONTROL_NAMES + lists.BASE_NAMES)
+
+
+@pytest.fixture(scope="module")
+def vetted(tmp_path_factory):
+    assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()
+    base = tmp_path_factory.mktemp("attackjh5")
+    ctl = {**ordinary.controls(), **lists.bases()}
+    attacks, documented = lists.hostile(), ordinary.documented()
+    q = base / "q"
+    q.mkdir()
+    for name, data in {**ctl, **attacks, **documented}.items():
+        (q / name).write_bytes(data)
+        os.chmod(q / name, 0o644)
+    (base / "p.yaml").write_text(POLICY)
+    out = base / "pub" / "job1"
+    cmd = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(base / "p.yaml")]
+    cmd += ["--to", str(out), "--job", "job1", "--format", "json"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, capture_output=True, env=env, timeout=300, check=False)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    entries = {e["path"]: e for e in json.loads(proc.stdout)["entries"]}
+    return {"ordinary": ctl, "attacks": attacks, "documented": documented,
+            "entries": entries, "out": out, "rc": proc.returncode}
+
+
+def _marked(names, table):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=table[n]))
+            if n in table else n for n in sorted(names)]
+
+
+def test_every_exemption_names_a_real_case():
+    assert set(HOLES) <= set(ATTACKS)
+    assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+
+
+def test_the_cases_are_the_files(vetted):
+    assert sorted(vetted["attacks"]) == ATTACKS
+    assert sorted(vetted["ordinary"]) == ORDINARY
+    assert sorted(vetted["documented"]) == ordinary.DOCUMENTED_NAMES
+
+
+@pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))
+def test_ordinary_output_published_byte_identical(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "accepted", entry["detail"]
+    assert (vetted["out"] / name).read_bytes() == vetted["ordinary"][name]
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_attack_file_is_its_base_plus_structures(vetted, name):
+    """The attack is real: libhdf5 reads every dataset and attribute, and the file is an
+    untouched control (but for the superblock's end-of-file field and checksum) followed
+    by the appended structures."""
+    data = vetted["attacks"][name]
+    assert readable(data)
+    bases = vetted["ordinary"]
+    assert any(len(data) > len(bases[b]) and data[48 : len(bases[b])] == bases[b][48:]
+               for b in lists.BASE_NAMES), name
+
+
+@pytest.mark.parametrize("name", _marked(ATTACKS, HOLES))
+def test_attack_refused(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith("hdf5"), entry["detail"]
+    assert not (vetted["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", ordinary.DOCUMENTED_NAMES)
+def test_deletions_refused_naming_h5repack(vetted, name):
+    """docs: a deleted, moved or renamed link or a deleted attribute leaves its message in
+    the heap: refused, naming h5repack."""
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected"
+    assert "h5repack" in entry["detail"], entry["detail"]
+
+
+def test_whole_run_exit_code(vetted):
+    """Per-file mode: refusals give exit 1; the rest is still published."""
+    assert vetted["rc"] == 1
