@@ -143,7 +143,10 @@ def _tracked() -> dict[str, bytes]:
     two = group_file(20, cuts=(10,))
     bad = bytearray(with_states(one, [12]))
     bad[-4:] = PAYLOAD
+    twelve = retarget(state_list(12), managers(one)[0])
     return {
+        "h5-j-state-tail-after-last-structure.h5": appended(one, [twelve[-3:]]),
+        "h5-j-state-after-zero-gap.h5": appended(one, [bytes(100), twelve]),
         "h5-j-state-one-session.h5": with_states(one, [12]),
         "h5-j-states-all-one-session.h5": with_states(one, list(range(9, 20))),
         "h5-j-states-chosen-order-one-session.h5": with_states(one, [17, 10, 14]),
@@ -164,7 +167,10 @@ def _untracked() -> dict[str, bytes]:
 def _roots() -> dict[str, bytes]:
     r150, r300 = group_file(150, **LATEST), group_file(300, **LATEST)
     seven = [(1, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6), (2, 7)]
+    state = retarget(state_list(140, **LATEST), managers(r150)[0])
     return {
+        "h5-j-untracked-state-tail-after-root.h5": appended(r150, [state[-6:]]),
+        "h5-j-oldroot-more-rows.h5": appended(r150, old_roots(r150, [(3, 8)])),
         "h5-j-oldroot-one-child.h5": appended(r150, old_roots(r150, [(1, 1)])),
         "h5-j-oldroots-four.h5": appended(r150, old_roots(r150, [(1, c) for c in (1, 2, 3, 4)])),
         "h5-j-oldroots-seven.h5": appended(r300, old_roots(r300, seven)),
@@ -186,6 +192,8 @@ def hostile() -> dict[str, bytes]:
 
 
 HOSTILE_NAMES = sorted([
+    "h5-j-state-tail-after-last-structure.h5", "h5-j-state-after-zero-gap.h5",
+    "h5-j-untracked-state-tail-after-root.h5", "h5-j-oldroot-more-rows.h5",
     "h5-j-state-one-session.h5", "h5-j-states-all-one-session.h5",
     "h5-j-states-chosen-order-one-session.h5", "h5-j-state-extra-two-sessions.h5",
     "h5-j-state-twice.h5", "h5-j-state-checksum-payload.h5",

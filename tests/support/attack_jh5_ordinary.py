@@ -74,7 +74,7 @@ PASSING_SHAPES = (
     Shape(10, 0, 5, True, "latest", True), Shape(10, 5, 0, False, "latest", True),
 )
 RUNS = {f"ctl-j-runs-{n}-{lv or 'def'}-{'t' if t else 'u'}.h5": (n, lv, t)
-        for n, lv, t in ((10, None, True), (10, "latest", True), (20, None, False),
+        for n, lv, t in ((10, None, True), (8, "latest", True), (20, None, False),
                          (20, "latest", False))}
 
 
