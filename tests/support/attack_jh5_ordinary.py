@@ -78,13 +78,46 @@ RUNS = {f"ctl-j-runs-{n}-{lv or 'def'}-{'t' if t else 'u'}.h5": (n, lv, t)
                          (20, "latest", False))}
 
 
+def detectors(groups: int, count: int, libver: str | None, links: int = 5,
+              attrs: int = 5) -> bytes:
+    """groups /detJ (track_order) each given `links` small datasets and `attrs` float
+    attributes a session: several dense groups written side by side."""
+    def step(s: int) -> Callable[[h5py.File], None]:
+        def run(f: h5py.File) -> None:
+            for j in range(groups):
+                name = f"det{j}"
+                g = f[name] if name in f else f.create_group(name, track_order=True)
+                for i in range(links):
+                    g.create_dataset(f"ch_{s}_{i}", data=np.arange(8) + i)
+                for i in range(attrs):
+                    g.attrs[f"gain_{s}_{i}"] = 1.0 + i
+        return run
+    return sessions([step(s) for s in range(count)], **({"libver": libver} if libver else {}))
+
+
+DETECTORS = {"ctl-j-det-2g-2s-latest.h5": (2, 2, "latest"),
+             "ctl-j-det-3g-2s-def.h5": (3, 2, None),
+             "ctl-j-det-8g-2s-latest-attrs.h5": (8, 2, "latest", 0, 5),
+             "ctl-j-det-8g-2s-latest-links.h5": (8, 2, "latest", 5, 0),
+             "ctl-j-det-1g-2s-latest.h5": (1, 2, "latest")}
+# vetted alone (its walk outlasts the worker's 10 s of CPU: whatever shares its worker
+# over 64 KiB is refused with it, as documented)
+SLOW = {"ctl-j-det-6g-2s-latest-slow.h5": (6, 2, "latest")}
+
+
 def controls() -> dict[str, bytes]:
     out = {s.name: s.bytes() for s in REFUSED_SHAPES + PASSING_SHAPES}
     out.update({name: _runs(*args) for name, args in RUNS.items()})
+    out.update({name: detectors(*args) for name, args in DETECTORS.items()})
     return out
 
 
-CONTROL_NAMES = sorted([s.name for s in REFUSED_SHAPES + PASSING_SHAPES] + list(RUNS))
+def slow() -> dict[str, bytes]:
+    return {name: detectors(*args) for name, args in SLOW.items()}
+
+
+CONTROL_NAMES = sorted([s.name for s in REFUSED_SHAPES + PASSING_SHAPES] + list(RUNS)
+                       + list(DETECTORS))
 
 
 # ---------------------------------------------------------------- documented refusals
