@@ -81,6 +81,13 @@ HOLES: dict[str, str] = {
     "h5-j-untracked-state-tail-after-root.h5": "published: the last 6 bytes of libhdf5's list "
     "of state 140 of an untracked 150-link heap under 'latest' appended after its live root "
     "indirect block (one session): same class, up to 13 bits of state choice",
+    "h5-j-state-tails-under-appended-lists.h5": "published: in a one-session file, 13-byte "
+    "tails of libhdf5's lists of states 12, 17 and 11 each after an appended structure (the "
+    "file's live root indirect block, the lists of states 15 and 10): each claimed as a list "
+    "hidden under the one before it; every appended structure hosts one more",
+    "h5-j-untracked-tails-under-fake-roots.h5": "published: an untracked 150-link heap under "
+    "'latest', one session: 6-byte tails of states 20, 60, 100, 140 alternating with "
+    "impossible root copies (1, 1..3), each tail 'hidden' under the copy before it",
     "h5-j-untracked-state-one-session.h5": _STATE + "untracked heap under 'latest' (states by "
     "fill), state 12 of 20, one session",
     "h5-j-untracked-states-all-one-session.h5": _STATE + "untracked heap under 'latest', all 11 "

@@ -143,8 +143,11 @@ def _tracked() -> dict[str, bytes]:
     two = group_file(20, cuts=(10,))
     bad = bytearray(with_states(one, [12]))
     bad[-4:] = PAYLOAD
-    twelve = retarget(state_list(12), managers(one)[0])
+    states = {k: retarget(state_list(k), managers(one)[0]) for k in (10, 11, 12, 15, 17)}
+    twelve = states[12]
+    chain = [states[12][-13:], states[15], states[17][-13:], states[10], states[11][-13:]]
     return {
+        "h5-j-state-tails-under-appended-lists.h5": appended(one, chain),
         "h5-j-state-tail-after-last-structure.h5": appended(one, [twelve[-3:]]),
         "h5-j-state-after-zero-gap.h5": appended(one, [bytes(100), twelve]),
         "h5-j-state-one-session.h5": with_states(one, [12]),
@@ -168,7 +171,11 @@ def _roots() -> dict[str, bytes]:
     r150, r300 = group_file(150, **LATEST), group_file(300, **LATEST)
     seven = [(1, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6), (2, 7)]
     state = retarget(state_list(140, **LATEST), managers(r150)[0])
+    tails = [retarget(state_list(k, **LATEST), managers(r150)[0])[-6:] for k in (20, 60, 100)]
+    fake = old_roots(r150, [(1, 1), (1, 2), (1, 3)])
+    chain = [tails[0], fake[0], tails[1], fake[1], tails[2], fake[2], state[-6:]]
     return {
+        "h5-j-untracked-tails-under-fake-roots.h5": appended(r150, chain),
         "h5-j-untracked-state-tail-after-root.h5": appended(r150, [state[-6:]]),
         "h5-j-oldroot-more-rows.h5": appended(r150, old_roots(r150, [(3, 8)])),
         "h5-j-oldroot-one-child.h5": appended(r150, old_roots(r150, [(1, 1)])),
@@ -192,6 +199,7 @@ def hostile() -> dict[str, bytes]:
 
 
 HOSTILE_NAMES = sorted([
+    "h5-j-state-tails-under-appended-lists.h5", "h5-j-untracked-tails-under-fake-roots.h5",
     "h5-j-state-tail-after-last-structure.h5", "h5-j-state-after-zero-gap.h5",
     "h5-j-untracked-state-tail-after-root.h5", "h5-j-oldroot-more-rows.h5",
     "h5-j-state-one-session.h5", "h5-j-states-all-one-session.h5",
