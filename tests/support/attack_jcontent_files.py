@@ -27,7 +27,7 @@ IMG = b"run 42 <img src=x onerror=alert(document.domain)>\n"
 # un-types (`RemoveType tr`, `AddLanguage tr .tr`: Turkish, as Apache's MultiViews names
 # pages: index.html.tr). Debian's Apache skips them, so the extension before decides.
 SERVER_UNTYPED = ("tr", "midi", "rtx", "pic", "3gp", "wiz", "xlb", "mpa")
-PAGE_HOLES = {f"index.html.{ext}": IMG for ext in SERVER_UNTYPED}
+PAGE_HOLES = {f"index.html.{ext}": IMG for ext in SERVER_UNTYPED} | {"about.HTML.Tr": IMG}
 JSON_HOLES = {f"run.json.{ext}": LOOSE_JSON for ext in ("tr", "midi", "rtx", "pic")}
 
 
@@ -124,6 +124,7 @@ def encoding_cases() -> dict[str, bytes]:
         "enc-cesu8.log": b"ab \xed\xa0\x80 cd\n",
         "enc-utf16-no-bom.log": "plain run 42\n".encode("utf-16-le"),
         "enc-utf32.log": "plain run 42\n".encode("utf-32"),
+        "enc-utf16-odd-length.log": "run 42\n".encode("utf-16") + b"\x00",
         "ctl-enc-utf16-second-bom.log": b"\xff\xfe\xff\xfe" + "run 42\n".encode("utf-16-le"),
         "ctl-enc-utf8-sig.log": "run 42 µ\n".encode("utf-8-sig"),
     }

@@ -46,7 +46,21 @@ def gzip_refused() -> dict[str, bytes]:
         "gz-10001-members.log.gz": first + b"".join(member(b"", now + i) for i in range(10000)),
         "index.html.en.gz": gzip.compress(IMG),
         "run.json.br.gz": gzip.compress(LOOSE_JSON),
-    }
+    } | {name: data for name, (data, _) in NEAR_INFLATED.items()}
+
+
+def _filler(size: int) -> bytes:
+    return (LINE * (size // len(LINE) + 1))[:size]
+
+
+# name -> (bytes, the byte of the inflated stream (gunzip's output) the refusal names)
+NEAR_INFLATED = {
+    "near-inflated.log.gz": (gzip.compress(_filler(5000) + b"\x1b[0m\n", mtime=0), 5000),
+    "near-second-member.log.gz": (
+        gzip.compress(_filler(100), mtime=0) + gzip.compress(_filler(3000) + b"<script>\n", mtime=0),
+        3100,
+    ),
+}
 
 
 def gzip_holes() -> dict[str, bytes]:
