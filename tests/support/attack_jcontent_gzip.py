@@ -78,6 +78,21 @@ def _sessions(path: Path, sessions: list[bytes], mode: str = "ab") -> bytes:
     return path.read_bytes()
 
 
+def _pandas_sessions(work: Path) -> dict[str, bytes]:
+    """pandas appending a frame a session (to_csv mode='a', compression gzip): a session
+    whose frame is empty writes an empty member, as Python's gzip does."""
+    import numpy as np
+    import pandas as pd
+
+    path = work / "ctl-pd-append.csv.gz"
+    frame = pd.DataFrame({"run": [1, 2], "energy": [0.5, 0.75], "det": ["ecal", "µ-ch"]})
+    for i, part in enumerate((frame, frame.iloc[0:0], frame)):
+        part.to_csv(path, mode="a", header=i == 0, index=False, compression="gzip")
+    text = work / "ctl-np-savetxt.txt.gz"
+    np.savetxt(text, np.array([[1.0, 2e-300], [3.5, np.nan]]), header="a b")
+    return {path.name: path.read_bytes(), text.name: text.read_bytes()}
+
+
 def gzip_controls(work: Path) -> dict[str, bytes]:
     """Real writers. Each file is written under the name it is published as (FNAME)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -91,6 +106,7 @@ def gzip_controls(work: Path) -> dict[str, bytes]:
         + member(b"", now + 5, raw=zlib.compress(b"", 0)[2:-4], xfl=0),
         "ctl-gz-empty-same-second.log.gz": member(LINE, now) + member(b"", now),
     }
+    files |= _pandas_sessions(work)
     src, empty = work / "job.log", work / "empty.log"
     src.write_bytes(LINE * 50)
     empty.write_bytes(b"")
