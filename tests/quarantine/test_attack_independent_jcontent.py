@@ -18,7 +18,7 @@ real Apache 2.4 with Debian's mime.conf, where installed, confirms each Content-
 Not hits (pass): `<object`/`<embed` with an attribute across LF, CR, TAB, FF, `/`,
 `data = x`, upper case, a namespace prefix, in UTF-16 LE/BE, and at every offset
 across the first 1 MiB chunk boundary (a bare-looking head whose `=` is in the next
-chunk too); `<iframe srcdoc`, `<?xml-stylesheet`; a bare `<object data>`, Python's
+chunk too), across inflate's pieces and two gzip members; `<iframe srcdoc`, `<?xml-stylesheet`; a bare `<object data>`, Python's
 `object()` repr, `<objective=...>`, `<embedding ...>` published; "near byte N" exact
 after 2-, 3- and 4-byte characters, UTF-16BE, past 1 MiB and in a .gz (the byte of
 gunzip's output, members joined, though the detail does not say so); encodings beyond the four
@@ -26,7 +26,9 @@ refused (UTF-16 without BOM or of odd length, UTF-32, a lone surrogate, CESU-8);
 no quiet session writes (two stored blocks, a partial flush, stamped back, in the
 future, MTIME 0 after a clock, named when the first is not; 10,001 members) refused;
 Python's quiet sessions ('ab', 'at', flushed), GNU gzip's and pigz's `-n` output
-concatenated with an empty file's, level 0 and 1 empty members published.
+concatenated with an empty file's, pandas' to_csv appends with an empty frame, level 0
+and 1 empty members published; UTF-16 surrogate pairs, UTF-8 4-byte characters and CRLF
+across the 1 MiB boundary published.
 
 All files go into one quarantine vetted ONCE through the CLI with the shipped allow_types
 (scanners off, per-file promotion).
@@ -64,6 +66,8 @@ def _build() -> dict[str, bytes]:
             | made.near_cases()
             | made.encoding_cases()
             | made.text_controls()
+            | made.straddle_controls()
+            | made_gz.inflated_edges()
             | made_gz.gzip_refused()
             | made_gz.gzip_holes()
             | made_gz.gzip_controls(Path(tmp) / "gz")

@@ -106,6 +106,18 @@ def boundary_cases() -> dict[str, bytes]:
     return files
 
 
+def straddle_controls() -> dict[str, bytes]:
+    """Real text whose character straddles the 1 MiB chunk boundary (a UTF-16 surrogate
+    pair, UTF-8's 4-byte form, CRLF): published."""
+    files = {"ctl-crlf-edge.log": b"a" * (MIB - 1) + b"\r\n" + b"b\r\n"}
+    n = (MIB - 4) // 2
+    files["ctl-utf16-pair-edge.log"] = b"\xff\xfe" + ("a" * n + "\U0001f600 ok\n").encode("utf-16-le")
+    files["ctl-utf16be-pair-edge.log"] = b"\xfe\xff" + ("a" * n + "\U0001f600 ok\n").encode("utf-16-be")
+    for d in (-3, -2, -1):
+        files[f"ctl-utf8-4byte{d:+d}.log"] = b"a" * (MIB + d) + "\U0001f600 ok\n".encode()
+    return files
+
+
 # name -> (bytes, the byte the refusal must name: "near byte N" exact)
 NEAR = {
     "near-utf8-2byte.log": (("é" * 1000 + "\x1b[0m\n").encode(), 2000),

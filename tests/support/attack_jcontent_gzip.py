@@ -63,6 +63,20 @@ NEAR_INFLATED = {
 }
 
 
+def inflated_edges() -> dict[str, bytes]:
+    """A tag across inflate's output pieces (64 KiB, 1 MiB) and across two members:
+    refused (gunzip's output is one text)."""
+    files = {}
+    for base in (1 << 16, 1 << 20):
+        for d in (-12, -3, 0):
+            inner = _filler(base + d) + b"<object data=x.html>\n" + _filler(200)
+            files[f"gzedge-{base}{d:+d}.log.gz"] = gzip.compress(inner, mtime=0)
+    head = gzip.compress(_filler(1000) + b"<object ", mtime=0)
+    files["gz-tag-across-members.log.gz"] = head + gzip.compress(b"data=x.html>\n", mtime=0)
+    files["gz-script-across-members.log.gz"] = gzip.compress(b"run <scr", mtime=0) + gzip.compress(b"ipt>\n", mtime=0)
+    return files
+
+
 def gzip_holes() -> dict[str, bytes]:
     """gunzip's names that Debian's Apache types by the earlier extension (see PAGE_HOLES)."""
     return {"index.html.tr.gz": gzip.compress(IMG), "run.json.rtx.gz": gzip.compress(LOOSE_JSON)}
