@@ -1,0 +1,385 @@
+"""An independent attack on the event log's claims (docs/install.md "Logs"), from outside.
+
+Real files, real processes, real logrotate with the shipped snippet, a real tmpfs for the
+read-only remount (unmounted in finally). Every hit is a strict xfail whose reason says
+what happened; the controls pass. `verify` runs as the CLI in a subprocess with a
+timeout, so that a hang is a failure and not a stuck suite."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout, suppress
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tests.support.attack_ffs_cases import tmpfs
+from tests.support.require import require_root, require_tools
+from vmguard.cli import main
+from vmguard.core import eventlog
+from vmguard.core.errors import LogError
+from vmguard.core.eventlog import EventLog
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "import sys; from vmguard.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: int
+    out: str
+    err: str
+
+
+def verify(path: Path, child: bool = False, memory: int | None = None) -> Verdict:
+    """`vmguard log verify --log path`: here, or in a child (timeout: a hang fails the test;
+    `memory`: an address-space cap). An exception here comes back as a traceback on err."""
+    if child or memory is not None:
+        return verify_in_child(path, memory)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(["log", "verify", "--log", str(path)])
+        except Exception:  # noqa: BLE001 - a crash is a finding, reported as the CLI would show it
+            code = 1
+            err.write(traceback.format_exc())
+    return Verdict(code, out.getvalue(), err.getvalue())
+
+
+def verify_in_child(path: Path, memory: int | None) -> Verdict:
+    def cap() -> None:
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "log", "verify", "--log", str(path)],
+        capture_output=True, text=True, timeout=20, cwd=ROOT, preexec_fn=cap,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    return Verdict(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    folder = tmp_path / "log"
+    folder.mkdir(mode=0o750)
+    events = EventLog(folder / "events.jsonl", syslog=None)
+    for i in range(4):
+        events.append("audit", run=f"run-{i}")
+    return events
+
+
+def head(log: EventLog) -> Path:
+    return log.path.with_name(log.path.name + ".head")
+
+
+def logrotate(log: EventLog) -> None:
+    """One forced rotation with the snippet the package ships, pointed at `log`."""
+    require_tools("logrotate")
+    snippet = resources.files("vmguard.system").joinpath("files/logrotate").read_text()
+    config = log.path.parent.parent / "logrotate.conf"
+    config.write_text(snippet.replace("/var/log/vmguard/events.jsonl", str(log.path)))
+    config.chmod(0o644)
+    state = log.path.parent.parent / "logrotate.state"
+    subprocess.run(["logrotate", "-f", "-s", str(state), str(config)], check=True, timeout=60)
+
+
+def chained_line(previous: bytes, **data: object) -> bytes:
+    """A line as an appender writes one, chained to `previous` (what anyone can compute)."""
+    event = {
+        "data": data,
+        "kind": "vet",
+        "prev": hashlib.sha256(previous).hexdigest(),
+        "time": "2026-12-05T07:00:00+00:00",
+    }
+    return json.dumps(event, sort_keys=True).encode() + b"\n"
+
+
+# --- tampering the live file: what verify must catch -------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: a well-chained line appended by hand, head left alone, verifies 'intact' "
+    "(the head vouches for line 4, the file has 5: the extra line is accepted silently)",
+)
+def test_a_forged_line_appended_past_the_head_is_caught(log: EventLog) -> None:
+    last = log.path.read_bytes().splitlines()[-1]
+    with open(log.path, "ab") as fh:
+        fh.write(chained_line(last, verdict="published", file="payload.bin"))
+    assert verify(log.path).code == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: the last line removed and the head deleted, emptied or garbled: verify says "
+    "'intact (3 events)', exit 0; a head it cannot read is taken as nothing to check",
+)
+@pytest.mark.parametrize("garble", [None, b"", b"abc\n", b"\xff\xff\n"])
+def test_a_removed_last_line_is_caught_whatever_became_of_the_head(
+    log: EventLog, garble: bytes | None
+) -> None:
+    log.path.write_bytes(b"".join(log.path.read_bytes().splitlines(keepends=True)[:-1]))
+    if garble is None:
+        head(log).unlink()
+    else:
+        head(log).write_bytes(garble)
+    assert verify(log.path).code == 1
+
+
+def test_a_removed_last_line_is_caught_by_the_head(log: EventLog) -> None:
+    """Control for the two above: with the head in place the removal is caught."""
+    log.path.write_bytes(b"".join(log.path.read_bytes().splitlines(keepends=True)[:-1]))
+    done = verify(log.path)
+    assert done.code == 1 and "removed" in done.out
+
+
+def test_two_swapped_lines_are_caught(log: EventLog) -> None:
+    lines = log.path.read_bytes().splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    log.path.write_bytes(b"".join(lines))
+    assert verify(log.path).code == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CRASH: a line of 100000 nested JSON arrays: RecursionError traceback from "
+    "json.loads, exit 1 with no report of which line",
+)
+def test_a_deeply_nested_line_is_reported_not_a_traceback(log: EventLog) -> None:
+    lines = log.path.read_bytes().splitlines(keepends=True)
+    lines[1] = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    log.path.write_bytes(b"".join(lines))
+    done = verify(log.path)
+    assert done.code == 1 and "line 2" in done.out and "Traceback" not in done.err
+
+
+def test_line_separators_inside_an_event_do_not_split_it(log: EventLog) -> None:
+    """U+2028, U+0085, CR, FS inside a VM's name: one event, the chain still verifies."""
+    log.append("apply", vm="a\u2028b\u0085c\rd\x1ce\x00f")
+    done = verify(log.path)
+    assert (done.code, done.err) == (0, "") and "(5 events" in done.out
+
+
+# --- what the log and its head are opened as -----------------------------------------------
+
+
+def plant(path: Path, kind: str, target: Path) -> None:
+    path.unlink(missing_ok=True)
+    if kind == "symlink":
+        path.symlink_to(target)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.link(target, path)
+
+
+@pytest.mark.parametrize("which", ["log", "head"])
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_an_append_refuses_a_planted_link_or_fifo(
+    log: EventLog, tmp_path: Path, which: str, kind: str
+) -> None:
+    target = tmp_path / "precious"
+    target.write_bytes(b"precious\n")
+    plant(log.path if which == "log" else head(log), kind, target)
+    with pytest.raises(LogError):
+        log.append("vet", writer="after-plant")
+    assert target.read_bytes() == b"precious\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (link): the log replaced by a hard link to another file: the event is "
+    "appended into that file (st_nlink 2 is not refused); needs a planter allowed to link it",
+)
+def test_an_append_refuses_a_hard_linked_log(log: EventLog, tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_bytes(b"")
+    plant(log.path, "hardlink", target)
+    head(log).unlink()
+    with suppress(LogError):
+        log.append("vet", writer="after-plant")
+    assert target.read_bytes() == b""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "to-dev-zero", "dangling"])
+def test_verify_refuses_a_rotated_file_that_is_not_a_file(log: EventLog, kind: str) -> None:
+    """A FIFO or a link (to /dev/zero, to nowhere) as events.jsonl.1: exit 3 at once."""
+    logrotate(log)
+    log.append("vet", n=1)
+    rotated = log.path.with_name("events.jsonl.1")
+    rotated.unlink()
+    if kind == "fifo":
+        os.mkfifo(rotated)
+    else:
+        rotated.symlink_to("/dev/zero" if kind == "to-dev-zero" else str(log.path.parent / "nowhere"))
+    done = verify(log.path, child=True)
+    assert done.code == 3 and "events.jsonl.1" in done.err and "Traceback" not in done.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CRASH: a 200 KiB rotated .gz that inflates to 256 MiB is inflated whole in memory: "
+    "MemoryError traceback from gzip.decompress, exit 1 (a 'break', not a refusal)",
+)
+def test_a_gzip_bomb_in_a_rotated_file_is_refused_not_inflated(log: EventLog) -> None:
+    for _ in range(2):
+        logrotate(log)
+        log.append("vet", n=1)
+    member = gzip.compress(b"\n" * (16 << 20), 9)  # concatenated members are one valid gzip
+    log.path.with_name("events.jsonl.2.gz").write_bytes(member * 16)
+    done = verify(log.path, memory=192 << 20)
+    assert done.code in (1, 3) and "Traceback" not in done.err
+
+
+def test_twelve_rotations_are_read_in_number_order(log: EventLog) -> None:
+    """.10.gz sorts before .2.gz by name: verify must follow the numbers."""
+    for i in range(12):
+        logrotate(log)
+        log.append("vet", n=i)
+    done = verify(log.path)
+    assert done.code == 0 and "(16 events in 13 files" in done.out
+
+
+# --- folders and modes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "umask",
+    [
+        0o022,
+        pytest.param(
+            0o077,
+            marks=pytest.mark.xfail(
+                strict=True, reason="HOLE: umask 077 makes the log's folders 0700, not 0750"
+            ),
+        ),
+        pytest.param(
+            0o777,
+            marks=pytest.mark.xfail(
+                strict=True, reason="HOLE: umask 777 makes the log's folders 0000, not 0750"
+            ),
+        ),
+    ],
+)
+def test_the_log_folders_are_0750_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        EventLog(tmp_path / "a" / "b" / "events.jsonl", syslog=None).append("vet", n=0)
+    finally:
+        os.umask(old)
+    modes = [oct((tmp_path / sub).stat().st_mode & 0o7777) for sub in ("a", "a/b")]
+    assert modes == ["0o750", "0o750"]
+
+
+def test_a_read_only_remount_refuses_the_append_and_changes_nothing(tmp_path: Path) -> None:
+    require_root()
+    with tmpfs(tmp_path / "fs", size="64k") as fs:
+        events = EventLog(fs / "log" / "events.jsonl", syslog=None)
+        events.append("vet", n=0)
+        before = {p.name: p.read_bytes() for p in (fs / "log").iterdir()}
+        subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+        with pytest.raises(LogError, match="Read-only"):
+            events.append("vet", n=1)
+        assert {p.name: p.read_bytes() for p in (fs / "log").iterdir()} == before
+
+
+# --- real races: kill -9 and many writers under logrotate -----------------------------------
+
+WRITER = """
+import sys
+from pathlib import Path
+from vmguard.core.eventlog import EventLog
+log = EventLog(Path(sys.argv[1]), syslog=None)
+print("ready", flush=True)
+for i in range(int(sys.argv[3])):
+    log.append("vet", writer=sys.argv[2], n=i, pad="p" * (i * 37 % 3000))
+"""
+
+
+def writers(log: EventLog, count: int, events: int) -> list[subprocess.Popen[bytes]]:
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(log.path), str(w), str(events)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        for w in range(count)
+    ]
+    for w in started:
+        assert w.stdout is not None and w.stdout.readline() == b"ready\n"
+    return started
+
+
+def kill_round(log: EventLog, rnd: random.Random) -> None:
+    """Two appenders SIGKILLed at a random moment, then one more append in this process."""
+    started = writers(log, 2, 10**6)
+    time.sleep(rnd.uniform(0, 0.03))
+    for w in started:
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        assert w.stdout is not None
+        w.stdout.close()
+    log.append("vet", writer="after-kill")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="WRONG EXIT: after an appender is SIGKILLed mid-append, the next append succeeds "
+    "but the head stays one line behind for good: verify says an intact chain was 'edited'",
+)
+def test_appenders_killed_at_any_moment_leave_a_log_that_verifies(log: EventLog) -> None:
+    rnd = random.Random(1205)
+    for _ in range(8):
+        kill_round(log, rnd)
+        assert eventlog.verify(log.path) == []
+    assert sorted(p.name for p in log.path.parent.iterdir()) == ["events.jsonl", "events.jsonl.head"]
+
+
+def intact_chain(lines: list[bytes]) -> bool:
+    """The chain as anyone can check it: each line's prev is the hash of the line before."""
+    return all(
+        json.loads(b)["prev"] == hashlib.sha256(a.rstrip(b"\n")).hexdigest()
+        for a, b in zip(lines, lines[1:], strict=False)
+    )
+
+
+def test_killed_appenders_never_tear_or_fork_the_chain(log: EventLog) -> None:
+    """What holds whatever the kill hits: whole lines, one chain, no temporary left."""
+    rnd = random.Random(512)
+    for _ in range(4):
+        kill_round(log, rnd)
+    lines = log.path.read_bytes().splitlines(keepends=True)
+    assert all(line.endswith(b"\n") for line in lines) and intact_chain(lines)
+    assert sorted(p.name for p in log.path.parent.iterdir()) == ["events.jsonl", "events.jsonl.head"]
+
+
+def rotate_while(busy: Callable[[], bool], log: EventLog) -> int:
+    rotations = 0
+    while busy() and rotations < 20:  # rotate 24: no file is dropped, every event is counted
+        logrotate(log)
+        rotations += 1
+    return rotations
+
+
+def test_four_writers_under_a_logrotate_loop_chain_one_after_another(log: EventLog) -> None:
+    started = writers(log, 4, 25)
+    rotations = rotate_while(lambda: any(w.poll() is None for w in started), log)
+    assert [w.wait(timeout=120) for w in started] == [0] * 4
+    done = verify(log.path)
+    assert done.code == 0, done.out + done.err
+    assert "(104 events in" in done.out and rotations >= 1
