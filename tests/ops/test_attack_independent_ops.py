@@ -9,68 +9,24 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import random
-import resource
 import signal
 import subprocess
-import sys
 import time
-import traceback
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout, suppress
-from dataclasses import dataclass
-from importlib import resources
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
 from tests.support.attack_ffs_cases import tmpfs
-from tests.support.require import require_root, require_tools
-from vmguard.cli import main
+from tests.support.attack_ops_tools import chained_line, head, install, logrotate, verify, writers
+from tests.support.require import require_root
 from vmguard.core import eventlog
 from vmguard.core.errors import LogError
 from vmguard.core.eventlog import EventLog
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from vmguard.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    code: int
-    out: str
-    err: str
-
-
-def verify(path: Path, child: bool = False, memory: int | None = None) -> Verdict:
-    """`vmguard log verify --log path`: here, or in a child (timeout: a hang fails the test;
-    `memory`: an address-space cap). An exception here comes back as a traceback on err."""
-    if child or memory is not None:
-        return verify_in_child(path, memory)
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main(["log", "verify", "--log", str(path)])
-        except Exception:  # noqa: BLE001 - a crash is a finding, reported as the CLI would show it
-            code = 1
-            err.write(traceback.format_exc())
-    return Verdict(code, out.getvalue(), err.getvalue())
-
-
-def verify_in_child(path: Path, memory: int | None) -> Verdict:
-    def cap() -> None:
-        if memory is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    done = subprocess.run(
-        [sys.executable, "-c", CLI, "log", "verify", "--log", str(path)],
-        capture_output=True, text=True, timeout=20, cwd=ROOT, preexec_fn=cap,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    return Verdict(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture
@@ -81,32 +37,6 @@ def log(tmp_path: Path) -> EventLog:
     for i in range(4):
         events.append("audit", run=f"run-{i}")
     return events
-
-
-def head(log: EventLog) -> Path:
-    return log.path.with_name(log.path.name + ".head")
-
-
-def logrotate(log: EventLog) -> None:
-    """One forced rotation with the snippet the package ships, pointed at `log`."""
-    require_tools("logrotate")
-    snippet = resources.files("vmguard.system").joinpath("files/logrotate").read_text()
-    config = log.path.parent.parent / "logrotate.conf"
-    config.write_text(snippet.replace("/var/log/vmguard/events.jsonl", str(log.path)))
-    config.chmod(0o644)
-    state = log.path.parent.parent / "logrotate.state"
-    subprocess.run(["logrotate", "-f", "-s", str(state), str(config)], check=True, timeout=60)
-
-
-def chained_line(previous: bytes, **data: object) -> bytes:
-    """A line as an appender writes one, chained to `previous` (what anyone can compute)."""
-    event = {
-        "data": data,
-        "kind": "vet",
-        "prev": hashlib.sha256(previous).hexdigest(),
-        "time": "2026-12-05T07:00:00+00:00",
-    }
-    return json.dumps(event, sort_keys=True).encode() + b"\n"
 
 
 # --- tampering the live file: what verify must catch -------------------------------------
@@ -300,30 +230,6 @@ def test_a_read_only_remount_refuses_the_append_and_changes_nothing(tmp_path: Pa
 
 # --- real races: kill -9 and many writers under logrotate -----------------------------------
 
-WRITER = """
-import sys
-from pathlib import Path
-from vmguard.core.eventlog import EventLog
-log = EventLog(Path(sys.argv[1]), syslog=None)
-print("ready", flush=True)
-for i in range(int(sys.argv[3])):
-    log.append("vet", writer=sys.argv[2], n=i, pad="p" * (i * 37 % 3000))
-"""
-
-
-def writers(log: EventLog, count: int, events: int) -> list[subprocess.Popen[bytes]]:
-    started = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(log.path), str(w), str(events)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        for w in range(count)
-    ]
-    for w in started:
-        assert w.stdout is not None and w.stdout.readline() == b"ready\n"
-    return started
-
 
 def kill_round(log: EventLog, rnd: random.Random) -> None:
     """Two appenders SIGKILLed at a random moment, then one more append in this process."""
@@ -383,3 +289,72 @@ def test_four_writers_under_a_logrotate_loop_chain_one_after_another(log: EventL
     done = verify(log.path)
     assert done.code == 0, done.out + done.err
     assert "(104 events in" in done.out and rotations >= 1
+
+
+# --- `vmguard system install`: files it replaces, and what is planted near them -------------
+
+UNIT = "etc/systemd/system/vmguard-audit.timer"
+SNIPPET = "etc/logrotate.d/vmguard"
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    assert install(root).code == 0
+    return root
+
+
+@pytest.mark.parametrize("target", [SNIPPET, UNIT, "usr/local/bin/vmguard"])
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_install_never_writes_through_a_link_planted_at_its_file(
+    installed: Path, tmp_path: Path, target: str, kind: str
+) -> None:
+    precious = tmp_path / "precious"
+    precious.write_bytes(b"precious\n")
+    plant(installed / target, kind, precious)
+    install(installed)
+    assert precious.read_bytes() == b"precious\n"
+    assert not [p for p in installed.rglob("*") if "tmp" in p.name]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HANG: a FIFO planted at etc/logrotate.d/vmguard (or a unit file): `system install` "
+    "blocks on it for good (the man page and the control below refuse one at usr/local/bin)",
+)
+def test_install_does_not_hang_on_a_fifo_planted_at_its_file(installed: Path) -> None:
+    plant(installed / SNIPPET, "fifo", installed)
+    assert install(installed, child=True, timeout=4).code == 3
+
+
+def test_install_refuses_a_fifo_planted_at_its_command_link(installed: Path) -> None:
+    plant(installed / "usr/local/bin/vmguard", "fifo", installed)
+    done = install(installed, child=True)
+    assert done.code == 3 and "not written by vmguard" in done.err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (link): etc/logrotate.d replaced by a symlink to another folder: install "
+    "writes the snippet into that folder, exit 0",
+)
+def test_install_does_not_write_through_a_linked_folder(installed: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (installed / SNIPPET).unlink()
+    (installed / SNIPPET).parent.rmdir()
+    (installed / SNIPPET).parent.symlink_to(elsewhere)
+    install(installed)
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="HOLE: under umask 077 `system install` makes var/log/vmguard 0700, not 0750"
+)
+def test_install_makes_the_log_folder_0750_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        assert install(tmp_path / "root").code == 0
+    finally:
+        os.umask(old)
+    assert oct((tmp_path / "root/var/log/vmguard").stat().st_mode & 0o7777) == "0o750"

@@ -1,0 +1,119 @@
+"""Helpers for tests/ops/test_attack_independent_ops.py: the CLI run here or in a child
+(a hang or a crash is a finding), logrotate with the shipped snippet, appenders as real
+processes, `vmguard system install` under a root folder."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from tests.support.require import require_tools
+from vmguard.cli import main
+from vmguard.core.eventlog import EventLog
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "import sys; from vmguard.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: int
+    out: str
+    err: str
+
+
+def run(argv: list[str], child: bool = False, memory: int | None = None, timeout: float = 20) -> Verdict:
+    """The CLI here, or in a child (a hang past `timeout` raises TimeoutExpired; `memory`
+    caps its address space). An exception here comes back as a traceback on err."""
+    if child or memory is not None:
+        return run_in_child(argv, memory, timeout)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(argv)
+        except Exception:  # noqa: BLE001 - a crash is a finding, reported as the CLI would show it
+            code = 1
+            err.write(traceback.format_exc())
+    return Verdict(code, out.getvalue(), err.getvalue())
+
+
+def run_in_child(argv: list[str], memory: int | None, timeout: float) -> Verdict:
+    def cap() -> None:
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, *argv],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, preexec_fn=cap,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    return Verdict(done.returncode, done.stdout, done.stderr)
+
+
+def verify(path: Path, child: bool = False, memory: int | None = None) -> Verdict:
+    return run(["log", "verify", "--log", str(path)], child, memory)
+
+
+def install(root: Path, child: bool = False, timeout: float = 20) -> Verdict:
+    return run(["system", "install", "--root", str(root)], child, timeout=timeout)
+
+
+def head(log: EventLog) -> Path:
+    return log.path.with_name(log.path.name + ".head")
+
+
+def logrotate(log: EventLog) -> None:
+    """One forced rotation with the snippet the package ships, pointed at `log`."""
+    require_tools("logrotate")
+    snippet = resources.files("vmguard.system").joinpath("files/logrotate").read_text()
+    config = log.path.parent.parent / "logrotate.conf"
+    config.write_text(snippet.replace("/var/log/vmguard/events.jsonl", str(log.path)))
+    config.chmod(0o644)
+    state = log.path.parent.parent / "logrotate.state"
+    subprocess.run(["logrotate", "-f", "-s", str(state), str(config)], check=True, timeout=60)
+
+
+def chained_line(previous: bytes, **data: object) -> bytes:
+    """A line as an appender writes one, chained to `previous` (what anyone can compute)."""
+    event = {
+        "data": data,
+        "kind": "vet",
+        "prev": hashlib.sha256(previous).hexdigest(),
+        "time": "2026-12-05T07:00:00+00:00",
+    }
+    return json.dumps(event, sort_keys=True).encode() + b"\n"
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from vmguard.core.eventlog import EventLog
+log = EventLog(Path(sys.argv[1]), syslog=None)
+print("ready", flush=True)
+for i in range(int(sys.argv[3])):
+    log.append("vet", writer=sys.argv[2], n=i, pad="p" * (i * 37 % 3000))
+"""
+
+
+def writers(log: EventLog, count: int, events: int) -> list[subprocess.Popen[bytes]]:
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(log.path), str(w), str(events)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        for w in range(count)
+    ]
+    for w in started:
+        assert w.stdout is not None and w.stdout.readline() == b"ready\n"
+    return started
