@@ -44,13 +44,14 @@ def log(tmp_path: Path) -> EventLog:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="HOLE: a well-chained line appended by hand, head left alone, verifies 'intact' "
-    "(the head vouches for line 4, the file has 5: the extra line is accepted silently)",
+    reason="HOLE: well-chained lines appended by hand, head left alone, verify 'intact' "
+    "(the head vouches for line 4, the file has 6: lines past the head are accepted silently)",
 )
-def test_a_forged_line_appended_past_the_head_is_caught(log: EventLog) -> None:
-    last = log.path.read_bytes().splitlines()[-1]
+def test_forged_lines_appended_past_the_head_are_caught(log: EventLog) -> None:
+    first = chained_line(log.path.read_bytes().splitlines()[-1], verdict="published", file="payload.bin")
+    second = chained_line(first.rstrip(b"\n"), verdict="published", file="payload2.bin")
     with open(log.path, "ab") as fh:
-        fh.write(chained_line(last, verdict="published", file="payload.bin"))
+        fh.write(first + second)
     assert verify(log.path).code == 1
 
 
@@ -76,6 +77,16 @@ def test_a_removed_last_line_is_caught_by_the_head(log: EventLog) -> None:
     log.path.write_bytes(b"".join(log.path.read_bytes().splitlines(keepends=True)[:-1]))
     done = verify(log.path)
     assert done.code == 1 and "removed" in done.out
+
+
+def test_all_rotated_files_removed_is_caught(log: EventLog) -> None:
+    """Control: the live file whose predecessors are all gone does not pass as the oldest."""
+    for n in range(3):
+        logrotate(log)
+        log.append("vet", n=n)
+    for rotated in log.path.parent.glob("events.jsonl.[0-9]*"):
+        rotated.unlink()
+    assert verify(log.path).code == 1
 
 
 def test_two_swapped_lines_are_caught(log: EventLog) -> None:
@@ -272,6 +283,23 @@ def test_killed_appenders_never_tear_or_fork_the_chain(log: EventLog) -> None:
     lines = log.path.read_bytes().splitlines(keepends=True)
     assert all(line.endswith(b"\n") for line in lines) and intact_chain(lines)
     assert sorted(p.name for p in log.path.parent.iterdir()) == ["events.jsonl", "events.jsonl.head"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="WRONG EXIT: `log verify` run while appenders write says 'log ends early: N line(s) "
+    "removed' of an intact log (about 1 verify in 15 here): it reads the file and the head apart",
+)
+def test_verify_while_appenders_write_never_reports_an_intact_log_broken(log: EventLog) -> None:
+    started = writers(log, 2, 300)
+    try:
+        while any(w.poll() is None for w in started):
+            assert eventlog.verify(log.path) == []
+    finally:
+        for w in started:
+            w.kill()
+            w.wait()
+    assert eventlog.verify(log.path) == []
 
 
 def rotate_while(busy: Callable[[], bool], log: EventLog) -> int:
