@@ -8,21 +8,31 @@ timeout, so that a hang is a failure and not a stuck suite."""
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import os
 import random
-import signal
 import subprocess
-import time
-from collections.abc import Callable
+import tempfile
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
 from tests.support.attack_ffs_cases import tmpfs
-from tests.support.attack_ops_tools import chained_line, head, install, logrotate, verify, writers
+from tests.support.attack_ops_tools import (
+    append_in_child,
+    chained_line,
+    head,
+    hold_as_nobody,
+    install,
+    intact_chain,
+    kill_round,
+    logrotate,
+    plant,
+    rotate_while,
+    verify,
+    writers,
+)
 from tests.support.require import require_root
 from vmguard.core import eventlog
 from vmguard.core.errors import LogError
@@ -117,16 +127,6 @@ def test_line_separators_inside_an_event_do_not_split_it(log: EventLog) -> None:
 
 
 # --- what the log and its head are opened as -----------------------------------------------
-
-
-def plant(path: Path, kind: str, target: Path) -> None:
-    path.unlink(missing_ok=True)
-    if kind == "symlink":
-        path.symlink_to(target)
-    elif kind == "fifo":
-        os.mkfifo(path)
-    else:
-        os.link(target, path)
 
 
 @pytest.mark.parametrize("which", ["log", "head"])
@@ -242,18 +242,6 @@ def test_a_read_only_remount_refuses_the_append_and_changes_nothing(tmp_path: Pa
 # --- real races: kill -9 and many writers under logrotate -----------------------------------
 
 
-def kill_round(log: EventLog, rnd: random.Random) -> None:
-    """Two appenders SIGKILLed at a random moment, then one more append in this process."""
-    started = writers(log, 2, 10**6)
-    time.sleep(rnd.uniform(0, 0.03))
-    for w in started:
-        w.send_signal(signal.SIGKILL)
-        w.wait()
-        assert w.stdout is not None
-        w.stdout.close()
-    log.append("vet", writer="after-kill")
-
-
 @pytest.mark.xfail(
     strict=True,
     reason="WRONG EXIT: after an appender is SIGKILLed mid-append, the next append succeeds "
@@ -265,14 +253,6 @@ def test_appenders_killed_at_any_moment_leave_a_log_that_verifies(log: EventLog)
         kill_round(log, rnd)
         assert eventlog.verify(log.path) == []
     assert sorted(p.name for p in log.path.parent.iterdir()) == ["events.jsonl", "events.jsonl.head"]
-
-
-def intact_chain(lines: list[bytes]) -> bool:
-    """The chain as anyone can check it: each line's prev is the hash of the line before."""
-    return all(
-        json.loads(b)["prev"] == hashlib.sha256(a.rstrip(b"\n")).hexdigest()
-        for a, b in zip(lines, lines[1:], strict=False)
-    )
 
 
 def test_killed_appenders_never_tear_or_fork_the_chain(log: EventLog) -> None:
@@ -300,14 +280,6 @@ def test_verify_while_appenders_write_never_reports_an_intact_log_broken(log: Ev
             w.kill()
             w.wait()
     assert eventlog.verify(log.path) == []
-
-
-def rotate_while(busy: Callable[[], bool], log: EventLog) -> int:
-    rotations = 0
-    while busy() and rotations < 20:  # rotate 24: no file is dropped, every event is counted
-        logrotate(log)
-        rotations += 1
-    return rotations
 
 
 def test_four_writers_under_a_logrotate_loop_chain_one_after_another(log: EventLog) -> None:
@@ -352,7 +324,7 @@ def test_install_never_writes_through_a_link_planted_at_its_file(
 )
 def test_install_does_not_hang_on_a_fifo_planted_at_its_file(installed: Path) -> None:
     plant(installed / SNIPPET, "fifo", installed)
-    assert install(installed, child=True, timeout=4).code == 3
+    assert install(installed, child=True, timeout=3).code == 3
 
 
 def test_install_refuses_a_fifo_planted_at_its_command_link(installed: Path) -> None:
@@ -386,3 +358,49 @@ def test_install_makes_the_log_folder_0750_whatever_the_umask(tmp_path: Path) ->
     finally:
         os.umask(old)
     assert oct((tmp_path / "root/var/log/vmguard").stat().st_mode & 0o7777) == "0o750"
+
+
+# --- who controls the log's folder: a local user and the appenders' lock ---------------------
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A log folder that already exists 0755 (made by hand or a package) under a folder
+    every user can reach (pytest's tmp_path is 0700: nobody could not get there)."""
+    require_root()
+    with tempfile.TemporaryDirectory(prefix="attackj-ops-") as top:
+        os.chmod(top, 0o755)  # noqa: S103 - every user must reach it: that is the attack
+        folder = Path(top) / "log"
+        folder.mkdir()
+        folder.chmod(0o755)
+        yield folder
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HANG: the log's folder existed 0755 and stays so; user nobody flocks it and "
+    "every root appender (vet, audit, apply) waits for good, no timeout, no error",
+)
+def test_a_local_user_cannot_stop_roots_appenders(open_folder: Path) -> None:
+    EventLog(open_folder / "events.jsonl", syslog=None).append("vet", writer="first")
+    holder = hold_as_nobody(open_folder)
+    try:
+        assert append_in_child(open_folder / "events.jsonl", timeout=3) in (0, 3)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_folder_vmguard_made_keeps_a_local_user_off_its_lock(open_folder: Path) -> None:
+    """Control: in the folder vmguard makes (0750 root), nobody cannot open it to lock."""
+    log = open_folder / "made" / "events.jsonl"
+    EventLog(log, syslog=None).append("vet", writer="first")
+    holder = hold_as_nobody(log.parent)
+    try:
+        assert holder.wait(timeout=10) != 0 and "Permission denied" in (
+            holder.stderr.read() if holder.stderr else ""
+        )
+        assert append_in_child(log, timeout=20) == 0
+    finally:
+        holder.kill()
+        holder.wait()

@@ -8,10 +8,14 @@ import hashlib
 import io
 import json
 import os
+import random
 import resource
+import signal
 import subprocess
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from importlib import resources
@@ -96,6 +100,7 @@ def chained_line(previous: bytes, **data: object) -> bytes:
 
 WRITER = """
 import sys
+import time
 from pathlib import Path
 from vmguard.core.eventlog import EventLog
 log = EventLog(Path(sys.argv[1]), syslog=None)
@@ -117,3 +122,89 @@ def writers(log: EventLog, count: int, events: int) -> list[subprocess.Popen[byt
     for w in started:
         assert w.stdout is not None and w.stdout.readline() == b"ready\n"
     return started
+
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+APPEND = """
+import sys
+import time
+from pathlib import Path
+from vmguard.core.eventlog import EventLog
+EventLog(Path(sys.argv[1]), syslog=None).append("vet", writer="root")
+"""
+
+
+def hold_as_nobody(folder: Path) -> subprocess.Popen[str]:
+    """User nobody (no groups) takes the lock appenders take on the log's folder."""
+    require_tools("setpriv")
+    holder = subprocess.Popen(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            HOLD,
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    holder.stdout.readline()
+    return holder
+
+
+def append_in_child(log: Path, timeout: float) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", APPEND, str(log)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=timeout, capture_output=True,
+    )  # fmt: skip
+    return done.returncode
+
+
+def plant(path: Path, kind: str, target: Path) -> None:
+    path.unlink(missing_ok=True)
+    if kind == "symlink":
+        path.symlink_to(target)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.link(target, path)
+
+
+def kill_round(log: EventLog, rnd: random.Random) -> None:
+    """Two appenders SIGKILLed at a random moment, then one more append in this process."""
+    started = writers(log, 2, 10**6)
+    time.sleep(rnd.uniform(0, 0.03))
+    for w in started:
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        assert w.stdout is not None
+        w.stdout.close()
+    log.append("vet", writer="after-kill")
+
+
+def intact_chain(lines: list[bytes]) -> bool:
+    """The chain as anyone can check it: each line's prev is the hash of the line before."""
+    return all(
+        json.loads(b)["prev"] == hashlib.sha256(a.rstrip(b"\n")).hexdigest()
+        for a, b in zip(lines, lines[1:], strict=False)
+    )
+
+
+def rotate_while(busy: Callable[[], bool], log: EventLog) -> int:
+    rotations = 0
+    while busy() and rotations < 20:  # rotate 24: no file is dropped, every event is counted
+        logrotate(log)
+        rotations += 1
+    return rotations
