@@ -13,10 +13,11 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,6 +142,18 @@ EventLog(Path(sys.argv[1]), syslog=None).append("vet", writer="root")
 """
 
 
+@contextmanager
+def reachable_folder() -> Iterator[Path]:
+    """A log folder that already exists 0755 (made by hand or a package) under a folder
+    every user can reach (pytest's tmp_path is 0700: nobody could not get there)."""
+    with tempfile.TemporaryDirectory(prefix="attackj-ops-") as top:
+        os.chmod(top, 0o755)  # noqa: S103 - every user must reach it: that is the attack
+        folder = Path(top) / "log"
+        folder.mkdir()
+        folder.chmod(0o755)
+        yield folder
+
+
 def hold_as_nobody(folder: Path) -> subprocess.Popen[str]:
     """User nobody (no groups) takes the lock appenders take on the log's folder."""
     require_tools("setpriv")
@@ -208,3 +221,41 @@ def rotate_while(busy: Callable[[], bool], log: EventLog) -> int:
         logrotate(log)
         rotations += 1
     return rotations
+
+
+POLICY = "apiVersion: vmguard/v1\nkind: Policy\nmetadata: {name: p}\nspec: {}\n"
+INVENTORY = """apiVersion: vmguard/v1
+kind: Inventory
+connections:
+  - {name: kvm, driver: libvirt, uri: 'test:///default'}
+vms:
+  - {name: test, connection: kvm, policy: p.yaml}
+"""
+
+
+def audit_argv(folder: Path) -> list[str]:
+    """`vmguard audit` of libvirt's test driver into folder/out, logging to folder/log."""
+    (folder / "p.yaml").write_text(POLICY)
+    (folder / "inv.yaml").write_text(INVENTORY)
+    return ["audit", "-i", str(folder / "inv.yaml"), "--out", str(folder / "out"), "--guest", "off"] + [
+        "--fail-on", "never", "-q",
+    ]  # fmt: skip
+
+
+def audit_env(folder: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "VMGUARD_LOG": str(folder / "log" / "events.jsonl")}
+
+
+def kill_audit_at_its_run_folder(folder: Path) -> set[str]:
+    """Start an audit and SIGKILL it the moment its run folder appears; the new names."""
+    out = folder / "out"
+    before = set(os.listdir(out))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CLI, *audit_argv(folder)], cwd=ROOT, env=audit_env(folder),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    while child.poll() is None and not set(os.listdir(out)) - before:
+        pass  # spin: the window between the folder and its reports is milliseconds
+    child.kill()
+    child.wait()
+    return set(os.listdir(out)) - before
