@@ -70,6 +70,19 @@ def test_a_removed_last_line_is_caught_whatever_became_of_the_head(
     assert ops.verify(log.path).code == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE: right after a rotation, the last line of events.jsonl.1 removed and the head "
+    "deleted: verify says intact, exit 0 (with the head it says 'log ends early')",
+)
+def test_a_removed_line_in_the_rotated_file_is_caught_without_the_head(log: EventLog) -> None:
+    ops.logrotate(log)
+    rotated = log.path.with_name("events.jsonl.1")
+    rotated.write_bytes(b"".join(rotated.read_bytes().splitlines(keepends=True)[:-1]))
+    ops.head(log).unlink()
+    assert ops.verify(log.path).code == 1
+
+
 def test_a_removed_last_line_is_caught_by_the_head(log: EventLog) -> None:
     """Control for the two above: with the head in place the removal is caught."""
     log.path.write_bytes(b"".join(log.path.read_bytes().splitlines(keepends=True)[:-1]))
