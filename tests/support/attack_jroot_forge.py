@@ -1,0 +1,197 @@
+"""Hostile ROOT files for the independent attack j (session 35): forged orphan baskets
+behind a live uproot tree (the session-35 admission of what `del` leaves behind a tree
+made again), orphans patched in their pinned key fields, forged FreeSegments tails after
+fEND, and RNTuple envelopes no anchor reaches. Each patch leaves a file uproot opens.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from tests.support.attack_dcontent_root import _header, _key_at, _lengths, _put
+from tests.support.attack_fbinary_root import PAYLOAD
+from tests.support.attack_jroot_files import XY, _tree, again
+
+END_ENTRY = 2000000000
+
+
+def _basket(d: bytes, branch: bytes, nth: int = 0) -> int:
+    """Key position of the nth basket (file order) of branch in tree t."""
+    at, found = d.find(b"\x07TBasket" + bytes([len(branch)]) + branch + b"\x01t"), []
+    while at >= 0:
+        found += [k for k in (at - 26, at - 34) if _key_at(d, k)]
+        at = d.find(b"\x07TBasket" + bytes([len(branch)]) + branch + b"\x01t", at + 1)
+    return found[nth]
+
+
+def _big(d: bytes, key: int) -> bool:
+    return struct.unpack(">h", d[key + 4 : key + 6])[0] > 1000
+
+
+def _moved_to(record: bytes, at: int, big: bool) -> bytes:
+    """The record with its fSeekKey naming its new position."""
+    return _put(record, 18, struct.pack(">q" if big else ">i", at))
+
+
+def _append(d: bytes, records: list[bytes]) -> bytes:
+    """Records appended at fEND: fEND in the header and the FreeSegments' last entry
+    (fEND, 2000000000) moved past them."""
+    old = _header(d)["end"]
+    assert old == len(d)
+    out = d
+    for r in records:
+        out += _moved_to(r, len(out), _big(r, 0))
+    last = struct.pack(">hii", 1, old, END_ENTRY)
+    h = _header(d)
+    where = d.find(last, h["seek_free"], h["seek_free"] + h["nbytes_free"])
+    assert where > 0
+    out = _put(out, where, struct.pack(">hii", 1, len(out), END_ENTRY))
+    return _put(out, 12, struct.pack(">i", len(out)))
+
+
+def _copy(d: bytes, key: int, payload: bool = True) -> bytes:
+    nbytes, keylen = _lengths(d, key)
+    rec = d[key : key + nbytes]
+    if payload:
+        rec = rec[:keylen] + (PAYLOAD * nbytes)[: nbytes - keylen]
+    return rec
+
+
+def one_job(made: Path) -> bytes:
+    """An uncompressed tree t(x, y) of 3 baskets a branch, one job, nothing deleted."""
+    path = made / "one-job.root"
+    with uproot.recreate(path, compression=None) as f:
+        _tree(f, "t", XY, 3)
+    return path.read_bytes()
+
+
+def forged_orphans(made: Path, branches: tuple[bytes, ...], copies: int = 1) -> bytes:
+    d = one_job(made)
+    return _append(d, [_copy(d, _basket(d, b)) for b in branches for _ in range(copies)])
+
+
+def _again(made: Path) -> tuple[bytes, int]:
+    """again() uncompressed, and its first orphan: job 1's first basket of x."""
+    d = again(made / "again.root", None)
+    return d, _basket(d, b"x", 0)
+
+
+def _title_at(d: bytes, key: int) -> int:
+    """Offset of the basket key's title string (after class and name)."""
+    p = key + (34 if _big(d, key) else 26)
+    p += 1 + d[p]
+    return p + 1 + d[p]
+
+
+def orphan_patched(made: Path, field: str) -> bytes:
+    d, key = _again(made)
+    nbytes, keylen = _lengths(d, key)
+    parent = key + (26 if _big(d, key) else 22)
+    title = _title_at(d, key)
+    patches: dict[str, tuple[int, bytes]] = {
+        "cycle-1": (key + 16, struct.pack(">h", 1)),
+        "datime-later": (key + 10, struct.pack(">I", 0xFFFFFFF0)),
+        "datime-1995": (key + 10, struct.pack(">I", 0x00210000)),
+        "parent-0": (parent, bytes(8 if _big(d, key) else 4)),
+        "title-u": (title + 1, b"u"),
+        "name-q": (title - 1, b"q"),
+        "buffer-size": (title + 2 + 2, PAYLOAD),
+        "payload": (key + keylen, (PAYLOAD * nbytes)[: nbytes - keylen]),
+    }
+    return _put(d, *patches[field])
+
+
+# ---------------------------------------------------------------- fEND tails
+
+
+def _tail(made: Path, entries: list[tuple[int, int, int]]) -> bytes:
+    """one_job()'s file (its FreeSegments record ends at fEND; nothing was ever deleted in
+    it, and its free list never shrank) with older entries after fEND, then (1, length, 2e9)."""
+    d = one_job(made)
+    tail = b"".join(struct.pack(">hii", *e) for e in entries)
+    total = len(d) + len(tail) + 10
+    return d + tail + struct.pack(">hii", 1, total, END_ENTRY)
+
+
+def tails(made: Path) -> dict[str, bytes]:
+    """Segments chosen as payload (positions before the FreeSegments record)."""
+    d = one_job(made)
+    sf = _header(d)["seek_free"]
+    a, b, c, e = (int.from_bytes(PAYLOAD[:2], "big") % (sf // 5) + k * (sf // 5) for k in range(4))
+    ordered = [(1, a, a + 7), (1, b, b + 9), (1, c, c + 3)]
+    return {
+        "tail-3-segments": _tail(made, ordered),
+        "tail-4-segments": _tail(made, [*ordered, (1, e, e + 5)]),
+        "tail-unordered": _tail(made, [ordered[2], ordered[0], ordered[1]]),
+        "tail-version-7": _tail(made, [(7, a, a + 7)]),
+        "tail-past-record": _tail(made, [(1, sf + 3, sf + 9)]),
+    }
+
+
+# ---------------------------------------------------------------- RNTuple envelopes
+
+
+def _rntuple_file(made: Path) -> bytes:
+    path = made / "rnt.root"
+    with uproot.recreate(path, compression=None) as f:
+        f["n"] = {"x": np.arange(100), "y": np.linspace(0, 1, 100)}
+    return path.read_bytes()
+
+
+def _envelopes(d: bytes) -> tuple[int, int]:
+    """(header blob key, footer blob key) of the live RNTuple n, from its anchor."""
+    at = d.find(b"\rROOT::RNTuple\x01n")
+    while not _key_at(d, at - 26):
+        at = d.find(b"\rROOT::RNTuple\x01n", at + 1)
+    _, keylen = _lengths(d, at - 26)
+    a = at - 26 + keylen + 6
+    seek_h, _, _, seek_f = struct.unpack(">QQQQ", d[a + 8 : a + 40])
+    return _key_before_blob(d, seek_h), _key_before_blob(d, seek_f)
+
+
+def _key_before_blob(d: bytes, payload_at: int) -> int:
+    return next(k for k in range(payload_at - 80, payload_at) if _key_at(d, k)
+                and k + _lengths(d, k)[1] == payload_at)
+
+
+def rntuple_orphans(made: Path, which: str) -> bytes:
+    d = _rntuple_file(made)
+    head, foot = _envelopes(d)
+    recs: dict[str, list[bytes]] = {
+        "pair": [_copy(d, head, False), _copy(d, foot, False)],
+        "header-alone": [_copy(d, head, False)],
+        "footer-alone": [_copy(d, foot, False)],
+        "two-headers": [_copy(d, head, False), _copy(d, head, False), _copy(d, foot, False)],
+    }
+    return _append(d, recs[which])
+
+
+MAKERS: dict[str, Callable[[Path], bytes]] = {
+    "forged-orphans-every-branch": lambda m: forged_orphans(m, (b"x", b"y")),
+    "forged-orphans-one-branch": lambda m: forged_orphans(m, (b"x",)),
+    "forged-orphans-200": lambda m: forged_orphans(m, (b"x", b"y"), 100),
+    **{f"orphan-{f}": (lambda m, f=f: orphan_patched(m, f)) for f in (
+        "cycle-1", "datime-later", "datime-1995", "parent-0", "title-u", "name-q",
+        "buffer-size", "payload")},
+    **{f"rntuple-orphan-{w}": (lambda m, w=w: rntuple_orphans(m, w)) for w in (
+        "pair", "header-alone", "footer-alone", "two-headers")},
+}
+TAILS = ("tail-3-segments", "tail-4-segments", "tail-unordered", "tail-version-7",
+         "tail-past-record")
+HOSTILE_NAMES = sorted(f"root-j-{n}.root" for n in (*MAKERS, *TAILS))
+
+
+def hostile(made: Path) -> dict[str, bytes]:
+    out = {}
+    for name, fn in MAKERS.items():
+        where = made / name
+        where.mkdir(parents=True, exist_ok=True)
+        out[f"root-j-{name}.root"] = fn(where)
+    (made / "tails").mkdir(parents=True, exist_ok=True)
+    out.update({f"root-j-{n}.root": b for n, b in tails(made / "tails").items()})
+    return out
