@@ -60,6 +60,9 @@ HOLES: dict[str, str] = {
     "one-job file where nothing was deleted and whose free list (2 entries) never shrank: "
     "the tail is not checked against the file's history nor its segments against the "
     "records' boundaries (about 6 x 14 bits a file)",
+    "root-j-tail-inside-basket.root": "published: 20 bytes after fEND, an entry (1, a, a + 31) "
+    "naming a stretch inside the live basket of x (a free segment there never was) then (1, "
+    "length, 2e9), in the same one-job file whose free list never shrank (same class)",
 }
 
 _NEW_SCHEMA = ("refused ('baskets name the branch b'{b}', which is no branch of the tree "
@@ -72,6 +75,12 @@ FALSE_REJECTIONS: dict[str, str] = {
     **{f"ctl-j-fewer-branches-{c}.root": _NEW_SCHEMA.format(b="y", how="with x alone (was x, y, w)")
        for c in ("none", "lz4")},
     "ctl-j-wider-zlib.root": _NEW_SCHEMA.format(b="x", how="with 30 branches b0..b29 (was x, y)"),
+    "ctl-j-jagged-to-flat-none.root": _NEW_SCHEMA.format(
+        b="np", how="with p a float64 (was jagged: uproot's counter branch np is gone)"),
+    **{f"ctl-j-superset-{c}.root": "refused ('the basket at 244 is in no list of its tree's "
+       "baskets ... of every branch'): plain uproot, t(x, y) deleted with `del` in job 2 and "
+       "made again as t(x, y, z) in job 3: the new branch z has no orphans, so x's and y's "
+       "are refused" for c in ("none", "zlib")},
 }
 
 # Published as docs/quarantine.md says ("baskets of every branch added beside any live
@@ -86,6 +95,9 @@ LISTED = {
     "only no later than its tree)",
     "root-j-rntuple-orphan-pair.root": "a copy of the live header and footer blobs, no "
     "RNTuple ever deleted",
+    "root-j-rntuple-orphan-pair-payload.root": "the same pair, the header's writer string "
+    "'Uproot' replaced by payload, its checksum and the footer's copy of it recomputed",
+    "root-j-subdir-orphans-parent-dir.root": "two orphans forged behind d/t, parent d",
 }
 BITS_ONLY = {"root-j-orphan-cycle-1.root", "root-j-orphan-datime-later.root",
              "root-j-orphan-datime-1995.root", "root-j-orphan-parent-0.root",
@@ -94,7 +106,9 @@ BITS_ONLY = {"root-j-orphan-cycle-1.root", "root-j-orphan-datime-later.root",
              "root-j-rntuple-orphan-footer-alone.root", "root-j-rntuple-orphan-two-headers.root",
              "root-j-tail-unordered.root", "root-j-tail-version-7.root",
              "root-j-tail-past-record.root", "root-j-tail-3-segments.root",
-             "root-j-tail-4-segments.root"}
+             "root-j-tail-4-segments.root", "root-j-rntuple-orphan-pair-other-name.root",
+             "root-j-tail-reversed.root", "root-j-tail-zeros.root",
+             "root-j-tail-inside-basket.root"}
 
 
 @pytest.fixture(scope="module")

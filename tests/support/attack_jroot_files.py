@@ -149,6 +149,89 @@ def jagged_again(path: Path, codec) -> bytes:
                                lambda f: _tree(f, "t", schema, 3, seed=5)])
 
 
+def retyped(path: Path, codec) -> bytes:
+    """t(x: float64, y: int32) deleted; t made again as t(x: int32, y: float64)."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "t", {"x": np.int32, "y": np.float64}, 3)])
+
+
+def codec_changed(path: Path, _codec) -> bytes:
+    """t written under ZLIB, deleted, made again in a job whose file compression is LZ4."""
+    def third(f) -> None:
+        f.compression = uproot.LZ4(4)
+        _tree(f, "t", XY, 3, seed=2)
+    return _jobs(path, uproot.ZLIB(4), [lambda f: _tree(f, "t", XY, 3), _delete("t"), third])
+
+
+def bigger_baskets(path: Path, codec) -> bytes:
+    """t of 100-entry baskets deleted; made again with 20,000-entry baskets."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "t", XY, 2, 20000)])
+
+
+def assigned_again(path: Path, codec) -> bytes:
+    """t written by assignment (f["t"] = dict), deleted and assigned again."""
+    return _jobs(path, codec, [lambda f: f.__setitem__("t", _data(XY, 500, 1)), _delete("t"),
+                               lambda f: f.__setitem__("t", _data(XY, 700, 2))])
+
+
+def twin_again(path: Path, codec) -> bytes:
+    """t;1 from job 1 kept, t;2 from job 2 deleted and made again in job 3."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), lambda f: _tree(f, "t", XY, 3, seed=4),
+                               lambda f: (_delete("t;2")(f), _tree(f, "t", XY, 2, seed=6))])
+
+
+def moved_generations(path: Path, codec) -> bytes:
+    """Three generations of t, each extended 12 times (each moves), one a job."""
+    steps = [lambda f: _tree(f, "t", XY, 12, 20)]
+    for g in range(2):
+        steps.append(lambda f, g=g: (_delete("t")(f), _tree(f, "t", XY, 12, 20, seed=50 * g)))
+    return _jobs(path, codec, steps)
+
+
+def jagged_to_flat(path: Path, codec) -> bytes:
+    """t(n, p: jagged) deleted; t(n, p: float64) made again (same branch names)."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", {"n": np.int32, "p": "var * float64"}, 3),
+                               _delete("t"),
+                               lambda f: _tree(f, "t", {"n": np.int32, "p": np.float64}, 3)])
+
+
+def superset(path: Path, codec) -> bytes:
+    """t(x, y) deleted; t(x, y, z) made again: one branch more, none less."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "t", {**XY, "z": np.float32}, 3)])
+
+
+def reordered(path: Path, codec) -> bytes:
+    """t(x, y) deleted; t(y, x) made again: the same branches in the other order."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "t", {"y": np.int32, "x": np.float64}, 3)])
+
+
+def other_then_again(path: Path, codec) -> bytes:
+    """t deleted in job 2; job 3 makes u (over t's freed record); job 4 makes t again."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "u", XY, 2, seed=3),
+                               lambda f: _tree(f, "t", XY, 2, seed=4)])
+
+
+def rntuple_in_subdir(path: Path, codec) -> bytes:
+    """An RNTuple d/n deleted (its directory's `del`) and written again."""
+    return _jobs(path, codec, [lambda f: f.__setitem__("d/n", _rntuple(100)),
+                               lambda f: del_in(f["d"], "n"),
+                               lambda f: f.__setitem__("d/n", _rntuple(120))])
+
+
+def tree_and_rntuple_again(path: Path, codec) -> bytes:
+    """A tree t and an RNTuple n deleted together, written again together."""
+    def make(n: int, seed: int) -> Callable:
+        def step(f) -> None:
+            _tree(f, "t", XY, 2, n, seed=seed)
+            f["n"] = _rntuple(n)
+        return step
+    return _jobs(path, codec, [make(100, 1), _delete("t", "n"), make(80, 2)])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -197,6 +280,18 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "moved-then-again": (moved_then_again, ("zlib",)),
     "two-swapped": (two_swapped, ("zstd",)),
     "jagged-again": (jagged_again, ("none", "zlib")),
+    "retyped": (retyped, ("none", "zlib")),
+    "codec-changed": (codec_changed, ("zlib",)),
+    "bigger-baskets": (bigger_baskets, ("none", "zstd")),
+    "assigned-again": (assigned_again, ("lzma",)),
+    "twin-again": (twin_again, ("none", "zlib")),
+    "moved-generations": (moved_generations, ("none", "lz4")),
+    "jagged-to-flat": (jagged_to_flat, ("none",)),
+    "superset": (superset, ("none", "zlib")),
+    "reordered": (reordered, ("zstd",)),
+    "other-then-again": (other_then_again, ("none",)),
+    "rntuple-in-subdir": (rntuple_in_subdir, ("none",)),
+    "tree-and-rntuple-again": (tree_and_rntuple_again, ("none", "lz4")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import uproot
+import xxhash
 
 from tests.support.attack_dcontent_root import _header, _key_at, _lengths, _put
 from tests.support.attack_fbinary_root import PAYLOAD
@@ -75,6 +76,25 @@ def forged_orphans(made: Path, branches: tuple[bytes, ...], copies: int = 1) -> 
     return _append(d, [_copy(d, _basket(d, b)) for b in branches for _ in range(copies)])
 
 
+def _subdir(made: Path) -> bytes:
+    """An uncompressed tree d/t(x, y), one job: its baskets' parent is d (uproot's)."""
+    path = made / "subdir.root"
+    with uproot.recreate(path, compression=None) as f:
+        _tree(f, "d/t", XY, 3)
+    return path.read_bytes()
+
+
+def subdir_orphans(made: Path, parent: str) -> bytes:
+    """Orphans of x and y forged behind d/t, their parent d (uproot's) or the top directory
+    (ROOT's for a live basket; the docs pin an orphan's to its tree's directory)."""
+    d = _subdir(made)
+    recs = [_copy(d, _basket(d, b)) for b in (b"x", b"y")]
+    if parent == "top":
+        top = _header(d)["begin"]
+        recs = [_put(r, 26, struct.pack(">q", top)) for r in recs]
+    return _append(d, recs)
+
+
 def _again(made: Path) -> tuple[bytes, int]:
     """again() uncompressed, and its first orphan: job 1's first basket of x."""
     d = again(made / "again.root", None)
@@ -130,6 +150,9 @@ def tails(made: Path) -> dict[str, bytes]:
         "tail-unordered": _tail(made, [ordered[2], ordered[0], ordered[1]]),
         "tail-version-7": _tail(made, [(7, a, a + 7)]),
         "tail-past-record": _tail(made, [(1, sf + 3, sf + 9)]),
+        "tail-reversed": _tail(made, [(1, a + 7, a), (1, b + 9, b)]),
+        "tail-zeros": _tail(made, [(0, 0, 0)] * 3),
+        "tail-inside-basket": _tail(made, [(1, _basket(d, b"x") + 100, _basket(d, b"x") + 131)]),
     }
 
 
@@ -159,9 +182,30 @@ def _key_before_blob(d: bytes, payload_at: int) -> int:
                 and k + _lengths(d, k)[1] == payload_at)
 
 
+def _resum(env: bytes) -> bytes:
+    """An envelope with its trailing XXH3-64 (little-endian) recomputed."""
+    return env[:-8] + xxhash.xxh3_64_intdigest(env[:-8]).to_bytes(8, "little")
+
+
+def _forged_pair(d: bytes, head: int, foot: int, old: bytes, new: bytes) -> list[bytes]:
+    """Copies of the header and footer blobs, the header's bytes old replaced by new (same
+    length), its checksum, the footer's header checksum (after the feature flags) and the
+    footer's own checksum recomputed."""
+    h, f = _copy(d, head, False), _copy(d, foot, False)
+    hk, fk = _lengths(d, head)[1], _lengths(d, foot)[1]
+    assert old in h[hk:] and len(old) == len(new)
+    env = _resum(h[hk:].replace(old, new, 1))
+    fenv = _put(f[fk:], 16, env[-8:])  # the header's own checksum
+    return [h[:hk] + env, f[:fk] + _resum(fenv)]
+
+
 def rntuple_orphans(made: Path, which: str) -> bytes:
     d = _rntuple_file(made)
     head, foot = _envelopes(d)
+    if which == "pair-payload":
+        return _append(d, _forged_pair(d, head, foot, b"Uproot", PAYLOAD + b"!!"))
+    if which == "pair-other-name":
+        return _append(d, _forged_pair(d, head, foot, b"\x01\x00\x00\x00n", b"\x01\x00\x00\x00m"))
     recs: dict[str, list[bytes]] = {
         "pair": [_copy(d, head, False), _copy(d, foot, False)],
         "header-alone": [_copy(d, head, False)],
@@ -179,10 +223,13 @@ MAKERS: dict[str, Callable[[Path], bytes]] = {
         "cycle-1", "datime-later", "datime-1995", "parent-0", "title-u", "name-q",
         "buffer-size", "payload")},
     **{f"rntuple-orphan-{w}": (lambda m, w=w: rntuple_orphans(m, w)) for w in (
-        "pair", "header-alone", "footer-alone", "two-headers")},
+        "pair", "header-alone", "footer-alone", "two-headers", "pair-payload",
+        "pair-other-name")},
+    "subdir-orphans-parent-dir": lambda m: subdir_orphans(m, "dir"),
+    "subdir-orphans-parent-top": lambda m: subdir_orphans(m, "top"),
 }
 TAILS = ("tail-3-segments", "tail-4-segments", "tail-unordered", "tail-version-7",
-         "tail-past-record")
+         "tail-past-record", "tail-reversed", "tail-zeros", "tail-inside-basket")
 HOSTILE_NAMES = sorted(f"root-j-{n}.root" for n in (*MAKERS, *TAILS))
 
 
