@@ -232,6 +232,28 @@ def tree_and_rntuple_again(path: Path, codec) -> bytes:
     return _jobs(path, codec, [make(100, 1), _delete("t", "n"), make(80, 2)])
 
 
+def empty_again(path: Path, codec) -> bytes:
+    """t deleted; t made again in job 3 and left empty (filled in no job)."""
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), _delete("t"),
+                               lambda f: _tree(f, "t", XY, 0)])
+
+
+def nested_again(path: Path, codec) -> bytes:
+    """a/b/t deleted (b's `del`) and made again in a later job."""
+    return _jobs(path, codec, [lambda f: _tree(f, "a/b/t", XY, 3),
+                               lambda f: del_in(f["a/b"], "t"),
+                               lambda f: _tree(f, "a/b/t", XY, 2, seed=3)])
+
+
+def rntuple_twice_one_job(path: Path, codec) -> bytes:
+    """In one later job, RNTuple n deleted and written again twice."""
+    def twice(f) -> None:
+        for g in range(2):
+            del f["n"]
+            f["n"] = _rntuple(150 + 50 * g)
+    return _jobs(path, codec, [lambda f: f.__setitem__("n", _rntuple(100)), twice])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -292,6 +314,9 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "other-then-again": (other_then_again, ("none",)),
     "rntuple-in-subdir": (rntuple_in_subdir, ("none",)),
     "tree-and-rntuple-again": (tree_and_rntuple_again, ("none", "lz4")),
+    "empty-again": (empty_again, ("zlib",)),
+    "nested-again": (nested_again, ("none", "zstd")),
+    "rntuple-twice-one-job": (rntuple_twice_one_job, ("none",)),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),
