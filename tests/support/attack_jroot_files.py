@@ -254,6 +254,17 @@ def rntuple_twice_one_job(path: Path, codec) -> bytes:
     return _jobs(path, codec, [lambda f: f.__setitem__("n", _rntuple(100)), twice])
 
 
+def newer_twin_deleted(path: Path, codec) -> bytes:
+    """t;1 (job 1) kept; t;2 (job 2) deleted in job 3, which writes a histogram and a tree
+    u (in the space t;2's record left): t;2's baskets stay, dated after the live t;1."""
+    def third(f) -> None:
+        del f["t;2"]
+        f["h"] = _hist()
+        _tree(f, "u", XY, 2, seed=8)
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 3), lambda f: _tree(f, "t", XY, 3, seed=4),
+                               third])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -317,6 +328,7 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "empty-again": (empty_again, ("zlib",)),
     "nested-again": (nested_again, ("none", "zstd")),
     "rntuple-twice-one-job": (rntuple_twice_one_job, ("none",)),
+    "newer-twin-deleted": (newer_twin_deleted, ("none", "zlib")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),
