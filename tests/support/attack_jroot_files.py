@@ -265,6 +265,20 @@ def newer_twin_deleted(path: Path, codec) -> bytes:
                                third])
 
 
+def hists_refilled(path: Path, codec) -> bytes:
+    """12 histograms; job 2 deletes every second of the first 12 positions (6 free
+    segments); job 3 writes them again, each filling its segment exactly: the free list
+    shrinks from 7 entries to 1 or 2 and its record shrinks in place."""
+    def first(f) -> None:
+        for i in range(12):
+            f[f"h{i:02d}"] = (np.arange(10.0) + i, np.arange(11.0))
+
+    def again_(f) -> None:
+        for i in range(0, 12, 2):
+            f[f"h{i:02d}"] = (np.arange(10.0) + i, np.arange(11.0))
+    return _jobs(path, codec, [first, _delete(*(f"h{i:02d}" for i in range(0, 12, 2))), again_])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -329,6 +343,7 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "nested-again": (nested_again, ("none", "zstd")),
     "rntuple-twice-one-job": (rntuple_twice_one_job, ("none",)),
     "newer-twin-deleted": (newer_twin_deleted, ("none", "zlib")),
+    "hists-refilled": (hists_refilled, ("none", "zlib")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),
