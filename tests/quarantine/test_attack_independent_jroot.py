@@ -88,6 +88,12 @@ FALSE_REJECTIONS: dict[str, str] = {
     "pass as r0.root or abcdefghijklmnop.root and are refused from a 26-character stem on "
     "(the name is in the file's keys, so every record shifts); likely attack i's "
     "many-hists class reached with 12 histograms",
+    **{f"ctl-j-hists-refilled-{c}.root": "refused ('the free space at 1661 holds data that is "
+       "not the remains of a record the writer moved ... what is left of a deleted object "
+       f"written over'; {c}): the same 12 histograms, 6 deleted and written again; the "
+       "free segment holds a deleted h00's record, its start written over by a later record "
+       "(the lz4 file is refused as lz4.root, published under its name here)"
+       for c in ("lzma", "zstd")},
 }
 
 # Published as docs/quarantine.md says ("baskets of every branch added beside any live
@@ -115,7 +121,7 @@ BITS_ONLY = {"root-j-orphan-cycle-1.root", "root-j-orphan-datime-later.root",
              "root-j-tail-past-record.root", "root-j-tail-3-segments.root",
              "root-j-tail-4-segments.root", "root-j-rntuple-orphan-pair-other-name.root",
              "root-j-tail-reversed.root", "root-j-tail-zeros.root",
-             "root-j-tail-inside-basket.root"}
+             "root-j-tail-inside-basket.root", "root-j-rntuple-behind-tree.root"}
 
 
 @pytest.fixture(scope="module")

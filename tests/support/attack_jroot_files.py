@@ -343,7 +343,7 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "nested-again": (nested_again, ("none", "zstd")),
     "rntuple-twice-one-job": (rntuple_twice_one_job, ("none",)),
     "newer-twin-deleted": (newer_twin_deleted, ("none", "zlib")),
-    "hists-refilled": (hists_refilled, ("none", "zlib")),
+    "hists-refilled": (hists_refilled, ("none", "zlib", "lz4", "lzma", "zstd")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),

@@ -215,6 +215,24 @@ def rntuple_orphans(made: Path, which: str) -> bytes:
     return _append(d, recs[which])
 
 
+def pair_behind_other_class(made: Path, which: str) -> bytes:
+    """Objects of one class forged behind a live object of the other under the same name:
+    RNTuple n's header and footer blobs behind a TTree n, or t's baskets (x, y) behind an
+    RNTuple t."""
+    rnt, tree = _rntuple_file(made), one_job(made)
+    path = made / "other.root"
+    with uproot.recreate(path, compression=None) as f:
+        if which == "rntuple-behind-tree":
+            _tree(f, "n", XY, 2)
+        else:
+            f["t"] = {"x": np.arange(100.0), "y": np.arange(100, dtype=np.int32)}
+    d = path.read_bytes()
+    if which == "rntuple-behind-tree":
+        head, foot = _envelopes(rnt)
+        return _append(d, [_copy(rnt, head, False), _copy(rnt, foot, False)])
+    return _append(d, [_copy(tree, _basket(tree, b)) for b in (b"x", b"y")])
+
+
 MAKERS: dict[str, Callable[[Path], bytes]] = {
     "forged-orphans-every-branch": lambda m: forged_orphans(m, (b"x", b"y")),
     "forged-orphans-one-branch": lambda m: forged_orphans(m, (b"x",)),
@@ -225,6 +243,8 @@ MAKERS: dict[str, Callable[[Path], bytes]] = {
     **{f"rntuple-orphan-{w}": (lambda m, w=w: rntuple_orphans(m, w)) for w in (
         "pair", "header-alone", "footer-alone", "two-headers", "pair-payload",
         "pair-other-name")},
+    "rntuple-behind-tree": lambda m: pair_behind_other_class(m, "rntuple-behind-tree"),
+    "baskets-behind-rntuple": lambda m: pair_behind_other_class(m, "baskets-behind-rntuple"),
     "subdir-orphans-parent-dir": lambda m: subdir_orphans(m, "dir"),
     "subdir-orphans-parent-top": lambda m: subdir_orphans(m, "top"),
 }
