@@ -279,6 +279,24 @@ def hists_refilled(path: Path, codec) -> bytes:
     return _jobs(path, codec, [first, _delete(*(f"h{i:02d}" for i in range(0, 12, 2))), again_])
 
 
+def again_moves_at_once(path: Path, codec) -> bytes:
+    """t deleted and made again in one job, extended 12 times there (it moves)."""
+    def again_(f) -> None:
+        del f["t"]
+        _tree(f, "t", XY, 12, 30, seed=21)
+    return _jobs(path, codec, [lambda f: _tree(f, "t", XY, 4), again_])
+
+
+def rntuple_again_extended_at_once(path: Path, codec) -> bytes:
+    """RNTuple n deleted, written again and extended 3 times in the same job."""
+    def again_(f) -> None:
+        del f["n"]
+        f["n"] = _rntuple(80)
+        for _ in range(3):
+            f["n"].extend(_rntuple(40))
+    return _jobs(path, codec, [lambda f: f.__setitem__("n", _rntuple(100)), again_])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -344,6 +362,8 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "rntuple-twice-one-job": (rntuple_twice_one_job, ("none",)),
     "newer-twin-deleted": (newer_twin_deleted, ("none", "zlib")),
     "hists-refilled": (hists_refilled, ("none", "zlib", "lz4", "lzma", "zstd")),
+    "again-moves-at-once": (again_moves_at_once, ("none", "zstd")),
+    "rntuple-again-extended-at-once": (rntuple_again_extended_at_once, ("none", "lzma")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),
