@@ -7,9 +7,12 @@ cycle 0, dated no later than the tree, every branch some; RNTuple orphan footers
 an orphan header's checksum; up to 4 older FreeSegments entries after fEND), not the code
 (neither the validators nor their tests were read). Tried here:
 - ordinary uproot 5.7 jobs (tests/support/attack_jroot_files.py): a tree deleted and made
-  again with the same, other, fewer or more branches, over 5 generations, twice in one
-  job, in a subdirectory, extended until it moves before or after, two trees swapped,
-  jagged; RNTuples over generations, with other fields, extended; every codec;
+  again with the same, other, fewer, more, retyped or reordered branches, over 5
+  generations, twice in one job, empty, in a (nested) subdirectory or a directory deleted
+  whole, extended until it moves before, after or in the same job, two trees swapped,
+  jagged, assigned, twins, another codec; RNTuples over generations, with other fields,
+  extended, in a subdirectory, twice a job; 12 histograms deleted and written again in
+  place; every codec;
 - forged files (tests/support/attack_jroot_forge.py): orphan baskets appended behind the
   live tree of a file where nothing was deleted (every branch, one branch, 200), an orphan
   of a real `del` patched in each pinned key field (cycle, datime later and before the
@@ -17,7 +20,8 @@ an orphan header's checksum; up to 4 older FreeSegments entries after fEND), not
   fEND (3 or 4 older segments, unordered, another version, past the record) in a file
   whose free list never shrank; RNTuple header and footer blobs no anchor reaches, copied
   behind a live RNTuple of a file where nothing was deleted (the pair, one alone, two
-  headers for one footer).
+  headers for one footer, payload in the header with its checksums recomputed, another
+  name), or behind a TTree of its name (and t's baskets behind an RNTuple t).
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS: ordinary
 output refused; LISTED: published, as docs/quarantine.md's "what exactness leaves" says

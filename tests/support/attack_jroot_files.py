@@ -297,6 +297,14 @@ def rntuple_again_extended_at_once(path: Path, codec) -> bytes:
     return _jobs(path, codec, [lambda f: f.__setitem__("n", _rntuple(100)), again_])
 
 
+def dir_again(path: Path, codec) -> bytes:
+    """Directory d (tree t, histogram h) deleted whole in job 2; d/t made again in job 3."""
+    def first(f) -> None:
+        _tree(f, "d/t", XY, 3)
+        f["d/h"] = _hist()
+    return _jobs(path, codec, [first, _delete("d"), lambda f: _tree(f, "d/t", XY, 3, seed=6)])
+
+
 def _rntuple(n: int, fields: str = "xy") -> dict[str, np.ndarray]:
     cols = {"x": np.arange(n), "y": np.linspace(0, 1, n), "z": np.arange(n) * 2.0}
     return {k: cols[k] for k in fields}
@@ -364,6 +372,7 @@ WORKFLOWS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "hists-refilled": (hists_refilled, ("none", "zlib", "lz4", "lzma", "zstd")),
     "again-moves-at-once": (again_moves_at_once, ("none", "zstd")),
     "rntuple-again-extended-at-once": (rntuple_again_extended_at_once, ("none", "lzma")),
+    "dir-again": (dir_again, ("none", "zlib")),
     "rntuple-generations": (rntuple_generations, ("none", "zstd")),
     "rntuple-other-fields": (rntuple_other_fields, ("zlib",)),
     "rntuple-extended-again": (rntuple_extended_again, ("none",)),
