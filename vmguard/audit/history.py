@@ -5,6 +5,11 @@ every finding's identity (rule, subject, evidence) with its message and connecti
 Drift: a finding is new, still open, regressed (seen in an older run, absent from the
 previous one), or resolved (in the previous run, gone now). Findings of a VM, connection
 or firewall this run could not look at are carried over, not resolved.
+
+The history is best effort, as drift is: a line that is not a run as `record` writes it
+(torn by a crash, edited by hand) is skipped, and drift starts over from the rest; the
+next rewrite drops it. The file itself must be a regular file: one planted as a symlink,
+FIFO or device is refused (AuditError), never read through or waited on.
 """
 
 from __future__ import annotations
@@ -18,23 +23,58 @@ from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
 from vmguard.audit.store import run_started
 from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import AuditError
-from vmguard.core.findings import Finding
+from vmguard.core.findings import Finding, Level
+from vmguard.core.regular import read_regular, why_refused
 
 HISTORY = "history.jsonl"
 Key = tuple[str, str, str]
 
 
 def _read(out: Path) -> list[dict]:
+    """The runs of <out>/history.jsonl, oldest first (none when it does not exist)."""
     path = out / HISTORY
-    if not path.exists():
+    try:
+        data = read_regular(path)
+    except FileNotFoundError:
         return []
-    runs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            runs.append(json.loads(line))
-        except ValueError:
-            continue  # a torn line from a crashed run: drift simply starts over from the rest
-    return runs
+    except OSError as err:  # ELOOP: a symlink; EINVAL: a FIFO or a device
+        why = why_refused(err)
+        raise AuditError(f"cannot read {path}: {why} (move it away: audit writes it anew)") from err
+    return [run for run in map(_parse, data.splitlines()) if run is not None]
+
+
+def _parse(line: bytes) -> dict | None:
+    """One history line as `record` writes it, or None for anything else."""
+    try:
+        run = json.loads(line)
+    except (ValueError, RecursionError):  # a torn line, or nesting deeper than json can parse
+        return None
+    return run if _is_run(run) else None
+
+
+def _is_run(run: object) -> bool:
+    return (
+        isinstance(run, dict)
+        and isinstance(run.get("run"), str)
+        and _is_counts(run.get("counts"))
+        and isinstance(run.get("findings"), list)
+        and all(_is_entry(f) for f in run["findings"])
+        and isinstance(run.get("incomplete", False), bool)
+    )
+
+
+def _is_counts(counts: object) -> bool:
+    """A count per severity, as AuditResult.counts() gives (the trend chart sums them)."""
+    return (
+        isinstance(counts, dict)
+        and set(counts) == {level.value for level in Level}
+        and all(type(n) is int and n >= 0 for n in counts.values())
+    )
+
+
+def _is_entry(entry: object) -> bool:
+    """[rule, subject, evidence, message] and, since connections were recorded, one more."""
+    return isinstance(entry, list) and len(entry) in (4, 5) and all(isinstance(e, str) for e in entry)
 
 
 def _keys(run: dict) -> dict[Key, str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vmguard.core.errors import AuditError
+from vmguard.core.regular import open_regular, why_refused
 
 LOCK = ".lock"
 
@@ -21,9 +22,9 @@ def run_lock(out: Path) -> Iterator[None]:
     """
     path = out / LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT)  # a planted link or FIFO: refused
     except OSError as err:
-        raise AuditError(f"cannot open lock {path}: {err.strerror}") from err
+        raise AuditError(f"cannot open lock {path}: {why_refused(err)}") from err
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

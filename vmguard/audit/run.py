@@ -79,9 +79,12 @@ def run_audit(
         raise UsageError("--keep must be at least 1")
     store.prepare(out)
     with run_lock(out):
-        run_dir = store.new_run_dir(out, dt.datetime.now(dt.UTC))
-        result = history.annotate(audit(inventory, run_dir.name, opener, guest=guest), out, load_catalog())
-        doc = _write(run_dir, result, formats, fail_on)
+        store.sweep(out)
+        name = store.run_name(out, dt.datetime.now(dt.UTC))
+        with store.staged_run_dir(out, name) as staged:
+            result = history.annotate(audit(inventory, name, opener, guest=guest), out, load_catalog())
+            doc = _write(staged, result, formats, fail_on)
+        run_dir = store.publish_run_dir(staged, name)
         history.record(result, out, keep)
         store.point_latest(out, run_dir)
         pruned = store.prune(out, keep)

@@ -1,17 +1,27 @@
-"""The report folder: one timestamped folder per run, a `latest` symlink, retention."""
+"""The report folder: one timestamped folder per run, a `latest` symlink, retention.
+
+A run folder appears whole: its reports are written into a hidden staging folder
+(.<name>.<random>.tmp) that is renamed to the run's name once they are all there. A run
+killed before that leaves only its staging folder, which the next run removes under the
+run lock (no other run can be writing it then).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-from vmguard.core.atomicfile import link_atomic
+from vmguard.core.atomicfile import link_atomic, temp_name
 from vmguard.core.errors import AuditError
 
 LATEST = "latest"
 RUN_NAME = re.compile(r"^\d{8}T\d{6}Z(-\d{3})?$")
+STAGING = re.compile(r"^\.\d{8}T\d{6}Z(-\d{3})?\.[0-9a-f]{16}\.tmp$")  # atomicfile.temp_name's
 
 
 def run_started(name: str) -> dt.datetime | None:
@@ -28,21 +38,65 @@ def prepare(out: Path) -> None:
         raise AuditError(f"cannot create report folder {out}: {err.strerror}") from err
 
 
-def new_run_dir(out: Path, started: dt.datetime) -> Path:
-    """<out>/20261125T091500Z; runs within one second get -001, -002... so that names
-    always sort in run order (also after older runs of that second were pruned)."""
+def run_name(out: Path, started: dt.datetime) -> str:
+    """20261125T091500Z; runs within one second get -001, -002... so that names always
+    sort in run order (also after older runs of that second were pruned)."""
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     taken = [p.name for p in out.glob(f"{stamp}*") if RUN_NAME.match(p.name)]
-    name = stamp
-    if taken:
-        last = max(int(n.partition("-")[2] or 0) for n in taken)
-        name = f"{stamp}-{last + 1:03d}"
-    path = out / name
+    if not taken:
+        return stamp
+    last = max(int(n.partition("-")[2] or 0) for n in taken)
+    return f"{stamp}-{last + 1:03d}"
+
+
+@contextlib.contextmanager
+def staged_run_dir(out: Path, name: str) -> Iterator[Path]:
+    """A new, empty staging folder for the run `name`, removed if the block fails (a
+    kill leaves it to `sweep`)."""
+    path = out / temp_name(name)
     try:
-        path.mkdir()
-    except OSError as err:  # the run lock makes FileExistsError impossible short of a bug
+        path.mkdir(mode=0o755)
+    except OSError as err:
         raise AuditError(f"cannot create {path}: {err.strerror}") from err
+    try:
+        yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def publish_run_dir(staged: Path, name: str) -> Path:
+    """Rename the staged folder, its reports written, to <out>/<name>: it appears whole."""
+    path = staged.with_name(name)
+    try:
+        os.rename(staged, path)  # the run lock makes the name free: run_name chose it
+        _sync(staged.parent)
+    except OSError as err:
+        raise AuditError(f"cannot rename {staged} to {path.name}: {err.strerror}") from err
     return path
+
+
+def _sync(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep(out: Path) -> list[Path]:
+    """Remove what killed runs left: staging folders, and the empty run folders of
+    versions that wrote reports straight into the run folder. Under the run lock only."""
+    left = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink() and _left(p)]
+    for path in left:
+        shutil.rmtree(path, ignore_errors=True)
+    return left
+
+
+def _left(folder: Path) -> bool:
+    if STAGING.match(folder.name):
+        return True
+    return bool(RUN_NAME.match(folder.name)) and not any(folder.iterdir())
 
 
 def point_latest(out: Path, run_dir: Path) -> None:

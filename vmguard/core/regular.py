@@ -32,3 +32,11 @@ def read_regular(path: Path, limit: int = -1) -> bytes:
     small record: a planted huge file must not fill memory)."""
     with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as fh:
         return fh.read(limit)
+
+
+def why_refused(err: OSError) -> str:
+    """What an OSError of open_regular means, for a message: O_NOFOLLOW's ELOOP says
+    "Too many levels of symbolic links", which hides that the path is one."""
+    if err.errno == errno.ELOOP:
+        return "a symlink, not a regular file"
+    return err.strerror or str(err)
