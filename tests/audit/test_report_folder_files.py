@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from collections.abc import Iterator
 
 import pytest
 
@@ -42,8 +44,25 @@ def test_history_lines_that_are_not_runs_are_skipped(lab, tmp_path, events) -> N
     assert [json.loads(line)["run"] for line in lines] == [first.run_dir.name, second.run_dir.name]
 
 
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """A hang on a FIFO fails the test (SIGALRM's TimeoutError) instead of the suite."""
+
+    def expire(*_args: object) -> None:
+        raise TimeoutError("audit hung on a planted FIFO")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(20)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 @pytest.mark.parametrize("name", ["history.jsonl", ".lock"])
 @pytest.mark.parametrize("kind", ["symlink", "fifo"])
+@pytest.mark.usefixtures("deadline")
 def test_a_planted_link_or_fifo_is_refused_not_followed(lab, tmp_path, events, name, kind) -> None:
     out = tmp_path / "out"
     out.mkdir()

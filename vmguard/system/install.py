@@ -9,6 +9,7 @@ marker) are replaced; anything else in their place is left alone and reported.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from vmguard.core.atomicfile import link_atomic, write_atomic
 from vmguard.core.errors import SystemInstallError
+from vmguard.core.regular import read_regular
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
 # The start gate's warm server (`vmguard hook serve`, docs/gate.md): only with --gate, as
@@ -24,6 +26,7 @@ UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service"
 GATE_UNIT = "vmguard-gate.service"
 MARKER = "Written by `vmguard system install`"
 LINK = Path("usr/local/bin/vmguard")
+SHIPPED_LIMIT = 1 << 20  # the shipped files are a few KiB: a planted huge one is not ours
 MAN_LINK = Path("usr/local/share/man/man1/vmguard.1")  # the units' Documentation=man:vmguard(1)
 FOLDERS = {  # relative to the root, and their modes
     Path("etc/vmguard"): 0o755,
@@ -80,10 +83,11 @@ def install(root: Path = Path("/"), command: Path | None = None, *, gate: bool =
     command = command or command_path()
     files = {Path("etc/systemd/system") / unit: unit_text(unit, command) for unit in units(gate)}
     files[Path("etc/logrotate.d/vmguard")] = shipped("logrotate")
-    _refuse_foreign(root, files)
     page = man_page(command)
     links = {root / LINK: command, **({root / MAN_LINK: page} if page else {})}
     try:
+        _refuse_foreign(root, files)
+        _refuse_linked_folders([*(root / r for r in files), *links])
         changed = [root / r for r, mode in FOLDERS.items() if _folder(root / r, mode)]
         changed += [root / r for r, text in files.items() if _write(root / r, text)]
         changed += [link for link, target in links.items() if _link(link, target)]
@@ -95,9 +99,7 @@ def install(root: Path = Path("/"), command: Path | None = None, *, gate: bool =
 
 
 def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
-    foreign = [
-        str(root / r) for r in files if (root / r).exists() and MARKER not in (root / r).read_text("utf-8")
-    ]
+    foreign = [str(root / r) for r in files if not _ours(_current(root / r))]
     foreign += [
         str(root / link)
         for link in (LINK, MAN_LINK)
@@ -109,22 +111,54 @@ def _refuse_foreign(root: Path, files: dict[Path, str]) -> None:
         )
 
 
-def _folder(path: Path, mode: int) -> bool:
-    """Create the folder if missing; True when it was."""
+def _refuse_linked_folders(paths: list[Path]) -> None:
+    """The folders install writes files into must be folders, not symlinks to elsewhere:
+    what install writes goes where the docs say it does, or nowhere. (Folders it only
+    creates, such as /var/log/vmguard, may be an admin's link to another disk.)"""
+    linked = sorted({str(p.parent) for p in paths if p.parent.is_symlink()})
+    if linked:
+        raise SystemInstallError(
+            "a symlink where install writes files, left alone (make it a folder to install): "
+            + ", ".join(linked)
+        )
+
+
+def _current(path: Path) -> bytes | None:
+    """The bytes of the file at `path`, None if there is none; b"" for a symlink, FIFO or
+    device: never read through, never waited on (none of them is vmguard's)."""
+    try:
+        return read_regular(path, SHIPPED_LIMIT)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.EINVAL):  # open_regular's refusals
+            return b""
+        raise
+
+
+def _ours(current: bytes | None) -> bool:
+    """Nothing there yet, or a file vmguard wrote."""
+    return current is None or MARKER.encode() in current
+
+
+def _folder(path: Path, mode: int = 0o755) -> bool:
+    """Create the folder and its missing parents with exactly `mode` (the parents 0755, as
+    a distribution makes them), whatever the umask; True when it was missing."""
     if path.is_dir():
         return False
-    path.mkdir(parents=True, mode=mode)
+    _folder(path.parent)
+    path.mkdir(mode=0o700)  # never more open than meant, even before the chmod
+    path.chmod(mode)
     return True
 
 
 def _write(path: Path, text: str) -> bool:
     """Write atomically unless the file already holds `text` (mode 0644); True if written."""
-    if path.is_file() and not path.is_symlink():
-        same = path.read_text("utf-8") == text and path.stat().st_mode & 0o7777 == 0o644
-        if same:
-            return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, text.encode("utf-8"), 0o644, SystemInstallError)
+    data = text.encode("utf-8")
+    if _current(path) == data and os.lstat(path).st_mode & 0o7777 == 0o644:
+        return False
+    _folder(path.parent)
+    write_atomic(path, data, 0o644, SystemInstallError)
     return True
 
 
@@ -132,6 +166,6 @@ def _link(link: Path, target: Path) -> bool:
     """Point `link` at `target` (atomically replacing an older link); True if it changed."""
     if link.is_symlink() and os.readlink(link) == str(target):
         return False
-    link.parent.mkdir(parents=True, exist_ok=True)
+    _folder(link.parent)
     link_atomic(link, str(target))
     return True
