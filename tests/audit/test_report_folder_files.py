@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.hang import no_hang
 from vmguard.audit.result import Drift
 from vmguard.audit.run import run_audit
 from vmguard.core.errors import AuditError
@@ -46,18 +46,8 @@ def test_history_lines_that_are_not_runs_are_skipped(lab, tmp_path, events) -> N
 
 @pytest.fixture
 def deadline() -> Iterator[None]:
-    """A hang on a FIFO fails the test (SIGALRM's TimeoutError) instead of the suite."""
-
-    def expire(*_args: object) -> None:
-        raise TimeoutError("audit hung on a planted FIFO")
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(20)
-    try:
+    with no_hang():
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("name", ["history.jsonl", ".lock"])

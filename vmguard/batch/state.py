@@ -23,8 +23,10 @@ from pathlib import Path
 from vmguard.batch.job import SAFE_NAME, BatchJob
 from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import BatchError
+from vmguard.core.regular import read_regular
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+NOTE_LIMIT = 4096  # "VM<TAB>quarantine\n": a planted huge file is not read whole
 
 
 class Phase(StrEnum):
@@ -83,10 +85,10 @@ class State:
 
     def holder(self, vm: str) -> Holder | None:
         try:
-            return Holder.from_dict(json.loads((self.root / "vms" / f"{_safe(vm)}.json").read_text()))
+            return Holder.from_dict(json.loads(read_regular(self.root / "vms" / f"{_safe(vm)}.json")))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
             raise BatchError(f"VM {vm}: its assignment record is unreadable: {err}") from err
 
     def holders(self) -> list[Holder]:
@@ -111,7 +113,7 @@ class State:
         if not SAFE_NAME.match(key):
             return ""
         try:
-            return (self.root / "assigned" / key).read_text()
+            return read_regular(self.root / "assigned" / key, NOTE_LIMIT).decode(errors="replace")
         except OSError:
             return ""
 

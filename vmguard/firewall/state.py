@@ -18,6 +18,7 @@ from pathlib import Path
 
 from vmguard.core.atomicfile import Staged, stage
 from vmguard.core.errors import FirewallError
+from vmguard.core.regular import open_regular, read_regular
 
 DEFAULT_DIR = "/run/vmguard"
 Elements = dict[str, list[str]]
@@ -71,7 +72,7 @@ def lookup(backend: str, name: str) -> Elements | None:
     """The VM's loaded elements, None if it is not loaded; NoRecord if unknown.
     Searches the bytes from the end: no decoding or splitting of 10,000 VMs' lines."""
     try:
-        data = _path(backend).read_bytes()
+        data = read_regular(_path(backend))  # never through a link, never waiting on a FIFO
     except OSError as err:
         raise NoRecord(str(err)) from err
     prefix = f"[{json.dumps(name)}, ".encode()  # json.dumps escapes to ASCII
@@ -80,14 +81,29 @@ def lookup(backend: str, name: str) -> Elements | None:
         return None
     end = data.find(b"\n", start)
     try:
-        return json.loads(data[start : end if end != -1 else len(data)])[1]
-    except (ValueError, IndexError) as err:
+        elements = json.loads(data[start : end if end != -1 else len(data)])[1]
+    except (ValueError, IndexError, RecursionError) as err:
         raise NoRecord(f"unreadable record of {name}") from err
+    if elements is not None and not _is_elements(elements):
+        raise NoRecord(f"unreadable record of {name}")
+    return elements
+
+
+def _is_elements(elements: object) -> bool:
+    """{set: [element, ...]}, as _line writes it."""
+    return isinstance(elements, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(e, str) for e in v)
+        for k, v in elements.items()
+    )
 
 
 def record(backend: str, name: str, elements: Elements | None) -> None:
-    with open(_path(backend), "a") as fh:
-        fh.write(_line(name, elements))
+    try:
+        fd = open_regular(_path(backend), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(_line(name, elements))
+    except OSError as err:  # a link or FIFO planted there is refused, and forgotten
+        raise _unrecorded(backend, err) from err
 
 
 def forget(backend: str) -> None:

@@ -70,6 +70,8 @@ def load_host_report(path: Path) -> tuple[FleetHost | None, list[Problem]]:
         return None, [_problem(path, f"cannot read: {err.strerror}")]
     except ValueError as err:
         return None, [_problem(path, f"not JSON: {err}")]
+    except RecursionError:
+        return None, [_problem(path, "not JSON vmguard reads: nested deeper than a report is")]
     problems = _check(path, data)
     return (None if problems else FleetHost(path.stem, str(path), data)), problems
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import GuestError
+from vmguard.core.regular import read_regular
 from vmguard.guest import codec
 from vmguard.guest.model import GuestFacts
 
@@ -54,9 +55,9 @@ class GuestCache:
 
     def get(self, key: str) -> GuestFacts | None:
         try:
-            return codec.load(json.loads((self.folder / f"{key}.json").read_text()))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # missing or unreadable: inspect again
+            return codec.load(json.loads(read_regular(self.folder / f"{key}.json")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None  # missing, not a regular file, or not an entry put wrote: inspect again
 
     def put(self, key: str, facts: GuestFacts) -> None:
         """Atomic: a concurrent audit reads the old entry or the new one (GuestError)."""
