@@ -145,16 +145,27 @@ class Ledger:
         those whose signature shows, then those whose start a later list took."""
         if not self.sections.heaps and not self.sections.roots:
             return
-        for start, size, what in self.sections.claims(self.file.buf, [g[:2] for g in self._gaps()]):
+        live = self._live_end()
+        gaps = [(start, min(end, live)) for start, end, _ in self._gaps() if start < live]
+        for start, size, what in self.sections.claims(self.file.buf, gaps):
             self.claim(start, size, what)
         found = True
         while found:
             found = False
             for start, end, before in self._gaps():
+                if end > live:  # freed space at the end libhdf5 cuts off at close
+                    continue
                 size, what = self.sections.hidden(self.file.buf, before, end)
                 if size:
                     self.claim(start, min(size, end - start), what)
                     found = True
+
+    def _live_end(self) -> int:
+        """The end of the last structure the walk reached. libhdf5 frees an old list or
+        root only where something later is allocated (at close it gives back the free
+        space at the end of the file: H5MF_close shrinks the end-of-file address over
+        it), so no freed structure, nor the tail of one, lies past it."""
+        return max((end for end, _ in self.extents.values()), default=0)
 
     def _gaps(self) -> list[tuple[int, int, tuple[int, int, str]]]:
         """(start, end, the extent before it: start, end, name) of each unclaimed range."""
