@@ -16,8 +16,9 @@ the block's end. So an old list is admitted if it is exactly libhdf5's serializa
 manager reached by the walk; for each size, ascending, the count and size, then each
 section by heap offset: offset, type 0 "single", no data; the lookup3 checksum) of such
 tails, at most one per direct block. Which blocks and which of their object boundaries
-is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, at
-most one list per object of the heap (each session that added one leaves one). A list
+is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, fewer
+lists than the heap's objects (each session that added one leaves one), a tracked heap's
+only its states, all below the file's last live structure (ledger.py). A list
 of any other section (first-row sections, a range inside a block, one that no state of
 this heap had) stays refused with the ledger's reason (h5repack)."""
 
