@@ -125,7 +125,7 @@ class Ledger:
             self._zeros(pos, start, last, run, later)
             run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last, run, later)
+        self._zeros(pos, self.file.eof, last, run, None, old=False)  # the end: _live_end
         self._again(later)
 
     def _again(self, later: list[tuple[int, int, str, list[int]]]) -> None:
@@ -190,9 +190,7 @@ class Ledger:
             if what.startswith("a continuation block"):
                 live.append((start, end - start))
             pos = max(pos, end)
-        if pos < self.file.eof:
-            gaps.append((pos, self.file.eof))
-        self.blocks.prepare(self.file.buf, gaps, live)
+        self.blocks.prepare(self.file.buf, gaps, live)  # nothing freed past the last structure
 
     def _zeros(
         self,
@@ -201,14 +199,15 @@ class Ledger:
         after: str,
         run: list[int],
         later: list[tuple[int, int, str, list[int]]] | None,
+        old: bool = True,
     ) -> None:
-        """The bytes of a gap are zeros or what remains.py or oldblocks.py explain; a gap
-        that is neither goes to `later` (None: raise)."""
+        """The bytes of a gap are zeros or what remains.py, oldblocks.py or oldchunks.py
+        explain (not `old`: zeros only); a gap that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if (
+                if old and (
                     self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)
                     or self.chunks.explains(buf, (start, end), run)
