@@ -1,8 +1,9 @@
 """Earlier fractal-heap states admitted only where the file's history could have freed
 them (session 35, h5hist; attack j: tests/quarantine/test_attack_independent_jh5.py).
 
-libhdf5 gives back the free space at the end of the file at close, so no freed list or
-root, nor the tail of one, lies past the last structure the walk reached; a heap
+libhdf5 gives back the free space at the end of the file at close, so nothing freed (a
+list, a root, a continuation block, a chunk's earlier version), nor the tail of it, lies
+past the last structure the walk reached; a heap
 tracking creation order has its old lists among its states only, fewer than its
 objects; an old root indirect block has a shape libhdf5 passes through (1, 2, 4 ...
 rows, each copy holding more children than the rows before it), one per rows."""
@@ -13,6 +14,7 @@ import struct
 
 import pytest
 
+from tests.quarantine.test_hdf5_oldblocks import _freed
 from tests.quarantine.test_hdf5_oldsections import _file, _old_list, _old_root, _olds, _resum, _zeros
 from tests.quarantine.test_hdf5_walk import _refusal
 from tests.support.attack_jh5_lists import appended
@@ -84,3 +86,14 @@ def test_an_old_root_of_a_shape_no_growth_writes_is_refused(files, children):
     first = start + 18 + 8 * children
     data[first:end] = UNDEFINED * ((end - first) // 8)
     assert "are reached from no structure" in _refusal(_resum(data, start, end))
+
+
+def test_a_freed_continuation_block_moved_past_the_last_structure_is_refused():
+    """The same for every freed structure: the file's own freed OCHK block, passing where
+    libhdf5 left it, zeroed there and appended after the last structure."""
+    data, _, (start, end) = _freed()
+    assert _refusal(bytes(data)) == ""
+    block = bytes(data[start:end]).rstrip(b"\0")
+    data[start:end] = bytes(end - start)
+    assert _refusal(bytes(data)) == ""
+    assert "are reached from no structure" in _refusal(appended(bytes(data), [block]))
