@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import LogError, os_reason
 from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 
@@ -61,19 +62,7 @@ def _last_line(fh: BinaryIO) -> bytes | None:
 
 
 def _write_head(path: Path, count: int, line: bytes) -> None:
-    tmp = head_path(path).with_suffix(".tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            _write_all(fd, f"{count} {digest(line)}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, head_path(path))
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(head_path(path), f"{count} {digest(line)}\n".encode(), 0o644)
 
 
 def _write_all(fd: int, data: bytes) -> None:
