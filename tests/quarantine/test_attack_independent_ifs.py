@@ -247,8 +247,9 @@ def test_control_first_vets_on_tmpfs_are_published_identical(tmpfs_reruns):
     assert codes == [0, 0] and tmpfs_reruns["out"]["q1"] == tmpfs_reruns["out"]["q2"] == SOURCE, codes
 
 
-@pytest.mark.xfail(strict=True, reason=MAPPED_RERUN.format(PAYLOAD))
 def test_rerun_after_a_mapped_rewrite_is_not_already_promoted(tmpfs_reruns):
+    """Fixed in session 35 (MAPPED_RERUN was the hit): the rerun hashes every published
+    file again and refuses (exit 2) bytes that are not the manifest's sha256."""
     ended = tmpfs_reruns["again"][0]
     assert tmpfs_reruns["ctime_kept"], "ctime moved: this kernel's tmpfs updates times on mapped stores"
     assert ended.code == 2 and "Traceback" not in ended.err, (ended.code, ended.out[-200:])

@@ -96,18 +96,24 @@ def _remove_file(opener: Opener, dir_fd: int, name: str, copied: Identity, sha25
         os.close(fd)
 
 
-def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha256: str | None) -> str | None:
+def _still_published(fd: int, copied: Identity, sha256: str | None) -> str | None:
     """Timestamps cannot prove the bytes unchanged (a store through a shared mapping after
     the copy moves neither mtime nor ctime): they are read again from `fd` (the page
     cache, mostly) and must hash to the published sha256, the identity unchanged across
-    the read, and the name must still be `fd`'s inode when it is unlinked."""
+    the read. None if so; else CHANGED or REWRITTEN."""
     if Identity.of(os.fstat(fd)) != copied:
         return CHANGED
     if _sha256(fd) != sha256:
         return REWRITTEN
+    return CHANGED if Identity.of(os.fstat(fd)) != copied else None
+
+
+def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha256: str | None) -> str | None:
+    """Unlink `name` if `fd` is still published (_still_published) and the name still
+    `fd`'s inode when it is unlinked."""
+    if (why := _still_published(fd, copied, sha256)) is not None:
+        return why
     st = os.fstat(fd)
-    if Identity.of(st) != copied:
-        return CHANGED
     try:
         now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
@@ -146,6 +152,27 @@ def _remove(
         os.close(fd)
 
 
+def check_published(opener: Opener, root_fd: int, node: Node, dirs: dict, sha256: str | None) -> str | None:
+    """Why the file the walk saw as `node` (a copied file's identity: the rerun found it
+    as the manifest records it) no longer holds the published bytes (CHANGED, REWRITTEN),
+    or None: it does, or it is gone (which hides nothing). Opened as the removal opens
+    it; what a rerun asks of every published file before it says already-promoted."""
+    try:
+        dir_fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
+        try:
+            fd, _ = opener.open_checked(node.parts[-1], dir_fd, Kind.FILE, node.dev, node.ino)
+        finally:
+            os.close(dir_fd)
+        try:
+            return _still_published(fd, Identity.of_node(node), sha256)
+        finally:
+            os.close(fd)
+    except Refused as refused:
+        return None if isinstance(refused.__cause__, FileNotFoundError) else CHANGED
+    except OSError as err:  # EIO, say: what it holds cannot be told
+        return f"could not be read again: {err.strerror}"
+
+
 def remove_files(
     opener: Opener,
     root_fd: int,
@@ -157,7 +184,7 @@ def remove_files(
     still hash to their published sha256 (`digests`, the manifest's); return those left
     in the quarantine with why. Directories stay (remove_empty_dirs), so a vet killed
     here leaves every directory its record names."""
-    dirs = _dirs(nodes)
+    dirs = directories(nodes)
     kept = []
     for node in nodes:
         path = "/".join(node.parts)
@@ -172,7 +199,7 @@ def remove_files(
 def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
     """Remove the directories left empty, deepest first; leave any other (a rejected or
     kept file in it, replaced, or gone)."""
-    dirs = _dirs(nodes)
+    dirs = directories(nodes)
     for parts in sorted(dirs, key=len, reverse=True):
         try:
             fd = _open_dir(opener, root_fd, parts[:-1], dirs)
@@ -185,7 +212,8 @@ def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> 
             os.close(fd)
 
 
-def _dirs(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+def directories(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+    """The walk's directories by their parts: how a file's way is opened again."""
     return {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
 
 
