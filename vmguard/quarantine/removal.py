@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from vmguard.core.errors import os_reason
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Kind
 from vmguard.quarantine.opening import Opener, Refused
@@ -103,7 +104,7 @@ def _still_published(fd: int, copied: Identity, sha256: str | None) -> str | Non
     the read. None if so; else CHANGED or REWRITTEN."""
     if Identity.of(os.fstat(fd)) != copied:
         return CHANGED
-    if _sha256(fd) != sha256:
+    if _sha256(fd, copied.size) != sha256:
         return REWRITTEN
     return CHANGED if Identity.of(os.fstat(fd)) != copied else None
 
@@ -126,9 +127,11 @@ def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha2
     return None
 
 
-def _sha256(fd: int) -> str:
+def _sha256(fd: int, size: int) -> str:
+    """The bytes from fd's offset to its end, hashed: a buffer no larger than a file of
+    `size` needs (zeroing 1 MiB for a 100-byte file costs more than its hash)."""
     digest = hashlib.sha256()
-    buffer = bytearray(_CHUNK)
+    buffer = bytearray(min(_CHUNK, size + 1))
     view = memoryview(buffer)
     while count := os.readv(fd, [buffer]):
         digest.update(view[:count])
@@ -152,25 +155,51 @@ def _remove(
         os.close(fd)
 
 
-def check_published(opener: Opener, root_fd: int, node: Node, dirs: dict, sha256: str | None) -> str | None:
-    """Why the file the walk saw as `node` (a copied file's identity: the rerun found it
-    as the manifest records it) no longer holds the published bytes (CHANGED, REWRITTEN),
-    or None: it does, or it is gone (which hides nothing). Opened as the removal opens
-    it; what a rerun asks of every published file before it says already-promoted."""
-    try:
-        dir_fd = _open_dir(opener, root_fd, node.parts[:-1], dirs)
+class Rereader:
+    """Reads the walk's files again: why one no longer holds the published bytes
+    (CHANGED, REWRITTEN, or that it could not be read), or None: it does, or it is gone
+    (which hides nothing). Opened as the removal opens it (its way from the root by the
+    walked directories' identities, then only as the walked inode); the last directory
+    is kept open, as a rerun asks in the manifest's order, a directory's files together.
+    What a rerun asks of every published file before it says already-promoted."""
+
+    def __init__(self, opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
+        self.opener, self.root_fd, self.dirs = opener, root_fd, directories(nodes)
+        self.way: tuple[str, ...] | None = None
+        self.way_fd = -1
+
+    def __enter__(self) -> Rereader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._leave()
+
+    def check(self, node: Node, sha256: str | None) -> str | None:
+        """`node`: a copied file's identity (the rerun found it as the manifest records it)."""
         try:
-            fd, _ = opener.open_checked(node.parts[-1], dir_fd, Kind.FILE, node.dev, node.ino)
-        finally:
-            os.close(dir_fd)
-        try:
-            return _still_published(fd, Identity.of_node(node), sha256)
-        finally:
-            os.close(fd)
-    except Refused as refused:
-        return None if isinstance(refused.__cause__, FileNotFoundError) else CHANGED
-    except OSError as err:  # EIO, say: what it holds cannot be told
-        return f"could not be read again: {err.strerror}"
+            fd, _ = self.opener.open_checked(
+                node.parts[-1], self._way(node.parts[:-1]), Kind.FILE, node.dev, node.ino
+            )
+            try:
+                return _still_published(fd, Identity.of_node(node), sha256)
+            finally:
+                os.close(fd)
+        except Refused as refused:
+            return None if isinstance(refused.__cause__, FileNotFoundError) else CHANGED
+        except OSError as err:  # EIO, say: what it holds cannot be told
+            return f"could not be read again: {os_reason(err)}"
+
+    def _way(self, parts: tuple[str, ...]) -> int:
+        if parts != self.way:
+            self._leave()
+            self.way_fd = _open_dir(self.opener, self.root_fd, parts, self.dirs)
+            self.way = parts
+        return self.way_fd
+
+    def _leave(self) -> None:
+        if self.way_fd >= 0:
+            os.close(self.way_fd)
+        self.way, self.way_fd = None, -1
 
 
 def remove_files(

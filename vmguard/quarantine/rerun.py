@@ -38,7 +38,7 @@ from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.manifest import Manifest
 from vmguard.quarantine.model import Entry, Kind, Verdict
 from vmguard.quarantine.opening import Opener
-from vmguard.quarantine.removal import REWRITTEN, Identity, check_published, directories, from_record
+from vmguard.quarantine.removal import REWRITTEN, Identity, Rereader, from_record
 from vmguard.quarantine.walk import Node, Walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -138,23 +138,28 @@ def check_bytes(dest: Destination, manifest: Manifest, walked: Walk, opener: Ope
     cannot tell it (check_contents): a store through a shared mapping opened before the
     vet moves neither mtime nor ctime (tmpfs; other filesystems until writeback), so
     the quarantine can hold bytes never vetted under the stamps that were. Each file is
-    read again as --remove-promoted reads it (removal.check_published), the entries
+    read again as --remove-promoted reads it (removal.Rereader), the entries
     streamed while the walk is kept (its files indexed by their parts, no new tuple)."""
     files = {node.parts: node for node in walked.nodes if node.kind is Kind.FILE}
-    dirs = directories(walked.nodes)
-    for entry in _entries(dest, manifest):
-        node = files.get(tuple(entry.path.split("/"))) if entry.verdict is Verdict.ACCEPTED else None
-        if node is None:  # rejected (never published), a directory, or gone since
-            continue
-        why = check_published(opener, root_fd, node, dirs, entry.sha256)
-        if why == REWRITTEN:
-            _refuse(
-                dest,
-                f"records {shown(entry.path)} with a sha256 its bytes in the quarantine no longer have "
-                "(rewritten in place, its times unchanged: as through a shared mapping): not what was vetted",
-            )
-        if why is not None:
-            _refuse(dest, f"records {shown(entry.path)}, which changed while it was read again ({why})")
+    try:
+        with Rereader(opener, root_fd, walked.nodes) as again:
+            for path, sha256 in manifest.published_files():
+                node = files.get(tuple(path.split("/"))) if isinstance(path, str) else None
+                if node is not None:  # else gone since (or a row that is no entry: refused after)
+                    _judge_again(dest, path, again.check(node, sha256 if isinstance(sha256, str) else None))
+    except ValueError:  # it parsed before the walk: rewritten since
+        _refuse(dest, "changed while it was read")
+
+
+def _judge_again(dest: Destination, path: str, why: str | None) -> None:
+    if why == REWRITTEN:
+        _refuse(
+            dest,
+            f"records {shown(path)} with a sha256 its bytes in the quarantine no longer have "
+            "(rewritten in place, its times unchanged: as through a shared mapping): not what was vetted",
+        )
+    if why is not None:
+        _refuse(dest, f"records {shown(path)}, which changed while it was read again ({why})")
 
 
 def first_unvetted(recorded: Iterable[object], walked: Walk) -> tuple[str, bool] | None:
