@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vmguard.core.atomicfile import write_atomic
-from vmguard.core.errors import LogError
+from vmguard.core.errors import LogError, os_reason
 from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 from vmguard.core.regular import open_regular
 
@@ -89,8 +89,8 @@ def _append(fh: BinaryIO, path: Path, count: int, line: bytes) -> None:
             os.fsync(fd)
         except OSError as cut:
             raise LogError(
-                f"cannot append to log {path}: {err.strerror}; and cutting the part written failed "
-                f"({cut.strerror}): its last line may be torn, `vmguard log verify` says"
+                f"cannot append to log {path}: {os_reason(err)}; and cutting the part written failed "
+                f"({os_reason(cut)}): its last line may be torn, `vmguard log verify` says"
             ) from err
         raise
 
@@ -199,7 +199,7 @@ class EventLog:
                 line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
                 _append(fh, self.path, chained.count, line)
         except OSError as err:
-            raise LogError(f"cannot append to log {self.path}: {err.strerror}") from err
+            raise LogError(f"cannot append to log {self.path}: {os_reason(err)}") from err
         if self.syslog:
             _to_syslog(self.syslog, line)
         _SAID.info("logged %s %s", kind, json.dumps(data, sort_keys=True, default=str))
