@@ -104,11 +104,6 @@ HOLES: dict[str, str] = {
     "`=cmd|' /C calc'!A0` (the csv module's output) as a DDE formula that starts calc: the "
     "reason .slk and .iqy are refused by name (Excel's DDE formulas), under the name every "
     "lab writes; a cell starting `=` `+` `-` `@` with `|` is the DDE form",
-    "report.mime": "published: Apache httpd's own mime.types types .mime as message/rfc822, "
-    "the type of .eml, refused as mail a browser renders (MHTML, here with an <img onerror>)",
-    "movie.cct": "published: Apache's mime.types types .cct as application/x-director, the "
-    "type of .dcr .dir .dxr (refused: Shockwave's scripting)",
-    "scene.w3d": "published: .w3d is application/x-director in Apache's mime.types, as .dcr",
     "mac-page.webarchive": "published: Finder opens a .webarchive in Safari, which renders its "
     "WebMainResource as a page (a script here, hex data in an OpenStep property list, so no "
     "markup rule sees it): Apple's MHTML, whose .mht .mhtml are refused",
@@ -118,23 +113,6 @@ HOLES: dict[str, str] = {
     "zip-bestfit.zip": _BESTFIT.format("U+0101 to `a` in a member name", "run.bat"),
     "tar-iis6.tar": _IIS6.format("cuts x.asp;.txt at `;` and runs d.asp/n.txt as ASP"),
 }
-_APACHE = (
-    "published: Apache httpd's own mime.types (upstream's, macOS's and the Windows builds' "
-    "TypesConfig) types no .{}, so mod_mime keeps the .{} before it: served as {}, a page "
-    "(here an <img onerror> the text rule lets through{}), the class of a.html.lhe (refused)"
-)
-HOLES.update(
-    {
-        "summary.html.md": _APACHE.format("md", "html", "text/html", ""),
-        "notes.htm.markdown": _APACHE.format("markdown", "htm", "text/html", ""),
-        "page.xhtml.md": _APACHE.format("md", "xhtml", "application/xhtml+xml", ""),
-        "logo.svg.md": _APACHE.format("md", "svg", "image/svg+xml", ""),
-        "readme.html.rst": _APACHE.format("rst", "html", "text/html", ""),
-        "map.html.geojson": _APACHE.format("geojson", "html", "text/html", ", in a JSON string"),
-        "image.html.fits": _APACHE.format("fits", "html", "text/html", ", in a FITS COMMENT card"),
-        "run.html.h5": _APACHE.format("h5", "html", "text/html", ", in an HDF5 attribute"),
-    }
-)
 _ALIAS = (
     "published: {} is the NTFS 8.3 alias of {}; a Windows client copying the job into a "
     "directory that has {} (a checkout) writes {} (the docs' 8.3 reasoning assumes the "

@@ -39,7 +39,7 @@ import mimetypes
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
 from vmguard.quarantine.names import client_names, explained
-from vmguard.quarantine.pagetypes import sources
+from vmguard.quarantine.pagetypes import mod_mime_tables
 from vmguard.quarantine.served_pages import JSON_NAMES, PAGES
 
 
@@ -155,10 +155,15 @@ _GZIP_SUFFIXES = (
 _REMEDY = "rename it (e.g. to .txt or .dat) or leave it out"
 # Python's built-in extension table only (no /etc/mime.types): the same answer on every host.
 _STANDARD = mimetypes.MimeTypes()
-# Every extension a server's table types (Debian's mime.types, Python's; the pages' and
-# JSON names' own): mod_mime sets a file's type by each of its extensions in turn, so the
-# rightmost typed one decides it, and one with no type leaves it to those before.
-TYPED = frozenset(e for table in sources() for exts in table.values() for e in exts).union(PAGES, JSON_NAMES)
+# The extensions each table Apache's mod_mime may be configured with types (Debian's,
+# httpd's own): mod_mime sets a file's type by each of its extensions in turn, so the
+# rightmost one ITS table types decides it, and one with no type there leaves it to those
+# before. An extension stops a page extension before it only on a server whose table
+# types it: `summary.html.md` is text/markdown on a Debian host and text/html on an
+# upstream httpd, so every table is asked (not their union).
+TYPED: dict[str, frozenset[str]] = {
+    name: frozenset(e for exts in table.values() for e in exts) for name, table in mod_mime_tables().items()
+}
 
 
 def extensions(name: str) -> list[str]:
@@ -246,11 +251,12 @@ def _acted_on(exts: list[str], chosen: str | None) -> str | None:
     last = exts[-1]
     if (last in PAGES or last in WINDOWS_ACTIVE or last in DESKTOP_ACTIVE) and not announces(last, chosen):
         return f"the name ends in .{last}: {_client(last)}, whatever its bytes; {_REMEDY}"
-    if (inner := _typed_by(exts)) in PAGES:
+    if typed := _typed_by(exts):
+        inner, table = typed
         return (
             f"the name holds .{inner}: a web server (Apache mod_mime) types the file by its "
-            f"rightmost extension that has a type (.{last} has none), and a browser renders "
-            f"{PAGES[inner]}; {_REMEDY}"
+            f"rightmost extension that has a type (.{last} has none in {table}), and a "
+            f"browser renders {PAGES[inner]}; {_REMEDY}"
         )
     if script := next((e for e in exts if e in SERVER_ACTIVE), None):
         return (
@@ -268,13 +274,17 @@ def _acted_on(exts: list[str], chosen: str | None) -> str | None:
     return None
 
 
-def _typed_by(exts: list[str]) -> str | None:
-    """The extension Apache's mod_mime types a file by when its last one has no type: the
-    rightmost typed one before it (`a.html.lhe` is text/html, `abstract.es.txt` text/plain,
+def _typed_by(exts: list[str]) -> tuple[str, str] | None:
+    """The page extension an Apache's mod_mime types a file by when its last one has no
+    type in that server's table, with the table's name: the rightmost one before it that
+    the table types (`a.html.lhe` is text/html, `abstract.es.txt` text/plain,
     `README.html.en` text/html: .en is a language), or None."""
-    if exts[-1] in TYPED:
-        return None
-    return next((e for e in reversed(exts[:-1]) if e in TYPED), None)
+    for table, typed in TYPED.items():
+        if exts[-1] not in typed:
+            inner = next((e for e in reversed(exts[:-1]) if e in typed), None)
+            if inner in PAGES:
+                return inner, table
+    return None
 
 
 def _client(ext: str) -> str:
