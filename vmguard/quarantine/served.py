@@ -89,10 +89,11 @@ WINDOWS_ACTIVE = _words(
 # a .desktop file's Exec line (KDE's older .kdelnk too), GNOME after "Allow launching",
 # KDE and Xfce after a prompt; Terminal's older .term as .terminal; one-click installers
 # (.flatpakref .flatpakrepo: GNOME Software, KDE Discover; openSUSE's .ymp: YaST), as
-# .appinstaller.
+# .appinstaller. Finder opens a web archive (.webarchive, Apple's MHTML: a property list
+# whose WebMainResource is the page) in Safari, which renders it, as Edge does .mht.
 DESKTOP_ACTIVE = _words(
     "terminal term command tool fileloc webloc inetloc ftploc afploc mailloc newsloc desktop kdelnk "
-    "flatpakref flatpakrepo ymp"
+    "flatpakref flatpakrepo ymp webarchive"
 )
 # A server runs a file with these extensions, wherever they are in its name (Apache's
 # AddHandler and SetHandler, IIS handler mappings, CGI), instead of sending it: PHP, ASP
@@ -109,15 +110,21 @@ DESKTOP_ACTIVE = _words(
 # execute permission, Apache's mod_isapi); IIS's old asp.dll map .cdx (beside .asa .cer) and
 # httpodbc.dll's .idc, Apache Axis's .jws, mod_ruby's .rbx, Embperl's .epl; Apache's
 # server-side includes (`AddOutputFilter INCLUDES .shtml`: a filter, like a handler, by any
-# extension; `<!--#exec cmd=` runs a command where Options allow it).
+# extension; `<!--#exec cmd=` runs a command where Options allow it). IIS 4-6's other
+# default script maps: .htr (ism.dll) and .idq (idq.dll, Indexing Service queries).
 SERVER_ACTIVE = _words(
     "php php2 php3 php4 php5 php6 php7 php8 phps pht phtm phtml phar var "
     "asp aspx ascx ashx asmx asax asa axd cer cshtml vbhtml svc xamlx xoml rules rem soap "
     "jsp jspx jspf jsw jsv war ear cfm cfml cfc "
-    "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth pyd so rb rbw rhtml erb "
-    "sh bash ksh zsh csh tcsh fish lua tcl "
-    "wsgi rpy epy psp rvt dll cdx idc jws rbx epl shtml"
+    "cgi fcgi pl pm plx py pyc pyo pyw pyz pyzw pth rb rbw rhtml erb "
+    "lua tcl wsgi rpy epy psp rvt dll cdx idc htr idq jws rbx epl shtml"
 )
+# Acted on by the LAST extension only: a shell script runs on a server only as CGI (the x
+# bit, which vet never publishes; lighttpd's cgi.assign matches the last extension) and no
+# shell loads a file by name from its directory, but a desktop runs a name ending in one
+# (Git for Windows associates .sh with git-bash); Python imports an extension module only
+# from a name ending in .so or .pyd. So SGE's `run.sh.o4242` and `notes.so.txt` are data.
+LAST_ACTIVE = _words("sh bash ksh zsh csh tcsh fish so pyd")
 # Analysis tools load a routine from the directory they start in by its file name before
 # their own (a file there shadows the installed one): MATLAB and Octave (plot.m there
 # shadows plot; .mlx live scripts) and MATLAB's MEX files, IDL and
@@ -128,9 +135,14 @@ SERVER_ACTIVE = _words(
 # first too: a class, package, style, font or driver file there (article.cls, hyperref.sty,
 # plain.bst, t1cmr.fd, size10.clo, a babel .ldf, pdftex.def) replaces the installed one
 # (\write18 runs commands where shell escape is on).
+# biblatex loads its styles and localisations (.bbx .cbx .lbx) and KOMA-Script's scrlttr2
+# its letter options (.lco) the same way, and TikZ and PGF a library by its whole name
+# (TEX_LOADED_NAMES: \\usetikzlibrary{calc} reads tikzlibrarycalc.code.tex).
 TOOL_LOADED = _words(
-    "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def"
+    "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def "
+    "bbx cbx lbx lco"
 )
+TEX_LOADED_NAMES = (("tikzlibrary", "pgflibrary"), ".code.tex")
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
 # it; a name typed as JSON (JSON_NAMES, generated from the MIME tables: .json .geojson
@@ -241,13 +253,16 @@ def name_reasons(
 def acted_on(name: str, chosen: str | None = None) -> str | None:
     """What a client does with a file of this name whatever its bytes, or None: a browser
     renders its last extension's type or runs it, Windows or another desktop runs it, a
-    web server types it by a page's extension before the last one, or a server or
-    interpreter runs it by an extension anywhere in it; under each name a client gives it
-    (client_extensions)."""
-    return next((why for exts in client_extensions(name) if exts and (why := _acted_on(exts, chosen))), None)
+    web server types it by a page's extension before the last one, a server or
+    interpreter runs it by an extension anywhere in it, or a tool loads it by name; under
+    each name a client gives it (names.client_names)."""
+    for each in client_names(name):
+        if (exts := extensions(each)) and (why := _acted_on(each, exts, chosen)):
+            return why
+    return None
 
 
-def _acted_on(exts: list[str], chosen: str | None) -> str | None:
+def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
     last = exts[-1]
     if (last in PAGES or last in WINDOWS_ACTIVE or last in DESKTOP_ACTIVE) and not announces(last, chosen):
         return f"the name ends in .{last}: {_client(last)}, whatever its bytes; {_REMEDY}"
@@ -258,19 +273,52 @@ def _acted_on(exts: list[str], chosen: str | None) -> str | None:
             f"rightmost extension that has a type (.{last} has none in {table}), and a "
             f"browser renders {PAGES[inner]}; {_REMEDY}"
         )
-    if script := next((e for e in exts if e in SERVER_ACTIVE), None):
+    if script := _server_script(exts):
         return (
             f"the name holds .{script}: a server runs the file as a .{script} script (Apache's "
             f"AddHandler and IIS map a handler to any extension of a name), or an interpreter "
             f"loads it by name from its directory (Python: numpy.py); rename it without that "
             f"extension (x-{script}.txt) or leave it out"
         )
-    if last in TOOL_LOADED:
+    if last in LAST_ACTIVE:
+        return (
+            f"the name ends in .{last}: a desktop runs it (Git for Windows: git-bash runs a .sh) "
+            f"or Python imports it as an extension module (.so .pyd); {_REMEDY}"
+        )
+    if last in TOOL_LOADED or _tex_loaded(name):
         return (
             f"the name ends in .{last}: an analysis tool started in its directory loads it by "
-            f"name before its own (MATLAB: plot.m, IDL: plot.pro, Stata: an .ado, TeX: a .sty); "
-            f"rename it with another last extension (x-{last}.txt) or leave it out"
+            f"name before its own (MATLAB: plot.m, IDL: plot.pro, Stata: an .ado, TeX: a .sty, "
+            f"a biblatex .bbx, tikzlibrarycalc.code.tex); rename it with another last extension "
+            f"(x-{last}.txt) or leave it out"
         )
+    return None
+
+
+def _server_script(exts: list[str]) -> str | None:
+    """The first extension of a name that a server or interpreter runs wherever it is."""
+    return next((e for e in exts if e in SERVER_ACTIVE), None)
+
+
+def _tex_loaded(name: str) -> bool:
+    """Whether TikZ or PGF loads the file as a library by its whole name (TEX_LOADED_NAMES)."""
+    prefixes, suffix = TEX_LOADED_NAMES
+    low = name.lower()
+    return low.startswith(prefixes) and low.endswith(suffix)
+
+
+def directory_acted_on(name: str) -> str | None:
+    """What a server does with the files below a directory of this name, or None: IIS 6
+    runs every file below a directory named *.asp as ASP (its script map goes by the
+    directory's extension: `d.asp/notes.txt`), so a directory whose name holds an
+    extension a server runs (SERVER_ACTIVE) is refused, under each name a client gives it
+    (`d.asp;x`, `d.ａｓｐ`)."""
+    for each in client_names(name):
+        if script := _server_script(extensions(each)):
+            return (
+                f"a directory named .{script}: IIS 6 runs every file below it as a .{script} "
+                f"script (`d.asp/notes.txt` runs as ASP); rename it without that extension"
+            )
     return None
 
 

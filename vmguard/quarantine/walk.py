@@ -30,6 +30,7 @@ from vmguard.quarantine.opening import (
     outside_mount,
     reason_for_open_error,
 )
+from vmguard.quarantine.served import directory_acted_on
 from vmguard.quarantine.sysio import Stat, statx
 
 
@@ -141,10 +142,8 @@ class _Walker:
         kind = kind_of(st.st_mode)
         if kind is Kind.FILE:
             self.check_file(path, st, reasons)
-        elif kind is Kind.DIRECTORY and not reasons:
-            return path, st
         elif kind is Kind.DIRECTORY:
-            self.reject(path, kind, reasons, seen=st)
+            return self.check_dir(path, st, reasons)
         else:
             self.check_other(path, kind, reasons, st)
         return None
@@ -159,6 +158,16 @@ class _Walker:
         if st.st_dev != self.root_dev or outside_mount(st, self.opener.mount_id):
             reasons.append(Reason.MOUNT_POINT)
         return reasons
+
+    def check_dir(self, path, st: Stat, reasons: list[Reason]):
+        """A directory to descend into, or None once refused (a server runs what is below
+        it: served.directory_acted_on)."""
+        if (why := directory_acted_on(path[-1])) is not None:
+            reasons.append(Reason.NAME_TYPE)
+        if not reasons:
+            return path, st
+        self.reject(path, Kind.DIRECTORY, reasons, why or "", seen=st)
+        return None
 
     def check_other(self, path, kind: Kind, reasons: list[Reason], st: Stat) -> None:
         forbidden = FileKind.SYMLINKS if kind is Kind.SYMLINK else FileKind.SPECIAL_FILES

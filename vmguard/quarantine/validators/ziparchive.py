@@ -10,7 +10,8 @@ directories only (no symlink, no executable or set-id mode), no comments; then t
 record, and nothing after it. A zip that another format carries at its end ("any file
 is a zip") is refused by that format's own validator; a zip file holding one is
 refused here. The fields around the data are pinned to what zipfile and Info-ZIP write:
-general-purpose flags only the deflate-level and UTF-8 bits; "version needed" 10 or 20
+general-purpose flags only the deflate-level and UTF-8 bits (set for every non-ASCII
+name: without it readers disagree on the name, cp437 or the bytes); "version needed" 10 or 20
 (the same in both headers); "version made by" Unix or MS-DOS, version 2.0 or 3.0;
 internal attributes only the text bit; MS-DOS attributes only read-only (exactly when
 the mode has no owner write bit) and directory (only for a directory);
@@ -36,7 +37,7 @@ _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _END = struct.Struct("<4sHHHHIIH")
 LOCAL_SIG, CENTRAL_SIG, END_SIG = b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06"
-_ENCRYPTED, _DESCRIPTOR = 0x0001 | 0x0040, 0x0008
+_ENCRYPTED, _DESCRIPTOR, _UTF8 = 0x0001 | 0x0040, 0x0008, 0x0800
 _FLAGS_WRITTEN = 0x0002 | 0x0004 | 0x0800  # deflate level (Info-ZIP -9/-1), UTF-8 name (zipfile)
 _NEEDED = (10, 20)  # stored, deflate (zipfile writes 20 for both)
 _MADE_BY_SYSTEMS, _MADE_BY_VERSIONS = (0, 3), (20, 30)  # MS-DOS, Unix; zipfile 2.0, Info-ZIP 3.0
@@ -107,6 +108,12 @@ def _member_rules(name: bytes, flags: int, method: int, csize: int, usize: int, 
         name.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid(f"zip: member name {name!r} is not UTF-8") from None
+    if not flags & _UTF8 and not name.isascii():
+        raise Invalid(
+            f"zip: member name {name!r} is not ASCII and its UTF-8 flag is not set: Python's "
+            f"zipfile and Explorer read it as cp437 ({name.decode('cp437')!r}), unzip on Unix as "
+            "its bytes, two names (zipfile sets the flag for every non-ASCII name)"
+        )
 
 
 def _extra(extra: bytes, name: bytes, local: bool) -> None:
