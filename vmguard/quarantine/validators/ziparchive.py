@@ -111,8 +111,8 @@ def _member_rules(name: bytes, flags: int, method: int, csize: int, usize: int, 
     if not flags & _UTF8 and not name.isascii():
         raise Invalid(
             f"zip: member name {name!r} is not ASCII and its UTF-8 flag is not set: Python's "
-            f"zipfile and Explorer read it as cp437 ({name.decode('cp437')!r}), unzip on Unix as "
-            "its bytes, two names (zipfile sets the flag for every non-ASCII name)"
+            "zipfile and Explorer read it as cp437, unzip on Unix as its bytes: two names "
+            "(zipfile sets the flag for every non-ASCII name)"
         )
 
 
