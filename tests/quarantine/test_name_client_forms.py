@@ -35,7 +35,9 @@ def test_a_page_extension_before_one_a_table_lacks_is_refused_naming_the_table(n
     assert why is not None and ".html" in why and table in why
 
 
-@pytest.mark.parametrize("name", ["abstract.es.txt", "scan.dir.csv", "x.html.json", "fit.v2.root", "a.htm.tsv"])
+@pytest.mark.parametrize(
+    "name", ["abstract.es.txt", "scan.dir.csv", "x.html.json", "fit.v2.root", "a.htm.tsv"]
+)
 def test_an_extension_every_table_types_stops_the_page_before_it(name):
     assert served.acted_on(name) is None
 
@@ -74,13 +76,17 @@ def test_client_names_hold_the_best_fit_and_iis_forms(name, form):
     assert form in client_names(name)
 
 
-@pytest.mark.parametrize("name", ["jp\u00a5..\u00a5run.txt", "kr\u20a9..\u20a9run.txt", "x\u2215..\u2215run.txt"])
+@pytest.mark.parametrize(
+    "name", ["jp\u00a5..\u00a5run.txt", "kr\u20a9..\u20a9run.txt", "x\u2215..\u2215run.txt"]
+)
 def test_best_fit_separators_are_traversal(name):
     assert "\\" in best_fit(name) or "/" in best_fit(name)
     assert Reason.NAME_TRAVERSAL in name_reasons(name, 255)
 
 
-@pytest.mark.parametrize("name", ["caf\u00e9.csv", "run_\u03bc\u03bc.csv", "E_vs_m\u00b2.csv", "r\u00e9sum\u00e9.txt"])
+@pytest.mark.parametrize(
+    "name", ["caf\u00e9.csv", "run_\u03bc\u03bc.csv", "E_vs_m\u00b2.csv", "r\u00e9sum\u00e9.txt"]
+)
 def test_accented_lab_names_pass(name):
     assert name_reasons(name, 255) == [] and served.acted_on(name) is None
 

@@ -11,8 +11,10 @@ filesystem (or a Turkish locale) would take them for one name.
 A name is also refused when a program reading the public area acts on it by NAME,
 whatever the file holds (one table per question below): a dot file (the hidden
 configuration servers, shells, version control and tools read), a name a wildcard turns
-into an option, a directory's configuration file, git's repository layout; and a path
-longer than open() takes. What a name makes of a file's type is served.py's question.
+into an option, a directory's configuration file, git's repository layout; under every
+name a client gives the file (client_names: Windows', NFKC, best fit, IIS 6's ';' cut)
+and as the NTFS 8.3 alias of such a name (short_names); and a path longer than open()
+takes. What a name makes of a file's type is served.py's question.
 """
 
 from __future__ import annotations
