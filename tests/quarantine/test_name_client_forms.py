@@ -17,6 +17,7 @@ from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import pagetypes, served
 from vmguard.quarantine.model import Reason, Verdict
 from vmguard.quarantine.names import best_fit, client_names, name_reasons, short_names
+from vmguard.quarantine.validators.ziparchive import member_names
 
 CSV = b"t,e\n0.5,12.25\n"
 
@@ -183,17 +184,29 @@ def test_real_vet_refuses_the_classes_and_publishes_the_lab_names(tmp_path: Path
         "summary.html.md": b"<img src=x onerror=alert(1)>\n",
         "a.tar": _tar({"x.asp;.txt": b"x\n", "d.asp/n.txt": b"x\n"}),
         "b.tar": _tar({"ok/run.sh.o4242": b"done\n"}),
+        # Info-ZIP's zip on Linux: UTF-8 bytes, no flag (`├⌐.csv` to zipfile): both names pass
         "c.zip": _zip({"\u00e9.csv": CSV}, unflagged="\u00e9.csv"),
         "d.zip": _zip({"\u00e9.csv": CSV}),  # flagged: one name to every reader
+        # ... but as cp437 it is its flagged sibling's name: two members of one path
+        "e.zip": _zip({"\u251c\u2310.csv": CSV, "\u00e9.csv": CSV}, unflagged="\u00e9.csv"),
         "run.sh.o4242": b"job 4242 done\n",
         "notes.so.txt": b"run 42\n",
     }
     entries, _ = vet_files(tmp_path, files, shipped("batch.yaml", allow_types=("text", "tar", "zip")))
     accepted = {p for p, e in entries.items() if e.verdict is Verdict.ACCEPTED}
-    assert accepted == {"b.tar", "d.zip", "run.sh.o4242", "notes.so.txt"}, {
+    assert accepted == {"b.tar", "c.zip", "d.zip", "run.sh.o4242", "notes.so.txt"}, {
         p: e.detail for p, e in entries.items() if p not in accepted
     }
     assert Reason.NAME_TYPE in entries["iis6.asp"].reasons and "IIS 6" in entries["iis6.asp"].detail
     assert entries["GIT~1"].reasons == (Reason.NAME_DOTFILE,)
     assert "IIS 6" in entries["a.tar"].detail and "x.asp;.txt" in entries["a.tar"].detail
-    assert "cp437" in entries["c.zip"].detail
+    assert Reason.NAME_COLLISION in entries["e.zip"].reasons and "\u251c\u2310.csv" in entries["e.zip"].detail
+
+
+@pytest.mark.parametrize(
+    ("raw", "flags", "names"),
+    [(b"a.csv", 0, ("a.csv",)), ("\u00e9.csv".encode(), 0x800, ("\u00e9.csv",)),
+     ("\u00e9.csv".encode(), 0, ("\u00e9.csv", "\u251c\u2310.csv"))],
+)  # fmt: skip
+def test_an_unflagged_non_ascii_zip_name_is_both_readings(raw, flags, names):
+    assert member_names(raw, flags) == names
