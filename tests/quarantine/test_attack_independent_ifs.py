@@ -62,54 +62,18 @@ def _quarantine(path: Path, files: dict[str, bytes] = SOURCE) -> Path:
     return path
 
 
-TMP_CLOBBER = (
-    "HOLE: events.jsonl.tmp (the head record's temporary) planted as a symlink to a host "
-    "file: vet opens it O_CREAT|O_TRUNC without O_NOFOLLOW or O_EXCL, as root, so the host "
-    "file is truncated and overwritten with the head record ('1 <sha256>'), and the rename "
-    "leaves events.jsonl.head a symlink to it (the lock next to it refuses a symlink)"
-)
-LOG_FOLLOWED = (
-    "HOLE: $VMGUARD_LOG itself a symlink to a host file: vet opens it O_RDWR|O_CREAT|"
-    "O_APPEND, following the link, and appends its vet event (a JSON line) to the host "
-    "file, exit 0 (the lock beside it is refused when it is a symlink)"
-)
-FIFO_HANG = (
-    "HIT (hang): {0} planted as a FIFO: vet publishes the job, then blocks for ever in "
-    "open() of the FIFO (no O_NONBLOCK, no check of its kind) and never exits: the job "
-    "runner's epilog waits with it (seen by hand: events.jsonl.head, once the log exists, "
-    "a FIFO or a symlink to /dev/zero or /dev/urandom, hangs the same way, the device read)"
-)
-HEAD_ZERO = (
-    "HIT (crash): events.jsonl.head planted as a symlink to /dev/zero beside a log of one "
-    "line: vet publishes the job, then reads the head whole (read_text, no size bound, "
-    "through the symlink, a device opened): its memory grows ~0.5 GB/s until it runs out; "
-    "under a 1 GiB address-space limit a MemoryError traceback and exit 1 ('rejected') for "
-    "a job that was published"
-)
-NONE_REASON = (
-    "HIT (report): $VMGUARD_LOG a FIFO: exit 3 is right, but the stderr line says "
-    "'cannot append to log ...: None: this vet ...': the reason printed is None"
-)
+# Fixed in session 35 (each was a hit): a symlink at the head's old fixed temporary name
+# (written through, as root), the log itself a symlink (appended through), a FIFO as the
+# lock (open hung for ever), the head a symlink to /dev/zero (read whole: out of memory),
+# the log a FIFO (exit 3, but the reason printed as None).
 LOG_CASES = [
     pytest.param("plain", id="control-plain"),
     pytest.param("events.jsonl.lock-symlink", id="lock-symlink"),
-    pytest.param(
-        "events.jsonl.tmp-symlink", id="tmp-symlink", marks=pytest.mark.xfail(strict=True, reason=TMP_CLOBBER)
-    ),
-    pytest.param(
-        "events.jsonl-symlink", id="log-symlink", marks=pytest.mark.xfail(strict=True, reason=LOG_FOLLOWED)
-    ),
-    pytest.param(
-        "events.jsonl.lock-fifo",
-        id="lock-fifo",
-        marks=pytest.mark.xfail(strict=True, reason=FIFO_HANG.format("events.jsonl.lock")),
-    ),
-    pytest.param(
-        "events.jsonl.head-zero", id="head-zero", marks=pytest.mark.xfail(strict=True, reason=HEAD_ZERO)
-    ),
-    pytest.param(
-        "events.jsonl-fifo", id="log-fifo", marks=pytest.mark.xfail(strict=True, reason=NONE_REASON)
-    ),
+    pytest.param("events.jsonl.tmp-symlink", id="tmp-symlink"),
+    pytest.param("events.jsonl-symlink", id="log-symlink"),
+    pytest.param("events.jsonl.lock-fifo", id="lock-fifo"),
+    pytest.param("events.jsonl.head-zero", id="head-zero"),
+    pytest.param("events.jsonl-fifo", id="log-fifo"),
 ]
 KINDS = [param.values[0] for param in LOG_CASES]
 
@@ -291,16 +255,7 @@ def test_remove_promoted_while_mapped_files_toggle(tmpfs_reruns):
     assert "b.csv" not in tmpfs_reruns["left"] and set(tmpfs_reruns["left"]) <= set(TOGGLED)
 
 
-WORLD_WRITABLE = (
-    "HIT: vet run under umask 000 (a job runner's epilog may be) makes the log's missing "
-    "directories 0777 and events.jsonl 0666 (the --to's get dir_mode by fchmod whatever "
-    "the umask; the lock 0600 and head 0644 too): any local user can then append chained "
-    "events (the chain has no key), replace the head, or plant the events.jsonl.tmp "
-    "symlink above, which root's next vet follows"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=WORLD_WRITABLE)
+# Fixed in session 35: the log's folders were made 0777 and the log 0666 under umask 000.
 def test_log_made_under_umask_000_is_not_world_writable(log_runs):
     ended, modes = log_runs["umask0"]
     assert ended.code == 0, (ended.code, ended.err[-300:])

@@ -14,7 +14,8 @@ Outlook's whole blocked list) or another desktop acts on (DESKTOP_ACTIVE: macOS'
 .terminal and location files, Linux's .desktop); names whose last extension has no type
 in a table Apache's mod_mime may be configured with and whose rightmost extension that
 table types is a page's (Apache types by that one: `a.html.lhe`, and `summary.html.md`
-on an upstream httpd); names with an extension a server or interpreter runs anywhere in
+on an upstream httpd; `served_by`, the one answer to "which extension does each server
+type this name by"); names with an extension a server or interpreter runs anywhere in
 them (SERVER_ACTIVE: `AddHandler application/x-httpd-php .php` runs notes.php.txt;
 Python imports numpy.py from the directory it runs in), and directories whose name
 holds one (IIS 6 runs d.asp/*: directory_acted_on); names whose last extension a desktop
@@ -23,7 +24,8 @@ directory (TOOL_LOADED: IDL's plot.pro, TEX_LOADED_NAMES); and names whose exten
 admitted families' while the validator that admitted the bytes is another family's
 (`announced`: every extension a web server types as JSON, application/json or a +json
 type, announces JSON: .webmanifest, .gltf, .jsonld hold JSON as serializers write it,
-or a client parses text whose white space is free).
+or a client parses text whose white space is free; and so does a JSON extension a server
+types the name by before an untyped last one: `x.json.dat`, `x.geojson.en`, served_by).
 Each name gunzip would make of the file (it strips .gz -gz .z -z _z in any case:
 run.bat.z becomes run.bat) is judged the same way, and each name under every form a
 client gives it (names.client_names: `run.bat::$DATA` is run.bat on Windows, `x:y.bat`
@@ -176,8 +178,14 @@ _STANDARD = mimetypes.MimeTypes()
 # before. An extension stops a page extension before it only on a server whose table
 # types it: `summary.html.md` is text/markdown on a Debian host and text/html on an
 # upstream httpd, so every table is asked (not their union).
+# The page extensions of every table count in each (IIS's and others' in EXTRA too), and
+# gzip's and compress's suffixes: httpd.conf's defaults type them (`AddType
+# application/x-gzip .gz .tgz`, `AddType application/x-compress .Z`), and where an
+# AddEncoding makes them an encoding instead, gunzip's name is judged (unpacked_names).
+_HTTPD_CONF = frozenset(("gz", "tgz", "z"))
 TYPED: dict[str, frozenset[str]] = {
-    name: frozenset(e for exts in table.values() for e in exts) for name, table in mod_mime_tables().items()
+    name: frozenset(e for exts in table.values() for e in exts).union(PAGES, _HTTPD_CONF)
+    for name, table in mod_mime_tables().items()
 }
 
 
@@ -245,10 +253,11 @@ def name_reasons(
     named = [(names[0], validators[0] if validators else None)]
     named += [(each, validators[depth]) for depth, each in enumerate(names) if 0 < depth < len(validators)]
     found = (
-        _mismatch(exts[-1], validator, not_json if each is name else None)
+        _mismatch(ext, exts[-1], validator, not_json if each is name else None)
         for each, validator in named
         for exts in client_extensions(each)
         if exts
+        for ext in dict.fromkeys((exts[-1], *served_by(exts)))
     )
     return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
 
@@ -269,12 +278,11 @@ def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
     last = exts[-1]
     if (last in PAGES or last in WINDOWS_ACTIVE or last in DESKTOP_ACTIVE) and not announces(last, chosen):
         return f"the name ends in .{last}: {_client(last)}, whatever its bytes; {_REMEDY}"
-    if typed := _typed_by(exts):
-        inner, table = typed
+    if inner := next((e for e in served_by(exts) if e != last and e in PAGES), None):
         return (
             f"the name holds .{inner}: a web server (Apache mod_mime) types the file by its "
-            f"rightmost extension that has a type (.{last} has none in {table}), and a "
-            f"browser renders {PAGES[inner]}; {_REMEDY}"
+            f"rightmost extension that has a type (.{last} has none in {_lacking(last)}), and "
+            f"a browser renders {PAGES[inner]}; {_REMEDY}"
         )
     if script := _server_script(exts):
         return (
@@ -325,17 +333,21 @@ def directory_acted_on(name: str) -> str | None:
     return None
 
 
-def _typed_by(exts: list[str]) -> tuple[str, str] | None:
-    """The page extension an Apache's mod_mime types a file by when its last one has no
-    type in that server's table, with the table's name: the rightmost one before it that
-    the table types (`a.html.lhe` is text/html, `abstract.es.txt` text/plain,
-    `README.html.en` text/html: .en is a language), or None."""
-    for table, typed in TYPED.items():
-        if exts[-1] not in typed:
-            inner = next((e for e in reversed(exts[:-1]) if e in typed), None)
-            if inner in PAGES:
-                return inner, table
-    return None
+def served_by(exts: list[str]) -> tuple[str, ...]:
+    """The extensions web servers type a file by, one answer per table Apache's mod_mime
+    may be configured with (TYPED; the same one once): the rightmost extension that table
+    types decides (`a.html.lhe` is text/html, `x.json.dat` and `x.json.en`
+    application/json: .dat has no type, .en is a language; `abstract.es.txt` text/plain;
+    `summary.html.md` text/markdown on Debian, text/html on an upstream httpd), none when
+    no extension has a type. The one answer for pages (_acted_on), names announcing a
+    family (_mismatch) and gunzip's names."""
+    found = (next((e for e in reversed(exts) if e in typed), None) for typed in TYPED.values())
+    return tuple(dict.fromkeys(e for e in found if e is not None))
+
+
+def _lacking(ext: str) -> str:
+    """The tables that do not type `ext`, named, for a detail."""
+    return " and ".join(name for name, typed in TYPED.items() if ext not in typed) or "no table"
 
 
 def _client(ext: str) -> str:
@@ -360,10 +372,13 @@ def announced(ext: str) -> tuple[str, ...] | None:
     return FAMILIES.get(ext) or (_JSON if ext in JSON_NAMES else None)
 
 
-def _mismatch(ext: str, validator: str | None, not_json: str | None = None) -> str | None:
-    """What is wrong when a file named .ext holds bytes `validator` admitted, or None."""
+def _mismatch(ext: str, last: str, validator: str | None, not_json: str | None = None) -> str | None:
+    """What is wrong when a file whose name ends in .last, typed by a server as .ext
+    (served_by), holds bytes `validator` admitted, or None. By its last extension a client
+    opens the file (announced); by an earlier one only the JSON a server announces counts:
+    a client parses a response sent as JSON, and saves one of another type under its name."""
     family = validator.partition(":")[0] if validator else None
-    names = announced(ext)
+    names = announced(ext) if ext == last else (_JSON if ext in JSON_NAMES else None)
     if names is None or family in names:
         return None
     what = family or "a type no validator checks"
@@ -374,7 +389,12 @@ def _mismatch(ext: str, validator: str | None, not_json: str | None = None) -> s
             "if it holds one JSON value a line (JSON lines, pandas' lines=True), or name it .txt)"
         )
     client = f"a web server sends it as {JSON_NAMES[ext]}: " if names == _JSON else ""
+    where = (
+        f"ends in .{ext}"
+        if ext == last
+        else f"holds .{ext}, by which Apache types it (.{last} has no type in {_lacking(last)})"
+    )
     return (
-        f"the name ends in .{ext} ({client}a client opens it as {'/'.join(names)}) but its bytes "
+        f"the name {where} ({client}a client opens it as {'/'.join(names)}) but its bytes "
         f"are {what}; rename it to the extension of what it is"
     )
