@@ -16,7 +16,7 @@ import pytest
 from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import pagetypes, served
 from vmguard.quarantine.model import Reason, Verdict
-from vmguard.quarantine.names import best_fit, client_names, name_reasons, short_names
+from vmguard.quarantine.names import best_fit, client_names, collisions, name_reasons, short_names
 from vmguard.quarantine.validators.ziparchive import member_names
 
 CSV = b"t,e\n0.5,12.25\n"
@@ -210,3 +210,30 @@ def test_real_vet_refuses_the_classes_and_publishes_the_lab_names(tmp_path: Path
 )  # fmt: skip
 def test_an_unflagged_non_ascii_zip_name_is_both_readings(raw, flags, names):
     assert member_names(raw, flags) == names
+
+
+@pytest.mark.parametrize(
+    ("names", "name", "says"),
+    [(["a.csv", "A.csv"], "a.csv", "A.csv to a case-insensitive reader (case)"),
+     (["caf\u00e9.csv", "cafe\u0301.csv"], "caf\u00e9.csv", "a normalising reader"),
+     (["a.csv", "a.csv."], "a.csv.", "the same file as a.csv to Windows"),
+     (["datafile_long.csv", "DATAFI~1.CSV"], "DATAFI~1.CSV", "the NTFS 8.3 alias of datafile_long.csv"),
+     (["datafile_long.csv", "DATAFI~1.CSV"], "datafile_long.csv", "DATAFI~1.CSV, is its NTFS 8.3 alias")],
+)  # fmt: skip
+def test_a_collision_names_the_other_entry_and_the_rule(names, name, says):
+    assert says in collisions(names)[name]
+
+
+def test_names_without_a_sibling_alias_or_spelling_do_not_collide():
+    assert collisions(["datafile_long.csv", "DATAFI~1.TXT", "run~1.txt", "a.csv", "b.csv"]) == {}
+
+
+def test_a_real_vet_says_which_sibling_collides(tmp_path: Path):
+    files = {"d/Run.csv": CSV, "d/run.csv": CSV, "d/long_results.csv": CSV, "d/LONG_R~1.CSV": CSV}
+    entries, _ = vet_files(tmp_path, files, shipped("batch.yaml"))
+    assert "the same file as run.csv" in entries["d/Run.csv"].detail
+    assert "the same file as Run.csv" in entries["d/run.csv"].detail
+    assert "the NTFS 8.3 alias of long_results.csv" in entries["d/LONG_R~1.CSV"].detail
+    assert all(
+        entries[f"d/{n}"].reasons == (Reason.NAME_COLLISION,) for n in ("Run.csv", "run.csv", "LONG_R~1.CSV")
+    )

@@ -24,7 +24,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from vmguard.core.display import is_plain
+from vmguard.core.display import is_plain, shown
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -123,7 +123,8 @@ RULES: dict[Reason, str] = {
     "it, NODE_M~1 is node_modules's NTFS 8.3 alias); rename it or leave it out",
     Reason.NAME_COLLISION: "another entry of this directory is the same file to a "
     "case-insensitive or normalising reader (Windows, macOS, an SMB share: case, Unicode forms, "
-    "trailing dots and spaces, `::$DATA` all merge): one would overwrite the other there; "
+    "trailing dots and spaces, `::$DATA` all merge; an NTFS 8.3 alias, DATAFI~1.CSV, opens its "
+    "long sibling): one would overwrite the other there; "
     "rename one of them",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
@@ -294,14 +295,44 @@ def collision_key(name: str) -> str:
 
 def colliding(names: Iterable[str]) -> set[str]:
     """Names equal to a sibling once case, Unicode normalisation, trailing dots and
-    spaces and NTFS's default stream (`::$DATA`) are ignored.
+    spaces and NTFS's default stream (`::$DATA`) are ignored, or that are the NTFS 8.3
+    alias of a sibling's long name (collisions).
 
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
     """
+    return set(collisions(names))
+
+
+def collisions(names: Iterable[str]) -> dict[str, str]:
+    """Each colliding name -> the sibling it merges with and by which rule (its detail):
+    case, Unicode forms, Windows' trailing dots, spaces and `::$DATA`, or an 8.3 alias
+    (`DATAFI~1.CSV` beside `datafile_long.csv`: Windows opens the long one's file by it)."""
     keys = _client_keys(names)
-    counts = Counter(keys.values())
-    return {n for n, key in keys.items() if counts[key] > 1}
+    groups: dict[str, list[str]] = {}
+    for name, key in keys.items():
+        groups.setdefault(key, []).append(name)
+    found = {
+        name: f"the same file as {shown(other)} to {_merged_by(name, other)}"
+        for members in groups.values()
+        for name in members
+        if (other := next((m for m in members if m != name), None)) is not None
+    }
+    aliases = {alias.lower(): name for name in keys for alias in short_names(windows_name(name))}
+    for name, key in keys.items():
+        if (long := aliases.get(key)) is not None and long != name:
+            found.setdefault(name, f"the NTFS 8.3 alias of {shown(long)}: Windows opens that file by it")
+            found.setdefault(long, f"a sibling, {shown(name)}, is its NTFS 8.3 alias")
+    return found
+
+
+def _merged_by(name: str, other: str) -> str:
+    """Which reader merges two names of one collision_key, for a detail."""
+    if name.lower() == other.lower():
+        return "a case-insensitive reader (case)"
+    if collision_key(name) == collision_key(other):
+        return "a normalising reader (Unicode forms, case folding)"
+    return "Windows (trailing dots and spaces dropped, `::$DATA` the file itself)"
 
 
 def _client_keys(names: Iterable[str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import explained, name_reasons, path_fits, sibling_reasons
+from vmguard.quarantine.names import collisions, explained, name_reasons, path_fits, sibling_reasons
 from vmguard.quarantine.opening import (
     Opener,
     Refused,
@@ -101,6 +101,7 @@ class _Walker:
         self.count = 0
         self.total = 0
         self.stopped = False
+        self.notes: dict[tuple[str, ...], str] = {}  # a colliding entry's sibling and rule
 
     def reject(
         self, parts: tuple[str, ...], kind: Kind, reasons, detail="", seen: Stat | None = None, **kw
@@ -110,7 +111,7 @@ class _Walker:
             self.others.append(_stat_stamp(parts, seen))
         verdict = Verdict.REJECTED if reasons else Verdict.SKIPPED
         path = shown("/".join(parts))
-        detail = "; ".join(filter(None, (detail, explained(reasons))))
+        detail = "; ".join(filter(None, (self.notes.pop(parts, ""), detail, explained(reasons))))
         self.entries.append(Entry(path, kind, verdict, tuple(reasons), detail, **kw))
 
     def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
@@ -120,6 +121,8 @@ class _Walker:
             self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
             return
         siblings = sibling_reasons(names)
+        if any(Reason.NAME_COLLISION in found for found in siblings.values()):
+            self.notes.update({parts + (name,): note for name, note in collisions(names).items()})
         subdirs = []
         for name in names:
             if self.stopped:  # its subdirectories seen so far are never entered, but seen
