@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.quarantine.test_formats import shipped, vet_files
+from tests.support import attack_icontent_apache as apache
 from vmguard.quarantine import pagetypes, served
 from vmguard.quarantine.model import Reason, Verdict
 from vmguard.quarantine.names import best_fit, client_names, collisions, name_reasons, short_names
@@ -237,3 +238,21 @@ def test_a_real_vet_says_which_sibling_collides(tmp_path: Path):
     assert all(
         entries[f"d/{n}"].reasons == (Reason.NAME_COLLISION,) for n in ("Run.csv", "run.csv", "LONG_R~1.CSV")
     )
+
+
+@pytest.mark.skipif(not apache.available(), reason="apache2 is not installed")
+def test_an_httpd_typing_by_its_own_table_sends_what_served_by_says():
+    """The claim the per-table rule rests on, asked of a real Apache 2.4 configured as an
+    upstream httpd (its own conf/mime.types, the vendored file, as TypesConfig): the page
+    or JSON extension before one that table lacks decides; a typed last one decides."""
+    sent_as = {
+        "summary.html.md": "text/html", "notes.htm.markdown": "text/html", "run.html.h5": "text/html",
+        "page.xhtml.md": "application/xhtml+xml", "map.html.geojson": "text/html",
+        "report.mime": "message/rfc822", "movie.cct": "application/x-director", "x.json.bak": "application/json",
+        "x.html.txt": "text/plain", "x.json.csv": "text/csv",
+    }  # fmt: skip
+    with apache.serving(sorted(sent_as), types=pagetypes.APACHE) as sent:
+        assert {n: sent[n].split(";")[0] for n in sent_as} == sent_as
+    for name, mime in sent_as.items():
+        refused = served.acted_on(name) is not None or bool(served.name_reasons(name, ("text",)))
+        assert refused is (mime not in ("text/plain", "text/csv")), name

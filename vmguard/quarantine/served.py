@@ -182,9 +182,14 @@ _STANDARD = mimetypes.MimeTypes()
 # gzip's and compress's suffixes: httpd.conf's defaults type them (`AddType
 # application/x-gzip .gz .tgz`, `AddType application/x-compress .Z`), and where an
 # AddEncoding makes them an encoding instead, gunzip's name is judged (unpacked_names).
+# Debian's mime.conf un-types two extensions of its table that are languages (`RemoveType
+# es`, `RemoveType tr`; `AddLanguage tr .tr`: a Debian Apache sends index.html.tr, the
+# Turkish page MultiViews names, as text/html).
 _HTTPD_CONF = frozenset(("gz", "tgz", "z"))
+_REMOVED = {"Debian's /etc/mime.types": frozenset(("es", "tr"))}
 TYPED: dict[str, frozenset[str]] = {
     name: frozenset(e for exts in table.values() for e in exts).union(PAGES, _HTTPD_CONF)
+    - _REMOVED.get(name, frozenset())
     for name, table in mod_mime_tables().items()
 }
 
