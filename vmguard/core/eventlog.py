@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vmguard.core.atomicfile import write_atomic
+from vmguard.core.atomicfile import remove_leftovers, write_atomic
 from vmguard.core.errors import LogError, os_reason
 from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 from vmguard.core.regular import open_regular
@@ -188,6 +188,7 @@ class EventLog:
         try:
             _make_folder(self.path.parent)
             with _locked(self.path) as fh:
+                remove_leftovers(head_path(self.path))  # a killed appender's, at most
                 _check_whole(fh, self.path)
                 chained = _next(self.path, fh)
                 event = {
