@@ -102,10 +102,6 @@ FALSE_REJECTIONS: dict[str, str] = {
        f"written over'; {c}): 150 histograms, every second deleted with `del` in job 2, every "
        "fourth written again (larger) in job 3: the reason names it, but it is plain uproot"
        for c in ("zlib",)},
-    "ctl-i-h5-grow-2d.h5": "refused ('after a chunk of /img ... not today's chunk cut to an "
-    "earlier extent'): a gzip dataset of maxshape (None, None) (default libver: v1 B-tree "
-    "index) resized along both dimensions each session; the corner chunk's older versions "
-    "libhdf5 moved are cut along two dimensions, the rule admits one",
     "ctl-i-h5-attrs-rewritten-latest.h5": "refused ('an object header continuation block "
     "nothing refers to, not one libhdf5 freed as this file's headers show'): libver "
     "'latest', the root's numeric attributes run and temps rewritten (same shape) and one "

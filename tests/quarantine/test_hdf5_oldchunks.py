@@ -209,3 +209,12 @@ def test_a_thousand_streams_behind_the_moved_chunk_are_refused_with_a_reason():
     base = _one_session()
     streams = [_cuts(base, (1 + k % 15,))[0] for k in range(1000)]
     assert FREED in _refusal(_behind_last_chunk(base, streams))
+
+
+def test_a_dataset_grown_along_two_dimensions_passes(monkeypatch):
+    """maxshape (None, None), both dimensions grown each session (attack i's control, refused
+    before): a corner chunk's versions are cut along both; a version that shrank took free
+    space holding the old one's start, whose tail stays after it."""
+    data = sessions([tables._grow2d(k) for k in range(4)])
+    assert FREED in _without_rule(data, monkeypatch)
+    assert _refusal(data) == ""

@@ -18,29 +18,35 @@ streams nest under newer ones: each session's edge chunk took the freed place of
 before); zeros between and after.
 
 What the history allows (session 35, attack i): only a dataset that can grow has earlier
-extents, and only along a dimension it can grow along (its maximum above its size, or
-unlimited); each earlier extent of a chunk was written once, and each version allocated
-after the one before it was freed, so along a dimension a chunk's versions are admitted in
-the order of their addresses with k rising, each (chunk, dimension, k) at most once, and
-today's chunk lies after the gap; and libhdf5 gives freed space that ends the file back (the end-of-file
-address drops, at the free and at close), so a gap no structure follows holds none.
+extents, and only along the dimensions it can grow along (its maximum above its size, or
+unlimited); extents only grow, each earlier extent of a chunk was written once, and each
+version was allocated after the one before it was freed, so a chunk's versions are
+admitted in the order of their addresses, each cut keeping at least as much as the one
+before along every dimension and more along one (a chain: at most the sum over those
+dimensions of the chunk's size there less 1). libhdf5 frees the old place before it
+allocates the new one: a version that grew goes elsewhere, after it, as space that ends
+the file is given back (the end-of-file address drops, at the free and at close: a gap no
+structure follows holds none); one that shrank, or took space merged with space freed
+before, starts at or before the old stream's start, whose tail stays after it. So the
+chunk is one after the gap, or one right before it under which the stream starts.
 
-The candidates are the live deflated chunks after the gap (found in the ledger's
-extents when a gap is searched: the walk keeps nothing more per chunk), each cut along
-one growable dimension to k (1 <= k < the chunk's size there). A stream's zlib trailer
-is the Adler-32 of what it inflates to, so a candidate costs a copy and a checksum (built
-once a file), and only one whose Adler-32 the run shows within zlib's bound on the
-chunk's stream (its last 1-3 bytes, where the rest lies under a later structure) is
-deflated and compared. What is free: which of the (chunk, dimension, k) a file may hold
-are present (at most one stream each: for a chunk of c elements along a dimension,
-c - 1), and where each starts (log2 of the span it may start in); every other byte is a
-function of the published values. A chunk whose values were overwritten since, a stream
-deflated by another zlib than Python's (zlib-ng writes other streams) or at another
-level, or the search past MAX_WORK bytes stays refused naming h5repack."""
+The candidates are those chunks (found in the ledger's extents when a gap is searched:
+the walk keeps nothing more per chunk), each cut along the growable dimensions to each
+earlier extent. A stream's zlib trailer is the Adler-32 of what it inflates to, so a
+candidate costs a copy and a checksum (built once a file), and only one whose Adler-32
+the run shows within zlib's bound on the chunk's stream (or its last 1-3 bytes, where the
+rest lies under a structure before the gap: every candidate the gap's first run may be is
+tried) is deflated and compared. What is free: which versions of the chain a file holds
+(1 bit each, at most the bound above a chunk: 15 for chunks of 16 rows), and where each
+starts (log2 of the span it may start in); every other byte is a function of the
+published values. A chunk whose values were overwritten since, a stream deflated by
+another zlib than Python's (zlib-ng writes other streams) or at another level, or the
+search past MAX_WORK bytes stays refused naming h5repack."""
 
 from __future__ import annotations
 
 import zlib
+from itertools import product
 from typing import TYPE_CHECKING, NamedTuple
 
 from .shapes import DEFLATE, FLETCHER32, SHUFFLE
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
     from .chunkdata import Chunking
 
 MAX_WORK = 256 << 20  # bytes of candidate chunks built, deflated and searched in a file
+Versions = dict[int, tuple[int, ...]]  # by live chunk address: the cut of the last version admitted
 
 
 class Live(NamedTuple):
@@ -63,11 +70,11 @@ class Live(NamedTuple):
 
 
 class Cut(NamedTuple):
-    """One earlier version of a live chunk: cut along `dim` to its first k elements."""
+    """One earlier version of a live chunk: its first valid[d] elements along each
+    dimension d kept, the rest the fill value."""
 
     trailer: bytes  # the zlib trailer its stream ends with (Adler-32, big-endian)
-    dim: int
-    k: int
+    valid: tuple[int, ...]
 
 
 class OldChunks:
@@ -80,8 +87,7 @@ class OldChunks:
         self.work = 0
         self.gap_start = -1  # of the gap being searched
         self.cuts: dict[int, list[Cut]] = {}  # by live chunk address, built once
-        # by (live chunk address, dimension): the k of the last earlier version admitted
-        self.last: dict[tuple[int, int], int] = {}
+        self.last: Versions = {}
 
     def add(self, c: Chunking) -> None:
         """A chunked dataset (once, when its layout is read): only a deflated one that can
@@ -89,13 +95,21 @@ class OldChunks:
         if DEFLATE in c.filters and _growable(c):
             self.datasets[c.name] = c
 
-    def _live(self, after: int) -> list[Live]:
-        """The deflated chunks at or after `after`, nearest first: libhdf5 frees a chunk's
-        old place before it allocates the new, larger one, and that space is given back
-        where it ends the file, so an old copy that stays lies before the new one."""
-        named = self.datasets
-        found = [Live(named[w], s, e - s) for s, (e, w) in self.extents.items() if w in named and s >= after]
-        return sorted(found, key=lambda c: c.address)
+    def _live(self, under: tuple[int, int], after: int) -> list[Live]:
+        """The deflated chunks at or after `after` (the gap's end), nearest first, then
+        those starting in `under` (right before the run: a stream's start may lie under
+        them). libhdf5 frees a chunk's old place before it allocates the new one: a
+        version that grew goes elsewhere, after it (space that ends the file is given
+        back, so an old copy that stays lies before the new one); or it takes free space
+        that holds the old place's start (the old place, or it merged with space freed
+        before it), where the old stream's tail stays after it."""
+        named, (lowest, shown) = self.datasets, under
+        found = [
+            Live(named[w], s, e - s)
+            for s, (e, w) in self.extents.items()
+            if w in named and (s >= after or lowest <= s < shown)
+        ]
+        return sorted(found, key=lambda c: (c.address < after, c.address))
 
     def note(self) -> str:
         if self.work <= MAX_WORK:
@@ -106,38 +120,64 @@ class OldChunks:
         """Whether the gap is zeros and old streams, the first maybe starting under one
         of the structures `reused` (those right before the gap). A gap no structure
         follows holds none: libhdf5 gives freed space that ends the file back (the
-        end-of-file address drops), so nothing it freed lies after the last structure."""
+        end-of-file address drops), so nothing it freed lies after the last structure.
+        Each stream the first run may be is tried (its trailer may show 1-3 bytes only,
+        which other candidates share by chance); the later ones are taken as found."""
         if not self.datasets or gap[1] not in self.extents:
             return False
         pos, end = gap
         self.gap_start = pos
-        starts = [s for s in reused if s < gap[0]]  # a stream may start under these
-        while True:
-            window = bytes(buf[pos:end])
-            first = pos + len(window) - len(window.lstrip(b"\0"))
-            if first == end:
+        starts = [s for s in reused if s < pos]  # a stream may start under these
+        first = _nonzero(buf, pos, end)
+        if first == end:
+            return True
+        where = (min([*starts, first]), pos, first, end)
+        for stream_end, address, cut in self._streams(buf, where, self.last):
+            last = self._rest(buf, (stream_end, end), [*starts, first], {**self.last, address: cut})
+            if last is not None:
+                self.last = last
                 return True
-            lowest = min([*starts, first])
-            got = self._stream(buf, (lowest, pos, first, end))
+            if self.work > MAX_WORK:
+                break
+        return False
+
+    def _rest(
+        self, buf: bytes | memoryview, span: tuple[int, int], starts: list[int], last: Versions
+    ) -> Versions | None:
+        """The versions admitted (`last`, updated) if the bytes from span's start are zeros
+        and old streams, each older one's tail after a newer one; None if not."""
+        pos, end = span
+        while (first := _nonzero(buf, pos, end)) < end:
+            got = next(self._streams(buf, (min([*starts, first]), pos, first, end), last), None)
             if got is None:
-                return False
+                return None
+            pos, address, last[address] = got
             starts.append(first)  # an older stream's tail may follow, its start under this one
-            pos = got
+        return last
 
-    def _stream(self, buf: bytes | memoryview, where: tuple[int, int, int, int]) -> int | None:
-        """The end of an old stream showing from `first` (it starts at `first`, or from
-        `lowest` up to `shown` when later structures or streams took its start)."""
-        end = where[3]
-        for chunk in self._live(end):
-            got = self._placed(buf, chunk, where)
-            if got is not None or self.work > MAX_WORK:
-                return got
-        return None
+    def _streams(
+        self, buf: bytes | memoryview, where: tuple[int, int, int, int], last: Versions
+    ) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+        """(its end, its chunk, its cut) of each old stream showing from `first` (it starts
+        at `first`, or from `lowest` up to `shown` when later structures or streams took
+        its start) that may follow the versions `last` admitted."""
+        lowest, shown, _, end = where
+        for chunk in self._live((lowest, shown), end):
+            for stream_end, cut in self._placed(buf, chunk, where, last.get(chunk.address)):
+                yield stream_end, chunk.address, cut
+            if self.work > MAX_WORK:
+                return
 
-    def _placed(self, buf: bytes | memoryview, chunk: Live, where: tuple[int, int, int, int]) -> int | None:
-        """The end of an earlier version of `chunk` (deflated at the pipeline's level, and
-        its fletcher32 checksum if the pipeline has one) whose trailer the run shows; None
-        if none, or each such version was admitted already."""
+    def _placed(
+        self,
+        buf: bytes | memoryview,
+        chunk: Live,
+        where: tuple[int, int, int, int],
+        last: tuple[int, ...] | None,
+    ) -> Iterator[tuple[int, tuple[int, ...]]]:
+        """(the end, the cut) of each earlier version of `chunk` after `last` (deflated at
+        the pipeline's level, and its fletcher32 checksum if the pipeline has one) whose
+        trailer the run shows."""
         lowest, shown, first, end = where
         c = chunk.chunking
         # a stream ends within zlib's bound on a chunk's stream from the run's start
@@ -146,20 +186,19 @@ class OldChunks:
         # 1-3 bytes are as free as the choice of candidate)
         partly = shown == self.gap_start and lowest < shown
         for stream_end, cut in self._ends(buf, chunk, window, (first, partly)):
-            if cut.k <= self.last.get((chunk.address, cut.dim), 0):
+            if not _after(cut.valid, last):
                 continue  # each earlier extent written once, older ones before newer (gaps in order)
             self.work += c.size
             z = zlib.compress(self._version(buf, chunk, cut), c.level)
             start = stream_end - len(z)
             if not ((start == first or lowest <= start <= shown) and _shows(buf, z, start, shown)):
                 continue
-            if FLETCHER32 in c.filters:
-                if bytes(buf[stream_end : stream_end + 4]) not in _fletcher(z):
-                    continue
-                stream_end += 4
-            self.last[chunk.address, cut.dim] = cut.k
-            return stream_end
-        return None
+            if chunk.address < end and not chunk.address <= start < chunk.address + chunk.size:
+                continue  # a chunk before the gap took free space holding the old one's start
+            if FLETCHER32 not in c.filters:
+                yield stream_end, cut.valid
+            elif bytes(buf[stream_end : stream_end + 4]) in _fletcher(z):
+                yield stream_end + 4, cut.valid
 
     def _ends(
         self, buf: bytes | memoryview, chunk: Live, window: bytes, run: tuple[int, bool]
@@ -186,36 +225,37 @@ class OldChunks:
             c = chunk.chunking
             elements = self._inflated(buf, chunk)
             self.cuts[chunk.address] = [] if elements is None else [
-                Cut(zlib.adler32(raw).to_bytes(4, "big"), d, k) for d, k, raw in self._versions(c, elements)
+                Cut(zlib.adler32(raw).to_bytes(4, "big"), valid) for valid, raw in self._versions(c, elements)
             ]
         return self.cuts[chunk.address]
 
     def _version(self, buf: bytes | memoryview, chunk: Live, cut: Cut) -> bytes:
         """The bytes one cut of the chunk deflates (built again for a trailer that matched)."""
         elements = self._inflated(buf, chunk) or b""
-        return next(raw for d, k, raw in self._versions(chunk.chunking, elements, cut) if (d, k) == cut[1:])
+        return next(raw for _, raw in self._versions(chunk.chunking, elements, cut.valid))
 
     def _versions(
-        self, c: Chunking, elements: bytes, only: Cut | None = None
-    ) -> Iterator[tuple[int, int, bytes]]:
-        """The chunk's bytes as stored before deflate, cut along a dimension that can grow
-        to each k below its size (`only`: that one): the elements past k the fill value
-        (those of an edge chunk past the extent already are; a cut that changes nothing
-        is today's chunk)."""
+        self, c: Chunking, elements: bytes, only: tuple[int, ...] | None = None
+    ) -> Iterator[tuple[tuple[int, ...], bytes]]:
+        """The chunk's bytes as stored before deflate, cut along the dimensions that can
+        grow to each earlier extent (`only`: that one): the elements past it the fill
+        value (those of an edge chunk past the extent already are; a cut that changes
+        nothing is today's chunk)."""
         from .edges import outside  # edges imports what imports the ledger, this module's user
 
         dims, item = c.dims[:-1], c.dims[-1]
         fill = c.fill or bytes(item)
-        for d in _dimensions(c):
-            for k in range(1, dims[d]) if only is None else (only.k,):
-                self.work += c.size
-                if self.work > MAX_WORK:
-                    return
-                old = bytearray(elements)
-                for a, b in outside(dims, (*dims[:d], k, *dims[d + 1 :])):
-                    old[a * item : b * item] = fill * (b - a)
-                if old != elements:
-                    yield d, k, _shuffle(bytes(old), item) if SHUFFLE in c.filters else bytes(old)
+        growable = _dimensions(c)
+        ranges = [range(1, n + 1) if d in growable else (n,) for d, n in enumerate(dims)]
+        for valid in product(*ranges) if only is None else (only,):
+            self.work += c.size
+            if self.work > MAX_WORK:
+                return
+            old = bytearray(elements)
+            for a, b in outside(dims, valid):
+                old[a * item : b * item] = fill * (b - a)
+            if old != elements:
+                yield valid, _shuffle(bytes(old), item) if SHUFFLE in c.filters else bytes(old)
 
     def _inflated(self, buf: bytes | memoryview, chunk: Live) -> bytes | None:
         """Today's chunk, its elements in order (unshuffled); None if it is not one
@@ -241,6 +281,19 @@ def _dimensions(c: Chunking) -> list[int]:
     smaller extent libhdf5 wrote a chunk of."""
     tops = zip(c.extent[:-1], c.maxdims, strict=False)
     return [d for d, (size, top) in enumerate(tops) if top > size and c.dims[d] > 1]
+
+
+def _nonzero(buf: bytes | memoryview, pos: int, end: int) -> int:
+    """The first byte from pos up to end that is not zero (end if none)."""
+    window = bytes(buf[pos:end])
+    return pos + len(window) - len(window.lstrip(b"\0"))
+
+
+def _after(cut: tuple[int, ...], last: tuple[int, ...] | None) -> bool:
+    """Whether a version cut so may follow the last one admitted: extents only grow, so
+    each later version keeps at least as much along every dimension, and more along one
+    (a chain: at most the sum of the chunk's dimensions less one a dimension)."""
+    return last is None or (cut != last and all(k >= j for k, j in zip(cut, last, strict=True)))
 
 
 def _growable(c: Chunking) -> bool:
