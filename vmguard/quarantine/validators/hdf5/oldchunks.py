@@ -19,11 +19,11 @@ before); zeros between and after.
 
 What the history allows (session 35, attack i): only a dataset that can grow has earlier
 extents, and only along the dimensions it can grow along (its maximum above its size, or
-unlimited); extents only grow, each earlier extent of a chunk was written once, and each
-version was allocated after the one before it was freed, so a chunk's versions are
-admitted in the order of their addresses, each cut keeping at least as much as the one
-before along every dimension and more along one (a chain: at most the sum over those
-dimensions of the chunk's size there less 1). libhdf5 frees the old place before it
+unlimited); extents only grow and each earlier extent of a chunk was written once, so a
+chunk's versions are distinct and each two ordered, one keeping at least as much as the
+other along every dimension (a chain: at most the sum over those dimensions of the
+chunk's size there less 1; where each lies is not ordered: libhdf5 puts a version where
+it finds room, before or after an older one). libhdf5 frees the old place before it
 allocates the new one: a version that grew goes elsewhere, after it, as space that ends
 the file is given back (the end-of-file address drops, at the free and at close: a gap no
 structure follows holds none); one that shrank, or took space merged with space freed
@@ -36,9 +36,11 @@ earlier extent. A stream's zlib trailer is the Adler-32 of what it inflates to, 
 candidate costs a copy and a checksum (built once a file), and only one whose Adler-32
 the run shows within zlib's bound on the chunk's stream (or its last 1-3 bytes, where the
 rest lies under a structure before the gap: every candidate the gap's first run may be is
-tried) is deflated and compared. What is free: which versions of the chain a file holds
-(1 bit each, at most the bound above a chunk: 15 for chunks of 16 rows), and where each
-starts (log2 of the span it may start in); every other byte is a function of the
+tried) is deflated and compared; a trailer shown in part only is kept out of the chain.
+What is free: which versions of the chain a file holds (1 bit each, at most the bound
+above a chunk: 15 for chunks of 16 rows), their order (log2(n!) for n versions of a
+chunk), and where each starts (log2 of the span it may start in); every other byte is a
+function of the
 published values. A chunk whose values were overwritten since, a stream deflated by
 another zlib than Python's (zlib-ng writes other streams) or at another level, or the
 search past MAX_WORK bytes stays refused naming h5repack."""
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
     from .chunkdata import Chunking
 
 MAX_WORK = 256 << 20  # bytes of candidate chunks built, deflated and searched in a file
-Versions = dict[int, tuple[int, ...]]  # by live chunk address: the cut of the last version admitted
+Placed = tuple[tuple[int, ...], int, int]  # a version admitted: its cut, where its stream starts and ends
+Versions = dict[int, tuple[Placed, ...]]  # by live chunk address
 
 
 class Live(NamedTuple):
@@ -157,14 +160,15 @@ class OldChunks:
 
     def _streams(
         self, buf: bytes | memoryview, where: tuple[int, int, int, int], last: Versions
-    ) -> Iterator[tuple[int, int, tuple[int, ...]]]:
-        """(its end, its chunk, its cut) of each old stream showing from `first` (it starts
-        at `first`, or from `lowest` up to `shown` when later structures or streams took
-        its start) that may follow the versions `last` admitted."""
+    ) -> Iterator[tuple[int, int, tuple[Placed, ...]]]:
+        """(its end, its chunk, its chunk's versions with it) of each old stream showing
+        from `first` (it starts at `first`, or from `lowest` up to `shown` when later
+        structures or streams took its start) that the versions `last` admitted allow."""
         lowest, shown, _, end = where
         for chunk in self._live((lowest, shown), end):
-            for stream_end, cut in self._placed(buf, chunk, where, last.get(chunk.address)):
-                yield stream_end, chunk.address, cut
+            admitted = last.get(chunk.address, ())
+            for stream_end, placed in self._placed(buf, chunk, where, admitted):
+                yield stream_end, chunk.address, (*admitted, placed) if placed else admitted
             if self.work > MAX_WORK:
                 return
 
@@ -173,11 +177,11 @@ class OldChunks:
         buf: bytes | memoryview,
         chunk: Live,
         where: tuple[int, int, int, int],
-        last: tuple[int, ...] | None,
-    ) -> Iterator[tuple[int, tuple[int, ...]]]:
-        """(the end, the cut) of each earlier version of `chunk` after `last` (deflated at
-        the pipeline's level, and its fletcher32 checksum if the pipeline has one) whose
-        trailer the run shows."""
+        admitted: tuple[Placed, ...],
+    ) -> Iterator[tuple[int, Placed | None]]:
+        """(the end, the version) of each earlier version of `chunk` the versions admitted
+        allow (_fits; deflated at the pipeline's level, and its fletcher32 checksum if the
+        pipeline has one) whose trailer the run shows."""
         lowest, shown, first, end = where
         c = chunk.chunking
         # a stream ends within zlib's bound on a chunk's stream from the run's start
@@ -186,8 +190,9 @@ class OldChunks:
         # 1-3 bytes are as free as the choice of candidate)
         partly = shown == self.gap_start and lowest < shown
         for stream_end, cut in self._ends(buf, chunk, window, (first, partly)):
-            if not _after(cut.valid, last):
-                continue  # each earlier extent written once, older ones before newer (gaps in order)
+            partial = stream_end - first <= 3  # a trailer's last bytes: kept out of the chain (_fits)
+            if not partial and any(cut.valid == old for old, _, _ in admitted):
+                continue  # each earlier extent of a chunk written once
             self.work += c.size
             z = zlib.compress(self._version(buf, chunk, cut), c.level)
             start = stream_end - len(z)
@@ -195,10 +200,13 @@ class OldChunks:
                 continue
             if chunk.address < end and not chunk.address <= start < chunk.address + chunk.size:
                 continue  # a chunk before the gap took free space holding the old one's start
+            placed = None if partial else (cut.valid, start, stream_end)
+            if placed and not _fits(placed, admitted):
+                continue
             if FLETCHER32 not in c.filters:
-                yield stream_end, cut.valid
+                yield stream_end, placed
             elif bytes(buf[stream_end : stream_end + 4]) in _fletcher(z):
-                yield stream_end + 4, cut.valid
+                yield stream_end + 4, placed
 
     def _ends(
         self, buf: bytes | memoryview, chunk: Live, window: bytes, run: tuple[int, bool]
@@ -289,11 +297,15 @@ def _nonzero(buf: bytes | memoryview, pos: int, end: int) -> int:
     return pos + len(window) - len(window.lstrip(b"\0"))
 
 
-def _after(cut: tuple[int, ...], last: tuple[int, ...] | None) -> bool:
-    """Whether a version cut so may follow the last one admitted: extents only grow, so
-    each later version keeps at least as much along every dimension, and more along one
-    (a chain: at most the sum of the chunk's dimensions less one a dimension)."""
-    return last is None or (cut != last and all(k >= j for k, j in zip(cut, last, strict=True)))
+def _fits(version: Placed, admitted: tuple[Placed, ...]) -> bool:
+    """Whether a version of a chunk fits the chunk's versions admitted before it. Extents
+    only grow, so each two versions are ordered: one keeps at least as much as the other
+    along every dimension (a chain: at most the sum over the growable dimensions of the
+    chunk's size there less 1). Where each lies is not (a newer version goes wherever
+    libhdf5 finds free space: before or after an older one, over its start or not)."""
+    cut = version[0]
+    pairs = [list(zip(old, cut, strict=True)) for old, _, _ in admitted]
+    return all(all(k >= j for k, j in pair) or all(k <= j for k, j in pair) for pair in pairs)
 
 
 def _growable(c: Chunking) -> bool:
