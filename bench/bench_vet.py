@@ -9,7 +9,8 @@ Prints throughput ratios (baseline time / vet time: >= 1.0 means vet is as fast)
          every byte validated, vet vs `openssl dgst -sha256` of every file + `cp -r`
   small: 20,000 files of 4 KiB, vet vs `cp -r` + `openssl dgst -sha256` of each + `sync`
 and the vet process's peak RSS (its own and its libmagic workers', from wait4), also over
-100,000 files of 100 bytes (memory grows with the file count). CPU seconds are printed
+100,000 files of 100 bytes (memory grows with the file count), and of a rerun of that
+job (already-promoted: the first vet's manifest read, the quarantine walked again). CPU seconds are printed
 too: on a loaded machine they compare better than wall time. Each round runs both sides
 back to back (taking turns at going first); the ratio printed is the median of the
 rounds' own ratios, with the medians of each side's wall and CPU seconds. For the large
@@ -287,15 +288,18 @@ def main() -> None:
 
 
 def many_files(work: Path, count: int, policy: Path) -> int:
-    """Memory grows with the number of files (one entry each), not with their bytes."""
+    """Memory grows with the number of files (one entry each), not with their bytes. The
+    same command again is a rerun (`already-promoted`): it reads the first one's manifest
+    (~30 MB at 100,000 files) and walks the quarantine again."""
     (work / "src").mkdir(parents=True)
     make_small(work / "src", count, size=100)
     (work / "vet").mkdir()
-    elapsed, _, rss = timed_vet(work / "src", work / "vet", policy)
-    print(
-        f"{count} files of 100 bytes: vmguard vet {elapsed:.1f} s, peak RSS {rss / 2**20:.0f} MiB", flush=True
-    )
-    return rss
+    peaks = []
+    for run in ("vmguard vet", "its rerun"):
+        elapsed, _, rss = timed_vet(work / "src", work / "vet", policy)
+        print(f"{count} files of 100 B: {run} {elapsed:.1f} s, peak RSS {rss / 2**20:.0f} MiB", flush=True)
+        peaks.append(rss)
+    return max(peaks)
 
 
 if __name__ == "__main__":

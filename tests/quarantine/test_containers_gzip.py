@@ -75,8 +75,10 @@ def test_what_gzip_zlib_and_python_write_passes(tmp_path):
         (_member(CSV, xfl=1), "XFL 1"),
         (_member(CSV, os_=0), "OS 0"),
         (_member(CSV, os_=11), "OS 11"),
-        (_member(b"") + _member(CSV), "an empty member beside others"),
-        (_member(CSV) + _member(b""), "an empty member beside others"),
+        # beside others, an empty member is only what gzip.open(path, "ab") writes for a quiet
+        # session (test_gzip_empty_members.py): not a stamp earlier than the member before it
+        (_member(CSV) + _member(b"")[:4] + struct.pack("<I", 1600000000) + _member(b"")[8:], "an empty member"),
+        (_member(b"")[:10] + b"\x02\x0c\x00" + _member(b"")[12:] + _member(CSV), "not what zlib writes"),
         (_member(CSV, flg=0x08, fields=b"x" * 5000), "FNAME is longer"),
         (_member(CSV)[:-4] + b"\0\0\0\0", "CRC-32 or length"),
     ],

@@ -10,13 +10,13 @@ or firewall this run could not look at are carried over, not resolved.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
 from vmguard.audit.catalog import Catalog
 from vmguard.audit.result import AuditResult, Drift, Outcome, TrendPoint
 from vmguard.audit.store import run_started
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import AuditError
 from vmguard.core.findings import Finding
 
@@ -105,9 +105,5 @@ def record(result: AuditResult, out: Path, keep: int) -> None:
     line["incomplete"] = result.unreachable
     runs = history[-(keep - 1) :] if keep > 1 else []
     runs.append(line)
-    tmp = out / f".{HISTORY}.tmp"
-    try:
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in runs), "utf-8")
-        os.replace(tmp, out / HISTORY)
-    except OSError as err:
-        raise AuditError(f"cannot write {out / HISTORY}: {err.strerror}") from err
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in runs)
+    write_atomic(out / HISTORY, text.encode("utf-8"), 0o644, AuditError)

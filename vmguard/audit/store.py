@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 from pathlib import Path
 
+from vmguard.core.atomicfile import link_atomic
 from vmguard.core.errors import AuditError
 
 LATEST = "latest"
@@ -47,10 +47,10 @@ def new_run_dir(out: Path, started: dt.datetime) -> Path:
 
 def point_latest(out: Path, run_dir: Path) -> None:
     """Replace <out>/latest atomically: readers see the old run or the new one, never none."""
-    tmp = out / f".{LATEST}.{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name)
-    os.replace(tmp, out / LATEST)
+    try:
+        link_atomic(out / LATEST, run_dir.name)
+    except OSError as err:
+        raise AuditError(f"cannot point {out / LATEST} at {run_dir.name}: {err.strerror}") from err
 
 
 def runs(out: Path) -> list[Path]:

@@ -17,7 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from vmguard.batch.state import write_atomic
+from vmguard.core.atomicfile import write_atomic
+from vmguard.core.errors import BatchError
 
 HOOKS = ("slurm-prolog", "slurm-epilog", "lsf-pre-exec", "lsf-post-exec")  # = `vmguard batch` commands
 _SCRIPT = """\
@@ -69,7 +70,7 @@ def install_hooks(config: Path, directory: Path | None = None, output: str = "/d
             output=shlex.quote(output),
         )
         path = directory / name
-        write_atomic(path, text, 0o755)
+        write_atomic(path, text.encode(), 0o755, BatchError)
         scripts.append((name, path))
     return InstalledHooks(
         directory=directory,

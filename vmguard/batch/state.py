@@ -6,7 +6,7 @@
                                 the kernel drops it when that process dies
     state_dir/assigned/<key>    world-readable "VM<TAB>quarantine" for the job itself
 
-Every record is written to a temporary file, synced, then renamed over the old one.
+Every record is written whole or not at all (vmguard.core.atomicfile).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import SAFE_NAME, BatchJob
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import BatchError
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -59,27 +60,6 @@ def boot_id() -> str:
     return BOOT_ID.read_text().strip()
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:  # a full disk: no half-written temporary is left behind
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 @dataclass(frozen=True)
 class State:
     root: Path
@@ -114,10 +94,11 @@ class State:
         return [h for h in map(self.holder, names) if h is not None]
 
     def hold(self, holder: Holder) -> None:
-        write_atomic(self.root / "vms" / f"{_safe(holder.vm)}.json", json.dumps(holder.to_dict(), indent=2))
+        record = json.dumps(holder.to_dict(), indent=2).encode()
+        write_atomic(self.root / "vms" / f"{_safe(holder.vm)}.json", record, 0o600, BatchError)
         note = self.root / "assigned" / holder.job.key
         if holder.phase is Phase.ASSIGNED:
-            write_atomic(note, f"{holder.vm}\t{holder.quarantine}\n", 0o644)
+            write_atomic(note, f"{holder.vm}\t{holder.quarantine}\n".encode(), 0o644, BatchError)
         else:
             note.unlink(missing_ok=True)
 

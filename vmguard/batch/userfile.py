@@ -7,24 +7,17 @@ the user's uid and gid can only write where the user could write anyway.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from pathlib import Path
 
 from vmguard.core.errors import VetError
+from vmguard.core.regular import open_regular
 
 
 def _write(path: Path, text: str, append: bool = False) -> None:
-    """O_NONBLOCK: a FIFO planted as the file must not hang the hook (its open waits for
-    a reader); the descriptor must then be a regular file, or nothing is written.
-    O_TRUNC is applied only after that check (truncating a device could act on it)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    fd = os.open(path, flags | (os.O_APPEND if append else 0), 0o644)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    os.set_blocking(fd, True)
+    """Never through a symlink, never a FIFO or device planted as the file (open_regular);
+    O_TRUNC only after that check."""
+    fd = open_regular(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0), 0o644)
     if not append:
         os.ftruncate(fd, 0)
     with os.fdopen(fd, "w") as fh:

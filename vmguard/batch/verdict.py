@@ -9,9 +9,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from vmguard.batch.job import BatchJob
-from vmguard.batch.state import write_atomic
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.display import is_plain, shown
-from vmguard.core.errors import ExitCode
+from vmguard.core.errors import BatchError, ExitCode
 
 
 class JobOutcome(StrEnum):
@@ -133,7 +133,7 @@ def save_record(verdict: JobVerdict, state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     path = record_path(state_dir, verdict.job.key)
     _keep_other_run(path, verdict)
-    write_atomic(path, json.dumps(verdict.to_dict(), indent=2) + "\n", 0o640)
+    write_atomic(path, (json.dumps(verdict.to_dict(), indent=2) + "\n").encode(), 0o640, BatchError)
     return path
 
 

@@ -2,7 +2,7 @@
 
 Every apply, firewall change, vet decision and audit run is appended here. Each line
 carries the SHA-256 of the previous line, so `vmguard log verify` detects an edited,
-removed or reordered line. Appends take an exclusive lock (<log>.lock) so concurrent writers chain.
+removed or reordered line. Appends take an exclusive lock (on the log's folder) so concurrent writers chain.
 Nothing follows the last line to vouch for it, so each append also records the line
 count and the last line's hash in <log>.head: a removed or edited tail is detected too.
 
@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import LogError
-from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
+from vmguard.core.logchain import GENESIS, Break, digest, head_path, read_head, verify_chain
+from vmguard.core.regular import open_regular
 
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
 SYSLOG_SOCKET = "/dev/log"  # journald's and rsyslog's local socket
@@ -61,19 +63,7 @@ def _last_line(fh: BinaryIO) -> bytes | None:
 
 
 def _write_head(path: Path, count: int, line: bytes) -> None:
-    tmp = head_path(path).with_suffix(".tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            _write_all(fd, f"{count} {digest(line)}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, head_path(path))
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_atomic(head_path(path), f"{count} {digest(line)}\n".encode(), 0o644)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -135,16 +125,30 @@ def _next(path: Path, fh: BinaryIO) -> Chained:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[BinaryIO]:
-    """The live file, opened while holding the lock beside it. The lock is a file of its
-    own because logrotate moves the live file: writers locking the file itself could hold
-    locks on the moved and the new file at once, and both chain to the same head."""
-    fd = os.open(lock_path(path), os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    """The live file, opened while holding a lock on its folder. Not on the file: logrotate
+    moves it, and writers locking the file could hold locks on the moved and the new file
+    at once, both chaining to the same head. Not on a lock file: anyone who may remove it
+    splits the writers the same way. The file is never opened through a symlink or as a
+    FIFO or device."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with open(path, "a+b") as fh:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        with os.fdopen(open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640), "r+b") as fh:
             yield fh
     finally:
-        os.close(fd)  # releases the lock
+        os.close(folder)  # releases the lock
+
+
+def _make_folder(folder: Path) -> None:
+    """The log's folder and its missing parents, 0750 whatever the umask: a folder others
+    may write lets them plant files beside the log or append unchained events."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(each, 0o750)  # the umask can only take more away
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ class EventLog:
     def append(self, kind: str, **data: Any) -> dict[str, Any]:
         """Append one event of `kind` (apply, firewall, vet, audit, ...) and return it."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(self.path.parent)
             with _locked(self.path) as fh:
                 _check_whole(fh, self.path)
                 chained = _next(self.path, fh)

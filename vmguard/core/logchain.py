@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard.core.errors import LogError
+from vmguard.core.regular import read_regular
 
 GENESIS = "0" * 64
 
@@ -31,18 +32,17 @@ def head_path(path: Path) -> Path:
     return path.with_name(path.name + ".head")
 
 
-def lock_path(path: Path) -> Path:
-    """What appenders lock: beside the live file, never moved by a rotation."""
-    return path.with_name(path.name + ".lock")
-
-
 def read_head(path: Path) -> tuple[int, str] | None:
     """(lines in the live file, last event's hash) as of the last append; None for an
-    older log. After a rotation the count is that of the moved file."""
+    older log (no head) or a head that is not a count and a hash. After a rotation the
+    count is that of the moved file. A head that is not a regular file (a symlink, a FIFO,
+    /dev/zero planted there) is an OSError, never followed or read on."""
     try:
-        count, last = head_path(path).read_text().split()
+        count, last = read_regular(head_path(path), 256).decode("ascii").split()
         return int(count), last
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError):
         return None
 
 
@@ -87,7 +87,8 @@ def glob_escape(name: str) -> str:
 
 def _read(path: Path, missing_ok: bool) -> Segment:
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        raw = read_regular(path)
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except FileNotFoundError as err:
         if missing_ok:  # moved by logrotate, not created yet: the next append creates it
             return Segment(path, ())
@@ -136,7 +137,10 @@ def _tail_breaks(path: Path, lines: tuple[bytes, ...], before: bytes | None) -> 
     """The recorded head must still be there. More lines than recorded is fine: a writer
     may have died between its append and its head update. An empty live file is fine
     when the head names the last event of the newest rotated file (just rotated)."""
-    head = read_head(path)
+    try:
+        head = read_head(path)
+    except OSError as err:
+        raise LogError(f"cannot read the log's head {head_path(path)}: {err.strerror or err}") from err
     if head is None:
         return []
     count, last = head

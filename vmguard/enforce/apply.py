@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmguard.core import eventlog as log
-from vmguard.core.errors import DriverError
+from vmguard.core.atomicfile import write_atomic
+from vmguard.core.errors import DriverError, VmguardError
 from vmguard.drivers.interface import ApplyResult, Driver, facts_of
 from vmguard.enforce.plan import Change, Plan, make_plan
 from vmguard.facts.vm import HostOnly, PowerState
@@ -89,17 +90,14 @@ def stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def write_durably(path: Path, data: bytes) -> Path:
-    """Write, fsync, rename: after a crash the file is whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)  # left by a run killed mid-write
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.rename(path)
+def write_durably(path: Path, data: bytes, error: type[VmguardError] = DriverError) -> Path:
+    """Root's private state file: after a crash it is whole or absent; `error` (the
+    caller's subsystem's) when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as err:
+        raise error(f"cannot create {path.parent}: {err.strerror}") from err
+    write_atomic(path, data, 0o600, error)
     return path
 
 

@@ -163,12 +163,13 @@ def _load(
         "loaded": None,  # until it is: a run killed before cannot be told from a later change
     }
     name = f"{stamp()}{RECORD}"
-    paths = [write_durably(store.folder(conn, vm) / name, json.dumps(record).encode()) for conn, vm in vms]
+    saved = json.dumps(record).encode()
+    paths = [write_durably(store.folder(conn, vm) / name, saved, FirewallError) for conn, vm in vms]
     events.append("firewall", action="saved", backend=planned.backend, saved=[str(p) for p in paths])
     service.apply(inventory, events=events, planned=planned)
     record["loaded"] = service.snapshot(inventory).to_dict()
     for path in paths:
-        write_durably(path, json.dumps(record).encode())
+        write_durably(path, json.dumps(record).encode(), FirewallError)
     return tuple(str(p) for p in paths)
 
 

@@ -151,9 +151,15 @@ class NftablesBackend:
                 raise
             try:
                 pending = state.prepare(self.name, per_vm)
-            finally:
+            except BaseException:
                 _wait(loading, args)
-        state.commit(pending)
+                raise
+            try:
+                _wait(loading, args)
+            except BaseException:
+                pending.discard()  # nft loaded nothing: the old record still holds
+                raise
+        state.commit(self.name, pending)
 
     def restore(self, text: str, *, check: bool = False) -> None:
         """Put back a listing `show` made: our tables replaced by it in one transaction

@@ -11,9 +11,13 @@ Format: one JSON line per VM, `[name, {set: [element, ...]}]`; an update appends
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+
+from vmguard.core.atomicfile import Staged, stage
+from vmguard.core.errors import FirewallError
 
 DEFAULT_DIR = "/run/vmguard"
 Elements = dict[str, list[str]]
@@ -34,18 +38,33 @@ def _line(name: str, elements: Elements | None) -> str:
     return json.dumps([name, elements]) + "\n"
 
 
-def prepare(backend: str, vms: dict[str, Elements]) -> Path:
-    """Write the record of a full apply beside the current one; `commit` puts it in place
-    once the apply succeeded (the caller writes it while nft is still loading)."""
+def prepare(backend: str, vms: dict[str, Elements]) -> Staged:
+    """The record of a full apply, written but not in place: the caller writes it while
+    nft is still loading, then `commit`s it once the apply succeeded, or discards it."""
     path = _path(backend)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pending = path.with_suffix(".tmp")
-    pending.write_text("".join(_line(n, e) for n, e in vms.items()))
-    return pending
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return stage(path, "".join(_line(n, e) for n, e in vms.items()).encode(), 0o600)
+    except OSError as err:
+        raise _unrecorded(backend, err) from err
 
 
-def commit(pending: Path) -> None:
-    os.replace(pending, pending.with_suffix(".jsonl"))
+def commit(backend: str, pending: Staged) -> None:
+    try:
+        pending.commit()
+    except OSError as err:
+        raise _unrecorded(backend, err) from err
+
+
+def _unrecorded(backend: str, err: OSError) -> FirewallError:
+    """The old record no longer says what is loaded: it goes, so the next change is a
+    full apply; the error says so."""
+    with contextlib.suppress(OSError):
+        forget(backend)
+    return FirewallError(
+        f"cannot write the record of the loaded ruleset {_path(backend)}: {err.strerror or err}; "
+        "the next firewall change will be a full apply"
+    )
 
 
 def lookup(backend: str, name: str) -> Elements | None:

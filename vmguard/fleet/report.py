@@ -8,7 +8,6 @@ one host's.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import jinja2
 from vmguard.audit.reports.html import environment
 from vmguard.audit.reports.interface import Document, Format
 from vmguard.audit.reports.markdown import esc
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import AuditError
 
 
@@ -103,16 +103,13 @@ FORMATS = {
 
 def write_fleet_report(doc: Document, out: Path, formats: list[str] | None = None) -> list[Path]:
     """Write each format into `out` atomically (a reader never sees half a report)."""
-    written = []
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for name in formats or list(FORMATS):
-            fmt = FORMATS[name]
-            path = out / fmt.filename
-            tmp = out / f".{fmt.filename}.tmp"
-            tmp.write_text(fmt.render(doc))
-            os.replace(tmp, path)
-            written.append(path)
     except OSError as err:
-        raise AuditError(f"cannot write the fleet report in {out}: {err.strerror}") from err
+        raise AuditError(f"cannot create the fleet report folder {out}: {err.strerror}") from err
+    written = []
+    for name in formats or list(FORMATS):
+        path = out / FORMATS[name].filename
+        write_atomic(path, FORMATS[name].render(doc).encode("utf-8"), 0o644, AuditError)
+        written.append(path)
     return written

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard.core import eventlog as log
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import GateError
 from vmguard.gate.hook import REFUSED
 from vmguard.inventory.model import DriverKind, Inventory, OnError
@@ -181,17 +182,13 @@ def install(
     path = hook_path(hooks_dir)
     if (path.exists() or path.is_symlink()) and not _ours(path):
         raise GateError(f"{path} exists and is not vmguard's hook: not replaced")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".vmguard.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o755)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(script(inventory, conn, server))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GateError(f"cannot create {path.parent}: {err.strerror}") from err
+    write_atomic(path, script(inventory, conn, server).encode(), 0o755, GateError)
     events.append("gate", action="hook-install", hook=str(path), inventory=inventory.source, connection=conn)
-    if (found := installed(hooks_dir)) is None:  # replaced under us since os.replace
+    if (found := installed(hooks_dir)) is None:  # replaced under us since it was written
         raise GateError(f"{path} is not vmguard's hook right after writing it")
     return found
 

@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import GuestError
 
 CHUNK = 1 << 20
@@ -28,13 +29,14 @@ def _safe(name: str) -> str:
     return _host()._safe(name)
 
 
-def _write_durably(path: Path, data: bytes) -> Path:
-    return _host().write_durably(path, data)
+def _write_durably(path: Path, data: bytes) -> None:
+    """A manifest, whole or absent after a crash; GuestError when it cannot be written."""
+    write_atomic(path, data, 0o600, GuestError)
 
 
 def _host():
-    """enforce.apply's state folder and durable writes (imported here: enforce.plan,
-    which enforce.apply imports, imports this module for the backup's cost)."""
+    """enforce.apply's state folder (imported here: enforce.plan, which enforce.apply
+    imports, imports this module for the backup's cost)."""
     from vmguard.enforce import apply
 
     return apply
@@ -116,7 +118,7 @@ class GuestBackups:
             _write_durably(
                 staging / MANIFEST, json.dumps({"state": BackupState.TAKEN, "disks": entries}).encode()
             )
-        except OSError as err:
+        except (OSError, GuestError) as err:
             shutil.rmtree(staging, ignore_errors=True)
             raise GuestError(f"cannot back up the disks of {vm}: {err}") from err
         staging.rename(final)

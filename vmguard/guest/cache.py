@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import GuestError
 from vmguard.guest import codec
 from vmguard.guest.model import GuestFacts
@@ -58,8 +59,10 @@ class GuestCache:
             return None  # missing or unreadable: inspect again
 
     def put(self, key: str, facts: GuestFacts) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        final = self.folder / f"{key}.json"
-        staging = final.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(json.dumps(codec.dump(facts)))
-        staging.replace(final)  # atomic: a concurrent audit reads the old or the new
+        """Atomic: a concurrent audit reads the old entry or the new one (GuestError)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as err:
+            raise GuestError(f"cannot create the guest cache {self.folder}: {err.strerror}") from err
+        data = json.dumps(codec.dump(facts)).encode()
+        write_atomic(self.folder / f"{key}.json", data, 0o600, GuestError)

@@ -21,6 +21,7 @@ from vmguard.policy.model import Policy, PromoteMode, QuarantinePolicy
 from vmguard.quarantine import mounts, removal, report
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.detect import Detector
+from vmguard.quarantine.manifest import Manifest
 from vmguard.quarantine.model import Entry, Kind, Status, Verdict, VetResult
 from vmguard.quarantine.opening import Opener, atime_note, open_quarantine
 from vmguard.quarantine.pipeline import CopyPhase
@@ -31,8 +32,9 @@ from vmguard.quarantine.rerun import (
     Origin,
     ToRemove,
     check_contents,
-    check_rerun,
+    check_source,
     pending_removal,
+    published_entries,
 )
 from vmguard.quarantine.scanners import ScannerSet
 from vmguard.quarantine.walk import Walk, walk
@@ -197,32 +199,32 @@ class _Vet:
     def promote(self, root_fd: int, dest: Destination) -> VetResult:
         previous = dest.previous_manifest()
         if previous is not None:
-            return self.rerun(root_fd, dest, previous)
+            with previous:
+                return self.rerun(root_fd, dest, previous)
         result = self.run(root_fd, dest)
         if self.remove_promoted and result.status in (Status.PROMOTED, Status.PARTIAL):
             pending = ToRemove(self.walked.nodes, self.published(result))
             return self.remove(root_fd, dest, result, pending)
         return result
 
-    def rerun(self, root_fd: int, dest: Destination, manifest: dict) -> VetResult:
+    def rerun(self, root_fd: int, dest: Destination, manifest: Manifest) -> VetResult:
         """This job is published: by a vet of this quarantine (else exit 2, rerun.py)."""
-        check_rerun(dest, manifest, self.origin)
-        self.walked = walk(root_fd, self.rules, self.opener, str(self.target))
-        check_contents(dest, manifest.pop("walked", None), self.walked)  # its rows go once checked
-        entries = report.entries_from_manifest(manifest)
-        result = self.result(
-            Status.ALREADY_PROMOTED, entries, dest, ["this job was already promoted; nothing was copied"]
-        )
+        check_source(dest, manifest, self.origin)
+        walked = walk(root_fd, self.rules, self.opener, str(self.target))
+        check_contents(dest, manifest, walked)
+        present = _files(walked) if self.remove_promoted else frozenset()
+        del walked  # its nodes go before the manifest's entries come (published_entries)
+        done = "this job was already promoted; nothing was copied"
+        result = self.result(Status.ALREADY_PROMOTED, published_entries(dest, manifest), dest, [done])
         pending = pending_removal(dest, self.origin)
         if not self.remove_promoted:
             unfinished = "an earlier --remove-promoted is unfinished: rerun with it to finish"
             return replace(result, notes=(*result.notes, unfinished)) if pending else result
         if pending is not None:
             return self.remove(root_fd, dest, result, pending)
-        if manifest.get("remove_promoted"):
+        if manifest.fields.get("remove_promoted"):
             return replace(result, notes=(*result.notes, "its files were removed by the earlier vet"))
-        present = {"/".join(n.parts) for n in self.walked.nodes if n.kind is Kind.FILE}  # never removed
-        left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]
+        left = [e.path for e in result.accepted if e.kind is Kind.FILE and e.path in present]  # never removed
         if not left:
             return result
         note = f"--remove-promoted left {len(left)} published file(s) in the quarantine: {NOT_RECORDED}"
@@ -338,6 +340,10 @@ class _Vet:
         if not notes:
             return result
         return replace(result, notes=result.notes + tuple(notes), not_removed=not_removed)
+
+
+def _files(walked: Walk) -> frozenset[str]:
+    return frozenset("/".join(n.parts) for n in walked.nodes if n.kind is Kind.FILE)
 
 
 def left_behind(result: VetResult, dest: Destination) -> VetResult:

@@ -29,16 +29,17 @@ import contextlib
 import errno
 import fcntl
 import grp
-import json
 import os
 import pwd
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from vmguard.core.atomicfile import stage_at
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.policy.model import PromotePolicy
-from vmguard.quarantine import hooks
+from vmguard.quarantine import hooks, manifest
+from vmguard.quarantine.manifest import Manifest
 from vmguard.quarantine.publicpath import SIDECARS, open_public
 from vmguard.quarantine.sysio import open_child_dir, rename_noreplace, same_mount, statx, syncfs, write_all
 
@@ -91,7 +92,7 @@ class Destination:
         self.sidecars = tuple(self.name + s for s in SIDECARS)
         self.staged = f"{self.name}.staging"  # in STAGING, beside the lock f"{name}.lock"
         self.record = f"{self.name}.removal"  # in STAGING while a --remove-promoted is unfinished
-        self.record_tmp = f"{self.record}.tmp"  # the record's next version, while written
+        self.record_tmp = f"{self.record}.tmp"  # where an older vmguard wrote the next record
         self.public_fd = self.staging_fd = self.lock_fd = self.job_fd = -1
         self.notes: list[str] = []
         self.committed = False
@@ -148,7 +149,7 @@ class Destination:
         return True
 
     def _recover(self) -> None:
-        self._drop_record_tmp()  # left by a vet killed while it rewrote the record
+        self._drop_record_tmp()  # left by an older vmguard killed while it rewrote the record
         if not self._exists(self.staged, self.staging_fd):
             return
         try:
@@ -169,25 +170,10 @@ class Destination:
             self.notes.append("removed the staging left by an interrupted earlier vet")
             self._remove_staging()
 
-    def previous_manifest(self) -> dict | None:
-        """The manifest of a completed promotion of this job, if there is one."""
-        name = self.sidecars[0]
-        if not self._exists(name, self.public_fd):
-            return None
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.public_fd)
-            with os.fdopen(fd, "rb") as fh:
-                text = fh.read().decode()  # its bytes go before the parse (~30 MB at 100,000 files)
-            data = json.loads(text)
-        except (OSError, ValueError) as err:
-            raise VetInputError(
-                f"{self.public}/{name}: already exists and is not a vmguard manifest; never overwritten"
-            ) from err
-        if not isinstance(data, dict) or data.get("job") != self.job:
-            raise VetInputError(
-                f"{self.public}/{name}: already exists and belongs to another job; never overwritten"
-            )
-        return data
+    def previous_manifest(self) -> Manifest | None:
+        """The manifest of a completed promotion of this job, if there is one (open:
+        the caller closes it)."""
+        return manifest.published(self.public_fd, str(self.public), self.sidecars[0], self.job)
 
     def check_free(self) -> None:
         for name in (self.name, *self.sidecars):
@@ -316,26 +302,9 @@ class Destination:
             return fh.read()
 
     def write_record(self, data: bytes) -> None:
-        """Replace the record (what is still to remove), atomically: a kill leaves the old
-        one or the new one. A write that fails (a full disk) takes its temporary away
-        before raising; one a kill left is removed by the next vet of the job (_recover)."""
-        fd = os.open(
-            self.record_tmp,
-            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=self.staging_fd,
-        )
-        try:
-            try:
-                write_all(fd, memoryview(data))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(self.record_tmp, self.record, src_dir_fd=self.staging_fd, dst_dir_fd=self.staging_fd)
-        except BaseException:
-            self._drop_record_tmp()
-            raise
-        os.fsync(self.staging_fd)
+        """Replace the record (what is still to remove), whole or not at all: a failed
+        write or a kill leaves the old one, and no temporary (vmguard.core.atomicfile)."""
+        stage_at(self.staging_fd, self.record, data, 0o600).commit()
 
     def _drop_record_tmp(self) -> None:
         with contextlib.suppress(OSError):  # none there; or a disk error the next vet meets again

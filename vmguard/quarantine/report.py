@@ -68,10 +68,6 @@ def manifest(
     return _with_entries(doc, result.entries, walked)
 
 
-def entries_from_manifest(data: dict) -> tuple[Entry, ...]:
-    return tuple(Entry.from_dict(e) for e in data.get("entries", ()))
-
-
 def report_json(result: VetResult) -> Iterator[bytes]:
     return _with_entries({"schema": VET_SCHEMA, **result.summary()}, result.entries)
 

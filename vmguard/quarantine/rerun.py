@@ -24,15 +24,19 @@ commit kept (removal.py), with the same checks as a first run.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import stat
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
 from vmguard.core.display import shown
 from vmguard.core.errors import VetError, VetInputError
 from vmguard.quarantine.destination import STAGING, Destination
+from vmguard.quarantine.manifest import Manifest
+from vmguard.quarantine.model import Entry, Kind, Verdict
 from vmguard.quarantine.removal import Identity, from_record
 from vmguard.quarantine.walk import Node, Walk
 
@@ -73,37 +77,82 @@ def _generation(fd: int) -> int | None:
         return None
 
 
-def check_rerun(dest: Destination, manifest: dict, origin: Origin) -> None:
+def check_source(dest: Destination, manifest: Manifest, origin: Origin) -> None:
     """Raise VetInputError unless `manifest` (this job's, published) is of a vet of this
-    quarantine and its output is all there."""
-    where = f"{dest.public}/{dest.sidecars[0]}"
-    before = "".join(f" ({n})" for n in dest.notes)  # a roll forward of another vet, say
-    source = manifest.get("source")
-    if not _same(source, manifest.get("quarantine"), origin):
+    quarantine."""
+    source = manifest.fields.get("source")
+    if not _same(source, manifest.fields.get("quarantine"), origin):
+        before = "".join(f" ({n})" for n in dest.notes)  # a roll forward of another vet, say
         was = _shown(source) if isinstance(source, dict) else "a quarantine it does not record"
         raise VetInputError(
-            f"--to {dest.target} already exists{before}: {where} is job {dest.job}'s, vetted from {was}, "
-            f"not from {_shown(origin.to_dict())}; nothing was vetted: choose another --to"
+            f"--to {dest.target} already exists{before}: {dest.public}/{dest.sidecars[0]} is job "
+            f"{dest.job}'s, vetted from {was}, not from {_shown(origin.to_dict())}; nothing was vetted: "
+            "choose another --to"
         )
-    if (missing := _missing(dest, manifest)) is not None:
+
+
+def published_entries(dest: Destination, manifest: Manifest) -> tuple[Entry, ...]:
+    """The manifest's entries, once all its output is there as published; else raise
+    VetInputError (read after the walk is gone: 100,000 of each never exist at once)."""
+    where = f"{dest.public}/{dest.sidecars[0]}"
+    try:
+        entries = tuple(manifest.entries())
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise VetInputError(f"{where}: its entries are not a vmguard manifest's; never overwritten") from err
+    if (missing := _missing(dest, entries)) is not None:
         raise VetInputError(
             f"--to {dest.target}: {where} names {missing}, which is no longer there as published; "
             f"nothing was vetted: to vet again, remove {dest.target} and its sidecars "
             f"({', '.join(dest.sidecars)}), or choose another --to"
         )
+    return entries
 
 
-def check_contents(dest: Destination, recorded: object, walked: Walk) -> None:
+def check_contents(dest: Destination, manifest: Manifest, walked: Walk) -> None:
     """Raise VetInputError unless every entry `walked` found is one the manifest's vet
-    saw, unchanged (see the module's docstring); `recorded`: the manifest's `walked`."""
-    if not isinstance(recorded, list):
+    saw, unchanged (see the module's docstring)."""
+    recorded = manifest.walked()
+    if recorded is None:
         old = "records no entries of the quarantine (an earlier vmguard's): it cannot be told from another"
         _refuse(dest, old)
-    seen = {row[0]: row for row in recorded if isinstance(row, list) and row}
-    for row in walked.stamps():
-        if seen.get(row[0]) != list(row):
-            how = "no" if row[0] not in seen else "another inode, size, mtime or ctime of"
-            _refuse(dest, f"records {how} {shown(row[0])}, which the quarantine holds: not what was vetted")
+    try:
+        unvetted = first_unvetted(recorded, walked)
+    except ValueError:  # it parsed before the walk: rewritten since
+        _refuse(dest, "changed while it was read")
+    if unvetted is not None:
+        path, recorded_at_all = unvetted
+        how = "another inode, size, mtime or ctime of" if recorded_at_all else "no"
+        _refuse(dest, f"records {how} {shown(path)}, which the quarantine holds: not what was vetted")
+
+
+def first_unvetted(recorded: Iterable[object], walked: Walk) -> tuple[str, bool] | None:
+    """The first entry (in walk order) of `walked` that no row of `recorded` records as
+    it is now, and whether a row names it at all; None when there is none. It judges as
+    a dict of the rows by path would (a path recorded twice: its last row counts), but
+    keeps no row: the rows come one at a time and each is looked up among the walk's
+    entries, indexed by their path's parts (a node's own tuple, no new string)."""
+    index = _by_parts(walked)
+    state = bytearray(len(walked.nodes) + len(walked.others))  # 0: no row, 1: as recorded, 2: not
+    for row in recorded:
+        if not (isinstance(row, list) and row and isinstance(row[0], str)):
+            continue  # no path: it records no entry
+        at = index.get(tuple(row[0].split("/")), ())
+        for i in (at,) if isinstance(at, int) else at:
+            state[i] = 1 if row == list(walked.stamp_at(i)) else 2
+    found = [i for i in (state.find(0), state.find(2)) if i >= 0]
+    return (walked.stamp_at(min(found))[0], state[min(found)] == 2) if found else None
+
+
+def _by_parts(walked: Walk) -> dict[tuple[str, ...], int | list[int]]:
+    """Where in walked.stamps() each path is: an int, or a list for a path seen twice
+    (no walk sees one twice; if one did, each would have to be as its row records)."""
+    keys = itertools.chain((n.parts for n in walked.nodes), (tuple(s[0].split("/")) for s in walked.others))
+    index: dict[tuple[str, ...], int | list[int]] = {}
+    for i, key in enumerate(keys):
+        had = index.setdefault(key, i)
+        if had != i:
+            index[key] = [*had, i] if isinstance(had, list) else [had, i]
+    return index
 
 
 def _refuse(dest: Destination, why: str) -> NoReturn:
@@ -131,7 +180,7 @@ def _shown(source: dict) -> str:
     return f"{shown(str(source.get('path')))} (device {source.get('device')}, inode {source.get('inode')})"
 
 
-def _missing(dest: Destination, manifest: dict) -> str | None:
+def _missing(dest: Destination, entries: tuple[Entry, ...]) -> str | None:
     """The first thing the manifest names that the public area lacks, or None."""
     for name in dest.sidecars[1:]:
         try:
@@ -143,10 +192,10 @@ def _missing(dest: Destination, manifest: dict) -> str | None:
     except OSError:
         return f"the output directory {dest.target}"
     try:
-        for entry in manifest.get("entries", ()):
-            accepted = entry.get("verdict") == "accepted" and entry.get("kind") == "file"
-            if accepted and not _there(out_fd, entry["path"], entry.get("size")):
-                return f"{dest.target}/{entry['path']}"
+        for entry in entries:
+            accepted = entry.verdict is Verdict.ACCEPTED and entry.kind is Kind.FILE
+            if accepted and not _there(out_fd, entry.path, entry.size):
+                return f"{dest.target}/{entry.path}"
     finally:
         os.close(out_fd)
     return None

@@ -57,6 +57,10 @@ def stamp(path: str, directory: bool, ino: int, size: int, mtime_ns: int, ctime_
     return (path, ino) if directory else (path, ino, size, mtime_ns, ctime_ns)
 
 
+def node_stamp(n: Node) -> Stamp:
+    return stamp("/".join(n.parts), n.kind is Kind.DIRECTORY, n.ino, n.size, n.mtime_ns, n.ctime_ns)
+
+
 def _stat_stamp(parts: tuple[str, ...], st: Stat) -> Stamp:
     directory = stat.S_ISDIR(st.st_mode)
     return stamp("/".join(parts), directory, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -73,9 +77,12 @@ class Walk:
         """Every entry statx saw, whatever its verdict, one at a time: a node's stamp is
         made from the node (a file's as its copy saw it: the copy refuses any change
         since), so 100,000 entries keep no second path string and tuple each."""
-        for n in self.nodes:
-            yield stamp("/".join(n.parts), n.kind is Kind.DIRECTORY, n.ino, n.size, n.mtime_ns, n.ctime_ns)
+        yield from map(node_stamp, self.nodes)
         yield from self.others
+
+    def stamp_at(self, i: int) -> Stamp:
+        """stamps()'s `i`th."""
+        return node_stamp(self.nodes[i]) if i < len(self.nodes) else self.others[i - len(self.nodes)]
 
 
 class _Walker:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from vmguard.core.atomicfile import link_atomic, write_atomic
 from vmguard.core.errors import SystemInstallError
 
 UNITS = ("vmguard-audit.service", "vmguard-audit.timer", "vmguard-watch.service")
@@ -123,10 +124,7 @@ def _write(path: Path, text: str) -> bool:
         if same:
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.vmguard-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"), 0o644, SystemInstallError)
     return True
 
 
@@ -135,8 +133,5 @@ def _link(link: Path, target: Path) -> bool:
     if link.is_symlink() and os.readlink(link) == str(target):
         return False
     link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.vmguard-tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(target)
-    os.replace(tmp, link)
+    link_atomic(link, str(target))
     return True

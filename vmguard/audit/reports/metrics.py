@@ -9,11 +9,10 @@ collector reads (--collector.textfile.directory), e.g.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 from vmguard.audit.reports.interface import Document
+from vmguard.core.atomicfile import write_atomic
 from vmguard.core.errors import AuditError
 
 
@@ -85,14 +84,4 @@ def render(doc: Document) -> str:
 
 def write(doc: Document, path: Path) -> None:
     """Replace `path` at once: node_exporter never reads half a file."""
-    tmp = ""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(render(doc))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as err:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
-        raise AuditError(f"cannot write metrics {path}: {err.strerror}") from err
+    write_atomic(path, render(doc).encode("utf-8"), 0o644, AuditError)

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from vmguard.core import progress
+from vmguard.core.atomicfile import write_atomic
 from vmguard.policy.model import ClamdScanner
 from vmguard.quarantine.scanners.clamd import Clamd
 from vmguard.quarantine.scanners.interface import ScanError
@@ -83,10 +84,7 @@ def install_database(database_dir: str) -> Path | None:
 def _replace(path: Path, text: str, mode: int | None = None) -> None:
     """Atomically, keeping the file's mode (or `mode` for a new one)."""
     keep = path.stat().st_mode & 0o7777 if path.exists() else mode or 0o644
-    tmp = path.with_name(f".{path.name}.vmguard-tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, keep)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode(), keep, ScanError)
 
 
 def start(config: str, conf: dict[str, str]) -> str:

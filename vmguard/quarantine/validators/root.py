@@ -19,7 +19,7 @@ import re
 import struct
 from array import array
 
-from . import inside, root_codecs, root_data, root_rntuple, root_tables
+from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables
 from .root_model import FMT, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
@@ -61,9 +61,14 @@ _KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version: 4, or 1004 (
 def validate(stream: Stream) -> str:
     walk = RootWalk(_file_header(stream), array("q"), {}, {})
     _records(stream, walk)
+    beyond = stream.peek(root_free.BEYOND_END + 1)
+    if len(beyond) <= root_free.BEYOND_END:  # what a FreeSegments record may leave: checked below
+        stream.skip(len(beyond), "bytes after fEND", FMT)
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
-    root_data.check(walk.data, walk.records, walk.header.begin)
+    root_free.beyond_end(walk, beyond)
+    baskets = root_data.check(walk.data, walk.records, walk.header.begin, free)
+    root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
 
@@ -208,8 +213,10 @@ def _data_key(
         walk.data.blobs.extend((offset, offset + keylen))
     if klass != b"TBasket":
         return None
-    root_data.basket_key(walk.data, offset, fields, names, walk.header.begin)
-    return _basket_tail(tail, offset, keylen, struct.unpack_from(">i", key, 6)[0])
+    count, last, offsets = _basket_tail(tail, offset, keylen, struct.unpack_from(">i", key, 6)[0])
+    nbytes, _, _, datime = _KEY.unpack_from(key)[:4]
+    root_data.basket_key(walk.data, offset, fields, names, walk.header.begin, (datime, nbytes, count))
+    return (count, last) if offsets else None
 
 
 def _spend(walk: RootWalk, objlen: int, pos: int) -> None:
@@ -242,7 +249,7 @@ def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, tuple[byte
     return strings[0], (strings[1], strings[2]), key[at:]
 
 
-def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> tuple[int, int] | None:
+def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> tuple[int, int, bool]:
     """A basket key's 19 or 20 bytes after its title (no reader uses its buffer size, flag
     or counts), as TBasket::Streamer writes them: version 2 (ROOT 5) or 3, fBufferSize,
     fNevBufSize (negated and followed by the fIOBits byte when the branch has I/O bits:
@@ -253,8 +260,8 @@ def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> tuple[in
     capacity (uproot: fNevBuf + 2, or 1000 for strings; ROOT: at least fNevBuf + 1, doubled
     as it grows, from a length the job may set), or with flag 80 nothing follows them.
     fBufferSize is the branch's basket size, which the job sets (uproot: 32000): bounded,
-    not pinned ("what exactness leaves"). Returns (fNevBuf, fLast) where an offsets array
-    follows the entries."""
+    not pinned ("what exactness leaves"). Returns fNevBuf, fLast and whether an offsets
+    array follows the entries."""
     version, buffer_size, size, count, last, flag, io = _basket_fields(tail, offset)
     fixed = last == keylen + objlen and count * size == objlen and flag == 0
     capacity = size == 1000 or count + 1 <= size <= _MAX_COUNTS
@@ -266,7 +273,7 @@ def _basket_tail(tail: bytes, offset: int, keylen: int, objlen: int) -> tuple[in
             f"fNevBufSize {size}, fNevBuf {count}, fLast {last}: ROOT and uproot write 2 or 3, a basket "
             f"size up to {_MAX_BUFFER}, 0 (80: offsets regenerated) and the counts of its entries"
         )
-    return (count, last) if offsets else None
+    return count, last, offsets
 
 
 def _basket_fields(tail: bytes, offset: int) -> tuple[int, int, int, int, int, int, bool]:

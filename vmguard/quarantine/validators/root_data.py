@@ -18,6 +18,7 @@ import lzma
 import struct
 import zlib
 from array import array
+from dataclasses import dataclass
 
 from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
 from .stream import Invalid, Stream
@@ -26,13 +27,20 @@ MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
 _CHUNK = 1 << 16  # offsets read this many at a time
 _SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
 TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
+SHAPE = 5  # numbers kept a basket (shape)
 _LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
 
 
 def basket_key(
-    keys: DataKeys, offset: int, fields: tuple[int, int], names: tuple[bytes, bytes], begin: int
+    keys: DataKeys,
+    offset: int,
+    fields: tuple[int, int],
+    names: tuple[bytes, bytes],
+    begin: int,
+    shape: tuple[int, int, int],
 ) -> None:
-    """A basket's key: (cycle, parent) and (branch, tree) as its name and title."""
+    """A basket's key: (cycle, parent) and (branch, tree) as its name and title; shape its
+    datime, Nbytes and fNevBuf."""
     cycle, parent = fields
     branch, tree = names
     if parent < begin or not branch or not tree or cycle < 0:
@@ -58,6 +66,8 @@ def basket_key(
         )
     counts[cycle] += 1
     keys.seeks.setdefault((parent, tree), array("q")).append(offset)
+    number = keys.branches.setdefault(branch, len(keys.branches))
+    keys.shapes.setdefault((parent, tree), array("q")).extend((number, cycle, *shape))
 
 
 def blob_key(offset: int, fields: tuple[int, int], names: tuple[bytes, bytes]) -> None:
@@ -107,16 +117,29 @@ def _offsets(offset: int, rule: str) -> Invalid:
     )
 
 
-def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
+@dataclass(frozen=True)
+class Unlisted:
+    """The baskets (their indexes in keys.seeks) of each (parent, tree) that no live tree
+    lists (a deleted tree's, listed by its copy in free space, or orphans), and of those
+    the orphans, which no tree lists."""
+
+    unlive: dict[tuple[int, bytes], list[int]]
+    orphans: dict[tuple[int, bytes], list[int]]
+
+
+def check(keys: DataKeys, records: dict[int, Record], begin: int, free: set[int]) -> Unlisted:
     """Each basket's tree is a record named as its title, of the directory the basket
     names as parent (uproot) or of any directory where the basket names the top one
     (ROOT); where that tree's payload is known (uncompressed, uproot's; or zlib or xz),
-    the branch is a string of it and the basket's position one of its fBasketSeek."""
-    trees: dict[bytes, list[tuple[int, bytes | None]]] = {}
+    the branch is a string of it and the basket's position one of its fBasketSeek, or the
+    basket one uproot's del left behind a tree re-created under its name (_deleted)."""
+    trees: dict[bytes, list[tuple[int, bool, bytes | None]]] = {}
     for record in records.values():
         if record.klass in TREES:
             home = key_fields(record.key)[1]
-            trees.setdefault(_name(record.key), []).append((home, _payload(record, keys)))
+            trees.setdefault(key_name(record.key), []).append(
+                (home, record.offset in free, _payload(record, keys))
+            )
     for parent, tree, branch in keys.cycles:
         bodies = _bodies(trees, parent, tree, begin)
         if None not in bodies and not any(_string(branch) in body for body in bodies):
@@ -124,23 +147,37 @@ def check(keys: DataKeys, records: dict[int, Record], begin: int) -> None:
                 f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
                 f"{tree[:40]!r} (rewrite the file with uproot)"
             )
+    out = Unlisted({}, {})
     for (parent, tree), seeks in keys.seeks.items():
         bodies = _bodies(trees, parent, tree, begin)
-        if None not in bodies:
-            _listed(seeks, bodies)
+        if None in bodies:
+            continue
+        unlive = unlisted(seeks, _bodies(trees, parent, tree, begin, free=False))
+        left = array("q", (seeks[i] for i in unlive))
+        orphans = [unlive[k] for k in unlisted(left, _bodies(trees, parent, tree, begin, free=True))]
+        out.unlive[(parent, tree)] = unlive
+        if orphans:
+            _deleted(keys, (parent, tree), orphans, _created(records, free, parent, tree))
+            out.orphans[(parent, tree)] = orphans
+    return out
 
 
 def _bodies(
-    trees: dict[bytes, list[tuple[int, bytes | None]]], parent: int, tree: bytes, begin: int
+    trees: dict[bytes, list[tuple[int, bool, bytes | None]]],
+    parent: int,
+    tree: bytes,
+    begin: int,
+    free: bool | None = None,
 ) -> list[bytes | None]:
-    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to."""
-    found = [body for where, body in trees.get(tree, ()) if parent in (begin, where)]
+    """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to
+    (those in free space or live only, if `free` says which)."""
+    found = [(gone, body) for where, gone, body in trees.get(tree, ()) if parent in (begin, where)]
     if not found:
         raise Invalid(
             f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
             "belongs to a tree: rewrite the file with uproot)"
         )
-    return found
+    return [body for gone, body in found if free is None or gone == free]
 
 
 def _payload(record: Record, keys: DataKeys) -> bytes | None:
@@ -163,23 +200,68 @@ def _payload(record: Record, keys: DataKeys) -> bytes | None:
     return b"".join(out)
 
 
-def _listed(seeks: array, bodies: list[bytes]) -> None:
-    """Each basket is one its tree lists (a branch's fBasketSeek: its position, 8 bytes
-    big-endian) in the tree or an older copy of it."""
+def unlisted(seeks: array, bodies: list[bytes]) -> list[int]:
+    """The baskets (their indexes in seeks) no tree lists (a branch's fBasketSeek: its
+    position, 8 bytes big-endian), in the tree or an older copy of it."""
     known: set[int] = set()
     if len(seeks) > _SEARCHED:  # many: every window of the trees at once
         for body in bodies:
             known.update(windows(body, big=True))
-    for seek in seeks:
-        listed = seek in known if known else any(struct.pack(">q", seek) in body for body in bodies)
-        if not listed:
-            raise Invalid(
-                f"root: the basket at {seek} is in no list of its tree's baskets (fBasketSeek): an "
-                "orphan record no reader reads (rewrite the file with uproot)"
-            )
+    return [
+        i
+        for i, seek in enumerate(seeks)
+        if not (seek in known if known else any(struct.pack(">q", seek) in body for body in bodies))
+    ]
 
 
-def _name(key: bytes) -> bytes:
+def shape(keys: DataKeys, group: tuple[int, bytes], i: int) -> tuple[int, ...]:
+    """The i-th basket of a (parent, tree): its branch's number, cycle, datime, Nbytes and
+    fNevBuf."""
+    return tuple(keys.shapes[group][SHAPE * i : SHAPE * i + SHAPE])
+
+
+def _created(records: dict[int, Record], free: set[int], parent: int, tree: bytes) -> int | None:
+    """The datime of the live TTree `tree` of the directory at parent (uproot gives a tree's
+    key the time it made or last moved it), None if there is none."""
+    return max(
+        (
+            struct.unpack_from(">I", r.key, 10)[0]
+            for r in records.values()
+            if r.klass == b"TTree"
+            and r.offset not in free
+            and key_fields(r.key)[1] == parent
+            and key_name(r.key) == tree
+        ),
+        default=None,
+    )
+
+
+def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], created: int | None) -> None:
+    """Baskets no tree lists are what uproot's del leaves when a job deletes a tree (it
+    frees the tree's record alone) and a later one makes a tree of that name again, whose
+    record or baskets are written over the deleted one's: baskets of every branch (uproot
+    writes one a branch each extend). Each is uproot's (cycle 0, its tree's directory as
+    parent), written no later than the live tree's key. (Not the same count a branch: a
+    position may be found in a tree's bytes by chance, as any 8 bytes.) Their payloads are
+    data, as a deleted record's (docs: what exactness leaves). Anything else is an orphan
+    no reader reads: refused."""
+    shapes, seeks = keys.shapes[group], keys.seeks[group]
+    rows = [shape(keys, group, i) for i in orphans]
+    branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
+    if (
+        created is None
+        or any(cycle or datime > created for _, cycle, datime, _, _ in rows)
+        or {number for number, *_ in rows} != branches
+    ):
+        raise Invalid(
+            f"root: the basket at {seeks[orphans[0]]} is in no list of its tree's baskets (fBasketSeek): an "
+            "orphan record no reader reads (uproot's del leaves a deleted tree's baskets behind a tree "
+            "re-created under its name: of every branch, uproot's keys, written before it; rewrite the "
+            "file with uproot)"
+        )
+
+
+def key_name(key: bytes) -> bytes:
     """A key's name (after its class)."""
     at = 18 + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
     at = read_string(key, at, "a key")[1]

@@ -16,6 +16,7 @@ _FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
 _FREE_LARGE = struct.Struct(">hqq")  # version 1001
 _START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
 MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
+BEYOND_END = MAX_TAIL * _FREE_SMALL.size  # bytes it may leave after fEND
 
 
 def free_segments(walk: RootWalk) -> list[tuple[int, int]]:
@@ -71,8 +72,12 @@ def free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
         ):
             raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
         free.update(starts[i:j])
-    for offset in walk.gaps:
-        if offset not in free and not _segments_tail(walk, offset):
+    for offset, stretch in walk.gaps.items():
+        if (
+            offset not in free
+            and not _segments_tail(walk, offset)
+            and stretch != _FREE_SMALL.pack(1, offset + len(stretch), _START_BIG_FILE)  # a stale end (above)
+        ):
             raise Invalid(
                 f"root: {len(walk.gaps[offset])} bytes at {offset} are neither a record nor in a "
                 "segment the FreeSegments record lists"
@@ -89,6 +94,12 @@ def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             out.append((first, stop))
     return out
+
+
+# A stretch of free space no segment lists may also be one older FreeSegments record's
+# last entry, the segment from the end of the file to kStartBigFile, where the record
+# shrank in place at the end of the file (_shrunk), then moved, and the file grew past
+# it: (1, the stretch's end, 2000000000), nothing of its own (one entry: 0 bits).
 
 
 def _segments_tail(walk: RootWalk, offset: int) -> bool:
@@ -126,3 +137,33 @@ def _tail_entries(tail: bytes) -> bool:
         entry == (0, 0, 0) or (entry[0] == 1 and 0 <= entry[1] <= entry[2] <= _START_BIG_FILE)
         for entry in entries
     )
+
+
+def beyond_end(walk: RootWalk, tail: bytes) -> None:
+    """Bytes after fEND: none, or what the FreeSegments record at the end of the file left
+    there when it shrank in place (uproot: an object that fills a free segment exactly
+    takes one entry from it, fEND moves back and the file is not truncated): _shrunk."""
+    h = walk.header
+    if tail and not (h.seek_free + h.nbytes_free == h.end and _shrunk(tail, h.end + len(tail), h.seek_free)):
+        raise Invalid(
+            f"root: bytes after fEND, the end the header declares (offset {h.end}): nothing may follow "
+            "it but the entries a FreeSegments record ending there left when it shrank (segments before "
+            "it, then one from the file's end to 2000000000)"
+        )
+
+
+def _shrunk(tail: bytes, end: int, before: int) -> bool:
+    """Whether tail is the older entries a FreeSegments record at the end of the file
+    left behind it when it shrank in place, the file then ending at `end`: at most
+    MAX_TAIL, segments in order before the record (`before`), then the one from the file's
+    end to kStartBigFile (1, end, 2000000000)."""
+    size = _FREE_SMALL.size
+    if not tail or len(tail) % size or len(tail) > MAX_TAIL * size:
+        return False
+    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), size)]
+    previous = -1
+    for version, first, last in entries[:-1]:
+        if not (version == 1 and previous < first <= last < before):
+            return False
+        previous = last
+    return entries[-1] == (1, end, _START_BIG_FILE)

@@ -47,6 +47,10 @@ class DataKeys:
 
     cycles: dict[tuple[int, bytes, bytes], array] = field(default_factory=dict)
     seeks: dict[tuple[int, bytes], array] = field(default_factory=dict)  # (parent, tree) -> baskets
+    # (parent, tree) -> for each basket of seeks: its branch's number (in branches), cycle,
+    # datime, Nbytes and fNevBuf (what root_data and root_remains ask of baskets no tree lists)
+    shapes: dict[tuple[int, bytes], array] = field(default_factory=dict)
+    branches: dict[bytes, int] = field(default_factory=dict)
     blobs: array = field(default_factory=lambda: array("q"))  # (record, payload) of each RBlob
     packed: dict[int, bytes] = field(default_factory=dict)  # a compressed tree's blocks
 

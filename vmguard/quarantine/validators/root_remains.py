@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import re
 import struct
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 
+from . import root_data
 from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -62,9 +64,13 @@ _SEGMENT_LARGE = struct.Struct(">hqq")
 _ZEROS = re.compile(b"\0+")
 
 
-def check(walk: RootWalk, free: set[int]) -> None:
-    """Each free stretch, free uncompressed record and keys list's slack."""
-    history = _history(walk, free)
+def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
+    """Each free stretch, free uncompressed record and keys list's slack; baskets those
+    no live tree lists (root_data): a deleted tree's, listed by its copy in free space, or
+    orphans uproot's del left of a tree made again under its name, whose last copy may
+    have been written over."""
+    orphans = baskets.orphans
+    history = _history(walk, free, baskets.unlive)
     known = [
         r
         for r in walk.records.values()
@@ -75,8 +81,12 @@ def check(walk: RootWalk, free: set[int]) -> None:
         for r in known
     ]
     live += [body for offset, (_, body) in walk.envelopes.items() if offset not in free]
+    live += _rebuilt(walk, orphans)
     trees = [r for r in known if r.klass == b"TTree"]
-    share = sum(len(r.body) for r in trees) // TREE_SHARE + sum(_moved_share(r, walk, history) for r in trees)
+    orphaned = _orphaned(walk, orphans)
+    share = sum(len(r.body) for r in trees) // TREE_SHARE
+    share += sum(_moved_share(r, walk, history, orphaned) for r in trees)
+    share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
@@ -130,36 +140,56 @@ class History:
     latest: int
 
 
-def _history(walk: RootWalk, free: set[int]) -> History:
+def _history(walk: RootWalk, free: set[int], unlive: dict[tuple[int, bytes], list[int]]) -> History:
     live = [r for r in walk.records.values() if r.offset not in free]
-    deleted = _deleted_trees(walk, free)
+    deleted = _deleted_trees(walk, free, unlive)
     return History(
-        frozenset(_identity(r.key) for r in live if r.klass == b"TTree") | deleted.keys(),
-        frozenset(r.offset for r in deleted.values()),
+        frozenset(_identity(r.key) for r in live if r.klass == b"TTree")
+        | frozenset(_identity(r.key) for r in deleted.values()),
+        frozenset(deleted),
         Counter((parent, tree) for parent, tree, _ in walk.data.cycles),
         frozenset(r.offset for r in walk.records.values() if r.klass in DIRECTORIES),
         *_top_datimes(walk.records[walk.header.begin], live),
     )
 
 
-def _deleted_trees(walk: RootWalk, free: set[int]) -> dict[tuple[int, bytes], Record]:
-    """The TTree uproot's del left whole in free space, for each name no live tree of its
-    directory has: of the whole TTree records of that key (class, name, title, parent),
-    the largest (uproot's basket arrays grow by half each time it moves a tree, so its
-    last copy is its largest; the later one if two are equal). Its payload is a deleted
-    record's (_deleted_record: the history must explain its key); the older copies uproot
-    moved it from, whole or written over, are the remains of it, as of a live tree."""
-    live = {_identity(r.key) for r in walk.records.values() if r.klass == b"TTree" and r.offset not in free}
-    deleted: dict[tuple[int, bytes], Record] = {}
-    for offset in sorted(free):
-        record = walk.records.get(offset)
-        if record is None or record.klass != b"TTree" or record.body is None:
-            continue
-        identity = _identity(record.key)
-        newest = deleted.get(identity)
-        if identity not in live and (newest is None or record.nbytes >= newest.nbytes):
-            deleted[identity] = record
+def _deleted_trees(
+    walk: RootWalk, free: set[int], unlive: dict[tuple[int, bytes], list[int]]
+) -> dict[int, Record]:
+    """The TTrees uproot's del left whole in free space, by position: of the whole TTree
+    records of a key (class, name, title, parent) in free space, each that lists a basket
+    no live tree and no other such copy lists (a tree's last copy lists the basket whose
+    slot moved it, which its older copies lack; each deleted tree of the name, made again
+    after the del, leaves one), and where no live tree has the key, the largest (uproot's
+    basket arrays grow each time it moves a tree, so its last copy is its largest; the
+    later one if two are equal). Each one's payload is a deleted record's
+    (_deleted_record: the history must explain its key); the older copies uproot moved it
+    from, whole or written over, are the remains of it, as of a live tree."""
+    copies: dict[tuple[int, bytes], list[Record]] = {}
+    for r in walk.records.values():
+        if r.klass == b"TTree" and r.body is not None:
+            copies.setdefault(_identity(r.key), []).append(r)
+    deleted: dict[int, Record] = {}
+    for found in copies.values():
+        whole = [r for r in found if r.offset in free]
+        name, _ = _tree_of(found[0], walk)
+        group = (key_fields(found[0].key)[1], name)
+        seeks = walk.data.seeks.get(group, array("q"))
+        candidates = array("q", (seeks[i] for i in unlive.get(group, ())))
+        lists = [_listed(candidates, r) for r in whole] if candidates else []
+        for i, record in enumerate(whole if lists else ()):
+            if lists[i] - set().union(*(listed for j, listed in enumerate(lists) if j != i)):
+                deleted[record.offset] = record
+        if whole and len(whole) == len(found):
+            largest = max(whole, key=lambda r: (r.nbytes, r.offset))
+            deleted[largest.offset] = largest
     return deleted
+
+
+def _listed(seeks: array, copy: Record) -> set[int]:
+    """The baskets (of seeks: their positions) a copy of a tree lists (fBasketSeek)."""
+    missing = set(root_data.unlisted(seeks, [copy.body or b""]))
+    return {seek for i, seek in enumerate(seeks) if i not in missing}
 
 
 def _deleted_record(record: Record, history: History) -> None:
@@ -201,16 +231,63 @@ def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
     return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
 
 
-def _moved_share(tree: Record, walk: RootWalk, history: History) -> int:
+def _moved_share(tree: Record, walk: RootWalk, history: History, orphaned: Counter) -> int:
     """What an older copy of a tree (live, or a deleted one's last copy) written over may
     leave in the file's free space: a whole copy's loose bytes (_tree_loose) if uproot
-    moved the tree (a branch of it has MOVES_AT baskets or more), else nothing."""
+    moved the tree (a branch of it has MOVES_AT baskets or more, not counting the orphans
+    of a tree deleted before it: _orphaned_share), else nothing."""
     name, homes = _tree_of(tree, walk)
     baskets = max(
-        (sum(counts) for (home, of, _), counts in walk.data.cycles.items() if of == name and home in homes),
+        (
+            sum(counts) - orphaned[(home, of, branch)]
+            for (home, of, branch), counts in walk.data.cycles.items()
+            if of == name and home in homes
+        ),
         default=0,
     )
     return _tree_loose(tree, walk, history) if baskets >= MOVES_AT else 0
+
+
+def _rebuilt(walk: RootWalk, orphans: dict[tuple[int, bytes], list[int]]) -> list[bytes]:
+    """The basket arrays of each deleted tree whose baskets are orphans, recomputed from
+    them as uproot writes them (a branch's fBasketBytes, fBasketEntry and fBasketSeek:
+    big-endian, in the order of the baskets' positions): what is left of its last copy
+    where a later record was written over its head is runs of them and of the live tree."""
+    out = []
+    for group, found in orphans.items():
+        branches: dict[int, list[tuple[int, int, int]]] = {}
+        for i in found:
+            number, _, _, nbytes, entries = root_data.shape(walk.data, group, i)
+            branches.setdefault(number, []).append((walk.data.seeks[group][i], nbytes, entries))
+        for baskets in branches.values():
+            baskets.sort()
+            first = [0]
+            for _, _, entries in baskets:
+                first.append(first[-1] + entries)
+            out.append(b"".join(struct.pack(">i", nbytes) for _, nbytes, _ in baskets))
+            out.append(b"".join(struct.pack(">q", entry) for entry in first))
+            out.append(b"".join(struct.pack(">q", seek) for seek, _, _ in baskets))
+    return out
+
+
+def _orphaned(walk: RootWalk, orphans: dict[tuple[int, bytes], list[int]]) -> Counter:
+    """The orphan baskets of each (parent, tree, branch)."""
+    names = {number: branch for branch, number in walk.data.branches.items()}
+    return Counter(
+        (*group, names[root_data.shape(walk.data, group, i)[0]])
+        for group, found in orphans.items()
+        for i in found
+    )
+
+
+def _orphaned_share(walk: RootWalk, group: tuple[int, bytes], found: list[int]) -> int:
+    """What a deleted tree whose baskets are orphans may leave in the file's free space:
+    its last copy's loose bytes, written over (TREE_LOOSE and TREE_BRANCH a branch with
+    orphan baskets: the counts and lengths that are not the live tree's), and as much
+    again for its older copies if uproot moved it (a branch of MOVES_AT baskets or more)."""
+    counts = Counter(root_data.shape(walk.data, group, i)[0] for i in found)
+    copies = 2 if max(counts.values()) >= MOVES_AT else 1
+    return copies * (TREE_LOOSE + TREE_BRANCH * len(counts))
 
 
 def _tree_of(record: Record, walk: RootWalk) -> tuple[bytes, set[int]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 
+from .root_data import key_name as _key_name
 from .root_model import RootWalk, windows
 from .stream import Invalid
 from .xxh3 import xxh3_64
@@ -40,23 +41,80 @@ def check(walk: RootWalk, free: set[int]) -> None:
 
 
 def _linked(walk: RootWalk, free: set[int]) -> None:
-    """Each live blob is one the RNTuple links to: its payload's position is a locator
-    (8 bytes, little-endian) in an envelope (a page list's pages, a footer's page lists)
-    or the anchor's header or footer (big-endian). An orphan blob no reader reads is
-    refused. Where the envelopes are compressed (none kept) this is not checked."""
-    known: set[int] = set()
-    for _, body in walk.envelopes.values():
-        known.update(windows(body, big=False))
+    """Each live blob is one an RNTuple links to: its payload's position is the anchor's
+    header or footer (big-endian), or a locator (8 bytes, little-endian) in an envelope
+    an anchor reaches (a footer's page lists, a page list's pages), or it is what uproot's
+    del leaves (_deleted). An orphan blob no reader reads is refused (two envelopes that
+    link each other and nothing else too). Where the envelopes are compressed (none kept)
+    this is not checked."""
+    envelopes = dict(walk.envelopes.values())  # payload offset -> envelope
+    roots: set[int] = set()
     for record in walk.records.values():
-        if record.klass == b"ROOT::RNTuple" and record.body is not None:
-            known.update(windows(record.body, big=True))
+        if record.klass == b"ROOT::RNTuple" and record.body is not None:  # live, or one del left whole
+            roots.update(windows(record.body, big=True))
+    known = _reach(roots, envelopes)
     blobs = walk.data.blobs
+    orphans = [
+        blobs[i + 1] for i in range(0, len(blobs), 2) if blobs[i] not in free and blobs[i + 1] not in known
+    ]
+    if orphans:
+        known = _reach(known | _deleted(orphans, envelopes, _names(walk, free)), envelopes)
     for i in range(0, len(blobs), 2):
         if blobs[i] not in free and blobs[i + 1] not in known:
             raise Invalid(
                 f"root: the RBlob at {blobs[i]} is linked from no RNTuple envelope or anchor: an orphan "
                 "record no reader reads (rewrite the file with uproot)"
             )
+
+
+def _reach(known: set[int], envelopes: dict[int, bytes]) -> set[int]:
+    """known and the positions the envelopes at known positions link to, in turn."""
+    known, todo = set(known), [at for at in envelopes if at in known]
+    seen = set(todo)
+    while todo:
+        for at in windows(envelopes[todo.pop()], big=False):
+            known.add(at)
+            if at in envelopes and at not in seen:
+                seen.add(at)
+                todo.append(at)
+    return known
+
+
+def _deleted(orphans: list[int], envelopes: dict[int, bytes], names: set[bytes]) -> set[int]:
+    """The blobs uproot's del leaves when a job deletes an RNTuple (it frees the anchor
+    alone) and a later one makes one of that name again, whose anchor is written over the
+    deleted one's: footers no anchor reaches, each carrying the XXH3-64 of a header no
+    anchor reaches (the footer's first field after its feature flags), as many headers of
+    that checksum as such footers (one each deleted RNTuple; a rerun writes the same
+    header again), each naming a live RNTuple. Their positions, from which the
+    footers' page lists and pages are reached; every envelope's checksum is checked as
+    any (check)."""
+    headers: dict[bytes, list[int]] = {}
+    footers: dict[bytes, list[int]] = {}
+    for at in orphans:
+        body = envelopes.get(at, b"\0")
+        if body[0] == _HEADER and _header_name(body) in names:
+            headers.setdefault(body[-8:], []).append(at)
+        elif body[0] == _FOOTER:
+            footers.setdefault(body[16:24], []).append(at)
+    out: set[int] = set()
+    for checksum, found in headers.items():
+        if len(found) == len(footers.get(checksum, ())):
+            out.update(found, footers[checksum])
+    return out
+
+
+def _header_name(body: bytes) -> bytes:
+    """A header envelope's RNTuple name: after its preamble and feature flags, a string
+    (its length, 4 bytes little-endian, then its bytes)."""
+    length = int.from_bytes(body[16:20], "little")
+    return body[20 : 20 + length]
+
+
+def _names(walk: RootWalk, free: set[int]) -> set[bytes]:
+    """The names of the live RNTuples (their anchors' keys)."""
+    anchors = (r for r in walk.records.values() if r.klass == b"ROOT::RNTuple" and r.offset not in free)
+    return {_key_name(r.key) for r in anchors}
 
 
 def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:

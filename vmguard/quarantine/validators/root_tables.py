@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from . import root_free, root_remains, root_uuids
+from . import root_free, root_uuids
 from .root_model import Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -36,7 +36,6 @@ def resolve(walk: RootWalk) -> set[int]:
                 f"root: the record at {record.offset} ({record.klass.decode('latin-1')}) is in no "
                 "directory's keys list"
             )
-    root_remains.check(walk, free)
     return free
 
 

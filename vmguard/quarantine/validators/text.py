@@ -22,11 +22,22 @@ UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEn
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _LATIN1_CONTROL = re.compile(b"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # the same, as Latin-1 bytes
 _ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
+# <script ... <form are tags a browser's sniffer takes for a page (WHATWG's and Chromium's
+# <script <html <body <iframe, Firefox's <meta <form) or that run script (<svg's handlers);
+# <object and <embed are in no sniffer's table: they are here because an HTML page loads
+# and runs what they name (a plug-in, another document), which takes an attribute with a
+# value. A tag of bare words up to its ">" names nothing to load: Python's repr of
+# object(), "<object object at 0x7f...>", is such a tag, and is text.
+_BARE_TAG = r"(?=[^>]{0,48}(?:>|\Z))(?:\s+[^\s=<>\"'/`]+)*\s*(?:>|\Z)"
 _MARKUP = re.compile(
-    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:script|html|svg|iframe|object|embed|body|meta|form)\b|<!doctype|<\?xml",
+    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:script|html|svg|iframe|body|meta|form|(?:object|embed)\b(?!"
+    + _BARE_TAG
+    + r"))\b|<!doctype|<\?xml",
     re.IGNORECASE,  # a namespace prefix too: XML runs <h:script> in the XHTML namespace
 )
-_TAIL = 64  # characters kept across chunks, so markup cut by a chunk boundary is seen
+# Characters kept across chunks, so markup cut by a chunk boundary is seen: more than the
+# longest match the rule leaves to the next chunk (a prefix, <object and a bare tag's 48).
+_TAIL = 160
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Looked up once (a lookup per file cost more than the check of a 4 KiB file's bytes).
 _DECODERS = {enc: codecs.getincrementaldecoder(enc) for enc in ("utf-8", *(enc for _, enc in _BOMS))}
@@ -70,12 +81,30 @@ class TextChecker:
             raise Invalid(_NUL, "binary-in-text")
         # The first byte here that Latin-1 refuses (ASCII controls are refused in any encoding).
         bad = _LATIN1_CONTROL.search(chunk) if self.latin1 and not chunk.isascii() else None
+        held = 0 if self.in_latin1 else len(self.decoder.getstate()[0])  # a character's start, cut
         text = chunk.decode("latin-1") if self.in_latin1 else self._decode(chunk, final, bad)
+        start = self.offset if self.in_latin1 else self.offset - held  # the byte `text` starts at
         if self.in_latin1:
-            self._control(_CONTROL.search(text))
+            self._control(text, start)
         self.latin1 = self.latin1 and bad is None
-        self.tail = _markup(self.tail + text, self.offset)
+        joined = self.tail + text
+        if found := _markup(joined):
+            near = self.near(joined, found.start(), start - self._width(self.tail))
+            raise Invalid(
+                f"text: markup {found.group()!r} near byte {near} (HTML, SVG or XML that a browser would run)"
+            )
+        self.tail = joined[-_TAIL:]
         self.offset += len(chunk)
+
+    def near(self, text: str, index: int, start: int) -> int:
+        """The byte of the file where character `index` of `text` is, `text` starting at byte
+        `start`: what a refusal's "near byte" names (within a character of the byte when
+        UTF-8 text turns out to be Latin-1)."""
+        return start + self._width(text[:index])
+
+    def _width(self, text: str) -> int:
+        """The bytes `text` takes in the file's encoding."""
+        return len(text) if self.in_latin1 else len(text.encode(self.codec))
 
     def close(self) -> str:
         if not self.in_latin1:
@@ -96,28 +125,25 @@ class TextChecker:
             return chunk.decode("latin-1")
         if chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
             return text  # ASCII without a control byte (4x faster than the search, same answer)
-        self._control(_CONTROL.search(text))
+        self._control(text, self.offset - held)
         return text
 
-    def _control(self, bad: re.Match | None) -> None:
+    def _control(self, text: str, start: int) -> None:
+        """Refuse a control character in `text` (starting at byte `start`), naming its byte."""
+        bad = _CONTROL.search(text)
         if bad is None:
             return
         char = ord(bad.group())
         if char == 0:
             raise Invalid(_NUL, "binary-in-text")
         raise Invalid(
-            f"text: control character U+{char:04X} near byte {self.offset} "
+            f"text: control character U+{char:04X} near byte {self.near(text, bad.start(), start)} "
             "(only TAB, LF, VT, FF and CR are allowed)"
         )
 
 
-def _markup(text: str, offset: int) -> str:
-    """Refuse markup in `text`; return its last characters for the next chunk. Every
-    pattern starts with "<", which no other character folds to: text without one
-    cannot match (the search costs more than the text's other checks)."""
-    found = _MARKUP.search(text) if "<" in text else None
-    if found:
-        raise Invalid(
-            f"text: markup {found.group()!r} near byte {offset} (HTML, SVG or XML that a browser would run)"
-        )
-    return text[-_TAIL:]
+def _markup(text: str) -> re.Match | None:
+    """The first markup in `text`, or None. Every pattern starts with "<", which no other
+    character folds to: text without one cannot match (the search costs more than the
+    text's other checks)."""
+    return _MARKUP.search(text) if "<" in text else None

@@ -40,6 +40,7 @@ _PREFIX = 13  # signature, version, the free-space manager's address
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks)
+MAX_PINNED = 16  # enumerations of an untracked heap's states by what a hidden list shows, a file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +52,7 @@ class Tails:
     ends: dict[int, int]  # where a section may start -> the end of its direct block
     objects: int  # the heap's objects: at most as many old lists
     states: tuple[bytes, ...] = ()  # the whole lists of its earlier states, if tracked (oldstates.py)
+    blocks: tuple[oldstates.Block, ...] = ()  # if untracked: its direct blocks (oldstates.fills)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +76,9 @@ class OldSections:
     roots: dict[int, Root] = field(default_factory=dict)  # by the heap's header address
     old_roots: set[tuple[int, int, int]] = field(default_factory=set)  # (heap, rows, children)
     hidden_starts: dict[int, int] = field(default_factory=dict)  # claimed from -> the list's start
+    root_blocks: dict[int, dict[bytes, tuple[int, int]]] = field(default_factory=dict)  # oldstates.roots
+    fills: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.fills, by manager
+    pinned: dict[tuple[int, frozenset[int]], tuple[bytes, ...]] = field(default_factory=dict)  # and pinned
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
@@ -144,12 +149,9 @@ class OldSections:
         if not shown[:16].strip(b"\0"):
             return 0, ""
         firsts = [(start, FIRST_TRY)] if start == lowest else []
-        for manager, tails in self.heaps.items():  # a tracked heap's states: one list each
-            for whole, hidden in oldstates.candidates(tails.states, shown, pos - lowest):
-                if self._new(manager, whole[:-4], tails):
-                    self.hidden_starts[pos] = pos - hidden
-                    name = f"an old free-space section list of {tails.what} (its start under {name})"
-                    return len(whole) - hidden, name
+        size, what = self._recomputed(shown, pos, pos - lowest)
+        if size:
+            return size, f"{what} (its start under {name})"
         try:
             for first, cap in [*firsts, *((f, MAX_WORK) for f in range(pos - 1, lowest - 1, -1))]:
                 until = self.work + cap  # for all the heaps and count sizes from this start
@@ -162,6 +164,55 @@ class OldSections:
         except _Exhausted:
             pass
         return 0, ""
+
+    def _recomputed(self, shown: bytes, pos: int, most: int) -> tuple[int, str]:
+        """The bytes of `shown` that end a structure recomputed whole, hidden for 1 to
+        `most` bytes: a heap's earlier list (one per state, _states) or an earlier root
+        indirect block (libhdf5 frees the old root when it writes a larger one; one per
+        (rows, children) as _root's). Of all that fit, the one that shows the most (a
+        list shown for a byte or two fits by chance where the true one shows more)."""
+        fits: list[tuple[int, int, bytes, int]] = []  # (shown, -hidden, whole, heap or manager)
+        for manager, tails in self.heaps.items():
+            seen = self.found.get(manager, set())
+            if len(seen) < max(tails.objects, 1):
+                fits += [(len(whole) - hidden, -hidden, whole, manager)
+                         for whole, hidden in oldstates.candidates(self._states(manager, shown), shown, most)
+                         if whole[:-4] not in seen]
+        for heap, root in self.roots.items():
+            if heap not in self.root_blocks:  # computed once
+                self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
+            blocks = self.root_blocks[heap]
+            fits += [(len(whole) - hidden, -hidden, whole, heap)
+                     for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
+                     if (heap, *blocks[whole]) not in self.old_roots]
+        if not fits:
+            return 0, ""
+        size, hidden, whole, owner = max(fits)
+        self.hidden_starts[pos] = pos + hidden
+        if whole[:4] == b"FHIB":
+            self.old_roots.add((owner, *self.root_blocks[owner][whole]))
+            return size, f"an old root indirect block of {self.roots[owner].what}"
+        self._new(owner, whole[:-4], self.heaps[owner])
+        return size, f"an old free-space section list of {self.heaps[owner].what}"
+
+    def _states(self, manager: int, shown: bytes) -> tuple[bytes, ...]:
+        """The whole lists of the heap's earlier states: by creation order if tracked
+        (oldstates.states), else by its blocks' fill (oldstates.fills, computed once;
+        if they are more than it computes, also those with the sections `shown` names)."""
+        tails = self.heaps[manager]
+        if tails.states or not tails.blocks:
+            return tails.states
+        prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
+        if manager not in self.fills:
+            self.fills[manager] = oldstates.fills(prefix, tails.widths, tails.blocks)
+        if len(self.fills[manager]) < oldstates.MAX_STATES:
+            return self.fills[manager]
+        pins = oldstates.pins(shown, tails.widths[1], tails.ends)
+        if not pins or ((manager, pins) not in self.pinned and len(self.pinned) >= MAX_PINNED):
+            return self.fills[manager]
+        if (manager, pins) not in self.pinned:
+            self.pinned[manager, pins] = oldstates.fills(prefix, tails.widths, tails.blocks, pins)
+        return self.fills[manager] + self.pinned[manager, pins]
 
     def _hidden_list(self, where: tuple[int, int], shown: bytes, heap: tuple, until: int) -> bytes | None:
         """The list of `heap` (manager, tails, count size) from where[0] whose bytes from
@@ -349,4 +400,5 @@ def tails(
         i = bisect_right(firsts, offset) - 1
         if i >= 0 and offset + length < blocks[i][1]:
             ends[offset + length] = blocks[i][1]
-    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states)
+    filled = () if managed else oldstates.blocks(blocks, objects)
+    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled)

@@ -1,4 +1,4 @@
-"""The section lists of a tracked heap's earlier states, recomputed one per state.
+"""What earlier states of a fractal heap left, recomputed whole, one byte string each.
 
 A fractal heap of links or attributes whose creation order is tracked (`track_order`)
 says in which order its objects were added: without deletions, the heap after its
@@ -6,18 +6,29 @@ first n objects is those objects where they lie now (libhdf5 places an object in
 space and never moves it), so its free space then is, in each direct block holding one
 of them, the tail after the last. Its section list (libhdf5's serialization, as
 oldsections.py reads it: by size, then heap offset, "single" sections, its checksum)
-is one byte string per n. An old list whose start a later structure took is matched
-against these (oldsections.OldSections.hidden) before the search over tails: a list
-showing only its checksum and a few bytes is one of at most `objects` candidates, where
-the search would try every subset of tails (attack g: a tracked group given links and
-attributes in 4 sessions under libver='latest' left a list showing 6 bytes). What is
-free: which state (log2 of the heap's objects) and where it starts (8 bits)."""
+is one byte string per n (states). An untracked heap's states are read from its
+blocks' fill (fills: the first MAX_STATES, then, for a hidden list, as many more whose
+blocks end where the sections it shows start: pins). A heap's root indirect block, rewritten larger
+when the root gains rows, leaves its earlier copies: one per (rows, children) (roots).
+
+At each close libhdf5 frees every free-space manager's old list and allocates its new
+one, often where another heap's freed list or root was: a shorter structure over a
+longer one, of which 2 or 3 bytes of the checksum may show. An old structure whose
+start a later one took is matched against these (candidates) before the search over
+tails, whatever it shows: it is recomputed whole, its checksum included, so no shown
+byte is free. What is free: which state (log2 of the heap's objects when tracked, at
+most 13 bits untracked, log2 of a root's (rows, children)) and where it starts (8 bits)."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import product
 
 from .checksum import lookup3
+
+Block = tuple[int, int, tuple[int, ...]]  # a direct block: end, its first object's size, its objects' ends
+MAX_STATES = 4_096  # an untracked heap's states recomputed (fills): 12 bits
+MAX_BLOCKS = 64  # blocks of such a state (a hidden list shows past at most 256 bytes)
 
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 
@@ -58,12 +69,112 @@ def _groups(sections: list[tuple[int, int]], widths: tuple[int, int]) -> bytes:
     return out
 
 
+def fills(
+    prefix: bytes, widths: tuple[int, int], blocks: tuple[Block, ...], pins: frozenset[int] = frozenset()
+) -> tuple[bytes, ...]:
+    """The whole lists of the states an untracked heap may have had, from its direct
+    blocks (end, the size of its first object, its objects' ends), in heap order.
+    Without deletions a state is a number m of blocks allocated (the first m: the heap
+    allocates in order) and, in each, its objects up to one of their ends: the block's
+    tail past it is its one section (none if it is full). libhdf5 allocates a new
+    block only for an object no section holds (H5HF__man_insert: best fit, else
+    H5HF__man_dblock_new), so when block i got its first object every earlier block's
+    tail was smaller than it: in a state of m blocks, block j's tail is smaller than the
+    first object of each block after it. At most MAX_STATES states, fewest blocks first;
+    with `pins` (section offsets a hidden list shows: pinned), a block whose fill may
+    end at one of them ends there only (an order of the search, not a rule: what is
+    found is still a state, recomputed whole)."""
+    out: list[bytes] = []
+    pinned = [j for j, (_, _, ends) in enumerate(blocks) if pins.intersection(ends)]
+    for m in range(max(pinned, default=0) + 1, min(len(blocks), MAX_BLOCKS) + 1):  # the pins' blocks
+        options = _options(blocks[:m], pins)
+        for choice in product(*options) if options else ():
+            sections = sorted((blocks[j][0] - f, f) for j, f in enumerate(choice) if f < blocks[j][0])
+            body = prefix + _groups(sections, widths)
+            out.append(body + lookup3(body).to_bytes(4, "little"))
+            if len(out) >= MAX_STATES:
+                return tuple(out)
+    return tuple(out)
+
+
+def blocks(spans: list[tuple[int, int]], objects: dict[int, int]) -> tuple[Block, ...]:
+    """The direct blocks (first byte after the prefix, end; sorted) as fills reads them:
+    end, the size of the object at its first byte (0: none there, so no state has a
+    block after it), the ends of its objects by offset."""
+    firsts = [first for first, _ in spans]
+    inside: list[list[tuple[int, int]]] = [[] for _ in spans]
+    for offset, length in sorted(objects.items()):
+        i = bisect_right(firsts, offset) - 1
+        if i >= 0 and offset + length <= spans[i][1]:  # huge objects lie in no block
+            inside[i].append((offset, length))
+    return tuple(
+        (end, held[0][1] if held and held[0][0] == first else 0, tuple(o + n for o, n in held))
+        for (first, end), held in zip(spans, inside, strict=True)
+    )
+
+
+def _options(blocks: tuple[Block, ...], pins: frozenset[int]) -> list[tuple[int, ...]]:
+    """For each of the first m blocks, where its objects may end in a state of m blocks
+    (none: no such state, a block without objects), only at a pin if one fits."""
+    options, smallest = [], 1 << 64  # the smallest first object of the blocks after j
+    for j in range(len(blocks) - 1, -1, -1):
+        end, first, ends = blocks[j]
+        fit = tuple(e for e in ends if end - e < smallest)
+        if not fit:
+            return []
+        options.append(tuple(e for e in fit if e in pins) or fit)
+        smallest = min(smallest, first)
+    return options[::-1]
+
+
+def roots(heap: int, off_size: int, width: int, entries: bytes) -> dict[bytes, tuple[int, int]]:
+    """Each smaller root indirect block libhdf5 wrote for the heap whose header is at
+    `heap` before the root gained rows (the root's `entries`, 8 bytes each, row by row,
+    `width` a row): whole (FHIB, version 0, the heap's address, block offset 0, its
+    first children the root's then undefined addresses, its checksum) -> (rows, bytes
+    of children)."""
+    out: dict[bytes, tuple[int, int]] = {}
+    head = b"FHIB" + bytes(1) + heap.to_bytes(8, "little") + bytes(off_size)
+    for rows in range(1, len(entries) // (8 * width)):
+        size = 8 * rows * width
+        for children in range(0, size + 1, 8):
+            raw = entries[:children] + b"\xff" * (size - children)
+            if len(raw.rstrip(b"\xff")) // 8 * 8 == children:  # one block per children
+                body = head + raw
+                out[body + lookup3(body).to_bytes(4, "little")] = (rows, children)
+    return out
+
+
 def candidates(lists: tuple[bytes, ...], tail: bytes, most: int) -> list[tuple[bytes, int]]:
-    """(list, bytes of it hidden) of each list whose last bytes `tail` starts with (its
-    checksum shown whole), hidden for 1 to `most` bytes; the fewest hidden first."""
-    found = []
-    for whole in lists:
-        for hidden in range(1, min(most, len(whole) - 4) + 1):
-            if tail.startswith(whole[hidden:]):
-                found.append((hidden, whole))
+    """(list, bytes of it hidden) of each list whose last bytes `tail` starts with,
+    hidden for 1 to `most` bytes; the fewest hidden first. Each list is recomputed
+    whole, so its shown part may be a few bytes of its checksum (libhdf5 allocates a
+    list 2 or 3 bytes shorter over a freed one: what shows is fixed by the state)."""
+    found = [(hidden, whole) for whole in lists for hidden in _hidden(whole, tail, most)]
     return [(whole, hidden) for hidden, whole in sorted(found)]
+
+
+def _hidden(whole: bytes, tail: bytes, most: int) -> list[int]:
+    """Each h in 1..most with `tail` starting with whole[h:]: where 4 bytes or more
+    show, found by their first 4 (a root's candidates are many, each up to hundreds of
+    bytes: no slice compared at every h)."""
+    top, out = min(most, len(whole) - 1), []
+    low = max(1, len(whole) - len(tail))  # whole[h:] fits in the tail
+    h = whole.find(tail[:4], low) if len(tail) >= 4 else -1
+    while 0 <= h <= top:
+        if tail.startswith(whole[h:]):
+            out.append(h)
+        h = whole.find(tail[:4], h + 1)
+    out += [h for h in range(max(low, len(whole) - 3), top + 1) if tail.startswith(whole[h:])]
+    return out
+
+
+def pins(shown: bytes, off_size: int, starts: dict[int, int]) -> frozenset[int]:
+    """The section offsets `shown` may hold: each off_size bytes naming where a tail may
+    start (`starts`) followed by a "single" type byte."""
+    found = set()
+    for k in range(len(shown) - off_size):
+        offset = int.from_bytes(shown[k : k + off_size], "little")
+        if shown[k + off_size] == _SINGLE and offset in starts:
+            found.add(offset)
+    return frozenset(found)

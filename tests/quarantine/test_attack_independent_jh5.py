@@ -1,0 +1,237 @@
+"""Independent attack j on the HDF5 hidden-structure claims (issue #13, session 35).
+
+Attacks docs/quarantine.md's HDF5 section as changed in session 35 (not the code:
+neither the validators nor their tests were read): earlier free-space section lists
+(`FSSE`) and root indirect blocks (`FHIB`) of fractal heaps "left by libhdf5 over
+sessions" are admitted when they are a recomputed earlier state ("which state or copy
+(at most 13 bits) and where it starts (8 bits), once per state"). Tried here:
+- lists no history left: libhdf5's own list of an earlier state (a scratch file of the
+  group's first k links, its manager address retargeted, checksum recomputed) appended
+  to a file written in ONE session (one close: one list, the live one), all of the
+  heap's states at once, in a chosen order, one more than a two-session file can hold;
+  tracked (default libver) and untracked (`'latest'`) heaps;
+- the tail (1-13 bytes) of such a list after the last structure, "hidden" under it;
+  a list after a gap of zeros;
+- old root indirect blocks no history left: copies of (1 row, 1-3 children), which a
+  root never is when it grows a row (it grows when its row is full), several at once;
+- controls of the rule: a state listed twice, a list's checksum holding PAYLOAD, a copy
+  listed twice, a copy of more rows than the root (all refused);
+- ordinary h5py output over 3 to 20 sessions: /g given links and attributes a few at a
+  time (tracked or not, short or long names and values, both libvers), a physicist's
+  runs (a group a session with datasets and attributes, a root attribute a session);
+- several tracked dense groups written side by side in 2 sessions (one slow: vetted
+  alone, concurrently);
+- deletions and renames (documented as refused naming h5repack: asserted so).
+Files: tests/support/attack_jh5_{lists,ordinary}.py. All go into ONE quarantine vetted
+once through the CLI with the shipped batch policy's allow_types. A hole is a strict
+xfail saying what got out (HOLES); ordinary output must be published byte-identical
+(FALSE_REJECTIONS lists what is refused).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("h5py")
+
+from tests.support import attack_jh5_lists as lists  # noqa: E402
+from tests.support import attack_jh5_ordinary as ordinary  # noqa: E402
+from tests.support.hdf5_attack_c_bytes import readable  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ALLOW = "allow_types: [text, csv, json, root, fits, hdf5, gzip]"  # policy/batch.yaml's
+POLICY = f"""\
+apiVersion: vmguard/v1
+kind: Policy
+metadata: {{name: attack-jh5}}
+spec:
+  quarantine:
+    {ALLOW}
+    forbid: [symlinks, hardlinks, special_files, setuid, executables]
+    promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
+"""
+
+_STATE = ("published: libhdf5's free-space section list of an earlier state of /g's link "
+          "heap (retargeted to the file's manager, checksum recomputed) appended after the "
+          "last structure, end-of-file raised; ")
+_ROOT = ("published: copies of /g's link heap root indirect block appended after the last "
+         "structure (end-of-file raised) as (rows, children) = ")
+HOLES: dict[str, str] = {
+    "h5-j-state-one-session.h5": _STATE + "state 12 of 20, in a file written in ONE session: "
+    "no list was ever freed, the rule does not ask whether the file's history left one",
+    "h5-j-states-all-one-session.h5": _STATE + "all 11 states 9..19 at once, one session: the "
+    "count is bounded by the heap's states, not its closes (2^11 subsets x 11! orders, ~36 bits)",
+    "h5-j-states-chosen-order-one-session.h5": _STATE + "states 17, 10, 14 in that order, one "
+    "session: which states and their order are the writer's",
+    "h5-j-state-extra-two-sessions.h5": _STATE + "state 15 in a file of two sessions (10 + 10 "
+    "links) that already holds its one freed list: more hidden lists than sessions",
+    "h5-j-state-tail-after-last-structure.h5": "published: the last 3 bytes of libhdf5's list "
+    "of state 12 (of 20, tracked) appended after the file's last structure (its live root "
+    "indirect block, written in the file's ONE session): claimed as an old list hidden under "
+    "it, which no history freed; the appended bytes are the writer's choice of state and of "
+    "how many show (1 to 13 bytes all pass)",
+    "h5-j-state-after-zero-gap.h5": _STATE + "state 12 after 100 zero bytes, one session: the "
+    "gap's length (log2 of it) is the writer's too, beside which state",
+    "h5-j-untracked-state-tail-after-root.h5": "published: the last 6 bytes of libhdf5's list "
+    "of state 140 of an untracked 150-link heap under 'latest' appended after its live root "
+    "indirect block (one session): same class, up to 13 bits of state choice",
+    "h5-j-state-tails-under-appended-lists.h5": "published: in a one-session file, 13-byte "
+    "tails of libhdf5's lists of states 12, 17 and 11 each after an appended structure (the "
+    "file's live root indirect block, the lists of states 15 and 10): each claimed as a list "
+    "hidden under the one before it; every appended structure hosts one more",
+    "h5-j-untracked-tails-under-fake-roots.h5": "published: an untracked 150-link heap under "
+    "'latest', one session: 6-byte tails of states 20, 60, 100, 140 alternating with "
+    "impossible root copies (1, 1..3), each tail 'hidden' under the copy before it",
+    "h5-j-untracked-state-one-session.h5": _STATE + "untracked heap under 'latest' (states by "
+    "fill), state 12 of 20, one session",
+    "h5-j-untracked-states-all-one-session.h5": _STATE + "untracked heap under 'latest', all 11 "
+    "states 9..19, one session",
+    "h5-j-oldroot-one-child.h5": _ROOT + "(1, 1) in a one-session 150-link group whose root has "
+    "2 rows: a root grows a row only when its row is full (4 children), no history left (1, 1)",
+    "h5-j-oldroots-four.h5": _ROOT + "(1, 1), (1, 2), (1, 3), (1, 4) at once: one copy per "
+    "(rows, children) lets 3 impossible ones in beside the one possible",
+    "h5-j-oldroots-seven.h5": _ROOT + "(1, 1..4) and (2, 5..7) in a 300-link group (3 rows): "
+    "7 copies, 5 of which no growth wrote",
+}
+
+_MOVED = ("refused ('a null message in the object header of /g ... holds bytes that are not "
+          "what libhdf5 leaves when it moves messages ... h5repack'): ")
+_BLOCK = ("refused ('... an object header continuation block nothing refers to, not one "
+          "libhdf5 freed as this file's headers show (oldblocks.py)'): ")
+_AFTER = "refused ('bytes ... are reached from no structure of the file and are not zeros'): "
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-j-s3-l5-a0-t-def-long.h5": _MOVED + "a tracked group given 5 long-named links a session "
+    "in 3 sessions (links only, default libver)",
+    "ctl-j-s5-l3-a3-u-latest-long.h5": _MOVED + "an untracked group given 3 links and 3 string "
+    "attributes (long names) a session in 5 sessions under 'latest'",
+    "ctl-j-s3-l7-a4-u-latest-short.h5": _BLOCK + "an untracked group given 7 links and 4 "
+    "attributes a session in 3 sessions under 'latest'",
+    "ctl-j-s3-l7-a4-t-def-long.h5": _AFTER + "22 bytes after /g/link_1_5_... (the continuation "
+    "block search stopped after 2,000,000 bytes); tracked, 7 links + 4 string attributes a "
+    "session, 3 sessions, default libver",
+    "ctl-j-s5-l2-a2-t-latest-short.h5": _AFTER + "24 bytes after the free-space section list of "
+    "/g's attribute heap; tracked, 2 links + 2 attributes a session, 5 sessions, 'latest'",
+    "ctl-j-s5-l2-a2-t-def-long.h5": _BLOCK + "tracked, 2 links + 2 string attributes a session, "
+    "5 sessions, default libver",
+    "ctl-j-det-2g-2s-latest.h5": _AFTER + "after /det1's link B-tree (name index); two "
+    "tracked groups each given 5 datasets and 5 attributes a session in 2 sessions, 'latest' "
+    "(one such group passes: ctl-j-det-1g-2s-latest.h5)",
+    "ctl-j-det-3g-2s-def.h5": _AFTER + "76 bytes after the free-space section list of an "
+    "attribute heap; three such groups, 2 sessions, default libver",
+    "ctl-j-det-8g-2s-latest-attrs.h5": _AFTER + "after an old free-space section list of an "
+    "attribute heap; eight tracked groups given 5 attributes a session, 2 sessions, 'latest'",
+    "ctl-j-det-6g-2s-latest-slow.h5": "refused ('the worker with this file made no progress "
+    "for 10 s of its CPU time'): six tracked groups each given 5 datasets and 5 attributes "
+    "a session in 2 sessions under 'latest' (a 40 KB file): the walk's searches for hidden "
+    "lists outlast the worker's deadline (8 groups: the same; every file over 64 KiB its "
+    "worker held is refused with it)",
+    "ctl-j-runs-10-def-t.h5": _BLOCK + "a tracked file (track_order=True) given a run group "
+    "(2 datasets, 2 attributes) and a root attribute a session, 10 sessions (8 pass)",
+}
+
+ATTACKS = lists.HOSTILE_NAMES
+ORDINARY = sorted(ordinary.CONTROL_NAMES + lists.BASE_NAMES + list(ordinary.SLOW))
+
+
+def _quarantine(where: Path, files: dict[str, bytes]) -> Path:
+    where.mkdir()
+    for name, data in files.items():
+        (where / name).write_bytes(data)
+        os.chmod(where / name, 0o644)
+    return where
+
+
+def _vet(q: Path, policy: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "vmguard", "vet", str(q), "--policy", str(policy)]
+    cmd += ["--to", str(out), "--job", "job1", "--format", "json"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _entries(proc: subprocess.Popen) -> dict[str, dict]:
+    stdout, stderr = proc.communicate(timeout=300)
+    assert b"Traceback" not in stderr, stderr.decode()
+    return {e["path"]: e for e in json.loads(stdout)["entries"]}
+
+
+@pytest.fixture(scope="module")
+def vetted(tmp_path_factory):
+    """One quarantine of every case vetted once; the slow ordinary file alone, at the
+    same time (its worker is killed after 10 s of CPU with what it holds)."""
+    assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()
+    base = tmp_path_factory.mktemp("attackjh5")
+    ctl = {**ordinary.controls(), **lists.bases()}
+    attacks, documented, slow = lists.hostile(), ordinary.documented(), ordinary.slow()
+    policy = base / "p.yaml"
+    policy.write_text(POLICY)
+    out, slow_out = base / "pub" / "job1", base / "pub-slow" / "job1"
+    slow_proc = _vet(_quarantine(base / "q-slow", slow), policy, slow_out)
+    proc = _vet(_quarantine(base / "q", {**ctl, **attacks, **documented}), policy, out)
+    entries = _entries(proc)
+    entries.update(_entries(slow_proc))
+    return {"ordinary": {**ctl, **slow}, "attacks": attacks, "documented": documented,
+            "entries": entries, "out": out, "slow_out": slow_out, "rc": proc.returncode}
+
+
+def _marked(names, table):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=table[n]))
+            if n in table else n for n in sorted(names)]
+
+
+def test_every_exemption_names_a_real_case():
+    assert set(HOLES) <= set(ATTACKS)
+    assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+
+
+def test_the_cases_are_the_files(vetted):
+    assert sorted(vetted["attacks"]) == ATTACKS
+    assert sorted(vetted["ordinary"]) == ORDINARY
+    assert sorted(vetted["documented"]) == ordinary.DOCUMENTED_NAMES
+
+
+@pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))
+def test_ordinary_output_published_byte_identical(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "accepted", entry["detail"]
+    out = vetted["slow_out"] if name in ordinary.SLOW else vetted["out"]
+    assert (out / name).read_bytes() == vetted["ordinary"][name]
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_attack_file_is_its_base_plus_structures(vetted, name):
+    """The attack is real: libhdf5 reads every dataset and attribute, and the file is an
+    untouched control (but for the superblock's end-of-file field and checksum) followed
+    by the appended structures."""
+    data = vetted["attacks"][name]
+    assert readable(data)
+    bases = vetted["ordinary"]
+    assert any(len(data) > len(bases[b]) and data[48 : len(bases[b])] == bases[b][48:]
+               for b in lists.BASE_NAMES), name
+
+
+@pytest.mark.parametrize("name", _marked(ATTACKS, HOLES))
+def test_attack_refused(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith("hdf5"), entry["detail"]
+    assert not (vetted["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", ordinary.DOCUMENTED_NAMES)
+def test_deletions_refused_naming_h5repack(vetted, name):
+    """docs: a deleted, moved or renamed link or a deleted attribute leaves its message in
+    the heap: refused, naming h5repack."""
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected"
+    assert "h5repack" in entry["detail"], entry["detail"]
+
+
+def test_whole_run_exit_code(vetted):
+    """Per-file mode: refusals give exit 1; the rest is still published."""
+    assert vetted["rc"] == 1
