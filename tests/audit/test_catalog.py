@@ -85,6 +85,8 @@ def test_wheel_contains_the_catalog(wheel):
     assert "vmguard/demo/files/batch.yaml" in names
     assert "vmguard/quarantine/scanners/rules/secrets.yar" in names  # vet's YARA rules
     assert "vmguard/quarantine/scanners/clamav/vmguard.hdb" in names  # `vmguard scanners setup`
+    for table in ("debian-mime.types", "apache-mime.types"):  # served.py's MIME tables
+        assert f"vmguard/quarantine/sources/{table}" in names
 
 
 def test_installed_wheel_loads_its_catalog(wheel, tmp_path):

@@ -64,7 +64,7 @@ def test_an_append_on_a_full_disk_is_whole_or_not_there(log_disk, leave, size):
     (log_disk / "fill").unlink()
     events.append("vet", job="s2")
     assert log.verify(log_disk / "events.jsonl") == []
-    assert sorted(state(log_disk)) == ["events.jsonl", "events.jsonl.head"]
+    assert sorted(state(log_disk)) == ["events.jsonl", "events.jsonl.head", "events.jsonl.lock"]
 
 
 def test_the_head_failing_takes_the_line_back(log_disk):

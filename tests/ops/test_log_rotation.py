@@ -21,7 +21,7 @@ from tests.support.require import require_tools
 from vmguard.cli import main
 from vmguard.core import eventlog
 from vmguard.core.eventlog import EventLog
-from vmguard.core.logchain import rotated_files
+from vmguard.core.logchain import lock_path, rotated_files
 
 ROOT = Path(__file__).parents[2]
 
@@ -222,11 +222,11 @@ def test_a_writer_waiting_across_a_rotation_does_not_fork_the_chain(log, capsys)
     then W1 gets the lock. W1 must append to the new file, chained to the moved file's
     last event, and W2 after it (not two events chained to the same predecessor)."""
     fill(log, 3)
-    held = os.open(log.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    held = os.open(lock_path(log.path), os.O_RDONLY)
     try:
         fcntl.flock(held, fcntl.LOCK_EX)  # as another appender in the middle of its append
         first = subprocess.Popen([sys.executable, "-c", ONE, str(log.path), "w1"], cwd=ROOT)
-        _blocked_on(log.path.parent)
+        _blocked_on(lock_path(log.path))
         logrotate(log)
     finally:
         os.close(held)

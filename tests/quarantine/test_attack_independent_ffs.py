@@ -262,7 +262,7 @@ def test_full_log_disk_at_the_head_record(tmp_path):
     said_missing = "missing from the log" in runs.full.stderr
     assert not (said_missing and "s1" in runs.jobs), ("said missing, but logged", runs.jobs)
     assert runs.verify.returncode == 0, runs.verify.stderr[-300:]
-    assert runs.stray == ["events.jsonl", "events.jsonl.head"], runs.stray
+    assert runs.stray == ["events.jsonl", "events.jsonl.head", "events.jsonl.lock"], runs.stray
 
 
 def test_remove_promoted_keeps_a_file_rewritten_through_a_mapping(tmp_path):

@@ -67,6 +67,7 @@ def _build() -> dict[str, bytes]:
         files = (
             made.json_name_cases()
             | made.PAGE_BEFORE_LAST
+            | made.HTTPD_BEFORE_LAST
             | made.LAST_TYPED
             | made.json_number_cases()
             | made.json_controls(work / "json")
@@ -159,9 +160,9 @@ def test_hostile_file_is_not_published(run, name):
 
 @pytest.mark.parametrize("name", sorted(made.LAST_TYPED))
 def test_a_name_whose_last_extension_apache_types_is_judged_by_it(run, name):
-    """.bak (application/x-trash) or .txt is the rightmost typed extension: neither JSON nor
-    XML is announced, so these publish (not a hole); the same bytes with .dat after the
-    JSON extension are what HOLES hold."""
+    """.txt is the rightmost typed extension in every table: neither JSON nor XML is
+    announced, so it publishes (not a hole); the same bytes with .dat after the JSON
+    extension are what HOLES hold, with .bak what HTTPD_BEFORE_LAST holds (refused)."""
     assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
 
 

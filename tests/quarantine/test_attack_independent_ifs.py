@@ -119,15 +119,6 @@ def test_entries_planted_beside_the_log(log_runs, kind):
     assert ended.code == 0 or ": None:" not in ended.err, ended.err[-300:]
 
 
-TWICE = (
-    "HOLE: the quarantine's ext4 image attached again through a second loop device and "
-    "mounted elsewhere (B): a --to in B/q/pub is judged outside (another superblock, "
-    "another device number, the same disk) and vet publishes r/, r.manifest.json, r.vet.* "
-    "and .vmguard-staging there, exit 0: mounted alone again, the quarantine's q/pub holds "
-    "them (the filesystem's UUID, the same on both, is not compared)"
-)
-
-
 @pytest.fixture(scope="module")
 def image_twice(tmp_path_factory) -> tuple:
     """The --to in the second mount of the quarantine's image, and a control --to on
@@ -145,8 +136,9 @@ def image_twice(tmp_path_factory) -> tuple:
     return ended, made, reread_quarantine(base), published(base / "pub" / "r")
 
 
-@pytest.mark.xfail(strict=True, reason=TWICE)
 def test_to_on_a_second_mount_of_the_quarantines_image_is_refused(image_twice):
+    """Another superblock and device number, the same disk: refused by the disk's UUID
+    (a hole until session 35: a --to in B/q/pub was published into the quarantine)."""
     ended, made, later, _ = image_twice
     assert "Traceback" not in ended[0].err
     assert (ended[0].code, made, later) == (2, [], []), (ended[0].code, made, later, ended[0].err[-300:])
@@ -223,8 +215,9 @@ def test_control_first_vets_on_tmpfs_are_published_identical(tmpfs_reruns):
     assert codes == [0, 0] and tmpfs_reruns["out"]["q1"] == tmpfs_reruns["out"]["q2"] == SOURCE, codes
 
 
-@pytest.mark.xfail(strict=True, reason=MAPPED_RERUN.format(PAYLOAD))
 def test_rerun_after_a_mapped_rewrite_is_not_already_promoted(tmpfs_reruns):
+    """Fixed in session 35 (MAPPED_RERUN was the hit): the rerun hashes every published
+    file again and refuses (exit 2) bytes that are not the manifest's sha256."""
     ended = tmpfs_reruns["again"][0]
     assert tmpfs_reruns["ctime_kept"], "ctime moved: this kernel's tmpfs updates times on mapped stores"
     assert ended.code == 2 and "Traceback" not in ended.err, (ended.code, ended.out[-200:])

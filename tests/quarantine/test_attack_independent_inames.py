@@ -45,125 +45,18 @@ from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E
 from tests.quarantine.test_attack_independent_econtent import REPO, _vet  # noqa: E402
 from tests.support import attack_inames_cases as cases  # noqa: E402
 
-_BESTFIT = (
-    "published: Windows' cp1252 best-fit table (bestfit1252.txt: WideCharToMultiByte for "
-    "an ANSI program, the WorstFit class) maps {} where NFKC keeps it, so an ANSI unzipper, "
-    "downloader or globbing program has the name as {}"
-)
-_SEP = (
-    "published: Windows' {} best-fit maps {} to {}, a path separator, so an ANSI unzipper "
-    "or downloader writes {}: {} (`\\` and `/` are name-traversal)"
-)
-_OUT = "a file two levels up, outside the directory it unpacks into"
-_SEPARATORS = {
-    "jp\u00a5..\u00a5..\u00a5run.txt": _SEP.format(
-        "cp932 (Japanese)", "U+00A5 YEN SIGN", "0x5C", "jp\\..\\..\\run.txt", _OUT
-    ),
-    "kr\u20a9..\u20a9..\u20a9run.txt": _SEP.format(
-        "cp949 (Korean)", "U+20A9 WON SIGN", "0x5C", "kr\\..\\..\\run.txt", _OUT
-    ),
-    "x\u2215..\u2215..\u2215run.txt": _SEP.format(
-        "cp1252", "U+2215 DIVISION SLASH", "`/`", "x/../../run.txt", _OUT
-    ),
-    "web\u00a5web.config": _SEP.format(
-        "cp932", "U+00A5", "0x5C", "web\\web.config", "IIS's handler configuration"
-    ),
-    "zip-yen.zip": _SEP.format("cp932", "U+00A5 in a member name", "0x5C", "a\\..\\..\\run.txt", _OUT),
-}
-_IIS6 = "published: IIS 6 {}, so the file runs as ASP (the class of .asp anywhere in a name, refused)"
-_TEX = (
-    "published: {} loads `{}` by name through kpathsea, which searches the directory "
-    "pdflatex runs in first: TeX code beside a paper, the class of .sty .cls .bst .clo (refused)"
-)
+# Fixed in session 35 (their cases pass): Windows' best fit beyond NFKC and its separators
+# (names.best_fit), IIS 6's ';' cut and *.asp directories and .htr .idq, NTFS 8.3 aliases
+# (names.short_names), Apache httpd's own mime.types (pagetypes), biblatex, KOMA-Script and
+# TikZ files, nextflow.config, .webarchive, unflagged non-ASCII zip names.
 HOLES: dict[str, str] = {
-    "bf-macron.b\u0101t": _BESTFIT.format("U+0101 (a with macron) to `a`", "bf-macron.bat"),
-    "bf-emacron.\u0113xe": _BESTFIT.format("U+0113 (e with macron) to `e`", "bf-emacron.exe"),
-    "web.c\u014dnfig": _BESTFIT.format("U+014D (o with macron) to `o`", "web.config (IIS)"),
-    "desktop.\u012bni": _BESTFIT.format("U+012B (i with macron) to `i`", "desktop.ini"),
-    "bf-ratio.bat\u2236\u2236$DATA": _BESTFIT.format(
-        "U+2236 RATIO to `:`", "bf-ratio.bat::$DATA, which is bf-ratio.bat"
-    ),
-    "\u2212\u2212checkpoint-action=exec=sh run.txt": _BESTFIT.format(
-        "U+2212 MINUS SIGN to `-`", "--checkpoint-action=exec=sh run.txt (a tar option)"
-    ),
-    "\u2010\u2010checkpoint=1": _BESTFIT.format("U+2010 HYPHEN to `-`", "--checkpoint=1"),
-    "iis-semicolon.asp;.txt": _IIS6.format("chooses the handler by the name cut at `;`"),
-    "iis6dir.asp/notes.txt": _IIS6.format("runs every file below a directory named *.asp"),
-    "iis-htr.htr": "published: .htr is an IIS 4-6 default script map (ism.dll), the class of "
-    ".idc and .cdx (refused)",
-    "iis-idq.idq": "published: .idq is an IIS 4-6 default script map (idq.dll, Indexing "
-    "Service queries), the sibling of .idc (httpodbc.dll, refused)",
-    "authoryear.bbx": _TEX.format("biblatex's style=authoryear", "authoryear.bbx"),
-    "authoryear.cbx": _TEX.format("biblatex's style=authoryear", "authoryear.cbx"),
-    "english.lbx": _TEX.format("biblatex with babel's english", "english.lbx"),
-    "DIN.lco": _TEX.format("KOMA-Script's scrlttr2 (\\LoadLetterOption{DIN})", "DIN.lco"),
-    "tikzlibrarycalc.code.tex": _TEX.format("\\usetikzlibrary{calc}", "tikzlibrarycalc.code.tex"),
-    "nextflow.config": "published: `nextflow run` evaluates nextflow.config of its launch "
-    "directory as Groovy (documented config order), a startup name of the latexmkrc class",
     "dde.csv": "published: Windows opens a .csv in Excel, which evaluates the cell "
     "`=cmd|' /C calc'!A0` (the csv module's output) as a DDE formula that starts calc: the "
     "reason .slk and .iqy are refused by name (Excel's DDE formulas), under the name every "
     "lab writes; a cell starting `=` `+` `-` `@` with `|` is the DDE form",
-    "report.mime": "published: Apache httpd's own mime.types types .mime as message/rfc822, "
-    "the type of .eml, refused as mail a browser renders (MHTML, here with an <img onerror>)",
-    "movie.cct": "published: Apache's mime.types types .cct as application/x-director, the "
-    "type of .dcr .dir .dxr (refused: Shockwave's scripting)",
-    "scene.w3d": "published: .w3d is application/x-director in Apache's mime.types, as .dcr",
-    "mac-page.webarchive": "published: Finder opens a .webarchive in Safari, which renders its "
-    "WebMainResource as a page (a script here, hex data in an OpenStep property list, so no "
-    "markup rule sees it): Apple's MHTML, whose .mht .mhtml are refused",
-    "zip-cp437-collide.zip": "published: a zip member named without the UTF-8 flag (é.csv's "
-    "bytes) is `├⌐.csv` to Python's zipfile and Explorer (cp437), the path of the other "
-    "member: two members of one path once unpacked, which the docs refuse",
-    "zip-bestfit.zip": _BESTFIT.format("U+0101 to `a` in a member name", "run.bat"),
-    "tar-iis6.tar": _IIS6.format("cuts x.asp;.txt at `;` and runs d.asp/n.txt as ASP"),
 }
-_APACHE = (
-    "published: Apache httpd's own mime.types (upstream's, macOS's and the Windows builds' "
-    "TypesConfig) types no .{}, so mod_mime keeps the .{} before it: served as {}, a page "
-    "(here an <img onerror> the text rule lets through{}), the class of a.html.lhe (refused)"
-)
-HOLES.update(
-    {
-        "summary.html.md": _APACHE.format("md", "html", "text/html", ""),
-        "notes.htm.markdown": _APACHE.format("markdown", "htm", "text/html", ""),
-        "page.xhtml.md": _APACHE.format("md", "xhtml", "application/xhtml+xml", ""),
-        "logo.svg.md": _APACHE.format("md", "svg", "image/svg+xml", ""),
-        "readme.html.rst": _APACHE.format("rst", "html", "text/html", ""),
-        "map.html.geojson": _APACHE.format("geojson", "html", "text/html", ", in a JSON string"),
-        "image.html.fits": _APACHE.format("fits", "html", "text/html", ", in a FITS COMMENT card"),
-        "run.html.h5": _APACHE.format("h5", "html", "text/html", ", in an HDF5 attribute"),
-    }
-)
-_ALIAS = (
-    "published: {} is the NTFS 8.3 alias of {}; a Windows client copying the job into a "
-    "directory that has {} (a checkout) writes {} (the docs' 8.3 reasoning assumes the "
-    "client makes short names, but the guest can write one as a long name; git refuses it, "
-    "core.protectNTFS, CVE-2014-9390)"
-)
-HOLES.update(
-    {
-        "GIT~1/config": _ALIAS.format(
-            "GIT~1", ".git", ".git", ".git/config, whose core.fsmonitor `git status` runs"
-        ),
-        "NODE_M~1/x/package.json": _ALIAS.format(
-            "NODE_M~1", "node_modules", "it", "node_modules/x/package.json, whose main require('x') runs"
-        ),
-    }
-)
-HOLES.update(_SEPARATORS)
 _BY_DESIGN = "refused (name-type) by design: "
 FALSE_REJECTIONS: dict[str, str] = {
-    "run.sh.o4242": "refused (name-type, `.sh` anywhere: 'a server runs the file as a .sh "
-    "script'): SGE/PBS write `qsub run.sh`'s output as run.sh.o<id>; a shell script runs on a "
-    "server only through CGI, which needs the x bit vet never publishes, and lighttpd's "
-    "cgi.assign matches the last extension",
-    "run.sh.e4242": "refused (name-type, `.sh` anywhere): SGE/PBS's error file of `qsub run.sh`",
-    "slurm-run.sh.4242.out": "refused (name-type, `.sh` anywhere): Slurm's output under the "
-    "common --output=slurm-%x.%j.out, %x being the job name, `sbatch run.sh`'s by default",
-    "notes.so.txt": "refused (name-type) with a detail that says `a server runs the file as a "
-    ".so script`: no server maps .so, and Python imports an extension module only from a name "
-    "ending in .so, so a Somali translation's notes.so.txt shadows nothing",
     "fit.py.o4242": _BY_DESIGN + "SGE/PBS's output file of `qsub fit.py` (mod_python's .py "
     "handler matches any extension)",
     "fit.res": _BY_DESIGN + "a fit's result file; Apache's mime.types types .res as "

@@ -106,7 +106,11 @@ def _hole(name: str) -> str:
     return reason + (" (gunzip's name of the .gz)" if name.endswith(".gz") else "")
 
 
-HOLES: dict[str, str] = {n: _hole(n) for n in [*made.PAGE_HOLES, *made.JSON_HOLES, *made_gz.gzip_holes()]}
+# Fixed in session 35 (nfix): served_by asks each table mod_mime is configured with
+# (Debian's, with its mime.conf's RemoveType es tr, and httpd's own), not the union with
+# Python's. _hole says what each was.
+FIXED: dict[str, str] = {n: _hole(n) for n in [*made.PAGE_HOLES, *made.JSON_HOLES, *made_gz.gzip_holes()]}
+HOLES: dict[str, str] = {}
 FALSE_REJECTIONS: dict[str, str] = {}
 
 
@@ -160,7 +164,7 @@ def test_the_json_holes_are_json_to_a_client():
 def test_debian_apache_sends_the_holes_as_page_and_json():
     """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf (gunzip's
     name for a .gz); the refused language/charset siblings are sent alike."""
-    holes = {n.removesuffix(".gz") for n in HOLES}
+    holes = {n.removesuffix(".gz") for n in FIXED}
     siblings = {"index.html.br", "index.html.po", "run.json.utf16", "run.json.po"}
     with apache.serving(sorted(holes | siblings)) as sent:
         for name in holes | siblings:

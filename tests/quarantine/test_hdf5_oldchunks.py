@@ -10,11 +10,15 @@ overwritten since (its old version is no cut of today's) is refused, naming h5re
 
 from __future__ import annotations
 
+import io
 import re
+import struct
+import zlib
 
 import pytest
 
 from tests.quarantine.test_hdf5_walk import _refusal
+from tests.support import attack_ibinary_hdf5 as tables
 from tests.support.attack_fbinary_hdf5 import sessions
 from tests.support.hdf5_attack_c_bytes import PAYLOAD
 from vmguard.quarantine.validators.hdf5 import oldchunks
@@ -131,5 +135,90 @@ def _columns(f) -> None:
 
 def test_a_table_grown_by_columns_in_sessions_passes(monkeypatch):
     data = sessions([_columns] * 6)
+    assert FREED in _without_rule(data, monkeypatch)
+    assert _refusal(data) == ""
+
+
+# ---------------------------------------------------------------- what the history allows (session 35)
+# Attack i put earlier versions after the last structure (end-of-file raised) of files no
+# history moved a chunk in. libhdf5 gives freed space that ends the file back, so those are
+# refused; here the streams lie where a rule must judge them: before the table's last chunk,
+# moved to the end (its B-tree entry rewritten: a v1 B-tree has no checksum).
+
+
+def _one_session(maxshape=(None, 7)) -> bytes:
+    return tables._table(maxshape)  # /m: 64 x 7 float32, chunks of 16 rows, gzip 4, one session
+
+
+def _behind_last_chunk(buf: bytes, streams: list[bytes]) -> bytes:
+    """streams put where the file's last chunk was, that chunk moved after them."""
+    with h5py.File(io.BytesIO(buf), "r") as f:
+        last = max((f["m"].id.get_chunk_info(i) for i in range(4)), key=lambda c: c.byte_offset)
+    assert last.byte_offset + last.size == len(buf)  # the table's last chunk ends the file
+    old = struct.pack("<Q", last.byte_offset)
+    assert buf.count(old) == 1  # its B-tree entry
+    gap = b"".join(streams)
+    out = bytearray(buf[: last.byte_offset] + gap + buf[last.byte_offset :])
+    at = out.index(old)
+    out[at : at + 8] = struct.pack("<Q", last.byte_offset + len(gap))
+    struct.pack_into("<Q", out, tables.EOF_FIELD[0], len(out))
+    return bytes(out)
+
+
+def _cuts(buf: bytes, ks, level: int = 4, cols: bool = False, chunk: int = 3) -> list[bytes]:
+    data = tables._chunk(buf, chunk)
+    return [zlib.compress(tables._cut(data, cols=k) if cols else tables._cut(data, rows=k), level) for k in ks]
+
+
+def test_earlier_versions_behind_the_moved_chunk_pass():
+    """The history the rule admits: earlier extents of the chunk after the gap, in any
+    order (libhdf5 puts each version where it finds room), at the pipeline's level (at
+    most 15 for this chunk: one per earlier extent)."""
+    base = _one_session()
+    assert _refusal(_behind_last_chunk(base, _cuts(base, (3, 9)))) == ""
+    assert _refusal(_behind_last_chunk(base, _cuts(base, (9, 3)))) == ""
+    assert _refusal(_behind_last_chunk(base, _cuts(base, range(1, 16)))) == ""
+    assert FREED in _refusal(_behind_last_chunk(base, _cuts(base, [*range(1, 16), 7])))
+
+
+@pytest.mark.parametrize("case", ["twice", "apart", "level", "fixed-dimension", "chunk-before"])
+def test_earlier_versions_no_history_wrote_are_refused(case):
+    base = _one_session((None, None) if case == "apart" else (None, 7))
+    streams = {
+        "twice": _cuts(base, (3, 3)),  # each earlier extent of a chunk is written once
+        # 3 rows then 3 columns: neither extent grew from the other
+        "apart": _cuts(base, (3,)) + _cuts(base, (3,), cols=True),
+        "level": _cuts(base, (3,), level=6),  # the pipeline deflates at 4
+        "fixed-dimension": _cuts(base, (3,), cols=True),  # maxshape (None, 7): columns never grew
+        "chunk-before": _cuts(base, (3,), chunk=0),  # today's chunk 0 lies before the gap
+    }[case]
+    assert FREED in _refusal(_behind_last_chunk(base, streams))
+
+
+def test_a_dataset_that_cannot_grow_has_no_earlier_versions():
+    base = _one_session(maxshape=None)
+    assert FREED in _refusal(_behind_last_chunk(base, _cuts(base, (3,))))
+
+
+@pytest.mark.parametrize("count", [1, 1000])
+def test_earlier_versions_after_the_last_structure_are_refused(count):
+    """libhdf5 gives freed space that ends the file back: no old stream lies after the
+    last structure (attack i's class), however many (1000 answered at once, with a reason)."""
+    base = _one_session()
+    streams = [_cuts(base, (1 + k % 15,), level=k // 15 % 10)[0] for k in range(count)]
+    assert FREED in _refusal(tables._appended(base, streams))
+
+
+def test_a_thousand_streams_behind_the_moved_chunk_are_refused_with_a_reason():
+    base = _one_session()
+    streams = [_cuts(base, (1 + k % 15,))[0] for k in range(1000)]
+    assert FREED in _refusal(_behind_last_chunk(base, streams))
+
+
+def test_a_dataset_grown_along_two_dimensions_passes(monkeypatch):
+    """maxshape (None, None), both dimensions grown each session (attack i's control, refused
+    before): a corner chunk's versions are cut along both; a version that shrank took free
+    space holding the old one's start, whose tail stays after it."""
+    data = sessions([tables._grow2d(k) for k in range(4)])
     assert FREED in _without_rule(data, monkeypatch)
     assert _refusal(data) == ""

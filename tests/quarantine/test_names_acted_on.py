@@ -58,7 +58,7 @@ SCRIPT_NAMES = (
     "m.cpython-312.pyc",
     "evil.pth",
     "setup.sh",
-    "x.sh.txt",
+    "x.htr.txt",
     "app.war",
     "x.rb",
     "plot.m",
@@ -92,6 +92,11 @@ LAB_NAMES = (
     "my_rootlogon.C.txt",
     "variables.txt",
     "rules.txt",
+    # SGE/PBS and Slurm logs of `qsub run.sh`: a shell script is acted on by its last
+    # extension only (served.LAST_ACTIVE), and Python imports only a name ending in .so
+    "run.sh.o4242",
+    "slurm-run.sh.4242.out",
+    "notes.so.txt",
 )
 
 

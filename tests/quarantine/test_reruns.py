@@ -282,10 +282,11 @@ def test_a_tmpfs_made_anew_with_the_same_names_and_bytes_is_another(tmp_path):
                 vmguard.vet(q, policy(), to, job="j")
 
 
-def test_a_rerun_keeps_a_file_rewritten_through_a_mapping_by_the_manifests_sha256(tmp_path):
+def test_a_rerun_refuses_a_file_rewritten_through_a_mapping_by_the_manifests_sha256(tmp_path):
     """Killed after its renames; then a store through a mapping (tmpfs: no time moves, so
-    the quarantine still stamps as vetted): the rerun's removal reads the file again and
-    keeps it, its bytes not the manifest's sha256; the others go (exit 0)."""
+    the quarantine still stamps as vetted): the rerun reads every published file again
+    and refuses (exit 2, naming the file), nothing removed, the removal still pending;
+    once the bytes are the vetted ones again, the same rerun finishes it (exit 0)."""
     require_root()
     q, to = tmp_path / "q", tmp_path / "pub" / "j"
     with tmpfs(q):
@@ -298,17 +299,43 @@ def test_a_rerun_keeps_a_file_rewritten_through_a_mapping_by_the_manifests_sha25
                 assert die_at(q, to, "published") == 9
                 before = os.stat(victim)
                 mapped[:4] = b"LINE"
+                with pytest.raises(
+                    VetInputError, match=r"d0/f3.txt with a sha256 its bytes .* no longer have"
+                ):
+                    vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
+                assert left(q) == set(FILES) and victim.read_bytes() == b"LINE 3\n"
+                mapped[:4] = b"line"
+                now = os.stat(victim)
                 again = vmguard.vet(q, policy(), to, job="j", remove_promoted=True)
         finally:
             os.close(fd)
-        assert (os.stat(victim).st_mtime_ns, os.stat(victim).st_ctime_ns) == (
-            before.st_mtime_ns,
-            before.st_ctime_ns,
-        )
-        assert left(q) == {"d0/f3.txt"} and victim.read_bytes() == b"LINE 3\n"
+        assert (now.st_mtime_ns, now.st_ctime_ns) == (before.st_mtime_ns, before.st_ctime_ns)
+        assert left(q) == set()
     assert again.status is Status.ALREADY_PROMOTED and again.exit_code == ExitCode.OK, again.notes
-    assert any("'d0/f3.txt'" in n and "not the published ones" in n for n in again.notes), again.notes
     assert published_files(to)["d0/f3.txt"] == b"line 3\n"
+
+
+@pytest.mark.parametrize("store", [b"LINE", b"line"], ids=["rewritten", "control-same-bytes"])
+def test_a_rerun_hashes_each_published_file_again(tmp_path, store):
+    """A finished vet; then a store through a mapping the guest opened before it: only
+    bytes that are not the manifest's sha256 make the rerun exit 2 (its stamps match)."""
+    require_root()
+    q, to = tmp_path / "q", tmp_path / "pub" / "j"
+    with tmpfs(q):
+        quarantine(q)
+        fd = os.open(q / "d1" / "f4.txt", os.O_RDWR)
+        try:
+            with mmap.mmap(fd, 0) as mapped:
+                mapped[:4] = b"line"
+                assert vmguard.vet(q, policy(), to, job="j").status is Status.PROMOTED
+                mapped[:4] = store
+                if store == b"line":
+                    assert vmguard.vet(q, policy(), to, job="j").status is Status.ALREADY_PROMOTED
+                else:
+                    with pytest.raises(VetInputError, match="d1/f4.txt with a sha256"):
+                        vmguard.vet(q, policy(), to, job="j")
+        finally:
+            os.close(fd)
 
 
 def test_a_directory_the_stopped_walk_never_entered_is_recorded(tmp_path):

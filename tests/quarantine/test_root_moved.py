@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.quarantine.test_validators import vet
+from tests.support import attack_ibinary_root as rootfiles
 from vmguard.quarantine.validators import Invalid
 
 uproot = pytest.importorskip("uproot")
@@ -178,3 +179,19 @@ def test_a_gap_root_marked_free_gets_no_tree_share(tmp_path):
     marked = _overwrite(data, first, struct.pack(">i", first - stop) + bytes(4) + payload)
     with pytest.raises(Invalid, match=FREE):
         vet(marked, ROOT)
+
+
+@pytest.mark.parametrize("extends", [8, 9, 10, 11, 12])
+def test_only_a_tree_uproot_moved_gets_an_older_copys_budget(tmp_path, extends):
+    """uproot 5.7 moves a tree at its 10th extend (its basket arrays hold 10 slots, the
+    last kept free). A tree of 30 branches, a later job's `del` freeing the StreamerInfo:
+    the file passes; 1450 bytes written over that StreamerInfo (one older copy's 48 + 48
+    a branch is 1488) pass beside a tree uproot moved and are refused beside one it did
+    not (session 35, attack i: before, 9 baskets a branch were taken for a move)."""
+    assert vet(rootfiles._unmoved(tmp_path / "plain.root", 30, extends), ROOT) == OK
+    data = rootfiles._budget(tmp_path / "u.root", 30, extends, 1450)
+    if extends >= 10:
+        assert vet(data, ROOT) == OK  # the bound documented: one copy's loose bytes
+    else:
+        with pytest.raises(Invalid, match=FREE):
+            vet(data, ROOT)

@@ -33,21 +33,27 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _config(root: Path, port: int) -> str:
+def _config(root: Path, port: int, types: Path | None = None) -> str:
+    # `types`: an upstream httpd's typing instead of Debian's mime.conf (its own
+    # conf/mime.types as TypesConfig, httpd.conf's default AddType for .gz .tgz .Z)
+    mime = (
+        [f"TypesConfig {types}", "AddType application/x-gzip .gz .tgz"] if types else [f"Include {MIME_CONF}"]
+    )
     return "\n".join([
         "ServerRoot /etc/apache2", "ServerName localhost", f"Listen 127.0.0.1:{port}",
         f"PidFile {root}/httpd.pid", f"ErrorLog {root}/error.log",
         f"LoadModule mpm_event_module {MODULES}/mod_mpm_event.so",
         f"LoadModule authz_core_module {MODULES}/mod_authz_core.so",
-        f"LoadModule mime_module {MODULES}/mod_mime.so", f"Include {MIME_CONF}",
+        f"LoadModule mime_module {MODULES}/mod_mime.so", *mime,
         "User www-data", "Group www-data", f"DocumentRoot {root}/www",
         f"<Directory {root}/www>", "  Require all granted", "</Directory>", "",
     ])  # fmt: skip
 
 
 @contextlib.contextmanager
-def serving(names: list[str]) -> Iterator[dict[str, str]]:
-    """Serve an empty-bodied file of each name; yield {name: Content-Type sent}."""
+def serving(names: list[str], types: Path | None = None) -> Iterator[dict[str, str]]:
+    """Serve an empty-bodied file of each name; yield {name: Content-Type sent}; `types`:
+    the mime.types an upstream httpd types by, instead of Debian's mime.conf."""
     root = Path(tempfile.mkdtemp(prefix="attack-i-apache-"))
     os.chmod(root, 0o755)  # noqa: S103 (apache's children run as www-data and must read it)
     (root / "www").mkdir(mode=0o755)
@@ -55,7 +61,7 @@ def serving(names: list[str]) -> Iterator[dict[str, str]]:
         (root / "www" / name).write_bytes(b"{}\n")
         os.chmod(root / "www" / name, 0o644)
     port = _free_port()
-    (root / "httpd.conf").write_text(_config(root, port))
+    (root / "httpd.conf").write_text(_config(root, port, types))
     conf = ["-f", str(root / "httpd.conf")]
     subprocess.run([str(APACHE), *conf, "-k", "start"], check=True, capture_output=True, timeout=30)
     try:

@@ -56,11 +56,16 @@ PAGE_BEFORE_LAST = {
     "page.html.en": b"run <img src=x onerror=alert(1)>\n",
     "code.js.dat": b"alert(document.cookie)\n",
 }
-# Published, and rightly: the rightmost typed extension is .bak (application/x-trash in
-# Debian's mime.types) or .txt, so Apache sends neither JSON nor XML.
-LAST_TYPED = {
-    "apache-trash.json.bak": LOOSE_JSON,
+# Refused since session 35: .bak is application/x-trash in Debian's mime.types, in which a
+# Debian Apache sends them, but httpd's own table types no .bak, so an upstream httpd sends
+# them as application/atom+xml (a page) and application/json (loose JSON, as HOLES').
+HTTPD_BEFORE_LAST = {
     "feed-trash.atom.bak": XML_PAGE,
+    "apache-trash.json.bak": LOOSE_JSON,
+}
+# Published: the rightmost typed extension is .txt in every table, so Apache sends neither
+# JSON nor XML.
+LAST_TYPED = {
     "apache-text.json.txt": LOOSE_JSON,
 }
 

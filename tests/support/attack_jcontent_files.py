@@ -37,15 +37,16 @@ def served_refused() -> dict[str, bytes]:
     the server-typed .es/.nws/.xpdl pages."""
     files = {f"index.html.{ext}": IMG for ext in ("br", "po", "en", "utf8", "jis", "es", "nws")}
     files |= {f"run.json.{ext}": LOOSE_JSON for ext in ("br", "po", "ml", "cs", "utf16", "latin1", "es")}
+    # .bak is application/x-trash in Debian's table only: an upstream httpd sends it as JSON
+    files["run.json.bak"] = LOOSE_JSON
     return files
 
 
 def served_controls() -> dict[str, bytes]:
-    """Typed by their last extension in Debian's tables too (Apache sends text/plain,
-    application/x-trash, text/csv): text, published."""
+    """Typed by their last extension in every table (Apache sends text/plain, text/csv):
+    text, published."""
     return {
         "ctl-run.json.txt": LOOSE_JSON,
-        "ctl-run.json.bak": LOOSE_JSON,
         "ctl-run.json.csv": b"run,energy\n42,0.5\n",
         "ctl-index.html.txt": IMG,
     }
@@ -136,7 +137,10 @@ def encoding_cases() -> dict[str, bytes]:
     """Encodings beyond the listed four (UTF-8 with or without BOM, UTF-16LE/BE behind a
     BOM): refused. A second BOM is a character a reader returns (U+FEFF): published."""
     return {
-        "enc-utf16-lone-surrogate.log": b"\xff\xfe" + "ab".encode("utf-16-le") + b"\x00\xd8" + "cd\n".encode("utf-16-le"),
+        "enc-utf16-lone-surrogate.log": b"\xff\xfe"
+        + "ab".encode("utf-16-le")
+        + b"\x00\xd8"
+        + "cd\n".encode("utf-16-le"),
         "enc-cesu8.log": b"ab \xed\xa0\x80 cd\n",
         "enc-utf16-no-bom.log": "plain run 42\n".encode("utf-16-le"),
         "enc-utf32.log": "plain run 42\n".encode("utf-32"),

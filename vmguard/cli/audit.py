@@ -22,7 +22,6 @@ from vmguard.cli.output import (
     enum_option,
     print_document,
 )
-from vmguard.core import eventlog as log
 from vmguard.core.display import shown
 from vmguard.core.errors import ExitCode, UsageError
 from vmguard.inventory.loader import load_inventory
@@ -111,13 +110,13 @@ def _rules_show(args: argparse.Namespace) -> int:
 
 
 def _log_verify(args: argparse.Namespace) -> int:
-    from vmguard.core.logchain import segments
+    from vmguard.core.logchain import verify_chain
 
     path = Path(args.log) if args.log else args.events.path
-    breaks = log.verify(path)
+    verified = verify_chain(path)
+    breaks, intact = verified.breaks, not verified.breaks
     if args.format is OutputFormat.JSON:
-        intact = not breaks
-        events = len(path.read_bytes().splitlines()) if intact else None
+        events = verified.events if intact else None  # every file's, rotated ones included
         doc = {"log": str(path), "intact": intact, "events": events, "breaks": [str(b) for b in breaks]}
         print_document("log-verify", {**doc, "exit_code": int(ExitCode.OK if intact else ExitCode.FINDINGS)})
         return ExitCode.OK if intact else ExitCode.FINDINGS
@@ -126,9 +125,8 @@ def _log_verify(args: argparse.Namespace) -> int:
     if breaks:
         print(f"vmguard: log {path} is NOT intact ({len(breaks)} break(s))", file=sys.stderr)
         return ExitCode.FINDINGS
-    parts = segments(path)
-    files = f" in {len(parts)} files, rotated ones included" if len(parts) > 1 else ""
-    print(f"{path}: intact ({sum(len(p.lines) for p in parts)} events{files}, hash chain verified)")
+    files = f" in {verified.files} files, rotated ones included" if verified.files > 1 else ""
+    print(f"{path}: intact ({verified.events} events{files}, hash chain verified)")
     return ExitCode.OK
 
 

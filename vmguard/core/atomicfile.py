@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,17 @@ _PROC_FD = "/proc/self/fd"
 def temp_name(name: str) -> str:
     """A temporary's name beside `name`: hidden, unique, and short enough for any name."""
     return f".{name[:200]}.{secrets.token_hex(8)}{TMP_SUFFIX}"
+
+
+def remove_leftovers(path: Path) -> None:
+    """Remove the temporaries of `path` a writer killed in the instant between naming
+    one and renaming it left behind. Only for a caller that excludes every other writer
+    of `path` (a lock): a live writer's temporary would go too."""
+    pattern = re.compile(re.escape(f".{path.name[:200]}.") + r"[0-9a-f]{16}" + re.escape(TMP_SUFFIX))
+    for name in os.listdir(path.parent):
+        if pattern.fullmatch(name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path.parent / name)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,13 @@ class LogError(VmguardError):
     """vmguard's own log could not be written or read."""
 
 
+def os_reason(err: OSError) -> str:
+    """Why an OS call failed, in words, never None: its strerror; else its message (io's
+    UnsupportedOperation, what seeking a FIFO or tty raises, carries no errno); else its
+    kind."""
+    return err.strerror or str(err).rstrip(".") or type(err).__name__
+
+
 class GateError(VmguardError):
     """The start gate or watch --enforce could not do its job (vmguard.gate)."""
 

@@ -2,7 +2,7 @@
 
 Every apply, firewall change, vet decision and audit run is appended here. Each line
 carries the SHA-256 of the previous line, so `vmguard log verify` detects an edited,
-removed or reordered line. Appends take an exclusive lock (on the log's folder) so concurrent writers chain.
+removed or reordered line. Appends take an exclusive lock (<log>.lock) so concurrent writers chain.
 Nothing follows the last line to vouch for it, so each append also records the line
 count and the last line's hash in <log>.head: a removed or edited tail is detected too.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import logging
@@ -31,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vmguard.core.atomicfile import write_atomic
-from vmguard.core.errors import LogError
-from vmguard.core.logchain import GENESIS, Break, digest, head_path, read_head, verify_chain
+from vmguard.core.atomicfile import remove_leftovers, write_atomic
+from vmguard.core.errors import LogError, os_reason
+from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 from vmguard.core.regular import open_regular
 
 DEFAULT_PATH = "/var/log/vmguard/events.jsonl"
@@ -63,7 +64,7 @@ def _last_line(fh: BinaryIO) -> bytes | None:
 
 
 def _write_head(path: Path, count: int, line: bytes) -> None:
-    write_atomic(head_path(path), f"{count} {digest(line)}\n".encode(), 0o644)
+    write_atomic(head_path(path), f"{count} {digest(line)}\n".encode(), 0o640)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -88,8 +89,8 @@ def _append(fh: BinaryIO, path: Path, count: int, line: bytes) -> None:
             os.fsync(fd)
         except OSError as cut:
             raise LogError(
-                f"cannot append to log {path}: {err.strerror}; and cutting the part written failed "
-                f"({cut.strerror}): its last line may be torn, `vmguard log verify` says"
+                f"cannot append to log {path}: {os_reason(err)}; and cutting the part written failed "
+                f"({os_reason(cut)}): its last line may be torn, `vmguard log verify` says"
             ) from err
         raise
 
@@ -117,26 +118,46 @@ def _next(path: Path, fh: BinaryIO) -> Chained:
     last, head = _last_line(fh), read_head(path)
     if last is None:  # new, or just rotated: go on from the moved file's last event
         return Chained(head[1] if head else GENESIS, 1)
-    if head is None:  # first append with a head: count what is there (once)
-        fh.seek(0)
+    if head is None or head[1] != digest(last):  # no head yet, or a writer died before
+        fh.seek(0)  # writing it: count what is there (once)
         return Chained(digest(last), sum(1 for _ in fh) + 1)
     return Chained(digest(last), head[0] + 1)
 
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[BinaryIO]:
-    """The live file, opened while holding a lock on its folder. Not on the file: logrotate
-    moves it, and writers locking the file could hold locks on the moved and the new file
-    at once, both chaining to the same head. Not on a lock file: anyone who may remove it
-    splits the writers the same way. The file is never opened through a symlink or as a
-    FIFO or device."""
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    """The live file, opened while holding the lock beside it (0600: no other user can
+    take it and stall root's appenders). A file of its own because logrotate moves the
+    live file: writers locking the file itself could hold locks on the moved and the new
+    file at once, both chaining to the same head. A lock file removed while we waited is
+    taken again. Nothing is opened through a symlink or as a FIFO or device."""
+    while True:
+        fd = open_regular(lock_path(path), os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(lock_path(path), fd):
+                with os.fdopen(_open_live(path), "r+b") as fh:
+                    yield fh
+                return
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _same_file(path: Path, fd: int) -> bool:
     try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        with os.fdopen(open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640), "r+b") as fh:
-            yield fh
-    finally:
-        os.close(folder)  # releases the lock
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _open_live(path: Path) -> int:
+    """The live file: a regular file of one name (a hard link planted as the log would
+    take the events into the file it names)."""
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+    if os.fstat(fd).st_nlink != 1:
+        os.close(fd)
+        raise OSError(errno.EMLINK, "the log has another name (a hard link): refusing to append", str(path))
+    return fd
 
 
 def _make_folder(folder: Path) -> None:
@@ -167,6 +188,7 @@ class EventLog:
         try:
             _make_folder(self.path.parent)
             with _locked(self.path) as fh:
+                remove_leftovers(head_path(self.path))  # a killed appender's, at most
                 _check_whole(fh, self.path)
                 chained = _next(self.path, fh)
                 event = {
@@ -178,7 +200,7 @@ class EventLog:
                 line = json.dumps(event, sort_keys=True, default=str).encode() + b"\n"
                 _append(fh, self.path, chained.count, line)
         except OSError as err:
-            raise LogError(f"cannot append to log {self.path}: {err.strerror}") from err
+            raise LogError(f"cannot append to log {self.path}: {os_reason(err)}") from err
         if self.syslog:
             _to_syslog(self.syslog, line)
         _SAID.info("logged %s %s", kind, json.dumps(data, sort_keys=True, default=str))
@@ -198,4 +220,4 @@ def _to_syslog(address: str, line: bytes) -> None:
 
 def verify(path: Path) -> list[Break]:
     """Every place the chain breaks, across rotated files (vmguard.core.logchain)."""
-    return verify_chain(path)
+    return list(verify_chain(path).breaks)

@@ -10,15 +10,20 @@ the last event, also when the live file was just rotated and is still empty.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
+import os
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from vmguard.core.errors import LogError
-from vmguard.core.regular import read_regular
+from vmguard.core.regular import open_regular, read_regular
 
 GENESIS = "0" * 64
 
@@ -30,6 +35,11 @@ def digest(line: bytes) -> str:
 
 def head_path(path: Path) -> Path:
     return path.with_name(path.name + ".head")
+
+
+def lock_path(path: Path) -> Path:
+    """What appenders lock (0600, never moved by a rotation)."""
+    return path.with_name(path.name + ".lock")
 
 
 def read_head(path: Path) -> tuple[int, str] | None:
@@ -63,12 +73,6 @@ class Break:
         return f"{where}line {self.line}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class Segment:
-    path: Path
-    lines: tuple[bytes, ...]
-
-
 def rotated_files(path: Path) -> list[Path]:
     """The rotated files of the log at `path`, oldest first."""
     found = []
@@ -85,69 +89,129 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def _read(path: Path, missing_ok: bool) -> Segment:
+MAX_LINE = 16 << 20  # an event is a few KiB; a longer "line" is not one (a bomb, a device)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What `verify` found: the breaks, and how many events in how many files."""
+
+    breaks: tuple[Break, ...]
+    events: int
+    files: int
+
+
+@dataclass
+class _Chain:
+    """The chain as read so far, one line at a time (no file is held whole)."""
+
+    prev: str | None
+    breaks: list[Break]
+    events: int = 0
+    last: str | None = None  # the digest of the last line read, any file
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """What the head check needs of the live file: its line count, the digest of line
+    `count` (the head's), and the newest rotated file's last digest before it."""
+
+    lines: int
+    at_count: str | None
+    before: str | None
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    fd = open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as raw, (gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw) as fh:
+        while line := fh.readline(MAX_LINE):
+            if len(line) == MAX_LINE and not line.endswith(b"\n"):
+                raise LogError(f"log {path} holds a line longer than {MAX_LINE} bytes: not a vmguard log")
+            yield line.rstrip(b"\n")
+
+
+def _read_file(path: Path, chain: _Chain, after_file: bool, head_count: int = 0) -> str | None:
+    """Chain every line of one file; the digest of line `head_count` if asked."""
+    at_count = None
     try:
-        raw = read_regular(path)
-        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
-    except FileNotFoundError as err:
-        if missing_ok:  # moved by logrotate, not created yet: the next append creates it
-            return Segment(path, ())
-        raise LogError(f"cannot read log {path}: {err.strerror}") from err
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        for number, line in enumerate(_lines(path), start=1):
+            _check_line(chain, line, number, str(path), after_file)
+            at_count = chain.last if number == head_count else at_count
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise LogError(f"cannot read log {path}: {getattr(err, 'strerror', None) or err}") from err
-    return Segment(path, tuple(data.splitlines()))
+    return at_count
 
 
-def segments(path: Path) -> list[Segment]:
-    """The rotated files and the live file, oldest first, read."""
-    rotated = [_read(p, missing_ok=False) for p in rotated_files(path)]
-    return [*rotated, _read(path, missing_ok=bool(rotated))]
+def _check_line(chain: _Chain, line: bytes, number: int, where: str, after_file: bool) -> None:
+    try:
+        claimed = json.loads(line)["prev"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        chain.breaks.append(Break(number, "not a vmguard log event", where))
+        claimed = None
+    if claimed is not None and chain.prev is not None and claimed != chain.prev:
+        reason = "previous-line hash does not match: edited, removed or reordered"
+        if number == 1 and after_file:
+            reason = "does not follow the last event of the file before (edited, removed or reordered)"
+        chain.breaks.append(Break(number, reason, where))
+    chain.prev = chain.last = digest(line)
+    chain.events += 1
 
 
-def verify_chain(path: Path) -> list[Break]:
-    """Every place the chain breaks; an empty list means the log is intact."""
-    parts = segments(path)
-    breaks: list[Break] = []
-    prev: str | None = None if len(parts) > 1 else GENESIS
-    for index, part in enumerate(parts):
-        breaks += _segment_breaks(part, prev, after_file=index > 0)
-        prev = digest(part.lines[-1]) if part.lines else prev
-    earlier = [p for p in parts[:-1] if p.lines]
-    return breaks + _tail_breaks(path, parts[-1].lines, earlier[-1].lines[-1] if earlier else None)
-
-
-def _segment_breaks(part: Segment, prev: str | None, after_file: bool) -> list[Break]:
-    breaks = []
-    for number, line in enumerate(part.lines, start=1):
+def verify_chain(path: Path) -> Verified:
+    """Every place the chain breaks (none: the log is intact), file by file, line by line."""
+    rotated = rotated_files(path)
+    chain = _Chain(None if rotated else GENESIS, [])
+    for index, each in enumerate(rotated):
+        _read_file(each, chain, after_file=index > 0)
+    before = chain.last
+    with _shared(lock_path(path)):  # no appender between the live file and its head
+        head = _head(path)
+        start = chain.events
         try:
-            claimed = json.loads(line)["prev"]
-        except (ValueError, KeyError, TypeError):
-            breaks.append(Break(number, "not a vmguard log event", str(part.path)))
-            claimed = None
-        if claimed is not None and prev is not None and claimed != prev:
-            reason = "previous-line hash does not match: edited, removed or reordered"
-            if number == 1 and after_file:
-                reason = "does not follow the last event of the file before (edited, removed or reordered)"
-            breaks.append(Break(number, reason, str(part.path)))
-        prev = digest(line)
-    return breaks
+            at_count = _read_file(path, chain, after_file=bool(rotated), head_count=head[0] if head else 0)
+        except LogError as err:
+            if not (rotated and isinstance(err.__cause__, FileNotFoundError)):
+                raise  # moved by logrotate, not created yet: the next append creates it
+            at_count = None
+    tail = _Tail(chain.events - start, at_count, before)
+    breaks = chain.breaks + _tail_breaks(path, head, tail)
+    return Verified(tuple(breaks), chain.events, len(rotated) + 1)
 
 
-def _tail_breaks(path: Path, lines: tuple[bytes, ...], before: bytes | None) -> list[Break]:
+@contextlib.contextmanager
+def _shared(lock: Path) -> Iterator[None]:
+    """The appenders' lock, shared, when this reader may open it (else unlocked: a reader
+    who may not lock reads what is there)."""
+    try:
+        fd = open_regular(lock, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _head(path: Path) -> tuple[int, str] | None:
+    try:
+        return read_head(path)
+    except OSError as err:
+        raise LogError(f"cannot read the log's head {head_path(path)}: {err.strerror or err}") from err
+
+
+def _tail_breaks(path: Path, head: tuple[int, str] | None, tail: _Tail) -> list[Break]:
     """The recorded head must still be there. More lines than recorded is fine: a writer
     may have died between its append and its head update. An empty live file is fine
     when the head names the last event of the newest rotated file (just rotated)."""
-    try:
-        head = read_head(path)
-    except OSError as err:
-        raise LogError(f"cannot read the log's head {head_path(path)}: {err.strerror or err}") from err
     if head is None:
         return []
     count, last = head
-    if not lines and before is not None and digest(before) == last:
+    if not tail.lines and tail.before == last:
         return []
-    if len(lines) < count:
-        return [Break(len(lines) + 1, f"log ends early: {count - len(lines)} line(s) removed", str(path))]
-    if digest(lines[count - 1]) != last:
+    if tail.lines < count:
+        return [Break(tail.lines + 1, f"log ends early: {count - tail.lines} line(s) removed", str(path))]
+    if tail.at_count != last:
         return [Break(count, "differs from the line recorded at append time: edited", str(path))]
     return []

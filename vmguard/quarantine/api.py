@@ -31,6 +31,7 @@ from vmguard.quarantine.rerun import (
     NOT_RECORDED,
     Origin,
     ToRemove,
+    check_bytes,
     check_contents,
     check_source,
     pending_removal,
@@ -212,6 +213,7 @@ class _Vet:
         check_source(dest, manifest, self.origin)
         walked = walk(root_fd, self.rules, self.opener, str(self.target))
         check_contents(dest, manifest, walked)
+        check_bytes(dest, manifest, walked, self.opener, root_fd)
         present = _files(walked) if self.remove_promoted else frozenset()
         del walked  # its nodes go before the manifest's entries come (published_entries)
         done = "this job was already promoted; nothing was copied"

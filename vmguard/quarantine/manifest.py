@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from vmguard.core.errors import VetInputError
 from vmguard.core.jsonstream import JsonStream
-from vmguard.quarantine.model import Entry
+from vmguard.quarantine.model import Entry, Kind, Verdict
 
 LISTS = ("entries", "walked")  # read one item at a time, after the walk
 
@@ -38,6 +38,16 @@ class Manifest:
         """The "entries", one at a time (read again from the file). Raises ValueError,
         TypeError, KeyError or AttributeError if one is no vet's entry."""
         return map(Entry.from_dict, self._items(self.entries_at) or ())
+
+    def published_files(self) -> Iterator[tuple[object, object]]:
+        """(path, sha256) of each accepted file of "entries", one at a time, as its row
+        holds them (no Entry made: a rerun reads them again while its walk is kept; a
+        row that is no entry is skipped here, and refused by entries()). Raises
+        ValueError if the file no longer parses."""
+        published = (Verdict.ACCEPTED, Kind.FILE)
+        for row in self._items(self.entries_at) or ():
+            if isinstance(row, dict) and (row.get("verdict"), row.get("kind")) == published:
+                yield row.get("path"), row.get("sha256")
 
     def walked(self) -> Iterator[object] | None:
         """The "walked" rows, one at a time (read again from the file), or None.

@@ -9,7 +9,9 @@ in several filesystems: its merged view, and the same path in each layer (upperd
 lowerdir= in its super options); a directory's places are all of them. A --to is
 inside the quarantine if any of its places is at or below one of the quarantine's, in
 the same filesystem: mountinfo's device (field 3), the superblock's, which a btrfs
-subvolume shares with its parent while statx gives it a device of its own.
+subvolume shares with its parent while statx gives it a device of its own; or the same
+UUID on disk (vmguard.quarantine.fsident), which the quarantine's disk attached a
+second time (another loop device, another superblock) shares with it.
 
 Judged on descriptors (the directory the kernel opened), never on path text. Fails
 closed: a mount our mountinfo does not show (another mount namespace, reached through
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from vmguard.core.errors import VetInputError
 from vmguard.core.paths import is_under
+from vmguard.quarantine.fsident import Filesystem, filesystem
 from vmguard.quarantine.sysio import statx
 
 _ESCAPED = re.compile(rb"\\([0-7]{3})")  # mountinfo writes space, tab, newline, \ , as \ooo
@@ -102,12 +105,15 @@ def _layer_dirs(mount: Mount) -> list[str]:
     return found
 
 
-def places(fd: int, layers: bool = True, depth: int = 0) -> set[tuple[int, str]]:
-    """Every (device, path) the directory open at fd is in: its own place, and (layers)
+Place = tuple[Filesystem, str]  # a directory's path below its filesystem's root
+
+
+def places(fd: int, layers: bool = True, depth: int = 0) -> set[Place]:
+    """Every (filesystem, path) the directory open at fd is in: its own place, and (layers)
     on an overlayfs the same path in each layer. Raises Unknown where it cannot tell."""
     mount = _mount(statx(fd).mount_id)
     below = os.path.normpath(os.path.join(mount.root, _below(fd, mount.point)))
-    found = {(mount.dev, below)}
+    found = {(filesystem(fd, mount.dev, mount.fstype), below)}
     if not layers or mount.fstype != "overlay":
         return found
     if depth >= _NESTED:
@@ -121,18 +127,22 @@ def places(fd: int, layers: bool = True, depth: int = 0) -> set[tuple[int, str]]
             raise Unknown(f"overlay layer {layer}: {err.strerror}") from err
         try:
             shown = places(layer_fd, True, depth + 1)
-            found |= {(dev, os.path.normpath(f"{top}/{below}")) for dev, top in shown}
+            found |= {(fs, os.path.normpath(f"{top}/{below}")) for fs, top in shown}
         finally:
             os.close(layer_fd)
     return found
 
 
-def _overlap(ours: set[tuple[int, str]], theirs: set[tuple[int, str]]) -> str | None:
-    for dev, path in sorted(ours):
-        for qdev, qpath in sorted(theirs):
-            if dev == qdev and is_under(path, qpath):
-                return f"it is {path} on device {os.major(dev)}:{os.minor(dev)}, in the quarantine's {qpath}"
+def _overlap(ours: set[Place], theirs: set[Place]) -> str | None:
+    for fs, path in sorted(ours, key=_order):
+        for qfs, qpath in sorted(theirs, key=_order):
+            if fs.same(qfs) and is_under(path, qpath):
+                return f"it is {path} on {fs}, in the quarantine's {qpath} (on {qfs})"
     return None
+
+
+def _order(place: Place) -> tuple[int, str]:
+    return place[0].dev, place[1]
 
 
 def inside(fd: int, quarantine_fd: int) -> str | None:
@@ -143,7 +153,7 @@ def inside(fd: int, quarantine_fd: int) -> str | None:
     try:
         ours, theirs = places(fd, False), places(quarantine_fd, False)
         found = _overlap(ours, theirs)
-        if found or {dev for dev, _ in ours} == {dev for dev, _ in theirs}:
+        if found or {fs for fs, _ in ours} == {fs for fs, _ in theirs}:
             return found
         return _overlap(places(fd), places(quarantine_fd))
     except (Unknown, OSError) as err:

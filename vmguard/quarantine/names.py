@@ -11,8 +11,10 @@ filesystem (or a Turkish locale) would take them for one name.
 A name is also refused when a program reading the public area acts on it by NAME,
 whatever the file holds (one table per question below): a dot file (the hidden
 configuration servers, shells, version control and tools read), a name a wildcard turns
-into an option, a directory's configuration file, git's repository layout; and a path
-longer than open() takes. What a name makes of a file's type is served.py's question.
+into an option, a directory's configuration file, git's repository layout; under every
+name a client gives the file (client_names: Windows', NFKC, best fit, IIS 6's ';' cut)
+and as the NTFS 8.3 alias of such a name (short_names); and a path longer than open()
+takes. What a name makes of a file's type is served.py's question.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from vmguard.core.display import is_plain
+from vmguard.core.display import is_plain, shown
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -68,6 +70,8 @@ CONFIG_NAMES = frozenset(
     + ["rootlogon.c", "rootalias.c", "rootlogoff.c", "pawlogon.kumac"]
     + ["init_vis.mac", "vis.mac", "gui.mac", "latexmkrc", "pkg_add", "pkg_del", "profile.do"]
     + ["autoexec.sas", "sasv9.cfg", "gnuplot.ini"]
+    # Nextflow evaluates nextflow.config of its launch directory (Groovy) on `nextflow run`
+    + ["nextflow.config"]
     # MATLAB's startup folder: java.opts (-javaagent runs a JAR), the JVM's class and library paths
     + ["java.opts", "javaclasspath.txt", "javalibrarypath.txt"]
 )
@@ -78,14 +82,32 @@ CONFIG_NAMES = frozenset(
 # finds them (macOS, Windows, a share: git opens `Head` as HEAD), by windows_name first.
 GIT_HEAD = "head"
 GIT_DIR_WITH_HEAD = (frozenset(["objects", "refs"]), frozenset(["commondir"]))
+# The dot names the rules above name, whose NTFS 8.3 aliases (short_names: GIT~1 is .git)
+# are refused with them: a Windows client copying the job into a directory that has .git
+# or node_modules (a checkout) writes through the alias into it (git refuses `git~1`:
+# is_ntfs_dotgit, CVE-2014-9390).
+ALIASED_DOT_NAMES = (".git", ".hg", ".svn", ".bzr", ".htaccess", ".user.ini", ".envrc", ".npmrc")
+# Windows' best-fit mapping (WideCharToMultiByte without WC_NO_BEST_FIT_CHARS: what an ANSI
+# program, an unzipper, a downloader, a globbing tool, gets of a Unicode name) goes beyond
+# NFKC (Microsoft's bestfit1252.txt, bestfit932.txt, bestfit949.txt; the WorstFit research,
+# Orange Tsai and Splitline, 2025): letters with marks the code page lacks become the bare
+# letter (best_fit drops every combining mark), dotless i becomes i, and these look-alikes
+# become ASCII: RATIO ':', MINUS SIGN and HYPHEN '-', DIVISION SLASH '/', and in cp932
+# (Japanese) and cp949 (Korean) YEN SIGN and WON SIGN are the byte 0x5C, their backslash:
+# a path separator there.
+_BEST_FIT = str.maketrans(
+    {"\u2236": ":", "\u2212": "-", "\u2010": "-", "\u2215": "/", "\u0131": "i"}
+    | {"\u00a5": "\\", "\u20a9": "\\"}
+)
 # Linux's PATH_MAX counts the NUL: open() takes a path of at most 4095 bytes, so a
 # published file must be reachable by a path that long, the public directory included.
 PATH_MAX = 4096
 # Why each of these rules refuses a name, and the remedy: the detail of its entry.
 RULES: dict[Reason, str] = {
     Reason.NAME_DOTFILE: "a leading dot: a hidden file servers, shells, version control and "
-    "tools read as configuration (.htaccess, .user.ini, .git, .envrc); rename it without the dot "
-    "(or the policy lists that exact name in quarantine.dot_names)",
+    "tools read as configuration (.htaccess, .user.ini, .git, .envrc), also as a client has the "
+    "name (NFKC, Windows' best fit) or as its NTFS 8.3 alias (GIT~1 is .git); rename it without "
+    "the dot (or the policy lists that exact name in quarantine.dot_names)",
     Reason.NAME_OPTION: "a leading -, + or @: a tool given a wildcard there takes it for an "
     "option (`tar cf x.tar *`: --checkpoint-action=exec=..., `vi *`: +cmd, 7z and gcc: @file); "
     "rename it to start with a letter or digit",
@@ -96,10 +118,13 @@ RULES: dict[Reason, str] = {
     "sasv9.cfg, gnuplot: GNUPLOT.INI, MATLAB: java.opts, javaclasspath.txt, "
     "javalibrarypath.txt; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
-    "as Windows has the name too: `web.config::$DATA` is web.config); rename it or leave it out",
+    "nextflow: nextflow.config; "
+    "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
+    "it, NODE_M~1 is node_modules's NTFS 8.3 alias); rename it or leave it out",
     Reason.NAME_COLLISION: "another entry of this directory is the same file to a "
     "case-insensitive or normalising reader (Windows, macOS, an SMB share: case, Unicode forms, "
-    "trailing dots and spaces, `::$DATA` all merge): one would overwrite the other there; "
+    "trailing dots and spaces, `::$DATA` all merge; an NTFS 8.3 alias, DATAFI~1.CSV, opens its "
+    "long sibling): one would overwrite the other there; "
     "rename one of them",
     Reason.PATH_TOO_LONG: f"the published path (the public directory included) would be over "
     f"{PATH_MAX - 1} bytes, more than open() takes (PATH_MAX): no program could open it by its "
@@ -147,13 +172,45 @@ def windows_stream(name: str) -> str:
 
 def client_names(name: str) -> tuple[str, ...]:
     """Each name a client may give the file: as Windows has it (windows_name), and as
-    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat); and both of
-    its NFKC form, what a Windows program converting names to its ANSI code page makes of
-    fullwidth look-alikes (best fit: `run．ｂａｔ` is run.bat, `web.config：：$DATA`
-    web.config). Every rule on what a client makes of a name judges each."""
-    folded = unicodedata.normalize("NFKC", name)
-    forms = (windows_name(name), name, windows_name(folded), folded)
-    return tuple(dict.fromkeys(forms))
+    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat); as IIS 6
+    chooses its handler, by the name cut at the first ';' (`x.asp;.txt` runs as x.asp);
+    and all of these of its NFKC form, what a Windows program converting names to its ANSI
+    code page makes of fullwidth look-alikes (`run．ｂａｔ` is run.bat, `web.config：：$DATA`
+    web.config), and of its best_fit form (`run.bāt` is run.bat). Every rule on what a
+    client makes of a name judges each (empty ones left out)."""
+    bases = (name,) if name.isascii() else (name, unicodedata.normalize("NFKC", name), best_fit(name))
+    forms = (f for base in bases for f in (windows_name(base), base, windows_name(base.partition(";")[0])))
+    return tuple(dict.fromkeys(filter(None, forms)))
+
+
+def best_fit(name: str) -> str:
+    """The name as Windows' best-fit mapping has it for an ANSI program (_BEST_FIT): its
+    NFKD form without combining marks, the look-alikes replaced, then NFKC."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", bare.translate(_BEST_FIT))
+
+
+def short_names(name: str) -> frozenset[str]:
+    """The NTFS 8.3 aliases Windows may give a long name, upper case (`~1` to `~4`, as
+    it numbers the first four that share a stem): leading dots, spaces and further dots
+    dropped, the stem's first six characters and the last extension's first three; none
+    for a name that is 8.3 already (DESKTOP.INI)."""
+    stem, dot, ext = name.lstrip(".").upper().replace(" ", "").rpartition(".")
+    if not dot:
+        stem, ext = ext, ""
+    if not name.startswith(".") and "." not in stem and len(stem) <= 8 and len(ext) <= 3 and " " not in name:
+        return frozenset()
+    tail = f".{ext[:3]}" if ext else ""
+    return frozenset(f"{stem.replace('.', '')[:6]}~{n}{tail}" for n in range(1, 5))
+
+
+# Each alias of a refused exact name -> the reason that name is refused for.
+_ALIASES: dict[str, Reason] = {
+    alias.lower(): reason
+    for names, reason in ((ALIASED_DOT_NAMES, Reason.NAME_DOTFILE), (CONFIG_NAMES, Reason.NAME_CONFIG))
+    for each in names
+    for alias in short_names(each)
+}
 
 
 def portable(name: str) -> bool:
@@ -171,7 +228,7 @@ def name_reasons(
     if not name:
         return [Reason.NAME_EMPTY]
     reasons = []
-    if name in (".", "..") or "/" in name or "\\" in name:
+    if any(each in (".", "..") or "/" in each or "\\" in each for each in (name, *client_names(name))):
         reasons.append(Reason.NAME_TRAVERSAL)
     if not _is_utf8(name):
         reasons.append(Reason.NAME_NOT_UTF8)
@@ -186,14 +243,19 @@ def name_reasons(
 
 def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]:
     """Why a program reading the public area would act on this name, whatever its bytes
-    (a dot name the policy lists is the admin's choice)."""
-    if name.startswith(DOT):
-        return [] if name in (".", "..") or name in dot_names else [Reason.NAME_DOTFILE]
-    if name.startswith(OPTION_MARKS):
+    (a dot name the policy lists is the admin's choice), under each name a client gives
+    it (client_names: `．htaccess`, `−−checkpoint=1`, `desktop.īni`), or as the NTFS 8.3
+    alias of a name refused as it is (short_names: GIT~1, NODE_M~1)."""
+    if name in (".", "..") or name in dot_names:
+        return []
+    forms = client_names(name)
+    if any(each.startswith(DOT) and each not in dot_names for each in forms):
+        return [Reason.NAME_DOTFILE]
+    if any(each.startswith(OPTION_MARKS) for each in forms):
         return [Reason.NAME_OPTION]
-    if any(each.lower() in CONFIG_NAMES for each in client_names(name)):
+    if any(each.lower() in CONFIG_NAMES for each in forms):
         return [Reason.NAME_CONFIG]
-    return []
+    return list(dict.fromkeys(_ALIASES[each.lower()] for each in forms if each.lower() in _ALIASES))
 
 
 def explained(reasons: Iterable[Reason]) -> str:
@@ -233,14 +295,44 @@ def collision_key(name: str) -> str:
 
 def colliding(names: Iterable[str]) -> set[str]:
     """Names equal to a sibling once case, Unicode normalisation, trailing dots and
-    spaces and NTFS's default stream (`::$DATA`) are ignored.
+    spaces and NTFS's default stream (`::$DATA`) are ignored, or that are the NTFS 8.3
+    alias of a sibling's long name (collisions).
 
     Such pairs would overwrite each other on a case-insensitive or normalising
     filesystem (macOS, Windows, some NFS/SMB exports) where the output is read.
     """
+    return set(collisions(names))
+
+
+def collisions(names: Iterable[str]) -> dict[str, str]:
+    """Each colliding name -> the sibling it merges with and by which rule (its detail):
+    case, Unicode forms, Windows' trailing dots, spaces and `::$DATA`, or an 8.3 alias
+    (`DATAFI~1.CSV` beside `datafile_long.csv`: Windows opens the long one's file by it)."""
     keys = _client_keys(names)
-    counts = Counter(keys.values())
-    return {n for n, key in keys.items() if counts[key] > 1}
+    groups: dict[str, list[str]] = {}
+    for name, key in keys.items():
+        groups.setdefault(key, []).append(name)
+    found = {
+        name: f"the same file as {shown(other)} to {_merged_by(name, other)}"
+        for members in groups.values()
+        for name in members
+        if (other := next((m for m in members if m != name), None)) is not None
+    }
+    aliases = {alias.lower(): name for name in keys for alias in short_names(windows_name(name))}
+    for name, key in keys.items():
+        if (long := aliases.get(key)) is not None and long != name:
+            found.setdefault(name, f"the NTFS 8.3 alias of {shown(long)}: Windows opens that file by it")
+            found.setdefault(long, f"a sibling, {shown(name)}, is its NTFS 8.3 alias")
+    return found
+
+
+def _merged_by(name: str, other: str) -> str:
+    """Which reader merges two names of one collision_key, for a detail."""
+    if name.lower() == other.lower():
+        return "a case-insensitive reader (case)"
+    if collision_key(name) == collision_key(other):
+        return "a normalising reader (Unicode forms, case folding)"
+    return "Windows (trailing dots and spaces dropped, `::$DATA` the file itself)"
 
 
 def _client_keys(names: Iterable[str]) -> dict[str, str]:

@@ -3,8 +3,14 @@ script, and which as JSON: derived from complete extension tables, not picked by
 
 The sources: Debian's /etc/mime.types (media-types 10.0.0, public domain), kept in this
 repository as sources/debian-mime.types because the web servers of a Debian host (Apache's
-mod_mime, nginx via mime-support, lighttpd) type files by it; Python's built-in table
-(http.server and every Python file server); and EXTRA, what other servers' own tables add.
+mod_mime, nginx via mime-support, lighttpd) type files by it; Apache httpd's own
+conf/mime.types (public domain, says its header), the TypesConfig of httpd built from
+source, of its container image and of the macOS and Windows builds, kept as
+sources/apache-mime.types (`python -m vmguard.quarantine.pagetypes --apache TARBALL`
+writes it from npm's mime 1.2.11 package, MIT, whose types/mime.types is httpd's file
+verbatim; npm's mime-db cannot give it: its db.json merges every source's extensions);
+Python's built-in table (http.server and every Python file server); and EXTRA, what other
+servers' own tables add.
 Every extension of a type `renders` says yes to goes into served_pages.py's PAGES, every
 one of a type `announces_json` says yes to into its JSON_NAMES: a generated table
 (`python -m vmguard.quarantine.pagetypes` writes it; tests/quarantine/
@@ -17,10 +23,14 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import sys
+import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("sources") / "debian-mime.types"
+APACHE = SOURCE.with_name("apache-mime.types")
+_APACHE_MEMBER = "package/types/mime.types"  # in npm's mime 1.x tarball
 TABLE = Path(__file__).with_name("served_pages.py")
 
 # Types outside the markup families that a browser (or the plug-in it hands them to)
@@ -35,6 +45,8 @@ RENDERED = frozenset(
         "application/x-shockwave-flash", "application/futuresplash", "application/x-director",
         "application/x-silverlight", "text/x-component", "application/hta", "message/rfc822",
         "multipart/related", "application/x-mimearchive", "application/vnd.fdf",
+        # Apache's names for XFDF, FutureSplash and Silverlight's application package
+        "application/vnd.adobe.xfdf", "application/x-futuresplash", "application/x-silverlight-app",
     }
 )  # fmt: skip
 # Types whose name looks like markup or script (LOOKS_ACTIVE) that no browser renders,
@@ -65,6 +77,9 @@ INERT = frozenset(
         "text/vnd.sun.j2me.app-descriptor", "application/vnd.sealedmedia.softseal.html",
         "application/vnd.sealedmedia.softseal.pdf", "application/vnd.dtg.local.flash",
         "application/pkcs7-mime",
+        # Apache's: a game's component, a Ghostscript font, Gramps' gzipped genealogy XML
+        "application/vnd.antix.game-component", "application/x-font-ghostscript",
+        "application/x-gramps-xml",
     }
 )  # fmt: skip
 _SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
@@ -72,24 +87,15 @@ _SCRIPTS = ("javascript", "ecmascript", "jscript", "livescript")
 LOOKS_ACTIVE = re.compile(
     r"xml|html|script|flash|splash|shockwave|x-director|silverlight|pdf|fdf|component|hta|rfc822|related|mime"
 )
-# Extensions other servers' tables type as pages or JSON that neither source lists, as they
-# type them: Apache httpd's own conf/mime.types (the stock table of httpd built from source
-# and of its container image: its pages and its one JSON type, JsonML), IIS's default MIME
-# map (XML types as text/xml), and PHP's phtml, Mozilla's XBL, Node's CommonJS modules,
-# IIS's server-side includes. A third source table (other_servers), so pages and JSON
-# names are derived from it as from the others.
+# Extensions other servers' tables type as pages or JSON that no complete source lists, as
+# they type them: IIS's default MIME map (XML types as text/xml), and PHP's phtml, Mozilla's
+# XBL, Node's CommonJS modules, IIS's server-side includes. A source table of its own
+# (other_servers), so pages and JSON names are derived from it as from the others.
 EXTRA = {
-    **{e: f"application/{t}+xml" for e, t in (
-        ("dbk", "docbook"), ("gpx", "gpx"), ("mathml", "mathml"), ("metalink", "metalink"),
-        ("mscml", "mediaservercontrol"), ("omdoc", "omdoc"), ("pls", "pls"), ("rsd", "rsd"),
-        ("sbml", "sbml"), ("ssdl", "ssdl"), ("xenc", "xenc"), ("xpl", "xproc"), ("xaml", "xaml"),
-        ("musicxml", "vnd.recordare.musicxml"), ("osfpvg", "vnd.yamaha.openscoreformat.osfpvg"),
-        ("ncx", "x-dtbncx"), ("dtb", "x-dtbook"), ("res", "x-dtbresource"))},
-    "ecma": "application/ecmascript",
     **dict.fromkeys(("xsd", "dtd", "disco", "vml"), "text/xml"),
     "htt": "text/webviewhtml", "jsx": "text/jscript",
     **dict.fromkeys(("shtm", "stm", "dhtml", "phtml"), "text/html"),
-    "xbl": "application/xml", "cjs": "text/javascript", "jsonml": "application/jsonml+json",
+    "xbl": "application/xml", "cjs": "text/javascript",
 }  # fmt: skip
 
 
@@ -140,10 +146,19 @@ def other_servers() -> dict[str, list[str]]:
     return table
 
 
+def mod_mime_tables() -> dict[str, dict[str, list[str]]]:
+    """The tables an Apache httpd's mod_mime types by, each named: Debian's (a Debian
+    host's Apache) and httpd's own (upstream, its container image, macOS, Windows)."""
+    return {
+        "Debian's /etc/mime.types": mime_types(SOURCE.read_text()),
+        "Apache httpd's own conf/mime.types": mime_types(APACHE.read_text()),
+    }
+
+
 def sources() -> list[dict[str, list[str]]]:
-    """Debian's table first, then Python's, then the other servers' (the first that
-    renders or announces JSON gives an extension its type)."""
-    return [mime_types(SOURCE.read_text()), python_types(), other_servers()]
+    """Debian's table first, then Apache's, Python's, then the other servers' (the first
+    that renders or announces JSON gives an extension its type)."""
+    return [*mod_mime_tables().values(), python_types(), other_servers()]
 
 
 def derive(tables: Iterable[dict[str, list[str]]]) -> dict[str, str]:
@@ -192,7 +207,21 @@ def render(pages: dict[str, str], json_names: dict[str, str]) -> str:
     )
 
 
-def main() -> None:
+def vendor_apache(tarball: Path) -> str:
+    """sources/apache-mime.types from npm's mime 1.x package (`npm pack mime@1.2.11`):
+    its types/mime.types, httpd's file verbatim, under a line that says where it is from."""
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile(_APACHE_MEMBER)
+        if member is None:
+            raise ValueError(f"{tarball}: no {_APACHE_MEMBER}")
+        text = member.read().decode("utf-8")
+    return f"# Apache httpd's conf/mime.types, from npm's {tarball.name} ({_APACHE_MEMBER}).\n{text}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--apache"]:
+        APACHE.write_text(vendor_apache(Path(args[1])))
     tables = sources()
     TABLE.write_text(render(derive(tables), derive_json(tables)))
 

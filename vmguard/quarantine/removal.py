@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from vmguard.core.errors import os_reason
 from vmguard.quarantine import hooks
 from vmguard.quarantine.model import Kind
 from vmguard.quarantine.opening import Opener, Refused
@@ -96,18 +97,24 @@ def _remove_file(opener: Opener, dir_fd: int, name: str, copied: Identity, sha25
         os.close(fd)
 
 
-def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha256: str | None) -> str | None:
+def _still_published(fd: int, copied: Identity, sha256: str | None) -> str | None:
     """Timestamps cannot prove the bytes unchanged (a store through a shared mapping after
     the copy moves neither mtime nor ctime): they are read again from `fd` (the page
     cache, mostly) and must hash to the published sha256, the identity unchanged across
-    the read, and the name must still be `fd`'s inode when it is unlinked."""
+    the read. None if so; else CHANGED or REWRITTEN."""
     if Identity.of(os.fstat(fd)) != copied:
         return CHANGED
-    if _sha256(fd) != sha256:
+    if _sha256(fd, copied.size) != sha256:
         return REWRITTEN
+    return CHANGED if Identity.of(os.fstat(fd)) != copied else None
+
+
+def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha256: str | None) -> str | None:
+    """Unlink `name` if `fd` is still published (_still_published) and the name still
+    `fd`'s inode when it is unlinked."""
+    if (why := _still_published(fd, copied, sha256)) is not None:
+        return why
     st = os.fstat(fd)
-    if Identity.of(st) != copied:
-        return CHANGED
     try:
         now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
@@ -120,9 +127,11 @@ def _unlink_if_published(dir_fd: int, name: str, fd: int, copied: Identity, sha2
     return None
 
 
-def _sha256(fd: int) -> str:
+def _sha256(fd: int, size: int) -> str:
+    """The bytes from fd's offset to its end, hashed: a buffer no larger than a file of
+    `size` needs (zeroing 1 MiB for a 100-byte file costs more than its hash)."""
     digest = hashlib.sha256()
-    buffer = bytearray(_CHUNK)
+    buffer = bytearray(min(_CHUNK, size + 1))
     view = memoryview(buffer)
     while count := os.readv(fd, [buffer]):
         digest.update(view[:count])
@@ -146,6 +155,53 @@ def _remove(
         os.close(fd)
 
 
+class Rereader:
+    """Reads the walk's files again: why one no longer holds the published bytes
+    (CHANGED, REWRITTEN, or that it could not be read), or None: it does, or it is gone
+    (which hides nothing). Opened as the removal opens it (its way from the root by the
+    walked directories' identities, then only as the walked inode); the last directory
+    is kept open, as a rerun asks in the manifest's order, a directory's files together.
+    What a rerun asks of every published file before it says already-promoted."""
+
+    def __init__(self, opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
+        self.opener, self.root_fd, self.dirs = opener, root_fd, directories(nodes)
+        self.way: tuple[str, ...] | None = None
+        self.way_fd = -1
+
+    def __enter__(self) -> Rereader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._leave()
+
+    def check(self, node: Node, sha256: str | None) -> str | None:
+        """`node`: a copied file's identity (the rerun found it as the manifest records it)."""
+        try:
+            fd, _ = self.opener.open_checked(
+                node.parts[-1], self._way(node.parts[:-1]), Kind.FILE, node.dev, node.ino
+            )
+            try:
+                return _still_published(fd, Identity.of_node(node), sha256)
+            finally:
+                os.close(fd)
+        except Refused as refused:
+            return None if isinstance(refused.__cause__, FileNotFoundError) else CHANGED
+        except OSError as err:  # EIO, say: what it holds cannot be told
+            return f"could not be read again: {os_reason(err)}"
+
+    def _way(self, parts: tuple[str, ...]) -> int:
+        if parts != self.way:
+            self._leave()
+            self.way_fd = _open_dir(self.opener, self.root_fd, parts, self.dirs)
+            self.way = parts
+        return self.way_fd
+
+    def _leave(self) -> None:
+        if self.way_fd >= 0:
+            os.close(self.way_fd)
+        self.way, self.way_fd = None, -1
+
+
 def remove_files(
     opener: Opener,
     root_fd: int,
@@ -157,7 +213,7 @@ def remove_files(
     still hash to their published sha256 (`digests`, the manifest's); return those left
     in the quarantine with why. Directories stay (remove_empty_dirs), so a vet killed
     here leaves every directory its record names."""
-    dirs = _dirs(nodes)
+    dirs = directories(nodes)
     kept = []
     for node in nodes:
         path = "/".join(node.parts)
@@ -172,7 +228,7 @@ def remove_files(
 def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> None:
     """Remove the directories left empty, deepest first; leave any other (a rejected or
     kept file in it, replaced, or gone)."""
-    dirs = _dirs(nodes)
+    dirs = directories(nodes)
     for parts in sorted(dirs, key=len, reverse=True):
         try:
             fd = _open_dir(opener, root_fd, parts[:-1], dirs)
@@ -185,7 +241,8 @@ def remove_empty_dirs(opener: Opener, root_fd: int, nodes: tuple[Node, ...]) -> 
             os.close(fd)
 
 
-def _dirs(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+def directories(nodes: tuple[Node, ...]) -> dict[tuple[str, ...], Node]:
+    """The walk's directories by their parts: how a file's way is opened again."""
     return {n.parts: n for n in nodes if n.kind is Kind.DIRECTORY}
 
 

@@ -28,7 +28,7 @@ import itertools
 import os
 import stat
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -37,7 +37,8 @@ from vmguard.core.errors import VetError, VetInputError
 from vmguard.quarantine.destination import STAGING, Destination
 from vmguard.quarantine.manifest import Manifest
 from vmguard.quarantine.model import Entry, Kind, Verdict
-from vmguard.quarantine.removal import Identity, from_record
+from vmguard.quarantine.opening import Opener
+from vmguard.quarantine.removal import REWRITTEN, Identity, Rereader, from_record
 from vmguard.quarantine.walk import Node, Walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -91,14 +92,20 @@ def check_source(dest: Destination, manifest: Manifest, origin: Origin) -> None:
         )
 
 
+def _entries(dest: Destination, manifest: Manifest) -> Iterator[Entry]:
+    """The manifest's entries, one at a time; VetInputError if one is no vet's entry."""
+    try:
+        yield from manifest.entries()
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        where = f"{dest.public}/{dest.sidecars[0]}"
+        raise VetInputError(f"{where}: its entries are not a vmguard manifest's; never overwritten") from err
+
+
 def published_entries(dest: Destination, manifest: Manifest) -> tuple[Entry, ...]:
     """The manifest's entries, once all its output is there as published; else raise
     VetInputError (read after the walk is gone: 100,000 of each never exist at once)."""
     where = f"{dest.public}/{dest.sidecars[0]}"
-    try:
-        entries = tuple(manifest.entries())
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise VetInputError(f"{where}: its entries are not a vmguard manifest's; never overwritten") from err
+    entries = tuple(_entries(dest, manifest))
     if (missing := _missing(dest, entries)) is not None:
         raise VetInputError(
             f"--to {dest.target}: {where} names {missing}, which is no longer there as published; "
@@ -123,6 +130,36 @@ def check_contents(dest: Destination, manifest: Manifest, walked: Walk) -> None:
         path, recorded_at_all = unvetted
         how = "another inode, size, mtime or ctime of" if recorded_at_all else "no"
         _refuse(dest, f"records {how} {shown(path)}, which the quarantine holds: not what was vetted")
+
+
+def check_bytes(dest: Destination, manifest: Manifest, walked: Walk, opener: Opener, root_fd: int) -> None:
+    """Raise VetInputError unless every file the manifest names as published (accepted)
+    that the quarantine still holds hashes to the manifest's sha256. The walked rows
+    cannot tell it (check_contents): a store through a shared mapping opened before the
+    vet moves neither mtime nor ctime (tmpfs; other filesystems until writeback), so
+    the quarantine can hold bytes never vetted under the stamps that were. Each file is
+    read again as --remove-promoted reads it (removal.Rereader), the entries
+    streamed while the walk is kept (its files indexed by their parts, no new tuple)."""
+    files = {node.parts: node for node in walked.nodes if node.kind is Kind.FILE}
+    try:
+        with Rereader(opener, root_fd, walked.nodes) as again:
+            for path, sha256 in manifest.published_files():
+                node = files.get(tuple(path.split("/"))) if isinstance(path, str) else None
+                if node is not None:  # else gone since (or a row that is no entry: refused after)
+                    _judge_again(dest, path, again.check(node, sha256 if isinstance(sha256, str) else None))
+    except ValueError:  # it parsed before the walk: rewritten since
+        _refuse(dest, "changed while it was read")
+
+
+def _judge_again(dest: Destination, path: str, why: str | None) -> None:
+    if why == REWRITTEN:
+        _refuse(
+            dest,
+            f"records {shown(path)} with a sha256 its bytes in the quarantine no longer have "
+            "(rewritten in place, its times unchanged: as through a shared mapping): not what was vetted",
+        )
+    if why is not None:
+        _refuse(dest, f"records {shown(path)}, which changed while it was read again ({why})")
 
 
 def first_unvetted(recorded: Iterable[object], walked: Walk) -> tuple[str, bool] | None:

@@ -22,7 +22,7 @@ from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import explained, name_reasons, path_fits, sibling_reasons
+from vmguard.quarantine.names import collisions, explained, name_reasons, path_fits, sibling_reasons
 from vmguard.quarantine.opening import (
     Opener,
     Refused,
@@ -30,6 +30,7 @@ from vmguard.quarantine.opening import (
     outside_mount,
     reason_for_open_error,
 )
+from vmguard.quarantine.served import directory_acted_on
 from vmguard.quarantine.sysio import Stat, statx
 
 
@@ -100,6 +101,7 @@ class _Walker:
         self.count = 0
         self.total = 0
         self.stopped = False
+        self.notes: dict[tuple[str, ...], str] = {}  # a colliding entry's sibling and rule
 
     def reject(
         self, parts: tuple[str, ...], kind: Kind, reasons, detail="", seen: Stat | None = None, **kw
@@ -109,7 +111,7 @@ class _Walker:
             self.others.append(_stat_stamp(parts, seen))
         verdict = Verdict.REJECTED if reasons else Verdict.SKIPPED
         path = shown("/".join(parts))
-        detail = "; ".join(filter(None, (detail, explained(reasons))))
+        detail = "; ".join(filter(None, (self.notes.pop(parts, ""), detail, explained(reasons))))
         self.entries.append(Entry(path, kind, verdict, tuple(reasons), detail, **kw))
 
     def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
@@ -119,6 +121,8 @@ class _Walker:
             self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
             return
         siblings = sibling_reasons(names)
+        if any(Reason.NAME_COLLISION in found for found in siblings.values()):
+            self.notes.update({parts + (name,): note for name, note in collisions(names).items()})
         subdirs = []
         for name in names:
             if self.stopped:  # its subdirectories seen so far are never entered, but seen
@@ -148,10 +152,8 @@ class _Walker:
         kind = kind_of(st.st_mode)
         if kind is Kind.FILE:
             self.check_file(path, st, reasons)
-        elif kind is Kind.DIRECTORY and not reasons:
-            return path, st
         elif kind is Kind.DIRECTORY:
-            self.reject(path, kind, reasons, seen=st)
+            return self.check_dir(path, st, reasons)
         else:
             self.check_other(path, kind, reasons, st)
         return None
@@ -166,6 +168,16 @@ class _Walker:
         if st.st_dev != self.root_dev or outside_mount(st, self.opener.mount_id):
             reasons.append(Reason.MOUNT_POINT)
         return reasons
+
+    def check_dir(self, path, st: Stat, reasons: list[Reason]):
+        """A directory to descend into, or None once refused (a server runs what is below
+        it: served.directory_acted_on)."""
+        if (why := directory_acted_on(path[-1])) is not None:
+            reasons.append(Reason.NAME_TYPE)
+        if not reasons:
+            return path, st
+        self.reject(path, Kind.DIRECTORY, reasons, why or "", seen=st)
+        return None
 
     def check_other(self, path, kind: Kind, reasons: list[Reason], st: Stat) -> None:
         forbidden = FileKind.SYMLINKS if kind is Kind.SYMLINK else FileKind.SPECIAL_FILES

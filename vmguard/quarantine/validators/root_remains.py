@@ -49,9 +49,10 @@ TREE_SHARE = 128
 TREE_LOOSE, TREE_BRANCH = 48, 48
 # An older copy written over (a basket of another tree over its head) leaves the same
 # counts behind it: so the file's share also holds one copy's TREE_LOOSE + TREE_BRANCH a
-# branch for each tree uproot moved (its basket arrays start with 10 slots and it moves
-# the tree when a branch's baskets fill all but one: MOVES_AT baskets or more).
-MOVES_AT = 9
+# branch for each tree uproot moved (its basket arrays start with 10 slots, and it moves
+# the tree when an extend finds all but one filled: at its 10th, so a tree it moved has
+# MOVES_AT baskets a branch or more; session 35: 9 was taken for a move, 1 too few).
+MOVES_AT = 10
 # and an RNTuple's older footers (uproot writes a page list and moves the footer on each
 # extend, and writes the next blobs over the older footer's head): the tail of each, its
 # checksum (8 bytes, of bytes no longer there) and the lengths and counts that changed;
@@ -85,7 +86,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     trees = [r for r in known if r.klass == b"TTree"]
     orphaned = _orphaned(walk, orphans)
     share = sum(len(r.body) for r in trees) // TREE_SHARE
-    share += sum(_moved_share(r, walk, history, orphaned) for r in trees)
+    share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
@@ -231,21 +232,40 @@ def _tree_loose(record: Record, walk: RootWalk, history: History) -> int:
     return TREE_LOOSE + TREE_BRANCH * sum(history.branches.get((home, name), 0) for home in homes)
 
 
-def _moved_share(tree: Record, walk: RootWalk, history: History, orphaned: Counter) -> int:
+def _moved_share(tree: Record, walk: RootWalk, history: History, deleted: tuple[dict, Counter]) -> int:
     """What an older copy of a tree (live, or a deleted one's last copy) written over may
     leave in the file's free space: a whole copy's loose bytes (_tree_loose) if uproot
-    moved the tree (a branch of it has MOVES_AT baskets or more, not counting the orphans
-    of a tree deleted before it: _orphaned_share), else nothing."""
+    moved the tree, else nothing (one copy, however often it moved). Moved: uproot writes
+    a tree's record at its first extend and, at its MOVES_AT-th, a new copy where the file
+    has room for it, at its end as a rule: so a branch of it has MOVES_AT baskets or more
+    and the baskets of its first MOVES_AT - 1 extends (as many a branch with baskets) lie
+    before its record, where an unmoved tree's has only those before it that filled
+    smaller free space there (the orphans of a tree deleted before it not counted:
+    _orphaned_share)."""
     name, homes = _tree_of(tree, walk)
-    baskets = max(
-        (
-            sum(counts) - orphaned[(home, of, branch)]
+    orphans, orphaned = deleted  # the orphan baskets' indexes by (parent, tree); their count by branch
+    before = 0
+    for (home, of), seeks in walk.data.seeks.items():
+        if of == name and home in homes:
+            left = set(orphans.get((home, of), ()))
+            before += sum(1 for i, seek in enumerate(seeks) if seek < tree.offset and i not in left)
+    branches = _own_branches(walk, (name, homes), orphaned)
+    moved = branches and max(branches.values()) >= MOVES_AT and before >= (MOVES_AT - 1) * len(branches)
+    return _tree_loose(tree, walk, history) if moved else 0
+
+
+def _own_branches(walk: RootWalk, tree: tuple[bytes, set[int]], orphaned: Counter) -> Counter:
+    """The baskets of each branch of a tree (name, where its baskets may say it is) but
+    the orphans of a tree deleted before it (_orphaned)."""
+    name, homes = tree
+    counts = Counter(
+        {
+            (home, branch): sum(counts) - orphaned[(home, of, branch)]
             for (home, of, branch), counts in walk.data.cycles.items()
             if of == name and home in homes
-        ),
-        default=0,
+        }
     )
-    return _tree_loose(tree, walk, history) if baskets >= MOVES_AT else 0
+    return +counts  # branches with baskets of their own
 
 
 def _rebuilt(walk: RootWalk, orphans: dict[tuple[int, bytes], list[int]]) -> list[bytes]:

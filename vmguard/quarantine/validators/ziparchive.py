@@ -10,7 +10,10 @@ directories only (no symlink, no executable or set-id mode), no comments; then t
 record, and nothing after it. A zip that another format carries at its end ("any file
 is a zip") is refused by that format's own validator; a zip file holding one is
 refused here. The fields around the data are pinned to what zipfile and Info-ZIP write:
-general-purpose flags only the deflate-level and UTF-8 bits; "version needed" 10 or 20
+general-purpose flags only the deflate-level and UTF-8 bits; a non-ASCII name without
+the UTF-8 flag (Info-ZIP's zip on Linux writes its UTF-8 bytes so) is two names, both
+held to the rules (member_names: Python's zipfile and Explorer read it as cp437, unzip
+on Unix as its bytes); "version needed" 10 or 20
 (the same in both headers); "version made by" Unix or MS-DOS, version 2.0 or 3.0;
 internal attributes only the text bit; MS-DOS attributes only read-only (exactly when
 the mode has no owner write bit) and directory (only for a directory);
@@ -20,9 +23,11 @@ What stays free (times, owners, those bits) is listed in docs/quarantine.md."""
 
 from __future__ import annotations
 
+import codecs
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from encodings import cp437  # loaded with the module: the worker opens no file later
 
 from .deflateblocks import inflater
 from .inside import MAX_MEMBERS, STEP, Inside, KnownAs
@@ -36,7 +41,7 @@ _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _END = struct.Struct("<4sHHHHIIH")
 LOCAL_SIG, CENTRAL_SIG, END_SIG = b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06"
-_ENCRYPTED, _DESCRIPTOR = 0x0001 | 0x0040, 0x0008
+_ENCRYPTED, _DESCRIPTOR, _UTF8 = 0x0001 | 0x0040, 0x0008, 0x0800
 _FLAGS_WRITTEN = 0x0002 | 0x0004 | 0x0800  # deflate level (Info-ZIP -9/-1), UTF-8 name (zipfile)
 _NEEDED = (10, 20)  # stored, deflate (zipfile writes 20 for both)
 _MADE_BY_SYSTEMS, _MADE_BY_VERSIONS = (0, 3), (20, 30)  # MS-DOS, Unix; zipfile 2.0, Info-ZIP 3.0
@@ -78,16 +83,28 @@ def _local(
             raise Invalid(f"zip: directory member {name!r} holds data")
         for _ in data:
             pass
-        inside.member(archive, name.decode("utf-8"))
+        for each in member_names(name, flags):
+            inside.member(archive, each)
     else:
         inflated = Stream(data)
         known = (name.decode("utf-8").rpartition("/")[2], 0)
         own = inner(inflated, known)
         for _ in inflated.chunks():  # to the member's end: its CRC and size
             pass
-        inside.member(archive, name.decode("utf-8"), own)  # a client types it by its name
+        for each in member_names(name, flags):
+            inside.member(archive, each, own)  # a client types it by its name
         parts += [part for part in own if part not in parts]
     return (name, flags, method, crc, csize, usize, offset, needed, time << 16 | date)
+
+
+def member_names(name: bytes, flags: int) -> tuple[str, ...]:
+    """The names an unpacker gives a member: its UTF-8 name when the UTF-8 flag is set or
+    the name is ASCII; else also its cp437 reading (APPNOTE's default: Python's zipfile,
+    Explorer), as Info-ZIP's unzip on Unix keeps the bytes (`é.csv` and `├⌐.csv`)."""
+    utf8 = name.decode("utf-8")
+    if flags & _UTF8 or name.isascii():
+        return (utf8,)
+    return utf8, codecs.charmap_decode(name, "strict", cp437.decoding_table)[0]
 
 
 def _member_rules(name: bytes, flags: int, method: int, csize: int, usize: int, needed: int) -> None:

@@ -40,6 +40,8 @@ class Chunking:
     filters: tuple[int, ...]  # in the order they were applied (shapes.checkable)
     values: Element | None = None  # elements holding more than data (elements.py)
     fill: bytes = b""  # one element past the extent (edges.fill_value; empty: zeros)
+    maxdims: tuple[int, ...] = ()  # the dataset's maximum dimensions (oldchunks.py: which can grow)
+    level: int = -1  # the pipeline's deflate level (-1: no deflate)
 
     @property
     def size(self) -> int:

@@ -19,18 +19,24 @@ if TYPE_CHECKING:
 
 
 def index(
-    w: Walker, m: Message, what: str, desc: tuple[Space, int, tuple[int, ...], Element | None, bytes]
+    w: Walker,
+    m: Message,
+    what: str,
+    desc: tuple[Space, int, tuple[tuple[int, ...], int], Element | None, bytes],  # level with the filters
 ) -> None:
     """Layout version 4 (5 differs only in how filtered sizes are kept): a single chunk,
     a fixed array or an extensible array; the implicit and v2 B-tree indexes are refused."""
     f = w.file
-    space, item, pipeline, values, fill = desc
+    space, item, (pipeline, level), values, fill = desc
     flags, ndims, width = f.unpack("BBB", m.at + 2, what)
     pos = m.at + 5
     dims = tuple(int.from_bytes(f.bytes(pos + i * width, width, what), "little") for i in range(ndims))
     if ndims != len(space.dims) + 1 or dims[-1] != item:
         raise Invalid(f"hdf5: the chunk dimensions of {what} do not match its dataspace and datatype")
-    c = Chunking(what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill)
+    c = Chunking(
+        what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill,
+        maxdims=space.maxdims, level=level,
+    )
     w.ledger.chunks.add(c)  # its chunks' earlier versions may remain (oldchunks.py)
     grid = Grid(dims[:-1], space.maxdims)
     pos += ndims * width

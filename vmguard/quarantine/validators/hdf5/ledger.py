@@ -125,7 +125,7 @@ class Ledger:
             self._zeros(pos, start, last, run, later)
             run = [*run[-_RUN + 1 :], start] if start == pos else [start]
             pos, last = end, what
-        self._zeros(pos, self.file.eof, last, run, later)
+        self._zeros(pos, self.file.eof, last, run, None, old=False)  # the end: _live_end
         self._again(later)
 
     def _again(self, later: list[tuple[int, int, str, list[int]]]) -> None:
@@ -145,16 +145,27 @@ class Ledger:
         those whose signature shows, then those whose start a later list took."""
         if not self.sections.heaps and not self.sections.roots:
             return
-        for start, size, what in self.sections.claims(self.file.buf, [g[:2] for g in self._gaps()]):
+        live = self._live_end()
+        gaps = [(start, min(end, live)) for start, end, _ in self._gaps() if start < live]
+        for start, size, what in self.sections.claims(self.file.buf, gaps):
             self.claim(start, size, what)
         found = True
         while found:
             found = False
             for start, end, before in self._gaps():
+                if end > live:  # freed space at the end libhdf5 cuts off at close
+                    continue
                 size, what = self.sections.hidden(self.file.buf, before, end)
                 if size:
                     self.claim(start, min(size, end - start), what)
                     found = True
+
+    def _live_end(self) -> int:
+        """The end of the last structure the walk reached. libhdf5 frees an old list or
+        root only where something later is allocated (at close it gives back the free
+        space at the end of the file: H5MF_close shrinks the end-of-file address over
+        it), so no freed structure, nor the tail of one, lies past it."""
+        return max((end for end, _ in self.extents.values()), default=0)
 
     def _gaps(self) -> list[tuple[int, int, tuple[int, int, str]]]:
         """(start, end, the extent before it: start, end, name) of each unclaimed range."""
@@ -179,9 +190,7 @@ class Ledger:
             if what.startswith("a continuation block"):
                 live.append((start, end - start))
             pos = max(pos, end)
-        if pos < self.file.eof:
-            gaps.append((pos, self.file.eof))
-        self.blocks.prepare(self.file.buf, gaps, live)
+        self.blocks.prepare(self.file.buf, gaps, live)  # nothing freed past the last structure
 
     def _zeros(
         self,
@@ -190,14 +199,15 @@ class Ledger:
         after: str,
         run: list[int],
         later: list[tuple[int, int, str, list[int]]] | None,
+        old: bool = True,
     ) -> None:
-        """The bytes of a gap are zeros or what remains.py or oldblocks.py explain; a gap
-        that is neither goes to `later` (None: raise)."""
+        """The bytes of a gap are zeros or what remains.py, oldblocks.py or oldchunks.py
+        explain (not `old`: zeros only); a gap that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
-                if (
+                if old and (
                     self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)
                     or self.chunks.explains(buf, (start, end), run)

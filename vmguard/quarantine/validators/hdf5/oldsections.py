@@ -16,8 +16,9 @@ the block's end. So an old list is admitted if it is exactly libhdf5's serializa
 manager reached by the walk; for each size, ascending, the count and size, then each
 section by heap offset: offset, type 0 "single", no data; the lookup3 checksum) of such
 tails, at most one per direct block. Which blocks and which of their object boundaries
-is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, at
-most one list per object of the heap (each session that added one leaves one). A list
+is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, fewer
+lists than the heap's objects (each session that added one leaves one), a tracked heap's
+only its states, all below the file's last live structure (ledger.py). A list
 of any other section (first-row sections, a range inside a block, one that no state of
 this heap had) stays refused with the ledger's reason (h5repack)."""
 
@@ -53,6 +54,7 @@ class Tails:
     objects: int  # the heap's objects: at most as many old lists
     states: tuple[bytes, ...] = ()  # the whole lists of its earlier states, if tracked (oldstates.py)
     blocks: tuple[oldstates.Block, ...] = ()  # if untracked: its direct blocks (oldstates.fills)
+    known: frozenset[bytes] = frozenset()  # the states, for a look-up
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +76,7 @@ class OldSections:
     found: dict[int, set[bytes]] = field(default_factory=dict)
     work: int = 0  # lists tried for starts under later lists (MAX_WORK)
     roots: dict[int, Root] = field(default_factory=dict)  # by the heap's header address
-    old_roots: set[tuple[int, int, int]] = field(default_factory=set)  # (heap, rows, children)
+    old_roots: set[tuple[int, int]] = field(default_factory=set)  # (heap, rows): one copy per rows
     hidden_starts: dict[int, int] = field(default_factory=dict)  # claimed from -> the list's start
     root_blocks: dict[int, dict[bytes, tuple[int, int]]] = field(default_factory=dict)  # oldstates.roots
     fills: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.fills, by manager
@@ -109,9 +111,11 @@ class OldSections:
     def _root(self, buf: bytes | memoryview, at: int, end: int) -> int:
         """The size of the earlier root indirect block at `at` (0: not one): libhdf5
         doubles a heap's root by writing a larger copy elsewhere and freeing the old one.
-        It is the heap's (version 0, the heap's address, block offset 0), of fewer rows
-        than the root, its children the root's first ones then undefined addresses (the
-        blocks allocated by then), its checksum recomputed; one per (rows, children)."""
+        It is the heap's (version 0, the heap's address, block offset 0), of a shape
+        libhdf5 passes through (oldstates.shapes: 1, 2, 4 ... rows, fewer than the root's),
+        its children the root's first ones then undefined addresses (the blocks allocated
+        by then), its checksum recomputed; one per rows (a root keeps its place until it
+        doubles)."""
         if end - at < _PREFIX + 4:
             return 0
         heap = struct.unpack_from("<Q", buf, at + 5)[0]
@@ -121,16 +125,16 @@ class OldSections:
         first = at + 13 + root.off_size
         if int.from_bytes(buf[at + 13 : first], "little"):
             return 0
-        for rows in range(1, len(root.entries) // (8 * root.width)):
+        for rows, counts in oldstates.shapes(len(root.entries) // (8 * root.width), root.width):
             size = 8 * rows * root.width
             if first + size + 4 > end:
                 return 0
             raw = bytes(buf[first : first + size])
             children = len(raw[: size].rstrip(b"\xff")) // 8 * 8
             kept = raw[:children] == root.entries[:children] and raw[children:] == b"\xff" * (size - children)
-            key = (heap, rows, children)
-            if kept and _checksum(buf, at, first + size) and key not in self.old_roots:
-                self.old_roots.add(key)
+            shaped = children // 8 in counts and (heap, rows) not in self.old_roots
+            if kept and shaped and _checksum(buf, at, first + size):
+                self.old_roots.add((heap, rows))
                 return first + size + 4 - at
         return 0
 
@@ -169,12 +173,12 @@ class OldSections:
         """The bytes of `shown` that end a structure recomputed whole, hidden for 1 to
         `most` bytes: a heap's earlier list (one per state, _states) or an earlier root
         indirect block (libhdf5 frees the old root when it writes a larger one; one per
-        (rows, children) as _root's). Of all that fit, the one that shows the most (a
+        rows, of the shapes _root admits). Of all that fit, the one that shows the most (a
         list shown for a byte or two fits by chance where the true one shows more)."""
         fits: list[tuple[int, int, bytes, int]] = []  # (shown, -hidden, whole, heap or manager)
         for manager, tails in self.heaps.items():
             seen = self.found.get(manager, set())
-            if len(seen) < max(tails.objects, 1):
+            if len(seen) < max(tails.objects - 1, 1):
                 fits += [(len(whole) - hidden, -hidden, whole, manager)
                          for whole, hidden in oldstates.candidates(self._states(manager, shown), shown, most)
                          if whole[:-4] not in seen]
@@ -184,13 +188,13 @@ class OldSections:
             blocks = self.root_blocks[heap]
             fits += [(len(whole) - hidden, -hidden, whole, heap)
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
-                     if (heap, *blocks[whole]) not in self.old_roots]
+                     if (heap, blocks[whole][0]) not in self.old_roots]
         if not fits:
             return 0, ""
         size, hidden, whole, owner = max(fits)
         self.hidden_starts[pos] = pos + hidden
         if whole[:4] == b"FHIB":
-            self.old_roots.add((owner, *self.root_blocks[owner][whole]))
+            self.old_roots.add((owner, self.root_blocks[owner][whole][0]))
             return size, f"an old root indirect block of {self.roots[owner].what}"
         self._new(owner, whole[:-4], self.heaps[owner])
         return size, f"an old free-space section list of {self.heaps[owner].what}"
@@ -243,9 +247,14 @@ class OldSections:
         return 0
 
     def _new(self, manager: int, raw: bytes, tails: Tails) -> bool:
-        """One more list of the heap: a state not seen before, no more than its objects."""
+        """One more list of the heap: a state not seen before, fewer than its objects
+        (each later session added one at least and wrote the live list: the state of all
+        of them); of a heap tracking creation order, one of its states (oldstates.states),
+        not any set of its blocks' tails."""
         seen = self.found.setdefault(manager, set())
-        if raw in seen or len(seen) >= max(tails.objects, 1):
+        if raw in seen or len(seen) >= max(tails.objects - 1, 1):
+            return False
+        if tails.states and raw + lookup3(raw).to_bytes(4, "little") not in tails.known:
             return False
         seen.add(raw)
         return True
@@ -401,4 +410,5 @@ def tails(
         if i >= 0 and offset + length < blocks[i][1]:
             ends[offset + length] = blocks[i][1]
     filled = () if managed else oldstates.blocks(blocks, objects)
-    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled)
+    return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled,
+                 known=frozenset(states))

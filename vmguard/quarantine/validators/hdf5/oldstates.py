@@ -9,7 +9,8 @@ oldsections.py reads it: by size, then heap offset, "single" sections, its check
 is one byte string per n (states). An untracked heap's states are read from its
 blocks' fill (fills: the first MAX_STATES, then, for a hidden list, as many more whose
 blocks end where the sections it shows start: pins). A heap's root indirect block, rewritten larger
-when the root gains rows, leaves its earlier copies: one per (rows, children) (roots).
+when the root gains rows, leaves its earlier copies: one per rows, of the shapes libhdf5
+passes through (roots, shapes).
 
 At each close libhdf5 frees every free-space manager's old list and allocates its new
 one, often where another heap's freed list or root was: a shorter structure over a
@@ -17,7 +18,8 @@ longer one, of which 2 or 3 bytes of the checksum may show. An old structure who
 start a later one took is matched against these (candidates) before the search over
 tails, whatever it shows: it is recomputed whole, its checksum included, so no shown
 byte is free. What is free: which state (log2 of the heap's objects when tracked, at
-most 13 bits untracked, log2 of a root's (rows, children)) and where it starts (8 bits)."""
+most 13 bits untracked, log2 of a root's children at its rows) and where it starts
+(8 bits). Where: only below the file's last live structure (ledger.Ledger._live_end)."""
 
 from __future__ import annotations
 
@@ -135,13 +137,28 @@ def roots(heap: int, off_size: int, width: int, entries: bytes) -> dict[bytes, t
     of children)."""
     out: dict[bytes, tuple[int, int]] = {}
     head = b"FHIB" + bytes(1) + heap.to_bytes(8, "little") + bytes(off_size)
-    for rows in range(1, len(entries) // (8 * width)):
+    for rows, counts in shapes(len(entries) // (8 * width), width):
         size = 8 * rows * width
-        for children in range(0, size + 1, 8):
+        for children in (8 * c for c in counts):
             raw = entries[:children] + b"\xff" * (size - children)
             if len(raw.rstrip(b"\xff")) // 8 * 8 == children:  # one block per children
                 body = head + raw
                 out[body + lookup3(body).to_bytes(4, "little")] = (rows, children)
+    return out
+
+
+def shapes(rows: int, width: int) -> list[tuple[int, range]]:
+    """(rows, its possible numbers of children) of each earlier copy of a root of `rows`
+    rows. libhdf5 creates a root indirect block of 1 row when its root direct block is
+    full (that block and the new one: 2 children) and rewrites it elsewhere, freeing
+    the old one, only when its rows are full and a block more is needed, with twice the
+    rows (H5HF__man_iblock_root_double: 2 x rows, the one block more allocated at once);
+    a root of the same rows is rewritten in place. So a copy has 1, 2, 4, ... rows,
+    fewer than the root's, one per rows, and r rows hold more children than r/2 rows."""
+    out, r = [], 1
+    while r < rows:
+        out.append((r, range(2 if r == 1 else r // 2 * width + 1, r * width + 1)))
+        r *= 2
     return out
 
 

@@ -87,14 +87,19 @@ def filters(f: File, at: int | None, what: str) -> tuple[int, ...]:
     return () if at is None else pipeline(f, at, what)[0]
 
 
-def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
-    """(the filter ids, the size) of the filter pipeline message at `at`; the filters
-    vmguard decodes as libhdf5's H5Pset_ calls write them (_filter)."""
+def deflate_level(f: File, at: int | None, what: str) -> int:
+    """The deflate level of the filter pipeline message at `at` (-1: no deflate)."""
+    return -1 if at is None else pipeline(f, at, what)[2]
+
+
+def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int, int]:
+    """(the filter ids, the size, the deflate level or -1) of the filter pipeline message
+    at `at`; the filters vmguard decodes as libhdf5's H5Pset_ calls write them (_filter)."""
     name = f"the filter pipeline of {what}"
     version, count = f.unpack("BB", at, name)
     if version not in (1, 2) or (version == 1 and f.bytes(at + 2, 6, name).strip(b"\0")):
         raise Invalid(f"hdf5: {name} has version {version} or its reserved bytes hold data")
-    pos, ids = at + (8 if version == 1 else 2), []
+    pos, ids, level = at + (8 if version == 1 else 2), [], -1
     for _ in range(count):
         fid = f.unpack("H", pos, name)[0]
         if version == 2 and fid < 256:  # no name length field for the library's own filters
@@ -106,10 +111,11 @@ def pipeline(f: File, at: int, what: str) -> tuple[tuple[int, ...], int]:
         padded = -(-namelen // 8) * 8 if version == 1 else namelen
         pad = 4 if version == 1 and values % 2 else 0
         if fid in _WRITTEN:
-            _filter(f, (fid, flags, values), (pos, namelen, padded + 4 * values, pad), name)
+            got = _filter(f, (fid, flags, values), (pos, namelen, padded + 4 * values, pad), name)
+            level = got if fid == DEFLATE else level
         pos += padded + 4 * values + pad
         ids.append(fid)
-    return tuple(ids), pos - at
+    return tuple(ids), pos - at, level
 
 
 _WRITTEN = {  # filter -> (flags, client values, name) as H5Pset_deflate/shuffle/fletcher32 write them
@@ -119,10 +125,10 @@ _WRITTEN = {  # filter -> (flags, client values, name) as H5Pset_deflate/shuffle
 }
 
 
-def _filter(f: File, head: tuple[int, int, int], where: tuple[int, int, int, int], name: str) -> None:
+def _filter(f: File, head: tuple[int, int, int], where: tuple[int, int, int, int], name: str) -> int:
     """One filter of the pipeline: its flags and number of client values libhdf5's, its
     name (when the message has one) libhdf5's padded with zeros, a deflate level 0-9,
-    the padding after an odd number of values zeros."""
+    the padding after an odd number of values zeros. Returns the level (0 but deflate's)."""
     fid, flags, values = head
     pos, namelen, after, pad = where
     want_flags, want_values, want_name = _WRITTEN[fid]
@@ -140,6 +146,7 @@ def _filter(f: File, head: tuple[int, int, int], where: tuple[int, int, int, int
             f"hdf5: {name} names filter {fid} other than libhdf5 ({want_name.decode()} and a NUL, "
             f"padded to {named} bytes) or pads with data"
         )
+    return level
 
 
 def checkable(ids: tuple[int, ...], what: str) -> None:

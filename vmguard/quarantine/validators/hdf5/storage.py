@@ -15,7 +15,7 @@ from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
 from .pipeline import check as check_pipeline
-from .shapes import Space, checkable, dataspace, element_size, exact, filters, fixed
+from .shapes import Space, checkable, dataspace, deflate_level, element_size, exact, filters, fixed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -108,6 +108,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
                 _refs(w, (address, size), values, what)
         return
     pipeline = filters(f, first[0x0B].at if 0x0B in first else None, what)
+    level = deflate_level(f, first[0x0B].at if 0x0B in first else None, what)
     checkable(pipeline, what)
     if 0x0B in first:
         check_pipeline(f, first[0x0B].at, (item, _variable(w, first)), what)
@@ -116,7 +117,8 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
         ndims, root = f.unpack("BQ", m.at + 2, what)
         dims = f.unpack("I" * ndims, m.at + 11, what)
         c = Chunking(
-            what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill
+            what=what, dims=dims, extent=(*space.dims, 1), filters=pipeline, values=values, fill=fill,
+            maxdims=space.maxdims, level=level,
         )
         w.ledger.chunks.add(c)  # its chunks' earlier versions may remain (oldchunks.py)
         if dims[-1] != item or ndims != len(space.dims) + 1:
@@ -128,7 +130,7 @@ def layout(w: Walker, m: Message, what: str, first: dict[int, Message]) -> None:
             size, mask = struct.unpack_from("<II", key)
             claim(w, c, (chunk, size, mask), struct.unpack_from(f"<{ndims}Q", key, 8))
         return
-    chunks.index(w, m, what, (space, item, pipeline, values, fill))
+    chunks.index(w, m, what, (space, item, (pipeline, level), values, fill))
 
 
 def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
