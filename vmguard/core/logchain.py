@@ -90,6 +90,11 @@ def glob_escape(name: str) -> str:
 
 
 MAX_LINE = 16 << 20  # an event is a few KiB; a longer "line" is not one (a bomb, a device)
+MAX_BREAKS = 100  # past this the log is plainly not intact: say so and stop reading
+
+
+class _TooBroken(Exception):
+    """Raised once MAX_BREAKS breaks are found (a flood of them would fill memory)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,9 @@ def _read_file(path: Path, chain: _Chain, after_file: bool, head_count: int = 0)
         for number, line in enumerate(_lines(path), start=1):
             _check_line(chain, line, number, str(path), after_file)
             at_count = chain.last if number == head_count else at_count
+            if len(chain.breaks) >= MAX_BREAKS:
+                chain.breaks.append(Break(number, f"{MAX_BREAKS} breaks: the rest is not read", str(path)))
+                raise _TooBroken
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise LogError(f"cannot read log {path}: {getattr(err, 'strerror', None) or err}") from err
     return at_count
@@ -158,9 +166,17 @@ def _check_line(chain: _Chain, line: bytes, number: int, where: str, after_file:
 
 
 def verify_chain(path: Path) -> Verified:
-    """Every place the chain breaks (none: the log is intact), file by file, line by line."""
+    """Every place the chain breaks (none: the log is intact), file by file, line by line;
+    the first MAX_BREAKS of them."""
     rotated = rotated_files(path)
     chain = _Chain(None if rotated else GENESIS, [])
+    try:
+        return _verify(path, rotated, chain)
+    except _TooBroken:
+        return Verified(tuple(chain.breaks), chain.events, len(rotated) + 1)
+
+
+def _verify(path: Path, rotated: list[Path], chain: _Chain) -> Verified:
     for index, each in enumerate(rotated):
         _read_file(each, chain, after_file=index > 0)
     before = chain.last
