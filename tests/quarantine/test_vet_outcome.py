@@ -53,7 +53,7 @@ def test_an_unlogged_vet_still_says_what_it_did(tmp_path, outcome):
     result = vmguard.vet(q, policy(), to, job="j", dry_run=outcome == "dry-run", events=broken_log(tmp_path))
     assert result.status.value == outcome and result.exit_code == ExitCode.CANNOT_RUN
     assert result.log_error and "cannot append to log" in result.log_error
-    assert "missing from the log" in result.notes[-1] and "File exists" in result.notes[-1]
+    assert "missing from the log" in result.notes[-1] and "Not a directory" in result.notes[-1]
     assert bool(published_files(to)) == (outcome == "promoted")
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 _FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
+def open_regular(path: Path | str, flags: int, mode: int = 0o600, dir_fd: int | None = None) -> int:
     """A descriptor of the regular file at `path`, opened with `flags` (O_TRUNC is left
     to the caller: truncating before the check could act on a device); OSError if it is
     a symlink (ELOOP) or anything but a regular file (EINVAL: "not a regular file")."""
-    fd = os.open(path, flags | _FLAGS, mode)
+    fd = os.open(path, flags | _FLAGS, mode, dir_fd=dir_fd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from vmguard.core.errors import VetInputError
 from vmguard.core.jsonstream import JsonStream
+from vmguard.core.regular import open_regular
 from vmguard.quarantine.model import Entry, Kind, Verdict
 
 LISTS = ("entries", "walked")  # read one item at a time, after the walk
@@ -68,10 +69,10 @@ def published(public_fd: int, public: str, name: str, job: str) -> Manifest | No
     """The manifest `name` in the public directory `public_fd` (`public`, as shown), of
     job `job`, open; None if there is none. Raises VetInputError for another file."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=public_fd)
+        fd = open_regular(name, os.O_RDONLY, dir_fd=public_fd)
     except FileNotFoundError:
         return None
-    except OSError as err:  # a symlink (ELOOP), say
+    except OSError as err:  # a symlink (ELOOP), a directory, a FIFO (not a regular file)
         raise _not_ours(public, name, "is not a vmguard manifest") from err
     file = os.fdopen(fd, "rb")
     try:
