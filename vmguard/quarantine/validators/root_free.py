@@ -189,11 +189,7 @@ def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: boo
             chosen += first > limit
             previous = -1
         elif (
-            not at_file_end
-            and previous <= first <= last
-            and (last < record or first >= limit)
-            and _boundary(walk, first)
-            and _boundary(walk, last + 1)
+            previous <= first <= last and not at_file_end and _was_free(walk, first, last + 1, record, limit)
         ):
             previous, chosen = last + 1, chosen + 1
         else:
@@ -203,6 +199,13 @@ def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: boo
         and chosen <= MAX_CHOSEN
         and (len(written) == len(tail) or not at_file_end)
     )
+
+
+def _was_free(walk: RootWalk, first: int, stop: int, record: int, end: int) -> bool:
+    """Whether [first, stop) can have been a free segment while the record (from `record`
+    to `end`, its slots included) was there: outside it, starting and ending where
+    records or stretches do (uproot allocates into a segment from its start)."""
+    return (stop <= record or first >= end) and _boundary(walk, first) and _boundary(walk, stop)
 
 
 def _boundary(walk: RootWalk, at: int) -> bool:
