@@ -142,10 +142,13 @@ LAST_ACTIVE = _words("sh bash ksh zsh csh tcsh fish so pyd")
 # (\write18 runs commands where shell escape is on).
 # biblatex loads its styles and localisations (.bbx .cbx .lbx) and KOMA-Script's scrlttr2
 # its letter options (.lco) the same way, and TikZ and PGF a library by its whole name
-# (TEX_LOADED_NAMES: \\usetikzlibrary{calc} reads tikzlibrarycalc.code.tex).
+# (TEX_LOADED_NAMES: \\usetikzlibrary{calc} reads tikzlibrarycalc.code.tex); the kernel its
+# .ltx modules (documentmetadata-support.ltx), inputenc its encodings' .dfu (t1enc.dfu), an
+# engine its format (pdflatex.fmt: TEXFORMATS holds `.` first). A package's .cfg by name:
+# dirconfig.py.
 TOOL_LOADED = _words(
     "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def "
-    "bbx cbx lbx lco"
+    "bbx cbx lbx lco ltx dfu fmt"
 )
 TEX_LOADED_NAMES = (("tikzlibrary", "pgflibrary"), ".code.tex")
 # Extensions of the families vmguard admits -> the validators whose answer they name.
