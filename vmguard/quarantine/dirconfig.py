@@ -22,7 +22,7 @@ from __future__ import annotations
 # data.root` to look at a job's file); PAW runs pawlogon.kumac. The other analysis tools
 # that run a startup file from the directory they start in, by that exact name (the ones
 # that load any file of an extension, IDL's .pro, Stata's .ado, are
-# served.SERVER_ACTIVE's; dot names, R's .Rprofile and .RData, gdb's .gdbinit, .octaverc,
+# served_active.TOOL_LOADED's; dot names, R's .Rprofile and .RData, gdb's .gdbinit, .octaverc,
 # .latexmkrc, are dot files): Geant4's examples run init_vis.mac when started without a
 # macro, which runs vis.mac, and gui.mac in a Qt session (`/control/shell`); latexmk reads
 # latexmkrc (Perl); Octave runs PKG_ADD (PKG_DEL) of a directory put on its path; Stata
