@@ -47,6 +47,8 @@ CONFIG_NAMES = (
     "mt-cmr.cfg",
     "babel-de.ini",
     "babel-german.tex",
+    "tikzlibrarycalc.code.tex",
+    "pgflibraryArrows.code.tex",
     "pdftex.map",
     "matplotlibrc",
     "biber.conf",

@@ -67,8 +67,16 @@ _TEX = frozenset(
 CONFIG_NAMES = _SERVERS_AND_TOOLS | _TEX
 # Families of names TeX loads by a pattern, lower case (prefix, suffix): microtype loads
 # mt-FAMILY.cfg for each font family a document uses (mt-cmr.cfg), babel its locales'
-# babel-LOCALE.ini and babel-LANGUAGE.tex (babel.sty: \IfFileExists{babel-\bbl@tempa.ini}).
-CONFIG_PATTERNS = (("mt-", ".cfg"), ("babel-", ".ini"), ("babel-", ".tex"))
+# babel-LOCALE.ini and babel-LANGUAGE.tex (babel.sty: \IfFileExists{babel-\bbl@tempa.ini}),
+# TikZ and PGF a library by its whole name (\usetikzlibrary{calc} reads
+# tikzlibrarycalc.code.tex).
+CONFIG_PATTERNS = (
+    ("mt-", ".cfg"),
+    ("babel-", ".ini"),
+    ("babel-", ".tex"),
+    ("tikzlibrary", ".code.tex"),
+    ("pgflibrary", ".code.tex"),
+)
 
 
 def loaded_by_name(name: str) -> bool:

@@ -21,7 +21,7 @@ them (SERVER_ACTIVE: `AddHandler application/x-httpd-php .php` runs notes.php.tx
 Python imports numpy.py from the directory it runs in), and directories whose name
 holds one (IIS 6 runs d.asp/*: directory_acted_on); names whose last extension a desktop
 runs or Python imports (LAST_ACTIVE: .sh, .so) or a tool loads by name from its
-directory (TOOL_LOADED: IDL's plot.pro, TEX_LOADED_NAMES); and names whose extension is one of the
+directory (TOOL_LOADED: IDL's plot.pro); and names whose extension is one of the
 admitted families' while the validator that admitted the bytes is another family's
 (`announced`: every extension a web server types as JSON, application/json or a +json
 type, announces JSON: .webmanifest, .gltf, .jsonld hold JSON as serializers write it,
@@ -50,7 +50,6 @@ from vmguard.quarantine.served_active import (
     DESKTOP_ACTIVE,
     LAST_ACTIVE,
     SERVER_ACTIVE,
-    TEX_LOADED_NAMES,
     TOOL_LOADED,
     WINDOWS_ACTIVE,
 )
@@ -209,11 +208,11 @@ def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
             f"the name ends in .{last}: a desktop runs it (Git for Windows: git-bash runs a .sh) "
             f"or Python imports it as an extension module (.so .pyd); {_REMEDY}"
         )
-    if last in TOOL_LOADED or _tex_loaded(name):
+    if last in TOOL_LOADED:
         return (
             f"the name ends in .{last}: an analysis tool started in its directory loads it by "
             f"name before its own (MATLAB: plot.m, IDL: plot.pro, Stata: an .ado, TeX: a .sty, "
-            f"a biblatex .bbx, tikzlibrarycalc.code.tex); rename it with another last extension "
+            f"a biblatex .bbx); rename it with another last extension "
             f"(x-{last}.txt) or leave it out"
         )
     return None
@@ -222,13 +221,6 @@ def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
 def _server_script(exts: list[str]) -> str | None:
     """The first extension of a name that a server or interpreter runs wherever it is."""
     return next((e for e in exts if e in SERVER_ACTIVE), None)
-
-
-def _tex_loaded(name: str) -> bool:
-    """Whether TikZ or PGF loads the file as a library by its whole name (TEX_LOADED_NAMES)."""
-    prefixes, suffix = TEX_LOADED_NAMES
-    low = name.lower()
-    return low.startswith(prefixes) and low.endswith(suffix)
 
 
 def directory_acted_on(name: str) -> str | None:

@@ -2,8 +2,9 @@
 Windows and Office (WINDOWS_ACTIVE), other desktops (DESKTOP_ACTIVE), a server or
 interpreter wherever the extension is in the name (SERVER_ACTIVE), a desktop or Python by
 the last extension only (LAST_ACTIVE), and an analysis tool that loads a routine by its
-file name from the directory it starts in (TOOL_LOADED, TEX_LOADED_NAMES). Each table says
-where it comes from; names read as a directory's configuration are dirconfig.py's."""
+file name from the directory it starts in (TOOL_LOADED). Each table says where it comes
+from; names a tool reads by their whole name (a directory's configuration, TikZ's
+libraries) are dirconfig.py's."""
 
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ LAST_ACTIVE = _words("sh bash ksh zsh csh tcsh fish so pyd")
 # plain.bst, t1cmr.fd, size10.clo, a babel .ldf, pdftex.def) replaces the installed one
 # (\write18 runs commands where shell escape is on).
 # biblatex loads its styles and localisations (.bbx .cbx .lbx) and KOMA-Script's scrlttr2
-# its letter options (.lco) the same way, and TikZ and PGF a library by its whole name
-# (TEX_LOADED_NAMES: \\usetikzlibrary{calc} reads tikzlibrarycalc.code.tex); the kernel its
+# its letter options (.lco) the same way (TikZ and PGF a library by its whole name:
+# dirconfig.CONFIG_PATTERNS, tikzlibrarycalc.code.tex); the kernel its
 # .ltx modules (documentmetadata-support.ltx), inputenc its encodings' .dfu (t1enc.dfu), an
 # engine its format (pdflatex.fmt: TEXFORMATS holds `.` first). A package's .cfg by name:
 # dirconfig.py.
@@ -110,4 +111,3 @@ TOOL_LOADED = _words(
     "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def "
     "bbx cbx lbx lco ltx dfu fmt"
 )
-TEX_LOADED_NAMES = (("tikzlibrary", "pgflibrary"), ".code.tex")
