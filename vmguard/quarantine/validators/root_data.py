@@ -152,6 +152,8 @@ def check(walk: RootWalk, free: set[int]) -> Unlisted:
         unlive = unlisted(seeks, _bodies(trees, parent, tree, begin, free=False))
         left = array("q", (seeks[i] for i in unlive))
         orphans = [unlive[k] for k in unlisted(left, _bodies(trees, parent, tree, begin, free=True))]
+        chance = _foreign(keys, (parent, tree), orphans, bodies)
+        unlive, orphans = sorted({*unlive, *chance}), sorted({*orphans, *chance})
         _named(keys, (parent, tree), set(orphans), bodies)
         out.unlive[(parent, tree)] = unlive
         if orphans:
@@ -159,6 +161,17 @@ def check(walk: RootWalk, free: set[int]) -> Unlisted:
             _deleted(keys, (parent, tree), orphans, Evidence(bodies, created, latest, gaps))
             out.orphans[(parent, tree)] = orphans
     return out
+
+
+def _foreign(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], bodies: list[bytes]) -> list[int]:
+    """The baskets of each branch no tree of the group's name has of which some are
+    orphans: a deleted tree's, all (its position found in a tree's bytes by chance, as any
+    8 bytes, lists none of them). A branch all of whose baskets a tree lists is refused
+    (_named)."""
+    shapes, names = keys.shapes[group], {number: branch for branch, number in keys.branches.items()}
+    numbers = {shapes[SHAPE * i] for i in orphans}
+    foreign = {n for n in numbers if not any(_string(names[n]) in body for body in bodies)}
+    return [i for i in range(len(keys.seeks[group])) if shapes[SHAPE * i] in foreign]
 
 
 def _named(keys: DataKeys, group: tuple[int, bytes], orphans: set[int], bodies: list[bytes]) -> None:
