@@ -80,6 +80,16 @@ def test_a_tree_made_again_with_other_branches_passes(tmp_path, codec, schema):
     assert vet(_again(tmp_path / "t.root", CODECS[codec], SCHEMAS[schema]), ROOT) == OK
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="t(x, y) made again as t(x, y: jagged): uproot adds the counter ny, so the orphans "
+    "(x, y) are of branches the new tree has, and no free space lists them: refused as baskets "
+    "forged beside a live tree are (docs/quarantine.md, ROOT: what exactness leaves)",
+)
+def test_a_branch_made_jagged_under_its_name_passes(tmp_path):
+    assert vet(_again(tmp_path / "t.root", None, {"x": np.float64, "y": "var * float64"}), ROOT) == OK
+
+
 @pytest.fixture(scope="module")
 def other(tmp_path_factory) -> bytes:
     data = _again(tmp_path_factory.mktemp("schema") / "t.root", None, SCHEMAS["other"])

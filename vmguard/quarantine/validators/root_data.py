@@ -19,6 +19,7 @@ import struct
 import zlib
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .root_model import FMT, DataKeys, Record, RootWalk, key_fields, read_string, windows
@@ -27,6 +28,7 @@ from .stream import Invalid, Stream
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
 _CHUNK = 1 << 16  # offsets read this many at a time
 _SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
+_TRIED = 64  # orphan positions found in a free stretch searched for their pairs
 TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
 SHAPE = 5  # numbers kept a basket (shape)
 _LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
@@ -143,8 +145,7 @@ def check(walk: RootWalk, free: set[int]) -> Unlisted:
                 (home, record.offset in free, _payload(record, keys))
             )
     latest = max((_datime(r.key) for r in walk.records.values() if r.offset not in free), default=0)
-    gaps = list(walk.gaps.values())
-    out = Unlisted({}, {})
+    out, found = Unlisted({}, {}), {}
     for (parent, tree), seeks in keys.seeks.items():
         bodies = _bodies(trees, parent, tree, begin)
         if None in bodies:
@@ -157,9 +158,12 @@ def check(walk: RootWalk, free: set[int]) -> Unlisted:
         _named(keys, (parent, tree), set(orphans), bodies)
         out.unlive[(parent, tree)] = unlive
         if orphans:
-            created = _created(walk.records, free, parent, tree)
-            _deleted(keys, (parent, tree), orphans, Evidence(bodies, created, latest, gaps))
-            out.orphans[(parent, tree)] = orphans
+            found[(parent, tree)] = (orphans, bodies)
+    listed = _freed(keys, {group: orphans for group, (orphans, _) in found.items()}, walk.gaps.values())
+    for group, (orphans, bodies) in found.items():
+        created = _created(walk.records, free, *group)
+        _deleted(keys, group, orphans, Evidence(bodies, created, latest, group in listed))
+        out.orphans[group] = orphans
     return out
 
 
@@ -262,12 +266,13 @@ def _created(records: dict[int, Record], free: set[int], parent: int, tree: byte
 class Evidence:
     """What the file shows of a (parent, tree) whose baskets are orphans: the payloads of
     its trees (live or in free space; none if no record is that tree), the datime of its
-    live tree (None: none is live), the file's last key datime, and its free stretches."""
+    live tree (None: none is live), the file's last key datime, and whether free space
+    lists two of its orphans (_freed)."""
 
     bodies: list[bytes]
     created: int | None
     latest: int
-    gaps: list[bytes]
+    freed: bool
 
 
 def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen: Evidence) -> None:
@@ -302,7 +307,7 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
         branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
         every = not foreign and set(counts) == branches
         if (live and dates <= seen.created and (every or (foreign and whole))) or (
-            dates <= seen.latest and whole and _freed(keys, group, orphans, seen.gaps)
+            dates <= seen.latest and whole and seen.freed
         ):
             return
     if not seen.bodies:
@@ -318,21 +323,30 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     )
 
 
-def _freed(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], gaps: list[bytes]) -> bool:
-    """Whether free space holds two orphans of one branch in order, 8 bytes big-endian
-    each, side by side: a freed tree record's fBasketSeek listed them."""
-    branches: dict[int, list[int]] = {}
-    for i in orphans:
-        branches.setdefault(keys.shapes[group][SHAPE * i], []).append(keys.seeks[group][i])
-    found: set[int] = set()
-    for gap in gaps:
-        found.update(windows(gap, big=True))
-    for positions in branches.values():
-        positions.sort()
-        for a, b in zip(positions, positions[1:], strict=False):
-            if a in found and b in found and any(struct.pack(">qq", a, b) in gap for gap in gaps):
-                return True
-    return False
+def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:
+    """The (parent, tree) of which free space holds two orphans of one branch in order, 8
+    bytes big-endian each, side by side: a freed tree record's fBasketSeek listed them.
+    Each stretch is read once for all trees (as 8-byte windows at each alignment, at C
+    speed), and at most _TRIED of the positions found there are searched for their
+    pairs (what a crafted stretch can cost; a record's list gives its first)."""
+    after: dict[int, list[tuple[bytes, tuple[int, bytes]]]] = {}
+    for group, found in orphans.items():
+        branches: dict[int, list[int]] = {}
+        for i in found:
+            branches.setdefault(keys.shapes[group][SHAPE * i], []).append(keys.seeks[group][i])
+        for positions in branches.values():
+            positions.sort()
+            for a, b in zip(positions, positions[1:], strict=False):
+                after.setdefault(a, []).append((struct.pack(">qq", a, b), group))
+    proven: set[tuple[int, bytes]] = set()
+    for gap in gaps if after else ():
+        for shift in range(8):
+            values = array("Q", gap[shift : shift + (len(gap) - shift) // 8 * 8])
+            if _LITTLE:
+                values.byteswap()
+            for a in sorted(after.keys() & values)[:_TRIED]:
+                proven.update(group for pair, group in after[a] if group not in proven and pair in gap)
+    return proven
 
 
 def _datime(key: bytes) -> int:
