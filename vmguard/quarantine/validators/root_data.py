@@ -28,7 +28,8 @@ from .stream import Invalid, Stream
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
 _CHUNK = 1 << 16  # offsets read this many at a time
 _SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
-_TRIED = 64  # orphan positions found in a free stretch searched for their pairs
+_PAIRS = 16  # pairs of a branch's orphans searched for in free space, its first
+_SEARCH = 1 << 31  # bytes of free space searched for them, at most, a file
 TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
 SHAPE = 5  # numbers kept a basket (shape)
 _LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
@@ -326,26 +327,25 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
 def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:
     """The (parent, tree) of which free space holds two orphans of one branch in order, 8
     bytes big-endian each, side by side: a freed tree record's fBasketSeek listed them.
-    Each stretch is read once for all trees (as 8-byte windows at each alignment, at C
-    speed), and at most _TRIED of the positions found there are searched for their
-    pairs (what a crafted stretch can cost; a record's list gives its first)."""
-    after: dict[int, list[tuple[bytes, tuple[int, bytes]]]] = {}
-    for group, found in orphans.items():
+    What uproot leaves of a list is its record's tail (the last branch's list, from its
+    first entry) or an older copy's (10 slots): so the first _PAIRS pairs of each branch
+    are searched for, memchr speed, until _SEARCH bytes were searched (what a crafted
+    file can cost: it is then refused)."""
+    stretches = [gap for gap in gaps if gap.count(0) < len(gap)]  # zeros list nothing
+    budget = _SEARCH
+    proven: set[tuple[int, bytes]] = set()
+    for group, found in orphans.items() if stretches else ():
         branches: dict[int, list[int]] = {}
         for i in found:
             branches.setdefault(keys.shapes[group][SHAPE * i], []).append(keys.seeks[group][i])
         for positions in branches.values():
             positions.sort()
-            for a, b in zip(positions, positions[1:], strict=False):
-                after.setdefault(a, []).append((struct.pack(">qq", a, b), group))
-    proven: set[tuple[int, bytes]] = set()
-    for gap in gaps if after else ():
-        for shift in range(8):
-            values = array("Q", gap[shift : shift + (len(gap) - shift) // 8 * 8])
-            if _LITTLE:
-                values.byteswap()
-            for a in sorted(after.keys() & values)[:_TRIED]:
-                proven.update(group for pair, group in after[a] if group not in proven and pair in gap)
+            for a, b in zip(positions[:_PAIRS], positions[1 : _PAIRS + 1], strict=False):
+                if group in proven or budget <= 0:
+                    break
+                budget -= sum(len(gap) for gap in stretches)
+                if any(struct.pack(">qq", a, b) in gap for gap in stretches):
+                    proven.add(group)
     return proven
 
 
