@@ -35,6 +35,7 @@ pytest.importorskip("uproot")
 
 from tests.support import attack_kroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_kroot_forge as forged  # noqa: E402
+from tests.support import attack_kroot_slots as slotted  # noqa: E402
 from tests.support.attack_fbinary_root import opens  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +87,13 @@ FALSE_REJECTIONS: dict[str, str] = {
 LISTED = {
     "root-k-tail-64-own-ends.root": "64 own-end entries after fEND in a file whose free "
     "list never shrank",
+    # behind a FreeSegments record inside the file ("at most 4 a stretch that are segments
+    # or name a later end, each position a record's or stretch's start"; "end entries
+    # naming their own end or the stretch's")
+    "root-k-slots-later-ends.root": "the two slots naming the last record's start and fEND",
+    "root-k-slots-own-ends.root": "the two slots naming their own ends",
+    "root-k-slots-segment-then-end.root": "a segment between two record starts, then the "
+    "stretch's end",
 }
 
 
@@ -95,6 +103,7 @@ def vetted(tmp_path_factory):
     base = tmp_path_factory.mktemp("attackkroot")
     ordinary = ordinary_files.controls(base / "made" / "ctl")
     attacks = forged.hostile(base / "made" / "hostile")
+    attacks |= {f"root-k-{n}.root": b for n, b in slotted.slots(base / "made" / "slots").items()}
     q = base / "q"
     q.mkdir()
     for name, data in {**ordinary, **attacks}.items():
@@ -117,7 +126,7 @@ def _marked(names, table):
             if n in table else n for n in sorted(names)]
 
 
-ATTACKS = forged.HOSTILE_NAMES
+ATTACKS = sorted(forged.HOSTILE_NAMES + [f"root-k-{n}.root" for n in slotted.SLOT_CASES])
 ORDINARY = ordinary_files.CONTROL_NAMES
 
 

@@ -38,6 +38,14 @@ def hists(*names: str, k: int = 0) -> Step:
     return step
 
 
+def sized(**bins: int) -> Step:
+    """Histograms of the given numbers of bins, written in the order given."""
+    def step(f) -> None:
+        for name, n in bins.items():
+            f[name] = np.arange(float(n)), np.linspace(0, 1, n + 1)
+    return step
+
+
 def strings(*names: str) -> Step:
     def step(f) -> None:
         for name in names:
@@ -71,6 +79,13 @@ def mkdir(name: str) -> Step:
     return lambda f: f.mkdir(name)
 
 
+# Every object deleted, then new ones written over two jobs: the FreeSegments record
+# shrinks in place and later records are written after it (it is inside the file, two
+# end entries behind it).
+REFILL: list[Step] = [sized(h1=10, h2=10, h3=200), delete("h2"), delete("h1", "h3"),
+                      sized(h4=10, h5=10, h6=200), sized(h7=10, h8=50)]
+
+
 def _d(*names: str) -> list[str]:
     return [f"d/{n}" for n in names]
 
@@ -86,6 +101,10 @@ CASES: dict[str, tuple[str, list[Step]]] = {
     "subdir-del-2": ("zlib", [mkdir("d"), hists(*_d(*"abcd")), delete(*_d("c")),
                               delete(*_d("d"))]),
     "subdir-del-5": ("none", [mkdir("d"), hists(*_d(*"abcdef")), *(delete(*_d(n)) for n in "bdcfe")]),
+    "del-all-then-refill": ("none", REFILL),
+    "write-del-same-job-then-more": ("none", [both(sized(h1=200), delete("h1")), sized(h2=10),
+                                              delete("h2"), sized(h3=200, h4=1000),
+                                              sized(h5=10), sized(h6=50)]),
     # refused (FALSE_REJECTIONS in the test): two or more deletions, nothing written over
     "del-last-two-jobs": ("none", [hists(*"abcd"), delete("d"), delete("c")]),
     "del-five-from-end": ("none", [hists(*"abcdefgh"), *(delete(n) for n in "hgfed")]),

@@ -128,6 +128,20 @@ def two_older_records(made: Path) -> bytes:
     return out
 
 
+def own_ends_in_free_space(made: Path, count: int) -> bytes:
+    """Own-end entries (1, their end, 2e9), which the docs admit alone where the file grew
+    past them, laid in the zero stretch of free space at positions the payload chooses."""
+    d = base(made / f"free-own-{count}")
+    h = _header(d)
+    zero = next(p for p in range(h["begin"], len(d)) if d[p : p + 64] == bytes(64))
+    out = d
+    for k, p in enumerate(_payload_positions(zero, zero + 30, count)):
+        at = p + 20 * k  # apart: each entry alone
+        assert d[at : at + 10] == bytes(10)
+        out = _put(out, at, _entry(at + 10, END))
+    return out
+
+
 INSIDE = ("free-positions", "4-segments-behind", "5-segments-behind",
           "segment-mid-record-behind")
 
@@ -137,6 +151,8 @@ def hostile(made: Path) -> dict[str, bytes]:
     for which in INSIDE:
         out[f"root-k-older-{which}.root"] = older_record(made, which)
     out["root-k-two-older-records.root"] = two_older_records(made)
+    for count in (1, 8):
+        out[f"root-k-free-own-ends-{count}.root"] = own_ends_in_free_space(made, count)
     return out
 
 
@@ -144,5 +160,6 @@ HOSTILE_NAMES = sorted(
     [f"root-k-{n}.root" for n in (
         "tail-64-own-ends", "tail-65-own-ends", "tail-18-byte-own-ends", "tail-mixed-10-18",
         "tail-third-field", "tail-version-2", "tail-own-ends-then-zeros",
-        "tail-all-name-fend", "tail-one-segment", "two-older-records")]
+        "tail-all-name-fend", "tail-one-segment", "two-older-records", "free-own-ends-1",
+        "free-own-ends-8")]
     + [f"root-k-older-{w}.root" for w in INSIDE])
