@@ -14,7 +14,10 @@ slot), not the code (neither the validators nor their tests were read). Tried he
   mixed sizes, another third field or version, zeros after them, all naming fEND, a
   segment among them); an older FreeSegments record uproot never wrote, forged in the zero
   stretch of free space (its entries at positions chosen by the payload; 4 or 5 segments
-  at record starts behind it; a segment starting mid-record; two such records, 8 segments).
+  at record starts behind it; a segment starting mid-record; two such records, 8 segments);
+  the two slots behind a live FreeSegments record inside the file (tests/support/
+  attack_kroot_slots.py, uproot's own layout) and an older record uproot left whole in
+  free space, each rewritten within and just outside the stated pins.
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS: ordinary
 output refused; LISTED: published, as "what exactness leaves" says (the test fails when
@@ -37,6 +40,7 @@ from tests.support import attack_kroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_kroot_forge as forged  # noqa: E402
 from tests.support import attack_kroot_slots as slotted  # noqa: E402
 from tests.support.attack_fbinary_root import opens  # noqa: E402
+from tests.support.attack_kroot_files import opens_empty  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ALLOW = "allow_types: [text, csv, json, root, fits, hdf5, gzip]"  # policy/batch.yaml's
@@ -94,6 +98,16 @@ LISTED = {
     "root-k-slots-own-ends.root": "the two slots naming their own ends",
     "root-k-slots-segment-then-end.root": "a segment between two record starts, then the "
     "stretch's end",
+    # an older FreeSegments record uproot left whole in free space: its entries and the
+    # slot behind it. Published within "24 [bytes] in the rest of the file's free space
+    # that are no run of live metadata" (measured: up to 10 payload bytes over its entries
+    # pass, 12 are refused), not by the entries' own pins ("in order, inside the file").
+    "root-k-freed-past-file.root": "its second segment moved past the file's end (8 bytes)",
+    "root-k-freed-overlapping.root": "its first segment stretched over the second",
+    "root-k-freed-end-elsewhere.root": "its end entry naming 500 bytes before its end",
+    "root-k-freed-end-third-field.root": "its end entry's third field 2000000001",
+    "root-k-freed-slot-fend.root": "the slot behind it naming fEND (a later end)",
+    "root-k-freed-slot-zeros.root": "the slot behind it zeros (no slot written)",
 }
 
 
@@ -104,6 +118,7 @@ def vetted(tmp_path_factory):
     ordinary = ordinary_files.controls(base / "made" / "ctl")
     attacks = forged.hostile(base / "made" / "hostile")
     attacks |= {f"root-k-{n}.root": b for n, b in slotted.slots(base / "made" / "slots").items()}
+    attacks |= {f"root-k-{n}.root": b for n, b in slotted.older(base / "made" / "older").items()}
     q = base / "q"
     q.mkdir()
     for name, data in {**ordinary, **attacks}.items():
@@ -126,8 +141,10 @@ def _marked(names, table):
             if n in table else n for n in sorted(names)]
 
 
-ATTACKS = sorted(forged.HOSTILE_NAMES + [f"root-k-{n}.root" for n in slotted.SLOT_CASES])
+ATTACKS = sorted(forged.HOSTILE_NAMES + [f"root-k-{n}.root" for n in (
+    *slotted.SLOT_CASES, *slotted.OLDER_CASES)])
 ORDINARY = ordinary_files.CONTROL_NAMES
+EMPTY = {f"root-k-{n}.root" for n in slotted.OLDER_CASES}
 
 
 def test_every_exemption_names_a_real_case():
@@ -156,8 +173,10 @@ def test_ordinary_output_reads(vetted, name):
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_file_opens(vetted, name):
-    """The attack is real: uproot opens the patched file (the bits are the case's)."""
-    assert opens(vetted["attacks"][name])
+    """The attack is real: uproot opens the patched file (the bits are the case's; the
+    older-record cases are a file whose every object was deleted: no keys)."""
+    assert opens_empty(vetted["attacks"][name]) if name in EMPTY else opens(
+        vetted["attacks"][name])
 
 
 @pytest.mark.parametrize("name", sorted(LISTED))

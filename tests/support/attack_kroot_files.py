@@ -6,6 +6,7 @@ make uproot's FreeSegments record shrink in place and leave entries after fEND.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,12 @@ import uproot
 Step = Callable[[object], None]
 CODECS = {"none": None, "zlib": uproot.ZLIB(1), "lzma": uproot.LZMA(1),
           "lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(1)}
+
+
+def opens_empty(data: bytes) -> bool:
+    """uproot opens the file and lists its keys (none: every object was deleted)."""
+    with uproot.open(io.BytesIO(data)) as f:
+        return f.keys(recursive=True) == []
 
 
 def _hist(k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.support.attack_dcontent_root import _header, _key_at, _lengths, _put
 from tests.support.attack_fbinary_root import PAYLOAD
-from tests.support.attack_kroot_files import REFILL, jobs
+from tests.support.attack_kroot_files import REFILL, Step, both, delete, jobs, sized
 
 END = 2000000000
 
@@ -77,3 +77,52 @@ SLOT_CASES = ("slots-2-segments-at-records", "slots-later-ends", "slots-earlier-
               "slots-third-field", "slots-own-ends", "slots-end-then-segment",
               "slots-segment-past-fend", "slots-segment-then-end",
               "slots-segment-free-then-end", "tail-behind-inner-record")
+
+
+# ------------------------------------------- an older FreeSegments record uproot freed
+
+# Plain uproot: objects written and deleted over three jobs, the last with nothing left;
+# uproot moved the FreeSegments record once and left its older copy whole in free space
+# (three entries), one end entry behind it, then the live record.
+OLDER: list[Step] = [both(sized(h1=50), delete("h1"), sized(h2=200)),
+                     both(delete("h2"), sized(h3=200), delete("h3")),
+                     both(sized(h4=10), delete("h4"))]
+
+
+def _older_at(d: bytes) -> int:
+    """The older FreeSegments record: a key in free space copying the live one's names."""
+    h = _header(d)
+    live = h["seek_free"]
+    keylen = _lengths(d, live)[1]
+    return max(p for p in _records(d) if p < live and _lengths(d, p)[1] == keylen
+               and d[p + 26 : p + keylen] == d[live + 26 : live + keylen])
+
+
+def older(made: Path) -> dict[str, bytes]:
+    made.mkdir(parents=True, exist_ok=True)
+    d = jobs(made / "older.root", None, OLDER)
+    at = _older_at(d)
+    first = at + _lengths(d, at)[1]
+    (_, a, b), (_, c, e), (_, last, _) = (struct.unpack(">hii", d[first + 10 * k : first + 10 * k + 10])
+                                          for k in range(3))
+    assert last == _header(d)["seek_free"] + 0 * a and _lengths(d, at)[0] == first - at + 30
+    pay = [int.from_bytes(PAYLOAD[k : k + 2], "big") % 3000 for k in range(0, 4, 2)]
+    ends = {
+        "freed-free-positions": _e(200 + pay[0], 300 + pay[0]) + _e(4000 + pay[1], 5000),
+        "freed-past-file": _e(a, b) + _e(len(d) + 100, len(d) + 200),
+        "freed-unordered": _e(c, e) + _e(a, b),
+        "freed-overlapping": _e(a, c + 5) + _e(c, e),
+        "freed-version-2": _e(a, b, 2) + _e(c, e),
+    }
+    out = {f"{n}": _put(d, first, body) for n, body in ends.items()}
+    out["freed-end-elsewhere"] = _put(d, first + 20, _e(last - 500, END))
+    out["freed-end-third-field"] = _put(d, first + 20, _e(last, END + 1))
+    slot = at + _lengths(d, at)[0]
+    out["freed-slot-fend"] = _put(d, slot, _e(_header(d)["end"], END))
+    out["freed-slot-zeros"] = _put(d, slot, bytes(10))
+    return out
+
+
+OLDER_CASES = ("freed-free-positions", "freed-past-file", "freed-unordered",
+               "freed-overlapping", "freed-version-2", "freed-end-elsewhere",
+               "freed-end-third-field", "freed-slot-fend", "freed-slot-zeros")
