@@ -68,6 +68,12 @@ def tree(name: str, extends: int = 2) -> Step:
     return step
 
 
+def extend(name: str) -> Step:
+    def step(f) -> None:
+        f[name].extend({"x": np.arange(50.0), "n": np.arange(50, dtype=np.int32)})
+    return step
+
+
 def delete(*names: str) -> Step:
     def step(f) -> None:
         for name in names:
@@ -112,6 +118,17 @@ CASES: dict[str, tuple[str, list[Step]]] = {
     "write-del-same-job-then-more": ("none", [both(sized(h1=200), delete("h1")), sized(h2=10),
                                               delete("h2"), sized(h3=200, h4=1000),
                                               sized(h5=10), sized(h6=50)]),
+    **{f"del-one-of-two-{c}": (c, [hists("a", "b"), delete("b")]) for c in CODECS},
+    "del-middle-two-jobs": ("none", [hists(*"abcde"), delete("b"), delete("d")]),
+    "del-middle-4-of-6": ("zlib", [hists(*"abcdef"), delete("b", "d"), delete("c", "e")]),
+    "many-del-middle": ("none", [hists(*[f"h{i:03d}" for i in range(120)]), delete("h060")]),
+    "overwrite-hist-bigger": ("none", [hists("a", "b"), hists("a", k=5)]),
+    "overwrite-string": ("none", [strings("s", "t"), strings("s")]),
+    "subdir-deleted-whole": ("none", [both(mkdir("d"), hists("d/a", "d/b"), hists("top")),
+                                      delete("d")]),
+    "tree-extended-over-jobs": ("none", [tree("t"), extend("t"), extend("t")]),
+    "two-trees-del-one": ("none", [both(tree("t"), tree("u")), delete("t")]),
+    "long-name-" + "x" * 60: ("none", [hists("a", "b"), delete("b")]),
     # refused (FALSE_REJECTIONS in the test): two or more deletions, nothing written over
     "del-last-two-jobs": ("none", [hists(*"abcd"), delete("d"), delete("c")]),
     "del-five-from-end": ("none", [hists(*"abcdefgh"), *(delete(n) for n in "hgfed")]),
@@ -123,6 +140,12 @@ CASES: dict[str, tuple[str, list[Step]]] = {
                                    *(delete(*_d(n)) for n in "hgfed")]),
     **{f"del-merge-end-{c}": (c, [hists(*"abcd"), delete("c"), delete("d")])
        for c in CODECS},
+    **{f"del-middle-6-of-8-{c}": (c, [hists(*"abcdefgh"), delete("b", "d", "f"),
+                                        delete("c", "e", "g")]) for c in ("none", "zlib")},
+    "del-middle-strings-6-of-8": ("none", [strings(*"abcdefgh"),
+                                           *(delete(n) for n in "bdfceg")]),
+    "two-trees-del-one-extend-other": ("none", [both(tree("t"), tree("u")), delete("t"),
+                                                extend("u")]),
     "del-scattered-5": ("none", [hists(*"abcdef"), *(delete(n) for n in "bdcfe")]),
 }
 CONTROL_NAMES = sorted(f"ctl-k-{n}.root" for n in CASES)
