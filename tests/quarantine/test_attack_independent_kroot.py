@@ -102,6 +102,11 @@ FALSE_REJECTIONS: dict[str, str] = {
 LISTED = {
     "root-k-tail-64-own-ends.root": "64 own-end entries after fEND in a file whose free "
     "list never shrank",
+    "root-k-lone-unlisted-1.root": "the deleted record's free segment shortened by 10 bytes "
+    "and an own-end entry (1, its end, 2e9) laid there, unlisted, before the keys list, "
+    "where no FreeSegments record ever ended ('the 10 bytes of it no segment lists ... "
+    "admitted alone'; the docs state no bits: about log2(free segments + 1), the choice of "
+    "segment end; two are refused)",
     # behind a FreeSegments record inside the file ("at most 4 a stretch that are segments
     # or name a later end, each position a record's or stretch's start"; "end entries
     # naming their own end or the stretch's")

@@ -142,6 +142,21 @@ def own_ends_in_free_space(made: Path, count: int) -> bytes:
     return out
 
 
+def lone_entries(made: Path, count: int) -> bytes:
+    """The free segment shortened by 10 x count bytes and own-end entries laid there, unlisted
+    (the docs admit alone the 10 bytes of an entry 'the file later grew past'): here before
+    the keys list, where no FreeSegments record ever ended."""
+    d = base(made / f"lone-{count}")
+    h = _header(d)
+    at = h["seek_free"] + _lengths(d, h["seek_free"])[1]
+    a, b = _first_segment(d)
+    out = _put(d, at + 2, struct.pack(">ii", a, b - 10 * count))
+    for j in range(count):
+        p = b + 1 - 10 * (count - j)
+        out = _put(out, p, _entry(p + 10, END))
+    return out
+
+
 INSIDE = ("free-positions", "4-segments-behind", "5-segments-behind",
           "segment-mid-record-behind")
 
@@ -153,6 +168,8 @@ def hostile(made: Path) -> dict[str, bytes]:
     out["root-k-two-older-records.root"] = two_older_records(made)
     for count in (1, 8):
         out[f"root-k-free-own-ends-{count}.root"] = own_ends_in_free_space(made, count)
+    for count in (1, 2):
+        out[f"root-k-lone-unlisted-{count}.root"] = lone_entries(made, count)
     return out
 
 
@@ -161,5 +178,6 @@ HOSTILE_NAMES = sorted(
         "tail-64-own-ends", "tail-65-own-ends", "tail-18-byte-own-ends", "tail-mixed-10-18",
         "tail-third-field", "tail-version-2", "tail-own-ends-then-zeros",
         "tail-all-name-fend", "tail-one-segment", "two-older-records", "free-own-ends-1",
-        "free-own-ends-8")]
+        "free-own-ends-8", "lone-unlisted-1",
+        "lone-unlisted-2")]
     + [f"root-k-older-{w}.root" for w in INSIDE])
