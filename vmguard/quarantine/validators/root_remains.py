@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from . import root_data
+from . import root_data, root_keylists
 from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -89,20 +89,22 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
+    keys = root_keylists.history(walk, free, MOVED)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
-            _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted)
+            rest = root_keylists.zeroed(gap[deleted:], 0, keys)  # an older keys list's tail
+            _covered(rest, live, offset + deleted, budget, shared=not rooted)
         elif (
             record is not None
             and record.body is not None
             and record.klass in MOVED
             and not segments(record.body)
         ):
-            _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
+            _covered(root_keylists.older_list(record, walk, free, keys), live, offset, Loose(LOOSE), HEAD)
         elif (
             record is not None
             and record.body is not None
@@ -114,7 +116,8 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
         elif record is not None:
             _deleted_record(record, history)
     for offset, slack in walk.slack.items():
-        _covered(slack, live, offset + walk.records[offset].nbytes - len(slack), budget, shared=True)
+        at = offset + walk.records[offset].nbytes - len(slack)
+        _covered(root_keylists.zeroed(slack, 0, keys), live, at, budget, shared=True)
 
 
 @dataclass

@@ -1,0 +1,163 @@
+"""What a directory's keys list leaves when uproot deletes from it (session 36, rkeys):
+the list rewritten shorter in place keeps the deleted objects' keys behind the live ones,
+and an older list (moved when it outgrew its place, its head maybe written over by a
+later record) holds them too. Real uproot output passes (every second of 12 histograms
+deleted in later jobs; strings; a subdirectory; every codec), refused before; a key
+there whose name, title, class, datime, cycle, position or lengths are not the deleted
+record's own is refused (root_keylists: only whole copies of the history's keys, and
+tails of them, are taken as uproot's)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from tests.quarantine.test_validators import vet
+from vmguard.quarantine.validators import Invalid
+
+uproot = pytest.importorskip("uproot")
+
+ROOT = "application/x-root"
+FREE = "the free space at .* holds data that is not the remains of a record the writer moved"
+CODECS = {"none": None, "zlib": uproot.ZLIB(1), "lzma": uproot.LZMA(1), "lz4": uproot.LZ4(1),
+          "zstd": uproot.ZSTD(1)}
+# every second histogram of 12 (names h0..h11: keys of two lengths) deleted in later jobs
+PLANS = {"one-job": [[1, 3, 5, 2, 4]], "two-jobs": [[1, 3, 5], [2, 4]],
+         "each-alone": [[1], [3], [5], [2], [4]], "seven-of-12": [[1, 3, 5, 7], [2, 4, 6]]}
+
+
+def _made(path, codec, plan: list[list[int]], kind: str = "h", where: str = "") -> bytes:
+    with uproot.recreate(path, compression=codec) as f:
+        if where:
+            f.mkdir(where.rstrip("/"))
+        for i in range(12):
+            f[f"{where}{kind}{i}"] = (f"text {i} " * (i + 1) if kind == "s" else
+                                      np.histogram(np.arange(3.0 + i), bins=3 + i))
+    for job in plan:
+        with uproot.update(path) as f:
+            for i in job:
+                del f[f"{where}{kind}{i}"]
+    return path.read_bytes()
+
+
+def _keys(data: bytes) -> dict[int, bytes]:
+    """The own key of every whole record of a small file (a key naming its position)."""
+    out = {}
+    for at in range(100, len(data) - 26):
+        nbytes, version, _, _, keylen, _ = struct.unpack_from(">ihiIhh", data, at)
+        if version == 4 and 26 < keylen < nbytes and struct.unpack_from(">i", data, at + 18)[0] == at:
+            out[at] = data[at : at + keylen]
+    return out
+
+
+def _name(key: bytes) -> str:
+    at = 27 + key[26]  # after the class
+    return key[at + 1 : at + 1 + key[at]].decode()
+
+
+def _stale(data: bytes, names: set[str]) -> list[tuple[int, int]]:
+    """(where, whose) of each copy of a deleted record's key (its name in names) elsewhere
+    in the file: behind a keys list or in what is left of an older one."""
+    found = []
+    for at, key in _keys(data).items():
+        if _name(key) not in names:
+            continue
+        start = data.find(key)
+        while start >= 0:
+            if start != at:
+                found.append((start, at))
+            start = data.find(key, start + 1)
+    return found
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_uproot_deletions_leave_keys_that_pass(tmp_path, codec, plan):
+    data = _made(tmp_path / "f.root", CODECS[codec], PLANS[plan])
+    assert _stale(data, {f"h{i}" for job in PLANS[plan] for i in job})  # the keys of deleted histograms stay behind (refused before)
+    assert vet(data, ROOT)
+
+
+@pytest.mark.parametrize("kind,where", [("h", "d/"), ("s", "d/")])
+def test_strings_and_subdirectories_pass(tmp_path, kind, where):
+    data = _made(tmp_path / "f.root", None, PLANS["two-jobs"], kind, where)
+    assert _stale(data, {f"{kind}{i}" for job in PLANS["two-jobs"] for i in job})
+    assert vet(data, ROOT)
+
+
+def _base(tmp_path) -> tuple[bytes, list[tuple[int, int]]]:
+    """4 histograms, d deleted in job 2, c in job 3: both keys stay behind the live list
+    (a and b), whole; their records whole in free space."""
+    path = tmp_path / "base.root"
+    with uproot.recreate(path) as f:
+        for name in "abcd":
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    for name in "dc":
+        with uproot.update(path) as f:
+            del f[name]
+    data = path.read_bytes()
+    stale = sorted(_stale(data, {"c", "d"}))
+    assert len(stale) == 2 and vet(data, ROOT)
+    return data, stale
+
+
+# Fields of a key (offset, bytes) chosen in a stale copy: a payload's bits.
+FIELDS = {
+    "nbytes": (0, lambda b: struct.pack(">i", struct.unpack(">i", b[:4])[0] + 1)),
+    "objlen": (6, lambda b: struct.pack(">i", struct.unpack(">i", b[6:10])[0] + 1)),
+    "datime-later": (10, lambda b: struct.pack(">I", struct.unpack(">I", b[10:14])[0] + 1)),
+    "datime-earlier": (10, lambda b: struct.pack(">I", struct.unpack(">I", b[10:14])[0] - 1)),
+    "cycle": (16, lambda b: b"\0\2"),
+    "seek": (18, lambda b: struct.pack(">i", struct.unpack(">i", b[18:22])[0] + 1)),
+    "parent": (22, lambda b: struct.pack(">i", struct.unpack(">i", b[22:26])[0] + 1)),
+    "class": (27, lambda b: b"TH1F"),
+    "name": (32, lambda b: b"x"),
+    "title": (31, lambda b: b"\0\1" + b[32:33]),  # name "", title the name
+}
+
+
+def _padded(data: bytes, stale: list[tuple[int, int]]) -> bytes:
+    """PAD nonzero bytes in the zeros after the stale keys: within the file's 24 loose
+    bytes of free space (docs), so a key that is not uproot's tips it over."""
+    end = max(at for at, _ in stale) + 34 + 40
+    assert data[end : end + len(PAD)] == bytes(len(PAD))
+    return data[:end] + PAD + data[end + len(PAD) :]
+
+
+PAD = b"P" * 12
+
+
+@pytest.mark.parametrize("which", [0, 1])
+@pytest.mark.parametrize("field", sorted(FIELDS))
+def test_a_chosen_field_in_a_stale_key_is_refused(tmp_path, field, which):
+    """Each stale key (c's, d's) with one field not the deleted record's own: not taken
+    as uproot's, so its bytes count against the loose bytes (the file as uproot wrote
+    it, with the same PAD, passes)."""
+    data, stale = _base(tmp_path)
+    assert vet(_padded(data, stale), ROOT)
+    at, _ = stale[which]
+    offset, make = FIELDS[field]
+    key = data[at : at + 34]
+    assert key[26:31] == b"\x04TH1D"  # the layout FIELDS assumes
+    patch = make(key)
+    forged = data[: at + offset] + patch + data[at + offset + len(patch) :]
+    assert forged != data
+    with pytest.raises(Invalid, match=FREE):
+        vet(_padded(forged, stale), ROOT)
+
+
+def test_chosen_bytes_where_a_stale_key_was_are_refused(tmp_path):
+    data, stale = _base(tmp_path)
+    at, _ = stale[0]
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[:at] + bytes(range(1, 41)) + data[at + 40 :], ROOT)
+
+
+def test_payload_after_stale_keys_beyond_the_loose_bytes_is_refused(tmp_path):
+    data, stale = _base(tmp_path)
+    end = max(at for at, _ in stale) + 34
+    assert data[end : end + 30] == bytes(30)
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[:end] + b"P" * 30 + data[end + 30 :], ROOT)

@@ -1,0 +1,177 @@
+"""What a directory's keys list leaves when uproot deletes from it (del f[name]): uproot
+rewrites the list without the deleted key, in place while it fits (the bytes after its
+new end keep what the longer list held there: the live list's slack) or, when it
+outgrows its place, at a new one (the older list stays whole in free space, with its own
+slack). So what follows the live keys, and the keys of an older list, are the keys of
+older versions of the list: each a key of the file's history, as uproot wrote it, whole,
+or the tail of one where a newer, shorter version ended in the middle of it. A key of the
+history is the key of a live record or of a deleted one whole in free space (uproot's del
+frees the record and leaves it there): byte for byte the record's own key, at the
+position it names. Those bytes are zeroed before root_remains judges the rest (the
+older list's own key and count, anything else): they are copies, nothing chosen but
+which key lies where (log2 of the history's keys a key)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .root_model import Record, RootWalk, key_fields, read_string
+from .stream import Invalid
+
+_KEY = struct.Struct(">ihiIhh")  # Nbytes, Version, ObjLen, Datime, KeyLen, Cycle
+_COUNT = 4  # a keys list's payload starts with its number of keys
+_END = 4  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
+
+
+@dataclass
+class Cuts:
+    """The tails of keys the file may still hold: one where each version of a list
+    ended inside an older one's key. Each version is one write of the list, one a
+    deletion where it shrank: so no more than the deleted records the file shows."""
+
+    left: int
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of the file's history: each record's own key (live, or deleted and whole
+    in free space) by its bytes, with where it is, but the metadata uproot moves (keys
+    lists, directories, FreeSegments: never listed as a deleted object); the live keys
+    lists' own keys (an older list's key has their tail: class, name, title); and the
+    keys by their last bytes (_END), to find a tail."""
+
+    own: dict[bytes, int]
+    lengths: tuple[int, ...]
+    lists: tuple[bytes, ...]
+    ends: dict[bytes, tuple[bytes, ...]]
+    cuts: Cuts
+
+
+def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
+    own = {r.key: r.offset for r in walk.records.values() if r.offset not in free or r.klass not in moved}
+    lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
+    ends: dict[bytes, list[bytes]] = {}
+    for key in own:
+        ends.setdefault(key[-_END:], []).append(key)
+        for n in range(1, _END):
+            ends.setdefault(key[-n:], [])  # a tail this short: any key's
+    deleted = sum(1 for r in walk.records.values() if r.offset in free and r.klass not in moved)
+    return Keys(
+        own,
+        tuple(sorted({len(k) for k in own})),
+        lists,
+        {end: tuple(found) for end, found in ends.items()},
+        Cuts(deleted),
+    )
+
+
+def zeroed(data: bytes, at: int, keys: Keys) -> bytes:
+    """data with the keys of older versions of a keys list, from `at` (where the first
+    one would start) on, zeroed: whole keys of the history (_whole) and tails of them
+    (_tail, from the file's Cuts); at `at`, also the tail of an older list's own key and
+    its count (_head: the list's start written over). Stops at the first bytes that are
+    neither; the rest is left to the caller's judgment."""
+    out, first = bytearray(data), at
+    while data[at:].strip(b"\0"):
+        size = _whole(data, at, keys)
+        if not size and keys.cuts.left:
+            size = (_head(data, at, keys) if at == first else 0) or _tail(data, at, keys)
+            keys.cuts.left -= 1 if size else 0
+        if not size:
+            break
+        out[at : at + size] = bytes(size)
+        at += size
+    return bytes(out)
+
+
+def _whole(data: bytes, at: int, keys: Keys) -> int:
+    """The length of the key of the history at `at` (0: none): byte for byte a record's
+    own key, naming that record's position (so it is read where uproot put it)."""
+    for size in keys.lengths:
+        copy = data[at : at + size]
+        if copy in keys.own and key_fields(copy)[0] == keys.own[copy] and _parses(copy):
+            return size
+    return 0
+
+
+def _tail(data: bytes, at: int, keys: Keys) -> int:
+    """The length of the longest tail of a key of the history at `at` (0: none): what a
+    newer, shorter version of the list left of a key it ended inside (a whole key,
+    another tail or zeros follow it)."""
+    for stop in range(min(at + max(keys.lengths, default=1) - 1, len(data)), at, -1):
+        piece = data[at:stop]
+        found = keys.ends.get(piece[-_END:], ())
+        if (len(piece) < _END and piece in keys.ends) or any(
+            len(k) > len(piece) and k.endswith(piece) for k in found
+        ):
+            return len(piece)
+    return 0
+
+
+def _head(data: bytes, at: int, keys: Keys) -> int:
+    """The length of what is left at `at` of an older keys list's own key and count,
+    written over from its start (0: none), up to the whole key that follows: a tail of a
+    live list's key (its class, name and title are the older one's) and of its count, no
+    more than the whole keys that follow (the count's bytes left)."""
+    longest = max((len(k) for k in keys.lists), default=0) + _COUNT
+    for stop in range(at + 1, min(at + longest, len(data)) + 1):
+        if _whole(data, stop, keys):
+            piece = data[at:stop]
+            key, count = piece[:-_COUNT], int.from_bytes(piece[-_COUNT:], "big")
+            tail = any(len(k) > len(key) and k.endswith(key) for k in keys.lists)
+            return len(piece) if tail and count <= _listed(data, stop, keys) else 0
+    return 0
+
+
+def _parses(key: bytes) -> bool:
+    """Whether key is a key to the end of its title (its KeyLen its length)."""
+    try:
+        end = _KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+        for _ in range(3):
+            end = read_string(key, end, "a key")[1]
+    except (Invalid, struct.error):
+        return False
+    return end == len(key) == _KEY.unpack_from(key)[4]
+
+
+def older_list(record: Record, walk: RootWalk, free: set[int], keys: Keys) -> bytes:
+    """An older keys list whole in free space (record, its key and payload) with what
+    uproot wrote zeroed: its keys and their tails (zeroed), and its own key and count
+    where they are a live keys list's as it was (_older_key). Else as it is but its keys."""
+    data = record.key + record.body if record.body is not None else record.key
+    start = len(record.key) + _COUNT
+    older = zeroed(data, start, keys)
+    count = struct.unpack_from(">i", data.ljust(start, b"\0"), len(record.key))[0]
+    if _older_key(record, walk, free) and 0 <= count <= _listed(data, start, keys):
+        return bytes(start) + older[start:]
+    return older
+
+
+def _older_key(record: Record, walk: RootWalk, free: set[int]) -> bool:
+    """Whether a record's key is one uproot wrote for a keys list that a live one
+    replaced: the live list's class, name, title, cycle and directory, the length of its
+    own record (uncompressed: ObjLen its Nbytes less its KeyLen), written no later than
+    the live list (its datime). Nothing chosen but the datime's (log2 of the seconds
+    between the file's creation and the live list's write: under 32 bits)."""
+    nbytes, _, objlen, datime, keylen, _ = _KEY.unpack_from(record.key)
+    if objlen != nbytes - keylen or nbytes != record.nbytes:
+        return False
+    strings = _KEY.size + (16 if record.key[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
+    return any(
+        r.key[4:6] == record.key[4:6]
+        and r.key[strings:] == record.key[strings:]
+        and key_fields(r.key)[1:] == key_fields(record.key)[1:]
+        and datime <= _KEY.unpack_from(r.key)[3]
+        for offset, r in ((o, walk.records[o]) for o in walk.slack)
+        if offset not in free
+    )
+
+
+def _listed(data: bytes, at: int, keys: Keys) -> int:
+    """How many whole keys of the history follow each other from `at`."""
+    count = 0
+    while size := _whole(data, at, keys):
+        count, at = count + 1, at + size
+    return count
