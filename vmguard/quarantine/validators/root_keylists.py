@@ -28,8 +28,9 @@ _END = 4  # a tail of a key is looked up by its last bytes (shorter ones: all of
 @dataclass
 class Cuts:
     """The tails of keys the file may still hold: one where each version of a list
-    ended inside an older one's key. Each version is one write of the list, one a
-    deletion where it shrank: so no more than the deleted records the file shows."""
+    ended inside an older one's key. Each version is one write of the list: one when a
+    key was added (the keys of the history) and one when one was deleted (the deleted
+    records the file shows); uproot writes a list once a `del` or an object."""
 
     left: int
 
@@ -63,7 +64,7 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
         tuple(sorted({len(k) for k in own})),
         lists,
         {end: tuple(found) for end, found in ends.items()},
-        Cuts(deleted),
+        Cuts(len(own) + deleted),
     )
 
 
@@ -78,7 +79,7 @@ def zeroed(data: bytes, at: int, keys: Keys) -> bytes:
         size = _whole(data, at, keys)
         if not size and keys.cuts.left:
             size = (_head(data, at, keys) if at == first else 0) or _tail(data, at, keys)
-            keys.cuts.left -= 1 if size else 0
+            keys.cuts.left -= 1 if data[at : at + size].strip(b"\0") else 0  # zeros are free anyway
         if not size:
             break
         out[at : at + size] = bytes(size)
@@ -141,6 +142,8 @@ def older_list(record: Record, walk: RootWalk, free: set[int], keys: Keys) -> by
     uproot wrote zeroed: its keys and their tails (zeroed), and its own key and count
     where they are a live keys list's as it was (_older_key). Else as it is but its keys."""
     data = record.key + record.body if record.body is not None else record.key
+    if record.klass == b"TList":  # an older StreamerInfo: no keys
+        return data
     start = len(record.key) + _COUNT
     older = zeroed(data, start, keys)
     count = struct.unpack_from(">i", data.ljust(start, b"\0"), len(record.key))[0]
