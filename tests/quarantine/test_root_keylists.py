@@ -161,3 +161,23 @@ def test_payload_after_stale_keys_beyond_the_loose_bytes_is_refused(tmp_path):
     assert data[end : end + 30] == bytes(30)
     with pytest.raises(Invalid, match=FREE):
         vet(data[:end] + b"P" * 30 + data[end + 30 :], ROOT)
+
+
+def _tails(data: bytes, stale: list[tuple[int, int]], bits: str) -> bytes:
+    """After the stale keys, one tail of a live key a bit: a's last 7 bytes (its class and
+    name) for 0, b's for 1 (a payload spelled in tails of the history's keys)."""
+    keys = {_name(k): k for k in _keys(data).values()}
+    end = max(at for at, _ in stale) + 34
+    spelled = b"".join(keys["ab"[int(bit)]][-7:] for bit in bits)
+    assert data[end : end + len(spelled)] == bytes(len(spelled))
+    return data[:end] + spelled + data[end + len(spelled) :]
+
+
+def test_tails_of_keys_are_bounded_by_the_lists_writes(tmp_path):
+    """Tails are one per write of a keys list (a record of the file, or a deletion): a
+    few pass (their bits stated in the docs: log2 of the keys' bytes a tail), a payload
+    spelled in more is refused."""
+    data, stale = _base(tmp_path)
+    assert vet(_tails(data, stale, "101"), ROOT)
+    with pytest.raises(Invalid, match=FREE):
+        vet(_tails(data, stale, "1011001110001011"), ROOT)

@@ -74,8 +74,8 @@ def zeroed(data: bytes, at: int, keys: Keys) -> bytes:
     (_tail, from the file's Cuts); at `at`, also the tail of an older list's own key and
     its count (_head: the list's start written over). Stops at the first bytes that are
     neither; the rest is left to the caller's judgment."""
-    out, first = bytearray(data), at
-    while data[at:].strip(b"\0"):
+    out, first, last = bytearray(data), at, len(data.rstrip(b"\0"))
+    while at < last:
         size = _whole(data, at, keys)
         if not size and keys.cuts.left:
             size = (_head(data, at, keys) if at == first else 0) or _tail(data, at, keys)
