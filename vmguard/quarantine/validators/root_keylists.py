@@ -99,8 +99,8 @@ def _whole(data: bytes, at: int, keys: Keys) -> int:
 
 def _tail(data: bytes, at: int, keys: Keys) -> int:
     """The length of the longest tail of a key of the history at `at` (0: none): what a
-    newer, shorter version of the list left of a key it ended inside (a whole key,
-    another tail or zeros follow it)."""
+    newer, shorter version of the list left of a key it ended inside (the chain goes on
+    after it, or ends)."""
     for stop in range(min(at + max(keys.lengths, default=1) - 1, len(data)), at, -1):
         piece = data[at:stop]
         found = keys.ends.get(piece[-_END:], ())
