@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from . import root_data
+from . import root_data, root_tails
 from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -88,6 +88,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share = sum(len(r.body) for r in trees) // TREE_SHARE
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
+    ends = root_tails.ends((walk.records[at].key, p) for at, p in walk.payloads.items() if at not in free)
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
@@ -95,6 +96,8 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
+            if root_tails.written_over(gap[deleted or 4 * rooted :], ends):
+                continue  # a deleted record's tail: the end of a live record written again
             _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted)
         elif (
             record is not None
