@@ -5,10 +5,14 @@ Where the same object was written again, those bytes are the end of a live recor
 payload, and the file is published (it was refused before, for any codec but none and lz4,
 depending on the file name's length: every record shifts with it). A payload in the tail,
 the tail of a record that never was (a live payload's bytes shifted by one, or reaching
-into its key), and chosen block headers with their stream are refused naming the rule."""
+into its key), and chosen block headers with their stream are refused naming the rule.
+ROOT's older StreamerInfo written over at its start (its key's rest and its zlib block
+whole, behind ROOT's negated length) is published where its list is runs of the live one's;
+chosen bytes in that list, recompressed to the same length, are refused."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 
@@ -18,6 +22,7 @@ import pytest
 from tests.quarantine.test_root_datakeys import _put, _refused
 from tests.quarantine.test_root_deleted_trees import _segments
 from tests.quarantine.test_validators import vet
+from tests.support import root_cxx_corpus
 from vmguard.quarantine.validators import root_tails
 
 uproot = pytest.importorskip("uproot")
@@ -144,3 +149,73 @@ def test_a_stretch_reaching_into_a_live_records_position_is_no_tail(refilled):
     assert root_tails.written_over(rest[-3:], live)
     assert not root_tails.written_over(data[at - 1 : at + len(rest)], live)
     assert not root_tails.written_over(rest[-3:-1], live)
+
+
+# ROOT's own: test_csv.root (rootpy 1.0.1's test data) holds, behind a smaller record and
+# ROOT's negated length of the rest, an older StreamerInfo: the end of its key (its
+# fSeekPdir's last 2 bytes, TList, StreamerInfo, Doubly linked list) and its zlib block
+# whole, which inflates to runs of the live StreamerInfo's list (root_tails.older_copy).
+@pytest.fixture(scope="module")
+def older_info() -> tuple[bytes, int, int]:
+    """test_csv.root, where its older StreamerInfo's rest starts (after the negated length)
+    and where its block starts."""
+    data = root_cxx_corpus.files()["test_csv.root"].read_bytes()
+    first = next(a for a, end in _segments(data) if data[a : a + 4] == struct.pack(">i", a - end))
+    return data, first + 4, data.index(b"Doubly linked listZL\x08", first) + 18
+
+
+def test_an_older_compressed_streamerinfo_root_left_is_published(older_info):
+    data, _, block = older_info
+    assert vet(data, ROOT) == OK
+    assert zlib.decompress(data[block + 9 : block + 9 + int.from_bytes(data[block + 3 : block + 6], "little")])
+
+
+def _refit(data: bytes, block: int, change) -> bytes:
+    """The file with the older StreamerInfo's block replaced by one of `change(inflated,
+    noise)`, compressed to the same length (the noise grown from about where it fits until
+    a level fits), so the file's layout stays: what a writer hiding bytes there would do."""
+    length = int.from_bytes(data[block + 3 : block + 6], "little")
+    inflated = zlib.decompress(data[block + 9 : block + 9 + length])
+    noise = np.random.default_rng(5).integers(0, 256, 8192, dtype=np.uint8).tobytes()
+    low, high = 32, len(noise)
+    while high - low > 1:  # the noise's length where level 1 reaches the block's length
+        middle = (low + high) // 2
+        low, high = (middle, high) if len(zlib.compress(change(inflated, noise[:middle]), 1)) < length else (low, middle)
+    for n in range(max(32, low - 64), len(noise)):
+        content = change(inflated, noise[:n])
+        for level, memory in itertools.product(range(1, 10), (8, 9, 7)):
+            packer = zlib.compressobj(level, zlib.DEFLATED, 15, memory)
+            stream = packer.compress(content) + packer.flush()
+            if len(stream) == length:
+                header = b"ZL\x08" + length.to_bytes(3, "little") + len(content).to_bytes(3, "little")
+                return _put(data, block, header + stream)
+    raise AssertionError("no compression of the changed content fits")
+
+
+@pytest.mark.parametrize("where", [2000, 200, 11000])
+def test_a_payload_in_an_older_streamerinfo_is_refused(older_info, where):
+    """Chosen bytes in the list, its block its codec's stream exactly: refused."""
+    data, _, block = older_info
+    _refused(_refit(data, block, lambda old, noise: old[:where] + noise + old[where + len(noise) :]), FREE)
+
+
+def test_chosen_content_in_an_older_streamerinfos_place_is_refused(older_info):
+    """A block of chosen bytes alone behind the same key strings: refused."""
+    data, _, block = older_info
+    _refused(_refit(data, block, lambda old, noise: noise + bytes(len(old) - len(noise))), FREE)
+
+
+@pytest.mark.parametrize("patch", [b"X", b"\x01"], ids=["name", "parent"])
+def test_an_older_copy_of_another_key_is_refused(older_info, patch):
+    """Its key's strings (or the fSeekPdir bytes left) not the live StreamerInfo's."""
+    data, rest, _ = older_info
+    at = data.index(b"StreamerInfo", rest) if patch == b"X" else rest + 1
+    _refused(_put(data, at, patch), FREE)
+
+
+def test_a_block_header_not_roots_is_refused(older_info):
+    """The method byte, or the declared size one more than it inflates to."""
+    data, _, block = older_info
+    _refused(_put(data, block + 2, b"\x09"), FREE)
+    size = int.from_bytes(data[block + 6 : block + 9], "little")
+    _refused(_put(data, block + 6, (size + 1).to_bytes(3, "little")), FREE)

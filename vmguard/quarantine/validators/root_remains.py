@@ -88,7 +88,9 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share = sum(len(r.body) for r in trees) // TREE_SHARE
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
-    ends = root_tails.ends((walk.records[at].key, p) for at, p in walk.payloads.items() if at not in free)
+    kept = [(walk.records[at], p) for at, p in walk.payloads.items() if at not in free]
+    ends = root_tails.ends((r.key, p) for r, p in kept)
+    compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
@@ -96,8 +98,13 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
-            if root_tails.written_over(gap[deleted or 4 * rooted :], ends):
+            stretch = gap[deleted or 4 * rooted :]
+            if root_tails.written_over(stretch, ends):
                 continue  # a deleted record's tail: the end of a live record written again
+            older = root_tails.older_copy(stretch, compressed, offset)
+            if older is not None:  # an older copy of compressed metadata, its start written over
+                _covered(older[0], [older[1]], offset, Loose(LOOSE), HEAD)
+                continue
             _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted)
         elif (
             record is not None
