@@ -36,16 +36,16 @@ STEMS = ("r0", "ctl-j-hists-refilled-zlib", "a" * 40)  # the name is in the keys
 LOOSE = 24  # root_remains.LOOSE_STRETCHES: a shorter stretch changed may pass as loose bytes
 
 
-def _refilled(path, codec) -> bytes:
-    """12 histograms; job 2 deletes every second; job 3 writes them again, the same."""
+def _refilled(path, codec, count: int = 12) -> bytes:
+    """`count` histograms; job 2 deletes every second; job 3 writes them again, the same."""
     def fill(f, step: int) -> None:
-        for i in range(0, 12, step):
+        for i in range(0, count, step):
             f[f"h{i:02d}"] = (np.arange(10.0) + i, np.arange(11.0))
 
     with uproot.recreate(path, compression=codec) as f:
         fill(f, 1)
     with uproot.update(path) as f:
-        for i in range(0, 12, 2):
+        for i in range(0, count, 2):
             del f[f"h{i:02d}"]
     with uproot.update(path) as f:
         fill(f, 2)
@@ -76,21 +76,44 @@ def _payloads(data: bytes) -> list[bytes]:
     return out
 
 
+# Where the stretch starts inside the deleted key (measured, uproot 5.7: in its fSeekKey, the
+# last 3 bytes of it and the last one; in its datime, the last 2): (codec, stem, histograms).
+INTO_SEEK = (("lz4", "s" * 13, 12), ("zlib", "s" * 31, 20), ("zlib", "s" * 40, 20))
+
+
 @pytest.fixture(scope="module")
 def refilled(tmp_path_factory) -> dict[tuple[str, str], bytes]:
     base = tmp_path_factory.mktemp("tails")
-    return {(c, s): _refilled(base / f"{s}-{c}.root", CODECS[c]) for c in CODECS for s in STEMS}
+    files = {(c, s): _refilled(base / f"{s}-{c}.root", CODECS[c]) for c in CODECS for s in STEMS}
+    files.update({(c, s): _refilled(base / f"{s}-{c}.root", CODECS[c], n) for c, s, n in INTO_SEEK})
+    return files
 
 
-@pytest.mark.parametrize("stem", STEMS)
-@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize(
+    ("codec", "stem"), [(c, s) for c in CODECS for s in STEMS] + [(c, s) for c, s, _ in INTO_SEEK]
+)
 def test_histograms_written_again_are_published_with_their_older_tails(refilled, codec, stem):
     data = refilled[(codec, stem)]
     assert vet(data, ROOT) == OK
-    for first, end in _tails(data):  # each the end of a live histogram's payload, no longer
-        assert any(p.endswith(data[first:end]) and end - first <= len(p) for p in _payloads(data))
-    if codec in WRITTEN_OVER or (codec, stem) == ("lz4", "r0"):  # were refused
-        assert _tails(data)
+    for first, end in _tails(data):  # each the end of a live histogram, its fSeekKey where it ends
+        assert any(_position(end, p).endswith(data[max(first, end - len(p) - 4) : end]) for p in _payloads(data))
+    if codec in WRITTEN_OVER or (codec, stem) in {("lz4", "r0"), *((c, s) for c, s, _ in INTO_SEEK)}:
+        assert _tails(data)  # were refused
+
+
+def _position(end: int, rest: bytes) -> bytes:
+    """A live histogram from its fSeekPdir on (rest), behind the fSeekKey a deleted one of
+    the same length ending at `end` held."""
+    return struct.pack(">i", end - len(rest) - 22) + rest
+
+
+def test_a_tail_from_inside_the_deleted_key_holds_what_it_held(refilled):
+    """The stretches that start inside the deleted key: its first byte changed (of the
+    fSeekKey or the datime) is refused."""
+    for codec, stem, _ in INTO_SEEK:
+        data = refilled[(codec, stem)]
+        first, end = next((a, b) for a, b in _tails(data) if not any(p.endswith(data[a:b]) for p in _payloads(data)))
+        _refused(_put(data, first, bytes([data[first] ^ 1])), FREE)
 
 
 def test_the_codecs_that_leave_tails_leave_long_ones(refilled):
@@ -137,18 +160,27 @@ def test_chosen_block_headers_and_stream_in_the_tail_are_refused(refilled, codec
     _refused(_put(data, first, block), FREE)
 
 
-def test_a_stretch_reaching_into_a_live_records_position_is_no_tail(refilled):
-    """A live record from its fSeekPdir on is a tail; one byte more, the last of its
-    fSeekKey, is not (the deleted key's position is not the live one's)."""
+def test_a_stretch_reaching_into_a_live_records_key_holds_what_its_copy_held(refilled):
+    """A live record from its fSeekPdir on is a tail; from further back only where its
+    fSeekKey is the position a record as long ending where the stretch ends had, its
+    datime one a live key holds, its other fields the live key's."""
     data = refilled[("zlib", STEMS[1])]
     rest = _payloads(data)[0]
-    at = data.find(rest)
-    keylen = struct.unpack_from(">h", data, at - 22 + 14)[0]
-    live = root_tails.ends([(data[at - 22 : at - 22 + keylen], data[at - 22 + keylen : at + len(rest)])])
-    assert root_tails.written_over(rest, live)
-    assert root_tails.written_over(rest[-3:], live)
-    assert not root_tails.written_over(data[at - 1 : at + len(rest)], live)
-    assert not root_tails.written_over(rest[-3:-1], live)
+    at = data.find(rest) - 22  # the live record's own position
+    keylen = struct.unpack_from(">h", data, at + 14)[0]
+    end = at + 22 + len(rest)
+    key = data[at : at + keylen]
+    live = root_tails.ends([(key, data[at + keylen : end])], [key])
+    assert root_tails.written_over(rest, end + 7, live)
+    assert root_tails.written_over(rest[-3:], end, live)
+    assert not root_tails.written_over(rest[-3:-1], end, live)
+    for start in (21, 18, 14, 12, 10, 3):
+        assert root_tails.written_over(data[at + start : end], end, live), start
+        assert not root_tails.written_over(data[at + start : end], end + 1, live), start
+    for field, value in ((10, b"\0\0\0\1"), (6, b"\0\0\0\1"), (16, b"\0\7")):  # datime, fObjLen, fCycle
+        changed = _put(data, at + field, value)
+        assert not root_tails.written_over(changed[at + 3 : end], end, live), field
+    assert not root_tails.written_over(data[at:end], end, live)  # a whole record is no tail
 
 
 # ROOT's own: test_csv.root (rootpy 1.0.1's test data) holds, behind a smaller record and

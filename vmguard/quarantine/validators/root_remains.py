@@ -89,7 +89,8 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
     kept = [(walk.records[at], p) for at, p in walk.payloads.items() if at not in free]
-    ends = root_tails.ends((r.key, p) for r, p in kept)
+    keys = [r.key for r in walk.records.values() if r.offset not in free]
+    ends = root_tails.ends(((r.key, p) for r, p in kept), keys)
     compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
@@ -99,7 +100,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
             stretch = gap[deleted or 4 * rooted :]
-            if root_tails.written_over(stretch, ends):
+            if root_tails.written_over(stretch, offset + len(gap), ends):
                 continue  # a deleted record's tail: the end of a live record written again
             older = root_tails.older_copy(stretch, compressed, offset)
             if older is not None:  # an older copy of compressed metadata, its start written over

@@ -7,9 +7,11 @@ one case that can be proven byte for byte: the same object was written again (a 
 deleted and filled again with the same contents compresses to the same bytes), so the tail
 is the end of a live record (its blocks whole, behind its key's strings, where the record
 written over it was shorter than the key). Only that is admitted: a stretch equal to the
-last bytes of a live record that is no basket or blob, from no earlier than its key's
-fSeekPdir (the same directory, class, name and title, then the same payload: the deleted
-key's own position, datime and cycle before it are not the live key's). The only choice it
+last bytes of a live record that is no basket or blob (the same directory, class, name
+and title, then the same payload), and where it reaches further back, into the deleted
+key's fields, those recomputed: its fSeekKey the deleted record's own position (where the
+stretch ends less the live record's length: the same object is as long), its other fields
+the live key's but its datime, which must be one a live key holds. The only choice it
 leaves is which record (log2 of the records, a stretch); a payload written there, a tail
 of a record that never was, or chosen block headers are none of them. And where the later
 record took only the start of the deleted one's key (ROOT's older StreamerInfo, compressed,
@@ -31,15 +33,18 @@ from .stream import Stream
 RECORD = 1 << 20
 KEPT = 16 << 20
 _DECODED = (b"ZL", b"XZ")  # the blocks older_copy inflates (root_codecs.inflated)
+_DATIME = 10  # a key's datime: after fNbytes, its version and fObjLen
 SHORT = 4  # tails are looked up by their last SHORT bytes (shorter ones: by themselves)
 
 
 @dataclass(frozen=True)
 class Ends:
-    """The live payloads, by their last SHORT bytes, and every suffix shorter than that."""
+    """The live records from their fSeekPdir on (and their keys), by their last SHORT
+    bytes; every suffix shorter than that; every suffix of a live key's datime."""
 
-    payloads: dict[bytes, list[bytes]]
+    records: dict[bytes, list[tuple[bytes, bytes]]]
     short: frozenset[bytes]
+    datimes: frozenset[bytes]
 
 
 def keep(walk: RootWalk, offset: int, stream: Stream, size: int) -> None:
@@ -50,26 +55,47 @@ def keep(walk: RootWalk, offset: int, stream: Stream, size: int) -> None:
         walk.paid += size
 
 
-def ends(records: Iterable[tuple[bytes, bytes]]) -> Ends:
+def ends(records: Iterable[tuple[bytes, bytes]], keys: Iterable[bytes]) -> Ends:
     """The index written_over looks a stretch up in: of each live record (its key and
-    payload), its bytes from its fSeekPdir on."""
-    found: dict[bytes, list[bytes]] = {}
+    payload), its bytes from its fSeekPdir on; the datimes of the live keys."""
+    found: dict[bytes, list[tuple[bytes, bytes]]] = {}
     short: set[bytes] = set()
     for key, body in records:
-        payload = key[_seek_end(key) :] + body
-        found.setdefault(payload[-SHORT:], []).append(payload)
-        short.update(payload[-n:] for n in range(1, min(SHORT, len(payload) + 1)))
-    return Ends(found, frozenset(short))
+        rest = key[_seek_end(key) :] + body
+        found.setdefault(rest[-SHORT:], []).append((rest, key))
+        short.update(rest[-n:] for n in range(1, min(SHORT, len(rest) + 1)))
+    datimes = {key[_DATIME + n : _DATIME + 4] for key in keys for n in range(4)}
+    return Ends(found, frozenset(short), frozenset(datimes))
 
 
-def written_over(stretch: bytes, live: Ends) -> bool:
-    """Whether a free stretch is the end of a live record, from its fSeekPdir on at most."""
+def written_over(stretch: bytes, end: int, live: Ends) -> bool:
+    """Whether a free stretch (ending at `end`) is the end of a live record: from its
+    fSeekPdir on, or from further back (_rebuilt)."""
     if len(stretch) < SHORT:
         return stretch in live.short
     return any(
-        len(stretch) <= len(payload) and payload.endswith(stretch)
-        for payload in live.payloads.get(stretch[-SHORT:], ())
+        rest.endswith(stretch) if len(stretch) <= len(rest) else _rebuilt(stretch, end, key, rest, live)
+        for rest, key in live.records.get(stretch[-SHORT:], ())
     )
+
+
+def _rebuilt(stretch: bytes, end: int, key: bytes, rest: bytes, live: Ends) -> bool:
+    """Whether a stretch is the end of the key a deleted copy of a live record (its key,
+    and its bytes from fSeekPdir on: rest) had, ending at `end`: as long as the live
+    one (the same object), so its fSeekKey its own position, `end` less that length; its
+    fNbytes, version, fObjLen, fKeyLen and fCycle the live key's; its datime one a live
+    key holds (written in the same job as some record that stays)."""
+    at = _seek_end(key)
+    nbytes, position = at + len(rest), end - at - len(rest)
+    cut = nbytes - len(stretch)  # where the stretch starts in the deleted record
+    if cut <= 0 or not 0 <= position < 1 << (8 * (at - 18) - 1):
+        return False
+    whole = key[:_DATIME] + bytes(4) + key[14:18] + position.to_bytes(at - 18, "big") + rest
+    head = stretch[: max(0, _DATIME + 4 - cut)]  # the stretch up to the datime's end
+    front = key[cut:_DATIME]
+    if stretch[len(head) :] != whole[max(cut, _DATIME + 4) :] or head[: len(front)] != front:
+        return False
+    return not head or head[len(front) :] in live.datimes
 
 
 def metadata(live: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
