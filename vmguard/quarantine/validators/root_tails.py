@@ -11,8 +11,8 @@ last bytes of a live record that is no basket or blob (the same directory, class
 and title, then the same payload), and where it reaches further back, into the deleted
 key's fields, those recomputed: its fSeekKey the deleted record's own position (where the
 stretch ends less the live record's length: the same object is as long), its other fields
-the live key's but its datime, which must be one a live key holds. The only choice it
-leaves is which record (log2 of the records, a stretch); a payload written there, a tail
+the live key's but its datime, which must be one a live key holds. The only choices it
+leaves are which record (log2 of the records, a stretch) and that datime; a payload written there, a tail
 of a record that never was, or chosen block headers are none of them. And where the later
 record took only the start of the deleted one's key (ROOT's older StreamerInfo, compressed,
 replaced as the file was saved again), the rest of that key and its blocks whole are an
