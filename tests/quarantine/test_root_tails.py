@@ -1,253 +1,216 @@
-"""A record deleted and written over (issue #13, session 36): uproot's `del` frees a
-histogram's record, a later job puts a smaller record at the start of its free segment, and
-the deleted record's last bytes stay behind it, a free stretch of their own (root_tails).
-Where the same object was written again, those bytes are the end of a live record's
-payload, and the file is published (it was refused before, for any codec but none and lz4,
-depending on the file name's length: every record shifts with it). A payload in the tail,
-the tail of a record that never was (a live payload's bytes shifted by one, or reaching
-into its key), and chosen block headers with their stream are refused naming the rule.
-ROOT's older StreamerInfo written over at its start (its key's rest and its zlib block
-whole, behind ROOT's negated length) is published where its list is runs of the live one's;
-chosen bytes in that list, recompressed to the same length, are refused."""
+"""What a FreeSegments record leaves behind it when it shrinks in place (session 36,
+root_free._stale): uproot rewrites the record shorter and never the bytes after it, so
+each 10-byte slot there holds what the last write of the record that long put there.
+
+Real uproot jobs (every codec): deleting objects between free segments merges them at
+the end of the file, one entry a write, fEND moving back each time: the slots after fEND
+are end entries each naming its own end (refused before past the first: the others were
+taken for segments); objects written again over deleted ones fill segments exactly, fEND
+stays: the slots behind the record name the stretch's end (refused before past 4); an
+RNTuple's FreeSegments record that moved before writing the slots it reserved leaves
+zeros. Forged tails are refused: zeros or segments after fEND, entries out of order or
+naming another end, a segment inside a record, more entries than a record leaves, a tail
+after fEND in a file with no free segment (nothing merged)."""
 
 from __future__ import annotations
 
-import itertools
 import struct
-import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.quarantine.test_root_datakeys import _put, _refused
-from tests.quarantine.test_root_deleted_trees import _segments
 from tests.quarantine.test_validators import vet
-from tests.support import root_cxx_corpus
-from vmguard.quarantine.validators import root_tails
+from vmguard.quarantine.validators import Invalid
+from vmguard.quarantine.validators.root_free import MAX_CHOSEN, MAX_STALE
 
 uproot = pytest.importorskip("uproot")
 
 ROOT = "application/x-root"
 OK = [(ROOT, "root")]
-CODECS = {"none": None, "zlib": uproot.ZLIB(1), "lz4": uproot.LZ4(1), "lzma": uproot.LZMA(1), "zstd": uproot.ZSTD(3)}
-WRITTEN_OVER = ("zlib", "lzma", "zstd")  # the codecs whose files hold tails (measured)
-FREE = "the free space at .* holds data that is not the remains of a record the writer moved"
-STEMS = ("r0", "ctl-j-hists-refilled-zlib", "a" * 40)  # the name is in the keys: records shift
-LOOSE = 24  # root_remains.LOOSE_STRETCHES: a shorter stretch changed may pass as loose bytes
+CODECS = {
+    "none": None,
+    "zlib1": uproot.ZLIB(1),
+    "lzma": uproot.LZMA(5),
+    "lz4": uproot.LZ4(1),
+    "zstd": uproot.ZSTD(5),
+}
+AFTER = "bytes after fEND"
+BEHIND = "neither a record nor in a segment"
+END = 2000000000
 
 
-def _refilled(path, codec, count: int = 12) -> bytes:
-    """`count` histograms; job 2 deletes every second; job 3 writes them again, the same."""
-    def fill(f, step: int) -> None:
-        for i in range(0, count, step):
-            f[f"h{i:02d}"] = (np.arange(10.0) + i, np.arange(11.0))
-
-    with uproot.recreate(path, compression=codec) as f:
-        fill(f, 1)
-    with uproot.update(path) as f:
-        for i in range(0, count, 2):
-            del f[f"h{i:02d}"]
-    with uproot.update(path) as f:
-        fill(f, 2)
+def _hists(path: Path, codec, count: int, jobs: list[list[int]], again: list[int] = ()) -> bytes:
+    """count histograms (a keys list large enough to stay put), deleted in `jobs`, then
+    the ones in `again` written again, the same shape, in one more job."""
+    with uproot.recreate(path, compression=codec, initial_directory_bytes=4096) as f:
+        for i in range(count):
+            f[f"h{i}"] = np.histogram(np.arange(3.0 + i), bins=3 + i)
+    for job in jobs:
+        with uproot.update(path) as f:
+            for i in job:
+                del f[f"h{i}"]
+    if again:
+        with uproot.update(path) as f:
+            for i in again:
+                f[f"h{i}"] = np.histogram(np.arange(3.0 + i), bins=3 + i)
     return path.read_bytes()
 
 
-def _tails(data: bytes) -> list[tuple[int, int]]:
-    """The free segments [first, end) that hold bytes other than zeros and no whole
-    record (a deleted one: its key names its own position)."""
-    return [
-        (first, end)
-        for first, end in _segments(data)
-        if data[first:end].strip(b"\0") and data[first + 18 : first + 22] != struct.pack(">i", first)
-    ]
+def _header(data: bytes) -> tuple[int, int, int, int]:
+    """fEND, fSeekFree, fNbytesFree, nfree (the small layout)."""
+    return struct.unpack_from(">iiii", data, 12)
 
 
-def _payloads(data: bytes) -> list[bytes]:
-    """The histograms' records (whose keys name their own position) from their fSeekPdir
-    on: the same directory, class, name, title and payload for the same object."""
-    out = []
-    at = data.find(b"\x04TH1D")
-    while at >= 0:
-        key = at - 26
-        nbytes = struct.unpack_from(">i", data, key)[0]
-        if struct.unpack_from(">i", data, key + 18)[0] == key:
-            out.append(data[key + 22 : key + nbytes])
-        at = data.find(b"\x04TH1D", at + 1)
+def _entries(data: bytes, at: int, stop: int) -> list[tuple[int, int, int]]:
+    return [struct.unpack_from(">hii", data, k) for k in range(at, stop, 10)]
+
+
+def _slots(*entries: tuple[int, int, int]) -> bytes:
+    return b"".join(struct.pack(">hii", *e) for e in entries)
+
+
+def _records(data: bytes, count: int) -> list[int]:
+    """The first `count` record starts from fBEGIN, each key's length leading to the next."""
+    at, out = struct.unpack_from(">i", data, 8)[0], []
+    for _ in range(count):
+        out.append(at)
+        at += struct.unpack_from(">i", data, at)[0]
     return out
 
 
-# Where the stretch starts inside the deleted key (measured, uproot 5.7: in its fSeekKey, the
-# last 3 bytes of it and the last one; in its datime, the last 2): (codec, stem, histograms).
-INTO_SEEK = (("lz4", "s" * 13, 12), ("zlib", "s" * 31, 20), ("zlib", "s" * 40, 20))
+def _refused(data: bytes, match: str) -> None:
+    with pytest.raises(Invalid, match=match):
+        vet(data, ROOT)
 
 
 @pytest.fixture(scope="module")
-def refilled(tmp_path_factory) -> dict[tuple[str, str], bytes]:
-    base = tmp_path_factory.mktemp("tails")
-    files = {(c, s): _refilled(base / f"{s}-{c}.root", CODECS[c]) for c in CODECS for s in STEMS}
-    files.update({(c, s): _refilled(base / f"{s}-{c}.root", CODECS[c], n) for c, s, n in INTO_SEEK})
-    return files
+def merged(tmp_path_factory) -> bytes:
+    return _hists(tmp_path_factory.mktemp("m") / "m.root", CODECS["zlib1"], 9, [[1, 3, 5, 7], [2, 4, 6]])
 
 
+@pytest.fixture(scope="module")
+def refilled(tmp_path_factory) -> bytes:
+    odd = [1, 3, 5, 7, 9, 11]
+    return _hists(tmp_path_factory.mktemp("r") / "r.root", CODECS["zlib1"], 13, [odd], odd)
+
+
+# ------------------------------------------------------------------ real uproot jobs
+
+
+@pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize(
-    ("codec", "stem"), [(c, s) for c in CODECS for s in STEMS] + [(c, s) for c, s, _ in INTO_SEEK]
+    ("count", "jobs"),
+    [(7, [[1, 3, 5], [2, 4]]), (9, [[1, 3, 5, 7], [2, 4, 6]]), (9, [[1, 3, 5, 7], [2], [4, 6]])],
 )
-def test_histograms_written_again_are_published_with_their_older_tails(refilled, codec, stem):
-    data = refilled[(codec, stem)]
+def test_merges_at_the_end_leave_end_entries_naming_their_own_end(tmp_path, codec, count, jobs):
+    data = _hists(tmp_path / "m.root", CODECS[codec], count, jobs)
+    end = _header(data)[0]
+    slots = (len(data) - end) // 10
+    assert slots >= 1 and _entries(data, end, len(data)) == [
+        (1, end + 10 * k, END) for k in range(1, slots + 1)
+    ]
     assert vet(data, ROOT) == OK
-    for first, end in _tails(data):  # each the end of a live histogram, its fSeekKey where it ends
-        assert any(_position(end, p).endswith(data[max(first, end - len(p) - 4) : end]) for p in _payloads(data))
-    if codec in WRITTEN_OVER or (codec, stem) in {("lz4", "r0"), *((c, s) for c, s, _ in INTO_SEEK)}:
-        assert _tails(data)  # were refused
 
 
-def _position(end: int, rest: bytes) -> bytes:
-    """A live histogram from its fSeekPdir on (rest), behind the fSeekKey a deleted one of
-    the same length ending at `end` held."""
-    return struct.pack(">i", end - len(rest) - 22) + rest
-
-
-def test_a_tail_from_inside_the_deleted_key_holds_what_it_held(refilled):
-    """The stretches that start inside the deleted key: its first byte changed (of the
-    fSeekKey or the datime) is refused."""
-    for codec, stem, _ in INTO_SEEK:
-        data = refilled[(codec, stem)]
-        first, end = next((a, b) for a, b in _tails(data) if not any(p.endswith(data[a:b]) for p in _payloads(data)))
-        _refused(_put(data, first, bytes([data[first] ^ 1])), FREE)
-
-
-def test_the_codecs_that_leave_tails_leave_long_ones(refilled):
-    """The tests below are not vacuous: each of these files holds a tail longer than the
-    loose bytes free space may hold (so it was refused before root_tails)."""
-    long = {key for key, data in refilled.items() if any(end - first > LOOSE for first, end in _tails(data))}
-    assert {(codec, STEMS[1]) for codec in WRITTEN_OVER} | {("lz4", "r0")} <= long, long
-
-
-def _longest(data: bytes) -> tuple[int, int]:
-    return max(_tails(data), key=lambda t: t[1] - t[0])
-
-
-@pytest.mark.parametrize("codec", WRITTEN_OVER)
-@pytest.mark.parametrize("where", ["first", "middle", "last"])
-def test_a_byte_of_payload_in_the_tail_is_refused(refilled, codec, where):
-    data = refilled[(codec, STEMS[1])]
-    first, end = _longest(data)
-    at = {"first": first, "middle": (first + end) // 2, "last": end - 1}[where]
-    _refused(_put(data, at, bytes([data[at] ^ 0x5A])), FREE)
-
-
-@pytest.mark.parametrize("codec", WRITTEN_OVER)
-def test_a_tail_of_a_record_that_never_was_is_refused(refilled, codec):
-    """The live payload's bytes one short of its end (the same bytes, shifted by one)."""
-    data = refilled[(codec, STEMS[1])]
-    first, end = _longest(data)
-    source = next(p for p in _payloads(data) if p.endswith(data[first:end]))
-    shifted = source[-(end - first) - 1 : -1]
-    assert shifted != data[first:end]
-    _refused(_put(data, first, shifted), FREE)
-
-
-@pytest.mark.parametrize("codec", WRITTEN_OVER)
-def test_chosen_block_headers_and_stream_in_the_tail_are_refused(refilled, codec):
-    """A ROOT block (its 9-byte header and a stream of the codec) of chosen bytes, as long
-    as the tail, in its place."""
-    data = refilled[(codec, STEMS[1])]
-    first, end = _longest(data)
-    stream = zlib.compress(b"exfiltrated " * 4)[: end - first - 9]
-    header = {"zlib": b"ZL\x08", "lzma": b"XZ\x00", "zstd": b"ZS\x01"}[codec]
-    header += len(stream).to_bytes(3, "little") + (48).to_bytes(3, "little")
-    block = (header + stream).ljust(end - first, b"\0")
-    _refused(_put(data, first, block), FREE)
-
-
-def test_a_stretch_reaching_into_a_live_records_key_holds_what_its_copy_held(refilled):
-    """A live record from its fSeekPdir on is a tail; from further back only where its
-    fSeekKey is the position a record as long ending where the stretch ends had, its
-    datime one a live key holds, its other fields the live key's."""
-    data = refilled[("zlib", STEMS[1])]
-    rest = _payloads(data)[0]
-    at = data.find(rest) - 22  # the live record's own position
-    keylen = struct.unpack_from(">h", data, at + 14)[0]
-    end = at + 22 + len(rest)
-    key = data[at : at + keylen]
-    live = root_tails.ends([(key, data[at + keylen : end])], [key])
-    assert root_tails.written_over(rest, end + 7, live)
-    assert root_tails.written_over(rest[-3:], end, live)
-    assert not root_tails.written_over(rest[-3:-1], end, live)
-    for start in (21, 18, 14, 12, 10, 3):
-        assert root_tails.written_over(data[at + start : end], end, live), start
-        assert not root_tails.written_over(data[at + start : end], end + 1, live), start
-    for field, value in ((10, b"\0\0\0\1"), (6, b"\0\0\0\1"), (16, b"\0\7")):  # datime, fObjLen, fCycle
-        changed = _put(data, at + field, value)
-        assert not root_tails.written_over(changed[at + 3 : end], end, live), field
-    assert not root_tails.written_over(data[at:end], end, live)  # a whole record is no tail
-
-
-# ROOT's own: test_csv.root (rootpy 1.0.1's test data) holds, behind a smaller record and
-# ROOT's negated length of the rest, an older StreamerInfo: the end of its key (its
-# fSeekPdir's last 2 bytes, TList, StreamerInfo, Doubly linked list) and its zlib block
-# whole, which inflates to runs of the live StreamerInfo's list (root_tails.older_copy).
-@pytest.fixture(scope="module")
-def older_info() -> tuple[bytes, int, int]:
-    """test_csv.root, where its older StreamerInfo's rest starts (after the negated length)
-    and where its block starts."""
-    data = root_cxx_corpus.files()["test_csv.root"].read_bytes()
-    first = next(a for a, end in _segments(data) if data[a : a + 4] == struct.pack(">i", a - end))
-    return data, first + 4, data.index(b"Doubly linked listZL\x08", first) + 18
-
-
-def test_an_older_compressed_streamerinfo_root_left_is_published(older_info):
-    data, _, block = older_info
+@pytest.mark.parametrize("codec", CODECS)
+def test_objects_written_again_leave_end_entries_naming_the_stretchs_end(tmp_path, codec):
+    odd = [1, 3, 5, 7, 9, 11]
+    data = _hists(tmp_path / "r.root", CODECS[codec], 13, [odd], odd)
+    end, seek_free, nbytes_free, _ = _header(data)
+    slots = (end - seek_free - nbytes_free) // 10
+    assert len(data) == end and slots >= 1
+    assert _entries(data, seek_free + nbytes_free, end) == [(1, end, END)] * slots
     assert vet(data, ROOT) == OK
-    assert zlib.decompress(data[block + 9 : block + 9 + int.from_bytes(data[block + 3 : block + 6], "little")])
 
 
-def _refit(data: bytes, block: int, change) -> bytes:
-    """The file with the older StreamerInfo's block replaced by one of `change(inflated,
-    noise)`, compressed to the same length (the noise grown from about where it fits until
-    a level fits), so the file's layout stays: what a writer hiding bytes there would do."""
-    length = int.from_bytes(data[block + 3 : block + 6], "little")
-    inflated = zlib.decompress(data[block + 9 : block + 9 + length])
-    noise = np.random.default_rng(5).integers(0, 256, 8192, dtype=np.uint8).tobytes()
-    low, high = 32, len(noise)
-    while high - low > 1:  # the noise's length where level 1 reaches the block's length
-        middle = (low + high) // 2
-        low, high = (middle, high) if len(zlib.compress(change(inflated, noise[:middle]), 1)) < length else (low, middle)
-    for n in range(max(32, low - 64), len(noise)):
-        content = change(inflated, noise[:n])
-        for level, memory in itertools.product(range(1, 10), (8, 9, 7)):
-            packer = zlib.compressobj(level, zlib.DEFLATED, 15, memory)
-            stream = packer.compress(content) + packer.flush()
-            if len(stream) == length:
-                header = b"ZL\x08" + length.to_bytes(3, "little") + len(content).to_bytes(3, "little")
-                return _put(data, block, header + stream)
-    raise AssertionError("no compression of the changed content fits")
+@pytest.mark.parametrize("codec", ["none", "zlib1", "zstd"])
+def test_rntuples_deleted_leave_zeros_behind_older_records(tmp_path, codec):
+    path = tmp_path / "n.root"
+    with uproot.recreate(path, compression=CODECS[codec]) as f:
+        for i in range(7):
+            f[f"t{i}"] = {"x": np.arange(10 + i, dtype=np.float64)}
+    for job in ([1, 3, 5], [2, 4]):
+        with uproot.update(path) as f:
+            for i in job:
+                del f[f"t{i}"]
+    data = path.read_bytes()
+    assert vet(data, ROOT) == OK
+    zeros = [
+        at
+        for at in range(20, _header(data)[0] - 10)
+        if data[at : at + 10] == bytes(10)
+        and data[at - 10 : at - 8] == b"\0\1"
+        and data[at - 4 : at] == END.to_bytes(4, "big")
+    ]
+    assert zeros, "no zero slot behind an end entry: uproot's output changed"
 
 
-@pytest.mark.parametrize("where", [2000, 200, 11000])
-def test_a_payload_in_an_older_streamerinfo_is_refused(older_info, where):
-    """Chosen bytes in the list, its block its codec's stream exactly: refused."""
-    data, _, block = older_info
-    _refused(_refit(data, block, lambda old, noise: old[:where] + noise + old[where + len(noise) :]), FREE)
+# ------------------------------------------------------------------ forged after fEND
 
 
-def test_chosen_content_in_an_older_streamerinfos_place_is_refused(older_info):
-    """A block of chosen bytes alone behind the same key strings: refused."""
-    data, _, block = older_info
-    _refused(_refit(data, block, lambda old, noise: noise + bytes(len(old) - len(noise))), FREE)
+def test_after_fend_zeros_unordered_segments_or_another_end_are_refused(merged):
+    end = _header(merged)[0]
+    assert len(merged) - end == 30  # three merges at the end (refused before: two segments)
+    assert vet(merged, ROOT) == OK
+    own = [(1, end + 10 * k, END) for k in (1, 2, 3)]
+    first, after = _records(merged, 2)
+    for forged in (
+        bytes(30),  # zeros
+        _slots(own[1], own[0], own[2]),  # unordered
+        _slots((1, first, after - 1), own[1], own[2]),  # a segment at record boundaries
+        _slots((1, first + 10, first + 40), own[1], own[2]),  # inside the top directory
+        _slots((1, end + 30, END), own[1], own[2]),  # another end
+        _slots(own[0], own[1], own[2]) + bytes(10),  # zeros above
+        _slots((7, end + 10, END), own[1], own[2]),  # another version
+    ):
+        _refused(merged[:end] + forged, AFTER)
 
 
-@pytest.mark.parametrize("patch", [b"X", b"\x01"], ids=["name", "parent"])
-def test_an_older_copy_of_another_key_is_refused(older_info, patch):
-    """Its key's strings (or the fSeekPdir bytes left) not the live StreamerInfo's."""
-    data, rest, _ = older_info
-    at = data.index(b"StreamerInfo", rest) if patch == b"X" else rest + 1
-    _refused(_put(data, at, patch), FREE)
+def test_after_fend_at_most_max_stale_entries(merged):
+    end = _header(merged)[0]
+    longest = _slots(*[(1, end + 10 * k, END) for k in range(1, MAX_STALE + 1)])
+    assert vet(merged[:end] + longest, ROOT) == OK  # 0 bits each: only their count is free
+    _refused(merged[:end] + longest + _slots((1, end + 10 * (MAX_STALE + 1), END)), AFTER)
 
 
-def test_a_block_header_not_roots_is_refused(older_info):
-    """The method byte, or the declared size one more than it inflates to."""
-    data, _, block = older_info
-    _refused(_put(data, block + 2, b"\x09"), FREE)
-    size = int.from_bytes(data[block + 6 : block + 9], "little")
-    _refused(_put(data, block + 6, (size + 1).to_bytes(3, "little")), FREE)
+# ------------------------------------------------------------------ forged behind a record
+
+
+def test_behind_the_record_entries_must_follow_its_history(refilled):
+    end, seek_free, nbytes_free, _ = _header(refilled)
+    base = seek_free + nbytes_free
+    stretch = _entries(refilled, base, end)
+    assert len(stretch) == 6  # six objects written again (refused before: more than 4)
+    assert vet(refilled, ROOT) == OK
+
+    def forged(*slots: tuple[int, int, int]) -> bytes:
+        return refilled[:base] + _slots(*slots, *stretch[len(slots) :])
+
+    first, second, third = _records(refilled, 3)
+    assert vet(forged((1, first, second - 1)), ROOT) == OK  # a segment at boundaries: chosen
+    for bad in (
+        forged((0, 0, 0)),  # zeros below a written slot
+        forged((1, base + 10, END)),  # its own end below the stretch's: the order is history's
+        forged((1, first + 10, END)),  # an end inside a record
+        forged((1, first + 10, first + 40)),  # a segment inside a record
+        forged((1, second, third - 1), (1, first, second - 1)),  # segments out of order
+        forged((1, seek_free, seek_free + 9)),  # a segment over the record itself
+        forged((7, end, END)),
+    ):
+        _refused(bad, BEHIND)
+
+
+def test_behind_the_record_at_most_max_chosen_segments(refilled):
+    end, seek_free, nbytes_free, _ = _header(refilled)
+    base = seek_free + nbytes_free
+    starts = _records(refilled, MAX_CHOSEN + 2)
+    segments = [(1, a, b - 1) for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(segments) == MAX_CHOSEN + 1 <= (end - base) // 10 - 1
+
+    def forged(count: int) -> bytes:
+        head = _slots(*segments[:count])
+        return refilled[:base] + head + refilled[base + len(head) :]
+
+    assert vet(forged(MAX_CHOSEN), ROOT) == OK
+    _refused(forged(MAX_CHOSEN + 1), BEHIND)
