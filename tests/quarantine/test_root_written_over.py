@@ -251,3 +251,60 @@ def test_a_block_header_not_roots_is_refused(older_info):
     _refused(_put(data, block + 2, b"\x09"), FREE)
     size = int.from_bytes(data[block + 6 : block + 9], "little")
     _refused(_put(data, block + 6, (size + 1).to_bytes(3, "little")), FREE)
+
+
+# uproot moves a directory's keys list as it grows and leaves the older one in free space;
+# a later job's `del` removes keys from the live list, so the older list names records
+# deleted since: their own keys stay whole in free space, and the older list's keys are
+# those byte for byte (root_tails.listed). Refused before: 50 histograms, every second
+# deleted in a second job (session 36).
+@pytest.fixture(scope="module")
+def halved(tmp_path_factory) -> dict[tuple[str, int], bytes]:
+    base = tmp_path_factory.mktemp("halved")
+    out = {}
+    for codec in ("none", "zlib"):
+        for count in (50, 400):
+            path = base / f"h{count}-{codec}.root"
+            with uproot.recreate(path, compression=CODECS[codec]) as f:
+                for i in range(count):
+                    f[f"h{i}"] = (np.random.default_rng(i).random(100), np.arange(101.0))
+            with uproot.update(path) as f:
+                for i in range(0, count, 2):
+                    del f[f"h{i}"]
+            out[(codec, count)] = path.read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("count", [50, 400])
+@pytest.mark.parametrize("codec", ["none", "zlib"])
+def test_histograms_deleted_every_second_are_published(halved, codec, count):
+    assert vet(halved[(codec, count)], ROOT) == OK
+
+
+def _listed_deleted(data: bytes, count: int) -> list[int]:
+    """Where older keys lists in free space name the deleted histograms: each key's start."""
+    out = []
+    for i in range(0, count, 2):
+        name = b"\x04TH1D" + bytes([len(f"h{i}")]) + f"h{i}".encode() + b"\0"
+        at = data.find(name)
+        while at >= 0:
+            if struct.unpack_from(">i", data, at - 26 + 18)[0] != at - 26:  # not its own record
+                out.append(at - 26)
+            at = data.find(name, at + 1)
+    assert len(out) >= 12, out
+    return out
+
+
+@pytest.mark.parametrize("codec", ["none", "zlib"])
+def test_changed_keys_in_an_older_keys_list_are_refused(halved, codec):
+    """The deleted histograms' keys as older lists name them, each with its name and its
+    fSeekKey changed (keys no record of the file has: more bytes than free space may hold
+    loose), or one of them all chosen bytes: refused."""
+    data = halved[(codec, 50)]
+    listed = _listed_deleted(data, 50)
+    changed = data
+    for at in listed:
+        changed = _put(changed, at + 27, b"q")  # h2 -> q2
+        changed = _put(changed, at + 21, bytes([data[at + 21] ^ 1]))
+    _refused(changed, FREE)
+    _refused(_put(data, listed[-1], b"payload! " * 4), FREE)

@@ -17,10 +17,13 @@ of a record that never was, or chosen block headers are none of them. And where 
 record took only the start of the deleted one's key (ROOT's older StreamerInfo, compressed,
 replaced as the file was saved again), the rest of that key and its blocks whole are an
 older copy of live metadata (older_copy): its blocks inflate to runs of the live one's, as
-an uncompressed older copy's payload is (root_remains)."""
+an uncompressed older copy's payload is (root_remains). Last, an older keys list uproot
+moved names records a later `del` removed from the live one: their keys, whole in free
+space, are the older list's byte for byte (listed)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -33,6 +36,7 @@ from .stream import Stream
 RECORD = 1 << 20
 KEPT = 16 << 20
 _DECODED = (b"ZL", b"XZ")  # the blocks older_copy inflates (root_codecs.inflated)
+_KEY_VERSION = re.compile(b"\x00\x04|\x03\xec")  # a key's version, 4 bytes in: 4 or 1004
 _DATIME = 10  # a key's datime: after fNbytes, its version and fObjLen
 SHORT = 4  # tails are looked up by their last SHORT bytes (shorter ones: by themselves)
 
@@ -133,3 +137,40 @@ def older_copy(stretch: bytes, live: list[tuple[bytes, bytes]], offset: int) -> 
 def _seek_end(key: bytes) -> int:
     """Where a key's fSeekPdir starts (after its fSeekKey: 4 bytes, or 8 in version 1004)."""
     return 26 if key[4:6] == b"\3\354" else 22
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every key of the file (of its live records and of those deleted whole in free
+    space), and each key's ends shorter than it, by their last SHORT bytes."""
+
+    whole: frozenset[bytes]
+    ends: dict[bytes, list[bytes]]
+
+
+def keys(found: Iterable[bytes]) -> Keys:
+    """The index listed() looks keys up in."""
+    whole = frozenset(found)
+    ends: dict[bytes, list[bytes]] = {}
+    for key in whole:
+        ends.setdefault(key[-SHORT:], []).append(key)
+    return Keys(whole, ends)
+
+
+def listed(data: bytes, known: Keys) -> list[tuple[int, int]]:
+    """The spans of data that are keys of the file, byte for byte, as an older keys list
+    uproot moved lists them (it names records deleted since, whose own keys stay whole in
+    free space), and before the first, where a later record was written over the list's
+    head, the end of one (at least SHORT bytes of it)."""
+    spans = []
+    for match in _KEY_VERSION.finditer(data, 4):
+        at = match.start() - 4
+        keylen = int.from_bytes(data[at + 14 : at + 16], "big")
+        if (not spans or at >= spans[-1][1]) and data[at : at + keylen] in known.whole:
+            spans.append((at, at + keylen))
+    first = spans[0][0] if spans else len(data)
+    head = data[:first]
+    cut = known.ends.get(head[-SHORT:], ())
+    if first >= SHORT and any(key.endswith(head) and len(head) < len(key) for key in cut):
+        spans.insert(0, (0, first))
+    return spans
