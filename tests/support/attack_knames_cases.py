@@ -106,6 +106,11 @@ def name_hostile() -> dict[str, bytes]:
     files |= {"uv.toml": UV, "pytest.ini": PYTEST, "tox.ini": PYTEST}
     # gunzip makes the name (claimed for rootlogon.C.z and init_vis.mac.gz)
     files |= {"tikz.code.tex.gz": _gz(_TEX), "graphics.cfg.tex.gz": _gz(_TEX)}
+    # NTFS 8.3 aliases of the session-36 TikZ/PGF library pattern's names (babel-*.ini's
+    # BABEL-~1.INI is refused): a Windows client copying into a paper's directory writes
+    # tikzlibrarycalc.code.tex through TIKZLI~1.TEX
+    # (a directory of their own: beside a long tikzlibrary name they collide with it)
+    files |= dict.fromkeys(("win/TIKZLI~1.TEX", "win/PGFLIB~1.TEX"), _TEX)
     return files
 
 
@@ -114,6 +119,7 @@ def name_refused() -> dict[str, bytes]:
     files = dict.fromkeys(("GRAPHICS.CFG", "graphics.cfg.", "Mt-Cmr.Cfg", "tikzlibraryCALC.code.tex"), _TEX)
     files |= dict.fromkeys(("LATEXM~1", "NEXTFL~1.CON", "BIBER~1.CON", "ROOTLO~1.C", "MATPLO~1"), _TEX)
     files |= {"pdftex.map.gz": _gz(b"cmr10 CMR10 <cmr10.pfb\n"), "babel-de.ini.gz": _gz(_TEX)}
+    files |= {"win/BABEL-~1.INI": _TEX} | dict.fromkeys(("latexmkrc-gz", "matplotlibrc_z"), _gz(_TEX))
     return files
 
 
@@ -224,8 +230,17 @@ def _tqdm_logging(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _tqdm_colour(path: Path) -> bytes:
+    """tqdm's own `colour=` argument: the bar in SGR green (refused by design)."""
+    with path.open("w", encoding="utf-8") as err:
+        for _ in tqdm.tqdm(range(3), desc="epoch", file=err, mininterval=0, colour="green"):
+            pass
+    return path.read_bytes()
+
+
 def text_controls(work: Path) -> dict[str, bytes]:
     return {
+        "train-colour.err": _tqdm_colour(work / "e.err"),
         "train-3levels.err": _tqdm_nested(work / "a.err", 3, 3, ascii=False),
         "train-ascii.err": _tqdm_nested(work / "b.err", 2, 4, ascii=True),
         # long enough that sequences fall across the validator's read chunks
