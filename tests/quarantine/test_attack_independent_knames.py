@@ -101,6 +101,8 @@ HOLES: dict[str, str] = {
     "`sha256sum -c` FAILED, vet's summary) with a forged one; CR reaches only its own line",
     "up-past-start.err": "published: 9 ESC [ A after 1 line climb 8 lines above the file's "
     "output and overwrite them (more cursor-ups than the lines the file wrote)",
+    "up-in-field.csv": "published: a CSV field holding 6 ESC [ A after 1 line: `cat` of the "
+    "table overwrites the 5 lines the terminal showed above it",
     "up-after-cr.err": "published: CR then ESC [ A at the file's start: the same climb",
     "utf16-conceal.txt": "published: UTF-16LE text U+5B1B U+6D38 is the bytes ESC [ 8 m; `cat` "
     "hands them to the terminal, which conceals all later output (SGR conceal, refused as "

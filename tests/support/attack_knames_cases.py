@@ -23,7 +23,14 @@ _TEX = b"\\immediate\\openout9=latexmkrc \\immediate\\write9{system('id');}\\end
 # try_std_extension_first = t, looks for NAME.tex before NAME when NAME does not end in
 # .tex: `\InputIfFileExists{graphics.cfg}` reads ./graphics.cfg.tex before the system's
 # graphics.cfg, as `\input xkeyval` reads xkeyval.tex.
-STD_EXTENSION_FIRST = ("graphics.cfg.tex", "hyperref.cfg.tex", "geometry.cfg.tex", "color.cfg.tex")
+STD_EXTENSION_FIRST = (
+    "graphics.cfg.tex",
+    "hyperref.cfg.tex",
+    "geometry.cfg.tex",
+    "color.cfg.tex",
+    "mt-cmr.cfg.tex",  # microtype's font configuration (the mt-*.cfg pattern)
+    "seminar.con.tex",  # seminar's seminar.con
+)
 
 # The files of PGF/TikZ loaded by their whole name on every `\usepackage{tikz}` (tikz.sty
 # inputs tex/generic/pgf/frontendlayer/tikz/tikz.code.tex, which inputs pgfcore's and the
@@ -155,6 +162,8 @@ def cursor_hostile() -> dict[str, bytes]:
         "up-first.err": _UP * 8 + b"\r" + _LIE + pad + b"\n" * 8,
         "up-past-start.err": b"epoch 1\n" + _UP * 9 + b"\r" + _LIE + pad + b"\n" * 9,
         "up-after-cr.err": b"\r" + _UP * 4 + b"\r" + _LIE + pad + b"\n" * 4,
+        # the same in a table: two columns a row, the cursor-ups inside a field
+        "up-in-field.csv": b"run,events\n4242,1" + _UP * 6 + b"000 OK\n",
     }
 
 
