@@ -294,8 +294,8 @@ class Blocks:
         gap's (those before it are a later structure's)."""
         if at + len(raw) > g.end:
             return False
-        skip = max(0, g.start - at)
-        self._spend(len(raw) - skip)
+        skip = min(len(raw), max(0, g.start - at))  # all of raw may lie before the gap
+        self._spend(max(1, len(raw) - skip))  # never less than nothing: the bound holds
         return raw[skip:] == bytes(g.buf[at + skip : at + len(raw)])
 
     def _spend(self, n: int) -> None:
