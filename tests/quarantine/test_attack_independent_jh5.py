@@ -100,7 +100,7 @@ FALSE_REJECTIONS: dict[str, str] = {
     "continuation block under later structures; eight tracked groups given 5 attributes a "
     "session, 2 sessions, 'latest'",
     "ctl-j-det-6g-2s-latest-slow.h5": _AFTER + "as ctl-j-det-2g-2s-latest.h5 (after /det1's "
-    "link B-tree), in 0.2 s: six tracked groups each given 5 datasets and 5 attributes a "
+    "link B-tree), in 0.3 s: six tracked groups each given 5 datasets and 5 attributes a "
     "session in 2 sessions under 'latest' (a 47 KB file; it took 13 s of CPU, outlasting the "
     "worker's 10 s, while oldblocks.py's work bound counted bytes under later structures as "
     "negative work)",

@@ -42,7 +42,7 @@ from .checksum import lookup3
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-MAX_WORK = 2_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
+MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 NODE = 64  # the work a step of the search counts, whatever it compares
