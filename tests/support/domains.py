@@ -23,7 +23,7 @@ from tests.support.ownership import left_by_dead_run, owned_name
 NAME_PREFIX = "vmg-test-"
 AGENT_WAIT_SECONDS = 120
 # A ping that finds no agent yet fails at once; half a second between pings cost a
-# quarter of a second per boot on average, about a hundred boots a run.
+# quarter of a second per boot on average, some 60 boots a run.
 AGENT_POLL_SECONDS = 0.1
 # The console file must be reachable by the libvirt-qemu user: not under a 0700 tmp dir.
 CONSOLE_DIR = CACHE_ROOT / "consoles"
