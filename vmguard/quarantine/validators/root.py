@@ -67,7 +67,7 @@ def validate(stream: Stream) -> str:
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
     root_free.beyond_end(walk, beyond)
-    baskets = root_data.check(walk.data, walk.records, walk.header.begin, free)
+    baskets = root_data.check(walk, free)
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
