@@ -4,9 +4,10 @@ attack k's holes 6 and 7).
 ESC [ A is admitted only while the cursor stays on the file's own lines: each LF one row
 down, each ESC [ A one up, never above the first (validators/text.py, TextChecker._climb),
 however the chunks cut the file. Real tqdm output, nested every way a training loop nests
-it, stays admitted. A UTF-16 file's bytes hold no 0x1B and no C2 80..C2 9F (a C1 control
-to a UTF-8 terminal): `cat` writes bytes, not characters; lone 0x80..0x9F bytes, which
-Greek, CJK and arrows need in UTF-16, stay admitted."""
+it, stays admitted. A UTF-16 file's bytes hold no 0x1B and no C2 xx a UTF-8 terminal acts
+on as a C1 control (CSI, OSC, DCS, SOS, PM, APC, RI, DECID): `cat` writes bytes, not
+characters; lone 0x80..0x9F bytes, which Greek, CJK and arrows need in UTF-16, and the
+other C1 pairs, which Korean needs, stay admitted."""
 
 from __future__ import annotations
 
@@ -128,6 +129,9 @@ TERMINAL_BYTES = {  # data, the byte named, what is said of it
     "le-csi-in-a-character": (_utf16(b"\xc2\x9b8m", "utf-16-le"), 2, "U+009B"),
     "be-osc-across-characters": (_utf16("a\u00c2\u9d00".encode("utf-16-be"), "utf-16-be"), 5, "U+009D"),
     "le-ri-across-characters": (_utf16("\uc218\u0b8d".encode("utf-16-le"), "utf-16-le"), 3, "U+008D"),
+    "le-sos-across-characters": (_utf16("\uc218\u0b98".encode("utf-16-le"), "utf-16-le"), 3, "U+0098"),
+    "be-apc-in-a-character": (_utf16("\uc29f".encode("utf-16-be"), "utf-16-be"), 2, "U+009F"),
+    "le-decid-cut-pair": (_utf16("ab\uc200\u009a".encode("utf-16-le"), "utf-16-le"), 7, "U+009A"),
     "late-after-text": (_utf16("line\n".encode("utf-16-le") * 900 + b"\x1b[", "utf-16-le"), 9002, "0x1B"),
 }
 
@@ -148,6 +152,15 @@ def test_utf16_letters_with_bytes_0x80_to_0x9f_stay_text(order, size):
     data = "\ufeffΛ=1 Ν=2\r\n道通 ← Ґ\r\n".encode(order) * 50
     assert any(b in data for b in (b"\x9b", b"\x9d", b"\x90"))
     assert _judge(data, size) == "text:utf-16"
+
+
+@pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
+def test_korean_utf16_with_harmless_c1_pairs_stays_text(order):
+    """수는 (LE: 18 C2 94 B2, CCH), 슈퍼 (BE: C2 88, HTS): C1 pairs a terminal acts on
+    only by marking or not at all."""
+    data = "\ufeff수는 슈퍼 수납\r\n".encode(order) * 20
+    assert b"\xc2\x94" in data or b"\xc2\x88" in data
+    assert _judge(data, 3) == "text:utf-16"
 
 
 def test_cursor_up_in_json_is_refused_by_the_json_rule():

@@ -1,9 +1,9 @@
 """Text, to the last byte: valid in one encoding from its first byte to its last, no NUL,
 and no control character but TAB, LF, VT, FF and CR (no escape sequences that drive a
 terminal but tqdm's cursor-up ESC [ A within the file's own lines, no C1 controls; in
-UTF-16 also no byte a terminal acts on, as `cat` writes bytes). The encoding is found, not
-guessed: UTF-16 (LE or BE) if the file starts with its byte order mark, else UTF-8 if
-every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
+UTF-16 also no byte ESC or UTF-8 C1 pair a terminal acts on: `cat` writes bytes). The
+encoding is found, not guessed: UTF-16 (LE or BE) if the file starts with its byte order
+mark, else UTF-8 if every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
 C0/C1 controls); the answer names it ("text", "text:utf-16", "text:latin-1") and the
 policy's `text_encodings` decides (content.py). CSV and TSV are text and get the same
 check. libmagic judges markup by the first 512 bytes only, so markup a browser would run
@@ -29,11 +29,14 @@ UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEn
 # the file's own lines (TextChecker._climb): tqdm moves up only to rows it moved down to.
 CURSOR_UP = "\x1b[A"
 # `cat` hands a terminal a UTF-16 file's bytes, not its characters: U+5B1B's bytes are
-# ESC [. In them no 0x1B (ESC), and no C2 80..C2 9F, which a UTF-8 terminal reads as a C1
-# control (U+009B CSI, U+009D OSC, U+0090 DCS, U+008D RI: cursor up). A lone 0x80..0x9F
-# byte stays: it is no UTF-8 a terminal decodes, and UTF-16 needs it (Greek U+039B, CJK
-# U+9053, arrows U+2190). A byte of the last chunk is kept for a pair cut by the boundary.
-_UTF16_BYTES = re.compile(b"\x1b|\xc2[\x80-\x9f]")
+# ESC [. In them no 0x1B (ESC), and none of the C1 controls a UTF-8 terminal (xterm, VTE)
+# acts on, as their UTF-8 bytes C2 xx: RI 8D (cursor up), the openers DCS 90, SOS 98,
+# CSI 9B, OSC 9D, PM 9E, APC 9F (a sequence, or text hidden up to an ST), DECID 9A (the
+# terminal answers). The other C1 pairs move down, shift a character or mark an area or a
+# tab stop: Korean UTF-16 needs them (LE: U+C218 U+B294 is 18 C2 94 B2; BE: U+C288 is C2 88).
+# A lone 0x80..0x9F byte stays: no UTF-8 a terminal decodes, and UTF-16 needs it (Greek
+# U+039B, CJK U+9053, arrows U+2190). The last chunk's last byte is kept for a cut pair.
+_UTF16_BYTES = re.compile(b"\x1b|\xc2[\x8d\x90\x98\x9a\x9b\x9d-\x9f]")
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
 # CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
 _CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
