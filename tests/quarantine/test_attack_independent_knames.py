@@ -35,26 +35,11 @@ from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_knames_cases as cases  # noqa: E402
 
-HOLES: dict[str, str] = {
-    "up-first.err": "published: ESC [ A before the file's first line moves the cursor above "
-    "the file's output: `cat` overwrites the lines the terminal showed before it (a "
-    "`sha256sum -c` FAILED, vet's summary) with a forged one; CR reaches only its own line",
-    "up-past-start.err": "published: 9 ESC [ A after 1 line climb 8 lines above the file's "
-    "output and overwrite them (more cursor-ups than the lines the file wrote)",
-    "up-in-field.csv": "published: a CSV field holding 6 ESC [ A after 1 line: `cat` of the "
-    "table overwrites the 5 lines the terminal showed above it",
-    "up-after-cr.err": "published: CR then ESC [ A at the file's start: the same climb",
-    "utf16-conceal.txt": "published: UTF-16LE text U+5B1B U+6D38 is the bytes ESC [ 8 m; `cat` "
-    "hands them to the terminal, which conceals all later output (SGR conceal, refused as "
-    "characters)",
-    "utf16-up99.txt": "published: UTF-16LE text whose bytes are ESC [ 9 9 A: a counted cursor "
-    "move of 99 lines on `cat`, refused as characters",
-    "utf16-clipboard.txt": "published: UTF-16LE text whose bytes are ESC ] 52 ; ; <base64> ESC \\ "
-    "(every pair a printable CJK character): `cat` sets the reader's clipboard to a command",
-}
-# Closed: every name above once published (kpathsea's try_std_extension_first twins, the
+# Closed in session 36: the cursor-up climbs and UTF-16 escape bytes (textesc) and every
+# name once published (kpathsea's try_std_extension_first twins, the
 # names Debian's TeX packages install, LaTeX's auxiliary files, tex4ht, arara, uv, pytest,
 # tox, the 8.3 aliases of the patterns, gunzip's names of them) is refused (name-config).
+HOLES: dict[str, str] = {}
 HOLES_BY_DESIGN: dict[str, str] = {
     "main.out": "published by design: hyperref reads \\jobname.out back (bookmarks), but a batch "
     "job's stdout file is NAME.out (Slurm's slurm-%j.out, `> run.out`): refusing .out refuses "
