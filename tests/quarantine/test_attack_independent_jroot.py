@@ -65,25 +65,16 @@ HOLES: dict[str, str] = {}
 # branches (other, fewer, wider, jagged-to-flat: its orphans name branches the new tree
 # lacks) or more (superset, uncompressed: the deleted tree's record's tail in free space
 # lists its orphans of y) passes (root_data._deleted: what the file proves was deleted).
+# Passing since session 36 (rover, root_tails): ctl-j-hists-refilled-{zlib,lzma,zstd}, 12
+# histograms, every second deleted and written again, the same, in a later job: a deleted
+# record's tail behind the smaller record written over its start is the end of the live
+# one written again.
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-j-superset-zlib.root": "refused ('the basket at 244 is in no list of its tree's "
     "baskets'): plain uproot, t(x, y) deleted with `del` in job 2 and made again as t(x, y, z) "
     "in job 3 (zlib): the orphans are of branches the new tree has, and the free space lists "
     "none of them (the old record's tail there holds no basket list): vmguard cannot tell "
     "them from baskets forged beside the live tree (root-j-forged-orphans-one-branch)",
-    "ctl-j-hists-refilled-zlib.root": "refused ('the free space at 1909 holds data that is not "
-    "the remains of a record the writer moved ... what is left of a deleted object written "
-    "over'): 12 histograms (zlib), every second deleted in job 2 and written again, same "
-    "shape, in job 3; no tree, no RNTuple. It depends on the file's name: the same jobs "
-    "pass as r0.root or abcdefghijklmnop.root and are refused from a 26-character stem on "
-    "(the name is in the file's keys, so every record shifts); likely attack i's "
-    "many-hists class reached with 12 histograms",
-    **{f"ctl-j-hists-refilled-{c}.root": "refused ('the free space at 1661 holds data that is "
-       "not the remains of a record the writer moved ... what is left of a deleted object "
-       f"written over'; {c}): the same 12 histograms, 6 deleted and written again; the "
-       "free segment holds a deleted h00's record, its start written over by a later record "
-       "(the lz4 file is refused as lz4.root, published under its name here)"
-       for c in ("lzma", "zstd")},
 }
 
 # Published as docs/quarantine.md says ("baskets of every branch added beside any live

@@ -58,6 +58,9 @@ spec:
 HOLES: dict[str, str] = {}
 
 FALSE_REJECTIONS: dict[str, str] = {
+    # session 36 (rover, then rkeys: root_keylists): the keys uproot's del leaves behind a
+    # keys list, or in an older one, are admitted as copies of the file's keys; the 15
+    # shrunk-keys-list controls (del-last-two-jobs ... del-merge-end-*) are published now.
     "ctl-k-two-trees-del-one-extend-other.root": "refused ('baskets name the tree b't', which "
     "is no tree of the file'): trees t and u written in job 1, t deleted in job 2, u "
     "extended in job 3 (u's new basket goes over t's freed record; t's baskets stay). The "
@@ -87,6 +90,8 @@ LISTED = {
     # slot behind it. Published within "24 [bytes] in the rest of the file's free space
     # that are no run of live metadata" (measured: up to 10 payload bytes over its entries
     # pass, 12 are refused), not by the entries' own pins ("in order, inside the file").
+    # root-k-freed-free-positions, -unordered and -version-2 were published with rover's
+    # root_tails.listed (session 36) and are refused again with root_keylists (rkeys).
     "root-k-freed-past-file.root": "its second segment moved past the file's end (8 bytes)",
     "root-k-freed-overlapping.root": "its first segment stretched over the second",
     "root-k-freed-end-elsewhere.root": "its end entry naming 500 bytes before its end",

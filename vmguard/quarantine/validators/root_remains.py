@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from . import root_data, root_keylists
+from . import root_data, root_keylists, root_tails
 from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -88,15 +88,26 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share = sum(len(r.body) for r in trees) // TREE_SHARE
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
+    kept = [(walk.records[at], p) for at, p in walk.payloads.items() if at not in free]
+    keys = [r.key for r in walk.records.values() if r.offset not in free]
+    ends = root_tails.ends(((r.key, p) for r, p in kept), keys)
+    compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
+    listed = root_keylists.history(walk, free, MOVED)  # what older keys lists hold
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
-    keys = root_keylists.history(walk, free, MOVED)
     for offset in sorted(free):
         record = walk.records.get(offset)
         if offset in walk.gaps:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
-            rest = root_keylists.zeroed(gap[deleted:], 0, keys)  # an older keys list's tail
+            stretch = gap[deleted or 4 * rooted :]
+            if root_tails.written_over(stretch, offset + len(gap), ends):
+                continue  # a deleted record's tail: the end of a live record written again
+            older = root_tails.older_copy(stretch, compressed, offset)
+            if older is not None:  # an older copy of compressed metadata, its start written over
+                _covered(older[0], [older[1]], offset, Loose(LOOSE), HEAD)
+                continue
+            rest = root_keylists.zeroed(gap[deleted:], 0, listed)  # an older keys list's tail
             _covered(rest, live, offset + deleted, budget, shared=not rooted)
         elif (
             record is not None
@@ -104,7 +115,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             and record.klass in MOVED
             and not segments(record.body)
         ):
-            _covered(root_keylists.older_list(record, walk, free, keys), live, offset, Loose(LOOSE), HEAD)
+            _covered(root_keylists.older_list(record, walk, free, listed), live, offset, Loose(LOOSE), HEAD)
         elif (
             record is not None
             and record.body is not None
@@ -117,7 +128,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             _deleted_record(record, history)
     for offset, slack in walk.slack.items():
         at = offset + walk.records[offset].nbytes - len(slack)
-        _covered(root_keylists.zeroed(slack, 0, keys), live, at, budget, shared=True)
+        _covered(root_keylists.zeroed(slack, 0, listed), live, at, budget, shared=True)
 
 
 @dataclass
