@@ -22,7 +22,7 @@ from .stream import Invalid
 
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, Version, ObjLen, Datime, KeyLen, Cycle
 _COUNT = 4  # a keys list's payload starts with its number of keys
-_END = 4  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
+_END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
 
 
 @dataclass
@@ -41,12 +41,14 @@ class Keys:
     in free space) by its bytes, with where it is, but the metadata uproot moves (keys
     lists, directories, FreeSegments: never listed as a deleted object); the live keys
     lists' own keys (an older list's key has their tail: class, name, title); and the
-    keys by their last bytes (_END), to find a tail."""
+    keys by their last _END bytes (at most a few share them, so a tail is found without
+    a search through every key), and every shorter tail of a key."""
 
     own: dict[bytes, int]
     lengths: tuple[int, ...]
     lists: tuple[bytes, ...]
     ends: dict[bytes, tuple[bytes, ...]]
+    short: frozenset[bytes]
     cuts: Cuts
 
 
@@ -56,14 +58,14 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
     ends: dict[bytes, list[bytes]] = {}
     for key in own:
         ends.setdefault(key[-_END:], []).append(key)
-        for n in range(1, _END):
-            ends.setdefault(key[-n:], [])  # a tail this short: any key's
+    short = frozenset(key[-n:] for key in own for n in range(1, _END))
     deleted = sum(1 for r in walk.records.values() if r.offset in free and r.klass not in moved)
     return Keys(
         own,
         tuple(sorted({len(k) for k in own})),
         lists,
         {end: tuple(found) for end, found in ends.items()},
+        short,
         Cuts(len(own) + deleted),
     )
 
@@ -104,7 +106,7 @@ def _tail(data: bytes, at: int, keys: Keys) -> int:
     for stop in range(min(at + max(keys.lengths, default=1) - 1, len(data)), at, -1):
         piece = data[at:stop]
         found = keys.ends.get(piece[-_END:], ())
-        if (len(piece) < _END and piece in keys.ends) or any(
+        if (len(piece) < _END and piece in keys.short) or any(
             len(k) > len(piece) and k.endswith(piece) for k in found
         ):
             return len(piece)
