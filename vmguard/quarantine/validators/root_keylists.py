@@ -17,8 +17,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .root_model import Record, RootWalk, key_fields, read_string
-from .stream import Invalid
+from .root_model import Record, RootWalk, key_fields
 
 _KEY = struct.Struct(">ihiIhh")  # Nbytes, Version, ObjLen, Datime, KeyLen, Cycle
 _COUNT = 4  # a keys list's payload starts with its number of keys
@@ -38,13 +37,13 @@ class Cuts:
 @dataclass(frozen=True)
 class Keys:
     """The keys of the file's history: each record's own key (live, or deleted and whole
-    in free space) by its bytes, with where it is, but the metadata uproot moves (keys
+    in free space) by its bytes, but the metadata uproot moves (keys
     lists, directories, FreeSegments: never listed as a deleted object); the live keys
     lists' own keys (an older list's key has their tail: class, name, title); and the
     keys by their last _END bytes (at most a few share them, so a tail is found without
     a search through every key), and every shorter tail of a key."""
 
-    own: dict[bytes, int]
+    own: frozenset[bytes]
     lengths: tuple[int, ...]
     lists: tuple[bytes, ...]
     ends: dict[bytes, tuple[bytes, ...]]
@@ -53,7 +52,7 @@ class Keys:
 
 
 def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
-    own = {r.key: r.offset for r in walk.records.values() if r.offset not in free or r.klass not in moved}
+    own = frozenset(r.key for r in walk.records.values() if r.offset not in free or r.klass not in moved)
     lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
     ends: dict[bytes, list[bytes]] = {}
     for key in own:
@@ -91,10 +90,9 @@ def zeroed(data: bytes, at: int, keys: Keys) -> bytes:
 
 def _whole(data: bytes, at: int, keys: Keys) -> int:
     """The length of the key of the history at `at` (0: none): byte for byte a record's
-    own key, naming that record's position (so it is read where uproot put it)."""
+    own key (which names that record's position: the walk found it there)."""
     for size in keys.lengths:
-        copy = data[at : at + size]
-        if copy in keys.own and key_fields(copy)[0] == keys.own[copy] and _parses(copy):
+        if data[at : at + size] in keys.own:
             return size
     return 0
 
@@ -126,17 +124,6 @@ def _head(data: bytes, at: int, keys: Keys) -> int:
             tail = any(len(k) > len(key) and k.endswith(key) for k in keys.lists)
             return len(piece) if tail and count <= _listed(data, stop, keys) else 0
     return 0
-
-
-def _parses(key: bytes) -> bool:
-    """Whether key is a key to the end of its title (its KeyLen its length)."""
-    try:
-        end = _KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
-        for _ in range(3):
-            end = read_string(key, end, "a key")[1]
-    except (Invalid, struct.error):
-        return False
-    return end == len(key) == _KEY.unpack_from(key)[4]
 
 
 def older_list(record: Record, walk: RootWalk, free: set[int], keys: Keys) -> bytes:
