@@ -69,12 +69,8 @@ _BLOCK = ("refused ('... an object header continuation block nothing refers to, 
           "libhdf5 freed as this file's headers show (oldblocks.py)'): ")
 _AFTER = "refused ('bytes ... are reached from no structure of the file and are not zeros'): "
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-j-s3-l5-a0-t-def-long.h5": _MOVED + "a tracked group given 5 long-named links a session "
-    "in 3 sessions (links only, default libver)",
     "ctl-j-s5-l3-a3-u-latest-long.h5": _MOVED + "an untracked group given 3 links and 3 string "
     "attributes (long names) a session in 5 sessions under 'latest'",
-    "ctl-j-s3-l7-a4-u-latest-short.h5": _BLOCK + "an untracked group given 7 links and 4 "
-    "attributes a session in 3 sessions under 'latest'",
     "ctl-j-s3-l7-a4-t-def-long.h5": _AFTER + "22 bytes after /g/link_1_5_... (the continuation "
     "block search stopped after 2,000,000 bytes); tracked, 7 links + 4 string attributes a "
     "session, 3 sessions, default libver",
