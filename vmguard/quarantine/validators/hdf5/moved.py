@@ -346,9 +346,10 @@ def _common(data: bytes, i: int, source: tuple[bytes, int], o: int, budget: Budg
 
 def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None:
     """The header just walked, as an owner of freed blocks, if it has dense storage (its
-    messages moved: moved.py)."""
+    messages moved: moved.py) or continuation blocks (libhdf5 frees a block it emptied,
+    as when an attribute is rewritten under 'latest': H5O__remove_empty_chunks)."""
     objects = w.dense.get(w.at, [])
-    if not objects:
+    if not objects and not w.continued:
         return
     f = w.file
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None

@@ -147,7 +147,11 @@ class Blocks:
         nonzero = len(window) - len(window.lstrip(b"\0"))
         if nonzero == len(window):
             return True
-        for start in dict.fromkeys([*reversed(starts), pos + nonzero]):  # the nearest first
+        shown = pos + nonzero
+        order = [*reversed(starts), shown]  # the nearest first; a block whose signature shows
+        if bytes(g.buf[shown : shown + 4]) == _SIGNATURE:  # first of all (a hidden start costs
+            order = [shown, *order]  # a search of what the structures before it may cover)
+        for start in dict.fromkeys(order):
             for owner in self.owners:
                 for end in self._block(g, owner, start):
                     if self._from(g, end, []):
@@ -248,7 +252,7 @@ class Blocks:
         width = 4 + owner.order
         if at >= g.start and at + 4 <= g.end:
             kind, size, flags = struct.unpack_from("<BHB", g.buf, at)
-            sizes = range(size, size + 1) if kind == 0 and flags == 0 and size else range(0)
+            sizes = range(size, size + 1) if kind == 0 and flags == 0 else range(0)  # 0: a header alone
         elif after:  # hidden: only where libhdf5 puts one (never empty: it leaves a gap)
             sizes = range(1, min(max(len(p.body) for p in owner.pieces), g.end - at) + 1)
         else:
