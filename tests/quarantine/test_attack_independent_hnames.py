@@ -36,11 +36,6 @@ from tests.quarantine.test_attack_independent_dcontent import _policy
 from tests.quarantine.test_attack_independent_econtent import _vet
 from tests.support import attack_hnames_cases as cases
 
-_LATEX = (
-    "a LaTeX {} is published: kpathsea's TEXINPUTS/BSTINPUTS search `.` first, so "
-    "`pdflatex paper.tex` beside it loads this file instead of the installed one (TeX code "
-    "with \\openout and the restricted \\write18 list), the class the docs refuse for IDL's .pro"
-)
 _BESTFIT = (
     "published: the name holds a fullwidth {}, which a Windows client converting to its "
     "ANSI code page (best-fit, cp1252: the WorstFit class) writes as ASCII, making it {}"
@@ -54,9 +49,9 @@ _MATLAB = (
     "(MathWorks' documented place), as Octave's PKG_ADD (refused)"
 )
 _WINDOWS = "published: Windows opens it as {}, the class of {} (refused by name)"
-HOLES: dict[str, str] = {
-    "graphics.cfg": _LATEX.format("configuration graphics.cfg (graphicx loads it)"),
-}
+# Fixed in session 36 (textnames): graphics.cfg, a package's configuration file kpathsea
+# finds in `.` first, is refused (name-config) with the class dirconfig.py lists.
+HOLES: dict[str, str] = {}
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-yield.Rb.csv": "refused (name-type) by design: rubidium's symbol as a middle extension is "
     "taken for a Ruby handler (.rb anywhere)",

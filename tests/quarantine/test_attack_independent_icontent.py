@@ -18,7 +18,8 @@ refusal's "near byte N" names the start of the 1 MiB read, not the character.
 Fixed in session 35 (icfix): the JSON names (served.served_by; JSON_NAMED), the quiet
 sessions' empty members, the object() repr, "near byte"; the text encoding choice is
 listed in docs/quarantine.md, so its two cases are controls; the DDE cell stays a strict
-xfail by design (Threat model: a scanner's job).
+xfail by design (Threat model: a scanner's job). Fixed in session 36 (textnames): tqdm's
+nested bars (their ESC [ A is text); the nginx page in a .log stays refused by design.
 
 Controls: json/orjson/ujson/simplejson/json.tool/jq (64-bit ids too), node's
 JSON.stringify, papermill notebooks (pandas HTML, a plotly <script> in strings), pandas with tiny and huge floats (records, table, lines,
@@ -119,14 +120,15 @@ HOLES: dict[str, str] = {
     "vet, the scanners' job (a YARA rule on .csv), and its 'JSON and text: what exactness leaves' that a "
     "formula is a valid cell vmguard does not judge",
 }
+# Fixed in session 36 (textnames): tqdm's cursor-up ESC [ A is text (validators/text.py
+# CURSOR_UP; every other escape still refused: test_text_cursor_up.py), so
+# ctl-train-nested-4243.err is published.
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-train-nested-4243.err": "refused (invalid-format: text: ESC): tqdm's nested bars (an inner loop with "
-    "leave=False) in a job's stderr file, as every training job writes it: tqdm moves up with ESC [A whether "
-    "or not the file is a terminal; by design as docs/quarantine.md words it (no ESC in text), listed as the "
-    "ordinary output it is (a single bar, CR only, is published: ctl-train-4242.err)",
-    "ctl-log-http-502.log": "refused (type-not-allowed: text/html, libmagic's guess): a .log whose line holds "
-    "the nginx 502 page requests' HTTPError carried; by design as docs/quarantine.md words it (no markup "
-    "anywhere in text, defence in depth: a .log is served as text/plain), listed as the ordinary job log it is",
+    "ctl-log-http-502.log": "refused (type-not-allowed: text/html, libmagic's guess) by design: a .log whose "
+    "line holds the nginx 502 page requests' HTTPError carried; were libmagic to say text/plain, the text rule "
+    "refuses its <html and <body anywhere in a file whatever libmagic says (docs/quarantine.md: no markup a "
+    "browser would run anywhere in text), and a .log is not served as text/plain: Debian's mime.types types "
+    "no .log (only httpd's own table does), so Apache sends no type and a browser sniffs the bytes",
 }
 
 

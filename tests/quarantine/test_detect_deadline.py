@@ -15,7 +15,7 @@ import pytest
 
 import vmguard
 from tests.quarantine.conftest import policy, write
-from vmguard.quarantine import detect
+from vmguard.quarantine import detect_process
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Reason
 
@@ -37,7 +37,7 @@ def looping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flag, script = tmp_path / "loop-once", tmp_path / "worker.py"
     flag.touch()
     script.write_text(_stuck_worker(flag, "pass"))
-    monkeypatch.setattr(detect, "WORKER", script)
+    monkeypatch.setattr(detect_process, "WORKER", script)
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def sleeping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     flag, script = tmp_path / "sleep-once", tmp_path / "worker.py"
     flag.touch()
     script.write_text(_stuck_worker(flag, "__import__('time').sleep(60)"))
-    monkeypatch.setattr(detect, "WORKER", script)
-    monkeypatch.setattr(detect, "BACKSTOP", 2.0)
+    monkeypatch.setattr(detect_process, "WORKER", script)
+    monkeypatch.setattr(detect_process, "BACKSTOP", 2.0)
 
 
 def _stuck_worker(flag: Path, idle: str) -> str:
-    return _LOOPING.format(flag=str(flag), ready=detect.READY, real=str(detect.WORKER), idle=idle)
+    return _LOOPING.format(flag=str(flag), ready=detect_process.READY, real=str(detect_process.WORKER), idle=idle)
 
 
 def test_a_worker_computing_without_progress_is_stopped_and_its_file_timed_out(looping):

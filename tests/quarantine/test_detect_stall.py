@@ -12,7 +12,8 @@ import termios
 import threading
 import time
 
-from vmguard.quarantine.detect import _F_SETPIPE_SZ, FLUSH_BYTES, Detector
+from vmguard.quarantine.detect import FLUSH_BYTES, Detector
+from vmguard.quarantine.detect_process import _F_SETPIPE_SZ
 
 PAGE = os.sysconf("SC_PAGE_SIZE")  # the smallest pipe there is
 

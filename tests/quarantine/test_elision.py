@@ -19,7 +19,7 @@ import pytest
 import vmguard
 from tests.quarantine.conftest import write
 from tests.quarantine.test_formats import shipped
-from vmguard.quarantine import detect
+from vmguard.quarantine import detect_process
 from vmguard.quarantine.detect import ELIDED, Detector
 from vmguard.quarantine.model import Verdict
 
@@ -133,7 +133,7 @@ def test_a_chunk_left_out_where_the_validator_reads_refuses_the_file(before):
         upload = detector.begin()
         if before:
             upload.feed(before)
-        detector.send(upload.request, detect._FRAME.pack(ELIDED | 4096), weight=4096)
+        detector.send(upload.request, detect_process.FRAME.pack(ELIDED | 4096), weight=4096)
         upload.feed(b"more text after it\n")
         pending = upload.end()
         script = detector.submit(b"#!/bin/sh\necho next file\n")

@@ -26,7 +26,7 @@ from vmguard.quarantine.validators import Invalid, Stream, text
 @pytest.mark.parametrize("byte", range(128))
 def test_every_ascii_byte_is_judged_as_the_character_search_judges_it(byte):
     for data in (b"x" * 100 + bytes([byte]) + b"y" * 3000, bytes([byte]) + b"z" * 5):
-        refused = text._CONTROL.search(chr(byte)) is not None
+        refused = text._CONTROL.search(chr(byte) + "y") is not None  # ESC only before `[A` is text
         try:
             text.validate(Stream(iter([data])))
         except Invalid as err:

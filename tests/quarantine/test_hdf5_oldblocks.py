@@ -150,6 +150,26 @@ def test_matching_is_bounded(monkeypatch):
     assert "h5repack the file" in refusal
 
 
+def test_the_bound_holds_where_later_structures_cover_a_block(monkeypatch):
+    """Session 36: comparing bytes that all lie under a later structure counted negative
+    work, so six tracked groups written side by side in 2 sessions (47 KB) took 13 s of
+    CPU. Every step now counts, and the search stops at the bound."""
+    from tests.support.attack_jh5_ordinary import detectors
+
+    data = detectors(6, 2, "latest")
+    spent: list[int] = []
+    real = oldblocks.Blocks._spend
+
+    def spend(self: oldblocks.Blocks, n: int) -> None:
+        spent.append(n)
+        real(self, n)
+
+    monkeypatch.setattr(oldblocks.Blocks, "_spend", spend)
+    assert UNREACHED in _refusal(data)
+    assert min(spent) > 0
+    assert oldblocks.MAX_WORK < sum(spent) <= oldblocks.MAX_WORK + max(spent)
+
+
 def test_more_freed_blocks_than_the_header_has_messages_are_refused():
     """Each block held one message at least: copies of one block beyond that are a
     channel, not what libhdf5 leaves."""

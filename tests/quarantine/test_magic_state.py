@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.magic_corpus import SEARCHED, corpus, dirty, fresh, run_in_order
-from vmguard.quarantine import detect
+from vmguard.quarantine import detect_process
 from vmguard.quarantine.detect import Detector
 
 ROOT = Path(__file__).parents[2]
@@ -64,7 +64,7 @@ def test_the_corpus_sees_earlier_files_where_memory_comes_back_as_freed():
 
 @pytest.mark.parametrize("env", UNZEROED.values(), ids=UNZEROED.keys())
 def test_a_worker_whose_memory_comes_back_as_freed_does_not_start(env, monkeypatch):
-    monkeypatch.setattr(detect, "_WORKER_ENV", env)
+    monkeypatch.setattr(detect_process, "WORKER_ENV", env)
     with Detector(workers=1) as detector, pytest.raises(OSError, match="did not start: .* not zeroed"):
         detector.submit(b"#! /usr/bin/stap").result()
 

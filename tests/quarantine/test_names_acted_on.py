@@ -39,6 +39,19 @@ CONFIG_NAMES = (
     "rootalias.C. ",
     "rootlogoff.C",
     "pawlogon.kumac",
+    # TeX's kpathsea finds these in `.` first (dirconfig.py: a package's .cfg, pdftex's map)
+    "graphics.cfg",
+    "Color.CFG",
+    "hyperref.cfg. ",
+    "microtype.cfg",
+    "mt-cmr.cfg",
+    "babel-de.ini",
+    "babel-german.tex",
+    "tikzlibrarycalc.code.tex",
+    "pgflibraryArrows.code.tex",
+    "pdftex.map",
+    "matplotlibrc",
+    "biber.conf",
 )
 SCRIPT_NAMES = (
     "shell.php",
@@ -97,6 +110,17 @@ LAB_NAMES = (
     "run.sh.o4242",
     "slurm-run.sh.4242.out",
     "notes.so.txt",
+    # configuration a lab job writes under names no tool reads implicitly (dirconfig.py)
+    "run.cfg",
+    "analysis.cfg",
+    "config.cfg",
+    "detector.conf",
+    "settings.ini",
+    "graphics-run42.cfg",
+    "paper.tex",
+    "table.tex",
+    "refs.bib",
+    "fonts.map",
 )
 
 

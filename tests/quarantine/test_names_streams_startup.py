@@ -42,6 +42,7 @@ BY_EXTENSION = (
     "res.rpy", "page.epy", "page.psp", "page.rvt", "ext.dll",
     "query.dqy", "query.rqy", "query.oqy", "launch.terminal", "launch.command", "launch.tool",
     "link.fileloc", "link.webloc", "link.inetloc", "link.ftploc", "link.afploc", "launch.desktop", "x.kdelnk",
+    "documentmetadata-support.ltx", "t1enc.dfu", "pdflatex.fmt",
 )  # fmt: skip
 # The lab's names with a time or a ':' in them, and near misses of the tables.
 LAB = (
@@ -97,7 +98,9 @@ def test_names_a_tool_desktop_or_server_acts_on_are_refused(name):
     assert "rename it" in found[0][1]
 
 
-@pytest.mark.parametrize("name", ["init_vis.mac.gz", "rootlogon.C.z", "PKG_ADD-gz", "web.config.gz::$DATA"])
+@pytest.mark.parametrize(
+    "name", ["init_vis.mac.gz", "rootlogon.C.z", "PKG_ADD-gz", "web.config.gz::$DATA", "graphics.cfg.gz", "mt-cmr.cfg.z"]
+)
 def test_gunzip_making_a_startup_name_is_refused(name):
     found = served.name_reasons(name, ("gzip", "text"))
     assert [r for r, _ in found] == [Reason.NAME_CONFIG], found

@@ -15,7 +15,7 @@ import pytest
 from tests.quarantine.conftest import ELF
 from tests.support.require import require_root
 from vmguard.core.display import shown
-from vmguard.quarantine import detect, report
+from vmguard.quarantine import detect_process, report
 from vmguard.quarantine.content import executable_format, type_allowed
 from vmguard.quarantine.detect import Detector
 from vmguard.quarantine.model import Entry, Kind, Reason, Status, Verdict, VetResult
@@ -121,7 +121,7 @@ def test_libmagic_reading_memory_it_never_wrote_sees_zeros():
 def test_a_worker_that_cannot_start_stops_the_vet_at_once(tmp_path, monkeypatch):
     broken = tmp_path / "worker.py"
     broken.write_text("import sys\nsys.exit(3)\n")  # e.g. libmagic missing
-    monkeypatch.setattr(detect, "WORKER", broken)
+    monkeypatch.setattr(detect_process, "WORKER", broken)
     start = time.monotonic()
     with Detector(workers=2) as detector, pytest.raises(OSError, match="did not start .exit status 3"):
         [detector.submit(b"hello %d\n" % i) for i in range(200)][-1].result()

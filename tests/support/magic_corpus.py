@@ -18,9 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vmguard.quarantine import detect
+from vmguard.quarantine import detect_process
 
-QUARANTINE = Path(detect.__file__).parent
+QUARANTINE = Path(detect_process.__file__).parent
 
 # The interpreters of libmagic 5.44's full-word (`/f`) `#!` tests (Magdir/commands):
 # the test reads the byte after the match, past the end of a buffer it ends.
@@ -164,7 +164,7 @@ def _run(mode: str, sequences: list[list[bytes]], env: dict[str, str] | None) ->
         input=lines,
         capture_output=True,
         text=True,
-        env=dict(detect._WORKER_ENV if env is None else env),
+        env=dict(detect_process.WORKER_ENV if env is None else env),
         cwd="/",
         check=True,
         timeout=600,

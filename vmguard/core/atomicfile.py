@@ -91,7 +91,9 @@ def _open_temp(dir_fd: int, name: str, mode: int) -> tuple[int, str]:
     return os.open(temp, _NAMED, mode, dir_fd=dir_fd), temp
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to `fd`: os.write may write less than asked (a signal, a pipe, a
+    nearly full disk) and returns how much it took."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -109,7 +111,7 @@ def stage_at(dir_fd: int, name: str, data: bytes, mode: int) -> Staged:
     staged = Staged(dir_fd, fd, name, temp)
     try:
         os.fchmod(fd, mode)
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         staged.discard()

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from vmguard.core.atomicfile import remove_leftovers, write_atomic
+from vmguard.core.atomicfile import remove_leftovers, write_all, write_atomic
 from vmguard.core.errors import LogError, os_reason
 from vmguard.core.logchain import GENESIS, Break, digest, head_path, lock_path, read_head, verify_chain
 from vmguard.core.regular import open_regular
@@ -67,12 +67,6 @@ def _write_head(path: Path, count: int, line: bytes) -> None:
     write_atomic(head_path(path), f"{count} {digest(line)}\n".encode(), 0o640)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _append(fh: BinaryIO, path: Path, count: int, line: bytes) -> None:
     """The line and its head record, or neither: a write that fails (a full log disk,
     EIO) is cut off again, so no torn line and no line the head does not vouch for is
@@ -80,7 +74,7 @@ def _append(fh: BinaryIO, path: Path, count: int, line: bytes) -> None:
     fd = fh.fileno()
     start = os.lseek(fd, 0, os.SEEK_END)
     try:
-        _write_all(fd, line)
+        write_all(fd, line)
         os.fsync(fd)
         _write_head(path, count, line)
     except OSError as err:

@@ -1,4 +1,5 @@
-"""Typing and whole-file validation in a pool of sandboxed workers (magic_worker.py).
+"""Typing and whole-file validation in a pool of sandboxed workers (magic_worker.py; each
+process and its pipes: detect_process.py).
 
 Each worker is a separate process started with close_fds (it never sees the
 destination), a minimal environment, and its own rlimits. The copy streams every
@@ -20,187 +21,19 @@ for the copy, uses no CPU time: it is never out of time.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import select
-import struct
-import subprocess
-import sys
 import time
-from collections import deque
-from pathlib import Path
 
+from vmguard.quarantine import detect_process
 from vmguard.quarantine.answer import Answer
-from vmguard.quarantine.cputime import cpu_seconds
+from vmguard.quarantine.detect_process import ELIDED, FRAME
 
-WORKER = Path(__file__).with_name("magic_worker.py")
 TIMEOUT = 10.0  # CPU seconds without progress; a validator takes a 1 MiB chunk in milliseconds
-START_TIMEOUT = 60.0  # to get ready: loading libmagic's database takes a while on a busy host
-QUIET = 1.0  # seconds without progress before a worker's CPU time is looked at
-# Clock seconds without progress, whatever its CPU time: a worker that sleeps (an exploited
-# libmagic) must not hang the vet; any machine runs a process with work within this.
-BACKSTOP = 300.0
 _STUCK = "made no progress for {:g} s of its CPU time or {:g} s in all"
 IN_FLIGHT = 64  # files per worker before the copy waits for answers
 FLUSH_BYTES = 64 << 10  # small frames are written together, up to this much
-RETAIN = 64 << 10  # files up to this size are kept until answered, to hand on
-PIPE_SIZE = 1 << 20  # the worker's stdin pipe: one chunk per wake-up
 ELIDE_MIN = 64 << 10  # chunks this large are left out when the worker skips them
-_F_SETPIPE_SZ = 1031
-_FRAME = struct.Struct("!I")
-# A frame header with this bit stands for that many bytes left out: bytes the worker's
-# validator said it skips (a HINT from the worker), so they need not cross the pipe.
-ELIDED = 0x80000000
-HINT = 0xFFFFFFFF  # from the worker, then 8 bytes: its file's offset up to which it skips
-_HINT = struct.Struct("!IQ")
-READY = b"vmguard libmagic worker ready\n"  # the worker's first words, once confined
-REFUSED = b"vmguard libmagic worker refused: "  # its words instead, then why (magic_types.heap_leak)
-# glibc gives the worker zeroed memory (and fills freed memory): libmagic 5.44 reads
-# bytes it never wrote (one past a search region), and its answer must not depend on
-# what the previous file left in the heap. perturb works only without the tcache. A
-# worker checks that both took effect (magic_types.heap_leak) before it is ready.
-_WORKER_ENV = {
-    "PATH": "/usr/bin:/bin",
-    "LC_ALL": "C",
-    "GLIBC_TUNABLES": "glibc.malloc.tcache_count=0:glibc.malloc.perturb=255",
-}
-
-
-class _Request:
-    def __init__(self, ticket: int) -> None:
-        self.ticket = ticket
-        self.frames: list[bytes] | None = []  # kept while small enough to send again
-        self.size = 0
-        self.dead = False  # its worker died and it could not be handed on
-        self.worker: _Worker | None = None
-        self.fed = 0  # bytes of the file fed so far
-        self.skip_to = 0  # the worker skips the file's bytes up to here (its HINT)
-
-    def keep(self, frame: bytes) -> None:
-        self.size += len(frame)
-        if self.frames is not None and self.size <= RETAIN:
-            self.frames.append(frame)
-        else:
-            self.frames = None
-
-
-class _Worker:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-            env=_WORKER_ENV,
-            cwd="/",
-        )
-        self.fd = self.proc.stdout.fileno()
-        self.wfd = self.proc.stdin.fileno()
-        os.set_blocking(self.wfd, False)
-        with contextlib.suppress(OSError):  # a smaller pipe only means more wake-ups
-            fcntl.fcntl(self.wfd, _F_SETPIPE_SZ, PIPE_SIZE)
-        self.waiting: deque[_Request] = deque()  # oldest first
-        self.unsent: list[bytes] = []
-        self.unsent_bytes = 0
-        self.out = memoryview(b"")  # being written
-        self.since = time.monotonic()  # the last progress while something was waiting
-        self.mark = (-1.0, 0.0)  # (since, its CPU seconds then) once quiet: see left()
-        self.buffer = b""
-        self.started = False  # READY was read
-        self.broken = False  # its stdin is closed: it is dead or dying
-
-    def receive(self) -> list[tuple[int, Answer | None]] | None:
-        """Answers that arrived (call when readable); None if the worker died."""
-        chunk = os.read(self.fd, 65536)
-        if not chunk and not self.started:
-            # Not a hostile file's doing (none was read yet): every file would fail alike.
-            raise OSError(f"a libmagic worker did not start (exit status {self.proc.wait()})")
-        if not chunk:
-            return None
-        self.buffer += chunk
-        if not self.started and not self._take_ready():
-            return []
-        answers = []
-        while len(self.buffer) >= 4:
-            size = _FRAME.unpack_from(self.buffer)[0]
-            if size == HINT:
-                if not self._take_hint():
-                    break
-                continue
-            if len(self.buffer) < 4 + size:
-                break
-            answer, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
-            answers.append((self.waiting.popleft().ticket, Answer.decode(answer)))
-            self.since = time.monotonic()
-        return answers
-
-    def _take_hint(self) -> bool:
-        """The file being validated (the oldest waiting) is skipped up to an offset."""
-        if len(self.buffer) < _HINT.size:
-            return False
-        until = _HINT.unpack_from(self.buffer)[1]
-        self.buffer, self.since = self.buffer[_HINT.size :], time.monotonic()
-        if self.waiting:
-            self.waiting[0].skip_to = max(self.waiting[0].skip_to, until)
-        return True
-
-    def _take_ready(self) -> bool:
-        if len(self.buffer) < len(READY):
-            return False
-        if self.buffer.startswith(REFUSED) and b"\n" in self.buffer:
-            why = self.buffer[len(REFUSED) : self.buffer.index(b"\n")][:300].decode("ascii", "replace")
-            raise OSError(f"a libmagic worker did not start: {why}")
-        if not self.buffer.startswith(READY):
-            raise OSError("a libmagic worker did not start: it said something else")
-        self.buffer, self.started = self.buffer[len(READY) :], True
-        self.since = time.monotonic()  # a slow start is the machine's doing, not a file's
-        return True
-
-    def write_some(self) -> bool:
-        """Write what the pipe takes now; True when nothing is left unsent."""
-        while not self.broken and (self.out or self.unsent):
-            if not self.out:  # one frame is written as it is, small ones together
-                self.out = memoryview(self.unsent[0] if len(self.unsent) == 1 else b"".join(self.unsent))
-                self.unsent, self.unsent_bytes = [], 0
-            try:
-                written = os.write(self.wfd, self.out)
-            except BlockingIOError:
-                return False
-            except BrokenPipeError:  # dead: _collect sees its end and hands its files on
-                self.broken, self.out, self.unsent, self.unsent_bytes = True, memoryview(b""), [], 0
-                break
-            self.out, self.since = self.out[written:], time.monotonic()
-        return True
-
-    def has_unsent(self) -> bool:
-        """Bytes wait to be written to a live worker."""
-        return not self.broken and bool(self.out or self.unsent)
-
-    def left(self, timeout: float, now: float) -> float:
-        """Seconds it may still go without progress (<= 0: out of time). Once quiet for
-        QUIET s, its own CPU time is counted from then on, not the clock's: a worker
-        starved by a loaded machine (or waiting for the copy) gives no file away, one that
-        computes without taking a byte or answering (a file made to be slow) is stopped.
-        Starting is not a file's doing."""
-        limit = timeout if self.started else max(timeout, START_TIMEOUT)
-        quiet = now - self.since
-        if quiet < min(QUIET, limit):
-            return min(QUIET, limit) - quiet
-        cpu = cpu_seconds(self.proc.pid)
-        if cpu is None:  # no /proc: the clock's time
-            return limit - quiet
-        if self.mark[0] != self.since:  # progress since the last look: count from now
-            self.mark = (self.since, cpu)
-        # It cannot use CPU faster than the clock runs; one that sleeps meets BACKSTOP.
-        return min(limit - (cpu - self.mark[1]), BACKSTOP - quiet)
-
-    def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.proc.stdin.close()
-        self.proc.stdout.close()
 
 
 class Pending:
@@ -235,7 +68,7 @@ class Pending:
 class Upload:
     """One file on its way to a worker: feed() every chunk in order, then end()."""
 
-    def __init__(self, detector: Detector, request: _Request) -> None:
+    def __init__(self, detector: Detector, request: detect_process.Request) -> None:
         self.detector, self.request = detector, request
 
     def feed(self, chunk: bytes | memoryview) -> None:
@@ -244,13 +77,13 @@ class Upload:
             self.detector.poll(request.worker)  # a HINT may have come
         if n and request.skip_to >= request.fed + n:  # all of it skipped by the validator
             request.frames = None  # never handed on: a fresh worker would need the bytes
-            self.detector.send(request, _FRAME.pack(ELIDED | n), weight=n)
+            self.detector.send(request, FRAME.pack(ELIDED | n), weight=n)
         elif n:  # one copy: the chunk's buffer is read into again for the next one
-            self.detector.send(request, b"".join((_FRAME.pack(n), chunk)))
+            self.detector.send(request, b"".join((FRAME.pack(n), chunk)))
         request.fed += n
 
     def end(self) -> Pending:
-        self.detector.send(self.request, _FRAME.pack(0))
+        self.detector.send(self.request, FRAME.pack(0))
         return Pending(self.detector, self.request.ticket)
 
 
@@ -260,7 +93,7 @@ class Detector:
     def __init__(self, workers: int | None = None, timeout: float = TIMEOUT) -> None:
         self.size = workers or os.cpu_count() or 1
         self.timeout = timeout
-        self.workers: list[_Worker] = []
+        self.workers: list[detect_process.WorkerProcess] = []
         self.answers: dict[int, Answer | None] = {}
         self.failures: dict[int, str] = {}  # why a ticket's answer is None
         self.timeouts: set[int] = set()  # tickets given up for a worker out of time
@@ -277,7 +110,7 @@ class Detector:
         """Start workers now (every one, or `count`): they load libmagic while the caller
         walks the tree."""
         while len(self.workers) < min(self.size, count or self.size):
-            self.workers.append(_Worker())
+            self.workers.append(detect_process.WorkerProcess())
 
     def close(self) -> None:
         for worker in self.workers:
@@ -295,20 +128,20 @@ class Detector:
         # worker keeps up with (a single file, say) starts no other (each costs about
         # 0.1 s of CPU to start: Python, libmagic's database, the validators).
         if len(self.workers) < self.size and all(w.waiting for w in self.workers):
-            self.workers.append(_Worker())
+            self.workers.append(detect_process.WorkerProcess())
         worker = min(self.workers, key=lambda w: len(w.waiting))
         while len(worker.waiting) >= IN_FLIGHT:
             self._collect()
             worker = min(self.workers, key=lambda w: len(w.waiting))
         self.tickets += 1
-        request = _Request(self.tickets)
+        request = detect_process.Request(self.tickets)
         request.worker = worker
         if not worker.waiting:
             worker.since = time.monotonic()  # it was idle: the clock starts now
         worker.waiting.append(request)
         return Upload(self, request)
 
-    def send(self, request: _Request, frame: bytes, weight: int = 0) -> None:
+    def send(self, request: detect_process.Request, frame: bytes, weight: int = 0) -> None:
         """Queue a frame; `weight`: the bytes a left-out frame stands for (written as
         promptly as if they were sent)."""
         request.keep(frame)
@@ -320,12 +153,12 @@ class Detector:
         if worker.unsent_bytes >= FLUSH_BYTES:
             self._flush(worker)
 
-    def _flush(self, worker: _Worker) -> None:
+    def _flush(self, worker: detect_process.WorkerProcess) -> None:
         """Write all of a worker's unsent frames, reading answers while the pipe is full."""
         while worker in self.workers and not worker.write_some():
             self._collect(writing=worker)
 
-    def poll(self, worker: _Worker | None) -> None:
+    def poll(self, worker: detect_process.WorkerProcess | None) -> None:
         """Take what a worker said so far (answers, hints), without waiting."""
         if worker is None or worker.broken or worker not in self.workers:
             return
@@ -341,7 +174,7 @@ class Detector:
             self._collect()
         return self.answers.pop(ticket)
 
-    def _collect(self, writing: _Worker | None = None) -> None:
+    def _collect(self, writing: detect_process.WorkerProcess | None = None) -> None:
         """Wait for answers, room in the pipe of any worker with bytes to send, or a
         deadline; take what came. A worker may need its file's last bytes (or its end
         frame) before it can answer: waiting for its answer alone would wait forever."""
@@ -365,16 +198,16 @@ class Detector:
                 if worker is not writing:  # `writing`'s bytes are written by _flush
                     worker.write_some()
             elif worker.left(self.timeout, time.monotonic()) <= 0:
-                self._replace(worker, _STUCK.format(self.timeout, BACKSTOP), timed_out=True)
+                self._replace(worker, _STUCK.format(self.timeout, detect_process.BACKSTOP), timed_out=True)
 
-    def _replace(self, worker: _Worker, cause: str, timed_out: bool = False) -> None:
+    def _replace(self, worker: detect_process.WorkerProcess, cause: str, timed_out: bool = False) -> None:
         """Kill a stuck or dead worker: its oldest file gets no answer; the others go to
         a fresh worker if they were kept, else they get none either."""
         worker.close()
         self.workers.remove(worker)
         oldest = worker.waiting.popleft()
         self._fail(oldest, f"the worker with this file {cause}", timed_out)
-        fresh = _Worker()
+        fresh = detect_process.WorkerProcess()
         self.workers.append(fresh)
         for request in worker.waiting:
             if request.frames is None:
@@ -387,7 +220,7 @@ class Detector:
             fresh.unsent_bytes += request.size
         fresh.since = time.monotonic()
 
-    def _fail(self, request: _Request, why: str, timed_out: bool = False) -> None:
+    def _fail(self, request: detect_process.Request, why: str, timed_out: bool = False) -> None:
         request.dead, self.answers[request.ticket] = True, None
         self.failures[request.ticket] = why
         if timed_out:

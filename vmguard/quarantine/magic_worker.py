@@ -70,7 +70,7 @@ def _load_validators():  # noqa: ANN202 - the package
     return module
 
 
-ELIDED, HINT = 0x80000000, 0xFFFFFFFF  # detect.py's
+ELIDED, HINT = 0x80000000, 0xFFFFFFFF  # detect_process.py's
 HINT_MIN = 1 << 20  # skips shorter than this are not worth a message
 _ZEROS = memoryview(bytes(1 << 20))  # what a left-out chunk reads as (never read: skipped)
 
@@ -221,7 +221,8 @@ def main() -> None:
     _confine_before_load()
     types = _load("magic_types").Types(_load("magic_index"))
     leak = types.heap_leak()
-    if leak is not None:  # said instead of ready (detect.REFUSED): the vet stops, not a type by file order
+    # said instead of ready (detect_process.REFUSED): the vet stops, not a type by file order
+    if leak is not None:
         why = f"{leak}, so a file's type would follow the files before it"
         sys.stdout.buffer.write(f"vmguard libmagic worker refused: {why}\n".encode())
         sys.stdout.buffer.flush()
@@ -230,7 +231,7 @@ def main() -> None:
     _confine_after_load()
     stdout = sys.stdout.buffer
     stdin = _Input(sys.stdin.fileno(), stdout)
-    stdout.write(b"vmguard libmagic worker ready\n")  # detect.READY (no import of vmguard here)
+    stdout.write(b"vmguard libmagic worker ready\n")  # detect_process.READY (no import of vmguard here)
     stdout.flush()
     while stdin.more():
         answer = _answer(validators, types, stdin, stdout)

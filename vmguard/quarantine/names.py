@@ -11,7 +11,7 @@ filesystem (or a Turkish locale) would take them for one name.
 A name is also refused when a program reading the public area acts on it by NAME,
 whatever the file holds (one table per question below): a dot file (the hidden
 configuration servers, shells, version control and tools read), a name a wildcard turns
-into an option, a directory's configuration file, git's repository layout; under every
+into an option, a directory's configuration file (dirconfig.py's table), git's repository layout; under every
 name a client gives the file (client_names: Windows', NFKC, best fit, IIS 6's ';' cut)
 and as the NTFS 8.3 alias of such a name (short_names); and a path longer than open()
 takes. What a name makes of a file's type is served.py's question.
@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from vmguard.core.display import is_plain, shown
+from vmguard.quarantine.dirconfig import CONFIG_NAMES, loaded_by_name
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -46,35 +47,6 @@ DOT = "."
 # `tar cf x.tar *` takes --checkpoint-action=exec=..., `vi *` runs +cmd, 7z, gcc and
 # javac read their arguments from @file (name-option).
 OPTION_MARKS = ("-", "+", "@")
-# Names a server, a desktop or a runtime reads from the directory holding them,
-# compared as Windows and IIS compare: any case, trailing dots and spaces dropped, an NTFS
-# stream cut (windows_name: `web.config::$DATA` is web.config) (name-config). IIS:
-# web.config maps handlers; PHP's CGI and CLI read php.ini (and php-SAPI.ini) from the
-# directory; Explorer reads desktop.ini (an icon on a UNC path
-# leaks the reader's NTLM hash); Node's require('x') loads node_modules/x, whose
-# package.json names any file as the code to run. Dot names (.htaccess, .user.ini) are
-# dot files already. ROOT (system.rootrc: Rint.Logon, Rint.Load, Rint.Logoff, macro path
-# `.` first) runs rootlogon.C and rootlogoff.C and loads rootalias.C from the directory
-# `root` starts in (`root -l data.root` to look at a job's file); PAW runs pawlogon.kumac.
-# The other analysis tools that run a startup file from the directory they start in, by
-# that exact name (the ones that load any file of an extension, IDL's .pro, Stata's .ado,
-# are served.SERVER_ACTIVE's; dot names, R's .Rprofile and .RData, gdb's .gdbinit,
-# .octaverc, .latexmkrc, are dot files): Geant4's examples run init_vis.mac when started
-# without a macro, which runs vis.mac, and gui.mac in a Qt session (`/control/shell`);
-# latexmk reads latexmkrc (Perl); Octave runs PKG_ADD (PKG_DEL) of a directory put on
-# its path; Stata runs profile.do from the directory it starts in; SAS on Unix reads
-# sasv9.cfg and autoexec.sas from there first (the X statement runs a command);
-# gnuplot reads GNUPLOT.INI there (Windows; builds configured to read the directory).
-CONFIG_NAMES = frozenset(
-    ["web.config", "php.ini", "php-cgi.ini", "php-cli.ini", "desktop.ini", "node_modules"]
-    + ["rootlogon.c", "rootalias.c", "rootlogoff.c", "pawlogon.kumac"]
-    + ["init_vis.mac", "vis.mac", "gui.mac", "latexmkrc", "pkg_add", "pkg_del", "profile.do"]
-    + ["autoexec.sas", "sasv9.cfg", "gnuplot.ini"]
-    # Nextflow evaluates nextflow.config of its launch directory (Groovy) on `nextflow run`
-    + ["nextflow.config"]
-    # MATLAB's startup folder: java.opts (-javaagent runs a JAR), the JVM's class and library paths
-    + ["java.opts", "javaclasspath.txt", "javalibrarypath.txt"]
-)
 # git takes a directory for a repository when it holds HEAD and either objects and refs
 # or a commondir file (a linked worktree's: objects and refs are where it points), and
 # with core.worktree in its config `git status` in the work tree runs core.fsmonitor:
@@ -116,7 +88,9 @@ RULES: dict[Reason, str] = {
     "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac, Geant4: init_vis.mac, vis.mac, gui.mac, "
     "latexmk: latexmkrc, Octave: PKG_ADD, PKG_DEL, Stata: profile.do, SAS: autoexec.sas, "
     "sasv9.cfg, gnuplot: GNUPLOT.INI, MATLAB: java.opts, javaclasspath.txt, "
-    "javalibrarypath.txt; git: HEAD beside "
+    "javalibrarypath.txt, matplotlib: matplotlibrc, biber: biber.conf, TeX (kpathsea searches `.` "
+    "first): a package's configuration graphics.cfg, color.cfg, hyperref.cfg ..., microtype's "
+    "mt-*.cfg, babel's babel-*.ini, pdftex.map; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "nextflow: nextflow.config; "
     "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
@@ -253,7 +227,7 @@ def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]
         return [Reason.NAME_DOTFILE]
     if any(each.startswith(OPTION_MARKS) for each in forms):
         return [Reason.NAME_OPTION]
-    if any(each.lower() in CONFIG_NAMES for each in forms):
+    if any(loaded_by_name(each) for each in forms):
         return [Reason.NAME_CONFIG]
     return list(dict.fromkeys(_ALIASES[each.lower()] for each in forms if each.lower() in _ALIASES))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from vmguard.quarantine.answer import Answer
 from vmguard.quarantine.cputime import cpu_seconds
-from vmguard.quarantine.detect import _WORKER_ENV
+from vmguard.quarantine.detect_process import WORKER_ENV
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.validators import hdf5
 
@@ -59,7 +59,7 @@ def walk(own: int, head: bytes, size: int) -> Walking | None:
         stdin=own,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=_WORKER_ENV,
+        env=WORKER_ENV,
         cwd="/",
     )
     return Walking(proc)

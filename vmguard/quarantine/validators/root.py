@@ -8,8 +8,9 @@ fields, and an uncompressed basket's offsets array, are the writers' (root_data.
 directory structure is resolved at the end (root_tables.py): the FreeSegments record
 lists the free space exactly, every live record is in its directory's keys list with a
 key equal byte for byte to its own, the directories' UUIDs and reserved bytes are
-pinned, and what lies in free space is zeros, a whole record the file's history explains
-or the remains of the metadata the writer moved (root_remains.py); then each basket
+pinned, and what lies in free space is zeros, a whole record the file's history explains,
+the remains of the metadata the writer moved (root_remains.py) or the tail of a deleted
+record written over, the end of a live one (root_tails.py); then each basket
 belongs to its tree (root_data.py) and each RNTuple's anchor, envelopes and blobs are
 checked (root_rntuple.py)."""
 
@@ -19,7 +20,7 @@ import re
 import struct
 from array import array
 
-from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables
+from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables, root_tails
 from .root_model import FMT, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
@@ -67,7 +68,7 @@ def validate(stream: Stream) -> str:
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
     root_free.beyond_end(walk, beyond)
-    baskets = root_data.check(walk.data, walk.records, walk.header.begin, free)
+    baskets = root_data.check(walk, free)
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
@@ -172,6 +173,8 @@ def _record(stream: Stream, walk: RootWalk) -> None:
     klass, names, tail = _key_strings(key, offset, version == 1004)
     last = _data_key(walk, key, klass, names, tail)
     size = nbytes - keylen
+    if klass not in DATA and (size != objlen or klass not in KEPT):
+        root_tails.keep(walk, offset, stream, size)  # what a deleted record's tail may be the end of
     if size != objlen:
         _spend(walk, objlen, stream.pos)
         if klass in root_data.TREES:  # kept: its branches and baskets are checked at the end

@@ -30,6 +30,7 @@ _XZ_LEAST_DICTIONARY = 4096  # LZMA_DICT_SIZE_MIN
 _ZLIB_CMF = 0x78  # deflate with a 32 KiB window: zlib's deflateInit and compress, any level
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
 _PIECE = 1 << 20
+_DECODED = {b"ZL": b"\x08", b"XZ": b"\x00"}  # the codecs inflated here, with their method byte
 
 
 def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> None:
@@ -189,3 +190,26 @@ def _varint(data: bytes, at: int, offset: int) -> tuple[int, int]:
             return value, at
         shift += 7
     raise _broken(offset, "xz", "has an index number that does not end")
+
+
+def inflated(packed: bytes, offset: int, limit: int) -> bytes | None:
+    """A payload of zlib or xz blocks (ROOT's 9-byte headers, the method bytes root.py pins,
+    one algorithm) that fill it exactly, each its codec's stream exactly (check), inflated;
+    None for anything else (LZ4 and zstd are not decoded here) or past `limit` bytes."""
+    at, out, tags = 0, [], set()
+    while at < len(packed):
+        tag, method = packed[at : at + 2], packed[at + 2 : at + 3]
+        length = int.from_bytes(packed[at + 3 : at + 6], "little")
+        size = int.from_bytes(packed[at + 6 : at + 9], "little")
+        limit -= size
+        tags.add(tag)
+        if method != _DECODED.get(tag) or len(tags) > 1 or at + 9 + length > len(packed) or limit < 0:
+            return None
+        block = packed[at + 9 : at + 9 + length]
+        try:
+            check(Stream(iter((block,))), tag, length, size, offset)
+        except Invalid:
+            return None
+        out.append(zlib.decompress(block) if tag == b"ZL" else lzma.decompress(block, format=lzma.FORMAT_XZ))
+        at += 9 + length
+    return b"".join(out) if out else None

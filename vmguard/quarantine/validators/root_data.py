@@ -18,14 +18,18 @@ import lzma
 import struct
 import zlib
 from array import array
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .root_model import FMT, DataKeys, Record, key_fields, read_string, windows
+from .root_model import FMT, DataKeys, Record, RootWalk, key_fields, read_string, windows
 from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
 _CHUNK = 1 << 16  # offsets read this many at a time
 _SEARCHED = 256  # up to this many baskets a tree: each position searched for (memchr speed)
+_PAIRS = 16  # pairs of a branch's orphans searched for in free space, its first
+_SEARCH = 1 << 31  # bytes of free space searched for them, at most, a file
 TREES = (b"TTree", b"TNtuple", b"TNtupleD")  # the classes whose baskets they are
 SHAPE = 5  # numbers kept a basket (shape)
 _LITTLE = struct.pack("=i", 1) != struct.pack(">i", 1)
@@ -127,27 +131,22 @@ class Unlisted:
     orphans: dict[tuple[int, bytes], list[int]]
 
 
-def check(keys: DataKeys, records: dict[int, Record], begin: int, free: set[int]) -> Unlisted:
+def check(walk: RootWalk, free: set[int]) -> Unlisted:
     """Each basket's tree is a record named as its title, of the directory the basket
     names as parent (uproot) or of any directory where the basket names the top one
     (ROOT); where that tree's payload is known (uncompressed, uproot's; or zlib or xz),
-    the branch is a string of it and the basket's position one of its fBasketSeek, or the
-    basket one uproot's del left behind a tree re-created under its name (_deleted)."""
+    the basket's position is one of its fBasketSeek and its branch a string of it, or the
+    basket one uproot's del left of a deleted tree (_deleted)."""
+    keys, begin = walk.data, walk.header.begin
     trees: dict[bytes, list[tuple[int, bool, bytes | None]]] = {}
-    for record in records.values():
+    for record in walk.records.values():
         if record.klass in TREES:
             home = key_fields(record.key)[1]
             trees.setdefault(key_name(record.key), []).append(
                 (home, record.offset in free, _payload(record, keys))
             )
-    for parent, tree, branch in keys.cycles:
-        bodies = _bodies(trees, parent, tree, begin)
-        if None not in bodies and not any(_string(branch) in body for body in bodies):
-            raise Invalid(
-                f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
-                f"{tree[:40]!r} (rewrite the file with uproot)"
-            )
-    out = Unlisted({}, {})
+    latest = max((_datime(r.key) for r in walk.records.values() if r.offset not in free), default=0)
+    out, found = Unlisted({}, {}), {}
     for (parent, tree), seeks in keys.seeks.items():
         bodies = _bodies(trees, parent, tree, begin)
         if None in bodies:
@@ -155,11 +154,43 @@ def check(keys: DataKeys, records: dict[int, Record], begin: int, free: set[int]
         unlive = unlisted(seeks, _bodies(trees, parent, tree, begin, free=False))
         left = array("q", (seeks[i] for i in unlive))
         orphans = [unlive[k] for k in unlisted(left, _bodies(trees, parent, tree, begin, free=True))]
+        chance = _foreign(keys, (parent, tree), orphans, bodies)
+        unlive, orphans = sorted({*unlive, *chance}), sorted({*orphans, *chance})
+        _named(keys, (parent, tree), set(orphans), bodies)
         out.unlive[(parent, tree)] = unlive
         if orphans:
-            _deleted(keys, (parent, tree), orphans, _created(records, free, parent, tree))
-            out.orphans[(parent, tree)] = orphans
+            found[(parent, tree)] = (orphans, bodies)
+    listed = _freed(keys, {group: orphans for group, (orphans, _) in found.items()}, walk.gaps.values())
+    for group, (orphans, bodies) in found.items():
+        created = _created(walk.records, free, *group)
+        _deleted(keys, group, orphans, Evidence(bodies, created, latest, group in listed))
+        out.orphans[group] = orphans
     return out
+
+
+def _foreign(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], bodies: list[bytes]) -> list[int]:
+    """The baskets of each branch no tree of the group's name has of which some are
+    orphans: a deleted tree's, all (its position found in a tree's bytes by chance, as any
+    8 bytes, lists none of them). A branch all of whose baskets a tree lists is refused
+    (_named)."""
+    shapes, names = keys.shapes[group], {number: branch for branch, number in keys.branches.items()}
+    numbers = {shapes[SHAPE * i] for i in orphans}
+    foreign = {n for n in numbers if not any(_string(names[n]) in body for body in bodies)}
+    return [i for i in range(len(keys.seeks[group])) if shapes[SHAPE * i] in foreign]
+
+
+def _named(keys: DataKeys, group: tuple[int, bytes], orphans: set[int], bodies: list[bytes]) -> None:
+    """Each basket a tree lists names a branch of it (a string of its payload): a tree
+    lists its own branches' baskets. (An orphan's branch is _deleted's question.)"""
+    shapes, names = keys.shapes[group], {number: branch for branch, number in keys.branches.items()}
+    listed = {shapes[SHAPE * i] for i in range(len(keys.seeks[group])) if i not in orphans}
+    for number in sorted(listed):
+        branch = names[number]
+        if not any(_string(branch) in body for body in bodies):
+            raise Invalid(
+                f"root: baskets name the branch {branch[:40]!r}, which is no branch of the tree "
+                f"{group[1][:40]!r} (rewrite the file with uproot)"
+            )
 
 
 def _bodies(
@@ -170,13 +201,9 @@ def _bodies(
     free: bool | None = None,
 ) -> list[bytes | None]:
     """The payloads (None: not known) of the trees baskets naming (parent, tree) belong to
-    (those in free space or live only, if `free` says which)."""
+    (those in free space or live only, if `free` says which); none where no record of the
+    file is that tree (a deleted one's last copy written over: _deleted)."""
     found = [(gone, body) for where, gone, body in trees.get(tree, ()) if parent in (begin, where)]
-    if not found:
-        raise Invalid(
-            f"root: baskets name the tree {tree[:40]!r}, which is no tree of the file (a basket "
-            "belongs to a tree: rewrite the file with uproot)"
-        )
     return [body for gone, body in found if free is None or gone == free]
 
 
@@ -225,7 +252,7 @@ def _created(records: dict[int, Record], free: set[int], parent: int, tree: byte
     key the time it made or last moved it), None if there is none."""
     return max(
         (
-            struct.unpack_from(">I", r.key, 10)[0]
+            _datime(r.key)
             for r in records.values()
             if r.klass == b"TTree"
             and r.offset not in free
@@ -236,29 +263,95 @@ def _created(records: dict[int, Record], free: set[int], parent: int, tree: byte
     )
 
 
-def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], created: int | None) -> None:
-    """Baskets no tree lists are what uproot's del leaves when a job deletes a tree (it
-    frees the tree's record alone) and a later one makes a tree of that name again, whose
-    record or baskets are written over the deleted one's: baskets of every branch (uproot
-    writes one a branch each extend). Each is uproot's (cycle 0, its tree's directory as
-    parent), written no later than the live tree's key. (Not the same count a branch: a
-    position may be found in a tree's bytes by chance, as any 8 bytes.) Their payloads are
-    data, as a deleted record's (docs: what exactness leaves). Anything else is an orphan
-    no reader reads: refused."""
+@dataclass(frozen=True)
+class Evidence:
+    """What the file shows of a (parent, tree) whose baskets are orphans: the payloads of
+    its trees (live or in free space; none if no record is that tree), the datime of its
+    live tree (None: none is live), the file's last key datime, and whether free space
+    lists two of its orphans (_freed)."""
+
+    bodies: list[bytes]
+    created: int | None
+    latest: int
+    freed: bool
+
+
+def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen: Evidence) -> None:
+    """Baskets no tree lists are what uproot's del leaves when a job deletes a tree: it
+    frees the tree's record alone, which a later record may be written over. They are
+    uproot's keys (cycle 0, their tree's directory as parent), and the file proves a tree
+    of theirs was deleted, by one of:
+    - orphans of every branch of the live tree of their name, no other, dated no later
+      than it (session 35: the tree made again with the same branches, over the deleted
+      one's record);
+    - orphans of a branch no tree of their name has (uproot writes baskets only of its
+      tree's branches: the deleted tree had other branches), as many of each such branch
+      as of any (a tree's branches are extended together), dated no later than the live
+      tree of their name;
+    - two orphans of a branch listed in free space in order, as a tree's fBasketSeek lists
+      them (the remains of the deleted tree's record, or of an older copy of it: also where
+      no tree of the name was made again, or the live one is an older twin), as many of
+      each branch no tree of the name has as of any, dated no later than the file's last
+      key.
+    (Orphans of a branch a tree has may be fewer: a position may be found in a tree's
+    bytes by chance, as any 8 bytes.) Their payloads are data, as a deleted record's
+    (docs: what exactness leaves). Anything else is an orphan no reader reads: refused."""
     shapes, seeks = keys.shapes[group], keys.seeks[group]
     rows = [shape(keys, group, i) for i in orphans]
-    branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
-    if (
-        created is None
-        or any(cycle or datime > created for _, cycle, datime, _, _ in rows)
-        or {number for number, *_ in rows} != branches
-    ):
+    counts = Counter(number for number, *_ in rows)
+    names = {number: branch for branch, number in keys.branches.items()}
+    foreign = {n for n in counts if not any(_string(names[n]) in body for body in seen.bodies)}
+    whole = all(counts[n] == max(counts.values()) for n in foreign)
+    live = seen.created is not None
+    if all(cycle == 0 for _, cycle, _, _, _ in rows):
+        dates = max(datime for _, _, datime, _, _ in rows)
+        branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
+        every = not foreign and set(counts) == branches
+        if (live and dates <= seen.created and (every or (foreign and whole))) or (
+            dates <= seen.latest and whole and seen.freed
+        ):
+            return
+    if not seen.bodies:
         raise Invalid(
-            f"root: the basket at {seeks[orphans[0]]} is in no list of its tree's baskets (fBasketSeek): an "
-            "orphan record no reader reads (uproot's del leaves a deleted tree's baskets behind a tree "
-            "re-created under its name: of every branch, uproot's keys, written before it; rewrite the "
-            "file with uproot)"
+            f"root: baskets name the tree {group[1][:40]!r}, which is no tree of the file (a basket "
+            "belongs to a tree; a deleted one's shows in free space: rewrite the file with uproot)"
         )
+    raise Invalid(
+        f"root: the basket at {seeks[orphans[0]]} is in no list of its tree's baskets (fBasketSeek): an "
+        "orphan record no reader reads (uproot's del leaves a deleted tree's baskets: uproot's keys, "
+        "written before the tree of its name, of every branch of it, of branches it does not have, or "
+        "listed in free space; rewrite the file with uproot)"
+    )
+
+
+def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:
+    """The (parent, tree) of which free space holds two orphans of one branch in order, 8
+    bytes big-endian each, side by side: a freed tree record's fBasketSeek listed them.
+    What uproot leaves of a list is its record's tail (the last branch's list, from its
+    first entry) or an older copy's (10 slots): so the first _PAIRS pairs of each branch
+    are searched for, memchr speed, until _SEARCH bytes were searched (what a crafted
+    file can cost: it is then refused)."""
+    stretches = [gap for gap in gaps if gap.count(0) < len(gap)]  # zeros list nothing
+    budget = _SEARCH
+    proven: set[tuple[int, bytes]] = set()
+    for group, found in orphans.items() if stretches else ():
+        branches: dict[int, list[int]] = {}
+        for i in found:
+            branches.setdefault(keys.shapes[group][SHAPE * i], []).append(keys.seeks[group][i])
+        for positions in branches.values():
+            positions.sort()
+            for a, b in zip(positions[:_PAIRS], positions[1 : _PAIRS + 1], strict=False):
+                if group in proven or budget <= 0:
+                    break
+                budget -= sum(len(gap) for gap in stretches)
+                if any(struct.pack(">qq", a, b) in gap for gap in stretches):
+                    proven.add(group)
+    return proven
+
+
+def _datime(key: bytes) -> int:
+    """A key's datime."""
+    return struct.unpack_from(">I", key, 10)[0]
 
 
 def key_name(key: bytes) -> bytes:

@@ -2,7 +2,7 @@
 seen every byte: it lists the free space exactly. Each stretch the walk found that is
 no record lies in one of its segments, and each segment starts and ends where records
 or stretches do (but for the few entries uproot leaves behind a FreeSegments record it
-shrank in place)."""
+shrank in place: those its history implies, _stale)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from .stream import Invalid
 _FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
 _FREE_LARGE = struct.Struct(">hqq")  # version 1001
 _START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
-MAX_TAIL = 4  # segments a FreeSegments record may leave behind it
-BEYOND_END = MAX_TAIL * _FREE_SMALL.size  # bytes it may leave after fEND
+MAX_STALE = 64  # entries a FreeSegments record may leave behind it (one per write it shrank)
+MAX_CHOSEN = 4  # of those, segments or end entries naming a later end (each a boundary)
+BEYOND_END = MAX_STALE * _FREE_SMALL.size  # bytes it may leave after fEND
 
 
 def free_segments(walk: RootWalk) -> list[tuple[int, int]]:
@@ -67,7 +68,7 @@ def free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
             or (
                 stop != walk.header.end
                 and (j == len(starts) or starts[j] != stop)
-                and not _leaked(walk, j, stop)
+                and not _leaked(walk, first, j, stop)
             )
         ):
             raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
@@ -98,15 +99,14 @@ def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 # A stretch of free space no segment lists may also be one older FreeSegments record's
 # last entry, the segment from the end of the file to kStartBigFile, where the record
-# shrank in place at the end of the file (_shrunk), then moved, and the file grew past
+# shrank in place at the end of the file (_stale), then moved, and the file grew past
 # it: (1, the stretch's end, 2000000000), nothing of its own (one entry: 0 bits).
 
 
 def _segments_tail(walk: RootWalk, offset: int) -> bool:
     """Whether the stretch at offset is what a FreeSegments record left behind when it
     shrank in place (uproot does not free those bytes): right after a record of segments
-    (an older FreeSegments, or the live one), at most MAX_TAIL more segments, each zeros
-    or of version 1."""
+    (an older FreeSegments, or the live one), its older entries (_stale)."""
     tail = walk.gaps[offset]
     i = bisect_left(walk.starts, offset)
     before = walk.records.get(walk.starts[i - 1]) if i else None
@@ -114,56 +114,101 @@ def _segments_tail(walk: RootWalk, offset: int) -> bool:
         return False
     if len(before.body) % _FREE_SMALL.size or before.body[:2] != b"\0\1" or before.klass != b"TFile":
         return False
-    return _tail_entries(tail)
+    return _stale(walk, tail, offset, before.offset)
 
 
-def _leaked(walk: RootWalk, j: int, stop: int) -> bool:
-    """Whether a free segment ends at `stop` inside the stretch before starts[j] because
-    that stretch is a FreeSegments record uproot freed after it had shrunk in place: the
-    segment covers the record as it last was, the bytes it shrank from stay behind it,
-    never freed (at most MAX_TAIL segments, as _segments_tail)."""
+def _leaked(walk: RootWalk, first: int, j: int, stop: int) -> bool:
+    """Whether a free segment [first, stop) ends inside the stretch before starts[j]
+    because that stretch is a FreeSegments record uproot freed after it had shrunk in
+    place: the segment covers the record as it last was, the bytes it shrank from stay
+    behind it, never freed (its older entries, _stale)."""
     stretch = walk.gaps.get(walk.starts[j - 1]) if j else None
     if stretch is None or not walk.starts[j - 1] < stop < walk.starts[j - 1] + len(stretch):
         return False
-    return _tail_entries(stretch[stop - walk.starts[j - 1] :])
-
-
-def _tail_entries(tail: bytes) -> bool:
-    """Whether tail is at most MAX_TAIL segments of 10 bytes, each zeros or of version 1."""
-    if len(tail) % _FREE_SMALL.size or len(tail) > MAX_TAIL * _FREE_SMALL.size:
-        return False
-    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), _FREE_SMALL.size)]
-    return all(
-        entry == (0, 0, 0) or (entry[0] == 1 and 0 <= entry[1] <= entry[2] <= _START_BIG_FILE)
-        for entry in entries
-    )
+    return _stale(walk, stretch[stop - walk.starts[j - 1] :], stop, first)
 
 
 def beyond_end(walk: RootWalk, tail: bytes) -> None:
     """Bytes after fEND: none, or what the FreeSegments record at the end of the file left
-    there when it shrank in place (uproot: an object that fills a free segment exactly
-    takes one entry from it, fEND moves back and the file is not truncated): _shrunk."""
+    there when it shrank in place (uproot: releasing a record between two free segments
+    merges them, the record loses an entry, fEND moves back to its end and the file is not
+    truncated): _stale, where each end entry can only be its own (fEND was right after it).
+    Their count is not checked against the merges (a later object may fill the merged
+    segment): up to MAX_STALE, log2(64) = 6 bits a file."""
     h = walk.header
-    if tail and not (h.seek_free + h.nbytes_free == h.end and _shrunk(tail, h.end + len(tail), h.seek_free)):
+    at_end = h.seek_free + h.nbytes_free == h.end
+    if tail and not (at_end and _stale(walk, tail, h.end, h.seek_free, at_file_end=True)):
         raise Invalid(
             f"root: bytes after fEND, the end the header declares (offset {h.end}): nothing may follow "
-            "it but the entries a FreeSegments record ending there left when it shrank (segments before "
-            "it, then one from the file's end to 2000000000)"
+            "it but the entries a FreeSegments record ending there left when it shrank (each "
+            "(1, where it ends, 2000000000), the end it had when it ended there)"
         )
 
 
-def _shrunk(tail: bytes, end: int, before: int) -> bool:
-    """Whether tail is the older entries a FreeSegments record at the end of the file
-    left behind it when it shrank in place, the file then ending at `end`: at most
-    MAX_TAIL, segments in order before the record (`before`), then the one from the file's
-    end to kStartBigFile (1, end, 2000000000)."""
+# What uproot leaves behind a FreeSegments record that shrank in place (it rewrites the
+# record, never the bytes after it): each 10-byte slot past the record's end holds what the
+# last write of the record that long put there, a later write's slots lower. A write is
+# its segments in order, then its end entry (1, fEND then, 2000000000); so the slots are
+# groups, each some of one write's last segments then its end entry, the highest slot an
+# end entry. The record shrinks by one entry per write when a release merges two segments
+# (at the file's end: fEND moves back to the record's end, so the end entry ends where its
+# slot does: 0 bits) or an object fills a segment exactly (fEND stays: the end entry names
+# the end the stretch reaches or, after the file grew, a later one: where a record starts
+# now, or fEND). A segment is left only where one write's interval removed two entries
+# (never seen in uproot's output): it was free then, so it starts and ends where records
+# or stretches do now (objects are allocated into a segment from its start), and lies
+# outside the record. At most MAX_CHOSEN entries a stretch are segments or name a later
+# end (log2 of the records a position each). Above the highest slot written, zeros: slots the record reserved
+# to grow into (fEND past them) and moved away from before writing them. Seen (session 36,
+# 400 random reruns, every test file): end entries, then zeros.
+
+
+def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: bool = False) -> bool:
+    """Whether tail, from offset base, is the older entries (at most MAX_STALE) a
+    FreeSegments record starting at `record` left behind it when it shrank in place, then
+    zeros: slots it reserved to grow into and moved before it wrote them (a later record
+    was written past them). After fEND (`at_file_end`) only end entries each naming its
+    own end: fEND moves back only where the record ends the file, one entry a write."""
     size = _FREE_SMALL.size
-    if not tail or len(tail) % size or len(tail) > MAX_TAIL * size:
+    if not tail or len(tail) % size or len(tail) > MAX_STALE * size:
         return False
-    entries = [_FREE_SMALL.unpack_from(tail, at) for at in range(0, len(tail), size)]
-    previous = -1
-    for version, first, last in entries[:-1]:
-        if not (version == 1 and previous < first <= last < before):
+    written = tail.rstrip(b"\0")
+    written += bytes(-len(written) % size)  # an entry's own zero bytes
+    limit, previous, chain, chosen = base + len(tail), -1, False, 0
+    entries = [_FREE_SMALL.unpack_from(written, at) for at in range(0, len(written), size)]
+    for slot, (version, first, last) in enumerate(entries):
+        if version != 1:
             return False
-        previous = last
-    return entries[-1] == (1, end, _START_BIG_FILE)
+        if last == _START_BIG_FILE:  # a write's end entry: the next slot is an older write's
+            # Its own end (written where the record ended the file: then every older, higher
+            # one was too) or, below those, the end that stayed: the stretch's or a later one.
+            if first == base + size * (slot + 1):
+                chain = True
+            elif chain or at_file_end or not (first == limit or (first > limit and _boundary(walk, first))):
+                return False
+            chosen += first > limit
+            previous = -1
+        elif (
+            previous <= first <= last and not at_file_end and _was_free(walk, first, last + 1, record, limit)
+        ):
+            previous, chosen = last + 1, chosen + 1
+        else:
+            return False
+    return (
+        previous == -1  # the highest slot written: an end entry
+        and chosen <= MAX_CHOSEN
+        and (len(written) == len(tail) or not at_file_end)
+    )
+
+
+def _was_free(walk: RootWalk, first: int, stop: int, record: int, end: int) -> bool:
+    """Whether [first, stop) can have been a free segment while the record (from `record`
+    to `end`, its slots included) was there: outside it, starting and ending where
+    records or stretches do (uproot allocates into a segment from its start)."""
+    return (stop <= record or first >= end) and _boundary(walk, first) and _boundary(walk, stop)
+
+
+def _boundary(walk: RootWalk, at: int) -> bool:
+    """Whether a record or a stretch of free space starts at `at`, or the file ends there."""
+    i = bisect_left(walk.starts, at)
+    return at == walk.header.end or (i < len(walk.starts) and walk.starts[i] == at)

@@ -67,6 +67,10 @@ class RootWalk:
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to
     data: DataKeys = field(default_factory=DataKeys)  # the keys of baskets and blobs
+    # the payloads of records that are no basket or blob and not kept above (compressed, or
+    # data), which a deleted record's tail may end as (root_tails), and their bytes
+    payloads: dict[int, bytes] = field(default_factory=dict)
+    paid: int = 0
 
     def record_at(self, offset: int, what: str) -> Record:
         """The record a field (`what`) points to, or Invalid."""

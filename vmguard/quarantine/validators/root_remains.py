@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass
 
-from . import root_data
+from . import root_data, root_tails
 from .root_model import Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
@@ -88,6 +88,11 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     share = sum(len(r.body) for r in trees) // TREE_SHARE
     share += sum(_moved_share(r, walk, history, (orphans, orphaned)) for r in trees)
     share += sum(_orphaned_share(walk, group, found) for group, found in orphans.items())
+    kept = [(walk.records[at], p) for at, p in walk.payloads.items() if at not in free]
+    keys = [r.key for r in walk.records.values() if r.offset not in free]
+    ends = root_tails.ends(((r.key, p) for r, p in kept), keys)
+    compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
+    listed = root_tails.keys(r.key for r in walk.records.values())  # what an older keys list names
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     for offset in sorted(free):
         record = walk.records.get(offset)
@@ -95,14 +100,21 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
             rooted = gap[:4] == struct.pack(">i", -len(gap))  # ROOT's free gap
-            _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted)
+            stretch = gap[deleted or 4 * rooted :]
+            if root_tails.written_over(stretch, offset + len(gap), ends):
+                continue  # a deleted record's tail: the end of a live record written again
+            older = root_tails.older_copy(stretch, compressed, offset)
+            if older is not None:  # an older copy of compressed metadata, its start written over
+                _covered(older[0], [older[1]], offset, Loose(LOOSE), HEAD)
+                continue
+            _covered(gap[deleted:], live, offset + deleted, budget, shared=not rooted, keys=listed)
         elif (
             record is not None
             and record.body is not None
             and record.klass in MOVED
             and not segments(record.body)
         ):
-            _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD)
+            _covered(record.key + record.body, live, offset, Loose(LOOSE), HEAD, keys=listed)
         elif (
             record is not None
             and record.body is not None
@@ -365,12 +377,20 @@ def _deleted(data: bytes, offset: int) -> int:
     return 0
 
 
-def _covered(
-    data: bytes, live: list[bytes], offset: int, loose: Loose, head: int | None = None, shared: bool = False
+def _covered(  # noqa: PLR0913 - the checks' bounds
+    data: bytes,
+    live: list[bytes],
+    offset: int,
+    loose: Loose,
+    head: int | None = None,
+    shared: bool = False,
+    keys: root_tails.Keys | None = None,
 ) -> None:
-    """data is zeros and runs of live metadata, but for loose bytes (taken from loose.left,
+    """data is zeros, runs of live metadata and (with keys) keys of the file as an older
+    keys list names them (root_tails.listed), but for loose bytes (taken from loose.left,
     then from loose.shared if `shared`), in its first `head` bytes if given."""
-    at = 0
+    spans = root_tails.listed(data, keys) if keys else []
+    at, span = 0, 0
     while at < len(data):
         zeros = _ZEROS.match(data, at)
         if zeros:
@@ -379,6 +399,11 @@ def _covered(
         run = _longest(data, at, live)
         if run >= MIN_RUN:
             at += run
+            continue
+        while span < len(spans) and spans[span][1] <= at:
+            span += 1
+        if span < len(spans) and spans[span][0] <= at:  # inside a key of the file
+            at = spans[span][1]
             continue
         if loose.left:
             loose.left -= 1

@@ -1,13 +1,13 @@
-"""Text, to the last byte: valid in one encoding from its first byte to its last, no
-NUL, and no control character but TAB, LF, VT, FF and CR (no escape sequences that
-drive a terminal, no C1 controls). The encoding is found, not guessed: UTF-16 (LE or BE)
-if the file starts with its byte order mark, else UTF-8 if every byte is, else Latin-1
-if every byte is allowed there (any byte but NUL and the C0/C1 controls); the answer
-names it ("text", "text:utf-16", "text:latin-1") and the policy's `text_encodings`
-decides (content.py). CSV and TSV are text and get the same check. libmagic judges
-markup by the first 512 bytes only, so markup a browser would run (HTML, SVG, XML
-documents, script) anywhere in the file is refused here: served from the public area as
-.html or .svg, it would be a page."""
+"""Text, to the last byte: valid in one encoding from its first byte to its last, no NUL,
+and no control character but TAB, LF, VT, FF and CR (no escape sequences that drive a
+terminal but tqdm's cursor-up ESC [ A, no C1 controls). The encoding is found, not
+guessed: UTF-16 (LE or BE) if the file starts with its byte order mark, else UTF-8 if
+every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
+C0/C1 controls); the answer names it ("text", "text:utf-16", "text:latin-1") and the
+policy's `text_encodings` decides (content.py). CSV and TSV are text and get the same
+check. libmagic judges markup by the first 512 bytes only, so markup a browser would run
+(HTML, SVG, XML documents, script) anywhere in the file is refused here: served from the
+public area as .html or .svg, it would be a page."""
 
 from __future__ import annotations
 
@@ -18,10 +18,19 @@ from .stream import Invalid, Stream
 
 FMT = "text"
 UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEncoding)
-# C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_LATIN1_CONTROL = re.compile(b"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # the same, as Latin-1 bytes
-_ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)))
+# tqdm moves the cursor up a line with ESC [ A between nested bars (tqdm.utils._term_move_up)
+# and writes it to a file as to a terminal (it never asks isatty): a job's .err holds it.
+# Exactly these three characters are text. A terminal that `cat`s the file moves up a line:
+# the shown text covers earlier text, as CR (allowed) already lets it within a line; the
+# terminal answers nothing, and no title, colour, clipboard, link or mode is set (OSC, DCS,
+# SGR, DSR, a count `ESC [ 2 A`: any other ESC is refused). A browser shows it as a
+# character (WHATWG's sniffer does not count ESC as binary; .err has no type).
+CURSOR_UP = "\x1b[A"
+# C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
+# CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
+_CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+_LATIN1_CONTROL = re.compile(b"\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # as bytes
+_ASCII_ALLOWED = bytes(b for b in range(128) if not re.match("[\x00-\x08\x0e-\x1f\x7f]", chr(b)))  # no ESC
 # <script ... <form are tags a browser's sniffer takes for a page (WHATWG's and Chromium's
 # <script <html <body <iframe, Firefox's <meta <form) or that run script (<svg's handlers);
 # <object and <embed are in no sniffer's table: they are here because an HTML page loads
@@ -41,6 +50,7 @@ _TAIL = 160
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Looked up once (a lookup per file cost more than the check of a 4 KiB file's bytes).
 _DECODERS = {enc: codecs.getincrementaldecoder(enc) for enc in ("utf-8", *(enc for _, enc in _BOMS))}
+_ONLY = "(only TAB, LF, VT, FF, CR and tqdm's cursor-up ESC [ A are allowed)"
 _NUL = "text: a NUL byte (text has none; binary data follows a text start)"
 
 
@@ -75,6 +85,7 @@ class TextChecker:
         self.offset, self.tail = 0, ""  # bytes judged so far; the last characters
         self.latin1 = self.codec == "utf-8"  # every byte so far allowed in Latin-1
         self.in_latin1 = False  # not UTF-8: judged as Latin-1 from here on
+        self.cut = ""  # an ESC or ESC [ that ended the last chunk: CURSOR_UP's start, or refused
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         if self.codec == "utf-8" and b"\0" in chunk:  # binary data after a text start
@@ -109,6 +120,9 @@ class TextChecker:
     def close(self) -> str:
         if not self.in_latin1:
             self.feed(b"", final=True)
+        if self.cut:
+            near = self.offset - self._width(self.cut)
+            raise Invalid(f"text: control character U+001B near byte {near} {_ONLY}")
         if self.in_latin1:
             return f"{FMT}:{LATIN1}"
         return FMT if self.codec == "utf-8" else f"{FMT}:{UTF16}"
@@ -123,23 +137,24 @@ class TextChecker:
                 raise Invalid(f"text: byte {byte} is not valid {self.codec}") from None
             self.in_latin1 = True  # every byte so far is Latin-1 text: the rest must be too
             return chunk.decode("latin-1")
-        if chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
+        if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text
 
     def _control(self, text: str, start: int) -> None:
-        """Refuse a control character in `text` (starting at byte `start`), naming its byte."""
-        bad = _CONTROL.search(text)
+        """Refuse a control character in `text` (starting at byte `start`), naming its byte;
+        an ESC cut by the last chunk's end is judged with this one's start."""
+        whole, start = self.cut + text, start - self._width(self.cut)
+        bad = _CONTROL.search(whole)
         if bad is None:
+            self.cut = whole[whole.rfind("\x1b") :] if whole.endswith(("\x1b", "\x1b[")) else ""
             return
         char = ord(bad.group())
         if char == 0:
             raise Invalid(_NUL, "binary-in-text")
-        raise Invalid(
-            f"text: control character U+{char:04X} near byte {self.near(text, bad.start(), start)} "
-            "(only TAB, LF, VT, FF and CR are allowed)"
-        )
+        near = self.near(whole, bad.start(), start)
+        raise Invalid(f"text: control character U+{char:04X} near byte {near} {_ONLY}")
 
 
 def _markup(text: str) -> re.Match | None:

@@ -45,7 +45,7 @@ from .checksum import lookup3
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-MAX_WORK = 2_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
+MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 NODE = 64  # the work a step of the search counts, whatever it compares
@@ -342,8 +342,8 @@ class Blocks:
         gap's (those before it are a later structure's)."""
         if at + len(raw) > g.end:
             return False
-        skip = min(len(raw), max(0, g.start - at))  # raw may lie wholly before the gap
-        self._spend(1 + len(raw) - skip)  # never less than a step: the work only grows
+        skip = min(len(raw), max(0, g.start - at))  # all of raw may lie before the gap
+        self._spend(max(1, len(raw) - skip))  # never less than nothing: the bound holds
         return raw[skip:] == bytes(g.buf[at + skip : at + len(raw)])
 
     def _spend(self, n: int) -> None:

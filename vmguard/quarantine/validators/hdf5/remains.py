@@ -18,7 +18,10 @@ after a flush leaves a copy wherever it was. libhdf5 freed it, so later structur
 take its start. So a copy is 88 x 2^k bytes, smaller than the heap now, at most one of
 each size per heap, and starts right after the heap's header, where the unclaimed bytes
 start, or where one of the structures right before them starts (what is left of it
-must be the copy's bytes at those offsets); zeros after it. What does not fit (a heap
+must be the copy's bytes at those offsets); zeros after it. Or it ends where the
+structure after the unclaimed bytes starts, zeros before it: libhdf5 allocated that
+structure right after the block, which it freed later (a heap that moved in its first
+session, then again: 7 names a session). What does not fit (a heap
 grown by a name longer than itself, a group created with other heap sizes, a copy
 split by structures after its start) stays refused, with the remedy (h5repack)."""
 
@@ -49,12 +52,19 @@ class MovedHeap:
 
     def match(self, window: bytes, start: int, bases: set[int], sizes: set[int]) -> int | None:
         """The size (one of `sizes`) of a copy of this heap that starts at one of `bases`
-        and of which `window` (unclaimed bytes from `start`) is what is left, then zeros."""
+        and of which `window` (unclaimed bytes from `start`) is what is left, then zeros;
+        or, zeros first, one that ends where the window ends (the block libhdf5 freed lay
+        right before the structure allocated after it)."""
         for base in sorted(bases):
             for size in self.sizes:
                 fits = size in sizes and base <= start < base + size <= start + len(window)
                 if fits and self._left(window, start - base, size):
                     return size
+        for size in self.sizes:
+            zeros = len(window) - size
+            before = size in sizes and zeros > 0 and not window[:zeros].strip(b"\0")
+            if before and self._left(window[zeros:], 0, size):
+                return size
         return None
 
     def _left(self, window: bytes, at: int, size: int) -> bool:
