@@ -16,6 +16,7 @@ from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.support.hdf5_bytes import fix_v2_checksum, v2_header
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import dense, moved
+from vmguard.quarantine.validators.hdf5.checksum import lookup3
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -221,3 +222,40 @@ def test_short_pieces_that_end_no_message_are_refused():
     _, at, size = _root_null(data)
     zeros = bytes(data[at : at + size]).rfind(b"\0" * 24)
     assert NOT_LEFT in _refusal(_patched(data, zeros, b"\x99\x98" + bytes(8) + b"\x97\x96"))
+
+
+def _freed_null(data: bytes) -> tuple[int, int, int, int]:
+    """(block start, checksum offset, null data offset, null size) of the first freed
+    continuation block whose null message holds data (the untracked /g of attack j)."""
+    for start in range(data.find(b"OCHK"), len(data), 1):
+        if data[start : start + 4] != b"OCHK":
+            continue
+        at = start + 4
+        while at + 4 <= len(data):
+            kind, size = struct.unpack_from("<BH", data, at)
+            end = at + 4 + size
+            for gap in range(4):
+                tail = end + gap
+                if tail + 4 <= len(data) and lookup3(data[start:tail]) == struct.unpack_from("<I", data, tail)[0]:
+                    if kind == 0 and bytes(data[at + 4 : end]).strip(b"\0"):
+                        return start, tail, at + 4, size
+                    break
+            else:
+                at = end
+                continue
+            break
+    raise AssertionError("no freed block with a null holding data")
+
+
+def test_a_freed_block_s_null_holds_what_a_live_one_may_and_no_payload():
+    """libhdf5 condensed the block before it freed it: its null message holds what a live
+    header's may (moved.py's pieces, bound and all); a payload there is refused."""
+    from tests.support import attack_jh5_ordinary  # noqa: PLC0415 (h5py: skipped above if missing)
+
+    data = bytearray(attack_jh5_ordinary.Shape(3, 7, 4, False, "latest", False).bytes())
+    _check(data)
+    start, tail, at, size = _freed_null(bytes(data))
+    assert size >= 16
+    data[at : at + 16] = b"\x7fELF" + b"PAYLOAD!" + b"\x01\x02\x03\x04"
+    struct.pack_into("<I", data, tail, lookup3(bytes(data[start:tail])))
+    assert "reached from no structure" in _refusal(data)

@@ -54,6 +54,7 @@ MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _SIGNATURE = b"OCHK"
+_SMEARED = (b"",)  # marks a null message holding what a live header's may (nothing more follows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,7 +196,9 @@ class Blocks:
             if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN):  # all n + 1 hidden
                 continue  # a later structure covers more of it than the sweeps show
             following = message[0] == (_CONTINUATION,)
-            yield from self._messages(g, owner, at + size, parts + message, n + 1, following)
+            last = message[-1] is _SMEARED  # libhdf5 condensed the block: its one null ends it
+            more = MAX_MESSAGES if last else n + 1
+            yield from self._messages(g, owner, at + size, parts + message, more, following)
 
     def _ends(self, g: _Gap, end: int) -> bool:
         """A block may end at `end`: it shows data (what shows only zeros needs no
@@ -261,14 +264,24 @@ class Blocks:
             self._spend(NODE)  # a hidden null of each size up to the largest message: no bytes shown
             head = struct.pack("<BHB", 0, size, 0)
             bodies = {bytes(size)}
-            shown_data = bytes(g.buf[at + width : at + width + size]) if at >= g.start else b""
-            if len(shown_data) == size and shown_data.strip(b"\0") and self._leftover(owner, at, shown_data):
-                bodies.add(shown_data)  # smeared as a live header's null (moved.py)
+            if at >= g.start:
+                yield from self._smeared(g, owner, at, head)
             if after:
                 bodies |= self._tails(owner).get(size, set())
             shown = tuple(body for body in bodies if self._shows(g, at + width, body))
             if shown and self._shows(g, at, head):
                 yield [(head,), self._values(g, at + 4, owner.order, owner.orders), shown]
+
+    def _smeared(self, g: _Gap, owner: Owner, at: int, head: bytes) -> Iterator[list[tuple[bytes, ...]]]:
+        """The shown null message at `at` (its header `head`), if it holds what a live
+        header's null may (moved.py): the block's last message (libhdf5 condensed it, its
+        free space one null at its end), once per block."""
+        width, size = 4 + owner.order, struct.unpack_from("<H", head, 1)[0]
+        data = bytes(g.buf[at + width : at + width + size])
+        if len(data) < size or not data.strip(b"\0") or not self._shows(g, at, head):
+            return
+        if self._leftover(owner, at, data):
+            yield [(head,), self._values(g, at + 4, owner.order, owner.orders), (data,), _SMEARED]
 
     def _tails(self, owner: Owner) -> dict[int, set[bytes]]:
         """size -> the tails of the owner's messages a continuation message leaves of that
