@@ -88,18 +88,35 @@ def guest_kernel_initrd():
     return build_guest_image()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _wheels_started_early(request, tmp_path_factory) -> Iterator:
+    """vmguard's wheel (and the wheelhouse, if a selected test uses it) made in a thread
+    from the session's first test on: pip spends ~20 s of it waiting on the package index
+    and ~3 s of CPU, which the tests before the first user (tests/audit) hide."""
+    from tests.support.wheelhouse import Early, start_early
+
+    needed = set().union(*(getattr(i, "fixturenames", ()) for i in request.session.items))
+    if "vmguard_wheel" not in needed:
+        yield Early(None, None)
+        return
+    with start_early(tmp_path_factory.mktemp("wheelhouse"), "wheelhouse" in needed) as early:
+        yield early
+
+
 @pytest.fixture(scope="session")
-def vmguard_wheel(tmp_path_factory):
+def vmguard_wheel(_wheels_started_early, tmp_path_factory) -> Path:
     from tests.support.wheelhouse import build_wheel
 
-    return build_wheel(tmp_path_factory.mktemp("wheelhouse"))
+    early = _wheels_started_early.wheel  # None: only a test not selected at the start asks
+    return early.result() if early else build_wheel(tmp_path_factory.mktemp("wheelhouse"))
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(vmguard_wheel):
+def wheelhouse(_wheels_started_early, vmguard_wheel):
     from tests.support.wheelhouse import with_dependencies
 
-    return with_dependencies(vmguard_wheel)
+    early = _wheels_started_early.wheelhouse
+    return early.result() if early else with_dependencies(vmguard_wheel)
 
 
 def _factory(conn, image) -> Iterator:

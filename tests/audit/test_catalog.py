@@ -15,6 +15,7 @@ from vmguard.audit.catalog import ID_PATTERN, REQUIRED, load_catalog
 from vmguard.checks.registry import vm_checks
 from vmguard.cli import main
 from vmguard.core.errors import AuditError
+from vmguard.quarantine.texdist import distribution_names
 
 ROOT = Path(__file__).resolve().parents[2]
 # Inventory rules: they judge a connection's VM list, not one VM's facts.
@@ -85,7 +86,8 @@ def test_wheel_contains_the_catalog(wheel):
     assert "vmguard/demo/files/batch.yaml" in names
     assert "vmguard/quarantine/scanners/rules/secrets.yar" in names  # vet's YARA rules
     assert "vmguard/quarantine/scanners/clamav/vmguard.hdb" in names  # `vmguard scanners setup`
-    for table in ("debian-mime.types", "apache-mime.types"):  # served.py's MIME tables
+    # served.py's MIME tables, texdist.py's TeX names (name-config)
+    for table in ("debian-mime.types", "apache-mime.types", "texlive-names.gz"):
         assert f"vmguard/quarantine/sources/{table}" in names
 
 
@@ -99,7 +101,8 @@ def test_installed_wheel_loads_its_catalog(wheel, tmp_path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from vmguard.audit.catalog import load_catalog; c = load_catalog(); "
-        "print(c.directory, len(c))"
+        "from vmguard.quarantine.texdist import NAMES, distribution_names; "
+        "print(c.directory, len(c), NAMES, len(distribution_names()))"
     )
     # isolated mode, outside the source tree: only the installed copy can be found first
     proc = subprocess.run(
@@ -110,6 +113,9 @@ def test_installed_wheel_loads_its_catalog(wheel, tmp_path):
         check=True,
         timeout=120,
     )
-    directory, count = proc.stdout.split()
+    directory, count, tex, tex_count = proc.stdout.split()
     assert directory == str(target / "vmguard" / "catalog")
     assert int(count) == len(load_catalog())
+    # name-config's TeX names (texdist.py) from the installed copy's data
+    assert tex == str(target / "vmguard" / "quarantine" / "sources" / "texlive-names.gz")
+    assert int(tex_count) == len(distribution_names())

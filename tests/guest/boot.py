@@ -20,6 +20,7 @@ from tests.support.appliance import boot_kernel
 from tests.support.guest_image import (
     BUSYBOX,
     CACHE_ROOT,
+    TCG_BOOT_ARGS,
     GuestImage,
     _copy_module,
     _module_order,
@@ -73,7 +74,7 @@ def boot_initramfs() -> GuestImage:
     boot_kernel(kernel, folder / "kernel")  # uncompressed: boots faster under TCG
     for path in folder.iterdir():
         path.chmod(0o644)
-    return GuestImage(kernel=folder / "kernel", initrd=folder / "initrd.gz", cmdline="console=ttyS0")
+    return GuestImage(kernel=folder / "kernel", initrd=folder / "initrd.gz", cmdline=f"console=ttyS0 {TCG_BOOT_ARGS}")
 
 
 def bootable_image(root: Path, image: Path, probe: str) -> Path:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,3 +46,24 @@ def with_dependencies(wheel: Path) -> Wheelhouse:
     """`wheel`'s folder, with its dependencies fetched beside it from the package index."""
     _pip("download", "--only-binary", ":all:", "-d", str(wheel.parent), str(wheel))
     return Wheelhouse(wheel.parent, wheel)
+
+
+@dataclass(frozen=True)
+class Early:
+    """The wheel and the wheelhouse being made in a thread (None: not asked for)."""
+
+    wheel: Future[Path] | None
+    wheelhouse: Future[Wheelhouse] | None
+
+
+@contextmanager
+def start_early(folder: Path, with_deps: bool) -> Iterator[Early]:
+    """The wheel, then (with_deps) its dependencies, made one after the other in a thread;
+    on leaving, a fetch not started yet is dropped and a running one awaited."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wheelhouse")
+    wheel = pool.submit(build_wheel, folder)
+    house = pool.submit(lambda: with_dependencies(wheel.result())) if with_deps else None
+    try:
+        yield Early(wheel, house)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -9,9 +9,17 @@ when told to (`Makefile`, a `.do` given as the argument, `config=run` to caption
 is not, nor a name read only from the home or the installed tree (TeX Live's texmf.cnf,
 dvips' config.ps, dvipdfmx.cfg: kpathsea's TEXMFCNF, TEXCONFIG and DVIPDFMXINPUTS do not
 hold `.`). Dot names are names.DOT's; whole extensions a tool loads are served.py's.
+TeX's are data (texdist.py: every name Debian's TeX packages install where kpathsea
+searches `.` first), with kpathsea's NAME.tex of each and LaTeX's \\jobname.aux ...;
+config_why answers for a name, a pattern's name and the NTFS 8.3 alias of either.
 """
 
 from __future__ import annotations
+
+import re
+from functools import cache
+
+from vmguard.quarantine import texdist
 
 # IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and php-SAPI.ini) from the
 # directory; Explorer reads desktop.ini (an icon on a UNC path leaks the reader's NTLM
@@ -42,26 +50,38 @@ _SERVERS_AND_TOOLS = frozenset(
     # python3-matplotlib 3.6.3: backend: module://x imports x, animation.ffmpeg_path runs a
     # program); biber reads biber.conf of the current directory first (Biber/Config.pm, 2.18)
     + ["matplotlibrc", "biber.conf"]
+    # tex4ht and t4ht read tex4ht.env from the work directory after -e (its `s` lines are the
+    # commands t4ht runs: tex4ht's manual, "tex4ht.env"); arara reads araraconfig.yaml and
+    # arararc.yaml there before the home's (arara 7 manual, "Configuration": `paths` puts
+    # rules of `.` first); uv reads uv.toml and pyproject.toml's [tool.uv] from the current
+    # directory and its parents (uv docs, "Configuration files": index-url); pytest its
+    # ini file, pytest.ini, pyproject.toml, tox.ini or setup.cfg, of the directory it runs
+    # in (pytest docs, "Configuration file formats": addopts --basetemp=.. empties the
+    # parent), tox tox.ini and setup.cfg's [tox:tox] (commands it runs)
+    + ["tex4ht.env", "araraconfig.yaml", "arararc.yaml", "uv.toml", "pyproject.toml"]
+    + ["pytest.ini", "tox.ini", "setup.cfg"]
 )
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`
-# reads these from the paper's directory before the installed ones: TeX code run with the
-# document (\openout writes files there, a latexmkrc for the next latexmk run; \write18's
-# restricted list). The configuration files a package or class loads by that exact name
-# (\InputIfFileExists{graphics.cfg}, \input{hologo.cfg}, \openin=docstrip.cfg), every one
-# the TeX sources of texlive-base, -latex-base and -latex-recommended 2022.20230122-3 name
-# (format-time ones too: fmtutil runs where it is told). pdftex reads pdftex.map by
-# TEXFONTMAPS (`.` first) on every run: which font file embeds each font.
+# reads a name TeX loads from the paper's directory before the installed file: TeX code run
+# with the document (\openout writes files there, a latexmkrc for the next latexmk run;
+# \write18's restricted list). Every name Debian's TeX packages install there is
+# texdist.py's data; these are the ones none installs: the configuration files a package or
+# class loads by that exact name when there is one (\InputIfFileExists{hyperref.cfg},
+# \input{hologo.cfg}, \openin=docstrip.cfg), every one the TeX sources of texlive-base,
+# -latex-base and -latex-recommended 2022.20230122-3 name (format-time ones too: fmtutil
+# runs where it is told), and the font maps updmap writes into /var/lib/texmf (updmap(1)):
+# pdftex reads pdftex.map by TEXFONTMAPS (`.` first) on every run, dvips psfonts.map,
+# dvipdfmx kanjix.map: which font file embeds each font.
 _TEX = frozenset(
     (
         "amsart.cfg", "amsbook.cfg", "amsproc.cfg", "attachfile.cfg", "bblopts.cfg", "bookmark.cfg",
-        "color.cfg", "crop.cfg", "docstrip.cfg", "epstopdf-sys.cfg", "epstopdf.cfg", "fancyvrb.cfg",
-        "fontmath.cfg", "fontsmpl.cfg", "fontspec.cfg", "fonttext.cfg", "geometry.cfg",
-        "gettitlestring.cfg", "graphics.cfg", "hologo.cfg", "hyperref.cfg", "hyphen.cfg", "l3doc.cfg",
-        "latex209.cfg", "listings.cfg", "lstlocal.cfg", "ltnews.cfg", "ltxdoc.cfg", "ltxguide.cfg",
-        "microtype.cfg", "natbib.cfg", "pdfcrypt.cfg", "pdfpages.cfg", "preload.cfg", "rerunfilecheck.cfg",
-        "resizegather.cfg", "scrdate.cfg", "sfonts.cfg", "texsys.cfg", "textcomp.cfg", "thumbpdf.cfg",
-        "typearea.cfg", "seminar.con", "csplain.ini", "luatex.ini", "lualatex.ini", "pdftex.map",
+        "docstrip.cfg", "epstopdf.cfg", "fancyvrb.cfg", "fontsmpl.cfg", "geometry.cfg",
+        "gettitlestring.cfg", "hologo.cfg", "hyperref.cfg", "l3doc.cfg", "latex209.cfg", "lstlocal.cfg",
+        "ltnews.cfg", "ltxguide.cfg", "natbib.cfg", "pdfcrypt.cfg", "pdfpages.cfg", "rerunfilecheck.cfg",
+        "resizegather.cfg", "scrdate.cfg", "sfonts.cfg", "textcomp.cfg", "thumbpdf.cfg", "typearea.cfg",
+        "seminar.con", "pdftex.map", "pdftex_dl14.map", "pdftex_ndl14.map", "psfonts.map",
+        "psfonts_t1.map", "psfonts_pk.map", "ps2pk.map", "download35.map", "builtin35.map", "kanjix.map",
     )  # fmt: skip
 )
 CONFIG_NAMES = _SERVERS_AND_TOOLS | _TEX
@@ -69,18 +89,105 @@ CONFIG_NAMES = _SERVERS_AND_TOOLS | _TEX
 # mt-FAMILY.cfg for each font family a document uses (mt-cmr.cfg), babel its locales'
 # babel-LOCALE.ini and babel-LANGUAGE.tex (babel.sty: \IfFileExists{babel-\bbl@tempa.ini}),
 # TikZ and PGF a library by its whole name (\usetikzlibrary{calc} reads
-# tikzlibrarycalc.code.tex).
+# tikzlibrarycalc.code.tex), pgfplots first pgfplotslibraryNAME.code.tex
+# (\usepgfplotslibrary{fillbetween}).
 CONFIG_PATTERNS = (
     ("mt-", ".cfg"),
     ("babel-", ".ini"),
     ("babel-", ".tex"),
     ("tikzlibrary", ".code.tex"),
     ("pgflibrary", ".code.tex"),
+    ("pgfplotslibrary", ".code.tex"),
 )
+# What LaTeX reads back as TeX code by the document's name (\jobname.EXT, any job):
+# \begin{document} inputs .aux, \tableofcontents .toc (\listoffigures .lof, \listoftables
+# .lot, listings' .lol, algorithm lists' .loa), \bibliography .bbl, beamer .nav, .snm and a
+# fragile frame's .vrb, \printindex .ind, glossaries .gls and .acr, ntheorem .thm, todonotes
+# .tdo, endfloat .fff and .ttt. Not refused: hyperref's .out (a batch job's stdout file is
+# NAME.out: refusing it would refuse every job's log), biblatex's .bcf (XML biber reads when
+# told to), endnotes' .ent (the Protein Data Bank's file extension).
+_AUX = ("aux", "toc", "lof", "lot", "lol", "loa", "bbl", "nav", "snm", "vrb")
+_AUX += ("ind", "gls", "acr", "thm", "tdo", "fff", "ttt")
+AUX_EXTENSIONS = frozenset(_AUX)
+_AUX_PATTERNS = tuple(("", f".{ext}") for ext in sorted(AUX_EXTENSIONS))
+_SUFFIXES = tuple({s for _, s in CONFIG_PATTERNS})
+_TEX_REPLACES = "TeX searches the current directory first, so {0} would replace the distribution's {0}"
+_TEX_LOADS = "TeX searches the current directory first, and its packages and programs load {0} by that name"
+_TEX_AUX = "LaTeX reads \\jobname{0} back as TeX code, the document's own"
+# kpathsea looks for NAME.tex before NAME when NAME does not end in .tex (texmf.cnf:
+# try_std_extension_first = t): graphics.cfg.tex is read for graphics.cfg.
+_TWIN = "; kpathsea reads NAME.tex before NAME (try_std_extension_first)"
+_ALIAS = re.compile(r"([^.~]{1,6})~[1-4](?:\.([^.]{1,3}))?")
+
+
+def short_parts(name: str) -> tuple[str, str, bool]:
+    """What an NTFS 8.3 alias keeps of a long name, upper case: the stem's first six
+    characters (leading dots, spaces and further dots dropped), the last extension's first
+    three, and whether Windows makes one (not for a name that is 8.3 already)."""
+    stem, dot, ext = name.lstrip(".").upper().replace(" ", "").rpartition(".")
+    if not dot:
+        stem, ext = ext, ""
+    short = name.startswith(".") or "." in stem or len(stem) > 8 or len(ext) > 3 or " " in name
+    return stem.replace(".", "")[:6], ext[:3], short
+
+
+def short_names(name: str) -> frozenset[str]:
+    """The NTFS 8.3 aliases Windows may give a long name, upper case (`~1` to `~4`, as
+    it numbers the first four that share a stem); none for a name that is 8.3 already
+    (DESKTOP.INI)."""
+    stem, ext, short = short_parts(name)
+    tail = f".{ext}" if ext else ""
+    return frozenset(f"{stem}~{n}{tail}" for n in range(1, 5)) if short else frozenset()
+
+
+def _tex_why(name: str) -> str | None:
+    """Why TeX reads a file of this name from `.` in place of its own."""
+    low = name.lower()
+    if low in texdist.distribution_names():
+        return _TEX_REPLACES.format(name)
+    if low in _TEX or (low.endswith(_SUFFIXES) and _matches(low, CONFIG_PATTERNS)):
+        return _TEX_LOADS.format(name)
+    stem, dot, ext = low.rpartition(".")
+    return _TEX_AUX.format(f".{ext}") if stem and ext in AUX_EXTENSIONS else None
+
+
+def _matches(low: str, patterns: tuple[tuple[str, str], ...]) -> bool:
+    return any(low.startswith(p) and low.endswith(s) and len(low) > len(p) + len(s) for p, s in patterns)
+
+
+def config_why(name: str) -> str | None:
+    """Whether a server or tool reads a file of this name (one client's form of it), or
+    of the long name it is the NTFS 8.3 alias of, from the directory it runs in: None if
+    not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools)."""
+    if name.lower() in _SERVERS_AND_TOOLS:
+        return ""
+    if (why := _tex_why(name)) is not None:
+        return why
+    if name.lower().endswith(".tex") and (why := _tex_why(name[:-4])) is not None:
+        return why + _TWIN
+    if "~" in name and (alias := _ALIAS.fullmatch(name.upper())) and _alias_refused(*alias.groups("")):
+        return f"the NTFS 8.3 alias of a name read by name (Windows writes the long file through {name})"
+    return None
 
 
 def loaded_by_name(name: str) -> bool:
-    """Whether a server or tool reads a file of this name (one client's form of it) from
-    the directory it runs in: CONFIG_NAMES, or one of CONFIG_PATTERNS."""
-    low = name.lower()
-    return low in CONFIG_NAMES or any(low.startswith(p) and low.endswith(s) for p, s in CONFIG_PATTERNS)
+    """Whether a server or tool reads a file of this name from the directory it runs in."""
+    return config_why(name) is not None
+
+
+def _alias_refused(stem: str, ext: str) -> bool:
+    """Whether an 8.3 alias STEM~N.EXT may be that of a name config_why refuses: of an
+    exact name or its NAME.tex, or of a pattern's (or its NAME.tex's) names."""
+    if (stem, ext) in _aliased():
+        return True
+    patterns = (*CONFIG_PATTERNS, *((p, f"{s}.tex") for p, s in CONFIG_PATTERNS), *_AUX_PATTERNS)
+    return any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns)
+
+
+@cache
+def _aliased() -> frozenset[tuple[str, str]]:
+    """The (stem, extension) of every alias of a refused exact name and of its NAME.tex,
+    built once, when a name first looks like an alias."""
+    names = _SERVERS_AND_TOOLS | _TEX | texdist.distribution_names()
+    twins = (f"{n}.tex" for n in _TEX | texdist.distribution_names() if not n.endswith(".tex"))
+    return frozenset(short_parts(n)[:2] for n in (*names, *twins) if short_parts(n)[2])

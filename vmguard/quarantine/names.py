@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from vmguard.core.display import is_plain, shown
-from vmguard.quarantine.dirconfig import CONFIG_NAMES, loaded_by_name
+from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -88,9 +88,12 @@ RULES: dict[Reason, str] = {
     "rootalias.C, rootlogoff.C, PAW: pawlogon.kumac, Geant4: init_vis.mac, vis.mac, gui.mac, "
     "latexmk: latexmkrc, Octave: PKG_ADD, PKG_DEL, Stata: profile.do, SAS: autoexec.sas, "
     "sasv9.cfg, gnuplot: GNUPLOT.INI, MATLAB: java.opts, javaclasspath.txt, "
-    "javalibrarypath.txt, matplotlib: matplotlibrc, biber: biber.conf, TeX (kpathsea searches `.` "
-    "first): a package's configuration graphics.cfg, color.cfg, hyperref.cfg ..., microtype's "
-    "mt-*.cfg, babel's babel-*.ini, pdftex.map; git: HEAD beside "
+    "javalibrarypath.txt, matplotlib: matplotlibrc, biber: biber.conf, tex4ht: tex4ht.env, "
+    "arara: araraconfig.yaml, arararc.yaml, uv: uv.toml, pytest and tox: pytest.ini, "
+    "pyproject.toml, tox.ini, setup.cfg, TeX (kpathsea searches `.` first): every name the "
+    "distribution installs there (tikz.code.tex, graphics.cfg ...) and its NAME.tex, a "
+    "package's configuration hyperref.cfg ..., microtype's mt-*.cfg, babel's babel-*.ini, "
+    "pdftex.map, LaTeX's \\jobname.aux .toc .bbl .nav ...; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "nextflow: nextflow.config; "
     "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
@@ -164,26 +167,10 @@ def best_fit(name: str) -> str:
     return unicodedata.normalize("NFKC", bare.translate(_BEST_FIT))
 
 
-def short_names(name: str) -> frozenset[str]:
-    """The NTFS 8.3 aliases Windows may give a long name, upper case (`~1` to `~4`, as
-    it numbers the first four that share a stem): leading dots, spaces and further dots
-    dropped, the stem's first six characters and the last extension's first three; none
-    for a name that is 8.3 already (DESKTOP.INI)."""
-    stem, dot, ext = name.lstrip(".").upper().replace(" ", "").rpartition(".")
-    if not dot:
-        stem, ext = ext, ""
-    if not name.startswith(".") and "." not in stem and len(stem) <= 8 and len(ext) <= 3 and " " not in name:
-        return frozenset()
-    tail = f".{ext[:3]}" if ext else ""
-    return frozenset(f"{stem.replace('.', '')[:6]}~{n}{tail}" for n in range(1, 5))
-
-
-# Each alias of a refused exact name -> the reason that name is refused for.
+# Each alias of a refused dot name -> the reason that name is refused for (a name read by
+# name, its aliases too: dirconfig.config_why).
 _ALIASES: dict[str, Reason] = {
-    alias.lower(): reason
-    for names, reason in ((ALIASED_DOT_NAMES, Reason.NAME_DOTFILE), (CONFIG_NAMES, Reason.NAME_CONFIG))
-    for each in names
-    for alias in short_names(each)
+    alias.lower(): Reason.NAME_DOTFILE for each in ALIASED_DOT_NAMES for alias in short_names(each)
 }
 
 
@@ -230,6 +217,12 @@ def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]
     if any(loaded_by_name(each) for each in forms):
         return [Reason.NAME_CONFIG]
     return list(dict.fromkeys(_ALIASES[each.lower()] for each in forms if each.lower() in _ALIASES))
+
+
+def config_note(name: str) -> str:
+    """What a name-config refusal says beyond RULES, under the first client form that
+    has it (a TeX name's: `graphics.cfg.tex` is read for graphics.cfg), or ''."""
+    return next(filter(None, map(config_why, client_names(name))), "")
 
 
 def explained(reasons: Iterable[Reason]) -> str:

@@ -44,7 +44,7 @@ import mimetypes
 
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
-from vmguard.quarantine.names import client_names, explained
+from vmguard.quarantine.names import client_names, config_note, explained
 from vmguard.quarantine.pagetypes import mod_mime_tables
 from vmguard.quarantine.served_active import (
     DESKTOP_ACTIVE,
@@ -158,7 +158,8 @@ def name_reasons(
     names = unpacked_names(name)
     for depth, each in enumerate(names):
         if depth and (by_name := names_acted_on(each)):  # the file's own name: the walk's rules
-            return [(reason, f"gunzip makes it {each}: {explained([reason])}") for reason in by_name]
+            said = f"{note}; " if (note := config_note(each)) else ""
+            return [(r, f"gunzip makes it {each}: {said}{explained([r])}") for r in by_name]
         if why := acted_on(each, None if depth else chosen):
             made = f"gunzip makes it {each}: " if depth else ""
             return [(Reason.NAME_TYPE, f"{made}{why}")]

@@ -22,7 +22,14 @@ from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import hooks
 from vmguard.quarantine.holes import written_size
 from vmguard.quarantine.model import Entry, Kind, Reason, Verdict
-from vmguard.quarantine.names import collisions, explained, name_reasons, path_fits, sibling_reasons
+from vmguard.quarantine.names import (
+    collisions,
+    config_note,
+    explained,
+    name_reasons,
+    path_fits,
+    sibling_reasons,
+)
 from vmguard.quarantine.opening import (
     Opener,
     Refused,
@@ -161,6 +168,8 @@ class _Walker:
     def common_reasons(self, path, st: Stat, siblings: list[Reason]) -> list[Reason]:
         reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable, self.dot_names)
         reasons += siblings
+        if Reason.NAME_CONFIG in reasons and (note := config_note(path[-1])):
+            self.notes[path] = "; ".join(filter(None, (self.notes.get(path, ""), note)))
         if len(path) > self.policy.max_depth:
             reasons.append(Reason.TOO_DEEP)
         if not path_fits("/".join(path), self.public):  # a directory: none of its entries fits

@@ -1,8 +1,9 @@
 """Text, to the last byte: valid in one encoding from its first byte to its last, no NUL,
 and no control character but TAB, LF, VT, FF and CR (no escape sequences that drive a
-terminal but tqdm's cursor-up ESC [ A, no C1 controls). The encoding is found, not
-guessed: UTF-16 (LE or BE) if the file starts with its byte order mark, else UTF-8 if
-every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
+terminal but tqdm's cursor-up ESC [ A within the file's own lines, no C1 controls; in
+UTF-16 also no byte ESC or UTF-8 C1 pair a terminal acts on: `cat` writes bytes). The
+encoding is found, not guessed: UTF-16 (LE or BE) if the file starts with its byte order
+mark, else UTF-8 if every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
 C0/C1 controls); the answer names it ("text", "text:utf-16", "text:latin-1") and the
 policy's `text_encodings` decides (content.py). CSV and TSV are text and get the same
 check. libmagic judges markup by the first 512 bytes only, so markup a browser would run
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from itertools import accumulate
 
 from .stream import Invalid, Stream
 
@@ -24,8 +26,18 @@ UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEn
 # the shown text covers earlier text, as CR (allowed) already lets it within a line; the
 # terminal answers nothing, and no title, colour, clipboard, link or mode is set (OSC, DCS,
 # SGR, DSR, a count `ESC [ 2 A`: any other ESC is refused). A browser shows it as a
-# character (WHATWG's sniffer does not count ESC as binary; .err has no type).
+# character (WHATWG's sniffer does not count ESC as binary; .err has no type). Only within
+# the file's own lines (TextChecker._climb): tqdm moves up only to rows it moved down to.
 CURSOR_UP = "\x1b[A"
+# `cat` hands a terminal a UTF-16 file's bytes, not its characters: U+5B1B's bytes are
+# ESC [. In them no 0x1B (ESC), and none of the C1 controls a UTF-8 terminal (xterm, VTE)
+# acts on, as their UTF-8 bytes C2 xx: RI 8D (cursor up), the openers DCS 90, SOS 98,
+# CSI 9B, OSC 9D, PM 9E, APC 9F (a sequence, or text hidden up to an ST), DECID 9A (the
+# terminal answers). The other C1 pairs move down, shift a character or mark an area or a
+# tab stop: Korean UTF-16 needs them (LE: U+C218 U+B294 is 18 C2 94 B2; BE: U+C288 is C2 88).
+# A lone 0x80..0x9F byte stays: no UTF-8 a terminal decodes, and UTF-16 needs it (Greek
+# U+039B, CJK U+9053, arrows U+2190). The last chunk's last byte is kept for a cut pair.
+_UTF16_BYTES = re.compile(b"\x1b|\xc2[\x8d\x90\x98\x9a\x9b\x9d-\x9f]")
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
 # CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
 _CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
@@ -86,10 +98,18 @@ class TextChecker:
         self.latin1 = self.codec == "utf-8"  # every byte so far allowed in Latin-1
         self.in_latin1 = False  # not UTF-8: judged as Latin-1 from here on
         self.cut = ""  # an ESC or ESC [ that ended the last chunk: CURSOR_UP's start, or refused
+        # The cursor's row below the file's first line when a terminal `cat`s it: each LF one
+        # down, each CURSOR_UP one up. A terminal moves it down as often or more (a long line
+        # wraps, VT and FF are LF to xterm, ESC [ A stops at the screen's top), never less:
+        # while this stays >= 0, no cursor-up reaches a row shown before the file.
+        self.row = 0
+        self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         if self.codec == "utf-8" and b"\0" in chunk:  # binary data after a text start
             raise Invalid(_NUL, "binary-in-text")
+        if self.codec != "utf-8":
+            self._utf16_bytes(chunk)
         # The first byte here that Latin-1 refuses (ASCII controls are refused in any encoding).
         bad = _LATIN1_CONTROL.search(chunk) if self.latin1 and not chunk.isascii() else None
         held = 0 if self.in_latin1 else len(self.decoder.getstate()[0])  # a character's start, cut
@@ -138,6 +158,7 @@ class TextChecker:
             self.in_latin1 = True  # every byte so far is Latin-1 text: the rest must be too
             return chunk.decode("latin-1")
         if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
+            self.row += chunk.count(b"\n")  # no ESC: only down
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text
@@ -148,6 +169,7 @@ class TextChecker:
         whole, start = self.cut + text, start - self._width(self.cut)
         bad = _CONTROL.search(whole)
         if bad is None:
+            self._climb(whole, start)
             self.cut = whole[whole.rfind("\x1b") :] if whole.endswith(("\x1b", "\x1b[")) else ""
             return
         char = ord(bad.group())
@@ -155,6 +177,38 @@ class TextChecker:
             raise Invalid(_NUL, "binary-in-text")
         near = self.near(whole, bad.start(), start)
         raise Invalid(f"text: control character U+{char:04X} near byte {near} {_ONLY}")
+
+    def _climb(self, whole: str, start: int) -> None:
+        """Follow the row through `whole` (starting at byte `start`; its controls judged):
+        refuse the first CURSOR_UP that leaves the file's own lines (an ESC [ cut by the
+        chunk's end holds no LF and is counted with the next chunk)."""
+        parts = whole.split(CURSOR_UP)  # the text between cursor-ups: one row up after each
+        rows = list(accumulate((part.count("\n") - 1 for part in parts[:-1]), initial=self.row))
+        if min(rows) < 0:  # the first row below 0 is where the cursor leaves the file's lines
+            up = len(CURSOR_UP) * (low := next(i for i, row in enumerate(rows) if row < 0) - 1)
+            up += sum(map(len, parts[:low + 1]))
+            raise Invalid(
+                f"text: ESC [ A near byte {self.near(whole, up, start)} moves the cursor above "
+                "the file's first line (more cursor-ups than line feeds before it): `cat` "
+                "would overwrite what a terminal showed before the file; tqdm moves up only "
+                "to lines it wrote"
+            )
+        self.row = rows[-1] + parts[-1].count("\n")
+
+    def _utf16_bytes(self, chunk: bytes) -> None:
+        """Refuse a byte of UTF-16 text a terminal would act on (_UTF16_BYTES)."""
+        joined, self.last = self.last + chunk, chunk[-1:]
+        if b"\x1b" not in joined and b"\xc2" not in joined:  # memchr: 3x faster than the search
+            return
+        if (bad := _UTF16_BYTES.search(joined)) is None:
+            return
+        at, found = self.offset - len(joined) + len(chunk) + bad.start(), bad.group()
+        if found == b"\x1b":
+            what = f"the byte 0x1B near byte {at} of UTF-16 text is ESC (U+001B) to a terminal"
+        else:
+            what = f"the bytes {found.hex(' ').upper()} near byte {at} of UTF-16 text are the C1 "
+            what += f"control U+00{found[1]:02X} to a UTF-8 terminal"
+        raise Invalid(f"text: {what}, which acts on it: `cat` writes a file's bytes, not its characters")
 
 
 def _markup(text: str) -> re.Match | None:

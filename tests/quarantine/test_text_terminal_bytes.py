@@ -1,0 +1,171 @@
+"""What `cat` of a text file does to a terminal beyond the file's own lines (session 36,
+attack k's holes 6 and 7).
+
+ESC [ A is admitted only while the cursor stays on the file's own lines: each LF one row
+down, each ESC [ A one up, never above the first (validators/text.py, TextChecker._climb),
+however the chunks cut the file. Real tqdm output, nested every way a training loop nests
+it, stays admitted. A UTF-16 file's bytes hold no 0x1B and no C2 xx a UTF-8 terminal acts
+on as a C1 control (CSI, OSC, DCS, SOS, PM, APC, RI, DECID): `cat` writes bytes, not
+characters; lone 0x80..0x9F bytes, which Greek, CJK and arrows need in UTF-16, and the
+other C1 pairs, which Korean needs, stay admitted."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from vmguard.quarantine.validators import Invalid, Stream, jsonfmt, text
+
+tqdm = pytest.importorskip("tqdm")
+
+_UP = b"\x1b[A"
+_SIZES = (1, 2, 3, 5, 4096)
+
+
+def _judge(data: bytes, size: int) -> str:
+    return text.validate(Stream(iter([data[i : i + size] for i in range(0, len(data), size)])))
+
+
+def _refused(data: bytes, size: int) -> str:
+    with pytest.raises(Invalid) as err:
+        _judge(data, size)
+    return str(err.value)
+
+
+CLIMBS = {  # data, the byte of the cursor-up that leaves the file's lines
+    "up-first": (_UP + b"forged\n", 0),
+    "cr-then-up": (b"\r" + _UP + b"forged\n", 1),
+    "one-too-many": (b"a\nb\n" + _UP * 3 + b"\rforged\n", 10),
+    "after-many": (b"x\n" * 1000 + _UP * 1001, 2000 + 3000),
+    "vt-ff-not-counted": (b"a\x0b\x0c" + _UP, 3),  # a terminal may not move down for them
+    "wrapped-line-not-counted": (b"y" * 300 + _UP, 300),
+    "ups-then-lfs": (b"a\n" + _UP + _UP + b"\n\n", 5),  # order counts, not totals
+    "latin-1": ("°C\n".encode("latin-1") + _UP * 2, 6),
+    "utf-8": ("µs\n".encode() + _UP * 2, 7),
+}
+STAYS = {
+    "as-many-as-lfs": b"a\nb\n" + _UP * 2 + b"\rc\n\n",
+    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
+    "after-cr": b"a\n\r" + _UP + b"\r",
+}
+
+
+@pytest.mark.parametrize("size", _SIZES)
+@pytest.mark.parametrize("name", sorted(CLIMBS))
+def test_a_cursor_up_above_the_first_line_is_refused(name, size):
+    data, byte = CLIMBS[name]
+    assert f"ESC [ A near byte {byte} moves the cursor above" in _refused(data, size)
+
+
+@pytest.mark.parametrize("size", _SIZES)
+@pytest.mark.parametrize("name", sorted(STAYS))
+def test_cursor_ups_within_the_file_are_text(name, size):
+    assert _judge(STAYS[name], size) == "text"
+
+
+def _bars(path: Path, levels: int, leave: bool, positions: bool, logged: bool) -> bytes:
+    """A job's stderr: `levels` nested bars, inner ones leave=`leave`, position= given or
+    left to tqdm, with log lines through tqdm.write between them."""
+    log = logging.getLogger("textesc")
+    log.propagate = False
+    with path.open("w", encoding="utf-8") as err:
+
+        class ToTqdm(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                tqdm.tqdm.write(self.format(record), file=err)
+
+        def loop(depth: int) -> None:
+            pos = {"position": depth} if positions else {}
+            inner = {"leave": leave} if depth else {}
+            for i in tqdm.tqdm(range(3), desc=f"l{depth}", file=err, mininterval=0, **pos, **inner):
+                if depth + 1 < levels:
+                    loop(depth + 1)
+                elif logged and i == 1:
+                    log.warning("depth %d: 3 events skipped", depth)
+
+        handler = ToTqdm()
+        log.addHandler(handler)
+        try:
+            loop(0)
+        finally:
+            log.removeHandler(handler)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("levels", [2, 3, 5])
+@pytest.mark.parametrize("leave", [False, True])
+@pytest.mark.parametrize("positions", [False, True])
+@pytest.mark.parametrize("logged", [False, True])
+def test_real_nested_tqdm_bars_stay_within_their_lines(tmp_path, levels, leave, positions, logged):
+    data = _bars(tmp_path / "job.err", levels, leave, positions, logged)
+    assert _UP in data and data.count(b"\x1b") == data.count(_UP)
+    for size in (1, 7, 4096):
+        assert _judge(data, size) == "text", size
+
+
+def test_a_bar_alone_at_a_lower_position_stays_within_its_lines(tmp_path):
+    """position=2 with nothing above it: tqdm moves down 2 first, then up 2."""
+    with (tmp_path / "w.err").open("w", encoding="utf-8") as err:
+        for _ in tqdm.tqdm(range(3), file=err, mininterval=0, position=2):
+            pass
+    data = (tmp_path / "w.err").read_bytes()
+    assert data.startswith(b"\n\n") and _UP * 2 in data
+    assert _judge(data, 1) == "text"
+
+
+def _utf16(raw: bytes, order: str) -> bytes:
+    """UTF-16 text (byte order mark first) whose bytes after the mark are `raw`."""
+    bom = "\ufeff".encode(order)
+    raw.decode(order)  # every pair is a character
+    return bom + raw
+
+
+TERMINAL_BYTES = {  # data, the byte named, what is said of it
+    "le-esc-in-a-cjk-character": (_utf16(b"\x1b[8m", "utf-16-le"), 2, "0x1B"),
+    "be-esc-in-a-character": (_utf16(b"[\x1b8m", "utf-16-be"), 3, "0x1B"),
+    "esc-as-a-character": ("ok\x1b[A".encode("utf-16"), 6, "0x1B"),
+    "le-csi-in-a-character": (_utf16(b"\xc2\x9b8m", "utf-16-le"), 2, "U+009B"),
+    "be-osc-across-characters": (_utf16("a\u00c2\u9d00".encode("utf-16-be"), "utf-16-be"), 5, "U+009D"),
+    "le-ri-across-characters": (_utf16("\uc218\u0b8d".encode("utf-16-le"), "utf-16-le"), 3, "U+008D"),
+    "le-sos-across-characters": (_utf16("\uc218\u0b98".encode("utf-16-le"), "utf-16-le"), 3, "U+0098"),
+    "be-apc-in-a-character": (_utf16("\uc29f".encode("utf-16-be"), "utf-16-be"), 2, "U+009F"),
+    "le-decid-cut-pair": (_utf16("ab\uc200\u009a".encode("utf-16-le"), "utf-16-le"), 7, "U+009A"),
+    "late-after-text": (_utf16("line\n".encode("utf-16-le") * 900 + b"\x1b[", "utf-16-le"), 9002, "0x1B"),
+}
+
+
+@pytest.mark.parametrize("size", _SIZES)
+@pytest.mark.parametrize("name", sorted(TERMINAL_BYTES))
+def test_utf16_bytes_a_terminal_acts_on_are_refused(name, size):
+    data, byte, what = TERMINAL_BYTES[name]
+    said = _refused(data, size)
+    assert f"near byte {byte} of UTF-16" in said and what in said and "`cat` writes" in said, said
+
+
+@pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("size", [1, 3, 4096])
+def test_utf16_letters_with_bytes_0x80_to_0x9f_stay_text(order, size):
+    """Λ Ν (Greek), 道 通 (CJK), ← (arrows), Ґ (Ukrainian): single 0x9B 0x9D 0x90 bytes, no
+    UTF-8 a terminal decodes, as a log of a Windows job writes them."""
+    data = "\ufeffΛ=1 Ν=2\r\n道通 ← Ґ\r\n".encode(order) * 50
+    assert any(b in data for b in (b"\x9b", b"\x9d", b"\x90"))
+    assert _judge(data, size) == "text:utf-16"
+
+
+@pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
+def test_korean_utf16_with_harmless_c1_pairs_stays_text(order):
+    """수는 (LE: 18 C2 94 B2, CCH), 슈퍼 (BE: C2 88, HTS): C1 pairs a terminal acts on
+    only by marking or not at all."""
+    data = "\ufeff수는 슈퍼 수납\r\n".encode(order) * 20
+    assert b"\xc2\x94" in data or b"\xc2\x88" in data
+    assert _judge(data, 3) == "text:utf-16"
+
+
+def test_cursor_up_in_json_is_refused_by_the_json_rule():
+    """RFC 8259 escapes a control character in a string: a raw ESC [ A is no JSON value, so
+    a .json holding one is refused whatever its lines (served.py refuses text named .json)."""
+    for data in (b'{"a": "\\n\x1b[A"}', b'["x",\n"\x1b[A"]'):
+        with pytest.raises(Invalid, match="not one strict JSON value"):
+            jsonfmt.validate(Stream(iter([data])))
