@@ -59,6 +59,7 @@ MIN_SLICE = 6  # a slice of a message: the fewest bytes a smeared copy leaves (s
 MIN_DATA = 3  # and the fewest non-zero bytes (fewer would let a byte followed by zeros pass)
 SLACK = 4  # pieces beyond two per message and one per held (the sweeps need at most 2 x 2 + 6)
 MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more,
+MAX_SOURCES = 256 * 1024  # bytes of messages in one header's automaton (about 500 bytes of memory each)
 WORK_PER_BYTE = 256  # and this much more per byte of null message matched (h5py's files: under 80)
 _CONTINUATION = 0x10
 _INFO = {0x02: "link", 0x15: "attribute"}
@@ -96,6 +97,7 @@ class Budget:
     def __init__(self) -> None:
         self.spent = 0
         self.limit = MAX_WORK
+        self.kept: tuple[int, Sources] | None = None  # one owner's sources (_leftover), to bound memory
 
     def grant(self, size: int) -> None:
         self.limit += WORK_PER_BYTE * size
@@ -153,6 +155,11 @@ def _sources(
     slices += [(f.bytes(at, size, "a dense object"), -1) for _, at, size in moved]
     slices = [(raw, wild) for raw, wild in slices if raw.strip(b"\0")]
     plain = tuple(raw for raw, wild in slices if wild < 0)
+    if sum(map(len, plain)) > MAX_SOURCES:
+        raise Invalid(
+            f"hdf5: more than {MAX_SOURCES} bytes of messages to match what libhdf5 left in a null "
+            "message against (h5repack the file)"
+        )
     budget.spend(sum(map(len, plain)))
     return Sources(
         headers=frozenset(headers),
@@ -373,18 +380,20 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
 def _leftover(w: Walker, messages: list[Message], first: dict[int, Message]) -> Callable[[bytes], bool]:
     """Whether a null message of a freed block of the header just walked holds what
     libhdf5 leaves in a null message of the header (check: the same pieces, the same
-    bound, in each null); the sources are made when a block first shows such a null."""
+    bound, in each null); the sources are made when a block shows such a null, those of
+one header kept at a time (Budget.kept: a header's automaton may take 100 MB)."""
     f, moved, at = w.file, w.dense.get(w.at, []), w.at
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     held = _held(w, first, moved, f"the object header at {at}")
-    made: list[Sources] = []
+    budget = w.budget
 
     def leftover(data: bytes) -> bool:
-        w.budget.grant(len(data))
-        if not made:
-            made.append(_sources(f, messages, moved, orders, 1 << 16, w.budget, held))
-        return min(_pieces(data, made[0], w.budget, True)) <= made[0].pieces
+        budget.grant(len(data))
+        if budget.kept is None or budget.kept[0] != at:  # one header's automaton kept at a time
+            budget.kept = (at, _sources(f, messages, moved, orders, 1 << 16, budget, held))
+        sources = budget.kept[1]
+        return min(_pieces(data, sources, budget, True)) <= sources.pieces
 
     return leftover
 
