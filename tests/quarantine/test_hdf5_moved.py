@@ -16,6 +16,7 @@ from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.support.hdf5_bytes import fix_v2_checksum, v2_header
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import dense, moved
+from vmguard.quarantine.validators.hdf5.checksum import lookup3
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -185,3 +186,76 @@ def test_attributes_from_before_a_reopen_keep_order_0_in_dense_storage(monkeypat
     monkeypatch.setattr(dense, "creation_orders", lambda o, *rest: (seen.append(o), orders(o, *rest)))
     _check(_stepped("reopen", "dataset attributes", 4, 6))
     assert sorted(next(o for o in seen if len(o) == 10)) == [0] * 4 + [0xFFFF] * 6
+
+
+def _calibrations(sessions: int, track: bool, libver: str, attrs: int, seed: int) -> bytes:
+    """/g given 6 long-named subgroups and `attrs` float attributes of 60 to 1000 elements
+    a session (session 36's sweep: 37 of 64 such files were refused)."""
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as where:
+        path = Path(where) / "f.h5"
+        for s in range(sessions):
+            with h5py.File(path, "w" if s == 0 else "a", libver=libver) as f:
+                g = f["g"] if "g" in f else f.create_group("g", track_order=track or None)
+                for i in range(6):
+                    g.create_group(f"subgroup_session_{s}_number_{i}_" + "n" * 24)
+                for i in range(attrs):
+                    g.attrs[f"calib_{s}_{i}"] = rng.random(int(rng.integers(60, 1001)))
+        return path.read_bytes()
+
+
+@pytest.mark.parametrize(("sessions", "track", "libver", "attrs", "seed"), [
+    (2, False, "latest", 1, 0), (2, False, "latest", 3, 1), (2, True, "latest", 1, 2),
+    (4, True, "latest", 1, 3), (4, False, "latest", 1, 4), (2, True, "latest", 3, 5),
+])
+def test_float_attributes_moved_in_steps_pass(sessions, track, libver, attrs, seed):
+    """An attribute slid forward in steps leaves strips of its last bytes (2 bytes and
+    less), a continuation message slid over leaves its length field at the null's start,
+    and every double holds 0x3f (the byte-by-byte matching spent its bound)."""
+    _check(_calibrations(sessions, track, libver, attrs, seed))
+
+
+def test_short_pieces_that_end_no_message_are_refused():
+    """1 to 5 bytes pass only where they end a message of the header (a strip libhdf5
+    leaves as it slides one forward); two bytes of no message's end are refused."""
+    data = _base()
+    _, at, size = _root_null(data)
+    zeros = bytes(data[at : at + size]).rfind(b"\0" * 24)
+    assert NOT_LEFT in _refusal(_patched(data, zeros, b"\x99\x98" + bytes(8) + b"\x97\x96"))
+
+
+def _freed_null(data: bytes) -> tuple[int, int, int, int]:
+    """(block start, checksum offset, null data offset, null size) of the first freed
+    continuation block whose null message holds data (the untracked /g of attack j)."""
+    for start in range(data.find(b"OCHK"), len(data), 1):
+        if data[start : start + 4] != b"OCHK":
+            continue
+        at = start + 4
+        while at + 4 <= len(data):
+            kind, size = struct.unpack_from("<BH", data, at)
+            end = at + 4 + size
+            for gap in range(4):
+                tail = end + gap
+                if tail + 4 <= len(data) and lookup3(data[start:tail]) == struct.unpack_from("<I", data, tail)[0]:
+                    if kind == 0 and bytes(data[at + 4 : end]).strip(b"\0"):
+                        return start, tail, at + 4, size
+                    break
+            else:
+                at = end
+                continue
+            break
+    raise AssertionError("no freed block with a null holding data")
+
+
+def test_a_freed_block_s_null_holds_what_a_live_one_may_and_no_payload():
+    """libhdf5 condensed the block before it freed it: its null message holds what a live
+    header's may (moved.py's pieces, bound and all); a payload there is refused."""
+    from tests.support import attack_jh5_ordinary  # noqa: PLC0415 (h5py: skipped above if missing)
+
+    data = bytearray(attack_jh5_ordinary.Shape(3, 7, 4, False, "latest", False).bytes())
+    _check(data)
+    start, tail, at, size = _freed_null(bytes(data))
+    assert size >= 16
+    data[at : at + 16] = b"\x7fELF" + b"PAYLOAD!" + b"\x01\x02\x03\x04"
+    struct.pack_into("<I", data, tail, lookup3(bytes(data[start:tail])))
+    assert "reached from no structure" in _refusal(data)

@@ -2,7 +2,8 @@
 attack k's holes 6 and 7).
 
 ESC [ A is admitted only while the cursor stays on the file's own lines: each LF one row
-down, each ESC [ A one up, never above the first (validators/text.py, TextChecker._climb),
+down, each ESC [ A one up, never above the first nor more than 8 above the lowest reached
+(validators/text.py, TextChecker._climb: `tail` and `grep` show a slice),
 however the chunks cut the file. Real tqdm output, nested every way a training loop nests
 it, stays admitted. A UTF-16 file's bytes hold no 0x1B and no C2 xx a UTF-8 terminal acts
 on as a C1 control (CSI, OSC, DCS, SOS, PM, APC, RI, DECID): `cat` writes bytes, not
@@ -38,7 +39,6 @@ CLIMBS = {  # data, the byte of the cursor-up that leaves the file's lines
     "up-first": (_UP + b"forged\n", 0),
     "cr-then-up": (b"\r" + _UP + b"forged\n", 1),
     "one-too-many": (b"a\nb\n" + _UP * 3 + b"\rforged\n", 10),
-    "after-many": (b"x\n" * 1000 + _UP * 1001, 2000 + 3000),
     "vt-ff-not-counted": (b"a\x0b\x0c" + _UP, 3),  # a terminal may not move down for them
     "wrapped-line-not-counted": (b"y" * 300 + _UP, 300),
     "ups-then-lfs": (b"a\n" + _UP + _UP + b"\n\n", 5),  # order counts, not totals
@@ -57,6 +57,18 @@ STAYS = {
 def test_a_cursor_up_above_the_first_line_is_refused(name, size):
     data, byte = CLIMBS[name]
     assert f"ESC [ A near byte {byte} moves the cursor above" in _refused(data, size)
+
+
+@pytest.mark.parametrize("size", _SIZES)
+@pytest.mark.parametrize("lines", [9, 1000])
+def test_a_rise_of_more_than_eight_lines_is_refused(lines, size):
+    """`tail` or `grep` shows a slice: a rise above its first line is bounded by how far
+    the cursor may rise above the lowest line reached (text.MAX_RISE, 8: tqdm's bars 9 deep)."""
+    assert _judge(b"x\n" * lines + _UP * 8 + b"\rshown\n", size) == "text"
+    refused = _refused(b"x\n" * lines + _UP * 9, size)
+    assert f"ESC [ A near byte {2 * lines + 3 * 8} moves the cursor more than 8 lines" in refused
+    again = b"x\n" * lines + (_UP * 8 + b"\n" * 8) * 3 + _UP * 9  # each rise counts from the lowest
+    assert "more than 8 lines" in _refused(again, size)
 
 
 @pytest.mark.parametrize("size", _SIZES)

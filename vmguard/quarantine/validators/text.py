@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from itertools import accumulate
 
 from .stream import Invalid, Stream
 
@@ -29,6 +28,22 @@ UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEn
 # character (WHATWG's sniffer does not count ESC as binary; .err has no type). Only within
 # the file's own lines (TextChecker._climb): tqdm moves up only to rows it moved down to.
 CURSOR_UP = "\x1b[A"
+# `tail` or `grep` shows a slice: a cursor-up in it may climb above the slice's first line
+# (tqdm's own output does, by its nesting depth - 1). At most MAX_RISE rows above the lowest
+# row reached: tqdm's bars stacked 9 deep; a slice's reader sees at most 8 rows above it
+# covered (`cat` and `head`: none).
+MAX_RISE = 8
+
+
+def _climbs(row: int) -> str:
+    """Why a cursor-up that left the file's lines (row < 0) or rose too far is refused."""
+    if row < 0:
+        return ("moves the cursor above the file's first line (more cursor-ups than line "
+                "feeds before it): `cat` would overwrite what a terminal showed before the "
+                "file; tqdm moves up only to lines it wrote")
+    return (f"moves the cursor more than {MAX_RISE} lines above the lowest line the file "
+            "reached: `tail` or `grep` of it would overwrite what a terminal showed before "
+            "(tqdm moves up by its nesting depth, at most 8 here)")
 # `cat` hands a terminal a UTF-16 file's bytes, not its characters: U+5B1B's bytes are
 # ESC [. In them no 0x1B (ESC), and none of the C1 controls a UTF-8 terminal (xterm, VTE)
 # acts on, as their UTF-8 bytes C2 xx: RI 8D (cursor up), the openers DCS 90, SOS 98,
@@ -103,6 +118,7 @@ class TextChecker:
         # wraps, VT and FF are LF to xterm, ESC [ A stops at the screen's top), never less:
         # while this stays >= 0, no cursor-up reaches a row shown before the file.
         self.row = 0
+        self.peak = 0  # the lowest row reached: a slice (`tail`, `grep`) starts at most there
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
@@ -159,6 +175,7 @@ class TextChecker:
             return chunk.decode("latin-1")
         if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
             self.row += chunk.count(b"\n")  # no ESC: only down
+            self.peak = max(self.peak, self.row)
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text
@@ -180,20 +197,19 @@ class TextChecker:
 
     def _climb(self, whole: str, start: int) -> None:
         """Follow the row through `whole` (starting at byte `start`; its controls judged):
-        refuse the first CURSOR_UP that leaves the file's own lines (an ESC [ cut by the
-        chunk's end holds no LF and is counted with the next chunk)."""
+        refuse the first CURSOR_UP that leaves the file's own lines or rises more than
+        MAX_RISE rows above the lowest row reached (an ESC [ cut by the chunk's end holds
+        no LF and is counted with the next chunk)."""
         parts = whole.split(CURSOR_UP)  # the text between cursor-ups: one row up after each
-        rows = list(accumulate((part.count("\n") - 1 for part in parts[:-1]), initial=self.row))
-        if min(rows) < 0:  # the first row below 0 is where the cursor leaves the file's lines
-            up = len(CURSOR_UP) * (low := next(i for i, row in enumerate(rows) if row < 0) - 1)
-            up += sum(map(len, parts[:low + 1]))
-            raise Invalid(
-                f"text: ESC [ A near byte {self.near(whole, up, start)} moves the cursor above "
-                "the file's first line (more cursor-ups than line feeds before it): `cat` "
-                "would overwrite what a terminal showed before the file; tqdm moves up only "
-                "to lines it wrote"
-            )
-        self.row = rows[-1] + parts[-1].count("\n")
+        row, peak, at = self.row, self.peak, 0
+        for part in parts[:-1]:
+            row += part.count("\n")
+            peak, row, at = max(peak, row), row - 1, at + len(part)
+            if row < 0 or peak - row > MAX_RISE:
+                raise Invalid(f"text: ESC [ A near byte {self.near(whole, at, start)} {_climbs(row)}")
+            at += len(CURSOR_UP)
+        self.row = row + parts[-1].count("\n")
+        self.peak = max(peak, self.row)
 
     def _utf16_bytes(self, chunk: bytes) -> None:
         """Refuse a byte of UTF-16 text a terminal would act on (_UTF16_BYTES)."""

@@ -190,7 +190,8 @@ class Ledger:
             if what.startswith("a continuation block"):
                 live.append((start, end - start))
             pos = max(pos, end)
-        self.blocks.prepare(self.file.buf, gaps, live)  # nothing freed past the last structure
+        starts = frozenset(self.extents)
+        self.blocks.prepare(self.file.buf, gaps, live, starts)  # nothing freed past the last structure
 
     def _zeros(
         self,

@@ -12,9 +12,12 @@ same encoding), its own messages, its link or attribute info message as it was b
 dense storage (moved.before_dense: its next order then, at most the current one), a
 continuation message naming a block (one of the file's continuation blocks or of the
 freed blocks found: the ledger tries unexplained gaps again while more are found), and
-null messages: of zeros, or right after a continuation message, the tail of the message
+null messages: of zeros, right after a continuation message the tail of the message
 libhdf5 moved out to make room for it (H5O__alloc_chunk writes the continuation over its
-start). So a freed block is (its
+start), or, shown, what a live header's null message may hold (moved.py: the header's
+image when it was freed had been condensed as a live one is). A shown continuation
+message may also name a block whose start a structure the walk reached took (freed
+since, its space reused). So a freed block is (its
 start: where the unclaimed bytes start, where a non-zero run in them starts, or where
 one of the 16 structures just before them starts; its messages, each one of those of
 one header, in order) and every byte of it that no later structure covers must be that
@@ -40,16 +43,18 @@ from ..stream import Invalid
 from .checksum import lookup3
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 NODE = 64  # the work a step of the search counts, whatever it compares
+LEFTOVER_WORK = 4  # the work a byte of a null message matched as moved.py does counts
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _SIGNATURE = b"OCHK"
+_SMEARED = (b"",)  # marks a null message holding what a live header's may (nothing more follows)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +74,7 @@ class Owner:
     pieces: tuple[Piece, ...]
     order: int  # the width of each message's order field (0 or 2)
     orders: int  # an order field's values: below this
+    leftover: Callable[[bytes], bool]  # a shown null message's data is what libhdf5 leaves (moved.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,13 +92,21 @@ class Blocks:
         self.work = 0
         self.used: dict[int, int] = {}  # id(owner) -> its freed blocks found
         self.chunks: set[tuple[int, int]] = set()  # (address, length) a continuation message may name
+        self.starts: frozenset[int] = frozenset()  # where the structures the walk reached start
+        self.tails: dict[int, dict[int, set[bytes]]] = {}  # id(owner) -> _tails
+        self.leftovers: dict[tuple[int, int, int], bool] = {}  # (id(owner), at, size) -> _leftover
 
     def prepare(
-        self, buf: bytes | memoryview, gaps: list[tuple[int, int]], live: list[tuple[int, int]]
+        self,
+        buf: bytes | memoryview,
+        gaps: list[tuple[int, int]],
+        live: list[tuple[int, int]],
+        starts: frozenset[int],
     ) -> None:
         """The blocks a stale continuation message may name: the header's continuation
-        blocks (`live`) and the freed blocks whose start the unclaimed bytes show."""
-        self.chunks = set(live)
+        blocks (`live`), the freed blocks whose start the unclaimed bytes show, and
+        (shown) a block whose start a later structure took (`starts`)."""
+        self.chunks, self.starts = set(live), starts
         if not self.owners:
             return
         try:
@@ -134,7 +148,11 @@ class Blocks:
         nonzero = len(window) - len(window.lstrip(b"\0"))
         if nonzero == len(window):
             return True
-        for start in dict.fromkeys([*reversed(starts), pos + nonzero]):  # the nearest first
+        shown = pos + nonzero
+        order = [*reversed(starts), shown]  # the nearest first; a block whose signature shows
+        if bytes(g.buf[shown : shown + 4]) == _SIGNATURE:  # first of all (a hidden start costs
+            order = [shown, *order]  # a search of what the structures before it may cover)
+        for start in dict.fromkeys(order):
             for owner in self.owners:
                 for end in self._block(g, owner, start):
                     if self._from(g, end, []):
@@ -178,7 +196,9 @@ class Blocks:
             if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN):  # all n + 1 hidden
                 continue  # a later structure covers more of it than the sweeps show
             following = message[0] == (_CONTINUATION,)
-            yield from self._messages(g, owner, at + size, parts + message, n + 1, following)
+            last = message[-1] is _SMEARED  # libhdf5 condensed the block: its one null ends it
+            more = MAX_MESSAGES if last else n + 1
+            yield from self._messages(g, owner, at + size, parts + message, more, following)
 
     def _ends(self, g: _Gap, end: int) -> bool:
         """A block may end at `end`: it shows data (what shows only zeros needs no
@@ -219,7 +239,7 @@ class Blocks:
             yield [(_CONTINUATION,), self._values(g, at + 4, owner.order, owner.orders), named]
         elif self._shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
             shown = struct.unpack_from("<QQ", g.buf, at + width)
-            if shown in self.chunks or self._chunk(g.buf, *shown):
+            if shown in self.chunks or self._chunk(g.buf, *shown) or self._reused(g.buf, *shown):
                 yield [
                     (_CONTINUATION,),
                     self._values(g, at + 4, owner.order, owner.orders),
@@ -235,19 +255,54 @@ class Blocks:
         width = 4 + owner.order
         if at >= g.start and at + 4 <= g.end:
             kind, size, flags = struct.unpack_from("<BHB", g.buf, at)
-            sizes = range(size, size + 1) if kind == 0 and flags == 0 and size else range(0)
+            sizes = range(size, size + 1) if kind == 0 and flags == 0 else range(0)  # 0: a header alone
         elif after:  # hidden: only where libhdf5 puts one (never empty: it leaves a gap)
             sizes = range(1, min(max(len(p.body) for p in owner.pieces), g.end - at) + 1)
         else:
             sizes = range(0)
         for size in sizes:
+            self._spend(NODE)  # a hidden null of each size up to the largest message: no bytes shown
             head = struct.pack("<BHB", 0, size, 0)
             bodies = {bytes(size)}
+            if at >= g.start:
+                yield from self._smeared(g, owner, at, head)
             if after:
-                bodies |= {p.body[16 + width :] for p in owner.pieces if len(p.body) == 16 + width + size}
+                bodies |= self._tails(owner).get(size, set())
             shown = tuple(body for body in bodies if self._shows(g, at + width, body))
             if shown and self._shows(g, at, head):
                 yield [(head,), self._values(g, at + 4, owner.order, owner.orders), shown]
+
+    def _smeared(self, g: _Gap, owner: Owner, at: int, head: bytes) -> Iterator[list[tuple[bytes, ...]]]:
+        """The shown null message at `at` (its header `head`), if it holds what a live
+        header's null may (moved.py): the block's last message (libhdf5 condensed it, its
+        free space one null at its end), once per block."""
+        width, size = 4 + owner.order, struct.unpack_from("<H", head, 1)[0]
+        data = bytes(g.buf[at + width : at + width + size])
+        if len(data) < size or not data.strip(b"\0") or not self._shows(g, at, head):
+            return
+        if self._leftover(owner, at, data):
+            yield [(head,), self._values(g, at + 4, owner.order, owner.orders), (data,), _SMEARED]
+
+    def _tails(self, owner: Owner) -> dict[int, set[bytes]]:
+        """size -> the tails of the owner's messages a continuation message leaves of that
+        size after it (made once per owner: the search asks for every size)."""
+        key = id(owner)
+        if key not in self.tails:
+            width = 4 + owner.order
+            self.tails[key] = {}
+            for p in owner.pieces:
+                if len(p.body) > 16 + width:
+                    self.tails[key].setdefault(len(p.body) - 16 - width, set()).add(p.body[16 + width :])
+        return self.tails[key]
+
+    def _leftover(self, owner: Owner, at: int, data: bytes) -> bool:
+        """owner.leftover, once per place (the search comes back to a place often), its
+        work counted (LEFTOVER_WORK a byte: the matching runs a few steps a byte)."""
+        key = (id(owner), at, len(data))
+        if key not in self.leftovers:
+            self._spend(LEFTOVER_WORK * len(data))
+            self.leftovers[key] = owner.leftover(data)
+        return self.leftovers[key]
 
     def _shown(self, g: _Gap, owner: Owner, piece: Piece, at: int) -> Iterator[list[tuple[bytes, ...]]]:
         """The piece at `at`, as parts, if the gap shows its bytes (an order field and
@@ -275,7 +330,7 @@ class Blocks:
         if at >= g.start:
             shown = bytes(g.buf[at : at + width])
             return (shown,) if len(shown) == width and int.from_bytes(shown, "little") < below else ()
-        self._spend(below)
+        self._spend(NODE + below)  # each value made costs more than a byte compared
         return tuple(value.to_bytes(width, "little") for value in range(below))
 
     def _chunk(self, buf: bytes | memoryview, address: int, length: int) -> bool:
@@ -288,6 +343,12 @@ class Blocks:
             return False
         self.chunks.add((address, length))
         return True
+
+    def _reused(self, buf: bytes | memoryview, address: int, length: int) -> bool:
+        """A block freed since whose start a structure the walk reached took (libhdf5
+        allocates from the start of a free range): the block named is gone, its address
+        is that structure's."""
+        return address in self.starts and length >= 8 and address + length <= len(buf)
 
     def _shows(self, g: _Gap, at: int, raw: bytes) -> bool:
         """The bytes of raw placed at `at` that lie at or after the gap's start are the

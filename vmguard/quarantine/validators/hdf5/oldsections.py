@@ -27,15 +27,13 @@ from __future__ import annotations
 import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import combinations
 
 from . import oldstates
 from .checksum import lookup3
+from .hiddenlists import MAX_WORK, Capped, Exhausted, Search, counted
 
 SIGNATURE = b"FSSE"
-_SHOWN = 8  # bytes of a list shown at least past the structure that took its start
 MAX_HIDDEN = 256  # bytes of an old list under the structure that took its start
-MAX_WORK = 20_000  # lists tried for starts under later lists, in all
 FIRST_TRY = 2_000  # of them for the start of the structure that took a hidden list's start
 _PREFIX = 13  # signature, version, the free-space manager's address
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
@@ -165,7 +163,7 @@ class OldSections:
                         if raw is not None:
                             name = f"an old free-space section list of {tails.what} (its start under {name})"
                             return len(raw) - (pos - first), name
-        except _Exhausted:
+        except Exhausted:
             pass
         return 0, ""
 
@@ -222,10 +220,10 @@ class OldSections:
         """The list of `heap` (manager, tails, count size) from where[0] whose bytes from
         where[1] on are `shown`, tried while the work is below `until`."""
         (first, pos), (manager, tails, count_size) = where, heap
-        search = _Search(tails, shown, pos - first, self, cap=until)
+        search = Search(tails, shown, pos - first, self, cap=until)
         try:
             raw = search.run(SIGNATURE + bytes(1) + manager.to_bytes(8, "little"), count_size)
-        except _Capped:
+        except Capped:
             return None
         if raw is None or not self._new(manager, raw[:-4], tails):
             return None
@@ -258,86 +256,6 @@ class OldSections:
             return False
         seen.add(raw)
         return True
-
-
-class _Exhausted(Exception):
-    """The search for hidden lists reached MAX_WORK."""
-
-
-class _Capped(Exception):
-    """The search from one start reached its own bound (FIRST_TRY)."""
-
-
-@dataclass(slots=True)
-class _Search:
-    """Old lists of one heap built section group by section group, in libhdf5's order,
-    each compared with the bytes shown past the `hidden` ones as soon as it reaches them."""
-
-    tails: Tails
-    shown: bytes
-    hidden: int
-    owner: OldSections
-    cap: int = MAX_WORK  # the owner's work at which this search stops (_Capped)
-    index: dict[int, int] = field(default_factory=dict)  # a group's size -> its place
-
-    def run(self, prefix: bytes, count_size: int) -> bytes | None:
-        by_size: dict[int, list[int]] = {}
-        for offset, block in sorted(self.tails.ends.items()):
-            by_size.setdefault(block - offset, []).append(offset)
-        groups = sorted(by_size.items())
-        self.index = {size: i for i, (size, _) in enumerate(groups)}
-        return self._step(prefix, (0, 0), frozenset(), (groups, count_size))
-
-    def _next_groups(self, body: bytes, nxt: int, how: tuple) -> range:
-        """The groups that may come next: where the next group's first offset is shown
-        whole, only the one group of its size (offset + size is its block's end), so a
-        hidden head costs one try, not one per group."""
-        (groups, count_size), (len_size, off_size) = how, self.tails.widths
-        at = len(body) + count_size + len_size - self.hidden  # the first offset, in shown
-        if at < 0 or at + off_size > len(self.shown):
-            return range(nxt, len(groups))
-        offset = int.from_bytes(self.shown[at : at + off_size], "little")
-        i = self.index.get(self.tails.ends.get(offset, -1) - offset, -1)
-        return range(i, i + 1) if i >= nxt else range(0)
-
-    def _step(self, body: bytes, at: tuple[int, int], used: frozenset[int], how: tuple) -> bytes | None:
-        """A list starting `body` (at: the next size group, sections so far) that fits."""
-        groups, count_size = how
-        self.owner.work += 1
-        if self.owner.work > MAX_WORK:
-            raise _Exhausted
-        if self.owner.work > self.cap:
-            raise _Capped
-        shown = body[self.hidden :]
-        if shown != self.shown[: len(shown)]:
-            return None
-        sections, size = at[1], len(body) + 4
-        shows = self.hidden + _SHOWN <= size <= self.hidden + len(self.shown)  # its checksum shown whole
-        if sections and _counted(sections, count_size) and shows:  # only then the checksum's cost
-            whole = body + lookup3(body).to_bytes(4, "little")
-            if self._ends(whole):
-                return whole
-        return self._groups(body, at, used, how)
-
-    def _ends(self, whole: bytes) -> bool:
-        return whole[self.hidden :] == self.shown[: len(whole) - self.hidden]
-
-    def _groups(self, body: bytes, at: tuple[int, int], used: frozenset[int], how: tuple) -> bytes | None:
-        """`body` continued by each next size group libhdf5 could have written."""
-        (groups, count_size), (nxt, sections) = how, at
-        len_size, off_size = self.tails.widths
-        for i in self._next_groups(body, nxt, how):
-            size, offsets = groups[i]
-            free = [o for o in offsets if self.tails.ends[o] not in used]
-            for k in range(1, len(free) + 1):
-                for chosen in combinations(free, k):
-                    group = k.to_bytes(count_size, "little") + size.to_bytes(len_size, "little")
-                    group += b"".join(o.to_bytes(off_size, "little") + bytes(1) for o in chosen)
-                    ends = frozenset(self.tails.ends[o] for o in chosen)
-                    got = self._step(body + group, (i + 1, sections + k), used | ends, how)
-                    if got is not None:
-                        return got
-        return None
 
 
 def _find(buf: bytes | memoryview, pos: int, end: int, signature: bytes) -> int | None:
@@ -376,14 +294,8 @@ def _parse(buf: bytes | memoryview, where: tuple[int, int], count_size: int, tai
             blocks.add(block)
         sections += count
         if pos + 4 <= end and _checksum(buf, at, pos):
-            return bytes(buf[at:pos]) if _counted(sections, count_size) else None
+            return bytes(buf[at:pos]) if counted(sections, count_size) else None
     return None
-
-
-def _counted(sections: int, count_size: int) -> bool:
-    """A list of `sections` encodes its counts in count_size bytes (btree2.enc_size,
-    which imports the ledger, that imports this module)."""
-    return (max(sections, 1).bit_length() - 1) // 8 + 1 == count_size
 
 
 def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
