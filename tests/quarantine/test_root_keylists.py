@@ -5,7 +5,8 @@ later record) holds them too. Real uproot output passes (every second of 12 hist
 deleted in later jobs; strings; a subdirectory; every codec), refused before; a key
 there whose name, title, class, datime, cycle, position or lengths are not the deleted
 record's own is refused (root_keylists: only whole copies of the history's keys, and
-tails of them, are taken as uproot's)."""
+tails of them, are taken as uproot's), and so is a payload spelled in more tails than the
+list's writes, an older list dated after the live one or counting more keys than follow."""
 
 from __future__ import annotations
 
@@ -200,3 +201,49 @@ def test_each_stale_copy_renamed_is_refused(tmp_path, monkeypatch, codec, plan):
         forged = data[: at + keylen - 2] + b"z" + data[at + keylen - 1 :]  # h3 -> hz
         with pytest.raises(Invalid, match=FREE):
             vet(forged, ROOT)
+
+
+def _older_lists(data: bytes) -> list[int]:
+    """Where keys lists uproot moved from lie whole in free space: TFile records that are
+    not the top directory, the live keys list (its fSeekKeys) or FreeSegments."""
+    top = _keys(data)[100]
+    at = 100 + len(top)
+    at += 1 + data[at]  # name
+    at += 1 + data[at]  # title
+    seek_keys = struct.unpack_from(">i", data, at + 2 + 4 + 4 + 4 + 4 + 4 + 4)[0]
+    seek_free = struct.unpack_from(">i", data, 16)[0]
+    return [p for p, key in _keys(data).items()
+            if key[26:32] == b"\x05TFile" and p not in (100, seek_keys, seek_free)]
+
+
+@pytest.fixture()
+def older(tmp_path, monkeypatch) -> tuple[bytes, int]:
+    """8 histograms, the last 5 deleted one a job: the list moved, the older one whole in
+    free space names deleted histograms. No loose bytes (uproot's output needs none)."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    path = tmp_path / "f.root"
+    with uproot.recreate(path) as f:
+        for name in "abcdefgh":
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    for name in "hgfed":
+        with uproot.update(path) as f:
+            del f[name]
+    data = path.read_bytes()
+    (at,) = _older_lists(data)
+    assert vet(data, ROOT)
+    return data, at
+
+
+def test_an_older_lists_datime_later_than_the_live_lists_is_refused(older):
+    data, at = older
+    datime = struct.unpack_from(">I", data, at + 10)[0]
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + 10] + struct.pack(">I", datime + 86400) + data[at + 14 :], ROOT)
+
+
+def test_an_older_lists_count_past_its_keys_is_refused(older):
+    data, at = older
+    keylen = struct.unpack_from(">h", data, at + 14)[0]
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + keylen] + struct.pack(">i", 200) + data[at + keylen + 4 :], ROOT)
