@@ -1,0 +1,94 @@
+"""Ordinary multi-session h5py workflows for attack k (session 36): attributes rewritten
+each session (same and other sizes and types), links added over sessions, track_order,
+libver='latest', float/int/string attributes of many sizes. A physicist writes these;
+docs/quarantine.md says such nulls and freed blocks are what libhdf5 leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import h5py
+import numpy as np
+
+from tests.support.attack_fbinary_hdf5 import sessions
+
+Step = Callable[[h5py.File], None]
+
+
+def _kw(libver: str | None) -> dict:
+    return {"libver": libver} if libver else {}
+
+
+def _group(f: h5py.File, track: bool) -> h5py.Group:
+    return f["g"] if "g" in f else f.create_group("g", track_order=track or None)
+
+
+def numbers(count: int, track: bool, libver: str | None) -> bytes:
+    """Only numeric attributes, 5 new ones a session of 1 to 300 elements, no datasets."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            g = _group(f, track)
+            for i, n in enumerate((1, 2, 9, 64, 300)):
+                g.attrs[f"m{s}_{i}"] = np.linspace(s, s + 1, n)
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def sizes(count: int, track: bool, libver: str | None) -> bytes:
+    """Attributes of many types and sizes added a few a session, beside datasets."""
+    kinds = (np.float64, np.int32, np.float32, np.int64, np.uint8)
+
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            g = _group(f, track)
+            for i, n in enumerate((1, 3, 17, 130)):
+                dt = kinds[(s + i) % len(kinds)]
+                g.attrs[f"p{s}_{i}"] = (np.arange(n) * 1.5 + s).astype(dt)
+            g.attrs[f"note{s}"] = "x" * (5 + 40 * s)
+            g.create_dataset(f"d{s}", data=np.arange(100.0) + s)
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def links(count: int, per: int, track: bool, libver: str | None) -> bytes:
+    """Links added over sessions: groups, datasets and soft links, one attribute each."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            g = _group(f, track)
+            for i in range(per):
+                d = g.create_dataset(f"scan_{s}_{i}", data=np.random.default_rng(s * 9 + i)
+                                     .normal(size=50))
+                d.attrs["exposure"] = 0.25 * (i + 1)
+            g[f"latest_{s}"] = h5py.SoftLink(f"/g/scan_{s}_0")
+            g.attrs[f"session_{s}"] = np.float64(s) / 7
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def datasets(count: int, per: int, libver: str | None) -> bytes:
+    """Only datasets added to the root a few a session, each with two attributes."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            for i in range(per):
+                d = f.create_dataset(f"e{s}_{i}", data=np.arange(30, dtype=np.int16) * s)
+                d.attrs["units"] = "keV"
+                d.attrs["gain"] = 1.0 + i
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+_SHAPES: dict[str, Callable[[], bytes]] = {}
+for _lib in (None, "latest"):
+    for _t in (False, True):
+        _tag = f"{'t' if _t else 'u'}-{_lib or 'def'}"
+        _SHAPES[f"ctl-k-numbers3-{_tag}.h5"] = (lambda t=_t, lib=_lib: numbers(3, t, lib))
+        _SHAPES[f"ctl-k-sizes3-{_tag}.h5"] = (lambda t=_t, lib=_lib: sizes(3, t, lib))
+        _SHAPES[f"ctl-k-links4-{_tag}.h5"] = (lambda t=_t, lib=_lib: links(4, 3, t, lib))
+    _SHAPES[f"ctl-k-datasets5-{_lib or 'def'}.h5"] = (lambda lib=_lib: datasets(5, 3, lib))
+    _SHAPES[f"ctl-k-links2x8-{_lib or 'def'}.h5"] = (lambda lib=_lib: links(2, 8, False, lib))
+
+CONTROL_NAMES = sorted(_SHAPES)
+
+
+def controls() -> dict[str, bytes]:
+    return {name: make() for name, make in _SHAPES.items()}
