@@ -87,6 +87,24 @@ FALSE_REJECTIONS: dict[str, str] = {
     "sessions, 'latest'",
     "ctl-k-sizes3-u-latest.h5": _NOREF + "72 bytes after /g/d1's header; as "
     "ctl-k-sizes3-t-latest.h5 untracked",
+    "ctl-k-calib12-5x17-latest.h5": _NOREF + "108 bytes after /data's data; one dataset "
+    "given a calibration attribute of 5 + 17 s doubles in each of 12 sessions, 'latest'",
+    "ctl-k-calib9-50-latest.h5": "refused ('bytes 6061..6084 (after an indirect block of the "
+    "fractal heap of the attributes of /data) are reached from no structure'): one dataset "
+    "given a 50-double calibration attribute in each of 9 sessions, 'latest' (5 sessions "
+    "pass; the default libver passes)",
+    "ctl-k-big9-500-t-def.h5": "refused ('bytes 30405..33931 (after an indirect block of the "
+    "fractal heap of the attributes of /g) are reached from no structure'): /g tracked, one "
+    "4 KB attribute (500 doubles) a session, 9 sessions, default libver",
+    "ctl-k-big9-1500-u-latest.h5": "refused ('bytes 240..96707 (after the object header of "
+    "/g) are reached from no structure', the whole file but the superblock and headers): /g "
+    "given one 12 KB attribute (1500 doubles) a session, 9 sessions, 'latest': 108 KB of "
+    "messages, under the docs' 256 KiB bound, and the refusal names no bound (the default "
+    "libver passes)",
+    "ctl-k-mixed9-u-latest.h5": "refused ('bytes 6352..8192 (after the free-space section "
+    "list of the fractal heap of the attributes of /g) are reached from no structure'; they "
+    "are link messages 'grp6', 'grp7'): /g given a subgroup, a float array attribute and a "
+    "short string attribute a session, 9 sessions, 'latest' (the default libver passes)",
     "ctl-k-sizes3-t-def.h5": "refused ('bytes 2387..2755 (after a direct block of the fractal "
     "heap of the attributes of /g) are reached from no structure of the file and are not "
     "zeros'); as ctl-k-sizes3-t-latest.h5 under the default libver",

@@ -77,6 +77,40 @@ def datasets(count: int, per: int, libver: str | None) -> bytes:
     return sessions([step(s) for s in range(count)], **_kw(libver))
 
 
+def calib(count: int, n0: int, grow: int, libver: str | None) -> bytes:
+    """One dataset written first, then a calibration attribute of n0 + grow x s doubles
+    added to it in each session (a run's constants)."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            if s == 0:
+                f.create_dataset("data", data=np.arange(100.0))
+            f["data"].attrs[f"cal{s}"] = np.linspace(0, 1, n0 + grow * s)
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def big(count: int, n: int, track: bool, libver: str | None) -> bytes:
+    """One array attribute of n doubles (4 or 12 KB, far under the 256 KiB bound in all)
+    added to /g in each session."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            _group(f, track).attrs[f"big{s}"] = np.arange(n, dtype=np.float64) + s
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def mixed(count: int, track: bool, libver: str | None) -> bytes:
+    """A subgroup, a float array and a short string attribute added to /g a session."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            g = _group(f, track)
+            g.create_group(f"grp{s}")
+            g.attrs[f"f{s}"] = np.random.default_rng(s).random(11 * (s + 1))
+            g.attrs[f"t{s}"] = f"text {s}"
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
 _SHAPES: dict[str, Callable[[], bytes]] = {}
 for _lib in (None, "latest"):
     for _t in (False, True):
@@ -86,6 +120,15 @@ for _lib in (None, "latest"):
         _SHAPES[f"ctl-k-links4-{_tag}.h5"] = (lambda t=_t, lib=_lib: links(4, 3, t, lib))
     _SHAPES[f"ctl-k-datasets5-{_lib or 'def'}.h5"] = (lambda lib=_lib: datasets(5, 3, lib))
     _SHAPES[f"ctl-k-links2x8-{_lib or 'def'}.h5"] = (lambda lib=_lib: links(2, 8, False, lib))
+
+_SHAPES["ctl-k-calib9-50-latest.h5"] = lambda: calib(9, 50, 0, "latest")
+_SHAPES["ctl-k-calib12-5x17-latest.h5"] = lambda: calib(12, 5, 17, "latest")
+_SHAPES["ctl-k-calib9-50-def.h5"] = lambda: calib(9, 50, 0, None)
+_SHAPES["ctl-k-big9-1500-u-latest.h5"] = lambda: big(9, 1500, False, "latest")
+_SHAPES["ctl-k-big9-500-t-def.h5"] = lambda: big(9, 500, True, None)
+_SHAPES["ctl-k-big9-1500-u-def.h5"] = lambda: big(9, 1500, False, None)
+_SHAPES["ctl-k-mixed9-u-latest.h5"] = lambda: mixed(9, False, "latest")
+_SHAPES["ctl-k-mixed9-u-def.h5"] = lambda: mixed(9, False, None)
 
 CONTROL_NAMES = sorted(_SHAPES)
 
