@@ -12,6 +12,7 @@ null's header and size stay libhdf5's) and recomputes the block's checksum."""
 from __future__ import annotations
 
 import io
+import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,15 @@ import h5py
 import numpy as np
 
 from tests.support.attack_fbinary_hdf5 import sessions
-from tests.support.hdf5_attack_c_bytes import PAYLOAD, Header, Msg, header, resum
+from tests.support.hdf5_attack_c_bytes import (
+    PAYLOAD,
+    Header,
+    Msg,
+    _v2_messages,
+    header,
+    lookup3,
+    resum,
+)
 
 G, ROOT, SUB = "/g", "/", "/g/run_0_0_long_name_padding"
 ATTR, NULL = 12, 0
@@ -175,6 +184,52 @@ def _stale_checksum(_buf: bytes, _hdr: Header, _null: Msg) -> bytes:
 ONE = "/d3"
 
 
+FREED = 1104  # a continuation block of /g freed in session 2: continuation, null, link
+
+
+def _freed_block(buf: bytes) -> tuple[list[Msg], int]:
+    """The messages of the freed block at FREED and where its checksum is."""
+    msgs: list[Msg] = []
+    _v2_messages(buf, FREED + 4, FREED + 96, buf[_header(buf, G).start + 5], msgs, [])
+    end = msgs[2].body + msgs[2].size
+    assert struct.unpack_from("<I", buf, end)[0] == lookup3(buf[FREED:end]), "not freed block"
+    return msgs[:3], end
+
+
+def _freed_null(buf: bytes, data: bytes) -> bytes:
+    """The freed block's null (12 zeros, not its last message) given data, the block's
+    checksum recomputed as libhdf5 would have written it."""
+    msgs, end = _freed_block(buf)
+    out = bytearray(buf)
+    out[msgs[1].body:msgs[1].body + msgs[1].size] = data[:msgs[1].size].ljust(msgs[1].size, b"\0")
+    struct.pack_into("<I", out, end, lookup3(bytes(out[FREED:end])))
+    return bytes(out)
+
+
+def _stale_link(buf: bytes, change: Callable[[bytes], bytes], checksum_spent: bool) -> bytes:
+    """/g's largest null given the freed block's link message (header and body: a dense
+    link of /g) changed by change; with checksum_spent the second null's first 4 bytes
+    are PAYLOAD (the one stale checksum a header may keep is spent there)."""
+    msgs, _ = _freed_block(buf)
+    link = bytes(buf[msgs[2].head:msgs[2].body + msgs[2].size])
+    hdr = _header(buf, G)
+    big, small = _nulls(hdr)[:2]
+    out = bytearray(buf)
+    out[big.body:big.body + big.size] = change(link).ljust(big.size, b"\0")
+    if checksum_spent:
+        out[small.body:small.body + 4] = PAYLOAD
+    resum(out, hdr)
+    return bytes(out)
+
+
+def _rename(old: bytes, new: bytes) -> Callable[[bytes], bytes]:
+    return lambda link: link.replace(old, new)
+
+
+def _readdress(link: bytes) -> bytes:
+    return link[:-8] + struct.pack("<Q", struct.unpack("<Q", link[-8:])[0] + 0x229)
+
+
 def hostile(b: bytes, one: bytes) -> dict[str, bytes]:
     """Attacks expected refused (a HOLE where published)."""
     return {
@@ -190,6 +245,12 @@ def hostile(b: bytes, one: bytes) -> dict[str, bytes]:
         "kh5-one-session-null-own-attr.h5": _fill(one, ONE, _own_tail),
         "kh5-one-session-null-chosen-slices.h5": _fill(one, ONE, _one_chosen),
         "kh5-one-session-null-stale-checksum.h5": _fill(one, ONE, _stale_checksum),
+        "kh5-freed-nonlast-null-slice.h5": _freed_null(b, _body(b, _nulls(_header(b, G))[0])),
+        "kh5-freed-nonlast-null-checksum.h5": _freed_null(b, PAYLOAD),
+        "kh5-g-null-link-renamed-PWN.h5": _stale_link(b, _rename(b"run_0_3", b"PWN_0_3"), True),
+        "kh5-g-null-link-name-shuffled.h5": _stale_link(b, _rename(b"run_0_3", b"run_3_0"),
+                                                        True),
+        "kh5-g-null-link-readdressed.h5": _stale_link(b, _readdress, True),
     }
 
 
@@ -200,6 +261,9 @@ def within_bound(b: bytes) -> dict[str, bytes]:
     return {
         "kh5-g-null-one-stale-checksum.h5": _fill(b, G, _cont_length),
         "kh5-g-null-slices-chosen.h5": _fill(b, G, _slices),
+        "kh5-g-null-link-verbatim.h5": _stale_link(b, lambda link: link, True),
+        "kh5-g-null-link-renamed-PWN-via-checksum.h5": _stale_link(
+            b, _rename(b"run_0_3", b"PWN_0_3"), False),
     }
 
 
@@ -209,5 +273,10 @@ HOSTILE_NAMES = sorted([
     "kh5-g-null-two-stale-checksums.h5", "kh5-root-null-stale-checksum-no-dense.h5",
     "kh5-root-null-own-attr-unmoved.h5", "kh5-sub-null-own-messages-unmoved.h5",
     "kh5-sub-null-strips-of-g.h5", "kh5-one-session-null-own-attr.h5",
-    "kh5-one-session-null-chosen-slices.h5", "kh5-one-session-null-stale-checksum.h5"])
-WITHIN_NAMES = ["kh5-g-null-one-stale-checksum.h5", "kh5-g-null-slices-chosen.h5"]
+    "kh5-one-session-null-chosen-slices.h5", "kh5-one-session-null-stale-checksum.h5",
+    "kh5-freed-nonlast-null-slice.h5", "kh5-freed-nonlast-null-checksum.h5",
+    "kh5-g-null-link-renamed-PWN.h5", "kh5-g-null-link-name-shuffled.h5",
+    "kh5-g-null-link-readdressed.h5"])
+WITHIN_NAMES = sorted(["kh5-g-null-one-stale-checksum.h5", "kh5-g-null-slices-chosen.h5",
+                       "kh5-g-null-link-verbatim.h5",
+                       "kh5-g-null-link-renamed-PWN-via-checksum.h5"])
