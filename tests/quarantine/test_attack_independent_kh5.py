@@ -69,6 +69,11 @@ HOLES: dict[str, str] = {
     "kh5-one-session-null-chosen-slices.h5": _UNMOVED + "(the same one-session /d3) holds 12 "
     "six-byte slices of its calib attribute, each at the double a payload byte names "
     "(12 x 5.2 bits by choice, in every such header of a one-session file)",
+    "kh5-one-session-20-datasets-every-null.h5": _UNMOVED + "(a file of 20 datasets written "
+    "in ONE session, no flush, each given two attributes after all were created: 20 "
+    "continuation blocks, 20 nulls of 75 zeros) holds, in every null, 12 slices of that "
+    "dataset's calib attribute chosen by payload bytes (1500 bytes of nulls, about 150 bits "
+    "of choice; the capacity grows with the objects, not with any move)",
     "kh5-root-null-own-attr-unmoved.h5": _UNMOVED + "(the root, written only in the first "
     "session: its pi attribute got a continuation block when added) holds 30 bytes of its "
     "own pi attribute",
@@ -117,7 +122,8 @@ FALSE_REJECTIONS: dict[str, str] = {
 }
 
 ATTACKS = nulls.HOSTILE_NAMES
-ORDINARY = sorted(ordinary.CONTROL_NAMES + ["ctl-kh5-base.h5", "ctl-kh5-one-session.h5"])
+ORDINARY = sorted(ordinary.CONTROL_NAMES
+                  + ["ctl-kh5-base.h5", "ctl-kh5-one-session.h5", "ctl-kh5-one-session-20.h5"])
 
 
 def _vet(q: Path, policy: Path, out: Path) -> subprocess.CompletedProcess:
@@ -131,9 +137,10 @@ def _vet(q: Path, policy: Path, out: Path) -> subprocess.CompletedProcess:
 def vetted(tmp_path_factory):
     """One quarantine of every case, vetted once."""
     assert ALLOW in (REPO / "policy" / "batch.yaml").read_text()
-    base, one = nulls.base(), nulls.one_session()
-    ctl = {**ordinary.controls(), "ctl-kh5-base.h5": base, "ctl-kh5-one-session.h5": one}
-    attacks, within = nulls.hostile(base, one), nulls.within_bound(base)
+    base, one, many = nulls.base(), nulls.one_session(), nulls.one_session_many()
+    ctl = {**ordinary.controls(), "ctl-kh5-base.h5": base, "ctl-kh5-one-session.h5": one,
+           "ctl-kh5-one-session-20.h5": many}
+    attacks, within = nulls.hostile(base, one, many), nulls.within_bound(base)
     where = tmp_path_factory.mktemp("attackkh5")
     q = where / "q"
     q.mkdir()
@@ -146,7 +153,8 @@ def vetted(tmp_path_factory):
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     entries = {e["path"]: e for e in json.loads(proc.stdout)["entries"]}
     return {"ordinary": ctl, "attacks": attacks, "within": within, "entries": entries,
-            "out": where / "pub" / "job1", "rc": proc.returncode, "base": base, "one": one}
+            "out": where / "pub" / "job1", "rc": proc.returncode, "base": base, "one": one,
+            "many": many}
 
 
 def _marked(names, table):
@@ -173,6 +181,9 @@ def test_the_nulls_attacked_are_real(vetted):
     assert not any(nulls._body(one, nulls._nulls(nulls._header(one, nulls.ONE))[0]))
     assert not any(nulls._body(base, nulls._nulls(nulls._header(base, nulls.SUB))[0]))
     assert not any(nulls._body(base, nulls._nulls(nulls._header(base, nulls.ROOT))[0]))
+    for n in range(20):
+        hdr = nulls._header(vetted["many"], f"/d{n}")
+        assert len(hdr.chunks) == 2 and not any(nulls._body(vetted["many"], nulls._nulls(hdr)[0]))
 
 
 @pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))
@@ -186,7 +197,8 @@ def test_ordinary_output_published_byte_identical(vetted, name):
 def test_attack_is_a_readable_file_differing_only_in_null_bodies(vetted, name):
     data = vetted["attacks"][name]
     assert readable(data)
-    src = vetted["one"] if "one-session" in name else vetted["base"]
+    src = vetted["many"] if "20-datasets" in name else (
+        vetted["one"] if "one-session" in name else vetted["base"])
     assert len(data) == len(src) and data != src
 
 

@@ -184,6 +184,30 @@ def _stale_checksum(_buf: bytes, _hdr: Header, _null: Msg) -> bytes:
 ONE = "/d3"
 
 
+def one_session_many(k: int = 20) -> bytes:
+    """ONE session, no flush, libver='latest': k datasets created, then each given the
+    same two attributes (no double with zero mantissa bytes); every header outgrows its
+    block: k continuation blocks, each
+    with a null message of 75 zeros as libhdf5 writes them."""
+    with tempfile.TemporaryDirectory(prefix="attackkh5-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", libver="latest") as f:
+            for n in range(k):
+                f.create_dataset(f"d{n}", data=np.arange(10.0))
+            for n in range(k):
+                f[f"d{n}"].attrs["calib"] = np.sqrt(np.arange(2, 40) + n) * np.pi
+                f[f"d{n}"].attrs["units"] = "mV"
+        return path.read_bytes()
+
+
+def _every_null(buf: bytes, k: int = 20) -> bytes:
+    """Every dataset's null given 12 slices of its own calib attribute chosen by the
+    payload (as _one_chosen): 20 x 12 x 5.2 bits in a file nothing was moved in."""
+    for n in range(k):
+        buf = _fill(buf, f"/d{n}", _one_chosen)
+    return buf
+
+
 FREED = 1104  # a continuation block of /g freed in session 2: continuation, null, link
 
 
@@ -230,7 +254,7 @@ def _readdress(link: bytes) -> bytes:
     return link[:-8] + struct.pack("<Q", struct.unpack("<Q", link[-8:])[0] + 0x229)
 
 
-def hostile(b: bytes, one: bytes) -> dict[str, bytes]:
+def hostile(b: bytes, one: bytes, many: bytes) -> dict[str, bytes]:
     """Attacks expected refused (a HOLE where published)."""
     return {
         "kh5-g-null-payload.h5": _fill(b, G, _payload),
@@ -245,6 +269,7 @@ def hostile(b: bytes, one: bytes) -> dict[str, bytes]:
         "kh5-one-session-null-own-attr.h5": _fill(one, ONE, _own_tail),
         "kh5-one-session-null-chosen-slices.h5": _fill(one, ONE, _one_chosen),
         "kh5-one-session-null-stale-checksum.h5": _fill(one, ONE, _stale_checksum),
+        "kh5-one-session-20-datasets-every-null.h5": _every_null(many),
         "kh5-freed-nonlast-null-slice.h5": _freed_null(b, _body(b, _nulls(_header(b, G))[0])),
         "kh5-freed-nonlast-null-checksum.h5": _freed_null(b, PAYLOAD),
         "kh5-g-null-link-renamed-PWN.h5": _stale_link(b, _rename(b"run_0_3", b"PWN_0_3"), True),
@@ -275,7 +300,7 @@ HOSTILE_NAMES = sorted([
     "kh5-sub-null-strips-of-g.h5", "kh5-one-session-null-own-attr.h5",
     "kh5-one-session-null-chosen-slices.h5", "kh5-one-session-null-stale-checksum.h5",
     "kh5-freed-nonlast-null-slice.h5", "kh5-freed-nonlast-null-checksum.h5",
-    "kh5-g-null-link-renamed-PWN.h5", "kh5-g-null-link-name-shuffled.h5",
+    "kh5-one-session-20-datasets-every-null.h5", "kh5-g-null-link-renamed-PWN.h5", "kh5-g-null-link-name-shuffled.h5",
     "kh5-g-null-link-readdressed.h5"])
 WITHIN_NAMES = sorted(["kh5-g-null-one-stale-checksum.h5", "kh5-g-null-slices-chosen.h5",
                        "kh5-g-null-link-verbatim.h5",
