@@ -111,6 +111,21 @@ def mixed(count: int, track: bool, libver: str | None) -> bytes:
     return sessions([step(s) for s in range(count)], **_kw(libver))
 
 
+def members(count: int, track: bool, libver: str | None, kind: str) -> bytes:
+    """3 subgroups and 4 attributes (float arrays of 1-16 random doubles, or short
+    strings) added to /g in each session."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            g = _group(f, track)
+            for i in range(3):
+                g.create_group(f"x_{s}_{i}")
+            for i in range(4):
+                g.attrs[f"a_{s}_{i}"] = (np.random.default_rng(s * 7 + i).random(1 + 5 * i)
+                                         if kind == "flt" else f"s{s}" * (i + 1))
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
 _SHAPES: dict[str, Callable[[], bytes]] = {}
 for _lib in (None, "latest"):
     for _t in (False, True):
@@ -129,6 +144,10 @@ _SHAPES["ctl-k-big9-500-t-def.h5"] = lambda: big(9, 500, True, None)
 _SHAPES["ctl-k-big9-1500-u-def.h5"] = lambda: big(9, 1500, False, None)
 _SHAPES["ctl-k-mixed9-u-latest.h5"] = lambda: mixed(9, False, "latest")
 _SHAPES["ctl-k-mixed9-u-def.h5"] = lambda: mixed(9, False, None)
+
+_SHAPES["ctl-k-members4-u-latest-flt.h5"] = lambda: members(4, False, "latest", "flt")
+_SHAPES["ctl-k-members4-t-def-str.h5"] = lambda: members(4, True, None, "str")
+_SHAPES["ctl-k-members4-t-latest-str.h5"] = lambda: members(4, True, "latest", "str")
 
 CONTROL_NAMES = sorted(_SHAPES)
 
