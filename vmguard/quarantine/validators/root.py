@@ -21,7 +21,7 @@ import struct
 from array import array
 
 from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables, root_tails
-from .root_model import FMT, Header, Record, RootWalk, key_fields, read_string
+from .root_model import FMT, KEY, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
 MAX_RECORDS = 20_000_000
@@ -30,7 +30,6 @@ MAX_KEPT = 64 << 20  # metadata and free space kept for the end's checks
 _WINDOW = 1 << 16  # free space is searched this much at a time
 _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
-_KEY = struct.Struct(">ihiIhh")  # Nbytes, version, ObjLen, datime, KeyLen, cycle
 _BLOCK = struct.Struct("<2sB3s3s")  # algorithm, method, compressed and inflated size (24-bit)
 ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> ROOT's algorithm number
 # A block's method byte as ROOT (RZip.cxx, ZipLZMA.c, ZipLZ4.cxx, ZipZSTD.cxx) and uproot
@@ -113,7 +112,7 @@ def _records(stream: Stream, walk: RootWalk) -> None:
         if len(walk.starts) >= MAX_RECORDS:
             raise Invalid(f"root: more than {MAX_RECORDS} records")
         walk.starts.append(stream.pos)
-        if _names_itself(stream.peek(_KEY.size + 8), stream.pos, end):
+        if _names_itself(stream.peek(KEY.size + 8), stream.pos, end):
             _record(stream, walk)
         elif stream.pos == walk.header.begin:
             raise Invalid(f"root: the record at fBEGIN ({stream.pos}) is no key naming its own position")
@@ -126,14 +125,14 @@ def _records(stream: Stream, walk: RootWalk) -> None:
 def _names_itself(head: bytes, offset: int, end: int) -> bool:
     """Whether a key starts here: a positive length that fits before fEND, version 4 or
     1004, a key length at least the header's, and this offset as its own position."""
-    if len(head) < _KEY.size + 4:
+    if len(head) < KEY.size + 4:
         return False
-    nbytes, version, _, _, keylen, _ = _KEY.unpack_from(head)
+    nbytes, version, _, _, keylen, _ = KEY.unpack_from(head)
     wide = version == 1004
-    if version not in (4, 1004) or (wide and len(head) < _KEY.size + 8):
+    if version not in (4, 1004) or (wide and len(head) < KEY.size + 8):
         return False
-    seek = struct.unpack_from(">q" if wide else ">i", head, _KEY.size)[0]
-    least = _KEY.size + (16 if wide else 8) + 3
+    seek = struct.unpack_from(">q" if wide else ">i", head, KEY.size)[0]
+    least = KEY.size + (16 if wide else 8) + 3
     return seek == offset and 0 < nbytes <= end - offset and least <= keylen <= nbytes
 
 
@@ -145,7 +144,7 @@ def _free(stream: Stream, walk: RootWalk) -> None:
     start, end = stream.pos, walk.header.end
     parts: list[bytes] = []
     while stream.pos < end:
-        window = stream.peek(min(_WINDOW, end - stream.pos) + _KEY.size + 8)
+        window = stream.peek(min(_WINDOW, end - stream.pos) + KEY.size + 8)
         found = _next_key(window, stream.pos, end, first=0 if parts else 1)
         take = found if found is not None else min(_WINDOW, end - stream.pos)
         parts.append(stream.read(take, "free space", FMT))
@@ -161,14 +160,14 @@ def _next_key(window: bytes, base: int, end: int, first: int) -> int | None:
         at = match.start() - 4
         if at >= _WINDOW:
             return None
-        if at >= first and _names_itself(window[at : at + _KEY.size + 8], base + at, end):
+        if at >= first and _names_itself(window[at : at + KEY.size + 8], base + at, end):
             return at
     return None
 
 
 def _record(stream: Stream, walk: RootWalk) -> None:
     offset = stream.pos
-    nbytes, version, objlen, _, keylen, _ = _KEY.unpack(stream.peek(_KEY.size))
+    nbytes, version, objlen, _, keylen, _ = KEY.unpack(stream.peek(KEY.size))
     key = stream.read(keylen, "a key", FMT)
     klass, names, tail = _key_strings(key, offset, version == 1004)
     last = _data_key(walk, key, klass, names, tail)
@@ -217,7 +216,7 @@ def _data_key(
     if klass != b"TBasket":
         return None
     count, last, offsets = _basket_tail(tail, offset, keylen, struct.unpack_from(">i", key, 6)[0])
-    nbytes, _, _, datime = _KEY.unpack_from(key)[:4]
+    nbytes, _, _, datime = KEY.unpack_from(key)[:4]
     root_data.basket_key(walk.data, offset, fields, names, walk.header.begin, (datime, nbytes, count))
     return (count, last) if offsets else None
 
@@ -244,7 +243,7 @@ def _envelope(head: bytes, size: int) -> bool:
 
 def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, tuple[bytes, bytes], bytes]:
     """A key's class name, (name, title) and the bytes after its title."""
-    at = _KEY.size + (16 if wide else 8)
+    at = KEY.size + (16 if wide else 8)
     strings = []
     for _ in range(3):
         text, at = read_string(key, at, f"the key at {offset}")

@@ -17,9 +17,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .root_model import Record, RootWalk, key_fields
+from .root_model import KEY, Record, RootWalk, key_fields
 
-_KEY = struct.Struct(">ihiIhh")  # Nbytes, Version, ObjLen, Datime, KeyLen, Cycle
 _COUNT = 4  # a keys list's payload starts with its number of keys
 _END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
 
@@ -147,15 +146,15 @@ def _older_key(record: Record, walk: RootWalk, free: set[int]) -> bool:
     own record (uncompressed: ObjLen its Nbytes less its KeyLen), written no later than
     the live list (its datime). Nothing chosen but the datime's (log2 of the seconds
     between the file's creation and the live list's write: under 32 bits)."""
-    nbytes, _, objlen, datime, keylen, _ = _KEY.unpack_from(record.key)
+    nbytes, _, objlen, datime, keylen, _ = KEY.unpack_from(record.key)
     if objlen != nbytes - keylen or nbytes != record.nbytes:
         return False
-    strings = _KEY.size + (16 if record.key[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
+    strings = KEY.size + (16 if record.key[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
     return any(
         r.key[4:6] == record.key[4:6]
         and r.key[strings:] == record.key[strings:]
         and key_fields(r.key)[1:] == key_fields(record.key)[1:]
-        and datime <= _KEY.unpack_from(r.key)[3]
+        and datime <= KEY.unpack_from(r.key)[3]
         for offset, r in ((o, walk.records[o]) for o in walk.slack)
         if offset not in free
     )

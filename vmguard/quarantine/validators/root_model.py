@@ -12,6 +12,8 @@ from .stream import Invalid
 
 FMT = "root"
 
+KEY = struct.Struct(">ihiIhh")  # a key's Nbytes, version, ObjLen, datime, KeyLen, cycle
+
 
 @dataclass(frozen=True)
 class Header:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import struct
 
 from . import root_free, root_uuids
-from .root_model import Header, Record, RootWalk, key_fields, read_string
+from .root_model import KEY, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid
 
-_KEY = struct.Struct(">ihiIhh")
 _DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
 _DIR_LARGE = struct.Struct(">hIIiiqqq")
 _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
@@ -163,7 +162,7 @@ def _named(record: Record) -> tuple[bytes, bytes, int]:
 
 def _strings(key: bytes) -> tuple[bytes, bytes, bytes]:
     """A key's (name, title, class)."""
-    at = _KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+    at = KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
     klass, at = _string(key, at, 0)
     name, at = _string(key, at, 0)
     title, _ = _string(key, at, 0)
@@ -225,10 +224,10 @@ def _keys_list(
 def _listed_key(body: bytes, at: int, seek_keys: int) -> bytes:
     """The key at `at` in a keys list's payload, to the end of its title (a reader parses
     it; its KeyLen is the record's own, see _same_key)."""
-    head = body[at : at + _KEY.size + 16]
-    if len(head) < _KEY.size + 8 or struct.unpack_from(">h", head, 14)[0] <= _KEY.size:
+    head = body[at : at + KEY.size + 16]
+    if len(head) < KEY.size + 8 or struct.unpack_from(">h", head, 14)[0] <= KEY.size:
         raise Invalid(f"root: a key in the keys list at {seek_keys} is not the key of a record ({at})")
-    end = at + _KEY.size + (16 if struct.unpack_from(">h", head, 4)[0] == 1004 else 8)
+    end = at + KEY.size + (16 if struct.unpack_from(">h", head, 4)[0] == 1004 else 8)
     for _ in range(3):
         end = read_string(body, end, f"the keys list at {seek_keys}")[1]
     return body[at:end]
@@ -241,7 +240,7 @@ def _same_key(own: bytes, copy: bytes) -> bool:
     its in-memory class, 4 bytes longer than the KeyLen it keeps (1 bit a directory)."""
     if own == copy:
         return True
-    at = _KEY.size + (16 if struct.unpack_from(">h", own, 4)[0] == 1004 else 8)
+    at = KEY.size + (16 if struct.unpack_from(">h", own, 4)[0] == 1004 else 8)
     old, new = b"\x0aTDirectory", b"\x0eTDirectoryFile"
     return own[at : at + len(old)] == old and copy == own[:at] + new + own[at + len(old) :]
 
