@@ -58,26 +58,10 @@ spec:
     promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
 """
 
-_UNMOVED = ("published: the null message libhdf5 left as zeros in a header no flush or "
-            "reopen ever moved messages of ")
-HOLES: dict[str, str] = {
-    "kh5-one-session-null-own-attr.h5": _UNMOVED + "(a file written in ONE session, no "
-    "flush: /d3's header outgrew its block, a continuation block with a 75-byte zero null) "
-    "holds the last 75 bytes of /d3's own calib attribute; the docs admit such data only "
-    "where messages moved after a flush or a reopen (any header with a continuation block "
-    "is taken for moved)",
-    "kh5-one-session-null-chosen-slices.h5": _UNMOVED + "(the same one-session /d3) holds 12 "
-    "six-byte slices of its calib attribute, each at the double a payload byte names "
-    "(12 x 5.2 bits by choice, in every such header of a one-session file)",
-    "kh5-one-session-20-datasets-every-null.h5": _UNMOVED + "(a file of 20 datasets written "
-    "in ONE session, no flush, each given two attributes after all were created: 20 "
-    "continuation blocks, 20 nulls of 75 zeros) holds, in every null, 12 slices of that "
-    "dataset's calib attribute chosen by payload bytes (1500 bytes of nulls, about 150 bits "
-    "of choice; the capacity grows with the objects, not with any move)",
-    "kh5-root-null-own-attr-unmoved.h5": _UNMOVED + "(the root, written only in the first "
-    "session: its pi attribute got a continuation block when added) holds 30 bytes of its "
-    "own pi attribute",
-}
+# Closed in session 36 (moved._cut_tail): without dense storage, a non-zero null is only
+# the tail of a message a continuation message displaced; the four one-session and
+# unmoved-root nulls holding slices of their own messages are refused.
+HOLES: dict[str, str] = {}
 
 _NOREF = ("refused ('bytes ... are reached from no structure of the file and are not "
           "zeros ... a free-space section list nothing refers to, not one an earlier state "

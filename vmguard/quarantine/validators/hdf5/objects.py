@@ -76,6 +76,7 @@ class Walker:
     messages: int = 0
     stale: list[moved.Stale] = field(default_factory=list)  # the visited header's non-zero nulls
     continued: bool = False  # the visited header has continuation blocks
+    cut: set[int] = field(default_factory=set)  # where its continuation messages end (moved._cut_tail)
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
     budget: moved.Budget = field(default_factory=moved.Budget)
     bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
@@ -114,7 +115,7 @@ class Walker:
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
-        self.at, self.stale = address, []
+        self.at, self.stale, self.cut = address, [], set()
         messages = header(self, address, what)
         self.bounds = versions.header(self.file, address, what)
         first: dict[int, Message] = {}
@@ -185,6 +186,7 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
             seen += 1
             if m.kind == 0x10:
                 blocks.append(_continuation(w, m, width, what))
+                w.cut.add(m.at + m.size)
             else:
                 messages.append(m)
     w.continued = len(blocks) > 1
