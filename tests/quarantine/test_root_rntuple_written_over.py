@@ -7,7 +7,7 @@ fMaxKeySize and the XXH3-64 of its fields (root_rntuple.written_over). The heade
 footer, page lists and pages are then reached as a deleted anchor's left whole in free
 space are; refused before ("the RBlob at N is linked from no RNTuple envelope or
 anchor": 48 of 150 random workflows writing histograms, strings and RNTuples, deleting
-some in later jobs, every codec; 22 now, none refused that passed). A stretch that is
+some in later jobs, every codec; 18 now, none refused that passed). A stretch that is
 not those bytes, or orphans with no such stretch, stay refused."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _explained(data: bytes, monkeypatch) -> dict[int, tuple[int, set[int]]]:
 @pytest.mark.parametrize("codec", sorted(CODECS))
 def test_an_rntuple_deleted_and_written_over_is_published(files, codec, i, monkeypatch):
     found = _explained(files[(codec, i)], monkeypatch)
-    assert found and all(length >= 8 and len(pair) == 2 for length, pair in found.values()), found
+    assert found and all(length >= 1 and len(pair) == 2 for length, pair in found.values()), found
 
 
 def _stretch(data: bytes, monkeypatch) -> tuple[int, int, set[int]]:
@@ -118,7 +118,8 @@ def test_a_footer_naming_another_header_is_refused(files, monkeypatch):
 
 
 # Random workflows of the measure (tests/support/root_del_workflows.py) that were refused
-# for an RNTuple deleted and written over (every codec among them) and pass now.
-@pytest.mark.parametrize("seed", [2, 13, 26, 46, 72, 106])
+# for an RNTuple deleted and written over (every codec among them) and pass now; in 47
+# and 140 a later record left 1 to 7 bytes of an anchor (the last of its checksum).
+@pytest.mark.parametrize("seed", [2, 13, 26, 46, 72, 106, 47, 140])
 def test_random_workflows_deleting_rntuples_are_published(tmp_path, seed):
     assert vet(workflow(tmp_path / f"s{seed}.root", seed), ROOT) == OK

@@ -24,7 +24,9 @@ _MAX_KEY_SIZES = (0, 1 << 30)  # uproot's, ROOT's default (RNTupleWriteOptions)
 _MAX_PATCH = 9  # ROOT writes format 1.0.0.x
 _HEADER, _FOOTER = 1, 2
 _FIELDS = struct.Struct(">HHHHQQQQQQQ")  # format, header and footer (position, bytes, length), fMaxKeySize
-_CHECKSUM = 8  # an anchor ends with its XXH3-64: a stretch left of one holds it whole at least
+# A stretch left of an anchor is looked up by its last bytes (the anchor's XXH3-64 ends it),
+# however few: each byte is recomputed, so a short one lets through no more than a long one.
+_SUFFIX = 1
 _CLASS = b"\x0dROOT::RNTuple"  # the anchor key's class string
 
 
@@ -119,15 +121,15 @@ def _deleted(orphans: list[int], envelopes: dict[int, bytes], names: set[bytes])
 def written_over(walk: RootWalk, free: set[int]) -> dict[int, set[int]]:
     """What is left of the anchor of an RNTuple uproot's del deleted (it frees the anchor
     alone) where a later record was written over its start: the free stretches that are
-    the last bytes of the anchor uproot writes (_rebuilt: recomputed, its checksum whole
-    at least) for a footer no anchor reaches and a header of the checksum the footer
+    the last bytes of the anchor uproot writes (_rebuilt: recomputed; one byte at least)
+    for a footer no anchor reaches and a header of the checksum the footer
     carries, from inside its key at most (its fSeekPdir one a live key names, then the
     class and the header's name as name and title); each with that header and footer,
     which are then reached as an anchor's (their page lists, pages)."""
     stretches: dict[bytes, list[int]] = {}
     for at, gap in walk.gaps.items():
-        if len(gap) >= _CHECKSUM:
-            stretches.setdefault(gap[-_CHECKSUM:], []).append(at)
+        if len(gap) >= _SUFFIX:
+            stretches.setdefault(gap[-_SUFFIX:], []).append(at)
     if not stretches or not walk.envelopes:
         return {}
     envelopes, known = _anchored(walk)
@@ -143,7 +145,7 @@ def written_over(walk: RootWalk, free: set[int]) -> dict[int, set[int]]:
             continue
         for header in headers.get(body[16:24], ()):
             for anchor in _rebuilt(envelopes[header], header, body, footer):
-                for at in stretches.get(anchor[-_CHECKSUM:], ()):
+                for at in stretches.get(anchor[-_SUFFIX:], ()):
                     if _tail_of(walk.gaps[at], anchor, _header_name(envelopes[header]), parents):
                         out.setdefault(at, set()).update((header, footer))
     return out
