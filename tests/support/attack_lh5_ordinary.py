@@ -145,3 +145,26 @@ def displaced_controls() -> dict[str, bytes]:
             out[f"ctl-l-displaced-modify-{n}-{added}-{tag}.h5"] = displaced_then_modified(
                 lv, n, added)
     return out
+
+
+def big_then_small(count: int, libver: str | None, track: bool) -> bytes:
+    """Session 1: /spectrum given its 72 KB 'response' attribute (9000 doubles: dense
+    attribute storage at once) and a units string; later sessions add 3 small float
+    attributes and rewrite nothing."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            if s == 0:
+                d = f.create_dataset("spectrum", data=np.arange(100.0), track_order=track)
+                d.attrs["response"] = np.sqrt(np.arange(9000.0))
+                d.attrs["units"] = "counts"
+            for i in range(3):
+                f["spectrum"].attrs[f"fit{s}_{i}"] = np.linspace(0, 1, 5) * (s + i)
+        return run
+    return sessions([step(s) for s in range(count)], **_kw(libver))
+
+
+def big_controls() -> dict[str, bytes]:
+    return {f"ctl-l-bigattr{c}-{tag}.h5": big_then_small(c, lv, t)
+            for c in (1, 3) for lv, t, tag in (("latest", False, "latest"),
+                                                (None, True, "def-tracked"),
+                                                ("latest", True, "latest-tracked"))}
