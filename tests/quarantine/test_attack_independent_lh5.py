@@ -20,6 +20,8 @@ checksums recomputed:
 - the null of a header with dense attribute storage from birth (a 72 KB attribute:
   nothing ever moved) given 4 bytes or slices of its own messages; a version 1 header
   given the same displacements as above;
+- a header's null of zeros split into several nulls of zeros of chosen sizes, with and
+  without a continuation block (tests/support/attack_lh5_split.py);
 - 'PW' (22352) in the order field of every kind of message of a tracked dataset and a
   tracked group, of the forged continuation, and of a REAL continuation message (h5py,
   3 sessions) and its first block's 2-byte gap.
@@ -42,8 +44,9 @@ import pytest
 
 pytest.importorskip("h5py")
 
-from tests.support import attack_lh5_forge as forge  # noqa: E402
 from tests.support import attack_lh5_ordinary as ordinary  # noqa: E402
+from tests.support import attack_lh5_split as split  # noqa: E402
+from tests.support import attack_lh5_v1dense as forge  # noqa: E402
 from tests.support.hdf5_attack_c_bytes import readable  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +75,19 @@ HOLES: dict[str, str] = {
     "lh5-real-cont-order-ffff.h5": _ORDER.format(
         what="0xffff in h5py's own file (3 sessions, no other change)"),
 }
+_SPLIT = ("published: the one null message of zeros at the end of the first block of a "
+          "header that has a continuation block (one session, {lv}) rewritten as {n} null "
+          "messages of zeros whose sizes are chosen ({sizes}); the same in a header without "
+          "a continuation block is refused ('libhdf5 merges its free space into one null "
+          "message: the sizes of more are free bits'); the docs pin one null only there: "
+          "up to 34 bits in this 79-byte null (compositions of 79 bytes into 4-byte headers and bodies), more in a larger one")
+HOLES.update({
+    "lh5-split-null-cont-3.h5": _SPLIT.format(lv="'latest'", n=4, sizes="8, 7, 2, rest"),
+    "lh5-split-null-cont-5-empty.h5": _SPLIT.format(lv="'latest'", n=6,
+                                                    sizes="0 x 5, rest"),
+    "lh5-split-null-cont-v1-2.h5": _SPLIT.format(lv="default libver, version 1 header",
+                                                 n=3, sizes="0, 8, rest"),
+})
 _CRASH = ("CRASH: refused as 'the validator failed (error)' with reason 'type-unknown' (no "
           "hdf5 rule named, the type is HDF5): {what} in the null message of a header with "
           "dense attribute storage from birth (a 72 KB attribute, one session, {lv}: nothing "
@@ -117,6 +133,9 @@ def _vet(q: Path, policy: Path, out: Path) -> subprocess.CompletedProcess:
 
 def _cases() -> dict[str, dict[str, bytes]]:
     ctl, hostile, within = forge.build()
+    ctl["ctl-lh5-with-cont.h5"] = split.with_cont()
+    ctl["ctl-lh5-with-cont-v1.h5"] = split.with_cont(None)
+    hostile.update(split.cases(ctl["ctl-lh5-tracked-group.h5"]))
     ctl.update(ordinary.controls())
     ctl.update(ordinary.displaced_controls())
     ctl.update(ordinary.big_controls())

@@ -1,0 +1,64 @@
+"""A header's one null message of zeros split into several null messages of zeros
+whose sizes spell chosen bytes (attack l, session 37): each size is a choice no reader
+sees. In a header with a continuation block (one session, libver='latest': a dataset
+whose attributes outgrew its first block) and in one without (a tracked group)."""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from tests.support.attack_lh5_forge import NULL, hdr, nulls
+from tests.support.hdf5_attack_c_bytes import resum
+
+
+def with_cont(libver: str | None = "latest") -> bytes:
+    """ONE session, 'latest', 3 datasets made first: /d0's calib attribute (38 doubles) did not fit its first
+    block: a continuation block; the first block ends with a null of 75 zeros."""
+    with tempfile.TemporaryDirectory(prefix="attacklh5-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w", **({"libver": libver} if libver else {})) as f:
+            for n in range(3):
+                f.create_dataset(f"d{n}", data=np.arange(10.0))
+            for n in range(3):
+                f[f"d{n}"].attrs["calib"] = np.sqrt(np.arange(2, 40) + n) * np.pi
+                f[f"d{n}"].attrs["units"] = "mV"
+        return path.read_bytes()
+
+
+def split(buf: bytes, path: str, sizes: list[int]) -> bytes:
+    """The largest null of path's header (zeros) rewritten as nulls of the given body
+    sizes, the last one taking what is left."""
+    h = hdr(buf, path)
+    null = max(nulls(h), key=lambda m: m.size)
+    hs = null.body - null.head
+    total = null.body + null.size - null.head
+    assert sum(sizes) + hs * (len(sizes) + 1) <= total
+    out = bytearray(buf)
+    out[null.head:null.body + null.size] = bytes(total)
+    pos = null.head
+    for size in sizes + [total - sum(sizes) - hs * (len(sizes) + 1)]:
+        out[pos] = NULL
+        struct.pack_into("<H", out, pos + (2 if h.version == 1 else 1), size)
+        pos += hs + size
+    if h.version == 1:  # a version 1 header counts its messages
+        count = struct.unpack_from("<H", out, h.start + 2)[0]
+        struct.pack_into("<H", out, h.start + 2, count + len(sizes))
+    resum(out, h)
+    return bytes(out)
+
+
+def cases(group: bytes) -> dict[str, bytes]:
+    """Hostile: sizes 'P' 'W' (80 and 87 bytes would not fit: 8 and 7, 2 and 0 ...)."""
+    c = with_cont()
+    return {
+        "lh5-split-null-cont-3.h5": split(c, "/d0", [8, 7, 2]),
+        "lh5-split-null-cont-5-empty.h5": split(c, "/d0", [0, 0, 0, 0, 0]),
+        "lh5-split-null-cont-v1-2.h5": split(with_cont(None), "/d0", [0, 8]),
+        "lh5-split-null-group-3.h5": split(group, "/g", [8, 7, 2]),
+        "lh5-split-null-group-2-empty.h5": split(group, "/g", [0, 0]),
+    }
