@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from tests.support.attack_lh5_forge import NULL, hdr, nulls
+from tests.support.attack_lh5_forge import ATTR, CALIB, D0, NULL, displace, hdr, named, nulls
 from tests.support.hdf5_attack_c_bytes import resum
 
 
@@ -52,13 +52,40 @@ def split(buf: bytes, path: str, sizes: list[int]) -> bytes:
     return bytes(out)
 
 
-def cases(group: bytes) -> dict[str, bytes]:
-    """Hostile: sizes 'P' 'W' (80 and 87 bytes would not fit: 8 and 7, 2 and 0 ...)."""
+def cases(group: bytes, b: bytes) -> dict[str, bytes]:
+    """Hostile: nulls of zeros whose number, sizes or place are chosen."""
     c = with_cont()
-    return {
+    return {**block_cases(b, c),
         "lh5-split-null-cont-3.h5": split(c, "/d0", [8, 7, 2]),
         "lh5-split-null-cont-5-empty.h5": split(c, "/d0", [0, 0, 0, 0, 0]),
         "lh5-split-null-cont-v1-2.h5": split(with_cont(None), "/d0", [0, 8]),
         "lh5-split-null-group-3.h5": split(group, "/g", [8, 7, 2]),
         "lh5-split-null-group-2-empty.h5": split(group, "/g", [0, 0]),
     }
+
+
+def _null(size: int) -> bytes:
+    return bytes([NULL]) + struct.pack("<HB", size, 0) + bytes(size)
+
+
+def moved_before(buf: bytes, path: str) -> bytes:
+    """The first block's null of zeros moved from the end to before the attribute
+    message in front of it (readers take messages in any order)."""
+    h = hdr(buf, path)
+    null = max(nulls(h), key=lambda m: m.size)
+    attr = [m for m in h.msgs if m.type == ATTR and m.head < null.head][-1]
+    out = bytearray(buf)
+    moved = bytes(buf[null.head:null.body + null.size]) + bytes(buf[attr.head:attr.body + attr.size])
+    out[attr.head:attr.head + len(moved)] = moved
+    resum(out, h)
+    return bytes(out)
+
+
+def block_cases(b: bytes, c: bytes) -> dict[str, bytes]:
+    """A continuation block (forged displacement of /d0's calib in base b) ending with a
+    null of zeros of a chosen size, or two; c's null moved in its first block."""
+    def block(tail: bytes) -> bytes:
+        return bytes(displace(b, D0, named(CALIB), gap=tail)[0])
+    return {"lh5-ochk-null-7.h5": block(_null(7)), "lh5-ochk-null-100.h5": block(_null(100)),
+            "lh5-ochk-nulls-7-20.h5": block(_null(7) + _null(20)),
+            "lh5-null-moved-before-units.h5": moved_before(c, "/d0")}
