@@ -118,6 +118,8 @@ def controls() -> dict[str, bytes]:
         out[f"ctl-l-runs6-tracked-{tag}.h5"] = datasets_attrs(6, lv, track=True)
         out[f"ctl-l-status5-{tag}.h5"] = string_rewrite(5, lv)
     out["ctl-l-counter6-tracked-latest.h5"] = counter(6, "latest", track=True)
+    out["ctl-l-tracked-runs3x3-latest.h5"] = runs_tracked(3, 3, "latest")
+    out["ctl-l-tracked-runs12x1-def.h5"] = runs_tracked(12, 1, None)
     return out
 
 
@@ -168,3 +170,20 @@ def big_controls() -> dict[str, bytes]:
             for c in (1, 3) for lv, t, tag in (("latest", False, "latest"),
                                                 (None, True, "def-tracked"),
                                                 ("latest", True, "latest-tracked"))}
+
+
+def runs_tracked(count: int, per: int, libver: str | None) -> bytes:
+    """File and datasets tracking creation order; each session: per datasets of 20
+    doubles with a float, a string and a float attribute, and a float and a string root
+    attribute (add-only)."""
+    def step(s: int) -> Step:
+        def run(f: h5py.File) -> None:
+            for j in range(per):
+                d = f.create_dataset(f"r{s}_{j}", data=np.arange(20.0) * s + j, track_order=True)
+                d.attrs["p0"] = 1.5 * s
+                d.attrs["p1"] = f"det{j}"
+                d.attrs["p2"] = 3.25 * j
+            f.attrs[f"t{s}"] = 0.5 * s
+            f.attrs[f"n{s}"] = f"run {s}"
+        return run
+    return sessions([step(s) for s in range(count)], track_order=True, **_kw(libver))
