@@ -12,8 +12,20 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from tests.support.attack_lh5_forge import ATTR, CALIB, D0, NULL, displace, hdr, named, nulls
-from tests.support.hdf5_attack_c_bytes import resum
+from tests.support.attack_lh5_forge import (
+    ATTR,
+    CALIB,
+    CONT,
+    D0,
+    NULL,
+    _zero_order,
+    displace,
+    freed_block,
+    hdr,
+    named,
+    nulls,
+)
+from tests.support.hdf5_attack_c_bytes import lookup3, resum
 
 
 def with_cont(libver: str | None = "latest") -> bytes:
@@ -55,7 +67,7 @@ def split(buf: bytes, path: str, sizes: list[int]) -> bytes:
 def cases(group: bytes, b: bytes) -> dict[str, bytes]:
     """Hostile: nulls of zeros whose number, sizes or place are chosen."""
     c = with_cont()
-    return {**block_cases(b, c),
+    return {**block_cases(b, c), "lh5-pair-displaced-copy-deleted.h5": displaced_then_gone(b),
         "lh5-split-null-cont-3.h5": split(c, "/d0", [8, 7, 2]),
         "lh5-split-null-cont-5-empty.h5": split(c, "/d0", [0, 0, 0, 0, 0]),
         "lh5-split-null-cont-v1-2.h5": split(with_cont(None), "/d0", [0, 8]),
@@ -89,3 +101,35 @@ def block_cases(b: bytes, c: bytes) -> dict[str, bytes]:
     return {"lh5-ochk-null-7.h5": block(_null(7)), "lh5-ochk-null-100.h5": block(_null(100)),
             "lh5-ochk-nulls-7-20.h5": block(_null(7) + _null(20)),
             "lh5-null-moved-before-units.h5": moved_before(c, "/d0")}
+
+
+def displaced_then_gone(b: bytes) -> bytes:
+    """A forged displacement of /d0's calib whose moved copy is then made a null of
+    zeros (the attribute deleted): the null after the continuation holds the tail of a
+    message that is live nowhere."""
+    out, pair = displace(b, D0, named(CALIB))
+    start = pair.block
+    size = struct.unpack_from("<H", out, start + 5)[0]
+    out[start + 4] = NULL
+    out[start + 8:start + 8 + size] = bytes(size)
+    struct.pack_into("<I", out, start + 8 + size, lookup3(bytes(out[start:start + 8 + size])))
+    return bytes(out)
+
+
+def freed_cont(bt: bytes, order: bytes) -> bytes:
+    """A freed continuation block of tracked /d0 holding one continuation message (order
+    field `order`) naming the header's live block, put before that block."""
+    h = hdr(bt, D0)
+    m = named(CALIB)(bt, h)
+    live = 4 + (m.body - m.head) + m.size + 4
+    cont = bytes([CONT]) + struct.pack("<HB", 16, 0) + order
+    freed = freed_block(bt, [cont + struct.pack("<QQ", len(bt) + 30, live)])
+    assert len(freed) == 30
+    out, pair = displace(bt, D0, named(CALIB), freed)
+    return _zero_order(out, pair, D0)
+
+
+def freed_cont_cases(bt: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(within: order 0, hostile: order 'PW') the sibling of the live continuation's."""
+    return ({"lh5-freed-cont-order0.h5": freed_cont(bt, b"\0\0")},
+            {"lh5-freed-cont-order-PW.h5": freed_cont(bt, b"PW")})
