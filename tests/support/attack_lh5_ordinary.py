@@ -120,6 +120,7 @@ def controls() -> dict[str, bytes]:
     out["ctl-l-counter6-tracked-latest.h5"] = counter(6, "latest", track=True)
     out["ctl-l-tracked-runs3x3-latest.h5"] = runs_tracked(3, 3, "latest")
     out["ctl-l-tracked-runs12x1-def.h5"] = runs_tracked(12, 1, None)
+    out["ctl-l-dense-refit-latest.h5"] = dense_rewrite("latest", False)
     return out
 
 
@@ -187,3 +188,19 @@ def runs_tracked(count: int, per: int, libver: str | None) -> bytes:
             f.attrs[f"n{s}"] = f"run {s}"
         return run
     return sessions([step(s) for s in range(count)], track_order=True, **_kw(libver))
+
+
+def dense_rewrite(libver: str | None, track: bool) -> bytes:
+    """Session 1: /spec given a 72 KB 'response' attribute (dense storage at once), a
+    units string and a float gain; sessions 2 and 3 each set 12 small float array
+    attributes x0..x11 (the same values: the job re-runs its fit step)."""
+    def first(f: h5py.File) -> None:
+        d = f.create_dataset("spec", data=np.arange(100.0), track_order=track)
+        d.attrs["response"] = np.sqrt(np.arange(9000.0))
+        d.attrs["units"] = "counts"
+        d.attrs["gain"] = 1.0
+
+    def fit(f: h5py.File) -> None:
+        for i in range(12):
+            f["spec"].attrs[f"x{i}"] = np.arange(3.0) * i
+    return sessions([first, fit, fit], **_kw(libver))
