@@ -74,6 +74,9 @@ HOLES: dict[str, str] = {
         what="'PW' in h5py's own file (3 sessions, no other change)"),
     "lh5-real-cont-order-ffff.h5": _ORDER.format(
         what="0xffff in h5py's own file (3 sessions, no other change)"),
+    "lh5-real-chunked-cont-order-PW.h5": _ORDER.format(
+        what="'PW' in h5py's own file (one session, default libver, a tracked deflated "
+        "chunked dataset)"),
 }
 _SPLIT = ("published: the one null message of zeros at the end of the first block of a "
           "header that has a continuation block (one session, {lv}) rewritten as {n} null "
@@ -172,6 +175,8 @@ def _cases() -> dict[str, dict[str, bytes]]:
     ctl["ctl-lh5-with-cont.h5"] = split.with_cont()
     ctl["ctl-lh5-with-cont-v1.h5"] = split.with_cont(None)
     hostile.update(split.cases(ctl["ctl-lh5-tracked-group.h5"], ctl["ctl-lh5-base.h5"]))
+    ctl["ctl-lh5-chunked-tracked.h5"] = split.chunked_tracked()
+    hostile.update(split.chunked_cont_order(ctl["ctl-lh5-chunked-tracked.h5"]))
     fw, fh = split.freed_cont_cases(ctl["ctl-lh5-base-tracked.h5"])
     within.update(fw)
     hostile.update(fh)

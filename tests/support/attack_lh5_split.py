@@ -24,6 +24,7 @@ from tests.support.attack_lh5_forge import (
     hdr,
     named,
     nulls,
+    set_order,
 )
 from tests.support.hdf5_attack_c_bytes import lookup3, resum
 
@@ -133,3 +134,20 @@ def freed_cont_cases(bt: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(within: order 0, hostile: order 'PW') the sibling of the live continuation's."""
     return ({"lh5-freed-cont-order0.h5": freed_cont(bt, b"\0\0")},
             {"lh5-freed-cont-order-PW.h5": freed_cont(bt, b"PW")})
+
+
+def chunked_tracked() -> bytes:
+    """ONE session, default libver: a tracked, resizable, shuffled, deflated and
+    fletcher32 dataset with one attribute; its version 2 header has a continuation."""
+    with tempfile.TemporaryDirectory(prefix="attacklh5-") as where:
+        path = Path(where) / "f.h5"
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("d", data=np.arange(1000.0), track_order=True,
+                                 compression="gzip", shuffle=True, fletcher32=True,
+                                 chunks=(100,), maxshape=(None,))
+            d.attrs["a"] = 1.0
+        return path.read_bytes()
+
+
+def chunked_cont_order(c: bytes) -> dict[str, bytes]:
+    return {"lh5-real-chunked-cont-order-PW.h5": set_order(c, "/d", CONT, b"PW")}
