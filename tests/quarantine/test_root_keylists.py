@@ -5,8 +5,9 @@ later record) holds them too. Real uproot output passes (every second of 12 hist
 deleted in later jobs; strings; a subdirectory; every codec), refused before; a key
 there whose name, title, class, datime, cycle, position or lengths are not the deleted
 record's own is refused (root_keylists: only whole copies of the history's keys, and
-tails of them, are taken as uproot's), and so is a payload spelled in more tails than the
-list's writes, an older list dated after the live one or counting more keys than follow."""
+tails of them, are taken as uproot's), and so is a payload spelled in tails where no
+version of the list ended (session 37), an older list dated after the live one or
+counting more keys than follow."""
 
 from __future__ import annotations
 
@@ -174,14 +175,48 @@ def _tails(data: bytes, stale: list[tuple[int, int]], bits: str) -> bytes:
     return data[:end] + spelled + data[end + len(spelled) :]
 
 
-def test_tails_of_keys_are_bounded_by_the_lists_writes(tmp_path):
-    """Tails are one per write of a keys list (a record of the file, or a deletion): a
-    few pass (their bits stated in the docs: log2 of the keys' bytes a tail), a payload
-    spelled in more is refused."""
+def test_tails_of_keys_stand_only_where_a_version_of_the_list_ended(tmp_path, monkeypatch):
+    """The live list's slack is its older versions' ends (root_versions): here c's key
+    and d's (each deleted one a version of the list, as long as its key), then zeros. A
+    payload spelled in tails of keys after them is refused, with no loose bytes even three
+    tails (passed before session 37: tails were capped at one per record of the file and
+    one per deleted record, 10 here, wherever they stood)."""
     data, stale = _base(tmp_path)
-    assert vet(_tails(data, stale, "101"), ROOT)
     with pytest.raises(Invalid, match=FREE):
         vet(_tails(data, stale, "1011001110001011"), ROOT)
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    assert vet(data, ROOT)
+    for bits in ("1", "101"):
+        with pytest.raises(Invalid, match=FREE):
+            vet(_tails(data, stale, bits), ROOT)
+
+
+def test_a_version_shorter_than_its_deleted_key_costs_loose_bytes(tmp_path, monkeypatch):
+    """A key added between two deletions leaves a version shorter than the key deleted
+    after it: "longer" deleted, then "c" written (its key 5 bytes shorter) leaves the last
+    5 bytes of "longer"'s key behind c's. uproot's output passes; the tail is any key's, so it
+    costs the bytes naming one byte of the history's keys (2 here): refused without
+    loose bytes."""
+    path = tmp_path / "f.root"
+    with uproot.recreate(path, compression=None) as f:
+        for name in ("a", "b", "longer"):
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    with uproot.update(path) as f:
+        del f["longer"]
+        f["c"] = np.histogram(np.arange(500.0), bins=500)  # larger: not written over longer's record
+    data = path.read_bytes()
+    keys = {_name(k): (at, k) for at, k in _keys(data).items()}
+    at, own = keys["c"]
+    listed = data.find(own, 0 if data.find(own) != at else at + 1)  # its copy in the live list
+    behind = listed + len(own)
+    assert data[listed - len(keys["b"][1]) : listed] == keys["b"][1]  # c last, after a and b
+    assert data[behind : behind + 5] == keys["longer"][1][-5:]
+    assert vet(data, ROOT)
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    with pytest.raises(Invalid, match=FREE):
+        vet(data, ROOT)
 
 
 @pytest.mark.parametrize("codec,plan", [("none", "each-alone"), ("lzma", "one-job"), ("zlib", "two-jobs")])
@@ -247,3 +282,25 @@ def test_an_older_lists_count_past_its_keys_is_refused(older):
     keylen = struct.unpack_from(">h", data, at + 14)[0]
     with pytest.raises(Invalid, match=FREE):
         vet(data[: at + keylen] + struct.pack(">i", 200) + data[at + keylen + 4 :], ROOT)
+
+
+def test_an_older_list_holds_one_tail_after_its_keys(older):
+    """An older list whole in free space was moved when an added key overflowed it, so
+    what an older version left behind its keys is less than a key: one tail of a key
+    passes, a payload spelled in two is refused (passed before session 37: tails were
+    capped per file, not per list)."""
+    data, at = older
+    end = at + struct.unpack_from(">h", data, at + 14)[0]  # its key
+    count, end = struct.unpack_from(">i", data, end)[0], end + 4
+    for _ in range(count):
+        end += struct.unpack_from(">h", data, end + 14)[0]
+    keys = {_name(k): k for k in _keys(data).values()}
+    for bits, passes in (("1", True), ("10", False)):
+        spelled = b"".join(keys["de"[int(bit)]][-7:] for bit in bits)  # deleted: in no live record
+        assert data[end : end + len(spelled)] == bytes(len(spelled))
+        forged = data[:end] + spelled + data[end + len(spelled) :]
+        if passes:
+            assert vet(forged, ROOT)
+        else:
+            with pytest.raises(Invalid, match=FREE):
+                vet(forged, ROOT)
