@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .root_model import KEY, Record, RootWalk, key_fields
 
 _COUNT = 4  # a keys list's payload starts with its number of keys
-_END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
+END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
 _PARTIAL = 1  # tails in a chain but at its start
 
 
@@ -40,8 +40,8 @@ class Keys:
     in free space) by its bytes, but the metadata uproot moves (keys lists, FreeSegments,
     the StreamerInfo: never listed as an object; a directory uproot's del freed is one);
     the live keys lists' own keys (an older list's key has their tail: class, name,
-    title); the keys by each of their last _END bytes (at most a few share the last
-    _END, so a tail is found without a search through every key); each directory's
+    title); the keys by each of their last END bytes (at most a few share the last
+    END, so a tail is found without a search through every key); each directory's
     deleted keys (its records deleted and whole in free space: one version of its keys
     list each, root_versions); and what naming one byte of the keys' costs, in bytes."""
 
@@ -65,7 +65,7 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
     lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
     ends: dict[bytes, list[bytes]] = {}
     for key in own:
-        for n in range(1, _END + 1):
+        for n in range(1, END + 1):
             ends.setdefault(key[-n:], []).append(key)
     deleted: dict[int, set[bytes]] = {}
     for record in gone:
@@ -76,7 +76,7 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
         lists,
         {end: tuple(found) for end, found in ends.items()},
         {directory: frozenset(found) for directory, found in deleted.items()},
-        (sum(map(len, own)).bit_length() + 7) // 8,
+        max(1, (sum(map(len, own)).bit_length() + 7) // 8),
         Cuts(len(own) + len(gone)),
     )
 
@@ -126,8 +126,14 @@ def _tail(data: bytes, at: int, keys: Keys) -> int:
 
 def tail_of(piece: bytes, keys: Keys) -> Iterator[bytes]:
     """The keys of the history piece is a tail of (shorter than the key)."""
-    found = keys.ends.get(piece[-_END:], ())
+    found = keys.ends.get(piece[-END:], ())
     return (k for k in found if len(k) > len(piece) and k.endswith(piece))
+
+
+def key_ends(data: bytes, keys: Keys) -> list[int]:
+    """Where in data a key of the history may end, in order: after the last END bytes of
+    one (a piece shorter than END is looked up alone, wherever it starts)."""
+    return [stop for stop in range(END, len(data) + 1) if data[stop - END : stop] in keys.ends]
 
 
 def _head(data: bytes, at: int, keys: Keys) -> int:

@@ -114,7 +114,8 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     for offset, slack in walk.slack.items():
         at = offset + walk.records[offset].nbytes - len(slack)
         if offset in walk.lists:  # a keys list: its older versions
-            slack, shorter = root_versions.versions(slack, *walk.lists[offset], listed)
+            affords = (budget.left + budget.shared) // listed.cost
+            slack, shorter = root_versions.versions(slack, *walk.lists[offset], listed, affords)
             _charge(budget, shorter * listed.cost, at)
         else:  # the StreamerInfo's: what the space held before
             slack = root_keylists.zeroed(slack, 0, listed)

@@ -19,10 +19,16 @@ chain is left to the caller's judgment."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
 
-from .root_keylists import Keys, tail_of
+from .root_keylists import END, Keys, key_ends, tail_of
+
+# Lengths a shorter version is tried at, from each place (the longest first): a piece of
+# a version ends on a key's end (key_ends), so uproot's output offers one or two; bounds
+# the work (_shorter looks one version ahead) wherever a file's bytes end like keys.
+_TRIES = 64
 
 
 @dataclass
@@ -34,17 +40,20 @@ class Chain:
     left: Counter[int]
     unused: set[bytes]
     last: frozenset[bytes]
+    stops: list[int]  # where a key may end (key_ends): a shorter version's end
 
 
-def versions(data: bytes, directory: int, last: bytes, keys: Keys) -> tuple[bytes, int]:
+def versions(data: bytes, directory: int, last: bytes, keys: Keys, limit: int) -> tuple[bytes, int]:
     """data (a live keys list's slack) with the older versions of the list zeroed, and
-    how many of them were shorter than the key deleted after them (_shorter)."""
+    how many of them were shorter than the key deleted after them (_shorter: `limit` at
+    most, what the caller's loose bytes pay for)."""
     deleted = keys.deleted.get(directory, frozenset())
-    chain = Chain(Counter(len(k) for k in deleted), set(deleted), frozenset((last,) if last else ()))
+    lasts = frozenset((last,) if last else ())
+    chain = Chain(Counter(len(k) for k in deleted), set(deleted), lasts, key_ends(data, keys))
     out, at, end, shorter = bytearray(data), 0, len(data.rstrip(b"\0")), 0
     while at < end:
         size, lasts = _version(data, at, chain, keys)
-        if not size:
+        if not size and shorter < limit:
             size, lasts = _shorter(data, at, end, chain, keys)
             shorter += bool(size)
         if not size:
@@ -79,11 +88,11 @@ def _shorter(
     deletions) and its last keys: a tail of a key of the history then whole keys, the
     longest after which the chain goes on (`ahead`: a version, or another such; or the
     slack ends)."""
-    for size in range(min(max(+chain.left, default=1) - 1, end - at), 0, -1):
+    for size in _sizes(at, min(max(+chain.left, default=1) - 1, end - at), chain.stops):
         lasts = _lasts(data[at : at + size], keys)
         if not lasts:
             continue
-        after = Chain(_taken(chain.left, size), chain.unused, lasts)
+        after = Chain(_taken(chain.left, size), chain.unused, lasts, chain.stops)
         if (
             not ahead
             or at + size >= end
@@ -92,6 +101,14 @@ def _shorter(
         ):
             return size, lasts
     return 0, frozenset()
+
+
+def _sizes(at: int, longest: int, stops: list[int]) -> list[int]:
+    """The lengths a shorter version from `at` may have, the longest first (_TRIES at
+    most): up to a key's possible end, or under END bytes (looked up alone)."""
+    found = stops[bisect_right(stops, at) : bisect_left(stops, at + longest + 1)]
+    sizes = {stop - at for stop in found} | set(range(1, min(longest, END - 1) + 1))
+    return sorted(sizes, reverse=True)[:_TRIES]
 
 
 def _taken(left: Counter[int], size: int) -> Counter[int]:
