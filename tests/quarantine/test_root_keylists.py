@@ -304,3 +304,45 @@ def test_an_older_list_holds_one_tail_after_its_keys(older):
         else:
             with pytest.raises(Invalid, match=FREE):
                 vet(forged, ROOT)
+
+
+def _live_slack(data: bytes) -> tuple[int, int]:
+    """Where the top directory's live keys list's slack starts and its record ends."""
+    top = _keys(data)[100]
+    at = 100 + len(top)
+    at += 1 + data[at]  # name
+    at += 1 + data[at]  # title
+    seek_keys = struct.unpack_from(">i", data, at + 2 + 4 + 4 + 4 + 4 + 4 + 4)[0]
+    at = seek_keys + struct.unpack_from(">h", data, seek_keys + 14)[0]
+    count, at = struct.unpack_from(">i", data, at)[0], at + 4
+    for _ in range(count):
+        at += struct.unpack_from(">h", data, at + 14)[0]
+    return at, seek_keys + struct.unpack_from(">i", data, seek_keys)[0]
+
+
+def test_many_deletions_leave_versions_and_no_room_for_a_tail(tmp_path, monkeypatch):
+    """120 histograms (keys of 35 to 37 bytes), every second deleted in 3 jobs in a
+    shuffled order: 60 versions behind the live list, tails of its last key and deleted
+    keys whole, pass with no loose bytes; a tail of a deleted key put where the live list
+    ends (the versions after it moved on) is refused (passed before session 37)."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    path = tmp_path / "f.root"
+    with uproot.recreate(path) as f:
+        for i in range(120):
+            f[f"h{i}"] = np.histogram(np.arange(5.0), bins=5)
+    order = [93, 1, 117, 45, 7, 61, 29, 105, 13, 77, 55, 3, 89, 37, 111, 21, 69, 9, 99, 51]
+    gone = order + [i for i in range(1, 120, 2) if i not in order]
+    for job in (gone[:20], gone[20:45], gone[45:]):
+        with uproot.update(path) as f:
+            for i in job:
+                del f[f"h{i}"]
+    data = path.read_bytes()
+    start, end = _live_slack(data)
+    assert data[start:end].rstrip(b"\0") and vet(data, ROOT)
+    keys = {_name(k): k for k in _keys(data).values()}
+    tail = keys["h93"][-10:]  # deleted: in no live record
+    forged = data[:start] + tail + data[start : end - len(tail)] + data[end:]
+    assert data[end - len(tail) : end] == bytes(len(tail))
+    with pytest.raises(Invalid, match=FREE):
+        vet(forged, ROOT)
