@@ -346,3 +346,26 @@ def test_many_deletions_leave_versions_and_no_room_for_a_tail(tmp_path, monkeypa
     assert data[end - len(tail) : end] == bytes(len(tail))
     with pytest.raises(Invalid, match=FREE):
         vet(forged, ROOT)
+
+
+def test_a_deleted_subdirectory_is_a_version_of_its_parents_list(tmp_path, monkeypatch):
+    """uproot's del of a subdirectory frees its record alone (walked as a live one) and
+    rewrites the parent's list without its key: one version of that list, as long as the
+    directory's key (41 bytes here, beside histograms' 34), behind the live keys."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    path = tmp_path / "f.root"
+    with uproot.recreate(path) as f:
+        f.mkdir("e")
+        f["e/x"] = np.histogram(np.arange(5.0), bins=5)
+        for name in "abc":
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    with uproot.update(path) as f:
+        del f["e"]
+        del f["b"]
+    data = path.read_bytes()
+    start, end = _live_slack(data)
+    c = {_name(k): k for k in _keys(data).values()}["c"]
+    assert data[start : start + 34] == data[start + 41 : start + 75] == c  # b's tail between
+    assert not data[start + 75 : end].strip(b"\0")
+    assert vet(data, ROOT)

@@ -55,12 +55,8 @@ class Keys:
 
 
 def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
-    directories = {directory for directory, _ in walk.lists.values()}
-    gone = [  # deleted records whole in free space (a directory: walked as a live one)
-        r
-        for r in walk.records.values()
-        if r.offset in free and (r.klass not in moved or r.offset in directories)
-    ]
+    gone = [r for r in walk.records.values() if r.offset in free and r.klass not in moved]
+    gone += [walk.records[o] for o in sorted(walk.unlisted)]  # deleted directories, walked
     own = frozenset([r.key for r in walk.records.values() if r.offset not in free] + [r.key for r in gone])
     lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
     ends: dict[bytes, list[bytes]] = {}

@@ -84,6 +84,7 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
     todo = [(top, at, last, title)]
     for deleted in (False, True):
         todo += _deleted(walk, free, listed) if deleted else []
+        walk.unlisted.update(directory.offset for directory, *_ in todo if deleted)
         while todo:
             if len(listed) > MAX_DIRECTORIES * 64:
                 raise Invalid("root: too many records in directories")
