@@ -16,6 +16,7 @@ from . import (
     fields,
     kinds,
     moved,
+    nullpieces,
     pipeline,
     sizes,
     storage,
@@ -78,7 +79,7 @@ class Walker:
     continued: bool = False  # the visited header has continuation blocks
     cut: set[int] = field(default_factory=set)  # where its continuation messages end (moved._cut_tail)
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
-    budget: moved.Budget = field(default_factory=moved.Budget)
+    budget: nullpieces.Budget = field(default_factory=nullpieces.Budget)
     bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
 
     def reach(self, address: int, what: str) -> None:
