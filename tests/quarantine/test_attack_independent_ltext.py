@@ -48,6 +48,8 @@ _AUX = {
     "main.4tc": "tex4ht inputs \\jobname.4tc",
     "main.cb2": "changebar inputs \\jobname.cb2",
     "main-figure0.dpth": "TikZ's external library inputs \\jobname-figure0.dpth",
+    "main.out.tex": "hyperref inputs \\jobname.out, kpathsea tries main.out.tex first "
+    "(the .tex twin of the .out published by design; the other aux names' twins are refused)",
     "_minted-main/default.pygstyle": "minted 2 inputs its cache's default.pygstyle by name",
     "pythontex-files-main/main.pytxmcr": "pythontex inputs its macros file by the document's name",
 }
@@ -89,7 +91,14 @@ HOLES: dict[str, str] = {
     "utf16-so.txt": _UTF16 + "Thai letters U+0Exx in UTF-16LE are bytes xx 0E, SO: the "
     "terminal shifts to its G1 set (line drawing on the Linux console) and stays so after cat",
 }
+_TEXNAME = (
+    "refused (name-config: TeX searches the current directory first, so {0} would replace the "
+    "distribution's {0}): {1}; refused because some TeX package installs a file of that name, "
+    "whether or not a document loads it by that name"
+)
 FALSE_REJECTIONS: dict[str, str] = {
+    "samples.tex": _TEXNAME.format("samples.tex", "a thesis' chapter on its Monte Carlo samples"),
+    "poster.tex": _TEXNAME.format("poster.tex", "a conference poster's source"),
     "workers-12.err": "refused (text: ESC [ A ... more than 8 lines above the lowest line): "
     "real tqdm, one bar a worker (position=0..11) for 12 workers, as tqdm writes any "
     "parallel job's bars; 8 workers pass",

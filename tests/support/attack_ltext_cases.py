@@ -29,6 +29,9 @@ TEX = b"\\immediate\\openout9=latexmkrc \\immediate\\write9{system('id');}\\endi
 AUX_READ_BACK = (
     "main.brf", "main.nls", "main.glstex", "main.glsdefs", "main.mtc1", "main.ptc1",
     "main.sagetex.sout", "main.xref", "main.4tc", "main.cb2", "main-figure0.dpth",
+    # hyperref inputs \jobname.out (bookmarks): .out is published by design (a job's stdout
+    # file), but kpathsea reads NAME.tex before NAME, and no job's log is named main.out.tex
+    "main.out.tex",
 )  # fmt: skip
 
 # minted 2's cache: \jobname's _minted directory, whose style file it \input s by name
@@ -93,6 +96,8 @@ def name_controls() -> dict[str, bytes]:
     files = dict.fromkeys(("main.log", "main.blg", "main.fls", "thesis.ilg"), b"This is a log.\n")
     files |= {"main.tex": b"\\documentclass{article}\\begin{document}x\\end{document}\n"}
     files |= {"config.yaml": b"run: 42\n", "workflow/config.yaml": b"samples: [a, b]\n"}
+    # a thesis' chapter on the Monte Carlo samples, a conference poster's source
+    files |= dict.fromkeys(("samples.tex", "poster.tex"), b"\\section{Samples}\nWe use 42 runs.\n")
     return files | {"analysis.toml": b"[run]\nn = 42\n", "cvs-notes.txt": b"CVS/Root: see wiki\n"}
 
 
