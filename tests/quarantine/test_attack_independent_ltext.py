@@ -72,6 +72,10 @@ _TOOLS = {
     "write the working copy; CVS/ is no dot name",
     "CVS/Repository": "CVS's working-copy metadata, with CVS/Root",
     "CVS/Entries": "CVS's working-copy metadata, with CVS/Root",
+    "bunfig.toml": "bun reads ./bunfig.toml on every run: [install] registry sends bun install "
+    "to another registry, as uv.toml's index-url (refused) sends uv's",
+    "deno.jsonc": "deno reads ./deno.jsonc on every deno run: its import map fetches a URL "
+    "prefix's modules from another host (deno.json is refused, as JSON, by name-type only)",
 }
 _UTF16 = (
     "published: UTF-16 text whose bytes, as cat hands them to a terminal, hold C0 controls "
@@ -85,6 +89,7 @@ HOLES: dict[str, str] = {
     "rises 43 rows above its first line, over the previous command's output (a sha256sum "
     "-c FAILED line): the bound holds for contiguous slices (tail) only, not for line "
     "filters (grep, sort, diff) the doc names",
+    "grep-climb.err.gz": "published: grep-climb.err gzipped; zgrep prints the same 43-row climb",
     "utf16-enq.txt": _UTF16 + "Armenian letters U+05xx in UTF-16LE are bytes xx 05, ENQ: "
     "the terminal answers (xterm's answerbackString, PuTTY types 'PuTTY' into the shell), "
     "the DECID C2 9A sibling",

