@@ -50,6 +50,12 @@ _AUX = {
     "main-figure0.dpth": "TikZ's external library inputs \\jobname-figure0.dpth",
     "main.out.tex": "hyperref inputs \\jobname.out, kpathsea tries main.out.tex first "
     "(the .tex twin of the .out published by design; the other aux names' twins are refused)",
+    "main.loe": "thmtools' \\listoftheorems inputs \\jobname.loe",
+    "main.lox": "fixme's \\listoffixmes inputs \\jobname.lox",
+    "main.ptc": "titletoc's \\printcontents inputs \\jobname.ptc",
+    "main.xsim": "xsim inputs \\jobname.xsim at \\begin{document}",
+    "svg-inkscape/plot_svg-tex.pdf_tex": "the svg package's \\includesvg{plot} inputs its cached "
+    "TeX part by the figure's name",
     "_minted-main/default.pygstyle": "minted 2 inputs its cache's default.pygstyle by name",
     "pythontex-files-main/main.pytxmcr": "pythontex inputs its macros file by the document's name",
 }

@@ -33,11 +33,20 @@ AUX_READ_BACK = (
     # hyperref inputs \jobname.out (bookmarks): .out is published by design (a job's stdout
     # file), but kpathsea reads NAME.tex before NAME, and no job's log is named main.out.tex
     "main.out.tex",
+    # thmtools' \listoftheorems (.loe), fixme's \listoffixmes (.lox), titletoc's partial
+    # contents (.ptc), xsim's exercise properties (.xsim, read at \begin{document})
+    "main.loe", "main.lox", "main.ptc", "main.xsim",
 )  # fmt: skip
 
 # minted 2's cache: \jobname's _minted directory, whose style file it \input s by name
 # (default.pygstyle) when the cache exists; pythontex's macros file, read as TeX.
-CACHES = ("_minted-main/default.pygstyle", "pythontex-files-main/main.pytxmcr")
+# The svg package \input s Inkscape's TeX part of a figure from its cache by the figure's
+# name (\includesvg{plot}), regenerating it only when plot.svg is newer.
+CACHES = (
+    "_minted-main/default.pygstyle",
+    "pythontex-files-main/main.pytxmcr",
+    "svg-inkscape/plot_svg-tex.pdf_tex",
+)
 
 # Claimed refused: in the data (language.dat.lua is Lua luatex-hyphen dofile()s).
 GENERATED = {
