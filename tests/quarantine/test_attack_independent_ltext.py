@@ -2,16 +2,19 @@
 (issue #13): tqdm's `ESC [ A` bounded to the file's own lines and 8 rows above the lowest
 row reached, UTF-16 bytes as a terminal takes them, and the names tools load from `.`.
 
-New classes tried: a reader that shows non-adjacent lines (grep, sort, diff) joins
-cursor-ups the file separated by the LFs it drops; UTF-16 bytes that are C0 controls
-(ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files read back by the document's name
-beyond the listed extensions, and caches read by name; names Debian generates outside
-its packages (language.dat.lua, as pdftex.map); dvips' PostScript headers (a tree the data
-lacks); pylint's, pytest 9's, tox 4's and luaotfload's configuration read from `.`.
-Claimed refusals are checked to hold (VT/FF not taken for rows, a counted cursor-up split
-across the 1 MiB chunk, case-folding and 8.3 variants of data names), and real tqdm
-(8 and 12 workers' positioned bars), pdflatex's log lines and a Windows UTF-16 file are
-controls that must be published byte-identical.
+New classes tried: a reader that shows non-adjacent lines (grep, zgrep, sort, diff)
+joins cursor-ups the file separated by the LFs it drops; UTF-16 bytes that are C0
+controls (ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files read back by the
+document's name beyond the listed extensions (and main.out.tex, the twin of the .out
+published by design), caches read by name (minted, pythontex, svg); tool configuration
+read from `.` beside the refused pytest.ini/uv.toml (pylintrc, pytest.toml, tox.toml,
+luaotfload.conf, CTestCustom.cmake, snakemake's profiles/default, bunfig.toml,
+deno.jsonc) and CVS's working-copy metadata (CVS/ is no dot name). Claimed refusals are
+checked to hold (VT/FF not taken for rows, a counted cursor-up and a UTF-16 C2 9B split
+across the 1 MiB chunk, the Kelvin-sign and long-s case-folds and an 8.3 alias of data
+names, language.dat.lua, dvips' .pro headers). Controls published byte-identical: real
+tqdm (8 and 12 workers' positioned bars), a rich table, pdflatex's log lines, a Windows
+UTF-16 file, lab names (samples.tex and poster.tex are refused as TeX distribution names).
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion). A hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says

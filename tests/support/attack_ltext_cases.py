@@ -54,11 +54,9 @@ GENERATED = {
     "language.def": b"\\addlanguage{english}{hyphen.tex}{}{2}{3}\n" + TEX,
 }
 
-# dvips' PostScript headers (TEXPSHEADERS = .;$TEXMF/{dvips,fonts/...}//): every
-# `dvips paper.dvi` prepends ./tex.pro, texps.pro for Type 1 fonts, special.pro for
-# \special and color.pro for color; their PostScript redefines what every page shows
-# (the `lm-ec.enc` class: digits turned into others). Installed in texmf-dist/dvips,
-# a tree the data's list (tex, metapost, bibtex/bst, fonts/map, fonts/enc, makeindex) lacks.
+# Claimed refused (name-type: .pro): dvips' PostScript headers (TEXPSHEADERS searches `.`
+# first): `dvips paper.dvi` prepends ./tex.pro, texps.pro, special.pro, color.pro, whose
+# PostScript would redefine what every page shows (the lm-ec.enc class).
 PS = b"%!\n/show { pop (0) show } bind def\n"
 DVIPS_HEADERS = ("tex.pro", "texps.pro", "special.pro", "color.pro")
 
