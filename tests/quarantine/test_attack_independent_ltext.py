@@ -3,7 +3,8 @@
 row reached, UTF-16 bytes as a terminal takes them, and the names tools load from `.`.
 
 New classes tried: a reader that shows non-adjacent lines (grep, zgrep, sort, diff)
-joins cursor-ups the file separated by the LFs it drops; UTF-16 bytes that are C0
+(or `cat -s`, which squeezes empty lines) joins cursor-ups the file separated by the LFs it
+drops; UTF-16 bytes that are C0
 controls (ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files read back by the
 document's name beyond the listed extensions (and main.out.tex, the twin of the .out
 published by design), caches read by name (minted, pythontex, svg); tool configuration
@@ -98,6 +99,9 @@ HOLES: dict[str, str] = {
     "rises 43 rows above its first line, over the previous command's output (a sha256sum "
     "-c FAILED line): the bound holds for contiguous slices (tail) only, not for line "
     "filters (grep, sort, diff) the doc names",
+    "squeeze-climb.err": "published: six lines each rising 8 rows after 8 empty ones, within the "
+    "bound in the file; `cat -s job.err` (less -s) squeezes each empty run to one line and "
+    "rises 37 rows above its first line",
     "grep-climb.err.gz": "published: grep-climb.err gzipped; zgrep prints the same 43-row climb",
     "utf16-enq.txt": _UTF16 + "Armenian letters U+05xx in UTF-16LE are bytes xx 05, ENQ: "
     "the terminal answers (xterm's answerbackString, PuTTY types 'PuTTY' into the shell), "
@@ -155,6 +159,14 @@ def test_grep_of_the_file_climbs_past_the_bound(tmp_path):
         ["grep", "-a", "FORGED", str(tmp_path / "job.err")], capture_output=True, check=True
     )
     assert cases.climb_of(shown.stdout) == 43
+
+
+def test_cat_s_of_the_file_climbs_past_the_bound(tmp_path):
+    data = cases.squeeze_climb()
+    assert cases.climb_of(data) == 0
+    (tmp_path / "job.err").write_bytes(data)
+    shown = subprocess.run(["cat", "-s", str(tmp_path / "job.err")], capture_output=True, check=True)
+    assert cases.climb_of(shown.stdout) == 37
 
 
 def test_utf16_cases_are_letters_whose_bytes_are_c0_controls():

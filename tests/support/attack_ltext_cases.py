@@ -139,6 +139,16 @@ def grep_climb() -> bytes:
     return body
 
 
+def squeeze_climb() -> bytes:
+    """Each line rises 8 rows after 8 empty ones, within the file's bound: `cat -s job.err`
+    (less -s too) squeezes each run of empty lines into one, so each rises 8 and comes
+    down 2: 37 rows above the first line cat shows."""
+    body = b"\n" * 8
+    for _ in range(6):
+        body += UP * 8 + _LIE + b"\n" + b"\n" * 7
+    return body
+
+
 def utf16_c0(chars: str) -> bytes:
     return "\ufeff".encode("utf-16-le") + (chars + "\r\n").encode("utf-16-le")
 
@@ -146,6 +156,7 @@ def utf16_c0(chars: str) -> bytes:
 def text_hostile() -> dict[str, bytes]:
     return {
         "grep-climb.err": grep_climb(),
+        "squeeze-climb.err": squeeze_climb(),
         "grep-climb.err.gz": gzip.compress(grep_climb(), mtime=0),  # zgrep
         # Armenian (U+0541 ...) in UTF-16LE: every letter's high byte 0x05, ENQ: xterm answers
         # its answerbackString, PuTTY types "PuTTY" into the shell (the DECID C2 9A sibling)
