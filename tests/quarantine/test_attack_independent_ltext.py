@@ -2,9 +2,9 @@
 (issue #13): tqdm's `ESC [ A` bounded to the file's own lines and 8 rows above the lowest
 row reached, UTF-16 bytes as a terminal takes them, and the names tools load from `.`.
 
-New classes tried: a reader that shows non-adjacent lines (grep, zgrep, sort, diff)
-(or `cat -s`, which squeezes empty lines) joins cursor-ups the file separated by the LFs it
-drops; UTF-16 bytes that are C0
+New classes tried: a reader that shows non-adjacent lines (grep, zgrep, sort, diff) or
+squeezes empty ones (`cat -s`) joins cursor-ups the file separated by the LFs it drops;
+UTF-16 bytes that are C0
 controls (ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files read back by the
 document's name beyond the listed extensions (and main.out.tex, the twin of the .out
 published by design), caches read by name (minted, pythontex, svg); tool configuration
@@ -82,6 +82,11 @@ _TOOLS = {
     "write the working copy; CVS/ is no dot name",
     "CVS/Repository": "CVS's working-copy metadata, with CVS/Root",
     "CVS/Entries": "CVS's working-copy metadata, with CVS/Root",
+    "main.mk4": "make4ht main.tex runs the Lua build file main.mk4 of its directory unasked",
+    "plain.asy": "Asymptote searches . first and imports plain.asy on every asy run (LaTeX's "
+    "asymptote package runs asy on the paper's figures)",
+    "feynman.asy": "Asymptote's import feynman (Feynman diagrams) loads ./feynman.asy first",
+    "_quarto.yml": "quarto render in its directory renders it as a project, running its pre-render scripts",
     "bunfig.toml": "bun reads ./bunfig.toml on every run: [install] registry sends bun install "
     "to another registry, as uv.toml's index-url (refused) sends uv's",
     "deno.jsonc": "deno reads ./deno.jsonc on every deno run: its import map fetches a URL "
@@ -107,7 +112,8 @@ HOLES: dict[str, str] = {
     "the terminal answers (xterm's answerbackString, PuTTY types 'PuTTY' into the shell), "
     "the DECID C2 9A sibling",
     "utf16-so.txt": _UTF16 + "Thai letters U+0Exx in UTF-16LE are bytes xx 0E, SO: the "
-    "terminal shifts to its G1 set (line drawing on the Linux console) and stays so after cat",
+    "terminal shifts to its G1 set, a mode that stays after cat (line drawing where G1 holds "
+    "DEC graphics: the Linux console outside UTF-8 mode, a terminal an ncurses program left so)",
 }
 _TEXNAME = (
     "refused (name-config: TeX searches the current directory first, so {0} would replace the "

