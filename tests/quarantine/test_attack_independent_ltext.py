@@ -4,18 +4,18 @@ row reached, UTF-16 bytes as a terminal takes them, and the names tools load fro
 
 New classes tried: a reader that shows non-adjacent lines (grep, zgrep, sort, diff) or
 squeezes empty ones (`cat -s`) joins cursor-ups the file separated by the LFs it drops;
-UTF-16 bytes that are C0
-controls (ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files read back by the
-document's name beyond the listed extensions (and main.out.tex, the twin of the .out
-published by design), caches read by name (minted, pythontex, svg); tool configuration
-read from `.` beside the refused pytest.ini/uv.toml (pylintrc, pytest.toml, tox.toml,
-luaotfload.conf, CTestCustom.cmake, snakemake's profiles/default, bunfig.toml,
-deno.jsonc) and CVS's working-copy metadata (CVS/ is no dot name). Claimed refusals are
-checked to hold (VT/FF not taken for rows, a counted cursor-up and a UTF-16 C2 9B split
-across the 1 MiB chunk, the Kelvin-sign and long-s case-folds and an 8.3 alias of data
-names, language.dat.lua, dvips' .pro headers). Controls published byte-identical: real
-tqdm (8 and 12 workers' positioned bars), a rich table, pdflatex's log lines, a Windows
-UTF-16 file, lab names (samples.tex and poster.tex are refused as TeX distribution names).
+UTF-16 bytes that are C0 controls (ENQ, SO) rather than ESC or a C2 xx pair; LaTeX files
+read back by the document's name beyond the listed extensions (and main.out.tex, the
+twin of the .out published by design), caches read by name (minted, pythontex, svg);
+configuration read from `.` beside the refused pytest.ini, uv.toml, tex4ht.env
+(pylintrc, pytest.toml, tox.toml, luaotfload.conf, CTestCustom.cmake, snakemake's
+profiles/default, bunfig.toml, deno.jsonc, make4ht's main.mk4, Asymptote's plain.asy,
+_quarto.yml) and CVS's working-copy metadata (CVS/ is no dot name). Claimed refusals
+are checked to hold (VT/FF not taken for rows, a counted cursor-up and a UTF-16 C2 9B
+split across the 1 MiB chunk, Kelvin-sign and long-s case-folds and an 8.3 alias of
+data names, language.dat.lua, dvips' .pro headers). Controls published byte-identical:
+real tqdm (8 and 12 workers' positioned bars), a rich table, pdflatex's log lines, a
+Windows UTF-16 file, lab names (samples.tex and poster.tex are refused as TeX names).
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion). A hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says
