@@ -230,14 +230,32 @@ def _rich_table(path: Path) -> bytes:
     return path.read_bytes()
 
 
+# What a LaTeX run leaves beside the paper, as pdflatex, hyperref, latexmk and SyncTeX
+# write them (main.out published by design).
+LATEX_RUN = {
+    "main.out": b"\\BOOKMARK [1][-]{section.1}{\\376\\377\\000I\\000n\\000t\\000r\\000o}{}% 1\n",
+    "main.fls": b"PWD /home/ana/paper\nINPUT /usr/share/texlive/texmf-dist/tex/latex/base/article.cls\n"
+    b"OUTPUT main.log\nINPUT ./main.aux\nOUTPUT main.pdf\n",
+    "main.fdb_latexmk": b'# Fdb version 4\n["pdflatex"] 1733400000.1 "main.tex" "main.pdf" "main" '
+    b'1733400001.2 0\n  "main.tex" 1733399990.5 1200 d41d8cd98f00b204e9800998ecf8427e ""\n'
+    b'  (generated)\n  "main.aux"\n  "main.log"\n  "main.pdf"\n  (rewritten before read)\n',
+    "main.synctex.gz": gzip.compress(
+        b"SyncTeX Version:1\nInput:1:/home/ana/paper/main.tex\nOutput:pdf\nMagnification:1000\n"
+        b"Unit:1\nX Offset:0\nY Offset:0\nContent:\n!120\n{1\n[1,3:4736286,44835904:30785863,"
+        b"39893422,0\n]\n}1\nInput:2:./main.aux\nPostamble:\nCount:2\n!42\nPost scriptum:\n",
+        mtime=0,
+    ),
+}
+
 TEXT_CONTROLS = (
+    *LATEX_RUN,
     "rich-table.log", "workers-12.err", "workers-8.err", "paper-pdflatex.log", "paper-body.log",
     "utf16-ps-windows.txt",
 )  # fmt: skip
 
 
 def text_controls(work: Path) -> dict[str, bytes]:
-    return {
+    return LATEX_RUN | {
         "rich-table.log": _rich_table(work / "r.log"),
         "workers-12.err": tqdm_workers(work / "w12.err", 12),
         "workers-8.err": tqdm_workers(work / "w8.err", 8),
