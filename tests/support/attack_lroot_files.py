@@ -1,0 +1,134 @@
+"""Ordinary uproot 5.7 output for the independent ROOT attack l (session 37): histograms
+deleted with `del` and written again over several `uproot.update` jobs (the same object,
+the same job, a subdirectory, twice, every codec), many histograms added job after job
+(the keys list moves), a tree extended beside them; and the base files the forgeries of
+tests/support/attack_lroot_forge.py patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+Step = Callable[[object], None]
+CODECS = {"none": None, "zlib": uproot.ZLIB(1), "lzma": uproot.LZMA(1),
+          "lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(1)}
+NAMES = [f"h{i:02d}" for i in range(20)]
+
+
+def hist(k: int, bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """The k-th histogram: the same k gives the same object (written again byte for byte)."""
+    return np.arange(float(bins)) + k, np.linspace(0, 1, bins + 1)
+
+
+def jobs(path: Path, codec, steps: list[Step]) -> bytes:
+    """steps[0] in uproot.recreate, each later step in its own uproot.update job."""
+    with uproot.recreate(path, compression=codec) as f:
+        steps[0](f)
+    for step in steps[1:]:
+        with uproot.update(path) as f:
+            step(f)
+    return path.read_bytes()
+
+
+def write(*names: str, prefix: str = "") -> Step:
+    def step(f) -> None:
+        for name in names:
+            f[prefix + name] = hist(int(name[1:]))
+    return step
+
+
+def enumerated(*names: str) -> Step:
+    """A physicist's loop: `for i, name in enumerate(names): f[name] = hist(i)`."""
+    def step(f) -> None:
+        for i, name in enumerate(names):
+            f[name] = hist(i)
+    return step
+
+
+def delete(*names: str, prefix: str = "") -> Step:
+    def step(f) -> None:
+        for name in names:
+            del f[prefix + name]
+    return step
+
+
+def both(*steps: Step) -> Step:
+    def step(f) -> None:
+        for s in steps:
+            s(f)
+    return step
+
+
+def extend(name: str) -> Step:
+    def step(f) -> None:
+        if name not in f:
+            f.mktree(name, {"x": np.float64, "n": np.int32})
+        f[name].extend({"x": np.arange(50.0), "n": np.arange(50, dtype=np.int32)})
+    return step
+
+
+def _workflows(codec: str) -> dict[str, list[Step]]:
+    five = NAMES[5:10]
+    return {
+        f"rewrite-same-{codec}": [write(*NAMES), delete(*five), write(*five)],
+        f"rewrite-same-job-{codec}": [write(*NAMES), both(delete(*five), write(*five))],
+        f"rewrite-sub-{codec}": [write(*NAMES, prefix="d/"), delete(*NAMES[3:6], prefix="d/"),
+                                 write(*NAMES[3:6], prefix="d/")],
+        f"rewrite-twice-{codec}": [write(*NAMES[:8]), delete("h02"), write("h02"),
+                                   delete("h02", "h05"), write("h02", "h05")],
+        f"tree-and-rewrite-{codec}": [both(extend("t"), write(*NAMES[:6])),
+                                      both(extend("t"), delete("h01")),
+                                      both(write("h01"), extend("t"))],
+        f"del-all-rewrite-{codec}": [write(*NAMES[:6]), delete(*NAMES[:6]), write(*NAMES[:6])],
+        # many histograms added job after job (the keys list outgrows its place), one
+        # deleted, two new ones: refused in zlib (FALSE_REJECTIONS), and in the uncompressed
+        # file for a documented reason (an older list naming h04, whose place h30 took)
+        f"grow-del-write-{codec}": [enumerated(*NAMES[:3]), enumerated(*NAMES[3:9]),
+                                    enumerated(*NAMES[9:]), delete("h04"),
+                                    enumerated("h30", "h31")],
+    }
+
+
+# the uncompressed grow-del-write is refused as the docs' "Still refused" says (an older
+# keys list naming a record deleted and then written over): not a control
+CASES = {name: (codec, steps) for codec in CODECS for name, steps in _workflows(codec).items()
+         if name != "grow-del-write-none"}
+CONTROL_NAMES = sorted(f"ctl-l-{n}.root" for n in CASES)
+
+
+def controls(made: Path) -> dict[str, bytes]:
+    made.mkdir(parents=True, exist_ok=True)
+    # the file's name is in its keys: write it under the name it is published as
+    return {f"ctl-l-{name}.root": jobs(made / f"ctl-l-{name}.root", CODECS[codec], steps)
+            for name, (codec, steps) in CASES.items()}
+
+
+def deleted_base(path: Path) -> bytes:
+    """h00-h09, a 2000-bin `big` and h10 in one job that deletes `big` (its record stays
+    whole in free space, 16.6 KB uncompressed), then h09 deleted in a second job (its key
+    stays behind the live keys list)."""
+    with uproot.recreate(path, compression=None) as f:
+        for i in range(10):
+            f[NAMES[i]] = hist(i)
+        f["big"] = hist(0, 2000)
+        f["h10"] = hist(10)
+        del f["big"]
+    with uproot.update(path) as f:
+        del f["h09"]
+    return path.read_bytes()
+
+
+def one_job_base(path: Path) -> bytes:
+    """Five histograms in one job, nothing deleted: uproot leaves 186 zero bytes free
+    before its keys list (the only free space of the file)."""
+    return jobs(path, uproot.ZLIB(1), [write(*NAMES[:5])])
+
+
+def grown_base(path: Path) -> bytes:
+    """3, then 6, then 11 histograms over three jobs, nothing deleted: the keys list moved
+    twice, the older lists stay whole in free space."""
+    return jobs(path, None, [write(*NAMES[:3]), write(*NAMES[3:9]), write(*NAMES[9:])])
