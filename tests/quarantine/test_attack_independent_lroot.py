@@ -118,6 +118,14 @@ LISTED = {
     "b'PWND' (1.3e9, 3 keys after it): 32 chosen bits, within the 24 loose bytes",
     "root-l-key-datime-forged-1.root": "a key copy whose datime is b'PWND' (4 of the 24 "
     "loose bytes)",
+    # "which live record a deleted record's tail is the end of (log2 of the live records
+    # that are no basket or blob, a free stretch)"
+    "root-l-written-over-streamerinfo-tail.root": "behind `s`, the deleted `a`'s rest "
+    "replaced by the StreamerInfo's last bytes (another class and name than the `a` "
+    "deleted and written again)",
+    "root-l-one-job-tail-of-h03.root": "in a one-job file where nothing was deleted or "
+    "written again, the 186 free zero bytes replaced by the last 186 bytes of the live h03 "
+    "(log2(5) bits: which histogram; a history the file does not have)",
 }
 
 

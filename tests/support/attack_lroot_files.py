@@ -71,6 +71,16 @@ def extend(name: str) -> Step:
     return step
 
 
+def sized(name: str, bins: int) -> Step:
+    return lambda f: f.__setitem__(name, hist(1, bins))
+
+
+# `a` deleted, a smaller `s` takes the start of its place, `a` written again (the same
+# object) at the end: the rest of the old `a` stays in free space, the end of the live one
+WRITTEN_OVER: list[Step] = [both(sized("a", 300), write(*NAMES[:4])), delete("a"),
+                            sized("s", 100), sized("a", 300)]
+
+
 def _workflows(codec: str) -> dict[str, list[Step]]:
     five = NAMES[5:10]
     return {
@@ -83,6 +93,7 @@ def _workflows(codec: str) -> dict[str, list[Step]]:
         f"tree-and-rewrite-{codec}": [both(extend("t"), write(*NAMES[:6])),
                                       both(extend("t"), delete("h01")),
                                       both(write("h01"), extend("t"))],
+        f"rewrite-after-smaller-{codec}": WRITTEN_OVER,
         f"del-all-rewrite-{codec}": [write(*NAMES[:6]), delete(*NAMES[:6]), write(*NAMES[:6])],
         # many histograms added job after job (the keys list outgrows its place), one
         # deleted, two new ones: refused in zlib (FALSE_REJECTIONS), and in the uncompressed

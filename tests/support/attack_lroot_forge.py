@@ -197,9 +197,34 @@ def undeleted(made: Path) -> dict[str, bytes]:
     return out
 
 
+def written_over(made: Path) -> dict[str, bytes]:
+    """The rest of a deleted `a` behind the smaller `s` that took its place, `a` written
+    again (files.WRITTEN_OVER, ZLIB(1)); and a one-job file's free zeros made the end of a
+    live histogram, where nothing was deleted or written again."""
+    d = files.jobs(made / "wo.root", files.CODECS["zlib"], files.WRITTEN_OVER)
+    s = _named(d, "s")
+    at = s + key(d, s)["nbytes"]
+    n = min(p for p in records(d) if p > at) - at
+    si = struct.unpack(">i", d[37:41])[0]
+    a = _named(d, "a")
+    a_end = a + key(d, a)["nbytes"]
+    one = files.one_job_base(made / "one-tail.root")
+    live, _ = _live_list(one)
+    h03 = _named(one, "h03")
+    return {
+        "written-over-byte-flipped": _put(d, at + 100, bytes([d[at + 100] ^ 1])),
+        "written-over-zeros-then-tail": _put(_fill(d, at, n, b""), at + 48,
+                                             d[a_end - n + 48:a_end]),
+        "written-over-streamerinfo-tail": _put(d, at, d[si + key(d, si)["nbytes"] - n:
+                                                       si + key(d, si)["nbytes"]]),
+        "one-job-tail-of-h03": _put(one, live - 186, one[h03 + key(one, h03)["nbytes"] - 186:
+                                                         h03 + key(one, h03)["nbytes"]]),
+    }
+
+
 def hostile(made: Path) -> dict[str, bytes]:
     made.mkdir(parents=True, exist_ok=True)
-    out = {**deleted(made), **undeleted(made)}
+    out = {**deleted(made), **undeleted(made), **written_over(made)}
     return {f"root-l-{name}.root": data for name, data in out.items()}
 
 
@@ -211,4 +236,5 @@ HOSTILE_NAMES = [f"root-l-{n}.root" for n in (
     "older-10-with-19-tails", "key-datime-forged-1", "key-datime-forged-7",
     "runs-of-streamerinfo", "written-over-tail-zeros-before", "written-over-tail-mid",
     "written-over-tail-two", "one-job-older-4-datimes", "one-job-chain-5", "one-job-tails-8",
-    "grown-older-10-datimes", "grown-chain-chosen")]
+    "grown-older-10-datimes", "grown-chain-chosen", "written-over-byte-flipped",
+    "written-over-zeros-then-tail", "written-over-streamerinfo-tail", "one-job-tail-of-h03")]
