@@ -79,27 +79,31 @@ HOLES: dict[str, str] = {
     "are refused: one tail over the stated bound (another helper is tightening the cap)",
 }
 
+# Each is uproot's own output refused by a FreeSegments rule (the first reason vet
+# gives). Each also writes objects into places `del` freed, so a keys list older than the
+# deletions may name a record written over, which the docs keep refused ("Still refused:
+# the key of an object deleted and then written over"): a fix of the rule alone may leave
+# them refused for that. Not one of them is refused that way in their other codecs'
+# files where the FreeSegments record stays clean (grow-del-write in lz4, lzma, zstd).
+_FIRST = " (first reason; see above for what may refuse it next)"
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-l-grow-del-write-zlib.root": "refused ('the free segment [18656, 18750) does not "
     "start and end where records do'): h00-h02, then h03-h08, then h09-h19 in three jobs "
     "(`for i, name in enumerate(names): f[name] = hist(i)`), h04 deleted in a fourth, h30 "
     "and h31 written in a fifth, ZLIB(1). uproot freed an older FreeSegments record "
     "whose key says 10 bytes more than the segment that frees it (it shrank, then grew "
-    "back by one entry before it moved); the other codecs and 4 file-name lengths: the "
-    "zlib file is refused under every name tried, the others published",
+    "back by one entry before it moved); refused under every file name tried (4)" + _FIRST,
     "ctl-l-many-del-rewrite-lzma.root": "refused ('320 bytes at N are neither a record nor "
     "in a segment the FreeSegments record lists'): 200 histograms, 20 then 40 deleted in "
     "two jobs, the same 60 written again, LZMA(1): behind the live FreeSegments record "
-    "uproot left 32 of its older 10-byte end entries (fEND, then a later record's start "
-    "several times, then another's), fewer than the 64 slots the docs admit there",
-    "ctl-l-many-del-rewrite-lz4.root": "refused ('the free space at N holds data that is "
-    "not the remains ...', 1 byte into it): the same workflow in LZ4(1); an older keys list "
-    "written over at its head by a later record leaves the last byte of a key (its empty "
-    "title's length, 1 byte) before the keys that follow: a tail shorter than the 8 bytes "
-    "tails are looked up by",
-    "ctl-l-many-del-rewrite-zlib.root": "refused likewise in ZLIB(1), 2 bytes into the "
-    "stretch: the last 3 bytes of a key ('13' of hist_013 and its empty title) before "
-    "the keys that follow",
+    "uproot left 32 of its older 10-byte end entries (fEND, then later records' starts), "
+    "fewer than the 64 slots the docs admit there, in no listed segment" + _FIRST,
+    "ctl-l-many-del-new-zstd.root": "refused ('bytes after fEND ...: nothing may follow it "
+    "but the entries a FreeSegments record ending there left when it shrank'): the same "
+    "200 histograms and deletions, 60 new ones written, ZSTD(1): the live FreeSegments "
+    "record ends 50 bytes before fEND (5 stale end entries naming fEND fill them), and "
+    "after fEND 2 end entries each naming its own end, as the docs admit behind a record "
+    "that ends at fEND" + _FIRST,
 }
 
 LISTED = {

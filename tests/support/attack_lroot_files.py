@@ -122,19 +122,23 @@ def cyclic(*names: str) -> Step:
     return step
 
 
-def _many(codec: str) -> list[Step]:
-    """200 histograms, 20 then 40 deleted in two jobs, the same 60 written again."""
+def _many(codec: str, new: bool = False) -> list[Step]:
+    """200 histograms, 20 then 40 deleted in two jobs, the same 60 written again (or 60
+    new ones)."""
     dels = _many_dels()[codec]
-    return [cyclic(*MANY), delete(*dels[:20]), delete(*dels[20:]), cyclic(*dels)]
+    again = [f"new_{i:03d}" for i in range(60)] if new else dels
+    return [cyclic(*MANY), delete(*dels[:20]), delete(*dels[20:]), cyclic(*again)]
 
 
 # the uncompressed grow-del-write is refused as the docs' "Still refused" says (an older
 # keys list naming a record deleted and then written over): not a control
 CASES = {name: (codec, steps) for codec in CODECS for name, steps in _workflows(codec).items()
          if name != "grow-del-write-none"}
-# zstd's is refused for an older list naming a key deleted and written over (documented)
-CASES |= {f"many-del-rewrite-{codec}": (codec, _many(codec)) for codec in CODECS
-          if codec != "zstd"}
+# the others are refused for an older list naming a key deleted and written over
+# (documented), first reason; these two for a FreeSegments rule first (FALSE_REJECTIONS)
+CASES |= {"many-del-rewrite-none": ("none", _many("none")),
+          "many-del-rewrite-lzma": ("lzma", _many("lzma")),
+          "many-del-new-zstd": ("zstd", _many("zstd", new=True))}
 CONTROL_NAMES = sorted(f"ctl-l-{n}.root" for n in CASES)
 
 
