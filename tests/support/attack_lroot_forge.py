@@ -114,6 +114,17 @@ def _older(d: bytes, at: int, datimes: list[int], count: int, body: bytes) -> by
     return out
 
 
+def _cycles_chosen(d: bytes, at: int, count: int) -> bytes:
+    """count older lists' keys (no keys after them), each cycle chosen by the payload."""
+    live, _ = _live_list(d)
+    dt = key(d, live)["datime"]
+    lists = bytearray(_older(d, at, [dt - 1 - i for i in range(count)], 0, b""))
+    one = len(lists) // count
+    for i, v in enumerate(_choices(count, 17)):
+        lists[i * one + 16:i * one + 18] = struct.pack(">h", 2 + v % 32000)
+    return bytes(lists)
+
+
 def deleted(made: Path) -> dict[str, bytes]:
     """Forgeries in the place of the deleted `big` (files.deleted_base)."""
     d = files.deleted_base(made / "deleted.root")
@@ -154,6 +165,7 @@ def deleted(made: Path) -> dict[str, bytes]:
                                       b"".join(keys[:2]))),
         "older-150-datimes": at(_older(d, big, [dt - 1 - v * 4099 for v in _choices(150)], 1,
                                        keys[0])),
+        "older-20-cycles": at(_cycles_chosen(d, big, 20)),
         "older-head-cut-count-pwnd": at(lk[20:] + b"PWND" + b"".join(keys[:3])),
         "older-head-cut-count-3": at(lk[20:] + struct.pack(">i", 3) + b"".join(keys[:3])),
         "older-head-cut-pwnd-x50": at((lk[20:] + b"PWND" + keys[0]) * 50),
@@ -232,6 +244,7 @@ HOSTILE_NAMES = [f"root-l-{n}.root" for n in (
     "chain-repeat", "chain-chosen", "chain-short-10", "slack-repeat", "tails-18", "tails-19",
     "tails-20", "tails-40", "tails-17-interleaved", "older-datime-0", "older-count-0",
     "older-datime-later", "older-count-more", "older-20-datimes", "older-150-datimes",
+    "older-20-cycles",
     "older-head-cut-count-pwnd", "older-head-cut-count-3", "older-head-cut-pwnd-x50",
     "older-10-with-19-tails", "key-datime-forged-1", "key-datime-forged-7",
     "runs-of-streamerinfo", "written-over-tail-zeros-before", "written-over-tail-mid",
