@@ -9,8 +9,11 @@ its lengths, position and datime (no later than the live list's: up to 32 bits),
 the count no more than the whole keys after it"), not the code (neither the validators
 nor their tests were read). Tried here:
 - ordinary uproot 5.7 jobs (tests/support/attack_lroot_files.py): histograms deleted
-  and written again (later job, same job, subdirectory, twice, all deleted), a tree
-  extended beside them, many histograms added job after job, every codec;
+  and written again (later job, same job, subdirectory, twice, all deleted, behind a
+  smaller record), a tree extended beside them, many histograms added job after job,
+  200 histograms with 60 deleted and written again, every codec; and the same jobs a
+  second apart (a key's datime counts seconds: tests that run jobs within one second
+  see them published, a physicist running them one after another does not);
 - forged files (tests/support/attack_lroot_forge.py): the place of a 2000-bin histogram
   deleted with `del` filled with whole keys (chosen, repeated), tails around their cap,
   older lists' keys and counts (1, 20, 150 of them, chosen datimes, later datimes, larger
