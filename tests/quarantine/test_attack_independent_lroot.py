@@ -58,7 +58,7 @@ spec:
 
 _OLDER = ("older keys lists' own keys laid one after another in a free stretch, each the "
           "live list's key with its own lengths, position and a datime the payload "
-          "chooses (no later than the live list's), a count no more than the keys after "
+          "chooses (a valid date in 1996-2015, about 29 bits: no later than the live list's), a count no more than the keys after "
           "it: uproot writes an older list only when its list outgrows its place, and the "
           "docs price one older list's datime (up to 32 bits), not a list of them")
 HOLES: dict[str, str] = {
@@ -68,9 +68,9 @@ HOLES: dict[str, str] = {
     "holds a key twice or more keys than the directory ever had (here 12); runs of the "
     "live StreamerInfo in the same place are refused (root-l-runs-of-streamerinfo), so the "
     "chain is a channel of its own, bounded only by the free space",
-    "root-l-older-20-datimes.root": f"20 {_OLDER} (20 x 16 bits here)",
-    "root-l-older-150-datimes.root": f"150 {_OLDER} (150 x 28 bits here, 4200 bits; 192 "
-    "such lists of 31 bits fit in the 16.6 KB)",
+    "root-l-older-20-datimes.root": f"20 {_OLDER} (20 x 29 bits)",
+    "root-l-older-150-datimes.root": f"150 {_OLDER} (150 x 29 bits, 4350 bits; about 190 "
+    "such lists fit in the 16.6 KB)",
     "root-l-older-20-cycles.root": "20 older keys lists' own keys (no keys after them), "
     "each key's cycle chosen by the payload (2 bytes each, 40 bytes: past the 24 loose "
     "bytes): the docs pin an older list's key to the live list's 'but for its lengths, "
@@ -78,9 +78,9 @@ HOLES: dict[str, str] = {
     "datime's)",
     "root-l-one-job-older-4-datimes.root": f"in a one-job file where nothing was deleted "
     f"and no list moved, the 186 zero bytes before its keys list published holding 4 "
-    f"{_OLDER} (4 x 16 bits here, up to 4 x 31)",
+    f"{_OLDER} (4 x 29 bits)",
     "root-l-grown-older-10-datimes.root": "in a file where nothing was deleted, an older "
-    f"keys list uproot left whole (491 bytes) replaced by 10 {_OLDER} (10 x 16 bits here)",
+    f"keys list uproot left whole (491 bytes) replaced by 10 {_OLDER} (10 x 29 bits)",
     "root-l-tails-19.root": "19 tails of the file's keys, each key and cut chosen (about "
     "9 bits a tail), published where the docs' cap is 18 (16 records of the file, 2 of "
     "them deleted and whole in free space: one a record plus one a deleted record); 20 "
@@ -152,8 +152,8 @@ LISTED = {
     # bytes (a list key's bytes after its datime are a run of the live list's key)
     "root-l-older-datime-0.root": "an older list's key dated 0",
     "root-l-older-count-0.root": "an older list counting 0 of the 3 keys after it",
-    "root-l-older-datime-later.root": "an older list's key dated one second after the "
-    "live list's (the 4 bytes within the 24 loose bytes)",
+    "root-l-older-datime-later.root": "an older list's key dated a year after the "
+    "live list's (its datime's bytes within the 24 loose bytes)",
     "root-l-older-count-more.root": "an older list counting 5 keys with 3 after it "
     "(within the 24 loose bytes)",
     "root-l-older-head-cut-count-3.root": "a cut older list's key, count 3, 3 keys",

@@ -82,6 +82,20 @@ def _choices(count: int, salt: int = 0) -> list[int]:
             for i in range(count)]
 
 
+def _datimes(count: int, salt: int) -> list[int]:
+    """count valid ROOT datimes in 1996-2015 chosen by the payload (about 29 bits each:
+    year, month, day 1-28, hour, minute, second), all earlier than any key written now.
+    ROOT packs (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 | min << 6 | sec."""
+    out = []
+    for i in range(count):
+        v = int.from_bytes(PAYLOAD[4 * (i + salt):4 * (i + salt) + 4], "big")
+        fields = (1 + v % 20, 1 + v // 20 % 12, 1 + v // 240 % 28, v // 6720 % 24,
+                  v // 161280 % 60, v // 9676800 % 60)
+        out.append(sum(f << shift for f, shift in zip(fields, (26, 22, 17, 12, 6, 0),
+                                                      strict=True)))
+    return out
+
+
 def _tails(keys: list[bytes], count: int, salt: int) -> bytes:
     """count tails key[s:], the key and s chosen by the payload (at least 9 bytes each)."""
     out = b""
@@ -116,9 +130,7 @@ def _older(d: bytes, at: int, datimes: list[int], count: int, body: bytes) -> by
 
 def _cycles_chosen(d: bytes, at: int, count: int) -> bytes:
     """count older lists' keys (no keys after them), each cycle chosen by the payload."""
-    live, _ = _live_list(d)
-    dt = key(d, live)["datime"]
-    lists = bytearray(_older(d, at, [dt - 1 - i for i in range(count)], 0, b""))
+    lists = bytearray(_older(d, at, _datimes(count, 40), 0, b""))
     one = len(lists) // count
     for i, v in enumerate(_choices(count, 17)):
         lists[i * one + 16:i * one + 18] = struct.pack(">h", 2 + v % 32000)
@@ -159,17 +171,17 @@ def deleted(made: Path) -> dict[str, bytes]:
                                             for i in range(17))),
         "older-datime-0": at(_older(d, big, [0], 3, b"".join(keys[:3]))),
         "older-count-0": at(_older(d, big, [dt], 0, b"".join(keys[:3]))),
-        "older-datime-later": at(_older(d, big, [dt + 1], 3, b"".join(keys[:3]))),
+        "older-datime-later": at(_older(d, big, [dt + (1 << 26)], 3, b"".join(keys[:3]))),
         "older-count-more": at(_older(d, big, [dt], 5, b"".join(keys[:3]))),
-        "older-20-datimes": at(_older(d, big, [dt - 1 - v for v in _choices(20)], 2,
+        "older-20-datimes": at(_older(d, big, _datimes(20, 0), 2,
                                       b"".join(keys[:2]))),
-        "older-150-datimes": at(_older(d, big, [dt - 1 - v * 4099 for v in _choices(150)], 1,
+        "older-150-datimes": at(_older(d, big, _datimes(150, 60), 1,
                                        keys[0])),
         "older-20-cycles": at(_cycles_chosen(d, big, 20)),
         "older-head-cut-count-pwnd": at(lk[20:] + b"PWND" + b"".join(keys[:3])),
         "older-head-cut-count-3": at(lk[20:] + struct.pack(">i", 3) + b"".join(keys[:3])),
         "older-head-cut-pwnd-x50": at((lk[20:] + b"PWND" + keys[0]) * 50),
-        "older-10-with-19-tails": at(_older(d, big, [dt - 5 - j for j in range(10)], 0,
+        "older-10-with-19-tails": at(_older(d, big, _datimes(10, 300), 0,
                                             _tails(keys, 19, 100))),
         "key-datime-forged-1": at(h00 + bytes(forged) + h00),
         "key-datime-forged-7": at((h00 + bytes(forged)) * 7 + h00),
@@ -189,10 +201,9 @@ def undeleted(made: Path) -> dict[str, bytes]:
     zero = live - 186
     assert one[zero:live] == bytes(186)
     keys = _hist_keys(one)
-    dt = key(one, live)["datime"]
     out = {
         "one-job-older-4-datimes": _fill(one, zero, 186, _older(
-            one, zero, [dt - 1 - v for v in _choices(4, 5)], 0, b"")),
+            one, zero, _datimes(4, 5), 0, b"")),
         "one-job-chain-5": _fill(one, zero, 186, b"".join(keys[v % 5] for v in _choices(5, 9))),
         "one-job-tails-8": _fill(one, zero, 186, _tails(keys, 8, 40)),
     }
@@ -202,9 +213,8 @@ def undeleted(made: Path) -> dict[str, bytes]:
               and key(grown, p)["nbytes"] > 300 and p < live)
     n = key(grown, old)["nbytes"]
     keys = _hist_keys(grown)
-    dt = key(grown, live)["datime"]
     out["grown-older-10-datimes"] = _fill(grown, old, n, _older(
-        grown, old, [dt - 1 - v for v in _choices(10, 13)], 0, b""))
+        grown, old, _datimes(10, 13), 0, b""))
     out["grown-chain-chosen"] = _fill(grown, old, n, _chosen_keys(keys, n, 21))
     return out
 
