@@ -81,10 +81,6 @@ HOLES: dict[str, str] = {
     f"{_OLDER} (4 x 29 bits)",
     "root-l-grown-older-10-datimes.root": "in a file where nothing was deleted, an older "
     f"keys list uproot left whole (491 bytes) replaced by 10 {_OLDER} (10 x 29 bits)",
-    "root-l-tails-19.root": "19 tails of the file's keys, each key and cut chosen (about "
-    "9 bits a tail), published where the docs' cap is 18 (16 records of the file, 2 of "
-    "them deleted and whole in free space: one a record plus one a deleted record); 20 "
-    "are refused: one tail over the stated bound (another helper is tightening the cap)",
 }
 
 FALSE_REJECTIONS: dict[str, str] = {
@@ -142,10 +138,8 @@ LISTED = {
     "root-l-one-job-chain-5.root": "5 chosen keys in a one-job file's zeros",
     "root-l-grown-chain-chosen.root": "chosen keys in an older list's place, nothing "
     "deleted",
-    # tails within the cap ("at most one per record ... plus one per deleted record")
-    "root-l-tails-18.root": "18 chosen tails (the cap: 16 records + 2 deleted)",
-    "root-l-tails-17-interleaved.root": "17 tails, each behind a whole key",
-    "root-l-one-job-tails-8.root": "8 chosen tails in a one-job file's zeros",
+    # (tails-18, tails-17-interleaved, one-job-tails-8, tails-19: refused since session 37's
+    # keytails, root_versions.py: a tail only where a list version each del leaves ends)
     # an older list's key: "datime (no later than the live list's: up to 32 bits)",
     # "the count no more than the whole keys after it"; a datime later than the live
     # list's or a count over the keys after it passes too, within the file's 24 loose
