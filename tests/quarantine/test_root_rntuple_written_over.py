@@ -6,7 +6,7 @@ anchor reaches, carrying the checksum of such a header), their positions and len
 fMaxKeySize and the XXH3-64 of its fields (root_rntuple.written_over). The header,
 footer, page lists and pages are then reached as a deleted anchor's left whole in free
 space are; refused before ("the RBlob at N is linked from no RNTuple envelope or
-anchor": 48 of 150 random workflows writing histograms, strings and RNTuples, deleting
+anchor": 44 of 150 random workflows writing histograms, strings and RNTuples, deleting
 some in later jobs, every codec; 18 now, none refused that passed). A stretch that is
 not those bytes, or orphans with no such stretch, stay refused."""
 
