@@ -42,3 +42,36 @@ def workflow(path: Path, seed: int) -> bytes:
                 write(f, f"w{job}_{k}", k + 3)
                 alive.append(f"w{job}_{k}")
     return path.read_bytes()
+
+
+def strings_workflow(path: Path, seed: int) -> bytes:
+    """Session 36's sweep (/tmp/rootfix/sweepw.py): 2 to 20 strings and histograms, in a
+    subdirectory 3 times in 10, then 1 to 4 jobs each deleting up to half and writing up
+    to 3 more, in one codec (its bytes)."""
+    r = random.Random(seed)
+    n, sub = r.randint(2, 20), r.random() < 0.3
+    where = "d/" if sub else ""
+    names = [f"{where}{r.choice(['h', 'hist_', 'x'])}{i}" for i in range(n)]
+
+    def write(f, name: str, i: int) -> None:  # noqa: ANN001 - an uproot file
+        if r.random() < 0.4:
+            f[name] = "t" * r.randint(1, 40)
+        else:
+            f[name] = np.histogram(np.arange(3.0 + i), bins=3 + i)
+
+    with uproot.recreate(path, compression=r.choice(CODECS)) as f:
+        if sub:
+            f.mkdir("d")
+        for i, name in enumerate(names):
+            write(f, name, i)
+    alive = list(names)
+    for job in range(r.randint(1, 4)):
+        with uproot.update(path) as f:
+            if len(alive) > 1:
+                for gone in r.sample(alive, r.randint(1, max(1, len(alive) // 2))):
+                    del f[gone]
+                    alive.remove(gone)
+            for k in range(r.randint(0, 3)):
+                write(f, f"{where}w{job}_{k}", k + 3)
+                alive.append(f"{where}w{job}_{k}")
+    return path.read_bytes()

@@ -1,0 +1,56 @@
+"""A live keys list's slack read as its older versions (root_versions, session 37), on the
+uproot workflows the rule first refused: 4 of session 36's 150 random string and
+histogram workflows (tests.support.root_del_workflows.strings_workflow) that passed
+before it (66, 105, 145 always; 100 in some runs: it depends on the second uproot writes
+in, its keys' datime). What uproot did there that the reading missed: a version shorter than its
+deleted key (keys added between deletions) was given the shortest deleted key that fit,
+where uproot had deleted a longer one (seed 66: 2 bytes of a 69-byte key's deletion, the
+39-byte one still to come); the deleted key of a version had its record written over by
+a later one, so its length is not in the file (seeds 100, 105, 145); a last key ending in
+zeros (a TH1D's empty title) looked shorter than it is (145); the oldest version left
+ends where uproot's first slack begins (105). Each such version costs Keys.cost loose
+bytes: without them the same files are refused."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.quarantine.test_validators import vet
+from vmguard.quarantine.validators import Invalid, root_remains
+from vmguard.quarantine.validators.root_versions import _fits
+
+pytest.importorskip("uproot")
+from tests.support.root_del_workflows import strings_workflow  # noqa: E402 - needs uproot
+
+ROOT = "application/x-root"
+OK = [(ROOT, "root")]
+FREE = "the free space at .* holds data that is not the remains of a record the writer moved"
+SEEDS = [66, 100, 105, 145]  # ZSTD, ZSTD, LZ4, ZLIB
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_workflows_the_version_rule_refused_pass(tmp_path, seed):
+    assert vet(strings_workflow(tmp_path / f"s{seed}.root", seed), ROOT) == OK
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_their_shorter_versions_cost_loose_bytes(tmp_path, monkeypatch, seed):
+    data = strings_workflow(tmp_path / f"s{seed}.root", seed)
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    with pytest.raises(Invalid, match=FREE):
+        vet(data, ROOT)
+
+
+def test_each_shorter_version_is_owed_its_own_deleted_key():
+    """Seed 66's: deleted keys of 39, 69, 69 bytes; a 2-byte version may be owed either
+    69 (then a 69 and the 39 are left for the versions after it) but not two owed 69s
+    and a 39 when one 69 is left."""
+    left = Counter({39: 1, 69: 2})
+    assert _fits(left, (2,))
+    assert _fits(Counter({39: 1, 69: 1}), (2,))
+    assert _fits(Counter({39: 1, 69: 1}), (2, 60))
+    assert not _fits(Counter({39: 1, 69: 1}), (60, 61))
+    assert not _fits(Counter({69: 1}), (2, 2))
