@@ -6,7 +6,8 @@ in, its keys' datime). What uproot did there that the reading missed: a version 
 deleted key (keys added between deletions) was given the shortest deleted key that fit,
 where uproot had deleted a longer one (seed 66: 2 bytes of a 69-byte key's deletion, the
 39-byte one still to come); the deleted key of a version had its record written over by
-a later one, so its length is not in the file (seeds 100, 105, 145); a last key ending in
+a later one, so its length is not in the file (seeds 105, 145: it ends on the current
+last key all the same, as a version as long as its deleted key does); a last key ending in
 zeros (a TH1D's empty title) looked shorter than it is (145); the oldest version left
 ends where uproot's first slack begins (105). Each such version costs Keys.cost loose
 bytes: without them the same files are refused."""
@@ -17,6 +18,7 @@ from collections import Counter
 
 import pytest
 
+from tests.quarantine.test_root_keylists import _base, _tails
 from tests.quarantine.test_validators import vet
 from vmguard.quarantine.validators import Invalid, root_remains
 from vmguard.quarantine.validators.root_versions import _fits
@@ -54,3 +56,14 @@ def test_each_shorter_version_is_owed_its_own_deleted_key():
     assert _fits(Counter({39: 1, 69: 1}), (2, 60))
     assert not _fits(Counter({39: 1, 69: 1}), (60, 61))
     assert not _fits(Counter({69: 1}), (2, 2))
+
+
+def test_a_version_of_a_key_written_over_ends_on_the_last_key(tmp_path):
+    """Five tails of keys spelled after _base's versions (in its trailing zeros, each a
+    tail of a live key but not of the list's last) are refused with the file's loose
+    bytes, as before: a version of unknown length is one ending on the current last key,
+    not any tail of the history's (read so, each paid 2 bytes, 12 passed)."""
+    data, stale = _base(tmp_path)
+    assert vet(_tails(data, stale, "1011"), ROOT) == OK  # within the loose bytes
+    with pytest.raises(Invalid, match=FREE):
+        vet(_tails(data, stale, "10110"), ROOT)

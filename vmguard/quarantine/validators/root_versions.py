@@ -17,14 +17,16 @@ keys after it, where no version as long as a deleted key is: the caller charges 
 `Keys.cost` loose bytes (naming one byte of the history's keys); which deleted key it
 was short of is not in the bytes, only that each such version has its own. A version
 whose deleted key's record a later one was written over (its length not in the file:
-3 of 150 random workflows) is read and paid for the same way, up to the history's
-longest key. What is not such a chain is left to the caller's judgment."""
+3 of 150 random workflows) ends on the current last key as one as long as a deleted key
+does, any length up to the history's longest key, and is paid for the same way. What
+is not such a chain is left to the caller's judgment."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 
 from .root_keylists import END, Keys, key_ends, tail_of
 
@@ -49,23 +51,35 @@ class Chain:
     stops: list[int]  # where a key may end (key_ends): a shorter version's end
 
 
+class Step(Enum):
+    """How a version was read: as long as a deleted key left (free), shorter than one
+    (keys added between deletions: owed one at least as long), or of a deleted key
+    whose record a later one was written over (its length not in the file: ending on the
+    current last key, as an exact version does). Both but the first cost Keys.cost."""
+
+    EXACT = "exact"
+    SHORTER = "shorter"
+    GONE = "gone"
+
+
 def versions(data: bytes, directory: int, last: bytes, keys: Keys, limit: int) -> tuple[bytes, int]:
     """data (a live keys list's slack) with the older versions of the list zeroed, and
-    how many of them were shorter than the key deleted after them (_shorter: `limit` at
-    most, what the caller's loose bytes pay for)."""
+    how many of them were not as long as a deleted key left (_shorter: `limit` at most,
+    what the caller's loose bytes pay for)."""
     deleted = keys.deleted.get(directory, frozenset())
     lasts = frozenset((last,) if last else ())
     chain = Chain(Counter(len(k) for k in deleted), (), set(deleted), lasts, key_ends(data, keys))
     out, at, end, shorter = bytearray(data), 0, len(data.rstrip(b"\0")), 0
     while at < end:
-        size, lasts = _version(data, at, chain, keys)
-        exact = bool(size)
-        if not size and shorter < limit:
-            size, lasts = _shorter(data, at, end, chain, keys)
-            shorter += bool(size)
+        size, lasts, step = *_version(data, at, chain, keys), Step.EXACT
+        for paid in (Step.SHORTER, Step.GONE) if not size and shorter < limit else ():
+            size, lasts, step = *_shorter(data, at, end, chain, keys, paid), paid
+            if size:
+                shorter += 1
+                break
         if not size:
             break
-        chain.left, chain.owed = _taken(chain, size, exact)
+        chain.left, chain.owed = _taken(chain, size, step)
         chain.unused -= lasts & {data[at : at + size]}
         chain.last = lasts
         out[at : at + size] = bytes(size)
@@ -80,7 +94,7 @@ def _version(data: bytes, at: int, chain: Chain, keys: Keys) -> tuple[int, froze
         piece = data[at : at + size]
         if len(piece) < size:
             break
-        if not _fits(*_taken(chain, size, True)):
+        if not _fits(*_taken(chain, size, Step.EXACT)):
             continue
         lasts = frozenset(k for k in chain.last if _ends_on(piece, k, keys))
         if lasts:
@@ -91,31 +105,36 @@ def _version(data: bytes, at: int, chain: Chain, keys: Keys) -> tuple[int, froze
 
 
 def _shorter(
-    data: bytes, at: int, end: int, chain: Chain, keys: Keys, ahead: bool = True
+    data: bytes, at: int, end: int, chain: Chain, keys: Keys, step: Step, ahead: bool = True
 ) -> tuple[int, frozenset[bytes]]:
-    """The length of a version shorter than a deleted key left (keys added between
-    deletions), or of one whose deleted key was written over (its length unknown: up to
-    the history's longest key), and its last keys: a tail of a key of the history then
-    whole keys, the longest after which the chain goes on (`ahead`: a version, or another
-    such; or the slack ends), else the longest (the oldest version left: what follows is
-    the caller's, uproot's seed 105 (LZ4) leaves the StreamerInfo's bytes there)."""
+    """The length and last keys of a version shorter than a deleted key left (a tail of
+    a key of the history then whole keys), or of one whose deleted key is gone (ending
+    on the current last key, up to the history's longest key): the longest after which
+    the chain goes on (`ahead`: a version, or a shorter one; or the slack ends), else
+    the longest (the oldest version left: what follows is the caller's, uproot's seed 105
+    (LZ4) leaves its first slack, the StreamerInfo's bytes, there)."""
     first: tuple[int, frozenset[bytes]] = (0, frozenset())
-    longest = max(max(+chain.left, default=1) - 1, max(keys.lengths, default=1))
+    gone = step is Step.GONE
+    longest = max(keys.lengths, default=1) if gone else max(+chain.left, default=1) - 1
     # up to the slack's end, not `end`: a version's last key may end in zeros (a TH1D's)
     for size in _sizes(at, min(longest, len(data) - at), chain.stops):
+        after = Chain(*_taken(chain, size, step), chain.unused, frozenset(), chain.stops)
         piece = data[at : at + size]
-        lasts = _lasts(piece, keys) if piece.strip(b"\0") else frozenset()  # zeros: free
-        if not lasts:
+        if not piece.strip(b"\0") or not _fits(after.left, after.owed):  # zeros: free
             continue
-        after = Chain(*_taken(chain, size, False), chain.unused, lasts, chain.stops)
+        after.last = (
+            frozenset(k for k in chain.last if _ends_on(piece, k, keys)) if gone else _lasts(piece, keys)
+        )
+        if not after.last:
+            continue
         if (
             not ahead
             or at + size >= end
             or _version(data, at + size, after, keys)[0]
-            or _shorter(data, at + size, end, after, keys, False)[0]
+            or _shorter(data, at + size, end, after, keys, Step.SHORTER, False)[0]
         ):
-            return size, lasts
-        first = first if first[0] else (size, lasts)
+            return size, after.last
+        first = first if first[0] else (size, after.last)
     return first
 
 
@@ -127,13 +146,12 @@ def _sizes(at: int, longest: int, stops: list[int]) -> list[int]:
     return sorted(sizes, reverse=True)[:_TRIES]
 
 
-def _taken(chain: Chain, size: int, exact: bool) -> tuple[Counter[int], tuple[int, ...]]:
+def _taken(chain: Chain, size: int, step: Step) -> tuple[Counter[int], tuple[int, ...]]:
     """The deleted keys' lengths left and the shorter versions owed one once a version of
-    `size` is read: as long as the key deleted right after it (`exact`: that length
-    taken), or shorter (owed one at least as long: which one is left open, _fits)."""
-    if not exact:  # owed if one can be: else its deleted key's record was written over
-        owed = (*chain.owed, size)
-        return +chain.left, owed if _fits(chain.left, owed) else chain.owed
+    `size` is read: as long as the key deleted right after it (that length taken),
+    shorter (owed one at least as long: which one is left open, _fits), or gone (none)."""
+    if step is not Step.EXACT:
+        return +chain.left, (*chain.owed, size) if step is Step.SHORTER else chain.owed
     out = +chain.left
     out[size] -= 1
     return +out, chain.owed
