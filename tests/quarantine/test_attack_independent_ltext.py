@@ -34,6 +34,7 @@ pytest.importorskip("tqdm")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.quarantine.test_attack_independent_hnames import _entry  # noqa: E402
 from tests.support import attack_ltext_cases as cases  # noqa: E402
 
 _TEX = (
@@ -96,9 +97,13 @@ _UTF16 = (
     "published: UTF-16 text whose bytes, as cat hands them to a terminal, hold C0 controls "
     "(only 0x1B and C2 xx pairs are checked): "
 )
-HOLES: dict[str, str] = {
+# Fixed (names2): _AUX by the job's name (texjobs.py), the caches and _TOOLS by name
+# (dirconfig.py), snakemake's profiles/default as a directory within one.
+FIXED = {
     **{name: _TEX + why for name, why in _AUX.items()},
     **{name: _CONFIG + why for name, why in _TOOLS.items()},
+}
+HOLES: dict[str, str] = {
     "grep-climb.err": "published: six lines each rising 8 rows, 7 plain lines between them, "
     "within the 8-row bound in the file; `grep FORGED job.err` prints them adjacent and "
     "rises 43 rows above its first line, over the previous command's output (a sha256sum "
@@ -202,10 +207,18 @@ def test_lab_file_is_published_byte_identical(run, name):
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOSTILE)])
 def test_hostile_file_is_not_published(run, name):
-    entry = run["entries"][name]
+    entry = _entry(run, name)  # CVS/Root: the CVS directory's
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_name_read_from_dot_is_refused_as_configuration(run, name):
+    """What FIXED names is refused for what a tool reads by name, saying why."""
+    entry = _entry(run, name)
+    assert entry["verdict"] == "rejected" and "name-config" in entry["reasons"], entry
+    assert entry["detail"], entry
 
 
 def test_the_vet_exits_as_a_partly_refused_job_and_takes_under_fifteen_seconds(run):

@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from vmguard.core.display import is_plain, shown
-from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names
+from vmguard.quarantine import texjobs
+from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names, within_why
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -93,7 +94,12 @@ RULES: dict[Reason, str] = {
     "pyproject.toml, tox.ini, setup.cfg, TeX (kpathsea searches `.` first): every name the "
     "distribution installs there (tikz.code.tex, graphics.cfg ...) and its NAME.tex, a "
     "package's configuration hyperref.cfg ..., microtype's mt-*.cfg, babel's babel-*.ini, "
-    "pdftex.map, LaTeX's \\jobname.aux .toc .bbl .nav ...; git: HEAD beside "
+    "pdftex.map, LaTeX's \\jobname.aux .toc .bbl .nav ..., and beside a LaTeX job's NAME.tex every "
+    "NAME.* and NAME-* but its output (.pdf .log .out .synctex.gz .fls .fdb_latexmk .blg .bib); "
+    "LaTeX's caches _minted-*, pythontex-files-*, svg-inkscape; Asymptote: plain.asy, "
+    "feynman.asy ...; pylint: pylintrc; pytest 9: pytest.toml; tox: tox.toml; ctest: "
+    "CTestCustom.cmake; luaotfload: luaotfload.conf; quarto: _quarto.yml; bun: bunfig.toml; "
+    "deno: deno.json; snakemake: profiles/default; CVS: its CVS directory; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "nextflow: nextflow.config; "
     "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
@@ -236,15 +242,36 @@ def path_fits(path: str, public: str = "") -> bool:
     return len(os.fsencode(full)) < PATH_MAX
 
 
-def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
-    """The names of one directory refused for their siblings: collisions (colliding),
-    and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
+def sibling_reasons(names: Iterable[str], directory: str = "") -> dict[str, list[Reason]]:
+    """The names of one directory (named `directory`, "" for the top) refused for their
+    siblings: collisions (colliding), the HEAD that makes the directory a git repository
+    (GIT_DIR_WITH_HEAD), and what a tool reads by the name of a sibling or of the
+    directory (sibling_notes)."""
     names = list(names)
     found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
     folded = _client_keys(names)
     if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
         for head in (n for n, key in folded.items() if key == GIT_HEAD):
             found.setdefault(head, []).append(Reason.NAME_CONFIG)
+    for name in _read_by_context(folded, directory):
+        found.setdefault(name, []).append(Reason.NAME_CONFIG)
+    return found
+
+
+def sibling_notes(names: Iterable[str], directory: str = "") -> dict[str, str]:
+    """Why sibling_reasons refuses a name for its siblings or its directory, beyond RULES."""
+    return _read_by_context(_client_keys(names), directory)
+
+
+def _read_by_context(folded: dict[str, str], directory: str) -> dict[str, str]:
+    """The names a tool reads by a sibling's name (a LaTeX job's, texjobs.read_back) or
+    inside a directory of a name (dirconfig.within_why: snakemake's profiles/default)."""
+    found = texjobs.read_back(folded)
+    if directory and _is_utf8(directory):
+        parent = _client_key(directory)
+        for name, key in folded.items():
+            if why := within_why(parent, key):
+                found.setdefault(name, why)
     return found
 
 
@@ -361,6 +388,6 @@ def archive_reasons(
     for path in clash:
         found.setdefault(path, []).append(Reason.NAME_COLLISION)
     for parent, names in children.items():
-        for name, reasons in sibling_reasons(names).items():
+        for name, reasons in sibling_reasons(names, parent.rpartition("/")[2]).items():
             found.setdefault(f"{parent}/{name}".lstrip("/"), []).extend(reasons)
     return {path: list(dict.fromkeys(reasons)) for path, reasons in found.items()}
