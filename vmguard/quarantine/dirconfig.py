@@ -60,10 +60,10 @@ _SERVERS_AND_TOOLS = frozenset(
     # parent), tox tox.ini and setup.cfg's [tox:tox] (commands it runs)
     + ["tex4ht.env", "araraconfig.yaml", "arararc.yaml", "uv.toml", "pyproject.toml"]
     + ["pytest.ini", "tox.ini", "setup.cfg"]
-    # pylint reads pylintrc and pylintrc.toml of the current directory (pylint 3's
+    # pylint reads pylintrc and pylintrc.toml of the current directory (pylint 4.1.5's
     # config/find_default_config_files.py, RC_NAMES; .pylintrc is a dot name): init-hook is
-    # Python it runs; pytest 9 reads pytest.toml (its docs' "Configuration file formats");
-    # tox 4.21+ tox.toml (tox docs, "Configuration": commands it runs); ctest runs the
+    # Python it runs; pytest 9 reads pytest.toml (9.2's _pytest/config/findpaths.py); tox
+    # tox.toml (4.67's config/source/toml_tox.py: commands it runs); ctest runs the
     # build directory's CTestCustom.cmake and CTestCustom.ctest (CMake script: CMake's
     # ctest(1), "CTEST_CUSTOM_*" and cmCTest.cxx's ReadCustomConfigurationFileTree);
     # luaotfload (every lualatex run that loads a font) reads ./luaotfloadrc and
@@ -103,13 +103,19 @@ _ASY_MODULES = (
     "version x11colors"
 )
 _ASY = frozenset(f"{n}.asy" for n in _ASY_MODULES.lower().split())
-# snakemake 8 takes the workflow directory's profiles/default as --workflow-profile
-# unasked (snakemake docs, "Profiles": its config.yaml's keys are command-line options,
-# a cluster submit command among them): refused as a directory within one (folded names).
+# snakemake (9.27.1's cli.py, --workflow-profile) takes, when a Snakefile is found and no
+# profile is given, ./default, then profiles/default of the current and of the Snakefile's
+# directory as the workflow profile unasked: its profile.yaml or config.yaml (also with a
+# minimum version, config.v8+.yaml) holds command-line options, the cluster submit
+# command it runs for every job among them. Folded names: directory -> entries it reads.
+_SNAKEMAKE = (
+    "snakemake uses {0} of the directory it runs in (or of the Snakefile's) as its workflow "
+    "profile unasked: its keys are command-line options, the cluster submit command it runs "
+    "for every job among them"
+)
 _WITHIN = {
-    ("profiles", "default"): "snakemake uses profiles/default of the workflow's directory as its "
-    "workflow profile unasked: its config.yaml's keys are command-line options (the cluster "
-    "submit command it runs for every job among them)",
+    "profiles": (re.compile("default"), _SNAKEMAKE.format("profiles/default")),
+    "default": (re.compile(r"(profile|config)(\.v\d+\+)?\.yaml"), _SNAKEMAKE.format("default/")),
 }
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`
@@ -227,7 +233,8 @@ def config_why(name: str) -> str | None:
 
 def within_why(directory: str, name: str) -> str | None:
     """Why a tool reads an entry of this (folded) name in a directory of that one, or None."""
-    return _WITHIN.get((directory, name))
+    pattern, why = _WITHIN.get(directory, (None, ""))
+    return why if pattern is not None and pattern.fullmatch(name) else None
 
 
 def loaded_by_name(name: str) -> bool:
