@@ -65,10 +65,10 @@ _SERVERS_AND_TOOLS = frozenset(
     # Python it runs; pytest 9 reads pytest.toml (9.2's _pytest/config/findpaths.py); tox
     # tox.toml (4.67's config/source/toml_tox.py: commands it runs); ctest runs the
     # build directory's CTestCustom.cmake and CTestCustom.ctest (CMake script: CMake's
-    # ctest(1), "CTEST_CUSTOM_*" and cmCTest.cxx's ReadCustomConfigurationFileTree);
-    # luaotfload (every lualatex run that loads a font) reads ./luaotfloadrc and
-    # ./luaotfload.conf before the home's (luaotfload.conf(5), FILES: fontloader names the
-    # Lua file it loads); quarto render in a directory holding _quarto.yml (.yaml) renders
+    # ctest_read_custom_files, "invoking ctest(1) without a script will read custom files
+    # from the binary directory"); luaotfload (every lualatex run that loads a font) reads
+    # ./luaotfload{.conf,rc} before the home's (luaotfload.conf(5), SYNOPSIS: fontloader
+    # names the Lua file it loads); quarto render in a directory holding _quarto.yml (.yaml) renders
     # it as a project, running its pre-render scripts, and merges each directory's
     # _metadata.yml into its documents (filters: Lua it runs; Quarto docs, "Project
     # Basics", "Directory Metadata"); bun reads ./bunfig.toml on every run (bun docs,
