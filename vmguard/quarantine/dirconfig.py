@@ -159,7 +159,8 @@ CONFIG_PATTERNS = (
 # \begin{document} inputs .aux, \tableofcontents .toc (\listoffigures .lof, \listoftables
 # .lot, listings' .lol, algorithm lists' .loa), \bibliography .bbl, beamer .nav, .snm and a
 # fragile frame's .vrb, \printindex .ind, glossaries .gls and .acr, ntheorem .thm, todonotes
-# .tdo, endfloat .fff and .ttt. Not refused: hyperref's .out (a batch job's stdout file is
+# .tdo, endfloat .fff and .ttt: the floor, for any job (a known job's every NAME.* is
+# texjobs.py's). Not refused here: hyperref's .out (a batch job's stdout file is
 # NAME.out: refusing it would refuse every job's log), biblatex's .bcf (XML biber reads when
 # told to), endnotes' .ent (the Protein Data Bank's file extension).
 _AUX = ("aux", "toc", "lof", "lot", "lol", "loa", "bbl", "nav", "snm", "vrb")
