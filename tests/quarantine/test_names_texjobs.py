@@ -17,6 +17,7 @@ OUTPUT = ("main.tex", "main.pdf", "main.log", "main.out", "main.synctex.gz", "ma
 OUTPUT += ("main.fdb_latexmk", "main.blg", "main.bib", "main-figure0.pdf", "main-figure0.log")
 READ_BACK = ("main.brf", "main.nls", "main.glstex", "main.mtc1", "main.xsim", "main.bcf", "main.mk4")
 READ_BACK += ("main.out.tex", "main-figure0.dpth", "main-figure0.md5", "main-gnuplottex-fig1.tex")
+READ_BACK += ("main.brf.tex",)  # kpathsea's twin of main.brf, though it names a job main.brf
 LAB = ("run42.csv", "fit.png", "notes.txt", "mainframe.csv", "main_results.csv")
 
 

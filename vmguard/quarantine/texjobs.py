@@ -58,10 +58,13 @@ def read_back(keys: Mapping[str, str]) -> dict[str, str]:
     known = jobs(keys)
     if not known:
         return {}
+    # Judged by the shortest job a name is named after: main.brf.tex names a job main.brf
+    # whose own source it would be, yet kpathsea reads it for main's \jobname.brf.
+    lengths = sorted({len(j) for j in known})  # few: one look-up each, not one per job
     found = {}
     for name, key in keys.items():
-        job = next((j for j in _prefixes(key) if j in known and _named_after(key, j)), None)
-        if job is not None:
+        job = next((key[:n] for n in lengths if key[n : n + 1] in (".", "-") and key[:n] in known), None)
+        if job is not None and _named_after(key, job):
             found[name] = (
                 f"named after the LaTeX job {job} of its directory ({job}.tex, or what a TeX run "
                 f"writes for it): LaTeX packages read \\jobname.* and \\jobname-* back as TeX "
@@ -69,12 +72,6 @@ def read_back(keys: Mapping[str, str]) -> dict[str, str]:
                 f"(.pdf .log .out .synctex.gz .fls .fdb_latexmk .blg .bib, its .tex)"
             )
     return found
-
-
-def _prefixes(key: str) -> list[str]:
-    """Each start of a name that ends before one of its dots or hyphens: the jobs it may
-    be named after (one look-up each, not one per job)."""
-    return [key[:i] for i, c in enumerate(key) if c in ".-" and i]
 
 
 def _named_after(key: str, job: str) -> bool:
