@@ -8,7 +8,8 @@ and more are written every year: the kernel's .aux .toc .lof, backref's .brf, no
 .nls, bib2gls' .glstex, glossaries' .glsdefs, minitoc's .mtc1 and .ptc1, sagetex's
 .sagetex.sout, tex4ht's .xref and .4tc, changebar's .cb2, thmtools' .loe, fixme's .lox,
 titletoc's .ptc, xsim's .xsim, make4ht's Lua build file .mk4, and by `\\jobname-`: the
-TikZ external library's `NAME-figure0.dpth`, gnuplottex's `NAME-gnuplottex-fig1.tex`. A
+TikZ external library's `NAME-figure0.dpth`, gnuplottex's `NAME-gnuplottex-fig1.tex`,
+the asymptote package's inline figures `NAME-1.tex` (asy writes them from NAME-1.asy). A
 list cannot hold them all, so once the job is known its name is the class. The job is
 known by names alone (the walk's and an archive's question is one directory's names):
 NAME.tex (the source `pdflatex NAME.tex` runs; also a chapter \\input by another, whose
