@@ -97,7 +97,8 @@ def compact(w: Walker, messages: list[Message], first: dict[int, Message], what:
             orders = [m.order for m in held]
         creation_orders(orders, (got[0], None), f"the {'links' if kind == 0x06 else 'attributes'} of {what}")
     following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
-    if any(m.order is not None and m.kind != 0x0C and m.order >= max(1, following or 0) for m in messages):
+    others = [m for m in messages + w.continuations if m.kind != 0x0C]
+    if any(m.order is not None and m.order >= max(1, following or 0) for m in others):
         raise Invalid(
             f"hdf5: a message of the object header of {what} carries a creation order no attribute had"
         )
@@ -204,7 +205,8 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     if flags:
         raise Invalid(f"hdf5: a dense attribute of {what} has message flags {flags} (not supported)")
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
-    w.dense.setdefault(w.at, []).append((m.kind, address, length))  # what its nulls may hold: moved.py
+    if length < 1 << 16:  # it may have been a message of the header (moved.py); a larger one never was
+        w.dense.setdefault(w.at, []).append((m.kind, address, length))
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:
