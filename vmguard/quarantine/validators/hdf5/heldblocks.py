@@ -68,7 +68,7 @@ class HeldBlocks:
                 for h, held in enumerate(self.headers):
                     if self._block(buf, (first, start, start + last, end), h, held):
                         return True
-        except Exhausted:
+        except _Spent:
             pass  # the gap is refused as unexplained
         return False
 
@@ -112,7 +112,7 @@ class HeldBlocks:
     def _spend(self, n: int) -> None:
         self.work += n
         if self.work > MAX_WORK:
-            raise Exhausted
+            raise _Spent
 
     def _same(self, buf: bytes | memoryview, where: tuple[int, int, int], body: bytes) -> bool:
         at, shown, stop = where
@@ -121,5 +121,5 @@ class HeldBlocks:
         return bytes(buf[shown:stop]) == whole[shown - at :]
 
 
-class Exhausted(Exception):
+class _Spent(Exception):
     """The work bound is spent: no more blocks are tried in this file."""
