@@ -15,8 +15,8 @@ are checked to hold (VT/FF not taken for rows, a counted cursor-up and a UTF-16 
 split across the 1 MiB chunk, Kelvin-sign and long-s case-folds and an 8.3 alias of
 data names, language.dat.lua, dvips' .pro headers). Controls published byte-identical:
 real tqdm (8 and 12 workers' positioned bars), a rich table, pdflatex's log lines, a
-Windows UTF-16 file, lab names (samples.tex is refused as a TeX name; poster.tex is
-refused by design: poster-mac's poster.sty inputs it).
+Windows UTF-16 file, lab names (samples.tex, ConTeXt's standalone document of that name,
+published; poster.tex refused by design: poster-mac's poster.sty inputs it).
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion). A hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says
@@ -109,13 +109,7 @@ _LINES = ("refused (text: ESC [ A ... lets a view of its lines climb more than 8
           "design since session 37: real tqdm, one bar a worker (position=0..{n}): its lines "
           "climb up to {n} rows each, so `grep` of it climbs without bound (attack l text's "
           "grep-climb): tqdm's positioned bars in a file are refused, 2 nested bars pass")
-_TEXNAME = (
-    "refused (name-config: TeX searches the current directory first, so {0} would replace the "
-    "distribution's {0}): {1}; refused because some TeX package installs a file of that name, "
-    "whether or not a document loads it by that name"
-)
 FALSE_REJECTIONS: dict[str, str] = {
-    "samples.tex": _TEXNAME.format("samples.tex", "a thesis' chapter on its Monte Carlo samples"),
     "workers-12.err": _LINES.format(n=11),
     "workers-8.err": _LINES.format(n=7),
 }

@@ -94,3 +94,12 @@ def test_snakemake_workflow_profiles_are_refused_where_snakemake_looks():
     assert _refused(["config.yaml", "default"], "analysis") == set()
     paths = ["wf/profiles/default/config.yaml", "wf/config.yaml"]
     assert set(archive_reasons(paths, 255)) == {"wf/profiles/default", paths[0]}  # ./default as well
+
+
+def test_a_distribution_document_no_package_loads_is_published():
+    """ConTeXt's samples.tex is a document of its own (dirconfig._DOCUMENTS); poster-mac's
+    poster.tex is what poster.sty inputs, latex209's sample.tex and ConTeXt's knuth.tex
+    what documents input by name."""
+    assert acted_on("samples.tex") == acted_on("Samples.TEX") == []
+    for name in ("poster.tex", "sample.tex", "knuth.tex"):
+        assert acted_on(name) == [Reason.NAME_CONFIG], name

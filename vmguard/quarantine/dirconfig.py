@@ -141,6 +141,14 @@ _TEX = frozenset(
     )  # fmt: skip
 )
 CONFIG_NAMES = _SERVERS_AND_TOOLS | _TEX
+# Distribution names that are a document of their own, run, never loaded: a published one
+# replaces nothing a package or a document reads by that name. ConTeXt's samples.tex
+# (Debian bookworm's context 2021.03.05, tex/context/sample/common/; none of the 38
+# texlive-* packages has one) is a \starttext document listing the sample quotes: no file
+# of context's tex tree names it but as text (grep of its .deb). Not so poster-mac's
+# poster.tex (poster.sty does \input{poster.tex}) nor latex209's sample.tex, nor the quotes
+# knuth.tex, tufte.tex that ConTeXt documents \input.
+_DOCUMENTS = frozenset(["samples.tex"])
 # Families of names TeX loads by a pattern, lower case (prefix, suffix): microtype loads
 # mt-FAMILY.cfg for each font family a document uses (mt-cmr.cfg), babel its locales'
 # babel-LOCALE.ini and babel-LANGUAGE.tex (babel.sty: \IfFileExists{babel-\bbl@tempa.ini}),
@@ -200,7 +208,7 @@ def short_names(name: str) -> frozenset[str]:
 def _tex_why(name: str) -> str | None:
     """Why TeX reads a file of this name from `.` in place of its own."""
     low = name.lower()
-    if low in texdist.distribution_names():
+    if low in texdist.distribution_names() and low not in _DOCUMENTS:
         return _TEX_REPLACES.format(name)
     if low in _TEX or (low.endswith(_SUFFIXES) and _matches(low, CONFIG_PATTERNS)):
         return _TEX_LOADS.format(name)
