@@ -72,8 +72,9 @@ _SERVERS_AND_TOOLS = frozenset(
     # it as a project, running its pre-render scripts, and merges each directory's
     # _metadata.yml into its documents (filters: Lua it runs; Quarto docs, "Project
     # Basics", "Directory Metadata"); bun reads ./bunfig.toml on every run (bun docs,
-    # "bunfig.toml": [install] registry), deno ./deno.json and ./deno.jsonc (deno docs,
-    # "Configuration": an import map sends a URL prefix to another host, tasks it runs)
+    # "bunfig.toml": preload, scripts it runs before any file; [install] registry), deno
+    # ./deno.json and ./deno.jsonc (deno docs, "Configuration": an import map sends a URL
+    # prefix to another host, tasks it runs)
     + ["pylintrc", "pylintrc.toml", "pytest.toml", "tox.toml", "ctestcustom.cmake", "ctestcustom.ctest"]
     + ["luaotfloadrc", "luaotfload.conf", "_quarto.yml", "_quarto.yaml", "_metadata.yml", "_metadata.yaml"]
     + ["bunfig.toml", "deno.json", "deno.jsonc"]
