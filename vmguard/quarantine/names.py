@@ -155,6 +155,8 @@ def client_names(name: str) -> tuple[str, ...]:
     code page makes of fullwidth look-alikes (`run．ｂａｔ` is run.bat, `web.config：：$DATA`
     web.config), and of its best_fit form (`run.bāt` is run.bat). Every rule on what a
     client makes of a name judges each (empty ones left out)."""
+    if name.isascii() and ":" not in name and ";" not in name and not name.endswith((".", " ")) and name:
+        return (name,)  # most names: every form is the name itself (no tuple of generators)
     bases = (name,) if name.isascii() else (name, unicodedata.normalize("NFKC", name), best_fit(name))
     forms = (f for base in bases for f in (windows_name(base), base, windows_name(base.partition(";")[0])))
     return tuple(dict.fromkeys(filter(None, forms)))
