@@ -241,9 +241,8 @@ def path_fits(path: str, public: str = "") -> bool:
 def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
     """The names of one directory refused for their siblings: collisions (colliding),
     and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
-    names = list(names)
-    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    folded = _client_keys(names)
+    folded = _client_keys(names)  # once for both questions: a directory may hold 100,000 names
+    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in _collisions(folded)}
     if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
         for head in (n for n, key in folded.items() if key == GIT_HEAD):
             found.setdefault(head, []).append(Reason.NAME_CONFIG)
@@ -277,16 +276,23 @@ def collisions(names: Iterable[str]) -> dict[str, str]:
     """Each colliding name -> the sibling it merges with and by which rule (its detail):
     case, Unicode forms, Windows' trailing dots, spaces and `::$DATA`, or an 8.3 alias
     (`DATAFI~1.CSV` beside `datafile_long.csv`: Windows opens the long one's file by it)."""
-    keys = _client_keys(names)
+    return _collisions(_client_keys(names))
+
+
+def _collisions(keys: dict[str, str]) -> dict[str, str]:
+    """collisions() of the names keyed by _client_keys."""
     groups: dict[str, list[str]] = {}
     for name, key in keys.items():
         groups.setdefault(key, []).append(name)
     found = {
         name: f"the same file as {shown(other)} to {_merged_by(name, other)}"
         for members in groups.values()
+        if len(members) > 1  # nearly every name is alone: no search for another
         for name in members
         if (other := next((m for m in members if m != name), None)) is not None
     }
+    if not any("~" in key for key in keys.values()):
+        return found  # no name is an 8.3 alias (STEM~N.EXT): no alias of all names made
     aliases = {alias.lower(): name for name in keys for alias in short_names(windows_name(name))}
     for name, key in keys.items():
         if (long := aliases.get(key)) is not None and long != name:
@@ -315,6 +321,8 @@ def _client_key(name: str) -> str:
     # `run_10:30.dat` are streams 00.dat and 30.dat of run_10); the default one is the file.
     # A name NTFS cannot create (a stream type that is not a $ type: `date -Iseconds`'s
     # `T10:00:00.csv`) is no Windows file at all: compared as written.
+    if ":" not in name:  # most names: no stream, NTFS creates it (_ntfs_creatable)
+        return collision_key(windows_name(name))
     if not _ntfs_creatable(name):
         return collision_key(name)
     stream = windows_stream(name)
