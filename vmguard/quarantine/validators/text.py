@@ -119,6 +119,10 @@ class TextChecker:
         # while this stays >= 0, no cursor-up reaches a row shown before the file.
         self.row = 0
         self.peak = 0  # the lowest row reached: a slice (`tail`, `grep`) starts at most there
+        # The last chunk without an ESC, its LFs not yet counted into row and peak: they are
+        # counted only when a later chunk is judged (_rows), so a file of one chunk, nearly
+        # every small file, is never counted (its count moves no cursor-up of its own).
+        self.uncounted = b""
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
@@ -174,11 +178,19 @@ class TextChecker:
             self.in_latin1 = True  # every byte so far is Latin-1 text: the rest must be too
             return chunk.decode("latin-1")
         if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
-            self.row += chunk.count(b"\n")  # no ESC: only down
-            self.peak = max(self.peak, self.row)
+            if chunk:  # no ESC: only down, counted when a later chunk needs it
+                self._rows()
+                self.uncounted = chunk
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text
+
+    def _rows(self) -> None:
+        """Count the LFs of the chunk left uncounted into row and peak (only down)."""
+        if self.uncounted:
+            self.row += self.uncounted.count(b"\n")
+            self.peak = max(self.peak, self.row)
+            self.uncounted = b""
 
     def _control(self, text: str, start: int) -> None:
         """Refuse a control character in `text` (starting at byte `start`), naming its byte;
@@ -200,6 +212,7 @@ class TextChecker:
         refuse the first CURSOR_UP that leaves the file's own lines or rises more than
         MAX_RISE rows above the lowest row reached (an ESC [ cut by the chunk's end holds
         no LF and is counted with the next chunk)."""
+        self._rows()
         parts = whole.split(CURSOR_UP)  # the text between cursor-ups: one row up after each
         row, peak, at = self.row, self.peak, 0
         for part in parts[:-1]:
