@@ -15,7 +15,7 @@ import pytest
 from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.support.hdf5_bytes import fix_v2_checksum, v2_header
 from vmguard.quarantine.validators import Invalid
-from vmguard.quarantine.validators.hdf5 import dense, moved
+from vmguard.quarantine.validators.hdf5 import dense, moved, nullpieces
 from vmguard.quarantine.validators.hdf5.checksum import lookup3
 
 np = pytest.importorskip("numpy")
@@ -174,8 +174,8 @@ def test_data_in_a_null_message_of_a_header_nothing_moved_from_is_refused():
 
 def test_matching_is_bounded(monkeypatch):
     data = _base()
-    monkeypatch.setattr(moved, "MAX_WORK", 10)
-    monkeypatch.setattr(moved, "WORK_PER_BYTE", 0)
+    monkeypatch.setattr(nullpieces, "MAX_WORK", 10)
+    monkeypatch.setattr(nullpieces, "WORK_PER_BYTE", 0)
     assert "bytes compared to match what libhdf5 left" in _refusal(data)
 
 

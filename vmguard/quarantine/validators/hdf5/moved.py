@@ -24,7 +24,7 @@ So the content is bounded by what it can be made of, each piece taken from this 
   length of a block since freed (any block in the file: the history is not recorded);
   at the null's start, its length field alone (the null's own header took the place of
   the address's first bytes, the rest of which are zeros);
-- a slice of at least MIN_SLICE bytes holding MIN_DATA non-zero ones (shorter only where
+- a slice of at least nullpieces.MIN_SLICE bytes holding MIN_DATA non-zero ones (shorter only where
   the null message ends) of one of the header's messages, of one of its dense links or
   attributes (the messages libhdf5 moved), or of its link or attribute info message as
   it was before dense storage (no heap, no index; its next creation order then, below
@@ -33,7 +33,7 @@ So the content is bounded by what it can be made of, each piece taken from this 
 - in a header with dense storage, one stale checksum (4 bytes, any value): where a
   block of the header ended before libhdf5 grew it in place;
 and zeros between them, in at most 2 x (the header's messages) + (the dense links and
-attributes it held at once: _held) + SLACK pieces in all its null messages (those of a
+attributes it held at once: _held) + nullpieces.SLACK pieces in all its null messages (those of a
 freed block of it: the same, in each; oldblocks.py). A header with data in a null
 message must have moved messages: it has continuation blocks or dense storage. Any
 other byte (a payload, a name no link has, a link pointing elsewhere) is refused.
@@ -42,27 +42,18 @@ What the bound leaves free is listed in docs/quarantine.md (what exactness leave
 from __future__ import annotations
 
 import struct
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, oldblocks, substrings
+from . import choices, dense, nullpieces, oldblocks
+from .nullpieces import before_dense
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .ledger import File
     from .objects import Message, Walker
-
-MIN_SLICE = 6  # a slice of a message: the fewest bytes a smeared copy leaves (sweep)
-MIN_DATA = 3  # and the fewest non-zero bytes (fewer would let a byte followed by zeros pass)
-SLACK = 4  # pieces beyond two per message and one per held (the sweeps need at most 2 x 2 + 6)
-MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more,
-MAX_SOURCES = 256 * 1024  # bytes of messages in one header's automaton (about 500 bytes of memory each)
-WORK_PER_BYTE = 256  # and this much more per byte of null message matched (h5py's files: under 80)
-_CONTINUATION = 0x10
-_INFO = {0x02: "link", 0x15: "attribute"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,42 +65,6 @@ class Stale:
     block: int  # the size of the header block it lies in
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Sources:
-    """What the null messages of one object header may be made of."""
-
-    headers: frozenset[bytes]  # whole stale headers (but a null's), without the order field
-    largest_null: int  # the largest size a stale null message header may give
-    order: int  # width of the order field after each header (0 or 2)
-    orders: int  # an order field's values: below this
-    automaton: substrings.Automaton  # of the messages' data (and the dense objects')
-    ends: frozenset[bytes]  # their last 1 to MIN_SLICE - 1 bytes, from a non-zero one
-    slices: tuple[bytes, ...]  # the info messages before dense storage (matched byte by byte)
-    wild: tuple[int, ...]  # per slice, the offset of a byte any value matches
-    pieces: int  # at most this many pieces in all the header's null messages
-    eof: int  # a stale continuation message names a block below it
-
-
-class Budget:
-    """Work spent matching, for the whole file: MAX_WORK, and WORK_PER_BYTE per byte of
-    the null messages matched (a file of many moved headers is not refused for its size)."""
-
-    def __init__(self) -> None:
-        self.spent = 0
-        self.limit = MAX_WORK
-        self.kept: tuple[int, Sources] | None = None  # one owner's sources (_leftover), to bound memory
-
-    def grant(self, size: int) -> None:
-        self.limit += WORK_PER_BYTE * size
-
-    def spend(self, n: int) -> None:
-        self.spent += n
-        if self.spent > self.limit:
-            raise Invalid(
-                f"hdf5: more than {self.limit} bytes compared to match what libhdf5 left in null "
-                "messages (h5repack the file)"
-            )
-
 
 def check(w: Walker, messages: list[Message], first: dict[int, Message], what: str) -> None:
     """The non-zero null messages of the header just walked (w.stale) are made of pieces
@@ -118,7 +73,8 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     if not stale:
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
-        if all(_cut_tail(f, messages, s, w.cut) for s in stale):
+        cut = {m.at + m.size for m in w.continuations}
+        if all(_cut_tail(f, messages, s, cut) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
@@ -130,8 +86,8 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     w.budget.grant(sum(s.size for s in stale))
     block = max(s.block for s in stale)
-    sources = _sources(f, messages, moved, orders, block, w.budget, _held(w, first, moved, what))
-    counts = [_pieces(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
+    sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, _held(w, first, moved, what))
+    counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
     plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
     if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
         raise Invalid(
@@ -141,42 +97,6 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
             "file that vmguard cannot check: h5repack the file)"
         )
 
-
-def _sources(
-    f: File, messages: list[Message], moved: list[tuple[int, int, int]], orders: tuple[int, int], block: int,
-    budget: Budget,
-    held: int,
-) -> Sources:
-    real = [m for m in messages if m.kind != 0]
-    headers = {struct.pack("<BHB", kind, size, 0) for kind, _, size in moved}
-    headers.add(struct.pack("<BHB", _CONTINUATION, 16, 0))
-    for m in real:
-        headers |= {struct.pack("<BHB", m.kind, m.size, flags) for flags in (0, m.flags)}
-    slices = [(f.bytes(m.at, m.size, "a message"), -1) for m in real]
-    slices += [before_dense(f, m) for m in real if m.kind in _INFO]
-    slices += [(f.bytes(at, size, "a dense object"), -1) for _, at, size in moved]
-    slices = [(raw, wild) for raw, wild in slices if raw.strip(b"\0")]
-    plain = tuple(raw for raw, wild in slices if wild < 0)
-    if sum(map(len, plain)) > MAX_SOURCES:
-        raise Invalid(
-            f"hdf5: more than {MAX_SOURCES} bytes of messages to match what libhdf5 left in a null "
-            "message against (h5repack the file)"
-        )
-    budget.spend(sum(map(len, plain)))
-    return Sources(
-        headers=frozenset(headers),
-        largest_null=block,
-        order=orders[0],
-        orders=max(1, orders[1]),
-        automaton=substrings.automaton(plain),
-        ends=frozenset(raw[-k:] for raw in plain for k in range(1, MIN_SLICE) if raw[-k:][0]),
-        slices=tuple(raw for raw, wild in slices if wild >= 0),
-        wild=tuple(wild for _, wild in slices if wild >= 0),
-        pieces=2 * len(real) + held + SLACK,
-        eof=f.eof,
-    )
-
-
 def _held(w: Walker, first: dict[int, Message], moved: list[tuple[int, int, int]], what: str) -> int:
     """How many of the header's dense links and attributes it held as messages at once
     (libhdf5 moves them to dense storage when one more than its max compact comes): each
@@ -184,174 +104,6 @@ def _held(w: Walker, first: dict[int, Message], moved: list[tuple[int, int, int]
     links = choices.link_phase_change(w, first[0x0A], what) if 0x0A in first else 0
     counts = {kind: sum(k == kind for k, _, _ in moved) for kind in (0x06, 0x0C)}
     return min(counts[0x06], links) + min(counts[0x0C], w.compact or 0)
-
-
-def before_dense(f: File, m: Message) -> tuple[bytes, int]:
-    """A link or attribute info message as libhdf5 wrote it before dense storage: no heap,
-    no index, and when it tracks creation order, the next order then: below 256 (the most
-    a header keeps: choices.py), its low byte any value (the wild offset)."""
-    order, _, trees = dense.info(f, m, "a message")
-    addresses = 8 * (1 + len(trees))  # the heap's, the indexes'
-    head = bytearray(f.bytes(m.at, m.size - addresses, "a message"))
-    if order is not None:
-        head[3:] = bytes(len(head) - 3)  # version, flags, the order's low byte, its zero bytes
-    return bytes(head) + b"\xff" * addresses, 2 if order is not None else -1
-
-
-def _header(data: bytes, i: int, s: Sources) -> bool:
-    """A stale message header (and order field) starts at i."""
-    width = 4 + s.order
-    if i + width > len(data):
-        return False
-    head = data[i : i + 4]
-    if s.order and int.from_bytes(data[i + 4 : i + width], "little") >= s.orders:
-        return False
-    if head in s.headers:
-        return True
-    kind, size, flags = struct.unpack("<BHB", head)
-    return kind == 0 and flags == 0 and 0 < size <= s.largest_null
-
-
-def _continuation(data: bytes, i: int, s: Sources) -> int:
-    """The size of a stale continuation message's data at i, with its header or without
-    (zeroed): the block it named, since freed (any address and length in the file); 0 if
-    none is there."""
-    width = 4 + s.order
-    headed = data[i : i + 4] == struct.pack("<BHB", _CONTINUATION, 16, 0) and _header(data, i, s)
-    at = i + width if headed else i
-    if at + 16 > len(data):
-        return 0
-    address, length = struct.unpack_from("<QQ", data, at)
-    return at + 16 - i if length > 0 and address + length <= s.eof else 0
-
-
-def _pieces(data: bytes, s: Sources, budget: Budget, checksum: bool) -> tuple[int, int]:
-    """The fewest pieces (stale headers, slices; zeros between) that make `data`, without
-    a stale checksum and with at most one (`checksum`: one may be there); more than
-    s.pieces where none do."""
-    n, none = len(data), s.pieces + 1
-    best = [[none] * (n + 1) for _ in range(2 if checksum else 1)]  # [checksums used][bytes made]
-    best[0][0] = 0
-    budget.spend(n)
-    reach = substrings.longest(data, s.automaton)
-    latest = _latest_start(data)
-    windows = [_Window(row, data) for row in best]
-    wild = _index(s.slices, s.wild)
-    for j in range(n + 1):
-        for row, window in zip(best, windows, strict=True):
-            if j:
-                row[j] = min(row[j], _ending(data, j, row, window, reach[j], latest[j], s) + 1)
-            if j < n and row[j] < none:
-                _push(data, j, row, s, budget, wild)
-        if j + 4 <= n and len(best) > 1 and best[0][j] < none:
-            best[1][j + 4] = min(best[1][j + 4], best[0][j] + 1)
-    return best[0][n], min(row[n] for row in best)
-
-
-class _Window:
-    """The least cost of a row over starts lo..hi (both only grow): where a slice of the
-    automaton's sources ending at j may start (a non-zero byte)."""
-
-    def __init__(self, row: list[int], data: bytes) -> None:
-        self.row, self.data, self.queue, self.added = row, data, deque[int](), 0
-
-    def least(self, lo: int, hi: int) -> int:
-        while self.added <= hi:
-            i, self.added = self.added, self.added + 1
-            if not self.data[i]:
-                continue
-            while self.queue and self.row[self.queue[-1]] >= self.row[i]:
-                self.queue.pop()
-            self.queue.append(i)
-        while self.queue and self.queue[0] < lo:
-            self.queue.popleft()
-        return self.row[self.queue[0]] if self.queue else 1 << 30
-
-
-def _latest_start(data: bytes) -> list[int]:
-    """out[j]: the latest start i with MIN_DATA non-zero bytes in data[i:j] (-1: none)."""
-    out, seen = [-1] * (len(data) + 1), []
-    for j, byte in enumerate(data):
-        if byte:
-            seen.append(j)
-        out[j + 1] = seen[-MIN_DATA] if len(seen) >= MIN_DATA else -1
-    return out
-
-
-def _ending(
-    data: bytes, j: int, row: list[int], window: _Window, longest: int, latest: int, s: Sources
-) -> int:
-    """The fewest pieces before a piece of a source that ends at j: a slice of at least
-    MIN_SLICE bytes (shorter where the null ends) holding MIN_DATA non-zero ones, or the
-    last bytes of a source (what a message slid forward leaves behind it, any length)."""
-    lo, cost = j - longest, 1 << 30
-    if j < len(data):
-        hi = min(j - MIN_SLICE, latest)
-        if lo <= hi:
-            cost = window.least(lo, hi)
-    elif lo <= latest:  # the null's end: the window's bounds stop growing here
-        cost = min((row[i] for i in range(lo, min(j - 1, latest) + 1) if data[i]), default=cost)
-    for k in range(1, min(MIN_SLICE, j + 1)):
-        if data[j - k] and data[j - k : j] in s.ends:
-            cost = min(cost, row[j - k])
-    return cost
-
-
-def _push(data: bytes, i: int, row: list[int], s: Sources, budget: Budget, wild: dict) -> None:
-    """The pieces that start at i but slices of the automaton's sources: zeros, a stale
-    header, a stale continuation message or its length field, a wild slice."""
-    here, n, width = row[i], len(data), 4 + s.order
-    if not data[i]:
-        row[i + 1] = min(row[i + 1], here)
-    if _header(data, i, s):
-        row[i + width] = min(row[i + width], here + 1)
-    if not data[i]:
-        return
-    for size in (_continuation(data, i, s), _length(data, i, s)):
-        if size:
-            row[i + size] = min(row[i + size], here + 1)
-    for src, o in wild.get(data[i], ()):
-        length = _common(data, i, (s.slices[src], s.wild[src] - o), o, budget)
-        shortest = MIN_SLICE if i + length < n else min(MIN_SLICE, length)
-        nonzero = 0
-        for end in range(i + 1, i + length + 1):
-            nonzero += data[end - 1] != 0
-            if end - i >= shortest and nonzero >= MIN_DATA:
-                row[end] = min(row[end], here + 1)
-
-
-def _length(data: bytes, i: int, s: Sources) -> int:
-    """8 if a stale continuation message's length field is at i, alone: where the null
-    message's own header covers the start of its address (the null took the place of
-    the message before it, a continuation message: H5O__move_msgs_forward), the rest
-    of the address zeros; 0 if not."""
-    if i != 8 - (4 + s.order) or i + 8 > len(data):
-        return 0
-    return 8 if 0 < int.from_bytes(data[i : i + 8], "little") <= s.eof else 0
-
-
-def _index(slices: tuple[bytes, ...], wild: tuple[int, ...]) -> dict[int, list[tuple[int, int]]]:
-    """byte value -> (slice, offset) where a slice holds it: where a piece may start (a
-    non-zero byte, not a wild one)."""
-    out: dict[int, list[tuple[int, int]]] = {}
-    for k, piece in enumerate(slices):
-        for o, byte in enumerate(piece):
-            if byte and o != wild[k]:
-                out.setdefault(byte, []).append((k, o))
-    return out
-
-
-def _common(data: bytes, i: int, source: tuple[bytes, int], o: int, budget: Budget) -> int:
-    """How many bytes from data[i] equal the source's from o (source: the slice and where
-    its wild byte is, relative to o)."""
-    piece, wild = source
-    most = min(len(data) - i, len(piece) - o)
-    budget.spend(most)
-    n = 0
-    while n < most and (data[i + n] == piece[o + n] or n == wild):
-        n += 1
-    return n
-
 
 def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None:
     """The header just walked, as an owner of freed blocks, if it has dense storage (its
@@ -369,8 +121,7 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             body, wild = before_dense(f, m)
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
             pieces.append(_piece(m.kind, m.flags, body, wild, most))
-    small = [(kind, at, size) for kind, at, size in objects if size < 1 << 16]  # a header's can hold
-    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in small]
+    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in objects]
     order = 2 if any(m.order is not None for m in messages) else 0
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldblocks.Owner(
@@ -383,7 +134,7 @@ def _leftover(w: Walker, messages: list[Message], first: dict[int, Message]) -> 
     """Whether a null message of a freed block of the header just walked holds what
     libhdf5 leaves in a null message of the header (check: the same pieces, the same
     bound, in each null); the sources are made when a block shows such a null, those of
-one header kept at a time (Budget.kept: a header's automaton may take 100 MB)."""
+one header kept at a time (nullpieces.Budget.kept: a header's automaton may take 100 MB)."""
     f, moved, at = w.file, w.dense.get(w.at, []), w.at
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
@@ -393,9 +144,9 @@ one header kept at a time (Budget.kept: a header's automaton may take 100 MB).""
     def leftover(data: bytes) -> bool:
         budget.grant(len(data))
         if budget.kept is None or budget.kept[0] != at:  # one header's automaton kept at a time
-            budget.kept = (at, _sources(f, messages, moved, orders, 1 << 16, budget, held))
+            budget.kept = (at, nullpieces.sources(f, messages, moved, orders, 1 << 16, budget, held))
         sources = budget.kept[1]
-        return min(_pieces(data, sources, budget, True)) <= sources.pieces
+        return min(nullpieces.fewest(data, sources, budget, True)) <= sources.pieces
 
     return leftover
 

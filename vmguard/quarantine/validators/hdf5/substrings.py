@@ -1,7 +1,7 @@
 """Which bytes of a null message are a piece of a header's messages: the longest piece
 of them ending at each byte, in time linear in their size and the null's.
 
-moved.py covers a null message with pieces of the header's messages (and of its dense
+nullpieces.py covers a null message with pieces of the header's messages (and of its dense
 links and attributes). Matching each byte against every place its value occurs costs
 the null's size times the sources' for float attributes (every double holds 0x3f): a
 suffix automaton of the sources (one per header) gives, for each end, the longest
