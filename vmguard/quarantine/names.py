@@ -161,6 +161,8 @@ def client_names(name: str) -> tuple[str, ...]:
     code page makes of fullwidth look-alikes (`run．ｂａｔ` is run.bat, `web.config：：$DATA`
     web.config), and of its best_fit form (`run.bāt` is run.bat). Every rule on what a
     client makes of a name judges each (empty ones left out)."""
+    if name.isascii() and ":" not in name and ";" not in name and not name.endswith((".", " ")) and name:
+        return (name,)  # most names: every form is the name itself (no tuple of generators)
     bases = (name,) if name.isascii() else (name, unicodedata.normalize("NFKC", name), best_fit(name))
     forms = (f for base in bases for f in (windows_name(base), base, windows_name(base.partition(";")[0])))
     return tuple(dict.fromkeys(filter(None, forms)))
@@ -247,9 +249,8 @@ def sibling_reasons(names: Iterable[str], directory: str = "") -> dict[str, list
     siblings: collisions (colliding), the HEAD that makes the directory a git repository
     (GIT_DIR_WITH_HEAD), and what a tool reads by the name of a sibling or of the
     directory (sibling_notes)."""
-    names = list(names)
-    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    folded = _client_keys(names)
+    folded = _client_keys(names)  # once for every question: a directory may hold 100,000 names
+    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in _collisions(folded)}
     if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
         for head in (n for n, key in folded.items() if key == GIT_HEAD):
             found.setdefault(head, []).append(Reason.NAME_CONFIG)
@@ -302,16 +303,23 @@ def collisions(names: Iterable[str]) -> dict[str, str]:
     """Each colliding name -> the sibling it merges with and by which rule (its detail):
     case, Unicode forms, Windows' trailing dots, spaces and `::$DATA`, or an 8.3 alias
     (`DATAFI~1.CSV` beside `datafile_long.csv`: Windows opens the long one's file by it)."""
-    keys = _client_keys(names)
+    return _collisions(_client_keys(names))
+
+
+def _collisions(keys: dict[str, str]) -> dict[str, str]:
+    """collisions() of the names keyed by _client_keys."""
     groups: dict[str, list[str]] = {}
     for name, key in keys.items():
         groups.setdefault(key, []).append(name)
     found = {
         name: f"the same file as {shown(other)} to {_merged_by(name, other)}"
         for members in groups.values()
+        if len(members) > 1  # nearly every name is alone: no search for another
         for name in members
         if (other := next((m for m in members if m != name), None)) is not None
     }
+    if not any("~" in key for key in keys.values()):
+        return found  # no name is an 8.3 alias (STEM~N.EXT): no alias of all names made
     aliases = {alias.lower(): name for name in keys for alias in short_names(windows_name(name))}
     for name, key in keys.items():
         if (long := aliases.get(key)) is not None and long != name:
@@ -340,6 +348,8 @@ def _client_key(name: str) -> str:
     # `run_10:30.dat` are streams 00.dat and 30.dat of run_10); the default one is the file.
     # A name NTFS cannot create (a stream type that is not a $ type: `date -Iseconds`'s
     # `T10:00:00.csv`) is no Windows file at all: compared as written.
+    if ":" not in name:  # most names: no stream, NTFS creates it (_ntfs_creatable)
+        return collision_key(windows_name(name))
     if not _ntfs_creatable(name):
         return collision_key(name)
     stream = windows_stream(name)
