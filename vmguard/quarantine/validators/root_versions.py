@@ -23,6 +23,7 @@ is not such a chain is left to the caller's judgment."""
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
@@ -163,7 +164,9 @@ def _fits(left: Counter[int], owed: tuple[int, ...]) -> bool:
     fails, every assignment does). Taking the shortest that fits at once instead was
     wrong: uproot's seed 66 (ZSTD) deletes keys of 39, 69, 69 bytes, then adds one; the
     2 bytes the third version left belong to a 69-byte key's deletion, not the 39's."""
-    lengths = sorted(left.elements(), reverse=True)[: len(owed)]
+    # the longest len(owed) lengths, from the few distinct ones (not every deleted key's)
+    longest = (itertools.repeat(n, k) for n, k in sorted(left.items(), reverse=True) if k > 0)
+    lengths = list(itertools.islice(itertools.chain.from_iterable(longest), len(owed)))
     pairs = zip(sorted(owed, reverse=True), lengths, strict=False)
     return len(lengths) == len(owed) and all(o <= n for o, n in pairs)
 
