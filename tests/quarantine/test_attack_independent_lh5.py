@@ -84,38 +84,6 @@ HOLES: dict[str, str] = {
         what="'PW' in h5py's own file (one session, default libver, a tracked deflated "
         "chunked dataset)"),
 }
-_SPLIT = ("published: the one null message of zeros at the end of the first block of a "
-          "header that has a continuation block (one session, {lv}) rewritten as {n} null "
-          "messages of zeros whose sizes are chosen ({sizes}); the same in a header without "
-          "a continuation block is refused ('libhdf5 merges its free space into one null "
-          "message: the sizes of more are free bits'); the docs pin one null only there: "
-          "up to 34 bits in this 79-byte null (compositions of 79 bytes into 4-byte headers and bodies), more in a larger one")
-HOLES.update({
-    "lh5-split-null-cont-3.h5": _SPLIT.format(lv="'latest'", n=4, sizes="8, 7, 2, rest"),
-    "lh5-split-null-cont-5-empty.h5": _SPLIT.format(lv="'latest'", n=6,
-                                                    sizes="0 x 5, rest"),
-    "lh5-split-null-cont-v1-2.h5": _SPLIT.format(lv="default libver, version 1 header",
-                                                 n=3, sizes="0, 8, rest"),
-})
-_BLOCK = ("published: {what}; the docs pin one null at the end of a header without "
-          "continuation blocks and give a freed block's null size as free bits, but say "
-          "nothing of a live continuation block's nulls or of where a null lies in a header "
-          "with continuation blocks: {bits}")
-HOLES.update({
-    "lh5-ochk-null-7.h5": _BLOCK.format(
-        what="a live continuation block (forged displacement) ending with a null of 7 zeros",
-        bits="its size is a choice, up to 16 bits a block"),
-    "lh5-ochk-null-100.h5": _BLOCK.format(
-        what="a live continuation block ending with a null of 100 zeros",
-        bits="its size is a choice, up to 16 bits a block"),
-    "lh5-ochk-nulls-7-20.h5": _BLOCK.format(
-        what="a live continuation block ending with two nulls of zeros (7 and 20)",
-        bits="count and sizes chosen, as in lh5-split-null-cont-*"),
-    "lh5-null-moved-before-units.h5": _BLOCK.format(
-        what="h5py's own file (one session, /d0 has a continuation block) with its first "
-        "block's null of zeros moved before the 'units' attribute",
-        bits="which slot the null takes: log2(messages) bits a null"),
-})
 _CRASH = ("CRASH: refused as 'the validator failed (error)' with reason 'type-unknown' (no "
           "hdf5 rule named, the type is HDF5): {what} in the null message of a header with "
           "dense attribute storage from birth (a 72 KB attribute, one session, {lv}: nothing "
