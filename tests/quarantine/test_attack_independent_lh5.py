@@ -100,13 +100,6 @@ for _lv in ("latest", "def-tracked"):
 _DOC_REWRITE = ("(documented class: 'an attribute rewritten' leaves remains, refused; yet the "
                 "same rewrite with the same shape passes)")
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-l-runs6-tracked-latest.h5": "refused ('a null message in the object header of / "
-    "at 227 holds bytes that are not what libhdf5 leaves when it moves messages ... at "
-    "most 30'): the null's 8 bytes are ef 00 00 00 00 00 00 00, the tail of the root's "
-    "link 'run000' (its address, one non-zero byte): a slice needs 3 non-zero bytes, a "
-    "message's last bytes at most 5. Add-only, 'latest', root and datasets track_order, "
-    "each session a dataset of 30 doubles with 3 attributes and a float and a string "
-    "root attribute: 5, 6, 8 sessions refused (2-4 pass; untracked all pass)",
     "ctl-l-tracked-runs3x3-latest.h5": "refused ('bytes 6950..6958 (after a continuation "
     "block of the object header of /r2_2) are reached from no structure ... matching the "
     "continuation blocks libhdf5 freed stopped after 4000000 bytes compared'): a 7 KB "
