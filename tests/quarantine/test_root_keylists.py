@@ -5,8 +5,9 @@ later record) holds them too. Real uproot output passes (every second of 12 hist
 deleted in later jobs; strings; a subdirectory; every codec), refused before; a key
 there whose name, title, class, datime, cycle, position or lengths are not the deleted
 record's own is refused (root_keylists: only whole copies of the history's keys, and
-tails of them, are taken as uproot's), and so is a payload spelled in more tails than the
-list's writes, an older list dated after the live one or counting more keys than follow."""
+tails of them, are taken as uproot's), and so is a payload spelled in tails where no
+version of the list ended (session 37), an older list dated after the live one or
+counting more keys than follow."""
 
 from __future__ import annotations
 
@@ -174,14 +175,48 @@ def _tails(data: bytes, stale: list[tuple[int, int]], bits: str) -> bytes:
     return data[:end] + spelled + data[end + len(spelled) :]
 
 
-def test_tails_of_keys_are_bounded_by_the_lists_writes(tmp_path):
-    """Tails are one per write of a keys list (a record of the file, or a deletion): a
-    few pass (their bits stated in the docs: log2 of the keys' bytes a tail), a payload
-    spelled in more is refused."""
+def test_tails_of_keys_stand_only_where_a_version_of_the_list_ended(tmp_path, monkeypatch):
+    """The live list's slack is its older versions' ends (root_versions): here c's key
+    and d's (each deleted one a version of the list, as long as its key), then zeros. A
+    payload spelled in tails of keys after them is refused, with no loose bytes even three
+    tails (passed before session 37: tails were capped at one per record of the file and
+    one per deleted record, 10 here, wherever they stood)."""
     data, stale = _base(tmp_path)
-    assert vet(_tails(data, stale, "101"), ROOT)
     with pytest.raises(Invalid, match=FREE):
         vet(_tails(data, stale, "1011001110001011"), ROOT)
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    assert vet(data, ROOT)
+    for bits in ("1", "101"):
+        with pytest.raises(Invalid, match=FREE):
+            vet(_tails(data, stale, bits), ROOT)
+
+
+def test_a_version_shorter_than_its_deleted_key_costs_loose_bytes(tmp_path, monkeypatch):
+    """A key added between two deletions leaves a version shorter than the key deleted
+    after it: "longer" deleted, then "c" written (its key 5 bytes shorter) leaves the last
+    5 bytes of "longer"'s key behind c's. uproot's output passes; the tail is any key's, so it
+    costs the bytes naming one byte of the history's keys (2 here): refused without
+    loose bytes."""
+    path = tmp_path / "f.root"
+    with uproot.recreate(path, compression=None) as f:
+        for name in ("a", "b", "longer"):
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    with uproot.update(path) as f:
+        del f["longer"]
+        f["c"] = np.histogram(np.arange(500.0), bins=500)  # larger: not written over longer's record
+    data = path.read_bytes()
+    keys = {_name(k): (at, k) for at, k in _keys(data).items()}
+    at, own = keys["c"]
+    listed = data.find(own, 0 if data.find(own) != at else at + 1)  # its copy in the live list
+    behind = listed + len(own)
+    assert data[listed - len(keys["b"][1]) : listed] == keys["b"][1]  # c last, after a and b
+    assert data[behind : behind + 5] == keys["longer"][1][-5:]
+    assert vet(data, ROOT)
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    with pytest.raises(Invalid, match=FREE):
+        vet(data, ROOT)
 
 
 @pytest.mark.parametrize("codec,plan", [("none", "each-alone"), ("lzma", "one-job"), ("zlib", "two-jobs")])
@@ -247,3 +282,90 @@ def test_an_older_lists_count_past_its_keys_is_refused(older):
     keylen = struct.unpack_from(">h", data, at + 14)[0]
     with pytest.raises(Invalid, match=FREE):
         vet(data[: at + keylen] + struct.pack(">i", 200) + data[at + keylen + 4 :], ROOT)
+
+
+def test_an_older_list_holds_one_tail_after_its_keys(older):
+    """An older list whole in free space was moved when an added key overflowed it, so
+    what an older version left behind its keys is less than a key: one tail of a key
+    passes, a payload spelled in two is refused (passed before session 37: tails were
+    capped per file, not per list)."""
+    data, at = older
+    end = at + struct.unpack_from(">h", data, at + 14)[0]  # its key
+    count, end = struct.unpack_from(">i", data, end)[0], end + 4
+    for _ in range(count):
+        end += struct.unpack_from(">h", data, end + 14)[0]
+    keys = {_name(k): k for k in _keys(data).values()}
+    for bits, passes in (("1", True), ("10", False)):
+        spelled = b"".join(keys["de"[int(bit)]][-7:] for bit in bits)  # deleted: in no live record
+        assert data[end : end + len(spelled)] == bytes(len(spelled))
+        forged = data[:end] + spelled + data[end + len(spelled) :]
+        if passes:
+            assert vet(forged, ROOT)
+        else:
+            with pytest.raises(Invalid, match=FREE):
+                vet(forged, ROOT)
+
+
+def _live_slack(data: bytes) -> tuple[int, int]:
+    """Where the top directory's live keys list's slack starts and its record ends."""
+    top = _keys(data)[100]
+    at = 100 + len(top)
+    at += 1 + data[at]  # name
+    at += 1 + data[at]  # title
+    seek_keys = struct.unpack_from(">i", data, at + 2 + 4 + 4 + 4 + 4 + 4 + 4)[0]
+    at = seek_keys + struct.unpack_from(">h", data, seek_keys + 14)[0]
+    count, at = struct.unpack_from(">i", data, at)[0], at + 4
+    for _ in range(count):
+        at += struct.unpack_from(">h", data, at + 14)[0]
+    return at, seek_keys + struct.unpack_from(">i", data, seek_keys)[0]
+
+
+def test_many_deletions_leave_versions_and_no_room_for_a_tail(tmp_path, monkeypatch):
+    """120 histograms (keys of 35 to 37 bytes), every second deleted in 3 jobs in a
+    shuffled order: 60 versions behind the live list, tails of its last key and deleted
+    keys whole, pass with no loose bytes; a tail of a deleted key put where the live list
+    ends (the versions after it moved on) is refused (passed before session 37)."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    path = tmp_path / "f.root"
+    with uproot.recreate(path) as f:
+        for i in range(120):
+            f[f"h{i}"] = np.histogram(np.arange(5.0), bins=5)
+    order = [93, 1, 117, 45, 7, 61, 29, 105, 13, 77, 55, 3, 89, 37, 111, 21, 69, 9, 99, 51]
+    gone = order + [i for i in range(1, 120, 2) if i not in order]
+    for job in (gone[:20], gone[20:45], gone[45:]):
+        with uproot.update(path) as f:
+            for i in job:
+                del f[f"h{i}"]
+    data = path.read_bytes()
+    start, end = _live_slack(data)
+    assert data[start:end].rstrip(b"\0") and vet(data, ROOT)
+    keys = {_name(k): k for k in _keys(data).values()}
+    tail = keys["h93"][-10:]  # deleted: in no live record
+    forged = data[:start] + tail + data[start : end - len(tail)] + data[end:]
+    assert data[end - len(tail) : end] == bytes(len(tail))
+    with pytest.raises(Invalid, match=FREE):
+        vet(forged, ROOT)
+
+
+def test_a_deleted_subdirectory_is_a_version_of_its_parents_list(tmp_path, monkeypatch):
+    """uproot's del of a subdirectory frees its record alone (walked as a live one) and
+    rewrites the parent's list without its key: one version of that list, as long as the
+    directory's key (41 bytes here, beside histograms' 34), behind the live keys."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    path = tmp_path / "f.root"
+    with uproot.recreate(path) as f:
+        f.mkdir("e")
+        f["e/x"] = np.histogram(np.arange(5.0), bins=5)
+        for name in "abc":
+            f[name] = np.histogram(np.arange(5.0), bins=5)
+    with uproot.update(path) as f:
+        del f["e"]
+        del f["b"]
+    data = path.read_bytes()
+    start, end = _live_slack(data)
+    c = {_name(k): k for k in _keys(data).values()}["c"]
+    assert data[start : start + 34] == data[start + 41 : start + 75] == c  # b's tail between
+    assert not data[start + 75 : end].strip(b"\0")
+    assert vet(data, ROOT)

@@ -14,13 +14,14 @@ which key lies where (log2 of the history's keys a key)."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .root_model import KEY, Record, RootWalk, key_fields
 
 _COUNT = 4  # a keys list's payload starts with its number of keys
-_END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
+END = 8  # a tail of a key is looked up by its last bytes (shorter ones: all of them)
+_PARTIAL = 1  # tails in a chain but at its start
 
 
 @dataclass
@@ -36,50 +37,63 @@ class Cuts:
 @dataclass(frozen=True)
 class Keys:
     """The keys of the file's history: each record's own key (live, or deleted and whole
-    in free space) by its bytes, but the metadata uproot moves (keys
-    lists, directories, FreeSegments: never listed as a deleted object); the live keys
-    lists' own keys (an older list's key has their tail: class, name, title); and the
-    keys by their last _END bytes (at most a few share them, so a tail is found without
-    a search through every key), and every shorter tail of a key."""
+    in free space) by its bytes, but the metadata uproot moves (keys lists, FreeSegments,
+    the StreamerInfo: never listed as an object; a directory uproot's del freed is one);
+    the live keys lists' own keys (an older list's key has their tail: class, name,
+    title); the keys by each of their last END bytes (at most a few share the last
+    END, so a tail is found without a search through every key); each directory's
+    deleted keys (its records deleted and whole in free space: one version of its keys
+    list each, root_versions); and what naming one byte of the keys' costs, in bytes."""
 
     own: frozenset[bytes]
     lengths: tuple[int, ...]
     lists: tuple[bytes, ...]
     ends: dict[bytes, tuple[bytes, ...]]
-    short: frozenset[bytes]
+    deleted: dict[int, frozenset[bytes]]
+    cost: int
     cuts: Cuts
 
 
 def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
-    own = frozenset(r.key for r in walk.records.values() if r.offset not in free or r.klass not in moved)
+    gone = [r for r in walk.records.values() if r.offset in free and r.klass not in moved]
+    gone += [walk.records[o] for o in sorted(walk.unlisted)]  # deleted directories, walked
+    own = frozenset([r.key for r in walk.records.values() if r.offset not in free] + [r.key for r in gone])
     lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
     ends: dict[bytes, list[bytes]] = {}
     for key in own:
-        ends.setdefault(key[-_END:], []).append(key)
-    short = frozenset(key[-n:] for key in own for n in range(1, _END))
-    deleted = sum(1 for r in walk.records.values() if r.offset in free and r.klass not in moved)
+        for n in range(1, END + 1):
+            ends.setdefault(key[-n:], []).append(key)
+    deleted: dict[int, set[bytes]] = {}
+    for record in gone:
+        deleted.setdefault(key_fields(record.key)[1], set()).add(record.key)
     return Keys(
         own,
         tuple(sorted({len(k) for k in own})),
         lists,
         {end: tuple(found) for end, found in ends.items()},
-        short,
-        Cuts(len(own) + deleted),
+        {directory: frozenset(found) for directory, found in deleted.items()},
+        max(1, (sum(map(len, own)).bit_length() + 7) // 8),
+        Cuts(len(own) + len(gone)),
     )
 
 
 def zeroed(data: bytes, at: int, keys: Keys) -> bytes:
-    """data with the keys of older versions of a keys list, from `at` (where the first
-    one would start) on, zeroed: whole keys of the history (_whole) and tails of them
-    (_tail, from the file's Cuts); at `at`, also the tail of an older list's own key and
-    its count (_head: the list's start written over). Stops at the first bytes that are
-    neither; the rest is left to the caller's judgment."""
-    out, first, last = bytearray(data), at, len(data.rstrip(b"\0"))
+    """data (a free stretch, an older keys list) with the keys of an older version of a
+    keys list, from `at` (where the first one would start) on, zeroed: whole keys of the
+    history (_whole), at `at` the tail of one (_tail) or of an older list's own key and
+    its count (_head: the list's start written over), and one tail more (_PARTIAL: where
+    that version ended, a shorter one before it had left bytes behind; an older list
+    moved when an added key overflowed it, so what it left is shorter than a key; from
+    the file's Cuts). Stops at the first bytes that are neither; the rest is left to the
+    caller's judgment. A live keys list's slack is root_versions'."""
+    out, first, last, partial = bytearray(data), at, len(data.rstrip(b"\0")), _PARTIAL
     while at < last:
         size = _whole(data, at, keys)
-        if not size and keys.cuts.left:
+        if not size and keys.cuts.left and (at == first or partial):
             size = (_head(data, at, keys) if at == first else 0) or _tail(data, at, keys)
-            keys.cuts.left -= 1 if data[at : at + size].strip(b"\0") else 0  # zeros are free anyway
+            spent = bool(data[at : at + size].strip(b"\0"))  # zeros are free anyway
+            keys.cuts.left -= spent
+            partial -= spent and at != first
         if not size:
             break
         out[at : at + size] = bytes(size)
@@ -101,13 +115,21 @@ def _tail(data: bytes, at: int, keys: Keys) -> int:
     newer, shorter version of the list left of a key it ended inside (the chain goes on
     after it, or ends)."""
     for stop in range(min(at + max(keys.lengths, default=1) - 1, len(data)), at, -1):
-        piece = data[at:stop]
-        found = keys.ends.get(piece[-_END:], ())
-        if (len(piece) < _END and piece in keys.short) or any(
-            len(k) > len(piece) and k.endswith(piece) for k in found
-        ):
-            return len(piece)
+        if any(tail_of(data[at:stop], keys)):
+            return stop - at
     return 0
+
+
+def tail_of(piece: bytes, keys: Keys) -> Iterator[bytes]:
+    """The keys of the history piece is a tail of (shorter than the key)."""
+    found = keys.ends.get(piece[-END:], ())
+    return (k for k in found if len(k) > len(piece) and k.endswith(piece))
+
+
+def key_ends(data: bytes, keys: Keys) -> list[int]:
+    """Where in data a key of the history may end, in order: after the last END bytes of
+    one (a piece shorter than END is looked up alone, wherever it starts)."""
+    return [stop for stop in range(END, len(data) + 1) if data[stop - END : stop] in keys.ends]
 
 
 def _head(data: bytes, at: int, keys: Keys) -> int:

@@ -65,6 +65,10 @@ class RootWalk:
     gaps: dict[int, bytes]  # free stretches (no record starts there): offset -> bytes
     kept: int = 0  # bytes kept in records and gaps
     slack: dict[int, bytes] = field(default_factory=dict)  # a keys list's bytes after its keys
+    # each directory's keys list (its position): the directory's position and the list's
+    # last key as the list holds it (b"": none), where root_keylists starts its older versions
+    lists: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    unlisted: set[int] = field(default_factory=set)  # directories uproot's del freed, walked
     # an RNTuple's uncompressed envelopes: record offset -> (payload offset, payload)
     envelopes: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     inflated: int = 0  # bytes the blocks of records that are no basket or blob inflate to

@@ -17,7 +17,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from . import root_data, root_keylists, root_tails, root_trees
+from . import root_data, root_keylists, root_rntuple, root_tails, root_trees, root_versions
 from .root_model import KEY, RootWalk
 from .stream import Invalid
 
@@ -78,8 +78,11 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
     listed = root_keylists.history(walk, free, MOVED)  # what older keys lists hold
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
+    anchors = root_rntuple.written_over(walk, free)  # deleted RNTuples' anchors, written over
     for offset in sorted(free):
         record = walk.records.get(offset)
+        if offset in anchors:
+            continue
         if offset in walk.gaps:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)
@@ -113,7 +116,13 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
             root_trees.deleted_record(record, history)
     for offset, slack in walk.slack.items():
         at = offset + walk.records[offset].nbytes - len(slack)
-        _covered(root_keylists.zeroed(slack, 0, listed), live, at, budget, shared=True)
+        if offset in walk.lists:  # a keys list: its older versions
+            affords = (budget.left + budget.shared) // listed.cost
+            slack, shorter = root_versions.versions(slack, *walk.lists[offset], listed, affords)
+            _charge(budget, shorter * listed.cost, at)
+        else:  # the StreamerInfo's: what the space held before
+            slack = root_keylists.zeroed(slack, 0, listed)
+        _covered(slack, live, at, budget, shared=True)
 
 
 @dataclass
@@ -212,6 +221,15 @@ def _covered(
         at += 1
         if head is not None and at > head:
             raise _stray(offset, at - 1)
+
+
+def _charge(loose: Loose, cost: int, offset: int) -> None:
+    """Take `cost` loose bytes (the stretch's, then the shared ones), or Invalid."""
+    mine = min(cost, loose.left)
+    loose.left -= mine
+    if cost - mine > loose.shared:
+        raise _stray(offset, 0)
+    loose.shared -= cost - mine
 
 
 def _stray(offset: int, at: int) -> Invalid:

@@ -84,6 +84,7 @@ def _directories(walk: RootWalk, free: set[int]) -> set[int]:
     todo = [(top, at, last, title)]
     for deleted in (False, True):
         todo += _deleted(walk, free, listed) if deleted else []
+        walk.unlisted.update(directory.offset for directory, *_ in todo if deleted)
         while todo:
             if len(listed) > MAX_DIRECTORIES * 64:
                 raise Invalid("root: too many records in directories")
@@ -202,7 +203,7 @@ def _keys_list(
             f"root: the keys list at {seek_keys} is not the one of the directory at {directory.offset}"
         )
     listed.add(seek_keys)
-    body, subdirectories = _body(keys), []
+    body, subdirectories, copy = _body(keys), [], b""
     count, at = struct.unpack_from(">i", body.ljust(4, b"\0"))[0], 4
     for _ in range(count):
         copy = _listed_key(body, at, seek_keys)
@@ -218,6 +219,7 @@ def _keys_list(
     if count < 0:
         raise Invalid(f"root: the keys list at {seek_keys} has {count} keys")
     walk.slack[seek_keys] = body[at:]  # zeros, or what the space held before
+    walk.lists[seek_keys] = (directory.offset, copy)
     return subdirectories
 
 

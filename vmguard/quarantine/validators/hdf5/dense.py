@@ -9,12 +9,14 @@ the message's (links) or the other index's (attributes), each index in key order
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from . import btree2, fractalheap, sizes
 from .checksum import lookup3
+from .heldblocks import Held
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -95,7 +97,8 @@ def compact(w: Walker, messages: list[Message], first: dict[int, Message], what:
             orders = [m.order for m in held]
         creation_orders(orders, (got[0], None), f"the {'links' if kind == 0x06 else 'attributes'} of {what}")
     following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
-    if any(m.order is not None and m.kind != 0x0C and m.order >= max(1, following or 0) for m in messages):
+    others = [m for m in messages + w.continuations if m.kind != 0x0C]
+    if any(m.order is not None and m.order >= max(1, following or 0) for m in others):
         raise Invalid(
             f"hdf5: a message of the object header of {what} carries a creation order no attribute had"
         )
@@ -119,6 +122,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         index = _index(heap, btree2.records(w, address, kind, (size, where)), kind)
         if kind in (5, 8):
             names = {offset: _object(w, kind, record, what, first) for offset, record in index.items()}
+            objects = {offset: record[3:] for offset, record in index.items()}
         elif index.keys() != names.keys() or any(
             (record[1], record[2]) != names[offset] for offset, record in index.items()
         ):
@@ -132,7 +136,39 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     )
     if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
+    _held(w, s, objects, names, first)
     fractalheap.settle(w, heap)
+
+
+def _held(w: Walker, s: Storage, objects: dict[int, tuple[int, int]], names: dict, first: dict) -> None:
+    """The dense objects as a continuation block of the header held them, in the order
+    it got them (heldblocks.py): by creation order, its order field, where tracked (a
+    tracked link's field is not its order: none), else as the heap got them; and the
+    header's messages a continuation message may have displaced into such a block."""
+    tracked = s.max_order is not None
+    if tracked and s.kind == "link":
+        return
+    ordered = sorted(names, key=lambda o: names[o][0] or 0) if tracked else sorted(names)
+    images = []
+    for offset in ordered:
+        address, length = objects[offset]
+        field = (names[offset][0] or 0).to_bytes(2, "little") if tracked else b""
+        head = struct.pack("<BHB", s.message, length, 0) if length < 1 << 16 else b""
+        images.append(head + field + w.file.bytes(address, length, "a dense object") if head else b"")
+    if all(images):
+        w.ledger.held.add(Held(images=tuple(images), gap=3 + (2 if tracked else 0), movers=_movers(w, first)))
+
+
+def _movers(w: Walker, first: dict) -> tuple[bytes, ...]:
+    """The header's own messages of 16 bytes or more (a continuation message's size:
+    H5O__alloc_chunk moves one such out of its way), as a block holds them."""
+    out = []
+    for m in first.values():
+        if m.kind not in (0x00, 0x10) and m.size >= 16 and m.align == 1:
+            head = struct.pack("<BHB", m.kind, m.size, m.flags)
+            field = b"" if m.order is None else m.order.to_bytes(2, "little")
+            out.append(head + field + w.file.bytes(m.at, m.size, "a message"))
+    return tuple(out)
 
 
 def _index(heap: fractalheap.Heap, records: list, kind: int) -> dict[int, tuple[int, ...]]:
@@ -169,7 +205,8 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     if flags:
         raise Invalid(f"hdf5: a dense attribute of {what} has message flags {flags} (not supported)")
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
-    w.dense.setdefault(w.at, []).append((m.kind, address, length))  # what its nulls may hold: moved.py
+    if length < 1 << 16:  # it may have been a message of the header (moved.py); a larger one never was
+        w.dense.setdefault(w.at, []).append((m.kind, address, length))
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:

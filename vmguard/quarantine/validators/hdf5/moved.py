@@ -75,7 +75,8 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     if not stale:
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
-        if all(_cut_tail(f, messages, s, w.cut) for s in stale):
+        cut = {m.at + m.size for m in w.continuations}
+        if all(_cut_tail(f, messages, s, cut) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
@@ -122,8 +123,7 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             body, wild = before_dense(f, m)
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
             pieces.append(_piece(m.kind, m.flags, body, wild, most))
-    small = [(kind, at, size) for kind, at, size in objects if size < 1 << 16]  # a header's can hold
-    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in small]
+    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in objects]
     order = 2 if any(m.order is not None for m in messages) else 0
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldblocks.Owner(

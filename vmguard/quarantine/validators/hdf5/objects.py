@@ -78,7 +78,7 @@ class Walker:
     stale: list[moved.Stale] = field(default_factory=list)  # the visited header's non-zero nulls
     continued: bool = False  # the visited header has continuation blocks
     layout: arrangement.Placement | None = None  # its blocks' messages, as they lie (arrangement.py)
-    cut: set[int] = field(default_factory=set)  # where its continuation messages end (moved._cut_tail)
+    continuations: list[Message] = field(default_factory=list)  # the visited header's continuation messages
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
     budget: nullpieces.Budget = field(default_factory=nullpieces.Budget)
     bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
@@ -117,7 +117,7 @@ class Walker:
         self.ledger.settle()
 
     def visit(self, address: int, what: str) -> None:
-        self.at, self.stale, self.cut = address, [], set()
+        self.at, self.stale, self.continuations = address, [], []
         messages = header(self, address, what)
         self.bounds = versions.header(self.file, address, what)
         first: dict[int, Message] = {}
@@ -190,7 +190,7 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
             if m.kind == 0x10:
                 named[m.at] = len(blocks)
                 blocks.append(_continuation(w, m, width, what))
-                w.cut.add(m.at + m.size)
+                w.continuations.append(m)
             else:
                 messages.append(m)
     seen = sum(map(len, layout))
