@@ -73,38 +73,9 @@ spec:
 # attribute's): lh5-order-PW-d0-forged-cont, lh5-real-cont-order-PW/-ffff,
 # lh5-real-chunked-cont-order-PW refused.
 HOLES: dict[str, str] = {}
-_SPLIT = ("published: the one null message of zeros at the end of the first block of a "
-          "header that has a continuation block (one session, {lv}) rewritten as {n} null "
-          "messages of zeros whose sizes are chosen ({sizes}); the same in a header without "
-          "a continuation block is refused ('libhdf5 merges its free space into one null "
-          "message: the sizes of more are free bits'); the docs pin one null only there: "
-          "up to 34 bits in this 79-byte null (compositions of 79 bytes into 4-byte headers and bodies), more in a larger one")
-HOLES.update({
-    "lh5-split-null-cont-3.h5": _SPLIT.format(lv="'latest'", n=4, sizes="8, 7, 2, rest"),
-    "lh5-split-null-cont-5-empty.h5": _SPLIT.format(lv="'latest'", n=6,
-                                                    sizes="0 x 5, rest"),
-    "lh5-split-null-cont-v1-2.h5": _SPLIT.format(lv="default libver, version 1 header",
-                                                 n=3, sizes="0, 8, rest"),
-})
-_BLOCK = ("published: {what}; the docs pin one null at the end of a header without "
-          "continuation blocks and give a freed block's null size as free bits, but say "
-          "nothing of a live continuation block's nulls or of where a null lies in a header "
-          "with continuation blocks: {bits}")
-HOLES.update({
-    "lh5-ochk-null-7.h5": _BLOCK.format(
-        what="a live continuation block (forged displacement) ending with a null of 7 zeros",
-        bits="its size is a choice, up to 16 bits a block"),
-    "lh5-ochk-null-100.h5": _BLOCK.format(
-        what="a live continuation block ending with a null of 100 zeros",
-        bits="its size is a choice, up to 16 bits a block"),
-    "lh5-ochk-nulls-7-20.h5": _BLOCK.format(
-        what="a live continuation block ending with two nulls of zeros (7 and 20)",
-        bits="count and sizes chosen, as in lh5-split-null-cont-*"),
-    "lh5-null-moved-before-units.h5": _BLOCK.format(
-        what="h5py's own file (one session, /d0 has a continuation block) with its first "
-        "block's null of zeros moved before the 'units' attribute",
-        bits="which slot the null takes: log2(messages) bits a null"),
-})
+# Closed in session 37 (arrangement._placed): nulls of zeros in a header with continuation
+# blocks are where libhdf5 leaves them: lh5-split-null-cont-3/-5-empty/-v1-2,
+# lh5-ochk-null-7/-100, lh5-ochk-nulls-7-20, lh5-null-moved-before-units refused.
 # The dense-born crash (a 72 KB attribute's size put in a 2-byte message header field) is
 # fixed (session 37: a dense object of 64 KiB or more never was a message of the header).
 # Its null may then hold what a header with dense storage may (the small attribute after
@@ -125,13 +96,6 @@ LISTED["lh5-dense-born-latest-checksum-slices.h5"] = _DENSE.format(
 _DOC_REWRITE = ("(documented class: 'an attribute rewritten' leaves remains, refused; yet the "
                 "same rewrite with the same shape passes)")
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-l-runs6-tracked-latest.h5": "refused ('a null message in the object header of / "
-    "at 227 holds bytes that are not what libhdf5 leaves when it moves messages ... at "
-    "most 30'): the null's 8 bytes are ef 00 00 00 00 00 00 00, the tail of the root's "
-    "link 'run000' (its address, one non-zero byte): a slice needs 3 non-zero bytes, a "
-    "message's last bytes at most 5. Add-only, 'latest', root and datasets track_order, "
-    "each session a dataset of 30 doubles with 3 attributes and a float and a string "
-    "root attribute: 5, 6, 8 sessions refused (2-4 pass; untracked all pass)",
     "ctl-l-tracked-runs3x3-latest.h5": "refused ('bytes 6950..6958 (after a continuation "
     "block of the object header of /r2_2) are reached from no structure ... matching the "
     "continuation blocks libhdf5 freed stopped after 4000000 bytes compared'): a 7 KB "

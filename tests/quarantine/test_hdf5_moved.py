@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.quarantine.test_hdf5_append import _check, _refusal
+from tests.support import attack_lh5_ordinary as ordinary
 from tests.support.hdf5_bytes import fix_v2_checksum, v2_header
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.hdf5 import dense, moved, nullpieces
@@ -259,3 +260,15 @@ def test_a_freed_block_s_null_holds_what_a_live_one_may_and_no_payload():
     data[at : at + 16] = b"\x7fELF" + b"PAYLOAD!" + b"\x01\x02\x03\x04"
     struct.pack_into("<I", data, tail, lookup3(bytes(data[start:tail])))
     assert "reached from no structure" in _refusal(data)
+
+
+@pytest.mark.parametrize("count", [2, 5, 6, 8])
+def test_a_link_s_tail_of_one_non_zero_byte_passes(count):
+    """A tracked 'latest' root given a dataset a session (attack l h5's
+    ctl-l-runs6-tracked-latest): a null holds the last 8 bytes of a link, its address of
+    one non-zero byte and 7 zeros (ef 00 .. 00) at the null's start: the strip of its end
+    the link left as it slid forward (nullpieces._tails), refused before as a slice of too
+    few non-zero bytes. (Such a strip inside a null explains nothing: a link copied with
+    another address stays refused, test_a_wrong_or_shuffled_copy_of_a_moved_link_is_refused.)"""
+    _check(ordinary.datasets_attrs(count, "latest", track=True))
+

@@ -16,10 +16,20 @@ a continuation message (H5O__alloc_chunk: one at least as large as it), or into 
 earlier block's null (H5O__move_msgs_forward), so a message displaced comes back after
 the others when its block empties and is freed. So a header without continuation blocks
 starts with its kind's creation messages in that order, but for one of at least 16 bytes
-that may come later, and ends with at most one null message; in a header with them, the
-order and the null messages are not pinned (a displaced message leaves a null beside the
-continuation message that took its place; what exactness leaves). Readers parse messages
-in any order and skip nulls of any size: the order and the cuts were free bits."""
+that may come later, and ends with at most one null message. In a header with them (the
+sweep of tests/quarantine/test_hdf5_nullplaces.py: no real file does otherwise), a null
+message ends its block or follows a continuation message, and no two are adjacent
+(H5O__merge_null); one that follows a continuation message and is not last in its block
+is the rest of the slot of the message H5O__alloc_chunk displaced to the block that
+continuation names, not yet condensed (H5O__move_msgs_forward slides every null to its
+block's end): that block starts with the displaced message, so the slot is its size and
+header, plus the gaps libhdf5 merged into the null (H5O__add_gap: each fewer bytes than a
+message header, left when a later message of its block took a null's space); and, nothing
+condensed since the block was made to its exact size (H5O__alloc_chunk), that block holds
+no null but after a continuation message. The order of the
+other messages and the sizes of the nulls that end blocks are not pinned (what exactness
+leaves). Readers parse messages in any order and skip nulls of any size: the order and
+the cuts were free bits."""
 
 from __future__ import annotations
 
@@ -33,6 +43,16 @@ if TYPE_CHECKING:
 
 _NULL = 0x00
 _CONTINUATION = 16  # the data of a continuation message: what a message displaced for one holds at least
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """An object header's blocks, each its messages as they lie (continuation messages
+    too), and the block each continuation message names (by the address of its data)."""
+
+    messages: tuple[tuple[Message, ...], ...]
+    named: dict[int, int]
+    head: int  # the size of a message header (and its order field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +72,12 @@ _NAMES = {0x01: "dataspace", 0x03: "datatype", 0x05: "fill value", 0x04: "old fi
           0x02: "link info", 0x0A: "group info"}
 
 
-def check(messages: list[Message], first: dict[int, Message], continued: bool, what: str) -> None:
-    """The messages of the header just walked (`first`: by type; `continued`: it has
-    continuation blocks)."""
+def check(messages: list[Message], first: dict[int, Message], blocks: Placement | None, what: str) -> None:
+    """The messages of the header just walked (`first`: by type; `blocks`: as they lie)."""
+    continued = blocks is not None and len(blocks.messages) > 1
     _nulls(messages, continued, what)
     if continued:
+        _placed(blocks, what)
         return
     if 0x03 in first:  # a dataset or a committed datatype (a group holds none: kinds.py)
         _creation(messages, _DATASET if 0x08 in first else _DATATYPE, what)
@@ -99,3 +120,55 @@ def _creation(messages: list[Message], made: Creation, what: str) -> None:
             "in that order, as its create call appends them, but for one of at least 16 bytes that a "
             "continuation message displaced; readers take them in any order: a payload's bits)"
         )
+
+
+def _placed(blocks: Placement, what: str) -> None:
+    """The null messages of a header with continuation blocks: where libhdf5 leaves them."""
+    fresh = set()  # blocks made by a displacement nothing condensed since
+    for seq in blocks.messages:
+        for i, m in enumerate(seq):
+            if m.kind != _NULL or i + 1 == len(seq):
+                continue
+            if seq[i + 1].kind == _NULL:
+                raise Invalid(
+                    f"hdf5: two null messages of the object header of {what} are adjacent (libhdf5 "
+                    "merges them: H5O__merge_null; the sizes of more are free bits)"
+                )
+            fresh.add(_slot_rest(blocks, seq[i - 1] if i else None, m, len(seq) - i - 1, what))
+    for b in fresh:
+        seq = blocks.messages[b]
+        if any(m.kind == _NULL and (not i or seq[i - 1].kind != 0x10) for i, m in enumerate(seq)):
+            raise Invalid(
+                f"hdf5: a continuation block of the object header of {what} holds a null message, yet "
+                "the slot of the message displaced to it is not condensed (libhdf5 makes the block "
+                "exactly its messages' size, and a null appears there only when a message is removed, "
+                "which slides the slot's null to its block's end: H5O__move_msgs_forward)"
+            )
+
+
+def _slot_rest(blocks: Placement, before: Message | None, null: Message, later: int, what: str) -> int:
+    """The block named by the continuation message `before` when `null`, followed by
+    `later` messages in its block, is the rest of the slot of the message displaced there
+    (H5O__alloc_chunk)."""
+    if before is not None and before.kind == 0x10:
+        b = blocks.named[before.at]
+        extra = null.at + null.size - before.at - _first(blocks, b)
+        if 0 <= extra <= (blocks.head - 1) * later:  # gaps merged into it (H5O__add_gap)
+            return b
+    raise Invalid(
+        f"hdf5: a null message of the object header of {what} at {null.at} is neither its block's "
+        "last message nor the rest of the slot of the message a continuation message displaced "
+        "(libhdf5 slides nulls to their block's end: H5O__move_msgs_forward; readers skip nulls "
+        "anywhere: where one lies would be free bits)"
+    )
+
+
+def _first(blocks: Placement, b: int) -> int:
+    """The size of the message libhdf5 put first in block b: its first message's, or, where
+    that was displaced in turn, the slot its continuation message and null share."""
+    seq = blocks.messages[b]
+    if not seq:
+        return -1 << 20
+    if seq[0].kind == 0x10 and len(seq) > 1 and seq[1].kind == _NULL:
+        return seq[1].at + seq[1].size - seq[0].at
+    return seq[0].size

@@ -28,8 +28,10 @@ So the content is bounded by what it can be made of, each piece taken from this 
   the null message ends) of one of the header's messages, of one of its dense links or
   attributes (the messages libhdf5 moved), or of its link or attribute info message as
   it was before dense storage (no heap, no index; its next creation order then, below
-  256, in its low byte); or the last 1 to MIN_SLICE - 1 bytes of one of those (a
-  message slid forward in steps leaves strips of its end behind it);
+  256, in its low byte); or the last 1 to MIN_SLICE - 1 bytes of one of those, and at
+  a null's start its last non-zero ones with the zeros it ends with (a message slid
+  forward in steps leaves strips of its end behind it: a link's address of one non-zero
+  byte, then zeros);
 - in a header with dense storage, one stale checksum (4 bytes, any value): where a
   block of the header ended before libhdf5 grew it in place;
 and zeros between them, in at most 2 x (the header's messages) + (the dense links and

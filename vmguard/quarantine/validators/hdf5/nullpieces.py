@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MIN_SLICE = 6  # a slice of a message: the fewest bytes a smeared copy leaves (sweep)
 MIN_DATA = 3  # and the fewest non-zero bytes (fewer would let a byte followed by zeros pass)
+END_ZEROS = 8  # a message's end strip at a null's start may hold this many zeros after its last non-zero byte
 SLACK = 4  # pieces beyond two per message and one per held (the sweeps need at most 2 x 2 + 6)
 MAX_WORK = 5_000_000  # bytes compared against the sources, in all: a crafted file costs no more,
 MAX_SOURCES = 256 * 1024  # bytes of messages in one header's automaton (about 500 bytes of memory each)
@@ -39,6 +40,7 @@ class Sources:
     orders: int  # an order field's values: below this
     automaton: substrings.Automaton  # of the messages' data (and the dense objects')
     ends: frozenset[bytes]  # their last 1 to MIN_SLICE - 1 bytes, from a non-zero one
+    tails: frozenset[bytes]  # and with their trailing zeros, at a null's start (_tails)
     slices: tuple[bytes, ...]  # the info messages before dense storage (matched byte by byte)
     wild: tuple[int, ...]  # per slice, the offset of a byte any value matches
     pieces: int  # at most this many pieces in all the header's null messages
@@ -94,12 +96,25 @@ def sources(
         orders=max(1, orders[1]),
         automaton=substrings.automaton(plain),
         ends=frozenset(raw[-k:] for raw in plain for k in range(1, MIN_SLICE) if raw[-k:][0]),
+        tails=_tails(plain),
         slices=tuple(raw for raw, wild in slices if wild >= 0),
         wild=tuple(wild for _, wild in slices if wild >= 0),
         pieces=2 * len(real) + held + SLACK,
         eof=f.eof,
     )
 
+
+
+def _tails(plain: tuple[bytes, ...]) -> frozenset[bytes]:
+    """The last bytes of each source that ends with 1 to END_ZEROS zeros, from one of its
+    last MIN_SLICE - 1 non-zero bytes: what a message slid forward leaves at the start of
+    the null after it (a link's address of one non-zero byte and 7 zeros)."""
+    out: set[bytes] = set()
+    for raw in plain:
+        zeros = len(raw) - len(raw.rstrip(b"\0"))
+        if 0 < zeros <= END_ZEROS:
+            out |= {raw[-n:] for n in range(zeros + 1, min(zeros + MIN_SLICE, len(raw) + 1)) if raw[-n]}
+    return frozenset(out)
 
 
 def before_dense(f: File, m: Message) -> tuple[bytes, int]:
@@ -207,8 +222,8 @@ def _ending(
             cost = window.least(lo, hi)
     elif lo <= latest:  # the null's end: the window's bounds stop growing here
         cost = min((row[i] for i in range(lo, min(j - 1, latest) + 1) if data[i]), default=cost)
-    for k in range(1, min(MIN_SLICE, j + 1)):
-        if data[j - k] and data[j - k : j] in s.ends:
+    for k in range(1, min(MIN_SLICE + END_ZEROS, j + 1)):
+        if data[j - k] and (data[j - k : j] in s.ends or (j == k and data[:j] in s.tails)):
             cost = min(cost, row[j - k])
     return cost
 

@@ -77,6 +77,7 @@ class Walker:
     messages: int = 0
     stale: list[moved.Stale] = field(default_factory=list)  # the visited header's non-zero nulls
     continued: bool = False  # the visited header has continuation blocks
+    layout: arrangement.Placement | None = None  # its blocks' messages, as they lie (arrangement.py)
     continuations: list[Message] = field(default_factory=list)  # the visited header's continuation messages
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
     budget: nullpieces.Budget = field(default_factory=nullpieces.Budget)
@@ -135,7 +136,7 @@ class Walker:
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
-        arrangement.check(messages, first, self.continued, what)
+        arrangement.check(messages, first, self.layout, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
         if 0x0A in first:
@@ -181,16 +182,20 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
     else:
         raise Invalid(f"hdf5: the object header of {what} at {address} has an unknown version")
     messages: list[Message] = []
-    seen = 0
+    layout: list[tuple[Message, ...]] = []
+    named: dict[int, int] = {}  # a continuation message's data -> the block it names
     for start, size in blocks:  # grows as continuation messages are met
-        for m in _messages(w, start, size, width, order, what):
-            seen += 1
+        layout.append(tuple(_messages(w, start, size, width, order, what)))
+        for m in layout[-1]:
             if m.kind == 0x10:
+                named[m.at] = len(blocks)
                 blocks.append(_continuation(w, m, width, what))
                 w.continuations.append(m)
             else:
                 messages.append(m)
+    seen = sum(map(len, layout))
     w.continued = len(blocks) > 1
+    w.layout = arrangement.Placement(tuple(layout), named, width + order)
     if width == 8 and seen != count:
         raise Invalid(f"hdf5: the object header of {what} declares {count} messages and holds {seen}")
     return messages
