@@ -142,13 +142,6 @@ FALSE_REJECTIONS: dict[str, str] = {
     "ctl-l-tracked-runs12x1-def.h5": "refused ('bytes 6778..8352 (after a continuation "
     "block of the object header of /r8_0) ... stopped after 4000000 bytes compared'): as "
     "ctl-l-tracked-runs3x3-latest.h5 with 1 dataset a session, 12 sessions, default libver",
-    "ctl-l-dense-refit-latest.h5": "refused ('the fractal heap of the attributes of "
-    "/spec counts managed space, allocated space and its next block as (4096, 1024, "
-    "2048), where its blocks make them (4096, 2048, 2048)'): a report line that blames "
-    "libhdf5's own heap header, no remedy named; /spec given a 72 KB attribute (dense "
-    "storage), then 12 small float attributes set in session 2 and set again to the same "
-    "values in session 3, 'latest' (a rewrite, but other rewrites of 12 dense attributes "
-    "pass, and the documented refusal of remains names h5repack)",
     "ctl-l-rewrite5-grow-def.h5": "refused ('a null message in the object header of "
     "/calib ... holds data'): a 'coeffs' float attribute rewritten one element longer "
     "each of 5 sessions, default libver " + _DOC_REWRITE,
