@@ -13,6 +13,7 @@ other C1 pairs, which Korean needs, stay admitted."""
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -61,14 +62,30 @@ def test_a_cursor_up_above_the_first_line_is_refused(name, size):
 
 @pytest.mark.parametrize("size", _SIZES)
 @pytest.mark.parametrize("lines", [9, 1000])
-def test_a_rise_of_more_than_eight_lines_is_refused(lines, size):
-    """`tail` or `grep` shows a slice: a rise above its first line is bounded by how far
-    the cursor may rise above the lowest line reached (text.MAX_RISE, 8: tqdm's bars 9 deep)."""
-    assert _judge(b"x\n" * lines + _UP * 8 + b"\rshown\n", size) == "text"
+def test_lines_that_climb_more_than_eight_rows_in_all_are_refused(lines, size):
+    """A reader may show any of the lines (`grep`, `sort`, `cat -s`): a line's cursor-ups
+    beyond its first climb wherever it is shown, so their sum is bounded (text.MAX_RISE,
+    8: a view of whole lines climbs 1 + that sum)."""
+    assert _judge(b"x\n" * lines + _UP * 8 + b"\rshown\n", size) == "text"  # 7 beyond the first
     refused = _refused(b"x\n" * lines + _UP * 9, size)
-    assert f"ESC [ A near byte {2 * lines + 3 * 8} moves the cursor more than 8 lines" in refused
-    again = b"x\n" * lines + (_UP * 8 + b"\n" * 8) * 3 + _UP * 9  # each rise counts from the lowest
-    assert "more than 8 lines" in _refused(again, size)
+    assert f"ESC [ A near byte {2 * lines + 3 * 8} lets a view of its lines climb more than 8" in refused
+    spread = b"x\n" * lines + (_UP * 3 + b"\n" * 3) * 4  # 2 beyond the first, 4 times: 8
+    assert "climb more than 8 lines" in _refused(spread, size)
+    assert _judge(b"x\n" * lines + (_UP + b"\n") * 500, size) == "text"  # one a line: any number
+
+
+def test_a_grep_of_what_passes_climbs_at_most_eight_rows(tmp_path):
+    """The bound is the reader's: real grep of a file that passes, picking every line
+    with a cursor-up, climbs no more than 8 rows above its first line."""
+    data = b"".join(b"\n" * 3 + b"FORGED" + _UP * (2 if i < 7 else 1) + b"\n" for i in range(40))
+    assert _judge(data, 4096) == "text"
+    (tmp_path / "job.err").write_bytes(data)
+    shown = subprocess.run(["grep", "-a", "FORGED", str(tmp_path / "job.err")], capture_output=True, check=True)
+    row = low = 0
+    for part in shown.stdout.split(_UP)[:-1]:
+        row = row + part.count(b"\n") - 1
+        low = min(low, row)
+    assert -8 <= low < 0
 
 
 @pytest.mark.parametrize("size", _SIZES)
@@ -106,15 +123,21 @@ def _bars(path: Path, levels: int, leave: bool, positions: bool, logged: bool) -
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("levels", [2, 3, 5])
 @pytest.mark.parametrize("leave", [False, True])
 @pytest.mark.parametrize("positions", [False, True])
 @pytest.mark.parametrize("logged", [False, True])
-def test_real_nested_tqdm_bars_stay_within_their_lines(tmp_path, levels, leave, positions, logged):
-    data = _bars(tmp_path / "job.err", levels, leave, positions, logged)
+def test_two_nested_tqdm_bars_stay_within_their_lines(tmp_path, leave, positions, logged):
+    data = _bars(tmp_path / "job.err", 2, leave, positions, logged)
     assert _UP in data and data.count(b"\x1b") == data.count(_UP)
     for size in (1, 7, 4096):
         assert _judge(data, size) == "text", size
+
+
+@pytest.mark.parametrize("levels", [3, 5])
+def test_three_nested_tqdm_bars_are_refused_for_what_grep_shows(tmp_path, levels):
+    """Their lines climb 2 rows and more each: `grep` of a run climbs without bound."""
+    data = _bars(tmp_path / "job.err", levels, False, True, True)
+    assert "lets a view of its lines climb more than 8 lines" in _refused(data, 4096)
 
 
 def test_a_bar_alone_at_a_lower_position_stays_within_its_lines(tmp_path):
@@ -145,6 +168,10 @@ TERMINAL_BYTES = {  # data, the byte named, what is said of it
     "be-apc-in-a-character": (_utf16("\uc29f".encode("utf-16-be"), "utf-16-be"), 2, "U+009F"),
     "le-decid-cut-pair": (_utf16("ab\uc200\u009a".encode("utf-16-le"), "utf-16-le"), 7, "U+009A"),
     "late-after-text": (_utf16("line\n".encode("utf-16-le") * 900 + b"\x1b[", "utf-16-le"), 9002, "0x1B"),
+    "le-enq-in-armenian": ("\ufeffԱ".encode("utf-16-le"), 3, "0x05 near byte 3 of UTF-16 text is ENQ"),
+    "be-so-in-thai": ("\ufeffok ก".encode("utf-16-be"), 8, "0x0E near byte 8 of UTF-16 text is SO"),
+    "le-si-in-tibetan": ("\ufeffༀ".encode("utf-16-le"), 3, "0x0F near byte 3 of UTF-16 text is SI"),
+    "le-enq-in-polish": ("\ufeffzą".encode("utf-16-le"), 4, "is ENQ"),
 }
 
 
@@ -164,6 +191,15 @@ def test_utf16_letters_with_bytes_0x80_to_0x9f_stay_text(order, size):
     data = "\ufeffΛ=1 Ν=2\r\n道通 ← Ґ\r\n".encode(order) * 50
     assert any(b in data for b in (b"\x9b", b"\x9d", b"\x90"))
     assert _judge(data, size) == "text:utf-16"
+
+
+@pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
+def test_utf16_letters_with_c0_bytes_a_terminal_ignores_stay_text(order):
+    """Greek (03: ETX), Cyrillic (04: EOT), Arabic (06: ACK), a CJK character on 0x01:
+    bytes a terminal ignores; BS, HT, LF, CR bytes move it as text's own controls do."""
+    data = "\ufeffΔΣ Привет مرحبا 丁 \u0908 \u0a10\r\n".encode(order) * 20
+    assert all(b in data for b in (b"\x03", b"\x04", b"\x06", b"\x01", b"\x09", b"\x0a"))
+    assert _judge(data, 3) == "text:utf-16"
 
 
 @pytest.mark.parametrize("order", ["utf-16-le", "utf-16-be"])
