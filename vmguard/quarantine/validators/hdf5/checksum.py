@@ -53,21 +53,23 @@ def any_lookup3(
 ) -> bool:
     """Whether one choice of bytes from each of `parts` (each a choice of equally long
     byte strings), joined, has a checksum whose bits under want[1] are want[0]'s (the
-    bytes of it shown): a depth-first walk of the choices
-    that mixes each full block once for all the choices that share it (the state of a
-    prefix is kept), so a part's bytes cost once per prefix of choices, not once per
-    whole choice (`spend`: the bytes mixed)."""
+    bytes of it shown): a depth-first walk of the choices that mixes each full block once
+    for all the choices that share it (the state of a prefix is kept), so a part's bytes
+    cost once per prefix of choices, not once per whole choice. `spend` is told the work:
+    12 a block mixed or finished (what checksumming a whole choice cost a block), and at
+    least 1 a step."""
     size = sum(len(part[0]) for part in parts)
     full = (size - 1) // 12 if size else 0
 
     def walk(i: int, state: tuple[int, int, int], pending: bytes, mixed: int) -> bool:
         if i == len(parts):
+            spend(12)
             return (_final(state, pending) if size else state[2]) & want[1] == want[0] & want[1]
         for choice in parts[i]:
-            spend(max(1, len(choice)))  # every step counts, an empty part too
             buf, s, m = pending + choice, state, mixed
             while len(buf) >= 12 and m < full:
                 s, buf, m = _mixed(s, buf[:12]), buf[12:], m + 1
+            spend(max(1, 12 * (m - mixed)))  # every step counts, one that mixes nothing too
             if walk(i + 1, s, buf, m):
                 return True
         return False
