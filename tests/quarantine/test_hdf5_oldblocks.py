@@ -8,14 +8,16 @@ is refused."""
 
 from __future__ import annotations
 
+import random
 import struct
+from itertools import product
 
 import pytest
 
 from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.quarantine.test_hdf5_moved import LONG, _stepped
 from vmguard.quarantine.validators.hdf5 import heldblocks, oldblocks, walk
-from vmguard.quarantine.validators.hdf5.checksum import lookup3
+from vmguard.quarantine.validators.hdf5.checksum import any_lookup3, lookup3
 
 np = pytest.importorskip("numpy")
 h5py = pytest.importorskip("h5py")
@@ -200,3 +202,24 @@ def test_a_block_naming_a_block_freed_later_in_the_file_passes(monkeypatch):
     monkeypatch.setattr(oldblocks.Blocks, "explains", counted)
     _check(_stepped("reopen", "groups", 8, 2, "r{}"))
     assert False in tries and tries[-1]  # refused at first, explained when tried again
+
+
+def test_choices_checksummed_depth_first_are_those_of_every_choice():
+    """Session 37 (attack l h5's ctl-l-tracked-runs3x3-latest spent the bound on a 7 KB
+    file): the hidden parts' choices are checksummed depth first, each prefix mixed once.
+    The same choices match as checksumming each whole choice, a shown part of the
+    checksum alike, and the work is the walk's, not choices x bytes."""
+    rng = random.Random(37)
+    for _ in range(200):
+        parts = [tuple(rng.randbytes(n) for _ in range(rng.randrange(1, 5))) for n in (4, 2, 13, 2, 30, 3)]
+        sums = {lookup3(b"".join(choice)) for choice in product(*parts)}
+        want = lookup3(b"".join(rng.choice(p) for p in parts)) ^ rng.choice((0, 0x100))
+        for mask in (0xFFFFFFFF, 0xFFFFFF00, 0xFF000000):
+            spent: list[int] = []
+            got = any_lookup3(parts, (want, mask), spent.append)
+            assert got == any(s & mask == want & mask for s in sums)
+            assert min(spent) > 0
+    parts = [tuple(bytes([i]) * 20 for i in range(8))] * 4  # 4096 choices of 80 bytes
+    spent = []
+    assert not any_lookup3(parts, (lookup3(b"x" * 80), 0xFFFFFFFF), spent.append)
+    assert sum(spent) < 4096 * 80 // 2

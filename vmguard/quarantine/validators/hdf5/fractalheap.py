@@ -45,6 +45,7 @@ class Heap:
     blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (heap offset, size, file address)
     objects: dict[int, int] = field(default_factory=dict)  # heap offset -> length
     orders: list[int] = field(default_factory=list)  # heap offsets in creation order, if tracked
+    reverted: bool = False  # libhdf5 reverted its root indirect block (fractalheap.reverted)
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
     holes: list[tuple[int, int, int]] = field(default_factory=list)  # (block's heap offset, row, column)
     entries: list[tuple[int, int, int]] = field(default_factory=list)  # and of every direct-block entry
@@ -54,6 +55,16 @@ class Heap:
     @property
     def prefix(self) -> int:
         return 13 + self.off_size + (4 if self.checksummed else 0)
+
+    @property
+    def free_bound(self) -> int:
+        """How much more free space than its blocks hold the header of a reverted heap
+        may count: the bytes of the objects its first block held at the revert
+        (H5HF__hdr_empty zeroed the count, the revert added the whole block's room; later
+        insertions and removals adjust it by their own lengths), which the file no longer
+        shows: at least 1 (an empty first block is freed, not reverted to), at most that
+        block's room."""
+        return self.table[1] - self.prefix if self.reverted else 0
 
     def row_size(self, row: int) -> int:
         return self.table[1] << max(row - 1, 0)
@@ -163,16 +174,29 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
 def _counters(heap: Heap, root: int, rows: int) -> None:
     """The header's managed space (the root block's span), allocated space (the direct
     blocks') and allocation iterator (the end of the last direct block under a root
-    indirect block; 0 for a root direct block)."""
+    indirect block; 0 for a root direct block), or those of a reverted heap (reverted)."""
     span = 0 if root == UNDEFINED else heap.table[1] if rows == 0 else heap.row_offset(rows)
     allocated = sum(size for _, size, _ in heap.blocks)
     end = max((start + size for start, size, _ in heap.blocks), default=0) if rows else 0
     got = (heap.fields["size"], heap.fields["allocated"], heap.fields["iterator"])
-    if got != (span, allocated, end):
+    heap.reverted = root != UNDEFINED and got == reverted(heap, (span, allocated, end), rows)
+    if got != (span, allocated, end) and not heap.reverted:
         raise Invalid(
             f"hdf5: {heap.what} counts managed space, allocated space and its next block as "
             f"{got}, where its blocks make them {(span, allocated, end)}"
         )
+
+
+def reverted(heap: Heap, counts: tuple[int, int, int], rows: int) -> tuple[int, int, int]:
+    """The counters libhdf5 keeps once it reverted the root indirect block to its first
+    direct block (a deletion emptied every other block: H5HF__man_iblock_root_revert
+    detaches the first block, the emptied root indirect block resets the header to an
+    empty heap, H5HF__hdr_empty, then the header counts the first block's span and puts
+    the iterator after it, but not its allocation). So the first block is never counted
+    as allocated again, also once the heap grows a root indirect block anew, and under
+    a root direct block the iterator stays after it."""
+    span, allocated, end = counts
+    return span, allocated - heap.table[1], end if rows else heap.table[1]
 
 
 def _huge(w: Walker, heap: Heap, tree: int, counts: tuple[int, int, int]) -> None:

@@ -35,10 +35,14 @@ def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
     """The free-space manager of `heap` lists exactly `gaps` ((heap offset, length))
     and the runs of blocks the heap skipped."""
     address, free = heap.fields["manager"], heap.fields["free"]
-    if free != sum(n for _, n in gaps) + heap.unallocated:  # and the blocks not yet allocated
+    held = sum(n for _, n in gaps)
+    extra = free - held - heap.unallocated  # and the blocks not yet allocated
+    bound = heap.free_bound
+    if not (0 < extra <= bound if heap.reverted else extra == 0):
         raise Invalid(
             f"hdf5: {heap.what} counts {free} bytes of free space where its direct blocks "
-            f"hold {sum(n for _, n in gaps)} and those not yet allocated {heap.unallocated}"
+            f"hold {held} and those not yet allocated {heap.unallocated}"
+            + (f" (its root block reverted: 1 to {bound} more)" if heap.reverted else "")
         )
     sections, ghosts = expected(heap, gaps)
     if address == UNDEFINED:
