@@ -64,10 +64,20 @@ def test_pytest_collecting_no_test_fails_dev_test():
     assert "pytest (exit 5)" in proc.stderr
 
 
-def skeleton(root: Path, rest_test: str | None) -> Path:
-    """A checkout with ./dev and tiny tests: a passing one in each GUEST_TESTS directory,
-    `rest_test` (None: nothing) in another. Its .venv lends the real one's tools but has its
-    own install stamp, so ./dev never pip-installs this folder into the real venv."""
+def guest_dirs() -> list[str]:
+    found = re.search(r"^GUEST_TESTS=\(([^)]*)\)", (REPO / "dev").read_text(), re.M)
+    assert found, "dev names its guest test directories in GUEST_TESTS=(...)"
+    return found.group(1).split()
+
+
+PASSES = "def test_passes():\n    pass\n"
+FAILS = "def test_fails():\n    assert 1 == 2\n"
+
+
+def skeleton(root: Path, rest_test: str | None, guest_test: str | None) -> Path:
+    """A checkout with ./dev and tiny tests: `guest_test` in each GUEST_TESTS directory,
+    `rest_test` in another (None: no test there). Its .venv lends the real one's tools but
+    has its own install stamp, so ./dev never pip-installs this folder into the real venv."""
     real = Path(sys.prefix)  # the venv running these tests
     for name in ("dev", "pyproject.toml", "tests/support/libvirtd.sh"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -82,28 +92,25 @@ def skeleton(root: Path, rest_test: str | None) -> Path:
         (venv / "bin" / tool).symlink_to(real / "bin" / tool)
     stamp = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
     (venv / ".vmguard-installed").write_text(stamp + "\n")
-    guest_dirs = re.search(r"^GUEST_TESTS=\(([^)]*)\)", (REPO / "dev").read_text(), re.M)
-    assert guest_dirs, "dev names its guest test directories in GUEST_TESTS=(...)"
-    for n, folder in enumerate(guest_dirs.group(1).split()):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        (root / folder / f"test_guest_{n}.py").write_text("def test_passes():\n    pass\n")
-    (root / "tests" / "other").mkdir()
-    if rest_test is not None:
-        (root / "tests" / "other" / "test_rest.py").write_text(rest_test)
+    tests = [(root / folder, guest_test) for folder in guest_dirs()]
+    for n, (folder, text) in enumerate([*tests, (root / "tests" / "other", rest_test)]):
+        folder.mkdir(parents=True, exist_ok=True)
+        if text is not None:
+            (folder / f"test_{n}.py").write_text(text)
     return root
 
 
 @pytest.mark.slow
 def test_dev_test_runs_two_pytest_gates_and_each_exit_code_counts(tmp_path):
     require_root()
-    failing = dev("test", root=skeleton(tmp_path / "fails", "def test_fails():\n    assert 1 == 2\n"))
+    failing = dev("test", root=skeleton(tmp_path / "fails", FAILS, FAILS))
     assert failing.returncode != 0
-    assert "pytest guest: ok" in failing.stderr
-    assert "failed gates: pytest rest (exit 1)" in failing.stderr, failing.stderr
-    assert "FAILED tests/other/test_rest.py::test_fails" in failing.stdout  # its output shown
-    empty = dev("test", root=skeleton(tmp_path / "empty", None))
+    assert "failed gates: pytest rest (exit 1) pytest guest (exit 1)" in failing.stderr, failing.stderr
+    assert failing.stdout.count("FAILED tests/") == 1 + len(guest_dirs())  # both outputs shown
+    empty = dev("test", root=skeleton(tmp_path / "empty", None, None))
     assert "pytest rest collected no tests" in empty.stderr
-    assert "failed gates: pytest rest (exit 5)" in empty.stderr, empty.stderr
-    passing = dev("test", root=skeleton(tmp_path / "passes", "def test_passes():\n    pass\n"))
+    assert "failed gates: pytest rest (exit 5) pytest guest (exit 5)" in empty.stderr, empty.stderr
+    passing = dev("test", root=skeleton(tmp_path / "passes", PASSES, PASSES))
     assert passing.returncode == 0, passing.stderr
+    assert "pytest rest: ok" in passing.stderr and "pytest guest: ok" in passing.stderr
     assert passing.stdout.count(" passed in ") == 2  # both summaries printed
