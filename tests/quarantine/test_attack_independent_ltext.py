@@ -15,7 +15,8 @@ are checked to hold (VT/FF not taken for rows, a counted cursor-up and a UTF-16 
 split across the 1 MiB chunk, Kelvin-sign and long-s case-folds and an 8.3 alias of
 data names, language.dat.lua, dvips' .pro headers). Controls published byte-identical:
 real tqdm (8 and 12 workers' positioned bars), a rich table, pdflatex's log lines, a
-Windows UTF-16 file, lab names (samples.tex and poster.tex are refused as TeX names).
+Windows UTF-16 file, lab names (samples.tex, ConTeXt's standalone document of that name,
+published; poster.tex refused by design: poster-mac's poster.sty inputs it).
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion). A hit is a strict xfail (HOLES, FALSE_REJECTIONS) whose reason says
@@ -34,6 +35,7 @@ pytest.importorskip("tqdm")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.quarantine.test_attack_independent_hnames import _entry  # noqa: E402
 from tests.support import attack_ltext_cases as cases  # noqa: E402
 
 _TEX = (
@@ -96,22 +98,18 @@ _TOOLS = {
 # 1 + the sum over lines of their cursor-ups beyond the first, kept under 8 (grep-climb,
 # squeeze-climb, grep-climb.err.gz refused); UTF-16 bytes ENQ, SO and SI are refused as ESC
 # is (utf16-enq, utf16-so refused).
-HOLES: dict[str, str] = {
+# Fixed (names2): _AUX by the job's name (texjobs.py), the caches and _TOOLS by name
+# (dirconfig.py), snakemake's profiles/default as a directory within one.
+FIXED = {
     **{name: _TEX + why for name, why in _AUX.items()},
     **{name: _CONFIG + why for name, why in _TOOLS.items()},
 }
+HOLES: dict[str, str] = {}
 _LINES = ("refused (text: ESC [ A ... lets a view of its lines climb more than 8 lines) by "
           "design since session 37: real tqdm, one bar a worker (position=0..{n}): its lines "
           "climb up to {n} rows each, so `grep` of it climbs without bound (attack l text's "
           "grep-climb): tqdm's positioned bars in a file are refused, 2 nested bars pass")
-_TEXNAME = (
-    "refused (name-config: TeX searches the current directory first, so {0} would replace the "
-    "distribution's {0}): {1}; refused because some TeX package installs a file of that name, "
-    "whether or not a document loads it by that name"
-)
 FALSE_REJECTIONS: dict[str, str] = {
-    "samples.tex": _TEXNAME.format("samples.tex", "a thesis' chapter on its Monte Carlo samples"),
-    "poster.tex": _TEXNAME.format("poster.tex", "a conference poster's source"),
     "workers-12.err": _LINES.format(n=11),
     "workers-8.err": _LINES.format(n=7),
 }
@@ -190,10 +188,18 @@ def test_lab_file_is_published_byte_identical(run, name):
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOSTILE)])
 def test_hostile_file_is_not_published(run, name):
-    entry = run["entries"][name]
+    entry = _entry(run, name)  # CVS/Root: the CVS directory's
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_name_read_from_dot_is_refused_as_configuration(run, name):
+    """What FIXED names is refused for what a tool reads by name, saying why."""
+    entry = _entry(run, name)
+    assert entry["verdict"] == "rejected" and "name-config" in entry["reasons"], entry
+    assert entry["detail"], entry
 
 
 def test_the_vet_exits_as_a_partly_refused_job_and_takes_under_fifteen_seconds(run):

@@ -332,9 +332,10 @@ def test_fills_keep_each_earlier_blocks_tail_smaller_than_a_later_first_object()
     blocks = ((512, 100, (120, 300, 480)), (1024, 150, (700, 900)))
     got = oldstates.fills(b"P", (2, 4), blocks)
     assert len(got) == 5
-    body = b"P" + oldstates._groups(sorted([(212, 300), (324, 700)]), (2, 4))
+    T = oldstates._TAIL  # noqa: N806 (a single section's type byte)
+    body = b"P" + oldstates._groups(sorted([(212, 300, T), (324, 700, T)]), (2, 4))
     assert not any(whole.startswith(body) for whole in got)
-    body = b"P" + oldstates._groups(sorted([(32, 480), (324, 700)]), (2, 4))
+    body = b"P" + oldstates._groups(sorted([(32, 480, T), (324, 700, T)]), (2, 4))
     assert any(whole[:-4] == body for whole in got)
 
 

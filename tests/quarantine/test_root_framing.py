@@ -198,9 +198,22 @@ def test_xxh64_is_xxhash():
 def test_lz4_sequences_of_real_blocks_end_at_their_end(level):
     for raw in (b"", b"xy", b"a" * 5000, bytes(range(256)) * 40, os.urandom(3000)):
         block = bytes(cramjam.lz4.compress_block(raw, compression=level, store_size=False))
-        assert root_lz4._produced(block, 0, 0) == len(raw)
+        assert root_lz4._produced(block, len(raw), 0) == raw  # the pure-Python decoder's own output
         with pytest.raises(Invalid):
-            root_lz4._produced(block + b"\0\0\0", 0, 0)
+            root_lz4._produced(block + b"\0\0\0", len(raw) + 3, 0)
+        if len(raw) > 16:  # room for less than it makes: refused before it is built
+            with pytest.raises(Invalid, match="produces more than"):
+                root_lz4._produced(block, len(raw) - 16, 0)
+
+
+def test_without_liblz4_the_pure_python_decoder_decides_alike(files, monkeypatch):
+    """Where liblz4 is missing, blocks are decoded in Python (root_lz4._produced): the
+    same file passes, a byte of a block changed is refused."""
+    monkeypatch.setattr(root_lz4, "_DECOMPRESS", None)
+    assert vet(files["L4"], ROOT) == OK
+    at = files["L4"].index(b"L4\x01") + 9 + 8 + 4
+    with pytest.raises(Invalid, match="LZ4 block"):
+        vet(files["L4"][:at] + bytes([files["L4"][at] ^ 1]) + files["L4"][at + 1 :], ROOT)
 
 
 @pytest.mark.parametrize("tag", ["ZL", "L4"])

@@ -18,6 +18,7 @@ import pytest
 
 from tests.quarantine.test_root_datakeys import _put, _records, _refused
 from tests.quarantine.test_root_deleted_trees import _segments
+from tests.quarantine.test_root_rntuple_written_over import _stretch
 from tests.quarantine.test_validators import vet
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.xxh3 import xxh3_64
@@ -277,11 +278,20 @@ def test_envelopes_that_link_each_other_and_nothing_else_are_refused(ntuple_reru
     _refused(forged, UNLINKED)
 
 
-def test_an_orphan_header_must_name_a_live_ntuple_and_its_footer_carry_its_checksum(ntuple_rerun):
+def test_an_orphan_header_must_name_a_live_ntuple_and_its_footer_carry_its_checksum(ntuple_rerun, monkeypatch):
+    """Where nothing is left of the deleted anchor. (Where its last bytes are, they are the
+    anchor recomputed for that header and footer, which pins their positions and lengths,
+    not what the header names, as an anchor left whole in free space: session 37,
+    root_rntuple.written_over; here the new RNTuple's records left 58 of them.)"""
     data, (header_at, header), (footer_at, footer) = ntuple_rerun
     assert footer[16:24] == header[-8:] and header[16:21] == b"\1\0\0\0n"
     renamed = _sealed(1, len(header), header[8:16] + b"\1\0\0\0m" + header[21:-8])
     footer_renamed = _sealed(2, len(footer), footer[8:16] + renamed[-8:] + footer[24:-8])
+    assert vet(_put(_put(data, header_at, renamed), footer_at, footer_renamed), ROOT) == OK
+    at, length, pair = _stretch(data, monkeypatch)
+    assert pair == {header_at, footer_at} and length == 58, (pair, length)
+    data = _put(data, at, bytes(length))  # what is left of the anchor, zeroed
+    assert vet(data, ROOT) == OK  # a header naming the live RNTuple: made again
     _refused(_put(_put(data, header_at, renamed), footer_at, footer_renamed), UNLINKED)
     _refused(_put(data, header_at, _sealed(1, len(header), header[8:-9] + b"x")), UNLINKED)
 

@@ -109,7 +109,10 @@ def name_refused() -> dict[str, bytes]:
     """Claimed refused: the data's names as a case-insensitive client resolves them
     (Kelvin sign and long s case-fold to k and s), 8.3 aliases of long data names."""
     names = ("x\u212aeyval.tex", "\u017fiunitx-abbreviations.cfg", "XKEYVAL.TEX", "win/SIUNIT~1.CFG")
-    return dict.fromkeys(names, TEX)
+    # a poster's source by its name, but poster-mac's poster.sty (texlive-latex-extra
+    # 2022.20230122-4, tex/generic/poster-mac) does \input{poster.tex}: \usepackage{poster}
+    # in a document beside it runs this file (a control of attack l, refused by design)
+    return dict.fromkeys(names, TEX) | {"poster.tex": b"\\section{Samples}\nWe use 42 runs.\n"}
 
 
 def name_controls() -> dict[str, bytes]:
@@ -117,8 +120,8 @@ def name_controls() -> dict[str, bytes]:
     files = dict.fromkeys(("main.log", "main.blg", "main.fls", "thesis.ilg"), b"This is a log.\n")
     files |= {"main.tex": b"\\documentclass{article}\\begin{document}x\\end{document}\n"}
     files |= {"config.yaml": b"run: 42\n", "workflow/config.yaml": b"samples: [a, b]\n"}
-    # a thesis' chapter on the Monte Carlo samples, a conference poster's source
-    files |= dict.fromkeys(("samples.tex", "poster.tex"), b"\\section{Samples}\nWe use 42 runs.\n")
+    # a thesis' chapter on the Monte Carlo samples
+    files |= {"samples.tex": b"\\section{Samples}\nWe use 42 runs.\n"}
     return files | {"analysis.toml": b"[run]\nn = 42\n", "cvs-notes.txt": b"CVS/Root: see wiki\n"}
 
 

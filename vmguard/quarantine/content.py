@@ -119,6 +119,8 @@ def inside_name_reasons(
     if unpacked (names.archive_reasons), what a client makes of each member's name
     (member_served_reasons), and each gzip FNAME one its writer puts there for the name the
     gzip is published as (fname_reasons: `gunzip -N` creates the FNAME's file)."""
+    if not answer.members and not answer.fnames:
+        return []  # nearly every file: it holds no names
     portable = policy.names is NameRules.PORTABLE
     named: dict[Reason, list[str]] = {}  # one entry per rule, naming every member it refuses
     for archive in dict.fromkeys(a for a, _, _ in answer.members):

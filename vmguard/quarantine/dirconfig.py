@@ -60,7 +60,64 @@ _SERVERS_AND_TOOLS = frozenset(
     # parent), tox tox.ini and setup.cfg's [tox:tox] (commands it runs)
     + ["tex4ht.env", "araraconfig.yaml", "arararc.yaml", "uv.toml", "pyproject.toml"]
     + ["pytest.ini", "tox.ini", "setup.cfg"]
+    # pylint reads pylintrc and pylintrc.toml of the current directory (pylint 4.1.5's
+    # config/find_default_config_files.py, RC_NAMES; .pylintrc is a dot name): init-hook is
+    # Python it runs; pytest 9 reads pytest.toml (9.2's _pytest/config/findpaths.py); tox
+    # tox.toml (4.67's config/source/toml_tox.py: commands it runs); ctest runs the
+    # build directory's CTestCustom.cmake and CTestCustom.ctest (CMake script: CMake's
+    # ctest_read_custom_files, "invoking ctest(1) without a script will read custom files
+    # from the binary directory"); luaotfload (every lualatex run that loads a font) reads
+    # ./luaotfload{.conf,rc} before the home's (luaotfload.conf(5), SYNOPSIS: fontloader
+    # names the Lua file it loads); quarto render in a directory holding _quarto.yml (.yaml) renders
+    # it as a project, running its pre-render scripts, and merges each directory's
+    # _metadata.yml into its documents (filters: Lua it runs; Quarto docs, "Project
+    # Basics", "Directory Metadata"); bun reads ./bunfig.toml on every run (bun docs,
+    # "bunfig.toml": preload, scripts it runs before any file; [install] registry), deno
+    # ./deno.json and ./deno.jsonc (deno docs, "Configuration": an import map sends a URL
+    # prefix to another host, tasks it runs)
+    + ["pylintrc", "pylintrc.toml", "pytest.toml", "tox.toml", "ctestcustom.cmake", "ctestcustom.ctest"]
+    + ["luaotfloadrc", "luaotfload.conf", "_quarto.yml", "_quarto.yaml", "_metadata.yml", "_metadata.yaml"]
+    + ["bunfig.toml", "deno.json", "deno.jsonc"]
+    # CVS's working-copy directory (git's .git, .svn are dot names): `cvs update` where it
+    # is talks to the server CVS/Root names (:ext: runs $CVS_RSH to any host) and writes the
+    # files its answers name; caches LaTeX reads back by name: minted 2's _minted-JOB/ (3's
+    # _minted/) whose .pygstyle and .pygtex it \input s when present, the svg package's
+    # svg-inkscape/ (\includesvg inputs FIGURE_svg-tex.pdf_tex from it unless the .svg is
+    # newer), pythontex's pythontex-files-JOB/ (its .pytxmcr macros file, TeX code)
+    + ["cvs", "_minted", "svg-inkscape"]
 )
+# The caches of the last comment named by the job (prefix): every name below them.
+_CACHES = ("_minted-", "pythontex-files-")
+# Asymptote searches `.` before its system directory for every module it imports and
+# imports plain.asy (and so the plain_*.asy it imports) on every run: the base modules
+# Debian bookworm's asymptote 2.85+ds-1 installs in /usr/share/asymptote (dpkg -c of its
+# .deb: 81 names; LaTeX's asymptote package runs asy on a paper's figures).
+_ASY_MODULES = (
+    "CAD animate animation annotate babel bezulate binarytree bsp colormap contour contour3 drawtree "
+    "embed external feynman flowchart fontsize geometry graph graph3 graph_settings graph_splinetype "
+    "grid3 interpolate labelpath labelpath3 lmfit map markers math metapost obj ode palette patterns "
+    "plain plain_Label plain_arcs plain_arrows plain_bounds plain_boxes plain_constants plain_debugger "
+    "plain_filldraw plain_margins plain_markers plain_paths plain_pens plain_picture plain_prethree "
+    "plain_scaling plain_shipout plain_strings pstoedit rational rationalSimplex roundedpath simplex "
+    "size10 size11 slide slopefield smoothcontour3 solids stats syzygy texcolors three three_arrows "
+    "three_light three_margins three_surface three_tube tree trembling tube v3d v3dheadertypes v3dtypes "
+    "version x11colors"
+)
+_ASY = frozenset(f"{n}.asy" for n in _ASY_MODULES.lower().split())
+# snakemake (9.27.1's cli.py, --workflow-profile) takes, when a Snakefile is found and no
+# profile is given, ./default, then profiles/default of the current and of the Snakefile's
+# directory as the workflow profile unasked: its profile.yaml or config.yaml (also with a
+# minimum version, config.v8+.yaml) holds command-line options, the cluster submit
+# command it runs for every job among them. Folded names: directory -> entries it reads.
+_SNAKEMAKE = (
+    "snakemake uses {0} of the directory it runs in (or of the Snakefile's) as its workflow "
+    "profile unasked: its keys are command-line options, the cluster submit command it runs "
+    "for every job among them"
+)
+_WITHIN = {
+    "profiles": (re.compile("default"), _SNAKEMAKE.format("profiles/default")),
+    "default": (re.compile(r"(profile|config)(\.v\d+\+)?\.yaml"), _SNAKEMAKE.format("default/")),
+}
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`
 # reads a name TeX loads from the paper's directory before the installed file: TeX code run
@@ -85,6 +142,14 @@ _TEX = frozenset(
     )  # fmt: skip
 )
 CONFIG_NAMES = _SERVERS_AND_TOOLS | _TEX
+# Distribution names that are a document of their own, run, never loaded: a published one
+# replaces nothing a package or a document reads by that name. ConTeXt's samples.tex
+# (Debian bookworm's context 2021.03.05, tex/context/sample/common/; none of the 38
+# texlive-* packages has one) is a \starttext document listing the sample quotes: no file
+# of context's tex tree names it but as text (grep of its .deb). Not so poster-mac's
+# poster.tex (poster.sty does \input{poster.tex}) nor latex209's sample.tex, nor the quotes
+# knuth.tex, tufte.tex that ConTeXt documents \input.
+_DOCUMENTS = frozenset(["samples.tex"])
 # Families of names TeX loads by a pattern, lower case (prefix, suffix): microtype loads
 # mt-FAMILY.cfg for each font family a document uses (mt-cmr.cfg), babel its locales'
 # babel-LOCALE.ini and babel-LANGUAGE.tex (babel.sty: \IfFileExists{babel-\bbl@tempa.ini}),
@@ -103,7 +168,8 @@ CONFIG_PATTERNS = (
 # \begin{document} inputs .aux, \tableofcontents .toc (\listoffigures .lof, \listoftables
 # .lot, listings' .lol, algorithm lists' .loa), \bibliography .bbl, beamer .nav, .snm and a
 # fragile frame's .vrb, \printindex .ind, glossaries .gls and .acr, ntheorem .thm, todonotes
-# .tdo, endfloat .fff and .ttt. Not refused: hyperref's .out (a batch job's stdout file is
+# .tdo, endfloat .fff and .ttt: the floor, for any job (a known job's every NAME.* is
+# texjobs.py's). Not refused here: hyperref's .out (a batch job's stdout file is
 # NAME.out: refusing it would refuse every job's log), biblatex's .bcf (XML biber reads when
 # told to), endnotes' .ent (the Protein Data Bank's file extension).
 _AUX = ("aux", "toc", "lof", "lot", "lol", "loa", "bbl", "nav", "snm", "vrb")
@@ -143,7 +209,7 @@ def short_names(name: str) -> frozenset[str]:
 def _tex_why(name: str) -> str | None:
     """Why TeX reads a file of this name from `.` in place of its own."""
     low = name.lower()
-    if low in texdist.distribution_names():
+    if low in texdist.distribution_names() and low not in _DOCUMENTS:
         return _TEX_REPLACES.format(name)
     if low in _TEX or (low.endswith(_SUFFIXES) and _matches(low, CONFIG_PATTERNS)):
         return _TEX_LOADS.format(name)
@@ -159,8 +225,13 @@ def config_why(name: str) -> str | None:
     """Whether a server or tool reads a file of this name (one client's form of it), or
     of the long name it is the NTFS 8.3 alias of, from the directory it runs in: None if
     not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools)."""
-    if name.lower() in _SERVERS_AND_TOOLS:
+    low = name.lower()
+    if low in _SERVERS_AND_TOOLS:
         return ""
+    if low in _ASY:
+        return f"Asymptote searches the current directory first, so {name} would replace its own module"
+    if any(low.startswith(p) and len(low) > len(p) for p in _CACHES):
+        return f"a LaTeX package's cache, whose files it inputs by name as TeX code ({name})"
     if (why := _tex_why(name)) is not None:
         return why
     if name.lower().endswith(".tex") and (why := _tex_why(name[:-4])) is not None:
@@ -168,6 +239,12 @@ def config_why(name: str) -> str | None:
     if "~" in name and (alias := _ALIAS.fullmatch(name.upper())) and _alias_refused(*alias.groups("")):
         return f"the NTFS 8.3 alias of a name read by name (Windows writes the long file through {name})"
     return None
+
+
+def within_why(directory: str, name: str) -> str | None:
+    """Why a tool reads an entry of this (folded) name in a directory of that one, or None."""
+    pattern, why = _WITHIN.get(directory, (None, ""))
+    return why if pattern is not None and pattern.fullmatch(name) else None
 
 
 def loaded_by_name(name: str) -> bool:
@@ -181,6 +258,7 @@ def _alias_refused(stem: str, ext: str) -> bool:
     if (stem, ext) in _aliased():
         return True
     patterns = (*CONFIG_PATTERNS, *((p, f"{s}.tex") for p, s in CONFIG_PATTERNS), *_AUX_PATTERNS)
+    patterns += tuple((p, "") for p in _CACHES)
     return any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns)
 
 
@@ -188,6 +266,6 @@ def _alias_refused(stem: str, ext: str) -> bool:
 def _aliased() -> frozenset[tuple[str, str]]:
     """The (stem, extension) of every alias of a refused exact name and of its NAME.tex,
     built once, when a name first looks like an alias."""
-    names = _SERVERS_AND_TOOLS | _TEX | texdist.distribution_names()
+    names = _SERVERS_AND_TOOLS | _ASY | _TEX | texdist.distribution_names()
     twins = (f"{n}.tex" for n in _TEX | texdist.distribution_names() if not n.endswith(".tex"))
     return frozenset(short_parts(n)[:2] for n in (*names, *twins) if short_parts(n)[2])

@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from vmguard.core.display import is_plain, shown
-from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names
+from vmguard.quarantine import texjobs
+from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names, within_why
 from vmguard.quarantine.model import Reason
 
 # Windows: reserved device names (also with an extension) and characters it refuses.
@@ -93,7 +94,12 @@ RULES: dict[Reason, str] = {
     "pyproject.toml, tox.ini, setup.cfg, TeX (kpathsea searches `.` first): every name the "
     "distribution installs there (tikz.code.tex, graphics.cfg ...) and its NAME.tex, a "
     "package's configuration hyperref.cfg ..., microtype's mt-*.cfg, babel's babel-*.ini, "
-    "pdftex.map, LaTeX's \\jobname.aux .toc .bbl .nav ...; git: HEAD beside "
+    "pdftex.map, LaTeX's \\jobname.aux .toc .bbl .nav ..., and beside a LaTeX job's NAME.tex every "
+    "NAME.* and NAME-* but its output (.pdf .log .out .synctex.gz .fls .fdb_latexmk .blg .bib); "
+    "LaTeX's caches _minted-*, pythontex-files-*, svg-inkscape; Asymptote: plain.asy, "
+    "feynman.asy ...; pylint: pylintrc; pytest 9: pytest.toml; tox: tox.toml; ctest: "
+    "CTestCustom.cmake; luaotfload: luaotfload.conf; quarto: _quarto.yml; bun: bunfig.toml; "
+    "deno: deno.json; snakemake: profiles/default; CVS: its CVS directory; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "nextflow: nextflow.config; "
     "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
@@ -155,6 +161,8 @@ def client_names(name: str) -> tuple[str, ...]:
     code page makes of fullwidth look-alikes (`run．ｂａｔ` is run.bat, `web.config：：$DATA`
     web.config), and of its best_fit form (`run.bāt` is run.bat). Every rule on what a
     client makes of a name judges each (empty ones left out)."""
+    if name.isascii() and ":" not in name and ";" not in name and not name.endswith((".", " ")) and name:
+        return (name,)  # most names: every form is the name itself (no tuple of generators)
     bases = (name,) if name.isascii() else (name, unicodedata.normalize("NFKC", name), best_fit(name))
     forms = (f for base in bases for f in (windows_name(base), base, windows_name(base.partition(";")[0])))
     return tuple(dict.fromkeys(filter(None, forms)))
@@ -236,15 +244,35 @@ def path_fits(path: str, public: str = "") -> bool:
     return len(os.fsencode(full)) < PATH_MAX
 
 
-def sibling_reasons(names: Iterable[str]) -> dict[str, list[Reason]]:
-    """The names of one directory refused for their siblings: collisions (colliding),
-    and the HEAD that makes the directory a git repository (GIT_DIR_WITH_HEAD)."""
-    names = list(names)
-    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in colliding(names)}
-    folded = _client_keys(names)
+def sibling_reasons(names: Iterable[str], directory: str = "") -> dict[str, list[Reason]]:
+    """The names of one directory (named `directory`, "" for the top) refused for their
+    siblings: collisions (colliding), the HEAD that makes the directory a git repository
+    (GIT_DIR_WITH_HEAD), and what a tool reads by the name of a sibling or of the
+    directory (sibling_notes)."""
+    folded = _client_keys(names)  # once for every question: a directory may hold 100,000 names
+    found: dict[str, list[Reason]] = {n: [Reason.NAME_COLLISION] for n in _collisions(folded)}
     if any(signs <= set(folded.values()) for signs in GIT_DIR_WITH_HEAD):
         for head in (n for n, key in folded.items() if key == GIT_HEAD):
             found.setdefault(head, []).append(Reason.NAME_CONFIG)
+    for name in _read_by_context(folded, directory):
+        found.setdefault(name, []).append(Reason.NAME_CONFIG)
+    return found
+
+
+def sibling_notes(names: Iterable[str], directory: str = "") -> dict[str, str]:
+    """Why sibling_reasons refuses a name for its siblings or its directory, beyond RULES."""
+    return _read_by_context(_client_keys(names), directory)
+
+
+def _read_by_context(folded: dict[str, str], directory: str) -> dict[str, str]:
+    """The names a tool reads by a sibling's name (a LaTeX job's, texjobs.read_back) or
+    inside a directory of a name (dirconfig.within_why: snakemake's profiles/default)."""
+    found = texjobs.read_back(folded)
+    if directory and _is_utf8(directory):
+        parent = _client_key(directory)
+        for name, key in folded.items():
+            if why := within_why(parent, key):
+                found.setdefault(name, why)
     return found
 
 
@@ -275,16 +303,23 @@ def collisions(names: Iterable[str]) -> dict[str, str]:
     """Each colliding name -> the sibling it merges with and by which rule (its detail):
     case, Unicode forms, Windows' trailing dots, spaces and `::$DATA`, or an 8.3 alias
     (`DATAFI~1.CSV` beside `datafile_long.csv`: Windows opens the long one's file by it)."""
-    keys = _client_keys(names)
+    return _collisions(_client_keys(names))
+
+
+def _collisions(keys: dict[str, str]) -> dict[str, str]:
+    """collisions() of the names keyed by _client_keys."""
     groups: dict[str, list[str]] = {}
     for name, key in keys.items():
         groups.setdefault(key, []).append(name)
     found = {
         name: f"the same file as {shown(other)} to {_merged_by(name, other)}"
         for members in groups.values()
+        if len(members) > 1  # nearly every name is alone: no search for another
         for name in members
         if (other := next((m for m in members if m != name), None)) is not None
     }
+    if not any("~" in key for key in keys.values()):
+        return found  # no name is an 8.3 alias (STEM~N.EXT): no alias of all names made
     aliases = {alias.lower(): name for name in keys for alias in short_names(windows_name(name))}
     for name, key in keys.items():
         if (long := aliases.get(key)) is not None and long != name:
@@ -313,6 +348,8 @@ def _client_key(name: str) -> str:
     # `run_10:30.dat` are streams 00.dat and 30.dat of run_10); the default one is the file.
     # A name NTFS cannot create (a stream type that is not a $ type: `date -Iseconds`'s
     # `T10:00:00.csv`) is no Windows file at all: compared as written.
+    if ":" not in name:  # most names: no stream, NTFS creates it (_ntfs_creatable)
+        return collision_key(windows_name(name))
     if not _ntfs_creatable(name):
         return collision_key(name)
     stream = windows_stream(name)
@@ -361,6 +398,6 @@ def archive_reasons(
     for path in clash:
         found.setdefault(path, []).append(Reason.NAME_COLLISION)
     for parent, names in children.items():
-        for name, reasons in sibling_reasons(names).items():
+        for name, reasons in sibling_reasons(names, parent.rpartition("/")[2]).items():
             found.setdefault(f"{parent}/{name}".lstrip("/"), []).extend(reasons)
     return {path: list(dict.fromkeys(reasons)) for path, reasons in found.items()}

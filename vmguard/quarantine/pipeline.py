@@ -299,7 +299,7 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if content.size and answer is not None:  # what a client makes of the name (served.py)
-        validators = tuple(v for _, v in answer.parts)
+        validators = tuple([v for _, v in answer.parts])
         chosen = chosen_type(answer, policy)
         found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen, answer.not_json)
     elif not content.size:  # no bytes to compare the name with: only names a client runs
@@ -313,12 +313,12 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
         path,
         kind,
         verdict,
-        tuple(r for r, _ in found),
-        "; ".join(d for _, d in found),
+        tuple([r for r, _ in found]),
+        "; ".join([d for _, d in found]),
         content.size,
         content.sha256,
         mime,
-        "; ".join(f.result().note for f in outcome.scans) or None,
+        "; ".join([f.result().note for f in outcome.scans]) or None,
     )
 
 

@@ -41,6 +41,7 @@ unpacks the archive gets as a file of that name.
 from __future__ import annotations
 
 import mimetypes
+from functools import lru_cache
 
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
@@ -101,14 +102,14 @@ TYPED: dict[str, frozenset[str]] = {
 }
 
 
-def extensions(name: str) -> list[str]:
+def extensions(name: str) -> tuple[str, ...]:
     """The extensions of a name, lower case, after the first dot; a leading dot names a
     dot file, not an extension. Of the name as written: client_extensions has each
     client's."""
-    return [ext.lower() for ext in name.lstrip(".").split(".")[1:]]
+    return tuple([ext.lower() for ext in name.lstrip(".").split(".")[1:]])
 
 
-def client_extensions(name: str) -> list[list[str]]:
+def client_extensions(name: str) -> list[tuple[str, ...]]:
     """The extensions of each name a client gives the file (names.client_names): Windows
     drops trailing dots and spaces ("a.bat." runs as a.bat) and reads what follows a ':'
     as a stream ("a.bat::$DATA" is a.bat); a server or a browser has the name as written."""
@@ -163,16 +164,17 @@ def name_reasons(
         if why := acted_on(each, None if depth else chosen):
             made = f"gunzip makes it {each}: " if depth else ""
             return [(Reason.NAME_TYPE, f"{made}{why}")]
+    if not admitted:
+        return []
     named = [(names[0], validators[0] if validators else None)]
     named += [(each, validators[depth]) for depth, each in enumerate(names) if 0 < depth < len(validators)]
-    found = (
-        _mismatch(ext, exts[-1], validator, not_json if each is name else None)
+    return [
+        (Reason.NAME_TYPE, why)
         for each, validator in named
         for exts in client_extensions(each)
         if exts
-        for ext in dict.fromkeys((exts[-1], *served_by(exts)))
-    )
-    return [(Reason.NAME_TYPE, why) for why in found if why and admitted]
+        for why in _mismatches(exts, validator, not_json if each is name else None)
+    ]
 
 
 def acted_on(name: str, chosen: str | None = None) -> str | None:
@@ -182,12 +184,13 @@ def acted_on(name: str, chosen: str | None = None) -> str | None:
     interpreter runs it by an extension anywhere in it, or a tool loads it by name; under
     each name a client gives it (names.client_names)."""
     for each in client_names(name):
-        if (exts := extensions(each)) and (why := _acted_on(each, exts, chosen)):
+        if (exts := extensions(each)) and (why := _acted_on(exts, chosen)):
             return why
     return None
 
 
-def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
+@lru_cache(maxsize=1024)  # by extensions alone: most files of a job share a few
+def _acted_on(exts: tuple[str, ...], chosen: str | None) -> str | None:
     last = exts[-1]
     if (last in PAGES or last in WINDOWS_ACTIVE or last in DESKTOP_ACTIVE) and not announces(last, chosen):
         return f"the name ends in .{last}: {_client(last)}, whatever its bytes; {_REMEDY}"
@@ -219,7 +222,7 @@ def _acted_on(name: str, exts: list[str], chosen: str | None) -> str | None:
     return None
 
 
-def _server_script(exts: list[str]) -> str | None:
+def _server_script(exts: tuple[str, ...]) -> str | None:
     """The first extension of a name that a server or interpreter runs wherever it is."""
     return next((e for e in exts if e in SERVER_ACTIVE), None)
 
@@ -239,7 +242,8 @@ def directory_acted_on(name: str) -> str | None:
     return None
 
 
-def served_by(exts: list[str]) -> tuple[str, ...]:
+@lru_cache(maxsize=1024)
+def served_by(exts: tuple[str, ...]) -> tuple[str, ...]:
     """The extensions web servers type a file by, one answer per table Apache's mod_mime
     may be configured with (TYPED; the same one once): the rightmost extension that table
     types decides (`a.html.lhe` is text/html, `x.json.dat` and `x.json.en`
@@ -276,6 +280,14 @@ def announced(ext: str) -> tuple[str, ...] | None:
     types as application/json or a +json type (a client parses the file as JSON: the JSON
     pins hold by what a name is typed as, not by a short list of extensions)."""
     return FAMILIES.get(ext) or (_JSON if ext in JSON_NAMES else None)
+
+
+@lru_cache(maxsize=1024)  # by extensions and validator alone: most files of a job share a few
+def _mismatches(exts: tuple[str, ...], validator: str | None, not_json: str | None) -> tuple[str, ...]:
+    """What is wrong with a name of these extensions (one client's) for bytes `validator`
+    admitted: by its last extension and by each a server types it by (_mismatch)."""
+    typed_by = dict.fromkeys((exts[-1], *served_by(exts)))
+    return tuple(why for ext in typed_by if (why := _mismatch(ext, exts[-1], validator, not_json)))
 
 
 def _mismatch(ext: str, last: str, validator: str | None, not_json: str | None = None) -> str | None:

@@ -42,9 +42,10 @@ _LINE = re.compile(r"^(\S+)\s+\S+$")
 
 @cache
 def distribution_names() -> frozenset[str]:
-    """The distribution's names (lower case), read once per process."""
-    with gzip.open(NAMES, "rt", encoding="utf-8") as lines:
-        return frozenset(line.rstrip("\n") for line in lines if not line.startswith("#"))
+    """The distribution's names (lower case), read once per process (in one piece: line
+    by line through GzipFile took twice as long, on the path of every vet)."""
+    lines = gzip.decompress(NAMES.read_bytes()).decode("utf-8").split("\n")
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def looked_up(path: str) -> str | None:

@@ -28,6 +28,7 @@ from vmguard.quarantine.names import (
     explained,
     name_reasons,
     path_fits,
+    sibling_notes,
     sibling_reasons,
 )
 from vmguard.quarantine.opening import (
@@ -121,15 +122,22 @@ class _Walker:
         detail = "; ".join(filter(None, (self.notes.pop(parts, ""), detail, explained(reasons))))
         self.entries.append(Entry(path, kind, verdict, tuple(reasons), detail, **kw))
 
+    def note(self, path: tuple[str, ...], note: str) -> None:
+        """Add to what an entry's detail says beyond its rules."""
+        self.notes[path] = "; ".join(filter(None, (self.notes.get(path, ""), note)))
+
     def walk_dir(self, fd: int, parts: tuple[str, ...]) -> None:
         try:
             names = sorted(os.listdir(fd))
         except OSError as err:
             self.reject(parts, Kind.DIRECTORY, [Reason.UNREADABLE], err.strerror or "")
             return
-        siblings = sibling_reasons(names)
+        siblings = sibling_reasons(names, parts[-1] if parts else "")
         if any(Reason.NAME_COLLISION in found for found in siblings.values()):
             self.notes.update({parts + (name,): note for name, note in collisions(names).items()})
+        if any(Reason.NAME_CONFIG in found for found in siblings.values()):
+            for name, note in sibling_notes(names, parts[-1] if parts else "").items():
+                self.note(parts + (name,), note)
         subdirs = []
         for name in names:
             if self.stopped:  # its subdirectories seen so far are never entered, but seen
@@ -167,9 +175,9 @@ class _Walker:
 
     def common_reasons(self, path, st: Stat, siblings: list[Reason]) -> list[Reason]:
         reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable, self.dot_names)
-        reasons += siblings
+        reasons += [r for r in siblings if r not in reasons]  # main.aux: refused by name, and as a job's
         if Reason.NAME_CONFIG in reasons and (note := config_note(path[-1])):
-            self.notes[path] = "; ".join(filter(None, (self.notes.get(path, ""), note)))
+            self.note(path, note)
         if len(path) > self.policy.max_depth:
             reasons.append(Reason.TOO_DEEP)
         if not path_fits("/".join(path), self.public):  # a directory: none of its entries fits

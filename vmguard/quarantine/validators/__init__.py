@@ -112,8 +112,7 @@ def vet(
     if depth and stream.at_end():
         return []  # an empty file inside a container: no bytes, nothing to fear (as outside)
     head = stream.peek(HEAD_SIZE)
-    exe = executable_format(head)
-    if depth and exe:
+    if depth and (exe := executable_format(head)):  # a file's own head: the parent judges it (pipeline)
         raise Invalid(f"{exe} inside a container", "executable-content")
     mime = mime or own_type(stream.peek(IDENTIFY_SIZE)) or libmagic_type(mime_of(head))
     name = validator_for(mime)

@@ -21,6 +21,7 @@ import struct
 from array import array
 
 from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables, root_tails
+from .root_codecs import ALGORITHMS, METHODS
 from .root_model import FMT, KEY, Header, Record, RootWalk, key_fields, read_string
 from .stream import Invalid, Stream
 
@@ -31,11 +32,6 @@ _WINDOW = 1 << 16  # free space is searched this much at a time
 _SMALL = struct.Struct(">4siiiiiiiBiii18s")  # fVersion < 1000000: 32-bit seeks
 _LARGE = struct.Struct(">4siiqqiiiBiqi18s")
 _BLOCK = struct.Struct("<2sB3s3s")  # algorithm, method, compressed and inflated size (24-bit)
-ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> ROOT's algorithm number
-# A block's method byte as ROOT (RZip.cxx, ZipLZMA.c, ZipLZ4.cxx, ZipZSTD.cxx) and uproot
-# write it: zlib's Z_DEFLATED, 0, the LZ4 and zstd major versions (ROOT's reader refuses
-# another for LZ4 and zstd; no reader reads it for zlib and xz).
-METHODS = {b"ZL": 8, b"XZ": 0, b"L4": 1, b"ZS": 1}
 # A TBasket's key goes on after the title: fVersion (2), fBufferSize, fNevBufSize,
 # fNevBuf, fLast (4 each) and a flag byte. Every other class's key ends at the title.
 _BASKET = struct.Struct(">hiiiiB")

@@ -30,24 +30,27 @@ _XZ_LEAST_DICTIONARY = 4096  # LZMA_DICT_SIZE_MIN
 _ZLIB_CMF = 0x78  # deflate with a 32 KiB window: zlib's deflateInit and compress, any level
 _TAIL = 4096  # the bytes an xz stream's index and footer are read from
 _PIECE = 1 << 20
-_DECODED = {b"ZL": b"\x08", b"XZ": b"\x00"}  # the codecs inflated here, with their method byte
+ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> ROOT's algorithm number
+# A block's method byte as ROOT (RZip.cxx, ZipLZMA.c, ZipLZ4.cxx, ZipZSTD.cxx) and uproot
+# write it: zlib's Z_DEFLATED, 0, the LZ4 and zstd major versions (ROOT's reader refuses
+# another for LZ4 and zstd; no reader reads it for zlib and xz).
+METHODS = {b"ZL": 8, b"XZ": 0, b"L4": 1, b"ZS": 1}
 
 
-def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> None:
+def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> bytes:
     """Take one block's `length` compressed bytes: its codec's stream exactly, decoded to
-    its `inflated` bytes (discarded)."""
+    its `inflated` bytes (returned)."""
     block = _take(stream, length)
     if tag == b"XZ":
         _xz(block, inflated, offset)
-        _xz_decoded(block, inflated, offset)
-    elif tag == b"ZS":
+        return _xz_decoded(block, inflated, offset)
+    if tag == b"ZS":
         root_zstd.walk(Stream(iter((block,))), length, inflated, offset)
-        root_zstd.decode(block, inflated, offset)
-    elif tag == b"ZL":
+        return root_zstd.decode(block, inflated, offset)
+    if tag == b"ZL":
         _zlib_header(block[:2], offset)
-        _zlib(block, inflated, offset)
-    else:
-        root_lz4.check(block, inflated, offset)
+        return _zlib(block, inflated, offset)
+    return root_lz4.check(block, inflated, offset)
 
 
 def _take(stream: Stream, length: int) -> bytes:
@@ -77,10 +80,10 @@ def _zlib_header(head: bytes, offset: int) -> None:
         )
 
 
-def _zlib(block: bytes, inflated: int, offset: int) -> None:
+def _zlib(block: bytes, inflated: int, offset: int) -> bytes:
     """One zlib stream (RFC 1950: no preset dictionary) that inflates to `inflated` bytes
-    and ends, its Adler-32 the data's, at the block's end (the deflate padding bits zero,
-    deflateblocks)."""
+    (returned) and ends, its Adler-32 the data's, at the block's end (the deflate padding
+    bits zero, deflateblocks)."""
     if len(block) < 6:
         raise _broken(offset, "zlib", "is shorter than a zlib stream")
     unpack = inflater(inflated + 1, FMT)
@@ -93,10 +96,11 @@ def _zlib(block: bytes, inflated: int, offset: int) -> None:
         raise _broken(offset, "zlib", f"is not one zlib stream of {inflated} bytes ending at the block's end")
     if zlib.adler32(data) != struct.unpack_from(">I", block, len(block) - 4)[0]:
         raise _broken(offset, "zlib", "has an Adler-32 that is not its data's")
+    return data
 
 
-def _xz_decoded(block: bytes, inflated: int, offset: int) -> None:
-    """An xz stream decodes (its blocks' data and checks) to exactly `inflated` bytes."""
+def _xz_decoded(block: bytes, inflated: int, offset: int) -> bytes:
+    """What an xz stream decodes to (its blocks' data and checks): exactly `inflated` bytes."""
     decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
     try:
         data = decoder.decompress(block, inflated + 1)
@@ -104,6 +108,7 @@ def _xz_decoded(block: bytes, inflated: int, offset: int) -> None:
         raise _broken(offset, "xz", f"does not decode ({err})") from None
     if not decoder.eof or decoder.unused_data or len(data) != inflated:
         raise _broken(offset, "xz", f"does not decode to its {inflated} bytes and end")
+    return data
 
 
 def _xz(block: bytes, inflated: int, offset: int) -> None:
@@ -193,9 +198,9 @@ def _varint(data: bytes, at: int, offset: int) -> tuple[int, int]:
 
 
 def inflated(packed: bytes, offset: int, limit: int) -> bytes | None:
-    """A payload of zlib or xz blocks (ROOT's 9-byte headers, the method bytes root.py pins,
-    one algorithm) that fill it exactly, each its codec's stream exactly (check), inflated;
-    None for anything else (LZ4 and zstd are not decoded here) or past `limit` bytes."""
+    """A payload of blocks (ROOT's 9-byte headers, each method byte its codec's, one
+    algorithm) that fill it exactly, each its codec's stream exactly (check), inflated;
+    None for anything else or past `limit` bytes."""
     at, out, tags = 0, [], set()
     while at < len(packed):
         tag, method = packed[at : at + 2], packed[at + 2 : at + 3]
@@ -203,13 +208,13 @@ def inflated(packed: bytes, offset: int, limit: int) -> bytes | None:
         size = int.from_bytes(packed[at + 6 : at + 9], "little")
         limit -= size
         tags.add(tag)
-        if method != _DECODED.get(tag) or len(tags) > 1 or at + 9 + length > len(packed) or limit < 0:
+        if tag not in METHODS or method[0] != METHODS[tag] or len(tags) > 1:
             return None
-        block = packed[at + 9 : at + 9 + length]
+        if at + 9 + length > len(packed) or limit < 0:
+            return None
         try:
-            check(Stream(iter((block,))), tag, length, size, offset)
+            out.append(check(Stream(iter((packed[at + 9 : at + 9 + length],))), tag, length, size, offset))
         except Invalid:
             return None
-        out.append(zlib.decompress(block) if tag == b"ZL" else lzma.decompress(block, format=lzma.FORMAT_XZ))
         at += 9 + length
     return b"".join(out) if out else None

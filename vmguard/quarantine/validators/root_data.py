@@ -14,15 +14,14 @@ lists (fBasketSeek)."""
 
 from __future__ import annotations
 
-import lzma
 import struct
-import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .root_model import FMT, DataKeys, Record, RootWalk, key_fields, read_string, windows
+from . import root_codecs
+from .root_model import FMT, KEY, DataKeys, Record, RootWalk, key_fields, read_string, windows
 from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
@@ -208,23 +207,11 @@ def _bodies(
 
 
 def _payload(record: Record, keys: DataKeys) -> bytes | None:
-    """A tree's payload: uncompressed (uproot's), or its zlib or xz blocks inflated (ROOT's;
-    root.py has checked each block inflates to its size); None for LZ4 and zstd blocks
-    (not decoded here) and a TNtuple's (not kept)."""
+    """A tree's payload: uncompressed (uproot's), or its blocks inflated (ROOT's, any codec:
+    root_codecs.inflated, up to its object length); None for a TNtuple's (not kept)."""
     if record.body is not None or record.offset not in keys.packed:
         return record.body
-    packed, at, out = keys.packed[record.offset], 0, []
-    while at < len(packed):
-        tag, size = packed[at : at + 2], int.from_bytes(packed[at + 3 : at + 6], "little")
-        block = packed[at + 9 : at + 9 + size]
-        if tag == b"ZL":
-            out.append(zlib.decompress(block))
-        elif tag == b"XZ":
-            out.append(lzma.decompress(block, format=lzma.FORMAT_XZ))
-        else:
-            return None
-        at += 9 + size
-    return b"".join(out)
+    return root_codecs.inflated(keys.packed[record.offset], record.offset, KEY.unpack_from(record.key)[2])
 
 
 def unlisted(seeks: array, bodies: list[bytes]) -> list[int]:

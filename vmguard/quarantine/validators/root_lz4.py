@@ -33,12 +33,15 @@ _DECOMPRESS = _load("liblz4.so.1", "LZ4_decompress_safe", _INT, [_PTR, ctypes.c_
 _XXH64 = _load("libxxhash.so.0", "XXH64", ctypes.c_uint64, [_PTR, ctypes.c_size_t, ctypes.c_uint64])
 
 
-def check(block: bytes, inflated: int, offset: int) -> None:
-    """One L4 block's bytes after its 9-byte header: checksum, then the LZ4 block."""
+def check(block: bytes, inflated: int, offset: int) -> bytes:
+    """One L4 block's bytes after its 9-byte header: checksum, then the LZ4 block, which
+    must produce exactly `inflated` bytes; returns them."""
     if len(block) < 9 or struct.unpack_from(">Q", block)[0] != checksum(block[8:]):
         raise _broken(offset, "has a checksum that is not the XXH64 of its bytes")
-    if _inflates_to(block[8:], inflated, offset) != inflated:
+    data = _decoded(block[8:], inflated, offset)
+    if data is None or len(data) != inflated:
         raise _broken(offset, f"does not inflate to its {inflated} bytes")
+    return data
 
 
 def checksum(data: bytes) -> int:
@@ -46,24 +49,25 @@ def checksum(data: bytes) -> int:
     return _XXH64(data, len(data), 0) if _XXH64 is not None else xxh64(data)
 
 
-def _inflates_to(data: bytes, inflated: int, offset: int) -> int:
-    """The bytes the LZ4 block `data` produces into `inflated` bytes of room (-1: it is
-    no block ending at its end)."""
+def _decoded(data: bytes, inflated: int, offset: int) -> bytes | None:
+    """What the LZ4 block `data` produces into `inflated` bytes of room (None: it is no
+    block ending at its end, or it produces more)."""
     if _DECOMPRESS is None:
-        return _produced(data, 0, offset)
+        return _produced(data, inflated, offset)
     out = ctypes.create_string_buffer(max(inflated, 1))
-    return _DECOMPRESS(data, out, len(data), inflated)
+    made = _DECOMPRESS(data, out, len(data), inflated)
+    return ctypes.string_at(out, made) if made >= 0 else None
 
 
 def _broken(offset: int, rule: str) -> Invalid:
     return Invalid(f"root: an LZ4 block of the record at {offset} {rule}")
 
 
-def _produced(data: bytes, at: int, offset: int) -> int:
-    """The bytes an LZ4 block from `at` to the end of data produces: its sequences, the
+def _produced(data: bytes, room: int, offset: int) -> bytes:
+    """What an LZ4 block (all of data) produces, at most `room` bytes: its sequences, the
     last only literals and ending exactly at the end, each match's offset inside what
-    came before."""
-    produced = 0
+    came before (a match may overlap what it copies: its period repeated)."""
+    out, at = bytearray(), 0
     while True:
         if at >= len(data):
             raise _broken(offset, "ends before its last sequence")
@@ -71,16 +75,23 @@ def _produced(data: bytes, at: int, offset: int) -> int:
         literals, at = _length(data, at, token >> 4, offset)
         if at + literals > len(data):
             raise _broken(offset, "ends inside its literals")
-        at, produced = at + literals, produced + literals
+        if len(out) + literals > room:
+            raise _broken(offset, f"produces more than its {room} bytes")
+        out += data[at : at + literals]
+        at += literals
         if at == len(data):
-            return produced
+            return bytes(out)
         if at + 2 > len(data):
             raise _broken(offset, "ends inside a sequence")
         distance, at = int.from_bytes(data[at : at + 2], "little"), at + 2
-        if not 0 < distance <= produced:
+        if not 0 < distance <= len(out):
             raise _broken(offset, "has a match before its start")
         match, at = _length(data, at, token & 15, offset)
-        produced += match + _MIN_MATCH
+        match += _MIN_MATCH
+        if len(out) + match > room:  # no bomb: what is built is bounded by the block's size
+            raise _broken(offset, f"produces more than its {room} bytes")
+        period = out[len(out) - distance :]
+        out += (period * (match // distance + 1))[:match]
         if at >= len(data):
             raise _broken(offset, "does not end with literals")
 

@@ -17,7 +17,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from . import root_data, root_keylists, root_tails, root_trees, root_versions
+from . import root_data, root_keylists, root_rntuple, root_tails, root_trees, root_versions
 from .root_model import KEY, RootWalk
 from .stream import Invalid
 
@@ -79,8 +79,11 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     root_keylists.older_lists(walk, free, {o for o in free if segments(_body(walk, o))})
     listed = root_keylists.history(walk, free, MOVED)  # what older keys lists hold
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
+    anchors = root_rntuple.written_over(walk, free)  # deleted RNTuples' anchors, written over
     for offset in sorted(free):
         record = walk.records.get(offset)
+        if offset in anchors:
+            continue
         if offset in walk.gaps:
             gap = walk.gaps[offset]
             deleted = _deleted(gap, offset)

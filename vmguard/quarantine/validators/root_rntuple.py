@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 
 from .root_data import key_name as _key_name
-from .root_model import RootWalk, windows
+from .root_model import RootWalk, key_fields, windows
 from .stream import Invalid
 from .xxh3 import xxh3_64
 
@@ -23,6 +23,11 @@ _BYTE_COUNT = 0x40000000 | 66  # kByteCountMask | the class version and the 64 b
 _MAX_KEY_SIZES = (0, 1 << 30)  # uproot's, ROOT's default (RNTupleWriteOptions)
 _MAX_PATCH = 9  # ROOT writes format 1.0.0.x
 _HEADER, _FOOTER = 1, 2
+_FIELDS = struct.Struct(">HHHHQQQQQQQ")  # format, header and footer (position, bytes, length), fMaxKeySize
+# A stretch left of an anchor is looked up by its last bytes (the anchor's XXH3-64 ends it),
+# however few: each byte is recomputed, so a short one lets through no more than a long one.
+_SUFFIX = 1
+_CLASS = b"\x0dROOT::RNTuple"  # the anchor key's class string
 
 
 def check(walk: RootWalk, free: set[int]) -> None:
@@ -45,26 +50,35 @@ def _linked(walk: RootWalk, free: set[int]) -> None:
     header or footer (big-endian), or a locator (8 bytes, little-endian) in an envelope
     an anchor reaches (a footer's page lists, a page list's pages), or it is what uproot's
     del leaves (_deleted). An orphan blob no reader reads is refused (two envelopes that
-    link each other and nothing else too). Where the envelopes are compressed (none kept)
-    this is not checked."""
-    envelopes = dict(walk.envelopes.values())  # payload offset -> envelope
-    roots: set[int] = set()
-    for record in walk.records.values():
-        if record.klass == b"ROOT::RNTuple" and record.body is not None:  # live, or one del left whole
-            roots.update(windows(record.body, big=True))
-    known = _reach(roots, envelopes)
+    link each other and nothing else too), or the header and footer of an anchor deleted
+    and written over (written_over). Where the envelopes are compressed (none kept) this
+    is not checked."""
+    envelopes, known = _anchored(walk)
     blobs = walk.data.blobs
     orphans = [
         blobs[i + 1] for i in range(0, len(blobs), 2) if blobs[i] not in free and blobs[i + 1] not in known
     ]
     if orphans:
-        known = _reach(known | _deleted(orphans, envelopes, _names(walk, free)), envelopes)
+        deleted = _deleted(orphans, envelopes, _names(walk, free))
+        deleted.update(*written_over(walk, free).values())
+        known = _reach(known | deleted, envelopes)
     for i in range(0, len(blobs), 2):
         if blobs[i] not in free and blobs[i + 1] not in known:
             raise Invalid(
                 f"root: the RBlob at {blobs[i]} is linked from no RNTuple envelope or anchor: an orphan "
                 "record no reader reads (rewrite the file with uproot)"
             )
+
+
+def _anchored(walk: RootWalk) -> tuple[dict[int, bytes], set[int]]:
+    """The envelopes by their payload's position, and the positions an anchor reaches
+    (a live one, or one del left whole in free space), in turn."""
+    envelopes = dict(walk.envelopes.values())
+    roots: set[int] = set()
+    for record in walk.records.values():
+        if record.klass == b"ROOT::RNTuple" and record.body is not None:
+            roots.update(windows(record.body, big=True))
+    return envelopes, _reach(roots, envelopes)
 
 
 def _reach(known: set[int], envelopes: dict[int, bytes]) -> set[int]:
@@ -102,6 +116,66 @@ def _deleted(orphans: list[int], envelopes: dict[int, bytes], names: set[bytes])
         if len(found) == len(footers.get(checksum, ())):
             out.update(found, footers[checksum])
     return out
+
+
+def written_over(walk: RootWalk, free: set[int]) -> dict[int, set[int]]:
+    """What is left of the anchor of an RNTuple uproot's del deleted (it frees the anchor
+    alone) where a later record was written over its start: the free stretches that are
+    the last bytes of the anchor uproot writes (_rebuilt: recomputed; one byte at least)
+    for a footer no anchor reaches and a header of the checksum the footer
+    carries, from inside its key at most (its fSeekPdir one a live key names, then the
+    class and the header's name as name and title); each with that header and footer,
+    which are then reached as an anchor's (their page lists, pages)."""
+    stretches: dict[bytes, list[int]] = {}
+    for at, gap in walk.gaps.items():
+        if len(gap) >= _SUFFIX:
+            stretches.setdefault(gap[-_SUFFIX:], []).append(at)
+    if not stretches or not walk.envelopes:
+        return {}
+    envelopes, known = _anchored(walk)
+    headers: dict[bytes, list[int]] = {}
+    for at, body in envelopes.items():
+        if at not in known and body[0] == _HEADER:
+            headers.setdefault(body[-8:], []).append(at)
+    live = (r for r in walk.records.values() if r.offset not in free)
+    parents = {walk.header.begin} | {key_fields(r.key)[1] for r in live}
+    out: dict[int, set[int]] = {}
+    for footer, body in envelopes.items():
+        if footer in known or body[0] != _FOOTER:
+            continue
+        for header in headers.get(body[16:24], ()):
+            for anchor in _rebuilt(envelopes[header], header, body, footer):
+                for at in stretches.get(anchor[-_SUFFIX:], ()):
+                    if _tail_of(walk.gaps[at], anchor, _header_name(envelopes[header]), parents):
+                        out.setdefault(at, set()).update((header, footer))
+    return out
+
+
+def _rebuilt(header: bytes, seek_header: int, footer: bytes, seek_footer: int) -> list[bytes]:
+    """The anchors written for an uncompressed header and footer at those positions:
+    byte count, class version 2, format 1.0.0.x (each x up to _MAX_PATCH), the envelopes'
+    positions and lengths, fMaxKeySize 0 (uproot) or 1 GiB (ROOT), their XXH3-64."""
+    out = []
+    for patch in range(_MAX_PATCH + 1):
+        for max_key in _MAX_KEY_SIZES:
+            sizes = (seek_header, len(header), len(header), seek_footer, len(footer), len(footer))
+            fields = _FIELDS.pack(1, 0, 0, patch, *sizes, max_key)
+            out.append(struct.pack(">Ih", _BYTE_COUNT, 2) + fields + struct.pack(">Q", xxh3_64(fields)))
+    return out
+
+
+def _tail_of(stretch: bytes, anchor: bytes, name: bytes, parents: set[int]) -> bool:
+    """Whether a free stretch is the end of a deleted anchor record: of its payload, or
+    reaching back into its key's strings and fSeekPdir (4 or 8 bytes: a directory's)."""
+    if len(stretch) <= len(anchor):
+        return anchor.endswith(stretch)
+    strings = _CLASS + bytes([len(name)]) + name + bytes([len(name)]) + name + anchor
+    return any(
+        (parent.to_bytes(width, "big") + strings).endswith(stretch)
+        for parent in parents
+        for width in (4, 8)
+        if parent < 1 << (8 * width - 1)
+    )
 
 
 def _header_name(body: bytes) -> bytes:

@@ -33,7 +33,6 @@ from .stream import Stream
 # all (a tail of a larger record, or past the budget, is refused as before: not supported).
 RECORD = 1 << 20
 KEPT = 16 << 20
-_DECODED = (b"ZL", b"XZ")  # the blocks older_copy inflates (root_codecs.inflated)
 _DATIME = 10  # a key's datime: after fNbytes, its version and fObjLen
 SHORT = 4  # tails are looked up by their last SHORT bytes (shorter ones: by themselves)
 
@@ -101,7 +100,7 @@ def _rebuilt(stretch: bytes, end: int, key: bytes, rest: bytes, live: Ends) -> b
 
 def metadata(live: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Of each live record of compressed metadata (its key and payload), its key from its
-    fSeekPdir on and what its payload inflates to (zlib and xz: root_codecs.inflated)."""
+    fSeekPdir on and what its payload inflates to (root_codecs.inflated)."""
     out = []
     for key, payload in live:
         now = root_codecs.inflated(payload, 0, KEPT)
@@ -115,15 +114,16 @@ def older_copy(stretch: bytes, live: list[tuple[bytes, bytes]], offset: int) -> 
     (live: metadata(); ROOT compresses its StreamerInfo and writes it again, larger, as the
     file is saved again, and a later record may take the start of the older one's place):
     the end of the live key from its fSeekPdir on (the same directory, class, name and
-    title; cut anywhere, the rest written over), then zlib or xz blocks to the stretch's
-    end, each its codec's stream exactly (root_codecs), inflating to no more than twice
+    title; cut anywhere, the rest written over), then blocks of one codec (zlib, xz, LZ4
+    or zstd) to the stretch's end, each its codec's stream exactly (root_codecs.inflated,
+    the one decoder of a payload's blocks), inflating to no more than twice
     the live payload does. Returns (what the blocks inflate to, what the live payload
     inflates to), for the caller to check the one is runs of the other, as an older
     uncompressed copy is; else None."""
     limit = inside.RATIO * len(stretch)  # no bomb: as the walk bounds what it inflates
     for rest, now in live:
         for cut in range(min(len(rest), len(stretch)), -1, -1):
-            if stretch[cut : cut + 2] not in _DECODED or stretch[:cut] != rest[len(rest) - cut :]:
+            if stretch[cut : cut + 2] not in root_codecs.METHODS or stretch[:cut] != rest[len(rest) - cut :]:
                 continue
             older = root_codecs.inflated(stretch[cut:], offset, min(2 * len(now), limit))
             if older is not None:

@@ -102,12 +102,13 @@ def _blocks(stream: Stream, end: int, offset: int) -> None:
         raise broken(offset, "holds bytes after its frame")
 
 
-def decode(frame: bytes, inflated: int, offset: int) -> None:
-    """The frame (walked: one frame, ending with the block) decodes to exactly `inflated`
-    bytes (discarded)."""
+def decode(frame: bytes, inflated: int, offset: int) -> bytes:
+    """What the frame (walked: one frame, ending with the block) decodes to: exactly
+    `inflated` bytes."""
     if _LIB is None:
         raise broken(offset, "cannot be decoded: libzstd.so.1 is not installed (install libzstd)")
     out = ctypes.create_string_buffer(max(inflated, 1))
     made = _LIB.ZSTD_decompress(out, inflated, frame, len(frame))
     if _LIB.ZSTD_isError(made) or made != inflated:
         raise broken(offset, f"does not decode to its {inflated} bytes")
+    return ctypes.string_at(out, inflated)

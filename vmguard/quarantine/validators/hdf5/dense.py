@@ -9,12 +9,14 @@ the message's (links) or the other index's (attributes), each index in key order
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from . import btree2, fractalheap, sizes
 from .checksum import lookup3
+from .heldblocks import Held
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -120,6 +122,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         index = _index(heap, btree2.records(w, address, kind, (size, where)), kind)
         if kind in (5, 8):
             names = {offset: _object(w, kind, record, what, first) for offset, record in index.items()}
+            objects = {offset: record[3:] for offset, record in index.items()}
         elif index.keys() != names.keys() or any(
             (record[1], record[2]) != names[offset] for offset, record in index.items()
         ):
@@ -133,7 +136,39 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     )
     if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
+    _held(w, s, objects, names, first)
     fractalheap.settle(w, heap)
+
+
+def _held(w: Walker, s: Storage, objects: dict[int, tuple[int, int]], names: dict, first: dict) -> None:
+    """The dense objects as a continuation block of the header held them, in the order
+    it got them (heldblocks.py): by creation order, its order field, where tracked (a
+    tracked link's field is not its order: none), else as the heap got them; and the
+    header's messages a continuation message may have displaced into such a block."""
+    tracked = s.max_order is not None
+    if tracked and s.kind == "link":
+        return
+    ordered = sorted(names, key=lambda o: names[o][0] or 0) if tracked else sorted(names)
+    images = []
+    for offset in ordered:
+        address, length = objects[offset]
+        field = (names[offset][0] or 0).to_bytes(2, "little") if tracked else b""
+        head = struct.pack("<BHB", s.message, length, 0) if length < 1 << 16 else b""
+        images.append(head + field + w.file.bytes(address, length, "a dense object") if head else b"")
+    if all(images):
+        w.ledger.held.add(Held(images=tuple(images), gap=3 + (2 if tracked else 0), movers=_movers(w, first)))
+
+
+def _movers(w: Walker, first: dict) -> tuple[bytes, ...]:
+    """The header's own messages of 16 bytes or more (a continuation message's size:
+    H5O__alloc_chunk moves one such out of its way), as a block holds them."""
+    out = []
+    for m in first.values():
+        if m.kind not in (0x00, 0x10) and m.size >= 16 and m.align == 1:
+            head = struct.pack("<BHB", m.kind, m.size, m.flags)
+            field = b"" if m.order is None else m.order.to_bytes(2, "little")
+            out.append(head + field + w.file.bytes(m.at, m.size, "a message"))
+    return tuple(out)
 
 
 def _index(heap: fractalheap.Heap, records: list, kind: int) -> dict[int, tuple[int, ...]]:

@@ -47,6 +47,7 @@ class Heap:
     orders: list[int] = field(default_factory=list)  # heap offsets in creation order, if tracked
     unallocated: int = 0  # the free space of the direct blocks indirect blocks leave undefined
     holes: list[tuple[int, int, int]] = field(default_factory=list)  # (block's heap offset, row, column)
+    entries: list[tuple[int, int, int]] = field(default_factory=list)  # and of every direct-block entry
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
     huge_reached: set[int] = field(default_factory=set)
 
@@ -262,6 +263,8 @@ def _indirect(w: Walker, heap: Heap, address: int, offset: int, rows: int) -> No
         child = int.from_bytes(raw[at + 8 * i : at + 8 * i + 8], "little")
         row, col = divmod(i, width)
         where = offset + heap.row_offset(row) + col * heap.row_size(row)
+        if row < direct_rows(heap):
+            heap.entries.append((offset, row, col))
         if child == UNDEFINED:
             heap.unallocated += _free_under(heap, row)
             heap.holes.append((offset, row, col))

@@ -12,12 +12,11 @@ section: a skip over a megabyte of links or attributes at once) is refused."""
 
 from __future__ import annotations
 
-import struct
 from itertools import groupby
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import oldsections, tuning
+from . import oldsections, skipped, tuning
 from .btree2 import enc_size
 from .ledger import UNDEFINED
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 
 HEADER = 82
 _PREFIX = 17  # FSSE, version, the header's address, checksum
-_SINGLE, _FIRST_ROW = 0, 1  # H5HF_FSPACE_SECT_SINGLE, H5HF_FSPACE_SECT_FIRST_ROW
+_SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 
 Section = tuple[int, int, int, bytes]  # (size, heap offset, type, serialized data)
 
@@ -49,8 +48,8 @@ def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
     _manager(w, heap, address, (sections, ghosts))
     blocks = [(start + heap.prefix, start + size) for start, size, _ in heap.blocks]
     widths = (enc_size(heap.table[2]), heap.off_size)
-    tracked = (address, heap.orders)
-    w.ledger.sections.add(address, oldsections.tails(heap.what, widths, blocks, heap.objects, tracked))
+    tails = oldsections.tails(heap.what, widths, blocks, heap.objects, (address, heap.orders), rows(heap))
+    w.ledger.sections.add(address, tails)
 
 
 def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], list[int]]:
@@ -60,11 +59,15 @@ def expected(heap: Heap, gaps: list[tuple[int, int]]) -> tuple[list[Section], li
     ghosts: list[int] = []
     for block, row, col, count in _runs(heap):
         last = (row * heap.table[0] + col + count - 1) // heap.table[0]
-        data = block.to_bytes(heap.off_size, "little") + struct.pack("<HHH", row, col, count)
-        where = block + heap.row_offset(row) + col * heap.row_size(row)
-        sections.append((heap.row_size(row) - heap.prefix, where, _FIRST_ROW, data))
+        sections.append(rows(heap).section((block, row, col, count)))
         ghosts += [heap.row_size(r) - heap.prefix for r in range(row + 1, last + 1)]
     return sorted(sections), ghosts
+
+
+def rows(heap: Heap) -> skipped.Rows:
+    """The heap's direct-block entries, as skipped.py reads them."""
+    return skipped.Rows(width=heap.table[0], start=heap.table[1], prefix=heap.prefix, off_size=heap.off_size,
+                        entries=tuple(sorted(heap.entries)), allocated=frozenset(b[0] for b in heap.blocks))
 
 
 def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
@@ -73,7 +76,7 @@ def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
     iterator."""
     from .fractalheap import direct_rows  # fractalheap imports this module
 
-    width, runs = heap.table[0], []
+    below = []
     for block, row, col in heap.holes:
         if block + heap.row_offset(row) + col * heap.row_size(row) >= heap.fields["iterator"]:
             continue
@@ -82,12 +85,8 @@ def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
                 f"hdf5: {heap.what} has an unallocated indirect block below its allocation "
                 "iterator (an indirect free-space section: not supported)"
             )
-        last = runs[-1] if runs else None
-        if last and last[0] == block and last[1] * width + last[2] + last[3] == row * width + col:
-            runs[-1] = (*runs[-1][:3], runs[-1][3] + 1)
-        else:
-            runs.append((block, row, col, 1))
-    return runs
+        below.append((block, row, col))
+    return skipped.merge(below, heap.table[0])
 
 
 def _manager(w: Walker, heap: Heap, address: int, want: tuple[list[Section], list[int]]) -> None:

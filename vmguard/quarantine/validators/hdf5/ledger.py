@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from ..stream import Invalid
 from .checksum import lookup3
+from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
 from .oldchunks import OldChunks
 from .oldsections import OldSections
@@ -83,6 +84,7 @@ class Ledger:
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
+        self.held = HeldBlocks()  # and of those that held a header's attributes in a row (heldblocks.py)
         self.sections = OldSections()  # the old section lists of dense storage's heaps
         self.chunks = OldChunks(self.extents)  # and of compressed chunks libhdf5 rewrote elsewhere
 
@@ -202,7 +204,7 @@ class Ledger:
         later: list[tuple[int, int, str, list[int]]] | None,
         old: bool = True,
     ) -> None:
-        """The bytes of a gap are zeros or what remains.py, oldblocks.py or oldchunks.py
+        """The bytes of a gap are zeros or what remains.py, oldblocks.py, oldchunks.py or heldblocks.py
         explain (not `old`: zeros only); a gap that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
@@ -212,6 +214,7 @@ class Ledger:
                     self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)
                     or self.chunks.explains(buf, (start, end), run)
+                    or self.held.explains(buf, (start, end), run)
                 ):
                     return
                 if later is not None and self.blocks.owners:

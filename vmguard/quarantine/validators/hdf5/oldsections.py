@@ -28,7 +28,7 @@ import struct
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from . import oldstates
+from . import oldstates, skipped
 from .checksum import lookup3
 from .hiddenlists import MAX_WORK, Capped, Exhausted, Search, counted
 
@@ -53,6 +53,7 @@ class Tails:
     states: tuple[bytes, ...] = ()  # the whole lists of its earlier states, if tracked (oldstates.py)
     blocks: tuple[oldstates.Block, ...] = ()  # if untracked: its direct blocks (oldstates.fills)
     known: frozenset[bytes] = frozenset()  # the states, for a look-up
+    runs: dict[tuple[int, bytes], tuple[int, frozenset[int]]] = field(default_factory=dict)  # skipped.py
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,11 +271,12 @@ def _find(buf: bytes | memoryview, pos: int, end: int, signature: bytes) -> int 
 
 def _parse(buf: bytes | memoryview, where: tuple[int, int], count_size: int, tails: Tails) -> bytes | None:
     """The list's bytes before its checksum, if it is a serialization of tails of the
-    heap's blocks with counts of `count_size` bytes, each group's count then the whole
-    list's checksum; None if not."""
+    heap's blocks, and of runs of skipped blocks an earlier state had (skipped.py; none
+    of them a block a tail lies in), with counts of `count_size` bytes, each group's
+    count then the whole list's checksum; None if not."""
     at, end = where
     len_size, off_size = tails.widths
-    pos, last, sections, blocks = at + _PREFIX, (0, -1), 0, set()
+    pos, last, sections, blocks, covered = at + _PREFIX, (0, -1), 0, set(), set()
     while pos + count_size + len_size <= end:
         count = int.from_bytes(buf[pos : pos + count_size], "little")
         size = int.from_bytes(buf[pos + count_size : pos + count_size + len_size], "little")
@@ -285,17 +287,36 @@ def _parse(buf: bytes | memoryview, where: tuple[int, int], count_size: int, tai
             return None
         for _ in range(count):
             offset = int.from_bytes(buf[pos : pos + off_size], "little")
-            block = tails.ends.get(offset)
-            if block is None or buf[pos + off_size] != _SINGLE or offset + size != block:
+            if (size, offset) <= last:
                 return None
-            if (size, offset) <= last or block in blocks:
+            step = _section(buf, (pos + off_size, end), (size, offset), tails, (blocks, covered))
+            if not step:
                 return None
-            last, pos = (size, offset), pos + off_size + 1
-            blocks.add(block)
+            last, pos = (size, offset), pos + off_size + step
         sections += count
         if pos + 4 <= end and _checksum(buf, at, pos):
-            return bytes(buf[at:pos]) if counted(sections, count_size) else None
+            return bytes(buf[at:pos]) if counted(sections, count_size) and not blocks & covered else None
     return None
+
+
+def _section(buf: bytes | memoryview, where: tuple[int, int], section: tuple[int, int], tails: Tails,
+             seen: tuple[set[int], set[int]]) -> int:
+    """The bytes of a section's type and data at where[0] (0: not one an earlier state
+    of the heap had): a tail of a block no other section names, or a run of skipped
+    blocks (skipped.Rows.admissible) none of which another run covers."""
+    (pos, end), (size, offset), (blocks, covered) = where, section, seen
+    if buf[pos] == _SINGLE:
+        block = tails.ends.get(offset)
+        if block is None or offset + size != block or block in blocks:
+            return 0
+        blocks.add(block)
+        return 1
+    data = bytes(buf[pos + 1 : min(end, pos + 1 + tails.widths[1] + skipped.DATA)])
+    run = tails.runs.get((offset, data)) if buf[pos] == skipped.FIRST_ROW else None
+    if run is None or run[0] != size or covered & run[1]:
+        return 0
+    covered.update(run[1])
+    return 1 + len(data)
 
 
 def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
@@ -304,17 +325,18 @@ def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
 
 def tails(
     what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int],
-    tracked: tuple[int, list[int]] = (0, []),
+    tracked: tuple[int, list[int]] = (0, []), rows: skipped.Rows | None = None,
 ) -> Tails:
     """What an earlier state of a heap could have listed: for each direct block (heap
     offset of its first byte after the prefix, end; sorted), a tail from that byte or
-    from the end of one of its objects; and, for a heap whose objects' creation order is
-    tracked (its manager's address, its objects' heap offsets in that order), each
-    earlier state's list (oldstates.py)."""
+    from the end of one of its objects, and runs of the entries of its indirect blocks
+    (`rows`) it had skipped; and, for a heap whose objects' creation order is tracked
+    (its manager's address, its objects' heap offsets in that order), each earlier
+    state's list (oldstates.py)."""
     manager, order = tracked
     prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
     managed = [(o, objects[o]) for o in order if o in objects]  # huge objects lie in no block
-    states = oldstates.states(prefix, widths, blocks, managed) if managed else ()
+    states = oldstates.states(prefix, widths, blocks, managed, rows) if managed else ()
     ends = dict(blocks)
     firsts = [first for first, _ in blocks]
     for offset, length in objects.items():
@@ -323,4 +345,4 @@ def tails(
             ends[offset + length] = blocks[i][1]
     filled = () if managed else oldstates.blocks(blocks, objects)
     return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled,
-                 known=frozenset(states))
+                 known=frozenset(states), runs=rows.admissible() if rows else {})

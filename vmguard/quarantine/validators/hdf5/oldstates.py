@@ -26,6 +26,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from itertools import product
 
+from . import skipped
 from .checksum import lookup3
 
 Block = tuple[int, int, tuple[int, ...]]  # a direct block: end, its first object's size, its objects' ends
@@ -33,14 +34,17 @@ MAX_STATES = 4_096  # an untracked heap's states recomputed (fills): 12 bits
 MAX_BLOCKS = 64  # blocks of such a state (a hidden list shows past at most 256 bytes)
 
 _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
+_TAIL = bytes([_SINGLE])  # a single section's type, no data
 
 
 def states(
-    prefix: bytes, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: list[tuple[int, int]]
+    prefix: bytes, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: list[tuple[int, int]],
+    rows: skipped.Rows | None = None,
 ) -> tuple[bytes, ...]:
     """The whole lists (prefix: signature, version, manager address; checksum last) of
     the heap after each of its first 1..n-1 objects (heap offset, length), in creation
-    order, in direct blocks of (first byte after the prefix, end), sorted."""
+    order, in direct blocks of (first byte after the prefix, end), sorted; with the
+    runs of entries of its indirect blocks (`rows`) skipped then (skipped.py)."""
     firsts = [first for first, _ in blocks]
     fill: dict[int, int] = {}  # block -> the end of its last object so far
     out: list[bytes] = []
@@ -49,25 +53,28 @@ def states(
         if i < 0:
             return ()
         fill[i] = max(fill.get(i, 0), offset + length)
-        sections = sorted((blocks[b][1] - f, f) for b, f in fill.items() if f < blocks[b][1])
-        body = prefix + _groups(sections, widths)
+        sections = [(blocks[b][1] - f, f, _TAIL) for b, f in fill.items() if f < blocks[b][1]]
+        if rows:
+            ends = frozenset(blocks[b][1] for b in fill)
+            sections += [(size, at, bytes([kind]) + data) for size, at, kind, data in rows.state(ends)]
+        body = prefix + _groups(sorted(sections), widths)
         out.append(body + lookup3(body).to_bytes(4, "little"))
     return tuple(out)
 
 
-def _groups(sections: list[tuple[int, int]], widths: tuple[int, int]) -> bytes:
-    """(size, offset) sections, sorted, serialized by size group as libhdf5 writes them:
-    the count in the fewest bytes that hold the number of sections, the size, then each
-    offset and type."""
+def _groups(sections: list[tuple[int, int, bytes]], widths: tuple[int, int]) -> bytes:
+    """(size, offset, type and data) sections, sorted, serialized by size group as
+    libhdf5 writes them: the count in the fewest bytes that hold the number of sections,
+    the size, then each offset, type and data."""
     len_size, off_size = widths
     count_size = (max(len(sections), 1).bit_length() - 1) // 8 + 1
-    by_size: dict[int, list[int]] = {}
-    for size, offset in sections:
-        by_size.setdefault(size, []).append(offset)
+    by_size: dict[int, list[tuple[int, bytes]]] = {}
+    for size, offset, rest in sections:
+        by_size.setdefault(size, []).append((offset, rest))
     out = b""
-    for size, offsets in by_size.items():
-        out += len(offsets).to_bytes(count_size, "little") + size.to_bytes(len_size, "little")
-        out += b"".join(o.to_bytes(off_size, "little") + bytes([_SINGLE]) for o in offsets)
+    for size, group in by_size.items():
+        out += len(group).to_bytes(count_size, "little") + size.to_bytes(len_size, "little")
+        out += b"".join(o.to_bytes(off_size, "little") + rest for o, rest in group)
     return out
 
 
@@ -91,7 +98,7 @@ def fills(
     for m in range(max(pinned, default=0) + 1, min(len(blocks), MAX_BLOCKS) + 1):  # the pins' blocks
         options = _options(blocks[:m], pins)
         for choice in product(*options) if options else ():
-            sections = sorted((blocks[j][0] - f, f) for j, f in enumerate(choice) if f < blocks[j][0])
+            sections = sorted((blocks[j][0] - f, f, _TAIL) for j, f in enumerate(choice) if f < blocks[j][0])
             body = prefix + _groups(sections, widths)
             out.append(body + lookup3(body).to_bytes(4, "little"))
             if len(out) >= MAX_STATES:

@@ -1,0 +1,83 @@
+"""The files a LaTeX job reads back by its own name (\\jobname): a directory holding a
+job's source or what only a TeX run writes names the job, and every sibling named after
+it, NAME.* or NAME-*, is refused but for what a reader takes as the job's output
+(name-config).
+
+LaTeX packages read `\\jobname.EXT` back as TeX code, each with an extension of its own,
+and more are written every year: the kernel's .aux .toc .lof, backref's .brf, nomencl's
+.nls, bib2gls' .glstex, glossaries' .glsdefs, minitoc's .mtc1 and .ptc1, sagetex's
+.sagetex.sout, tex4ht's .xref and .4tc, changebar's .cb2, thmtools' .loe, fixme's .lox,
+titletoc's .ptc, xsim's .xsim, make4ht's Lua build file .mk4, and by `\\jobname-`: the
+TikZ external library's `NAME-figure0.dpth`, gnuplottex's `NAME-gnuplottex-fig1.tex`,
+the asymptote package's inline figures `NAME-1.tex` (asy writes them from NAME-1.asy). A
+list cannot hold them all, so once the job is known its name is the class. The job is
+known by names alone (the walk's and an archive's question is one directory's names):
+NAME.tex (the source `pdflatex NAME.tex` runs; also a chapter \\input by another, whose
+siblings are then refused too), or a name only a TeX engine or latexmk writes for a job
+(NAME.aux, NAME.fls, NAME.fdb_latexmk, NAME.synctex.gz): not NAME.log nor NAME.out,
+which every batch job's stdout may be. Without one of these the job is unknown and
+dirconfig's list of \\jobname extensions (.aux .toc .bbl ...) is what is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# The names that say a directory holds the job NAME: its source, or a file only a TeX
+# run writes (the engine: .aux, -recorder's .fls, SyncTeX's .synctex.gz; latexmk's
+# database .fdb_latexmk).
+SOURCE = ".tex"
+MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
+# What a reader takes as the job's output, never read back as TeX code by the job's name:
+# the PDF (DVI) a viewer shows; the engine's, BibTeX's and makeindex's logs (.log .blg
+# .ilg: written, never read by TeX; latexmk greps the .log for reruns); -recorder's .fls,
+# latexmk's .fdb_latexmk and SyncTeX's .synctex.gz (data a viewer or latexmk parses, no
+# TeX reads them); a BibTeX database (.bib: read only where a document names it,
+# \bibliography{refs} as much as \bibliography{NAME}: refusing NAME.bib would guard
+# nothing); the source itself (.tex: the document the reader runs). hyperref's .out is
+# read back as bookmarks but published by design (a batch job's stdout is NAME.out), as
+# dirconfig's list has it. Anything else named after the job is refused: .bcf (biber
+# reads NAME.bcf on `biber NAME`), .idx and .glo (makeindex turns them into the .ind and
+# .gls LaTeX inputs), .mk4 (make4ht runs it), and every extension a package invents.
+OUTPUT = (".pdf", ".dvi", ".log", ".blg", ".ilg", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex", ".bib")
+_OWN = (*OUTPUT, SOURCE, ".out")  # exactly NAME + one of these
+# NAME-X: the outputs only. NAME-X.tex is refused: gnuplottex inputs
+# \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ
+# external library's NAME-figure0.dpth (try_std_extension_first).
+_DASHED = OUTPUT
+
+
+def jobs(keys: Mapping[str, str]) -> frozenset[str]:
+    """The jobs a directory's names show (folded, as `keys` holds each name's)."""
+    signs = (SOURCE, *MARKS)
+    return frozenset(k[: -len(s)] for k in keys.values() for s in signs if k.endswith(s) and len(k) > len(s))
+
+
+def read_back(keys: Mapping[str, str]) -> dict[str, str]:
+    """The names of one directory (name -> its folded key, names._client_keys) a LaTeX job
+    of that directory would read back by its name -> why, for an entry's detail."""
+    known = jobs(keys)
+    if not known:
+        return {}
+    # Judged by the shortest job a name is named after: main.brf.tex names a job main.brf
+    # whose own source it would be, yet kpathsea reads it for main's \jobname.brf.
+    lengths = sorted({len(j) for j in known})  # few: one look-up each, not one per job
+    found = {}
+    for name, key in keys.items():
+        job = next((key[:n] for n in lengths if key[n : n + 1] in (".", "-") and key[:n] in known), None)
+        if job is not None and _named_after(key, job):
+            found[name] = (
+                f"named after the LaTeX job {job} of its directory ({job}.tex, or what a TeX run "
+                f"writes for it): LaTeX packages read \\jobname.* and \\jobname-* back as TeX "
+                f"code, each with an extension of its own; only the job's output is published "
+                f"(.pdf .log .out .synctex.gz .fls .fdb_latexmk .blg .bib, its .tex)"
+            )
+    return found
+
+
+def _named_after(key: str, job: str) -> bool:
+    """Whether a folded name is the job's NAME.* or NAME-* and none of its outputs."""
+    rest = key[len(job) :]
+    if rest.startswith("."):
+        return rest not in _OWN
+    return rest.startswith("-") and not rest.endswith(_DASHED)
