@@ -98,22 +98,21 @@ FALSE_REJECTIONS |= {
 }
 
 LISTED = {
-    # chain-repeat, chain-short-10, one-job-chain-5, grown-chain-chosen (and
-    # key-datime-forged-1: h00, h00 dated b'PWND', h00): refused since rootlists, a key
-    # repeated in a chain is a list version more, one per deleted record of the file
+    # chain-repeat, chain-short-10, one-job-chain-5, grown-chain-chosen: refused since
+    # rootlists, a key repeated in a chain is a list version more, one per deleted record
     "root-l-slack-repeat.root": "behind the live keys list, two copies of h00's key",
     # (tails-18, tails-17-interleaved, one-job-tails-8, tails-19: refused since session 37's
     # keytails, root_versions.py: a tail only where a list version each del leaves ends)
     # an older list's key: its count "no more than the whole keys after it"; a count
     # over the keys after it passes too, within the file's 24 loose bytes (a list key's
-    # bytes after its datime are a run of the live list's key). One list per directory
-    # may be dated before the live one (ROOT writes a list's key anew); older-datime-later
-    # is refused since rootlists (root_keylists.older_lists)
-    "root-l-older-datime-0.root": "an older list's key dated 0 (the one earlier-dated "
-    "list a directory may have: ROOT's)",
+    # bytes after its datime are a run of the live list's key). older-datime-later and
+    # older-datime-0 are refused since rootlists (root_keylists.older_lists: an older
+    # list's datime is the live list's, or one list's earlier, not before the file's)
     "root-l-older-count-0.root": "an older list counting 0 of the 3 keys after it",
     "root-l-older-count-more.root": "an older list counting 5 keys with 3 after it "
     "(within the 24 loose bytes)",
+    "root-l-key-datime-forged-1.root": "a key copy whose datime is b'PWND' (4 of the 24 "
+    "loose bytes; dated before the file, it is no key of the chain)",
     "root-l-older-head-cut-count-3.root": "a cut older list's key, count 3, 3 keys",
     "root-l-older-head-cut-count-pwnd.root": "a cut older list's key, then the count "
     "b'PWND' (1.3e9, 3 keys after it): 32 chosen bits, within the 24 loose bytes",

@@ -10,9 +10,10 @@ frees the record and leaves it there): byte for byte the record's own key, at th
 position it names. Those bytes are zeroed before root_remains judges the rest (the
 older list's own key and count, anything else): they are copies, nothing chosen but
 which key lies where (log2 of the history's keys a key), and a key's earlier datime where
-its object was written again unchanged (_key_at). A chain holds each key once per
-version, and a file shows one version more per deleted record (_next); a copy of a live
-list's own key in free space is an older list only as writers leave them (older_lists)."""
+its object was written again unchanged (_key_at: not before the file was made). A chain
+holds each key once per version, and a file shows one version more per deleted record
+(_next); a copy of a live list's own key in free space is an older list only as writers
+leave them (older_lists)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Keys:
 
     own: frozenset[bytes]
     undated: dict[bytes, bytes]  # each own key by its bytes with the datime zeroed
+    created: bytes  # the file's creation datime (its top directory key's): none is earlier
     lengths: tuple[int, ...]
     lists: tuple[bytes, ...]
     ends: dict[bytes, tuple[bytes, ...]]
@@ -79,6 +81,7 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
     return Keys(
         own,
         {_undated(k): k for k in own},
+        created(walk)[_DATIME],
         tuple(sorted({len(k) for k in own})),
         lists,
         {end: tuple(found) for end, found in ends.items()},
@@ -132,12 +135,18 @@ def _key_at(data: bytes, at: int, keys: Keys) -> bytes:
         if piece in keys.own:
             return piece
         found = keys.undated.get(_undated(piece), b"")
-        if len(piece) == size and piece[_DATIME] <= found[_DATIME]:  # big-endian: as numbers
+        if len(piece) == size and keys.created <= piece[_DATIME] <= found[_DATIME]:  # big-endian
             return found
     return b""
 
 
 _DATIME = slice(10, 14)  # a key's datime (KEY: Nbytes, version, ObjLen, datime)
+
+
+def created(walk: RootWalk) -> bytes:
+    """The file's top directory key (written when the file was made: no key is older)."""
+    top = walk.records.get(walk.header.begin)
+    return top.key if top is not None else bytes(KEY.size)
 
 
 def _undated(key: bytes) -> bytes:
@@ -230,8 +239,9 @@ def older_lists(walk: RootWalk, free: set[int], segments: set[int]) -> None:
     and changes only its lengths and position (so an older list's datime and cycle are the
     live key's), one list per move, each allocation over GROWTH times the one before (so
     at most log base GROWTH of the live list's length of them); beside those, _EARLIER
-    list dated before the live one (ROOT's), shorter than it. So a run of copies, each
-    with its own datime or cycle, is refused; what stays free is one datime. An older
+    list dated before the live one (ROOT's), shorter than it, not before the file was
+    made. So a run of copies, each with its own datime or cycle, is refused; what stays
+    free is one datime (log2 of the seconds between the file's making and the list's). An older
     FreeSegments record (`segments`: uproot gives it the directory's class, name and
     title too) is no list."""
     lists = [r for r in walk.records.values() if r.offset in free and r.offset not in segments]
@@ -240,7 +250,7 @@ def older_lists(walk: RootWalk, free: set[int], segments: set[int]) -> None:
             continue
         live = walk.records[offset]
         copies = [r for r in lists if _copy(r.key, live.key)]
-        pinned = [KEY.unpack_from(r.key) for r in copies if _pinned(r, live)]
+        pinned = [KEY.unpack_from(r.key) for r in copies if _pinned(r, live, walk)]
         datime, length = KEY.unpack_from(live.key)[3], KEY.unpack_from(live.key)[2]
         lengths = sorted(key[2] for key in pinned if key[3] == datime) + [length]
         earlier = [key[2] for key in pinned if key[3] < datime]
@@ -261,19 +271,21 @@ def _copy(key: bytes, live: bytes) -> bool:
     return same and key_fields(key)[1] == key_fields(live)[1]
 
 
-def _pinned(record: Record, live: Record) -> bool:
+def _pinned(record: Record, live: Record, walk: RootWalk) -> bool:
     """Whether a copy of the live list's key is one a writer wrote for it: its cycle the
-    live key's, its datime no later, its record as long as its key says (uncompressed)."""
+    live key's, its datime no later nor earlier than the file's making, its record as long
+    as its key says (uncompressed)."""
     nbytes, _, objlen, datime, keylen, cycle = KEY.unpack_from(record.key)
     _, _, _, live_datime, _, live_cycle = KEY.unpack_from(live.key)
-    same = datime <= live_datime and cycle == live_cycle
+    made = KEY.unpack_from(created(walk))[3]
+    same = made <= datime <= live_datime and cycle == live_cycle
     return same and objlen == nbytes - keylen and nbytes == record.nbytes
 
 
 def _live_of(record: Record, walk: RootWalk, free: set[int]) -> Record | None:
     """The live keys list record is an older copy of (older_lists pinned it), or None."""
     lives = (walk.records[o] for o in walk.lists if o not in free)
-    return next((r for r in lives if _copy(record.key, r.key) and _pinned(record, r)), None)
+    return next((r for r in lives if _copy(record.key, r.key) and _pinned(record, r, walk)), None)
 
 
 def _listed(data: bytes, at: int, keys: Keys) -> int:
