@@ -241,15 +241,18 @@ def older_lists(walk: RootWalk, free: set[int], segments: set[int]) -> None:
     at most log base GROWTH of the live list's length of them); beside those, _EARLIER
     list dated before the live one (ROOT's), shorter than it, not before the file was
     made. So a run of copies, each with its own datime or cycle, is refused; what stays
-    free is one datime (log2 of the seconds between the file's making and the list's). An older
-    FreeSegments record (`segments`: uproot gives it the directory's class, name and
+    free is one datime (log2 of the seconds between the file's making and the list's). An
+    older FreeSegments record (`segments`: uproot gives it the directory's class, name and
     title too) is no list."""
-    lists = [r for r in walk.records.values() if r.offset in free and r.offset not in segments]
+    found: dict[tuple[bytes, bytes, int], list[Record]] = {}  # free records by _identity
+    for r in walk.records.values():
+        if r.offset in free and r.offset not in segments:
+            found.setdefault(_identity(r.key), []).append(r)
     for offset in walk.lists:
         if offset in free:
             continue
         live = walk.records[offset]
-        copies = [r for r in lists if _copy(r.key, live.key)]
+        copies = found.get(_identity(live.key), [])
         pinned = [KEY.unpack_from(r.key) for r in copies if _pinned(r, live, walk)]
         datime, length = KEY.unpack_from(live.key)[3], KEY.unpack_from(live.key)[2]
         lengths = sorted(key[2] for key in pinned if key[3] == datime) + [length]
@@ -264,11 +267,10 @@ def older_lists(walk: RootWalk, free: set[int], segments: set[int]) -> None:
             )
 
 
-def _copy(key: bytes, live: bytes) -> bool:
-    """Whether key has the version, class, name, title and directory of the live key."""
-    strings = KEY.size + (16 if live[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
-    same = key[4:6] == live[4:6] and key[strings:] == live[strings:]
-    return same and key_fields(key)[1] == key_fields(live)[1]
+def _identity(key: bytes) -> tuple[bytes, bytes, int]:
+    """A key's version, class, name and title, and directory: what a list's copies share."""
+    strings = KEY.size + (16 if key[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
+    return key[4:6], key[strings:], key_fields(key)[1]
 
 
 def _pinned(record: Record, live: Record, walk: RootWalk) -> bool:
@@ -285,7 +287,8 @@ def _pinned(record: Record, live: Record, walk: RootWalk) -> bool:
 def _live_of(record: Record, walk: RootWalk, free: set[int]) -> Record | None:
     """The live keys list record is an older copy of (older_lists pinned it), or None."""
     lives = (walk.records[o] for o in walk.lists if o not in free)
-    return next((r for r in lives if _copy(record.key, r.key) and _pinned(record, r, walk)), None)
+    mine = _identity(record.key)
+    return next((r for r in lives if _identity(r.key) == mine and _pinned(record, r, walk)), None)
 
 
 def _listed(data: bytes, at: int, keys: Keys) -> int:
