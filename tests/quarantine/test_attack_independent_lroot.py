@@ -56,50 +56,19 @@ spec:
     promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
 """
 
-_OLDER = ("older keys lists' own keys laid one after another in a free stretch, each the "
-          "live list's key with its own lengths, position and a datime the payload "
-          "chooses (a valid date in 1996-2015, about 29 bits: no later than the live list's), a count no more than the keys after "
-          "it: uproot writes an older list only when its list outgrows its place, and the "
-          "docs price one older list's datime (up to 32 bits), not a list of them")
 HOLES: dict[str, str] = {
-    "root-l-chain-chosen.root": "the place of a deleted 2000-bin histogram (16.6 KB) "
-    "published holding 460 whole keys, each one of the file's 11 histogram keys chosen by "
-    "the payload, repeats allowed: log2(11) x 460 = 1590 bits. No list uproot wrote "
-    "holds a key twice or more keys than the directory ever had (here 12); runs of the "
-    "live StreamerInfo in the same place are refused (root-l-runs-of-streamerinfo), so the "
-    "chain is a channel of its own, bounded only by the free space",
-    "root-l-older-20-datimes.root": f"20 {_OLDER} (20 x 29 bits)",
-    "root-l-older-150-datimes.root": f"150 {_OLDER} (150 x 29 bits, 4350 bits; about 190 "
-    "such lists fit in the 16.6 KB)",
-    "root-l-older-20-cycles.root": "20 older keys lists' own keys (no keys after them), "
-    "each key's cycle chosen by the payload (2 bytes each, 40 bytes: past the 24 loose "
-    "bytes): the docs pin an older list's key to the live list's 'but for its lengths, "
-    "position and datime'; the cycle is not checked (about 15 bits a list, beside its "
-    "datime's)",
-    "root-l-one-job-older-4-datimes.root": f"in a one-job file where nothing was deleted "
-    f"and no list moved, the 186 zero bytes before its keys list published holding 4 "
-    f"{_OLDER} (4 x 29 bits)",
-    "root-l-grown-older-10-datimes.root": "in a file where nothing was deleted, an older "
-    f"keys list uproot left whole (491 bytes) replaced by 10 {_OLDER} (10 x 29 bits)",
+    # chain-chosen: refused since rootlists (root_keylists._next): a chain of whole keys
+    # holds each key once per list version, and a file has one version more per deletion
+    # older-20-datimes, older-150-datimes, older-20-cycles, one-job-older-4-datimes,
+    # grown-older-10-datimes: refused since session 37's rootlists (root_keylists.
+    # older_lists): a copy of a live list's key in free space has its datime and cycle,
+    # one older list per move, each over 1.5 times the one before
 }
 
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-l-rewrite-same-apart-none.root": "refused ('the free space at N holds data that "
-    "is not the remains ...', inside the older keys list uproot left whole in free "
-    "space): h00-h19 written, h05-h09 deleted in a second job and written again, the same "
-    "objects, in a third job a second later (uncompressed). The written-again records "
-    "take their old places byte for byte but their keys' datime; the older list still "
-    "holds the old keys, whose name, title, position and lengths are a live key's and "
-    "only the datime is older. The same workflow with the three jobs inside one second "
-    "(the other ctl-l-rewrite-* controls, and how tests run them) is published: 1 run in "
-    "30 crossed a second and was refused, and so are rewrite-same-job-none and "
-    "rewrite-twice-none with jobs a second apart. The docs' 'Still refused' names the "
-    "key of an object deleted and written over, 'its name and title ... nowhere else in "
-    "the file': here they are the live key's",
-    "ctl-l-rewrite-twice-apart-zlib.root": "refused likewise (ZLIB(1)): h00-h07 written, "
-    "h02 deleted and written again, then h02 and h05 deleted and written again, the last "
-    "job a second later; with every job a second apart rewrite-twice is refused in "
-    "every codec but lzma (measured), fast it is published",
+    # rewrite-same-apart-none, rewrite-twice-apart-zlib: published since rootlists (an
+    # older list's copy of a live key may carry an earlier datime, every other field the
+    # live key's: the object deleted and written again unchanged in a later second)
 }
 # Each is uproot's own output refused by a FreeSegments rule (the first reason vet
 # gives). Each also writes objects into places `del` freed, so a keys list older than the
@@ -129,32 +98,24 @@ FALSE_REJECTIONS |= {
 }
 
 LISTED = {
-    # "a chain of copies of the file's keys, each byte for byte the own key of a record
-    # of the file ... (no bit but which key lies where: log2 of the file's records a key)"
-    "root-l-chain-repeat.root": "460 copies of one histogram's key in a deleted "
-    "histogram's place (0 bits but the count; the chain's length is not bounded)",
-    "root-l-chain-short-10.root": "10 keys chosen by the payload in that place",
+    # chain-repeat, chain-short-10, one-job-chain-5, grown-chain-chosen: refused since
+    # rootlists, a key repeated in a chain is a list version more, one per deleted record
     "root-l-slack-repeat.root": "behind the live keys list, two copies of h00's key",
-    "root-l-one-job-chain-5.root": "5 chosen keys in a one-job file's zeros",
-    "root-l-grown-chain-chosen.root": "chosen keys in an older list's place, nothing "
-    "deleted",
     # (tails-18, tails-17-interleaved, one-job-tails-8, tails-19: refused since session 37's
     # keytails, root_versions.py: a tail only where a list version each del leaves ends)
-    # an older list's key: "datime (no later than the live list's: up to 32 bits)",
-    # "the count no more than the whole keys after it"; a datime later than the live
-    # list's or a count over the keys after it passes too, within the file's 24 loose
-    # bytes (a list key's bytes after its datime are a run of the live list's key)
-    "root-l-older-datime-0.root": "an older list's key dated 0",
+    # an older list's key: its count "no more than the whole keys after it"; a count
+    # over the keys after it passes too, within the file's 24 loose bytes (a list key's
+    # bytes after its datime are a run of the live list's key). older-datime-later and
+    # older-datime-0 are refused since rootlists (root_keylists.older_lists: an older
+    # list's datime is the live list's, or one list's earlier, not before the file's)
     "root-l-older-count-0.root": "an older list counting 0 of the 3 keys after it",
-    "root-l-older-datime-later.root": "an older list's key dated a year after the "
-    "live list's (its datime's bytes within the 24 loose bytes)",
     "root-l-older-count-more.root": "an older list counting 5 keys with 3 after it "
     "(within the 24 loose bytes)",
+    "root-l-key-datime-forged-1.root": "a key copy whose datime is b'PWND' (4 of the 24 "
+    "loose bytes; dated before the file, it is no key of the chain)",
     "root-l-older-head-cut-count-3.root": "a cut older list's key, count 3, 3 keys",
     "root-l-older-head-cut-count-pwnd.root": "a cut older list's key, then the count "
     "b'PWND' (1.3e9, 3 keys after it): 32 chosen bits, within the 24 loose bytes",
-    "root-l-key-datime-forged-1.root": "a key copy whose datime is b'PWND' (4 of the 24 "
-    "loose bytes)",
     # "which live record a deleted record's tail is the end of (log2 of the live records
     # that are no basket or blob, a free stretch)"
     "root-l-written-over-streamerinfo-tail.root": "behind `s`, the deleted `a`'s rest "

@@ -7,7 +7,8 @@ there whose name, title, class, datime, cycle, position or lengths are not the d
 record's own is refused (root_keylists: only whole copies of the history's keys, and
 tails of them, are taken as uproot's), and so is a payload spelled in tails where no
 version of the list ended (session 37), an older list dated after the live one or
-counting more keys than follow."""
+counting more keys than follow; and (rootlists) older lists whose key's cycle is not the
+live list's or dated before the file, a key repeated beyond the deletions."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.quarantine.test_validators import vet
+from tests.support import attack_lroot_files
 from vmguard.quarantine.validators import Invalid, root_remains
 
 uproot = pytest.importorskip("uproot")
@@ -273,7 +275,7 @@ def older(tmp_path, monkeypatch) -> tuple[bytes, int]:
 def test_an_older_lists_datime_later_than_the_live_lists_is_refused(older):
     data, at = older
     datime = struct.unpack_from(">I", data, at + 10)[0]
-    with pytest.raises(Invalid, match=FREE):
+    with pytest.raises(Invalid, match="copies of the key of the keys list"):
         vet(data[: at + 10] + struct.pack(">I", datime + 86400) + data[at + 14 :], ROOT)
 
 
@@ -369,3 +371,57 @@ def test_a_deleted_subdirectory_is_a_version_of_its_parents_list(tmp_path, monke
     assert data[start : start + 34] == data[start + 41 : start + 75] == c  # b's tail between
     assert not data[start + 75 : end].strip(b"\0")
     assert vet(data, ROOT)
+
+
+@pytest.fixture()
+def grown(tmp_path, monkeypatch) -> tuple[bytes, list[int]]:
+    """3, then 6, then 11 histograms over three jobs, nothing deleted (attack l's
+    grown_base): the keys list moved twice and both older lists stay whole in free
+    space. No loose bytes."""
+    monkeypatch.setattr(root_remains, "LOOSE_STRETCHES", 0)
+    monkeypatch.setattr(root_remains, "LOOSE", 0)
+    data = attack_lroot_files.grown_base(tmp_path / "g.root")
+    lists = _older_lists(data)
+    assert len(lists) == 2 and vet(data, ROOT)
+    return data, lists
+
+
+def _datime(data: bytes, at: int) -> int:
+    return struct.unpack_from(">I", data, at + 10)[0]
+
+
+def test_uproot_keeps_a_lists_key_and_grows_it_by_half(grown):
+    """What root_keylists.older_lists holds uproot to, measured: each older list's key
+    has the live list's datime and cycle, and each allocation is over 1.5 times the one
+    before (the live list's last)."""
+    data, lists = grown
+    live = next(at for at, key in _keys(data).items()
+                if key[26:32] == b"\x05TFile" and at not in lists and at != 100
+                and struct.unpack_from(">i", data, 16)[0] != at)
+    lengths = [struct.unpack_from(">i", data, at + 6)[0] for at in [*sorted(lists), live]]
+    assert {_datime(data, at) for at in lists} == {_datime(data, live)}
+    assert {data[at + 16 : at + 18] for at in lists} == {data[live + 16 : live + 18]}
+    assert all(b > 1.5 * (a + 8) for a, b in zip(lengths, lengths[1:], strict=False))
+
+
+@pytest.mark.parametrize("field", ["cycle", "datime-before-the-file"])
+def test_an_older_lists_cycle_or_a_datime_before_the_file_is_refused(grown, field):
+    """An older list's key has the live list's cycle, and no writer dates it before the
+    file was made (uproot: the live list's datime, the file's; ROOT: one earlier list)."""
+    data, lists = grown
+    earlier = struct.pack(">I", _datime(data, 100) - 1)  # the top directory's key: the file's
+    patch = (lists[0] + 16, b"\0\7") if field == "cycle" else (lists[0] + 10, earlier)
+    with pytest.raises(Invalid, match="copies of the key of the keys list"):
+        vet(data[: patch[0]] + patch[1] + data[patch[0] + len(patch[1]) :], ROOT)
+
+
+def test_a_key_repeated_in_an_older_list_is_refused(grown):
+    """A list holds each key once; with nothing deleted no older version shows behind
+    it, so an older list's second key made its first is refused."""
+    data, lists = grown
+    at = max(lists, key=lambda p: struct.unpack_from(">i", data, p)[0])
+    first = at + struct.unpack_from(">h", data, at + 14)[0] + 4  # its key, then its count
+    size = struct.unpack_from(">h", data, first + 14)[0]
+    assert struct.unpack_from(">h", data, first + size + 14)[0] == size  # h00, h01
+    with pytest.raises(Invalid, match="keys repeat in a chain"):
+        vet(data[: first + size] + data[first : first + size] + data[first + 2 * size :], ROOT)

@@ -76,6 +76,7 @@ def check(walk: RootWalk, free: set[int], baskets: root_data.Unlisted) -> None:
     keys = [r.key for r in walk.records.values() if r.offset not in free]
     ends = root_tails.ends(((r.key, p) for r, p in kept), keys)
     compressed = root_tails.metadata((r.key, p) for r, p in kept if r.klass in MOVED)
+    root_keylists.older_lists(walk, free, {o for o in free if segments(_body(walk, o))})
     listed = root_keylists.history(walk, free, MOVED)  # what older keys lists hold
     budget = Loose(LOOSE_STRETCHES * max(1, _page_lists(walk, free)), share)
     anchors = root_rntuple.written_over(walk, free)  # deleted RNTuples' anchors, written over
@@ -182,6 +183,12 @@ def segments(body: bytes) -> bool:
             return False
         at, previous = at + layout.size, last
     return bool(body)
+
+
+def _body(walk: RootWalk, offset: int) -> bytes:
+    """The payload of the uncompressed record at offset (b"": none)."""
+    record = walk.records.get(offset)
+    return record.body or b"" if record is not None else b""
 
 
 def _deleted(data: bytes, offset: int) -> int:
