@@ -19,6 +19,13 @@ admits, leaving a 32 KB hole of zeros inside the file with /data's header before
   a payload, a lead layout message with its old or a chosen address, 19 blocks for a
   header of 18 messages, a payload after a tail (all refused);
 - whole blocks at chosen offsets of the hole;
+- tails starting under the root's header with 3-4 whole small attributes hidden (only
+  heldblocks' recomputation explains them): the run, a gap of 3, a lead message of
+  /data (admitted); two hidden messages swapped, a gap of 4 (a message header), the
+  root's link info as lead (refused);
+- (not in the file: every single-byte change, +1 and -1, checksum recomputed, of the last
+  24 bytes of the 5 older free-space section lists of attack k h5's calib12, numbers3
+  and sizes3 'latest' files, 240 variants: all refused);
 - a tracked root's live continuation message given order next-1 (docs: any order below
   the next one), next and 0xffff.
 Found: HOLES below (a freed block's place in a stretch of zeros is free). Ordinary
@@ -114,6 +121,9 @@ def _vet(q: Path, policy: Path, out: Path) -> subprocess.CompletedProcess:
 def _cases() -> dict[str, dict[str, bytes]]:
     ordinary = cases.ordinary()
     within, hostile, relocated = cases.forged()
+    hw, hh = cases.forged_hidden()
+    within.update(hw)
+    hostile.update(hh)
     ordinary.update(relocated)
     cw, ch = cases.cont_orders(ordinary["ctl-m-tracked-root4.h5"])
     within.update(cw)

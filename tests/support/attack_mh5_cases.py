@@ -93,12 +93,12 @@ def ordinary() -> Cases:
 class Hole:
     """The relocated calib file, its hole [start, end) and /data's dense bodies."""
 
-    def __init__(self) -> None:
-        buf = H.calib_run()
+    def __init__(self, n0: int = 5, grow: int = 17) -> None:
+        buf = H.calib_run(12, 4000, n0, grow)
         self.buf, lo, self.end = H.relocated(buf, "data")
         self.start = H.hole_start(self.buf, lo)
-        self.bodies = H.cal_bodies()
-        assert all(buf.count(b) == 1 for b in self.bodies)
+        self.bodies = H.cal_bodies(12, n0, grow)
+        assert all(buf.count(b) >= 1 for b in self.bodies)  # in the heap (and real tails)
 
     def msgs(self, idx, flags: int = 0, pad: int = 0) -> bytes:
         out = b""
@@ -118,6 +118,11 @@ class Hole:
         """blk written at /data's header (179) before it: its start hidden there."""
         assert self.start < under + len(blk) <= self.end
         return self.at(self.start, blk[self.start - under:])
+
+    def own(self, path: str, nth: int = 0) -> bytes:
+        """The nth message of 16 bytes or more of path's header that is no attribute."""
+        m = [m for m in H.hdr(self.buf, path).msgs if m.size >= 16 and m.type not in (0, 12)][nth]
+        return self.buf[m.head:m.head + 4] + self.buf[m.body:m.body + m.size]
 
     def layout(self, addr: int | None) -> bytes:
         h = H.hdr(self.buf, "data")
@@ -166,6 +171,26 @@ def forged() -> tuple[Cases, Cases, Cases]:
         "mh5-tail-gap400.h5": z.tail(blk(m([0, 1, 2, 3]), bytes(400))),
     }
     return within, hostile, {"ctl-m-calib12-relocated.h5": z.buf}
+
+
+def forged_hidden() -> tuple[Cases, Cases]:
+    """Tails of /data's blocks whose start lies under the root's header (48): small
+    calibration attributes (3 + s doubles), so 3 or 4 whole messages are hidden and only
+    heldblocks' recomputation (the run in the header's order) can explain them."""
+    z = Hole(3, 1)
+    blk, m = H.block, z.msgs
+    run = list(range(9))
+    within = {
+        "mh5-hidden-run0-8.h5": z.tail(blk(m(run)), 48),
+        "mh5-hidden-gap3.h5": z.tail(blk(m(run), bytes(3)), 48),
+        "mh5-hidden-lead-own.h5": z.tail(blk(z.own("data") + m(run)), 48),
+    }
+    hostile = {
+        "mh5-hidden-swap.h5": z.tail(blk(m([1, 0] + run[2:])), 48),
+        "mh5-hidden-gap4.h5": z.tail(blk(m(run), bytes(4)), 48),
+        "mh5-hidden-lead-root.h5": z.tail(blk(z.own("/") + m(run)), 48),
+    }
+    return within, hostile
 
 
 def _cont_order(buf: bytes, path: str, order: int) -> bytes:

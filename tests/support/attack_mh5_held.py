@@ -27,11 +27,11 @@ def hdr(buf: bytes, path: str) -> Header:
         return header(buf, h5py.h5o.get_info(f[path].id).addr)
 
 
-def _cal(s: int) -> np.ndarray:
-    return np.linspace(0, 1, 5 + 17 * s)
+def _cal(s: int, n0: int = 5, grow: int = 17) -> np.ndarray:
+    return np.linspace(0, 1, n0 + grow * s)
 
 
-def calib_run(count: int = 12, rows: int = 4000) -> bytes:
+def calib_run(count: int = 12, rows: int = 4000, n0: int = 5, grow: int = 17) -> bytes:
     """A physicist's run: a dataset written in session 0, then one calibration attribute
     of 5 + 17 s doubles added to it each session (attack k h5's calib12 with more rows);
     past 8 they move to dense storage."""
@@ -39,12 +39,12 @@ def calib_run(count: int = 12, rows: int = 4000) -> bytes:
         def go(f: h5py.File) -> None:
             if s == 0:
                 f.create_dataset("data", data=np.arange(float(rows)))
-            f["data"].attrs[f"cal{s}"] = _cal(s)
+            f["data"].attrs[f"cal{s}"] = _cal(s, n0, grow)
         return go
     return sessions([step(s) for s in range(count)], libver="latest")
 
 
-def cal_bodies(count: int = 12) -> list[bytes]:
+def cal_bodies(count: int = 12, n0: int = 5, grow: int = 17) -> list[bytes]:
     """Each calibration attribute's message body, from twins that keep them compact."""
     out: list[bytes] = []
     for lo in range(0, count, 8):
@@ -53,7 +53,7 @@ def cal_bodies(count: int = 12) -> list[bytes]:
             with h5py.File(p, "w", libver="latest") as f:
                 d = f.create_dataset("data", data=np.arange(4.0))
                 for s in range(lo, min(lo + 8, count)):
-                    d.attrs[f"cal{s}"] = _cal(s)
+                    d.attrs[f"cal{s}"] = _cal(s, n0, grow)
             twin = p.read_bytes()
         out += [twin[m.body:m.body + m.size] for m in hdr(twin, "data").msgs if m.type == ATTR]
     return out
