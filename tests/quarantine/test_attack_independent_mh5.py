@@ -18,7 +18,8 @@ admits, leaving a 32 KB hole of zeros inside the file with /data's header before
   and 0x04, bodies padded, a non-zero gap byte, bytes after the checksum, a null holding
   a payload, a lead layout message with its old or a chosen address, 19 blocks for a
   header of 18 messages, a payload after a tail (all refused);
-- whole blocks at chosen offsets of the hole;
+- whole blocks at chosen offsets of the hole, and of the zeros h5py's own unmodified
+  calib12 file has after /data's header (the rest of a 2048-byte metadata block);
 - tails starting under the root's header with 3-4 whole small attributes hidden (only
   heldblocks' recomputation explains them): the run, a gap of 3, a lead message of
   /data (admitted); two hidden messages swapped, a gap of 4 (a message header), the
@@ -28,7 +29,7 @@ admits, leaving a 32 KB hole of zeros inside the file with /data's header before
   and sizes3 'latest' files, 240 variants: all refused);
 - a tracked root's live continuation message given order next-1 (docs: any order below
   the next one), next and 0xffff.
-Found: HOLES below (a freed block's place in a stretch of zeros is free). Ordinary
+Found: HOLES below (a whole freed block's place in a stretch of zeros is free). Ordinary
 multi-session h5py output (tests/support/attack_mh5_ordinary.py and the sweep and
 variable-length string workflows of attack_mh5_cases.py: run logs, growing arrays, links
 and attributes together, root attributes; default libver and 'latest', tracked or not)
@@ -76,6 +77,17 @@ HOLES: dict[str, str] = {
     "mh5-whole-two-at+1001+20000.h5": _PLACE.format(
         what="two blocks, cal0-cal1 and cal2", where="at 1001 and 20000 bytes in"),
 }
+_PLAIN = _PLACE.replace("~15 in this 32 KB hole", "10.6 in these 1601 bytes") + (
+    "; here in h5py's own unmodified calib12 file: the zeros between /data's header and "
+    "its raw data (what is left of libhdf5's 2048-byte metadata block), {at}")
+HOLES.update({
+    "mh5-plain-whole-at+1.h5": _PLAIN.format(what="cal0, cal1", where="1 byte in",
+                                             at="nothing else changed"),
+    "mh5-plain-whole-at+1000.h5": _PLAIN.format(what="cal0, cal1", where="1000 bytes in",
+                                                at="nothing else changed"),
+    "mh5-plain-whole-two.h5": _PLAIN.format(what="two blocks, cal0 and cal1",
+                                            where="3 and 900 bytes in", at="two places chosen"),
+})
 
 _VLEN = ("refused ('a null message in the object header of {obj} ... holds data, and no "
          "message of it moved ... h5repack the file'): {what}; the null after the "
@@ -122,6 +134,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
     ordinary = cases.ordinary()
     within, hostile, relocated = cases.forged()
     hw, hh = cases.forged_hidden()
+    hostile.update(cases.plain_places())
     within.update(hw)
     hostile.update(hh)
     ordinary.update(relocated)

@@ -90,6 +90,15 @@ def ordinary() -> Cases:
     return out
 
 
+def messages(bodies: list[bytes], idx, flags: int = 0, pad: int = 0) -> bytes:
+    """Attribute messages (untracked: 4-byte headers) of the bodies idx names."""
+    out = b""
+    for i in idx:
+        body = bodies[i] + bytes(pad)
+        out += struct.pack("<BHB", 12, len(body), flags) + body
+    return out
+
+
 class Hole:
     """The relocated calib file, its hole [start, end) and /data's dense bodies."""
 
@@ -101,11 +110,7 @@ class Hole:
         assert all(buf.count(b) >= 1 for b in self.bodies)  # in the heap (and real tails)
 
     def msgs(self, idx, flags: int = 0, pad: int = 0) -> bytes:
-        out = b""
-        for i in idx:
-            body = self.bodies[i] + bytes(pad)
-            out += struct.pack("<BHB", 12, len(body), flags) + body
-        return out
+        return messages(self.bodies, idx, flags, pad)
 
     def at(self, where: int, data: bytes) -> bytes:
         assert self.start <= where and where + len(data) <= self.end
@@ -171,6 +176,26 @@ def forged() -> tuple[Cases, Cases, Cases]:
         "mh5-tail-gap400.h5": z.tail(blk(m([0, 1, 2, 3]), bytes(400))),
     }
     return within, hostile, {"ctl-m-calib12-relocated.h5": z.buf}
+
+
+def plain_places() -> Cases:
+    """Whole blocks of /data's dense attributes in the zeros h5py's own calib12 file
+    (unmodified) has between /data's header and its raw data (1601 bytes: what is left
+    of the metadata block libhdf5 aggregates), at chosen offsets."""
+    buf = H.calib_run()
+    start = H.hole_start(buf, 2048)
+    assert buf[start:2048] == bytes(2048 - start) and 2048 - start > 1200
+    bodies = H.cal_bodies()
+    blk = H.block
+
+    def m(idx: list[int]) -> bytes:
+        return messages(bodies, idx)
+    return {
+        "mh5-plain-whole-at+1.h5": H.put_at(buf, start + 1, blk(m([0, 1]))),
+        "mh5-plain-whole-at+1000.h5": H.put_at(buf, start + 1000, blk(m([0, 1]))),
+        "mh5-plain-whole-two.h5": H.put_at(H.put_at(buf, start + 3, blk(m([0]))),
+                                           start + 900, blk(m([1]))),
+    }
 
 
 def forged_hidden() -> tuple[Cases, Cases]:
