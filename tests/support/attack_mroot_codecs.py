@@ -3,9 +3,10 @@ session 37: "after ROOT's negated length, the end of the live record's key from 
 fSeekPdir on, cut anywhere, then blocks of one codec to the stretch's end (... `L4` or
 `ZS` since session 37 ...), each its codec's stream exactly ... inflating to at most
 twice the live payload's size and to runs of it ..., at most 24 other bytes all in its
-first 96"), forged in the place of a histogram an uproot job deleted with `del`. The
-copy is of the live h1 (a compressed record of the same length); every block is built by
-hand (literal-only LZ4, raw zstd blocks: legal encoders' output) around chosen bytes.
+first 96"), forged over the older StreamerInfo ROOT left written over at its start in
+rootpy 1.0.1's test_csv.root ([490, 4279): -3789, a key tail, one ZL block). The copy
+is of the live StreamerInfo's payload; every block is built by hand (literal-only LZ4,
+raw zstd blocks: legal encoders' output) around chosen bytes.
 """
 
 from __future__ import annotations
@@ -127,3 +128,13 @@ def hostile() -> dict[str, bytes]:
     out = {f"l4-{k}": v for k, v in _cases(d, "l4").items()}
     out |= {f"zs-{k}": v for k, v in _cases(d, "zs").items()} | _zstd_cases(d)
     return {f"root-m-older-{k}.root": v for k, v in out.items()}
+
+
+_KINDS = ("one-block", "many-blocks", "loose-24-first-96", "loose-24-at-end",
+          "loose-24-each-block", "method-chosen-each-block", "short-runs-16",
+          "key-tail-chosen")
+_ZSTD = ("zstd-checksum", "zstd-dict-id", "zstd-skippable-first", "zstd-two-frames",
+         "l4-then-zs-mixed", "lz4-bytes-after-block", "zstd-bytes-after-frame",
+         "zstd-over-twice-the-payload", "lz4-size-one-more")
+NAMES = sorted([f"root-m-older-{c}-{k}.root" for c in ("l4", "zs") for k in _KINDS]
+               + [f"root-m-older-{k}.root" for k in _ZSTD])
