@@ -63,13 +63,20 @@ HOLES: dict[str, str] = {
     "older-version segments",
 }
 
-FALSE_REJECTIONS: dict[str, str] = {
-    f"ctl-m-hists-del-nt-written-{c}.root": "refused ('the free space at 556 holds data "
-    "that is not the remains of a record the writer moved ... byte 580'): three 50-bin "
-    f"histograms written, h1 deleted in a second job, an RNTuple of 500 rows written with "
-    f"f['events'] = {{...}} in a third ({c}); uncompressed, LZ4 and zstd are published"
-    for c in ("zlib", "lzma")
-}
+FALSE_REJECTIONS: dict[str, str] = {}
+
+# Ordinary uproot output refused by a documented rule ("Refused too: a file where uproot
+# wrote a smaller object over the start of one deleted with `del` in an earlier job ...
+# the deleted object's tail stays"): here an RNTuple's records, written in a later job,
+# take the start of a histogram `del` freed, and the histogram's last bytes (its bins)
+# stay. Not counted as hits; kept so the price is seen: a physicist who deletes a
+# histogram and then writes an RNTuple is refused in most codecs (the reason must stay
+# the free-space one, not a crash or another rule).
+_SMALLER_OVER = "the free space at"
+DOCUMENTED_REFUSALS = sorted(
+    [f"ctl-m-hists-del-nt-written-{c}.root" for c in ("zlib", "lzma")]
+    + [f"ctl-m-other-hists-del-nt-written-{c}.root" for c in ("lz4", "lzma", "zlib", "zstd")]
+    + [f"ctl-m-nt-del-hist-del-nt-again-{c}.root" for c in ordinary_files.CODECS])
 
 LISTED = {
     # "L4 or ZS since session 37 ... inflating ... to runs of it", "the encoder's choices
@@ -118,13 +125,24 @@ def _attack(vetted, name: str) -> bytes:
     return vetted["attacks"][name]
 
 
-ORDINARY = ordinary_files.CONTROL_NAMES + sorted(slack.CONTROLS.values())
+ORDINARY = sorted(set(ordinary_files.CONTROL_NAMES) - set(DOCUMENTED_REFUSALS)) + sorted(
+    slack.CONTROLS.values())
 
 
 def test_every_exemption_names_a_real_case():
     assert set(HOLES) | LISTED <= set(ATTACK_NAMES)
     assert not set(HOLES) & LISTED
     assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+    assert set(DOCUMENTED_REFUSALS) <= set(ordinary_files.CONTROL_NAMES)
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_REFUSALS)
+def test_documented_refusal(vetted, name):
+    """Refused for the deleted histogram's tail an RNTuple's records left, as documented."""
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith(f"root: {_SMALLER_OVER}"), entry["detail"]
+    assert _reads(vetted["ordinary"][name])
 
 
 @pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))

@@ -90,6 +90,16 @@ WORKFLOWS: dict[str, list[Step]] = {
                       hist("run1/h2", 5)],
     "hists-del-nt-written": [both(hist("h0"), hist("h1"), hist("h2")), delete("h1"),
                              nt("events")],
+    # the same with histograms that differ (a physicist's are not copies of each other)
+    "other-hists-del-nt-written": [both(hist("h0", 40), hist("h1", 50), hist("h2", 60)),
+                                   delete("h1"), nt("events")],
+    "hist-del-nt-same-job": [both(hist("h0", 40), hist("h1", 50)),
+                             both(delete("h1"), nt("events"))],
+    "nt-del-hist-del-nt-again": [both(nt("events"), hist("h0", 40)), delete("events"),
+                                 both(hist("h1", 30), delete("h0")), nt("events", 4)],
+    "string-del-nt-written": [both(text("note", "first pass"), hist("h0", 40)),
+                              delete("note"), nt("events")],
+    "nt-extended-twice": [nt("events"), extend("events", 1), extend("events", 2)],
 }
 
 
