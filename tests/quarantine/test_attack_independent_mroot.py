@@ -15,6 +15,10 @@ Attacks docs/quarantine.md's ROOT row and "what exactness leaves" as changed in 
   deletion order ... then zeros"): whole keys and tails behind the live list in files
   where nothing was deleted, a wrong last key, a segment twice, a version past the
   history's (tests/support/attack_mroot_slack.py);
+- an RNTuple deleted and not made again whose anchor a later record was written over:
+  uproot's own file (24 small strings after the `del`, the last over the anchor's start)
+  and its 22-byte stretch forged: fMaxKeySize chosen with the XXH3-64 recomputed, 1 GiB,
+  a wrong checksum (tests/support/attack_mroot_anchor.py);
 - ordinary uproot 5.7 jobs: RNTuples written with `f[name] = {...}`, extended, deleted and
   made again or not, histograms and strings written after, a subdirectory, every codec
   (tests/support/attack_mroot_files.py).
@@ -32,6 +36,7 @@ import pytest
 
 uproot = pytest.importorskip("uproot")
 
+from tests.support import attack_mroot_anchor as anchor  # noqa: E402
 from tests.support import attack_mroot_codecs as codecs  # noqa: E402
 from tests.support import attack_mroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_mroot_rio as rio  # noqa: E402
@@ -83,9 +88,9 @@ LISTED = {
     # inside its blocks", "at most 24 other bytes all in its first 96"
     f"root-m-older-{c}-{k}.root"
     for c in ("l4", "zs") for k in ("one-block", "many-blocks", "loose-24-first-96")
-}
+} | {"root-m-anchor-max-key-size-1gib.root"}  # "fMaxKeySize 0 or 1 GiB": 1 bit
 
-ATTACK_NAMES = sorted(set(codecs.NAMES) | set(slack.NAMES))
+ATTACK_NAMES = sorted(set(codecs.NAMES) | set(slack.NAMES) | set(anchor.NAMES))
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +99,9 @@ def vetted(tmp_path_factory):
     base = tmp_path_factory.mktemp("attackmroot")
     ordinary = ordinary_files.controls(base / "made" / "ctl")
     attacks = codecs.hostile() | slack.hostile(base / "made" / "slack")
+    over, forged = anchor.written_over(base / "made" / "anchor")
+    attacks |= forged
+    ordinary[anchor.CONTROL] = over
     ordinary |= {name: (base / "made" / "slack" / src).read_bytes()
                  for src, name in slack.CONTROLS.items()}
     if codecs.csv_root() is not None:
@@ -126,7 +134,7 @@ def _attack(vetted, name: str) -> bytes:
 
 
 ORDINARY = sorted(set(ordinary_files.CONTROL_NAMES) - set(DOCUMENTED_REFUSALS)) + sorted(
-    slack.CONTROLS.values())
+    slack.CONTROLS.values()) + [anchor.CONTROL]
 
 
 def test_every_exemption_names_a_real_case():
