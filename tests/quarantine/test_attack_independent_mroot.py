@@ -57,6 +57,12 @@ HOLES: dict[str, str] = {
     "root-m-slack-one-job-last-key-again.root": _NOTHING + "a second copy of the last key",
     "root-m-slack-one-job-tail-20.root": _NOTHING + "the last 20 bytes of h2's key",
     "root-m-slack-one-job-tail-30.root": _NOTHING + "the last 30 bytes of h2's key",
+    "root-m-slack-subdir-one-job-chain-chosen.root": "the same behind a subdirectory's "
+    "list (the sibling of the top one): in a one-job file, 5 whole keys chosen among "
+    "run1's 30 in its 186 bytes of slack (5 x log2(30) = 25 bits)",
+    "root-m-slack-subdir-other-dir-del-chain.root": "the same behind run1's list where "
+    "only the top directory had a deletion (h1): 5 chosen keys of run1 (the docs tie the "
+    "versions to the DIRECTORY's deleted records)",
     "root-m-slack-del-wrong-last-key.root": _SLACK + "h1 deleted in a second job; where "
     "uproot left h4's key (the older version's last) h0's key stands: the docs pin each "
     "segment to end on 'that version's last key' (which key: log2(4) bits)",

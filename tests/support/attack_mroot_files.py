@@ -64,6 +64,22 @@ def both(*steps: Step) -> Step:
     return step
 
 
+def jagged(name: str) -> Step:
+    def step(f) -> None:
+        import awkward as ak
+        rng = np.random.default_rng(9)
+        counts = rng.integers(0, 5, 300)
+        f[name] = {"pt": ak.unflatten(rng.exponential(10.0, counts.sum()), counts)}
+    return step
+
+
+def tree(name: str) -> Step:
+    def step(f) -> None:
+        f.mktree(name, {"x": np.float64})
+        f[name].extend({"x": np.arange(100.0)})
+    return step
+
+
 def extend(name: str, k: int) -> Step:
     def step(f) -> None:
         f[name].extend(table(k))
@@ -100,6 +116,13 @@ WORKFLOWS: dict[str, list[Step]] = {
     "string-del-nt-written": [both(text("note", "first pass"), hist("h0", 40)),
                               delete("note"), nt("events")],
     "nt-extended-twice": [nt("events"), extend("events", 1), extend("events", 2)],
+    "nt-per-job-del-first": [nt("run1"), nt("run2", 1), delete("run1"), hist("h0", 20)],
+    "nt-large-del-then-hist": [both(nt("events", 5, 20000), hist("h0")), delete("events"),
+                               hist("h1", 80)],
+    "nt-jagged-del-then-hist": [jagged("tracks"), delete("tracks"), hist("h1", 20)],
+    "nt-del-in-dir-then-top": [both(nt("run1/events"), nt("events", 1)),
+                               delete("run1/events"), text("note", "run1 dropped")],
+    "nt-and-tree-del-nt": [both(nt("events"), tree("t")), delete("events"), hist("h1")],
 }
 
 

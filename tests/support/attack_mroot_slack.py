@@ -28,12 +28,15 @@ class Keys:
     stop: int  # where the record ends
 
 
-def keys_list(d: bytes) -> Keys:
-    """The top directory's keys list: fSeekKeys in its TDirectory (small layout)."""
-    nbytes_name = struct.unpack(">i", d[28:32])[0]
-    at = 100 + nbytes_name + 26  # TDirectory: version, 2 datimes, 2 lengths, 2 seeks
-    seek_keys = struct.unpack(">i", d[at:at + 4])[0]
-    r = rio.at(d, seek_keys)
+def keys_list(d: bytes, sub: str = "") -> Keys:
+    """A directory's keys list: the top one's at fSeekKeys in its TDirectory (small
+    layout, after the file's name and title); a subdirectory's is the last record of
+    its name and class (uproot writes the directory's record, then its list)."""
+    if sub:
+        r = rio.named(d, sub, "TDirectory")
+    else:
+        at = 100 + struct.unpack(">i", d[28:32])[0] + 26  # version, datimes, lengths, seeks
+        r = rio.at(d, struct.unpack(">i", d[at:at + 4])[0])
     p = r.pos + r.keylen
     n = struct.unpack(">i", d[p:p + 4])[0]
     assert 0 <= n < 10000, n
@@ -46,6 +49,7 @@ def keys_list(d: bytes) -> Keys:
 
 
 def hists(path: Path, names: list[str], deleted: list[str]) -> bytes:
+    """One job writes the histograms (a name may hold a directory), a second deletes."""
     rng = np.random.default_rng(3)
     with uproot.recreate(path) as f:
         for name in names:
@@ -57,8 +61,8 @@ def hists(path: Path, names: list[str], deleted: list[str]) -> bytes:
     return path.read_bytes()
 
 
-def _behind(d: bytes, chain: bytes) -> bytes:
-    k = keys_list(d)
+def _behind(d: bytes, chain: bytes, sub: str = "") -> bytes:
+    k = keys_list(d, sub)
     assert k.end + len(chain) <= k.stop, (len(chain), k.stop - k.end)
     assert d[k.end:k.end + len(chain)] == bytes(len(chain)) or chain[:1] != b"", "slack"
     return rio.put(d, k.end, chain)
@@ -87,17 +91,23 @@ def hostile(made: Path) -> dict[str, bytes]:
     out["one-job-chain-chosen"] = _chosen(one)
     out["one-job-100-chain-chosen"] = _chosen(
         hists(made / "hundred.root", [f"h{i:02d}" for i in range(100)], []))
+    # a subdirectory's list (the sibling of the top one), nothing deleted anywhere, and
+    # with a deletion in the top directory only
+    subs = ["h0", "h1"] + [f"run1/g{i:02d}" for i in range(30)]
+    out["subdir-one-job-chain-chosen"] = _chosen(hists(made / "sub.root", subs, []), "run1")
+    out["subdir-other-dir-del-chain"] = _chosen(
+        hists(made / "subdel.root", subs, ["h1"]), "run1")
     return {f"root-m-slack-{k}.root": v for k, v in out.items()}
 
 
-def _chosen(d: bytes) -> bytes:
+def _chosen(d: bytes, sub: str = "") -> bytes:
     """As many whole keys as the slack holds, each chosen by the payload's bits."""
-    k = keys_list(d)
+    k = keys_list(d, sub)
     chain, i = b"", 0
     while True:
         nxt = k.keys[PAYLOAD[i] % len(k.keys)]
         if len(chain) + len(nxt) > k.stop - k.end:
-            return _behind(d, chain)
+            return _behind(d, chain, sub)
         chain, i = chain + nxt, i + 1
 
 
@@ -110,11 +120,12 @@ def d_rest(d: bytes) -> bytes:
 
 
 CONTROLS = {"one.root": "ctl-m-slack-one-job.root", "del.root": "ctl-m-slack-del-1.root",
-            "two.root": "ctl-m-slack-del-2.root", "hundred.root": "ctl-m-slack-one-job-100.root"}
+            "two.root": "ctl-m-slack-del-2.root", "hundred.root": "ctl-m-slack-one-job-100.root",
+            "sub.root": "ctl-m-slack-subdir.root", "subdel.root": "ctl-m-slack-subdir-top-del.root"}
 
 
 NAMES = sorted(f"root-m-slack-{k}.root" for k in (
     "one-job-last-key-again", "one-job-first-key", "one-job-tail-20", "one-job-tail-30",
     "del-wrong-last-key", "del-segment-twice", "del-then-whole-key",
     "two-del-three-segments", "one-job-chosen-bytes-60", "one-job-chain-chosen",
-    "one-job-100-chain-chosen"))
+    "one-job-100-chain-chosen", "subdir-one-job-chain-chosen", "subdir-other-dir-del-chain"))
