@@ -89,8 +89,11 @@ def hostile(made: Path) -> dict[str, bytes]:
     }
     out["one-job-chosen-bytes-60"] = _behind(one, PAYLOAD[:60])
     out["one-job-chain-chosen"] = _chosen(one)
-    out["one-job-100-chain-chosen"] = _chosen(
-        hists(made / "hundred.root", [f"h{i:02d}" for i in range(100)], []))
+    hundred = hists(made / "hundred.root", [f"h{i:02d}" for i in range(100)], [])
+    out["one-job-100-chain-chosen"] = _chosen(hundred)
+    kh = keys_list(hundred)
+    out["one-job-100-tails-chosen"] = _behind(hundred, b"".join(
+        kh.keys[PAYLOAD[i] % 100][-(20 + PAYLOAD[i + 40] % 10):] for i in range(30)))
     # a subdirectory's list (the sibling of the top one), nothing deleted anywhere, and
     # with a deletion in the top directory only
     subs = ["h0", "h1"] + [f"run1/g{i:02d}" for i in range(30)]
@@ -128,4 +131,4 @@ NAMES = sorted(f"root-m-slack-{k}.root" for k in (
     "one-job-last-key-again", "one-job-first-key", "one-job-tail-20", "one-job-tail-30",
     "del-wrong-last-key", "del-segment-twice", "del-then-whole-key",
     "two-del-three-segments", "one-job-chosen-bytes-60", "one-job-chain-chosen",
-    "one-job-100-chain-chosen", "subdir-one-job-chain-chosen", "subdir-other-dir-del-chain"))
+    "one-job-100-chain-chosen", "one-job-100-tails-chosen", "subdir-one-job-chain-chosen", "subdir-other-dir-del-chain"))
