@@ -66,6 +66,19 @@ def split(maker: Callable[[bytes, int], bytes], size: int) -> Blocks:
     return blocks
 
 
+def chosen_split(maker: Callable[[bytes], bytes]) -> Blocks:
+    """Blocks whose content lengths the payload chooses (24 + 0..63 bytes each): the
+    content is still one run of the live payload, only where blocks end carries bits."""
+    def blocks(content: bytes) -> bytes:
+        out, i, k = [], 0, 0
+        while i < len(content):
+            n = 24 + PAYLOAD[k] % 64
+            out.append(maker(content[i:i + n]))
+            i, k = i + n, k + 1
+        return b"".join(out)
+    return blocks
+
+
 def _loose(live: bytes, at: int, count: int = 24) -> bytes:
     return live[:at] + PAYLOAD[:count] + live[at + count:]
 
@@ -73,7 +86,7 @@ def _loose(live: bytes, at: int, count: int = 24) -> bytes:
 def _cases(d: bytes, codec: str) -> dict[str, bytes]:
     live = rio.at(d, LIVE_AT)
     runs = live_payload(d, live)
-    one = rio.l4 if codec == "l4" else rio.zs_of
+    one = rio.l4 if codec == "l4" else rio.zs_of  # the codecs session 37 added
 
     def cp(blocks: Blocks, content: bytes = runs) -> bytes:
         return older_copy(d, HOLE, live, blocks, content)
@@ -91,6 +104,7 @@ def _cases(d: bytes, codec: str) -> dict[str, bytes]:
         "method-chosen-each-block": cp(chosen),
         "short-runs-16": cp(one, b"".join(runs[i * 97 % 11000:][:16] for i in range(400))),
         "key-tail-chosen": rio.put(cp(one), HOLE.pos + 6, PAYLOAD[:30]),
+        "block-lengths-chosen": cp(chosen_split(one)),
     }
 
 
@@ -126,15 +140,18 @@ def hostile() -> dict[str, bytes]:
     if d is None:
         return {}
     out = {f"l4-{k}": v for k, v in _cases(d, "l4").items()}
+    live = rio.at(d, LIVE_AT)
+    out["zl-block-lengths-chosen"] = older_copy(d, HOLE, live, chosen_split(rio.zl),
+                                                live_payload(d, live))
     out |= {f"zs-{k}": v for k, v in _cases(d, "zs").items()} | _zstd_cases(d)
     return {f"root-m-older-{k}.root": v for k, v in out.items()}
 
 
 _KINDS = ("one-block", "many-blocks", "loose-24-first-96", "loose-24-at-end",
           "loose-24-each-block", "method-chosen-each-block", "short-runs-16",
-          "key-tail-chosen")
+          "key-tail-chosen", "block-lengths-chosen")
 _ZSTD = ("zstd-checksum", "zstd-dict-id", "zstd-skippable-first", "zstd-two-frames",
          "l4-then-zs-mixed", "lz4-bytes-after-block", "zstd-bytes-after-frame",
-         "zstd-over-twice-the-payload", "lz4-size-one-more")
+         "zstd-over-twice-the-payload", "lz4-size-one-more", "zl-block-lengths-chosen")
 NAMES = sorted([f"root-m-older-{c}-{k}.root" for c in ("l4", "zs") for k in _KINDS]
                + [f"root-m-older-{k}.root" for k in _ZSTD])

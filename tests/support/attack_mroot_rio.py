@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,12 @@ def l4(content: bytes, method: int = 1, tail: bytes = b"") -> bytes:
     block = _lz4_literals(content) + tail
     check = xxhash.xxh64(block).digest()
     return b"L4" + bytes([method]) + _sizes(len(block) + 8, len(content)) + check + block
+
+
+def zl(content: bytes) -> bytes:
+    """ROOT's zlib block: 'ZL', method 8, sizes, a level-1 zlib stream (as the file's)."""
+    stream = zlib.compress(content, 1)
+    return b"ZL\x08" + _sizes(len(stream), len(content)) + stream
 
 
 def zstd_frame(content: bytes, checksum: bool = False, dict_id: bytes = b"") -> bytes:
