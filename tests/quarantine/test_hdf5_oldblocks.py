@@ -110,24 +110,27 @@ def test_a_payload_block_with_a_right_checksum_is_refused():
     assert UNREACHED in _refusal(bad)
 
 
-def _placed(data: bytearray, raw: bytes) -> bytearray:
-    """The file with `raw` in the middle of its largest unclaimed run of zeros."""
+def _placed(data: bytearray, raw: bytes, into: int = 0) -> bytearray:
+    """The file with `raw` `into` bytes into its largest unclaimed run of zeros (0: where
+    the structure before it ends, where libhdf5 allocates the next block)."""
     start, end = max(_gaps(data, zeros=True), key=lambda g: g[1] - g[0])
     assert end - start >= len(raw) + 64
-    at = start + 32
+    at = start + into
     changed = bytearray(data)
     changed[at : at + len(raw)] = raw
     return changed
 
 
 def test_a_block_of_the_headers_messages_passes_and_data_in_it_or_after_it_does_not():
-    """A freed block may lie in any unclaimed zeros (libhdf5 allocates where space is):
-    one holding the root's link and a null message of zeros passes; the same with data in
-    its null message, or followed by a payload, is refused."""
+    """A freed block where the unclaimed zeros start (libhdf5 allocated it right after the
+    structure before) holding the root's link and a null message of zeros passes; the same
+    32 bytes into the zeros (a chosen place: attack m h5), with data in its null message,
+    or followed by a payload, is refused."""
     data, _, (start, end) = _freed()
     link = bytes(data[start + 4 : end]).rstrip(b"\0")[:-4]  # the block's one message
     good = _sealed(struct.pack("<BHB", 0, 8, 0) + bytes(8) + link)
     _check(_placed(data, good))
+    assert UNREACHED in _refusal(_placed(data, good, into=32))
     bad = _sealed(struct.pack("<BHB", 0, 8, 0) + b"PAYLOAD!" + link)
     assert UNREACHED in _refusal(_placed(data, bad))
     assert UNREACHED in _refusal(_placed(data, good + b"\x7fELF"))

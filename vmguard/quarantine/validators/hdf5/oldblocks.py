@@ -18,8 +18,9 @@ start), or, shown, what a live header's null message may hold (moved.py: the hea
 image when it was freed had been condensed as a live one is). A shown continuation
 message may also name a block whose start a structure the walk reached took (freed
 since, its space reused). So a freed block is (its
-start: where the unclaimed bytes start, where a non-zero run in them starts, or where
-one of the 16 structures just before them starts; its messages, each one of those of
+start: where the unclaimed bytes start, right after another freed block, or where one
+of the 16 structures just before them starts, never after zeros (a chosen place: attack
+m h5); its messages, each one of those of
 one header, in order) and every byte of it that no later structure covers must be that
 image's, checksum included (one of the choices for what a later structure covers must
 give it); zeros or another freed block after it. At most MAX_HIDDEN whole messages lie
@@ -153,9 +154,9 @@ class Blocks:
         if nonzero == len(window):
             return True
         shown = pos + nonzero
-        order = [*reversed(starts), shown]  # the nearest first; a block whose signature shows
-        if bytes(g.buf[shown : shown + 4]) == _SIGNATURE:  # first of all (a hidden start costs
-            order = [shown, *order]  # a search of what the structures before it may cover)
+        order = list(reversed(starts))  # the nearest first; a block whose signature shows first
+        if nonzero == 0:  # of all (a hidden start costs a search of what the structures
+            order = [shown, *order]  # before it may cover); never after zeros (a chosen place)
         for start in dict.fromkeys(order):
             for owner in self.owners:
                 for end in self._block(g, owner, start):
