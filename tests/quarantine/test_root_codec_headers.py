@@ -314,3 +314,30 @@ def test_a_basket_of_two_full_blocks_is_inflated_whole(tmp_path, tag, writer):
     if tag == "ZS":
         assert not data[full + 13] & 0x20, "a frame with a window byte"
     assert vet(data, ROOT, size=1 << 20) == OK
+
+
+def _zl_blocks(data: bytes, cuts: list[int]) -> bytes:
+    """`data` as ZL blocks inflating to the pieces between `cuts`."""
+    out, edges = b"", [0, *cuts, len(data)]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        packed = zlib.compress(data[lo:hi])
+        out += b"ZL\x08" + len(packed).to_bytes(3, "little") + (hi - lo).to_bytes(3, "little") + packed
+    return out
+
+
+@pytest.mark.parametrize("cuts", [[100, (1 << 24) + 98], [1, 2, 3, (1 << 24) + 1], [(1 << 24) - 2]])
+def test_blocks_cut_where_root_does_not_are_refused(cuts):
+    """ROOT and uproot cut a payload into blocks of 16 MiB - 1 bytes, the last shorter
+    (root_codecs.FULL_BLOCK): a shorter block before another is a chosen split (attack m
+    root: 6 bits a block), for a live record (root._blocks) and an older copy (inflated)."""
+    from vmguard.quarantine.validators import root, root_codecs
+    from vmguard.quarantine.validators.stream import Stream
+
+    data = (bytes(range(256)) * ((1 << 24) // 256 + 4))[: (1 << 24) + 1000]  # two blocks as ROOT cuts it
+    packed = _zl_blocks(data, cuts)
+    assert root_codecs.inflated(packed, 0, len(data)) is None
+    with pytest.raises(Invalid, match="blocks of 16777215 bytes, only the last shorter"):
+        root._blocks(Stream(iter((packed,))), 0, len(packed), len(data))
+    whole = _zl_blocks(data, [root_codecs.FULL_BLOCK])  # as ROOT writes it
+    assert root_codecs.inflated(whole, 0, len(data)) == data
+    root._blocks(Stream(iter((whole,))), 0, len(whole), len(data))

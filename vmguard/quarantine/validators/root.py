@@ -3,7 +3,8 @@ version, fBEGIN, fEND...; its fields pinned to what the writer writes), then fro
 records (a key header naming its own position, its length, class, name and title, then
 its payload) and the free space between them, up to fEND, the end of the file. A
 compressed payload is its blocks exactly (each block's header gives its size; the blocks
-fill the payload and inflate to the key's object length); a basket's and a blob's key
+fill the payload and inflate to the key's object length, all but the last block 16 MiB - 1
+bytes: root_codecs.split_as_written); a basket's and a blob's key
 fields, and an uncompressed basket's offsets array, are the writers' (root_data.py). The
 directory structure is resolved at the end (root_tables.py): the FreeSegments record
 lists the free space exactly, every live record is in its directory's keys list with a
@@ -296,7 +297,7 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
     """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
     fill the payload exactly and inflate to objlen, in one algorithm; each block is its
     codec's stream exactly, inflated (root_codecs)."""
-    end, inflated, algorithm = stream.pos + size, 0, None
+    end, inflated, algorithm, sizes = stream.pos + size, 0, None, []
     while stream.pos < end:
         if end - stream.pos < _BLOCK.size:
             raise Invalid(f"root: the record at {offset} ends inside a block header")
@@ -312,8 +313,10 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
         length = int.from_bytes(packed, "little")
         if length > end - stream.pos:
             raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
-        root_codecs.check(stream, tag, length, int.from_bytes(full, "little"), offset)
-        inflated += int.from_bytes(full, "little")
+        sizes.append(int.from_bytes(full, "little"))
+        root_codecs.check(stream, tag, length, sizes[-1], offset)
+        inflated += sizes[-1]
+    root_codecs.split_as_written(sizes, offset)
     if inflated != objlen or algorithm is None:
         raise Invalid(
             f"root: the blocks of the record at {offset} inflate to {inflated} bytes, "

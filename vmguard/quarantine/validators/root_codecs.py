@@ -35,6 +35,20 @@ ALGORITHMS = {b"ZL": 1, b"XZ": 2, b"L4": 4, b"ZS": 5}  # a block's tag -> ROOT's
 # write it: zlib's Z_DEFLATED, 0, the LZ4 and zstd major versions (ROOT's reader refuses
 # another for LZ4 and zstd; no reader reads it for zlib and xz).
 METHODS = {b"ZL": 8, b"XZ": 0, b"L4": 1, b"ZS": 1}
+# ROOT (kMAXZIPBUF: TKey, TBasket, RNTuple's R__zipMultipleAlgorithm) and uproot
+# (compression.compress: _3BYTE_MAX) cut a payload into blocks of 16 MiB - 1 bytes, the
+# last shorter: where blocks end is no choice (session 37, attack m root: an older copy cut
+# into blocks of chosen lengths carried 6 bits a block).
+FULL_BLOCK = (1 << 24) - 1
+
+
+def split_as_written(sizes: list[int], offset: int) -> None:
+    """Refuse blocks whose inflated sizes are not ROOT's split: all but the last full."""
+    if any(size != FULL_BLOCK for size in sizes[:-1]):
+        raise Invalid(
+            f"root: the blocks of the record at {offset} inflate to {sizes[:4]}... bytes: ROOT and "
+            f"uproot cut a payload into blocks of {FULL_BLOCK} bytes, only the last shorter"
+        )
 
 
 def check(stream: Stream, tag: bytes, length: int, inflated: int, offset: int) -> bytes:
@@ -201,13 +215,14 @@ def inflated(packed: bytes, offset: int, limit: int) -> bytes | None:
     """A payload of blocks (ROOT's 9-byte headers, each method byte its codec's, one
     algorithm) that fill it exactly, each its codec's stream exactly (check), inflated;
     None for anything else or past `limit` bytes."""
-    at, out, tags = 0, [], set()
+    at, out, tags, sizes = 0, [], set(), []
     while at < len(packed):
         tag, method = packed[at : at + 2], packed[at + 2 : at + 3]
         length = int.from_bytes(packed[at + 3 : at + 6], "little")
         size = int.from_bytes(packed[at + 6 : at + 9], "little")
         limit -= size
         tags.add(tag)
+        sizes.append(size)
         if tag not in METHODS or method[0] != METHODS[tag] or len(tags) > 1:
             return None
         if at + 9 + length > len(packed) or limit < 0:
@@ -217,4 +232,8 @@ def inflated(packed: bytes, offset: int, limit: int) -> bytes | None:
         except Invalid:
             return None
         at += 9 + length
+    try:
+        split_as_written(sizes, offset)
+    except Invalid:
+        return None
     return b"".join(out) if out else None
