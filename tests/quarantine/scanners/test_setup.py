@@ -5,6 +5,9 @@ Starting clamd is tested end to end by test_readme."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +105,48 @@ def test_setup_json_against_a_running_clamd(clamd_server, tmp_path, capsys):
     assert (again["settings"], again["database"], again["changed"]) == ([], None, False)
     assert main(argv) == 0  # the text is the same result's
     assert capsys.readouterr().out == f"clamd on {clamd_server.socket} checked: {again['checked']}\n"
+
+
+_STARTS = """\
+import signal, sys
+from vmguard.quarantine.scanners import setup
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup or in a background job
+for _ in range(5):
+    setup.start(sys.argv[1], setup.settings(sys.argv[1]))
+"""
+
+
+def test_clamd_is_started_where_sigint_is_ignored(tmp_path):
+    """clamd's own daemonizing has its parent wait for the child's SIGINT, its handler set
+    after the fork: where SIGINT is ignored and the child is quick (the site database
+    alone), the signal can be lost and the parent waits forever (a CI run hung there in
+    session 37; a race, so this runs it five times). vmguard starts clamd in the
+    foreground of a session of its own and waits for its socket: each start returns."""
+    from tests.support.clamd import ClamdServer
+    from tests.support.require import require_tools
+
+    require_tools("clamd")
+    ClamdServer(tmp_path)  # its database, log and configuration
+    (tmp_path / "run").mkdir()
+    sock = tmp_path / "run" / "clamd.ctl"
+    lines = (tmp_path / "clamd.conf").read_text().splitlines()
+    lines = [line for line in lines if not line.startswith(("Foreground", "LocalSocket"))]
+    (tmp_path / "clamd.conf").write_text("\n".join([*lines, f"LocalSocket {sock}", "User root"]) + "\n")
+    # The race's outcome made certain: a daemonizing clamd whose parent never hears from
+    # its child (what the CI run met); clamd in the foreground is the real one.
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "clamd").write_text(
+        f'#!/bin/sh\ncase " $* " in *" --foreground "*) exec {shutil.which("clamd")} "$@";; esac\nsleep 600\n'
+    )
+    (tmp_path / "bin" / "clamd").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _STARTS, str(tmp_path / "clamd.conf")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert setup._peer_pid(str(sock)) is not None
+    finally:
+        if (pid := setup._peer_pid(str(sock))) is not None:
+            os.kill(pid, signal.SIGTERM)

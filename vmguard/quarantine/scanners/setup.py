@@ -18,6 +18,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -102,8 +103,26 @@ def start(config: str, conf: dict[str, str]) -> str:
     user = pwd.getpwnam(conf.get("User", "clamav"))
     Path(sock).parent.mkdir(parents=True, exist_ok=True)
     os.chown(Path(sock).parent, user.pw_uid, user.pw_gid)
-    _run(["clamd", "-c", config])  # it daemonizes once its databases are loaded
+    _detached(["clamd", "--foreground", "-c", config], sock)
     return f"clamd -c {config}"
+
+
+def _detached(argv: list[str], sock: str) -> None:
+    """Start clamd in a session of its own, in the foreground, and wait until it answers
+    on `sock`. Not its own daemonizing: its parent waits for a SIGINT from the child,
+    installing the handler after the fork; where SIGINT is ignored (nohup, a background
+    job) and the child is quick, the signal is lost and the parent waits forever (a CI run
+    of session 37 hung there)."""
+    with tempfile.TemporaryFile() as errors:
+        clamd = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
+        _wait(lambda: clamd.poll() is not None or _peer_pid(sock) is not None, "clamd to answer")
+        if clamd.returncode is not None:
+            errors.seek(0)
+            said = errors.read().decode(errors="replace").strip()[-500:]
+            raise ScanError(f"`{' '.join(argv)}` exited with {clamd.returncode}: {said}")
+        clamd.returncode = 0  # it runs on as the scanner, reparented when vmguard exits
 
 
 def _run(argv: list[str]) -> None:
