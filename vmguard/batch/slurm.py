@@ -71,33 +71,40 @@ def _output_dir(env: Mapping[str, str], shown: Mapping[str, str]) -> str:
     return env.get("SLURM_JOB_WORK_DIR", "")
 
 
-def _granted(job_id: str) -> tuple[str, tuple[str, ...]]:
-    """The job's account and requested pools, from fields only the admin can name.
+def _granted(job_id: str) -> tuple[str, tuple[str, ...]] | None:
+    """The job's account and requested pools, from fields only the admin can name; None
+    when squeue does not say (a busy controller: the job may have asked for a pool).
 
     Not from `scontrol show job -o`: its one line also holds the job name and comment,
     where a user can write "Account=gleam Licenses=vmpool-x" to fake later fields.
     """
     try:
-        out = subprocess.run(
+        proc = subprocess.run(
             ["squeue", "-h", "-j", job_id, "-o", "%a\t%W\t%f"],
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
             check=False,
-        ).stdout.strip()
+        )
     except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    account, licenses, features = ([*out.split("\t"), "", "", ""])[:3]
+        return None
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    account, licenses, features = ([*proc.stdout.strip().split("\t"), "", "", ""])[:3]
     tokens = [t for v in (licenses, features) for t in re.split(r"[,&|\[\]()]", v) if t]
     return ("" if account == "(null)" else account), requested(tokens)
 
 
-def job_from_env(env: Mapping[str, str]) -> BatchJob:
-    """The job as slurmd describes it to the prolog and the epilog."""
+def job_from_env(env: Mapping[str, str], *, granted: bool = False) -> BatchJob:
+    """The job as slurmd describes it to the prolog and the epilog; `granted`: its account
+    and requested pools must be read (the prolog decides its pool by them), else empty."""
     if not env.get("SLURM_JOB_ID"):
         raise InputError("SLURM_JOB_ID is not set: run this as slurm.conf's Prolog or Epilog")
     shown = _show_job(env["SLURM_JOB_ID"])  # names and paths: shown, or written as the user
-    account, requests = _granted(env["SLURM_JOB_ID"])
+    grants = _granted(env["SLURM_JOB_ID"])
+    if grants is None and granted:
+        raise InputError(f"squeue did not give job {env['SLURM_JOB_ID']}'s account and licenses")
+    account, requests = grants or ("", ())
     stderr = shown.get("StdErr", "")
     return BatchJob(
         runner="slurm",
@@ -119,16 +126,16 @@ def job_from_env(env: Mapping[str, str]) -> BatchJob:
 
 def alive(job: BatchJob) -> bool | None:
     """Whether Slurm still runs the job: False only when it says so, None when unsure."""
-    state = _state(job)
+    state = _state(job.id)
     if state is None:
         return None
     return state in _LIVE if state else False
 
 
-def _state(job: BatchJob) -> str | None:
+def _state(job_id: str) -> str | None:
     """The job's squeue state: "" when Slurm knows no such job, None when unsure."""
     try:
-        argv = ["squeue", "-h", "-j", job.id, "-o", "%T"]
+        argv = ["squeue", "-h", "-j", job_id, "-o", "%T"]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -148,15 +155,15 @@ def set_comment(verdict: JobVerdict) -> str:
     return f"job comment not set: {problem}" if problem else ""
 
 
-def _cancel(job: BatchJob, message: str) -> None:
+def _cancel(job_id: str, message: str) -> None:
     """Cancel the refused job and return only once the controller shows it cancelled:
     slurmd launches the job when the prolog returns unless the controller's kill (which
     revokes the job's credential) came first, and under load it came late enough that a
     refused job ran (a CI run of session 37). Bounded: the prolog must go on."""
-    run_quiet(["scontrol", "update", f"JobId={job.id}", f"Comment={message[:200]}"])
-    run_quiet(["scancel", job.id])
+    run_quiet(["scontrol", "update", f"JobId={job_id}", f"Comment={message[:200]}"])
+    run_quiet(["scancel", job_id])
     deadline = time.monotonic() + TIMEOUT
-    while _state(job) in {None, "PENDING", "CONFIGURING", "RUNNING"} and time.monotonic() < deadline:
+    while _state(job_id) in {None, "PENDING", "CONFIGURING", "RUNNING"} and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(_KILL_GRACE)  # the kill travels from the controller to this slurmd after it
 
@@ -166,12 +173,14 @@ def prolog(config_path: Path | None = None, env: Mapping[str, str] | None = None
     """The Prolog's work; always 0 (a failing prolog drains the node)."""
     env = os.environ if env is None else env
     try:
-        job = job_from_env(env)
+        job = job_from_env(env, granted=True)
     except (InputError, ValueError) as err:
         print(f"vmguard: slurm prolog: {err}")
+        if env.get("SLURM_JOB_ID"):  # a job vmguard cannot read may have asked for a pool
+            _cancel(env["SLURM_JOB_ID"], f"vmguard could not read the job (retry it): {err}")
         return 0
     if refusal := start_of_job(job, config_path, alive):
-        _cancel(job, refusal)
+        _cancel(job.id, refusal)
     return 0
 
 

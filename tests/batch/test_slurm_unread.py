@@ -1,0 +1,55 @@
+"""The Slurm prolog fails closed: a job whose account and licenses squeue does not give
+(a busy controller) may have asked for a VM pool, so it is cancelled with the reason,
+never run as a plain job (session 37). squeue, scontrol and scancel are stubs here that
+record what the prolog asked: the real cluster is tests/batch/test_slurm.py's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vmguard.batch import slurm
+
+ENV = {"SLURM_JOB_ID": "4711", "SLURM_JOB_USER": "alice", "SLURM_JOB_UID": "1000",
+       "SLURM_JOB_GID": "1000", "SLURM_JOB_PARTITION": "batch", "SLURMD_NODENAME": "n1"}
+
+
+def _stubs(bin_dir: Path, squeue: str) -> Path:
+    """squeue answering with `squeue` (a shell body); scontrol and scancel logging to calls."""
+    calls = bin_dir / "calls"
+    bin_dir.mkdir()
+    for name, body in (("squeue", squeue), ("scontrol", f'echo "scontrol $*" >> {calls}'),
+                       ("scancel", f'echo "scancel $*" >> {calls}')):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    return calls
+
+
+@pytest.mark.parametrize("squeue", [
+    'echo "slurm_load_jobs error: Socket timed out on send/recv operation" >&2; exit 1',
+    "exec sleep 5",  # longer than the hook waits (TIMEOUT, 1 s here)
+    "exit 0",  # no line: the controller says nothing of the job
+])
+def test_a_job_squeue_does_not_describe_is_cancelled(tmp_path, monkeypatch, squeue):
+    calls = _stubs(tmp_path / "bin", squeue)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(slurm, "TIMEOUT", 1)
+    monkeypatch.setattr(slurm, "_KILL_GRACE", 0)
+    # Whatever the site's pools say of a job that asked for none (here: a plain job, run):
+    # unread, its request is unknown.
+    monkeypatch.setattr(slurm, "start_of_job", lambda *args: None)
+    assert slurm.prolog(tmp_path / "batch.yaml", ENV) == 0
+    said = calls.read_text()
+    assert "scancel 4711" in said
+    assert "could not read the job" in said and "account and licenses" in said
+
+
+def test_the_epilog_still_reads_the_job_without_squeue(tmp_path, monkeypatch):
+    """The epilog decides no pool: a busy controller does not stop it describing the job."""
+    _stubs(tmp_path / "bin", "exit 1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(slurm, "TIMEOUT", 1)
+    job = slurm.job_from_env(ENV)
+    assert (job.id, job.account, job.requests, job.queue) == ("4711", "", (), "batch")
