@@ -103,6 +103,32 @@ def test_a_user_not_allowed_is_refused_with_the_reason_in_the_error_file(site: S
     assert not (site.state / "assigned/lsf-81730").exists()
 
 
+@pytest.mark.parametrize(
+    ("job_id", "unread", "reason", "error_file"),
+    [
+        ("81731", {"LSFUSER": "no-such-user-vmg"}, "not a user on this host", False),  # root never writes it
+        ("81732", {"LSB_QUEUE": None}, "LSB_QUEUE is not set", True),
+        ("81733", {"LSB_JOBID": None}, "LSB_JOBID is not set", False),  # its name has %J
+    ],
+)
+def test_a_job_vmguard_cannot_read_does_not_start(
+    site: Site, job_id: str, unread: dict, reason: str, error_file: bool
+) -> None:
+    """Fail closed like Slurm's prolog: a job in a VM queue whose variables cannot be read
+    may have been meant for a VM pool (session 38; the PRE_EXEC said 0, the job ran)."""
+    env = recorded_env(site, job_id, site.user)
+    env = {k: v for k, v in {**env, **unread}.items() if v is not None}
+    assert hook(site, "lsf-pre-exec", env).returncode == 1  # LSF requeues; the retry limit ends it
+    assert not list((site.state / "assigned").glob(f"lsf-{job_id}*"))
+    err = site.work() / f"lsfgood.{job_id}.err"
+    assert err.exists() == error_file
+    if error_file:
+        assert "could not read the job (retry it)" in err.read_text() and reason in err.read_text()
+        assert err.stat().st_uid == site.user.pw_uid  # written as the job's user
+    events = [json.loads(line) for line in site.log.read_text().splitlines()]
+    assert any(e["kind"] == "batch-refuse" and reason in e["data"]["message"] for e in events)
+
+
 def test_two_jobs_at_once_then_a_third_finds_no_vm(site: Site) -> None:
     envs = [recorded_env(site, j, site.user) for j in ("81740", "81741", "81742")]
     assert hook(site, "lsf-pre-exec", envs[0]).returncode == 0

@@ -24,7 +24,7 @@ from vmguard.batch.verdict import JobOutcome, JobVerdict, save_record, verdict_f
 from vmguard.batch.vetting import vet_held
 from vmguard.core import eventlog as log
 from vmguard.core.display import shown
-from vmguard.core.errors import ExitCode, VmguardError
+from vmguard.core.errors import BatchRefused, ExitCode, InputError, VmguardError
 
 # A runner's own way to show the verdict (Slurm job comment, LSF bpost); returns a
 # warning when it could not, or "".
@@ -94,6 +94,18 @@ def start_of_job(job: BatchJob, config_path: Path | None, alive: Alive) -> str:
     if holder is not None:
         events.append("batch-assign", job=job.key, vm=holder.vm, pool=holder.pool, user=job.user)
     return ""
+
+
+def refuse_unread(job: BatchJob, err: Exception, config_path: Path | None) -> str:
+    """Refuse a job the runner could not describe (a variable missing, a busy controller):
+    it may have been meant for a VM pool, so it must not start as a plain job. `job` holds
+    what was read; the reason goes to its error file only if it names one and an owner."""
+    try:
+        events = events_of(load_batch_config(config_path))
+    except Exception:  # noqa: BLE001 - the refusal stands; its log is then $VMGUARD_LOG's
+        events = events_of(None)
+    what = "; ".join(p.message for p in err.problems) if isinstance(err, InputError) else repr(err)
+    return _refuse(job, BatchRefused(f"vmguard could not read the job (retry it): {what}"), events)
 
 
 def _refuse(job: BatchJob, err: Exception, events: log.EventLog) -> str:

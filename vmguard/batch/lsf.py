@@ -3,7 +3,9 @@
 The job's pool is the pool of its queue (one queue per pool: LSF queues are the
 admin's; the job name and the environment the user sets are never used). A refused
 job gets its reason in its error file (bsub -e, else -o) and the PRE_EXEC exits 1, so
-LSF requeues it; the queue's LOCAL_MAX_PREEXEC_RETRY_ACTION=EXIT then ends it.
+LSF requeues it; the queue's LOCAL_MAX_PREEXEC_RETRY_ACTION=EXIT then ends it. So is
+a job vmguard cannot read (no LSB_JOBID or LSB_QUEUE, an LSFUSER unknown on the host):
+it may have been meant for a VM pool.
 LSF runs them under /bin/sh in /tmp with PATH=/bin:/usr/bin:/sbin:/usr/sbin, output to
 /dev/null, as the job's user unless lsf.conf sets LSB_PRE_POST_EXEC_USER=root, which
 vmguard needs to promote into the public area. The job is described by LSB_JOBID,
@@ -20,9 +22,10 @@ import pwd
 import shutil
 import subprocess
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from vmguard.batch.hook import end_of_job, start_of_job
+from vmguard.batch.hook import end_of_job, refuse_unread, start_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.quiet import TIMEOUT, run_quiet
 from vmguard.batch.verdict import JobVerdict
@@ -60,10 +63,13 @@ def _user(env: Mapping[str, str]) -> pwd.struct_passwd:
         raise InputError(f"LSF job user {name!r} (LSFUSER) is not a user on this host") from err
 
 
-def job_from_env(env: Mapping[str, str]) -> BatchJob:
-    """The finished job as LSF describes it to POST_EXEC."""
+def job_from_env(env: Mapping[str, str], *, starting: bool = False) -> BatchJob:
+    """The job as LSF describes it to PRE_EXEC and POST_EXEC; `starting` (PRE_EXEC): its
+    queue must be set too, since the queue decides its pool."""
     if not env.get("LSB_JOBID"):
-        raise InputError("LSB_JOBID is not set: run this as an LSF POST_EXEC command")
+        raise InputError("LSB_JOBID is not set: run this as an LSF PRE_EXEC or POST_EXEC command")
+    if starting and not env.get("LSB_QUEUE"):
+        raise InputError(f"LSB_QUEUE is not set for job {_job_id(env)}: its queue decides its pool")
     user = _user(env)
     hosts = env.get("LSB_HOSTS", "").split()
     return BatchJob(
@@ -111,14 +117,29 @@ def alive(job: BatchJob) -> bool | None:
     return None if not state else state in ("RUN", "USUSP", "SSUSP")
 
 
+def _unread(env: Mapping[str, str]) -> BatchJob:
+    """What is known of a job job_from_env could not read. Its error file only with its id
+    (%J) and an owner on this host, as whom it is written (never as root)."""
+    known = bool(env.get("LSB_JOBID"))
+    job = BatchJob(runner="lsf", id=_job_id(env) if known else "?", user="", uid=0, gid=0)
+    try:
+        user = _user(env)
+    except InputError:
+        return job
+    error_file = _error_file(env) if known else ""
+    return replace(job, user=user.pw_name, uid=user.pw_uid, gid=user.pw_gid, error_file=error_file)
+
+
 def pre_exec(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
     """The PRE_EXEC's work: 0 when the job may start (a VM, or no VM job), else 1."""
     env = os.environ if env is None else env
     try:
-        job = job_from_env(env)
-    except InputError as err:
-        print(f"vmguard: lsf pre-exec: {err}")
-        return 0
+        job = job_from_env(env, starting=True)
+    except (InputError, ValueError) as err:
+        # Fail closed, as Slurm's prolog does: an unread job may have been meant for a VM
+        # pool. LSF requeues it; the queue's retry limit ends it if it stays unreadable.
+        refuse_unread(_unread(env), err, config_path)
+        return 1
     return 1 if start_of_job(job, config_path, alive) else 0
 
 
