@@ -5,6 +5,7 @@ record what the prolog asked: the real cluster is tests/batch/test_slurm.py's.""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def _stubs(bin_dir: Path, squeue: str) -> Path:
 def test_a_job_squeue_does_not_describe_is_cancelled(tmp_path, monkeypatch, squeue):
     calls = _stubs(tmp_path / "bin", squeue)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
     monkeypatch.setattr(slurm, "TIMEOUT", 1)
     monkeypatch.setattr(slurm, "_KILL_GRACE", 0)
     # Whatever the site's pools say of a job that asked for none (here: a plain job, run):
@@ -44,6 +46,36 @@ def test_a_job_squeue_does_not_describe_is_cancelled(tmp_path, monkeypatch, sque
     said = calls.read_text()
     assert "scancel 4711" in said
     assert "could not read the job" in said and "account and licenses" in said
+
+
+@pytest.mark.parametrize("unset", ["SLURM_JOB_PARTITION", "SLURM_JOB_UID", "SLURM_JOB_GID"])
+def test_a_job_slurmd_does_not_fully_describe_is_cancelled(tmp_path, monkeypatch, unset):
+    """Session 38: no partition was read as "the partition of no pool" (the job ran as a
+    plain job), no uid or gid as -1."""
+    calls = _stubs(tmp_path / "bin", "printf 'physics\\t(null)\\t(null)\\n'")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
+    monkeypatch.setattr(slurm, "_KILL_GRACE", 0)
+    monkeypatch.setattr(slurm, "_state", lambda *args: "CANCELLED")
+    monkeypatch.setattr(slurm, "start_of_job", lambda *args: "")  # read, it would run
+    assert slurm.prolog(tmp_path / "batch.yaml", {k: v for k, v in ENV.items() if k != unset}) == 0
+    said = calls.read_text()
+    assert "scancel 4711" in said and f"slurmd did not set {unset} for job 4711" in said
+    event = json.loads((tmp_path / "events.jsonl").read_text())
+    assert event["kind"] == "batch-refuse" and unset in event["data"]["message"]
+
+
+def test_any_failure_to_read_the_job_cancels_it(tmp_path, monkeypatch):
+    """Not only InputError: whatever stops the prolog reading the job (here a bug) cancels
+    it; before session 38 it escaped, the hook script exited 0 and the job ran."""
+    calls = _stubs(tmp_path / "bin", "exit 0")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("VMGUARD_LOG", str(tmp_path / "events.jsonl"))
+    monkeypatch.setattr(slurm, "_KILL_GRACE", 0)
+    monkeypatch.setattr(slurm, "_state", lambda *args: "")
+    monkeypatch.setattr(slurm, "_show_job", lambda job_id: {}["StdOut"])
+    assert slurm.prolog(tmp_path / "batch.yaml", ENV) == 0
+    assert "scancel 4711" in calls.read_text() and "KeyError" in calls.read_text()
 
 
 def test_the_epilog_still_reads_the_job_without_squeue(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from vmguard.batch.hook import end_of_job, start_of_job
+from vmguard.batch.hook import end_of_job, refuse_unread, start_of_job
 from vmguard.batch.job import BatchJob
 from vmguard.batch.pools import requested
 from vmguard.batch.quiet import TIMEOUT, run_quiet
@@ -47,6 +47,9 @@ _LIVE = {
     "REQUEUE_FED",
     "REQUEUED",
 }
+# What the prolog must have from slurmd: the partition decides a pool, the owner's ids
+# open the quarantine to the job; a missing one is never read as "no pool" or uid -1.
+_STARTING = ("SLURM_JOB_PARTITION", "SLURM_JOB_UID", "SLURM_JOB_GID")
 
 
 def _scontrol(*args: str) -> subprocess.CompletedProcess[str] | None:
@@ -96,10 +99,13 @@ def _granted(job_id: str) -> tuple[str, tuple[str, ...]] | None:
 
 
 def job_from_env(env: Mapping[str, str], *, granted: bool = False) -> BatchJob:
-    """The job as slurmd describes it to the prolog and the epilog; `granted`: its account
-    and requested pools must be read (the prolog decides its pool by them), else empty."""
+    """The job as slurmd describes it to the prolog and the epilog; `granted`: its account,
+    requested pools, partition and owner must be read (the prolog decides its pool by
+    them), else empty."""
     if not env.get("SLURM_JOB_ID"):
         raise InputError("SLURM_JOB_ID is not set: run this as slurm.conf's Prolog or Epilog")
+    if granted and (unset := [v for v in _STARTING if not env.get(v)]):  # never read as "none"
+        raise InputError(f"slurmd did not set {', '.join(unset)} for job {env['SLURM_JOB_ID']}")
     shown = _show_job(env["SLURM_JOB_ID"])  # names and paths: shown, or written as the user
     grants = _granted(env["SLURM_JOB_ID"])
     if grants is None and granted:
@@ -137,7 +143,7 @@ def _state(job_id: str) -> str | None:
     try:
         argv = ["squeue", "-h", "-j", job_id, "-o", "%T"]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired, ValueError):  # ValueError: not UTF-8
         return None
     if proc.returncode != 0:
         return "" if "Invalid job id" in proc.stderr else None
@@ -168,16 +174,17 @@ def _cancel(job_id: str, message: str) -> None:
     time.sleep(_KILL_GRACE)  # the kill travels from the controller to this slurmd after it
 
 
-
 def prolog(config_path: Path | None = None, env: Mapping[str, str] | None = None) -> int:
     """The Prolog's work; always 0 (a failing prolog drains the node)."""
     env = os.environ if env is None else env
     try:
         job = job_from_env(env, granted=True)
-    except (InputError, ValueError) as err:
-        print(f"vmguard: slurm prolog: {err}")
-        if env.get("SLURM_JOB_ID"):  # a job vmguard cannot read may have asked for a pool
-            _cancel(env["SLURM_JOB_ID"], f"vmguard could not read the job (retry it): {err}")
+    except Exception as err:  # noqa: BLE001 - a job vmguard cannot read may have asked for a pool
+        if not (job_id := env.get("SLURM_JOB_ID", "")):  # no job to cancel
+            print(f"vmguard: slurm prolog: {shown(str(err))}")
+            return 0
+        unread = BatchJob(runner="slurm", id=job_id, user=env.get("SLURM_JOB_USER", ""), uid=0, gid=0)
+        _cancel(job_id, refuse_unread(unread, err, config_path))  # logged; no error file read
         return 0
     if refusal := start_of_job(job, config_path, alive):
         _cancel(job.id, refusal)
