@@ -33,6 +33,9 @@ from vmguard.core.display import shown
 from vmguard.core.errors import InputError
 
 _KILL_GRACE = 1.0  # seconds a refused job's prolog waits after the controller cancelled it
+# What squeue says of a cancelled job until the controller has processed the cancel
+# (None: squeue did not answer, so it is not known to be cancelled).
+_NOT_CANCELLED = frozenset({None, "PENDING", "CONFIGURING", "RUNNING"})
 # squeue states of a job that has started and whose epilog is still to come
 _LIVE = {
     "RUNNING",
@@ -138,11 +141,13 @@ def alive(job: BatchJob) -> bool | None:
     return state in _LIVE if state else False
 
 
-def _state(job_id: str) -> str | None:
-    """The job's squeue state: "" when Slurm knows no such job, None when unsure."""
+def _state(job_id: str, timeout: float | None = None) -> str | None:
+    """The job's squeue state: "" when Slurm knows no such job, None when unsure (also
+    when squeue takes longer than `timeout`, default TIMEOUT)."""
     try:
         argv = ["squeue", "-h", "-j", job_id, "-o", "%T"]
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        wait = TIMEOUT if timeout is None else timeout
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=wait, check=False)
     except (OSError, subprocess.TimeoutExpired, ValueError):  # ValueError: not UTF-8
         return None
     if proc.returncode != 0:
@@ -165,12 +170,14 @@ def _cancel(job_id: str, message: str) -> None:
     """Cancel the refused job and return only once the controller shows it cancelled:
     slurmd launches the job when the prolog returns unless the controller's kill (which
     revokes the job's credential) came first, and under load it came late enough that a
-    refused job ran (a CI run of session 37). Bounded: the prolog must go on."""
+    refused job ran (a CI run of session 37). Bounded: the prolog must go on, so after
+    scancel it waits at most TIMEOUT (an squeue still running is cut off then), then
+    _KILL_GRACE."""
     run_quiet(["scontrol", "update", f"JobId={job_id}", f"Comment={message[:200]}"])
     run_quiet(["scancel", job_id])
     deadline = time.monotonic() + TIMEOUT
-    while _state(job_id) in {None, "PENDING", "CONFIGURING", "RUNNING"} and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while (left := deadline - time.monotonic()) > 0 and _state(job_id, left) in _NOT_CANCELLED:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
     time.sleep(_KILL_GRACE)  # the kill travels from the controller to this slurmd after it
 
 
