@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,7 @@ from tests.support.attack_ffs_races import (
     counted_quarantine,
     guest_meddles,
     swap_on_first_delete,
+    tmpfs_like,
     toggle_modes,
     vet_two_quarantines,
 )
@@ -380,3 +382,38 @@ def test_a_quarantine_made_anew_is_another_quarantine(tmp_path, kind):
         run.code,
         run.out[:200],
     )
+
+
+@pytest.mark.parametrize("other", ["freed below", "taken a while"])
+def test_a_new_tmpfs_gets_the_first_ones_device_back(tmp_path, other):
+    """What the tmpfs case above needs, whatever other mounts come and go beside it:
+    "freed below", a mount made before the first tmpfs ends after it (its number, lower,
+    came back at every retry: the case was skipped); "taken a while", a mount takes the
+    first's number for half a second."""
+    require_root()
+    require_tools("mount")
+    at, foreign = tmp_path / "q", tmp_path / "foreign"
+    foreign.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(foreign)]
+    if other == "freed below":
+        subprocess.run(mount, check=True)
+    with tmpfs_like(at, None):
+        first = os.stat(at)
+    if other == "taken a while":
+        subprocess.run(mount, check=True)
+    ends = threading.Timer(0.5 if other == "taken a while" else 0, subprocess.run, [["umount", str(foreign)]])
+    ends.start()
+    if other == "freed below":
+        ends.join()
+    try:
+        with tmpfs_like(at, first, wait=20):
+            st = os.stat(at)
+            assert (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino)
+            assert len(mounts_at(at)) == 1  # the numbers kept meanwhile were let go
+    finally:
+        ends.join()
+    assert not mounts_at(at) and not mounts_at(foreign)
+
+
+def mounts_at(path: Path) -> list[str]:
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f" {path} " in line]

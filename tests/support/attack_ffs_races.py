@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.support.attack_dfs_tools import Inotify, Run, vet
 
 RENAME_EXCHANGE = 2
@@ -141,24 +139,67 @@ def fresh_filesystem(dev: str, at: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(at)], check=True)
 
 
+def _mount_tmpfs(at: Path) -> os.stat_result:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(at)], check=True)
+    return os.stat(at)
+
+
+def _umount(path: Path, times: int = 1) -> None:
+    for _ in range(times):
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def _mounts_of(dev: int) -> list[str]:
+    """The mount lines of this namespace on anonymous device `dev` (who holds it)."""
+    mark = f" {os.major(dev)}:{os.minor(dev)} "
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if mark in line]
+
+
 @contextmanager
-def tmpfs_like(at: Path, first: os.stat_result | None, tries: int = 20) -> Iterator[Path]:
-    """A new tmpfs at `at` (a per-job quarantine mounted afresh); with `first`, remounted
-    until the root has first's device and inode (the kernel hands the freed anonymous
-    device number to the next mount), so it is the same triple the vet records."""
+def tmpfs_like(at: Path, first: os.stat_result | None, wait: float = 60) -> Iterator[Path]:
+    """A new tmpfs at `at` (a per-job quarantine mounted afresh); with `first`, one whose
+    root has first's device and inode, so it is the same pair the vet records."""
     at.mkdir(exist_ok=True)
-    for _ in range(tries):
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(at)], check=True)
-        st = os.stat(at)
-        if first is None or (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino):
-            break
-        subprocess.run(["umount", str(at)], check=True)
-    else:  # another process's mount took the freed number (the suite's other half runs beside it)
-        pytest.skip(f"no new tmpfs got the first one's device number in {tries} tries")
+    if first is None:
+        _mount_tmpfs(at)
+    else:
+        _mount_like(at, first, wait)
     try:
         yield at
     finally:
-        subprocess.run(["umount", str(at)], check=True)
+        _umount(at)
+
+
+def _mount_like(at: Path, first: os.stat_result, wait: float) -> None:
+    """Mount tmpfs at `at` until one gets first's anonymous device number back. The kernel
+    gives a new mount the lowest free number: one freed below first's (another process's
+    mount ended) came back at every retry, and the test was skipped whenever the suite's
+    other half ran beside it (session 38). So each such mount stays mounted, under the
+    next try, until first's number comes; then they all go and the new tmpfs stays, held
+    meanwhile by a bind mount (the same device). First's number taken by another mount:
+    retried until it is freed, at most `wait` seconds."""
+    stacked, deadline = 0, time.monotonic() + wait
+    try:
+        while (st := _mount_tmpfs(at)).st_dev != first.st_dev:
+            stacked += 1
+            if os.minor(st.st_dev) > os.minor(first.st_dev):  # first's is another mount's
+                _umount(at)  # a number above first's is no obstacle: let it go
+                stacked -= 1
+                time.sleep(0.05)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"device {first.st_dev} taken for {wait} s: {_mounts_of(first.st_dev)}")
+        stacked += 1
+        assert st.st_ino == first.st_ino, f"tmpfs root inode {st.st_ino}, first's {first.st_ino}"
+    except BaseException:
+        _umount(at, stacked)
+        raise
+    if stacked > 1:
+        keep = at.with_name(f"{at.name}.keep")
+        keep.mkdir(exist_ok=True)
+        subprocess.run(["mount", "--bind", str(at), str(keep)], check=True)
+        _umount(at, stacked)
+        subprocess.run(["mount", "--bind", str(keep), str(at)], check=True)
+        _umount(keep)
 
 
 def vet_two_quarantines(kind: str, tmp_path: Path, policy: Path) -> Run:
