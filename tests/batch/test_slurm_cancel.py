@@ -126,3 +126,4 @@ def test_the_docs_give_these_bounds():
     assert timeout == slurm.TIMEOUT  # the same timeout for every Slurm command
     assert f"after `scancel` the prolog waits at most {timeout + grace:g} s" in doc
     assert f"returns after at most 5 x {timeout} + {grace:g} = {5 * timeout + grace:g} s" in doc
+    assert f"also cancels the job (`scancel`) and waits {timeout + grace:g} s" in doc  # install.py

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from vmguard.batch import slurm
+from vmguard.batch.install import install_hooks
 
 ENV = {"SLURM_JOB_ID": "4711", "SLURM_JOB_USER": "alice", "SLURM_JOB_UID": "1000",
        "SLURM_JOB_GID": "1000", "SLURM_JOB_PARTITION": "batch", "SLURMD_NODENAME": "n1"}
@@ -76,6 +81,27 @@ def test_any_failure_to_read_the_job_cancels_it(tmp_path, monkeypatch):
     monkeypatch.setattr(slurm, "_show_job", lambda job_id: {}["StdOut"])
     assert slurm.prolog(tmp_path / "batch.yaml", ENV) == 0
     assert "scancel 4711" in calls.read_text() and "KeyError" in calls.read_text()
+
+
+def test_the_prolog_script_cancels_the_job_when_vmguard_does_not_run(tmp_path, monkeypatch):
+    """The installed prolog exits 0 whatever happens (slurmd would drain the node), but a
+    job vmguard did not look at (no Python, an import error, a crash) may have asked for
+    a pool: cancelled, then the prolog waits TIMEOUT + grace as vmguard's cancel does at
+    most. Before session 38 the job ran. The epilog only notes it in syslog."""
+    calls = _stubs(tmp_path / "bin", "exit 0")
+    monkeypatch.setattr(slurm, "TIMEOUT", 0.4)
+    monkeypatch.setattr(slurm, "_KILL_GRACE", 0.2)
+    install_hooks(tmp_path / "batch.yaml", tmp_path / "libexec")
+    env = {**ENV, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    for name in ("slurm-prolog", "slurm-epilog"):
+        script = tmp_path / "libexec" / name  # its interpreter replaced by one that fails
+        script.write_text(script.read_text().replace(shlex.quote(sys.executable), "/bin/false"))
+        started = time.monotonic()
+        proc = subprocess.run([str(script)], env=env, capture_output=True, timeout=30, check=False)
+        assert proc.returncode == 0
+        if name == "slurm-prolog":
+            assert calls.read_text() == "scancel 4711\n" and time.monotonic() - started >= 0.6
+    assert calls.read_text() == "scancel 4711\n"  # the epilog cancelled nothing
 
 
 def test_the_epilog_still_reads_the_job_without_squeue(tmp_path, monkeypatch):
