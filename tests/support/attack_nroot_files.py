@@ -4,8 +4,9 @@ histograms, TTrees extended, RNTuples, strings and subdirectories written, delet
 `del` and written again, in every codec and a few levels, and payloads past ROOT's 16 MiB
 - 1 block (a basket, a histogram, an RNTuple page) cut into blocks as uproot cuts them.
 Each job runs at a clock of its own (uproot's `datetime.now`, as a job's host clock: jobs
-a second, a minute, a day or a month apart, one over midnight), so keys carry the dates
-real jobs give them; nothing is edited after uproot wrote it.
+a second, a minute, a day or a month apart, one over midnight; hosts a time zone west or
+east, or 30 s behind, as uproot dates keys with local time), so keys carry the dates real
+jobs give them; nothing is edited after uproot wrote it.
 """
 
 from __future__ import annotations
@@ -172,6 +173,22 @@ WORKFLOWS: dict[str, tuple[list[Step], list[float] | None]] = {
                             both(hist("h1", 30), hist("h2", 5))], [DAY, DAY]),
     "tree-del-again": ([both(tree("t"), hist("h")), delete("t"), tree("t", 300, 4),
                         extend("t", 100, 5)], [5, 5, 5]),
+    # one job: a histogram deleted, two smaller objects written over its start ("writing
+    # in one job passes")
+    "one-job-del-two-over": ([both(hist("a", 80), hist("b"), delete("a"), hist("c", 5),
+                                   text("d", "x"))], None),
+    # jobs on hosts whose clocks differ (uproot writes local time: a node one time zone
+    # west, or 30 s behind the node that made the file), deleting what they wrote
+    "west-add-then-del": ([hist("a"), hist("b"), delete("b")], [-3600.0, 5.0]),
+    "west-same-job-del": ([hist("a"), both(hist("b"), hist("c"), delete("b"))], [-3600.0]),
+    "skew30-add-then-del": ([hist("a"), hist("b"), delete("b")], [-30.0, 5.0]),
+    "west-nt-del": ([hist("a"), nt("n"), delete("n")], [-3600.0, 2.0]),
+    "east-then-west-del": ([hist("a"), hist("b"), hist("c"), delete("b", "c")],
+                           [3600.0, -7200.0, 1.0]),
+    # the same hosts, nothing deleted: published
+    "west-add": ([hist("a"), both(hist("b"), tree("t"))], [-3600.0]),
+    "skew30-tree-extend-move": ([tree("t"), *[extend("t", 50, k) for k in range(12)]],
+                                [-30.0] + [1.0] * 11),
 }
 BIG = {
     "big-basket": ([big_basket("t")], None),
