@@ -18,7 +18,9 @@ session 37, not the code (neither the validators nor their tests were read):
   (log2 of the seconds between the file's making and the list's write)"): a subdirectory's
   list planted in a deleted histogram's free record, dated as the live one, earlier once,
   twice, later, before the file, and at hour 31 minute 63 second 63, which lies between
-  the file's making and the list's write as a number and is no date (`subdir`);
+  the file's making and the list's write as a number and is no date; two lists dated as
+  uproot dates them but not 1.5 times apart; chains of run1's keys where h0 was: distinct
+  keys in a chosen order, keys repeated, one key 19 times (`subdir`);
 - an RNTuple deleted and not made again whose anchor a later record was written over,
   with a 57-character name so the stretch reaches into the key's class, name and title
   ("reaching back at most into its key's strings (the class, the header's name as name
@@ -27,7 +29,8 @@ session 37, not the code (neither the validators nor their tests were read):
   `datetime.now`, one job over midnight, a month apart): histograms, TTrees extended,
   deleted and made again, RNTuples, strings, 2D histograms, subdirectories, objects
   deleted and written again, in every codec and levels (ZLIB 9, LZ4 9, ZSTD 19, LZMA 6),
-  and payloads past 16 MiB - 1 (a basket, a histogram, an RNTuple page) in every codec;
+  and payloads past 16 MiB - 1 (a basket, a histogram, an RNTuple page, a histogram
+  whose second block does not shrink, stored whole uncompressed) in every codec;
   jobs on hosts whose clocks differ (a time zone west or east, 30 s behind) that delete
   what they wrote; one job deleting a histogram and writing two smaller objects over it
   (tests/support/attack_nroot_files.py). Found outside this file (200 random 2-5 job
@@ -134,6 +137,9 @@ LISTED = {
     "root-n-older-list-live-datime.root",
     # "beside those one list per directory dated before the live one"
     "root-n-older-list-earlier-once.root",
+    # "what a chain still chooses is the order of distinct keys (log2 of the history's
+    # keys factorial a version)": 19 of run1's 40 keys in a chosen order where h0 was
+    "root-n-older-list-chain-distinct-order.root",
 }
 
 ATTACK_NAMES = sorted(set(forge.NAMES) | set(forge.ANCHOR_NAMES))

@@ -147,6 +147,19 @@ def big_nt(name: str, n: int = 2_200_000) -> Step:
     return step
 
 
+def big_hist_noisy(name: str, bins: int = 2_150_000, noisy_from: int = 0) -> Step:
+    """A TH1D of 17.2 MB whose bins from `noisy_from` on are random bits (a detector's
+    raw words kept as doubles): the second block does not shrink, so uproot stores the
+    whole payload uncompressed."""
+    def step(f) -> None:
+        counts = (np.arange(bins) % 13).astype(np.float64)
+        raw = np.random.default_rng(1).bytes(8 * (bins - noisy_from))
+        bits = np.frombuffer(raw, dtype=np.uint64) & np.uint64(0x3FFFFFFFFFFFFFFF)
+        counts[noisy_from:] = bits.view(np.float64)  # finite: exponent below 1024
+        f[name] = (counts, np.linspace(0.0, 1.0, bins + 1))
+    return step
+
+
 DAY, MONTH = 86400.0, 30 * 86400.0
 HISTS = [f"h{i:02d}" for i in range(12)]
 WORKFLOWS: dict[str, tuple[list[Step], list[float] | None]] = {
@@ -195,6 +208,7 @@ BIG = {
     "big-basket-exact": ([big_basket("t", (1 << 24) - 1)], None),
     "big-hist": ([big_hist("h")], None),
     "big-nt": ([big_nt("events")], None),
+    "big-hist-second-block-random": ([big_hist_noisy("h", noisy_from=2_097_000)], None),
 }
 BIG_CODECS = ("zlib", "lzma", "lz4", "zstd")
 LEVEL_WORKFLOWS = ("del-add-interleaved", "tree-nt-strings")

@@ -121,6 +121,24 @@ def _older_list(d: bytes, live: rio.Key, at: int, n: int, stamp: bytes) -> bytes
     return bytes(key) + payload
 
 
+def _list_keys(d: bytes, live: rio.Key) -> list[bytes]:
+    body = d[live.pos + live.keylen:live.pos + live.nbytes]
+    q, out = 4, []
+    for _ in range(struct.unpack(">i", body[:4])[0]):
+        n = struct.unpack(">h", body[q + 14:q + 16])[0]
+        out.append(body[q:q + n])
+        q += n
+    return out
+
+
+def _two_close(d: bytes, live: rio.Key, at: int, room: int) -> bytes:
+    out = rio.put(d, at, bytes(room))
+    first = _older_list(out, live, at, 6, live.datime.to_bytes(4, "big"))
+    second = _older_list(out, live, at + len(first), 7, live.datime.to_bytes(4, "big"))
+    assert len(first) + len(second) <= room
+    return rio.put(rio.put(out, at, first), at + len(first), second)
+
+
 def subdir(made: Path) -> tuple[bytes, dict[str, bytes]]:
     d = files.jobs(made / "subdir.root", None, SUBDIR, SUBDIR_GAPS)
     live = _subdir_list(d)
@@ -138,13 +156,29 @@ def subdir(made: Path) -> tuple[bytes, dict[str, bytes]]:
             at += len(lst)
         return out
 
+    keys = _list_keys(d, live)
+    fit = room // max(len(k) for k in keys)
+    order = [(i * 7 + 3) % len(keys) for i in range(fit)]  # distinct: 7 is prime to 40
+    out_chains = {
+        # documented: "what a chain still chooses is the order of distinct keys"
+        "chain-distinct-order": b"".join(keys[i] for i in order),
+        "chain-repeats": b"".join(keys[(i * i + 5) % 6] for i in range(fit)),
+        "chain-one-key": keys[3] * fit,
+    }
+
+    def chained(chain: bytes) -> bytes:
+        return rio.put(rio.put(d, free.pos, bytes(room)), free.pos, chain)
+
     out = {
+        **{k: chained(v) for k, v in out_chains.items()},
         # documented: one list per directory dated before the live one
         "earlier-once": planted([_dt(2026, 12, 1, 12, 0, 0)]),
         "live-datime": planted([live.datime.to_bytes(4, "big")]),
         "earlier-twice": planted([_dt(2026, 12, 1, 12, 0, 0), _dt(2026, 12, 1, 13, 0, 0)],
                                  n=3),
         "later": planted([_dt(2026, 12, 1, 23, 59, 51)]),
+        # two older lists as uproot dates them, 6 keys then 7: not 1.5 times larger
+        "live-datime-two-close": _two_close(d, live, free.pos, room),
         "before-file": planted([_dt(2026, 11, 30, 23, 59, 49)]),
         "hour-31": planted([_dt(2026, 11, 30, 31, 63, 63)]),
     }
@@ -218,7 +252,8 @@ NAMES = sorted(
     [f"root-n-copies-{k}.root" for k in
      ("later-than-record", "before-file", "hour-31", "day-0", "earlier-seconds")]
     + [f"root-n-older-list-{k}.root" for k in
-       ("earlier-once", "live-datime", "earlier-twice", "later", "before-file", "hour-31")]
+       ("earlier-once", "live-datime", "earlier-twice", "later", "before-file", "hour-31",
+      "chain-distinct-order", "chain-repeats", "chain-one-key", "live-datime-two-close")]
     + [f"root-n-block-{k}.root" for k in
        ("basket-16mib-1-then-empty", "basket-16mib-1-then-two-empty",
         "hist-two-blocks-then-empty",
