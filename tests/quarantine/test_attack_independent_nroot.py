@@ -20,7 +20,10 @@ session 37, not the code (neither the validators nor their tests were read):
   twice, later, before the file, and at hour 31 minute 63 second 63, which lies between
   the file's making and the list's write as a number and is no date; two lists dated as
   uproot dates them but not 1.5 times apart; chains of run1's keys where h0 was: distinct
-  keys in a chosen order, keys repeated, one key 19 times (`subdir`);
+  keys in a chosen order, keys repeated, one key 19 times (`subdir`); the five copies of
+  keys an older top list keeps of histograms deleted and written again unchanged a day
+  later, dated at another second, at hour 31, later than the live keys, before the file
+  (`rewritten`);
 - an RNTuple deleted and not made again whose anchor a later record was written over,
   with a 57-character name so the stretch reaches into the key's class, name and title
   ("reaching back at most into its key's strings (the class, the header's name as name
@@ -76,6 +79,14 @@ HOLES: dict[str, str] = {
         "spans Nov 30 23:59:50 to Dec 1 23:59:50 over month and day fields (days 31 "
         "of November, hours 24-31, minutes and seconds 60-63 included): about 19 bits "
         "where a day of seconds is 16.4"),
+    "root-n-rewritten-copies-hour-31.root": (
+        "published: five copies of histograms' keys in an older keys list uproot left in "
+        "free space (g000-g004, deleted and written again unchanged a day later), each "
+        "dated 2026-12-01 31:63:63, no date (uproot's code_to_datetime raises); 'later' "
+        "with the same 20 bytes changed is refused, so the datime rule admits them: 'a "
+        "record's own key with an earlier datime ... log2 of the seconds between the "
+        "file's making and the live key's write a copy' is checked on the packed number "
+        "(about 19 bits a copy over a day, not 16.4, and dates no clock gives)"),
 }
 
 # Ordinary uproot output refused against the docs' word: a TTree deleted with `del`,
@@ -140,6 +151,10 @@ LISTED = {
     # "what a chain still chooses is the order of distinct keys (log2 of the history's
     # keys factorial a version)": 19 of run1's 40 keys in a chosen order where h0 was
     "root-n-older-list-chain-distinct-order.root",
+    # "A key in a chain may also be a record's own key with an earlier datime": any
+    # second between the file's making and the live key's write (here noon of the day
+    # the objects were written again)
+    "root-n-rewritten-copies-earlier-noon.root",
 }
 
 ATTACK_NAMES = sorted(set(forge.NAMES) | set(forge.ANCHOR_NAMES))
@@ -234,14 +249,23 @@ def test_empty_block_is_no_writers(vetted):
     assert len(bad) == len(own) and bad != own
 
 
-def test_hour_31_is_no_date(vetted):
-    """Shown hostile: the older list's datime is no date a clock gives (uproot's own
-    decoder refuses it), and its packed value lies between the file's making and the
-    live list's write."""
-    bad = vetted["attacks"]["root-n-older-list-hour-31.root"]
-    stamp = rio.datime(2026, 11, 30, 31, 63, 63)
-    assert struct.pack(">I", stamp) in bad
-    assert rio.datime(2026, 11, 30, 23, 59, 50) < stamp < rio.datime(2026, 12, 1, 23, 59, 50)
+_NO_DATES = {
+    # file: (the stamp, the file's making or the copies' write, the live key's write)
+    "root-n-older-list-hour-31.root": ((2026, 11, 30, 31, 63, 63), (2026, 11, 30, 23, 59, 50),
+                                       (2026, 12, 1, 23, 59, 50)),
+    "root-n-rewritten-copies-hour-31.root": ((2026, 12, 1, 31, 63, 63),
+                                             (2026, 12, 1, 23, 59, 50),
+                                             (2026, 12, 2, 23, 59, 50)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NO_DATES))
+def test_hour_31_is_no_date(vetted, name):
+    """Shown hostile: the forged datime is no date a clock gives (uproot's own decoder
+    refuses it), and its packed value lies between the two dates that bound it."""
+    stamp, low, high = (rio.datime(*t) for t in _NO_DATES[name])
+    assert struct.pack(">I", stamp) in vetted["attacks"][name]
+    assert low < stamp < high
     with pytest.raises(ValueError):
         uproot._util.code_to_datetime(stamp)
 

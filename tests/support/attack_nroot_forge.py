@@ -89,6 +89,37 @@ def behind(made: Path) -> tuple[bytes, dict[str, bytes]]:
     return d, {f"root-n-copies-{k}.root": v for k, v in out.items()}
 
 
+# h0 at T0; a day later g000-g059 (uproot moves the top list as it grows: an older list
+# of the first keys stays in free space); a day after that g000-g011 deleted and written
+# again unchanged (each in its old place): the older list's copies of their keys keep
+# the earlier date, as the docs' "a record's own key with an earlier datime" says.
+G60 = [f"g{i:03d}" for i in range(60)]
+REWRITTEN = [files.hist("h0"), files.both(*[files.hist(g) for g in G60]),
+             files.both(*[files.both(files.delete(g), files.hist(g)) for g in G60[:12]])]
+
+
+def rewritten(made: Path) -> tuple[bytes, dict[str, bytes]]:
+    d = files.jobs(made / "rewritten.root", None, REWRITTEN, [files.DAY, files.DAY])
+    day2 = rio.datime(2026, 12, 1, 23, 59, 50)
+    old = [k.pos for g in G60[:12] for k in rio.own_keys(d, "TH1D", g)
+           if k.datime == day2]
+    assert len(old) == 5, old
+
+    def dated(stamp: int) -> bytes:
+        out = d
+        for p in old:
+            out = rio.put(out, p + 10, struct.pack(">I", stamp))
+        return out
+
+    out = {
+        "hour-31": dated(rio.datime(2026, 12, 1, 31, 63, 63)),
+        "earlier-noon": dated(rio.datime(2026, 12, 2, 12, 0, 0)),
+        "later": dated(rio.datime(2026, 12, 2, 23, 59, 51)),
+        "before-file": dated(rio.datime(2026, 11, 30, 23, 59, 49)),
+    }
+    return d, {f"root-n-rewritten-copies-{k}.root": v for k, v in out.items()}
+
+
 def _free_record(d: bytes, cls: str, name: str) -> rio.Key:
     for k in rio.own_keys(d, cls, name):
         if rio.seek_key(d, k) == k.pos:
@@ -243,9 +274,11 @@ def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     db, b = subdir(made)
     dc, c = blocks(made)
     dd, _, _, e = anchor_over(made / "nt")
+    df, f = rewritten(made)
     bases = {"ctl-n-base-behind.root": da, "ctl-n-base-subdir.root": db,
+             "ctl-n-base-rewritten.root": df,
              "ctl-n-base-exact-basket.root": dc, ANCHOR_CONTROL: dd}
-    return a | b | c | e, bases
+    return a | b | c | e | f, bases
 
 
 NAMES = sorted(
@@ -257,8 +290,11 @@ NAMES = sorted(
     + [f"root-n-block-{k}.root" for k in
        ("basket-16mib-1-then-empty", "basket-16mib-1-then-two-empty",
         "hist-two-blocks-then-empty",
-        "hist-one-block-then-empty")])
+        "hist-one-block-then-empty")]
+    + [f"root-n-rewritten-copies-{k}.root" for k in
+       ("hour-31", "earlier-noon", "later", "before-file")])
 BASE_NAMES = sorted(["ctl-n-base-behind.root", "ctl-n-base-subdir.root",
+                     "ctl-n-base-rewritten.root",
                      "ctl-n-base-exact-basket.root", "ctl-n-nt-long-name-del-strings-over-anchor.root"])
 
 
