@@ -6,7 +6,8 @@ session 37, not the code (neither the validators nor their tests were read):
   bytes as ROOT (kMAXZIPBUF) and uproot cut a payload", `split_as_written`): a basket of
   exactly 16 MiB - 1 bytes and a 17.2 MB TH1D re-encoded (same record length) with an
   empty zlib block after the last, one or two; a small histogram with one after its one
-  (tests/support/attack_nroot_forge.py `blocks`);
+  (tests/support/attack_nroot_forge.py `blocks`), and in zstd the same basket's block
+  then libzstd's frame of nothing;
 - copies of keys behind a live keys list with dates ("a record's own key with an earlier
   datime, every other field the same ... a key dated before the file is no key of the
   chain"): ten deleted histograms' keys dated after their records, before the file,
@@ -70,6 +71,11 @@ HOLES: dict[str, str] = {
         "bytes, so the extra block, its zlib header's level bits and its stream's "
         "encoding, is never read; only 16 MiB - 1 multiples are open to it (one block: "
         "two empty ones, and a block after a short one, are refused)"),
+    "root-n-block-basket-16mib-1-zstd-then-empty.root": (
+        "published: the same in zstd: uproot's one ZS block of a 16 MiB - 1 byte basket "
+        "re-encoded 18 bytes shorter (libzstd's frame, a raw block last) and libzstd's "
+        "frame of nothing as a second ZS block (usize 0), which ROOT never reads: no "
+        "writer's cut, against split_as_written"),
     "root-n-older-list-hour-31.root": (
         "published: an older keys list of run1 in free space whose key is dated "
         "2026-11-30 31:63:63 (ROOT's packed TDatime, hour 31, minute 63, second 63): "

@@ -233,6 +233,20 @@ def _zl_with_empty(block: bytes, empties: int) -> bytes:
     return b"ZL\x08" + _sizes(len(stream), len(content)) + stream + EMPTY_ZL * empties
 
 
+EMPTY_ZS = b"ZS\x01" + _sizes(9, 0) + bytes.fromhex("28b52ffd2000010000")  # libzstd's
+
+
+def _zs_with_empty(block: bytes) -> bytes:
+    """A ZS block re-encoded 18 bytes shorter, then libzstd's frame of nothing."""
+    import cramjam
+
+    assert block[:3] == b"ZS\x01"
+    content = bytes(cramjam.zstd.decompress(block[9:]))
+    frame = rio.zstd_exact(content, len(block) - 9 - len(EMPTY_ZS))
+    assert bytes(cramjam.zstd.decompress(frame)) == content
+    return b"ZS\x01" + _sizes(len(frame), len(content)) + frame + EMPTY_ZS
+
+
 def _blocks(payload: bytes) -> list[bytes]:
     out, p = [], 0
     while p < len(payload):
@@ -246,8 +260,10 @@ def empty_block(d: bytes, cls: str, name: str, empties: int = 1) -> bytes:
     k = _free_record(d, cls, name)
     payload = d[k.pos + k.keylen:k.pos + k.nbytes]
     blocks = _blocks(payload)
-    assert all(b[:2] == b"ZL" for b in blocks)
-    new = b"".join(blocks[:-1]) + _zl_with_empty(blocks[-1], empties)
+    if blocks[-1][:2] == b"ZS":
+        new = b"".join(blocks[:-1]) + _zs_with_empty(blocks[-1])
+    else:
+        new = b"".join(blocks[:-1]) + _zl_with_empty(blocks[-1], empties)
     assert len(new) == len(payload)
     return rio.put(d, k.pos + k.keylen, new)
 
@@ -256,11 +272,14 @@ def blocks(made: Path) -> tuple[bytes, dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
     exact = files.jobs(made / "exact.root", files.CODECS["zlib"],
                        [files.big_basket("t", (1 << 24) - 1)])
+    exact_zs = files.jobs(made / "exactzs.root", files.CODECS["zstd"],
+                          [files.big_basket("t", (1 << 24) - 1)])
     big = files.jobs(made / "bighist.root", files.CODECS["zlib"], [files.big_hist("h")])
     small = files.jobs(made / "small.root", files.CODECS["zlib"], [files.hist("h", 2000)])
     out = {
         "basket-16mib-1-then-empty": empty_block(exact, "TBasket", "c"),
         "basket-16mib-1-then-two-empty": empty_block(exact, "TBasket", "c", 2),
+        "basket-16mib-1-zstd-then-empty": empty_block(exact_zs, "TBasket", "c"),
         "hist-two-blocks-then-empty": empty_block(big, "TH1D", "h"),
         "hist-one-block-then-empty": empty_block(small, "TH1D", "h"),
     }
@@ -289,6 +308,7 @@ NAMES = sorted(
       "chain-distinct-order", "chain-repeats", "chain-one-key", "live-datime-two-close")]
     + [f"root-n-block-{k}.root" for k in
        ("basket-16mib-1-then-empty", "basket-16mib-1-then-two-empty",
+        "basket-16mib-1-zstd-then-empty",
         "hist-two-blocks-then-empty",
         "hist-one-block-then-empty")]
     + [f"root-n-rewritten-copies-{k}.root" for k in

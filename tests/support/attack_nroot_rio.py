@@ -104,6 +104,51 @@ def zlib_exact(data: bytes, size: int) -> bytes:
     raise AssertionError("no exact size")
 
 
+def _zstd_blocks(frame: bytes) -> tuple[int, list[tuple[int, bytes]]]:
+    """Where a zstd frame's blocks start, and each block (its type, its whole bytes)."""
+    fhd = frame[4]
+    single = fhd >> 5 & 1
+    fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+    p = 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+    start, out = p, []
+    while True:
+        h = int.from_bytes(frame[p:p + 3], "little")
+        kind, size = h >> 1 & 3, h >> 3
+        n = 3 + (1 if kind == 1 else size)
+        out.append((kind, frame[p:p + n]))
+        p += n
+        if h & 1:
+            assert p == len(frame), "a checksum or bytes after the last block"
+            return start, out
+
+
+def zstd_exact(data: bytes, size: int) -> bytes:
+    """One zstd frame of exactly `size` bytes decoding to data (a large one, 4-byte
+    content size, not single segment, as libzstd's level 1 writes 16 MiB): libzstd's
+    frame of all but the last m bytes, its last block no longer last, then the last m
+    bytes as a raw block, the content size the whole's (legal encoder choices; the first
+    level that leaves room)."""
+    import cramjam
+
+    for level in range(1, 20):
+        m = 0
+        for _ in range(40):
+            head = bytes(cramjam.zstd.compress(data[:len(data) - m], level=level))
+            assert head[4] >> 6 == 2 and not head[4] >> 5 & 1 and not head[4] & 7, head[:6]
+            total = len(head) + 3 + m
+            if total == size:
+                start, blocks = _zstd_blocks(head)
+                _, last = blocks[-1]
+                body = (head[start:len(head) - len(last)] + bytes([last[0] & 0xFE])
+                        + last[1:])
+                raw = (m << 3 | 1).to_bytes(3, "little") + data[len(data) - m:]
+                return head[:6] + struct.pack("<I", len(data)) + body + raw
+            m += size - total
+            if not 0 <= m < 131072:
+                break
+    raise AssertionError("no exact size")
+
+
 def vet(q: Path, base: Path) -> tuple[dict[str, dict], Path, int]:
     """One CLI run over the quarantine q with the batch policy's allow_types."""
     (base / "p.yaml").write_text(POLICY)
