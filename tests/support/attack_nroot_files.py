@@ -82,6 +82,24 @@ def hist2d(name: str) -> Step:
     return step
 
 
+def hist3d(name: str) -> Step:
+    def step(f) -> None:
+        rng = np.random.default_rng(3)
+        f[name] = np.histogramdd(rng.normal(size=(200, 3)), bins=(3, 4, 5))
+    return step
+
+
+def tree_moved(name: str, k: int) -> Step:
+    """A TTree extended 11 times in one job: uproot moves its record at the 10th."""
+    def step(f) -> None:
+        rng = np.random.default_rng(k)
+        f.mktree(name, {"x": np.float64, "n": np.int32})
+        for _ in range(11):
+            f[name].extend({"x": rng.normal(size=20),
+                            "n": rng.integers(0, 9, 20).astype(np.int32)})
+    return step
+
+
 def text(name: str, value: str) -> Step:
     def step(f) -> None:
         f[name] = value
@@ -198,6 +216,12 @@ WORKFLOWS: dict[str, tuple[list[Step], list[float] | None]] = {
     "west-nt-del": ([hist("a"), nt("n"), delete("n")], [-3600.0, 2.0]),
     "east-then-west-del": ([hist("a"), hist("b"), hist("c"), delete("b", "c")],
                            [3600.0, -7200.0, 1.0]),
+    # nothing deleted, five jobs (found by a random sweep, seed 99, reduced): an RNTuple;
+    # a string; a TH3D, an RNTuple in run1/sub and a TTree extended 11 times (moved);
+    # a TH3D (over the tree's older place); the tree extended again
+    "five-jobs-no-del": ([nt("b", 78, 97), text("evt", "v" * 26),
+                          both(hist3d("x3"), nt("run1/sub/evt", 76, 27), tree_moved("t", 76)),
+                          hist3d("a"), extend("t", 205, 42)], [2.0, 3600.0, 2.0, 1.0]),
     # the same hosts, nothing deleted: published
     "west-add": ([hist("a"), both(hist("b"), tree("t"))], [-3600.0]),
     "skew30-tree-extend-move": ([tree("t"), *[extend("t", 50, k) for k in range(12)]],
