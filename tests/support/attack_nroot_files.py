@@ -82,6 +82,22 @@ def hist2d(name: str) -> Step:
     return step
 
 
+def jagged(name: str, k: int, more: bool = False) -> Step:
+    """A TTree of a jagged and a flat branch written with `f[name] = {...}`, or (more)
+    extended."""
+    def step(f) -> None:
+        import awkward as ak
+        rng = np.random.default_rng(k)
+        counts = rng.integers(0, 5, 100)
+        data = {"pt": ak.unflatten(rng.exponential(10.0, counts.sum()), counts),
+                "w": rng.random(100)}
+        if more:
+            f[name].extend(data)
+        else:
+            f[name] = data
+    return step
+
+
 def hist3d(name: str) -> Step:
     def step(f) -> None:
         rng = np.random.default_rng(3)
@@ -222,6 +238,12 @@ WORKFLOWS: dict[str, tuple[list[Step], list[float] | None]] = {
     "five-jobs-no-del": ([nt("b", 78, 97), text("evt", "v" * 26),
                           both(hist3d("x3"), nt("run1/sub/evt", 76, 27), tree_moved("t", 76)),
                           hist3d("a"), extend("t", 205, 42)], [2.0, 3600.0, 2.0, 1.0]),
+    # a later job deletes a TH2D and writes a TTree over its start, in that same job
+    # (seed 116 of the sweep, reduced)
+    "del-then-tree-same-job": ([both(), both(hist2d("t"), jagged("run1/sub/a", 57),
+                                              text("run1/evt", "v" * 32)),
+                                jagged("run1/sub/a", 65, more=True),
+                                both(delete("t"), tree("run1/a", 206, 49))], [1.0, 1.0, 60.0]),
     # the same hosts, nothing deleted: published
     "west-add": ([hist("a"), both(hist("b"), tree("t"))], [-3600.0]),
     "skew30-tree-extend-move": ([tree("t"), *[extend("t", 50, k) for k in range(12)]],
