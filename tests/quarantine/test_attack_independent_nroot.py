@@ -36,13 +36,14 @@ session 37, not the code (neither the validators nor their tests were read):
   and payloads past 16 MiB - 1 (a basket, a histogram, an RNTuple page, a histogram
   whose second block does not shrink, stored whole uncompressed) in every codec;
   jobs on hosts whose clocks differ (a time zone west or east, 30 s behind) that delete
-  what they wrote; one job deleting a histogram and writing two smaller objects over it
-  five jobs that delete nothing (tests/support/attack_nroot_files.py). Found outside
-  this file (random 2-5 job workflows of the same calls, 250 of histograms, strings,
-  trees and RNTuples: 54 refused; 160 adding TH3D, jagged trees and RNTuples, trees
-  moved by 11 extends, run1/sub: 20 refused): the five-job one above, and otherwise the
-  documented refusals (a smaller object over a deleted one's start in a later job; a tree
-  deleted and not made again or an RNTuple whose anchor a record took whole).
+  what they wrote; one job deleting a histogram and writing two smaller objects over it;
+  a later job deleting a TH2D and writing a TTree over it; five jobs that delete nothing
+  (tests/support/attack_nroot_files.py). Found outside this file (random 2-5 job
+  workflows of the same calls, 250 of histograms, strings, trees and RNTuples: 54
+  refused; 460 adding TH3D, jagged RNTuples extended, trees moved by 11 extends,
+  run1/sub: 50 refused): the five-job one above, and otherwise the documented refusals
+  (a smaller object over a deleted one's start; a tree deleted and not made again; an
+  RNTuple whose anchor a record took whole).
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
 ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses;

@@ -83,8 +83,8 @@ def hist2d(name: str) -> Step:
 
 
 def jagged(name: str, k: int, more: bool = False) -> Step:
-    """A TTree of a jagged and a flat branch written with `f[name] = {...}`, or (more)
-    extended."""
+    """An RNTuple (uproot 5.7's `f[name] = {...}`) of a jagged and a flat field, or
+    (more) extended."""
     def step(f) -> None:
         import awkward as ak
         rng = np.random.default_rng(k)
@@ -239,7 +239,7 @@ WORKFLOWS: dict[str, tuple[list[Step], list[float] | None]] = {
                           both(hist3d("x3"), nt("run1/sub/evt", 76, 27), tree_moved("t", 76)),
                           hist3d("a"), extend("t", 205, 42)], [2.0, 3600.0, 2.0, 1.0]),
     # a later job deletes a TH2D and writes a TTree over its start, in that same job
-    # (seed 116 of the sweep, reduced)
+    # (seed 116 of the sweep, reduced; run1/sub/a is a jagged RNTuple, extended)
     "del-then-tree-same-job": ([both(), both(hist2d("t"), jagged("run1/sub/a", 57),
                                               text("run1/evt", "v" * 32)),
                                 jagged("run1/sub/a", 65, more=True),
