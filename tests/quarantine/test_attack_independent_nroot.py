@@ -281,6 +281,11 @@ def test_empty_block_is_no_writers(vetted):
     assert _blocks(forged) == [(b"ZL", (1 << 24) - 1), (b"ZL", 0)]
     assert forged[-17:] == forge.EMPTY_ZL and zlib.decompress(forged[-8:]) == b""
     assert len(bad) == len(own) and bad != own
+    zs = vetted["attacks"]["root-n-block-basket-16mib-1-zstd-then-empty.root"]
+    (k,) = [k for k in rio.own_keys(zs, "TBasket", "c") if rio.seek_key(zs, k) == k.pos]
+    forged = zs[k.pos + k.keylen:k.pos + k.nbytes]
+    assert _blocks(forged) == [(b"ZS", (1 << 24) - 1), (b"ZS", 0)]
+    assert forged[-18:] == forge.EMPTY_ZS
 
 
 _NO_DATES = {
