@@ -1,0 +1,149 @@
+"""Names for independent attack n on text and names (session 38,
+tests/quarantine/test_attack_independent_ntext.py).
+
+Hostile: files a web server runs or serves by their name's extension as configuration
+(Debian Apache's type maps, twistd web's resource scripts), names ROOT, listings, babel
+and ltxdoc read from `.`, LaTeX job files whose job only a TeX-only name shows, names a
+Windows ANSI program sees with path separators (best fit), a name that looks blank.
+Controls: what a lab's LaTeX project and a logging job publish (real tool output where
+a tool writes the bytes: pandas' to_latex, logging's rotated files).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+import pandas as pd
+
+# TeX code a file read as TeX runs: \openout writes a latexmkrc for the next latexmk run.
+TEX = b"\\immediate\\openout9=latexmkrc \\immediate\\write9{system('id');}\\endinput\n"
+
+# Debian's Apache (mods-available/mime.conf, mod_negotiation enabled by default): `AddHandler
+# type-map var`. A type map's variant may carry its body and its own Content-Type; mod_mime
+# applies a handler for ANY extension of the name, so `notes.var.txt` is a type map too.
+# <img onerror> is no markup the text rule lists (the docs: "name-type decides").
+TYPE_MAP = (
+    b"URI: negotiate\n\n"
+    b"Content-type: text/html\n"
+    b"Body:----xyz----\n"
+    b"results of run 42: <img src=x onerror=alert(document.domain)>\n"
+    b"----xyz----\n"
+)
+
+# twistd web --path DIR (twisted/web/tap.py opt_path): processors {'.epy': PythonScript,
+# '.rpy': ResourceScript}: a GET of status.rpy runs it as Python in the server.
+RPY = b"import os\nos.system('id > /tmp/pwned')\nfrom twisted.web.static import Data\n" \
+      b"resource = Data(b'ok', 'text/plain')\n"
+
+# ROOT 6's system.rootrc: `Unix.*.Root.DynamicPath: .:$(ROOT_DYN_PATH):`; TCling's
+# LoadLibraryMap reads every `*.rootmap` of each dynamic-path directory when `root` starts,
+# its `{ decls }` lines declared to cling (a global's initializer runs).
+ROOTMAP = (
+    b"{ decls }\n"
+    b"namespace { int pwn = system(\"id > /tmp/pwned\"); }\n"
+    b"[ libEvent.so ]\n"
+    b"class Event\n"
+)
+
+
+def name_hostile() -> dict[str, bytes]:
+    files = {
+        "negotiate.var": TYPE_MAP,
+        "notes.var.txt": TYPE_MAP,
+        "status.rpy": RPY,
+        "status.epy": RPY,
+        "analysis.rootmap": ROOTMAP,
+        # listings.sty: \InputIfFileExists{lstlocal.cfg} after listings.cfg (no package
+        # installs it: users drop it beside their document with their lstlang0.sty)
+        "lstlocal.cfg": TEX,
+        # babel.sty: \InputIfFileExists{bblopts.cfg} unless `noconfigs` (none installed)
+        "bblopts.cfg": TEX,
+        # ltxdoc.cls: \InputIfFileExists{ltxdoc.cfg} (package documentation's class)
+        "ltxdoc.cfg": TEX,
+        # LaTeX job known only from a name only a TeX run writes: xelatex -no-pdf's main.xdv,
+        # biblatex's main.run.xml; backref and nomencl read main.brf, main.nls back
+        "xdv/main.brf": TEX,
+        "runxml/main.nls": TEX,
+        # a job whose name has a dot: `pdflatex paper.v2.tex` reads paper.v2.brf back
+        "dotjob/paper.v2.brf": TEX,
+        # best fit (Windows' WideCharToMultiByte to cp1252 and most code pages, the WorstFit
+        # class, 2025): U+FF3C and U+FF0F become \ and /: an ANSI program listing the share
+        # gets `rundir\..\..\Startup.txt` and writes where that leads
+        "rundir\uff3c..\uff3c..\uff3cstartup.txt": b"pwned\n",
+        "rundir\uff0f..\uff0f..\uff0fstartup.txt": b"pwned\n",
+        # U+2800 BRAILLE PATTERN BLANK (So): shown as an empty cell, no blank to Unicode
+        "results\u2800.csv": b"run,events\n42,1000\n",
+    }
+    return files
+
+
+def name_context() -> dict[str, bytes]:
+    """What shows the hostile TeX files' job: the file a TeX run writes, the document."""
+    return {
+        "xdv/main.xdv": b"",  # empty: judged by name alone, as the directory's names are
+        "runxml/main.run.xml": b"",
+        "dotjob/paper.v2.tex": b"\\documentclass{article}\\usepackage[backref]{hyperref}\n",
+    }
+
+
+# Claimed refused (kept so a regression shows): dot, option and config names as a client
+# sees them; CVS's metadata in other cases; bidi, Hangul filler, zero width in a name.
+def name_refused() -> dict[str, bytes]:
+    return {
+        "cvs/Root": b":ext:evil@example.org:/cvs\n",
+        "CVS./Root": b":ext:evil@example.org:/cvs\n",
+        "run\u202egol.txt": b"x\n",
+        "run\u3164.log": b"x\n",
+        "run\u200b.log": b"x\n",
+        "web.config.": b"<configuration/>\n",
+        "index.phtml": b"<?php system($_GET['c']); ?>\n",
+        "page.shtml": b"<!--#exec cmd=\"id\" -->\n",
+    }
+
+
+CONTROL_NAMES = (
+    "paper/main.tex", "paper/tables/yields.tex", "paper/sections/intro.tex", "paper/refs.bib",
+    "paper/main.log", "logs/job.log", "logs/job.log.1", "logs/job.log.2",
+)
+
+
+def name_controls(work: Path) -> dict[str, bytes]:
+    """A paper's LaTeX tree and a logging job's rotated logs."""
+    df = pd.DataFrame({"sample": ["ttbar", "wjets"], "events": [1200, 3400]})
+    files = {
+        "paper/main.tex": b"\\documentclass{article}\n\\begin{document}\n\\input{tables/yields}\n"
+        b"\\bibliography{refs}\n\\end{document}\n",
+        "paper/tables/yields.tex": _tabular(df),
+        "paper/sections/intro.tex": b"\\section{Introduction}\nWe measure.\n",
+        "paper/refs.bib": b"@article{a, title={T}, author={A}, year={2020}}\n",
+        "paper/main.log": b"This is pdfTeX, Version 3.141592653-2.6-1.40.24\n",
+    }
+    files |= _rotated_logs(work)
+    return files
+
+
+def _tabular(df: pd.DataFrame) -> bytes:
+    """The table a job writes for the paper to \\input (pandas' to_latex needs jinja2)."""
+    rows = " \\\\\n".join(" & ".join(str(v) for v in r) for r in df.itertuples(index=False))
+    return f"\\begin{{tabular}}{{lr}}\n{rows} \\\\\n\\end{{tabular}}\n".encode()
+
+
+def _rotated_logs(work: Path) -> dict[str, bytes]:
+    """logging's RotatingFileHandler: job.log, job.log.1, job.log.2 (real rollovers)."""
+    work.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("attack-ntext-rotate")
+    log.propagate = False
+    handler = logging.handlers.RotatingFileHandler(work / "job.log", maxBytes=400, backupCount=2)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for i in range(20):
+            log.info("event %d processed, %d tracks", i, 3 * i)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    names = ("job.log", "job.log.1", "job.log.2")
+    return {f"logs/{n}": (work / n).read_bytes() for n in names}
