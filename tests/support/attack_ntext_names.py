@@ -11,6 +11,7 @@ a tool writes the bytes: pandas' to_latex, logging's rotated files).
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 from pathlib import Path
@@ -48,6 +49,13 @@ ROOTMAP = (
 )
 
 
+# Voila (voila/app.py, Voila._config_file_paths_default: [os.getcwd(), *jupyter_config_path()])
+# loads voila.json from the directory it starts in: `browser` is a command webbrowser.get
+# runs at startup (a command line with %s), `ip` serves the dashboards' kernels to the net.
+VOILA = (json.dumps({"Voila": {"browser": "sh -c 'id > /tmp/pwned' %s", "ip": "0.0.0.0"}},  # noqa: S104
+                    indent=2) + "\n").encode()
+
+
 def name_hostile() -> dict[str, bytes]:
     files = {
         "negotiate.var": TYPE_MAP,
@@ -66,6 +74,10 @@ def name_hostile() -> dict[str, bytes]:
         # biblatex's main.run.xml; backref and nomencl read main.brf, main.nls back
         "xdv/main.brf": TEX,
         "runxml/main.nls": TEX,
+        # latex main.tex; dvips main.dvi: main.dvi is written by TeX only; glossaries
+        # inputs \jobname.glsdefs at \begin{document}
+        "dvi/main.glsdefs": TEX,
+        "voila.json": VOILA,
         # a job whose name has a dot: `pdflatex paper.v2.tex` reads paper.v2.brf back
         "dotjob/paper.v2.brf": TEX,
         # best fit (Windows' WideCharToMultiByte to cp1252 and most code pages, the WorstFit
@@ -79,11 +91,18 @@ def name_hostile() -> dict[str, bytes]:
     return files
 
 
+# Published by design ("By design not refused: hyperref's .out ... main.out beside main.tex
+# is read back as bookmarks"): hyperref \@input s \jobname.out.
+LISTED = {"outjob/main.out": b"\\BOOKMARK [1][-]{s.1}{Intro}{}% 1\n" + TEX}
+
+
 def name_context() -> dict[str, bytes]:
     """What shows the hostile TeX files' job: the file a TeX run writes, the document."""
     return {
         "xdv/main.xdv": b"",  # empty: judged by name alone, as the directory's names are
         "runxml/main.run.xml": b"",
+        "dvi/main.dvi": b"",
+        "outjob/main.tex": b"\\documentclass{article}\\usepackage{hyperref}\n",
         "dotjob/paper.v2.tex": b"\\documentclass{article}\\usepackage[backref]{hyperref}\n",
     }
 

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,14 @@ def one_up_a_line(lines: int = 60) -> bytes:
     return body + UP + LIE + b"\n"
 
 
+def utf16_bytes_shown(shown: bytes) -> bytes:
+    """UTF-16LE text (behind its BOM) whose bytes `cat` hands a terminal are `shown`."""
+    assert len(shown) % 2 == 0
+    data = b"\xff\xfe" + shown
+    data.decode("utf-16")  # every pair a character (CJK, Samaritan U+0808 ...)
+    return data
+
+
 def text_hostile() -> dict[str, bytes]:
     return {
         "join-climb.err": one_up_a_line(),
@@ -56,6 +65,10 @@ def text_hostile() -> dict[str, bytes]:
         "bidi.log": "run 42 checksum: \u202eDELIAF\u202c\n".encode(),
         # U+200B ZERO WIDTH SPACE: shows FAILED, `grep FAILED` finds nothing
         "zwsp.log": "run 42 checksum: FA\u200bILED\n".encode(),
+        # UTF-16 letters whose bytes are "run42: FAILED", six BS (U+0808, Samaritan) and "OK":
+        # `cat` shows "run42: OK    D"; the docs admit the other C0 bytes in UTF-16 ("move the
+        # cursor as text's own controls do": CR already overwrites within a line)
+        "utf16-bs.txt": utf16_bytes_shown(b"run42: FAILED " + b"\x08" * 8 + b"OK    \r\n"),
     }
 
 
@@ -155,6 +168,30 @@ def _latin1_log(work: Path) -> bytes:
     return path.read_bytes()
 
 
+_PYTEST_CASE = b"""class Reco:
+    def __init__(self, path):
+        self.calib = open(path).read()
+
+
+def test_calib():
+    assert Reco("/vmdata/input/calib_run42.txt").calib
+"""
+
+
+def _pytest_log(work: Path) -> bytes:
+    """A validation step's `pytest -q` run, its stdout as a job log (a failing test: pytest
+    prints the test function's source, `def test_...():`, in the first 512 bytes)."""
+    d = work / "validation"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "test_reco.py").write_bytes(_PYTEST_CASE)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(d),
+           "-c", str(d / "pytest.ini"), "test_reco.py"]
+    (d / "pytest.ini").write_text("[pytest]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    proc = subprocess.run(cmd, cwd=d, capture_output=True, env=env, timeout=120, check=False)
+    return proc.stdout
+
+
 def _csvs(work: Path) -> dict[str, bytes]:
     df = pd.DataFrame({"run": [41, 42], "energy_GeV": [13.6, 0.1 + 0.2], "détecteur": ["ECAL", "HCAL"]})
     out = {"yields.csv": df.to_csv(index=False).encode()}
@@ -183,7 +220,7 @@ DOCUMENTED = ("make-color.log", "latin1.log")
 CONTROL_NAMES = (
     "job.log", "tqdm-one.err", "tqdm-nested.err", "tqdm-ascii.err", "make.log",
     "make-color.log", "table.txt", "frame.txt", "latin1.log",
-    "yields.csv", "excel.csv", "utf16.tsv", "runs.csv",
+    "yields.csv", "excel.csv", "utf16.tsv", "runs.csv", "pytest.log",
 )
 
 
@@ -199,5 +236,6 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "table.txt": _savetxt(),
         "frame.txt": pd.DataFrame({"x": [1.0, 2.5], "y": ["a", "b"]}).to_string().encode(),
         "latin1.log": _latin1_log(work),
+        "pytest.log": _pytest_log(work),
     }
     return files | _csvs(work)
