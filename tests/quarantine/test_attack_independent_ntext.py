@@ -50,7 +50,7 @@ HOLES: dict[str, str] = {
     "join-climb.err": (
         "published: 61 lines of one `ESC [ A` each (every line's first cursor-up is free "
         "under text.MAX_RISE, so any number pass; `cat` never leaves the file's lines), but "
-        "`paste -s job.err` (also `fmt`, `xargs echo <`, `echo $(cat job.err)`, `tr -d '\\n'`), "
+        "`paste -s job.err` (also `fmt`, `pr -2`, `column`, `echo $(cat job.err)`, `tr -d '\\n'`), "
         "a reader of ONE file that joins its lines, climbs 61 rows above its first line and "
         "writes 'sha256sum -c: all 412 files OK' there: the docs bound a view of whole lines "
         "to 8 rows and exempt only joins of several files (paste, pr -m)"),
@@ -66,7 +66,8 @@ HOLES: dict[str, str] = {
         "every *.rootmap of each dynamic-path directory when root starts (`root -l "
         "data.root` in the job's directory, the docs' rootlogon.C case); its `{ decls }` "
         "lines are declared to cling, a global's initializer runs system() "
-        "(name-config lists rootlogon.C, rootalias.C, rootlogoff.C only)"),
+        "(name-config lists rootlogon.C, rootalias.C, rootlogoff.C only; from ROOT's "
+        "TCling::LoadLibraryMap source, ROOT was not run here)"),
     "xdv/main.brf": _JOB.format(
         namer="main.xdv (xelatex -no-pdf, latexmk -xelatex's intermediate)", file="main.brf",
         why="backref inputs \\jobname.brf"),
@@ -97,11 +98,14 @@ FALSE_REJECTIONS: dict[str, str] = {
 DOCUMENTED_REFUSALS = {
     "make-color.log": "text: control character U+001B",
     "latin1.log": "text/plain (text in latin-1",
+    # "no byte 0x1B anywhere" in UTF-16: Czech ě is U+011B, bytes 1B 01 (LE); every Czech
+    # or Slovak UTF-16 file (Excel's "Unicode text", PowerShell 5's `>`) is refused
+    "czech-utf16.tsv": "text: the byte 0x1B near byte",
 }
 # Hostile, published as the docs say: "every character [is] what a reader returns".
 # UTF-16's C0 bytes other than ENQ, SO, SI, ESC "move the cursor as text's own controls
 # do": BS (U+0808's bytes) overwrites within a line as CR does. hyperref's .out by design.
-LISTED = {"zwsp.log", "utf16-bs.txt", *names.LISTED}
+LISTED = {"zwsp.log", "tags.log", "utf16-bs.txt", *names.LISTED}
 
 HOSTILE = names.name_hostile() | text.text_hostile() | names.LISTED
 CLAIMED_REFUSED = names.name_refused() | text.text_refused()
