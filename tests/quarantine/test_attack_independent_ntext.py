@@ -13,7 +13,9 @@ title and OSC 8 link, DCS, bracketed paste, counted and erase CSIs, C1 in UTF-8,
 first-line cursor-up, UTF-32's NULs), checked to hold.
 Names: what a web server runs or serves by extension (Debian Apache's `AddHandler
 type-map var`, twistd web's .rpy/.epy), names read from `.` (ROOT's *.rootmap on its
-dynamic path `.:...`, listings' lstlocal.cfg, babel's bblopts.cfg, ltxdoc.cfg), LaTeX
+dynamic path `.:...`, listings' lstlocal.cfg, babel's bblopts.cfg, ltxdoc.cfg, voila.json;
+build tools' project-directory configuration: MSBuild's Directory.Build.props/.targets,
+NuGet.Config, global.json, docker compose's override files, hatch.toml, pdm.toml), LaTeX
 jobs known only from a name only a TeX run writes (xelatex -no-pdf's NAME.xdv, biblatex's
 NAME.run.xml) or with a dot in the job's name, best-fit path separators (U+FF3C, U+FF0F),
 U+2800 braille blank, CVS in other cases.
@@ -84,6 +86,30 @@ HOLES: dict[str, str] = {
         "Voila.browser is a command line webbrowser.get runs at startup (`sh -c '...' %s`), "
         "Voila.ip 0.0.0.0 serves the notebooks' kernels to the network"),
 }
+_BUILD = ("published (name-config misses it; the class of the refused CTestCustom.cmake, "
+          "bunfig.toml, uv.toml, pyproject.toml: read from the project's directory on every "
+          "run, unasked), so a job's output copied into a project directory takes effect: ")
+HOLES |= {name: _BUILD + why for name, why in {
+    "Directory.Build.props": "MSBuild (dotnet build, msbuild) imports the first "
+    "Directory.Build.props of the project's directory or its parents into every project "
+    "(Microsoft.Common.props); its <Exec> target runs a command before Build",
+    "Directory.Build.targets": "MSBuild imports Directory.Build.targets likewise "
+    "(Microsoft.Common.targets); its <Exec> runs a command",
+    "NuGet.Config": "NuGet (dotnet restore, every dotnet build) reads NuGet.Config of the "
+    "project's directory and its parents: <clear/> and another packageSource send every "
+    "package to another host (uv.toml's index-url, refused)",
+    "global.json": "the .NET SDK reads global.json of the working directory and its parents: "
+    "msbuild-sdks names an MSBuild SDK package restored and imported (its targets run) on "
+    "every build",
+    "compose.override.yaml": "docker compose up reads compose.override.yaml beside "
+    "compose.yaml and merges it unasked: a privileged service mounting / runs a command",
+    "docker-compose.override.yml": "docker compose merges docker-compose.override.yml beside "
+    "docker-compose.yml unasked: privileged, / mounted into the service",
+    "hatch.toml": "hatch reads hatch.toml of the project (pyproject's [tool.hatch] twin): "
+    "pre-install-commands run when hatch run or hatch shell makes the environment",
+    "pdm.toml": "pdm reads the project's pdm.toml (pdm config --local) on every command: "
+    "pypi.url sends pdm install to another index (uv.toml's index-url, refused)",
+}.items()}
 FALSE_REJECTIONS: dict[str, str] = {
     "pytest.log": (
         "refused (executable-content, type-not-allowed: text/x-script.python): the stdout of "

