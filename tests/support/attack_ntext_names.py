@@ -127,6 +127,8 @@ def name_context() -> dict[str, bytes]:
         "xdv/main.xdv": b"",  # empty: judged by name alone, as the directory's names are
         "runxml/main.run.xml": b"",
         "dvi/main.dvi": b"",
+        "casejob/MAIN.TEX": b"\\documentclass{article}\n",
+        "dashjob/main.tex": b"\\documentclass{article}\n",
         "outjob/main.tex": b"\\documentclass{article}\\usepackage{hyperref}\n",
         "dotjob/paper.v2.tex": b"\\documentclass{article}\\usepackage[backref]{hyperref}\n",
     }
@@ -142,6 +144,9 @@ def name_refused() -> dict[str, bytes]:
         "run\u3164.log": b"x\n",
         "run\u200b.log": b"x\n",
         "web.config.": b"<configuration/>\n",
+        # the job known from its document in another case; NAME-X other than the outputs
+        "casejob/main.brf": TEX,
+        "dashjob/main-x.tex": TEX,
         "index.phtml": b"<?php system($_GET['c']); ?>\n",
         "page.shtml": b"<!--#exec cmd=\"id\" -->\n",
     }

@@ -91,6 +91,13 @@ def text_refused() -> dict[str, bytes]:
         "first-up.log": UP + LIE + b"\n",
         "cr-first-up.log": b"\r" + UP + LIE + b"\n",
         "utf32.log": "run 42 ok\n".encode("utf-32"),
+        # "every byte part of a valid character", one encoding from first byte to last
+        "utf16-odd.txt": "\ufeffrun 42\n".encode("utf-16-le") + b"x",
+        "utf16-lone-surrogate.txt": b"\xff\xfe" + "run ".encode("utf-16-le") + b"\x00\xd8"
+        + "\n".encode("utf-16-le"),
+        "utf8-overlong.log": b"run 42 \xc0\xaf ok\n",
+        "utf8-surrogate.log": b"run 42 \xed\xa0\x80 ok\n",
+        "utf8-then-utf16.log": b"\xef\xbb\xbfrun 42\n" + "\ufeffok\n".encode("utf-16-le"),
     }
 
 
@@ -122,12 +129,13 @@ def _logging_log(work: Path) -> bytes:
     return path.read_bytes()
 
 
-def _tqdm(work: Path, nested: bool, **kw) -> bytes:
+def _tqdm(work: Path, nested: bool, outer: int = 3, inner: int = 20, **kw) -> bytes:
     path = work / "tqdm.err"
     with path.open("w", encoding="utf-8") as err:
-        for _ in tqdm.trange(3, file=err, desc="files", mininterval=0, **kw):
+        for _ in tqdm.trange(outer, file=err, desc="files", mininterval=0, **kw):
             if nested:
-                for _ in tqdm.trange(20, file=err, desc="events", leave=False, mininterval=0, **kw):
+                for _ in tqdm.trange(inner, file=err, desc="events", leave=False, mininterval=0,
+                                     **kw):
                     pass
             else:
                 for _ in range(5):
@@ -209,6 +217,9 @@ def _csvs(work: Path) -> dict[str, bytes]:
     buf = io.StringIO()  # csv's default line end is CRLF
     csv.writer(buf).writerows([["run", "comment"], [42, "beam, unstable"], [43, 'say "ok"']])
     out["runs.csv"] = buf.getvalue().encode()
+    buf = io.StringIO()  # an instrument's export with classic Mac line ends
+    csv.writer(buf, lineterminator="\r").writerows([["t", "V"], [0.1, 3.3], [0.2, 3.1]])
+    out["cr-only.csv"] = buf.getvalue().encode()
     return out
 
 
@@ -226,7 +237,7 @@ DOCUMENTED = ("make-color.log", "latin1.log", "czech-utf16.tsv")
 
 CONTROL_NAMES = (
     "job.log", "tqdm-one.err", "tqdm-nested.err", "tqdm-ascii.err", "make.log",
-    "make-color.log", "table.txt", "frame.txt", "latin1.log",
+    "make-color.log", "tqdm-nested-long.err", "cr-only.csv", "table.txt", "frame.txt", "latin1.log",
     "yields.csv", "excel.csv", "utf16.tsv", "czech-utf16.tsv", "runs.csv", "pytest.log",
 )
 
@@ -238,6 +249,8 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "tqdm-one.err": _tqdm(work, nested=False),
         "tqdm-nested.err": _tqdm(work, nested=True),
         "tqdm-ascii.err": _tqdm(work, nested=True, ascii=True),
+        # two nested bars, 1.5 MB: the 1 MiB chunks cut lines and cursor-ups
+        "tqdm-nested-long.err": _tqdm(work, nested=True, outer=40, inner=500),
         "make.log": _make_log(work, color=False),
         "make-color.log": _make_log(work, color=True),
         "table.txt": _savetxt(),
