@@ -56,6 +56,13 @@ HOLES: dict[str, str] = {
         "a reader of ONE file that joins its lines, climbs 61 rows above its first line and "
         "writes 'sha256sum -c: all 412 files OK' there: the docs bound a view of whole lines "
         "to 8 rows and exempt only joins of several files (paste, pr -m)"),
+    **dict.fromkeys(text.multi_files(), (
+        "published: 12 files, each 8 plain lines and one line of 8 `ESC [ A` (7 beyond the "
+        "line's first, under the bound; `cat` of each stays on its own lines); `grep -h "
+        "FORGED multi/*.err` (or `tail -qn1 multi/*.err`, `head`), a view of whole lines of "
+        "several files shown one after another, climbs 85 rows and writes 'sha256sum -c: all "
+        "412 files OK' there: the bound is per file (7 rows a file), unbounded over a job's "
+        "files; the docs exempt only side-by-side joins of several files (paste, pr -m)")),
     "bidi.log": (
         "published: U+202E RIGHT-TO-LEFT OVERRIDE inside a log line; the bytes say "
         "'DELIAF' (grep FAILED finds nothing), a browser showing the .log as text/plain "
@@ -187,6 +194,19 @@ def test_join_of_one_file_climbs_where_cat_does_not(tmp_path):
         shown = subprocess.run([*cmd, str(tmp_path / "job.err")], capture_output=True, check=True)
         assert text.climb_of(shown.stdout) == 61, cmd
         assert shown.stdout.count(b"\n") == 1, cmd
+
+
+def test_grep_of_several_files_climbs_past_the_bound(tmp_path):
+    """What the multi case rests on: each file alone stays on its lines and within 8 of a
+    view's first line; real grep over the twelve climbs 85 rows."""
+    for name, data in text.multi_files().items():
+        assert text.climb_of(data) == 0
+        (tmp_path / name.split("/")[1]).write_bytes(data)
+    files = sorted(str(p) for p in tmp_path.glob("job-*.err"))
+    shown = subprocess.run(["grep", "-h", "FORGED", *files], capture_output=True, check=True)
+    assert text.climb_of(shown.stdout) == 8 + (text.MULTI - 1) * 7
+    tail = subprocess.run(["tail", "-q", "-n", "1", *files], capture_output=True, check=True)
+    assert text.climb_of(tail.stdout) == 8 + (text.MULTI - 1) * 7
 
 
 def test_real_tqdm_nested_bars_join_climbs_too(run):

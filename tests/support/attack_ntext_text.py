@@ -56,9 +56,25 @@ def utf16_bytes_shown(shown: bytes) -> bytes:
     return data
 
 
+MULTI = 12
+
+
+def one_climb_of_eight() -> bytes:
+    """Eight plain lines, then one line of eight cursor-ups (seven beyond its first: under
+    the bound) that writes over the row it rose to: `cat` stays on the file's lines."""
+    return b"epoch ok\n" * 8 + UP * 8 + b"FORGED" + LIE + b"\n"
+
+
+def multi_files() -> dict[str, bytes]:
+    """Twelve such files: `grep -h FORGED multi/*.err` (or `tail -qn1`) shows their lines
+    one after another, each rising 8 and coming down 1: 8 + 11 x 7 = 85 rows."""
+    return {f"multi/job-{i:02d}.err": one_climb_of_eight() for i in range(MULTI)}
+
+
 def text_hostile() -> dict[str, bytes]:
     return {
         "join-climb.err": one_up_a_line(),
+        **multi_files(),
         # U+202E RIGHT-TO-LEFT OVERRIDE: the bytes say KO (grep OK finds nothing), a browser
         # showing the .log (text/plain) and VTE's bidi show "OK"; the docs call it a bidi
         # control (names rule) and text admits no control but TAB LF VT FF CR
