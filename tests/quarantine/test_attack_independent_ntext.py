@@ -134,6 +134,8 @@ DOCUMENTED_REFUSALS = {
     # "no byte 0x1B anywhere" in UTF-16: Czech ě is U+011B, bytes 1B 01 (LE); every Czech
     # or Slovak UTF-16 file (Excel's "Unicode text", PowerShell 5's `>`) is refused
     "czech-utf16.tsv": "text: the byte 0x1B near byte",
+    # every Keras model.fit(verbose=1) log redirected to a file on Linux: BS and SGR
+    "keras-fit.log": "text: control character U+",
 }
 # Hostile, published as the docs say: "every character [is] what a reader returns".
 # UTF-16's C0 bytes other than ENQ, SO, SI, ESC "move the cursor as text's own controls
@@ -224,6 +226,13 @@ def test_pytest_log_is_pytest_output(run):
     data = run["controls"]["pytest.log"]
     assert b"= FAILURES =" in data and b"1 failed" in data
     assert 0 <= data.find(b"    def test_calib():") < 512 - 21
+
+
+def test_keras_log_is_progbar_dynamic_display(run):
+    """The stored Keras log is its Progbar's dynamic display: BS runs, CR, SGR, 16 updates."""
+    data = run["controls"]["keras-fit.log"]
+    assert data.startswith(b"Epoch 1/2\n") and b"Epoch 2/2\n" in data
+    assert data.count(b"\b\r") == 14 and data.count(b"\x1b[1m8/8\x1b[0m") == 2
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))

@@ -246,6 +246,13 @@ def _savetxt() -> bytes:
     return buf.getvalue()
 
 
+# keras 3.15.1's Progbar (keras/src/utils/progbar.py, run from the wheel with numpy as its
+# only backend dependency stubbed out) as model.fit(verbose=1) drives it for two epochs,
+# stdout redirected to a file on Linux: `"posix" in sys.modules` turns on its dynamic
+# display, so each update is BS x the last width, CR, and SGR colours (tf.keras 2 writes the
+# BS and CR without colours). Stored: keras is no dependency of the project.
+KERAS_FIT = Path(__file__).with_name("attack_ntext_keras_fit.log")
+
 # Ordinary output a documented rule refuses: SGR colours (gcc's diagnostics colour, which
 # CMake and Ninja builds force) and Latin-1 where the policy lists only utf-8 and utf-16.
 DOCUMENTED = ("make-color.log", "latin1.log", "czech-utf16.tsv")
@@ -255,6 +262,7 @@ CONTROL_NAMES = (
     "job.log", "tqdm-one.err", "tqdm-nested.err", "tqdm-ascii.err", "make.log",
     "make-color.log", "tqdm-nested-long.err", "cr-only.csv", "table.txt", "frame.txt", "latin1.log",
     "yields.csv", "excel.csv", "utf16.tsv", "czech-utf16.tsv", "runs.csv", "pytest.log",
+    "keras-fit.log",
 )
 
 
@@ -273,5 +281,6 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "frame.txt": pd.DataFrame({"x": [1.0, 2.5], "y": ["a", "b"]}).to_string().encode(),
         "latin1.log": _latin1_log(work),
         "pytest.log": _pytest_log(work),
+        "keras-fit.log": KERAS_FIT.read_bytes(),
     }
     return files | _csvs(work)
