@@ -13,7 +13,8 @@ title and OSC 8 link, DCS, bracketed paste, counted and erase CSIs, C1 in UTF-8,
 first-line cursor-up, UTF-32's NULs), checked to hold.
 Names: what a web server runs or serves by extension (Debian Apache's `AddHandler
 type-map var`, twistd web's .rpy/.epy), names read from `.` (ROOT's *.rootmap on its
-dynamic path `.:...`, listings' lstlocal.cfg, babel's bblopts.cfg, ltxdoc.cfg, voila.json;
+dynamic path `.:...`, listings' lstlocal.cfg, babel's bblopts.cfg, ltxdoc.cfg, voila.json,
+Asymptote's config.asy;
 build tools' project-directory configuration: MSBuild's Directory.Build.props/.targets,
 NuGet.Config, global.json, docker compose's override files, hatch.toml, pdm.toml), LaTeX
 jobs known only from a name only a TeX run writes (xelatex -no-pdf's NAME.xdv, biblatex's
@@ -86,6 +87,12 @@ HOLES: dict[str, str] = {
     "dvi/main.glsdefs": _JOB.format(
         namer="main.dvi (latex main.tex; dvips main.dvi)", file="main.glsdefs",
         why="glossaries inputs \\jobname.glsdefs at \\begin{document}"),
+    "config.asy": (
+        "published: Asymptote runs ./config.asy on every run, before the figure "
+        "(settings.cc setOptions: setPath() pushes \".\" first, locateFile(\"config.asy\"), "
+        "doConfig runs it; meant for ~/.asy/config.asy); safe mode still lets it write "
+        "files in `.`: it writes a latexmkrc (Perl) for the next latexmk run. The docs refuse "
+        "the 81 base modules asy imports from `.`, not the configuration file it runs there"),
     "voila.json": (
         "published (name-config misses it, a sibling of the refused nextflow.config, "
         "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "

@@ -3,7 +3,7 @@ tests/quarantine/test_attack_independent_ntext.py).
 
 Hostile: files a web server runs or serves by their name's extension as configuration
 (Debian Apache's type maps, twistd web's resource scripts), names ROOT, listings, babel,
-ltxdoc and voila read from `.`, build tools' project configuration (MSBuild, NuGet, the
+ltxdoc, voila and Asymptote (config.asy) read from `.`, build tools' project configuration (MSBuild, NuGet, the
 .NET SDK, docker compose, hatch, pdm), LaTeX job files whose job only a TeX-only name shows, names a
 Windows ANSI program sees with path separators (best fit), a name that looks blank.
 Controls: what a lab's LaTeX project and a logging job publish (real tool output where
@@ -103,6 +103,9 @@ def name_hostile() -> dict[str, bytes]:
         # inputs \jobname.glsdefs at \begin{document}
         "dvi/main.glsdefs": TEX,
         "voila.json": VOILA,
+        # asymptote's settings.cc: setPath() puts "." first, then locateFile("config.asy")
+        # and runFile() before any figure; safe mode still writes files in `.`
+        "config.asy": b'file f=output("latexmkrc");\nwrite(f, "system(\'id\');");\nclose(f);\n',
         # a job whose name has a dot: `pdflatex paper.v2.tex` reads paper.v2.brf back
         "dotjob/paper.v2.brf": TEX,
         # best fit (Windows' WideCharToMultiByte to cp1252 and most code pages, the WorstFit
