@@ -93,6 +93,12 @@ HOLES: dict[str, str] = {
         "doConfig runs it; meant for ~/.asy/config.asy); safe mode still lets it write "
         "files in `.`: it writes a latexmkrc (Perl) for the next latexmk run. The docs refuse "
         "the 81 base modules asy imports from `.`, not the configuration file it runs there"),
+    **{name: (
+        f"published (name-config misses it; a startup file by exact name, the class of "
+        f"pawlogon.kumac, profile.do, GNUPLOT.INI): Ruby's irb loads ./{name} as Ruby when it "
+        "starts in the directory and the user has no ~/.irbrc (irb/init.rb "
+        "rc_file_generators: Dir.pwd's .irbrc, irb.rc, _irbrc, $irbrc)")
+       for name in ("irb.rc", "_irbrc", "$irbrc")},
     "voila.json": (
         "published (name-config misses it, a sibling of the refused nextflow.config, "
         "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "

@@ -103,6 +103,11 @@ def name_hostile() -> dict[str, bytes]:
         # inputs \jobname.glsdefs at \begin{document}
         "dvi/main.glsdefs": TEX,
         "voila.json": VOILA,
+        # Ruby's irb (irb/init.rb rc_file_generators): after ~/.irbrc, Dir.pwd's .irbrc,
+        # irb.rc, _irbrc, $irbrc, loaded as Ruby when irb starts there
+        "irb.rc": b"system('id > /tmp/pwned')\n",
+        "_irbrc": b"system('id > /tmp/pwned')\n",
+        "$irbrc": b"system('id > /tmp/pwned')\n",
         # asymptote's settings.cc: setPath() puts "." first, then locateFile("config.asy")
         # and runFile() before any figure; safe mode still writes files in `.`
         "config.asy": b'file f=output("latexmkrc");\nwrite(f, "system(\'id\');");\nclose(f);\n',
