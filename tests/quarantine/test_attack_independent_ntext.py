@@ -99,6 +99,14 @@ HOLES: dict[str, str] = {
         "starts in the directory and the user has no ~/.irbrc (irb/init.rb "
         "rc_file_generators: Dir.pwd's .irbrc, irb.rc, _irbrc, $irbrc)")
        for name in ("irb.rc", "_irbrc", "$irbrc")},
+    "default.sex": (
+        "published (name-config misses it): SExtractor run without -c in the directory of the "
+        "job's FITS images (`sex image.fits`) reads ./default.sex; CATALOG_NAME and "
+        "CHECKIMAGE_NAME make it write its catalogue and a FITS image over any file the "
+        "astronomer may write (../../.bashrc)"),
+    "default.swarp": (
+        "published (name-config misses it): SWarp without -c reads ./default.swarp; "
+        "IMAGEOUT_NAME and WEIGHTOUT_NAME overwrite any file the user may write"),
     "voila.json": (
         "published (name-config misses it, a sibling of the refused nextflow.config, "
         "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "

@@ -103,6 +103,15 @@ def name_hostile() -> dict[str, bytes]:
         # inputs \jobname.glsdefs at \begin{document}
         "dvi/main.glsdefs": TEX,
         "voila.json": VOILA,
+        # astronomy beside the job's FITS images: SExtractor and SWarp read default.sex and
+        # default.swarp of the working directory when run without -c (`sex image.fits`);
+        # their output names are any path the user may write. IRAF's cl and PyRAF run the
+        # working directory's login.cl (CL; `!` runs a shell command): refused (name-type
+        # .cl, application/simple-filter+xml)
+        "default.sex": b"CATALOG_NAME     ../../.bashrc\nCATALOG_TYPE     ASCII_HEAD\n"
+        b"CHECKIMAGE_TYPE  BACKGROUND\nCHECKIMAGE_NAME  ../../.profile\n",
+        "default.swarp": b"IMAGEOUT_NAME    ../../.bashrc\nWEIGHTOUT_NAME   ../../.profile\n",
+        "login.cl": b"!id > /tmp/pwned\nkeep\n",
         # Ruby's irb (irb/init.rb rc_file_generators): after ~/.irbrc, Dir.pwd's .irbrc,
         # irb.rc, _irbrc, $irbrc, loaded as Ruby when irb starts there
         "irb.rc": b"system('id > /tmp/pwned')\n",
