@@ -4,25 +4,28 @@ leaves" and the names rules of "Walk", not the code (neither the validators nor 
 tests were read).
 
 Text: the cursor-up bound ("a view of whole lines climbs at most 1 + that sum, 8, above
-its first line"; joins of SEVERAL files, `paste`, `pr -m`, are the documented exception)
-against readers that join ONE file's lines (`paste -s`, `fmt`, `xargs`, `echo $(cat f)`):
-a line's first cursor-up is free, so a file of one cursor-up a line is admitted at any
-length and its join climbs as many rows; Unicode format controls inside text (U+202E, the
-docs' own "bidi control", U+200B); the terminal sequences the row claims refused (OSC
-title and OSC 8 link, DCS, bracketed paste, counted and erase CSIs, C1 in UTF-8, BS, DEL, a
-first-line cursor-up, UTF-32's NULs), checked to hold.
-Names: what a web server runs or serves by extension (Debian Apache's `AddHandler
-type-map var`, twistd web's .rpy/.epy), names read from `.` (ROOT's *.rootmap on its
-dynamic path `.:...`, listings' lstlocal.cfg, babel's bblopts.cfg, ltxdoc.cfg, voila.json,
-Asymptote's config.asy;
-build tools' project-directory configuration: MSBuild's Directory.Build.props/.targets,
-NuGet.Config, global.json, docker compose's override files, hatch.toml, pdm.toml), LaTeX
-jobs known only from a name only a TeX run writes (xelatex -no-pdf's NAME.xdv, biblatex's
-NAME.run.xml) or with a dot in the job's name, best-fit path separators (U+FF3C, U+FF0F),
-U+2800 braille blank, CVS in other cases.
-Controls, real tool output: python logging (tracebacks, rotated job.log.1), tqdm to a file
-(one bar, two nested, ascii), make and gcc diagnostics, pandas and csv CSV (UTF-8, BOM,
-UTF-16 TSV), numpy savetxt, a paper's LaTeX tree.
+its first line"; joins of SEVERAL files side by side, `paste`, `pr -m`, the documented
+exception) against readers that join ONE file's lines (`paste -s`, `fmt`, `pr -2`,
+`column`: a line's first cursor-up is free, so a file of one a line passes at any length
+and its join climbs as many rows) and views of several files shown one after another
+(`grep -h`, `tail -q`: the bound is per file, 7 rows a file); Unicode format controls in
+text (U+202E, the docs' own "bidi control"; U+200B and tags listed); the sequences the row
+claims refused (OSC title and OSC 8 link, DCS, bracketed paste, counted and erase CSIs, C1
+in UTF-8, BS, DEL, a first-line cursor-up, UTF-32's NULs, broken UTF-8 and UTF-16),
+checked to hold.
+Names: what a web server runs by extension (Debian Apache's `AddHandler type-map var`,
+twistd web's .rpy/.epy: refused), names read from `.` (ROOT's *.rootmap on its dynamic
+path `.:...`, Asymptote's config.asy, voila.json, irb's irb.rc/_irbrc/$irbrc, SExtractor's
+default.sex and SWarp's default.swarp, listings' lstlocal.cfg, babel's bblopts.cfg,
+ltxdoc.cfg), build tools' project-directory configuration (MSBuild's
+Directory.Build.props/.targets, NuGet.Config, global.json, docker compose's override
+files, hatch.toml, pdm.toml), LaTeX jobs known only from a name only a TeX run writes
+(NAME.xdv, NAME.run.xml, NAME.dvi) or in another case or with a dot, best-fit path
+separators (U+FF3C, U+FF0F), U+2800 braille blank, CVS in other cases.
+Controls, real tool output: python logging (tracebacks, rotated job.log.1), pytest -q's
+failure report, tqdm to a file (one bar, two nested, ascii, 1.5 MB), make and gcc
+diagnostics (plain and coloured), Keras' Progbar (stored), pandas and csv CSV (UTF-8, BOM,
+UTF-16, Czech UTF-16, CR line ends), numpy savetxt, a Latin-1 log, a paper's LaTeX tree.
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off,
 per-file promotion). HOLES and FALSE_REJECTIONS are strict xfails whose reason says what
