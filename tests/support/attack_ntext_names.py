@@ -161,6 +161,10 @@ def name_refused() -> dict[str, bytes]:
         "run\u3164.log": b"x\n",
         "run\u200b.log": b"x\n",
         "web.config.": b"<configuration/>\n",
+        # NTFS 8.3 aliases of .htaccess and node_modules (a Windows client writes through
+        # them into a web directory's .htaccess, a checkout's node_modules)
+        "HTACCE~1": b"AddHandler cgi-script .log\n",
+        "NODE_M~1/x/package.json": b'{"main": "x.js"}\n',
         # the job known from its document in another case; NAME-X other than the outputs
         "casejob/main.brf": TEX,
         "dashjob/main-x.tex": TEX,

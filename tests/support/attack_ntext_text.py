@@ -106,6 +106,7 @@ def text_refused() -> dict[str, bytes]:
         "del.log": b"ok\x7f\n",
         "first-up.log": UP + LIE + b"\n",
         "cr-first-up.log": b"\r" + UP + LIE + b"\n",
+        "bom-first-up.log": b"\xef\xbb\xbf" + UP + LIE + b"\n",
         "utf32.log": "run 42 ok\n".encode("utf-32"),
         # "every byte part of a valid character", one encoding from first byte to last
         "utf16-odd.txt": "\ufeffrun 42\n".encode("utf-16-le") + b"x",
