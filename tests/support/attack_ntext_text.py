@@ -75,9 +75,9 @@ def text_hostile() -> dict[str, bytes]:
     return {
         "join-climb.err": one_up_a_line(),
         **multi_files(),
-        # U+202E RIGHT-TO-LEFT OVERRIDE: the bytes say KO (grep OK finds nothing), a browser
-        # showing the .log (text/plain) and VTE's bidi show "OK"; the docs call it a bidi
-        # control (names rule) and text admits no control but TAB LF VT FF CR
+        # U+202E RIGHT-TO-LEFT OVERRIDE: the bytes say DELIAF (grep FAILED finds nothing), a browser
+        # showing the .log (text/plain) and VTE's bidi show "FAILED" (the names rule refuses
+        # bidi controls for that lie; the text row admits every character as data)
         "bidi.log": "run 42 checksum: \u202eDELIAF\u202c\n".encode(),
         # U+200B ZERO WIDTH SPACE: shows FAILED, `grep FAILED` finds nothing
         "zwsp.log": "run 42 checksum: FA\u200bILED\n".encode(),
