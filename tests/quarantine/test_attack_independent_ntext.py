@@ -110,6 +110,15 @@ HOLES: dict[str, str] = {
         "workspace settings `wandb init` writes (wandb_settings.py settings_workspace); "
         "base_url sends the run, its code and the API key (WANDB_API_KEY) to another host, "
         "as uv.toml's index-url (refused) sends uv's"),
+    "served/serve.json": (
+        "published (name-config misses it, the class of web.config and .htaccess): Vercel's "
+        "serve (`npx serve DIR`, serve-handler) reads DIR/serve.json; its headers rule sends "
+        "every .log as text/html, and run42.log's <img onerror> (admitted: 'name-type "
+        "decides') runs in the reader's browser"),
+    "served/_headers": (
+        "published (name-config misses it, the class of web.config and .htaccess): Netlify "
+        "and Cloudflare Pages read _headers of the published directory; `/*.log "
+        "Content-Type: text/html` makes run42.log's admitted <img onerror> run"),
     "voila.json": (
         "published (name-config misses it, a sibling of the refused nextflow.config, "
         "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "
@@ -253,6 +262,15 @@ def test_pytest_log_is_pytest_output(run):
     data = run["controls"]["pytest.log"]
     assert b"= FAILURES =" in data and b"1 failed" in data
     assert 0 <= data.find(b"    def test_calib():") < 512 - 21
+
+
+def test_log_with_img_onerror_is_published(run):
+    """What the static servers' configuration holes rest on: a .log holding <img onerror>
+    is published (the docs: 'name-type decides'), so a server typing .log as text/html runs
+    it."""
+    entry = run["entries"]["served/run42.log"]
+    assert entry["verdict"] == "accepted", entry
+    assert b"onerror" in (run["out"] / "served" / "run42.log").read_bytes()
 
 
 def test_keras_log_is_progbar_dynamic_display(run):

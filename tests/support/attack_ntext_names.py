@@ -81,6 +81,15 @@ BUILD_CONFIG = {
 }
 
 
+# Static servers' per-directory configuration: Vercel's `serve` (npx serve DIR reads
+# DIR/serve.json), Netlify's and Cloudflare Pages' `_headers` in the published directory:
+# every .log sent as text/html, where the <img onerror> the text rule admits runs.
+SERVE_JSON = (json.dumps({"headers": [{"source": "**/*.log", "headers": [
+    {"key": "Content-Type", "value": "text/html"}]}]}, indent=2) + "\n").encode()
+HEADERS = b"/*.log\n  Content-Type: text/html\n"
+PAGE_LOG = b"run 42 done <img src=x onerror=alert(document.domain)>\n"
+
+
 def name_hostile() -> dict[str, bytes]:
     files = {
         "negotiate.var": TYPE_MAP,
@@ -103,6 +112,8 @@ def name_hostile() -> dict[str, bytes]:
         # inputs \jobname.glsdefs at \begin{document}
         "dvi/main.glsdefs": TEX,
         "voila.json": VOILA,
+        "served/serve.json": SERVE_JSON,
+        "served/_headers": HEADERS,
         # wandb (wandb/sdk/wandb_settings.py settings_workspace: wandb_dir/"settings", the
         # wandb_dir ./wandb): the workspace settings `wandb init` writes, read by every
         # wandb.init() in the directory
@@ -148,6 +159,7 @@ def name_context() -> dict[str, bytes]:
         "xdv/main.xdv": b"",  # empty: judged by name alone, as the directory's names are
         "runxml/main.run.xml": b"",
         "dvi/main.dvi": b"",
+        "served/run42.log": PAGE_LOG,
         "casejob/MAIN.TEX": b"\\documentclass{article}\n",
         "dashjob/main.tex": b"\\documentclass{article}\n",
         "outjob/main.tex": b"\\documentclass{article}\\usepackage{hyperref}\n",
