@@ -14,7 +14,8 @@ claims refused (OSC title and OSC 8 link, DCS, bracketed paste, counted and eras
 in UTF-8, BS, DEL, a first-line cursor-up, UTF-32's NULs, broken UTF-8 and UTF-16),
 checked to hold.
 Names: what a web server runs by extension (Debian Apache's `AddHandler type-map var`,
-twistd web's .rpy/.epy: refused), names read from `.` (ROOT's *.rootmap on its dynamic
+twistd web's .rpy/.epy: refused) or reads as a directory's configuration (serve's
+serve.json, Netlify's and Cloudflare Pages' _headers), names read from `.` (ROOT's *.rootmap on its dynamic
 path `.:...`, Asymptote's config.asy, voila.json, irb's irb.rc/_irbrc/$irbrc, SExtractor's
 default.sex and SWarp's default.swarp, listings' lstlocal.cfg, babel's bblopts.cfg,
 ltxdoc.cfg), build tools' project-directory configuration (MSBuild's

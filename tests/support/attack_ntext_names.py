@@ -1,8 +1,9 @@
 """Names for independent attack n on text and names (session 38,
 tests/quarantine/test_attack_independent_ntext.py).
 
-Hostile: files a web server runs or serves by their name's extension as configuration
-(Debian Apache's type maps, twistd web's resource scripts), names ROOT, listings, babel,
+Hostile: files a web server runs by their name's extension (Debian Apache's type maps,
+twistd web's resource scripts) or reads as the directory's configuration (serve.json,
+_headers), names ROOT, listings, babel,
 ltxdoc, voila and Asymptote (config.asy) read from `.`, build tools' project configuration (MSBuild, NuGet, the
 .NET SDK, docker compose, hatch, pdm), LaTeX job files whose job only a TeX-only name shows, names a
 Windows ANSI program sees with path separators (best fit), a name that looks blank.
