@@ -2,13 +2,14 @@
 tests/quarantine/test_attack_independent_ntext.py).
 
 Hostile: files a web server runs by their name's extension (Debian Apache's type maps,
-twistd web's resource scripts) or reads as the directory's configuration (serve.json,
-_headers), names ROOT, listings, babel,
-ltxdoc, voila and Asymptote (config.asy) read from `.`, build tools' project configuration (MSBuild, NuGet, the
-.NET SDK, docker compose, hatch, pdm), LaTeX job files whose job only a TeX-only name shows, names a
-Windows ANSI program sees with path separators (best fit), a name that looks blank.
-Controls: what a lab's LaTeX project and a logging job publish (real tool output where
-a tool writes the bytes: pandas' to_latex, logging's rotated files).
+twistd web's resource scripts: refused) or reads as the directory's configuration
+(serve.json, _headers); names tools read from `.` (ROOT's *.rootmap, Asymptote's
+config.asy, voila.json, irb's rc files, SExtractor's default.sex, SWarp's default.swarp,
+wandb/settings, listings', babel's and ltxdoc's .cfg); build tools' project-directory
+configuration (MSBuild, NuGet, the .NET SDK, docker compose, hatch, pdm); LaTeX job files
+whose job only a TeX-only name shows; names a Windows ANSI program sees with path
+separators (best fit); a name that looks blank.
+Controls: a paper's LaTeX tree (a table as a job writes it) and logging's rotated files.
 """
 
 from __future__ import annotations
