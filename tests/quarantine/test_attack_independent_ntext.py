@@ -148,6 +148,12 @@ HOLES |= {name: _BUILD + why for name, why in {
     "docker-compose.yml unasked: privileged, / mounted into the service",
     "hatch.toml": "hatch reads hatch.toml of the project (pyproject's [tool.hatch] twin): "
     "pre-install-commands run when hatch run or hatch shell makes the environment",
+    "Pipfile": "pipenv reads the Pipfile of the directory and its parents on every pipenv "
+    "command: its [[source]] url sends installs to another index (uv.toml's index-url)",
+    "ansible.cfg": "ansible and ansible-playbook read ./ansible.cfg before ~/.ansible.cfg "
+    "(skipped only when `.` is world-writable; the public area's 0755 directories are not): "
+    "ssh_args' ProxyCommand runs a command on the admin's host for every host it reaches "
+    "(the project itself ships ansible/)",
     "pdm.toml": "pdm reads the project's pdm.toml (pdm config --local) on every command: "
     "pypi.url sends pdm install to another index (uv.toml's index-url, refused)",
 }.items()}

