@@ -158,6 +158,13 @@ HOLES |= {name: _BUILD + why for name, why in {
     "pypi.url sends pdm install to another index (uv.toml's index-url, refused)",
 }.items()}
 FALSE_REJECTIONS: dict[str, str] = {
+    "gcc-form.log": (
+        "refused (text: markup '<form'): gcc's 'fatal error: form.h: No such file or "
+        "directory' for a curses forms program (ncurses' form.h) built on a VM without "
+        "libncurses-dev quotes `#include <form.h>`; to a browser `<form.h>` is an unknown "
+        "element named 'form.h', no form (an HTML tokenizer ends a tag name only at white "
+        "space, / or >), so the row's 'no markup a browser would run' does not cover it; "
+        "likewise `#include <object.h>` (CPython's), `<meta.h>`, `<svg.h>`"),
     "pytest.log": (
         "refused (executable-content, type-not-allowed: text/x-script.python): the stdout of "
         "a job's validation step, `pytest -q` run with one failing test; pytest prints the "
@@ -278,6 +285,12 @@ def test_log_with_img_onerror_is_published(run):
     entry = run["entries"]["served/run42.log"]
     assert entry["verdict"] == "accepted", entry
     assert b"onerror" in (run["out"] / "served" / "run42.log").read_bytes()
+
+
+def test_gcc_log_is_gcc_output(run):
+    data = run["controls"]["gcc-form.log"]
+    assert b"fatal error: form.h: No such file or directory" in data
+    assert b"#include <form.h>" in data
 
 
 def test_keras_log_is_progbar_dynamic_display(run):

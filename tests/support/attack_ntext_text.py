@@ -221,6 +221,18 @@ def _pytest_log(work: Path) -> bytes:
     return proc.stdout
 
 
+def _gcc_missing_form_h(work: Path) -> bytes:
+    """gcc 12's report for a curses forms program built where libncurses-dev is missing
+    (the system include path replaced by an empty directory): it quotes `#include <form.h>`."""
+    d = work / "tui"
+    (d / "include").mkdir(parents=True, exist_ok=True)
+    (d / "tui.c").write_bytes(b"#include <form.h>\n\nint main(void) { return 0; }\n")
+    cmd = ["gcc", "-nostdinc", "-I", "include", "-c", "tui.c", "-o", "tui.o"]
+    env = dict(os.environ, LC_ALL="C.UTF-8")
+    proc = subprocess.run(cmd, cwd=d, capture_output=True, env=env, check=False)
+    return proc.stdout + proc.stderr
+
+
 def _csvs(work: Path) -> dict[str, bytes]:
     df = pd.DataFrame({"run": [41, 42], "energy_GeV": [13.6, 0.1 + 0.2], "détecteur": ["ECAL", "HCAL"]})
     out = {"yields.csv": df.to_csv(index=False).encode()}
@@ -261,7 +273,7 @@ DOCUMENTED = ("make-color.log", "latin1.log", "czech-utf16.tsv")
 
 CONTROL_NAMES = (
     "job.log", "tqdm-one.err", "tqdm-nested.err", "tqdm-ascii.err", "make.log",
-    "make-color.log", "tqdm-nested-long.err", "cr-only.csv", "table.txt", "frame.txt", "latin1.log",
+    "make-color.log", "gcc-form.log", "tqdm-nested-long.err", "cr-only.csv", "table.txt", "frame.txt", "latin1.log",
     "yields.csv", "excel.csv", "utf16.tsv", "czech-utf16.tsv", "runs.csv", "pytest.log",
     "keras-fit.log",
 )
@@ -277,6 +289,7 @@ def text_controls(work: Path) -> dict[str, bytes]:
         # two nested bars, 1.5 MB: the 1 MiB chunks cut lines and cursor-ups
         "tqdm-nested-long.err": _tqdm(work, nested=True, outer=40, inner=500),
         "make.log": _make_log(work, color=False),
+        "gcc-form.log": _gcc_missing_form_h(work),
         "make-color.log": _make_log(work, color=True),
         "table.txt": _savetxt(),
         "frame.txt": pd.DataFrame({"x": [1.0, 2.5], "y": ["a", "b"]}).to_string().encode(),
