@@ -202,9 +202,10 @@ def _gap_merged(w: Walker, stale: Stale) -> bool:
     if tail <= 0 or not 0 < stale.size - tail < head:
         return False
     data = f.bytes(stale.at, stale.size, "a null message")
-    block = next(seq for seq in placed.messages if any(m.at == stale.at for m in seq))
+    block = next((seq for seq in placed.messages if any(m.at == stale.at for m in seq)), ())
     return (
-        data[:tail] == f.bytes(displaced.at + 16 + head, tail, "a message")
+        bool(block)
+        and data[:tail] == f.bytes(displaced.at + 16 + head, tail, "a message")
         and not data[tail:].strip(b"\0")
         and block[-1].at + block[-1].size == stale.end  # no gap left: H5O__eliminate_gap
     )
