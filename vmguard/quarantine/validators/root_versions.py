@@ -236,11 +236,12 @@ def writers(walk: RootWalk) -> bool:
 
 def copied(data: bytes, keys: Keys) -> int:
     """Where data first holds a copy of a key the file holds (a key of the history),
-    whole or from its datime on (-1: none). Behind a live keys list such a copy is one of
-    an older version, which versions() reads where the history puts it; what else a
-    version left there is of keys the file no longer holds (a deleted record's that a
-    later one was written over; the older key of an object written again, at its place,
-    from another second: the datime differs), whose bytes are nowhere else."""
+    whole or a tail of one reaching into its datime (-1: none). Behind a live keys list
+    such a copy is one of an older version, which versions() reads where the history
+    puts it; what else a version left there is of keys the file no longer holds (a
+    deleted record's that a later one was written over; the older key of an object
+    written again, at its place, from another second: the datime differs), whose bytes
+    are nowhere else."""
     for stop in key_ends(data, keys):
         for key in keys.ends.get(data[stop - END : stop], ()):
             start = stop - len(key) + _DATIME_END - 1  # its datime's last byte on
