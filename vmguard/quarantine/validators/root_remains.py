@@ -29,7 +29,8 @@ LOOSE = 24  # bytes of a moved record (its key whole) that are neither zeros nor
 HEAD = 96  # all in its first HEAD bytes (its key and list header)
 # Runs of a live keys list behind a keys list's versions: the rest of one version the
 # reader could not follow (it ended on a key the file no longer holds, a deleted record's
-# written over: measured, session 38, at most one in 600 random uproot workflows).
+# written over). Measured, session 38: 17 of the 404 published of 600 random uproot
+# workflows use one, none needs a second.
 LISTED_RUNS = 1
 # Bytes of the file's other free stretches (and keys lists' slack) that are neither: an
 # RNTuple's older envelope tail (its checksum) left in a segment too short to be reused.
