@@ -18,6 +18,11 @@ looks (each forgery shown hidden: h5py returns the same names, attributes and va
   holding a payload, more blocks than messages; runs of /data's 25 dense attributes at
   the start, 16 bytes in, two runs, one run twice, reversed, one attribute thrice, gaps
   of 3 and 4 zeros, led by the layout message (tests/support/attack_nh5_blocks.py);
+- older free-space section lists of a dense storage's heap moved in the zeros after its
+  header, dropped, and the live list copied there (tests/support/attack_nh5_lists.py);
+- slices of 72-80 KB dense attributes (huge objects: "never a message") and stale
+  continuation data naming blocks nothing freed in a dense header's null, against small
+  attributes' slices and in-bounds pairs as documented (attack_nh5_huge.py);
 - a reverted fractal heap's free-space count (log2(room) bits) set to values inside and
   outside the documented range, checksum recomputed (attack_nh5_reverted.py);
 - ordinary multi-session h5py workflows (reopened with 'a'; datasets and attributes
@@ -25,6 +30,8 @@ looks (each forgery shown hidden: h5py returns the same names, attributes and va
   storage; chunked tables appended; flushes; string attributes; nested groups and soft
   links; attack l h5's refit with new values; default libver and 'latest', tracked or
   not: tests/support/attack_nh5_ordinary.py) must be published byte-identical.
+Found: an older section list's place in the zeros is free and the live list may be
+listed again (HOLES); stale continuation data is not checked to be a freed block.
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
 ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses
@@ -38,12 +45,41 @@ import pytest
 pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_blocks as blocks  # noqa: E402
+from tests.support import attack_nh5_huge as huge  # noqa: E402
+from tests.support import attack_nh5_lists as lists  # noqa: E402
 from tests.support import attack_nh5_nulls as nulls  # noqa: E402
 from tests.support import attack_nh5_ordinary as ordinary_files  # noqa: E402
 from tests.support import attack_nh5_reverted as reverted  # noqa: E402
 from tests.support import attack_nh5_tools as tools  # noqa: E402
 
-HOLES: dict[str, str] = {}
+_MOVE = ("published: an older free-space section list of /data's attribute heap (from "
+         "{src}) moved {off} bytes into the 1300 zeros after /data's header: a whole old "
+         "list's place is free (~10 chosen bits a list, log2 of the stretch), which the "
+         "docs price nowhere (free of an older list: its sections, how many lists, and "
+         "for a list whose start a later structure took, where it started: 8 bits; a "
+         "freed continuation block 'never after zeros')")
+_LIVE = ("published: a copy of the LIVE free-space section list of /data's attribute heap "
+         "(the state of all its objects, already listed by the live list) put {where} the "
+         "zeros after /data's header: the docs refuse 'a state listed twice' and count "
+         "'fewer lists than the heap has objects (each later session added one at least; "
+         "the live list is the state of all of them)'; its place is free too (~10 bits)")
+_CONT = ("published: a stale continuation message's data in the root's null (a header with "
+         "dense storage) naming {what}: the walk section says stale continuation data is "
+         "'a freed block of the file'; any in-bounds address and length passes (the "
+         "exactness section prices 2 x log2(file size) bits each, so capacity is counted, "
+         "but no block is checked: 'freed block' is not)")
+HOLES: dict[str, str] = {
+    **{f"lst-attrs55-{t}-latest-move-{src}-to+{off}.h5": _MOVE.format(src=src, off=off)
+       for t in ("u", "t") for src in (4448, 6526) for off in (8, 100, 1000)},
+    **{f"lst-attrs55-{t}-latest-live-copy-at+{off}.h5": _LIVE.format(
+        where="at the start of" if off == 0 else f"{off} bytes into")
+       for t in ("u", "t") for off in (0, 100)},
+    "huge-root-cont-superblock.h5": _CONT.format(what="bytes 0..48, the superblock"),
+    "huge-root-cont-own-header.h5": _CONT.format(what="48..134, the root's own live "
+                                                 "object header"),
+    "huge-root-cont-1-at-1.h5": _CONT.format(what="1 byte at offset 1 (no block of 1 "
+                                             "byte, nothing freed there)"),
+}
 
 FALSE_REJECTIONS: dict[str, str] = {}
 
@@ -93,6 +129,13 @@ def _cases() -> dict[str, dict[str, bytes]]:
     within_rev, outside_rev = reverted.forged(ordinary[reverted.SOURCE])
     attacks |= outside_rev
     within = {name: attacks.pop(name) for name in sorted(LISTED)} | within_rev
+    within_huge, hostile_huge = huge.forged(ordinary[huge.BIG_FILE], ordinary[huge.RAND_FILE])
+    within |= within_huge
+    attacks |= hostile_huge
+    for name in lists.FILES:
+        within_lst, hostile_lst = lists.forged(name, ordinary[name])
+        within |= within_lst
+        attacks |= hostile_lst
     return {"ordinary": ordinary, "attacks": attacks, "within": within}
 
 
@@ -122,6 +165,10 @@ def _source(name: str) -> bytes:
         return CASES["ordinary"][blocks.ROOT_FILE]
     if name.startswith("held-"):
         return CASES["ordinary"][blocks.DENSE_FILE]
+    if name.startswith("huge-"):
+        return CASES["ordinary"][huge.BIG_FILE if "calib" in name else huge.RAND_FILE]
+    if name.startswith("lst-"):
+        return CASES["ordinary"]["ctl-nh5-" + name[4:].split("-latest")[0] + "-latest.h5"]
     return CASES["ordinary"][reverted.SOURCE]
 
 

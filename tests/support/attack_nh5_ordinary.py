@@ -76,6 +76,15 @@ def mixed_big(f: h5py.File, s: int) -> None:
         f.attrs[f"big{s}"] = np.ones(9000) * s
 
 
+def mixed_rand(f: h5py.File, s: int) -> None:
+    """Three int64 scalars a session, and a 72 KB calibration map of random values every
+    third session (too large for a header message: a huge object of dense storage)."""
+    for i in range(3):
+        f.attrs[f"m{s}_{i}"] = np.int64(s * 10 + i)
+    if s % 3 == 2:
+        f.attrs[f"map{s}"] = np.random.default_rng(s).normal(size=9000)
+
+
 def table(f: h5py.File, s: int) -> None:
     """A chunked table appended each session, plus an attribute on it."""
     if s == 0:
@@ -123,6 +132,7 @@ WORKFLOWS = {
     "ds": (ds_per_session, 6), "rewsame": (rewrite_same, 4), "rewgrow": (rewrite_grow, 5),
     "rewshrink": (rewrite_shrink, 3),
     "modify": (modify, 5), "bigattrs": (big_attrs, 4), "mixedbig": (mixed_big, 9),
+    "mixedrand": (mixed_rand, 9),
     "table": (table, 5), "flush": (flushes, 3), "strings": (strings, 6),
     "nested": (nested, 4), "attrs5": (attrs_many, 5),
 }
