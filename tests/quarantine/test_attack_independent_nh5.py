@@ -15,7 +15,8 @@ looks (each forgery shown hidden: h5py returns the same names, attributes and va
   header's dense attributes (heldblocks.py: "each run of a header once"): copies of a
   root's blocks at the zeros' start, 8 bytes in, at their end, two in a row, with a zero
   between, a message order changed, a continuation naming a chosen address, a null
-  holding a payload, more blocks than messages; runs of /data's 25 dense attributes at
+  holding a payload, more blocks than messages; a version 1 header's block (default
+  libver) copied after itself; runs of /data's 25 dense attributes at
   the start, 16 bytes in, two runs, one run twice, reversed, one attribute thrice, gaps
   of 3 and 4 zeros, led by the layout message (tests/support/attack_nh5_blocks.py);
 - older free-space section lists of a dense storage's heap moved in the zeros after its
@@ -163,6 +164,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
             attacks |= nulls.forgeries("nl-" + name[len("ctl-nh5-"):-3], data)
     attacks |= blocks.root_blocks(ordinary[blocks.ROOT_FILE])
     attacks |= blocks.dense_blocks(ordinary[blocks.DENSE_FILE])
+    attacks |= blocks.v1_blocks(ordinary[blocks.V1_FILE])
     within_rev, outside_rev = reverted.forged(ordinary[reverted.SOURCE])
     attacks |= outside_rev
     within = {name: attacks.pop(name) for name in sorted(LISTED)} | within_rev
@@ -200,7 +202,7 @@ def _source(name: str) -> bytes:
     if name.startswith("nl-"):
         return CASES["ordinary"]["ctl-nh5-" + name[3:].rsplit("-", 1)[0] + ".h5"]
     if name.startswith("blk-"):
-        return CASES["ordinary"][blocks.ROOT_FILE]
+        return CASES["ordinary"][blocks.V1_FILE if "-v1-" in name else blocks.ROOT_FILE]
     if name.startswith("held-"):
         return CASES["ordinary"][blocks.DENSE_FILE]
     if name.startswith("huge-"):

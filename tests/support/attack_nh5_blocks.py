@@ -167,3 +167,18 @@ def dense_blocks(buf: bytes) -> dict[str, bytes]:
         "after-held-start": _put(buf, at, [held(buf, run), held(buf, objs[:1])]),
     }
     return {f"held-data-{k}.h5": v for k, v in out.items()}
+
+
+V1_FILE = "ctl-nh5-strings6-u-def.h5"
+
+
+def v1_blocks(buf: bytes) -> dict[str, bytes]:
+    """Default libver (version 1 headers: a continuation block is bare messages, no
+    signature or checksum): /events' first continuation block (a string attribute a
+    session) copied into the zeros after it, at their start and 8 bytes in."""
+    hdr = headers(buf)["events"]
+    addr, size = next(struct.unpack_from("<QQ", buf, m.body) for m in hdr.msgs
+                      if m.type == 0x10)
+    block = bytes(buf[addr:addr + size])
+    return {f"blk-v1-events-at+{off}.h5": _put(buf, addr + size + off, [block])
+            for off in (0, 8)}

@@ -49,6 +49,19 @@ def in_null(buf: bytes, path: str, piece: bytes, skip: int | None = None) -> byt
     return bytes(out)
 
 
+def _replace_checksum(buf: bytes, value: bytes) -> bytes:
+    """The 4 bytes after the root null's last stale message header (libhdf5's stale
+    checksum, measured: 58 32 2d 04) set to value."""
+    hdr = headers(buf)["/"]
+    nil = max((m for m in hdr.msgs if m.type == 0), key=lambda m: m.size)
+    body = buf[nil.body:nil.body + nil.size]
+    at = nil.body + len(body.rstrip(b"\0")) - 4
+    out = bytearray(buf)
+    out[at:at + 4] = value
+    resum(out, hdr)
+    return bytes(out)
+
+
 BIG_FILE = "ctl-nh5-bigattrs4-u-latest.h5"
 RAND_FILE = "ctl-nh5-mixedrand9-u-latest.h5"
 
@@ -64,6 +77,9 @@ def forged(big: bytes, rand: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]
         "huge-root-cont-pairs.h5": in_null(rand, "/", b"".join(
             struct.pack("<QQ", a, n) + bytes(4) for a, n in
             ((0x1234, 0x56), (0x2345, 0x67), (0x3456, 0x78))), 252),
+        # "one stale checksum (32 bits) in a header with dense storage": the one libhdf5
+        # left in the root's null replaced by chosen bytes
+        "huge-root-checksum-chosen.h5": _replace_checksum(rand, bytes.fromhex("deadbeef")),
     }
     hostile = {
         "huge-calib-map-slice.h5": in_null(big, "calib", _object(big, "map2")[800:848]),
@@ -75,6 +91,9 @@ def forged(big: bytes, rand: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]
         "huge-root-cont-superblock.h5": in_null(rand, "/", struct.pack("<QQ", 0, 48), 0),
         "huge-root-cont-own-header.h5": in_null(rand, "/", struct.pack("<QQ", 48, 86), 0),
         "huge-root-cont-1-at-1.h5": in_null(rand, "/", struct.pack("<QQ", 1, 1), 0),
+        # a second stale checksum ("one stale checksum")
+        "huge-root-checksum-second.h5": in_null(rand, "/", bytes.fromhex("9a7b3c1d"), 252),
+        "huge-root-checksum-second-at0.h5": in_null(rand, "/", bytes.fromhex("9a7b3c1d"), 0),
         "huge-root-cont-past-eof.h5": in_null(rand, "/", struct.pack("<QQ", len(rand) - 1,
                                                                      0x80), 0),
     }
