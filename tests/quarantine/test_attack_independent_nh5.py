@@ -158,6 +158,7 @@ LISTED = {f"blk-root-{k}.h5" for k in (
 
 def _cases() -> dict[str, dict[str, bytes]]:
     ordinary = ordinary_files.controls() | ordinary_files.refits() | sweep.controls()
+    ordinary |= ordinary_files.later_sessions()
     attacks: dict[str, bytes] = {}
     for name, data in ordinary.items():
         if name not in DOCUMENTED_REFUSALS and name not in FALSE_REJECTIONS:

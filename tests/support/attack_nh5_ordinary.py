@@ -182,3 +182,34 @@ REFITS_TRACKED = {"ctl-nh5-refit-12x3-t-latest.h5": ("latest", True, 12, 3, Fals
 
 def refits() -> dict[str, bytes]:
     return {name: refit(*args) for name, args in {**REFITS, **REFITS_TRACKED}.items()}
+
+
+def _noop(f: h5py.File) -> None:
+    """A session that opens the file with 'a' and changes nothing."""
+
+
+def _read(f: h5py.File) -> None:
+    for name in f["data"].attrs:
+        f["data"].attrs[name]
+    f["data"][()]
+
+
+def _raw(f: h5py.File) -> None:
+    f["data"][:10] = np.arange(10.0) * 7
+
+
+def later_sessions() -> dict[str, bytes]:
+    """attrs5 (/data given 5 float attributes a session, 5 sessions), then sessions that
+    change no metadata: opened with 'a' and closed, reading everything, rewriting raw
+    values; or an idle session between the 3rd and the 4th (libhdf5 closes the heap's
+    free-space manager each time: are its lists written again?)."""
+    steps: list[Step] = [lambda f, s=s: attrs_many(f, s) for s in range(5)]
+    plans = {"noop": steps + [_noop], "read": steps + [_read], "raw": steps + [_raw],
+             "noop2": steps + [_noop, _noop], "mid-noop": steps[:3] + [_noop] + steps[3:]}
+    out = {}
+    for lib in (None, "latest"):
+        for track in (False, True):
+            tag = f"{'t' if track else 'u'}-{lib or 'def'}"
+            for key, plan in plans.items():
+                out[f"ctl-nh5-attrs5-{key}-{tag}.h5"] = sessions(plan, **_kw(lib, track))
+    return out
