@@ -66,6 +66,12 @@ _LIVE = ("published: a copy of the LIVE free-space section list of /data's attri
          "zeros after /data's header: the docs refuse 'a state listed twice' and count "
          "'fewer lists than the heap has objects (each later session added one at least; "
          "the live list is the state of all of them)'; its place is free too (~10 bits)")
+_THEN = ("published: an older section list moved {off} bytes into the zeros after /data's "
+         "header and a block of 5 of /data's dense attributes (recomputed whole, checksum "
+         "included) right after it: the block stands after zeros, which the docs refuse "
+         "('a whole block starts where the unclaimed bytes start or right after another "
+         "freed block, never after zeros: session 37, attack m h5 ... ~15 bits a block, "
+         "refused since'): a moved list re-opens that placement (~10 bits)")
 _CONT = ("published: a stale continuation message's data in the root's null (a header with "
          "dense storage) naming {what}: the walk section says stale continuation data is "
          "'a freed block of the file'; any in-bounds address and length passes (the "
@@ -77,6 +83,8 @@ HOLES: dict[str, str] = {
     **{f"lst-attrs55-{t}-latest-live-copy-at+{off}.h5": _LIVE.format(
         where="at the start of" if off == 0 else f"{off} bytes into")
        for t in ("u", "t") for off in (0, 100)},
+    **{f"lst-attrs55-u-latest-list-then-block-at+{off}.h5": _THEN.format(off=off)
+       for off in (8, 300)},
     "huge-root-cont-superblock.h5": _CONT.format(what="bytes 0..48, the superblock"),
     "huge-root-cont-own-header.h5": _CONT.format(what="48..134, the root's own live "
                                                  "object header"),
@@ -149,7 +157,7 @@ DOCUMENTED_REFUSALS = {
 # run reversed or skipping one, ten attributes shuffled, ONE attribute three times in
 # one block (no header ever held an attribute twice: libhdf5 could not leave it, yet the
 # formula counts it), and a gap of 4 zeros (read as a null of size 0) pass.
-LISTED = {f"blk-root-{k}.h5" for k in (
+LISTED = {"lst-attrs55-u-latest-list-then-block-at+0.h5"} | {f"blk-root-{k}.h5" for k in (
     "start", "two-in-a-row", "swapped-order", "one-in-each", "row-of-17")} | {
     f"held-data-{k}.h5" for k in (
         "start", "two-runs", "same-run-twice", "reversed", "gap-3", "gap-4",
@@ -166,17 +174,18 @@ def _cases() -> dict[str, dict[str, bytes]]:
     attacks |= blocks.root_blocks(ordinary[blocks.ROOT_FILE])
     attacks |= blocks.dense_blocks(ordinary[blocks.DENSE_FILE])
     attacks |= blocks.v1_blocks(ordinary[blocks.V1_FILE])
-    within_rev, outside_rev = reverted.forged(ordinary[reverted.SOURCE])
+    within, outside_rev = reverted.forged(ordinary[reverted.SOURCE])
     attacks |= outside_rev
-    within = {name: attacks.pop(name) for name in sorted(LISTED)} | within_rev
     within_huge, hostile_huge = huge.forged(ordinary[huge.BIG_FILE], ordinary[huge.RAND_FILE])
     within |= within_huge
     attacks |= hostile_huge
     attacks |= slack.dense(ordinary[slack.DENSE]) | slack.local(ordinary[slack.LOCAL])
+    attacks |= lists.list_then_block(ordinary["ctl-nh5-attrs55-u-latest.h5"])
     for name in lists.FILES:
         within_lst, hostile_lst = lists.forged(name, ordinary[name])
         within |= within_lst
         attacks |= hostile_lst
+    within |= {name: attacks.pop(name) for name in sorted(LISTED)}
     return {"ordinary": ordinary, "attacks": attacks, "within": within}
 
 

@@ -73,3 +73,23 @@ def forged(name: str, buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
             _put(out, zeros + off, copy)
         hostile[f"lst-{tag}-{kind}.h5"] = bytes(out)
     return within, hostile
+
+
+def list_then_block(buf: bytes) -> dict[str, bytes]:
+    """attrs55-u-latest: the older list at 4448 moved 8 or 300 bytes into the zeros after
+    /data's header and, right after it, a block of 5 of /data's dense attributes (a
+    freed continuation block as oldblocks/heldblocks recompute it): the block then
+    stands after zeros, which the docs refuse for a block ("never after zeros")."""
+    from tests.support.attack_nh5_blocks import _dense_objects, held
+
+    zeros = FILES["ctl-nh5-attrs55-u-latest.h5"]
+    objs = _dense_objects(buf, [f"c{s}_{i}" for s in range(5) for i in range(5)])
+    block = held(buf, objs[5:10])
+    end = extent(buf, OLD[0])
+    out = {}
+    for off in (0, 8, 300):
+        forged = bytearray(buf)
+        forged[OLD[0]:end] = bytes(end - OLD[0])
+        _put(forged, zeros + off, buf[OLD[0]:end] + block)
+        out[f"lst-attrs55-u-latest-list-then-block-at+{off}.h5"] = bytes(forged)
+    return out
