@@ -213,3 +213,30 @@ def later_sessions() -> dict[str, bytes]:
             for key, plan in plans.items():
                 out[f"ctl-nh5-attrs5-{key}-{tag}.h5"] = sessions(plan, **_kw(lib, track))
     return out
+
+
+def grow(n0: int, step: int, per: int, count: int, lib: str | None, track: bool,
+         on_ds: bool) -> bytes:
+    """per float array attributes a session on a dataset /d (or a group /calib), the
+    k-th of n0 + step * k doubles: a calibration refined each session, its arrays
+    longer each time (dense storage's heap skips blocks too small for them)."""
+    def run(s: int) -> Step:
+        def body(f: h5py.File) -> None:
+            if on_ds and "d" not in f:
+                f.create_dataset("d", data=np.arange(10.0))
+            obj = f["d"] if on_ds else f.require_group("calib")
+            for i in range(per):
+                k = s * per + i
+                obj.attrs[f"pass{s}_{i}"] = np.cos(np.arange(n0 + step * k) * 0.1 + s)
+        return body
+    return sessions([run(s) for s in range(count)], **_kw(lib, track))
+
+
+GROWS = {f"ctl-nh5-grow-{n0}-{st}-{per}x{c}-{'d' if ds else 'g'}-{'t' if t else 'u'}-latest.h5":
+         (n0, st, per, c, "latest", t, ds)
+         for n0, st, per, c in ((1, 25, 3, 6), (3, 7, 1, 10), (50, 60, 2, 6), (5, 120, 1, 6))
+         for t in (False, True) for ds in (True, False)}
+
+
+def grows() -> dict[str, bytes]:
+    return {name: grow(*args) for name, args in GROWS.items()}
