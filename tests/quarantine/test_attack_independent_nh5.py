@@ -95,6 +95,14 @@ HOLES: dict[str, str] = {
     **{f"lst-attrs55-{t}-latest-live-copy-at+{off}.h5": _LIVE.format(
         where="at the start of" if off == 0 else f"{off} bytes into")
        for t in ("u", "t") for off in (0, 100)},
+    "lst-attrs55-u-latest-all3.h5": (
+        "published: both older section lists of /data's heap moved to 300 and 700 bytes "
+        "into the zeros after its header and a copy of the live list at 1000: three "
+        "chosen places (~30 bits) in one 1300-byte stretch, none priced by the docs"),
+    "lst-attrs55-u-latest-swapped.h5": (
+        "published: the two older section lists of /data's heap moved into the zeros "
+        "after its header in the opposite order of their states (700 and 300 bytes in): "
+        "their order and places are free, not priced"),
     **{f"lst-attrs55-u-latest-list-then-block-at+{off}.h5": _THEN.format(off=off)
        for off in (8, 300)},
     "huge-root-cont-superblock.h5": _CONT.format(what="bytes 0..48, the superblock"),
@@ -202,6 +210,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
     attacks |= hostile_huge
     attacks |= slack.dense(ordinary[slack.DENSE]) | slack.local(ordinary[slack.LOCAL])
     attacks |= lists.list_then_block(ordinary["ctl-nh5-attrs55-u-latest.h5"])
+    attacks |= lists.all_three(ordinary["ctl-nh5-attrs55-u-latest.h5"])
     for name in lists.FILES:
         within_lst, hostile_lst = lists.forged(name, ordinary[name])
         within |= within_lst

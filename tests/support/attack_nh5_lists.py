@@ -93,3 +93,22 @@ def list_then_block(buf: bytes) -> dict[str, bytes]:
         _put(forged, zeros + off, buf[OLD[0]:end] + block)
         out[f"lst-attrs55-u-latest-list-then-block-at+{off}.h5"] = bytes(forged)
     return out
+
+
+def all_three(buf: bytes) -> dict[str, bytes]:
+    """attrs55-u-latest: both older lists moved (300 and 700 bytes into the zeros after
+    /data's header, or swapped) and a copy of the live list 1000 bytes in: three chosen
+    places, about 30 bits in one 1300-byte stretch."""
+    zeros = FILES["ctl-nh5-attrs55-u-latest.h5"]
+    live = live_list(buf)
+    pieces = [buf[a:extent(buf, a)] for a in (*OLD, live)]
+    out = {}
+    for tag, places in (("all3", (300, 700, 1000)), ("swapped", (700, 300, None))):
+        forged = bytearray(buf)
+        for src in OLD:
+            forged[src:extent(buf, src)] = bytes(extent(buf, src) - src)
+        for piece, off in zip(pieces, places, strict=True):
+            if off is not None:
+                _put(forged, zeros + off, piece)
+        out[f"lst-attrs55-u-latest-{tag}.h5"] = bytes(forged)
+    return out
