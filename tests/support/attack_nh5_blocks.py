@@ -92,6 +92,8 @@ def root_blocks(buf: bytes) -> dict[str, bytes]:
     chosen_cont = _seal(bytes(cont) + b"".join(msgs[1:]))
     nil = struct.pack("<BHB", 0, 12, 0) + b"PWNDPWNDPWND"
     payload_nil = _seal(b"".join(msgs[:2]) + nil)
+    bad_sum = bytearray(copy)
+    bad_sum[-1] ^= 0x01
     fit = (stop - at) // len(copy)
     second = root.chunks[2][1]
     row = [others[i % len(others)] for i in range(fit)]
@@ -102,6 +104,7 @@ def root_blocks(buf: bytes) -> dict[str, bytes]:
         "two-in-a-row": _put(buf, at, [copy, others[1]]),
         "two-gap-1": _put(_put(buf, at, [copy]), at + len(copy) + 1, [others[1]]),
         "swapped-order": _put(buf, at, [swapped]),
+        "wrong-checksum": _put(buf, at, [bytes(bad_sum)]),
         "cont-chosen-address": _put(buf, at, [chosen_cont]),
         "null-payload": _put(buf, at, [payload_nil]),
         f"row-of-{fit}": _put(buf, at, row),
