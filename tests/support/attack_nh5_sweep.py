@@ -87,7 +87,8 @@ def replay(seed: int, lib: str | None, track: bool, steps: list[list[str]]) -> b
     return sessions([session(s) for s in range(len(steps))], **kw)
 
 
-SEEDS = tuple(range(0, 120, 6)) + (2, 5, 9, 47, 52, 57, 64, 76, 80, 106, 112)
+SEEDS = tuple(range(0, 120, 6)) + (2, 5, 9, 47, 52, 57, 64, 76, 80, 106, 112, 123, 134, 149,
+                                    205, 288)
 
 # Refused sweep files cut down step by step while the refusal stayed the same (the
 # values still drawn from the seed's generator in order).
