@@ -101,6 +101,10 @@ MINIMAL = {
     # another int32 attribute in a second session
     "ctl-nh5-min0-g-attrs.h5": (0, "latest", False, [
         [], ["ds", "attr_grp"], ["attr_arr", "grp", "attr_grp"]]),
+    # session 1: an int32 on /g, a root string, a dataset in /g, a root string; session
+    # 2: a chunked table of 50 rows and a root float
+    "ctl-nh5-min205-strings-table.h5": (205, "latest", False, [
+        ["attr_grp", "attr_str", "ds", "attr_str"], ["table", "attr_small"]]),
 }
 
 
