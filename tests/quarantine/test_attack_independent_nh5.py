@@ -35,7 +35,11 @@ Found (HOLES): an older free-space section list's place in unclaimed zeros is fr
 (~10 bits a list) and the live list may be listed again; a moved list lets a freed
 block of dense attributes stand after zeros ("never after zeros" re-opened); stale
 continuation data in a dense header's null may name any in-bounds block (the superblock,
-the header itself), not only "a freed block of the file". Refused as claimed: every
+the header itself), not only "a freed block of the file"; an attribute's ASCII name may be
+marked UTF-8 (1 unpriced bit per attribute, found by a sweep changing each byte of 3
+files' checksummed structures, checksums recomputed: 3,091 variants h5py reads the same,
+862 published: 844 a byte 01 anywhere in a dense header's null (a piece: its place is
+priced), 12 fill value and layout flags (priced), 6 name character sets). Refused as claimed: every
 null cut, slack byte, reverted count out of range, huge-object slice, second checksum,
 freed block after zeros or past the message bound, v1 block copy. FALSE_REJECTIONS: a
 random sweep of ordinary multi-session h5py jobs (tests/support/attack_nh5_sweep.py:
@@ -59,6 +63,7 @@ import pytest
 pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_blocks as blocks  # noqa: E402
+from tests.support import attack_nh5_cset as cset  # noqa: E402
 from tests.support import attack_nh5_huge as huge  # noqa: E402
 from tests.support import attack_nh5_lists as lists  # noqa: E402
 from tests.support import attack_nh5_nulls as nulls  # noqa: E402
@@ -106,6 +111,14 @@ HOLES: dict[str, str] = {
         "their order and places are free, not priced"),
     **{f"lst-attrs55-u-latest-list-then-block-at+{off}.h5": _THEN.format(off=off)
        for off in (8, 300)},
+    **{f"cset-{k}-utf8.h5": (
+        "published: " + what + " marked UTF-8 (the version 3 attribute message's name "
+        "character set, checksum recomputed): h5py returns the same names, H5Aget_info "
+        "says cset 1 where h5py wrote 0; the hdf5 row admits 'ASCII or UTF-8' but 'what "
+        "exactness leaves' prices no such bit (1 bit per attribute)")
+       for k, what in (("root-one", "one of 6 root attributes' ASCII names"),
+                       ("root-all6", "all 6 root attributes' ASCII names (6 bits)"),
+                       ("data-dense", "a dense attribute's ASCII name (in its heap object)"))},
     "huge-root-cont-superblock.h5": _CONT.format(what="bytes 0..48, the superblock"),
     "huge-root-cont-own-header.h5": _CONT.format(what="48..134, the root's own live "
                                                  "object header"),
@@ -235,6 +248,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
     attacks |= slack.dense(ordinary[slack.DENSE]) | slack.local(ordinary[slack.LOCAL])
     attacks |= lists.list_then_block(ordinary["ctl-nh5-attrs55-u-latest.h5"])
     attacks |= lists.all_three(ordinary["ctl-nh5-attrs55-u-latest.h5"])
+    attacks |= cset.compact(ordinary[cset.COMPACT]) | cset.dense(ordinary[cset.DENSE])
     for name in lists.FILES:
         within_lst, hostile_lst = lists.forged(name, ordinary[name])
         within |= within_lst
@@ -273,6 +287,8 @@ def _source(name: str) -> bytes:
         return CASES["ordinary"][huge.BIG_FILE if "calib" in name else huge.RAND_FILE]
     if name.startswith("slack-"):
         return CASES["ordinary"][slack.LOCAL if "lheap" in name else slack.DENSE]
+    if name.startswith("cset-"):
+        return CASES["ordinary"][cset.COMPACT if "root" in name else cset.DENSE]
     if name.startswith("lst-"):
         return CASES["ordinary"]["ctl-nh5-" + name[4:].split("-latest")[0] + "-latest.h5"]
     return CASES["ordinary"][reverted.SOURCE]
