@@ -80,12 +80,23 @@ def _attrs(obj) -> list:
     return out
 
 
+def _links(group) -> list:
+    """Every link of a group in the order h5py lists them: name, class, soft target."""
+    out = []
+    for name in group:
+        link = group.get(name, getlink=True)
+        out.append((name, type(link).__name__, getattr(link, "path", None),
+                    getattr(link, "filename", None)))
+    return out
+
+
 def seen(buf: bytes) -> str | None:
-    """Everything h5py returns of the file (names, links, attributes in the order h5py
-    lists them, datasets' values and creation properties), or None if libhdf5 refuses it."""
+    """Everything h5py returns of the file (every group's links with their class and
+    target, attributes in the order h5py lists them, datasets' values and creation
+    properties), or None if libhdf5 refuses it."""
     try:
         with h5py.File(io.BytesIO(bytes(buf)), "r") as f:
-            lines = [repr(("/", _attrs(f)))]
+            lines = [repr(("/", _links(f), _attrs(f)))]
 
             def visit(name, obj):
                 if isinstance(obj, h5py.Dataset):
@@ -93,7 +104,7 @@ def seen(buf: bytes) -> str | None:
                                        obj.chunks, obj.compression, _value(obj),
                                        _attrs(obj))))
                 else:
-                    lines.append(repr((name, "g", list(obj), _attrs(obj))))
+                    lines.append(repr((name, "g", _links(obj), _attrs(obj))))
             f.visititems(visit)
             return "\n".join(lines)
     except Exception:  # noqa: BLE001 - any failure means libhdf5 refuses the file
