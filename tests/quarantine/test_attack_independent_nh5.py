@@ -34,22 +34,25 @@ looks (each forgery shown hidden: h5py returns the same names, attributes and va
 Found (HOLES): an older free-space section list's place in unclaimed zeros is free
 (~10 bits a list) and the live list may be listed again; a moved list lets a freed
 block of dense attributes stand after zeros ("never after zeros" re-opened); stale
-continuation data in a dense header's null may name any in-bounds block (the superblock,
-the header itself), not only "a freed block of the file"; an attribute's or a link's ASCII
-name may be marked UTF-8 (1 unpriced bit per attribute or link, found by a sweep changing each byte of 3
-files' checksummed structures, checksums recomputed: 3,091 variants h5py reads the same,
-862 published: 844 a byte 01 anywhere in a dense header's null (a piece: its place is
-priced), 12 fill value and layout flags (priced), 6 name character sets). Refused as claimed: every
-null cut, slack byte, reverted count out of range, huge-object slice, second checksum,
-freed block after zeros or past the message bound, v1 block copy. FALSE_REJECTIONS: a
-random sweep of ordinary multi-session h5py jobs (tests/support/attack_nh5_sweep.py:
-360 seeds measured, 32 refused, 18 of them for a null holding data; 17 refused ones and
-20 passing ones kept here) two of them reduced to two short workflows (a null keeping 1 stale byte in a
-'latest' group nothing was rewritten in; attrs.modify of a root float once the root's
-attributes are dense gives an order the docs do not know) and the match bound. A
-single-byte sweep outside this file (each byte of 6 small controls changed, kept where
-h5py sees the same file, vetted: about 4,300 variants) published only the fill value message's allocation-time
-and fill-defined fields of default-libver datasets, which the docs price.
+continuation data in a dense header's null may name any in-bounds block (the
+superblock, the header itself), not only "a freed block of the file"; an attribute's or
+a link's ASCII name may be marked UTF-8 (1 unpriced bit per attribute or link).
+Sweeps outside this file: each byte of 9 files' checksummed structures changed, the
+checksum recomputed (11,300 variants h5py reads the same, 1,750 published: besides the
+character sets, all priced by the docs: a byte 01 anywhere in a dense header's null, a
+piece whose place is priced; fill value and layout flags; the superblock's version; a
+variable-length string type's character set and base byte order); each byte of 6 small
+controls changed (about 4,300 variants h5py reads the same: only fill value fields of
+default-libver datasets published, priced). Refused as claimed: every null cut, slack
+byte, reverted count out of range, huge-object slice, second checksum, freed block
+after zeros or past the message bound, v1 block copy, wrong block checksum.
+FALSE_REJECTIONS: a random sweep of ordinary multi-session h5py jobs
+(tests/support/attack_nh5_sweep.py: 360 seeds measured, 32 refused, 18 of them for a
+null holding data; 17 refused ones and 20 passing ones kept here), three reduced to
+short workflows (a null keeping 1 stale byte in a 'latest' group or root nothing was
+rewritten in; attrs.modify of a root float once the root's attributes are dense gives an
+order the docs do not know), the match bound, and a dataset given longer arrays each
+session (an older root indirect block with skipped entries).
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
 ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses
