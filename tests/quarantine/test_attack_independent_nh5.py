@@ -31,9 +31,11 @@ looks (each forgery shown hidden: h5py returns the same names, attributes and va
   storage; chunked tables appended; flushes; string attributes; nested groups and soft
   links; attack l h5's refit with new values; default libver and 'latest', tracked or
   not: tests/support/attack_nh5_ordinary.py) must be published byte-identical.
-Found (HOLES): an older free-space section list's place in unclaimed zeros is free
-(~10 bits a list) and the live list may be listed again; a moved list lets a freed
-block of dense attributes stand after zeros ("never after zeros" re-opened); stale
+Found (HOLES): an older free-space section list's place in unclaimed zeros was free
+(~10 bits a list) and the live list could be listed again; a moved list let a freed
+block of dense attributes stand after zeros ("never after zeros" re-opened): refused
+since session 38 (a whole old list starts where unclaimed bytes start, a copy of the
+live list is no old list: oldsections.py, test_hdf5_listplaces.py); stale
 continuation data in a dense header's null may name any in-bounds block (the
 superblock, the header itself), not only "a freed block of the file"; an attribute's or
 a link's ASCII name may be marked UTF-8 (1 unpriced bit per attribute or link).
@@ -76,44 +78,12 @@ from tests.support import attack_nh5_slack as slack  # noqa: E402
 from tests.support import attack_nh5_sweep as sweep  # noqa: E402
 from tests.support import attack_nh5_tools as tools  # noqa: E402
 
-_MOVE = ("published: an older free-space section list of /data's attribute heap (from "
-         "{src}) moved {off} bytes into the 1300 zeros after /data's header: a whole old "
-         "list's place is free (~10 chosen bits a list, log2 of the stretch), which the "
-         "docs price nowhere (free of an older list: its sections, how many lists, and "
-         "for a list whose start a later structure took, where it started: 8 bits; a "
-         "freed continuation block 'never after zeros')")
-_LIVE = ("published: a copy of the LIVE free-space section list of /data's attribute heap "
-         "(the state of all its objects, already listed by the live list) put {where} the "
-         "zeros after /data's header: the docs refuse 'a state listed twice' and count "
-         "'fewer lists than the heap has objects (each later session added one at least; "
-         "the live list is the state of all of them)'; its place is free too (~10 bits)")
-_THEN = ("published: an older section list moved {off} bytes into the zeros after /data's "
-         "header and a block of 5 of /data's dense attributes (recomputed whole, checksum "
-         "included) right after it: the block stands after zeros, which the docs refuse "
-         "('a whole block starts where the unclaimed bytes start or right after another "
-         "freed block, never after zeros: session 37, attack m h5 ... ~15 bits a block, "
-         "refused since'): a moved list re-opens that placement (~10 bits)")
 _CONT = ("published: a stale continuation message's data in the root's null (a header with "
          "dense storage) naming {what}: the walk section says stale continuation data is "
          "'a freed block of the file'; any in-bounds address and length passes (the "
          "exactness section prices 2 x log2(file size) bits each, so capacity is counted, "
          "but no block is checked: 'freed block' is not)")
 HOLES: dict[str, str] = {
-    **{f"lst-attrs55-{t}-latest-move-{src}-to+{off}.h5": _MOVE.format(src=src, off=off)
-       for t in ("u", "t") for src in (4448, 6526) for off in (8, 100, 1000)},
-    **{f"lst-attrs55-{t}-latest-live-copy-at+{off}.h5": _LIVE.format(
-        where="at the start of" if off == 0 else f"{off} bytes into")
-       for t in ("u", "t") for off in (0, 100)},
-    "lst-attrs55-u-latest-all3.h5": (
-        "published: both older section lists of /data's heap moved to 300 and 700 bytes "
-        "into the zeros after its header and a copy of the live list at 1000: three "
-        "chosen places (~30 bits) in one 1300-byte stretch, none priced by the docs"),
-    "lst-attrs55-u-latest-swapped.h5": (
-        "published: the two older section lists of /data's heap moved into the zeros "
-        "after its header in the opposite order of their states (700 and 300 bytes in): "
-        "their order and places are free, not priced"),
-    **{f"lst-attrs55-u-latest-list-then-block-at+{off}.h5": _THEN.format(off=off)
-       for off in (8, 300)},
     **{f"cset-{k}-utf8.h5": (
         "published: " + what + " marked UTF-8 (the version 3 attribute message's name "
         "character set, checksum recomputed): h5py returns the same names, H5Aget_info "

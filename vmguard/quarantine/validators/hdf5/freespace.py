@@ -49,10 +49,11 @@ def match(w: Walker, heap: Heap, gaps: list[tuple[int, int]]) -> None:
         if sections:
             raise Invalid(f"hdf5: {heap.what} has free space but no free-space manager")
         return
-    _manager(w, heap, address, (sections, ghosts))
+    live = _manager(w, heap, address, (sections, ghosts))
     blocks = [(start + heap.prefix, start + size) for start, size, _ in heap.blocks]
     widths = (enc_size(heap.table[2]), heap.off_size)
-    tails = oldsections.tails(heap.what, widths, blocks, heap.objects, (address, heap.orders), rows(heap))
+    tracked = (address, heap.orders)
+    tails = oldsections.tails(heap.what, widths, blocks, heap.objects, tracked, rows(heap), live)
     w.ledger.sections.add(address, tails)
 
 
@@ -93,7 +94,8 @@ def _runs(heap: Heap) -> list[tuple[int, int, int, int]]:
     return skipped.merge(below, heap.table[0])
 
 
-def _manager(w: Walker, heap: Heap, address: int, want: tuple[list[Section], list[int]]) -> None:
+def _manager(w: Walker, heap: Heap, address: int, want: tuple[list[Section], list[int]]) -> bytes:
+    """Check the manager's header and its live list; the list before its checksum (b"": none)."""
     f, name = w.file, f"the free-space manager of {heap.what}"
     w.ledger.claim_checked(address, HEADER, name)
     f.signature(address, b"FSHD", name)
@@ -116,13 +118,14 @@ def _manager(w: Walker, heap: Heap, address: int, want: tuple[list[Section], lis
     if at == UNDEFINED:
         if serial or size or allocated:
             raise Invalid(f"hdf5: {name} counts serialized sections but has no section list")
-        return
+        return b""
     if (size, allocated) != (_PREFIX + len(raw),) * 2:
         raise Invalid(
             f"hdf5: {name} gives its section list {size} bytes used and {allocated} allocated, "
             f"where its sections take {_PREFIX + len(raw)}"
         )
     _section_list(w, heap, (address, at, size), raw)
+    return b"FSSE" + bytes(1) + address.to_bytes(8, "little") + raw
 
 
 def _counts(name: str, got: tuple[int, int, int, int], want: tuple[list[Section], list[int]]) -> None:

@@ -143,17 +143,20 @@ class Ledger:
 
     def _old_sections(self) -> None:
         """Claim the section lists earlier states of the file's fractal heaps left
-        (oldsections.py), as structures: what lies around them is checked as ever. First
-        those whose signature shows, then those whose start a later list took."""
+        (oldsections.py), as structures: what lies around them is checked as ever. In
+        rounds: those whose signature shows at a gap's start (a list lies right after
+        what was allocated before it), then those whose start a later list took, until a
+        round finds none (a whole list right after a hidden one starts a gap then)."""
         if not self.sections.heaps and not self.sections.roots:
             return
         live = self._live_end()
-        gaps = [(start, min(end, live)) for start, end, _ in self._gaps() if start < live]
-        for start, size, what in self.sections.claims(self.file.buf, gaps):
-            self.claim(start, size, what)
-        found = True
+        found, first = True, True
         while found:
-            found = False
+            gaps = [(start, min(end, live)) for start, end, _ in self._gaps() if start < live]
+            claims, first = self.sections.claims(self.file.buf, gaps, first), False
+            for start, size, what in claims:
+                self.claim(start, size, what)
+            found = bool(claims)
             for start, end, before in self._gaps():
                 if end > live:  # freed space at the end libhdf5 cuts off at close
                     continue

@@ -54,6 +54,7 @@ class Tails:
     blocks: tuple[oldstates.Block, ...] = ()  # if untracked: its direct blocks (oldstates.fills)
     known: frozenset[bytes] = frozenset()  # the states, for a look-up
     runs: dict[tuple[int, bytes], tuple[int, frozenset[int]]] = field(default_factory=dict)  # skipped.py
+    live: bytes = b""  # the live list before its checksum: the state of all the objects, never an old one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,19 +88,23 @@ class OldSections:
     def add_root(self, heap: int, root: Root) -> None:
         self.roots[heap] = root
 
-    def claims(self, buf: bytes | memoryview, gaps: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-        """(start, size, name) of each old list lying in the unclaimed `gaps`."""
+    def claims(
+        self, buf: bytes | memoryview, gaps: list[tuple[int, int]], roots: bool = True
+    ) -> list[tuple[int, int, str]]:
+        """(start, size, name) of each old list and old root lying in the unclaimed
+        `gaps`. A whole list starts where a gap starts: libhdf5 allocates a list from the
+        start of a freed range or of the file's free end, right after what was allocated
+        before it, never after zeros (its place is no chosen bytes: attack nh5); one right
+        after another old list or a hidden one is found once that one is claimed and the
+        gaps are taken again (the ledger's rounds; old roots are searched in the first)."""
         out: list[tuple[int, int, str]] = []
         for start, end in gaps:
-            pos = start
-            while self.heaps and (at := _find(buf, pos, end, SIGNATURE)) is not None:
-                size = self._list(buf, at, end)
-                if size:
-                    manager = struct.unpack_from("<Q", buf, at + 5)[0]
-                    out.append((at, size, f"an old free-space section list of {self.heaps[manager].what}"))
-                pos = at + (size or 1)
-            pos = start
-            while self.roots and (at := _find(buf, pos, end, b"FHIB")) is not None:
+            size = self._list(buf, start, end) if self.heaps and buf[start : start + 4] == SIGNATURE else 0
+            if size:
+                manager = struct.unpack_from("<Q", buf, start + 5)[0]
+                out.append((start, size, f"an old free-space section list of {self.heaps[manager].what}"))
+            pos = start + size
+            while roots and self.roots and (at := _find(buf, pos, end, b"FHIB")) is not None:
                 size = self._root(buf, at, end)
                 if size:
                     heap = struct.unpack_from("<Q", buf, at + 5)[0]
@@ -180,7 +185,7 @@ class OldSections:
             if len(seen) < max(tails.objects - 1, 1):
                 fits += [(len(whole) - hidden, -hidden, whole, manager)
                          for whole, hidden in oldstates.candidates(self._states(manager, shown), shown, most)
-                         if whole[:-4] not in seen]
+                         if whole[:-4] not in seen and whole[:-4] != tails.live]
         for heap, root in self.roots.items():
             if heap not in self.root_blocks:  # computed once
                 self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
@@ -251,7 +256,7 @@ class OldSections:
         of them); of a heap tracking creation order, one of its states (oldstates.states),
         not any set of its blocks' tails."""
         seen = self.found.setdefault(manager, set())
-        if raw in seen or len(seen) >= max(tails.objects - 1, 1):
+        if raw in seen or raw == tails.live or len(seen) >= max(tails.objects - 1, 1):
             return False
         if tails.states and sealed(raw) not in tails.known:
             return False
@@ -325,14 +330,15 @@ def _checksum(buf: bytes | memoryview, at: int, pos: int) -> bool:
 
 def tails(
     what: str, widths: tuple[int, int], blocks: list[tuple[int, int]], objects: dict[int, int],
-    tracked: tuple[int, list[int]] = (0, []), rows: skipped.Rows | None = None,
+    tracked: tuple[int, list[int]] = (0, []), rows: skipped.Rows | None = None, live: bytes = b"",
 ) -> Tails:
     """What an earlier state of a heap could have listed: for each direct block (heap
     offset of its first byte after the prefix, end; sorted), a tail from that byte or
     from the end of one of its objects, and runs of the entries of its indirect blocks
     (`rows`) it had skipped; and, for a heap whose objects' creation order is tracked
     (its manager's address, its objects' heap offsets in that order), each earlier
-    state's list (oldstates.py)."""
+    state's list (oldstates.py). `live`: the live list before its checksum (libhdf5
+    writes the state of all the objects once, as the live list: a copy is refused)."""
     manager, order = tracked
     prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
     managed = [(o, objects[o]) for o in order if o in objects]  # huge objects lie in no block
@@ -345,4 +351,4 @@ def tails(
             ends[offset + length] = blocks[i][1]
     filled = () if managed else oldstates.blocks(blocks, objects)
     return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled,
-                 known=frozenset(states), runs=rows.admissible() if rows else {})
+                 known=frozenset(states), runs=rows.admissible() if rows else {}, live=live)
