@@ -18,7 +18,9 @@ section by heap offset: offset, type 0 "single", no data; the lookup3 checksum) 
 tails, at most one per direct block. Which blocks and which of their object boundaries
 is free: at most sum over the blocks of log2(objects in the block + 2) bits a list, fewer
 lists than the heap's objects (each session that added one leaves one), a tracked heap's
-only its states, all below the file's last live structure (ledger.py). A list
+only its states, all below the file's last live structure (ledger.py), none the live
+list's state (written once), a whole one where unclaimed bytes start (libhdf5 allocates
+it right after what it allocated before, never after zeros: claims). A list
 of any other section (first-row sections, a range inside a block, one that no state of
 this heap had) stays refused with the ledger's reason (h5repack)."""
 
@@ -94,16 +96,17 @@ class OldSections:
         """(start, size, name) of each old list and old root lying in the unclaimed
         `gaps`. A whole list starts where a gap starts: libhdf5 allocates a list from the
         start of a freed range or of the file's free end, right after what was allocated
-        before it, never after zeros (its place is no chosen bytes: attack nh5); one right
-        after another old list or a hidden one is found once that one is claimed and the
-        gaps are taken again (the ledger's rounds; old roots are searched in the first)."""
+        before it, never after zeros (its place is no chosen bytes: attack nh5), or right
+        after another old list; one right after a hidden one is found once that one is
+        claimed and the gaps are taken again (the ledger's rounds; old roots are searched
+        in the first)."""
         out: list[tuple[int, int, str]] = []
         for start, end in gaps:
-            size = self._list(buf, start, end) if self.heaps and buf[start : start + 4] == SIGNATURE else 0
-            if size:
-                manager = struct.unpack_from("<Q", buf, start + 5)[0]
-                out.append((start, size, f"an old free-space section list of {self.heaps[manager].what}"))
-            pos = start + size
+            pos = start
+            while self.heaps and buf[pos : pos + 4] == SIGNATURE and (size := self._list(buf, pos, end)):
+                manager = struct.unpack_from("<Q", buf, pos + 5)[0]
+                out.append((pos, size, f"an old free-space section list of {self.heaps[manager].what}"))
+                pos += size
             while roots and self.roots and (at := _find(buf, pos, end, b"FHIB")) is not None:
                 size = self._root(buf, at, end)
                 if size:
