@@ -12,14 +12,22 @@ HOLES (strict xfails):
   name, so `ĘĘcheckpoint=1`, `Ęx.csv`, `Ęrf` unpack as option names and `aû.csv` beside
   `a++.csv` as one path (the first's bytes published, never seen)
   (tests/support/attack_ncontent_zip.py);
+- a tar member of type '0' named `d/`, its data a tar: vmguard validates it as a nested
+  tar; GNU tar takes the trailing `/` for a directory and reads the data as the archive's
+  next headers, so a nested `a.csv` replaces the outer one vmguard published, and a
+  nested end marker ends the archive before outer members (tests/support/attack_ncontent_tar.py);
 - FITS scaling cards in lower case (`bscale`, `bzero`, `tscal2`): astropy files them under
   BSCALE/BZERO/TSCALn and scales every pixel or value by them, cfitsio (fitsio, ds9)
   ignores them: one file, two images (tests/support/attack_ncontent_fits.py).
-Not hits (tried outside this file, refused): a zip's local DOS time or date other than the
+The same zips made with the names UnZip writes (`twin-n-*`) are refused (name-option,
+name-collision). Not hits (tried outside this file, refused): a zip's local DOS time or date other than the
 central directory's, the end record's or a central entry's disk numbers, MS-DOS attribute
-bits; a non-UTF-8 unflagged name (0x98, which unzip drops: `a.ht\\x98ml` is `a.html`; 0xD5,
+bits; backslashes in names (UnZip makes them `/` for MS-DOS archives: refused as
+traversal); a page inside a zip under any name, 4 containers deep; a non-UTF-8 unflagged name (0x98, which unzip drops: `a.ht\\x98ml` is `a.html`; 0xD5,
 'i'); tar type '\\0' or '7' and a directory with data (tarfile and GNU tar then read a member
-hidden in it). A gzip of nested JSON: 9 KB inflating to 4 MB is published after about 4 s
+hidden in it), a nested V7 header or symlink behind `d/`
+(validated as a tar too); pandas to_json in every orient, dates, precisions 3 and 15,
+force_ascii off, numpy float16/32 tolist: published. A gzip of nested JSON: 9 KB inflating to 4 MB is published after about 4 s
 of the worker's CPU; 67 KB inflating to 30 MB is refused after 10 s (no progress).
 
 Controls (real tool output): astropy 8 images, tables, tiles, several HDUs, updated in
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tarfile
 import time
 import zipfile
 
@@ -43,6 +52,7 @@ from tests.quarantine.test_attack_independent_dcontent import _policy
 from tests.quarantine.test_attack_independent_econtent import _vet
 from tests.support import attack_ncontent_files as made
 from tests.support import attack_ncontent_fits as made_fits
+from tests.support import attack_ncontent_tar as made_tar
 from tests.support import attack_ncontent_zip as made_zip
 
 _ZIP = ("published: UnZip 6.00 on Linux (Debian) writes this member of an archive made by MS-DOS as {path!r} "
@@ -57,13 +67,18 @@ _FITS = ("published: astropy applies the lower-case scaling card to every {what}
          "keywords the validator reads)")  # fmt: skip
 
 HOLES: dict[str, str] = {n: _ZIP.format(path=p.decode(), what=w) for n, (_, p, w) in made_zip.HOSTILE.items()}
+HOLES |= {n: "published: " + why for n, (_, _, why) in made_tar.HOSTILE.items()}
 HOLES |= {n: _FITS.format(what="pixel" if "image" in n else "column value") for n in made_fits.HOSTILE}
 
 FALSE_REJECTIONS: dict[str, str] = {}
 
 # `jar cfM` writes Java's 0xCAFE extra field on its first entry: the zip row's "extra
 # fields only extended time (0x5455 ...) and Unix owner (0x7875) ... any other are refused".
-DOCUMENTED_REFUSALS = {"ctl-n-jar-cfm.zip": "zip: member b'a.csv' has an extra field (0xcafe"}
+# Python's json.dumps writes NaN: the json row's "no NaN/Infinity", refused under .json.
+DOCUMENTED_REFUSALS = {
+    "ctl-n-jar-cfm.zip": "zip: member b'a.csv' has an extra field (0xcafe",
+    "ctl-n-json-nan.json": "NaN is not JSON",
+}
 
 # "Bombs: ... 200 times the file's bytes read so far + 256 MiB": 4 MB of nested JSON from
 # 9 KB passes (the validation's CPU, not the inflating, is the cost: measured below).
@@ -76,10 +91,9 @@ def run(tmp_path_factory):
     made_dir = base / "made"
     controls = (made.json_controls() | made.gzip_controls(made_dir / "gz") | made.tar_controls(made_dir / "tar")
                 | made_fits.controls(made_dir / "fits") | made_zip.controls(made_dir / "zip"))  # fmt: skip
-    refused_by_docs = made_zip.jar(made_dir / "jar")
-    hostile = {n: d for n, (d, _, _) in made_zip.HOSTILE.items()} | {
-        n: d for n, (d, _, _) in made_fits.HOSTILE.items()
-    }
+    refused_by_docs = made_zip.jar(made_dir / "jar") | made.NAN
+    hostile = {n: d for table in (made_zip.HOSTILE, made_fits.HOSTILE, made_tar.HOSTILE)
+               for n, (d, _, _) in table.items()} | made_zip.twins()  # fmt: skip
     files = controls | refused_by_docs | hostile | LISTED
     start = time.monotonic()
     vetted = _vet(base, "content", files, _policy(("tar", "zip")))
@@ -105,7 +119,9 @@ _CONTROLS = sorted(
        "ctl-n-zipfile-windows.zip", "ctl-n-infozip.zip", "ctl-n-infozip-extra.zip"}
     | {"ctl-n-image-u16.fits", "ctl-n-image-f32.fits", "ctl-n-table.fits", "ctl-n-ascii-table.fits",
        "ctl-n-multi-hdu.fits", "ctl-n-tile-gzip2.fits", "ctl-n-tile-rice.fits", "ctl-n-updated-in-place.fits"})  # fmt: skip
-_HOSTILE = sorted(set(made_zip.HOSTILE) | set(made_fits.HOSTILE))
+_HOSTILE = sorted(
+    set(made_zip.HOSTILE) | set(made_fits.HOSTILE) | set(made_tar.HOSTILE) | set(made_zip.twins())
+)
 
 
 def test_every_exemption_names_a_real_case(run):
@@ -130,8 +146,23 @@ def test_documented_refusal(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] == "rejected", entry
     assert DOCUMENTED_REFUSALS[name] in entry["detail"], entry["detail"]
-    with zipfile.ZipFile(io.BytesIO(run["jar"][name])) as z:  # the control is real: it reads
-        assert z.read("a.csv") == made_zip.SHOWN
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(run["jar"][name])) as z:  # the control is real: it reads
+            assert z.read("a.csv") == made_zip.SHOWN
+
+
+@pytest.mark.parametrize("name", sorted(made_tar.HOSTILE))
+def test_tar_unpacks_otherwise(name):
+    """The attack is real: tarfile lists `d/` as one regular member (what vmguard judged),
+    GNU tar unpacks the nested members at the top and stops at a nested end marker."""
+    data, expected, _ = made_tar.HOSTILE[name]
+    listed = made_tar.members(data)
+    assert ("d/", tarfile.REGTYPE) in [(n, t) for n, t, _ in listed]
+    assert [n for n, _, _ in listed].count("a.csv") == 1
+    got = made_tar.unpacked(data)
+    if got is None:
+        pytest.skip("no GNU tar on this host")
+    assert got == expected
 
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in _HOSTILE])

@@ -24,7 +24,11 @@ def json_controls() -> dict[str, bytes]:
     arr = rng.normal(size=(4, 3))
     rec = {"run": 42, "energies": arr.tolist(), "label": "caf\u00e9 <b>", "ok": True, "none": None}
     frame = pd.DataFrame({"e": arr[:, 0], "n": [1, 2, 3, 4], "s": ["a/b", "c", "d", "\u00e9"]})
+    f16 = rng.normal(size=20).astype(np.float16)
     return {
+        "ctl-n-pandas-table-iso.json": frame.to_json(orient="table", date_format="iso").encode(),
+        "ctl-n-pandas-dp15.json": frame.to_json(double_precision=15, force_ascii=False).encode(),
+        "ctl-n-numpy-f16-tolist.json": json.dumps(f16.tolist()).encode(),
         "ctl-n-json-dumps.json": json.dumps(rec).encode(),
         "ctl-n-json-indent.json": (json.dumps(rec, indent=2, ensure_ascii=False) + "\n").encode(),
         "ctl-n-json-compact.json": json.dumps(rec, separators=(",", ":"), sort_keys=True).encode(),
@@ -32,6 +36,11 @@ def json_controls() -> dict[str, bytes]:
         "ctl-n-pandas-records.json": frame.to_json(orient="records").encode(),
         "ctl-n-pandas-split.json": frame.to_json(orient="split", indent=4).encode(),
     }
+
+
+# Python's json writes NaN, which the json row refuses ("no NaN/Infinity"): named .json it
+# is refused by name-type.
+NAN = {"ctl-n-json-nan.json": json.dumps([1.0, float("nan")]).encode()}
 
 
 def gzip_controls(work: Path) -> dict[str, bytes]:

@@ -16,6 +16,7 @@ import io
 import os
 import subprocess
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def made(members: list[tuple[str, bytes]], host: int) -> bytes:
     """Python's zipfile, every member deflated, 'version made by' host `host` (0: as on
     Windows, external attributes 0; 3: as on Linux, mode 0644)."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        warnings.simplefilter("ignore", UserWarning)  # a twin's duplicate name, on purpose
         for name, data in members:
             info = zipfile.ZipInfo(name, WHEN)
             info.create_system = host
@@ -82,6 +84,17 @@ HOSTILE: dict[str, tuple[bytes, bytes, str]] = {
         "two members of one path (`a\u00fb.csv` and `a++.csv` both unpack to `a++.csv`, the last wins: the first's bytes are published and never seen)",
     ),
 }
+
+
+def twins() -> dict[str, bytes]:
+    """Each hostile zip as UnZip unpacks it, made on Linux (host 3: the names as written):
+    vmguard's name rules refuse these, so the hostile ones pass only by the conversion."""
+    return {
+        "twin-n-option-checkpoint.zip": made([("--checkpoint=1", b"x\n")], 3),
+        "twin-n-option-dash.zip": made([("-x.csv", SHOWN)], 3),
+        "twin-n-option-rf.zip": made([("-rf", b"x\n")], 3),
+        "twin-n-collide.zip": made([("a++.csv", HIDDEN), ("a++.csv", SHOWN)], 3),
+    }
 
 
 # Real output: Info-ZIP's zip on Linux (non-ASCII name unflagged), Python's zipfile as on
