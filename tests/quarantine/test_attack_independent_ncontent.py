@@ -16,6 +16,7 @@ HOLES (strict xfails):
   tar; GNU tar takes the trailing `/` for a directory and reads the data as the archive's
   next headers, so a nested `a.csv` replaces the outer one vmguard published, and a
   nested end marker ends the archive before outer members (tests/support/attack_ncontent_tar.py);
+- terminal escapes in a FITS binary table's string column, printed raw by astropy's Table;
 - FITS scaling cards in lower case (`bscale`, `bzero`, `tscal2`): astropy files them under
   BSCALE/BZERO/TSCALn and scales every pixel or value by them, cfitsio (fitsio, ds9)
   ignores them: one file, two images (tests/support/attack_ncontent_fits.py).
@@ -69,6 +70,13 @@ _FITS = ("published: astropy applies the lower-case scaling card to every {what}
 HOLES: dict[str, str] = {n: _ZIP.format(path=p.decode(), what=w) for n, (_, p, w) in made_zip.HOSTILE.items()}
 HOLES |= {n: "published: " + why for n, (_, _, why) in made_tar.HOSTILE.items()}
 HOLES |= {n: _FITS.format(what="pixel" if "image" in n else "column value") for n in made_fits.HOSTILE}
+HOLES["fits-n-escapes-in-string-column.fits"] = (
+    "published: a binary table's string column holding ESC ] 0 ; ... BEL (a window title), ESC [ 1 A and "
+    "ESC [ 2 K (up a line, erase it: a forged line over vet's summary); print(Table.read(f)) hands them to "
+    "the terminal raw. The text row refuses these bytes in any text ('control character U+001B'), as `cat` "
+    "hands them to a terminal; the FITS row pins headers to printable cards but leaves A columns' bytes "
+    "free ('Values inside columns are data'), while FITS defines an A field as ASCII text"
+)
 
 FALSE_REJECTIONS: dict[str, str] = {}
 
@@ -92,7 +100,8 @@ def run(tmp_path_factory):
     controls = (made.json_controls() | made.gzip_controls(made_dir / "gz") | made.tar_controls(made_dir / "tar")
                 | made_fits.controls(made_dir / "fits") | made_zip.controls(made_dir / "zip"))  # fmt: skip
     refused_by_docs = made_zip.jar(made_dir / "jar") | made.NAN
-    hostile = {n: d for table in (made_zip.HOSTILE, made_fits.HOSTILE, made_tar.HOSTILE)
+    hostile = {"fits-n-escapes-in-string-column.fits": made_fits.escape_table()}
+    hostile |= {n: d for table in (made_zip.HOSTILE, made_fits.HOSTILE, made_tar.HOSTILE)
                for n, (d, _, _) in table.items()} | made_zip.twins()  # fmt: skip
     files = controls | refused_by_docs | hostile | LISTED
     start = time.monotonic()
@@ -120,7 +129,11 @@ _CONTROLS = sorted(
     | {"ctl-n-image-u16.fits", "ctl-n-image-f32.fits", "ctl-n-table.fits", "ctl-n-ascii-table.fits",
        "ctl-n-multi-hdu.fits", "ctl-n-tile-gzip2.fits", "ctl-n-tile-rice.fits", "ctl-n-updated-in-place.fits"})  # fmt: skip
 _HOSTILE = sorted(
-    set(made_zip.HOSTILE) | set(made_fits.HOSTILE) | set(made_tar.HOSTILE) | set(made_zip.twins())
+    {"fits-n-escapes-in-string-column.fits"}
+    | set(made_zip.HOSTILE)
+    | set(made_fits.HOSTILE)
+    | set(made_tar.HOSTILE)
+    | set(made_zip.twins())
 )
 
 
@@ -207,6 +220,11 @@ def test_fits_card_scales_for_astropy_only(name):
         read = fitsio.read(f.name, ext=hdu)
     values = np.array(read if column is None else read[column], dtype=float)
     assert np.array_equal(values, made_fits.astropy_values(plain, hdu, column))
+
+
+def test_fits_escapes_reach_the_terminal():
+    """The attack is real: astropy's printed table holds the escapes as they are."""
+    assert made_fits.ESCAPES.decode() in made_fits.printed(made_fits.escape_table())
 
 
 def test_bomb_listed_and_timed(run):

@@ -9,6 +9,12 @@ these keywords, so their spelling is free ("keywords no rule reads, in any spell
 case, HIERARCH: header text a reader returns)"), but astropy does not return them as
 text: it scales the data by them.
 
+Hostile too: terminal controls in a binary table's string (A) column, written by astropy's
+own Table.write: `print(Table.read(...))`, the usual look at a table in a terminal,
+hands them to the terminal raw (a window title by OSC, a cursor-up and an erased line),
+the bytes the text row refuses ("a terminal acts on them"); FITS's A fields are "ASCII
+text" (the standard), and the header beside them is pinned to printable cards.
+
 Controls: astropy 8 output: an image with BZERO (uint16), float image, binary and ASCII
 tables, a tile-compressed image (GZIP_2 and RICE_1), several HDUs, a file updated in place
 (mode='update': a card added, data changed).
@@ -78,6 +84,21 @@ def astropy_values(data: bytes, hdu: int, column: str | None) -> np.ndarray:
     with fits.open(io.BytesIO(data)) as f:
         values = f[hdu].data
         return np.array(values if column is None else values[column], dtype=float)
+
+
+ESCAPES = b"ok\x1b]0;vet: all files published\x07\x1b[1A\x1b[2K"
+
+
+def escape_table() -> bytes:
+    t = Table({"name": np.array([b"run1", ESCAPES], dtype="S48"), "e": [1.0, 2.0]})
+    buf = io.BytesIO()
+    t.write(buf, format="fits")
+    return buf.getvalue()
+
+
+def printed(data: bytes) -> str:
+    """What `print(Table.read(file))` writes."""
+    return str(Table.read(io.BytesIO(data), format="fits"))
 
 
 def controls(work: Path) -> dict[str, bytes]:

@@ -40,6 +40,16 @@ def made(members: list[tuple[str, bytes]], host: int) -> bytes:
     return buf.getvalue()
 
 
+def unflagged(name: bytes, data: bytes, host: int) -> bytes:
+    """One member whose name is `name`'s bytes without the UTF-8 flag (as Info-ZIP's zip
+    writes a UTF-8 name), written by zipfile under an ASCII stand-in of the same length
+    that is then replaced in the local header and the central directory."""
+    stand_in = "Q" * len(name)
+    data = made([(stand_in, data)], host)
+    assert data.count(stand_in.encode()) == 2
+    return data.replace(stand_in.encode(), name)
+
+
 def unpacked(data: bytes) -> dict[bytes, bytes]:
     """What `unzip -o` writes (path bytes -> content); {} where unzip is missing."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,6 +87,12 @@ HOSTILE: dict[str, tuple[bytes, bytes, str]] = {
         made([(f"{E_OGONEK}rf", b"x\n")], 0),
         b"-rf",
         "an option name (`-rf`: `rm *` in the unpacked directory)",
+    ),
+    "zip-n-dos-unflagged-option.zip": (
+        unflagged(f"{E_OGONEK}{E_OGONEK}checkpoint=1".encode(), b"x\n", 0),
+        b"--checkpoint=1",
+        "an option name; the name is unflagged UTF-8, which the zip row judges as 'its bytes as unzip "
+        "on Unix keeps them and their cp437 reading' (`\u2500\xff\u2500\xffcheckpoint=1`): unzip keeps neither",
     ),
     "zip-n-dos-collide.zip": (
         made([(f"a{U_CIRC}.csv", HIDDEN), ("a++.csv", SHOWN)], 0),
