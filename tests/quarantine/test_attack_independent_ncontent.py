@@ -9,7 +9,8 @@ HOLES (strict xfails):
   archive 'made by' MS-DOS (host 0: Python's zipfile on Windows writes it) unzip converts
   every name from cp437 to ISO-8859-1, the UTF-8 flag notwithstanding, and box-drawing
   bytes become ASCII: `Ę` (UTF-8 C4 98) is '-', `û` (C3 BB) '++'. vmguard judges the UTF-8
-  name, so `ĘĘcheckpoint=1`, `Ęx.csv`, `Ęrf` unpack as option names and `aû.csv` beside
+  name, so `ĘĘcheckpoint=1`, `Ęx.csv`, `Ęrf` unpack as option names, `init\u0718vis.mac` as
+  the configuration name `init_vis.mac`, and `aû.csv` beside
   `a++.csv` as one path (the first's bytes published, never seen)
   (tests/support/attack_ncontent_zip.py);
 - a tar member of type '0' named `d/`, its data a tar: vmguard validates it as a nested

@@ -5,7 +5,7 @@ UnZip on Unix converts every member name of an archive whose 'version made by' i
 (host 0, what Python's zipfile writes on Windows: ZipInfo.create_system is 0 there) from
 the OEM code page (cp437) to ISO-8859-1, even when the UTF-8 flag (bit 11) is set. Box
 drawing bytes become ASCII (`0xC4` and `0xCA` '-', `0xBB` `0xBC` `0xBF` '+', `0xD5` 'i')
-and 0x98 is dropped, so the UTF-8 bytes of `Ę` (C4 98) unpack as '-', of `û` (C3 BB) as
+and 0x98 is dropped (`\u0718` DC 98 is '_'), so the UTF-8 bytes of `Ę` (C4 98) unpack as '-', of `û` (C3 BB) as
 '++': a name vmguard reads as `ĘĘcheckpoint=1` is `--checkpoint=1` on disk, `aû.csv` is
 `a++.csv`. Measured here with the host's unzip (`unpacked`).
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 
 E_OGONEK = "\u0118"  # UTF-8 C4 98: '-' then nothing to UnZip on Unix
 U_CIRC = "\u00fb"  # UTF-8 C3 BB: '++'
+SYRIAC_WAW = "\u0718"  # UTF-8 DC 98: '_' then nothing
 WHEN = (2024, 5, 6, 7, 8, 10)
 
 
@@ -94,6 +95,11 @@ HOSTILE: dict[str, tuple[bytes, bytes, str]] = {
         "an option name; the name is unflagged UTF-8, which the zip row judges as 'its bytes as unzip "
         "on Unix keeps them and their cp437 reading' (`\u2500\xff\u2500\xffcheckpoint=1`): unzip keeps neither",
     ),
+    "zip-n-dos-config-init-vis.zip": (
+        made([(f"init{SYRIAC_WAW}vis.mac", b"/run/beamOn 10\n")], 0),
+        b"init_vis.mac",
+        "a configuration name (`init_vis.mac`: Geant4's examples run it from the directory they start in)",
+    ),
     "zip-n-dos-collide.zip": (
         made([(f"a{U_CIRC}.csv", HIDDEN), ("a++.csv", SHOWN)], 0),
         b"a++.csv",
@@ -109,6 +115,7 @@ def twins() -> dict[str, bytes]:
         "twin-n-option-checkpoint.zip": made([("--checkpoint=1", b"x\n")], 3),
         "twin-n-option-dash.zip": made([("-x.csv", SHOWN)], 3),
         "twin-n-option-rf.zip": made([("-rf", b"x\n")], 3),
+        "twin-n-config-init-vis.zip": made([("init_vis.mac", b"/run/beamOn 10\n")], 3),
         "twin-n-collide.zip": made([("a++.csv", HIDDEN), ("a++.csv", SHOWN)], 3),
     }
 
