@@ -26,6 +26,13 @@ HOLES (strict xfails):
 - FITS scaling cards in lower case (`bscale`, `bzero`, `tscal2`): astropy files them under
   BSCALE/BZERO/TSCALn and scales every pixel or value by them, cfitsio (fitsio, ds9)
   ignores them: one file, two images (tests/support/attack_ncontent_fits.py).
+FALSE_REJECTIONS: json.dumps of 1,030,000 keys of 31 characters (31.9 million characters
+of keys, below the json row's 32 Mi) refused by that bound (1,016,000 pass: two more a key
+are counted). Seen, not kept (it depends on the other files of the vet): in a vet of four
+.json.gz files of 2**20 keys, one of short keys, published alone or beside one other, was
+refused 'the validator failed (MemoryError)', and gzipped objects over the key bound are
+refused without the rule named ("not JSON as a serializer writes it;").
+
 The same zips made with the names UnZip writes (`twin-n-*`) are refused (name-option,
 name-collision). Not hits (tried outside this file, refused): a zip's local DOS time or date other than the
 central directory's, the end record's or a central entry's disk numbers, MS-DOS attribute
@@ -84,7 +91,14 @@ HOLES["fits-n-escapes-in-string-column.fits"] = (
     "free ('Values inside columns are data'), while FITS defines an A field as ASCII text"
 )
 
-FALSE_REJECTIONS: dict[str, str] = {}
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-n-json-31char-keys.json": (
+        "refused 'json: objects holding more than 1 Mi keys or 32 Mi characters of keys open at once' "
+        "(name-type under .json): json.dumps of 1,030,000 keys of 31 characters, 31.93 million characters "
+        "of keys, below 32 Mi (33.55 million); 1,016,000 pass: the count seems to include two more a key "
+        "(the quotes), 34.0 million"
+    ),
+}
 
 # `jar cfM` writes Java's 0xCAFE extra field on its first entry: the zip row's "extra
 # fields only extended time (0x5455 ...) and Unix owner (0x7875) ... any other are refused".
@@ -103,7 +117,7 @@ LISTED = {"bomb-n-nested-4mb.json.gz": made.nested_bomb(4)}
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-ncontent")
     made_dir = base / "made"
-    controls = (made.json_controls() | made.gzip_controls(made_dir / "gz") | made.tar_controls(made_dir / "tar")
+    controls = made.many_keys(made_dir / "keys") | (made.json_controls() | made.gzip_controls(made_dir / "gz") | made.tar_controls(made_dir / "tar")
                 | made_fits.controls(made_dir / "fits") | made_zip.controls(made_dir / "zip"))  # fmt: skip
     refused_by_docs = made_zip.jar(made_dir / "jar") | made.NAN
     hostile = {"fits-n-escapes-in-string-column.fits": made_fits.escape_table()}
@@ -128,7 +142,8 @@ def _case(name: str, table: dict[str, str]):
 
 
 _CONTROLS = sorted(
-    set(made.json_controls()) | {f"{n}.gz" for n in ("ctl-n-gzip.csv", "ctl-n-gzip-9.csv", "ctl-n-gzip-n.csv")}
+    {"ctl-n-json-31char-keys.json"}
+    | set(made.json_controls()) | {f"{n}.gz" for n in ("ctl-n-gzip.csv", "ctl-n-gzip-9.csv", "ctl-n-gzip-n.csv")}
     | {"ctl-n-python.log.gz", "ctl-n-python-compress.json.gz", "ctl-n-gnutar.tar", "ctl-n-gnutar-pax.tar",
        "ctl-n-gnutar.tar.gz", "ctl-n-tarfile-pax.tar", "ctl-n-tarfile-gnu.tar", "ctl-n-zipfile-linux.zip",
        "ctl-n-zipfile-windows.zip", "ctl-n-infozip.zip", "ctl-n-infozip-extra.zip"}

@@ -43,6 +43,16 @@ def json_controls() -> dict[str, bytes]:
 NAN = {"ctl-n-json-nan.json": json.dumps([1.0, float("nan")]).encode()}
 
 
+def many_keys(work: Path) -> dict[str, bytes]:
+    """Large objects within the json row's bound ("at most 1 Mi keys or 32 Mi characters of
+    keys in the objects open at once"): json.dumps of 1,030,000 keys of 31 characters
+    (31.9 million characters)."""
+    work.mkdir(parents=True, exist_ok=True)
+    return {
+        "ctl-n-json-31char-keys.json": json.dumps({f"k{i:030d}": 0 for i in range(1_030_000)}).encode(),
+    }
+
+
 def gzip_controls(work: Path) -> dict[str, bytes]:
     """Each written under the name it is published as (FNAME)."""
     work.mkdir(parents=True, exist_ok=True)
