@@ -202,6 +202,9 @@ DOCUMENTED_REFUSALS = {
 # run reversed or skipping one, ten attributes shuffled, ONE attribute three times in
 # one block (no header ever held an attribute twice: libhdf5 could not leave it, yet the
 # formula counts it), and a gap of 4 zeros (read as a null of size 0) pass.
+# An older section list moved to where the zeros after /data's header start, a block
+# right after it: a whole list lies at a start of the unclaimed ranges (which one:
+# priced since session 38, log2 of their number), the block right after it.
 LISTED = {"lst-attrs55-u-latest-list-then-block-at+0.h5"} | {f"blk-root-{k}.h5" for k in (
     "start", "two-in-a-row", "swapped-order", "one-in-each", "row-of-17")} | {
     f"held-data-{k}.h5" for k in (
