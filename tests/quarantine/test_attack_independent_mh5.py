@@ -79,15 +79,13 @@ _VLEN = ("refused ('a null message in the object header of {obj} ... holds data,
          "last 6 bytes (the undefined creation-order index address) and 2 zero bytes: the "
          "first attribute sits 2 bytes later than before the move. Float attributes in the "
          "same workflow pass; 5 sessions (dense storage) pass")
-_BOUND = ("refused ('bytes ... (after an indirect block of the fractal heap of the "
-          "attributes of /g) ... matching the continuation blocks libhdf5 freed stopped "
-          "after 4000000 bytes compared'): a tracked group given a dataset and a float "
-          "attribute each session and a subgroup every other one, 9 sessions, {lv} (the "
-          "docs' refusal of a block holding links and attributes names h5repack; this "
-          "names the search bound)")
 # Session 38 (oldstates.skips): the sweep's ctl-m-sw-attrs14-latest-u and
 # ctl-m-sw-flush14-latest-u pass: an old list hidden under a later one named a run of
-# blocks the untracked heap had skipped then and allocated since (test_hdf5_skipstates).
+# blocks the untracked heap had skipped then and allocated since (test_hdf5_skipstates);
+# ctl-m-sw-mix9-def-t and ctl-m-sw-mix9-latest-t pass within the search's bound: /g's
+# freed block under the heap's list and root, found (oldblocks.py: a continuation's data
+# or a null's header covered, attribute orders pinned, every start tried with few hidden
+# choices first; test_hdf5_coveredblocks).
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-m-vlen-root3-tracked.h5": _VLEN.format(
         obj="/", what="h5py.File(track_order=True), a variable-length string root "
@@ -97,8 +95,6 @@ FALSE_REJECTIONS: dict[str, str] = {
     "ctl-m-vlen-pair2-tracked.h5": _VLEN.format(
         obj="/g", what="a track_order group given two string attributes a session (a date "
         "and a config string), 2 sessions"),
-    "ctl-m-sw-mix9-def-t.h5": _BOUND.format(lv="default libver"),
-    "ctl-m-sw-mix9-latest-t.h5": _BOUND.format(lv="'latest'"),
 }
 
 
