@@ -13,8 +13,9 @@ byte are covered, the checksum. Found by: a continuation message whose data is p
 covered (the blocks whose shown bytes fit), a covered null message's header, an
 attribute's order field its creation order (libhdf5 writes it), one message of a kind
 but links, attributes, nulls and continuations a block, and every start tried with few
-hidden choices to checksum before any with many (a wrong start's 87,480 spent the bound
-first). A shown byte changed, a payload in the null, the checksum changed: refused."""
+hidden choices to checksum and no covered null before any with more (a wrong start's
+87,480 spent the bound first). A shown byte changed, a payload in the null, the checksum
+changed: refused."""
 
 from __future__ import annotations
 

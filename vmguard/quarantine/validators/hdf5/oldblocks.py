@@ -31,8 +31,9 @@ checksum.any_lookup3; what hidden places offer is made once per owner: session 3
 7 KB file of 3 tracked sessions spent the bound on checksumming each whole choice;
 session 38: a continuation message or a null holding data may lie partly under a later
 structure, an attribute's order field is its creation order, a block holds one message
-of a kind but those of _REPEATED, and each gap's starts are tried with at most CHEAP
-choices to checksum before any with more: attack m h5's sweep, ctl-m-sw-mix9-*).
+of a kind but those of _REPEATED, and each gap's starts are tried in rounds (explains:
+no covered null and at most CHEAP choices to checksum, then covered nulls, then all):
+attack m h5's sweep, ctl-m-sw-mix9-*).
 What is free: which messages, in which order (log2(messages of the header + 1) bits a
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
@@ -58,6 +59,7 @@ MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 NODE = 64  # the work a step of the search counts, whatever it compares
 LEFTOVER_WORK = 4  # the work a byte of a null message matched as moved.py does counts
+COVERED_WORK = 16  # and each value of a covered byte, as CPU-costly (a refused sweep file: 2.0 s at 4)
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
@@ -109,7 +111,7 @@ class Blocks:
         self.alike: dict[tuple[int, int], dict[bytes, tuple[bytes, ...]]] = {}  # (id(owner), fits) -> _alike
         self.values: dict[tuple[int, int], tuple[bytes, ...]] = {}  # (width, below) -> hidden _values
         self.covered: dict[tuple[int, int, int, int], tuple[bytes, ...]] = {}  # _covered_null's data
-        self.cheap = False  # choices of more than CHEAP hidden parts put off (explains: tried last)
+        self.tier = 2  # explains: 0 puts off covered nulls and more than CHEAP choices, 1 the latter
         self.put_off = False  # and some were
 
     def prepare(
@@ -146,8 +148,8 @@ class Blocks:
         if not self.owners or self.work > MAX_WORK:
             return False
         g = _Gap(buf=buf, start=gap[0], end=gap[1])
-        try:  # first every start with few choices to checksum, then (if any was put off) all
-            for self.cheap in (True, False):
+        try:  # every start: without covered nulls, few choices to checksum; then with them; then all
+            for self.tier in range(3):  # each while some were put off
                 self.put_off = False
                 if self._from(g, gap[0], [*reused, gap[0]]):
                     return True
@@ -157,7 +159,7 @@ class Blocks:
         except _Exhausted:
             return False
         finally:
-            self.cheap = False
+            self.tier = 2
 
     def note(self) -> str:
         """What a refusal adds when the search stopped at its bound."""
@@ -247,7 +249,7 @@ class Blocks:
             return False
         want = int.from_bytes(bytes(skip) + shown, "little")
         mask = (0xFFFFFFFF << 8 * skip) & 0xFFFFFFFF
-        if self.cheap and prod(len(part) for part in parts) > CHEAP:
+        if self.tier < 2 and prod(len(part) for part in parts) > CHEAP:
             self.put_off = True  # a wrong start's hidden messages may be many: the others first
             return False
         return any_lookup3([*parts, (bytes(gap),)], (want, mask), self._spend)
@@ -345,9 +347,21 @@ class Blocks:
         covered = g.start - at - width  # data bytes covered
         if not (at < g.start and covered <= 1):
             return
+        if self.tier < 1:  # each value of a covered byte checked (256), for each owner: tried later
+            self.put_off = True
+            return
         most = max(len(p.body) for p in owner.pieces)  # as a null right after a continuation
-        ends = range(max(g.start, at + width) + 4, min(g.end, at + 2 * width + most + 4) + 1)
-        sizes = sorted({e - 4 - gap - at - width for e in ends if self._ends(g, e) for gap in range(width)})
+        low, high = max(g.start, at + width) + 4, min(g.end, at + 2 * width + most + 4)
+        window = bytes(g.buf[g.start : min(g.end, high + 4)])  # read once (as _ends, not quadratic)
+        self._spend(max(1, high - low))
+        lead = len(window) - len(window.lstrip(b"\0"))  # the first shown non-zero byte
+        starts = range(max(low, g.start + lead + 1), high + 1)
+        parts = ((e, window[e - g.start - 4 : e - g.start], window[e - g.start : e - g.start + 4])
+                 for e in starts)
+        ends = [e for e, checksum, rest in parts  # a checksum of 4 zeros: 2^-32, never seen
+                if checksum.strip(b"\0") and (not rest.strip(b"\0") or rest == _SIGNATURE[: len(rest)])]
+        sizes = sorted({e - 4 - gap - at - width for e in ends for gap in range(width)  # the gap's zeros
+                        if not window[e - 4 - gap - g.start : e - 4 - g.start].strip(b"\0")})
         for size in (n for n in sizes if n > max(covered, 0)):
             head = struct.pack("<BHB", 0, size, 0)
             if not self._shows(g, at, head):
@@ -356,7 +370,7 @@ class Blocks:
             if key not in self.covered:
                 shown = bytes(g.buf[at + width + max(covered, 0) : at + width + size])
                 data = [bytes([v]) + shown for v in range(256)] if covered == 1 else [shown]
-                self._spend(LEFTOVER_WORK * size * len(data))
+                self._spend(COVERED_WORK * size * len(data))
                 self.covered[key] = tuple(d for d in data if shown.strip(b"\0") and owner.leftover(d))
             order = self._values(g, at + 4, owner.order, owner.orders)
             if self.covered[key]:
