@@ -137,7 +137,7 @@ def skips(
             for choice in product(*options) if options else ():
                 tails = [(b[0] - f, f, _TAIL) for b, f in zip(kept, choice, strict=True) if f < b[0]]
                 body = prefix + _groups(sorted(tails + listed), widths)
-                out[body + lookup3(body).to_bytes(4, "little")] = None
+                out[sealed(body)] = None
                 if len(out) >= MAX_STATES:
                     return tuple(out)
     return tuple(out)
