@@ -65,21 +65,12 @@ from tests.support import attack_nroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_nroot_forge as forge  # noqa: E402
 from tests.support import attack_nroot_rio as rio  # noqa: E402
 
+# Closed in session 38 (rootn): root-n-block-basket-16mib-1-then-empty.root and
+# root-n-block-basket-16mib-1-zstd-then-empty.root, a payload of exactly 16 MiB - 1 bytes
+# re-encoded with an empty block (ZL, or libzstd's frame of nothing) after its one: no
+# writer writes a block of nothing (root_codecs.split_as_written), now refused for live
+# records and older copies alike.
 HOLES: dict[str, str] = {
-    "root-n-block-basket-16mib-1-then-empty.root": (
-        "published: a basket of exactly 16 MiB - 1 bytes (uproot writes it as one ZL "
-        "block) whose payload ends in a second, empty ZL block (usize 0), the record's "
-        "length kept. The ROOT row says every block but the last inflates to 16 MiB - 1 "
-        "'as ROOT (kMAXZIPBUF) and uproot cut a payload' (split_as_written): neither "
-        "writes a block of nothing, and ROOT's TKey::ReadObj stops once it has fObjlen "
-        "bytes, so the extra block, its zlib header's level bits and its stream's "
-        "encoding, is never read; only 16 MiB - 1 multiples are open to it (one block: "
-        "two empty ones, and a block after a short one, are refused)"),
-    "root-n-block-basket-16mib-1-zstd-then-empty.root": (
-        "published: the same in zstd: uproot's one ZS block of a 16 MiB - 1 byte basket "
-        "re-encoded 18 bytes shorter (libzstd's frame, a raw block last) and libzstd's "
-        "frame of nothing as a second ZS block (usize 0), which ROOT never reads: no "
-        "writer's cut, against split_as_written"),
     "root-n-older-list-hour-31.root": (
         "published: an older keys list of run1 in free space whose key is dated "
         "2026-11-30 31:63:63 (ROOT's packed TDatime, hour 31, minute 63, second 63): "
