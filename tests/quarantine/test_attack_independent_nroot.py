@@ -69,26 +69,11 @@ from tests.support import attack_nroot_rio as rio  # noqa: E402
 # root-n-block-basket-16mib-1-zstd-then-empty.root, a payload of exactly 16 MiB - 1 bytes
 # re-encoded with an empty block (ZL, or libzstd's frame of nothing) after its one: no
 # writer writes a block of nothing (root_codecs.split_as_written), now refused for live
-# records and older copies alike.
-HOLES: dict[str, str] = {
-    "root-n-older-list-hour-31.root": (
-        "published: an older keys list of run1 in free space whose key is dated "
-        "2026-11-30 31:63:63 (ROOT's packed TDatime, hour 31, minute 63, second 63): "
-        "no clock writes it, uproot's code_to_datetime raises on it. The docs bound "
-        "the list's one earlier datime by 'log2 of the seconds between the file's "
-        "making and the list's write'; the check is on the packed number, which here "
-        "spans Nov 30 23:59:50 to Dec 1 23:59:50 over month and day fields (days 31 "
-        "of November, hours 24-31, minutes and seconds 60-63 included): about 19 bits "
-        "where a day of seconds is 16.4"),
-    "root-n-rewritten-copies-hour-31.root": (
-        "published: five copies of histograms' keys in an older keys list uproot left in "
-        "free space (g000-g004, deleted and written again unchanged a day later), each "
-        "dated 2026-12-01 31:63:63, no date (uproot's code_to_datetime raises); 'later' "
-        "with the same 20 bytes changed is refused, so the datime rule admits them: 'a "
-        "record's own key with an earlier datime ... log2 of the seconds between the "
-        "file's making and the live key's write a copy' is checked on the packed number "
-        "(about 19 bits a copy over a day, not 16.4, and dates no clock gives)"),
-}
+# records and older copies alike. And root-n-older-list-hour-31.root,
+# root-n-rewritten-copies-hour-31.root: an older keys list, and copies of keys in one,
+# dated 31:63:63 (a number between two dates, no date): every datime is now decoded as a
+# calendar date-time (root_model.decode_datime) by each rule that reads one.
+HOLES: dict[str, str] = {}
 
 # Ordinary uproot output refused against the docs' word: a TTree deleted with `del`,
 # made again under its name with the same branches in a later job, and extended in the

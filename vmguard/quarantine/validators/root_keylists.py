@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .root_model import KEY, Record, RootWalk, key_fields
+from .root_model import KEY, Record, RootWalk, decode_datime, key_fields
 from .stream import Invalid
 
 _COUNT = 4  # a keys list's payload starts with its number of keys
@@ -129,13 +129,15 @@ def _key_at(data: bytes, at: int, keys: Keys) -> bytes:
     (which names that record's position: the walk found it there), or the key uproot
     wrote for that record before, its datime no later: an object deleted and written again
     unchanged in a later second takes its old place and lengths, and an older list keeps
-    its older key (~29 bits of datime a copy, as many as the versions allow)."""
+    its older key (a date-time between the two: log2 of the seconds between them a copy,
+    as many as the versions allow)."""
     for size in keys.lengths:
         piece = data[at : at + size]
         if piece in keys.own:
             return piece
         found = keys.undated.get(_undated(piece), b"")
-        if len(piece) == size and keys.created <= piece[_DATIME] <= found[_DATIME]:  # big-endian
+        dated = keys.created <= piece[_DATIME] <= found[_DATIME]  # big-endian: as numbers
+        if len(piece) == size and dated and decode_datime(int.from_bytes(piece[_DATIME], "big")) is not None:
             return found
     return b""
 
