@@ -270,7 +270,8 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     of theirs was deleted, by one of:
     - orphans of every branch of the live tree of their name, no other, dated no later
       than it (session 35: the tree made again with the same branches, over the deleted
-      one's record);
+      one's record); a branch's may be a basket of the same extend as an orphan (_extend)
+      whose position a tree's bytes hold by chance (session 38);
     - orphans of a branch no tree of their name has (uproot writes baskets only of its
       tree's branches: the deleted tree had other branches), as many of each such branch
       as of any (a tree's branches are extended together), dated no later than the live
@@ -293,7 +294,7 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     if all(cycle == 0 for _, cycle, _, _, _ in rows):
         dates = max(datime for _, _, datime, _, _ in rows)
         branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
-        every = not foreign and set(counts) == branches
+        every = not foreign and set(counts) | _extend(shapes, rows) == branches
         if (live and dates <= seen.created and (every or (foreign and whole))) or (
             dates <= seen.latest and whole and seen.freed
         ):
@@ -309,6 +310,17 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
         "written before the tree of its name, of every branch of it, of branches it does not have, or "
         "listed in free space; rewrite the file with uproot)"
     )
+
+
+def _extend(shapes: array, rows: list[tuple[int, ...]]) -> set[int]:
+    """The branches of the baskets of an orphan's extend: uproot writes one basket of each
+    branch an extend, cycle 0, the same entries (fNevBuf) and second (datime). A deleted
+    tree's basket whose 8-byte position the live tree's bytes hold by chance (as any 8
+    bytes: 256, a file name a character longer or shorter) is listed; its branch shows no
+    orphan, but its extend's shape is an orphan's (session 38, attack n root)."""
+    made = {(datime, count) for _, cycle, datime, _, count in rows if cycle == 0}
+    rows_all = (shapes[i : i + SHAPE] for i in range(0, len(shapes), SHAPE))
+    return {number for number, cycle, datime, _, count in rows_all if not cycle and (datime, count) in made}
 
 
 def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:
