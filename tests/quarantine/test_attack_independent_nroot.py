@@ -95,21 +95,12 @@ FALSE_REJECTIONS["ctl-n-one-job-del-two-over-none.root"] = (
     "moved ... byte M is none; workflow: one uproot.recreate job: TH1D a (80 bins), TH1D "
     "b, del a, TH1D c (5 bins), string d")
 
-# Nothing deleted at all, five uproot.update jobs (a random sweep's seed 99, reduced;
-# every codec and all 16 file-name lengths tried outside this file are refused; without
-# the first, second or fourth job it passes; rare: 0 of 300 other random workflows that
-# delete nothing were refused). The ROOT section says "Real uproot output
-# passes in any order of its documented calls". What is refused is an older top keys
-# list uproot moved, whose last key names the TTree at the place uproot moved it from,
-# which the fourth job's TH3D then took (only a record deleted and written over is listed
-# as refused there).
-for _c in ordinary_files.CODECS:
-    FALSE_REJECTIONS[f"ctl-n-five-jobs-no-del-{_c}.root"] = (
-        "root: the free space at N holds data that is not the remains of a record the "
-        "writer moved ... (N: an older top keys list; the byte: its key of TTree t at "
-        "its older place); workflow, nothing deleted: job 1 RNTuple b; job 2 string evt; "
-        "job 3 TH3D x3, RNTuple run1/sub/evt, TTree t extended 11 times; job 4 TH3D a; "
-        "job 5 extend t")
+# Closed in session 38 (rootn): ctl-n-five-jobs-no-del-*, nothing deleted, five jobs: an
+# older top keys list (moved when job 4 added a TH3D) keeps TTree t's key at its place
+# before job 5's extend wrote t anew elsewhere (later records took that place from its
+# start, its tail stays free). A live TTree's key but for its lengths (no longer than the
+# live one), position and datime, whose record ended where a free stretch ends, is now a
+# key of the history (root_keylists._moved_tree).
 
 # Jobs on hosts whose clocks differ: uproot dates keys with the host's local time
 # (datetime.now()), so a job on a node one time zone west of the one that made the file,

@@ -10,6 +10,7 @@ with an earlier datime in an older keys list is one only if its datime is a date
 
 from __future__ import annotations
 
+import datetime
 import struct
 
 import numpy as np
@@ -26,6 +27,13 @@ uproot = pytest.importorskip("uproot")
 ROOT = "application/x-root"
 OK = [(ROOT, "root")]
 NO_DATE = "which is no date-time"
+
+
+def shifted(code: int, seconds: float) -> int:
+    """A datime `seconds` later (earlier if negative), as a clock gives it: the packed
+    number plus or minus seconds may be no date (second 60...), refused for that alone."""
+    moved = uproot._util.code_to_datetime(code) + datetime.timedelta(seconds=seconds)
+    return uproot._util.datetime_to_code(moved)
 
 
 @pytest.mark.parametrize(

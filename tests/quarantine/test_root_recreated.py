@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.quarantine.test_root_datakeys import _put, _records, _refused
+from tests.quarantine.test_root_datimes import shifted
 from tests.quarantine.test_root_deleted_trees import _segments
 from tests.quarantine.test_root_rntuple_written_over import _stretch
 from tests.quarantine.test_validators import vet
@@ -178,7 +179,7 @@ def test_an_orphan_basket_not_uproots_or_later_than_the_tree_is_refused(rerun):
     # by chance: it is listed then), after others of its branch (cycle 1: ROOT's numbering)
     key = max(k for k in orphans if data.count(struct.pack(">q", k)) == 1)
     _refused(_put(data, key + 16, b"\0\1"), ORPHAN)
-    _refused(_put(data, key + 10, struct.pack(">I", created + 1)), ORPHAN)  # written after the tree
+    _refused(_put(data, key + 10, struct.pack(">I", shifted(created, 1))), ORPHAN)  # written after the tree
     assert vet(_put(data, key + 10, struct.pack(">I", created)), ROOT) == OK
 
 
@@ -210,7 +211,7 @@ def test_a_deleted_trees_basket_a_tree_lists_by_chance_passes_a_lone_orphan_does
     (orphan,) = [key for key in unlisted if data.count(struct.pack(">q", key)) == 1]  # the x
     assert len(unlisted) == 2  # and the n, whose position the live tree's bytes hold
     stamp = struct.unpack_from(">I", data, orphan + 10)[0]
-    _refused(_put(data, orphan + 10, struct.pack(">I", stamp - 1)), ORPHAN)
+    _refused(_put(data, orphan + 10, struct.pack(">I", shifted(stamp, -1))), ORPHAN)
 
 
 def test_a_payload_in_the_free_space_of_a_rerun_is_refused(tmp_path):
