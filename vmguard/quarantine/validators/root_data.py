@@ -270,8 +270,8 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     of theirs was deleted, by one of:
     - orphans of every branch of the live tree of their name, no other, dated no later
       than it (session 35: the tree made again with the same branches, over the deleted
-      one's record); a branch's may be a basket of the same extend as an orphan (_extend)
-      whose position a tree's bytes hold by chance (session 38);
+      one's record); a branch's may be a basket of an orphan's extend that a tree's
+      bytes list by chance (_extend, session 38);
     - orphans of a branch no tree of their name has (uproot writes baskets only of its
       tree's branches: the deleted tree had other branches), as many of each such branch
       as of any (a tree's branches are extended together), dated no later than the live
@@ -294,7 +294,7 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     if all(cycle == 0 for _, cycle, _, _, _ in rows):
         dates = max(datime for _, _, datime, _, _ in rows)
         branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
-        every = not foreign and set(counts) | _extend(shapes, rows) == branches
+        every = not foreign and set(counts) | _extend(shapes, orphans, counts) == branches
         if (live and dates <= seen.created and (every or (foreign and whole))) or (
             dates <= seen.latest and whole and seen.freed
         ):
@@ -312,15 +312,24 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     )
 
 
-def _extend(shapes: array, rows: list[tuple[int, ...]]) -> set[int]:
-    """The branches of the baskets of an orphan's extend: uproot writes one basket of each
-    branch an extend, cycle 0, the same entries (fNevBuf) and second (datime). A deleted
-    tree's basket whose 8-byte position the live tree's bytes hold by chance (as any 8
-    bytes: 256, a file name a character longer or shorter) is listed; its branch shows no
-    orphan, but its extend's shape is an orphan's (session 38, attack n root)."""
-    made = {(datime, count) for _, cycle, datime, _, count in rows if cycle == 0}
-    rows_all = (shapes[i : i + SHAPE] for i in range(0, len(shapes), SHAPE))
-    return {number for number, cycle, datime, _, count in rows_all if not cycle and (datime, count) in made}
+def _extend(shapes: array, orphans: list[int], counts: Counter) -> set[int]:
+    """The branches without orphans whose deleted basket a tree's bytes list by chance (as
+    any 8 bytes: 256, the file name a character longer or shorter; session 38, attack n
+    root): uproot extends a tree's branches together, one basket each an extend, cycle 0,
+    the same entries (fNevBuf) and second (datime), so such a branch shows as many baskets
+    listed as an orphaned branch shows listed and orphaned together, and one of them has an
+    orphan's extend's shape. (Orphans beside a live tree of branches it has, or of a tree
+    made again with more branches, leave no branch with a basket more: refused.)"""
+    rows = [tuple(shapes[i : i + SHAPE]) for i in range(0, len(shapes), SHAPE)]
+    gone = set(orphans)
+    listed = Counter(row[0] for i, row in enumerate(rows) if i not in gone)
+    made = {(row[2], row[4]) for i, row in enumerate(rows) if i in gone and not row[1]}
+    written = {listed[number] + counts[number] for number in counts}
+    return {
+        number
+        for i, (number, cycle, datime, _, count) in enumerate(rows)
+        if i not in gone and not cycle and (datime, count) in made and {listed[number]} == written
+    }
 
 
 def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:
