@@ -318,12 +318,20 @@ def _extend(shapes: array, orphans: list[int], counts: Counter) -> set[int]:
     root): uproot extends a tree's branches together, one basket each an extend, cycle 0,
     the same entries (fNevBuf) and second (datime), so such a branch shows as many baskets
     listed as an orphaned branch shows listed and orphaned together, and one of them has an
-    orphan's extend's shape. (Orphans beside a live tree of branches it has, or of a tree
-    made again with more branches, leave no branch with a basket more: refused.)"""
+    orphan's extend's shape, the orphan dated before every basket its branch lists (the
+    deleted tree's extend came before the live tree's). (Orphans added beside a live tree,
+    or of a tree made again with more branches, leave no branch with a basket more; a live
+    tree's basket unlisted is no earlier than all it lists but its first extend's, which
+    orphans of every branch, already admitted, would carry as well: refused.)"""
     rows = [tuple(shapes[i : i + SHAPE]) for i in range(0, len(shapes), SHAPE)]
     gone = set(orphans)
     listed = Counter(row[0] for i, row in enumerate(rows) if i not in gone)
-    made = {(row[2], row[4]) for i, row in enumerate(rows) if i in gone and not row[1]}
+    first = {}  # each branch's earliest listed basket: a deleted tree's extend is earlier
+    for i, (number, _, datime, _, _) in enumerate(rows):
+        if i not in gone:
+            first[number] = min(first.get(number, datime), datime)
+    early = [rows[i] for i in gone if rows[i][2] < first.get(rows[i][0], rows[i][2] + 1)]
+    made = {(datime, count) for _, cycle, datime, _, count in early if not cycle}
     written = {listed[number] + counts[number] for number in counts}
     return {
         number
