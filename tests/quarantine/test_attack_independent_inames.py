@@ -46,7 +46,7 @@ from tests.quarantine.test_attack_independent_econtent import REPO, _vet  # noqa
 from tests.support import attack_inames_cases as cases  # noqa: E402
 
 # Fixed in session 35 (their cases pass): Windows' best fit beyond NFKC and its separators
-# (names.best_fit), IIS 6's ';' cut and *.asp directories and .htr .idq, NTFS 8.3 aliases
+# (client_forms.best_fit), IIS 6's ';' cut and *.asp directories and .htr .idq, NTFS 8.3 aliases
 # (names.short_names), Apache httpd's own mime.types (pagetypes), biblatex, KOMA-Script and
 # TikZ files, nextflow.config, .webarchive, unflagged non-ASCII zip names.
 HOLES: dict[str, str] = {

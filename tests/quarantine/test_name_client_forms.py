@@ -16,8 +16,9 @@ import pytest
 from tests.quarantine.test_formats import shipped, vet_files
 from tests.support import attack_icontent_apache as apache
 from vmguard.quarantine import pagetypes, served
+from vmguard.quarantine.client_forms import best_fit, client_names
 from vmguard.quarantine.model import Reason, Verdict
-from vmguard.quarantine.names import best_fit, client_names, collisions, name_reasons, short_names
+from vmguard.quarantine.names import collisions, name_reasons, short_names
 from vmguard.quarantine.validators.ziparchive import member_names
 
 CSV = b"t,e\n0.5,12.25\n"

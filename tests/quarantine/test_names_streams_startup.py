@@ -1,6 +1,6 @@
 """Names a client gives a file other than as written (issue #13, after attack g): NTFS reads
 what follows a ':' as a stream of the file named before it (`run.bat::$DATA` is run.bat,
-names.windows_name), while a Linux server and a browser have the name as written; every
+client_forms.windows_name), while a Linux server and a browser have the name as written; every
 name rule judges both. And names a tool runs from the directory it starts in (Geant4's
 init_vis.mac, latexmkrc, Octave's PKG_ADD, Stata's profile.do, SAS's autoexec.sas),
 routines an analysis tool loads by name before its own (IDL .pro, Stata .ado), files a
@@ -20,8 +20,9 @@ import vmguard
 from tests.quarantine.conftest import policy, published_files, write
 from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import served
+from vmguard.quarantine.client_forms import windows_name, windows_stream
 from vmguard.quarantine.model import Reason, Verdict
-from vmguard.quarantine.names import acted_on, sibling_reasons, windows_name, windows_stream
+from vmguard.quarantine.names import acted_on, sibling_reasons
 
 STREAMS = {
     "run.bat::$DATA": "run.bat",

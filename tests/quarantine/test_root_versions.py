@@ -67,3 +67,48 @@ def test_a_version_of_a_key_written_over_ends_on_the_last_key(tmp_path):
     assert vet(_tails(data, stale, "1011"), ROOT) == OK  # within the loose bytes
     with pytest.raises(Invalid, match=FREE):
         vet(_tails(data, stale, "10110"), ROOT)
+
+
+def _with_tree(path, names: int):
+    """One job: a tree (made and extended: baskets, a writer) and `names` histograms."""
+    import numpy as np
+    import uproot
+
+    with uproot.recreate(path) as f:
+        f.mktree("t", {"x": "f8"})
+        f["t"].extend({"x": np.arange(10.0)})
+        for i in range(names):
+            f[f"h{i}"] = np.histogram(np.arange(5.0), bins=3)
+    return path.read_bytes()
+
+
+def test_the_top_list_at_its_first_place_is_uproots_first_allocation(tmp_path):
+    """first_place: the top list uproot.create allocated (256 bytes) until it moves."""
+    from tests.support.attack_mroot_slack import keys_list
+    from vmguard.quarantine.validators.root_versions import INITIAL
+
+    small, large = _with_tree(tmp_path / "small.root", 3), _with_tree(tmp_path / "large.root", 12)
+    assert keys_list(small).stop - keys_list(small).start + 4 == INITIAL  # the count, then keys
+    assert keys_list(large).stop - keys_list(large).start + 4 > INITIAL  # moved as it grew
+    assert vet(small, ROOT) == OK and vet(large, ROOT) == OK
+
+
+@pytest.mark.parametrize("names", [3, 12])  # the top list at its first place, and moved
+def test_one_run_of_a_live_keys_list_behind_its_versions(tmp_path, names):
+    """Behind a list's versions one run of a live keys list stands (the rest of a version
+    the reader could not follow: a writer, here a tree's baskets, may have taken a deleted
+    record's place), more spend the file's loose bytes (session 38: before, any number
+passed as runs of the list)."""
+    from tests.support import attack_mroot_rio as rio
+    from tests.support.attack_mroot_slack import keys_list
+
+    data = _with_tree(tmp_path / "f.root", names)
+    found = keys_list(data)
+    # histograms' keys (a tree's is a run of its record, kept: what a moved list's place
+    # may hold), not the last (a copy of it reads as a version of a key written over)
+    one = rio.put(data, found.end, found.keys[1])
+    assert vet(one, ROOT) == OK
+    # more runs of the list than one spend loose bytes (24, and the tree's share)
+    more = rio.put(data, found.end, ((found.keys[2] + found.keys[1]) * 2)[: found.stop - found.end])
+    with pytest.raises(Invalid, match=FREE):
+        vet(more, ROOT)

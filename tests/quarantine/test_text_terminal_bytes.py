@@ -217,3 +217,20 @@ def test_cursor_up_in_json_is_refused_by_the_json_rule():
     for data in (b'{"a": "\\n\x1b[A"}', b'["x",\n"\x1b[A"]'):
         with pytest.raises(Invalid, match="not one strict JSON value"):
             jsonfmt.validate(Stream(iter([data])))
+
+
+def test_exactly_these_utf16_bytes_are_refused():
+    """Every byte alone (as the low byte of U+41xx, a CJK character) and after C2 (U+xxC2):
+    only ENQ SO SI ESC alone, and C2 before RI DCS SOS DECID CSI OSC PM APC, are refused."""
+    alone = {b for b in range(256) if _refused_or_none(bytes((b, 0x41)))}
+    assert alone == {0x05, 0x0E, 0x0F, 0x1B}
+    paired = {b for b in set(range(256)) - alone - set(range(0xD8, 0xE0)) if _refused_or_none(bytes((0xC2, b)))}
+    assert paired == {0x8D, 0x90, 0x98, 0x9A, 0x9B, 0x9D, 0x9E, 0x9F}
+
+
+def _refused_or_none(raw: bytes) -> str | None:
+    try:
+        assert _judge(_utf16(raw, "utf-16-le"), 4096) == "text:utf-16"
+    except Invalid as err:
+        return str(err)
+    return None

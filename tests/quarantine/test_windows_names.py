@@ -1,4 +1,4 @@
-"""Names as a client has them (names.windows_name): Win32 drops a name's trailing dots and
+"""Names as a client has them (client_forms.windows_name): Win32 drops a name's trailing dots and
 spaces, and a case-insensitive filesystem (macOS, Windows, a share) finds `Head` as HEAD.
 Every name rule judges that form: gunzip's suffixes (`run.bat.gz.` is run.bat once
 unpacked), git's repository layout in any case, the page types (every type a plug-in
@@ -15,8 +15,9 @@ import pytest
 import vmguard
 from tests.quarantine.test_formats import shipped, vet_files
 from vmguard.quarantine import served
+from vmguard.quarantine.client_forms import windows_name
 from vmguard.quarantine.model import Reason, Verdict
-from vmguard.quarantine.names import sibling_reasons, windows_name
+from vmguard.quarantine.names import sibling_reasons
 
 TRAILING = ["run.bat.gz.", "run.cmd.gz ", "run.bat.z.", "run.vbs.gz. .", "page.atom_z.", "run.BAT.Gz.."]
 

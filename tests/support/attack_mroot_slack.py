@@ -7,7 +7,9 @@ the file's 24 loose bytes"): versions where nothing was deleted, a wrong last ke
 segment twice, a version past the history's. Found: all pass as runs of the live keys list
 (whole keys and tails of 24 bytes or more are such runs, which the ROOT row admits after a
 list's keys and prices per run), so the versions rule adds no bound there; shorter tails
-spend the 24 loose bytes and are refused past them.
+spend the 24 loose bytes and are refused past them. Session 38 (rootslack): all refused
+(what follows the versions is what the list's place held: root_versions.first_place,
+fresh, copied; no live keys list's runs there).
 """
 
 from __future__ import annotations

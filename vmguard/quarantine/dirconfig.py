@@ -2,7 +2,7 @@
 exact name, whatever the file holds (name-config): the table names.acted_on asks.
 
 Compared as Windows and IIS compare: any case, trailing dots and spaces dropped, an NTFS
-stream cut (names.windows_name: `web.config::$DATA` is web.config). Each name is here
+stream cut (client_forms.windows_name: `web.config::$DATA` is web.config). Each name is here
 because a program's own source or documentation says it reads it from the current
 directory (or a directory searched before its installed files); a name a tool reads only
 when told to (`Makefile`, a `.do` given as the argument, `config=run` to caption: run.cfg)

@@ -12,7 +12,7 @@ A name is also refused when a program reading the public area acts on it by NAME
 whatever the file holds (one table per question below): a dot file (the hidden
 configuration servers, shells, version control and tools read), a name a wildcard turns
 into an option, a directory's configuration file (dirconfig.py's table), git's repository layout; under every
-name a client gives the file (client_names: Windows', NFKC, best fit, IIS 6's ';' cut)
+name a client gives the file (client_forms.py: Windows', NFKC, best fit, IIS 6's ';' cut)
 and as the NTFS 8.3 alias of such a name (short_names); and a path longer than open()
 takes. What a name makes of a file's type is served.py's question.
 """
@@ -26,6 +26,7 @@ from collections.abc import Iterable
 
 from vmguard.core.display import is_plain, shown
 from vmguard.quarantine import texjobs
+from vmguard.quarantine.client_forms import client_names, windows_name, windows_stream
 from vmguard.quarantine.dirconfig import config_why, loaded_by_name, short_names, within_why
 from vmguard.quarantine.model import Reason
 
@@ -60,18 +61,6 @@ GIT_DIR_WITH_HEAD = (frozenset(["objects", "refs"]), frozenset(["commondir"]))
 # or node_modules (a checkout) writes through the alias into it (git refuses `git~1`:
 # is_ntfs_dotgit, CVE-2014-9390).
 ALIASED_DOT_NAMES = (".git", ".hg", ".svn", ".bzr", ".htaccess", ".user.ini", ".envrc", ".npmrc")
-# Windows' best-fit mapping (WideCharToMultiByte without WC_NO_BEST_FIT_CHARS: what an ANSI
-# program, an unzipper, a downloader, a globbing tool, gets of a Unicode name) goes beyond
-# NFKC (Microsoft's bestfit1252.txt, bestfit932.txt, bestfit949.txt; the WorstFit research,
-# Orange Tsai and Splitline, 2025): letters with marks the code page lacks become the bare
-# letter (best_fit drops every combining mark), dotless i becomes i, and these look-alikes
-# become ASCII: RATIO ':', MINUS SIGN and HYPHEN '-', DIVISION SLASH '/', and in cp932
-# (Japanese) and cp949 (Korean) YEN SIGN and WON SIGN are the byte 0x5C, their backslash:
-# a path separator there.
-_BEST_FIT = str.maketrans(
-    {"\u2236": ":", "\u2212": "-", "\u2010": "-", "\u2215": "/", "\u0131": "i"}
-    | {"\u00a5": "\\", "\u20a9": "\\"}
-)
 # Linux's PATH_MAX counts the NUL: open() takes a path of at most 4095 bytes, so a
 # published file must be reachable by a path that long, the public directory included.
 PATH_MAX = 4096
@@ -129,50 +118,6 @@ def _has_control(name: str) -> bool:
     # Exactly what display.shown() escapes (a backslash is refused as traversal): an
     # accepted name is shown as it is, so its shown form (Entry.path) names the file.
     return not is_plain(name)
-
-
-def windows_name(name: str) -> str:
-    """The name of the file a Windows client writes or opens for this name. NTFS reads
-    what follows the first ':' as a data stream of the file named before it:
-    `run.bat::$DATA` is run.bat's own bytes (its default stream), `run.cmd:x` a stream
-    of run.cmd, `d::$INDEX_ALLOCATION` the directory d; a client that keeps the name (scp or
-    sftp to a Windows host, tarfile.extractall there) writes that file. Win32 (Explorer, an
-    SMB client, unzip and 7-Zip there, a browser's download) also drops a name's trailing
-    dots and spaces, so `run.bat.` runs as run.bat and `run.bat.gz.` is gunzipped to run.bat.
-    Every rule on what a client makes of a name (acted_on, sibling_reasons, served.py)
-    judges this form too. Short 8.3 names (RUN~1.BAT) are the client filesystem's own, not
-    the guest's to choose."""
-    return name.partition(":")[0].rstrip(". ")
-
-
-def windows_stream(name: str) -> str:
-    """Which NTFS stream of windows_name's file the name writes: "" for the file's own
-    bytes (no ':', `x::$DATA`, a directory's `::$INDEX_ALLOCATION`), else the stream's
-    name, whatever its type (`x:s` and `x:s:$DATA` are one stream), in lower case as NTFS
-    compares stream names."""
-    return name.partition(":")[2].partition(":")[0].lower()
-
-
-def client_names(name: str) -> tuple[str, ...]:
-    """Each name a client may give the file: as Windows has it (windows_name), and as
-    written (Linux, macOS, a web server; a browser saves `x:y.bat` as x_y.bat); as IIS 6
-    chooses its handler, by the name cut at the first ';' (`x.asp;.txt` runs as x.asp);
-    and all of these of its NFKC form, what a Windows program converting names to its ANSI
-    code page makes of fullwidth look-alikes (`run．ｂａｔ` is run.bat, `web.config：：$DATA`
-    web.config), and of its best_fit form (`run.bāt` is run.bat). Every rule on what a
-    client makes of a name judges each (empty ones left out)."""
-    if name.isascii() and ":" not in name and ";" not in name and not name.endswith((".", " ")) and name:
-        return (name,)  # most names: every form is the name itself (no tuple of generators)
-    bases = (name,) if name.isascii() else (name, unicodedata.normalize("NFKC", name), best_fit(name))
-    forms = (f for base in bases for f in (windows_name(base), base, windows_name(base.partition(";")[0])))
-    return tuple(dict.fromkeys(filter(None, forms)))
-
-
-def best_fit(name: str) -> str:
-    """The name as Windows' best-fit mapping has it for an ANSI program (_BEST_FIT): its
-    NFKD form without combining marks, the look-alikes replaced, then NFKC."""
-    bare = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return unicodedata.normalize("NFKC", bare.translate(_BEST_FIT))
 
 
 # Each alias of a refused dot name -> the reason that name is refused for (a name read by

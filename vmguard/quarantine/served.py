@@ -29,7 +29,7 @@ or a client parses text whose white space is free; and so does a JSON extension 
 types the name by before an untyped last one: `x.json.dat`, `x.geojson.en`, served_by).
 Each name gunzip would make of the file (it strips .gz -gz .z -z _z in any case:
 run.bat.z becomes run.bat) is judged the same way, and each name under every form a
-client gives it (names.client_names: `run.bat::$DATA` is run.bat on Windows, `x:y.bat`
+client gives it (client_forms.client_names: `run.bat::$DATA` is run.bat on Windows, `x:y.bat`
 is as written on a Linux server).
 An extension in none of the tables (.dat, .out, .lhe, no extension) announces nothing:
 nginx sends application/octet-stream, Apache none, and a browser sniffs the bytes (what it
@@ -43,9 +43,10 @@ from __future__ import annotations
 import mimetypes
 from functools import lru_cache
 
+from vmguard.quarantine.client_forms import client_names
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on as names_acted_on
-from vmguard.quarantine.names import client_names, config_note, explained
+from vmguard.quarantine.names import config_note, explained
 from vmguard.quarantine.pagetypes import mod_mime_tables
 from vmguard.quarantine.served_active import (
     DESKTOP_ACTIVE,
@@ -110,7 +111,7 @@ def extensions(name: str) -> tuple[str, ...]:
 
 
 def client_extensions(name: str) -> list[tuple[str, ...]]:
-    """The extensions of each name a client gives the file (names.client_names): Windows
+    """The extensions of each name a client gives the file (client_forms.client_names): Windows
     drops trailing dots and spaces ("a.bat." runs as a.bat) and reads what follows a ':'
     as a stream ("a.bat::$DATA" is a.bat); a server or a browser has the name as written."""
     return [extensions(each) for each in client_names(name)]
@@ -130,7 +131,7 @@ def gunzipped(name: str) -> str | None:
 
 def unpacked_names(name: str) -> list[str]:
     """The name, then what gunzip makes of it, and of that (x.csv.gz.gz, x.csv.gz, x.csv),
-    as a Windows client has it (names.windows_name: `run.bat.gz.` and `run.bat.gz::$DATA`
+    as a Windows client has it (client_forms.windows_name: `run.bat.gz.` and `run.bat.gz::$DATA`
     are run.bat.gz there, and 7-Zip or gunzip makes run.bat of it) or, when gunzip does
     not take that, as written (`x:y.bat.gz`: x:y.bat on a Linux server)."""
     names = [name]
@@ -182,7 +183,7 @@ def acted_on(name: str, chosen: str | None = None) -> str | None:
     renders its last extension's type or runs it, Windows or another desktop runs it, a
     web server types it by a page's extension before the last one, a server or
     interpreter runs it by an extension anywhere in it, or a tool loads it by name; under
-    each name a client gives it (names.client_names)."""
+    each name a client gives it (client_forms.client_names)."""
     for each in client_names(name):
         if (exts := extensions(each)) and (why := _acted_on(exts, chosen)):
             return why

@@ -1,7 +1,8 @@
 """`vmguard scanners setup`'s file work: clamd.conf changed only where vet needs it and
 only once, the site database installed once (a second run changes nothing), a failure
 is exit 3 with the reason, and --format json checked against the session's clamd.
-Starting clamd is tested end to end by test_readme."""
+Starting clamd is tested end to end by test_readme; here where SIGINT is ignored, and a
+clamd that exits before it answers."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.schemas import validate
 from vmguard.cli import main
 from vmguard.quarantine.scanners import setup
+from vmguard.quarantine.scanners.interface import ScanError
 
 ROOT = Path(__file__).parents[3]
 DEBIAN = """\
@@ -150,3 +154,21 @@ def test_clamd_is_started_where_sigint_is_ignored(tmp_path):
     finally:
         if (pid := setup._peer_pid(str(sock))) is not None:
             os.kill(pid, signal.SIGTERM)
+
+
+def test_a_clamd_that_exits_before_answering_is_a_scan_error_with_what_it_said(tmp_path):
+    """No waiting out START_TIMEOUT: its exit code and the end of its stderr are the reason."""
+    argv = ["sh", "-c", "echo 'ERROR: Can not open config' >&2; exit 2"]
+    with pytest.raises(ScanError, match=r"exited with 2: ERROR: Can not open config$"):
+        setup._serve(argv, str(tmp_path / "none.ctl"))
+
+
+def test_clamd_is_started_in_a_session_of_its_own_and_left_running():
+    """Its own session (no terminal's SIGINT reaches it); the Popen left as subprocess made it."""
+    proc = setup._start_session(["sleep", "30"], subprocess.DEVNULL)
+    try:
+        assert os.getsid(proc.pid) == proc.pid != os.getsid(0)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        assert proc.wait(timeout=10) == -signal.SIGKILL

@@ -103,26 +103,33 @@ def start(config: str, conf: dict[str, str]) -> str:
     user = pwd.getpwnam(conf.get("User", "clamav"))
     Path(sock).parent.mkdir(parents=True, exist_ok=True)
     os.chown(Path(sock).parent, user.pw_uid, user.pw_gid)
-    _detached(["clamd", "--foreground", "-c", config], sock)
+    _serve(["clamd", "--foreground", "-c", config], sock)
     return f"clamd -c {config}"
 
 
-def _detached(argv: list[str], sock: str) -> None:
-    """Start clamd in a session of its own, in the foreground, and wait until it answers
-    on `sock`. Not its own daemonizing: its parent waits for a SIGINT from the child,
-    installing the handler after the fork; where SIGINT is ignored (nohup, a background
-    job) and the child is quick, the signal is lost and the parent waits forever (a CI run
-    of session 37 hung there)."""
+def _serve(argv: list[str], sock: str) -> None:
+    """Start clamd and wait until it answers on `sock`; ScanError, with what it said, if it
+    exits first. In the foreground, not its own daemonizing: its parent waits for a SIGINT
+    from the child, installing the handler after the fork; where SIGINT is ignored (nohup,
+    a background job) and the child is quick, the signal is lost and the parent waits
+    forever (a CI run of session 37 hung there)."""
     with tempfile.TemporaryFile() as errors:
-        clamd = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
-        )
+        clamd = _start_session(argv, errors)
         _wait(lambda: clamd.poll() is not None or _peer_pid(sock) is not None, "clamd to answer")
-        if clamd.returncode is not None:
+        if clamd.returncode is not None:  # as the wait saw it: exited, or None and answering
             errors.seek(0)
             said = errors.read().decode(errors="replace").strip()[-500:]
             raise ScanError(f"`{' '.join(argv)}` exited with {clamd.returncode}: {said}")
-        clamd.returncode = 0  # it runs on as the scanner, reparented when vmguard exits
+    # clamd runs on as the scanner, never waited for: subprocess keeps the dropped Popen and
+    # reaps clamd should it exit while vmguard runs (python -X dev says it still runs).
+
+
+def _start_session(argv: list[str], stderr) -> subprocess.Popen:
+    """`argv` in a session of its own (a terminal's SIGINT or SIGHUP does not reach it, and
+    it outlives vmguard, reparented), its stderr to `stderr`, no stdin or stdout."""
+    return subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+    )
 
 
 def _run(argv: list[str]) -> None:

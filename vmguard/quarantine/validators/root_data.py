@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import root_codecs
-from .root_model import FMT, KEY, DataKeys, Record, RootWalk, key_fields, read_string, windows
+from .root_model import FMT, KEY, DataKeys, Record, RootWalk, key_fields, read_string, strings_at, windows
 from .stream import Invalid, Stream
 
 MAX_BRANCHES = 100_000  # distinct (tree, branch) pairs of baskets
@@ -343,8 +343,7 @@ def _datime(key: bytes) -> int:
 
 def key_name(key: bytes) -> bytes:
     """A key's name (after its class)."""
-    at = 18 + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
-    at = read_string(key, at, "a key")[1]
+    at = read_string(key, strings_at(key), "a key")[1]
     return read_string(key, at, "a key")[0]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .root_model import KEY, Record, RootWalk, key_fields
+from .root_model import KEY, Record, RootWalk, key_fields, strings_at
 from .stream import Invalid
 
 _COUNT = 4  # a keys list's payload starts with its number of keys
@@ -269,8 +269,7 @@ def older_lists(walk: RootWalk, free: set[int], segments: set[int]) -> None:
 
 def _identity(key: bytes) -> tuple[bytes, bytes, int]:
     """A key's version, class, name and title, and directory: what a list's copies share."""
-    strings = KEY.size + (16 if key[4:6] == b"\3\354" else 8)  # version 1004: 64-bit seeks
-    return key[4:6], key[strings:], key_fields(key)[1]
+    return key[4:6], key[strings_at(key) :], key_fields(key)[1]
 
 
 def _pinned(record: Record, live: Record, walk: RootWalk) -> bool:

@@ -12,6 +12,7 @@ import ctypes
 import struct
 
 from .stream import Invalid
+from .xxh3 import rotl64
 
 _P1, _P2, _P3 = 11400714785074694791, 14029467366897019727, 1609587929392839161
 _P4, _P5 = 9650029242287828579, 2870177450012600261
@@ -115,10 +116,6 @@ def _round(acc: int, lane: int) -> int:
     return (((acc << 31) | (acc >> 33)) & _MASK) * _P1 & _MASK
 
 
-def _rotl(x: int, r: int) -> int:
-    return ((x << r) | (x >> (64 - r))) & _MASK
-
-
 def xxh64(data: bytes, seed: int = 0) -> int:
     """XXH64 (xxHash's 64-bit hash) of data."""
     n, at = len(data), 0
@@ -127,7 +124,7 @@ def xxh64(data: bytes, seed: int = 0) -> int:
         for lanes in struct.iter_unpack("<4Q", data[: n - n % 32]):
             v = [_round(acc, lane) for acc, lane in zip(v, lanes, strict=True)]
         at = n - n % 32
-        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _MASK
+        h = (rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18)) & _MASK
         for acc in v:
             h = ((h ^ _round(0, acc)) * _P1 + _P4) & _MASK
     else:
@@ -135,13 +132,13 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     h = (h + n) & _MASK
     while at + 8 <= n:
         h ^= _round(0, struct.unpack_from("<Q", data, at)[0])
-        h, at = (_rotl(h, 27) * _P1 + _P4) & _MASK, at + 8
+        h, at = (rotl64(h, 27) * _P1 + _P4) & _MASK, at + 8
     if at + 4 <= n:
         h ^= struct.unpack_from("<I", data, at)[0] * _P1 & _MASK
-        h, at = (_rotl(h, 23) * _P2 + _P3) & _MASK, at + 4
+        h, at = (rotl64(h, 23) * _P2 + _P3) & _MASK, at + 4
     for byte in data[at:]:
         h ^= byte * _P5 & _MASK
-        h = _rotl(h, 11) * _P1 & _MASK
+        h = rotl64(h, 11) * _P1 & _MASK
     h ^= h >> 33
     h = h * _P2 & _MASK
     h ^= h >> 29

@@ -101,6 +101,12 @@ def read_string(data: bytes, at: int, where: str) -> tuple[bytes, int]:
     return data[at : at + length], at + length
 
 
+def strings_at(key: bytes) -> int:
+    """Where a key's strings (class, name, title) start: after its fSeekKey and fSeekPdir,
+    4 bytes each, or 8 in version 1004 (64-bit seeks)."""
+    return KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
+
+
 def key_fields(key: bytes) -> tuple[int, int, int]:
     """(fSeekKey, fSeekPdir, fCycle) of a key."""
     version, cycle = struct.unpack_from(">h", key, 4)[0], struct.unpack_from(">h", key, 16)[0]

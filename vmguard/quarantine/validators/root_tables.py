@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from . import root_free, root_uuids
-from .root_model import KEY, Header, Record, RootWalk, key_fields, read_string
+from .root_model import KEY, Header, Record, RootWalk, key_fields, read_string, strings_at
 from .stream import Invalid
 
 _DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
@@ -163,8 +163,7 @@ def _named(record: Record) -> tuple[bytes, bytes, int]:
 
 def _strings(key: bytes) -> tuple[bytes, bytes, bytes]:
     """A key's (name, title, class)."""
-    at = KEY.size + (16 if struct.unpack_from(">h", key, 4)[0] == 1004 else 8)
-    klass, at = _string(key, at, 0)
+    klass, at = _string(key, strings_at(key), 0)
     name, at = _string(key, at, 0)
     title, _ = _string(key, at, 0)
     return name, title, klass
@@ -229,7 +228,7 @@ def _listed_key(body: bytes, at: int, seek_keys: int) -> bytes:
     head = body[at : at + KEY.size + 16]
     if len(head) < KEY.size + 8 or struct.unpack_from(">h", head, 14)[0] <= KEY.size:
         raise Invalid(f"root: a key in the keys list at {seek_keys} is not the key of a record ({at})")
-    end = at + KEY.size + (16 if struct.unpack_from(">h", head, 4)[0] == 1004 else 8)
+    end = at + strings_at(head)
     for _ in range(3):
         end = read_string(body, end, f"the keys list at {seek_keys}")[1]
     return body[at:end]
@@ -242,7 +241,7 @@ def _same_key(own: bytes, copy: bytes) -> bool:
     its in-memory class, 4 bytes longer than the KeyLen it keeps (1 bit a directory)."""
     if own == copy:
         return True
-    at = KEY.size + (16 if struct.unpack_from(">h", own, 4)[0] == 1004 else 8)
+    at = strings_at(own)
     old, new = b"\x0aTDirectory", b"\x0eTDirectoryFile"
     return own[at : at + len(old)] == old and copy == own[:at] + new + own[at + len(old) :]
 

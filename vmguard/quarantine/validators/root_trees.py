@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import root_data
-from .root_model import KEY, Record, RootWalk, key_fields, read_string
+from .root_model import KEY, Record, RootWalk, key_fields, read_string, strings_at
 from .stream import Invalid
 
 DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
@@ -203,5 +203,4 @@ def _tree_of(record: Record, walk: RootWalk) -> tuple[bytes, set[int]]:
 
 def identity(key: bytes) -> tuple[int, bytes]:
     """A key's parent and its strings (class, name, title) as they are written."""
-    wide = struct.unpack_from(">h", key, 4)[0] == 1004
-    return key_fields(key)[1], key[KEY.size + (16 if wide else 8) :]
+    return key_fields(key)[1], key[strings_at(key) :]

@@ -18,8 +18,12 @@ keys after it, where no version as long as a deleted key is: the caller charges 
 was short of is not in the bytes, only that each such version has its own. A version
 whose deleted key's record a later one was written over (its length not in the file:
 3 of 150 random workflows) ends on the current last key as one as long as a deleted key
-does, any length up to the history's longest key, and is paid for the same way. What
-is not such a chain is left to the caller's judgment."""
+does, any length up to the history's longest key, and is paid for the same way, and
+only where a record may have been written over it without a key appended to this list
+(writers) or keys were added since. What is not such a chain is left to the caller's
+judgment (root_remains._behind_list, session 38): behind the top list at its first
+place (first_place) zeros, or where keys were lost no copy of a key the file holds
+(fresh, copied); and no more than one run of a live keys list anywhere."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .root_keylists import END, Keys, key_ends, tail_of
+from .root_model import RootWalk
 
 # Lengths a shorter version is tried at, from each place (the longest first): a piece of
 # a version ends on a key's end (key_ends), so uproot's output offers one or two; bounds
@@ -63,17 +68,23 @@ class Step(Enum):
     GONE = "gone"
 
 
-def versions(data: bytes, directory: int, last: bytes, keys: Keys, limit: int) -> tuple[bytes, int]:
+def versions(
+    data: bytes, directory: int, last: bytes, keys: Keys, limit: int, writers: bool = True
+) -> tuple[bytes, int]:
     """data (a live keys list's slack) with the older versions of the list zeroed, and
     how many of them were not as long as a deleted key left (_shorter: `limit` at most,
-    what the caller's loose bytes pay for)."""
+    what the caller's loose bytes pay for). A version of a deleted key whose record is
+    gone needs a later record written over that one without a key appended to this list
+    (which would end the newer versions): `writers` (the file has one, root_versions.writers),
+    or keys added since (a shorter version read before it)."""
     deleted = keys.deleted.get(directory, frozenset())
     lasts = frozenset((last,) if last else ())
     chain = Chain(Counter(len(k) for k in deleted), (), set(deleted), lasts, key_ends(data, keys))
     out, at, end, shorter = bytearray(data), 0, len(data.rstrip(b"\0")), 0
     while at < end:
         size, lasts, step = *_version(data, at, chain, keys), Step.EXACT
-        for paid in (Step.SHORTER, Step.GONE) if not size and shorter < limit else ():
+        paying = (Step.SHORTER, Step.GONE) if writers or chain.owed else (Step.SHORTER,)
+        for paid in paying if not size and shorter < limit else ():
             size, lasts, step = *_shorter(data, at, end, chain, keys, paid), paid
             if size:
                 shorter += 1
@@ -192,3 +203,64 @@ def _lasts(piece: bytes, keys: Keys) -> frozenset[bytes]:
     if at and not any(tail_of(piece[:at], keys)):
         return frozenset()
     return frozenset((last,)) if last else frozenset(tail_of(piece, keys))
+
+
+_DATIME_END = 14  # a key's datime ends at its 14th byte (Nbytes, version, ObjLen, datime)
+
+# uproot's initial_directory_bytes (uproot.create's default): the data part of a new
+# directory's keys list. A moved list gets ceil(1.5 * (its allocation + a key + 8)) + 8
+# bytes (_reallocate_data: its key sized as a big one, then written small), more than
+# 256 when its allocation was (uproot's own); ROOT writes a list without slack. Only a list
+# moved from a smaller one (a ROOT file's, in uproot.update) may get 256 again: read as at
+# its first place, it is judged more strictly, never less.
+INITIAL = 256
+
+
+def first_place(walk: RootWalk, offset: int) -> bool:
+    """Whether the keys list at offset is the top directory's where uproot.create put it:
+    its first allocation, at the end of the new file (fresh bytes: zeros), never moved. A
+    subdirectory's first allocation is the first free segment it fits (add_directory),
+    which may hold anything free space does."""
+    record = walk.records[offset]
+    directory = walk.lists[offset][0]
+    return directory == walk.header.begin and record.nbytes - len(record.key) == INITIAL
+
+
+def writers(walk: RootWalk) -> bool:
+    """Whether the file holds a record uproot may have written over a deleted one without
+    appending a key to a directory's list the record's own: a basket or an RNTuple's blob
+    (a tree or RNTuple extended), or a record of another directory (more than one)."""
+    data = walk.data
+    return bool(data.seeks or len(data.blobs) or len(walk.lists) > 1 or walk.unlisted)
+
+
+def copied(data: bytes, keys: Keys) -> int:
+    """Where data first holds a copy of a key the file holds (a key of the history),
+    whole or a tail of one reaching into its datime (-1: none). Behind a live keys list
+    such a copy is one of an older version, which versions() reads where the history
+    puts it; what else a version left there is of keys the file no longer holds (a
+    deleted record's that a later one was written over; the older key of an object
+    written again, at its place, from another second: the datime differs), whose bytes
+    are nowhere else."""
+    for stop in key_ends(data, keys):
+        for key in keys.ends.get(data[stop - END : stop], ()):
+            start = stop - len(key) + _DATIME_END - 1  # its datime's last byte on
+            if start >= 0 and key.endswith(data[start:stop]):
+                return start
+    return -1
+
+
+def fresh(data: bytes, keys: Keys, rewritten: bool, writers: bool) -> int:
+    """Where what follows the versions behind a top list at its first place is not what
+    that place can hold (-1: all of it may be): it was fresh bytes at the end of the new
+    file, so zeros, but where the list lost keys the file no longer holds (rewritten: a
+    deleted record of the directory, or writers) the rest of a version the reader could
+    not follow, which holds no copy of a key the file holds where no writer may have
+    taken a deleted record's place (then each record written after a `del` is a key
+    appended to a list, whose versions the reader follows)."""
+    if writers:
+        return -1
+    if rewritten:
+        return copied(data, keys)
+    rest = data.lstrip(b"\0")
+    return len(data) - len(rest) if rest else -1

@@ -66,9 +66,10 @@ def _climbs(row: int) -> str:
 # (BS, HT, LF, VT, FF, CR), and Greek, Cyrillic and CJK need them. Refused with them: UTF-16
 # holding Hebrew or Armenian (U+05xx), Thai or Lao (U+0Exx), Tibetan (U+0Fxx), LRM/RLM, ą,
 # Ď, ď and about 1 CJK character in 85 (session 37, attack l text): the remedy is UTF-8.
-_UTF16_BYTES = re.compile(b"[\x05\x0e\x0f\x1b]|\xc2[\x8d\x90\x98\x9a\x9b\x9d-\x9f]")
 _UTF16_C0 = {0x05: "ENQ (the terminal answers)", 0x0E: "SO (a character set shift)",
              0x0F: "SI (a character set shift)", 0x1B: "ESC (U+001B)"}
+_UTF16_C1 = bytes((0x8D, 0x90, 0x98, 0x9A, 0x9B, 0x9D, 0x9E, 0x9F))  # RI DCS SOS DECID CSI OSC PM APC
+_UTF16_BYTES = re.compile(b"[%s]|\xc2[%s]" % (re.escape(bytes(_UTF16_C0)), re.escape(_UTF16_C1)))
 # C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
 # CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
 _CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")

@@ -84,7 +84,7 @@ def _short(data: bytes) -> int:
         return _avalanche((n + swapped + high + _fold(low, high)) & _M)
     if n >= 4:
         keyed = (_u32(data, n - 4) + (_u32(data, 0) << 32)) ^ (_u64(_SECRET, 8) ^ _u64(_SECRET, 16))
-        h = keyed ^ _rotl(keyed, 49) ^ _rotl(keyed, 24)
+        h = keyed ^ rotl64(keyed, 49) ^ rotl64(keyed, 24)
         h = h * _MX2 & _M
         h ^= (h >> 35) + n
         h = h * _MX2 & _M
@@ -95,7 +95,8 @@ def _short(data: bytes) -> int:
     return _avalanche64(_u64(_SECRET, 56) ^ _u64(_SECRET, 64))
 
 
-def _rotl(x: int, r: int) -> int:
+def rotl64(x: int, r: int) -> int:
+    """x (64 bits) rotated left by r (XXH3 and XXH64 alike: root_lz4.py)."""
     return ((x << r) | (x >> (64 - r))) & _M
 
 

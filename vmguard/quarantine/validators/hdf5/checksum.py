@@ -48,6 +48,12 @@ def lookup3(data: bytes) -> int:
     return _final(state, data[12 * full :])
 
 
+def sealed(body: bytes) -> bytes:
+    """`body` followed by its checksum (4 bytes, little-endian): a checksummed structure's
+    bytes as libhdf5 writes them."""
+    return body + lookup3(body).to_bytes(4, "little")
+
+
 def any_lookup3(
     parts: Sequence[Sequence[bytes]], want: tuple[int, int], spend: Callable[[int], None]
 ) -> bool:

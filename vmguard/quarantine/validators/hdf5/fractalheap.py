@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, freespace, oldsections, tuning
+from . import btree2, freespace, oldsections, skipped, tuning
 from .checksum import lookup3
 from .ledger import UNDEFINED
 
@@ -67,10 +67,10 @@ class Heap:
         return self.table[1] - self.prefix if self.reverted else 0
 
     def row_size(self, row: int) -> int:
-        return self.table[1] << max(row - 1, 0)
+        return skipped.row_size(self.table[1], row)
 
     def row_offset(self, row: int) -> int:
-        return 0 if row == 0 else self.table[0] * self.table[1] << (row - 1)
+        return skipped.row_offset(self.table[0], self.table[1], row)
 
     def find(self, heap_id: bytes, reached: set[int]) -> tuple[int, int, int]:
         """(heap offset, file address, length) of the managed object a heap ID names (a huge

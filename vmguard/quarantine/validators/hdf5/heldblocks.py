@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from .checksum import lookup3
+from .checksum import sealed
 
 SIGNATURE = b"OCHK"
 MAX_IMAGES = 4_096  # dense objects of one header tried (a header holds at most 65,535 bytes of them)
@@ -117,7 +117,7 @@ class HeldBlocks:
     def _same(self, buf: bytes | memoryview, where: tuple[int, int, int], body: bytes) -> bool:
         at, shown, stop = where
         self._spend(len(body))
-        whole = body + lookup3(body).to_bytes(4, "little")
+        whole = sealed(body)
         return bytes(buf[shown:stop]) == whole[shown - at :]
 
 

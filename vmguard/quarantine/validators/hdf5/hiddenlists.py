@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from .checksum import lookup3
+from .checksum import sealed
 
 if TYPE_CHECKING:
     from .oldsections import OldSections, Tails
@@ -72,7 +72,7 @@ class Search:
         sections, size = at[1], len(body) + 4
         shows = self.hidden + SHOWN <= size <= self.hidden + len(self.shown)  # its checksum shown whole
         if sections and counted(sections, count_size) and shows:  # only then the checksum's cost
-            whole = body + lookup3(body).to_bytes(4, "little")
+            whole = sealed(body)
             if self._ends(whole):
                 return whole
         return self._groups(body, at, used, how)

@@ -54,6 +54,7 @@ from .nullpieces import before_dense
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .arrangement import Placement
     from .ledger import File
     from .objects import Message, Walker
 
@@ -65,6 +66,7 @@ class Stale:
     at: int
     size: int
     block: int  # the size of the header block it lies in
+    end: int  # where that block's messages may end (before an OCHK block's checksum)
 
 
 
@@ -76,7 +78,7 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
         cut = {m.at + m.size for m in w.continuations}
-        if all(_cut_tail(f, messages, s, cut) for s in stale):
+        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
@@ -163,7 +165,8 @@ def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> 
     for the continuation message, which takes the moved message's head, the null its tail
     (body[16 + head:], head its message header's size). Without dense storage, the only
     non-zero null libhdf5 leaves (session 36: one session, a flush, a small metadata cache
-    or a reopen alike; nothing else moved stays zeros)."""
+    or a reopen alike; nothing else moved stays zeros), but for a gap merged into it
+    (_gap_merged)."""
     head = 4 + (2 if any(m.order is not None for m in messages) else 0)
     if stale.at - head not in cut:  # not right after a continuation message
         return False
@@ -173,3 +176,50 @@ def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> 
         and f.bytes(m.at + 16 + head, stale.size, "a message") == data
         for m in messages
     )
+
+
+def _gap_merged(w: Walker, stale: Stale) -> bool:
+    """A cut tail (_cut_tail) with the block's gap merged into it: when the block already
+    ended with a gap (fewer bytes than a message header, left when a message took a null's
+    space), H5O__alloc_null finds it as it splits the displaced message's slot and calls
+    H5O__eliminate_gap, which slides the messages between the new null and the gap
+    forward, zeroes the gap's bytes at the null's end and grows the null by them; the
+    block keeps no gap. So: the tail of the message displaced to the block the
+    continuation message names (_displaced: body[16 + head:]), then 1 to head - 1
+    zeros, in a block its messages fill (session 38: a tracked group or root given a
+    variable-length string attribute a session, the attribute info message displaced
+    from chunk 0, and again from its block a session later; the first attribute sits
+    the gap's bytes later than before)."""
+    placed, f = w.layout, w.file
+    if placed is None:
+        return False
+    head = placed.head
+    cont = next((m for m in w.continuations if m.at + m.size + head == stale.at), None)
+    displaced = _displaced(placed, cont) if cont is not None else None
+    if displaced is None:
+        return False
+    tail = displaced.size - 16 - head
+    if tail <= 0 or not 0 < stale.size - tail < head:
+        return False
+    data = f.bytes(stale.at, stale.size, "a null message")
+    block = next((seq for seq in placed.messages if any(m.at == stale.at for m in seq)), ())
+    return (
+        bool(block)
+        and data[:tail] == f.bytes(displaced.at + 16 + head, tail, "a message")
+        and not data[tail:].strip(b"\0")
+        and block[-1].at + block[-1].size == stale.end  # no gap left: H5O__eliminate_gap
+    )
+
+
+def _displaced(placed: Placement, cont: Message) -> Message | None:
+    """The message libhdf5 displaced to the block `cont` names: that block's first
+    message, or, where a later continuation message displaced it in turn (taking its
+    slot's head, a null the rest), the one displaced to the block that one names."""
+    for _ in placed.messages:  # each block once: a chain longer than the blocks loops
+        seq = placed.messages[placed.named[cont.at]]
+        if not seq or seq[0].kind == 0x00:
+            return None
+        if seq[0].kind != 0x10:
+            return seq[0]
+        cont = seq[0]
+    return None

@@ -253,7 +253,7 @@ def _messages(w: Walker, start: int, size: int, width: int, order: int, what: st
         if data + length > end:
             raise Invalid(f"hdf5: a message of the object header of {what} overruns its block")
         if kind == 0 and f.bytes(data, length, what).strip(b"\0") and width == 4:
-            w.stale.append(moved.Stale(at=data, size=length, block=size))  # moved.py, once dense is walked
+            w.stale.append(moved.Stale(at=data, size=length, block=size, end=end))  # moved.py, after dense
         elif kind == 0 and f.bytes(data, length, what).strip(b"\0"):
             raise Invalid(
                 f"hdf5: a null message in the object header of {what} at {data} holds data (a payload, or "

@@ -29,7 +29,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from . import oldstates, skipped
-from .checksum import lookup3
+from .checksum import lookup3, sealed
 from .hiddenlists import MAX_WORK, Capped, Exhausted, Search, counted
 
 SIGNATURE = b"FSSE"
@@ -253,7 +253,7 @@ class OldSections:
         seen = self.found.setdefault(manager, set())
         if raw in seen or len(seen) >= max(tails.objects - 1, 1):
             return False
-        if tails.states and raw + lookup3(raw).to_bytes(4, "little") not in tails.known:
+        if tails.states and sealed(raw) not in tails.known:
             return False
         seen.add(raw)
         return True

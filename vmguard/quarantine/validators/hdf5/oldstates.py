@@ -27,7 +27,7 @@ from bisect import bisect_right
 from itertools import product
 
 from . import skipped
-from .checksum import lookup3
+from .checksum import sealed
 
 Block = tuple[int, int, tuple[int, ...]]  # a direct block: end, its first object's size, its objects' ends
 MAX_STATES = 4_096  # an untracked heap's states recomputed (fills): 12 bits
@@ -58,7 +58,7 @@ def states(
             ends = frozenset(blocks[b][1] for b in fill)
             sections += [(size, at, bytes([kind]) + data) for size, at, kind, data in rows.state(ends)]
         body = prefix + _groups(sorted(sections), widths)
-        out.append(body + lookup3(body).to_bytes(4, "little"))
+        out.append(sealed(body))
     return tuple(out)
 
 
@@ -100,7 +100,7 @@ def fills(
         for choice in product(*options) if options else ():
             sections = sorted((blocks[j][0] - f, f, _TAIL) for j, f in enumerate(choice) if f < blocks[j][0])
             body = prefix + _groups(sections, widths)
-            out.append(body + lookup3(body).to_bytes(4, "little"))
+            out.append(sealed(body))
             if len(out) >= MAX_STATES:
                 return tuple(out)
     return tuple(out)
@@ -150,7 +150,7 @@ def roots(heap: int, off_size: int, width: int, entries: bytes) -> dict[bytes, t
             raw = entries[:children] + b"\xff" * (size - children)
             if len(raw.rstrip(b"\xff")) // 8 * 8 == children:  # one block per children
                 body = head + raw
-                out[body + lookup3(body).to_bytes(4, "little")] = (rows, children)
+                out[sealed(body)] = (rows, children)
     return out
 
 

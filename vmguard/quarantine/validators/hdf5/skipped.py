@@ -31,6 +31,19 @@ Entry = tuple[int, int, int]  # (indirect block's heap offset, row, column)
 Section = tuple[int, int, int, bytes]  # (size, heap offset, type, serialized data)
 
 
+def row_size(start: int, row: int) -> int:
+    """The size of a block in `row` of a doubling table whose blocks start at `start`
+    bytes: rows 0 and 1 that size, each later row twice the one before (fractalheap.py
+    too)."""
+    return start << max(row - 1, 0)
+
+
+def row_offset(width: int, start: int, row: int) -> int:
+    """Where `row`'s first block starts, in heap offsets from its indirect block's
+    (`width` blocks a row)."""
+    return 0 if row == 0 else width * start << (row - 1)
+
+
 def merge(empty: Iterable[Entry], width: int) -> list[Run]:
     """The runs of consecutive entries of one indirect block among `empty` (in order)."""
     runs: list[Run] = []
@@ -55,11 +68,11 @@ class Rows:
     allocated: frozenset[int] = frozenset()  # the heap offsets of the entries allocated today
 
     def row_size(self, row: int) -> int:
-        return self.start << max(row - 1, 0)
+        return row_size(self.start, row)
 
     def where(self, entry: Entry) -> int:
         block, row, col = entry
-        return block + (0 if row == 0 else self.width * self.start << (row - 1)) + col * self.row_size(row)
+        return block + row_offset(self.width, self.start, row) + col * self.row_size(row)
 
     def end(self, entry: Entry) -> int:
         return self.where(entry) + self.row_size(entry[1])
