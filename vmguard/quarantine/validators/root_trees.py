@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from . import root_data
-from .root_model import KEY, Record, RootWalk, key_fields, read_string, strings_at
+from .root_model import KEY, Record, RootWalk, decode_datime, key_fields, read_string, strings_at
 from .stream import Invalid
 
 DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
@@ -145,15 +145,10 @@ def _written_while(datime: int, history: History) -> bool:
 
 
 def _seconds(datime: int) -> int | None:
-    """A packed TDatime (year - 1995 in 6 bits, month 4, day 5, hour 5, minute 6, second 6)
-    as seconds on its own clock, or None where its fields are no date-time."""
-    try:
-        date = datetime.date((datime >> 26) + 1995, datime >> 22 & 15, datime >> 17 & 31)
-        clock = datetime.time(datime >> 12 & 31, datime >> 6 & 63, datime & 63)
-        when = datetime.datetime.combine(date, clock)
-    except ValueError:
-        return None
-    return int((when - _EPOCH).total_seconds())
+    """A packed TDatime as seconds on its own clock (root_model.decode_datime), or None
+    where its fields are no date-time."""
+    when = decode_datime(datime)
+    return None if when is None else int((when - _EPOCH).total_seconds())
 
 
 def _top_datimes(top: Record, live: list[Record]) -> tuple[int, int]:
