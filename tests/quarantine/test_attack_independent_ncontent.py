@@ -7,7 +7,8 @@ validators nor their tests were read).
 HOLES (strict xfails). Fixed in session 38 (now asserted refused): the zip names (the zip
 row refuses a non-ASCII name in an entry made by MS-DOS: `ctl-n-zipfile-windows-cafe.zip`
 is refused so, a documented refusal; the Windows control has ASCII names) and the tar
-`d/` members (refused: tarfile and GNU tar name them otherwise, validators/tarnames.py).
+`d/` members (refused: tarfile and GNU tar name them otherwise, validators/tarnames.py),
+the lower-case FITS cards (refused: only A-Z 0-9 - _ in a card's columns 1-8).
 Found:
 - zip member names as Info-ZIP's unzip on Linux writes them (Debian's UnZip 6.00): for an
   archive 'made by' MS-DOS (host 0: Python's zipfile on Windows writes it) unzip converts
@@ -77,15 +78,7 @@ from tests.support import attack_ncontent_fits as made_fits
 from tests.support import attack_ncontent_tar as made_tar
 from tests.support import attack_ncontent_zip as made_zip
 
-_FITS = ("published: astropy applies the lower-case scaling card to every {what} it returns, cfitsio "
-         "(fitsio, ds9: keywords in columns 1-8 as written) ignores it: the same bytes are two {what}s "
-         "to the FITS row's two readers. 'keywords no rule reads, in any spelling (lower case ...: header "
-         "text a reader returns)' is not so for BSCALE/BZERO/TSCALn: astropy does not return them as "
-         "text, it scales the data by them (as 'readers disagree which of two cards counts' for the "
-         "keywords the validator reads)")  # fmt: skip
-
 HOLES: dict[str, str] = {}
-HOLES |= {n: _FITS.format(what="pixel" if "image" in n else "column value") for n in made_fits.HOSTILE}
 HOLES["fits-n-escapes-in-string-column.fits"] = (
     "published: a binary table's string column holding ESC ] 0 ; ... BEL (a window title), ESC [ 1 A and "
     "ESC [ 2 K (up a line, erase it: a forged line over vet's summary); print(Table.read(f)) hands them to "
