@@ -13,7 +13,8 @@ prefix, '/', and the name field. Then they part:
 - a '..' component: GNU tar skips the member ("Member name contains '..'");
 - a name that is empty once stripped: GNU tar says '.'.
 Neither rewrites `./`, `//` or `/.` inside a name: the walk's rules refuse the empty and
-dot components those make (names.name_reasons).
+dot components those make (names.name_reasons), and the leading '/' and '..' GNU tar
+drops: those are left to them (name-empty, name-traversal), the rest refused here.
 """
 
 from __future__ import annotations
@@ -69,9 +70,18 @@ def readings(member: tarfile.TarInfo, name: bytes, kind: bytes) -> dict[str, Rea
 def disagreement(member: tarfile.TarInfo, name: bytes, kind: bytes) -> str | None:
     """How the readers differ on the member's name or kind, or None when they agree."""
     seen = readings(member, name, kind)
-    if len(set(seen.values())) == 1:
+    if len(set(seen.values())) == 1 or _named_by_the_walk(seen["tarfile"].path):
         return None
     return "; ".join(f"{who}: {_shown(r)}" for who, r in seen.items())
+
+
+def _named_by_the_walk(path: bytes) -> bool:
+    """Whether the walk's name rules (names.archive_reasons, in the parent) refuse the path
+    tarfile reads under their own, more telling reason: an empty component (a leading
+    '/', `a//b`: name-empty) or a '..' (name-traversal). A trailing '/' is not one: the
+    parent takes it for a directory's."""
+    parts = path.rstrip(b"/").split(b"/")
+    return b"" in parts or b".." in parts
 
 
 def _shown(reading: Reading | None) -> str:
