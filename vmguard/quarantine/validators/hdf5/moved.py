@@ -92,11 +92,11 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         )
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
-    w.budget.grant(sum(s.size for s in stale))
     block, held = max(s.block for s in stale), _held(w, first, moved, what)
     named: set[tuple[int, int]] = set()  # the blocks stale continuation messages may name here
 
     def matched(where: Callable[[int, int], bool]) -> None:
+        w.budget.grant(sum(s.size for s in stale))  # each match of the nulls earns its work
         sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, held, where)
         counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, True) for s in stale]
         plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
@@ -109,10 +109,15 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
                 "cannot check: h5repack the file)"
             )
 
-    matched(lambda address, length: not named.add((address, length)))
+    def noted(address: int, length: int) -> bool:  # any block, for now: noted
+        named.add((address, length))
+        return True
+
+    matched(noted)
     if named:  # again once every freed block is found (_strict)
         strict = _strict(w, reused=False)
         w.ledger.deferred.append(lambda: matched(strict))
+
 
 def _strict(w: Walker, reused: bool) -> Callable[[int, int], bool]:
     """Which blocks a stale continuation message of the header just walked may name
