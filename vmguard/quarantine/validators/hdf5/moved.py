@@ -21,7 +21,11 @@ So the content is bounded by what it can be made of, each piece taken from this 
   a null message's no larger than the block it lies in, or one of the message types the
   header holds, of that message's size and flags (or 0);
 - a stale continuation message's data, its header kept or zeroed: the address and
-  length of a block since freed (any block in the file: the history is not recorded);
+  length of a block since freed that the file shows (a continuation block, live or
+  freed and found in the unclaimed bytes: oldblocks.py, heldblocks.py; an OCHK block
+  with its checksum; in a freed block's null also one whose start a later structure
+  took: oldblocks.Blocks.names), checked once the walk has found every freed block
+  (_strict);
   at the null's start, its length field alone (the null's own header took the place of
   the address's first bytes, the rest of which are zeros);
 - a slice of at least nullpieces.MIN_SLICE bytes holding MIN_DATA non-zero ones (shorter only where
@@ -89,18 +93,44 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         )
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
-    w.budget.grant(sum(s.size for s in stale))
-    block = max(s.block for s in stale)
-    sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, _held(w, first, moved, what))
-    counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
-    plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
-    if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
-        raise Invalid(
-            f"hdf5: a null message in the object header of {what} at {stale[0].at} holds bytes that "
-            "are not what libhdf5 leaves when it moves messages (stale message headers and pieces of "
-            f"this header's messages, at most {sources.pieces}: a payload, or an earlier state of the "
-            "file that vmguard cannot check: h5repack the file)"
-        )
+    block, held = max(s.block for s in stale), _held(w, first, moved, what)
+    named: set[tuple[int, int]] = set()  # the blocks stale continuation messages may name here
+
+    def matched(where: Callable[[int, int], bool]) -> None:
+        w.budget.grant(sum(s.size for s in stale))  # each match of the nulls earns its work
+        sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, held, where)
+        counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, True) for s in stale]
+        plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
+        if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
+            raise Invalid(
+                f"hdf5: a null message in the object header of {what} at {stale[0].at} holds bytes that "
+                "are not what libhdf5 leaves when it moves messages (stale message headers and pieces of "
+                f"this header's messages, at most {sources.pieces}; a stale continuation message names a "
+                "block the file shows freed: a payload, or an earlier state of the file that vmguard "
+                "cannot check: h5repack the file)"
+            )
+
+    def noted(address: int, length: int) -> bool:  # any block, for now: noted
+        named.add((address, length))
+        return True
+
+    matched(noted)
+    if named:  # again once every freed block is found (_strict)
+        strict = _strict(w, reused=False)
+        w.ledger.deferred.append(lambda: matched(strict))
+
+
+def _strict(w: Walker, reused: bool) -> Callable[[int, int], bool]:
+    """Which blocks a stale continuation message of the header just walked may name
+    (oldblocks.Blocks.names), asked once the ledger has found every freed block (the walk
+    reaches a header before it knows them: check's first match takes any block in the
+    file and notes whether it tried one; the second, deferred, only those that are). A
+    live header's null: a block the file shows, not one whose start a later structure
+    took (`reused`: the sweeps' 300 pairs named 299 blocks found and an OCHK block); a
+    freed block's null: as that block's own continuation messages (oldblocks.py)."""
+    buf, at, blocks = w.file.buf, w.at, w.ledger.blocks
+    return lambda address, length: blocks.names(buf, address, length, at, reused)
+
 
 def _held(w: Walker, first: dict[int, Message], moved: list[tuple[int, int, int]], what: str) -> int:
     """How many of the header's dense links and attributes it held as messages at once
@@ -131,7 +161,9 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
     pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
     pieces = tuple(dict.fromkeys(pieces))
-    owner = oldblocks.Owner(pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first))
+    owner = oldblocks.Owner(
+        pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at
+    )
     w.ledger.blocks.add(owner)
 
 
@@ -144,12 +176,12 @@ one header kept at a time (nullpieces.Budget.kept: a header's automaton may take
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     held = _held(w, first, moved, f"the object header at {at}")
-    budget = w.budget
+    budget, named = w.budget, _strict(w, reused=True)  # matched as the ledger finds freed blocks
 
     def leftover(data: bytes) -> bool:
         budget.grant(len(data))
         if budget.kept is None or budget.kept[0] != at:  # one header's automaton kept at a time
-            budget.kept = (at, nullpieces.sources(f, messages, moved, orders, 1 << 16, budget, held))
+            budget.kept = (at, nullpieces.sources(f, messages, moved, orders, 1 << 16, budget, held, named))
         sources = budget.kept[1]
         return min(nullpieces.fewest(data, sources, budget, True)) <= sources.pieces
 

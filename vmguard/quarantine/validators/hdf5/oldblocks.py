@@ -88,6 +88,7 @@ class Owner:
     order: int  # the width of each message's order field (0 or 2)
     orders: int  # an order field's values: below this
     leftover: Callable[[bytes], bool]  # a shown null message's data is what libhdf5 leaves (moved.py)
+    at: int  # the header's address (none of its blocks was ever there)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,7 +276,7 @@ class Blocks:
                 yield [(_CONTINUATION,), self._values(g, at + 4, owner.order, owner.orders), fits]
         elif self._shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
             shown = struct.unpack_from("<QQ", g.buf, at + width)
-            if shown in self.chunks or self._chunk(g.buf, *shown) or self._reused(g.buf, *shown):
+            if self.names(g.buf, *shown, owner.at):
                 yield [
                     (_CONTINUATION,),
                     self._values(g, at + 4, owner.order, owner.orders),
@@ -438,6 +439,25 @@ class Blocks:
             return tuple(v for v in self.values[width, below] if self._shows(g, at, v))
         return self.values[width, below]
 
+    def names(
+        self, buf: bytes | memoryview, address: int, length: int, header: int, reused: bool = True
+    ) -> bool:
+        """Whether a (stale) continuation message of the header at `header` may name the
+        block: a continuation or found freed block (`chunks`, with heldblocks.py's), an
+        OCHK block with its checksum, or (`reused`) one whose start a structure the walk
+        reached took (freed and reused since: libhdf5 allocates from a free range's
+        start); never the superblock's place nor the header's own (attack nh5 named them)."""
+        if (address, length) in self.chunks:
+            return True
+        if address in (0, header):
+            return False
+        try:
+            if self._chunk(buf, address, length):
+                return True
+        except _Exhausted:
+            return False
+        return reused and address in self.starts and length >= 8 and address + length <= len(buf)
+
     def _chunk(self, buf: bytes | memoryview, address: int, length: int) -> bool:
         """An OCHK block with its checksum lies at address (a freed one libhdf5 named)."""
         if length < 8 or address + length > len(buf) or bytes(buf[address : address + 4]) != _SIGNATURE:
@@ -448,12 +468,6 @@ class Blocks:
             return False
         self.chunks.add((address, length))
         return True
-
-    def _reused(self, buf: bytes | memoryview, address: int, length: int) -> bool:
-        """A block freed since whose start a structure the walk reached took (libhdf5
-        allocates from the start of a free range): the block named is gone, its address
-        is that structure's."""
-        return address in self.starts and length >= 8 and address + length <= len(buf)
 
     def _shows(self, g: _Gap, at: int, raw: bytes) -> bool:
         """The bytes of raw placed at `at` that lie at or after the gap's start are the
