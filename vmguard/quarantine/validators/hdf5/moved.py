@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, nullpieces, oldblocks
+from . import choices, dense, nullpieces, oldblocks, slid
 from .nullpieces import before_dense
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
         cut = {m.at + m.size for m in w.continuations}
-        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) for s in stale):
+        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) or slid.grown(w, s) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
