@@ -207,6 +207,8 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
     if length < 1 << 16:  # it may have been a message of the header (moved.py); a larger one never was
         w.dense.setdefault(w.at, []).append((m.kind, address, length))
+        if kind == 8 and order is not None:  # its order field when a header held it (oldblocks.py)
+            w.orders[address] = order
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 from . import choices, dense, nullpieces, oldblocks, slid
 from .nullpieces import before_dense
+from .oldblocks import Piece
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,18 +121,18 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
     f = w.file
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     real = [m for m in messages if m.kind != 0]
-    pieces = [_piece(m.kind, m.flags, f.bytes(m.at, m.size, "a message")) for m in real]
+    order = 2 if any(m.order is not None for m in messages) else 0
+    below = max(1, following or 0)
+    pinned = _orders(w, real, objects, below) if order else {}
+    pieces = [_piece(m.kind, m.flags, f.bytes(m.at, m.size, "a message"), pinned.get(m.at, -1)) for m in real]
     for m in real:
         if m.kind in (0x02, 0x15):
             body, wild = before_dense(f, m)
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
-            pieces.append(_piece(m.kind, m.flags, body, wild, most))
-    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in objects]
-    order = 2 if any(m.order is not None for m in messages) else 0
+            pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
+    pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
     pieces = tuple(dict.fromkeys(pieces))
-    owner = oldblocks.Owner(
-        pieces=pieces, order=order, orders=max(1, following or 0), leftover=_leftover(w, messages, first)
-    )
+    owner = oldblocks.Owner(pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first))
     w.ledger.blocks.add(owner)
 
 
@@ -156,8 +157,18 @@ one header kept at a time (nullpieces.Budget.kept: a header's automaton may take
     return leftover
 
 
-def _piece(kind: int, flags: int, body: bytes, wild: int = -1, most: int = 255) -> oldblocks.Piece:
-    return oldblocks.Piece(head=struct.pack("<BHB", kind, len(body), flags), body=body, wild=wild, most=most)
+def _orders(w: Walker, real: list[Message], objects: list[tuple[int, int, int]], below: int) -> dict:
+    """Where an attribute (of the header, or dense) lies -> its creation order, which
+    libhdf5 writes in its message's order field in a header tracking it (session 38:
+    a freed block's hidden attributes are no longer any order below the next)."""
+    pinned = {m.at: m.order for m in real if m.kind == 0x0C and m.order is not None}
+    pinned |= {at: w.orders[at] for _, at, _ in objects if at in w.orders}
+    return {at: n for at, n in pinned.items() if n < below}
+
+
+def _piece(kind: int, flags: int, body: bytes, known: int = -1, wild: int = -1, most: int = 255) -> Piece:
+    head = struct.pack("<BHB", kind, len(body), flags)
+    return Piece(head=head, body=body, wild=wild, most=most, order=known)
 
 
 def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> bool:

@@ -80,6 +80,7 @@ class Walker:
     layout: arrangement.Placement | None = None  # its blocks' messages, as they lie (arrangement.py)
     continuations: list[Message] = field(default_factory=list)  # the visited header's continuation messages
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
+    orders: dict[int, int] = field(default_factory=dict)  # a dense attribute's address -> its creation order
     budget: nullpieces.Budget = field(default_factory=nullpieces.Budget)
     bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
 
