@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, nullpieces, oldblocks
+from . import choices, dense, nullpieces, oldblocks, slid
 from .nullpieces import before_dense
 from .oldblocks import Piece
 
@@ -83,12 +83,13 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
         cut = {m.at + m.size for m in w.continuations}
-        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) for s in stale):
+        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) or slid.grown(w, s) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
             "no message of it moved (none of its links or attributes are in dense storage, and it "
-            "is not the tail of a message a continuation message displaced: a payload, or the "
+            "is not the tail of a message a continuation message displaced, nor the null's old header "
+            "where libhdf5 grew it over gaps: a payload, or the "
             "remains of an earlier state of the file that vmguard cannot check: h5repack the file)"
         )
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
@@ -209,7 +210,7 @@ def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> 
     (body[16 + head:], head its message header's size). Without dense storage, the only
     non-zero null libhdf5 leaves (session 36: one session, a flush, a small metadata cache
     or a reopen alike; nothing else moved stays zeros), but for a gap merged into it
-    (_gap_merged)."""
+    (_gap_merged) and a null grown backwards over gaps (slid.grown, session 38)."""
     head = 4 + (2 if any(m.order is not None for m in messages) else 0)
     if stale.at - head not in cut:  # not right after a continuation message
         return False
