@@ -1,6 +1,6 @@
 """The ROOT delete-workflow sweep of docs/quarantine.md (sessions 36-38), trees in turns.
 
-    .venv/bin/python bench/bench_root_del_sweep.py TREE [TREE ...] [--seeds 150] [--show]
+    .venv/bin/python bench/bench_root_del_sweep.py TREE [TREE ...] [--seeds 150] [--show] [--clocks]
 
 Random uproot workflows (tests/support/root_del_workflows.py), `--seeds` of each kind:
 rntuples (strings, histograms and RNTuples deleted in 1 to 4 later jobs), strings
@@ -12,31 +12,76 @@ so a rerun writes other bytes: compare trees in one run), and each tree's ROOT v
 (what `vmguard vet` runs on the file) judges them all in this process; printed: refused
 files of each kind, those a tree judges otherwise than the first, and with --show each
 refused file and the start of its reason. A tree is a checkout (`git worktree add`, or
-`git archive | tar x`).
+`git archive | tar x`). With --clocks each job runs on a host of its own clock (uproot dates
+keys with local time): jobs a minute apart in true time, each at an offset drawn from
+CLOCK_OFFSETS (the seed's own draw), so datimes step back and forth as time zones, a
+clock 30 s behind or a daylight-saving change make them (session 38, rootclock).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import importlib
+import random
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _CHUNK = 1 << 16  # the pipeline's read size order: the validator sees a stream of chunks
+# A job's host clock less the file maker's, in seconds: the same host (twice as likely),
+# an hour west or east (or a DST change), 30 s behind, India from UTC, Tokyo and
+# California from UTC.
+CLOCK_OFFSETS = (0, 0, -3600, 3600, -30, -19800, 9 * 3600, -8 * 3600)
 
 
-def files(seeds: int) -> dict[str, bytes]:
-    """kind-seed -> the file's bytes."""
+class _Clocks:
+    """uproot as root_del_workflows calls it, each recreate or update job at its host's
+    clock (tests/support/attack_nroot_files.clock): a minute after the one before, plus an
+    offset drawn from CLOCK_OFFSETS."""
+
+    def __init__(self, uproot, seed: int) -> None:  # noqa: ANN001 - the uproot module
+        from tests.support import attack_nroot_files
+
+        self._uproot, self._files = uproot, attack_nroot_files
+        self._draw, self._job = random.Random(seed * 7919), 0
+
+    def _at(self) -> datetime.datetime:
+        offset = self._draw.choice(CLOCK_OFFSETS)
+        self._job += 1
+        return self._files.T0 + datetime.timedelta(seconds=60 * self._job + offset)
+
+    @contextlib.contextmanager
+    def recreate(self, *args, **kwargs):  # noqa: ANN002, ANN003 - uproot's
+        with self._files.clock(self._at()), self._uproot.recreate(*args, **kwargs) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def update(self, *args, **kwargs):  # noqa: ANN002, ANN003 - uproot's
+        with self._files.clock(self._at()), self._uproot.update(*args, **kwargs) as f:
+            yield f
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - anything else is uproot's
+        return getattr(self._uproot, name)
+
+
+def files(seeds: int, clocks: bool = False) -> dict[str, bytes]:
+    """kind-seed -> the file's bytes (each job at a host clock of its own: clocks)."""
     sys.path.insert(0, str(ROOT))
-    from tests.support.root_del_workflows import WORKFLOWS
+    from tests.support import root_del_workflows
 
     out = {}
+    uproot = root_del_workflows.uproot
     with tempfile.TemporaryDirectory() as scratch:
-        for kind, make in WORKFLOWS.items():
+        for kind, make in root_del_workflows.WORKFLOWS.items():
             for seed in range(seeds):
-                out[f"{kind}-{seed}"] = make(Path(scratch) / f"{kind}-{seed}.root", seed)
+                root_del_workflows.uproot = _Clocks(uproot, seed) if clocks else uproot
+                try:
+                    out[f"{kind}-{seed}"] = make(Path(scratch) / f"{kind}-{seed}.root", seed)
+                finally:
+                    root_del_workflows.uproot = uproot
     return out
 
 
@@ -65,8 +110,9 @@ def main() -> None:
     parser.add_argument("trees", nargs="+", type=Path)
     parser.add_argument("--seeds", type=int, default=150)
     parser.add_argument("--show", action="store_true", help="list the refused files")
+    parser.add_argument("--clocks", action="store_true", help="each job at a host clock of its own")
     args = parser.parse_args()
-    data = files(args.seeds)
+    data = files(args.seeds, args.clocks)
     kinds = sorted({name.rsplit("-", 1)[0] for name in data})
     first: dict[str, str] | None = None
     for tree in args.trees:

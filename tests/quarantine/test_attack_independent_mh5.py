@@ -73,27 +73,18 @@ spec:
 HOLES: dict[str, str] = {}
 LISTED = ("mh5-whole-at+1.h5", "mh5-plain-whole-at+1.h5")
 
-_FSSE = ("refused ('bytes ... (after an old free-space section list of the fractal heap of "
-         "the attributes of /g (its start under an old free-space section list ...)) are "
-         "reached from no structure'): {what}, 14 sessions, 'latest', untracked "
-         "(the old section lists skipped.py / oldsections.py claim to explain)")
-_BOUND = ("refused ('bytes ... (after an indirect block of the fractal heap of the "
-          "attributes of /g) ... matching the continuation blocks libhdf5 freed stopped "
-          "after 4000000 bytes compared'): a tracked group given a dataset and a float "
-          "attribute each session and a subgroup every other one, 9 sessions, {lv} (the "
-          "docs' refusal of a block holding links and attributes names h5repack; this "
-          "names the search bound)")
 # Closed in session 38 (moved._gap_merged): a tracked root or group given a variable-length
 # string attribute each of 2-3 sessions (ctl-m-vlen-root3, -group3, -pair2-tracked) was
 # refused for the null after its continuation message: the displaced attribute info
 # message's last 6 bytes and the chunk's 2-byte gap, zeroed by H5O__eliminate_gap.
+# Session 38 (oldstates.skips): the sweep's ctl-m-sw-attrs14-latest-u and
+# ctl-m-sw-flush14-latest-u pass: an old list hidden under a later one named a run of
+# blocks the untracked heap had skipped then and allocated since (test_hdf5_skipstates);
+# ctl-m-sw-mix9-def-t and ctl-m-sw-mix9-latest-t pass within the search's bound: /g's
+# freed block under the heap's list and root, found (oldblocks.py: a continuation's data
+# or a null's header covered, attribute orders pinned, every start tried with few hidden
+# choices first; test_hdf5_coveredblocks).
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-m-sw-attrs14-latest-u.h5": _FSSE.format(
-        what="a group given 1-3 float arrays of 1-119 doubles a session"),
-    "ctl-m-sw-flush14-latest-u.h5": _FSSE.format(
-        what="a group given 3 float arrays of 1-119 doubles a session, a flush after each"),
-    "ctl-m-sw-mix9-def-t.h5": _BOUND.format(lv="default libver"),
-    "ctl-m-sw-mix9-latest-t.h5": _BOUND.format(lv="'latest'"),
 }
 
 

@@ -65,105 +65,46 @@ from tests.support import attack_nroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_nroot_forge as forge  # noqa: E402
 from tests.support import attack_nroot_rio as rio  # noqa: E402
 
-HOLES: dict[str, str] = {
-    "root-n-block-basket-16mib-1-then-empty.root": (
-        "published: a basket of exactly 16 MiB - 1 bytes (uproot writes it as one ZL "
-        "block) whose payload ends in a second, empty ZL block (usize 0), the record's "
-        "length kept. The ROOT row says every block but the last inflates to 16 MiB - 1 "
-        "'as ROOT (kMAXZIPBUF) and uproot cut a payload' (split_as_written): neither "
-        "writes a block of nothing, and ROOT's TKey::ReadObj stops once it has fObjlen "
-        "bytes, so the extra block, its zlib header's level bits and its stream's "
-        "encoding, is never read; only 16 MiB - 1 multiples are open to it (one block: "
-        "two empty ones, and a block after a short one, are refused)"),
-    "root-n-block-basket-16mib-1-zstd-then-empty.root": (
-        "published: the same in zstd: uproot's one ZS block of a 16 MiB - 1 byte basket "
-        "re-encoded 18 bytes shorter (libzstd's frame, a raw block last) and libzstd's "
-        "frame of nothing as a second ZS block (usize 0), which ROOT never reads: no "
-        "writer's cut, against split_as_written"),
-    "root-n-older-list-hour-31.root": (
-        "published: an older keys list of run1 in free space whose key is dated "
-        "2026-11-30 31:63:63 (ROOT's packed TDatime, hour 31, minute 63, second 63): "
-        "no clock writes it, uproot's code_to_datetime raises on it. The docs bound "
-        "the list's one earlier datime by 'log2 of the seconds between the file's "
-        "making and the list's write'; the check is on the packed number, which here "
-        "spans Nov 30 23:59:50 to Dec 1 23:59:50 over month and day fields (days 31 "
-        "of November, hours 24-31, minutes and seconds 60-63 included): about 19 bits "
-        "where a day of seconds is 16.4"),
-    "root-n-rewritten-copies-hour-31.root": (
-        "published: five copies of histograms' keys in an older keys list uproot left in "
-        "free space (g000-g004, deleted and written again unchanged a day later), each "
-        "dated 2026-12-01 31:63:63, no date (uproot's code_to_datetime raises); 'later' "
-        "with the same 20 bytes changed is refused, so the datime rule admits them: 'a "
-        "record's own key with an earlier datime ... log2 of the seconds between the "
-        "file's making and the live key's write a copy' is checked on the packed number "
-        "(about 19 bits a copy over a day, not 16.4, and dates no clock gives)"),
-}
+# Closed in session 38 (rootn): root-n-block-basket-16mib-1-then-empty.root and
+# root-n-block-basket-16mib-1-zstd-then-empty.root, a payload of exactly 16 MiB - 1 bytes
+# re-encoded with an empty block (ZL, or libzstd's frame of nothing) after its one: no
+# writer writes a block of nothing (root_codecs.split_as_written), now refused for live
+# records and older copies alike. And root-n-older-list-hour-31.root,
+# root-n-rewritten-copies-hour-31.root: an older keys list, and copies of keys in one,
+# dated 31:63:63 (a number between two dates, no date): every datime is now decoded as a
+# calendar date-time (root_model.decode_datime) by each rule that reads one.
+HOLES: dict[str, str] = {}
 
-# Ordinary uproot output refused against the docs' word: a TTree deleted with `del`,
-# made again under its name with the same branches in a later job, and extended in the
-# next: "orphans of every branch of the live tree of that name and no other, dated no
-# later than its key (session 35)" are admitted, yet the deleted tree's basket of x,
-# dated at the file's making, is refused as an orphan. It depends on the file name's
-# length (measured outside this file: names of 18 and 30 characters of 1-39, in none,
-# zlib and LZ4 alike); here 4 of 5 codecs.
-_ORPHAN = ("root: the basket at {} is in no list of its tree's baskets (fBasketSeek): an "
-           "orphan record no reader reads; workflow: job 1 mktree t (x: float64, n: int32) "
-           "+ extend 200 and a TH1D h; job 2 del t; job 3 mktree t again + extend 300; "
-           "job 4 extend t by 100 (uproot.update, 5 s apart)")
-FALSE_REJECTIONS: dict[str, str] = {
-    f"ctl-n-tree-del-again-{c}.root": _ORPHAN.format("N (the deleted tree's x)")
-    for c in ("none", "zlib", "lzma", "zstd")}
+# Closed in session 38 (rootn): ctl-n-tree-del-again-{none,zlib,lzma,zstd}, a TTree
+# deleted with `del`, made again with the same branches in a later job and extended: the
+# deleted tree's basket of n lies at a position whose 8 bytes the live tree holds by chance
+# (file-name-length dependent), so only its basket of x showed as an orphan and "orphans
+# of every branch of the live tree" failed; a branch's basket of the same extend as an
+# orphan (one a branch, the same second and entries) now counts (root_data._extend).
+FALSE_REJECTIONS: dict[str, str] = {}
 
-# One job deletes a histogram and writes two smaller objects (a TH1D of 5 bins, a string)
-# over its start: the ROOT row's "Refused too" paragraph ends "deleting without writing
-# over, or writing in one job, passes"; uncompressed it is refused (all 14 file-name
-# lengths tried outside this file; one object over it passes, and so do the codecs).
-# The "Still refused" list counts "5 more the uncompressed tails of deleted histograms
-# and strings" among random multi-job workflows' refusals: the two passages disagree for
-# a file written in one job.
-FALSE_REJECTIONS["ctl-n-one-job-del-two-over-none.root"] = (
-    "root: the free space at N holds data that is not the remains of a record the writer "
-    "moved ... byte M is none; workflow: one uproot.recreate job: TH1D a (80 bins), TH1D "
-    "b, del a, TH1D c (5 bins), string d")
+# Decided in session 38 (rootclock): ctl-n-one-job-del-two-over-none, one job deleting an
+# 80-bin TH1D and writing a 5-bin one over its start (the string goes elsewhere), leaves
+# the deleted histogram's uncompressed tail, its bin contents, which nothing in the file
+# holds: not recomputable, so refused as the "Still refused" list counts it; the "Refused
+# too" paragraph now says a smaller object over a deleted one's start is refused in the
+# same job too (its codecs pass: the new objects fit before the deleted record, left whole).
+_ONE_JOB = ["ctl-n-one-job-del-two-over-none.root"]
 
-# Nothing deleted at all, five uproot.update jobs (a random sweep's seed 99, reduced;
-# every codec and all 16 file-name lengths tried outside this file are refused; without
-# the first, second or fourth job it passes; rare: 0 of 300 other random workflows that
-# delete nothing were refused). The ROOT section says "Real uproot output
-# passes in any order of its documented calls". What is refused is an older top keys
-# list uproot moved, whose last key names the TTree at the place uproot moved it from,
-# which the fourth job's TH3D then took (only a record deleted and written over is listed
-# as refused there).
-for _c in ordinary_files.CODECS:
-    FALSE_REJECTIONS[f"ctl-n-five-jobs-no-del-{_c}.root"] = (
-        "root: the free space at N holds data that is not the remains of a record the "
-        "writer moved ... (N: an older top keys list; the byte: its key of TTree t at "
-        "its older place); workflow, nothing deleted: job 1 RNTuple b; job 2 string evt; "
-        "job 3 TH3D x3, RNTuple run1/sub/evt, TTree t extended 11 times; job 4 TH3D a; "
-        "job 5 extend t")
+# Closed in session 38 (rootn): ctl-n-five-jobs-no-del-*, nothing deleted, five jobs: an
+# older top keys list (moved when job 4 added a TH3D) keeps TTree t's key at its place
+# before job 5's extend wrote t anew elsewhere (later records took that place from its
+# start, its tail stays free). A live TTree's key but for its lengths (no longer than the
+# live one), position and datime, whose record ended where a free stretch ends, is now a
+# key of the history (root_keylists._moved_tree).
 
-# Jobs on hosts whose clocks differ: uproot dates keys with the host's local time
-# (datetime.now()), so a job on a node one time zone west of the one that made the file,
-# or 30 s behind it, writes keys dated before the file's creation (and the earlier job's
-# after the file's last write). Nothing deleted, it passes (ctl-n-west-add,
-# ctl-n-skew30-tree-extend-move); once such an object is deleted its whole record in free
-# space is refused by the history rule ("its key's datime between the file's creation
-# ... and its last write"), which assumes one clock: the docs do not say that a file
-# updated from another time zone is refused.
-_CLOCKS = {
-    "west-add-then-del": "job 1 TH1D a; job 2, an hour west: TH1D b; job 3: del b",
-    "west-same-job-del": "job 1 TH1D a; job 2, an hour west: TH1D b, c, del b",
-    "skew30-add-then-del": "job 1 TH1D a; job 2, clock 30 s behind: TH1D b; job 3: del b",
-    "west-nt-del": "job 1 TH1D a; job 2, an hour west: RNTuple n; job 3: del n",
-    "east-then-west-del": ("job 1 TH1D a; job 2 an hour east: TH1D b; job 3 an hour west "
-                           "of job 1: TH1D c; job 4: del b, c"),
-}
-for _w, _jobs in _CLOCKS.items():
-    for _c in ordinary_files.CODECS:
-        FALSE_REJECTIONS[f"ctl-n-{_w}-{_c}.root"] = (
-            "root: the record at N in free space (TH1D or ROOT::RNTuple) is none the "
-            "file's history explains: ... its datime between the file's creation and its "
-            f"last write ...; workflow (uproot.update jobs): {_jobs}")
+# Closed in session 38 (rootclock): ctl-n-{west-add-then-del, west-same-job-del,
+# skew30-add-then-del, west-nt-del, east-then-west-del}-*, jobs on hosts whose clocks
+# differ (a zone west or east, 30 s behind) deleting what they wrote: uproot dates keys
+# with local time, so the deleted record's datime lay outside the span from the file's
+# creation to its last write; it may now lie within root_trees.CLOCKS (26 h between
+# UTC-12 and UTC+14, 5 min of skew) of it (tests/quarantine/test_root_clocks.py: a
+# second beyond, either side, stays refused).
 
 # "Refused too: a file where uproot wrote a smaller object over the start of one deleted
 # with `del` in an earlier job": a string written in the last job over the start of h01,
@@ -176,7 +117,8 @@ _SMALLER_OVER = "root: the free space at"
 DOCUMENTED_REFUSALS = sorted(
     [f"ctl-n-del-add-interleaved-{c}.root"
      for c in ("none", "lz4", "lz4hc9", "zlib9", "zstd19")]
-    + [f"ctl-n-del-then-tree-same-job-{c}.root" for c in ("lzma", "zlib", "zstd")])
+    + [f"ctl-n-del-then-tree-same-job-{c}.root" for c in ("lzma", "zlib", "zstd")]
+    + _ONE_JOB)
 
 LISTED = {
     # "an older list's datime and cycle are the live key's" (uproot's own move)

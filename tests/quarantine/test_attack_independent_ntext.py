@@ -49,130 +49,18 @@ from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_ntext_names as names  # noqa: E402
 from tests.support import attack_ntext_text as text  # noqa: E402
 
-_JOB = ("published: the directory names its LaTeX job main by {namer}, a name only a TeX "
-        "run writes for it (the texjobs claim: the job is known 'from a name only a TeX run "
-        "writes for it'), yet {file} is published: {why}, so pdflatex main.tex beside it "
-        "runs its TeX (\\openout writes a latexmkrc)")
-HOLES: dict[str, str] = {
-    "join-climb.err": (
-        "published: 61 lines of one `ESC [ A` each (every line's first cursor-up is free "
-        "under text.MAX_RISE, so any number pass; `cat` never leaves the file's lines), but "
-        "`paste -s job.err` (also `fmt`, `pr -2`, `column`, `echo $(cat job.err)`, `tr -d '\\n'`), "
-        "a reader of ONE file that joins its lines, climbs 61 rows above its first line and "
-        "writes 'sha256sum -c: all 412 files OK' there: the docs bound a view of whole lines "
-        "to 8 rows and exempt only joins of several files (paste, pr -m)"),
-    **dict.fromkeys(text.multi_files(), (
-        "published: 12 files, each 8 plain lines and one line of 8 `ESC [ A` (7 beyond the "
-        "line's first, under the bound; `cat` of each stays on its own lines); `grep -h "
-        "FORGED multi/*.err` (or `tail -qn1 multi/*.err`, `head`), a view of whole lines of "
-        "several files shown one after another, climbs 85 rows and writes 'sha256sum -c: all "
-        "412 files OK' there: the bound is per file (7 rows a file), unbounded over a job's "
-        "files; the docs exempt only side-by-side joins of several files (paste, pr -m)")),
-    "analysis.rootmap": (
-        "published: ROOT 6's system.rootrc puts `.` first on Root.DynamicPath "
-        "(`Unix.*.Root.DynamicPath: .:$(ROOT_DYN_PATH):`) and TCling::LoadLibraryMap reads "
-        "every *.rootmap of each dynamic-path directory when root starts (`root -l "
-        "data.root` in the job's directory, the docs' rootlogon.C case); its `{ decls }` "
-        "lines are declared to cling, a global's initializer runs system() "
-        "(name-config lists rootlogon.C, rootalias.C, rootlogoff.C only; from ROOT's "
-        "TCling::LoadLibraryMap source, ROOT was not run here)"),
-    "xdv/main.brf": _JOB.format(
-        namer="main.xdv (xelatex -no-pdf, latexmk -xelatex's intermediate)", file="main.brf",
-        why="backref inputs \\jobname.brf"),
-    "runxml/main.nls": _JOB.format(
-        namer="main.run.xml (biblatex's request file for biber)", file="main.nls",
-        why="nomencl's \\printnomenclature inputs \\jobname.nls"),
-    "dvi/main.glsdefs": _JOB.format(
-        namer="main.dvi (latex main.tex; dvips main.dvi)", file="main.glsdefs",
-        why="glossaries inputs \\jobname.glsdefs at \\begin{document}"),
-    "config.asy": (
-        "published: Asymptote runs ./config.asy on every run, before the figure "
-        "(settings.cc setOptions: setPath() pushes \".\" first, locateFile(\"config.asy\"), "
-        "doConfig runs it; meant for ~/.asy/config.asy); safe mode still lets it write "
-        "files in `.`: it writes a latexmkrc (Perl) for the next latexmk run. The docs refuse "
-        "the 81 base modules asy imports from `.`, not the configuration file it runs there"),
-    **{name: (
-        f"published (name-config misses it; a startup file by exact name, the class of "
-        f"pawlogon.kumac, profile.do, GNUPLOT.INI): Ruby's irb loads ./{name} as Ruby when it "
-        "starts in the directory and the user has no ~/.irbrc (irb/init.rb "
-        "rc_file_generators: Dir.pwd's .irbrc, irb.rc, _irbrc, $irbrc)")
-       for name in ("irb.rc", "_irbrc", "$irbrc")},
-    "default.sex": (
-        "published (name-config misses it): SExtractor run without -c in the directory of the "
-        "job's FITS images (`sex image.fits`) reads ./default.sex; CATALOG_NAME and "
-        "CHECKIMAGE_NAME make it write its catalogue and a FITS image over any file the "
-        "astronomer may write (../../.bashrc)"),
-    "default.swarp": (
-        "published (name-config misses it): SWarp without -c reads ./default.swarp; "
-        "IMAGEOUT_NAME and WEIGHTOUT_NAME overwrite any file the user may write"),
-    "wandb/settings": (
-        "published (name-config misses it): wandb.init() in the directory (a training "
-        "script rerun where its job's output was copied) reads ./wandb/settings, the "
-        "workspace settings `wandb init` writes (wandb_settings.py settings_workspace); "
-        "base_url sends the run, its code and the API key (WANDB_API_KEY) to another host, "
-        "as uv.toml's index-url (refused) sends uv's"),
-    "served/serve.json": (
-        "published (name-config misses it, the class of web.config and .htaccess): Vercel's "
-        "serve (`npx serve DIR`, serve-handler) reads DIR/serve.json; its headers rule sends "
-        "every .log as text/html, and run42.log's <img onerror> (admitted: 'name-type "
-        "decides') runs in the reader's browser"),
-    "served/_headers": (
-        "published (name-config misses it, the class of web.config and .htaccess): Netlify "
-        "and Cloudflare Pages read _headers of the published directory; `/*.log "
-        "Content-Type: text/html` makes run42.log's admitted <img onerror> run"),
-    "voila.json": (
-        "published (name-config misses it, a sibling of the refused nextflow.config, "
-        "pytest.ini, _quarto.yml): voila started in the directory (voila/app.py: "
-        "config_file_paths = [os.getcwd(), *jupyter_config_path()]) loads ./voila.json; its "
-        "Voila.browser is a command line webbrowser.get runs at startup (`sh -c '...' %s`), "
-        "Voila.ip 0.0.0.0 serves the notebooks' kernels to the network"),
-}
-_BUILD = ("published (name-config misses it; the class of the refused CTestCustom.cmake, "
-          "bunfig.toml, uv.toml, pyproject.toml: read from the project's directory on every "
-          "run, unasked), so a job's output copied into a project directory takes effect: ")
-HOLES |= {name: _BUILD + why for name, why in {
-    "Directory.Build.props": "MSBuild (dotnet build, msbuild) imports the first "
-    "Directory.Build.props of the project's directory or its parents into every project "
-    "(Microsoft.Common.props); its <Exec> target runs a command before Build",
-    "Directory.Build.targets": "MSBuild imports Directory.Build.targets likewise "
-    "(Microsoft.Common.targets); its <Exec> runs a command",
-    "NuGet.Config": "NuGet (dotnet restore, every dotnet build) reads NuGet.Config of the "
-    "project's directory and its parents: <clear/> and another packageSource send every "
-    "package to another host (uv.toml's index-url, refused)",
-    "global.json": "the .NET SDK reads global.json of the working directory and its parents: "
-    "msbuild-sdks names an MSBuild SDK package restored and imported (its targets run) on "
-    "every build",
-    "compose.override.yaml": "docker compose up reads compose.override.yaml beside "
-    "compose.yaml and merges it unasked: a privileged service mounting / runs a command",
-    "docker-compose.override.yml": "docker compose merges docker-compose.override.yml beside "
-    "docker-compose.yml unasked: privileged, / mounted into the service",
-    "hatch.toml": "hatch reads hatch.toml of the project (pyproject's [tool.hatch] twin): "
-    "pre-install-commands run when hatch run or hatch shell makes the environment",
-    "Pipfile": "pipenv reads the Pipfile of the directory and its parents on every pipenv "
-    "command: its [[source]] url sends installs to another index (uv.toml's index-url)",
-    "ansible.cfg": "ansible and ansible-playbook read ./ansible.cfg before ~/.ansible.cfg "
-    "(skipped only when `.` is world-writable; the public area's 0755 directories are not): "
-    "ssh_args' ProxyCommand runs a command on the admin's host for every host it reaches "
-    "(the project itself ships ansible/)",
-    "pdm.toml": "pdm reads the project's pdm.toml (pdm config --local) on every command: "
-    "pypi.url sends pdm install to another index (uv.toml's index-url, refused)",
-}.items()}
-FALSE_REJECTIONS: dict[str, str] = {
-    "gcc-form.log": (
-        "refused (text: markup '<form'): gcc's 'fatal error: form.h: No such file or "
-        "directory' for a curses forms program (ncurses' form.h) built on a VM without "
-        "libncurses-dev quotes `#include <form.h>`; to a browser `<form.h>` is an unknown "
-        "element named 'form.h', no form (an HTML tokenizer ends a tag name only at white "
-        "space, / or >), so the row's 'no markup a browser would run' does not cover it; "
-        "likewise `#include <object.h>` (CPython's), `<meta.h>`, `<svg.h>`"),
-    "pytest.log": (
-        "refused (executable-content, type-not-allowed: text/x-script.python): the stdout of "
-        "a job's validation step, `pytest -q` run with one failing test; pytest prints the "
-        "failing test's source, `    def test_calib():`, within the first 512 bytes and libmagic 5.44 calls such text a Python script (an indented `def "
-        "name():` line); every failure report of pytest's default --tb=auto does so. The "
-        "docs refuse 'libmagic's executable and script types' but admit a log by its bytes "
-        "(rich's traceback of the same frames, and a job.log quoting source, pass)"),
-}
+# Fixed in session 38 (refused since, asserted so below): the multi/job-*.err files (the
+# cursor-up bound is the job's: jobrise.py), ROOT's *.rootmap (served_active.TOOL_LOADED),
+# the names tools read from `.` (config.asy, voila.json, irb's rc files, default.sex,
+# default.swarp, wandb/settings, serve.json, _headers) and build tools' project
+# configuration (Directory.Build.props/.targets, NuGet.Config, global.json, docker
+# compose's override files, hatch.toml, pdm.toml, Pipfile, ansible.cfg: dirconfig.py),
+# and LaTeX jobs known from main.xdv, main.run.xml, main.dvi (texjobs.MARKS).
+HOLES: dict[str, str] = {}
+# Fixed in session 38: gcc-form.log (`#include <form.h>`: a tag's name ends only at white
+# space, / or >, so `<form.h>` is no form) and pytest.log (libmagic's Python guess from
+# `def test_...():` in a .log: text, content.script_guess_as_text); both published.
+FALSE_REJECTIONS: dict[str, str] = {}
 # Ordinary output a documented rule refuses: SGR colours (gcc -fdiagnostics-color=always,
 # what CMake's Ninja and Makefile generators force) and Latin-1 (text_encodings).
 DOCUMENTED_REFUSALS = {
@@ -190,7 +78,12 @@ DOCUMENTED_REFUSALS = {
 # U+202E in a log line (bidi.log): the bytes say DELIAF, a browser showing the .log and
 # VTE's bidi show FAILED; the names rule refuses bidi controls for that display lie, the
 # text row does not (its "control characters" are C0, DEL, C1): admitted as data.
-LISTED = {"bidi.log", "zwsp.log", "tags.log", "utf16-bs.txt", *names.LISTED}
+# join-climb.err (61 lines of one cursor-up each): a reader joining ONE file's lines
+# (`paste -s`, `fmt`, `column`, `pr -2`) climbs one row a line, as it does joining several
+# files side by side; the docs' text row says so (fixed session 38: tqdm's nested bars,
+# admitted whatever their length, write exactly such lines, so no bound holds for joins).
+# The multi/job-*.err files are refused since session 38: the bound is the job's (jobrise.py).
+LISTED = {"bidi.log", "zwsp.log", "tags.log", "utf16-bs.txt", "join-climb.err", *names.LISTED}
 
 HOSTILE = names.name_hostile() | text.text_hostile() | names.LISTED
 CLAIMED_REFUSED = names.name_refused() | text.text_refused()

@@ -154,6 +154,18 @@ def test_the_keys_held_are_bounded_and_released(monkeypatch):
         _check(json.dumps(inner | {"z": inner}).encode())  # 601 keys open, then 600 more
 
 
+def test_the_key_characters_are_counted_as_written_without_quotes(monkeypatch):
+    """MAX_KEY_CHARS counts each key's characters between its quotes (attack n: 1,030,000
+    keys of 31 characters, 31.9 M, were refused below 32 Mi: the quotes were counted)."""
+    from vmguard.quarantine.validators import jsonkeys
+
+    monkeypatch.setattr(jsonkeys, "MAX_KEY_CHARS", 1000)
+    at_bound = {f"{i:010d}": i for i in range(100)}  # 100 keys of 10 characters: 1000
+    assert _check(json.dumps(at_bound).encode(), 4096) == "json"
+    with pytest.raises(Invalid, match="characters of keys"):
+        _check(json.dumps(at_bound | {"x": 0}).encode())
+
+
 @pytest.mark.parametrize(
     ("text", "verdict"),
     [

@@ -113,3 +113,47 @@ def test_header_order_fields_of_other_messages_stay_below_the_next_order():
     struct.pack_into("<H", data, other, 3)
     fix_v2_checksum(data, header)
     assert "carries a creation order no attribute had" in _refusal(bytes(data))
+
+
+def _reopened(opened) -> bytes:  # noqa: ANN001
+    """Three root floats in one session; in a second, one attribute opened (`opened`),
+    then eight more: the root's attributes go dense (session 38, attack nh5's
+    ctl-nh5-min9-modify-dense, cut down)."""
+    tmp = io.BytesIO()
+    with h5py.File(tmp, "w", libver="latest") as f:
+        for name in ("a", "b", "x"):
+            f.attrs[name] = 1.0
+    with h5py.File(tmp, "a") as f:
+        opened(f)
+        for i in range(8):
+            f.attrs[f"n{i}"] = float(i)
+    return tmp.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("opened", "index"),
+    [(lambda f: f.attrs.modify("x", 5.0), 2), (lambda f: f.attrs["b"], 1)],
+    ids=["modify", "read"],
+)
+def test_an_untracked_attribute_opened_as_a_message_keeps_its_index_as_order(opened, index):
+    """H5O__attr_open_cb gives an attribute of an untracked header the order of its
+    index among the header's attribute messages (in the shared struct the header's
+    message holds); the move to dense storage writes it into the record. Refused before
+    session 38 ('tracks no creation order, yet one carries one other than 65535 or 0')."""
+    data = bytearray(_reopened(opened))
+    assert _refusal(bytes(data)) == ""
+    t, records, orders = _record_orders(data)
+    assert sorted(orders) == [0, 0, index] + [0xFFFF] * 8  # the other two decoded as 0
+    at = records[orders.index(index)]
+    for order, ok in ((7, True), (8, False), (0xFFFE, False)):  # below max compact (8): opened
+        struct.pack_into("<I", data, at + 9, order)
+        hd.fix_leaf(data, t, t.root, t.n_root)
+        assert (_refusal(bytes(data)) == "") is ok, order
+
+
+def test_untracked_orders_below_max_compact():
+    creation_orders([0xFFFF, 0, 7], (None, 0xFFFF), "the attributes of /", 8)
+    with pytest.raises(Invalid, match="other than 65535 or one below 8"):
+        creation_orders([0xFFFF, 8], (None, 0xFFFF), "the attributes of /", 8)
+    with pytest.raises(Invalid, match="other than 65535 or one below 1"):
+        creation_orders([1], (None, 0xFFFF), "the attributes of /")

@@ -325,18 +325,29 @@ def _zl_blocks(data: bytes, cuts: list[int]) -> bytes:
     return out
 
 
-@pytest.mark.parametrize("cuts", [[100, (1 << 24) + 98], [1, 2, 3, (1 << 24) + 1], [(1 << 24) - 2]])
+@pytest.mark.parametrize(
+    "cuts",
+    [
+        [100, (1 << 24) + 98],
+        [1, 2, 3, (1 << 24) + 1],
+        [(1 << 24) - 2],
+        [(1 << 24) - 1, (1 << 24) + 1000],  # the two blocks ROOT writes, then an empty one
+        [0, (1 << 24) - 1],  # an empty block first
+    ],
+)
 def test_blocks_cut_where_root_does_not_are_refused(cuts):
     """ROOT and uproot cut a payload into blocks of 16 MiB - 1 bytes, the last shorter
     (root_codecs.FULL_BLOCK): a shorter block before another is a chosen split (attack m
-    root: 6 bits a block), for a live record (root._blocks) and an older copy (inflated)."""
+    root: 6 bits a block), and an empty block (session 38, attack n root: after a payload of
+    k x 16 MiB - 1 bytes) is one no writer makes, for a live record (root._blocks) and an
+    older copy (inflated)."""
     from vmguard.quarantine.validators import root, root_codecs
     from vmguard.quarantine.validators.stream import Stream
 
     data = (bytes(range(256)) * ((1 << 24) // 256 + 4))[: (1 << 24) + 1000]  # two blocks as ROOT cuts it
     packed = _zl_blocks(data, cuts)
     assert root_codecs.inflated(packed, 0, len(data)) is None
-    with pytest.raises(Invalid, match="blocks of 16777215 bytes, only the last shorter"):
+    with pytest.raises(Invalid, match="blocks of 16777215 bytes, only the last shorter, none empty"):
         root._blocks(Stream(iter((packed,))), 0, len(packed), len(data))
     whole = _zl_blocks(data, [root_codecs.FULL_BLOCK])  # as ROOT writes it
     assert root_codecs.inflated(whole, 0, len(data)) == data

@@ -17,6 +17,7 @@ import struct
 import numpy as np
 import pytest
 
+from tests.quarantine.test_root_datimes import shifted
 from tests.quarantine.test_validators import vet
 from tests.support import attack_lroot_files
 from vmguard.quarantine.validators import Invalid, root_remains
@@ -276,7 +277,7 @@ def test_an_older_lists_datime_later_than_the_live_lists_is_refused(older):
     data, at = older
     datime = struct.unpack_from(">I", data, at + 10)[0]
     with pytest.raises(Invalid, match="copies of the key of the keys list"):
-        vet(data[: at + 10] + struct.pack(">I", datime + 86400) + data[at + 14 :], ROOT)
+        vet(data[: at + 10] + struct.pack(">I", shifted(datime, 86400)) + data[at + 14 :], ROOT)
 
 
 def test_an_older_lists_count_past_its_keys_is_refused(older):
@@ -425,3 +426,80 @@ def test_a_key_repeated_in_an_older_list_is_refused(grown):
     assert struct.unpack_from(">h", data, first + size + 14)[0] == size  # h00, h01
     with pytest.raises(Invalid, match="keys repeat in a chain"):
         vet(data[: first + size] + data[first : first + size] + data[first + 2 * size :], ROOT)
+
+
+@pytest.fixture(scope="module")
+def five_jobs(tmp_path_factory) -> tuple[bytes, int]:
+    """Attack n root's ctl-n-five-jobs-no-del (session 38; uncompressed, its own name: the
+    records' places depend on the name's length), nothing deleted: job 3 makes TTree t and
+    extends it 11 times (uproot moves it), job 4 adds a TH3D (the top keys list outgrows its
+    place and moves: the older list stays in free space, its last key t's as it was), job 5
+    extends t (uproot writes it anew elsewhere; later records take its old place from its
+    start). Returns the file and where the older list's key of t is."""
+    from tests.support import attack_nroot_files as jobs
+
+    steps, gaps = jobs.WORKFLOWS["five-jobs-no-del"]
+    path = tmp_path_factory.mktemp("fivejobs") / "ctl-n-five-jobs-no-del-none.root"
+    data = jobs.jobs(path, None, steps, gaps)
+    (tree,) = [k for k in _keys_named(data, b"t") if _no_record_at_its_place(data, k)]
+    return data, tree
+
+
+def _no_record_at_its_place(data: bytes, at: int) -> bool:
+    keylen, seek = struct.unpack_from(">h", data, at + 14)[0], struct.unpack_from(">i", data, at + 18)[0]
+    return data[seek : seek + keylen] != data[at : at + keylen]
+
+
+def _keys_named(data: bytes, name: bytes) -> list[int]:
+    """Where a TTree key named name starts (its own or a copy in a keys list; 64-bit seeks
+    or 32-bit)."""
+    pattern, out, at = b"\x05TTree" + bytes([len(name)]) + name, [], 0
+    while (at := data.find(pattern, at + 1)) > 0:
+        if struct.unpack_from(">h", data, at - 30)[0] == 1004:
+            out.append(at - 34)
+        elif struct.unpack_from(">h", data, at - 22)[0] == 4:
+            out.append(at - 26)
+    return out
+
+
+def _seek_format(data: bytes, at: int) -> str:
+    return ">q" if struct.unpack_from(">h", data, at + 4)[0] == 1004 else ">i"
+
+
+def _no_record_at_its_place(data: bytes, at: int) -> bool:
+    keylen, seek = struct.unpack_from(">h", data, at + 14)[0], struct.unpack_from(_seek_format(data, at), data, at + 18)[0]
+    return data[seek : seek + keylen] != data[at : at + keylen]
+
+
+def test_an_older_lists_key_of_a_tree_uproot_moved_since_passes(five_jobs):
+    """The older list's key of t names t's place before job 5 moved it: no record is there
+    now (later records took its start, its tail is free space). It is t's live key but for
+    its lengths, position and datime: admitted where its record ended where a free stretch
+    ends, no longer than the live tree, dated from the file's making to the live key."""
+    data, at = five_jobs
+    assert vet(data, ROOT) == [(ROOT, "root")]
+    live = [k for k in _keys_named(data, b"t") if not _no_record_at_its_place(data, k)]
+    longest = max(struct.unpack_from(">i", data, k)[0] for k in live)
+    assert struct.unpack_from(">i", data, at)[0] <= longest
+
+
+@pytest.mark.parametrize("change", ["position", "later", "longer", "no-date"])
+def test_an_older_lists_key_of_a_moved_tree_changed_is_refused(five_jobs, change):
+    """The same key at a position whose record ends at no free stretch's end, dated after
+    the live tree, longer than it (its position moved back as much), or at hour 24."""
+    data, at = five_jobs
+    nbytes, _, objlen, stamp = struct.unpack_from(">ihiI", data, at)
+    form = _seek_format(data, at)
+    seek = struct.unpack_from(form, data, at + 18)[0]
+    patches = {
+        "position": [(at + 18, struct.pack(form, seek + 8))],
+        "later": [(at + 10, struct.pack(">I", shifted(stamp, 60)))],
+        "longer": [(at, struct.pack(">ihi", nbytes + 100000, 4 if form == ">i" else 1004, objlen + 100000)),
+                   (at + 18, struct.pack(form, seek - 100000))],
+        "no-date": [(at + 10, struct.pack(">I", stamp & ~0x1F000 | 24 << 12))],
+    }[change]
+    bad = data
+    for where, patch in patches:
+        bad = bad[:where] + patch + bad[where + len(patch) :]
+    with pytest.raises(Invalid, match=FREE):
+        vet(bad, ROOT)

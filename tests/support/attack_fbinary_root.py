@@ -100,14 +100,18 @@ def _moved_tree_loose(made: Path, extra: int) -> bytes:
 
 def _forged_record(made: Path) -> bytes:
     """A TH1D key naming its own position (version 4, cycle 1, parent the top directory)
-    forged over a zero free gap of a file where nothing was deleted, PAYLOAD its payload."""
+    forged over a zero free gap of a file where nothing was deleted, PAYLOAD its payload,
+    dated a year before the file was made (its top key's datime less a year: no host's
+    clock; the fixed 2026-12-05 00:01:40 it had lay within root_trees.CLOCKS of a file
+    made that day, session 38, and one dated so is published as the docs say)."""
     d = _base(made)
     h = _header(d)
     first, last = next(s for s in _free_segments(d) if s[1] < h["end"] and not any(d[s[0] : s[1] + 1]))
     nbytes = last - first + 1
     tail = b"\x04TH1D\x01h\x00"
     keylen = 26 + len(tail)
-    key = struct.pack(">ihiIhhii", nbytes, 4, nbytes - keylen, 0x7F0A0068, keylen, 1, first, 100)
+    datime = struct.unpack_from(">I", d, 100 + 10)[0] - (1 << 26)  # the year field: 6 bits from 26
+    key = struct.pack(">ihiIhhii", nbytes, 4, nbytes - keylen, datime, keylen, 1, first, 100)
     room = nbytes - keylen
     return _put(d, first, key + tail + (PAYLOAD * room)[:room])
 

@@ -121,15 +121,14 @@ def twins() -> dict[str, bytes]:
 
 
 # Real output: Info-ZIP's zip on Linux (non-ASCII name unflagged), Python's zipfile as on
-# Linux and as on Windows (host 0: its flagged `café.csv` unpacks as `caf+®.csv` in
-# Latin-1 bytes, harmless).
+# Linux and as on Windows (host 0) with ASCII names.
 def controls(work: Path) -> dict[str, bytes]:
     work.mkdir(parents=True, exist_ok=True)
     (work / "a.csv").write_bytes(SHOWN)
     (work / "caf\u00e9.csv").write_bytes(b"x\n1\n")
     files = {
         "ctl-n-zipfile-linux.zip": made([("a.csv", SHOWN), ("caf\u00e9.csv", b"x\n1\n")], 3),
-        "ctl-n-zipfile-windows.zip": made([("a.csv", SHOWN), ("caf\u00e9.csv", b"x\n1\n")], 0),
+        "ctl-n-zipfile-windows.zip": made([("a.csv", SHOWN), ("cafe.csv", b"x\n1\n")], 0),
     }
     for name, argv in (
         ("ctl-n-infozip.zip", ["zip", "-q", "-X"]),
@@ -140,6 +139,13 @@ def controls(work: Path) -> dict[str, bytes]:
                        env=dict(os.environ, LC_ALL="C.UTF-8"))  # fmt: skip
         files[name] = out.read_bytes()
     return files
+
+
+def windows_non_ascii() -> dict[str, bytes]:
+    """zipfile as on Windows (host 0) with a flagged `café.csv`: UnZip on Unix unpacks it
+    as `caf+®.csv` in Latin-1 bytes, not the name judged: refused since session 38 (the zip
+    row: a non-ASCII name in an entry made by MS-DOS)."""
+    return {"ctl-n-zipfile-windows-cafe.zip": made([("a.csv", SHOWN), ("caf\u00e9.csv", b"x\n1\n")], 0)}
 
 
 def jar(work: Path) -> dict[str, bytes]:

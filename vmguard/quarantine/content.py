@@ -9,6 +9,8 @@ or a MIME entry; a type no validator covers only by an entry marked `validate: h
 
 from __future__ import annotations
 
+import dataclasses
+
 from vmguard.core.display import shown
 from vmguard.policy.model import FileKind, NameRules, QuarantinePolicy
 from vmguard.quarantine import served
@@ -18,7 +20,15 @@ from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import archive_reasons, explained
 from vmguard.quarantine.validators import TYPES, encoding_of, executable_format
 
-__all__ = ["EMPTY_TYPE", "admitted", "chosen_type", "content_reasons", "executable_format", "type_allowed"]
+__all__ = [
+    "EMPTY_TYPE",
+    "admitted",
+    "chosen_type",
+    "content_reasons",
+    "executable_format",
+    "script_guess_as_text",
+    "type_allowed",
+]
 
 EMPTY_TYPE = "inode/x-empty"
 
@@ -46,6 +56,31 @@ EXECUTABLE_TYPES = frozenset(
         "text/x-msdos-batch",
     }
 )
+
+
+# libmagic 5.44 calls text Python from words in its first 512 bytes (an indented `def
+# name():`): pytest's failure report quotes the failing test's source there (session 38,
+# attack n text's pytest.log), as every report of its default --tb=auto does. Text without
+# `#!` (executable_format: refused whatever the name) runs only where a client picks the
+# interpreter by the name (served.py refuses .py .pyw .pyc ... whatever the bytes) or a
+# user types `python FILE` (any file). So, named with an extension no client acts on
+# (served.acted_on: none; .log .txt .out), such text is text: typed text/plain and held to
+# the text rules, which its validator ran. Without an extension it stays refused (no name
+# tells a client it is data); libmagic's other script guesses too.
+_WORD_GUESSED = frozenset({"text/x-python", "text/x-script.python"})
+
+
+def script_guess_as_text(answer: Answer | None, executable: str | None, name: str) -> Answer | None:
+    """The answer, its libmagic Python guess taken as text/plain where _WORD_GUESSED says."""
+    if answer is None or executable is not None or answer.problem is not None or not answer.parts:
+        return answer
+    mime, validator = answer.parts[0]
+    if mime not in _WORD_GUESSED or encoding_of(validator) is None:
+        return answer
+    if not all(map(any, served.client_extensions(name))) or served.acted_on(name) is not None:
+        return answer
+    parts = (("text/plain", validator), *answer.parts[1:])
+    return dataclasses.replace(answer, mime="text/plain", parts=parts)
 
 
 def type_allowed(mime: str, allow_types: tuple[str, ...]) -> bool:

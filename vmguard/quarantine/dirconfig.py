@@ -85,6 +85,38 @@ _SERVERS_AND_TOOLS = frozenset(
     # svg-inkscape/ (\includesvg inputs FIGURE_svg-tex.pdf_tex from it unless the .svg is
     # newer), pythontex's pythontex-files-JOB/ (its .pytxmcr macros file, TeX code)
     + ["cvs", "_minted", "svg-inkscape"]
+    # Session 38, attack n names. Asymptote runs ./config.asy on every run before the figure
+    # (settings.cc: setPath() puts "." first, then locateFile("config.asy"); safe mode still
+    # writes files in `.`); voila loads ./voila.json (voila/app.py config_file_paths starts
+    # with os.getcwd(): Voila.browser is a command line webbrowser runs); Ruby's irb loads
+    # irb.rc, _irbrc and $irbrc of Dir.pwd as Ruby (irb/init.rb rc_file_generators);
+    # SExtractor without -c reads ./default.sex and, by its defaults, default.param,
+    # default.conv and default.nnw (the catalogue's columns, the detection filter, the
+    # star/galaxy network), SWarp ./default.swarp (CATALOG_NAME, IMAGEOUT_NAME: any path
+    # the user may write)
+    + ["config.asy", "voila.json", "irb.rc", "_irbrc", "$irbrc"]
+    + ["default.sex", "default.param", "default.conv", "default.nnw", "default.swarp"]
+    # static hosts' per-directory configuration (web.config's class): serve (`npx serve DIR`,
+    # serve-handler) reads DIR/serve.json, Netlify and Cloudflare Pages _headers and
+    # _redirects of the published directory (a header rule types every .log text/html, where
+    # an admitted <img onerror> runs; a redirect or proxy rule sends readers elsewhere)
+    + ["serve.json", "_headers", "_redirects"]
+    # build and run tools reading these from the project's directory (and its parents) on
+    # every run, unasked (CTestCustom.cmake's and uv.toml's class): MSBuild imports
+    # Directory.Build.props and .targets (an <Exec> target runs a command) and reads
+    # Directory.Build.rsp as command-line switches, NuGet's central package versions
+    # Directory.Packages.props; NuGet reads NuGet.Config (packageSources: another host);
+    # the .NET SDK global.json (msbuild-sdks: an SDK package whose targets run); docker
+    # compose merges compose.override.y(a)ml and docker-compose.override.y(a)ml beside its
+    # compose file (a privileged service mounting /); hatch hatch.toml
+    # (pre-install-commands), pdm pdm.toml (pypi.url), pipenv Pipfile ([[source]] url);
+    # ansible and ansible-playbook ./ansible.cfg before ~/.ansible.cfg (ssh_args'
+    # ProxyCommand runs a command for every host reached)
+    + ["directory.build.props", "directory.build.targets", "directory.build.rsp"]
+    + ["directory.packages.props", "nuget.config", "global.json"]
+    + ["compose.override.yaml", "compose.override.yml"]
+    + ["docker-compose.override.yaml", "docker-compose.override.yml"]
+    + ["hatch.toml", "pdm.toml", "pipfile", "ansible.cfg"]
 )
 # The caches of the last comment named by the job (prefix): every name below them.
 _CACHES = ("_minted-", "pythontex-files-")
@@ -114,9 +146,17 @@ _SNAKEMAKE = (
     "profile unasked: its keys are command-line options, the cluster submit command it runs "
     "for every job among them"
 )
+# wandb.init() reads ./wandb/settings, the workspace settings `wandb init` writes
+# (wandb_settings.py settings_workspace): base_url sends the run, its code and the API key
+# to another host.
+_WANDB = (
+    "wandb.init() in the directory reads wandb/settings as its workspace settings: base_url "
+    "sends the run and the API key to another host"
+)
 _WITHIN = {
     "profiles": (re.compile("default"), _SNAKEMAKE.format("profiles/default")),
     "default": (re.compile(r"(profile|config)(\.v\d+\+)?\.yaml"), _SNAKEMAKE.format("default/")),
+    "wandb": (re.compile("settings"), _WANDB),
 }
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`

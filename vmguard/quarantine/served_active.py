@@ -107,7 +107,11 @@ LAST_ACTIVE = _words("sh bash ksh zsh csh tcsh fish so pyd")
 # .ltx modules (documentmetadata-support.ltx), inputenc its encodings' .dfu (t1enc.dfu), an
 # engine its format (pdflatex.fmt: TEXFORMATS holds `.` first). A package's .cfg by name:
 # dirconfig.py.
+# ROOT 6 (system.rootrc: `Unix.*.Root.DynamicPath: .:$(ROOT_DYN_PATH):`) reads every
+# *.rootmap of each dynamic-path directory, `.` first, when root starts
+# (TCling::LoadLibraryMap): its `{ decls }` lines are declared to cling, and a global's
+# initializer runs (session 38, attack n names).
 TOOL_LOADED = _words(
     "m mlx mexa64 mexmaci64 mexmaca64 mexw64 mexw32 mexglx pro ado class mo mlib cls sty bst fd clo ldf def "
-    "bbx cbx lbx lco ltx dfu fmt"
+    "bbx cbx lbx lco ltx dfu fmt rootmap"
 )

@@ -14,7 +14,8 @@ list cannot hold them all, so once the job is known its name is the class. The j
 known by names alone (the walk's and an archive's question is one directory's names):
 NAME.tex (the source `pdflatex NAME.tex` runs; also a chapter \\input by another, whose
 siblings are then refused too), or a name only a TeX engine or latexmk writes for a job
-(NAME.aux, NAME.fls, NAME.fdb_latexmk, NAME.synctex.gz): not NAME.log nor NAME.out,
+(NAME.aux, NAME.fls, NAME.fdb_latexmk, NAME.synctex.gz, NAME.dvi, NAME.xdv, NAME.bcf,
+NAME.run.xml, NAME.toc): not NAME.log nor NAME.out,
 which every batch job's stdout may be. Without one of these the job is unknown and
 dirconfig's list of \\jobname extensions (.aux .toc .bbl ...) is what is refused.
 """
@@ -25,11 +26,15 @@ from collections.abc import Mapping
 
 # The names that say a directory holds the job NAME: its source, or a file only a TeX
 # run writes (the engine: .aux, -recorder's .fls, SyncTeX's .synctex.gz; latexmk's
-# database .fdb_latexmk).
+# database .fdb_latexmk; session 38, attack n names: the DVI of `latex NAME.tex`,
+# `xelatex -no-pdf`'s and latexmk -xelatex's .xdv, biblatex's .bcf and its request file
+# .run.xml, the kernel's .toc). Not NAME.log, whose pdfTeX banner would say so: a batch
+# job's stdout may be NAME.log, and the walk judges names, not bytes.
 SOURCE = ".tex"
 MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
+MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # What a reader takes as the job's output, never read back as TeX code by the job's name:
-# the PDF (DVI) a viewer shows; the engine's, BibTeX's and makeindex's logs (.log .blg
+# the PDF (DVI, XDV) a viewer or dvipdfmx reads; the engine's, BibTeX's and makeindex's logs (.log .blg
 # .ilg: written, never read by TeX; latexmk greps the .log for reruns); -recorder's .fls,
 # latexmk's .fdb_latexmk and SyncTeX's .synctex.gz (data a viewer or latexmk parses, no
 # TeX reads them); a BibTeX database (.bib: read only where a document names it,
@@ -39,7 +44,8 @@ MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
 # dirconfig's list has it. Anything else named after the job is refused: .bcf (biber
 # reads NAME.bcf on `biber NAME`), .idx and .glo (makeindex turns them into the .ind and
 # .gls LaTeX inputs), .mk4 (make4ht runs it), and every extension a package invents.
-OUTPUT = (".pdf", ".dvi", ".log", ".blg", ".ilg", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex", ".bib")
+OUTPUT = (".pdf", ".dvi", ".xdv", ".log", ".blg", ".ilg", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
+OUTPUT += (".bib",)
 _OWN = (*OUTPUT, SOURCE, ".out")  # exactly NAME + one of these
 # NAME-X: the outputs only. NAME-X.tex is refused: gnuplottex inputs
 # \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ
@@ -70,7 +76,7 @@ def read_back(keys: Mapping[str, str]) -> dict[str, str]:
                 f"named after the LaTeX job {job} of its directory ({job}.tex, or what a TeX run "
                 f"writes for it): LaTeX packages read \\jobname.* and \\jobname-* back as TeX "
                 f"code, each with an extension of its own; only the job's output is published "
-                f"(.pdf .log .out .synctex.gz .fls .fdb_latexmk .blg .bib, its .tex)"
+                f"(.pdf .dvi .xdv .log .out .synctex.gz .fls .fdb_latexmk .blg .ilg .bib, its .tex)"
             )
     return found
 

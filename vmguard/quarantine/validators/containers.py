@@ -10,6 +10,7 @@ import os
 import tarfile
 from collections.abc import Callable
 
+from . import tarnames
 from .inside import MAX_MEMBERS, STEP, Inside, KnownAs
 from .stream import Invalid, Stream
 from .tarextended import Archive
@@ -88,12 +89,22 @@ def _between(reader: _Reader, end: int, member: tarfile.TarInfo, headers: Archiv
         raise Invalid(f"tar: the padding after a member's data (at {end}) is not zeros")
     if padded(end) != member.offset:
         raise Invalid(f"tar: bytes between members at {padded(end)} (a global header or another record)")
-    headers_allowed(reader.span(member.offset, member.offset_data), member, headers)
+    raw = reader.span(member.offset, member.offset_data)
+    name = headers_allowed(raw, member, headers)
+    if differ := tarnames.disagreement(member, name, raw[-BLOCK + 156 : -BLOCK + 157]):
+        raise Invalid(
+            f"tar: member {member.name!r} is named otherwise by its readers ({differ}): what is "
+            "unpacked is not what vmguard judged (a regular member named with a trailing / is a "
+            "directory to GNU tar, which reads its data as the archive's next headers); name a file "
+            "without a trailing /, a path without a leading / or a .. component"
+        )
 
 
 def _member_allowed(member: tarfile.TarInfo) -> None:
     if not (member.isreg() or member.isdir()):
         raise Invalid(f"tar: member {member.name!r} is a link or special file")
+    if member.isdir() and member.size:  # tarfile and GNU tar read its data as headers
+        raise Invalid(f"tar: directory member {member.name!r} holds data ({member.size} bytes)")
     if member.mode & (0o7111 if member.isreg() else 0o7000):
         raise Invalid(f"tar: member {member.name!r} is executable or set-id")
 

@@ -9,7 +9,9 @@ keyword astropy takes; a keyword a rule reads must then appear once and be spell
 astropy and cfitsio write it (upper case in columns 1-8, `= ` in 9-10): other spellings
 are refused rather than guessed at, and so is such a card a CONTINUE card follows
 (astropy's long strings read on into it). A card either reader ends a header at is END
-and 77 blanks."""
+and 77 blanks. Every card's columns 1-8 are a keyword as the standard spells it (A-Z
+0-9 - _, left-justified) or blanks: a rule that reads no keyword still lets astropy act
+on a lower-case one (`bscale`) that cfitsio ignores."""
 
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ _AFTER = re.compile(rb"(?: /(?: [^ ].*)?)? *")
 _FIELD_END = 22  # column 31 in a card's value field (columns 9-80)
 _END = b"END".ljust(CARD)
 _KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # [A-Z0-9_-]: a byte of a keyword
+# columns 1-8 as the standard has them (FITS 4.0 4.1.2.1): A-Z 0-9 - _ left-justified,
+# blanks after (all blanks: commentary). astropy upper-cases any other spelling and acts on
+# it (`bscale` scales every pixel), cfitsio compares the columns as written and ignores it.
+_KEYWORD = re.compile(rb"[A-Z0-9_-]* *")
 
 
 def keyword(card: bytes) -> bytes:
@@ -162,8 +168,19 @@ def read(stream: Stream, primary: bool) -> FitsHeader:
             if ends_header(card):
                 _end(card, block[i + CARD :], stream.pos - BLOCK + i)
                 return header
+            _keyword_written(card, stream.pos - BLOCK + i)
             header.add(card)
     raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
+
+
+def _keyword_written(card: bytes, at: int) -> None:
+    if _KEYWORD.fullmatch(card, 0, 8) is None:
+        raise Invalid(
+            f"fits: the card at offset {at} has the keyword {card[:8].decode().rstrip()!r}: the standard "
+            "allows only A-Z 0-9 - _ in columns 1-8, left-justified; astropy reads another spelling "
+            "(lower case, `KEY=` in them) as the upper-case keyword and acts on it (`bscale` scales "
+            "every pixel), cfitsio ignores it: two readers, two images"
+        )
 
 
 def _end(card: bytes, after: bytes, at: int) -> None:

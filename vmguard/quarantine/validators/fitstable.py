@@ -31,6 +31,12 @@ _DIGITS = re.compile(r"^(\d+)$")
 _LOGICAL = b"TF\0"
 _IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
 _NUL_THEN_BYTE = re.compile(rb"\0[^\0]")
+# The text row's controls, in a string (FITS: an A field is ASCII text): C0 but NUL (the
+# string's end) and TAB LF VT FF CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
+# a table (`print(Table.read(f))`) hands them to the terminal raw: ESC ] 0 ; ... BEL sets
+# its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed.
+_STRING_CONTROL = re.compile(rb"[\x01-\x08\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+_BYTE_CONTROL = re.compile(rb"[\x01-\x08\x0e-\x1f\x7f]")  # one byte of each row: no pairs
 
 
 @dataclass(frozen=True)
@@ -160,12 +166,38 @@ def _check_string(data: bytes, naxis1: int, column: Column, start: int) -> None:
     for j in range(column.repeat):
         if j % column.string == 0:  # the next string of a multidimensional column
             seen = 0
-        nul = int.from_bytes(data[column.offset + j :: naxis1].translate(_IS_NUL), "big")
+        position = data[column.offset + j :: naxis1]
+        _no_control(position, data, naxis1, column, start, j)
+        nul = int.from_bytes(position.translate(_IS_NUL), "big")
         bad = seen & (ones ^ nul)
         if bad:
             row = rows - 1 - (bad.bit_length() - 1) // 8
             _after_nul(column, start + row * naxis1 + column.offset + j)
         seen |= nul
+
+
+def _no_control(position: bytes, data: bytes, naxis1: int, column: Column, start: int, j: int) -> None:
+    """No control in byte j of the column's strings (`position`: that byte of each row); a
+    C2 there is read with byte j + 1 of its string (a C1 control as UTF-8)."""
+    found = _BYTE_CONTROL.search(position)
+    if found is not None:
+        _control(column, start + found.start() * naxis1 + column.offset + j)
+    if (j + 1) % column.string == 0 or b"\xc2" not in position:
+        return  # the string ends at byte j, or no C2 before a C1 byte
+    after = data[column.offset + j + 1 :: naxis1]
+    at = position.find(b"\xc2")
+    while at >= 0:
+        if 0x80 <= after[at] <= 0x9F:
+            _control(column, start + at * naxis1 + column.offset + j)
+        at = position.find(b"\xc2", at + 1)
+
+
+def _control(column: Column, at: int) -> NoReturn:
+    raise Invalid(
+        f"fits: a string of column {column.number} (TFORM{column.number}) holds a control character "
+        f"(offset {at}): an A field is ASCII text (FITS 4.0 7.3.3.1), and a table printed in a terminal "
+        "hands it raw to the terminal, which acts on it (the text row's rule)"
+    )
 
 
 class _HeapStrings:
@@ -176,13 +208,17 @@ class _HeapStrings:
     def __init__(self, array: HeapArray, at: int) -> None:
         self.column, self.at, self.offset, self.starts = array.column, at, array.offset, array.starts
         self.nul_before = False
+        self.c2_before = b""  # a C2 ending the last piece: its C1 byte may start this one
 
     def feed(self, piece: bytes, done: int, last: bool) -> None:
         if self.nul_before and piece[:1] not in (b"", b"\0"):
             self._started(done)
         for found in _NUL_THEN_BYTE.finditer(piece):
             self._started(done + found.start() + 1)
+        if (bad := _STRING_CONTROL.search(self.c2_before + piece)) is not None:
+            _control(self.column, self.at + done + bad.start() - len(self.c2_before))
         self.nul_before = piece[-1:] == b"\0"
+        self.c2_before = b"\xc2" if piece[-1:] == b"\xc2" else b""
 
     def _started(self, at: int) -> None:
         """The byte at `at` (in the run) follows a NUL: it must start a string."""

@@ -5,7 +5,9 @@ has each key once), so one is refused.
 
 The keys of each open object are held in a set until it closes, at most MAX_KEYS and
 MAX_KEY_CHARS at once across the open objects: memory stays bounded however large the
-file is. A key is compared as its reader returns it (escapes decoded).
+file is. A key is compared as its reader returns it (escapes decoded); its characters
+are counted as written between its quotes (an escape as its characters, the quotes not):
+what docs/quarantine.md's json row says.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from .stream import Invalid
 
 MAX_KEYS = 1 << 20  # keys held at once (about 100 MB at most)
-MAX_KEY_CHARS = 32 << 20
+MAX_KEY_CHARS = 32 << 20  # characters of those keys, quotes not counted
 
 
 def _canonical(key: str) -> str:
@@ -55,9 +57,10 @@ class ObjectKeys:
                 f"json: the key {(again or _repeated(keys))[:64]!r} twice in one object (near character "
                 f"{where}; readers return the last value only: no serializer writes it)"
             )
+        size = len(joined) - 2 * len(keys)  # the keys' characters as written, not their quotes
         self.held += len(keys)
-        self.chars += len(joined)
-        self.sizes[-1] += len(joined)
+        self.chars += size
+        self.sizes[-1] += size
         if self.held > MAX_KEYS or self.chars > MAX_KEY_CHARS:
             raise Invalid(
                 f"json: objects holding more than {MAX_KEYS >> 20} Mi keys or {MAX_KEY_CHARS >> 20} Mi "

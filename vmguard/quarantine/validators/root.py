@@ -23,7 +23,7 @@ from array import array
 
 from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables, root_tails
 from .root_codecs import ALGORITHMS, METHODS
-from .root_model import FMT, KEY, Header, Record, RootWalk, key_fields, read_string
+from .root_model import FMT, KEY, Header, Record, RootWalk, check_datime, key_fields, read_string
 from .stream import Invalid, Stream
 
 MAX_RECORDS = 20_000_000
@@ -164,7 +164,8 @@ def _next_key(window: bytes, base: int, end: int, first: int) -> int | None:
 
 def _record(stream: Stream, walk: RootWalk) -> None:
     offset = stream.pos
-    nbytes, version, objlen, _, keylen, _ = KEY.unpack(stream.peek(KEY.size))
+    nbytes, version, objlen, datime, keylen, _ = KEY.unpack(stream.peek(KEY.size))
+    check_datime(datime, f"the key at {offset}")  # live or in free space: every rule reads a date
     key = stream.read(keylen, "a key", FMT)
     klass, names, tail = _key_strings(key, offset, version == 1004)
     last = _data_key(walk, key, klass, names, tail)

@@ -43,11 +43,13 @@ FULL_BLOCK = (1 << 24) - 1
 
 
 def split_as_written(sizes: list[int], offset: int) -> None:
-    """Refuse blocks whose inflated sizes are not ROOT's split: all but the last full."""
-    if any(size != FULL_BLOCK for size in sizes[:-1]):
+    """Refuse blocks whose inflated sizes are not ROOT's split: all but the last full, none
+    empty (a payload of k x 16 MiB - 1 bytes ends with a full block: an empty block after it
+    is one no reader reads, its header and stream free; session 38, attack n root)."""
+    if any(size != FULL_BLOCK for size in sizes[:-1]) or 0 in sizes[-1:]:
         raise Invalid(
             f"root: the blocks of the record at {offset} inflate to {sizes[:4]}... bytes: ROOT and "
-            f"uproot cut a payload into blocks of {FULL_BLOCK} bytes, only the last shorter"
+            f"uproot cut a payload into blocks of {FULL_BLOCK} bytes, only the last shorter, none empty"
         )
 
 

@@ -270,7 +270,8 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     of theirs was deleted, by one of:
     - orphans of every branch of the live tree of their name, no other, dated no later
       than it (session 35: the tree made again with the same branches, over the deleted
-      one's record);
+      one's record); a branch's may be a basket of an orphan's extend that a tree's
+      bytes list by chance (_extend, session 38);
     - orphans of a branch no tree of their name has (uproot writes baskets only of its
       tree's branches: the deleted tree had other branches), as many of each such branch
       as of any (a tree's branches are extended together), dated no later than the live
@@ -293,7 +294,7 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     if all(cycle == 0 for _, cycle, _, _, _ in rows):
         dates = max(datime for _, _, datime, _, _ in rows)
         branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
-        every = not foreign and set(counts) == branches
+        every = not foreign and set(counts) | _extend(shapes, orphans, counts) == branches
         if (live and dates <= seen.created and (every or (foreign and whole))) or (
             dates <= seen.latest and whole and seen.freed
         ):
@@ -309,6 +310,34 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
         "written before the tree of its name, of every branch of it, of branches it does not have, or "
         "listed in free space; rewrite the file with uproot)"
     )
+
+
+def _extend(shapes: array, orphans: list[int], counts: Counter) -> set[int]:
+    """The branches without orphans whose deleted basket a tree's bytes list by chance (as
+    any 8 bytes: 256, the file name a character longer or shorter; session 38, attack n
+    root): uproot extends a tree's branches together, one basket each an extend, cycle 0,
+    the same entries (fNevBuf) and second (datime), so such a branch shows as many baskets
+    listed as an orphaned branch shows listed and orphaned together, and one of them has an
+    orphan's extend's shape, the orphan dated before every basket its branch lists (the
+    deleted tree's extend came before the live tree's). (Orphans added beside a live tree,
+    or of a tree made again with more branches, leave no branch with a basket more; a live
+    tree's basket unlisted is no earlier than all it lists but its first extend's, which
+    orphans of every branch, already admitted, would carry as well: refused.)"""
+    rows = [tuple(shapes[i : i + SHAPE]) for i in range(0, len(shapes), SHAPE)]
+    gone = set(orphans)
+    listed = Counter(row[0] for i, row in enumerate(rows) if i not in gone)
+    first = {}  # each branch's earliest listed basket: a deleted tree's extend is earlier
+    for i, (number, _, datime, _, _) in enumerate(rows):
+        if i not in gone:
+            first[number] = min(first.get(number, datime), datime)
+    early = [rows[i] for i in gone if rows[i][2] < first.get(rows[i][0], rows[i][2] + 1)]
+    made = {(datime, count) for _, cycle, datime, _, count in early if not cycle}
+    written = {listed[number] + counts[number] for number in counts}
+    return {
+        number
+        for i, (number, cycle, datime, _, count) in enumerate(rows)
+        if i not in gone and not cycle and (datime, count) in made and {listed[number]} == written
+    }
 
 
 def _freed(keys: DataKeys, orphans: dict[tuple[int, bytes], list[int]], gaps: Iterable[bytes]) -> set:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
-from .root_model import KEY, Record, RootWalk, key_fields, strings_at
+from .root_model import KEY, Record, RootWalk, decode_datime, key_fields, strings_at
 from .stream import Invalid
 
 _COUNT = 4  # a keys list's payload starts with its number of keys
@@ -64,12 +64,17 @@ class Keys:
     deleted: dict[int, frozenset[bytes]]
     cost: int
     cuts: Cuts
+    # each live TTree's key but for its lengths, datime and position (_unplaced), and the
+    # free stretches by where they end: a tree's older copy, written over from its start
+    trees: dict[bytes, bytes] = field(default_factory=dict)
+    stretches: dict[int, int] = field(default_factory=dict)
 
 
 def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
     gone = [r for r in walk.records.values() if r.offset in free and r.klass not in moved]
     gone += [walk.records[o] for o in sorted(walk.unlisted)]  # deleted directories, walked
-    own = frozenset([r.key for r in walk.records.values() if r.offset not in free] + [r.key for r in gone])
+    live = [r for r in walk.records.values() if r.offset not in free]
+    own = frozenset([r.key for r in live] + [r.key for r in gone])
     lists = tuple(walk.records[o].key for o in walk.slack if o not in free)
     ends: dict[bytes, list[bytes]] = {}
     for key in own:
@@ -88,6 +93,8 @@ def history(walk: RootWalk, free: set[int], moved: Iterable[bytes]) -> Keys:
         {directory: frozenset(found) for directory, found in deleted.items()},
         max(1, (sum(map(len, own)).bit_length() + 7) // 8),
         Cuts(len(own) + len(gone), len(gone)),
+        {_unplaced(r.key): r.key for r in live if r.klass == b"TTree"},
+        {start + len(gap): start for start, gap in walk.gaps.items()},
     )
 
 
@@ -129,15 +136,45 @@ def _key_at(data: bytes, at: int, keys: Keys) -> bytes:
     (which names that record's position: the walk found it there), or the key uproot
     wrote for that record before, its datime no later: an object deleted and written again
     unchanged in a later second takes its old place and lengths, and an older list keeps
-    its older key (~29 bits of datime a copy, as many as the versions allow)."""
+    its older key (a date-time between the two: log2 of the seconds between them a copy,
+    as many as the versions allow)."""
     for size in keys.lengths:
         piece = data[at : at + size]
         if piece in keys.own:
             return piece
         found = keys.undated.get(_undated(piece), b"")
-        if len(piece) == size and keys.created <= piece[_DATIME] <= found[_DATIME]:  # big-endian
+        dated = keys.created <= piece[_DATIME] <= found[_DATIME]  # big-endian: as numbers
+        if len(piece) == size and dated and decode_datime(int.from_bytes(piece[_DATIME], "big")) is not None:
             return found
+        if len(piece) == size and _moved_tree(piece, keys):
+            return piece
     return b""
+
+
+def _moved_tree(piece: bytes, keys: Keys) -> bool:
+    """Whether piece is the key a live TTree had before uproot moved it (an update job's
+    extend writes the tree anew elsewhere and frees its record, which later records take
+    from its start; an older keys list keeps that key: session 38, attack n root's
+    ctl-n-five-jobs-no-del): the live key but for its lengths (uncompressed, as uproot
+    writes a tree; no longer than the live one: a tree grows as it moves), position and
+    datime (a date from the file's making to the live key's), its record ending where a
+    free stretch does, which began after it (the older copy's tail, judged as remains of
+    the live tree)."""
+    live = keys.trees.get(_unplaced(piece))
+    if live is None:
+        return False
+    nbytes, _, objlen, datime, keylen, _ = KEY.unpack_from(piece)
+    seek = key_fields(piece)[0]
+    start = keys.stretches.get(seek + nbytes)
+    dated = keys.created <= piece[_DATIME] <= live[_DATIME] and decode_datime(datime) is not None
+    grown = nbytes <= KEY.unpack_from(live)[0]  # uproot's trees grow as they move
+    return start is not None and seek < start and objlen == nbytes - keylen and grown and dated
+
+
+def _unplaced(key: bytes) -> bytes:
+    """A key without its fNbytes, fObjLen, datime and fSeekKey."""
+    seek = 26 if key[4:6] == b"\3\354" else 22  # version 1004: 64-bit seeks
+    return bytes(4) + key[4:6] + bytes(8) + key[14:18] + bytes(seek - 18) + key[seek:]
 
 
 _DATIME = slice(10, 14)  # a key's datime (KEY: Nbytes, version, ObjLen, datime)

@@ -3,6 +3,7 @@ string encoding both read."""
 
 from __future__ import annotations
 
+import datetime
 import struct
 import sys
 from array import array
@@ -124,3 +125,27 @@ def windows(data: bytes, big: bool) -> set[int]:
             values.byteswap()
         out.update(values)
     return out
+
+
+def decode_datime(value: int) -> datetime.datetime | None:
+    """The calendar date-time a packed TDatime stands for (TDatime::Set, uproot's
+    datetime_to_code: year - 1995 in 6 bits, month 4, day 5, hour 5, minute 6, second 6),
+    or None where the fields are no date a clock gives (month 0 or 13-15, a day past the
+    month's, hour 24-31, minute or second 60-63; session 38, attack n root: such a number
+    lies between two dates and widens what "an earlier datime" may choose)."""
+    try:
+        date = datetime.date((value >> 26) + 1995, value >> 22 & 15, value >> 17 & 31)
+        return datetime.datetime.combine(date, datetime.time(value >> 12 & 31, value >> 6 & 63, value & 63))
+    except ValueError:
+        return None
+
+
+def check_datime(value: int, where: str) -> int:
+    """value, a datime (of a key, a directory's fDatimeC or fDatimeM), if it is a date-time
+    (decode_datime); else Invalid. Every rule that compares datimes reads checked ones."""
+    if decode_datime(value) is None:
+        raise Invalid(
+            f"root: {where} has datime {value:#010x}, which is no date-time (ROOT and uproot pack "
+            "a clock's: month 1-12, a day of the month, hour 0-23, minute and second 0-59)"
+        )
+    return value

@@ -13,7 +13,16 @@ from __future__ import annotations
 import struct
 
 from . import root_free, root_uuids
-from .root_model import KEY, Header, Record, RootWalk, key_fields, read_string, strings_at
+from .root_model import (
+    KEY,
+    Header,
+    Record,
+    RootWalk,
+    check_datime,
+    key_fields,
+    read_string,
+    strings_at,
+)
 from .stream import Invalid
 
 _DIR_SMALL = struct.Struct(">hIIiiiii")  # version, datimes, fNbytesKeys, fNbytesName, 3 seeks
@@ -265,7 +274,9 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
             f"root: the directory at {directory.offset} is not its fields, a UUID and "
             f"{'' if wide else '12 '}zeros (its reserved bytes)"
         )
-    _, _, _, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
+    _, created, modified, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
+    for datime in (created, modified):  # fDatimeC, fDatimeM: root_trees dates the file by them
+        check_datime(datime, f"the directory at {directory.offset}")
     parent = key_fields(directory.key)[1]
     # uproot and ROOT 6.38+ give a subdirectory's parent; older ROOT the top directory's
     # position (TDirectoryFile::Init: fSeekParent = f->GetSeekDir()): 1 bit a nested one.

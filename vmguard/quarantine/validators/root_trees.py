@@ -7,13 +7,14 @@ explain."""
 
 from __future__ import annotations
 
+import datetime
 import struct
 from array import array
 from collections import Counter
 from dataclasses import dataclass
 
 from . import root_data
-from .root_model import KEY, Record, RootWalk, key_fields, read_string, strings_at
+from .root_model import KEY, Record, RootWalk, decode_datime, key_fields, read_string, strings_at
 from .stream import Invalid
 
 DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
@@ -29,6 +30,16 @@ TREE_LOOSE, TREE_BRANCH = 48, 48
 # the tree when an extend finds all but one filled: at its 10th, so a tree it moved has
 # MOVES_AT baskets a branch or more; session 35: 9 was taken for a move, 1 too few).
 MOVES_AT = 10
+# How far a deleted record's datime may lie outside the span of the file's own datimes:
+# the largest difference of two hosts' local clocks, 26 h between UTC-12 and UTC+14 (every
+# zone's offset lies there) and 5 min of skew (the difference Kerberos' default clockskew
+# lets a host's clock have from its KDC's: a lab's hosts keep that close or fail to log in).
+# Session 38, attack n root: a job an hour west, or 30 s behind, that deleted what it wrote
+# was refused. Each deleted record's datime so carries at most log2 of the span's seconds
+# plus 2 x CLOCKS (17.5 bits in a file written in one second, 18.1 over a day).
+CLOCKS = 26 * 3600 + 300
+_SPAN = f"{CLOCKS // 3600} h {CLOCKS % 3600 // 60} min"
+_EPOCH = datetime.datetime(1995, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -101,18 +112,43 @@ def _listed(seeks: array, copy: Record) -> set[int]:
 def deleted_record(record: Record, history: History) -> None:
     """A whole record in free space that no live record explains (uproot's del leaves the
     record it deletes whole; ROOT negates its length): written while the file was, in one
-    of its directories. Its key's datime lies between the file's creation and its last
-    write (_top_datimes), its parent is a directory of the file and its cycle at least 1, as the
-    writers give them. Its payload is a record's."""
+    of its directories. Its key's datime is a date-time within CLOCKS of the span from the
+    file's creation to its last write (_top_datimes: _written_while), its parent is a
+    directory of the file and its cycle at least 1, as the writers give them. Its payload
+    is a record's."""
     _, parent, cycle = key_fields(record.key)
     datime = KEY.unpack_from(record.key)[3]
-    if not history.created <= datime <= history.latest or parent not in history.directories or cycle < 1:
+    if not _written_while(datime, history) or parent not in history.directories or cycle < 1:
         raise Invalid(
             f"root: the record at {record.offset} in free space ({record.klass.decode('latin-1')}) is none "
             "the file's history explains: a record deleted there was written while the file was "
-            "(its datime between the file's creation and its last write), in one of its directories, "
+            f"(its datime a date-time from {_SPAN} before the file's creation to {_SPAN} after "
+            "its last write: hosts' local clocks), in one of its directories, "
             "cycle 1 or more (copy the objects into a new file, e.g. with uproot)"
         )
+
+
+def _written_while(datime: int, history: History) -> bool:
+    """Whether a key's datime (a packed TDatime) could be a job's that wrote the file: a
+    date-time from CLOCKS before the file's creation to CLOCKS after its last write.
+    uproot and ROOT date keys with the host's local time (datetime.now(), TDatime), so a
+    job on a host in another time zone, one whose clock is off, or one host across a
+    daylight-saving change (its clock back an hour in October) dates keys before the
+    file's fDatimeC or after its last write; a job's datime is its true time plus its
+    host's offset, the file's creation and last write those of their jobs, so the record's
+    lies within one offset difference of each. A compressed top directory gives no
+    creation (0): no lower bound, as before."""
+    at, created, latest = (_seconds(d) for d in (datime, history.created, history.latest))
+    if at is None or latest is None:
+        return False
+    return (history.created == 0 or created is not None and created - CLOCKS <= at) and at <= latest + CLOCKS
+
+
+def _seconds(datime: int) -> int | None:
+    """A packed TDatime as seconds on its own clock (root_model.decode_datime), or None
+    where its fields are no date-time."""
+    when = decode_datime(datime)
+    return None if when is None else int((when - _EPOCH).total_seconds())
 
 
 def _top_datimes(top: Record, live: list[Record]) -> tuple[int, int]:

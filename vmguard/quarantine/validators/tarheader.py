@@ -18,7 +18,7 @@ import os
 import re
 import tarfile
 
-from . import tarextended
+from . import tarextended, tarnames
 from .stream import Invalid
 
 BLOCK = 512
@@ -52,9 +52,9 @@ def padded(offset: int) -> int:
     return -(-offset // BLOCK) * BLOCK
 
 
-def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Archive) -> None:
+def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Archive) -> bytes:
     """raw: the bytes from the member's first header block to its data; archive: what
-    the archive's headers so far share."""
+    the archive's headers so far share. Returns the name as the headers hold it."""
     pos, extended = 0, []
     while pos + BLOCK < len(raw):  # extended headers, then the member's own
         block = raw[pos : pos + BLOCK]
@@ -74,13 +74,18 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Ar
         )
     own = raw[pos:]
     _block_allowed(own, member, last=True)
+    pax_path = long_name = None
     for block, data in extended:
         if block[156:157] == tarfile.XHDTYPE:
-            tarextended.pax_allowed(block, _pax_records(data, member), own, member, archive)
+            records = _pax_records(data, member)
+            tarextended.pax_allowed(block, records, own, member, archive)
+            pax_path = records.get("path")
         elif data.find(b"\0") != len(data) - 1:  # a GNU long name: the name, one NUL
             raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
         else:
-            tarextended.long_name_allowed(block, data[:-1], own, member)
+            long_name = data[:-1]
+            tarextended.long_name_allowed(block, long_name, own, member)
+    return tarnames.written(own, pax_path, long_name)
 
 
 def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:

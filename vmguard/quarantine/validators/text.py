@@ -34,7 +34,10 @@ CURSOR_UP = "\x1b[A"
 # lines with u > 1 above its first row. That sum is kept under MAX_RISE: two nested tqdm
 # bars (one cursor-up a line) pass whatever their length; three or more, whose lines climb
 # 2 and more, pass only for a few updates (grep of a long run climbed 45 rows).
-# Readers joining lines of several files (paste, pr -m) add their cursor-ups (docs).
+# The sum is the job's too: the parent adds up every file's `excess` (jobrise.py), as
+# `grep -h X *.err` shows the lines of all of them one after another. Readers joining
+# lines, of several files (paste, pr -m) or of one (paste -s, fmt), add their cursor-ups
+# unbounded (docs): a line's first is free, so nested bars pass.
 MAX_RISE = 8
 
 
@@ -79,10 +82,17 @@ _ASCII_ALLOWED = bytes(b for b in range(128) if not re.match("[\x00-\x08\x0e-\x1
 # value. A tag of bare words up to its ">" names nothing to load: Python's repr of
 # object(), "<object object at 0x7f...>", is such a tag, and is text.
 _BARE_TAG = r"(?=[^>]{0,48}(?:>|\Z))(?:\s+[^\s=<>\"'/`]+)*\s*(?:>|\Z)"
+# A tag's name ends only at white space, "/" or ">" (HTML's tag name state, XML's Name):
+# `#include <form.h>` in gcc's report is an element named "form.h" to a browser, no form
+# (session 38, attack n text; so `<object.h>`, `<meta.h>`, `<svg.h>`). A name cut by the
+# chunk's end is judged with the next chunk (the tail); at the file's end it is no tag (an
+# HTML tokenizer drops a tag the file ends in).
+_NAME_END = r"(?=[\s/>])"
 _MARKUP = re.compile(
-    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:script|html|svg|iframe|body|meta|form|(?:object|embed)\b(?!"
+    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:(?:script|html|svg|iframe|body|meta|form)" + _NAME_END
+    + r"|(?:object|embed)" + _NAME_END + r"(?!"
     + _BARE_TAG
-    + r"))\b|<!doctype|<\?xml",
+    + r"))|<!doctype|<\?xml",
     re.IGNORECASE,  # a namespace prefix too: XML runs <h:script> in the XHTML namespace
 )
 # Characters kept across chunks, so markup cut by a chunk boundary is seen: more than the

@@ -45,6 +45,7 @@ _ENCRYPTED, _DESCRIPTOR, _UTF8 = 0x0001 | 0x0040, 0x0008, 0x0800
 _FLAGS_WRITTEN = 0x0002 | 0x0004 | 0x0800  # deflate level (Info-ZIP -9/-1), UTF-8 name (zipfile)
 _NEEDED = (10, 20)  # stored, deflate (zipfile writes 20 for both)
 _MADE_BY_SYSTEMS, _MADE_BY_VERSIONS = (0, 3), (20, 30)  # MS-DOS, Unix; zipfile 2.0, Info-ZIP 3.0
+_FS_FAT, _FS_HPFS, _FS_NTFS = 0, 6, 11  # UnZip's host numbers whose names it converts
 _DOS_READONLY, _DOS_DIR = 0x01, 0x10  # what Info-ZIP on Unix sets; zipfile only the second
 _S_IFMT, _S_IFREG, _S_IFDIR = 0o170000, 0o100000, 0o040000
 
@@ -216,6 +217,23 @@ def _central(stream: Stream, member: Member) -> None:
     if mode & (0o7000 if name.endswith(b"/") else 0o7111):
         raise Invalid(f"zip: member {name!r} is executable or set-id")
     _attributes_written(name, made_by, internal, attrs)
+    if not name.isascii() and unzip_converts(made_by >> 8, made_by & 0xFF):
+        raise Invalid(
+            f"zip: member {name!r} has a non-ASCII name in an entry made by MS-DOS ('version made "
+            f"by' {made_by >> 8}/{made_by & 0xFF}: zipfile on Windows writes it): Info-ZIP's unzip on "
+            "Unix converts such a name from cp437 to ISO-8859-1, the UTF-8 flag notwithstanding "
+            "(`\u0118\u0118checkpoint=1` unpacks as `--checkpoint=1`), so what is unpacked is not the "
+            "name vmguard judged; write it on Unix (host 3) or with an ASCII name"
+        )
+
+
+def unzip_converts(system: int, version: int) -> bool:
+    """Whether UnZip 6.00 on Unix converts the names of an entry 'made by' `system` and
+    `version` from the OEM code page (its Ext_ASCII_TO_Native: FAT but for versions 2.5,
+    2.6 and 4.0 with Unix attributes or in a local header; HPFS; NTFS 5.0). Taken as
+    converting for every FAT version: which of its names UnZip reads (local or central)
+    is not the validator's to guess."""
+    return system in (_FS_FAT, _FS_HPFS) or (system == _FS_NTFS and version == 50)
 
 
 def _attributes_written(name: bytes, made_by: int, internal: int, attrs: int) -> None:

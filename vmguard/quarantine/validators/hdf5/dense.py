@@ -61,18 +61,24 @@ def info(f: File, m: Message, what: str) -> tuple[int | None, int, tuple[int, ..
     return order, heap, tuple(trees)
 
 
-def creation_orders(orders: list[int | None], tracked: tuple[int | None, int | None], what: str) -> None:
+def creation_orders(
+    orders: list[int | None], tracked: tuple[int | None, int | None], what: str, opened: int = 1
+) -> None:
     """The creation orders of an object's links or attributes: tracked (a next order
     given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
     then (tracked[1]: no field for links and header messages, 65535 in the record of a
-    dense attribute: H5O_MAX_CRT_ORDER_IDX, or 0 for one that was already in the header
-    when the file was opened: libhdf5 decodes an untracked compact attribute's order as
-    0 and keeps it when the attributes move to dense storage)."""
+    dense attribute: H5O_MAX_CRT_ORDER_IDX, or below `opened` for one that was in the
+    header as a message: libhdf5 decodes an untracked compact attribute's order as 0, and
+    opening one (H5O__attr_open_cb: h5py's attrs.modify, reading it) sets it to its
+    index among the header's attribute messages, "somewhat arbitrary", in the message's
+    own shared struct; the move to dense storage keeps either. session 38, attack nh5's
+    ctl-nh5-min9-modify-dense: a root float set again with attrs.modify, then the root's
+    attributes went dense, its record carries 3, its place among the root's five)."""
     following, untracked = tracked
-    allowed = {untracked} if untracked is None else {untracked, 0}
+    allowed = {untracked} if untracked is None else {untracked, *range(max(1, opened))}
     if following is None:
         if any(order not in allowed for order in orders):
-            other = "" if untracked is None else f" other than {untracked} or 0"
+            other = "" if untracked is None else f" other than {untracked} or one below {max(1, opened)}"
             raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
     elif sorted(orders) != list(range(len(orders))) or following != len(orders):
         raise Invalid(
@@ -131,8 +137,9 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
                 "name the objects its name index names, in their creation order"
             )
     untracked = None if s.kind == "link" else NO_ORDER
-    creation_orders(
-        [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}"
+    creation_orders(  # an attribute opened while a message: its index among at most max compact
+        [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
+        w.compact or 1,
     )
     if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
@@ -207,6 +214,8 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
     m = Message(0x06 if kind == 5 else 0x0C, 0, address, length, 1)
     if length < 1 << 16:  # it may have been a message of the header (moved.py); a larger one never was
         w.dense.setdefault(w.at, []).append((m.kind, address, length))
+        if kind == 8 and order is not None:  # its order field when a header held it (oldblocks.py)
+            w.orders[address] = order
     w.take(m, what, first)
     within = sizes.within(w.file, m)
     if kind == 5:

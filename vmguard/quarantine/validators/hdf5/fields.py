@@ -95,10 +95,10 @@ def layout_flags(flags: int, width: int, dims: tuple[int, ...], single: bool, na
         )
 
 
-def link_flags(f: File, at: int, name: str) -> None:
+def link_flags(f: File, at: int, name: str) -> int:
     """A link message's flags as H5O__link_encode sets them: the name's length in the
     fewest bytes, a link type field only for a link that is not hard, a character set
-    field only for UTF-8 (1), no bit above 0x1F."""
+    field only for UTF-8 (1), no bit above 0x1F. Returns the name's character set."""
     flags = f.unpack("xB", at, name)[0]
     kind = f.unpack("B", at + 2, name)[0] if flags & 0x08 else 0
     pos = at + 2 + (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0)
@@ -111,6 +111,7 @@ def link_flags(f: File, at: int, name: str) -> None:
             f"hdf5: {name} has flags {flags:#04x} (link type {kind}, character set {cset}, name of "
             f"{length} bytes) where libhdf5 sets them from the link"
         )
+    return cset
 
 
 def array_block(f: File, at: int, block: tuple[bytes, int | None, int | None], name: str) -> None:
@@ -161,6 +162,20 @@ def charset(value: int, name: str) -> None:
     """A character set field: ASCII (0) or UTF-8 (1), the only ones HDF5 defines."""
     if value not in (0, 1):
         raise Invalid(f"hdf5: {name} has character set {value} (HDF5 knows 0, ASCII, and 1, UTF-8)")
+
+
+def name_charset(value: int, text: bytes, name: str) -> None:
+    """The character set of an attribute's or a link's name, as h5py has libhdf5 write
+    it: ASCII (0) for a name of ASCII characters (h5py encodes a str name as ASCII when
+    it can, H5Pset_char_encoding(ASCII)); a name with other bytes ASCII or UTF-8 (h5py:
+    an attribute's always ASCII, a link's UTF-8 for a str name, ASCII for a bytes one).
+    An ASCII name marked UTF-8 reads the same (attack nh5: 1 chosen bit a name)."""
+    charset(value, name)
+    if value and text.isascii():
+        raise Invalid(
+            f"hdf5: {name} ({text.decode('ascii')!r}) is marked UTF-8 but is ASCII (h5py, through "
+            "libhdf5, marks an ASCII name ASCII)"
+        )
 
 
 def stored_string(raw: bytes, name: str, *, terminated: bool = False) -> bytes:

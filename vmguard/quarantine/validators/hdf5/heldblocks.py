@@ -49,6 +49,7 @@ class Held:
 class HeldBlocks:
     headers: list[Held] = field(default_factory=list)
     used: set[tuple[int, bytes, int, int]] = field(default_factory=set)  # (header, mover, first, end)
+    found: set[tuple[int, int]] = field(default_factory=set)  # (address, length) of each block found
     work: int = 0
 
     def add(self, held: Held) -> None:
@@ -102,6 +103,7 @@ class HeldBlocks:
                 body = SIGNATURE + mover + b"".join(held.images[i:j]) + bytes(g)
                 if self._same(buf, (at, shown, stop), body) and self._one_more(h, held):
                     self.used.add(key)
+                    self.found.add((at, stop - at))  # a block a stale continuation message may name
                     return True
         return False
 

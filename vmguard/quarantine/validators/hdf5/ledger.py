@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from .checksum import lookup3
@@ -15,6 +16,9 @@ from .oldblocks import Blocks
 from .oldchunks import OldChunks
 from .oldsections import OldSections
 from .remains import Remains
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
@@ -87,6 +91,7 @@ class Ledger:
         self.held = HeldBlocks()  # and of those that held a header's attributes in a row (heldblocks.py)
         self.sections = OldSections()  # the old section lists of dense storage's heaps
         self.chunks = OldChunks(self.extents)  # and of compressed chunks libhdf5 rewrote elsewhere
+        self.deferred: list[Callable[[], None]] = []  # checks that need the freed blocks found (moved.py)
 
     def claim(self, start: int, size: int, what: str) -> bool:
         """Claim an extent; False if exactly this extent was claimed before (a structure
@@ -129,6 +134,9 @@ class Ledger:
             pos, last = end, what
         self._zeros(pos, self.file.eof, last, run, None, old=False)  # the end: _live_end
         self._again(later)
+        self.blocks.chunks |= self.held.found  # every freed block is known now
+        for check in self.deferred:
+            check()
 
     def _again(self, later: list[tuple[int, int, str, list[int]]]) -> None:
         """The gaps not explained, tried again while freed blocks found since (which a

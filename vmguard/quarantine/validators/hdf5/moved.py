@@ -21,7 +21,11 @@ So the content is bounded by what it can be made of, each piece taken from this 
   a null message's no larger than the block it lies in, or one of the message types the
   header holds, of that message's size and flags (or 0);
 - a stale continuation message's data, its header kept or zeroed: the address and
-  length of a block since freed (any block in the file: the history is not recorded);
+  length of a block since freed that the file shows (a continuation block, live or
+  freed and found in the unclaimed bytes: oldblocks.py, heldblocks.py; an OCHK block
+  with its checksum; in a freed block's null also one whose start a later structure
+  took: oldblocks.Blocks.names), checked once the walk has found every freed block
+  (_strict);
   at the null's start, its length field alone (the null's own header took the place of
   the address's first bytes, the rest of which are zeros);
 - a slice of at least nullpieces.MIN_SLICE bytes holding MIN_DATA non-zero ones (shorter only where
@@ -48,8 +52,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, nullpieces, oldblocks
+from . import choices, dense, nullpieces, oldblocks, slid
 from .nullpieces import before_dense
+from .oldblocks import Piece
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,28 +83,55 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
         return
     if not moved:  # nothing went to dense storage: only a cut tail (_cut_tail) is no zeros
         cut = {m.at + m.size for m in w.continuations}
-        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) for s in stale):
+        if all(_cut_tail(f, messages, s, cut) or _gap_merged(w, s) or slid.grown(w, s) for s in stale):
             return
         raise Invalid(
             f"hdf5: a null message in the object header of {what} at {stale[0].at} holds data, and "
             "no message of it moved (none of its links or attributes are in dense storage, and it "
-            "is not the tail of a message a continuation message displaced: a payload, or the "
+            "is not the tail of a message a continuation message displaced, nor the null's old header "
+            "where libhdf5 grew it over gaps: a payload, or the "
             "remains of an earlier state of the file that vmguard cannot check: h5repack the file)"
         )
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
-    w.budget.grant(sum(s.size for s in stale))
-    block = max(s.block for s in stale)
-    sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, _held(w, first, moved, what))
-    counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, bool(moved)) for s in stale]
-    plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
-    if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
-        raise Invalid(
-            f"hdf5: a null message in the object header of {what} at {stale[0].at} holds bytes that "
-            "are not what libhdf5 leaves when it moves messages (stale message headers and pieces of "
-            f"this header's messages, at most {sources.pieces}: a payload, or an earlier state of the "
-            "file that vmguard cannot check: h5repack the file)"
-        )
+    block, held = max(s.block for s in stale), _held(w, first, moved, what)
+    named: set[tuple[int, int]] = set()  # the blocks stale continuation messages may name here
+
+    def matched(where: Callable[[int, int], bool]) -> None:
+        w.budget.grant(sum(s.size for s in stale))  # each match of the nulls earns its work
+        sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, held, where)
+        counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, True) for s in stale]
+        plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
+        if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
+            raise Invalid(
+                f"hdf5: a null message in the object header of {what} at {stale[0].at} holds bytes that "
+                "are not what libhdf5 leaves when it moves messages (stale message headers and pieces of "
+                f"this header's messages, at most {sources.pieces}; a stale continuation message names a "
+                "block the file shows freed: a payload, or an earlier state of the file that vmguard "
+                "cannot check: h5repack the file)"
+            )
+
+    def noted(address: int, length: int) -> bool:  # any block, for now: noted
+        named.add((address, length))
+        return True
+
+    matched(noted)
+    if named:  # again once every freed block is found (_strict)
+        strict = _strict(w, reused=False)
+        w.ledger.deferred.append(lambda: matched(strict))
+
+
+def _strict(w: Walker, reused: bool) -> Callable[[int, int], bool]:
+    """Which blocks a stale continuation message of the header just walked may name
+    (oldblocks.Blocks.names), asked once the ledger has found every freed block (the walk
+    reaches a header before it knows them: check's first match takes any block in the
+    file and notes whether it tried one; the second, deferred, only those that are). A
+    live header's null: a block the file shows, not one whose start a later structure
+    took (`reused`: the sweeps' 300 pairs named 299 blocks found and an OCHK block); a
+    freed block's null: as that block's own continuation messages (oldblocks.py)."""
+    buf, at, blocks = w.file.buf, w.at, w.ledger.blocks
+    return lambda address, length: blocks.names(buf, address, length, at, reused)
+
 
 def _held(w: Walker, first: dict[int, Message], moved: list[tuple[int, int, int]], what: str) -> int:
     """How many of the header's dense links and attributes it held as messages at once
@@ -119,17 +151,19 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
     f = w.file
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     real = [m for m in messages if m.kind != 0]
-    pieces = [_piece(m.kind, m.flags, f.bytes(m.at, m.size, "a message")) for m in real]
+    order = 2 if any(m.order is not None for m in messages) else 0
+    below = max(1, following or 0)
+    pinned = _orders(w, real, objects, below) if order else {}
+    pieces = [_piece(m.kind, m.flags, f.bytes(m.at, m.size, "a message"), pinned.get(m.at, -1)) for m in real]
     for m in real:
         if m.kind in (0x02, 0x15):
             body, wild = before_dense(f, m)
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
-            pieces.append(_piece(m.kind, m.flags, body, wild, most))
-    pieces += [_piece(kind, 0, f.bytes(at, size, "a dense object")) for kind, at, size in objects]
-    order = 2 if any(m.order is not None for m in messages) else 0
+            pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
+    pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldblocks.Owner(
-        pieces=pieces, order=order, orders=max(1, following or 0), leftover=_leftover(w, messages, first)
+        pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at
     )
     w.ledger.blocks.add(owner)
 
@@ -143,20 +177,30 @@ one header kept at a time (nullpieces.Budget.kept: a header's automaton may take
     following = dense.info(f, first[0x15], "a message")[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     held = _held(w, first, moved, f"the object header at {at}")
-    budget = w.budget
+    budget, named = w.budget, _strict(w, reused=True)  # matched as the ledger finds freed blocks
 
     def leftover(data: bytes) -> bool:
         budget.grant(len(data))
         if budget.kept is None or budget.kept[0] != at:  # one header's automaton kept at a time
-            budget.kept = (at, nullpieces.sources(f, messages, moved, orders, 1 << 16, budget, held))
+            budget.kept = (at, nullpieces.sources(f, messages, moved, orders, 1 << 16, budget, held, named))
         sources = budget.kept[1]
         return min(nullpieces.fewest(data, sources, budget, True)) <= sources.pieces
 
     return leftover
 
 
-def _piece(kind: int, flags: int, body: bytes, wild: int = -1, most: int = 255) -> oldblocks.Piece:
-    return oldblocks.Piece(head=struct.pack("<BHB", kind, len(body), flags), body=body, wild=wild, most=most)
+def _orders(w: Walker, real: list[Message], objects: list[tuple[int, int, int]], below: int) -> dict:
+    """Where an attribute (of the header, or dense) lies -> its creation order, which
+    libhdf5 writes in its message's order field in a header tracking it (session 38:
+    a freed block's hidden attributes are no longer any order below the next)."""
+    pinned = {m.at: m.order for m in real if m.kind == 0x0C and m.order is not None}
+    pinned |= {at: w.orders[at] for _, at, _ in objects if at in w.orders}
+    return {at: n for at, n in pinned.items() if n < below}
+
+
+def _piece(kind: int, flags: int, body: bytes, known: int = -1, wild: int = -1, most: int = 255) -> Piece:
+    head = struct.pack("<BHB", kind, len(body), flags)
+    return Piece(head=head, body=body, wild=wild, most=most, order=known)
 
 
 def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> bool:
@@ -166,7 +210,7 @@ def _cut_tail(f: File, messages: list[Message], stale: Stale, cut: set[int]) -> 
     (body[16 + head:], head its message header's size). Without dense storage, the only
     non-zero null libhdf5 leaves (session 36: one session, a flush, a small metadata cache
     or a reopen alike; nothing else moved stays zeros), but for a gap merged into it
-    (_gap_merged)."""
+    (_gap_merged) and a null grown backwards over gaps (slid.grown, session 38)."""
     head = 4 + (2 if any(m.order is not None for m in messages) else 0)
     if stale.at - head not in cut:  # not right after a continuation message
         return False

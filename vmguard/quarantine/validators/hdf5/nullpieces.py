@@ -15,6 +15,8 @@ from ..stream import Invalid
 from . import dense, substrings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .ledger import File
     from .objects import Message
 
@@ -45,6 +47,7 @@ class Sources:
     wild: tuple[int, ...]  # per slice, the offset of a byte any value matches
     pieces: int  # at most this many pieces in all the header's null messages
     eof: int  # a stale continuation message names a block below it
+    named: Callable[[int, int], bool]  # and one the file shows freed (oldblocks.Blocks.names)
 
 
 class Budget:
@@ -72,6 +75,7 @@ def sources(
     f: File, messages: list[Message], moved: list[tuple[int, int, int]], orders: tuple[int, int], block: int,
     budget: Budget,
     held: int,
+    named: Callable[[int, int], bool],
 ) -> Sources:
     real = [m for m in messages if m.kind != 0]
     headers = {struct.pack("<BHB", kind, size, 0) for kind, _, size in moved}
@@ -101,6 +105,7 @@ def sources(
         wild=tuple(wild for _, wild in slices if wild >= 0),
         pieces=2 * len(real) + held + SLACK,
         eof=f.eof,
+        named=named,
     )
 
 
@@ -145,15 +150,16 @@ def _header(data: bytes, i: int, s: Sources) -> bool:
 
 def _continuation(data: bytes, i: int, s: Sources) -> int:
     """The size of a stale continuation message's data at i, with its header or without
-    (zeroed): the block it named, since freed (any address and length in the file); 0 if
-    none is there."""
+    (zeroed): the block it named, since freed (s.named: one the file shows freed, or
+    whose start a later structure took); 0 if none is there."""
     width = 4 + s.order
     headed = data[i : i + 4] == struct.pack("<BHB", _CONTINUATION, 16, 0) and _header(data, i, s)
     at = i + width if headed else i
     if at + 16 > len(data):
         return 0
     address, length = struct.unpack_from("<QQ", data, at)
-    return at + 16 - i if length > 0 and address + length <= s.eof else 0
+    named = length > 0 and address + length <= s.eof and s.named(address, length)
+    return at + 16 - i if named else 0
 
 
 def fewest(data: bytes, s: Sources, budget: Budget, checksum: bool) -> tuple[int, int]:

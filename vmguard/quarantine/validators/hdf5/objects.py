@@ -80,6 +80,7 @@ class Walker:
     layout: arrangement.Placement | None = None  # its blocks' messages, as they lie (arrangement.py)
     continuations: list[Message] = field(default_factory=list)  # the visited header's continuation messages
     dense: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)  # header -> (type, at, size)
+    orders: dict[int, int] = field(default_factory=dict)  # a dense attribute's address -> its creation order
     budget: nullpieces.Budget = field(default_factory=nullpieces.Budget)
     bounds: frozenset[versions.Bound] = versions.EITHER  # the libver bounds the visited header may be of
 
@@ -283,13 +284,14 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     version, flags = f.unpack("BB", m.at, f"a link message of {what}")
     if version != 1:
         raise Invalid(f"hdf5: link message version {version} in {what} is not supported")
-    fields.link_flags(f, m.at, f"a link message of {what}")
+    cset = fields.link_flags(f, m.at, f"a link message of {what}")
     pos = m.at + 2
     kind = f.unpack("B", pos, what)[0] if flags & 0x08 else 0
     pos += (1 if flags & 0x08 else 0) + (8 if flags & 0x04 else 0) + (1 if flags & 0x10 else 0)
     width = 1 << (flags & 0x03)
     length = int.from_bytes(f.bytes(pos, width, what), "little")
     raw = fields.stored_string(f.bytes(pos + width, length, what), f"the name of a link of {what}")
+    fields.name_charset(cset, raw, f"the name of a link of {what}")
     name, pos = raw.decode("utf-8", "replace"), pos + width + length
     if kind == 0:
         w.reach(f.unpack("Q", pos, what)[0], f"{what.rstrip('/')}/{name}")

@@ -28,7 +28,12 @@ under later structures, and a null message there only right after a continuation
 a header has no more freed blocks than messages; the search stops at MAX_WORK (the
 choices of hidden parts are checksummed depth first, each prefix mixed once:
 checksum.any_lookup3; what hidden places offer is made once per owner: session 37, a
-7 KB file of 3 tracked sessions spent the bound on checksumming each whole choice).
+7 KB file of 3 tracked sessions spent the bound on checksumming each whole choice;
+session 38: a continuation message or a null holding data may lie partly under a later
+structure, an attribute's order field is its creation order, a block holds one message
+of a kind but those of _REPEATED, and each gap's starts are tried in rounds (explains:
+no covered null and at most CHEAP choices to checksum, then covered nulls, then all):
+attack m h5's sweep, ctl-m-sw-mix9-*).
 What is free: which messages, in which order (log2(messages of the header + 1) bits a
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from math import prod
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -53,11 +59,14 @@ MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 NODE = 64  # the work a step of the search counts, whatever it compares
 LEFTOVER_WORK = 4  # the work a byte of a null message matched as moved.py does counts
+COVERED_WORK = 16  # and each value of a covered byte, as CPU-costly (a refused sweep file: 2.0 s at 4)
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
+CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _SIGNATURE = b"OCHK"
 _SMEARED = (b"",)  # marks a null message holding what a live header's may (nothing more follows)
+_REPEATED = frozenset({0x00, 0x06, 0x0C, 0x10})  # null, link, attribute, continuation; others once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +77,7 @@ class Piece:
     body: bytes
     wild: int  # the offset in body of a byte any value up to `most` matches (-1: none)
     most: int = 255
+    order: int = -1  # its order field (a tracked attribute's creation order: libhdf5 writes it), -1: any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +88,7 @@ class Owner:
     order: int  # the width of each message's order field (0 or 2)
     orders: int  # an order field's values: below this
     leftover: Callable[[bytes], bool]  # a shown null message's data is what libhdf5 leaves (moved.py)
+    at: int  # the header's address (none of its blocks was ever there)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +111,9 @@ class Blocks:
         self.leftovers: dict[tuple[int, int, int], bool] = {}  # (id(owner), at, size) -> _leftover
         self.alike: dict[tuple[int, int], dict[bytes, tuple[bytes, ...]]] = {}  # (id(owner), fits) -> _alike
         self.values: dict[tuple[int, int], tuple[bytes, ...]] = {}  # (width, below) -> hidden _values
+        self.covered: dict[tuple[int, int, int, int], tuple[bytes, ...]] = {}  # _covered_null's data
+        self.tier = 2  # explains: 0 puts off covered nulls and more than CHEAP choices, 1 the latter
+        self.put_off = False  # and some were
 
     def prepare(
         self,
@@ -135,10 +149,18 @@ class Blocks:
         if not self.owners or self.work > MAX_WORK:
             return False
         g = _Gap(buf=buf, start=gap[0], end=gap[1])
-        try:
-            return self._from(g, gap[0], [*reused, gap[0]])
+        try:  # every start: without covered nulls, few choices to checksum; then with them; then all
+            for self.tier in range(3):  # each while some were put off
+                self.put_off = False
+                if self._from(g, gap[0], [*reused, gap[0]]):
+                    return True
+                if not self.put_off:
+                    return False
+            return False
         except _Exhausted:
             return False
+        finally:
+            self.tier = 2
 
     def note(self) -> str:
         """What a refusal adds when the search stopped at its bound."""
@@ -180,14 +202,17 @@ class Blocks:
         """The ends of the blocks of `owner` starting at `start` whose image is what the
         gap shows of it (every byte at or after g.start)."""
         if self._shows(g, start, _SIGNATURE):
-            yield from self._messages(g, owner, start + 4, [(_SIGNATURE,)], 0, False)
+            yield from self._messages(g, owner, start + 4, [(_SIGNATURE,)], 0, False, frozenset())
 
     def _messages(
-        self, g: _Gap, owner: Owner, at: int, parts: list[tuple[bytes, ...]], n: int, after: bool
+        self, g: _Gap, owner: Owner, at: int, parts: list[tuple[bytes, ...]], n: int, after: bool,
+        kinds: frozenset[int],
     ) -> Iterator[int]:
         """The ends of the blocks whose image starts with `parts` (each a choice of
         equally long byte strings: one where the gap shows it) and goes on at `at`:
-        after its messages, a gap shorter than a message header, then its checksum."""
+        after its messages, a gap shorter than a message header, then its checksum.
+        `kinds`: the types of its messages so far, each but _REPEATED once in a header
+        (an image holds each message once: two info messages are no block's)."""
         self._spend(NODE)  # hidden messages compare no bytes: each step costs still
         for gap in range(4 + owner.order):
             end = at + gap + 4
@@ -200,10 +225,13 @@ class Blocks:
             size = sum(len(part[0]) for part in message if part)
             if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN):  # all n + 1 hidden
                 continue  # a later structure covers more of it than the sweeps show
+            kind = message[0][0][0]
+            if kind in kinds and kind not in _REPEATED:
+                continue
             following = message[0] == (_CONTINUATION,)
             last = message[-1] is _SMEARED  # libhdf5 condensed the block: its one null ends it
             more = MAX_MESSAGES if last else n + 1
-            yield from self._messages(g, owner, at + size, parts + message, more, following)
+            yield from self._messages(g, owner, at + size, parts + message, more, following, kinds | {kind})
 
     def _ends(self, g: _Gap, end: int) -> bool:
         """A block may end at `end`: it shows data (what shows only zeros needs no
@@ -222,6 +250,9 @@ class Blocks:
             return False
         want = int.from_bytes(bytes(skip) + shown, "little")
         mask = (0xFFFFFFFF << 8 * skip) & 0xFFFFFFFF
+        if self.tier < 2 and prod(len(part) for part in parts) > CHEAP:
+            self.put_off = True  # a wrong start's hidden messages may be many: the others first
+            return False
         return any_lookup3([*parts, (bytes(gap),)], (want, mask), self._spend)
 
     def _candidates(self, g: _Gap, owner: Owner, at: int, after: bool) -> Iterator[list[tuple[bytes, ...]]]:
@@ -234,33 +265,40 @@ class Blocks:
         for piece in owner.pieces:
             if at + width + len(piece.body) > g.start:
                 yield from self._shown(g, owner, piece, at)
-        for head, bodies in self._alike(owner, g.start - at - width).items():
-            yield [(head,), self._values(g, at + 4, owner.order, owner.orders), bodies]
+        for (head, field), bodies in self._alike(owner, g.start - at - width).items():
+            yield [(head,), (field,) if field else self._values(g, at + 4, owner.order, owner.orders), bodies]
         named = tuple(struct.pack("<QQ", *c) for c in sorted(self.chunks))
         if at + width + 16 <= g.start:
             yield [(_CONTINUATION,), self._values(g, at + 4, owner.order, owner.orders), named]
+        elif at + width < g.start:  # its data partly covered: the blocks whose shown bytes fit
+            fits = tuple(n for n in named if self._shows(g, at + width, n))
+            if fits and self._shows(g, at, _CONTINUATION):
+                yield [(_CONTINUATION,), self._values(g, at + 4, owner.order, owner.orders), fits]
         elif self._shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
             shown = struct.unpack_from("<QQ", g.buf, at + width)
-            if shown in self.chunks or self._chunk(g.buf, *shown) or self._reused(g.buf, *shown):
+            if self.names(g.buf, *shown, owner.at):
                 yield [
                     (_CONTINUATION,),
                     self._values(g, at + 4, owner.order, owner.orders),
                     (struct.pack("<QQ", *shown),),
                 ]
         yield from self._nulls(g, owner, at, after)
+        yield from self._covered_null(g, owner, at)
 
-    def _alike(self, owner: Owner, room: int) -> dict[bytes, tuple[bytes, ...]]:
-        """head -> the data of the owner's pieces of that header whose data fits in
-        `room` bytes a later structure covers (alike there: only the checksum tells them
-        apart), made once per owner and room (the search asks at every hidden place)."""
+    def _alike(self, owner: Owner, room: int) -> dict[tuple[bytes, bytes], tuple[bytes, ...]]:
+        """(head, its order field where pinned, else b"") -> the data of the owner's
+        pieces of that header and field whose data fits in `room` bytes a later
+        structure covers (alike there: only the checksum tells them apart), made once per
+        owner and room (the search asks at every hidden place)."""
         key = (id(owner), sum(len(piece.body) <= room for piece in owner.pieces))  # the same pieces fit
         if key not in self.alike:
-            alike: dict[bytes, list[bytes]] = {}
+            alike: dict[tuple[bytes, bytes], list[bytes]] = {}
             for piece in owner.pieces:
                 if len(piece.body) <= room:
                     self._spend(len(piece.body) * (piece.most + 1 if piece.wild >= 0 else 1))
-                    alike.setdefault(piece.head, []).extend(_bodies(piece))
-            self.alike[key] = {head: tuple(bodies) for head, bodies in alike.items()}
+                    field = piece.order.to_bytes(owner.order, "little") if piece.order >= 0 else b""
+                    alike.setdefault((piece.head, field), []).extend(_bodies(piece))
+            self.alike[key] = {kind: tuple(bodies) for kind, bodies in alike.items()}
         return self.alike[key]
 
     def _nulls(self, g: _Gap, owner: Owner, at: int, after: bool) -> Iterator[list[tuple[bytes, ...]]]:
@@ -301,6 +339,44 @@ class Blocks:
         if self._leftover(owner, at, data):
             yield [(head,), self._values(g, at + 4, owner.order, owner.orders), (data,), _SMEARED]
 
+    def _covered_null(self, g: _Gap, owner: Owner, at: int) -> Iterator[list[tuple[bytes, ...]]]:
+        """A null message whose header, and at most a byte of its data, a later structure
+        covers, holding what a live header's null may (moved.py, as _smeared): the
+        block's last message, so it ends where the block's gap and checksum start (a
+        block end the gap shows); a covered byte each value moved.py admits with it."""
+        width = 4 + owner.order
+        covered = g.start - at - width  # data bytes covered
+        if not (at < g.start and covered <= 1):
+            return
+        if self.tier < 1:  # each value of a covered byte checked (256), for each owner: tried later
+            self.put_off = True
+            return
+        most = max(len(p.body) for p in owner.pieces)  # as a null right after a continuation
+        low, high = max(g.start, at + width) + 4, min(g.end, at + 2 * width + most + 4)
+        window = bytes(g.buf[g.start : min(g.end, high + 4)])  # read once (as _ends, not quadratic)
+        self._spend(max(1, high - low))
+        lead = len(window) - len(window.lstrip(b"\0"))  # the first shown non-zero byte
+        starts = range(max(low, g.start + lead + 1), high + 1)
+        parts = ((e, window[e - g.start - 4 : e - g.start], window[e - g.start : e - g.start + 4])
+                 for e in starts)
+        ends = [e for e, checksum, rest in parts  # a checksum of 4 zeros: 2^-32, never seen
+                if checksum.strip(b"\0") and (not rest.strip(b"\0") or rest == _SIGNATURE[: len(rest)])]
+        sizes = sorted({e - 4 - gap - at - width for e in ends for gap in range(width)  # the gap's zeros
+                        if not window[e - 4 - gap - g.start : e - 4 - g.start].strip(b"\0")})
+        for size in (n for n in sizes if n > max(covered, 0)):
+            head = struct.pack("<BHB", 0, size, 0)
+            if not self._shows(g, at, head):
+                continue
+            key = (id(owner), at, size, g.start)
+            if key not in self.covered:
+                shown = bytes(g.buf[at + width + max(covered, 0) : at + width + size])
+                data = [bytes([v]) + shown for v in range(256)] if covered == 1 else [shown]
+                self._spend(COVERED_WORK * size * len(data))
+                self.covered[key] = tuple(d for d in data if shown.strip(b"\0") and owner.leftover(d))
+            order = self._values(g, at + 4, owner.order, owner.orders)
+            if self.covered[key]:
+                yield [(head,), order, self.covered[key], _SMEARED]
+
     def _tails(self, owner: Owner) -> dict[int, set[bytes]]:
         """size -> the tails of the owner's messages a continuation message leaves of that
         size after it (made once per owner: the search asks for every size)."""
@@ -328,7 +404,7 @@ class Blocks:
         data = at + 4 + owner.order
         if data + len(piece.body) > g.end or not self._shows(g, at, piece.head):
             return
-        order = self._values(g, at + 4, owner.order, owner.orders)
+        order = self._field(g, at + 4, owner, piece)
         if not order:
             return
         if piece.wild < 0:
@@ -340,9 +416,17 @@ class Blocks:
         if wild and self._shows(g, data, before) and self._shows(g, data + piece.wild + 1, after):
             yield [(piece.head,), order, (before,), wild, (after,)]
 
+    def _field(self, g: _Gap, at: int, owner: Owner, piece: Piece) -> tuple[bytes, ...]:
+        """The piece's order field at `at`: its own where pinned, as far as shown."""
+        if piece.order < 0 or not owner.order:
+            return self._values(g, at, owner.order, owner.orders)
+        field = piece.order.to_bytes(owner.order, "little")
+        return (field,) if self._shows(g, at, field) else ()
+
     def _values(self, g: _Gap, at: int, width: int, below: int) -> tuple[bytes, ...]:
         """A little-endian field of `width` bytes at `at`: as shown if below `below`
-        (none if not), any value below `below` where a later structure covers it."""
+        (none if not), any value below `below` where a later structure covers it (those
+        whose shown bytes are the gap's where it covers a part)."""
         if not width:
             return (b"",)
         if at >= g.start:
@@ -351,7 +435,28 @@ class Blocks:
         if (width, below) not in self.values:  # made once: the search asks at every hidden place
             self._spend(NODE + below)  # each value made costs more than a byte compared
             self.values[width, below] = tuple(value.to_bytes(width, "little") for value in range(below))
+        if at + width > g.start:  # partly shown (session 38: its shown byte was not compared)
+            return tuple(v for v in self.values[width, below] if self._shows(g, at, v))
         return self.values[width, below]
+
+    def names(
+        self, buf: bytes | memoryview, address: int, length: int, header: int, reused: bool = True
+    ) -> bool:
+        """Whether a (stale) continuation message of the header at `header` may name the
+        block: a continuation or found freed block (`chunks`, with heldblocks.py's), an
+        OCHK block with its checksum, or (`reused`) one whose start a structure the walk
+        reached took (freed and reused since: libhdf5 allocates from a free range's
+        start); never the superblock's place nor the header's own (attack nh5 named them)."""
+        if (address, length) in self.chunks:
+            return True
+        if address in (0, header):
+            return False
+        try:
+            if self._chunk(buf, address, length):
+                return True
+        except _Exhausted:
+            return False
+        return reused and address in self.starts and length >= 8 and address + length <= len(buf)
 
     def _chunk(self, buf: bytes | memoryview, address: int, length: int) -> bool:
         """An OCHK block with its checksum lies at address (a freed one libhdf5 named)."""
@@ -363,12 +468,6 @@ class Blocks:
             return False
         self.chunks.add((address, length))
         return True
-
-    def _reused(self, buf: bytes | memoryview, address: int, length: int) -> bool:
-        """A block freed since whose start a structure the walk reached took (libhdf5
-        allocates from the start of a free range): the block named is gone, its address
-        is that structure's."""
-        return address in self.starts and length >= 8 and address + length <= len(buf)
 
     def _shows(self, g: _Gap, at: int, raw: bytes) -> bool:
         """The bytes of raw placed at `at` that lie at or after the gap's start are the

@@ -42,6 +42,8 @@ _SINGLE = 0  # H5HF_FSPACE_SECT_SINGLE
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks)
 MAX_PINNED = 16  # enumerations of an untracked heap's states by what a hidden list shows, a file
+SKIP_SHOWN = 4  # bytes a hidden list of a state with skips shows at least (its 4,096 more states would
+# make a byte or two after any structure some state's last: session 38, test_hdf5_heldblocks)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +58,7 @@ class Tails:
     blocks: tuple[oldstates.Block, ...] = ()  # if untracked: its direct blocks (oldstates.fills)
     known: frozenset[bytes] = frozenset()  # the states, for a look-up
     runs: dict[tuple[int, bytes], tuple[int, frozenset[int]]] = field(default_factory=dict)  # skipped.py
+    rows: skipped.Rows | None = None  # if untracked: its entries, for states with skips (oldstates.skips)
     live: bytes = b""  # the live list before its checksum: the state of all the objects, never an old one
 
 
@@ -83,6 +86,7 @@ class OldSections:
     root_blocks: dict[int, dict[bytes, tuple[int, int]]] = field(default_factory=dict)  # oldstates.roots
     fills: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.fills, by manager
     pinned: dict[tuple[int, frozenset[int]], tuple[bytes, ...]] = field(default_factory=dict)  # and pinned
+    skips: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.skips, by manager
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
@@ -186,8 +190,10 @@ class OldSections:
         for manager, tails in self.heaps.items():
             seen = self.found.get(manager, set())
             if len(seen) < max(tails.objects - 1, 1):
-                fits += [(len(whole) - hidden, -hidden, whole, manager)
-                         for whole, hidden in oldstates.candidates(self._states(manager, shown), shown, most)
+                found = oldstates.candidates(self._states(manager, shown), shown, most)
+                skips = oldstates.candidates(self.skips.get(manager, ()), shown, most)
+                found += [(whole, hidden) for whole, hidden in skips if len(whole) - hidden >= SKIP_SHOWN]
+                fits += [(len(whole) - hidden, -hidden, whole, manager) for whole, hidden in found
                          if whole[:-4] not in seen and whole[:-4] != tails.live]
         for heap, root in self.roots.items():
             if heap not in self.root_blocks:  # computed once
@@ -209,21 +215,32 @@ class OldSections:
     def _states(self, manager: int, shown: bytes) -> tuple[bytes, ...]:
         """The whole lists of the heap's earlier states: by creation order if tracked
         (oldstates.states), else by its blocks' fill (oldstates.fills, computed once;
-        if they are more than it computes, also those with the sections `shown` names)."""
+        if they are more than it computes, also those with the sections `shown` names);
+        those with blocks skipped then, allocated since (oldstates.skips), made here too,
+        are matched apart (_recomputed: SKIP_SHOWN)."""
         tails = self.heaps[manager]
         if tails.states or not tails.blocks:
             return tails.states
         prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
         if manager not in self.fills:
             self.fills[manager] = oldstates.fills(prefix, tails.widths, tails.blocks)
+            if tails.rows:  # and those with blocks skipped then, allocated since
+                self.skips[manager] = oldstates.skips(prefix, tails.widths, tails.blocks, tails.rows)
+        return self.fills[manager] + self._pinned(manager, shown)
+
+    def _pinned(self, manager: int, shown: bytes) -> tuple[bytes, ...]:
+        """Past MAX_STATES states, those whose blocks end where the sections `shown`
+        names start (oldstates.pins), for at most MAX_PINNED shown tails a file."""
+        tails = self.heaps[manager]
+        prefix = SIGNATURE + bytes(1) + manager.to_bytes(8, "little")
         if len(self.fills[manager]) < oldstates.MAX_STATES:
-            return self.fills[manager]
+            return ()
         pins = oldstates.pins(shown, tails.widths[1], tails.ends)
         if not pins or ((manager, pins) not in self.pinned and len(self.pinned) >= MAX_PINNED):
-            return self.fills[manager]
+            return ()
         if (manager, pins) not in self.pinned:
             self.pinned[manager, pins] = oldstates.fills(prefix, tails.widths, tails.blocks, pins)
-        return self.fills[manager] + self.pinned[manager, pins]
+        return self.pinned[manager, pins]
 
     def _hidden_list(self, where: tuple[int, int], shown: bytes, heap: tuple, until: int) -> bytes | None:
         """The list of `heap` (manager, tails, count size) from where[0] whose bytes from
@@ -354,4 +371,5 @@ def tails(
             ends[offset + length] = blocks[i][1]
     filled = () if managed else oldstates.blocks(blocks, objects)
     return Tails(what=what, widths=widths, ends=ends, objects=len(objects), states=states, blocks=filled,
-                 known=frozenset(states), runs=rows.admissible() if rows else {}, live=live)
+                 known=frozenset(states), runs=rows.admissible() if rows else {},
+                 rows=None if managed else rows, live=live)

@@ -18,7 +18,7 @@ longer one, of which 2 or 3 bytes of the checksum may show. An old structure who
 start a later one took is matched against these (candidates) before the search over
 tails, whatever it shows: it is recomputed whole, its checksum included, so no shown
 byte is free. What is free: which state (log2 of the heap's objects when tracked, at
-most 13 bits untracked, log2 of a root's children at its rows) and where it starts
+most 14 bits untracked (fills, skips, pins), log2 of a root's children at its rows) and where it starts
 (8 bits). Where: only below the file's last live structure (ledger.Ledger._live_end)."""
 
 from __future__ import annotations
@@ -104,6 +104,63 @@ def fills(
             if len(out) >= MAX_STATES:
                 return tuple(out)
     return tuple(out)
+
+
+def skips(
+    prefix: bytes, widths: tuple[int, int], blocks: tuple[Block, ...], rows: skipped.Rows
+) -> tuple[bytes, ...]:
+    """The whole lists of the states an untracked heap had while entries it allocated
+    since were skipped (skipped.py): an object larger than the next entry's room made
+    libhdf5 skip to the first entry of a larger row, a block allocated there with that
+    object first, so a skip ends right before a block that starts its row and whose
+    first object the entry before it could not hold; later objects took the run's
+    entries from its start. So such a state is fills' (its blocks up to the m-th, each
+    filled up to one of its objects' ends) less, before each such block, the last 1..k
+    blocks of its indirect block (never its first entry, nor a block before an earlier
+    such block, allocated before it), its runs (Rows.state) listed with the tails. Only
+    states with a skip (fills has the others); at most MAX_STATES."""
+    index = {rows.end(e): k for k, e in enumerate(rows.entries)}
+    if any(end not in index for end, _, _ in blocks):
+        return ()
+    targets = _targets(blocks, rows, index)
+    out: dict[bytes, None] = {}
+    for m in range(2, min(len(blocks), MAX_BLOCKS) + 1):
+        tops = [(i, k) for i, k in targets if i < m]
+        for counts in product(*(range(k + 1) for _, k in tops)):
+            gone = {i - j for (i, _), c in zip(tops, counts, strict=True) for j in range(1, c + 1)}
+            if not gone:
+                continue  # fills has it
+            kept = tuple(blocks[j] for j in range(m) if j not in gone)
+            runs = rows.state(frozenset(end for end, _, _ in kept))
+            listed = [(size, at, bytes([kind]) + data) for size, at, kind, data in runs]
+            options = _options(kept, frozenset())
+            for choice in product(*options) if options else ():
+                tails = [(b[0] - f, f, _TAIL) for b, f in zip(kept, choice, strict=True) if f < b[0]]
+                body = prefix + _groups(sorted(tails + listed), widths)
+                out[sealed(body)] = None
+                if len(out) >= MAX_STATES:
+                    return tuple(out)
+    return tuple(out)
+
+
+def _targets(blocks: tuple[Block, ...], rows: skipped.Rows, index: dict[int, int]) -> list[tuple[int, int]]:
+    """(block, how many blocks right before it a skip to it may have left unallocated)
+    of each block a skip may have ended at: the first entry of its row (libhdf5 skips
+    to a row's start), its first object larger than the room of the entry before it,
+    of its indirect block."""
+    out: list[tuple[int, int]] = []
+    for i in range(1, len(blocks)):
+        end, first, _ = blocks[i]
+        if not index[end]:
+            continue
+        entry, before = rows.entries[index[end]], rows.entries[index[end] - 1]
+        if entry[2] or before[0] != entry[0] or first <= rows.row_size(before[1]) - rows.prefix:
+            continue
+        k, floor = 0, max((t for t, _ in out), default=0)
+        while i - k - 1 > floor and rows.entries[index[blocks[i - k - 2][0]]][0] == entry[0]:
+            k += 1  # block i-k-1 may have been skipped: block i-k-2 of its indirect block was not
+        out.append((i, k))
+    return out
 
 
 def blocks(spans: list[tuple[int, int]], objects: dict[int, int]) -> tuple[Block, ...]:

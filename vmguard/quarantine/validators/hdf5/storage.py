@@ -141,8 +141,6 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     version, flags, name, dtype, space = f.unpack("BBHHH", m.at, f"an attribute of {what}")
     if version not in (1, 2, 3):
         raise Invalid(f"hdf5: attribute message version {version} in {what} is not supported")
-    if version == 3:
-        fields.charset(f.unpack("8xB", m.at, what)[0], f"the name of an attribute of {what}")
     if flags & ~0x03 or (version == 1 and flags):
         raise Invalid(
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
@@ -158,7 +156,9 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     space_of = dataspace(f, space_at, what)
     fixed(space_of, f"an attribute of {what}")
     # the name: its characters and one NUL (its size counts), then padding
-    fields.stored_string(f.bytes(start, name, what), f"the name of an attribute of {what}", terminated=True)
+    called = f"the name of an attribute of {what}"
+    text = fields.stored_string(f.bytes(start, name, what), called, terminated=True)
+    fields.name_charset(f.unpack("8xB", m.at, what)[0] if version == 3 else 0, text, called)
     if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
         raise Invalid(
             f"hdf5: the padding after the name of an attribute of {what} holds data (it is not "
