@@ -52,9 +52,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, nullpieces, oldblocks, slid
+from . import choices, dense, nullpieces, oldmessages, slid
 from .nullpieces import before_dense
-from .oldblocks import Piece
+from .oldmessages import Piece
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -162,7 +162,7 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
     pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
     pieces = tuple(dict.fromkeys(pieces))
-    owner = oldblocks.Owner(
+    owner = oldmessages.Owner(
         pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at
     )
     w.ledger.blocks.add(owner)
