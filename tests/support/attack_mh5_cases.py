@@ -3,9 +3,10 @@
   attributes of tracked objects added over sessions, and a few of a random sweep;
 - forged(): blocks of /data's dense attributes written into a hole of zeros inside a
   real 12-session file (its 4000-row dataset's raw data moved to the end of the file,
-  which vet admits): whole blocks at chosen offsets, tails whose start lies under
-  /data's header, and variants outside the pins (flags, padding, gap bytes, trailing
-  bytes, another layout address, too many blocks);
+  which vet admits: the hole ends at the header of /log, a dataset session 1 wrote
+  right after the raw data, not at an old section list): whole blocks at chosen
+  offsets, tails whose start lies under /data's header, and variants outside the pins
+  (flags, padding, gap bytes, trailing bytes, another layout address, too many blocks);
 - cont_orders(): a tracked header's live continuation message given order fields."""
 
 from __future__ import annotations
@@ -100,12 +101,14 @@ def messages(bodies: list[bytes], idx, flags: int = 0, pad: int = 0) -> bytes:
 
 
 class Hole:
-    """The relocated calib file, its hole [start, end) and /data's dense bodies."""
+    """The relocated calib file (with /log: its hole ends at a live header), its hole
+    [start, end) and /data's dense bodies."""
 
     def __init__(self, n0: int = 5, grow: int = 17) -> None:
-        buf = H.calib_run(12, 4000, n0, grow)
+        buf = H.calib_run(12, 4000, n0, grow, log=True)
         self.buf, lo, self.end = H.relocated(buf, "data")
         self.start = H.hole_start(self.buf, lo)
+        assert self.buf[self.end:self.end + 4] == b"OHDR", "the hole ends at /log's header"
         self.bodies = H.cal_bodies(12, n0, grow)
         assert all(buf.count(b) >= 1 for b in self.bodies)  # in the heap (and real tails)
 

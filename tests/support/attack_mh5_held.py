@@ -31,14 +31,19 @@ def _cal(s: int, n0: int = 5, grow: int = 17) -> np.ndarray:
     return np.linspace(0, 1, n0 + grow * s)
 
 
-def calib_run(count: int = 12, rows: int = 4000, n0: int = 5, grow: int = 17) -> bytes:
+def calib_run(count: int = 12, rows: int = 4000, n0: int = 5, grow: int = 17,
+              log: bool = False) -> bytes:
     """A physicist's run: a dataset written in session 0, then one calibration attribute
     of 5 + 17 s doubles added to it each session (attack k h5's calib12 with more rows);
-    past 8 they move to dense storage."""
+    past 8 they move to dense storage. With log, session 1 first writes a second small
+    contiguous dataset, /log: its header is the first thing libhdf5 allocates then, right
+    after /data's raw data."""
     def step(s: int):
         def go(f: h5py.File) -> None:
             if s == 0:
                 f.create_dataset("data", data=np.arange(float(rows)))
+            if s == 1 and log:
+                f.create_dataset("log", data=np.arange(8.0))
             f["data"].attrs[f"cal{s}"] = _cal(s, n0, grow)
         return go
     return sessions([step(s) for s in range(count)], libver="latest")
@@ -68,7 +73,11 @@ def block(inner: bytes, gap: bytes = b"") -> bytes:
 def relocated(buf: bytes, path: str) -> tuple[bytes, int, int]:
     """The contiguous raw data of path copied to the end of the file and its layout
     message pointed there: the old place [start, end) is reached from no structure, a
-    hole of zeros inside the file to put forged blocks in."""
+    hole of zeros inside the file to put forged blocks in. Whatever follows the hole is
+    left as it is: a base whose hole ends at a live structure (calib_run's log) is one
+    vet admits; one whose hole ends at an old free-space section list is not (session 38:
+    libhdf5 writes a whole old list right after what it allocated before, never after
+    zeros)."""
     h = hdr(buf, path)
     lay = next(m for m in h.msgs if m.type == 8)
     ver, cls = buf[lay.body], buf[lay.body + 1]
