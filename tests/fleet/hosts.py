@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tests.batch.slurm_cluster import wait_for
 from tests.support.netns import Netns, netns, veth_pair
+from tests.support.require import sshd_runtime_dir
 
 SSHD_CONFIG = """\
 ListenAddress {address}:22
@@ -62,7 +63,7 @@ def _listening(ns: Netns, address: str) -> bool:
 def _sshd(ns: Netns, host: Host, root: Path) -> subprocess.Popen:
     config = root / f"sshd-{host.name}.conf"
     config.write_text(SSHD_CONFIG.format(address=host.address, root=root, name=host.name))
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+    sshd_runtime_dir()
     log = open(root / f"sshd-{host.name}.log", "ab")  # noqa: SIM115 - sshd keeps it open
     proc = ns.popen("/usr/sbin/sshd", "-D", "-e", "-f", str(config), stdout=log, stderr=log)
     wait_for(lambda: _listening(ns, host.address), 15, f"sshd on {host.address}")

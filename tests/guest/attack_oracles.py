@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from tests.guest import attack_rig as rig
+from tests.support.require import sshd_runtime_dir
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -37,6 +38,7 @@ def sshd_effective(attack, image: Path, **conn: str) -> dict[str, str]:
             "-C",
             spec,
         ]
+        sshd_runtime_dir()
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)

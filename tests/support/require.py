@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,10 @@ def require_root() -> None:
 def require_tools(*names: str) -> None:
     missing = [name for name in names if shutil.which(name) is None]
     require(not missing, f"needs {', '.join(missing)} (./dev setup installs it)")
+
+
+def sshd_runtime_dir() -> None:
+    """Make sshd's privilege-separation directory, which systemd's unit makes at boot and
+    `sshd -T` and `sshd -D` both need: a fresh machine (no sshd started) lacks it, and the
+    suite's two halves run in either order, so every test that runs sshd makes it."""
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
