@@ -1,0 +1,170 @@
+"""Hostile files for the independent attack o on ROOT (session 39), each made from real
+uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chosen bytes:
+
+- slack behind the top keys list at its first place ("zeros where the directory shows
+  no deletion and the file no writer ... else key material only: at most one run of a
+  live keys list and the file's loose bytes"): chosen text in the zeros of a one-job
+  file; one run of the live list there (no deletion, no writer); in a file with a TTree
+  (a writer) one run (the docs' limit), two runs in a chosen order, a whole key copy
+  of a live key with a chosen datime;
+- datimes ("every datime a calendar date-time"): dates no calendar has that lie, as
+  packed numbers, between the file's making and its last write (November 31, 23:59:60,
+  23:60:00), in a deleted record's key whole in free space, a live key (its list copy
+  with it), the top directory's and a subdirectory's creation/modification times, the
+  StreamerInfo key; 4 chosen bytes that decode as a date in a directory's time;
+- the clock window (26 h 5 min): a deleted record dated 26 h 4 min before the file
+  (the docs' limit) and 26 h 6 min before (refused);
+- a moved TTree's older key (an older list's copy before uproot moved the tree): dated
+  at no date, dated after the live key, its title chosen, its length chosen smaller
+  (the docs' limit);
+- a TTree deleted, made again and extended: an orphan basket's key dated at no date, or
+  after the live tree's.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from tests.support import attack_nroot_files as files
+from tests.support import attack_nroot_forge as nforge
+from tests.support import attack_nroot_rio as rio
+
+HIDE = b"EXFIL:s3cr3t-k3y"  # 16 chosen bytes a reader never shows
+
+
+def _stamp(*a: int) -> bytes:
+    return struct.pack(">I", rio.datime(*a))
+
+
+def _dir_times(d: bytes) -> int:
+    """Where the top directory's fDatimeC starts (fDatimeM 4 bytes on) in the header's
+    TFile record: after its key and TNamed (fNbytesName) and the version (2 bytes)."""
+    nbn = struct.unpack(">i", d[28:32])[0]
+    return 100 + nbn + 2
+
+
+# ---- slack behind the top list at its first place --------------------------------
+ONE_JOB = [files.both(*[files.hist(f"h{i}") for i in range(5)])]
+TREE_JOB = [files.both(*[files.hist(f"h{i}") for i in range(2)], files.tree("t"))]
+
+
+def _live_keys(d: bytes) -> list[tuple[int, int]]:
+    s, e, _ = nforge.top_keys(d)
+    out, q = [], s
+    while q < e:
+        n = struct.unpack(">h", d[q + 14:q + 16])[0]
+        out.append((q, n))
+        q += n
+    return out
+
+
+def slack(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    one = files.jobs(made / "onejob.root", None, ONE_JOB)
+    tr = files.jobs(made / "treejob.root", None, TREE_JOB)
+    out = {}
+    _, e, stop = nforge.top_keys(one)
+    assert one[e:stop] == bytes(stop - e) and stop - e > 40
+    out["slack-text-onejob"] = rio.put(one, e + 8, HIDE)
+    (p0, n0), (p1, n1) = _live_keys(one)[:2]
+    out["slack-one-run-onejob"] = rio.put(one, e, one[p1:p1 + n1])
+    _, e, stop = nforge.top_keys(tr)
+    assert tr[e:stop] == bytes(stop - e) and stop - e > 90, stop - e
+    ks = _live_keys(tr)
+    (pa, na), (pb, nb) = ks[1], ks[0]
+    # one run: the 2nd key whole and part of the 3rd (a chosen start and length)
+    out["slack-one-run-tree"] = rio.put(tr, e, tr[pa:pa + na + 20])
+    # two runs, chosen order: the 2nd key then the 1st
+    out["slack-two-runs-tree"] = rio.put(tr, e, tr[pa:pa + na] + tr[pb:pb + nb])
+    # the 2nd key whole, its datime a second later than every key (a chosen datime)
+    key = bytearray(tr[pb:pb + nb])
+    key[10:14] = _stamp(2026, 11, 30, 23, 59, 51)
+    out["slack-key-copy-later-tree"] = rio.put(tr, e, bytes(key))
+    # the 2nd key whole, dated by 4 chosen bytes that decode as a date (2013-12-25)
+    key[10:14] = b"K3Y!"
+    out["slack-key-copy-k3y-tree"] = rio.put(tr, e, bytes(key))
+    # whole keys repeated in a chosen order: 1st 2nd 1st
+    k1, k2 = tr[pb:pb + nb], tr[pa:pa + na]
+    assert len(k1) * 2 + len(k2) <= stop - e
+    out["slack-keys-repeated-tree"] = rio.put(tr, e, k1 + k2 + k1)
+    out["slack-loose-24-tree"] = rio.put(tr, e + 4, HIDE + b"12345678")
+    bases = {"ctl-o-base-onejob.root": one, "ctl-o-base-treejob.root": tr}
+    return bases, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
+# ---- datimes ------------------------------------------------------------------------
+# h0-h3 at T0 (Nov 30 23:59:50); 20 s later (Dec 1 00:00:10) h2 deleted: its record
+# stays whole in free space; run1/g in a subdirectory.
+DATED = [files.both(*[files.hist(f"h{i}") for i in range(4)], files.hist("run1/g")),
+         files.delete("h2")]
+DATED_GAPS = [20.0]
+NOV31 = _stamp(2026, 11, 31, 0, 0, 5)  # no date: numerically between Nov 30 and Dec 1
+SEC60 = _stamp(2026, 11, 30, 23, 59, 60)  # no date (23:59:60 is no TDatime second)
+MIN60 = _stamp(2026, 11, 30, 23, 60, 0)
+
+
+def _all_at(d: bytes, old: bytes, new: bytes, lo: int, hi: int) -> bytes:
+    seg = d[lo:hi]
+    assert old in seg
+    return d[:lo] + seg.replace(old, new) + d[hi:]
+
+
+def datimes(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "dated.root", None, DATED, DATED_GAPS)
+    out = {}
+    free = nforge._free_record(d, "TH1D", "h2")
+    for tag, st in (("nov31", NOV31), ("sec60", SEC60), ("min60", MIN60)):
+        out[f"free-key-{tag}"] = rio.put(d, free.pos + 10, st)
+    # the clock window: 26 h 4 min before the file's making (documented) and 26 h 6 min
+    out["free-key-window-26h04"] = rio.put(d, free.pos + 10, _stamp(2026, 11, 29, 21, 55, 50))
+    out["free-key-window-26h06"] = rio.put(d, free.pos + 10, _stamp(2026, 11, 29, 21, 53, 50))
+    # a live key and its keys list copy, both dated Nov 31
+    (live,) = [k for k in rio.own_keys(d, "TH1D", "h1") if rio.seek_key(d, k) == k.pos]
+    s, e, _ = nforge.top_keys(d)
+    copy = [q for q, n in _live_keys(d) if d[q + 18:q + 22] == d[live.pos + 18:live.pos + 22]]
+    assert len(copy) == 1
+    out["live-key-nov31"] = rio.put(rio.put(d, live.pos + 10, NOV31), copy[0] + 10, NOV31)
+    t = _dir_times(d)
+    out["topdir-mtime-nov31"] = rio.put(d, t + 4, NOV31)
+    out["topdir-ctime-ffff"] = rio.put(d, t, b"\xff\xff\xff\xff")
+    out["topdir-ctime-chosen"] = rio.put(d, t, b"K3Y!")
+    # run1's directory record (its own key, a TDirectory payload): its fDatimeC
+    subs = [k for k in rio.own_keys(d, "TDirectory", "run1") if rio.seek_key(d, k) == k.pos]
+    sub = min(subs, key=lambda k: k.objlen)
+    out["subdir-ctime-chosen"] = rio.put(d, sub.pos + sub.keylen + 2, b"K3Y!")
+    out["subdir-mtime-nov31"] = rio.put(d, sub.pos + sub.keylen + 6, NOV31)
+    (si,) = [k for k in rio.own_keys(d, "TList", "StreamerInfo")
+             if rio.seek_key(d, k) == k.pos]
+    out["streamerinfo-key-nov31"] = rio.put(d, si.pos + 10, NOV31)
+    return {"ctl-o-base-dated.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
+def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    made.mkdir(parents=True, exist_ok=True)
+    bases, attacks = {}, {}
+    for make in (slack, datimes):
+        b, a = make(made)
+        bases |= b
+        attacks |= a
+    assert sorted(attacks) == NAMES and sorted(bases) == BASE_NAMES
+    return attacks, bases
+
+
+_SLACK_ONE = ["text-onejob", "one-run-onejob"]
+_SLACK_TREE = ["one-run-tree", "two-runs-tree", "key-copy-later-tree", "key-copy-k3y-tree",
+               "keys-repeated-tree", "loose-24-tree"]
+_DATED = ["free-key-nov31", "free-key-sec60", "free-key-min60", "free-key-window-26h04",
+          "free-key-window-26h06", "live-key-nov31", "topdir-mtime-nov31",
+          "topdir-ctime-ffff", "topdir-ctime-chosen", "subdir-ctime-chosen",
+          "subdir-mtime-nov31", "streamerinfo-key-nov31"]
+BASE_OF = ({f"root-o-slack-{k}.root": "ctl-o-base-onejob.root" for k in _SLACK_ONE}
+           | {f"root-o-slack-{k}.root": "ctl-o-base-treejob.root" for k in _SLACK_TREE}
+           | {f"root-o-{k}.root": "ctl-o-base-dated.root" for k in _DATED})
+NAMES = sorted(BASE_OF)
+BASE_NAMES = sorted(set(BASE_OF.values()))
+# the forged datimes that are no date (each between the file's making and last write)
+NO_DATE = {f"root-o-{k}.root": int.from_bytes(v, "big") for k, v in
+           [("free-key-nov31", NOV31), ("free-key-sec60", SEC60), ("free-key-min60", MIN60),
+            ("live-key-nov31", NOV31), ("topdir-mtime-nov31", NOV31),
+            ("topdir-ctime-ffff", b"\xff" * 4), ("subdir-mtime-nov31", NOV31),
+            ("streamerinfo-key-nov31", NOV31)]}
