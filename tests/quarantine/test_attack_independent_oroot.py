@@ -10,13 +10,21 @@ the code (neither the validators nor their tests were read):
   writer, nothing deleted) one run (the docs' limit), 24 loose bytes (the docs' limit),
   two runs in a chosen order, whole keys repeated in a chosen order, a whole key copy
   dated a second after every key of the file, or by 4 chosen bytes that decode as a date
-  13 years before the file (tests/support/attack_oroot_forge.py `slack`);
+  13 years before the file (tests/support/attack_oroot_forge.py `slack`); in a file that
+  deleted two histograms (no writer), past the versions: one run of 27 bytes, two, three
+  of 25, a whole key copy, 16 and 48 chosen bytes (`behind_del`);
 - datimes ("every datime a calendar date-time", session 38): a deleted record's key whole
   in free space dated November 31, 23:59:60 or 23:60:00 (each lies, as a packed number,
   between the file's making and its last write), a live key and its list copy, the
   StreamerInfo key, the top directory's and a subdirectory's creation and modification
   times at no date, and 4 chosen bytes that decode as a date in a directory's creation
   time (`datimes`);
+- a live TTree's key as an older keys list kept it before uproot moved the tree (attack
+  n's five jobs): dated at no date, later than the live key, 13 years before the file,
+  earlier (documented), cycle 2, 100 bytes shorter or longer; 192 (documented) and 320
+  chosen bytes in its old record's tail left free (`moved`);
+- a TTree deleted, made again and extended: the deleted tree's orphan baskets dated at
+  no date, after the live tree, earlier (documented), 13 years before (`orphans`);
 - the hosts' clocks window (26 h 5 min, `root_trees.CLOCKS`): a deleted record dated
   26 h 4 min (documented) and 26 h 6 min before the file's making;
 - ordinary uproot 5.7 workflows over several jobs on hosts with different clocks (uproot's
@@ -50,22 +58,19 @@ _AT_MOST_ONE = ("docs: behind the top list at its first place, with a writer, 'k
                 "bytes'")
 HOLES: dict[str, str] = {
     "root-o-slack-two-runs-tree.root":
-        "published: two runs of the live top keys list (its 2nd key, then its 1st: a "
-        "chosen order) in the zeros behind the top list of a one-job file of two "
+        "published: two runs of the live top keys list (its 2nd key, then its 1st, "
+        "35 bytes each, more than the 24 loose bytes: a chosen order) in the zeros behind the top list of a one-job file of two "
         "histograms and a TTree (nothing deleted); " + _AT_MOST_ONE,
     "root-o-slack-keys-repeated-tree.root":
         "published: three whole keys (1st, 2nd, 1st again: chosen order and repeats, "
         "105 bytes) behind the top list of a one-job file that deleted nothing; "
         + _AT_MOST_ONE + "; 'keys repeat in a chain' is refused elsewhere",
-    "root-o-slack-key-copy-later-tree.root":
-        "published: a copy of a live key with a datime a second later than every key "
-        "of the file (a datime no writer gave it) behind the top list of a one-job "
-        "file; " + _AT_MOST_ONE,
-    "root-o-slack-key-copy-k3y-tree.root":
-        "published: a copy of a live key whose datime is the 4 chosen bytes 'K3Y!' "
-        "(2013-12-25 21:36:33, 13 years before the file) behind the top list of a one-job "
-        "file; docs: 'a key dated before the file or at no date is no key of the chain, "
-        "its datime 4 of the loose bytes', and " + _AT_MOST_ONE,
+    "root-o-del-two-runs.root":
+        "published: two runs of the live top keys list, 27 bytes each (a key from its "
+        "fSeekKey to the next key's datime: the 2nd key's, then the 1st's), past the "
+        "versions behind the top list at its first place (h4 and h2 deleted, no writer); "
+        "docs: 'key material only: at most one run of a live keys list and the file's "
+        "loose bytes' (24); three runs of 25 are refused",
 }
 
 _CLOCK_RULE = ("docs: a job on a host in another time zone writes and deletes within "
@@ -91,6 +96,25 @@ DOCUMENTED_REFUSALS = sorted(
     + [f"ctl-o-tz-jagged-mixed-{c}.root" for c in ("lz4", "lzma", "zlib", "zstd")])
 
 LISTED = {
+    # with a writer a copy of a key the file holds is key material, and "a key dated
+    # before the file or at no date is no key of the chain, its datime 4 of the loose
+    # bytes": a key copy dated a second after every key, or by 'K3Y!' (2013-12-25)
+    "root-o-slack-key-copy-later-tree.root",
+    "root-o-slack-key-copy-k3y-tree.root",
+    # a deletion shown: "at most one run of a live keys list" (27 bytes) ...
+    "root-o-del-one-run.root",
+    # ... "and the file's loose bytes" (16 chosen; 48 are refused)
+    "root-o-del-text-16.root",
+    # the moved tree's older key: "datime (from the file's making to the live key's ...)"
+    "root-o-moved-key-earlier.root",
+    # its record's tail left free, "judged as remains of the live tree": "one older
+    # copy's 48 + 48 a branch with baskets for each tree uproot moved" (2 branches: 192
+    # chosen bytes; 320 are refused)
+    "root-o-moved-tail-192.root",
+    # orphan baskets: "their datime no later than the live tree's"; a basket's datime is
+    # "about 31 bits a key ... baskets included": an earlier hour, and 'K3Y!' (2013)
+    "root-o-orphan-earlier.root",
+    "root-o-orphan-k3y.root",
     # "What a forger still places past the versions: one run of a live keys list"
     "root-o-slack-one-run-tree.root",
     # "... and the file's loose bytes" (24)

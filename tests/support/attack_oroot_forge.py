@@ -7,6 +7,9 @@ uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chos
   file; one run of the live list there (no deletion, no writer); in a file with a TTree
   (a writer) one run (the docs' limit), two runs in a chosen order, a whole key copy
   of a live key with a chosen datime;
+- past the versions behind the top list of a file that deleted two histograms (no
+  writer): one run of the live list (27 bytes), two, three of 25, a whole key copy, 16
+  and 48 chosen bytes;
 - datimes ("every datime a calendar date-time"): dates no calendar has that lie, as
   packed numbers, between the file's making and its last write (November 31, 23:59:60,
   23:60:00), in a deleted record's key whole in free space, a live key (its list copy
@@ -15,10 +18,11 @@ uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chos
 - the clock window (26 h 5 min): a deleted record dated 26 h 4 min before the file
   (the docs' limit) and 26 h 6 min before (refused);
 - a moved TTree's older key (an older list's copy before uproot moved the tree): dated
-  at no date, dated after the live key, its title chosen, its length chosen smaller
-  (the docs' limit);
-- a TTree deleted, made again and extended: an orphan basket's key dated at no date, or
-  after the live tree's.
+  at no date, after the live key, 13 years before the file, earlier (the docs' limit),
+  cycle 2, 100 bytes shorter or longer; 192 (the docs' limit) or 320 chosen bytes in its
+  old record's tail left free;
+- a TTree deleted, made again and extended: the orphan baskets' keys dated at no date,
+  after the live tree, earlier, or by 4 chosen bytes (2013).
 """
 
 from __future__ import annotations
@@ -92,6 +96,38 @@ def slack(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return bases, {f"root-o-{k}.root": v for k, v in out.items()}
 
 
+# ---- behind the top list at its first place, a deletion shown, no writer -------------
+# h0-h4 at T0; 20 s later h4 and h2 deleted: behind the live list the versions (h3's key
+# then h4's, whole), then zeros. Past the versions: "key material only: at most one run
+# of a live keys list and the file's loose bytes ..., without a writer, no copy of a key
+# the file holds (whole or a tail of one reaching into its datime)".
+DEL = [files.both(*[files.hist(f"h{i}") for i in range(5)]), files.delete("h4", "h2")]
+
+
+def behind_del(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "del.root", None, DEL, [20.0])
+    _, e, stop = nforge.top_keys(d)
+    ks = _live_keys(d)
+    assert [rio.key_at(d, q).name for q in (e, e + 35)] == ["h3", "h4"]
+    z = e + 70
+    assert d[z:stop] == bytes(stop - z) and stop - z > 70
+    (p0, n0), (p1, _) = ks[0], ks[1]
+    out = {
+        # one run of the live list, 27 bytes (more than the 24 loose ones): a key from
+        # its fSeekKey on and the next key up to its datime (no datime copied)
+        "del-one-run": rio.put(d, z + 4, d[p0 + 18:p0 + 45]),
+        # two such runs, the 2nd key's then the 1st's
+        "del-two-runs": rio.put(d, z, d[p1 + 18:p1 + 45] + d[p0 + 18:p0 + 45]),
+        # three runs of 25 bytes in a chosen order
+        "del-three-runs": rio.put(d, z, d[p1 + 18:p1 + 43] + d[p0 + 18:p0 + 43]
+                                  + d[p0 + 20:p0 + 45]),
+        "del-key-copy": rio.put(d, z, d[p0:p0 + n0]),
+        "del-text-16": rio.put(d, z + 4, HIDE),
+        "del-text-48": rio.put(d, z + 4, HIDE * 3),
+    }
+    return {"ctl-o-base-del.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
 # ---- datimes ------------------------------------------------------------------------
 # h0-h3 at T0 (Nov 30 23:59:50); 20 s later (Dec 1 00:00:10) h2 deleted: its record
 # stays whole in free space; run1/g in a subdirectory.
@@ -139,10 +175,77 @@ def datimes(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return {"ctl-o-base-dated.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
 
 
+# ---- a live TTree's key as an older list kept it before uproot moved the tree --------
+# attack n's five jobs, nothing deleted (files.WORKFLOWS "five-jobs-no-del"): job 3 made
+# t (11 extends, moved) and a TH3D that moved the top list (its older version whole in
+# free space keeps t's key at t's place then); job 5 extended t: written anew at the end.
+FIVE = files.WORKFLOWS["five-jobs-no-del"]
+
+
+def moved(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "five.root", None, *FIVE)
+    ks = rio.own_keys(d, "TTree", "t")
+    (live,) = [k for k in ks if rio.seek_key(d, k) == k.pos and k.objlen > 4000]
+    (old,) = [k for k in ks if rio.seek_key(d, k) not in (k.pos, live.pos)]
+    at = rio.seek_key(d, old)
+    assert old.datime == rio.datime(2026, 12, 1, 0, 59, 52)
+    assert live.datime == rio.datime(2026, 12, 1, 0, 59, 55)
+    end = at + old.nbytes
+    assert d[end - 200:end - 100] == bytes(100), "the old record's tail: zeros there"
+    out = {
+        "moved-key-nov31": rio.put(d, old.pos + 10, _stamp(2026, 11, 31, 12, 0, 0)),
+        "moved-key-later": rio.put(d, old.pos + 10, _stamp(2026, 12, 1, 0, 59, 56)),
+        "moved-key-2013": rio.put(d, old.pos + 10, b"K3Y!"),
+        # documented: any second from the file's making to the live key's write
+        "moved-key-earlier": rio.put(d, old.pos + 10, _stamp(2026, 12, 1, 0, 30, 0)),
+        "moved-key-cycle-2": rio.put(d, old.pos + 16, struct.pack(">h", 2)),
+        # its record 100 bytes shorter (no longer ends where the free stretch ends)
+        "moved-key-shorter": rio.put(d, old.pos, struct.pack(
+            ">ihi", old.nbytes - 100, 1004, old.objlen - 100)),
+        "moved-key-longer": rio.put(d, old.pos, struct.pack(
+            ">ihi", old.nbytes + 100, 1004, old.objlen + 100)),
+        # chosen bytes in its record's tail left free (judged as remains of the live
+        # tree): 192 (the docs' 48 + 48 a branch, t has 2) and 320
+        "moved-tail-192": rio.put(d, end - 212, HIDE * 12),
+        "moved-tail-320": rio.put(d, end - 340, HIDE * 20),
+    }
+    return {"ctl-o-base-five.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
+# ---- a TTree deleted, made again and extended: the deleted tree's orphan baskets -----
+# attack n's "tree-del-again": t and h at T0, t deleted 5 s later, made again with other
+# entries 5 s after that and extended: the first t's baskets stay, orphans, dated T0
+# ("their datime no later than the live tree's").
+AGAIN = files.WORKFLOWS["tree-del-again"]
+T0 = rio.datime(2026, 11, 30, 23, 59, 50)
+
+
+def orphans(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "again.root", None, *AGAIN)
+    olds = [k for b in ("x", "n") for k in rio.own_keys(d, "TBasket", b)
+            if k.datime == T0 and rio.seek_key(d, k) == k.pos]
+    assert len(olds) == 2, olds
+
+    def dated(stamp: bytes) -> bytes:
+        out = d
+        for k in olds:
+            out = rio.put(out, k.pos + 10, stamp)
+        return out
+
+    out = {
+        "orphan-nov31": dated(_stamp(2026, 11, 31, 0, 0, 1)),
+        "orphan-after-live": dated(_stamp(2026, 12, 1, 0, 0, 6)),
+        "orphan-k3y": dated(b"K3Y!"),
+        # documented: no later than the live tree's (an earlier second)
+        "orphan-earlier": dated(_stamp(2026, 11, 30, 23, 0, 0)),
+    }
+    return {"ctl-o-base-again.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
 def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
     bases, attacks = {}, {}
-    for make in (slack, datimes):
+    for make in (slack, behind_del, datimes, moved, orphans):
         b, a = make(made)
         bases |= b
         attacks |= a
@@ -160,6 +263,14 @@ _DATED = ["free-key-nov31", "free-key-sec60", "free-key-min60", "free-key-window
 BASE_OF = ({f"root-o-slack-{k}.root": "ctl-o-base-onejob.root" for k in _SLACK_ONE}
            | {f"root-o-slack-{k}.root": "ctl-o-base-treejob.root" for k in _SLACK_TREE}
            | {f"root-o-{k}.root": "ctl-o-base-dated.root" for k in _DATED})
+_MOVED = ["moved-key-nov31", "moved-key-later", "moved-key-2013", "moved-key-earlier",
+          "moved-key-cycle-2", "moved-key-shorter", "moved-key-longer", "moved-tail-192",
+          "moved-tail-320"]
+BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-five.root" for k in _MOVED}
+_DEL = ["del-one-run", "del-two-runs", "del-three-runs", "del-key-copy", "del-text-16", "del-text-48"]
+BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-del.root" for k in _DEL}
+_AGAIN = ["orphan-nov31", "orphan-after-live", "orphan-k3y", "orphan-earlier"]
+BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-again.root" for k in _AGAIN}
 NAMES = sorted(BASE_OF)
 BASE_NAMES = sorted(set(BASE_OF.values()))
 # the forged datimes that are no date (each between the file's making and last write)
@@ -167,4 +278,6 @@ NO_DATE = {f"root-o-{k}.root": int.from_bytes(v, "big") for k, v in
            [("free-key-nov31", NOV31), ("free-key-sec60", SEC60), ("free-key-min60", MIN60),
             ("live-key-nov31", NOV31), ("topdir-mtime-nov31", NOV31),
             ("topdir-ctime-ffff", b"\xff" * 4), ("subdir-mtime-nov31", NOV31),
-            ("streamerinfo-key-nov31", NOV31)]}
+            ("streamerinfo-key-nov31", NOV31),
+            ("moved-key-nov31", _stamp(2026, 11, 31, 12, 0, 0)),
+            ("orphan-nov31", _stamp(2026, 11, 31, 0, 0, 1))]}
