@@ -26,7 +26,10 @@ the code (neither the validators nor their tests were read):
 - a TTree deleted, made again and extended: the deleted tree's orphan baskets dated at
   no date, after the live tree, earlier (documented), 13 years before (`orphans`);
 - the hosts' clocks window (26 h 5 min, `root_trees.CLOCKS`): a deleted record dated
-  26 h 4 min (documented) and 26 h 6 min before the file's making;
+  26 h 4 min (documented) and 26 h 6 min before the file's making; dated 2020 or 2035
+  after the top directory's fDatimeC or fDatimeM (not recomputed) was set to 2013 or 2040;
+- blocks ("every block but the last inflating to 16 MiB - 1"): an empty zlib block
+  before a small histogram's one, its payload cut at 1000 bytes (`blocks`);
 - ordinary uproot 5.7 workflows over several jobs on hosts with different clocks (uproot's
   own `datetime.now` set per job: 5 h west, 9 h east, UTC-12 and UTC+14 of the maker,
   30 s behind, a daylight-saving fall-back hour), `uproot.update` jobs writing, extending
@@ -71,6 +74,18 @@ HOLES: dict[str, str] = {
         "versions behind the top list at its first place (h4 and h2 deleted, no writer); "
         "docs: 'key material only: at most one run of a live keys list and the file's "
         "loose bytes' (24); three runs of 25 are refused",
+    "root-o-ctime-2013-free-2020.root":
+        "published: a deleted histogram's record whole in free space dated 2020-06-01, "
+        "6 years before any key the writer wrote (2026-11-30 23:59:50 to 00:00:10), "
+        "because the top directory's fDatimeC (a 'not recomputed' time) was set to "
+        "2013-12-25 ('K3Y!'): the window's start is a chosen field; docs: 'its datime any "
+        "second from 26 h 5 min before the file's creation ... log2(the span's seconds + "
+        "187,800) bits a record, 17.5 in a file written in one second' (here 28.6); the "
+        "same record dated 2020 in the unedited file is refused",
+    "root-o-mtime-2040-free-2035.root":
+        "published: the same deleted record dated 2035-06-01, 8.5 years after the file's "
+        "last write, because the top directory's fDatimeM was set to 2040-01-01: the "
+        "window's end ('26 h 5 min after its last write') is a chosen field",
 }
 
 _CLOCK_RULE = ("docs: a job on a host in another time zone writes and deletes within "
@@ -222,6 +237,24 @@ def test_no_date_is_no_date(vetted, name):
     stamp = forge.NO_DATE[name]
     with pytest.raises(ValueError):
         uproot._util.code_to_datetime(stamp)
+
+
+@pytest.mark.parametrize("name", ["root-o-ctime-2013-free-2020.root",
+                                  "root-o-mtime-2040-free-2035.root"])
+def test_window_widened_by_a_directory_time(vetted, name):
+    """Shown hostile: every key and directory time uproot wrote in the base lies within
+    20 s of its making; the forged file differs from it in a directory time and the
+    deleted record's datime only, which lies years outside that span (the same datime in
+    the unedited file is refused)."""
+    base, data = vetted["ordinary"]["ctl-o-base-dated.root"], vetted["attacks"][name]
+    diff = [i for i in range(len(base)) if base[i] != data[i]]
+    t = forge._dir_times(base)
+    assert all(t <= i < t + 8 for i in diff[:len(diff) - 4] if i < 1000), diff
+    free = nforge._free_record(base, "TH1D", "h2")
+    assert all(free.pos + 10 <= i < free.pos + 14 for i in diff if i >= 1000), diff
+    stamp = rio.key_at(data, free.pos).datime
+    assert abs(stamp - rio.datime(2026, 11, 30, 23, 59, 50)) > 1 << 26  # years apart
+    assert vetted["entries"]["root-o-free-2020.root"]["verdict"] == "rejected"
 
 
 @pytest.mark.parametrize("name", sorted(LISTED))

@@ -16,7 +16,10 @@ uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chos
   with it), the top directory's and a subdirectory's creation/modification times, the
   StreamerInfo key; 4 chosen bytes that decode as a date in a directory's time;
 - the clock window (26 h 5 min): a deleted record dated 26 h 4 min before the file
-  (the docs' limit) and 26 h 6 min before (refused);
+  (the docs' limit) and 26 h 6 min before; dated 2020 (2035) once the top directory's
+  fDatimeC (fDatimeM), which is not recomputed, says 2013 (2040);
+- blocks: an empty zlib block before a small histogram's one, or its payload cut into
+  blocks of 1000 bytes and the rest (no writer cuts below 16 MiB - 1);
 - a moved TTree's older key (an older list's copy before uproot moved the tree): dated
   at no date, after the live key, 13 years before the file, earlier (the docs' limit),
   cycle 2, 100 bytes shorter or longer; 192 (the docs' limit) or 320 chosen bytes in its
@@ -28,6 +31,7 @@ uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chos
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 from tests.support import attack_nroot_files as files
@@ -137,6 +141,10 @@ DATED_GAPS = [20.0]
 NOV31 = _stamp(2026, 11, 31, 0, 0, 5)  # no date: numerically between Nov 30 and Dec 1
 SEC60 = _stamp(2026, 11, 30, 23, 59, 60)  # no date (23:59:60 is no TDatime second)
 MIN60 = _stamp(2026, 11, 30, 23, 60, 0)
+EARLY = _stamp(2013, 12, 25, 21, 36, 33)  # b"K3Y!"
+MID = _stamp(2020, 6, 1, 12, 0, 0)
+LATE = _stamp(2040, 1, 1, 0, 0, 0)
+LATER = _stamp(2035, 6, 1, 12, 0, 0)
 
 
 def _all_at(d: bytes, old: bytes, new: bytes, lo: int, hi: int) -> bytes:
@@ -154,6 +162,13 @@ def datimes(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     # the clock window: 26 h 4 min before the file's making (documented) and 26 h 6 min
     out["free-key-window-26h04"] = rio.put(d, free.pos + 10, _stamp(2026, 11, 29, 21, 55, 50))
     out["free-key-window-26h06"] = rio.put(d, free.pos + 10, _stamp(2026, 11, 29, 21, 53, 50))
+    # the window's ends are the top directory's times, which are "not recomputed": one
+    # chosen fDatimeC 13 years back (or fDatimeM 14 years on) and the deleted record may
+    # carry any second of the span (about 28.6 bits, not the 17.5 of a one-second file)
+    t = _dir_times(d)
+    out["ctime-2013-free-2020"] = rio.put(rio.put(d, t, EARLY), free.pos + 10, MID)
+    out["mtime-2040-free-2035"] = rio.put(rio.put(d, t + 4, LATE), free.pos + 10, LATER)
+    out["free-2020"] = rio.put(d, free.pos + 10, MID)
     # a live key and its keys list copy, both dated Nov 31
     (live,) = [k for k in rio.own_keys(d, "TH1D", "h1") if rio.seek_key(d, k) == k.pos]
     s, e, _ = nforge.top_keys(d)
@@ -242,10 +257,44 @@ def orphans(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return {"ctl-o-base-again.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
 
 
+# ---- blocks: an empty block before a record's one ("every block but the last inflating
+# to 16 MiB - 1 bytes"; session 38 refused one after) -----------------------------------
+def _live_record(d: bytes, cls: str, name: str) -> rio.Key:
+    (k,) = [k for k in rio.own_keys(d, cls, name) if rio.seek_key(d, k) == k.pos]
+    return k
+
+
+def blocks(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "small.root", files.CODECS["zlib"], [files.hist("h", 2000)])
+    k = _live_record(d, "TH1D", "h")
+    payload = d[k.pos + k.keylen:k.pos + k.nbytes]
+    assert payload[:3] == b"ZL\x08" and len(payload) == 9 + int.from_bytes(payload[3:6], "little")
+    content = zlib.decompress(payload[9:])
+    empty = nforge.EMPTY_ZL
+
+    def one(room: int) -> bytes:
+        stream = rio.zlib_exact(content, room)
+        return b"ZL\x08" + nforge._sizes(len(stream), len(content)) + stream
+
+    first = empty + one(len(payload) - 9 - len(empty))
+    # the record in two blocks of chosen sizes (1000 bytes, then the rest): no writer
+    # cuts a payload below 16 MiB - 1
+    a, b = content[:1000], content[1000:]
+    za = zlib.compress(a, 9)
+    blk_a = b"ZL\x08" + nforge._sizes(len(za), len(a)) + za
+    stream = rio.zlib_exact(b, len(payload) - len(blk_a) - 9)
+    split = blk_a + b"ZL\x08" + nforge._sizes(len(stream), len(b)) + stream
+    out = {}
+    for tag, new in (("empty-first", first), ("split-1000", split)):
+        assert len(new) == len(payload)
+        out[f"block-{tag}"] = rio.put(d, k.pos + k.keylen, new)
+    return {"ctl-o-base-small.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
 def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
     bases, attacks = {}, {}
-    for make in (slack, behind_del, datimes, moved, orphans):
+    for make in (slack, behind_del, datimes, moved, orphans, blocks):
         b, a = make(made)
         bases |= b
         attacks |= a
@@ -256,7 +305,7 @@ def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
 _SLACK_ONE = ["text-onejob", "one-run-onejob"]
 _SLACK_TREE = ["one-run-tree", "two-runs-tree", "key-copy-later-tree", "key-copy-k3y-tree",
                "keys-repeated-tree", "loose-24-tree"]
-_DATED = ["free-key-nov31", "free-key-sec60", "free-key-min60", "free-key-window-26h04",
+_DATED = ["ctime-2013-free-2020", "mtime-2040-free-2035", "free-2020", "free-key-nov31", "free-key-sec60", "free-key-min60", "free-key-window-26h04",
           "free-key-window-26h06", "live-key-nov31", "topdir-mtime-nov31",
           "topdir-ctime-ffff", "topdir-ctime-chosen", "subdir-ctime-chosen",
           "subdir-mtime-nov31", "streamerinfo-key-nov31"]
@@ -271,6 +320,8 @@ _DEL = ["del-one-run", "del-two-runs", "del-three-runs", "del-key-copy", "del-te
 BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-del.root" for k in _DEL}
 _AGAIN = ["orphan-nov31", "orphan-after-live", "orphan-k3y", "orphan-earlier"]
 BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-again.root" for k in _AGAIN}
+BASE_OF |= {f"root-o-block-{k}.root": "ctl-o-base-small.root"
+            for k in ("empty-first", "split-1000")}
 NAMES = sorted(BASE_OF)
 BASE_NAMES = sorted(set(BASE_OF.values()))
 # the forged datimes that are no date (each between the file's making and last write)
