@@ -12,7 +12,9 @@ the code (neither the validators nor their tests were read):
   dated a second after every key of the file, or by 4 chosen bytes that decode as a date
   13 years before the file (tests/support/attack_oroot_forge.py `slack`); in a file that
   deleted two histograms (no writer), past the versions: one run of 27 bytes, two, three
-  of 25, a whole key copy, 16 and 48 chosen bytes (`behind_del`);
+  of 25, a whole key copy, 16 and 48 chosen bytes (`behind_del`); behind a
+  subdirectory's list (at its first place: zeros), one, two and three runs of 30 bytes
+  of its list, three runs of the StreamerInfo (`behind_sub`);
 - datimes ("every datime a calendar date-time", session 38): a deleted record's key whole
   in free space dated November 31, 23:59:60 or 23:60:00 (each lies, as a packed number,
   between the file's making and its last write), a live key and its list copy, the
@@ -111,6 +113,13 @@ DOCUMENTED_REFUSALS = sorted(
     + [f"ctl-o-tz-jagged-mixed-{c}.root" for c in ("lz4", "lzma", "zlib", "zstd")])
 
 LISTED = {
+    # behind a subdirectory's list: "at most one run of a live keys list" and "runs of
+    # the live metadata but the keys lists'" in any number: a second run of run1's list
+    # is also a run of the histograms' own keys (byte for byte the list's copies), and
+    # three runs of the StreamerInfo (three runs of run1's list are refused)
+    "root-o-sub-one-run.root",
+    "root-o-sub-two-runs.root",
+    "root-o-sub-streamer-runs.root",
     # with a writer a copy of a key the file holds is key material, and "a key dated
     # before the file or at no date is no key of the chain, its datime 4 of the loose
     # bytes": a key copy dated a second after every key, or by 'K3Y!' (2013-12-25)

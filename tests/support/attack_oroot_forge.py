@@ -10,6 +10,8 @@ uproot 5.7 output (tests/support/attack_nroot_files.py's clocked jobs) with chos
 - past the versions behind the top list of a file that deleted two histograms (no
   writer): one run of the live list (27 bytes), two, three of 25, a whole key copy, 16
   and 48 chosen bytes;
+- behind a subdirectory's list: one, two, three runs of 30 bytes of its list, three
+  runs of the StreamerInfo (the docs allow runs of other live metadata there);
 - datimes ("every datime a calendar date-time"): dates no calendar has that lie, as
   packed numbers, between the file's making and its last write (November 31, 23:59:60,
   23:60:00), in a deleted record's key whole in free space, a live key (its list copy
@@ -291,10 +293,43 @@ def blocks(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return {"ctl-o-base-small.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
 
 
+# ---- behind a subdirectory's live list ("behind any other live list, runs of the live
+# metadata but the keys lists', at most one run of a live keys list and the loose
+# bytes"): run1 made with three histograms in job 1, a fourth added 20 s later; uproot
+# leaves 128 bytes of zeros behind run1's list (nothing was free where it went).
+SUB = [files.both(files.hist("top"), *[files.hist(f"run1/g{i}") for i in range(3)]),
+       files.hist("run1/g3", 9)]
+
+
+def behind_sub(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    d = files.jobs(made / "sub.root", None, SUB, [20.0])
+    live = nforge._subdir_list(d)
+    keys = nforge._list_keys(d, live)
+    body = live.pos + live.keylen
+    end = body + 4 + sum(len(k) for k in keys)
+    stop = live.pos + live.nbytes
+    assert d[end:stop] == bytes(stop - end) and stop - end >= 120
+    q = [body + 4 + sum(len(k) for k in keys[:j]) for j in range(4)]
+    (si,) = [k for k in rio.own_keys(d, "TList", "StreamerInfo")
+             if rio.seek_key(d, k) == k.pos]
+    sp = si.pos + si.keylen + 200
+    out = {
+        # 30-byte runs of run1's own list (a key's fSeekKey on, into the next key)
+        "sub-one-run": rio.put(d, end + 8, d[q[1] + 18:q[1] + 48]),
+        "sub-two-runs": rio.put(d, end + 8, d[q[2] + 18:q[2] + 48] + d[q[0] + 18:q[0] + 48]),
+        "sub-three-runs": rio.put(d, end + 8, d[q[2] + 18:q[2] + 48] + d[q[0] + 18:q[0] + 48]
+                                  + d[q[1] + 18:q[1] + 48]),
+        # documented: runs of other live metadata (the StreamerInfo's), any number
+        "sub-streamer-runs": rio.put(d, end + 8, d[sp + 90:sp + 120] + d[sp:sp + 30]
+                                     + d[sp + 300:sp + 330]),
+    }
+    return {"ctl-o-base-sub.root": d}, {f"root-o-{k}.root": v for k, v in out.items()}
+
+
 def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
     bases, attacks = {}, {}
-    for make in (slack, behind_del, datimes, moved, orphans, blocks):
+    for make in (slack, behind_del, behind_sub, datimes, moved, orphans, blocks):
         b, a = make(made)
         bases |= b
         attacks |= a
@@ -322,6 +357,8 @@ _AGAIN = ["orphan-nov31", "orphan-after-live", "orphan-k3y", "orphan-earlier"]
 BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-again.root" for k in _AGAIN}
 BASE_OF |= {f"root-o-block-{k}.root": "ctl-o-base-small.root"
             for k in ("empty-first", "split-1000")}
+BASE_OF |= {f"root-o-sub-{k}.root": "ctl-o-base-sub.root"
+            for k in ("one-run", "two-runs", "three-runs", "streamer-runs")}
 NAMES = sorted(BASE_OF)
 BASE_NAMES = sorted(set(BASE_OF.values()))
 # the forged datimes that are no date (each between the file's making and last write)
