@@ -23,7 +23,8 @@ the code (neither the validators nor their tests were read):
   time (`datimes`);
 - a live TTree's key as an older keys list kept it before uproot moved the tree (attack
   n's five jobs): dated at no date, later than the live key, 13 years before the file,
-  earlier (documented), cycle 2, 100 bytes shorter or longer; 192 (documented) and 320
+  earlier (documented), 2014 once the file's making says 2013, cycle 2, 100 bytes
+  shorter or longer; 192 (documented) and 320
   chosen bytes in its old record's tail left free (`moved`);
 - a TTree deleted, made again and extended: the deleted tree's orphan baskets dated at
   no date, after the live tree, earlier (documented), 13 years before (`orphans`);
@@ -88,6 +89,13 @@ HOLES: dict[str, str] = {
         "published: the same deleted record dated 2035-06-01, 8.5 years after the file's "
         "last write, because the top directory's fDatimeM was set to 2040-01-01: the "
         "window's end ('26 h 5 min after its last write') is a chosen field",
+    "root-o-moved-key-2014-made-2013.root":
+        "published: the older keys list's copy of the moved TTree t's key dated "
+        "2014-03-01 (12 years before t was written; dated 2014 in the unedited file it "
+        "is refused), once the TFile key's datime and fDatimeC say the file was made "
+        "2013-12-25 ('K3Y!'); docs: 'what stays free is its length ... and datime a "
+        "copy' from the file's making to the live key's: the making is a chosen field, "
+        "so 28.6 bits where a file whose every key uproot wrote within an hour gives 12",
 }
 
 _CLOCK_RULE = ("docs: a job on a host in another time zone writes and deletes within "

@@ -215,6 +215,11 @@ def moved(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
         "moved-key-2013": rio.put(d, old.pos + 10, b"K3Y!"),
         # documented: any second from the file's making to the live key's write
         "moved-key-earlier": rio.put(d, old.pos + 10, _stamp(2026, 12, 1, 0, 30, 0)),
+        # the file's making (the TFile key's datime and fDatimeC, neither recomputed)
+        # set to 2013: the older key then dated 2014, 12 years before the tree was
+        "moved-key-2014-made-2013": rio.put(rio.put(rio.put(
+            d, _dir_times(d), EARLY), 110, EARLY), old.pos + 10, _stamp(2014, 3, 1, 0, 0, 0)),
+        "moved-key-2014": rio.put(d, old.pos + 10, _stamp(2014, 3, 1, 0, 0, 0)),
         "moved-key-cycle-2": rio.put(d, old.pos + 16, struct.pack(">h", 2)),
         # its record 100 bytes shorter (no longer ends where the free stretch ends)
         "moved-key-shorter": rio.put(d, old.pos, struct.pack(
@@ -347,7 +352,7 @@ _DATED = ["ctime-2013-free-2020", "mtime-2040-free-2035", "free-2020", "free-key
 BASE_OF = ({f"root-o-slack-{k}.root": "ctl-o-base-onejob.root" for k in _SLACK_ONE}
            | {f"root-o-slack-{k}.root": "ctl-o-base-treejob.root" for k in _SLACK_TREE}
            | {f"root-o-{k}.root": "ctl-o-base-dated.root" for k in _DATED})
-_MOVED = ["moved-key-nov31", "moved-key-later", "moved-key-2013", "moved-key-earlier",
+_MOVED = ["moved-key-2014", "moved-key-2014-made-2013", "moved-key-nov31", "moved-key-later", "moved-key-2013", "moved-key-earlier",
           "moved-key-cycle-2", "moved-key-shorter", "moved-key-longer", "moved-tail-192",
           "moved-tail-320"]
 BASE_OF |= {f"root-o-{k}.root": "ctl-o-base-five.root" for k in _MOVED}
