@@ -1,0 +1,169 @@
+"""Independent attack oh5 on the HDF5 claims session 38 added (issue #13, session 39).
+
+Attacks docs/quarantine.md's "HDF5: what the walk refuses that h5py writes" and "HDF5:
+what exactness leaves" (not the code: neither the validators nor their tests were
+read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HDF5
+2.2.0) and h5netcdf 1.8.3 output and bytes forged into h5py files where no reader looks
+(each forgery shown hidden: h5py returns the same names, attributes and values):
+- the name character set ("an ASCII name is pinned to ASCII", "ASCII or UTF-8, 1 bit
+  per such attribute or link name"): a version 3 attribute message's character set byte
+  set to 2, 15, 0x80, 0xff, compact and dense, on ASCII and non-ASCII names
+  (tests/support/attack_oh5_forge.py);
+- untracked dense attribute orders ("65535 or one below its max compact: log2(9) bits
+  per attribute"): the name index record's creation order set to 8, 9, 1000, 65534,
+  0x10000, 0xffffffff, and its message flags byte (priced nowhere) to 0x01 and 0x10;
+- ordinary multi-session workflows (tests/support/attack_oh5_ordinary.py): h5py files
+  reopened with 'a' (UTF-8 group, dataset and attribute names, dense attributes,
+  track_order or not, default libver and 'latest', an attribute deleted, flushes after
+  each attribute), netCDF4-python datasets appended to in 2 and 3 sessions (a variable
+  added on an existing dimension, attributes renamed and deleted), h5netcdf files
+  appended to (an unlimited dimension resized, a group added).
+Found: every forgery refused. FALSE_REJECTIONS: under h5py's default libver, giving a
+group a subgroup with a non-ASCII name (one call, one session) makes libhdf5 2.0 turn the
+group from a symbol table into a new-style group: the old B-tree and local heap stay
+in the file reached from nothing, and the parent's symbol table entry (or the
+superblock's root entry) still caches them, so the file is refused. DOCUMENTED_REFUSALS:
+netCDF appends (netCDF-C rewrites a dimension scale's REFERENCE_LIST when a new variable
+uses the dimension; it tracks creation order everywhere, so the orders have a gap).
+All files go into ONE quarantine vetted once through the CLI with the shipped batch
+policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
+ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("h5py")
+
+from tests.support import attack_nh5_tools as tools  # noqa: E402
+from tests.support import attack_oh5_forge as forge  # noqa: E402
+from tests.support import attack_oh5_ordinary as ordinary_files  # noqa: E402
+
+HOLES: dict[str, str] = {}
+
+_STAB = ("refused ('{detail}'): h5py, default libver, {what}: libhdf5 2.0 converts a "
+         "symbol-table group to a new-style group when it is given a group with a "
+         "non-ASCII name, leaving the old B-tree and local heap and the cached entry")
+FALSE_REJECTIONS: dict[str, str] = {
+    **{f"ctl-oh5-utf8-{t}-def.h5": _STAB.format(
+        detail="bytes 136..800 (after the object header of /) are reached from no "
+               "structure ... a B-tree node nothing refers to",
+        what="group 'größe' and 'βeta' created under / over 3 sessions") for t in ("u",)},
+    "ctl-oh5-dense-utf8-u-def.h5": _STAB.format(
+        detail="bytes 136..800 (after the object header of /) are reached from no structure "
+               "... a B-tree node nothing refers to",
+        what="root attributes over 3 sessions, group 'σ' created in the second"),
+    "ctl-oh5-stab-utf8-group.h5": _STAB.format(
+        detail="a symbol table entry's cache type or scratch pad is not its group's "
+               "B-tree and heap", what="one session: f.create_group('größe')"),
+    "ctl-oh5-stab-utf8-subgroup.h5": _STAB.format(
+        detail="a symbol table entry's cache type or scratch pad is not its group's "
+               "B-tree and heap", what="one session: /g, then /g/größe"),
+}
+
+# Ordinary output a documented rule refuses ("Refused because creation orders must be
+# 0..n-1": netCDF-C tracks attribute creation order on every object and rewrites a
+# dimension scale's REFERENCE_LIST when a variable is attached; renameAttribute and
+# delncattr leave gaps too). Kept so the price is seen: every netCDF-4 file appended to
+# with a new variable on an existing dimension.
+_ORDERS = "hdf5: the creation orders of the attributes of"
+DOCUMENTED_REFUSALS = {
+    "ctl-oh5-netcdf4-2.nc": _ORDERS,
+    "ctl-oh5-netcdf4-3.nc": _ORDERS,
+    "ctl-oh5-h5netcdf-2.nc": _ORDERS,
+}
+
+LISTED: set[str] = set()
+
+
+def _cases() -> dict[str, dict[str, bytes]]:
+    ordinary = ordinary_files.controls()
+    compact, dense = forge.compact_source(), forge.dense_source()
+    ordinary["ctl-oh5-src-compact.h5"] = compact
+    ordinary["ctl-oh5-src-dense.h5"] = dense
+    attacks = forge.compact_csets(compact) | forge.dense_csets(dense)
+    attacks |= forge.dense_orders(dense)
+    within = {name: attacks.pop(name) for name in sorted(LISTED)}
+    return {"ordinary": ordinary, "attacks": attacks, "within": within}
+
+
+CASES = _cases()
+ORDINARY = sorted(set(CASES["ordinary"]) - set(DOCUMENTED_REFUSALS))
+
+
+@pytest.fixture(scope="module")
+def vetted(tmp_path_factory):
+    assert tools.ALLOW in (tools.REPO / "policy" / "batch.yaml").read_text()
+    base = tmp_path_factory.mktemp("attackoh5")
+    files = {**CASES["ordinary"], **CASES["attacks"], **CASES["within"]}
+    entries, out, rc = tools.vet(files, base)
+    return {"entries": entries, "out": out, "rc": rc}
+
+
+def _marked(names, table):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=table[n]))
+            if n in table else n for n in sorted(names)]
+
+
+def _source(name: str) -> bytes:
+    """The ordinary file a forgery was made from."""
+    key = "ctl-oh5-src-compact.h5" if "-compact-" in name else "ctl-oh5-src-dense.h5"
+    return CASES["ordinary"][key]
+
+
+def test_every_exemption_names_a_real_case():
+    assert set(HOLES) <= set(CASES["attacks"])
+    assert set(FALSE_REJECTIONS) <= set(ORDINARY)
+    assert set(DOCUMENTED_REFUSALS) <= set(CASES["ordinary"])
+    assert set(CASES["within"]) >= LISTED
+
+
+@pytest.mark.parametrize("name", sorted(CASES["attacks"]) + sorted(CASES["within"]))
+def test_forgery_is_hidden_from_readers(name):
+    """h5py reads the forged file whole and sees exactly what it sees of the original:
+    the forged bytes carry what no reader is shown."""
+    data = {**CASES["attacks"], **CASES["within"]}[name]
+    source = _source(name)
+    assert data != source
+    assert tools.seen(data) is not None
+    assert tools.seen(data) == tools.seen(source)
+
+
+@pytest.mark.parametrize("name", ORDINARY)
+def test_ordinary_output_reads(name):
+    assert tools.seen(CASES["ordinary"][name]) is not None
+
+
+@pytest.mark.parametrize("name", _marked(ORDINARY, FALSE_REJECTIONS))
+def test_ordinary_output_published_byte_identical(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "accepted", entry["detail"]
+    assert (vetted["out"] / name).read_bytes() == CASES["ordinary"][name]
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
+def test_documented_refusal(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith(DOCUMENTED_REFUSALS[name]), entry["detail"]
+
+
+@pytest.mark.parametrize("name", _marked(CASES["attacks"], HOLES))
+def test_attack_refused(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith("hdf5"), entry["detail"]
+    assert not (vetted["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(CASES["within"]))
+def test_documented_capacity_published_as_checked(vetted, name):
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "accepted", entry["detail"]
+    assert (vetted["out"] / name).read_bytes() == CASES["within"][name]
+
+
+def test_whole_run_exit_code(vetted):
+    """Per-file mode: refusals give exit 1; the rest is still published."""
+    assert vetted["rc"] == 1

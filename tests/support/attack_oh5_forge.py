@@ -1,0 +1,125 @@
+"""Forgeries for the independent attack oh5 (issue #13, session 39), made from real h5py
+files by hand, each checksum recomputed, each hidden from h5py (it returns the same
+names, attributes and values):
+- a version 3 attribute message's name character set set to values that are neither
+  ASCII (0) nor UTF-8 (1): 2, 15, 0x80, 0xff (docs: "an ASCII name is pinned to ASCII",
+  "the character set of a name with non-ASCII bytes (ASCII or UTF-8, 1 bit)"), on an
+  ASCII name and a UTF-8 name, compact (object header) and dense (fractal heap object);
+- the creation order an untracked object's dense attribute carries in its name index
+  B-tree record (docs: "65535 or one below its max compact: log2(9) bits per
+  attribute"): 8 (= max compact), 9, 1000, 65534, 0x10000, 0xffffffff; and the record's
+  message flags byte (not priced anywhere) set to 0x01 (constant) and 0x10.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from tests.support.attack_nh5_nulls import headers
+from tests.support.attack_nh5_tools import lookup3, sessions
+from tests.support.hdf5_attack_c_bytes import resum
+
+CSETS = (2, 15, 0x80, 0xFF)
+
+
+def compact_source() -> bytes:
+    """'latest', untracked root with an ASCII and a UTF-8 named float attribute."""
+    def s1(f):
+        f.attrs["plain"] = 1.5
+        f.attrs["ünï"] = 2.5
+        f.create_dataset("d", data=np.arange(3.0))
+    return sessions([s1], libver="latest")
+
+
+def compact_csets(buf: bytes) -> dict[str, bytes]:
+    hdr = headers(buf)["/"]
+    attrs = [m for m in hdr.msgs if m.type == 0x0C]
+    assert len(attrs) == 2 and all(buf[m.body] == 3 for m in attrs)
+    out = {}
+    for m in attrs:
+        tag = "utf8" if max(buf[m.body + 9:m.body + 9 + buf[m.body + 2]]) > 0x7F else "ascii"
+        for value in CSETS:
+            forged = bytearray(buf)
+            forged[m.body + 8] = value
+            resum(forged, hdr)
+            out[f"oh5-cset-compact-{tag}-{value}.h5"] = bytes(forged)
+    return out
+
+
+def _heap_block_resum(orig: bytes, buf: bytearray, pos: int) -> None:
+    """Recompute the checksum of the fractal heap direct block holding pos: its size is
+    the one whose checksum (at 18: 'latest' heaps' block offsets are 5 bytes) matches in
+    the original."""
+    block = orig.rfind(b"FHDB", 0, pos)
+    field = block + 18
+    size = next(n for n in (512, 1024, 2048, 4096, 8192, 16384)
+                if struct.unpack_from("<I", orig, field)[0]
+                == lookup3(orig[block:field] + bytes(4) + orig[field + 4:block + n]))
+    buf[field:field + 4] = bytes(4)
+    struct.pack_into("<I", buf, field, lookup3(bytes(buf[block:block + size])))
+
+
+def dense_source() -> bytes:
+    """'latest', untracked root with 13 float array attributes (dense), 2 sessions."""
+    def s1(f):
+        for i in range(4):
+            f.attrs[f"a{i}"] = np.arange(i + 1.0)
+
+    def s2(f):
+        for i in range(4, 13):
+            f.attrs[f"a{i}"] = np.arange(i + 1.0)
+        f.attrs["ünï"] = 7.0
+    return sessions([s1, s2], libver="latest")
+
+
+def _leaf(buf: bytes) -> tuple[int, int, int]:
+    """The root's attribute name index: its one leaf node, record size and count."""
+    hdr = headers(buf)["/"]
+    info = next(m for m in hdr.msgs if m.type == 0x15)
+    flags = buf[info.body + 1]
+    at = info.body + 2 + (2 if flags & 1 else 0) + 8
+    bthd = struct.unpack_from("<Q", buf, at)[0]
+    assert buf[bthd:bthd + 4] == b"BTHD" and buf[bthd + 5] == 8
+    rec_size, depth = struct.unpack_from("<HH", buf, bthd + 10)
+    root, nrec = struct.unpack_from("<QH", buf, bthd + 16)
+    assert depth == 0 and buf[root:root + 4] == b"BTLF"
+    return root, rec_size, nrec
+
+
+def _relf(buf: bytearray, leaf: int, rec: int, nrec: int) -> None:
+    end = leaf + 6 + rec * nrec
+    struct.pack_into("<I", buf, end, lookup3(bytes(buf[leaf:end])))
+
+
+def dense_orders(buf: bytes) -> dict[str, bytes]:
+    leaf, rec, nrec = _leaf(buf)
+    assert rec == 17
+    orders = [struct.unpack_from("<I", buf, leaf + 6 + k * rec + 9)[0] for k in range(nrec)]
+    k = orders.index(0xFFFF)
+    out = {}
+    for value in (8, 9, 1000, 65534, 0x10000, 0xFFFFFFFF):
+        forged = bytearray(buf)
+        struct.pack_into("<I", forged, leaf + 6 + k * rec + 9, value)
+        _relf(forged, leaf, rec, nrec)
+        out[f"oh5-dense-order-{value}.h5"] = bytes(forged)
+    for value in (0x01, 0x10):
+        forged = bytearray(buf)
+        forged[leaf + 6 + k * rec + 8] = value
+        _relf(forged, leaf, rec, nrec)
+        out[f"oh5-dense-recflags-{value}.h5"] = bytes(forged)
+    return out
+
+
+def dense_csets(buf: bytes) -> dict[str, bytes]:
+    out = {}
+    for name, tag in ((b"a11\x00", "ascii"), ("ünï".encode() + b"\x00", "utf8")):
+        obj = buf.find(name) - 9  # a version 3 attribute message: the name from byte 9
+        assert buf[obj] == 3 and buf[obj + 8] in (0, 1), (tag, obj)
+        for value in (2, 0xFF):
+            forged = bytearray(buf)
+            forged[obj + 8] = value
+            _heap_block_resum(buf, forged, obj)
+            out[f"oh5-cset-dense-{tag}-{value}.h5"] = bytes(forged)
+    return out
