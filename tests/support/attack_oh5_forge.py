@@ -123,3 +123,63 @@ def dense_csets(buf: bytes) -> dict[str, bytes]:
             _heap_block_resum(buf, forged, obj)
             out[f"oh5-cset-dense-{tag}-{value}.h5"] = bytes(forged)
     return out
+
+
+def stale_source() -> bytes:
+    """'latest', untracked root given float array attributes over 3 sessions (2, 3, 7)
+    with a dataset created after each of the first two: the root's header grew into
+    continuation blocks, which libhdf5 freed when the attributes moved to dense storage
+    (two freed OCHK blocks stay in the file), and its null holds what moved."""
+    def step(lo: int, hi: int, name: str | None):
+        def run(f):
+            for i in range(lo, hi):
+                f.attrs[f"attr{i:02d}"] = np.arange(float(i % 5 + 1))
+            if name:
+                f.create_dataset(name, data=np.arange(4.0))
+        return run
+    return sessions([step(0, 2, "d"), step(2, 5, "e"), step(5, 12, None)], libver="latest")
+
+
+def _block_len(buf: bytes, at: int) -> int:
+    """The length of the OCHK block at `at`: where its lookup3 checksum is."""
+    return next(n for n in range(12, 4096)
+                if struct.unpack_from("<I", buf, at + n - 4)[0] == lookup3(buf[at:at + n - 4]))
+
+
+def stale_conts(buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Stale continuation data put in the zeros ending the root's null (20 bytes free
+    there): a continuation message header (type 0x10, size 16) and/or its (address,
+    length). Returns (within the docs, hostile)."""
+    blocks = [i for i in range(len(buf)) if buf.startswith(b"OCHK", i)]
+    assert len(blocks) == 2
+    hdr = headers(buf)["/"]
+    nul = hdr.msgs[-1]
+    assert nul.type == 0 and nul.body + nul.size + 4 == hdr.chunks[0][1]
+    body = buf[nul.body:nul.body + nul.size]
+    free = max(i for i, c in enumerate(body) if c) + 1
+    assert nul.size - free >= 20
+
+    def forged(at: int, data: bytes) -> bytes:
+        out = bytearray(buf)
+        out[nul.body + at:nul.body + at + len(data)] = data
+        resum(out, hdr)
+        return bytes(out)
+
+    first, second = blocks
+    size1 = _block_len(buf, first)
+    head = struct.pack("<BHB", 0x10, 16, 0)
+    within, hostile = {}, {}
+    for tag, addr, size in (("freed1", first, size1), ("freed2", second,
+                                                        _block_len(buf, second))):
+        within[f"oh5-stale-{tag}-msg.h5"] = forged(free, head + struct.pack("<QQ", addr, size))
+        within[f"oh5-stale-{tag}-bare.h5"] = forged(free, struct.pack("<QQ", addr, size))
+    # read another way the docs price: 4 bytes as the header's one stale checksum and
+    # the next non-zero byte as the last byte of a float attribute (0x40) or so
+    within["oh5-stale-addr1000-len64-msg.h5"] = forged(free, head + struct.pack("<QQ", 1000, 64))
+    within["oh5-stale-freed1-len0-bare.h5"] = forged(free, struct.pack("<QQ", first, 0))
+    for tag, addr, size in (("len+1", first, size1 + 1), ("len-chosen", first, 0x41424344),
+                            ("addr+4", first + 4, size1),
+                            ("chosen", 0x4847464544434241, 0x5050505050505050)):
+        hostile[f"oh5-stale-{tag}-msg.h5"] = forged(free, head + struct.pack("<QQ", addr, size))
+        hostile[f"oh5-stale-{tag}-bare.h5"] = forged(nul.size - 16, struct.pack("<QQ", addr, size))
+    return within, hostile

@@ -106,6 +106,8 @@ def h5py_controls() -> dict[str, bytes]:
         [lambda f: f.create_group("g").create_group("größe")])
     out["ctl-oh5-stab-utf8-dataset.h5"] = sessions(
         [lambda f: f.create_dataset("données", data=[1, 2])])
+    for lv in LIBVERS:
+        out[f"ctl-oh5-scales-t-{lv}.h5"] = sessions([_scales], track_order=True, **_kw(lv))
     return out
 
 
@@ -171,6 +173,76 @@ def _h5n_second(path: Path, mode: str) -> None:
         f.attrs["histoire"] = "deuxième"
 
 
+def _nc_two(names: tuple[str, ...]) -> Callable[[Path, str], None]:
+    """One netCDF-4 session: dimension x and a variable (x,) of each name (a name 'x'
+    makes x a coordinate variable)."""
+    def step(path: Path, mode: str) -> None:
+        import netCDF4
+        with netCDF4.Dataset(path, mode) as ds:
+            ds.createDimension("x", 3)
+            for name in names:
+                ds.createVariable(name, "f8", ("x",))[:] = np.arange(3.0)
+    return step
+
+
+def _nc_rich(path: Path, mode: str) -> None:
+    """A CF-style netCDF-4 file: time series of a gridded field, a coordinate variable
+    shared by two variables, a compressed variable, strings, a group."""
+    import netCDF4
+    with netCDF4.Dataset(path, mode, format="NETCDF4") as ds:
+        ds.createDimension("time", None)
+        ds.createDimension("lat", 6)
+        ds.createDimension("lon", 8)
+        t = ds.createVariable("time", "f8", ("time",))
+        t.units = "days since 2000-01-01"
+        ds.createVariable("lat", "f4", ("lat",))[:] = np.linspace(-50, 50, 6)
+        v = ds.createVariable("tas", "f4", ("time", "lat", "lon"), zlib=True, complevel=4,
+                              fill_value=-999.0)
+        v.units = "K"
+        t[0:3] = [0, 1, 2]
+        v[0:3] = np.linspace(250.0, 300.0, 144).reshape(3, 6, 8)
+        s = ds.createVariable("station", str, ("lat",))
+        s[0] = "Zürich"
+        g = ds.createGroup("meta")
+        g.createDimension("n", 3)
+        g.createVariable("n", "i8", ("n",))[:] = [1, 2, 3]
+        ds.Conventions = "CF-1.8"
+
+
+def _nc_append(path: Path, mode: str) -> None:
+    import netCDF4
+    with netCDF4.Dataset(path, mode) as ds:
+        n = len(ds.dimensions["time"])
+        ds["time"][n:n + 2] = [n, n + 1]
+        ds["tas"][n:n + 2] = np.ones((2, 6, 8))
+
+
+def _nc_classic(path: Path, mode: str) -> None:
+    import netCDF4
+    with netCDF4.Dataset(path, mode, format="NETCDF4_CLASSIC") as ds:
+        ds.createDimension("x", 4)
+        ds.createVariable("v", "f8", ("x",))[:] = np.arange(4.0)
+        ds.title = "c"
+
+
+def _h5n_legacy(path: Path, mode: str) -> None:
+    import h5netcdf.legacyapi as legacy
+    with legacy.Dataset(path, mode) as ds:
+        if mode == "w":
+            ds.createDimension("t", None)
+            ds.createVariable("v", "f4", ("t",))[0:3] = [1, 2, 3]
+            ds.setncattr("a", 1)
+        else:
+            ds["v"][3:5] = [4, 5]
+
+
+def _scales(f) -> None:
+    x = f.create_dataset("x", data=np.arange(3.0))
+    x.make_scale("x")
+    for name in ("a", "b"):
+        f.create_dataset(name, data=np.arange(3.0)).dims[0].attach_scale(x)
+
+
 def tool_controls() -> dict[str, bytes]:
     out = {}
     try:
@@ -178,12 +250,19 @@ def tool_controls() -> dict[str, bytes]:
         out["ctl-oh5-netcdf4-1.nc"] = _tool_file([_nc_first])
         out["ctl-oh5-netcdf4-2.nc"] = _tool_file([_nc_first, _nc_second])
         out["ctl-oh5-netcdf4-3.nc"] = _tool_file([_nc_first, _nc_second, _nc_third])
+        out["ctl-oh5-nc-two-vars.nc"] = _tool_file([_nc_two(("a", "b"))])
+        out["ctl-oh5-nc-coord-one-var.nc"] = _tool_file([_nc_two(("x", "a"))])
+        out["ctl-oh5-nc-coord-two-vars.nc"] = _tool_file([_nc_two(("x", "a", "b"))])
+        out["ctl-oh5-nc-cf.nc"] = _tool_file([_nc_rich])
+        out["ctl-oh5-nc-cf-append.nc"] = _tool_file([_nc_rich, _nc_append])
+        out["ctl-oh5-nc-classic.nc"] = _tool_file([_nc_classic])
     except ImportError:
         pass
     try:
         import h5netcdf  # noqa: F401
         out["ctl-oh5-h5netcdf-1.nc"] = _tool_file([_h5n_first])
         out["ctl-oh5-h5netcdf-2.nc"] = _tool_file([_h5n_first, _h5n_second])
+        out["ctl-oh5-h5netcdf-legacy-append.nc"] = _tool_file([_h5n_legacy, _h5n_legacy])
     except ImportError:
         pass
     return out
