@@ -17,6 +17,10 @@ read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HD
   (address, length) in the zeros ending a 'latest' root's null that moved to dense
   storage (two freed OCHK blocks in the file), naming a freed block with its length, one
   byte longer, a chosen length, 4 bytes into the block, a chosen address;
+- a freed continuation block's nulls and old free-space section lists placed at the
+  file's end (tests/support/attack_oh5_freed.py: payloads, chosen pairs, middle and
+  several nulls; an old list moved or copied, the live list copied, states never
+  listed, a section no block's tail, after zeros);
 - ordinary multi-session workflows (tests/support/attack_oh5_ordinary.py): h5py files
   reopened with 'a' (UTF-8 group, dataset and attribute names, dense attributes,
   track_order or not, default libver and 'latest', an attribute deleted, flushes after
@@ -47,6 +51,7 @@ pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_tools as tools  # noqa: E402
 from tests.support import attack_oh5_forge as forge  # noqa: E402
+from tests.support import attack_oh5_freed as freed  # noqa: E402
 from tests.support import attack_oh5_ordinary as ordinary_files  # noqa: E402
 
 HOLES: dict[str, str] = {}
@@ -103,10 +108,19 @@ DOCUMENTED_REFUSALS: dict[str, str] = {"ctl-oh5-netcdf4-3.nc": _ORDERS}
 # freed"), with or without its stale message header; and pairs naming no block that the
 # walk reads another way the docs price: (1000, 64)'s e8 03 00 00 as the header's one
 # stale checksum (32 bits) and 0x40 as a float attribute's last byte, (freed1, 0) as a
-# checksum (20 08 00 00) then zeros.
+# checksum (20 08 00 00) then zeros. In a freed continuation block's null (its last
+# message): zeros, one 4-byte piece anywhere (its stale checksum), or a stale continuation
+# pair naming any address up to the file's size (1001 and 3333 lie in zeros: no
+# structure starts there; 0 is the superblock, 48 the root's own header) with 4 chosen
+# length bytes: log2(6220) + 32 = 44.6 bits a freed block, near what the docs give such a
+# null (a block whose start a later structure took: log2(structures) + log2(file size),
+# its length free; one stale checksum: 32 bits), though the address need not be a
+# structure's start.
 LISTED = {f"oh5-stale-{k}.h5" for k in (
     "freed1-msg", "freed1-bare", "freed2-msg", "freed2-bare", "addr1000-len64-msg",
-    "freed1-len0-bare")}
+    "freed1-len0-bare")} | {f"oh5-fb-{k}.h5" for k in (
+    "last-null-zeros", "mid-null-zeros", "last-null-4-chosen", "last-null-4-chosen-at40",
+    "pair-1001-chosen4", "pair-3333-chosen4", "pair-superblock-46", "pair-own-header-46")}
 
 
 def _cases() -> dict[str, dict[str, bytes]]:
@@ -120,6 +134,12 @@ def _cases() -> dict[str, dict[str, bytes]]:
     ordinary["ctl-oh5-src-stale.h5"] = stale
     within, hostile = forge.stale_conts(stale)
     attacks |= hostile
+    within_fb, hostile_fb = freed.freed_nulls(stale)
+    within |= within_fb
+    attacks |= hostile_fb
+    lists = freed.lists_source()
+    ordinary["ctl-oh5-src-lists.h5"] = lists
+    attacks |= freed.old_lists(lists)
     within |= {name: attacks.pop(name) for name in sorted(LISTED) if name in attacks}
     return {"ordinary": ordinary, "attacks": attacks, "within": within}
 
@@ -149,7 +169,9 @@ def _marked(names, table):
 
 def _source(name: str) -> bytes:
     """The ordinary file a forgery was made from."""
-    if name.startswith("oh5-stale-"):
+    if name.startswith("oh5-lst-"):
+        return CASES["ordinary"]["ctl-oh5-src-lists.h5"]
+    if name.startswith(("oh5-stale-", "oh5-fb-")):
         return CASES["ordinary"]["ctl-oh5-src-stale.h5"]
     key = "ctl-oh5-src-compact.h5" if "-compact-" in name else "ctl-oh5-src-dense.h5"
     return CASES["ordinary"][key]
