@@ -21,6 +21,10 @@ read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HD
   file's end (tests/support/attack_oh5_freed.py: payloads, chosen pairs, middle and
   several nulls; an old list moved or copied, the live list copied, states never
   listed, a section no block's tail, after zeros);
+- a null grown over a gap (slid.grown, "the null's own header as libhdf5 last flushed
+  it ... then zeros"): a stale null header at the start of a one-session dataset's null
+  of 176 zeros, 1 to 100 bytes smaller, larger, flagged, another type, one byte in, two
+  headers, followed by chosen bytes;
 - ordinary multi-session workflows (tests/support/attack_oh5_ordinary.py): h5py files
   reopened with 'a' (UTF-8 group, dataset and attribute names, dense attributes,
   track_order or not, default libver and 'latest', an attribute deleted, flushes after
@@ -115,12 +119,16 @@ DOCUMENTED_REFUSALS: dict[str, str] = {"ctl-oh5-netcdf4-3.nc": _ORDERS}
 # length bytes: log2(6220) + 32 = 44.6 bits a freed block, near what the docs give such a
 # null (a block whose start a later structure took: log2(structures) + log2(file size),
 # its length free; one stale checksum: 32 bits), though the address need not be a
-# structure's start.
+# structure's start. A stale null header (type 0, the size 4 less, flags 0) at the start
+# of a null of a dataset header nothing moved from (one session): "in any null, from its
+# start, the null's own header as libhdf5 last flushed it": 1 bit a null (other sizes,
+# flags, type, place refused).
 LISTED = {f"oh5-stale-{k}.h5" for k in (
     "freed1-msg", "freed1-bare", "freed2-msg", "freed2-bare", "addr1000-len64-msg",
     "freed1-len0-bare")} | {f"oh5-fb-{k}.h5" for k in (
     "last-null-zeros", "mid-null-zeros", "last-null-4-chosen", "last-null-4-chosen-at40",
-    "pair-1001-chosen4", "pair-3333-chosen4", "pair-superblock-46", "pair-own-header-46")}
+    "pair-1001-chosen4", "pair-3333-chosen4", "pair-superblock-46", "pair-own-header-46")} | {
+    "oh5-grown-d-minus4.h5"}
 
 
 def _cases() -> dict[str, dict[str, bytes]]:
@@ -137,6 +145,11 @@ def _cases() -> dict[str, dict[str, bytes]]:
     within_fb, hostile_fb = freed.freed_nulls(stale)
     within |= within_fb
     attacks |= hostile_fb
+    grown = forge.grown_source()
+    ordinary["ctl-oh5-src-grown.h5"] = grown
+    within_gr, hostile_gr = forge.grown_nulls(grown)
+    within |= within_gr
+    attacks |= hostile_gr
     lists = freed.lists_source()
     ordinary["ctl-oh5-src-lists.h5"] = lists
     attacks |= freed.old_lists(lists)
@@ -169,6 +182,8 @@ def _marked(names, table):
 
 def _source(name: str) -> bytes:
     """The ordinary file a forgery was made from."""
+    if name.startswith("oh5-grown-"):
+        return CASES["ordinary"]["ctl-oh5-src-grown.h5"]
     if name.startswith("oh5-lst-"):
         return CASES["ordinary"]["ctl-oh5-src-lists.h5"]
     if name.startswith(("oh5-stale-", "oh5-fb-")):

@@ -183,3 +183,44 @@ def stale_conts(buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
         hostile[f"oh5-stale-{tag}-msg.h5"] = forged(free, head + struct.pack("<QQ", addr, size))
         hostile[f"oh5-stale-{tag}-bare.h5"] = forged(nul.size - 16, struct.pack("<QQ", addr, size))
     return within, hostile
+
+
+def grown_source() -> bytes:
+    """'latest', one session: 5 float root attributes and a dataset /d, whose header
+    ends with a 176-byte null of zeros (nothing of /d ever moved)."""
+    def step(f):
+        for i in range(5):
+            f.attrs[f"x{i}"] = float(i)
+        f.create_dataset("d", data=np.arange(3.0))
+    return sessions([step], libver="latest")
+
+
+def grown_nulls(buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """A stale null header at the start of /d's null ("in any null, from its start, the
+    null's own header as libhdf5 last flushed it (type 0, the size it had then, its
+    flags and order) ... then zeros", slid.grown): (within, hostile)."""
+    hdr = headers(buf)["d"]
+    nul = hdr.msgs[-1]
+    assert nul.type == 0 and nul.size == 176 and not any(buf[nul.body:nul.body + 176])
+
+    def forged(data: bytes, at: int = 0) -> bytes:
+        out = bytearray(buf)
+        out[nul.body + at:nul.body + at + len(data)] = data
+        resum(out, hdr)
+        return bytes(out)
+
+    def old(size: int, mtype: int = 0, flags: int = 0) -> bytes:
+        return struct.pack("<BHB", mtype, size, flags)
+
+    within = {"oh5-grown-d-minus4.h5": forged(old(172))}
+    hostile = {f"oh5-grown-d-minus{k}.h5": forged(old(176 - k))
+               for k in (1, 3, 5, 8, 16, 40, 100)}
+    hostile |= {
+        "oh5-grown-d-plus4.h5": forged(old(180)),
+        "oh5-grown-d-flags1.h5": forged(old(172, flags=1)),
+        "oh5-grown-d-type12.h5": forged(old(172, mtype=12)),
+        "oh5-grown-d-then-chosen.h5": forged(old(168) + b"PW"),
+        "oh5-grown-d-at1.h5": forged(old(172), 1),
+        "oh5-grown-d-two-old.h5": forged(old(172) + old(168)),
+    }
+    return within, hostile
