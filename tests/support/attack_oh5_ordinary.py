@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from tests.support.attack_nh5_tools import sessions
@@ -87,6 +88,41 @@ def _flushes(track: bool) -> list:
         f["g"].attrs["k12"] = 12
 
     return [s1, s2]
+
+
+def _soft(f) -> None:
+    f["données"] = np.arange(3)
+    f["lien→"] = h5py.SoftLink("/données")
+
+
+def _group_a(f) -> None:
+    f.create_group("a")
+
+
+def _group_a_sub(f) -> None:
+    f["a"].create_group("ünter")
+
+
+def _moved(f) -> None:
+    f.create_group("g").create_dataset("x", data=[1])
+
+
+def _move_utf8(f) -> None:
+    f.move("g/x", "g/ïx")
+
+
+LIBVER_ARGS = {"def": {}, "latest": {"libver": "latest"}, "v110": {"libver": ("earliest", "v110")}}
+
+
+def utf8_links() -> dict[str, bytes]:
+    """UTF-8 link names under default libver, ('earliest', 'v110') and 'latest': a soft
+    link, a group's subgroup made in a later session, a dataset renamed (f.move)."""
+    out = {}
+    for lv, kw in LIBVER_ARGS.items():
+        out[f"ctl-oh5-soft-utf8-{lv}.h5"] = sessions([_soft], **kw)
+        out[f"ctl-oh5-subgroup-utf8-later-{lv}.h5"] = sessions([_group_a, _group_a_sub], **kw)
+        out[f"ctl-oh5-move-utf8-{lv}.h5"] = sessions([_moved, _move_utf8], **kw)
+    return out
 
 
 def h5py_controls() -> dict[str, bytes]:
@@ -269,4 +305,4 @@ def tool_controls() -> dict[str, bytes]:
 
 
 def controls() -> dict[str, bytes]:
-    return h5py_controls() | tool_controls()
+    return h5py_controls() | utf8_links() | tool_controls()
