@@ -25,13 +25,18 @@ read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HD
   it ... then zeros"): a stale null header at the start of a one-session dataset's null
   of 176 zeros, 1 to 100 bytes smaller, larger, flagged, another type, one byte in, two
   headers, followed by chosen bytes;
+- the attribute phase change (max compact, min dense) stored in a dense 'latest' root
+  ("32,895 pairs, 15.006 bits") with the orders its dense attributes carry;
 - ordinary multi-session workflows (tests/support/attack_oh5_ordinary.py): h5py files
   reopened with 'a' (UTF-8 group, dataset and attribute names, dense attributes,
   track_order or not, default libver and 'latest', an attribute deleted, flushes after
   each attribute), netCDF4-python datasets appended to in 2 and 3 sessions (a variable
   added on an existing dimension, attributes renamed and deleted), h5netcdf files
   appended to (an unlimited dimension resized, a group added).
-Found: every forgery refused (a stale pair naming no block passes only where its bytes
+Found (HOLES): a dense header's stored max compact is not bounded by its attributes
+(libhdf5 goes dense only past max compact), so a forged (255, 6) lets each untracked
+dense attribute's order carry 8 bits where the docs say log2(9) by default.
+Every other forgery refused (a stale pair naming no block passes only where its bytes
 read as the one stale checksum and a float's last byte: priced). FALSE_REJECTIONS:
 (1) netCDF4-python's plainest file, one session with two variables on one dimension,
 is refused for the creation orders of the dimension scale's attributes: netCDF-C
@@ -60,7 +65,25 @@ from tests.support import attack_oh5_forge as forge  # noqa: E402
 from tests.support import attack_oh5_freed as freed  # noqa: E402
 from tests.support import attack_oh5_ordinary as ordinary_files  # noqa: E402
 
-HOLES: dict[str, str] = {}
+_PHASE = ("published: dense_source()'s root (14 small float attributes in dense storage, "
+          "untracked, no deletion) forged to store the attribute phase change ({pair}) and "
+          "its dense attributes' name index records to carry creation orders {orders}. "
+          "libhdf5 moves attributes to dense storage only once they outnumber max compact "
+          "(H5O__attr_add: nattrs > max compact), so this root's max compact was below 14 "
+          "and an untracked dense attribute's order (its index among the compact messages, "
+          "H5O__attr_open_cb) below 13; the docs price the orders as 'one below its max "
+          "compact: log2(9) bits per attribute by default' and the pair as 15.006 bits "
+          "'fewer where the attributes it keeps bound max compact from below', but dense "
+          "storage bounds it from above: with max compact 255 each dense attribute carries "
+          "log2(256) = 8 bits (14 x 8 = 112 here; log2(13) = 3.7 a piece at most in what "
+          "libhdf5 writes)")
+HOLES: dict[str, str] = {
+    "oh5-phase-255-6-orders-200-204.h5": _PHASE.format(pair="255, 6",
+                                                      orders="200..204 (5 of them)"),
+    "oh5-phase-255-6-orders-all.h5": _PHASE.format(pair="255, 6",
+                                                  orders="0x41.. ('ABCDEFGHI': 9 chosen)"),
+    "oh5-phase-20-6-order-15.h5": _PHASE.format(pair="20, 6", orders="15 (one)"),
+}
 
 _STAB = ("refused ('{detail}'): h5py, default libver, {what}: libhdf5 2.0 converts a "
          "symbol-table group to a new-style group when it is given a group with a "
@@ -137,7 +160,10 @@ DOCUMENTED_REFUSALS: dict[str, str] = {
 # structure's start. A stale null header (type 0, the size 4 less, flags 0) at the start
 # of a null of a dataset header nothing moved from (one session): "in any null, from its
 # start, the null's own header as libhdf5 last flushed it": 1 bit a null (other sizes,
-# flags, type, place refused).
+# flags, type, place refused). An attribute phase change stored in a dense root of 14
+# attributes (priced 15.006 bits): (13, 6), (12, 6) with an order 11, which libhdf5 can
+# write (h5py's low level), and (255, 6) with no order changed (more than libhdf5 can
+# write for 14 attributes, within the 15 bits the docs give).
 LISTED = {f"oh5-stale-{k}.h5" for k in (
     "freed1-msg", "freed1-bare", "freed2-msg", "freed2-bare", "addr1000-len64-msg",
     "freed1-len0-bare")} | {f"oh5-fb-{k}.h5" for k in (
@@ -153,6 +179,8 @@ def _cases() -> dict[str, dict[str, bytes]]:
     ordinary["ctl-oh5-src-dense.h5"] = dense
     attacks = forge.compact_csets(compact) | forge.dense_csets(dense)
     attacks |= forge.dense_orders(dense)
+    within_ph, hostile_ph = forge.phase_orders(dense)
+    attacks |= hostile_ph
     stale = forge.stale_source()
     ordinary["ctl-oh5-src-stale.h5"] = stale
     within, hostile = forge.stale_conts(stale)
@@ -168,6 +196,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
     lists = freed.lists_source()
     ordinary["ctl-oh5-src-lists.h5"] = lists
     attacks |= freed.old_lists(lists)
+    within |= within_ph
     within |= {name: attacks.pop(name) for name in sorted(LISTED) if name in attacks}
     return {"ordinary": ordinary, "attacks": attacks, "within": within}
 

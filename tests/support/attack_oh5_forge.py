@@ -224,3 +224,54 @@ def grown_nulls(buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
         "oh5-grown-d-two-old.h5": forged(old(172) + old(168)),
     }
     return within, hostile
+
+
+def _with_phase(buf: bytes, max_compact: int, min_dense: int,
+                orders: list[tuple[int, int]]) -> bytes:
+    """dense_source()'s root header given an attribute phase change (flags bit 4: the 4
+    bytes after the flags; its last null 4 bytes shorter, the chunk the same length),
+    and its name index records k the creation orders given."""
+    hdr = headers(buf)["/"]
+    start, end = hdr.chunks[0]
+    nul = hdr.msgs[-1]
+    assert (start, buf[start + 5]) == (48, 0x01) and nul.type == 0 and nul.head == 106
+    assert not any(buf[nul.body + nul.size - 4:nul.body + nul.size])
+    msgs = bytearray(buf[start + 8:end - 8])
+    struct.pack_into("<H", msgs, nul.head - start - 8 + 1, nul.size - 4)
+    size = struct.unpack_from("<H", buf, start + 6)[0]
+    new = (buf[start:start + 5] + bytes([buf[start + 5] | 0x10])
+           + struct.pack("<HHH", max_compact, min_dense, size - 4) + bytes(msgs))
+    out = bytearray(buf)
+    out[start:end - 4] = new
+    struct.pack_into("<I", out, end - 4, lookup3(bytes(out[start:end - 4])))
+    leaf, rec, nrec = _leaf(bytes(out))
+    for k, value in orders:
+        struct.pack_into("<I", out, leaf + 6 + k * rec + 9, value)
+    _relf(out, leaf, rec, nrec)
+    return bytes(out)
+
+
+def phase_orders(buf: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The attribute phase change stored in dense_source()'s root (14 small dense
+    attributes, untracked; h5py cannot set it, "32,895 pairs, 15.006 bits") and the
+    orders its dense attributes carry ("65535 or one below its max compact"):
+    (within, hostile). Without deletions libhdf5 moves attributes to dense storage only
+    once they outnumber max compact, so this root's max compact is below 14 and an
+    order (an index among at most max compact messages) below 13."""
+    leaf, rec, nrec = _leaf(buf)
+    free = [k for k in range(nrec)
+            if struct.unpack_from("<I", buf, leaf + 6 + k * rec + 9)[0] == 0xFFFF]
+    within = {
+        "oh5-phase-13-6.h5": _with_phase(buf, 13, 6, []),
+        "oh5-phase-12-6-order-11.h5": _with_phase(buf, 12, 6, [(free[0], 11)]),
+        "oh5-phase-255-6.h5": _with_phase(buf, 255, 6, []),
+    }
+    hostile = {
+        "oh5-phase-255-6-orders-200-204.h5": _with_phase(
+            buf, 255, 6, [(k, 200 + i) for i, k in enumerate(free[:5])]),
+        "oh5-phase-255-6-orders-all.h5": _with_phase(
+            buf, 255, 6, [(k, 0x41 + i) for i, k in enumerate(free)]),
+        "oh5-phase-20-6-order-15.h5": _with_phase(buf, 20, 6, [(free[0], 15)]),
+        "oh5-phase-8-6-default.h5": _with_phase(buf, 8, 6, []),
+    }
+    return within, hostile
