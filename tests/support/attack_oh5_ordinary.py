@@ -304,5 +304,39 @@ def tool_controls() -> dict[str, bytes]:
     return out
 
 
+def _astropy_table(n: int):
+    import astropy.units as u
+    from astropy.table import Table
+    table = Table({"x": np.arange(n, dtype=float) * u.m, "name": [f"é{i}" for i in range(n)]})
+    table.meta["observer"] = "Zoë"
+    return table
+
+
+def _astropy_file(writes: list[dict]) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="attackoh5-") as where:
+        path = Path(where) / "t.h5"
+        for kw in writes:
+            _astropy_table(kw.pop("n")).write(path, serialize_meta=True, **kw)
+        return path.read_bytes()
+
+
+def astropy_controls() -> dict[str, bytes]:
+    """astropy.table's HDF5 writer (through h5py): a table with units and metadata, two
+    tables in two jobs (append=True), one compressed, one replaced (overwrite=True)."""
+    try:
+        import astropy.table  # noqa: F401
+    except ImportError:
+        return {}
+    return {
+        "ctl-oh5-astropy-one.h5": _astropy_file([{"n": 5, "path": "data"}]),
+        "ctl-oh5-astropy-two-jobs.h5": _astropy_file([{"n": 5, "path": "a"},
+                                                      {"n": 7, "path": "b", "append": True}]),
+        "ctl-oh5-astropy-compressed.h5": _astropy_file([{"n": 500, "path": "a",
+                                                         "compression": True}]),
+        "ctl-oh5-astropy-overwrite.h5": _astropy_file([
+            {"n": 5, "path": "a"}, {"n": 7, "path": "a", "append": True, "overwrite": True}]),
+    }
+
+
 def controls() -> dict[str, bytes]:
-    return h5py_controls() | utf8_links() | tool_controls()
+    return h5py_controls() | utf8_links() | tool_controls() | astropy_controls()
