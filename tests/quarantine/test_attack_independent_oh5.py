@@ -36,20 +36,25 @@ read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HD
   writer (units, metadata, append=True in a second job, compression, overwrite=True).
 Found (HOLES): a dense header's stored max compact is not bounded by its attributes
 (libhdf5 goes dense only past max compact), so a forged (255, 6) lets each untracked
-dense attribute's order carry 8 bits where the docs say log2(9) by default.
-Every other forgery refused (a stale pair naming no block passes only where its bytes
-read as the one stale checksum and a float's last byte: priced). FALSE_REJECTIONS:
-(1) netCDF4-python's plainest file, one session with two variables on one dimension,
-is refused for the creation orders of the dimension scale's attributes: netCDF-C
-rewrites REFERENCE_LIST at each attach (h5py's attach_scale passes); h5netcdf and
-netCDF4 appends that add a variable on an existing dimension the same. (2) Under h5py's default libver (or ('earliest',
-'v110')), giving a group a subgroup or a soft link with a non-ASCII name (one call, one
-session, or a later one) makes libhdf5 2.0 turn the group from a symbol table into a
-new-style group (a dataset so named does not): the old B-tree and local heap stay
-in the file reached from nothing, and the parent's symbol table entry (or the
-superblock's root entry) still caches them, so the file is refused. DOCUMENTED_REFUSALS:
-a netCDF job that renamed and deleted global attributes (the creation-order rule); a
-link renamed with f.move under a symbol-table libver (its old name stays in the heap).
+dense attribute's order carry 8 bits (log2(256)) where the docs say log2(9) by default
+and libhdf5 could write at most log2(n - 1) for n dense attributes.
+Every other forgery refused. Listed (published as the docs allow): a stale pair in a
+live null naming no block passes only where its bytes read as the one stale checksum
+and a float's last byte; in a freed block's null, a pair of any address up to the
+file's size (not only a structure's start) and 4 chosen length bytes, 44.6 bits, near
+the docs' price for such a null.
+FALSE_REJECTIONS: (1) netCDF4-python's plainest file, one session with two variables
+on one dimension, is refused for the creation orders of the dimension scale's
+attributes: netCDF-C rewrites REFERENCE_LIST at each attach (h5py's attach_scale
+passes); h5netcdf and netCDF4 appends that add a variable on an existing dimension the
+same. (2) Under h5py's default libver (or ('earliest', 'v110')), giving a group a
+subgroup or a soft link with a non-ASCII name (one call, one session, or a later one)
+makes libhdf5 2.0 turn the group from a symbol table into a new-style group (a dataset
+so named does not): the old B-tree and local heap stay in the file reached from
+nothing, and the parent's symbol table entry (or the superblock's root entry) still
+caches them, so the file is refused. DOCUMENTED_REFUSALS: a netCDF job that renamed and
+deleted global attributes (the creation-order rule); a link renamed with f.move under a
+symbol-table libver (its old name stays in the heap); astropy's overwrite=True.
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
 ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses.
