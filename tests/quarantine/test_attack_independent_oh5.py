@@ -37,7 +37,8 @@ read), with real h5py 3.16 / HDF5 2.0, netCDF4-python 1.7.5 (netCDF-C 4.10.1, HD
 Found (HOLES): a dense header's stored max compact is not bounded by its attributes
 (libhdf5 goes dense only past max compact), so a forged (255, 6) lets each untracked
 dense attribute's order carry 8 bits (log2(256)) where the docs say log2(9) by default
-and libhdf5 could write at most log2(n - 1) for n dense attributes.
+and libhdf5 could write at most log2(n - 1) for n dense attributes (closed in session 39:
+choices.dense bounds max compact below the dense attributes' number; CLOSED below).
 Every other forgery refused. Listed (published as the docs allow): a stale pair in a
 live null naming no block passes only where its bytes read as the one stale checksum
 and a float's last byte; in a freed block's null, a pair of any address up to the
@@ -71,25 +72,13 @@ from tests.support import attack_oh5_forge as forge  # noqa: E402
 from tests.support import attack_oh5_freed as freed  # noqa: E402
 from tests.support import attack_oh5_ordinary as ordinary_files  # noqa: E402
 
-_PHASE = ("published: dense_source()'s root (14 small float attributes in dense storage, "
-          "untracked, no deletion) forged to store the attribute phase change ({pair}) and "
-          "its dense attributes' name index records to carry creation orders {orders}. "
-          "libhdf5 moves attributes to dense storage only once they outnumber max compact "
-          "(H5O__attr_add: nattrs > max compact), so this root's max compact was below 14 "
-          "and an untracked dense attribute's order (its index among the compact messages, "
-          "H5O__attr_open_cb) below 13; the docs price the orders as 'one below its max "
-          "compact: log2(9) bits per attribute by default' and the pair as 15.006 bits "
-          "'fewer where the attributes it keeps bound max compact from below', but dense "
-          "storage bounds it from above: with max compact 255 each dense attribute carries "
-          "log2(256) = 8 bits (14 x 8 = 112 here; log2(13) = 3.7 a piece at most in what "
-          "libhdf5 writes)")
-HOLES: dict[str, str] = {
-    "oh5-phase-255-6-orders-200-204.h5": _PHASE.format(pair="255, 6",
-                                                      orders="200..204 (5 of them)"),
-    "oh5-phase-255-6-orders-all.h5": _PHASE.format(pair="255, 6",
-                                                  orders="0x41.. ('ABCDEFGHI': 9 chosen)"),
-    "oh5-phase-20-6-order-15.h5": _PHASE.format(pair="20, 6", orders="15 (one)"),
-}
+# Closed in session 39 (choices.dense): a dense header's max compact is below the
+# number of its dense attributes (libhdf5 moves them there only once they outnumber it):
+# the stored (255, 6) and (20, 6) on 14 dense attributes are refused, with or without
+# orders chosen, and so is (255, 6) alone, listed as within the docs before.
+CLOSED = {"oh5-phase-255-6-orders-200-204.h5", "oh5-phase-255-6-orders-all.h5",
+          "oh5-phase-20-6-order-15.h5", "oh5-phase-255-6.h5"}
+HOLES: dict[str, str] = {}
 
 _STAB = ("refused ('{detail}'): h5py, default libver, {what}: libhdf5 2.0 converts a "
          "symbol-table group to a new-style group when it is given a group with a "
@@ -171,8 +160,8 @@ DOCUMENTED_REFUSALS: dict[str, str] = {
 # start, the null's own header as libhdf5 last flushed it": 1 bit a null (other sizes,
 # flags, type, place refused). An attribute phase change stored in a dense root of 14
 # attributes (priced 15.006 bits): (13, 6), (12, 6) with an order 11, which libhdf5 can
-# write (h5py's low level), and (255, 6) with no order changed (more than libhdf5 can
-# write for 14 attributes, within the 15 bits the docs give). An old section list
+# write (h5py's low level); (255, 6) with no order changed, listed here before, is
+# refused since session 39 (more than libhdf5 can write for 14 attributes). An old section list
 # replaced in place by one listing only block 2's or block 3's tail (block 1's 12 free
 # bytes, free today, so free in every earlier state, not listed: no state libhdf5 passes
 # through, but "which blocks have a section" is priced, log2(objects + 2) a block).
@@ -192,7 +181,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
     attacks = forge.compact_csets(compact) | forge.dense_csets(dense)
     attacks |= forge.dense_orders(dense)
     within_ph, hostile_ph = forge.phase_orders(dense)
-    attacks |= hostile_ph
+    attacks |= hostile_ph | {name: within_ph.pop(name) for name in CLOSED & set(within_ph)}
     stale = forge.stale_source()
     ordinary["ctl-oh5-src-stale.h5"] = stale
     within, hostile = forge.stale_conts(stale)
@@ -251,6 +240,7 @@ def _source(name: str) -> bytes:
 
 def test_every_exemption_names_a_real_case():
     assert set(HOLES) <= set(CASES["attacks"])
+    assert set(CASES["attacks"]) - set(HOLES) >= CLOSED
     assert set(FALSE_REJECTIONS) <= set(ORDINARY)
     assert set(DOCUMENTED_REFUSALS) <= set(CASES["ordinary"])
     assert set(CASES["within"]) >= LISTED
@@ -292,6 +282,12 @@ def test_attack_refused(vetted, name):
     assert entry["verdict"] == "rejected", f"published: {name}"
     assert entry["detail"].startswith("hdf5"), entry["detail"]
     assert not (vetted["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(CLOSED))
+def test_a_phase_change_dense_storage_outnumbers_not_is_refused(vetted, name):
+    """The refusal is choices.dense's (not another rule's by chance)."""
+    assert "in dense storage, where its attribute phase change keeps up to" in vetted["entries"][name]["detail"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES["within"]))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, fractalheap, sizes
+from . import btree2, choices, fractalheap, sizes
 from .checksum import lookup3
 from .heldblocks import Held
 from .ledger import UNDEFINED
@@ -136,6 +136,8 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
                 f"hdf5: the creation order index of the dense {s.kind}s of {what} does not "
                 "name the objects its name index names, in their creation order"
             )
+    most = w.compact if s.kind == "attribute" else _links_most(w, first, what)
+    choices.dense(most or 0, [length for _, length in objects.values()], heap.reverted, s.kind, what)
     untracked = None if s.kind == "link" else NO_ORDER
     creation_orders(  # an attribute opened while a message: its index among at most max compact
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
@@ -145,6 +147,11 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
     _held(w, s, objects, names, first)
     fractalheap.settle(w, heap)
+
+
+def _links_most(w: Walker, first: dict[int, Message], what: str) -> int:
+    """The most links the group's header may keep (its group info message's phase change)."""
+    return choices.link_phase_change(w, first[0x0A], what) if 0x0A in first else choices.DEFAULT_PHASE[0]
 
 
 def _held(w: Walker, s: Storage, objects: dict[int, tuple[int, int]], names: dict, first: dict) -> None:
