@@ -191,3 +191,29 @@ def test_a_dense_scale_in_one_session_passes():
     "the attributes of /x) are reached from no structure'"))
 def test_a_dense_scale_appended_to_passes():
     assert _refusal(_nc([_dense_first, _dense_second])) == ""
+
+
+def test_a_deleted_copy_in_a_dense_heap_s_free_range():
+    """fractalheap._remains on its own (the netCDF files whose heap holds a deleted copy
+    are refused elsewhere: the strict xfail above): the copy from the range's start or
+    from that of an object placed there since, then zeros; each copy once."""
+    from vmguard.quarantine.validators.hdf5.fractalheap import Heap, _remains
+
+    copy = bytes(range(1, 61))
+
+    def heap() -> Heap:
+        return Heap(address=0, what="h", id_len=8, off_size=4, len_size=2, checksummed=True,
+                    table=(4, 1024, 65536, 32), copies=(copy,))
+
+    assert _remains(heap(), copy + bytes(20), 100, [])
+    assert _remains(heap(), copy[24:] + bytes(4), 124, [(100, 24)])  # an object took its start
+    h = heap()
+    assert _remains(h, copy, 100, []) and not _remains(h, copy, 300, [])  # once
+    for data, gap, objects in (
+        (copy[:-1] + b"\x00" + bytes(4), 100, []),  # changed
+        (copy + b"\x01", 100, []),  # data after it
+        (copy[24:], 124, []),  # no object took its start
+        (copy[20:], 124, [(100, 24)]),  # not from that object's start
+        (bytes(4) + copy, 96, []),  # not at the range's start
+    ):
+        assert not _remains(heap(), data, gap, objects)
