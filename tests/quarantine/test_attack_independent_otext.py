@@ -13,7 +13,10 @@ spelled as JSON's `\\u001b` (json.dumps' own escape) in a string: `jq -r .status
 terminal `ESC [ 9 A`, `ESC [ 2 K`, OSC 0 (title) and OSC 52 (clipboard write), none of
 which the text row admits; PuTTY (the Windows SSH client; its terminal.c quoted in the
 support module): FF, admitted in text, clears its screen, and BS at column 0 goes up a row,
-so UTF-16 text of U+080D (bytes CR BS, admitted) climbs one row a character.
+so UTF-16 text of U+080D (bytes CR BS, admitted) climbs one row a character; the same
+sequences in an HDF5 attribute (h5py) and ROOT titles (uproot's TH1 and TTree), which
+`print(f.attrs[...])`, ROOT's `f->ls()` and uproot hand raw to a terminal, as the FITS
+row refuses for table strings since session 38.
 Script guess: Python without #! named .pyt (ArcGIS's Python toolbox, run when browsed) is
 published as text; in a .txt as documented (LISTED).
 Names: tools' configuration read from `.` or from each parent of a project (rustup's
@@ -49,6 +52,7 @@ pytest.importorskip("tqdm")
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_otext_names as names  # noqa: E402
+from tests.support import attack_otext_strings as strings  # noqa: E402
 from tests.support import attack_otext_text as text  # noqa: E402
 
 _CONFIG = "name-config's class (docs, Walk: a name a tool reads as the directory's configuration)"
@@ -86,6 +90,14 @@ HOLES: dict[str, str] = {
     "jsonesc/osc.json": "published: a JSON string of OSC 52 and OSC 0; `jq -r .status` "
     "writes the reader's clipboard and sets the title (text row: 'sets no title, colour, "
     "clipboard')",
+    "strings/run.h5": "published: h5py's attribute of / holds ESC [ 9 A, ESC [ 2 K and OSC 0; "
+    "print(f.attrs['status']) climbs 9 rows, forges a line and retitles the terminal (no "
+    "rule of the hdf5 row; the FITS row refuses the same in table strings since session 38)",
+    "strings/hist.root": "published: uproot's TH1 title holds ESC [ 9 A, ESC [ 2 K and OSC 0; "
+    "ROOT's f->ls() and uproot's print(h.title) hand them raw to a terminal (as FITS strings, "
+    "refused since session 38)",
+    "strings/tree.root": "published: uproot's TTree title holds the same; ROOT's f->ls() and "
+    "t->Print() hand it raw to a terminal",
     "putty/run.log": "published: FF then a forged vet summary; `cat` in PuTTY (FF under its "
     "default SCOANSI compatibility) clears the screen and writes from the top, erasing what "
     "was shown before the file (text row: 'VT and FF are LF to xterm, so no cursor-up "
@@ -112,6 +124,7 @@ DOCUMENTED_REFUSALS = {
 # Published as the docs say: Python without #! in a .txt is text (script_guess_as_text).
 LISTED = set(text.LISTED)
 HOSTILE = names.name_hostile() | text.text_hostile()
+STRING_NAMES = ("strings/run.h5", "strings/hist.root", "strings/tree.root")
 CLAIMED_REFUSED = names.name_refused() | text.text_refused()
 CONTROLS = set(text.CONTROL_NAMES)
 ORDINARY = sorted(CONTROLS - set(DOCUMENTED_REFUSALS))
@@ -122,12 +135,14 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-otext")
     start = time.monotonic()
     controls = text.text_controls(base / "made")
-    files = HOSTILE | CLAIMED_REFUSED | names.name_context() | controls
+    made = strings.string_hostile(base / "made" / "strings")
+    assert set(made) == set(STRING_NAMES)
+    files = HOSTILE | made | CLAIMED_REFUSED | names.name_context() | controls
     files["rise/seven-a.err"] = text.seven_climb()
     vetted = _vet(base, "otext", files, _policy())
     seconds = time.monotonic() - start
     second = _vet(base, "otext-b", {"rise/seven-b.err": text.seven_climb()}, _policy())
-    return {**vetted, "controls": controls, "seconds": seconds, "second": second,
+    return {**vetted, "controls": controls, "seconds": seconds, "second": second, "made": made,
             "public": base / "pub"}
 
 
@@ -138,7 +153,7 @@ def _case(name: str, table: dict[str, str]):
 
 
 def test_tables_name_real_cases(run):
-    assert set(HOLES) | LISTED <= set(HOSTILE)
+    assert set(HOLES) | LISTED <= set(HOSTILE) | set(STRING_NAMES)
     assert not set(HOLES) & LISTED
     assert set(FALSE_REJECTIONS) | set(DOCUMENTED_REFUSALS) <= set(run["controls"])
     assert not set(HOSTILE) & set(run["controls"])
@@ -221,7 +236,8 @@ def test_ordinary_output_published_byte_identical(run, name):
     assert entry["sha256"] == hashlib.sha256(published).hexdigest()
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(set(HOSTILE) - LISTED)])
+@pytest.mark.parametrize("name", [_case(n, HOLES)
+                                  for n in sorted((set(HOSTILE) | set(STRING_NAMES)) - LISTED)])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
@@ -241,6 +257,22 @@ def test_listed_published_byte_identical(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] == "accepted", entry
     assert (run["out"] / name).read_bytes() == HOSTILE[name]
+
+
+def test_readers_return_the_strings_raw(run, tmp_path):
+    """What the string holes rest on: h5py and uproot return the ESC sequences as stored;
+    printed, they climb 9 rows and carry OSC 0."""
+    h5py = pytest.importorskip("h5py")
+    uproot = pytest.importorskip("uproot")
+    for name, data in run["made"].items():
+        (tmp_path / name.split("/")[1]).write_bytes(data)
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f.attrs["status"] == strings.ESC
+    with uproot.open(tmp_path / "hist.root") as f:
+        assert f["h"].title == strings.ESC
+    with uproot.open(tmp_path / "tree.root") as f:
+        assert f["events"].title == strings.ESC
+    assert text.climb_of(strings.ESC.encode()) == 9 and "\x1b]0;" in strings.ESC
 
 
 def test_putty_views_of_the_terminal_cases():
