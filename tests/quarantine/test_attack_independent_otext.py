@@ -23,13 +23,16 @@ Names: tools' configuration read from `.` or from each parent of a project (rust
 rust-toolchain files, bundler's Gemfile, Vagrant's Vagrantfile, poetry.toml, mypy.ini,
 vercel.json, staticwebapp.config.json, stack.yaml) beside the session-38 refusals of the
 same kind (Pipfile, pdm.toml, hatch.toml, pytest.ini, pylintrc, _headers, serve.json);
-LaTeX jobs whose source is no `NAME.tex` (`main.latex`, `main.dtx`, knitr's `main.Rnw`) or
-is `main.tex.gz`, each beside a `main.brf` of TeX code (the claim "main.brf beside main.tex
-is refused" checked to hold).
+LaTeX jobs whose source is no `NAME.tex` (`main.latex`, `main.dtx`, knitr's `main.Rnw`,
+Sweave's `main.Snw`) or is `main.tex.gz`, each beside a `main.brf` of TeX code, and
+texinfo's job (`main.texi`) beside its index `main.cps` (the claims "main.brf beside
+main.tex" and beside `Main.tex`, `résumé` in NFC beside NFD, are refused: checked to hold).
 Controls, real tool output: g++'s report naming `std::vector<Body>`, pytest's failure
 report (libmagic's Python guess) under batch systems' names (`.o4242`, `.err`, `.stdout`,
 Cromwell's `stdout`) and gzipped, a job of 1,000 logs each with two nested tqdm bars and
-tqdm.write lines (the job-wide bound must not refuse it), pandas CSV and TSV.
+tqdm.write lines (the job-wide bound must not refuse it: it does not), ten shards' logs
+with a mid-epoch eval bar (each under the bound, refused together: documented), pandas
+CSV and TSV.
 
 All files of job `otext` are vetted ONCE through the CLI (batch.yaml's allow_types,
 scanners off, per-file promotion); a second job `otext-b` (one file) is vetted after it
@@ -82,6 +85,11 @@ HOLES: dict[str, str] = {
     "manual) is job main and inputs main.brf (texjobs)",
     "texrnw/main.brf": "published: TeX code beside knitr's main.Rnw, which knit() turns into "
     "main.tex of job main (texjobs)",
+    "texsnw/main.brf": "published: TeX code beside Sweave's main.Snw, which Sweave() turns "
+    "into main.tex of job main (texjobs)",
+    "texinfo/main.cps": "published: TeX code as texinfo's sorted concept index beside "
+    "main.texi; texi2pdf main.texi is a TeX job main whose @printindex cp inputs main.cps "
+    "(texjobs: the job known only from NAME.tex or what a TeX run writes)",
     "texgz/main.brf": "published: TeX code beside main.tex.gz; gunzip makes main.tex (a rule "
     "the other name rules apply: 'or that gunzip would make of a name'), job main (texjobs)",
     "jsonesc/result.json": "published: a JSON string of `\\u001b[9A\\u001b[2K`; `jq -r "
@@ -119,6 +127,11 @@ FALSE_REJECTIONS = {
 DOCUMENTED_REFUSALS = {
     "cromwell/stdout": "text/x-script.python",
     "gz/pytest.log.gz": "text/x-script.python; application/gzip holding",
+    # The job-wide bound ("when the job's sum reaches 8 refuses every file that adds to
+    # it"): ten shards' logs of real tqdm (epoch, train and a mid-epoch eval bar, 4 beyond
+    # each, each admitted alone) are all refused together.
+    **{f"evaljob/shard-{i:02d}.err": "text: its lines' cursor-ups beyond each line's first"
+       for i in range(text.EVAL_SHARDS)},
 }
 
 # Published as the docs say: Python without #! in a .txt is text (script_guess_as_text).
@@ -191,6 +204,13 @@ def test_many_tqdm_logs_are_tqdm_output(run):
     logs = [data for name, data in run["controls"].items() if name.startswith("many/")]
     assert len(logs) == text.MANY
     assert all(data.count(text.UP) >= 8 and text.excess_of(data) == 0 for data in logs)
+
+
+def test_eval_shards_are_each_under_the_bound(run):
+    """Each shard's log alone is under the bound (4 beyond); together 40."""
+    logs = [data for name, data in run["controls"].items() if name.startswith("evaljob/")]
+    assert len(logs) == text.EVAL_SHARDS
+    assert all(text.excess_of(data) == 4 for data in logs)
 
 
 def test_gcc_log_is_gcc_output(run):

@@ -7,18 +7,30 @@ bundler's Gemfile and Vagrant's Vagrantfile, searched from `.` up and run as Rub
 pipenv's refused Pipfile; poetry.toml beside the refused pdm.toml and hatch.toml; mypy.ini
 beside pytest.ini and pylintrc; Vercel's and Azure Static Web Apps' header files beside the
 refused _headers and serve.json; stack.yaml); LaTeX jobs known from a source that is no
-`NAME.tex` (`pdflatex main.latex`, `pdflatex main.dtx`, knitr's `main.Rnw`) or from the
-`main.tex` gunzip makes of `main.tex.gz`, each beside a `main.brf` holding TeX code.
+`NAME.tex` (`pdflatex main.latex`, `pdflatex main.dtx`, knitr's `main.Rnw`, Sweave's
+`main.Snw`) or from the `main.tex` gunzip makes of `main.tex.gz`, each beside a `main.brf`
+holding TeX code; texinfo's job (`texi2pdf main.texi`) beside its index `main.cps`.
 """
 
 from __future__ import annotations
 
 import gzip
+import unicodedata
+
+# The job résumé written NFC (as typed on Linux) and NFD (as macOS writes names): one
+# name on APFS and to a Mac's SMB client.
+NFC = unicodedata.normalize("NFC", "résumé")
+NFD = unicodedata.normalize("NFD", "résumé")
 
 # TeX code a file read as TeX runs: \openout writes a latexmkrc for the next latexmk run
 # (backref's .brf holds only \backcite lines: this is no backref output).
 TEX = (b"\\backcite {ref1}{{1}{1}{section.1}}\n"
        b"\\immediate\\openout9=latexmkrc \\immediate\\write9{system('id');}\\endinput\n")
+
+TEXI_INDEX = (b"\\initial {C}\n\\entry{calibration}{1}{calibration}\n"
+              b"\\immediate\\openout9=latexmkrc \\immediate\\write9{system('id');}\n")
+TEXI = b"\\input texinfo\n@setfilename main.info\n@settitle Runs\n@cindex calibration\n" \
+       b"@printindex cp\n@bye\n"
 
 DOC = (b"\\documentclass{article}\n\\usepackage[pagebackref]{hyperref}\n"
        b"\\begin{document}\nSee~\\cite{ref1}.\n\\end{document}\n")
@@ -73,6 +85,11 @@ def name_hostile() -> dict[str, bytes]:
         "texrnw/main.brf": TEX,
         # gunzip main.tex.gz; pdflatex main.tex
         "texgz/main.brf": TEX,
+        # Sweave("main.Snw") writes main.tex
+        "texsnw/main.brf": TEX,
+        # texi2pdf main.texi: texinfo.tex is TeX, job main; @printindex cp inputs the
+        # sorted concept index main.cps (texindex writes \initial and \entry lines)
+        "texinfo/main.cps": TEXI_INDEX,
     }
 
 
@@ -83,10 +100,15 @@ def name_context() -> dict[str, bytes]:
         "texdtx/main.dtx": b"% \\iffalse\n" + DOC + b"% \\fi\n",
         "texrnw/main.Rnw": DOC.replace(b"See", b"<<echo=FALSE>>=\nx <- 1\n@\nSee"),
         "texgz/main.tex.gz": gzip.compress(DOC, mtime=0),
+        "texsnw/main.Snw": DOC.replace(b"See", b"<<echo=FALSE>>=\nx <- 1\n@\nSee"),
+        "texinfo/main.texi": TEXI,
         "texctl/main.tex": DOC,
+        "texcase/main.tex": DOC,
+        f"texnfd/{NFC}.tex": DOC,
     }
 
 
 def name_refused() -> dict[str, bytes]:
-    """The claim checked to hold: main.brf beside main.tex (texjobs)."""
-    return {"texctl/main.brf": TEX}
+    """The claim checked to hold: main.brf beside main.tex, in any case and under Unicode
+    normalisation (texjobs)."""
+    return {"texctl/main.brf": TEX, "texcase/Main.brf": TEX, f"texnfd/{NFD}.brf": TEX}

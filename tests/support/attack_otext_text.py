@@ -165,6 +165,25 @@ def _tqdm_log(i: int) -> bytes:
 MANY = 1000
 
 
+def _eval_log(i: int) -> bytes:
+    """A shard's stderr: an epoch bar, a train bar (leave=False) and, at step 2, an eval
+    bar (leave=False) opened inside the train loop, as a training script that evaluates
+    every N steps writes: the eval bar's lines hold two cursor-ups (4 beyond in all)."""
+    buf = io.StringIO()
+    buf.write(f"shard {i:02d}: 4 steps, eval at step 2\n")
+    for _ in tqdm.trange(1, file=buf, desc="epoch", mininterval=0, ncols=80):
+        for step in tqdm.trange(4, file=buf, desc="train", leave=False, mininterval=0,
+                                ncols=80):
+            if step == 2:
+                for _ in tqdm.trange(2, file=buf, desc="eval", leave=False, mininterval=0,
+                                     ncols=80):
+                    pass
+    return buf.getvalue().encode()
+
+
+EVAL_SHARDS = 10
+
+
 def text_controls(work: Path) -> dict[str, bytes]:
     report = _pytest_report(work / "pytest")
     frame = pd.DataFrame({"run": range(40), "energy": [i * 0.125 for i in range(40)],
@@ -180,9 +199,11 @@ def text_controls(work: Path) -> dict[str, bytes]:
         "tables/yields.tsv": frame.to_csv(index=False, sep="\t").encode(),
     }
     files |= {f"many/step-{i:04d}.log": _tqdm_log(i) for i in range(MANY)}
+    files |= {f"evaljob/shard-{i:02d}.err": _eval_log(i) for i in range(EVAL_SHARDS)}
     return files
 
 
 CONTROL_NAMES = ("gcc-body.log", "sge/test.o4242", "slurm/pytest.err", "cwl/pytest.stdout",
                  "cromwell/stdout", "gz/pytest.log.gz", "tables/yields.csv",
-                 "tables/yields.tsv", *(f"many/step-{i:04d}.log" for i in range(MANY)))
+                 "tables/yields.tsv", *(f"many/step-{i:04d}.log" for i in range(MANY)),
+                 *(f"evaljob/shard-{i:02d}.err" for i in range(EVAL_SHARDS)))
