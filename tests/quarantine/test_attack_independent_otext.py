@@ -43,6 +43,7 @@ refuses (kept so the price is seen).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import subprocess
@@ -155,7 +156,10 @@ def run(tmp_path_factory):
     vetted = _vet(base, "otext", files, _policy())
     seconds = time.monotonic() - start
     second = _vet(base, "otext-b", {"rise/seven-b.err": text.seven_climb()}, _policy())
-    return {**vetted, "controls": controls, "seconds": seconds, "second": second, "made": made,
+    third = _vet(base, "otext-c", {"gzsum/seven.err.gz": gzip.compress(text.seven_climb(), mtime=0),
+                                   "gzsum/seven.err": text.seven_climb()}, _policy())
+    return {**vetted, "controls": controls, "seconds": seconds, "second": second, "third": third,
+            "made": made,
             "public": base / "pub"}
 
 
@@ -238,6 +242,15 @@ test_two_jobs_each_under_the_bound_climb_past_it_together = pytest.mark.xfail(
     "directory (/data/public/gleam/{vm}/{job}) shows every job: two jobs of 7 each climb 15 "
     "rows under `grep -rh` (text row: 'since a view of the public directory sees the files "
     "together')")(test_two_jobs_each_under_the_bound_climb_past_it_together)
+
+
+def test_a_gzip_member_counts_toward_the_job_sum(run):
+    """The claim checked to hold (job otext-c): a gzip's text of 7 beyond and a plain text
+    of 7 beyond, each under the bound, are both refused ('an archive's members with their
+    archive')."""
+    for name in ("gzsum/seven.err.gz", "gzsum/seven.err"):
+        entry = run["third"]["entries"][name]
+        assert entry["verdict"] == "rejected", entry
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
