@@ -96,7 +96,9 @@ def creation_orders(
 def _dense_orders(orders: list[int | None], following: int, rewritten: tuple[int, int]) -> bool:
     """0..following-1 each at most once, missing at most rewritten[0], each below rewritten[1]."""
     got = sorted(o for o in orders if o is not None)
-    if len(got) != len(orders) or len(set(got)) != len(got) or (got and got[-1] >= following):
+    if len(got) != len(orders) or len(set(got)) != len(got) or following - len(got) > rewritten[0]:
+        return False  # (the last test before range(following): a forged next order is 2^64)
+    if got and got[-1] >= following:
         return False
     missing = set(range(following)) - set(got)
     return len(missing) <= rewritten[0] and all(o < rewritten[1] for o in missing)

@@ -175,7 +175,7 @@ def _rewritten(w: Walker, real: list[Message], objects: list[tuple[int, int, int
     each with the order it left missing (scalelists.earlier): a freed continuation block
     of the header may hold one (netCDF-C rewrites the list at each attach; session 39,
     attack oh5's ctl-oh5-nc-two-vars)."""
-    if following is None:
+    if following is None or following > len(real) + len(objects) + scalelists.MAX_COPIES:
         return []
     f, what = w.file, "a message"
     held = [(m.at, m.size, m.order, m.flags) for m in real if m.kind == 0x0C]

@@ -71,6 +71,8 @@ def earlier(f: File, at: int, size: int, missing: list[int], what: str) -> list[
 def deleted(f: File, held: list[tuple[int, int, int | None]], following: int, what: str) -> tuple[bytes, ...]:
     """The bodies of the deleted copies (earlier) of the list among an object's attributes
     (where each lies, its size, its creation order; `following` the next order)."""
+    if not 0 < following - len(held) <= MAX_COPIES:
+        return ()
     missing = sorted(set(range(following)) - {order for _, _, order in held})
     for at, size, order in held if missing else ():
         if order is not None and attribute_name(f, at, what) == NAME:
