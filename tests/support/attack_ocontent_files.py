@@ -1,0 +1,89 @@
+"""Attack o content (session 39): ordinary output of real tools (controls).
+
+JSON from json, numpy and pandas (keys of non-ASCII characters, escaped or raw, deep
+nesting, big integers json.dumps writes); tar from GNU tar and tarfile (long names, pax
+and GNU forms, a ustar prefix); zip from Info-ZIP's zip and Python's zipfile (UTF-8 names).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROWS = b"x,y\n1,2\n3,4\n"
+LONG_DIR = "run-2026-12-06/" + "/".join(["calibration_step_outputs"] * 4)
+
+
+def json_controls() -> dict[str, bytes]:
+    import pandas as pd
+
+    frame = pd.DataFrame({"t": [0.1, 2.5e-9, 3.0], "név": ["a", "é", "ü"], "n": [1, 2, 2**40]})
+    nested: object = 1
+    for _ in range(200):
+        nested = {"k": nested}
+    rng = np.random.default_rng(7)
+    return {
+        "ctl-o-pandas-records.json": frame.to_json(orient="records").encode(),
+        "ctl-o-pandas-split-raw.json": frame.to_json(orient="split", force_ascii=False).encode(),
+        "ctl-o-numpy-tolist.json": json.dumps({"a": rng.normal(size=20).tolist()}).encode(),
+        "ctl-o-keys-escaped.json": json.dumps({"Größe": 1, "日本": 2, "emoji 😀": 3}).encode(),
+        "ctl-o-keys-raw.json": json.dumps(
+            {"Größe": 1, "日本": 2, "emoji 😀": 3}, ensure_ascii=False
+        ).encode(),
+        "ctl-o-nested-200.json": json.dumps(nested).encode(),
+        "ctl-o-int64.json": json.dumps([2**63 - 1, -(2**63)]).encode(),
+        "ctl-o-indent.json": json.dumps({"a": [1, {"b": None}], "c": "d"}, indent=2).encode() + b"\n",
+    }
+
+
+def _tree(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "a.csv").write_bytes(ROWS)
+    (root / "résumé.txt").write_bytes("naïve café\n".encode())
+    deep = root / LONG_DIR
+    deep.mkdir(parents=True, exist_ok=True)
+    (deep / ("table_" * 12 + ".csv")).write_bytes(ROWS)
+    for p in sorted(root.rglob("*")):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return root
+
+
+def tar_controls(made: Path) -> dict[str, bytes]:
+    src = _tree(made / "src")
+    files = {}
+    for name, fmt in (("pax", tarfile.PAX_FORMAT), ("gnu", tarfile.GNU_FORMAT)):
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
+            t.add(src, arcname="out")
+        files[f"ctl-o-tarfile-{name}.tar"] = out.getvalue()
+    if shutil.which("tar"):
+        for name, opts in (
+            ("gnu", ["--format=gnu"]),
+            ("pax", ["--format=pax"]),
+            ("ustar", ["--format=ustar"]),
+        ):
+            path = made / f"{name}.tar"
+            subprocess.run(["tar", *opts, "-cf", str(path), "-C", str(made / "src"), "."], check=True)
+            files[f"ctl-o-gnutar-{name}.tar"] = path.read_bytes()
+    return files
+
+
+def zip_controls(made: Path) -> dict[str, bytes]:
+    src = _tree(made / "zsrc")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(src.rglob("*")):
+            z.write(p, p.relative_to(src).as_posix())
+    files = {"ctl-o-zipfile.zip": out.getvalue()}
+    if shutil.which("zip"):
+        path = made / "infozip.zip"
+        subprocess.run(["zip", "-qrX", str(path), "."], cwd=src, check=True)
+        files["ctl-o-infozip.zip"] = path.read_bytes()
+    return files

@@ -1,0 +1,108 @@
+"""Attack o content (session 39): FITS scaling cards that astropy and cfitsio read apart.
+
+Every hostile file is astropy's own plain file with one card put before END: a card
+the validator's spelling rule lets through because it names no keyword the validator
+reads (BSCALE, BZERO, TSCALn, TZEROn are none of them), spelled so that one reader takes
+it as the scaling keyword and the other does not: one file, two images.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+BLOCK = 2880
+
+
+def _with_card(raw: bytes, header_at: int, card: str) -> bytes:
+    """`raw` with `card` as the last card before END of the header at `header_at`."""
+    out = bytearray(raw)
+    block = out[header_at : header_at + BLOCK].decode("ascii")
+    cards = [block[i : i + 80] for i in range(0, BLOCK, 80)]
+    end = next(i for i, c in enumerate(cards) if c.startswith("END "))
+    assert not cards[-1].strip()  # room left in the block: the file's size is unchanged
+    cards.insert(end, card.ljust(80))
+    cards.pop()
+    out[header_at : header_at + BLOCK] = "".join(cards).encode("ascii")
+    return bytes(out)
+
+
+def plain_image() -> bytes:
+    out = io.BytesIO()
+    fits.PrimaryHDU(np.arange(6, dtype=np.int16).reshape(2, 3)).writeto(out)
+    return out.getvalue()
+
+
+def plain_table() -> bytes:
+    out = io.BytesIO()
+    column = fits.Column(name="v", format="J", array=np.arange(3, dtype=np.int32))
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([column])]).writeto(out)
+    return out.getvalue()
+
+
+# name: (card, hdu, column): the image cards cfitsio scales by and astropy ignores
+# (astropy wants '= ' in columns 9-10 and files HIERARCH BSCALE under the header only);
+# the table cards astropy scales by (a HIERARCH card is filed under its name) and
+# cfitsio reads otherwise
+CARDS = {
+    "fits-o-bscale-no-space.fits": ("BSCALE  =2.0", 0, None),
+    "fits-o-bscale-column-10.fits": ("BSCALE   = 2.0", 0, None),
+    "fits-o-bzero-no-space.fits": ("BZERO   =100", 0, None),
+    "fits-o-hierarch-bscale.fits": ("HIERARCH BSCALE = 2.0", 0, None),
+    "fits-o-hierarch-bzero.fits": ("HIERARCH BZERO = 100", 0, None),
+    "fits-o-hierarch-tscal1.fits": ("HIERARCH TSCAL1 = 2.0", 1, "v"),
+    "fits-o-hierarch-tzero1.fits": ("HIERARCH TZERO1 = 7", 1, "v"),
+}
+
+
+def plain(name: str) -> bytes:
+    return plain_image() if CARDS[name][1] == 0 else plain_table()
+
+
+def hostile() -> dict[str, bytes]:
+    return {name: _with_card(plain(name), hdu * BLOCK, card) for name, (card, hdu, _) in CARDS.items()}
+
+
+def astropy_values(data: bytes, hdu: int, column: str | None) -> np.ndarray:
+    with fits.open(io.BytesIO(data)) as f:
+        values = f[hdu].data if column is None else f[hdu].data[column]
+        return np.array(values, dtype=float).ravel()
+
+
+def controls(made: Path) -> dict[str, bytes]:
+    """astropy's own output: string columns (fixed and variable-length), headers
+    updated in place with HISTORY, COMMENT, HIERARCH and long (CONTINUE) strings."""
+    files = {}
+    strings = fits.Column(name="name", format="12A", array=np.array([b"alpha", b"beta gamma", b""]))
+    numbers = fits.Column(name="flux", format="E", array=np.array([1.5, -2.0, 3.25], dtype=np.float32))
+    varlen = fits.Column(name="tags", format="PA()", array=np.array([b"a", b"bcd", b""], dtype=object))
+    ints = fits.Column(name="hits", format="PJ()", array=[np.arange(n, dtype=np.int32) for n in (0, 2, 5)])
+    for name, cols in (
+        ("ctl-o-string-table.fits", [strings, numbers]),
+        ("ctl-o-varlen-table.fits", [varlen, ints, strings]),
+    ):
+        out = io.BytesIO()
+        fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(out)
+        files[name] = out.getvalue()
+    from astropy.table import Table
+
+    out = io.BytesIO()
+    Table({"obj": ["M31", "NGC 1300"], "z": [0.001, 0.005]}).write(out, format="fits")
+    files["ctl-o-astropy-table.fits"] = out.getvalue()
+    made.mkdir(parents=True, exist_ok=True)
+    path = made / "updated.fits"
+    path.write_bytes(plain_image())
+    with fits.open(path, mode="update") as f:
+        h = f[0].header
+        h["OBSERVER"] = "A. Person"
+        h["HIERARCH ESO DET CHIP NAME"] = "CCD-42"
+        h["LONGSTR"] = "a long string value " * 6
+        h.add_history("flat-fielded by pipeline 2.1")
+        h.add_comment("updated in place")
+        h["BSCALE"] = 1.0
+        h["BZERO"] = 0.0
+    files["ctl-o-updated-header.fits"] = path.read_bytes()
+    return files
