@@ -21,7 +21,15 @@ HOLES (strict xfails):
   compared as readers return them" and names Go, whose encoding/json reads a lone
   surrogate as U+FFFD (its documented behaviour): one key twice, "hidden" is its value;
   json.loads and node see two keys, jq 1.6 and orjson refuse the file.
-FALSE_REJECTIONS: none found among the controls below.
+- EXTNAME 'SCI&' then CONTINUE 'X': astropy's HDU SCIX, cfitsio's SCI& (no writer splits
+  a 4-character string; the fits row refuses the same CONTINUE reading for TDIM1 only).
+FALSE_REJECTIONS:
+- GNU tar's default (gnu) format and tarfile's GNU_FORMAT with the uid and gid of a user
+  SSSD maps from Active Directory (1846201104: over 07777777, written in base-256):
+  "tar: the uid of 'a.csv' is not written as tar writes it" (pax format passes);
+- fitsio's append of rows to a table with variable-length columns (write, then
+  FITS(path, 'rw')[-1].append(rows)): each call's arrays column by column after the last
+  call's, "fits: the array of column 1, row 4 is at heap offset 63: ... with no gap".
 
 Not hits (refused, kept here as hostile cases that must stay refused): a GNU long name
 with chosen bytes after its NUL (`long name record holds bytes after the name`), a pax
@@ -43,9 +51,11 @@ entries; the batch policy admits no archives), scanners off.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
+import tarfile
 
 import numpy as np
 import pytest
@@ -68,13 +78,25 @@ HOLES: dict[str, str] = {
     "fits-o-hierarch-bzero.fits": _TWO_IMAGES,
     "fits-o-hierarch-tscal1.fits": _TABLE,
     "fits-o-hierarch-tzero1.fits": _TABLE,
+    "fits-o-extname-continued.fits": "fits: published; astropy names the HDU SCIX (CONTINUE), cfitsio "
+    "SCI& (fitsio's get_extname, fits_movnam_hdu): the reading the fits row refuses for TDIM1 = '(1&'",
     "json-o-integer-past-double.json": "json: published; 401 digits overflow a double (JavaScript: "
     "Infinity, jq: the largest double, orjson refuses): the json row refuses digits that overflow to inf",
     "json-o-surrogate-twin-keys.json": "json: published; Go reads \\udfff as U+FFFD, so the key is "
     "there twice and the last value wins: the json row's 'no key twice ... as readers return them'",
 }
 
-FALSE_REJECTIONS: dict[str, str] = {}
+_AD_UID = ("tar: the uid of 'a.csv' is not written as tar writes it: the GNU format's base-256 uid "
+           "and gid of a user SSSD maps from Active Directory (1846201104), as GNU tar's default "
+           "format and tarfile write them; workflow: `tar cf out.tar results/` on such a host")  # fmt: skip
+FALSE_REJECTIONS: dict[str, str] = {
+    "ctl-o-gnutar-ad-uid.tar": _AD_UID,
+    "ctl-o-tarfile-ad-uid.tar": _AD_UID,
+    "ctl-o-fitsio-varlen-appended.fits": "fits: the array of column 1, row 4 is at heap offset 63: a binary "
+    "table's heap holds each array once, column by column (astropy) or row by row (cfitsio), with no gap; "
+    "workflow: fitsio.write(path, rows) then FITS(path, 'rw')[-1].append(rows) with variable-length columns "
+    "(fitsio writes column by column, each call's rows after the last)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +104,12 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-ocontent")
     work = base / "made"
     controls = (made.json_controls() | made.tar_controls(work / "tar") | made.zip_controls(work / "zip")
-                | made_fits.controls(work / "fits"))  # fmt: skip
-    hostile = made_fits.hostile() | forged.hostile()
+                | made_fits.controls(work / "fits") | made_fits.fitsio_controls(work / "fitsio"))  # fmt: skip
+    hostile = (
+        made_fits.hostile()
+        | forged.hostile()
+        | {"fits-o-extname-continued.fits": made_fits.extname_continued()}
+    )
     files = controls | hostile
     vetted = _vet(base, "content", files, _policy(("tar", "zip")))
     return {**vetted, "files": files, "controls": controls, "hostile": hostile}
@@ -102,15 +128,24 @@ _FITS = [
     "ctl-o-astropy-table.fits",
     "ctl-o-updated-header.fits",
 ]
-_ARCHIVES = ["ctl-o-tarfile-pax.tar", "ctl-o-tarfile-gnu.tar", "ctl-o-zipfile.zip"]
-_TOOLS = ["ctl-o-gnutar-gnu.tar", "ctl-o-gnutar-pax.tar", "ctl-o-gnutar-ustar.tar", "ctl-o-infozip.zip"]
+_ARCHIVES = [
+    "ctl-o-tarfile-pax.tar",
+    "ctl-o-tarfile-gnu.tar",
+    "ctl-o-tarfile-ad-uid.tar",
+    "ctl-o-zipfile.zip",
+]
+_TOOLS = ["ctl-o-gnutar-gnu.tar", "ctl-o-gnutar-pax.tar", "ctl-o-gnutar-ustar.tar", "ctl-o-gnutar-ad-uid.tar",
+          "ctl-o-gnutar-ad-uid-pax.tar", "ctl-o-infozip.zip"]  # fmt: skip
+_TOOLS += ["ctl-o-fitsio-image.fits", "ctl-o-fitsio-rice.fits", "ctl-o-fitsio-gzip.fits", "ctl-o-fitsio-table.fits",
+           "ctl-o-fitsio-ascii-table.fits", "ctl-o-fitsio-varlen.fits", "ctl-o-fitsio-varlen-appended.fits",
+           "ctl-o-fitsio-updated.fits"]  # fmt: skip
 _CONTROLS = sorted(_JSON + _FITS + _ARCHIVES + _TOOLS)
-_HOSTILE = sorted(set(made_fits.CARDS) | set(forged.hostile()))
+_HOSTILE = sorted(set(made_fits.CARDS) | set(forged.hostile()) | {"fits-o-extname-continued.fits"})
 
 
 def test_every_exemption_names_a_real_case(run):
     assert set(run["controls"]) <= set(_CONTROLS)
-    assert set(_CONTROLS) - set(run["controls"]) <= set(_TOOLS)  # GNU tar or zip missing
+    assert set(_CONTROLS) - set(run["controls"]) <= set(_TOOLS)  # GNU tar, zip or fitsio missing
     assert set(run["hostile"]) == set(_HOSTILE)
     assert set(HOLES) <= set(_HOSTILE)
     assert set(FALSE_REJECTIONS) <= set(_CONTROLS)
@@ -150,6 +185,39 @@ def test_fits_card_read_apart(name, tmp_path):
     read = fitsio.read(str(tmp_path / name), ext=hdu)
     values = np.array(read if column is None else read[column], dtype=float).ravel()
     assert not np.array_equal(values, shown)
+
+
+def test_extname_read_apart(tmp_path):
+    """The attack is real: astropy and cfitsio name the HDU differently."""
+    from astropy.io import fits
+
+    data = made_fits.extname_continued()
+    with fits.open(io.BytesIO(data)) as f:
+        assert f[1].name == "SCIX"
+    fitsio = pytest.importorskip("fitsio")
+    (tmp_path / "x.fits").write_bytes(data)
+    with fitsio.FITS(str(tmp_path / "x.fits")) as f:
+        assert f[1].get_extname() == "SCI&"
+
+
+def test_ad_uid_control_is_base_256(run):
+    """The control is what the writers write: a base-256 uid (byte 0x80 first)."""
+    for name in ("ctl-o-gnutar-ad-uid.tar", "ctl-o-tarfile-ad-uid.tar"):
+        if name in run["files"]:
+            header = run["files"][name][:512]
+            assert header[108] == 0x80 and header[116] == 0x80
+            with tarfile.open(fileobj=io.BytesIO(run["files"][name])) as t:
+                assert [m.uid for m in t.getmembers()] == [1846201104]
+
+
+def test_fitsio_appended_table_reads_back(run):
+    """The control reads back through fitsio as written: six rows, arrays intact."""
+    fitsio = pytest.importorskip("fitsio")
+    name = "ctl-o-fitsio-varlen-appended.fits"
+    path = run["out"].parent / "appended.fits"
+    path.write_bytes(run["files"][name])
+    rows = fitsio.read(str(path))
+    assert len(rows) == 6 and list(rows["s"]) == ["ab", "cdef", ""] * 2
 
 
 def test_json_readers_disagree(tmp_path):

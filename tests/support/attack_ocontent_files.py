@@ -63,7 +63,29 @@ def tar_controls(made: Path) -> dict[str, bytes]:
         with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
             t.add(src, arcname="out")
         files[f"ctl-o-tarfile-{name}.tar"] = out.getvalue()
+    # a uid and gid as SSSD maps Active Directory users (over 07777777): the GNU format
+    # writes them in base-256, as tarfile's GNU_FORMAT does; pax writes records
+    ad = {"uid": 1846201104, "gid": 1846200513, "uname": "alice", "gname": "staff"}
+
+    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        for key, value in ad.items():
+            setattr(info, key, value)
+        return info
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as t:
+        t.add(src / "a.csv", arcname="a.csv", filter=owned)
+    files["ctl-o-tarfile-ad-uid.tar"] = out.getvalue()
     if shutil.which("tar"):
+        # GNU tar's --owner/--group write what a user so mapped gets from a plain `tar cf`
+        # (GNU tar's default format is gnu: `tar --show-defaults`)
+        for name, fmt in (("ad-uid", "gnu"), ("ad-uid-pax", "pax")):
+            path = made / f"{name}.tar"
+            owner = ["--owner=alice:1846201104", "--group=staff:1846200513"]
+            subprocess.run(
+                ["tar", f"--format={fmt}", *owner, "-cf", str(path), "-C", str(src), "a.csv"], check=True
+            )
+            files[f"ctl-o-gnutar-{name}.tar"] = path.read_bytes()
         for name, opts in (
             ("gnu", ["--format=gnu"]),
             ("pax", ["--format=pax"]),

@@ -106,3 +106,64 @@ def controls(made: Path) -> dict[str, bytes]:
         h["BZERO"] = 0.0
     files["ctl-o-updated-header.fits"] = path.read_bytes()
     return files
+
+
+def fitsio_controls(made: Path) -> dict[str, bytes]:
+    """cfitsio's own output through fitsio (empty where fitsio is not installed): images
+    (plain, RICE and GZIP tiles), tables (binary, ASCII, variable-length, rows appended to
+    one with variable-length columns: fitsio's append), a header updated in place."""
+    try:
+        import fitsio
+    except ImportError:
+        return {}
+    made.mkdir(parents=True, exist_ok=True)
+    rows = np.zeros(3, dtype=[("name", "S10"), ("x", "f8"), ("n", "i4")])
+    rows["name"], rows["x"], rows["n"] = [b"a", b"bcd", b""], [1.0, 2.5, -3.0], [1, 2, 3]
+    arrays = np.zeros(3, dtype=[("v", "O"), ("s", "O")])
+    arrays["v"] = [np.arange(n, dtype="f8") for n in (2, 0, 5)]
+    arrays["s"] = ["ab", "cdef", ""]
+    noise = np.random.default_rng(1).normal(size=(64, 64)).astype(np.float32)
+
+    def update(path: str) -> None:
+        fitsio.write(path, rows)
+        with fitsio.FITS(path, "rw") as f:
+            f[1].write_key("OBSERVER", "someone", comment="who")
+            f[1].write_history("processed")
+            f[1].write_comment("a comment")
+            f[1].write_key("LONGSTR", "x" * 120)
+            f[0].write_key("DATE-OBS", "2026-12-06")
+
+    def append(path: str) -> None:
+        fitsio.write(path, arrays)
+        with fitsio.FITS(path, "rw") as f:
+            f[-1].append(arrays)
+
+    writers = {
+        "ctl-o-fitsio-image.fits": lambda p: fitsio.write(
+            p, np.arange(12, dtype=np.float32).reshape(3, 4), header={"OBSERVER": "me"}
+        ),
+        "ctl-o-fitsio-rice.fits": lambda p: fitsio.write(
+            p, np.arange(10000, dtype=np.int32).reshape(100, 100), compress="rice"
+        ),
+        "ctl-o-fitsio-gzip.fits": lambda p: fitsio.write(p, noise, compress="gzip"),
+        "ctl-o-fitsio-table.fits": lambda p: fitsio.write(p, rows),
+        "ctl-o-fitsio-ascii-table.fits": lambda p: fitsio.write(p, rows, table_type="ascii"),
+        "ctl-o-fitsio-varlen.fits": lambda p: fitsio.write(p, arrays),
+        "ctl-o-fitsio-varlen-appended.fits": append,
+        "ctl-o-fitsio-updated.fits": update,
+    }
+    files = {}
+    for name, write in writers.items():
+        path = made / name
+        path.unlink(missing_ok=True)
+        write(str(path))
+        files[name] = path.read_bytes()
+    return files
+
+
+def extname_continued() -> bytes:
+    """EXTNAME 'SCI&' then CONTINUE 'X': astropy names the HDU SCIX (its long-string
+    convention), cfitsio SCI& (fits_movnam_hdu reads the one card); astropy itself
+    splits a string only past 68 characters, so no writer writes this pair."""
+    table = plain_table()
+    return _with_card(_with_card(table, BLOCK, "EXTNAME = 'SCI&'"), BLOCK, "CONTINUE  'X'")
