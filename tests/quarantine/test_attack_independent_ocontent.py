@@ -14,6 +14,10 @@ HOLES (strict xfails):
 - `HIERARCH TSCAL1 = 2.0`, `HIERARCH TZERO1 = 7` in a binary table: astropy files the card
   under TSCAL1 and scales (0 2 4, 7 8 9); fitsio returns 2 17179869184 0 and
   8 8589934599 7 (cfitsio takes the card, fitsio's column type does not): three values.
+- tar mode fields no writer writes: 07770644 in a regular member (9 chosen bits a member:
+  tarfile's TarInfo.mode shows them, GNU tar's extraction drops them; tarfile and GNU tar
+  write mode & 07777 in the gnu, ustar and pax formats), and a ustar regular member with a
+  symlink's type bits (0120644).
 - JSON `[1` + 400 zeros `]`: the json row says "digits that ... overflow to inf are
   refused"; json.loads returns the integer, JavaScript's JSON.parse Infinity, jq 1.6
   1.7976931348623157e+308, orjson refuses the file.
@@ -29,7 +33,11 @@ FALSE_REJECTIONS:
   "tar: the uid of 'a.csv' is not written as tar writes it" (pax format passes);
 - fitsio's append of rows to a table with variable-length columns (write, then
   FITS(path, 'rw')[-1].append(rows)): each call's arrays column by column after the last
-  call's, "fits: the array of column 1, row 4 is at heap offset 63: ... with no gap".
+  call's, "fits: the array of column 1, row 4 is at heap offset 63: ... with no gap";
+- GNU tar's default format of a file dated before 1970 (a base-256 mtime): "tar: the
+  mtime of 'old.csv' is not written as tar writes it".
+DOCUMENTED_REFUSALS: a zip written to a pipe (`zip -r - . > out.zip`, zipfile on an
+unseekable stream) has data descriptors, which the zip row refuses.
 
 Not hits (refused, kept here as hostile cases that must stay refused): a GNU long name
 with chosen bytes after its NUL (`long name record holds bytes after the name`), a pax
@@ -56,6 +64,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -80,6 +89,11 @@ HOLES: dict[str, str] = {
     "fits-o-hierarch-tzero1.fits": _TABLE,
     "fits-o-extname-continued.fits": "fits: published; astropy names the HDU SCIX (CONTINUE), cfitsio "
     "SCI& (fitsio's get_extname, fits_movnam_hdu): the reading the fits row refuses for TDIM1 = '(1&'",
+    "tar-o-mode-high-bits.tar": "tar: published; mode 07770644 in a regular member: 9 chosen bits "
+    "tarfile shows (TarInfo.mode) and GNU tar drops, which neither writes (mode & 07777): the tar row's "
+    "'every header block pinned to what tarfile and GNU tar write'",
+    "tar-o-ustar-mode-symlink-bits.tar": "tar: published; a ustar regular member whose mode has a "
+    "symlink's type bits (0120644), which no writer of the ustar format writes: a free field",
     "json-o-integer-past-double.json": "json: published; 401 digits overflow a double (JavaScript: "
     "Infinity, jq: the largest double, orjson refuses): the json row refuses digits that overflow to inf",
     "json-o-surrogate-twin-keys.json": "json: published; Go reads \\udfff as U+FFFD, so the key is "
@@ -92,10 +106,18 @@ _AD_UID = ("tar: the uid of 'a.csv' is not written as tar writes it: the GNU for
 FALSE_REJECTIONS: dict[str, str] = {
     "ctl-o-gnutar-ad-uid.tar": _AD_UID,
     "ctl-o-tarfile-ad-uid.tar": _AD_UID,
+    "ctl-o-gnutar-mtime-1969.tar": "tar: the mtime of 'old.csv' is not written as tar writes it: GNU tar's "
+    "default format writes a pre-1970 mtime in base-256; workflow: `tar cf` of a file dated before 1970",
     "ctl-o-fitsio-varlen-appended.fits": "fits: the array of column 1, row 4 is at heap offset 63: a binary "
     "table's heap holds each array once, column by column (astropy) or row by row (cfitsio), with no gap; "
     "workflow: fitsio.write(path, rows) then FITS(path, 'rw')[-1].append(rows) with variable-length columns "
     "(fitsio writes column by column, each call's rows after the last)",
+}
+
+# "sizes and CRC in the local header (no data descriptor ...)": a zip written to a pipe
+DOCUMENTED_REFUSALS = {
+    "ctl-o-zipfile-unseekable.zip": "gives its sizes after its data (a data descriptor)",
+    "ctl-o-zip-to-stdout.zip": "gives its sizes after its data (a data descriptor)",
 }
 
 
@@ -110,9 +132,10 @@ def run(tmp_path_factory):
         | forged.hostile()
         | {"fits-o-extname-continued.fits": made_fits.extname_continued()}
     )
-    files = controls | hostile
+    refused_by_docs = made.streamed_zips(work / "stream")
+    files = controls | hostile | refused_by_docs
     vetted = _vet(base, "content", files, _policy(("tar", "zip")))
-    return {**vetted, "files": files, "controls": controls, "hostile": hostile}
+    return {**vetted, "files": files, "controls": controls, "hostile": hostile, "documented": refused_by_docs}
 
 
 def _case(name: str, table: dict[str, str]):
@@ -135,7 +158,7 @@ _ARCHIVES = [
     "ctl-o-zipfile.zip",
 ]
 _TOOLS = ["ctl-o-gnutar-gnu.tar", "ctl-o-gnutar-pax.tar", "ctl-o-gnutar-ustar.tar", "ctl-o-gnutar-ad-uid.tar",
-          "ctl-o-gnutar-ad-uid-pax.tar", "ctl-o-infozip.zip"]  # fmt: skip
+          "ctl-o-gnutar-ad-uid-pax.tar", "ctl-o-gnutar-mtime-1969.tar", "ctl-o-infozip.zip"]  # fmt: skip
 _TOOLS += ["ctl-o-fitsio-image.fits", "ctl-o-fitsio-rice.fits", "ctl-o-fitsio-gzip.fits", "ctl-o-fitsio-table.fits",
            "ctl-o-fitsio-ascii-table.fits", "ctl-o-fitsio-varlen.fits", "ctl-o-fitsio-varlen-appended.fits",
            "ctl-o-fitsio-updated.fits"]  # fmt: skip
@@ -160,6 +183,17 @@ def test_real_output_is_published_byte_identical(run, name):
     published = (run["out"] / name).read_bytes()
     assert published == run["files"][name]
     assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
+def test_documented_refusal(run, name):
+    if name not in run["documented"]:
+        pytest.skip("no zip on this host")
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert DOCUMENTED_REFUSALS[name] in entry["detail"], entry["detail"]
+    with zipfile.ZipFile(io.BytesIO(run["documented"][name])) as z:  # real: it reads
+        assert z.read("a.csv") == made.ROWS and z.infolist()[0].flag_bits & 0x08
 
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in _HOSTILE])
@@ -218,6 +252,23 @@ def test_fitsio_appended_table_reads_back(run):
     path.write_bytes(run["files"][name])
     rows = fitsio.read(str(path))
     assert len(rows) == 6 and list(rows["s"]) == ["ab", "cdef", ""] * 2
+
+
+@pytest.mark.parametrize(("name", "mode"), [("tar-o-mode-high-bits.tar", 0o7770644),
+                                            ("tar-o-ustar-mode-symlink-bits.tar", 0o120644)])  # fmt: skip
+def test_tar_mode_bits_unwritten(name, mode, tmp_path):
+    """The attack is real: tarfile's own header for the member says 0000644; tarfile reads
+    the forged bits back, GNU tar unpacks the file 0644."""
+    data = forged.hostile()[name]
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        (member,) = t.getmembers()
+        assert member.mode == mode and member.isreg() and t.extractfile(member).read() == forged.SHOWN
+    if not shutil.which("tar"):
+        pytest.skip("no GNU tar on this host")
+    (tmp_path / "x.tar").write_bytes(data)
+    (tmp_path / "o").mkdir()
+    subprocess.run(["tar", "-xf", str(tmp_path / "x.tar"), "-C", str(tmp_path / "o")], check=True)
+    assert (tmp_path / "o" / "a.csv").stat().st_mode & 0o7777 == 0o644
 
 
 def test_json_readers_disagree(tmp_path):

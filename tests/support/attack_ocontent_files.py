@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -86,6 +87,16 @@ def tar_controls(made: Path) -> dict[str, bytes]:
                 ["tar", f"--format={fmt}", *owner, "-cf", str(path), "-C", str(src), "a.csv"], check=True
             )
             files[f"ctl-o-gnutar-{name}.tar"] = path.read_bytes()
+        # a file dated before 1970 (as some unpacked archives leave): GNU tar writes
+        # the negative mtime in base-256 (pax: an mtime record)
+        old = made / "old" / "old.csv"
+        old.parent.mkdir(exist_ok=True)
+        old.write_bytes(ROWS)
+        old.chmod(0o644)
+        os.utime(old, (-86400 * 365, -86400 * 365))
+        path = made / "mtime-1969.tar"
+        subprocess.run(["tar", "-cf", str(path), "-C", str(old.parent), "old.csv"], check=True)
+        files["ctl-o-gnutar-mtime-1969.tar"] = path.read_bytes()
         for name, opts in (
             ("gnu", ["--format=gnu"]),
             ("pax", ["--format=pax"]),
@@ -108,4 +119,31 @@ def zip_controls(made: Path) -> dict[str, bytes]:
         path = made / "infozip.zip"
         subprocess.run(["zip", "-qrX", str(path), "."], cwd=src, check=True)
         files["ctl-o-infozip.zip"] = path.read_bytes()
+    return files
+
+
+class _Stream(io.RawIOBase):
+    """A pipe or socket as zipfile sees one: writable, not seekable."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.data += b
+        return len(b)
+
+
+def streamed_zips(made: Path) -> dict[str, bytes]:
+    """Zips written to a stream: sizes in a data descriptor after each member's data."""
+    src = _tree(made / "ssrc")
+    out = _Stream()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(src / "a.csv", "a.csv")
+    files = {"ctl-o-zipfile-unseekable.zip": bytes(out.data)}
+    if shutil.which("zip"):
+        proc = subprocess.run(["zip", "-qr", "-", "a.csv"], cwd=src, capture_output=True, check=True)
+        files["ctl-o-zip-to-stdout.zip"] = proc.stdout
     return files

@@ -69,6 +69,18 @@ def tar_type(kind: bytes) -> bytes:
     return bytes(raw)
 
 
+def tar_mode(mode: int, fmt=tarfile.GNU_FORMAT) -> bytes:
+    """A regular member whose mode field holds `mode`: tarfile and GNU tar write only the
+    permission bits (mode & 0o7777) in the gnu, ustar and pax formats (GNU tar's oldgnu
+    and v7 add the file type's bits, S_IFREG for a file: 0100644); GNU tar's extraction
+    and chmod drop the rest, tarfile's TarInfo.mode shows them."""
+    raw = bytearray(_tar([(tarfile.TarInfo("a.csv"), SHOWN)], fmt=fmt))
+    assert raw[100:108] == b"0000644\0"
+    raw[100:108] = b"%07o\0" % mode
+    _checksum(raw)
+    return bytes(raw)
+
+
 def tar_base256() -> bytes:
     """A size in base-256 (GNU's form for sizes over 8 GiB), both readers take it."""
     raw = bytearray(_tar([(tarfile.TarInfo("a.csv"), SHOWN)]))
@@ -154,6 +166,8 @@ def hostile() -> dict[str, bytes]:
         "tar-o-type-m.tar": tar_type(b"M"),
         "tar-o-type-x.tar": tar_type(b"X"),
         "tar-o-base256-size.tar": tar_base256(),
+        "tar-o-mode-high-bits.tar": tar_mode(0o7770644),
+        "tar-o-ustar-mode-symlink-bits.tar": tar_mode(0o120644, tarfile.USTAR_FORMAT),
         "zip-o-duplicate.zip": zip_duplicate(),
         "zip-o-dot-duplicate.zip": zip_dot_duplicate(),
         "zip-o-directory-with-data.zip": zip_dir_with_data(),
