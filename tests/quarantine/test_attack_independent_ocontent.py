@@ -52,8 +52,10 @@ as an extra field). Also tried and published, not kept (writer output, values ar
 (JavaScript reads ...992), a FITS byte 0x9B in an A column (astropy's Table prints U+FFFD).
 
 Controls (real tool output): astropy tables with fixed and variable-length string columns,
-an astropy Table, a header updated in place (HISTORY, COMMENT, HIERARCH, CONTINUE); JSON
-from json, numpy and pandas; GNU tar (gnu, pax, ustar with a prefix), tarfile (pax, GNU);
+an astropy Table, a header updated in place (HISTORY, COMMENT, HIERARCH, CONTINUE);
+fitsio's images (plain, RICE, GZIP), tables (binary, ASCII, variable-length) and updated
+header; JSON from json (sorted, indented, compact, raw U+2028), numpy, orjson (indented,
+numpy arrays) and pandas (records, split, iso dates, table, index); GNU tar (gnu, pax, ustar with a prefix), tarfile (pax, GNU);
 zipfile and Info-ZIP's zip with UTF-8 names. All files go into ONE quarantine vetted once
 through the CLI with the shipped allow_types plus tar and zip (the docs' allow_types
 entries; the batch policy admits no archives), scanners off.

@@ -30,7 +30,32 @@ def json_controls() -> dict[str, bytes]:
     for _ in range(200):
         nested = {"k": nested}
     rng = np.random.default_rng(7)
-    return {
+    mixed = {"name": "line\u2028sep é", "vals": rng.normal(size=5).tolist(), "f32": np.float32([0.1, 1 / 3]).tolist(),
+             "big": 2**60, "neg": -0.0, "tiny": 5e-324, "huge": 1.7976931348623157e308}  # fmt: skip
+    files = {
+        "ctl-o-json-sorted-indent4.json": json.dumps(mixed, sort_keys=True, indent=4).encode(),
+        "ctl-o-json-compact-raw.json": json.dumps(mixed, separators=(",", ":"), ensure_ascii=False).encode(),
+        "ctl-o-pandas-iso-dates.json": pd.DataFrame(
+            {"t": pd.date_range("2026-01-01", periods=3, freq="h"), "x": [1e-9, 0.5, 123456.789]}
+        )
+        .to_json(date_format="iso", double_precision=15)
+        .encode(),  # fmt: skip
+        "ctl-o-pandas-table.json": pd.DataFrame({"x": [1.5, None], "s": ["a/b", "c"]})
+        .to_json(orient="table")
+        .encode(),
+        "ctl-o-pandas-index-indent.json": pd.DataFrame({"x": [1.5, 2.0]}, index=["r/1", "r2"])
+        .to_json(orient="index", indent=2)
+        .encode(),
+    }
+    try:
+        import orjson
+    except ImportError:
+        orjson = None
+    if orjson is not None:
+        numeric = {"a": rng.normal(size=(3, 3)), "b": np.float32([0.1, 2.5, 1e-8]), "i": np.arange(3)}
+        files["ctl-o-orjson-indent.json"] = orjson.dumps(mixed, option=orjson.OPT_INDENT_2)
+        files["ctl-o-orjson-numpy.json"] = orjson.dumps(numeric, option=orjson.OPT_SERIALIZE_NUMPY)
+    return files | {
         "ctl-o-pandas-records.json": frame.to_json(orient="records").encode(),
         "ctl-o-pandas-split-raw.json": frame.to_json(orient="split", force_ascii=False).encode(),
         "ctl-o-numpy-tolist.json": json.dumps({"a": rng.normal(size=20).tolist()}).encode(),
