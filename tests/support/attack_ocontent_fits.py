@@ -138,6 +138,34 @@ def fitsio_controls(made: Path) -> dict[str, bytes]:
         with fitsio.FITS(path, "rw") as f:
             f[-1].append(arrays)
 
+    def rewrite(path: str) -> None:
+        fitsio.write(path, arrays)
+        new = arrays.copy()
+        new["v"] = [np.arange(n, dtype="f8") * 2 for n in (1, 3, 2)]
+        new["s"] = ["z", "yy", "xxx"]
+        with fitsio.FITS(path, "rw") as f:
+            f[1].write(new, firstrow=0)
+
+    def append_fixed(path: str) -> None:
+        fitsio.write(path, rows)
+        with fitsio.FITS(path, "rw") as f:
+            f[-1].append(rows)
+
+    def insert_column(path: str) -> None:
+        fitsio.write(path, rows)
+        with fitsio.FITS(path, "rw") as f:
+            f[-1].insert_column("y", np.arange(3, dtype="i4"))
+
+    def extensions(path: str) -> None:
+        fitsio.write(path, np.arange(100, dtype="f4").reshape(10, 10))
+        fitsio.write(path, rows)
+        fitsio.write(path, arrays)
+
+    def overwrite(path: str) -> None:
+        fitsio.write(path, np.arange(100, dtype="i2").reshape(10, 10))
+        with fitsio.FITS(path, "rw") as f:
+            f[0].write(np.arange(100, dtype="i2").reshape(10, 10) * 3)
+
     writers = {
         "ctl-o-fitsio-image.fits": lambda p: fitsio.write(
             p, np.arange(12, dtype=np.float32).reshape(3, 4), header={"OBSERVER": "me"}
@@ -151,6 +179,11 @@ def fitsio_controls(made: Path) -> dict[str, bytes]:
         "ctl-o-fitsio-varlen.fits": lambda p: fitsio.write(p, arrays),
         "ctl-o-fitsio-varlen-appended.fits": append,
         "ctl-o-fitsio-updated.fits": update,
+        "ctl-o-fitsio-varlen-rewritten.fits": rewrite,
+        "ctl-o-fitsio-appended.fits": append_fixed,
+        "ctl-o-fitsio-column-inserted.fits": insert_column,
+        "ctl-o-fitsio-extensions.fits": extensions,
+        "ctl-o-fitsio-image-overwritten.fits": overwrite,
     }
     files = {}
     for name, write in writers.items():
@@ -159,6 +192,32 @@ def fitsio_controls(made: Path) -> dict[str, bytes]:
         write(str(path))
         files[name] = path.read_bytes()
     return files
+
+
+def astropy_varlen_updated(made: Path) -> dict[str, bytes]:
+    """A variable-length column's array changed in place with fits.open(mode='update')."""
+    made.mkdir(parents=True, exist_ok=True)
+    path = made / "varlen-updated.fits"
+    column = fits.Column(name="v", format="PD()", array=[np.arange(n, dtype="f8") for n in (2, 0, 5)])
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([column])]).writeto(path, overwrite=True)
+    with fits.open(path, mode="update") as f:
+        f[1].data["v"][0] = np.arange(2, dtype="f8") + 100
+    return {"ctl-o-astropy-varlen-updated.fits": path.read_bytes()}
+
+
+def heap_use(data: bytes) -> tuple[int, int, set[int]]:
+    """(PCOUNT, the bytes HDU 1's P descriptors point to, their starts) from the raw rows:
+    whether every heap byte is some array's (nothing stale, only the order unusual)."""
+    sizes = {"D": 8, "E": 4, "J": 4, "K": 8, "I": 2, "A": 1, "B": 1, "L": 1}
+    with fits.open(io.BytesIO(data)) as f:
+        header, start = f[1].header, f[1]._data_offset
+    kinds = [header[f"TFORM{n + 1}"].lstrip("0123456789") for n in range(header["TFIELDS"])]
+    assert all(k.startswith("P") for k in kinds)
+    rows = np.frombuffer(data, ">i4", header["NAXIS2"] * 2 * len(kinds), start).reshape(
+        header["NAXIS2"], len(kinds), 2
+    )
+    used = sum(int(rows[r, c, 0]) * sizes[k[1]] for r in range(len(rows)) for c, k in enumerate(kinds))
+    return header["PCOUNT"], used, {int(o) for o in rows[:, :, 1].ravel()}
 
 
 def extname_continued() -> bytes:
