@@ -21,9 +21,10 @@ HOLES (strict xfails):
   refused"; json.loads returns the integer, JavaScript's JSON.parse Infinity, jq 1.6
   1.7976931348623157e+308, orjson refuses the file.
 - JSON `{"\\ufffd": "shown", "\\udfff": "hidden"}`: the json row says no key twice, "keys
-  compared as readers return them" and names Go, whose encoding/json reads a lone
-  surrogate as U+FFFD (its documented behaviour): one key twice, "hidden" is its value;
-  json.loads and node see two keys, jq 1.6 and orjson refuse the file.
+  compared as readers return them" and names jq and Go, which read a lone surrogate as
+  U+FFFD: jq 1.6 prints {"\ufffd":"hidden"} (one key, the last value; Go's encoding/json
+  documents the same replacement); json.loads and node see two keys, "shown" under
+  U+FFFD; orjson refuses the file.
 - EXTNAME 'SCI&' then CONTINUE 'X': astropy's HDU SCIX, cfitsio's SCI& (no writer splits
   a 4-character string; the fits row refuses the same CONTINUE reading for TDIM1 only).
 FALSE_REJECTIONS:
@@ -103,8 +104,8 @@ HOLES: dict[str, str] = {
     "one format an archive, so a free bit a member, not among the tar freedoms listed",
     "json-o-integer-past-double.json": "json: published; 401 digits overflow a double (JavaScript: "
     "Infinity, jq: the largest double, orjson refuses): the json row refuses digits that overflow to inf",
-    "json-o-surrogate-twin-keys.json": "json: published; Go reads \\udfff as U+FFFD, so the key is "
-    "there twice and the last value wins: the json row's 'no key twice ... as readers return them'",
+    "json-o-surrogate-twin-keys.json": "json: published; jq 1.6 (and Go) read \\udfff as U+FFFD, so the "
+    "key is there twice and the last wins (jq shows 'hidden', json.loads 'shown'): the json row's 'no key twice ... as readers return them'",
 }
 
 _AD_UID = ("tar: the uid of 'a.csv' is not written as tar writes it: the GNU format's base-256 uid "
@@ -321,7 +322,9 @@ def test_tar_mixed_members_read_alike(name):
 
 def test_json_readers_disagree(tmp_path):
     """The attack is real: json.loads sees what node would not (Infinity), jq shows the
-    largest double, orjson refuses; the surrogate twin is two keys to json.loads."""
+    largest double, orjson refuses; the surrogate twin is two keys to json.loads and one
+    to jq (its lone low surrogate read as U+FFFD) holding the value json.loads does not
+    show under U+FFFD."""
     big = json.loads(forged.BIG)[0]
     assert big == 10**400 and float("inf") == float(str(big)[:1] + "e400")
     twins = json.loads(forged.SURROGATE_TWIN)
@@ -340,6 +343,8 @@ def test_json_readers_disagree(tmp_path):
     if shutil.which("jq"):
         out = subprocess.run(["jq", "-c", "."], input=forged.BIG, capture_output=True, check=True)
         assert out.stdout.strip() == b"[1.7976931348623157e+308]"
+        twin = subprocess.run(["jq", "-c", "."], input=forged.SURROGATE_TWIN, capture_output=True, check=True)
+        assert json.loads(twin.stdout) == {"\ufffd": "hidden"}  # jq: one key, the other value
 
 
 def test_whole_run_exit_code(run):
