@@ -25,6 +25,8 @@ HOLES (strict xfails):
   U+FFFD: jq 1.6 prints {"\ufffd":"hidden"} (one key, the last value; Go's encoding/json
   documents the same replacement); json.loads and node see two keys, "shown" under
   U+FFFD; orjson refuses the file.
+- `BSCALE  = 2.0 2` and `BSCALE  =        2.0     3` (value fields no writer writes):
+  astropy cannot open the file ("Empty or corrupt FITS file"), cfitsio doubles every pixel.
 - EXTNAME 'SCI&' then CONTINUE 'X': astropy's HDU SCIX, cfitsio's SCI& (no writer splits
   a 4-character string; the fits row refuses the same CONTINUE reading for TDIM1 only).
 FALSE_REJECTIONS:
@@ -95,6 +97,10 @@ HOLES: dict[str, str] = {
     "fits-o-hierarch-bzero.fits": _TWO_IMAGES,
     "fits-o-hierarch-tscal1.fits": _TABLE,
     "fits-o-hierarch-tzero1.fits": _TABLE,
+    "fits-o-bscale-trailing-number.fits": "fits: published; astropy cannot open it (Empty or corrupt FITS "
+    "file: the BSCALE card's value), cfitsio scales every pixel by 2: the fits row's readers disagree",
+    "fits-o-bscale-spaced-numbers.fits": "fits: published; astropy cannot open it, cfitsio scales every "
+    "pixel by 2 (a value field of two numbers, no writer's)",
     "fits-o-extname-continued.fits": "fits: published; astropy names the HDU SCIX (CONTINUE), cfitsio "
     "SCI& (fitsio's get_extname, fits_movnam_hdu): the reading the fits row refuses for TDIM1 = '(1&'",
     "tar-o-dev-fields-mixed.tar": "tar: published; one member's device fields empty, the next's zeros: "
@@ -142,6 +148,7 @@ def run(tmp_path_factory):
     documented = {n: controls.pop(n) for n in list(controls) if n in DOCUMENTED_REFUSALS}
     hostile = (
         made_fits.hostile()
+        | made_fits.unreadable()
         | forged.hostile()
         | {"fits-o-extname-continued.fits": made_fits.extname_continued()}
     )
@@ -178,7 +185,12 @@ _TOOLS += ["ctl-o-fitsio-image.fits", "ctl-o-fitsio-rice.fits", "ctl-o-fitsio-gz
            "ctl-o-fitsio-updated.fits", "ctl-o-fitsio-appended.fits", "ctl-o-fitsio-column-inserted.fits",
            "ctl-o-fitsio-extensions.fits", "ctl-o-fitsio-image-overwritten.fits"]  # fmt: skip
 _CONTROLS = sorted(_JSON + _FITS + _ARCHIVES + _TOOLS)
-_HOSTILE = sorted(set(made_fits.CARDS) | set(forged.hostile()) | {"fits-o-extname-continued.fits"})
+_HOSTILE = sorted(
+    set(made_fits.CARDS)
+    | set(made_fits.UNREADABLE)
+    | set(forged.hostile())
+    | {"fits-o-extname-continued.fits"}
+)
 
 
 def test_every_exemption_names_a_real_case(run):
@@ -238,6 +250,21 @@ def test_fits_card_read_apart(name, tmp_path):
     read = fitsio.read(str(tmp_path / name), ext=hdu)
     values = np.array(read if column is None else read[column], dtype=float).ravel()
     assert not np.array_equal(values, shown)
+
+
+@pytest.mark.parametrize("name", sorted(made_fits.UNREADABLE))
+def test_fits_value_astropy_cannot_read(name, tmp_path):
+    """The attack is real: astropy's plain file but one card; astropy fails on it, cfitsio
+    returns every pixel doubled."""
+    from astropy.io import fits
+
+    data = made_fits.unreadable()[name]
+    with pytest.raises(OSError), fits.open(io.BytesIO(data)) as f:
+        f[0].data  # noqa: B018
+    fitsio = pytest.importorskip("fitsio")
+    (tmp_path / name).write_bytes(data)
+    plain = made_fits.astropy_values(made_fits.plain_image(), 0, None)
+    assert np.array_equal(np.array(fitsio.read(str(tmp_path / name)), dtype=float).ravel(), 2 * plain)
 
 
 def test_extname_read_apart(tmp_path):

@@ -58,6 +58,18 @@ CARDS = {
 }
 
 
+# name: card: a value astropy cannot parse (fits.open fails: "Empty or corrupt FITS file")
+# and cfitsio reads, scaling by its first number; the validator reads no BSCALE
+UNREADABLE = {
+    "fits-o-bscale-trailing-number.fits": "BSCALE  = 2.0 2",
+    "fits-o-bscale-spaced-numbers.fits": "BSCALE  =        2.0     3",
+}
+
+
+def unreadable() -> dict[str, bytes]:
+    return {name: _with_card(plain_image(), 0, card) for name, card in UNREADABLE.items()}
+
+
 def plain(name: str) -> bytes:
     return plain_image() if CARDS[name][1] == 0 else plain_table()
 
