@@ -61,7 +61,7 @@ an astropy Table, a header updated in place (HISTORY, COMMENT, HIERARCH, CONTINU
 fitsio's images (plain, RICE, GZIP), tables (binary, ASCII, variable-length) and updated
 header; JSON from json (sorted, indented, compact, raw U+2028), numpy, orjson (indented,
 numpy arrays) and pandas (records, split, iso dates, table, index); GNU tar (gnu, pax, ustar with a prefix), tarfile (pax, GNU);
-zipfile and Info-ZIP's zip with UTF-8 names. All files go into ONE quarantine vetted once
+zipfile (write, mkdir, writestr stored, open("w")) and Info-ZIP's zip with UTF-8 names. All files go into ONE quarantine vetted once
 through the CLI with the shipped allow_types plus tar and zip (the docs' allow_types
 entries; the batch policy admits no archives), scanners off.
 """
@@ -177,6 +177,7 @@ _ARCHIVES = [
     "ctl-o-tarfile-gnu.tar",
     "ctl-o-tarfile-ad-uid.tar",
     "ctl-o-zipfile.zip",
+    "ctl-o-zipfile-api.zip",
 ]
 _TOOLS = ["ctl-o-gnutar-gnu.tar", "ctl-o-gnutar-pax.tar", "ctl-o-gnutar-ustar.tar", "ctl-o-gnutar-ad-uid.tar",
           "ctl-o-gnutar-ad-uid-pax.tar", "ctl-o-gnutar-mtime-1969.tar", "ctl-o-infozip.zip"]  # fmt: skip

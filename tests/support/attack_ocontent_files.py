@@ -140,6 +140,14 @@ def zip_controls(made: Path) -> dict[str, bytes]:
         for p in sorted(src.rglob("*")):
             z.write(p, p.relative_to(src).as_posix())
     files = {"ctl-o-zipfile.zip": out.getvalue()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:  # zipfile's own API calls
+        z.mkdir("results")
+        z.writestr("results/a.csv", ROWS.decode())
+        z.writestr("results/b.txt", b"hello\n", compress_type=zipfile.ZIP_STORED)
+        with z.open("results/c.csv", "w") as f:
+            f.write(ROWS)
+    files["ctl-o-zipfile-api.zip"] = out.getvalue()
     if shutil.which("zip"):
         path = made / "infozip.zip"
         subprocess.run(["zip", "-qrX", str(path), "."], cwd=src, check=True)
