@@ -161,6 +161,7 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
             pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
     pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
+    pieces += [p for p in map(oldmessages.earlier, pieces) if p is not None]
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldmessages.Owner(
         pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from .checksum import any_lookup3, lookup3
-from .oldmessages import NODE, SIGNATURE, SMEARED, Gap, Messages
+from .oldmessages import EARLIER, NODE, SIGNATURE, SMEARED, Gap, Messages
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -194,10 +194,14 @@ class Blocks:
             kind = message[0][0][0]
             if kind in kinds and kind not in _REPEATED:
                 continue
+            stale = {-1} if message[-1] is EARLIER else set()  # an attribute's earlier value
+            if stale & kinds:
+                continue  # one a block (the sweeps: one)
             following = message[0] == (_CONTINUATION,)
             last = message[-1] is SMEARED  # libhdf5 condensed the block: its one null ends it
             more = MAX_MESSAGES if last else n + 1
-            yield from self._messages(g, owner, at + size, parts + message, more, following, kinds | {kind})
+            seen = kinds | {kind} | stale
+            yield from self._messages(g, owner, at + size, parts + message, more, following, seen)
 
     def _ends(self, g: Gap, end: int) -> bool:
         """A block may end at `end`: it shows data (what shows only zeros needs no
