@@ -90,15 +90,6 @@ _BOUNDS = ("refused ('bytes ... are reached from no structure ... matching the c
            "file'): {what} (the docs admit the bound; these are small ordinary files)")
 _SW = "a random h5py workflow ({lv}, {t}, {n} sessions, see attack_nh5_sweep.plan)"
 FALSE_REJECTIONS: dict[str, str] = {
-    **{f"ctl-nh5-grow-1-25-3x6-d-{t}-latest.h5": (
-        "refused ('bytes 7356..7503 (after a direct block of the fractal heap of the "
-        "attributes of /d) are reached from no structure of the file and are not zeros "
-        "... h5repack the file'): 'latest', " + ("tracked" if t == "t" else "untracked") +
-        ": a dataset given 3 float array attributes a session, the k-th of 1 + 25k "
-        "doubles, 6 sessions (the same on a group passes). The 147 bytes are an older root "
-        "indirect block (FHIB) of /d's heap whose children have undefined entries (blocks "
-        "the heap skipped) BEFORE defined ones, not 'the root's first ones then undefined "
-        "addresses' the old-root rule claims") for t in ("u", "t")},
     "ctl-nh5-sweep134.h5": (
         "refused ('a null message in the object header of / at 9899 holds bytes that are "
         "not what libhdf5 leaves when it moves messages (... at most 28 ...)'): "
