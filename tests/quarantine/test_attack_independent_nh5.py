@@ -103,12 +103,6 @@ FALSE_REJECTIONS: dict[str, str] = {
         "file's headers show (oldblocks.py)'): " + _SW.format(lv="default libver",
                                                              t="tracked", n=5))
        for seed, where in ((123, "a chunk of /tab"),)},
-    "ctl-nh5-sweep9.h5": ("refused ('bytes 488..536 (after the object header of /tab) are reached "
-                          "from no structure ...'): ctl-nh5-min9-modify-dense.h5's unreduced workflow "
-                          "(4 sessions); its group info message's place and its freed block's "
-                          "earlier value are admitted since session 39, but a freed block names "
-                          "(6834, 46), a block whose start /g's header (at 6703) covers: libhdf5 "
-                          "grew that header in place over the freed block"),
     **{f"ctl-nh5-sweep{seed}.h5": _BOUNDS.format(what=_SW.format(lv=lv, t=t, n=n))
        for seed, lv, t, n in ((5, "'latest'", "untracked", 6), (112, "'latest'", "untracked", 6),
                               (47, "'latest'", "tracked", 6), (64, "'latest'", "tracked", 6),
