@@ -90,10 +90,6 @@ _BOUNDS = ("refused ('bytes ... are reached from no structure ... matching the c
            "file'): {what} (the docs admit the bound; these are small ordinary files)")
 _SW = "a random h5py workflow ({lv}, {t}, {n} sessions, see attack_nh5_sweep.plan)"
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-nh5-sweep134.h5": (
-        "refused ('a null message in the object header of / at 9899 holds bytes that are "
-        "not what libhdf5 leaves when it moves messages (... at most 28 ...)'): "
-        + _SW.format(lv="'latest'", t="untracked", n=6)),
     "ctl-nh5-sweep288.h5": (
         "refused ('bytes 351..513 (after the object header of /g) are reached from no "
         "structure ...'): " + _SW.format(lv="'latest'", t="untracked", n=5)),
