@@ -58,7 +58,14 @@ session (an older root indirect block with skipped entries). Since session 38's 
 (hdf5/slid.py: a null grown backwards over gaps keeps its old header) the 18 nulls
 pass: ctl-nh5-min0-g-attrs, -min205-strings-table, -sweep0, 76, 80, 2 and 205 are
 ordinary output published (and their nulls forged: nulls.forgeries); 16 of the 360
-seeds stay refused.
+seeds stay refused. Session 39 (h5n) admits what libhdf5 did in four more (15 false
+rejections before, 9 after: the match bound's 7, sweep 123 and 288 left): a scalar's
+earlier value attrs.modify never flushed, in a freed block (ctl-nh5-min9-modify-dense,
+sweep149) and in a null (sweep134); a link in the slot of a group's displaced link info
+and a freed block a header grew over in place (sweep9); an earlier heap root of 3 rows, a
+large block's (ctl-nh5-grow-1-25-3x6-d-*). Their hostile variants:
+test_hdf5_modifiedslots.py, test_hdf5_earliernull.py, test_hdf5_grownover.py,
+test_hdf5_skiproots.py.
 All files go into ONE quarantine vetted once through the CLI with the shipped batch
 policy's allow_types. HOLES: strict xfails saying what got out; FALSE_REJECTIONS:
 ordinary output refused; DOCUMENTED_REFUSALS: ordinary output a documented rule refuses
