@@ -101,10 +101,10 @@ class Blocks:
         try:
             named = _named(buf, gaps)
             for start, end, before in gaps:
-                span = self._grown(buf, start, before)
-                for at, length in named:
-                    if at in span and start < at + length <= end:
-                        self._overgrown(Gap(buf=buf, start=start, end=end), at, length)
+                for at in self._grown(buf, start, before) if named else ():  # at most GROWN places
+                    for length in named.get(at, ()):
+                        if start < at + length <= end:
+                            self._overgrown(Gap(buf=buf, start=start, end=end), at, length)
                 for at in _signatures(buf, start, end):
                     if len(self.chunks) > MAX_CHUNKS:
                         return
@@ -334,16 +334,18 @@ class _Exhausted(Exception):
     """The work bound is spent: no more blocks are searched for in this file."""
 
 
-def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> set[tuple[int, int]]:
-    """The (address, length) pairs of the continuation messages the gaps show whole."""
-    out: set[tuple[int, int]] = set()
+def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> dict[int, set[int]]:
+    """address -> the lengths the continuation messages the gaps show whole give it (the
+    first MAX_CHUNKS, the first megabyte of each gap)."""
+    out: dict[int, set[int]] = {}
     for start, end, _ in gaps:
         window = bytes(buf[start : min(end, start + _WINDOW)])
         at = window.find(_CONTINUATION)
         while at >= 0 and len(out) <= MAX_CHUNKS:
             for width in (4, 6):  # without and with an order field
                 if at + width + 16 <= len(window):
-                    out.add(struct.unpack_from("<QQ", window, at + width))
+                    address, length = struct.unpack_from("<QQ", window, at + width)
+                    out.setdefault(address, set()).add(length)
             at = window.find(_CONTINUATION, at + 1)
     return out
 
