@@ -59,40 +59,7 @@ from tests.support import attack_otext_names as names  # noqa: E402
 from tests.support import attack_otext_strings as strings  # noqa: E402
 from tests.support import attack_otext_text as text  # noqa: E402
 
-_CONFIG = "name-config's class (docs, Walk: a name a tool reads as the directory's configuration)"
 HOLES: dict[str, str] = {
-    "rust/rust-toolchain.toml": "published: rustup reads rust-toolchain.toml from `.` and every "
-    "parent on each cargo/rustc run, its `path` a toolchain whose binaries it runs; " + _CONFIG,
-    "rustold/rust-toolchain": "published: rustup's older toolchain file name, read as "
-    "rust-toolchain.toml is; " + _CONFIG,
-    "ruby/Gemfile": "published: bundler evaluates the first Gemfile from `.` up as Ruby "
-    "(`bundle exec`, `require 'bundler/setup'`); pipenv's Pipfile, found the same way, is "
-    "refused; " + _CONFIG,
-    "vagrant/Vagrantfile": "published: every `vagrant` command evaluates the first Vagrantfile "
-    "from `.` up as Ruby; " + _CONFIG,
-    "poetry/poetry.toml": "published: poetry's project-local config (another package index), "
-    "beside pdm.toml and hatch.toml refused for the same; " + _CONFIG,
-    "mypy/mypy.ini": "published: mypy reads mypy.ini from `.`: junit_xml writes any path the "
-    "user may write on every run (SExtractor's default.sex refused for that); " + _CONFIG,
-    "vercel/vercel.json": "published: Vercel's header rules type every .log text/html, as "
-    "the refused _headers (Netlify, Cloudflare Pages) and serve.json do; " + _CONFIG,
-    "azure/staticwebapp.config.json": "published: Azure Static Web Apps' mimeTypes serve "
-    ".log as text/html from anywhere in the app folder; " + _CONFIG,
-    "stack/stack.yaml": "published: stack reads stack.yaml from `.` and its parents on every "
-    "command; setup-info-locations fetch the compiler it runs from any URL; " + _CONFIG,
-    "texlatex/main.brf": "published: TeX code beside main.latex; `pdflatex main.latex` is job "
-    "main and backref inputs main.brf (texjobs: 'every sibling NAME.* ... is refused')",
-    "texdtx/main.brf": "published: TeX code beside main.dtx; `pdflatex main.dtx` (a package "
-    "manual) is job main and inputs main.brf (texjobs)",
-    "texrnw/main.brf": "published: TeX code beside knitr's main.Rnw, which knit() turns into "
-    "main.tex of job main (texjobs)",
-    "texsnw/main.brf": "published: TeX code beside Sweave's main.Snw, which Sweave() turns "
-    "into main.tex of job main (texjobs)",
-    "texinfo/main.cps": "published: TeX code as texinfo's sorted concept index beside "
-    "main.texi; texi2pdf main.texi is a TeX job main whose @printindex cp inputs main.cps "
-    "(texjobs: the job known only from NAME.tex or what a TeX run writes)",
-    "texgz/main.brf": "published: TeX code beside main.tex.gz; gunzip makes main.tex (a rule "
-    "the other name rules apply: 'or that gunzip would make of a name'), job main (texjobs)",
     "jsonesc/result.json": "published: a JSON string of `\\u001b[9A\\u001b[2K`; `jq -r "
     ".status` climbs 9 rows and erases a line (text row: ESC only as `ESC [ A`, at most 8 "
     "rows, no ESC [ K; FITS strings refused for the same since session 38)",
@@ -114,13 +81,8 @@ HOLES: dict[str, str] = {
     "putty/climb.txt": "published: UTF-16 text of U+080D (bytes CR BS); PuTTY's BS at column 0 "
     "goes up a row, so `cat` climbs 29 rows above the file and writes a forged summary there "
     "(text row: UTF-16's other C0 bytes 'move the cursor as text's own controls do')",
-    "arcgis/calib.pyt": "published as text: Python (libmagic's guess, no #!) named .pyt, a "
-    "Python toolbox ArcGIS Pro and ArcMap import when its folder is browsed in Catalog "
-    "(content.script_guess_as_text: 'an extension no client acts on')",
 }
-FALSE_REJECTIONS = {
-    "gcc-body.log": "refused as markup `<body`: g++'s own report of an n-body code names "
-    "`std::vector<Body>` (every template of a class named Body, Form, Meta, Script)",
+FALSE_REJECTIONS: dict[str, str] = {
 }
 # libmagic's Python guess in a file without an extension stays refused (docs: "without an
 # extension, or named .py, it stays refused, and so does such a member of an archive"):
