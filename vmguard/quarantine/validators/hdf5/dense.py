@@ -118,8 +118,9 @@ def compact(w: Walker, messages: list[Message], first: dict[int, Message], what:
             orders = [sizes.link_name(sizes.within(w.file, m), m.at, what)[1] for m in held]
             rewritten = (0, 0)
         else:
-            orders = [m.order for m in held]
-            rewritten = scalelists.rewrites(w.file, [(m.at, m.order) for m in held], what)
+            orders, rewritten = [m.order for m in held], (0, 0)
+            if got[0] is not None and got[0] != len(held):  # orders missing: a rewritten list's?
+                rewritten = scalelists.rewrites(w.file, [(m.at, m.order) for m in held], what)
         kinds = "links" if kind == 0x06 else "attributes"
         creation_orders(orders, (got[0], None), f"the {kinds} of {what}", 1, rewritten)
     following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
@@ -160,7 +161,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     choices.dense(most or 0, [length for _, length in objects.values()], heap.reverted, s.kind, what)
     untracked = None if s.kind == "link" else NO_ORDER
     rewritten = (0, 0)
-    if s.kind == "attribute" and s.max_order is not None:
+    if s.kind == "attribute" and s.max_order is not None and s.max_order != len(names):  # orders missing
         held = [(objects[o][0], objects[o][1], names[o][0]) for o in names]
         rewritten = scalelists.rewrites(w.file, [(at, order) for at, _, order in held], what)
         heap.copies = scalelists.deleted(w.file, held, s.max_order, what)
