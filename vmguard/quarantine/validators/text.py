@@ -75,7 +75,7 @@ _FF = ("text: FF (form feed, U+000C) near byte {near}: PuTTY clears the screen a
 # FS..US), ring (BEL) or move the cursor as text's own controls do (HT, LF, VT, CR), and
 # Greek, Cyrillic and CJK need them. Refused with them: UTF-16 holding Hebrew or Armenian
 # (U+05xx), Thai or Lao (U+0Exx), Tibetan (U+0Fxx), Kannada (U+0Cxx), LRM/RLM, ą, Ď, ď, the
-# full-width comma U+FF0C and about 1 CJK character in 64 (session 37, attack l text): the
+# full-width comma U+FF0C and about 1 CJK character in 51 (session 37, attack l text): the
 # remedy is UTF-8.
 _UTF16_C0 = {0x05: "ENQ (the terminal answers)", 0x0C: "FF (PuTTY clears the screen)",
              0x0E: "SO (a character set shift)", 0x0F: "SI (a character set shift)", 0x1B: "ESC (U+001B)"}
