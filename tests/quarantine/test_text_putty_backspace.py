@@ -99,3 +99,39 @@ def test_ff_is_refused_as_a_character_and_as_a_utf16_byte(size):
     assert "FF (form feed, U+000C) near byte 2" in _refused("°C\f".encode("latin-1"), size)
     said = _refused(_utf16("ok\uff0c", "utf-16-le"), size)  # the full-width comma: 0C FF
     assert "the byte 0x0C near byte 6 of UTF-16 text is FF (PuTTY clears the screen)" in said
+
+
+def _model(raw: bytes) -> int | None:
+    """The byte of the first BS past column 0, by the rule counted byte by byte."""
+    column = 0
+    for at, byte in enumerate(raw):
+        if byte in b"\n\v\r":
+            column = 0
+        elif byte == 0x08:
+            if not column:
+                return at
+            column -= 1
+        elif 0x20 <= byte < 0x7F:
+            column += 1
+    return None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_bs_runs_are_judged_as_byte_by_byte_in_any_chunking(seed):
+    """The fast path (no BS first or after a BS or line start) and the BS-by-BS path agree
+    with the byte-by-byte rule, for bytes of BS runs, printable, TAB, NUL, 0x81, LF and CR,
+    cut anywhere."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = b"\x08\x08\x08aa\t\x00\x81\n\r"
+    for _ in range(400):
+        raw = b"\xff\xfe" + bytes(rng.choice(alphabet) for _ in range(2 * rng.randrange(1, 40)))
+        if text._CONTROL.search(raw[2:].decode("utf-16-le")):
+            continue  # U+0008, U+0081, NUL: refused as characters
+        expected = _model(raw)
+        for size in (1, 3, 7, 4096):
+            if expected is None:
+                assert _judge(raw, size) == "text:utf-16", raw
+            else:
+                assert f"0x08 near byte {expected} " in _refused(raw, size), raw

@@ -87,6 +87,11 @@ _UTF16_BYTES = re.compile(b"[%s]|\xc2[%s]" % (re.escape(bytes(_UTF16_C0)), re.es
 # and the C0 bytes it ignores, 0x80 and up (in UTF-8 a combining mark is 0 wide), and TAB,
 # which does not move at the right margin. LF, VT and CR start a line (column 0 or more).
 _PRINTABLE = bytes(range(0x20, 0x7F))
+# The bytes BS counting sees, as p (printable), n (a line start) and b (BS), the rest
+# deleted: only a b first or after b or n can reach column 0 (each other BS follows a
+# column of its own), and only then is each BS followed one by one (_backspaces).
+_BS_VIEW = bytes.maketrans(_PRINTABLE + b"\n\v\r\x08", b"p" * len(_PRINTABLE) + b"nnnb")
+_BS_DROP = bytes(set(range(256)) - set(_PRINTABLE + b"\n\v\r\x08"))
 # C0 controls but TAB LF VT CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
 # CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
 _CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
@@ -278,6 +283,10 @@ class TextChecker:
         """Refuse a BS byte of UTF-16 text that would reach past its line's column 0, where
         PuTTY (and xterm with reverse-wrap) goes up a row (_PRINTABLE: the columns counted
         are at most those a terminal moved on)."""
+        view = chunk.translate(_BS_VIEW, _BS_DROP) if b"\x08" in chunk else b""
+        if not (view.startswith(b"b") or b"bb" in view or b"nb" in view):  # nearly always
+            self.column = _columns(self.column, chunk)
+            return
         parts = chunk.split(b"\x08")
         at = self.offset
         for part in parts[:-1]:
@@ -294,11 +303,12 @@ class TextChecker:
 
 
 def _columns(column: int, part: bytes) -> int:
-    """The column count after `part` (no BS): from 0 after its last LF, VT or CR."""
+    """The column count after `part`: from 0 after its last LF, VT or CR, a BS taking one
+    back (`part`'s BS never reach column 0: _BS_VIEW)."""
     start = max(part.rfind(b"\n"), part.rfind(b"\v"), part.rfind(b"\r")) + 1
     if start:
         column, part = 0, part[start:]
-    return column + len(part) - len(part.translate(None, _PRINTABLE))
+    return column + len(part) - len(part.translate(None, _PRINTABLE)) - part.count(b"\x08")
 
 
 def _markup(text: str) -> re.Match | None:
