@@ -122,7 +122,7 @@ def vet(
     if name == "hdf5" and depth:  # no copy of its own for the walk: walked in memory
         return [(mime, hdf5.validate_inner(stream))]
     if name == "text":  # text names its encoding ("text:utf-16")
-        return [(mime, _text(stream, inside))]
+        return [(mime, text.validate(stream))]
     if name in _SIMPLE:
         return [(mime, _SIMPLE[name](stream))]
     if name in _CONTAINERS:
@@ -133,17 +133,6 @@ def vet(
             return gzipfmt.gzip(stream, vet_inner, inside, known)
         return _CONTAINERS[name](stream, vet_inner, inside)
     return [(mime, name)]
-
-
-def _text(stream: Stream, inside: Inside) -> str:
-    """Text to its last byte; its lines' cursor-ups beyond their first counted into the
-    file's rise (text.MAX_RISE holds for the job: the parent sums every file's)."""
-    checker = text.TextChecker(stream.peek(2))
-    for chunk in stream.chunks():
-        checker.feed(bytes(chunk))
-    found = checker.close()
-    inside.rise += checker.excess
-    return found
 
 
 def _sniffed(page: str) -> str:
@@ -174,7 +163,6 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
     if isinstance(names[0], str):
         return "application/json", names[0]
     if isinstance(names[1], str):
-        inside.rise += checkers[1].excess
         if inside.not_json is None:
             inside.not_json = str(names[0])
         return ("text/plain" if said_json else mime), names[1]
