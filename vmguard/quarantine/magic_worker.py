@@ -65,6 +65,7 @@ def _load_validators():  # noqa: ANN202 - the package
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    module.load_all()  # every format's modules (loaded on first use in the vet process): none can be later
     for encoding in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):  # loaded now: no file can be opened later
         codecs.lookup(encoding)
     return module

@@ -51,12 +51,14 @@ _OWN = (*OUTPUT, SOURCE, ".out")  # exactly NAME + one of these
 # \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ
 # external library's NAME-figure0.dpth (try_std_extension_first).
 _DASHED = OUTPUT
+_SIGNS = (SOURCE, *MARKS)
 
 
 def jobs(keys: Mapping[str, str]) -> frozenset[str]:
     """The jobs a directory's names show (folded, as `keys` holds each name's)."""
-    signs = (SOURCE, *MARKS)
-    return frozenset(k[: -len(s)] for k in keys.values() for s in signs if k.endswith(s) and len(k) > len(s))
+    # one endswith of all the signs first: most names end in none (11 calls a name cost 2 µs)
+    signed = (k for k in keys.values() if k.endswith(_SIGNS))
+    return frozenset(k[: -len(s)] for k in signed for s in _SIGNS if k.endswith(s) and len(k) > len(s))
 
 
 def read_back(keys: Mapping[str, str]) -> dict[str, str]:
