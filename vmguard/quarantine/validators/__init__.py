@@ -86,9 +86,10 @@ def validator_for(mime: str) -> str | None:
     return _BY_MIME.get(mime) or ("text" if mime.startswith("text/") else None)
 
 
-# What vetting.py holds (it imports every format's validator), loaded on first use (PEP 562):
-# the vet process asks only TYPES, validator_for and a head's checks, and importing every
-# format cost it about 30 ms of CPU per vet. The workers load_all first.
+# What vetting.py holds, loaded on first use (PEP 562): the vet process asks only TYPES,
+# validator_for and a head's checks, and importing every format cost it about 30 ms of CPU
+# per vet. vetting.py imports a format's modules when a file of it comes; a worker holds
+# their code from its start (magic_worker._Held).
 _VETTING = frozenset(("vet", "Parts", "MAX_DEPTH"))
 
 
@@ -100,7 +101,6 @@ def __getattr__(name: str):  # noqa: ANN202 - whatever vetting.py's name is
 
 
 def load_all() -> None:
-    """Import every format's validator now: a worker does before it gives up opening files
-    (magic_worker.py), after which no module can be loaded."""
-    for name in ("vetting", "hdf5.objects"):
-        importlib.import_module(f"{__name__}.{name}")
+    """Import every format's validator now (what vet imports on first use)."""
+    for module in importlib.import_module(f"{__name__}.vetting").FORMATS:
+        importlib.import_module(f"{__name__}.{module}")
