@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import UNDEFINED as UNDEFINED  # the package's own, for the walk's modules
 from .checksum import lookup3
 from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
@@ -20,7 +21,6 @@ from .remains import Remains
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
 _WINDOW = 1 << 20  # unclaimed bytes are checked this much at a time
 _RUN = 16  # structures right before unclaimed bytes that may have reused a heap's old block
