@@ -55,7 +55,7 @@ def check(skeleton: str, form: FixedForm) -> None:
             if "." in number or "e" in number:
                 _check_one(number, form)
             elif math.isinf(float(number)):  # session 39, attack o content: 1 and 400 zeros
-                _refuse(number, "an integer out of a double's range: JavaScript reads Infinity, jq the largest double")
+                _refuse(number, "an integer out of a double's range: JavaScript reads Infinity, jq DBL_MAX")
     for hit in _EXPONENT_3.finditer(skeleton):
         _check_one(_number_at(skeleton, hit.start()), form)
 
