@@ -113,14 +113,17 @@ class FitsHeader:
         return card[8:]
 
     def acted_on(self) -> None:
-        """Every card of _ACTED_ON as a rule's keyword must be: a scaling a number."""
+        """Every card of _ACTED_ON as a rule's keyword must be, in the fixed format: a
+        scaling a number, INHERIT a logical, the others a string or an integer."""
         for key in [k for k in self.cards if _ACTED_ON.fullmatch(k)]:
             if _SCALING.fullmatch(key):
                 self._fixed(key, _REAL, 22, "a number right-justified in columns 11-30")
-            elif key == b"BLANK":
-                self.integer(key)
+            elif key == b"INHERIT":
+                self.logical(key)
+            elif self.value(key).startswith(b"= '"):
+                self.string(key)
             else:
-                self.value(key)
+                self.integer(key)
 
     def integer(self, key: bytes, default: int | None = None) -> int:
         if key not in self.cards:
