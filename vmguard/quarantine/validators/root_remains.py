@@ -255,6 +255,7 @@ class Rationed:
     left: int
     keys: root_keylists.Keys
     last: frozenset[bytes] = frozenset()  # the keys the counted run ends on
+    seen: int = -1  # the pieces starting up to here are judged (each once: a slack's bytes)
 
     def count(self, data: bytes, at: int, run: int) -> None:
         """Count the run data[at : at + run]: the keys the last key end in it ends."""
@@ -271,7 +272,8 @@ class Rationed:
         bytes of one (ending on a byte that is not zero: a piece of a list that runs on
         into zeros is the end of one counted) found in no other live record, that is no
         tail of a key the counted run ends on, running to its end."""
-        for start in range(max(0, at - MIN_RUN + 1), min(at, len(data) - MIN_RUN) + 1):
+        first, self.seen = max(0, at - MIN_RUN + 1, self.seen + 1), max(self.seen, at)
+        for start in range(first, min(at, len(data) - MIN_RUN) + 1):
             piece = data[start : start + MIN_RUN]
             if not piece[-1] or not any(piece in s for s in self.sources) or any(piece in r for r in live):
                 continue
