@@ -5,12 +5,12 @@ nothing recomputes, so one of them set years off widened the window every delete
 record's datime, and an older keys list's copy of a moved tree's key, may lie in).
 
 - The making: the TFile key's datime and fDatimeC are one job's clock at one moment
-  (uproot: one datetime.now(); ROOT: the same second or the next): MAKING apart at most.
+  (uproot and ROOT read the clock for each, the same second or the next): TICK apart.
 - The top keys list's key and the FreeSegments key: uproot dates both when it makes the
   file and never again (it keeps a list's key but for its lengths and position, and keeps
   a ROOT file's); ROOT dates them anew at each write, with fDatimeM, the FreeSegments
-  key last. So the FreeSegments key is dated at the list's key or up to MAKING after it,
-  and the list's key at the making or the last write where uproot made the file (the top
+  key last. So the FreeSegments key is dated within MAKING of the list's key, and the
+  list's key within TICK of the making or the last write where uproot made the file (the top
   directory's UUID is not the file's: root_uuids; ROOT's last write where ROOT updated
   it), else (ROOT made it; uproot may have updated it since) between the two.
 - The making comes first, within root_trees.CLOCKS (hosts' clocks): no live key and no
@@ -29,7 +29,12 @@ from .root_model import KEY, Record, RootWalk, decode_datime, read_string
 from .root_trees import CLOCKS
 from .stream import Invalid
 
-MAKING = 60  # seconds: one job's clock read twice (ROOT's corpus: the same second or the next)
+# Seconds between two reads of one job's clock for one write (uproot's TFile key is dated a
+# second before fDatimeC where the second turns between its calls; ROOT's corpus: the next).
+TICK = 2
+# and between ROOT's top keys list's key and its FreeSegments key, which it writes last,
+# after every directory's list (ROOT's corpus: up to 7 s).
+MAKING = 60
 _EPOCH = datetime.datetime(1995, 1, 1)
 _DIRECTORY = {False: struct.Struct(">hIIiiiii"), True: struct.Struct(">hIIiiqqq")}
 
@@ -55,7 +60,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
     created, modified, uuid = times
     made = _seconds(created)
     key = _seconds(_datime(top))
-    if not 0 <= key - made <= MAKING:
+    if abs(key - made) > TICK:
         raise _disagree(f"the TFile key's datime is not fDatimeC's moment ({key - made} s apart)")
     last = _seconds(modified)
     live = [_seconds(_datime(r)) for r in walk.records.values() if r.offset not in free]
@@ -65,10 +70,11 @@ def check(walk: RootWalk, free: set[int]) -> None:
     if not lists:
         return
     listed, segments = (_seconds(_datime(walk.records[at])) for at in (lists[0], walk.header.seek_free))
-    if not 0 <= segments - listed <= MAKING:
+    if abs(segments - listed) > MAKING:
         raise _disagree("the FreeSegments key is not dated with the top keys list's key")
     by_uproot = uuid != walk.header.uuid  # ROOT gives the top directory the file's UUID
-    if (listed not in (made, last)) if by_uproot else not made <= listed <= last:
+    near = min(abs(listed - made), abs(listed - last)) <= TICK  # at the making or the last write
+    if not near if by_uproot else not made - TICK <= listed <= last + TICK:
         raise _disagree("the top keys list's key is not dated at the making or the last write")
 
 
