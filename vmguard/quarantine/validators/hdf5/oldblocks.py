@@ -117,16 +117,17 @@ class Blocks:
         g = Gap(buf=buf, start=gap[0], end=gap[1])
         try:  # every start: without covered nulls, few choices to checksum; then with them; then all
             for self.tier in range(3):  # each while some were put off
-                self.put_off = False
+                self.put_off = self.messages.narrowed = False
+                self.messages.zeroed = self.tier == 0
                 if self._from(g, gap[0], [*reused, gap[0]]):
                     return True
-                if not self.put_off:
+                if not (self.put_off or self.messages.narrowed):
                     return False
             return False
         except _Exhausted:
             return False
         finally:
-            self.tier = 2
+            self.tier, self.messages.zeroed = 2, False
 
     def note(self) -> str:
         """What a refusal adds when the search stopped at its bound."""
@@ -244,17 +245,17 @@ class Blocks:
         width = 4 + owner.order
         named = tuple(struct.pack("<QQ", *c) for c in sorted(self.chunks))
         if at + width + 16 <= g.start:
-            yield [(_CONTINUATION,), self.messages.values(g, at + 4, owner.order, owner.orders), named]
+            yield [(_CONTINUATION,), self.messages.field(g, at + 4, owner), named]
         elif at + width < g.start:  # its data partly covered: the blocks whose shown bytes fit
             fits = tuple(n for n in named if self.messages.shows(g, at + width, n))
             if fits and self.messages.shows(g, at, _CONTINUATION):
-                yield [(_CONTINUATION,), self.messages.values(g, at + 4, owner.order, owner.orders), fits]
+                yield [(_CONTINUATION,), self.messages.field(g, at + 4, owner), fits]
         elif self.messages.shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
             shown = struct.unpack_from("<QQ", g.buf, at + width)
             if self.names(g.buf, *shown, owner.at):
                 yield [
                     (_CONTINUATION,),
-                    self.messages.values(g, at + 4, owner.order, owner.orders),
+                    self.messages.field(g, at + 4, owner),
                     (struct.pack("<QQ", *shown),),
                 ]
 
