@@ -116,6 +116,9 @@ class Messages:
             most = min(max(len(p.body) for p in owner.pieces), g.end - at)
             zeros = _zeros_to(g, max(at + width, g.start)) - at - width  # a null of zeros ends by then
             sizes = sorted({*range(1, min(most, zeros) + 1), *(n for n in self._tails(owner) if n <= most)})
+            if self.zeroed:  # first the rest of one of the owner's messages' slots (the displaced
+                self.narrowed = True  # one's: H5O__alloc_chunk), the other sizes later
+                sizes = [n for n in sizes if n in self._tails(owner)]
         else:
             sizes = []
         for size in sizes:
