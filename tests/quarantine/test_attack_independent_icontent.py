@@ -60,6 +60,7 @@ from tests.support import attack_icontent_apache as apache  # noqa: E402
 from tests.support import attack_icontent_files as made  # noqa: E402
 from tests.support import attack_icontent_fits as made_fits  # noqa: E402
 from tests.support import attack_icontent_gzip as made_gz  # noqa: E402
+from tests.support.require import require  # noqa: E402
 
 
 def _build() -> dict[str, bytes]:
@@ -179,11 +180,11 @@ def test_the_json_name_holes_are_json_to_a_client():
         assert data != json.dumps(compact).encode(), name
 
 
-@pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
 def test_apache_serves_the_json_name_holes_as_json():
     """The claim JSON_NAMED rests on, asked of a real Apache 2.4 with Debian's mime.conf: each
     name (gunzip's inner name for a .gz) is sent as a JSON type, and the names
     rightly published are not."""
+    require(apache.available(), "needs apache2-bin (./dev setup installs it)")
     holes = {n.removesuffix(".gz"): n for n in JSON_NAMED}
     with apache.serving([*holes, *made.LAST_TYPED]) as sent:
         for name in holes:

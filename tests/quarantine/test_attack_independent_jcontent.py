@@ -51,6 +51,7 @@ from tests.quarantine.test_attack_independent_econtent import _vet
 from tests.support import attack_icontent_apache as apache
 from tests.support import attack_jcontent_files as made
 from tests.support import attack_jcontent_gzip as made_gz
+from tests.support.require import require
 
 
 def _build() -> dict[str, bytes]:
@@ -160,10 +161,10 @@ def test_the_json_holes_are_json_to_a_client():
         assert json.loads(data) == json.loads(compact) and data != compact, name
 
 
-@pytest.mark.skipif(not apache.available(), reason="Debian's apache2 is not installed")
 def test_debian_apache_sends_the_holes_as_page_and_json():
     """The claim HOLES rest on, asked of a real Apache 2.4 with Debian's mime.conf (gunzip's
     name for a .gz); the refused language/charset siblings are sent alike."""
+    require(apache.available(), "needs apache2-bin (./dev setup installs it)")
     holes = {n.removesuffix(".gz") for n in FIXED}
     siblings = {"index.html.br", "index.html.po", "run.json.utf16", "run.json.po"}
     with apache.serving(sorted(holes | siblings)) as sent:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.quarantine.test_formats import shipped, vet_files
 from tests.support import attack_icontent_apache as apache
+from tests.support.require import require
 from vmguard.quarantine import pagetypes, served
 from vmguard.quarantine.client_forms import best_fit, client_names
 from vmguard.quarantine.model import Reason, Verdict
@@ -240,11 +241,11 @@ def test_a_real_vet_says_which_sibling_collides(tmp_path: Path):
     )
 
 
-@pytest.mark.skipif(not apache.available(), reason="apache2 is not installed")
 def test_an_httpd_typing_by_its_own_table_sends_what_served_by_says():
     """The claim the per-table rule rests on, asked of a real Apache 2.4 configured as an
     upstream httpd (its own conf/mime.types, the vendored file, as TypesConfig): the page
     or JSON extension before one that table lacks decides; a typed last one decides."""
+    require(apache.available(), "needs apache2-bin (./dev setup installs it)")
     sent_as = {
         "summary.html.md": "text/html", "notes.htm.markdown": "text/html", "run.html.h5": "text/html",
         "page.xhtml.md": "application/xhtml+xml", "map.html.geojson": "text/html",

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from vmguard.quarantine import texjobs
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on, archive_reasons, sibling_notes, sibling_reasons
 
@@ -33,6 +34,21 @@ def test_a_job_refuses_what_it_reads_back_and_publishes_its_output():
 @pytest.mark.parametrize("mark", ["main.aux", "main.fls", "main.fdb_latexmk", "main.synctex.gz"])
 def test_what_only_a_tex_run_writes_names_the_job_too(mark):
     assert _refused([mark, "main.brf", "main.pdf"]) >= {"main.brf"}
+
+
+@pytest.mark.parametrize("source", ["main.latex", "main.ltx", "main.dtx", "main.Rnw", "main.Rtex", "main.Snw",
+                                    "main.texi", "main.texinfo", "main.txi", "main.tex.gz"])
+def test_every_file_a_tex_run_starts_on_names_the_job(source):
+    """Session 39, attack o text: `pdflatex main.dtx`, knitr's main.Rnw, texi2pdf main.texi
+    are all job main; its sources and outputs stay published beside each other."""
+    output = [source, "main.tex", "main.pdf", "main.log", "main.info", "main.synctex.gz"]
+    refused = _refused([*output, "main.brf", "main.cps"])
+    assert refused - {"main.ltx"} == {"main.brf", "main.cps"}  # .ltx: a kernel module's name too
+
+
+def test_a_synctex_file_names_no_job_of_its_stem():
+    """Longest sign first: main.synctex.gz ends in .tex.gz, yet names job main, not main.syn."""
+    assert texjobs.jobs({"main.synctex.gz": "main.synctex.gz", "b.tex.gz": "b.tex.gz"}) == {"main", "b"}
 
 
 def test_an_unknown_job_keeps_the_list():
@@ -72,7 +88,10 @@ def test_many_jobs_in_one_directory_are_judged_in_linear_time():
     ["_minted-main", "_minted", "pythontex-files-main", "svg-inkscape", "CVS", "cvs", "_MINTE~1"]
     + ["pylintrc", "pylintrc.toml", "pytest.toml", "tox.toml", "CTestCustom.cmake", "CTestCustom.ctest"]
     + ["luaotfload.conf", "luaotfloadrc", "_quarto.yml", "_quarto.yaml", "_metadata.yml", "bunfig.toml"]
-    + ["deno.json", "deno.jsonc", "plain.asy", "plain_Label.asy", "feynman.asy", "Graph3.asy"],
+    + ["deno.json", "deno.jsonc", "plain.asy", "plain_Label.asy", "feynman.asy", "Graph3.asy"]
+    + ["rust-toolchain.toml", "rust-toolchain", "Gemfile", "Vagrantfile", "Rakefile", "poetry.toml"]
+    + ["mypy.ini", "stack.yaml", "cabal.project", "vercel.json", "now.json", "netlify.toml"]
+    + ["staticwebapp.config.json", "firebase.json"],
 )
 def test_names_a_tool_reads_from_dot_are_refused(name):
     assert acted_on(name) == [Reason.NAME_CONFIG]

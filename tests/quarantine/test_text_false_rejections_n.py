@@ -34,6 +34,8 @@ def _text(data: bytes, size: int | None = None) -> str:
     b"#include <object.h>\n#include <meta.h>\n#include <svg.h>\n#include <script.h>\n",
     b"<html-report> <bodyguard> <formula> <metadata> <embedded>\n",
     b"a log that ends in <form",
+    b"error: no match for 'operator<' (std::vector<Body> and std::vector<Form>)\n",  # session 39
+    b"<html> <body> <iframe> <META> <form >\n",  # bare: act through no attribute
 ])
 def test_a_longer_tag_name_is_text(data, size):
     assert _text(data, size) == "text"
@@ -41,9 +43,9 @@ def test_a_longer_tag_name_is_text(data, size):
 
 @pytest.mark.parametrize("size", [None, 1, 3, 7])
 @pytest.mark.parametrize("data", [
-    b"<form>", b"x <form action=/login>", b"x <FORM\nmethod=post>", b"<svg/onload=alert(1)>",
+    b"<form name=x>", b"x <form action=/login>", b"x <FORM\nmethod=post>", b"<svg/onload=alert(1)>",
     b"<script\tsrc=//evil.example/x.js>", b"<h:script>", b"<iframe src=x>", b"<meta http-equiv=refresh>",
-    b"<object data=x.swf>", b"<embed src=x>", b"<body onload=x()>", b"<html\x0c>", b"<form/>",
+    b"<object data=x.swf>", b"<embed src=x>", b"<body onload=x()>", b"<html\x0cmanifest=x>", b"<form/>",
 ])
 def test_each_listed_tag_is_still_refused(data, size):
     with pytest.raises(Invalid, match="markup"):

@@ -47,10 +47,10 @@ HOSTILE_TAGS = {
     "object-prefixed": b'<h:object xmlns:h="http://www.w3.org/1999/xhtml" data="x">',
     "object-bare-then-data": b"<object object at 0x7f data=x>",
     "embed-src": b"<embed src=x.svg>",
-    "form": b"<form>",
+    "form": b"<form action=/login>",
     "meta": b"<meta http-equiv=refresh content=0;url=x>",
-    "iframe": b"<iframe>",
-    "body": b"<body>",
+    "iframe": b"<iframe src=x>",
+    "body": b"<body onload=x()>",
     "script": b"<script>",
 }
 
@@ -64,6 +64,10 @@ def vetted(tmp_path_factory):
         "ctl/object-repr-utf16.log": _log(work / "b.log", [f"cache {object()!r} dropped"], "utf-16"),
         "ctl/embed-bare.log": _log(work / "c.log", ["template holds <embed> and <object> placeholders"]),
         "ctl/metadata.log": _log(work / "d.log", ["read <metadata> and <format> blocks"]),
+        # g++'s report of templates over classes named Body, Form, Meta (session 39, attack
+        # o text): bare tags, which act through no attribute and no sniffer reads past the start
+        "ctl/templates.log": _log(work / "e.log", ["no match for std::vector<Body> < std::map<Form, Meta>"]),
+        "ctl/bare-tags.log": _log(work / "f.log", ["ids <Body > <Form> <Meta> of the <iframe> <form> table"]),
     }
     files |= {f"bad/{name}.log": LINE * 200 + tag + b"\n" + LINE for name, tag in HOSTILE_TAGS.items()}
     files["bad/deep-esc.log"] = LINE * DEEP + b"\x1b[2J\n"

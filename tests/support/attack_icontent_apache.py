@@ -1,6 +1,7 @@
-"""A private Apache 2.4 (Debian's apache2 package, where installed) for
-test_attack_independent_icontent.py: Debian's own mime.conf and mime.types, loopback
-only, a port of its own, stopped by the test. It answers what Content-Type a public area
+"""A private Apache 2.4 (Debian's apache2-bin) for test_attack_independent_icontent.py
+and the tests after it: Debian's own mime.conf (the installed one, else a copy of
+apache2's: that package's postinst would start a server, so .ci installs apache2-bin
+alone) and mime.types, loopback only, a port of its own, stopped by the test. It answers what Content-Type a public area
 served by Apache sends for a published name.
 """
 
@@ -19,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 APACHE = Path("/usr/sbin/apache2")
-MIME_CONF = Path("/etc/apache2/mods-available/mime.conf")
+_DEBIAN_MIME_CONF = Path("/etc/apache2/mods-available/mime.conf")
+MIME_CONF = _DEBIAN_MIME_CONF if _DEBIAN_MIME_CONF.exists() else Path(__file__).parent / "data" / "apache2-mime.conf"
 MODULES = Path("/usr/lib/apache2/modules")
 
 
@@ -40,7 +42,7 @@ def _config(root: Path, port: int, types: Path | None = None) -> str:
         [f"TypesConfig {types}", "AddType application/x-gzip .gz .tgz"] if types else [f"Include {MIME_CONF}"]
     )
     return "\n".join([
-        "ServerRoot /etc/apache2", "ServerName localhost", f"Listen 127.0.0.1:{port}",
+        f"ServerRoot {root}", "ServerName localhost", f"Listen 127.0.0.1:{port}",
         f"PidFile {root}/httpd.pid", f"ErrorLog {root}/error.log",
         f"LoadModule mpm_event_module {MODULES}/mod_mpm_event.so",
         f"LoadModule authz_core_module {MODULES}/mod_authz_core.so",

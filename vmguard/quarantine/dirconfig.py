@@ -117,6 +117,17 @@ _SERVERS_AND_TOOLS = frozenset(
     + ["compose.override.yaml", "compose.override.yml"]
     + ["docker-compose.override.yaml", "docker-compose.override.yml"]
     + ["hatch.toml", "pdm.toml", "pipfile", "ansible.cfg"]
+    # Session 39, attack o text: rustup reads rust-toolchain.toml and rust-toolchain from
+    # `.` and its parents (`path`: another toolchain's binaries run); bundler's Gemfile and
+    # Vagrant's Vagrantfile, rake's Rakefile, found from `.` upward, are Ruby they run;
+    # poetry reads poetry.toml (another package index), mypy mypy.ini (junit_xml: a path it
+    # writes), Stack stack.yaml and cabal cabal.project (a compiler or package source
+    # fetched and run); static hosts' project files, as _headers: vercel.json (its older
+    # now.json), netlify.toml, Azure's staticwebapp.config.json, firebase.json (a header rule
+    # types a .log text/html)
+    + ["rust-toolchain.toml", "rust-toolchain", "gemfile", "vagrantfile", "rakefile"]
+    + ["poetry.toml", "mypy.ini", "stack.yaml", "cabal.project"]
+    + ["vercel.json", "now.json", "netlify.toml", "staticwebapp.config.json", "firebase.json"]
 )
 # The caches of the last comment named by the job (prefix): every name below them.
 _CACHES = ("_minted-", "pythontex-files-")

@@ -31,7 +31,8 @@ def _words(text: str) -> frozenset[str]:
 # subscribes the user to remote programs) and visual styles .msstyles (a DLL a .theme loads);
 # Access databases and add-ins .accdb .accda (AutoExec, VBA on load, as .mdb .mda), the
 # certificate import wizard's .pfx .p12 .p7b .sst (a root to trust, as .cer .crt), VSIX
-# extensions .vsix (VSIXInstaller).
+# extensions .vsix (VSIXInstaller). ArcGIS Pro and ArcMap import a Python toolbox .pyt when
+# its folder is browsed (session 39, attack o text).
 WINDOWS_ACTIVE = _words(
     """
     ade adp app application appref-ms asp aspx asx bas bat bgi cab cer chm cmd cnt com cpl crt csh
@@ -44,7 +45,7 @@ WINDOWS_ACTIVE = _words(
     themepack deskthemepack diagcfg diagpkg img appx appxbundle msix msixbundle appinstaller rdp
     one onepkg docm dotm xlsm xltm xlam pptm potm ppam ppsm sldm
     pssc udl cdxml xla xlm xlsb iqy slk ica vsto dqy rqy oqy xap xsn onetoc onetoc2 wcx msstyles
-    accdb accda pfx p12 p7b sst vsix
+    accdb accda pfx p12 p7b sst vsix pyt
     """
 )
 # Another desktop acts on a file of these extensions when it is opened, whatever its

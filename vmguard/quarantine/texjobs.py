@@ -13,10 +13,10 @@ the asymptote package's inline figures `NAME-1.tex` (asy writes them from NAME-1
 list cannot hold them all, so once the job is known its name is the class. The job is
 known by names alone (the walk's and an archive's question is one directory's names):
 NAME.tex (the source `pdflatex NAME.tex` runs; also a chapter \\input by another, whose
-siblings are then refused too), or a name only a TeX engine or latexmk writes for a job
-(NAME.aux, NAME.fls, NAME.fdb_latexmk, NAME.synctex.gz, NAME.dvi, NAME.xdv, NAME.bcf,
-NAME.run.xml, NAME.toc): not NAME.log nor NAME.out,
-which every batch job's stdout may be. Without one of these the job is unknown and
+siblings are then refused too) or another source a TeX run starts on (SOURCES), or a
+name only a TeX engine or latexmk writes for a job (NAME.aux, NAME.fls, NAME.fdb_latexmk,
+NAME.synctex.gz, NAME.dvi, NAME.xdv, NAME.bcf, NAME.run.xml, NAME.toc): not NAME.log nor
+NAME.out, which every batch job's stdout may be. Without one of these the job is unknown and
 dirconfig's list of \\jobname extensions (.aux .toc .bbl ...) is what is refused.
 """
 
@@ -30,7 +30,12 @@ from collections.abc import Mapping
 # `xelatex -no-pdf`'s and latexmk -xelatex's .xdv, biblatex's .bcf and its request file
 # .run.xml, the kernel's .toc). Not NAME.log, whose pdfTeX banner would say so: a batch
 # job's stdout may be NAME.log, and the walk judges names, not bytes.
-SOURCE = ".tex"
+# Sources: a TeX engine run on NAME.EXT is job NAME whatever EXT, so every file a run is
+# started on names it (session 39, attack o text): .latex and .ltx, a package's documented
+# source .dtx, knitr's .Rnw and .Rtex and Sweave's .Snw (which make NAME.tex), Texinfo's
+# .texi .texinfo .txi (texi2pdf runs TeX as job NAME, whose @printindex inputs NAME.cps
+# ...), and NAME.tex.gz, which gunzip makes NAME.tex.
+SOURCES = (".tex", ".latex", ".ltx", ".dtx", ".rnw", ".rtex", ".snw", ".texi", ".texinfo", ".txi", ".tex.gz")
 MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
 MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # What a reader takes as the job's output, never read back as TeX code by the job's name:
@@ -45,8 +50,8 @@ MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # reads NAME.bcf on `biber NAME`), .idx and .glo (makeindex turns them into the .ind and
 # .gls LaTeX inputs), .mk4 (make4ht runs it), and every extension a package invents.
 OUTPUT = (".pdf", ".dvi", ".xdv", ".log", ".blg", ".ilg", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
-OUTPUT += (".bib",)
-_OWN = (*OUTPUT, SOURCE, ".out")  # exactly NAME + one of these
+OUTPUT += (".bib", ".info")  # makeinfo's manual of a Texinfo job: no TeX reads it back
+_OWN = (*OUTPUT, *SOURCES, ".out")  # exactly NAME + one of these
 # NAME-X: the outputs only. NAME-X.tex is refused: gnuplottex inputs
 # \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ
 # external library's NAME-figure0.dpth (try_std_extension_first).
@@ -55,8 +60,16 @@ _DASHED = OUTPUT
 
 def jobs(keys: Mapping[str, str]) -> frozenset[str]:
     """The jobs a directory's names show (folded, as `keys` holds each name's)."""
-    signs = (SOURCE, *MARKS)
-    return frozenset(k[: -len(s)] for k in keys.values() for s in signs if k.endswith(s) and len(k) > len(s))
+    return frozenset(job for key in keys.values() if (job := _job_of(key)))
+
+
+# Longest first: main.synctex.gz is job main's SyncTeX file, not a source of main.syn.
+_SIGNS = tuple(sorted((*SOURCES, *MARKS), key=len, reverse=True))
+
+
+def _job_of(key: str) -> str | None:
+    sign = next((s for s in _SIGNS if key.endswith(s) and len(key) > len(s)), None)
+    return key[: -len(sign)] if sign else None
 
 
 def read_back(keys: Mapping[str, str]) -> dict[str, str]:
@@ -76,7 +89,7 @@ def read_back(keys: Mapping[str, str]) -> dict[str, str]:
                 f"named after the LaTeX job {job} of its directory ({job}.tex, or what a TeX run "
                 f"writes for it): LaTeX packages read \\jobname.* and \\jobname-* back as TeX "
                 f"code, each with an extension of its own; only the job's output is published "
-                f"(.pdf .dvi .xdv .log .out .synctex.gz .fls .fdb_latexmk .blg .ilg .bib, its .tex)"
+                f"(.pdf .dvi .xdv .log .out .synctex.gz .fls .fdb_latexmk .blg .ilg .bib .info, its sources)"
             )
     return found
 

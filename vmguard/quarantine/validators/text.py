@@ -80,7 +80,11 @@ _ASCII_ALLOWED = bytes(b for b in range(128) if not re.match("[\x00-\x08\x0e-\x1
 # <object and <embed are in no sniffer's table: they are here because an HTML page loads
 # and runs what they name (a plug-in, another document), which takes an attribute with a
 # value. A tag of bare words up to its ">" names nothing to load: Python's repr of
-# object(), "<object object at 0x7f...>", is such a tag, and is text.
+# object(), "<object object at 0x7f...>", is such a tag, and is text. So are <html <body
+# <meta <form <iframe (session 39, attack o text: g++ reports `std::vector<Body>` of an
+# n-body code): they act through an attribute with a value (onload=, http-equiv=,
+# action=, src=), and a sniffer judges only a file's start (page_sniffed, every file);
+# <script and <svg run what follows them, bare or not.
 _BARE_TAG = r"(?=[^>]{0,48}(?:>|\Z))(?:\s+[^\s=<>\"'/`]+)*\s*(?:>|\Z)"
 # A tag's name ends only at white space, "/" or ">" (HTML's tag name state, XML's Name):
 # `#include <form.h>` in gcc's report is an element named "form.h" to a browser, no form
@@ -89,8 +93,8 @@ _BARE_TAG = r"(?=[^>]{0,48}(?:>|\Z))(?:\s+[^\s=<>\"'/`]+)*\s*(?:>|\Z)"
 # HTML tokenizer drops a tag the file ends in).
 _NAME_END = r"(?=[\s/>])"
 _MARKUP = re.compile(
-    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:(?:script|html|svg|iframe|body|meta|form)" + _NAME_END
-    + r"|(?:object|embed)" + _NAME_END + r"(?!"
+    r"<\s*(?:[a-z][\w.-]{0,40}:)?(?:(?:script|svg)" + _NAME_END
+    + r"|(?:html|iframe|body|meta|form|object|embed)" + _NAME_END + r"(?!"
     + _BARE_TAG
     + r"))|<!doctype|<\?xml",
     re.IGNORECASE,  # a namespace prefix too: XML runs <h:script> in the XHTML namespace
