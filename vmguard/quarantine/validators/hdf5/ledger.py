@@ -144,9 +144,13 @@ class Ledger:
         while later:
             found = len(self.blocks.chunks)
             retry, later = later, []
-            for gap in retry:
+            for gap in reversed(retry):  # a block names one allocated after it: the later first
                 self._zeros(*gap, later)
+            later.reverse()
             if len(self.blocks.chunks) == found and later:
+                if not self.blocks.patient:  # once more, each try with all the bound has left
+                    self.blocks.patient = True
+                    continue
                 self._zeros(*later[0], None)  # raises
 
     def _old_sections(self) -> None:
