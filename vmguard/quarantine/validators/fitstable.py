@@ -32,11 +32,11 @@ _LOGICAL = b"TF\0"
 _IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
 _NUL_THEN_BYTE = re.compile(rb"\0[^\0]")
 # The text row's controls, in a string (FITS: an A field is ASCII text): C0 but NUL (the
-# string's end) and TAB LF VT FF CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
+# string's end) and TAB LF VT CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
 # a table (`print(Table.read(f))`) hands them to the terminal raw: ESC ] 0 ; ... BEL sets
-# its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed.
-_STRING_CONTROL = re.compile(rb"[\x01-\x08\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
-_BYTE_CONTROL = re.compile(rb"[\x01-\x08\x0e-\x1f\x7f]")  # one byte of each row: no pairs
+# its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed, FF clears PuTTY's.
+_STRING_CONTROL = re.compile(rb"[\x01-\x08\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+_BYTE_CONTROL = re.compile(rb"[\x01-\x08\x0c\x0e-\x1f\x7f]")  # one byte of each row: no pairs
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,17 @@ import re
 import struct
 from array import array
 
-from . import inside, root_codecs, root_data, root_free, root_remains, root_rntuple, root_tables, root_tails
+from . import (
+    inside,
+    root_codecs,
+    root_data,
+    root_dates,
+    root_free,
+    root_remains,
+    root_rntuple,
+    root_tables,
+    root_tails,
+)
 from .root_codecs import ALGORITHMS, METHODS
 from .root_model import FMT, KEY, Header, Record, RootWalk, check_datime, key_fields, read_string
 from .stream import Invalid, Stream
@@ -63,6 +73,7 @@ def validate(stream: Stream) -> str:
         stream.skip(len(beyond), "bytes after fEND", FMT)
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
+    root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
     baskets = root_data.check(walk, free)
     root_remains.check(walk, free, baskets)
