@@ -2,7 +2,8 @@
 seen every byte: it lists the free space exactly. Each stretch the walk found that is
 no record lies in one of its segments, and each segment starts and ends where records
 or stretches do (but for the few entries uproot leaves behind a FreeSegments record it
-shrank in place: those its history implies, _stale)."""
+shrank in place: those its history implies, _stale; and the entries of an older one it
+freed as it last counted it, shorter than written: _unwritten)."""
 
 from __future__ import annotations
 
