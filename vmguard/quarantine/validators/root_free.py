@@ -140,7 +140,8 @@ def _unwritten(walk: RootWalk, first: int, j: int, stop: int) -> bool:
     its entries (log2 of them), the rest are its own, and it reaches up to starts[j]."""
     at = walk.starts[j - 1] if j else -1
     record = walk.records.get(at)
-    if record is None or record.body is None or not first <= at < stop < at + record.nbytes:
+    older = at != walk.header.seek_free  # not the live record
+    if record is None or record.body is None or not older or not first <= at < stop < at + record.nbytes:
         return False
     size, data = _FREE_SMALL.size, record.body
     body = at + record.nbytes - len(data)
