@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import struct
 from collections import Counter
 
 import pytest
@@ -77,19 +78,47 @@ def test_the_workflows_with_jobs_a_minute_apart_pass(tmp_path, monkeypatch, seed
     assert vet(strings_workflow(tmp_path / f"s{seed}.root", seed), ROOT) == OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Invalid,
-    reason="session 39 (rootfr): behind the top keys list, the key of w0_0, deleted in job 3 "
-    "and written over by w1_0 at its place, is the last key of an older version; dated in "
-    "job 2's second it is no run of w1_0's key (which it is where the jobs share one second, "
-    "the one-second sweep's 193) and its bytes are nowhere else: docs, Still refused (an older "
-    "keys list naming a record deleted and then written over); bench_root_del_sweep --apart "
-    "and --clocks strings-100",
-)
-def test_seed_100_with_jobs_a_minute_apart_passes(tmp_path, monkeypatch):
+def _apart_100(tmp_path, monkeypatch) -> tuple[bytes, list[int]]:
+    """Seed 100 with jobs a minute apart, and where the copies of w0_0's key start: w0_0,
+    written in job 2, is deleted in job 3 and w1_0 written over it at its place; behind
+    the top keys list the key of w0_0 is the last key of an older version."""
     monkeypatch.setattr(root_del_workflows, "uproot", _Apart())
-    assert vet(strings_workflow(tmp_path / "s100.root", 100), ROOT) == OK
+    data = strings_workflow(tmp_path / "s100.root", 100)
+    copies, at = [], data.find(b"\x04TH1D\x04w0_0")
+    while at >= 0:
+        copies.append(at - 26)  # a small key: 18 bytes, fSeekKey and fSeekPdir, its class
+        at = data.find(b"\x04TH1D\x04w0_0", at + 1)
+    return data, copies
+
+
+def test_seed_100_with_jobs_a_minute_apart_passes(tmp_path, monkeypatch):
+    """Session 39 (rootfr): the copy of w0_0's key is dated in job 2's second, so no run of
+    w1_0's key, which it is where the jobs share one second (refused before:
+    bench_root_del_sweep --apart and --clocks strings-100); its datime, a date-time of
+    the file's history, costs 3 loose bytes (root_remains._redated)."""
+    data, copies = _apart_100(tmp_path, monkeypatch)
+    assert len(copies) == 1
+    assert vet(data, ROOT) == OK
+
+
+@pytest.mark.parametrize("seconds", [366 * 86400, None], ids=["a-year-later", "no-date"])
+def test_a_copy_dated_out_of_the_history_is_refused(tmp_path, monkeypatch, seconds):
+    from tests.quarantine.test_root_datimes import shifted
+
+    data, (at,) = _apart_100(tmp_path, monkeypatch)
+    datime = struct.unpack_from(">I", data, at + 10)[0]
+    forged = shifted(datime, seconds) if seconds else datime | 31 << 12 | 63 << 6 | 63
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + 10] + struct.pack(">I", forged) + data[at + 14 :], ROOT)
+
+
+def test_chosen_bytes_after_the_copys_key_fields_beyond_the_loose_bytes_are_refused(tmp_path, monkeypatch):
+    """Its class and name and what follows (25 bytes, a run no more) chosen: the datime paid
+    for, the rest costs loose bytes as any (a name 3 bytes off passes, as in one second)."""
+    data, (at,) = _apart_100(tmp_path, monkeypatch)
+    assert vet(data[: at + 32] + b"XYZ" + data[at + 35 :], ROOT) == OK
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + 26] + bytes(range(1, 26)) + data[at + 51 :], ROOT)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
