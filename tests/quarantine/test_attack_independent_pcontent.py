@@ -1,0 +1,276 @@
+"""Independent attack p on `vmguard vet`'s content claims (issue #13, session 39): the
+fits, json and tar rows of docs/quarantine.md and their "exactness leaves" sections as
+attack o's fixes left them (FITS keywords a reader acts on held to one spelling, JSON
+integers past a double refused and lone surrogate keys compared as U+FFFD, one tar format
+an archive, base-256 numbers where octal cannot hold them), attacked as claims (neither
+the validators nor their tests were read).
+
+HOLES (strict xfails):
+- The tile-compression keywords ZDITHER0 and ZQUANTIZ, which both readers act on to turn
+  a quantized image's integers back into floats, are neither read by a rule nor in the
+  "acted on" list: `ZDITHER0=7` and `ZQUANTIZ='NO_DITHER'` (no blank after '=') in
+  fitsio's own RICE image: astropy cannot read the image (TypeError / KeyError), cfitsio
+  (fitsio) returns other floats than the file's (another dither seed, no dither). The
+  fits row refuses `BSCALE  =2.0` for the same reason (one reader acts, the other not).
+- a second ZDITHER0 card (7 after fitsio's own): both decompress with the first card
+  and astropy's header shows it (its `_bintable.header['ZDITHER0']`); fitsio's
+  read_header shows the second, 7, which no decompressor uses: the row's "appears once in its header ... readers disagree which of two cards
+  counts", for a keyword it does not list.
+- `HIERARCH ZDITHER0 = 7`, `HIERARCH ZQUANTIZ = 'NO_DITHER'`: both readers act on the
+  HIERARCH card (alike); "what exactness leaves" frees the HIERARCH spelling only for
+  keywords "no rule reads nor a reader acts on": a spelling no writer writes.
+- tar: tarfile's pax archive of two members dated x.7: the first member's header mtime is
+  rounded (tarfile), the second's truncated (GNU tar): every reader (tarfile, GNU tar,
+  bsdtar) shows x.7 for both; "a writer writes one format an archive" is held for the
+  magic and device fields, not for the fields derived behind an extended header (a bit
+  a member).
+FALSE_REJECTIONS: none of the tar, FITS or JSON controls below (bsdtar's aside).
+DOCUMENTED_REFUSALS: bsdtar's (libarchive 3.6, macOS's tar) ustar and pax headers spell a
+number with a space (`000644 \\0`, `00000000010 `): the tar row pins "octal digits of the
+written width and a NUL" ("tar: the mode of 'ad.csv' is not written as tar writes it");
+its gnutar format passes. pandas' subnormal (`9.999888672e-321`) is refused as documented.
+LISTED (the json row: "at most 1000 levels deep"): arrays nested 999 deep (json.loads
+raises RecursionError) and 300 deep (jq 1.6: "Exceeds depth limit for parsing" at 257)
+are published: a .json that Python's json and jq cannot open.
+
+Not hits (refused, kept as hostile cases that must stay refused): base-256 where octal
+holds the number (uid 1000, mtime 1733443200), a negative uid (tarfile's own -2, which GNU
+tar refuses as out of uid_t range), a base-256 size of -1. Also tried and published, not
+kept (writer output: json.dumps writes them): `{"name":..,"NAME":..}` and `"key"` beside
+`"\\u212aey"` (KELVIN SIGN), one key to Go's case-folding struct decoding (no Go here).
+
+Controls (real tool output): astropy's scaled int16 image (BSCALE/BZERO), BLANK, a named
+image with EXTVER, EXTLEVEL and INHERIT, a table with TZERO (uint16), TNULL and TDIM,
+RICE_1 and GZIP_2 compressed images; fitsio's quantized images (SUBTRACTIVE_DITHER_1,
+_2, NO_DITHER) and a uint16 image with EXTNAME/EXTVER; JSON from json (2**64 + 1,
+-2**70, -0.0, the largest and smallest doubles), orjson and pandas (split, records);
+tarfile (GNU, pax) and GNU tar (gnu, oldgnu, pax, posix) archives of an AD uid member and
+a 1969 member, bsdtar's gnutar format. One quarantine, vetted once through the CLI with
+the shipped allow_types plus tar and zip, scanners off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.quarantine.test_attack_independent_dcontent import _policy
+from tests.quarantine.test_attack_independent_econtent import _vet
+from tests.support import attack_pcontent_files as made
+from tests.support import attack_pcontent_forge as forged
+
+HOLES: dict[str, str] = {
+    "fits-p-zdither0-noblank.fits": "ZDITHER0=7 (no blank after '='): astropy cannot read the image, cfitsio "
+    "dequantizes with seed 7: other floats; the fits row's acted-on keywords leave ZDITHER0 out",
+    "fits-p-zquantiz-noblank.fits": "ZQUANTIZ='NO_DITHER' (no blank): astropy cannot read the image, cfitsio "
+    "undithers nothing: other floats; ZQUANTIZ is acted on and not held",
+    "fits-p-zdither0-twice.fits": "ZDITHER0 twice: both decompress with the first, fitsio's header shows the "
+    "second (7): 'readers disagree which of two cards counts', for a keyword the rule does not list",
+    "fits-p-zdither0-hierarch.fits": "HIERARCH ZDITHER0 acted on by astropy and cfitsio: 'what exactness leaves' "
+    "frees HIERARCH spellings only of keywords no reader acts on",
+    "fits-p-zquantiz-hierarch.fits": "HIERARCH ZQUANTIZ acted on by astropy and cfitsio: as ZDITHER0",
+    "tar-p-mtime-rounding-mixed.tar": "tarfile's rounded header mtime then GNU tar's truncated one behind pax "
+    "mtime records: one writer an archive held for magic and device fields only (a bit a member)",
+}
+
+FALSE_REJECTIONS: dict[str, str] = {}
+
+# "numbers as octal digits of the written width and a NUL": bsdtar ends them with a space
+DOCUMENTED_REFUSALS = {
+    "ctl-p-bsdtar-pax-ad.tar": "is not written as tar writes it",
+    "ctl-p-bsdtar-default.tar": "is not written as tar writes it",
+}
+
+# "at most 1000 levels deep": deeper than json.loads and jq 1.6 read
+LISTED = sorted(forged.json_deep())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-pcontent")
+    work = base / "made"
+    controls = (made.astropy_controls() | made.fitsio_controls(work / "fitsio") | made.json_controls()
+                | made.tar_controls(work / "tar"))  # fmt: skip
+    documented = {n: controls.pop(n) for n in list(controls) if n in DOCUMENTED_REFUSALS}
+    plain = forged.quantized(work / "plain.fits")
+    hostile = forged.fits_hostile(plain) | forged.tar_hostile()
+    files = controls | hostile | documented | forged.json_deep()
+    vetted = _vet(base, "content", files, _policy(("tar", "zip")))
+    return {**vetted, "files": files, "controls": controls, "hostile": hostile, "documented": documented,
+            "plain": plain}  # fmt: skip
+
+
+def _case(name: str, table: dict[str, str]):
+    if name in table:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=table[name]))
+    return name
+
+
+_OURS = [
+    "ctl-p-astropy-scaled.fits",
+    "ctl-p-astropy-blank-named.fits",
+    "ctl-p-astropy-scaled-table.fits",
+    "ctl-p-astropy-rice_1.fits",
+    "ctl-p-astropy-gzip_2.fits",
+    "ctl-p-json-numbers.json",
+    "ctl-p-json-numbers-indent.json",
+    "ctl-p-orjson-numbers.json",
+    "ctl-p-pandas-split.json",
+    "ctl-p-pandas-records.json",
+    "ctl-p-tarfile-gnu-ad-old.tar",
+    "ctl-p-tarfile-pax-ad-old.tar",
+]
+_TOOLS = ["ctl-p-fitsio-dither1.fits", "ctl-p-fitsio-dither2.fits", "ctl-p-fitsio-nodither.fits",
+          "ctl-p-fitsio-uint16.fits", "ctl-p-gnutar-gnu-ad-old.tar", "ctl-p-gnutar-oldgnu-ad-old.tar",
+          "ctl-p-gnutar-pax-ad-old.tar", "ctl-p-gnutar-posix-ad-old.tar", "ctl-p-bsdtar-gnutar-ad.tar"]  # fmt: skip
+_CONTROLS = sorted(_OURS + _TOOLS)
+_HOSTILE = sorted(set(forged.CARDS) | set(forged.tar_hostile()))
+
+
+def test_every_exemption_names_a_real_case(run):
+    assert set(run["controls"]) <= set(_CONTROLS)
+    assert set(_CONTROLS) - set(run["controls"]) <= set(_TOOLS)  # fitsio, GNU tar or bsdtar missing
+    assert set(run["hostile"]) == set(_HOSTILE)
+    assert set(HOLES) <= set(_HOSTILE)
+    assert set(FALSE_REJECTIONS) <= set(_CONTROLS)
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in _CONTROLS])
+def test_real_output_is_published_byte_identical(run, name):
+    if name not in run["controls"]:
+        pytest.skip("the tool is not on this host")
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    published = (run["out"] / name).read_bytes()
+    assert published == run["files"][name]
+    assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
+def test_documented_refusal(run, name):
+    if name not in run["documented"]:
+        pytest.skip("no bsdtar on this host")
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert DOCUMENTED_REFUSALS[name] in entry["detail"], entry["detail"]
+    data = run["documented"][name]
+    assert data[100:108] == b"000644 \0"  # bsdtar's spelling: six digits, space, NUL
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:  # real: it reads
+        assert t.extractfile("ad.csv").read() == made.ROWS
+
+
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in _HOSTILE])
+def test_hostile_file_is_not_published(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] != "accepted", entry
+    assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", LISTED)
+def test_listed_deep_json_published(run, name):
+    assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
+
+
+def _astropy(data: bytes):
+    from astropy.io import fits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(io.BytesIO(data)) as f:
+            return np.array(f[1].data)
+
+
+def _fitsio(data: bytes, path):
+    fitsio = pytest.importorskip("fitsio")
+    path.write_bytes(data)
+    return fitsio.read(str(path), ext=1)
+
+
+@pytest.mark.parametrize("name", sorted(forged.CARDS))
+def test_fits_dither_cards_read_apart(run, name, tmp_path):
+    """The attack is real: fitsio's own image but one card (respelled in place, or one
+    added); astropy fails or returns what fitsio returns, and fitsio's floats are not the
+    file's own (the card is acted on; a second card is not, its header shows it)."""
+    plain, data = run["plain"], run["hostile"][name]
+    assert len(data) == len(plain) and data != plain
+    own = _fitsio(plain, tmp_path / "plain.fits")
+    assert np.array_equal(_astropy(plain), own)
+    read = _fitsio(data, tmp_path / name)
+    if "twice" in name:
+        assert np.array_equal(read, own) and np.array_equal(_astropy(data), own)
+        return
+    assert not np.array_equal(read, own)
+    if "noblank" in name:
+        with pytest.raises((TypeError, KeyError)):
+            _astropy(data)
+        return
+    assert np.array_equal(_astropy(data), read)  # both act on the card alike
+
+
+def test_fits_second_dither_card_shown_apart(run, tmp_path):
+    """astropy's compressed header shows fitsio's own ZDITHER0 (the one both decompress
+    with), fitsio's read_header the added one."""
+    from astropy.io import fits
+
+    data = run["hostile"]["fits-p-zdither0-twice.fits"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(io.BytesIO(data)) as f:
+            first = f[1]._bintable.header["ZDITHER0"]
+    fitsio = pytest.importorskip("fitsio")
+    (tmp_path / "t.fits").write_bytes(data)
+    with fitsio.FITS(str(tmp_path / "t.fits")) as f:
+        assert f[1].read_header()["ZDITHER0"] == 7 != first
+
+
+def test_tar_mtime_rounding_mixed_reads_alike(tmp_path):
+    """The attack is real: both members read x.7 to tarfile and GNU tar; their header
+    mtimes differ by the writer each was given."""
+    data = forged.tar_mtime_rounding_mixed()
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert [m.mtime for m in t] == [1733443200.7, 1733443200.7]
+    heads = [
+        i for i in range(0, len(data), 512) if data[i + 257 : i + 262] == b"ustar" and data[i + 156] == 48
+    ]
+    assert [int(data[i + 136 : i + 147], 8) for i in heads] == [1733443201, 1733443200]
+    if shutil.which("tar"):
+        (tmp_path / "m.tar").write_bytes(data)
+        out = subprocess.run(["tar", "--full-time", "-tvf", str(tmp_path / "m.tar")], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        assert out.count("00:00:00.7") == 2
+
+
+def test_deep_json_unreadable(tmp_path):
+    """json.loads cannot read the 999-deep file; jq 1.6 neither the 300-deep one."""
+    with pytest.raises(RecursionError):
+        json.loads(forged.nested(999))
+    assert json.loads(forged.nested(300))
+    if shutil.which("jq"):
+        proc = subprocess.run(["jq", "-c", "."], input=forged.nested(300), capture_output=True, check=False)
+        version = subprocess.run(["jq", "--version"], capture_output=True, text=True, check=False).stdout
+        if version.startswith("jq-1.6"):
+            assert proc.returncode != 0 and b"depth" in proc.stderr
+
+
+def test_ad_uid_and_1969_controls_are_base_256(run):
+    """The controls are what the writers write: base-256 uid (0x80) and 1969 mtime (0xff)."""
+    for name in ("ctl-p-gnutar-gnu-ad-old.tar", "ctl-p-tarfile-gnu-ad-old.tar"):
+        if name in run["files"]:
+            data = run["files"][name]
+            assert data[108] == 0x80
+            with tarfile.open(fileobj=io.BytesIO(data)) as t:
+                members = {m.name: m for m in t}
+            assert members["ad.csv"].uid == made.AD_UID and members["old.csv"].mtime == made.OLD
+
+
+def test_whole_run_exit_code(run):
+    """Per-file mode: refusals give exit 1; the rest is still published."""
+    assert run["rc"] == 1

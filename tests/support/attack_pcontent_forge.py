@@ -1,0 +1,165 @@
+"""Attack p content (session 39): hostile FITS, tar and JSON bytes, forged by hand from
+real tool output (fitsio, tarfile), one field or card changed.
+
+Each case: what one reader shows that another does not, or bytes no reader shows.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+SHOWN = b"x,y\n1,2\n"
+
+
+# --- FITS: tile-compression keywords neither the rules nor the "acted on" list hold ---
+
+
+def quantized(path: Path) -> bytes:
+    """fitsio's RICE-compressed float image, quantized with SUBTRACTIVE_DITHER_1: its
+    header holds ZQUANTIZ and ZDITHER0, which both readers act on to restore the floats."""
+    import fitsio
+
+    rng = np.random.default_rng(1)
+    image = rng.normal(100, 5, (20, 20)).astype("f4")
+    fitsio.write(str(path), image, compress="rice", qlevel=4, qmethod="SUBTRACTIVE_DITHER_1", clobber=True)
+    return path.read_bytes()
+
+
+def _card(text: str) -> bytes:
+    assert len(text) <= 80
+    return text.ljust(80).encode()
+
+
+def _recard(data: bytes, keyword: str, card: bytes) -> bytes:
+    """The file with its one `keyword` card (columns 1-8) replaced by `card` (same size)."""
+    at = [i for i in range(0, len(data), 80) if data[i : i + 8] == keyword.ljust(8).encode()]
+    assert len(at) == 1, keyword
+    return data[: at[0]] + card + data[at[0] + 80 :]
+
+
+# ZDITHER0 chooses the dither sequence: another seed, other floats from the same integers
+CARDS = {
+    "fits-p-zdither0-noblank.fits": ("ZDITHER0", "ZDITHER0=7"),
+    "fits-p-zdither0-hierarch.fits": ("ZDITHER0", "HIERARCH ZDITHER0 = 7"),
+    "fits-p-zquantiz-noblank.fits": ("ZQUANTIZ", "ZQUANTIZ='NO_DITHER'"),
+    "fits-p-zquantiz-hierarch.fits": ("ZQUANTIZ", "HIERARCH ZQUANTIZ = 'NO_DITHER'"),
+    "fits-p-zdither0-twice.fits": ("ZDITHER0", "ZDITHER0=                    7"),
+}
+
+
+def fits_hostile(plain: bytes) -> dict[str, bytes]:
+    """Each case: `plain` (fitsio's quantized image) with one ZDITHER0 or ZQUANTIZ card
+    respelled (same size) or added."""
+    out = {}
+    for name, (keyword, text) in CARDS.items():
+        if name.endswith("twice.fits"):  # a second ZDITHER0 in the blank card after END's
+            out[name] = _second(plain, _card(text))
+            continue
+        out[name] = _recard(plain, keyword, _card(text))
+    return out
+
+
+def _second(data: bytes, card: bytes) -> bytes:
+    """`card` put before END (END moves one card down into the header's blank fill)."""
+    end = next(i for i in range(2880, len(data), 80) if data[i : i + 8] == b"END     ")
+    assert data[end + 80 : end + 160] == b" " * 80
+    return data[:end] + card + data[end : end + 80] + data[end + 160 :]
+
+
+# --- tar ---
+
+
+def _tar(members, fmt=tarfile.GNU_FORMAT) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
+        for info, data in members:
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _checksum(raw: bytearray, at: int = 0) -> None:
+    raw[at + 148 : at + 156] = b" " * 8
+    raw[at + 148 : at + 156] = b"%06o\0 " % sum(raw[at : at + 512])
+
+
+def _info(name: str, mtime: float = 1733443200, uid: int = 1000) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid = mtime, uid, uid
+    return info
+
+
+def tar_mtime_rounding_mixed() -> bytes:
+    """tarfile's pax archive of two members dated 1733443200.7: tarfile writes the header
+    mtime rounded (1733443201) behind each record; the second's is made GNU tar's
+    truncation (1733443200): each member chooses a writer, a bit no reader shows (every
+    reader takes the pax record)."""
+    raw = bytearray(_tar([(_info("a.csv", 1733443200.7), SHOWN), (_info("b.csv", 1733443200.7), SHOWN)],
+                         tarfile.PAX_FORMAT))  # fmt: skip
+    heads = [
+        i for i in range(0, len(raw), 512) if raw[i + 257 : i + 262] == b"ustar" and raw[i + 156] == ord("0")
+    ]
+    assert len(heads) == 2 and raw[heads[1] + 136 : heads[1] + 148] == b"%011o\0" % 1733443201
+    raw[heads[1] + 136 : heads[1] + 148] = b"%011o\0" % 1733443200
+    _checksum(raw, heads[1])
+    return bytes(raw)
+
+
+def _base256(n: int, width: int) -> bytes:
+    return bytes([0x80]) + n.to_bytes(width - 1, "big")
+
+
+def tar_base256_small(field: str) -> bytes:
+    """tarfile's GNU member with its uid (or mtime) respelled in base-256 though octal
+    holds it (1000, 1733443200): tarfile and GNU tar read the same number, neither
+    writes it so; the spelling is a free bit a field."""
+    raw = bytearray(_tar([(_info("a.csv"), SHOWN)]))
+    at, width, value = {"uid": (108, 8, 1000), "mtime": (136, 12, 1733443200)}[field]
+    assert int(raw[at : at + width - 1], 8) == value
+    raw[at : at + width] = _base256(value, width)
+    _checksum(raw)
+    return bytes(raw)
+
+
+def tar_uid_negative() -> bytes:
+    """tarfile's GNU member with uid -2 (tarfile writes it so, 0xff then two's
+    complement: as 32-bit nfsnobody, 4294967294, reads): tarfile shows -2, GNU tar
+    refuses the value (out of uid_t range) and gives the member its own uid."""
+    return _tar([(_info("a.csv", uid=-2), SHOWN)])
+
+
+def tar_size_negative() -> bytes:
+    """A GNU member whose size is base-256 -1 (0xff ... ff) and no data: tarfile reads a
+    size of -1, GNU tar refuses the archive."""
+    raw = bytearray(_tar([(_info("a.csv"), b"")]))
+    raw[124:136] = b"\xff" * 12
+    _checksum(raw)
+    return bytes(raw)
+
+
+def tar_hostile() -> dict[str, bytes]:
+    return {
+        "tar-p-mtime-rounding-mixed.tar": tar_mtime_rounding_mixed(),
+        "tar-p-base256-small-uid.tar": tar_base256_small("uid"),
+        "tar-p-base256-small-mtime.tar": tar_base256_small("mtime"),
+        "tar-p-uid-negative.tar": tar_uid_negative(),
+        "tar-p-size-negative.tar": tar_size_negative(),
+    }
+
+
+# --- JSON ---
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def json_deep() -> dict[str, bytes]:
+    """Arrays nested 999 and 300 deep (under the json row's 1000 levels): json.loads
+    raises RecursionError on the first, jq 1.6 stops at depth 257 on both."""
+    return {"json-p-deep-999.json": nested(999), "json-p-deep-300.json": nested(300)}
