@@ -7,6 +7,7 @@ Each case: what one reader shows that another does not, or bytes no reader shows
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -41,33 +42,71 @@ def _recard(data: bytes, keyword: str, card: bytes) -> bytes:
     return data[: at[0]] + card + data[at[0] + 80 :]
 
 
-# ZDITHER0 chooses the dither sequence: another seed, other floats from the same integers
-CARDS = {
-    "fits-p-zdither0-noblank.fits": ("ZDITHER0", "ZDITHER0=7"),
-    "fits-p-zdither0-hierarch.fits": ("ZDITHER0", "HIERARCH ZDITHER0 = 7"),
-    "fits-p-zquantiz-noblank.fits": ("ZQUANTIZ", "ZQUANTIZ='NO_DITHER'"),
-    "fits-p-zquantiz-hierarch.fits": ("ZQUANTIZ", "HIERARCH ZQUANTIZ = 'NO_DITHER'"),
-    "fits-p-zdither0-twice.fits": ("ZDITHER0", "ZDITHER0=                    7"),
-}
+def compressed_int(path: Path) -> bytes:
+    """fitsio's RICE-compressed int16 image (no quantization: no ZSCALE, ZZERO, ZBLANK)."""
+    import fitsio
+
+    fitsio.write(str(path), np.arange(400, dtype="i2").reshape(20, 20), compress="rice", clobber=True)
+    return path.read_bytes()
 
 
-def fits_hostile(plain: bytes) -> dict[str, bytes]:
-    """Each case: `plain` (fitsio's quantized image) with one ZDITHER0 or ZQUANTIZ card
-    respelled (same size) or added."""
-    out = {}
-    for name, (keyword, text) in CARDS.items():
-        if name.endswith("twice.fits"):  # a second ZDITHER0 in the blank card after END's
-            out[name] = _second(plain, _card(text))
-            continue
-        out[name] = _recard(plain, keyword, _card(text))
-    return out
-
-
-def _second(data: bytes, card: bytes) -> bytes:
-    """`card` put before END (END moves one card down into the header's blank fill)."""
+def _before_end(data: bytes, card: bytes) -> bytes:
+    """`card` put before the compressed HDU's END (END moves one card into the blank fill)."""
     end = next(i for i in range(2880, len(data), 80) if data[i : i + 8] == b"END     ")
     assert data[end + 80 : end + 160] == b" " * 80
     return data[:end] + card + data[end : end + 80] + data[end + 160 :]
+
+
+def _after(data: bytes, keyword: str, card: bytes) -> bytes:
+    """`card` put right after the `keyword` card (the cards after it move one down)."""
+    at = next(i for i in range(0, len(data), 80) if data[i : i + 8] == keyword.ljust(8).encode())
+    end = next(i for i in range(at, len(data), 80) if data[i : i + 8] == b"END     ")
+    assert data[end + 80 : end + 160] == b" " * 80
+    return data[: at + 80] + card + data[at + 80 : end + 80] + data[end + 160 :]
+
+
+def _respell(keyword: str, text: str):
+    return lambda data: _recard(data, keyword, _card(text))
+
+
+def _add(*texts: str):
+    def edit(data: bytes) -> bytes:
+        for text in texts:
+            data = _before_end(data, _card(text))
+        return data
+
+    return edit
+
+
+def _continued(data: bytes) -> bytes:
+    return _after(
+        _recard(data, "ZQUANTIZ", _card("ZQUANTIZ= 'NO_DITHER&'")), "ZQUANTIZ", _card("CONTINUE  ''")
+    )
+
+
+# name: (the plain file, "float" (quantized) or "int", the edit). ZDITHER0 chooses the
+# dither sequence, ZQUANTIZ whether there is one: other floats from the same integers;
+# ZSCALE, ZZERO and ZBLANK as keywords scale or blank the whole image (cfitsio or astropy)
+CARDS = {
+    "fits-p-zdither0-noblank.fits": ("float", _respell("ZDITHER0", "ZDITHER0=7")),
+    "fits-p-zdither0-float.fits": ("float", _respell("ZDITHER0", "ZDITHER0=                  7.5")),
+    "fits-p-zdither0-hierarch.fits": ("float", _respell("ZDITHER0", "HIERARCH ZDITHER0 = 7")),
+    "fits-p-zquantiz-noblank.fits": ("float", _respell("ZQUANTIZ", "ZQUANTIZ='NO_DITHER'")),
+    "fits-p-zquantiz-hierarch.fits": ("float", _respell("ZQUANTIZ", "HIERARCH ZQUANTIZ = 'NO_DITHER'")),
+    "fits-p-zquantiz-continued.fits": ("float", _continued),
+    "fits-p-zdither0-twice.fits": ("float", _add("ZDITHER0=                    7")),
+    "fits-p-zscale-zzero.fits": (
+        "int",
+        _add("ZSCALE  =                  2.0", "ZZERO   =                100.0"),
+    ),
+    "fits-p-zblank.fits": ("int", _add("ZBLANK  =                    5")),
+}
+
+
+def fits_hostile(plain: dict[str, bytes]) -> dict[str, bytes]:
+    """Each case: fitsio's plain compressed image (`plain["float"]` or `plain["int"]`)
+    with one tile-compression card respelled in place or cards added (same size)."""
+    return {name: edit(plain[kind]) for name, (kind, edit) in CARDS.items()}
 
 
 # --- tar ---
@@ -108,6 +147,31 @@ def tar_mtime_rounding_mixed() -> bytes:
     raw[heads[1] + 136 : heads[1] + 148] = b"%011o\0" % 1733443200
     _checksum(raw, heads[1])
     return bytes(raw)
+
+
+def tar_pax_writers_mixed(work: Path) -> bytes | None:
+    """tarfile's pax member `a.csv` then GNU tar's pax member `b.csv` (its
+    `./PaxHeaders/b.csv` header, mode 0644 and mtime, atime and ctime records), both
+    dated x.7; GNU tar's member device fields made tarfile's empty ones (the rule holds
+    them alike): each member's extended header a writer's choice, every reader shows the
+    two members as written."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("tar"):
+        return None
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "b.csv").write_bytes(SHOWN)
+    os.utime(work / "b.csv", (1733443200.7, 1733443200.7))
+    subprocess.run(["tar", "--format=pax", "--owner=:1000", "--group=:1000", "-cf", "g.tar", "b.csv"],
+                   cwd=work, check=True)  # fmt: skip
+    gnu = bytearray((work / "g.tar").read_bytes())
+    assert gnu[:18] == b"./PaxHeaders/b.csv" and gnu[1024:1029] == b"b.csv"
+    gnu[1024 + 329 : 1024 + 345] = bytes(16)
+    _checksum(gnu, 1024)
+    first = _tar([(_info("a.csv", 1733443200.7), SHOWN)], tarfile.PAX_FORMAT)
+    assert first[:14] == b"././@PaxHeader"
+    return first[:2048] + bytes(gnu[:2048]) + bytes(1024)
 
 
 def _base256(n: int, width: int) -> bytes:
