@@ -23,6 +23,10 @@ HOLES (strict xfails):
   RICE int16 image: cfitsio scales every pixel (`ZSCALE = 2.0`, `ZZERO = 100.0`: 100 102
   104 ... where astropy returns 0 1 2 ...); astropy blanks (`ZBLANK = 5`: NaN where cfitsio
   returns 5): the two-images case the row refuses for BSCALE/BZERO/BLANK.
+- TZEROn, TSCALn (listed keywords, in the held spelling) on a column the standard gives
+  no scaling, added to astropy's table: `TZERO1 = 10` on a 3A column (fitsio 'ab1',
+  astropy 'ab'), `TZERO2 = 10` on an 8X column (fitsio every bit set), `TZERO3 = 1` or
+  `TSCAL3 = 2.0` on an L column (fitsio [False, False], astropy [True, False]).
 - `HIERARCH ZDITHER0 = 7`, `HIERARCH ZQUANTIZ = 'NO_DITHER'`: both readers act on the
   HIERARCH card (alike); "what exactness leaves" frees the HIERARCH spelling only for
   keywords "no rule reads nor a reader acts on": a spelling no writer writes.
@@ -94,6 +98,11 @@ HOLES: dict[str, str] = {
     "cfitsio returns 2x + 100, astropy the stored pixels: two images, as the row's BSCALE case",
     "fits-p-zblank.fits": "ZBLANK = 5 added to a RICE int16 image: astropy returns NaN for the pixels 5, "
     "cfitsio 5: two images, as the row's BLANK",
+    "fits-p-tzero-string.fits": "TZERO1 = 10 on a 3A column: fitsio returns 'ab1', astropy 'ab' (the row holds "
+    "TZEROn's spelling, not the column it may scale)",
+    "fits-p-tzero-bits.fits": "TZERO2 = 10 on an 8X column: fitsio returns every bit set, astropy 10100000",
+    "fits-p-tzero-logical.fits": "TZERO3 = 1 on an L column: fitsio returns [False, False], astropy [True, False]",
+    "fits-p-tscal-logical.fits": "TSCAL3 = 2.0 on an L column: fitsio returns [False, False], astropy [True, False]",
     "tar-p-pax-writers-mixed.tar": "tarfile's pax member then GNU tar's (././@PaxHeader mode 0, then "
     "./PaxHeaders/b.csv mode 0644 with atime/ctime): one writer an archive not held for extended headers",
     "tar-p-mtime-rounding-mixed.tar": "tarfile's rounded header mtime then GNU tar's truncated one behind pax "
@@ -120,7 +129,8 @@ def run(tmp_path_factory):
                 | made.tar_controls(work / "tar"))  # fmt: skip
     documented = {n: controls.pop(n) for n in list(controls) if n in DOCUMENTED_REFUSALS}
     plain = {"float": forged.quantized(work / "plain.fits"), "int": forged.compressed_int(work / "int.fits")}
-    hostile = forged.fits_hostile(plain) | forged.tar_hostile()
+    plain["table"] = forged.astropy_table()
+    hostile = forged.fits_hostile(plain) | forged.table_hostile(plain["table"]) | forged.tar_hostile()
     mixed = forged.tar_pax_writers_mixed(work / "gnu")
     if mixed is not None:
         hostile["tar-p-pax-writers-mixed.tar"] = mixed
@@ -154,7 +164,9 @@ _TOOLS = ["ctl-p-fitsio-dither1.fits", "ctl-p-fitsio-dither2.fits", "ctl-p-fitsi
           "ctl-p-fitsio-uint16.fits", "ctl-p-gnutar-gnu-ad-old.tar", "ctl-p-gnutar-oldgnu-ad-old.tar",
           "ctl-p-gnutar-pax-ad-old.tar", "ctl-p-gnutar-posix-ad-old.tar", "ctl-p-bsdtar-gnutar-ad.tar"]  # fmt: skip
 _CONTROLS = sorted(_OURS + _TOOLS)
-_HOSTILE = sorted(set(forged.CARDS) | set(forged.tar_hostile()) | {"tar-p-pax-writers-mixed.tar"})
+_HOSTILE = sorted(
+    set(forged.CARDS) | set(forged.TABLE_CARDS) | set(forged.tar_hostile()) | {"tar-p-pax-writers-mixed.tar"}
+)
 
 
 def test_every_exemption_names_a_real_case(run):
@@ -255,6 +267,31 @@ def test_fits_compression_cards_read_apart(run, name, tmp_path):
     assert reads == READS[name]
     if reads == ("other", "other"):
         assert np.array_equal(_astropy(data), _fitsio(data, tmp_path / name))  # both act alike
+
+
+# what fitsio returns for the string, bit and logical columns (astropy: the plain values)
+TABLE_READS = {
+    "fits-p-tzero-string.fits": ("s", ["ab1", "cde"]),
+    "fits-p-tzero-bits.fits": ("x", [[True] * 8, [True] * 8]),
+    "fits-p-tzero-logical.fits": ("b", [False, False]),
+    "fits-p-tscal-logical.fits": ("b", [False, False]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(forged.TABLE_CARDS))
+def test_fits_table_scaling_read_apart(run, name, tmp_path):
+    """The attack is real: astropy's table plus one card; astropy returns the written
+    values (['ab', 'cde'], bits 10100000 and 0, [True, False]), fitsio others."""
+    plain, data = run["plain"]["table"], run["hostile"][name]
+    assert len(data) == len(plain)
+    column, shown = TABLE_READS[name]
+    assert _astropy(data)[column].tolist() == _astropy(plain)[column].tolist()
+    pytest.importorskip("fitsio")
+    assert (
+        _fitsio(data, tmp_path / name)[column].tolist()
+        == shown
+        != _fitsio(plain, tmp_path / "p.fits")[column].tolist()
+    )
 
 
 def test_fits_zscale_and_zblank_values(run, tmp_path):

@@ -103,6 +103,33 @@ CARDS = {
 }
 
 
+def astropy_table() -> bytes:
+    """astropy's binary table of a string (3A), a bit (8X) and a logical (L) column."""
+    from astropy.io import fits
+
+    bits = np.array([[1, 0, 1, 0, 0, 0, 0, 0], [0] * 8], dtype=bool)
+    cols = [fits.Column(name="s", format="3A", array=np.array(["ab", "cde"])),
+            fits.Column(name="x", format="8X", array=bits),
+            fits.Column(name="b", format="L", array=np.array([True, False]))]  # fmt: skip
+    buf = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(buf)
+    return buf.getvalue()
+
+
+# TZEROn and TSCALn (listed, spelled as the rule holds them) on columns the standard
+# gives no scaling: astropy ignores them, cfitsio (fitsio) acts on them
+TABLE_CARDS = {
+    "fits-p-tzero-string.fits": "TZERO1  =                   10",
+    "fits-p-tzero-bits.fits": "TZERO2  =                   10",
+    "fits-p-tzero-logical.fits": "TZERO3  =                    1",
+    "fits-p-tscal-logical.fits": "TSCAL3  =                  2.0",
+}
+
+
+def table_hostile(plain: bytes) -> dict[str, bytes]:
+    return {name: _before_end(plain, _card(text)) for name, text in TABLE_CARDS.items()}
+
+
 def fits_hostile(plain: dict[str, bytes]) -> dict[str, bytes]:
     """Each case: fitsio's plain compressed image (`plain["float"]` or `plain["int"]`)
     with one tile-compression card respelled in place or cards added (same size)."""
