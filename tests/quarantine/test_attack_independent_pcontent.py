@@ -37,6 +37,11 @@ HOLES (strict xfails):
   tarfile's empty ones): "a writer writes one format an archive" is held for the magic
   and device fields, not for the extended headers and the fields derived behind them
   (a bit a member each).
+- tar: a ustar path `a*40/b*40/c*40/d.csv` (127 bytes) split between prefix and name at
+  its middle slash: tarfile writes the shortest prefix that fits (40 bytes), GNU tar the
+  longest (122); every reader joins prefix/name to the same path, the split is a choice
+  among a path's slashes no writer makes ("every header block pinned to what tarfile and
+  GNU tar write").
 FALSE_REJECTIONS: none of the tar, FITS or JSON controls below (bsdtar's aside).
 DOCUMENTED_REFUSALS: bsdtar's (libarchive 3.6, macOS's tar) ustar and pax headers spell a
 number with a space (`000644 \\0`, `00000000010 `): the tar row pins "octal digits of the
@@ -105,6 +110,8 @@ HOLES: dict[str, str] = {
     "fits-p-tscal-logical.fits": "TSCAL3 = 2.0 on an L column: fitsio returns [False, False], astropy [True, False]",
     "tar-p-pax-writers-mixed.tar": "tarfile's pax member then GNU tar's (././@PaxHeader mode 0, then "
     "./PaxHeaders/b.csv mode 0644 with atime/ctime): one writer an archive not held for extended headers",
+    "tar-p-prefix-split-middle.tar": "a 127-byte ustar path split at its middle slash (prefix 81 bytes): tarfile "
+    "splits at the first slash that fits (40), GNU tar at the last (122); readers join it alike (free bits)",
     "tar-p-mtime-rounding-mixed.tar": "tarfile's rounded header mtime then GNU tar's truncated one behind pax "
     "mtime records: one writer an archive held for magic and device fields only (a bit a member)",
 }
@@ -159,10 +166,12 @@ _OURS = [
     "ctl-p-pandas-records.json",
     "ctl-p-tarfile-gnu-ad-old.tar",
     "ctl-p-tarfile-pax-ad-old.tar",
+    "ctl-p-tarfile-ustar-long.tar",
 ]
 _TOOLS = ["ctl-p-fitsio-dither1.fits", "ctl-p-fitsio-dither2.fits", "ctl-p-fitsio-nodither.fits",
           "ctl-p-fitsio-uint16.fits", "ctl-p-gnutar-gnu-ad-old.tar", "ctl-p-gnutar-oldgnu-ad-old.tar",
-          "ctl-p-gnutar-pax-ad-old.tar", "ctl-p-gnutar-posix-ad-old.tar", "ctl-p-bsdtar-gnutar-ad.tar"]  # fmt: skip
+          "ctl-p-gnutar-pax-ad-old.tar", "ctl-p-gnutar-posix-ad-old.tar", "ctl-p-bsdtar-gnutar-ad.tar",
+          "ctl-p-gnutar-ustar-long.tar", "ctl-p-gnutar-posix-long.tar"]  # fmt: skip
 _CONTROLS = sorted(_OURS + _TOOLS)
 _HOSTILE = sorted(
     set(forged.CARDS) | set(forged.TABLE_CARDS) | set(forged.tar_hostile()) | {"tar-p-pax-writers-mixed.tar"}
@@ -340,6 +349,27 @@ def test_tar_pax_writers_mixed_reads_alike(run, tmp_path):
     (tmp_path / "m.tar").write_bytes(data)
     out = subprocess.run(["tar", "-tf", str(tmp_path / "m.tar")], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["a.csv", "b.csv"]
+
+
+def test_tar_prefix_split_reads_alike(tmp_path):
+    """The attack is real: tarfile and GNU tar read the path as written; tarfile's own
+    split is at 40, GNU tar's at 122 (the controls), the forged one at 81."""
+    data = forged.tar_prefix_split()
+    assert len(data[345:500].rstrip(b"\0")) == 81
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        assert t.getnames() == [forged.LONG] and t.extractfile(forged.LONG).read() == forged.SHOWN
+    if shutil.which("tar"):
+        (tmp_path / "s.tar").write_bytes(data)
+        out = subprocess.run(
+            ["tar", "-tf", str(tmp_path / "s.tar")], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == [forged.LONG]
+
+
+def test_tar_long_path_controls_split_apart(run):
+    for name, prefix in (("ctl-p-tarfile-ustar-long.tar", 40), ("ctl-p-gnutar-ustar-long.tar", 122)):
+        if name in run["files"]:
+            assert len(run["files"][name][345:500].rstrip(b"\0")) == prefix
 
 
 def test_tar_mtime_rounding_mixed_reads_alike(tmp_path):

@@ -110,7 +110,27 @@ def tar_controls(work: Path) -> dict[str, bytes]:
             t.addfile(_tarinfo("ad.csv", AD_UID, 1733443200), io.BytesIO(ROWS))
             t.addfile(_tarinfo("old.csv", 1000, OLD), io.BytesIO(ROWS))
         out[f"ctl-p-tarfile-{label}-ad-old.tar"] = buf.getvalue()
-    return out | _tool_tars(work)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        t.addfile(_tarinfo(LONG, 1000, 1733443200), io.BytesIO(ROWS))
+    out["ctl-p-tarfile-ustar-long.tar"] = buf.getvalue()
+    return out | _tool_tars(work) | _gnu_long(work / "long")
+
+
+LONG = "a" * 40 + "/" + "b" * 40 + "/" + "c" * 40 + "/d.csv"
+
+
+def _gnu_long(work: Path) -> dict[str, bytes]:
+    """GNU tar's ustar and posix archives of a 127-byte path (split prefix/name)."""
+    if not shutil.which("tar"):
+        return {}
+    (work / LONG).parent.mkdir(parents=True, exist_ok=True)
+    (work / LONG).write_bytes(ROWS)
+    out = {}
+    for fmt in ("ustar", "posix"):
+        subprocess.run(["tar", f"--format={fmt}", "-cf", f"{fmt}.tar", LONG], cwd=work, check=True)
+        out[f"ctl-p-gnutar-{fmt}-long.tar"] = (work / f"{fmt}.tar").read_bytes()
+    return out
 
 
 def _tool_tars(work: Path) -> dict[str, bytes]:

@@ -201,6 +201,22 @@ def tar_pax_writers_mixed(work: Path) -> bytes | None:
     return first[:2048] + bytes(gnu[:2048]) + bytes(1024)
 
 
+LONG = "a" * 40 + "/" + "b" * 40 + "/" + "c" * 40 + "/d.csv"  # 127 bytes: three ustar splits
+
+
+def tar_prefix_split(prefix_len: int = 81) -> bytes:
+    """tarfile's ustar member named LONG (prefix 'aaa...', the shortest prefix that fits;
+    GNU tar writes the longest, 'aaa.../bbb.../ccc...') respelled with the split at the
+    middle slash: every reader joins prefix/name to LONG, no writer splits there (a
+    choice among a path's slashes, a few bits a member)."""
+    raw = bytearray(_tar([(_info(LONG), SHOWN)], tarfile.USTAR_FORMAT))
+    assert raw[345:500].rstrip(b"\0") == LONG[:40].encode()
+    raw[0:100] = LONG[prefix_len + 1 :].encode().ljust(100, b"\0")
+    raw[345:500] = LONG[:prefix_len].encode().ljust(155, b"\0")
+    _checksum(raw)
+    return bytes(raw)
+
+
 def _base256(n: int, width: int) -> bytes:
     return bytes([0x80]) + n.to_bytes(width - 1, "big")
 
@@ -240,6 +256,7 @@ def tar_hostile() -> dict[str, bytes]:
         "tar-p-base256-small-mtime.tar": tar_base256_small("mtime"),
         "tar-p-uid-negative.tar": tar_uid_negative(),
         "tar-p-size-negative.tar": tar_size_negative(),
+        "tar-p-prefix-split-middle.tar": tar_prefix_split(),
     }
 
 
