@@ -53,7 +53,13 @@ are published: a .json that Python's json and jq cannot open.
 
 Not hits (refused, kept as hostile cases that must stay refused): base-256 where octal
 holds the number (uid 1000, mtime 1733443200), a negative uid (tarfile's own -2, which GNU
-tar refuses as out of uid_t range), a base-256 size of -1. Also tried and published, not
+tar refuses as out of uid_t range), a base-256 size of -1; JSON: the integer
+2**1024 - 2**970 (halfway: JSON.parse Infinity, json.loads the integer) and its negative
+("an integer out of a double"), `{"\\ufffd\\ufffd": .., "\\udc00\\udc00": ..}` (one key to
+jq 1.6: "the key ... twice"). Tried, not kept: `2**1024 - 2**970 - 1` (the largest double
+to every reader) and `1.7976931348623158e+308` (not the shortest digits) pass and are
+refused as they should; jq 1.6 cannot parse a lone high surrogate anywhere (writer
+output of json.dumps: a reader's limit). Also tried and published, not
 kept (writer output: json.dumps writes them): `{"name":..,"NAME":..}` and `"key"` beside
 `"\\u212aey"` (KELVIN SIGN), one key to Go's case-folding struct decoding (no Go here).
 
@@ -138,6 +144,7 @@ def run(tmp_path_factory):
     plain = {"float": forged.quantized(work / "plain.fits"), "int": forged.compressed_int(work / "int.fits")}
     plain["table"] = forged.astropy_table()
     hostile = forged.fits_hostile(plain) | forged.table_hostile(plain["table"]) | forged.tar_hostile()
+    hostile |= forged.json_refused()
     mixed = forged.tar_pax_writers_mixed(work / "gnu")
     if mixed is not None:
         hostile["tar-p-pax-writers-mixed.tar"] = mixed
@@ -174,7 +181,11 @@ _TOOLS = ["ctl-p-fitsio-dither1.fits", "ctl-p-fitsio-dither2.fits", "ctl-p-fitsi
           "ctl-p-gnutar-ustar-long.tar", "ctl-p-gnutar-posix-long.tar"]  # fmt: skip
 _CONTROLS = sorted(_OURS + _TOOLS)
 _HOSTILE = sorted(
-    set(forged.CARDS) | set(forged.TABLE_CARDS) | set(forged.tar_hostile()) | {"tar-p-pax-writers-mixed.tar"}
+    set(forged.CARDS)
+    | set(forged.TABLE_CARDS)
+    | set(forged.tar_hostile())
+    | set(forged.json_refused())
+    | {"tar-p-pax-writers-mixed.tar"}
 )
 
 
@@ -387,6 +398,17 @@ def test_tar_mtime_rounding_mixed_reads_alike(tmp_path):
         out = subprocess.run(["tar", "--full-time", "-tvf", str(tmp_path / "m.tar")], capture_output=True,
                              text=True, check=True).stdout  # fmt: skip
         assert out.count("00:00:00.7") == 2
+
+
+def test_json_halfway_is_infinity_to_javascript(tmp_path):
+    """The refused integer is hostile: json.loads returns it whole, JSON.parse Infinity."""
+    assert json.loads(forged.json_refused()["json-p-int-halfway.json"]) == [forged.HALFWAY]
+    if shutil.which("node"):
+        (tmp_path / "h.json").write_bytes(forged.json_refused()["json-p-int-halfway.json"])
+        script = "console.log(JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'))[0])"
+        out = subprocess.run(["node", "-e", script, str(tmp_path / "h.json")], capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        assert out.stdout.strip() == "Infinity"
 
 
 def test_deep_json_unreadable(tmp_path):

@@ -271,3 +271,18 @@ def json_deep() -> dict[str, bytes]:
     """Arrays nested 999 and 300 deep (under the json row's 1000 levels): json.loads
     raises RecursionError on the first, jq 1.6 stops at depth 257 on both."""
     return {"json-p-deep-999.json": nested(999), "json-p-deep-300.json": nested(300)}
+
+
+HALFWAY = 2**1024 - 2**970  # rounds (to even) to 2**1024: inf to strtod and JavaScript
+
+
+def json_refused() -> dict[str, bytes]:
+    """Hostile JSON the rows refuse (kept so they stay refused): the integer halfway past
+    the largest double (JSON.parse: Infinity; jq 1.6: 1.7976931348623157e+308;
+    json.loads: the integer), its negative, and the keys "\\ufffd\\ufffd" and
+    "\\udc00\\udc00" in one object (jq 1.6 reads the second as the first: one key)."""
+    return {
+        "json-p-int-halfway.json": b"[%d]" % HALFWAY,
+        "json-p-int-halfway-negative.json": b"[%d]" % -HALFWAY,
+        "json-p-two-lone-lows.json": b'{"\\ufffd\\ufffd":"shown","\\udc00\\udc00":"hidden"}',
+    }
