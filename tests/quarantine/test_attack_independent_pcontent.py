@@ -14,8 +14,9 @@ HOLES (strict xfails):
   fits row refuses `BSCALE  =2.0` for the same reason (one reader acts, the other not).
 - a second ZDITHER0 card (7 after fitsio's own): both decompress with the first card
   and astropy's header shows it (its `_bintable.header['ZDITHER0']`); fitsio's
-  read_header shows the second, 7, which no decompressor uses: the row's "appears once in its header ... readers disagree which of two cards
-  counts", for a keyword it does not list.
+  read_header shows the second, 7, which no decompressor uses: the row's "appears once
+  in its header ... readers disagree which of two cards counts", for a keyword it does
+  not list.
 - `ZDITHER0= 7.5` (cfitsio truncates to 7, astropy raises "should be an integer");
   `ZQUANTIZ= 'NO_DITHER&'` then `CONTINUE  ''` (astropy: NO_DITHER, other floats;
   cfitsio cannot open the HDU): the CONTINUE reading the row refuses for TDIMn and EXTNAME.
@@ -46,7 +47,8 @@ FALSE_REJECTIONS: none of the tar, FITS or JSON controls below (bsdtar's aside).
 DOCUMENTED_REFUSALS: bsdtar's (libarchive 3.6, macOS's tar) ustar and pax headers spell a
 number with a space (`000644 \\0`, `00000000010 `): the tar row pins "octal digits of the
 written width and a NUL" ("tar: the mode of 'ad.csv' is not written as tar writes it");
-its gnutar format passes. pandas' subnormal (`9.999888672e-321`) is refused as documented.
+its gnutar format passes. (Tried, not kept: pandas' `%.10g` of a subnormal,
+`9.999888672e-321`, refused as the json row documents.)
 LISTED (the json row: "at most 1000 levels deep"): arrays nested 999 deep (json.loads
 raises RecursionError) and 300 deep (jq 1.6: "Exceeds depth limit for parsing" at 257)
 are published: a .json that Python's json and jq cannot open.
@@ -57,8 +59,8 @@ tar refuses as out of uid_t range), a base-256 size of -1; JSON: the integer
 2**1024 - 2**970 (halfway: JSON.parse Infinity, json.loads the integer) and its negative
 ("an integer out of a double"), `{"\\ufffd\\ufffd": .., "\\udc00\\udc00": ..}` (one key to
 jq 1.6: "the key ... twice"). Tried, not kept: `2**1024 - 2**970 - 1` (the largest double
-to every reader) and `1.7976931348623158e+308` (not the shortest digits) pass and are
-refused as they should; jq 1.6 cannot parse a lone high surrogate anywhere (writer
+to every reader) passes, `1.7976931348623158e+308` is refused (not the shortest digits),
+as they should; jq 1.6 cannot parse a lone high surrogate anywhere (writer
 output of json.dumps: a reader's limit). Also tried and published, not
 kept (writer output: json.dumps writes them): `{"name":..,"NAME":..}` and `"key"` beside
 `"\\u212aey"` (KELVIN SIGN), one key to Go's case-folding struct decoding (no Go here).
@@ -69,7 +71,8 @@ RICE_1 and GZIP_2 compressed images; fitsio's quantized images (SUBTRACTIVE_DITH
 _2, NO_DITHER) and a uint16 image with EXTNAME/EXTVER; JSON from json (2**64 + 1,
 -2**70, -0.0, the largest and smallest doubles), orjson and pandas (split, records);
 tarfile (GNU, pax) and GNU tar (gnu, oldgnu, pax, posix) archives of an AD uid member and
-a 1969 member, bsdtar's gnutar format. One quarantine, vetted once through the CLI with
+a 1969 member, bsdtar's gnutar format; tarfile's and GNU tar's (ustar, posix) 127-byte
+prefix/name paths. One quarantine, vetted once through the CLI with
 the shipped allow_types plus tar and zip, scanners off.
 """
 
