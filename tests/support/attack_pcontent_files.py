@@ -29,6 +29,8 @@ def astropy_controls() -> dict[str, bytes]:
     hdu = fits.PrimaryHDU(raw)
     hdu.scale("int16", bscale=0.5, bzero=10)  # BSCALE, BZERO written by astropy
     out["ctl-p-astropy-scaled.fits"] = _bytes(fits.HDUList([hdu]))
+    unsigned = fits.PrimaryHDU(np.arange(8, dtype="u8").reshape(2, 4))  # BZERO 9223372036854775808
+    out["ctl-p-astropy-uint64.fits"] = _bytes(fits.HDUList([unsigned]))
     blank = fits.PrimaryHDU(np.array([[1, 2], [3, -32768]], dtype="i2"))
     blank.header["BLANK"] = -32768
     named = fits.ImageHDU(np.arange(6, dtype=">u2").reshape(2, 3), name="SCI", ver=2)
