@@ -15,6 +15,11 @@ validators nor their tests were read):
 - the writer bit: an uproot file whose top directory's UUID is set to the file's reads
   as ROOT-made, and then the top list's key may be any second from the making to a
   chosen fDatimeM (2058): 31 chosen bits the docs do not price (HOLES);
+- the clock window's edge (a live key and fDatimeM 26 h 4 min / 26 h 6 min before the
+  making), a deletion file's dates all moved together, a "ROOT-made" claim with chosen
+  text behind the top list (refused: uproot's zeros still required);
+- slack behind the top list of a one-job file with a TTree: one run (a whole key of the
+  list) then 3 tails of 8, 3 of 20 and 5 of 8 bytes of the key it ends on;
 - ordinary workflows: uproot jobs days apart (written on day 3, deleted on day 5 with
   nothing written since; replaced on day 7; a subdirectory's), one long job whose clock
   moves 10 minutes between its objects (a tree extended, a histogram deleted), and
@@ -75,6 +80,15 @@ LISTED = {
     # "1 bit more which writer the UUIDs say made it", and fDatimeM "about 31"
     "root-p-rootmade.root",
     "root-p-rootmade-mtime-2058.root",
+    # "no live key and no fDatimeM more than 26 h 5 min before the making": 26 h 4 min
+    "root-p-live-key-before-26h04.root",
+    "root-p-mtime-before-26h04.root",
+    # a deletion file's every date moved together ('one making, about 31 bits')
+    "root-p-del-all-dates-k3y.root",
+    # "at most one run of a live keys list ... a tail of the key the run ends on, each of
+    # its bytes still paid for as a loose one": a whole key then 3 tails of 8 (24 loose);
+    # 3 of 20 and 5 of 8 are refused
+    "root-p-run-tails-8x3.root",
 }
 
 ATTACK_NAMES = sorted(forge.NAMES)

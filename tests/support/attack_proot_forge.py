@@ -112,6 +112,60 @@ def dates(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return {"ctl-p-base-onejob.root": d}, {f"root-p-{k}.root": v for k, v in out.items()}
 
 
+# ---- more: slack behind the list, the clock window's edges, a deletion file --------------
+TREE_JOB = [files.both(*[files.hist(f"h{i}") for i in range(2)], files.tree("t"))]
+DATED = [files.both(*[files.hist(f"h{i}") for i in range(4)], files.hist("run1/g")),
+         files.delete("h2")]
+HIDE = b"EXFIL:s3cr3t-k3y"
+
+
+def _list_keys(d: bytes) -> list[tuple[int, int]]:
+    s, e, _ = nforge.top_keys(d)
+    out, q = [], s
+    while q < e:
+        n = struct.unpack(">h", d[q + 14:q + 16])[0]
+        out.append((q, n))
+        q += n
+    return out
+
+
+def more(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    out: dict[str, bytes] = {}
+    tr = files.jobs(made / "treejob.root", None, TREE_JOB)
+    _, e, stop = nforge.top_keys(tr)
+    assert tr[e:stop] == bytes(stop - e)
+    q, n = _list_keys(tr)[1]
+    key = tr[q:q + n]
+    # one run (a whole key of the list), then tails of the key it ends on: "a tail of the
+    # key the run ends on ... each of its bytes still paid for as a loose one"
+    out["run-tails-8x3"] = rio.put(tr, e, key + key[-8:] * 3)
+    out["run-tails-20x3"] = rio.put(tr, e, key + key[-20:] * 3)
+    out["run-tails-8x5"] = rio.put(tr, e, key + key[-8:] * 5)
+    one = files.jobs(made / "onejob2.root", None, ONE_JOB)
+    p = _places(one)
+    _, e1, _ = nforge.top_keys(one)
+    rooted = rio.put(one, p["dir_uuid"], one[47:63])
+    # the writer bit turned: does a "ROOT-made" file keep uproot's zeros behind its list?
+    out["rootmade-slack-text"] = rio.put(rooted, e1 + 8, HIDE)
+    d = files.jobs(made / "dated.root", None, DATED, [20.0])
+    p = _places(d)
+    t0 = d[p["ctime"]:p["ctime"] + 4]
+    out["mtime-before-26h04"] = rio.put(d, p["mtime"], _add(t0, -(26 * 3600 + 240)))
+    out["mtime-before-26h06"] = rio.put(d, p["mtime"], _add(t0, -(26 * 3600 + 360)))
+    (live,) = [k for k in rio.own_keys(d, "TH1D", "h1") if rio.seek_key(d, k) == k.pos]
+    (copy,) = [q for q, _ in _list_keys(d) if d[q + 18:q + 22] == d[live.pos + 18:live.pos + 22]]
+    for tag, sec in (("26h04", 26 * 3600 + 240), ("26h06", 26 * 3600 + 360)):
+        st = _add(t0, -sec)
+        out[f"live-key-before-{tag}"] = rio.put(rio.put(d, live.pos + 10, st), copy + 10, st)
+    # every date of the deletion file moved together to 'K3Y!' (its deletion 20 s on)
+    t20 = _add(t0, 20)
+    moved = d.replace(t0, K3Y)
+    out["del-all-dates-k3y"] = moved.replace(t20, _add(K3Y, 20)) if t20 in d else moved
+    bases = {"ctl-p-base-treejob.root": tr, "ctl-p-base-onejob2.root": one,
+             "ctl-p-base-dated.root": d}
+    return bases, {f"root-p-{k}.root": v for k, v in out.items()}
+
+
 # ---- ordinary workflows ----------------------------------------------------------------
 WORKFLOWS = {
     # written on day 3, deleted on day 5, nothing written since
@@ -210,15 +264,24 @@ def controls(made: Path) -> dict[str, bytes]:
 
 def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
-    return dates(made)
+    bases, out = dates(made)
+    b2, o2 = more(made)
+    return bases | b2, out | o2
 
 
 NAMES = sorted(f"root-p-{k}.root" for k in (
     "all-dates-k3y", "ctime-2s", "ctime-3s", "free-key-59s", "free-key-61s",
     "free-key-before-59s", "list-key-3s", "uuid-9s", "uuid-11s", "uuid-before-9s",
-    "uuid-node", "uuid-clockseq", "rootmade", "rootmade-spread", "rootmade-mtime-2058"))
-BASE_NAMES = ["ctl-p-base-onejob.root"]
-BASE_OF = dict.fromkeys(NAMES, "ctl-p-base-onejob.root")
+    "uuid-node", "uuid-clockseq", "rootmade", "rootmade-spread", "rootmade-mtime-2058",
+    "run-tails-8x3", "run-tails-20x3", "run-tails-8x5", "rootmade-slack-text",
+    "mtime-before-26h04", "mtime-before-26h06", "live-key-before-26h04",
+    "live-key-before-26h06", "del-all-dates-k3y"))
+BASE_NAMES = ["ctl-p-base-onejob.root", "ctl-p-base-treejob.root", "ctl-p-base-onejob2.root",
+              "ctl-p-base-dated.root"]
+BASE_OF = dict.fromkeys(NAMES, "ctl-p-base-onejob.root") | {
+    n: "ctl-p-base-treejob.root" for n in NAMES if "tails" in n} | {
+    "root-p-rootmade-slack-text.root": "ctl-p-base-onejob2.root"} | {
+    n: "ctl-p-base-dated.root" for n in NAMES if "before-26" in n or "del-all" in n}
 CONTROL_NAMES = sorted(
     [f"ctl-p-{w}.root" for w in WORKFLOWS]
     + [f"ctl-p-days-write-then-del-{c}.root" for c in ("zlib", "lzma")]
