@@ -12,6 +12,9 @@ validators nor their tests were read):
 - each tolerance at and past its edge (fDatimeC 2 s / 3 s, FreeSegments 59 s / 61 s on
   either side, the top list's key 3 s after an uproot making, the directory's UUID 9 s /
   11 s after the file's or 9 s before, its node or clock sequence changed);
+- the UUIDs' pinned bits (version nibble, variant, TUUID class versions), the 12 zeros
+  after the directory's UUID and the header's zeros before fBEGIN (refused), the file's
+  UUID time chosen (priced);
 - the writer bit: an uproot file whose top directory's UUID is set to the file's reads
   as ROOT-made, and then the top list's key may be any second from the making to a
   chosen fDatimeM (2058): 31 chosen bits the docs do not price (HOLES);
@@ -89,6 +92,12 @@ LISTED = {
     # its bytes still paid for as a loose one": a whole key then 3 tails of 8 (24 loose);
     # 3 of 20 and 5 of 8 are refused
     "root-p-run-tails-8x3.root",
+    # "the list's within 2 s of the making ... or of the last write (fDatimeM)": the list
+    # and FreeSegments keys at a chosen fDatimeM (2041), priced as fDatimeM's 31 bits
+    "root-p-list-key-at-mtime.root",
+    # "the file's UUID ... (122 bits each: random by design ...)": 6 chosen bytes of its
+    # time, the directory's 1 s after
+    "root-p-file-uuid-chosen.root",
 }
 
 ATTACK_NAMES = sorted(forge.NAMES)

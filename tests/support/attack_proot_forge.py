@@ -71,6 +71,7 @@ def _with_uuid_time(u: bytes, t: int) -> bytes:
     return struct.pack(">IHH", t & 0xFFFFFFFF, t >> 32 & 0xFFFF, hi) + u[8:]
 
 
+HIDE = b"EXFIL:s3cr3t-k3y"  # 16 chosen bytes
 ONE_JOB = [files.both(*[files.hist(f"h{i}") for i in range(4)], files.text("cfg", "x=1"))]
 
 
@@ -109,6 +110,22 @@ def dates(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     spread = rio.put(spread, p["free_key"], _add(chosen, 30))
     out["rootmade-spread"] = spread
     out["rootmade-mtime-2058"] = rio.put(rooted, p["mtime"], late)
+    # uproot-made, the list key and FreeSegments' at a chosen fDatimeM ("or of the last write")
+    at_m = rio.put(d, p["mtime"], chosen)
+    out["list-key-at-mtime"] = rio.put(rio.put(at_m, p["list_key"], chosen), p["free_key"],
+                                       _add(chosen, 30))
+    # the UUIDs' other bits: version nibble 3, variant 110, TUUID class versions, the
+    # 12 zero bytes after the directory's UUID, the header's zeros before fBEGIN
+    out["uuid-version3"] = rio.put(d, p["dir_uuid"] + 6, bytes([u[6] & 0x0F | 0x30]))
+    out["uuid-variant"] = rio.put(d, p["dir_uuid"] + 8, bytes([u[8] & 0x1F | 0xC0]))
+    out["uuid-classver-dir"] = rio.put(d, p["dir_uuid"] - 2, b"K3")
+    out["uuid-classver-file"] = rio.put(d, 45, b"K3")
+    out["dir-pad-text"] = rio.put(d, p["dir_uuid"] + 16, HIDE[:12])
+    out["header-pad-text"] = rio.put(d, 80, HIDE)
+    # the file's UUID time chosen (6 bytes), the directory's 1 s after it
+    fu2 = b"K3Y!s3" + fu[6:]
+    out["file-uuid-chosen"] = rio.put(rio.put(d, 47, fu2), p["dir_uuid"],
+                                      _with_uuid_time(u, _uuid_time(fu2) + 10_000_000))
     return {"ctl-p-base-onejob.root": d}, {f"root-p-{k}.root": v for k, v in out.items()}
 
 
@@ -116,7 +133,6 @@ def dates(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
 TREE_JOB = [files.both(*[files.hist(f"h{i}") for i in range(2)], files.tree("t"))]
 DATED = [files.both(*[files.hist(f"h{i}") for i in range(4)], files.hist("run1/g")),
          files.delete("h2")]
-HIDE = b"EXFIL:s3cr3t-k3y"
 
 
 def _list_keys(d: bytes) -> list[tuple[int, int]]:
@@ -275,7 +291,9 @@ NAMES = sorted(f"root-p-{k}.root" for k in (
     "uuid-node", "uuid-clockseq", "rootmade", "rootmade-spread", "rootmade-mtime-2058",
     "run-tails-8x3", "run-tails-20x3", "run-tails-8x5", "rootmade-slack-text",
     "mtime-before-26h04", "mtime-before-26h06", "live-key-before-26h04",
-    "live-key-before-26h06", "del-all-dates-k3y"))
+    "live-key-before-26h06", "del-all-dates-k3y", "list-key-at-mtime", "uuid-version3",
+    "uuid-variant", "uuid-classver-dir", "uuid-classver-file", "dir-pad-text",
+    "header-pad-text", "file-uuid-chosen"))
 BASE_NAMES = ["ctl-p-base-onejob.root", "ctl-p-base-treejob.root", "ctl-p-base-onejob2.root",
               "ctl-p-base-dated.root"]
 BASE_OF = dict.fromkeys(NAMES, "ctl-p-base-onejob.root") | {
