@@ -15,6 +15,8 @@ validators nor their tests were read):
 - the UUIDs' pinned bits (version nibble, variant, TUUID class versions), the 12 zeros
   after the directory's UUID and the header's zeros before fBEGIN (refused), the file's
   UUID time chosen (priced);
+- ROOT's own simple.root: fDatimeM 2058 (priced), and the top list key at a chosen
+  second between the making and it (HOLE);
 - the writer bit: an uproot file whose top directory's UUID is set to the file's reads
   as ROOT-made, and then the top list's key may be any second from the making to a
   chosen fDatimeM (2058): 31 chosen bits the docs do not price (HOLES);
@@ -55,6 +57,13 @@ HOLES: dict[str, str] = {
         "docs' 'one making, about 31 bits, and fDatimeM, about 31 ... 1 bit more which "
         "writer the UUIDs say made it, about 9 the seconds apart'",
 }
+if "root-p-cxx-spread.root" in forge.NAMES:
+    HOLES["root-p-cxx-spread.root"] = (
+        "published: ROOT's own simple.root (published as is; ROOT dates its top list key "
+        "at its last write, fDatimeM) with fDatimeM 2058 and the top list key at a chosen "
+        "second (2041-03-14 15:09:26), the FreeSegments key 30 s on: the list key's ~30 "
+        "bits between the making and fDatimeM are not in the docs' price ('about 9 the "
+        "seconds apart'), and no uproot write in the file explains the gap")
 
 _CXX = ("ROOT-made file (uproot 2.9.0's test data, published as is) updated by uproot "
         "5.7: refused 'root: the free space at N holds data that is not the remains of "
@@ -98,7 +107,7 @@ LISTED = {
     # "the file's UUID ... (122 bits each: random by design ...)": 6 chosen bytes of its
     # time, the directory's 1 s after
     "root-p-file-uuid-chosen.root",
-}
+} | ({"root-p-cxx-mtime-2058.root"} if forge.CORPUS.is_dir() else set())
 
 ATTACK_NAMES = sorted(forge.NAMES)
 ORDINARY = sorted((set(forge.CONTROL_NAMES) | set(forge.BASE_NAMES))
@@ -186,6 +195,20 @@ def test_rootmade_spread_is_no_writers(vetted):
     assert base[p["list_key"]:p["list_key"] + 4] == making
     chosen = forge._stamp(forge._dt.datetime(2041, 3, 14, 15, 9, 26))
     assert data[p["list_key"]:p["list_key"] + 4] == chosen
+
+
+@pytest.mark.skipif(not forge.CORPUS.is_dir(), reason="the ROOT corpus is not cached")
+def test_cxx_spread_is_no_writers(vetted):
+    """Shown hostile: ROOT dated simple.root's top list key at its last write (within 2 s
+    of fDatimeM); the forged file differs in fDatimeM and the two keys' datimes only."""
+    base = vetted["ordinary"]["ctl-p-cxx-simple.root"]
+    data = vetted["attacks"]["root-p-cxx-spread.root"]
+    p = forge._places(base)
+    m, lk = (int.from_bytes(base[p[k]:p[k] + 4], "big") for k in ("mtime", "list_key"))
+    assert abs(m - lk) <= 2
+    diff = {i for i in range(len(base)) if base[i] != data[i]}
+    allowed = {p[k] + j for k in ("mtime", "list_key", "free_key") for j in range(4)}
+    assert diff <= allowed and diff & set(range(p["list_key"], p["list_key"] + 4))
 
 
 @pytest.mark.parametrize("name", sorted(LISTED))

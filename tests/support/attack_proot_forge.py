@@ -254,6 +254,19 @@ def _root_updated(made: Path, src: str, later: float) -> bytes:
     return p.read_bytes()
 
 
+def cxx_spread() -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """ROOT's own simple.root (published as is): fDatimeM set to 2058 and the top list's
+    key to a chosen second between the making and it, the FreeSegments key 30 s on."""
+    d = (CORPUS / "simple.root").read_bytes()
+    p = _places(d)
+    chosen = _stamp(_dt.datetime(2041, 3, 14, 15, 9, 26))
+    late = _stamp(_dt.datetime(2058, 12, 31, 23, 59, 59))
+    f = rio.put(rio.put(d, p["mtime"], late), p["list_key"], chosen)
+    f = rio.put(f, p["free_key"], _add(chosen, 30))
+    return {}, {"root-p-cxx-spread.root": f,
+                "root-p-cxx-mtime-2058.root": rio.put(d, p["mtime"], late)}
+
+
 def controls(made: Path) -> dict[str, bytes]:
     made.mkdir(parents=True, exist_ok=True)
     out = {f"ctl-p-{w}.root": files.jobs(made / f"{w}.root", None, steps, gaps)
@@ -282,10 +295,11 @@ def hostile(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     made.mkdir(parents=True, exist_ok=True)
     bases, out = dates(made)
     b2, o2 = more(made)
-    return bases | b2, out | o2
+    b3, o3 = cxx_spread() if CORPUS.is_dir() else ({}, {})
+    return bases | b2 | b3, out | o2 | o3
 
 
-NAMES = sorted(f"root-p-{k}.root" for k in (
+NAMES = sorted([f"root-p-{k}.root" for k in (
     "all-dates-k3y", "ctime-2s", "ctime-3s", "free-key-59s", "free-key-61s",
     "free-key-before-59s", "list-key-3s", "uuid-9s", "uuid-11s", "uuid-before-9s",
     "uuid-node", "uuid-clockseq", "rootmade", "rootmade-spread", "rootmade-mtime-2058",
@@ -293,13 +307,15 @@ NAMES = sorted(f"root-p-{k}.root" for k in (
     "mtime-before-26h04", "mtime-before-26h06", "live-key-before-26h04",
     "live-key-before-26h06", "del-all-dates-k3y", "list-key-at-mtime", "uuid-version3",
     "uuid-variant", "uuid-classver-dir", "uuid-classver-file", "dir-pad-text",
-    "header-pad-text", "file-uuid-chosen"))
+    "header-pad-text", "file-uuid-chosen")] + (
+    ["root-p-cxx-mtime-2058.root", "root-p-cxx-spread.root"] if CORPUS.is_dir() else []))
 BASE_NAMES = ["ctl-p-base-onejob.root", "ctl-p-base-treejob.root", "ctl-p-base-onejob2.root",
               "ctl-p-base-dated.root"]
 BASE_OF = dict.fromkeys(NAMES, "ctl-p-base-onejob.root") | {
     n: "ctl-p-base-treejob.root" for n in NAMES if "tails" in n} | {
     "root-p-rootmade-slack-text.root": "ctl-p-base-onejob2.root"} | {
-    n: "ctl-p-base-dated.root" for n in NAMES if "before-26" in n or "del-all" in n}
+    n: "ctl-p-base-dated.root" for n in NAMES if "before-26" in n or "del-all" in n} | {
+    n: "ctl-p-cxx-simple.root" for n in NAMES if "-cxx-" in n}
 CONTROL_NAMES = sorted(
     [f"ctl-p-{w}.root" for w in WORKFLOWS]
     + [f"ctl-p-days-write-then-del-{c}.root" for c in ("zlib", "lzma")]
