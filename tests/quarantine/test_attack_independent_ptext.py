@@ -21,8 +21,11 @@ elsewhere, beside the listed ones: go.work, Snakefile, justfile/Justfile, Taskfi
 .yaml, pixi.toml, shell.nix, luigi.cfg, ruff.toml (output-file), settings.gradle, Ruby
 files (Capfile, Thorfile, Guardfile, Podfile, Berksfile, Brewfile), compose.yaml and
 docker-compose.yml (the override refused, the base not), SConstruct, build.sbt,
-GNUmakefile. LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw, lilypond-book's .lytex,
-Sweave's .Stex and .nw, each beside a main.brf of TeX code.
+GNUmakefile. LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw/.pmd, lilypond-book's
+.lytex, Sweave's .Stex and .nw, R Markdown's .Rmd, Quarto's .qmd, Org's .org, Weave.jl's
+.jmd (each renders main.tex and runs LaTeX on it in the same directory), each beside a
+main.brf of TeX code. Listed (documented admission): UTF-8 `ś9A` (C5 9B 39 41), CSI 9 A to
+a terminal in an 8-bit mode.
 Controls, real tool output: g++'s template report (`std::vector<Body>`), make driving gcc,
 Python logging in UTF-8 and UTF-16 (English; Japanese, whose UTF-16 `合` U+5408 at a
 line's start is BS to a terminal: documented), a pytest failure report, tqdm's two nested
@@ -99,6 +102,8 @@ DOCUMENTED_REFUSALS = {
     "logs/ja-utf16.log": "text: the byte 0x08 near byte",
 }
 
+# Published as the docs say (UTF-8's 0x9B inside a letter stays admitted).
+LISTED = cases.listed()
 HOSTILE = cases.hostile()
 PAGES = cases.page_hostile()
 CONTEXT = cases.tex_context()
@@ -109,7 +114,7 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-ptext")
     start = time.monotonic()
     controls = ctl.controls(base / "made")
-    files = HOSTILE | PAGES | CONTEXT | controls
+    files = HOSTILE | PAGES | CONTEXT | LISTED | controls
     vetted = _vet(base, "ptext", files, _policy())
     return {**vetted, "controls": controls, "seconds": time.monotonic() - start}
 
@@ -200,6 +205,14 @@ def test_hostile_file_is_not_published(run, name):
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(LISTED))
+def test_listed_published_byte_identical(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    assert (run["out"] / name).read_bytes() == LISTED[name]
+    assert b"\xc5\x9b9A" in LISTED[name]
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))

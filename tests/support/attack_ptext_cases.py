@@ -121,8 +121,13 @@ DOC = (b"\\documentclass{article}\n\\usepackage[pagebackref]{hyperref}\n"
        b"\\begin{document}\nSee~\\cite{ref1}.\n\\end{document}\n")
 # Pweave (.Pnw, .pnw, .texw: `pweave main.texw` writes main.tex), lilypond-book (.lytex),
 # Sweave (utils::Sweave's syntax pattern [.][rsRS](nw|tex)$: .Stex; noweb .nw) all end in
-# a `pdflatex main.tex` that reads main.brf back through backref.
-TEX_SOURCES = ("Pnw", "pnw", "texw", "lytex", "Stex", "nw")
+# a `pdflatex main.tex` that reads main.brf back through backref. R Markdown
+# (rmarkdown::render: main.Rmd -> main.tex, tinytex::latexmk in the document's directory),
+# Quarto (.qmd, the same), Org mode's LaTeX export (.org -> main.tex, then latexmk there),
+# Weave.jl's .jmd and Pweave's .pmd (md2pdf: main.tex beside the source, then xelatex).
+TEX_SOURCES = ("Pnw", "pnw", "texw", "lytex", "Stex", "nw", "Rmd", "qmd", "org", "jmd", "pmd")
+MD_DOC = (b"---\ntitle: Runs\noutput:\n  pdf_document:\n    keep_tex: true\n"
+          b"header-includes:\n  - \\usepackage[pagebackref]{hyperref}\n---\n\nSee [@ref1].\n")
 
 
 def tex_hostile() -> dict[str, bytes]:
@@ -132,7 +137,19 @@ def tex_hostile() -> dict[str, bytes]:
 
 def tex_context() -> dict[str, bytes]:
     """The job sources the .brf files sit beside (ordinary documents)."""
-    return {f"tex{i}/main.{ext}": DOC for i, ext in enumerate(TEX_SOURCES)}
+    return {f"tex{i}/main.{ext}": MD_DOC if ext in ("Rmd", "qmd", "jmd", "pmd") else DOC
+            for i, ext in enumerate(TEX_SOURCES)}
+
+
+# UTF-8 text whose `ś` (C5 9B) is followed by `9A`: a terminal in an 8-bit mode (xterm or
+# the Linux console in a Latin-1 locale) takes 0x9B for CSI and climbs 9 rows. The docs
+# admit it ("in UTF-8 text such bytes are parts of letters (0x9B in ś C5 9B) and stay
+# admitted"): LISTED.
+LATIN1_TERM = "wynik: poś9AFORGED: 412/412 passed\n".encode()
+
+
+def listed() -> dict[str, bytes]:
+    return {"eightbit/wynik.log": LATIN1_TERM}
 
 
 def hostile() -> dict[str, bytes]:
