@@ -21,8 +21,8 @@ elsewhere, beside the listed ones: go.work, Snakefile, justfile/Justfile, Taskfi
 .yaml, pixi.toml, shell.nix, luigi.cfg, ruff.toml (output-file), settings.gradle, Ruby
 files (Capfile, Thorfile, Guardfile, Podfile, Berksfile, Brewfile), compose.yaml and
 docker-compose.yml (the override refused, the base not), SConstruct, build.sbt,
-GNUmakefile. LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw/.pmd, lilypond-book's
-.lytex, Sweave's .Stex and .nw, R Markdown's .Rmd, Quarto's .qmd, Org's .org, Weave.jl's
+GNUmakefile, MODULE.bazel, WORKSPACE, flake.nix, default.nix, Tiltfile.
+LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw/.pmd, lilypond-book's .lytex, Sweave's .Stex and .nw, R Markdown's .Rmd, Quarto's .qmd, Org's .org, Weave.jl's
 .jmd (each renders main.tex and runs LaTeX on it in the same directory), each beside a
 main.brf of TeX code. Listed (documented admission): UTF-8 `ś9A` (C5 9B 39 41), CSI 9 A to
 a terminal in an 8-bit mode.
@@ -84,6 +84,13 @@ _CFG_REASONS = {
     "scons/SConstruct": "scons (-u/-D search parents) runs it as Python",
     "sbt/build.sbt": "sbt evaluates ./build.sbt (Scala): runs `id`",
     "make/GNUmakefile": "GNU make prefers it to makefile/Makefile in .: as the refused Rakefile",
+    "bazel/MODULE.bazel": "bazel takes the nearest parent holding it as the workspace: "
+                          "http_archive fetches and builds other code",
+    "bazel2/WORKSPACE": "bazel takes the nearest parent holding it as the workspace: "
+                        "http_archive fetches and builds other code",
+    "nix2/flake.nix": "nix develop/build search . and parents for it: shellHook runs",
+    "nix3/default.nix": "nix-build without arguments evaluates ./default.nix: a build runs",
+    "tilt/Tiltfile": "tilt up runs ./Tiltfile (Starlark local() runs a command)",
 }
 HOLES: dict[str, str] = {
     "cutview/train.err": "published: lines of one ESC [ A each, none on the first; `cut -c1-80` "

@@ -111,6 +111,16 @@ CONFIGS = {
     # scons -u / -D search parents for SConstruct (Python); sbt runs build.sbt (Scala).
     "scons/SConstruct": b"import os\nos.system('" + SHELL + b"')\n",
     "sbt/build.sbt": b'import scala.sys.process._\nval x = "id".!\n',
+    # Bazel takes the nearest parent holding MODULE.bazel or WORKSPACE as the workspace of
+    # any `bazel build` below: its http_archive fetches and builds other code.
+    "bazel/MODULE.bazel": b'module(name = "x")\nhttp_archive = use_repo_rule("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")\nhttp_archive(name = "y", url = "https://x.example.net/y.tgz")\n',
+    "bazel2/WORKSPACE": b'load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")\nhttp_archive(name = "y", url = "https://x.example.net/y.tgz")\n',
+    # nix develop / nix build search . and its parents (to the repository root) for
+    # flake.nix; nix-build without arguments evaluates ./default.nix.
+    "nix2/flake.nix": b'{ outputs = { self, nixpkgs }: { devShells.x86_64-linux.default = nixpkgs.legacyPackages.x86_64-linux.mkShell { shellHook = "' + SHELL + b'"; }; }; }\n',
+    "nix3/default.nix": b'with import <nixpkgs> {}; runCommand "x" {} "' + SHELL + b'"\n',
+    # tilt up reads ./Tiltfile (Starlark: local() runs a command).
+    "tilt/Tiltfile": b"local('" + SHELL + b"')\n",
     # GNU make prefers GNUmakefile to makefile to Makefile in `.`
     "make/GNUmakefile": b"all:\n\t" + SHELL + b"\n",
 }
