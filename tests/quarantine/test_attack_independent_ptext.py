@@ -22,8 +22,8 @@ elsewhere, beside the listed ones: go.work, Snakefile, justfile/Justfile, Taskfi
 files (Capfile, Thorfile, Guardfile, Podfile, Berksfile, Brewfile), compose.yaml and
 docker-compose.yml (the override refused, the base not), SConstruct, build.sbt,
 GNUmakefile, MODULE.bazel, WORKSPACE, flake.nix, default.nix, Tiltfile.
-LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw/.pmd, lilypond-book's .lytex, Sweave's .Stex and .nw, R Markdown's .Rmd, Quarto's .qmd, Org's .org, Weave.jl's
-.jmd (each renders main.tex and runs LaTeX on it in the same directory), each beside a
+LaTeX: jobs started from Pweave's .Pnw/.pnw/.texw/.pmd, lilypond-book's .lytex,
+Sweave's .Stex and .nw, R Markdown's .Rmd, Quarto's .qmd, Org's .org, Weave.jl's .jmd (each renders main.tex and runs LaTeX on it in the same directory), each beside a
 main.brf of TeX code. Listed (documented admission): UTF-8 `ś9A` (C5 9B 39 41), CSI 9 A to
 a terminal in an 8-bit mode.
 Controls, real tool output: g++'s template report (`std::vector<Body>`), make driving gcc,
@@ -97,6 +97,10 @@ HOLES: dict[str, str] = {
     "leaves ESC open before LF, the next line's `[2J` erases the screen and `[9A` climbs 9 "
     "rows above the file's first line (text row: 'whatever lines of whatever files a reader "
     "shows ... climbs at most 1 row'; only joiners are named as unbounded)",
+    "cutview/reset.err": "published: a line whose 80th character is the ESC of its one ESC [ A, "
+    "then the ordinary line 'checkpoint saved': `cut -c1-80` hands a terminal ESC LF c, RIS "
+    "(full reset: the screen and what was shown before the file erased) (text row: ESC only as "
+    "ESC [ A, which 'answers nothing and sets no ... mode')",
     **{name: f"published: {why} ({_RUNS})" for name, why in _CFG_REASONS.items()},
     **{f"tex{i}/main.brf": f"published: main.brf (\\openout) beside main.{ext}, a LaTeX job "
        f"source the texjobs list misses; its run's pdflatex main.tex reads main.brf as TeX"
@@ -148,10 +152,30 @@ def test_hostile_files_differ_from_what_writers_write():
     for name, data in cases.CONFIGS.items():
         assert any(s in data for s in (b"id", b"example.net", b"/tmp/job-4242", b"/host",
                                        b"autostart")), name
-    data = HOSTILE["cutview/train.err"]
-    lines = data.split(b"\n")
-    assert lines[0].count(b"\x1b") == 0 and all(ln.count(cases.UP) <= 1 for ln in lines)
-    assert data.count(b"\x1b") == data.count(cases.UP) == 2
+    for name in ("cutview/train.err", "cutview/reset.err"):
+        data = HOSTILE[name]
+        lines = data.split(b"\n")
+        assert lines[0].count(b"\x1b") == 0 and all(ln.count(cases.UP) <= 1 for ln in lines)
+        assert data.count(b"\x1b") == data.count(cases.UP) >= 1
+
+
+def _tmux_screen(tmux: str, command: str) -> str:
+    """What a 100x40 tmux pane shows after 20 marker lines and `command`."""
+    sock = f"ptext-{time.monotonic_ns()}"
+    pre = "; ".join(f"echo BEFORE-{i:02d}" for i in range(20))
+    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-x", "100", "-y", "40",
+                    f"{pre}; {command}; sleep 5"], check=True)
+    try:
+        time.sleep(1.5)
+        return subprocess.run([tmux, "-L", sock, "capture-pane", "-p"], capture_output=True,
+                              check=True).stdout.decode()
+    finally:
+        subprocess.run([tmux, "-L", sock, "kill-server"], check=False)
+
+
+def _before_shown(tmux: str, command: str) -> int:
+    screen = _tmux_screen(tmux, command)
+    return sum(f"BEFORE-{i:02d}" in screen for i in range(20))
 
 
 def test_cut_hands_the_terminal_open_escapes(tmp_path):
@@ -165,17 +189,24 @@ def test_cut_hands_the_terminal_open_escapes(tmp_path):
     tmux = shutil.which("tmux")
     if tmux is None:
         pytest.skip("tmux not installed")
-    sock = f"ptext-{id(path)}"
-    pre = "; ".join(f"echo BEFORE-{i:02d}" for i in range(20))
-    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-x", "100", "-y", "40",
-                    f"{pre}; cut -c1-80 {path}; sleep 5"], check=True)
-    try:
-        time.sleep(1.5)
-        screen = subprocess.run([tmux, "-L", sock, "capture-pane", "-p"], capture_output=True,
-                                check=True).stdout.decode()
-    finally:
-        subprocess.run([tmux, "-L", sock, "kill-server"], check=False)
+    assert _before_shown(tmux, f"cat {path}") == 20  # cat climbs 1 row, within the file
+    screen = _tmux_screen(tmux, f"cut -c1-80 {path}")
     assert "FORGED" in screen
+    assert sum(f"BEFORE-{i:02d}" in screen for i in range(20)) == 0, screen
+
+
+def test_cut_turns_an_ordinary_next_line_into_a_reset(tmp_path):
+    """`checkpoint saved` after the cut ESC: ESC LF c is RIS; tmux clears its screen."""
+    path = tmp_path / "reset.err"
+    path.write_bytes(HOSTILE["cutview/reset.err"])
+    shown = subprocess.run(["cut", "-c1-80", str(path)], capture_output=True, check=True).stdout
+    assert b"\x1b\ncheckpoint saved" in shown
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux not installed")
+    assert _before_shown(tmux, f"cat {path}") == 20
+    screen = _tmux_screen(tmux, f"cut -c1-80 {path}")
+    assert "heckpoint saved" in screen or "done" in screen, screen
     assert sum(f"BEFORE-{i:02d}" in screen for i in range(20)) == 0, screen
 
 

@@ -69,8 +69,15 @@ def cut_view(data: bytes, width: int = CUT) -> bytes:
     return b"".join(line[:width] + b"\n" for line in data.split(b"\n")[:-1])
 
 
+def reset_view_file() -> bytes:
+    """One ESC [ A whose ESC is the line's 80th character, then an ordinary line starting
+    `c`: cut at column CUT, ESC LF c is RIS (full reset) to the terminal."""
+    return (b"calibration run 7\n" + b"x" * (CUT - 1) + UP + b" epoch 1\n"
+            b"checkpoint saved\ndone\n")
+
+
 def text_hostile() -> dict[str, bytes]:
-    return {"cutview/train.err": cut_view_file()}
+    return {"cutview/train.err": cut_view_file(), "cutview/reset.err": reset_view_file()}
 
 
 # Tool files, each holding what makes it hostile (runs `id`, or another index/path).
