@@ -53,6 +53,10 @@ def gcc_controls(work: Path) -> dict[str, bytes]:
         (work / "Makefile").write_text(MAKEFILE)
         (work / "sim.c").write_text(SIM_C)
         files["build/make.log"] = _run(["make", "-B"], work)
+    if shutil.which("pr"):
+        # coreutils pr -f: a printer listing, pages ended by FF (refused: documented price).
+        (work / "sim.c").write_text(SIM_C)
+        files["build/listing.txt"] = _run(["pr", "-f", "-l", "20", "-h", "sim.c", "sim.c"], work)
     return files
 
 
@@ -115,6 +119,6 @@ def controls(work: Path) -> dict[str, bytes]:
             | tqdm_control() | table_controls())
 
 
-NAMES = ("build/gxx-templates.log", "build/make.log", "logs/run.log", "logs/run-utf16.log",
+NAMES = ("build/gxx-templates.log", "build/make.log", "build/listing.txt", "logs/run.log", "logs/run-utf16.log",
          "logs/ja-utf16.log", "logs/ja.log", "logs/pytest.out", "logs/train.err",
          "tables/runs.csv", "tables/runs.tsv")
