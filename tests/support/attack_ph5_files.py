@@ -98,6 +98,11 @@ def stale_values(src: bytes) -> dict[str, bytes]:
     pair = _stale_value(src, b"pair\x00", np.array([1.5, 2.5], np.float32).tobytes())
     start, length = freed_block(pre)
     cks = start + length - 4
+    # the first shown byte after the section list over the block's head: the low byte
+    # of name8's message size (35: version 3 header 9, name 6, datatype 8, dataspace 4,
+    # value 8), its type byte under the list
+    size = src.index(b"name8\x00") - 12  # size, flags; 9-byte body head
+    assert src[size] == 35
     return {
         "ph5-stale-a0-value.h5": _put(src, a0, CHOSEN),
         "ph5-stale-a0-a1-values.h5": _put(_put(src, a0, CHOSEN), a1, CHOSEN),
@@ -110,6 +115,8 @@ def stale_values(src: bytes) -> dict[str, bytes]:
         "ph5-cks-name8-string.h5": refreshed(pre, src, [(name8, b"EVILDATA")]),
         "ph5-cks-pair-array.h5": refreshed(pre, src, [(pair, CHOSEN)]),
         "ph5-cks-name8-pair.h5": refreshed(pre, src, [(name8, b"EVILDATA"), (pair, CHOSEN)]),
+        **{f"ph5-size-name8-{v:02x}.h5": _put(src, size, bytes([v]))
+           for v in (0x22, 0x24, 0x41)},
     }
 
 
