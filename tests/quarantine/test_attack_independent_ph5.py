@@ -16,7 +16,9 @@ forgery shown hidden: h5py returns the same names, attributes and values):
   or not, libver default and 'latest'.
 - every shown byte of both freed blocks with its lowest bit flipped (424 files, run
   once by hand; the published one kept as a case), and the first shown byte (a stale
-  message's size) set to other values.
+  message's size) set to other values; by hand too, not kept: nh5 sweep seed 9 (/g's
+  block grown over a freed root block) with each non-zero byte of 200..1000,
+  6656..6990 and 13400..13990 flipped (736 files): none published.
 Found (HOLES): the first shown byte after the section list over the freed block's head,
 the low byte of a stale attribute message's size, passes as 0x22 where libhdf5 wrote
 0x23 (1 bit; other values refused). Every other forgery refused (a value change where
