@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import containers, fits, gzipfmt, hdf5, jsonfmt, root, text, ziparchive
+from . import containers, fits, gzipfmt, hdf5, jsonfmt, root, terminal, text, ziparchive
 from .identify import IDENTIFY_SIZE, PAGE_SNIFF_SIZE, executable_format, own_type, page_sniffed
 from .inside import TOP, Inside, KnownAs
 from .stream import Invalid, Stream
@@ -168,9 +168,13 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
         for i, checker in enumerate(checkers):
             if failed[i] is None:
                 failed[i] = _fed(checker.feed, bytes(chunk))
+        if isinstance(failed[0], terminal.TerminalString):
+            raise failed[0]  # JSON's strings drive a terminal: as text it is no better
         if failed[0] and failed[1]:
             raise failed[0 if said_json else 1]
     names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
+    if isinstance(names[0], terminal.TerminalString):
+        raise names[0]
     if isinstance(names[0], str):
         return "application/json", names[0]
     if isinstance(names[1], str):
