@@ -24,9 +24,9 @@ from .stream import Invalid
 
 # Decoded characters: C0 but TAB LF CR, DEL, C1.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# The same in UTF-8 bytes (a C1 control is C2 80..9F); a lone 80..9F byte is no UTF-8 a
-# terminal decodes (the text row's reading, as FITS' and ROOT's bytes are read).
-CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+# The same in UTF-8 bytes (a C1 control is C2 80..9F), for a FITS table's string column,
+# checked a run of its strings at once (fitstable.py: ASCII by the standard, NUL its end).
+CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
 # One byte of a string alone (FITS checks a column's byte position across rows at once):
 # its C0 and DEL; a C2 is read with the byte after it by the caller.
 CONTROL_BYTE = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,14 +47,25 @@ def named(char: str) -> str:
 
 
 def check(text: str | bytes, what: str, fmt: str) -> None:
-    """Refuse `text` (decoded, or UTF-8 bytes) if it holds a control a terminal acts on;
-    `what` names the string, `fmt` the format."""
-    found = (CONTROL_BYTES if isinstance(text, bytes) else CONTROL).search(text)
+    """Refuse `text` if it holds a control a terminal acts on; `what` names the string,
+    `fmt` the format. Bytes are read as UTF-8 where they are (a C1 control is C2 80..9F),
+    else as Latin-1 (a byte 80..9F is C1 to a terminal that is not UTF-8), as text.py
+    reads a file."""
+    if isinstance(text, bytes):
+        if text.isascii():
+            found = CONTROL.search(text.decode("ascii"))
+        else:
+            try:
+                found = CONTROL.search(text.decode("utf-8"))
+            except UnicodeDecodeError:
+                found = CONTROL.search(text.decode("latin-1"))
+    else:
+        found = CONTROL.search(text)
     if found is not None:
         refuse(found.group(), found.start(), what, fmt)
 
 
 def refuse(control: str | bytes, at: int, what: str, fmt: str) -> NoReturn:
     """Raise the one refusal: `control` found at `at` (a character or byte offset)."""
-    char = control.decode("utf-8", "replace") if isinstance(control, bytes) else control
-    raise TerminalString(f"{fmt}: {what} holds the control character {named(char[:1])} (at {at}): {WHY}")
+    char = control.decode("utf-8") if isinstance(control, bytes) else control
+    raise TerminalString(f"{fmt}: {what} holds a control character ({named(char[:1])}, at {at}): {WHY}")
