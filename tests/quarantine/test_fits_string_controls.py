@@ -1,7 +1,7 @@
 """A binary table's strings (A columns, PA()/QA() heap strings) hold no control
 character the text row refuses (issue #13, attack n's fits-n-escapes-in-string-column):
 `print(Table.read(f))` hands them raw to the terminal. TAB, LF, CR and NUL (the
-string's end) stay (VT and FF too until session 39: terminal.py's one rule for strings); a C1 control as UTF-8 (C2 9B: CSI) is refused, other UTF-8 passes.
+string's end) stay (VT and FF stayed until session 39: terminal.py's one rule for strings); a C1 control as UTF-8 (C2 9B: CSI) is refused, other UTF-8 passes.
 Controls: astropy's tables (fixed and heap strings, multidimensional, UTF-8 bytes)."""
 
 from __future__ import annotations
