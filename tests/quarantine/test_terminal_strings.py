@@ -98,7 +98,9 @@ def _hdf5(path, make) -> str:
 
 
 @pytest.mark.parametrize("text", [CLIMB, CLIPBOARD, "\x9b2J", "\x0c"])
-@pytest.mark.parametrize("place", ["attribute", "dataset", "attribute name", "link name", "soft link"])
+@pytest.mark.parametrize(
+    "place", ["attribute", "fixed attribute", "dataset", "attribute name", "link name", "soft link"]
+)
 def test_hdf5_strings_are_terminal_text(tmp_path, text, place):
     np = pytest.importorskip("numpy")
     h5py = pytest.importorskip("h5py")
@@ -106,6 +108,8 @@ def test_hdf5_strings_are_terminal_text(tmp_path, text, place):
     def make(f):
         if place == "attribute":
             f.attrs["status"] = text
+        elif place == "fixed attribute":  # h5py's S dtype: bytes, .decode() before print
+            f.attrs["status"] = np.array([b"ok", text.encode()])
         elif place == "dataset":
             f.create_dataset("s", data=np.array(["ok", text], dtype=h5py.string_dtype()))
         elif place == "attribute name":
@@ -126,6 +130,8 @@ def test_hdf5_ordinary_strings_pass(tmp_path):
     def make(f):
         f.attrs["units"] = "GeV/c²"
         f.attrs["note"] = "line 1\nline 2\ttab"
+        f.attrs["fixed"] = np.array([b"GeV", b"", "\u03bcm".encode()])
+        f.attrs.create("utf8", "\u03bcm".encode(), dtype=h5py.string_dtype("utf-8", 8))
         f.create_dataset("labels", data=np.array(ORDINARY, dtype=h5py.string_dtype()))
         f.create_dataset("x", data=np.arange(3.0)).attrs["unit"] = "μm"
 
