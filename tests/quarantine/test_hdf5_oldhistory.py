@@ -34,8 +34,9 @@ def files() -> dict[str, bytes]:
 def test_the_shapes_a_root_passes_through():
     assert oldstates.shapes(1, 4) == []
     assert oldstates.shapes(4, 4) == [(1, range(2, 5)), (2, range(5, 9))]
-    assert [r for r, _ in oldstates.shapes(9, 4)] == [1, 2, 4, 8]
-    assert oldstates.shapes(9, 4)[2] == (4, range(9, 17))
+    assert [r for r, _ in oldstates.shapes(9, 4)] == [1, 2, 3, 4, 8]  # 3: a large block's (session 39)
+    assert oldstates.shapes(9, 4)[3] == (4, range(9, 17))
+    assert oldstates.shapes(9, 4)[2] == (3, range(9, 13))
 
 
 def test_an_old_list_moved_past_the_last_structure_is_refused(files):

@@ -79,10 +79,11 @@ def check(messages: list[Message], first: dict[int, Message], blocks: Placement 
     if continued:
         _placed(blocks, what)
         return
+    head = blocks.head if blocks is not None else 4
     if 0x03 in first:  # a dataset or a committed datatype (a group holds none: kinds.py)
-        _creation(messages, _DATASET if 0x08 in first else _DATATYPE, what)
+        _creation(messages, _DATASET if 0x08 in first else _DATATYPE, head, what)
     elif 0x02 in first or 0x0A in first:
-        _creation(messages, _GROUP, what)
+        _creation(messages, _GROUP, head, what)
 
 
 def _nulls(messages: list[Message], continued: bool, what: str) -> None:
@@ -103,23 +104,69 @@ def _nulls(messages: list[Message], continued: bool, what: str) -> None:
         )
 
 
-def _creation(messages: list[Message], made: Creation, what: str) -> None:
-    """The header starts with its kind's creation messages, in libhdf5's order."""
+def _creation(messages: list[Message], made: Creation, head: int, what: str) -> None:
+    """The header starts with its kind's creation messages, in libhdf5's order, but for
+    one of at least 16 bytes a continuation message displaced (H5O__alloc_chunk), moved
+    back after the others when its block emptied; the slot it left may hold later
+    messages of no more bytes than it (the continuation message that took it was removed
+    when its block emptied, and a later message took the null: H5O__alloc_null, the gap
+    left eliminated by sliding the next creation message forward, H5O__eliminate_gap;
+    session 39, attack nh5's sweep: a link in a group's link info slot)."""
+    if _ordered(messages, made):
+        return
+    made_here = [m for m in messages if m.kind in made.order and m.kind not in made.later]
+    if made_here and made_here[-1].size >= _CONTINUATION:  # the displaced one: back after the others
+        displaced = made_here[-1]
+        rest = [m for m in messages if m is not displaced]
+        if _ordered(rest, made) or _slot_taken(messages, made, displaced, displaced.size + head, head):
+            return
+    kind = _misplaced(messages, made)
+    raise Invalid(
+        f"hdf5: the {_NAMES[kind]} message of {what} is not where libhdf5 writes it (a "
+        f"{made.kind}'s header starts with its {', '.join(_NAMES[k] for k in made.order)} messages, "
+        "in that order, as its create call appends them, but for one of at least 16 bytes that a "
+        "continuation message displaced, whose slot later messages of no more bytes may take; "
+        "readers take them in any order: a payload's bits)"
+    )
+
+
+def _ordered(seq: list[Message], made: Creation) -> bool:
+    """seq starts with creation messages in libhdf5's order and holds no other after them
+    (but those libhdf5 may also add later)."""
+    return _misplaced(seq, made) is None
+
+
+def _misplaced(seq: list[Message], made: Creation) -> int | None:
+    """The kind of the first creation message after those seq starts with in libhdf5's
+    order (but those libhdf5 may also add later), if any."""
     rank, done = -1, 0
-    for m in messages:
+    for m in seq:
         if m.kind not in made.order or made.order.index(m.kind) <= rank:
             break
         rank, done = made.order.index(m.kind), done + 1
-    rest = [m for m in messages[done:] if m.kind in made.order and m.kind not in made.later]
-    if len(rest) == 1 and rest[0].size >= _CONTINUATION:
-        return  # displaced to make room for a continuation message, moved back when its block emptied
-    if rest:
-        raise Invalid(
-            f"hdf5: the {_NAMES[rest[0].kind]} message of {what} is not where libhdf5 writes it (a "
-            f"{made.kind}'s header starts with its {', '.join(_NAMES[k] for k in made.order)} messages, "
-            "in that order, as its create call appends them, but for one of at least 16 bytes that a "
-            "continuation message displaced; readers take them in any order: a payload's bits)"
-        )
+    return next((m.kind for m in seq[done:] if m.kind in made.order and m.kind not in made.later), None)
+
+
+def _slot_taken(messages: list[Message], made: Creation, displaced: Message, room: int, head: int) -> bool:
+    """Without `displaced`, the header is in order once a run of messages of at most `room`
+    bytes (headers included) is left out, the run lying where `displaced` was made (after
+    creation messages of lower rank, before one of higher rank)."""
+    target = made.order.index(displaced.kind)
+    rest = [m for m in messages if m is not displaced]
+    for start in range(len(rest)):
+        before = rest[:start]
+        if any(m.kind not in made.order or made.order.index(m.kind) >= target for m in before):
+            break  # the run lies among the first creation messages, before the displaced one's rank
+        total = 0
+        for end in range(start, len(rest) - 1):
+            total += rest[end].size + head
+            nxt = rest[end + 1]
+            if total > room or rest[end].kind in (*made.order, _NULL):
+                break
+            if (nxt.kind in made.order and made.order.index(nxt.kind) > target
+                    and _ordered(before + rest[end + 1 :], made)):
+                return True
+    return False
 
 
 def _placed(blocks: Placement, what: str) -> None:

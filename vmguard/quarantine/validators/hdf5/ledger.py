@@ -194,15 +194,17 @@ class Ledger:
         return gaps
 
     def _prepare(self) -> None:
-        """The unclaimed ranges and the live continuation blocks, for oldblocks.py."""
-        gaps, live, pos = [], [], 0
+        """The unclaimed ranges (each with the start of the structure that ends where it
+        starts, or -1) and the live continuation blocks, for oldblocks.py."""
+        gaps, live, pos, last = [], [], 0, -1
         for start in sorted(self.extents):
             end, what = self.extents[start]
             if start > pos:
-                gaps.append((pos, start))
+                gaps.append((pos, start, last if pos == self.extents.get(last, (-1,))[0] else -1))
             if what.startswith("a continuation block"):
                 live.append((start, end - start))
-            pos = max(pos, end)
+            if end >= pos:
+                pos, last = end, start
         starts = frozenset(self.extents)
         self.blocks.prepare(self.file.buf, gaps, live, starts)  # nothing freed past the last structure
 

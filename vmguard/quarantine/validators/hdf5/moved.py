@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, nullpieces, oldmessages, slid
+from . import choices, dense, earlier, nullpieces, oldmessages, slid
 from .nullpieces import before_dense
 from .oldmessages import Piece
 
@@ -95,12 +95,13 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     following = dense.info(f, first[0x15], what)[0] if 0x15 in first else None
     orders = (2 if any(m.order is not None for m in messages) else 0), following or 0
     block, held = max(s.block for s in stale), _held(w, first, moved, what)
+    scalars = _scalars(f, messages, moved)
     named: set[tuple[int, int]] = set()  # the blocks stale continuation messages may name here
 
     def matched(where: Callable[[int, int], bool]) -> None:
         w.budget.grant(sum(s.size for s in stale))  # each match of the nulls earns its work
         sources = nullpieces.sources(f, messages, moved, orders, block, w.budget, held, where)
-        counts = [nullpieces.fewest(f.bytes(s.at, s.size, what), sources, w.budget, True) for s in stale]
+        counts = [_fewest(f.bytes(s.at, s.size, what), sources, w.budget, scalars) for s in stale]
         plain = sum(without for without, _ in counts)  # the one stale checksum in the null that gains most
         if min(plain, *(plain - without + with_one for without, with_one in counts)) > sources.pieces:
             raise Invalid(
@@ -119,6 +120,24 @@ def check(w: Walker, messages: list[Message], first: dict[int, Message], what: s
     if named:  # again once every freed block is found (_strict)
         strict = _strict(w, reused=False)
         w.ledger.deferred.append(lambda: matched(strict))
+
+
+def _fewest(
+    data: bytes, sources: nullpieces.Sources, budget: nullpieces.Budget, scalars: list
+) -> tuple[int, int]:
+    """nullpieces.fewest of the null's data, or of it with one scalar attribute's earlier
+    values put back (earlier.py), whichever needs fewer pieces."""
+    counts = [nullpieces.fewest(d, sources, budget, True) for d in [data, *earlier.restored(data, scalars)]]
+    return min(c[0] for c in counts), min(c[1] for c in counts)
+
+
+def _scalars(f: File, messages: list[Message], moved: list[tuple[int, int, int]]) -> list[tuple[bytes, int]]:
+    """(body, value size) of the header's scalar number attributes (oldmessages.earlier),
+    in its messages or its dense storage."""
+    bodies = [f.bytes(m.at, m.size, "a message") for m in messages if m.kind == 0x0C]
+    bodies += [f.bytes(at, n, "a dense object") for k, at, n in moved if k == 0x0C]
+    found = (oldmessages.earlier(_piece(0x0C, 0, body)) for body in bodies)
+    return [(p.body, p.earlier) for p in found if p is not None]
 
 
 def _strict(w: Walker, reused: bool) -> Callable[[int, int], bool]:
@@ -161,6 +180,7 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             most = min(255, dense.info(f, m, "a message")[0] or 0)  # orders only grow
             pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
     pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
+    pieces += [p for p in map(oldmessages.earlier, pieces) if p is not None]
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldmessages.Owner(
         pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at

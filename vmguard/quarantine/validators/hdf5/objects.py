@@ -197,6 +197,9 @@ def header(w: Walker, address: int, what: str) -> list[Message]:
     seen = sum(map(len, layout))
     w.continued = len(blocks) > 1
     w.layout = arrangement.Placement(tuple(layout), named, width + order)
+    if width == 4:  # where each block's last message starts (oldblocks.Blocks._grown)
+        w.ledger.blocks.lasts |= {(address if i == 0 else at - 4): seq[-1].at - 4 - order
+                                  for i, ((at, _), seq) in enumerate(zip(blocks, layout, strict=True)) if seq}
     if width == 8 and seen != count:
         raise Invalid(f"hdf5: the object header of {what} declares {count} messages and holds {seen}")
     return messages

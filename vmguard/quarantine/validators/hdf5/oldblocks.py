@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 from ..stream import Invalid
 from .checksum import any_lookup3, lookup3
-from .oldmessages import NODE, SIGNATURE, SMEARED, Gap, Messages
+from .oldmessages import EARLIER, NODE, SIGNATURE, SMEARED, Gap, Messages
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,6 +62,7 @@ MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file c
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
+GROWN = 256  # bytes a header block grew in place over a freed block's start, at most
 CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
@@ -80,22 +81,30 @@ class Blocks:
         self.messages = Messages(self._spend)  # what a message at a place may be (oldmessages.py)
         self.tier = 2  # explains: 0 puts off covered nulls and more than CHEAP choices, 1 the latter
         self.put_off = False  # and some were
+        self.lasts: dict[int, int] = {}  # a v2 header block's start -> where its last message starts
+        self.covered: dict[int, list[int]] = {}  # a gap's start -> blocks under a header grown over them
 
     def prepare(
         self,
         buf: bytes | memoryview,
-        gaps: list[tuple[int, int]],
+        gaps: list[tuple[int, int, int]],
         live: list[tuple[int, int]],
         starts: frozenset[int],
     ) -> None:
         """The blocks a stale continuation message may name: the header's continuation
-        blocks (`live`), the freed blocks whose start the unclaimed bytes show, and
-        (shown) a block whose start a later structure took (`starts`)."""
+        blocks (`live`), the freed blocks whose start the unclaimed bytes show or a header
+        block before them grew over (grown; `gaps`: start, end, the structure before it),
+        and (shown) a block whose start a later structure took (`starts`)."""
         self.chunks, self.starts = set(live), starts
         if not self.owners:
             return
         try:
-            for start, end in gaps:
+            named = _named(buf, gaps)
+            for start, end, before in gaps:
+                for at in self._grown(buf, start, before) if named else ():  # at most GROWN places
+                    for length in named.get(at, ()):
+                        if start < at + length <= end:
+                            self._overgrown(Gap(buf=buf, start=start, end=end), at, length)
                 for at in _signatures(buf, start, end):
                     if len(self.chunks) > MAX_CHUNKS:
                         return
@@ -115,10 +124,11 @@ class Blocks:
         if not self.owners or self.work > MAX_WORK:
             return False
         g = Gap(buf=buf, start=gap[0], end=gap[1])
+        starts = [*self.covered.get(gap[0], []), *reused, gap[0]]  # tried nearest first, grown over last
         try:  # every start: without covered nulls, few choices to checksum; then with them; then all
             for self.tier in range(3):  # each while some were put off
                 self.put_off = False
-                if self._from(g, gap[0], [*reused, gap[0]]):
+                if self._from(g, gap[0], starts):
                     return True
                 if not self.put_off:
                     return False
@@ -127,6 +137,28 @@ class Blocks:
             return False
         finally:
             self.tier = 2
+
+    def _grown(self, buf: bytes | memoryview, start: int, before: int) -> range:
+        """Where a freed block may start under the header block (at `before`) that ends at
+        `start`: in that block's last message, at most GROWN bytes before `start` (libhdf5
+        grows a header block in place over the free space after it, H5O__alloc_extend_chunk:
+        the null at its end, or a new one, by the bytes the message it places there needs;
+        session 39, attack nh5's sweep 9: /g's first block grown 22 bytes over a root block
+        freed before, which a freed block's stale continuation message names)."""
+        if before < 0 or bytes(buf[before : before + 4]) not in (b"OHDR", SIGNATURE):
+            return range(0)
+        last = self.lasts.get(before)
+        return range(0) if last is None else range(max(last + 1, start - GROWN), start)
+
+    def _overgrown(self, g: Gap, at: int, length: int) -> None:
+        """The block (at, length) a stale continuation message names, if a block of an
+        owner lies there (its start hidden under the grown header block): then it is a
+        block a continuation message may name and a start the gap's search tries."""
+        for owner in self.owners:
+            if any(end == at + length for end in self._block(g, owner, at)):
+                self.chunks.add((at, length))
+                self.covered.setdefault(g.start, []).append(at)
+                return
 
     def note(self) -> str:
         """What a refusal adds when the search stopped at its bound."""
@@ -194,10 +226,14 @@ class Blocks:
             kind = message[0][0][0]
             if kind in kinds and kind not in _REPEATED:
                 continue
+            stale = {-1} if message[-1] is EARLIER else set()  # an attribute's earlier value
+            if stale & kinds:
+                continue  # one a block (the sweeps: one)
             following = message[0] == (_CONTINUATION,)
             last = message[-1] is SMEARED  # libhdf5 condensed the block: its one null ends it
             more = MAX_MESSAGES if last else n + 1
-            yield from self._messages(g, owner, at + size, parts + message, more, following, kinds | {kind})
+            seen = kinds | {kind} | stale
+            yield from self._messages(g, owner, at + size, parts + message, more, following, seen)
 
     def _ends(self, g: Gap, end: int) -> bool:
         """A block may end at `end`: it shows data (what shows only zeros needs no
@@ -296,6 +332,22 @@ class Blocks:
 
 class _Exhausted(Exception):
     """The work bound is spent: no more blocks are searched for in this file."""
+
+
+def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> dict[int, set[int]]:
+    """address -> the lengths the continuation messages the gaps show whole give it (the
+    first MAX_CHUNKS, the first megabyte of each gap)."""
+    out: dict[int, set[int]] = {}
+    for start, end, _ in gaps:
+        window = bytes(buf[start : min(end, start + _WINDOW)])
+        at = window.find(_CONTINUATION)
+        while at >= 0 and len(out) <= MAX_CHUNKS:
+            for width in (4, 6):  # without and with an order field
+                if at + width + 16 <= len(window):
+                    address, length = struct.unpack_from("<QQ", window, at + width)
+                    out.setdefault(address, set()).add(length)
+            at = window.find(_CONTINUATION, at + 1)
+    return out
 
 
 def _signatures(buf: bytes | memoryview, start: int, end: int) -> Iterator[int]:

@@ -26,6 +26,8 @@ LEFTOVER_WORK = 4  # the work a byte of a null message matched as moved.py does 
 COVERED_WORK = 16  # and each value of a covered byte, as CPU-costly (a refused sweep file: 2.0 s at 4)
 SIGNATURE = b"OCHK"
 SMEARED = (b"",)  # marks a null message holding what a live header's may (nothing more follows)
+EARLIER = tuple([b""])  # marks an attribute holding an earlier value (one a block: oldblocks.py)
+MAX_EARLIER = 8  # bytes of such a value: a scalar number's (the sweeps': a float set again)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +39,7 @@ class Piece:
     wild: int  # the offset in body of a byte any value up to `most` matches (-1: none)
     most: int = 255
     order: int = -1  # its order field (a tracked attribute's creation order: libhdf5 writes it), -1: any
+    earlier: int = 0  # its last bytes (a scalar attribute's value) may hold any earlier value, shown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +97,7 @@ class Messages:
         if key not in self.alike:
             alike: dict[tuple[bytes, bytes], list[bytes]] = {}
             for piece in owner.pieces:
-                if len(piece.body) <= room:
+                if len(piece.body) <= room and not piece.earlier:  # an earlier value is matched shown
                     self.spend(len(piece.body) * (piece.most + 1 if piece.wild >= 0 else 1))
                     field = piece.order.to_bytes(owner.order, "little") if piece.order >= 0 else b""
                     alike.setdefault((piece.head, field), []).extend(_bodies(piece))
@@ -204,6 +207,9 @@ class Messages:
         order = self._field(g, at + 4, owner, piece)
         if not order:
             return
+        if piece.earlier:
+            yield from self._earlier(g, piece, data, order)
+            return
         if piece.wild < 0:
             if self.shows(g, data, piece.body):
                 yield [(piece.head,), order, (piece.body,)]
@@ -212,6 +218,18 @@ class Messages:
         before, after = piece.body[: piece.wild], piece.body[piece.wild + 1 :]
         if wild and self.shows(g, data, before) and self.shows(g, data + piece.wild + 1, after):
             yield [(piece.head,), order, (before,), wild, (after,)]
+
+    def _earlier(
+        self, g: Gap, piece: Piece, data: int, order: tuple[bytes, ...]
+    ) -> Iterator[list[tuple[bytes, ...]]]:
+        """The attribute `piece` holding another value than today's, all of it shown (an
+        in-place write, attrs.modify, dirtied the message in libhdf5's cache; the block
+        was freed before the next flush, so its image keeps the value it last wrote)."""
+        value = data + len(piece.body) - piece.earlier
+        shown = bytes(g.buf[value : value + piece.earlier])
+        before = piece.body[: -piece.earlier]
+        if value >= g.start and shown != piece.body[-piece.earlier :] and self.shows(g, data, before):
+            yield [(piece.head,), order, (before,), (shown,), EARLIER]
 
     def _field(self, g: Gap, at: int, owner: Owner, piece: Piece) -> tuple[bytes, ...]:
         """The piece's order field at `at`: its own where pinned, as far as shown."""
@@ -244,6 +262,28 @@ class Messages:
         skip = min(len(raw), max(0, g.start - at))  # all of raw may lie before the gap
         self.spend(max(1, len(raw) - skip))  # never less than nothing: the bound holds
         return raw[skip:] == bytes(g.buf[at + skip : at + len(raw)])
+
+
+def earlier(piece: Piece) -> Piece | None:
+    """The attribute message `piece` with its value free, if it is a scalar number of at
+    most MAX_EARLIER bytes (h5py's attrs.modify of a float, an int: a value written in
+    place, which a freed block may hold as it was before; session 39, attack nh5's
+    ctl-nh5-min9-modify-dense)."""
+    body = piece.body
+    if piece.head[0] != 0x0C or len(body) < 8 or body[0] not in (1, 2, 3):
+        return None
+    name, dtype, space = struct.unpack_from("<HHH", body, 2)
+    pad = (lambda n: -(-n // 8) * 8) if body[0] == 1 else (lambda n: n)
+    at = (9 if body[0] == 3 else 8) + pad(name)
+    space_at = at + pad(dtype)
+    if dtype < 8 or space < 4 or space_at + pad(space) > len(body) or body[1]:
+        return None
+    size = struct.unpack_from("<I", body, at + 4)[0]
+    scalar = body[space_at + 1] == 0 and (body[space_at] == 1 or body[space_at + 2] == 0)
+    number = body[at] & 0x0F in (0, 1)  # a fixed-point or floating-point class
+    if not (scalar and number and 0 < size <= MAX_EARLIER and space_at + pad(space) + size == len(body)):
+        return None
+    return Piece(head=piece.head, body=body, wild=-1, most=piece.most, order=piece.order, earlier=size)
 
 
 def _zeros_to(g: Gap, pos: int) -> int:

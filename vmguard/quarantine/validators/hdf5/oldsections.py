@@ -123,7 +123,8 @@ class OldSections:
         """The size of the earlier root indirect block at `at` (0: not one): libhdf5
         doubles a heap's root by writing a larger copy elsewhere and freeing the old one.
         It is the heap's (version 0, the heap's address, block offset 0), of a shape
-        libhdf5 passes through (oldstates.shapes: 1, 2, 4 ... rows, fewer than the root's),
+        libhdf5 passes through (oldstates.shapes: 1, 2, 4 ... rows, fewer than the root's,
+        or m rows a large block needed, its last row reached), the copies a chain,
         its children the root's first ones then undefined addresses (the blocks allocated
         by then), its checksum recomputed; one per rows (a root keeps its place until it
         doubles)."""
@@ -143,11 +144,16 @@ class OldSections:
             raw = bytes(buf[first : first + size])
             children = len(raw[: size].rstrip(b"\xff")) // 8 * 8
             kept = raw[:children] == root.entries[:children] and raw[children:] == b"\xff" * (size - children)
-            shaped = children // 8 in counts and (heap, rows) not in self.old_roots
+            shaped = children // 8 in counts and self._chained(heap, rows)
             if kept and shaped and _checksum(buf, at, first + size):
                 self.old_roots.add((heap, rows))
                 return first + size + 4 - at
         return 0
+
+    def _chained(self, heap: int, rows: int) -> bool:
+        """No copy of the heap's root of `rows` rows yet, and the copies a chain."""
+        others = [r for h, r in self.old_roots if h == heap]
+        return rows not in others and oldstates.chained(rows, others)
 
     def hidden(self, buf: bytes | memoryview, before: tuple[int, int, str], end: int) -> tuple[int, str]:
         """The bytes from the end of the structure `before` (start, end, name) up to
@@ -201,7 +207,7 @@ class OldSections:
             blocks = self.root_blocks[heap]
             fits += [(len(whole) - hidden, -hidden, whole, heap)
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
-                     if (heap, blocks[whole][0]) not in self.old_roots]
+                     if self._chained(heap, blocks[whole][0])]
         if not fits:
             return 0, ""
         size, hidden, whole, owner = max(fits)

@@ -218,12 +218,26 @@ def shapes(rows: int, width: int) -> list[tuple[int, range]]:
     the old one, only when its rows are full and a block more is needed, with twice the
     rows (H5HF__man_iblock_root_double: 2 x rows, the one block more allocated at once);
     a root of the same rows is rewritten in place. So a copy has 1, 2, 4, ... rows,
-    fewer than the root's, one per rows, and r rows hold more children than r/2 rows."""
+    fewer than the root's, one per rows, and r rows hold more children than r/2 rows.
+    But a block too large for the next row makes the new root (or the first:
+    H5HF__man_iblock_root_create) just the rows that block needs if that is more
+    (MAX(min_nrows, 2 x rows)), its entries before it skipped, the block in its last
+    row: a copy of m rows, m not a power of 2, at most half the root's, holds more
+    children than m - 1 rows (session 39, attack nh5's ctl-nh5-grow-1-25-3x6-d-*: a
+    dataset's attributes of 1 + 25k doubles; a root of 3 rows). The copies of one heap
+    are a chain (chained)."""
     out, r = [], 1
     while r < rows:
         out.append((r, range(2 if r == 1 else r // 2 * width + 1, r * width + 1)))
         r *= 2
-    return out
+    out += [(m, range((m - 1) * width + 1, m * width + 1)) for m in range(3, rows // 2 + 1) if m & (m - 1)]
+    return sorted(out, key=lambda shape: shape[0])  # by rows: the first too large ends a search
+
+
+def chained(rows: int, others: list[int]) -> bool:
+    """A copy of `rows` rows fits the heap's other copies: each root at least twice the
+    rows of the one before it (new_nrows = MAX(min_nrows, 2 x rows))."""
+    return all(rows >= 2 * r or r >= 2 * rows for r in others)
 
 
 def candidates(lists: tuple[bytes, ...], tail: bytes, most: int) -> list[tuple[bytes, int]]:
