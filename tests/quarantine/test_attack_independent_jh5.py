@@ -65,17 +65,6 @@ HOLES: dict[str, str] = {}
 
 _AFTER = "refused ('bytes ... are reached from no structure of the file and are not zeros'): "
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-j-s3-l7-a4-t-def-long.h5": _AFTER + "22 bytes after /g/link_1_5_...: the tail of a "
-    "continuation block libhdf5 freed, its start under later headers (oldblocks.py matches at "
-    "most 2 whole messages hidden); tracked, 7 links + 4 string attributes a session, 3 "
-    "sessions, default libver",
-    "ctl-j-s5-l2-a2-t-latest-short.h5": _AFTER + "24 bytes after the free-space section list of "
-    "/g's attribute heap: the tail of /g's freed continuation block (continuation, null, "
-    "continuation, null messages), its start under two later lists (3 whole messages hidden); "
-    "tracked, 2 links + 2 attributes a session, 5 sessions, 'latest'",
-    "ctl-j-s5-l2-a2-t-def-long.h5": _AFTER + "18 bytes after the version 2 B-tree (type 8) of "
-    "/g's attributes (its freed blocks pass since session 36); tracked, 2 links + 2 string "
-    "attributes a session, 5 sessions, default libver",
     "ctl-j-det-2g-2s-latest.h5": _AFTER + "22 bytes after /det1's link B-tree (name index): "
     "the tail of /det0's first-session continuation block (2 links, attribute info, 4 "
     "attributes), freed when its attributes went dense, its start under /det1/ch_1_0's header "
@@ -87,15 +76,15 @@ FALSE_REJECTIONS: dict[str, str] = {
     "its start under a B-tree header and that list; three such groups, 2 sessions, default "
     "libver",
     # ctl-j-det-8g-2s-latest-attrs.h5: published since session 37 (heldblocks.py)
+    # Session 39 (h5jkl): ctl-j-s3-l7-a4-t-def-long, ctl-j-s5-l2-a2-t-latest-short,
+    # ctl-j-s5-l2-a2-t-def-long and ctl-j-runs-10-def-t are published: freed blocks whose
+    # hidden part is continuation and null messages (each pair a displaced message's slot)
+    # under later structures, found within the bound (oldblocks.py, test_hdf5_hiddenslots.py)
     "ctl-j-det-6g-2s-latest-slow.h5": _AFTER + "as ctl-j-det-2g-2s-latest.h5 (after /det1's "
     "link B-tree), in 0.3 s: six tracked groups each given 5 datasets and 5 attributes a "
     "session in 2 sessions under 'latest' (a 47 KB file; it took 13 s of CPU, outlasting the "
     "worker's 10 s, while oldblocks.py's work bound counted bytes under later structures as "
     "negative work)",
-    "ctl-j-runs-10-def-t.h5": _AFTER + "8 bytes after the free-space section list of the root's "
-    "link heap (its null messages and freed blocks pass since session 36); a tracked file "
-    "(track_order=True) given a run group (2 datasets, 2 attributes) and a root attribute a "
-    "session, 10 sessions (8 pass)",
 }
 
 ATTACKS = lists.HOSTILE_NAMES

@@ -51,8 +51,8 @@ FALSE_REJECTIONS: dict[str, str] = {
     "geometry package loads",
     "train-colour.err": "refused (text: U+001B) by design: tqdm's own colour='green' writes SGR "
     "colour escapes into the job's stderr file",
-    **dict.fromkeys(("train-3levels.err", "train-long.err"), "refused (text: ESC [ A ... lets a "
-    "view of its lines climb more than 8 lines) by design since session 37: three nested tqdm "
+    **dict.fromkeys(("train-3levels.err", "train-long.err"), "refused (text: ESC [ A ... is its "
+    "line's second cursor-up) by design since session 37 (per line since 39): three nested tqdm "
     "bars write lines that climb 2 rows each; `grep` of them climbs without bound (attack l "
     "text's grep-climb); 2 nested bars pass"),
 }

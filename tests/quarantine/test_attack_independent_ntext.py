@@ -49,8 +49,8 @@ from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_ntext_names as names  # noqa: E402
 from tests.support import attack_ntext_text as text  # noqa: E402
 
-# Fixed in session 38 (refused since, asserted so below): the multi/job-*.err files (the
-# cursor-up bound is the job's: jobrise.py), ROOT's *.rootmap (served_active.TOOL_LOADED),
+# Fixed in session 38 (refused since, asserted so below): the multi/job-*.err files (each
+# alone since session 39: a line holds at most one cursor-up), ROOT's *.rootmap (served_active.TOOL_LOADED),
 # the names tools read from `.` (config.asy, voila.json, irb's rc files, default.sex,
 # default.swarp, wandb/settings, serve.json, _headers) and build tools' project
 # configuration (Directory.Build.props/.targets, NuGet.Config, global.json, docker
@@ -82,7 +82,7 @@ DOCUMENTED_REFUSALS = {
 # (`paste -s`, `fmt`, `column`, `pr -2`) climbs one row a line, as it does joining several
 # files side by side; the docs' text row says so (fixed session 38: tqdm's nested bars,
 # admitted whatever their length, write exactly such lines, so no bound holds for joins).
-# The multi/job-*.err files are refused since session 38: the bound is the job's (jobrise.py).
+# The multi/job-*.err files are refused since session 38 (per file since session 39).
 LISTED = {"bidi.log", "zwsp.log", "tags.log", "utf16-bs.txt", "join-climb.err", *names.LISTED}
 
 HOSTILE = names.name_hostile() | text.text_hostile() | names.LISTED

@@ -94,43 +94,10 @@ from tests.support import attack_ocontent_files as made
 from tests.support import attack_ocontent_fits as made_fits
 from tests.support import attack_ocontent_forge as forged
 
-_TWO_IMAGES = ("fits: published; the card is one cfitsio (fitsio) scales every pixel by and astropy "
-               "ignores: two images in one file, which the fits row refuses for `bscale`")  # fmt: skip
-_TABLE = ("fits: published; astropy files the HIERARCH card under the column's scaling keyword "
-          "and scales, fitsio returns other values: the fits row's 'two images' for tables")  # fmt: skip
 HOLES: dict[str, str] = {
-    "fits-o-bscale-no-space.fits": _TWO_IMAGES,
-    "fits-o-bscale-column-10.fits": _TWO_IMAGES,
-    "fits-o-bzero-no-space.fits": _TWO_IMAGES,
-    "fits-o-hierarch-bscale.fits": _TWO_IMAGES,
-    "fits-o-hierarch-bzero.fits": _TWO_IMAGES,
-    "fits-o-hierarch-tscal1.fits": _TABLE,
-    "fits-o-hierarch-tzero1.fits": _TABLE,
-    "fits-o-bscale-trailing-number.fits": "fits: published; astropy cannot open it (Empty or corrupt FITS "
-    "file: the BSCALE card's value), cfitsio scales every pixel by 2: the fits row's readers disagree",
-    "fits-o-bscale-spaced-numbers.fits": "fits: published; astropy cannot open it, cfitsio scales every "
-    "pixel by 2 (a value field of two numbers, no writer's)",
-    "fits-o-extname-continued.fits": "fits: published; astropy names the HDU SCIX (CONTINUE), cfitsio "
-    "SCI& (fitsio's get_extname, fits_movnam_hdu): the reading the fits row refuses for TDIM1 = '(1&'",
-    "tar-o-dev-fields-mixed.tar": "tar: published; one member's device fields empty, the next's zeros: "
-    "each writer spells them one way for a whole archive, so a free bit a member the tar row's 'every "
-    "header block pinned to what tarfile and GNU tar write' and its listed freedoms do not leave",
-    "tar-o-formats-mixed.tar": "tar: published; a GNU-format member then a ustar one: each writer writes "
-    "one format an archive, so a free bit a member, not among the tar freedoms listed",
-    "json-o-integer-past-double.json": "json: published; 401 digits overflow a double (JavaScript: "
-    "Infinity, jq: the largest double, orjson refuses): the json row refuses digits that overflow to inf",
-    "json-o-surrogate-twin-keys.json": "json: published; jq 1.6 (and Go) read \\udfff as U+FFFD, so the "
-    "key is there twice and the last wins (jq shows 'hidden', json.loads 'shown'): the json row's 'no key twice ... as readers return them'",
 }
 
-_AD_UID = ("tar: the uid of 'a.csv' is not written as tar writes it: the GNU format's base-256 uid "
-           "and gid of a user SSSD maps from Active Directory (1846201104), as GNU tar's default "
-           "format and tarfile write them; workflow: `tar cf out.tar results/` on such a host")  # fmt: skip
 FALSE_REJECTIONS: dict[str, str] = {
-    "ctl-o-gnutar-ad-uid.tar": _AD_UID,
-    "ctl-o-tarfile-ad-uid.tar": _AD_UID,
-    "ctl-o-gnutar-mtime-1969.tar": "tar: the mtime of 'old.csv' is not written as tar writes it: GNU tar's "
-    "default format writes a pre-1970 mtime in base-256; workflow: `tar cf` of a file dated before 1970",
     "ctl-o-fitsio-varlen-appended.fits": "fits: the array of column 1, row 4 is at heap offset 63: a binary "
     "table's heap holds each array once, column by column (astropy) or row by row (cfitsio), with no gap; "
     "workflow: fitsio.write(path, rows) then FITS(path, 'rw')[-1].append(rows) with variable-length columns "

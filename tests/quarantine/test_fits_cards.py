@@ -232,3 +232,63 @@ def test_a_keyword_a_continue_card_follows_is_refused():
     assert message is not None and "TDIM1 is followed by a CONTINUE card" in message, message
     astropy_long = write(fits.ImageHDU(np.zeros(2, np.int16), header=fits.Header([("OBSERVER", "x" * 150)])))
     assert b"CONTINUE" in astropy_long and check(astropy_long) == "fits"
+
+
+def _scaled() -> bytes:
+    """astropy's uint16 image (BZERO 32768, BSCALE 1) named SCI, then a table whose
+    column is scaled (TSCAL1, TZERO1) and has a null (TNULL1)."""
+    image = fits.ImageHDU(np.arange(12, dtype=np.uint16).reshape(3, 4), name="SCI")
+    table = fits.BinTableHDU.from_columns([fits.Column(name="n", format="J", array=np.arange(3, dtype=np.int32))])
+    table.header.update({"TSCAL1": 2.0, "TZERO1": 7.0, "TNULL1": -1})
+    out = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), image, table]).writeto(out)
+    return out.getvalue()
+
+
+SCALED = _scaled()
+ACTED_ON = ["BSCALE", "BZERO", "EXTNAME", "TSCAL1", "TZERO1", "TNULL1", "TTYPE1"]
+RESPELLED = {  # how cfitsio and astropy part ways (session 39, attack o content)
+    "hierarch": lambda key, value: f"HIERARCH {key} ={value}",
+    "no-blank": lambda key, value: f"{key:<8}={value.strip()}",
+    "equals-in-10": lambda key, value: f"{key:<9}={value}",
+    "trailing-number": lambda key, value: f"{key:<8}=" + _after_value(value, " 3"),
+}
+
+
+def _after_value(value: str, extra: str) -> str:
+    """`extra` written right after the value (a string's closing quote), before a comment."""
+    end = value.rindex("'") + 1 if "'" in value else len(value.split(" /")[0])
+    return value[:end] + extra + value[end:]
+
+
+def _scaled_card(key: str) -> tuple[int, bytes]:
+    at = 0
+    while (at := SCALED.index(key.encode().ljust(8) + b"= ", at)) % 80:
+        at += 1
+    return at, SCALED[at : at + 80]
+
+
+def test_astropys_scaled_image_and_table_pass():
+    assert check(SCALED) == "fits"
+    assert all(_scaled_card(key) for key in ACTED_ON)
+
+
+@pytest.mark.parametrize("spelling", sorted(RESPELLED))
+@pytest.mark.parametrize("key", ACTED_ON)
+def test_a_keyword_a_reader_acts_on_is_spelled_as_writers_write_it(key, spelling):
+    """No structure rule reads these, but astropy or cfitsio scales, nulls or finds an HDU
+    or a column by them: spelled otherwise, the two read different data."""
+    at, card = _scaled_card(key)
+    new = RESPELLED[spelling](key, card[9:].decode().rstrip()).ljust(80)[:80].encode()
+    data = SCALED[:at] + new + SCALED[at + 80 :]
+    assert check_or_none(data) is not None, (key, spelling)
+
+
+def test_a_continued_extname_is_refused():
+    at, card = _scaled_card("EXTNAME")
+    continued = card.replace(b"'SCI     '", b"'SCI&'    ")
+    end = SCALED.index(b"END" + b" " * 77, at)
+    data = SCALED[:at] + continued + SCALED[at + 80 : end] + b"CONTINUE  'X'".ljust(80) + SCALED[end:]
+    data = data[: end + 80 + 80] + data[end + 80 + 80 + 80 :]  # one blank card less: same size
+    with pytest.raises(Exception, match="CONTINUE"):
+        check(data)

@@ -98,7 +98,7 @@ def real_outputs(where: Path) -> dict[str, bytes]:
     out["fortran.out"] = (
         b"      PROGRAM FIT\n      REAL*8 CHI2\nC     RESULTS\n"
         + b"".join(b" %5d %14.6E %14.6E\n" % (i, i / 3, i * 2.5) for i in range(500))
-        + b"\f1 PAGE 2\n      END\n"
+        + b"1 PAGE 2\n      END\n"  # carriage control '1', no FF: text refuses FF (PuTTY clears)
     )
     out["summary.json"] = json.dumps({"run": 42, "events": 50_000, "cuts": [{"pt": 20.5}] * 50}).encode()
     out["events.csv.gz"] = gzip.compress(out["table.csv"])

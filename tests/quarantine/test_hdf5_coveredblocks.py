@@ -54,8 +54,17 @@ def test_passes_within_the_bound_in_under_two_seconds(made):
 
 
 def test_without_the_cheap_pass_the_bound_is_spent(made, monkeypatch):
+    """Session 39: each start's passes (oldblocks.REACH) keep a wrong start from spending
+    the bound too; without both, it is spent."""
     monkeypatch.setattr(oldblocks, "CHEAP", 1 << 60)
+    monkeypatch.setattr(oldblocks, "REACH", (oldblocks.MAX_WORK,))
+    monkeypatch.setattr(oldblocks, "TRY_WORK", oldblocks.MAX_WORK)
     assert BOUND in _refusal(made)
+
+
+def test_without_the_cheap_pass_the_reach_finds_it(made, monkeypatch):
+    monkeypatch.setattr(oldblocks, "CHEAP", 1 << 60)
+    assert not _refusal(made)
 
 
 @pytest.mark.parametrize("where", ["first", "payload", "checksum"])

@@ -286,3 +286,45 @@ def test_the_checksum_is_the_unsigned_sum():
         assert tar.getnames() == [ACCENTED]
     with pytest.raises(Invalid, match="the checksum: the unsigned sum"):
         vet(other)
+
+
+def test_base_256_numbers_only_where_octal_cannot_hold_them():
+    """GNU format: an AD-mapped uid (1846201104) and an mtime before 1970 in base-256, as
+    tarfile and GNU tar write them, pass (session 39, attack o content); any other spelling
+    of a number in base-256 (one octal holds, a negative uid, a ustar header's) is refused."""
+    data = _tarfile("a.csv", tarfile.GNU_FORMAT, uid=1_846_201_104, gid=1_846_200_513, mtime=-86_400)
+    at = _blocks(data)[-1]
+    assert data[at + 108] == 0x80 and data[at + 136] == 0xFF
+    assert vet(data)
+    refused = {
+        "uid": b"\x80" + (1000).to_bytes(7, "big"),  # octal holds 1000
+        "gid": (-5).to_bytes(8, "big", signed=True),  # no negative owner
+        "mtime": b"\x80" + (5).to_bytes(11, "big"),
+        "size": b"\x80" + len(CSV).to_bytes(11, "big"),
+    }
+    for field, raw in refused.items():
+        with pytest.raises(Invalid, match=f"the {field} of 'a.csv' is not written as tar writes it"):
+            vet(_behind(data, field, raw))
+    ustar = _tarfile("a.csv", tarfile.USTAR_FORMAT)
+    with pytest.raises(Invalid, match="the uid of 'a.csv' is not written"):
+        vet(_behind(ustar, "uid", b"\x80" + (1_846_201_104).to_bytes(7, "big")))
+
+
+def _devices(data: bytes, value: bytes) -> bytes:
+    """The first header with devmajor and devminor set (16 bytes), checksum recomputed."""
+    block = bytearray(data[:512])
+    block[329:345] = value
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block) + data[512:]
+
+
+def test_an_archive_keeps_one_format_and_one_spelling_of_device_fields():
+    """tarfile and GNU tar write one format an archive, device fields alike (session 39,
+    attack o content): a GNU member then a ustar one, or zeros after empties, is refused."""
+    gnu, ustar = _tarfile("a.csv", tarfile.GNU_FORMAT), _tarfile("b.csv", tarfile.USTAR_FORMAT)
+    zeros = _devices(ustar, b"0000000\0" * 2)  # GNU tar's ustar spelling; tarfile's are empty
+    assert ustar[329:345] == b"\0" * 16 and vet(ustar) and vet(zeros)
+    for mixed in (gnu[:1024] + ustar, ustar[:1024] + zeros):
+        with pytest.raises(Invalid, match="another format \\(magic\\) or device fields"):
+            vet(mixed)

@@ -87,7 +87,7 @@ def test_every_other_escape_is_refused(vetted, name):
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 7])
 def test_a_chunk_boundary_inside_the_sequence_changes_nothing(size):
     """ESC or ESC [ at a chunk's end is judged with the next chunk's start."""
-    for data, refused in ((b"a\nb\n\x1b[A\rcd\x1b[A\n", False), (b"ab\x1b[B\n", True), (b"ab\x1b[", True),
+    for data, refused in ((b"a\nb\n\x1b[A\rc\nd\x1b[A\n", False), (b"ab\x1b[B\n", True), (b"ab\x1b[", True),
                           (b"ab\x1b", True), (b"ab\x1b\x1b[A", True), (b"ab\x1b[\x1b[A", True)):  # fmt: skip
         chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
         if refused:

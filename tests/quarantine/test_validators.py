@@ -21,13 +21,15 @@ def vet(data: bytes, mime: str, size: int = 4096) -> list:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
 def test_text_in_any_chunking_is_judged_by_characters_not_chunks(size):
-    text = "Zürich µ → 日本 ✓\r\n\tend\f\n" * 50
+    text = "Zürich µ → 日本 ✓\r\n\tend\v\n" * 50
     assert vet(text.encode(), "text/plain", size) == [("text/plain", "text")]
     assert vet(text.encode("utf-16"), "text/plain", size) == [("text/plain", "text:utf-16")]
     with pytest.raises(Invalid, match="byte 3 is not valid utf-8"):
         vet(b"abc\xe2\x82", "text/plain", size)  # a character cut off by the end
     with pytest.raises(Invalid, match="U\\+0085"):
         vet("next line\u0085".encode(), "text/plain", size)  # C1 control
+    with pytest.raises(Invalid, match="FF \\(form feed, U\\+000C\\) near byte 4"):
+        vet(b"page\f2\n", "text/plain", size)  # PuTTY clears the screen
 
 
 @pytest.mark.parametrize("size", [1, 3, 4096])

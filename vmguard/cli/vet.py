@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,12 @@ from vmguard.core.errors import VetInputError, VmguardError
 
 if TYPE_CHECKING:
     from vmguard.policy.model import Policy
+
+# A vet keeps a few objects per file to its end (walk nodes, entries), so the cycle
+# collector's default (a collection per 700 new objects) ran about 330 times in a vet of
+# 20,000 files, twice over everything imported: 88 ms of CPU; at 5,000, 66 times and 28 ms
+# (the same peak RSS: what waits to be collected is a few thousand objects at most).
+GC_THRESHOLD = 5000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,16 +56,22 @@ def run(args: argparse.Namespace) -> int:
     from vmguard.quarantine import report
     from vmguard.quarantine.api import vet
 
-    result = vet(
-        args.quarantine,
-        _policy(args),
-        args.to,
-        job=args.job,
-        dry_run=args.dry_run,
-        per_file=True if args.per_file else None,
-        remove_promoted=args.remove_promoted,
-        events=args.events,
-    )
+    policy = _policy(args)
+    threshold = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    try:
+        result = vet(
+            args.quarantine,
+            policy,
+            args.to,
+            job=args.job,
+            dry_run=args.dry_run,
+            per_file=True if args.per_file else None,
+            remove_promoted=args.remove_promoted,
+            events=args.events,
+        )
+    finally:
+        gc.set_threshold(*threshold)
     if args.format is OutputFormat.JSON:  # the same JSON as the published JOB.vet.json
         sys.stdout.flush()
         for chunk in report.report_json(result):

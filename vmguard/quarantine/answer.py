@@ -23,9 +23,6 @@ class Answer:
     fnames: tuple[tuple[str | None, int, str], ...] = ()
     # Why bytes that start like JSON were taken as text (the JSON rule they break), if so.
     not_json: str | None = None
-    # The cursor-ups of its text lines beyond each line's first (text.MAX_RISE), summed
-    # over the file and what it holds: the job's sum is bounded (jobrise.py).
-    rise: int = 0
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
@@ -39,8 +36,7 @@ class Answer:
             members = tuple((int(a), str(p), _validators(v)) for a, p, v in d.get("members", ()))
             fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
             not_json = None if d.get("not_json") is None else str(d["not_json"])
-            rise = int(d.get("rise", 0))
-            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json, max(rise, 0))
+            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json)
         except (ValueError, KeyError, TypeError, IndexError):
             answer = None
         if answer is not None and (answer.members or answer.fnames or answer.not_json):

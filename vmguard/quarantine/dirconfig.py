@@ -281,7 +281,7 @@ def config_why(name: str) -> str | None:
         return ""
     if low in _ASY:
         return f"Asymptote searches the current directory first, so {name} would replace its own module"
-    if any(low.startswith(p) and len(low) > len(p) for p in _CACHES):
+    if low.startswith(_CACHES) and any(low.startswith(p) and len(low) > len(p) for p in _CACHES):
         return f"a LaTeX package's cache, whose files it inputs by name as TeX code ({name})"
     if (why := _tex_why(name)) is not None:
         return why

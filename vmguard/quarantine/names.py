@@ -142,7 +142,8 @@ def name_reasons(
     if not name:
         return [Reason.NAME_EMPTY]
     reasons = []
-    if any(each in (".", "..") or "/" in each or "\\" in each for each in (name, *client_names(name))):
+    forms = client_names(name)
+    if any(each in (".", "..") or "/" in each or "\\" in each for each in (name, *forms)):
         reasons.append(Reason.NAME_TRAVERSAL)
     if not _is_utf8(name):
         reasons.append(Reason.NAME_NOT_UTF8)
@@ -152,7 +153,7 @@ def name_reasons(
         reasons.append(Reason.NAME_TOO_LONG)
     if portable_only and not portable(name):
         reasons.append(Reason.NAME_NOT_PORTABLE)
-    return reasons + acted_on(name, dot_names)
+    return reasons + _acted_on(name, forms, dot_names)
 
 
 def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]:
@@ -160,9 +161,22 @@ def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]
     (a dot name the policy lists is the admin's choice), under each name a client gives
     it (client_names: `．htaccess`, `−−checkpoint=1`, `desktop.īni`), or as the NTFS 8.3
     alias of a name refused as it is (short_names: GIT~1, NODE_M~1)."""
+    return _acted_on(name, client_names(name), dot_names)
+
+
+def _acted_on(name: str, forms: tuple[str, ...], dot_names: frozenset[str]) -> list[Reason]:
+    """acted_on, the name's client forms given (client_names)."""
     if name in (".", "..") or name in dot_names:
         return []
-    forms = client_names(name)
+    if forms == (name,):  # most names: each question once, without a generator (a few µs a file)
+        if name.startswith(DOT):
+            return [Reason.NAME_DOTFILE]
+        if name.startswith(OPTION_MARKS):
+            return [Reason.NAME_OPTION]
+        if loaded_by_name(name):
+            return [Reason.NAME_CONFIG]
+        alias = _ALIASES.get(name.lower())
+        return [] if alias is None else [alias]
     if any(each.startswith(DOT) and each not in dot_names for each in forms):
         return [Reason.NAME_DOTFILE]
     if any(each.startswith(OPTION_MARKS) for each in forms):

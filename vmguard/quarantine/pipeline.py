@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from vmguard.core import progress
 from vmguard.policy.model import QuarantinePolicy, SparseFiles
-from vmguard.quarantine import hooks, jobrise, served, structure
+from vmguard.quarantine import hooks, served, structure
 from vmguard.quarantine.content import (
     EMPTY_TYPE,
     chosen_type,
@@ -48,7 +48,6 @@ class _Outcome:
     held: int = -1  # the scanned descriptor, duplicated: unchanged after the scans?
     before: os.stat_result | None = None  # what the copy phase checked
     walked: structure.Walking | None = None  # the structure walk (None: not walked)
-    rise: int = 0  # its text's cursor-ups beyond a line's first, set by decide (jobrise.py)
 
     def ready(self) -> bool:
         if self.mime is not None and not self.mime.ready():
@@ -140,7 +139,6 @@ class CopyPhase:
         self.scanning = bool(scanners)  # asked twice per file
         self.copier: Copier | None = None
         self.walks: deque[structure.Walking] = deque()  # started, oldest first
-        self.rises: dict[str, int] = {}  # admitted text's cursor-ups beyond a line's first (jobrise)
 
     def run(self, root_fd: int, nodes: tuple[Node, ...], out_fd: int | None) -> list[Entry]:
         """An entry per node. Each outcome is decided as soon as its type is known, so
@@ -169,14 +167,11 @@ class CopyPhase:
             self.copier.close()
             for outcome in waiting:  # a scanner failed: the vet stops
                 outcome.release()
-        return jobrise.bounded(entries, self.rises)
+        return entries
 
     def _settle(self, outcome: _Outcome) -> Entry:
         try:
-            entry = decide(outcome, self.policy)
-            if outcome.rise and entry.verdict is Verdict.ACCEPTED:
-                self.rises[entry.path] = outcome.rise
-            return entry
+            return decide(outcome, self.policy)
         finally:
             outcome.release()
 
@@ -308,7 +303,6 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
     content = outcome.content
     answer = structure.judged(outcome.mime.result(), outcome.walked, content.size)
     answer = script_guess_as_text(answer, outcome.executable, outcome.node.parts[-1])
-    outcome.rise = answer.rise if answer is not None else 0  # the answer is taken once
     mime = EMPTY_TYPE if content.size == 0 else answer.mime if answer else None
     found = content_reasons(content, answer, outcome.executable, policy, outcome.node.parts[-1])
     if content.size and answer is not None:  # what a client makes of the name (served.py)

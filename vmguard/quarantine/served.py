@@ -41,7 +41,7 @@ unpacks the archive gets as a file of that name.
 from __future__ import annotations
 
 import mimetypes
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from vmguard.quarantine.client_forms import client_names
 from vmguard.quarantine.model import Reason
@@ -78,9 +78,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 _GZIP_SUFFIXES = (
     (".tgz", ".tar"), (".taz", ".tar"), (".gz", ""), ("-gz", ""), (".z", ""), ("-z", ""), ("_z", ""),
 )  # fmt: skip
+_GZIP_ENDS = tuple(suffix for suffix, _ in _GZIP_SUFFIXES)
 _REMEDY = "rename it (e.g. to .txt or .dat) or leave it out"
-# Python's built-in extension table only (no /etc/mime.types): the same answer on every host.
-_STANDARD = mimetypes.MimeTypes()
 # The extensions each table Apache's mod_mime may be configured with types (Debian's,
 # httpd's own): mod_mime sets a file's type by each of its extensions in turn, so the
 # rightmost one ITS table types decides it, and one with no type there leaves it to those
@@ -123,6 +122,8 @@ def gunzipped(name: str) -> str | None:
     so .Z and .GZ too) and turns .tgz and .taz into .tar, when the name is longer than the
     suffix."""
     low = name.lower()
+    if not low.endswith(_GZIP_ENDS):
+        return None
     for suffix, tail in _GZIP_SUFFIXES:
         if low.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)] + tail
@@ -157,6 +158,17 @@ def name_reasons(
     (`{type: application/pdf, validate: head-only}`): its own extension is then what the
     admin chose to publish. `not_json` is the JSON rule the file's bytes break when they
     start like JSON but were taken as text (said when its name announces JSON)."""
+    if client_names(name) == (name,) and gunzipped(name) is None:
+        # Most names: one form, no name gunzip makes: what follows asks only its extensions.
+        validator = validators[0] if validators else None
+        return list(_by_extensions(extensions(name), validator, admitted, chosen, not_json))
+    return _unpacked_reasons(name, validators, admitted, chosen, not_json)
+
+
+def _unpacked_reasons(
+    name: str, validators: tuple[str | None, ...], admitted: bool, chosen: str | None, not_json: str | None
+) -> list[tuple[Reason, str]]:
+    """name_reasons under each name a client gives the file and each gunzip makes of it."""
     names = unpacked_names(name)
     for depth, each in enumerate(names):
         if depth and (by_name := names_acted_on(each)):  # the file's own name: the walk's rules
@@ -176,6 +188,19 @@ def name_reasons(
         if exts
         for why in _mismatches(exts, validator, not_json if each is name else None)
     ]
+
+
+@lru_cache(maxsize=1024)  # by extensions alone: most files of a job share a few
+def _by_extensions(
+    exts: tuple[str, ...], validator: str | None, admitted: bool, chosen: str | None, not_json: str | None
+) -> tuple[tuple[Reason, str], ...]:
+    """name_reasons of a name that is its only client form and that gunzip does not take,
+    whose extensions are `exts` (the same steps, on them alone: about 3 µs less per file)."""
+    if exts and (why := _acted_on(exts, chosen)):
+        return ((Reason.NAME_TYPE, why),)
+    if not admitted or not exts:
+        return ()
+    return tuple((Reason.NAME_TYPE, why) for why in _mismatches(exts, validator, not_json))
 
 
 def acted_on(name: str, chosen: str | None = None) -> str | None:
@@ -272,7 +297,13 @@ def _client(ext: str) -> str:
 
 def announces(ext: str, mime: str | None) -> bool:
     """Whether a web server types a file named .ext as exactly `mime`."""
-    return mime is not None and _STANDARD.guess_type(f"x.{ext}")[0] == mime
+    return mime is not None and _standard().guess_type(f"x.{ext}")[0] == mime
+
+
+@cache  # made when first asked (a policy that names a MIME type): it costs ~10 ms of CPU
+def _standard() -> mimetypes.MimeTypes:
+    """Python's built-in extension table only (no /etc/mime.types): the same answer on every host."""
+    return mimetypes.MimeTypes()
 
 
 def announced(ext: str) -> tuple[str, ...] | None:

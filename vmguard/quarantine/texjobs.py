@@ -56,15 +56,14 @@ _OWN = (*OUTPUT, *SOURCES, ".out")  # exactly NAME + one of these
 # \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ
 # external library's NAME-figure0.dpth (try_std_extension_first).
 _DASHED = OUTPUT
+# Longest first: main.synctex.gz is job main's SyncTeX file, not a source of main.syn.
+_SIGNS = tuple(sorted((*SOURCES, *MARKS), key=len, reverse=True))
 
 
 def jobs(keys: Mapping[str, str]) -> frozenset[str]:
     """The jobs a directory's names show (folded, as `keys` holds each name's)."""
-    return frozenset(job for key in keys.values() if (job := _job_of(key)))
-
-
-# Longest first: main.synctex.gz is job main's SyncTeX file, not a source of main.syn.
-_SIGNS = tuple(sorted((*SOURCES, *MARKS), key=len, reverse=True))
+    # one endswith of all the signs first: most names end in none (11 calls a name cost 2 µs)
+    return frozenset(job for key in keys.values() if key.endswith(_SIGNS) and (job := _job_of(key)))
 
 
 def _job_of(key: str) -> str | None:

@@ -39,6 +39,15 @@ _KEY_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"  # [A-Z0-9_-]: a byte of 
 # blanks after (all blanks: commentary). astropy upper-cases any other spelling and acts on
 # it (`bscale` scales every pixel), cfitsio compares the columns as written and ignores it.
 _KEYWORD = re.compile(rb"[A-Z0-9_-]* *")
+# Keywords no structure rule reads that still change what a reader returns: scaling and
+# nulls, the names an HDU or a column is found by, INHERIT's merged header. Each is held to
+# what the rules' keywords are (once, not continued, `KEY     = ` in columns 1-10, a number
+# in the fixed format), so astropy and cfitsio take the same value (session 39, attack o
+# content: `BSCALE  =2.0`, `BSCALE   = 2.0`, `HIERARCH BSCALE`, `HIERARCH TSCAL1`, which cfitsio
+# scales by and astropy not, or the reverse; EXTNAME 'SCI&' continued, SCIX to astropy).
+_ACTED_ON = re.compile(rb"BSCALE|BZERO|BLANK|EXTNAME|EXTVER|EXTLEVEL|INHERIT|T(?:SCAL|ZERO|NULL|TYPE|DIM)\d+")
+_SCALING = re.compile(rb"BSCALE|BZERO|T(?:SCAL|ZERO)[0-9]+")
+_REAL = re.compile(rb"= ( *[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[ED][-+]?[0-9]+)?)")
 
 
 def keyword(card: bytes) -> bytes:
@@ -102,6 +111,19 @@ class FitsHeader:
                 "'= ' in 9-10): readers disagree about it; write the card as astropy or cfitsio do"
             )
         return card[8:]
+
+    def acted_on(self) -> None:
+        """Every card of _ACTED_ON as a rule's keyword must be, in the fixed format: a
+        scaling a number, INHERIT a logical, the others a string or an integer."""
+        for key in [k for k in self.cards if _ACTED_ON.fullmatch(k)]:
+            if _SCALING.fullmatch(key):
+                self._fixed(key, _REAL, 22, "a number right-justified in columns 11-30")
+            elif key == b"INHERIT":
+                self.logical(key)
+            elif self.value(key).startswith(b"= '"):
+                self.string(key)
+            else:
+                self.integer(key)
 
     def integer(self, key: bytes, default: int | None = None) -> int:
         if key not in self.cards:
@@ -167,6 +189,7 @@ def read(stream: Stream, primary: bool) -> FitsHeader:
                 _first_card(card, primary, start)
             if ends_header(card):
                 _end(card, block[i + CARD :], stream.pos - BLOCK + i)
+                header.acted_on()
                 return header
             _keyword_written(card, stream.pos - BLOCK + i)
             header.add(card)

@@ -35,7 +35,7 @@ _NUL_THEN_BYTE = re.compile(rb"\0[^\0]")
 # A string's controls (terminal.py, the one rule for strings a reader prints): C0 but NUL
 # (the string's end) and TAB LF CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
 # a table (`print(Table.read(f))`) hands them to the terminal raw: ESC ] 0 ; ... BEL sets
-# its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed.
+# its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed, FF clears PuTTY's.
 _STRING_CONTROL = terminal.CONTROL_BYTES
 _BYTE_CONTROL = terminal.CONTROL_BYTE  # one byte of each row: no pairs
 

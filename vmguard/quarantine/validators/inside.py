@@ -42,9 +42,6 @@ class Inside:
         self.names_size = 0
         self.fnames: list[tuple[str | None, int, str]] = []  # (*KnownAs, the FNAME)
         self.not_json: str | None = None  # the JSON rule JSON-shaped text breaks (the first)
-        # The cursor-ups of a line beyond its first, summed over every text in the file (its
-        # members too): the parent sums them over the job (text.MAX_RISE, jobrise.py).
-        self.rise = 0
 
     def spend(self, n: int, fmt: str) -> None:
         """Count n inflated bytes; Invalid once all levels together outgrow the bound."""
@@ -83,6 +80,4 @@ class Inside:
             out["fnames"] = [list(f) for f in self.fnames]
         if self.not_json is not None:
             out["not_json"] = self.not_json
-        if self.rise:
-            out["rise"] = self.rise
         return out

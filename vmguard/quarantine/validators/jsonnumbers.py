@@ -1,7 +1,7 @@
 """A JSON float's digits pinned to what serializers write (issue #13): a reader returns
 the double nearest a number's digits, so every spelling of the digits that rounds to the
-same double is a channel; and digits no double holds (under- or overflowing) are read as
-0 or inf (or refused), so they are bytes no reader returns.
+same double is a channel; and digits no double holds (under- or overflowing, integers
+too) are read as 0 or inf (or refused), so they are bytes no reader returns.
 
 Serializers write one of two digit strings for a double v: the shortest that reads back
 as v (Python's repr, JSON.stringify, Go, simplejson, jq, nlohmann, awkward/RapidJSON) or
@@ -54,6 +54,8 @@ def check(skeleton: str, form: FixedForm) -> None:
         for number in [n for n in _LONG.findall(skeleton) if repr(float(n)) != n]:
             if "." in number or "e" in number:
                 _check_one(number, form)
+            elif math.isinf(float(number)):  # session 39, attack o content: 1 and 400 zeros
+                _refuse(number, "an integer out of a double's range: JavaScript reads Infinity, jq DBL_MAX")
     for hit in _EXPONENT_3.finditer(skeleton):
         _check_one(_number_at(skeleton, hit.start()), form)
 

@@ -25,6 +25,7 @@ from . import (
     inside,
     root_codecs,
     root_data,
+    root_dates,
     root_free,
     root_remains,
     root_rntuple,
@@ -73,6 +74,7 @@ def validate(stream: Stream) -> str:
         stream.skip(len(beyond), "bytes after fEND", FMT)
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
+    root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
     baskets = root_data.check(walk, free)
     root_remains.check(walk, free, baskets)

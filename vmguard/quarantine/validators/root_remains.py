@@ -159,7 +159,7 @@ def _behind_list(
         if stray >= 0:
             raise _stray(at, stray)
         others = []  # the place held nothing: what is left is of versions (keys) alone
-    _covered(slack, others, at, budget, shared=True, rationed=Rationed(lists, LISTED_RUNS))
+    _covered(slack, others, at, budget, shared=True, rationed=Rationed(lists, LISTED_RUNS, listed))
 
 
 @dataclass
@@ -242,10 +242,55 @@ def _deleted(data: bytes, offset: int) -> int:
 
 @dataclass
 class Rationed:
-    """Runs of these records count only `left` times (where no other run is found)."""
+    """Runs of these records (the live keys lists) count only `left` times (where no
+    other run is found); once they are spent, a byte that lies in another run of them
+    (`another`) is refused, not paid for as a loose byte: the one home of "at most
+    LISTED_RUNS runs of a live keys list" (session 39, attack o: two runs in a chosen
+    order, or keys repeated, passed where the longest match ran from one into the next
+    and loose bytes paid for the rest). What uproot leaves past it is the end of an older
+    version that ended on a key the counted run ends on (the list's last key then), a
+    tail of that key up to its end: loose bytes still pay for each of its bytes."""
 
     sources: list[bytes]
     left: int
+    keys: root_keylists.Keys
+    last: frozenset[bytes] = frozenset()  # the keys the counted run ends on
+    seen: int = -1  # the pieces starting up to here are judged (each once: a slack's bytes)
+
+    def count(self, data: bytes, at: int, run: int) -> None:
+        """Count the run data[at : at + run]: the keys the last key end in it ends."""
+        self.left -= 1
+        for stop in range(at + run, at, -1):
+            found = self.keys.ends.get(data[max(at, stop - root_keylists.END) : stop], ())
+            ending = {k for k in found if k.endswith(data[max(at, stop - len(k)) : stop])}
+            if ending:
+                self.last = frozenset(ending)
+                return
+
+    def another(self, data: bytes, at: int, live: list[bytes]) -> bool:
+        """Whether byte `at` lies in a run of the sources no counted run holds: MIN_RUN
+        bytes of one (ending on a byte that is not zero: a piece of a list that runs on
+        into zeros is the end of one counted) found in no other live record, that is no
+        tail of a key the counted run ends on, running to its end."""
+        first, self.seen = max(0, at - MIN_RUN + 1, self.seen + 1), max(self.seen, at)
+        for start in range(first, min(at, len(data) - MIN_RUN) + 1):
+            piece = data[start : start + MIN_RUN]
+            if not piece[-1] or not any(piece in s for s in self.sources) or any(piece in r for r in live):
+                continue
+            if not any(_tail_to_end(data, start, key) for key in self.last):
+                return True
+        return False
+
+
+def _tail_to_end(data: bytes, at: int, key: bytes) -> bool:
+    """Whether data from `at` is a tail of key running to the key's end."""
+    piece = data[at : at + MIN_RUN]
+    where = key.find(piece)
+    while where >= 0:
+        if data[at : at + len(key) - where] == key[where:]:
+            return True
+        where = key.find(piece, where + 1)
+    return False
 
 
 def _covered(
@@ -271,9 +316,11 @@ def _covered(
             at += run
             continue
         if rationed is not None and rationed.left and (run := _longest(data, at, rationed.sources)):
-            rationed.left -= 1
+            rationed.count(data, at, run)
             at += run
             continue
+        if rationed is not None and not rationed.left and rationed.another(data, at, live):
+            raise _stray(offset, at)  # a run more than counted: not paid for as loose bytes
         if loose.left:
             loose.left -= 1
         elif shared and loose.shared:

@@ -52,6 +52,19 @@ class Archive:
 
     owner: bytes | None = None
     clock: WriteClock = field(default_factory=WriteClock)
+    # The magic and device fields of the members' own headers, and of extended headers:
+    # a writer spells each one way for a whole archive (session 39, attack o content:
+    # empty device fields in one member and zeros in the next, a GNU header then a ustar
+    # one, each a free bit a member).
+    spellings: dict[bool, bytes] = field(default_factory=dict)
+
+    def spelled(self, block: bytes, extended: bool, member: tarfile.TarInfo) -> None:
+        spelling = block[257:265] + block[329:345]
+        if self.spellings.setdefault(extended, spelling) != spelling:
+            raise Invalid(
+                f"tar: {member.name!r}'s header has another format (magic) or device fields than the "
+                "archive's first (tarfile and GNU tar write one format an archive, device fields alike)"
+            )
 
     def gnu_header(self, block: bytes, behind: bytes, member: tarfile.TarInfo) -> None:
         owner = block[108:124] + block[329:345]

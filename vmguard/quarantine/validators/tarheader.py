@@ -59,6 +59,7 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Ar
     while pos + BLOCK < len(raw):  # extended headers, then the member's own
         block = raw[pos : pos + BLOCK]
         _block_allowed(block, member, last=False)
+        archive.spelled(block, True, member)
         size = int(block[124:135], 8)
         data = raw[pos + BLOCK : pos + BLOCK + size]
         if raw[pos + BLOCK + size : pos + BLOCK + padded(size)].strip(b"\0"):
@@ -74,6 +75,7 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Ar
         )
     own = raw[pos:]
     _block_allowed(own, member, last=True)
+    archive.spelled(own, False, member)
     pax_path = long_name = None
     for block, data in extended:
         if block[156:157] == tarfile.XHDTYPE:
@@ -98,7 +100,7 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
         if after.strip(b"\0") or (field == "linkname" and value):
             raise Invalid(f"tar: bytes after the {field} of {member.name!r} (a field no reader returns)")
     for field, (start, end) in _NUMBERS.items():
-        if not _OCTAL[end - start].fullmatch(block[start:end]):
+        if not _number_written(block[start:end], last and magic == GNU, negative=field == "mtime"):
             raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
     if not _CHKSUM.fullmatch(block[148:156]) or block[329:345] not in _DEVICES or not _unsigned_sum(block):
         raise Invalid(
@@ -111,6 +113,27 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
         raise Invalid(f"tar: bytes after the last field of {member.name!r}'s header (no reader returns them)")
     if kind == tarfile.XHDTYPE:
         _pax_header_named(block[:100].rstrip(b"\0"), member)
+
+
+def _number_written(raw: bytes, gnu: bool, negative: bool) -> bool:
+    """Octal digits and a NUL; in a GNU header a number octal cannot hold (a uid or gid over
+    2097151, as SSSD maps Active Directory users; an mtime before 1970; a size of 8 GiB or
+    more) in base-256 as GNU tar and tarfile write it (0x80 then big-endian, or an mtime's
+    two's complement from 0xff): exactly their bytes for that number, so nothing is free
+    (session 39, attack o content: `tar cf` on such a host was refused)."""
+    if _OCTAL[len(raw)].fullmatch(raw):
+        return True
+    if not gnu or raw[0] not in (0x80, 0xFF if negative else 0x80):
+        return False
+    value = int.from_bytes(raw[1:], "big") if raw[0] == 0x80 else int.from_bytes(raw, "big", signed=True)
+    octal_holds = 0 <= value < 8 ** (len(raw) - 1)
+    return not octal_holds and raw == _base256(value, len(raw))
+
+
+def _base256(value: int, width: int) -> bytes:
+    if value >= 0:
+        return b"\x80" + value.to_bytes(width - 1, "big")
+    return value.to_bytes(width, "big", signed=True)
 
 
 def _unsigned_sum(block: bytes) -> bool:

@@ -1,7 +1,8 @@
 """Text, to the last byte: valid in one encoding from its first byte to its last, no NUL,
-and no control character but TAB, LF, VT, FF and CR (no escape sequences that drive a
-terminal but tqdm's cursor-up ESC [ A within the file's own lines, no C1 controls; in
-UTF-16 also no byte ESC, ENQ, SO, SI or UTF-8 C1 pair a terminal acts on: `cat` writes bytes). The
+and no control character but TAB, LF, VT and CR (no escape sequences that drive a
+terminal but tqdm's cursor-up ESC [ A, at most one a line and none on the first, no C1
+controls, no FF; in UTF-16 also no byte ESC, ENQ, SO, SI, FF or UTF-8 C1 pair a terminal
+acts on, and no byte BS at a line's column 0: `cat` writes bytes). The
 encoding is found, not guessed: UTF-16 (LE or BE) if the file starts with its byte order
 mark, else UTF-8 if every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
 C0/C1 controls); the answer names it ("text", "text:utf-16", "text:latin-1") and the
@@ -28,29 +29,35 @@ UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEn
 # character (WHATWG's sniffer does not count ESC as binary; .err has no type). Only within
 # the file's own lines (TextChecker._climb): tqdm moves up only to rows it moved down to.
 CURSOR_UP = "\x1b[A"
-# A reader may show any of the file's lines, in any order: `tail`, `grep`, `sort`, `cat -s`.
-# A line with u cursor-ups then climbs u - 1 rows more than its LF brings down, wherever the
-# lines around it went: a view of whole lines rises at most 1 + the sum of (u - 1) over the
-# lines with u > 1 above its first row. That sum is kept under MAX_RISE: two nested tqdm
-# bars (one cursor-up a line) pass whatever their length; three or more, whose lines climb
-# 2 and more, pass only for a few updates (grep of a long run climbed 45 rows).
-# The sum is the job's too: the parent adds up every file's `excess` (jobrise.py), as
-# `grep -h X *.err` shows the lines of all of them one after another. Readers joining
-# lines, of several files (paste, pr -m) or of one (paste -s, fmt), add their cursor-ups
-# unbounded (docs): a line's first is free, so nested bars pass.
-MAX_RISE = 8
+# A reader may show any lines of any number of files in any order (`tail`, `sort`,
+# `grep -rh` over the public area, every job's files): a line (LF to LF) with u cursor-ups
+# climbs u - 1 rows more than its LF brings down wherever it is shown, and no sum over
+# files bounds an unbounded set of them (session 39, attack o text: two jobs of 7 beyond
+# each climbed 15). So a line holds at most one (TextChecker._climb): whatever lines a
+# view shows, it climbs at most 1 row above its first. The first line holds none, so `cat`
+# of the file never leaves its own lines. Two nested tqdm bars write one a line and pass;
+# three nested or positioned bars write two and more and are refused at the first such line.
 
 
-def _climbs(row: int) -> str:
-    """Why a cursor-up that left the file's lines (row < 0) or rose too far is refused."""
-    if row < 0:
-        return ("moves the cursor above the file's first line (more cursor-ups than line "
-                "feeds before it): `cat` would overwrite what a terminal showed before the "
-                "file; tqdm moves up only to lines it wrote")
-    return (f"lets a view of its lines climb more than {MAX_RISE} lines: `grep`, `sort` or "
-            "`tail` of it would overwrite what a terminal showed before (its lines with more "
-            "than one cursor-up climb by the rest wherever they are shown; tqdm nests 2 bars "
-            "at most here: strip the escapes, or tqdm(..., ascii=True, position=None))")
+def _climbs(first: bool) -> str:
+    """Why a cursor-up on the file's first line, or a line's second, is refused."""
+    if first:
+        return ("moves the cursor above the file's first line (a cursor-up before its first "
+                "line feed): `cat` would overwrite what a terminal showed before the file; tqdm "
+                "moves up only to lines it wrote")
+    return ("is its line's second cursor-up: a view of lines (`grep`, `sort`, `tail`, of this "
+            "file or of many) climbs a row for each beyond a line's first, over what a terminal "
+            "showed before; a line may hold one, as two nested tqdm bars write (three nested "
+            "or positioned bars write more: keep tqdm to two nested bars in a file, or strip "
+            "the escapes, sed 's/\\x1b\\[A//g')")
+
+
+# FF: PuTTY (terminal.c, its default SCOANSI compatibility) clears the screen and homes the
+# cursor, so what follows is written over what it showed before the file (session 39,
+# attack o text); refused in any encoding, as a character and as a UTF-16 byte.
+_FF = ("text: FF (form feed, U+000C) near byte {near}: PuTTY clears the screen and writes "
+       "what follows from its top, over what it showed before the file (tr '\\f' '\\n' "
+       "keeps the page break as a line)")
 # `cat` hands a terminal a UTF-16 file's bytes, not its characters: U+5B1B's bytes are
 # ESC [. In them no 0x1B (ESC), and none of the C1 controls a UTF-8 terminal (xterm, VTE)
 # acts on, as their UTF-8 bytes C2 xx: RI 8D (cursor up), the openers DCS 90, SOS 98,
@@ -61,20 +68,35 @@ def _climbs(row: int) -> str:
 # U+039B, CJK U+9053, arrows U+2190). The last chunk's last byte is kept for a cut pair.
 # Of the C0 bytes, those a terminal acts on beyond what text's own controls do: ENQ 0x05
 # (it answers: PuTTY types "PuTTY"), SO 0x0E and SI 0x0F (a character set shift that stays
-# after `cat`: the Linux console's G1 is line drawing). The rest are ignored (SOH..EOT, ACK,
-# DLE..EM, FS..US), ring (BEL) or move the cursor within what CR, LF and TAB already allow
-# (BS, HT, LF, VT, FF, CR), and Greek, Cyrillic and CJK need them. Refused with them: UTF-16
-# holding Hebrew or Armenian (U+05xx), Thai or Lao (U+0Exx), Tibetan (U+0Fxx), LRM/RLM, ą,
-# Ď, ď and about 1 CJK character in 85 (session 37, attack l text): the remedy is UTF-8.
-_UTF16_C0 = {0x05: "ENQ (the terminal answers)", 0x0E: "SO (a character set shift)",
-             0x0F: "SI (a character set shift)", 0x1B: "ESC (U+001B)"}
+# after `cat`: the Linux console's G1 is line drawing), FF 0x0C (PuTTY clears the screen:
+# _FF). BS 0x08 at a line's column 0 moves up a row (PuTTY; xterm with reverse-wrap: U+080D
+# is CR BS, attack o text climbed 29 rows), so a BS byte is refused where it would reach
+# past column 0 (TextChecker._backspaces). The rest are ignored (SOH..EOT, ACK, DLE..EM,
+# FS..US), ring (BEL) or move the cursor as text's own controls do (HT, LF, VT, CR), and
+# Greek, Cyrillic and CJK need them. Refused with them: UTF-16 holding Hebrew or Armenian
+# (U+05xx), Thai or Lao (U+0Exx), Tibetan (U+0Fxx), Kannada (U+0Cxx), LRM/RLM, ą, Ď, ď, the
+# full-width comma U+FF0C and about 1 CJK character in 51 (session 37, attack l text): the
+# remedy is UTF-8.
+_UTF16_C0 = {0x05: "ENQ (the terminal answers)", 0x0C: "FF (PuTTY clears the screen)",
+             0x0E: "SO (a character set shift)", 0x0F: "SI (a character set shift)", 0x1B: "ESC (U+001B)"}
 _UTF16_C1 = bytes((0x8D, 0x90, 0x98, 0x9A, 0x9B, 0x9D, 0x9E, 0x9F))  # RI DCS SOS DECID CSI OSC PM APC
 _UTF16_BYTES = re.compile(b"[%s]|\xc2[%s]" % (re.escape(bytes(_UTF16_C0)), re.escape(_UTF16_C1)))
-# C0 controls but TAB LF VT FF CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
+# The columns a BS may take back in UTF-16's bytes: each printable ASCII byte moves a
+# terminal 1 column on (a wrapped line's next row: PuTTY's BS at column 0 goes back to the
+# row above's last column, so columns count along the wrap). Every other byte counts 0: NUL
+# and the C0 bytes it ignores, 0x80 and up (in UTF-8 a combining mark is 0 wide), and TAB,
+# which does not move at the right margin. LF, VT and CR start a line (column 0 or more).
+_PRINTABLE = bytes(range(0x20, 0x7F))
+# The bytes BS counting sees, as p (printable), n (a line start) and b (BS), the rest
+# deleted: only a b first or after b or n can reach column 0 (each other BS follows a
+# column of its own), and only then is each BS followed one by one (_backspaces).
+_BS_VIEW = bytes.maketrans(_PRINTABLE + b"\n\v\r\x08", b"p" * len(_PRINTABLE) + b"nnnb")
+_BS_DROP = bytes(set(range(256)) - set(_PRINTABLE + b"\n\v\r\x08"))
+# C0 controls but TAB LF VT CR, DEL, and the C1 controls U+0080..U+009F; ESC but in
 # CURSOR_UP. An ESC or ESC [ at the end of a chunk is judged with the next one (_control).
-_CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
-_LATIN1_CONTROL = re.compile(b"\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # as bytes
-_ASCII_ALLOWED = bytes(b for b in range(128) if not re.match("[\x00-\x08\x0e-\x1f\x7f]", chr(b)))  # no ESC
+_CONTROL = re.compile("\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+_LATIN1_CONTROL = re.compile(b"\x1b(?!\\[A|\\[?\\Z)|[\x00-\x08\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # as bytes
+_ASCII_ALLOWED = bytes(b for b in range(128) if not _CONTROL.match(chr(b)) and b != 0x1B)  # no ESC
 # <script ... <form are tags a browser's sniffer takes for a page (WHATWG's and Chromium's
 # <script <html <body <iframe, Firefox's <meta <form) or that run script (<svg's handlers);
 # <object and <embed are in no sniffer's table: they are here because an HTML page loads
@@ -105,7 +127,7 @@ _TAIL = 160
 _BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Looked up once (a lookup per file cost more than the check of a 4 KiB file's bytes).
 _DECODERS = {enc: codecs.getincrementaldecoder(enc) for enc in ("utf-8", *(enc for _, enc in _BOMS))}
-_ONLY = "(only TAB, LF, VT, FF, CR and tqdm's cursor-up ESC [ A are allowed)"
+_ONLY = "(only TAB, LF, VT, CR and tqdm's cursor-up ESC [ A are allowed)"
 _NUL = "text: a NUL byte (text has none; binary data follows a text start)"
 
 
@@ -141,17 +163,9 @@ class TextChecker:
         self.latin1 = self.codec == "utf-8"  # every byte so far allowed in Latin-1
         self.in_latin1 = False  # not UTF-8: judged as Latin-1 from here on
         self.cut = ""  # an ESC or ESC [ that ended the last chunk: CURSOR_UP's start, or refused
-        # The cursor's row below the file's first line when a terminal `cat`s it: each LF one
-        # down, each CURSOR_UP one up. A terminal moves it down as often or more (a long line
-        # wraps, VT and FF are LF to xterm, ESC [ A stops at the screen's top), never less:
-        # while this stays >= 0, no cursor-up reaches a row shown before the file.
-        self.row = 0
-        self.ups = 0  # cursor-ups on the current line
-        self.excess = 0  # over all lines, the cursor-ups of a line beyond its first (MAX_RISE)
-        # The last chunk without an ESC, its LFs not yet counted into row and ups: they are
-        # counted only when a later chunk is judged (_rows), so a file of one chunk, nearly
-        # every small file, is never counted (its count moves no cursor-up of its own).
-        self.uncounted = b""
+        # Cursor-ups (_climb): whether a line feed came yet, and a cursor-up since the last.
+        self.fed, self.up = False, False
+        self.column = 0  # UTF-16: the columns a BS may take back on the line (_backspaces)
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
@@ -207,18 +221,11 @@ class TextChecker:
             self.in_latin1 = True  # every byte so far is Latin-1 text: the rest must be too
             return chunk.decode("latin-1")
         if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
-            if chunk:  # no ESC: only down, counted when a later chunk needs it
-                self._rows()
-                self.uncounted = chunk
+            if b"\n" in chunk:  # no ESC: a new line, no cursor-up on it yet
+                self.fed, self.up = True, False
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text
-
-    def _rows(self) -> None:
-        """Count the LFs of the chunk left uncounted into row and ups (only down)."""
-        if self.uncounted:  # ASCII: its characters are its bytes
-            self._down(self.uncounted.decode("ascii"))
-            self.uncounted = b""
 
     def _control(self, text: str, start: int) -> None:
         """Refuse a control character in `text` (starting at byte `start`), naming its byte;
@@ -233,34 +240,38 @@ class TextChecker:
         if char == 0:
             raise Invalid(_NUL, "binary-in-text")
         near = self.near(whole, bad.start(), start)
+        if char == 0x0C:
+            raise Invalid(_FF.format(near=near))
         raise Invalid(f"text: control character U+{char:04X} near byte {near} {_ONLY}")
 
     def _climb(self, whole: str, start: int) -> None:
-        """Follow the row through `whole` (starting at byte `start`; its controls judged):
-        refuse the first CURSOR_UP that leaves the file's own lines or lets a view of its
-        lines climb more than MAX_RISE rows (an ESC [ cut by the chunk's end holds no LF and
-        is counted with the next chunk)."""
-        self._rows()
-        parts = whole.split(CURSOR_UP)  # the text between cursor-ups: one row up after each
+        """Refuse a CURSOR_UP in `whole` (starting at byte `start`; its controls judged) on
+        the file's first line or second on its line (an ESC [ cut by the chunk's end holds
+        no LF and is judged with the next chunk)."""
+        if CURSOR_UP not in whole:
+            self._down(whole)
+            return
+        parts = whole.split(CURSOR_UP)  # the text between cursor-ups
         at = 0
         for part in parts[:-1]:
             self._down(part)
-            self.row, self.ups, at = self.row - 1, self.ups + 1, at + len(part)
-            self.excess += self.ups > 1
-            if self.row < 0 or self.excess >= MAX_RISE:
-                raise Invalid(f"text: ESC [ A near byte {self.near(whole, at, start)} {_climbs(self.row)}")
-            at += len(CURSOR_UP)
+            at += len(part)
+            if not self.fed or self.up:
+                near = self.near(whole, at, start)
+                raise Invalid(f"text: ESC [ A near byte {near} {_climbs(not self.fed)}")
+            self.up, at = True, at + len(CURSOR_UP)
         self._down(parts[-1])
 
     def _down(self, text: str) -> None:
-        """The rows `text` (no cursor-up) moves down: its LFs; after one, a new line."""
-        lines = text.count("\n")
-        self.row, self.ups = self.row + lines, self.ups if not lines else 0
+        """A line feed in `text` (no cursor-up) starts a line with none on it yet."""
+        if "\n" in text:
+            self.fed, self.up = True, False
 
     def _utf16_bytes(self, chunk: bytes) -> None:
         """Refuse a byte of UTF-16 text a terminal would act on (_UTF16_BYTES)."""
         joined, self.last = self.last + chunk, chunk[-1:]
         if (bad := _UTF16_BYTES.search(joined)) is None:
+            self._backspaces(chunk)
             return
         at, found = self.offset - len(joined) + len(chunk) + bad.start(), bad.group()
         if len(found) == 1:
@@ -271,6 +282,37 @@ class TextChecker:
             what += f"control U+00{found[1]:02X} to a UTF-8 terminal"
         raise Invalid(f"text: {what}, which acts on it: `cat` writes a file's bytes, not its characters "
                       "(iconv -f UTF-16 -t UTF-8 makes it text a terminal shows)")
+
+    def _backspaces(self, chunk: bytes) -> None:
+        """Refuse a BS byte of UTF-16 text that would reach past its line's column 0, where
+        PuTTY (and xterm with reverse-wrap) goes up a row (_PRINTABLE: the columns counted
+        are at most those a terminal moved on)."""
+        view = chunk.translate(_BS_VIEW, _BS_DROP) if b"\x08" in chunk else b""
+        if not (view.startswith(b"b") or b"bb" in view or b"nb" in view):  # nearly always
+            self.column = _columns(self.column, chunk)
+            return
+        parts = chunk.split(b"\x08")
+        at = self.offset
+        for part in parts[:-1]:
+            self.column, at = _columns(self.column, part), at + len(part)
+            if not self.column:
+                raise Invalid(
+                    f"text: the byte 0x08 near byte {at} of UTF-16 text is BS to a terminal at its "
+                    "line's first column (more BS bytes than printable ones since the line's start "
+                    "or last CR): PuTTY, and xterm with reverse-wrap, move up a row, over what it "
+                    "showed before; `cat` writes a file's bytes, not its characters (iconv -f "
+                    "UTF-16 -t UTF-8 makes it text a terminal shows)")
+            self.column, at = self.column - 1, at + 1
+        self.column = _columns(self.column, parts[-1])
+
+
+def _columns(column: int, part: bytes) -> int:
+    """The column count after `part`: from 0 after its last LF, VT or CR, a BS taking one
+    back (`part`'s BS never reach column 0: _BS_VIEW)."""
+    start = max(part.rfind(b"\n"), part.rfind(b"\v"), part.rfind(b"\r")) + 1
+    if start:
+        column, part = 0, part[start:]
+    return column + len(part) - len(part.translate(None, _PRINTABLE)) - part.count(b"\x08")
 
 
 def _markup(text: str) -> re.Match | None:

@@ -12,12 +12,11 @@ by the pipeline on vmguard's own copy (never the guest's) in a sandbox of its ow
 
 from __future__ import annotations
 
+import importlib
 import struct
 
 from ..identify import IDENTIFY_SIZE, hdf5_user_block
 from ..stream import Invalid, Stream
-from .ledger import UNDEFINED
-from .objects import walk
 
 __all__ = ["FMT", "SIGNATURE", "validate", "validate_inner", "validate_top", "walk", "walked_elsewhere"]
 
@@ -25,6 +24,13 @@ FMT = "hdf5"
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_INNER = 64 << 20  # an HDF5 file inside a gzip or tar is walked in the worker's memory
 WALKED_HERE = 1 << 20  # smaller files are walked in the worker (more would cost the pipe elision)
+UNDEFINED = 0xFFFFFFFFFFFFFFFF  # an address that points nowhere (ledger.py's, for every module)
+
+
+def walk(buf: bytes | bytearray | memoryview, size: int) -> dict[int, tuple[int, str]]:
+    """objects.walk, its modules loaded on first use: the vet process asks this package only
+    walked_elsewhere (quarantine/structure.py); a worker loads them first (load_all)."""
+    return importlib.import_module(f"{__name__}.objects").walk(buf, size)
 
 
 def validate(stream: Stream) -> str:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import UNDEFINED as UNDEFINED  # the package's own, for the walk's modules
 from .checksum import lookup3
 from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
@@ -20,7 +21,6 @@ from .remains import Remains
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_EXTENTS = 1_000_000  # structures and chunks: a file with more is refused, not walked
 _WINDOW = 1 << 20  # unclaimed bytes are checked this much at a time
 _RUN = 16  # structures right before unclaimed bytes that may have reused a heap's old block
@@ -144,9 +144,13 @@ class Ledger:
         while later:
             found = len(self.blocks.chunks)
             retry, later = later, []
-            for gap in retry:
+            for gap in reversed(retry):  # a block names one allocated after it: the later first
                 self._zeros(*gap, later)
+            later.reverse()
             if len(self.blocks.chunks) == found and later:
+                if not self.blocks.patient:  # once more, each try with all the bound has left
+                    self.blocks.patient = True
+                    continue
                 self._zeros(*later[0], None)  # raises
 
     def _old_sections(self) -> None:

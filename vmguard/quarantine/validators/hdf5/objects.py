@@ -227,6 +227,7 @@ def _header_v2(w: Walker, address: int, what: str) -> tuple[list[tuple[int, int]
 def _continuation(w: Walker, m: Message, width: int, what: str) -> tuple[int, int]:
     address, length = w.file.unpack("QQ", m.at, f"a continuation message of {what}")
     name = f"a continuation block of the object header of {what}"
+    w.ledger.blocks.owned[address, length] = {w.at}  # whose (a freed block names its header's)
     if not w.ledger.claim(address, length, name):
         raise Invalid(f"hdf5: {name} at {address} is reached twice (a loop)")
     if width == 8:

@@ -33,7 +33,15 @@ session 38: a continuation message or a null holding data may lie partly under a
 structure, an attribute's order field is its creation order, a block holds one message
 of a kind but those of _REPEATED, and each gap's starts are tried in rounds (explains:
 no covered null and at most CHEAP choices to checksum, then covered nulls, then all):
-attack m h5's sweep, ctl-m-sw-mix9-*).
+attack m h5's sweep, ctl-m-sw-mix9-*). Session 39: a header that outgrew its block again
+and again displaced its messages one at a time (H5O__alloc_chunk: a continuation message
+takes the start of the displaced one's slot, a null the rest), so a freed block may be
+pairs of them under later structures: the first round tries what libhdf5 writes alone
+(hidden order fields 0, a hidden null the rest of one of the header's messages' slots, a
+continuation message naming its own header's blocks: oldmessages.py, owned) and counts a
+pair as one hidden message (SLOTS); each round runs in passes of growing REACH a start,
+each try under TRY_WORK but in the ledger's last round (patient): attack j and k h5's
+ctl-j-s5-l2-a2-*, ctl-j-runs-10-def-t, ctl-k-members4-t-def-str.
 What is free: which messages, in which order (log2(messages of the header + 1) bits a
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
@@ -61,6 +69,10 @@ if TYPE_CHECKING:
 MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
+FIRST = True  # the first round tries what libhdf5 writes alone (order 0, own blocks, slots' rests)
+SLOTS = True  # and counts a continuation message and the null after it as one hidden (their slot)
+TRY_WORK = 250_000  # the most a try spends until the ledger's last round (patient)
+REACH = (100_000, 1_000_000, MAX_WORK)  # what one start may spend in a pass (all rounds), pass by pass
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 GROWN = 256  # bytes a header block grew in place over a freed block's start, at most
 CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
@@ -77,9 +89,15 @@ class Blocks:
         self.work = 0
         self.used: dict[int, int] = {}  # id(owner) -> its freed blocks found
         self.chunks: set[tuple[int, int]] = set()  # (address, length) a continuation message may name
+        self.owned: dict[tuple[int, int], set[int]] = {}  # such a block -> the headers it may be of
         self.starts: frozenset[int] = frozenset()  # where the structures the walk reached start
         self.messages = Messages(self._spend)  # what a message at a place may be (oldmessages.py)
         self.tier = 2  # explains: 0 puts off covered nulls and more than CHEAP choices, 1 the latter
+        self.cap = MAX_WORK  # the work this try may reach
+        self.start_cap = MAX_WORK  # and this start (a pass's REACH)
+        self.reach = MAX_WORK  # the pass's
+        self.spent = False  # and some start spent it
+        self.patient = False  # the ledger's last round: a try may spend all the bound has left
         self.put_off = False  # and some were
         self.lasts: dict[int, int] = {}  # a v2 header block's start -> where its last message starts
         self.covered: dict[int, list[int]] = {}  # a gap's start -> blocks under a header grown over them
@@ -110,7 +128,10 @@ class Blocks:
                         return
                     g = Gap(buf=buf, start=at, end=end)
                     for owner in self.owners:
-                        self.chunks |= {(at, e - at) for e in self._block(g, owner, at)}
+                        found = {(at, e - at) for e in self._block(g, owner, at)}
+                        self.chunks |= found
+                        for chunk in found:
+                            self.owned.setdefault(chunk, set()).add(owner.at)
         except _Exhausted:
             return  # what is left unexplained is refused, naming the bound (note)
 
@@ -124,19 +145,35 @@ class Blocks:
         if not self.owners or self.work > MAX_WORK:
             return False
         g = Gap(buf=buf, start=gap[0], end=gap[1])
+        # a gap waiting for a block found later (one a continuation message of it names)
+        # spends no more than TRY_WORK a try, but in the last round
+        self.cap = MAX_WORK if self.patient else min(MAX_WORK, self.work + TRY_WORK)
         starts = [*self.covered.get(gap[0], []), *reused, gap[0]]  # tried nearest first, grown over last
-        try:  # every start: without covered nulls, few choices to checksum; then with them; then all
-            for self.tier in range(3):  # each while some were put off
-                self.put_off = False
-                if self._from(g, gap[0], starts):
-                    return True
-                if not self.put_off:
-                    return False
-            return False
+        try:
+            return self._rounds(g, starts)
         except _Exhausted:
             return False
         finally:
-            self.tier = 2
+            self.tier, self.messages.zeroed, self.cap, self.reach = 2, False, MAX_WORK, MAX_WORK
+
+    def _rounds(self, g: Gap, starts: list[int]) -> bool:
+        """Every start: hidden order fields 0, hidden nulls the rest of a slot and
+        continuation messages naming the owner's blocks (oldmessages), without covered
+        nulls, few choices to checksum; then with them; then all. Each round in passes,
+        a start spending at most the pass's REACH: a wrong start's many choices do not
+        keep the right one's few from being tried."""
+        for self.tier in range(3):  # each while some were put off
+            self.put_off = self.messages.narrowed = False
+            self.messages.zeroed = FIRST and self.tier == 0
+            for self.reach in REACH:
+                self.spent = False
+                if self._from(g, g.start, starts):
+                    return True
+                if not self.spent:
+                    break
+            if not (self.put_off or self.messages.narrowed):
+                return False
+        return False
 
     def _grown(self, buf: bytes | memoryview, start: int, before: int) -> range:
         """Where a freed block may start under the header block (at `before`) that ends at
@@ -179,11 +216,26 @@ class Blocks:
             order = [shown, *order]  # before it may cover); never after zeros (a chosen place)
         for start in dict.fromkeys(order):
             for owner in self.owners:
-                for end in self._block(g, owner, start):
-                    if self._from(g, end, []):
-                        self._count(owner)
-                        self.chunks.add((start, end - start))  # a block other blocks may name
-                        return True
+                if self._start(g, owner, start, bool(starts)):
+                    return True
+        return False
+
+    def _start(self, g: Gap, owner: Owner, start: int, capped: bool) -> bool:
+        """A block of `owner` starts at `start`, zeros and freed blocks after it; where
+        `capped` (the gap's first block), spending at most the pass's reach."""
+        if capped:
+            self.start_cap = self.work + self.reach
+        try:
+            for end in self._block(g, owner, start):
+                if self._from(g, end, []):
+                    self._count(owner)
+                    self.chunks.add((start, end - start))  # a block other blocks may name
+                    self.owned.setdefault((start, end - start), set()).add(owner.at)
+                    return True
+        except _Spent:
+            self.spent = True
+        finally:
+            self.start_cap = MAX_WORK
         return False
 
     def _count(self, owner: Owner) -> None:
@@ -221,9 +273,11 @@ class Blocks:
             return
         for message in self._candidates(g, owner, at, after):
             size = sum(len(part[0]) for part in message if part)
-            if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN):  # all n + 1 hidden
+            kind = message[0][0][0] if message[0] else -1
+            # a null holding the rest of the slot a continuation message took counts with it
+            slot = SLOTS and after and kind == 0 and self.messages.zeroed
+            if not all(message) or (at + size <= g.start and n >= MAX_HIDDEN and not slot):  # n + 1 hidden
                 continue  # a later structure covers more of it than the sweeps show
-            kind = message[0][0][0]
             if kind in kinds and kind not in _REPEATED:
                 continue
             stale = {-1} if message[-1] is EARLIER else set()  # an attribute's earlier value
@@ -231,7 +285,7 @@ class Blocks:
                 continue  # one a block (the sweeps: one)
             following = message[0] == (_CONTINUATION,)
             last = message[-1] is SMEARED  # libhdf5 condensed the block: its one null ends it
-            more = MAX_MESSAGES if last else n + 1
+            more = MAX_MESSAGES if last else n + (not slot)
             seen = kinds | {kind} | stale
             yield from self._messages(g, owner, at + size, parts + message, more, following, seen)
 
@@ -278,19 +332,23 @@ class Blocks:
         is hidden, those whose shown bytes fit where partly, the block it shows if a
         stale continuation message may name it (names)."""
         width = 4 + owner.order
-        named = tuple(struct.pack("<QQ", *c) for c in sorted(self.chunks))
+        chunks = sorted(self.chunks)
+        if self.messages.zeroed:  # first the owner's own blocks (and those of no known owner): a
+            self.messages.narrowed = True  # header's continuation message names its own
+            chunks = [c for c in chunks if owner.at in self.owned.get(c, {owner.at})]
+        named = tuple(struct.pack("<QQ", *c) for c in chunks)
         if at + width + 16 <= g.start:
-            yield [(_CONTINUATION,), self.messages.values(g, at + 4, owner.order, owner.orders), named]
+            yield [(_CONTINUATION,), self.messages.field(g, at + 4, owner), named]
         elif at + width < g.start:  # its data partly covered: the blocks whose shown bytes fit
             fits = tuple(n for n in named if self.messages.shows(g, at + width, n))
             if fits and self.messages.shows(g, at, _CONTINUATION):
-                yield [(_CONTINUATION,), self.messages.values(g, at + 4, owner.order, owner.orders), fits]
+                yield [(_CONTINUATION,), self.messages.field(g, at + 4, owner), fits]
         elif self.messages.shows(g, at, _CONTINUATION) and at + width >= g.start and at + width + 16 <= g.end:
             shown = struct.unpack_from("<QQ", g.buf, at + width)
             if self.names(g.buf, *shown, owner.at):
                 yield [
                     (_CONTINUATION,),
-                    self.messages.values(g, at + 4, owner.order, owner.orders),
+                    self.messages.field(g, at + 4, owner),
                     (struct.pack("<QQ", *shown),),
                 ]
 
@@ -326,8 +384,10 @@ class Blocks:
 
     def _spend(self, n: int) -> None:
         self.work += n
-        if self.work > MAX_WORK:
+        if self.work > self.cap:
             raise _Exhausted  # the gap is refused as unexplained, naming the bound (note)
+        if self.work > self.start_cap:
+            raise _Spent
 
 
 class _Exhausted(Exception):
@@ -348,6 +408,10 @@ def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> dict[in
                     out.setdefault(address, set()).add(length)
             at = window.find(_CONTINUATION, at + 1)
     return out
+
+
+class _Spent(Exception):
+    """A start's share of the first round is spent: the next start is tried."""
 
 
 def _signatures(buf: bytes | memoryview, start: int, end: int) -> Iterator[int]:
