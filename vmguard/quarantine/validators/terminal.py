@@ -10,9 +10,10 @@ but TAB, LF and CR. Refused: the other C0 controls (ESC above all; NUL, where a 
 ends the string), DEL, and the C1 controls U+0080..U+009F (CSI U+009B, OSC U+009D: a
 terminal acts on them as on ESC [ and ESC ]). A string is a value or a label, not a page:
 VT, which a text file may hold (LF to xterm), is refused here, and so is FF (PuTTY clears
-its screen on it; text refuses it too). Bidi controls (U+202A..U+202E, U+2066..U+2069) and other format characters
-are admitted as the text row admits them: they reorder what is shown, drive no terminal,
-and Hebrew and Arabic need the marks (docs/quarantine.md: what it leaves).
+its screen on it; text refuses it too). Bidi controls (U+202A..U+202E, U+2066..U+2069)
+and other format characters are admitted as the text row admits them: they reorder what
+is shown, drive no terminal, and Hebrew and Arabic need the marks (docs/quarantine.md:
+what it leaves).
 """
 
 from __future__ import annotations
