@@ -43,7 +43,10 @@ refuses (kept so the price is seen).
 Fixed in session 39 (text.py, refused since and asserted so): the rise across jobs (a line
 holds at most one cursor-up: the bound is per line, so it holds for any set of files; the
 job-wide sum, jobrise.py, is gone), putty/run.log (FF refused) and putty/climb.txt (a UTF-16
-BS byte past its line's column 0 refused).
+BS byte past its line's column 0 refused). Fixed in session 39 (terminal.py: a string a
+reader prints is terminal text, STRING_REFUSALS): jsonesc/result.json and osc.json (JSON's
+escaped ESC), strings/run.h5 (h5py's attribute), strings/hist.root and tree.root (the key
+titles).
 """
 
 from __future__ import annotations
