@@ -1,6 +1,6 @@
 """The ROOT delete-workflow sweep of docs/quarantine.md (sessions 36-38), trees in turns.
 
-    .venv/bin/python bench/bench_root_del_sweep.py TREE [TREE ...] [--seeds 150] [--show] [--clocks]
+    .venv/bin/python bench/bench_root_del_sweep.py TREE [TREE ...] [--seeds 150] [--show] [--clocks | --apart]
 
 Random uproot workflows (tests/support/root_del_workflows.py), `--seeds` of each kind:
 rntuples (strings, histograms and RNTuples deleted in 1 to 4 later jobs), strings
@@ -15,7 +15,10 @@ refused file and the start of its reason. A tree is a checkout (`git worktree ad
 `git archive | tar x`). With --clocks each job runs on a host of its own clock (uproot dates
 keys with local time): jobs a minute apart in true time, each at an offset drawn from
 CLOCK_OFFSETS (the seed's own draw), so datimes step back and forth as time zones, a
-clock 30 s behind or a daylight-saving change make them (session 38, rootclock).
+clock 30 s behind or a daylight-saving change make them (session 38, rootclock). With
+--apart the same jobs run a minute apart on one host's clock (offset 0): what --clocks adds
+to jobs in other seconds (without either, a workflow's jobs mostly share one second, so
+copies of keys of different jobs are alike byte for byte; session 39, rootfr).
 """
 
 from __future__ import annotations
@@ -42,14 +45,14 @@ class _Clocks:
     clock (tests/support/attack_nroot_files.clock): a minute after the one before, plus an
     offset drawn from CLOCK_OFFSETS."""
 
-    def __init__(self, uproot, seed: int) -> None:  # noqa: ANN001 - the uproot module
+    def __init__(self, uproot, seed: int, offsets: tuple[int, ...] = CLOCK_OFFSETS) -> None:  # noqa: ANN001
         from tests.support import attack_nroot_files
 
-        self._uproot, self._files = uproot, attack_nroot_files
+        self._uproot, self._files, self._offsets = uproot, attack_nroot_files, offsets
         self._draw, self._job = random.Random(seed * 7919), 0
 
     def _at(self) -> datetime.datetime:
-        offset = self._draw.choice(CLOCK_OFFSETS)
+        offset = self._draw.choice(self._offsets)
         self._job += 1
         return self._files.T0 + datetime.timedelta(seconds=60 * self._job + offset)
 
@@ -67,8 +70,9 @@ class _Clocks:
         return getattr(self._uproot, name)
 
 
-def files(seeds: int, clocks: bool = False) -> dict[str, bytes]:
-    """kind-seed -> the file's bytes (each job at a host clock of its own: clocks)."""
+def files(seeds: int, clocks: tuple[int, ...] | None = None) -> dict[str, bytes]:
+    """kind-seed -> the file's bytes (each job a minute after the one before, at a host
+    clock drawn from `clocks`, offsets in seconds, if given)."""
     sys.path.insert(0, str(ROOT))
     from tests.support import root_del_workflows
 
@@ -77,7 +81,7 @@ def files(seeds: int, clocks: bool = False) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as scratch:
         for kind, make in root_del_workflows.WORKFLOWS.items():
             for seed in range(seeds):
-                root_del_workflows.uproot = _Clocks(uproot, seed) if clocks else uproot
+                root_del_workflows.uproot = _Clocks(uproot, seed, clocks) if clocks else uproot
                 try:
                     out[f"{kind}-{seed}"] = make(Path(scratch) / f"{kind}-{seed}.root", seed)
                 finally:
@@ -110,9 +114,11 @@ def main() -> None:
     parser.add_argument("trees", nargs="+", type=Path)
     parser.add_argument("--seeds", type=int, default=150)
     parser.add_argument("--show", action="store_true", help="list the refused files")
-    parser.add_argument("--clocks", action="store_true", help="each job at a host clock of its own")
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument("--clocks", action="store_true", help="each job at a host clock of its own")
+    timing.add_argument("--apart", action="store_true", help="jobs a minute apart, one host clock")
     args = parser.parse_args()
-    data = files(args.seeds, args.clocks)
+    data = files(args.seeds, CLOCK_OFFSETS if args.clocks else (0,) if args.apart else None)
     kinds = sorted({name.rsplit("-", 1)[0] for name in data})
     first: dict[str, str] | None = None
     for tree in args.trees:

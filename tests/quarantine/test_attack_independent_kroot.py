@@ -65,7 +65,11 @@ FALSE_REJECTIONS: dict[str, str] = {
     "is no tree of the file'): trees t and u written in job 1, t deleted in job 2, u "
     "extended in job 3 (u's new basket goes over t's freed record; t's baskets stay). The "
     "docs list this class as still refused ('the orphans of a tree ... deleted and not made "
-    "again, whose record a later object was written over'): recorded, not new",
+    "again, whose record a later object was written over'): recorded, not new. Session 39 "
+    "(rootfr): no byte of t's record or key is left to admit them by: job 3's extend "
+    "moved u's record into t's freed place whole (as long: the same branches, a name as "
+    "long), its new baskets over u's older copy's head; the top keys list's slack holds "
+    "u's older key, no t; t's name is in its baskets' titles alone, as forged orphans' would be",
 }
 
 # Published as docs/quarantine.md says ("after fEND, the end entries ... each naming its
@@ -82,7 +86,9 @@ LISTED = {
     # behind a FreeSegments record inside the file ("at most 4 a stretch that are segments
     # or name a later end, each position a record's or stretch's start"; "end entries
     # naming their own end or the stretch's")
-    "root-k-slots-later-ends.root": "the two slots naming the last record's start and fEND",
+    # root-k-slots-later-ends (the two slots naming the last record's start, then fEND):
+    # refused since session 39 (rootfr: root_free._stayed), a later write's slot, lower,
+    # names an end no earlier than an older one's (fEND only grows there)
     "root-k-slots-own-ends.root": "the two slots naming their own ends",
     "root-k-slots-segment-then-end.root": "a segment between two record starts, then the "
     "stretch's end",

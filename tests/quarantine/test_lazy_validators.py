@@ -96,3 +96,26 @@ def test_vet_and_walk_are_the_same_from_the_package():
     assert validators.vet is vetting.vet and validators.MAX_DEPTH == vetting.MAX_DEPTH
     with pytest.raises(validators.Invalid, match="superblock"):  # objects.walk's own refusal
         validators.hdf5.walk(b"", 0)
+
+
+def test_the_worker_binds_every_native_library_before_it_is_confined():
+    """A module that opens a shared library (ctypes.CDLL) on import is run before the worker
+    gives up opening files: held until first use, its library was missing once confined
+    and every zstd ROOT file was refused ('libzstd.so.1 is not installed'; session 39)."""
+    binding = {
+        ".".join(("validators", *p.relative_to(VALIDATORS).with_suffix("").parts))
+        for p in VALIDATORS.rglob("*.py")
+        if "ctypes.CDLL(" in p.read_text()
+    }
+    code = (
+        "import importlib.util, os, resource, sys\n"
+        "spec = importlib.util.spec_from_file_location('magic_worker', sys.argv[1])\n"
+        "worker = importlib.util.module_from_spec(spec); spec.loader.exec_module(worker)\n"
+        "worker._load_validators()\n"
+        "os.closerange(3, 1 << 16)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))\n"
+        "from validators import deflateblocks, root_lz4, root_zstd\n"
+        "assert None not in (deflateblocks._LIB, root_lz4._DECOMPRESS, root_lz4._XXH64, root_zstd._LIB)\n"
+        "print(' '.join(worker.NATIVE))"
+    )
+    assert set(_run(code, str(WORKER)).split()) == binding

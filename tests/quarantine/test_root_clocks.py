@@ -13,6 +13,7 @@ import struct
 
 import pytest
 
+from tests.quarantine.test_root_datimes import shifted
 from tests.quarantine.test_validators import vet
 from vmguard.quarantine.validators import Invalid
 from vmguard.quarantine.validators.root_trees import CLOCKS
@@ -25,6 +26,7 @@ from tests.support import attack_nroot_rio as rio  # noqa: E402
 ROOT = "application/x-root"
 OK = [(ROOT, "root")]
 REFUSED = "none the file's history explains"
+ORPHAN = "is in no list of its tree's baskets"
 CODECS = ("none", "zlib")
 
 
@@ -92,3 +94,50 @@ def test_a_deleted_record_at_no_date_is_refused(tmp_path):
     forged = data[: at + 10] + struct.pack(">I", datime | 31 << 12 | 63 << 6 | 63) + data[at + 14 :]
     with pytest.raises(Invalid, match="no date|" + REFUSED):
         vet(forged, ROOT)
+
+
+def _again(tmp_path, behind: float) -> tuple[bytes, int]:
+    """Job 1 makes the file with TTree t (x, n), extended, and TH1D h; job 2, on a host
+    `behind` seconds behind, deletes t and makes it again, extended: the deleted tree's
+    baskets (orphans, their tree's record written over by the new one's) are dated
+    `behind` after the live tree. The file and the live tree's key datime."""
+    steps = [jobs.both(jobs.tree("t"), jobs.hist("h")), jobs.both(jobs.delete("t"), jobs.tree("t", 300, 4))]
+    data = jobs.jobs(tmp_path / "again.root", jobs.CODECS["none"], steps, [-behind])
+    (key,) = [k for k in rio.own_keys(data, "TTree", "t") if rio.seek_key(data, k) == k.pos]
+    return data, struct.unpack_from(">I", data, key.pos + 10)[0]
+
+
+def _orphans(data: bytes) -> list[int]:
+    """Where the baskets no branch of the live tree lists start (uproot: fBasketSeek)."""
+    import io
+
+    tree = uproot.open(io.BytesIO(data))["t"]
+    listed = {int(s) for b in tree.branches for s in b.member("fBasketSeek")[: b.num_baskets]}
+    baskets = [k for b in ("x", "n") for k in rio.own_keys(data, "TBasket", b) if rio.seek_key(data, k) == k.pos]
+    return [k.pos for k in baskets if k.pos not in listed]
+
+
+@pytest.mark.parametrize("behind", [3600.0, 9 * 3600.0, CLOCKS])  # a zone west (or DST), Tokyo from UTC, the bound
+def test_a_tree_made_again_by_a_job_behind_the_deleting_one_passes(tmp_path, behind):
+    """Session 39 (bench_root_del_sweep --clocks: 22 of 600 random workflows): the orphans
+    a job wrote are dated after the tree a later job behind it made again; refused while
+    orphans had to be dated no later than the live tree."""
+    data, created = _again(tmp_path, behind)
+    assert len(_orphans(data)) == 2  # x and n: the deleted tree's one extend
+    assert all(struct.unpack_from(">I", data, at + 10)[0] > created for at in _orphans(data))
+    assert vet(data, ROOT) == OK
+
+
+def test_orphans_dated_further_after_the_tree_than_clocks_differ_are_refused(tmp_path):
+    """A job CLOCKS + 1 s behind (no two hosts' clocks: uproot's own output), and an
+    orphan of the 1-hour-west file dated CLOCKS + 1 s after the live tree (chosen)."""
+    data, _ = _again(tmp_path, CLOCKS + 1)
+    with pytest.raises(Invalid, match=f"{ORPHAN}|the file's dates disagree"):  # root_dates first
+        vet(data, ROOT)
+    data, created = _again(tmp_path, 3600.0)
+    at = _orphans(data)[0]
+    forged = data[: at + 10] + struct.pack(">I", shifted(created, CLOCKS + 1)) + data[at + 14 :]
+    with pytest.raises(Invalid, match=ORPHAN):
+        vet(forged, ROOT)
+    at = _orphans(data)[1]
+    assert vet(data[: at + 10] + struct.pack(">I", shifted(created, CLOCKS)) + data[at + 14 :], ROOT) == OK

@@ -5,8 +5,9 @@ written over the old record, whose tail (its last branches' basket arrays) may s
 free space. The orphans are admitted by what the file proves was deleted
 (root_data._deleted): baskets of a branch no tree of their name has, as many of each such
 branch as of any; or two of one branch listed side by side in free space (a freed tree
-record's fBasketSeek). Orphans that are not whole extends, dated after the file, or whose
-listing in free space is gone are refused naming the rule."""
+record's fBasketSeek). Orphans that are not whole extends, dated more than hosts' clocks
+differ (root_model.CLOCKS) after the file's last key, or whose listing in free space is
+gone are refused naming the rule."""
 
 from __future__ import annotations
 
@@ -145,3 +146,42 @@ def test_a_tree_deleted_and_not_made_again_passes_while_free_space_lists_it(tmp_
     data = _two_moved_one_deleted(tmp_path / "t.root", uproot.LZMA(1))
     assert vet(data, ROOT) == OK
     _refused(_unlisted(data, _baskets(data, b"a", b"p")), "baskets name the tree b'a', which is no tree")
+
+
+def _latest(data: bytes) -> int:
+    """The last datime of the file's live keys but baskets' (root_data: the bound of a
+    deleted tree's orphans that free space lists)."""
+    free = _segments(data)
+    latest = 0
+    for p in range(100, len(data) - 26):
+        nbytes, version = struct.unpack_from(">ih", data, p)
+        large = version == 1004
+        if version not in (4, 1004) or nbytes <= 0 or any(s <= p < e for s, e in free):
+            continue
+        if struct.unpack_from(">q" if large else ">i", data, p + 18)[0] != p:
+            continue
+        strings = p + (34 if large else 26)
+        if data[strings : strings + 8] != b"\x07TBasket":
+            latest = max(latest, struct.unpack_from(">I", data, p + 10)[0])
+    return latest
+
+
+def test_a_deleted_trees_orphans_free_space_lists_are_dated_up_to_clocks_after_the_file(tmp_path):
+    """Session 39: the job that wrote the tree may run on a host ahead of every later one's
+    (root_model.CLOCKS): its orphans dated 26 h 5 min after the file's last live key pass,
+    a second more is refused."""
+    from tests.quarantine.test_root_datimes import shifted
+    from vmguard.quarantine.validators.root_model import CLOCKS
+
+    data = _two_moved_one_deleted(tmp_path / "t.root", uproot.LZMA(1))
+    latest, keys = _latest(data), [k for b in (b"e", b"k", b"p") for k in _baskets(data, b"a", b)]
+    assert keys
+
+    def dated(seconds: float) -> bytes:
+        out = data
+        for key in keys:
+            out = _put(out, key + 10, struct.pack(">I", shifted(latest, seconds)))
+        return out
+
+    assert vet(dated(CLOCKS), ROOT) == OK
+    _refused(dated(CLOCKS + 1), "baskets name the tree b'a', which is no tree|" + ORPHAN)

@@ -14,6 +14,9 @@ bytes: without them the same files are refused."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import struct
 from collections import Counter
 
 import pytest
@@ -24,7 +27,9 @@ from vmguard.quarantine.validators import Invalid, root_remains
 from vmguard.quarantine.validators.root_versions import _fits
 
 pytest.importorskip("uproot")
-from tests.support.root_del_workflows import strings_workflow  # noqa: E402 - needs uproot
+from tests.support import attack_nroot_files as jobs  # noqa: E402 - needs uproot
+from tests.support import root_del_workflows  # noqa: E402
+from tests.support.root_del_workflows import strings_workflow  # noqa: E402
 
 ROOT = "application/x-root"
 OK = [(ROOT, "root")]
@@ -32,9 +37,88 @@ FREE = "the free space at .* holds data that is not the remains of a record the 
 SEEDS = [66, 100, 105, 145]  # ZSTD, ZSTD, LZ4, ZLIB
 
 
+class _Apart:
+    """uproot as root_del_workflows calls it, each job a minute after the one before on one
+    host's clock (bench_root_del_sweep --apart)."""
+
+    def __init__(self) -> None:
+        self.at = jobs.T0
+
+    def _job(self, open_file, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - uproot's
+        self.at += datetime.timedelta(minutes=1)
+
+        @contextlib.contextmanager
+        def opened():
+            with jobs.clock(self.at), open_file(*args, **kwargs) as f:
+                yield f
+
+        return opened()
+
+    def recreate(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - uproot's
+        return self._job(jobs.uproot.recreate, *args, **kwargs)
+
+    def update(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - uproot's
+        return self._job(jobs.uproot.update, *args, **kwargs)
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - anything else is uproot's
+        return getattr(jobs.uproot, name)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_workflows_the_version_rule_refused_pass(tmp_path, seed):
+    """The jobs in one second (uproot's clock held: session 39, seed 100 was refused
+    whenever its jobs crossed a second, below)."""
+    with jobs.clock(jobs.T0):
+        assert vet(strings_workflow(tmp_path / f"s{seed}.root", seed), ROOT) == OK
+
+
+@pytest.mark.parametrize("seed", [66, 105, 145])
+def test_the_workflows_with_jobs_a_minute_apart_pass(tmp_path, monkeypatch, seed):
+    monkeypatch.setattr(root_del_workflows, "uproot", _Apart())
     assert vet(strings_workflow(tmp_path / f"s{seed}.root", seed), ROOT) == OK
+
+
+def _apart_100(tmp_path, monkeypatch) -> tuple[bytes, list[int]]:
+    """Seed 100 with jobs a minute apart, and where the copies of w0_0's key start: w0_0,
+    written in job 2, is deleted in job 3 and w1_0 written over it at its place; behind
+    the top keys list the key of w0_0 is the last key of an older version."""
+    monkeypatch.setattr(root_del_workflows, "uproot", _Apart())
+    data = strings_workflow(tmp_path / "s100.root", 100)
+    copies, at = [], data.find(b"\x04TH1D\x04w0_0")
+    while at >= 0:
+        copies.append(at - 26)  # a small key: 18 bytes, fSeekKey and fSeekPdir, its class
+        at = data.find(b"\x04TH1D\x04w0_0", at + 1)
+    return data, copies
+
+
+def test_seed_100_with_jobs_a_minute_apart_passes(tmp_path, monkeypatch):
+    """Session 39 (rootfr): the copy of w0_0's key is dated in job 2's second, so no run of
+    w1_0's key, which it is where the jobs share one second (refused before:
+    bench_root_del_sweep --apart and --clocks strings-100); its datime, a date-time of
+    the file's history, costs 3 loose bytes (root_remains._redated)."""
+    data, copies = _apart_100(tmp_path, monkeypatch)
+    assert len(copies) == 1
+    assert vet(data, ROOT) == OK
+
+
+@pytest.mark.parametrize("seconds", [366 * 86400, None], ids=["a-year-later", "no-date"])
+def test_a_copy_dated_out_of_the_history_is_refused(tmp_path, monkeypatch, seconds):
+    from tests.quarantine.test_root_datimes import shifted
+
+    data, (at,) = _apart_100(tmp_path, monkeypatch)
+    datime = struct.unpack_from(">I", data, at + 10)[0]
+    forged = shifted(datime, seconds) if seconds else datime | 31 << 12 | 63 << 6 | 63
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + 10] + struct.pack(">I", forged) + data[at + 14 :], ROOT)
+
+
+def test_chosen_bytes_after_the_copys_key_fields_beyond_the_loose_bytes_are_refused(tmp_path, monkeypatch):
+    """Its class and name and what follows (25 bytes, a run no more) chosen: the datime paid
+    for, the rest costs loose bytes as any (a name 3 bytes off passes, as in one second)."""
+    data, (at,) = _apart_100(tmp_path, monkeypatch)
+    assert vet(data[: at + 32] + b"XYZ" + data[at + 35 :], ROOT) == OK
+    with pytest.raises(Invalid, match=FREE):
+        vet(data[: at + 26] + bytes(range(1, 26)) + data[at + 51 :], ROOT)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

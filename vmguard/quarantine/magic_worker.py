@@ -98,12 +98,18 @@ class _Held(importlib.machinery.SourceFileLoader):
         return self.code[fullname][1]
 
 
+# The validators that bind a shared library with ctypes when imported (libz, liblz4 and
+# libxxhash, libzstd): run before the worker is confined, which opens no file after, or
+# their library would be missing and every file of the codec refused (a test finds them).
+NATIVE = ("validators.deflateblocks", "validators.root_lz4", "validators.root_zstd")
+
+
 def _load_validators():  # noqa: ANN202 - the package
     # By path, like magic_types: the worker imports nothing of vmguard's package.
     sys.meta_path.insert(0, _Held.read("validators", _beside("validators")))
-    for name in _STDLIB:
+    for name in (*_STDLIB, "validators", *NATIVE):
         importlib.import_module(name)
-    module = importlib.import_module("validators")
+    module = sys.modules["validators"]
     for encoding in ("utf-8", "utf-16-le", "utf-16-be", "latin-1"):  # loaded now: no file can be opened later
         codecs.lookup(encoding)
     return module

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import root_codecs
+from . import root_codecs, root_model
 from .root_model import FMT, KEY, DataKeys, Record, RootWalk, key_fields, read_string, strings_at, windows
 from .stream import Invalid, Stream
 
@@ -268,19 +268,23 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
     frees the tree's record alone, which a later record may be written over. They are
     uproot's keys (cycle 0, their tree's directory as parent), and the file proves a tree
     of theirs was deleted, by one of:
-    - orphans of every branch of the live tree of their name, no other, dated no later
+    - orphans of every branch of the live tree of their name, no other, written no later
       than it (session 35: the tree made again with the same branches, over the deleted
       one's record); a branch's may be a basket of an orphan's extend that a tree's
       bytes list by chance (_extend, session 38);
     - orphans of a branch no tree of their name has (uproot writes baskets only of its
       tree's branches: the deleted tree had other branches), as many of each such branch
-      as of any (a tree's branches are extended together), dated no later than the live
+      as of any (a tree's branches are extended together), written no later than the live
       tree of their name;
     - two orphans of a branch listed in free space in order, as a tree's fBasketSeek lists
       them (the remains of the deleted tree's record, or of an older copy of it: also where
       no tree of the name was made again, or the live one is an older twin), as many of
-      each branch no tree of the name has as of any, dated no later than the file's last
-      key.
+      each branch no tree of the name has as of any, written no later than the file's
+      last key.
+    Written no later: dated at most root_model.CLOCKS after it (written_by; session 39: the
+    job that made the tree again may run on a host whose clock is behind the deleting
+    one's, an hour west, across a DST change, 9 h: 22 of 600 random workflows whose jobs
+    ran at such clocks were refused for orphans dated after the tree).
     (Orphans of a branch a tree has may be fewer: a position may be found in a tree's
     bytes by chance, as any 8 bytes.) Their payloads are data, as a deleted record's
     (docs: what exactness leaves). Anything else is an orphan no reader reads: refused."""
@@ -295,8 +299,8 @@ def _deleted(keys: DataKeys, group: tuple[int, bytes], orphans: list[int], seen:
         dates = max(datime for _, _, datime, _, _ in rows)
         branches = {shapes[i] for i in range(0, len(shapes), SHAPE)}
         every = not foreign and set(counts) | _extend(shapes, orphans, counts) == branches
-        if (live and dates <= seen.created and (every or (foreign and whole))) or (
-            dates <= seen.latest and whole and seen.freed
+        if (live and root_model.written_by(dates, seen.created) and (every or (foreign and whole))) or (
+            root_model.written_by(dates, seen.latest) and whole and seen.freed
         ):
             return
     if not seen.bodies:

@@ -2,7 +2,8 @@
 seen every byte: it lists the free space exactly. Each stretch the walk found that is
 no record lies in one of its segments, and each segment starts and ends where records
 or stretches do (but for the few entries uproot leaves behind a FreeSegments record it
-shrank in place: those its history implies, _stale)."""
+shrank in place: those its history implies, _stale; and the entries of an older one it
+freed as it last counted it, shorter than written: _unwritten)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ def free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
                 stop != walk.header.end
                 and (j == len(starts) or starts[j] != stop)
                 and not _leaked(walk, first, j, stop)
+                and not _unwritten(walk, first, j, stop)
             )
         ):
             raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
@@ -128,6 +130,28 @@ def _leaked(walk: RootWalk, first: int, j: int, stop: int) -> bool:
     return _stale(walk, stretch[stop - walk.starts[j - 1] :], stop, first)
 
 
+def _unwritten(walk: RootWalk, first: int, j: int, stop: int) -> bool:
+    """Whether a free segment [first, stop) ends inside the record before starts[j]
+    because that record is a FreeSegments record uproot freed after it shrank in memory
+    and was never written so (an object filled a segment exactly, then a release grew it
+    back, in one job: uproot frees what the record was last counted as, its allocation
+    shrunk with it, while the file holds the longer one written before; session 39,
+    attack l root's grow-del-write-zlib, one entry short): the segment stops at one of
+    its entries (log2 of them), the rest are its own, and it reaches up to starts[j]."""
+    at = walk.starts[j - 1] if j else -1
+    record = walk.records.get(at)
+    older = at != walk.header.seek_free  # not the live record
+    if record is None or record.body is None or not older or not first <= at < stop < at + record.nbytes:
+        return False
+    size, data = _FREE_SMALL.size, record.body
+    body = at + record.nbytes - len(data)
+    aligned = stop > body and (stop - body) % size == 0
+    entries = len(data) % size == 0 and all(data[i : i + 2] == b"\0\1" for i in range(0, len(data), size))
+    ends = data[-4:] == struct.pack(">i", _START_BIG_FILE)  # its last entry its end's
+    reaches = j < len(walk.starts) and at + record.nbytes == walk.starts[j]
+    return aligned and entries and ends and reaches and record.klass == b"TFile"
+
+
 def beyond_end(walk: RootWalk, tail: bytes) -> None:
     """Bytes after fEND: none, or what the FreeSegments record at the end of the file left
     there when it shrank in place (uproot: releasing a record between two free segments
@@ -136,13 +160,23 @@ def beyond_end(walk: RootWalk, tail: bytes) -> None:
     Their count is not checked against the merges (a later object may fill the merged
     segment): up to MAX_STALE, log2(64) = 6 bits a file."""
     h = walk.header
-    at_end = h.seek_free + h.nbytes_free == h.end
-    if tail and not (at_end and _stale(walk, tail, h.end, h.seek_free, at_file_end=True)):
+    if tail and not (_ends_file(walk) and _stale(walk, tail, h.end, h.seek_free, at_file_end=True)):
         raise Invalid(
             f"root: bytes after fEND, the end the header declares (offset {h.end}): nothing may follow "
             "it but the entries a FreeSegments record ending there left when it shrank (each "
             "(1, where it ends, 2000000000), the end it had when it ended there)"
         )
+
+
+def _ends_file(walk: RootWalk) -> bool:
+    """Whether the live FreeSegments record ends at fEND, or its older entries do (a
+    stretch of them, _segments_tail): it ended the file when it shrank there, fEND moving
+    back with it, then shrank again where fEND stayed (an object filled a segment exactly:
+    session 39, attack l root's many-del-new-zstd, 5 such entries before fEND)."""
+    h = walk.header
+    stop = h.seek_free + h.nbytes_free
+    stale = walk.gaps.get(stop)
+    return stop == h.end or (stale is not None and stop + len(stale) == h.end and _segments_tail(walk, stop))
 
 
 # What uproot leaves behind a FreeSegments record that shrank in place (it rewrites the
@@ -176,17 +210,22 @@ def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: boo
     written += bytes(-len(written) % size)  # an entry's own zero bytes
     limit, previous, chain, chosen = base + len(tail), -1, False, 0
     entries = [_FREE_SMALL.unpack_from(written, at) for at in range(0, len(written), size)]
+    ends: list[int] = []  # the ends that stayed, from the latest write (lowest slot) up
     for slot, (version, first, last) in enumerate(entries):
         if version != 1:
             return False
         if last == _START_BIG_FILE:  # a write's end entry: the next slot is an older write's
             # Its own end (written where the record ended the file: then every older, higher
-            # one was too) or, below those, the end that stayed: the stretch's or a later one.
+            # one was too) or, below those, the end that stayed: the stretch's or a later one,
+            # no later than a later write's (lower slot) named: fEND only grows where the
+            # record does not end the file.
             if first == base + size * (slot + 1):
                 chain = True
-            elif chain or at_file_end or not (first == limit or (first > limit and _boundary(walk, first))):
+            elif chain or at_file_end or not _stayed(walk, first, limit, ends):
                 return False
-            chosen += first > limit
+            else:
+                chosen += first > limit and first not in ends  # a position named again: 0 bits
+                ends.append(first)
             previous = -1
         elif (
             previous <= first <= last and not at_file_end and _was_free(walk, first, last + 1, record, limit)
@@ -199,6 +238,13 @@ def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: boo
         and chosen <= MAX_CHOSEN
         and (len(written) == len(tail) or not at_file_end)
     )
+
+
+def _stayed(walk: RootWalk, first: int, limit: int, ends: list[int]) -> bool:
+    """Whether an end entry may name an end that stayed: the stretch's (limit) or a later
+    record's start or fEND, no later than the one a later write named (ends[-1])."""
+    later = first > limit and _boundary(walk, first)
+    return (first == limit or later) and (not ends or first <= ends[-1])
 
 
 def _was_free(walk: RootWalk, first: int, stop: int, record: int, end: int) -> bool:

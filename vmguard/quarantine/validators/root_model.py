@@ -140,6 +140,32 @@ def decode_datime(value: int) -> datetime.datetime | None:
         return None
 
 
+# How far apart two jobs' datimes may lie from their true times: uproot and ROOT date keys
+# with the host's local time (datetime.now(), TDatime), so the largest difference of two
+# hosts' local clocks, 26 h between UTC-12 and UTC+14 (every zone's offset lies there) and
+# 5 min of skew (the difference Kerberos' default clockskew lets a host's clock have from
+# its KDC's: a lab's hosts keep that close or fail to log in). Session 38, attack n root:
+# a job an hour west, or 30 s behind, that deleted what it wrote was refused.
+CLOCKS = 26 * 3600 + 300
+_EPOCH = datetime.datetime(1995, 1, 1)
+
+
+def seconds(value: int) -> int | None:
+    """A packed TDatime as seconds on its own clock (decode_datime), or None where its
+    fields are no date-time."""
+    when = decode_datime(value)
+    return None if when is None else int((when - _EPOCH).total_seconds())
+
+
+def written_by(value: int, bound: int) -> bool:
+    """Whether a key dated `value` may have been written no later (in true time) than the
+    one dated `bound`, by jobs on hosts of other clocks: both date-times, value at most
+    CLOCKS after bound (session 39: a tree's orphans a job ahead wrote, dated after the tree
+    a job behind made again, were refused)."""
+    at, by = seconds(value), seconds(bound)
+    return at is not None and by is not None and at <= by + CLOCKS
+
+
 def check_datime(value: int, where: str) -> int:
     """value, a datime (of a key, a directory's fDatimeC or fDatimeM), if it is a date-time
     (decode_datime); else Invalid. Every rule that compares datimes reads checked ones."""

@@ -7,14 +7,13 @@ explain."""
 
 from __future__ import annotations
 
-import datetime
 import struct
 from array import array
 from collections import Counter
 from dataclasses import dataclass
 
 from . import root_data
-from .root_model import KEY, Record, RootWalk, decode_datime, key_fields, read_string, strings_at
+from .root_model import CLOCKS, KEY, Record, RootWalk, key_fields, read_string, seconds, strings_at
 from .stream import Invalid
 
 DIRECTORIES = (b"TFile", b"TDirectory", b"TDirectoryFile")
@@ -31,15 +30,10 @@ TREE_LOOSE, TREE_BRANCH = 48, 48
 # MOVES_AT baskets a branch or more; session 35: 9 was taken for a move, 1 too few).
 MOVES_AT = 10
 # How far a deleted record's datime may lie outside the span of the file's own datimes:
-# the largest difference of two hosts' local clocks, 26 h between UTC-12 and UTC+14 (every
-# zone's offset lies there) and 5 min of skew (the difference Kerberos' default clockskew
-# lets a host's clock have from its KDC's: a lab's hosts keep that close or fail to log in).
-# Session 38, attack n root: a job an hour west, or 30 s behind, that deleted what it wrote
-# was refused. Each deleted record's datime so carries at most log2 of the span's seconds
-# plus 2 x CLOCKS (17.5 bits in a file written in one second, 18.1 over a day).
-CLOCKS = 26 * 3600 + 300
+# root_model.CLOCKS (hosts' local clocks). Each deleted record's datime so carries at most
+# log2 of the span's seconds plus 2 x CLOCKS (17.5 bits in a file written in one second,
+# 18.1 over a day).
 _SPAN = f"{CLOCKS // 3600} h {CLOCKS % 3600 // 60} min"
-_EPOCH = datetime.datetime(1995, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -138,17 +132,10 @@ def _written_while(datime: int, history: History) -> bool:
     host's offset, the file's creation and last write those of their jobs, so the record's
     lies within one offset difference of each. A compressed top directory gives no
     creation (0): no lower bound, as before."""
-    at, created, latest = (_seconds(d) for d in (datime, history.created, history.latest))
+    at, created, latest = (seconds(d) for d in (datime, history.created, history.latest))
     if at is None or latest is None:
         return False
     return (history.created == 0 or created is not None and created - CLOCKS <= at) and at <= latest + CLOCKS
-
-
-def _seconds(datime: int) -> int | None:
-    """A packed TDatime as seconds on its own clock (root_model.decode_datime), or None
-    where its fields are no date-time."""
-    when = decode_datime(datime)
-    return None if when is None else int((when - _EPOCH).total_seconds())
 
 
 def _top_datimes(top: Record, live: list[Record]) -> tuple[int, int]:
