@@ -82,14 +82,21 @@ def check(walk: RootWalk, free: set[int]) -> None:
     near = min(abs(listed - made), abs(listed - last)) <= TICK  # at the making or the last write
     if not near if by_uproot else not made - TICK <= listed <= last + TICK:
         raise _disagree("the top keys list's key is not dated at the making or the last write")
-    if not by_uproot and abs(listed - last) > TICK:
-        others = [_seconds(_datime(r)) for r in walk.records.values()
-                  if r.offset not in free and r.offset not in (lists[0], walk.header.seek_free)]
-        if listed - max(d for d in others if d <= listed + TICK) > MAKING:
-            raise _disagree(
-                "the top keys list's key is not dated at ROOT's last write (fDatimeM, or where "
-                "uproot updated the file since, within 60 s of the last key ROOT wrote)"
-            )
+    if not by_uproot and abs(listed - last) > TICK:  # uproot updated ROOT's file since
+        _after_roots_last_key(walk, free, lists[0], listed)
+
+
+def _after_roots_last_key(walk: RootWalk, free: set[int], listed_at: int, listed: int) -> None:
+    """uproot dates fDatimeM anew and keeps ROOT's list key: that key follows the last key
+    ROOT wrote (the latest live key dated no later; uproot's are later) within MAKING."""
+    skip = free | {listed_at, walk.header.seek_free}
+    dated = (_seconds(_datime(r)) for r in walk.records.values() if r.offset not in skip)
+    wrote = max((d for d in dated if d <= listed + TICK), default=None)
+    if wrote is None or listed - wrote > MAKING:
+        raise _disagree(
+            "the top keys list's key is not dated at ROOT's last write (fDatimeM, or where "
+            "uproot updated the file since, within 60 s of the last key ROOT wrote)"
+        )
 
 
 def _datime(record: Record) -> int:
