@@ -211,3 +211,18 @@ def test_long_names_of_one_writer(tmp_path):
     _checksum(longlink, 0)
     with pytest.raises(Invalid, match="written without a long name|long name"):
         vet(bytes(longlink) + bytes(short))
+
+
+def test_a_name_field_of_the_other_writer_is_refused():
+    """tarfile's pax archive of accented names ('?' behind each path record) passes; the
+    second member's field holding the path's bytes, as GNU tar writes it, is refused."""
+    names = ["r\u00e9sultat.csv", "\u00e9t\u00e9.csv"]
+    ours = _tarfile(names, tarfile.PAX_FORMAT)
+    assert vet(ours)
+    second = _member_heads(ours)[1]
+    assert ours[second : second + 8] == b"?t?.csv\0"
+    raw = bytearray(ours)
+    raw[second : second + 100] = names[1].encode().ljust(100, b"\0")
+    _checksum(raw, second)
+    with pytest.raises(Invalid, match=ONE_WAY):
+        vet(bytes(raw))
