@@ -267,10 +267,10 @@ def long_name_allowed(
         own |= {key: {_padded(n, 32) for n in names} for key, names in ROOT_NAMES.items()}
     _own_fields(block, own, "long name", member)
     _own_fields(behind, {"magic": {GNU}}, "member's own", member)
-    cut = {(TARFILE, 100), (GNU_TAR, 100), (GNU_TAR, 99)}
+    widths = {(TARFILE, 100), (GNU_TAR, 100), (GNU_TAR, 99)}
     writers = {
         who
-        for who, width in cut
+        for who, width in widths
         if len(name) > width and _field(behind, "name") == _padded(name[:width], 100)
     }
     if not writers:
