@@ -67,7 +67,7 @@ spec:
     promote: {{mode: per-file, file_mode: 0644, dir_mode: 0755}}
 """
 
-# Closed in session 37 (oldblocks._from): a freed block starts where the unclaimed bytes
+# Closed in session 37 (oldsearch.Search._from): a freed block starts where the unclaimed bytes
 # start, where one of the structures before them starts, or right after another freed
 # block; never after zeros (mh5-whole-at+1001, +20000, -two, plain-whole-at+1000, -two
 # refused). In h5py's own calib12 file, at +1 the block stands where the unclaimed bytes

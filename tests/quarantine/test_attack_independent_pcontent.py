@@ -95,31 +95,7 @@ from tests.quarantine.test_attack_independent_econtent import _vet
 from tests.support import attack_pcontent_files as made
 from tests.support import attack_pcontent_forge as forged
 
-HOLES: dict[str, str] = {
-    "fits-p-zdither0-noblank.fits": "ZDITHER0=7 (no blank after '='): astropy cannot read the image, cfitsio "
-    "dequantizes with seed 7: other floats; the fits row's acted-on keywords leave ZDITHER0 out",
-    "fits-p-zquantiz-noblank.fits": "ZQUANTIZ='NO_DITHER' (no blank): astropy cannot read the image, cfitsio "
-    "undithers nothing: other floats; ZQUANTIZ is acted on and not held",
-    "fits-p-zdither0-twice.fits": "ZDITHER0 twice: both decompress with the first, fitsio's header shows the "
-    "second (7): 'readers disagree which of two cards counts', for a keyword the rule does not list",
-    "fits-p-zdither0-hierarch.fits": "HIERARCH ZDITHER0 acted on by astropy and cfitsio: 'what exactness leaves' "
-    "frees HIERARCH spellings only of keywords no reader acts on",
-    "fits-p-zquantiz-hierarch.fits": "HIERARCH ZQUANTIZ acted on by astropy and cfitsio: as ZDITHER0",
-    "fits-p-zdither0-float.fits": "ZDITHER0 = 7.5: astropy refuses it (not an integer), cfitsio dequantizes "
-    "with seed 7: other floats",
-    "fits-p-zquantiz-continued.fits": "ZQUANTIZ 'NO_DITHER&' then CONTINUE '': astropy reads NO_DITHER (other "
-    "floats), cfitsio cannot open the HDU; the row refuses the same CONTINUE reading for TDIMn and EXTNAME only",
-    "fits-p-zscale-zzero.fits": "ZSCALE = 2.0, ZZERO = 100.0 (standard spelling) added to a RICE int16 image: "
-    "cfitsio returns 2x + 100, astropy the stored pixels: two images, as the row's BSCALE case",
-    "fits-p-zblank.fits": "ZBLANK = 5 added to a RICE int16 image: astropy returns NaN for the pixels 5, "
-    "fitsio 5 (as for BLANK, which astropy writes and fitsio returns raw; but no writer writes ZBLANK in an "
-    "integer image and the row holds BLANK, not ZBLANK: the weaker case)",
-    "fits-p-tzero-string.fits": "TZERO1 = 10 on a 3A column: fitsio returns 'ab1', astropy 'ab' (the row holds "
-    "TZEROn's spelling, not the column it may scale)",
-    "fits-p-tzero-bits.fits": "TZERO2 = 10 on an 8X column: fitsio returns every bit set, astropy 10100000",
-    "fits-p-tzero-logical.fits": "TZERO3 = 1 on an L column: fitsio returns [False, False], astropy [True, False]",
-    "fits-p-tscal-logical.fits": "TSCAL3 = 2.0 on an L column: fitsio returns [False, False], astropy [True, False]",
-}
+HOLES: dict[str, str] = {}
 
 FALSE_REJECTIONS: dict[str, str] = {}
 

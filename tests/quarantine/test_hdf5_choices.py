@@ -196,3 +196,47 @@ def test_a_group_keeps_at_most_its_max_compact_links():
     assert _refusal(clean) == ""  # control: 8 links in the header, the default max compact
     with pytest.raises(Invalid, match="keeps 9 links, more than its link phase change allows"):
         choices.compact(9, 8, "link", "/g")
+
+
+# ------------------------------------------------------------------ dense storage bounds max compact
+
+
+def _big_phase(most: int, least: int, attributes: int):
+    """_phase's group given one more attribute of 72 KB (too large for a header message:
+    libhdf5 moves every attribute to dense storage at once, whatever the count)."""
+    def build(f):
+        _phase(most, least, attributes)(f)
+        f["g"].attrs["big"] = np.arange(9000.0)
+
+    return build
+
+
+@pytest.mark.parametrize(("most", "least", "attributes"), [(20, 10, 2), (255, 0, 0), (8, 6, 3)])
+def test_dense_storage_for_one_large_attribute_passes_below_max_compact(most, least, attributes):
+    assert _refusal(_file(_big_phase(most, least, attributes))) == ""
+
+
+def test_dense_storage_outnumbers_max_compact():
+    """session 39, attack oh5: (255, 6) stored on a header of 14 dense attributes."""
+    choices.dense(13, [40] * 14, False, "attribute", "/")
+    choices.dense(255, [40] * 13 + [choices.MESSAGE_MAX], False, "attribute", "/")
+    choices.dense(255, [40] * 6, True, "attribute", "/")  # the heap shows a deletion
+    for most in (14, 20, 255):
+        with pytest.raises(Invalid, match="keeps 14 attributes in dense storage, where its attribute phase"):
+            choices.dense(most, [40] * 14, False, "attribute", "/")
+    with pytest.raises(Invalid, match="keeps 3 links in dense storage, where its link phase change"):
+        choices.dense(8, [30, 30, choices.MESSAGE_MAX - 1], False, "link", "/g")
+
+
+def test_a_phase_change_dense_storage_does_not_outnumber_is_refused():
+    """_phase(5, 5, 6)'s group, its stored pair patched to (6, 5): its 6 dense attributes
+    no longer outnumber max compact."""
+    data = bytearray(_file(_phase(5, 5, 6)))
+    at = _group_header(data)
+    pair = at + 6 + (16 if data[at + 5] & 0x20 else 0)
+    assert (u(data, pair, "<H"), u(data, pair + 2, "<H")) == (5, 5)
+    put(data, pair, 6, "<H")
+    fix_v2_checksum(data, at)
+    assert "keeps 6 attributes in dense storage, where its attribute phase change keeps up to 6" in _refusal(
+        bytes(data)
+    )

@@ -1,5 +1,5 @@
 """Freed continuation blocks whose start later structures took, found within the search's
-bound (oldblocks.py, session 38, issue #13: attack m h5's sweep files
+bound (oldblocks.py, oldsearch.py, session 38, issue #13: attack m h5's sweep files
 `ctl-m-sw-mix9-def-t` and `ctl-m-sw-mix9-latest-t`, refused before naming the bound).
 
 A tracked group given a dataset and a float attribute a session and a subgroup every
@@ -24,7 +24,7 @@ import time
 import pytest
 
 from tests.quarantine.test_hdf5_walk import _refusal
-from vmguard.quarantine.validators.hdf5 import oldblocks, walk
+from vmguard.quarantine.validators.hdf5 import oldsearch, walk
 
 pytest.importorskip("h5py")
 from tests.support.attack_mh5_cases import sweep  # noqa: E402
@@ -54,16 +54,16 @@ def test_passes_within_the_bound_in_under_two_seconds(made):
 
 
 def test_without_the_cheap_pass_the_bound_is_spent(made, monkeypatch):
-    """Session 39: each start's passes (oldblocks.REACH) keep a wrong start from spending
+    """Session 39: each start's passes (oldsearch.REACH) keep a wrong start from spending
     the bound too; without both, it is spent."""
-    monkeypatch.setattr(oldblocks, "CHEAP", 1 << 60)
-    monkeypatch.setattr(oldblocks, "REACH", (oldblocks.MAX_WORK,))
-    monkeypatch.setattr(oldblocks, "TRY_WORK", oldblocks.MAX_WORK)
+    monkeypatch.setattr(oldsearch, "CHEAP", 1 << 60)
+    monkeypatch.setattr(oldsearch, "REACH", (oldsearch.MAX_WORK,))
+    monkeypatch.setattr(oldsearch, "TRY_WORK", oldsearch.MAX_WORK)
     assert BOUND in _refusal(made)
 
 
 def test_without_the_cheap_pass_the_reach_finds_it(made, monkeypatch):
-    monkeypatch.setattr(oldblocks, "CHEAP", 1 << 60)
+    monkeypatch.setattr(oldsearch, "CHEAP", 1 << 60)
     assert not _refusal(made)
 
 

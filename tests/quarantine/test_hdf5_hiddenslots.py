@@ -18,7 +18,7 @@ import re
 import pytest
 
 from tests.quarantine.test_hdf5_walk import _refusal
-from vmguard.quarantine.validators.hdf5 import oldblocks
+from vmguard.quarantine.validators.hdf5 import oldblocks, oldsearch
 
 pytest.importorskip("h5py")
 from tests.support import attack_jh5_ordinary as jo  # noqa: E402
@@ -38,7 +38,7 @@ def _without(data: bytes) -> str:
     """The refusal without session 39's first round (what libhdf5 writes first, pairs as one)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(oldblocks, "SLOTS", False)
-        mp.setattr(oldblocks, "FIRST", False)
+        mp.setattr(oldsearch, "FIRST", False)
         return _refusal(data)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.quarantine.test_hdf5_append import _check, _refusal
 from tests.quarantine.test_hdf5_moved import LONG, _stepped
-from vmguard.quarantine.validators.hdf5 import heldblocks, oldblocks, walk
+from vmguard.quarantine.validators.hdf5 import heldblocks, oldblocks, oldsearch, walk
 from vmguard.quarantine.validators.hdf5.checksum import any_lookup3, lookup3
 
 np = pytest.importorskip("numpy")
@@ -149,7 +149,7 @@ def test_a_link_copied_with_another_address_is_refused():
 
 def test_matching_is_bounded(monkeypatch):
     data, _, _ = _freed()
-    monkeypatch.setattr(oldblocks, "MAX_WORK", 10)
+    monkeypatch.setattr(oldsearch, "MAX_WORK", 10)
     monkeypatch.setattr(heldblocks, "MAX_WORK", 0)  # its blocks are also a run of /'s links
     refusal = _refusal(data)
     assert "matching the continuation blocks libhdf5 freed stopped after 10 bytes" in refusal
@@ -173,7 +173,7 @@ def test_the_bound_holds_where_later_structures_cover_a_block(monkeypatch):
     monkeypatch.setattr(oldblocks.Blocks, "_spend", spend)
     assert UNREACHED in _refusal(data)
     assert min(spent) > 0
-    assert oldblocks.MAX_WORK < sum(spent) <= oldblocks.MAX_WORK + max(spent)
+    assert oldsearch.MAX_WORK < sum(spent) <= oldsearch.MAX_WORK + max(spent)
 
 
 def test_more_freed_blocks_than_the_header_has_messages_are_refused():

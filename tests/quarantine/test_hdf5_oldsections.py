@@ -362,6 +362,6 @@ def test_a_freed_continuation_block_under_two_lists():
     in session 3 and both heaps' new lists take its start (906..932, 932..959): its
     last 81 bytes show (messages, checksum); oldblocks.py spent its bound on the wrong
     starts and refused them naming h5repack. Session 39: each start is tried in passes of
-    growing reach (oldblocks.REACH) and each try capped until the ledger's last round
+    growing reach (oldsearch.REACH) and each try capped until the ledger's last round
     (TRY_WORK): it passes (bench/bench_hdf5_sweep.py: 360 of 360)."""
     assert _refusal(sessions([_members(k, "la", True, 3, False) for k in range(3)], libver="latest")) == ""

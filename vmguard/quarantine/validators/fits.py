@@ -100,8 +100,23 @@ def _table(stream: Stream, cards: FitsHeader, kind: str) -> None:
             "fits: THEAP leaves bytes between a binary table and its heap (or overlaps them): "
             "the heap must start right after the table"
         )
+    _unscaled(cards, tforms)
     tdims = [cards.string(b"TDIM%d" % n) for n in range(1, fields + 1)]
     fitstable.binary(stream, naxis1, rows, tforms, tdims, heap, _tiles(cards, fields))
+
+
+def _unscaled(cards: FitsHeader, tforms: list[str]) -> None:
+    """No TSCALn or TZEROn on a character, logical or bit column (FITS 4.0 7.3.2: not
+    allowed there): cfitsio applies them (a string's bytes, every bit set), astropy does
+    not, so one table would read two ways (session 39, attack p content)."""
+    for n, tform in enumerate(tforms, 1):
+        kind = tform.lstrip("0123456789")[:2]
+        kind = kind[1:] if kind[:1] in ("P", "Q") else kind[:1]
+        if kind in ("A", "L", "X") and {b"TSCAL%d" % n, b"TZERO%d" % n} & cards.cards.keys():
+            raise Invalid(
+                f"fits: TSCAL{n} or TZERO{n} on column {n} of type {kind} (the standard allows no "
+                "scaling there: cfitsio applies it, astropy does not, two tables in one file)"
+            )
 
 
 def _tiles(cards: FitsHeader, fields: int) -> fitstile.Tiles:
@@ -119,5 +134,11 @@ def _tiles(cards: FitsHeader, fields: int) -> fitstile.Tiles:
             break
         if name in ("BYTEPIX", "BLOCKSIZE"):
             params[name] = cards.integer(b"ZVAL%d" % i)
-    compression = cards.string(b"ZCMPTYPE")
-    return fitstile.tiles(names, compression, shape, tile, cards.integer(b"ZBITPIX"), params)
+    compression, bitpix = cards.string(b"ZCMPTYPE"), cards.integer(b"ZBITPIX")
+    if bitpix > 0 and (found := {b"ZSCALE", b"ZZERO", b"ZBLANK"} & cards.cards.keys()):
+        raise Invalid(
+            f"fits: {min(found).decode()} in the header of a compressed integer image: cfitsio "
+            "applies it, astropy does not (writers put it on quantized float images only): two "
+            "images in one file (session 39, attack p content)"
+        )
+    return fitstile.tiles(names, compression, shape, tile, bitpix, params)

@@ -45,8 +45,12 @@ _KEYWORD = re.compile(rb"[A-Z0-9_-]* *")
 # in the fixed format), so astropy and cfitsio take the same value (session 39, attack o
 # content: `BSCALE  =2.0`, `BSCALE   = 2.0`, `HIERARCH BSCALE`, `HIERARCH TSCAL1`, which cfitsio
 # scales by and astropy not, or the reverse; EXTNAME 'SCI&' continued, SCIX to astropy).
-_ACTED_ON = re.compile(rb"BSCALE|BZERO|BLANK|EXTNAME|EXTVER|EXTLEVEL|INHERIT|T(?:SCAL|ZERO|NULL|TYPE|DIM)\d+")
-_SCALING = re.compile(rb"BSCALE|BZERO|T(?:SCAL|ZERO)[0-9]+")
+# A tile-compressed image's ZQUANTIZ, ZDITHER0, ZSCALE, ZZERO, ZBLANK too (attack p content).
+_ACTED_ON = re.compile(
+    rb"BSCALE|BZERO|BLANK|EXTNAME|EXTVER|EXTLEVEL|INHERIT|T(?:SCAL|ZERO|NULL|TYPE|DIM)\d+"
+    rb"|ZQUANTIZ|ZDITHER0|ZSCALE|ZZERO|ZBLANK"
+)
+_SCALING = re.compile(rb"BSCALE|BZERO|ZSCALE|ZZERO|T(?:SCAL|ZERO)[0-9]+")
 _REAL = re.compile(rb"= ( *[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[ED][-+]?[0-9]+)?)")
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PHASE = (8, 6)  # H5O_CRT_ATTR_MAX_COMPACT_DEF, H5O_CRT_ATTR_MIN_DENSE_DEF
 MAX_COMPACT = 255  # refused above: no ordinary writer keeps more attributes in a header
+MESSAGE_MAX = 65536  # H5O_MESG_MAX_SIZE: a link or attribute this large goes to dense storage at once
 FSM_AGGR, PAGE, AGGR, NONE = range(4)  # H5F_fspace_strategy_t
 DEFAULT_SPACE = (FSM_AGGR, 0, 1, 4096)  # strategy, persist, threshold, page size
 MIN_PAGE = 512  # H5F_FILE_SPACE_PAGE_SIZE_MIN
@@ -67,6 +68,25 @@ def compact(count: int, most: int, kind: str, what: str) -> None:
         raise Invalid(
             f"hdf5: the object header of {what} keeps {count} {kind}s, more than its {kind} "
             f"phase change allows ({most}: libhdf5 would keep them in dense storage)"
+        )
+
+
+def dense(most: int, sizes: list[int], deleted: bool, kind: str, what: str) -> None:
+    """Dense storage bounds max compact from above: libhdf5 moves links or attributes to
+    it only once one more than max compact comes (H5O__attr_add: nattrs == max compact;
+    H5G__obj_insert: nlinks == max compact), so the `sizes` of its objects number more
+    than max compact, but where one of them is too large for a header message (it went
+    there at once, whatever the count) or its heap shows a deletion (reverted: libhdf5
+    keeps dense storage down to min dense). session 39, attack oh5: a dense root of 14
+    attributes stored (255, 6), so an untracked dense attribute's creation order (one
+    below max compact: dense.creation_orders) carried 8 bits instead of log2(13)."""
+    if deleted or max(sizes, default=0) >= MESSAGE_MAX:
+        return
+    if most >= len(sizes):
+        raise Invalid(
+            f"hdf5: {what} keeps {len(sizes)} {kind}s in dense storage, where its {kind} phase "
+            f"change keeps up to {most} in its header (libhdf5 moves them there only once "
+            f"they outnumber it, or for one of {MESSAGE_MAX} bytes or more)"
         )
 
 

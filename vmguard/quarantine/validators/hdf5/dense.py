@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, fractalheap, sizes
+from . import btree2, choices, fractalheap, scalelists, sizes
 from .checksum import lookup3
 from .heldblocks import Held
 from .ledger import UNDEFINED
@@ -62,7 +62,11 @@ def info(f: File, m: Message, what: str) -> tuple[int | None, int, tuple[int, ..
 
 
 def creation_orders(
-    orders: list[int | None], tracked: tuple[int | None, int | None], what: str, opened: int = 1
+    orders: list[int | None],
+    tracked: tuple[int | None, int | None],
+    what: str,
+    opened: int = 1,
+    rewritten: tuple[int, int] = (0, 0),
 ) -> None:
     """The creation orders of an object's links or attributes: tracked (a next order
     given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
@@ -73,18 +77,31 @@ def creation_orders(
     index among the header's attribute messages, "somewhat arbitrary", in the message's
     own shared struct; the move to dense storage keeps either. session 38, attack nh5's
     ctl-nh5-min9-modify-dense: a root float set again with attrs.modify, then the root's
-    attributes went dense, its record carries 3, its place among the root's five)."""
+    attributes went dense, its record carries 3, its place among the root's five).
+    `rewritten`: how many orders may be missing, all below which order (a dimension
+    scale's REFERENCE_LIST rewritten at each attach: scalelists.py)."""
     following, untracked = tracked
     allowed = {untracked} if untracked is None else {untracked, *range(max(1, opened))}
     if following is None:
         if any(order not in allowed for order in orders):
             other = "" if untracked is None else f" other than {untracked} or one below {max(1, opened)}"
             raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
-    elif sorted(orders) != list(range(len(orders))) or following != len(orders):
+    elif not _dense_orders(orders, following, rewritten):
         raise Invalid(
             f"hdf5: the creation orders of {what} are not 0..{len(orders) - 1} with {len(orders)} next "
             f"(they begin {sorted(orders)[:8]}, next {following}; deleted or replaced: rewrite the file)"
         )
+
+
+def _dense_orders(orders: list[int | None], following: int, rewritten: tuple[int, int]) -> bool:
+    """0..following-1 each at most once, missing at most rewritten[0], each below rewritten[1]."""
+    got = sorted(o for o in orders if o is not None)
+    if len(got) != len(orders) or len(set(got)) != len(got) or following - len(got) > rewritten[0]:
+        return False  # (the last test before range(following): a forged next order is 2^64)
+    if got and got[-1] >= following:
+        return False
+    missing = set(range(following)) - set(got)
+    return len(missing) <= rewritten[0] and all(o < rewritten[1] for o in missing)
 
 
 def compact(w: Walker, messages: list[Message], first: dict[int, Message], what: str) -> None:
@@ -99,9 +116,13 @@ def compact(w: Walker, messages: list[Message], first: dict[int, Message], what:
             continue  # dense storage: walk() checks its orders
         if kind == 0x06:
             orders = [sizes.link_name(sizes.within(w.file, m), m.at, what)[1] for m in held]
+            rewritten = (0, 0)
         else:
-            orders = [m.order for m in held]
-        creation_orders(orders, (got[0], None), f"the {'links' if kind == 0x06 else 'attributes'} of {what}")
+            orders, rewritten = [m.order for m in held], (0, 0)
+            if got[0] is not None and got[0] != len(held):  # orders missing: a rewritten list's?
+                rewritten = scalelists.rewrites(w.file, [(m.at, m.order) for m in held], what)
+        kinds = "links" if kind == 0x06 else "attributes"
+        creation_orders(orders, (got[0], None), f"the {kinds} of {what}", 1, rewritten)
     following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
     others = [m for m in messages + w.continuations if m.kind != 0x0C]
     if any(m.order is not None and m.order >= max(1, following or 0) for m in others):
@@ -136,15 +157,27 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
                 f"hdf5: the creation order index of the dense {s.kind}s of {what} does not "
                 "name the objects its name index names, in their creation order"
             )
+    most = w.compact if s.kind == "attribute" else _links_most(w, first, what)
+    choices.dense(most or 0, [length for _, length in objects.values()], heap.reverted, s.kind, what)
     untracked = None if s.kind == "link" else NO_ORDER
+    rewritten = (0, 0)
+    if s.kind == "attribute" and s.max_order is not None and s.max_order != len(names):  # orders missing
+        held = [(objects[o][0], objects[o][1], names[o][0]) for o in names]
+        rewritten = scalelists.rewrites(w.file, [(at, order) for at, _, order in held], what)
+        heap.copies = scalelists.deleted(w.file, held, s.max_order, what)
     creation_orders(  # an attribute opened while a message: its index among at most max compact
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
-        w.compact or 1,
+        w.compact or 1, rewritten,
     )
     if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)
     _held(w, s, objects, names, first)
     fractalheap.settle(w, heap)
+
+
+def _links_most(w: Walker, first: dict[int, Message], what: str) -> int:
+    """The most links the group's header may keep (its group info message's phase change)."""
+    return choices.link_phase_change(w, first[0x0A], what) if 0x0A in first else choices.DEFAULT_PHASE[0]
 
 
 def _held(w: Walker, s: Storage, objects: dict[int, tuple[int, int]], names: dict, first: dict) -> None:

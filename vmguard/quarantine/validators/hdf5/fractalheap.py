@@ -51,6 +51,7 @@ class Heap:
     entries: list[tuple[int, int, int]] = field(default_factory=list)  # and of every direct-block entry
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
     huge_reached: set[int] = field(default_factory=set)
+    copies: tuple[bytes, ...] = ()  # deleted copies of a REFERENCE_LIST its free space may hold (scalelists)
 
     @property
     def prefix(self) -> int:
@@ -353,10 +354,27 @@ def _block_gaps(w: Walker, heap: Heap, block: tuple[int, int, int], objects: lis
     gaps.append((pos, start + size - pos))
     for gap, length in gaps:
         at = address + gap - start
-        if length and w.file.bytes(at, length, heap.what).strip(b"\0"):
+        data = w.file.bytes(at, length, heap.what)
+        if length and data.strip(b"\0") and not _remains(heap, data, gap, objects):
             raise Invalid(
                 f"hdf5: bytes {at}..{at + length} of a direct block of {heap.what} are no "
                 "object and not zeros (free space is zeros; the remains of a deleted link or "
                 "attribute: h5repack the file)"
             )
     return [(gap, length) for gap, length in gaps if length]
+
+
+def _remains(heap: Heap, data: bytes, gap: int, objects: list[tuple[int, int]]) -> bool:
+    """A deleted copy of a dimension scale's REFERENCE_LIST (scalelists.earlier) in the
+    free space `data` at heap offset `gap`: its bytes from where it started (the gap's
+    start, or that of objects placed there since: libhdf5 places an object at the start
+    of a free section), then zeros; each copy once (session 39, attack oh5: netCDF-C
+    rewrites the list of a scale whose attributes are dense at each attach)."""
+    for copy in heap.copies:
+        starts = [gap] + [o for o, n in objects if gap - len(copy) < o and o + n <= gap]
+        for start in starts:
+            tail = copy[gap - start :]
+            if tail and data.startswith(tail) and not data[len(tail) :].strip(b"\0"):
+                heap.copies = tuple(c for c in heap.copies if c is not copy)
+                return True
+    return False

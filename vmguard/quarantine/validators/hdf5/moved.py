@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import choices, dense, earlier, nullpieces, oldmessages, slid
+from . import choices, dense, earlier, nullpieces, oldmessages, scalelists, slid
 from .nullpieces import before_dense
 from .oldmessages import Piece
 
@@ -181,11 +181,31 @@ def owner(w: Walker, messages: list[Message], first: dict[int, Message]) -> None
             pieces.append(_piece(m.kind, m.flags, body, wild=wild, most=most))
     pieces += [_piece(k, 0, f.bytes(at, n, "a dense object"), pinned.get(at, -1)) for k, at, n in objects]
     pieces += [p for p in map(oldmessages.earlier, pieces) if p is not None]
+    pieces += _rewritten(w, real, objects, following)
     pieces = tuple(dict.fromkeys(pieces))
     owner = oldmessages.Owner(
         pieces=pieces, order=order, orders=below, leftover=_leftover(w, messages, first), at=w.at
     )
     w.ledger.blocks.add(owner)
+
+
+def _rewritten(w: Walker, real: list[Message], objects: list[tuple[int, int, int]],
+               following: int | None) -> list:
+    """The copies of a dimension scale's REFERENCE_LIST that H5DSattach_scale deleted,
+    each with the order it left missing (scalelists.earlier): a freed continuation block
+    of the header may hold one (netCDF-C rewrites the list at each attach; session 39,
+    attack oh5's ctl-oh5-nc-two-vars)."""
+    if following is None or following > len(real) + len(objects) + scalelists.MAX_COPIES:
+        return []
+    f, what = w.file, "a message"
+    held = [(m.at, m.size, m.order, m.flags) for m in real if m.kind == 0x0C]
+    held += [(at, n, w.orders.get(at), 0) for k, at, n in objects if k == 0x0C]
+    missing = sorted(set(range(following)) - {order for _, _, order, _ in held})
+    for at, size, order, flags in held if missing else ():
+        if order is not None and scalelists.attribute_name(f, at, what) == scalelists.NAME:
+            copies = scalelists.earlier(f, at, size, missing, what)
+            return [_piece(0x0C, flags, body, known) for body, known in copies]
+    return []
 
 
 def _leftover(w: Walker, messages: list[Message], first: dict[int, Message]) -> Callable[[bytes], bool]:

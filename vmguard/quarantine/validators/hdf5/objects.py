@@ -11,6 +11,7 @@ from ..stream import Invalid
 from . import (
     arrangement,
     choices,
+    converted,
     dense,
     edges,
     fields,
@@ -72,6 +73,7 @@ class Walker:
     types: dict[int, tuple[int, int, Element | None]] = field(default_factory=dict)  # storage.datatype
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
+    named: dict[int, dict[bytes, int | bytes]] = field(default_factory=dict)  # group -> link name -> target
     at: int = UNDEFINED  # the object header being visited
     compact: int | None = None  # the most attributes its (v2) header may keep (choices.py)
     messages: int = 0
@@ -105,10 +107,7 @@ class Walker:
         dangling = self.objrefs - (self.seen - {self.extension}) - {0}  # 0: h5py's Reference()
         if dangling:
             raise Invalid(f"hdf5: an object reference to no object (address {min(dangling)})")
-        if any(cached != {self.groups.get(group)} for group, cached in self.cached.items()):
-            raise Invalid(
-                "hdf5: a symbol table entry's cache type or scratch pad is not its group's B-tree and heap"
-            )
+        converted.settle(self)  # every cached B-tree and heap the group's own, or left by libhdf5
         for address, count in self.refs.items():
             if count != self.links.get(address, 1):
                 raise Invalid(
@@ -299,8 +298,10 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     name, pos = raw.decode("utf-8", "replace"), pos + width + length
     if kind == 0:
         w.reach(f.unpack("Q", pos, what)[0], f"{what.rstrip('/')}/{name}")
+        w.named.setdefault(w.at, {})[raw] = f.unpack("Q", pos, what)[0]
     elif kind == 1:  # a soft link's value: its length, then the path (no NUL)
         size = f.unpack("H", pos, what)[0]
+        w.named.setdefault(w.at, {})[raw] = f.bytes(pos + 2, size, what)
         fields.stored_string(f.bytes(pos + 2, size, what), f"the value of the soft link {name!r} in {what}")
     elif kind == 64:
         raise Invalid(

@@ -1,5 +1,6 @@
 """The continuation blocks libhdf5 frees when an object header's messages move to dense
-storage, recomputed.
+storage, recomputed: what a freed block is, and which blocks there are (the search of a
+gap for them, its rounds and work bound: oldsearch.py).
 
 A version 2 object header that outgrows its first chunk gets a continuation block (an
 OCHK chunk: its signature, messages, a gap shorter than a message header, the lookup3
@@ -17,88 +18,64 @@ libhdf5 moved out to make room for it (H5O__alloc_chunk writes the continuation 
 start), or, shown, what a live header's null message may hold (moved.py: the header's
 image when it was freed had been condensed as a live one is). A shown continuation
 message may also name a block whose start a structure the walk reached took (freed
-since, its space reused). So a freed block is (its
-start: where the unclaimed bytes start, right after another freed block, or where one
-of the 16 structures just before them starts, never after zeros (a chosen place: attack
-m h5); its messages, each one of those of
-one header, in order) and every byte of it that no later structure covers must be that
-image's, checksum included (one of the choices for what a later structure covers must
-give it); zeros or another freed block after it. At most MAX_HIDDEN whole messages lie
-under later structures, and a null message there only right after a continuation one;
-a header has no more freed blocks than messages; the search stops at MAX_WORK (the
-choices of hidden parts are checksummed depth first, each prefix mixed once:
-checksum.any_lookup3; what hidden places offer is made once per owner: session 37, a
-7 KB file of 3 tracked sessions spent the bound on checksumming each whole choice;
-session 38: a continuation message or a null holding data may lie partly under a later
-structure, an attribute's order field is its creation order, a block holds one message
-of a kind but those of _REPEATED, and each gap's starts are tried in rounds (explains:
-no covered null and at most CHEAP choices to checksum, then covered nulls, then all):
-attack m h5's sweep, ctl-m-sw-mix9-*). Session 39: a header that outgrew its block again
-and again displaced its messages one at a time (H5O__alloc_chunk: a continuation message
-takes the start of the displaced one's slot, a null the rest), so a freed block may be
-pairs of them under later structures: the first round tries what libhdf5 writes alone
-(hidden order fields 0, a hidden null the rest of one of the header's messages' slots, a
-continuation message naming its own header's blocks: oldmessages.py, owned) and counts a
-pair as one hidden message (SLOTS); each round runs in passes of growing REACH a start,
-each try under TRY_WORK but in the ledger's last round (patient): attack j and k h5's
-ctl-j-s5-l2-a2-*, ctl-j-runs-10-def-t, ctl-k-members4-t-def-str.
+since, its space reused). So a freed block is (its start: oldsearch.py) its messages,
+each one of those of one header, in order, and every byte of it that no later structure
+covers must be that image's, checksum included (one of the choices for what a later
+structure covers must give it); zeros or another freed block after it. At most
+MAX_HIDDEN whole messages lie under later structures, and a null message there only
+right after a continuation one (the choices of hidden parts are checksummed depth
+first, each prefix mixed once: checksum.any_lookup3; what hidden places offer is made
+once per owner: session 37). Session 38: a continuation message or a null holding data
+may lie partly under a later structure, an attribute's order field is its creation
+order, a block holds one message of a kind but those of _REPEATED. Session 39: a header
+that outgrew its block again and again displaced its messages one at a time
+(H5O__alloc_chunk: a continuation message takes the start of the displaced one's slot,
+a null the rest), so a freed block may be pairs of them under later structures, a pair
+counted as one hidden message (SLOTS; the first round tries them: oldsearch.FIRST).
 What is free: which messages, in which order (log2(messages of the header + 1) bits a
 message), a null message's size (log2(its block) bits), an order field below the
 header's next attribute order, which block a continuation names (log2(blocks)), which
 structure took the start (log2(17) bits). What does not fit (a block holding a message
 that changed since, data in a null message, a block under more later structures)
 stays refused, naming h5repack (older free-space section lists: oldsections.py).
-What one message at a place may be (pieces, nulls) is oldmessages.py's; here is the walk
-of a gap, block by block, and which blocks there are."""
+What one message at a place may be (pieces, nulls) is oldmessages.py's; here is a block,
+message by message, and which blocks there are."""
 
 from __future__ import annotations
 
 import struct
-from math import prod
 from typing import TYPE_CHECKING
 
-from ..stream import Invalid
 from .checksum import any_lookup3, lookup3
 from .oldmessages import EARLIER, NODE, SIGNATURE, SMEARED, Gap, Messages
+from .oldsearch import Exhausted, Search
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .oldmessages import Owner
 
-MAX_WORK = 4_000_000  # bytes compared and checksummed, in all (a crafted file costs no more)
 MAX_MESSAGES = 64  # in one block (libhdf5's blocks of h5py's files: a few)
 MAX_HIDDEN = 2  # whole messages under a later structure (the sweeps: at most 2)
-FIRST = True  # the first round tries what libhdf5 writes alone (order 0, own blocks, slots' rests)
-SLOTS = True  # and counts a continuation message and the null after it as one hidden (their slot)
-TRY_WORK = 250_000  # the most a try spends until the ledger's last round (patient)
-REACH = (100_000, 1_000_000, MAX_WORK)  # what one start may spend in a pass (all rounds), pass by pass
+SLOTS = True  # a continuation message and the null after it count as one hidden message (their slot)
 MAX_CHUNKS = 10_000  # blocks a stale continuation message may name
 GROWN = 256  # bytes a header block grew in place over a freed block's start, at most
-CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
 _WINDOW = 1 << 20  # unclaimed bytes searched for signatures this much at a time
 _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _REPEATED = frozenset({0x00, 0x06, 0x0C, 0x10})  # null, link, attribute, continuation; others once
 
 
-class Blocks:
-    """The owners of one file and the work spent matching freed blocks against them."""
+class Blocks(Search):
+    """The owners of one file and the blocks their freed ones may be (the search of a
+    gap for them and the work it spent: oldsearch.Search)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.owners: list[Owner] = []
-        self.work = 0
-        self.used: dict[int, int] = {}  # id(owner) -> its freed blocks found
         self.chunks: set[tuple[int, int]] = set()  # (address, length) a continuation message may name
         self.owned: dict[tuple[int, int], set[int]] = {}  # such a block -> the headers it may be of
         self.starts: frozenset[int] = frozenset()  # where the structures the walk reached start
         self.messages = Messages(self._spend)  # what a message at a place may be (oldmessages.py)
-        self.tier = 2  # explains: 0 puts off covered nulls and more than CHEAP choices, 1 the latter
-        self.cap = MAX_WORK  # the work this try may reach
-        self.start_cap = MAX_WORK  # and this start (a pass's REACH)
-        self.reach = MAX_WORK  # the pass's
-        self.spent = False  # and some start spent it
-        self.patient = False  # the ledger's last round: a try may spend all the bound has left
-        self.put_off = False  # and some were
         self.lasts: dict[int, int] = {}  # a v2 header block's start -> where its last message starts
         self.covered: dict[int, list[int]] = {}  # a gap's start -> blocks under a header grown over them
 
@@ -132,48 +109,12 @@ class Blocks:
                         self.chunks |= found
                         for chunk in found:
                             self.owned.setdefault(chunk, set()).add(owner.at)
-        except _Exhausted:
+        except Exhausted:
             return  # what is left unexplained is refused, naming the bound (note)
 
     def add(self, owner: Owner) -> None:
         if owner.pieces:
             self.owners.append(owner)
-
-    def explains(self, buf: bytes | memoryview, gap: tuple[int, int], reused: list[int]) -> bool:
-        """Whether the unclaimed bytes of `gap` are freed blocks (the first may start
-        where one of the structures right before it starts: `reused`) and zeros."""
-        if not self.owners or self.work > MAX_WORK:
-            return False
-        g = Gap(buf=buf, start=gap[0], end=gap[1])
-        # a gap waiting for a block found later (one a continuation message of it names)
-        # spends no more than TRY_WORK a try, but in the last round
-        self.cap = MAX_WORK if self.patient else min(MAX_WORK, self.work + TRY_WORK)
-        starts = [*self.covered.get(gap[0], []), *reused, gap[0]]  # tried nearest first, grown over last
-        try:
-            return self._rounds(g, starts)
-        except _Exhausted:
-            return False
-        finally:
-            self.tier, self.messages.zeroed, self.cap, self.reach = 2, False, MAX_WORK, MAX_WORK
-
-    def _rounds(self, g: Gap, starts: list[int]) -> bool:
-        """Every start: hidden order fields 0, hidden nulls the rest of a slot and
-        continuation messages naming the owner's blocks (oldmessages), without covered
-        nulls, few choices to checksum; then with them; then all. Each round in passes,
-        a start spending at most the pass's REACH: a wrong start's many choices do not
-        keep the right one's few from being tried."""
-        for self.tier in range(3):  # each while some were put off
-            self.put_off = self.messages.narrowed = False
-            self.messages.zeroed = FIRST and self.tier == 0
-            for self.reach in REACH:
-                self.spent = False
-                if self._from(g, g.start, starts):
-                    return True
-                if not self.spent:
-                    break
-            if not (self.put_off or self.messages.narrowed):
-                return False
-        return False
 
     def _grown(self, buf: bytes | memoryview, start: int, before: int) -> range:
         """Where a freed block may start under the header block (at `before`) that ends at
@@ -196,57 +137,6 @@ class Blocks:
                 self.chunks.add((at, length))
                 self.covered.setdefault(g.start, []).append(at)
                 return
-
-    def note(self) -> str:
-        """What a refusal adds when the search stopped at its bound."""
-        if self.work <= MAX_WORK:
-            return ""
-        return f"; matching the continuation blocks libhdf5 freed stopped after {MAX_WORK} bytes compared"
-
-    def _from(self, g: Gap, pos: int, starts: list[int]) -> bool:
-        """The bytes from pos are zeros and freed blocks, the first starting at one of
-        `starts` (then: at a non-zero byte)."""
-        window = bytes(g.buf[pos : g.end])
-        nonzero = len(window) - len(window.lstrip(b"\0"))
-        if nonzero == len(window):
-            return True
-        shown = pos + nonzero
-        order = list(reversed(starts))  # the nearest first; a block whose signature shows first
-        if nonzero == 0:  # of all (a hidden start costs a search of what the structures
-            order = [shown, *order]  # before it may cover); never after zeros (a chosen place)
-        for start in dict.fromkeys(order):
-            for owner in self.owners:
-                if self._start(g, owner, start, bool(starts)):
-                    return True
-        return False
-
-    def _start(self, g: Gap, owner: Owner, start: int, capped: bool) -> bool:
-        """A block of `owner` starts at `start`, zeros and freed blocks after it; where
-        `capped` (the gap's first block), spending at most the pass's reach."""
-        if capped:
-            self.start_cap = self.work + self.reach
-        try:
-            for end in self._block(g, owner, start):
-                if self._from(g, end, []):
-                    self._count(owner)
-                    self.chunks.add((start, end - start))  # a block other blocks may name
-                    self.owned.setdefault((start, end - start), set()).add(owner.at)
-                    return True
-        except _Spent:
-            self.spent = True
-        finally:
-            self.start_cap = MAX_WORK
-        return False
-
-    def _count(self, owner: Owner) -> None:
-        """One more freed block of `owner`: no more than its messages (each block held
-        one at least; a file of more is not what libhdf5 leaves)."""
-        self.used[id(owner)] = self.used.get(id(owner), 0) + 1
-        if self.used[id(owner)] > len(owner.pieces):
-            raise Invalid(
-                f"hdf5: more freed continuation blocks of one object header than it has messages "
-                f"({len(owner.pieces)}): not what libhdf5 leaves (h5repack the file)"
-            )
 
     def _block(self, g: Gap, owner: Owner, start: int) -> Iterator[int]:
         """The ends of the blocks of `owner` starting at `start` whose image is what the
@@ -306,11 +196,7 @@ class Blocks:
             return False
         want = int.from_bytes(bytes(skip) + shown, "little")
         mask = (0xFFFFFFFF << 8 * skip) & 0xFFFFFFFF
-        if self.tier < 2 and prod(len(part) for part in parts) > CHEAP:
-            self.put_off = True  # a wrong start's hidden messages may be many: the others first
-            return False
-        return any_lookup3([*parts, (bytes(gap),)], (want, mask), self._spend)
-
+        return self._cheap(parts) and any_lookup3([*parts, (bytes(gap),)], (want, mask), self._spend)
 
     def _candidates(self, g: Gap, owner: Owner, at: int, after: bool) -> Iterator[list[tuple[bytes, ...]]]:
         """The messages that may lie at `at`, as parts: the owner's pieces (those of one
@@ -367,7 +253,7 @@ class Blocks:
         try:
             if self._chunk(buf, address, length):
                 return True
-        except _Exhausted:
+        except Exhausted:
             return False
         return reused and address in self.starts and length >= 8 and address + length <= len(buf)
 
@@ -381,18 +267,6 @@ class Blocks:
             return False
         self.chunks.add((address, length))
         return True
-
-    def _spend(self, n: int) -> None:
-        self.work += n
-        if self.work > self.cap:
-            raise _Exhausted  # the gap is refused as unexplained, naming the bound (note)
-        if self.work > self.start_cap:
-            raise _Spent
-
-
-class _Exhausted(Exception):
-    """The work bound is spent: no more blocks are searched for in this file."""
-
 
 def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> dict[int, set[int]]:
     """address -> the lengths the continuation messages the gaps show whole give it (the
@@ -408,10 +282,6 @@ def _named(buf: bytes | memoryview, gaps: list[tuple[int, int, int]]) -> dict[in
                     out.setdefault(address, set()).add(length)
             at = window.find(_CONTINUATION, at + 1)
     return out
-
-
-class _Spent(Exception):
-    """A start's share of the first round is spent: the next start is tried."""
 
 
 def _signatures(buf: bytes | memoryview, start: int, end: int) -> Iterator[int]:

@@ -1,16 +1,17 @@
 """The messages a freed continuation block may hold at a place, for oldblocks.py's search.
 
-oldblocks.py walks a gap of unclaimed bytes block by block, message by message; here is
-what one message at a place may be, as parts (each a choice of equally long byte
-strings: one where the gap shows it, any value the header allows where a later structure
-covers it): one of the owner's pieces, shown, or where all of it is hidden those of one
-header alike (only the block's checksum tells them apart); a null message of zeros, of
-the tail of the message libhdf5 moved out to make room for a continuation message
-(H5O__alloc_chunk), or holding what a live header's null may (moved.py). What the search
-asks again and again (the values of a hidden field, the owner's tails and alike pieces,
-a null's data matched as moved.py does) is made once; the work is spent from the bound
-oldblocks.py keeps (`spend`). The continuation messages, which name blocks, are
-oldblocks.py's: which blocks there are is its bookkeeping."""
+oldsearch.py walks a gap of unclaimed bytes block by block, oldblocks.py a block message
+by message; here is what one message at a place may be, as parts (each a choice of
+equally long byte strings: one where the gap shows it, any value the header allows where
+a later structure covers it): one of the owner's pieces, shown, or where all of it is
+hidden those of one header alike (only the block's checksum tells them apart); a null
+message of zeros, of the tail of the message libhdf5 moved out to make room for a
+continuation message (H5O__alloc_chunk), or holding what a live header's null may
+(moved.py). What the search asks again and again (the values of a hidden field, the
+owner's tails and alike pieces, a null's data matched as moved.py does) is made once;
+the work is spent from the bound oldsearch.py keeps (`spend`). The continuation
+messages, which name blocks, are oldblocks.py's: which blocks there are is its
+bookkeeping."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ class Messages:
     """What a freed block's message at a place may be, and what the search made once."""
 
     def __init__(self, spend: Callable[[int], None]) -> None:
-        self.spend = spend  # counts work against the bound (oldblocks.MAX_WORK), raising past it
+        self.spend = spend  # counts work against the bound (oldsearch.MAX_WORK), raising past it
         self.tails: dict[int, dict[int, set[bytes]]] = {}  # id(owner) -> _tails
         self.leftovers: dict[tuple[int, int, int], bool] = {}  # (id(owner), at, size) -> _leftover
         self.alike: dict[tuple[int, int], dict[bytes, tuple[bytes, ...]]] = {}  # (id(owner), fits) -> _alike

@@ -7,16 +7,23 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from .. import terminal
 from ..stream import Invalid
 from . import btree, fields, remains
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .objects import Walker
 
+    Found = Callable[[bytes, int, bytes | None], None]
 
-def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
-    """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names."""
+
+def symbol_table(w: Walker, root: int, heap: int, what: str, found: Found | None = None) -> None:
+    """A group of the old kind: its B-tree, its SNOD nodes and its local heap of names;
+    `found`: given each entry's (name, object header, soft link value) instead of
+    reaching it (a table libhdf5 left behind: converted.py)."""
     entries: list[tuple[int, int, int | None]] = []
     before, ends = 0, []  # the empty name, at 0 in every group's heap
     shape = (0, fields.K_DEFAULTS["group"], 8)
@@ -31,9 +38,12 @@ def symbol_table(w: Walker, root: int, heap: int, what: str) -> None:
         raise Invalid(f"hdf5: the last key of the group B-tree of {what} is not its last name")
     texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
     segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
-    for offset, header, _ in entries:
-        name = segment[offset : segment.index(b"\0", offset)].decode("utf-8", "replace")
-        w.reach(header, f"{what.rstrip('/')}/{name}")
+    for offset, header, text in entries:
+        raw = segment[offset : segment.index(b"\0", offset)]
+        if found is not None:
+            found(raw, header, None if text is None else segment[text : segment.index(b"\0", text)])
+        else:
+            w.reach(header, f"{what.rstrip('/')}/{raw.decode('utf-8', 'replace')}")
 
 
 def symbol_entry(w: Walker, raw: bytes, what: str) -> tuple[int, int, int | None]:
@@ -90,6 +100,7 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
+        terminal.check(segment[offset:end], f"a link name (or soft link value) of {what}", "hdf5")
         padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
         padding = segment[end + 1 : padded_end]
         if padding.strip(b"\0") and not remains.stale_free_header(padding, end + 1 - offset, offset, size):
