@@ -86,7 +86,8 @@ def headers_allowed(raw: bytes, member: tarfile.TarInfo, archive: tarextended.Ar
             raise Invalid(f"tar: {member.name!r}'s long name record holds bytes after the name")
         else:
             long_name = data[:-1]
-            tarextended.long_name_allowed(block, long_name, own, member)
+            tarextended.long_name_allowed(block, long_name, own, member, archive)
+    tarextended.split_allowed(own, bool(extended), member, archive)
     return tarnames.written(own, pax_path, long_name)
 
 
