@@ -365,3 +365,21 @@ def test_a_freed_continuation_block_under_two_lists():
     growing reach (oldsearch.REACH) and each try capped until the ledger's last round
     (TRY_WORK): it passes (bench/bench_hdf5_sweep.py: 360 of 360)."""
     assert _refusal(sessions([_members(k, "la", True, 3, False) for k in range(3)], libver="latest")) == ""
+
+
+def _one_state(whole: bytes) -> oldsections.OldSections:
+    heaps = oldsections.OldSections()
+    heaps.add(1, oldsections.Tails(what="h", widths=(1, 2), ends={}, objects=3, states=(whole,),
+                                   known=frozenset({whole})))
+    return heaps
+
+
+@pytest.mark.parametrize("shown", [1, 2, 3])
+def test_a_recomputed_hidden_list_shows_two_bytes_at_least(shown):
+    """Session 39, attack ph5: a list hidden but for the last byte of its checksum fits
+    one byte of anything by chance (one of a heap's 15 states: 15/256); the stale size
+    0x22 of a freed block's message, for 0x23, was taken as one. Two bytes at least."""
+    whole = b"FSSE" + bytes(9) + b"\x01\x05\x00\x10\x00" + b"\xaa\xbb\xcc\xdd"
+    size, what = _one_state(whole)._recomputed(whole[-shown:] + b"\x07" * 8, 100, len(whole))
+    assert size == (shown if shown >= oldsections.MIN_SHOWN else 0)
+    assert what.startswith(OLD) == (shown >= oldsections.MIN_SHOWN)

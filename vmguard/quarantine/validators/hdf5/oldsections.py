@@ -44,6 +44,9 @@ MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks
 MAX_PINNED = 16  # enumerations of an untracked heap's states by what a hidden list shows, a file
 SKIP_SHOWN = 4  # bytes a hidden list of a state with skips shows at least (its 4,096 more states would
 # make a byte or two after any structure some state's last: session 38, test_hdf5_heldblocks)
+MIN_SHOWN = 2  # bytes a recomputed hidden list or root shows at least: one byte of its checksum, 8
+# bits against the choice of state (a heap's 15: attack ph5's freed block, a stale message size
+# 0x22 for 0x23 taken as the last byte of a 27-byte list one byte after the live one's start)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,14 +203,15 @@ class OldSections:
                 skips = oldstates.candidates(self.skips.get(manager, ()), shown, most)
                 found += [(whole, hidden) for whole, hidden in skips if len(whole) - hidden >= SKIP_SHOWN]
                 fits += [(len(whole) - hidden, -hidden, whole, manager) for whole, hidden in found
-                         if whole[:-4] not in seen and whole[:-4] != tails.live]
+                         if whole[:-4] not in seen and whole[:-4] != tails.live
+                         and len(whole) - hidden >= MIN_SHOWN]
         for heap, root in self.roots.items():
             if heap not in self.root_blocks:  # computed once
                 self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
             blocks = self.root_blocks[heap]
             fits += [(len(whole) - hidden, -hidden, whole, heap)
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
-                     if self._chained(heap, blocks[whole][0])]
+                     if self._chained(heap, blocks[whole][0]) and len(whole) - hidden >= MIN_SHOWN]
         if not fits:
             return 0, ""
         size, hidden, whole, owner = max(fits)
