@@ -43,7 +43,10 @@ refuses (kept so the price is seen).
 Fixed in session 39 (text.py, refused since and asserted so): the rise across jobs (a line
 holds at most one cursor-up: the bound is per line, so it holds for any set of files; the
 job-wide sum, jobrise.py, is gone), putty/run.log (FF refused) and putty/climb.txt (a UTF-16
-BS byte past its line's column 0 refused).
+BS byte past its line's column 0 refused). Fixed in session 39 (terminal.py: a string a
+reader prints is terminal text, STRING_REFUSALS): jsonesc/result.json and osc.json (JSON's
+escaped ESC), strings/run.h5 (h5py's attribute), strings/hist.root and tree.root (the key
+titles).
 """
 
 from __future__ import annotations
@@ -65,22 +68,17 @@ from tests.support import attack_otext_strings as strings  # noqa: E402
 from tests.support import attack_otext_text as text  # noqa: E402
 
 HOLES: dict[str, str] = {
-    "jsonesc/result.json": "published: a JSON string of `\\u001b[9A\\u001b[2K`; `jq -r "
-    ".status` climbs 9 rows and erases a line (text row: ESC only as `ESC [ A`, at most 8 "
-    "rows, no ESC [ K; FITS strings refused for the same since session 38)",
-    "jsonesc/osc.json": "published: a JSON string of OSC 52 and OSC 0; `jq -r .status` "
-    "writes the reader's clipboard and sets the title (text row: 'sets no title, colour, "
-    "clipboard')",
-    "strings/run.h5": "published: h5py's attribute of / holds ESC [ 9 A, ESC [ 2 K and OSC 0; "
-    "print(f.attrs['status']) climbs 9 rows, forges a line and retitles the terminal (no "
-    "rule of the hdf5 row; the FITS row refuses the same in table strings since session 38)",
-    "strings/hist.root": "published: uproot's TH1 title holds ESC [ 9 A, ESC [ 2 K and OSC 0; "
-    "ROOT's f->ls() and uproot's print(h.title) hand them raw to a terminal (as FITS strings, "
-    "refused since session 38)",
-    "strings/tree.root": "published: uproot's TTree title holds the same; ROOT's f->ls() and "
-    "t->Print() hand it raw to a terminal",
 }
 FALSE_REJECTIONS: dict[str, str] = {
+}
+# Holes closed in session 39 (terminal.py: a string a reader prints is terminal text, one
+# rule for JSON, HDF5, ROOT and FITS strings): refused, the detail naming the control.
+STRING_REFUSALS = {
+    "jsonesc/result.json": "json: a string (its escape \\u001b) holds a control character (U+001B",
+    "jsonesc/osc.json": "json: a string (its escape \\u001b) holds a control character (U+001B",
+    "strings/run.h5": "hdf5: a variable-length string of / ",
+    "strings/hist.root": "root: the title of the key at",
+    "strings/tree.root": "root: the title of the key at",
 }
 # libmagic's Python guess in a file without an extension stays refused (docs: "without an
 # extension, or named .py, it stays refused, and so does such a member of an archive"):
@@ -226,6 +224,14 @@ def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
+    assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(STRING_REFUSALS))
+def test_strings_that_drive_a_terminal_are_refused(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert STRING_REFUSALS[name] in entry["detail"] and "control character" in entry["detail"], entry
     assert not (run["out"] / name).exists()
 
 

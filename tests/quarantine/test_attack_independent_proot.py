@@ -48,22 +48,13 @@ uproot = pytest.importorskip("uproot")
 from tests.support import attack_nroot_rio as rio  # noqa: E402
 from tests.support import attack_proot_forge as forge  # noqa: E402
 
-HOLES: dict[str, str] = {
-    "root-p-rootmade-spread.root":
-        "published: an uproot-made file whose top directory's UUID was set to the file's "
-        "(so it reads as ROOT-made) carries a chosen top keys list key datime (2041-03-14 "
-        "15:09:26, any second between the making and fDatimeM) and the FreeSegments key "
-        "beside it, with fDatimeM 2058: about 31 bits in the list key on top of the "
-        "docs' 'one making, about 31 bits, and fDatimeM, about 31 ... 1 bit more which "
-        "writer the UUIDs say made it, about 9 the seconds apart'",
-}
-if "root-p-cxx-spread.root" in forge.NAMES:
-    HOLES["root-p-cxx-spread.root"] = (
-        "published: ROOT's own simple.root (published as is; ROOT dates its top list key "
-        "at its last write, fDatimeM) with fDatimeM 2058 and the top list key at a chosen "
-        "second (2041-03-14 15:09:26), the FreeSegments key 30 s on: the list key's ~30 "
-        "bits between the making and fDatimeM are not in the docs' price ('about 9 the "
-        "seconds apart'), and no uproot write in the file explains the gap")
+# Closed in session 39 (rootmade): a ROOT-made file's top list key is dated at ROOT's last
+# write, fDatimeM, or where uproot updated the file since, within 60 s after the latest live
+# key dated no later (root_dates): both refused, asserted below.
+HOLES: dict[str, str] = {}
+DATES_DISAGREE = "root: the file's dates disagree: the top keys list's key is not dated at ROOT's last write"
+SPREAD = ["root-p-rootmade-spread.root"] + (
+    ["root-p-cxx-spread.root"] if "root-p-cxx-spread.root" in forge.NAMES else [])
 
 _CXX = ("ROOT-made file (uproot 2.9.0's test data, published as is) updated by uproot "
         "5.7 (a histogram added; then deleted 3 days later): refused 'root: the free "
@@ -72,8 +63,8 @@ _CXX = ("ROOT-made file (uproot 2.9.0's test data, published as is) updated by u
         "histogram over the start of ROOT's zlib-compressed one, whose compressed tail "
         "stays in free space (any uproot write adding a class: 81 of the 82 published "
         "corpus files so updated are refused, on one clock or days apart; refused alike "
-        "before session 38's and 39's rules, so not new; 'Still refused' names no "
-        "ROOT-made file uproot updated)")
+        "before session 38's and 39's rules, so not new; docs' 'Still refused' names it "
+        "since session 39, rootmade)")
 FALSE_REJECTIONS: dict[str, str] = {
     n: _CXX for n in forge.CONTROL_NAMES if n.startswith("ctl-p-cxx-") and "-" in n[10:]
 }
@@ -228,6 +219,16 @@ def test_attack_refused(vetted, name):
     entry = vetted["entries"][name]
     assert entry["verdict"] == "rejected", f"published: {name}"
     assert entry["detail"].startswith("root:"), entry["detail"]
+    assert not (vetted["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", SPREAD)
+def test_list_key_spread_is_refused_as_dates_disagreeing(vetted, name):
+    """Was HOLES: the top list key at a chosen second between the making and fDatimeM in a
+    file that says ROOT made it, with no live key ROOT wrote near it."""
+    entry = vetted["entries"][name]
+    assert entry["verdict"] == "rejected", f"published: {name}"
+    assert entry["detail"].startswith(DATES_DISAGREE), entry["detail"]
     assert not (vetted["out"] / name).exists()
 
 

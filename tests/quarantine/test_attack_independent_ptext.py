@@ -44,6 +44,7 @@ import hashlib
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -55,7 +56,7 @@ from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_ptext_cases as cases  # noqa: E402
 from tests.support import attack_ptext_controls as ctl  # noqa: E402
 
-_RUNS = "runs code or sends the tool elsewhere; the Walk's tool-configuration claim"
+ROOT_DIR = Path(__file__).resolve().parents[2]
 _CFG_REASONS = {
     "go/go.work": "go finds go.work in . or any parent on every go build: replace swaps a "
                   "module for another directory's code",
@@ -92,19 +93,16 @@ _CFG_REASONS = {
     "nix3/default.nix": "nix-build without arguments evaluates ./default.nix: a build runs",
     "tilt/Tiltfile": "tilt up runs ./Tiltfile (Starlark local() runs a command)",
 }
-HOLES: dict[str, str] = {
-    "cutview/train.err": "published: lines of one ESC [ A each, none on the first; `cut -c1-80` "
-    "leaves ESC open before LF, the next line's `[2J` erases the screen and `[9A` climbs 9 "
-    "rows above the file's first line (text row: 'whatever lines of whatever files a reader "
-    "shows ... climbs at most 1 row'; only joiners are named as unbounded)",
-    "cutview/reset.err": "published: a line whose 80th character is the ESC of its one ESC [ A, "
-    "then the ordinary line 'checkpoint saved': `cut -c1-80` hands a terminal ESC LF c, RIS "
-    "(full reset: the screen and what was shown before the file erased) (text row: ESC only as "
-    "ESC [ A, which 'answers nothing and sets no ... mode')",
-    **{name: f"published: {why} ({_RUNS})" for name, why in _CFG_REASONS.items()},
-    **{f"tex{i}/main.brf": f"published: main.brf (\\openout) beside main.{ext}, a LaTeX job "
-       f"source the texjobs list misses; its run's pdflatex main.tex reads main.brf as TeX"
-       for i, ext in enumerate(cases.TEX_SOURCES)},
+HOLES: dict[str, str] = {}
+# Published as the docs now say (session 39): a view that cuts lines (`cut -c`) is as
+# unbounded as one that joins them (an ESC [ A cut after its ESC leaves the ESC open for
+# the next line's text), and Bazel's older WORKSPACE file (a directory named workspace is a
+# lab's own; MODULE.bazel is refused). The other tool files and the LaTeX sources found
+# here are refused since session 39 (names2).
+CUT_OR_NAMED = {
+    "cutview/train.err": "cuts lines",
+    "cutview/reset.err": "cuts lines",
+    "bazel2/WORKSPACE": "WORKSPACE",
 }
 FALSE_REJECTIONS: dict[str, str] = {}
 DOCUMENTED_REFUSALS = {
@@ -140,7 +138,7 @@ def _case(name: str, table: dict[str, str]):
 
 
 def test_tables_name_real_cases(run):
-    assert set(HOLES) <= set(HOSTILE)
+    assert set(HOLES) | set(_CFG_REASONS) | set(CUT_OR_NAMED) <= set(HOSTILE)
     assert set(FALSE_REJECTIONS) | set(DOCUMENTED_REFUSALS) <= set(run["controls"])
     assert not set(HOSTILE) & set(run["controls"])
 
@@ -242,12 +240,19 @@ def test_ordinary_output_published_byte_identical(run, name):
     assert entry["sha256"] == hashlib.sha256(published).hexdigest()
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOSTILE)])
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(set(HOSTILE) - set(CUT_OR_NAMED))])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(CUT_OR_NAMED))
+def test_documented_limits_are_published(run, name):
+    """docs/quarantine.md names each (grep the phrase): kept honest, fails when that changes."""
+    assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
+    assert CUT_OR_NAMED[name] in (ROOT_DIR / "docs" / "quarantine.md").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(LISTED))

@@ -20,7 +20,7 @@ VALUE = {
     "ints": [0, -1, 2**53, 2**70],
     "empty": [[], {}],
     "nested": [[1, [2, {"a": None}]], True, False],
-    "s": 'a/b <x> & "q" \\ \t\n\x01\x7f',
+    "s": 'a/b <x> & "q" \\ \t\n\r',  # \x01 and DEL: refused (terminal.py)
 }
 
 
@@ -105,7 +105,7 @@ INDENTED = json.dumps({"a": [1, 2.5], "b": "x"}, indent=2)
         ('{"p": "\\u000a"}', "the escape"),  # json.dumps writes \n
         ('{"p": "\\u00E9"}', "the escape"),
         ('{"p": "\\u00e9", "q": "é"}', "non-ASCII characters"),
-        ('{"p": "\\u007f", "q": "\x7f"}', "DEL"),
+        ('{"p": "\\u007f", "q": "\x7f"}', "control character"),  # DEL, either way (terminal.py)
         ('{"p": "\\u003c", "q": "<"}', "& < >"),
         ('{"p": "\\u2028", "q": "\u2028"}', "U\\+2028"),
         ('{"a": 1, "b":2}', "':' followed by a space in some places"),

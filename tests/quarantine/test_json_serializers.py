@@ -32,7 +32,7 @@ TEXT = [
     "\u00e9t\u00e9",
     "\u65e5\u672c",
     "\U0001f600",
-    "\x01\t\n",
+    "\t\n\r",  # no other control: a reader prints the string raw (terminal.py)
     "\u2028",
     'q"\\',
 ]

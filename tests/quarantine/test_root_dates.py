@@ -15,6 +15,7 @@ orootfix: independent attack o root's holes and variants of them).
 
 from __future__ import annotations
 
+import datetime
 import struct
 
 import pytest
@@ -24,9 +25,12 @@ from vmguard.quarantine.validators import Invalid
 
 uproot = pytest.importorskip("uproot")
 
+from tests.support import attack_nroot_files as files  # noqa: E402
 from tests.support import attack_nroot_forge as nforge  # noqa: E402
 from tests.support import attack_nroot_rio as rio  # noqa: E402
 from tests.support import attack_oroot_forge as forge  # noqa: E402
+from tests.support import attack_proot_forge as pforge  # noqa: E402
+from tests.support import root_cxx_corpus  # noqa: E402
 
 ROOT = "application/x-root"
 OK = [(ROOT, "root")]
@@ -200,3 +204,57 @@ def test_two_runs_past_the_versions_of_a_deletion_are_refused(deleted):
     assert vet(rio.put(deleted, z + 4, run), ROOT, 1 << 20) == OK
     _refused(rio.put(deleted, z, run + keys[0][18:] + keys[1][:10]), STRAY)
     _refused(rio.put(deleted, z, keys[1][18:] + keys[0][:10] + run), STRAY)
+
+
+# ---- ROOT's last write (session 39, rootmade: attack p root's spread holes) -------------
+LAST_WRITE = "top keys list's key is not dated at ROOT's last write"
+
+
+@pytest.fixture(scope="module")
+def rooted(tmp_path_factory) -> dict[str, bytes]:
+    """ROOT's sample-6.14.00-uncompressed.root as ROOT wrote it, then updated by uproot 5.7:
+    a histogram added, then deleted 3 days later (the corpus file uproot updates into one
+    that is published)."""
+    src = root_cxx_corpus.files()["sample-6.14.00-uncompressed.root"]
+    out = {"root": src.read_bytes()}
+    path = tmp_path_factory.mktemp("rooted") / "s.root"
+    path.write_bytes(out["root"])
+    with files.clock(files.T0), uproot.update(path) as f:
+        files.hist("added")(f)
+    out["added"] = path.read_bytes()
+    with files.clock(files.T0 + datetime.timedelta(days=3)), uproot.update(path) as f:
+        files.delete("added")(f)
+    out["deleted"] = path.read_bytes()
+    return out
+
+
+def _stamp(d: bytes, field: str) -> bytes:
+    at = _places(d)[field]
+    return d[at : at + 4]
+
+
+def test_root_dates_its_list_key_at_its_last_write(rooted):
+    """ROOT dates its top list's key at fDatimeM (all 89 corpus files): moved with fDatimeM
+    it is the last write's date (priced as fDatimeM's); moved alone between the making and
+    a later fDatimeM (attack p's cxx-spread) it is refused."""
+    d = rooted["root"]
+    assert vet(d, ROOT, 1 << 20) == OK
+    m = _stamp(d, "m")
+    assert _stamp(d, "list") == m and d[45:63] == d[_places(d)["uuid"] : _places(d)["uuid"] + 18]
+    later = pforge._add(m, 3600)
+    assert vet(_at(d, m=later, list=later, free=later), ROOT, 1 << 20) == OK
+    _refused(_at(d, m=pforge._add(m, 86400), list=later, free=later), LAST_WRITE)
+
+
+@pytest.mark.parametrize("job", ["added", "deleted"])
+def test_uproot_keeps_roots_list_key_at_roots_last_write(rooted, job):
+    """uproot updating ROOT's file dates fDatimeM anew and keeps ROOT's list key (and its
+    FreeSegments and StreamerInfo keys): published. The list key may follow the last key
+    ROOT wrote by 60 s (one close); 61 s or a day after it is refused."""
+    d = rooted[job]
+    assert vet(d, ROOT, 1 << 20) == OK
+    listed = _stamp(rooted["root"], "list")
+    assert _stamp(d, "list") == listed != _stamp(d, "m")
+    assert vet(_at(d, list=pforge._add(listed, 60), free=pforge._add(listed, 60)), ROOT, 1 << 20) == OK
+    for sec in (61, 86400):
+        _refused(_at(d, list=pforge._add(listed, sec), free=pforge._add(listed, sec)), LAST_WRITE)

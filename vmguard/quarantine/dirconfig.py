@@ -128,6 +128,19 @@ _SERVERS_AND_TOOLS = frozenset(
     + ["rust-toolchain.toml", "rust-toolchain", "gemfile", "vagrantfile", "rakefile"]
     + ["poetry.toml", "mypy.ini", "stack.yaml", "cabal.project"]
     + ["vercel.json", "now.json", "netlify.toml", "staticwebapp.config.json", "firebase.json"]
+    # Session 39, attack p text: build and task tools that find their file in `.` (most in
+    # its parents too) and run it or fetch what it names: go.work (replace: another
+    # directory's code), Snakefile, justfile, Taskfile, pixi.toml, shell.nix, flake.nix,
+    # default.nix, luigi.cfg (another scheduler), ruff.toml (output-file: any path),
+    # settings.gradle, the Ruby files Capfile, Thorfile, Guardfile, Podfile, Berksfile,
+    # Brewfile (as Gemfile), docker compose's own compose.yaml / docker-compose.yml (as its
+    # overrides), SConstruct, build.sbt, GNUmakefile, MODULE.bazel, Tiltfile
+    + ["go.work", "snakefile", "justfile", "taskfile.yml", "taskfile.yaml", "pixi.toml"]
+    + ["shell.nix", "flake.nix", "default.nix", "luigi.cfg", "ruff.toml", "settings.gradle"]
+    + ["settings.gradle.kts", "capfile", "thorfile", "guardfile", "podfile", "berksfile", "brewfile"]
+    + ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
+    + ["sconstruct", "sconscript", "build.sbt", "gnumakefile", "module.bazel", "workspace.bazel"]
+    + ["tiltfile"]  # not Bazel's older WORKSPACE: a directory of that name is a lab's own
 )
 # The caches of the last comment named by the job (prefix): every name below them.
 _CACHES = ("_minted-", "pythontex-files-")

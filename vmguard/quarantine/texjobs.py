@@ -36,6 +36,10 @@ from collections.abc import Mapping
 # .texi .texinfo .txi (texi2pdf runs TeX as job NAME, whose @printindex inputs NAME.cps
 # ...), and NAME.tex.gz, which gunzip makes NAME.tex.
 SOURCES = (".tex", ".latex", ".ltx", ".dtx", ".rnw", ".rtex", ".snw", ".texi", ".texinfo", ".txi", ".tex.gz")
+# Session 39, attack p text: more tools that write NAME.tex from NAME.EXT and run LaTeX on
+# it: Pweave (.Pnw .texw .pmd), noweb (.nw), lilypond-book (.lytex), Stex, R Markdown
+# (.Rmd), Quarto (.qmd), Org mode (.org), Weave.jl (.jmd).
+SOURCES += (".pnw", ".texw", ".pmd", ".nw", ".lytex", ".stex", ".rmd", ".qmd", ".org", ".jmd")
 MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
 MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # What a reader takes as the job's output, never read back as TeX code by the job's name:
@@ -51,6 +55,7 @@ MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # .gls LaTeX inputs), .mk4 (make4ht runs it), and every extension a package invents.
 OUTPUT = (".pdf", ".dvi", ".xdv", ".log", ".blg", ".ilg", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
 OUTPUT += (".bib", ".info")  # makeinfo's manual of a Texinfo job: no TeX reads it back
+OUTPUT += (".md",)  # what R Markdown, Quarto and Pweave render to besides the PDF
 _OWN = (*OUTPUT, *SOURCES, ".out")  # exactly NAME + one of these
 # NAME-X: the outputs only. NAME-X.tex is refused: gnuplottex inputs
 # \jobname-gnuplottex-fig1.tex, and kpathsea reads NAME-figure0.dpth.tex for the TikZ

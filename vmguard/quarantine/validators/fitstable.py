@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
+from . import terminal
 from .fitsheap import HeapArray, HeapLayout
 from .fitstile import GzipTile, PlioTile, RiceTile, Tiles
 from .stream import Invalid, Stream
@@ -31,12 +32,12 @@ _DIGITS = re.compile(r"^(\d+)$")
 _LOGICAL = b"TF\0"
 _IS_NUL = bytes.maketrans(bytes(range(256)), b"\1" + bytes(255))
 _NUL_THEN_BYTE = re.compile(rb"\0[^\0]")
-# The text row's controls, in a string (FITS: an A field is ASCII text): C0 but NUL (the
-# string's end) and TAB LF VT CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
+# A string's controls (terminal.py, the one rule for strings a reader prints): C0 but NUL
+# (the string's end) and TAB LF CR, DEL, and a C1 control as UTF-8 (C2 80..9F). Printing
 # a table (`print(Table.read(f))`) hands them to the terminal raw: ESC ] 0 ; ... BEL sets
 # its title, ESC [ 1 A and ESC [ 2 K forge a line over what it showed, FF clears PuTTY's.
-_STRING_CONTROL = re.compile(rb"[\x01-\x08\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
-_BYTE_CONTROL = re.compile(rb"[\x01-\x08\x0c\x0e-\x1f\x7f]")  # one byte of each row: no pairs
+_STRING_CONTROL = terminal.CONTROL_BYTES
+_BYTE_CONTROL = terminal.CONTROL_BYTE  # one byte of each row: no pairs
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,7 @@ def _no_control(position: bytes, data: bytes, naxis1: int, column: Column, start
 def _control(column: Column, at: int) -> NoReturn:
     raise Invalid(
         f"fits: a string of column {column.number} (TFORM{column.number}) holds a control character "
-        f"(offset {at}): an A field is ASCII text (FITS 4.0 7.3.3.1), and a table printed in a terminal "
-        "hands it raw to the terminal, which acts on it (the text row's rule)"
+        f"(offset {at}): an A field is ASCII text (FITS 4.0 7.3.3.1), and {terminal.WHY}"
     )
 
 

@@ -16,8 +16,10 @@ characters) is refused, not buffered.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 
+from . import terminal
 from .jsonkeys import ObjectKeys
 from .jsonlayout import Escapes, Layout
 from .stream import Invalid, Stream
@@ -40,6 +42,11 @@ _PAIR_KEY = re.compile(rf"{_WS}({_STRING}){_WS}:{_WS}{_SCALAR}{_WS},")  # a run'
 _TRAILING_WS = re.compile(_WS)
 FINAL = ("", "\n")  # what may follow the value: nothing, or one newline
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
+
+# A string's controls (terminal.py): raw (DEL and C1, which JSON admits; C0 it does not) or
+# escaped (\u001b, \u009b, \b, \f; \t \n \r are TAB LF CR), looked for once every
+# escaped backslash is taken out. Keys and values alike: jq -r prints either.
+_CONTROL_ESCAPE = re.compile(r"\\(?:[bf]|u00(?!0[9aAdD])(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]))")
 
 # What may come next.
 VALUE, FIRST_VALUE, KEY, FIRST_KEY, COLON, AFTER, END = range(7)
@@ -65,8 +72,22 @@ class JsonChecker:
         self.after = ""  # the white space after the value so far
         self.layout = Layout()
         self.escapes = Escapes()
+        self.style: Invalid | None = None  # the first layout, escape or number rule broken
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
+        """A layout, escape or number rule broken is kept while the grammar and the strings
+        are still checked to the end: JSON a serializer did not write is held to the text
+        rules, unless a string of it drives a terminal (jq reads any JSON)."""
+        try:
+            self._feed(chunk, final)
+        except terminal.TerminalString:
+            raise
+        except Invalid:
+            if self.style is not None:
+                raise self.style from None
+            raise
+
+    def _feed(self, chunk: bytes, final: bool) -> None:
         try:
             text = self.decoder.decode(chunk, final)
         except UnicodeDecodeError as err:
@@ -78,8 +99,14 @@ class JsonChecker:
         if not self.done and self.buf[:1] in (" ", "\t", "\n", "\r"):
             raise Invalid("json: white space before the value (no serializer writes it)")
         pos = 0 if not final and cut and _still_cut(cut, text) else self._tokens(final)
-        self.escapes.feed(self.buf[:pos])
-        self.layout.feed(self.buf[:pos], self.state == END)
+        judged = self.buf[:pos]
+        _no_control(judged, self.done)
+        if self.style is None:
+            try:
+                self.escapes.feed(judged)
+                self.layout.feed(judged, self.state == END)
+            except Invalid as err:
+                self.style = err
         self.done += pos
         self.buf = self.buf[pos:]
         if len(self.buf) > MAX_TOKEN:
@@ -89,6 +116,8 @@ class JsonChecker:
 
     def close(self) -> str:
         self.feed(b"", final=True)
+        if self.style is not None:
+            raise self.style
         if self.state != END:
             raise self._error(0, "the text ends inside the value")
         self.layout.close()
@@ -183,6 +212,17 @@ class JsonChecker:
         if word is not None:
             what = f"{word} is not JSON"
         return Invalid(f"json: not one strict JSON value: {what} (at character {self.done + pos})")
+
+
+def _no_control(judged: str, done: int) -> None:
+    """No string of the judged tokens holds a control (terminal.py), raw or escaped."""
+    if (raw := terminal.CONTROL.search(judged)) is not None:
+        terminal.refuse(raw.group(), done + raw.start(), "a string", FMT)
+    if "\\" in judged:
+        plain = judged.replace("\\\\", "")
+        if (escape := _CONTROL_ESCAPE.search(plain)) is not None:
+            terminal.refuse(json.loads(f'"{escape.group()}"'), done + judged.find(escape.group()),
+                            f"a string (its escape {escape.group()})", FMT)
 
 
 def _bad_start(buf: str, pos: int) -> bool:

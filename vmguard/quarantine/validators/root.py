@@ -31,6 +31,7 @@ from . import (
     root_rntuple,
     root_tables,
     root_tails,
+    terminal,
 )
 from .root_codecs import ALGORITHMS, METHODS
 from .root_model import FMT, KEY, Header, Record, RootWalk, check_datime, key_fields, read_string
@@ -254,8 +255,9 @@ def _key_strings(key: bytes, offset: int, wide: bool) -> tuple[bytes, tuple[byte
     """A key's class name, (name, title) and the bytes after its title."""
     at = KEY.size + (16 if wide else 8)
     strings = []
-    for _ in range(3):
+    for part in ("class name", "name", "title"):
         text, at = read_string(key, at, f"the key at {offset}")
+        terminal.check(text, f"the {part} of the key at {offset}", "root")  # f->ls() prints them raw
         strings.append(text)
     return strings[0], (strings[1], strings[2]), key[at:]
 

@@ -11,6 +11,7 @@ from . import HEAD_SIZE, hdf5, libmagic_type, text, validator_for
 from .identify import IDENTIFY_SIZE, PAGE_SNIFF_SIZE, executable_format, own_type, page_sniffed
 from .inside import TOP, Inside, KnownAs
 from .stream import Invalid, Stream
+from .terminal import TerminalString
 
 MAX_DEPTH = 3  # a gzip of a tar of a gzip; deeper nesting is refused
 
@@ -98,9 +99,13 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
         for i, checker in enumerate(checkers):
             if failed[i] is None:
                 failed[i] = _fed(checker.feed, bytes(chunk))
+        if isinstance(failed[0], TerminalString):
+            raise failed[0]  # JSON's strings drive a terminal: as text it is no better
         if failed[0] and failed[1]:
             raise failed[0 if said_json else 1]
     names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
+    if isinstance(names[0], TerminalString):
+        raise names[0]
     if isinstance(names[0], str):
         return "application/json", names[0]
     if isinstance(names[1], str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import terminal
 from ..stream import Invalid
 from . import tuning
 
@@ -194,4 +195,5 @@ def stored_string(raw: bytes, name: str, *, terminated: bool = False) -> bytes:
             f"(libhdf5 writes the characters{' and one NUL' if terminated else ', no NUL'}; a reader stops "
             "at the first NUL)"
         )
+    terminal.check(text, name, "hdf5")  # h5py returns it, `print` hands it to a terminal
     return text

@@ -9,8 +9,10 @@ import struct
 from functools import partial
 from typing import TYPE_CHECKING
 
+from .. import terminal
 from ..stream import Invalid
 from . import btree, chunks, edges, fields, fills, regions, sizes, vlen
+from .atoms import STRING
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -150,9 +152,9 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     if flags:  # a committed datatype's
-        _, item, values = _committed(w, shared(f, at, what), what)
+        cls, item, values = _committed(w, shared(f, at, what), what)
     else:
-        _, item, values = datatype(sizes.within(f, m), at, what)
+        cls, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     fixed(space_of, f"an attribute of {what}")
     # the name: its characters and one NUL (its size counts), then padding
@@ -170,6 +172,18 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:
         _refs(w, (data, space_of.elements * item), values, what)
+    if cls == STRING:
+        _fixed_strings(f, (data, space_of.elements, item), what)
+
+
+def _fixed_strings(f: File, extent: tuple[int, int, int], what: str) -> None:
+    """An attribute of fixed-length strings: each, its NUL padding aside, is text a reader
+    prints (terminal.py; h5py returns bytes, `.decode()` hands a terminal what they hold)."""
+    at, count, item = extent
+    raw = f.bytes(at, count * item, f"an attribute of {what}")
+    called = f"a fixed-length string attribute of {what}"
+    for i in range(0, len(raw), item):
+        terminal.check(raw[i : i + item].replace(b"\0", b""), called, "hdf5")
 
 
 def _attribute_pad(version: int):  # noqa: ANN202

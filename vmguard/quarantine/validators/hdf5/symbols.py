@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from .. import terminal
 from ..stream import Invalid
 from . import btree, fields, remains
 from .ledger import UNDEFINED
@@ -99,6 +100,7 @@ def _local_heap(w: Walker, heap: int, names: list[int], what: str) -> bytes:
         end = segment.find(b"\0", offset)
         if offset >= size or end < 0:
             raise Invalid(f"hdf5: a link name of {what} lies outside its local heap")
+        terminal.check(segment[offset:end], f"a link name (or soft link value) of {what}", "hdf5")
         padded_end = min(-(-(end + 1) // 8) * 8, size)  # H5HL_ALIGN: names padded to 8 bytes
         padding = segment[end + 1 : padded_end]
         if padding.strip(b"\0") and not remains.stale_free_header(padding, end + 1 - offset, offset, size):
