@@ -70,7 +70,7 @@ LISTED = {
     f"root-m-older-{c}-{k}.root"
     for c in ("l4", "zs") for k in ("one-block", "loose-24-first-96")
 } | {"root-m-anchor-max-key-size-1gib.root"}  # "fMaxKeySize 0 or 1 GiB": 1 bit
-# Closed in session 38 (rootslack: root_remains._behind_list; root_versions.first_place,
+# Closed in session 38 (rootslack: root_slack.behind_list; root_versions.first_place,
 # fresh, copied, writers): behind a live keys list, whole keys and key tails of 24 bytes
 # or more passed as runs of the live keys list ("runs of at least 24 bytes found verbatim
 # in a live uncompressed record"), so the versions rule added no bound there. Now what

@@ -2,7 +2,7 @@
 
 Attacks docs/quarantine.md's "ROOT: what exactness leaves" as changed in session 38, not
 the code (neither the validators nor their tests were read):
-- the slack behind the top keys list at its first place (`root_remains._behind_list`:
+- the slack behind the top keys list at its first place (`root_slack.behind_list`:
   "zeros where the directory shows no deletion ... and the file no writer ..., else key
   material only: at most one run of a live keys list and the file's loose bytes ... and,
   without a writer, no copy of a key the file holds"): chosen text, and one run of the
@@ -60,7 +60,7 @@ from tests.support import attack_oroot_files as ordinary_files  # noqa: E402
 from tests.support import attack_oroot_forge as forge  # noqa: E402
 
 # Session 39 (orootfix) closed attack o's holes: two runs of the live list behind it in
-# a chosen order, keys repeated, two runs past the versions (root_remains.Rationed: at most
+# a chosen order, keys repeated, two runs past the versions (root_slack.Rationed: at most
 # one run, what follows it only a tail of the key it ends on); fDatimeC moved alone, the
 # making moved without the top list's and FreeSegments' keys (root_dates: the file's dates
 # agree). fDatimeM moved alone is priced (LISTED below); tests/quarantine/test_root_dates.py

@@ -8,7 +8,7 @@ orootfix: independent attack o root's holes and variants of them).
   and no fDatimeM more than CLOCKS before the making). One of them moved alone is
   refused; a making stated coherently (every field at one date) is the forger's, as the
   docs price it: it passes here, kept honest.
-- Behind a live keys list at most one run of a live keys list (root_remains.Rationed):
+- Behind a live keys list at most one run of a live keys list (root_slack.Rationed):
   what uproot leaves past it is the end of an older version ending on the key the run
   ends on; a second run of another key, however the longest match splits it, is refused.
 """

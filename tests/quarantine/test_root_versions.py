@@ -95,7 +95,7 @@ def test_seed_100_with_jobs_a_minute_apart_passes(tmp_path, monkeypatch):
     """Session 39 (rootfr): the copy of w0_0's key is dated in job 2's second, so no run of
     w1_0's key, which it is where the jobs share one second (refused before:
     bench_root_del_sweep --apart and --clocks strings-100); its datime, a date-time of
-    the file's history, costs 3 loose bytes (root_remains._redated)."""
+    the file's history, costs 3 loose bytes (root_slack._redated)."""
     data, copies = _apart_100(tmp_path, monkeypatch)
     assert len(copies) == 1
     assert vet(data, ROOT) == OK

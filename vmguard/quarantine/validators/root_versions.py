@@ -21,7 +21,7 @@ whose deleted key's record a later one was written over (its length not in the f
 does, any length up to the history's longest key, and is paid for the same way, and
 only where a record may have been written over it without a key appended to this list
 (writers) or keys were added since. What is not such a chain is left to the caller's
-judgment (root_remains._behind_list, session 38): behind the top list at its first
+judgment (root_slack.behind_list, session 38): behind the top list at its first
 place (first_place) zeros, or where keys were lost no copy of a key the file holds
 (fresh, copied); and no more than one run of a live keys list anywhere."""
 
