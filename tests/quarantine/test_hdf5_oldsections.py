@@ -365,3 +365,28 @@ def test_a_freed_continuation_block_under_two_lists():
     growing reach (oldsearch.REACH) and each try capped until the ledger's last round
     (TRY_WORK): it passes (bench/bench_hdf5_sweep.py: 360 of 360)."""
     assert _refusal(sessions([_members(k, "la", True, 3, False) for k in range(3)], libver="latest")) == ""
+
+
+def _one_state(whole: bytes) -> oldsections.OldSections:
+    heaps = oldsections.OldSections()
+    heaps.add(1, oldsections.Tails(what="h", widths=(1, 2), ends={}, objects=3, states=(whole,),
+                                   known=frozenset({whole})))
+    return heaps
+
+
+@pytest.mark.parametrize("shown", [1, 2, 3])
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_recomputed_hidden_list_shows_two_bytes_unless_it_starts_where_the_later_one_does(
+        shown, pinned):
+    """Session 39, attack ph5: a list hidden but for the last byte of its checksum fits
+    one byte of anything by chance (one of a heap's 15 states: 15/256); the stale size
+    0x22 of a freed block's message, for 0x23, was taken as one starting a byte after
+    the live list's start. Two bytes at least, or its start the later structure's (the
+    sweep's 3 lists or roots showing one byte: libhdf5 allocates from a freed start)."""
+    whole = b"FSSE" + bytes(9) + b"\x01\x05\x00\x10\x00" + b"\xaa\xbb\xcc\xdd"
+    hidden = len(whole) - shown
+    at = (len(whole), hidden if pinned else hidden + 1)
+    size, what = _one_state(whole)._recomputed(whole[-shown:] + b"\x07" * 8, 100, at)
+    admitted = pinned or shown >= oldsections.MIN_SHOWN
+    assert size == (shown if admitted else 0)
+    assert what.startswith(OLD) == admitted

@@ -116,7 +116,7 @@ def stale_values(src: bytes) -> dict[str, bytes]:
         "ph5-cks-pair-array.h5": refreshed(pre, src, [(pair, CHOSEN)]),
         "ph5-cks-name8-pair.h5": refreshed(pre, src, [(name8, b"EVILDATA"), (pair, CHOSEN)]),
         **{f"ph5-size-name8-{v:02x}.h5": _put(src, size, bytes([v]))
-           for v in (0x22, 0x24, 0x41)},
+           for v in (0x00, 0x21, 0x22, 0x24, 0x41, 0xFF)},
     }
 
 

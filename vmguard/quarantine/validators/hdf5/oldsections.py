@@ -44,6 +44,11 @@ MAX_SECTIONS = 100_000  # in one old list (a heap has at most freespace's blocks
 MAX_PINNED = 16  # enumerations of an untracked heap's states by what a hidden list shows, a file
 SKIP_SHOWN = 4  # bytes a hidden list of a state with skips shows at least (its 4,096 more states would
 # make a byte or two after any structure some state's last: session 38, test_hdf5_heldblocks)
+MIN_SHOWN = 2  # bytes a recomputed hidden list or root shows at least unless it starts where the
+# structure over it does (libhdf5 allocates from a freed range's start): one byte of a checksum
+# is 8 bits against the choice of state and start (a heap's 15: attack ph5, a freed block's stale
+# message size 0x22 for 0x23 taken as the last byte of a list one byte after the live one's start;
+# the sweep's 3 lists or roots showing one byte start there)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +175,7 @@ class OldSections:
         if not shown[:16].strip(b"\0"):
             return 0, ""
         firsts = [(start, FIRST_TRY)] if start == lowest else []
-        size, what = self._recomputed(shown, pos, pos - lowest)
+        size, what = self._recomputed(shown, pos, (pos - lowest, pos - start))
         if size:
             return size, f"{what} (its start under {name})"
         try:
@@ -186,12 +191,15 @@ class OldSections:
             pass
         return 0, ""
 
-    def _recomputed(self, shown: bytes, pos: int, most: int) -> tuple[int, str]:
+    def _recomputed(self, shown: bytes, pos: int, hidden: tuple[int, int]) -> tuple[int, str]:
         """The bytes of `shown` that end a structure recomputed whole, hidden for 1 to
         `most` bytes: a heap's earlier list (one per state, _states) or an earlier root
         indirect block (libhdf5 frees the old root when it writes a larger one; one per
         rows, of the shapes _root admits). Of all that fit, the one that shows the most (a
-        list shown for a byte or two fits by chance where the true one shows more)."""
+        list shown for a byte or two fits by chance where the true one shows more); one
+        showing a byte only if it starts where the structure over it does (`hidden`: at
+        most, and the bytes hidden of one starting there: MIN_SHOWN)."""
+        most, pinned = hidden
         fits: list[tuple[int, int, bytes, int]] = []  # (shown, -hidden, whole, heap or manager)
         for manager, tails in self.heaps.items():
             seen = self.found.get(manager, set())
@@ -200,14 +208,16 @@ class OldSections:
                 skips = oldstates.candidates(self.skips.get(manager, ()), shown, most)
                 found += [(whole, hidden) for whole, hidden in skips if len(whole) - hidden >= SKIP_SHOWN]
                 fits += [(len(whole) - hidden, -hidden, whole, manager) for whole, hidden in found
-                         if whole[:-4] not in seen and whole[:-4] != tails.live]
+                         if whole[:-4] not in seen and whole[:-4] != tails.live
+                         and (len(whole) - hidden >= MIN_SHOWN or hidden == pinned)]
         for heap, root in self.roots.items():
             if heap not in self.root_blocks:  # computed once
                 self.root_blocks[heap] = oldstates.roots(heap, root.off_size, root.width, root.entries)
             blocks = self.root_blocks[heap]
             fits += [(len(whole) - hidden, -hidden, whole, heap)
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
-                     if self._chained(heap, blocks[whole][0])]
+                     if self._chained(heap, blocks[whole][0])
+                     and (len(whole) - hidden >= MIN_SHOWN or hidden == pinned)]
         if not fits:
             return 0, ""
         size, hidden, whole, owner = max(fits)
