@@ -23,19 +23,10 @@ from tests.support.hdf5_attack_c_bytes import addr_of, h5file, header, resum  # 
 from tests.support.hdf5_attack_d_bytes import data_offset, gcol_objects  # noqa: E402
 from tests.support.hdf5_attack_d_cases import _reorder  # noqa: E402
 from tests.support.hdf5_attack_d_ctl import write  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 
 STR = h5py.string_dtype()
 LIBVERS = {"earliest": "earliest", "latest": "latest", "v110": ("v110", "v110")}
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 def _scales(f) -> None:

@@ -14,19 +14,10 @@ pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_sweep as sweep  # noqa: E402
 from tests.support.attack_nh5_tools import lookup3  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 
 ONE = bytes.fromhex("000000000000f03f")  # 1.0
 NULLS = {134: 9899, 362: 3268}  # where the null's data starts
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 @pytest.fixture(scope="module")

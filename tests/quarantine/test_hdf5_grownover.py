@@ -22,18 +22,9 @@ pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_sweep as sweep  # noqa: E402
 from tests.support.attack_nh5_tools import lookup3  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 
 BLOCK, LENGTH, SHOWN, NAMING = 6834, 46, 6856, 488
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 @pytest.fixture(scope="module")

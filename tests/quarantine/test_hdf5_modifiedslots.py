@@ -29,18 +29,9 @@ from tests.support import attack_nh5_sweep as sweep  # noqa: E402
 from tests.support.attack_nh5_tools import lookup3  # noqa: E402
 from tests.support.hdf5_attack_c_bytes import addr_of, header  # noqa: E402
 from tests.support.hdf5_attack_d_cases import _reorder  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 
 _MISPLACED = "is not where libhdf5 writes it"
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 @pytest.fixture(scope="module")

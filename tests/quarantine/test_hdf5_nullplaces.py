@@ -21,18 +21,9 @@ pytest.importorskip("h5py")
 from tests.support import attack_lh5_forge as forge  # noqa: E402
 from tests.support import attack_lh5_split as split  # noqa: E402
 from tests.support.hdf5_nullplaces import CONT, NULL, headers, layout, workflow  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 
 SEEDS = range(240)
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 def _first(blocks: list, b: int) -> int:

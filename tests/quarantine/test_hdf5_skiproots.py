@@ -18,20 +18,11 @@ pytest.importorskip("h5py")
 
 from tests.support import attack_nh5_ordinary as ordinary  # noqa: E402
 from tests.support.attack_nh5_tools import lookup3  # noqa: E402
+from tests.support.hdf5_refusal import refusal as _refusal  # noqa: E402
 from vmguard.quarantine.validators.hdf5 import oldstates  # noqa: E402
-from vmguard.quarantine.validators.hdf5.objects import walk  # noqa: E402
-from vmguard.quarantine.validators.stream import Invalid  # noqa: E402
 
 NAME = "ctl-nh5-grow-1-25-3x6-d-u-latest.h5"
 _HEAD = 4 + 1 + 8 + 5  # FHIB, version, the heap's address, block offset (5 bytes: 40 bits)
-
-
-def _refusal(data: bytes) -> str:
-    try:
-        walk(bytes(data), len(data))
-    except Invalid as e:
-        return str(e)
-    return "accepted"
 
 
 @pytest.fixture(scope="module")
