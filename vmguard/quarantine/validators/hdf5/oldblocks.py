@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 from .checksum import any_lookup3, lookup3
 from .oldmessages import EARLIER, NODE, SIGNATURE, SMEARED, Gap, Messages
-from .oldsearch import Exhausted, Search
+from .oldsearch import GapSearch, WorkSpent
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,9 +65,9 @@ _CONTINUATION = struct.pack("<BHB", 0x10, 16, 0)
 _REPEATED = frozenset({0x00, 0x06, 0x0C, 0x10})  # null, link, attribute, continuation; others once
 
 
-class Blocks(Search):
+class Blocks(GapSearch):
     """The owners of one file and the blocks their freed ones may be (the search of a
-    gap for them and the work it spent: oldsearch.Search)."""
+    gap for them and the work it spent: oldsearch.GapSearch)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -109,7 +109,7 @@ class Blocks(Search):
                         self.chunks |= found
                         for chunk in found:
                             self.owned.setdefault(chunk, set()).add(owner.at)
-        except Exhausted:
+        except WorkSpent:
             return  # what is left unexplained is refused, naming the bound (note)
 
     def add(self, owner: Owner) -> None:
@@ -253,7 +253,7 @@ class Blocks(Search):
         try:
             if self._chunk(buf, address, length):
                 return True
-        except Exhausted:
+        except WorkSpent:
             return False
         return reused and address in self.starts and length >= 8 and address + length <= len(buf)
 

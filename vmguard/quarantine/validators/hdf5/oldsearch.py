@@ -35,7 +35,7 @@ REACH = (100_000, 1_000_000, MAX_WORK)  # what one start may spend in a pass (al
 CHEAP = 4_096  # choices of hidden parts a block's checksum is matched against in the first pass
 
 
-class Search:
+class GapSearch:
     """The rounds of a gap's search and the work spent on the file's freed blocks; what
     a block of an owner at a place may be is the subclass's (oldblocks.Blocks._block)."""
 
@@ -71,7 +71,7 @@ class Search:
         starts = [*self.covered.get(gap[0], []), *reused, gap[0]]  # tried nearest first, grown over last
         try:
             return self._rounds(g, starts)
-        except Exhausted:
+        except WorkSpent:
             return False
         finally:
             self.tier, self.messages.zeroed, self.cap, self.reach = 2, False, MAX_WORK, MAX_WORK
@@ -157,12 +157,12 @@ class Search:
     def _spend(self, n: int) -> None:
         self.work += n
         if self.work > self.cap:
-            raise Exhausted  # the gap is refused as unexplained, naming the bound (note)
+            raise WorkSpent  # the gap is refused as unexplained, naming the bound (note)
         if self.work > self.start_cap:
             raise _Spent
 
 
-class Exhausted(Exception):
+class WorkSpent(Exception):
     """The work bound is spent: no more blocks are searched for in this file."""
 
 
