@@ -19,10 +19,15 @@ send a tool elsewhere, beside those listed (ctest's CTestTestfile.cmake, run by 
 the refused CTestCustom.cmake; go.mod; Cargo.toml; any *.sbt; *.thor; build.gradle;
 gradle.properties; cabal.project.local; Jakefile; Cakefile; Gruntfile.coffee;
 vite.config.ts; eslint.config.ts; Doxyfile; mix.exs; rebar.config; build.zig; project.clj;
-book.toml; mkdocs.yml; Makefile.toml; cpanfile; Procfile; mise.toml; package.json;
-composer.json; babel.config.json). LaTeX jobs gunzip makes from the other suffixes gzip(1)
-strips (`.Z .z -gz _z`, which the active-name rule models) and from `NAME.Rnw.gz`,
-`NAME.dtx.gz`: `main.brf` of TeX code published beside them.
+book.toml; mkdocs.yml; Makefile.toml; cpanfile; Procfile; mise.toml and mise/config.toml;
+package.json; composer.json; babel.config.json; fastlane/Fastfile; Puppetfile;
+project/plugins.sbt; project/build.properties; build.gradle.kts; dune-project; deps.edn;
+bb.edn; Package.swift; build.mill; Jamroot; Cartfile). LaTeX jobs gunzip makes from the other
+suffixes gzip(1) strips (`.Z .z -gz _z`, which the active-name rule models) and from
+`NAME.Rnw.gz`, `NAME.dtx.gz`: `main.brf` of TeX code published beside them. ConTeXt jobs
+(`main.mkiv`, `.mkxl`, `.mkvi`): `main.tuc`, which ConTeXt loads with dofile (Lua), beside.
+Windows-active extensions tried (about 90: .appref-ms .application .xbap .chm .wsf .sct .inf
+.scf .xll .xlam .flatpakref .svgz ...) were all refused: not kept here.
 Listed: UTF-16 NEL (C2 85) then BS bytes, admitted ("IND, NEL ... move down").
 Controls: attack p's (g++, make, logging UTF-8/UTF-16, pytest, tqdm, pandas) and output
 crossing the 1 MiB chunks: tqdm's two nested bars over 2 MiB, an English log in UTF-16
@@ -84,14 +89,19 @@ HOLES: dict[str, str] = {
           "code)" for k, v in cases.TOOL_WHY.items()},
     **{f"texgz{i}/main.brf": _TEX_WHY.format(inner=_inner(n), name=n)
        for i, n in enumerate(cases.GZ_JOBS)},
+    **{f"ctx{i}/main.tuc": f"published: ConTeXt runs {n} as job main and loads main.tuc "
+       "beside it with dofile on every pass (core-uti.lua's job.load): Lua's os.execute "
+       "runs (docs: a TeX job's files read back by its name are refused where the directory "
+       "names the job; ConTeXt's sources name none)" for i, n in enumerate(cases.CONTEXT_JOBS)},
 }
 FALSE_REJECTIONS: dict[str, str] = {}
 HOSTILE = (cases.line_rule() | cases.chunk_rule() | cases.bs_bytes() | cases.readers()
-           | cases.tool_files() | cases.named_refused() | cases.tex_jobs())
+           | cases.tool_files() | cases.named_refused() | cases.tex_jobs()
+           | cases.context_jobs())
 REFUSED_TEX = cases.tex_refused()
 LISTED = cases.listed()
 # hostile files whose claim is about another file beside them (the job's source)
-SOURCES = {k for k in HOSTILE if "/main." in k and not k.endswith(".brf")}
+SOURCES = {k for k in HOSTILE if "/main." in k and not k.endswith((".brf", ".tuc"))}
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +131,13 @@ def test_hostile_files_differ_from_what_writers_write():
     holds \\openout (backref writes \\backcite lines); the reader cases end a line in an
     escape no writer puts there (an unterminated `ESC [ A` last line, `c ESC [ A`)."""
     for name, data in cases.TOOL_FILES.items():
-        assert any(s in data for s in (b"id", b"/tmp/job-4242", b"notes.txt")), name
+        assert any(s in data for s in (b"id", b"job-4242", b"job4242", b"notes.txt",
+                                       b"example.net")), name
     for name, data in HOSTILE.items():
         if name.endswith(".brf"):
             assert b"\\openout" in data
+        if name.endswith(".tuc"):  # ConTeXt writes `local utilitydata = { }` first
+            assert data.startswith(b"os.execute")
     assert HOSTILE["tac/epoch.err"].endswith(cases.UP)
     assert b"c" + cases.UP + b"\n" in HOSTILE["rev/epoch.err"]
     for data in cases.readers().values():

@@ -129,6 +129,19 @@ TOOL_FILES = {
     "npm/package.json": _PKG.encode() + b"\n",
     "composer/composer.json": json.dumps({"scripts": {"post-install-cmd": "id"}}).encode(),
     "babel/babel.config.json": json.dumps({"plugins": ["./notes.txt"]}).encode(),
+    "fastlane/fastlane/Fastfile": b'lane :plots do\n  sh("id")\nend\n',
+    "puppet/Puppetfile": b'system("id")\nmod "x", git: "https://example.net/x.git"\n',
+    "sbt2/project/plugins.sbt": b'val x = { scala.sys.process.Process("id").! ; 1 }\n',
+    "sbt3/project/build.properties": b"sbt.version=0.0.0-job4242\n",
+    "gradle3/build.gradle.kts": b'Runtime.getRuntime().exec(arrayOf("id"))\n',
+    "dune/dune-project": b'(lang dune 3.0)\n(rule (alias default) (action (run id)))\n',
+    "clj/deps.edn": b'{:aliases {:x {:jvm-opts ["-javaagent:/tmp/job-4242/a.jar"]}}}\n',
+    "bb/bb.edn": b'{:tasks {plots (shell "id")}}\n',
+    "swift/Package.swift": b'// swift-tools-version:5.9\nimport Foundation\n_ = system("id")\n',
+    "mill/build.mill": b'//| mill-version: 0.12.0\nos.proc("id").call()\n',
+    "b2/Jamroot": b'SHELL "id" ;\n',
+    "mise2/mise/config.toml": b'[hooks]\nenter = "id"\n',
+    "carthage/Cartfile": b'git "https://example.net/x.git" "main"\n',
 }
 TOOL_WHY = {
     "ctest/CTestTestfile.cmake": "ctest in the directory reads it first (CMake script: "
@@ -172,6 +185,23 @@ TOOL_WHY = {
     "composer/composer.json": "composer install runs ./composer.json's scripts",
     "babel/babel.config.json": "babel reads babel.config.json of its root (.): a plugin "
     "path is require()d, and node runs notes.txt as JavaScript",
+    "fastlane/fastlane/Fastfile": "fastlane reads ./fastlane/Fastfile (Ruby) on every lane, "
+    "as the refused Rakefile",
+    "puppet/Puppetfile": "r10k puppetfile install evaluates ./Puppetfile (Ruby), as Gemfile",
+    "sbt2/project/plugins.sbt": "sbt evaluates every project/*.sbt of its base directory",
+    "sbt3/project/build.properties": "sbt's launcher reads project/build.properties: "
+    "sbt.version fetches and runs another sbt",
+    "gradle3/build.gradle.kts": "gradle evaluates ./build.gradle.kts (Kotlin) on every run "
+    "(settings.gradle.kts is refused)",
+    "dune/dune-project": "dune finds its root from . upward: rules' actions run on dune build",
+    "clj/deps.edn": "the clojure CLI reads ./deps.edn: JVM options, git deps",
+    "bb/bb.edn": "babashka reads ./bb.edn: its tasks run shell commands, as justfile",
+    "swift/Package.swift": "swift build/test evaluates ./Package.swift (Swift)",
+    "mill/build.mill": "mill evaluates ./build.mill (Scala), as build.sbt",
+    "b2/Jamroot": "b2 finds Jamroot from . upward and runs its rules (SHELL)",
+    "mise2/mise/config.toml": "mise reads mise/config.toml of . and each parent, as mise.toml",
+    "carthage/Cartfile": "carthage bootstrap/update reads ./Cartfile: code from another host "
+    "built and linked, as Podfile",
 }
 
 
@@ -198,6 +228,20 @@ def tex_jobs() -> dict[str, bytes]:
     for i, name in enumerate(GZ_JOBS):
         files[f"texgz{i}/{name}"] = _TEX
         files[f"texgz{i}/main.brf"] = _BRF
+    return files
+
+
+_TUC = b"os.execute('id')\nreturn { comment = { version = 1.001 } }\n"
+CONTEXT_JOBS = ("main.mkiv", "main.mkxl", "main.mkvi")
+
+
+def context_jobs() -> dict[str, bytes]:
+    """ConTeXt runs NAME.mkiv (.mkxl, .mkvi) as job NAME and loads NAME.tuc with dofile
+    (core-uti.lua's job.load): Lua run on every pass."""
+    files: dict[str, bytes] = {}
+    for i, name in enumerate(CONTEXT_JOBS):
+        files[f"ctx{i}/{name}"] = b"\\starttext\nx\n\\stoptext\n"
+        files[f"ctx{i}/main.tuc"] = _TUC
     return files
 
 
