@@ -21,7 +21,7 @@ gradle.properties; cabal.project.local; Jakefile; Cakefile; Gruntfile.coffee;
 vite.config.ts; eslint.config.ts; Doxyfile; mix.exs; rebar.config; build.zig; project.clj;
 book.toml; mkdocs.yml; Makefile.toml; cpanfile; Procfile; mise.toml and mise/config.toml;
 package.json; composer.json; babel.config.json; fastlane/Fastfile; Puppetfile;
-project/plugins.sbt; project/build.properties; build.gradle.kts; dune-project; deps.edn;
+project/plugins.sbt; project/build.properties; build.gradle.kts; dune; deps.edn;
 bb.edn; Package.swift; build.mill; Jamroot; Cartfile). LaTeX jobs gunzip makes from the other
 suffixes gzip(1) strips (`.Z .z -gz _z`, which the active-name rule models) and from
 `NAME.Rnw.gz`, `NAME.dtx.gz`: `main.brf` of TeX code published beside them. ConTeXt jobs
@@ -172,6 +172,16 @@ def test_rev_hands_the_terminal_a_reset(tmp_path):
     path = tmp_path / "epoch.err"
     assert _before_shown(tmux, f"cat {path}") == 20
     assert _before_shown(tmux, f"rev {path}") == 0
+
+
+def test_rev_of_ordinary_tqdm_output_opens_an_osc(run, tmp_path):
+    """tqdm writes `]` or a space before each ESC [ A: `rev` of the published, ordinary
+    train.err hands the terminal `ESC ]` (an OSC string that swallows what follows) or
+    `ESC SP`: the reversing reader is unsafe on honest output too, a class, not a forgery."""
+    path = tmp_path / "train.err"
+    path.write_bytes((run["out"] / "logs/train.err").read_bytes())
+    shown = subprocess.run(["rev", str(path)], capture_output=True, check=True).stdout
+    assert b"A[\x1b]" in shown or b"A[\x1b " in shown
 
 
 def test_ctest_runs_ctesttestfile(tmp_path):

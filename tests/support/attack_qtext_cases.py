@@ -121,7 +121,7 @@ TOOL_FILES = {
     "zig/build.zig": b'pub fn build(b: anytype) void { _ = b.addSystemCommand(&.{"id"}); }\n',
     "lein/project.clj": b'(clojure.java.shell/sh "id")\n(defproject x "0.1.0")\n',
     "mdbook/book.toml": b'[preprocessor.x]\ncommand = "sh -c id"\n',
-    "mkdocs/mkdocs.yml": b"site_name: x\nhooks:\n  - notes.txt\n",
+    "mkdocs/mkdocs.yml": b"site_name: x\nhooks:\n  - /tmp/job-4242/hook.py\n",
     "cargomake/Makefile.toml": b'[tasks.default]\nscript = "id"\n',
     "cpan/cpanfile": b'system("id");\nrequires "JSON";\n',
     "procfile/Procfile": b"web: id > /tmp/job-4242\n",
@@ -134,7 +134,7 @@ TOOL_FILES = {
     "sbt2/project/plugins.sbt": b'val x = { scala.sys.process.Process("id").! ; 1 }\n',
     "sbt3/project/build.properties": b"sbt.version=0.0.0-job4242\n",
     "gradle3/build.gradle.kts": b'Runtime.getRuntime().exec(arrayOf("id"))\n',
-    "dune/dune-project": b'(lang dune 3.0)\n(rule (alias default) (action (run id)))\n',
+    "dune/dune": b'(rule (alias default) (action (run id)))\n',
     "clj/deps.edn": b'{:aliases {:x {:jvm-opts ["-javaagent:/tmp/job-4242/a.jar"]}}}\n',
     "bb/bb.edn": b'{:tasks {plots (shell "id")}}\n',
     "swift/Package.swift": b'// swift-tools-version:5.9\nimport Foundation\n_ = system("id")\n',
@@ -193,7 +193,8 @@ TOOL_WHY = {
     "sbt.version fetches and runs another sbt",
     "gradle3/build.gradle.kts": "gradle evaluates ./build.gradle.kts (Kotlin) on every run "
     "(settings.gradle.kts is refused)",
-    "dune/dune-project": "dune finds its root from . upward: rules' actions run on dune build",
+    "dune/dune": "dune build from . or a parent holding dune-project builds every dune "
+    "file below it: a rule's action runs",
     "clj/deps.edn": "the clojure CLI reads ./deps.edn: JVM options, git deps",
     "bb/bb.edn": "babashka reads ./bb.edn: its tasks run shell commands, as justfile",
     "swift/Package.swift": "swift build/test evaluates ./Package.swift (Swift)",
