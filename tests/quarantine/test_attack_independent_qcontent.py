@@ -70,6 +70,18 @@ HOLES = {
                        "ESC [ 9 A raw; " + _JSON_CLAIM,
     "json/key.jsonl": "a key \\u001b[9A... in JSON lines admitted as text: jq -r 'keys[]' "
                       "prints it raw; " + _JSON_CLAIM,
+    "json/crlf.txt": "one JSON value then CR LF (a Windows writer's line end) admitted as text: "
+                     "json.load and jq -r hand ESC [ 9 A to the terminal; breaks 'JSON that "
+                     "breaks a layout pin is still read to its end for it'",
+    "json/two-newlines.txt": "one JSON value then two LF admitted as text: json.load and jq -r "
+                             "return ESC [ 9 A; breaks 'JSON that breaks a layout pin is still "
+                             "read to its end for it'",
+    "json/bom.txt": "one JSON value behind a UTF-8 BOM admitted as text: json.loads(bytes) and "
+                    "jq -r return ESC [ 9 A; " + _JSON_CLAIM,
+    "json/utf16.txt": "one JSON value in UTF-16LE behind its BOM admitted as text (no 0x1B "
+                      "byte): json.loads(bytes) returns ESC [ 9 A; " + _JSON_CLAIM,
+    "json/trailing-word.log": "one JSON value then a word admitted as text: jq -r .status "
+                              "prints ESC [ 9 A before its parse error; " + _JSON_CLAIM,
     "h5/comment.h5": "an HDF5 object comment (H5Oset_comment) holding ESC [ 9 A and OSC 0 "
                      "published: libhdf5's H5Oget_comment returns it, h5ls -v and h5dump print "
                      "it; neither reached nor listed as not reached by 'the rule for every "
@@ -85,11 +97,16 @@ HOLES = {
     "tar/pax-uname.tar": "a pax uname record holding ESC [ 2 J published: `tar tv` prints it",
 }
 FALSE_REJECTIONS: dict[str, str] = {}
+DOCUMENTED_REFUSALS = {  # ordinary output a stated rule refuses (json row; hdf5 row)
+    "doc/plot-labels.json": "json: a string (its escape \\b) holds a control character (U+0008",
+    "doc/job-stderr.h5": "hdf5: a variable-length string of / (object 1 of the global heap",
+}
 LISTED = {  # name: the docs' phrase naming the limit
     "json/bidi.json": "bidi controls (U+202A-U+202E, U+2066-U+2069) and other format characters",
     "h5/compound-attr.h5": "a fixed-length string in a dataset or in a compound is not",
     "root/objstring.root": "strings inside a streamed object are not parsed",
     "fits/lone-9b.fits": "a C1 control as UTF-8, C2 80-9F",
+    "h5/enum-name.h5": "nor are a compound's or an enum's member names",
 }
 _DETAIL = {"json/": "json: a string", "h5/": "hdf5: ", "root/": "root: the title",
            "fits/": "fits: a string of column"}
@@ -105,9 +122,10 @@ def run(tmp_path_factory):
     hostile = cases.json_holes() | h5_holes | root_holes | cases.tar_holes()
     refused = cases.json_refused() | h5_refused | root_refused | fits_refused
     listed = cases.json_listed() | h5_listed | root_listed | fits_listed
-    files = hostile | refused | listed | controls
+    documented = ctl.documented(base / "doc")
+    files = hostile | refused | listed | controls | documented
     vetted = _vet(base, "qcontent", files, _policy(("tar",)))
-    return {**vetted, "controls": controls, "hostile": hostile, "refused": refused,
+    return {**vetted, "controls": controls, "documented": documented, "hostile": hostile, "refused": refused,
             "listed": listed, "base": base}
 
 
@@ -135,7 +153,13 @@ def test_jq_and_json_load_hand_the_terminal_escapes(run):
         out = subprocess.run([jq, "-r", prog], input=h[name], capture_output=True,
                              check=True).stdout
         assert b"\x1b[9A" in out or b"\x1b]0;pwned\x07" in out, (name, out)
-    for name in ("json/space.txt", "json/newline.txt"):
+    for name in ("json/crlf.txt", "json/two-newlines.txt", "json/bom.txt",
+                 "json/trailing-word.log"):
+        out = subprocess.run([jq, "-r", ".status"], input=h[name], capture_output=True,
+                             check=False).stdout
+        assert out.startswith(b"\x1b[9A\x1b[2K"), (name, out)
+    for name in ("json/space.txt", "json/newline.txt", "json/crlf.txt", "json/two-newlines.txt",
+                 "json/bom.txt", "json/utf16.txt"):
         assert json.loads(h[name])["status"].startswith("\x1b[9A\x1b[2K")
     assert json.loads(h["json/scalar.txt"]) == "\x1b]0;pwned\x07"
 
@@ -185,6 +209,18 @@ def test_ordinary_output_published_byte_identical(run):
         assert entry["verdict"] == "accepted", entry
         published = (run["out"] / name).read_bytes()
         assert published == data and entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
+def test_documented_refusal(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert entry["detail"].startswith(DOCUMENTED_REFUSALS[name]), entry["detail"]
+
+
+def test_documented_refusals_are_what_the_tools_wrote(run):
+    assert b'"$\\beta\\\\gamma$"' in run["documented"]["doc/plot-labels.json"]
+    assert run["controls"]["ctl/job.err"].count(b"\x1b[A") >= 3
 
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES)])

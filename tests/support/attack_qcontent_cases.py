@@ -39,6 +39,19 @@ def json_holes() -> dict[str, bytes]:
         "json/concat.log": b'{"step": 1}' + line,
         # the control in a key: jq -r 'keys[]'
         "json/key.jsonl": b'{"step": 1}\n{"' + FORGE + b'": 1}\n',
+    } | _one_value_holes(line.rstrip(b"\n"))
+
+
+def _one_value_holes(value: bytes) -> dict[str, bytes]:
+    """One JSON value that breaks a layout pin only outside the value: json.loads(bytes)
+    returns it (it skips white space, a UTF-8 BOM, and reads UTF-16 by its BOM)."""
+    return {
+        "json/crlf.txt": value + b"\r\n",
+        "json/two-newlines.txt": value + b"\n\n",
+        "json/bom.txt": b"\xef\xbb\xbf" + value,
+        "json/utf16.txt": b"\xff\xfe" + value.decode().encode("utf-16-le"),
+        # not one value (json.load refuses it), but jq -r prints the value before failing
+        "json/trailing-word.log": value + b" done\n",
     }
 
 
@@ -96,6 +109,15 @@ def _compound_vlen(f) -> None:
     f.create_dataset("t", data=np.array([(1, "ok"), (2, RAW)], dtype=dt))
 
 
+def _spacepad(f) -> None:
+    """A SPACEPAD attribute (libhdf5's low level): its ESC after the blank."""
+    tid = h5py.h5t.C_S1.copy()
+    tid.set_size(24)
+    tid.set_strpad(h5py.h5t.STR_SPACEPAD)
+    aid = h5py.h5a.create(f.id, b"sp", tid, h5py.h5s.create(h5py.h5s.SCALAR))
+    aid.write(np.array(b"GeV " + RAW.encode()[:20], dtype="S24"), mtype=tid)
+
+
 def h5_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]:
     """(holes, refused, listed) HDF5 files written by h5py."""
     made.mkdir(parents=True, exist_ok=True)
@@ -116,10 +138,14 @@ def h5_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, 
             "log", data=np.array(["ok", RAW], dtype=object), dtype=h5py.string_dtype())),
         "h5/ascii-c1.h5": _h5(p, lambda f: f.attrs.create(
             "t", b"x\xc2\x9b2J", dtype=h5py.string_dtype("ascii"))),
+        "h5/attr-name.h5": _h5(p, lambda f: f.attrs.__setitem__(RAW, 1)),
+        "h5/spacepad.h5": _h5(p, _spacepad),
         "h5/overlong-esc.h5": _h5(p, lambda f: f.attrs.create(
             "t", b"x\xc0\x9b[2J", dtype=h5py.string_dtype("ascii"))),
     }
-    listed = {"h5/compound-attr.h5": _h5(p, _compound_attr)}
+    listed = {"h5/compound-attr.h5": _h5(p, _compound_attr),
+              "h5/enum-name.h5": _h5(p, lambda f: f.attrs.create(
+                  "state", 1, dtype=h5py.enum_dtype({"OK": 0, RAW: 1}, basetype="i1")))}
     return holes, refused, listed
 
 

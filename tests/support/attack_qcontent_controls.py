@@ -4,6 +4,7 @@ unit title, astropy's table with string columns, tarfile's archive; and FITS str
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def controls(made: Path) -> dict[str, bytes]:
         "ctl/units.root": _root(made),
         "ctl/table.fits": _fits(made),
         "ctl/logs.tar": tar_control(),
+        "ctl/job.err": _tqdm_stderr().encode(),  # the same bars as text: admitted
     }
 
 
@@ -82,3 +84,28 @@ def fits_cases(table: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
     refused = {"fits/esc.fits": cell(b"\x1b[2J\x1bZ"), "fits/c1.fits": cell(b"x\xc2\x9b2J"),
                "fits/del.fits": cell(b"abc\x7fde")}
     return refused, {"fits/lone-9b.fits": cell(b"xx\x9b2J")}
+
+
+def _tqdm_stderr() -> str:
+    """Two nested tqdm bars as tqdm writes them to a file: CR and ESC [ A."""
+    from tqdm import tqdm
+
+    out = io.StringIO()
+    for _ in tqdm(range(2), file=out, ascii=True, mininterval=0):
+        for _ in tqdm(range(3), file=out, ascii=True, mininterval=0, leave=False):
+            pass
+    return out.getvalue()
+
+
+def documented(made: Path) -> dict[str, bytes]:
+    """Honest output a stated rule refuses: a Python label "$\\beta$" (not a raw string: BS
+    then 'eta') through json.dumps, and a job's captured tqdm stderr kept as an h5py attribute
+    (the same bars in a .err file are admitted text: ctl/job.err)."""
+    made.mkdir(parents=True, exist_ok=True)
+    label = {"xlabel": "$\beta\\gamma$", "ylabel": "events / 0.1"}  # BS: the bug is the case
+    path = made / "stderr.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("pt", data=np.arange(3.0))
+        f.attrs["stderr"] = _tqdm_stderr()
+    return {"doc/plot-labels.json": json.dumps(label).encode(),
+            "doc/job-stderr.h5": path.read_bytes()}
