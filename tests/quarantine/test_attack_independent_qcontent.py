@@ -86,6 +86,11 @@ HOLES = {
                      "published: libhdf5's H5Oget_comment returns it, h5ls -v and h5dump print "
                      "it; neither reached nor listed as not reached by 'the rule for every "
                      "string a reader prints' (terminal.py)",
+    "h5/array-attr.h5": "an attribute of an ARRAY datatype of fixed-length strings (h5py's "
+                        "attrs.create with dtype ('S20', (2,))) holding ESC [ 9 A and OSC 0 "
+                        "published: h5py returns b'\\x1b[9A...', .decode() hands it raw; the "
+                        "hdf5 row reaches 'each fixed-length string of an attribute whose "
+                        "datatype is a string' and lists only datasets and compounds as not",
     "root/tree-title.root": "a TTree whose own fTitle (payload) holds ESC and OSC 0 under a clean "
                             "key title published: uproot's t.title returns it; the root row says "
                             "'(and so a record's name and title: a histogram's, a tree's ... "
@@ -178,6 +183,14 @@ def test_libhdf5_returns_the_comment(run, tmp_path):
     with h5py.File(path, "r") as f:
         n = lib.H5Oget_comment_by_name(f.id.id, b"x", buf, 128, 0)
     assert n == len(cases.RAW.encode()) and buf.value == cases.RAW.encode()
+
+
+def test_h5py_returns_the_array_attribute(run, tmp_path):
+    path = tmp_path / "a.h5"
+    path.write_bytes(run["hostile"]["h5/array-attr.h5"])
+    with h5py.File(path, "r") as f:
+        assert f.attrs.get_id("units").get_type().get_class() == h5py.h5t.ARRAY
+        assert f.attrs["units"][1].decode().startswith("\x1b[9A\x1b[2K")
 
 
 def test_uproot_returns_the_tree_title_and_objstring(run, tmp_path):

@@ -122,7 +122,10 @@ def h5_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, 
     """(holes, refused, listed) HDF5 files written by h5py."""
     made.mkdir(parents=True, exist_ok=True)
     p = made / "w.h5"
-    holes = {"h5/comment.h5": _h5(p, _comment)}
+    holes = {"h5/comment.h5": _h5(p, _comment),
+             # h5py's attrs.create with a subarray dtype: one attribute of an ARRAY datatype
+             "h5/array-attr.h5": _h5(p, lambda f: f.attrs.create(
+                 "units", np.array([b"GeV", RAW.encode()[:20]]), dtype=np.dtype(("S20", (2,)))))}
     refused = {
         "h5/fixed-after-nul.h5": _h5(p, lambda f: f.attrs.create(
             "unit", np.array(b"GeV\x00" + RAW.encode()[:20], dtype="S24"))),
