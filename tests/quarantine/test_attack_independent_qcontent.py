@@ -114,7 +114,7 @@ LISTED = {  # name: the docs' phrase naming the limit
     "h5/enum-name.h5": "nor are a compound's or an enum's member names",
 }
 _DETAIL = {"json/": "json: a string", "h5/": "hdf5: ", "root/": "root: the title",
-           "fits/": "fits: a string of column"}
+           "fits/": "fits: a string of column", "split/": "json: a string"}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,8 @@ def run(tmp_path_factory):
     root_holes, root_refused, root_listed = cases.root_cases(base / "root")
     fits_refused, fits_listed = ctl.fits_cases(controls["ctl/table.fits"])
     hostile = cases.json_holes() | h5_holes | root_holes | cases.tar_holes()
-    refused = cases.json_refused() | h5_refused | root_refused | fits_refused
+    refused = (cases.json_refused() | h5_refused | root_refused | fits_refused
+               | cases.split_escapes() | cases.h5_more_refused(base / "h5more"))
     listed = cases.json_listed() | h5_listed | root_listed | fits_listed
     documented = ctl.documented(base / "doc")
     files = hostile | refused | listed | controls | documented

@@ -201,3 +201,44 @@ def tar_holes() -> dict[str, bytes]:
 
 def tar_control() -> bytes:
     return _tar()
+
+
+def split_escapes() -> dict[str, bytes]:
+    """json.dumps' layout with one `\\u001b` (or a raw C2 9B) across a 4 KiB, 64 KiB or 1 MiB
+    boundary, at 1 or 3 bytes before it: a chunked reader must see it whole."""
+    files = {}
+    for bound in (4096, 65536, 1048576):
+        for shift, esc in ((1, b"\\u001b[2J"), (3, b"\\u001b[2J"), (1, "\u009b2J".encode())):
+            head = b'["' + b"a" * (bound - shift - 6) + b'", "'
+            assert len(head) == bound - shift
+            kind = "c1" if esc[0] == 0xC2 else "esc"
+            files[f"split/{kind}-{bound}-{shift}.json"] = head + esc + b'"]'
+    return files
+
+
+def _shared_type(f) -> None:
+    f["strt"] = np.dtype("S24")
+    f.attrs.create("unit", np.array(RAW.encode()[:24], dtype="S24"), dtype=f["strt"])
+
+
+def _dense_fixed(f) -> None:
+    for i in range(20):
+        f.attrs[f"a{i:02d}"] = i
+    f.attrs.create("unit", np.array(RAW.encode()[:24], dtype="S24"))
+
+
+def _continued(f) -> None:
+    ds = f.create_dataset("x", data=[1.0])
+    for i in range(10):
+        ds.attrs[f"pad{i}"] = np.arange(30.0)
+    ds.attrs.create("unit", np.array(RAW.encode()[:24], dtype="S24"))
+
+
+def h5_more_refused(made: Path) -> dict[str, bytes]:
+    """A fixed-length string attribute through a committed datatype, in dense storage, in a
+    continuation block: the rule holds."""
+    made.mkdir(parents=True, exist_ok=True)
+    p = made / "m.h5"
+    return {"h5/shared-type-attr.h5": _h5(p, _shared_type),
+            "h5/dense-fixed-attr.h5": _h5(p, _dense_fixed, libver="latest"),
+            "h5/continued-fixed-attr.h5": _h5(p, _continued)}
