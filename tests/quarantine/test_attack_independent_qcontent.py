@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import gzip
 import hashlib
 import io
 import json
@@ -57,6 +58,8 @@ HOLES = {
     "json/lines.jsonl": "JSON lines (pandas' lines=True form, the docs' remedy name) admitted as "
                         "text with \\u001b[9A\\u001b[2K in line 2: jq -r .status prints them raw; "
                         + _JSON_CLAIM,
+    "json/lines.jsonl.gz": "the same JSON lines gzipped (no FNAME) published: zcat | jq -r "
+                           ".status prints ESC [ 9 A; " + _JSON_CLAIM,
     "json/first.jsonl": "JSON lines whose FIRST value holds \\u001b: admitted as text, jq -r "
                         "prints ESC; breaks 'a text file that starts with { or [ and is JSON up "
                         "to such a string is refused with it'",
@@ -159,6 +162,9 @@ def test_jq_and_json_load_hand_the_terminal_escapes(run):
         out = subprocess.run([jq, "-r", prog], input=h[name], capture_output=True,
                              check=True).stdout
         assert b"\x1b[9A" in out or b"\x1b]0;pwned\x07" in out, (name, out)
+    out = subprocess.run([jq, "-r", ".status"], input=gzip.decompress(h["json/lines.jsonl.gz"]),
+                         capture_output=True, check=True).stdout
+    assert b"\x1b[9A\x1b[2K" in out
     for name in ("json/crlf.txt", "json/two-newlines.txt", "json/bom.txt",
                  "json/trailing-word.log"):
         out = subprocess.run([jq, "-r", ".status"], input=h[name], capture_output=True,
@@ -265,3 +271,19 @@ def test_documented_limits_are_published(run, name):
 
 def test_the_vet_exits_as_a_partly_refused_job(run):
     assert run["rc"] == 1, run["rc"]
+
+
+def test_jq_over_published_json_lines_overwrites_the_screen(run, tmp_path):
+    """In tmux, `jq -r .status` of the published lines.jsonl climbs 9 rows and writes FORGED
+    over a line shown before it; `cat` of the same file shows the six-character escapes."""
+    from tests.quarantine.test_attack_independent_ptext import _tmux_screen
+
+    tmux, jq = shutil.which("tmux"), shutil.which("jq")
+    if tmux is None or jq is None:
+        pytest.skip("tmux or jq not installed")
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(run["hostile"]["json/lines.jsonl"])
+    assert "FORGED" in _tmux_screen(tmux, f"cat {path}")
+    screen = _tmux_screen(tmux, f"{jq} -r .status {path}")
+    before = sum(f"BEFORE-{i:02d}" in screen for i in range(20))
+    assert "FORGED: all 40 jobs passed" in screen and before == 19, screen

@@ -8,6 +8,7 @@ OSC 0 retitles the window. Honest writers never put them in a value, a comment o
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 from pathlib import Path
@@ -39,6 +40,8 @@ def json_holes() -> dict[str, bytes]:
         "json/concat.log": b'{"step": 1}' + line,
         # the control in a key: jq -r 'keys[]'
         "json/key.jsonl": b'{"step": 1}\n{"' + FORGE + b'": 1}\n',
+        # the same lines gzipped (batch.yaml's one container): zcat | jq -r .status
+        "json/lines.jsonl.gz": gzip.compress(b'{"step": 1}\n' + line, mtime=1764990000),
     } | _one_value_holes(line.rstrip(b"\n"))
 
 
