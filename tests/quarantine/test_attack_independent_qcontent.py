@@ -98,6 +98,10 @@ HOLES = {
                             "key title published: uproot's t.title returns it; the root row says "
                             "'(and so a record's name and title: a histogram's, a tree's ... "
                             "pinned to its key's)' (the Strings limit paragraph says 'not seen')",
+    "root/hist-title.root": "a TH1D whose own fTitle (payload) holds ESC and OSC 0 under a clean "
+                            "key title published: uproot's h.title returns it; breaks the root "
+                            "row's '(and so a record's name and title: a histogram's ... pinned "
+                            "to its key's)'",
     "tar/uname.tar": "a tar whose uname holds ESC [ 2 J and OSC 0 published: `tar tv` prints it "
                      "raw; the tar row pins the field but no control rule reaches it ('the rule "
                      "for every string a reader prints')",
@@ -205,6 +209,9 @@ def test_uproot_returns_the_tree_title_and_objstring(run, tmp_path):
     path.write_bytes(run["hostile"]["root/tree-title.root"])
     with uproot.open(path) as f:
         assert f["t"].title.startswith(cases.RAW)
+    path.write_bytes(run["hostile"]["root/hist-title.root"])
+    with uproot.open(path) as f:
+        assert f["h"].title.startswith(cases.RAW) and f.classnames() == {"h;1": "TH1D"}
     path.write_bytes(run["listed"]["root/objstring.root"])
     with uproot.open(path) as f:
         assert str(f["note"]).endswith(cases.RAW)

@@ -162,23 +162,36 @@ def _tree(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def root_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]:
-    """(holes, refused, listed): uproot's TTree with its title's copies patched, and a
-    TObjString. The title is in the file three times: the keys list, the key, the payload."""
-    made.mkdir(parents=True, exist_ok=True)
-    raw = _tree(made / "t.root")
+def _hist(path: Path) -> bytes:
+    from uproot.writing.identify import to_TAxis, to_TH1x
+
+    counts = np.array([0.0, 3.0, 5.0, 1.0, 0.0])
+    axis = to_TAxis("xaxis", "", 3, 0.0, 3.0)
+    with uproot.recreate(path, compression=None) as f:
+        f["h"] = to_TH1x("h", TREE_TITLE, counts, 9.0, 9.0, 9.0, 9.0, 9.0, counts, axis)
+    return path.read_bytes()
+
+
+def _retitled(raw: bytes, copy: int) -> bytes:
+    """The title's copy number `copy` (0 the keys list, 1 the key, 2 the payload) as RAW."""
     title = TREE_TITLE.encode()
     at = [i for i in range(len(raw)) if raw.startswith(title, i)]
     assert len(at) == 3, at
-    evil = RAW.encode().ljust(len(title), b" ")
+    i = at[copy]
+    return raw[:i] + RAW.encode().ljust(len(title), b" ") + raw[i + len(title):]
 
-    def patched(i: int) -> bytes:
-        return raw[:i] + evil + raw[i + len(title):]
 
+def root_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]:
+    """(holes, refused, listed): uproot's TTree and TH1D, uncompressed, with a copy of their
+    title patched, and a TObjString."""
+    made.mkdir(parents=True, exist_ok=True)
+    tree, hist = _tree(made / "t.root"), _hist(made / "h.root")
     with uproot.recreate(made / "s.root", compression=None) as f:
         f["note"] = "calibration " + RAW
-    return ({"root/tree-title.root": patched(at[2])},
-            {"root/key-title.root": patched(at[1])},
+    return ({"root/tree-title.root": _retitled(tree, 2),
+             "root/hist-title.root": _retitled(hist, 2)},
+            {"root/key-title.root": _retitled(tree, 1),
+             "root/hist-key-title.root": _retitled(hist, 1)},
             {"root/objstring.root": (made / "s.root").read_bytes()})
 
 
