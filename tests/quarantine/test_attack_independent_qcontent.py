@@ -73,6 +73,16 @@ HOLES = {
                        "ESC [ 9 A raw; " + _JSON_CLAIM,
     "json/key.jsonl": "a key \\u001b[9A... in JSON lines admitted as text: jq -r 'keys[]' "
                       "prints it raw; " + _JSON_CLAIM,
+    "json/nan.log": "{\"loss\": NaN, \"status\": \"\\u001b[9A...\"} (json.dumps' default "
+                    "allow_nan output) admitted as text: jq -r .status and json.load return ESC; "
+                    "breaks 'text that ... breaks JSON's grammar before a string with a control "
+                    "escape is text ... (jq refuses it too)': jq 1.6 reads it",
+    "json/infinity.log": "Infinity before the string: admitted as text, jq -r and json.load "
+                         "return ESC ('jq refuses it too' is false)",
+    "json/leading-zero.log": "042 before the string: admitted as text, jq 1.6 reads it and "
+                             "prints ESC ('jq refuses it too' is false)",
+    "json/plus.log": "+1 before the string: admitted as text, jq 1.6 prints ESC",
+    "json/bare-point.log": ".5 before the string: admitted as text, jq 1.6 prints ESC",
     "json/crlf.txt": "one JSON value then CR LF (a Windows writer's line end) admitted as text: "
                      "json.load and jq -r hand ESC [ 9 A to the terminal; breaks 'JSON that "
                      "breaks a layout pin is still read to its end for it'",
@@ -170,7 +180,8 @@ def test_jq_and_json_load_hand_the_terminal_escapes(run):
                          capture_output=True, check=True).stdout
     assert b"\x1b[9A\x1b[2K" in out
     for name in ("json/crlf.txt", "json/two-newlines.txt", "json/bom.txt",
-                 "json/trailing-word.log"):
+                 "json/trailing-word.log", "json/nan.log", "json/infinity.log",
+                 "json/leading-zero.log", "json/plus.log", "json/bare-point.log"):
         out = subprocess.run([jq, "-r", ".status"], input=h[name], capture_output=True,
                              check=False).stdout
         assert out.startswith(b"\x1b[9A\x1b[2K"), (name, out)
@@ -178,6 +189,8 @@ def test_jq_and_json_load_hand_the_terminal_escapes(run):
                  "json/bom.txt", "json/utf16.txt"):
         assert json.loads(h[name])["status"].startswith("\x1b[9A\x1b[2K")
     assert json.loads(h["json/scalar.txt"]) == "\x1b]0;pwned\x07"
+    for name in ("json/nan.log", "json/infinity.log"):
+        assert json.loads(h[name])["status"].startswith("\x1b[9A")
 
 
 def test_libhdf5_returns_the_comment(run, tmp_path):

@@ -42,7 +42,20 @@ def json_holes() -> dict[str, bytes]:
         "json/key.jsonl": b'{"step": 1}\n{"' + FORGE + b'": 1}\n',
         # the same lines gzipped (batch.yaml's one container): zcat | jq -r .status
         "json/lines.jsonl.gz": gzip.compress(b'{"step": 1}\n' + line, mtime=1764990000),
-    } | _one_value_holes(line.rstrip(b"\n"))
+    } | _one_value_holes(line.rstrip(b"\n")) | _jq_grammar_holes()
+
+
+def _jq_grammar_holes() -> dict[str, bytes]:
+    """Not JSON before the string, but read by jq 1.6 (and NaN/Infinity by json.load, which
+    json.dumps writes by default): jq does not refuse it."""
+    status = b'"status": "' + FORGE + b'"}\n'
+    return {
+        "json/nan.log": b'{"loss": NaN, ' + status,
+        "json/infinity.log": b'{"loss": Infinity, ' + status,
+        "json/leading-zero.log": b'{"run": 042, ' + status,
+        "json/plus.log": b'{"shift": +1, ' + status,
+        "json/bare-point.log": b'{"eff": .5, ' + status,
+    }
 
 
 def _one_value_holes(value: bytes) -> dict[str, bytes]:
