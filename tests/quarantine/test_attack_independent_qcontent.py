@@ -6,20 +6,28 @@ string is refused with it"), the hdf5, root and fits rows' strings, and the tar 
 code was not read (neither the validators nor their tests).
 
 Holes: JSON a reader reads as JSON but vmguard takes for text, its `\\u001b` six characters:
-JSON lines (the `.jsonl` the docs' own remedy names, pandas' `lines=True` form), the control
-in the first line too; one RFC 8259 value behind a space or a newline (json.load returns it);
-a top-level string; two values back to back; a key. `jq -r` / `json.load` hand ESC [ 9 A,
-ESC [ 2 K and OSC 0 to the terminal. An HDF5 object comment (H5Oset_comment: h5ls -v and
-h5dump print it, libhdf5's H5Oget_comment returns it). A TTree's own title in its payload,
-which the root row says is pinned to its key's (uproot's `t.title` returns ESC). tar's
-uname and gname, which `tar tv` prints raw (a policy that admits tar).
+JSON lines (the `.jsonl` the docs' own remedy names, pandas' `lines=True` form; gzipped too),
+the control in the first line too; one RFC 8259 value behind a space, a LF or a UTF-8 BOM,
+in UTF-16, or followed by CR LF, two LF or a word (json.load and/or jq read it); a top-level
+string; two values back to back; a key; NaN, Infinity (json.dumps' default output), 042, +1
+or .5 before the string (jq 1.6 reads them: "jq refuses it too" is false). `jq -r` /
+`json.load` hand ESC [ 9 A, ESC [ 2 K and OSC 0 to the terminal (tmux shows FORGED over an
+earlier line). An HDF5 object comment (H5Oset_comment: h5ls -v and h5dump print it,
+libhdf5's H5Oget_comment returns it); an attribute of an ARRAY datatype of fixed-length
+strings (h5py's subarray dtype). A TTree's and a TH1D's own title in the payload, which the
+root row says is pinned to its key's (uproot's `.title` returns ESC). tar's uname and gname,
+which `tar tv` prints raw (a policy that admits tar).
 Held (refused): `\\u001B`, raw C1 in JSON lines, NEL, keys jq merges through lone
-surrogates, an integer that rounds to infinity; HDF5 fixed-length attribute strings past a
-NUL and in arrays, dense attribute and link names, old-style link names, soft link values,
-committed datatype names, variable-length strings in compounds and datasets, UTF-8 C1 and an
-overlong ESC in an ASCII-marked string; a ROOT key title; FITS ESC, C1 and DEL cells.
-Listed: bidi in JSON, an HDF5 compound attribute's string member, a TObjString's text,
-a lone 0x9B in a FITS cell.
+surrogates, an integer that rounds to infinity, escapes and C1 across 4 KiB-1 MiB
+boundaries; HDF5 fixed-length attribute strings past a NUL, SPACEPAD, of shape (2,), through a
+committed datatype, in dense storage and in a continuation block, attribute names (compact
+and dense), link names (dense, old-style), soft link values, committed datatype names,
+variable-length strings in compounds and datasets, UTF-8 C1 and an overlong ESC in an
+ASCII-marked string; ROOT key titles; FITS ESC, C1 and DEL cells.
+Documented refusals: json.dumps of a non-raw "$\\beta$" label (BS), tqdm's stderr kept as an
+h5py attribute (the same bytes as a .err file are admitted), a cp1252 title.
+Listed: bidi in JSON, an HDF5 compound attribute's string member and enum member names, a
+TObjString's text, a lone 0x9B in a FITS cell.
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types plus tar, scanners off).
 """
@@ -122,6 +130,10 @@ FALSE_REJECTIONS: dict[str, str] = {}
 DOCUMENTED_REFUSALS = {  # ordinary output a stated rule refuses (json row; hdf5 row)
     "doc/plot-labels.json": "json: a string (its escape \\b) holds a control character (U+0008",
     "doc/job-stderr.h5": "hdf5: a variable-length string of / (object 1 of the global heap",
+    # cp1252's curly quotes and en dash (0x93 0x94 0x96) are C1 read as Latin-1 ("read as
+    # UTF-8, else Latin-1"); a UTF-8 terminal shows a lone 0x93 as a replacement character
+    "doc/cp1252-title.h5": "hdf5: a fixed-length string attribute of / holds a control "
+                           "character (U+0093",
 }
 LISTED = {  # name: the docs' phrase naming the limit
     "json/bidi.json": "bidi controls (U+202A-U+202E, U+2066-U+2069) and other format characters",

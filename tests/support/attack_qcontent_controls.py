@@ -107,5 +107,9 @@ def documented(made: Path) -> dict[str, bytes]:
     with h5py.File(path, "w") as f:
         f.create_dataset("pt", data=np.arange(3.0))
         f.attrs["stderr"] = _tqdm_stderr()
+    cp = made / "cp1252.h5"
+    with h5py.File(cp, "w") as f:  # a Windows program's char* title, code page 1252
+        f.attrs["title"] = np.bytes_("\u201cpT\u201d \u2013 5 \u00b5m".encode("cp1252"))
     return {"doc/plot-labels.json": json.dumps(label).encode(),
+            "doc/cp1252-title.h5": cp.read_bytes(),
             "doc/job-stderr.h5": path.read_bytes()}
