@@ -52,6 +52,7 @@ uproot = pytest.importorskip("uproot")
 pytest.importorskip("orjson")
 pytest.importorskip("pandas")
 pytest.importorskip("astropy")
+pytest.importorskip("fitsio")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
@@ -143,19 +144,22 @@ LISTED = {  # name: the docs' phrase naming the limit
     "h5/enum-name.h5": "nor are a compound's or an enum's member names",
 }
 _DETAIL = {"json/": "json: a string", "h5/": "hdf5: ", "root/": "root: the title",
+           "fits/fitsio-ascii": "fits: a byte of an ASCII table is not printable ASCII",
            "fits/": "fits: a string of column", "split/": "json: a string"}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-qcontent")
-    controls = ctl.controls(base / "made")
+    fitsio_ok, fitsio_refused = ctl.fitsio_cases(base / "fitsio")
+    controls = ctl.controls(base / "made") | fitsio_ok
     h5_holes, h5_refused, h5_listed = cases.h5_cases(base / "h5")
     root_holes, root_refused, root_listed = cases.root_cases(base / "root")
     fits_refused, fits_listed = ctl.fits_cases(controls["ctl/table.fits"])
     hostile = cases.json_holes() | h5_holes | root_holes | cases.tar_holes()
     refused = (cases.json_refused() | h5_refused | root_refused | fits_refused
-               | cases.split_escapes() | cases.h5_more_refused(base / "h5more"))
+               | cases.split_escapes() | cases.h5_more_refused(base / "h5more")
+               | fitsio_refused)
     listed = cases.json_listed() | h5_listed | root_listed | fits_listed
     documented = ctl.documented(base / "doc")
     files = hostile | refused | listed | controls | documented

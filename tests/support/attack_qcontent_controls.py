@@ -113,3 +113,26 @@ def documented(made: Path) -> dict[str, bytes]:
     return {"doc/plot-labels.json": json.dumps(label).encode(),
             "doc/cp1252-title.h5": cp.read_bytes(),
             "doc/job-stderr.h5": path.read_bytes()}
+
+
+def fitsio_cases(made: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(controls, refused) written by fitsio (cfitsio): a binary and an ASCII table with a
+    string column, and a variable-length string column (PA, in the heap)."""
+    import fitsio
+
+    made.mkdir(parents=True, exist_ok=True)
+    out: dict[str, bytes] = {}
+
+    def write(name: str, rows, **kw) -> None:
+        fitsio.write(str(made / name), rows, clobber=True, **kw)
+        out[name] = (made / name).read_bytes()
+
+    for cell, tag in ((b"GeV/c", "ok"), (b"\x1b[2J", "esc")):
+        rows = np.array([(b"PIX-L0", 1.0), (cell, 2.0)], dtype=[("det", "S8"), ("e", "f8")])
+        write(f"fitsio-{tag}.fits", rows)
+        write(f"fitsio-ascii-{tag}.fits", rows, table_type="ascii")
+        heap = np.zeros(2, dtype=[("s", object)])
+        heap["s"][0], heap["s"][1] = "ok", cell.decode()
+        write(f"fitsio-heap-{tag}.fits", heap)
+    return ({f"ctl/{n}": b for n, b in out.items() if "-ok" in n},
+            {f"fits/{n}": b for n, b in out.items() if "-esc" in n})
