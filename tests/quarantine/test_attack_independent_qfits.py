@@ -15,10 +15,12 @@ terminal controls, the table fpack's readers give; TZEROn on an ASCII table's A 
 Tar: owner names (uname, gname, a pax uname) holding ESC ] 0 ; ... BEL or CSI 2 J are
 printed raw by `tar -tvf` and `python -m tarfile -v -l`.
 Refused as claimed: HIERARCH extname / EXTNAME / EXTVER / TTYPE1 / TNULL1, TZERO on a PA()
-column, TSCAL on a PL() column, a contiguous-file (type 7) member.
+column, TSCAL on a PL() column, a contiguous-file (type 7) member, a member name with a C1
+control, a page or an ELF one layer down (a tar in gzip, a tar in a tar).
 Controls, real tool output: astropy images (BSCALE/BZERO, HIERARCH, CONTINUE, WCS), scaled
 table columns, RICE and GZIP_2 compressed images, ASCII table, random groups, units, PA/PL
-columns; tarfile ustar/gnu/pax and GNU tar 1.34 ustar/gnu/pax/oldgnu archives (`-C out .`).
+columns; tarfile ustar/gnu/pax/w:gz and GNU tar 1.34 ustar/gnu/pax/oldgnu/-z archives
+(`-C out .`).
 No cfitsio, fitsio or bsdtar here (fitsio is not installable offline): cfitsio's side of a
 differential is the docs' own account of it.
 
@@ -60,6 +62,10 @@ _TERM = ("printed raw by `tar -tvf` (GNU tar 1.34) and `python -m tarfile -v -l`
 HOLES = {
     "wcs/dup-crval.fits": _WCS.format(what="CRVAL1 10 vs 200, every pixel 190 deg apart"),
     "wcs/dup-cdelt.fits": _WCS.format(what="CDELT1 -0.001 vs -1.0, a 1000x pixel scale"),
+    "wcs/free-crval.fits": "CRVAL1  =200.0 (no blank after '='), the only CRVAL1: astropy's "
+                           "Header returns the text '=200.0', astropy.wcs takes CRVAL1 as 0, "
+                           "cfitsio reads 200 by the docs' account of `BSCALE  =2.0`: the "
+                           "fixed form is held only for the listed keywords",
     "tar/fits-dup-crval.tar": "the same two-CRVAL1 FITS as a tar member: members are vetted "
                               "as files, and this file gets out as such",
     "groups/hier-pzero.fits": "HIERARCH PZERO1 = 100.0: astropy adds 100 to every group's UU "
@@ -92,6 +98,10 @@ REFUSED = {
     "vla/tzero-pa.fits": "fits: TSCAL1 or TZERO1 on column 1 of type A",
     "vla/tscal-pl.fits": "fits: TSCAL2 or TZERO2 on column 2 of type L",
     "tar/contig-elf.tar": "tar: a header of 'bin/run.csv' has type b'7'",
+    "tar/name-c1.tar": "archive member names, as unpacked (name-control-characters)",
+    "tgz/page.tar.gz": "starts with '<!'",
+    "tgz/elf-csv.tgz": "ELF inside a container",
+    "tar/inner-page.tar": "starts with '<!'",
 }
 FALSE_REJECTIONS: dict[str, str] = {}
 
@@ -104,7 +114,8 @@ def run(tmp_path_factory):
     made = base / "made"
     fits_ctl = ff.controls(made / "f")
     controls = fits_ctl | tt.controls(made / "t", fits_ctl["ctl/table.fits"])
-    hostile = ff.hostile(made / "h") | tt.hostile()
+    controls |= tt.compressed_controls(made / "z")
+    hostile = ff.hostile(made / "h") | tt.hostile() | tt.wrapped()
     hostile["tar/fits-dup-crval.tar"] = tt.nested("img.fits", hostile["wcs/dup-crval.fits"])
     vetted = _vet(base, "qfits", hostile | controls, _policy(("tar",)))
     return {**vetted, "controls": controls, "hostile": hostile,
@@ -136,6 +147,9 @@ def test_wcs_readers_disagree(run):
     with _open(h["wcs/dup-cdelt.fits"]) as hdul:
         assert hdul[0].header["CDELT1"] == -0.001
         assert WCS(hdul[0].header).wcs.cdelt[0] == -1.0
+    with _open(h["wcs/free-crval.fits"]) as hdul:
+        assert hdul[0].header["CRVAL1"] == "=200.0"
+        assert WCS(hdul[0].header).wcs.crval[0] == 0.0
     control = run["controls"]["ctl/wcs.fits"]
     assert control.count(b"CRVAL1  =") == 1 and control.count(b"CDELT1  =") == 1
 
@@ -219,7 +233,8 @@ def test_controls_are_what_the_tools_wrote(run):
                                             "tctl/tarfile-ustar.tar", "tctl/tarfile-gnu.tar",
                                             "tctl/tarfile-pax.tar", "tctl/gnutar-ustar.tar",
                                             "tctl/gnutar-gnu.tar", "tctl/gnutar-pax.tar",
-                                            "tctl/gnutar-oldgnu.tar")])
+                                            "tctl/gnutar-oldgnu.tar", "tctl/tarfile.tar.gz",
+                                            "tctl/gnutar.tgz")])
 def test_ordinary_output_published_byte_identical(run, name):
     if name not in run["controls"]:
         pytest.skip("GNU tar not installed")

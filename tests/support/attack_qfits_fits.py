@@ -134,6 +134,7 @@ def hostile(made: Path) -> dict[str, bytes]:
     return {
         "wcs/dup-crval.fits": add_cards(wcs, ["CRVAL1  =                200.0"]),
         "wcs/dup-cdelt.fits": add_cards(wcs, ["CDELT1  =                 -1.0"]),
+        "wcs/free-crval.fits": add_cards(wcs, ["CRVAL1  =200.0"], drop=("CRVAL1  ",)),
         "groups/hier-pzero.fits": add_cards(grp, ["HIERARCH PZERO1 = 100.0"]),
         "groups/ptype-cont.fits": add_cards(grp, ["PTYPE1  = 'U&'", "CONTINUE  'X'"],
                                             drop=("PTYPE1  ",)),

@@ -4,6 +4,7 @@ ordinary output as controls."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import shutil
 import subprocess
@@ -45,6 +46,7 @@ def hostile() -> dict[str, bytes]:
         "tar/pax-uname-c1.tar": _tar([_file("a.csv", CSV, uname="\u009b2J\u009bH")],
                                      tarfile.PAX_FORMAT),
         "tar/contig-elf.tar": _tar([contig], tarfile.USTAR_FORMAT),
+        "tar/name-c1.tar": _tar([_file("a\u009b2J.csv", CSV)], tarfile.PAX_FORMAT),
     }
 
 
@@ -89,3 +91,32 @@ def controls(made: Path, fits_file: bytes) -> dict[str, bytes]:
 def nested(name: str, data: bytes) -> bytes:
     """A tarfile ustar archive holding one member."""
     return _tar([_file(name, data)], tarfile.USTAR_FORMAT)
+
+
+PAGE = b"<!doctype html><html><body><script>fetch('/api/token')</script></body></html>\n"
+
+
+def wrapped() -> dict[str, bytes]:
+    """Hostile members one layer down: a tar inside gzip, a tar inside a tar."""
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + bytes(44)
+    page = nested("site/index.html", PAGE)
+    return {
+        "tgz/page.tar.gz": gzip.compress(page, mtime=0),
+        "tgz/elf-csv.tgz": gzip.compress(nested("run.csv", elf), mtime=0),
+        "tar/inner-page.tar": nested("inner.tar", page),
+    }
+
+
+def compressed_controls(made: Path) -> dict[str, bytes]:
+    """`tar czf` (GNU tar, gzip) and tarfile's `w:gz` of the same tree."""
+    out = _tree(made)
+    files: dict[str, bytes] = {}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(out, arcname="out")
+    files["tctl/tarfile.tar.gz"] = buf.getvalue()
+    if shutil.which("tar") and shutil.which("gzip"):
+        dest = made / "gnu.tgz"
+        subprocess.run(["tar", "-czf", str(dest), "-C", str(out), "."], check=True)
+        files["tctl/gnutar.tgz"] = dest.read_bytes()
+    return files
