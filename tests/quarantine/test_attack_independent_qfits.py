@@ -6,10 +6,12 @@ vetted as files), not the code (neither the validators nor their tests were read
 
 FITS: the list of keywords held is the docs' list, and a reader acts on more: the WCS
 (CRVALn, CDELTn: astropy's Header takes the first of two cards, astropy.wcs (wcslib) the
-last: every pixel's sky position or scale moves), a random-groups file's PZEROn (astropy adds
+last: every pixel's sky position or scale moves; a HIERARCH or `KEY  =v` CRVAL1 one and not
+the other), time (two JDREF: the Header shows the first, the Time column uses the second; a
+HIERARCH JDREF), a random-groups file's PZEROn (astropy adds
 a HIERARCH card's value to every group's parameter; a reader of columns 1-8 does not) and
-PTYPEn (a CONTINUE renames the parameter), units (TUNITn, BUNIT continued: astropy's
-Table.read and CCDData.read take 'k&' + 'm' for km); a tile-compressed table (ZTABLE = T)
+PTYPEn (a CONTINUE renames the parameter), units (TUNITn, BUNIT continued or HIERARCH:
+astropy's Table.read and CCDData.read take 'k&' + 'm' for km); a tile-compressed table (ZTABLE = T)
 is vetted as the 1PB bytes astropy shows, and its gzip tile inflates to a 12A column of
 terminal controls, the table fpack's readers give; TZEROn on an ASCII table's A column.
 Tar: owner names (uname, gname, a pax uname) holding ESC ] 0 ; ... BEL or CSI 2 J are
@@ -78,6 +80,19 @@ HOLES = {
                              "column in km, a reader without the convention 'k&' (1000x)",
     "units/bunit-cont.fits": "BUNIT 'k&' then CONTINUE 'Jy': CCDData.read gives kJy, a reader "
                              "without the convention 'k&' (1000x every pixel)",
+    "units/hier-tunit.fits": "HIERARCH TUNIT1 = 'km' (no TUNIT1 card): astropy's Table.read "
+                             "gives km, a reader of columns 1-8 no unit (the docs refuse "
+                             "HIERARCH TSCAL1 for this; TUNITn is not in the list)",
+    "units/hier-bunit.fits": "HIERARCH BUNIT = 'kJy': CCDData.read gives kJy, a reader of "
+                             "columns 1-8 no unit",
+    "time/dup-jdref.fits": "JDREF 0.0 then JDREF 2400000.5: astropy's Header reads 0.0, its "
+                           "Time column (Table.read astropy_native) uses 2400000.5: MJD 60000 "
+                           "(2023) becomes the year 8594; " + _LIST,
+    "time/hier-jdref.fits": "HIERARCH JDREF = 2400000.5 (no JDREF card): astropy's Time "
+                            "column is moved 2400000.5 days, a reader of columns 1-8 sees no "
+                            "JDREF (FITS 4.0 9.2.2: 0)",
+    "wcs/hier-crval.fits": "HIERARCH CRVAL1 = 200.0 (no CRVAL1 card): astropy's Header reads "
+                           "200, astropy.wcs (wcslib) 0: two sky positions for every pixel",
     "ascii/tzero-a.fits": "TZERO1 = 10 on an ASCII table's A8 column published: docs 'no "
                           "TSCALn or TZEROn on a character, logical or bit column' (cfitsio "
                           "applies them, astropy not, by the docs' own account)",
@@ -174,6 +189,26 @@ def test_units_read_through_continue(run, tmp_path):
     assert str(CCDData.read(path).unit) == "kJy"
 
 
+def test_hierarch_and_duplicate_cards_acted_on(run, tmp_path):
+    h = run["hostile"]
+    assert str(Table.read(io.BytesIO(h["units/hier-tunit.fits"]))["d"].unit) == "km"
+    path = tmp_path / "hb.fits"
+    path.write_bytes(h["units/hier-bunit.fits"])
+    assert str(CCDData.read(path).unit) == "kJy"
+    years = {}
+    for name in ("ctl/time.fits", "time/dup-jdref.fits", "time/hier-jdref.fits"):
+        data = run["controls"].get(name) or h[name]
+        years[name] = Table.read(io.BytesIO(data), astropy_native=True)["t"].iso[0]
+    assert str(years["ctl/time.fits"]).startswith("2023-02-25")
+    assert str(years["time/dup-jdref.fits"]).startswith("8594-")
+    assert str(years["time/hier-jdref.fits"]).startswith("8594-")
+    with _open(h["time/dup-jdref.fits"]) as hdul:
+        assert hdul[1].header["JDREF"] == 0.0
+    with _open(h["wcs/hier-crval.fits"]) as hdul:
+        assert hdul[0].header["CRVAL1"] == 200.0
+        assert WCS(hdul[0].header).wcs.crval[0] == 0.0
+
+
 def test_compressed_table_inflates_to_controls(run):
     """astropy shows the 1PB bytes; the tile (FITS 4.0 10.3, GZIP_1) is the 12A column."""
     data = run["hostile"]["ctab/ztable-osc.fits"]
@@ -230,6 +265,7 @@ def test_controls_are_what_the_tools_wrote(run):
                                             "ctl/rice-int.fits", "ctl/gzip-float.fits",
                                             "ctl/ascii.fits", "ctl/wcs.fits", "ctl/groups.fits",
                                             "ctl/units.fits", "ctl/vla.fits", "ctl/table.fits",
+                                            "ctl/time.fits",
                                             "tctl/tarfile-ustar.tar", "tctl/tarfile-gnu.tar",
                                             "tctl/tarfile-pax.tar", "tctl/gnutar-ustar.tar",
                                             "tctl/gnutar-gnu.tar", "tctl/gnutar-pax.tar",

@@ -13,6 +13,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable, Table
+from astropy.time import Time
 from astropy.wcs import WCS
 
 BLOCK = 2880
@@ -119,6 +120,7 @@ def controls(made: Path) -> dict[str, bytes]:
         "ctl/groups.fits": groups(made),
         "ctl/units.fits": unit_table(made),
         "ctl/vla.fits": vla_string_table(made),
+        "ctl/time.fits": time_table(made),
     }
     tpath = made / "tab.fits"
     Table({"a": [1, 2], "s": ["x", "yy"]}).write(tpath, format="fits", overwrite=True)
@@ -145,6 +147,14 @@ def hostile(made: Path) -> dict[str, bytes]:
         "ascii/tzero-a.fits": add_cards(asc, ["TZERO1  =                   10"], hdu=1),
         "ctab/ztable-osc.fits": compressed_table(),
         "units/bunit-cont.fits": add_cards(plain_image(made), ["BUNIT   = 'k&'", "CONTINUE  'Jy'"]),
+        "units/hier-tunit.fits": add_cards(units, ["HIERARCH TUNIT1 = 'km'"], hdu=1,
+                                           drop=("TUNIT1  ",)),
+        "units/hier-bunit.fits": add_cards(plain_image(made), ["HIERARCH BUNIT = 'kJy'"]),
+        "time/dup-jdref.fits": add_cards(time_table(made), ["JDREF   =            2400000.5"],
+                                         hdu=1),
+        "time/hier-jdref.fits": add_cards(time_table(made), ["HIERARCH JDREF = 2400000.5"],
+                                          hdu=1, drop=("JDREF   ",)),
+        "wcs/hier-crval.fits": add_cards(wcs, ["HIERARCH CRVAL1 = 200.0"], drop=("CRVAL1  ",)),
         "hier/extname-lower.fits": add_cards(two_images(made), ["HIERARCH extname = 'SCI'"], hdu=1),
         "hier/extname.fits": add_cards(two_images(made), ["HIERARCH EXTNAME = 'SCI'"], hdu=1),
         "hier/extver.fits": add_cards(two_images(made), ["EXTNAME = 'SCI     '",
@@ -152,6 +162,15 @@ def hostile(made: Path) -> dict[str, bytes]:
         "hier/ttype.fits": add_cards(units, ["HIERARCH TTYPE1 = 'dist'"], hdu=1, drop=("TTYPE1  ",)),
         "hier/tnull.fits": add_cards(int_table(made), ["HIERARCH TNULL1 = 7"], hdu=1),
     }
+
+
+def time_table(made: Path) -> bytes:
+    """astropy: a Time column (MJD 60000, 60001 UTC): TCTYP1, TIMESYS, JDREF = 0.0."""
+    path = made / "time.fits"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Table({"t": Time([60000.0, 60001.0], format="mjd", scale="utc")}).write(
+        path, format="fits", overwrite=True)
+    return path.read_bytes()
 
 
 def plain_image(made: Path) -> bytes:
