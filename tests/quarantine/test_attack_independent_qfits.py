@@ -13,7 +13,9 @@ a HIERARCH card's value to every group's parameter; a reader of columns 1-8 does
 PTYPEn (a CONTINUE renames the parameter), units (TUNITn, BUNIT continued or HIERARCH:
 astropy's Table.read and CCDData.read take 'k&' + 'm' for km); a tile-compressed table (ZTABLE = T)
 is vetted as the 1PB bytes astropy shows, and its gzip tile inflates to a 12A column of
-terminal controls, the table fpack's readers give; TZEROn on an ASCII table's A column.
+terminal controls, the table fpack's readers give; a tile-compressed image's table may hold
+columns no image reader reads (a NOTES column, UNCOMPRESSED_DATA beside non-empty
+COMPRESSED_DATA: a second image); TZEROn on an ASCII table's A column.
 Tar: owner names (uname, gname, a pax uname) holding ESC ] 0 ; ... BEL or CSI 2 J are
 printed raw by `tar -tvf` and `python -m tarfile -v -l`.
 Refused as claimed: HIERARCH extname / EXTNAME / EXTVER / TTYPE1 / TNULL1, TZERO on a PA()
@@ -93,6 +95,15 @@ HOLES = {
                             "JDREF (FITS 4.0 9.2.2: 0)",
     "wcs/hier-crval.fits": "HIERARCH CRVAL1 = 200.0 (no CRVAL1 card): astropy's Header reads "
                            "200, astropy.wcs (wcslib) 0: two sky positions for every pixel",
+    "comp/extra-column.fits": "a RICE_1 image's table with a second column NOTES (64B): 128 "
+                              "bytes of text that astropy's CompImageHDU (and cfitsio's image "
+                              "read, which reads the compression columns only) never shows; the "
+                              "docs check a tile-compressed image's tiles, not which columns "
+                              "its table holds ('vet to the last byte')",
+    "comp/uncompressed-beside.fits": "UNCOMPRESSED_DATA arrays (pixels 7 and 9) beside "
+                                     "non-empty COMPRESSED_DATA: readers take a tile's "
+                                     "COMPRESSED_DATA when it is not empty, so a second image "
+                                     "no image reader shows rides in the heap",
     "ascii/tzero-a.fits": "TZERO1 = 10 on an ASCII table's A8 column published: docs 'no "
                           "TSCALn or TZEROn on a character, logical or bit column' (cfitsio "
                           "applies them, astropy not, by the docs' own account)",
@@ -130,7 +141,7 @@ def run(tmp_path_factory):
     fits_ctl = ff.controls(made / "f")
     controls = fits_ctl | tt.controls(made / "t", fits_ctl["ctl/table.fits"])
     controls |= tt.compressed_controls(made / "z")
-    hostile = ff.hostile(made / "h") | tt.hostile() | tt.wrapped()
+    hostile = ff.hostile(made / "h") | ff.hidden_columns() | tt.hostile() | tt.wrapped()
     hostile["tar/fits-dup-crval.tar"] = tt.nested("img.fits", hostile["wcs/dup-crval.fits"])
     vetted = _vet(base, "qfits", hostile | controls, _policy(("tar",)))
     return {**vetted, "controls": controls, "hostile": hostile,
@@ -207,6 +218,26 @@ def test_hierarch_and_duplicate_cards_acted_on(run, tmp_path):
     with _open(h["wcs/hier-crval.fits"]) as hdul:
         assert hdul[0].header["CRVAL1"] == 200.0
         assert WCS(hdul[0].header).wcs.crval[0] == 0.0
+
+
+def test_compressed_image_columns_no_reader_shows(run):
+    """astropy decompresses the image as written; the other column holds what it skips.
+    astropy and cfitsio write only COMPRESSED_DATA (GZIP_COMPRESSED_DATA, ZSCALE, ZZERO,
+    ZBLANK) columns, and UNCOMPRESSED_DATA only for a tile whose COMPRESSED_DATA is empty."""
+    pixels, _ = ff.rice_image()
+    for name, column, shown in (("comp/extra-column.fits", "NOTES", b"hidden row 1"),
+                                ("comp/uncompressed-beside.fits", "UNCOMPRESSED_DATA", None)):
+        data = run["hostile"][name]
+        with _open(data) as hdul:
+            assert isinstance(hdul[1], fits.CompImageHDU)
+            assert (hdul[1].data == pixels).all()
+        with fits.open(io.BytesIO(data), disable_image_compression=True) as hdul:
+            cells = hdul[1].data[column]
+            if shown:
+                assert bytes(cells[0]).startswith(shown)
+            else:
+                assert set(cells[0]) == {7} and set(cells[1]) == {9}
+                assert all(len(c) for c in hdul[1].data["COMPRESSED_DATA"])
 
 
 def test_compressed_table_inflates_to_controls(run):

@@ -217,3 +217,59 @@ def compressed_table() -> bytes:
     buf = io.BytesIO()
     primary.writeto(buf)
     return buf.getvalue() + head + body
+
+
+def rice_image() -> tuple[np.ndarray, bytes]:
+    """astropy: an 8 x 8 int32 image, RICE_1, two tiles of 4 rows (one 1PB column)."""
+    pixels = np.arange(64, dtype="i4").reshape(8, 8)
+    buf = io.BytesIO()
+    comp = fits.CompImageHDU(pixels, compression_type="RICE_1", tile_shape=(4, 8))
+    fits.HDUList([fits.PrimaryHDU(), comp]).writeto(buf)
+    return pixels, buf.getvalue()
+
+
+def with_column(raw: bytes, name: str, tform: str, cells: list[bytes], heap: bytes = b"") -> bytes:
+    """The compressed image's table (HDU 1, NAXIS2 rows of one 8-byte descriptor, no THEAP)
+    with a second column: `cells` appended to each row, `heap` to the heap's end."""
+    start = BLOCK
+    width = len(cells[0])
+    cards = [raw[p:p + 80] for p in range(start, start + BLOCK, 80)]
+    end = next(i for i, c in enumerate(cards) if c.startswith(b"END     "))
+    out = []
+    for c in cards[:end]:
+        key = c[:8].decode().strip()
+        if key == "NAXIS1":
+            c = card(f"NAXIS1  = {8 + width:20d}")
+        elif key == "TFIELDS":
+            c = card("TFIELDS =                    2")
+        elif key == "PCOUNT":
+            c = card(f"PCOUNT  = {int(c[10:30]) + len(heap):20d}")
+        out.append(c)
+        if key == "TFORM1":
+            out += [card(f"TTYPE2  = '{name:<8}'"), card(f"TFORM2  = '{tform:<8}'")]
+    head = b"".join(out) + card("END")
+    head = head.ljust(-(-len(head) // BLOCK) * BLOCK, b" ")
+    data_at = start + BLOCK
+    with fits.open(io.BytesIO(raw), disable_image_compression=True) as hdul:
+        rows, pcount = hdul[1].header["NAXIS2"], hdul[1].header["PCOUNT"]
+    table = raw[data_at:data_at + 8 * rows]
+    old_heap = raw[data_at + 8 * rows:data_at + 8 * rows + pcount]
+    body = b"".join(table[8 * i:8 * i + 8] + cells[i] for i in range(rows)) + old_heap + heap
+    return raw[:start] + head + body.ljust(-(-len(body) // BLOCK) * BLOCK, b"\0")
+
+
+def hidden_columns() -> dict[str, bytes]:
+    """A 64B column of text no image reader shows; UNCOMPRESSED_DATA arrays (other pixels)
+    beside non-empty COMPRESSED_DATA, which astropy and cfitsio then never read."""
+    _, raw = rice_image()
+    secret = [b"hidden row 1: no image reader shows this".ljust(64, b"."),
+              b"hidden row 2: astropy CompImageHDU skips it".ljust(64, b".")]
+    other = (np.full(32, 7, ">i4").tobytes(), np.full(32, 9, ">i4").tobytes())
+    with fits.open(io.BytesIO(raw), disable_image_compression=True) as hdul:
+        heap = hdul[1].header["PCOUNT"]  # the RICE tiles; the arrays follow them
+    descs = [np.array([32, heap], ">i4").tobytes(), np.array([32, heap + 128], ">i4").tobytes()]
+    return {
+        "comp/extra-column.fits": with_column(raw, "NOTES", "64B", secret),
+        "comp/uncompressed-beside.fits": with_column(raw, "UNCOMPRESSED_DATA", "1PJ(32)", descs,
+                                                     b"".join(other)),
+    }
