@@ -37,6 +37,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shutil
 import subprocess
 import sys
 import time
@@ -262,6 +263,34 @@ def test_tar_owner_names_reach_the_terminal(run, tmp_path):
         shown = subprocess.run([sys.executable, "-m", "tarfile", "-v", "-l", str(path)],
                                capture_output=True, check=True).stdout
         assert seq in shown
+
+
+def _before_shown(tmux: str, command: str) -> int:
+    """How many of 20 marker lines a 100x40 tmux pane still shows after `command`."""
+    sock = f"qfits-{time.monotonic_ns()}"
+    pre = "; ".join(f"echo BEFORE-{i:02d}" for i in range(20))
+    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-x", "100", "-y", "40",
+                    f"{pre}; {command}; sleep 5"], check=True)
+    try:
+        time.sleep(1.5)
+        screen = subprocess.run([tmux, "-L", sock, "capture-pane", "-p"], capture_output=True,
+                                check=True).stdout.decode()
+    finally:
+        subprocess.run([tmux, "-L", sock, "kill-server"], check=False)
+    return sum(f"BEFORE-{i:02d}" in screen for i in range(20))
+
+
+def test_tar_listing_erases_the_screen(run, tmp_path):
+    """tmux: `tar -tvf` of the published gname archive erases what the pane showed; the
+    tarfile control's listing does not."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux not installed")
+    bad, good = tmp_path / "g.tar", tmp_path / "ok.tar"
+    bad.write_bytes(run["hostile"]["tar/gname-clear.tar"])
+    good.write_bytes(run["controls"]["tctl/tarfile-ustar.tar"])
+    assert _before_shown(tmux, f"tar -tvf {good}") == 20
+    assert _before_shown(tmux, f"tar -tvf {bad}") == 0
 
 
 @pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES)])
