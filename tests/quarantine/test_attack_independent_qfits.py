@@ -164,6 +164,36 @@ def test_tables_name_real_cases(run):
     assert set(FALSE_REJECTIONS) <= set(run["controls"])
 
 
+MARKERS = {  # what no control (astropy, tarfile, GNU tar output) holds
+    "wcs/dup-crval.fits": b"CRVAL1  =                200.0",
+    "wcs/dup-cdelt.fits": b"CDELT1  =                 -1.0",
+    "wcs/free-crval.fits": b"CRVAL1  =200.0",
+    "wcs/hier-crval.fits": b"HIERARCH CRVAL1",
+    "groups/hier-pzero.fits": b"HIERARCH PZERO1",
+    "groups/ptype-cont.fits": b"PTYPE1  = 'U&'",
+    "units/tunit-cont.fits": b"TUNIT1  = 'k&'",
+    "units/bunit-cont.fits": b"BUNIT   = 'k&'",
+    "units/hier-tunit.fits": b"HIERARCH TUNIT1",
+    "units/hier-bunit.fits": b"HIERARCH BUNIT",
+    "time/dup-jdref.fits": b"JDREF   =            2400000.5",
+    "time/hier-jdref.fits": b"HIERARCH JDREF",
+    "ascii/tzero-a.fits": b"TZERO1  =                   10",
+    "ctab/ztable-osc.fits": b"ZTABLE  =                    T",
+    "comp/extra-column.fits": b"TTYPE2  = 'NOTES   '",
+    "comp/uncompressed-beside.fits": b"TTYPE2  = 'UNCOMPRESSED_DATA'",
+    "tar/uname-osc.tar": b"\x1b]0;",
+    "tar/gname-clear.tar": b"\x1b[2J",
+    "tar/pax-uname-c1.tar": b"uname=\xc2\x9b",
+}
+
+
+def test_hostile_files_differ_from_what_writers_write(run):
+    for name, marker in MARKERS.items():
+        assert marker in run["hostile"][name], name
+        assert not any(marker in data for data in run["controls"].values()), name
+    assert set(MARKERS) | {"tar/fits-dup-crval.tar"} == set(HOLES)
+
+
 def test_wcs_readers_disagree(run):
     """Two CRVAL1 (CDELT1) cards: astropy's Header and astropy.wcs read different ones.
     astropy never writes a keyword twice (the control has one of each)."""
