@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 uproot = pytest.importorskip("uproot")
+pytest.importorskip("awkward")
 
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402

@@ -167,6 +167,37 @@ def _dirs(path: Path) -> None:
         f["d1/x/y"] = hist(9)
 
 
+def _small_alloc(path: Path) -> None:
+    """Keys list and StreamerInfo given less room than they need: uproot moves both."""
+    with uproot.recreate(path, initial_directory_bytes=64, initial_streamers_bytes=128,
+                         compression=uproot.ZLIB(9)) as f:
+        for i in range(20):
+            f[f"h{i}"] = hist(i + 2)
+
+
+def _jagged(path: Path) -> None:
+    import awkward as ak
+
+    with uproot.recreate(path, compression=uproot.LZMA(9)) as f:
+        f["t"] = {"j": ak.Array([[1.0, 2.0], [], [3.0]]), "n": np.arange(3)}
+        for k in range(11):
+            f["t"].extend({"j": ak.Array([[float(k)], [1.0, 2.0]]), "n": np.arange(2)})
+
+
+def _resized(path: Path) -> None:
+    with uproot.recreate(path, compression=uproot.ZSTD(19)) as f:
+        f.mktree("t", {"x": "f4"}, resize_factor=2.0)
+        for _ in range(25):
+            f["t"].extend({"x": np.arange(7, dtype="f4")})
+
+
+def _nested(path: Path) -> None:
+    with uproot.create(path, compression=None) as f:
+        f["a/b/c/h"] = hist(4)
+        f["s"] = "a string"
+        f["a/b/s2"] = "another"
+
+
 def _one_job(path: Path, compression) -> None:
     with uproot.recreate(path, compression=compression) as f:
         f["d/h"] = hist(3)
@@ -183,6 +214,10 @@ CONTROLS = {
     "ctl/rntuple-days.root": _rntuple_days,
     "ctl/west.root": _west,
     "ctl/dirs.root": _dirs,
+    "ctl/small-alloc.root": _small_alloc,
+    "ctl/jagged-lzma9.root": _jagged,
+    "ctl/resized-zstd19.root": _resized,
+    "ctl/nested-create.root": _nested,
 }
 CODECS = {"zlib": uproot.ZLIB(1), "lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(3),
           "lzma": uproot.LZMA(1), "none": None}
