@@ -203,6 +203,17 @@ def test_uproot_output_published_byte_identical(run, name):
     assert entry["sha256"] == hashlib.sha256(published).hexdigest()
 
 
+@pytest.mark.parametrize("name", sorted(rf.DOCUMENTED))
+def test_documented_refusal(run, name):
+    """ROOT row, exactness: 'Refused too: a file where uproot wrote a smaller object over
+    the start of one deleted with `del` in an earlier job' (and an older keys list naming a
+    record deleted then written over, 'Still refused'); the remedy, a new file."""
+    entry = run["entries"][name]
+    assert entry["verdict"] == "rejected", entry
+    assert entry["detail"].startswith(rf.DOCUMENTED[name][1]), entry["detail"]
+    assert "copy the objects into a new file" in entry["detail"]
+
+
 def test_controls_are_what_uproot_wrote(run):
     """The clock-shifted jobs really dated their keys days apart (ROOT's TDatime)."""
     data = run["controls"]["ctl/days.root"]
