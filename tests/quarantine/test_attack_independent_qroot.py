@@ -49,13 +49,13 @@ HOLES = {
     "q/top-nbytesname.root": "published: 'QRT!' as the top directory's own fNbytesName (its "
         "TDirectory fields in the TFile record): uproot finds the directory by the header's "
         "fNbytesName and reads this one into nothing; 32 chosen bits a file. " + _FIELDS,
-    "q/top-version.root": "published: the top directory's version 0xC15A (-15782): any "
+    "q/top-version.root": "published: the top directory's version 0xC15A (-16038): any "
         "version up to 1000 passes (ROOT and uproot read the small layout for each; uproot "
         "writes 5), about 15.9 chosen bits. " + _FIELDS,
     "q/sub-nbytesname.root": "published: 'QRT!' as a subdirectory's fNbytesName, read by "
         "no uproot call (ROOT's TDirectoryFile::ReadKeys(kTRUE) re-reads the directory's "
         "fields at fSeekDir + fNbytesName: elsewhere). " + _FIELDS,
-    "q/sub-version.root": "published: a subdirectory's version 0x8321, any up to 1000 "
+    "q/sub-version.root": "published: a subdirectory's version 0x8321 (-31967), any up to 1000 "
         "passes. " + _FIELDS,
     "q/dirs-script.root": "published: 44 bytes of a shell script (curl | sh) in the "
         "fNbytesName of 11 subdirectories, 4 a directory, 47 bits a directory with the "
