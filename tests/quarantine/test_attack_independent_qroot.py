@@ -16,7 +16,8 @@ end anywhere from kStartBigFile to 2^31 - 1; a histogram's title in its payload 
 from its key's. Listed (the docs' string limits): an axis title, a TObjString, a payload
 title holding OSC 0 and CSI 2J, as uproot returns them to `print`. Refused as claimed:
 the block headers' flips (44, every codec), a subdirectory's UUID of text, the header
-UUID's version, FreeSegments ending below kStartBigFile or an entry of version 7, a
+UUID's version, FreeSegments ending below kStartBigFile or an entry of version 7, an
+older end entry after fEND ending past kStartBigFile, a
 directory of the large layout's version on small fields, 4 bytes between a key's title
 and its KeyLen. Controls: uproot in jobs days apart (the writer's clock shifted, nothing
 edited), a job 9 h west, an RNTuple extended a day later, 30 subdirectories updated, a
@@ -62,7 +63,8 @@ HOLES = {
         "version: the class grows with the directories a job makes. " + _FIELDS,
     "q/free-end.root": "published: FreeSegments' last entry ends at 0x7F515254 ('QRT' in "
         "its last 3 bytes), not kStartBigFile: any end from 2000000000 to 2^31 - 1 passes, "
-        "27 bits a file. ROOT row: 'the FreeSegments record (... the last fEND to "
+        "27 bits a file, where the older end entries left after fEND are held to "
+        "2000000000 (r/stale-end-entry.root refused). ROOT row: 'the FreeSegments record (... the last fEND to "
         "kStartBigFile) lists the free space exactly'",
     "q/title-differs.root": "published: the histogram's payload title, which uproot's "
         "h.title and a plot show, is 'SIGNAL!', its key and keys-list copy (ROOT's f->ls()) "
@@ -103,7 +105,7 @@ def test_tables_name_real_cases(run):
     assert set(HOLES) == set(run["holes"])
     assert set(LISTED) == set(run["listed"])
     assert set(FALSE_REJECTIONS) <= set(run["controls"])
-    assert len(run["refused"]) == 7 + 44
+    assert len(run["refused"]) == 8 + 44
 
 
 def test_holes_differ_from_uproot_only_where_chosen(run):

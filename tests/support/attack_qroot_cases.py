@@ -144,7 +144,18 @@ def refused(made: Path) -> dict[str, bytes]:
         "r/sub-version-1005.root": rf.packed(base, sub, ">h", 1005),
         "r/key-slack.root": _key_slack(base),
     }
-    return out | _block_header_flips(made)
+    return out | _block_header_flips(made) | {"r/stale-end-entry.root": _stale_end(made)}
+
+
+def _stale_end(made: Path) -> bytes:
+    """The older end entry uproot leaves after fEND ending at 0x7F515254 (as free-end.root's
+    live one): refused, where the live record's last entry passes."""
+    path = made / "shrunk.root"
+    rf._shrunk_at_end(path)
+    data = path.read_bytes()
+    (fend,) = struct.unpack_from(">i", data, 12)
+    assert len(data) == fend + 10 and data[-4:] == struct.pack(">I", 2000000000)
+    return data[:-4] + b"\x7fQRT"
 
 
 def _key_slack(base: bytes) -> bytes:

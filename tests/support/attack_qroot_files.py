@@ -211,6 +211,17 @@ def _del_then_add(path: Path) -> None:
         f["z"] = hist(3)
 
 
+def _shrunk_at_end(path: Path) -> None:
+    """Four jobs each deleting one histogram: FreeSegments shrinks at the file's end and
+    leaves an older end entry (1, its end, 2000000000) after fEND."""
+    with uproot.recreate(path) as f:
+        for i in range(6):
+            f[f"h{i}"] = hist(i + 2)
+    for i in (2, 5, 4, 3):
+        with uproot.update(path) as f:
+            del f[f"h{i}"]
+
+
 def _one_job(path: Path, compression) -> None:
     with uproot.recreate(path, compression=compression) as f:
         f["d/h"] = hist(3)
@@ -231,6 +242,7 @@ CONTROLS = {
     "ctl/jagged-lzma9.root": _jagged,
     "ctl/resized-zstd19.root": _resized,
     "ctl/nested-create.root": _nested,
+    "ctl/shrunk-at-end.root": _shrunk_at_end,
 }
 # Ordinary uproot output a documented rule refuses: the detail's start.
 DOCUMENTED = {"ctl/del-then-add.root": (_del_then_add, "root: the free space at ")}
