@@ -21,7 +21,10 @@ older end entry after fEND ending past kStartBigFile, a
 directory of the large layout's version on small fields, 4 bytes between a key's title
 and its KeyLen. Controls: uproot in jobs days apart (the writer's clock shifted, nothing
 edited), a job 9 h west, an RNTuple extended a day later, 30 subdirectories updated, a
-tree name over 254 bytes and a LaTeX title, one job of every codec.
+tree name over 254 bytes and a LaTeX title, lists moved by small first allocations, a
+jagged tree in xz, a tree resized by 2, nested directories by uproot.create, FreeSegments
+shrunk at the end (an end entry after fEND), one job of every codec. Refused by a
+documented rule: a smaller histogram a later job wrote over three deleted ones.
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off).
 """
