@@ -43,6 +43,7 @@ from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_qh5_cases as cases  # noqa: E402
 from tests.support import attack_qh5_controls as ctl  # noqa: E402
+from tests.support import attack_qh5_dense as dense  # noqa: E402
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 _TWICE = ("HDF5 names a {what} once (H5{api}create refuses a second, h5py raises); the walk "
@@ -64,6 +65,10 @@ HOLES = {
                                     reader="netCDF4's v.__dict__ / getncattr"),
     "dup-nc-var.nc": _TWICE.format(what="netCDF variable (an HDF5 link)", api="L",
                                    reader="netCDF4's ds.variables (one 'tempa')"),
+    "dup-dense-link.h5": _TWICE.format(what="link in a group (dense: fractal heap, name index)",
+                                       api="L", reader="h5py's g['calib'] and visititems"),
+    "dup-dense-link-tracked.h5": _TWICE.format(what="link in a group (dense, tracked order)",
+                                               api="L", reader="h5py's g['calib'] and visititems"),
     "unsorted-old-group.h5": "a symbol table node's entries out of name order (libhdf5 keeps "
                              "them sorted and binary-searches them): 'b' is listed by h5py but "
                              "f['b'] raises KeyError, its 16 chosen bytes reach no read by name",
@@ -120,7 +125,8 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-qh5")
     start = time.monotonic()
     controls = ctl.controls(base / "made")
-    hostile = cases.hostile(base / "hostile")
+    dense_holes, dense_refused = dense.hostile(base / "dense")
+    hostile = cases.hostile(base / "hostile") | dense_holes | dense_refused
     listed = cases.terminal_listed(base / "listed")
     vetted = _vet(base, "qh5", hostile | listed | controls, _policy())
     made = base / "check"
@@ -147,7 +153,7 @@ def test_tables_name_real_cases(run):
     assert not set(run["hostile"]) & set(run["controls"])
 
 
-HOSTILE_REFUSED = sorted(set(cases.REFUSED_BUILDERS) | {"t-vlen-dset.h5", "t-vlen-cmpd.h5",
+HOSTILE_REFUSED = sorted(set(cases.REFUSED_BUILDERS) | {"compact-beside-dense.h5","t-vlen-dset.h5", "t-vlen-cmpd.h5",
                                                         "t-vlen-attrs.h5", "t-soft.h5"})  # fmt: skip
 
 
@@ -209,6 +215,23 @@ def test_harm_duplicate_link(run, name):
         f.visititems(lambda n, obj: reads.append(obj[()]))
         assert not _payload_seen(reads) and np.array_equal(reads[0], [1.0, 2.0])
     assert cases.PAYLOAD in run["hostile"][name]
+
+
+@pytest.mark.parametrize("name", ["dup-dense-link.h5", "dup-dense-link-tracked.h5"])
+def test_harm_duplicate_dense_link(run, name):
+    with h5py.File(run["check"] / name, "r") as f:
+        assert list(f["g"])[:2] == ["calib", "calib"]
+        reads = [f["g"][n][()] for n in f["g"]]
+        f.visititems(lambda n, obj: reads.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        assert not _payload_seen(reads) and np.array_equal(f["g/calib"][()], [1.0, 2.0])
+    assert cases.PAYLOAD in run["hostile"][name]
+
+
+def test_harm_compact_beside_dense_unread(run):
+    """Had it been published: h5py lists the dense attributes only, never 'units'."""
+    with h5py.File(run["check"] / "compact-beside-dense.h5", "r") as f:
+        assert "units" not in f["d"].attrs and len(f["d"].attrs) == 10
+    assert cases.PAYLOAD in run["hostile"]["compact-beside-dense.h5"]
 
 
 @pytest.mark.parametrize("name", ["dup-v1-attr.h5", "dup-v2-attr.h5", "dup-tracked-attr.h5"])
