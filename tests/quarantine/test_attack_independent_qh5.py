@@ -8,8 +8,9 @@ Holes, one class: **a name twice.** HDF5 names a link once in a group and an att
 once in an object (H5Lcreate / H5Acreate refuse a second; h5py raises), and every reader
 reads by name: h5py's `g[name]`, `attrs[name]`, `visititems`, netCDF4's `variables` and
 `__dict__`. The walk admits two symbol table entries of one name (old-style group), two
-link messages of one name (compact links, libver='latest'), two attribute messages of one
-name (v1 header, v2 header, tracked), and netCDF-4's variables and attributes alike: each
+link messages of one name (compact links, libver='latest'), two dense links of one name
+(fractal heap and name index, tracked or not), two attribute messages of one name (v1
+header, v2 header, tracked), and netCDF-4's variables and attributes alike: each
 reader returns the first (or the one libhdf5's binary search lands on) and the other,
 16 chosen bytes here, is returned by no read by name. A symbol table node's entries out of
 name order hide the same way (the listed name's lookup fails). Beside it: an object
