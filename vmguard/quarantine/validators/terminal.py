@@ -42,6 +42,12 @@ class TerminalString(Invalid):
     not held to the text rules instead: jq reads it all the same)."""
 
 
+def refused(char: str) -> bool:
+    """Whether a terminal acts on the character `char` (CONTROL): the one answer, for a
+    string's own characters and for the JSON escapes text may hold (textescapes.py)."""
+    return CONTROL.fullmatch(char) is not None
+
+
 def named(char: str) -> str:
     """A control character as a refusal names it: U+001B."""
     return f"U+{ord(char):04X}"
