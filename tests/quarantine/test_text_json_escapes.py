@@ -147,7 +147,7 @@ def test_one_escape_at_the_end_of_200_mb_is_refused():
 
 
 def test_every_control_terminal_refuses_is_refused_as_an_escape():
-    """One definition (terminal.refused): each code point below U+0100, both hex cases."""
+    """One definition (terminal.ESCAPE, from terminal.CONTROL): each code point below U+0100, both hex cases."""
     for code in range(0x100):
         for spelled in {f"\\u{code:04x}", f"\\u{code:04X}"}:
             data = f"see {spelled} here\n".encode()

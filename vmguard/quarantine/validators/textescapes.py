@@ -4,8 +4,8 @@ values (JSON lines, values back to back, NaN, 042, +1 or .5 on the way), json.lo
 value behind white space, a UTF-8 BOM or in UTF-16, pandas' read_json(lines=True) a
 `.jsonl`: all of it is text to vmguard (not one strict JSON value), and `jq -r .status`
 of it hands ESC [ 9 A, ESC [ 2 K or OSC 0 to the terminal. So text, in every encoding, may
-hold no `\\u` escape that names a control terminal.py refuses (terminal.refused: C0 but
-TAB LF CR, DEL, C1), whatever its hex digits' case, wherever a chunk cuts it.
+hold no `\\u` escape that names a control terminal.py refuses (terminal.ESCAPE, derived
+from its CONTROL: C0 but TAB LF CR, DEL, C1), whatever its hex digits' case, wherever a chunk cuts it.
 
 An escaped backslash is no escape: JSON reads `\\\\u001b` as a backslash and `u001b`,
 six characters a terminal shows. So the backslashes before the `u` are counted, as
@@ -19,14 +19,8 @@ docs/quarantine.md, "JSON and text: what exactness leaves", lists them.
 
 from __future__ import annotations
 
-import re
-
 from . import terminal
 
-# The hex digits of every \u00XX naming a control terminal.refused refuses (all are below
-# U+00A0): derived from it, not a second table. Either case: JSON reads \u001B as \u001b.
-_HEX = sorted(f"{c:02x}" for c in range(0x100) if terminal.refused(chr(c)))
-_ESCAPE = re.compile(r"\\u00(?i:" + "|".join(_HEX) + ")")
 _LONGEST_CUT = 5  # "\u001": the most of an escape a chunk's end can cut
 
 
@@ -43,7 +37,7 @@ class ControlEscapes:
         if "\\u00" not in whole:
             self._keep(whole)
             return None
-        for found in _ESCAPE.finditer(whole):
+        for found in terminal.ESCAPE.finditer(whole):
             if _unescaped(whole, found.start()):
                 return whole, found.start(), found.group()
         self._keep(whole)
