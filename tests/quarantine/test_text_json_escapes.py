@@ -18,7 +18,7 @@ import pytest
 
 from tests.quarantine.test_validators import chunked
 from vmguard.quarantine import validators
-from vmguard.quarantine.validators import Invalid, terminal
+from vmguard.quarantine.validators import Invalid, terminal, text
 from vmguard.quarantine.validators.stream import Stream
 
 pd = pytest.importorskip("pandas")
@@ -88,6 +88,10 @@ def test_an_escape_cut_by_a_chunk_is_refused(boundary, cut):
     head = b"x" * (boundary - cut - 2) + b"\\\\"
     data = head + b"\\u001b[2J\n"
     assert json.loads(b'"' + data[len(head) - 2 :].rstrip() + b'"')[1] == "\x1b"
+    for size in (boundary, boundary // 2):  # the validator's chunks exactly (vet's head peek joins
+        chunks = iter([data[i : i + size] for i in range(0, len(data), size)])  # the first ones)
+        with pytest.raises(Invalid, match=rf"near byte {len(head)} "):
+            text.validate(Stream(chunks))
     with pytest.raises(Invalid, match=rf"near byte {len(head)} "):
         _vet(data, boundary)
 
@@ -157,3 +161,12 @@ def test_every_control_terminal_refuses_is_refused_as_an_escape():
                     _vet(data)
             else:
                 assert _vet(data) == [("text/plain", "text")], spelled
+
+
+def test_a_cut_character_that_turns_the_file_latin_1_ends_an_escape():
+    """`\\u00` then E2 (a UTF-8 start cut by the chunk) then `1b`: not UTF-8, so Latin-1,
+    where E2 is `â`: no escape, at any chunking."""
+    data = b"caf\\u00\xe21b ok\n"
+    for size in (1, 2, 3, 7, 8, 4096):  # the validator itself: vet's head peek joins small chunks
+        chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
+        assert text.validate(Stream(chunks)) == "text:latin-1", size

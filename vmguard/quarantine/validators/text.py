@@ -184,6 +184,8 @@ class TextChecker:
         start = self.offset if self.in_latin1 else self.offset - held  # the byte `text` starts at
         if self.in_latin1:
             self._control(text, start)
+        if self.in_latin1 and held:  # Latin-1 from here: the cut character's bytes end any escape
+            self.escapes.carry = ""
         self._escape(text, start)
         self.latin1 = self.latin1 and bad is None
         joined = self.tail + text
