@@ -61,9 +61,6 @@ from tests.support import attack_qfits_tar as tt  # noqa: E402
 _LIST = "the docs hold only BSCALE ... ZBLANK and the validator's keywords to one card"
 _WCS = ("astropy's Header reads the first card, astropy.wcs (wcslib) the second: {what}; "
         + _LIST + " and free 'keywords no rule reads nor a reader acts on'; wcslib acts on it")
-_TERM = ("printed raw by `tar -tvf` (GNU tar 1.34) and `python -m tarfile -v -l`: {what}; "
-         "the terminal-strings rule ('the one rule for strings a reader prints') does not "
-         "reach a tar header's owner names, the tar row pins only 'nothing after their NUL'")
 HOLES = {
     "wcs/dup-crval.fits": _WCS.format(what="CRVAL1 10 vs 200, every pixel 190 deg apart"),
     "wcs/dup-cdelt.fits": _WCS.format(what="CDELT1 -0.001 vs -1.0, a 1000x pixel scale"),
@@ -112,11 +109,12 @@ HOLES = {
                             "12A column holding ESC ] 0 ; ok BEL and ESC [ 2 J (what "
                             "funpack/fits_uncompress_table give); docs: 'A string (fixed or in "
                             "the heap) holds no control character'",
-    "tar/uname-osc.tar": _TERM.format(what="uname ESC ] 0 ; PWNED BEL retitles the terminal"),
-    "tar/gname-clear.tar": _TERM.format(what="gname ESC [ 2 J ESC [ H erases the screen"),
-    "tar/pax-uname-c1.tar": _TERM.format(what="pax uname CSI 2 J as UTF-8 C1 (C2 9B)"),
 }
 REFUSED = {
+    # Closed session 40 (textesc): tar owner names are held to the terminal-strings rule.
+    "tar/uname-osc.tar": "tar",
+    "tar/gname-clear.tar": "tar",
+    "tar/pax-uname-c1.tar": "tar",
     "hier/extname-lower.fits": "fits: the card",
     "hier/extname.fits": "fits: the card",
     "hier/extver.fits": "fits: the card",
@@ -191,7 +189,8 @@ def test_hostile_files_differ_from_what_writers_write(run):
     for name, marker in MARKERS.items():
         assert marker in run["hostile"][name], name
         assert not any(marker in data for data in run["controls"].values()), name
-    assert set(MARKERS) | {"tar/fits-dup-crval.tar"} == set(HOLES)
+    # Every open hole carries its marker (closed ones keep theirs, now refused).
+    assert set(HOLES) - {"tar/fits-dup-crval.tar"} <= set(MARKERS) <= set(run["hostile"])
 
 
 def test_wcs_readers_disagree(run):
