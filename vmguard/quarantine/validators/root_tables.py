@@ -6,7 +6,7 @@ segments is a directory, a keys list, FreeSegments, the StreamerInfo (fSeekInfo)
 basket, or listed once in its directory's keys list with a key equal to its own byte for
 byte (readers use the list's copy: a record's own key is otherwise free). The header's
 fCompress is a setting ROOT stores (_compress); UUIDs are pinned as far as the writer makes
-them (root_uuids)."""
+them (root_uuids), each directory's version and fNbytesName to what it writes (_as_written)."""
 
 from __future__ import annotations
 
