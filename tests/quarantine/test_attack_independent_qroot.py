@@ -50,6 +50,18 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "quarantine.md"
 _FIELDS = ("ROOT row: 'the top directory at fBEGIN (class TFile, fNbytesName its key and "
            "TNamed) and each subdirectory: its fields ...', and 'every byte accounted for'")
 HOLES = {
+    "q/title-differs.root": "published: the histogram's payload title, which uproot's "
+        "h.title and a plot show, is 'SIGNAL!', its key and keys-list copy (ROOT's f->ls()) "
+        "'CONTROL'. ROOT row: 'a record's name and title: a histogram's ... pinned to its "
+        "key's' (the exactness paragraph says an object's fTitle is not seen: the docs "
+        "disagree with themselves)",
+}
+# Closed session 40 (rootdirs): each directory's version is 5, or 1005 where a seek
+# reaches kStartBigFile, and its fNbytesName the header's (top) or its KeyLen (a
+# subdirectory), root_tables._as_written; FreeSegments' end entry, live or left after
+# fEND, ends at kStartBigFile below it, one rule (root_free.ends_free). Each still harms
+# as published (test_hole_is_hidden_from_uproot) and is now refused.
+CLOSED = {
     "q/top-nbytesname.root": "published: 'QRT!' as the top directory's own fNbytesName (its "
         "TDirectory fields in the TFile record): uproot finds the directory by the header's "
         "fNbytesName and reads this one into nothing; 32 chosen bits a file. " + _FIELDS,
@@ -69,11 +81,6 @@ HOLES = {
         "27 bits a file, where the older end entries left after fEND are held to "
         "2000000000 (r/stale-end-entry.root refused). ROOT row: 'the FreeSegments record (... the last fEND to "
         "kStartBigFile) lists the free space exactly'",
-    "q/title-differs.root": "published: the histogram's payload title, which uproot's "
-        "h.title and a plot show, is 'SIGNAL!', its key and keys-list copy (ROOT's f->ls()) "
-        "'CONTROL'. ROOT row: 'a record's name and title: a histogram's ... pinned to its "
-        "key's' (the exactness paragraph says an object's fTitle is not seen: the docs "
-        "disagree with themselves)",
 }
 FALSE_REJECTIONS: dict[str, str] = {}
 LISTED = {
@@ -105,7 +112,7 @@ def _case(name: str, table: dict[str, str]):
 
 
 def test_tables_name_real_cases(run):
-    assert set(HOLES) == set(run["holes"])
+    assert set(HOLES) | set(CLOSED) == set(run["holes"])
     assert set(LISTED) == set(run["listed"])
     assert set(FALSE_REJECTIONS) <= set(run["controls"])
     assert len(run["refused"]) == 8 + 44
@@ -131,7 +138,7 @@ def _read(path: Path) -> dict[str, object]:
         return shown
 
 
-@pytest.mark.parametrize("name", sorted(HOLES))
+@pytest.mark.parametrize("name", sorted(HOLES | CLOSED))
 def test_hole_is_hidden_from_uproot(run, tmp_path, name):
     """uproot reads the hostile file as the file uproot wrote (the placed bytes change
     nothing a reader shows), and the bytes lie where they were placed."""
@@ -179,7 +186,7 @@ def test_listed_published_as_documented(run, name):
     assert LISTED[name] in DOCS.read_text()
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES)])
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES | CLOSED)])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
