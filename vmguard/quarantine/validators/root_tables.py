@@ -30,7 +30,9 @@ _DIR_LARGE = struct.Struct(">hIIiiqqq")
 _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
 MAX_ALGORITHM = 5  # ROOT's last compression algorithm (kZSTD; kUndefined is 6)
 MAX_DIRECTORIES = 100_000
-_DIR_VERSION = 5  # TDirectoryFile's class version (ROOT 5.16 on, uproot)
+# TDirectoryFile's class version: 5 from ROOT 5.16 on and uproot, 4 from ROOT 4.00 to 5.15
+# (the same 60-byte record: the RHEL5 era's ROOT the lab's legacy jobs may still run).
+_DIR_VERSIONS = (4, 5)
 
 
 def resolve(walk: RootWalk) -> set[int]:
@@ -294,19 +296,18 @@ def _as_written(header: Header, directory: Record, fields: tuple[int, ...], top:
     """A directory's version and fNbytesName as ROOT and uproot write them (session 40,
     attack q root: any version up to 1000 and any fNbytesName passed, 47 chosen bits a
     directory; uproot reads neither, ROOT's TDirectoryFile::ReadKeys(kTRUE) re-reads the
-    fields at fSeekDir + fNbytesName). The version is TDirectoryFile's class version, 5,
-    plus 1000 in the large layout (TDirectoryFile::FillBuffer, uproot's DirectoryHeader),
+    fields at fSeekDir + fNbytesName). The version is TDirectoryFile's class version, 5 (4
+    before ROOT 5.16), plus 1000 in the large layout (TDirectoryFile::FillBuffer, uproot's DirectoryHeader),
     which both write only where a seek (fSeekDir, fSeekParent, fSeekKeys) needs it: one at
     or past kStartBigFile. fNbytesName is where the fields start in the record: the top
     directory's the header's (its key, name and title: TFile::Init), a subdirectory's its
     key's length (TDirectoryFile::Init: key->GetKeylen(); uproot: the key's num_bytes)."""
     version, nbytes_name, *seeks = fields
     large = version > 1000
-    expected = 1000 + _DIR_VERSION if large else _DIR_VERSION
-    if version != expected or (large and max(seeks) < root_free.START_BIG_FILE):
+    if version - 1000 * large not in _DIR_VERSIONS or (large and max(seeks) < root_free.START_BIG_FILE):
         raise Invalid(
             f"root: the directory at {directory.offset} has version {version}: ROOT and uproot write "
-            f"{_DIR_VERSION}, or {1000 + _DIR_VERSION} (64-bit seeks) where a seek reaches kStartBigFile"
+            "5 (ROOT 4.00 to 5.15: 4), plus 1000 (64-bit seeks) where a seek reaches kStartBigFile"
         )
     own, what = (header.nbytes_name, "the header's fNbytesName") if top else (len(directory.key), "KeyLen")
     if nbytes_name != own:
