@@ -26,8 +26,11 @@ WINDOW = 1 << 20  # bytes of strings read at a time
 _STRING_BYTES = bytes([0]) + b"\xff" * 2 + bytes(253)  # translate a map: 0xff on a string's bytes
 _STARTS = bytes([0, 0xFF]) + bytes(254)  # ... on each string's first byte
 _HIGH = re.compile(rb"[\x80-\x9f]")  # C1 in Latin-1, or a UTF-8 continuation byte
-_CONTINUATION = re.compile(rb"[\x80-\xbf]")
-_C1 = re.compile("[\x80-\x9f]")
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")  # C1 in UTF-8
+# translate(None, one of these) leaves the bytes of a class: whether one is there, at C speed
+_NOT_C0 = bytes(b for b in range(256) if not terminal.CONTROL_BYTE.match(bytes([b])))
+_NOT_HIGH = bytes(b for b in range(256) if not 0x80 <= b <= 0x9F)
+_NOT_CONTINUATION = bytes(b for b in range(256) if not 0x80 <= b <= 0xBF)
 _LATIN1_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NOT_INSIDE = re.compile(rb"[^\x02]")
 
@@ -72,7 +75,8 @@ def elements(raw: bytes, texts: bytes, place: Place) -> None:
     """The strings of the whole elements in `raw` (at most about a window), `texts` the
     map of one element."""
     size = len(texts)
-    _strings(raw, texts * (len(raw) // size), lambda at: place.name(at // size))
+    step = size if texts == b"\1" + b"\2" * (size - 1) else 0
+    _strings(raw, texts * (len(raw) // size), lambda at: place.name(at // size), step)
 
 
 def large(view: memoryview, texts: bytes, place: Place) -> None:
@@ -91,39 +95,42 @@ def large(view: memoryview, texts: bytes, place: Place) -> None:
         pos = end
 
 
-def _strings(raw: bytes, tmap: bytes, name: Callable[[int], str]) -> None:
+def _strings(raw: bytes, tmap: bytes, name: Callable[[int], str], step: int = 0) -> None:
     """Each string `tmap` (the map of `raw`, whose strings are whole) marks in `raw`;
-    `name` names the string holding a byte of `raw`."""
+    `name` names the string holding a byte of `raw`; `step`, where not 0, the size of
+    each string when they tile `raw`."""
     data = raw
     if b"\0" in tmap:  # bytes besides strings: zeroed, as NULs are no character here
         mask = int.from_bytes(tmap.translate(_STRING_BYTES), "little")
         data = (int.from_bytes(raw, "little") & mask).to_bytes(len(raw), "little")
-    found = terminal.CONTROL_BYTE.search(data)
-    if found is not None:  # C0 or DEL: a control however the string is read
-        _exact(raw, tmap, found.start(), name)
-    if _HIGH.search(data) is None:
+    if data.translate(None, _NOT_C0):  # C0 or DEL: a control however the string is read
+        _exact(raw, tmap, terminal.CONTROL_BYTE.search(data).start(), name)
+    if not data.translate(None, _NOT_HIGH):
         return
-    text = _utf8(data, tmap)
-    if text is not None:
-        found = _C1.search(text)
+    if _utf8(data, tmap, step):
+        found = _C1_UTF8.search(data)
         if found is not None:
-            _exact(raw, tmap, len(text[: found.start()].encode()), name)
+            _exact(raw, tmap, found.start(), name)
         return
     at = 0
     while (found := _HIGH.search(data, at)) is not None:  # each string holding one, alone
         at = _exact(raw, tmap, found.start(), name)
 
 
-def _utf8(data: bytes, tmap: bytes) -> str | None:
-    """`data` decoded as UTF-8 when each of its strings is UTF-8 on its own: it decodes
-    and no string starts with a continuation byte (no character runs across two)."""
+def _utf8(data: bytes, tmap: bytes, step: int) -> bool:
+    """Whether each string of `data` is UTF-8 on its own: `data` decodes and no string
+    starts with a continuation byte (no character runs across two). Then a C1 control
+    is C2 80..9F in the bytes, C2 being a character's first byte."""
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    starts = int.from_bytes(tmap.translate(_STARTS), "little")
-    firsts = (int.from_bytes(data, "little") & starts).to_bytes(len(data), "little")
-    return None if _CONTINUATION.search(firsts) else text
+        return False
+    if step:
+        firsts = data[::step]
+    else:
+        starts = int.from_bytes(tmap.translate(_STARTS), "little")
+        firsts = (int.from_bytes(data, "little") & starts).to_bytes(len(data), "little")
+    return not firsts.translate(None, _NOT_CONTINUATION)
 
 
 def _end(tmap: bytes, start: int) -> int:
