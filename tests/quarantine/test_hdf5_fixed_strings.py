@@ -244,7 +244,7 @@ def test_the_window_reads_each_string_as_terminal_check_does(seed):
         raw = bytes(raw[: n * len(tmap)])
         expected = _terminal(raw, tmap * n)
         try:
-            fixedtext.elements(raw, tmap, fixedtext.Place("/d"))
+            fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
             got = False
         except terminal.TerminalString:
             got = True

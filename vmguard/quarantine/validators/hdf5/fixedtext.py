@@ -40,7 +40,7 @@ Grid = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
+class Numbering:
     """Whose elements are read, to name one in a refusal: a dataset (its element number
     in the dataset's order), an attribute, a fill value; for a chunk, where it lies
     (offsets and dimensions in elements) in the dataset's dimensions; `first` the number
@@ -71,15 +71,15 @@ def _ravel(i: int, chunk: Grid) -> int:
     return index
 
 
-def elements(raw: bytes, texts: bytes, place: Place) -> None:
+def elements(raw: bytes, texts: bytes, numbering: Numbering) -> None:
     """The strings of the whole elements in `raw` (at most about a window), `texts` the
     map of one element."""
     size = len(texts)
     step = size if texts == b"\1" + b"\2" * (size - 1) else 0
-    _strings(raw, texts * (len(raw) // size), lambda at: place.name(at // size), step)
+    _strings(raw, texts * (len(raw) // size), lambda at: numbering.name(at // size), step)
 
 
-def large(view: memoryview, texts: bytes, place: Place) -> None:
+def large(view: memoryview, texts: bytes, numbering: Numbering) -> None:
     """The strings of one element larger than a window: a window of whole strings at a
     time, a string longer than a window alone."""
     pos, size = 0, len(texts)
@@ -89,9 +89,9 @@ def large(view: memoryview, texts: bytes, place: Place) -> None:
             end = texts.rfind(b"\1", pos, end)
         if end <= pos:  # the string at pos is longer than a window
             end = _end(texts, pos)
-            _long(view[pos:end], place.name(0))
+            _long(view[pos:end], numbering.name(0))
         else:
-            _strings(bytes(view[pos:end]), texts[pos:end], lambda _: place.name(0))
+            _strings(bytes(view[pos:end]), texts[pos:end], lambda _: numbering.name(0))
         pos = end
 
 

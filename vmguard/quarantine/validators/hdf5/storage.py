@@ -219,7 +219,7 @@ def _refs(w: Walker, extent: tuple[int, int], e: Element, what: str, owner: str 
     they: `owner`, else `what`), the heap objects their values point to."""
     at, size = extent
     w.file.inside(at, size, what)
-    vlen.check(w, memoryview(w.file.buf)[at : at + size], e, what, fixedtext.Place(owner or what))
+    vlen.check(w, memoryview(w.file.buf)[at : at + size], e, what, fixedtext.Numbering(owner or what))
 
 
 def global_heaps(w: Walker) -> None:

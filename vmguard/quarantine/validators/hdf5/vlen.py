@@ -21,6 +21,7 @@ from ..stream import Invalid
 from . import fixedtext
 from .atoms import OBJECT_REF
 from .elements import ELEMENT, PADDING, TEXT, Element
+from .fixedtext import Numbering
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -35,20 +36,20 @@ REGION = "region"  # a heap object holding a dataset region reference's selectio
 
 
 def check(
-    w: Walker | None, data: bytes | memoryview, e: Element, what: str, place: fixedtext.Place | None = None
+    w: Walker | None, data: bytes | memoryview, e: Element, what: str, numbering: Numbering | None = None
 ) -> None:
     """The elements in `data` (a whole number of them): pinned bits, fixed-length strings
-    (named by `place`, by default `what`'s elements from 0), then values; read a window of
-    whole elements at a time, an element larger than a window a run at a time. Without a
-    walker (a heap object's items), no values."""
+    (named by `numbering`, by default `what`'s elements from 0), then values; read a
+    window of whole elements at a time, an element larger than a window a run at a time.
+    Without a walker (a heap object's items), no values."""
     view = memoryview(data)
     whole = len(view) - len(view) % e.size
-    place = place or fixedtext.Place(what)
+    numbering = numbering or Numbering(what)
     if e.size > _WINDOW:
         for start in range(0, whole, e.size):
             _large(w, view[start : start + e.size], e, what)
             if e.texts:
-                at = replace(place, first=place.first + start // e.size)
+                at = replace(numbering, first=numbering.first + start // e.size)
                 fixedtext.large(view[start : start + e.size], e.texts, at)
         return
     step = _WINDOW // e.size * e.size
@@ -56,7 +57,7 @@ def check(
         raw = bytes(view[at : min(at + step, whole)])
         pinned(raw, e, what)
         if e.texts:
-            fixedtext.elements(raw, e.texts, replace(place, first=place.first + at // e.size))
+            fixedtext.elements(raw, e.texts, replace(numbering, first=numbering.first + at // e.size))
         if w is not None:
             _refs(w, raw, e, what)
 
@@ -169,12 +170,12 @@ def _heap_id(w: Walker, value: bytes | memoryview, want: tuple, what: str) -> No
 class Elements:
     """The elements of one chunk as its bytes stream by (feed, then close); a chunk that
     was shuffled (byte planes) is gathered whole first, up to MAX_SHUFFLED. `grid` is
-    where the chunk lies in the dataset (fixedtext.Place: to name an element)."""
+    where the chunk lies in the dataset (fixedtext.Numbering: to name an element)."""
 
     def __init__(
         self, w: Walker, e: Element, what: str, shuffled: tuple[bool, int], grid: Grid | None = None
     ) -> None:
-        self.w, self.e, self.what, self.place = w, e, what, fixedtext.Place(what, grid)
+        self.w, self.e, self.what, self.numbering = w, e, what, Numbering(what, grid)
         self.shuffled, size = shuffled
         self.carry = bytearray()
         if self.shuffled and size > MAX_SHUFFLED:
@@ -189,8 +190,8 @@ class Elements:
         if self.shuffled:
             return
         whole = len(self.carry) - len(self.carry) % self.e.size
-        check(self.w, bytes(self.carry[:whole]), self.e, self.what, self.place)
-        self.place = replace(self.place, first=self.place.first + whole // self.e.size)
+        check(self.w, bytes(self.carry[:whole]), self.e, self.what, self.numbering)
+        self.numbering = replace(self.numbering, first=self.numbering.first + whole // self.e.size)
         del self.carry[:whole]
 
     def close(self) -> None:
@@ -200,4 +201,4 @@ class Elements:
             data = bytearray(len(data))
             for j in range(size):
                 data[j : n * size : size] = self.carry[j * n : (j + 1) * n]
-        check(self.w, data, self.e, self.what, self.place)
+        check(self.w, data, self.e, self.what, self.numbering)
