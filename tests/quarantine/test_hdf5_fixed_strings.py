@@ -211,8 +211,10 @@ def test_honest_fixed_strings_are_admitted_byte_identical(tmp_path):
         assert (out / name).read_bytes() == data
 
 
-PIECES = [b"a", b"GeV", b"\xe2\x82\xac", b"\xe2", b"\x82\xac", b"\xc2\x9b", b"\xc2", b"\x9b", b"\0",
-          b"\xe9", b"\xd0\x9f", b"\x1b", b"\t", b"\n", b"\x7f", b"\xf0\x9f\x98\x80", b"\x80"]
+UTF8 = [b"a", b"GeV", b"\xe2\x82\xac", b"\0", b"\xd0\x9f", b"\t", b"\n", b"\xf0\x9f\x98\x80"]
+LATIN1 = [b"a", b"GeV", b"\0", b"\xe9", b"\xb5", b"\r\n"]
+HOSTILE_PIECES = [b"\x1b", b"\x7f", b"\xc2\x9b", b"\xc2", b"\x9b", b"\x80", b"\xe2", b"\x82\xac"]
+GAP = b"\x1b\x9b\xc2\x82\x7f\x80\xbfa\0"  # what lies between strings: not read as text
 
 
 def _terminal(raw: bytes, tmap: bytes) -> bool:
@@ -228,24 +230,84 @@ def _terminal(raw: bytes, tmap: bytes) -> bool:
     return False
 
 
+def _element(rng: random.Random, tmap: bytes, rate: float) -> bytes:
+    """One element: its strings most often honest (UTF-8, Latin-1, NULs), else with cut
+    characters and controls (at `rate`); hostile bytes between them."""
+    out = bytearray()
+    for at, kind in enumerate(tmap):
+        if kind == 0:
+            out.append(rng.choice(GAP))
+        elif kind == 1:
+            end = tmap.find(b"\1", at + 1)
+            end = len(tmap) if end < 0 else min(end, at + len(tmap[at:].split(b"\0")[0]))
+            out += _string(rng, end - at, rng.random() < rate)
+    return bytes(out)
+
+
+def _string(rng: random.Random, size: int, hostile: bool) -> bytes:
+    """`size` bytes of pieces: honest ones whole (UTF-8, or Latin-1), NUL-padded; or any,
+    cut at the end."""
+    text, honest = b"", rng.choice([UTF8, LATIN1])
+    while len(text) < size:
+        piece = rng.choice(UTF8 + LATIN1 + HOSTILE_PIECES if hostile else honest)
+        if not hostile and len(text) + len(piece) > size:
+            return text + bytes(size - len(text))
+        text += piece
+    return text[:size]
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_the_window_reads_each_string_as_terminal_check_does(seed):
     """Random elements of strings and other bytes, built from pieces that straddle the
     fast path's shortcuts (a character cut between two strings, NUL inside a sequence,
-    Latin-1 next to UTF-8): refused exactly when a string alone is."""
+    Latin-1 next to UTF-8, controls between strings): refused exactly when a string
+    alone is. Odd seeds: more than fixedtext._GATHERED bytes of strings an element
+    (zeroed in place, not gathered)."""
     rng = random.Random(seed)
-    sizes = [rng.randint(1, 5) for _ in range(rng.randint(1, 4))]
+    low, high = (22, 30) if seed % 2 else (1, 5)
+    sizes = [rng.randint(low, high) for _ in range(rng.randint(3 if seed % 2 else 1, 4))]
     tmap = b"".join(b"\0" * rng.randint(0, 2) + b"\1" + b"\2" * (s - 1) for s in sizes)
+    verdicts = set()
     for _ in range(30):
-        n = rng.randint(1, 6)
-        raw = bytearray()
-        while len(raw) < n * len(tmap):
-            raw += rng.choice(PIECES) if rng.random() < 0.5 else rng.choice([b"a", b"\0", b"b"])
-        raw = bytes(raw[: n * len(tmap)])
-        expected = _terminal(raw, tmap * n)
+        rate = rng.choice([0, 0.1])  # half the windows honest but for what lies between strings
+        raw = b"".join(_element(rng, tmap, rate) for _ in range(rng.randint(1, 6)))
+        expected = _terminal(raw, tmap * (len(raw) // len(tmap)))
         try:
             fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
             got = False
         except terminal.TerminalString:
             got = True
         assert got == expected, (raw, tmap)
+        verdicts.add(got)
+    assert verdicts == {True, False}  # both verdicts seen: the case is not trivial
+
+
+WIDE = b"\1" + b"\2" * 69  # more strings bytes than fixedtext._GATHERED: zeroed in place
+SHORTCUTS = {  # (the map of one element, the elements' bytes, refused)
+    "a character cut between two strings": (b"\1\2\2\1\2\2", b"ab\xe2\x82\xaca", True),
+    "C2 then 9B across two strings": (b"\1\2\1\2", b"a\xc2\x9ba", True),
+    "a character cut across a gap": (b"\1\2\0\1\2", b"a\xe2\0\x82\xac", True),
+    "a cut character, the strings wide": (WIDE + b"\0" + WIDE, b"a" * 69 + b"\xe2" + b"\0" + b"\x82\xac" + b"a" * 68,
+                                          True),
+    "whole characters side by side": (b"\1\2\2\1\2\2", "\u20ac\u20ac".encode(), False),
+    "NUL inside a character": (b"\1\2\2\2", b"\xe2\0\x82\xac", False),
+    "controls between strings": (b"\1\2\0\0\1\2", b"ab\x1b\x9bcd", False),
+    "controls between wide strings": (WIDE + b"\0\0" + WIDE, b"a" * 70 + b"\x1b\x9b" + "\u20ac".encode() * 23 + b"a",
+                                      False),
+    "C1 after controls between strings": (b"\1\2\0\1\2\2", b"ab\x1b" + "x\u009b".encode(), True),
+    "ESC after ESC between wide strings": (WIDE + b"\0" + WIDE, b"a" * 70 + b"\x1b" + b"a" * 69 + b"\x1b", True),
+    "ESC after ESC between strings": (b"\1\2\0\1\2", b"ab\x1bc\x1b", True),
+    "a character cut between two elements": (b"\1\2\2", b"ab\xe2\x82\xaca", True),
+    "whole characters in elements side by side": (b"\1\2\2", "\u20ac\u20ac".encode(), False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHORTCUTS))
+def test_each_shortcut_of_the_window_reads_strings_alone(case):
+    tmap, raw, refused = SHORTCUTS[case]
+    assert _terminal(raw, tmap * (len(raw) // len(tmap))) == refused  # the rule itself
+    if refused:
+        with pytest.raises(terminal.TerminalString, match=RULE):
+            fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
+    else:
+        fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
