@@ -7,7 +7,8 @@ after its NUL), is checked as terminal.check reads it: UTF-8 where it is, else L
 
 An element's strings are a map of its bytes (elements.Element.texts): 1 where a string
 starts, 2 where it goes on, 0 elsewhere. A window of elements (vlen.check) is read at C
-speed: the bytes outside strings zeroed, a search for C0 controls and DEL, then, only
+speed: a table's few string columns gathered side by side (strided slices), or the
+bytes outside strings zeroed, a search for C0 controls and DEL, then, only
 where a byte 80..9F lies in a string (a C1 control in Latin-1, or a UTF-8 continuation
 byte), the window decoded as UTF-8 at once when every string in it is UTF-8 (it decodes
 and no string starts with a continuation byte), else each string holding such a byte
