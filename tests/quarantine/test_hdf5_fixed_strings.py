@@ -311,3 +311,16 @@ def test_each_shortcut_of_the_window_reads_strings_alone(case):
             fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
     else:
         fixedtext.elements(raw, tmap, fixedtext.Numbering("/d"))
+
+
+def test_utf8_cut_by_the_strings_size_is_read_as_latin1():
+    """A UTF-8 string its fixed size cuts mid-character is no UTF-8: read as Latin-1, as
+    terminal.check reads it, its continuation byte 9F (of U+041F) is C1 APC: refused, as
+    an attribute's was since session 39; cut between characters it passes."""
+    word = "\u041f\u0440\u0438".encode()  # D0 9F D1 80 D0 B8
+
+    def cut(size):
+        return _file(lambda f: f.create_dataset("d", data=np.array([word[:size]], dtype=f"S{size}")))
+
+    assert "(U+009F, at 1)" in refusal(cut(5))
+    assert refusal(cut(4)) == "accepted"
