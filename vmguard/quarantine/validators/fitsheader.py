@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .fitscards import CardRules
 from .stream import Invalid, Stream
 
 FMT = "fits"
@@ -82,9 +83,11 @@ class FitsHeader:
     repeated: set[bytes] = field(default_factory=set)  # keywords set by more than one card
     continued: set[bytes] = field(default_factory=set)  # keywords a CONTINUE card follows
     last: bytes = b""
+    rules: CardRules = field(default_factory=CardRules)  # the rules over every card
 
-    def add(self, card: bytes) -> None:
+    def add(self, card: bytes, at: int) -> None:
         key = keyword(card)
+        self.rules.check(card, key, at)
         if key == b"CONTINUE":
             self.continued.add(self.last)
         if key in self.cards:
@@ -193,10 +196,11 @@ def read(stream: Stream, primary: bool) -> FitsHeader:
                 _first_card(card, primary, start)
             if ends_header(card):
                 _end(card, block[i + CARD :], stream.pos - BLOCK + i)
+                header.rules.close()
                 header.acted_on()
                 return header
             _keyword_written(card, stream.pos - BLOCK + i)
-            header.add(card)
+            header.add(card, stream.pos - BLOCK + i)
     raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
 
 
