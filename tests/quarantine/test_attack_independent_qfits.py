@@ -116,6 +116,12 @@ HOLES = {
     "tar/gname-clear.tar": _TERM.format(what="gname ESC [ 2 J ESC [ H erases the screen"),
     "tar/pax-uname-c1.tar": _TERM.format(what="pax uname CSI 2 J as UTF-8 C1 (C2 9B)"),
 }
+# Every FITS hole: closed session 40 (fitskeys): fitscards.py's rules over every card (no
+# keyword twice, `= ` in columns 9-10, no HIERARCH of a short keyword, CONTINUE only for a
+# string that did not fit), TSCAL/TZERO on an ASCII A column, ZTABLE refused, a compressed
+# image's table only the convention's columns and one data array a tile. Kept in HOLES for
+# their reasons; parametrized without the xfail.
+CLOSED = {name for name in HOLES if not name.startswith("tar/") or name == "tar/fits-dup-crval.tar"}
 REFUSED = {
     "hier/extname-lower.fits": "fits: the card",
     "hier/extname.fits": "fits: the card",
@@ -323,7 +329,7 @@ def test_tar_listing_erases_the_screen(run, tmp_path):
     assert _before_shown(tmux, f"tar -tvf {bad}") == 0
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES)])
+@pytest.mark.parametrize("name", [_case(n, {k: HOLES[k] for k in set(HOLES) - CLOSED}) for n in sorted(HOLES)])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
