@@ -5,7 +5,7 @@ time JDREF, MJDREF, TIMESYS; units TUNITn, BUNIT; random groups' PZEROn, PTYPEn 
 so what made two readers take one header two ways is refused for every keyword:
 - a keyword twice (astropy's Header takes the first card, astropy.wcs the last: CRVAL1
   10 or 200), but the commentary ones (COMMENT, HISTORY, blank) and CONTINUE; a
-  record-valued card (`DP1 = 'AXIS.1: 1'`, distortion tables) counts by its field;
+  distortion's record-valued card (`DP1 = 'AXIS.1: 1'`) counts by its field;
 - a value indicator other than `= ` in columns 9-10 (`CRVAL1  =200.0`: astropy's Header
   the text, wcslib 0, cfitsio 200);
 - a HIERARCH card naming a keyword of at most 8 characters (`HIERARCH BUNIT`: astropy
@@ -28,7 +28,11 @@ COMMENTARY = frozenset({b"", b"COMMENT", b"HISTORY"})
 _SHORT = re.compile(rb"[A-Z0-9_-]{1,8}")  # a keyword columns 1-8 can hold (upper-cased)
 _STRING = re.compile(rb" *'((?:[^']|'')*)'")
 _CONTINUED = re.compile(rb"CONTINUE  '((?:[^']|'')*)' *(?:/.*)?")
-# astropy's record-valued keyword card (Card._rvkc_keyword_val_comm): 'field: number'
+# astropy's record-valued keyword card (Card._rvkc_keyword_val_comm): 'field: number',
+# counted by its field only where wcslib reads it so too (a distortion's DPj, DQi, FITS WCS
+# Paper IV): elsewhere two such cards are two values of one keyword (CTYPE1 'a: 1' then
+# 'b: 1' are the first to astropy's Header, the last to wcslib)
+_RECORDS = re.compile(rb"D[PQ][0-9]{1,2}[A-Z]?")
 _FIELD = rb"[a-zA-Z_]\w*(?:\.\d+)?"
 _RVKC = re.compile(
     rb" *'(%s(?:\.%s)*): +[+-]?(?:\.\d+|\d+(?:\.\d*)?)(?:[DE][+-]?\d+)?' *(?:/.*)?" % (_FIELD, _FIELD)
@@ -92,7 +96,7 @@ class CardRules:
     def _once(self, card: bytes, key: bytes, value: int | None, at: int) -> None:
         """No keyword twice (a record-valued card's keyword is its field's, as astropy's)."""
         name = key
-        if value is not None and (record := _RVKC.fullmatch(card, value)):
+        if value is not None and _RECORDS.fullmatch(key) and (record := _RVKC.fullmatch(card, value)):
             name = key + b"." + record.group(1).upper()  # astropy's keyword for it: DP1.AXIS.1
         if name in self.seen:
             raise Invalid(

@@ -125,7 +125,7 @@ NONE = Tiles()
 def tile_columns(names: dict[int, str | None]) -> None:
     """A tile-compressed image's table holds only the convention's columns, each once."""
     written = [name for name in names.values() if name is not None]
-    extra = sorted({str(name) for name in names.values()} - TILE_COLUMNS)
+    extra = sorted({name or "(no TTYPE)" for name in names.values()} - TILE_COLUMNS)
     if extra or len(set(written)) != len(written) or "COMPRESSED_DATA" not in written:
         what = f"the column {extra[0]!r}" if extra else "a column twice, or no COMPRESSED_DATA"
         raise Invalid(
