@@ -111,6 +111,34 @@ def test_a_value_indicator_elsewhere_is_refused(card):
     assert message is not None and "has its `=` elsewhere than column 9" in message, message
 
 
+@pytest.mark.parametrize("card", ["CRVAL1  =                200.0 20", "CRVAL1  = 2 00.0", "CRVAL1  = 200.0d0"])
+def test_a_value_fits_does_not_spell_is_refused(card):
+    """astropy refuses to read the card, wcslib takes no CRVAL1 (0), cfitsio reads a word."""
+    data = ff.add_cards(WCS_IMAGE, [card], hdu=1, drop=("CRVAL1  ",))
+    if "d0" not in card:
+        with pytest.raises(Exception, match="Unparsable card"):
+            _header(data)["CRVAL1"]  # noqa: B018
+        assert WCS(_header(data)).wcs.crval[0] == 0.0
+    assert "holds no value as FITS spells one" in (check_or_none(data) or "")
+
+
+@pytest.mark.parametrize("card", ["CRVAL1  = -.1D2", "CRVAL1  =              1.0D+01"])
+def test_a_d_exponent_is_refused(card):
+    """FITS allows D, but astropy and wcslib read it two ways; astropy and cfitsio write E."""
+    data = ff.add_cards(WCS_IMAGE, [card], hdu=1, drop=("CRVAL1  ",))
+    assert abs(_header(data)["CRVAL1"]) == 10.0 != abs(WCS(_header(data)).wcs.crval[0])
+    message = check_or_none(data)
+    assert message is not None and "holds no value as FITS spells one" in message, message
+
+
+@pytest.mark.parametrize("card", ["CRVAL1  = 10.0 / free format", "CRVAL1  =               1.0E+01", "CRVAL1  = -.1E2"])
+def test_a_value_in_free_format_passes(card):
+    """FITS allows free format where no rule reads the value; both readers parse it alike."""
+    data = ff.add_cards(WCS_IMAGE, [card], hdu=1, drop=("CRVAL1  ",))
+    assert abs(_header(data)["CRVAL1"]) == 10.0 and abs(WCS(_header(data)).wcs.crval[0]) == 10.0
+    assert check(data) == "fits"
+
+
 def test_commentary_text_starting_with_equals_passes():
     header = fits.Header([("COMMENT", "=200.0 is text here"), ("HISTORY", " = also text")])
     data = write(fits.ImageHDU(np.zeros(2, np.int16), header=header))

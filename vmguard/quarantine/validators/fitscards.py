@@ -7,7 +7,7 @@ so what made two readers take one header two ways is refused for every keyword:
   10 or 200), but the commentary ones (COMMENT, HISTORY, blank) and CONTINUE; a
   distortion's record-valued card (`DP1 = 'AXIS.1: 1'`) counts by its field;
 - a value indicator other than `= ` in columns 9-10 (`CRVAL1  =200.0`: astropy's Header
-  the text, wcslib 0, cfitsio 200);
+  the text, wcslib 0, cfitsio 200), and a value FITS does not spell (`CRVAL1  = 200.0 20`);
 - a HIERARCH card naming a keyword of at most 8 characters (`HIERARCH BUNIT`: astropy
   maps it to BUNIT, a reader of columns 1-8 sees none);
 - a CONTINUE card but after a string ending in `&` (its card's or a CONTINUE's), and a
@@ -28,6 +28,16 @@ COMMENTARY = frozenset({b"", b"COMMENT", b"HISTORY"})
 _SHORT = re.compile(rb"[A-Z0-9_-]{1,8}")  # a keyword columns 1-8 can hold (upper-cased)
 _STRING = re.compile(rb" *'((?:[^']|'')*)'")
 _CONTINUED = re.compile(rb"CONTINUE  '((?:[^']|'')*)' *(?:/.*)?")
+# A value as FITS 4.0 4.2 spells one (free format allowed: writers' fixed format is one
+# of these), then blanks or a comment: a string, T or F, an integer, a real (an exponent
+# E, as astropy and cfitsio write it), a complex pair, or nothing (undefined). astropy
+# refuses to read another (`CRVAL1  = 200.0 20`: "Unparsable card"), wcslib takes it as no
+# value (CRVAL1 0) and cfitsio reads its first word (200). The standard's D exponent too:
+# `CRVAL1  = -.1D2` is -10 to astropy, -0.1 to wcslib (astropy.wcs 8.0).
+_NUMBER = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[+-]?[0-9]+)?"
+_VALUE = re.compile(
+    rb" *(?:'(?:[^']|'')*'|[TF]|%s|\( *%s *, *%s *\))? *(?:/.*)?" % (_NUMBER, _NUMBER, _NUMBER)
+)
 # astropy's record-valued keyword card (Card._rvkc_keyword_val_comm): 'field: number',
 # counted by its field only where wcslib reads it so too (a distortion's DPj, DQi, FITS WCS
 # Paper IV): elsewhere two such cards are two values of one keyword (CTYPE1 'a: 1' then
@@ -77,6 +87,13 @@ class CardRules:
             )
         if value is None:
             return
+        if not _VALUE.fullmatch(card, value):
+            raise Invalid(
+                f"fits: the card {card[:30].decode().rstrip()!r}... holds no value as FITS spells one (a "
+                "string, T or F, a number with an E exponent if any, a complex pair) before its blanks or "
+                "' / ' comment: astropy cannot read it, wcslib takes no value, cfitsio its first word "
+                "(a D exponent: -.1D2 is -10 to astropy, -0.1 to wcslib)"
+            )
         found = _STRING.match(card, value)
         if found and found.group(1).endswith(b"&"):
             self.open = _Long(key, CARD - found.start(1) - 1, found.group(1)[:-1])
