@@ -20,6 +20,7 @@ import pytest
 np = pytest.importorskip("numpy")
 fits = pytest.importorskip("astropy.io.fits")
 
+from astropy.nddata import CCDData  # noqa: E402
 from astropy.table import Table  # noqa: E402
 from astropy.wcs import WCS  # noqa: E402
 
@@ -102,13 +103,22 @@ def test_commentary_cards_repeat_and_record_valued_cards_count_by_field():
 # b. the value indicator in columns 9-10
 
 
-@pytest.mark.parametrize("card", ["CRVAL1  =200.0", "CRVAL1   = 200.0", "CRVAL1     =  200.0"])
+@pytest.mark.parametrize("card", ["CRVAL1  =200.0", "CRVAL1   = 200.0", "CRVAL1     =  200.0", "CRVAL1  200.0"])
 def test_a_value_indicator_elsewhere_is_refused(card):
     data = ff.add_cards(WCS_IMAGE, [card], hdu=1, drop=("CRVAL1  ",))
     assert _header(data)["CRVAL1"] != 200.0  # astropy's Header: text, not the number
     assert WCS(_header(data)).wcs.crval[0] == 0.0  # wcslib: no CRVAL1
     message = check_or_none(data)
-    assert message is not None and "has its `=` elsewhere than column 9" in message, message
+    assert message is not None and "has no value indicator `= ` in columns 9-10" in message, message
+
+
+def test_a_unit_without_value_indicator_is_refused(tmp_path):
+    """`BUNIT   kJy`: astropy's Header takes the text as BUNIT's value, CCDData.read the unit."""
+    data = ff.add_cards(write(fits.ImageHDU(np.ones(3, np.float32))), ["BUNIT   kJy"], hdu=1)
+    (tmp_path / "b.fits").write_bytes(data)
+    assert str(CCDData.read(tmp_path / "b.fits", hdu=1).unit) == "kJy"
+    message = check_or_none(data)
+    assert message is not None and "'BUNIT   kJy'... has no value indicator" in message, message
 
 
 @pytest.mark.parametrize("card", ["CRVAL1  =                200.0 20", "CRVAL1  = 2 00.0", "CRVAL1  = 200.0d0"])

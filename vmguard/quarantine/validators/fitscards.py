@@ -6,8 +6,9 @@ so what made two readers take one header two ways is refused for every keyword:
 - a keyword twice (astropy's Header takes the first card, astropy.wcs the last: CRVAL1
   10 or 200), but the commentary ones (COMMENT, HISTORY, blank) and CONTINUE; a
   distortion's record-valued card (`DP1 = 'AXIS.1: 1'`) counts by its field;
-- a value indicator other than `= ` in columns 9-10 (`CRVAL1  =200.0`: astropy's Header
-  the text, wcslib 0, cfitsio 200), and a value FITS does not spell (`CRVAL1  = 200.0 20`);
+- a card without the value indicator `= ` in columns 9-10 but commentary (`CRVAL1  =200.0`:
+  astropy's Header the text, wcslib 0, cfitsio 200; `BUNIT   kJy`: kJy to CCDData.read, no
+  unit to cfitsio), and a value FITS does not spell (`CRVAL1  = 200.0 20`);
 - a HIERARCH card naming a keyword of at most 8 characters (`HIERARCH BUNIT`: astropy
   maps it to BUNIT, a reader of columns 1-8 sees none);
 - a CONTINUE card but after a string ending in `&` (its card's or a CONTINUE's), and a
@@ -85,8 +86,6 @@ class CardRules:
                 "columns 1-8 sees none): HIERARCH is for names over 8 characters; write the card as "
                 f"{key.decode()} in columns 1-8"
             )
-        if value is None:
-            return
         if not _VALUE.fullmatch(card, value):
             raise Invalid(
                 f"fits: the card {card[:30].decode().rstrip()!r}... holds no value as FITS spells one (a "
@@ -110,10 +109,10 @@ class CardRules:
                 "not fit"
             )
 
-    def _once(self, card: bytes, key: bytes, value: int | None, at: int) -> None:
+    def _once(self, card: bytes, key: bytes, value: int, at: int) -> None:
         """No keyword twice (a record-valued card's keyword is its field's, as astropy's)."""
         name = key
-        if value is not None and _RECORDS.fullmatch(key) and (record := _RVKC.fullmatch(card, value)):
+        if _RECORDS.fullmatch(key) and (record := _RVKC.fullmatch(card, value)):
             name = key + b"." + record.group(1).upper()  # astropy's keyword for it: DP1.AXIS.1
         if name in self.seen:
             raise Invalid(
@@ -138,19 +137,19 @@ class CardRules:
             self.close()
 
 
-def _value(card: bytes, hierarch: bool) -> int | None:
-    """Where a value card's value starts (after its `= `), None for a card without one.
-    A card whose keyword is followed by `=` is a value card only with `= ` in columns
-    9-10: astropy reads `CRVAL1  =200.0` as text, wcslib as 0, cfitsio as 200."""
+def _value(card: bytes, hierarch: bool) -> int:
+    """Where the value of a card that is not commentary starts (after its `= `). Such a
+    card has the value indicator `= ` in columns 9-10 (a HIERARCH card its `=`): astropy
+    reads the text after column 8 of another as its value (`CRVAL1  =200.0` the text
+    '=200.0', `BUNIT   kJy` kJy to CCDData.read), wcslib and cfitsio no value, or cfitsio
+    the number after a `=` elsewhere (200)."""
     if hierarch:
-        equals = card.find(b"=", 9)
-        return equals + 1 if equals > 0 else None
-    if card[8:10] == b"= ":
-        return 10
-    if card[8:].lstrip(b" ").startswith(b"="):
+        return card.find(b"=", 9) + 1  # keyword() names a HIERARCH card only with a `=`
+    if card[8:10] != b"= ":
         raise Invalid(
-            f"fits: the card {card[:20].decode().rstrip()!r}... has its `=` elsewhere than column 9 or "
-            "without a blank after it: astropy reads the card as text, wcslib as no value, cfitsio as "
-            "the number (FITS 4.0 4.1.2.2: the value indicator is `= ` in columns 9-10)"
+            f"fits: the card {card[:20].decode().rstrip()!r}... has no value indicator `= ` in columns "
+            "9-10 (FITS 4.0 4.1.2.2), yet its keyword is not COMMENT, HISTORY or blank: astropy reads "
+            "the text after column 8 as its value (`CRVAL1  =200.0` the text, `BUNIT   kJy` kJy), "
+            "wcslib and cfitsio no value or another (`=200.0`: 200 to cfitsio)"
         )
-    return None
+    return 10
