@@ -269,10 +269,30 @@ def test_a_column_the_convention_does_not_define_is_refused():
     notes = [b"hidden".ljust(16, b"."), b"text".ljust(16, b".")]
     message = check_or_none(ff.with_column(raw, "NOTES", "16B", notes))
     assert message is not None and "table holds the column 'NOTES'" in message, message
-    twice = ff.with_column(raw, "ZSCALE", "1D", [bytes(8), bytes(8)])
-    twice = twice.replace(ff.card("TTYPE2  = 'ZSCALE  '"), ff.card("TTYPE2  = 'COMPRESSED_DATA'"), 1)
+    twice = ff.with_column(raw, "NOTES", "1D", [bytes(8), bytes(8)])
+    twice = twice.replace(ff.card("TTYPE2  = 'NOTES   '"), ff.card("TTYPE2  = 'COMPRESSED_DATA'"), 1)
     message = check_or_none(twice)
     assert message is not None and "a column twice" in message, message
+
+
+def test_zscale_and_zzero_columns_only_both_and_in_a_float_image():
+    """astropy dequantizes the tiles of a table with a ZSCALE column, integer pixels too."""
+    pixels, raw = ff.rice_image()  # int32
+    scaled = ff.with_column(raw, "ZSCALE", "1D", [np.array([2.0], ">f8").tobytes()] * 2)
+    with fits.open(io.BytesIO(scaled)) as hdus:
+        try:
+            shown = hdus[1].data
+        except Exception:  # noqa: BLE001 (astropy fails to read it: another reading too)
+            shown = None
+        assert shown is None or not (shown == pixels).all()
+    message = check_or_none(scaled)
+    assert message is not None and "has the column ZSCALE though its pixels are integers" in message, message
+    floats = np.random.default_rng(41).normal(size=(16, 16)).astype(np.float32)
+    data = write(fits.CompImageHDU(floats, compression_type="RICE_1"))
+    assert b"TTYPE4  = 'ZZERO   '" in data and check(data) == "fits"
+    alone = data.replace(b"TTYPE4  = 'ZZERO   '", b"TTYPE4  = 'ZBLANK  '", 1)
+    message = check_or_none(alone)
+    assert message is not None and "has the column ZSCALE without its pair" in message, message
 
 
 def test_a_second_data_array_beside_compressed_data_is_refused():

@@ -131,7 +131,6 @@ def _tiles(cards: FitsHeader, fields: int) -> fitstile.Tiles:
     if not cards.logical(b"ZIMAGE"):
         return fitstile.NONE
     names = {n: cards.string(b"TTYPE%d" % n) for n in range(1, fields + 1)}
-    fitstile.tile_columns(names)
     axes = range(1, cards.integer(b"ZNAXIS") + 1)
     shape = [cards.integer(b"ZNAXIS%d" % i) for i in axes]
     tile = [cards.integer(b"ZTILE%d" % i, shape[0] if i == 1 else 1) for i in axes]
@@ -143,6 +142,7 @@ def _tiles(cards: FitsHeader, fields: int) -> fitstile.Tiles:
         if name in ("BYTEPIX", "BLOCKSIZE"):
             params[name] = cards.integer(b"ZVAL%d" % i)
     compression, bitpix = cards.string(b"ZCMPTYPE"), cards.integer(b"ZBITPIX")
+    fitstile.tile_columns(names, bitpix)
     if bitpix > 0 and (found := {b"ZSCALE", b"ZZERO", b"ZBLANK"} & cards.cards.keys()):
         raise Invalid(
             f"fits: {min(found).decode()} in the header of a compressed integer image: cfitsio "

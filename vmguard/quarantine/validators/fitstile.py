@@ -122,9 +122,19 @@ class Tiles:
 NONE = Tiles()
 
 
-def tile_columns(names: dict[int, str | None]) -> None:
-    """A tile-compressed image's table holds only the convention's columns, each once."""
+def tile_columns(names: dict[int, str | None], bitpix: int) -> None:
+    """A tile-compressed image's table holds only the convention's columns, each once;
+    ZSCALE and ZZERO together, in a float image only (astropy dequantizes every tile of a
+    table with a ZSCALE column, integer or not; writers quantize floats only)."""
     written = [name for name in names.values() if name is not None]
+    scaling = {"ZSCALE", "ZZERO"} & set(written)
+    if scaling and (bitpix > 0 or len(scaling) == 1):
+        raise Invalid(
+            f"fits: a tile-compressed image (ZBITPIX {bitpix}) has the column {min(scaling)} "
+            f"{'without its pair' if bitpix < 0 else 'though its pixels are integers'}: astropy "
+            "dequantizes its tiles by ZSCALE and ZZERO, which writers write, both, for quantized "
+            "float images only"
+        )
     extra = sorted({name or "(no TTYPE)" for name in names.values()} - TILE_COLUMNS)
     if extra or len(set(written)) != len(written) or "COMPRESSED_DATA" not in written:
         what = f"the column {extra[0]!r}" if extra else "a column twice, or no COMPRESSED_DATA"
