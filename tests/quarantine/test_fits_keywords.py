@@ -269,6 +269,9 @@ def test_a_column_the_convention_does_not_define_is_refused():
     notes = [b"hidden".ljust(16, b"."), b"text".ljust(16, b".")]
     message = check_or_none(ff.with_column(raw, "NOTES", "16B", notes))
     assert message is not None and "table holds the column 'NOTES'" in message, message
+    mask = ff.with_column(raw, "NULL_PIXEL_MASK", "1PB(0)", [bytes(8), bytes(8)])
+    message = check_or_none(mask)  # cfitsio nulls the pixels it marks, astropy ignores it
+    assert message is not None and "table holds the column 'NULL_PIXEL_MASK'" in message, message
     twice = ff.with_column(raw, "NOTES", "1D", [bytes(8), bytes(8)])
     twice = twice.replace(ff.card("TTYPE2  = 'NOTES   '"), ff.card("TTYPE2  = 'COMPRESSED_DATA'"), 1)
     message = check_or_none(twice)

@@ -27,12 +27,14 @@ from .writeclock import WriteClock, too_late
 PIECE = 1 << 20
 GZIP = ("GZIP_1", "GZIP_2")
 # The columns of a tile-compressed image's table (the tiled image convention, FITS 4.0
-# 10.1: cfitsio's imcompress.c and astropy's writer write no others): a tile's data in one
-# of the three data columns, the quantized tiles' scale and zero, their nulls, cfitsio's
-# mask of null pixels. An image reader reads these only: another column is bytes no image
-# reader shows (session 40, attack q: a NOTES 64B column).
+# 10.1: astropy's writer and cfitsio's imcompress.c): a tile's data in one of the three
+# data columns, the quantized tiles' scale and zero, their nulls. An image reader reads
+# these only: another column is bytes no image reader shows (session 40, attack q: a NOTES
+# 64B column). cfitsio's NULL_PIXEL_MASK (ZMASKCMP) is refused too: astropy ignores it
+# where cfitsio nulls the pixels it marks (two images), and its compressed mask tiles are
+# not checked here.
 DATA_COLUMNS = ("COMPRESSED_DATA", "GZIP_COMPRESSED_DATA", "UNCOMPRESSED_DATA")
-TILE_COLUMNS = frozenset(DATA_COLUMNS + ("ZSCALE", "ZZERO", "ZBLANK", "NULL_PIXEL_MASK"))
+TILE_COLUMNS = frozenset(DATA_COLUMNS + ("ZSCALE", "ZZERO", "ZBLANK"))
 CLOCK_FROM = 1_682_899_200  # 2023-05-01 UTC: astropy 5.3 compresses tiles with Python's gzip (cfitsio before)
 PYTHON_GZIP = b"\x02\xff"  # XFL, OS of gzip.compress(data) (level 9, OS unknown), astropy's call
 
