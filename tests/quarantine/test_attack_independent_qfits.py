@@ -110,6 +110,12 @@ HOLES = {
                             "funpack/fits_uncompress_table give); docs: 'A string (fixed or in "
                             "the heap) holds no control character'",
 }
+# Every FITS hole: closed session 40 (fitskeys): fitscards.py's rules over every card (no
+# keyword twice, `= ` in columns 9-10, no HIERARCH of a short keyword, CONTINUE only for a
+# string that did not fit), TSCAL/TZERO on an ASCII A column, ZTABLE refused, a compressed
+# image's table only the convention's columns and one data array a tile. Kept in HOLES for
+# their reasons; parametrized without the xfail.
+CLOSED = set(HOLES)  # the tar owner names: REFUSED below
 REFUSED = {
     # Closed session 40 (textesc): tar owner names are held to the terminal-strings rule.
     "tar/uname-osc.tar": "tar",
@@ -322,7 +328,7 @@ def test_tar_listing_erases_the_screen(run, tmp_path):
     assert _before_shown(tmux, f"tar -tvf {bad}") == 0
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOLES)])
+@pytest.mark.parametrize("name", [_case(n, {k: HOLES[k] for k in set(HOLES) - CLOSED}) for n in sorted(HOLES)])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
