@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import terminal
 from ..stream import Invalid
-from . import btree, chunks, edges, fields, fills, regions, sizes, vlen
+from . import btree, chunks, edges, fields, fills, once, regions, sizes, vlen
 from .atoms import STRING
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
@@ -161,6 +161,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     called = f"the name of an attribute of {what}"
     text = fields.stored_string(f.bytes(start, name, what), called, terminated=True)
     fields.name_charset(f.unpack("8xB", m.at, what)[0] if version == 3 else 0, text, called)
+    once.name(w, once.Named.ATTRIBUTE, text, what)
     if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
         raise Invalid(
             f"hdf5: the padding after the name of an attribute of {what} holds data (it is not "
