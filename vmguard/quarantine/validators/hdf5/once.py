@@ -9,12 +9,14 @@ message, or the one a binary search lands on) and the other's bytes reach no rea
 name (session 40, attack qh5). Names are compared as libhdf5 compares them: bytes,
 exactly (H5G__compact_lookup_cb, H5G__node_cmp3: strcmp). In an old-style group the
 entries are also kept in strictly increasing name order across the B-tree's nodes
-(libhdf5 inserts them so and binary-searches them): an entry out of order is listed
-yet never found by its name."""
+(libhdf5 inserts them so and binary-searches them), and a dense name index's records
+of one name hash in name order: an entry out of order is listed yet never found by its
+name (h5py's g[name] and attrs[name] raise KeyError)."""
 
 from __future__ import annotations
 
 from enum import Enum
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
@@ -41,17 +43,20 @@ def name(w: Walker, kind: Named, raw: bytes, what: str) -> None:
     w.names.add(key)
 
 
-def in_order(names: Sequence[bytes], what: str) -> None:
-    """An old-style group's entries, in B-tree order: names strictly increasing as
-    strcmp orders them (bytes, unsigned), after the empty name its first key bounds."""
-    for before, after in zip([b"", *names], names, strict=False):
-        if before == after != b"":
-            raise _twice(Named.LINK, after, what)
+def in_order(keys: Sequence[tuple[int, bytes]], kind: Named, what: str, listed: str) -> None:
+    """Names as libhdf5 orders and binary-searches them, `keys` strictly increasing: an
+    old-style group's entries in B-tree order by name ((0, name): H5G__node_cmp3, strcmp,
+    bytes unsigned; after (0, b''), the empty name its first key bounds), a dense name
+    index's records by (name hash, name) (H5G__dense_btree2_name_compare,
+    H5A__dense_btree2_name_compare: the hash, then strcmp). `listed`: what they are."""
+    for before, after in pairwise(keys):
+        if before == after and after[1]:
+            raise _twice(kind, after[1], what)
         if not before < after:  # (the empty name, which no lookup can ask for, too)
             raise Invalid(
-                f"hdf5: the symbol table entries of {what} are not in name order ({_shown(after)} "
-                f"after {_shown(before)}; libhdf5 keeps them sorted and binary-searches them: a "
-                "name out of order is listed and never found)"
+                f"hdf5: {listed} are not in name order ({_shown(after[1])} after {_shown(before[1])}; "
+                "libhdf5 keeps them sorted and binary-searches them: a name out of order is listed "
+                "and never found)"
             )
 
 

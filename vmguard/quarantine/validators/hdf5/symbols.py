@@ -38,7 +38,8 @@ def symbol_table(w: Walker, root: int, heap: int, what: str, found: Found | None
         raise Invalid(f"hdf5: the last key of the group B-tree of {what} is not its last name")
     texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
     segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
-    once.in_order([segment[offset : segment.index(b"\0", offset)] for offset, _, _ in entries], what)
+    names = [(0, segment[offset : segment.index(b"\0", offset)]) for offset, _, _ in entries]
+    once.in_order([(0, b""), *names], once.Named.LINK, what, f"the symbol table entries of {what}")
     for offset, header, text in entries:
         raw = segment[offset : segment.index(b"\0", offset)]
         if found is not None:
