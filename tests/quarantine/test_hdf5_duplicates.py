@@ -7,7 +7,8 @@ recomputed): two symbol table entries of one name across the nodes of an old-sty
 of 300 links, its entries out of name order (within a node, across nodes), a compact hard
 and soft link of one name, two dense links and two dense attributes of one name (tracked
 order or not), two attributes of one name in different blocks of a v1 and of a v2
-header. Admitted: h5py's own files with hundreds of links and attributes (old-style
+header, a dense name index's two records of one hash out of name order (h5py lists both
+and finds one). Admitted: h5py's own files with hundreds of links and attributes (old-style
 groups over many B-tree nodes, compact, dense, tracked, written in several sessions),
 names that differ in case only, one name in many objects, a link and an attribute of
 one name, and an old group's names with bytes above 0x7F, sorted as strcmp sorts them."""
@@ -237,6 +238,66 @@ def test_dense_duplicates_refused(track):
     assert _refusal(links).startswith(TWICE.format("link", "l06", "/g"))
     attrs = _dense_renamed(_dense_attrs(track), b"a07", b"a06")
     assert _refusal(attrs).startswith(TWICE.format("attribute", "a06", "/d"))
+
+
+# Two names of one lookup3 hash (found by a birthday search over b"k%05d"): libhdf5
+# orders a name index's records by hash, then by name (H5G__dense_btree2_name_compare).
+TIED = (b"k07204", b"k112553")
+
+
+def _tied(kind: str) -> bytes:
+    def build(f):
+        g = f.create_group("g")
+        put = g.attrs.__setitem__ if kind == "attribute" else g.__setitem__
+        for i, name in enumerate((*TIED, *(f"x{i:02d}".encode() for i in range(10)))):
+            put(name, [float(i)])
+
+    return _file(build, libver="latest")
+
+
+def _records_swapped(data: bytes, tree_type: int) -> bytes:
+    """The name index's two records of the tied hash swapped (out of name order)."""
+    out = bytearray(data)
+    tree = out.find(b"BTHD")
+    while out[tree + 5] != tree_type:
+        tree = out.find(b"BTHD", tree + 1)
+    size = struct.unpack_from("<H", out, tree + 10)[0]
+    root, count = struct.unpack_from("<QH", out, tree + 16)
+    at = slice(0, 4) if tree_type == 5 else slice(size - 4, size)
+    records = [bytes(out[root + 6 + i * size : root + 6 + (i + 1) * size]) for i in range(count)]
+    i = [r[at] for r in records].index(lookup3(TIED[0]).to_bytes(4, "little"))
+    assert records[i + 1][at] == records[i][at], "control: the two records of one hash, in name order"
+    records[i], records[i + 1] = records[i + 1], records[i]
+    n = checksummed_length(bytes(out), root)
+    out[root + 6 : root + 6 + count * size] = b"".join(records)
+    out[root + n : root + n + 4] = lookup3(bytes(out[root : root + n])).to_bytes(4, "little")
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("kind", "tree_type"), [("link", 5), ("attribute", 8)])
+def test_dense_records_of_one_hash_out_of_name_order_refused(kind, tree_type, tmp_path):
+    """The harm: h5py lists both names, and one of them is found by no read by name."""
+    assert lookup3(TIED[0]) == lookup3(TIED[1]) and TIED[0] < TIED[1]
+    data = _tied(kind)
+    assert _refusal(data) == ""
+    forged = _records_swapped(data, tree_type)
+    (tmp_path / "t.h5").write_bytes(forged)
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        held = f["g"].attrs if kind == "attribute" else f["g"]
+        assert {n.decode() for n in TIED} <= set(held)
+        missing = [n for n in TIED if _lost(held, n.decode())]
+        assert missing, "the harm: one name is never found"
+    assert _refusal(forged).startswith(
+        f"hdf5: the records of the name index of the {kind}s of /g are not in name order"
+    ), _refusal(forged)
+
+
+def _lost(held, name: str) -> bool:
+    try:
+        held[name]
+    except KeyError:
+        return True
+    return False
 
 
 # -- attributes in several blocks of one header ---------------------------------------
