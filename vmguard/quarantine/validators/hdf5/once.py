@@ -36,11 +36,12 @@ class Named(Enum):
 
 def name(w: Walker, kind: Named, raw: bytes, what: str) -> None:
     """The link or attribute `raw` of the object being visited (w.at) is its only one of
-    that name; a set per object (and kind), filled as its links and attributes are read."""
-    key = (w.at, kind, raw)
-    if key in w.names:
+    that name; a set per object, filled as its links and attributes are read (and dropped
+    once they all are: objects.Walker.visit)."""
+    names = w.names.setdefault(w.at, set())
+    if (kind, raw) in names:
         raise _twice(kind, raw, what)
-    w.names.add(key)
+    names.add((kind, raw))
 
 
 def in_order(keys: Sequence[tuple[int, bytes]], kind: Named, what: str, listed: str) -> None:
