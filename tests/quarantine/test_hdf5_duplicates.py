@@ -7,11 +7,12 @@ recomputed): two symbol table entries of one name across the nodes of an old-sty
 of 300 links, its entries out of name order (within a node, across nodes), a compact hard
 and soft link of one name, two dense links and two dense attributes of one name (tracked
 order or not), two attributes of one name in different blocks of a v1 and of a v2
-header, a dense name index's two records of one hash out of name order (h5py lists both
-and finds one). Admitted: h5py's own files with hundreds of links and attributes (old-style
-groups over many B-tree nodes, compact, dense, tracked, written in several sessions),
-names that differ in case only, one name in many objects, a link and an attribute of
-one name, and an old group's names with bytes above 0x7F, sorted as strcmp sorts them."""
+header, or of a committed datatype (read after the walk), and a dense name index's two
+records of one hash out of name order (h5py lists both and finds one). Admitted: h5py's
+own files with hundreds of links and attributes (old-style groups over many B-tree
+nodes, compact, dense, tracked, written in several sessions), names that differ in case
+only, one name in many objects, a link and an attribute of one name, and an old group's
+names with bytes above 0x7F, sorted as strcmp sorts them."""
 
 from __future__ import annotations
 
@@ -340,6 +341,28 @@ def test_attribute_in_another_block_refused(libver):
     assert _refusal(data) == "" and _blocks_apart(data, libver is None)
     forged = _renamed(data, b"unitZ", b"units")
     assert _refusal(forged).startswith(TWICE.format("attribute", "units", "/d"))
+
+
+def _committed(both: bool) -> bytes:
+    """/d's 'units' and 'unitZ' of a committed datatype (walked once every datatype is
+    known, after the objects), or only 'unitZ' of it."""
+
+    def build(f):
+        f["t"] = np.dtype("<f8")
+        d = f.create_dataset("d", data=np.arange(3))
+        d.attrs.create("units", [1.0], dtype=f["t"] if both else "<f8")
+        d.attrs.create("unitZ", [2.0], dtype=f["t"])
+        f.create_dataset("e", data=[1]).attrs.create("units", [3.0], dtype=f["t"])
+
+    return _file(build)
+
+
+@pytest.mark.parametrize("both", [True, False], ids=["both-committed", "one-committed"])
+def test_attributes_of_a_committed_datatype_named_twice_refused(both):
+    data = _committed(both)
+    assert _refusal(data) == ""
+    forged = _renamed(data, b"unitZ", b"units")
+    assert _refusal(forged).startswith(TWICE.format("attribute", "units", "/d")), _refusal(forged)
 
 
 # -- honest controls ----------------------------------------------------------------
