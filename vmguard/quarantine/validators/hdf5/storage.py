@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree, chunks, edges, fields, fills, fixedtext, regions, sizes, vlen
+from . import btree, chunks, edges, fields, fills, fixedtext, once, regions, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -159,6 +159,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     called = f"the name of an attribute of {what}"
     text = fields.stored_string(f.bytes(start, name, what), called, terminated=True)
     fields.name_charset(f.unpack("8xB", m.at, what)[0] if version == 3 else 0, text, called)
+    once.name(w, once.Named.ATTRIBUTE, text, what)
     if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
         raise Invalid(
             f"hdf5: the padding after the name of an attribute of {what} holds data (it is not "
