@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from vmguard.quarantine import texdist
+from vmguard.quarantine import texdist, toolnames
 
 # IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and php-SAPI.ini) from the
 # directory; Explorer reads desktop.ini (an icon on a UNC path leaks the reader's NTLM
@@ -181,6 +181,7 @@ _WITHIN = {
     "profiles": (re.compile("default"), _SNAKEMAKE.format("profiles/default")),
     "default": (re.compile(r"(profile|config)(\.v\d+\+)?\.yaml"), _SNAKEMAKE.format("default/")),
     "wandb": (re.compile("settings"), _WANDB),
+    **{d: (re.compile(rx), why) for d, (rx, why) in toolnames.WITHIN.items()},
 }
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`
@@ -292,6 +293,8 @@ def config_why(name: str) -> str | None:
     low = name.lower()
     if low in _SERVERS_AND_TOOLS:
         return ""
+    if (why := toolnames.why(low)) is not None:
+        return why
     if low in _ASY:
         return f"Asymptote searches the current directory first, so {name} would replace its own module"
     if low.startswith(_CACHES) and any(low.startswith(p) and len(low) > len(p) for p in _CACHES):
@@ -323,13 +326,17 @@ def _alias_refused(stem: str, ext: str) -> bool:
         return True
     patterns = (*CONFIG_PATTERNS, *((p, f"{s}.tex") for p, s in CONFIG_PATTERNS), *_AUX_PATTERNS)
     patterns += tuple((p, "") for p in _CACHES)
-    return any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns)
+    if any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns):
+        return True
+    # toolnames' prefixes take any extension (vite.config.*: VITECO~1.TS)
+    return any(stem.startswith(short_parts(p)[0]) and (not s or short_parts(f"x{s}")[1] == ext)
+               for p, s, _ in toolnames.PATTERNS)
 
 
 @cache
 def _aliased() -> frozenset[tuple[str, str]]:
     """The (stem, extension) of every alias of a refused exact name and of its NAME.tex,
     built once, when a name first looks like an alias."""
-    names = _SERVERS_AND_TOOLS | _ASY | _TEX | texdist.distribution_names()
+    names = _SERVERS_AND_TOOLS | _ASY | _TEX | texdist.distribution_names() | toolnames.names()
     twins = (f"{n}.tex" for n in _TEX | texdist.distribution_names() if not n.endswith(".tex"))
     return frozenset(short_parts(n)[:2] for n in (*names, *twins) if short_parts(n)[2])
