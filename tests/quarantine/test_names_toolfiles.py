@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import vmguard
+from tests.quarantine.test_names_acted_on import policy
 from vmguard.quarantine import dirconfig, names, toolnames
 from vmguard.quarantine.model import Reason
 
@@ -100,3 +102,31 @@ def test_the_archive_walk_asks_the_same_table():
     found = names.archive_reasons(["job/", "job/go.mod", "job/project/plugins.sbt", "job/data.csv",
                                    "job/mise/config.toml", "job/config.toml"], 255)
     assert set(found) == {"job/go.mod", "job/project/plugins.sbt", "job/mise/config.toml"}
+
+
+@pytest.mark.parametrize("name", ["dune", "DUNE", "Procfile", "build.gradle", "vite.config.ts", "go.mod"])
+def test_a_directory_of_a_tools_file_name_is_published(name):
+    """A tool opens ./dune or ./Procfile as a file: a directory of that name (the DUNE
+    experiment's) is read by none, in the walk and in an archive."""
+    assert names.name_reasons(name, 255) == _CONFIG
+    assert names.name_reasons(name, 255, directory=True) == []
+    found = names.archive_reasons([f"{name}/", f"{name}/run.root", f"{name}/{name}/", f"{name}/x/{name}"], 255)
+    assert found == {f"{name}/x/{name}": _CONFIG}
+
+
+@pytest.mark.parametrize("name", ["node_modules", "CVS", "_minted-main", "web.config", "Gemfile"])
+def test_a_directory_of_the_other_names_is_refused_as_before(name):
+    assert names.name_reasons(name, 255, directory=True) == _CONFIG
+
+
+def test_the_walk_publishes_a_dune_directory_and_refuses_a_dune_file(tmp_path):
+    q = tmp_path / "q"
+    (q / "dune" / "nd").mkdir(parents=True)
+    (q / "dune" / "nd" / "run.txt").write_text("events 12\n")
+    (q / "ocaml").mkdir()
+    (q / "ocaml" / "dune").write_text("(rule (alias default) (action (run id)))\n")
+    (q / "ocaml" / "Cargo.toml").write_text('[package]\nbuild = "notes.txt"\n')
+    result = vmguard.vet(q, policy(allow_types=("text",)), tmp_path / "pub" / "j", per_file=True)
+    verdicts = {e.path: e.verdict.value for e in result.entries}
+    assert verdicts["dune/nd/run.txt"] == "accepted", verdicts
+    assert verdicts["ocaml/dune"] == verdicts["ocaml/Cargo.toml"] == "rejected", verdicts

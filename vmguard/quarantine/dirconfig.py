@@ -286,14 +286,16 @@ def _matches(low: str, patterns: tuple[tuple[str, str], ...]) -> bool:
     return any(low.startswith(p) and low.endswith(s) and len(low) > len(p) + len(s) for p, s in patterns)
 
 
-def config_why(name: str) -> str | None:
+def config_why(name: str, tool_files: bool = True) -> str | None:
     """Whether a server or tool reads a file of this name (one client's form of it), or
     of the long name it is the NTFS 8.3 alias of, from the directory it runs in: None if
-    not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools)."""
+    not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools).
+    Without `tool_files`, toolnames' table is left out: for a directory's name, which no
+    build or task tool reads as its file (a directory `dune`, the experiment's, or `Procfile`)."""
     low = name.lower()
     if low in _SERVERS_AND_TOOLS:
         return ""
-    if (why := toolnames.why(low)) is not None:
+    if tool_files and (why := toolnames.why(low)) is not None:
         return why
     if low in _ASY:
         return f"Asymptote searches the current directory first, so {name} would replace its own module"
