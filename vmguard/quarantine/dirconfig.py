@@ -8,7 +8,9 @@ directory (or a directory searched before its installed files); a name a tool re
 when told to (`Makefile`, a `.do` given as the argument, `config=run` to caption: run.cfg)
 is not, nor a name read only from the home or the installed tree (TeX Live's texmf.cnf,
 dvips' config.ps, dvipdfmx.cfg: kpathsea's TEXMFCNF, TEXCONFIG and DVIPDFMXINPUTS do not
-hold `.`). Dot names are names.DOT's; whole extensions a tool loads are served.py's.
+hold `.`). Dot names are names.DOT's; whole extensions a tool loads are served.py's; build,
+task and package tools' files (go.mod, package.json, *.sbt ...) are toolnames.py's table,
+asked here.
 TeX's are data (texdist.py: every name Debian's TeX packages install where kpathsea
 searches `.` first), with kpathsea's NAME.tex of each and LaTeX's \\jobname.aux ...;
 config_why answers for a name, a pattern's name and the NTFS 8.3 alias of either.

@@ -192,7 +192,7 @@ EXCLUDED: dict[str, str] = {
     "makefile.pc": _ASKED + " (included by a Makefile that names it)",
     "makefile.wat": _ASKED + " (wmake -f)", "makefile.sco": _ASKED + " (make -f)",
     "ld.script": _ASKED + " (ld -T)", "riemann.config": _ASKED + " (riemann's argument)",
- "lexer.x": _ASKED + " (alex, or a .cabal naming it)",
+    "lexer.x": _ASKED + " (alex, or a .cabal naming it)",
     "singularity": _ASKED + " (apptainer build takes the definition file as its argument)",
     "installscript.qs": _ASKED + " (the installer framework's package meta directory)",
     "toolchain_installscript.qs": _ASKED + " (the installer framework's package meta directory)",
