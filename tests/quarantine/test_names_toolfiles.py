@@ -27,7 +27,8 @@ ATTACK_Q = (
     "deps.edn", "bb.edn", "Package.swift", "build.mill", "Jamroot", "Cartfile",
 )  # fmt: skip
 MORE = ("gulpfile.babel.js", "webpack.config.mjs", "CTestConfig.cmake", "x.opam", "pkg.nimble",
-        "Dockerfile", "meson.build", "pom.xml", "tsconfig.json", "package.mill", "docs.gradle")
+        "Dockerfile", "meson.build", "pom.xml", "tsconfig.json", "package.mill", "docs.gradle",
+        "project.godot")
 # a physics job's ordinary names, and near names of the table's
 ORDINARY = (
     "hist.root", "run.log", "data.csv", "README", "Makefile.log", "Makefile", "CMakeLists.txt",

@@ -144,6 +144,8 @@ FAMILIES: tuple[Family, ...] = (
        "Jenkinsfile (Groovy)",
        "dockerfile containerfile docker-bake.hcl docker-bake.json caddyfile devbox.json devenv.nix "
        "devenv.yaml buildozer.spec mise.toml mise.local.toml jenkinsfile"),
+    _f("godot without arguments opens the project of `.` or a parent by its project.godot and "
+       "runs its autoload scripts (GDScript) and editor plugins", "project.godot"),
     _f("editors that evaluate a project file of the directory a visited file is in: Emacs's "
        "EDE Project.ede, Cask and Eask (Elisp), Vim with 'exrc' (_vimrc, _exrc, _gvimrc of `.`)",
        "project.ede cask eask _vimrc _exrc _gvimrc"),
