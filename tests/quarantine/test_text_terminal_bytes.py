@@ -12,6 +12,7 @@ other C1 pairs, which Korean needs, stay admitted."""
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 from pathlib import Path
@@ -276,3 +277,37 @@ def _refused_or_none(raw: bytes) -> str | None:
     except Invalid as err:
         return str(err)
     return None
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_killed_jobs_nested_bars_pass_once_a_line_feed_ends_them(leave):
+    """A job killed inside two nested tqdm bars leaves stderr cut at one of tqdm's writes,
+    with no final LF: refused only by the tac rule, when at all, and admitted once a line
+    feed ends it (the remedy, `echo >> FILE`); the docs give the share refused."""
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[int] = []
+
+        def write(self, s: str) -> int:
+            done = super().write(s)
+            self.ends.append(len(self.getvalue().encode()))
+            return done
+
+    err = Writes()
+    for _ in tqdm.tqdm(range(3), file=err, mininterval=0, desc="outer"):
+        for _ in tqdm.tqdm(range(4), file=err, mininterval=0, desc="inner", leave=leave):
+            pass
+    data, refused = err.getvalue().encode(), 0
+    for end in sorted(set(err.ends)):
+        cut = data[:end]
+        if cut.endswith(b"\n"):
+            continue
+        try:
+            _judge(cut, 4096)
+        except Invalid as why:
+            assert "`tac` prints the unterminated last line" in str(why)
+            refused += 1
+        assert _judge(cut + b"\n", 4096) == "text"
+    assert refused > 0
