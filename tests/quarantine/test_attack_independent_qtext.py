@@ -11,7 +11,8 @@ CRLF; a cursor-up behind a BOM, CR or VT on the first line; the 1 MiB chunk boun
 cursor-up or an open ESC split across it, two cursor-ups on either side, a first line of 1
 and 3 MiB, UTF-16 C2|9B and BS counting across it); UTF-16 characters whose bytes hold CR, LF
 or VT before BS; names the docs list in another case.
-Holes: two readers of whole lines the docs do not bound: `tac` (GNU tac prints a file's
+Holes (all closed session 40, names3, but `rev`: documented as a reader that rearranges
+characters, beside `cut -c`): two readers of whole lines the docs do not bound: `tac` (GNU tac prints a file's
 unterminated last line joined to the line before it: two cursor-ups on one row, the view
 climbs 2 rows, checked in tmux) and `rev` (`c ESC [ A` reversed is `A [ ESC c`, RIS: tmux
 erases what it showed before). Tool files read from `.` or its parents that run code or
@@ -94,6 +95,15 @@ HOLES: dict[str, str] = {
        "runs (docs: a TeX job's files read back by its name are refused where the directory "
        "names the job; ConTeXt's sources name none)" for i, n in enumerate(cases.CONTEXT_JOBS)},
 }
+# Every hole but rev's: closed session 40 (names3): tac/epoch.err (an unterminated last
+# line's cursor-ups count with the line before it, validators/text.py _TAC), the 40 tool
+# files (toolnames.py, from linguist's filenames), texgz*/main.brf (texjobs: every gzip
+# suffix on every source) and ctx*/main.tuc (texjobs: ConTeXt's sources and .tuc). Kept in
+# HOLES for their reasons; parametrized without the xfail.
+CLOSED = set(HOLES) - {"rev/epoch.err"}
+# Published as the docs say: `rev` rearranges characters and is named unbounded, beside
+# `cut -c` (tqdm's own output opens an OSC under rev: test_rev_of_ordinary_tqdm_output...).
+REARRANGED = {"rev/epoch.err": "reverses each line's characters"}
 FALSE_REJECTIONS: dict[str, str] = {}
 HOSTILE = (cases.line_rule() | cases.chunk_rule() | cases.bs_bytes() | cases.readers()
            | cases.tool_files() | cases.named_refused() | cases.tex_jobs()
@@ -120,7 +130,7 @@ def _case(name: str, table: dict[str, str]):
 
 
 def test_tables_name_real_cases(run):
-    assert set(HOLES) <= set(HOSTILE)
+    assert set(HOLES) | set(REARRANGED) <= set(HOSTILE)
     assert set(FALSE_REJECTIONS) <= set(run["controls"])
     assert not set(HOSTILE) & set(run["controls"])
     assert set(cases.TOOL_WHY) == set(cases.TOOL_FILES)
@@ -215,12 +225,22 @@ def test_gunzip_makes_the_job_sources(tmp_path):
         assert (work / _inner(name)).read_bytes().startswith(b"\\documentclass")
 
 
-@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(set(HOSTILE) - SOURCES)])
+_OPEN = {k: HOLES[k] for k in set(HOLES) - CLOSED}
+
+
+@pytest.mark.parametrize("name", [_case(n, _OPEN) for n in sorted(set(HOSTILE) - SOURCES - set(REARRANGED))])
 def test_hostile_file_is_not_published(run, name):
     entry = run["entries"][name]
     assert entry["verdict"] != "accepted", entry
     assert entry["reasons"], entry
     assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(REARRANGED))
+def test_documented_limits_are_published(run, name):
+    """docs/quarantine.md names each (grep the phrase): kept honest, fails when that changes."""
+    assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]
+    assert REARRANGED[name] in (ROOT_DIR / "docs" / "quarantine.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["texok0/main.brf", "texok1/main.brf"])

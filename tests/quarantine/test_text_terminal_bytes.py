@@ -12,6 +12,7 @@ other C1 pairs, which Korean needs, stay admitted."""
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 from pathlib import Path
@@ -54,10 +55,45 @@ SECOND = {  # data, the byte of a line's second cursor-up
 }
 STAYS = {
     "one-a-line": b"a\nb\n" + _UP + b"\rc\n" + _UP + b"d\n",
-    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
+    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x\n",
+    # no LF at the end: the last line's cursor-up with none on the line before it (tac)
+    "unterminated": b"a\n" + _UP + b"b\nc\n" + _UP + b"x",
+    "unterminated-plain": b"a\n" + _UP + b"b\nlast words",
     "after-cr": b"a\n\r" + _UP + b"\r",
     "many": b"x\n" + (_UP + b"\n") * 5000,  # one a line: any number of lines
 }
+
+
+# GNU tac prints an unterminated last line joined to the line before it: their cursor-ups
+# count together (session 40, names3; attack q text's tac/epoch.err).
+TAC = {
+    "attack-q": b"epoch 1 done\n" + _UP + b"FORGED-LINE-1\n" + _UP,
+    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
+    "up-at-the-end-of-the-line-before": b"a\nb" + _UP + b"\nc" + _UP + b"d",
+    "latin-1": "°C\n".encode("latin-1") + _UP + b"\n" + _UP,
+}
+
+
+@pytest.mark.parametrize("size", _SIZES)
+@pytest.mark.parametrize("name", sorted(TAC))
+def test_an_unterminated_last_line_counts_with_the_line_before(name, size):
+    assert "`tac` prints the unterminated last line joined to the one before" in _refused(TAC[name], size)
+
+
+def test_tac_of_what_passes_climbs_at_most_one_row(tmp_path):
+    """Real GNU tac of admitted files, with and without a final LF: at most 1 row climbed
+    above the view's first line (its rows counted as the terminal moves)."""
+    for i, data in enumerate([*(v for k, v in STAYS.items() if k != "many"), TAC["attack-q"] + b"\n"]):
+        assert _judge(data, 4096) == "text"
+        (tmp_path / f"{i}.err").write_bytes(data)
+        shown = subprocess.run(["tac", str(tmp_path / f"{i}.err")], capture_output=True, check=True).stdout
+        row = low = 0
+        for part in shown.split(_UP)[:-1]:
+            row = row + part.count(b"\n") - 1
+            low = min(low, row)
+        assert low >= -1, (i, shown)
+    shown = subprocess.run(["tac"], input=TAC["attack-q"], capture_output=True, check=True).stdout
+    assert _UP * 2 in shown  # the refused file: two on one row
 
 
 @pytest.mark.parametrize("size", _SIZES)
@@ -241,3 +277,37 @@ def _refused_or_none(raw: bytes) -> str | None:
     except Invalid as err:
         return str(err)
     return None
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_killed_jobs_nested_bars_pass_once_a_line_feed_ends_them(leave):
+    """A job killed inside two nested tqdm bars leaves stderr cut at one of tqdm's writes,
+    with no final LF: refused only by the tac rule, when at all, and admitted once a line
+    feed ends it (the remedy, `echo >> FILE`); the docs give the share refused."""
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[int] = []
+
+        def write(self, s: str) -> int:
+            done = super().write(s)
+            self.ends.append(len(self.getvalue().encode()))
+            return done
+
+    err = Writes()
+    for _ in tqdm.tqdm(range(3), file=err, mininterval=0, desc="outer"):
+        for _ in tqdm.tqdm(range(4), file=err, mininterval=0, desc="inner", leave=leave):
+            pass
+    data, refused = err.getvalue().encode(), 0
+    for end in sorted(set(err.ends)):
+        cut = data[:end]
+        if cut.endswith(b"\n"):
+            continue
+        try:
+            _judge(cut, 4096)
+        except Invalid as why:
+            assert "`tac` prints the unterminated last line" in str(why)
+            refused += 1
+        assert _judge(cut + b"\n", 4096) == "text"
+    assert refused > 0
