@@ -65,7 +65,8 @@ STAYS = {
 
 
 # GNU tac prints an unterminated last line joined to the line before it: their cursor-ups
-# count together (session 40, names3; attack q text's tac/epoch.err).
+# land on one row, 2 rows climbed; admitted, since a killed job's stderr ends so (session 40,
+# attack q text's tac/epoch.err; docs: "one reader is bounded at 2 rows").
 TAC = {
     "attack-q": b"epoch 1 done\n" + _UP + b"FORGED-LINE-1\n" + _UP,
     "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
@@ -74,26 +75,29 @@ TAC = {
 }
 
 
-@pytest.mark.parametrize("size", _SIZES)
-@pytest.mark.parametrize("name", sorted(TAC))
-def test_an_unterminated_last_line_counts_with_the_line_before(name, size):
-    assert "`tac` prints the unterminated last line joined to the one before" in _refused(TAC[name], size)
+def _lowest_row(shown: bytes) -> int:
+    """How far above its first row a view climbs (rows counted as the terminal moves)."""
+    row = low = 0
+    for part in shown.split(_UP)[:-1]:
+        row = row + part.count(b"\n") - 1
+        low = min(low, row)
+    return low
 
 
-def test_tac_of_what_passes_climbs_at_most_one_row(tmp_path):
-    """Real GNU tac of admitted files, with and without a final LF: at most 1 row climbed
-    above the view's first line (its rows counted as the terminal moves)."""
-    for i, data in enumerate([*(v for k, v in STAYS.items() if k != "many"), TAC["attack-q"] + b"\n"]):
-        assert _judge(data, 4096) == "text"
-        (tmp_path / f"{i}.err").write_bytes(data)
-        shown = subprocess.run(["tac", str(tmp_path / f"{i}.err")], capture_output=True, check=True).stdout
-        row = low = 0
-        for part in shown.split(_UP)[:-1]:
-            row = row + part.count(b"\n") - 1
-            low = min(low, row)
-        assert low >= -1, (i, shown)
+def test_tac_of_what_passes_climbs_at_most_two_rows(tmp_path):
+    """Real GNU tac of admitted files: 1 row at most where a LF ends the file, 2 where the
+    last line (no LF) is joined to the one before, one file or many."""
+    paths = []
+    for i, data in enumerate([*(v for k, v in STAYS.items() if k != "many"), *TAC.values()]):
+        assert _judge(data, 4096).startswith("text")
+        paths.append(tmp_path / f"{i}.err")
+        paths[-1].write_bytes(data)
+        shown = subprocess.run(["tac", str(paths[-1])], capture_output=True, check=True).stdout
+        assert _lowest_row(shown) >= (-1 if data.endswith(b"\n") else -2), (i, shown)
+    shown = subprocess.run(["tac", *map(str, paths)], capture_output=True, check=True).stdout
+    assert _lowest_row(shown) >= -2
     shown = subprocess.run(["tac"], input=TAC["attack-q"], capture_output=True, check=True).stdout
-    assert _UP * 2 in shown  # the refused file: two on one row
+    assert _UP * 2 in shown and _lowest_row(shown) == -2  # two on one row: the price
 
 
 @pytest.mark.parametrize("size", _SIZES)
@@ -280,10 +284,10 @@ def _refused_or_none(raw: bytes) -> str | None:
 
 
 @pytest.mark.parametrize("leave", [True, False])
-def test_a_killed_jobs_nested_bars_pass_once_a_line_feed_ends_them(leave):
+def test_a_killed_jobs_nested_bars_pass(leave):
     """A job killed inside two nested tqdm bars leaves stderr cut at one of tqdm's writes,
-    with no final LF: refused only by the tac rule, when at all, and admitted once a line
-    feed ends it (the remedy, `echo >> FILE`); the docs give the share refused."""
+    with no final LF: admitted at every cut (refusing what `tac` joins would refuse 15 of 38
+    and 21 of 41 of them: the docs' reason to bound tac at 2 rows)."""
 
     class Writes(io.StringIO):
         def __init__(self) -> None:
@@ -299,15 +303,10 @@ def test_a_killed_jobs_nested_bars_pass_once_a_line_feed_ends_them(leave):
     for _ in tqdm.tqdm(range(3), file=err, mininterval=0, desc="outer"):
         for _ in tqdm.tqdm(range(4), file=err, mininterval=0, desc="inner", leave=leave):
             pass
-    data, refused = err.getvalue().encode(), 0
+    data, joined = err.getvalue().encode(), 0
     for end in sorted(set(err.ends)):
         cut = data[:end]
-        if cut.endswith(b"\n"):
-            continue
-        try:
-            _judge(cut, 4096)
-        except Invalid as why:
-            assert "`tac` prints the unterminated last line" in str(why)
-            refused += 1
-        assert _judge(cut + b"\n", 4096) == "text"
-    assert refused > 0
+        assert _judge(cut, 4096) == "text", end
+        lines = cut.split(b"\n")
+        joined += not cut.endswith(b"\n") and _UP in lines[-1] and _UP in lines[-2]
+    assert joined > 0  # cuts whose last two lines tac joins: admitted all the same

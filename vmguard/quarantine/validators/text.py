@@ -55,17 +55,6 @@ def _climbs(first: bool) -> str:
             "the escapes, sed 's/\\x1b\\[A//g')")
 
 
-# GNU tac prints a file's last line, when no LF ends it, joined to the line before it (its
-# separator is the LF, and the unterminated last record is written without one): the two
-# lines are one row, so their cursor-ups count together (session 40, names3; attack q text:
-# `tac` of a last line `ESC [ A` after a line holding one climbed 2 rows). At most one
-# together; an honest file's last line has a LF, or no cursor-up, or none on the line before.
-_TAC = ("text: ESC [ A on the file's last line, which no line feed ends, and another on the line "
-        "before it: `tac` prints the unterminated last line joined to the one before (GNU tac), "
-        "two cursor-ups on one row, over what a terminal showed before the file; end the file "
-        "with a line feed (echo >> FILE) or strip the escapes")
-
-
 # FF: PuTTY (terminal.c, its default SCOANSI compatibility) clears the screen and homes the
 # cursor, so what follows is written over what it showed before the file (session 39,
 # attack o text); refused in any encoding, as a character and as a UTF-16 byte.
@@ -177,9 +166,8 @@ class TextChecker:
         self.latin1 = self.codec == "utf-8"  # every byte so far allowed in Latin-1
         self.in_latin1 = False  # not UTF-8: judged as Latin-1 from here on
         self.cut = ""  # an ESC or ESC [ that ended the last chunk: CURSOR_UP's start, or refused
-        # Cursor-ups (_climb): whether a line feed came yet, and a cursor-up since the last;
-        # whether the line the last line feed ended held one (_TAC: judged at close).
-        self.fed, self.up, self.before = False, False, False
+        # Cursor-ups (_climb): whether a line feed came yet, and a cursor-up since the last.
+        self.fed, self.up = False, False
         self.column = 0  # UTF-16: the columns a BS may take back on the line (_backspaces)
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
         self.escapes = ControlEscapes()  # JSON's \u001b, which jq -r prints as ESC
@@ -234,8 +222,6 @@ class TextChecker:
         if self.cut:
             near = self.offset - self._width(self.cut)
             raise Invalid(f"text: control character U+001B near byte {near} {_ONLY}")
-        if self.up and self.before:  # the last line, unterminated, holds one (up) and so does its
-            raise Invalid(_TAC)  # predecessor: tac joins them on one row
         if self.in_latin1:
             return f"{FMT}:{LATIN1}"
         return FMT if self.codec == "utf-8" else f"{FMT}:{UTF16}"
@@ -293,10 +279,8 @@ class TextChecker:
         self._down(parts[-1])
 
     def _down(self, text: str) -> None:
-        """A line feed in `text` (no cursor-up) starts a line with none on it yet; the line
-        it ended held one if the line ran up to it (one line feed) and held one."""
-        if (first := text.find("\n")) >= 0:
-            self.before = self.up and text.find("\n", first + 1) < 0
+        """A line feed in `text` (no cursor-up) starts a line with none on it yet."""
+        if "\n" in text:
             self.fed, self.up = True, False
 
     def _utf16_bytes(self, chunk: bytes) -> None:
