@@ -17,14 +17,16 @@ checksum stay behind it.
 So such an old root is recomputed from the live one (fractalheap.reverted marks the
 heap): its rows those of the live root or of a smaller copy (oldstates.shapes), its
 first c >= 2 entries the live root's, but for at most one, j, the address the block at
-that heap offset had then: libhdf5 allocates the new block from the start of the free
-range the emptied one joined, so at or before its place, overlapping it (the old
-address 0 to its block size - 1 bytes after the live one's: attack oh5's workflows show
-0, 20, 37 and 74); the rest undefined; its checksum recomputed. Where entry j lies
-under the structure that took the old root's start, each place of that window is tried
-against the checksum the tail shows (log2 of the block size: 10 bits for netCDF's 1 KiB
-first blocks, the one choice; a tail of any other byte is refused); each old root of a
-heap once, at most MAX_CHECKSUMS checksums a file (a crafted file costs no more)."""
+that heap offset had then: libhdf5 allocates the new block from the free range the
+emptied one joined, overlapping its place (the old address up to its block size - 1
+bytes before or after the live one's: the workflows of test_hdf5_revertedroots show
+-84, 0, 20, 37 and 74), or, where the new block lies elsewhere, the emptied block found
+where the gap shows its end (emptiedblocks.py); the rest undefined; its checksum
+recomputed. Where entry j lies under the structure that took the old root's start, each
+place of that window is tried against the checksum the tail shows (log2(2 x block size
+- 1) bits: 11 for netCDF's 1 KiB first blocks, the one choice; a tail of any other byte
+is refused); each old root once, at most MAX_CHECKSUMS checksums a file (a crafted file
+costs no more)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ class RevertedRoots:
     heaps: dict[int, Reverted] = field(default_factory=dict)
     found: set[bytes] = field(default_factory=set)
     sums: dict[tuple[int, int, int, int], list[tuple[int, int]]] = field(default_factory=dict)
+    emptied: dict[tuple[int, int], set[int]] = field(default_factory=dict)  # EmptiedBlocks.found
     spent: int = 0
 
     def fits(self, heap: int, shown: bytes, hidden: range) -> list[tuple[bytes, int]]:
@@ -109,7 +112,9 @@ class RevertedRoots:
             return self.sums[heap, *key]
         at = len(root.head) + 8 * j
         live = int.from_bytes(body[at : at + 8], "little")
-        places = [live] if j == 0 else range(live + 1, live + root.sizes[j])
+        emptied = self.emptied.get((int.from_bytes(root.head[5:13], "little"), root.sizes[j]), set())
+        window = range(live - root.sizes[j] + 1, live + root.sizes[j]) if root.sizes[j] else range(0)
+        places = [live] if j == 0 else sorted({*window, *emptied} - {live})
         if self.spent + len(places) > MAX_CHECKSUMS:
             return []
         self.spent += len(places)
