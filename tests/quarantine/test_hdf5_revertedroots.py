@@ -72,6 +72,14 @@ def _add(*names: str, dims=("x",), group: str = "", late: bool = False, data: bo
     return step
 
 
+def _in_group(name: str):
+    """A variable on the root's dimension x in group g (made if missing)."""
+    def step(ds) -> None:
+        group = ds.groups.get("g") or ds.createGroup("g")
+        group.createVariable(name, "f8", ("x",))
+    return step
+
+
 def _h5n_coords(ds) -> None:
     ds.dimensions = {"x": None}
     v = ds.create_variable("x", ("x",), "f8")
@@ -109,6 +117,7 @@ WORKFLOWS = {
     "nc-200-attributes-3-sessions": _nc_only(_coords(attributes=200), _add("q", "r"), _add("s")),
     "nc-30-attributes-3-sessions": _nc_only(_coords(attributes=30), _add("q"), _add("r")),
     "nc-group-3-sessions": _nc_only(_coords(group="g"), _add("q", group="g"), _add("r", group="g")),
+    "nc-group-on-the-root-s-dimension-3-sessions": _nc_only(_coords(), _in_group("u"), _in_group("v")),
     "h5netcdf-unlimited-3-sessions": [(_h5n_coords, "h5n"), (_h5n_add("q"), "h5n"), (_h5n_add("r"), "h5n")],
 }
 
@@ -163,7 +172,7 @@ def test_workflows_appending_to_dense_scales_pass(name):
 
 
 @pytest.mark.parametrize("name", ["nc-2-sessions", "nc-3-sessions", "nc-2-dims-3-sessions",
-                                  "nc-group-3-sessions"])
+                                  "nc-group-3-sessions", "nc-group-on-the-root-s-dimension-3-sessions"])
 def test_control_these_leave_a_reverted_root(name):
     assert _old_roots(_file(name))
 
