@@ -114,6 +114,7 @@ WORKFLOWS = {
     "nc-unlimited-3-sessions": _nc_only(_coords(unlimited=True), _add("q"), _add("r")),
     "nc-2-dims-3-sessions": _nc_only(_coords(("x", "y")), _add("q", dims=("x", "y")), _add("r", dims=("y",))),
     "nc-6-sessions": _nc_only(_coords(), *(_add(name) for name in "qrstu")),
+    "nc-2-dims-4-sessions": _nc_only(_coords(("x", "y")), _add("q"), _add("r", dims=("y",)), _add("s", dims=("x", "y"))),
     "nc-200-attributes-3-sessions": _nc_only(_coords(attributes=200), _add("q", "r"), _add("s")),
     "nc-30-attributes-3-sessions": _nc_only(_coords(attributes=30), _add("q"), _add("r")),
     "nc-group-3-sessions": _nc_only(_coords(group="g"), _add("q", group="g"), _add("r", group="g")),
@@ -246,3 +247,17 @@ def test_each_old_root_once():
     roots.take(found)
     assert roots.fits(848, whole[37:], range(1, 38)) == []
     assert revertedroots.RevertedRoots(heaps=roots.heaps).fits(848, whole[36:], range(37, 38)) == []  # not there
+
+
+@pytest.mark.parametrize(("shift", "admitted"), [(0, True), (2048, False)])
+def test_or_the_place_of_a_live_block_of_its_size(appended, shift, admitted):
+    """Where the new block lies elsewhere, the freed root may name the place libhdf5 gave
+    a block of that size since (here the first block's: a live block), not any other."""
+    data, start, end = appended
+    body, _ = _live_root(data)
+    first, second = struct.unpack_from("<QQ", body, len(body) - 32)
+    assert abs(first + shift - second) >= 1024, "control: outside the window"
+    old = body[:-24] + struct.pack("<Q", first + shift) + body[-16:]
+    out = bytearray(data)
+    out[end - 4 : end] = struct.pack("<I", lookup3(old))
+    assert (_refusal(bytes(out)) == "") is admitted

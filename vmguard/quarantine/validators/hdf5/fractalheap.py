@@ -169,6 +169,8 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
         old = oldsections.Root(what=name, off_size=off_size, width=width, entries=entries)
         w.ledger.sections.add_root(address, old)  # its smaller copies may remain
     heap.blocks.sort()
+    for _, size, block in heap.blocks:  # a freed root of another heap may name its place
+        w.ledger.sections.reverts.blocks.setdefault(size, set()).add(block)
     _counters(heap, root, rows)
     if heap.reverted and rows:  # and the root it freed when it reverted (revertedroots)
         w.ledger.sections.reverts.heaps[address] = _revertible(heap, entries)

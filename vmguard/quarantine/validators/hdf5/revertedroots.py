@@ -20,13 +20,15 @@ first c >= 2 entries the live root's, but for at most one, j, the address the bl
 that heap offset had then: libhdf5 allocates the new block from the free range the
 emptied one joined, overlapping its place (the old address up to its block size - 1
 bytes before or after the live one's: the workflows of test_hdf5_revertedroots show
--84, 0, 20, 37 and 74), or, where the new block lies elsewhere, the emptied block found
-where the gap shows its end (emptiedblocks.py); the rest undefined; its checksum
-recomputed. Where entry j lies under the structure that took the old root's start, each
-place of that window is tried against the checksum the tail shows (log2(2 x block size
-- 1) bits: 11 for netCDF's 1 KiB first blocks, the one choice; a tail of any other byte
-is refused); each old root once, at most MAX_CHECKSUMS checksums a file (a crafted file
-costs no more)."""
+-84, 0, 20, 37 and 74); or, where the new block lies elsewhere, the emptied block found
+where a gap shows its end (emptiedblocks.py), or a live direct block of its size, of any
+heap (libhdf5 gave the freed place to a block of that size: two dimensions' scales
+appended to in turn); the rest undefined; its checksum recomputed. Where entry j lies
+under the structure that took the old root's start, each of those places is tried
+against the checksum the tail shows (log2(2 x block size - 1 + such blocks) bits: 11
+for netCDF's 1 KiB first blocks and a few scales, the one choice; a tail of any other
+byte is refused); each old root once, at most MAX_CHECKSUMS checksums a file (a crafted
+file costs no more)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ class RevertedRoots:
     found: set[bytes] = field(default_factory=set)
     sums: dict[tuple[int, int, int, int], list[tuple[int, int]]] = field(default_factory=dict)
     emptied: dict[tuple[int, int], set[int]] = field(default_factory=dict)  # EmptiedBlocks.found
+    blocks: dict[int, set[int]] = field(default_factory=dict)  # size -> the live direct blocks' addresses
     spent: int = 0
 
     def fits(self, heap: int, shown: bytes, hidden: range) -> list[tuple[bytes, int]]:
@@ -112,9 +115,10 @@ class RevertedRoots:
             return self.sums[heap, *key]
         at = len(root.head) + 8 * j
         live = int.from_bytes(body[at : at + 8], "little")
-        emptied = self.emptied.get((int.from_bytes(root.head[5:13], "little"), root.sizes[j]), set())
-        window = range(live - root.sizes[j] + 1, live + root.sizes[j]) if root.sizes[j] else range(0)
-        places = [live] if j == 0 else sorted({*window, *emptied} - {live})
+        size = root.sizes[j]
+        known = {*self.emptied.get((heap, size), ()), *self.blocks.get(size, ())}  # emptied, or its size's
+        window = range(live - size + 1, live + size) if size else range(0)
+        places = [live] if j == 0 else sorted({*window, *known} - {live})
         if self.spent + len(places) > MAX_CHECKSUMS:
             return []
         self.spent += len(places)
