@@ -160,7 +160,9 @@ class Ledger:
         (oldsections.py), as structures: what lies around them is checked as ever. In
         rounds: those whose signature shows at a gap's start (a list lies right after
         what was allocated before it), then those whose start a later list took, until a
-        round finds none (a whole list right after a hidden one starts a gap then)."""
+        round finds none (a whole list right after a hidden one starts a gap then). First
+        the ends of the direct blocks a REFERENCE_LIST rewrite emptied (emptiedblocks.py),
+        whose addresses a freed root may name (revertedroots.py)."""
         live = self._live_end()
         gaps = [(start, end) for start, end, _ in self._gaps() if end <= live]
         for start, size, what in self.emptied.claims(self.file.buf, gaps):  # first: a freed root names them
