@@ -169,6 +169,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         held = [(objects[o][0], objects[o][1], names[o][0]) for o in names]
         rewritten = scalelists.rewrites(w.file, [(at, order) for at, _, order in held], what)
         heap.copies = scalelists.deleted(w.file, held, s.max_order, what)
+        w.ledger.emptied.add(heap)  # a copy may also stay in a block the rewrite emptied
     creation_orders(  # an attribute opened while a message: its index among at most max compact
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
         w.compact or 1, rewritten,
