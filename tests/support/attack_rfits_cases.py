@@ -40,7 +40,7 @@ def primary(cards: list[str], pixels: int = 4) -> bytes:
 WCS_BASE = [kv("WCSAXES", "1"), sv("CTYPE1", "LINEAR"), kv("CRPIX1", "1.0")]
 LISTED_TYPES = ("type-str.fits", "type-logical.fits", "type-str-num.fits", "type-none.fits",
                 "type-complex.fits")
-HOLES = ("dq-zero.fits", "dq-trail.fits", "dq-word.fits")
+SYNONYMS = ("syn-pc.fits", "syn-cd.fits")
 
 
 def hostile() -> dict[str, bytes]:
@@ -57,6 +57,9 @@ def hostile() -> dict[str, bytes]:
         "dp-value.fits": primary(dp_cards("'OFFSET.1: 1.0'", "'OFFSET.1: 1.0E0'")),
         # a distortion's DQ field astropy and wcslib file apart: wcslib takes the last
         **{f"dq-{k}.fits": primary(tpd_cards(v), 16) for k, v in DQ_SECOND.items()},
+        # wcslib's AIPS spelling PCiiijjj (CDiiijjj) of PCi_j (CDi_j) after the card astropy shows
+        "syn-pc.fits": primary(linear([kv("PC1_1", "1.0"), kv("PC001001", "3.0")]), 16),
+        "syn-cd.fits": primary(linear([kv("CD1_1", "1.0"), kv("CD001001", "3.0")]), 16),
         # compressed images whose column names differ in case or blanks
         "comp-zscale-lower.fits": renamed("ctl/comp-int-GZIP_1.fits", b"'COMPRESSED_DATA'",
                                           b"'compressed_data'"),
@@ -111,15 +114,30 @@ DQ_SECOND = {
     "zero": "'TPD.FWD.01: 3.0'",
     "trail": "'TPD.FWD.1: 3.0 '",
     "word": "'TPD.FWD.1: 3.0 x'",
+    "zeros": "'TPD.FWD.001: 3.0'",
+    "dot": "'TPD.FWD.1.: 3.0'",
+    "dot0": "'TPD.FWD.1.0: 3.0'",
+    "slash": "'TPD.FWD.1: 3.0/'",
+    "comma": "'TPD.FWD.1: 3.0,'",
+    "lower-e": "'TPD.FWD.1: 3e0'",
+    "amp": "'TPD.FWD.1: 3.0&'",
+    "two": "'TPD.FWD.1: 3.0 1'",
+    "hex": "'TPD.FWD.1: 0x3'",
 }
 
 
-def tpd_cards(second: str | None) -> list[str]:
-    """A 2-axis linear WCS with a sequent TPD distortion, as astropy writes its cards."""
+def linear(extra: list[str]) -> list[str]:
+    """A 2-axis linear WCS (pixel (3, 4) is (3, 4)) then `extra`."""
     out = [kv("WCSAXES", "2")]
     for i in (1, 2):
         out += [kv(f"CRPIX{i}", "0.0"), kv(f"CDELT{i}", "1.0"), sv(f"CTYPE{i}", ""),
                 kv(f"CRVAL{i}", "0.0")]
+    return out + extra
+
+
+def tpd_cards(second: str | None) -> list[str]:
+    """A 2-axis linear WCS with a sequent TPD distortion, as astropy writes its cards."""
+    out = linear([])
     for i in (1, 2):
         out += [sv(f"CQDIS{i}", "TPD"), sv(f"DQ{i}", "NAXES: 2"), sv(f"DQ{i}", "AXIS.1: 1"),
                 sv(f"DQ{i}", "AXIS.2: 2"), sv(f"DQ{i}", f"TPD.FWD.{i}: 1.0")]
