@@ -40,7 +40,15 @@ def primary(cards: list[str], pixels: int = 4) -> bytes:
 WCS_BASE = [kv("WCSAXES", "1"), sv("CTYPE1", "LINEAR"), kv("CRPIX1", "1.0")]
 LISTED_TYPES = ("type-str.fits", "type-logical.fits", "type-str-num.fits", "type-none.fits",
                 "type-complex.fits")
-SYNONYMS = ("syn-pc.fits", "syn-cd.fits")
+# the keyword astropy shows, as astropy writes it, then wcslib's other spelling of it
+SYNONYMS = {
+    "syn-pc.fits": ("PC1_1", "PC001001"),  # AIPS's PCiiijjj
+    "syn-cd.fits": ("CD1_1", "CD001001"),
+    "syn-pc01.fits": ("PC1_1", "PC01_01"),  # leading zeros in the indices
+    "syn-pc1_01.fits": ("PC1_1", "PC1_01"),
+    "syn-pv01.fits": ("PV2_1", "PV2_01"),
+    "syn-projp.fits": ("PV2_1", "PROJP1"),  # the old PROJPn
+}
 
 
 def hostile() -> dict[str, bytes]:
@@ -57,9 +65,8 @@ def hostile() -> dict[str, bytes]:
         "dp-value.fits": primary(dp_cards("'OFFSET.1: 1.0'", "'OFFSET.1: 1.0E0'")),
         # a distortion's DQ field astropy and wcslib file apart: wcslib takes the last
         **{f"dq-{k}.fits": primary(tpd_cards(v), 16) for k, v in DQ_SECOND.items()},
-        # wcslib's AIPS spelling PCiiijjj (CDiiijjj) of PCi_j (CDi_j) after the card astropy shows
-        "syn-pc.fits": primary(linear([kv("PC1_1", "1.0"), kv("PC001001", "3.0")]), 16),
-        "syn-cd.fits": primary(linear([kv("CD1_1", "1.0"), kv("CD001001", "3.0")]), 16),
+        # wcslib's other spelling of a keyword after the card astropy shows
+        **{name: synonym(name, True) for name in SYNONYMS},
         # compressed images whose column names differ in case or blanks
         "comp-zscale-lower.fits": renamed("ctl/comp-int-GZIP_1.fits", b"'COMPRESSED_DATA'",
                                           b"'compressed_data'"),
@@ -142,6 +149,21 @@ def tpd_cards(second: str | None) -> list[str]:
         out += [sv(f"CQDIS{i}", "TPD"), sv(f"DQ{i}", "NAXES: 2"), sv(f"DQ{i}", "AXIS.1: 1"),
                 sv(f"DQ{i}", "AXIS.2: 2"), sv(f"DQ{i}", f"TPD.FWD.{i}: 1.0")]
     return out + ([kv("DQ1", second)] if second else [])
+
+
+def celestial(extra: list[str]) -> list[str]:
+    """A ZPN projection, whose PV2_1 moves every position."""
+    out = [kv("WCSAXES", "2"), sv("CTYPE1", "RA---ZPN"), sv("CTYPE2", "DEC--ZPN")]
+    for i in (1, 2):
+        out += [kv(f"CRPIX{i}", "0.0"), kv(f"CDELT{i}", "1.0"), kv(f"CRVAL{i}", "10.0")]
+    return out + extra
+
+
+def synonym(name: str, hostile: bool) -> bytes:
+    """The honest file (the first card) or the hostile one (then wcslib's spelling = 3.0)."""
+    first, second = SYNONYMS[name]
+    cards = [kv(first, "1.0")] + ([kv(second, "3.0")] if hostile else [])
+    return primary((celestial if first.startswith("PV") else linear)(cards), 16)
 
 
 def renamed(control: str, old: bytes, new: bytes) -> bytes:
