@@ -48,7 +48,13 @@ SYNONYMS = {
     "syn-pc1_01.fits": ("PC1_1", "PC1_01"),
     "syn-pv01.fits": ("PV2_1", "PV2_01"),
     "syn-projp.fits": ("PV2_1", "PROJP1"),  # the old PROJPn
+    "syn-lonpole.fits": ("LONPOLE", "PV1_3"),  # Paper II's alias
+    "syn-restfrq.fits": ("RESTFRQ", "RESTFREQ"),  # the old spelling
+    "syn-radesys.fits": ("RADESYS", "RADECSYS"),
 }
+# the values: honest first card, hostile second card
+_SYN_VALUES = {"LONPOLE": ("180.0", "90.0"), "RESTFRQ": ("1.0E9", "2.0E9"),
+               "RADESYS": ("'FK5     '", "'FK4     '")}
 
 
 def hostile() -> dict[str, bytes]:
@@ -151,9 +157,9 @@ def tpd_cards(second: str | None) -> list[str]:
     return out + ([kv("DQ1", second)] if second else [])
 
 
-def celestial(extra: list[str]) -> list[str]:
-    """A ZPN projection, whose PV2_1 moves every position."""
-    out = [kv("WCSAXES", "2"), sv("CTYPE1", "RA---ZPN"), sv("CTYPE2", "DEC--ZPN")]
+def celestial(extra: list[str], proj: str = "TAN") -> list[str]:
+    """A celestial WCS (ZPN: its PV2_1 moves every position)."""
+    out = [kv("WCSAXES", "2"), sv("CTYPE1", f"RA---{proj}"), sv("CTYPE2", f"DEC--{proj}")]
     for i in (1, 2):
         out += [kv(f"CRPIX{i}", "0.0"), kv(f"CDELT{i}", "1.0"), kv(f"CRVAL{i}", "10.0")]
     return out + extra
@@ -162,8 +168,11 @@ def celestial(extra: list[str]) -> list[str]:
 def synonym(name: str, hostile: bool) -> bytes:
     """The honest file (the first card) or the hostile one (then wcslib's spelling = 3.0)."""
     first, second = SYNONYMS[name]
-    cards = [kv(first, "1.0")] + ([kv(second, "3.0")] if hostile else [])
-    return primary((celestial if first.startswith("PV") else linear)(cards), 16)
+    honest, other = _SYN_VALUES.get(first, ("1.0", "3.0"))
+    cards = [kv(first, honest)] + ([kv(second, other)] if hostile else [])
+    if first[:2] in ("PC", "CD"):
+        return primary(linear(cards), 16)
+    return primary(celestial(cards, "ZPN" if first.startswith("PV") else "TAN"), 16)
 
 
 def renamed(control: str, old: bytes, new: bytes) -> bytes:
