@@ -73,6 +73,13 @@ def hostile() -> dict[str, bytes]:
         **{f"dq-{k}.fits": primary(tpd_cards(v), 16) for k, v in DQ_SECOND.items()},
         # wcslib's other spelling of a keyword after the card astropy shows
         **{name: synonym(name, True) for name in SYNONYMS},
+        # astropy takes any 'FIELD.n: number' string as a record-valued card: a second card of
+        # a keyword each reader files under the keyword or a field
+        "rv-bunit.fits": primary([sv("BUNIT", "Jy: 1"), sv("BUNIT", "adu: 2")]),
+        "rv-object.fits": primary([sv("OBJECT", "M.31: 1"), sv("OBJECT", "M.32: 2")]),
+        "rv-ctype.fits": primary([kv("WCSAXES", "1"), sv("CTYPE1", "X.1: 1"), sv("CTYPE1", "FREQ")]),
+        "rv-crval.fits": primary([*WCS_BASE, kv("CRVAL1", "10.0"), sv("CRVAL1", "A.1: 2")]),
+        "dp-plain-twice.fits": primary([*WCS_BASE, sv("DP1", "junk"), sv("DP1", "junk2")]),
         # compressed images whose column names differ in case or blanks
         "comp-zscale-lower.fits": renamed("ctl/comp-int-GZIP_1.fits", b"'COMPRESSED_DATA'",
                                           b"'compressed_data'"),
