@@ -31,7 +31,8 @@ Listed: a value's type (`CRVAL1 = 'abc'`, T, '200.0', no value, a complex pair):
 or other type to astropy's Header, 0 to wcslib, as the docs say.
 Controls (astropy 8's own output): WCS with SIP and with a TPD distortion's DP cards, long
 strings and HIERARCH ESO headers, compressed images RICE_1/GZIP_1/GZIP_2/HCOMPRESS_1/PLIO_1
-with and without quantization, a Table with a Time column, an ASCII table. No fitsio or
+with and without quantization, a Table with a Time column, an ASCII table, random groups
+(GroupsHDU with PSCALn/PZEROn). No fitsio or
 cfitsio here: their readings are not shown.
 """
 

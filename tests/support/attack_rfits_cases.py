@@ -4,7 +4,9 @@ card, each a primary image astropy opens, and the controls astropy writes itself
 from __future__ import annotations
 
 import io
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
@@ -211,6 +213,14 @@ def _hdul_bytes(hdul: fits.HDUList) -> bytes:
     return buf.getvalue()
 
 
+def _file_bytes(hdul: fits.HDUList) -> bytes:
+    """Through a real file: astropy writes random groups to a file, not to a BytesIO."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.fits"
+        hdul.writeto(path)
+        return path.read_bytes()
+
+
 def controls() -> dict[str, bytes]:
     """astropy's own output of every kind the brief names."""
     return {**wcs_controls(), **header_controls(), **compressed_controls(), **table_controls()}
@@ -279,5 +289,11 @@ def table_controls() -> dict[str, bytes]:
         warnings.simplefilter("ignore")
         t.write(buf, format="fits")
     ascii_t = fits.TableHDU.from_columns([fits.Column("x", "E12.4", array=np.array([1.5, 2]))])
+    imdata = np.arange(2 * 3 * 4, dtype="f4").reshape(2, 1, 3, 4)
+    pars = [np.array(v, dtype="f4") for v in ([1.0, 2.0], [0.5, 0.25], [10.0, 20.0])]
+    groups = fits.GroupData(imdata, parnames=["UU", "VV", "DATE"], pardata=pars, bitpix=-32)
+    groups_hdu = fits.GroupsHDU(groups)
+    groups_hdu.header["PSCAL3"], groups_hdu.header["PZERO3"] = 1.0, 2460000.5
     return {"ctl/table-time.fits": buf.getvalue(),
+            "ctl/random-groups.fits": _file_bytes(fits.HDUList([groups_hdu])),
             "ctl/table-ascii.fits": _hdul_bytes(fits.HDUList([fits.PrimaryHDU(), ascii_t]))}
