@@ -19,7 +19,9 @@ chunked or contiguous dataset (string and compound), after a NUL, in a variable-
 sequence of fixed strings, an enum member name, Latin-1 C1 in data, attribute and link names,
 ESC one byte either side of each 1 MiB edge (counted from the data or from the file),
 a whole 2 MiB string that is Latin-1 only because of its last byte (its UTF-8-looking 9B
-bytes are CSI), a link message in a dataset's header, a hidden link named as a listed one.
+bytes are CSI), a link message in a dataset's header, a hidden link named as a listed one,
+an attribute message (named as a dense one, or not) in the header of /g whose 12 attributes
+are dense (h5py shows only the dense ones), old-style entries swapped out of name order.
 LISTED: NFC and NFD `énergie` as two attribute names, and as two link names ("compared as
 bytes"); an opaque dataset of OSC 52 bytes (no string in its type).
 Controls: h5py with unicode names and 40 dense attributes (libver latest), an old-style
@@ -43,6 +45,7 @@ pytest.importorskip("h5netcdf")
 from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
 from tests.quarantine.test_attack_independent_econtent import REPO, _vet  # noqa: E402
 from tests.support import attack_rh5_files as rf  # noqa: E402
+from tests.support import attack_rh5_forge as forge  # noqa: E402
 
 _ONE = {
     "names/nfc-nfd-attrs.h5": rf.nfc_nfd, "names/trailing-nul.h5": rf.trailing_nul,
@@ -88,6 +91,9 @@ REFUSED = {  # hostile, refused as the docs claim: name -> detail's start
     "hide/dataset-link.h5": "hdf5: the object header of /g/d is a group",
     "hide/oldgroup-link-esc.h5": "hdf5: the value of the soft link 'evil' in /g",
     "hide/oldgroup-link-same-name.h5": "hdf5: the link name 'd' appears twice in /g",
+    "mix/header-and-dense-dup.h5": "hdf5: /g keeps attributes both in its header and in dense",
+    "mix/header-and-dense-new.h5": "hdf5: /g keeps attributes both in its header and in dense",
+    "order/entries-swapped.h5": "hdf5: the symbol table entries of / are not in name order",
 }
 DOCUMENTED_REFUSALS = {  # h5py's own `external=` storage: "external-file ... messages refused"
     "other/external-storage.h5": "hdf5: external data files",
@@ -105,7 +111,7 @@ CONTROLS = ("ctl/region-ref.h5", "ctl/unicode-dense.h5", "ctl/old-300.h5", "ctl/
 def _files(tmp) -> dict[str, bytes]:
     files = {name: build() for name, build in _ONE.items()}
     files |= rf.link_header_cases() | rf.edge_cases() | rf.window_cases()
-    files |= rf.more_string_cases()
+    files |= rf.more_string_cases() | forge.forged()
     files["ctl/netcdf4.nc"] = rf.ctl_netcdf(tmp / "n.nc")
     files["ctl/h5netcdf.h5"] = rf.ctl_h5netcdf(tmp / "h.h5")
     return files
@@ -187,6 +193,14 @@ def test_listed_harm_is_real(run):
 @pytest.mark.parametrize("name", CONTROLS)
 def test_control_published(run, name):
     assert _published(run, name), _entry(run, name)
+
+
+def test_forged_harm_is_real(run):
+    """h5py hides the header attribute beside dense ones; a swapped entry is never found."""
+    with h5py.File(io.BytesIO(run["files"]["mix/header-and-dense-new.h5"]), "r") as f:
+        assert "zz9" not in f["g"].attrs and len(f["g"].attrs) == 12
+    with h5py.File(io.BytesIO(run["files"]["order/entries-swapped.h5"]), "r") as f:
+        assert "beta" in list(f) and "beta" not in f
 
 
 def test_hostile_fill_harm_is_real(run):
