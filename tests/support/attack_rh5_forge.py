@@ -1,6 +1,6 @@
 """Attack rh5's forged HDF5 files that need a version 2 header's checksum redone or a symbol
 table node rewritten: an attribute in the header of an object whose attributes are dense, and
-an old-style group's entries out of name order."""
+an old-style group's entries out of name order, an old fill value message unlike the new."""
 
 from __future__ import annotations
 
@@ -54,9 +54,21 @@ def entries_swapped() -> bytes:
     return bytes(buf)
 
 
+def old_fill_differs() -> bytes:
+    """libhdf5 writes a fill value twice (the old message, type 4, and the new, type 5) and
+    reads only the new: the old one's 64 bytes made the guest's."""
+    def build(f):
+        f.create_dataset("d", shape=(4,), dtype="S64", fillvalue=b"")
+    buf = bytearray(_h5(build))
+    _hdr, msg = find(bytes(buf), "d", 4)
+    buf[msg.body + 4:msg.body + 68] = b"PAYLOAD-" * 8  # after the value's 4-byte size
+    return bytes(buf)
+
+
 def forged() -> dict[str, bytes]:
     return {
         "mix/header-and-dense-dup.h5": header_and_dense(b"a03"),
         "mix/header-and-dense-new.h5": header_and_dense(b"zz9"),
         "order/entries-swapped.h5": entries_swapped(),
+        "mix/old-fill-differs.h5": old_fill_differs(),
     }
