@@ -11,7 +11,8 @@ HOLES (a link message is understood by the walk in a header where libhdf5 never 
   such link, and its value, up to 64 KiB of the guest's bytes, is published unseen;
 - a link info message (no dense storage) added to an old-style group's header: libhdf5 then
   reads the group as new-style with no link and never opens its symbol table, so /g/secret,
-  a whole dataset the walk reached and claimed, is published and no reader lists it.
+  a whole dataset the walk reached and claimed, is published and no reader lists it (added
+  to the root's header, the whole file is empty to h5py).
 Claims held (refused): names equal to a reader but not as bytes (a NUL in a stored name,
 an ASCII and a UTF-8 name of one byte string, two old-style entries one with a NUL), control
 characters in an attribute of a committed datatype, in the fill value of a fully written
@@ -72,6 +73,8 @@ HOLES = {
     "hide/linfo-over-table.h5": "a link info message added to old-style /g makes libhdf5 read "
     "/g as a new-style group of no link: /g/secret (512 bytes) is published, h5py lists nothing "
     "in /g (claim: every byte reached from the root group as a reader reaches it)",
+    "hide/linfo-over-root.h5": "a link info message added to the old-style root: h5py shows an "
+    "empty file, while /g and /g/secret (512 bytes) are published (same claim)",
 }
 REFUSED = {  # hostile, refused as the docs claim: name -> detail's start
     "names/trailing-nul.h5": "hdf5: the name of an attribute of /d",

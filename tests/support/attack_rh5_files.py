@@ -96,17 +96,17 @@ def link_in_header(name: bytes = b"evil", on: str = "g", target: bytes = b"PAYLO
     return bytes(buf)
 
 
-def linfo_hides_table() -> bytes:
+def linfo_hides_table(on: str = "g") -> bytes:
     """A link info message (type 2, no dense storage) added to an old-style group: libhdf5
-    then reads /g as a new-style group of no link and never looks at its symbol table, where
+    then reads it as a new-style group of no link and never looks at its symbol table, where
     /g/secret, 512 bytes of the guest's choosing, stays."""
     def build(f):
         g = f.create_group("g")
         g["secret"] = np.frombuffer(b"PAYLOAD-" * 64, dtype="u1")
-        g.attrs["pad"] = np.zeros(2)
+        f[on].attrs["pad"] = np.zeros(2)
     raw = _h5(build)
     with h5py.File(io.BytesIO(raw), "r") as f:
-        addr = h5py.h5o.get_info(f["g"].id).addr
+        addr = h5py.h5o.get_info(f[on].id).addr
     buf = bytearray(raw)
     count = int.from_bytes(buf[addr + 2:addr + 4], "little")  # v1 prefix: the message count
     buf[addr + 2:addr + 4] = (count + 1).to_bytes(2, "little")
@@ -123,6 +123,7 @@ def link_header_cases() -> dict[str, bytes]:
         "hide/oldgroup-link-same-name.h5": link_in_header(b"d", "g"),
         "hide/root-link-64k.h5": link_in_header(b"evil", "/", b"PAYLOAD-", 8000),
         "hide/linfo-over-table.h5": linfo_hides_table(),
+        "hide/linfo-over-root.h5": linfo_hides_table("/"),
     }
 
 
