@@ -23,7 +23,8 @@ a whole 2 MiB string that is Latin-1 only because of its last byte (its UTF-8-lo
 bytes are CSI), a link message in a dataset's header, a hidden link named as a listed one,
 an attribute message (named as a dense one, or not) in the header of /g whose 12 attributes
 are dense (h5py shows only the dense ones), old-style entries swapped out of name order,
-an old fill value message (which readers skip beside the new one) holding 64 other bytes.
+an old fill value message (which readers skip beside the new one) holding 64 other bytes,
+OSC 52 in a compound attribute in dense storage, a Latin-1 object comment with 9B.
 LISTED: NFC and NFD `énergie` as two attribute names, and as two link names ("compared as
 bytes"); an opaque dataset of OSC 52 bytes (no string in its type).
 Controls: h5py with unicode names and 40 dense attributes (libver latest), an old-style
@@ -99,6 +100,8 @@ REFUSED = {  # hostile, refused as the docs claim: name -> detail's start
     "mix/header-and-dense-new.h5": "hdf5: /g keeps attributes both in its header and in dense",
     "order/entries-swapped.h5": "hdf5: the symbol table entries of / are not in name order",
     "mix/old-fill-differs.h5": "hdf5: the old fill value message of /d is not the value of",
+    "str/dense-compound-attr.h5": "hdf5: a fixed-length string of an attribute of /g",
+    "str/latin1-comment.h5": "hdf5: the comment of /g holds a control character (U+009B",
 }
 DOCUMENTED_REFUSALS = {  # h5py's own `external=` storage: "external-file ... messages refused"
     "other/external-storage.h5": "hdf5: external data files",

@@ -65,10 +65,30 @@ def old_fill_differs() -> bytes:
     return bytes(buf)
 
 
+def dense_compound_attr() -> bytes:
+    """OSC 52 in a compound attribute kept in dense storage (13 attributes, libver latest)."""
+    def build(f):
+        g = f.create_group("g")
+        for i in range(12):
+            g.attrs[f"a{i:02d}"] = np.int8(i)
+        g.attrs["note"] = np.array([(b"\x1b]52;c;cHduZWQ=\x07", 1)],
+                                   dtype=[("s", "S16"), ("i", "i4")])
+    return _h5(build, libver="latest")
+
+
+def latin1_comment() -> bytes:
+    """An object comment that is Latin-1 (FF), so its 9B is CSI."""
+    def build(f):
+        h5py.h5o.set_comment(f.create_group("g").id, b"\xff\x9b2J")
+    return _h5(build)
+
+
 def forged() -> dict[str, bytes]:
     return {
         "mix/header-and-dense-dup.h5": header_and_dense(b"a03"),
         "mix/header-and-dense-new.h5": header_and_dense(b"zz9"),
         "order/entries-swapped.h5": entries_swapped(),
         "mix/old-fill-differs.h5": old_fill_differs(),
+        "str/dense-compound-attr.h5": dense_compound_attr(),
+        "str/latin1-comment.h5": latin1_comment(),
     }
