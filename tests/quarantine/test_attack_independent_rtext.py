@@ -77,6 +77,14 @@ HOLES: dict[str, str] = {
                                   "interpreter runs",
     "skaffold/skaffold.yaml": _TOOL + "`skaffold dev`/`build` reads ./skaffold.yaml: its custom "
                                       "buildCommand runs",
+    "r2d3/install.R": _TOOL + "repo2docker (Binder) of `.` runs ./install.R (R), as it runs the "
+                              "refused postBuild and start",
+    "renv/renv.lock": _TOOL + "renv::restore() reads ./renv.lock: packages from another "
+                              "repository, built from source (their configure runs)",
+    "rdesc/DESCRIPTION": _TOOL + "remotes::install_deps() / devtools::install() of `.` read "
+                                 "./DESCRIPTION: Remotes installs a tarball from another host",
+    "julia/Manifest.toml": _TOOL + "Pkg.instantiate() of `--project=.` reads ./Manifest.toml: "
+                                   "a repo-url cloned, its deps/build.jl run",
     "drv/main.brf": _TEX.format(src="ltxdoc's driver main.drv (`latex main.drv` is job main)"),
     "rmd/main.brf": _TEX.format(src="main.Rmarkdown (R Markdown's other suffix, as the "
                                     "listed .Rmd)"),

@@ -51,6 +51,9 @@ def chunk_cuts() -> dict[str, bytes]:
         pad = ((1 << 16) - k - 2 - 2 * len(body)) // 2
         text = body + "y" * pad + "\\u009b9A" + '"}\n'
         files[f"chunk/u16-{k}.jsonl"] = b"\xff\xfe" + text.encode("utf-16-le")
+    esc = '{"epoch": 1, "note": "\\u001b' + ESC_UP + '"}\n'
+    files["enc/u16be.jsonl"] = b"\xfe\xff" + esc.encode("utf-16-be")
+    files["enc/bom8.jsonl"] = b"\xef\xbb\xbf" + esc.encode()
     run = "\\" * 70_001
     files["chunk/backslashes.jsonl"] = ('{"note": "' + run + "u001b" + ESC_UP + '"}\n').encode()
     return files
@@ -180,6 +183,21 @@ CONFIGS: dict[str, bytes] = {
     "cmake2/Makefile.toml": b'[tasks.default]\ncommand = "id"\n',
     "skaffold/skaffold.yaml": b"apiVersion: skaffold/v4beta6\nkind: Config\nbuild:\n"
                               b"  artifacts:\n  - image: x\n    custom:\n      buildCommand: id\n",
+    # repo2docker (Binder) of `.`: runs ./postBuild and ./start (shell), ./install.R (R),
+    # renv::restore() ./renv.lock (another repository, packages
+    # built from source), remotes::install_deps() ./DESCRIPTION's Remotes, Julia's
+    # Pkg.instantiate() ./Manifest.toml (a repo-url cloned, its deps/build.jl run), vcpkg's
+    # ./vcpkg-configuration.json (another registry)
+    "r2d/postBuild": b"#!/bin/sh\nid\n",
+    "r2d2/start": b"#!/bin/sh\nid\nexec \"$@\"\n",
+    "r2d3/install.R": b"system('id')\n",
+    "renv/renv.lock": b'{"R": {"Version": "4.3.1", "Repositories": [{"Name": "CRAN", '
+                      b'"URL": "https://example.net/cran"}]}, "Packages": {}}\n',
+    "rdesc/DESCRIPTION": b"Package: x\nVersion: 0.1\nRemotes: url::https://example.net/x.tar.gz\n",
+    "julia/Manifest.toml": b'[[deps.X]]\nrepo-url = "https://example.net/X.jl"\n'
+                           b'repo-rev = "main"\nuuid = "11111111-2222-3333-4444-555555555555"\n',
+    "vcpkg/vcpkg-configuration.json": b'{"default-registry": {"kind": "git", "repository": '
+                                      b'"https://example.net/reg", "baseline": "0"}}\n',
     # caddy run with no flag serves ./Caddyfile: the whole file system
     "caddy/Caddyfile": b":8080 {\n\troot * /\n\tfile_server browse\n}\n",
 }
