@@ -198,6 +198,15 @@ CONFIGS: dict[str, bytes] = {
                            b'repo-rev = "main"\nuuid = "11111111-2222-3333-4444-555555555555"\n',
     "vcpkg/vcpkg-configuration.json": b'{"default-registry": {"kind": "git", "repository": '
                                       b'"https://example.net/reg", "baseline": "0"}}\n',
+    # ROOT's default .rootrc loads ./rootalias.C at start and runs ./rootlogoff.C at exit
+    # (as the refused rootlogon.C); Geant4 applications built from its examples run
+    # `/control/execute init_vis.mac` (then vis.mac) from `.` when started without a macro:
+    # `/control/shell` runs a command; PAW runs ./pawlogon.kumac at start
+    "rootc/rootalias.C": b'void rootalias() { gSystem->Exec("id"); }\n',
+    "rootc2/rootlogoff.C": b'{ gSystem->Exec("id"); }\n',
+    "g4/init_vis.mac": b"/control/verbose 2\n/control/shell id\n/control/execute vis.mac\n",
+    "g42/vis.mac": b"/vis/open OGL\n/control/shell id\n",
+    "paw/pawlogon.kumac": b"shell id\n",
     # caddy run with no flag serves ./Caddyfile: the whole file system
     "caddy/Caddyfile": b":8080 {\n\troot * /\n\tfile_server browse\n}\n",
 }
