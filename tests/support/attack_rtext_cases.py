@@ -5,8 +5,10 @@ docs/quarantine.md's claims only."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import time
 
 ESC_UP = "[2J[9AFORGED"  # what follows each escape of ESC: erase, climb 9 rows, forge a line
@@ -230,6 +232,10 @@ TEX: dict[str, bytes] = {
     "ctx/main.mkix": b"\\starttext x \\stoptext\n",
     "ctx/main.tuc": b"os.execute('id')\nreturn {}\n",
     # a gzip suffix spelled in upper case on a ConTeXt source
+    # bunzip2 and unxz make main.tex of these, as gunzip of the refused main.tex.gz (refused:
+    # no bzip2 or xz type is allowed, so no main.brf beside them is tried)
+    "bz/main.tex.bz2": bz2.compress(b"\\documentclass{article}\\usepackage[backref]{hyperref}\n"),
+    "xz/main.tex.xz": lzma.compress(b"\\documentclass{article}\\usepackage[backref]{hyperref}\n"),
     "ctxgz/main.MKIV.GZ": _member(b"\\starttext x \\stoptext\n"),
     "ctxgz/main.tuc": b"os.execute('id')\nreturn {}\n",
 }
