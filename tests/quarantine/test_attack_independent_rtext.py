@@ -6,18 +6,30 @@ admitted because "no JSON reader decodes" them), the names3 table of tool files,
 TeX jobs (gzip suffixes, ConTeXt), not the code (neither the validators nor their tests
 were read).
 
-Escapes: the readers of text are not only JSON readers. YAML's double-quoted scalars decode
-`\\e`, `\\x1b`, `\\x9b` (CSI, a C1 control) and `\\U0000001b`; TOML's basic strings decode
-`\\U0000001B` (tomllib, Python's own); PyYAML, tomllib and `yq -r` (jq over YAML) return
-and print ESC [ 2 J. The JSON escape itself is checked where chunks, UTF-16, gzip members and
-deflate blocks, CSV's doubled quotes and a 70,001-backslash run cut it.
-Names: tool files that run code or send a tool elsewhere from `.` (latexmkrc, .Rprofile,
-.pdbrc, .pylintrc's init-hook, .npmrc, .cargo/config.toml, environment.yml, dvc.yaml ...).
-TeX: jobs started from docstrip's `.ins`, ltxdoc's `.drv`, ConTeXt LMTX's `.lmt` and a
-`.MKIV.GZ`, each beside a main.brf or main.tuc that runs code.
+Escapes (HOLES): the readers of text are not only JSON readers. YAML's double-quoted scalars
+decode `\\e`, `\\x1b`, `\\x9b` (CSI, a C1 control) and `\\U0000001b`; TOML's basic strings
+decode `\\U0000001B` (tomllib, Python's own); PyYAML, tomllib and `yq -r` (jq over YAML)
+return and print ESC [ 2 J (tmux erases what it showed, checked here). JSON readers themselves
+(jq, node's JSON.parse, json, pandas) decode no spelling but `\\uXXXX` and `\\b \\f \\n \\r \\t`
+(checked by hand: `\\u1b`, `\\u+01b`, `\\U001b`, `\\u{1b}`, `\\x1b`, `\\e` are parse errors to all
+four), so for JSON the documented `\\b`, `\\f` are the only ones. The JSON escape itself is
+refused (claim holds) where chunks (64 KiB, 1 MiB), UTF-16LE/BE, a UTF-8 BOM, gzip members
+and deflate blocks, CSV's doubled quotes and a 70,001-backslash run cut it.
+Names (HOLES): tool files of other families, read from `.`, published: conda's
+environment.yml/.yaml, dvc.yaml, MLproject, cdk.json, Pulumi.yaml, skaffold.yaml,
+platformio.ini, R's _targets.R, app.R, plumber.R, install.R, renv.lock, DESCRIPTION, Julia's
+Manifest.toml. Refused as claimed: dot files (.latexmkrc, .Rprofile, .pdbrc, .npmrc ...),
+dot directories (.cargo, .mvn, .vscode), latexmkrc, pylintrc, pytest.ini, tox.ini,
+setup.cfg, uv.toml, bunfig.toml, Procfile, build.xml, pom.xml, composer.json,
+CMakePresets.json, Pipfile, meson.build, Caddyfile, Makefile.toml, mise.toml, postBuild,
+start, rootalias.C, rootlogoff.C, init_vis.mac, vis.mac, pawlogon.kumac, *.py, *.m.
+TeX (HOLES): main.brf published beside ltxdoc's main.drv, main.Rmarkdown and a main.ipynb
+Quarto renders; refused as claimed: main.tuc beside ConTeXt sources, main.ins (a Windows
+type), main.tex.bz2/.xz (no such type allowed).
 Controls, real tool output: json and pandas JSON lines with `\\u00e9`, a gzipped `.jsonl`,
 PyYAML's dump with `\\xB5`, Python logging, tqdm's two nested bars, a Python traceback
-quoting a regex of control escapes, ordinary job file names.
+quoting a regex of control escapes (refused by the documented rule), ordinary job file
+names (make.log, ctest.log, CTestCosts.txt, vite.log, sbt.log, startup.log ...).
 
 All files of job `rtext` are vetted ONCE through the CLI (batch.yaml's allow_types,
 scanners off, per-file promotion).
@@ -31,6 +43,7 @@ import io
 import json
 import shutil
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
@@ -236,3 +249,32 @@ def test_the_vet_exits_as_a_partly_refused_job(run):
 
 def test_names_list_every_control(run):
     assert set(ctl.NAMES) == set(run["controls"])
+
+
+def _tmux_screen(tmux: str, command: str) -> str:
+    """What a 100x40 tmux pane shows after 20 marker lines and `command`."""
+    sock = f"rtext-{time.monotonic_ns()}"
+    pre = "; ".join(f"echo BEFORE-{i:02d}" for i in range(20))
+    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-x", "100", "-y", "40",
+                    f"{pre}; {command}; sleep 5"], check=True)
+    try:
+        time.sleep(1.5)
+        return subprocess.run([tmux, "-L", sock, "capture-pane", "-p"], capture_output=True,
+                              check=True).stdout.decode()
+    finally:
+        subprocess.run([tmux, "-L", sock, "kill-server"], check=False)
+
+
+def test_yq_of_a_published_yaml_erases_the_terminal(tmp_path):
+    """`cat` shows the escape as text; `yq -r .note` hands ESC [ 2 J to tmux, which erases
+    what it showed before the file."""
+    tmux, yq = shutil.which("tmux"), shutil.which("yq")
+    if tmux is None or yq is None:
+        pytest.skip("tmux or yq not installed")
+    path = tmp_path / "e.yaml"
+    path.write_bytes(HOSTILE["yaml/e.yaml"])
+    shown = _tmux_screen(tmux, f"cat {path}")
+    assert sum(f"BEFORE-{i:02d}" in shown for i in range(20)) == 20, shown
+    screen = _tmux_screen(tmux, f"{yq} -r .note {path}")
+    assert "FORGED" in screen
+    assert sum(f"BEFORE-{i:02d}" in screen for i in range(20)) == 0, screen
