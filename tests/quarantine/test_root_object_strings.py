@@ -165,3 +165,33 @@ def test_an_object_not_streamed_as_its_class_is_refused(tmp_path):
     assert data[at] == 0x40
     with pytest.raises(Invalid, match="without its byte count"):
         vet(data[:at] + b"\x00" + data[at + 1 :], ROOT)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "what"),
+    [
+        (b"\x01x\x03x/D", b"\x01x\x03\x1b/D", "the title of a branch of the TTree"),
+        (b"\x01x\x03x/D", b"\x01x\x03\x9b/D", "the title of a branch of the TTree"),  # C1 as Latin-1
+        (b"\x01y\x01y", b"\x01\x1b\x01y", "the name of a leaf of the TTree"),
+        (b"\x01y\x01y", b"\x01y\x01\x07", "the title of a leaf of the TTree"),
+    ],
+)
+def test_a_trees_branch_titles_and_leaf_names_are_refused(tmp_path, old, new, what):
+    path = tmp_path / "b.root"
+    with uproot.recreate(path) as f:  # TTree version 20, TBranch 13: uncompressed, edited in place
+        f.mktree("t", {"x": np.float64, "y": np.float32})
+        f["t"].extend({"x": np.arange(3.0), "y": np.arange(3.0, dtype=np.float32)})
+    data = path.read_bytes()
+    assert data.count(old) == 1 and vet(data, ROOT) == [(ROOT, "root")]
+    _refused(data.replace(old, new), what)
+
+
+@pytest.mark.parametrize("control", CONTROLS.values(), ids=CONTROLS)
+def test_an_rntuples_field_name_is_refused(tmp_path, control):
+    data = _write(tmp_path / "r.root", {"nt": {f"pt{control}": np.arange(3.0), "n": np.arange(3)}})
+    _refused(data, "the name of a field of the RNTuple header at")
+
+
+def test_an_rntuples_honest_fields_pass(tmp_path):
+    data = _write(tmp_path / "r.root", {"nt": {"p_T": np.arange(3.0), "jets": [[1.0], [], [2.0, 3.0]]}})
+    assert vet(data, ROOT) == [(ROOT, "root")]

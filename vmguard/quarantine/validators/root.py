@@ -248,7 +248,7 @@ def _strings(walk: RootWalk, key: bytes, klass: bytes, name: bytes, payload: byt
     elif root_strings.reads(klass, name):
         try:
             root_strings.check(klass, name, payload, (offset, len(key)), whole=len(payload) == objlen)
-        except root_strings.Layout as error:  # refused if live (a deleted record's is free space's)
+        except root_strings.ObjectLayout as error:  # refused if live (a deleted record's is free space's)
             walk.layouts[offset] = error
 
 

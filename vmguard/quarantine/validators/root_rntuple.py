@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 
+from . import root_strings
 from .root_data import key_name as _key_name
 from .root_model import RootWalk, key_fields, windows
 from .stream import Invalid
@@ -38,6 +39,8 @@ def check(walk: RootWalk, free: set[int]) -> None:
                 f"root: the RNTuple envelope at {at} does not end with the XXH3-64 of its bytes, as ROOT "
                 "and uproot write it (rewrite the file with uproot)"
             )
+        if body[0] == _HEADER:  # its field names and descriptions: terminal text (session 40)
+            root_strings.rntuple_header(body, at)
     for record in walk.records.values():
         if record.klass == b"ROOT::RNTuple" and record.offset not in free and record.body is not None:
             _anchor(record.offset, record.body, live)

@@ -11,9 +11,12 @@ here that is not so streamed is refused (ROOT and uproot write every one so).
 Reached: the fName and fTitle of every object whose streamed form starts with TNamed
 (NAMED: histograms, profiles, graphs, trees, TNamed itself), a TObjString's string, the
 top directory's name and title, a histogram's axes' names and titles (TAxis: a TNamed
-first), and in the StreamerInfo record each TStreamerInfo's class name and title and each
+first), a TTree's branches' and leaves' names and titles (TTree 20, TBranch 13: ROOT 6,
+uproot), and in the StreamerInfo record each TStreamerInfo's class name and title and each
 of its TStreamerElement's name, title (the member's comment) and type name. Not reached
-(docs/quarantine.md): axis bin labels, a tree's branches and leaves, an RNTuple's fields."""
+(docs/quarantine.md): axis bin labels, ROOT 5's branches, a compressed RNTuple header.
+An uncompressed RNTuple header's strings (rntuple_header: root_rntuple calls it) are
+judged too."""
 
 from __future__ import annotations
 
@@ -58,10 +61,23 @@ _TH1_ATTRIBUTES = 3  # TAttLine, TAttFill, TAttMarker: skipped by their byte cou
 _LEAST_TH1 = 5  # TH1 versions read here (ROOT 5 and 6 write 5 to 8): before, other fields
 _LEAST_ELEMENT = 2  # TStreamerElement versions whose fTypeName follows fMaxIndex
 _ELEMENT_INTS = 9  # fType, fSize, fArrayLength, fArrayDim, fMaxIndex[5]
+_TREE_VERSION, _BRANCH_VERSION = 20, 13  # the TTree and TBranch layouts read (ROOT 6, uproot)
+_TREE_NUMBERS = 116  # fEntries to fEstimate: 5 longs, a double, 5 ints, 6 longs
+_CLUSTER_RANGES = 64  # fNClusterRange's place among them
+_BRANCH_COUNTS = 24  # fCompress, fBasketSize, fEntryOffsetLen, fWriteBasket, fEntryNumber
+_BRANCH_SIZES = 44  # fOffset, fMaxBaskets, fSplitLevel, fEntries, fFirstEntry, fTotBytes, fZipBytes
+_MAX_DEPTH = 32  # sub-branches read this deep
+# Branch classes by the class headers before TBranch's own (TBranchElement: its own).
+_BRANCHES = {b"TBranch": 0, b"TBranchElement": 1, b"TBranchObject": 1, b"TBranchSTL": 1, b"TBranchRef": 1}
+_RNTUPLE_STRINGS = 16  # an RNTuple header's name: after its preamble and feature flags
+# A field record frame: its size (8), field and type versions, parent (4 each), role and
+# flags (2 each); then per flag: repetition (8), source field (4), type checksum (4).
+_FIELD_LEAST, _FIELD_FLAGS = 8 + 16, 8 + 14
+_FIELD_EXTRAS = ((0x01, 8), (0x02, 4), (0x04, 4))
 STREAMER_INFO = (b"TList", b"StreamerInfo")  # the StreamerInfo record's key: class, name
 
 
-class Layout(Invalid):
+class ObjectLayout(Invalid):
     """A payload not streamed as this module reads it (a refusal)."""
 
 
@@ -80,7 +96,7 @@ class Buffer:
 
     def take(self, size: int) -> bytes:
         if self.at + size > self.end:
-            raise Layout(f"root: {self.where} ends inside a field of its streamed object")
+            raise ObjectLayout(f"root: {self.where} ends inside a field of its streamed object")
         self.at += size
         return self.data[self.at - size : self.at]
 
@@ -92,10 +108,10 @@ class Buffer:
         enclosing one."""
         count = self.number(">I")
         if not count & _COUNT:
-            raise Layout(f"root: {self.where} streams an object without its byte count")
+            raise ObjectLayout(f"root: {self.where} streams an object without its byte count")
         end = self.at + (count & ~_COUNT)
         if end > self.end or count & ~_COUNT < 2:
-            raise Layout(f"root: {self.where} streams an object whose byte count runs past its end")
+            raise ObjectLayout(f"root: {self.where} streams an object whose byte count runs past its end")
         return end, self.number(">h")
 
     def string(self) -> bytes:
@@ -130,7 +146,7 @@ def check(klass: bytes, name: bytes, payload: bytes, key: tuple[int, int], whole
     buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}", keylen)
     try:
         _read(klass, name, buffer)
-    except Layout:
+    except ObjectLayout:
         if whole:
             raise
 
@@ -165,9 +181,11 @@ def _named_object(buffer: Buffer, klass: bytes) -> None:
         end, version = buffer.header()
         buffer.end = end
     named_end = _named(buffer, "")
+    buffer.at = named_end
     if klass.startswith((b"TH", b"TProfile")) and version >= _LEAST_TH1:
-        buffer.at = named_end
         _axes(buffer)
+    elif klass in (b"TTree", b"TNtuple", b"TNtupleD") and version == _TREE_VERSION:
+        _tree(buffer)
 
 
 def _named(buffer: Buffer, of: str) -> int:
@@ -190,6 +208,44 @@ def _axes(buffer: Buffer) -> None:
         end = buffer.header()[0]
         _named(buffer.within(end), f" of its {axis} axis")
         buffer.at = end
+
+
+def _tree(buffer: Buffer) -> None:
+    """TTree version 20 (ROOT 6, uproot) after its TNamed: TAttLine, TAttFill, TAttMarker,
+    its numbers (fNClusterRange among them), fClusterRangeEnd and fClusterSize (a flag
+    byte and fNClusterRange 8-byte numbers each), fIOFeatures, then fBranches."""
+    for _ in range(_TH1_ATTRIBUTES):
+        buffer.at = buffer.header()[0]
+    ranges = struct.unpack_from(">i", buffer.take(_TREE_NUMBERS), _CLUSTER_RANGES)[0]
+    for _ in range(2):
+        buffer.take(1 + 8 * max(ranges, 0))
+    buffer.at = buffer.header()[0]
+    _branches(buffer, 0)
+
+
+def _branches(buffer: Buffer, depth: int) -> None:
+    """A TObjArray of branches streamed in place: each branch's name and title, its
+    sub-branches and its leaves' names and titles (TBranch version 13: ROOT 6, uproot)."""
+    for klass, branch in _objects(buffer):
+        wrapped = _BRANCHES.get(klass)
+        if wrapped is None:
+            continue
+        version = 0
+        for _ in range(wrapped + 1):
+            branch.end, version = branch.header()
+        branch.at = _named(branch, " of a branch")
+        if version != _BRANCH_VERSION or depth >= _MAX_DEPTH:
+            continue
+        branch.at = branch.header()[0]  # TAttFill
+        branch.take(_BRANCH_COUNTS)
+        branch.at = branch.header()[0]  # fIOFeatures
+        branch.take(_BRANCH_SIZES)
+        _branches(branch, depth + 1)
+        for leaf_class, leaf in _objects(branch):
+            if leaf_class.startswith(b"TLeaf"):
+                leaf.end = leaf.header()[0]
+                leaf.end = leaf.header()[0]  # TLeaf's
+                _named(leaf, " of a leaf")
 
 
 def _streamer_info(buffer: Buffer) -> None:
@@ -235,11 +291,17 @@ def _list(buffer: Buffer, options: bool) -> list[tuple[bytes, Buffer]]:
 
 
 def _pointer_array(buffer: Buffer) -> list[tuple[bytes, Buffer]]:
-    """The TObjArray a pointer points to: its objects (fName, the count, fLowerBound)."""
+    """The objects of the TObjArray a pointer points to."""
     klass, inner = _pointer(buffer)
-    if klass != b"TObjArray":
-        return []
-    inner.end = inner.header()[0]
+    return _objects(inner) if klass == b"TObjArray" else []
+
+
+def _objects(buffer: Buffer) -> list[tuple[bytes, Buffer]]:
+    """A TObjArray streamed in place (header, TObject, fName, the count, fLowerBound, each
+    object a pointer): its objects; the buffer moved past it."""
+    end = buffer.header()[0]
+    inner = buffer.within(end)
+    buffer.at = end
     inner.tobject()
     inner.string()
     count = inner.number(">i")
@@ -257,13 +319,13 @@ read as b"" (skipped: nothing, or its byte count)."""
         return b"", buffer.within(buffer.at)
     end = buffer.at + (count & ~_COUNT)
     if end > buffer.end:
-        raise Layout(f"root: {buffer.where} streams an object whose byte count runs past its end")
+        raise ObjectLayout(f"root: {buffer.where} streams an object whose byte count runs past its end")
     tag_at = buffer.at
     tag = buffer.number(">I")
     if tag == _NEW_CLASS:
         stop = buffer.data.find(b"\0", buffer.at, min(end, buffer.at + _MAX_CLASS_NAME))
         if stop < 0:
-            raise Layout(f"root: {buffer.where} streams a class name that does not end")
+            raise ObjectLayout(f"root: {buffer.where} streams a class name that does not end")
         klass = buffer.data[buffer.at : stop]
         buffer.classes[buffer.keylen + tag_at + _MAP_OFFSET] = klass
         buffer.at = stop + 1
@@ -272,3 +334,41 @@ read as b"" (skipped: nothing, or its byte count)."""
     inner = buffer.within(end)
     buffer.at = end
     return klass, inner
+
+
+def rntuple_header(body: bytes, at: int) -> None:
+    """An RNTuple's header envelope (uncompressed, uproot's; at: its payload's position),
+    as RNTuple format 1.0 lays it out (little-endian; a string its 4-byte length, then its
+    bytes): after its preamble and feature flags, the RNTuple's name, description and
+    writer, then the field list (a list frame: its size negated, the count), each field a
+    record frame (its size; versions, parent, role, flags and what they add) whose name,
+    type name, type alias and description are judged. A frame past its envelope (the
+    checksum its last 8 bytes) is refused."""
+    where = f"the RNTuple header at {at}"
+    pos, end = _RNTUPLE_STRINGS, len(body) - 8
+    for what in ("name", "description", "writer"):
+        pos = _field_string(body, (pos, end), what, where)
+    size, count = struct.unpack_from("<qI", body.ljust(pos + 12, b"\0"), pos)
+    if size >= 0 or pos - size > end:
+        raise ObjectLayout(f"root: {where} has no field list frame inside it")
+    stop, pos = pos - size, pos + 12
+    for _ in range(count):
+        frame = struct.unpack_from("<q", body.ljust(pos + 8, b"\0"), pos)[0]
+        if not _FIELD_LEAST <= frame <= stop - pos:
+            raise ObjectLayout(f"root: {where} has a field record frame past its list")
+        flags = struct.unpack_from("<H", body, pos + _FIELD_FLAGS)[0]
+        inner = pos + _FIELD_LEAST + sum(size for bit, size in _FIELD_EXTRAS if flags & bit)
+        for what in ("name", "type name", "type alias", "description"):
+            inner = _field_string(body, (inner, pos + frame), f"{what} of a field", where)
+        pos += frame
+
+
+def _field_string(body: bytes, span: tuple[int, int], what: str, where: str) -> int:
+    """Judge the RNTuple string at span[0] (its 4-byte length, its bytes) that must end by
+    span[1]; where it ends."""
+    at, end = span
+    length = int.from_bytes(body[at : at + 4], "little") if at + 4 <= end else end
+    if at + 4 + length > end:
+        raise ObjectLayout(f"root: {where} has a string past its frame")
+    terminal.check(body[at + 4 : at + 4 + length], f"the {what} of {where}", FMT)
+    return at + 4 + length
