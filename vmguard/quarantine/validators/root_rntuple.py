@@ -39,8 +39,6 @@ def check(walk: RootWalk, free: set[int]) -> None:
                 f"root: the RNTuple envelope at {at} does not end with the XXH3-64 of its bytes, as ROOT "
                 "and uproot write it (rewrite the file with uproot)"
             )
-        if body[0] == _HEADER:  # its field names and descriptions: terminal text (session 40)
-            root_strings.rntuple_header(body, at)
     for record in walk.records.values():
         if record.klass == b"ROOT::RNTuple" and record.offset not in free and record.body is not None:
             _anchor(record.offset, record.body, live)
@@ -208,6 +206,8 @@ def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:
         envelope = live.get(seek)
         if nbytes == length and (envelope is None or len(envelope) != nbytes or envelope[0] != kind):
             raise _refused(offset, f"names at {seek} no envelope of type {kind} and {nbytes} bytes")
+        if kind == _HEADER and nbytes == length and envelope:  # the header readers read: its field names
+            root_strings.rntuple_header(envelope, seek)  # and descriptions (session 40)
 
 
 def _refused(offset: int, rule: str) -> Invalid:

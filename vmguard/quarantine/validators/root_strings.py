@@ -15,8 +15,8 @@ first), a TTree's branches' and leaves' names and titles (TTree 20, TBranch 13: 
 uproot), and in the StreamerInfo record each TStreamerInfo's class name and title and each
 of its TStreamerElement's name, title (the member's comment) and type name. Not reached
 (docs/quarantine.md): axis bin labels, ROOT 5's branches, a compressed RNTuple header.
-An uncompressed RNTuple header's strings (rntuple_header: root_rntuple calls it) are
-judged too."""
+The uncompressed RNTuple header a live anchor names is judged too (rntuple_header:
+root_rntuple calls it)."""
 
 from __future__ import annotations
 
