@@ -46,7 +46,6 @@ from tests.support import attack_ph5_files as files  # noqa: E402
 # (oldsections.MIN_SHOWN; this one started a byte after). Variants: 0x00, 0x21, 0xFF.
 HOLES: dict[str, str] = {}
 FALSE_REJECTIONS: dict[str, str] = {}
-DOCUMENTED_REFUSALS: dict[str, str] = {}
 # Within the docs ("one attribute a block, a scalar number of at most 8 bytes, may hold
 # any value there, shown whole"): one double's stale value in a freed block chosen (8
 # bytes, any bits, text too) with the block's shown checksum made right again, where
@@ -69,7 +68,7 @@ def _cases() -> dict[str, dict[str, bytes]]:
 
 
 CASES = _cases()
-ORDINARY = sorted(set(CASES["ordinary"]) - set(DOCUMENTED_REFUSALS))
+ORDINARY = sorted(CASES["ordinary"])
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +95,6 @@ def _source(name: str) -> bytes:
 def test_every_exemption_names_a_real_case():
     assert set(HOLES) <= set(CASES["attacks"])
     assert set(FALSE_REJECTIONS) <= set(ORDINARY)
-    assert set(DOCUMENTED_REFUSALS) <= set(CASES["ordinary"])
     assert set(CASES["within"]) >= LISTED
 
 
@@ -121,13 +119,6 @@ def test_ordinary_output_published_byte_identical(vetted, name):
     entry = vetted["entries"][name]
     assert entry["verdict"] == "accepted", entry["detail"]
     assert (vetted["out"] / name).read_bytes() == CASES["ordinary"][name]
-
-
-@pytest.mark.parametrize("name", sorted(DOCUMENTED_REFUSALS))
-def test_documented_refusal(vetted, name):
-    entry = vetted["entries"][name]
-    assert entry["verdict"] == "rejected", f"published: {name}"
-    assert entry["detail"].startswith(DOCUMENTED_REFUSALS[name]), entry["detail"]
 
 
 @pytest.mark.parametrize("name", _marked(CASES["attacks"], HOLES))

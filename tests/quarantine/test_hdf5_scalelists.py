@@ -183,19 +183,17 @@ def test_a_dense_scale_in_one_session_passes():
     assert _refusal(_nc([_dense_one])) == ""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known false rejection (session 39): a dense scale's list rewritten in a later session "
-    "empties a heap block; libhdf5 reverts the heap and frees its indirect block, whose "
-    "tail (undefined entries, checksum) stays behind the free-space section list written "
-    "over its start: 'bytes ... (after the free-space section list of the fractal heap of "
-    "the attributes of /x) are reached from no structure'"))
 def test_a_dense_scale_appended_to_passes():
+    """A false rejection until session 40: the rewrite in the later session empties a heap
+    block, libhdf5 reverts the heap and frees its root indirect block, whose tail stays
+    behind the free-space section list written over its start (revertedroots.py; its
+    adversarial cases: test_hdf5_revertedroots.py)."""
     assert _refusal(_nc([_dense_first, _dense_second])) == ""
 
 
 def test_a_deleted_copy_in_a_dense_heap_s_free_range():
     """fractalheap._remains on its own (the netCDF files whose heap holds a deleted copy
-    are refused elsewhere: the strict xfail above): the copy from the range's start or
+    as a whole file: test_a_dense_scale_appended_to_passes): the copy from the range's start or
     from that of an object placed there since, then zeros; each copy once."""
     from vmguard.quarantine.validators.hdf5.fractalheap import Heap, _remains
 

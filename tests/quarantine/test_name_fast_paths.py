@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from vmguard.quarantine import dirconfig, names, served, served_active, texdist
+from vmguard.quarantine import dirconfig, names, served, served_active, texdist, toolnames
 from vmguard.quarantine.client_forms import client_names
 from vmguard.quarantine.served_pages import JSON_NAMES, PAGES
 
@@ -20,6 +20,7 @@ def _names() -> list[str]:
         dirconfig._SERVERS_AND_TOOLS, dirconfig._ASY, dirconfig._TEX, texdist.distribution_names(),
         {f"x.{e}" for e in dirconfig.AUX_EXTENSIONS}, {p + "x" + s for p, s in dirconfig.CONFIG_PATTERNS},
         {f"{p}x" for p in dirconfig._CACHES}, names._ALIASES, set(names.ALIASED_DOT_NAMES),
+        toolnames.names(), {f"{p}x{s}" for p, s, _ in toolnames.PATTERNS}, toolnames.EXCLUDED,
     ]  # fmt: skip
     exts = sorted(
         {*PAGES, *JSON_NAMES, *served.FAMILIES, *served_active.WINDOWS_ACTIVE, *served_active.DESKTOP_ACTIVE}

@@ -4,11 +4,14 @@ directory's names as the walk and an archive's members see them."""
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import subprocess
 import time
 
 import pytest
 
-from vmguard.quarantine import texjobs
+from vmguard.quarantine import served, texjobs
 from vmguard.quarantine.model import Reason
 from vmguard.quarantine.names import acted_on, archive_reasons, sibling_notes, sibling_reasons
 
@@ -122,3 +125,39 @@ def test_a_distribution_document_no_package_loads_is_published():
     assert acted_on("samples.tex") == acted_on("Samples.TEX") == []
     for name in ("poster.tex", "sample.tex", "knuth.tex"):
         assert acted_on(name) == [Reason.NAME_CONFIG], name
+
+
+# Session 40 (names3): gunzip makes the job's source of every suffix gzip(1) strips, in
+# any case, on every source extension (attack q text's main.tex.Z, main.tex-gz, main.Rnw.gz).
+_GZIPPED = [f"main{s}{z}" for s in (".tex", ".Rnw", ".dtx", ".ltx", ".mkiv")
+            for z in (".gz", ".GZ", "-gz", ".z", ".Z", "-z", "_z", "_Z")]
+
+
+@pytest.mark.parametrize("source", _GZIPPED)
+def test_a_gzipped_source_names_the_job(source):
+    assert _refused([source, "main.brf", "main.pdf", "main.log", "run42.csv"]) == {"main.brf"}
+
+
+def test_the_gzip_suffixes_are_gunzips(tmp_path):
+    """gunzip makes main.tex of each, unasked (gzip(1) strips .gz -gz .z -z _z, any case),
+    and texjobs' list is served's gzip suffixes but the tar ones (.tgz .taz)."""
+    assert set(texjobs.GZIP_SUFFIXES) == {s for s, inner in served._GZIP_SUFFIXES if not inner}
+    if shutil.which("gzip") is None:
+        pytest.skip("gzip not installed")
+    for z in (*texjobs.GZIP_SUFFIXES, ".Z", "_Z"):
+        path = tmp_path / f"main.tex{z}"
+        path.write_bytes(gzip.compress(b"\\documentclass{article}\n"))
+        subprocess.run(["gzip", "-d", path.name], cwd=tmp_path, check=True)
+        assert (tmp_path / "main.tex").read_bytes().startswith(b"\\documentclass"), z
+        (tmp_path / "main.tex").unlink()
+
+
+@pytest.mark.parametrize("source", ["main.mkiv", "main.mkxl", "main.mkvi", "main.mkii", "main.mklx", "main.cld",
+                                    "MAIN.MKIV", "main.tuc"])
+def test_a_context_job_refuses_its_tuc_and_work_files(source):
+    """ConTeXt runs NAME.mkiv (.mkxl ...) as job NAME and loads NAME.tuc with dofile (Lua)
+    on every pass; the .tuc alone (only a ConTeXt run writes it) names the job too."""
+    siblings = ["main.tuc", "main.tua", "main-mpgraph.mp", "main.pdf", "main.log", "other.tuc.csv"]
+    found = _refused([source, *siblings])
+    assert found >= {"main.tuc", "main.tua", "main-mpgraph.mp"} and not found & {"main.pdf", "main.log"}
+    assert "other.tuc.csv" not in found

@@ -9,6 +9,7 @@ owner options) and tarfile (PAX, GNU, a re-pack of GNU tar's pax archive)."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import tarfile
@@ -334,3 +335,49 @@ def test_an_archive_keeps_one_format_and_one_spelling_of_device_fields():
     for mixed in (gnu[:1024] + ustar, ustar[:1024] + zeros):
         with pytest.raises(Invalid, match="another format \\(magic\\) or device fields"):
             vet(mixed)
+
+
+OWNER_ESC = "\x1b[2J\x1b]0;pwned\x07"  # clears the screen, retitles the window
+
+
+@needs_tar
+@pytest.mark.parametrize("fmt", ["gnu", "posix"])
+def test_an_owner_name_that_drives_a_terminal_is_refused(tmp_path, fmt):
+    """`tar tv` prints uname/gname raw (GNU tar quotes a member's name, not its owner's):
+    the terminal-strings rule (terminal.py) judges them, in the header and in a pax record
+    (session 40, attack q content's tar/uname.tar, gname.tar, pax-uname.tar)."""
+    root = _tree(tmp_path)
+    for option in (f"--owner={OWNER_ESC}:1000", f"--group={OWNER_ESC}:1000"):
+        data = _gnu_tar(root, f"--format={fmt}", option)
+        listed = subprocess.run(["tar", "tvf", "-"], input=data, capture_output=True, check=True).stdout
+        assert b"\x1b[2J" in listed  # the harm: the listing clears the screen
+        with pytest.raises(Invalid, match=r"tar: the (pax )?[ug]name (record )?of .* holds a control character \(U\+001B"):
+            vet(data, 7)
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"uname": OWNER_ESC}, "the uname of 'a.csv' holds a control character (U+001B, at 0)"),
+        ({"gname": "\x1b[9A\x1b[2K"}, "the gname of 'a.csv' holds a control character (U+001B, at 0)"),
+        ({"uname": "o" * 40 + "\x1b[2J"}, "the pax uname record of 'a.csv' holds a control character (U+001B, at 40)"),
+        ({"gname": "\u00fcn\u009b2J"}, "the pax gname record of 'a.csv' holds a control character (U+009B"),
+        ({"uname": "bob\x7f"}, "the uname of 'a.csv' holds a control character (U+007F"),
+    ],
+)
+def test_tarfile_owner_controls_are_refused(fields, rule):
+    """tarfile writes what it is given: past the 32 bytes of the field only the pax record
+    holds the control (the field's cut copy is clean)."""
+    data = _tarfile("a.csv", tarfile.PAX_FORMAT, **fields)
+    with pytest.raises(Invalid, match=re.escape(f"tar: {rule}")):
+        vet(data)
+    if "\x1b" in "".join(fields.values()):
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            assert "\x1b" in tar.getmembers()[0].uname + tar.getmembers()[0].gname
+
+
+def test_owner_names_with_tab_accents_and_bidi_pass():
+    """Controls: TAB is not refused by the rule; accents, CJK and an RLM are text."""
+    for name in ("\u00e9t\u00e9", "\u5c71\u7530", "a\tb", "\u05d3\u05e0\u05d4\u200f"):
+        assert vet(_tarfile("a.csv", tarfile.PAX_FORMAT, uname=name, gname=name)), name
+        assert vet(_tarfile("a.csv", tarfile.GNU_FORMAT, uname=name[:8], gname=name[:8])), name

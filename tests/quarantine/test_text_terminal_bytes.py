@@ -12,6 +12,7 @@ other C1 pairs, which Korean needs, stay admitted."""
 
 from __future__ import annotations
 
+import io
 import logging
 import subprocess
 from pathlib import Path
@@ -54,10 +55,49 @@ SECOND = {  # data, the byte of a line's second cursor-up
 }
 STAYS = {
     "one-a-line": b"a\nb\n" + _UP + b"\rc\n" + _UP + b"d\n",
-    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
+    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x\n",
+    # no LF at the end: the last line's cursor-up with none on the line before it (tac)
+    "unterminated": b"a\n" + _UP + b"b\nc\n" + _UP + b"x",
+    "unterminated-plain": b"a\n" + _UP + b"b\nlast words",
     "after-cr": b"a\n\r" + _UP + b"\r",
     "many": b"x\n" + (_UP + b"\n") * 5000,  # one a line: any number of lines
 }
+
+
+# GNU tac prints an unterminated last line joined to the line before it: their cursor-ups
+# land on one row, 2 rows climbed; admitted, since a killed job's stderr ends so (session 40,
+# attack q text's tac/epoch.err; docs: "one reader is bounded at 2 rows").
+TAC = {
+    "attack-q": b"epoch 1 done\n" + _UP + b"FORGED-LINE-1\n" + _UP,
+    "down-up-down": b"\n" + _UP + b"\n" + _UP + b"\n" + _UP + b"x",
+    "up-at-the-end-of-the-line-before": b"a\nb" + _UP + b"\nc" + _UP + b"d",
+    "latin-1": "°C\n".encode("latin-1") + _UP + b"\n" + _UP,
+}
+
+
+def _lowest_row(shown: bytes) -> int:
+    """How far above its first row a view climbs (rows counted as the terminal moves)."""
+    row = low = 0
+    for part in shown.split(_UP)[:-1]:
+        row = row + part.count(b"\n") - 1
+        low = min(low, row)
+    return low
+
+
+def test_tac_of_what_passes_climbs_at_most_two_rows(tmp_path):
+    """Real GNU tac of admitted files: 1 row at most where a LF ends the file, 2 where the
+    last line (no LF) is joined to the one before, one file or many."""
+    paths = []
+    for i, data in enumerate([*(v for k, v in STAYS.items() if k != "many"), *TAC.values()]):
+        assert _judge(data, 4096).startswith("text")
+        paths.append(tmp_path / f"{i}.err")
+        paths[-1].write_bytes(data)
+        shown = subprocess.run(["tac", str(paths[-1])], capture_output=True, check=True).stdout
+        assert _lowest_row(shown) >= (-1 if data.endswith(b"\n") else -2), (i, shown)
+    shown = subprocess.run(["tac", *map(str, paths)], capture_output=True, check=True).stdout
+    assert _lowest_row(shown) >= -2
+    shown = subprocess.run(["tac"], input=TAC["attack-q"], capture_output=True, check=True).stdout
+    assert _UP * 2 in shown and _lowest_row(shown) == -2  # two on one row: the price
 
 
 @pytest.mark.parametrize("size", _SIZES)
@@ -241,3 +281,32 @@ def _refused_or_none(raw: bytes) -> str | None:
     except Invalid as err:
         return str(err)
     return None
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_killed_jobs_nested_bars_pass(leave):
+    """A job killed inside two nested tqdm bars leaves stderr cut at one of tqdm's writes,
+    with no final LF: admitted at every cut (refusing what `tac` joins would refuse 15 of 38
+    and 21 of 41 of them: the docs' reason to bound tac at 2 rows)."""
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ends: list[int] = []
+
+        def write(self, s: str) -> int:
+            done = super().write(s)
+            self.ends.append(len(self.getvalue().encode()))
+            return done
+
+    err = Writes()
+    for _ in tqdm.tqdm(range(3), file=err, mininterval=0, desc="outer"):
+        for _ in tqdm.tqdm(range(4), file=err, mininterval=0, desc="inner", leave=leave):
+            pass
+    data, joined = err.getvalue().encode(), 0
+    for end in sorted(set(err.ends)):
+        cut = data[:end]
+        assert _judge(cut, 4096) == "text", end
+        lines = cut.split(b"\n")
+        joined += not cut.endswith(b"\n") and _UP in lines[-1] and _UP in lines[-2]
+    assert joined > 0  # cuts whose last two lines tac joins: admitted all the same

@@ -8,7 +8,9 @@ directory (or a directory searched before its installed files); a name a tool re
 when told to (`Makefile`, a `.do` given as the argument, `config=run` to caption: run.cfg)
 is not, nor a name read only from the home or the installed tree (TeX Live's texmf.cnf,
 dvips' config.ps, dvipdfmx.cfg: kpathsea's TEXMFCNF, TEXCONFIG and DVIPDFMXINPUTS do not
-hold `.`). Dot names are names.DOT's; whole extensions a tool loads are served.py's.
+hold `.`). Dot names are names.DOT's; whole extensions a tool loads are served.py's; build,
+task and package tools' files (go.mod, package.json, *.sbt ...) are toolnames.py's table,
+asked here.
 TeX's are data (texdist.py: every name Debian's TeX packages install where kpathsea
 searches `.` first), with kpathsea's NAME.tex of each and LaTeX's \\jobname.aux ...;
 config_why answers for a name, a pattern's name and the NTFS 8.3 alias of either.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from vmguard.quarantine import texdist
+from vmguard.quarantine import texdist, toolnames
 
 # IIS: web.config maps handlers; PHP's CGI and CLI read php.ini (and php-SAPI.ini) from the
 # directory; Explorer reads desktop.ini (an icon on a UNC path leaks the reader's NTLM
@@ -181,6 +183,7 @@ _WITHIN = {
     "profiles": (re.compile("default"), _SNAKEMAKE.format("profiles/default")),
     "default": (re.compile(r"(profile|config)(\.v\d+\+)?\.yaml"), _SNAKEMAKE.format("default/")),
     "wandb": (re.compile("settings"), _WANDB),
+    **{d: (re.compile(rx), why) for d, (rx, why) in toolnames.WITHIN.items()},
 }
 # TeX: kpathsea searches TEXINPUTS `$TEXMFDOTDIR;$TEXMF/tex/...`, TEXMFDOTDIR = `.`
 # (texmf.cnf of Debian bookworm's texlive-base 2022.20230122-3), so `pdflatex paper.tex`
@@ -285,13 +288,17 @@ def _matches(low: str, patterns: tuple[tuple[str, str], ...]) -> bool:
     return any(low.startswith(p) and low.endswith(s) and len(low) > len(p) + len(s) for p, s in patterns)
 
 
-def config_why(name: str) -> str | None:
+def config_why(name: str, tool_files: bool = True) -> str | None:
     """Whether a server or tool reads a file of this name (one client's form of it), or
     of the long name it is the NTFS 8.3 alias of, from the directory it runs in: None if
-    not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools)."""
+    not, else why (empty when names.RULES says it all: CONFIG_NAMES' servers and tools).
+    Without `tool_files`, toolnames' table is left out: for a directory's name, which no
+    build or task tool reads as its file (a directory `dune`, the experiment's, or `Procfile`)."""
     low = name.lower()
     if low in _SERVERS_AND_TOOLS:
         return ""
+    if tool_files and (why := toolnames.why(low)) is not None:
+        return why
     if low in _ASY:
         return f"Asymptote searches the current directory first, so {name} would replace its own module"
     if low.startswith(_CACHES) and any(low.startswith(p) and len(low) > len(p) for p in _CACHES):
@@ -323,13 +330,17 @@ def _alias_refused(stem: str, ext: str) -> bool:
         return True
     patterns = (*CONFIG_PATTERNS, *((p, f"{s}.tex") for p, s in CONFIG_PATTERNS), *_AUX_PATTERNS)
     patterns += tuple((p, "") for p in _CACHES)
-    return any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns)
+    if any(stem.startswith(short_parts(p)[0]) and short_parts(f"x{s}")[1] == ext for p, s in patterns):
+        return True
+    # toolnames' prefixes take any extension (vite.config.*: VITECO~1.TS)
+    return any(stem.startswith(short_parts(p)[0]) and (not s or short_parts(f"x{s}")[1] == ext)
+               for p, s, _ in toolnames.PATTERNS)
 
 
 @cache
 def _aliased() -> frozenset[tuple[str, str]]:
     """The (stem, extension) of every alias of a refused exact name and of its NAME.tex,
     built once, when a name first looks like an alias."""
-    names = _SERVERS_AND_TOOLS | _ASY | _TEX | texdist.distribution_names()
+    names = _SERVERS_AND_TOOLS | _ASY | _TEX | texdist.distribution_names() | toolnames.names()
     twins = (f"{n}.tex" for n in _TEX | texdist.distribution_names() if not n.endswith(".tex"))
     return frozenset(short_parts(n)[:2] for n in (*names, *twins) if short_parts(n)[2])

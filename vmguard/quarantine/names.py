@@ -91,6 +91,8 @@ RULES: dict[Reason, str] = {
     "deno: deno.json; snakemake: profiles/default; CVS: its CVS directory; git: HEAD beside "
     "objects/ and refs/, or commondir, in any case, makes a repository whose config `git status` runs; "
     "nextflow: nextflow.config; "
+    "build, task and package tools' files read by name from `.` or a parent (toolnames.py, from "
+    "linguist's file names: go.mod, Cargo.toml, package.json, Dockerfile, *.sbt, vite.config.* ...); "
     "as Windows has the name too: `web.config::$DATA` is web.config, `web.cōnfig` best-fits to "
     "it, NODE_M~1 is node_modules's NTFS 8.3 alias); rename it or leave it out",
     Reason.NAME_COLLISION: "another entry of this directory is the same file to a "
@@ -135,10 +137,15 @@ def portable(name: str) -> bool:
 
 
 def name_reasons(
-    name: str, max_length: int, portable_only: bool = False, dot_names: frozenset[str] = frozenset()
+    name: str,
+    max_length: int,
+    portable_only: bool = False,
+    dot_names: frozenset[str] = frozenset(),
+    directory: bool = False,
 ) -> list[Reason]:
     """Every reason a single path component is unsafe to publish; `dot_names` are the
-    policy's exact dot names (quarantine.dot_names)."""
+    policy's exact dot names (quarantine.dot_names); a `directory`'s name is no tool's file
+    (_directory_config)."""
     if not name:
         return [Reason.NAME_EMPTY]
     reasons = []
@@ -153,7 +160,18 @@ def name_reasons(
         reasons.append(Reason.NAME_TOO_LONG)
     if portable_only and not portable(name):
         reasons.append(Reason.NAME_NOT_PORTABLE)
-    return reasons + _acted_on(name, forms, dot_names)
+    reasons += _acted_on(name, forms, dot_names)
+    if directory and Reason.NAME_CONFIG in reasons and not _directory_config(forms):
+        reasons.remove(Reason.NAME_CONFIG)
+    return reasons
+
+
+def _directory_config(forms: tuple[str, ...]) -> bool:
+    """Whether a directory of one of these names is read by name: toolnames' files are
+    files (a tool opening ./Procfile or ./dune finds a directory and reads nothing), the
+    other names of dirconfig are read as directories too (node_modules, CVS, _minted-JOB)
+    or were refused so before (session 40)."""
+    return any(config_why(each, tool_files=False) is not None for each in forms)
 
 
 def acted_on(name: str, dot_names: frozenset[str] = frozenset()) -> list[Reason]:
@@ -342,7 +360,9 @@ def archive_reasons(
         if inner == "":
             continue  # "./": the directory the archive unpacks into
         parts = (inner[:-1] if inner.endswith("/") else inner).split("/")
-        reasons = [r for part in parts for r in name_reasons(part, max_length, portable_only, dot_names)]
+        last = len(parts) - 1 if not inner.endswith("/") else len(parts)  # the file's own part
+        reasons = [r for i, part in enumerate(parts)
+                   for r in name_reasons(part, max_length, portable_only, dot_names, directory=i < last)]
         if not path_fits(inner):  # wherever it is unpacked, its path is at least this long
             reasons.append(Reason.PATH_TOO_LONG)
         if reasons:

@@ -34,13 +34,23 @@ from collections.abc import Mapping
 # started on names it (session 39, attack o text): .latex and .ltx, a package's documented
 # source .dtx, knitr's .Rnw and .Rtex and Sweave's .Snw (which make NAME.tex), Texinfo's
 # .texi .texinfo .txi (texi2pdf runs TeX as job NAME, whose @printindex inputs NAME.cps
-# ...), and NAME.tex.gz, which gunzip makes NAME.tex.
-SOURCES = (".tex", ".latex", ".ltx", ".dtx", ".rnw", ".rtex", ".snw", ".texi", ".texinfo", ".txi", ".tex.gz")
+# ...).
+_SOURCES = (".tex", ".latex", ".ltx", ".dtx", ".rnw", ".rtex", ".snw", ".texi", ".texinfo", ".txi")
 # Session 39, attack p text: more tools that write NAME.tex from NAME.EXT and run LaTeX on
 # it: Pweave (.Pnw .texw .pmd), noweb (.nw), lilypond-book (.lytex), Stex, R Markdown
 # (.Rmd), Quarto (.qmd), Org mode (.org), Weave.jl (.jmd).
-SOURCES += (".pnw", ".texw", ".pmd", ".nw", ".lytex", ".stex", ".rmd", ".qmd", ".org", ".jmd")
-MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex")
+_SOURCES += (".pnw", ".texw", ".pmd", ".nw", ".lytex", ".stex", ".rmd", ".qmd", ".org", ".jmd")
+# Session 40 (names3): ConTeXt's sources, the suffixes its resolver takes for TeX files
+# that a run starts on (data-sch's tex suffixes: MkII, MkIV, MkVI, LMTX's .mkxl .mklx, and
+# a Lua document .cld): `context NAME.mkiv` is job NAME, and loads NAME.tuc with dofile
+# (Lua) on every pass, so NAME.tuc (and every ConTeXt work file NAME.*) is refused beside.
+_SOURCES += (".mkii", ".mkiv", ".mkvi", ".mkxl", ".mklx", ".cld")
+# gzip(1) strips these (any case, served._GZIP_SUFFIXES' but .tgz .taz): gunzip makes
+# NAME.tex of NAME.tex.gz, NAME.tex.Z, NAME.tex-gz, NAME.tex_z ..., so each names the job.
+GZIP_SUFFIXES = (".gz", "-gz", ".z", "-z", "_z")
+SOURCES = _SOURCES + tuple(f"{s}{z}" for s in _SOURCES for z in GZIP_SUFFIXES)
+# ConTeXt's utility file (.tuc) is written only by a ConTeXt run: it names the job too.
+MARKS = (".aux", ".fls", ".fdb_latexmk", ".synctex.gz", ".synctex", ".tuc")
 MARKS += (".dvi", ".xdv", ".bcf", ".run.xml", ".toc")
 # What a reader takes as the job's output, never read back as TeX code by the job's name:
 # the PDF (DVI, XDV) a viewer or dvipdfmx reads; the engine's, BibTeX's and makeindex's logs (.log .blg

@@ -174,7 +174,9 @@ class _Walker:
         return None
 
     def common_reasons(self, path, st: Stat, siblings: list[Reason]) -> list[Reason]:
-        reasons = name_reasons(path[-1], self.policy.max_name_length, self.portable, self.dot_names)
+        directory = kind_of(st.st_mode) is Kind.DIRECTORY  # no tool's file (names._directory_config)
+        limit = self.policy.max_name_length
+        reasons = name_reasons(path[-1], limit, self.portable, self.dot_names, directory)
         reasons += [r for r in siblings if r not in reasons]  # main.aux: refused by name, and as a job's
         if Reason.NAME_CONFIG in reasons and (note := config_note(path[-1])):
             self.note(path, note)

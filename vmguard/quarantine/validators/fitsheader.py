@@ -11,13 +11,16 @@ are refused rather than guessed at, and so is such a card a CONTINUE card follow
 (astropy's long strings read on into it). A card either reader ends a header at is END
 and 77 blanks. Every card's columns 1-8 are a keyword as the standard spells it (A-Z
 0-9 - _, left-justified) or blanks: a rule that reads no keyword still lets astropy act
-on a lower-case one (`bscale`) that cfitsio ignores."""
+on a lower-case one (`bscale`) that cfitsio ignores. Every card, whatever its keyword, is
+held to fitscards.py's rules too (session 40): no keyword twice, `= ` in columns 9-10, no
+HIERARCH spelling of a short keyword, CONTINUE only for a string that did not fit."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from .fitscards import CardRules
 from .stream import Invalid, Stream
 
 FMT = "fits"
@@ -46,6 +49,10 @@ _KEYWORD = re.compile(rb"[A-Z0-9_-]* *")
 # content: `BSCALE  =2.0`, `BSCALE   = 2.0`, `HIERARCH BSCALE`, `HIERARCH TSCAL1`, which cfitsio
 # scales by and astropy not, or the reverse; EXTNAME 'SCI&' continued, SCIX to astropy).
 # A tile-compressed image's ZQUANTIZ, ZDITHER0, ZSCALE, ZZERO, ZBLANK too (attack p content).
+# Since session 40 "once", the value indicator, HIERARCH and CONTINUE are fitscards.py's
+# rules over every keyword (a list of what readers act on cannot be complete: CRVALn,
+# JDREF, TUNITn, PZEROn ...); this list still holds these values to the fixed format (a
+# value then blanks or a comment: `BSCALE  = 2.0 2`) and a continued one refused.
 _ACTED_ON = re.compile(
     rb"BSCALE|BZERO|BLANK|EXTNAME|EXTVER|EXTLEVEL|INHERIT|T(?:SCAL|ZERO|NULL|TYPE|DIM)\d+"
     rb"|ZQUANTIZ|ZDITHER0|ZSCALE|ZZERO|ZBLANK"
@@ -82,9 +89,11 @@ class FitsHeader:
     repeated: set[bytes] = field(default_factory=set)  # keywords set by more than one card
     continued: set[bytes] = field(default_factory=set)  # keywords a CONTINUE card follows
     last: bytes = b""
+    rules: CardRules = field(default_factory=CardRules)  # the rules over every card
 
-    def add(self, card: bytes) -> None:
+    def add(self, card: bytes, at: int) -> None:
         key = keyword(card)
+        self.rules.check(card, key, at)
         if key == b"CONTINUE":
             self.continued.add(self.last)
         if key in self.cards:
@@ -193,10 +202,11 @@ def read(stream: Stream, primary: bool) -> FitsHeader:
                 _first_card(card, primary, start)
             if ends_header(card):
                 _end(card, block[i + CARD :], stream.pos - BLOCK + i)
+                header.rules.close()
                 header.acted_on()
                 return header
             _keyword_written(card, stream.pos - BLOCK + i)
-            header.add(card)
+            header.add(card, stream.pos - BLOCK + i)
     raise Invalid(f"fits: no END card within {MAX_HEADER_BLOCKS} header blocks")
 
 

@@ -65,7 +65,9 @@ class HeapLayout:
         }
         self.starts = {k: array("q") for k, c in enumerate(arrays) if c.element == "A"}
 
-    def add(self, data: bytes, naxis1: int, first: int) -> None:
+    def add(self, data: bytes, naxis1: int, first: int) -> dict[int, array]:
+        """One batch of rows; returns each array column's element counts by row (by its
+        column number)."""
         descs = [_descriptors(data, naxis1, c) for c in self.arrays]
         if any(min(counts, default=0) < 0 or min(offsets, default=0) < 0 for counts, offsets in descs):
             raise Invalid(f"fits: a negative array descriptor in a row from {first + 1}")
@@ -92,6 +94,7 @@ class HeapLayout:
             )
         if sum(map(len, self.starts.values())) > MAX_STRINGS:
             raise Invalid(f"fits: more than {MAX_STRINGS} variable-length strings (PA(), QA()) in a table")
+        return {c.number: counts for c, (counts, _) in zip(self.arrays, descs, strict=True)}
 
     def checked(self) -> Iterator[HeapArray]:
         """The arrays to check, in heap order (each column's are in order already)."""

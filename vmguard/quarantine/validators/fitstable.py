@@ -131,7 +131,7 @@ def binary(
         data = stream.read(count * naxis1, "a binary table", FMT)
         for column in checks:
             _check_bits(data, naxis1, column, start)
-        layout.add(data, naxis1, first)
+        tiles.one_array(layout.add(data, naxis1, first), first)
     layout.finish()
     _check_heap(stream, heap, layout.checked(), tiles)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import fitsrice
@@ -25,6 +26,15 @@ from .writeclock import WriteClock, too_late
 
 PIECE = 1 << 20
 GZIP = ("GZIP_1", "GZIP_2")
+# The columns of a tile-compressed image's table (the tiled image convention, FITS 4.0
+# 10.1: astropy's writer and cfitsio's imcompress.c): a tile's data in one of the three
+# data columns, the quantized tiles' scale and zero, their nulls. An image reader reads
+# these only: another column is bytes no image reader shows (session 40, attack q: a NOTES
+# 64B column). cfitsio's NULL_PIXEL_MASK (ZMASKCMP) is refused too: astropy ignores it
+# where cfitsio nulls the pixels it marks (two images), and its compressed mask tiles are
+# not checked here.
+DATA_COLUMNS = ("COMPRESSED_DATA", "GZIP_COMPRESSED_DATA", "UNCOMPRESSED_DATA")
+TILE_COLUMNS = frozenset(DATA_COLUMNS + ("ZSCALE", "ZZERO", "ZBLANK"))
 CLOCK_FROM = 1_682_899_200  # 2023-05-01 UTC: astropy 5.3 compresses tiles with Python's gzip (cfitsio before)
 PYTHON_GZIP = b"\x02\xff"  # XFL, OS of gzip.compress(data) (level 9, OS unknown), astropy's call
 
@@ -81,6 +91,25 @@ class Tiles:
     plio: frozenset[int] = frozenset()  # the columns of PLIO_1 tiles
     bytepix: int = 4  # RICE_1's BYTEPIX and BLOCKSIZE (ZNAMEi/ZVALi)
     blocksize: int = 32
+    data: frozenset[int] = frozenset()  # the columns of DATA_COLUMNS: one holds each tile
+
+    def one_array(self, counts: dict[int, Sequence[int]], first: int) -> None:
+        """Each tile (row) has its data in exactly one data column: cfitsio writes
+        UNCOMPRESSED_DATA (astropy GZIP_COMPRESSED_DATA) only for a tile COMPRESSED_DATA
+        leaves empty, and readers take COMPRESSED_DATA when it is not, so arrays beside it
+        are a second image no reader shows (session 40, attack q). `counts`: each array
+        column's element counts by row of the batch, by column number."""
+        held = [counts[n] for n in sorted(self.data) if n in counts]
+        if not held:
+            return
+        for row, arrays in enumerate(zip(*held, strict=True)):
+            if sum(1 for count in arrays if count) != 1:
+                raise Invalid(
+                    f"fits: tile {first + row + 1} of a tile-compressed image has its data in "
+                    f"{sum(1 for count in arrays if count)} of the columns {', '.join(DATA_COLUMNS)} "
+                    "(the tiled image convention: exactly one; readers take COMPRESSED_DATA when it "
+                    "is not empty, the others' arrays are an image no reader shows)"
+                )
 
     def pixels(self, row: int) -> int:
         """Pixels of the tile stored in table row `row` (0-based; axis 1 varies fastest)."""
@@ -93,6 +122,30 @@ class Tiles:
 
 
 NONE = Tiles()
+
+
+def tile_columns(names: dict[int, str | None], bitpix: int) -> None:
+    """A tile-compressed image's table holds only the convention's columns, each once;
+    ZSCALE and ZZERO together, in a float image only (astropy dequantizes every tile of a
+    table with a ZSCALE column, integer or not; writers quantize floats only)."""
+    written = [name for name in names.values() if name is not None]
+    scaling = {"ZSCALE", "ZZERO"} & set(written)
+    if scaling and (bitpix > 0 or len(scaling) == 1):
+        raise Invalid(
+            f"fits: a tile-compressed image (ZBITPIX {bitpix}) has the column {min(scaling)} "
+            f"{'without its pair' if bitpix < 0 else 'though its pixels are integers'}: astropy "
+            "dequantizes its tiles by ZSCALE and ZZERO, which writers write, both, for quantized "
+            "float images only"
+        )
+    extra = sorted({name or "(no TTYPE)" for name in names.values()} - TILE_COLUMNS)
+    if extra or len(set(written)) != len(written) or "COMPRESSED_DATA" not in written:
+        what = f"the column {extra[0]!r}" if extra else "a column twice, or no COMPRESSED_DATA"
+        raise Invalid(
+            f"fits: a tile-compressed image's table holds {what}: the tiled image convention's "
+            f"columns are {', '.join(sorted(TILE_COLUMNS))}, each once (COMPRESSED_DATA always), "
+            "and an image reader reads no other, so its bytes are shown by none (session 40); "
+            "write the image with astropy or fpack"
+        )
 
 
 def tiles(
@@ -125,6 +178,7 @@ def tiles(
         plio=plio,
         bytepix=params.get("BYTEPIX", 4),
         blocksize=params.get("BLOCKSIZE", 32),
+        data=frozenset(n for n, name in names.items() if name in DATA_COLUMNS),
     )
 
 

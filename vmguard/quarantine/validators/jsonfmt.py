@@ -46,7 +46,7 @@ _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 # A string's controls (terminal.py): raw (DEL and C1, which JSON admits; C0 it does not) or
 # escaped (\u001b, \u009b, \b, \f; \t \n \r are TAB LF CR), looked for once every
 # escaped backslash is taken out. Keys and values alike: jq -r prints either.
-_CONTROL_ESCAPE = re.compile(r"\\(?:[bf]|u00(?!0[9aAdD])(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]))")
+_CONTROL_ESCAPE = re.compile(r"\\[bf]|" + terminal.ESCAPE.pattern)  # \u00XX: terminal.py's
 
 # What may come next.
 VALUE, FIRST_VALUE, KEY, FIRST_KEY, COLON, AFTER, END = range(7)

@@ -15,7 +15,10 @@ from .stream import Invalid
 
 _FREE_SMALL = struct.Struct(">hii")  # version, fFirst, fLast
 _FREE_LARGE = struct.Struct(">hqq")  # version 1001
-_START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
+START_BIG_FILE = 2000000000  # ROOT's kStartBigFile: the last segment's end in a small file
+# The least fEND at which ROOT may have raised that end (TFree::GetBestFree: when no
+# segment holds an object with 3 bytes to spare, the last one grows by 10^9).
+_RAISED_FROM = START_BIG_FILE - 2
 MAX_STALE = 64  # entries a FreeSegments record may leave behind it (one per write it shrank)
 MAX_CHOSEN = 4  # of those, segments or end entries naming a later end (each a boundary)
 BEYOND_END = MAX_STALE * _FREE_SMALL.size  # bytes it may leave after fEND
@@ -30,31 +33,62 @@ def free_segments(walk: RootWalk) -> list[tuple[int, int]]:
         raise Invalid(
             f"root: the FreeSegments record at {h.seek_free} is not fNbytesFree ({h.nbytes_free}) bytes"
         )
-    body, at, segments = record.body, 0, []
-    while at < len(body):
-        large = struct.unpack_from(">h", body.ljust(2, b"\0"), at)[0] == 1001
-        layout = _FREE_LARGE if large else _FREE_SMALL
-        if at + layout.size > len(body) or (not large and body[at : at + 2] != b"\0\1"):
-            raise Invalid(f"root: the FreeSegments record at {h.seek_free} holds bytes that are no segment")
-        _, first, last = layout.unpack_from(body, at)
-        segments.append((first, last + 1))
-        at += layout.size
-    if (
-        len(segments) != h.nfree
-        or not segments
-        or segments[-1][0] != h.end
-        or segments[-1][1] <= _START_BIG_FILE
-    ):
+    segments = _entries(record.body, h.seek_free)
+    if len(segments) != h.nfree or not segments or segments[-1][0] != h.end:
         raise Invalid(
             f"root: the FreeSegments record at {h.seek_free} does not end with fEND (nfree {h.nfree})"
         )
-    segments.pop()
+    _, stop = segments.pop()
+    if not ends_free(h.end, stop - 1):
+        raise Invalid(
+            f"root: the FreeSegments record at {h.seek_free} ends its last segment (from fEND, "
+            f"{h.end}) at {stop - 1}: ROOT and uproot end it at kStartBigFile ({START_BIG_FILE}) "
+            "in a file below it"
+        )
     previous = h.begin
     for first, stop in segments:
         if not previous <= first < stop <= h.end:
             raise Invalid(f"root: the free segment [{first}, {stop}) is out of order or outside the file")
         previous = stop
     return segments
+
+
+def _entries(body: bytes, seek_free: int) -> list[tuple[int, int]]:
+    """A FreeSegments record's entries as [first, last + 1), each in the layout ROOT and
+    uproot write it in: version 1001 (64-bit) where it ends past kStartBigFile, 1 (32-bit)
+    where before (TFree::FillBuffer; uproot also writes 1001 for one ending at it)."""
+    at, segments = 0, []
+    while at < len(body):
+        large = struct.unpack_from(">h", body.ljust(2, b"\0"), at)[0] == 1001
+        layout = _FREE_LARGE if large else _FREE_SMALL
+        if at + layout.size > len(body) or (not large and body[at : at + 2] != b"\0\1"):
+            raise Invalid(f"root: the FreeSegments record at {seek_free} holds bytes that are no segment")
+        _, first, last = layout.unpack_from(body, at)
+        if large != (last > START_BIG_FILE) and last != START_BIG_FILE:
+            raise Invalid(
+                f"root: the free segment [{first}, {last + 1}) of the FreeSegments record at {seek_free} "
+                f"is written {'64' if large else '32'}-bit: ROOT and uproot write version 1001 (64-bit) "
+                "for a segment ending past kStartBigFile, else 1 (32-bit)"
+            )
+        segments.append((first, last + 1))
+        at += layout.size
+    return segments
+
+
+def ends_free(first: int, last: int) -> bool:
+    """Whether a FreeSegments entry (first, last) is its end entry, the free space from the
+    file's end then (first, fEND) on, as ROOT and uproot write it: the live record's last
+    entry and every older one left behind it (_stale, _unwritten) ask this. Below
+    kStartBigFile its last byte is kStartBigFile (TFile::Init: new TFree(fFree, fBEGIN,
+    kStartBigFile); uproot's FreeSegmentsData), one value; before session 40 the live
+    record's was any from kStartBigFile to 2^31 - 1 (attack q root's free-end.root) while
+    the older ones were held to it. In a large file ROOT raises it by 10^9 as the file
+    grows (TFree::GetBestFree, TKey::Create) and uproot doubles it past fEND
+    (FreeSegmentsData.serialize): no such file is among the tests, so any end from
+    kStartBigFile on is admitted there, as before."""
+    if first < _RAISED_FROM:
+        return last == START_BIG_FILE
+    return last >= START_BIG_FILE
 
 
 def free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
@@ -76,11 +110,7 @@ def free_items(walk: RootWalk, segments: list[tuple[int, int]]) -> set[int]:
             raise Invalid(f"root: the free segment [{first}, {stop}) does not start and end where records do")
         free.update(starts[i:j])
     for offset, stretch in walk.gaps.items():
-        if (
-            offset not in free
-            and not _segments_tail(walk, offset)
-            and stretch != _FREE_SMALL.pack(1, offset + len(stretch), _START_BIG_FILE)  # a stale end (above)
-        ):
+        if offset not in free and not _segments_tail(walk, offset) and not _stale_end(stretch, offset):
             raise Invalid(
                 f"root: {len(walk.gaps[offset])} bytes at {offset} are neither a record nor in a "
                 "segment the FreeSegments record lists"
@@ -99,10 +129,15 @@ def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-# A stretch of free space no segment lists may also be one older FreeSegments record's
-# last entry, the segment from the end of the file to kStartBigFile, where the record
-# shrank in place at the end of the file (_stale), then moved, and the file grew past
-# it: (1, the stretch's end, 2000000000), nothing of its own (one entry: 0 bits).
+def _stale_end(stretch: bytes, offset: int) -> bool:
+    """Whether a stretch of free space no segment lists is one older FreeSegments record's
+    last entry, the segment from the end of the file on, where the record shrank in place
+    at the end of the file (_stale), then moved, and the file grew past it: (1, the
+    stretch's end, its end entry's last: ends_free), nothing of its own (0 bits)."""
+    if len(stretch) != _FREE_SMALL.size:
+        return False
+    version, first, last = _FREE_SMALL.unpack(stretch)
+    return version == 1 and first == offset + len(stretch) and ends_free(first, last)
 
 
 def _segments_tail(walk: RootWalk, offset: int) -> bool:
@@ -147,7 +182,7 @@ def _unwritten(walk: RootWalk, first: int, j: int, stop: int) -> bool:
     body = at + record.nbytes - len(data)
     aligned = stop > body and (stop - body) % size == 0
     entries = len(data) % size == 0 and all(data[i : i + 2] == b"\0\1" for i in range(0, len(data), size))
-    ends = data[-4:] == struct.pack(">i", _START_BIG_FILE)  # its last entry its end's
+    ends = len(data) >= size and ends_free(*_FREE_SMALL.unpack_from(data, len(data) - size)[1:])
     reaches = j < len(walk.starts) and at + record.nbytes == walk.starts[j]
     return aligned and entries and ends and reaches and record.klass == b"TFile"
 
@@ -214,7 +249,7 @@ def _stale(walk: RootWalk, tail: bytes, base: int, record: int, at_file_end: boo
     for slot, (version, first, last) in enumerate(entries):
         if version != 1:
             return False
-        if last == _START_BIG_FILE:  # a write's end entry: the next slot is an older write's
+        if ends_free(first, last):  # a write's end entry: the next slot is an older write's
             # Its own end (written where the record ended the file: then every older, higher
             # one was too) or, below those, the end that stayed: the stretch's or a later one,
             # no later than a later write's (lower slot) named: fEND only grows where the

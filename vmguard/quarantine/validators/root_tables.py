@@ -6,7 +6,7 @@ segments is a directory, a keys list, FreeSegments, the StreamerInfo (fSeekInfo)
 basket, or listed once in its directory's keys list with a key equal to its own byte for
 byte (readers use the list's copy: a record's own key is otherwise free). The header's
 fCompress is a setting ROOT stores (_compress); UUIDs are pinned as far as the writer makes
-them (root_uuids)."""
+them (root_uuids), each directory's version and fNbytesName to what it writes (_as_written)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ _DIR_LARGE = struct.Struct(">hIIiiqqq")
 _DIRECTORY = (b"TDirectory", b"TDirectoryFile")
 MAX_ALGORITHM = 5  # ROOT's last compression algorithm (kZSTD; kUndefined is 6)
 MAX_DIRECTORIES = 100_000
+# TDirectoryFile's class version: 5 from ROOT 5.16 on and uproot, 4 from ROOT 4.00 to 5.15
+# (the same 60-byte record: the RHEL5 era's ROOT the lab's legacy jobs may still run).
+_DIR_VERSIONS = (4, 5)
 
 
 def resolve(walk: RootWalk) -> set[int]:
@@ -274,10 +277,12 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
             f"root: the directory at {directory.offset} is not its fields, a UUID and "
             f"{'' if wide else '12 '}zeros (its reserved bytes)"
         )
-    _, created, modified, nbytes_keys, _, seek_dir, seek_parent, seek_keys = layout.unpack_from(body, at)
+    fields = layout.unpack_from(body, at)
+    version, created, modified, nbytes_keys, nbytes_name, seek_dir, seek_parent, seek_keys = fields
     for datime in (created, modified):  # fDatimeC, fDatimeM: root_trees dates the file by them
         check_datime(datime, f"the directory at {directory.offset}")
     parent = key_fields(directory.key)[1]
+    _as_written(header, directory, (version, nbytes_name, seek_dir, seek_parent, seek_keys), top=parent == 0)
     # uproot and ROOT 6.38+ give a subdirectory's parent; older ROOT the top directory's
     # position (TDirectoryFile::Init: fSeekParent = f->GetSeekDir()): 1 bit a nested one.
     parents = (parent, header.begin) if parent else (0,)
@@ -285,3 +290,28 @@ def _directory_part(header: Header, directory: Record, at: int) -> tuple[int, in
         raise Invalid(f"root: the directory at {directory.offset} gives another position or parent")
     root_uuids.check(header.uuid, rest[:18], top=parent == 0)
     return seek_keys, nbytes_keys
+
+
+def _as_written(header: Header, directory: Record, fields: tuple[int, ...], top: bool) -> None:
+    """A directory's version and fNbytesName as ROOT and uproot write them (session 40,
+    attack q root: any version up to 1000 and any fNbytesName passed, 47 chosen bits a
+    directory; uproot reads neither, ROOT's TDirectoryFile::ReadKeys(kTRUE) re-reads the
+    fields at fSeekDir + fNbytesName). The version is TDirectoryFile's class version, 5 (4
+    before ROOT 5.16), plus 1000 in the large layout (TDirectoryFile::FillBuffer, uproot's DirectoryHeader),
+    which both write only where a seek (fSeekDir, fSeekParent, fSeekKeys) needs it: one at
+    or past kStartBigFile. fNbytesName is where the fields start in the record: the top
+    directory's the header's (its key, name and title: TFile::Init), a subdirectory's its
+    key's length (TDirectoryFile::Init: key->GetKeylen(); uproot: the key's num_bytes)."""
+    version, nbytes_name, *seeks = fields
+    large = version > 1000
+    if version - 1000 * large not in _DIR_VERSIONS or (large and max(seeks) < root_free.START_BIG_FILE):
+        raise Invalid(
+            f"root: the directory at {directory.offset} has version {version}: ROOT and uproot write "
+            "5 (ROOT 4.00 to 5.15: 4), plus 1000 (64-bit seeks) where a seek reaches kStartBigFile"
+        )
+    own, what = (header.nbytes_name, "the header's fNbytesName") if top else (len(directory.key), "KeyLen")
+    if nbytes_name != own:
+        raise Invalid(
+            f"root: the directory at {directory.offset} has fNbytesName {nbytes_name}, not {own}, "
+            f"{what}: where its fields start in its record, as ROOT and uproot write it"
+        )

@@ -2,7 +2,8 @@
 
 A member is its extended headers (pax `x`, GNU long name `L`), each with its data, then
 its ustar or GNU header. In every header: the magic is ustar's or GNU's; text fields
-(name, linkname, uname, gname, prefix) hold nothing after their NUL; the numbers are
+(name, linkname, uname, gname, prefix) hold nothing after their NUL, the owner names no
+control a terminal acts on (terminal.py); the numbers are
 octal digits of the written width and their NUL (the checksum: six, NUL, space); no
 link name; device numbers empty or zero; the bytes after the last field (500-511 of
 ustar, 345-511 of GNU) zero. A pax header is named as tarfile or GNU tar names it and
@@ -18,12 +19,17 @@ import os
 import re
 import tarfile
 
-from . import tarextended, tarnames
+from . import tarextended, tarnames, terminal
 from .stream import Invalid
 
 BLOCK = 512
 USTAR, GNU = b"ustar\x0000", b"ustar  \x00"
 _TEXT = {"name": (0, 100), "linkname": (157, 257), "uname": (265, 297), "gname": (297, 329)}
+# `tar tv` prints the owner names raw (GNU tar quotes a member's name, not its owner's):
+# the one rule for a string a reader prints (terminal.py; session 40, attack q content).
+# The name (and prefix, long name, pax path) is the walk's (names.py refuses controls);
+# a link name is refused outright (no link is admitted); the rest are numbers.
+_OWNERS = ("uname", "gname")
 _NUMBERS = {"mode": (100, 108), "uid": (108, 116), "gid": (116, 124), "size": (124, 136), "mtime": (136, 148)}
 _CHKSUM = re.compile(rb"[0-7]{6}\0 ")
 _OCTAL = {8: re.compile(rb"[0-7]{7}\0"), 12: re.compile(rb"[0-7]{11}\0")}  # by the field's width
@@ -100,6 +106,8 @@ def _block_allowed(block: bytes, member: tarfile.TarInfo, last: bool) -> None:
         value, _, after = block[start:end].partition(b"\0")
         if after.strip(b"\0") or (field == "linkname" and value):
             raise Invalid(f"tar: bytes after the {field} of {member.name!r} (a field no reader returns)")
+        if field in _OWNERS:
+            terminal.check(value, f"the {field} of {member.name!r}", "tar")
     for field, (start, end) in _NUMBERS.items():
         if not _number_written(block[start:end], last and magic == GNU, negative=field == "mtime"):
             raise Invalid(f"tar: the {field} of {member.name!r} is not written as tar writes it")
@@ -168,6 +176,8 @@ def _pax_records(data: bytes, member: tarfile.TarInfo) -> dict[str, bytes]:
                 f"tar: {member.name!r} has a pax record {key or 'that is broken'!r} "
                 f"(only {', '.join(sorted(PAX_KEYS))}, once each, their values as tar writes them)"
             )
+        if key in _OWNERS:
+            terminal.check(value, f"the pax {key} record of {member.name!r}", "tar")
         records[key] = value
         pos += length
     return records

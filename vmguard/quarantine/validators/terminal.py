@@ -31,6 +31,12 @@ CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
 # One byte of a string alone (FITS checks a column's byte position across rows at once):
 # its C0 and DEL; a C2 is read with the byte after it by the caller.
 CONTROL_BYTE = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same as a JSON escape, \u00XX in either case (every one is below U+00A0), derived from
+# CONTROL: jq -r and json.load print what it names raw (jsonfmt.py in a JSON string,
+# textescapes.py in text). Whether its backslash is itself escaped is the caller's question.
+ESCAPE = re.compile(
+    r"\\u00(?i:" + "|".join(f"{c:02x}" for c in range(0xA0) if CONTROL.match(chr(c))) + ")"
+)
 # What a refusal says a terminal does with the string.
 WHY = ("a reader prints it raw and the terminal acts on it: ESC [ climbs rows and erases "
        "lines, OSC sets the title or the clipboard; a string may hold no control but TAB, LF "

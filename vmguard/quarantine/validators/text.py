@@ -2,7 +2,8 @@
 and no control character but TAB, LF, VT and CR (no escape sequences that drive a
 terminal but tqdm's cursor-up ESC [ A, at most one a line and none on the first, no C1
 controls, no FF; in UTF-16 also no byte ESC, ENQ, SO, SI, FF or UTF-8 C1 pair a terminal
-acts on, and no byte BS at a line's column 0: `cat` writes bytes). The
+acts on, and no byte BS at a line's column 0: `cat` writes bytes), and no JSON escape `\\u001b` of
+such a control (jq -r and json.load print it raw: textescapes.py). The
 encoding is found, not guessed: UTF-16 (LE or BE) if the file starts with its byte order
 mark, else UTF-8 if every byte is, else Latin-1 if every byte is allowed there (any byte but NUL and the
 C0/C1 controls); the answer names it ("text", "text:utf-16", "text:latin-1") and the
@@ -16,7 +17,9 @@ from __future__ import annotations
 import codecs
 import re
 
+from . import terminal
 from .stream import Invalid, Stream
+from .textescapes import ControlEscapes, why
 
 FMT = "text"
 UTF8, UTF16, LATIN1 = "utf-8", "utf-16", "latin-1"  # the policy's names (TextEncoding)
@@ -167,6 +170,7 @@ class TextChecker:
         self.fed, self.up = False, False
         self.column = 0  # UTF-16: the columns a BS may take back on the line (_backspaces)
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
+        self.escapes = ControlEscapes()  # JSON's \u001b, which jq -r prints as ESC
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         if self.codec == "utf-8" and b"\0" in chunk:  # binary data after a text start
@@ -180,6 +184,9 @@ class TextChecker:
         start = self.offset if self.in_latin1 else self.offset - held  # the byte `text` starts at
         if self.in_latin1:
             self._control(text, start)
+        if self.in_latin1 and held:  # Latin-1 from here: the cut character's bytes end any escape
+            self.escapes.carry = ""
+        self._escape(text, start)
         self.latin1 = self.latin1 and bad is None
         joined = self.tail + text
         if found := _markup(joined):
@@ -189,6 +196,15 @@ class TextChecker:
             )
         self.tail = joined[-_TAIL:]
         self.offset += len(chunk)
+
+    def _escape(self, text: str, start: int) -> None:
+        """Refuse a JSON escape of a control in `text` (starting at byte `start`):
+        textescapes.py."""
+        carried = self._width(self.escapes.carry)
+        if (found := self.escapes.find(text)) is not None:
+            whole, index, escape = found
+            near = self.near(whole, index, start - carried)
+            raise terminal.TerminalString(f"text: the escape {escape} near byte {near} {why(escape)}")
 
     def near(self, text: str, index: int, start: int) -> int:
         """The byte of the file where character `index` of `text` is, `text` starting at byte
@@ -222,7 +238,7 @@ class TextChecker:
             return chunk.decode("latin-1")
         if not self.cut and chunk.isascii() and not chunk.translate(None, _ASCII_ALLOWED):
             if b"\n" in chunk:  # no ESC: a new line, no cursor-up on it yet
-                self.fed, self.up = True, False
+                self._down(text)
             return text  # ASCII without a control byte (4x faster than the search, same answer)
         self._control(text, self.offset - held)
         return text

@@ -102,7 +102,7 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
         if isinstance(failed[0], TerminalString):
             raise failed[0]  # JSON's strings drive a terminal: as text it is no better
         if failed[0] and failed[1]:
-            raise failed[0 if said_json else 1]
+            raise _refusal(failed, said_json)
     names = [failed[i] or _fed(checker.close) for i, checker in enumerate(checkers)]
     if isinstance(names[0], TerminalString):
         raise names[0]
@@ -112,7 +112,14 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
         if inside.not_json is None:
             inside.not_json = str(names[0])
         return ("text/plain" if said_json else mime), names[1]
-    raise names[0 if said_json else 1]
+    raise _refusal(names, said_json)
+
+
+def _refusal(failed: list, said_json: bool) -> Invalid:
+    """Why what is neither JSON nor text is refused: a string that drives a terminal (text's
+    JSON escape: jq reads what strict JSON refuses, textescapes.py), else the error of what
+    libmagic said."""
+    return next((f for f in failed if isinstance(f, TerminalString)), failed[0 if said_json else 1])
 
 
 def _fed(step: Callable, *args: bytes) -> Invalid | str | None:

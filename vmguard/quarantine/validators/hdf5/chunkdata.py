@@ -88,7 +88,8 @@ def _sinks(w: Walker, c: Chunking, offsets: tuple[int, ...], shuffled: bool) -> 
     fill = c.fill or bytes(c.dims[-1])
     out: list = [] if runs is None else [edges.Edge(runs, (c.size // c.dims[-1], fill, shuffled), c.what)]
     if c.values:
-        out.append(vlen.Elements(w, c.values, c.what, (shuffled, c.size)))
+        grid = (offsets[:-1], c.dims[:-1], c.extent[:-1])
+        out.append(vlen.Elements(w, c.values, c.what, (shuffled, c.size), grid))
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, choices, fractalheap, scalelists, sizes
+from . import btree2, choices, fractalheap, once, scalelists, sizes
 from .checksum import lookup3
 from .heldblocks import Held
 from .ledger import UNDEFINED
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 NO_ORDER = 0xFFFF  # a dense attribute record's creation order when none is tracked
+_NAMED = {5: once.Named.LINK, 8: once.Named.ATTRIBUTE}  # what a name index's records name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +149,10 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         size = heap.id_len + {5: 4, 6: 8, 8: 9, 9: 5}[kind]
         index = _index(heap, btree2.records(w, address, kind, (size, where)), kind)
         if kind in (5, 8):
-            names = {offset: _object(w, kind, record, what, first) for offset, record in index.items()}
+            found = {offset: _object(w, kind, record, what, first) for offset, record in index.items()}
+            keys = [(index[offset][0], name) for offset, (_, _, name) in found.items()]
+            once.in_order(keys, _NAMED[kind], what, f"the records of the name index of {where}")
+            names = {offset: (order, flags) for offset, (order, flags, _) in found.items()}
             objects = {offset: record[3:] for offset, record in index.items()}
         elif index.keys() != names.keys() or any(
             (record[1], record[2]) != names[offset] for offset, record in index.items()
@@ -165,6 +169,7 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
         held = [(objects[o][0], objects[o][1], names[o][0]) for o in names]
         rewritten = scalelists.rewrites(w.file, [(at, order) for at, _, order in held], what)
         heap.copies = scalelists.deleted(w.file, held, s.max_order, what)
+        w.ledger.emptied.add(heap)  # a copy may also stay in a block the rewrite emptied
     creation_orders(  # an attribute opened while a message: its index among at most max compact
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
         w.compact or 1, rewritten,
@@ -236,9 +241,11 @@ def _index(heap: fractalheap.Heap, records: list, kind: int) -> dict[int, tuple[
     return out
 
 
-def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dict) -> tuple[int | None, int]:
+def _object(
+    w: Walker, kind: int, record: tuple[int, ...], what: str, first: dict
+) -> tuple[int | None, int, bytes]:
     """Walk one heap object as the message it is; its name's hash is the record's.
-    Returns (its creation order: a link's own, an attribute's record's; its flags)."""
+    Returns (its creation order: a link's own, an attribute's record's; its flags; its name)."""
     from .objects import Message  # the walk's own type (objects imports this module)
 
     key, order, flags, address, length = record
@@ -260,7 +267,7 @@ def _object(w: Walker, kind: int, record: tuple[int, ...], what: str, first: dic
             f"hdf5: the name hash of a record of the dense storage of {what} is not lookup3 "
             f"of its name {name.decode('utf-8', 'replace')!r}"
         )
-    return order, flags
+    return order, flags, name
 
 
 def _attribute_name(f: File, at: int, what: str) -> bytes:

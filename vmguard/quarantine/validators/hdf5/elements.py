@@ -1,10 +1,11 @@
 """What each byte of one element of a datatype is: a compound's members at their offsets
 and an array's items (nested at any depth), the atomic types' pinned bits (atoms.py:
 padding bits of integers, bitfields and floats; NULLTERM strings), references, variable-
-length values (16 bytes pointing into a global heap: vlen.py) wherever they lie, and
-padding: the bytes of a compound that no member covers. No reader returns padding, and
-libhdf5 writes there whatever the writer's memory held (h5py: numpy's gaps of an aligned
-dtype, uninitialised unless the array was zeroed), so padding must be zeros (vlen.check)."""
+length values (16 bytes pointing into a global heap: vlen.py) wherever they lie, the
+fixed-length strings a reader prints (fixedtext.py), and padding: the bytes of a
+compound that no member covers. No reader returns padding, and libhdf5 writes there
+whatever the writer's memory held (h5py: numpy's gaps of an aligned dtype, uninitialised
+unless the array was zeroed), so padding must be zeros (vlen.check)."""
 
 from __future__ import annotations
 
@@ -37,11 +38,12 @@ class Element:
     pairs: bytes = b""  # 1 where a NUL may not be followed by a non-NUL (NULLTERM strings)
     refs: tuple[tuple[int, int], ...] = ()  # (offset, atoms.OBJECT_REF or REGION_REF)
     rules: tuple[tuple[int, int, str], ...] = ()  # [start, end) of each pinned run: what it is
+    texts: bytes = b""  # its fixed-length strings: 1 where one starts, 2 where it goes on (b"": none)
 
     @property
     def checked(self) -> bool:
-        """Whether any byte of the element is more than data."""
-        return bool(self.vlens or self.mask or self.pairs or self.refs)
+        """Whether any byte of the element is more than data (or text a reader prints)."""
+        return bool(self.vlens or self.mask or self.pairs or self.refs or self.texts)
 
     def rule(self, offset: int) -> str:
         """What the pinned byte at `offset` of an element is."""
@@ -83,8 +85,11 @@ def _atom(f: File, at: int, head: tuple[int, int, int], what: str) -> Element:
     kind = atoms.reference(cls, bits, size)
     if kind is not None:
         return Element(size=size, refs=((0, kind),))
-    if atoms.nullterm(cls, bits) and size > 1:
-        return Element(size=size, pairs=b"\1" * (size - 1) + b"\0")
+    if cls == atoms.STRING and size:  # a reader prints it (fixedtext.py)
+        _pinnable(size, what)
+        ended = atoms.nullterm(cls, bits) and size > 1
+        pairs = b"\1" * (size - 1) + b"\0" if ended else b""
+        return Element(size=size, pairs=pairs, texts=b"\1" + b"\2" * (size - 1))
     pinned = atoms.pinned(f, at, head)
     if pinned is None:
         return Element(size=size)
@@ -139,13 +144,26 @@ def _compound(size: int, parts: list[tuple[int, Element]], what: str) -> Element
         pos = offset + part.size
         _bounded(len(vlens) + len(refs) + len(rules), what)  # as it grows: a nesting of arrays is no bomb
     pads.append((pos, size))
+    texts = _texts(size, parts, what)
     if not any(s < e for s, e in pads) and not any(p.mask or p.pairs for _, p in parts):
-        return Element(size=size, vlens=tuple(vlens), refs=tuple(refs))
+        return Element(size=size, vlens=tuple(vlens), refs=tuple(refs), texts=texts)
     _pinnable(size, what)
     mask, want, pairs = _pins(size, parts, pads)
     return Element(
-        size=size, vlens=tuple(vlens), refs=tuple(refs), mask=mask, want=want, pairs=pairs, rules=tuple(rules)
+        size=size, vlens=tuple(vlens), refs=tuple(refs), mask=mask, want=want, pairs=pairs,
+        rules=tuple(rules), texts=texts,
     )
+
+
+def _texts(size: int, parts: list[tuple[int, Element]], what: str) -> bytes:
+    """The map of a compound's fixed-length strings: its members' at their offsets."""
+    if not any(part.texts for _, part in parts):
+        return b""
+    _pinnable(size, what)
+    texts = bytearray(size)
+    for offset, part in parts:
+        texts[offset : offset + len(part.texts)] = part.texts
+    return bytes(texts)
 
 
 def _pins(size: int, parts: list[tuple[int, Element]], pads: list[tuple[int, int]]) -> tuple[bytes, ...]:
@@ -163,7 +181,7 @@ def _pins(size: int, parts: list[tuple[int, Element]], pads: list[tuple[int, int
 def _repeated(base: Element, count: int, what: str) -> Element:
     step = base.size
     _bounded(count * (len(base.vlens) + len(base.refs)), what)
-    if base.mask or base.pairs:
+    if base.mask or base.pairs or base.texts:
         _pinnable(step * count, what)
     if count * len(base.rules) <= MAX_PARTS:
         rules = tuple((i * step + s, i * step + e, t) for i in range(count) for s, e, t in base.rules)
@@ -177,13 +195,15 @@ def _repeated(base: Element, count: int, what: str) -> Element:
         want=base.want * count if base.mask else b"",
         pairs=base.pairs * count if base.pairs else b"",
         rules=rules,
+        texts=base.texts * count,
     )
 
 
 def _pinnable(size: int, what: str) -> None:
     if size > MAX_PINNED:
         raise Invalid(
-            f"hdf5: an element of {what} with padding or padding bits is larger than {MAX_PINNED >> 20} MiB"
+            f"hdf5: an element of {what} with padding, padding bits or fixed-length strings is larger "
+            f"than {MAX_PINNED >> 20} MiB"
         )
 
 

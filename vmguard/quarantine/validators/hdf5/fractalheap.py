@@ -20,6 +20,7 @@ from ..stream import Invalid
 from . import btree2, freespace, oldsections, skipped, tuning
 from .checksum import lookup3
 from .ledger import UNDEFINED
+from .revertedroots import Reverted
 
 if TYPE_CHECKING:
     from .objects import Walker
@@ -168,8 +169,22 @@ def open_heap(w: Walker, address: int, what: str, kind: str) -> Heap:
         old = oldsections.Root(what=name, off_size=off_size, width=width, entries=entries)
         w.ledger.sections.add_root(address, old)  # its smaller copies may remain
     heap.blocks.sort()
+    for _, size, block in heap.blocks:  # a freed root of another heap may name its place
+        w.ledger.sections.reverts.blocks.setdefault(size, set()).add(block)
     _counters(heap, root, rows)
+    if heap.reverted and rows:  # and the root it freed when it reverted (revertedroots)
+        w.ledger.sections.reverts.heaps[address] = _revertible(heap, entries)
     return heap
+
+
+def _revertible(heap: Heap, entries: bytes) -> Reverted:
+    """The live root of a reverted heap (its child addresses `entries`), as the source
+    of the root it freed."""
+    width, n = heap.table[0], len(entries) // 8
+    sizes = [heap.row_size(i // width) if i // width < direct_rows(heap) else 0 for i in range(n)]
+    head = b"FHIB" + bytes(1) + heap.address.to_bytes(8, "little") + bytes(heap.off_size)
+    children = tuple(int.from_bytes(entries[8 * i : 8 * i + 8], "little") for i in range(n))
+    return Reverted(head=head, width=width, entries=children, sizes=tuple(sizes))
 
 
 def _counters(heap: Heap, root: int, rows: int) -> None:

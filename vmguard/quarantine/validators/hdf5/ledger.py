@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 from . import UNDEFINED as UNDEFINED  # the package's own, for the walk's modules
 from .checksum import lookup3
+from .emptiedblocks import EmptiedBlocks
 from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
 from .oldchunks import OldChunks
@@ -89,6 +90,7 @@ class Ledger:
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
         self.held = HeldBlocks()  # and of those that held a header's attributes in a row (heldblocks.py)
+        self.emptied = EmptiedBlocks()  # and of a dense heap's blocks a REFERENCE_LIST rewrite emptied
         self.sections = OldSections()  # the old section lists of dense storage's heaps
         self.chunks = OldChunks(self.extents)  # and of compressed chunks libhdf5 rewrote elsewhere
         self.deferred: list[Callable[[], None]] = []  # checks that need the freed blocks found (moved.py)
@@ -158,10 +160,16 @@ class Ledger:
         (oldsections.py), as structures: what lies around them is checked as ever. In
         rounds: those whose signature shows at a gap's start (a list lies right after
         what was allocated before it), then those whose start a later list took, until a
-        round finds none (a whole list right after a hidden one starts a gap then)."""
+        round finds none (a whole list right after a hidden one starts a gap then). First
+        the ends of the direct blocks a REFERENCE_LIST rewrite emptied (emptiedblocks.py),
+        whose addresses a freed root may name (revertedroots.py)."""
+        live = self._live_end()
+        gaps = [(start, end) for start, end, _ in self._gaps() if end <= live]
+        for start, size, what in self.emptied.claims(self.file.buf, gaps):  # first: a freed root names them
+            self.claim(start, size, what)
+        self.sections.reverts.emptied = self.emptied.found
         if not self.sections.heaps and not self.sections.roots:
             return
-        live = self._live_end()
         found, first = True, True
         while found:
             gaps = [(start, min(end, live)) for start, end, _ in self._gaps() if start < live]

@@ -18,6 +18,7 @@ from . import (
     kinds,
     moved,
     nullpieces,
+    once,
     pipeline,
     sizes,
     storage,
@@ -74,6 +75,7 @@ class Walker:
     later: list[tuple[Message, str, dict[int, Message], int]] = field(default_factory=list)
     groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group -> (B-tree, heap)
     named: dict[int, dict[bytes, int | bytes]] = field(default_factory=dict)  # group -> link name -> target
+    names: dict[int, set[tuple[once.Named, bytes]]] = field(default_factory=dict)  # object -> names (once.py)
     at: int = UNDEFINED  # the object header being visited
     compact: int | None = None  # the most attributes its (v2) header may keep (choices.py)
     messages: int = 0
@@ -118,6 +120,7 @@ class Walker:
 
     def visit(self, address: int, what: str) -> None:
         self.at, self.stale, self.continuations = address, [], []
+        waiting = len(self.later)
         messages = header(self, address, what)
         self.bounds = versions.header(self.file, address, what)
         first: dict[int, Message] = {}
@@ -142,6 +145,8 @@ class Walker:
         if 0x0A in first:
             links = choices.link_phase_change(self, first[0x0A], what)
             choices.compact(sum(m.kind == 0x06 for m in messages), links, "link", what)
+        if len(self.later) == waiting:  # no attribute waits for its datatype: its names are all read
+            self.names.pop(address, None)
 
     def take(self, m: Message, what: str, first: dict[int, Message]) -> None:
         """One message of the object being visited (in its header, or an object of its
@@ -295,6 +300,7 @@ def _link(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> None:
     length = int.from_bytes(f.bytes(pos, width, what), "little")
     raw = fields.stored_string(f.bytes(pos + width, length, what), f"the name of a link of {what}")
     fields.name_charset(cset, raw, f"the name of a link of {what}")
+    once.name(w, once.Named.LINK, raw, what)
     name, pos = raw.decode("utf-8", "replace"), pos + width + length
     if kind == 0:
         w.reach(f.unpack("Q", pos, what)[0], f"{what.rstrip('/')}/{name}")

@@ -1,6 +1,7 @@
 """What earlier states of a fractal heap leave, recomputed: the free-space section lists
 libhdf5 leaves when the heap's free space changes between sessions, and the root
-indirect blocks it leaves when the root gains rows (OldSections._root).
+indirect blocks it leaves when the root gains rows (OldSections._root) or the heap reverts
+(revertedroots.py).
 
 A fractal heap's free-space manager (freespace.py) writes its section list (`FSSE`) at
 each close. When a later session adds links or attributes, the list is rewritten with
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from . import oldstates, skipped
 from .checksum import lookup3, sealed
 from .hiddenlists import MAX_WORK, Capped, Exhausted, Search, counted
+from .revertedroots import RevertedRoots
 
 SIGNATURE = b"FSSE"
 MAX_HIDDEN = 256  # bytes of an old list under the structure that took its start
@@ -92,6 +94,7 @@ class OldSections:
     fills: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.fills, by manager
     pinned: dict[tuple[int, frozenset[int]], tuple[bytes, ...]] = field(default_factory=dict)  # and pinned
     skips: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # oldstates.skips, by manager
+    reverts: RevertedRoots = field(default_factory=RevertedRoots)  # the roots reverted heaps freed
 
     def add(self, manager: int, tails: Tails) -> None:
         self.heaps[manager] = tails
@@ -132,7 +135,7 @@ class OldSections:
         or m rows a large block needed, its last row reached), the copies a chain,
         its children the root's first ones then undefined addresses (the blocks allocated
         by then), its checksum recomputed; one per rows (a root keeps its place until it
-        doubles)."""
+        doubles); or one a reverted heap freed (_reverted)."""
         if end - at < _PREFIX + 4:
             return 0
         heap = struct.unpack_from("<Q", buf, at + 5)[0]
@@ -145,7 +148,7 @@ class OldSections:
         for rows, counts in oldstates.shapes(len(root.entries) // (8 * root.width), root.width):
             size = 8 * rows * root.width
             if first + size + 4 > end:
-                return 0
+                break
             raw = bytes(buf[first : first + size])
             children = len(raw[: size].rstrip(b"\xff")) // 8 * 8
             kept = raw[:children] == root.entries[:children] and raw[children:] == b"\xff" * (size - children)
@@ -153,6 +156,13 @@ class OldSections:
             if kept and shaped and _checksum(buf, at, first + size):
                 self.old_roots.add((heap, rows))
                 return first + size + 4 - at
+        return self._reverted(heap, bytes(buf[at:end]))
+
+    def _reverted(self, heap: int, shown: bytes) -> int:
+        """The size of the root a reverted heap freed that `shown` starts with (0: none)."""
+        for whole, _ in self.reverts.fits(heap, shown, range(1)):
+            self.reverts.take(whole)
+            return len(whole)
         return 0
 
     def _chained(self, heap: int, rows: int) -> bool:
@@ -195,8 +205,9 @@ class OldSections:
         """The bytes of `shown` that end a structure recomputed whole, hidden for 1 to
         `most` bytes: a heap's earlier list (one per state, _states) or an earlier root
         indirect block (libhdf5 frees the old root when it writes a larger one; one per
-        rows, of the shapes _root admits). Of all that fit, the one that shows the most (a
-        list shown for a byte or two fits by chance where the true one shows more); one
+        rows, of the shapes _root admits; or when it reverts the heap: revertedroots). Of
+        all that fit, the one that shows the most (a list shown for a byte or two fits by
+        chance where the true one shows more); one
         showing a byte only if it starts where the structure over it does (`hidden`: at
         most, and the bytes hidden of one starting there: MIN_SHOWN)."""
         most, pinned = hidden
@@ -218,10 +229,14 @@ class OldSections:
                      for whole, hidden in oldstates.candidates(tuple(blocks), shown, most)
                      if self._chained(heap, blocks[whole][0])
                      and (len(whole) - hidden >= MIN_SHOWN or hidden == pinned)]
+        fits += self.reverts.hidden(shown, (most, pinned), MIN_SHOWN)  # the roots reverted heaps freed
         if not fits:
             return 0, ""
         size, hidden, whole, owner = max(fits)
         self.hidden_starts[pos] = pos + hidden
+        if whole[:4] == b"FHIB" and whole not in self.root_blocks.get(owner, {}):
+            self.reverts.take(whole)
+            return size, f"an old root indirect block of {self.roots[owner].what} (the heap reverted)"
         if whole[:4] == b"FHIB":
             self.old_roots.add((owner, self.root_blocks[owner][whole][0]))
             return size, f"an old root indirect block of {self.roots[owner].what}"

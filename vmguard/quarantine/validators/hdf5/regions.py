@@ -26,7 +26,7 @@ _WIDTHS = {2: "H", 4: "I", 8: "Q"}
 
 def content(w: Walker, extent: tuple[int, int], kind: Element | str, what: str) -> None:
     """The heap object at `extent` (address, size) holds what `kind` says."""
-    if isinstance(kind, Element) and not (kind.mask or kind.pairs or kind.refs):
+    if isinstance(kind, Element) and not (kind.mask or kind.pairs or kind.refs or kind.texts):
         return  # a sequence of plain data: nothing to read
     raw = w.file.bytes(*extent, what)
     if kind == TEXT:

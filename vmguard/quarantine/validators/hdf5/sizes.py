@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .. import terminal
 from ..stream import Invalid
 from . import fills, properties
 from .ledger import File
@@ -127,14 +128,18 @@ def _tag(f: File, at: int, size: int, what: str) -> int:
     length = tag.find(b"\0") if b"\0" in tag else size
     if tag[length:].strip(b"\0") or size != -(-length // 8) * 8:
         raise Invalid(f"hdf5: the tag of an opaque datatype of {what} is not NUL-padded as libhdf5 writes it")
+    terminal.check(tag[:length], f"the tag of an opaque datatype of {what}", "hdf5")  # h5dump prints it
     return size
 
 
-def _name(f: File, at: int, version: int, what: str) -> int:
-    """The bytes of a member name: NUL-terminated, padded to 8 before version 3."""
+def _name(f: File, at: int, version: int, what: str, called: str = "") -> int:
+    """The bytes of a member name (or what `called` names: a comment): NUL-terminated,
+    padded to 8 before version 3; its characters text a reader prints (h5py's dtype.names
+    and enum dictionaries, h5dump's listing: session 40)."""
     length = f.bytes(at, max(0, f.eof - at), f"a name in {what}").find(b"\0")
     if length < 0:
         raise Invalid(f"hdf5: a name in a message of {what} has no NUL")
+    terminal.check(f.bytes(at, length, what), called or f"a member name in the datatype of {what}", "hdf5")
     if version >= 3:
         return length + 1
     padded = -(-(length + 1) // 8) * 8  # with zeros: what libhdf5 writes, no reader reads
@@ -274,7 +279,7 @@ def _flagged(fixed: int, optional: tuple[tuple[int, int], ...]):  # noqa: ANN202
 
 
 def _comment(f: File, at: int, what: str) -> int:
-    return _name(f, at, 3, what)
+    return _name(f, at, 3, what, f"the comment of {what}")
 
 
 def _file_space(f: File, at: int, what: str) -> int:

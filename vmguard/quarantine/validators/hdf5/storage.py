@@ -9,10 +9,8 @@ import struct
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .. import terminal
 from ..stream import Invalid
-from . import btree, chunks, edges, fields, fills, regions, sizes, vlen
-from .atoms import STRING
+from . import btree, chunks, edges, fields, fills, fixedtext, once, regions, sizes, vlen
 from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
@@ -152,15 +150,16 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
     if flags:  # a committed datatype's
-        cls, item, values = _committed(w, shared(f, at, what), what)
+        _, item, values = _committed(w, shared(f, at, what), what)
     else:
-        cls, item, values = datatype(sizes.within(f, m), at, what)
+        _, item, values = datatype(sizes.within(f, m), at, what)
     space_of = dataspace(f, space_at, what)
     fixed(space_of, f"an attribute of {what}")
     # the name: its characters and one NUL (its size counts), then padding
     called = f"the name of an attribute of {what}"
     text = fields.stored_string(f.bytes(start, name, what), called, terminated=True)
     fields.name_charset(f.unpack("8xB", m.at, what)[0] if version == 3 else 0, text, called)
+    once.name(w, once.Named.ATTRIBUTE, text, what)
     if f.bytes(start + name, pad(name) - name, what).strip(b"\0"):
         raise Invalid(
             f"hdf5: the padding after the name of an attribute of {what} holds data (it is not "
@@ -170,20 +169,8 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     _field(f, (at, dtype, needed, pad(dtype)), f"the datatype of an attribute of {what}")
     _field(f, (space_at, space, space_of.size, pad(space)), f"the dataspace of an attribute of {what}")
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
-    if values:
-        _refs(w, (data, space_of.elements * item), values, what)
-    if cls == STRING:
-        _fixed_strings(f, (data, space_of.elements, item), what)
-
-
-def _fixed_strings(f: File, extent: tuple[int, int, int], what: str) -> None:
-    """An attribute of fixed-length strings: each, its NUL padding aside, is text a reader
-    prints (terminal.py; h5py returns bytes, `.decode()` hands a terminal what they hold)."""
-    at, count, item = extent
-    raw = f.bytes(at, count * item, f"an attribute of {what}")
-    called = f"a fixed-length string attribute of {what}"
-    for i in range(0, len(raw), item):
-        terminal.check(raw[i : i + item].replace(b"\0", b""), called, "hdf5")
+    if values:  # its fixed-length strings too (fixedtext.py), as a dataset's
+        _refs(w, (data, space_of.elements * item), values, what, f"an attribute of {what}")
 
 
 def _attribute_pad(version: int):  # noqa: ANN202
@@ -228,11 +215,12 @@ def padded(w: Walker, m: Message, content: int, what: str) -> None:
         raise Invalid(f"hdf5: the padding of {what} holds data")
 
 
-def _refs(w: Walker, extent: tuple[int, int], e: Element, what: str) -> None:
-    """The elements in `extent`: their padding, the heap objects their values point to."""
+def _refs(w: Walker, extent: tuple[int, int], e: Element, what: str, owner: str = "") -> None:
+    """The elements in `extent`: their padding, their fixed-length strings (whose are
+    they: `owner`, else `what`), the heap objects their values point to."""
     at, size = extent
     w.file.inside(at, size, what)
-    vlen.check(w, memoryview(w.file.buf)[at : at + size], e, what)
+    vlen.check(w, memoryview(w.file.buf)[at : at + size], e, what, fixedtext.Numbering(owner or what))
 
 
 def global_heaps(w: Walker) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import terminal
 from ..stream import Invalid
-from . import btree, fields, remains
+from . import btree, fields, once, remains
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
@@ -38,11 +38,14 @@ def symbol_table(w: Walker, root: int, heap: int, what: str, found: Found | None
         raise Invalid(f"hdf5: the last key of the group B-tree of {what} is not its last name")
     texts = [offset for _, _, offset in entries if offset is not None]  # soft links' values
     segment = _local_heap(w, heap, [offset for offset, _, _ in entries] + texts, what)
+    names = [(0, segment[offset : segment.index(b"\0", offset)]) for offset, _, _ in entries]
+    once.in_order([(0, b""), *names], once.Named.LINK, what, f"the symbol table entries of {what}")
     for offset, header, text in entries:
         raw = segment[offset : segment.index(b"\0", offset)]
         if found is not None:
             found(raw, header, None if text is None else segment[text : segment.index(b"\0", text)])
-        else:
+        else:  # a live group's: each name its only link of that name (once.py)
+            once.name(w, once.Named.LINK, raw, what)
             w.reach(header, f"{what.rstrip('/')}/{raw.decode('utf-8', 'replace')}")
 
 

@@ -13,15 +13,19 @@ are gathered and resolved once the walk knows the file's objects (objects.Walker
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import fixedtext
 from .atoms import OBJECT_REF
 from .elements import ELEMENT, PADDING, TEXT, Element
+from .fixedtext import Numbering
 from .ledger import UNDEFINED
 
 if TYPE_CHECKING:
+    from .fixedtext import Grid
     from .objects import Walker
 
 MAX_REFS = 4_000_000  # variable-length values and references in one file
@@ -31,20 +35,29 @@ _NONZERO = bytes([0]) + bytes([1]) * 255  # translate: 1 where a byte is not NUL
 REGION = "region"  # a heap object holding a dataset region reference's selection
 
 
-def check(w: Walker | None, data: bytes | memoryview, e: Element, what: str) -> None:
-    """The elements in `data` (a whole number of them): pinned bits, then values; read a
+def check(
+    w: Walker | None, data: bytes | memoryview, e: Element, what: str, numbering: Numbering | None = None
+) -> None:
+    """The elements in `data` (a whole number of them): pinned bits, fixed-length strings
+    (named by `numbering`, by default `what`'s elements from 0), then values; read a
     window of whole elements at a time, an element larger than a window a run at a time.
-    Without a walker (a heap object's items), only the pinned bits."""
+    Without a walker (a heap object's items), no values."""
     view = memoryview(data)
     whole = len(view) - len(view) % e.size
+    numbering = numbering or Numbering(what)
     if e.size > _WINDOW:
         for start in range(0, whole, e.size):
             _large(w, view[start : start + e.size], e, what)
+            if e.texts:
+                at = replace(numbering, first=numbering.first + start // e.size)
+                fixedtext.large(view[start : start + e.size], e.texts, at)
         return
     step = _WINDOW // e.size * e.size
     for at in range(0, whole, step):
         raw = bytes(view[at : min(at + step, whole)])
         pinned(raw, e, what)
+        if e.texts:
+            fixedtext.elements(raw, e.texts, replace(numbering, first=numbering.first + at // e.size))
         if w is not None:
             _refs(w, raw, e, what)
 
@@ -108,8 +121,9 @@ def _large(w: Walker | None, view: memoryview, e: Element, what: str) -> None:
 
 
 def one(value: bytes, e: Element, what: str) -> None:
-    """One element (a fill value): its pinned bits; references in it are refused."""
-    pinned(value, e, what)
+    """One element (a fill value): its pinned bits and strings (a reader returns it for
+    elements never written); references in it are refused."""
+    check(None, value, e, what)
     if e.vlens or e.refs:
         raise Invalid(f"hdf5: a fill value of variable-length values or references ({what}) is not supported")
 
@@ -155,16 +169,20 @@ def _heap_id(w: Walker, value: bytes | memoryview, want: tuple, what: str) -> No
 
 class Elements:
     """The elements of one chunk as its bytes stream by (feed, then close); a chunk that
-    was shuffled (byte planes) is gathered whole first, up to MAX_SHUFFLED."""
+    was shuffled (byte planes) is gathered whole first, up to MAX_SHUFFLED. `grid` is
+    where the chunk lies in the dataset (fixedtext.Numbering: to name an element)."""
 
-    def __init__(self, w: Walker, e: Element, what: str, shuffled: tuple[bool, int]) -> None:
-        self.w, self.e, self.what = w, e, what
+    def __init__(
+        self, w: Walker, e: Element, what: str, shuffled: tuple[bool, int], grid: Grid | None = None
+    ) -> None:
+        self.w, self.e, self.what, self.numbering = w, e, what, Numbering(what, grid)
         self.shuffled, size = shuffled
         self.carry = bytearray()
         if self.shuffled and size > MAX_SHUFFLED:
             raise Invalid(
-                f"hdf5: a shuffled chunk of {what}, whose elements hold more than data (variable-length "
-                f"values, references, padding, padding bits), is larger than {MAX_SHUFFLED >> 20} MiB"
+                f"hdf5: a shuffled chunk of {self.what}, whose elements hold more than data (variable-length "
+                f"values, references, padding, padding bits, fixed-length strings), is larger than "
+                f"{MAX_SHUFFLED >> 20} MiB"
             )
 
     def feed(self, piece: bytes | memoryview) -> None:
@@ -172,7 +190,8 @@ class Elements:
         if self.shuffled:
             return
         whole = len(self.carry) - len(self.carry) % self.e.size
-        check(self.w, bytes(self.carry[:whole]), self.e, self.what)
+        check(self.w, bytes(self.carry[:whole]), self.e, self.what, self.numbering)
+        self.numbering = replace(self.numbering, first=self.numbering.first + whole // self.e.size)
         del self.carry[:whole]
 
     def close(self) -> None:
@@ -182,4 +201,4 @@ class Elements:
             data = bytearray(len(data))
             for j in range(size):
                 data[j : n * size : size] = self.carry[j * n : (j + 1) * n]
-        check(self.w, data, self.e, self.what)
+        check(self.w, data, self.e, self.what, self.numbering)
