@@ -29,6 +29,7 @@ from . import (
     root_free,
     root_remains,
     root_rntuple,
+    root_strings,
     root_tables,
     root_tails,
     terminal,
@@ -74,6 +75,9 @@ def validate(stream: Stream) -> str:
         stream.skip(len(beyond), "bytes after fEND", FMT)
     stream.expect_end(FMT, "fEND, the end the header declares")
     free = root_tables.resolve(walk)
+    for offset, error in walk.layouts.items():
+        if offset not in free:
+            raise error
     root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
     baskets = root_data.check(walk, free)
@@ -189,7 +193,8 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         if klass in root_data.TREES:  # kept: its branches and baskets are checked at the end
             walk.data.packed[offset] = stream.peek(size)
             walk.kept += size
-        _blocks(stream, offset, size, objlen)
+        first = _blocks(stream, offset, size, objlen)
+        _strings(walk, key, klass, names[0], first)
         body = None
     elif last is not None:  # an uncompressed basket's entries and offsets array
         stream.skip(last[1] - keylen, "a basket's entries", FMT)
@@ -200,11 +205,14 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         walk.kept += size
         body = None
     elif klass not in KEPT:  # data: a basket's, a histogram's...
+        if root_strings.reads(klass, names[0]):
+            _strings(walk, key, klass, names[0], stream.peek(min(size, root_codecs.FULL_BLOCK)))
         stream.skip(size, "a record's payload", FMT)
         body = None
     else:  # uncompressed metadata: kept for the directory checks and the free space's
         body = stream.read(size, "a record", FMT)
         walk.kept += size
+        _strings(walk, key, klass, names[0], body)
     if klass not in DATA:
         walk.records[offset] = Record(offset, nbytes, key, klass, body)
         walk.kept += keylen
@@ -229,6 +237,19 @@ def _data_key(
     nbytes, _, _, datime = KEY.unpack_from(key)[:4]
     root_data.basket_key(walk.data, offset, fields, names, walk.header.begin, (datime, nbytes, count))
     return (count, last) if offsets else None
+
+
+def _strings(walk: RootWalk, key: bytes, klass: bytes, name: bytes, payload: bytes) -> None:
+    """The strings a reader prints from the payload of the record just read (its first
+    block's, where it is compressed; root_strings)."""
+    offset, objlen = walk.starts[-1], KEY.unpack_from(key)[2]
+    if offset == walk.header.begin:
+        root_strings.top_directory(payload, offset)
+    elif root_strings.reads(klass, name):
+        try:
+            root_strings.check(klass, name, payload, (offset, len(key)), whole=len(payload) == objlen)
+        except root_strings.ObjectLayout as error:  # refused if live (a deleted record's is free space's)
+            walk.layouts[offset] = error
 
 
 def _spend(walk: RootWalk, objlen: int, pos: int) -> None:
@@ -307,11 +328,11 @@ def _basket_fields(tail: bytes, offset: int) -> tuple[int, int, int, int, int, i
     raise Invalid(f"root: the basket key at {offset} is not {sizes} bytes after its title")
 
 
-def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
+def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> bytes:
     """A compressed payload: blocks, each a 9-byte header and the bytes it declares, that
     fill the payload exactly and inflate to objlen, in one algorithm; each block is its
-    codec's stream exactly, inflated (root_codecs)."""
-    end, inflated, algorithm, sizes = stream.pos + size, 0, None, []
+    codec's stream exactly, inflated (root_codecs). Returns the first block inflated."""
+    end, inflated, algorithm, sizes, first = stream.pos + size, 0, None, [], b""
     while stream.pos < end:
         if end - stream.pos < _BLOCK.size:
             raise Invalid(f"root: the record at {offset} ends inside a block header")
@@ -328,7 +349,8 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
         if length > end - stream.pos:
             raise Invalid(f"root: a block of the record at {offset} runs past the record's end")
         sizes.append(int.from_bytes(full, "little"))
-        root_codecs.check(stream, tag, length, sizes[-1], offset)
+        block = root_codecs.check(stream, tag, length, sizes[-1], offset)
+        first = first or block
         inflated += sizes[-1]
     root_codecs.split_as_written(sizes, offset)
     if inflated != objlen or algorithm is None:
@@ -336,3 +358,4 @@ def _blocks(stream: Stream, offset: int, size: int, objlen: int) -> None:
             f"root: the blocks of the record at {offset} inflate to {inflated} bytes, "
             f"not its object length {objlen}"
         )
+    return first

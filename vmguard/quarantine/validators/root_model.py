@@ -78,6 +78,8 @@ class RootWalk:
     # data), which a deleted record's tail may end as (root_tails), and their bytes
     payloads: dict[int, bytes] = field(default_factory=dict)
     paid: int = 0
+    # records whose payload is not streamed as root_strings reads its class: refused if live
+    layouts: dict[int, Invalid] = field(default_factory=dict)
 
     def record_at(self, offset: int, what: str) -> Record:
         """The record a field (`what`) points to, or Invalid."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 
+from . import root_strings
 from .root_data import key_name as _key_name
 from .root_model import RootWalk, key_fields, windows
 from .stream import Invalid
@@ -205,6 +206,8 @@ def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:
         envelope = live.get(seek)
         if nbytes == length and (envelope is None or len(envelope) != nbytes or envelope[0] != kind):
             raise _refused(offset, f"names at {seek} no envelope of type {kind} and {nbytes} bytes")
+        if kind == _HEADER and nbytes == length and envelope:  # the header readers read: its field names
+            root_strings.rntuple_header(envelope, seek)  # and descriptions (session 40)
 
 
 def _refused(offset: int, rule: str) -> Invalid:
