@@ -66,19 +66,14 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 _JSON_CLAIM = ("json row: 'no control character in a string, key or value, raw or escaped "
                "(\\u001b) ... the rule for every string a reader prints ... JSON with such a "
                "string is refused, never admitted as text'")
-HOLES = {
-    "root/tree-title.root": "a TTree whose own fTitle (payload) holds ESC and OSC 0 under a clean "
-                            "key title published: uproot's t.title returns it; the root row says "
-                            "'(and so a record's name and title: a histogram's, a tree's ... "
-                            "pinned to its key's)' (the Strings limit paragraph says 'not seen')",
-    "root/hist-title.root": "a TH1D whose own fTitle (payload) holds ESC and OSC 0 under a clean "
-                            "key title published: uproot's h.title returns it; breaks the root "
-                            "row's '(and so a record's name and title: a histogram's ... pinned "
-                            "to its key's)'",
-}
+HOLES: dict[str, str] = {}
 # closed session 40 (textesc): text refuses a JSON \\u escape of a control (textescapes.py), tar
 # an owner name holding one (tarheader.py); each refused naming its rule.
 CLOSED = {
+    # closed session 40 (rootstrings): a TTree's and a TH1D's own title in the payload are
+    # terminal text (validators/root_strings.py)
+    "root/tree-title.root": "holds a control character (U+001B",
+    "root/hist-title.root": "holds a control character (U+001B",
     # closed session 40 (h5strings): an object comment and every fixed-length string an HDF5
     # reader returns (an ARRAY of them in an attribute too) are judged by terminal.py
     "h5/comment.h5": "holds a control character (U+001B",
@@ -116,12 +111,12 @@ DOCUMENTED_REFUSALS = {  # ordinary output a stated rule refuses (json row; hdf5
 }
 LISTED = {  # name: the docs' phrase naming the limit
     "json/bidi.json": "bidi controls (U+202A-U+202E, U+2066-U+2069) and other format characters",
-    "root/objstring.root": "strings inside a streamed object are not parsed",
     "fits/lone-9b.fits": "a C1 control as UTF-8, C2 80-9F",
 }
 # Listed as limits until session 40 (h5strings): a compound's fixed-length string and an
 # enum's member names are terminal text now, refused naming the rule.
-LISTED_CLOSED = {"h5/compound-attr.h5": "holds a control character",
+LISTED_CLOSED = {"root/objstring.root": "holds a control character",  # rootstrings
+                 "h5/compound-attr.h5": "holds a control character",
                  "h5/enum-name.h5": "holds a control character"}
 _DETAIL = {"json/": "json: a string", "h5/": "hdf5: ", "root/": "root: the title",
            "fits/fitsio-ascii": "fits: a byte of an ASCII table is not printable ASCII",

@@ -194,7 +194,7 @@ def _record(stream: Stream, walk: RootWalk) -> None:
             walk.data.packed[offset] = stream.peek(size)
             walk.kept += size
         first = _blocks(stream, offset, size, objlen)
-        _strings(walk, key, klass, names[0], first)
+        _strings(walk, key, klass, names, first)
         body = None
     elif last is not None:  # an uncompressed basket's entries and offsets array
         stream.skip(last[1] - keylen, "a basket's entries", FMT)
@@ -206,13 +206,13 @@ def _record(stream: Stream, walk: RootWalk) -> None:
         body = None
     elif klass not in KEPT:  # data: a basket's, a histogram's...
         if root_strings.reads(klass, names[0]):
-            _strings(walk, key, klass, names[0], stream.peek(min(size, root_codecs.FULL_BLOCK)))
+            _strings(walk, key, klass, names, stream.peek(min(size, root_codecs.FULL_BLOCK)))
         stream.skip(size, "a record's payload", FMT)
         body = None
     else:  # uncompressed metadata: kept for the directory checks and the free space's
         body = stream.read(size, "a record", FMT)
         walk.kept += size
-        _strings(walk, key, klass, names[0], body)
+        _strings(walk, key, klass, names, body)
     if klass not in DATA:
         walk.records[offset] = Record(offset, nbytes, key, klass, body)
         walk.kept += keylen
@@ -239,15 +239,15 @@ def _data_key(
     return (count, last) if offsets else None
 
 
-def _strings(walk: RootWalk, key: bytes, klass: bytes, name: bytes, payload: bytes) -> None:
+def _strings(walk: RootWalk, key: bytes, klass: bytes, names: tuple[bytes, bytes], payload: bytes) -> None:
     """The strings a reader prints from the payload of the record just read (its first
     block's, where it is compressed; root_strings)."""
     offset, objlen = walk.starts[-1], KEY.unpack_from(key)[2]
     if offset == walk.header.begin:
         root_strings.top_directory(payload, offset)
-    elif root_strings.reads(klass, name):
+    elif root_strings.reads(klass, names[0]):
         try:
-            root_strings.check(klass, name, payload, (offset, len(key)), whole=len(payload) == objlen)
+            root_strings.check(klass, names, payload, (offset, len(key)), whole=len(payload) == objlen)
         except root_strings.ObjectLayout as error:  # refused if live (a deleted record's is free space's)
             walk.layouts[offset] = error
 

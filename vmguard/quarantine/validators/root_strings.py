@@ -136,29 +136,30 @@ def reads(klass: bytes, name: bytes) -> bool:
     return klass in NAMED or klass == b"TObjString" or (klass, name) == STREAMER_INFO
 
 
-def check(klass: bytes, name: bytes, payload: bytes, key: tuple[int, int], whole: bool) -> None:
+def check(klass: bytes, names: tuple[bytes, bytes], payload: bytes, key: tuple[int, int],
+          whole: bool) -> None:
     """Judge the strings of a record's payload that this module reads, by the record's
-    class and name; key is the record's (offset, KeyLen). A compressed payload comes as
-    its first block inflated (16 MiB - 1 bytes; whole False where more follow): a string
-    past it is not reached, and a layout that runs past it is not refused (an object that
+    class and its key's name and title; key is the record's (offset, KeyLen). A
+    compressed payload comes as its first block inflated (16 MiB - 1 bytes; whole False
+    where more follow): a string past it is not reached, and a layout that runs past it is not refused (an object that
     large streams its strings in its first bytes; docs: what it leaves)."""
     offset, keylen = key
     buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}", keylen)
     try:
-        _read(klass, name, buffer)
+        _read(klass, names, buffer)
     except ObjectLayout:
         if whole:
             raise
 
 
-def _read(klass: bytes, name: bytes, buffer: Buffer) -> None:
+def _read(klass: bytes, names: tuple[bytes, bytes], buffer: Buffer) -> None:
     if klass in NAMED:
-        _named_object(buffer, klass)
+        _named_object(buffer, klass, names[1])
     elif klass == b"TObjString":
         buffer.end = buffer.header()[0]
         buffer.tobject()
         _judge(buffer.string(), "string", buffer)
-    elif (klass, name) == STREAMER_INFO:
+    elif (klass, names[0]) == STREAMER_INFO:
         _streamer_info(buffer)
 
 
@@ -174,13 +175,19 @@ def _judge(text: bytes, what: str, buffer: Buffer) -> None:
     terminal.check(text, f"the {what} of {buffer.where}", FMT)
 
 
-def _named_object(buffer: Buffer, klass: bytes) -> None:
-    """Its headers down to TNamed's, its name and title; a histogram's axes after them."""
+def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
+    """Its headers down to TNamed's, its name and title, the title its key's (ROOT's TKey
+    and uproot copy the object's title into the key: session 40, attack q root's
+    title-differs.root showed CONTROL in `f->ls()` and SIGNAL! on the plot); a
+    histogram's axes after them."""
     version = 0
     for _ in range(NAMED[klass]):
         end, version = buffer.header()
         buffer.end = end
-    named_end = _named(buffer, "")
+    named_end, own = _named(buffer, "")
+    if own != title:
+        raise ObjectLayout(f"root: the title of {buffer.where} is not its key's: ROOT and uproot write "
+                           "one title in both (a reader listing keys would show another than the plot)")
     buffer.at = named_end
     if klass.startswith((b"TH", b"TProfile")) and version >= _LEAST_TH1:
         _axes(buffer)
@@ -188,14 +195,16 @@ def _named_object(buffer: Buffer, klass: bytes) -> None:
         _tree(buffer)
 
 
-def _named(buffer: Buffer, of: str) -> int:
-    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends."""
+def _named(buffer: Buffer, of: str) -> tuple[int, bytes]:
+    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends, and
+    its title."""
     end = buffer.header()[0]
     inner = buffer.within(end)
     inner.tobject()
     _judge(inner.string(), f"name{of}", buffer)
-    _judge(inner.string(), f"title{of}", buffer)
-    return end
+    title = inner.string()
+    _judge(title, f"title{of}", buffer)
+    return end, title
 
 
 def _axes(buffer: Buffer) -> None:
@@ -233,7 +242,7 @@ def _branches(buffer: Buffer, depth: int) -> None:
         version = 0
         for _ in range(wrapped + 1):
             branch.end, version = branch.header()
-        branch.at = _named(branch, " of a branch")
+        branch.at = _named(branch, " of a branch")[0]
         if version != _BRANCH_VERSION or depth >= _MAX_DEPTH:
             continue
         branch.at = branch.header()[0]  # TAttFill
@@ -255,7 +264,7 @@ def _streamer_info(buffer: Buffer) -> None:
         if klass == b"TStreamerInfo":
             end = inner.header()[0]
             inner.end = end
-            inner.at = _named(inner, " of a TStreamerInfo")
+            inner.at = _named(inner, " of a TStreamerInfo")[0]
             inner.take(8)  # fCheckSum, fClassVersion
             for element_class, element in _pointer_array(inner):
                 if element_class.startswith(b"TStreamer"):
@@ -270,7 +279,7 @@ def _element(buffer: Buffer, klass: bytes) -> None:
         buffer.end = buffer.header()[0]
     end, version = buffer.header()
     buffer.end = end
-    buffer.at = _named(buffer, " of a TStreamerElement")
+    buffer.at = _named(buffer, " of a TStreamerElement")[0]
     if version >= _LEAST_ELEMENT:
         buffer.take(4 * _ELEMENT_INTS)
         _judge(buffer.string(), "type name of a TStreamerElement", buffer)
