@@ -99,8 +99,24 @@ def _tpd(kinds: str) -> bytes:
     return _bytes(hdu)
 
 
+def _polynomial() -> bytes:
+    """A sequent Polynomial distortion: fields with a name after an index (AUX.1.COEFF.0,
+    TERM.1.VAR.1), which wcslib reads by name."""
+    hdu = fits.PrimaryHDU(np.zeros((4, 4), "i2"))
+    hdu.header.update(WCS(naxis=2).to_header())
+    for i in (1, 2):
+        hdu.header[f"CQDIS{i}"] = "Polynomial"
+        hdu.header[f"DQ{i}"] = "NAXES: 2"
+        for card in ("AXIS.1: 1", "AXIS.2: 2", "NAUX: 1", "AUX.1.COEFF.0: 0.0", "AUX.1.COEFF.1: 1.0",
+                     "AUX.1.POWER.0: 1.0", "NTERMS: 2", "TERM.1.COEFF: 1.0", "TERM.1.VAR.1: 1.0",
+                     "TERM.2.COEFF: 0.01", "TERM.2.VAR.1: 2.0", "TERM.2.VAR.2: 1.0"):
+            hdu.header.append((f"DQ{i}", card))
+    return _bytes(hdu)
+
+
 CONTROLS = {"alternate.fits": _alternate(), "spectral.fits": _spectral(), "poles.fits": _poles(),
-            "zpn.fits": _image(_celestial()), "sip.fits": _sip(), "tpd.fits": _tpd("Q"), "tpd-dp-dq.fits": _tpd("PQ")}
+            "zpn.fits": _image(_celestial()), "sip.fits": _sip(), "tpd.fits": _tpd("Q"), "tpd-dp-dq.fits": _tpd("PQ"),
+            "polynomial.fits": _polynomial()}
 
 
 def _view(data: bytes, alt: str = " ") -> tuple:
@@ -170,7 +186,8 @@ def test_pv_of_a_latitude_axis_is_not_the_pole():
 BAD_RECORDS = ["'TPD.FWD.01: 3.0'", "'TPD.FWD.1.: 3.0'", "'TPD.FWD.1.0: 3.0'", "'TPD.FWD.1.X: 3.0'",
                "'TPD.FWD.1X: 3.0'", "'TPD.FWD.1: 3.0 '", "'TPD.FWD.1: 3.0 x'", "'TPD.FWD.1: 3e0'",
                "'TPD.FWD.1: 0x3'", "'TPD.FWD.1:  3.0'", "'TPD.FWD.1: 3.0D0'", "'TPD.FWD.+1: 3.0'",
-               "'TPD.FWD.1: +3.0'", "'.FWD.1: 3.0'", "'TPD'"]
+               "'TPD.FWD.1: +3.0'", "'.FWD.1: 3.0'", "'TPD'", "'OFFSET.1.X: 5.0'",
+               "'SCALE.1.X: 5.0'", "'TPD.FWD.1_0: 3.0'"]
 
 
 @pytest.mark.parametrize("value", BAD_RECORDS)
@@ -205,6 +222,15 @@ def test_astropys_wcs_output_is_published_byte_identical(vetted, name):
     assert entry["verdict"] == "accepted", entry
     published = (vetted["out"] / name).read_bytes()
     assert published == CONTROLS[name] and entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+def test_wcslib_reads_a_field_by_its_numbers_and_a_polynomial_passes():
+    """OFFSET.1.X is OFFSET.1 to wcslib (5 shifts every pixel), a field apart to astropy."""
+    hostile = ff.add_cards(CONTROLS["tpd.fits"], ["DQ1     = 'OFFSET.1.X: 5.0'"])
+    assert fits.getheader(io.BytesIO(hostile))["DQ1.OFFSET.1.X"] == 5.0
+    assert _view(hostile) != _view(CONTROLS["tpd.fits"])
+    assert _view(CONTROLS["polynomial.fits"])[0] != _view(_image(WCS(naxis=2)))[0]
+    assert check(CONTROLS["polynomial.fits"]) == "fits"
 
 
 def test_controls_hold_what_the_rules_read():
