@@ -238,3 +238,25 @@ def test_controls_hold_what_the_rules_read():
     assert b"DQ2     = 'TPD.FWD.3: 1E-05'" in CONTROLS["tpd.fits"]
     assert b"DP1     = 'OFFSET.1: -2'" in CONTROLS["tpd-dp-dq.fits"]
     assert b"RESTFRQ =" in CONTROLS["spectral.fits"] and b"RADESYS = 'FK5'" in CONTROLS["spectral.fits"]
+
+
+# d. one reference time, however many ways a header names it
+@pytest.mark.parametrize("cards", [["MJDREFI =                51544"], ["MJDREFF =                  0.5"],
+                                   ["JDREF   =            2451545.0"], ["JDREFI  =              2451545"]])
+def test_a_second_reference_time_is_refused(cards):
+    """astropy writes MJDREF = 0.0; wcslib files MJDREFI, JDREF ... in the same place."""
+    data = ff.add_cards(CONTROLS["spectral.fits"], cards)
+    assert fits.getheader(io.BytesIO(data))["MJDREF"] == 0.0
+    if cards[0].startswith("MJDREF"):
+        assert list(WCS(fits.getheader(io.BytesIO(data))).wcs.mjdref) != [0.0, 0.0]
+    message = check_or_none(data)
+    assert message is not None and "name one reference time to wcslib but hold two" in message, message
+
+
+def test_one_reference_time_written_two_ways_passes():
+    one = ["MJDREFI =                51910", "MJDREFF =    7.428703703703E-4", "JDREFI  =              2451910",
+           "JDREFF  =    0.5007428703703703"]
+    data = ff.add_cards(CONTROLS["spectral.fits"], one, drop=("MJDREF  ",))
+    data = ff.add_cards(data, ["MJDREF  = 51910.0007428703703703"])
+    assert WCS(fits.getheader(io.BytesIO(data))).wcs.mjdref[1] == 0.0007428703703703
+    assert check(data) == "fits"

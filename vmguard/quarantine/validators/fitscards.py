@@ -90,6 +90,11 @@ class CardRules:
         if found and found.group(1).endswith(b"&"):
             self.open = _Long(key, CARD - found.start(1) - 1, found.group(1)[:-1])
 
+    def end(self) -> None:
+        """The header's END: its last string closed, the WCS pairs of one value checked."""
+        self.close()
+        self.aliases.end()
+
     def close(self) -> None:
         """The end of a string's cards: a continued one must not have fit in its first."""
         long, self.open = self.open, None

@@ -13,7 +13,8 @@ zeros, the alternate letter kept (PC1_1A is another WCS), the synonyms mapped.
 Keywords that name one value only through a header's axes are held apart
 (`WcsAliases`): PVi_3a and PVi_4a of a celestial longitude axis are LONPOLEa and LATPOLEa
 (astropy writes both, the PV card "has precedence"), PROJPn is PVi_n of the latitude
-axis: each such pair must hold one number.
+axis; MJDREF, MJDREFI + MJDREFF, JDREF and JDREFI + JDREFF are one reference time: each
+such pair must hold one value, checked at the header's END.
 
 A distortion's record-valued card (DPja, DQia: `'FIELD: value'`) is read by astropy only
 when its string is exactly that, keyed by the field's text; wcslib reads the field's
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from .stream import Invalid
 
@@ -111,14 +113,17 @@ _TEXT = re.compile(rb" *'((?:[^']|'')*)'")
 
 @dataclass
 class WcsAliases:
-    """The keywords that are one value through a header's axes, fed by wcs_name: each
-    pair found so far must hold one number."""
+    """The keywords that are one value through a header's axes or the reference time,
+    fed by wcs_name card by card and checked at the header's END."""
 
     axes: dict[tuple[int, bytes], bytes] = field(default_factory=dict)  # CTYPEia
     numbers: dict[tuple[bytes, int, int, bytes], bytes] = field(default_factory=dict)
+    times: dict[bytes, bytes] = field(default_factory=dict)  # MJDREF, MJDREFI ... JDREFF
 
     def add(self, name: bytes, card: bytes, value: int) -> None:
-        if found := _CTYPE.fullmatch(name):
+        if name in _REFERENCE_TIME:
+            self.times[name] = _number(card, value)
+        elif found := _CTYPE.fullmatch(name):
             text = _TEXT.match(card, value)
             self.axes[(int(found[1]), found[2])] = text[1].upper() if text else b""
         elif found := _PV.fullmatch(name):
@@ -127,11 +132,13 @@ class WcsAliases:
             self.numbers[(b"POLE", 0, 3 if found[1] == b"ON" else 4, found[2])] = _number(card, value)
         elif found := _PROJP.fullmatch(name):
             self.numbers[(b"PROJP", 0, int(found[1]), b"")] = _number(card, value)
-        else:
-            return
-        self._check()
 
-    def _check(self) -> None:
+    def end(self) -> None:
+        """At the header's END: every pair found holds one value."""
+        _one_reference_time(self.times)
+        self._poles()
+
+    def _poles(self) -> None:
         for (axis, alt), ctype in self.axes.items():
             pairs = []
             if ctype[:4] == b"RA--" or ctype[1:4] == b"LON" or ctype[2:4] == b"LN":
@@ -153,6 +160,38 @@ class WcsAliases:
             return float(a) != float(b)
         except ValueError:
             return a != b
+
+
+# The reference time, four ways (WCS Paper VII): wcslib files MJDREF, MJDREFI + MJDREFF,
+# JDREF and JDREFI + JDREFF in one place, the later card winning (MJDREF 0.0, astropy's
+# WCS.to_header, then MJDREFI = 51544: 51544 to astropy.wcs, MJDREF 0 to astropy's Header)
+_REFERENCE_TIME = {b"MJDREF": (b"MJDREF",), b"MJDREFI": (b"MJDREFI", b"MJDREFF"),
+                   b"MJDREFF": (b"MJDREFI", b"MJDREFF"), b"JDREF": (b"JDREF",),
+                   b"JDREFI": (b"JDREFI", b"JDREFF"), b"JDREFF": (b"JDREFI", b"JDREFF")}
+
+
+def _one_reference_time(times: dict[bytes, bytes]) -> None:
+    """The ways present name one time as wcslib stores it: a whole day and a fraction."""
+    ways = {_REFERENCE_TIME[k]: None for k in times}
+    stored = {way: _as_stored(way, times) for way in ways}
+    if len(set(stored.values())) > 1:
+        spelled = " and ".join("+".join(k.decode() for k in way if k in times) for way in stored)
+        raise Invalid(
+            f"fits: {spelled} name one reference time to wcslib but hold two: astropy's Header "
+            "shows each, astropy.wcs takes the later card (MJDREF 0 then MJDREFI 51544 is 51544); "
+            "write one of them, or both with one value"
+        )
+
+
+def _as_stored(way: tuple[bytes, ...], times: dict[bytes, bytes]) -> tuple:
+    try:
+        day = sum((Decimal(times[k].decode()) for k in way if k in times), Decimal(0))
+    except InvalidOperation:
+        return (way, b"".join(times.get(k, b"") for k in way))  # not a number: never one time
+    if way[0].startswith(b"JD"):
+        day -= Decimal("2400000.5")
+    whole = day.to_integral_value(rounding="ROUND_FLOOR")
+    return (int(whole), float(day - whole))
 
 
 def _number(card: bytes, value: int) -> bytes:
