@@ -260,3 +260,12 @@ def test_one_reference_time_written_two_ways_passes():
     data = ff.add_cards(data, ["MJDREF  = 51910.0007428703703703"])
     assert WCS(fits.getheader(io.BytesIO(data))).wcs.mjdref[1] == 0.0007428703703703
     assert check(data) == "fits"
+
+
+def test_pc_beside_cd_is_refused_and_an_alternate_cd_passes():
+    """wcslib takes PC1_1 whatever the order; CD1_1A of the alternate WCS is another one."""
+    data = ff.add_cards(CONTROLS["alternate.fits"], ["CD1_1   =                  5.0"])
+    assert _view(data) == _view(CONTROLS["alternate.fits"]) and fits.getheader(io.BytesIO(data))["CD1_1"] == 5.0
+    assert "holds both PCi_j and CDi_j" in (check_or_none(data) or "")
+    other = ff.add_cards(CONTROLS["zpn.fits"], ["CD1_1A  =                  5.0", "CTYPE1A = 'LINEAR'"])
+    assert check(other) == "fits"

@@ -14,7 +14,8 @@ Keywords that name one value only through a header's axes are held apart
 (`WcsAliases`): PVi_3a and PVi_4a of a celestial longitude axis are LONPOLEa and LATPOLEa
 (astropy writes both, the PV card "has precedence"), PROJPn is PVi_n of the latitude
 axis; MJDREF, MJDREFI + MJDREFF, JDREF and JDREFI + JDREFF are one reference time: each
-such pair must hold one value, checked at the header's END.
+such pair must hold one value, checked at the header's END. PCi_ja beside CDi_ja are two
+matrices of one WCS (wcslib takes PC whatever the order): refused.
 
 A distortion's record-valued card (DPja, DQia: `'FIELD: value'`) is read by astropy only
 when its string is exactly that, keyed by the field's text; wcslib reads the field's
@@ -105,6 +106,7 @@ def _field_ok(parts: list[bytes]) -> bool:
 
 
 _PV = re.compile(rb"PV([0-9]+)_([0-9]+)([A-Z]?)")
+_MATRIX = re.compile(rb"(PC|CD)[0-9]+_[0-9]+([A-Z]?)")
 _POLE = re.compile(rb"L(ON|AT)POLE([A-Z]?)")
 _PROJP = re.compile(rb"PROJP([0-9])")
 _CTYPE = re.compile(rb"CTYPE([0-9]+)([A-Z]?)")
@@ -119,6 +121,7 @@ class WcsAliases:
     axes: dict[tuple[int, bytes], bytes] = field(default_factory=dict)  # CTYPEia
     numbers: dict[tuple[bytes, int, int, bytes], bytes] = field(default_factory=dict)
     times: dict[bytes, bytes] = field(default_factory=dict)  # MJDREF, MJDREFI ... JDREFF
+    matrices: dict[bytes, set[bytes]] = field(default_factory=dict)  # alternate: PC, CD
 
     def add(self, name: bytes, card: bytes, value: int) -> None:
         if name in _REFERENCE_TIME:
@@ -126,6 +129,8 @@ class WcsAliases:
         elif found := _CTYPE.fullmatch(name):
             text = _TEXT.match(card, value)
             self.axes[(int(found[1]), found[2])] = text[1].upper() if text else b""
+        elif found := _MATRIX.fullmatch(name):
+            self.matrices.setdefault(found[2], set()).add(found[1])
         elif found := _PV.fullmatch(name):
             self.numbers[(b"PV", int(found[1]), int(found[2]), found[3])] = _number(card, value)
         elif found := _POLE.fullmatch(name):
@@ -137,6 +142,13 @@ class WcsAliases:
         """At the header's END: every pair found holds one value."""
         _one_reference_time(self.times)
         self._poles()
+        for alt, kinds in self.matrices.items():
+            if len(kinds) > 1:
+                raise Invalid(
+                    f"fits: a header holds both PCi_j{alt.decode()} and CDi_j{alt.decode()}, two linear "
+                    "transformations of one WCS: wcslib (astropy.wcs) takes PC whatever the order, a "
+                    "reader of CD the other; astropy writes one of them"
+                )
 
     def _poles(self) -> None:
         for (axis, alt), ctype in self.axes.items():
