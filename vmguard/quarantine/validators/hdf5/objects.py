@@ -136,6 +136,7 @@ class Walker:
             self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
             self.take(m, what, first)
+        kinds.one_group(first, what)  # after them: a message's own fault is named first
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
