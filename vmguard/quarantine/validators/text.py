@@ -221,7 +221,7 @@ class TextChecker:
         return len(text) if self.in_latin1 else len(text.encode(self.codec))
 
     def close(self) -> str:
-        if not self.in_latin1:
+        if not self.in_latin1 and not self._nothing_held():
             self.feed(b"", final=True)
         if self.cut:
             near = self.offset - self._width(self.cut)
@@ -229,6 +229,12 @@ class TextChecker:
         if self.in_latin1:
             return f"{FMT}:{LATIN1}"
         return FMT if self.codec == "utf-8" else f"{FMT}:{UTF16}"
+
+    def _nothing_held(self) -> bool:
+        """Whether the final feed of b"" would judge nothing new (one feed less a file): UTF-8
+        with no character's start held and no ESC cut, so it decodes to "", and its tail was
+        searched for markup when it ended the last chunk (the same text, the same end)."""
+        return self.codec == "utf-8" and not self.cut and not self.decoder.getstate()[0]
 
     def _decode(self, chunk: bytes, final: bool, bad: re.Match | None) -> str:
         held = len(self.decoder.getstate()[0])  # the start of a character cut by the last chunk
