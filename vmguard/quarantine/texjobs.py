@@ -75,10 +75,20 @@ _DASHED = OUTPUT
 _SIGNS = tuple(sorted((*SOURCES, *MARKS), key=len, reverse=True))
 
 
+# Each sign's last extension (every sign starts with "."): a name that ends in a sign ends
+# in its last extension, so only names with one of these are asked the endswith of all
+# 167 signs (2 µs a name, on every name of a vet; the set look-up costs 0.1 µs).
+_LAST_EXTENSIONS = frozenset(s.rpartition(".")[2] for s in _SIGNS)
+
+
 def jobs(keys: Mapping[str, str]) -> frozenset[str]:
     """The jobs a directory's names show (folded, as `keys` holds each name's)."""
-    # one endswith of all the signs first: most names end in none (11 calls a name cost 2 µs)
-    return frozenset(job for key in keys.values() if key.endswith(_SIGNS) and (job := _job_of(key)))
+    # the last extension, then one endswith of all the signs: most names end in none
+    return frozenset(
+        job
+        for key in keys.values()
+        if key.rpartition(".")[2] in _LAST_EXTENSIONS and key.endswith(_SIGNS) and (job := _job_of(key))
+    )
 
 
 def _job_of(key: str) -> str | None:
