@@ -42,6 +42,9 @@ class Inside:
         self.names_size = 0
         self.fnames: list[tuple[str | None, int, str]] = []  # (*KnownAs, the FNAME)
         self.not_json: str | None = None  # the JSON rule JSON-shaped text breaks (the first)
+        # The escapes of formats a name announces (namedescapes.py) in the text of the
+        # file's own name or of what gunzip makes of it: grammar -> "escape near byte N".
+        self.named: dict[str, str] = {}
 
     def spend(self, n: int, fmt: str) -> None:
         """Count n inflated bytes; Invalid once all levels together outgrow the bound."""
@@ -71,6 +74,11 @@ class Inside:
             raise Invalid(f"gzip: more than {MAX_MEMBERS} FNAMEs, or {MAX_NAMES} bytes of names, in one file")
         self.fnames.append((*known, fname))
 
+    def named_by(self, known: KnownAs) -> dict[str, str] | None:
+        """Where a text known as `known` puts its named escapes: the file's own name's (a
+        member of a tar or zip is not judged by its name's format: docs, what it leaves)."""
+        return self.named if known[0] is None else None
+
     def wire(self) -> dict[str, list | str]:
         """The names for the worker's answer (nothing when there are none)."""
         out: dict[str, list] = {}
@@ -80,4 +88,6 @@ class Inside:
             out["fnames"] = [list(f) for f in self.fnames]
         if self.not_json is not None:
             out["not_json"] = self.not_json
+        if self.named:
+            out["named"] = self.named
         return out

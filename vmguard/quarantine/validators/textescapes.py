@@ -38,7 +38,7 @@ class ControlEscapes:
             self._keep(whole)
             return None
         for found in terminal.ESCAPE.finditer(whole):
-            if _unescaped(whole, found.start()):
+            if unescaped(whole, found.start()):
                 return whole, found.start(), found.group()
         self._keep(whole)
         return None
@@ -47,10 +47,10 @@ class ControlEscapes:
         """Carry the end of `whole` from its last backslash in the last _LONGEST_CUT
         characters, if that backslash starts an escape."""
         last = whole.rfind("\\", max(len(whole) - _LONGEST_CUT, 0))
-        self.carry = whole[last:] if last >= 0 and _unescaped(whole, last) else ""
+        self.carry = whole[last:] if last >= 0 and unescaped(whole, last) else ""
 
 
-def _unescaped(text: str, at: int) -> bool:
+def unescaped(text: str, at: int) -> bool:
     """Whether the backslash at `at` is not itself escaped: an even run of backslashes
     before it (the carry starts with the one that counts)."""
     start = at
