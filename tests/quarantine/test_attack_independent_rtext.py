@@ -69,33 +69,12 @@ _TEX = ("main.brf (backref's \\jobname.brf, read back as TeX with \\openout) pub
 HOLES: dict[str, str] = {
     # yaml/e.yaml, yaml/x1b.yaml, yaml/U8.yaml, yaml/x9b.yaml, toml/results.toml: closed
     # session 40 (escnames): a name ending in .yaml or .toml has its format's escapes judged.
-    "conda/environment.yml": _TOOL + "`conda env create` reads ./environment.yml: pip installs "
-                                     "a git URL (its setup.py runs)",
-    "conda2/environment.yaml": _TOOL + "`conda env create` reads ./environment.yaml too",
-    "dvc/dvc.yaml": _TOOL + "`dvc repro` runs ./dvc.yaml's stage cmd",
-    "r3/_targets.R": _TOOL + "targets' tar_make() sources ./_targets.R (R: system('id'))",
-    "shiny/app.R": _TOOL + "shiny's runApp() sources ./app.R (R: system('id'))",
-    "plumb/plumber.R": _TOOL + "plumber's pr_run() / plumb() of `.` sources ./plumber.R",
-    "pio/platformio.ini": _TOOL + "`pio run` reads ./platformio.ini: extra_scripts run (Python)",
-    "mlflow/MLproject": _TOOL + "`mlflow run .` runs ./MLproject's entry point command",
-    "cdk/cdk.json": _TOOL + "`cdk synth`/`deploy` runs ./cdk.json's app command",
-    "pulumi/Pulumi.yaml": _TOOL + "`pulumi up` reads ./Pulumi.yaml: another virtualenv's "
-                                  "interpreter runs",
-    "skaffold/skaffold.yaml": _TOOL + "`skaffold dev`/`build` reads ./skaffold.yaml: its custom "
-                                      "buildCommand runs",
-    "r2d3/install.R": _TOOL + "repo2docker (Binder) of `.` runs ./install.R (R), as it runs the "
-                              "refused postBuild and start",
-    "renv/renv.lock": _TOOL + "renv::restore() reads ./renv.lock: packages from another "
-                              "repository, built from source (their configure runs)",
-    "rdesc/DESCRIPTION": _TOOL + "remotes::install_deps() / devtools::install() of `.` read "
-                                 "./DESCRIPTION: Remotes installs a tarball from another host",
-    "julia/Manifest.toml": _TOOL + "Pkg.instantiate() of `--project=.` reads ./Manifest.toml: "
-                                   "a repo-url cloned, its deps/build.jl run",
-    "drv/main.brf": _TEX.format(src="ltxdoc's driver main.drv (`latex main.drv` is job main)"),
-    "rmd/main.brf": _TEX.format(src="main.Rmarkdown (R Markdown's other suffix, as the "
-                                    "listed .Rmd)"),
-    "nb/main.brf": _TEX.format(src="main.ipynb (`quarto render main.ipynb` to pdf writes "
-                                   "main.tex and runs LaTeX in `.`, as the listed .qmd)"),
+    # conda/environment.yml, conda2/environment.yaml, dvc/dvc.yaml, r3/_targets.R, shiny/app.R,
+    # plumb/plumber.R, pio/platformio.ini, mlflow/MLproject, cdk/cdk.json, pulumi/Pulumi.yaml,
+    # skaffold/skaffold.yaml, r2d3/install.R, renv/renv.lock, rdesc/DESCRIPTION,
+    # julia/Manifest.toml: closed session 40 (escnames): toolnames.py's families.
+    # drv/main.brf, rmd/main.brf, nb/main.brf: closed session 40 (escnames): texjobs.py's
+    # SOURCES name the job from main.drv, main.Rmarkdown and main.ipynb.
 }
 # Sources whose own bytes are harmless: what matters is the sibling they make a job file.
 COMPANIONS = {"drv/main.drv", "rmd/main.Rmarkdown", "nb/main.ipynb", "ctxgz/main.MKIV.GZ"}
