@@ -14,7 +14,9 @@ literal (a JSON writer's spelling of the text `\\u001b`: json.dumps writes it so
 Left as they are: `\\b` and `\\f` (BS and FF to a JSON reader, but `\\beta`, `\\frac` and a
 regex's `\\b` are LaTeX and code), `\\x1b` and `\\033` (no JSON reader decodes them; Python
 reprs in logs), JavaScript's `\\u{1b}` (a JS program's source, not data a reader prints).
-docs/quarantine.md, "JSON and text: what exactness leaves", lists them.
+docs/quarantine.md, "JSON and text: what exactness leaves", lists them. Under a name that
+announces YAML, TOML or JSON lines, those formats' own escapes are judged too
+(namedescapes.py, session 40).
 """
 
 from __future__ import annotations
