@@ -212,17 +212,18 @@ def escape_reasons(name: str, named: tuple[tuple[str, str], ...]) -> list[tuple[
         return []
     found = dict(named)
     announced = {
-        (exts[-1], grammar)
+        (each, exts[-1], grammar)
         for each in unpacked_names(name)
         for exts in client_extensions(each)
         if exts and (grammar := ANNOUNCED.get(exts[-1])) in found
     }
     return [
         (Reason.NAME_TYPE,
-         f"the name ends in .{ext}, which announces {grammar}: its readers ({READERS[grammar]}) "
-         f"decode the escape {found[grammar]} to a control and print it raw, and the terminal "
-         f"acts on it (ESC [ 2 J erases it); write the backslash doubled, or name it .txt")
-        for ext, grammar in sorted(announced)
+         f"{'' if each == name else f'gunzip makes it {each}: '}the name ends in .{ext}, which "
+         f"announces {grammar}: its readers ({READERS[grammar]}) decode the escape {found[grammar]} "
+         f"to a control and print it raw, and the terminal acts on it (ESC [ 2 J erases it); "
+         f"write the backslash doubled, or name it .txt")
+        for each, ext, grammar in sorted(announced, key=lambda t: (t[0] != name, t))[:1]
     ]
 
 
