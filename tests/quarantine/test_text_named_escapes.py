@@ -133,3 +133,15 @@ def test_vet_refuses_by_the_name(tmp_path):
         else:
             assert entry["verdict"] == "accepted", entry
             assert (run["out"] / name).read_bytes() == files[name]
+
+
+def test_the_cost_plain_latex_labels_and_the_remedy():
+    """A backslash outside a double-quoted scalar is judged too (docs: the cost): PyYAML's
+    plain `$\\alpha_s$` is refused under .yaml; written with default_style='"' its
+    backslashes are doubled, admitted, and it reads back the same."""
+    labels = {"xlabel": "$\\alpha_s$ vs $\\epsilon$", "regex": "\\bfoo\\b"}
+    plain = yaml.safe_dump(labels).encode()
+    assert b"\\alpha" in plain and b"\\\\" not in plain
+    assert namedescapes.YAML in _found(plain)
+    quoted = yaml.safe_dump(labels, default_style='"').encode()
+    assert yaml.safe_load(quoted) == labels and namedescapes.YAML not in _found(quoted)

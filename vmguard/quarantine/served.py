@@ -222,7 +222,8 @@ def escape_reasons(name: str, named: tuple[tuple[str, str], ...]) -> list[tuple[
          f"{'' if each == name else f'gunzip makes it {each}: '}the name ends in .{ext}, which "
          f"announces {grammar}: its readers ({READERS[grammar]}) decode the escape {found[grammar]} "
          f"to a control and print it raw, and the terminal acts on it (ESC [ 2 J erases it); "
-         f"write the backslash doubled, or name it .txt")
+         f"write the backslash doubled in a double-quoted string (PyYAML: default_style='\"'), "
+         f"or name it .txt")
         for each, ext, grammar in sorted(announced, key=lambda t: (t[0] != name, t))[:1]
     ]
 
