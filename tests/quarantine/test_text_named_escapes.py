@@ -9,8 +9,11 @@ ways)."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import tarfile
 import tomllib
+import zipfile
 
 import pytest
 
@@ -145,3 +148,40 @@ def test_the_cost_plain_latex_labels_and_the_remedy():
     assert namedescapes.YAML in _found(plain)
     quoted = yaml.safe_dump(labels, default_style='"').encode()
     assert yaml.safe_load(quoted) == labels and namedescapes.YAML not in _found(quoted)
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_archive_members_are_judged_by_their_names(tmp_path):
+    """A tar's or zip's member is judged by its own name as a client that unpacks it has it:
+    dump.yaml and a gzipped dump.yaml.gz refused, the same bytes as dump.log and the honest
+    members beside them published (refused member's archive whole)."""
+    bad = {"run/dump.yaml": YAML_DUMPED, "run/cfg.toml.gz": gzip.compress(HOSTILE["run.toml"][0], mtime=0)}
+    good = {"run/dump.log": YAML_DUMPED, "run/mu.yaml": HONEST["mu.yaml"], "run/notes.txt": b"ok\n"}
+    files = {"bad.tar": _tar(good | bad), "bad.zip": _zip(good | bad),
+             "good.tar": _tar(good), "good.zip": _zip(good)}
+    run = _vet(tmp_path, "escmembers", files, _policy(("tar", "zip")))
+    for name in ("bad.tar", "bad.zip"):
+        entry = run["entries"][name]
+        assert entry["verdict"] == "rejected" and "name-type" in entry["reasons"], entry
+        assert "archive member run/dump.yaml" in entry["detail"], entry
+        assert "run/cfg.toml.gz: gunzip makes it cfg.toml" in entry["detail"], entry
+        assert "dump.log" not in entry["detail"] and "mu.yaml" not in entry["detail"], entry
+    for name in ("good.tar", "good.zip"):
+        assert run["entries"][name]["verdict"] == "accepted", run["entries"][name]

@@ -26,6 +26,8 @@ class Answer:
     # The escapes of formats a name announces in its text (grammar, "escape near byte N"):
     # validators/namedescapes.py, judged with the name (served.escape_reasons).
     named: tuple[tuple[str, str], ...] = ()
+    # The same for members of a tar or zip: (archive number, member path, its finds).
+    member_named: tuple[tuple[int, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
@@ -40,7 +42,9 @@ class Answer:
             fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
             not_json = None if d.get("not_json") is None else str(d["not_json"])
             named = tuple((str(g), str(e)) for g, e in d.get("named", {}).items())
-            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json, named)
+            member_named = tuple((int(a), str(p), tuple((str(g), str(e)) for g, e in n.items()))
+                                 for a, p, n in d.get("member_named", ()))
+            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json, named, member_named)
         except (ValueError, KeyError, TypeError, IndexError):
             answer = None
         if answer is not None and (answer.members or answer.fnames or answer.not_json or answer.named):

@@ -50,6 +50,8 @@ def vet(
     byte; raises Invalid. `inside` gathers what its containers share (the inflation
     budget, the names they hold); `known` is the name an inner file is known by."""
     inside = inside or Inside(stream)
+    if known[0] is not None and not known[1]:  # a tar or zip member's own bytes
+        inside.begin_member()
     if depth and stream.at_end():
         return []  # an empty file inside a container: no bytes, nothing to fear (as outside)
     head = stream.peek(HEAD_SIZE)
