@@ -80,7 +80,7 @@ class Inside:
             raise Invalid(f"gzip: more than {MAX_MEMBERS} FNAMEs, or {MAX_NAMES} bytes of names, in one file")
         self.fnames.append((*known, fname))
 
-    def named_by(self, known: KnownAs) -> dict[str, str] | None:
+    def named_by(self, known: KnownAs) -> dict[str, str]:
         """Where a text known as `known` puts its named escapes: the file's own name's, or
         the member's being vetted (member() keeps them with its name)."""
         return self.named if known[0] is None else self.pending

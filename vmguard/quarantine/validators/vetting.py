@@ -113,8 +113,7 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside, known: KnownAs) -> 
     if isinstance(names[1], str):
         if inside.not_json is None:
             inside.not_json = str(names[0])
-        if (named := inside.named_by(known)) is not None:  # JSON's own strings: jsonfmt
-            named.update(checkers[1].named.found)
+        inside.named_by(known).update(checkers[1].named.found)  # as JSON, jsonfmt judged them
         return ("text/plain" if said_json else mime), names[1]
     raise _refusal(names, said_json)
 
