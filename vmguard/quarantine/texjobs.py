@@ -45,6 +45,13 @@ _SOURCES += (".pnw", ".texw", ".pmd", ".nw", ".lytex", ".stex", ".rmd", ".qmd", 
 # a Lua document .cld): `context NAME.mkiv` is job NAME, and loads NAME.tuc with dofile
 # (Lua) on every pass, so NAME.tuc (and every ConTeXt work file NAME.*) is refused beside.
 _SOURCES += (".mkii", ".mkiv", ".mkvi", ".mkxl", ".mklx", ".cld")
+# Session 40 (escnames; attack r text): ltxdoc's driver .drv (`latex NAME.drv` is job
+# NAME: a .dtx's documentation driver), R Markdown's other suffix .Rmarkdown (as .Rmd), and
+# a Jupyter notebook .ipynb, which `quarto render NAME.ipynb --to pdf` renders as it does a
+# .qmd: NAME.tex written in `.` and LaTeX run on it as job NAME (so NAME.* beside a
+# notebook, but the OUTPUT below, is refused: a notebook's NAME.csv and NAME-x.csv too, the cost;
+# NAME_x.csv is published).
+_SOURCES += (".drv", ".rmarkdown", ".ipynb")
 # gzip(1) strips these (any case, served._GZIP_SUFFIXES' but .tgz .taz): gunzip makes
 # NAME.tex of NAME.tex.gz, NAME.tex.Z, NAME.tex-gz, NAME.tex_z ..., so each names the job.
 GZIP_SUFFIXES = (".gz", "-gz", ".z", "-z", "_z")

@@ -18,6 +18,7 @@ import codecs
 import re
 
 from . import terminal
+from .namedescapes import NamedEscapes
 from .stream import Invalid, Stream
 from .textescapes import ControlEscapes, why
 
@@ -153,11 +154,16 @@ def encoding_of(validator: str | None) -> str | None:
     return validator.partition(":")[2] or UTF8
 
 
-def validate(stream: Stream) -> str:
+def validate(stream: Stream, named: dict[str, str] | None = None) -> str:
+    """The text's answer; `named` gets the escapes of formats a name may announce
+    (namedescapes.py), for the parent to judge with the name."""
     checker = TextChecker(stream.peek(2))
     for chunk in stream.chunks():
         checker.feed(bytes(chunk))
-    return checker.close()
+    answer = checker.close()
+    if named is not None:
+        named.update(checker.named.found)
+    return answer
 
 
 class TextChecker:
@@ -175,6 +181,7 @@ class TextChecker:
         self.column = 0  # UTF-16: the columns a BS may take back on the line (_backspaces)
         self.last = b""  # a UTF-16 file's last byte judged (_UTF16_BYTES)
         self.escapes = ControlEscapes()  # JSON's \u001b, which jq -r prints as ESC
+        self.named = NamedEscapes()  # YAML's \e, TOML's \x1b ...: judged with the name
 
     def feed(self, chunk: bytes, final: bool = False) -> None:
         if self.codec == "utf-8" and b"\0" in chunk:  # binary data after a text start
@@ -189,7 +196,7 @@ class TextChecker:
         if self.in_latin1:
             self._control(text, start)
         if self.in_latin1 and held:  # Latin-1 from here: the cut character's bytes end any escape
-            self.escapes.carry = ""
+            self.escapes.carry = self.named.carry = ""
         self._escape(text, start)
         self.latin1 = self.latin1 and bad is None
         joined = self.tail + text
@@ -209,6 +216,9 @@ class TextChecker:
             whole, index, escape = found
             near = self.near(whole, index, start - carried)
             raise terminal.TerminalString(f"text: the escape {escape} near byte {near} {why(escape)}")
+        carried = self._width(self.named.carry)
+        for grammar, whole, index, escape in self.named.find(text):
+            self.named.found[grammar] = f"{escape} near byte {self.near(whole, index, start - carried)}"
 
     def near(self, text: str, index: int, start: int) -> int:
         """The byte of the file where character `index` of `text` is, `text` starting at byte
