@@ -18,6 +18,7 @@ from . import (
     kinds,
     moved,
     nullpieces,
+    oldlists,
     once,
     pipeline,
     sizes,
@@ -139,6 +140,7 @@ class Walker:
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
+        oldlists.offer(self.ledger.lists, self.file, messages, what)
         arrangement.check(messages, first, self.layout, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
