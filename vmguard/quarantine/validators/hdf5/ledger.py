@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 from . import UNDEFINED as UNDEFINED  # the package's own, for the walk's modules
 from .checksum import lookup3
+from .deleteddims import DeletedDims
 from .emptiedblocks import EmptiedBlocks
 from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
@@ -91,6 +92,7 @@ class Ledger:
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
         self.lists = OldLists()  # and of freed v1 blocks holding a scale's earlier list (oldlists.py)
+        self.dims = DeletedDims()  # and of a netCDF dimension's dataset its variable replaced
         self.held = HeldBlocks()  # and of those that held a header's attributes in a row (heldblocks.py)
         self.emptied = EmptiedBlocks()  # and of a dense heap's blocks a REFERENCE_LIST rewrite emptied
         self.sections = OldSections()  # the old section lists of dense storage's heaps
@@ -231,15 +233,16 @@ class Ledger:
         later: list[tuple[int, int, str, list[int]]] | None,
         old: bool = True,
     ) -> None:
-        """The bytes of a gap are zeros or what oldlists.py, remains.py, oldblocks.py, oldchunks.py
-        or heldblocks.py explain (not `old`: zeros only); a gap that is neither goes to
-        `later` (None: raise)."""
+        """The bytes of a gap are zeros or what oldlists.py, deleteddims.py, remains.py,
+        oldblocks.py, oldchunks.py or heldblocks.py explain (not `old`: zeros only); a gap
+        that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
                 if old and (
                     self.lists.explains(buf, (start, end))
+                    or self.dims.explains(buf, (start, end), run)
                     or self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)
                     or self.chunks.explains(buf, (start, end), run)

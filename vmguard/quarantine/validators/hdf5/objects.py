@@ -12,6 +12,7 @@ from . import (
     arrangement,
     choices,
     converted,
+    deleteddims,
     dense,
     edges,
     fields,
@@ -141,6 +142,7 @@ class Walker:
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
         oldlists.offer(self.ledger.lists, self.file, messages, what)
+        deleteddims.offer(self.ledger.dims, self.file, address, messages, what)
         arrangement.check(messages, first, self.layout, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)

@@ -27,7 +27,7 @@ def attribute_name(f: File, at: int, what: str) -> bytes:
     return f.bytes(at + (9 if version == 3 else 8), size, f"an attribute of {what}").rstrip(b"\0")
 
 
-def _places(f: File, at: int, what: str) -> tuple[int, int]:
+def places(f: File, at: int, what: str) -> tuple[int, int]:
     """(where the dataspace, where the value) of the attribute message at `at`."""
     version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
     pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
@@ -41,7 +41,7 @@ def rewrites(f: File, attributes: list[tuple[int, int | None]], what: str) -> tu
     entries less one and its order, (0, 0) without a list."""
     for at, order in attributes:
         if order is not None and attribute_name(f, at, what) == NAME:
-            return max(0, dataspace(f, _places(f, at, what)[0], what).elements - 1), order
+            return max(0, dataspace(f, places(f, at, what)[0], what).elements - 1), order
     return 0, 0
 
 
@@ -60,7 +60,7 @@ def bodies(f: File, at: int, size: int, what: str) -> list[bytes]:
     """The message bodies the list at `at` (`size` bytes) had before its last attaches:
     its first k entries, dimensions k, for k = 1 to n-1 (each attach appends one; the
     list's dataspace is simple of rank 1, maximum its size), at most MAX_COPIES."""
-    space_at, data_at = _places(f, at, what)
+    space_at, data_at = places(f, at, what)
     space = dataspace(f, space_at, what)
     n = space.elements
     if len(space.dims) != 1 or not 1 < n <= MAX_COPIES + 1:
