@@ -65,6 +65,12 @@ H5PY = {
         _both(_attach("v1"), _attach("w1", scale="s", n=3)),
         _attach("w2", scale="s", n=3),
     ],
+    "12-scales-in-groups-3-sessions": [  # one scale a group: (20 in / alone move its heap
+        # where remains.py does not look, refused before session 40 alike)
+        _both(*(_scale(f"g{i}/t") for i in range(12)), *(_attach(f"g{i}/a", scale=f"g{i}/t") for i in range(12))),
+        _both(*(_attach(f"g{i}/b", scale=f"g{i}/t") for i in range(12))),
+        _both(*(_attach(f"g{i}/c", f"g{i}/d", scale=f"g{i}/t") for i in range(12))),
+    ],
     "scale-then-data-sessions": [_both(_scale(), _attach("v0")), _attach("v1"), lambda f: f.__setitem__("z", [1])],
 }  # fmt: skip
 

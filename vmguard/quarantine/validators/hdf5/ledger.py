@@ -241,7 +241,7 @@ class Ledger:
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
                 if old and (
-                    self.lists.explains(buf, (start, end))
+                    self.lists.explains(self.file, (start, end))
                     or self.dims.explains(buf, (start, end), run)
                     or self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)

@@ -12,8 +12,8 @@ and the body the list had with its first k entries (scalelists.bodies: each atta
 appends one), the never-written rest of the block zeros. So a gap is admitted exactly
 when it starts with such a copy (k from 1 to n - 1, n the live list's entries), zeros
 after it, each copy once; a byte of it changed, a copy shifted or an entry no attach
-made is refused. Bounded: MAX_WORK bytes compared in all (a crafted file of many scales
-and gaps costs no more)."""
+made is refused. Bounded: MAX_WORK bytes compared in all, then no more copies are
+looked for (a crafted file of many scales and gaps costs no more)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..stream import Invalid
 from . import scalelists
 
 if TYPE_CHECKING:
@@ -29,46 +28,51 @@ if TYPE_CHECKING:
 
 _HEAD = struct.Struct("<HHB3x")  # a version 1 message header: type, size, flags, reserved
 ATTRIBUTE = 0x0C
-MAX_WORK = 4_000_000  # bytes of copies made and compared against gaps, in all
+MAX_WORK = 4_000_000  # bytes of lists read and compared against gaps, in all
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    """A live REFERENCE_LIST of a version 1 header: where its body lies, its size and
+    flags, and what holds it."""
+
+    at: int
+    size: int
+    flags: int
+    what: str
 
 
 @dataclass(slots=True)
 class OldLists:
-    """The earlier copies of the REFERENCE_LISTs of the file's version 1 headers, by
-    message size (one copy of a list per size: its entries fix it), each taken once."""
+    """The REFERENCE_LISTs of the file's version 1 headers and the earlier copies of them
+    found so far (a list's copy of a given size is one: its k is fixed by the size)."""
 
-    copies: dict[int, list[bytes]] = field(default_factory=dict)  # message size -> copies not taken
-    work: int = 0  # bytes compared, and bytes of copies kept
+    lists: list[_List] = field(default_factory=list)
+    taken: set[tuple[int, int]] = field(default_factory=set)  # (list, copy size) found
+    work: int = 0  # bytes compared
 
-    def add(self, f: File, at: int, size: int, flags: int, what: str) -> None:
-        """The list whose body is at `at` (`size` bytes) in a version 1 header."""
-        for body in scalelists.bodies(f, at, size, what):
-            self._spend(len(body))
-            image = _HEAD.pack(ATTRIBUTE, len(body), flags) + body
-            self.copies.setdefault(len(body), []).append(image)
-
-    def explains(self, buf: bytes | memoryview, gap: tuple[int, int]) -> bool:
+    def explains(self, f: File, gap: tuple[int, int]) -> bool:
         """Whether the gap is one earlier copy of a list, from its start, then zeros."""
         start, end = gap
-        if end - start < _HEAD.size:
+        if not self.lists or end - start < _HEAD.size:
             return False
-        kind, size, _ = _HEAD.unpack_from(buf, start)
-        candidates = self.copies.get(size, []) if kind == ATTRIBUTE else []
-        shown = bytes(buf[start : min(end, start + _HEAD.size + size)])
-        for i, image in enumerate(candidates):
-            self._spend(len(image))
-            if image == shown and not bytes(buf[start + len(image) : end]).strip(b"\0"):
-                del candidates[i]  # each copy once
-                return True
+        kind, size, _ = _HEAD.unpack_from(f.buf, start)
+        if kind != ATTRIBUTE or start + _HEAD.size + size > end:
+            return False
+        shown = bytes(f.buf[start : start + _HEAD.size + size])
+        for held in self.lists:
+            if (held.at, size) in self.taken:
+                continue  # each copy once
+            self.work += held.size + _HEAD.size
+            if self.work > MAX_WORK:
+                return False  # spent: the gap is left to the others (refused if none explains it)
+            for body in scalelists.bodies(f, held.at, held.size, held.what, only=size):
+                if _HEAD.pack(ATTRIBUTE, size, held.flags) + body == shown and not bytes(
+                    f.buf[start + len(shown) : end]
+                ).strip(b"\0"):
+                    self.taken.add((held.at, size))
+                    return True
         return False
-
-    def _spend(self, n: int) -> None:
-        self.work += n
-        if self.work > MAX_WORK:
-            raise Invalid(
-                f"hdf5: more than {MAX_WORK} bytes kept and compared to match the earlier dimension "
-                "scale lists freed continuation blocks hold (h5repack the file)"
-            )
 
 
 def offer(lists: OldLists, f: File, messages: list, what: str) -> None:
@@ -76,4 +80,4 @@ def offer(lists: OldLists, f: File, messages: list, what: str) -> None:
     for m in messages:
         v1 = m.kind == ATTRIBUTE and m.align == 8
         if v1 and scalelists.attribute_name(f, m.at, what) == scalelists.NAME:
-            lists.add(f, m.at, m.size, m.flags, what)
+            lists.lists.append(_List(at=m.at, size=m.size, flags=m.flags, what=what))

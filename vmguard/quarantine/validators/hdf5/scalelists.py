@@ -56,10 +56,11 @@ def earlier(f: File, at: int, size: int, missing: list[int], what: str) -> list[
     return list(zip(copies, sorted(missing), strict=True))
 
 
-def bodies(f: File, at: int, size: int, what: str) -> list[bytes]:
+def bodies(f: File, at: int, size: int, what: str, only: int | None = None) -> list[bytes]:
     """The message bodies the list at `at` (`size` bytes) had before its last attaches:
     its first k entries, dimensions k, for k = 1 to n-1 (each attach appends one; the
-    list's dataspace is simple of rank 1, maximum its size), at most MAX_COPIES."""
+    list's dataspace is simple of rank 1, maximum its size), at most MAX_COPIES; `only`:
+    just the one of that many bytes, if any."""
     space_at, data_at = places(f, at, what)
     space = dataspace(f, space_at, what)
     n = space.elements
@@ -69,8 +70,11 @@ def bodies(f: File, at: int, size: int, what: str) -> list[bytes]:
     dims = space_at + (4 if version == 2 else 8) - at  # its dimension, then its maximum
     body = f.bytes(at, size, what)
     entry = (size - (data_at - at)) // n
-    out = []
-    for k in range(1, n):
+    out, ks = [], range(1, n)
+    if only is not None:
+        k, extra = divmod(only - (data_at - at), entry) if entry else (0, 1)
+        ks = range(k, k + 1) if not extra and 1 <= k < n else range(0)
+    for k in ks:
         copy = bytearray(body[: data_at - at + k * entry])
         copy[dims : dims + 8] = copy[dims + 8 : dims + 16] = k.to_bytes(8, "little")
         out.append(bytes(copy))
