@@ -12,12 +12,14 @@ from . import (
     arrangement,
     choices,
     converted,
+    deleteddims,
     dense,
     edges,
     fields,
     kinds,
     moved,
     nullpieces,
+    oldlists,
     once,
     pipeline,
     sizes,
@@ -140,6 +142,8 @@ class Walker:
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
+        oldlists.offer(self.ledger.lists, self.file, messages, what)
+        deleteddims.offer(self.ledger.dims, self.file, address, messages, what)
         arrangement.check(messages, first, self.layout, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)
