@@ -97,10 +97,6 @@ FALSE_REJECTIONS = {
     "nc4-classic-coord.nc": "netCDF4-python NETCDF4_CLASSIC, one session: one dimension and "
                             "its coordinate variable (the commonest netCDF file): bytes after "
                             "/x's header reached from no structure",
-    "h5nc-coord.nc": "h5netcdf: a dimension and its coordinate variable, a variable in a group, "
-                     "a second session adding one: /x's attribute orders miss 0 and 5 (h5netcdf "
-                     "rewrites the scale's NAME when the dimension becomes a variable); the docs "
-                     "admit h5netcdf's scale-list gaps (session 39)",
 }  # fmt: skip
 DOCUMENTED_REFUSALS = {
     # "a link or attribute deleted from dense storage leaves its message in the fractal heap"

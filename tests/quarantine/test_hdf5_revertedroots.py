@@ -120,6 +120,7 @@ WORKFLOWS = {
     "nc-group-3-sessions": _nc_only(_coords(group="g"), _add("q", group="g"), _add("r", group="g")),
     "nc-group-on-the-root-s-dimension-3-sessions": _nc_only(_coords(), _in_group("u"), _in_group("v")),
     "h5netcdf-unlimited-3-sessions": [(_h5n_coords, "h5n"), (_h5n_add("q"), "h5n"), (_h5n_add("r"), "h5n")],
+    "h5netcdf-fixed-dimension-one-session": [(_h5n_coords_fixed, "h5n")],  # session 40: dimids.py
 }
 
 _REENCODED = (
@@ -143,11 +144,6 @@ _DELETED_STATE = (
     "oldstates.py recomputes a tracked heap's states by creation order, objects only added: "
     "'bytes ... (after a direct block of the fractal heap of the attributes of /x) ... a "
     "free-space section list nothing refers to'")
-_DIMID = (
-    "known false rejection (session 40): h5netcdf sets a fixed-size dimension's _Netcdf4Dimid "
-    "when it makes the scale and again for its coordinate variable; h5py's overwrite creates "
-    "the new attribute and deletes the old one, so the scale misses creation order 0 beside "
-    "its REFERENCE_LIST's: 'the creation orders of the attributes of /x are not 0..'")
 FALSE_REJECTIONS = {
     "nc-2-dims-2-variables-3-sessions": (_nc_only(
         _coords(("x", "y")), _add("q", "r", dims=("x", "y"), data=False), _add("s", dims=("y", "x"))), _UNPINNED),
@@ -155,7 +151,6 @@ FALSE_REJECTIONS = {
         _coords(), *(_add(name, late=True) for name in "qrst")), _DELETED_STATE),
     "h5netcdf-appends-to-netcdf4": (
         [(_coords(unlimited=True), "nc"), (_h5n_add("q"), "h5n"), (_h5n_add("r"), "h5n")], _REENCODED),
-    "h5netcdf-fixed-dimension-one-session": ([(_h5n_coords_fixed, "h5n")], _DIMID),
 }
 
 

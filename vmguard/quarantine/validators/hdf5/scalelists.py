@@ -68,12 +68,16 @@ def earlier(f: File, at: int, size: int, missing: list[int], what: str) -> list[
     return out
 
 
-def deleted(f: File, held: list[tuple[int, int, int | None]], following: int, what: str) -> tuple[bytes, ...]:
+def deleted(
+    f: File, held: list[tuple[int, int, int | None]], following: int, what: str,
+    other: frozenset[int] = frozenset(),
+) -> tuple[bytes, ...]:
     """The bodies of the deleted copies (earlier) of the list among an object's attributes
-    (where each lies, its size, its creation order; `following` the next order)."""
-    if not 0 < following - len(held) <= MAX_COPIES:
+    (where each lies, its size, its creation order; `following` the next order; `other`
+    orders missing for another reason: dimids.py)."""
+    if not 0 < following - len(held) <= MAX_COPIES + len(other):
         return ()
-    missing = sorted(set(range(following)) - {order for _, _, order in held})
+    missing = sorted(set(range(following)) - {order for _, _, order in held} - other)
     for at, size, order in held if missing else ():
         if order is not None and attribute_name(f, at, what) == NAME:
             return tuple(body for body, _ in earlier(f, at, size, missing, what))
