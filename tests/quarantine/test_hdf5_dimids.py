@@ -71,9 +71,33 @@ WORKFLOWS = {
 }
 
 
+_UPGRADED = (
+    "known false rejection (session 40): netCDF4-python appending to h5netcdf's file: netCDF-C "
+    "(libver v18) rewrites the list with h5netcdf's version 1 compound datatype upgraded to "
+    "version 3 (H5T_set_version), so its deleted copies (version 1 messages, version 1 datatype) "
+    "are in neither encoding scalelists.earlier recomputes (_reencoded keeps the datatype): ")
+FALSE_REJECTIONS = {
+    "netcdf4-appends-twice": ((_fixed(), _add("q", netcdf4=True), _add("r", netcdf4=True)), (
+        "known false rejection (session 40): netCDF4-python appending twice to h5netcdf's file: "
+        "the freed continuation block holding netCDF-C's copy of 2 entries (order 6) is not one "
+        "oldblocks.py finds libhdf5 freed as the headers show (not diagnosed further): 'bytes ... "
+        "(after the object header of /p) are reached from no structure'")),
+    "dense-attributes-netcdf4-appends-twice": (
+        (_fixed(attributes=12), _add("q", netcdf4=True), _add("r", netcdf4=True)),
+        _UPGRADED + "'bytes ... of a direct block of the fractal heap of the attributes of /x are no object'"),
+}
+
+
 @pytest.mark.parametrize("name", sorted(WORKFLOWS))
 def test_h5netcdf_fixed_dimensions_pass(name):
     assert _refusal(_file(*WORKFLOWS[name])) == ""
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
+    for name, (_, reason) in sorted(FALSE_REJECTIONS.items())])
+def test_false_rejections_still_known(name):
+    assert _refusal(_file(*FALSE_REJECTIONS[name][0])) == ""
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,7 @@ def _rewritten(w: Walker, real: list[Message], objects: list[tuple[int, int, int
     for at, size, order, flags in held if missing else ():
         if order is not None and scalelists.attribute_name(f, at, what) == scalelists.NAME:
             copies = scalelists.earlier(f, at, size, missing, what)
-            return [_piece(0x0C, flags, body, known) for body, known in copies]
+            return [_piece(0x0C, flags, body, known) for bodies, known in copies for body in bodies]
     return []
 
 
