@@ -82,7 +82,8 @@ HOLES: dict[str, str] = {}  # comment-esc.h5: closed session 40 (h5strings), HOS
 _BOUND = "the match bound (4,000,000 bytes compared) spent on continuation blocks libhdf5 freed"
 # closed session 40 (ncfr): dims-two-sessions.h5, dims-groups-two-sessions.h5 (a scale's
 # earlier REFERENCE_LIST in a freed version 1 continuation block: validators/hdf5/oldlists.py),
-# nc4-classic-coord.nc (the dimension-only dataset the coordinate variable replaced: deleteddims.py)
+# nc4-classic-coord.nc (the dimension-only dataset the coordinate variable replaced: deleteddims.py);
+# (ncfr2) h5nc-coord.nc: h5netcdf's _Netcdf4Dimid set twice (dimids.py)
 FALSE_REJECTIONS = {
     "nc4-groups.nc": "netCDF4-python, ONE session: a subgroup with its dimension, coordinate "
                      "variable and two variables on (time, y) and (x, y): bytes 3719..3850 after "
@@ -98,11 +99,6 @@ FALSE_REJECTIONS = {
                          "bytes 644..667 after /x's header (the end of _NCProperties and a "
                          "checksum: the tail of a freed block of / that /x's header took) reached "
                          "from no structure",
-    "h5nc-coord.nc": "h5netcdf: a dimension and its coordinate variable, a variable in a group, "
-                     "a second session adding one: /x's attribute orders miss 0 and 5: 5 the "
-                     "REFERENCE_LIST rewrite (admitted), 0 the _Netcdf4Dimid h5netcdf sets when it "
-                     "makes the scale and h5py's overwrite deletes (helper ncfr2's item, "
-                     "test_hdf5_revertedroots.py's h5netcdf-fixed-dimension-one-session)",
 }  # fmt: skip
 DOCUMENTED_REFUSALS = {
     # "a link or attribute deleted from dense storage leaves its message in the fractal heap"

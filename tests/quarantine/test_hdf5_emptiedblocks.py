@@ -57,20 +57,20 @@ def test_the_copy_shifted_is_refused(stale):
 
 def _heap() -> Heap:
     return Heap(address=848, what="h", id_len=8, off_size=5, len_size=2, checksummed=True,
-                table=(4, 1024, 65536, 40), entries=[(0, 0, 0), (0, 0, 1)], copies=(bytes(range(1, 95)),))
+                table=(4, 1024, 65536, 40), entries=[(0, 0, 0), (0, 0, 1)], copies=((bytes(range(1, 95)),),))
 
 
 def test_a_block_shown_from_its_prefix():
     """Where the window shows the prefix, its heap offset and checksum are the block's."""
     heap = _heap()
-    block = emptiedblocks._block(heap, 1024, 1024, heap.copies[0])
+    block = emptiedblocks._block(heap, 1024, 1024, heap.copies[0][0])
     assert block[:4] == b"FHDB" and len(block) == 1024
     found = emptiedblocks.EmptiedBlocks(heaps=[heap])
-    assert emptiedblocks._shows(heap, (1024, 1024), heap.copies[0], block[10:])
-    assert not emptiedblocks._shows(heap, (0, 1024), heap.copies[0], block[10:])  # another heap offset
+    assert emptiedblocks._shows(heap, (1024, 1024), heap.copies[0][0], block[10:])
+    assert not emptiedblocks._shows(heap, (0, 1024), heap.copies[0][0], block[10:])  # another heap offset
     forged = bytearray(block)
     forged[19] ^= 1  # its checksum
-    assert not emptiedblocks._shows(heap, (1024, 1024), heap.copies[0], bytes(forged[10:]))
+    assert not emptiedblocks._shows(heap, (1024, 1024), heap.copies[0][0], bytes(forged[10:]))
     buf = bytes(6) + block
     assert found.claims(buf, [(16, 6 + 1024)]) == [(16, 1014, "the end of an emptied direct block of h")]
     assert found.found == {(848, 1024): {6}} and heap.copies == ()  # each copy once

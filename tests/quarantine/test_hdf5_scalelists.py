@@ -201,12 +201,14 @@ def test_a_deleted_copy_in_a_dense_heap_s_free_range():
 
     def heap() -> Heap:
         return Heap(address=0, what="h", id_len=8, off_size=4, len_size=2, checksummed=True,
-                    table=(4, 1024, 65536, 32), copies=(copy,))
+                    table=(4, 1024, 65536, 32), copies=((copy,),))
 
     assert _remains(heap(), copy + bytes(20), 100, [])
     assert _remains(heap(), copy[24:] + bytes(4), 124, [(100, 24)])  # an object took its start
     h = heap()
     assert _remains(h, copy, 100, []) and not _remains(h, copy, 300, [])  # once
+    h.copies = ((bytes(60), copy),)  # a copy in two encodings (session 40: scalelists._reencoded)
+    assert _remains(h, copy, 100, []) and h.copies == ()  # the other encoding once, then neither
     for data, gap, objects in (
         (copy[:-1] + b"\x00" + bytes(4), 100, []),  # changed
         (copy + b"\x01", 100, []),  # data after it

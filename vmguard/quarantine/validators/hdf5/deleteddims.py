@@ -98,5 +98,5 @@ def offer(dims: DeletedDims, f: File, address: int, messages: list, what: str) -
         return
     for m in messages:
         if m.kind == 0x0C and scalelists.attribute_name(f, m.at, what) == COORDINATES:
-            dimid = f.unpack("i", scalelists.places(f, m.at, what)[1], what)[0]
+            dimid = f.unpack("i", scalelists.attribute_places(f, m.at, what)[3], what)[0]  # its value
             dims.candidates[address] = (shape[0], dimid)

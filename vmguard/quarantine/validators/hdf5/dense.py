@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
-from . import btree2, choices, fractalheap, once, scalelists, sizes
+from . import btree2, choices, dimids, fractalheap, once, scalelists, sizes
 from .checksum import lookup3
 from .heldblocks import Held
 from .ledger import UNDEFINED
@@ -68,6 +68,7 @@ def creation_orders(
     what: str,
     opened: int = 1,
     rewritten: tuple[int, int] = (0, 0),
+    overwritten: frozenset[int] = frozenset(),
 ) -> None:
     """The creation orders of an object's links or attributes: tracked (a next order
     given), exactly 0..n-1 and the next one n; untracked, each the value libhdf5 writes
@@ -80,28 +81,33 @@ def creation_orders(
     ctl-nh5-min9-modify-dense: a root float set again with attrs.modify, then the root's
     attributes went dense, its record carries 3, its place among the root's five).
     `rewritten`: how many orders may be missing, all below which order (a dimension
-    scale's REFERENCE_LIST rewritten at each attach: scalelists.py)."""
+    scale's REFERENCE_LIST rewritten at each attach: scalelists.py). `overwritten`: the
+    orders that may be missing besides (h5netcdf's _Netcdf4Dimid set twice: dimids.py)."""
     following, untracked = tracked
     allowed = {untracked} if untracked is None else {untracked, *range(max(1, opened))}
     if following is None:
         if any(order not in allowed for order in orders):
             other = "" if untracked is None else f" other than {untracked} or one below {max(1, opened)}"
             raise Invalid(f"hdf5: {what} tracks no creation order, yet one carries one{other}")
-    elif not _dense_orders(orders, following, rewritten):
+    elif not _dense_orders(orders, following, rewritten, overwritten):
         raise Invalid(
             f"hdf5: the creation orders of {what} are not 0..{len(orders) - 1} with {len(orders)} next "
             f"(they begin {sorted(orders)[:8]}, next {following}; deleted or replaced: rewrite the file)"
         )
 
 
-def _dense_orders(orders: list[int | None], following: int, rewritten: tuple[int, int]) -> bool:
-    """0..following-1 each at most once, missing at most rewritten[0], each below rewritten[1]."""
+def _dense_orders(
+    orders: list[int | None], following: int, rewritten: tuple[int, int], overwritten: frozenset[int]
+) -> bool:
+    """0..following-1 each at most once, missing any of `overwritten` and besides at most
+    rewritten[0], each below rewritten[1]."""
     got = sorted(o for o in orders if o is not None)
-    if len(got) != len(orders) or len(set(got)) != len(got) or following - len(got) > rewritten[0]:
+    gaps = rewritten[0] + len(overwritten)
+    if len(got) != len(orders) or len(set(got)) != len(got) or following - len(got) > gaps:
         return False  # (the last test before range(following): a forged next order is 2^64)
     if got and got[-1] >= following:
         return False
-    missing = set(range(following)) - set(got)
+    missing = set(range(following)) - set(got) - overwritten
     return len(missing) <= rewritten[0] and all(o < rewritten[1] for o in missing)
 
 
@@ -115,15 +121,16 @@ def compact(w: Walker, messages: list[Message], first: dict[int, Message], what:
         got = info(w.file, first[info_kind], what) if info_kind in first else (None, UNDEFINED, ())
         if got[1] != UNDEFINED:
             continue  # dense storage: walk() checks its orders
+        rewritten, overwritten = (0, 0), frozenset[int]()
         if kind == 0x06:
             orders = [sizes.link_name(sizes.within(w.file, m), m.at, what)[1] for m in held]
-            rewritten = (0, 0)
         else:
-            orders, rewritten = [m.order for m in held], (0, 0)
+            orders = [m.order for m in held]
             if got[0] is not None and got[0] != len(held):  # orders missing: a rewritten list's?
                 rewritten = scalelists.rewrites(w.file, [(m.at, m.order) for m in held], what)
+                overwritten = dimids.overwritten(w.file, [(m.at, m.size, m.order) for m in held], what)
         kinds = "links" if kind == 0x06 else "attributes"
-        creation_orders(orders, (got[0], None), f"the {kinds} of {what}", 1, rewritten)
+        creation_orders(orders, (got[0], None), f"the {kinds} of {what}", 1, rewritten, overwritten)
     following = info(w.file, first[0x15], what)[0] if 0x15 in first else None
     others = [m for m in messages + w.continuations if m.kind != 0x0C]
     if any(m.order is not None and m.order >= max(1, following or 0) for m in others):
@@ -164,15 +171,16 @@ def walk(w: Walker, s: Storage, what: str, first: dict[int, Message]) -> None:
     most = w.compact if s.kind == "attribute" else _links_most(w, first, what)
     choices.dense(most or 0, [length for _, length in objects.values()], heap.reverted, s.kind, what)
     untracked = None if s.kind == "link" else NO_ORDER
-    rewritten = (0, 0)
+    rewritten, overwritten = (0, 0), frozenset[int]()
     if s.kind == "attribute" and s.max_order is not None and s.max_order != len(names):  # orders missing
         held = [(objects[o][0], objects[o][1], names[o][0]) for o in names]
         rewritten = scalelists.rewrites(w.file, [(at, order) for at, _, order in held], what)
-        heap.copies = scalelists.deleted(w.file, held, s.max_order, what)
+        overwritten = dimids.overwritten(w.file, held, what)
+        heap.copies = scalelists.deleted(w.file, held, s.max_order, what, overwritten)
         w.ledger.emptied.add(heap)  # a copy may also stay in a block the rewrite emptied
     creation_orders(  # an attribute opened while a message: its index among at most max compact
         [order for order, _ in names.values()], (s.max_order, untracked), f"the {s.kind}s of {what}",
-        w.compact or 1, rewritten,
+        w.compact or 1, rewritten, overwritten,
     )
     if s.max_order is not None:  # tracked: 0..n-1, the order the heap got its objects in
         heap.orders = sorted(names, key=lambda offset: names[offset][0] or 0)

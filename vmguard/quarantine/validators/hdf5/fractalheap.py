@@ -52,7 +52,7 @@ class Heap:
     entries: list[tuple[int, int, int]] = field(default_factory=list)  # and of every direct-block entry
     huge: dict[int, tuple[int, int]] = field(default_factory=dict)  # huge object ID -> (address, length)
     huge_reached: set[int] = field(default_factory=set)
-    copies: tuple[bytes, ...] = ()  # deleted copies of a REFERENCE_LIST its free space may hold (scalelists)
+    copies: tuple[tuple[bytes, ...], ...] = ()  # deleted copies of a REFERENCE_LIST, each in its encodings
 
     @property
     def prefix(self) -> int:
@@ -385,11 +385,12 @@ def _remains(heap: Heap, data: bytes, gap: int, objects: list[tuple[int, int]]) 
     start, or that of objects placed there since: libhdf5 places an object at the start
     of a free section), then zeros; each copy once (session 39, attack oh5: netCDF-C
     rewrites the list of a scale whose attributes are dense at each attach)."""
-    for copy in heap.copies:
-        starts = [gap] + [o for o, n in objects if gap - len(copy) < o and o + n <= gap]
-        for start in starts:
-            tail = copy[gap - start :]
-            if tail and data.startswith(tail) and not data[len(tail) :].strip(b"\0"):
-                heap.copies = tuple(c for c in heap.copies if c is not copy)
-                return True
+    for copies in heap.copies:
+        for copy in copies:  # (one encoding of the copy, once)
+            starts = [gap] + [o for o, n in objects if gap - len(copy) < o and o + n <= gap]
+            for start in starts:
+                tail = copy[gap - start :]
+                if tail and data.startswith(tail) and not data[len(tail) :].strip(b"\0"):
+                    heap.copies = tuple(c for c in heap.copies if c is not copies)
+                    return True
     return False

@@ -171,3 +171,19 @@ def checkable(ids: tuple[int, ...], what: str) -> None:
 def exact(size: int, needed: int, what: str) -> None:
     if size != needed:
         raise Invalid(f"hdf5: {what} is {size} bytes where its dataspace and datatype need {needed}")
+
+
+def attribute_pad(version: int):  # noqa: ANN202
+    """How an attribute message of this version pads its name, datatype and dataspace
+    fields: version 1 to 8 bytes, later ones not."""
+    return (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
+
+
+def attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
+    """(name, datatype, dataspace, value): where the fields of the attribute message at
+    `at` start (version 3 has a character set byte more)."""
+    version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
+    pad = attribute_pad(version)
+    start = at + (9 if version == 3 else 8)
+    space_at = start + pad(name) + pad(dtype)
+    return start, start + pad(name), space_at, space_at + pad(space)

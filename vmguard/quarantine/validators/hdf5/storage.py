@@ -15,7 +15,18 @@ from .chunkdata import Chunking, claim, final_key
 from .elements import Element, element
 from .ledger import UNDEFINED
 from .pipeline import check as check_pipeline
-from .shapes import Space, checkable, dataspace, deflate_level, element_size, exact, filters, fixed
+from .shapes import (
+    Space,
+    attribute_pad,
+    attribute_places,
+    checkable,
+    dataspace,
+    deflate_level,
+    element_size,
+    exact,
+    filters,
+    fixed,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -145,7 +156,7 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
         raise Invalid(
             f"hdf5: the flags of an attribute of {what} ({flags:#04x}) set bits version {version} reserves"
         )
-    pad = _attribute_pad(version)
+    pad = attribute_pad(version)
     start, at, space_at, data = attribute_places(f, m.at, what)
     if flags & 0x02:
         raise Invalid(f"hdf5: an attribute of {what} with a shared dataspace is not supported")
@@ -171,22 +182,6 @@ def attribute(w: Walker, m: Message, what: str, _first: dict[int, Message]) -> N
     padded(w, m, data - m.at + space_of.elements * item, f"an attribute of {what}")
     if values:  # its fixed-length strings too (fixedtext.py), as a dataset's
         _refs(w, (data, space_of.elements * item), values, what, f"an attribute of {what}")
-
-
-def _attribute_pad(version: int):  # noqa: ANN202
-    """How an attribute message of this version pads its name, datatype and dataspace
-    fields: version 1 to 8 bytes, later ones not."""
-    return (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
-
-
-def attribute_places(f: File, at: int, what: str) -> tuple[int, int, int, int]:
-    """(name, datatype, dataspace, value): where the fields of the attribute message at
-    `at` start (version 3 has a character set byte more)."""
-    version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
-    pad = _attribute_pad(version)
-    start = at + (9 if version == 3 else 8)
-    space_at = start + pad(name) + pad(dtype)
-    return start, start + pad(name), space_at, space_at + pad(space)
 
 
 def _field(f: File, field: tuple[int, int, int, int], name: str) -> None:

@@ -29,8 +29,8 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from .shapes import attribute_places
 from .sizes import array_base, members
-from .storage import attribute_places
 
 if TYPE_CHECKING:
     from .ledger import File
