@@ -29,6 +29,7 @@ from . import (
     root_free,
     root_remains,
     root_rntuple,
+    root_slots,
     root_strings,
     root_tables,
     root_tails,
@@ -81,6 +82,7 @@ def validate(stream: Stream) -> str:
     root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
     baskets = root_data.check(walk, free)
+    root_slots.check(walk, free)  # after root_data: a live tree's arrays, every slot
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT

@@ -81,6 +81,20 @@ class ObjectLayout(Invalid):
     """A payload not streamed as this module reads it (a refusal)."""
 
 
+@dataclass(frozen=True)
+class BranchSlots:
+    """A branch's basket arrays as streamed (TBranch 13): fWriteBasket, fEntries and
+    fMaxBaskets slots each of fBasketBytes, fBasketEntry and fBasketSeek (root_slots
+    judges them)."""
+
+    name: bytes
+    write: int
+    entries: int
+    nbytes: tuple[int, ...]
+    entry: tuple[int, ...]
+    seek: tuple[int, ...]
+
+
 @dataclass
 class Buffer:
     """A payload read as ROOT's TBuffer: `data`, the position `at`, where the enclosing
@@ -93,6 +107,7 @@ class Buffer:
     where: str
     keylen: int
     classes: dict[int, bytes] = field(default_factory=dict)  # the record's class map, shared
+    slots: list[BranchSlots] | None = None  # a tree's branches' basket arrays, where asked for
 
     def take(self, size: int) -> bytes:
         if self.at + size > self.end:
@@ -128,7 +143,7 @@ class Buffer:
             self.take(2)
 
     def within(self, end: int) -> Buffer:
-        return Buffer(self.data, self.at, end, self.where, self.keylen, self.classes)
+        return Buffer(self.data, self.at, end, self.where, self.keylen, self.classes, self.slots)
 
 
 def reads(klass: bytes, name: bytes) -> bool:
@@ -141,8 +156,9 @@ def check(klass: bytes, names: tuple[bytes, bytes], payload: bytes, key: tuple[i
     """Judge the strings of a record's payload that this module reads, by the record's
     class and its key's name and title; key is the record's (offset, KeyLen). A
     compressed payload comes as its first block inflated (16 MiB - 1 bytes; whole False
-    where more follow): a string past it is not reached, and a layout that runs past it is not refused (an object that
-    large streams its strings in its first bytes; docs: what it leaves)."""
+    where more follow): a string past it is not reached, and a layout that runs past it
+    is not refused (an object that large streams its strings in its first bytes; docs:
+    what it leaves)."""
     offset, keylen = key
     buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}", keylen)
     try:
@@ -175,7 +191,7 @@ def _judge(text: bytes, what: str, buffer: Buffer) -> None:
     terminal.check(text, f"the {what} of {buffer.where}", FMT)
 
 
-def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
+def _named_object(buffer: Buffer, klass: bytes, title: bytes | None) -> None:
     """Its headers down to TNamed's, its name and title, the title its key's (ROOT's TKey
     and uproot copy the object's title into the key: session 40, attack q root's
     title-differs.root showed CONTROL in `f->ls()` and SIGNAL! on the plot); a
@@ -184,8 +200,8 @@ def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
     for _ in range(NAMED[klass]):
         end, version = buffer.header()
         buffer.end = end
-    named_end, own = _named(buffer, "")
-    if own != title:
+    named_end, _, own = _named(buffer, "")
+    if title is not None and own != title:
         raise ObjectLayout(f"root: the title of {buffer.where} is not its key's: ROOT and uproot write "
                            "one title in both (a reader listing keys would show another than the plot)")
     buffer.at = named_end
@@ -195,16 +211,17 @@ def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
         _tree(buffer)
 
 
-def _named(buffer: Buffer, of: str) -> tuple[int, bytes]:
-    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends, and
-    its title."""
+def _named(buffer: Buffer, of: str) -> tuple[int, bytes, bytes]:
+    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends, its
+    name and its title."""
     end = buffer.header()[0]
     inner = buffer.within(end)
     inner.tobject()
-    _judge(inner.string(), f"name{of}", buffer)
+    name = inner.string()
+    _judge(name, f"name{of}", buffer)
     title = inner.string()
     _judge(title, f"title{of}", buffer)
-    return end, title
+    return end, name, title
 
 
 def _axes(buffer: Buffer) -> None:
@@ -242,19 +259,41 @@ def _branches(buffer: Buffer, depth: int) -> None:
         version = 0
         for _ in range(wrapped + 1):
             branch.end, version = branch.header()
-        branch.at = _named(branch, " of a branch")[0]
+        branch.at, name, _ = _named(branch, " of a branch")
         if version != _BRANCH_VERSION or depth >= _MAX_DEPTH:
             continue
         branch.at = branch.header()[0]  # TAttFill
-        branch.take(_BRANCH_COUNTS)
+        write = struct.unpack_from(">i", branch.take(_BRANCH_COUNTS), 12)[0]
         branch.at = branch.header()[0]  # fIOFeatures
-        branch.take(_BRANCH_SIZES)
+        slots, entries = struct.unpack_from(">i4xq", branch.take(_BRANCH_SIZES), 4)
         _branches(branch, depth + 1)
         for leaf_class, leaf in _objects(branch):
             if leaf_class.startswith(b"TLeaf"):
                 leaf.end = leaf.header()[0]
                 leaf.end = leaf.header()[0]  # TLeaf's
                 _named(leaf, " of a leaf")
+        if branch.slots is not None:
+            _objects(branch)  # fBaskets
+            arrays = [_array(branch, fmt, slots) for fmt in ("i", "q", "q")]
+            branch.slots.append(BranchSlots(name, write, entries, *arrays))
+
+
+def _array(buffer: Buffer, fmt: str, count: int) -> tuple[int, ...]:
+    """A counted array member (`//[fMaxBaskets]`): a flag byte (1: the array follows),
+    then count numbers big-endian."""
+    if buffer.number(">B") != 1 or count < 0:
+        return ()
+    return struct.unpack(f">{count}{fmt}", buffer.take(count * struct.calcsize(fmt)))
+
+
+def basket_slots(klass: bytes, payload: bytes, key: tuple[int, int]) -> list[BranchSlots]:
+    """The basket arrays of a tree's branches (TTree 20, TBranch 13: the layout _tree and
+    _branches read), its payload whole; a payload not so streamed raises ObjectLayout."""
+    offset, keylen = key
+    buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}",
+                    keylen, slots=[])
+    _named_object(buffer, klass, None)
+    return buffer.slots or []
 
 
 def _streamer_info(buffer: Buffer) -> None:
