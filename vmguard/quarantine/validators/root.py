@@ -81,8 +81,8 @@ def validate(stream: Stream) -> str:
             raise error
     root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
+    root_slots.check(walk, free)  # a live tree's basket arrays, every slot (names the rule first)
     baskets = root_data.check(walk, free)
-    root_slots.check(walk, free)  # after root_data: a live tree's arrays, every slot
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
