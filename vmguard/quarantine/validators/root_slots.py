@@ -22,7 +22,7 @@ def check(walk: RootWalk, free: set[int]) -> None:
     """Every live TTree whose payload is known (uncompressed, or inflated: root_data) and
     read (TTree 20, TBranch 13): each branch's basket arrays as the module says."""
     for record in walk.records.values():
-        if record.klass != b"TTree" or record.offset in free:
+        if record.klass not in root_data.TREES or record.offset in free:
             continue
         payload = root_data.tree_payload(record, walk.data)
         if payload is None:
