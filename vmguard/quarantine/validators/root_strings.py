@@ -16,7 +16,8 @@ uproot), and in the StreamerInfo record each TStreamerInfo's class name and titl
 of its TStreamerElement's name, title (the member's comment) and type name. Not reached
 (docs/quarantine.md): axis bin labels, ROOT 5's branches, a compressed RNTuple header.
 The uncompressed RNTuple header a live anchor names is judged too (rntuple_header:
-root_rntuple calls it)."""
+root_rntuple calls it). The same reading of a tree's
+branches gives root_slots their basket arrays (basket_slots)."""
 
 from __future__ import annotations
 
