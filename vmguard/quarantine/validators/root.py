@@ -81,8 +81,8 @@ def validate(stream: Stream) -> str:
             raise error
     root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
-    root_slots.check(walk, free)  # a live tree's basket arrays, every slot (names the rule first)
-    baskets = root_data.check(walk, free)
+    baskets = root_data.check(walk, free)  # a basket's own rules first (its key, its tree)
+    root_slots.check(walk, free)  # then a live tree's basket arrays, every slot
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT
