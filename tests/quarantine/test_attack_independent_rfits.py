@@ -67,11 +67,14 @@ _SYN = ("{0} then wcslib's other spelling {1} with another value: astropy's Head
         "as the row refuses of HIERARCH, lower case and CRVAL01)")
 DQ_HOW = {"zero": "field TPD.FWD.01", "zeros": "field TPD.FWD.001", "dot": "field TPD.FWD.1.",
           "dot0": "field TPD.FWD.1.0"}
-HOLES = {
+# closed session 40 (fitswcs): each refused (fitswcskeys.py: a keyword as wcslib files it,
+# a DPja/DQia card as astropy writes it); the harm each showed is still shown below
+CLOSED = {
     **{f"dq-{k}.fits": _WCSLIB.format(DQ_HOW.get(k, f"a plain string {v}"))
        for k, v in cases.DQ_SECOND.items()},
     **{name: _SYN.format(*pair) for name, pair in cases.SYNONYMS.items()},
 }
+HOLES: dict[str, str] = {}
 FALSE_REJECTIONS: dict[str, str] = {}
 LISTED_PHRASE = "nor is its type: `CRVAL1 = 'abc'` is a string to astropy's Header, 0 to wcslib"
 
@@ -106,12 +109,12 @@ def _wcs_view(data: bytes) -> tuple:
 
 
 def test_tables_name_real_cases(run):
-    assert set(HOLES) <= set(HOSTILE)
+    assert set(HOLES) | set(CLOSED) <= set(HOSTILE)
     assert set(cases.LISTED_TYPES) <= set(HOSTILE)
     assert not set(HOSTILE) & set(run["controls"])
 
 
-@pytest.mark.parametrize("name", sorted(k for k in HOLES if k.startswith("dq-")))
+@pytest.mark.parametrize("name", sorted(k for k in CLOSED if k.startswith("dq-")))
 def test_wcslib_reads_a_second_field_astropy_files_apart(name):
     """The harm: the header astropy shows and the WCS astropy.wcs computes disagree."""
     honest = cases.primary(cases.tpd_cards(None), 16)

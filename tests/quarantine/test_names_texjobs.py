@@ -40,10 +40,13 @@ def test_what_only_a_tex_run_writes_names_the_job_too(mark):
 
 
 @pytest.mark.parametrize("source", ["main.latex", "main.ltx", "main.dtx", "main.Rnw", "main.Rtex", "main.Snw",
-                                    "main.texi", "main.texinfo", "main.txi", "main.tex.gz"])
+                                    "main.texi", "main.texinfo", "main.txi", "main.tex.gz",
+                                    "main.drv", "main.Rmarkdown", "main.ipynb", "main.drv.gz"])
 def test_every_file_a_tex_run_starts_on_names_the_job(source):
     """Session 39, attack o text: `pdflatex main.dtx`, knitr's main.Rnw, texi2pdf main.texi
-    are all job main; its sources and outputs stay published beside each other."""
+    are all job main; its sources and outputs stay published beside each other. Session 40
+    (escnames, attack r text): ltxdoc's main.drv, main.Rmarkdown, and main.ipynb, which
+    `quarto render main.ipynb --to pdf` makes main.tex of and runs LaTeX on."""
     output = [source, "main.tex", "main.pdf", "main.log", "main.info", "main.synctex.gz"]
     refused = _refused([*output, "main.brf", "main.cps"])
     assert refused - {"main.ltx"} == {"main.brf", "main.cps"}  # .ltx: a kernel module's name too
@@ -161,3 +164,12 @@ def test_a_context_job_refuses_its_tuc_and_work_files(source):
     found = _refused([source, *siblings])
     assert found >= {"main.tuc", "main.tua", "main-mpgraph.mp"} and not found & {"main.pdf", "main.log"}
     assert "other.tuc.csv" not in found
+
+
+def test_a_notebook_names_its_job_and_its_data_named_after_it_pays():
+    """Session 40 (escnames): `quarto render main.ipynb --to pdf` is job main, so main.brf is
+    refused beside main.ipynb, and so are main.csv and main-fit.csv (the cost, docs); a
+    notebook's main_results.csv and its outputs are published."""
+    files = ["main.ipynb", "main.pdf", "main.tex", "main.brf", "main.csv", "main-fit.csv", "main_results.csv"]
+    assert _refused(files) == {"main.brf", "main.csv", "main-fit.csv"}
+    assert _refused(["analysis.ipynb", "main.csv", "main.brf"]) == set()

@@ -29,6 +29,11 @@ ATTACK_Q = (
 MORE = ("gulpfile.babel.js", "webpack.config.mjs", "CTestConfig.cmake", "x.opam", "pkg.nimble",
         "Dockerfile", "meson.build", "pom.xml", "tsconfig.json", "package.mill", "docs.gradle",
         "project.godot")
+# session 40 (escnames): attack r text's tool files and their kin
+ATTACK_R = ("environment.yml", "environment.yaml", "dvc.yaml", "MLproject", "cdk.json", "Pulumi.yaml",
+            "skaffold.yaml", "platformio.ini", "_targets.R", "app.R", "ui.R", "server.R", "global.R",
+            "plumber.R", "entrypoint.R", "install.R", "renv.lock", "DESCRIPTION", "Manifest.toml",
+            "Project.toml", "JuliaProject.toml", "JuliaManifest.toml", "Manifest-v1.11.toml")
 # a physics job's ordinary names, and near names of the table's
 ORDINARY = (
     "hist.root", "run.log", "data.csv", "README", "Makefile.log", "Makefile", "CMakeLists.txt",
@@ -36,6 +41,7 @@ ORDINARY = (
     "requirements.txt", "checksums.txt", "MD5SUMS", "results.json", "config.toml", "settings",
     "package.json.log", "go.mod.txt", "results.thor.txt", "vite.config", "gradle.log", "sbt.log",
     "ctest.log", "dune.log", "cargo.toml.txt", "build.properties", "Fastfile.log", "notes.txt",
+    "environment.yml.log", "analysis.R", "fit.R", "Manifest-v.toml.txt", "description.txt", "app.py.log",
 )  # fmt: skip
 
 
@@ -69,7 +75,7 @@ def test_the_linguist_list_is_the_generators_output():
     assert len(toolnames.LINGUIST) == len(set(toolnames.LINGUIST)) > 120
 
 
-@pytest.mark.parametrize("name", ATTACK_Q + MORE)
+@pytest.mark.parametrize("name", ATTACK_Q + MORE + ATTACK_R)
 def test_a_tools_file_is_refused_in_any_case_with_its_familys_reason(name):
     why = toolnames.why(name.lower())
     assert why
@@ -78,7 +84,7 @@ def test_a_tools_file_is_refused_in_any_case_with_its_familys_reason(name):
     assert names.config_note(name) == why
 
 
-@pytest.mark.parametrize("name", ATTACK_Q + MORE)
+@pytest.mark.parametrize("name", ATTACK_Q + MORE + ATTACK_R)
 def test_a_tools_file_is_refused_as_its_ntfs_alias(name):
     for alias in dirconfig.short_names(name):
         assert names.acted_on(alias) == _CONFIG, alias

@@ -23,6 +23,11 @@ class Answer:
     fnames: tuple[tuple[str | None, int, str], ...] = ()
     # Why bytes that start like JSON were taken as text (the JSON rule they break), if so.
     not_json: str | None = None
+    # The escapes of formats a name announces in its text (grammar, "escape near byte N"):
+    # validators/namedescapes.py, judged with the name (served.escape_reasons).
+    named: tuple[tuple[str, str], ...] = ()
+    # The same for members of a tar or zip: (archive number, member path, its finds).
+    member_named: tuple[tuple[int, str, tuple[tuple[str, str], ...]], ...] = ()
 
     @classmethod
     def decode(cls, data: bytes) -> Answer | None:
@@ -36,10 +41,13 @@ class Answer:
             members = tuple((int(a), str(p), _validators(v)) for a, p, v in d.get("members", ()))
             fnames = tuple((None if k is None else str(k), int(n), str(f)) for k, n, f in d.get("fnames", ()))
             not_json = None if d.get("not_json") is None else str(d["not_json"])
-            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json)
+            named = tuple((str(g), str(e)) for g, e in d.get("named", {}).items())
+            member_named = tuple((int(a), str(p), tuple((str(g), str(e)) for g, e in n.items()))
+                                 for a, p, n in d.get("member_named", ()))
+            answer = cls(str(d["mime"]), parts, problem, members, fnames, not_json, named, member_named)
         except (ValueError, KeyError, TypeError, IndexError):
             answer = None
-        if answer is not None and (answer.members or answer.fnames or answer.not_json):
+        if answer is not None and (answer.members or answer.fnames or answer.not_json or answer.named):
             return answer  # one file's names: not kept
         if len(_DECODED) >= DECODED_MAX:
             _DECODED.clear()

@@ -223,17 +223,22 @@ def fname_spellings(expected: str) -> set[str]:
 def member_served_reasons(answer: Answer, admitted: bool) -> list[tuple[Reason, str]]:
     """What a client that unpacks the archive makes of each file member's name: the walk's
     question (served.name_reasons) with the validators that admitted that member's bytes,
-    and of each directory it is in (served.directory_acted_on).
+    and of each directory it is in (served.directory_acted_on), and its text's escapes of
+    the format its name announces (served.escape_reasons, session 40).
     A member without bytes gets the names a client runs, as an empty file does. One entry
     per finding, naming the members it refuses."""
     named: dict[tuple[Reason, str], list[str]] = {}
-    for _, path, validators in answer.members:
+    escapes = {(a, p): n for a, p, n in answer.member_named}  # of the format a name announces
+    for archive, path, validators in answer.members:
         for folder in path.split("/")[:-1]:  # IIS 6 runs what is below d.asp/
             if why := served.directory_acted_on(folder):
                 named.setdefault((Reason.NAME_TYPE, why), []).append(shown(path))
         if path.endswith("/"):
             continue
-        for found in served.name_reasons(path.rpartition("/")[2], validators, admitted and bool(validators)):
+        reasons = served.name_reasons(path.rpartition("/")[2], validators, admitted and bool(validators))
+        if admitted and not reasons and (finds := escapes.get((archive, path))):
+            reasons = served.escape_reasons(path.rpartition("/")[2], finds)
+        for found in reasons:
             named.setdefault(found, []).append(shown(path))
     return [(r, f"archive member {_listed(paths)}: {why}") for (r, why), paths in named.items()]
 

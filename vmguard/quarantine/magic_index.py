@@ -60,6 +60,9 @@ _UNFOLDED = frozenset(range(128)) - frozenset(_FOLDABLE)
 # pass sees it unchanged. A NUL before the trailing ones makes it text in no encoding,
 # unless a UTF-16 or UTF-32 byte order mark starts it.
 _ASCII_TEXT = bytes(range(7, 14)) + b"\x1b" + bytes(range(32, 127))
+# Each byte of _ASCII_TEXT kept, every other changed: a buffer this leaves equal is ASCII
+# text (a translate by table costs fewer instructions than one deleting a set's bytes).
+_ASCII_TEXT_KEPT = bytes(b if b in _ASCII_TEXT else (b + 1) % 256 for b in range(256))
 _BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff", b"\0\0\xfe\xff")
 
 
@@ -92,7 +95,7 @@ class Database:
     def cuttable(head: bytes) -> bool:
         """Whether libmagic's text pass, if it runs, sees the buffer's own bytes."""
         body = head.rstrip(b"\0")  # libmagic's text pass trims trailing NULs
-        if not body.translate(None, _ASCII_TEXT):
+        if body.translate(_ASCII_TEXT_KEPT) == body:
             return True  # ASCII text
         # text in no encoding, or text in another (UTF-8, Latin-1, UTF-16, EBCDIC...)
         return b"\0" in body and not body.startswith(_BYTE_ORDER_MARKS)

@@ -251,7 +251,7 @@ _ENCODED: dict[tuple, bytes] = {}  # most files of a job get one of a few answer
 def _encoded(answer: dict) -> bytes:
     """The answer as JSON (made once per distinct answer, up to a bound)."""
     problem = answer["problem"]
-    if "members" in answer or "fnames" in answer or "not_json" in answer:
+    if "members" in answer or "fnames" in answer or "not_json" in answer or "named" in answer:
         return json.dumps(answer).encode()  # names: one file's own, not worth keeping
     key = (answer["mime"], *map(tuple, answer["parts"]), None if problem is None else tuple(problem))
     encoded = _ENCODED.get(key)

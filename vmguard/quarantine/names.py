@@ -106,6 +106,11 @@ RULES: dict[Reason, str] = {
 }
 
 
+def _traverses(name: str) -> bool:
+    """Whether a name (one client form of it) leaves its directory or names another."""
+    return name in (".", "..") or "/" in name or "\\" in name
+
+
 def _is_utf8(name: str) -> bool:
     if name.isascii():  # most names: no surrogate escape in them
         return True
@@ -150,7 +155,7 @@ def name_reasons(
         return [Reason.NAME_EMPTY]
     reasons = []
     forms = client_names(name)
-    if any(each in (".", "..") or "/" in each or "\\" in each for each in (name, *forms)):
+    if _traverses(name) or (forms != (name,) and any(map(_traverses, forms))):
         reasons.append(Reason.NAME_TRAVERSAL)
     if not _is_utf8(name):
         reasons.append(Reason.NAME_NOT_UTF8)

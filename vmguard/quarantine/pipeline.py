@@ -309,6 +309,8 @@ def decide(outcome: _Outcome, policy: QuarantinePolicy) -> Entry:
         validators = tuple([v for _, v in answer.parts])
         chosen = chosen_type(answer, policy)
         found += served.name_reasons(outcome.node.parts[-1], validators, not found, chosen, answer.not_json)
+        if not found:  # text's escapes of the format its name announces
+            found += served.escape_reasons(outcome.node.parts[-1], answer.named)
     elif not content.size:  # no bytes to compare the name with: only names a client runs
         found += served.name_reasons(outcome.node.parts[-1], (), admitted=False)
     if answer is None and content.size:  # why: the worker crashed, or ran out of time

@@ -56,6 +56,7 @@ from vmguard.quarantine.served_active import (
     WINDOWS_ACTIVE,
 )
 from vmguard.quarantine.served_pages import JSON_NAMES, PAGES
+from vmguard.quarantine.validators.namedescapes import ANNOUNCED, READERS
 
 # Extensions of the families vmguard admits -> the validators whose answer they name.
 # JSON is text: a text name (a JSON-lines log: .jsonl .ndjson, in no MIME table) may hold
@@ -201,6 +202,30 @@ def _by_extensions(
     if not admitted or not exts:
         return ()
     return tuple((Reason.NAME_TYPE, why) for why in _mismatches(exts, validator, not_json))
+
+
+def escape_reasons(name: str, named: tuple[tuple[str, str], ...]) -> list[tuple[Reason, str]]:
+    """Why text is refused under this name: the name (or one gunzip makes of it, under any
+    client's form) announces a format whose reader decodes an escape the text holds to a
+    control (`named`: the text validator's finds, validators/namedescapes.py)."""
+    if not named:
+        return []
+    found = dict(named)
+    announced = {
+        (each, exts[-1], grammar)
+        for each in unpacked_names(name)
+        for exts in client_extensions(each)
+        if exts and (grammar := ANNOUNCED.get(exts[-1])) in found
+    }
+    return [
+        (Reason.NAME_TYPE,
+         f"{'' if each == name else f'gunzip makes it {each}: '}the name ends in .{ext}, which "
+         f"announces {grammar}: its readers ({READERS[grammar]}) decode the escape {found[grammar]} "
+         f"to a control and print it raw, and the terminal acts on it (ESC [ 2 J erases it); "
+         f"write the backslash doubled in a double-quoted string (PyYAML: default_style='\"'), "
+         f"or name it .txt")
+        for each, ext, grammar in sorted(announced, key=lambda t: (t[0] != name, t))[:1]
+    ]
 
 
 def acted_on(name: str, chosen: str | None = None) -> str | None:

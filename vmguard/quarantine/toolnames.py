@@ -146,6 +146,30 @@ FAMILIES: tuple[Family, ...] = (
        "devenv.yaml buildozer.spec mise.toml mise.local.toml jenkinsfile"),
     _f("godot without arguments opens the project of `.` or a parent by its project.godot and "
        "runs its autoload scripts (GDScript) and editor plugins", "project.godot"),
+    # Session 40 (escnames; attack r text): data science's and deployment's tools.
+    _f("environment and pipeline tools read their file of `.` unasked: `conda env create` "
+       "and `conda env update` ./environment.yml (or .yaml; its pip: section installs git "
+       "URLs, whose setup.py runs), `dvc repro` dvc.yaml (each stage's cmd runs), `mlflow "
+       "run .` MLproject (its entry point command), `cdk synth` cdk.json (its app command), "
+       "`pulumi up` Pulumi.yaml from `.` upward (the runtime's virtualenv and binary run), "
+       "`skaffold dev` skaffold.yaml (a custom buildCommand), `pio run` platformio.ini "
+       "(extra_scripts: Python)",
+       "environment.yml environment.yaml dvc.yaml mlproject cdk.json pulumi.yaml skaffold.yaml "
+       "platformio.ini"),
+    _f("R reads its project's files from `.` unasked: targets' tar_make() sources _targets.R, "
+       "shiny's runApp() app.R (or ui.R, server.R and global.R), plumber's plumb() of `.` "
+       "plumber.R or entrypoint.R, repo2docker (Binder) runs install.R as it runs the refused "
+       "postBuild; renv::restore() installs ./renv.lock's packages (another repository, built "
+       "from source: configure runs), remotes::install_deps() and devtools::install() of `.` "
+       "read ./DESCRIPTION (Remotes: a tarball or git repository from another host)",
+       "_targets.r app.r ui.r server.r global.r plumber.r entrypoint.r install.r renv.lock "
+       "description"),
+    _f("Julia: `julia --project` finds Project.toml (or JuliaProject.toml) from `.` upward, "
+       "and Pkg.instantiate() installs Manifest.toml's (JuliaManifest.toml's, a versioned "
+       "Manifest-v1.11.toml's) packages from their repo-url and runs each deps/build.jl; "
+       "repo2docker instantiates a Project.toml of `.`",
+       "project.toml juliaproject.toml manifest.toml juliamanifest.toml",
+       (("manifest-v", ".toml"),)),
     _f("editors that evaluate a project file of the directory a visited file is in: Emacs's "
        "EDE Project.ede, Cask and Eask (Elisp), Vim with 'exrc' (_vimrc, _exrc, _gvimrc of `.`)",
        "project.ede cask eask _vimrc _exrc _gvimrc"),

@@ -4,8 +4,10 @@ Readers act on far more keywords than any list could name (WCS CRVALn, CDELTn, P
 time JDREF, MJDREF, TIMESYS; units TUNITn, BUNIT; random groups' PZEROn, PTYPEn ...),
 so what made two readers take one header two ways is refused for every keyword:
 - a keyword twice (astropy's Header takes the first card, astropy.wcs the last: CRVAL1
-  10 or 200), but the commentary ones (COMMENT, HISTORY, blank) and CONTINUE; a
-  distortion's record-valued card (`DP1 = 'AXIS.1: 1'`) counts by its field;
+  10 or 200), but the commentary ones (COMMENT, HISTORY, blank) and CONTINUE; a keyword
+  counts as wcslib files it (fitswcskeys.py, session 40, attack r: PC01_01 and PC001001
+  are PC1_1, RESTFREQ is RESTFRQ), a distortion's record-valued card (`DP1 = 'AXIS.1: 1'`)
+  by its field, written as astropy writes one;
 - a card without the value indicator `= ` in columns 9-10 but commentary (`CRVAL1  =200.0`:
   astropy's Header the text, wcslib 0, cfitsio 200; `BUNIT   kJy`: kJy to CCDData.read, no
   unit to cfitsio), and a value FITS does not spell (`CRVAL1  = 200.0 20`);
@@ -22,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .fitswcskeys import WcsAliases, is_record, record_field, wcs_name
 from .stream import Invalid
 
 CARD = 80
@@ -39,17 +42,6 @@ _NUMBER = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[+-]?[0-9]+)?"
 _VALUE = re.compile(
     rb" *(?:'(?:[^']|'')*'|[TF]|%s|\( *%s *, *%s *\))? *(?:/.*)?" % (_NUMBER, _NUMBER, _NUMBER)
 )
-# astropy's record-valued keyword card (Card._rvkc_keyword_val_comm): 'field: number',
-# counted by its field only where wcslib reads it so too (a distortion's DPj, DQi, FITS WCS
-# Paper IV): elsewhere two such cards are two values of one keyword (CTYPE1 'a: 1' then
-# 'b: 1' are the first to astropy's Header, the last to wcslib)
-_RECORDS = re.compile(rb"D[PQ][0-9]{1,2}[A-Z]?")
-_FIELD = rb"[a-zA-Z_]\w*(?:\.\d+)?"
-_RVKC = re.compile(
-    rb" *'(%s(?:\.%s)*): +[+-]?(?:\.\d+|\d+(?:\.\d*)?)(?:[DE][+-]?\d+)?' *(?:/.*)?" % (_FIELD, _FIELD)
-)
-
-
 @dataclass
 class _Long:
     """A string that a CONTINUE card may carry on: its keyword, the room its first card
@@ -65,8 +57,9 @@ class _Long:
 class CardRules:
     """The rules over every card, fed one card at a time in header order."""
 
-    seen: set[bytes] = field(default_factory=set)
+    seen: dict[bytes, bytes] = field(default_factory=dict)  # wcs_name: the card's keyword
     open: _Long | None = None
+    aliases: WcsAliases = field(default_factory=WcsAliases)
 
     def check(self, card: bytes, key: bytes, at: int) -> None:
         """`key`: the keyword astropy takes the card for (fitsheader.keyword)."""
@@ -97,6 +90,11 @@ class CardRules:
         if found and found.group(1).endswith(b"&"):
             self.open = _Long(key, CARD - found.start(1) - 1, found.group(1)[:-1])
 
+    def end(self) -> None:
+        """The header's END: its last string closed, the WCS pairs of one value checked."""
+        self.close()
+        self.aliases.end()
+
     def close(self) -> None:
         """The end of a string's cards: a continued one must not have fit in its first."""
         long, self.open = self.open, None
@@ -110,17 +108,22 @@ class CardRules:
             )
 
     def _once(self, card: bytes, key: bytes, value: int, at: int) -> None:
-        """No keyword twice (a record-valued card's keyword is its field's, as astropy's)."""
-        name = key
-        if _RECORDS.fullmatch(key) and (record := _RVKC.fullmatch(card, value)):
-            name = key + b"." + record.group(1).upper()  # astropy's keyword for it: DP1.AXIS.1
+        """No keyword twice, as wcslib files keywords (fitswcskeys.wcs_name: PC01_01 is
+        PC1_1) and a record-valued DPja/DQia card by its field (DP1.AXIS.1)."""
+        name = wcs_name(key)
+        if is_record(name):
+            name += b"." + record_field(card, value)
         if name in self.seen:
+            first = self.seen[name]
+            spelled = "" if first == key else f" ({first.decode()} then {key.decode()}, one to wcslib)"
             raise Invalid(
-                f"fits: the keyword {name.decode()} appears more than once in a header (as astropy reads "
-                f"keywords: in any case, or in a HIERARCH card; offset {at}): readers disagree which counts "
-                "(astropy's Header the first, astropy.wcs the last)"
+                f"fits: the keyword {name.decode()} appears more than once in a header{spelled} (as "
+                f"astropy reads keywords: in any case, or in a HIERARCH card; as wcslib reads them: "
+                f"indices without leading zeros, PCiiijjj, RESTFREQ, RADECSYS, EPOCH; offset {at}): "
+                "readers disagree which counts (astropy's Header the first, astropy.wcs the last)"
             )
-        self.seen.add(name)
+        self.seen[name] = key
+        self.aliases.add(name, card, value)
 
     def _continue(self, card: bytes, at: int) -> None:
         found = _CONTINUED.fullmatch(card)

@@ -202,7 +202,7 @@ def read(stream: Stream, primary: bool) -> FitsHeader:
                 _first_card(card, primary, start)
             if ends_header(card):
                 _end(card, block[i + CARD :], stream.pos - BLOCK + i)
-                header.rules.close()
+                header.rules.end()
                 header.acted_on()
                 return header
             _keyword_written(card, stream.pos - BLOCK + i)

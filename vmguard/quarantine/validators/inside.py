@@ -42,6 +42,13 @@ class Inside:
         self.names_size = 0
         self.fnames: list[tuple[str | None, int, str]] = []  # (*KnownAs, the FNAME)
         self.not_json: str | None = None  # the JSON rule JSON-shaped text breaks (the first)
+        # The escapes of formats a name announces (namedescapes.py) in the text of the
+        # file's own name or of what gunzip makes of it: grammar -> "escape near byte N".
+        self.named: dict[str, str] = {}
+        # The same for the member of a tar or zip being vetted, kept with its name(s) by
+        # member(): (archive number, member path, its named escapes).
+        self.pending: dict[str, str] = {}
+        self.member_named: list[tuple[int, str, dict[str, str]]] = []
 
     def spend(self, n: int, fmt: str) -> None:
         """Count n inflated bytes; Invalid once all levels together outgrow the bound."""
@@ -64,12 +71,23 @@ class Inside:
         if len(self.members) >= MAX_MEMBERS or self.names_size > MAX_NAMES:
             raise Invalid(f"more than {MAX_MEMBERS} archive members or {MAX_NAMES} bytes of names in a file")
         self.members.append((archive, path, validators))
+        if self.pending and validators:  # a zip member's every name form gets them
+            self.member_named.append((archive, path, dict(self.pending)))
 
     def fname(self, known: KnownAs, fname: str) -> None:
         self.names_size += len(fname)
         if len(self.fnames) >= MAX_MEMBERS or self.names_size > MAX_NAMES:
             raise Invalid(f"gzip: more than {MAX_MEMBERS} FNAMEs, or {MAX_NAMES} bytes of names, in one file")
         self.fnames.append((*known, fname))
+
+    def named_by(self, known: KnownAs) -> dict[str, str]:
+        """Where a text known as `known` puts its named escapes: the file's own name's, or
+        the member's being vetted (member() keeps them with its name)."""
+        return self.named if known[0] is None else self.pending
+
+    def begin_member(self) -> None:
+        """A tar or zip member's bytes start: no escapes of the last member are its."""
+        self.pending = {}
 
     def wire(self) -> dict[str, list | str]:
         """The names for the worker's answer (nothing when there are none)."""
@@ -80,4 +98,8 @@ class Inside:
             out["fnames"] = [list(f) for f in self.fnames]
         if self.not_json is not None:
             out["not_json"] = self.not_json
+        if self.named:
+            out["named"] = self.named
+        if self.member_named:
+            out["member_named"] = [[a, p, n] for a, p, n in self.member_named]
         return out

@@ -157,9 +157,9 @@ def check(klass: bytes, names: tuple[bytes, bytes], payload: bytes, key: tuple[i
     """Judge the strings of a record's payload that this module reads, by the record's
     class and its key's name and title; key is the record's (offset, KeyLen). A
     compressed payload comes as its first block inflated (16 MiB - 1 bytes; whole False
-    where more follow): a string past it is not reached, and a layout that runs past it
-    is not refused (an object that large streams its strings in its first bytes; docs:
-    what it leaves)."""
+    where more follow): a string past it is not reached, and a layout that runs past it is
+    not refused (an object that large streams its strings in its first bytes; docs: what
+    it leaves)."""
     offset, keylen = key
     buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}", keylen)
     try:

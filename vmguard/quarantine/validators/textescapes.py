@@ -14,7 +14,9 @@ literal (a JSON writer's spelling of the text `\\u001b`: json.dumps writes it so
 Left as they are: `\\b` and `\\f` (BS and FF to a JSON reader, but `\\beta`, `\\frac` and a
 regex's `\\b` are LaTeX and code), `\\x1b` and `\\033` (no JSON reader decodes them; Python
 reprs in logs), JavaScript's `\\u{1b}` (a JS program's source, not data a reader prints).
-docs/quarantine.md, "JSON and text: what exactness leaves", lists them.
+docs/quarantine.md, "JSON and text: what exactness leaves", lists them. Under a name that
+announces YAML, TOML or JSON lines, those formats' own escapes are judged too
+(namedescapes.py, session 40).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class ControlEscapes:
             self._keep(whole)
             return None
         for found in terminal.ESCAPE.finditer(whole):
-            if _unescaped(whole, found.start()):
+            if unescaped(whole, found.start()):
                 return whole, found.start(), found.group()
         self._keep(whole)
         return None
@@ -47,10 +49,10 @@ class ControlEscapes:
         """Carry the end of `whole` from its last backslash in the last _LONGEST_CUT
         characters, if that backslash starts an escape."""
         last = whole.rfind("\\", max(len(whole) - _LONGEST_CUT, 0))
-        self.carry = whole[last:] if last >= 0 and _unescaped(whole, last) else ""
+        self.carry = whole[last:] if last >= 0 and unescaped(whole, last) else ""
 
 
-def _unescaped(text: str, at: int) -> bool:
+def unescaped(text: str, at: int) -> bool:
     """Whether the backslash at `at` is not itself escaped: an even run of backslashes
     before it (the carry starts with the one that counts)."""
     start = at

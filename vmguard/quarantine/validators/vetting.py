@@ -50,6 +50,8 @@ def vet(
     byte; raises Invalid. `inside` gathers what its containers share (the inflation
     budget, the names they hold); `known` is the name an inner file is known by."""
     inside = inside or Inside(stream)
+    if known[0] is not None and not known[1]:  # a tar or zip member's own bytes
+        inside.begin_member()
     if depth and stream.at_end():
         return []  # an empty file inside a container: no bytes, nothing to fear (as outside)
     head = stream.peek(HEAD_SIZE)
@@ -60,11 +62,11 @@ def vet(
     if name is not None and (page := page_sniffed(stream.peek(PAGE_SNIFF_SIZE))):
         raise Invalid(_sniffed(page), "sniffed-as-page")
     if name in ("text", "json") and head.lstrip()[:1] in (b"{", b"["):
-        return [_json_or_text(stream, mime, inside)]
+        return [_json_or_text(stream, mime, inside, known)]
     if name == "hdf5" and depth:  # no copy of its own for the walk: walked in memory
         return [(mime, hdf5.validate_inner(stream))]
     if name == "text":  # text names its encoding ("text:utf-16")
-        return [(mime, text.validate(stream))]
+        return [(mime, text.validate(stream, inside.named_by(known)))]
     if name in _SIMPLE:
         return [(mime, _validator(*_SIMPLE[name])(stream))]
     if name in _CONTAINERS:
@@ -85,7 +87,7 @@ def _sniffed(page: str) -> str:
     )
 
 
-def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
+def _json_or_text(stream: Stream, mime: str, inside: Inside, known: KnownAs) -> tuple[str, str]:
     """libmagic judges JSON by its head (application/json, or text/plain for most JSON
     longer than 512 bytes): whatever it says, what starts like JSON is JSON if all of it is
     JSON as serializers write it, else it is held to the text rules like any other text
@@ -111,6 +113,7 @@ def _json_or_text(stream: Stream, mime: str, inside: Inside) -> tuple[str, str]:
     if isinstance(names[1], str):
         if inside.not_json is None:
             inside.not_json = str(names[0])
+        inside.named_by(known).update(checkers[1].named.found)  # as JSON, jsonfmt judged them
         return ("text/plain" if said_json else mime), names[1]
     raise _refusal(names, said_json)
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..stream import Invalid
+from . import kinds
 
 if TYPE_CHECKING:
     from .objects import Message
@@ -82,7 +83,7 @@ def check(messages: list[Message], first: dict[int, Message], blocks: Placement 
     head = blocks.head if blocks is not None else 4
     if 0x03 in first:  # a dataset or a committed datatype (a group holds none: kinds.py)
         _creation(messages, _DATASET if 0x08 in first else _DATATYPE, head, what)
-    elif 0x02 in first or 0x0A in first:
+    elif kinds.group(first) is kinds.Group.LINKS:  # a symbol table group: one message
         _creation(messages, _GROUP, head, what)
 
 

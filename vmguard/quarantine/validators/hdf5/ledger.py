@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from ..stream import Invalid
 from . import UNDEFINED as UNDEFINED  # the package's own, for the walk's modules
 from .checksum import lookup3
+from .deleteddims import DeletedDims
 from .emptiedblocks import EmptiedBlocks
 from .heldblocks import HeldBlocks
 from .oldblocks import Blocks
 from .oldchunks import OldChunks
+from .oldlists import OldLists
 from .oldsections import OldSections
 from .remains import Remains
 
@@ -89,6 +91,8 @@ class Ledger:
         self.extents: dict[int, tuple[int, str]] = {}  # start -> (end, what)
         self.remains = Remains()  # what unclaimed bytes may be left of (remains.py)
         self.blocks = Blocks()  # and of freed continuation blocks (oldblocks.py)
+        self.lists = OldLists()  # and of freed v1 blocks holding a scale's earlier list (oldlists.py)
+        self.dims = DeletedDims()  # and of a netCDF dimension's dataset its variable replaced
         self.held = HeldBlocks()  # and of those that held a header's attributes in a row (heldblocks.py)
         self.emptied = EmptiedBlocks()  # and of a dense heap's blocks a REFERENCE_LIST rewrite emptied
         self.sections = OldSections()  # the old section lists of dense storage's heaps
@@ -229,14 +233,17 @@ class Ledger:
         later: list[tuple[int, int, str, list[int]]] | None,
         old: bool = True,
     ) -> None:
-        """The bytes of a gap are zeros or what remains.py, oldblocks.py, oldchunks.py or heldblocks.py
-        explain (not `old`: zeros only); a gap that is neither goes to `later` (None: raise)."""
+        """The bytes of a gap are zeros or what oldlists.py, deleteddims.py, remains.py,
+        oldblocks.py, oldchunks.py or heldblocks.py explain (not `old`: zeros only); a gap
+        that is neither goes to `later` (None: raise)."""
         buf = self.file.buf
         for at in range(start, end, _WINDOW):
             window = bytes(buf[at : min(end, at + _WINDOW)])
             if window.strip(b"\0"):
                 if old and (
-                    self.remains.explains(buf, (start, end), run)
+                    self.lists.explains(self.file, (start, end))
+                    or self.dims.explains(buf, (start, end), run)
+                    or self.remains.explains(buf, (start, end), run)
                     or self.blocks.explains(buf, (start, end), run)
                     or self.chunks.explains(buf, (start, end), run)
                     or self.held.explains(buf, (start, end), run)

@@ -12,12 +12,14 @@ from . import (
     arrangement,
     choices,
     converted,
+    deleteddims,
     dense,
     edges,
     fields,
     kinds,
     moved,
     nullpieces,
+    oldlists,
     once,
     pipeline,
     sizes,
@@ -136,9 +138,12 @@ class Walker:
             self.types[address] = storage.datatype(sizes.within(self.file, dtype), dtype.at, what)
         for m in messages:
             self.take(m, what, first)
+        kinds.one_group(first, what)  # after them: a message's own fault is named first
         dense.compact(self, messages, first, what)
         moved.check(self, messages, first, what)
         moved.owner(self, messages, first)
+        oldlists.offer(self.ledger.lists, self.file, messages, what)
+        deleteddims.offer(self.ledger.dims, self.file, address, messages, what)
         arrangement.check(messages, first, self.layout, what)
         if self.compact is not None:
             choices.compact(sum(m.kind == 0x0C for m in messages), self.compact, "attribute", what)

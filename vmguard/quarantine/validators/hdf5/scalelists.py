@@ -27,7 +27,7 @@ def attribute_name(f: File, at: int, what: str) -> bytes:
     return f.bytes(at + (9 if version == 3 else 8), size, f"an attribute of {what}").rstrip(b"\0")
 
 
-def _places(f: File, at: int, what: str) -> tuple[int, int]:
+def places(f: File, at: int, what: str) -> tuple[int, int]:
     """(where the dataspace, where the value) of the attribute message at `at`."""
     version, _, name, dtype, space = f.unpack("BBHHH", at, f"an attribute of {what}")
     pad = (lambda n: -(-n // 8) * 8) if version == 1 else (lambda n: n)
@@ -41,30 +41,43 @@ def rewrites(f: File, attributes: list[tuple[int, int | None]], what: str) -> tu
     entries less one and its order, (0, 0) without a list."""
     for at, order in attributes:
         if order is not None and attribute_name(f, at, what) == NAME:
-            return max(0, dataspace(f, _places(f, at, what)[0], what).elements - 1), order
+            return max(0, dataspace(f, places(f, at, what)[0], what).elements - 1), order
     return 0, 0
 
 
 def earlier(f: File, at: int, size: int, missing: list[int], what: str) -> list[tuple[bytes, int]]:
     """The copies of the list at `at` (`size` bytes) H5DSattach_scale deleted, as a freed
-    continuation block may still hold them: (message body, creation order) for 1 to n-1
-    entries (each attach appends one; the list's dataspace is simple of rank 1, maximum
-    its size), the k-th pinned to the k-th missing order: only where every attach after
-    the first left its order missing (len(missing) == n - 1), at most MAX_COPIES."""
-    space_at, data_at = _places(f, at, what)
+    continuation block may still hold them: (message body, creation order), the k-th
+    copy (bodies) pinned to the k-th missing order: only where every attach after the
+    first left its order missing (len(missing) == n - 1)."""
+    copies = bodies(f, at, size, what)
+    if len(missing) != len(copies):
+        return []
+    return list(zip(copies, sorted(missing), strict=True))
+
+
+def bodies(f: File, at: int, size: int, what: str, only: int | None = None) -> list[bytes]:
+    """The message bodies the list at `at` (`size` bytes) had before its last attaches:
+    its first k entries, dimensions k, for k = 1 to n-1 (each attach appends one; the
+    list's dataspace is simple of rank 1, maximum its size), at most MAX_COPIES; `only`:
+    just the one of that many bytes, if any."""
+    space_at, data_at = places(f, at, what)
     space = dataspace(f, space_at, what)
     n = space.elements
-    if len(space.dims) != 1 or len(missing) != n - 1 or not 1 < n <= MAX_COPIES + 1:
+    if len(space.dims) != 1 or not 1 < n <= MAX_COPIES + 1:
         return []
     version = f.unpack("B", space_at, what)[0]
     dims = space_at + (4 if version == 2 else 8) - at  # its dimension, then its maximum
     body = f.bytes(at, size, what)
     entry = (size - (data_at - at)) // n
-    out = []
-    for k, order in zip(range(1, n), sorted(missing), strict=True):
+    out, ks = [], range(1, n)
+    if only is not None:
+        k, extra = divmod(only - (data_at - at), entry) if entry else (0, 1)
+        ks = range(k, k + 1) if not extra and 1 <= k < n else range(0)
+    for k in ks:
         copy = bytearray(body[: data_at - at + k * entry])
         copy[dims : dims + 8] = copy[dims + 8 : dims + 16] = k.to_bytes(8, "little")
-        out.append((bytes(copy), order))
+        out.append(bytes(copy))
     return out
 
 
