@@ -38,7 +38,10 @@ _CLAIM = ("ROOT row: 'every byte accounted for' (a live TTree record is neither 
           "nor data: its fields are the writer's, and these bytes are no field a reader uses)")
 CODECS = {"zlib": uproot.ZLIB(1), "lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(3),
           "lzma": uproot.LZMA(1), "none": None}
-HOLES = {
+HOLES: dict[str, str] = {}
+CLOSED = {
+    # closed session 40 (rootslots): a live tree's unused basket slots are zero, its used
+    # ones its live baskets (root_slots)
     **{f"r/slots-{c}.root": f"published ({c}): 3504 bytes of a shell script (curl | sh) in "
        "the unused slots of a live TTree's fBasketBytes, fBasketEntry and fBasketSeek "
        "(fMaxBaskets 100, fWriteBasket 12): uproot reads the tree as written. " + _CLAIM
@@ -120,15 +123,17 @@ def test_control_published(vetted, name):
 
 
 def _strict(name: str):
+    if name in CLOSED:  # closed session 40 (rootslots)
+        return name
     return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HOLES[name]))
 
 
-@pytest.mark.parametrize("name", [_strict(n) for n in sorted(HOLES)])
+@pytest.mark.parametrize("name", [_strict(n) for n in sorted(HOLES | CLOSED)])
 def test_hole(vetted, name):
     assert not _published(vetted, name)
 
 
-@pytest.mark.parametrize("name", sorted(HOLES))
+@pytest.mark.parametrize("name", sorted(HOLES | CLOSED))
 def test_hole_is_hidden_from_uproot(made, files, name):
     """The harm: uproot reads the hostile tree exactly as the honest one, and the script
     sits in slots no reader takes a basket from."""

@@ -29,6 +29,7 @@ from . import (
     root_free,
     root_remains,
     root_rntuple,
+    root_slots,
     root_strings,
     root_tables,
     root_tails,
@@ -80,7 +81,8 @@ def validate(stream: Stream) -> str:
             raise error
     root_dates.check(walk, free)  # before any rule dates the file by them
     root_free.beyond_end(walk, beyond)
-    baskets = root_data.check(walk, free)
+    baskets = root_data.check(walk, free)  # a basket's own rules first (its key, its tree)
+    root_slots.check(walk, free)  # then a live tree's basket arrays, every slot
     root_remains.check(walk, free, baskets)
     root_rntuple.check(walk, free)
     return FMT

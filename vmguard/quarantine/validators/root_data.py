@@ -142,7 +142,7 @@ def check(walk: RootWalk, free: set[int]) -> Unlisted:
         if record.klass in TREES:
             home = key_fields(record.key)[1]
             trees.setdefault(key_name(record.key), []).append(
-                (home, record.offset in free, _payload(record, keys))
+                (home, record.offset in free, tree_payload(record, keys))
             )
     latest = max((_datime(r.key) for r in walk.records.values() if r.offset not in free), default=0)
     out, found = Unlisted({}, {}), {}
@@ -206,7 +206,7 @@ def _bodies(
     return [body for gone, body in found if free is None or gone == free]
 
 
-def _payload(record: Record, keys: DataKeys) -> bytes | None:
+def tree_payload(record: Record, keys: DataKeys) -> bytes | None:
     """A tree's payload: uncompressed (uproot's), or its blocks inflated (ROOT's, any codec:
     root_codecs.inflated, up to its object length); None for a TNtuple's (not kept)."""
     if record.body is not None or record.offset not in keys.packed:

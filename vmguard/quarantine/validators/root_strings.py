@@ -16,7 +16,8 @@ uproot), and in the StreamerInfo record each TStreamerInfo's class name and titl
 of its TStreamerElement's name, title (the member's comment) and type name. Not reached
 (docs/quarantine.md): axis bin labels, ROOT 5's branches, a compressed RNTuple header.
 The uncompressed RNTuple header a live anchor names is judged too (rntuple_header:
-root_rntuple calls it)."""
+root_rntuple calls it). The same reading of a tree's
+branches gives root_slots their basket arrays (basket_slots)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,20 @@ class ObjectLayout(Invalid):
     """A payload not streamed as this module reads it (a refusal)."""
 
 
+@dataclass(frozen=True)
+class BranchSlots:
+    """A branch's basket arrays as streamed (TBranch 13): fWriteBasket, fEntries and
+    fMaxBaskets slots each of fBasketBytes, fBasketEntry and fBasketSeek (root_slots
+    judges them)."""
+
+    name: bytes
+    write: int
+    entries: int
+    nbytes: tuple[int, ...]
+    entry: tuple[int, ...]
+    seek: tuple[int, ...]
+
+
 @dataclass
 class Buffer:
     """A payload read as ROOT's TBuffer: `data`, the position `at`, where the enclosing
@@ -93,6 +108,7 @@ class Buffer:
     where: str
     keylen: int
     classes: dict[int, bytes] = field(default_factory=dict)  # the record's class map, shared
+    slots: list[BranchSlots] | None = None  # a tree's branches' basket arrays, where asked for
 
     def take(self, size: int) -> bytes:
         if self.at + size > self.end:
@@ -128,7 +144,7 @@ class Buffer:
             self.take(2)
 
     def within(self, end: int) -> Buffer:
-        return Buffer(self.data, self.at, end, self.where, self.keylen, self.classes)
+        return Buffer(self.data, self.at, end, self.where, self.keylen, self.classes, self.slots)
 
 
 def reads(klass: bytes, name: bytes) -> bool:
@@ -176,7 +192,7 @@ def _judge(text: bytes, what: str, buffer: Buffer) -> None:
     terminal.check(text, f"the {what} of {buffer.where}", FMT)
 
 
-def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
+def _named_object(buffer: Buffer, klass: bytes, title: bytes | None) -> None:
     """Its headers down to TNamed's, its name and title, the title its key's (ROOT's TKey
     and uproot copy the object's title into the key: session 40, attack q root's
     title-differs.root showed CONTROL in `f->ls()` and SIGNAL! on the plot); a
@@ -185,8 +201,8 @@ def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
     for _ in range(NAMED[klass]):
         end, version = buffer.header()
         buffer.end = end
-    named_end, own = _named(buffer, "")
-    if own != title:
+    named_end, _, own = _named(buffer, "")
+    if title is not None and own != title:
         raise ObjectLayout(f"root: the title of {buffer.where} is not its key's: ROOT and uproot write "
                            "one title in both (a reader listing keys would show another than the plot)")
     buffer.at = named_end
@@ -196,16 +212,17 @@ def _named_object(buffer: Buffer, klass: bytes, title: bytes) -> None:
         _tree(buffer)
 
 
-def _named(buffer: Buffer, of: str) -> tuple[int, bytes]:
-    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends, and
-    its title."""
+def _named(buffer: Buffer, of: str) -> tuple[int, bytes, bytes]:
+    """A TNamed (header, TObject, fName, fTitle), its strings judged; where it ends, its
+    name and its title."""
     end = buffer.header()[0]
     inner = buffer.within(end)
     inner.tobject()
-    _judge(inner.string(), f"name{of}", buffer)
+    name = inner.string()
+    _judge(name, f"name{of}", buffer)
     title = inner.string()
     _judge(title, f"title{of}", buffer)
-    return end, title
+    return end, name, title
 
 
 def _axes(buffer: Buffer) -> None:
@@ -243,19 +260,41 @@ def _branches(buffer: Buffer, depth: int) -> None:
         version = 0
         for _ in range(wrapped + 1):
             branch.end, version = branch.header()
-        branch.at = _named(branch, " of a branch")[0]
+        branch.at, name, _ = _named(branch, " of a branch")
         if version != _BRANCH_VERSION or depth >= _MAX_DEPTH:
             continue
         branch.at = branch.header()[0]  # TAttFill
-        branch.take(_BRANCH_COUNTS)
+        write = struct.unpack_from(">i", branch.take(_BRANCH_COUNTS), 12)[0]
         branch.at = branch.header()[0]  # fIOFeatures
-        branch.take(_BRANCH_SIZES)
+        slots, entries = struct.unpack_from(">i4xq", branch.take(_BRANCH_SIZES), 4)
         _branches(branch, depth + 1)
         for leaf_class, leaf in _objects(branch):
             if leaf_class.startswith(b"TLeaf"):
                 leaf.end = leaf.header()[0]
                 leaf.end = leaf.header()[0]  # TLeaf's
                 _named(leaf, " of a leaf")
+        if branch.slots is not None:
+            _objects(branch)  # fBaskets
+            arrays = [_array(branch, fmt, slots) for fmt in ("i", "q", "q")]
+            branch.slots.append(BranchSlots(name, write, entries, *arrays))
+
+
+def _array(buffer: Buffer, fmt: str, count: int) -> tuple[int, ...]:
+    """A counted array member (`//[fMaxBaskets]`): a flag byte (1: the array follows),
+    then count numbers big-endian."""
+    if buffer.number(">B") != 1 or count < 0:
+        return ()
+    return struct.unpack(f">{count}{fmt}", buffer.take(count * struct.calcsize(fmt)))
+
+
+def basket_slots(klass: bytes, payload: bytes, key: tuple[int, int]) -> list[BranchSlots]:
+    """The basket arrays of a tree's branches (TTree 20, TBranch 13: the layout _tree and
+    _branches read), its payload whole; a payload not so streamed raises ObjectLayout."""
+    offset, keylen = key
+    buffer = Buffer(payload, 0, len(payload), f"the {klass.decode('latin-1')} in the key at {offset}",
+                    keylen, slots=[])
+    _named_object(buffer, klass, None)
+    return buffer.slots or []
 
 
 def _streamer_info(buffer: Buffer) -> None:
