@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import struct
 
-from . import root_strings
+from . import root_strings, terminal
 from .root_data import key_name as _key_name
-from .root_model import RootWalk, key_fields, windows
+from .root_model import FMT, RootWalk, key_fields, windows
 from .stream import Invalid
 from .xxh3 import xxh3_64
 
@@ -29,6 +29,14 @@ _FIELDS = struct.Struct(">HHHHQQQQQQQ")  # format, header and footer (position, 
 # however few: each byte is recomputed, so a short one lets through no more than a long one.
 _SUFFIX = 1
 _CLASS = b"\x0dROOT::RNTuple"  # the anchor key's class string
+
+
+# The header envelope's strings (session 40, _header_strings):
+_RNTUPLE_STRINGS = 16  # an RNTuple header's name: after its preamble and feature flags
+# A field record frame: its size (8), field and type versions, parent (4 each), role and
+# flags (2 each); then per flag: repetition (8), source field (4), type checksum (4).
+_FIELD_LEAST, _FIELD_FLAGS = 8 + 16, 8 + 14
+_FIELD_EXTRAS = ((0x01, 8), (0x02, 4), (0x04, 4))
 
 
 def check(walk: RootWalk, free: set[int]) -> None:
@@ -207,7 +215,7 @@ def _anchor(offset: int, body: bytes, live: dict[int, bytes]) -> None:
         if nbytes == length and (envelope is None or len(envelope) != nbytes or envelope[0] != kind):
             raise _refused(offset, f"names at {seek} no envelope of type {kind} and {nbytes} bytes")
         if kind == _HEADER and nbytes == length and envelope:  # the header readers read: its field names
-            root_strings.rntuple_header(envelope, seek)  # and descriptions (session 40)
+            _header_strings(envelope, seek)  # and descriptions (session 40)
 
 
 def _refused(offset: int, rule: str) -> Invalid:
@@ -215,3 +223,41 @@ def _refused(offset: int, rule: str) -> Invalid:
         f"root: the RNTuple anchor at {offset} {rule}: ROOT and uproot write its fields, lengths and "
         "checksum (rewrite the file with uproot)"
     )
+
+
+def _header_strings(body: bytes, at: int) -> None:
+    """An RNTuple's header envelope (uncompressed, uproot's; at: its payload's position),
+    as RNTuple format 1.0 lays it out (little-endian; a string its 4-byte length, then its
+    bytes): after its preamble and feature flags, the RNTuple's name, description and
+    writer, then the field list (a list frame: its size negated, the count), each field a
+    record frame (its size; versions, parent, role, flags and what they add) whose name,
+    type name, type alias and description are judged. A frame past its envelope (the
+    checksum its last 8 bytes) is refused."""
+    where = f"the RNTuple header at {at}"
+    pos, end = _RNTUPLE_STRINGS, len(body) - 8
+    for what in ("name", "description", "writer"):
+        pos = _field_string(body, (pos, end), what, where)
+    size, count = struct.unpack_from("<qI", body.ljust(pos + 12, b"\0"), pos)
+    if size >= 0 or pos - size > end:
+        raise root_strings.ObjectLayout(f"root: {where} has no field list frame inside it")
+    stop, pos = pos - size, pos + 12
+    for _ in range(count):
+        frame = struct.unpack_from("<q", body.ljust(pos + 8, b"\0"), pos)[0]
+        if not _FIELD_LEAST <= frame <= stop - pos:
+            raise root_strings.ObjectLayout(f"root: {where} has a field record frame past its list")
+        flags = struct.unpack_from("<H", body, pos + _FIELD_FLAGS)[0]
+        inner = pos + _FIELD_LEAST + sum(size for bit, size in _FIELD_EXTRAS if flags & bit)
+        for what in ("name", "type name", "type alias", "description"):
+            inner = _field_string(body, (inner, pos + frame), f"{what} of a field", where)
+        pos += frame
+
+
+def _field_string(body: bytes, span: tuple[int, int], what: str, where: str) -> int:
+    """Judge the RNTuple string at span[0] (its 4-byte length, its bytes) that must end by
+    span[1]; where it ends."""
+    at, end = span
+    length = int.from_bytes(body[at : at + 4], "little") if at + 4 <= end else end
+    if at + 4 + length > end:
+        raise root_strings.ObjectLayout(f"root: {where} has a string past its frame")
+    terminal.check(body[at + 4 : at + 4 + length], f"the {what} of {where}", FMT)
+    return at + 4 + length

@@ -15,9 +15,9 @@ first), a TTree's branches' and leaves' names and titles (TTree 20, TBranch 13: 
 uproot), and in the StreamerInfo record each TStreamerInfo's class name and title and each
 of its TStreamerElement's name, title (the member's comment) and type name. Not reached
 (docs/quarantine.md): axis bin labels, ROOT 5's branches, a compressed RNTuple header.
-The uncompressed RNTuple header a live anchor names is judged too (rntuple_header:
-root_rntuple calls it). The same reading of a tree's
-branches gives root_slots their basket arrays (basket_slots)."""
+The uncompressed RNTuple header a live anchor names is judged by root_rntuple
+(_header_strings, with this module's ObjectLayout). The same reading of a tree's branches
+gives root_slots their basket arrays (basket_slots)."""
 
 from __future__ import annotations
 
@@ -70,11 +70,6 @@ _BRANCH_SIZES = 44  # fOffset, fMaxBaskets, fSplitLevel, fEntries, fFirstEntry, 
 _MAX_DEPTH = 32  # sub-branches read this deep
 # Branch classes by the class headers before TBranch's own (TBranchElement: its own).
 _BRANCHES = {b"TBranch": 0, b"TBranchElement": 1, b"TBranchObject": 1, b"TBranchSTL": 1, b"TBranchRef": 1}
-_RNTUPLE_STRINGS = 16  # an RNTuple header's name: after its preamble and feature flags
-# A field record frame: its size (8), field and type versions, parent (4 each), role and
-# flags (2 each); then per flag: repetition (8), source field (4), type checksum (4).
-_FIELD_LEAST, _FIELD_FLAGS = 8 + 16, 8 + 14
-_FIELD_EXTRAS = ((0x01, 8), (0x02, 4), (0x04, 4))
 STREAMER_INFO = (b"TList", b"StreamerInfo")  # the StreamerInfo record's key: class, name
 
 
@@ -383,41 +378,3 @@ read as b"" (skipped: nothing, or its byte count)."""
     inner = buffer.within(end)
     buffer.at = end
     return klass, inner
-
-
-def rntuple_header(body: bytes, at: int) -> None:
-    """An RNTuple's header envelope (uncompressed, uproot's; at: its payload's position),
-    as RNTuple format 1.0 lays it out (little-endian; a string its 4-byte length, then its
-    bytes): after its preamble and feature flags, the RNTuple's name, description and
-    writer, then the field list (a list frame: its size negated, the count), each field a
-    record frame (its size; versions, parent, role, flags and what they add) whose name,
-    type name, type alias and description are judged. A frame past its envelope (the
-    checksum its last 8 bytes) is refused."""
-    where = f"the RNTuple header at {at}"
-    pos, end = _RNTUPLE_STRINGS, len(body) - 8
-    for what in ("name", "description", "writer"):
-        pos = _field_string(body, (pos, end), what, where)
-    size, count = struct.unpack_from("<qI", body.ljust(pos + 12, b"\0"), pos)
-    if size >= 0 or pos - size > end:
-        raise ObjectLayout(f"root: {where} has no field list frame inside it")
-    stop, pos = pos - size, pos + 12
-    for _ in range(count):
-        frame = struct.unpack_from("<q", body.ljust(pos + 8, b"\0"), pos)[0]
-        if not _FIELD_LEAST <= frame <= stop - pos:
-            raise ObjectLayout(f"root: {where} has a field record frame past its list")
-        flags = struct.unpack_from("<H", body, pos + _FIELD_FLAGS)[0]
-        inner = pos + _FIELD_LEAST + sum(size for bit, size in _FIELD_EXTRAS if flags & bit)
-        for what in ("name", "type name", "type alias", "description"):
-            inner = _field_string(body, (inner, pos + frame), f"{what} of a field", where)
-        pos += frame
-
-
-def _field_string(body: bytes, span: tuple[int, int], what: str, where: str) -> int:
-    """Judge the RNTuple string at span[0] (its 4-byte length, its bytes) that must end by
-    span[1]; where it ends."""
-    at, end = span
-    length = int.from_bytes(body[at : at + 4], "little") if at + 4 <= end else end
-    if at + 4 + length > end:
-        raise ObjectLayout(f"root: {where} has a string past its frame")
-    terminal.check(body[at + 4 : at + 4 + length], f"the {what} of {where}", FMT)
-    return at + 4 + length
