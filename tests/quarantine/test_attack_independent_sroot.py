@@ -1,0 +1,137 @@
+"""Independent black-box attack s root on `vmguard vet`'s session-40 ROOT claims (issue #13):
+docs/quarantine.md's ROOT row ("every byte accounted for"; a live TTree's basket arrays,
+every slot: unused slots zero, used slots the branch's live baskets, entries adding up) and
+the Strings paragraph (a TNamed object's payload title its key's; titles, axes, branches,
+leaves, StreamerInfo, RNTuple header judged), not the code.
+
+Found: a live uproot TTree's other fields hold any bytes (fMaxEntries and fMaxEntryLoop,
+fEstimate, fTotBytes and fZipBytes, a TLeafD's fMinimum and fMaximum: 8 or 16 bytes each, of
+a shell script here, read back by uproot; fEntries far above what the baskets hold, "the last
+at most fEntries"); a branch's fFileName, which uproot writes empty and ROOT opens to read the
+branch's baskets from, names any file (a URL too); a histogram's or tree's payload fName
+differs from its key's name (only the title is pinned); a histogram's fOption and its axis's
+fTimeFormat hold ESC sequences (strings of an object no rule judges and the docs do not list).
+
+All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off, per-file
+promotion). HOLES are strict xfails whose reason says what got out and which claim it breaks.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import pytest
+
+uproot = pytest.importorskip("uproot")
+
+from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_sroot_files as af  # noqa: E402
+from tests.support import attack_sroot_writer as aw  # noqa: E402
+
+ROW = "every byte accounted for"
+NOT_REACHED = "Not reached: axis bin labels"
+URL = b"root://attacker.example//payload.root"
+OSC = "\x1b]0;owned\x07"
+CLIMB = "\x1b[9A\x1b[2K"
+
+HOLES = {
+    "h-maxentries.root": "the TTree's fMaxEntries and fMaxEntryLoop (1e12 as uproot writes "
+                         "both) carry 16 bytes of a shell script, read back by uproot's "
+                         "member(): bytes no reader needs, against 'every byte accounted for'",
+    "h-leafminmax.root": "a TLeafD's fMinimum and fMaximum (0.0 in every uproot tree) carry 16 "
+                         "bytes of a shell script: 'every byte accounted for'",
+    "h-totbytes.root": "the TTree's fTotBytes and fZipBytes carry 16 chosen bytes (no longer the "
+                       "basket bytes they count): 'every byte accounted for'",
+    "h-estimate.root": "the TTree's fEstimate (1000000 as uproot writes it) carries 8 chosen "
+                       "bytes: 'every byte accounted for'",
+    "h-entries.root": "the TTree's fEntries says 1094795585 while its baskets hold 5 (uproot's "
+                      "num_entries and arrays() disagree): 'entries adding up' is only 'the "
+                      "last at most fEntries', so about 30 chosen bits pass in an uproot tree "
+                      "with no basket inside it",
+    "h-hist-name.root": "the TH1D's payload fName is SIGNAL!! under the key 'ctrlhist' "
+                        "(uproot's h.name, ROOT's GetName show SIGNAL!!, f->ls() ctrlhist): the "
+                        "title is pinned to its key's, the name is not",
+    "h-tree-name.root": "the TTree's payload fName is 'zz' under the key 'tr' (uproot's "
+                        "tree.name): a tree's name not pinned to its key's, as a title is",
+    "h-branch-file.root": "the branch's fFileName names root://attacker.example//payload.root "
+                          "(uproot writes it empty and skips it; ROOT's TBranch::GetFile opens "
+                          "it to read the baskets): a file reference out of the vetted file, "
+                          "as HDF5's refused external links, and bytes no rule accounts for",
+    "h-hist-option.root": "the TH1D's fOption holds OSC 0 (retitles a terminal) under a clean "
+                          "key; uproot's member('fOption') returns it raw: a string of an "
+                          "object neither judged nor listed under 'Not reached'",
+    "h-axis-timeformat.root": "the TH1D's x axis fTimeFormat holds ESC [ 9 A ESC [ 2 K: an "
+                              "axis string not judged (only names and titles) nor listed",
+}
+
+
+def _files(made: Path) -> dict[str, bytes]:
+    files = af.hostile(made) | af.controls(made)
+    files["h-branch-file.root"] = aw.tree_with_file_name(made / "bf.root", URL)
+    files["h-hist-option.root"] = aw.hist_with(made / "ho.root", option=OSC)
+    files["h-axis-timeformat.root"] = aw.hist_with(made / "ht.root", time_format=CLIMB)
+    files["ctl-hist-plain.root"] = aw.hist_with(made / "hp.root", option="HIST E1")
+    return files
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict[str, bytes]]:
+    base = tmp_path_factory.mktemp("sroot")
+    made = base / "made"
+    made.mkdir()
+    files = _files(made)
+    return _vet(base, "sroot", files, _policy()), files
+
+
+def _published(run: tuple[dict, dict[str, bytes]], name: str) -> bool:
+    report, files = run
+    out = report["out"] / name
+    return out.is_file() and out.read_bytes() == files[name]
+
+
+def _open(files: dict[str, bytes], name: str):
+    return uproot.open(io.BytesIO(files[name]))
+
+
+def test_controls_published(run: tuple[dict, dict[str, bytes]]) -> None:
+    report, files = run
+    controls = [n for n in files if n.startswith("ctl-")]
+    assert len(controls) == 11
+    for name in controls:
+        assert _published(run, name), (name, report["entries"][name])
+
+
+def test_harm_is_real(run: tuple[dict, dict[str, bytes]]) -> None:
+    _, files = run
+    tree = _open(files, "h-maxentries.root")["tr"]
+    hidden = struct.pack(">qq", tree.member("fMaxEntries"), tree.member("fMaxEntryLoop"))
+    assert hidden == af.PAYLOAD[:16]
+    leaf = _open(files, "h-leafminmax.root")["tr"]["xx"].member("fLeaves")[0]
+    assert struct.pack(">dd", leaf.member("fMinimum"), leaf.member("fMaximum")) == af.PAYLOAD[:16]
+    assert _open(files, "h-entries.root")["tr"].num_entries == 0x41414141
+    assert len(_open(files, "h-entries.root")["tr"]["xx"].array()) == 5
+    assert _open(files, "h-hist-name.root")["ctrlhist"].name == "SIGNAL!!"
+    assert _open(files, "h-tree-name.root")["tr"].name == "zz"
+    assert URL in files["h-branch-file.root"]
+    assert _open(files, "h-branch-file.root")["tr"]["xx"].array().tolist() == [0, 1, 2, 3, 4]
+    assert str(_open(files, "h-hist-option.root")["h"].member("fOption")) == OSC
+    axis = _open(files, "h-axis-timeformat.root")["h"].member("fXaxis")
+    assert str(axis.member("fTimeFormat")) == CLIMB
+
+
+def test_docs_hold_the_claims() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "quarantine.md").read_text()
+    assert ROW in docs and NOT_REACHED in docs
+    assert "fTimeFormat" not in docs and "fOption" not in docs and "fFileName" not in docs
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=r)) for n, r in HOLES.items()],
+)
+def test_hole(run: tuple[dict, dict[str, bytes]], name: str) -> None:
+    report, _ = run
+    assert not _published(run, name), (HOLES[name], report["entries"][name])

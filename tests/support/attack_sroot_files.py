@@ -1,0 +1,102 @@
+"""Files for independent attack s root (session 40): fields inside a live TTree, its branches
+and leaves, and a histogram's TNamed that no structure rule pins, beside real uproot controls.
+
+Every hostile file is an uproot file (uncompressed: uproot writes a TTree so anyway) with
+bytes of one field replaced in place, so its records, keys, lists and free space stay as
+uproot wrote them; what differs is only the field's value.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+PAYLOAD = b"#!/bin/sh\nexec id"  # what a guest would hide, 8 bytes at a time
+
+
+def _tree_file(path: Path, extends: int = 1, compression=None) -> bytes:
+    with uproot.recreate(path, compression=compression) as f:
+        tree = f.mktree("tr", {"xx": np.float64, "nn": np.int32}, title="events")
+        for k in range(extends):
+            tree.extend({"xx": np.arange(5, dtype=np.float64) + k,
+                         "nn": np.arange(5, dtype=np.int32)})
+    return path.read_bytes()
+
+
+def _hist_file(path: Path, compression=None) -> bytes:
+    with uproot.recreate(path, compression=compression) as f:
+        f["ctrlhist"] = np.histogram(np.arange(10.0), bins=4)
+    return path.read_bytes()
+
+
+def tree_payload_start(data: bytes, name: str = "tr") -> int:
+    """Where the live TTree's object starts (its key's position plus KeyLen), through uproot."""
+    import io
+    with uproot.open(io.BytesIO(data)) as f:
+        key = f.key(name)
+        return key.data_cursor.index
+
+
+def _swap_after(data: bytes, start: int, old: bytes, new: bytes, count: int = 1) -> bytes:
+    assert len(old) == len(new)
+    out = bytearray(data)
+    at = start
+    for _ in range(count):
+        at = bytes(out).index(old, at)
+        out[at:at + len(old)] = new
+        at += len(old)
+    return bytes(out)
+
+
+def hostile(made: Path) -> dict[str, bytes]:
+    """name -> bytes of every hostile case."""
+    base = _tree_file(made / "base.root")
+    start = tree_payload_start(base)
+    cases: dict[str, bytes] = {}
+    # TTree fMaxEntries and fMaxEntryLoop (1e12 as uproot writes both): 16 bytes of script.
+    cases["h-maxentries.root"] = _swap_after(
+        base, start, struct.pack(">q", 10**12) * 2 + b"", PAYLOAD[:16])
+    # TLeafD fMinimum/fMaximum (0.0, 0.0 as uproot writes them): 16 bytes.
+    leaf = b"\x02xx\x02xx" + struct.pack(">iii??i", 1, 8, 0, False, False, 0)
+    at = base.index(leaf, start) + len(leaf)
+    assert base[at:at + 16] == bytes(16)
+    cases["h-leafminmax.root"] = base[:at] + PAYLOAD[:16] + base[at + 16:]
+    # TTree fTotBytes/fZipBytes and each TBranch's: int64 byte counts.
+    tot = struct.pack(">q", uproot.open(made / "base.root")["tr"].member("fTotBytes"))
+    out = bytearray(base)
+    for k, at in enumerate(_all(base, tot, start)):
+        out[at:at + 8] = (PAYLOAD + bytes(64))[8 * k:8 * k + 8] if k < 2 else b"\x00\x00\x7fPAY%d" % k
+    cases["h-totbytes.root"] = bytes(out)
+    # TTree fEstimate 1000000 -> other 8 bytes (read by nothing but TTree::Draw's buffer).
+    cases["h-estimate.root"] = _swap_after(base, start, struct.pack(">q", 1000000), b"\x00sh -c;\x00")
+    # TTree fEntries above what its baskets hold ("the last at most fEntries").
+    entries = struct.pack(">q", 5)
+    cases["h-entries.root"] = _swap_after(base, start, entries, struct.pack(">q", 0x41414141))
+    # A histogram whose payload fName is not its key's name (uproot's h.name, ROOT's GetName).
+    hist = _hist_file(made / "hist.root")
+    cases["h-hist-name.root"] = _swap_after(
+        hist, tree_payload_start(hist, "ctrlhist"), b"\x08ctrlhist", b"\x08SIGNAL!!")
+    # A TTree whose payload fName is not its key's name.
+    cases["h-tree-name.root"] = _swap_after(base, start, b"\x02tr", b"\x02zz")
+    return cases
+
+
+def _all(data: bytes, needle: bytes, start: int) -> list[int]:
+    found, at = [], data.find(needle, start)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
+
+
+def controls(made: Path) -> dict[str, bytes]:
+    """Real uproot output: trees extended over several writes, every codec, histograms."""
+    out: dict[str, bytes] = {}
+    for codec in (None, uproot.ZLIB(4), uproot.LZMA(4), uproot.LZ4(4), uproot.ZSTD(4)):
+        tag = "none" if codec is None else type(codec).__name__.lower()
+        out[f"ctl-tree-{tag}.root"] = _tree_file(made / f"t-{tag}.root", 12, codec)
+        out[f"ctl-hist-{tag}.root"] = _hist_file(made / f"h-{tag}.root", codec)
+    return out
