@@ -6,14 +6,15 @@ leaves, StreamerInfo, RNTuple header judged), not the code.
 
 Found: a live uproot TTree's other fields hold any bytes (fMaxEntries and fMaxEntryLoop,
 fEstimate, fTotBytes and fZipBytes, a TLeafD's fMinimum and fMaximum: 8 or 16 bytes each, of
-a shell script here, read back by uproot; fEntries far above what the baskets hold, "the last
-at most fEntries"); a branch's fFileName, which uproot writes empty and ROOT opens to read the
+a shell script here, read back by uproot; fEntries far above what the baskets hold, or below
+their last fBasketEntry, which the docs refuse: tree.arrays() then hides the last entries); a branch's fFileName, which uproot writes empty and ROOT opens to read the
 branch's baskets from, names any file (a URL too); a histogram's or tree's payload fName
 differs from its key's name (only the title is pinned); a histogram's fOption and its axis's
 fTimeFormat hold ESC sequences (strings of an object no rule judges and the docs do not list).
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off, per-file
-promotion). HOLES are strict xfails whose reason says what got out and which claim it breaks.
+promotion). Refused as claimed: an unused basket slot set, a basket's end entry moved, a leaf
+title and an axis name holding ESC, a tree's payload title not its key's. HOLES are strict xfails whose reason says what got out and which claim it breaks.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ HOLES = {
                       "num_entries and arrays() disagree): 'entries adding up' is only 'the "
                       "last at most fEntries', so about 30 chosen bits pass in an uproot tree "
                       "with no basket inside it",
+    "h-entries-low.root": "the TTree's fEntries says 3 while its branch's fBasketEntry ends at "
+                          "5: uproot's tree.arrays() returns 3 entries, branch.array() 5, so "
+                          "the last 2 are hidden from a tree reader; breaks 'the last at most "
+                          "fEntries' (the basket arrays paragraph, session 40)",
     "h-hist-name.root": "the TH1D's payload fName is SIGNAL!! under the key 'ctrlhist' "
                         "(uproot's h.name, ROOT's GetName show SIGNAL!!, f->ls() ctrlhist): the "
                         "title is pinned to its key's, the name is not",
@@ -68,8 +73,18 @@ HOLES = {
 }
 
 
+REFUSED = {
+    "r-slot-unused.root": "root: the branch b'xx''s basket arrays (fBasketBytes, fBasketEntry, "
+                          "fBasketSeek) of the tree at",
+    "r-entry-end.root": "root: the branch b'xx''s basket arrays",
+    "r-leaf-title.root": "root: the title of a leaf of the TTree in the key at",
+    "r-tree-title.root": "root: the title of the TTree in the key at",
+    "r-hist-axis.root": "root: the name of its x axis of the TH1D in the key at",
+}
+
+
 def _files(made: Path) -> dict[str, bytes]:
-    files = af.hostile(made) | af.controls(made)
+    files = af.hostile(made) | af.controls(made) | af.refused(made)
     files["h-branch-file.root"] = aw.tree_with_file_name(made / "bf.root", URL)
     files["h-hist-option.root"] = aw.hist_with(made / "ho.root", option=OSC)
     files["h-axis-timeformat.root"] = aw.hist_with(made / "ht.root", time_format=CLIMB)
@@ -104,6 +119,14 @@ def test_controls_published(run: tuple[dict, dict[str, bytes]]) -> None:
         assert _published(run, name), (name, report["entries"][name])
 
 
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_as_claimed(run: tuple[dict, dict[str, bytes]], name: str) -> None:
+    report, _ = run
+    entry = report["entries"][name]
+    assert not _published(run, name)
+    assert entry["detail"].startswith(REFUSED[name]), entry
+
+
 def test_harm_is_real(run: tuple[dict, dict[str, bytes]]) -> None:
     _, files = run
     tree = _open(files, "h-maxentries.root")["tr"]
@@ -113,6 +136,8 @@ def test_harm_is_real(run: tuple[dict, dict[str, bytes]]) -> None:
     assert struct.pack(">dd", leaf.member("fMinimum"), leaf.member("fMaximum")) == af.PAYLOAD[:16]
     assert _open(files, "h-entries.root")["tr"].num_entries == 0x41414141
     assert len(_open(files, "h-entries.root")["tr"]["xx"].array()) == 5
+    low = _open(files, "h-entries-low.root")["tr"]
+    assert len(low.arrays(library="np")["xx"]) == 3 and len(low["xx"].array()) == 5
     assert _open(files, "h-hist-name.root")["ctrlhist"].name == "SIGNAL!!"
     assert _open(files, "h-tree-name.root")["tr"].name == "zz"
     assert URL in files["h-branch-file.root"]

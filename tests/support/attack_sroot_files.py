@@ -100,3 +100,26 @@ def controls(made: Path) -> dict[str, bytes]:
         out[f"ctl-tree-{tag}.root"] = _tree_file(made / f"t-{tag}.root", 12, codec)
         out[f"ctl-hist-{tag}.root"] = _hist_file(made / f"h-{tag}.root", codec)
     return out
+
+
+def refused(made: Path) -> dict[str, bytes]:
+    """Hostile edits of one field each: `r-` ones the documented rules refuse (the claims hold),
+    `h-entries-low` one they should (fEntries below the baskets' last fBasketEntry)."""
+    base = _tree_file(made / "base-r.root")
+    start = tree_payload_start(base)
+    branch = uproot.open(made / "base-r.root")["tr"]["xx"]
+    seek = struct.pack(">q", int(branch.member("fBasketSeek")[0]))
+    at = base.index(seek, start) + 8
+    assert base[at:at + 8] == bytes(8)
+    cases = {"r-slot-unused.root": base[:at] + PAYLOAD[:8] + base[at + 8:]}
+    ends = struct.pack(">qq", 0, 5)
+    at = base.index(ends, start) + 8
+    cases["r-entry-end.root"] = base[:at] + struct.pack(">q", 6) + base[at + 8:]
+    cases["h-entries-low.root"] = _swap_after(base, start, struct.pack(">q", 5),
+                                              struct.pack(">q", 3))  # fmt: skip
+    cases["r-leaf-title.root"] = _swap_after(base, start, b"\x02xx\x02xx", b"\x02xx\x02\x1b[")
+    cases["r-tree-title.root"] = _swap_after(base, start, b"\x06events", b"\x06EVENTS")
+    hist = _hist_file(made / "hist-r.root")
+    hstart = tree_payload_start(hist, "ctrlhist")
+    cases["r-hist-axis.root"] = _swap_after(hist, hstart, b"\x05xaxis", b"\x05\x1b[9Ax")
+    return cases
