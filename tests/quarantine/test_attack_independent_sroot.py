@@ -56,6 +56,9 @@ HOLES = {
                           "5: uproot's tree.arrays() returns 3 entries, branch.array() 5, so "
                           "the last 2 are hidden from a tree reader; breaks 'the last at most "
                           "fEntries' (the basket arrays paragraph, session 40)",
+    "h-branch-entries.root": "the branch's fEntries and fEntryNumber say 2054847098 while its "
+                             "baskets hold 5: uproot's branch.array() raises 'entries in normal "
+                             "baskets (5) ... don't add up'; entries not adding up, published",
     "h-hist-name.root": "the TH1D's payload fName is SIGNAL!! under the key 'ctrlhist' "
                         "(uproot's h.name, ROOT's GetName show SIGNAL!!, f->ls() ctrlhist): the "
                         "title is pinned to its key's, the name is not",
@@ -136,6 +139,9 @@ def test_harm_is_real(run: tuple[dict, dict[str, bytes]]) -> None:
     assert struct.pack(">dd", leaf.member("fMinimum"), leaf.member("fMaximum")) == af.PAYLOAD[:16]
     assert _open(files, "h-entries.root")["tr"].num_entries == 0x41414141
     assert len(_open(files, "h-entries.root")["tr"]["xx"].array()) == 5
+    broken = _open(files, "h-branch-entries.root")["tr"]["xx"]
+    with pytest.raises(ValueError, match="don't add up"):
+        broken.array()
     low = _open(files, "h-entries-low.root")["tr"]
     assert len(low.arrays(library="np")["xx"]) == 3 and len(low["xx"].array()) == 5
     assert _open(files, "h-hist-name.root")["ctrlhist"].name == "SIGNAL!!"

@@ -75,6 +75,9 @@ def hostile(made: Path) -> dict[str, bytes]:
     # TTree fEntries above what its baskets hold ("the last at most fEntries").
     entries = struct.pack(">q", 5)
     cases["h-entries.root"] = _swap_after(base, start, entries, struct.pack(">q", 0x41414141))
+    # The first branch's fEntryNumber and fEntries (the 2nd and 3rd int64 5 in the tree).
+    five, big = struct.pack(">q", 5), struct.pack(">q", 0x7A7A7A7A)
+    cases["h-branch-entries.root"] = _nth(_nth(base, start, five, 2, big), start, five, 2, big)
     # A histogram whose payload fName is not its key's name (uproot's h.name, ROOT's GetName).
     hist = _hist_file(made / "hist.root")
     cases["h-hist-name.root"] = _swap_after(
@@ -82,6 +85,11 @@ def hostile(made: Path) -> dict[str, bytes]:
     # A TTree whose payload fName is not its key's name.
     cases["h-tree-name.root"] = _swap_after(base, start, b"\x02tr", b"\x02zz")
     return cases
+
+
+def _nth(data: bytes, start: int, old: bytes, nth: int, new: bytes) -> bytes:
+    at = _all(data, old, start)[nth - 1]
+    return data[:at] + new + data[at + len(new):]
 
 
 def _all(data: bytes, needle: bytes, start: int) -> list[int]:
