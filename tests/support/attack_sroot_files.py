@@ -131,3 +131,29 @@ def refused(made: Path) -> dict[str, bytes]:
     hstart = tree_payload_start(hist, "ctrlhist")
     cases["r-hist-axis.root"] = _swap_after(hist, hstart, b"\x05xaxis", b"\x05\x1b[9Ax")
     return cases
+
+
+def _updated(path: Path, codec, jobs: int) -> bytes:
+    """A tree of a jagged, a string and an int64 branch made by one job, extended by `jobs`
+    later jobs through `uproot.update` (3 rows each), as a lab's nightly append does."""
+    import awkward as ak
+
+    with uproot.recreate(path, compression=codec) as f:
+        f.mktree("ev", {"pt": "var * float64", "tag": "string", "n": np.int64})
+    for job in range(jobs):
+        with uproot.update(path) as f:
+            f["ev"].extend({"pt": ak.Array([[1.0, 2.0], [], [3.5 + job]]),
+                            "tag": ["a", "bb", "\u03bc"], "n": np.arange(3) + job})  # fmt: skip
+    return path.read_bytes()
+
+
+def sessions(made: Path) -> dict[str, bytes]:
+    """Real uproot output over several jobs, every codec: 3 update jobs (`fr-`), 2 and 5
+    (`ctl-`)."""
+    out: dict[str, bytes] = {}
+    for codec in (None, uproot.ZLIB(1), uproot.LZMA(1), uproot.LZ4(1), uproot.ZSTD(1)):
+        tag = "none" if codec is None else type(codec).__name__.lower()
+        out[f"fr-update3-{tag}.root"] = _updated(made / f"u3-{tag}.root", codec, 3)
+        out[f"ctl-update2-{tag}.root"] = _updated(made / f"u2-{tag}.root", codec, 2)
+        out[f"ctl-update5-{tag}.root"] = _updated(made / f"u5-{tag}.root", codec, 5)
+    return out
