@@ -56,3 +56,20 @@ def hist_with(path: Path, option: str = "", time_format: str = "") -> bytes:
     with uproot.recreate(path, compression=None) as f:
         f["h"] = hist
     return path.read_bytes()
+
+
+def listed(made: Path, text: str) -> dict[str, bytes]:
+    """Strings the docs list as not reached, written by uproot's public writers: a keyed
+    TList of TObjStrings ("objects of other classes") and a histogram's axis bin labels."""
+    from uproot.writing.identify import to_TAxis, to_TH1x, to_THashList, to_TList, to_TObjString
+
+    with uproot.recreate(made / "list.root", compression=None) as f:
+        f["notes"] = to_TList([to_TObjString("ok"), to_TObjString(text)], name="notes")
+    labels = to_THashList([to_TObjString("a"), to_TObjString(text), to_TObjString("c")])
+    counts = np.array([0, 3, 4, 5, 0], dtype=np.float64)
+    axis = to_TAxis("xaxis", "", 3, 0.0, 3.0, fLabels=labels)
+    hist = to_TH1x("h", "counts", counts, 12.0, 12.0, 12.0, 12.0, 20.0, counts, axis)
+    with uproot.recreate(made / "labels.root", compression=None) as f:
+        f["h"] = hist
+    return {"l-tlist.root": (made / "list.root").read_bytes(),
+            "l-labels.root": (made / "labels.root").read_bytes()}  # fmt: skip
