@@ -14,7 +14,8 @@ fTimeFormat hold ESC sequences (strings of an object no rule judges and the docs
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off, per-file
 promotion). Refused as claimed: an unused basket slot set, a basket's end entry moved, a leaf
-title and an axis name holding ESC, a tree's payload title not its key's. HOLES are strict xfails whose reason says what got out and which claim it breaks.
+title and an axis name holding ESC, a tree's payload title not its key's, OSC past byte 255
+of a long TString in a zlib TObjString of a subdirectory. HOLES are strict xfails whose reason says what got out and which claim it breaks.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ REFUSED = {
                           "fBasketSeek) of the tree at",
     "r-entry-end.root": "root: the branch b'xx''s basket arrays",
     "r-leaf-title.root": "root: the title of a leaf of the TTree in the key at",
+    "r-long-objstring.root": "root: the string of the TObjString in the key at",
     "r-tree-title.root": "root: the title of the TTree in the key at",
     "r-hist-axis.root": "root: the name of its x axis of the TH1D in the key at",
 }
@@ -91,7 +93,7 @@ def _files(made: Path) -> dict[str, bytes]:
     files["h-branch-file.root"] = aw.tree_with_file_name(made / "bf.root", URL)
     files["h-hist-option.root"] = aw.hist_with(made / "ho.root", option=OSC)
     files["h-axis-timeformat.root"] = aw.hist_with(made / "ht.root", time_format=CLIMB)
-    files |= aw.listed(made, OSC)
+    files |= aw.listed(made, OSC) | aw.long_strings(made, OSC)
     files["ctl-hist-plain.root"] = aw.hist_with(made / "hp.root", option="HIST E1")
     return files
 

@@ -73,3 +73,14 @@ def listed(made: Path, text: str) -> dict[str, bytes]:
         f["h"] = hist
     return {"l-tlist.root": (made / "list.root").read_bytes(),
             "l-labels.root": (made / "labels.root").read_bytes()}  # fmt: skip
+
+
+def long_strings(made: Path, text: str) -> dict[str, bytes]:
+    """`text` past byte 255 of a long TString (255 then a 4-byte length): a TObjString in a
+    subdirectory, compressed with zlib."""
+    from uproot.writing.identify import to_TObjString
+
+    pad = "p_{T} " * 60
+    with uproot.recreate(made / "long-s.root", compression=uproot.ZLIB(4)) as f:
+        f["sub/note"] = to_TObjString(pad + text)
+    return {"r-long-objstring.root": (made / "long-s.root").read_bytes()}
