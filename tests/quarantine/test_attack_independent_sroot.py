@@ -7,10 +7,14 @@ leaves, StreamerInfo, RNTuple header judged), not the code.
 Found: a live uproot TTree's other fields hold any bytes (fMaxEntries and fMaxEntryLoop,
 fEstimate, fTotBytes and fZipBytes, a TLeafD's fMinimum and fMaximum: 8 or 16 bytes each, of
 a shell script here, read back by uproot; fEntries far above what the baskets hold, or below
-their last fBasketEntry, which the docs refuse: tree.arrays() then hides the last entries); a branch's fFileName, which uproot writes empty and ROOT opens to read the
+their last fBasketEntry, which the docs refuse: tree.arrays() then hides the last entries; a
+branch's fEntries and fEntryNumber not its baskets' entries, so uproot cannot read it); a branch's fFileName, which uproot writes empty and ROOT opens to read the
 branch's baskets from, names any file (a URL too); a histogram's or tree's payload fName
 differs from its key's name (only the title is pinned); a histogram's fOption and its axis's
 fTimeFormat hold ESC sequences (strings of an object no rule judges and the docs do not list).
+Refused although the docs admit it: uproot's own tree of jagged, string and int64 branches
+extended by exactly 3 `uproot.update` jobs, any codec (its free space). Listed: OSC in uproot's
+TList of TObjStrings and in axis bin labels.
 
 All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners off, per-file
 promotion). Refused as claimed: an unused basket slot set, a basket's end entry moved, a leaf
