@@ -59,6 +59,7 @@ DOCUMENTED_REFUSALS = {
     "ya/alpha.yaml": ("the name ends in .yaml", "PyYAML's plain `$\\alpha_s$`"),
     "yw/win.yaml": ("the name ends in .yaml", "PyYAML's plain `C:\\Users\\bob`: \\b"),
     "pg/db.log": ("text: the escape \\u0000", "PostgreSQL's DETAIL line quoting \\u0000"),
+    "js/run.log": ("text: the escape \\u001b", "a JSON log line of a coloured message"),
 }
 _DOC_PHRASES = ("a plot label `$\\alpha_s$`", "Left: YAML or TOML under a name")
 _YAML_DECODES = ("u16/cfg.yaml", "case/cfg.YAML", "n5/CITATION.cff", "yx/up.yaml")

@@ -36,6 +36,7 @@ def hostile() -> dict[str, bytes]:
         "gzs/cfg.yaml-gz": _gz(ESC_YAML),
         "gzs/cfg.yml.z": _gz(ESC_YAML),
         "gzs/cfg.toml_z": _gz(b'title = "\\e[2J"\n'),
+        "gzs/cfg.YAML.GZ": _gz(ESC_YAML),
         "j5/cfg.json5": b'{title: "\\x1b[2J\\x1b[9Aowned"}\n',
         "yx/c1.yaml": b'title: "\\x9b2J\\N"\n',
         "yx/up.yaml": b'title: "\\x1B[2J"\n',
@@ -78,6 +79,12 @@ def honest() -> dict[str, bytes]:
         "lg/run.log": _log([r"pattern \x1b\[[0-9;]*m stripped", r"label $\beta$ \f(x)"]),
         "pg/db.log": _log([r"ERROR: unsupported Unicode escape sequence",
                            r"DETAIL: \u0000 cannot be converted to text."]),
+        "yu/names.yaml": yaml.safe_dump({"name": "M\u00fcller caf\u00e9 \u03bc \u5408 \u2013"
+                                         " x\u00a0y", "sep": "\u2028"}).encode(),
+        "yf/long.yaml": yaml.safe_dump({"t": " ".join([r"\epsilon \beta \frac{a}{b}"] * 20)},
+                                       default_style='"', width=40).encode(),
+        "js/run.log": "".join(json.dumps({"level": "error", "msg": f"\x1b[31mstep {i}\x1b[0m"})
+                              + "\n" for i in range(3)).encode(),
         "dq/even65536.yaml": _split(65536, b"\\", b"\\epsilon"),
         "dq/even4096.yaml": _split(4096, b"\\", b"\\epsilon"),
         "dq/jeven65536.txt": _split(65536, b"\\", b"\\u001b"),
