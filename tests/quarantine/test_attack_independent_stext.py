@@ -25,6 +25,7 @@ All files are vetted ONCE through the CLI (batch.yaml's allow_types, scanners of
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,6 +72,8 @@ DOCUMENTED_REFUSALS = {
     "yw/win.yaml": ("the name ends in .yaml", "PyYAML's plain `C:\\Users\\bob`: \\b"),
     "pg/db.log": ("text: the escape \\u0000", "PostgreSQL's DETAIL line quoting \\u0000"),
     "js/run.log": ("text: the escape \\u001b", "a JSON log line of a coloured message"),
+    "win/run.log": ("text: the escape \\u0012", "a Windows path of a user u0012345 "
+                    "(KU Leuven's u-numbers), logged by Python logging"),
 }
 _DOC_PHRASES = ("a plot label `$\\alpha_s$`", "Left: YAML or TOML under a name")
 _YAML_DECODES = ("u16/cfg.yaml", "case/cfg.YAML", "n5/CITATION.cff", "yx/up.yaml")
@@ -99,6 +102,11 @@ def test_harm_split_escape_is_esc(run: dict) -> None:
         assert "\x1b" in yaml.safe_load(run["files"][f"jsplit/odd{chunk}.txt"])["pad"]
     for name in ("dq/even4096.yaml", "dq/even65536.yaml"):  # an even run is a backslash
         assert "\x1b" not in yaml.safe_load(run["files"][name])["pad"]
+
+
+def test_harm_utf16_json_lines_decode_esc(run: dict) -> None:
+    line = run["files"]["u16/esc.txt"].decode("utf-16").splitlines()[0]
+    assert json.loads(line)["a"].startswith("\x1b[2J")
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq not installed")

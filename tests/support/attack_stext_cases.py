@@ -29,6 +29,8 @@ def hostile() -> dict[str, bytes]:
         "u16/cfg.yaml": "\ufeff".encode("utf-16-le") + ESC_YAML.decode().encode("utf-16-le"),
         "u16/rows.jsonl": "\ufeff".encode("utf-16-le")
         + '{"a": "\\f\\b\\b\\b"}\n'.encode("utf-16-le"),
+        "u16/esc.txt": "\ufeff".encode("utf-16-be")
+        + '{"a": "\\u001b[2J"}\n{"a": 2}\n'.encode("utf-16-be"),
         "case/cfg.YAML": ESC_YAML,
         "case/cfg.Yml": ESC_YAML,
         "case/cfg.TOML": b'title = "\\e[2J"\n',
@@ -89,6 +91,7 @@ def honest() -> dict[str, bytes]:
                                        default_style='"', width=40).encode(),
         "js/run.log": "".join(json.dumps({"level": "error", "msg": f"\x1b[31mstep {i}\x1b[0m"})
                               + "\n" for i in range(3)).encode(),
+        "win/run.log": _log([r"saved C:\Users\u0012345\Documents\fit.png"]),
         "dq/even65536.yaml": _split(65536, b"\\", b"\\epsilon"),
         "dq/even4096.yaml": _split(4096, b"\\", b"\\epsilon"),
         "dq/jeven65536.txt": _split(65536, b"\\", b"\\u001b"),
