@@ -124,13 +124,20 @@ def test_harm_jq_prints_form_feed(run: dict) -> None:
     assert out.stdout.startswith(b"\x0c\x08")
 
 
-@pytest.mark.parametrize("name", sorted(HOLES))
+# Closed session 40: .cff is YAML, .jsonlines and .ldjson JSON lines to namedescapes;
+# serverless.yml and Jekyll's _config.yml in toolnames. Kept in HOLES for their reasons.
+CLOSED = {"n5/CITATION.cff", "n5/rows.jsonlines", "n5/rows.ldjson", "sls/serverless.yml",
+          "jk/_config.yml"}
+OPEN = sorted(set(HOLES) - CLOSED)
+
+
+@pytest.mark.parametrize("name", OPEN)
 def test_holes(run: dict, name: str, request: pytest.FixtureRequest) -> None:
     request.applymarker(pytest.mark.xfail(strict=True, reason=HOLES[name]))
     assert not _published(run, name)
 
 
-@pytest.mark.parametrize("name", sorted(set(cases.hostile()) - set(HOLES) - set(LISTED) - {"bk/index.Rmd", "qm/main.md", "jl/main.jl"}))
+@pytest.mark.parametrize("name", sorted(set(cases.hostile()) - set(OPEN) - set(LISTED) - {"bk/index.Rmd", "qm/main.md", "jl/main.jl"}))
 def test_hostile_refused(run: dict, name: str) -> None:
     assert not _published(run, name), run["entries"][name]
 

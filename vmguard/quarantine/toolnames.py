@@ -156,6 +156,11 @@ FAMILIES: tuple[Family, ...] = (
        "(extra_scripts: Python)",
        "environment.yml environment.yaml dvc.yaml mlproject cdk.json pulumi.yaml skaffold.yaml "
        "platformio.ini"),
+    # Session 40 (attack s text).
+    _f("`serverless deploy` reads ./serverless.yml (or .yaml) and deploys what it names with "
+       "the user's cloud credentials; Jekyll's `jekyll build` reads ./_config.yml (or .toml): "
+       "its destination is a directory it empties of files it did not write, plugins_dir "
+       "Ruby it loads", "serverless.yml serverless.yaml _config.yml _config.toml"),
     _f("R reads its project's files from `.` unasked: targets' tar_make() sources _targets.R, "
        "shiny's runApp() app.R (or ui.R, server.R and global.R), plumber's plumb() of `.` "
        "plumber.R or entrypoint.R, repo2docker (Binder) runs install.R as it runs the refused "

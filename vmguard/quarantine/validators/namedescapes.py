@@ -30,7 +30,10 @@ from .textescapes import unescaped
 
 YAML, TOML, JSON_LINES = "YAML", "TOML", "JSON lines"
 # A name's last extension (lower case) -> the grammar its reader decodes.
-ANNOUNCED = {"yaml": YAML, "yml": YAML, "toml": TOML, "jsonl": JSON_LINES, "ndjson": JSON_LINES}
+# (.cff, the Citation File Format, is YAML by its spec; .jsonlines and .ldjson are JSON
+# lines: session 40, attack s text.)
+ANNOUNCED = {"yaml": YAML, "yml": YAML, "cff": YAML, "toml": TOML, "jsonl": JSON_LINES,
+             "ndjson": JSON_LINES, "jsonlines": JSON_LINES, "ldjson": JSON_LINES}
 # Who reads it, for a refusal.
 READERS = {YAML: "PyYAML's safe_load, yq -r", TOML: "tomllib, toml, yq -p toml",
            JSON_LINES: "jq -r, pandas' read_json(lines=True)"}
