@@ -1,0 +1,163 @@
+"""Independent black-box attack s fits on `vmguard vet`'s session-40 FITS claims (issue #13):
+docs/quarantine.md's FITS row as it is now (keywords counted as wcslib files them, one
+reference time, no PC beside CD, the card rules, strings free of control characters).
+The validators and their tests were not read.
+
+Hole class 1, astropy's serialized columns: astropy writes a table's column metadata and
+mixin columns (SkyCoord, Time, Quantity) as YAML in COMMENT cards between
+`--BEGIN-ASTROPY-SERIALIZED-COLUMNS--` and `--END-...--`, and Table.read decodes that YAML
+and acts on it. COMMENT cards are passed as text, so (a) a YAML double-quoted escape
+(`"\\e]0;pwn\\a\\e[2J"`, printable ASCII in the card) becomes ESC ] 0 ; pwn BEL ESC [ 2 J in
+the column's description, which `Table.info()` prints raw: the terminal is retitled and
+cleared, what the strings rule refuses of a column's bytes; (b) a SkyCoord's unit (`rad` for
+`deg`) or frame (`fk4` for `icrs`) in the YAML moves every position Table.read returns,
+while the columns' TUNITn and every reader of the columns (astropy's Header, fits.getdata,
+fitsio) say deg and plain numbers.
+Hole class 2, the linear transform in two forms: CROTA2 beside PCi_j, CDELTi beside CDi_j.
+wcslib takes PC (CD) and ignores the other; cfitsio's fits_read_img_coord reads CDELTi and
+CROTA2 (not installed here: shown is astropy's Header holding a rotation or scale that
+astropy.wcs does not apply). The row refuses PC beside CD for that reason and lists only
+CROTAi beside CDi_ja as not compared.
+Refused as claimed: CRDER01 and CNAME01 after CRDER1, CNAME1; EPOCH after EQUINOX; MJDREFF
+alone or MJDREFI alone after MJDREF; TIMESYS twice.
+Controls (astropy 8's own output): a table with a described column, a SkyCoord column, a
+Time column; a rotated PC WCS with a reference time, a CD WCS, a spectral WCS; CCDData.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+
+import pytest
+
+fits = pytest.importorskip("astropy.io.fits")
+wcs = pytest.importorskip("astropy.wcs")
+table = pytest.importorskip("astropy.table")
+
+from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_sfits_cases as cases  # noqa: E402
+
+HOSTILE = cases.hostile()
+CONTROLS = cases.controls()
+HONEST = cases.honest_twins()
+_YAML = ("astropy's serialized-column YAML in COMMENT cards (passed as text) {}: Table.read "
+         "acts on it. Breaks the row's 'rules over every card whatever its keyword' (readers "
+         "act on far more keywords than a list holds) {}")
+_TWO = ("{} beside {}: astropy's Header holds {}, astropy.wcs (wcslib) ignores it, cfitsio's "
+        "fits_read_img_coord reads it: two transforms in one header. Breaks 'no PCi_ja beside "
+        "CDi_ja of one WCS (wcslib takes PC whatever the order, a reader of CD the other)': the "
+        "same split, and only CROTAi beside CDi_ja is listed as not compared")
+HOLES = {
+    "yaml-desc-esc.fits": _YAML.format(
+        "holds `description: \"\\e]0;pwn\\a\\e[2J\"`", "and 'a string holds no control "
+        "character': Table.info() prints ESC ] 0 ; pwn BEL ESC [ 2 J raw (retitles, clears)"),
+    "yaml-unit-rad.fits": _YAML.format(
+        "makes a SkyCoord's unit rad", "and 'Table.read and CCDData.read on TUNITn': TUNIT1 "
+        "says deg, Table.read's ra is 57.3 deg for 1.0"),
+    "yaml-frame-fk4.fits": _YAML.format(
+        "makes a SkyCoord's frame fk4", "(the ICRS positions astropy wrote read as FK4 ones: ra 1.0 is 1.64 in ICRS)"),
+    "crota-beside-pc.fits": _TWO.format("CROTA2 = 30", "PCi_j", "a 30 degree rotation"),
+    "cdelt-beside-cd.fits": _TWO.format("CDELT1 = 3", "CDi_j", "a scale of 3"),
+}
+REFUSED = {"crder01.fits": "fits: the keyword CRDER1 appears more than once",
+           "cname01.fits": "fits: the keyword CNAME1 appears more than once",
+           "epoch.fits": "fits: the keyword EQUINOX appears more than once",
+           "mjdreff-alone.fits": "fits: MJDREF and MJDREFF name one reference time",
+           "mjdrefi-alone.fits": "fits: MJDREF and MJDREFI name one reference time",
+           "timesys-twice.fits": "fits: the keyword TIMESYS appears more than once"}
+FALSE_REJECTIONS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-sfits")
+    return _vet(base, "sfits", HOSTILE | HONEST | CONTROLS, _policy())
+
+
+def _case(name: str, table_: dict[str, str]):
+    if name in table_:
+        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=table_[name]))
+    return name
+
+
+def _read(data: bytes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return table.Table.read(io.BytesIO(data))
+
+
+def _wcs(data: bytes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return wcs.WCS(fits.getheader(io.BytesIO(data)))
+
+
+def test_tables_name_real_cases():
+    assert set(HOLES) | set(REFUSED) == set(HOSTILE)
+    assert not set(HOSTILE) & (set(CONTROLS) | set(HONEST))
+
+
+def test_yaml_escape_reaches_the_terminal():
+    """The card is printable ASCII; Table.read's description and Table.info() hold ESC."""
+    raw = HOSTILE["yaml-desc-esc.fits"]
+    assert all(32 <= b < 127 for b in raw[:2880 * 2])
+    read = _read(raw)
+    assert read["a"].description == "\x1b]0;pwn\x07\x1b[2J"
+    out = io.StringIO()
+    read.info(out=out)
+    assert "\x1b]0;pwn\x07" in out.getvalue()
+    assert _read(CONTROLS["ctl/table-described.fits"])["a"].description == "x"
+
+
+@pytest.mark.parametrize("name", ["yaml-unit-rad.fits", "yaml-frame-fk4.fits"])
+def test_yaml_moves_the_positions_table_read_returns(name):
+    raw, honest = HOSTILE[name], CONTROLS["ctl/table-skycoord.fits"]
+    assert fits.getheader(io.BytesIO(raw), 1)["TUNIT1"] == "deg"
+    assert list(fits.getdata(io.BytesIO(raw), 1)["sc.ra"]) == [1.0, 2.0]
+    sky, ref = _read(raw)["sc"], _read(honest)["sc"]
+    assert ref.frame.name == "icrs" and list(ref.ra.deg) == [1.0, 2.0]
+    assert abs(sky.icrs.ra.deg[0] - 1.0) > 0.5
+
+
+def test_second_transform_is_what_header_shows_not_what_wcs_applies():
+    rot, scale = HOSTILE["crota-beside-pc.fits"], HOSTILE["cdelt-beside-cd.fits"]
+    assert fits.getheader(io.BytesIO(rot))["CROTA2"] == 30.0
+    assert _wcs(rot).wcs.get_pc().tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert fits.getheader(io.BytesIO(scale))["CDELT1"] == 3.0
+    assert _wcs(scale).pixel_scale_matrix.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert _wcs(rot).all_pix2world([[3.0, 4.0]], 1).tolist() == \
+        _wcs(HONEST["honest/pc.fits"]).all_pix2world([[3.0, 4.0]], 1).tolist()
+
+
+@pytest.mark.parametrize("name", [_case(n, HOLES) for n in sorted(HOSTILE)])
+def test_hostile_file_is_not_published(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] != "accepted", entry
+    assert not (run["out"] / name).exists()
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_by_the_rule_named(run, name):
+    assert run["entries"][name]["detail"].startswith(REFUSED[name]), run["entries"][name]
+
+
+@pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in sorted(CONTROLS | HONEST)])
+def test_ordinary_output_published_byte_identical(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] == "accepted", entry
+    published = (run["out"] / name).read_bytes()
+    assert published == (CONTROLS | HONEST)[name]
+    assert entry["sha256"] == hashlib.sha256(published).hexdigest()
+
+
+def test_controls_hold_what_the_rules_meet():
+    assert b"--BEGIN-ASTROPY-SERIALIZED-COLUMNS--" in CONTROLS["ctl/table-skycoord.fits"]
+    assert b"frame: icrs" in CONTROLS["ctl/table-skycoord.fits"]
+    assert b"PC1_2" in CONTROLS["ctl/wcs-rotated-pc.fits"]
+    assert b"MJDREF" in CONTROLS["ctl/wcs-rotated-pc.fits"]
+    assert b"CD1_1" in CONTROLS["ctl/wcs-cd.fits"]
+    assert b"RESTFRQ" in CONTROLS["ctl/wcs-spectral.fits"]
+    assert b"BUNIT" in CONTROLS["ctl/ccddata.fits"]
