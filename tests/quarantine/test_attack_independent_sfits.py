@@ -20,8 +20,11 @@ astropy.wcs does not apply). The row refuses PC beside CD for that reason and li
 CROTAi beside CDi_ja as not compared.
 Refused as claimed: CRDER01 and CNAME01 after CRDER1, CNAME1; EPOCH after EQUINOX; MJDREFF
 alone or MJDREFI alone after MJDREF; TIMESYS twice.
+Documented refusal: astropy's own det2im lookup-table distortion (WCS.to_fits): D2IM1 on
+four record-valued cards, refused as a keyword twice (only DPja/DQia are counted by field).
 Controls (astropy 8's own output): a table with a described column, a SkyCoord column, a
-Time column; a rotated PC WCS with a reference time, a CD WCS, a spectral WCS; CCDData.
+Time column; a rotated PC WCS with a reference time, a CD header, a spectral WCS; CCDData;
+a CPDIS lookup-table distortion (DP1 on four record-valued cards).
 """
 
 from __future__ import annotations
@@ -69,12 +72,18 @@ REFUSED = {"crder01.fits": "fits: the keyword CRDER1 appears more than once",
            "mjdrefi-alone.fits": "fits: MJDREF and MJDREFI name one reference time",
            "timesys-twice.fits": "fits: the keyword TIMESYS appears more than once"}
 FALSE_REJECTIONS: dict[str, str] = {}
+# ordinary output refused by the rule as written ("no keyword twice"; only DPja/DQia cards are
+# counted by their field): astropy's det2im lookup table writes D2IM1 = 'EXTVER: 1',
+# 'NAXES: 2', 'AXIS.1: 1', 'AXIS.2: 2', four record-valued cards of one keyword
+DOCUMENTED = {"doc/wcs-d2im.fits": ("fits: the keyword D2IM1 appears more than once in a header",
+                                    cases.lookup_distortion(("det2im1", "det2im2")))}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-sfits")
-    return _vet(base, "sfits", HOSTILE | HONEST | CONTROLS, _policy())
+    docs = {name: data for name, (_, data) in DOCUMENTED.items()}
+    return _vet(base, "sfits", HOSTILE | HONEST | CONTROLS | docs, _policy())
 
 
 def _case(name: str, table_: dict[str, str]):
@@ -144,6 +153,18 @@ def test_refused_by_the_rule_named(run, name):
     assert run["entries"][name]["detail"].startswith(REFUSED[name]), run["entries"][name]
 
 
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_ordinary_output_refused_by_a_documented_rule(run, name):
+    entry = run["entries"][name]
+    assert entry["verdict"] != "accepted", entry
+    assert entry["detail"].startswith(DOCUMENTED[name][0]), entry
+    assert DOCUMENTED[name][1].count(b"D2IM1   = '") == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = DOCUMENTED[name][1]
+        wcs.WCS(fits.getheader(io.BytesIO(raw)), fits.open(io.BytesIO(raw)))  # astropy reads it
+
+
 @pytest.mark.parametrize("name", [_case(n, FALSE_REJECTIONS) for n in sorted(CONTROLS | HONEST)])
 def test_ordinary_output_published_byte_identical(run, name):
     entry = run["entries"][name]
@@ -161,3 +182,4 @@ def test_controls_hold_what_the_rules_meet():
     assert b"CD1_1" in CONTROLS["ctl/wcs-cd.fits"]
     assert b"RESTFRQ" in CONTROLS["ctl/wcs-spectral.fits"]
     assert b"BUNIT" in CONTROLS["ctl/ccddata.fits"]
+    assert CONTROLS["ctl/wcs-cpdis.fits"].count(b"DP1     = '") == 4

@@ -13,7 +13,7 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from astropy.table import Table
 from astropy.time import Time
-from astropy.wcs import WCS
+from astropy.wcs import WCS, DistortionLookupTable
 
 from tests.support.attack_rfits_cases import kv, primary, sv
 
@@ -94,6 +94,19 @@ def _wcs_image(header: fits.Header) -> bytes:
     return _hdu_bytes(fits.HDUList([fits.PrimaryHDU(np.zeros((4, 4), "f4"), header)]))
 
 
+def lookup_distortion(attrs: tuple[str, str]) -> bytes:
+    """astropy's own WCS.to_fits of a lookup-table distortion (cpdis: DPj cards, det2im:
+    D2IMj cards, both record-valued, each keyword on four cards), a WCSDVARR per axis."""
+    w = WCS(naxis=2)
+    w.wcs.ctype, w.wcs.crval, w.wcs.cdelt = ["RA---TAN", "DEC--TAN"], [10, 20], [1e-3, 1e-3]
+    for attr in attrs:
+        table = np.full((4, 4), 0.5, "f4")
+        setattr(w, attr, DistortionLookupTable(table, (1.0, 1.0), (1.0, 1.0), (1.0, 1.0)))
+    hdul = w.to_fits()
+    hdul[0].data = np.zeros((4, 4), "f4")
+    return _hdu_bytes(hdul)
+
+
 def controls() -> dict[str, bytes]:
     """astropy 8's own output, each meeting a rule above."""
     with warnings.catch_warnings():
@@ -122,4 +135,5 @@ def controls() -> dict[str, bytes]:
             "ctl/wcs-spectral.fits": _hdu_bytes(fits.HDUList(
                 [fits.PrimaryHDU(np.zeros(8, "f4"), spec.to_header())])),
             "ctl/ccddata.fits": ccd_buf.getvalue(),
+            "ctl/wcs-cpdis.fits": lookup_distortion(("cpdis1", "cpdis2")),
         }
