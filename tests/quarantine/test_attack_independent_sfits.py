@@ -12,7 +12,9 @@ the column's description, which `Table.info()` prints raw: the terminal is retit
 cleared, what the strings rule refuses of a column's bytes; (b) a SkyCoord's unit (`rad` for
 `deg`) or frame (`fk4` for `icrs`) in the YAML moves every position Table.read returns,
 while the columns' TUNITn and every reader of the columns (astropy's Header, fits.getdata,
-fitsio) say deg and plain numbers.
+fitsio) say deg and plain numbers; (c) a YAML meta entry `EXPTIME: 999.0` overrides the
+header's EXPTIME = 100.0 in Table.read's meta (a keyword's second value; astropy's Header
+shows the first).
 Hole class 2, the linear transform in two forms: CROTA2 beside PCi_j, CDELTi beside CDi_j.
 wcslib takes PC (CD) and ignores the other; cfitsio's fits_read_img_coord reads CDELTi and
 CROTA2 (not installed here: shown is astropy's Header holding a rotation or scale that
@@ -57,6 +59,9 @@ HOLES = {
     "yaml-desc-esc.fits": _YAML.format(
         "holds `description: \"\\e]0;pwn\\a\\e[2J\"`", "and 'a string holds no control "
         "character': Table.info() prints ESC ] 0 ; pwn BEL ESC [ 2 J raw (retitles, clears)"),
+    "yaml-meta-exptime.fits": _YAML.format(
+        "holds `meta: - EXPTIME: 999.0`", "and 'no keyword twice in a header': the header's "
+        "EXPTIME = 100.0 is what astropy's Header shows, Table.read's meta['EXPTIME'] is 999.0"),
     "yaml-unit-rad.fits": _YAML.format(
         "makes a SkyCoord's unit rad", "and 'Table.read and CCDData.read on TUNITn': TUNIT1 "
         "says deg, Table.read's ra is 57.3 deg for 1.0"),
@@ -119,6 +124,13 @@ def test_yaml_escape_reaches_the_terminal():
     read.info(out=out)
     assert "\x1b]0;pwn\x07" in out.getvalue()
     assert _read(CONTROLS["ctl/table-described.fits"])["a"].description == "x"
+
+
+def test_yaml_meta_overrides_a_keyword():
+    raw = HOSTILE["yaml-meta-exptime.fits"]
+    assert fits.getheader(io.BytesIO(raw), 1)["EXPTIME"] == 100.0
+    assert _read(raw).meta["EXPTIME"] == 999.0
+    assert _read(CONTROLS["ctl/table-described.fits"]).meta["EXPTIME"] == 100.0
 
 
 @pytest.mark.parametrize("name", ["yaml-unit-rad.fits", "yaml-frame-fk4.fits"])

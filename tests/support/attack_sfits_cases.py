@@ -27,6 +27,7 @@ DESC_CARD = b"COMMENT - {name: a, unit: m, datatype: float64, description: x}".l
 DESC_ESC = b'COMMENT - {name: a, datatype: float64, description: "\\e]0;pwn\\a\\e[2J"}'.ljust(80)
 UNIT_CARD = b"COMMENT         unit: &id001 !astropy.units.Unit {unit: deg}".ljust(80)
 FRAME_CARD = b"COMMENT       frame: icrs".ljust(80)
+SERIAL_CARD = b"COMMENT - __serialized_columns__: {}".ljust(80)
 
 
 def _table_bytes(table: Table) -> bytes:
@@ -38,8 +39,9 @@ def _table_bytes(table: Table) -> bytes:
 
 
 def described_table() -> bytes:
-    """astropy's own output: a column with a unit and a description (serialized in YAML)."""
-    table = Table({"a": [1.0, 2.0] * u.m})
+    """astropy's own output: a column with a unit and a description (serialized in YAML),
+    an EXPTIME card from the table's meta."""
+    table = Table({"a": [1.0, 2.0] * u.m}, meta={"EXPTIME": 100.0})
     table["a"].description = "x"
     return _table_bytes(table)
 
@@ -59,6 +61,8 @@ def hostile() -> dict[str, bytes]:
     return {
         # YAML in COMMENT cards: Table.read decodes it, acts on it
         "yaml-desc-esc.fits": _swap(described_table(), DESC_CARD, DESC_ESC),
+        "yaml-meta-exptime.fits": _swap(described_table(), SERIAL_CARD,
+                                        b"COMMENT - EXPTIME: 999.0"),
         "yaml-unit-rad.fits": _swap(sky, UNIT_CARD, UNIT_CARD.replace(b"deg}", b"rad}")),
         "yaml-frame-fk4.fits": _swap(sky, FRAME_CARD, b"COMMENT       frame: fk4"),
         # the linear transform in two forms: wcslib takes PC (CD), cfitsio CDELT and CROTA2
