@@ -20,6 +20,9 @@ wcslib takes PC (CD) and ignores the other; cfitsio's fits_read_img_coord reads 
 CROTA2 (not installed here: shown is astropy's Header holding a rotation or scale that
 astropy.wcs does not apply). The row refuses PC beside CD for that reason and lists only
 CROTAi beside CDi_ja as not compared.
+Hole 3 (a class of one value in two keywords), one time column's unit in two keywords: TUNIT1 = 'd', TCUNI1 = 's' (astropy
+writes both 'd'): astropy's Time (Table.read astropy_native) reads days, wcslib's column WCS
+seconds.
 Refused as claimed: CRDER01 and CNAME01 after CRDER1, CNAME1; EPOCH after EQUINOX; MJDREFF
 alone or MJDREFI alone after MJDREF; TIMESYS twice.
 Documented refusal: astropy's own det2im lookup-table distortion (WCS.to_fits): D2IM1 on
@@ -67,6 +70,11 @@ HOLES = {
         "says deg, Table.read's ra is 57.3 deg for 1.0"),
     "yaml-frame-fk4.fits": _YAML.format(
         "makes a SkyCoord's frame fk4", "(the ICRS positions astropy wrote read as FK4 ones: ra 1.0 is 1.64 in ICRS)"),
+    "time-tcuni-s.fits": "one time column's unit in two keywords: TUNIT1 = 'd' and TCUNI1 = "
+        "'s' (astropy writes both 'd'): Table.read(astropy_native=True)'s Time reads days "
+        "(2017-09-04), astropy.wcs's column WCS (wcslib, keysel pixel) seconds. Breaks the "
+        "session-40 rule that one value named two ways holds one number (LONPOLE and PV1_3, "
+        "MJDREF and MJDREFI+MJDREFF, 'astropy's Time columns on JDREF, MJDREF, TIMESYS')",
     "crota-beside-pc.fits": _TWO.format("CROTA2 = 30", "PCi_j", "a 30 degree rotation"),
     "cdelt-beside-cd.fits": _TWO.format("CDELT1 = 3", "CDi_j", "a scale of 3"),
 }
@@ -141,6 +149,18 @@ def test_yaml_moves_the_positions_table_read_returns(name):
     sky, ref = _read(raw)["sc"], _read(honest)["sc"]
     assert ref.frame.name == "icrs" and list(ref.ra.deg) == [1.0, 2.0]
     assert abs(sky.icrs.ra.deg[0] - 1.0) > 0.5
+
+
+def test_time_unit_read_two_ways():
+    raw = HOSTILE["time-tcuni-s.fits"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = table.Table.read(io.BytesIO(raw), astropy_native=True)
+        column_wcs = wcs.WCS(fits.getheader(io.BytesIO(raw), 1), keysel=["pixel"], colsel=[1])
+        honest = table.Table.read(io.BytesIO(CONTROLS["ctl/table-time.fits"]), astropy_native=True)
+    assert read["t"][0].iso == honest["t"][0].iso == "2017-09-04 00:00:00.000"
+    assert list(column_wcs.wcs.cunit) == ["s"]
+    assert fits.getheader(io.BytesIO(raw), 1)["TUNIT1"] == "d"
 
 
 def test_second_transform_is_what_header_shows_not_what_wcs_applies():

@@ -56,6 +56,12 @@ def _swap(raw: bytes, old: bytes, new: bytes) -> bytes:
     return raw.replace(old, new.ljust(80))
 
 
+def time_table() -> bytes:
+    """astropy's own output: a Time column (TUNIT1 and TCUNI1 both 'd', TCTYP1 'TT')."""
+    return _table_bytes(Table({"t": Time([58000.0, 58001.0], format="mjd", scale="tt"),
+                               "v": [1, 2]}))
+
+
 def hostile() -> dict[str, bytes]:
     sky = skycoord_table()
     return {
@@ -65,6 +71,9 @@ def hostile() -> dict[str, bytes]:
                                         b"COMMENT - EXPTIME: 999.0"),
         "yaml-unit-rad.fits": _swap(sky, UNIT_CARD, UNIT_CARD.replace(b"deg}", b"rad}")),
         "yaml-frame-fk4.fits": _swap(sky, FRAME_CARD, b"COMMENT       frame: fk4"),
+        # one time column's unit named twice: TUNIT1 'd' (astropy's Time), TCUNI1 's' (wcslib)
+        "time-tcuni-s.fits": _swap(time_table(), b"TCUNI1  = 'd       '".ljust(80),
+                                   b"TCUNI1  = 's       '"),
         # the linear transform in two forms: wcslib takes PC (CD), cfitsio CDELT and CROTA2
         "crota-beside-pc.fits": primary(CELESTIAL + CDELT + PC + [kv("CROTA2", "30.0")], 16),
         "cdelt-beside-cd.fits": primary(CELESTIAL + CD + [kv("CDELT1", "3.0")], 16),
@@ -129,11 +138,10 @@ def controls() -> dict[str, bytes]:
         ccd = CCDData(np.ones((4, 4)), unit="adu", wcs=rot)
         ccd_buf = io.BytesIO()
         ccd.write(ccd_buf, format="fits")
-        timed = Table({"t": Time([58000.0, 58001.0], format="mjd", scale="tt"), "v": [1, 2]})
         return {
             "ctl/table-described.fits": described_table(),
             "ctl/table-skycoord.fits": skycoord_table(),
-            "ctl/table-time.fits": _table_bytes(timed),
+            "ctl/table-time.fits": time_table(),
             "ctl/wcs-rotated-pc.fits": _wcs_image(rot.to_header()),
             "ctl/wcs-cd.fits": _wcs_image(cd),
             "ctl/wcs-spectral.fits": _hdu_bytes(fits.HDUList(
