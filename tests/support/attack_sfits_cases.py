@@ -74,6 +74,13 @@ def hostile() -> dict[str, bytes]:
         # one time column's unit named twice: TUNIT1 'd' (astropy's Time), TCUNI1 's' (wcslib)
         "time-tcuni-s.fits": _swap(time_table(), b"TCUNI1  = 'd       '".ljust(80),
                                    b"TCUNI1  = 's       '"),
+        # one instant named two ways, beside the listed DATE-OBS and MJD-OBS
+        "date-beg-mjd-beg.fits": primary(CELESTIAL + CDELT + [sv("DATE-BEG", "2020-01-01T00:00:00"),
+                                                               kv("MJD-BEG", "50000.0")], 16),
+        "date-avg-mjd-avg.fits": primary(CELESTIAL + CDELT + [sv("DATE-AVG", "2020-01-01T00:00:00"),
+                                                               kv("MJD-AVG", "50000.0")], 16),
+        "date-obs-mjd-obs.fits": primary(CELESTIAL + CDELT + [sv("DATE-OBS", "2020-01-01T00:00:00"),
+                                                               kv("MJD-OBS", "50000.0")], 16),
         # the linear transform in two forms: wcslib takes PC (CD), cfitsio CDELT and CROTA2
         "crota-beside-pc.fits": primary(CELESTIAL + CDELT + PC + [kv("CROTA2", "30.0")], 16),
         "cdelt-beside-cd.fits": primary(CELESTIAL + CD + [kv("CDELT1", "3.0")], 16),
