@@ -25,6 +25,9 @@ writes both 'd'): astropy's Time (Table.read astropy_native) reads days, wcslib'
 seconds.
 Hole 4 (same class): DATE-BEG beside MJD-BEG, DATE-AVG beside MJD-AVG holding two instants
 (wcslib keeps both); the row lists only DATE-OBS beside MJD-OBS (listed here, published).
+Hole 5 (same class): OBSGEO-X/Y/Z beside OBSGEO-L/B/H, RESTFRQ beside RESTWAV, SPECSYS
+beside VELREF, MJD-OBS beside JEPOCH: wcslib keeps both, two places, rest frequencies,
+frames or instants.
 Refused as claimed: CRDER01 and CNAME01 after CRDER1, CNAME1; EPOCH after EQUINOX; MJDREFF
 alone or MJDREFI alone after MJDREF; TIMESYS twice.
 Documented refusal: astropy's own det2im lookup-table distortion (WCS.to_fits): D2IM1 on
@@ -64,6 +67,9 @@ _DATE = ("DATE-{0} = 2020-01-01 beside MJD-{0} = 50000.0 (1995-10-10): astropy.w
          "holds both, wcs.date{1} and wcs.mjd{1} two instants for one; astropy writes them "
          "alike. Breaks the one-value-two-keywords rule (one reference time): the row lists "
          "only DATE-OBS beside MJD-OBS (and DATEREF beside MJDREF) as not compared")
+_KEPT = ("{}: astropy.wcs (wcslib) keeps both ({}), astropy writes one or both alike; a reader "
+         "of either gets {}. Breaks the one-value-two-keywords rule of session 40 (LONPOLE and "
+         "PV1_3, MJDREF and MJDREFI+MJDREFF hold one number)")
 HOLES = {
     "yaml-desc-esc.fits": _YAML.format(
         "holds `description: \"\\e]0;pwn\\a\\e[2J\"`", "and 'a string holds no control "
@@ -83,6 +89,18 @@ HOLES = {
         "MJDREF and MJDREFI+MJDREFF, 'astropy's Time columns on JDREF, MJDREF, TIMESYS')",
     "date-beg-mjd-beg.fits": _DATE.format("BEG", "beg"),
     "date-avg-mjd-avg.fits": _DATE.format("AVG", "avg"),
+    "obsgeo-xyz-lbh.fits": _KEPT.format(
+        "OBSGEO-X/Y/Z (Italy) beside OBSGEO-L/B/H (lon 100, lat -30)", "wcs.obsgeo[:3], [3:]",
+        "another observatory (astropy's Time and obsgeo_to_frame take X/Y/Z)"),
+    "restfrq-restwav.fits": _KEPT.format(
+        "RESTFRQ = 1.42E9 beside RESTWAV = 0.5 (600 MHz)", "wcs.restfrq, wcs.restwav",
+        "another rest frequency, so other velocities"),
+    "specsys-velref.fits": _KEPT.format(
+        "SPECSYS = 'LSRK' beside AIPS's VELREF = 258 (radio, heliocentric)",
+        "wcs.specsys, wcs.velref", "another velocity frame"),
+    "jepoch-mjd-obs.fits": _KEPT.format(
+        "MJD-OBS = 50000 (1995) beside JEPOCH = 2020.0", "wcs.mjdobs, wcs.jepoch",
+        "another time of observation"),
     "crota-beside-pc.fits": _TWO.format("CROTA2 = 30", "PCi_j", "a 30 degree rotation"),
     "cdelt-beside-cd.fits": _TWO.format("CDELT1 = 3", "CDi_j", "a scale of 3"),
 }
@@ -165,6 +183,18 @@ def test_one_instant_held_twice(name):
     view, part = _wcs(HOSTILE[name]).wcs, name[5:8]
     assert getattr(view, f"date{part}") == "2020-01-01T00:00:00"
     assert getattr(view, f"mjd{part}") == 50000.0  # 1995-10-10
+
+
+@pytest.mark.parametrize(("name", "first", "second"), [
+    ("obsgeo-xyz-lbh.fits", "obsgeo", None), ("restfrq-restwav.fits", "restfrq", "restwav"),
+    ("specsys-velref.fits", "specsys", "velref"), ("jepoch-mjd-obs.fits", "mjdobs", "jepoch")])
+def test_wcslib_keeps_both(name, first, second):
+    view = _wcs(HOSTILE[name]).wcs
+    if second is None:
+        assert list(view.obsgeo[:3]) == [4449028.0, 784483.0, 4487419.0]
+        assert list(view.obsgeo[3:]) == [100.0, -30.0, 0.0]
+        return
+    assert getattr(view, first) and getattr(view, second)
 
 
 def test_time_unit_read_two_ways():

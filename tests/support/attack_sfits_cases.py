@@ -20,6 +20,10 @@ from tests.support.attack_rfits_cases import kv, primary, sv
 CELESTIAL = [kv("WCSAXES", "2"), sv("CTYPE1", "RA---TAN"), sv("CTYPE2", "DEC--TAN"),
              kv("CRPIX1", "1.0"), kv("CRPIX2", "1.0"), kv("CRVAL1", "10.0"), kv("CRVAL2", "20.0")]
 CDELT = [kv("CDELT1", "1.0"), kv("CDELT2", "1.0")]
+SPECTRAL = [kv("WCSAXES", "1"), sv("CTYPE1", "FREQ"), kv("CRPIX1", "1.0"), kv("CRVAL1", "1.0E9"),
+            kv("CDELT1", "1.0E6")]
+XYZ = [kv("OBSGEO-X", "4449028.0"), kv("OBSGEO-Y", "784483.0"), kv("OBSGEO-Z", "4487419.0")]
+LBH = [kv("OBSGEO-L", "100.0"), kv("OBSGEO-B", "-30.0"), kv("OBSGEO-H", "0.0")]
 PC = [kv("PC1_1", "1.0"), kv("PC2_2", "1.0")]
 CD = [kv("CD1_1", "1.0"), kv("CD2_2", "1.0")]
 DESC_CARD = b"COMMENT - {name: a, unit: m, datatype: float64, description: x}".ljust(80)
@@ -81,6 +85,12 @@ def hostile() -> dict[str, bytes]:
                                                                kv("MJD-AVG", "50000.0")], 16),
         "date-obs-mjd-obs.fits": primary(CELESTIAL + CDELT + [sv("DATE-OBS", "2020-01-01T00:00:00"),
                                                                kv("MJD-OBS", "50000.0")], 16),
+        # more values wcslib keeps in two keywords, not compared
+        "obsgeo-xyz-lbh.fits": primary(CELESTIAL + CDELT + XYZ + LBH, 16),
+        "restfrq-restwav.fits": primary(SPECTRAL + [kv("RESTFRQ", "1.42E9"), kv("RESTWAV", "0.5")], 16),
+        "specsys-velref.fits": primary(SPECTRAL + [sv("SPECSYS", "LSRK"), kv("VELREF", "258")], 16),
+        "jepoch-mjd-obs.fits": primary(CELESTIAL + CDELT + [kv("MJD-OBS", "50000.0"),
+                                                             kv("JEPOCH", "2020.0")], 16),
         # the linear transform in two forms: wcslib takes PC (CD), cfitsio CDELT and CROTA2
         "crota-beside-pc.fits": primary(CELESTIAL + CDELT + PC + [kv("CROTA2", "30.0")], 16),
         "cdelt-beside-cd.fits": primary(CELESTIAL + CD + [kv("CDELT1", "3.0")], 16),
