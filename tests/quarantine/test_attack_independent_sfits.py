@@ -9,8 +9,8 @@ mixin columns (SkyCoord, Time, Quantity) as YAML in COMMENT cards between
 and acts on it. COMMENT cards are passed as text, so (a) a YAML double-quoted escape
 (`"\\e]0;pwn\\a\\e[2J"`, printable ASCII in the card) becomes ESC ] 0 ; pwn BEL ESC [ 2 J in
 the column's description, which `Table.info()` prints raw: the terminal is retitled and
-cleared, what the strings rule refuses of a column's bytes; (b) a SkyCoord's unit (`rad` for
-`deg`) or frame (`fk4` for `icrs`) in the YAML moves every position Table.read returns,
+cleared (a tmux pane loses the 20 lines shown before it), what the strings rule refuses
+of a column's bytes; (b) a SkyCoord's unit (`rad` for `deg`) or frame (`fk4` for `icrs`) in the YAML moves every position Table.read returns,
 while the columns' TUNITn and every reader of the columns (astropy's Header, fits.getdata,
 fitsio) say deg and plain numbers; (c) a YAML meta entry `EXPTIME: 999.0` overrides the
 header's EXPTIME = 100.0 in Table.read's meta (a keyword's second value; astropy's Header
@@ -41,6 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
+import subprocess
+import sys
+import time
 import warnings
 
 import pytest
@@ -166,6 +170,42 @@ def test_yaml_meta_overrides_a_keyword():
     assert fits.getheader(io.BytesIO(raw), 1)["EXPTIME"] == 100.0
     assert _read(raw).meta["EXPTIME"] == 999.0
     assert _read(CONTROLS["ctl/table-described.fits"]).meta["EXPTIME"] == 100.0
+
+
+def _tmux_shows(tmux: str, path, sock: str) -> str:
+    """A 100x40 tmux pane after 20 marker lines and `t = Table.read(path); t.info()`, once the
+    command has finished (its marker file written)."""
+    pre = "; ".join(f"echo BEFORE-{i:02d}" for i in range(20))
+    info = f"from astropy.table import Table; t = Table.read('{path}'); t.info()"
+    cmd = f'{pre}; {sys.executable} -W ignore -c "{info}"; touch {path}.done; sleep 30'
+    subprocess.run([tmux, "-L", sock, "new-session", "-d", "-x", "100", "-y", "40", cmd],
+                   check=True)
+    try:
+        for _ in range(600):
+            if (path.parent / f"{path.name}.done").exists():
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        return subprocess.run([tmux, "-L", sock, "capture-pane", "-p"], capture_output=True,
+                              check=True).stdout.decode()
+    finally:
+        subprocess.run([tmux, "-L", sock, "kill-server"], check=False)
+
+
+def test_yaml_escape_clears_a_real_terminal(tmp_path):
+    """tmux runs t.info() of Table.read(f): the honest file leaves the 20 lines before it shown,
+    the hostile file's description (ESC [ 2 J) erases them."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux not installed")
+    shown = {}
+    for label, data in (("honest", CONTROLS["ctl/table-described.fits"]),
+                        ("hostile", HOSTILE["yaml-desc-esc.fits"])):
+        path = tmp_path / f"{label}.fits"
+        path.write_bytes(data)
+        screen = _tmux_shows(tmux, path, f"sfits-{label}-{time.monotonic_ns()}")
+        shown[label] = sum(f"BEFORE-{i:02d}" in screen for i in range(20))
+    assert shown == {"honest": 20, "hostile": 0}, shown
 
 
 @pytest.mark.parametrize("name", ["yaml-unit-rad.fits", "yaml-frame-fk4.fits"])
