@@ -40,7 +40,8 @@ _PAIRED = re.compile(rb"(PC|CD|PV|PS)0*([0-9]+)_0*([0-9]+)([A-Z]?)")
 _AIPS = re.compile(rb"(PC|CD)([0-9]{3})([0-9]{3})")  # PC001001: PC1_1 to wcslib
 _SYNONYMS = {b"RESTFREQ": b"RESTFRQ", b"RADECSYS": b"RADESYS", b"EPOCH": b"EQUINOX"}
 _LETTERED = re.compile(rb"(EPOCH|VSOURCE)([A-Z]?)")  # EPOCHa, VSOURCEa (relax=True)
-_RECORD_KEY = re.compile(rb"D[PQ][0-9]+[A-Z]?")
+# DPja, DQia and astropy's own D2IMj (det2im lookup tables: EXTVER, NAXES, AXIS.1, AXIS.2)
+_RECORD_KEY = re.compile(rb"(?:D[PQ]|D2IM)[0-9]+[A-Z]?")
 
 
 def wcs_name(key: bytes) -> bytes:
@@ -59,7 +60,7 @@ def wcs_name(key: bytes) -> bytes:
 
 
 def is_record(name: bytes) -> bool:
-    """A distortion's record-valued keyword (DPja, DQia), by its wcs_name."""
+    """A distortion's record-valued keyword (DPja, DQia, D2IMj), by its wcs_name."""
     return _RECORD_KEY.fullmatch(name) is not None
 
 
