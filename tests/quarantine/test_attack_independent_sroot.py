@@ -204,9 +204,14 @@ def test_docs_hold_the_claims() -> None:
     assert "fTimeFormat" not in docs and "fOption" not in docs and "fFileName" not in docs
 
 
+# Closed session 40: a branch's fFileName must be empty (root_strings._branches).
+CLOSED = {"h-branch-file.root"}
+
+
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=r)) for n, r in HOLES.items()],
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=r)) for n, r in HOLES.items()
+     if n not in CLOSED] + sorted(CLOSED),
 )
 def test_hole(run: tuple[dict, dict[str, bytes]], name: str) -> None:
     report, _ = run

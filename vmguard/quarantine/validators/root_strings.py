@@ -271,6 +271,10 @@ def _branches(buffer: Buffer, depth: int) -> None:
         if branch.slots is not None:
             _objects(branch)  # fBaskets
             arrays = [_array(branch, fmt, slots) for fmt in ("i", "q", "q")]
+            if branch.string():  # fFileName: ROOT would open that file for the baskets
+                raise Invalid(f"root: the branch {name!r} of {branch.where} keeps its baskets in "
+                              "another file (fFileName): a reader opens the file it names; ROOT "
+                              "and uproot write it empty")
             branch.slots.append(BranchSlots(name, write, entries, *arrays))
 
 
