@@ -1,0 +1,85 @@
+"""Independent black-box attack sh5 on `vmguard vet`'s HDF5 admissions of session 40
+(issue #13): docs/quarantine.md's "HDF5: what exactness leaves" netCDF paragraphs (a freed
+root indirect block rebuilt from the live heap, emptied blocks' ends, earlier
+REFERENCE_LIST copies in freed version 1 continuation blocks, `oldlists.py`; NETCDF4_CLASSIC
+dimension-only header tails, `deleteddims.py`; a stale layout inside a null;
+`_Netcdf4Dimid` set twice, `dimids.py`; list copies in either encoding), not the code.
+
+Attack: 8 chosen bytes (`PAYLOAD!`) written over each run of 16+ zero bytes (at its start
+and 8 bytes in) of real multi-session files that leave those leftovers: h5py's
+attach_scale over three sessions, NETCDF4_CLASSIC's coordinate variable, h5netcdf's
+coordinate variable, netCDF4-python twice then h5netcdf appending, netCDF4-python
+appending over 3 and 5 sessions. The zeros after a freed list copy, the zeros of a
+freed block, the padding of the dimension-only tail: every mutant must be refused (the
+contract: a leftover is admitted only as the bytes libhdf5 left, recomputed).
+Controls: the six real files, admitted and read back by netCDF4 / h5py.
+
+All files of job `sh5` are vetted ONCE through the CLI (batch.yaml's allow_types, scanners
+off, per-file promotion).
+"""
+
+from __future__ import annotations
+
+import io
+
+import h5py
+import pytest
+
+netCDF4 = pytest.importorskip("netCDF4")
+pytest.importorskip("h5netcdf")
+
+from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E402
+from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
+from tests.support import attack_sh5_cases as cases  # noqa: E402
+from tests.support import attack_sh5_controls as ctl  # noqa: E402
+
+HOLES: dict[str, str] = {}
+FALSE_REJECTIONS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("attack-sh5")
+    controls = ctl.controls(base / "made")
+    hostile = cases.payload_mutants(controls)
+    vetted = _vet(base, "sh5", controls | hostile, _policy())
+    return {**vetted, "controls": controls, "hostile": hostile}
+
+
+def _published(run, name: str) -> bool:
+    return (run["out"] / name).is_file()
+
+
+def test_every_file_has_a_verdict(run):
+    assert set(run["controls"]) | set(run["hostile"]) <= set(run["entries"])
+
+
+@pytest.mark.parametrize("name", [f"ctl/{n}" for n in ctl.WRITERS])
+def test_control_is_published_and_reads(run, name):
+    if name in FALSE_REJECTIONS:
+        pytest.xfail(FALSE_REJECTIONS[name])
+    assert _published(run, name), run["entries"][name]
+    data = (run["out"] / name).read_bytes()
+    assert data == run["controls"][name]
+    with h5py.File(io.BytesIO(data), "r") as f:
+        assert "x" in f
+
+
+def test_mutants_exist(run):
+    """The attack reached the leftovers: mutants of every workflow's file."""
+    stems = {n.split("/")[1].split("@")[0] for n in run["hostile"]}
+    assert len(stems) == len(ctl.WRITERS)
+    assert len(run["hostile"]) > 50
+
+
+def test_payload_over_zeros_is_refused(run):
+    """Each mutant carries PAYLOAD! where the writer left zeros: none may be published."""
+    out = [n for n in run["hostile"] if _published(run, n) and n not in HOLES]
+    assert not out, out[:10]
+
+
+@pytest.mark.parametrize("name", sorted(HOLES))
+def test_hole(run, name):
+    if _published(run, name):
+        pytest.xfail(HOLES[name])
+    assert not _published(run, name)
