@@ -32,8 +32,15 @@ from tests.quarantine.test_attack_independent_dcontent import _policy  # noqa: E
 from tests.quarantine.test_attack_independent_econtent import _vet  # noqa: E402
 from tests.support import attack_sh5_cases as cases  # noqa: E402
 from tests.support import attack_sh5_controls as ctl  # noqa: E402
+from tests.support import attack_sh5_kind as kind  # noqa: E402
 
 HOLES: dict[str, str] = {}
+# A group of both kinds: the refusal names the rule (session 40: a group's kind decided as
+# libhdf5 does) or the name twice the merged walk sees first.
+KIND_REFUSALS = {
+    "kind/both-no-links.h5": "hdf5: /grp holds a link info message and a symbol table",
+    "kind/both-link-pub.h5": "hdf5: the link name 'pub' appears twice in /grp",
+}
 FALSE_REJECTIONS: dict[str, str] = {}
 
 
@@ -41,7 +48,7 @@ FALSE_REJECTIONS: dict[str, str] = {}
 def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("attack-sh5")
     controls = ctl.controls(base / "made")
-    hostile = cases.payload_mutants(controls)
+    hostile = cases.payload_mutants(controls) | kind.cases(base / "kind")
     vetted = _vet(base, "sh5", controls | hostile, _policy())
     return {**vetted, "controls": controls, "hostile": hostile}
 
@@ -67,7 +74,7 @@ def test_control_is_published_and_reads(run, name):
 
 def test_mutants_exist(run):
     """The attack reached the leftovers: mutants of every workflow's file."""
-    stems = {n.split("/")[1].split("@")[0] for n in run["hostile"]}
+    stems = {n.split("/")[1].split("@")[0] for n in run["hostile"] if n.startswith("mut/")}
     assert len(stems) == len(ctl.WRITERS)
     assert len(run["hostile"]) > 50
 
@@ -83,3 +90,13 @@ def test_hole(run, name):
     if _published(run, name):
         pytest.xfail(HOLES[name])
     assert not _published(run, name)
+
+
+@pytest.mark.parametrize("name", sorted(KIND_REFUSALS))
+def test_group_of_both_kinds_is_refused(run, name):
+    """h5py lists /grp's link messages only ('pub' or nothing): 'secret' and its chosen
+    bytes, in the symbol table libhdf5 never reads, reach no reader; refused as claimed."""
+    with h5py.File(io.BytesIO(run["hostile"][name]), "r") as f:
+        assert "secret" not in f["grp"] and "secret" not in list(f["grp"])
+    assert not _published(run, name)
+    assert run["entries"][name]["detail"].startswith(KIND_REFUSALS[name])
