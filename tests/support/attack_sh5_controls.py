@@ -62,6 +62,22 @@ def nc4_sessions(path: Path, sessions: int) -> None:
             d.createVariable(f"u{i}", "f8", ("x",))[:] = i
 
 
+def h5nc_then_nc4(path: Path) -> None:
+    """h5netcdf's coordinate variable, then ONE netCDF4-python session appending."""
+    h5nc_coord(path)
+    with netCDF4.Dataset(path, "a") as d:
+        d.createVariable("u", "f8", ("x",))[:] = 2.0
+
+
+def h5_scales_latest(path: Path) -> None:
+    """h5py's attach_scale over three sessions under libver='latest'."""
+    for i, mode in enumerate("waa"):
+        with h5py.File(path, mode, libver="latest") as f:
+            if i == 0:
+                f.create_dataset("x", data=np.arange(4.0)).make_scale("x")
+            f.create_dataset(f"d{i}", data=np.ones(4)).dims[0].attach_scale(f["x"])
+
+
 WRITERS: dict[str, Callable[[Path], None]] = {
     "h5-3sess.h5": h5_scale_sessions,
     "nc4c.nc": nc4_classic_coord,
@@ -69,6 +85,8 @@ WRITERS: dict[str, Callable[[Path], None]] = {
     "nc4-h5nc.nc": nc4_then_h5nc,
     "nc4-sess.nc": lambda p: nc4_sessions(p, 3),
     "nc4-sess5.nc": lambda p: nc4_sessions(p, 5),
+    "h5nc-nc4.nc": h5nc_then_nc4,
+    "h5-latest-3sess.h5": h5_scales_latest,
 }
 
 
