@@ -14,8 +14,8 @@ freed block, the padding of the dimension-only tail: every mutant must be refuse
 contract: a leftover is admitted only as the bytes libhdf5 left, recomputed).
 Controls: the real files, admitted and read back by h5py. Beyond this module (session 40,
 by hand through the CLI, not repeated here for time): PAYLOAD! at every 8th byte of every
-zero run of nc4-h5nc.nc, nc4c.nc and h5-3sess.h5 (4723 mutants): all refused but 7,
-each in a dataset's data (h5py returns it: not hidden). A group of both kinds (an old-style group's symbol
+zero run of the first six controls (6835 mutants): all refused but 13, each inside a
+dataset's data (x, e, g of h5-3sess.h5; u0 of nc4-sess*.nc: h5py returns it, not hidden). A group of both kinds (an old-style group's symbol
 table naming 'secret', plus LINFO/GINFO and optionally a LINK forged into its v1 header):
 h5py lists only the link messages, and vet refuses it as session 40 claims.
 False rejections (strict xfails): netCDF4-python appending ONCE to an h5netcdf file, and
